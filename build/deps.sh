@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs the Debian packages mod_acme needs to build, test and demo.
+# Only packages that are missing are installed.
+set -eu
+PKGS="build-essential autoconf automake libtool pkg-config apache2 apache2-dev
+      libapr1-dev libaprutil1-dev libssl-dev libjansson-dev libcurl4-openssl-dev
+      libcmocka-dev pebble curl openssl python3 python3-pytest python3-cryptography
+      python3-requests"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "==> installing:$missing"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+# Debian starts apache2 after installing it; our tests run their own httpd.
+if command -v apache2ctl >/dev/null 2>&1 && pgrep -x apache2 >/dev/null 2>&1 && [ "${ACME_KEEP_SYSTEM_APACHE:-}" = "" ]; then
+    :
+fi
+echo "==> dependencies present"

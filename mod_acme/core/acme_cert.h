@@ -1,0 +1,41 @@
+#ifndef ACME_CERT_H
+#define ACME_CERT_H
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include "acme_core.h"
+
+/* What we need to know of a certificate; strings are pool copies. */
+typedef struct acme_cert_info_t {
+    const char *subject;          /* one-line subject */
+    const char *issuer;           /* one-line issuer, e.g. "CN=Pebble Intermediate CA 1a2b3c" */
+    apr_array_header_t *names;    /* const char*: SAN dNSName and iPAddress entries */
+    apr_time_t not_before;
+    apr_time_t not_after;
+    const char *serial;           /* hex */
+} acme_cert_info_t;
+
+/* CSR (DER, base64url) with all names as SANs (IP literals as iPAddress), first
+ * DNS name as CN when it fits in 64 chars, signed with pkey. */
+apr_status_t acme_csr_create(apr_pool_t *p, EVP_PKEY *pkey, const apr_array_header_t *names,
+                             const char **csr_b64url);
+
+/* Parses a PEM chain (leaf first); X509* items freed by a pool cleanup.
+ * APR_EINVAL: empty, larger than ACME_MAX_CHAIN_BYTES, more than ACME_MAX_CHAIN_CERTS,
+ * or anything but CERTIFICATE blocks. */
+apr_status_t acme_chain_parse(apr_pool_t *p, const char *pem, apr_size_t len,
+                              apr_array_header_t **certs);
+apr_status_t acme_chain_read_file(apr_pool_t *p, const char *path, apr_array_header_t **certs);
+apr_status_t acme_cert_info(apr_pool_t *p, X509 *cert, acme_cert_info_t *info);
+
+/* Is the leaf fit to serve: public key equals pkey (if not NULL), every name in
+ * names covered, valid at now. APR_EINVAL with *why otherwise. */
+apr_status_t acme_cert_check(apr_pool_t *p, X509 *leaf, EVP_PKEY *pkey,
+                             const apr_array_header_t *names, apr_time_t now, const char **why);
+
+/* Self-signed certificate for pkey (the fallback until the real one exists). */
+apr_status_t acme_selfsigned_create(apr_pool_t *p, EVP_PKEY *pkey, const char *common_name,
+                                    const apr_array_header_t *names, apr_interval_time_t validity,
+                                    const char **cert_pem);
+#endif

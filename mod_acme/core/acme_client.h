@@ -1,0 +1,100 @@
+#ifndef ACME_CLIENT_H
+#define ACME_CLIENT_H
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <openssl/evp.h>
+#include <jansson.h>
+#include "acme_core.h"
+#include "acme_http.h"
+
+/* RFC 8555 resources, validated and copied into pools (acme_resources.c). */
+typedef struct acme_directory_t {
+    const char *new_nonce, *new_account, *new_order, *revoke_cert, *key_change;
+    const char *renewal_info;    /* RFC 9773, NULL if the CA has none */
+    const char *terms_of_service;
+    int eab_required;
+    apr_array_header_t *profiles; /* const char*, empty if none */
+} acme_directory_t;
+
+typedef struct acme_order_t {
+    const char *url;
+    const char *status;          /* pending ready processing valid invalid */
+    apr_array_header_t *authorizations; /* const char* URLs */
+    const char *finalize;
+    const char *certificate;     /* NULL until valid */
+    acme_problem_t error;        /* the order's "error" member, if any */
+} acme_order_t;
+
+typedef struct acme_challenge_t {
+    const char *type, *url, *token, *status;
+} acme_challenge_t;
+
+typedef struct acme_authz_t {
+    const char *url;
+    const char *status;          /* pending valid invalid deactivated expired revoked */
+    const char *identifier_type; /* dns ip */
+    const char *identifier;
+    int wildcard;
+    apr_array_header_t *challenges; /* acme_challenge_t* */
+    acme_problem_t error;        /* first failed challenge's error, if any */
+} acme_authz_t;
+
+/* Parsers: JSON text from the CA → struct. APR_EINVAL with prob set when a
+ * required member is missing, of the wrong type, or a URL is not https on the
+ * directory's host (base_url). */
+apr_status_t acme_directory_parse(apr_pool_t *p, const char *json, apr_size_t len,
+                                  const char *base_url, acme_directory_t **dir, acme_problem_t *prob);
+apr_status_t acme_order_parse(apr_pool_t *p, const char *json, apr_size_t len, const char *url,
+                              const char *base_url, acme_order_t **order, acme_problem_t *prob);
+apr_status_t acme_authz_parse(apr_pool_t *p, const char *json, apr_size_t len, const char *url,
+                              const char *base_url, acme_authz_t **authz, acme_problem_t *prob);
+/* RFC 7807 problem document → prob (type, detail, http status). */
+void acme_problem_from_json(apr_pool_t *p, const char *json, apr_size_t len, int http_status,
+                            const char *url, acme_problem_t *prob);
+/* Is url https and on the same host[:port] as base_url? */
+int acme_url_same_origin(apr_pool_t *p, const char *url, const char *base_url);
+acme_challenge_t *acme_authz_challenge(const acme_authz_t *authz, const char *type);
+
+/* One ACME conversation with one CA: directory, nonces, account. */
+typedef struct acme_client_t acme_client_t;
+
+apr_status_t acme_client_create(acme_client_t **client, apr_pool_t *p, const acme_ctx_t *ctx,
+                                const char *directory_url, const char *ca_file);
+/* Fetches the directory once (cached in the client). */
+apr_status_t acme_client_directory(acme_client_t *client, apr_pool_t *p,
+                                   const acme_directory_t **dir, acme_problem_t *prob);
+/* Finds or creates the account for account_key. *kid is the account URL.
+ * With kid known, nothing is sent. Otherwise newAccount with onlyReturnExisting
+ * first; when none exists and create is set, a new account with contact
+ * ("mailto:..." list, may be NULL) and termsOfServiceAgreed. */
+apr_status_t acme_client_account(acme_client_t *client, apr_pool_t *p, EVP_PKEY *account_key,
+                                 const char *kid, const apr_array_header_t *contacts,
+                                 int agree_tos, const char **kid_out, acme_problem_t *prob);
+/* Signed POST with the account key and kid (set by acme_client_account).
+ * payload NULL → POST-as-GET. Replay-Nonce of every response is kept; badNonce
+ * is retried with the fresh nonce (3 times). An HTTP status >= 400 → APR_EGENERAL
+ * with the problem document in prob (and retry_after). */
+apr_status_t acme_client_post(acme_client_t *client, apr_pool_t *p, const char *url,
+                              json_t *payload, apr_size_t max_body,
+                              acme_http_response_t **resp, acme_problem_t *prob);
+
+apr_status_t acme_client_new_order(acme_client_t *client, apr_pool_t *p,
+                                   const apr_array_header_t *names, const char *profile,
+                                   acme_order_t **order, acme_problem_t *prob);
+apr_status_t acme_client_get_order(acme_client_t *client, apr_pool_t *p, const char *url,
+                                   acme_order_t **order, apr_time_t *retry_after, acme_problem_t *prob);
+apr_status_t acme_client_get_authz(acme_client_t *client, apr_pool_t *p, const char *url,
+                                   acme_authz_t **authz, apr_time_t *retry_after, acme_problem_t *prob);
+/* Tells the CA the challenge is ready (POST {}). */
+apr_status_t acme_client_respond(acme_client_t *client, apr_pool_t *p, const char *challenge_url,
+                                 acme_problem_t *prob);
+apr_status_t acme_client_finalize(acme_client_t *client, apr_pool_t *p, const acme_order_t *order,
+                                  const char *csr_b64url, acme_order_t **updated, acme_problem_t *prob);
+/* Downloads the PEM chain (application/pem-certificate-chain), capped. */
+apr_status_t acme_client_download(acme_client_t *client, apr_pool_t *p, const char *cert_url,
+                                  const char **pem, apr_size_t *len, acme_problem_t *prob);
+/* Thumbprint of the account key, for key authorizations. */
+const char *acme_client_thumbprint(acme_client_t *client);
+/* The ACME requests sent so far (for the status page and benchmarks). */
+int acme_client_request_count(const acme_client_t *client);
+#endif

@@ -1,0 +1,78 @@
+/* libacme: the ACME protocol core of mod_acme. No httpd headers, no process
+ * globals: everything a function needs arrives in its arguments or in an
+ * acme_ctx_t (log sink, clock). */
+#ifndef ACME_CORE_H
+#define ACME_CORE_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+#include <apr_errno.h>
+
+#define ACME_VERSION "0.1.0"
+
+/* Size caps for everything that comes from the network or the store. */
+#define ACME_MAX_JSON_BODY     (64 * 1024)   /* any ACME JSON response */
+#define ACME_MAX_CHAIN_BYTES   (128 * 1024)  /* a downloaded PEM chain */
+#define ACME_MAX_CHAIN_CERTS   10            /* certificates in one chain */
+#define ACME_MAX_HEADER_BYTES  (8 * 1024)    /* one response header line */
+#define ACME_MAX_NAMES         100           /* names in one certificate */
+#define ACME_MAX_NAME_LEN      253           /* one DNS name */
+#define ACME_MAX_TOKEN_LEN     128           /* http-01 token */
+#define ACME_MAX_KEYAUTH_LEN   256           /* token + "." + thumbprint */
+#define ACME_MAX_STORE_FILE    (256 * 1024)  /* any file read from the store */
+
+/* Log levels share their values with syslog and httpd's APLOG_*. */
+typedef enum {
+    ACME_LOG_ERR = 3,
+    ACME_LOG_WARN = 4,
+    ACME_LOG_NOTICE = 5,
+    ACME_LOG_INFO = 6,
+    ACME_LOG_DEBUG = 7,
+    ACME_LOG_TRACE1 = 8
+} acme_log_level_t;
+
+typedef void acme_log_fn(void *baton, acme_log_level_t level, apr_status_t rv,
+                         const char *message);
+typedef apr_time_t acme_clock_fn(void *baton);
+
+/* What the core needs from its host (module, acmectl, unit test). */
+typedef struct acme_ctx_t {
+    acme_log_fn *log;        /* NULL: messages are dropped */
+    void *log_baton;
+    int log_level;           /* messages above this level are not formatted */
+    acme_clock_fn *clock;    /* NULL: apr_time_now() */
+    void *clock_baton;
+} acme_ctx_t;
+
+/* Messages carry their own tag: "ACME00123: what happened". */
+void acme_log(const acme_ctx_t *ctx, acme_log_level_t level, apr_status_t rv,
+              const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+apr_time_t acme_now(const acme_ctx_t *ctx);
+
+/* The user-facing reason of a failure: travels with the status code so the
+ * status page and the log can both say what the CA said and what to do. */
+typedef struct acme_problem_t {
+    apr_status_t status;     /* APR_SUCCESS when nothing went wrong */
+    int http_status;         /* status of the CA's response, 0 if none */
+    const char *type;        /* RFC 7807 type, e.g. urn:ietf:params:acme:error:badNonce */
+    const char *detail;      /* the CA's detail, or our own description */
+    const char *url;         /* the request that failed, if any */
+    apr_time_t retry_after;  /* the CA's Retry-After as absolute time, 0 if none */
+} acme_problem_t;
+
+void acme_problem_clear(acme_problem_t *prob);
+/* Sets status, type (may be NULL) and a formatted detail; returns status. */
+apr_status_t acme_problem_set(acme_problem_t *prob, apr_pool_t *p, apr_status_t status,
+                              const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* "type: detail (url)" in one line, for logs and the status page. */
+const char *acme_problem_str(const acme_problem_t *prob, apr_pool_t *p);
+/* Type without the "urn:ietf:params:acme:error:" prefix, or NULL. */
+const char *acme_problem_short_type(const acme_problem_t *prob);
+int acme_problem_is(const acme_problem_t *prob, const char *short_type);
+
+#define ACME_ERROR_NS "urn:ietf:params:acme:error:"
+
+#endif

@@ -1,0 +1,40 @@
+#ifndef ACME_CRYPTO_H
+#define ACME_CRYPTO_H
+#include <apr_pools.h>
+#include <openssl/evp.h>
+#include <jansson.h>
+#include "acme_core.h"
+
+typedef enum {
+    ACME_KEY_EC_P256 = 0,
+    ACME_KEY_EC_P384,
+    ACME_KEY_RSA_2048,
+    ACME_KEY_RSA_3072,
+    ACME_KEY_RSA_4096
+} acme_key_type_e;
+
+const char *acme_key_type_name(acme_key_type_e type);   /* "ec-p256" ... */
+apr_status_t acme_key_type_parse(const char *name, acme_key_type_e *type); /* APR_EINVAL */
+
+/* Keys live as long as the pool: a cleanup frees them. */
+apr_status_t acme_key_generate(apr_pool_t *p, acme_key_type_e type, EVP_PKEY **pkey);
+apr_status_t acme_key_to_pem(apr_pool_t *p, EVP_PKEY *pkey, const char **pem);
+apr_status_t acme_key_from_pem(apr_pool_t *p, const char *pem, apr_size_t len, EVP_PKEY **pkey);
+/* Which of our key types a key is; APR_ENOTIMPL for anything else. */
+apr_status_t acme_key_type_of(EVP_PKEY *pkey, acme_key_type_e *type);
+
+/* Public JWK (RFC 7517) with members in lexicographic order; new reference. */
+json_t *acme_jwk_public(EVP_PKEY *pkey);
+/* RFC 7638 SHA-256 thumbprint, base64url. */
+apr_status_t acme_jwk_thumbprint(apr_pool_t *p, EVP_PKEY *pkey, const char **thumbprint);
+/* http-01 key authorization: token "." thumbprint. */
+const char *acme_key_authorization(apr_pool_t *p, const char *token, const char *thumbprint);
+
+/* Flattened JWS JSON (RFC 7515 §7.2.2) as ACME wants it (RFC 8555 §6.2):
+ * protected header {alg, nonce, url, and kid or jwk}; ES256/ES384 signatures are
+ * raw R||S; RSA keys sign RS256. kid NULL → embed the jwk. payload "" → POST-as-GET. */
+apr_status_t acme_jws_sign(apr_pool_t *p, EVP_PKEY *pkey, const char *kid, const char *nonce,
+                           const char *url, const char *payload, const char **jws);
+/* Verifies a flattened JWS made by acme_jws_sign (for tests and self-checks). */
+apr_status_t acme_jws_verify(apr_pool_t *p, EVP_PKEY *pkey, const char *jws);
+#endif

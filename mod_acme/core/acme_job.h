@@ -1,0 +1,73 @@
+#ifndef ACME_JOB_H
+#define ACME_JOB_H
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <jansson.h>
+#include "acme_core.h"
+#include "acme_crypto.h"
+#include "acme_store.h"
+#include "acme_policy.h"
+
+/* One managed certificate, as configured. */
+typedef struct acme_domain_t {
+    const char *name;                 /* store key: first name, lowercase */
+    apr_array_header_t *names;        /* const char*, lowercase, first = name */
+    acme_key_type_e key_type;
+    apr_array_header_t *ca_urls;      /* const char*, failover order; [0] used now */
+    const char *ca_file;              /* trust anchors for TLS to the CA, NULL = system */
+    apr_array_header_t *contacts;     /* const char* "mailto:..." */
+    int agree_tos;
+    apr_array_header_t *challenges;   /* const char*, preference order, e.g. "http-01" */
+    const char *profile;              /* NULL = none */
+    acme_window_t renew_window;
+} acme_domain_t;
+
+json_t *acme_domain_to_json(const acme_domain_t *domain);
+apr_status_t acme_domain_from_json(apr_pool_t *p, json_t *json, acme_domain_t **domain);
+
+/* Where http-01 answers go: the module publishes them in shared memory, a
+ * test in a table. Only tokens published here are ever answered. */
+typedef struct acme_challenge_sink_t {
+    apr_status_t (*publish)(void *baton, const char *token, const char *key_authorization);
+    void (*withdraw)(void *baton, const char *token);
+    void *baton;
+} acme_challenge_sink_t;
+
+/* Issuance steps; the job is persisted in jobs/<name>.json after each one so a
+ * crashed run resumes where it stopped. */
+typedef enum {
+    ACME_STEP_IDLE = 0,     /* nothing to do: certificate good until the renewal time */
+    ACME_STEP_ACCOUNT,      /* find or create the account */
+    ACME_STEP_ORDER,        /* create the order */
+    ACME_STEP_AUTHORIZE,    /* fetch authorizations, publish answers, respond */
+    ACME_STEP_VALIDATE,     /* poll authorizations until valid */
+    ACME_STEP_FINALIZE,     /* generate key, send CSR */
+    ACME_STEP_CERTIFICATE,  /* poll order, download and check the chain */
+    ACME_STEP_STAGED        /* chain in staging, waiting for activation */
+} acme_step_e;
+
+const char *acme_step_name(acme_step_e step);
+
+/* Drives every domain: decides what needs a certificate (missing, names or key
+ * type changed, renewal window reached), runs the steps, backs off on failure,
+ * writes status/<name>.json. Used by the watchdog and by acmectl renew. */
+typedef struct acme_driver_t acme_driver_t;
+
+apr_status_t acme_driver_create(acme_driver_t **driver, apr_pool_t *p, const acme_ctx_t *ctx,
+                                acme_store_t *store, const acme_challenge_sink_t *sink,
+                                const char *user_agent);
+/* Advances every due domain (acme_domain_t*) as far as it can without waiting.
+ * *next_run: earliest time any domain needs attention again. *staged: number of
+ * certificates newly staged by this call. Never blocks longer than one request's
+ * timeout per step; never fails because one domain failed. */
+apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *domains,
+                             apr_pool_t *ptemp, apr_time_t *next_run, int *staged);
+/* Forget cached state (after renew now requests etc.). */
+void acme_driver_reset(acme_driver_t *driver, const char *name);
+
+/* status/<name>.json members, read by the status page and acmectl:
+ *   name, names[], state ("missing"|"valid"|"renewing"|"staged"|"error"),
+ *   step, cert: {not_after, issuer, serial} (live certificate, if any),
+ *   error: {type, detail, url, at} (last failure), next_action (RFC 3339),
+ *   attempts, requests (ACME requests sent for the current certificate). */
+#endif

@@ -1,0 +1,81 @@
+#ifndef ACME_STORE_H
+#define ACME_STORE_H
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_file_io.h>
+#include <jansson.h>
+#include "acme_core.h"
+
+/* The state directory (AcmeStoreDir). Layout, relative to it:
+ *   accounts/<ca-id>/account.key   account key, 0600      (child user)
+ *   accounts/<ca-id>/account.json  {"url": kid, "ca": directory URL}
+ *   config/<name>.json             the domain as configured (names, key type, CA...)  (root)
+ *   domains/<name>                 symlink → ../archive/<name>/<version>: the live certificate (root)
+ *   archive/<name>/<version>/      cert.pem (chain), privkey.pem (0600), every version ever live (root)
+ *   staging/<name>/                cert.pem, privkey.pem (0600), ready  (child user; parent activates)
+ *   jobs/<name>.json, jobs/<name>.lock   issuance state machine  (child user)
+ *   status/<name>.json             last result, next action, for status page and acmectl (child user)
+ *   fallback/cert.pem, privkey.pem the one shared temporary certificate (root)
+ * Every write is atomic: temp file in the same directory, fsync, rename, fsync
+ * of the directory. <name> is the domain's first name, lowercase. */
+typedef struct acme_store_t acme_store_t;
+
+#define ACME_STORE_KEY_PERMS   (APR_FPROT_UREAD | APR_FPROT_UWRITE)                 /* 0600 */
+#define ACME_STORE_FILE_PERMS  (APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_GREAD | APR_FPROT_WREAD) /* 0644 */
+
+/* create: make missing directories (0755; accounts, staging and jobs 0700). */
+apr_status_t acme_store_open(acme_store_t **store, apr_pool_t *p, const char *dir, int create);
+const char *acme_store_dir(const acme_store_t *store);
+/* Gives the directories the child must write (accounts, staging, jobs, status)
+ * to uid/gid; called by the root parent. */
+apr_status_t acme_store_grant(acme_store_t *store, apr_pool_t *p, apr_uid_t uid, apr_gid_t gid);
+/* Absolute path of a store-relative path. */
+const char *acme_store_path(const acme_store_t *store, apr_pool_t *p, const char *relpath);
+
+apr_status_t acme_store_write(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                              const void *data, apr_size_t len, apr_fileperms_t perms);
+/* APR_ENOENT if missing, APR_ENOSPC if larger than max. Data is NUL-terminated. */
+apr_status_t acme_store_read(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                             apr_size_t max, const char **data, apr_size_t *len);
+apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                                   json_t *json, apr_fileperms_t perms);
+/* The json is released by a pool cleanup. APR_EINVAL if unparsable. */
+apr_status_t acme_store_read_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                                  json_t **json);
+apr_status_t acme_store_remove(acme_store_t *store, apr_pool_t *p, const char *relpath);
+/* Entry names in a store directory, without dot files and temp files. */
+apr_status_t acme_store_list(acme_store_t *store, apr_pool_t *p, const char *reldir,
+                             apr_array_header_t **names);
+
+/* Short file-system-safe id of a CA: host_port-hash8 of the directory URL. */
+const char *acme_store_ca_id(apr_pool_t *p, const char *directory_url);
+
+/* Live certificate files as mod_ssl reads them (through the domains/<name> link). */
+const char *acme_store_live_cert_path(const acme_store_t *store, apr_pool_t *p, const char *name);
+const char *acme_store_live_key_path(const acme_store_t *store, apr_pool_t *p, const char *name);
+/* Live chain as X509* (leaf first). APR_ENOENT if none. */
+apr_status_t acme_store_load_live(acme_store_t *store, apr_pool_t *p, const char *name,
+                                  apr_array_header_t **chain);
+
+/* Staging, written by the child: key first, chain next, "ready" marker last. */
+apr_status_t acme_store_stage(acme_store_t *store, apr_pool_t *p, const char *name,
+                              const char *chain_pem, apr_size_t chain_len, const char *key_pem);
+int acme_store_has_staged(acme_store_t *store, apr_pool_t *p, const char *name);
+/* Any domain with a ready staging entry? One directory read, for the parent's poll. */
+int acme_store_any_staged(acme_store_t *store, apr_pool_t *p);
+
+/* Parent (root): staged certificate → new archive version → domains/<name> link.
+ * Refuses (APR_EINVAL, *why) a chain that does not match its key, does not cover
+ * names, or is expired; the live certificate then stays. APR_ENOENT if nothing staged. */
+apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                 const char *name, const apr_array_header_t *names,
+                                 const char **why);
+
+/* The shared fallback certificate and key, generated once (EC P-256). */
+apr_status_t acme_store_fallback(acme_store_t *store, apr_pool_t *p,
+                                 const char **cert_path, const char **key_path);
+
+/* Non-blocking exclusive lock on jobs/<name>.lock, held until the pool is cleared.
+ * APR_EAGAIN if another process holds it. */
+apr_status_t acme_store_lock(acme_store_t *store, apr_pool_t *p, const char *name);
+#endif

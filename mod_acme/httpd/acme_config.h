@@ -1,0 +1,59 @@
+#ifndef ACME_CONFIG_H
+#define ACME_CONFIG_H
+#include <httpd.h>
+#include <http_config.h>
+#include "acme_job.h"
+
+/* One AcmeDomain line, as written. */
+typedef struct acme_domain_decl_t {
+    server_rec *s;                    /* vhost (or base server) it appeared in */
+    apr_array_header_t *names;        /* const char*; empty = the vhost's ServerName + ServerAlias */
+    const char *file;
+    int line;
+} acme_domain_decl_t;
+
+/* Per-server configuration. Unset values are NULL / -1; getters apply
+ * defaults and merge rules so callers never reach into this struct. */
+typedef struct acme_srv_conf_t {
+    apr_array_header_t *ca_urls;      /* AcmeCA (server) */
+    const char *ca_file;              /* AcmeCACertificateFile (server) */
+    const char *contact;              /* AcmeContact (server) */
+    int agree_tos;                    /* AcmeAgreeToTerms (server) */
+    const char *store_dir;            /* AcmeStoreDir (server), absolute after parsing */
+    int port_http, port_https;        /* AcmePortMap (server) */
+    int activation_auto;              /* AcmeActivation (server) */
+    apr_array_header_t *challenges;   /* AcmeChallenges (server, vhost) */
+    apr_array_header_t *key_types;    /* AcmeKeyType (server, vhost): acme_key_type_e */
+    const char *profile;              /* AcmeProfile (server, vhost) */
+    acme_window_t renew_window;       /* AcmeRenewWindow (server, vhost) */
+    apr_array_header_t *decls;        /* AcmeDomain lines in this server: acme_domain_decl_t* */
+    void *runtime;                    /* acme_runtime_t*, base server only */
+    /* where the server-level directives were set, for configtest messages */
+    const char *agree_tos_where;
+} acme_srv_conf_t;
+
+acme_srv_conf_t *acme_conf_get(server_rec *s);
+
+/* Typed getters with defaults applied (server-level values come from the base server). */
+apr_array_header_t *acme_conf_ca_urls(server_rec *s);      /* [letsencrypt] */
+const char *acme_conf_ca_file(server_rec *s);              /* NULL = system store */
+const char *acme_conf_contact(server_rec *s);              /* [ServerAdmin] */
+int acme_conf_agree_tos(server_rec *s);                    /* 0 unless on */
+const char *acme_conf_store_dir(server_rec *s);            /* [ServerRoot/acme] */
+int acme_conf_port_http(server_rec *s);                    /* [80] */
+int acme_conf_port_https(server_rec *s);                   /* [443] */
+int acme_conf_activation_auto(server_rec *s);              /* [1] */
+apr_array_header_t *acme_conf_challenges(server_rec *s);   /* [http-01] */
+acme_key_type_e acme_conf_key_type(server_rec *s);         /* [ec-p256]; first of AcmeKeyType */
+const char *acme_conf_profile(server_rec *s);
+acme_window_t acme_conf_renew_window(server_rec *s);
+
+/* The domain table: every AcmeDomain of every server, names resolved (vhost
+ * ServerName + aliases when none given), validated, as acme_domain_t*.
+ * On a config error returns NULL and sets *err to "file:line: what; fix". */
+apr_array_header_t *acme_conf_domains(apr_pool_t *p, server_rec *base, const char **err);
+
+extern const command_rec acme_cmds[];
+void *acme_conf_create_srv(apr_pool_t *p, server_rec *s);
+void *acme_conf_merge_srv(apr_pool_t *p, void *base, void *add);
+#endif

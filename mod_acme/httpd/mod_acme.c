@@ -1,0 +1,25 @@
+/* mod_acme: automatic HTTPS for Apache httpd through ACME (RFC 8555).
+ * This file only declares the module; each subsystem registers its own hooks. */
+#include "acme_private.h"
+#include "acme_config.h"
+
+static void acme_register_hooks(apr_pool_t *p)
+{
+    acme_config_register_hooks(p);
+    acme_check_register_hooks(p);
+    acme_certs_register_hooks(p);
+    acme_challenge_register_hooks(p);
+    acme_watchdog_register_hooks(p);
+    acme_status_register_hooks(p);
+}
+
+AP_DECLARE_MODULE(acme) = {
+    STANDARD20_MODULE_STUFF,
+    NULL,                   /* per-directory config: none */
+    NULL,
+    acme_conf_create_srv,   /* per-server config */
+    acme_conf_merge_srv,
+    acme_cmds,
+    acme_register_hooks,
+    AP_MODULE_FLAG_NONE
+};
