@@ -13,7 +13,7 @@ static void acme_register_hooks(apr_pool_t *p)
     acme_status_register_hooks(p);
 }
 
-AP_DECLARE_MODULE(acme) = {
+module AP_MODULE_DECLARE_DATA acme_module = {
     STANDARD20_MODULE_STUFF,
     NULL,                   /* per-directory config: none */
     NULL,
