@@ -1,0 +1,101 @@
+/* Logging, clock and problem records shared by every part of libacme. */
+#include <stdarg.h>
+#include <string.h>
+#include <apr_strings.h>
+
+#include "acme_core.h"
+
+/* Long enough for a URL, a CA's problem detail and some context. */
+#define ACME_LOG_LINE_MAX 2048
+
+void acme_log(const acme_ctx_t *ctx, acme_log_level_t level, apr_status_t rv,
+              const char *fmt, ...)
+{
+    char line[ACME_LOG_LINE_MAX];
+    va_list ap;
+
+    /* Skip formatting entirely for messages nobody will see. */
+    if (!ctx || !ctx->log || (int)level > ctx->log_level) {
+        return;
+    }
+    va_start(ap, fmt);
+    apr_vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    ctx->log(ctx->log_baton, level, rv, line);
+}
+
+apr_time_t acme_now(const acme_ctx_t *ctx)
+{
+    if (ctx && ctx->clock) {
+        return ctx->clock(ctx->clock_baton);
+    }
+    return apr_time_now();
+}
+
+void acme_problem_clear(acme_problem_t *prob)
+{
+    if (prob) {
+        memset(prob, 0, sizeof(*prob));
+    }
+}
+
+apr_status_t acme_problem_set(acme_problem_t *prob, apr_pool_t *p, apr_status_t status,
+                              const char *type, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!prob) {
+        return status;
+    }
+    prob->status = status;
+    prob->type = type ? apr_pstrdup(p, type) : NULL;
+    va_start(ap, fmt);
+    prob->detail = apr_pvsprintf(p, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+const char *acme_problem_str(const acme_problem_t *prob, apr_pool_t *p)
+{
+    const char *type, *detail, *line;
+
+    if (!prob) {
+        return "no problem";
+    }
+    type = acme_problem_short_type(prob);
+    if (!type) {
+        type = prob->type;
+    }
+    detail = prob->detail;
+    if (!detail || !*detail) {
+        char buf[120];
+        detail = prob->status == APR_SUCCESS
+            ? "no error"
+            : apr_pstrdup(p, apr_strerror(prob->status, buf, sizeof(buf)));
+    }
+    line = (type && *type) ? apr_pstrcat(p, type, ": ", detail, NULL) : detail;
+    if (prob->http_status > 0) {
+        line = apr_psprintf(p, "%s [HTTP %d]", line, prob->http_status);
+    }
+    if (prob->url && *prob->url) {
+        line = apr_pstrcat(p, line, " (", prob->url, ")", NULL);
+    }
+    return line;
+}
+
+const char *acme_problem_short_type(const acme_problem_t *prob)
+{
+    size_t ns_len = sizeof(ACME_ERROR_NS) - 1;
+
+    if (!prob || !prob->type || strncmp(prob->type, ACME_ERROR_NS, ns_len) != 0) {
+        return NULL;
+    }
+    return prob->type + ns_len;
+}
+
+int acme_problem_is(const acme_problem_t *prob, const char *short_type)
+{
+    const char *type = acme_problem_short_type(prob);
+
+    return type && short_type && strcmp(type, short_type) == 0;
+}
