@@ -1,0 +1,266 @@
+/* Identifiers as administrators write them in AcmeDomain and as certificates
+ * carry them: DNS names (LDH, optional leading wildcard) and IP literals. */
+#include <string.h>
+#include <strings.h>
+#include <arpa/inet.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+
+#include "acme_core.h"
+#include "acme_names.h"
+
+#define ACME_MAX_LABEL_LEN 63
+
+static int parse_ipv4(const char *name, struct in_addr *addr)
+{
+    return inet_pton(AF_INET, name, addr) == 1;
+}
+
+static int parse_ipv6(const char *name, struct in6_addr *addr)
+{
+    return inet_pton(AF_INET6, name, addr) == 1;
+}
+
+static int is_digits_and_dots(const char *name)
+{
+    for (; *name; ++name) {
+        if (!apr_isdigit(*name) && *name != '.') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A character shown to an admin: printable as is, anything else in hex. */
+static const char *show_char(apr_pool_t *p, char c)
+{
+    unsigned char u = (unsigned char)c;
+
+    if (u > 0x20 && u < 0x7f) {
+        return apr_psprintf(p, "'%c'", c);
+    }
+    return apr_psprintf(p, "byte 0x%02x", u);
+}
+
+static apr_status_t check_label(apr_pool_t *p, const char *label, apr_size_t len,
+                                const char **why)
+{
+    const char *shown = apr_pstrmemdup(p, label, len);
+    apr_size_t i;
+
+    if (len > ACME_MAX_LABEL_LEN) {
+        *why = apr_psprintf(p, "label '%s' is %" APR_SIZE_T_FMT " characters long "
+                            "(at most %d are allowed)", shown, len, ACME_MAX_LABEL_LEN);
+        return APR_EINVAL;
+    }
+    for (i = 0; i < len; ++i) {
+        unsigned char c = (unsigned char)label[i];
+        if (c >= 0x80) {
+            *why = apr_psprintf(p, "label '%s' contains non-ASCII characters (write "
+                                "internationalized names in their xn-- form)", shown);
+            return APR_EINVAL;
+        }
+        if (c == '*') {
+            *why = apr_psprintf(p, "label '%s' contains '*' (a wildcard is only allowed "
+                                "as the whole first label, as in *.example.org)", shown);
+            return APR_EINVAL;
+        }
+        if (!apr_isalnum(c) && c != '-') {
+            *why = apr_psprintf(p, "label '%s' contains %s (only letters, digits and '-' "
+                                "are allowed)", shown, show_char(p, (char)c));
+            return APR_EINVAL;
+        }
+    }
+    if (label[0] == '-' || label[len - 1] == '-') {
+        *why = apr_psprintf(p, "label '%s' %s with '-' (a label must start and end with "
+                            "a letter or digit)", shown,
+                            label[0] == '-' ? "starts" : "ends");
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* Walks the labels of a DNS name (without any wildcard prefix). */
+static apr_status_t check_labels(apr_pool_t *p, const char *dns, int wildcard,
+                                 const char **why)
+{
+    const char *label = dns;
+    int labels = 0;
+
+    for (;;) {
+        const char *dot = strchr(label, '.');
+        apr_size_t len = dot ? (apr_size_t)(dot - label) : strlen(label);
+        apr_status_t rv;
+
+        if (len == 0) {
+            *why = label == dns && !wildcard
+                ? "name starts with '.'"
+                : "name contains an empty label ('..')";
+            return APR_EINVAL;
+        }
+        if ((rv = check_label(p, label, len, why)) != APR_SUCCESS) {
+            return rv;
+        }
+        ++labels;
+        if (!dot) {
+            break;
+        }
+        label = dot + 1;
+    }
+    if (labels < 2) {
+        *why = wildcard
+            ? apr_psprintf(p, "wildcard '*.%s' would cover a whole top-level domain "
+                           "(use a name like *.example.org)", dns)
+            : apr_psprintf(p, "'%s' is a single label; a certificate from a public CA "
+                           "needs a fully qualified name like www.example.org", dns);
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t check_ip_like(apr_pool_t *p, const char *name, const char **why)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    if (name[0] == '[') {
+        *why = apr_psprintf(p, "'%s': write IPv6 addresses without brackets", name);
+        return APR_EINVAL;
+    }
+    if (strchr(name, ':')) {
+        if (parse_ipv6(name, &a6)) {
+            return APR_SUCCESS;
+        }
+        *why = apr_psprintf(p, "'%s' contains ':' but is not a valid IPv6 address "
+                            "(ports and zone ids are not allowed)", name);
+        return APR_EINVAL;
+    }
+    if (parse_ipv4(name, &a4)) {
+        return APR_SUCCESS;
+    }
+    *why = apr_psprintf(p, "'%s' is neither a valid IPv4 address (a.b.c.d, each 0-255) "
+                        "nor a DNS name", name);
+    return APR_EINVAL;
+}
+
+apr_status_t acme_name_validate(apr_pool_t *p, const char *name, const char **why)
+{
+    const char *dummy;
+    apr_size_t len;
+    int wildcard;
+
+    if (!why) {
+        why = &dummy;
+    }
+    *why = NULL;
+    if (!name || !*name) {
+        *why = "empty name";
+        return APR_EINVAL;
+    }
+    if (name[0] == '[' || strchr(name, ':') || is_digits_and_dots(name)) {
+        return check_ip_like(p, name, why);
+    }
+    len = strlen(name);
+    if (len > ACME_MAX_NAME_LEN) {
+        *why = apr_psprintf(p, "name is %" APR_SIZE_T_FMT " characters long (at most %d "
+                            "are allowed)", len, ACME_MAX_NAME_LEN);
+        return APR_EINVAL;
+    }
+    if (name[len - 1] == '.') {
+        *why = apr_psprintf(p, "'%s' ends with '.' (write the name without the trailing "
+                            "dot)", name);
+        return APR_EINVAL;
+    }
+    wildcard = acme_name_is_wildcard(name);
+    if (!wildcard && name[0] == '*') {
+        *why = apr_psprintf(p, "'%s': a wildcard must be the whole first label, followed "
+                            "by '.', as in *.example.org", name);
+        return APR_EINVAL;
+    }
+    return check_labels(p, wildcard ? name + 2 : name, wildcard, why);
+}
+
+int acme_name_is_wildcard(const char *name)
+{
+    return name && name[0] == '*' && name[1] == '.';
+}
+
+int acme_name_is_ip(const char *name)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    return name && (parse_ipv4(name, &a4) || parse_ipv6(name, &a6));
+}
+
+const char *acme_name_normalize(apr_pool_t *p, const char *name)
+{
+    struct in6_addr a6;
+    char *copy, *c;
+
+    if (!name) {
+        return NULL;
+    }
+    /* One spelling per IPv6 address, the one certificates are read back in. */
+    if (strchr(name, ':') && parse_ipv6(name, &a6)) {
+        char buf[INET6_ADDRSTRLEN];
+        if (inet_ntop(AF_INET6, &a6, buf, sizeof(buf))) {
+            return apr_pstrdup(p, buf);
+        }
+    }
+    copy = apr_pstrdup(p, name);
+    for (c = copy; *c; ++c) {
+        *c = (char)apr_tolower(*c);
+    }
+    return copy;
+}
+
+static int same_ip(const char *a, const char *b)
+{
+    struct in_addr a4, b4;
+    struct in6_addr a6, b6;
+
+    if (parse_ipv4(a, &a4) && parse_ipv4(b, &b4)) {
+        return a4.s_addr == b4.s_addr;
+    }
+    if (parse_ipv6(a, &a6) && parse_ipv6(b, &b6)) {
+        return memcmp(&a6, &b6, sizeof(a6)) == 0;
+    }
+    return 0;
+}
+
+int acme_name_covers(const char *pattern, const char *host)
+{
+    const char *dot;
+
+    if (!pattern || !host || !*pattern || !*host) {
+        return 0;
+    }
+    if (acme_name_is_ip(pattern) || acme_name_is_ip(host)) {
+        return same_ip(pattern, host);
+    }
+    if (strcasecmp(pattern, host) == 0) {
+        return 1;
+    }
+    /* "*.example.org" covers exactly one more label, never "example.org". */
+    if (!acme_name_is_wildcard(pattern)) {
+        return 0;
+    }
+    dot = strchr(host, '.');
+    if (!dot || dot == host || memchr(host, '*', (apr_size_t)(dot - host))) {
+        return 0;
+    }
+    return strcasecmp(dot + 1, pattern + 2) == 0;
+}
+
+int acme_token_is_valid(const char *token)
+{
+    apr_size_t len;
+
+    if (!token) {
+        return 0;
+    }
+    len = strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                        "0123456789-_");
+    return len > 0 && len <= ACME_MAX_TOKEN_LEN && token[len] == '\0';
+}

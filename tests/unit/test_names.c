@@ -1,0 +1,163 @@
+/* Identifier validation, normalization, wildcard coverage and tokens. */
+#include <string.h>
+#include <apr_strings.h>
+#include "unit.h"
+#include "acme_names.h"
+
+static const char *repeat(apr_pool_t *p, const char *label, int times, const char *tail)
+{
+    const char *s = "";
+    int i;
+    for (i = 0; i < times; ++i) {
+        s = apr_pstrcat(p, s, label, ".", NULL);
+    }
+    return apr_pstrcat(p, s, tail, NULL);
+}
+
+static void test_valid_names(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *label63 = apr_psprintf(p, "a%062d", 0);
+    /* three 63-char labels, three dots and a 61-char label: the longest name */
+    const char *name253 = repeat(p, label63, 3, apr_psprintf(p, "z%060d", 0));
+    const char *long_label_ok = apr_pstrcat(p, label63, ".example.org", NULL);
+    const char *good[] = {
+        "example.org", "www.example.org", "*.example.org", "EXAMPLE.Org", "a.b",
+        "xn--bcher-kva.example", "a-b.c-d.example", "0.example.org", "127.0.0.1",
+        "192.168.1.255", "::1", "2001:db8::1", "2001:DB8:0:0:0:0:0:1", "::ffff:10.0.0.1",
+        long_label_ok, name253,
+    };
+    size_t i;
+
+    assert_int_equal(strlen(name253), 253);
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); ++i) {
+        const char *why = "unset";
+        if (acme_name_validate(p, good[i], &why) != APR_SUCCESS) {
+            fail_msg("rejected \"%s\": %s", good[i], why);
+        }
+        assert_null(why);
+    }
+}
+
+static void expect_invalid(apr_pool_t *p, const char *name, const char *why_contains)
+{
+    const char *why = NULL;
+    if (acme_name_validate(p, name, &why) != APR_EINVAL) {
+        fail_msg("accepted \"%s\"", name ? name : "(null)");
+    }
+    assert_non_null(why);
+    if (why_contains && !strstr(why, why_contains)) {
+        fail_msg("\"%s\": reason \"%s\" lacks \"%s\"", name, why, why_contains);
+    }
+}
+
+static void test_invalid_names(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *long_label = apr_pstrcat(p, apr_psprintf(p, "a%063d", 0), ".example.org",
+                                         NULL);
+    const char *name254 = repeat(p, apr_psprintf(p, "b%062d", 0), 3,
+                                 apr_psprintf(p, "c%061d", 0));
+
+    assert_int_equal(strlen(name254), 254);
+    expect_invalid(p, NULL, "empty");
+    expect_invalid(p, "", "empty");
+    expect_invalid(p, "a..b", "empty label");
+    expect_invalid(p, ".example.org", "starts with '.'");
+    expect_invalid(p, "example.org.", "trailing dot");
+    expect_invalid(p, "-a.example", "starts with '-'");
+    expect_invalid(p, "a-.example", "ends with '-'");
+    expect_invalid(p, "ex_ample.org",
+                   "label 'ex_ample' contains '_' (only letters, digits and '-' are allowed)");
+    expect_invalid(p, "exa mple.org", "byte 0x20");
+    expect_invalid(p, "b\xc3\xbc" "cher.example", "xn--");
+    expect_invalid(p, long_label, "at most 63");
+    expect_invalid(p, name254, "254 characters");
+    expect_invalid(p, "localhost", "single label");
+    expect_invalid(p, "*.org", "top-level");
+    expect_invalid(p, "*.*.example.org", "first label");
+    expect_invalid(p, "foo.*.org", "first label");
+    expect_invalid(p, "*example.org", "first label");
+    expect_invalid(p, "w*.example.org", "'*'");
+    expect_invalid(p, "*", "first label");
+    expect_invalid(p, "1.2.3", "IPv4");
+    expect_invalid(p, "256.1.1.1", "IPv4");
+    expect_invalid(p, "[::1]", "brackets");
+    expect_invalid(p, "fe80::1%eth0", "IPv6");
+    expect_invalid(p, "example.org:443", "IPv6");
+}
+
+static void test_classify_and_normalize(void **state)
+{
+    apr_pool_t *p = *state;
+
+    assert_true(acme_name_is_wildcard("*.example.org"));
+    assert_false(acme_name_is_wildcard("example.org"));
+    assert_false(acme_name_is_wildcard("*example.org"));
+    assert_true(acme_name_is_ip("127.0.0.1"));
+    assert_true(acme_name_is_ip("::1"));
+    assert_false(acme_name_is_ip("example.org"));
+    assert_false(acme_name_is_ip("1.2.3"));
+    assert_string_equal(acme_name_normalize(p, "WWW.Example.ORG"), "www.example.org");
+    assert_string_equal(acme_name_normalize(p, "*.EXAMPLE.org"), "*.example.org");
+    assert_string_equal(acme_name_normalize(p, "2001:DB8:0:0:0:0:0:1"), "2001:db8::1");
+    assert_null(acme_name_normalize(p, NULL));
+}
+
+static void test_covers(void **state)
+{
+    (void)state;
+    assert_true(acme_name_covers("example.org", "example.org"));
+    assert_true(acme_name_covers("Example.ORG", "example.org"));
+    assert_true(acme_name_covers("*.example.org", "www.example.org"));
+    assert_true(acme_name_covers("*.example.org", "WWW.example.org"));
+    assert_true(acme_name_covers("*.example.org", "*.example.org"));
+    assert_false(acme_name_covers("*.example.org", "example.org"));
+    assert_false(acme_name_covers("*.example.org", "a.b.example.org"));
+    assert_false(acme_name_covers("*.example.org", ".example.org"));
+    assert_false(acme_name_covers("*.example.org", "*.a.example.org"));
+    assert_false(acme_name_covers("www.example.org", "*.example.org"));
+    assert_false(acme_name_covers("example.org", "www.example.org"));
+    assert_false(acme_name_covers("*.example.org", "www.example.com"));
+    assert_true(acme_name_covers("::1", "0:0::1"));
+    assert_true(acme_name_covers("127.0.0.1", "127.0.0.1"));
+    assert_false(acme_name_covers("127.0.0.1", "127.0.0.2"));
+    assert_false(acme_name_covers("*.0.0.1", "127.0.0.1"));
+    assert_false(acme_name_covers(NULL, "example.org"));
+    assert_false(acme_name_covers("example.org", ""));
+}
+
+static void test_tokens(void **state)
+{
+    apr_pool_t *p = *state;
+    char max[ACME_MAX_TOKEN_LEN + 2];
+
+    assert_true(acme_token_is_valid("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"));
+    assert_true(acme_token_is_valid("a-_Z9"));
+    assert_false(acme_token_is_valid(NULL));
+    assert_false(acme_token_is_valid(""));
+    assert_false(acme_token_is_valid("abc="));
+    assert_false(acme_token_is_valid("../etc/passwd"));
+    assert_false(acme_token_is_valid("abc def"));
+    assert_false(acme_token_is_valid("abc+/"));
+    memset(max, 'x', ACME_MAX_TOKEN_LEN);
+    max[ACME_MAX_TOKEN_LEN] = '\0';
+    assert_true(acme_token_is_valid(max));
+    max[ACME_MAX_TOKEN_LEN] = 'x';
+    max[ACME_MAX_TOKEN_LEN + 1] = '\0';
+    assert_false(acme_token_is_valid(max));
+    (void)p;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        UNIT_TEST(test_valid_names),
+        UNIT_TEST(test_invalid_names),
+        UNIT_TEST(test_classify_and_normalize),
+        UNIT_TEST(test_covers),
+        UNIT_TEST(test_tokens),
+    };
+    if (unit_init()) return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
