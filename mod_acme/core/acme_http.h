@@ -29,6 +29,14 @@ apr_status_t acme_http_request(acme_http_t *http, apr_pool_t *p, const char *met
                                const char *url, const char *content_type, const char *body,
                                apr_size_t max_body, acme_http_response_t **resp,
                                acme_problem_t *prob);
+/* Same, with an Accept header (NULL: curl's default). */
+apr_status_t acme_http_request_accept(acme_http_t *http, apr_pool_t *p, const char *method,
+                                      const char *url, const char *accept,
+                                      const char *content_type, const char *body,
+                                      apr_size_t max_body, acme_http_response_t **resp,
+                                      acme_problem_t *prob);
 /* Retry-After (seconds or HTTP date) as absolute time, 0 if absent/invalid. */
 apr_time_t acme_http_retry_after(const acme_http_response_t *resp, apr_time_t now);
+/* The same for a header value; a date in the past yields now. */
+apr_time_t acme_http_parse_retry_after(const char *value, apr_time_t now);
 #endif
