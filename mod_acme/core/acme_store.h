@@ -22,13 +22,21 @@ typedef struct acme_store_t acme_store_t;
 
 #define ACME_STORE_KEY_PERMS   (APR_FPROT_UREAD | APR_FPROT_UWRITE)                 /* 0600 */
 #define ACME_STORE_FILE_PERMS  (APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_GREAD | APR_FPROT_WREAD) /* 0644 */
+#define ACME_STORE_DIR_PERMS   (ACME_STORE_FILE_PERMS | APR_FPROT_UEXECUTE | APR_FPROT_GEXECUTE \
+                                | APR_FPROT_WEXECUTE)                                    /* 0755 */
+#define ACME_STORE_PRIVATE_DIR_PERMS (APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE) /* 0700 */
 
 /* create: make missing directories (0755; accounts, staging and jobs 0700). */
 apr_status_t acme_store_open(acme_store_t **store, apr_pool_t *p, const char *dir, int create);
 const char *acme_store_dir(const acme_store_t *store);
 /* Gives the directories the child must write (accounts, staging, jobs, status)
- * to uid/gid; called by the root parent. */
+ * to uid/gid; called by the root parent. The store directory becomes 0755.
+ * APR_EACCES when uid/gid cannot traverse the store's path (see below). */
 apr_status_t acme_store_grant(acme_store_t *store, apr_pool_t *p, apr_uid_t uid, apr_gid_t gid);
+/* The first directory on the way to the store that uid/gid cannot traverse
+ * (e.g. a store under /root), or NULL when all can be: for the error message. */
+const char *acme_store_untraversable(acme_store_t *store, apr_pool_t *p, apr_uid_t uid,
+                                     apr_gid_t gid);
 /* Absolute path of a store-relative path. */
 const char *acme_store_path(const acme_store_t *store, apr_pool_t *p, const char *relpath);
 
@@ -42,8 +50,10 @@ apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const cha
 /* The json is released by a pool cleanup. APR_EINVAL if unparsable. */
 apr_status_t acme_store_read_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
                                   json_t **json);
+/* A missing file is not an error. */
 apr_status_t acme_store_remove(acme_store_t *store, apr_pool_t *p, const char *relpath);
-/* Entry names in a store directory, without dot files and temp files. */
+/* Entry names in a store directory, sorted, without dot files and temp files.
+ * A missing directory is an empty list. */
 apr_status_t acme_store_list(acme_store_t *store, apr_pool_t *p, const char *reldir,
                              apr_array_header_t **names);
 
@@ -74,6 +84,16 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
 /* The shared fallback certificate and key, generated once (EC P-256). */
 apr_status_t acme_store_fallback(acme_store_t *store, apr_pool_t *p,
                                  const char **cert_path, const char **key_path);
+
+/* Building blocks shared by the store's own files (and acmectl check). */
+/* APR_EINVAL for an empty or absolute relpath or one with a ".." component. */
+apr_status_t acme_store_relpath_check(const char *relpath);
+/* Is this a writer's temp file name: "<name>.tmp.<pid>.<8 hex>"? */
+int acme_store_is_temp_name(const char *name);
+/* A fresh temp file name next to path. */
+const char *acme_store_tmp_path(apr_pool_t *p, const char *path);
+/* fsync of a directory, so a rename or unlink in it survives a crash. */
+apr_status_t acme_store_sync_dir(const char *path);
 
 /* Non-blocking exclusive lock on jobs/<name>.lock, held until the pool is cleared.
  * APR_EAGAIN if another process holds it. */
