@@ -1,0 +1,466 @@
+#!/usr/bin/python3
+"""Side-by-side benchmark: mod_acme against Debian's mod_md, on a local Pebble.
+
+For each module and each N, a fresh Pebble, pebble-challtestsrv, ServerRoot and
+store are created, httpd is started with N managed SSL vhosts, and the script
+measures how long it takes until httpd answers on its plain port, how long until
+all N names serve a certificate issued by Pebble, and how many ACME requests
+Pebble received per domain.  See README.md for the meaning of each column.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+APACHE2 = "/usr/sbin/apache2"
+MODULES = "/usr/lib/apache2/modules"
+MOD_MD = os.path.join(MODULES, "mod_md.so")
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DOMAIN_FMT = "d{:03d}.bench.test"
+
+# mod_md says this once per Managed Domain when its new certificate is staged.
+MD_STAGED_RE = re.compile(r"AH10059: The Managed Domain (\S+) has been setup")
+# Pebble's web front end logs one line per HTTP request it handles:
+#   "Pebble 2025/01/01 00:00:00 POST /new-order -> calling handler()"
+PEBBLE_REQUEST_RE = re.compile(r"\s(GET|HEAD|POST)\s+/\S*\s+->\s+calling handler")
+
+
+def free_ports(count):
+    socks, ports = [], []
+    for _ in range(count):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def wait_for(predicate, deadline, interval=0.02):
+    """Poll until predicate() is true; returns False at the deadline."""
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+# ---------------------------------------------------------------- Pebble ---
+
+def write_listener_pki(directory):
+    """A CA and a 127.0.0.1/localhost certificate for Pebble's listener."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench listener CA")])
+    ca_cert = (x509.CertificateBuilder()
+               .subject_name(ca_name).issuer_name(ca_name)
+               .public_key(ca_key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(hours=1))
+               .not_valid_after(now + datetime.timedelta(days=2))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+               .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                              critical=True)
+               .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    import ipaddress
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"),
+                x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = {name: os.path.join(directory, name)
+             for name in ("listener-ca.pem", "listener-cert.pem", "listener-key.pem")}
+    with open(paths["listener-ca.pem"], "wb") as f:
+        f.write(ca_cert.public_bytes(serialization.Encoding.PEM))
+    with open(paths["listener-cert.pem"], "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(paths["listener-key.pem"], "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    for p in paths.values():
+        os.chmod(p, 0o644)
+    return paths
+
+
+class Pebble:
+    """pebble + pebble-challtestsrv (as DNS only), on free loopback ports."""
+
+    def __init__(self, workdir, http_port, https_port):
+        self.workdir = workdir
+        self.acme_port, self.mgmt_port, self.dns_port, self.chall_mgmt_port = free_ports(4)
+        self.pki = write_listener_pki(workdir)
+        self.ca_file = self.pki["listener-ca.pem"]
+        self.directory = "https://127.0.0.1:%d/dir" % self.acme_port
+        self.log_path = os.path.join(workdir, "pebble.log")
+        self.root_path = os.path.join(workdir, "pebble-root.pem")
+        config = {"pebble": {
+            "listenAddress": "127.0.0.1:%d" % self.acme_port,
+            "managementListenAddress": "127.0.0.1:%d" % self.mgmt_port,
+            "certificate": self.pki["listener-cert.pem"],
+            "privateKey": self.pki["listener-key.pem"],
+            "httpPort": http_port,
+            "tlsPort": https_port,
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": False,
+        }}
+        self.config_path = os.path.join(workdir, "pebble.json")
+        with open(self.config_path, "w") as f:
+            json.dump(config, f)
+        self.procs = []
+
+    def start(self, timeout=20):
+        chall_log = open(os.path.join(self.workdir, "challtestsrv.log"), "wb")
+        self.procs.append(subprocess.Popen(
+            ["pebble-challtestsrv",
+             "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+             "-dns01", "127.0.0.1:%d" % self.dns_port,
+             "-http01", "", "-https01", "", "-tlsalpn01", "",
+             "-management", "127.0.0.1:%d" % self.chall_mgmt_port],
+            stdout=chall_log, stderr=subprocess.STDOUT, start_new_session=True))
+        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0")
+        pebble_log = open(self.log_path, "wb")
+        self.procs.append(subprocess.Popen(
+            ["pebble", "-config", self.config_path, "-dnsserver", "127.0.0.1:%d" % self.dns_port],
+            stdout=pebble_log, stderr=subprocess.STDOUT, env=env, start_new_session=True))
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        deadline = time.monotonic() + timeout
+
+        def root_ready():
+            try:
+                with urllib.request.urlopen("https://127.0.0.1:%d/roots/0" % self.mgmt_port,
+                                            context=ctx, timeout=2) as r:
+                    pem = r.read()
+                with open(self.root_path, "wb") as f:
+                    f.write(pem)
+                return True
+            except OSError:
+                return False
+
+        if not wait_for(root_ready, deadline, 0.1):
+            raise RuntimeError("Pebble did not start; see %s" % self.log_path)
+        # Pebble counts only requests made by the module: remember where the log is now.
+        self.log_offset = os.path.getsize(self.log_path)
+
+    def request_count(self):
+        with open(self.log_path, "rb") as f:
+            f.seek(self.log_offset)
+            text = f.read().decode("utf-8", "replace")
+        return sum(1 for line in text.splitlines() if PEBBLE_REQUEST_RE.search(line))
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs = []
+
+
+# ---------------------------------------------------------------- httpd ---
+
+COMMON_CONF = """\
+ServerRoot "{root}"
+ServerName localhost
+PidFile "{root}/httpd.pid"
+ErrorLog "{root}/error.log"
+LogLevel {loglevel}
+DefaultRuntimeDir "{root}/run"
+Mutex file:{root}/run default
+LoadModule mpm_event_module {modules}/mod_mpm_event.so
+LoadModule authz_core_module {modules}/mod_authz_core.so
+LoadModule mime_module {modules}/mod_mime.so
+LoadModule ssl_module {modules}/mod_ssl.so
+User www-data
+Group www-data
+Listen 127.0.0.1:{http}
+Listen 127.0.0.1:{https}
+TypesConfig /etc/mime.types
+DocumentRoot "{root}/htdocs"
+ServerAdmin admin@bench.test
+SSLSessionCache none
+<Directory />
+    Require all granted
+</Directory>
+"""
+
+MOD_MD_CONF = """\
+LoadModule md_module {mod_md}
+MDCertificateAuthority {directory}
+MDCACertificateFile {ca_file}
+MDCertificateAgreement accepted
+MDContactEmail admin@bench.test
+MDPortMap http:{http} https:{https}
+MDStoreDir "{root}/md"
+<Location /md-status>
+    SetHandler md-status
+</Location>
+"""
+
+MOD_ACME_CONF = """\
+LoadModule acme_module {mod_acme}
+AcmeCA {directory}
+AcmeCACertificateFile {ca_file}
+AcmeAgreeToTerms on
+AcmeContact admin@bench.test
+AcmePortMap http:{http} https:{https}
+AcmeStoreDir "{root}/acme"
+"""
+
+VHOST_CONF = """\
+<VirtualHost 127.0.0.1:{https}>
+    ServerName {name}
+    SSLEngine on
+    {manage}
+</VirtualHost>
+"""
+
+
+class Httpd:
+    def __init__(self, module, workdir, n, http_port, https_port, pebble, mod_acme_path):
+        self.module = module
+        self.root = os.path.join(workdir, "httpd")
+        self.http_port, self.https_port = http_port, https_port
+        self.names = [DOMAIN_FMT.format(i + 1) for i in range(n)]
+        for sub in ("", "run", "htdocs"):
+            os.makedirs(os.path.join(self.root, sub), exist_ok=True)
+        for d in (workdir, self.root, os.path.join(self.root, "htdocs")):
+            os.chmod(d, 0o755)
+        with open(os.path.join(self.root, "htdocs", "index.html"), "w") as f:
+            f.write("bench\n")
+        os.chmod(os.path.join(self.root, "htdocs", "index.html"), 0o644)
+        fields = dict(root=self.root, modules=MODULES, http=http_port, https=https_port,
+                      directory=pebble.directory, ca_file=pebble.ca_file, mod_md=MOD_MD,
+                      mod_acme=mod_acme_path, loglevel="info")
+        conf = COMMON_CONF.format(**fields)
+        if module == "mod_md":
+            conf += MOD_MD_CONF.format(**fields)
+            manage = lambda name: ""
+            conf += "".join("MDomain %s\n" % name for name in self.names)
+        else:
+            conf += MOD_ACME_CONF.format(**fields)
+            manage = lambda name: "AcmeDomain"
+        conf += "<VirtualHost 127.0.0.1:{http}>\n    ServerName localhost\n</VirtualHost>\n".format(
+            http=http_port)
+        for name in self.names:
+            conf += VHOST_CONF.format(https=https_port, name=name, manage=manage(name))
+        self.conf_path = os.path.join(self.root, "httpd.conf")
+        with open(self.conf_path, "w") as f:
+            f.write(conf)
+        self.error_log = os.path.join(self.root, "error.log")
+
+    def apachectl(self, *args, check=True):
+        return subprocess.run([APACHE2, "-d", self.root, "-f", self.conf_path] + list(args),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120,
+                              check=check)
+
+    def configtest(self):
+        r = self.apachectl("-t", check=False)
+        if r.returncode != 0:
+            raise RuntimeError("configtest failed:\n" + r.stdout.decode("utf-8", "replace"))
+
+    def start(self):
+        r = self.apachectl("-k", "start", check=False)
+        if r.returncode != 0:
+            raise RuntimeError("httpd start failed:\n" + r.stdout.decode("utf-8", "replace"))
+
+    def graceful(self):
+        self.apachectl("-k", "graceful", check=False)
+
+    def parent_pid(self):
+        try:
+            with open(os.path.join(self.root, "httpd.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def stop(self):
+        pid = self.parent_pid()
+        self.apachectl("-k", "stop", check=False)
+        if pid is None:
+            return
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def http_ok(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.http_port), timeout=1) as s:
+                s.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                return s.recv(16).startswith(b"HTTP/")
+        except OSError:
+            return False
+
+    def error_log_text(self):
+        try:
+            with open(self.error_log, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+def serves_pebble_cert(name, port, ctx):
+    """True if NAME on PORT presents a chain that verifies to Pebble's root."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as raw:
+            with ctx.wrap_socket(raw, server_hostname=name):
+                return True
+    except (OSError, ssl.SSLError):
+        return False
+
+
+# ---------------------------------------------------------------- one run ---
+
+def run_one(module, n, timeout, mod_acme_path, keep):
+    workdir = tempfile.mkdtemp(prefix="bench-%s-%d-" % (module, n))
+    os.chmod(workdir, 0o755)
+    http_port, https_port = free_ports(2)
+    pebble = Pebble(workdir, http_port, https_port)
+    httpd = None
+    result = {"module": module, "n": n, "serving": None, "all_certs": None,
+              "requests": None, "status": "ok", "workdir": workdir}
+    try:
+        pebble.start()
+        httpd = Httpd(module, workdir, n, http_port, https_port, pebble, mod_acme_path)
+        httpd.configtest()
+        ctx = ssl.create_default_context(cafile=pebble.root_path)
+        pending = set(httpd.names)
+        restarted = module != "mod_md"
+
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+        httpd.start()
+        if not wait_for(httpd.http_ok, deadline, 0.005):
+            result["status"] = "timeout"
+            return result
+        result["serving"] = time.monotonic() - t0
+
+        while pending and time.monotonic() < deadline:
+            if not restarted:
+                staged = set(MD_STAGED_RE.findall(httpd.error_log_text()))
+                if set(httpd.names) <= staged:
+                    httpd.graceful()
+                    restarted = True
+            if restarted:
+                pending = {name for name in pending
+                           if not serves_pebble_cert(name, https_port, ctx)}
+            if pending:
+                time.sleep(0.05)
+        if pending:
+            result["status"] = "timeout"
+        else:
+            result["all_certs"] = time.monotonic() - t0
+        result["requests"] = pebble.request_count() / n
+        return result
+    except Exception as e:  # a failed run is reported, the others still run
+        result["status"] = "error: %s" % str(e).splitlines()[0][:120]
+        return result
+    finally:
+        if httpd is not None:
+            httpd.stop()
+        pebble.stop()
+        if not keep and result["status"] == "ok":
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- report ---
+
+def fmt_seconds(v):
+    return "%.2f s" % v if v is not None else "—"
+
+
+def render(results):
+    lines = ["| module | N | start → serving | start → all certificates served | ACME requests per domain | status |",
+             "|---|---:|---:|---:|---:|---|"]
+    for r in results:
+        req = "%.1f" % r["requests"] if r["requests"] is not None else "—"
+        lines.append("| %s | %d | %s | %s | %s | %s |" % (
+            r["module"], r["n"], fmt_seconds(r["serving"]), fmt_seconds(r["all_certs"]), req, r["status"]))
+    by = {(r["module"], r["n"]): r for r in results}
+    ns = sorted({r["n"] for r in results})
+    lines.append("")
+    if len(ns) >= 2:
+        lo, hi = ns[0], ns[-1]
+        for module in ("mod_acme", "mod_md"):
+            a, b = by.get((module, lo)), by.get((module, hi))
+            if a and b and a["serving"] is not None and b["serving"] is not None:
+                target = " (target ≤ 0.20 s)" if module == "mod_acme" else ""
+                lines.append("- %s httpd start time, N=%d minus N=%d: %+.2f s%s" % (
+                    module, hi, lo, b["serving"] - a["serving"], target))
+    lo = ns[0] if ns else None
+    a, m = by.get(("mod_acme", lo)), by.get(("mod_md", lo))
+    if a and m and a["all_certs"] and m["all_certs"]:
+        lines.append("- time to a served certificate at N=%d, mod_acme / mod_md: %.2f (target ≤ 0.50)" % (
+            lo, a["all_certs"] / m["all_certs"]))
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", default="1,10,50", help="comma-separated domain counts [1,10,50]")
+    parser.add_argument("--modules", default="mod_acme,mod_md", help="which modules to run [mod_acme,mod_md]")
+    parser.add_argument("--timeout", type=float, default=0,
+                        help="seconds per run [60 + 2.4 per domain, 180 at N=50]")
+    parser.add_argument("--keep", action="store_true", help="keep the work directories of every run")
+    args = parser.parse_args()
+
+    build_dir = os.environ.get("ACME_BUILD_DIR", REPO_ROOT)
+    mod_acme_path = os.path.join(build_dir, ".libs", "mod_acme.so")
+    modules = [m.strip() for m in args.modules.split(",") if m.strip()]
+    ns = [int(x) for x in args.n.split(",") if x.strip()]
+    if os.geteuid() != 0:
+        sys.exit("bench.py must run as root (httpd binds and switches to www-data)")
+    if "mod_acme" in modules and not os.path.exists(mod_acme_path):
+        sys.exit("%s not found: build it and set ACME_BUILD_DIR" % mod_acme_path)
+
+    results = []
+    for n in ns:
+        for module in modules:
+            timeout = args.timeout or (60 + 2.4 * n)
+            r = run_one(module, n, timeout, mod_acme_path, args.keep)
+            results.append(r)
+            print("# %s N=%d: serving %s, all certificates %s, %s requests/domain, %s%s" % (
+                module, n, fmt_seconds(r["serving"]), fmt_seconds(r["all_certs"]),
+                "%.1f" % r["requests"] if r["requests"] is not None else "—", r["status"],
+                "" if r["status"] == "ok" and not args.keep else " (kept %s)" % r["workdir"]),
+                file=sys.stderr, flush=True)
+    print(render(results))
+
+
+if __name__ == "__main__":
+    main()
