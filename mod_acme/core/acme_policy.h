@@ -11,7 +11,9 @@ typedef struct acme_window_t {
 } acme_window_t;
 
 /* Time at which the certificate valid [not_before, not_after] enters the window.
- * Default: 33% of the lifetime left, 50% for lifetimes under 10 days. */
+ * Default: 33% of the lifetime left, 50% for lifetimes under 10 days. A
+ * duration at least as long as the lifetime, or a percentage outside 0..100,
+ * falls back to the default (it would renew every new certificate at once). */
 apr_time_t acme_policy_renew_at(apr_time_t not_before, apr_time_t not_after, acme_window_t window);
 
 /* Delay before retry number `failures` (1 = first failure): about a minute,
