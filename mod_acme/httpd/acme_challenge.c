@@ -1,0 +1,314 @@
+/* http-01 answers: a table of slots in anonymous shared memory, written by
+ * the watchdog child and read by every child, and the responder that serves
+ * /.well-known/acme-challenge/<token> before any other module sees the request.
+ *
+ * Each slot is a seqlock: a writer claims it by moving seq from even to odd
+ * with a compare-and-swap, writes, and publishes by moving seq to the next
+ * even value. Readers never block: they copy under a stable even seq and
+ * retry when a write got in the way. The compare-and-swap keeps two writers
+ * apart (during a graceful restart the old generation's watchdog may still be
+ * finishing its run while the new one starts). */
+#include <string.h>
+#include <apr_shm.h>
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+#include "acme_private.h"
+#include "acme_challenge.h"
+#include "acme_names.h"
+
+#define ACME_CHALLENGE_PREFIX      "/.well-known/acme-challenge/"
+#define ACME_CHALLENGE_LIFETIME    apr_time_from_sec(3600)
+#define ACME_CHALLENGE_READ_TRIES  8
+/* The table outlives configuration generations, so answers published just
+ * before a graceful restart are still served by the new children. */
+#define ACME_CHALLENGE_POOL_KEY    "mod_acme.challenges"
+
+typedef struct acme_slot_t {
+    volatile apr_uint32_t seq;        /* odd while being written */
+    apr_time_t expires;               /* 0: free */
+    char token[ACME_MAX_TOKEN_LEN + 1];
+    char keyauth[ACME_MAX_KEYAUTH_LEN + 1];
+} acme_slot_t;
+
+struct acme_challenges_t {
+    apr_shm_t *shm;
+    acme_slot_t *slots;
+    int nslots;
+};
+
+/* The longest-lived pool above pconf (the process pool in httpd); the
+ * segment is unmapped by the cleanup apr_shm_create registers there. */
+static apr_pool_t *table_home(apr_pool_t *pconf)
+{
+    apr_pool_t *home = pconf, *parent;
+
+    while ((parent = apr_pool_parent_get(home)) != NULL
+           && apr_pool_parent_get(parent) != NULL) {
+        home = parent;
+    }
+    return parent ? home : pconf;
+}
+
+apr_status_t acme_challenges_create(acme_challenges_t **table, apr_pool_t *pconf)
+{
+    apr_pool_t *home = table_home(pconf);
+    acme_challenges_t *t = NULL;
+    apr_size_t size = sizeof(acme_slot_t) * ACME_CHALLENGE_SLOTS;
+    apr_status_t rv;
+
+    apr_pool_userdata_get((void **)&t, ACME_CHALLENGE_POOL_KEY, home);
+    if (t && t->shm) {
+        *table = t;
+        return APR_SUCCESS;
+    }
+    t = apr_pcalloc(home, sizeof(*t));
+    rv = apr_shm_create(&t->shm, size, NULL, home);
+    if (rv != APR_SUCCESS) {
+        *table = NULL;
+        return rv;
+    }
+    t->slots = apr_shm_baseaddr_get(t->shm);
+    t->nslots = ACME_CHALLENGE_SLOTS;
+    memset(t->slots, 0, size);
+    apr_pool_userdata_set(t, ACME_CHALLENGE_POOL_KEY, NULL, home);
+    *table = t;
+    return APR_SUCCESS;
+}
+
+static int slot_claim(acme_slot_t *slot, apr_uint32_t *seq)
+{
+    apr_uint32_t even = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
+
+    if (even & 1) {
+        return 0;
+    }
+    if (!__atomic_compare_exchange_n(&slot->seq, &even, even + 1, 0,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+        return 0;
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    *seq = even;
+    return 1;
+}
+
+static void slot_release(acme_slot_t *slot, apr_uint32_t seq)
+{
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    __atomic_store_n(&slot->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+static int slot_holds(const acme_slot_t *slot, const char *token, apr_time_t now)
+{
+    return slot->expires > now && !strncmp(slot->token, token, sizeof(slot->token));
+}
+
+/* Writes token into a slot that holds it already, or else into a free or
+ * expired one. Returns 0 when every slot is taken. */
+static int slot_write(acme_challenges_t *table, const char *token, const char *keyauth,
+                      apr_time_t now, int reuse_only)
+{
+    int i;
+
+    for (i = 0; i < table->nslots; ++i) {
+        acme_slot_t *slot = &table->slots[i];
+        apr_uint32_t seq;
+        int fits;
+
+        if (!slot_claim(slot, &seq)) {
+            continue;
+        }
+        fits = reuse_only ? slot_holds(slot, token, now) : slot->expires <= now;
+        if (fits) {
+            memset(slot->token, 0, sizeof(slot->token));
+            memset(slot->keyauth, 0, sizeof(slot->keyauth));
+            apr_cpystrn(slot->token, token, sizeof(slot->token));
+            apr_cpystrn(slot->keyauth, keyauth, sizeof(slot->keyauth));
+            slot->expires = now + ACME_CHALLENGE_LIFETIME;
+        }
+        slot_release(slot, seq);
+        if (fits) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+apr_status_t acme_challenges_publish(acme_challenges_t *table, const char *token,
+                                     const char *key_authorization)
+{
+    apr_time_t now = apr_time_now();
+
+    if (!table || !table->slots) {
+        return APR_EINIT;
+    }
+    if (!acme_token_is_valid(token) || !key_authorization
+        || strlen(key_authorization) > ACME_MAX_KEYAUTH_LEN) {
+        return APR_EINVAL;
+    }
+    if (slot_write(table, token, key_authorization, now, 1)
+        || slot_write(table, token, key_authorization, now, 0)) {
+        return APR_SUCCESS;
+    }
+    return APR_ENOSPC;
+}
+
+void acme_challenges_withdraw(acme_challenges_t *table, const char *token)
+{
+    apr_time_t now = apr_time_now();
+    int i;
+
+    if (!table || !table->slots || !token) {
+        return;
+    }
+    for (i = 0; i < table->nslots; ++i) {
+        acme_slot_t *slot = &table->slots[i];
+        apr_uint32_t seq;
+
+        if (!slot_holds(slot, token, now) || !slot_claim(slot, &seq)) {
+            continue;
+        }
+        if (slot_holds(slot, token, now)) {
+            slot->expires = 0;
+            memset(slot->keyauth, 0, sizeof(slot->keyauth));
+            memset(slot->token, 0, sizeof(slot->token));
+        }
+        slot_release(slot, seq);
+    }
+}
+
+/* One consistent look at a slot: 1 found (answer copied), 0 not this slot,
+ * -1 a writer kept getting in the way. */
+static int slot_read(const acme_slot_t *slot, const char *token, apr_time_t now,
+                     char *buf, apr_size_t bufsize)
+{
+    int tries;
+
+    for (tries = 0; tries < ACME_CHALLENGE_READ_TRIES; ++tries) {
+        apr_uint32_t before = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
+        int found;
+
+        if (before & 1) {
+            continue;
+        }
+        found = slot_holds(slot, token, now);
+        if (found) {
+            apr_cpystrn(buf, slot->keyauth, bufsize);
+        }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) == before) {
+            return found;
+        }
+    }
+    return -1;
+}
+
+apr_status_t acme_challenges_lookup(acme_challenges_t *table, const char *token,
+                                    char *buf, apr_size_t bufsize)
+{
+    apr_time_t now = apr_time_now();
+    int i;
+
+    if (!table || !table->slots || !token || !bufsize) {
+        return APR_ENOENT;
+    }
+    for (i = 0; i < table->nslots; ++i) {
+        if (slot_read(&table->slots[i], token, now, buf, bufsize) == 1) {
+            return buf[0] ? APR_SUCCESS : APR_ENOENT;
+        }
+    }
+    buf[0] = '\0';
+    return APR_ENOENT;
+}
+
+static apr_status_t sink_publish(void *baton, const char *token, const char *key_authorization)
+{
+    return acme_challenges_publish(baton, token, key_authorization);
+}
+
+static void sink_withdraw(void *baton, const char *token)
+{
+    acme_challenges_withdraw(baton, token);
+}
+
+void acme_challenges_sink(acme_challenges_t *table, acme_challenge_sink_t *sink)
+{
+    sink->publish = sink_publish;
+    sink->withdraw = sink_withdraw;
+    sink->baton = table;
+}
+
+/* Unknown tokens are ours to refuse only for the names we manage (or a
+ * request without Host): other hosts may be served by another ACME client's
+ * files, which the rest of httpd then handles as usual. */
+static int host_is_managed(const acme_runtime_t *rt, const char *host)
+{
+    int i, j;
+
+    if (!host || !*host || !rt->domains) {
+        return 1;
+    }
+    for (i = 0; i < rt->domains->nelts; ++i) {
+        const acme_domain_t *domain = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
+
+        for (j = 0; j < domain->names->nelts; ++j) {
+            if (acme_name_covers(APR_ARRAY_IDX(domain->names, j, const char *), host)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Runs before translation, rewrites, redirects and authentication, on every
+ * vhost. Returning OK (not DONE) keeps the connection alive. */
+static int acme_challenge_handler(request_rec *r, int lookup_uri)
+{
+    const char *path = r->parsed_uri.path;
+    const char *token;
+    acme_runtime_t *rt;
+    char answer[ACME_MAX_KEYAUTH_LEN + 1];
+    apr_size_t len;
+
+    if (lookup_uri || !path
+        || strncmp(path, ACME_CHALLENGE_PREFIX, sizeof(ACME_CHALLENGE_PREFIX) - 1)) {
+        return DECLINED;
+    }
+    if (r->method_number != M_GET) {
+        return DECLINED;
+    }
+    rt = acme_runtime_get(r->server);
+    if (!rt || !rt->challenges) {
+        return DECLINED;
+    }
+    token = path + sizeof(ACME_CHALLENGE_PREFIX) - 1;
+    if (!acme_token_is_valid(token)
+        || acme_challenges_lookup(rt->challenges, token, answer, sizeof(answer)) != APR_SUCCESS) {
+        if (!host_is_managed(rt, r->hostname)) {
+            return DECLINED;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "ACME00700: no pending http-01 challenge for %s", path);
+        return HTTP_NOT_FOUND;
+    }
+    len = strlen(answer);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  "ACME00701: answering http-01 challenge for host %s",
+                  r->hostname ? r->hostname : "(none)");
+    r->status = HTTP_OK;
+    ap_set_content_type(r, "text/plain");
+    ap_set_content_length(r, len);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (!r->header_only) {
+        ap_rwrite(answer, (int)len, r);
+    }
+    return OK;
+}
+
+void acme_challenge_register_hooks(apr_pool_t *p)
+{
+    ap_hook_quick_handler(acme_challenge_handler, NULL, NULL, APR_HOOK_FIRST);
+}
