@@ -1,0 +1,265 @@
+/* Activation (root parent): a staged certificate becomes a new archive
+ * version and the domains/<name> link moves to it in one rename. Also the
+ * shared fallback certificate. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+
+#include "acme_store.h"
+#include "acme_cert.h"
+#include "acme_crypto.h"
+
+#define FALLBACK_CN       "mod_acme fallback certificate"
+#define FALLBACK_VALIDITY apr_time_from_sec(30 * 24 * 3600)
+/* A fallback this close to its end is replaced rather than served expired. */
+#define FALLBACK_MARGIN   apr_time_from_sec(24 * 3600)
+
+/* A staged entry: the files as read and parsed. */
+typedef struct staged_t {
+    const char *chain_pem;
+    apr_size_t chain_len;
+    const char *key_pem;
+    apr_size_t key_len;
+    apr_array_header_t *chain;
+    EVP_PKEY *pkey;
+    acme_cert_info_t info;
+} staged_t;
+
+static const char *time_str(apr_pool_t *p, apr_time_t t, const char *fmt)
+{
+    apr_time_exp_t tm;
+    char buf[64];
+    apr_size_t len = 0;
+
+    apr_time_exp_gmt(&tm, t);
+    apr_strftime(buf, &len, sizeof(buf), fmt, &tm);
+    return apr_pstrmemdup(p, buf, len);
+}
+
+static apr_status_t staged_load(acme_store_t *store, apr_pool_t *p, const char *name,
+                                staged_t *st, const char **why)
+{
+    const char *base = apr_pstrcat(p, "staging/", name, "/", NULL);
+    apr_status_t rv;
+
+    rv = acme_store_read(store, p, apr_pstrcat(p, base, "cert.pem", NULL), ACME_MAX_CHAIN_BYTES,
+                         &st->chain_pem, &st->chain_len);
+    if (rv == APR_SUCCESS) {
+        rv = acme_store_read(store, p, apr_pstrcat(p, base, "privkey.pem", NULL),
+                             ACME_MAX_STORE_FILE, &st->key_pem, &st->key_len);
+    }
+    if (rv != APR_SUCCESS) {
+        *why = APR_STATUS_IS_ENOENT(rv) ? "staged certificate or key file is missing"
+                                        : "staged files cannot be read";
+        return APR_STATUS_IS_ENOENT(rv) ? APR_EINVAL : rv;
+    }
+    if (acme_chain_parse(p, st->chain_pem, st->chain_len, &st->chain) != APR_SUCCESS
+        || st->chain->nelts < 1) {
+        *why = "staged certificate chain is not a valid PEM chain";
+        return APR_EINVAL;
+    }
+    if (acme_key_from_pem(p, st->key_pem, st->key_len, &st->pkey) != APR_SUCCESS) {
+        *why = "staged private key is not a valid PEM key";
+        return APR_EINVAL;
+    }
+    if (acme_cert_info(p, APR_ARRAY_IDX(st->chain, 0, X509 *), &st->info) != APR_SUCCESS) {
+        *why = "staged certificate cannot be read";
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* Moves "ready" aside so the parent does not try the same entry every second. */
+static void staged_reject(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                          const char *name, const char *why)
+{
+    const char *dir = acme_store_path(store, p, apr_pstrcat(p, "staging/", name, NULL));
+
+    apr_file_rename(apr_pstrcat(p, dir, "/ready", NULL), apr_pstrcat(p, dir, "/rejected", NULL), p);
+    acme_store_sync_dir(dir);
+    acme_log(ctx, ACME_LOG_ERR, APR_EINVAL,
+             "ACME00301: %s: staged certificate refused, the live certificate stays: %s",
+             name, why);
+}
+
+static const char *version_name(apr_pool_t *p, const acme_ctx_t *ctx, const char *serial)
+{
+    char *hex = apr_pstrndup(p, serial ? serial : "", 8), *c;
+
+    for (c = hex; *c; ++c) {
+        *c = apr_isxdigit(*c) ? (char)apr_tolower(*c) : '0';
+    }
+    return apr_pstrcat(p, time_str(p, acme_now(ctx), "%Y%m%dT%H%M%SZ"), "-",
+                       *hex ? hex : "00000000", NULL);
+}
+
+/* domains/<name> → ../archive/<name>/<version>, replaced in one rename. */
+static apr_status_t link_replace(acme_store_t *store, apr_pool_t *p, const char *name,
+                                 const char *version)
+{
+    const char *domains = acme_store_path(store, p, "domains");
+    const char *link = apr_pstrcat(p, domains, "/", name, NULL);
+    const char *tmp = acme_store_tmp_path(p, link);
+    const char *target = apr_pstrcat(p, "../archive/", name, "/", version, NULL);
+    apr_status_t rv;
+
+    if (symlink(target, tmp) < 0) {
+        return errno;
+    }
+    rv = apr_file_rename(tmp, link, p);
+    if (rv != APR_SUCCESS) {
+        apr_file_remove(tmp, p);
+        return rv;
+    }
+    return acme_store_sync_dir(domains);
+}
+
+static apr_status_t archive_write(acme_store_t *store, apr_pool_t *p, const char *name,
+                                  const char *version, const staged_t *st)
+{
+    const char *base = apr_pstrcat(p, "archive/", name, "/", version, "/", NULL);
+    apr_status_t rv;
+
+    rv = acme_store_write(store, p, apr_pstrcat(p, base, "privkey.pem", NULL), st->key_pem,
+                          st->key_len, ACME_STORE_KEY_PERMS);
+    if (rv == APR_SUCCESS) {
+        rv = acme_store_write(store, p, apr_pstrcat(p, base, "cert.pem", NULL), st->chain_pem,
+                              st->chain_len, ACME_STORE_FILE_PERMS);
+    }
+    return rv;
+}
+
+/* The staged entry is live now; "ready" goes first so a crash here cannot
+ * make the parent activate it twice. */
+static void staged_clear(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    static const char *const files[] = { "ready", "rejected", "privkey.pem", "cert.pem", NULL };
+    const char *dir = acme_store_path(store, p, apr_pstrcat(p, "staging/", name, NULL));
+    int i;
+
+    for (i = 0; files[i]; ++i) {
+        apr_file_remove(apr_pstrcat(p, dir, "/", files[i], NULL), p);
+    }
+    acme_store_sync_dir(dir);
+    apr_dir_remove(dir, p);
+}
+
+apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                 const char *name, const apr_array_header_t *names,
+                                 const char **why)
+{
+    staged_t st;
+    const char *version, *reason = NULL;
+    apr_status_t rv;
+
+    *why = NULL;
+    if (!name || !*name || name[0] == '.' || strchr(name, '/')) {
+        *why = "invalid domain name";
+        return APR_EINVAL;
+    }
+    if (!acme_store_has_staged(store, p, name)) {
+        return APR_ENOENT;
+    }
+    memset(&st, 0, sizeof(st));
+    rv = staged_load(store, p, name, &st, &reason);
+    if (rv == APR_SUCCESS) {
+        rv = acme_cert_check(p, APR_ARRAY_IDX(st.chain, 0, X509 *), st.pkey, names,
+                             acme_now(ctx), &reason);
+        if (rv != APR_SUCCESS && !reason) {
+            reason = "certificate does not fit the key, the names or the time";
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        if (rv == APR_EINVAL) {
+            staged_reject(store, p, ctx, name, reason);
+        }
+        *why = reason;
+        return rv;
+    }
+
+    version = version_name(p, ctx, st.info.serial);
+    rv = archive_write(store, p, name, version, &st);
+    if (rv == APR_SUCCESS) {
+        rv = link_replace(store, p, name, version);
+    }
+    if (rv != APR_SUCCESS) {
+        *why = "cannot write the new version into the store";
+        acme_log(ctx, ACME_LOG_ERR, rv, "ACME00302: %s: activation of version %s failed, "
+                 "the live certificate stays", name, version);
+        return rv;
+    }
+    staged_clear(store, p, name);
+    acme_log(ctx, ACME_LOG_NOTICE, APR_SUCCESS,
+             "ACME00300: %s: activated certificate %s valid until %s, issued by %s",
+             name, st.info.serial ? st.info.serial : "?",
+             time_str(p, st.info.not_after, "%Y-%m-%dT%H:%M:%SZ"),
+             st.info.issuer ? st.info.issuer : "?");
+    return APR_SUCCESS;
+}
+
+/* Is the fallback on disk complete, matching and good for a while? */
+static int fallback_usable(acme_store_t *store, apr_pool_t *p)
+{
+    const char *pem, *why;
+    apr_size_t len;
+    EVP_PKEY *pkey;
+    apr_array_header_t *chain, *no_names = apr_array_make(p, 1, sizeof(const char *));
+
+    if (acme_store_read(store, p, "fallback/privkey.pem", ACME_MAX_STORE_FILE, &pem, &len)
+        != APR_SUCCESS
+        || acme_key_from_pem(p, pem, len, &pkey) != APR_SUCCESS
+        || acme_store_read(store, p, "fallback/cert.pem", ACME_MAX_STORE_FILE, &pem, &len)
+           != APR_SUCCESS
+        || acme_chain_parse(p, pem, len, &chain) != APR_SUCCESS || chain->nelts < 1) {
+        return 0;
+    }
+    return acme_cert_check(p, APR_ARRAY_IDX(chain, 0, X509 *), pkey, no_names,
+                           apr_time_now() + FALLBACK_MARGIN, &why) == APR_SUCCESS;
+}
+
+static apr_status_t fallback_generate(acme_store_t *store, apr_pool_t *p)
+{
+    EVP_PKEY *pkey;
+    const char *key_pem, *cert_pem;
+    apr_array_header_t *no_names = apr_array_make(p, 1, sizeof(const char *));
+    apr_status_t rv;
+
+    if ((rv = acme_key_generate(p, ACME_KEY_EC_P256, &pkey)) != APR_SUCCESS
+        || (rv = acme_key_to_pem(p, pkey, &key_pem)) != APR_SUCCESS
+        || (rv = acme_selfsigned_create(p, pkey, FALLBACK_CN, no_names, FALLBACK_VALIDITY,
+                                        &cert_pem)) != APR_SUCCESS) {
+        return rv;
+    }
+    /* Key first: a crash between the two leaves a mismatch, which is regenerated. */
+    rv = acme_store_write(store, p, "fallback/privkey.pem", key_pem, strlen(key_pem),
+                          ACME_STORE_KEY_PERMS);
+    if (rv == APR_SUCCESS) {
+        rv = acme_store_write(store, p, "fallback/cert.pem", cert_pem, strlen(cert_pem),
+                              ACME_STORE_FILE_PERMS);
+    }
+    return rv;
+}
+
+apr_status_t acme_store_fallback(acme_store_t *store, apr_pool_t *p,
+                                 const char **cert_path, const char **key_path)
+{
+    apr_pool_t *ptemp;
+    apr_status_t rv = APR_SUCCESS;
+
+    if ((rv = apr_pool_create(&ptemp, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!fallback_usable(store, ptemp)) {
+        rv = fallback_generate(store, ptemp);
+    }
+    apr_pool_destroy(ptemp);
+    if (rv == APR_SUCCESS) {
+        *cert_path = acme_store_path(store, p, "fallback/cert.pem");
+        *key_path = acme_store_path(store, p, "fallback/privkey.pem");
+    }
+    return rv;
+}
