@@ -1,0 +1,513 @@
+/* One ACME conversation with one CA (RFC 8555): directory, nonces, signed
+ * requests, account, orders. One client serves one thread at a time. */
+#include <string.h>
+#include <apr_strings.h>
+#include "acme_client.h"
+#include "acme_crypto.h"
+#include "acme_names.h"
+
+#define ACME_MAX_NONCE_LEN      256
+#define ACME_BAD_NONCE_RETRIES  3
+#define ACME_JOSE_JSON          "application/jose+json"
+#define ACME_PEM_CHAIN          "application/pem-certificate-chain"
+
+struct acme_client_t {
+    apr_pool_t *pool;
+    const acme_ctx_t *ctx;
+    acme_http_t *http;
+    const char *directory_url;
+    const acme_directory_t *directory;
+    char nonce[ACME_MAX_NONCE_LEN + 1];    /* "" when none is cached */
+    EVP_PKEY *account_key;
+    const char *kid;
+    const char *thumbprint;
+    int requests;
+};
+
+apr_status_t acme_client_create(acme_client_t **pclient, apr_pool_t *p, const acme_ctx_t *ctx,
+                                const char *directory_url, const char *ca_file)
+{
+    acme_client_t *client;
+    apr_status_t rv;
+
+    *pclient = NULL;
+    if (!directory_url || !*directory_url) return APR_EINVAL;
+    client = apr_pcalloc(p, sizeof(*client));
+    client->pool = p;
+    client->ctx = ctx;
+    client->directory_url = apr_pstrdup(p, directory_url);
+    if ((rv = acme_http_create(&client->http, p, ctx, ca_file, NULL)) != APR_SUCCESS) return rv;
+    *pclient = client;
+    return APR_SUCCESS;
+}
+
+static int nonce_is_valid(const char *nonce)
+{
+    apr_size_t n = 0;
+
+    for (; *nonce; nonce++, n++) {
+        char c = *nonce;
+        int b64url = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                     || c == '-' || c == '_';
+        if (!b64url || n >= ACME_MAX_NONCE_LEN) return 0;
+    }
+    return n > 0;
+}
+
+/* Every response may carry the next nonce (RFC 8555 §7.2). */
+static void keep_nonce(acme_client_t *client, const acme_http_response_t *resp)
+{
+    const char *nonce = resp ? apr_table_get(resp->headers, "Replay-Nonce") : NULL;
+
+    if (nonce && nonce_is_valid(nonce)) {
+        apr_cpystrn(client->nonce, nonce, sizeof(client->nonce));
+    }
+}
+
+static apr_status_t unexpected_status(apr_pool_t *p, const char *method, const char *url,
+                                      const acme_http_response_t *resp, acme_problem_t *prob)
+{
+    apr_status_t rv = acme_problem_set(prob, p, APR_EGENERAL, NULL,
+                                       "%s %s: unexpected HTTP status %d", method, url,
+                                       resp->status);
+    prob->http_status = resp->status;
+    prob->url = apr_pstrdup(p, url);
+    return rv;
+}
+
+/* An HTTP error from the CA → its problem document, with Retry-After. */
+static apr_status_t request_failed(acme_client_t *client, apr_pool_t *p, const char *url,
+                                   const acme_http_response_t *resp, acme_problem_t *prob)
+{
+    acme_problem_from_json(p, resp->body, resp->body_len, resp->status, url, prob);
+    prob->retry_after = acme_http_retry_after(resp, acme_now(client->ctx));
+    return prob->status ? prob->status : APR_EGENERAL;
+}
+
+apr_status_t acme_client_directory(acme_client_t *client, apr_pool_t *p,
+                                   const acme_directory_t **pdir, acme_problem_t *prob)
+{
+    const char *url = client->directory_url;
+    acme_http_response_t *resp;
+    acme_directory_t *dir;
+    apr_status_t rv;
+
+    acme_problem_clear(prob);
+    if (client->directory) {
+        *pdir = client->directory;
+        return APR_SUCCESS;
+    }
+    *pdir = NULL;
+    rv = acme_http_request(client->http, p, "GET", url, NULL, NULL, ACME_MAX_JSON_BODY,
+                           &resp, prob);
+    client->requests++;
+    if (rv != APR_SUCCESS) return rv;
+    keep_nonce(client, resp);
+    acme_log(client->ctx, ACME_LOG_DEBUG, APR_SUCCESS, "ACME00205: GET %s -> %d", url,
+             resp->status);
+    if (resp->status >= 400) return request_failed(client, p, url, resp, prob);
+    if (resp->status != 200) return unexpected_status(p, "GET", url, resp, prob);
+    /* parsed into p first, so a bad directory leaves nothing in the client's pool */
+    rv = acme_directory_parse(p, resp->body, resp->body_len, url, &dir, prob);
+    if (rv != APR_SUCCESS) {
+        prob->url = apr_pstrdup(p, url);
+        return rv;
+    }
+    rv = acme_directory_parse(client->pool, resp->body, resp->body_len, url, &dir, prob);
+    if (rv != APR_SUCCESS) return rv;
+    client->directory = dir;
+    *pdir = dir;
+    return APR_SUCCESS;
+}
+
+static apr_status_t fetch_nonce(acme_client_t *client, apr_pool_t *p, acme_problem_t *prob)
+{
+    const acme_directory_t *dir;
+    acme_http_response_t *resp;
+    apr_status_t rv;
+
+    if ((rv = acme_client_directory(client, p, &dir, prob)) != APR_SUCCESS) return rv;
+    if (client->nonce[0]) return APR_SUCCESS;
+    rv = acme_http_request(client->http, p, "HEAD", dir->new_nonce, NULL, NULL, 0, &resp, prob);
+    client->requests++;
+    if (rv != APR_SUCCESS) return rv;
+    acme_log(client->ctx, ACME_LOG_DEBUG, APR_SUCCESS, "ACME00206: HEAD %s -> %d",
+             dir->new_nonce, resp->status);
+    if (resp->status >= 400) return request_failed(client, p, dir->new_nonce, resp, prob);
+    keep_nonce(client, resp);
+    if (!client->nonce[0]) {
+        rv = acme_problem_set(prob, p, APR_EGENERAL, NULL,
+                              "HEAD %s: no valid Replay-Nonce in the response", dir->new_nonce);
+        prob->url = dir->new_nonce;
+        return rv;
+    }
+    return APR_SUCCESS;
+}
+
+/* One JWS POST; kid NULL embeds the key (newAccount). badNonce is retried. */
+static apr_status_t post_jws(acme_client_t *client, apr_pool_t *p, const char *url,
+                             const char *payload, const char *kid, const char *accept,
+                             apr_size_t max_body, acme_http_response_t **presp,
+                             acme_problem_t *prob)
+{
+    acme_http_response_t *resp;
+    const char *nonce, *jws;
+    apr_status_t rv;
+    int attempt;
+
+    *presp = NULL;
+    if (!acme_url_same_origin(p, url, client->directory_url)) {
+        prob->url = apr_pstrdup(p, url);
+        return acme_problem_set(prob, p, APR_EINVAL, NULL, "refusing to sign a request to %s: "
+                                "not https on the CA's host", url);
+    }
+    for (attempt = 0;; attempt++) {
+        if ((rv = fetch_nonce(client, p, prob)) != APR_SUCCESS) return rv;
+        nonce = apr_pstrdup(p, client->nonce);
+        client->nonce[0] = '\0';    /* a nonce is good for one request only */
+        rv = acme_jws_sign(p, client->account_key, kid, nonce, url, payload, &jws);
+        if (rv != APR_SUCCESS) {
+            return acme_problem_set(prob, p, rv, NULL, "signing the request to %s failed", url);
+        }
+        rv = acme_http_request_accept(client->http, p, "POST", url, accept, ACME_JOSE_JSON, jws,
+                                      max_body, &resp, prob);
+        client->requests++;
+        if (rv != APR_SUCCESS) return rv;
+        keep_nonce(client, resp);
+        acme_log(client->ctx, ACME_LOG_DEBUG, APR_SUCCESS, "ACME00207: POST %s -> %d", url,
+                 resp->status);
+        *presp = resp;
+        if (resp->status < 400) return APR_SUCCESS;
+        rv = request_failed(client, p, url, resp, prob);
+        if (!acme_problem_is(prob, "badNonce") || attempt >= ACME_BAD_NONCE_RETRIES) return rv;
+        acme_log(client->ctx, ACME_LOG_DEBUG, rv, "ACME00208: POST %s: bad nonce, retrying "
+                 "with a fresh one (%d of %d)", url, attempt + 1, ACME_BAD_NONCE_RETRIES);
+    }
+}
+
+/* Compact JSON in the pool (json_dumpb avoids Jansson's malloc'd strings). */
+static const char *json_text(apr_pool_t *p, const json_t *payload)
+{
+    size_t len;
+    char *text;
+
+    if (!payload) return "";
+    len = json_dumpb(payload, NULL, 0, JSON_COMPACT);
+    if (len == 0) return NULL;
+    text = apr_palloc(p, len + 1);
+    if (json_dumpb(payload, text, len, JSON_COMPACT) != len) return NULL;
+    text[len] = '\0';
+    return text;
+}
+
+static apr_status_t post_json(acme_client_t *client, apr_pool_t *p, const char *url,
+                              json_t *payload, const char *kid, const char *accept,
+                              apr_size_t max_body, acme_http_response_t **resp,
+                              acme_problem_t *prob)
+{
+    const char *text = json_text(p, payload);
+
+    *resp = NULL;
+    if (!text) return acme_problem_set(prob, p, APR_ENOMEM, NULL, "cannot encode the payload");
+    return post_jws(client, p, url, text, kid, accept, max_body, resp, prob);
+}
+
+apr_status_t acme_client_post(acme_client_t *client, apr_pool_t *p, const char *url,
+                              json_t *payload, apr_size_t max_body,
+                              acme_http_response_t **resp, acme_problem_t *prob)
+{
+    acme_problem_clear(prob);
+    *resp = NULL;
+    if (!client->account_key || !client->kid) {
+        return acme_problem_set(prob, p, APR_EINVAL, NULL, "no ACME account selected for %s", url);
+    }
+    return post_json(client, p, url, payload, client->kid, NULL, max_body, resp, prob);
+}
+
+static apr_status_t expect_status(apr_pool_t *p, const char *url,
+                                  const acme_http_response_t *resp, int ok1, int ok2,
+                                  acme_problem_t *prob)
+{
+    if (resp->status == ok1 || resp->status == ok2) return APR_SUCCESS;
+    return unexpected_status(p, "POST", url, resp, prob);
+}
+
+static apr_status_t select_key(acme_client_t *client, apr_pool_t *p, EVP_PKEY *key,
+                               acme_problem_t *prob)
+{
+    const char *thumbprint;
+    apr_status_t rv;
+
+    if (client->account_key == key && client->thumbprint) return APR_SUCCESS;
+    rv = acme_jwk_thumbprint(client->pool, key, &thumbprint);
+    if (rv != APR_SUCCESS) {
+        return acme_problem_set(prob, p, rv, NULL,
+                                "cannot compute the account key's thumbprint");
+    }
+    client->account_key = key;
+    client->thumbprint = thumbprint;
+    client->kid = NULL;
+    return APR_SUCCESS;
+}
+
+/* The account URL is the Location of the newAccount response. */
+static apr_status_t take_account(acme_client_t *client, apr_pool_t *p, const char *url,
+                                 const acme_http_response_t *resp, acme_problem_t *prob)
+{
+    const char *kid = apr_table_get(resp->headers, "Location");
+    json_t *body = json_loadb(resp->body, resp->body_len, 0, NULL);
+    const char *status = json_string_value(json_object_get(body, "status"));
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!kid || !acme_url_same_origin(p, kid, client->directory_url)) {
+        rv = acme_problem_set(prob, p, APR_EINVAL, NULL, "POST %s: the account Location %s is "
+                              "missing or not on the CA's host", url, kid ? kid : "");
+    }
+    else if (status && strcmp(status, "valid")) {
+        rv = acme_problem_set(prob, p, APR_EACCES, NULL, "the ACME account %s is %s", kid,
+                              status);
+    }
+    if (body) json_decref(body);
+    if (rv != APR_SUCCESS) {
+        prob->url = apr_pstrdup(p, url);
+        return rv;
+    }
+    client->kid = apr_pstrdup(client->pool, kid);
+    return APR_SUCCESS;
+}
+
+static apr_status_t find_account(acme_client_t *client, apr_pool_t *p,
+                                 const acme_directory_t *dir, acme_problem_t *prob)
+{
+    json_t *payload = json_pack("{s:b}", "onlyReturnExisting", 1);
+    acme_http_response_t *resp;
+    apr_status_t rv;
+
+    rv = post_json(client, p, dir->new_account, payload, NULL, NULL, ACME_MAX_JSON_BODY,
+                   &resp, prob);
+    json_decref(payload);
+    if (rv != APR_SUCCESS) {
+        return acme_problem_is(prob, "accountDoesNotExist") ? APR_ENOENT : rv;
+    }
+    if ((rv = expect_status(p, dir->new_account, resp, 200, 200, prob))) return rv;
+    if ((rv = take_account(client, p, dir->new_account, resp, prob))) return rv;
+    acme_log(client->ctx, ACME_LOG_DEBUG, APR_SUCCESS, "ACME00209: found ACME account %s",
+             client->kid);
+    return APR_SUCCESS;
+}
+
+static apr_status_t create_account(acme_client_t *client, apr_pool_t *p,
+                                   const acme_directory_t *dir,
+                                   const apr_array_header_t *contacts, acme_problem_t *prob)
+{
+    json_t *payload = json_pack("{s:b}", "termsOfServiceAgreed", 1);
+    acme_http_response_t *resp;
+    apr_status_t rv;
+    int i;
+
+    if (contacts && contacts->nelts > 0) {
+        json_t *list = json_array();
+        for (i = 0; i < contacts->nelts; i++) {
+            json_array_append_new(list, json_string(APR_ARRAY_IDX(contacts, i, const char *)));
+        }
+        json_object_set_new(payload, "contact", list);
+    }
+    rv = post_json(client, p, dir->new_account, payload, NULL, NULL, ACME_MAX_JSON_BODY,
+                   &resp, prob);
+    json_decref(payload);
+    if (rv != APR_SUCCESS) return rv;
+    if ((rv = expect_status(p, dir->new_account, resp, 201, 200, prob))) return rv;
+    if ((rv = take_account(client, p, dir->new_account, resp, prob))) return rv;
+    acme_log(client->ctx, ACME_LOG_DEBUG, APR_SUCCESS, "ACME00210: created ACME account %s",
+             client->kid);
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_client_account(acme_client_t *client, apr_pool_t *p, EVP_PKEY *account_key,
+                                 const char *kid, const apr_array_header_t *contacts,
+                                 int agree_tos, const char **kid_out, acme_problem_t *prob)
+{
+    const acme_directory_t *dir;
+    apr_status_t rv;
+
+    acme_problem_clear(prob);
+    *kid_out = NULL;
+    if (!account_key) return acme_problem_set(prob, p, APR_EINVAL, NULL, "no account key");
+    if ((rv = select_key(client, p, account_key, prob)) != APR_SUCCESS) return rv;
+    if (kid && *kid) {
+        if (!acme_url_same_origin(p, kid, client->directory_url)) {
+            return acme_problem_set(prob, p, APR_EINVAL, NULL, "the stored account URL %s is "
+                                    "not on the CA's host (%s)", kid, client->directory_url);
+        }
+        client->kid = apr_pstrdup(client->pool, kid);
+        *kid_out = client->kid;
+        return APR_SUCCESS;
+    }
+    if ((rv = acme_client_directory(client, p, &dir, prob)) != APR_SUCCESS) return rv;
+    rv = find_account(client, p, dir, prob);
+    if (rv == APR_ENOENT && agree_tos) {
+        acme_problem_clear(prob);
+        rv = create_account(client, p, dir, contacts, prob);
+    }
+    if (rv == APR_SUCCESS) *kid_out = client->kid;
+    return rv;
+}
+
+static json_t *identifiers_json(const apr_array_header_t *names)
+{
+    json_t *list = json_array();
+    int i;
+
+    for (i = 0; i < names->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        json_array_append_new(list, json_pack("{s:s,s:s}", "type",
+                                              acme_name_is_ip(name) ? "ip" : "dns",
+                                              "value", name));
+    }
+    return list;
+}
+
+apr_status_t acme_client_new_order(acme_client_t *client, apr_pool_t *p,
+                                   const apr_array_header_t *names, const char *profile,
+                                   acme_order_t **order, acme_problem_t *prob)
+{
+    const acme_directory_t *dir;
+    acme_http_response_t *resp;
+    const char *location;
+    json_t *payload;
+    apr_status_t rv;
+
+    acme_problem_clear(prob);
+    *order = NULL;
+    if (!names || names->nelts < 1 || names->nelts > ACME_MAX_NAMES) {
+        return acme_problem_set(prob, p, APR_EINVAL, NULL, "an order needs 1 to %d names",
+                                ACME_MAX_NAMES);
+    }
+    if ((rv = acme_client_directory(client, p, &dir, prob)) != APR_SUCCESS) return rv;
+    payload = json_pack("{s:o}", "identifiers", identifiers_json(names));
+    if (profile && *profile) json_object_set_new(payload, "profile", json_string(profile));
+    rv = acme_client_post(client, p, dir->new_order, payload, ACME_MAX_JSON_BODY, &resp, prob);
+    json_decref(payload);
+    if (rv != APR_SUCCESS) return rv;
+    if ((rv = expect_status(p, dir->new_order, resp, 201, 200, prob))) return rv;
+    location = apr_table_get(resp->headers, "Location");
+    if (!location) {
+        prob->url = dir->new_order;
+        return acme_problem_set(prob, p, APR_EINVAL, NULL,
+                                "POST %s: the new order has no Location", dir->new_order);
+    }
+    return acme_order_parse(p, resp->body, resp->body_len, location, client->directory_url,
+                            order, prob);
+}
+
+static apr_status_t post_as_get(acme_client_t *client, apr_pool_t *p, const char *url,
+                                acme_http_response_t **resp, apr_time_t *retry_after,
+                                acme_problem_t *prob)
+{
+    apr_status_t rv;
+
+    if (retry_after) *retry_after = 0;
+    rv = acme_client_post(client, p, url, NULL, ACME_MAX_JSON_BODY, resp, prob);
+    if (rv != APR_SUCCESS) return rv;
+    if ((rv = expect_status(p, url, *resp, 200, 200, prob))) return rv;
+    if (retry_after) *retry_after = acme_http_retry_after(*resp, acme_now(client->ctx));
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_client_get_order(acme_client_t *client, apr_pool_t *p, const char *url,
+                                   acme_order_t **order, apr_time_t *retry_after,
+                                   acme_problem_t *prob)
+{
+    acme_http_response_t *resp;
+    apr_status_t rv;
+
+    *order = NULL;
+    if ((rv = post_as_get(client, p, url, &resp, retry_after, prob))) return rv;
+    return acme_order_parse(p, resp->body, resp->body_len, url, client->directory_url,
+                            order, prob);
+}
+
+apr_status_t acme_client_get_authz(acme_client_t *client, apr_pool_t *p, const char *url,
+                                   acme_authz_t **authz, apr_time_t *retry_after,
+                                   acme_problem_t *prob)
+{
+    acme_http_response_t *resp;
+    apr_status_t rv;
+
+    *authz = NULL;
+    if ((rv = post_as_get(client, p, url, &resp, retry_after, prob))) return rv;
+    return acme_authz_parse(p, resp->body, resp->body_len, url, client->directory_url,
+                            authz, prob);
+}
+
+apr_status_t acme_client_respond(acme_client_t *client, apr_pool_t *p, const char *challenge_url,
+                                 acme_problem_t *prob)
+{
+    json_t *payload = json_object();
+    acme_http_response_t *resp;
+    apr_status_t rv;
+
+    rv = acme_client_post(client, p, challenge_url, payload, ACME_MAX_JSON_BODY, &resp, prob);
+    json_decref(payload);
+    if (rv != APR_SUCCESS) return rv;
+    return expect_status(p, challenge_url, resp, 200, 200, prob);
+}
+
+apr_status_t acme_client_finalize(acme_client_t *client, apr_pool_t *p, const acme_order_t *order,
+                                  const char *csr_b64url, acme_order_t **updated,
+                                  acme_problem_t *prob)
+{
+    json_t *payload = json_pack("{s:s}", "csr", csr_b64url ? csr_b64url : "");
+    acme_http_response_t *resp;
+    apr_status_t rv;
+
+    *updated = NULL;
+    rv = acme_client_post(client, p, order->finalize, payload, ACME_MAX_JSON_BODY, &resp, prob);
+    json_decref(payload);
+    if (rv != APR_SUCCESS) return rv;
+    if ((rv = expect_status(p, order->finalize, resp, 200, 200, prob))) return rv;
+    return acme_order_parse(p, resp->body, resp->body_len, order->url, client->directory_url,
+                            updated, prob);
+}
+
+apr_status_t acme_client_download(acme_client_t *client, apr_pool_t *p, const char *cert_url,
+                                  const char **pem, apr_size_t *len, acme_problem_t *prob)
+{
+    acme_http_response_t *resp;
+    apr_status_t rv;
+
+    acme_problem_clear(prob);
+    *pem = NULL;
+    *len = 0;
+    if (!client->account_key || !client->kid) {
+        return acme_problem_set(prob, p, APR_EINVAL, NULL, "no ACME account selected");
+    }
+    rv = post_jws(client, p, cert_url, "", client->kid, ACME_PEM_CHAIN, ACME_MAX_CHAIN_BYTES,
+                  &resp, prob);
+    if (rv != APR_SUCCESS) return rv;
+    if ((rv = expect_status(p, cert_url, resp, 200, 200, prob))) return rv;
+    prob->url = apr_pstrdup(p, cert_url);
+    if (strcmp(resp->content_type, ACME_PEM_CHAIN)) {
+        return acme_problem_set(prob, p, APR_EINVAL, NULL, "POST %s: certificate chain came as "
+                                "\"%s\", not %s", cert_url, resp->content_type, ACME_PEM_CHAIN);
+    }
+    if (strlen(resp->body) != resp->body_len
+        || !strstr(resp->body, "-----BEGIN CERTIFICATE-----")) {
+        return acme_problem_set(prob, p, APR_EINVAL, NULL,
+                                "POST %s: the response is not a PEM certificate chain", cert_url);
+    }
+    acme_problem_clear(prob);
+    *pem = resp->body;
+    *len = resp->body_len;
+    return APR_SUCCESS;
+}
+
+const char *acme_client_thumbprint(acme_client_t *client)
+{
+    return client->thumbprint;
+}
+
+int acme_client_request_count(const acme_client_t *client)
+{
+    return client->requests;
+}

@@ -202,7 +202,9 @@ static void configure(acme_http_t *http, const char *method, const char *url,
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, t);
-    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max_body);
+    if (strcmp(method, "HEAD") && t->max_body > 0) {
+        curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max_body);
+    }
     if (headers) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     if (!strcmp(method, "HEAD")) {
         curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);

@@ -289,7 +289,6 @@ void acme_problem_from_json(apr_pool_t *p, const char *json, apr_size_t len, int
                             const char *url, acme_problem_t *prob)
 {
     json_t *root = NULL;
-    apr_time_t retry_after = prob->retry_after;
 
     if (json && len > 0 && len <= ACME_MAX_JSON_BODY) {
         root = json_loadb(json, len, 0, NULL);
@@ -305,7 +304,6 @@ void acme_problem_from_json(apr_pool_t *p, const char *json, apr_size_t len, int
         prob->http_status = http_status;
         prob->url = url ? apr_pstrdup(p, url) : NULL;
     }
-    prob->retry_after = retry_after;
     if (root) json_decref(root);
 }
 
