@@ -10,6 +10,7 @@ Pebble received per domain.  See README.md for the meaning of each column.
 
 import argparse
 import datetime
+import ipaddress
 import json
 import os
 import re
@@ -80,7 +81,6 @@ def write_listener_pki(directory):
                               critical=True)
                .sign(ca_key, hashes.SHA256()))
     key = ec.generate_private_key(ec.SECP256R1())
-    import ipaddress
     cert = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
             .issuer_name(ca_name)
@@ -394,6 +394,9 @@ def run_one(module, n, timeout, mod_acme_path, keep):
         if httpd is not None:
             httpd.stop()
         pebble.stop()
+        if result["status"] != "ok" and httpd is not None:
+            tail = httpd.error_log_text().splitlines()[-15:]
+            result["log_tail"] = "\n".join("    " + line[:200] for line in tail)
         if not keep and result["status"] == "ok":
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -436,6 +439,8 @@ def main():
     parser.add_argument("--modules", default="mod_acme,mod_md", help="which modules to run [mod_acme,mod_md]")
     parser.add_argument("--timeout", type=float, default=0,
                         help="seconds per run [60 + 2.4 per domain, 180 at N=50]")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs per cell; the table shows the median [1]")
     parser.add_argument("--keep", action="store_true", help="keep the work directories of every run")
     args = parser.parse_args()
 
@@ -452,14 +457,46 @@ def main():
     for n in ns:
         for module in modules:
             timeout = args.timeout or (60 + 2.4 * n)
-            r = run_one(module, n, timeout, mod_acme_path, args.keep)
-            results.append(r)
-            print("# %s N=%d: serving %s, all certificates %s, %s requests/domain, %s%s" % (
+            runs = []
+            for _ in range(max(1, args.repeat)):
+                r = run_one(module, n, timeout, mod_acme_path, args.keep)
+                runs.append(r)
+                report_run(r, args.keep)
+            results.append(median_result(runs))
+    print(render(results))
+
+
+def report_run(r, keep):
+    print("# %s N=%d: serving %s, all certificates %s, %s requests/domain, %s%s" % (
                 module, n, fmt_seconds(r["serving"]), fmt_seconds(r["all_certs"]),
                 "%.1f" % r["requests"] if r["requests"] is not None else "—", r["status"],
-                "" if r["status"] == "ok" and not args.keep else " (kept %s)" % r["workdir"]),
+                "" if r["status"] == "ok" and not keep else " (kept %s)" % r["workdir"]),
                 file=sys.stderr, flush=True)
-    print(render(results))
+    if r.get("log_tail"):
+        print(r["log_tail"], file=sys.stderr, flush=True)
+
+
+def median(values):
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def median_result(runs):
+    """One row per cell: medians over the runs that completed, worst status otherwise."""
+    ok = [r for r in runs if r["status"] == "ok"]
+    row = dict(runs[0])
+    if not ok:
+        return row
+    for key in ("serving", "all_certs", "requests"):
+        row[key] = median([r[key] for r in ok])
+    failed = len(runs) - len(ok)
+    row["status"] = "ok" if not failed else "ok (%d of %d runs failed)" % (failed, len(runs))
+    if len(runs) > 1:
+        row["status"] += ", median of %d" % len(ok)
+    return row
 
 
 if __name__ == "__main__":
