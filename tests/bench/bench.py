@@ -468,10 +468,10 @@ def main():
 
 def report_run(r, keep):
     print("# %s N=%d: serving %s, all certificates %s, %s requests/domain, %s%s" % (
-                module, n, fmt_seconds(r["serving"]), fmt_seconds(r["all_certs"]),
-                "%.1f" % r["requests"] if r["requests"] is not None else "—", r["status"],
-                "" if r["status"] == "ok" and not keep else " (kept %s)" % r["workdir"]),
-                file=sys.stderr, flush=True)
+        r["module"], r["n"], fmt_seconds(r["serving"]), fmt_seconds(r["all_certs"]),
+        "%.1f" % r["requests"] if r["requests"] is not None else "—", r["status"],
+        "" if r["status"] == "ok" and not keep else " (kept %s)" % r["workdir"]),
+        file=sys.stderr, flush=True)
     if r.get("log_tail"):
         print(r["log_tail"], file=sys.stderr, flush=True)
 
