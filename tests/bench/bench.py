@@ -9,9 +9,6 @@ Pebble received per domain.  See README.md for the meaning of each column.
 """
 
 import argparse
-import datetime
-import ipaddress
-import json
 import os
 import re
 import shutil
@@ -22,12 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import harness  # noqa: E402  (Pebble and pebble-challtestsrv fixtures)
 
 APACHE2 = "/usr/sbin/apache2"
 MODULES = "/usr/lib/apache2/modules"
@@ -37,9 +31,6 @@ DOMAIN_FMT = "d{:03d}.bench.test"
 
 # mod_md says this once per Managed Domain when its new certificate is staged.
 MD_STAGED_RE = re.compile(r"AH10059: The Managed Domain (\S+) has been setup")
-# Pebble's web front end logs one line per HTTP request it handles:
-#   "Pebble 2025/01/01 00:00:00 POST /new-order -> calling handler()"
-PEBBLE_REQUEST_RE = re.compile(r"\s(GET|HEAD|POST)\s+/\S*\s+->\s+calling handler")
 
 
 def free_ports(count):
@@ -65,123 +56,29 @@ def wait_for(predicate, deadline, interval=0.02):
 
 # ---------------------------------------------------------------- Pebble ---
 
-def write_listener_pki(directory):
-    """A CA and a 127.0.0.1/localhost certificate for Pebble's listener."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench listener CA")])
-    ca_cert = (x509.CertificateBuilder()
-               .subject_name(ca_name).issuer_name(ca_name)
-               .public_key(ca_key.public_key())
-               .serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(hours=1))
-               .not_valid_after(now + datetime.timedelta(days=2))
-               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-               .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-                              critical=True)
-               .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"),
-                x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    paths = {name: os.path.join(directory, name)
-             for name in ("listener-ca.pem", "listener-cert.pem", "listener-key.pem")}
-    with open(paths["listener-ca.pem"], "wb") as f:
-        f.write(ca_cert.public_bytes(serialization.Encoding.PEM))
-    with open(paths["listener-cert.pem"], "wb") as f:
-        f.write(cert.public_bytes(serialization.Encoding.PEM))
-    with open(paths["listener-key.pem"], "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()))
-    for p in paths.values():
-        os.chmod(p, 0o644)
-    return paths
-
-
-class Pebble:
-    """pebble + pebble-challtestsrv (as DNS only), on free loopback ports."""
+class CA:
+    """Pebble and its DNS (pebble-challtestsrv) from the integration harness,
+    counting only the ACME requests made after both are up."""
 
     def __init__(self, workdir, http_port, https_port):
-        self.workdir = workdir
-        self.acme_port, self.mgmt_port, self.dns_port, self.chall_mgmt_port = free_ports(4)
-        self.pki = write_listener_pki(workdir)
-        self.ca_file = self.pki["listener-ca.pem"]
-        self.directory = "https://127.0.0.1:%d/dir" % self.acme_port
-        self.log_path = os.path.join(workdir, "pebble.log")
-        self.root_path = os.path.join(workdir, "pebble-root.pem")
-        config = {"pebble": {
-            "listenAddress": "127.0.0.1:%d" % self.acme_port,
-            "managementListenAddress": "127.0.0.1:%d" % self.mgmt_port,
-            "certificate": self.pki["listener-cert.pem"],
-            "privateKey": self.pki["listener-key.pem"],
-            "httpPort": http_port,
-            "tlsPort": https_port,
-            "ocspResponderURL": "",
-            "externalAccountBindingRequired": False,
-        }}
-        self.config_path = os.path.join(workdir, "pebble.json")
-        with open(self.config_path, "w") as f:
-            json.dump(config, f)
-        self.procs = []
+        self.dns = harness.ChallTestSrv(workdir)
+        self.pebble = harness.Pebble(workdir, self.dns.dns_port, http_port, https_port)
+        self.directory = self.pebble.directory_url
+        self.ca_file = self.pebble.ca.ca_pem
+        self.root_path = self.pebble.root_pem
+        self.baseline = 0
 
-    def start(self, timeout=20):
-        chall_log = open(os.path.join(self.workdir, "challtestsrv.log"), "wb")
-        self.procs.append(subprocess.Popen(
-            ["pebble-challtestsrv",
-             "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-             "-dns01", "127.0.0.1:%d" % self.dns_port,
-             "-http01", "", "-https01", "", "-tlsalpn01", "",
-             "-management", "127.0.0.1:%d" % self.chall_mgmt_port],
-            stdout=chall_log, stderr=subprocess.STDOUT, start_new_session=True))
-        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0")
-        pebble_log = open(self.log_path, "wb")
-        self.procs.append(subprocess.Popen(
-            ["pebble", "-config", self.config_path, "-dnsserver", "127.0.0.1:%d" % self.dns_port],
-            stdout=pebble_log, stderr=subprocess.STDOUT, env=env, start_new_session=True))
-        ctx = ssl.create_default_context(cafile=self.ca_file)
-        deadline = time.monotonic() + timeout
-
-        def root_ready():
-            try:
-                with urllib.request.urlopen("https://127.0.0.1:%d/roots/0" % self.mgmt_port,
-                                            context=ctx, timeout=2) as r:
-                    pem = r.read()
-                with open(self.root_path, "wb") as f:
-                    f.write(pem)
-                return True
-            except OSError:
-                return False
-
-        if not wait_for(root_ready, deadline, 0.1):
-            raise RuntimeError("Pebble did not start; see %s" % self.log_path)
-        # Pebble counts only requests made by the module: remember where the log is now.
-        self.log_offset = os.path.getsize(self.log_path)
+    def start(self):
+        self.dns.start()
+        self.pebble.start()
+        self.baseline = self.pebble.acme_request_count()
 
     def request_count(self):
-        with open(self.log_path, "rb") as f:
-            f.seek(self.log_offset)
-            text = f.read().decode("utf-8", "replace")
-        return sum(1 for line in text.splitlines() if PEBBLE_REQUEST_RE.search(line))
+        return self.pebble.acme_request_count() - self.baseline
 
     def stop(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        self.procs = []
+        self.pebble.stop()
+        self.dns.stop()
 
 
 # ---------------------------------------------------------------- httpd ---
@@ -350,7 +247,7 @@ def run_one(module, n, timeout, mod_acme_path, keep):
     workdir = tempfile.mkdtemp(prefix="bench-%s-%d-" % (module, n))
     os.chmod(workdir, 0o755)
     http_port, https_port = free_ports(2)
-    pebble = Pebble(workdir, http_port, https_port)
+    pebble = CA(workdir, http_port, https_port)
     httpd = None
     result = {"module": module, "n": n, "serving": None, "all_certs": None,
               "requests": None, "status": "ok", "workdir": workdir}
