@@ -1,0 +1,108 @@
+"""Fixtures: one Pebble + challtestsrv per session (Pebble keeps state, so every
+test uses its own names), and a fresh httpd per test in its own ServerRoot."""
+import os
+import shutil
+import sys
+import uuid
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+def _failed(request):
+    for when in ("setup", "call"):
+        rep = getattr(request.node, "rep_" + when, None)
+        if rep is not None and rep.failed:
+            return True
+    return False
+
+
+@pytest.fixture(scope="session")
+def build():
+    """The module and acmectl under test; fails (never skips) when missing."""
+    try:
+        harness.require_build()
+    except harness.HarnessError as exc:
+        pytest.fail(str(exc))
+    return harness.build_dir()
+
+
+@pytest.fixture(scope="session")
+def workdir():
+    path = harness.make_tree("it-session-")
+    yield path
+    if os.environ.get("ACME_KEEP_TMP"):
+        print("kept %s" % path)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def challtestsrv(workdir):
+    srv = harness.ChallTestSrv(workdir)
+    try:
+        srv.start()
+    except (harness.HarnessError, TimeoutError) as exc:
+        srv.stop()
+        pytest.fail("pebble-challtestsrv did not start: %s\n%s" % (exc, harness.tail(srv.log_path)))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def pebble(workdir, challtestsrv):
+    """Pebble, validating challenges at the httpd ports every test's httpd uses."""
+    pb = harness.Pebble(workdir, challtestsrv.dns_port, harness.free_port(), harness.free_port())
+    try:
+        pb.start()
+    except (harness.HarnessError, TimeoutError, OSError) as exc:
+        pb.stop()
+        pytest.fail("Pebble did not start: %s\n%s" % (exc, harness.tail(pb.log_path)))
+    yield pb
+    pb.stop()
+
+
+@pytest.fixture
+def httpd_factory(request, build, pebble):
+    """Makes Httpd instances; stops them and removes their trees afterwards.
+    On failure their error logs (and Pebble's log tail) go into the report."""
+    made = []
+
+    def make(**kwargs):
+        kwargs.setdefault("pebble", pebble)
+        h = harness.Httpd(**kwargs)
+        made.append(h)
+        return h
+    yield make
+    failed = _failed(request)
+    keep = failed and bool(os.environ.get("ACME_KEEP_TMP"))
+    for h in made:
+        if failed:
+            sys.stdout.write("\n" + h.diagnostics(120) + "\n")
+            sys.stdout.write("---- config %s\n%s\n" % (h.conf_path, h.conf_text))
+        h.cleanup(keep=keep)
+    if failed:
+        sys.stdout.write("---- %s (tail)\n%s\n" % (pebble.log_path, harness.tail(pebble.log_path, 40)))
+
+
+@pytest.fixture
+def httpd(httpd_factory):
+    """An httpd on the ports Pebble validates at, configured to use Pebble."""
+    return httpd_factory()
+
+
+@pytest.fixture
+def unique():
+    """unique('one') -> 'one-<random>.test': Pebble remembers names."""
+    def make(label):
+        return "%s-%s.test" % (label, uuid.uuid4().hex[:8])
+    return make

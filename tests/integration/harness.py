@@ -1,0 +1,759 @@
+"""Real components on loopback for mod_acme's integration tests and demo.
+
+Pebble (the ACME test CA), pebble-challtestsrv (its DNS: every name is
+127.0.0.1) and Apache httpd with mod_acme, each in its own temporary directory,
+on free ports, started and stopped by the caller. Nothing here is mocked.
+
+The build is found through ACME_BUILD_DIR (default: the repository root, where
+build/build.sh builds): ACME_BUILD_DIR/.libs/mod_acme.so and ACME_BUILD_DIR/acmectl.
+"""
+import datetime
+import http.client
+import ipaddress
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+APACHE_BIN = "/usr/sbin/apache2"
+APACHE_MODULES = "/usr/lib/apache2/modules"
+PEBBLE_BIN = "pebble"
+CHALLTESTSRV_BIN = "pebble-challtestsrv"
+HTTPD_USER = "www-data"
+HTTPD_GROUP = "www-data"
+
+
+class HarnessError(Exception):
+    """A fixture could not be set up; the message says why."""
+
+
+# --------------------------------------------------------------------------
+# small helpers
+
+def build_dir():
+    return os.path.abspath(os.environ.get("ACME_BUILD_DIR") or REPO_ROOT)
+
+
+def module_path():
+    return os.path.join(build_dir(), ".libs", "mod_acme.so")
+
+
+def acmectl_path():
+    return os.path.join(build_dir(), "acmectl")
+
+
+def require_build():
+    """The module and acmectl must exist; say where they were looked for."""
+    missing = [p for p in (module_path(), acmectl_path()) if not os.path.exists(p)]
+    if missing:
+        raise HarnessError("mod_acme build not found: %s (build it, or set ACME_BUILD_DIR "
+                           "to an out-of-tree build directory)" % ", ".join(missing))
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def closed_port():
+    """A port nothing listens on (bound, never listened, then released)."""
+    return free_port()
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for(predicate, timeout, interval=0.2, what="condition"):
+    """Calls predicate until it returns something truthy; returns that value.
+    Exceptions from predicate count as 'not yet'; the last one is reported."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 -- reported below
+            last_exc = exc
+        if time.monotonic() >= deadline:
+            detail = " (last error: %r)" % (last_exc,) if last_exc else ""
+            raise TimeoutError("timed out after %.0fs waiting for %s%s" % (timeout, what, detail))
+        time.sleep(interval)
+
+
+def make_tree(prefix):
+    """A fresh directory under /tmp that httpd's children (www-data) can traverse."""
+    path = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(path, 0o755)
+    return path
+
+
+def tail(path, lines=60):
+    try:
+        with open(path, "r", errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError as exc:
+        return "(cannot read %s: %s)" % (path, exc)
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def parse_time(value):
+    """A time as the status page or acmectl may give it: RFC 3339, an OpenSSL
+    style 'Nov 28 22:49:47 2031 GMT', or seconds since the epoch."""
+    if isinstance(value, (int, float)):
+        return datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+    if not isinstance(value, str) or not value:
+        raise ValueError("not a time: %r" % (value,))
+    text = value.strip()
+    iso = text.replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        t = datetime.datetime.fromisoformat(iso)
+        return t if t.tzinfo else t.replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        pass
+    for fmt in ("%b %d %H:%M:%S %Y %Z", "%a, %d %b %Y %H:%M:%S %Z"):
+        try:
+            return datetime.datetime.strptime(re.sub(r"\s+", " ", text), fmt).replace(
+                tzinfo=datetime.timezone.utc)
+        except ValueError:
+            pass
+    raise ValueError("unrecognised time format: %r" % (value,))
+
+
+def cert_names(cert):
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return set()
+    return {n.lower() for n in san.value.get_values_for_type(x509.DNSName)}
+
+
+def cert_serial_hex(cert):
+    return "%x" % cert.serial_number
+
+
+def cert_summary(cert):
+    return "subject=%s issuer=%s serial=%s names=%s not_after=%s" % (
+        cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), cert_serial_hex(cert),
+        sorted(cert_names(cert)), cert.not_valid_after)
+
+
+def clean_env(extra=None):
+    """The environment a service gets from init: no CA bundle or proxy
+    overrides from the caller's shell."""
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+    env.update(extra or {})
+    return env
+
+
+def run(cmd, timeout=60, env=None, check=False):
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                          env=env, text=True)
+    if check and proc.returncode != 0:
+        raise HarnessError("%s exited %d\nstdout: %s\nstderr: %s" % (
+            " ".join(cmd), proc.returncode, proc.stdout, proc.stderr))
+    return proc
+
+
+def pids_with_arg(needle):
+    """Processes whose command line mentions needle (our unique temp dirs)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if needle in cmdline:
+            found.append(int(entry))
+    return found
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is as good as gone
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def kill_pids(pids, grace=3.0):
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
+        time.sleep(0.1)
+    for pid in pids:
+        if pid_alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+# --------------------------------------------------------------------------
+# a throwaway CA for Pebble's own listener
+
+class TestCA:
+    """CA + server certificate for 127.0.0.1 and localhost: Pebble's HTTPS
+    listener presents it; ca_pem is what httpd gets as AcmeCACertificateFile."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.ca_pem = os.path.join(directory, "test-ca.pem")
+        self.cert_pem = os.path.join(directory, "pebble-listener.pem")
+        self.key_pem = os.path.join(directory, "pebble-listener.key")
+        now = utcnow()
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mod_acme test listener CA")])
+        ca = (x509.CertificateBuilder()
+              .subject_name(ca_name).issuer_name(ca_name)
+              .public_key(ca_key.public_key())
+              .serial_number(x509.random_serial_number())
+              .not_valid_before(now - datetime.timedelta(hours=1))
+              .not_valid_after(now + datetime.timedelta(days=7))
+              .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+              .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                           content_commitment=False, key_encipherment=False,
+                                           data_encipherment=False, key_agreement=False,
+                                           encipher_only=False, decipher_only=False), critical=True)
+              .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
+                             critical=False)
+              .sign(ca_key, hashes.SHA256()))
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+                .issuer_name(ca_name)
+                .public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(hours=1))
+                .not_valid_after(now + datetime.timedelta(days=7))
+                .add_extension(x509.SubjectAlternativeName([
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+                               critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    ca_key.public_key()), critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        with open(self.ca_pem, "wb") as f:
+            f.write(ca.public_bytes(serialization.Encoding.PEM))
+        with open(self.cert_pem, "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+        with open(self.key_pem, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+        os.chmod(self.key_pem, 0o600)
+        for p in (self.ca_pem, self.cert_pem):
+            os.chmod(p, 0o644)
+
+
+# --------------------------------------------------------------------------
+# background processes with a log file
+
+class Daemon:
+    name = "process"
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.proc = None
+        self.log_path = os.path.join(workdir, self.name + ".log")
+        self._log = None
+
+    def _spawn(self, cmd, env=None):
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self._log = open(self.log_path, "ab")
+        try:
+            self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, cwd=self.workdir, env=full_env,
+                                         start_new_session=True)
+        except FileNotFoundError as exc:
+            raise HarnessError("cannot run %s: %s (Debian package 'pebble' installed?)"
+                               % (cmd[0], exc))
+
+    def log(self):
+        try:
+            with open(self.log_path, "r", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def check_running(self):
+        if self.proc is None or self.proc.poll() is not None:
+            raise HarnessError("%s exited (rc=%s); log:\n%s" % (
+                self.name, None if self.proc is None else self.proc.returncode, tail(self.log_path)))
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc = None
+        if self._log:
+            self._log.close()
+            self._log = None
+
+
+class ChallTestSrv(Daemon):
+    """Pebble's DNS: answers A queries for every name with 127.0.0.1."""
+    name = "challtestsrv"
+
+    def __init__(self, workdir):
+        super().__init__(workdir)
+        self.dns_port = free_port()
+        self.mgmt_port = free_port()
+
+    def start(self, timeout=10):
+        self._spawn([CHALLTESTSRV_BIN, "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+                     "-dns01", "127.0.0.1:%d" % self.dns_port, "-http01", "", "-https01", "",
+                     "-tlsalpn01", "", "-management", "127.0.0.1:%d" % self.mgmt_port])
+
+        def ready():
+            self.check_running()
+            return port_open(self.mgmt_port) and port_open(self.dns_port)
+        wait_for(ready, timeout, what="pebble-challtestsrv on 127.0.0.1:%d" % self.dns_port)
+        return self
+
+
+class Pebble(Daemon):
+    """The ACME test CA. http_port/tls_port are where it validates challenges:
+    httpd's plain and TLS ports."""
+    name = "pebble"
+
+    def __init__(self, workdir, dns_port, http_port, tls_port, env=None):
+        super().__init__(workdir)
+        self.dns_port = dns_port
+        self.http_port = http_port
+        self.tls_port = tls_port
+        self.port = free_port()
+        self.mgmt_port = free_port()
+        self.env = {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"}
+        self.env.update(env or {})
+        self.ca = TestCA(workdir)
+        self.config_path = os.path.join(workdir, "pebble-config.json")
+        self.root_pem = os.path.join(workdir, "pebble-root.pem")
+        self.directory_url = "https://127.0.0.1:%d/dir" % self.port
+
+    def start(self, timeout=20):
+        config = {"pebble": {
+            "listenAddress": "127.0.0.1:%d" % self.port,
+            "managementListenAddress": "127.0.0.1:%d" % self.mgmt_port,
+            "certificate": self.ca.cert_pem,
+            "privateKey": self.ca.key_pem,
+            "httpPort": self.http_port,
+            "tlsPort": self.tls_port,
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": False,
+        }}
+        with open(self.config_path, "w") as f:
+            json.dump(config, f, indent=2)
+        self._spawn([PEBBLE_BIN, "-config", self.config_path,
+                     "-dnsserver", "127.0.0.1:%d" % self.dns_port], env=self.env)
+
+        def ready():
+            self.check_running()
+            r = requests.get(self.directory_url, verify=self.ca.ca_pem, timeout=2)
+            return r.status_code == 200 and "newOrder" in r.json()
+        wait_for(ready, timeout, what="Pebble directory at %s" % self.directory_url)
+        self.fetch_root()
+        return self
+
+    def fetch_root(self):
+        """Pebble's issuing root (generated at each start): the trust anchor for
+        certificates it issues."""
+        r = requests.get("https://127.0.0.1:%d/roots/0" % self.mgmt_port,
+                         verify=self.ca.ca_pem, timeout=5)
+        r.raise_for_status()
+        with open(self.root_pem, "w") as f:
+            f.write(r.text)
+        os.chmod(self.root_pem, 0o644)
+        return self.root_pem
+
+    def root_cert(self):
+        with open(self.root_pem, "rb") as f:
+            return x509.load_pem_x509_certificate(f.read())
+
+    # Pebble logs one "<METHOD> <path> -> calling handler()" line per request.
+    def request_lines(self, method="POST", path="/order-plz"):
+        pat = re.compile(r"\b%s %s\b" % (re.escape(method), re.escape(path)))
+        return [l for l in self.log().splitlines() if pat.search(l)]
+
+    def new_order_count(self):
+        return len(self.request_lines("POST", "/order-plz"))
+
+    def new_account_count(self):
+        return len(self.request_lines("POST", "/sign-me-up"))
+
+    def acme_request_count(self):
+        return len([l for l in self.log().splitlines() if "-> calling handler()" in l])
+
+
+# --------------------------------------------------------------------------
+# httpd
+
+BASE_MODULES = ["mpm_event", "authz_core", "authz_host", "mime", "unixd", "log_config", "ssl",
+                "watchdog", "alias", "rewrite", "headers"]
+
+
+_builtin_modules = None
+
+
+def builtin_modules():
+    """Modules compiled into Debian's apache2 (LoadModule of those is an error)."""
+    global _builtin_modules
+    if _builtin_modules is None:
+        out = run([APACHE_BIN, "-l"], timeout=10).stdout
+        _builtin_modules = set(re.findall(r"mod_(\w+)\.c", out))
+    return _builtin_modules
+
+
+def ssl_vhost(server_name, aliases=(), acme_domain="AcmeDomain", extra=""):
+    """An SSL vhost on the TLS port; acme_domain is the AcmeDomain line (or '')."""
+    lines = ["<VirtualHost *:{https_port}>",
+             "    ServerName %s" % server_name]
+    if aliases:
+        lines.append("    ServerAlias %s" % " ".join(aliases))
+    lines += ["    DocumentRoot \"{docroot}\"",
+              "    SSLEngine on"]
+    if extra:
+        lines += ["    " + l for l in extra.strip("\n").splitlines()]
+    if acme_domain:
+        lines.append("    " + acme_domain)
+    lines.append("</VirtualHost>")
+    return "\n".join(lines) + "\n"
+
+
+class Httpd:
+    """One httpd instance in its own ServerRoot under /tmp.
+
+    acme: dict of server-level mod_acme directives (name -> value or None to
+    leave the directive out); defaults point at the given Pebble. vhosts: text
+    with {https_port}/{http_port}/{docroot}/{serverroot} placeholders."""
+
+    def __init__(self, pebble=None, http_port=None, https_port=None, ca_file=None, prefix="it-httpd-"):
+        self.pebble = pebble
+        self.serverroot = make_tree(prefix)
+        self.http_port = http_port or (pebble.http_port if pebble else free_port())
+        self.https_port = https_port or (pebble.tls_port if pebble else free_port())
+        self.docroot = os.path.join(self.serverroot, "htdocs")
+        self.logs = os.path.join(self.serverroot, "logs")
+        self.rundir = os.path.join(self.serverroot, "run")
+        self.store = os.path.join(self.serverroot, "acme")
+        self.conf_path = os.path.join(self.serverroot, "httpd.conf")
+        self.error_log = os.path.join(self.logs, "error.log")
+        self.access_log = os.path.join(self.logs, "access.log")
+        self.pid_file = os.path.join(self.rundir, "httpd.pid")
+        for d in (self.docroot, self.logs, self.rundir):
+            os.makedirs(d, mode=0o755, exist_ok=True)
+            os.chmod(d, 0o755)
+        with open(os.path.join(self.docroot, "index.html"), "w") as f:
+            f.write("plain docroot index\n")
+        self.ca_file = ca_file or (pebble.ca.ca_pem if pebble else None)
+        self.conf_text = ""
+        self.started = False
+
+    # -- configuration ---------------------------------------------------
+    def default_acme(self):
+        return {
+            "AcmeCA": self.pebble.directory_url if self.pebble else None,
+            "AcmeCACertificateFile": self.ca_file,
+            "AcmeAgreeToTerms": "on",
+            "AcmeContact": "admin@example.test",
+            "AcmePortMap": "http:%d https:%d" % (self.http_port, self.https_port),
+            "AcmeStoreDir": self.store,
+        }
+
+    def write_config(self, vhosts="", acme=None, extra_global="", load_acme=True,
+                     status_location=True, plain_vhost_extra=""):
+        settings = self.default_acme()
+        settings.update(acme or {})
+        fmt = {"https_port": self.https_port, "http_port": self.http_port,
+               "docroot": self.docroot, "serverroot": self.serverroot}
+        sr = self.serverroot
+        lines = [
+            "# generated by tests/integration/harness.py",
+            "ServerRoot \"%s\"" % sr,
+            "DefaultRuntimeDir \"%s\"" % self.rundir,
+            "PidFile \"%s\"" % self.pid_file,
+            "Mutex file:%s default" % self.rundir,
+            "ErrorLog \"%s\"" % self.error_log,
+        ]
+        lines += ["LoadModule %s_module %s/mod_%s.so" % (m, APACHE_MODULES, m)
+                  for m in BASE_MODULES if m not in builtin_modules()]
+        if load_acme:
+            lines.append("LoadModule acme_module %s" % module_path())
+        lines.append("LogLevel info ssl:warn" + (" acme:debug" if load_acme else ""))
+        lines += [
+            "User %s" % HTTPD_USER,
+            "Group %s" % HTTPD_GROUP,
+            "ServerName localhost",
+            "ServerAdmin webmaster@example.test",
+            "Listen 127.0.0.1:%d" % self.http_port,
+            "Listen 127.0.0.1:%d" % self.https_port,
+            "TypesConfig /etc/mime.types",
+            "StartServers 1",
+            "ServerLimit 2",
+            "ThreadsPerChild 16",
+            "MaxRequestWorkers 32",
+            "MinSpareThreads 4",
+            "MaxSpareThreads 32",
+            "KeepAlive On",
+            "KeepAliveTimeout 10",
+            "GracefulShutdownTimeout 5",
+            "LogFormat \"%h %{local}p \\\"%r\\\" %>s %b keepalive=%k conn=%{c}L pid=%P\" it",
+            "CustomLog \"%s\" it" % self.access_log,
+            "DocumentRoot \"%s\"" % self.docroot,
+            "<Directory />",
+            "    Require all denied",
+            "    AllowOverride None",
+            "</Directory>",
+            "<Directory \"%s\">" % self.docroot,
+            "    Require all granted",
+            "</Directory>",
+        ]
+        for name, value in settings.items():
+            if value is not None and load_acme:
+                lines.append("%s %s" % (name, value))
+        if extra_global:
+            lines += extra_global.format(**fmt).strip("\n").splitlines()
+        lines += [
+            "<VirtualHost *:%d>" % self.http_port,
+            "    ServerName localhost",
+            "    DocumentRoot \"%s\"" % self.docroot,
+        ]
+        if status_location and load_acme:
+            lines += ["    <Location /acme-status>",
+                      "        SetHandler acme-status",
+                      "    </Location>"]
+        if plain_vhost_extra:
+            lines += ["    " + l for l in plain_vhost_extra.format(**fmt).strip("\n").splitlines()]
+        lines.append("</VirtualHost>")
+        if vhosts:
+            lines += vhosts.format(**fmt).strip("\n").splitlines()
+        self.conf_text = "\n".join(lines) + "\n"
+        with open(self.conf_path, "w") as f:
+            f.write(self.conf_text)
+        os.chmod(self.conf_path, 0o644)
+        return self.conf_path
+
+    def line_of(self, fragment):
+        """1-based line number of the first config line containing fragment."""
+        for i, line in enumerate(self.conf_text.splitlines(), 1):
+            if fragment in line:
+                return i
+        raise KeyError("%r not in %s" % (fragment, self.conf_path))
+
+    # -- control ---------------------------------------------------------
+    def _ctl(self, *args, timeout=60):
+        return run([APACHE_BIN, "-d", self.serverroot, "-f", self.conf_path] + list(args),
+                   timeout=timeout, env=clean_env())
+
+    def configtest(self):
+        """(exit code, stderr+stdout) of apache2 -t."""
+        p = self._ctl("-t")
+        return p.returncode, p.stderr + p.stdout
+
+    def pid(self):
+        try:
+            with open(self.pid_file) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def running(self):
+        pid = self.pid()
+        return pid is not None and pid_alive(pid)
+
+    def start(self, timeout=20):
+        p = self._ctl("-k", "start")
+        if p.returncode != 0:
+            raise HarnessError("apache2 -k start exited %d: %s\nerror.log:\n%s" % (
+                p.returncode, p.stderr + p.stdout, tail(self.error_log)))
+        self.started = True
+
+        def up():
+            if not self.running():
+                return False
+            return port_open(self.http_port) and port_open(self.https_port)
+        try:
+            wait_for(up, timeout, what="httpd listening on %d/%d" % (self.http_port, self.https_port))
+        except TimeoutError as exc:
+            raise HarnessError("%s\nerror.log:\n%s" % (exc, tail(self.error_log)))
+        return self
+
+    def graceful(self, timeout=20):
+        before = self.generation_count()
+        p = self._ctl("-k", "graceful")
+        if p.returncode != 0:
+            raise HarnessError("apache2 -k graceful exited %d: %s" % (p.returncode, p.stderr))
+        wait_for(lambda: self.generation_count() > before and port_open(self.https_port), timeout,
+                 what="graceful restart to complete")
+
+    def generation_count(self):
+        """How many times the parent has (re)started: 'resuming normal operations' lines."""
+        try:
+            with open(self.error_log, errors="replace") as f:
+                return sum(1 for l in f if "resuming normal operations" in l)
+        except OSError:
+            return 0
+
+    def stop(self, timeout=15):
+        pid = self.pid()
+        if self.started and pid and pid_alive(pid):
+            self._ctl("-k", "stop", timeout=timeout)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and pid_alive(pid):
+                time.sleep(0.1)
+        self.kill_leftovers()
+        self.started = False
+        wait_for(lambda: not port_open(self.http_port) and not port_open(self.https_port), 10,
+                 what="httpd ports %d/%d to close" % (self.http_port, self.https_port))
+
+    def kill_leftovers(self):
+        pids = [p for p in pids_with_arg(self.serverroot) if p != os.getpid()]
+        pid = self.pid()
+        if pid and pid_alive(pid) and pid not in pids:
+            pids.append(pid)
+        if pids:
+            kill_pids(pids)
+        return pids
+
+    def cleanup(self, keep=False):
+        self.stop()
+        if not keep:
+            shutil.rmtree(self.serverroot, ignore_errors=True)
+
+    def error_log_text(self):
+        try:
+            with open(self.error_log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def diagnostics(self, lines=80):
+        return "---- %s (last %d lines)\n%s" % (self.error_log, lines, tail(self.error_log, lines))
+
+    # -- clients ---------------------------------------------------------
+    def tls_connect(self, server_name, verify=True, cafile=None, timeout=5):
+        """A TLS socket to the TLS port with SNI server_name. verify: check the
+        chain against Pebble's root (or cafile) and the hostname."""
+        if verify:
+            ctx = ssl.create_default_context(cafile=cafile or self.pebble.root_pem)
+            ctx.check_hostname = True
+        else:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        raw = socket.create_connection(("127.0.0.1", self.https_port), timeout=timeout)
+        try:
+            return ctx.wrap_socket(raw, server_hostname=server_name)
+        except Exception:
+            raw.close()
+            raise
+
+    def served_cert(self, server_name, verify=False):
+        """The leaf certificate served for server_name (cryptography x509)."""
+        with self.tls_connect(server_name, verify=verify) as s:
+            der = s.getpeercert(binary_form=True)
+        return x509.load_der_x509_certificate(der)
+
+    def verified_cert(self, server_name):
+        """The leaf served for server_name if it verifies against Pebble's root
+        with hostname check; raises ssl.SSLError otherwise."""
+        return self.served_cert(server_name, verify=True)
+
+    def wait_for_pebble_cert(self, server_name, timeout=60):
+        try:
+            return wait_for(lambda: self.verified_cert(server_name), timeout, interval=0.3,
+                            what="%s to serve a Pebble-issued certificate" % server_name)
+        except TimeoutError as exc:
+            try:
+                now = cert_summary(self.served_cert(server_name))
+            except Exception as e2:  # noqa: BLE001
+                now = "no TLS handshake: %r" % (e2,)
+            raise AssertionError("%s\nserved now: %s\n%s" % (exc, now, self.diagnostics())) from None
+
+    def https_request(self, server_name, path="/", verify=False, headers=None, timeout=5):
+        """(status, headers, body) of a GET over TLS with SNI and Host server_name."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.https_port, timeout=timeout)
+        conn.sock = self.tls_connect(server_name, verify=verify, timeout=timeout)
+        try:
+            h = {"Host": server_name}
+            h.update(headers or {})
+            conn.request("GET", path, headers=h)
+            r = conn.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            conn.close()
+
+    def http_request(self, path, host="localhost", headers=None, method="GET", timeout=5):
+        """(status, headers, body) of a plain HTTP request; path is sent as is."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
+        try:
+            h = {"Host": host}
+            h.update(headers or {})
+            conn.request(method, path, headers=h)
+            r = conn.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            conn.close()
+
+    def status(self, timeout=5):
+        """The status page as JSON (Accept: application/json)."""
+        status, headers, body = self.http_request("/acme-status",
+                                                  headers={"Accept": "application/json"},
+                                                  timeout=timeout)
+        if status != 200:
+            raise AssertionError("GET /acme-status -> %d: %r" % (status, body[:500]))
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise AssertionError("status page is not JSON (%s): %r" % (exc, body[:500]))
+
+    def domain_status(self, name):
+        doc = self.status()
+        for d in doc.get("domains", []):
+            if d.get("name") == name or name in (d.get("names") or []):
+                return d
+        raise AssertionError("domain %s not in status page: %s" % (name, json.dumps(doc)[:2000]))
+
+    def acmectl(self, *args, timeout=30):
+        return run([acmectl_path()] + list(args), timeout=timeout)
