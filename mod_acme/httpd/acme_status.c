@@ -1,0 +1,345 @@
+/* The "acme-status" handler: what every managed domain looks like now, as
+ * HTML for people and JSON for scripts. Built from the configuration, the
+ * driver's status/<name>.json and the live certificate. It never shows keys,
+ * account URLs or file paths. */
+#include <string.h>
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <jansson.h>
+
+#include "acme_private.h"
+#include "acme_cert.h"
+
+#define ACME_STATUS_HANDLER "acme-status"
+
+static const char *rfc3339(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t exp;
+    char buf[32];
+    apr_size_t len;
+
+    apr_time_exp_gmt(&exp, t);
+    apr_strftime(buf, &len, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &exp);
+    return apr_pstrndup(p, buf, len);
+}
+
+static apr_status_t json_release(void *data)
+{
+    json_decref(data);
+    return APR_SUCCESS;
+}
+
+/* NULL, or text that is not UTF-8, becomes null. */
+static json_t *string_or_null(const char *s)
+{
+    json_t *value = s ? json_string(s) : NULL;
+
+    return value ? value : json_null();
+}
+
+/* A member of the status file, copied only when it has the expected type. */
+static json_t *member_copy(json_t *status, const char *key, json_type type)
+{
+    json_t *value = status ? json_object_get(status, key) : NULL;
+
+    if (!value || json_typeof(value) != type) {
+        return json_null();
+    }
+    return json_deep_copy(value);
+}
+
+/* The account URL is the account's identity: keep it out of error records. */
+static const char *account_url(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain)
+{
+    json_t *account, *url;
+    const char *ca;
+
+    if (!domain->ca_urls || domain->ca_urls->nelts == 0) {
+        return NULL;
+    }
+    ca = APR_ARRAY_IDX(domain->ca_urls, 0, const char *);
+    if (acme_store_read_json(rt->store, p, apr_pstrcat(p, "accounts/", acme_store_ca_id(p, ca),
+                                                       "/account.json", NULL),
+                             &account) != APR_SUCCESS) {
+        return NULL;
+    }
+    url = json_object_get(account, "url");
+    return json_is_string(url) && *json_string_value(url) ? json_string_value(url) : NULL;
+}
+
+static const char *redact(apr_pool_t *p, const char *text, const char *secret)
+{
+    const char *at;
+
+    if (!text || !secret || !(at = strstr(text, secret))) {
+        return text;
+    }
+    return apr_pstrcat(p, apr_pstrndup(p, text, (apr_size_t)(at - text)), "(account)",
+                       redact(p, at + strlen(secret), secret), NULL);
+}
+
+static const char *error_member(json_t *error, const char *key)
+{
+    json_t *value = json_object_get(error, key);
+
+    return json_is_string(value) ? json_string_value(value) : NULL;
+}
+
+static json_t *error_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain,
+                          json_t *status)
+{
+    json_t *error = status ? json_object_get(status, "error") : NULL;
+    const char *account, *url;
+
+    if (!json_is_object(error)) {
+        return json_null();
+    }
+    account = account_url(rt, p, domain);
+    url = error_member(error, "url");
+    if (account && url && !strncmp(url, account, strlen(account))) {
+        url = NULL;
+    }
+    return json_pack("{s:o, s:o, s:o, s:o}",
+                     "type", string_or_null(error_member(error, "type")),
+                     "detail", string_or_null(redact(p, error_member(error, "detail"), account)),
+                     "url", string_or_null(url),
+                     "at", string_or_null(error_member(error, "at")));
+}
+
+/* The live certificate, read from the store: authoritative over the status
+ * file, which the child may not have rewritten since the last activation. */
+static int live_cert(acme_runtime_t *rt, apr_pool_t *p, const char *name, acme_cert_info_t *info)
+{
+    apr_array_header_t *chain;
+
+    if (acme_store_load_live(rt->store, p, name, &chain) != APR_SUCCESS || chain->nelts < 1) {
+        return 0;
+    }
+    return acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), info) == APR_SUCCESS;
+}
+
+static const char *status_cert_serial(json_t *status)
+{
+    json_t *cert = status ? json_object_get(status, "cert") : NULL;
+    json_t *serial = json_is_object(cert) ? json_object_get(cert, "serial") : NULL;
+
+    return json_is_string(serial) ? json_string_value(serial) : NULL;
+}
+
+/* The status file's state unless a newer live certificate makes it stale. */
+static const char *domain_state(json_t *status, const acme_cert_info_t *live)
+{
+    json_t *state = status ? json_object_get(status, "state") : NULL;
+    const char *recorded = json_is_string(state) ? json_string_value(state) : NULL;
+    const char *serial = status_cert_serial(status);
+
+    if (!recorded) {
+        return live ? "valid" : "missing";
+    }
+    if (live && (!strcmp(recorded, "missing") || !strcmp(recorded, "staged"))
+        && (!serial || strcasecmp(serial, live->serial))) {
+        return "valid";
+    }
+    return recorded;
+}
+
+static json_t *names_json(const apr_array_header_t *names)
+{
+    json_t *array = json_array();
+    int i;
+
+    for (i = 0; names && i < names->nelts; ++i) {
+        json_array_append_new(array, json_string(APR_ARRAY_IDX(names, i, const char *)));
+    }
+    return array;
+}
+
+static json_t *domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain)
+{
+    json_t *status = NULL, *cert = json_null();
+    acme_cert_info_t info;
+    int has_live;
+
+    if (acme_store_read_json(rt->store, p, apr_pstrcat(p, "status/", domain->name, ".json", NULL),
+                             &status) != APR_SUCCESS || !json_is_object(status)) {
+        status = NULL;
+    }
+    has_live = live_cert(rt, p, domain->name, &info);
+    if (has_live) {
+        cert = json_pack("{s:s, s:o, s:o}", "not_after", rfc3339(p, info.not_after),
+                         "issuer", string_or_null(info.issuer),
+                         "serial", string_or_null(info.serial));
+    }
+    return json_pack("{s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o}",
+                     "name", domain->name,
+                     "names", names_json(domain->names),
+                     "state", domain_state(status, has_live ? &info : NULL),
+                     "cert", cert ? cert : json_null(),
+                     "error", error_json(rt, p, domain, status),
+                     "next_action", member_copy(status, "next_action", JSON_STRING),
+                     "step", member_copy(status, "step", JSON_STRING),
+                     "requests", member_copy(status, "requests", JSON_INTEGER));
+}
+
+static json_t *status_json(request_rec *r)
+{
+    acme_runtime_t *rt = acme_runtime_get(r->server);
+    json_t *doc, *domains = json_array();
+    int i;
+
+    for (i = 0; rt && rt->store && rt->domains && i < rt->domains->nelts; ++i) {
+        json_t *domain = domain_json(rt, r->pool,
+                                     APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *));
+
+        if (domain) {
+            json_array_append_new(domains, domain);
+        }
+    }
+    doc = json_pack("{s:s, s:o}", "version", ACME_VERSION, "domains", domains);
+    if (doc) {
+        apr_pool_cleanup_register(r->pool, doc, json_release, apr_pool_cleanup_null);
+    }
+    return doc;
+}
+
+static int wants_json(request_rec *r)
+{
+    const char *accept = apr_table_get(r->headers_in, "Accept");
+    char *args, *pair, *state;
+
+    if (accept && ap_strcasestr(accept, "application/json")) {
+        return 1;
+    }
+    if (!r->args) {
+        return 0;
+    }
+    args = apr_pstrdup(r->pool, r->args);
+    for (pair = apr_strtok(args, "&;", &state); pair; pair = apr_strtok(NULL, "&;", &state)) {
+        if (!strcmp(pair, "format=json")) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int send_json(request_rec *r, json_t *doc)
+{
+    size_t len = json_dumpb(doc, NULL, 0, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *buf = apr_palloc(r->pool, len + 1);
+
+    json_dumpb(doc, buf, len, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    buf[len++] = '\n';
+    ap_set_content_type(r, "application/json");
+    ap_set_content_length(r, len);
+    if (!r->header_only) {
+        ap_rwrite(buf, (int)len, r);
+    }
+    return OK;
+}
+
+/* A string member as escaped HTML, "-" when absent. */
+static const char *html_member(apr_pool_t *p, json_t *object, const char *key)
+{
+    json_t *value = json_is_object(object) ? json_object_get(object, key) : NULL;
+
+    if (json_is_string(value)) {
+        return ap_escape_html2(p, json_string_value(value), 0);
+    }
+    if (json_is_integer(value)) {
+        return apr_psprintf(p, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
+    }
+    return "-";
+}
+
+static const char *html_names(apr_pool_t *p, json_t *names)
+{
+    const char *out = "";
+    size_t i;
+
+    for (i = 0; i < json_array_size(names); ++i) {
+        const char *name = json_string_value(json_array_get(names, i));
+
+        out = apr_pstrcat(p, out, i ? ", " : "", ap_escape_html2(p, name ? name : "", 0), NULL);
+    }
+    return out;
+}
+
+static const char *html_error(apr_pool_t *p, json_t *error)
+{
+    if (!json_is_object(error)) {
+        return "-";
+    }
+    return apr_pstrcat(p, html_member(p, error, "at"), ": ", html_member(p, error, "type"),
+                       " &mdash; ", html_member(p, error, "detail"), NULL);
+}
+
+static void html_row(request_rec *r, json_t *domain)
+{
+    json_t *cert = json_object_get(domain, "cert");
+
+    ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td class=\"%s\">%s</td><td>%s</td><td>%s</td>"
+               "<td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+               html_member(r->pool, domain, "name"),
+               html_names(r->pool, json_object_get(domain, "names")),
+               html_member(r->pool, domain, "state"), html_member(r->pool, domain, "state"),
+               html_member(r->pool, cert, "not_after"), html_member(r->pool, cert, "issuer"),
+               html_member(r->pool, cert, "serial"), html_member(r->pool, domain, "step"),
+               html_member(r->pool, domain, "next_action"),
+               html_error(r->pool, json_object_get(domain, "error")));
+}
+
+static int send_html(request_rec *r, json_t *doc)
+{
+    json_t *domains = json_object_get(doc, "domains");
+    size_t i;
+
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    if (r->header_only) {
+        return OK;
+    }
+    ap_rputs(DOCTYPE_HTML_4_01 "<html><head><title>mod_acme status</title>\n"
+             "<style>table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px;"
+             "text-align:left}.valid{color:#060}.error{color:#a00}</style></head><body>\n", r);
+    ap_rprintf(r, "<h1>mod_acme %s</h1>\n", ap_escape_html2(r->pool, ACME_VERSION, 0));
+    if (json_array_size(domains) == 0) {
+        ap_rputs("<p>No AcmeDomain is configured.</p>\n</body></html>\n", r);
+        return OK;
+    }
+    ap_rputs("<table>\n<tr><th>Domain</th><th>Names</th><th>State</th><th>Valid until</th>"
+             "<th>Issuer</th><th>Serial</th><th>Step</th><th>Next action</th>"
+             "<th>Last error</th></tr>\n", r);
+    for (i = 0; i < json_array_size(domains); ++i) {
+        html_row(r, json_array_get(domains, i));
+    }
+    ap_rputs("</table>\n</body></html>\n", r);
+    return OK;
+}
+
+static int acme_status_handler(request_rec *r)
+{
+    json_t *doc;
+
+    if (!r->handler || strcmp(r->handler, ACME_STATUS_HANDLER)) {
+        return DECLINED;
+    }
+    r->allowed |= (AP_METHOD_BIT << M_GET);
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    doc = status_json(r);
+    if (!doc) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ACME00716: cannot build the status document");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_mergen(r->headers_out, "Vary", "Accept");
+    return wants_json(r) ? send_json(r, doc) : send_html(r, doc);
+}
+
+void acme_status_register_hooks(apr_pool_t *p)
+{
+    ap_hook_handler(acme_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
