@@ -181,12 +181,12 @@ class Httpd:
     def configtest(self):
         r = self.apachectl("-t", check=False)
         if r.returncode != 0:
-            raise RuntimeError("configtest failed:\n" + r.stdout.decode("utf-8", "replace"))
+            raise RuntimeError("configtest failed: " + r.stdout.decode("utf-8", "replace"))
 
     def start(self):
         r = self.apachectl("-k", "start", check=False)
         if r.returncode != 0:
-            raise RuntimeError("httpd start failed:\n" + r.stdout.decode("utf-8", "replace"))
+            raise RuntimeError("httpd start failed: " + r.stdout.decode("utf-8", "replace"))
 
     def graceful(self):
         self.apachectl("-k", "graceful", check=False)
@@ -279,13 +279,15 @@ def run_one(module, n, timeout, mod_acme_path, keep):
             if pending:
                 time.sleep(0.05)
         if pending:
-            result["status"] = "timeout"
+            result["status"] = "timeout (%d of %d names served%s)" % (
+                n - len(pending), n, "" if restarted else
+                ", mod_md staged %d" % len(set(MD_STAGED_RE.findall(httpd.error_log_text()))))
         else:
             result["all_certs"] = time.monotonic() - t0
         result["requests"] = pebble.request_count() / n
         return result
     except Exception as e:  # a failed run is reported, the others still run
-        result["status"] = "error: %s" % str(e).splitlines()[0][:120]
+        result["status"] = "error: %s" % " ".join(str(e).split())[:240]
         return result
     finally:
         if httpd is not None:
@@ -310,7 +312,8 @@ def render(results):
     for r in results:
         req = "%.1f" % r["requests"] if r["requests"] is not None else "—"
         lines.append("| %s | %d | %s | %s | %s | %s |" % (
-            r["module"], r["n"], fmt_seconds(r["serving"]), fmt_seconds(r["all_certs"]), req, r["status"]))
+            r["module"], r["n"], fmt_seconds(r["serving"]), fmt_seconds(r["all_certs"]), req,
+            r["status"].replace("|", "\\|")))
     by = {(r["module"], r["n"]): r for r in results}
     ns = sorted({r["n"] for r in results})
     lines.append("")
