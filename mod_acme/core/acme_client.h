@@ -7,7 +7,8 @@
 #include "acme_core.h"
 #include "acme_http.h"
 
-/* RFC 8555 resources, validated and copied into pools (acme_resources.c). */
+/* RFC 8555 resources, validated and copied into pools (acme_resources.c).
+ * Every acme_problem_t *prob argument in this file must point to a record. */
 typedef struct acme_directory_t {
     const char *new_nonce, *new_account, *new_order, *revoke_cert, *key_change;
     const char *renewal_info;    /* RFC 9773, NULL if the CA has none */

@@ -21,7 +21,8 @@ typedef struct acme_http_response_t {
 
 apr_status_t acme_http_create(acme_http_t **http, apr_pool_t *p, const acme_ctx_t *ctx,
                               const char *ca_file, const char *user_agent);
-/* method "GET", "HEAD" or "POST"; body/content_type only for POST.
+/* method "GET", "HEAD" or "POST"; body/content_type only for POST; prob not NULL.
+ * Redirects are not followed: a 3xx response fails with APR_EGENERAL.
  * A body above max_body fails with APR_ENOSPC; a transport failure (DNS,
  * connect, TLS, timeout) with APR_EGENERAL and prob->detail naming the URL and
  * curl's reason. An HTTP error status is NOT a failure here. */
