@@ -1,0 +1,322 @@
+/* The domain table (AcmeDomain lines resolved into acme_domain_t) and the
+ * checks that need the whole configuration. They run in check_config, so
+ * "apachectl configtest" reports them with the file and line to fix. */
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include <apr_lib.h>
+#include <http_core.h>
+
+#include "acme_private.h"
+#include "acme_config.h"
+#include "acme_names.h"
+
+/* ---- the domain table --------------------------------------------------- */
+
+static const char *decl_where(apr_pool_t *p, const acme_domain_decl_t *decl)
+{
+    return apr_psprintf(p, "%s:%d", decl->file, decl->line);
+}
+
+/* "ACME005nn: what" → "ACME005nn: file:line: what<suffix>". */
+static const char *located(apr_pool_t *p, const acme_domain_decl_t *decl, const char *msg,
+                           const char *suffix)
+{
+    const char *rest = strchr(msg, ' ');
+    apr_size_t taglen = rest ? (apr_size_t)(rest - msg) : 0;
+
+    return apr_psprintf(p, "%.*s %s: %s%s", (int)taglen, msg, decl_where(p, decl),
+                        rest ? rest + 1 : msg, suffix);
+}
+
+/* Adds name (normalized) unless already there; a config error otherwise. */
+static const char *add_name(apr_pool_t *p, const acme_domain_decl_t *decl,
+                            apr_array_header_t *names, const char *name, const char *origin,
+                            int wildcards_ok)
+{
+    const char *err;
+    int i;
+
+    name = acme_name_normalize(p, name);
+    for (i = 0; i < names->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(names, i, const char *), name)) {
+            return NULL;
+        }
+    }
+    if ((err = acme_conf_check_name(p, name, wildcards_ok))) {
+        return located(p, decl, err, origin);
+    }
+    if (names->nelts >= ACME_MAX_NAMES) {
+        return apr_psprintf(p, "ACME00521: %s: this AcmeDomain has more than %d names, the "
+                            "most a certificate holds; split them over several AcmeDomain "
+                            "lines", decl_where(p, decl), ACME_MAX_NAMES);
+    }
+    APR_ARRAY_PUSH(names, const char *) = name;
+    return NULL;
+}
+
+static int challenges_allow_wildcards(const apr_array_header_t *types)
+{
+    int i;
+    for (i = 0; i < types->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(types, i, const char *), "dns-01")) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The names one AcmeDomain line stands for, in its order, first = store name. */
+static const char *decl_names(apr_pool_t *p, const acme_domain_decl_t *decl,
+                              apr_array_header_t **out)
+{
+    static const char vhost_origin[] =
+        " (AcmeDomain without names uses the <VirtualHost>'s ServerName and ServerAlias; "
+        "or list the names after AcmeDomain)";
+    server_rec *s = decl->s;
+    int wildcards_ok = challenges_allow_wildcards(acme_conf_challenges(s));
+    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
+    const char *err = NULL;
+    int i;
+
+    for (i = 0; !err && i < decl->names->nelts; i++) {
+        err = add_name(p, decl, names, APR_ARRAY_IDX(decl->names, i, const char *), "",
+                       wildcards_ok);
+    }
+    if (decl->names->nelts == 0) {
+        if (!s->server_hostname || !*s->server_hostname) {
+            return apr_psprintf(p, "ACME00522: %s: AcmeDomain without names, but this "
+                                "<VirtualHost> has no ServerName; add 'ServerName "
+                                "www.example.org' or list the names after AcmeDomain",
+                                decl_where(p, decl));
+        }
+        err = add_name(p, decl, names, s->server_hostname, vhost_origin, wildcards_ok);
+        for (i = 0; !err && s->names && i < s->names->nelts; i++) {
+            err = add_name(p, decl, names, APR_ARRAY_IDX(s->names, i, const char *),
+                           vhost_origin, wildcards_ok);
+        }
+        for (i = 0; !err && s->wild_names && i < s->wild_names->nelts; i++) {
+            err = add_name(p, decl, names, APR_ARRAY_IDX(s->wild_names, i, const char *),
+                           vhost_origin, wildcards_ok);
+        }
+    }
+    *out = names;
+    return err;
+}
+
+static acme_domain_t *domain_make(apr_pool_t *p, const acme_domain_decl_t *decl,
+                                  apr_array_header_t *names)
+{
+    acme_domain_t *d = apr_pcalloc(p, sizeof(*d));
+    server_rec *s = decl->s;
+    const char *contact = acme_conf_contact(s);
+
+    d->name = APR_ARRAY_IDX(names, 0, const char *);
+    d->names = names;
+    d->key_type = acme_conf_key_type(s);
+    d->ca_urls = apr_array_copy(p, acme_conf_ca_urls(s));
+    d->ca_file = acme_conf_ca_file(s);
+    d->contacts = apr_array_make(p, 1, sizeof(const char *));
+    if (contact) {
+        APR_ARRAY_PUSH(d->contacts, const char *) = contact;
+    }
+    d->agree_tos = acme_conf_agree_tos(s);
+    d->challenges = apr_array_copy(p, acme_conf_challenges(s));
+    d->profile = acme_conf_profile(s);
+    d->renew_window = acme_conf_renew_window(s);
+    return d;
+}
+
+apr_array_header_t *acme_conf_domains_decls(apr_pool_t *p, server_rec *base,
+                                            apr_array_header_t **decls_out, const char **err)
+{
+    apr_array_header_t *domains = apr_array_make(p, 8, sizeof(acme_domain_t *));
+    apr_array_header_t *decls = apr_array_make(p, 8, sizeof(acme_domain_decl_t *));
+    apr_hash_t *owner = apr_hash_make(p);   /* name -> acme_domain_decl_t* */
+    server_rec *s;
+    int i, j;
+
+    *err = NULL;
+    for (s = base; s; s = s->next) {
+        apr_array_header_t *sdecls = acme_conf_get(s)->decls;
+
+        for (i = 0; sdecls && i < sdecls->nelts; i++) {
+            acme_domain_decl_t *decl = APR_ARRAY_IDX(sdecls, i, acme_domain_decl_t *);
+            apr_array_header_t *names = NULL;
+
+            if ((*err = decl_names(p, decl, &names))) {
+                return NULL;
+            }
+            for (j = 0; j < names->nelts; j++) {
+                const char *name = APR_ARRAY_IDX(names, j, const char *);
+                const acme_domain_decl_t *other = apr_hash_get(owner, name, APR_HASH_KEY_STRING);
+                if (other) {
+                    *err = apr_psprintf(p, "ACME00523: %s: %s is also in the AcmeDomain at %s; "
+                                        "a name belongs to one certificate only: remove it "
+                                        "from one of them", decl_where(p, decl), name,
+                                        decl_where(p, other));
+                    return NULL;
+                }
+                apr_hash_set(owner, name, APR_HASH_KEY_STRING, decl);
+            }
+            APR_ARRAY_PUSH(domains, acme_domain_t *) = domain_make(p, decl, names);
+            APR_ARRAY_PUSH(decls, acme_domain_decl_t *) = decl;
+        }
+    }
+    if (decls_out) {
+        *decls_out = decls;
+    }
+    return domains;
+}
+
+apr_array_header_t *acme_conf_domains(apr_pool_t *p, server_rec *base, const char **err)
+{
+    return acme_conf_domains_decls(p, base, NULL, err);
+}
+
+/* ---- whole-configuration checks ------------------------------------------ */
+
+static void report(server_rec *base, const char *msg)
+{
+    /* STARTUP: printed as is on stderr during configtest, whatever LogLevel says. */
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, base, "%s", msg);
+}
+
+/* Whether mod_ssl serves s: it listens on the https port (AcmePortMap, 443)
+ * or speaks https by its Protocol. mod_ssl's own record is private to it. */
+static int is_https_server(server_rec *s, int https_port)
+{
+    const char *protocol = ap_get_server_protocol(s);
+    server_addr_rec *addr;
+
+    if (protocol && !strcasecmp(protocol, "https")) {
+        return 1;
+    }
+    for (addr = s->addrs; addr; addr = addr->next) {
+        if (addr->host_port == https_port) {
+            return 1;
+        }
+    }
+    return !s->is_virtual && s->port == https_port;
+}
+
+static int server_has_name(server_rec *s, const char *name)
+{
+    int i;
+
+    if (acme_name_is_ip(name)) {
+        return 1;   /* IP literals reach the address-based vhost whatever its names */
+    }
+    if (s->server_hostname && !strcasecmp(s->server_hostname, name)) {
+        return 1;
+    }
+    for (i = 0; s->names && i < s->names->nelts; i++) {
+        if (!strcasecmp(APR_ARRAY_IDX(s->names, i, const char *), name)) {
+            return 1;
+        }
+    }
+    for (i = 0; s->wild_names && i < s->wild_names->nelts; i++) {
+        if (!ap_strcasecmp_match(name, APR_ARRAY_IDX(s->wild_names, i, const char *))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Names of d that no SSL vhost answers, comma-separated, or NULL. */
+static const char *unserved_names(apr_pool_t *p, server_rec *base, const acme_domain_t *d,
+                                  int https_port)
+{
+    const char *missing = NULL;
+    server_rec *s;
+    int i;
+
+    for (i = 0; i < d->names->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(d->names, i, const char *);
+        for (s = base; s; s = s->next) {
+            if (is_https_server(s, https_port) && server_has_name(s, name)) {
+                break;
+            }
+        }
+        if (!s) {
+            missing = missing ? apr_pstrcat(p, missing, ", ", name, NULL) : name;
+        }
+    }
+    return missing;
+}
+
+static int check_served(apr_pool_t *p, server_rec *base, apr_array_header_t *domains,
+                        apr_array_header_t *decls)
+{
+    int https_port = acme_conf_port_https(base);
+    int i, ok = 1;
+
+    for (i = 0; i < domains->nelts; i++) {
+        const acme_domain_t *d = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
+        const acme_domain_decl_t *decl = APR_ARRAY_IDX(decls, i, const acme_domain_decl_t *);
+        const char *missing = unserved_names(p, base, d, https_port);
+
+        if (missing) {
+            report(base, apr_psprintf(p, "ACME00531: %s: no SSL virtual host (port %d) serves "
+                   "%s, so a certificate for it would never be used; add a "
+                   "<VirtualHost *:%d> with ServerName/ServerAlias for them, or remove them "
+                   "from AcmeDomain", decl_where(p, decl), https_port, missing, https_port));
+            ok = 0;
+        }
+    }
+    return ok;
+}
+
+static int check_terms(apr_pool_t *p, server_rec *base, apr_array_header_t *decls)
+{
+    const acme_domain_decl_t *first = APR_ARRAY_IDX(decls, 0, const acme_domain_decl_t *);
+    const char *at = acme_conf_get(base)->agree_tos_where;
+
+    if (acme_conf_agree_tos(base)) {
+        return 1;
+    }
+    report(base, apr_psprintf(p, "ACME00532: %s: AcmeAgreeToTerms on is required: mod_acme "
+           "cannot obtain certificates without agreeing to the CA's terms of service (%s); "
+           "add 'AcmeAgreeToTerms on' at server level",
+           at ? at : decl_where(p, first),
+           APR_ARRAY_IDX(acme_conf_ca_urls(base), 0, const char *)));
+    return 0;
+}
+
+static int check_ssl_loaded(apr_pool_t *p, server_rec *base, apr_array_header_t *decls)
+{
+    const acme_domain_decl_t *first = APR_ARRAY_IDX(decls, 0, const acme_domain_decl_t *);
+
+    if (ap_find_linked_module("mod_ssl.c")) {
+        return 1;
+    }
+    report(base, apr_psprintf(p, "ACME00533: %s: AcmeDomain needs mod_ssl, which serves the "
+           "certificates, but it is not loaded; add 'LoadModule ssl_module "
+           "modules/mod_ssl.so' (Debian: a2enmod ssl)", decl_where(p, first)));
+    return 0;
+}
+
+static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                        server_rec *base)
+{
+    apr_array_header_t *decls = NULL, *domains;
+    const char *err;
+    int ok;
+
+    domains = acme_conf_domains_decls(ptemp, base, &decls, &err);
+    if (!domains) {
+        report(base, err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (domains->nelts == 0) {
+        return OK;
+    }
+    ok = check_ssl_loaded(ptemp, base, decls);
+    ok = check_terms(ptemp, base, decls) && ok;
+    ok = check_served(ptemp, base, domains, decls) && ok;
+    return ok ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}
+
+void acme_check_register_hooks(apr_pool_t *p)
+{
+    ap_hook_check_config(check_config, NULL, NULL, APR_HOOK_MIDDLE);
+}

@@ -1,0 +1,685 @@
+/* Directives, per-server create/merge, typed getters and the domain table.
+ * Merge rules live here and nowhere else: callers use the getters. */
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <apr_uri.h>
+#include <apr_file_io.h>
+#include <apr_hash.h>
+#include <http_core.h>
+#include <http_main.h>
+
+#include "acme_private.h"
+#include "acme_config.h"
+#include "acme_names.h"
+
+#define LETSENCRYPT_URL         "https://acme-v02.api.letsencrypt.org/directory"
+#define LETSENCRYPT_STAGING_URL "https://acme-staging-v02.api.letsencrypt.org/directory"
+#define KEY_TYPE_CHOICES        "ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096"
+#define CA_FILE_PEEK            (64 * 1024)
+
+/* Read-only defaults; callers never push onto the arrays the getters return. */
+static const char *default_ca_list[] = { LETSENCRYPT_URL };
+static const apr_array_header_t default_ca_urls = {
+    NULL, sizeof(const char *), 1, 1, (char *)default_ca_list
+};
+static const char *default_challenge_list[] = { "http-01" };
+static const apr_array_header_t default_challenges = {
+    NULL, sizeof(const char *), 1, 1, (char *)default_challenge_list
+};
+
+acme_srv_conf_t *acme_conf_get(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &acme_module);
+}
+
+void *acme_conf_create_srv(apr_pool_t *p, server_rec *s)
+{
+    acme_srv_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->agree_tos = -1;
+    conf->port_http = -1;
+    conf->port_https = -1;
+    conf->activation_auto = -1;
+    conf->renew_window.percent = -1;
+    conf->renew_window.duration = 0;
+    conf->decls = apr_array_make(p, 2, sizeof(acme_domain_decl_t *));
+    return conf;
+}
+
+static int window_is_set(acme_window_t w)
+{
+    return w.percent != -1 || w.duration != 0;
+}
+
+void *acme_conf_merge_srv(apr_pool_t *p, void *basev, void *addv)
+{
+    const acme_srv_conf_t *base = basev, *add = addv;
+    acme_srv_conf_t *m = apr_pcalloc(p, sizeof(*m));
+
+#define MERGE_PTR(f) m->f = add->f ? add->f : base->f
+#define MERGE_INT(f) m->f = (add->f != -1) ? add->f : base->f
+    MERGE_PTR(ca_urls);
+    MERGE_PTR(ca_file);
+    MERGE_PTR(contact);
+    MERGE_INT(agree_tos);
+    MERGE_PTR(agree_tos_where);
+    MERGE_PTR(store_dir);
+    MERGE_INT(port_http);
+    MERGE_INT(port_https);
+    MERGE_INT(activation_auto);
+    MERGE_PTR(challenges);
+    MERGE_PTR(key_types);
+    MERGE_PTR(profile);
+#undef MERGE_PTR
+#undef MERGE_INT
+    m->renew_window = window_is_set(add->renew_window) ? add->renew_window : base->renew_window;
+    /* An AcmeDomain belongs to the server it is written in, never inherited. */
+    m->decls = add->decls;
+    m->runtime = NULL;
+    return m;
+}
+
+/* ---- getters ---------------------------------------------------------- */
+
+apr_array_header_t *acme_conf_ca_urls(server_rec *s)
+{
+    acme_srv_conf_t *conf = acme_conf_get(s);
+    return conf->ca_urls ? conf->ca_urls : (apr_array_header_t *)&default_ca_urls;
+}
+
+const char *acme_conf_ca_file(server_rec *s)
+{
+    return acme_conf_get(s)->ca_file;
+}
+
+/* local@domain.tld, nothing fancy: what a CA accepts as a contact. */
+static int looks_like_email(const char *addr)
+{
+    const char *at = addr ? strchr(addr, '@') : NULL;
+    const char *c;
+
+    if (!at || at == addr || strchr(at + 1, '@') || !strchr(at + 1, '.')) {
+        return 0;
+    }
+    for (c = addr; *c; c++) {
+        if (apr_isspace(*c) || apr_iscntrl(*c) || *c == ',' || *c == '<' || *c == '>') {
+            return 0;
+        }
+    }
+    return at[1] != '.' && c[-1] != '.';
+}
+
+static const char *contact_default(apr_pool_t *p)
+{
+    const char *admin = ap_server_conf ? ap_server_conf->server_admin : NULL;
+
+    if (admin && !strncasecmp(admin, "mailto:", 7)) {
+        admin += 7;
+    }
+    return looks_like_email(admin) ? apr_pstrcat(p, "mailto:", admin, NULL) : NULL;
+}
+
+const char *acme_conf_contact(server_rec *s)
+{
+    acme_srv_conf_t *conf = acme_conf_get(s);
+    return conf->contact ? conf->contact : contact_default(s->process->pconf);
+}
+
+int acme_conf_agree_tos(server_rec *s)
+{
+    return acme_conf_get(s)->agree_tos == 1;
+}
+
+const char *acme_conf_store_dir(server_rec *s)
+{
+    acme_srv_conf_t *conf = acme_conf_get(s);
+    return conf->store_dir ? conf->store_dir : ap_server_root_relative(s->process->pconf, "acme");
+}
+
+int acme_conf_port_http(server_rec *s)
+{
+    int port = acme_conf_get(s)->port_http;
+    return port > 0 ? port : 80;
+}
+
+int acme_conf_port_https(server_rec *s)
+{
+    int port = acme_conf_get(s)->port_https;
+    return port > 0 ? port : 443;
+}
+
+int acme_conf_activation_auto(server_rec *s)
+{
+    return acme_conf_get(s)->activation_auto != 0;
+}
+
+apr_array_header_t *acme_conf_challenges(server_rec *s)
+{
+    acme_srv_conf_t *conf = acme_conf_get(s);
+    return conf->challenges ? conf->challenges : (apr_array_header_t *)&default_challenges;
+}
+
+acme_key_type_e acme_conf_key_type(server_rec *s)
+{
+    acme_srv_conf_t *conf = acme_conf_get(s);
+    if (!conf->key_types || conf->key_types->nelts == 0) {
+        return ACME_KEY_EC_P256;
+    }
+    return APR_ARRAY_IDX(conf->key_types, 0, acme_key_type_e);
+}
+
+const char *acme_conf_profile(server_rec *s)
+{
+    return acme_conf_get(s)->profile;
+}
+
+acme_window_t acme_conf_renew_window(server_rec *s)
+{
+    return acme_conf_get(s)->renew_window;
+}
+
+/* Defaults that need memory are computed once in the parent, before the
+ * children fork, so getters never allocate from pconf in a child thread. */
+static int config_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                              server_rec *base)
+{
+    const char *store_dir = acme_conf_store_dir(base);
+    const char *contact = acme_conf_contact(base);
+    server_rec *s;
+
+    for (s = base; s; s = s->next) {
+        acme_srv_conf_t *conf = acme_conf_get(s);
+        if (!conf->store_dir) {
+            conf->store_dir = store_dir;
+        }
+        if (!conf->contact) {
+            conf->contact = contact;
+        }
+    }
+    return OK;
+}
+
+void acme_config_register_hooks(apr_pool_t *p)
+{
+    ap_hook_post_config(config_post_config, NULL, NULL, APR_HOOK_REALLY_FIRST);
+}
+
+/* ---- directive handlers ----------------------------------------------- */
+
+static acme_srv_conf_t *cmd_conf(cmd_parms *cmd)
+{
+    return acme_conf_get(cmd->server);
+}
+
+static const char *where(cmd_parms *cmd)
+{
+    if (!cmd->directive) {
+        return "";
+    }
+    return apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num);
+}
+
+static const char *server_only(cmd_parms *cmd)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (!err) {
+        return NULL;
+    }
+    return apr_psprintf(cmd->pool, "ACME00500: %s; it applies to the whole server: "
+                        "move it outside the <VirtualHost>", err);
+}
+
+static const char *not_in_dir(cmd_parms *cmd)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    if (!err) {
+        return NULL;
+    }
+    return apr_psprintf(cmd->pool, "ACME00501: %s; use it at server level or in a "
+                        "<VirtualHost>", err);
+}
+
+/* Do the challenge types configured so far allow wildcard names? */
+static int wildcards_allowed(cmd_parms *cmd)
+{
+    apr_array_header_t *types = cmd_conf(cmd)->challenges;
+    int i;
+
+    if (!types && ap_server_conf && ap_server_conf != cmd->server) {
+        types = acme_conf_get(ap_server_conf)->challenges;
+    }
+    for (i = 0; types && i < types->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(types, i, const char *), "dns-01")) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *acme_conf_check_name(apr_pool_t *p, const char *name, int wildcards_ok)
+{
+    const char *why = NULL;
+
+    if (acme_name_validate(p, name, &why) != APR_SUCCESS) {
+        return apr_psprintf(p, "ACME00502: '%s' is not a name a certificate can hold: %s; "
+                            "write a DNS name such as www.example.org or an IP address",
+                            name, why ? why : "invalid");
+    }
+    if (acme_name_is_wildcard(name) && !wildcards_ok) {
+        return apr_psprintf(p, "ACME00503: %s needs the dns-01 challenge; http-01 cannot "
+                            "validate wildcards; list the names explicitly instead", name);
+    }
+    return NULL;
+}
+
+static const char *set_domain(cmd_parms *cmd, void *dc, const char *args)
+{
+    acme_srv_conf_t *conf = cmd_conf(cmd);
+    acme_domain_decl_t *decl;
+    const char *err, *word;
+
+    if ((err = not_in_dir(cmd))) {
+        return err;
+    }
+    decl = apr_pcalloc(cmd->pool, sizeof(*decl));
+    decl->s = cmd->server;
+    decl->file = cmd->directive ? cmd->directive->filename : "?";
+    decl->line = cmd->directive ? cmd->directive->line_num : 0;
+    decl->names = apr_array_make(cmd->pool, 4, sizeof(const char *));
+
+    while (*(word = ap_getword_conf(cmd->pool, &args))) {
+        if ((err = acme_conf_check_name(cmd->pool, word, wildcards_allowed(cmd)))) {
+            return err;
+        }
+        APR_ARRAY_PUSH(decl->names, const char *) = acme_name_normalize(cmd->pool, word);
+    }
+    if (decl->names->nelts == 0 && !cmd->server->is_virtual) {
+        return "ACME00504: AcmeDomain outside a <VirtualHost> needs the names to manage, "
+               "e.g. 'AcmeDomain example.org www.example.org'; or write it without names "
+               "inside the SSL <VirtualHost> to use its ServerName and ServerAlias";
+    }
+    if (decl->names->nelts > ACME_MAX_NAMES) {
+        return apr_psprintf(cmd->pool, "ACME00505: AcmeDomain lists %d names, a certificate "
+                            "holds at most %d; split them over several AcmeDomain lines",
+                            decl->names->nelts, ACME_MAX_NAMES);
+    }
+    APR_ARRAY_PUSH(conf->decls, acme_domain_decl_t *) = decl;
+    return NULL;
+}
+
+static const char *ca_url_of(cmd_parms *cmd, const char *arg, const char **url)
+{
+    apr_uri_t uri;
+
+    if (!strcasecmp(arg, "letsencrypt")) {
+        *url = LETSENCRYPT_URL;
+        return NULL;
+    }
+    if (!strcasecmp(arg, "letsencrypt-staging")) {
+        *url = LETSENCRYPT_STAGING_URL;
+        return NULL;
+    }
+    if (apr_uri_parse(cmd->pool, arg, &uri) != APR_SUCCESS || !uri.scheme || !uri.hostname
+        || !*uri.hostname) {
+        return apr_psprintf(cmd->pool, "ACME00506: AcmeCA '%s' is neither 'letsencrypt', "
+                            "'letsencrypt-staging' nor a URL; write the CA's ACME directory "
+                            "URL, e.g. https://acme-v02.api.letsencrypt.org/directory", arg);
+    }
+    if (strcasecmp(uri.scheme, "https")) {
+        return apr_psprintf(cmd->pool, "ACME00507: AcmeCA '%s' is not an https URL; ACME "
+                            "requires https: write https://%s%s", arg,
+                            uri.hostname, uri.path ? uri.path : "/");
+    }
+    *url = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *set_ca(cmd_parms *cmd, void *dc, const char *arg)
+{
+    acme_srv_conf_t *conf = cmd_conf(cmd);
+    const char *err, *url = NULL;
+    int i;
+
+    if ((err = server_only(cmd)) || (err = ca_url_of(cmd, arg, &url))) {
+        return err;
+    }
+    if (!conf->ca_urls) {
+        conf->ca_urls = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    for (i = 0; i < conf->ca_urls->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(conf->ca_urls, i, const char *), url)) {
+            return NULL;
+        }
+    }
+    APR_ARRAY_PUSH(conf->ca_urls, const char *) = url;
+    return NULL;
+}
+
+/* Readable and holding at least one PEM certificate, checked now so a typo
+ * fails the configtest instead of every later order. */
+static const char *check_ca_file(cmd_parms *cmd, const char *path)
+{
+    apr_file_t *f;
+    apr_status_t rv;
+    char *buf = apr_palloc(cmd->temp_pool, CA_FILE_PEEK + 1);
+    apr_size_t len = CA_FILE_PEEK;
+    char ebuf[256];
+
+    rv = apr_file_open(&f, path, APR_FOPEN_READ, APR_OS_DEFAULT, cmd->temp_pool);
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_read_full(f, buf, len, &len);
+        apr_file_close(f);
+        if (rv == APR_EOF) {
+            rv = APR_SUCCESS;
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "ACME00508: cannot read AcmeCACertificateFile %s: %s; "
+                            "point it at a PEM file with the CA's trust anchors",
+                            path, apr_strerror(rv, ebuf, sizeof(ebuf)));
+    }
+    buf[len] = '\0';
+    if (!strstr(buf, "-----BEGIN CERTIFICATE-----")) {
+        return apr_psprintf(cmd->pool, "ACME00509: AcmeCACertificateFile %s holds no PEM "
+                            "certificate; point it at a PEM file with the CA's trust anchors",
+                            path);
+    }
+    return NULL;
+}
+
+static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err, *path;
+
+    if ((err = server_only(cmd))) {
+        return err;
+    }
+    path = ap_server_root_relative(cmd->pool, arg);
+    if (!path) {
+        return apr_psprintf(cmd->pool, "ACME00510: AcmeCACertificateFile %s is not a valid "
+                            "path; point it at a PEM file with the CA's trust anchors", arg);
+    }
+    if ((err = check_ca_file(cmd, path))) {
+        return err;
+    }
+    cmd_conf(cmd)->ca_file = path;
+    return NULL;
+}
+
+static const char *set_contact(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err, *addr = arg;
+
+    if ((err = server_only(cmd))) {
+        return err;
+    }
+    if (!strncasecmp(addr, "mailto:", 7)) {
+        addr += 7;
+    }
+    if (!looks_like_email(addr)) {
+        return apr_psprintf(cmd->pool, "ACME00511: AcmeContact '%s' is not an email address; "
+                            "write one like admin@example.org", arg);
+    }
+    cmd_conf(cmd)->contact = apr_pstrcat(cmd->pool, "mailto:", addr, NULL);
+    return NULL;
+}
+
+static const char *set_agree_tos(cmd_parms *cmd, void *dc, const char *arg)
+{
+    acme_srv_conf_t *conf = cmd_conf(cmd);
+    const char *err;
+
+    if ((err = server_only(cmd))) {
+        return err;
+    }
+    if (!strcasecmp(arg, "on")) {
+        conf->agree_tos = 1;
+    }
+    else if (!strcasecmp(arg, "off")) {
+        conf->agree_tos = 0;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "ACME00512: AcmeAgreeToTerms '%s' is neither on nor "
+                            "off; write 'AcmeAgreeToTerms on' to agree to the CA's terms "
+                            "of service", arg);
+    }
+    conf->agree_tos_where = where(cmd);
+    return NULL;
+}
+
+static const char *set_store_dir(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err, *path;
+
+    if ((err = server_only(cmd))) {
+        return err;
+    }
+    path = ap_server_root_relative(cmd->pool, arg);
+    if (!path || !*arg) {
+        return apr_psprintf(cmd->pool, "ACME00513: AcmeStoreDir '%s' is not a valid path; "
+                            "write a directory, absolute or relative to ServerRoot", arg);
+    }
+    cmd_conf(cmd)->store_dir = path;
+    return NULL;
+}
+
+static const char *parse_port(cmd_parms *cmd, const char *arg, int *http, int *https)
+{
+    const char *colon = strchr(arg, ':');
+    const char *num;
+    char *end;
+    long port;
+
+    if (!colon) {
+        goto bad;
+    }
+    num = colon + 1;
+    port = strtol(num, &end, 10);
+    if (!*num || *end || port < 1 || port > 65535) {
+        goto bad;
+    }
+    if (colon - arg == 4 && !strncasecmp(arg, "http", 4)) {
+        *http = (int)port;
+        return NULL;
+    }
+    if (colon - arg == 5 && !strncasecmp(arg, "https", 5)) {
+        *https = (int)port;
+        return NULL;
+    }
+bad:
+    return apr_psprintf(cmd->pool, "ACME00514: AcmePortMap '%s' is not understood; write "
+                        "'AcmePortMap http:N https:M' with the local ports that the public "
+                        "ports 80 and 443 reach, e.g. 'AcmePortMap http:8080 https:8443'", arg);
+}
+
+static const char *set_port_map(cmd_parms *cmd, void *dc, const char *a1, const char *a2)
+{
+    acme_srv_conf_t *conf = cmd_conf(cmd);
+    int http = conf->port_http, https = conf->port_https;
+    const char *err;
+
+    if ((err = server_only(cmd)) || (err = parse_port(cmd, a1, &http, &https))
+        || (a2 && (err = parse_port(cmd, a2, &http, &https)))) {
+        return err;
+    }
+    conf->port_http = http;
+    conf->port_https = https;
+    return NULL;
+}
+
+static const char *set_challenges(cmd_parms *cmd, void *dc, const char *arg)
+{
+    acme_srv_conf_t *conf = cmd_conf(cmd);
+    const char *err, *type;
+    int i;
+
+    if ((err = not_in_dir(cmd))) {
+        return err;
+    }
+    if (!strcasecmp(arg, "tls-alpn-01") || !strcasecmp(arg, "dns-01")) {
+        return apr_psprintf(cmd->pool, "ACME00515: AcmeChallenges %s is not supported yet; "
+                            "use http-01 (the server must be reachable on port 80 for the "
+                            "names)", arg);
+    }
+    if (strcasecmp(arg, "http-01")) {
+        return apr_psprintf(cmd->pool, "ACME00516: AcmeChallenges '%s' is not a challenge "
+                            "type; use http-01", arg);
+    }
+    type = "http-01";
+    if (!conf->challenges) {
+        conf->challenges = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    for (i = 0; i < conf->challenges->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(conf->challenges, i, const char *), type)) {
+            return NULL;
+        }
+    }
+    APR_ARRAY_PUSH(conf->challenges, const char *) = type;
+    return NULL;
+}
+
+static const char *set_key_type(cmd_parms *cmd, void *dc, const char *arg)
+{
+    acme_srv_conf_t *conf = cmd_conf(cmd);
+    acme_key_type_e type;
+    const char *err;
+    int i;
+
+    if ((err = not_in_dir(cmd))) {
+        return err;
+    }
+    if (acme_key_type_parse(arg, &type) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "ACME00517: AcmeKeyType '%s' is unknown; use "
+                            KEY_TYPE_CHOICES, arg);
+    }
+    if (!conf->key_types) {
+        conf->key_types = apr_array_make(cmd->pool, 2, sizeof(acme_key_type_e));
+    }
+    for (i = 0; i < conf->key_types->nelts; i++) {
+        if (APR_ARRAY_IDX(conf->key_types, i, acme_key_type_e) == type) {
+            return NULL;
+        }
+    }
+    APR_ARRAY_PUSH(conf->key_types, acme_key_type_e) = type;
+    return NULL;
+}
+
+static const char *set_activation(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err;
+
+    if ((err = server_only(cmd))) {
+        return err;
+    }
+    if (!strcasecmp(arg, "auto")) {
+        cmd_conf(cmd)->activation_auto = 1;
+    }
+    else if (!strcasecmp(arg, "manual")) {
+        cmd_conf(cmd)->activation_auto = 0;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "ACME00518: AcmeActivation '%s' is neither auto nor "
+                            "manual; write 'AcmeActivation auto' to make new certificates "
+                            "live by a graceful restart, or 'manual' to restart yourself", arg);
+    }
+    return NULL;
+}
+
+static const char *set_profile(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err, *c;
+
+    if ((err = not_in_dir(cmd))) {
+        return err;
+    }
+    for (c = arg; *c; c++) {
+        if (!apr_isalnum(*c) && !strchr("-_.", *c)) {
+            break;
+        }
+    }
+    if (!*arg || *c || strlen(arg) > 64) {
+        return apr_psprintf(cmd->pool, "ACME00519: AcmeProfile '%s' is not a profile name; "
+                            "use a name the CA lists in its directory, e.g. 'shortlived'", arg);
+    }
+    cmd_conf(cmd)->profile = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+/* "33%" or a duration "30d", "12h", "90m", "3600s". */
+static int parse_window(const char *arg, acme_window_t *w)
+{
+    char *end;
+    long n = strtol(arg, &end, 10);
+
+    if (end == arg || n <= 0) {
+        return 0;
+    }
+    if (!strcmp(end, "%")) {
+        if (n >= 100) {
+            return 0;
+        }
+        w->percent = (int)n;
+        w->duration = 0;
+        return 1;
+    }
+    if (end[0] && !end[1] && n <= 3650L * 24 * 3600) {
+        apr_interval_time_t unit;
+        switch (apr_tolower(end[0])) {
+        case 'd': unit = apr_time_from_sec(24 * 3600); break;
+        case 'h': unit = apr_time_from_sec(3600); break;
+        case 'm': unit = apr_time_from_sec(60); break;
+        case 's': unit = apr_time_from_sec(1); break;
+        default: return 0;
+        }
+        w->percent = -1;
+        w->duration = (apr_interval_time_t)n * unit;
+        return 1;
+    }
+    return 0;
+}
+
+static const char *set_renew_window(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err;
+
+    if ((err = not_in_dir(cmd))) {
+        return err;
+    }
+    if (!parse_window(arg, &cmd_conf(cmd)->renew_window)) {
+        return apr_psprintf(cmd->pool, "ACME00520: AcmeRenewWindow '%s' is not understood; "
+                            "write a share of the lifetime left (1%%..99%%, e.g. 33%%) or a "
+                            "duration (e.g. 30d, 12h, 90m)", arg);
+    }
+    return NULL;
+}
+
+const command_rec acme_cmds[] = {
+    AP_INIT_RAW_ARGS("AcmeDomain", set_domain, NULL, RSRC_CONF,
+                     "Names of one managed certificate; none in a <VirtualHost>: its "
+                     "ServerName and ServerAlias"),
+    AP_INIT_ITERATE("AcmeCA", set_ca, NULL, RSRC_CONF,
+                    "ACME directory URL(s), letsencrypt or letsencrypt-staging; several = "
+                    "failover order"),
+    AP_INIT_TAKE1("AcmeCACertificateFile", set_ca_file, NULL, RSRC_CONF,
+                  "PEM trust anchors for TLS to the CA"),
+    AP_INIT_TAKE1("AcmeContact", set_contact, NULL, RSRC_CONF,
+                  "Email address of the ACME account"),
+    AP_INIT_TAKE1("AcmeAgreeToTerms", set_agree_tos, NULL, RSRC_CONF,
+                  "on: agree to the CA's terms of service"),
+    AP_INIT_TAKE1("AcmeStoreDir", set_store_dir, NULL, RSRC_CONF,
+                  "State directory, relative to ServerRoot"),
+    AP_INIT_TAKE12("AcmePortMap", set_port_map, NULL, RSRC_CONF,
+                   "http:N https:M: local ports the public ports 80 and 443 reach"),
+    AP_INIT_ITERATE("AcmeChallenges", set_challenges, NULL, RSRC_CONF,
+                    "Challenge types in preference order"),
+    AP_INIT_ITERATE("AcmeKeyType", set_key_type, NULL, RSRC_CONF,
+                    "Certificate key type: " KEY_TYPE_CHOICES),
+    AP_INIT_TAKE1("AcmeActivation", set_activation, NULL, RSRC_CONF,
+                  "auto: graceful restart when new certificates are ready; manual"),
+    AP_INIT_TAKE1("AcmeProfile", set_profile, NULL, RSRC_CONF,
+                  "ACME profile to order certificates with"),
+    AP_INIT_TAKE1("AcmeRenewWindow", set_renew_window, NULL, RSRC_CONF,
+                  "Renew when this much lifetime is left: N% or a duration (30d, 12h)"),
+    { NULL }
+};
+

@@ -50,8 +50,15 @@ acme_window_t acme_conf_renew_window(server_rec *s);
 
 /* The domain table: every AcmeDomain of every server, names resolved (vhost
  * ServerName + aliases when none given), validated, as acme_domain_t*.
- * On a config error returns NULL and sets *err to "file:line: what; fix". */
+ * On a config error returns NULL and sets *err to "ACME005nn: file:line: what; fix". */
 apr_array_header_t *acme_conf_domains(apr_pool_t *p, server_rec *base, const char **err);
+/* The same; *decls (if not NULL) gets the acme_domain_decl_t* each domain comes
+ * from, index for index, for messages that name the AcmeDomain line. */
+apr_array_header_t *acme_conf_domains_decls(apr_pool_t *p, server_rec *base,
+                                            apr_array_header_t **decls, const char **err);
+
+/* NULL if name may go into an AcmeDomain, else the tagged reason and fix. */
+const char *acme_conf_check_name(apr_pool_t *p, const char *name, int wildcards_ok);
 
 extern const command_rec acme_cmds[];
 void *acme_conf_create_srv(apr_pool_t *p, server_rec *s);
