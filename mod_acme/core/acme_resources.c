@@ -46,11 +46,21 @@ static apr_uint16_t uri_port(const apr_uri_t *uri)
     return apr_uri_port_of_scheme(uri->scheme);
 }
 
+/* URLs end up in logs and request lines: no spaces, no control characters. */
+static int url_chars_ok(const char *url)
+{
+    for (; *url; url++) {
+        unsigned char c = (unsigned char)*url;
+        if (c <= 0x20 || c >= 0x7f) return 0;
+    }
+    return 1;
+}
+
 int acme_url_same_origin(apr_pool_t *p, const char *url, const char *base_url)
 {
     apr_uri_t u, b;
 
-    if (!url || !base_url || strlen(url) > ACME_MAX_URL_LEN) return 0;
+    if (!url || !base_url || strlen(url) > ACME_MAX_URL_LEN || !url_chars_ok(url)) return 0;
     if (apr_uri_parse(p, url, &u) != APR_SUCCESS) return 0;
     if (apr_uri_parse(p, base_url, &b) != APR_SUCCESS) return 0;
     if (!u.scheme || strcasecmp(u.scheme, "https")) return 0;

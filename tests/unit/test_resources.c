@@ -46,6 +46,9 @@ static void test_same_origin(void **state)
     assert_false(acme_url_same_origin(p, NULL, BASE));
     assert_false(acme_url_same_origin(p, CA "/x", "http://ca.example:14000/dir"));
     assert_false(acme_url_same_origin(p, "ftp://ca.example:14000/x", BASE));
+    assert_false(acme_url_same_origin(p, CA "/a b", BASE));
+    assert_false(acme_url_same_origin(p, CA "/a\r\nX-Injected: 1", BASE));
+    assert_false(acme_url_same_origin(p, CA "/\xc3\xa9", BASE));
 }
 
 static const char *GOOD_DIR =
