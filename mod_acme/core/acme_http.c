@@ -29,7 +29,8 @@ typedef struct transfer_t {
     int body_too_large;
     apr_table_t *headers;
     int header_count;
-    int header_too_large;
+    int header_line_too_long;
+    int too_many_headers;
 } transfer_t;
 
 static apr_status_t http_cleanup(void *data)
@@ -109,7 +110,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *baton)
     char *line, *colon, *name, *value;
 
     if (n > ACME_MAX_HEADER_BYTES) {
-        t->header_too_large = 1;
+        t->header_line_too_long = 1;
         return 0;
     }
     if (n >= 5 && !strncmp(data, "HTTP/", 5)) {
@@ -122,7 +123,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *baton)
     colon = strchr(line, ':');
     if (!colon) return n;   /* the blank line ending the block, or junk */
     if (++t->header_count > ACME_HTTP_MAX_HEADERS) {
-        t->header_too_large = 1;
+        t->too_many_headers = 1;
         return 0;
     }
     *colon = '\0';
@@ -231,10 +232,14 @@ static apr_status_t transfer_failed(acme_http_t *http, apr_pool_t *p, const char
                               "%s %s: response body larger than %" APR_SIZE_T_FMT " bytes",
                               method, url, t->max_body);
     }
-    else if (t->header_too_large) {
+    else if (t->header_line_too_long) {
         rv = acme_problem_set(prob, p, APR_ENOSPC, NULL,
-                              "%s %s: response headers exceed %d lines of %d bytes",
-                              method, url, ACME_HTTP_MAX_HEADERS, ACME_MAX_HEADER_BYTES);
+                              "%s %s: a response header line is longer than %d bytes",
+                              method, url, ACME_MAX_HEADER_BYTES);
+    }
+    else if (t->too_many_headers) {
+        rv = acme_problem_set(prob, p, APR_ENOSPC, NULL, "%s %s: more than %d response headers",
+                              method, url, ACME_HTTP_MAX_HEADERS);
     }
     else {
         rv = acme_problem_set(prob, p, APR_EGENERAL, NULL, "%s %s: %s", method, url,
