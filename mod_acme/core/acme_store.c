@@ -392,15 +392,17 @@ static void remove_stale_temps(apr_pool_t *p, const char *path, int depth, apr_t
     if (apr_dir_open(&dir, path, p) != APR_SUCCESS) {
         return;
     }
-    while (apr_dir_read(&finfo, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_MTIME
-                        | APR_FINFO_LINK, dir) == APR_SUCCESS) {
+    /* Name and type come from readdir itself (a link shows as APR_LNK). */
+    while (apr_dir_read(&finfo, APR_FINFO_NAME | APR_FINFO_TYPE, dir) == APR_SUCCESS) {
         const char *child;
         if (!strcmp(finfo.name, ".") || !strcmp(finfo.name, "..")) {
             continue;
         }
         child = apr_pstrcat(p, path, "/", finfo.name, NULL);
         if (acme_store_is_temp_name(finfo.name) && finfo.filetype != APR_DIR) {
-            if (now - finfo.mtime > STALE_TEMP_AGE) {
+            apr_finfo_t st;
+            if (apr_stat(&st, child, APR_FINFO_MTIME | APR_FINFO_LINK, p) == APR_SUCCESS
+                && now - st.mtime > STALE_TEMP_AGE) {
                 apr_file_remove(child, p);
             }
         }
@@ -521,8 +523,7 @@ static apr_status_t chown_tree(apr_pool_t *p, const char *path, apr_uid_t uid, a
     }
     rv = APR_SUCCESS;
     while (rv == APR_SUCCESS
-           && apr_dir_read(&finfo, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_LINK,
-                           dir) == APR_SUCCESS) {
+           && apr_dir_read(&finfo, APR_FINFO_NAME | APR_FINFO_TYPE, dir) == APR_SUCCESS) {
         const char *child;
         if (!strcmp(finfo.name, ".") || !strcmp(finfo.name, "..")) {
             continue;

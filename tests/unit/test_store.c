@@ -1,0 +1,533 @@
+/* The store: atomic writes, perms, caps, path checks, temp files, locks,
+ * staging, activation and the fallback certificate. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <apr_file_info.h>
+#include <apr_file_io.h>
+#include <apr_strings.h>
+
+#include "unit.h"
+#include "acme_store.h"
+#include "acme_cert.h"
+#include "acme_crypto.h"
+
+#define DAY apr_time_from_sec(24 * 3600)
+
+static void remove_tree(apr_pool_t *p, const char *path)
+{
+    apr_dir_t *dir;
+    apr_finfo_t finfo;
+
+    if (apr_dir_open(&dir, path, p) == APR_SUCCESS) {
+        while (apr_dir_read(&finfo, APR_FINFO_NAME | APR_FINFO_TYPE, dir) == APR_SUCCESS) {
+            const char *child;
+            if (!strcmp(finfo.name, ".") || !strcmp(finfo.name, "..")) {
+                continue;
+            }
+            child = apr_pstrcat(p, path, "/", finfo.name, NULL);
+            if (finfo.filetype == APR_DIR) {
+                remove_tree(p, child);
+            }
+            else {
+                apr_file_remove(child, p);
+            }
+        }
+        apr_dir_close(dir);
+    }
+    apr_dir_remove(path, p);
+}
+
+static apr_status_t tree_cleanup(void *data)
+{
+    apr_pool_t *p;
+
+    apr_pool_create(&p, NULL);
+    remove_tree(p, data);
+    apr_pool_destroy(p);
+    return APR_SUCCESS;
+}
+
+/* A fresh store under /tmp, removed with the pool. */
+static acme_store_t *new_store(apr_pool_t *p)
+{
+    char *dir = apr_pstrdup(p, "/tmp/acme-store-test-XXXXXX");
+    acme_store_t *store;
+
+    assert_non_null(mkdtemp(dir));
+    /* httpd children must be able to reach the store (see test_grant). */
+    assert_int_equal(chmod(dir, 0755), 0);
+    apr_pool_cleanup_register(p, dir, tree_cleanup, apr_pool_cleanup_null);
+    assert_int_equal(acme_store_open(&store, p, apr_pstrcat(p, dir, "/acme", NULL), 1),
+                     APR_SUCCESS);
+    return store;
+}
+
+static int mode_of(acme_store_t *store, apr_pool_t *p, const char *relpath)
+{
+    struct stat st;
+
+    assert_int_equal(stat(acme_store_path(store, p, relpath), &st), 0);
+    return (int)(st.st_mode & 07777);
+}
+
+static int exists(acme_store_t *store, apr_pool_t *p, const char *relpath)
+{
+    struct stat st;
+
+    return lstat(acme_store_path(store, p, relpath), &st) == 0;
+}
+
+/* Every entry of a directory, temp files included. */
+static int raw_count(apr_pool_t *p, const char *path)
+{
+    apr_dir_t *dir;
+    apr_finfo_t finfo;
+    int n = 0;
+
+    assert_int_equal(apr_dir_open(&dir, path, p), APR_SUCCESS);
+    while (apr_dir_read(&finfo, APR_FINFO_NAME, dir) == APR_SUCCESS) {
+        if (strcmp(finfo.name, ".") && strcmp(finfo.name, "..")) {
+            ++n;
+        }
+    }
+    apr_dir_close(dir);
+    return n;
+}
+
+static void test_write_read_roundtrip(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    const char *data;
+    apr_size_t len;
+
+    assert_int_equal(acme_store_write(store, p, "status/a/b.txt", "hello", 5,
+                                      ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    assert_int_equal(acme_store_read(store, p, "status/a/b.txt", 100, &data, &len), APR_SUCCESS);
+    assert_int_equal(len, 5);
+    assert_string_equal(data, "hello");
+    assert_int_equal(acme_store_write(store, p, "status/a/b.txt", "bye", 3,
+                                      ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    assert_int_equal(acme_store_read(store, p, "status/a/b.txt", 100, &data, &len), APR_SUCCESS);
+    assert_string_equal(data, "bye");
+    assert_int_equal(raw_count(p, acme_store_path(store, p, "status/a")), 1);
+    assert_int_equal(acme_store_write(store, p, "status/empty", "", 0, ACME_STORE_FILE_PERMS),
+                     APR_SUCCESS);
+    assert_int_equal(acme_store_read(store, p, "status/empty", 10, &data, &len), APR_SUCCESS);
+    assert_int_equal(len, 0);
+    assert_string_equal(data, "");
+    assert_int_equal(acme_store_remove(store, p, "status/empty"), APR_SUCCESS);
+    assert_int_equal(acme_store_remove(store, p, "status/empty"), APR_SUCCESS);
+    assert_true(APR_STATUS_IS_ENOENT(acme_store_read(store, p, "status/empty", 10, &data, &len)));
+}
+
+static void test_perms_despite_umask(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    mode_t old = umask(0);
+
+    assert_int_equal(acme_store_write(store, p, "accounts/ca/account.key", "k", 1,
+                                      ACME_STORE_KEY_PERMS), APR_SUCCESS);
+    umask(077);
+    assert_int_equal(acme_store_write(store, p, "archive/x/v/cert.pem", "c", 1,
+                                      ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    umask(old);
+    assert_int_equal(mode_of(store, p, "accounts/ca/account.key"), 0600);
+    assert_int_equal(mode_of(store, p, "accounts/ca"), 0700);
+    assert_int_equal(mode_of(store, p, "accounts"), 0700);
+    assert_int_equal(mode_of(store, p, "staging"), 0700);
+    assert_int_equal(mode_of(store, p, "jobs"), 0700);
+    assert_int_equal(mode_of(store, p, "archive/x/v/cert.pem"), 0644);
+    assert_int_equal(mode_of(store, p, "archive/x/v"), 0755);
+    assert_int_equal(mode_of(store, p, "domains"), 0755);
+    assert_int_equal(mode_of(store, p, "."), 0755);
+}
+
+static void test_read_caps(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    char big[100];
+    const char *data;
+    apr_size_t len;
+
+    memset(big, 'x', sizeof(big));
+    assert_int_equal(acme_store_write(store, p, "status/big", big, sizeof(big),
+                                      ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    assert_int_equal(acme_store_read(store, p, "status/big", 99, &data, &len), APR_ENOSPC);
+    assert_int_equal(acme_store_read(store, p, "status/big", 100, &data, &len), APR_SUCCESS);
+    assert_int_equal(len, 100);
+    assert_int_equal(data[100], '\0');
+    assert_int_not_equal(acme_store_read(store, p, "status", 100, &data, &len), APR_SUCCESS);
+}
+
+static void test_path_traversal_rejected(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    static const char *const bad[] = { "../x", "/etc/passwd", "status/../../x", "..", "a/..",
+                                       "", NULL };
+    const char *data;
+    apr_size_t len;
+    apr_array_header_t *names;
+    int i;
+
+    for (i = 0; bad[i]; ++i) {
+        assert_int_equal(acme_store_write(store, p, bad[i], "x", 1, ACME_STORE_FILE_PERMS),
+                         APR_EINVAL);
+        assert_int_equal(acme_store_read(store, p, bad[i], 10, &data, &len), APR_EINVAL);
+        assert_int_equal(acme_store_remove(store, p, bad[i]), APR_EINVAL);
+        assert_int_equal(acme_store_list(store, p, bad[i], &names), APR_EINVAL);
+    }
+    assert_int_equal(acme_store_relpath_check("a/..b/c..d"), APR_SUCCESS);
+    assert_int_equal(acme_store_stage(store, p, "../x", "c", 1, "k"), APR_EINVAL);
+    assert_int_equal(acme_store_lock(store, p, "a/b"), APR_EINVAL);
+}
+
+static void test_json_roundtrip(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    json_t *json = json_pack("{s:s, s:i}", "url", "https://ca/acct/1", "n", 3), *back;
+
+    assert_int_equal(acme_store_write_json(store, p, "accounts/ca/account.json", json,
+                                           ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    json_decref(json);
+    assert_int_equal(acme_store_read_json(store, p, "accounts/ca/account.json", &back),
+                     APR_SUCCESS);
+    assert_string_equal(json_string_value(json_object_get(back, "url")), "https://ca/acct/1");
+    assert_int_equal(json_integer_value(json_object_get(back, "n")), 3);
+    assert_int_equal(acme_store_write(store, p, "status/bad.json", "{nope", 5,
+                                      ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    assert_int_equal(acme_store_read_json(store, p, "status/bad.json", &back), APR_EINVAL);
+}
+
+static void test_list_skips_temp_files(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    static const char *const files[] = { "b.json", ".hidden", "a.json.tmp.123.deadbeef",
+                                         "www.tmp.example.org", "a.json", NULL };
+    apr_array_header_t *names;
+    int i;
+
+    for (i = 0; files[i]; ++i) {
+        apr_file_t *f;
+        assert_int_equal(apr_file_open(&f, acme_store_path(store, p, apr_pstrcat(
+                                           p, "status/", files[i], NULL)),
+                                       APR_FOPEN_WRITE | APR_FOPEN_CREATE, APR_FPROT_OS_DEFAULT,
+                                       p), APR_SUCCESS);
+        apr_file_close(f);
+    }
+    assert_int_equal(acme_store_list(store, p, "status", &names), APR_SUCCESS);
+    assert_int_equal(names->nelts, 3);
+    assert_string_equal(APR_ARRAY_IDX(names, 0, const char *), "a.json");
+    assert_string_equal(APR_ARRAY_IDX(names, 1, const char *), "b.json");
+    assert_string_equal(APR_ARRAY_IDX(names, 2, const char *), "www.tmp.example.org");
+    assert_int_equal(acme_store_list(store, p, "nothing/here", &names), APR_SUCCESS);
+    assert_int_equal(names->nelts, 0);
+    assert_true(acme_store_is_temp_name("cert.pem.tmp.1.0123abcd"));
+    assert_false(acme_store_is_temp_name("cert.pem.tmp.1.0123abc"));
+    assert_false(acme_store_is_temp_name("x.tmp.example.org"));
+}
+
+static void make_temp(acme_store_t *store, apr_pool_t *p, const char *relpath, apr_time_t mtime)
+{
+    apr_file_t *f;
+
+    assert_int_equal(apr_file_open(&f, acme_store_path(store, p, relpath),
+                                   APR_FOPEN_WRITE | APR_FOPEN_CREATE, APR_FPROT_OS_DEFAULT, p),
+                     APR_SUCCESS);
+    apr_file_close(f);
+    assert_int_equal(apr_file_mtime_set(acme_store_path(store, p, relpath), mtime, p),
+                     APR_SUCCESS);
+}
+
+static void test_stale_temp_cleanup(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p), *again;
+    apr_time_t old = apr_time_now() - apr_time_from_sec(120);
+
+    assert_int_equal(acme_store_write(store, p, "archive/x/v1/cert.pem", "c", 1,
+                                      ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    make_temp(store, p, "status/x.json.tmp.99.0123abcd", old);
+    make_temp(store, p, "archive/x/v1/cert.pem.tmp.99.0123abcd", old);
+    make_temp(store, p, "status/y.json.tmp.99.0123abcd", apr_time_now());
+    assert_int_equal(symlink("../archive/x/v1", acme_store_path(
+                                 store, p, "domains/x.tmp.99.0123abcd")), 0);
+    assert_int_equal(acme_store_open(&again, p, acme_store_dir(store), 1), APR_SUCCESS);
+    assert_false(exists(store, p, "status/x.json.tmp.99.0123abcd"));
+    assert_false(exists(store, p, "archive/x/v1/cert.pem.tmp.99.0123abcd"));
+    assert_true(exists(store, p, "status/y.json.tmp.99.0123abcd"));
+    assert_true(exists(store, p, "archive/x/v1/cert.pem"));
+}
+
+static void test_ca_id(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *id = acme_store_ca_id(p, "https://acme-v02.api.letsencrypt.org/directory");
+    const char *c;
+
+    assert_int_equal(strncmp(id, "acme-v02.api.letsencrypt.org_443-", 33), 0);
+    assert_int_equal(strlen(id), 33 + 8);
+    id = acme_store_ca_id(p, "https://LOCALHOST:14000/dir");
+    assert_int_equal(strncmp(id, "localhost_14000-", 16), 0);
+    assert_string_not_equal(id, acme_store_ca_id(p, "https://localhost:14000/dir2"));
+    id = acme_store_ca_id(p, "https://[::1]:14000/dir");
+    for (c = id; *c; ++c) {
+        assert_non_null(strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", *c));
+    }
+}
+
+static void test_lock_exclusive(void **state)
+{
+    apr_pool_t *p = *state, *p1, *p2;
+    acme_store_t *store = new_store(p);
+    pid_t pid;
+    int status;
+
+    apr_pool_create(&p1, p);
+    apr_pool_create(&p2, p);
+    assert_int_equal(acme_store_lock(store, p1, "example.org"), APR_SUCCESS);
+    assert_int_equal(acme_store_lock(store, p2, "example.org"), APR_EAGAIN);
+    assert_int_equal(acme_store_lock(store, p2, "other.org"), APR_SUCCESS);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        apr_pool_t *pc;
+        apr_pool_create(&pc, NULL);
+        _exit(acme_store_lock(store, pc, "example.org") == APR_EAGAIN ? 0 : 1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    apr_pool_clear(p1);
+    assert_int_equal(acme_store_lock(store, p2, "example.org"), APR_SUCCESS);
+    assert_int_equal(mode_of(store, p, "jobs/example.org.lock"), 0600);
+}
+
+/* --- staging and activation ---------------------------------------------- */
+
+typedef struct test_cert_t {
+    const char *key_pem;
+    const char *cert_pem;
+} test_cert_t;
+
+static apr_array_header_t *names_of(apr_pool_t *p, const char *a, const char *b)
+{
+    apr_array_header_t *names = apr_array_make(p, 2, sizeof(const char *));
+
+    APR_ARRAY_PUSH(names, const char *) = a;
+    if (b) {
+        APR_ARRAY_PUSH(names, const char *) = b;
+    }
+    return names;
+}
+
+/* Self-signed certificate for names; with other_key set, the key returned is
+ * not the certificate's. */
+static test_cert_t make_cert(apr_pool_t *p, const apr_array_header_t *names, int other_key)
+{
+    EVP_PKEY *pkey, *other;
+    test_cert_t tc;
+
+    assert_int_equal(acme_key_generate(p, ACME_KEY_EC_P256, &pkey), APR_SUCCESS);
+    assert_int_equal(acme_selfsigned_create(p, pkey, APR_ARRAY_IDX(names, 0, const char *),
+                                            names, 30 * DAY, &tc.cert_pem), APR_SUCCESS);
+    if (other_key) {
+        assert_int_equal(acme_key_generate(p, ACME_KEY_EC_P256, &other), APR_SUCCESS);
+        pkey = other;
+    }
+    assert_int_equal(acme_key_to_pem(p, pkey, &tc.key_pem), APR_SUCCESS);
+    return tc;
+}
+
+static apr_time_t test_clock(void *baton)
+{
+    return *(apr_time_t *)baton;
+}
+
+static void stage(acme_store_t *store, apr_pool_t *p, const char *name, test_cert_t tc)
+{
+    assert_int_equal(acme_store_stage(store, p, name, tc.cert_pem, strlen(tc.cert_pem),
+                                      tc.key_pem), APR_SUCCESS);
+}
+
+static const char *live_target(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    char buf[512];
+    ssize_t n = readlink(acme_store_path(store, p, apr_pstrcat(p, "domains/", name, NULL)),
+                         buf, sizeof(buf) - 1);
+
+    assert_true(n > 0);
+    return apr_pstrmemdup(p, buf, (apr_size_t)n);
+}
+
+static void test_stage_flags(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+
+    assert_false(acme_store_any_staged(store, p));
+    assert_false(acme_store_has_staged(store, p, "example.org"));
+    assert_int_equal(acme_store_stage(store, p, "example.org", "chain", 5, "key"), APR_SUCCESS);
+    assert_true(acme_store_has_staged(store, p, "example.org"));
+    assert_true(acme_store_any_staged(store, p));
+    assert_int_equal(mode_of(store, p, "staging/example.org/privkey.pem"), 0600);
+    assert_int_equal(mode_of(store, p, "staging/example.org/cert.pem"), 0644);
+}
+
+static void test_activate_good(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    apr_array_header_t *names = names_of(p, "example.org", "www.example.org"), *versions, *chain;
+    apr_time_t now = apr_time_now();
+    acme_ctx_t ctx = { NULL, NULL, 0, test_clock, &now };
+    const char *why, *first, *second;
+
+    assert_int_equal(acme_store_activate(store, p, &ctx, "example.org", names, &why), APR_ENOENT);
+    stage(store, p, "example.org", make_cert(p, names, 0));
+    assert_int_equal(acme_store_activate(store, p, &ctx, "example.org", names, &why),
+                     APR_SUCCESS);
+    first = live_target(store, p, "example.org");
+    assert_int_equal(strncmp(first, "../archive/example.org/", 23), 0);
+    assert_false(acme_store_has_staged(store, p, "example.org"));
+    assert_false(acme_store_any_staged(store, p));
+    assert_int_equal(mode_of(store, p, "domains/example.org/privkey.pem"), 0600);
+    assert_int_equal(acme_store_load_live(store, p, "example.org", &chain), APR_SUCCESS);
+    assert_int_equal(chain->nelts, 1);
+
+    now += apr_time_from_sec(5);
+    stage(store, p, "example.org", make_cert(p, names, 0));
+    assert_int_equal(acme_store_activate(store, p, &ctx, "example.org", names, &why),
+                     APR_SUCCESS);
+    second = live_target(store, p, "example.org");
+    assert_string_not_equal(first, second);
+    assert_int_equal(acme_store_list(store, p, "archive/example.org", &versions), APR_SUCCESS);
+    assert_int_equal(versions->nelts, 2);
+    assert_true(exists(store, p, apr_pstrcat(p, first + 3, "/cert.pem", NULL)));
+    assert_int_equal(raw_count(p, acme_store_path(store, p, "domains")), 1);
+}
+
+static void assert_refused(acme_store_t *store, apr_pool_t *p, acme_ctx_t *ctx,
+                           const apr_array_header_t *names, test_cert_t tc, const char *live)
+{
+    const char *why = NULL;
+
+    stage(store, p, "example.org", tc);
+    assert_int_equal(acme_store_activate(store, p, ctx, "example.org", names, &why), APR_EINVAL);
+    assert_non_null(why);
+    assert_false(acme_store_has_staged(store, p, "example.org"));
+    assert_true(exists(store, p, "staging/example.org/rejected"));
+    assert_false(acme_store_any_staged(store, p));
+    assert_string_equal(live_target(store, p, "example.org"), live);
+}
+
+static void test_activate_refuses_bad(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    apr_array_header_t *names = names_of(p, "example.org", "www.example.org");
+    apr_time_t now = apr_time_now();
+    acme_ctx_t ctx = { NULL, NULL, 0, test_clock, &now };
+    const char *why, *live;
+    test_cert_t expiring;
+
+    stage(store, p, "example.org", make_cert(p, names, 0));
+    assert_int_equal(acme_store_activate(store, p, &ctx, "example.org", names, &why),
+                     APR_SUCCESS);
+    live = live_target(store, p, "example.org");
+
+    assert_refused(store, p, &ctx, names, make_cert(p, names, 1), live);
+    assert_refused(store, p, &ctx, names, make_cert(p, names_of(p, "example.org", NULL), 0),
+                   live);
+    expiring = make_cert(p, names, 0);
+    now += 31 * DAY;
+    assert_refused(store, p, &ctx, names, expiring, live);
+    assert_int_equal(acme_store_stage(store, p, "example.org", "garbage", 7, "key"), APR_SUCCESS);
+    assert_int_equal(acme_store_activate(store, p, &ctx, "example.org", names, &why), APR_EINVAL);
+    assert_string_equal(live_target(store, p, "example.org"), live);
+}
+
+static void test_fallback(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    const char *cert, *key, *pem1, *pem2;
+    apr_size_t len;
+
+    assert_int_equal(acme_store_fallback(store, p, &cert, &key), APR_SUCCESS);
+    assert_int_equal(mode_of(store, p, "fallback/privkey.pem"), 0600);
+    assert_int_equal(acme_store_read(store, p, "fallback/cert.pem", 100000, &pem1, &len),
+                     APR_SUCCESS);
+    assert_int_equal(acme_store_fallback(store, p, &cert, &key), APR_SUCCESS);
+    assert_int_equal(acme_store_read(store, p, "fallback/cert.pem", 100000, &pem2, &len),
+                     APR_SUCCESS);
+    assert_string_equal(pem1, pem2);
+    assert_int_equal(acme_store_write(store, p, "fallback/privkey.pem", "junk", 4,
+                                      ACME_STORE_KEY_PERMS), APR_SUCCESS);
+    assert_int_equal(acme_store_fallback(store, p, &cert, &key), APR_SUCCESS);
+    assert_int_equal(acme_store_read(store, p, "fallback/cert.pem", 100000, &pem2, &len),
+                     APR_SUCCESS);
+    assert_string_not_equal(pem1, pem2);
+    assert_string_equal(cert, acme_store_path(store, p, "fallback/cert.pem"));
+}
+
+static void test_grant(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    struct stat st;
+
+    if (geteuid() != 0) {
+        skip();
+    }
+    assert_int_equal(acme_store_write(store, p, "accounts/ca/account.key", "k", 1,
+                                      ACME_STORE_KEY_PERMS), APR_SUCCESS);
+    assert_int_equal(acme_store_grant(store, p, 33, 33), APR_SUCCESS);
+    assert_int_equal(stat(acme_store_path(store, p, "accounts/ca/account.key"), &st), 0);
+    assert_int_equal(st.st_uid, 33);
+    assert_int_equal(stat(acme_store_path(store, p, "staging"), &st), 0);
+    assert_int_equal(st.st_uid, 33);
+    assert_int_equal(stat(acme_store_path(store, p, "domains"), &st), 0);
+    assert_int_equal(st.st_uid, 0);
+    assert_int_equal(stat(acme_store_dir(store), &st), 0);
+    assert_int_equal(st.st_uid, 0);
+    assert_int_equal(st.st_mode & 07777, 0755);
+    assert_null(acme_store_untraversable(store, p, 33, 33));
+    chmod(acme_store_dir(store), 0700);
+    assert_string_equal(acme_store_untraversable(store, p, 33, 33), acme_store_dir(store));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        UNIT_TEST(test_write_read_roundtrip),
+        UNIT_TEST(test_perms_despite_umask),
+        UNIT_TEST(test_read_caps),
+        UNIT_TEST(test_path_traversal_rejected),
+        UNIT_TEST(test_json_roundtrip),
+        UNIT_TEST(test_list_skips_temp_files),
+        UNIT_TEST(test_stale_temp_cleanup),
+        UNIT_TEST(test_ca_id),
+        UNIT_TEST(test_lock_exclusive),
+        UNIT_TEST(test_stage_flags),
+        UNIT_TEST(test_activate_good),
+        UNIT_TEST(test_activate_refuses_bad),
+        UNIT_TEST(test_fallback),
+        UNIT_TEST(test_grant),
+    };
+
+    if (unit_init() != 0) {
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
