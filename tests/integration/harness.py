@@ -55,9 +55,9 @@ def acmectl_path():
     return os.path.join(build_dir(), "acmectl")
 
 
-def require_build():
-    """The module and acmectl must exist; say where they were looked for."""
-    missing = [p for p in (module_path(), acmectl_path()) if not os.path.exists(p)]
+def require_build(paths=None):
+    """The module (and whatever else is named) must exist; say where they were looked for."""
+    missing = [p for p in (paths or [module_path()]) if not os.path.exists(p)]
     if missing:
         raise HarnessError("mod_acme build not found: %s (build it, or set ACME_BUILD_DIR "
                            "to an out-of-tree build directory)" % ", ".join(missing))

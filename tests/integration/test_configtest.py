@@ -1,0 +1,86 @@
+"""Every bad value fails `apache2 -t` with the file, the line and what is wrong."""
+import re
+
+import pytest
+
+from harness import ssl_vhost
+
+
+def location_named(out, path, line):
+    return ("line %d of %s" % (line, path) in out) or ("%s:%d" % (path, line) in out)
+
+
+def any_location_named(out, path):
+    return re.search(r"(line \d+ of %s)|(%s:\d+)" % (re.escape(path), re.escape(path)), out)
+
+
+def test_valid_configuration_passes(httpd, unique):
+    """The baseline every failure case below changes one thing in."""
+    httpd.write_config(vhosts=ssl_vhost(unique("ok")))
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+
+
+# (id, builder) -- builder(httpd, name) writes the config and returns
+# (directive line fragment or None, words the message must contain)
+def invalid_dns_name(h, name):
+    h.write_config(vhosts=ssl_vhost(name, acme_domain="AcmeDomain %s bad..%s" % (name, name)))
+    return "AcmeDomain %s bad" % name, ["bad..%s" % name]
+
+
+def wildcard_http01_only(h, name):
+    h.write_config(vhosts=ssl_vhost(name, ["*." + name],
+                                    acme_domain="AcmeDomain %s *.%s" % (name, name)),
+                   acme={"AcmeChallenges": "http-01"})
+    return "AcmeDomain %s" % name, ["*." + name, "dns-01"]
+
+
+def agree_to_terms_missing(h, name):
+    h.write_config(vhosts=ssl_vhost(name), acme={"AcmeAgreeToTerms": None})
+    return None, ["AcmeAgreeToTerms"]
+
+
+def unknown_key_type(h, name):
+    h.write_config(vhosts=ssl_vhost(name), acme={"AcmeKeyType": "ec-p999"})
+    return "AcmeKeyType", ["ec-p999", "ec-p256"]
+
+
+def unknown_challenge_type(h, name):
+    h.write_config(vhosts=ssl_vhost(name), acme={"AcmeChallenges": "carrier-pigeon-01"})
+    return "AcmeChallenges", ["carrier-pigeon-01", "http-01"]
+
+
+def names_without_ssl_vhost(h, name):
+    h.write_config(vhosts=ssl_vhost("served-" + name),
+                   extra_global="AcmeDomain orphan-%s" % name)
+    return "AcmeDomain orphan-", ["orphan-" + name]
+
+
+def unreadable_ca_file(h, name):
+    path = h.serverroot + "/no-such-dir/ca.pem"
+    h.write_config(vhosts=ssl_vhost(name), acme={"AcmeCACertificateFile": path})
+    return "AcmeCACertificateFile", [path]
+
+
+CASES = [invalid_dns_name, wildcard_http01_only, agree_to_terms_missing, unknown_key_type,
+         unknown_challenge_type, names_without_ssl_vhost, unreadable_ca_file]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
+def test_configtest_rejects(httpd, unique, case):
+    name = unique("cfg")
+    fragment, words = case(httpd, name)
+    rc, out = httpd.configtest()
+    assert rc != 0, "configtest passed:\n%s\nconfig:\n%s" % (out, httpd.conf_text)
+    assert httpd.conf_path in out, "message does not name the config file:\n" + out
+    if fragment:
+        line = httpd.line_of(fragment)
+        assert location_named(out, httpd.conf_path, line), \
+            "message does not name line %d (%r):\n%s" % (line, fragment, out)
+    else:
+        assert any_location_named(out, httpd.conf_path), "message names no line:\n" + out
+    low = out.lower()
+    missing = [w for w in words if w.lower() not in low]
+    assert not missing, "message lacks %s:\n%s" % (missing, out)
+    # a failed configtest must not leave a server behind
+    assert not httpd.running()

@@ -1,0 +1,116 @@
+"""Before a certificate exists, and when the CA cannot or will not issue one:
+the vhost serves a temporary certificate and a 503, the status page says why,
+and httpd keeps serving."""
+import datetime
+import json
+import re
+import ssl
+import time
+
+import pytest
+
+from harness import closed_port, free_port, parse_time, ssl_vhost, utcnow, wait_for
+
+
+def dead_ca_url():
+    return "https://127.0.0.1:%d/dir" % closed_port()
+
+
+def start_with_dead_ca(httpd, name, aliases=()):
+    url = dead_ca_url()
+    httpd.write_config(vhosts=ssl_vhost(name, aliases), acme={"AcmeCA": url})
+    httpd.start()
+    return url
+
+
+def wait_for_error(httpd, name, timeout=30):
+    def has_error():
+        d = httpd.domain_status(name)
+        return d if d.get("error") else None
+    try:
+        return wait_for(has_error, timeout, what="an error for %s on the status page" % name)
+    except TimeoutError as exc:
+        raise AssertionError("%s; page: %s\n%s" % (exc, json.dumps(httpd.status(), indent=1),
+                                                   httpd.diagnostics()))
+
+
+def visible_text(body):
+    text = body.decode("utf-8", "replace")
+    text = re.sub(r"(?is)<(script|style|title|head)[^>]*>.*?</\1>", " ", text)
+    text = re.sub(r"<[^>]+>", " ", text)
+    return [l.strip() for l in text.splitlines() if l.strip()]
+
+
+def test_fallback_certificate_and_503_until_issued(httpd, pebble, unique):
+    name = unique("early")
+    start_with_dead_ca(httpd, name)
+    cert = httpd.served_cert(name)
+    assert cert.issuer == cert.subject, "fallback is not self-signed: issuer %s subject %s" % (
+        cert.issuer.rfc4514_string(), cert.subject.rfc4514_string())
+    assert "Pebble" not in cert.issuer.rfc4514_string()
+    with pytest.raises(ssl.SSLCertVerificationError):
+        httpd.verified_cert(name)
+
+    status, headers, body = httpd.https_request(name, "/index.html")
+    assert status == 503, (status, body[:500])
+    assert b"plain docroot" not in body
+    lines = visible_text(body)
+    assert lines, "503 without an explanation"
+    assert len(lines) <= 2, "explanation is more than one line: %r" % lines
+    assert "certificate" in " ".join(lines).lower(), lines
+
+    # still the fallback a few seconds later: the CA is unreachable
+    time.sleep(3)
+    assert httpd.served_cert(name).issuer == cert.issuer
+    assert httpd.https_request(name, "/index.html")[0] == 503
+
+
+def test_status_page_names_unreachable_ca(httpd, unique):
+    name = unique("deadca")
+    url = start_with_dead_ca(httpd, name)
+    domain = wait_for_error(httpd, name)
+    err = domain["error"]
+    hostport = url.split("/")[2]
+    assert hostport in (err.get("detail") or ""), \
+        "error detail does not name the CA %s: %s" % (url, err)
+    assert err.get("at"), err
+    parse_time(err["at"])
+    assert domain.get("next_action"), domain
+    next_action = parse_time(domain["next_action"])
+    assert next_action > utcnow() - datetime.timedelta(seconds=2), \
+        "next_action %s is in the past" % domain["next_action"]
+    assert domain.get("state") != "valid", domain
+    assert domain.get("cert") is None, domain
+
+
+def test_unreachable_ca_never_stops_httpd(httpd, unique):
+    name = unique("alive")
+    start_with_dead_ca(httpd, name)
+    parent = httpd.pid()
+    wait_for_error(httpd, name)
+    time.sleep(2)
+    assert httpd.running() and httpd.pid() == parent, httpd.diagnostics()
+    status, _, body = httpd.http_request("/index.html")
+    assert status == 200 and b"plain docroot" in body, (status, body[:300])
+    assert httpd.https_request(name, "/index.html")[0] == 503
+
+
+def test_refused_order_never_stops_httpd(httpd_factory, pebble, unique):
+    """Pebble validates http-01 at a port where nothing listens: the
+    authorization fails, the order is refused; httpd keeps serving."""
+    httpd = httpd_factory(http_port=free_port(), https_port=free_port())
+    assert httpd.http_port != pebble.http_port
+    name = unique("refused")
+    httpd.write_config(vhosts=ssl_vhost(name))
+    orders_before = pebble.new_order_count()
+    httpd.start()
+    parent = httpd.pid()
+    domain = wait_for_error(httpd, name, timeout=60)
+    assert pebble.new_order_count() > orders_before, "no order reached Pebble"
+    assert domain.get("state") != "valid", domain
+    assert domain["error"].get("detail"), domain["error"]
+    assert domain.get("next_action"), domain
+    assert httpd.running() and httpd.pid() == parent, httpd.diagnostics()
+    status, _, body = httpd.http_request("/index.html")
+    assert status == 200 and b"plain docroot" in body, (status, body[:300])
+    assert httpd.https_request(name, "/index.html")[0] == 503
