@@ -1,0 +1,181 @@
+/* acmectl: options, dispatch and output helpers. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include "acmectl.h"
+
+#ifndef ACME_DEFAULT_STORE
+#define ACME_DEFAULT_STORE "/var/lib/apache2/acme"
+#endif
+
+typedef struct acmectl_command_t {
+    const char *name;
+    int (*run)(acmectl_t *ctl, int argc, const char *const *argv);
+} acmectl_command_t;
+
+static const acmectl_command_t commands[] = {
+    { "list", acmectl_cmd_list },
+    { "show", acmectl_cmd_show },
+    { "check", acmectl_cmd_check },
+    { NULL, NULL }
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: acmectl [--store DIR] [--json] COMMAND [ARGS]\n"
+        "       acmectl --version | --help\n"
+        "\n"
+        "Commands:\n"
+        "  list        one line per managed domain: state, names, expiry, issuer,\n"
+        "              next action and last error\n"
+        "  show NAME   everything the store knows about one domain\n"
+        "  check       store consistency: leftover temp files, live links, keys\n"
+        "              matching their certificates, key file permissions\n"
+        "\n"
+        "Options:\n"
+        "  --store DIR  the state directory (AcmeStoreDir) [%s]\n"
+        "  --json       machine-readable output\n"
+        "\n"
+        "Exit status: 0 success, 1 failure or problems found, 2 usage error.\n",
+        ACME_DEFAULT_STORE);
+}
+
+void acmectl_error(acmectl_t *ctl, const char *fmt, ...)
+{
+    va_list ap;
+
+    (void)ctl;
+    fputs("acmectl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void acmectl_print_json(acmectl_t *ctl, json_t *json)
+{
+    json_dumpf(json, ctl->out, JSON_INDENT(2) | JSON_SORT_KEYS);
+    fputc('\n', ctl->out);
+}
+
+const char *acmectl_time(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t tm;
+    char buf[32];
+    apr_size_t len = 0;
+
+    if (t == 0) {
+        return "-";
+    }
+    apr_time_exp_gmt(&tm, t);
+    apr_strftime(buf, &len, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return apr_pstrmemdup(p, buf, len);
+}
+
+/* The core's messages go to stderr; warnings and worse only. */
+static void log_to_stderr(void *baton, acme_log_level_t level, apr_status_t rv,
+                          const char *message)
+{
+    (void)baton;
+    (void)level;
+    (void)rv;
+    fprintf(stderr, "acmectl: %s\n", message);
+}
+
+/* Takes the value of "--opt VALUE" or "--opt=VALUE"; NULL if absent. */
+static const char *option_value(int argc, const char *const *argv, int *i, const char *opt)
+{
+    apr_size_t len = strlen(opt);
+
+    if (!strncmp(argv[*i], opt, len) && argv[*i][len] == '=') {
+        return argv[*i] + len + 1;
+    }
+    if (!strcmp(argv[*i], opt) && *i + 1 < argc) {
+        return argv[++*i];
+    }
+    return NULL;
+}
+
+static int run(acmectl_t *ctl, int argc, const char *const *argv)
+{
+    const acmectl_command_t *cmd;
+    apr_status_t rv;
+    int i;
+
+    for (i = 1; i < argc && argv[i][0] == '-'; ++i) {
+        const char *value;
+        if (!strcmp(argv[i], "--version")) {
+            fprintf(ctl->out, "acmectl (mod_acme) %s\n", ACME_VERSION);
+            return ACMECTL_OK;
+        }
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(ctl->out);
+            return ACMECTL_OK;
+        }
+        if (!strcmp(argv[i], "--json")) {
+            ctl->json = 1;
+        }
+        else if (!strncmp(argv[i], "--store", 7)
+                 && (value = option_value(argc, argv, &i, "--store")) != NULL && *value) {
+            ctl->store_dir = value;
+        }
+        else {
+            acmectl_error(ctl, "unknown or incomplete option '%s'", argv[i]);
+            usage(stderr);
+            return ACMECTL_USAGE;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return ACMECTL_USAGE;
+    }
+    for (cmd = commands; cmd->name; ++cmd) {
+        if (!strcmp(cmd->name, argv[i])) {
+            break;
+        }
+    }
+    if (!cmd->name) {
+        acmectl_error(ctl, "unknown command '%s'", argv[i]);
+        usage(stderr);
+        return ACMECTL_USAGE;
+    }
+    /* Read-only tool: never create a store where none is. */
+    rv = acme_store_open(&ctl->store, ctl->pool, ctl->store_dir, 0);
+    if (rv != APR_SUCCESS) {
+        char buf[120];
+        acmectl_error(ctl, "cannot open the store %s: %s (use --store DIR)", ctl->store_dir,
+                      apr_strerror(rv, buf, sizeof(buf)));
+        return ACMECTL_FAIL;
+    }
+    return cmd->run(ctl, argc - i, argv + i);
+}
+
+int main(int argc, const char *const *argv)
+{
+    acmectl_t ctl;
+    int rc;
+
+    if (apr_app_initialize(&argc, &argv, NULL) != APR_SUCCESS) {
+        fprintf(stderr, "acmectl: cannot initialize APR\n");
+        return ACMECTL_FAIL;
+    }
+    memset(&ctl, 0, sizeof(ctl));
+    apr_pool_create(&ctl.pool, NULL);
+    ctl.store_dir = ACME_DEFAULT_STORE;
+    ctl.out = stdout;
+    ctl.ctx.log = log_to_stderr;
+    ctl.ctx.log_level = ACME_LOG_WARN;
+    rc = run(&ctl, argc, argv);
+    if (fflush(stdout) != 0 && rc == ACMECTL_OK) {
+        rc = ACMECTL_FAIL;
+    }
+    apr_pool_destroy(ctl.pool);
+    apr_terminate();
+    return rc;
+}

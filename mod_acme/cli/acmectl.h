@@ -1,0 +1,34 @@
+/* acmectl: a thin command-line tool on libacme that reads the store. */
+#ifndef ACMECTL_H
+#define ACMECTL_H
+#include <stdio.h>
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <jansson.h>
+#include "acme_core.h"
+#include "acme_store.h"
+
+#define ACMECTL_OK    0
+#define ACMECTL_FAIL  1
+#define ACMECTL_USAGE 2
+
+typedef struct acmectl_t {
+    apr_pool_t *pool;
+    const char *store_dir;
+    int json;                    /* --json: machine-readable output */
+    acme_store_t *store;
+    acme_ctx_t ctx;              /* log sink to stderr */
+    FILE *out;
+} acmectl_t;
+
+/* Commands: argv[0] is the command name. Return an exit code. */
+int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv);
+int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv);
+int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv);
+
+/* Helpers shared by the commands (acmectl.c). */
+void acmectl_error(acmectl_t *ctl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void acmectl_print_json(acmectl_t *ctl, json_t *json);
+/* RFC 3339 UTC, "-" for 0. */
+const char *acmectl_time(apr_pool_t *p, apr_time_t t);
+#endif

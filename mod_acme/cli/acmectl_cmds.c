@@ -1,0 +1,579 @@
+/* acmectl commands: list, show, check. Everything comes from the store;
+ * a missing or damaged file makes a field unknown, never the command fail. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <apr_file_info.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
+
+#include "acmectl.h"
+#include "acme_cert.h"
+#include "acme_crypto.h"
+#include "acme_job.h"
+
+/* What the store knows about one domain. */
+typedef struct domain_view_t {
+    const char *name;
+    json_t *config;                  /* config/<name>.json, NULL if missing or unreadable */
+    json_t *status;                  /* status/<name>.json, idem */
+    apr_array_header_t *names;       /* const char* */
+    const char *key_type, *ca;
+    int has_live;
+    acme_cert_info_t live;
+    const char *live_version;        /* the archive version domains/<name> points at */
+    const char *live_error;          /* why the live certificate cannot be read */
+    int staged, rejected;
+    const char *state, *step, *next_action, *last_error;
+} domain_view_t;
+
+static const char *json_str(json_t *obj, const char *key)
+{
+    json_t *v = obj ? json_object_get(obj, key) : NULL;
+
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static apr_array_header_t *json_str_array(apr_pool_t *p, json_t *arr)
+{
+    apr_array_header_t *out;
+    size_t i;
+    json_t *v;
+
+    if (!json_is_array(arr)) {
+        return NULL;
+    }
+    out = apr_array_make(p, (int)json_array_size(arr), sizeof(const char *));
+    json_array_foreach(arr, i, v) {
+        if (json_is_string(v)) {
+            APR_ARRAY_PUSH(out, const char *) = apr_pstrdup(p, json_string_value(v));
+        }
+    }
+    return out;
+}
+
+static const char *join(apr_pool_t *p, const apr_array_header_t *arr, const char *sep)
+{
+    const char *s = NULL;
+    int i;
+
+    for (i = 0; arr && i < arr->nelts; ++i) {
+        const char *item = APR_ARRAY_IDX(arr, i, const char *);
+        s = s ? apr_pstrcat(p, s, sep, item, NULL) : item;
+    }
+    return s ? s : "-";
+}
+
+static void view_config(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
+{
+    acme_domain_t *domain = NULL;
+    json_t *ca;
+
+    if (acme_store_read_json(ctl->store, p, apr_pstrcat(p, "config/", v->name, ".json", NULL),
+                             &v->config) != APR_SUCCESS) {
+        v->config = NULL;
+        return;
+    }
+    if (acme_domain_from_json(p, v->config, &domain) == APR_SUCCESS && domain) {
+        v->names = domain->names;
+        v->key_type = acme_key_type_name(domain->key_type);
+        if (domain->ca_urls && domain->ca_urls->nelts > 0) {
+            v->ca = APR_ARRAY_IDX(domain->ca_urls, 0, const char *);
+        }
+        return;
+    }
+    /* Written by another version of the module: take what is recognizable. */
+    v->names = json_str_array(p, json_object_get(v->config, "names"));
+    v->key_type = json_str(v->config, "key_type");
+    ca = json_object_get(v->config, "ca_urls");
+    if (!ca) {
+        ca = json_object_get(v->config, "ca");
+    }
+    v->ca = json_is_array(ca) ? json_string_value(json_array_get(ca, 0))
+                              : json_is_string(ca) ? json_string_value(ca) : NULL;
+}
+
+static void view_live(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
+{
+    apr_array_header_t *chain;
+    char target[1024];
+    ssize_t n;
+    apr_status_t rv;
+
+    n = readlink(acme_store_path(ctl->store, p, apr_pstrcat(p, "domains/", v->name, NULL)),
+                 target, sizeof(target) - 1);
+    if (n > 0) {
+        const char *slash;
+        target[n] = '\0';
+        slash = strrchr(target, '/');
+        v->live_version = apr_pstrdup(p, slash ? slash + 1 : target);
+    }
+    rv = acme_store_load_live(ctl->store, p, v->name, &chain);
+    if (rv == APR_SUCCESS && chain->nelts > 0
+        && acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &v->live) == APR_SUCCESS) {
+        v->has_live = 1;
+    }
+    else if (!APR_STATUS_IS_ENOENT(rv)) {
+        v->live_error = "live certificate cannot be read";
+    }
+}
+
+static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
+{
+    json_t *err;
+
+    if (acme_store_read_json(ctl->store, p, apr_pstrcat(p, "status/", v->name, ".json", NULL),
+                             &v->status) != APR_SUCCESS) {
+        v->status = NULL;
+        return;
+    }
+    v->state = json_str(v->status, "state");
+    v->step = json_str(v->status, "step");
+    v->next_action = json_str(v->status, "next_action");
+    err = json_object_get(v->status, "error");
+    if (json_is_object(err) && (json_str(err, "detail") || json_str(err, "type"))) {
+        const char *type = json_str(err, "type"), *detail = json_str(err, "detail");
+        const char *at = json_str(err, "at");
+        if (type && !strncmp(type, ACME_ERROR_NS, sizeof(ACME_ERROR_NS) - 1)) {
+            type += sizeof(ACME_ERROR_NS) - 1;
+        }
+        v->last_error = apr_pstrcat(p, at ? at : "", at ? " " : "", type ? type : "",
+                                    type && detail ? ": " : "", detail ? detail : "", NULL);
+    }
+    if (!v->names) {
+        v->names = json_str_array(p, json_object_get(v->status, "names"));
+    }
+}
+
+static domain_view_t *view_load(acmectl_t *ctl, apr_pool_t *p, const char *name)
+{
+    domain_view_t *v = apr_pcalloc(p, sizeof(*v));
+
+    v->name = name;
+    view_config(ctl, p, v);
+    view_status(ctl, p, v);
+    view_live(ctl, p, v);
+    v->staged = acme_store_has_staged(ctl->store, p, name);
+    v->rejected = apr_stat(&(apr_finfo_t){ 0 }, acme_store_path(ctl->store, p, apr_pstrcat(
+                               p, "staging/", name, "/rejected", NULL)), APR_FINFO_TYPE, p)
+                  == APR_SUCCESS;
+    if (!v->names && v->has_live) {
+        v->names = v->live.names;
+    }
+    if (!v->state) {
+        v->state = v->staged ? "staged"
+                 : !v->has_live ? "missing"
+                 : v->live.not_after < apr_time_now() ? "expired" : "valid";
+    }
+    return v;
+}
+
+static void add_names(apr_pool_t *p, apr_hash_t *seen, const apr_array_header_t *entries,
+                      const char *suffix)
+{
+    int i;
+
+    for (i = 0; i < entries->nelts; ++i) {
+        const char *e = APR_ARRAY_IDX(entries, i, const char *);
+        apr_size_t len = strlen(e), slen = suffix ? strlen(suffix) : 0;
+        if (suffix && (len <= slen || strcmp(e + len - slen, suffix))) {
+            continue;
+        }
+        apr_hash_set(seen, apr_pstrndup(p, e, len - slen), APR_HASH_KEY_STRING, "");
+    }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every domain name the store mentions, sorted. */
+static apr_array_header_t *domain_names(acmectl_t *ctl, apr_pool_t *p)
+{
+    static const struct { const char *dir, *suffix; } sources[] = {
+        { "config", ".json" }, { "status", ".json" }, { "domains", NULL }, { "staging", NULL },
+    };
+    apr_hash_t *seen = apr_hash_make(p);
+    apr_array_header_t *entries, *names = apr_array_make(p, 16, sizeof(const char *));
+    apr_hash_index_t *hi;
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(sources) / sizeof(sources[0]); ++i) {
+        if (acme_store_list(ctl->store, p, sources[i].dir, &entries) == APR_SUCCESS) {
+            add_names(p, seen, entries, sources[i].suffix);
+        }
+    }
+    for (hi = apr_hash_first(p, seen); hi; hi = apr_hash_next(hi)) {
+        APR_ARRAY_PUSH(names, const char *) = apr_hash_this_key(hi);
+    }
+    qsort(names->elts, (size_t)names->nelts, sizeof(const char *), cmp_str);
+    return names;
+}
+
+static json_t *json_names(const apr_array_header_t *names)
+{
+    json_t *arr = json_array();
+    int i;
+
+    for (i = 0; names && i < names->nelts; ++i) {
+        json_array_append_new(arr, json_string(APR_ARRAY_IDX(names, i, const char *)));
+    }
+    return arr;
+}
+
+static void set_opt_str(json_t *obj, const char *key, const char *value)
+{
+    json_object_set_new(obj, key, value ? json_string(value) : json_null());
+}
+
+static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
+{
+    json_t *obj = json_object(), *cert = json_null();
+
+    json_object_set_new(obj, "name", json_string(v->name));
+    json_object_set_new(obj, "names", json_names(v->names));
+    json_object_set_new(obj, "state", json_string(v->state));
+    set_opt_str(obj, "key_type", v->key_type);
+    set_opt_str(obj, "ca", v->ca);
+    set_opt_str(obj, "next_action", v->next_action);
+    set_opt_str(obj, "last_error", v->last_error);
+    json_object_set_new(obj, "staged", json_boolean(v->staged));
+    if (v->has_live) {
+        cert = json_object();
+        json_object_set_new(cert, "not_after", json_string(acmectl_time(p, v->live.not_after)));
+        set_opt_str(cert, "issuer", v->live.issuer);
+        if (full) {
+            json_object_set_new(cert, "not_before",
+                                json_string(acmectl_time(p, v->live.not_before)));
+            set_opt_str(cert, "serial", v->live.serial);
+            set_opt_str(cert, "subject", v->live.subject);
+            json_object_set_new(cert, "names", json_names(v->live.names));
+            set_opt_str(cert, "version", v->live_version);
+        }
+    }
+    json_object_set_new(obj, "cert", cert);
+    if (full) {
+        set_opt_str(obj, "step", v->step);
+        json_object_set_new(obj, "rejected", json_boolean(v->rejected));
+        set_opt_str(obj, "live_error", v->live_error);
+        json_object_set(obj, "config", v->config ? v->config : json_null());
+        json_object_set(obj, "status", v->status ? v->status : json_null());
+    }
+    return obj;
+}
+
+static const char *next_action_of(const domain_view_t *v)
+{
+    if (v->staged) {
+        return "activation (graceful restart)";
+    }
+    return v->next_action ? v->next_action : "-";
+}
+
+int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
+{
+    apr_pool_t *p = ctl->pool;
+    apr_array_header_t *names;
+    json_t *arr;
+    int i;
+
+    (void)argv;
+    if (argc != 1) {
+        acmectl_error(ctl, "list takes no arguments");
+        return ACMECTL_USAGE;
+    }
+    names = domain_names(ctl, p);
+    if (ctl->json) {
+        arr = json_array();
+        for (i = 0; i < names->nelts; ++i) {
+            domain_view_t *v = view_load(ctl, p, APR_ARRAY_IDX(names, i, const char *));
+            json_array_append_new(arr, view_json(p, v, 0));
+        }
+        acmectl_print_json(ctl, arr);
+        json_decref(arr);
+        return ACMECTL_OK;
+    }
+    if (names->nelts == 0) {
+        fprintf(ctl->out, "no domains in %s\n", acme_store_dir(ctl->store));
+        return ACMECTL_OK;
+    }
+    fprintf(ctl->out, "%-30s %-9s %-20s %-30s %s\n", "NAME", "STATE", "NOT AFTER",
+            "NEXT ACTION", "ISSUER / NAMES / LAST ERROR");
+    for (i = 0; i < names->nelts; ++i) {
+        domain_view_t *v = view_load(ctl, p, APR_ARRAY_IDX(names, i, const char *));
+        fprintf(ctl->out, "%-30s %-9s %-20s %-30s issuer=\"%s\" names=%s%s%s%s\n",
+                v->name, v->state, v->has_live ? acmectl_time(p, v->live.not_after) : "-",
+                next_action_of(v), v->has_live && v->live.issuer ? v->live.issuer : "-",
+                join(p, v->names, ","), v->last_error ? " error=\"" : "",
+                v->last_error ? v->last_error : "", v->last_error ? "\"" : "");
+    }
+    return ACMECTL_OK;
+}
+
+static void show_line(acmectl_t *ctl, const char *key, const char *value)
+{
+    fprintf(ctl->out, "%-14s %s\n", key, value && *value ? value : "-");
+}
+
+int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
+{
+    apr_pool_t *p = ctl->pool;
+    apr_array_header_t *versions;
+    domain_view_t *v;
+    json_t *obj;
+
+    if (argc != 2) {
+        acmectl_error(ctl, "usage: acmectl show NAME");
+        return ACMECTL_USAGE;
+    }
+    if (!*argv[1] || argv[1][0] == '.' || strchr(argv[1], '/')) {
+        acmectl_error(ctl, "'%s' is not a domain name", argv[1]);
+        return ACMECTL_USAGE;
+    }
+    v = view_load(ctl, p, apr_pstrdup(p, argv[1]));
+    if (!v->config && !v->status && !v->has_live && !v->staged && !v->rejected
+        && !v->live_version) {
+        acmectl_error(ctl, "no domain '%s' in %s", v->name, acme_store_dir(ctl->store));
+        return ACMECTL_FAIL;
+    }
+    acme_store_list(ctl->store, p, apr_pstrcat(p, "archive/", v->name, NULL), &versions);
+    if (ctl->json) {
+        obj = view_json(p, v, 1);
+        json_object_set_new(obj, "archive", json_names(versions));
+        acmectl_print_json(ctl, obj);
+        json_decref(obj);
+        return ACMECTL_OK;
+    }
+    show_line(ctl, "name:", v->name);
+    show_line(ctl, "names:", join(p, v->names, " "));
+    show_line(ctl, "state:", v->state);
+    show_line(ctl, "step:", v->step);
+    show_line(ctl, "key type:", v->key_type);
+    show_line(ctl, "CA:", v->ca);
+    show_line(ctl, "next action:", next_action_of(v));
+    show_line(ctl, "last error:", v->last_error);
+    if (v->has_live) {
+        show_line(ctl, "certificate:", v->live.serial);
+        show_line(ctl, "  subject:", v->live.subject);
+        show_line(ctl, "  issuer:", v->live.issuer);
+        show_line(ctl, "  names:", join(p, v->live.names, " "));
+        show_line(ctl, "  not before:", acmectl_time(p, v->live.not_before));
+        show_line(ctl, "  not after:", acmectl_time(p, v->live.not_after));
+        show_line(ctl, "  version:", v->live_version);
+        show_line(ctl, "  file:", acme_store_live_cert_path(ctl->store, p, v->name));
+        show_line(ctl, "  key file:", acme_store_live_key_path(ctl->store, p, v->name));
+    }
+    else {
+        show_line(ctl, "certificate:", v->live_error ? v->live_error : "none yet");
+    }
+    show_line(ctl, "staged:", v->staged ? "yes, waiting for activation"
+                              : v->rejected ? "rejected at activation (see the error log)" : "no");
+    show_line(ctl, "archive:", join(p, versions, " "));
+    return ACMECTL_OK;
+}
+
+/* --- check ---------------------------------------------------------------- */
+
+typedef struct check_t {
+    acmectl_t *ctl;
+    apr_pool_t *p;
+    apr_array_header_t *problems;    /* const char* */
+} check_t;
+
+static void problem(check_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void problem(check_t *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    APR_ARRAY_PUSH(c->problems, const char *) = apr_pvsprintf(c->p, fmt, ap);
+    va_end(ap);
+}
+
+static int is_key_file(const char *name)
+{
+    apr_size_t len = strlen(name);
+
+    return !strcmp(name, "privkey.pem") || (len > 4 && !strcmp(name + len - 4, ".key"));
+}
+
+/* Temp files and key permissions, everywhere below relpath (links not followed). */
+static void check_tree(check_t *c, const char *relpath, int depth)
+{
+    const char *path = acme_store_path(c->ctl->store, c->p, relpath);
+    apr_dir_t *dir;
+    apr_finfo_t finfo;
+
+    if (apr_dir_open(&dir, path, c->p) != APR_SUCCESS) {
+        return;
+    }
+    while (apr_dir_read(&finfo, APR_FINFO_NAME | APR_FINFO_TYPE, dir) == APR_SUCCESS) {
+        const char *child;
+        struct stat st;
+        if (!strcmp(finfo.name, ".") || !strcmp(finfo.name, "..")) {
+            continue;
+        }
+        child = apr_pstrcat(c->p, relpath, "/", finfo.name, NULL);
+        if (acme_store_is_temp_name(finfo.name)) {
+            problem(c, "%s: leftover temporary file (a write was interrupted)", child);
+        }
+        else if (finfo.filetype == APR_DIR && depth > 0) {
+            check_tree(c, child, depth - 1);
+        }
+        else if (finfo.filetype == APR_REG && is_key_file(finfo.name)
+                 && lstat(acme_store_path(c->ctl->store, c->p, child), &st) == 0
+                 && (st.st_mode & 077) != 0) {
+            problem(c, "%s: private key has mode %04o, must be 0600", child,
+                    (unsigned)(st.st_mode & 07777));
+        }
+    }
+    apr_dir_close(dir);
+}
+
+/* Does the key in key_relpath belong to the first certificate of cert_relpath? */
+static void check_pair(check_t *c, const char *what, const char *cert_relpath,
+                       const char *key_relpath)
+{
+    apr_pool_t *p = c->p;
+    const char *pem, *why;
+    apr_size_t len;
+    apr_array_header_t *chain;
+    acme_cert_info_t info;
+    EVP_PKEY *pkey;
+    X509 *leaf;
+
+    if (acme_store_read(c->ctl->store, p, cert_relpath, ACME_MAX_CHAIN_BYTES, &pem, &len)
+        != APR_SUCCESS) {
+        problem(c, "%s: %s is missing or unreadable", what, cert_relpath);
+        return;
+    }
+    if (acme_chain_parse(p, pem, len, &chain) != APR_SUCCESS || chain->nelts < 1) {
+        problem(c, "%s: %s is not a valid certificate chain", what, cert_relpath);
+        return;
+    }
+    if (acme_store_read(c->ctl->store, p, key_relpath, ACME_MAX_STORE_FILE, &pem, &len)
+        != APR_SUCCESS) {
+        problem(c, "%s: %s is missing or unreadable", what, key_relpath);
+        return;
+    }
+    if (acme_key_from_pem(p, pem, len, &pkey) != APR_SUCCESS) {
+        problem(c, "%s: %s is not a valid private key", what, key_relpath);
+        return;
+    }
+    leaf = APR_ARRAY_IDX(chain, 0, X509 *);
+    if (acme_cert_info(p, leaf, &info) != APR_SUCCESS) {
+        problem(c, "%s: %s cannot be read", what, cert_relpath);
+        return;
+    }
+    /* At its own start time, only the key match can fail. */
+    if (acme_cert_check(p, leaf, pkey, NULL, info.not_before, &why) != APR_SUCCESS) {
+        problem(c, "%s: %s", what, why ? why : "key does not match the certificate");
+    }
+    else if (info.not_after <= apr_time_now()) {
+        problem(c, "%s: certificate expired on %s", what, acmectl_time(p, info.not_after));
+    }
+}
+
+static void check_live_links(check_t *c)
+{
+    apr_array_header_t *entries;
+    int i;
+
+    acme_store_list(c->ctl->store, c->p, "domains", &entries);
+    for (i = 0; i < entries->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(entries, i, const char *);
+        const char *link = acme_store_path(c->ctl->store, c->p, apr_pstrcat(
+                                               c->p, "domains/", name, NULL));
+        const char *prefix = apr_pstrcat(c->p, "../archive/", name, "/", NULL);
+        const char *what = apr_pstrcat(c->p, "domains/", name, NULL);
+        char target[1024];
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        apr_finfo_t finfo;
+
+        if (n <= 0) {
+            problem(c, "%s: not a link into archive/", what);
+            continue;
+        }
+        target[n] = '\0';
+        if (strncmp(target, prefix, strlen(prefix)) || strchr(target + strlen(prefix), '/')) {
+            problem(c, "%s: points at %s instead of %s<version>", what, target, prefix);
+            continue;
+        }
+        if (apr_stat(&finfo, link, APR_FINFO_TYPE, c->p) != APR_SUCCESS
+            || finfo.filetype != APR_DIR) {
+            problem(c, "%s: points at %s, which does not exist", what, target);
+            continue;
+        }
+        check_pair(c, what, apr_pstrcat(c->p, what, "/cert.pem", NULL),
+                   apr_pstrcat(c->p, what, "/privkey.pem", NULL));
+    }
+}
+
+static void check_json_files(check_t *c, const char *dir)
+{
+    apr_array_header_t *entries;
+    int i;
+
+    acme_store_list(c->ctl->store, c->p, dir, &entries);
+    for (i = 0; i < entries->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(entries, i, const char *);
+        const char *relpath = apr_pstrcat(c->p, dir, "/", name, NULL);
+        apr_size_t len = strlen(name);
+        json_t *json;
+        if (len > 5 && !strcmp(name + len - 5, ".json")
+            && acme_store_read_json(c->ctl->store, c->p, relpath, &json) != APR_SUCCESS) {
+            problem(c, "%s: unreadable or not JSON", relpath);
+        }
+    }
+}
+
+int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
+{
+    static const char *const areas[] = { "accounts", "config", "domains", "archive", "staging",
+                                         "jobs", "status", "fallback", NULL };
+    check_t c;
+    apr_finfo_t finfo;
+    int i;
+
+    (void)argv;
+    if (argc != 1) {
+        acmectl_error(ctl, "check takes no arguments");
+        return ACMECTL_USAGE;
+    }
+    c.ctl = ctl;
+    c.p = ctl->pool;
+    c.problems = apr_array_make(c.p, 8, sizeof(const char *));
+    for (i = 0; areas[i]; ++i) {
+        check_tree(&c, areas[i], 3);
+    }
+    check_live_links(&c);
+    check_json_files(&c, "config");
+    check_json_files(&c, "status");
+    if (apr_stat(&finfo, acme_store_path(ctl->store, c.p, "fallback/cert.pem"), APR_FINFO_TYPE,
+                 c.p) == APR_SUCCESS) {
+        check_pair(&c, "fallback", "fallback/cert.pem", "fallback/privkey.pem");
+    }
+    if (ctl->json) {
+        json_t *obj = json_object();
+        json_object_set_new(obj, "store", json_string(acme_store_dir(ctl->store)));
+        json_object_set_new(obj, "ok", json_boolean(c.problems->nelts == 0));
+        json_object_set_new(obj, "problems", json_names(c.problems));
+        acmectl_print_json(ctl, obj);
+        json_decref(obj);
+    }
+    else if (c.problems->nelts == 0) {
+        fprintf(ctl->out, "%s: no problems found\n", acme_store_dir(ctl->store));
+    }
+    else {
+        for (i = 0; i < c.problems->nelts; ++i) {
+            fprintf(ctl->out, "problem: %s\n", APR_ARRAY_IDX(c.problems, i, const char *));
+        }
+    }
+    return c.problems->nelts == 0 ? ACMECTL_OK : ACMECTL_FAIL;
+}
