@@ -1,0 +1,432 @@
+/* Certificates into mod_ssl: post_config builds the runtime (store, staged
+ * activation, fallback, challenge table), mod_ssl's hooks then ask which files
+ * each SSL vhost serves, and vhosts still on the fallback answer 503 with an
+ * explanation until their certificate arrives. No network request here. */
+#include <unistd.h>
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include <httpd.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_ssl.h>
+#include <unixd.h>
+
+#include "acme_private.h"
+#include "acme_config.h"
+#include "acme_challenge.h"
+#include "acme_cert.h"
+#include "acme_names.h"
+
+#define CERTS_STATE_KEY     "mod_acme:certs-state"
+#define CHALLENGE_PREFIX    "/.well-known/acme-challenge/"
+#define RETRY_AFTER_SECONDS "30"
+
+/* Which vhost serves which domain; lives in pconf next to the runtime,
+ * written by the parent before the children fork, read-only afterwards. */
+typedef struct certs_state_t {
+    apr_hash_t *server_domain;    /* server_rec* -> acme_domain_t* */
+    apr_hash_t *live_usable;      /* domain name -> "" when the live certificate can be served */
+    apr_hash_t *live_checked;     /* domain name -> "" once checked */
+    apr_hash_t *on_fallback;      /* server_rec* -> acme_domain_t* */
+} certs_state_t;
+
+acme_runtime_t *acme_runtime_get(server_rec *s)
+{
+    acme_srv_conf_t *conf = s ? acme_conf_get(s) : NULL;
+    return conf ? conf->runtime : NULL;
+}
+
+static void log_to_server(void *baton, acme_log_level_t level, apr_status_t rv,
+                          const char *message)
+{
+    server_rec *s = baton;
+    ap_log_error(APLOG_MARK, (int)level, rv, s, "%s", message);
+}
+
+void acme_ctx_init(acme_ctx_t *ctx, server_rec *s)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->log = log_to_server;
+    ctx->log_baton = s;
+    ctx->log_level = ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX);
+}
+
+static certs_state_t *state_get(acme_runtime_t *rt)
+{
+    void *state = NULL;
+
+    if (!rt) {
+        return NULL;
+    }
+    apr_pool_userdata_get(&state, CERTS_STATE_KEY, rt->pool);
+    return state;
+}
+
+static const char *domain_ca(const acme_domain_t *d)
+{
+    return d->ca_urls->nelts ? APR_ARRAY_IDX(d->ca_urls, 0, const char *) : "the CA";
+}
+
+/* ---- which vhost gets which certificate ------------------------------------ */
+
+static int domain_covers(const acme_domain_t *d, const char *host)
+{
+    int i;
+
+    for (i = 0; i < d->names->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(d->names, i, const char *);
+        if (!strcasecmp(name, host) || acme_name_covers(name, host)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int domain_covers_list(const acme_domain_t *d, const apr_array_header_t *hosts)
+{
+    int i;
+
+    for (i = 0; hosts && i < hosts->nelts; i++) {
+        if (!domain_covers(d, APR_ARRAY_IDX(hosts, i, const char *))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Every name the vhost answers to must be in the certificate. */
+static int domain_covers_server(const acme_domain_t *d, server_rec *s)
+{
+    return s->server_hostname && domain_covers(d, s->server_hostname)
+           && domain_covers_list(d, s->names) && domain_covers_list(d, s->wild_names);
+}
+
+/* The AcmeDomain written in the vhost itself wins; otherwise the first
+ * domain whose names cover all of the vhost's names. */
+static acme_domain_t *domain_for_server(server_rec *s, apr_array_header_t *domains,
+                                        apr_array_header_t *decls)
+{
+    int i;
+
+    for (i = 0; i < decls->nelts; i++) {
+        if (APR_ARRAY_IDX(decls, i, acme_domain_decl_t *)->s == s) {
+            return APR_ARRAY_IDX(domains, i, acme_domain_t *);
+        }
+    }
+    for (i = 0; i < domains->nelts; i++) {
+        acme_domain_t *d = APR_ARRAY_IDX(domains, i, acme_domain_t *);
+        if (domain_covers_server(d, s)) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+static void hash_set_server(apr_pool_t *p, apr_hash_t *hash, server_rec *s, const void *val)
+{
+    server_rec **key = apr_pmemdup(p, &s, sizeof(s));
+    apr_hash_set(hash, key, sizeof(*key), val);
+}
+
+static void *hash_get_server(apr_hash_t *hash, server_rec *s)
+{
+    return apr_hash_get(hash, &s, sizeof(s));
+}
+
+static certs_state_t *state_create(acme_runtime_t *rt, apr_array_header_t *decls)
+{
+    certs_state_t *st = apr_pcalloc(rt->pool, sizeof(*st));
+    server_rec *s;
+
+    st->server_domain = apr_hash_make(rt->pool);
+    st->live_usable = apr_hash_make(rt->pool);
+    st->live_checked = apr_hash_make(rt->pool);
+    st->on_fallback = apr_hash_make(rt->pool);
+    for (s = rt->base; s; s = s->next) {
+        acme_domain_t *d = domain_for_server(s, rt->domains, decls);
+        if (d) {
+            hash_set_server(rt->pool, st->server_domain, s, d);
+        }
+    }
+    apr_pool_userdata_setn(st, CERTS_STATE_KEY, NULL, rt->pool);
+    return st;
+}
+
+/* ---- post_config: the store --------------------------------------------- */
+
+static void store_grant_child(acme_runtime_t *rt, apr_pool_t *ptemp)
+{
+    apr_status_t rv;
+
+    if (geteuid() != 0) {
+        return;
+    }
+    rv = acme_store_grant(rt->store, ptemp, ap_unixd_config.user_id, ap_unixd_config.group_id);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00601: cannot give the child "
+                     "processes (uid %ld) access to the store %s, so certificates cannot be "
+                     "obtained; make every directory above it searchable (chmod o+x) or move "
+                     "AcmeStoreDir", (long)ap_unixd_config.user_id, acme_store_dir(rt->store));
+    }
+}
+
+/* config/<name>.json tells acmectl and the status page how a domain is
+ * configured; rewritten only when it changed. */
+static void store_write_configs(acme_runtime_t *rt, apr_pool_t *ptemp)
+{
+    int i;
+
+    for (i = 0; i < rt->domains->nelts; i++) {
+        const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
+        const char *rel = apr_pstrcat(ptemp, "config/", d->name, ".json", NULL);
+        json_t *want = acme_domain_to_json(d), *have = NULL;
+        apr_status_t rv = APR_SUCCESS;
+
+        if (!want) {
+            continue;
+        }
+        if (acme_store_read_json(rt->store, ptemp, rel, &have) != APR_SUCCESS
+            || !json_equal(want, have)) {
+            rv = acme_store_write_json(rt->store, ptemp, rel, want, ACME_STORE_FILE_PERMS);
+        }
+        json_decref(want);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00602: cannot write %s in "
+                         "the store %s; check that the disk is writable",
+                         rel, acme_store_dir(rt->store));
+        }
+    }
+}
+
+/* "Renewal at restart": staged certificates become live before mod_ssl reads them. */
+static void store_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
+{
+    int i;
+
+    for (i = 0; i < rt->domains->nelts; i++) {
+        const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
+        const char *why = NULL;
+        apr_status_t rv;
+
+        if (!acme_store_has_staged(rt->store, ptemp, d->name)) {
+            continue;
+        }
+        rv = acme_store_activate(rt->store, ptemp, &rt->ctx, d->name, d->names, &why);
+        if (rv == APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rt->base, "ACME00603: the new "
+                         "certificate of %s is live", d->name);
+        }
+        else if (rv != APR_ENOENT) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00604: refused the new "
+                         "certificate of %s: %s; the current one stays in use and a new one "
+                         "will be ordered", d->name, why ? why : "activation failed");
+        }
+    }
+}
+
+static apr_status_t runtime_open_store(acme_runtime_t *rt, apr_pool_t *ptemp)
+{
+    const char *dir = acme_conf_store_dir(rt->base);
+    apr_status_t rv;
+
+    rv = acme_store_open(&rt->store, rt->pool, dir, 1);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, rt->base, "ACME00605: cannot open or create "
+                     "the store %s; make its parent directory writable by root or set "
+                     "AcmeStoreDir to another place", dir);
+        return rv;
+    }
+    store_grant_child(rt, ptemp);
+    store_write_configs(rt, ptemp);
+    store_activate_staged(rt, ptemp);
+
+    rv = acme_store_fallback(rt->store, rt->pool, &rt->fallback_cert, &rt->fallback_key);
+    if (rv != APR_SUCCESS) {
+        rt->fallback_cert = rt->fallback_key = NULL;
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00606: cannot create the "
+                     "temporary certificate in %s/fallback; vhosts without a certificate "
+                     "will fail to start; check that the store is writable", dir);
+    }
+    return APR_SUCCESS;
+}
+
+static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                             server_rec *base)
+{
+    apr_array_header_t *domains, *decls = NULL;
+    acme_runtime_t *rt;
+    const char *err = NULL;
+    apr_status_t rv;
+    server_rec *s;
+
+    domains = acme_conf_domains_decls(pconf, base, &decls, &err);
+    if (!domains) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, base, "%s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (domains->nelts == 0) {
+        return OK;   /* nothing managed: touch no disk */
+    }
+    rt = apr_pcalloc(pconf, sizeof(*rt));
+    rt->base = base;
+    rt->pool = pconf;
+    rt->domains = domains;
+    rt->activation_auto = acme_conf_activation_auto(base);
+    acme_ctx_init(&rt->ctx, base);
+
+    if ((rv = runtime_open_store(rt, ptemp)) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rv = acme_challenges_create(&rt->challenges, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, base, "ACME00607: cannot create the shared "
+                     "memory for http-01 answers; certificates cannot be obtained until "
+                     "it can be created (check shared memory limits)");
+    }
+    state_create(rt, decls);
+    for (s = base; s; s = s->next) {
+        acme_conf_get(s)->runtime = rt;
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, base, "ACME00608: %d domain(s) managed, "
+                 "store %s", domains->nelts, acme_store_dir(rt->store));
+    return OK;
+}
+
+/* ---- mod_ssl hooks ---------------------------------------------------------- */
+
+/* Is the live certificate of d there and valid now? Checked once per
+ * domain and generation: vhosts sharing a certificate share the answer. */
+static int live_usable(acme_runtime_t *rt, certs_state_t *st, const acme_domain_t *d)
+{
+    apr_array_header_t *chain = NULL, *first;
+    const char *why = NULL;
+    apr_pool_t *ptemp;
+    apr_finfo_t finfo;
+    apr_status_t rv;
+
+    if (apr_hash_get(st->live_checked, d->name, APR_HASH_KEY_STRING)) {
+        return apr_hash_get(st->live_usable, d->name, APR_HASH_KEY_STRING) != NULL;
+    }
+    apr_hash_set(st->live_checked, d->name, APR_HASH_KEY_STRING, "");
+    apr_pool_create(&ptemp, rt->pool);
+    rv = acme_store_load_live(rt->store, ptemp, d->name, &chain);
+    if (rv == APR_SUCCESS) {
+        rv = apr_stat(&finfo, acme_store_live_key_path(rt->store, ptemp, d->name),
+                      APR_FINFO_TYPE, ptemp);
+        why = rv != APR_SUCCESS ? "its private key is missing" : NULL;
+    }
+    if (rv == APR_SUCCESS) {
+        first = apr_array_make(ptemp, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(first, const char *) = d->name;
+        rv = acme_cert_check(ptemp, APR_ARRAY_IDX(chain, 0, X509 *), NULL, first,
+                             acme_now(&rt->ctx), &why);
+    }
+    if (rv == APR_SUCCESS) {
+        apr_hash_set(st->live_usable, d->name, APR_HASH_KEY_STRING, "");
+    }
+    else if (rv == APR_ENOENT) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00609: no certificate for "
+                     "%s yet", d->name);
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, rt->base, "ACME00610: the live "
+                     "certificate of %s cannot be served: %s; a new one will be ordered",
+                     d->name, why ? why : "it cannot be read");
+    }
+    apr_pool_destroy(ptemp);
+    return rv == APR_SUCCESS;
+}
+
+static int certs_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
+                                apr_array_header_t *key_files)
+{
+    acme_runtime_t *rt = acme_runtime_get(s);
+    certs_state_t *st = state_get(rt);
+    const acme_domain_t *d = st ? hash_get_server(st->server_domain, s) : NULL;
+
+    if (!d || !rt->store || !live_usable(rt, st, d)) {
+        return DECLINED;
+    }
+    APR_ARRAY_PUSH(cert_files, const char *) = acme_store_live_cert_path(rt->store, p, d->name);
+    APR_ARRAY_PUSH(key_files, const char *) = acme_store_live_key_path(rt->store, p, d->name);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "ACME00611: %s:%d serves the certificate "
+                 "of %s", s->server_hostname, s->port, d->name);
+    return OK;
+}
+
+static int certs_add_fallback_files(server_rec *s, apr_pool_t *p,
+                                    apr_array_header_t *cert_files,
+                                    apr_array_header_t *key_files)
+{
+    acme_runtime_t *rt = acme_runtime_get(s);
+    certs_state_t *st = state_get(rt);
+    const acme_domain_t *d = st ? hash_get_server(st->server_domain, s) : NULL;
+
+    if (!d || !rt->fallback_cert || !rt->fallback_key) {
+        return DECLINED;
+    }
+    APR_ARRAY_PUSH(cert_files, const char *) = rt->fallback_cert;
+    APR_ARRAY_PUSH(key_files, const char *) = rt->fallback_key;
+    hash_set_server(rt->pool, st->on_fallback, s, d);
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "ACME00612: %s has no certificate yet: it "
+                 "answers with a temporary certificate and 503 until the certificate of %s "
+                 "arrives from %s", s->server_hostname, d->name, domain_ca(d));
+    return OK;
+}
+
+/* ---- 503 before the first certificate ---------------------------------------- */
+
+static const acme_domain_t *fallback_domain(request_rec *r)
+{
+    certs_state_t *st = state_get(acme_runtime_get(r->server));
+    const acme_domain_t *d;
+
+    if (!st || apr_hash_count(st->on_fallback) == 0) {
+        return NULL;
+    }
+    d = hash_get_server(st->on_fallback, r->server);
+    if (!d && r->connection->base_server) {
+        d = hash_get_server(st->on_fallback, r->connection->base_server);
+    }
+    return d;
+}
+
+/* Runs before mod_ssl's own 503 for vhosts on a fallback certificate, so
+ * the visitor reads why and for how long. Challenges pass through. */
+static int certs_unavailable(request_rec *r)
+{
+    const acme_domain_t *d;
+
+    if (r->main || r->prev || !ap_ssl_conn_is_ssl(r->connection)) {
+        return DECLINED;
+    }
+    if (!(d = fallback_domain(r))) {
+        return DECLINED;
+    }
+    if (r->parsed_uri.path
+        && !strncmp(r->parsed_uri.path, CHALLENGE_PREFIX, sizeof(CHALLENGE_PREFIX) - 1)) {
+        return DECLINED;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "ACME00613: 503 for %s: waiting for the "
+                  "certificate of %s", r->hostname ? r->hostname : "-", d->name);
+    r->status = HTTP_SERVICE_UNAVAILABLE;
+    apr_table_setn(r->headers_out, "Retry-After", RETRY_AFTER_SECONDS);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_type(r, "text/plain; charset=utf-8");
+    ap_rprintf(r, "mod_acme: the certificate for %s is being obtained from %s; HTTPS for "
+               "this site starts automatically when it arrives.\n", d->name, domain_ca(d));
+    return DONE;
+}
+
+static const char *const before_mod_ssl[] = { "mod_ssl.c", NULL };
+
+void acme_certs_register_hooks(apr_pool_t *p)
+{
+    /* post_config before mod_ssl's, which reads the certificate files */
+    ap_hook_post_config(certs_post_config, NULL, before_mod_ssl, APR_HOOK_MIDDLE);
+    ap_hook_ssl_add_cert_files(certs_add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_ssl_add_fallback_cert_files(certs_add_fallback_files, NULL, NULL,
+                                        APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(certs_unavailable, NULL, before_mod_ssl, APR_HOOK_MIDDLE);
+}
