@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include "acme_core.h"
 #include "acme_crypto.h"
+#include "acme_cert.h"
 #include "acme_store.h"
 #include "acme_policy.h"
 
@@ -48,6 +49,39 @@ typedef enum {
 
 const char *acme_step_name(acme_step_e step);
 
+/* How a step ended; with the step it decides the next one (acme_step_after). */
+typedef enum {
+    ACME_OUTCOME_DONE = 0,      /* step complete: go on */
+    ACME_OUTCOME_WAIT,          /* the CA is not there yet: same step, later */
+    ACME_OUTCOME_FAILED,        /* back off, then start over from the account */
+    ACME_OUTCOME_NEW_ACCOUNT,   /* the CA no longer knows our account: find/create it now */
+    ACME_OUTCOME_NEW_ORDER      /* the order is gone or invalid: create another now */
+} acme_outcome_e;
+
+/* The transition table of the issuance state machine. */
+acme_step_e acme_step_after(acme_step_e step, acme_outcome_e outcome);
+
+/* Why a certificate must be ordered, or ACME_RENEW_NONE. */
+typedef enum {
+    ACME_RENEW_NONE = 0,        /* the live certificate is fit */
+    ACME_RENEW_NO_CERT,
+    ACME_RENEW_NAMES,
+    ACME_RENEW_KEY_TYPE,
+    ACME_RENEW_WINDOW,
+    ACME_RENEW_REQUESTED
+} acme_renew_reason_e;
+
+const char *acme_renew_reason_str(acme_renew_reason_e reason); /* "no certificate", ... */
+
+/* Is the live certificate (info NULL: none; key_type its public key's type, or
+ * -1 when not one of ours) fit for domain at now? *renew_at receives the time
+ * it enters the renewal window (0 without a certificate). */
+acme_renew_reason_e acme_cert_fitness(const acme_domain_t *domain, const acme_cert_info_t *info,
+                                      int key_type, apr_time_t now, apr_time_t *renew_at);
+
+/* RFC 3339 UTC, second precision: "2026-11-28T22:41:56Z". */
+const char *acme_time_rfc3339(apr_pool_t *p, apr_time_t t);
+
 /* Drives every domain: decides what needs a certificate (missing, names or key
  * type changed, renewal window reached), runs the steps, backs off on failure,
  * writes status/<name>.json. Used by the watchdog and by acmectl renew. */
@@ -64,6 +98,9 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
                              apr_pool_t *ptemp, apr_time_t *next_run, int *staged);
 /* Forget cached state (after renew now requests etc.). */
 void acme_driver_reset(acme_driver_t *driver, const char *name);
+/* Order a new certificate for name at the next run even if the live one is fit
+ * (acmectl renew). */
+void acme_driver_force_renewal(acme_driver_t *driver, const char *name);
 
 /* status/<name>.json members, read by the status page and acmectl:
  *   name, names[], state ("missing"|"valid"|"renewing"|"staged"|"error"),

@@ -1,0 +1,109 @@
+/* Internals shared by the driver (acme_job.c) and the issuance steps
+ * (acme_job_steps.c). Not part of libacme's interface. */
+#ifndef ACME_JOB_INT_H
+#define ACME_JOB_INT_H
+#include <apr_hash.h>
+#include "acme_job.h"
+#include "acme_client.h"
+
+/* One CA directory URL: its client and account, shared by every domain using it. */
+typedef struct acme_ca_t {
+    const char *url;
+    acme_client_t *client;
+    EVP_PKEY *account_key;
+    const char *kid;
+    int account_ready;              /* the client holds key and kid */
+} acme_ca_t;
+
+/* A published http-01 answer waiting for its authorization to be validated. */
+typedef struct acme_pending_t {
+    const char *authz_url;
+    const char *identifier;
+    const char *token;
+} acme_pending_t;
+
+/* One issuance in progress. Lives in its own pool, which also holds the
+ * store lock, so ending the job releases everything at once. */
+typedef struct acme_job_t {
+    apr_pool_t *pool;
+    acme_step_e step;
+    acme_renew_reason_e reason;
+    apr_time_t started;
+    const char *fingerprint;        /* what it was started for: names, key type, CA, profile */
+    const char *order_url;
+    const char *finalize_url;
+    const char *cert_url;
+    apr_array_header_t *authz_urls; /* const char*, of the order */
+    apr_array_header_t *pending;    /* acme_pending_t*, published and responded to */
+    EVP_PKEY *cert_key;
+    const char *cert_key_pem;
+    apr_interval_time_t poll_interval;
+    int account_retried;
+} acme_job_t;
+
+#define ACME_ERR_TYPE_MAX   128
+#define ACME_ERR_DETAIL_MAX 1024
+#define ACME_ERR_URL_MAX    512
+
+/* Per-domain memory of the driver. Fixed buffers, so months of retries do not
+ * grow the driver's pool. */
+typedef struct acme_record_t {
+    const char *name;
+    apr_time_t next_run;
+    int attempts;                   /* failures since the last success */
+    int requests;                   /* ACME requests for the current certificate */
+    int force;                      /* renewal requested */
+    const char *state;              /* missing valid renewing staged error */
+    acme_job_t *job;
+    int has_cert;
+    apr_time_t cert_not_after;
+    char cert_issuer[256];
+    char cert_serial[80];
+    apr_time_t error_at;
+    char error_type[ACME_ERR_TYPE_MAX];
+    char error_detail[ACME_ERR_DETAIL_MAX];
+    char error_url[ACME_ERR_URL_MAX];
+    char status_written[96];        /* what the status file last said */
+} acme_record_t;
+
+struct acme_driver_t {
+    apr_pool_t *pool;
+    acme_ctx_t ctx;
+    acme_store_t *store;
+    acme_challenge_sink_t sink;
+    int has_sink;
+    const char *user_agent;
+    apr_hash_t *cas;                /* directory URL → acme_ca_t* */
+    apr_hash_t *records;            /* domain name → acme_record_t* */
+};
+
+/* Everything one step needs; p is cleared after the step. */
+typedef struct acme_step_ctx_t {
+    acme_driver_t *driver;
+    acme_record_t *rec;
+    acme_job_t *job;
+    const acme_domain_t *domain;
+    acme_ca_t *ca;
+    apr_pool_t *p;
+    apr_time_t now;
+    apr_time_t retry_after;         /* the CA's Retry-After with ACME_OUTCOME_WAIT */
+    acme_problem_t prob;            /* why, with ACME_OUTCOME_FAILED */
+    int *staged;
+} acme_step_ctx_t;
+
+/* Runs the job's current step (acme_job_steps.c). */
+acme_outcome_e acme_job_step(acme_step_ctx_t *sc);
+
+/* Persistence of a job in jobs/<name>.json and jobs/<name>.key. */
+const char *acme_job_fingerprint(apr_pool_t *p, const acme_domain_t *domain);
+/* A new job in pool, or the persisted one when it is usable (same fingerprint,
+ * younger than a day). Unusable records are removed. *resumed tells which. */
+acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
+                             apr_pool_t *pool, apr_pool_t *ptemp, apr_time_t now, int *resumed);
+apr_status_t acme_job_save(acme_driver_t *driver, const acme_domain_t *domain,
+                           const acme_job_t *job, apr_pool_t *ptemp);
+void acme_job_remove_files(acme_driver_t *driver, const char *name, apr_pool_t *ptemp);
+/* Withdraws every published answer of the job. */
+void acme_job_withdraw_all(acme_driver_t *driver, acme_job_t *job);
+
+#endif

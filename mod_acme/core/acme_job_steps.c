@@ -1,0 +1,713 @@
+/* The issuance steps: one function per step of acme_step_e. Each step does
+ * what it can without waiting and says how it ended; the driver turns that
+ * into the next step (acme_step_after), persists the job and schedules it. */
+#include <string.h>
+#include <apr_strings.h>
+#include <openssl/x509.h>
+
+#include "acme_job_int.h"
+#include "acme_names.h"
+
+#define ACME_ACCOUNT_KEY_TYPE ACME_KEY_EC_P256
+#define ACME_JOB_MAX_AGE      apr_time_from_sec(24 * 3600)
+#define ACME_POLL_INITIAL     apr_time_from_msec(500)
+
+static const char *job_json_path(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, "jobs/", name, ".json", NULL);
+}
+
+static const char *job_key_path(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, "jobs/", name, ".key", NULL);
+}
+
+static const char *account_path(apr_pool_t *p, const acme_ca_t *ca, const char *file)
+{
+    return apr_pstrcat(p, "accounts/", acme_store_ca_id(p, ca->url), "/", file, NULL);
+}
+
+static acme_outcome_e step_failed(acme_step_ctx_t *sc, apr_status_t rv, const char *fmt, const char *arg)
+{
+    acme_problem_set(&sc->prob, sc->p, rv ? rv : APR_EGENERAL, NULL, fmt, arg);
+    return ACME_OUTCOME_FAILED;
+}
+
+/* The CA's answer is already in sc->prob; make sure it reads as a failure. */
+static acme_outcome_e ca_failed(acme_step_ctx_t *sc, apr_status_t rv)
+{
+    if (sc->prob.status == APR_SUCCESS) {
+        sc->prob.status = rv ? rv : APR_EGENERAL;
+    }
+    return ACME_OUTCOME_FAILED;
+}
+
+static acme_outcome_e wait_for_ca(acme_step_ctx_t *sc, apr_time_t retry_after)
+{
+    sc->retry_after = retry_after;
+    return ACME_OUTCOME_WAIT;
+}
+
+/* ---- persistence ---- */
+
+const char *acme_job_fingerprint(apr_pool_t *p, const acme_domain_t *domain)
+{
+    const char *names = apr_array_pstrcat(p, domain->names, ',');
+    const char *ca = domain->ca_urls->nelts > 0 ? APR_ARRAY_IDX(domain->ca_urls, 0, const char *) : "";
+
+    return apr_pstrcat(p, names, " ", acme_key_type_name(domain->key_type), " ", ca, " ",
+                       domain->profile ? domain->profile : "", NULL);
+}
+
+static acme_job_t *job_new(apr_pool_t *pool, const acme_domain_t *domain, apr_time_t now)
+{
+    acme_job_t *job = apr_pcalloc(pool, sizeof(*job));
+
+    job->pool = pool;
+    job->step = ACME_STEP_ACCOUNT;
+    job->started = now;
+    job->fingerprint = acme_job_fingerprint(pool, domain);
+    job->poll_interval = ACME_POLL_INITIAL;
+    job->pending = apr_array_make(pool, 4, sizeof(acme_pending_t *));
+    return job;
+}
+
+void acme_job_remove_files(acme_driver_t *driver, const char *name, apr_pool_t *ptemp)
+{
+    acme_store_remove(driver->store, ptemp, job_json_path(ptemp, name));
+    acme_store_remove(driver->store, ptemp, job_key_path(ptemp, name));
+}
+
+acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
+                             apr_pool_t *pool, apr_pool_t *ptemp, apr_time_t now, int *resumed)
+{
+    acme_job_t *job = job_new(pool, domain, now);
+    const char *fingerprint, *order;
+    json_t *json;
+    json_int_t started;
+    apr_status_t rv;
+
+    *resumed = 0;
+    rv = acme_store_read_json(driver->store, ptemp, job_json_path(ptemp, domain->name), &json);
+    if (rv == APR_ENOENT) {
+        acme_store_remove(driver->store, ptemp, job_key_path(ptemp, domain->name));
+        return job;
+    }
+    fingerprint = rv == APR_SUCCESS ? json_string_value(json_object_get(json, "fingerprint")) : NULL;
+    order = rv == APR_SUCCESS ? json_string_value(json_object_get(json, "order")) : NULL;
+    started = rv == APR_SUCCESS ? json_integer_value(json_object_get(json, "started")) : 0;
+    if (!fingerprint || strcmp(fingerprint, job->fingerprint) != 0 || !order
+        || started <= 0 || now - apr_time_from_sec(started) > ACME_JOB_MAX_AGE) {
+        acme_log(&driver->ctx, ACME_LOG_INFO, rv,
+                 "ACME00409: %s: discarding an unfinished order record (unreadable, older than a "
+                 "day, or for another configuration)", domain->name);
+        acme_job_remove_files(driver, domain->name, ptemp);
+        return job;
+    }
+    /* Re-enter at the account: free when the account is known, and the order
+     * step re-reads the order, so every later step sees the CA's current view. */
+    job->order_url = apr_pstrdup(pool, order);
+    job->started = apr_time_from_sec(started);
+    *resumed = 1;
+    return job;
+}
+
+apr_status_t acme_job_save(acme_driver_t *driver, const acme_domain_t *domain,
+                           const acme_job_t *job, apr_pool_t *ptemp)
+{
+    json_t *json;
+    apr_status_t rv;
+
+    /* Nothing to resume before the order exists or after staging. */
+    if (!job->order_url || job->step >= ACME_STEP_STAGED) {
+        return APR_SUCCESS;
+    }
+    json = json_pack("{s:s, s:s, s:s, s:s, s:I}", "name", domain->name,
+                     "fingerprint", job->fingerprint, "step", acme_step_name(job->step),
+                     "order", job->order_url, "started", (json_int_t)apr_time_sec(job->started));
+    if (!json) {
+        return APR_ENOMEM;
+    }
+    rv = acme_store_write_json(driver->store, ptemp, job_json_path(ptemp, domain->name), json,
+                               ACME_STORE_KEY_PERMS);
+    json_decref(json);
+    return rv;
+}
+
+void acme_job_withdraw_all(acme_driver_t *driver, acme_job_t *job)
+{
+    int i;
+
+    for (i = 0; driver->has_sink && i < job->pending->nelts; ++i) {
+        acme_pending_t *pending = APR_ARRAY_IDX(job->pending, i, acme_pending_t *);
+        driver->sink.withdraw(driver->sink.baton, pending->token);
+    }
+    apr_array_clear(job->pending);
+}
+
+/* ---- ACCOUNT ---- */
+
+static apr_status_t account_key_load_or_create(acme_step_ctx_t *sc)
+{
+    acme_driver_t *driver = sc->driver;
+    acme_ca_t *ca = sc->ca;
+    const char *path = account_path(sc->p, ca, "account.key"), *pem;
+    apr_size_t len;
+    apr_status_t rv;
+
+    rv = acme_store_read(driver->store, sc->p, path, ACME_MAX_STORE_FILE, &pem, &len);
+    if (rv == APR_SUCCESS) {
+        rv = acme_key_from_pem(driver->pool, pem, len, &ca->account_key);
+        return rv ? acme_problem_set(&sc->prob, sc->p, rv, NULL,
+                                     "account key %s is unreadable; move it away to create a new "
+                                     "account", acme_store_path(driver->store, sc->p, path))
+                  : APR_SUCCESS;
+    }
+    if (rv != APR_ENOENT) {
+        return acme_problem_set(&sc->prob, sc->p, rv, NULL, "cannot read account key %s",
+                                acme_store_path(driver->store, sc->p, path));
+    }
+    /* Stored before the CA sees it: an account the CA creates is never orphaned. */
+    if ((rv = acme_key_generate(driver->pool, ACME_ACCOUNT_KEY_TYPE, &ca->account_key))
+        || (rv = acme_key_to_pem(sc->p, ca->account_key, &pem))
+        || (rv = acme_store_write(driver->store, sc->p, path, pem, strlen(pem),
+                                  ACME_STORE_KEY_PERMS))) {
+        ca->account_key = NULL;
+        return acme_problem_set(&sc->prob, sc->p, rv, NULL, "cannot create account key %s",
+                                acme_store_path(driver->store, sc->p, path));
+    }
+    return APR_SUCCESS;
+}
+
+static const char *account_kid_load(acme_step_ctx_t *sc)
+{
+    json_t *json;
+    const char *kid, *ca_url;
+
+    if (acme_store_read_json(sc->driver->store, sc->p, account_path(sc->p, sc->ca, "account.json"),
+                             &json) != APR_SUCCESS) {
+        return NULL;
+    }
+    kid = json_string_value(json_object_get(json, "url"));
+    ca_url = json_string_value(json_object_get(json, "ca"));
+    return (kid && ca_url && strcmp(ca_url, sc->ca->url) == 0) ? kid : NULL;
+}
+
+static apr_status_t account_kid_save(acme_step_ctx_t *sc, const char *kid)
+{
+    json_t *json = json_pack("{s:s, s:s}", "url", kid, "ca", sc->ca->url);
+    apr_status_t rv;
+
+    if (!json) {
+        return APR_ENOMEM;
+    }
+    rv = acme_store_write_json(sc->driver->store, sc->p, account_path(sc->p, sc->ca, "account.json"),
+                               json, ACME_STORE_KEY_PERMS);
+    json_decref(json);
+    return rv;
+}
+
+static acme_outcome_e step_account(acme_step_ctx_t *sc)
+{
+    acme_ca_t *ca = sc->ca;
+    const char *kid, *kid_out = NULL;
+    apr_status_t rv;
+
+    if (ca->account_ready) {
+        return ACME_OUTCOME_DONE;
+    }
+    if (!ca->account_key && account_key_load_or_create(sc) != APR_SUCCESS) {
+        return ACME_OUTCOME_FAILED;
+    }
+    kid = ca->kid ? ca->kid : (sc->job->account_retried ? NULL : account_kid_load(sc));
+    rv = acme_client_account(ca->client, sc->p, ca->account_key, kid, sc->domain->contacts,
+                             sc->domain->agree_tos, &kid_out, &sc->prob);
+    if (rv != APR_SUCCESS) {
+        return ca_failed(sc, rv);
+    }
+    if (!kid || strcmp(kid, kid_out) != 0) {
+        acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME00411: account at %s ready", ca->url);
+        if ((rv = account_kid_save(sc, kid_out)) != APR_SUCCESS) {
+            return step_failed(sc, rv, "cannot store the account URL in %s",
+                               acme_store_path(sc->driver->store, sc->p,
+                                               account_path(sc->p, ca, "account.json")));
+        }
+    }
+    ca->kid = apr_pstrdup(sc->driver->pool, kid_out);
+    ca->account_ready = 1;
+    return ACME_OUTCOME_DONE;
+}
+
+/* ---- ORDER ---- */
+
+static void job_drop_order(acme_step_ctx_t *sc)
+{
+    acme_job_t *job = sc->job;
+
+    acme_job_withdraw_all(sc->driver, job);
+    job->order_url = job->finalize_url = job->cert_url = NULL;
+    job->authz_urls = NULL;
+    job->cert_key = NULL;
+    job->cert_key_pem = NULL;
+    acme_job_remove_files(sc->driver, sc->domain->name, sc->p);
+}
+
+static void job_adopt_order(acme_step_ctx_t *sc, const acme_order_t *order)
+{
+    acme_job_t *job = sc->job;
+    int i;
+
+    if (!job->order_url || strcmp(job->order_url, order->url) != 0) {
+        job->order_url = apr_pstrdup(job->pool, order->url);
+    }
+    job->finalize_url = apr_pstrdup(job->pool, order->finalize);
+    job->authz_urls = apr_array_make(job->pool, order->authorizations->nelts, sizeof(const char *));
+    for (i = 0; i < order->authorizations->nelts; ++i) {
+        APR_ARRAY_PUSH(job->authz_urls, const char *) =
+            apr_pstrdup(job->pool, APR_ARRAY_IDX(order->authorizations, i, const char *));
+    }
+}
+
+/* A stored account URL the CA no longer honours: find or create the account
+ * again, once per job. */
+static acme_outcome_e order_request_failed(acme_step_ctx_t *sc, apr_status_t rv)
+{
+    if ((acme_problem_is(&sc->prob, "accountDoesNotExist") || acme_problem_is(&sc->prob, "unauthorized"))
+        && !sc->job->account_retried) {
+        acme_log(&sc->driver->ctx, ACME_LOG_WARN, rv,
+                 "ACME00412: %s: the CA rejects the stored account (%s); looking it up again",
+                 sc->domain->name, acme_problem_str(&sc->prob, sc->p));
+        sc->job->account_retried = 1;
+        sc->ca->kid = NULL;
+        sc->ca->account_ready = 0;
+        return ACME_OUTCOME_NEW_ACCOUNT;
+    }
+    return ca_failed(sc, rv);
+}
+
+static acme_outcome_e new_order_needed(acme_step_ctx_t *sc, apr_status_t rv, const char *why)
+{
+    acme_log(&sc->driver->ctx, ACME_LOG_INFO, rv, "ACME00416: %s: order %s %s; creating a new one",
+             sc->domain->name, sc->job->order_url, why);
+    acme_problem_clear(&sc->prob);
+    job_drop_order(sc);
+    return ACME_OUTCOME_NEW_ORDER;
+}
+
+static int order_is_gone(const acme_order_t *order, apr_status_t rv, const acme_problem_t *prob)
+{
+    if (rv != APR_SUCCESS) {
+        return prob->http_status == 404 || prob->http_status == 410;
+    }
+    return strcmp(order->status, "invalid") == 0 || strcmp(order->status, "expired") == 0;
+}
+
+static acme_outcome_e step_order(acme_step_ctx_t *sc)
+{
+    acme_job_t *job = sc->job;
+    acme_order_t *order = NULL;
+    apr_time_t retry_after = 0;
+    apr_status_t rv;
+
+    if (job->order_url) {
+        rv = acme_client_get_order(sc->ca->client, sc->p, job->order_url, &order, &retry_after,
+                                   &sc->prob);
+        if (order_is_gone(order, rv, &sc->prob)) {
+            return new_order_needed(sc, rv, "can no longer be used");
+        }
+        if (rv != APR_SUCCESS) {
+            return order_request_failed(sc, rv);
+        }
+        job_adopt_order(sc, order);
+        return ACME_OUTCOME_DONE;
+    }
+    rv = acme_client_new_order(sc->ca->client, sc->p, sc->domain->names, sc->domain->profile,
+                               &order, &sc->prob);
+    if (rv != APR_SUCCESS) {
+        return order_request_failed(sc, rv);
+    }
+    job_adopt_order(sc, order);
+    acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME00417: %s: order %s created (%s)",
+             sc->domain->name, order->url, order->status);
+    return ACME_OUTCOME_DONE;
+}
+
+/* ---- AUTHORIZE ---- */
+
+/* The challenge types this driver can answer: the sink serves http-01. */
+static int can_answer(const acme_driver_t *driver, const char *type)
+{
+    return driver->has_sink && strcmp(type, "http-01") == 0;
+}
+
+static const char *offered_types(apr_pool_t *p, const acme_authz_t *authz)
+{
+    apr_array_header_t *types = apr_array_make(p, 4, sizeof(const char *));
+    int i;
+
+    for (i = 0; i < authz->challenges->nelts; ++i) {
+        APR_ARRAY_PUSH(types, const char *) = APR_ARRAY_IDX(authz->challenges, i, acme_challenge_t *)->type;
+    }
+    return types->nelts ? apr_array_pstrcat(p, types, ',') : "none";
+}
+
+static acme_outcome_e no_usable_challenge(acme_step_ctx_t *sc, const acme_authz_t *authz,
+                                          const apr_array_header_t *enabled)
+{
+    acme_problem_set(&sc->prob, sc->p, APR_ENOTIMPL, NULL,
+                     "no usable challenge for %s%s: CA offered: %s; enabled: %s; this server "
+                     "answers: %s. %s",
+                     authz->wildcard ? "*." : "", authz->identifier,
+                     offered_types(sc->p, authz), apr_array_pstrcat(sc->p, enabled, ','),
+                     sc->driver->has_sink ? "http-01" : "none",
+                     authz->wildcard ? "Wildcard names can only be validated with dns-01."
+                                     : "Enable an offered type with AcmeChallenges.");
+    return ACME_OUTCOME_FAILED;
+}
+
+static const acme_challenge_t *choose_challenge(acme_step_ctx_t *sc, const acme_authz_t *authz,
+                                                const apr_array_header_t *enabled)
+{
+    int i;
+
+    for (i = 0; i < enabled->nelts; ++i) {
+        const char *type = APR_ARRAY_IDX(enabled, i, const char *);
+        acme_challenge_t *challenge = acme_authz_challenge(authz, type);
+        if (challenge && can_answer(sc->driver, type)) {
+            return challenge;
+        }
+    }
+    return NULL;
+}
+
+static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *authz)
+{
+    acme_job_t *job = sc->job;
+    const apr_array_header_t *enabled = sc->domain->challenges;
+    const acme_challenge_t *challenge;
+    const char *key_authz;
+    acme_pending_t *pending;
+    apr_status_t rv;
+
+    if (!enabled || enabled->nelts == 0) {
+        apr_array_header_t *fallback = apr_array_make(sc->p, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(fallback, const char *) = "http-01";
+        enabled = fallback;
+    }
+    if (!(challenge = choose_challenge(sc, authz, enabled))) {
+        return no_usable_challenge(sc, authz, enabled);
+    }
+    if (!acme_token_is_valid(challenge->token)) {
+        return step_failed(sc, APR_EINVAL, "the CA sent a malformed challenge token for %s",
+                           authz->identifier);
+    }
+    key_authz = acme_key_authorization(sc->p, challenge->token, acme_client_thumbprint(sc->ca->client));
+    if ((rv = sc->driver->sink.publish(sc->driver->sink.baton, challenge->token, key_authz))) {
+        return step_failed(sc, rv, "cannot publish the http-01 answer for %s", authz->identifier);
+    }
+    pending = apr_pcalloc(job->pool, sizeof(*pending));
+    pending->authz_url = apr_pstrdup(job->pool, authz->url);
+    pending->identifier = apr_pstrdup(job->pool, authz->identifier);
+    pending->token = apr_pstrdup(job->pool, challenge->token);
+    APR_ARRAY_PUSH(job->pending, acme_pending_t *) = pending;
+    acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME00414: %s: answering %s for %s",
+             sc->domain->name, challenge->type, authz->identifier);
+    /* A challenge already processing was responded to before a restart. */
+    if (challenge->status && strcmp(challenge->status, "pending") != 0) {
+        return ACME_OUTCOME_DONE;
+    }
+    rv = acme_client_respond(sc->ca->client, sc->p, challenge->url, &sc->prob);
+    return rv == APR_SUCCESS ? ACME_OUTCOME_DONE : ca_failed(sc, rv);
+}
+
+static acme_outcome_e authz_failed(acme_step_ctx_t *sc, const acme_authz_t *authz)
+{
+    sc->prob = authz->error;
+    if (sc->prob.status == APR_SUCCESS) {
+        sc->prob.status = APR_EGENERAL;
+    }
+    sc->prob.detail = apr_psprintf(sc->p, "%s: authorization %s%s%s", authz->identifier, authz->status,
+                                   authz->error.detail ? ": " : "",
+                                   authz->error.detail ? authz->error.detail : "");
+    if (!sc->prob.url) {
+        sc->prob.url = authz->url;
+    }
+    return ACME_OUTCOME_FAILED;
+}
+
+static acme_outcome_e step_authorize(acme_step_ctx_t *sc)
+{
+    acme_job_t *job = sc->job;
+    acme_authz_t *authz;
+    apr_time_t retry_after;
+    apr_status_t rv;
+    int i;
+
+    acme_job_withdraw_all(sc->driver, job);
+    for (i = 0; job->authz_urls && i < job->authz_urls->nelts; ++i) {
+        const char *url = APR_ARRAY_IDX(job->authz_urls, i, const char *);
+        acme_outcome_e outcome;
+
+        rv = acme_client_get_authz(sc->ca->client, sc->p, url, &authz, &retry_after, &sc->prob);
+        if (rv != APR_SUCCESS) {
+            return ca_failed(sc, rv);
+        }
+        if (strcmp(authz->status, "valid") == 0) {
+            continue;
+        }
+        if (strcmp(authz->status, "pending") != 0) {
+            return authz_failed(sc, authz);
+        }
+        if ((outcome = authz_answer(sc, authz)) != ACME_OUTCOME_DONE) {
+            return outcome;
+        }
+    }
+    return ACME_OUTCOME_DONE;
+}
+
+/* ---- VALIDATE ---- */
+
+static acme_outcome_e step_validate(acme_step_ctx_t *sc)
+{
+    acme_job_t *job = sc->job;
+    apr_time_t retry_after, latest = 0;
+    int i, waiting = 0;
+
+    for (i = 0; i < job->pending->nelts; ++i) {
+        acme_pending_t *pending = APR_ARRAY_IDX(job->pending, i, acme_pending_t *);
+        acme_authz_t *authz;
+        apr_status_t rv;
+
+        retry_after = 0;
+        rv = acme_client_get_authz(sc->ca->client, sc->p, pending->authz_url, &authz, &retry_after,
+                                   &sc->prob);
+        if (rv != APR_SUCCESS) {
+            return ca_failed(sc, rv);
+        }
+        if (strcmp(authz->status, "pending") == 0) {
+            APR_ARRAY_IDX(job->pending, waiting++, acme_pending_t *) = pending;
+            latest = retry_after > latest ? retry_after : latest;
+            continue;
+        }
+        if (sc->driver->has_sink) {
+            sc->driver->sink.withdraw(sc->driver->sink.baton, pending->token);
+        }
+        if (strcmp(authz->status, "valid") != 0) {
+            /* Keep the rest listed so the failure path withdraws them too. */
+            for (++i; i < job->pending->nelts; ++i) {
+                APR_ARRAY_IDX(job->pending, waiting++, acme_pending_t *) =
+                    APR_ARRAY_IDX(job->pending, i, acme_pending_t *);
+            }
+            job->pending->nelts = waiting;
+            return authz_failed(sc, authz);
+        }
+        acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME00418: %s: %s validated",
+                 sc->domain->name, pending->identifier);
+    }
+    job->pending->nelts = waiting;
+    return waiting ? wait_for_ca(sc, latest) : ACME_OUTCOME_DONE;
+}
+
+/* ---- FINALIZE ---- */
+
+/* The certificate key survives a crash in jobs/<name>.key, so a resumed
+ * order is finalized (or downloaded) with the key its CSR was made for. */
+static apr_status_t cert_key_load(acme_step_ctx_t *sc)
+{
+    acme_job_t *job = sc->job;
+    const char *pem;
+    apr_size_t len;
+    acme_key_type_e type;
+    apr_status_t rv;
+
+    if (job->cert_key) {
+        return APR_SUCCESS;
+    }
+    rv = acme_store_read(sc->driver->store, sc->p, job_key_path(sc->p, sc->domain->name),
+                         ACME_MAX_STORE_FILE, &pem, &len);
+    if (rv == APR_SUCCESS && (rv = acme_key_from_pem(job->pool, pem, len, &job->cert_key)) == APR_SUCCESS) {
+        if (acme_key_type_of(job->cert_key, &type) != APR_SUCCESS || type != sc->domain->key_type) {
+            job->cert_key = NULL;
+            return APR_EINVAL;
+        }
+        job->cert_key_pem = apr_pstrmemdup(job->pool, pem, len);
+    }
+    return rv;
+}
+
+static apr_status_t cert_key_create(acme_step_ctx_t *sc)
+{
+    acme_job_t *job = sc->job;
+    apr_status_t rv;
+
+    if ((rv = acme_key_generate(job->pool, sc->domain->key_type, &job->cert_key))
+        || (rv = acme_key_to_pem(job->pool, job->cert_key, &job->cert_key_pem))
+        || (rv = acme_store_write(sc->driver->store, sc->p, job_key_path(sc->p, sc->domain->name),
+                                  job->cert_key_pem, strlen(job->cert_key_pem), ACME_STORE_KEY_PERMS))) {
+        job->cert_key = NULL;
+        job->cert_key_pem = NULL;
+        return acme_problem_set(&sc->prob, sc->p, rv, NULL, "cannot create the %s certificate key",
+                                acme_key_type_name(sc->domain->key_type));
+    }
+    return APR_SUCCESS;
+}
+
+static acme_outcome_e order_invalid(acme_step_ctx_t *sc, const acme_order_t *order)
+{
+    sc->prob = order->error;
+    if (sc->prob.status == APR_SUCCESS) {
+        sc->prob.status = APR_EGENERAL;
+    }
+    if (!sc->prob.detail) {
+        sc->prob.detail = apr_psprintf(sc->p, "the order became %s", order->status);
+    }
+    if (!sc->prob.url) {
+        sc->prob.url = order->url;
+    }
+    return ACME_OUTCOME_FAILED;
+}
+
+static acme_outcome_e finalize_order(acme_step_ctx_t *sc, const acme_order_t *order)
+{
+    acme_order_t *updated;
+    const char *csr;
+    apr_status_t rv;
+
+    if (cert_key_load(sc) != APR_SUCCESS && cert_key_create(sc) != APR_SUCCESS) {
+        return ACME_OUTCOME_FAILED;
+    }
+    if ((rv = acme_csr_create(sc->p, sc->job->cert_key, sc->domain->names, &csr))) {
+        return step_failed(sc, rv, "cannot create the CSR for %s", sc->domain->name);
+    }
+    rv = acme_client_finalize(sc->ca->client, sc->p, order, csr, &updated, &sc->prob);
+    if (rv != APR_SUCCESS) {
+        return ca_failed(sc, rv);
+    }
+    if (updated->certificate) {
+        sc->job->cert_url = apr_pstrdup(sc->job->pool, updated->certificate);
+    }
+    return ACME_OUTCOME_DONE;
+}
+
+static acme_outcome_e step_finalize(acme_step_ctx_t *sc)
+{
+    acme_order_t *order;
+    apr_time_t retry_after = 0;
+    apr_status_t rv;
+
+    rv = acme_client_get_order(sc->ca->client, sc->p, sc->job->order_url, &order, &retry_after,
+                               &sc->prob);
+    if (rv != APR_SUCCESS) {
+        return ca_failed(sc, rv);
+    }
+    if (strcmp(order->status, "ready") == 0) {
+        return finalize_order(sc, order);
+    }
+    if (strcmp(order->status, "pending") == 0) {
+        return wait_for_ca(sc, retry_after);
+    }
+    if (strcmp(order->status, "processing") == 0 || strcmp(order->status, "valid") == 0) {
+        /* Finalized before a restart: only the key that signed that CSR fits. */
+        if (cert_key_load(sc) != APR_SUCCESS) {
+            return new_order_needed(sc, APR_ENOENT, "was finalized with a key that is lost");
+        }
+        return ACME_OUTCOME_DONE;
+    }
+    return order_invalid(sc, order);
+}
+
+/* ---- CERTIFICATE ---- */
+
+static acme_outcome_e certificate_url(acme_step_ctx_t *sc)
+{
+    acme_order_t *order;
+    apr_time_t retry_after = 0;
+    apr_status_t rv;
+
+    rv = acme_client_get_order(sc->ca->client, sc->p, sc->job->order_url, &order, &retry_after,
+                               &sc->prob);
+    if (rv != APR_SUCCESS) {
+        return ca_failed(sc, rv);
+    }
+    if (strcmp(order->status, "processing") == 0) {
+        return wait_for_ca(sc, retry_after);
+    }
+    if (strcmp(order->status, "valid") != 0 || !order->certificate) {
+        return order_invalid(sc, order);
+    }
+    sc->job->cert_url = apr_pstrdup(sc->job->pool, order->certificate);
+    return ACME_OUTCOME_DONE;
+}
+
+static void log_staged(acme_step_ctx_t *sc, X509 *leaf)
+{
+    acme_cert_info_t info;
+
+    if (acme_cert_info(sc->p, leaf, &info) != APR_SUCCESS) {
+        return;
+    }
+    acme_log(&sc->driver->ctx, ACME_LOG_NOTICE, 0,
+             "ACME00405: %s: new certificate staged for %s, valid until %s, issued by %s",
+             sc->domain->name, apr_array_pstrcat(sc->p, sc->domain->names, ','),
+             acme_time_rfc3339(sc->p, info.not_after), info.issuer);
+}
+
+static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
+{
+    acme_job_t *job = sc->job;
+    apr_array_header_t *chain;
+    const char *pem, *why = NULL;
+    apr_size_t len;
+    acme_outcome_e outcome;
+    apr_status_t rv;
+
+    if (!job->cert_url && (outcome = certificate_url(sc)) != ACME_OUTCOME_DONE) {
+        return outcome;
+    }
+    if (cert_key_load(sc) != APR_SUCCESS) {
+        return new_order_needed(sc, APR_ENOENT, "was finalized with a key that is lost");
+    }
+    rv = acme_client_download(sc->ca->client, sc->p, job->cert_url, &pem, &len, &sc->prob);
+    if (rv != APR_SUCCESS) {
+        return ca_failed(sc, rv);
+    }
+    if ((rv = acme_chain_parse(sc->p, pem, len, &chain))) {
+        return step_failed(sc, rv, "the CA sent an unusable certificate chain (%s)", job->cert_url);
+    }
+    rv = acme_cert_check(sc->p, APR_ARRAY_IDX(chain, 0, X509 *), job->cert_key, sc->domain->names,
+                         acme_now(&sc->driver->ctx), &why);
+    if (rv != APR_SUCCESS) {
+        return step_failed(sc, rv, "the CA's certificate is not fit to serve: %s", why ? why : "?");
+    }
+    rv = acme_store_stage(sc->driver->store, sc->p, sc->domain->name, pem, len, job->cert_key_pem);
+    if (rv != APR_SUCCESS) {
+        return step_failed(sc, rv, "cannot write the new certificate to %s",
+                           acme_store_path(sc->driver->store, sc->p, "staging"));
+    }
+    log_staged(sc, APR_ARRAY_IDX(chain, 0, X509 *));
+    acme_job_remove_files(sc->driver, sc->domain->name, sc->p);
+    return ACME_OUTCOME_DONE;
+}
+
+/* ---- STAGED ---- */
+
+static acme_outcome_e step_staged(acme_step_ctx_t *sc)
+{
+    *sc->staged += 1;
+    return ACME_OUTCOME_DONE;
+}
+
+acme_outcome_e acme_job_step(acme_step_ctx_t *sc)
+{
+    switch (sc->job->step) {
+    case ACME_STEP_ACCOUNT:     return step_account(sc);
+    case ACME_STEP_ORDER:       return step_order(sc);
+    case ACME_STEP_AUTHORIZE:   return step_authorize(sc);
+    case ACME_STEP_VALIDATE:    return step_validate(sc);
+    case ACME_STEP_FINALIZE:    return step_finalize(sc);
+    case ACME_STEP_CERTIFICATE: return step_certificate(sc);
+    case ACME_STEP_STAGED:      return step_staged(sc);
+    case ACME_STEP_IDLE:        break;
+    }
+    return ACME_OUTCOME_DONE;
+}
