@@ -141,11 +141,42 @@ apr_status_t acme_store_sync_dir(const char *path)
     return rv;
 }
 
+/* Owner of what a root process (the parent, acmectl) creates under relpath:
+ * in the child's areas that is the area's owner, or the child could not
+ * replace it later. (uid_t)-1 when nothing needs changing. */
+static void owner_for(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                      uid_t *uid, gid_t *gid)
+{
+    struct stat st;
+    int i;
+
+    *uid = (uid_t)-1;
+    *gid = (gid_t)-1;
+    if (geteuid() != 0) {
+        return;
+    }
+    for (i = 0; child_dirs[i]; ++i) {
+        apr_size_t len = strlen(child_dirs[i]);
+        if (!strncmp(relpath, child_dirs[i], len) && relpath[len] == '/') {
+            if (stat(apr_pstrcat(p, store->dir, "/", child_dirs[i], NULL), &st) == 0
+                && st.st_uid != 0) {
+                *uid = st.st_uid;
+                *gid = st.st_gid;
+            }
+            return;
+        }
+    }
+}
+
 /* Creates the missing directories of relpath's parent, each with the perms of
  * its top-level area (exact: umask does not apply). */
 static apr_status_t make_parents(acme_store_t *store, apr_pool_t *p, const char *relpath)
 {
     char *rel = apr_pstrdup(p, relpath), *slash;
+    uid_t uid;
+    gid_t gid;
+
+    owner_for(store, p, relpath, &uid, &gid);
 
     for (slash = strchr(rel, '/'); slash; slash = strchr(slash + 1, '/')) {
         const char *path;
@@ -158,6 +189,9 @@ static apr_status_t make_parents(acme_store_t *store, apr_pool_t *p, const char 
         rv = apr_dir_make(path, perms, p);
         if (rv == APR_SUCCESS) {
             rv = apr_file_perms_set(path, perms);
+            if (rv == APR_SUCCESS && uid != (uid_t)-1 && lchown(path, uid, gid) < 0) {
+                rv = errno;
+            }
         }
         else if (APR_STATUS_IS_EEXIST(rv)) {
             rv = APR_SUCCESS;
@@ -189,7 +223,7 @@ static mode_t mode_of(apr_fileperms_t perms)
 }
 
 static apr_status_t write_temp(apr_pool_t *p, const char *tmp, const void *data,
-                               apr_size_t len, apr_fileperms_t perms)
+                               apr_size_t len, apr_fileperms_t perms, uid_t uid, gid_t gid)
 {
     apr_file_t *f;
     apr_os_file_t fd;
@@ -203,6 +237,9 @@ static apr_status_t write_temp(apr_pool_t *p, const char *tmp, const void *data,
     /* umask must not loosen nor tighten what the caller asked for. */
     apr_os_file_get(&fd, f);
     if (fchmod(fd, mode_of(perms)) < 0) {
+        rv = errno;
+    }
+    if (rv == APR_SUCCESS && uid != (uid_t)-1 && fchown(fd, uid, gid) < 0) {
         rv = errno;
     }
     if (rv == APR_SUCCESS && len > 0) {
@@ -220,6 +257,8 @@ apr_status_t acme_store_write(acme_store_t *store, apr_pool_t *p, const char *re
 {
     const char *path, *tmp;
     char *dir, *slash;
+    uid_t uid;
+    gid_t gid;
     apr_status_t rv;
 
     if ((rv = acme_store_relpath_check(relpath)) != APR_SUCCESS) {
@@ -230,7 +269,8 @@ apr_status_t acme_store_write(acme_store_t *store, apr_pool_t *p, const char *re
     }
     path = acme_store_path(store, p, relpath);
     tmp = acme_store_tmp_path(p, path);
-    rv = write_temp(p, tmp, data, len, perms);
+    owner_for(store, p, relpath, &uid, &gid);
+    rv = write_temp(p, tmp, data, len, perms, uid, gid);
     if (rv == APR_SUCCESS) {
         rv = apr_file_rename(tmp, path, p);
     }
@@ -744,8 +784,9 @@ apr_status_t acme_store_lock(acme_store_t *store, apr_pool_t *p, const char *nam
     if ((rv = make_parents(store, p, relpath)) != APR_SUCCESS) {
         return rv;
     }
+    /* Read-only is enough for flock, so a lock file another user created still works. */
     rv = apr_file_open(&f, acme_store_path(store, p, relpath),
-                       APR_FOPEN_WRITE | APR_FOPEN_CREATE, ACME_STORE_KEY_PERMS, p);
+                       APR_FOPEN_READ | APR_FOPEN_CREATE, ACME_STORE_FILE_PERMS, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }

@@ -310,7 +310,7 @@ static void test_lock_exclusive(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     apr_pool_clear(p1);
     assert_int_equal(acme_store_lock(store, p2, "example.org"), APR_SUCCESS);
-    assert_int_equal(mode_of(store, p, "jobs/example.org.lock"), 0600);
+    assert_int_equal(mode_of(store, p, "jobs/example.org.lock") & 0600, 0600);
 }
 
 /* --- staging and activation ---------------------------------------------- */
@@ -481,6 +481,36 @@ static void test_fallback(void **state)
     assert_string_equal(cert, acme_store_path(store, p, "fallback/cert.pem"));
 }
 
+/* What the unprivileged child does, as uid/gid 33: 0 when all worked. */
+static int run_as_child_user(acme_store_t *store)
+{
+    pid_t pid = fork();
+    int status;
+
+    if (pid == 0) {
+        apr_pool_t *pc;
+        int bad = 0;
+        apr_pool_create(&pc, NULL);
+        if (setgid(33) < 0 || setuid(33) < 0) {
+            _exit(9);
+        }
+        bad |= acme_store_stage(store, pc, "child.org", "c", 1, "k") != APR_SUCCESS;
+        bad |= acme_store_lock(store, pc, "child.org") != APR_SUCCESS;
+        bad |= acme_store_write(store, pc, "status/child.org.json", "{}", 2,
+                                ACME_STORE_FILE_PERMS) != APR_SUCCESS;
+        bad |= acme_store_write(store, pc, "accounts/ca/account.key", "k2", 2,
+                                ACME_STORE_KEY_PERMS) != APR_SUCCESS;
+        bad |= acme_store_write(store, pc, "domains/child.org", "x", 1,
+                                ACME_STORE_FILE_PERMS) == APR_SUCCESS;
+        bad |= acme_store_write(store, pc, "fallback/cert.pem", "x", 1,
+                                ACME_STORE_FILE_PERMS) == APR_SUCCESS;
+        _exit(bad);
+    }
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 static void test_grant(void **state)
 {
     apr_pool_t *p = *state;
@@ -503,6 +533,18 @@ static void test_grant(void **state)
     assert_int_equal(st.st_uid, 0);
     assert_int_equal(st.st_mode & 07777, 0755);
     assert_null(acme_store_untraversable(store, p, 33, 33));
+    /* What root writes later into the child's areas stays the child's. */
+    assert_int_equal(acme_store_stage(store, p, "new.org", "c", 1, "k"), APR_SUCCESS);
+    assert_int_equal(stat(acme_store_path(store, p, "staging/new.org"), &st), 0);
+    assert_int_equal(st.st_uid, 33);
+    assert_int_equal(stat(acme_store_path(store, p, "staging/new.org/privkey.pem"), &st), 0);
+    assert_int_equal(st.st_uid, 33);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(acme_store_write(store, p, "config/new.org.json", "{}", 2,
+                                      ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    assert_int_equal(stat(acme_store_path(store, p, "config/new.org.json"), &st), 0);
+    assert_int_equal(st.st_uid, 0);
+    assert_int_equal(run_as_child_user(store), 0);
     chmod(acme_store_dir(store), 0700);
     assert_string_equal(acme_store_untraversable(store, p, 33, 33), acme_store_dir(store));
 }
