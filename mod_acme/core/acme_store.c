@@ -16,7 +16,6 @@
 #include <openssl/evp.h>
 
 #include "acme_store.h"
-#include "acme_cert.h"
 
 struct acme_store_t {
     apr_pool_t *pool;
@@ -74,8 +73,7 @@ apr_status_t acme_store_relpath_check(const char *relpath)
     return APR_SUCCESS;
 }
 
-/* A domain name used as one path component. */
-static apr_status_t name_check(const char *name)
+apr_status_t acme_store_name_check(const char *name)
 {
     if (!name || !*name || name[0] == '.' || strchr(name, '/')) {
         return APR_EINVAL;
@@ -670,106 +668,6 @@ const char *acme_store_ca_id(apr_pool_t *p, const char *directory_url)
     return id;
 }
 
-const char *acme_store_live_cert_path(const acme_store_t *store, apr_pool_t *p, const char *name)
-{
-    return apr_pstrcat(p, store->dir, "/domains/", name, "/cert.pem", NULL);
-}
-
-const char *acme_store_live_key_path(const acme_store_t *store, apr_pool_t *p, const char *name)
-{
-    return apr_pstrcat(p, store->dir, "/domains/", name, "/privkey.pem", NULL);
-}
-
-apr_status_t acme_store_load_live(acme_store_t *store, apr_pool_t *p, const char *name,
-                                  apr_array_header_t **chain)
-{
-    const char *path;
-    apr_finfo_t finfo;
-    apr_status_t rv;
-
-    if ((rv = name_check(name)) != APR_SUCCESS) {
-        return rv;
-    }
-    path = acme_store_live_cert_path(store, p, name);
-    rv = apr_stat(&finfo, path, APR_FINFO_TYPE, p);
-    if (rv != APR_SUCCESS) {
-        return APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ENOTDIR(rv) ? APR_ENOENT : rv;
-    }
-    return acme_chain_read_file(p, path, chain);
-}
-
-apr_status_t acme_store_stage(acme_store_t *store, apr_pool_t *p, const char *name,
-                              const char *chain_pem, apr_size_t chain_len, const char *key_pem)
-{
-    const char *base, *ready;
-    char stamp[APR_RFC822_DATE_LEN];
-    apr_status_t rv;
-
-    if ((rv = name_check(name)) != APR_SUCCESS || !chain_pem || !key_pem) {
-        return APR_EINVAL;
-    }
-    base = apr_pstrcat(p, "staging/", name, "/", NULL);
-    /* A half-replaced entry must never look ready. */
-    if ((rv = acme_store_remove(store, p, apr_pstrcat(p, base, "ready", NULL))) != APR_SUCCESS
-        || (rv = acme_store_remove(store, p, apr_pstrcat(p, base, "rejected", NULL)))
-           != APR_SUCCESS) {
-        return rv;
-    }
-    rv = acme_store_write(store, p, apr_pstrcat(p, base, "privkey.pem", NULL), key_pem,
-                          strlen(key_pem), ACME_STORE_KEY_PERMS);
-    if (rv == APR_SUCCESS) {
-        rv = acme_store_write(store, p, apr_pstrcat(p, base, "cert.pem", NULL), chain_pem,
-                              chain_len, ACME_STORE_FILE_PERMS);
-    }
-    if (rv == APR_SUCCESS) {
-        apr_rfc822_date(stamp, apr_time_now());
-        ready = apr_psprintf(p, "{\"staged\": \"%s\"}\n", stamp);
-        rv = acme_store_write(store, p, apr_pstrcat(p, base, "ready", NULL), ready,
-                              strlen(ready), ACME_STORE_FILE_PERMS);
-    }
-    return rv;
-}
-
-int acme_store_has_staged(acme_store_t *store, apr_pool_t *p, const char *name)
-{
-    apr_finfo_t finfo;
-
-    if (name_check(name) != APR_SUCCESS) {
-        return 0;
-    }
-    return apr_stat(&finfo, apr_pstrcat(p, store->dir, "/staging/", name, "/ready", NULL),
-                    APR_FINFO_TYPE, p) == APR_SUCCESS && finfo.filetype == APR_REG;
-}
-
-int acme_store_any_staged(acme_store_t *store, apr_pool_t *p)
-{
-    apr_pool_t *ptemp;
-    apr_dir_t *dir;
-    apr_finfo_t finfo;
-    int found = 0;
-
-    /* Runs every second in the parent: allocate nothing that outlives the call. */
-    if (apr_pool_create(&ptemp, p) != APR_SUCCESS) {
-        return 0;
-    }
-    if (apr_dir_open(&dir, apr_pstrcat(ptemp, store->dir, "/staging", NULL), ptemp)
-        == APR_SUCCESS) {
-        while (!found && apr_dir_read(&finfo, APR_FINFO_NAME | APR_FINFO_TYPE, dir)
-                         == APR_SUCCESS) {
-            apr_finfo_t ready;
-            if (finfo.name[0] == '.' || finfo.filetype != APR_DIR) {
-                continue;
-            }
-            found = apr_stat(&ready, apr_pstrcat(ptemp, store->dir, "/staging/", finfo.name,
-                                                 "/ready", NULL), APR_FINFO_TYPE, ptemp)
-                    == APR_SUCCESS;
-        }
-        apr_dir_close(dir);
-    }
-    apr_pool_destroy(ptemp);
-    return found;
-}
-
 apr_status_t acme_store_lock(acme_store_t *store, apr_pool_t *p, const char *name)
 {
     const char *relpath;
@@ -777,7 +675,7 @@ apr_status_t acme_store_lock(acme_store_t *store, apr_pool_t *p, const char *nam
     apr_os_file_t fd;
     apr_status_t rv;
 
-    if ((rv = name_check(name)) != APR_SUCCESS) {
+    if ((rv = acme_store_name_check(name)) != APR_SUCCESS) {
         return rv;
     }
     relpath = apr_pstrcat(p, "jobs/", name, ".lock", NULL);

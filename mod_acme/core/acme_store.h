@@ -88,6 +88,8 @@ apr_status_t acme_store_fallback(acme_store_t *store, apr_pool_t *p,
 /* Building blocks shared by the store's own files (and acmectl check). */
 /* APR_EINVAL for an empty or absolute relpath or one with a ".." component. */
 apr_status_t acme_store_relpath_check(const char *relpath);
+/* APR_EINVAL unless name can be one path component (no "/", no leading dot). */
+apr_status_t acme_store_name_check(const char *name);
 /* Is this a writer's temp file name: "<name>.tmp.<pid>.<8 hex>"? */
 int acme_store_is_temp_name(const char *name);
 /* A fresh temp file name next to path. */
