@@ -1,0 +1,291 @@
+/* The issuance state machine's pure parts: the transition table, the "is the
+ * live certificate fit" decision, domains as JSON, timestamps. */
+#include <string.h>
+#include "unit.h"
+#include "acme_job.h"
+
+#define DAY apr_time_from_sec(24 * 3600)
+
+static const apr_time_t t0 = APR_INT64_C(1767225600) * APR_USEC_PER_SEC; /* 2026-01-01T00:00:00Z */
+
+static apr_array_header_t *strings(apr_pool_t *p, const char *a, const char *b, const char *c)
+{
+    apr_array_header_t *arr = apr_array_make(p, 3, sizeof(const char *));
+    if (a) APR_ARRAY_PUSH(arr, const char *) = a;
+    if (b) APR_ARRAY_PUSH(arr, const char *) = b;
+    if (c) APR_ARRAY_PUSH(arr, const char *) = c;
+    return arr;
+}
+
+static acme_domain_t *domain_make(apr_pool_t *p)
+{
+    acme_domain_t *d = apr_pcalloc(p, sizeof(*d));
+    d->name = "example.org";
+    d->names = strings(p, "example.org", "www.example.org", NULL);
+    d->key_type = ACME_KEY_EC_P256;
+    d->ca_urls = strings(p, "https://ca.test/dir", "https://backup.test/dir", NULL);
+    d->contacts = strings(p, "mailto:admin@example.org", NULL, NULL);
+    d->agree_tos = 1;
+    d->challenges = strings(p, "http-01", "tls-alpn-01", NULL);
+    d->renew_window.percent = -1;
+    return d;
+}
+
+static acme_cert_info_t *info_make(apr_pool_t *p, const char *n1, const char *n2,
+                                   apr_time_t not_before, apr_interval_time_t lifetime)
+{
+    acme_cert_info_t *info = apr_pcalloc(p, sizeof(*info));
+    info->names = strings(p, n1, n2, NULL);
+    info->not_before = not_before;
+    info->not_after = not_before + lifetime;
+    info->issuer = "CN=Test CA";
+    info->serial = "01";
+    return info;
+}
+
+static void test_step_after_done(void **state)
+{
+    assert_int_equal(acme_step_after(ACME_STEP_IDLE, ACME_OUTCOME_DONE), ACME_STEP_ACCOUNT);
+    assert_int_equal(acme_step_after(ACME_STEP_ACCOUNT, ACME_OUTCOME_DONE), ACME_STEP_ORDER);
+    assert_int_equal(acme_step_after(ACME_STEP_ORDER, ACME_OUTCOME_DONE), ACME_STEP_AUTHORIZE);
+    assert_int_equal(acme_step_after(ACME_STEP_AUTHORIZE, ACME_OUTCOME_DONE), ACME_STEP_VALIDATE);
+    assert_int_equal(acme_step_after(ACME_STEP_VALIDATE, ACME_OUTCOME_DONE), ACME_STEP_FINALIZE);
+    assert_int_equal(acme_step_after(ACME_STEP_FINALIZE, ACME_OUTCOME_DONE), ACME_STEP_CERTIFICATE);
+    assert_int_equal(acme_step_after(ACME_STEP_CERTIFICATE, ACME_OUTCOME_DONE), ACME_STEP_STAGED);
+    assert_int_equal(acme_step_after(ACME_STEP_STAGED, ACME_OUTCOME_DONE), ACME_STEP_IDLE);
+}
+
+static void test_step_after_other_outcomes(void **state)
+{
+    acme_step_e step;
+
+    for (step = ACME_STEP_ACCOUNT; step <= ACME_STEP_CERTIFICATE; ++step) {
+        assert_int_equal(acme_step_after(step, ACME_OUTCOME_WAIT), step);
+        assert_int_equal(acme_step_after(step, ACME_OUTCOME_FAILED), ACME_STEP_ACCOUNT);
+        assert_int_equal(acme_step_after(step, ACME_OUTCOME_NEW_ACCOUNT), ACME_STEP_ACCOUNT);
+        assert_int_equal(acme_step_after(step, ACME_OUTCOME_NEW_ORDER), ACME_STEP_ORDER);
+    }
+}
+
+static void test_step_names(void **state)
+{
+    assert_string_equal(acme_step_name(ACME_STEP_IDLE), "idle");
+    assert_string_equal(acme_step_name(ACME_STEP_ACCOUNT), "account");
+    assert_string_equal(acme_step_name(ACME_STEP_VALIDATE), "validate");
+    assert_string_equal(acme_step_name(ACME_STEP_STAGED), "staged");
+    assert_string_equal(acme_step_name((acme_step_e)99), "unknown");
+}
+
+static void test_fitness_no_cert(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_time_t renew_at = 1;
+
+    assert_int_equal(acme_cert_fitness(domain_make(p), NULL, -1, t0, &renew_at), ACME_RENEW_NO_CERT);
+    assert_int_equal(renew_at, 0);
+    assert_string_equal(acme_renew_reason_str(ACME_RENEW_NO_CERT), "no certificate");
+}
+
+static void test_fitness_fit(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_domain_t *d = domain_make(p);
+    acme_cert_info_t *info = info_make(p, "www.example.org", "example.org", t0, 90 * DAY);
+    apr_time_t renew_at;
+
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, t0 + DAY, &renew_at), ACME_RENEW_NONE);
+    assert_int_equal(renew_at, acme_policy_renew_at(info->not_before, info->not_after, d->renew_window));
+}
+
+static void test_fitness_wildcard_covers(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_domain_t *d = domain_make(p);
+    apr_time_t renew_at;
+
+    assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", "*.example.org", t0, 90 * DAY),
+                                       ACME_KEY_EC_P256, t0 + DAY, &renew_at), ACME_RENEW_NONE);
+}
+
+static void test_fitness_names_changed(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_domain_t *d = domain_make(p);
+    apr_time_t renew_at;
+
+    assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", NULL, t0, 90 * DAY),
+                                       ACME_KEY_EC_P256, t0 + DAY, &renew_at), ACME_RENEW_NAMES);
+    assert_string_equal(acme_renew_reason_str(ACME_RENEW_NAMES), "names changed");
+}
+
+static void test_fitness_key_type_changed(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_domain_t *d = domain_make(p);
+    acme_cert_info_t *info = info_make(p, "example.org", "www.example.org", t0, 90 * DAY);
+    apr_time_t renew_at;
+
+    d->key_type = ACME_KEY_RSA_2048;
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, t0 + DAY, &renew_at),
+                     ACME_RENEW_KEY_TYPE);
+    /* A key of no type we know is a change too. */
+    assert_int_equal(acme_cert_fitness(d, info, -1, t0 + DAY, &renew_at), ACME_RENEW_KEY_TYPE);
+    assert_string_equal(acme_renew_reason_str(ACME_RENEW_KEY_TYPE), "key type changed");
+}
+
+static void test_fitness_window(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_domain_t *d = domain_make(p);
+    acme_cert_info_t *info = info_make(p, "example.org", "www.example.org", t0, 90 * DAY);
+    apr_time_t renew_at;
+
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, t0 + 60 * DAY, &renew_at),
+                     ACME_RENEW_NONE);
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, renew_at, &renew_at),
+                     ACME_RENEW_WINDOW);
+    /* Expired is inside the window too. */
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, t0 + 91 * DAY, &renew_at),
+                     ACME_RENEW_WINDOW);
+    d->renew_window.percent = -1;
+    d->renew_window.duration = 10 * DAY;
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, t0 + 79 * DAY, &renew_at),
+                     ACME_RENEW_NONE);
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, t0 + 80 * DAY, &renew_at),
+                     ACME_RENEW_WINDOW);
+    assert_string_equal(acme_renew_reason_str(ACME_RENEW_WINDOW), "renewal window reached");
+}
+
+static void assert_strings_equal(const apr_array_header_t *a, const apr_array_header_t *b)
+{
+    int i;
+
+    assert_int_equal(a->nelts, b->nelts);
+    for (i = 0; i < a->nelts; ++i) {
+        assert_string_equal(APR_ARRAY_IDX(a, i, const char *), APR_ARRAY_IDX(b, i, const char *));
+    }
+}
+
+static acme_domain_t *round_trip(apr_pool_t *p, const acme_domain_t *d)
+{
+    json_t *json = acme_domain_to_json(d);
+    acme_domain_t *back = NULL;
+
+    assert_non_null(json);
+    assert_int_equal(acme_domain_from_json(p, json, &back), APR_SUCCESS);
+    json_decref(json);
+    return back;
+}
+
+static void test_domain_round_trip(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_domain_t *d = domain_make(p), *back;
+
+    d->key_type = ACME_KEY_RSA_3072;
+    d->ca_file = "/etc/ssl/ca.pem";
+    d->profile = "shortlived";
+    d->renew_window.percent = 20;
+    back = round_trip(p, d);
+    assert_string_equal(back->name, "example.org");
+    assert_strings_equal(back->names, d->names);
+    assert_int_equal(back->key_type, ACME_KEY_RSA_3072);
+    assert_strings_equal(back->ca_urls, d->ca_urls);
+    assert_string_equal(back->ca_file, "/etc/ssl/ca.pem");
+    assert_strings_equal(back->contacts, d->contacts);
+    assert_int_equal(back->agree_tos, 1);
+    assert_strings_equal(back->challenges, d->challenges);
+    assert_string_equal(back->profile, "shortlived");
+    assert_int_equal(back->renew_window.percent, 20);
+    assert_int_equal(back->renew_window.duration, 0);
+}
+
+static void test_domain_round_trip_defaults(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_domain_t *d = domain_make(p), *back;
+
+    d->agree_tos = 0;
+    d->renew_window.duration = 5 * DAY;
+    back = round_trip(p, d);
+    assert_null(back->ca_file);
+    assert_null(back->profile);
+    assert_int_equal(back->agree_tos, 0);
+    assert_int_equal(back->renew_window.duration, 5 * DAY);
+    assert_int_equal(back->key_type, ACME_KEY_EC_P256);
+}
+
+static void test_domain_from_json_normalizes(void **state)
+{
+    apr_pool_t *p = *state;
+    json_t *json = json_pack("{s:[s,s]}", "names", "Example.ORG", "WWW.example.org");
+    acme_domain_t *d;
+
+    assert_int_equal(acme_domain_from_json(p, json, &d), APR_SUCCESS);
+    assert_string_equal(d->name, "example.org");
+    assert_string_equal(APR_ARRAY_IDX(d->names, 1, const char *), "www.example.org");
+    assert_int_equal(d->key_type, ACME_KEY_EC_P256);
+    assert_int_equal(d->renew_window.percent, -1);
+    assert_int_equal(d->ca_urls->nelts, 0);
+    json_decref(json);
+}
+
+static void expect_rejected(apr_pool_t *p, const char *text)
+{
+    json_t *json = json_loads(text, 0, NULL);
+    acme_domain_t *d;
+
+    assert_non_null(json);
+    assert_int_equal(acme_domain_from_json(p, json, &d), APR_EINVAL);
+    json_decref(json);
+}
+
+static void test_domain_from_json_rejects(void **state)
+{
+    apr_pool_t *p = *state;
+
+    expect_rejected(p, "[]");
+    expect_rejected(p, "{}");
+    expect_rejected(p, "{\"names\": []}");
+    expect_rejected(p, "{\"names\": \"example.org\"}");
+    expect_rejected(p, "{\"names\": [1]}");
+    expect_rejected(p, "{\"names\": [\"bad name.org\"]}");
+    expect_rejected(p, "{\"names\": [\"example.org\"], \"name\": \"other.org\"}");
+    expect_rejected(p, "{\"names\": [\"example.org\"], \"key_type\": \"dsa\"}");
+    expect_rejected(p, "{\"names\": [\"example.org\"], \"key_type\": 3}");
+    expect_rejected(p, "{\"names\": [\"example.org\"], \"agree_tos\": \"yes\"}");
+    expect_rejected(p, "{\"names\": [\"example.org\"], \"renew_window\": {\"percent\": 101}}");
+    expect_rejected(p, "{\"names\": [\"example.org\"], \"renew_window\": {\"duration\": -5}}");
+    expect_rejected(p, "{\"names\": [\"example.org\"], \"ca_urls\": [null]}");
+}
+
+static void test_rfc3339(void **state)
+{
+    apr_pool_t *p = *state;
+
+    assert_string_equal(acme_time_rfc3339(p, t0), "2026-01-01T00:00:00Z");
+    assert_string_equal(acme_time_rfc3339(p, t0 + apr_time_from_sec(331 * 86400 + 22 * 3600 + 41 * 60 + 56)
+                                             + 999999), "2026-11-28T22:41:56Z");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        UNIT_TEST(test_step_after_done),
+        UNIT_TEST(test_step_after_other_outcomes),
+        UNIT_TEST(test_step_names),
+        UNIT_TEST(test_fitness_no_cert),
+        UNIT_TEST(test_fitness_fit),
+        UNIT_TEST(test_fitness_wildcard_covers),
+        UNIT_TEST(test_fitness_names_changed),
+        UNIT_TEST(test_fitness_key_type_changed),
+        UNIT_TEST(test_fitness_window),
+        UNIT_TEST(test_domain_round_trip),
+        UNIT_TEST(test_domain_round_trip_defaults),
+        UNIT_TEST(test_domain_from_json_normalizes),
+        UNIT_TEST(test_domain_from_json_rejects),
+        UNIT_TEST(test_rfc3339),
+    };
+    if (unit_init()) return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
