@@ -41,7 +41,8 @@ static void log_to_server(void *baton, acme_log_level_t level, apr_status_t rv,
                           const char *message)
 {
     server_rec *s = baton;
-    ap_log_error(APLOG_MARK, (int)level, rv, s, "%s", message);
+    /* No file:line: it would name this sink, not the core code that logged. */
+    ap_log_error_(NULL, 0, APLOG_MODULE_INDEX, (int)level, rv, s, "%s", message);
 }
 
 void acme_ctx_init(acme_ctx_t *ctx, server_rec *s)
@@ -218,9 +219,14 @@ static void store_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
                          "certificate of %s is live", d->name);
         }
         else if (rv != APR_ENOENT) {
+            apr_finfo_t finfo;
+            int has_live = apr_stat(&finfo, acme_store_live_cert_path(rt->store, ptemp, d->name),
+                                    APR_FINFO_TYPE, ptemp) == APR_SUCCESS;
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00604: refused the new "
-                         "certificate of %s: %s; the current one stays in use and a new one "
-                         "will be ordered", d->name, why ? why : "activation failed");
+                         "certificate of %s: %s; %s, and a new one will be ordered", d->name,
+                         why ? why : "activation failed",
+                         has_live ? "the current certificate stays in use"
+                                  : "the site keeps its temporary certificate");
         }
     }
 }
@@ -350,8 +356,9 @@ static int certs_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t
     }
     APR_ARRAY_PUSH(cert_files, const char *) = acme_store_live_cert_path(rt->store, p, d->name);
     APR_ARRAY_PUSH(key_files, const char *) = acme_store_live_key_path(rt->store, p, d->name);
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "ACME00611: %s:%d serves the certificate "
-                 "of %s", s->server_hostname, s->port, d->name);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "ACME00611: %s (%s:%d) serves the "
+                 "certificate of %s", s->server_hostname, s->defn_name ? s->defn_name : "-",
+                 s->defn_line_number, d->name);
     return OK;
 }
 

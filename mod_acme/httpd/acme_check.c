@@ -276,9 +276,10 @@ static int check_terms(apr_pool_t *p, server_rec *base, apr_array_header_t *decl
     }
     report(base, apr_psprintf(p, "ACME00532: %s: AcmeAgreeToTerms on is required: mod_acme "
            "cannot obtain certificates without agreeing to the CA's terms of service (%s); "
-           "add 'AcmeAgreeToTerms on' at server level",
-           at ? at : decl_where(p, first),
-           APR_ARRAY_IDX(acme_conf_ca_urls(base), 0, const char *)));
+           "%s", at ? at : decl_where(p, first),
+           APR_ARRAY_IDX(acme_conf_ca_urls(base), 0, const char *),
+           at ? "change this line to 'AcmeAgreeToTerms on'"
+              : "add 'AcmeAgreeToTerms on' at server level"));
     return 0;
 }
 
