@@ -77,7 +77,7 @@ static const char *redact(apr_pool_t *p, const char *text, const char *secret)
     if (!text || !secret || !(at = strstr(text, secret))) {
         return text;
     }
-    return apr_pstrcat(p, apr_pstrndup(p, text, (apr_size_t)(at - text)), "(account)",
+    return apr_pstrcat(p, apr_pstrndup(p, text, (apr_size_t)(at - text)), "(account URL)",
                        redact(p, at + strlen(secret), secret), NULL);
 }
 

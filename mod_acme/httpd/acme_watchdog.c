@@ -7,7 +7,8 @@
  * with AcmeActivation auto, restarts itself gracefully; post_config then
  * activates them. mod_watchdog offers parent watchdogs only to MPMs that do
  * not fork, so the parent side uses the MPM's monitor hook, which every
- * Unix MPM runs in the parent about once a second. */
+ * Unix MPM runs in the parent's maintenance loop (every ten seconds or so):
+ * a new certificate goes live within seconds of being staged. */
 #include <errno.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -170,7 +171,7 @@ static void request_graceful_restart(acme_wd_t *wd, const apr_array_header_t *na
     }
 }
 
-/* Parent, about once a second: cheap unless something is staged. */
+/* Parent, from the MPM's maintenance loop: cheap unless something is staged. */
 static int acme_activation_monitor(apr_pool_t *pconf, server_rec *s)
 {
     acme_wd_t *wd = wd_state(pconf);
@@ -335,7 +336,8 @@ static int acme_watchdog_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_po
     return start_issue_watchdog(wd, pconf);
 }
 
-/* The driver's pool is made here, on the child's main thread, because pools
+/* The driver's pool is made here, before mod_watchdog starts its thread, on
+ * the child's main thread, because pools
  * are not thread-safe; its own allocator keeps the watchdog thread apart
  * from everything else. A child of pconf, it outlives the watchdog thread,
  * which mod_watchdog joins before pconf goes. */
@@ -389,6 +391,6 @@ void acme_watchdog_register_hooks(apr_pool_t *p)
 
     ap_hook_check_config(acme_watchdog_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(acme_watchdog_post_config, NULL, before_watchdog, APR_HOOK_LAST);
-    ap_hook_child_init(acme_watchdog_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(acme_watchdog_child_init, NULL, before_watchdog, APR_HOOK_MIDDLE);
     ap_hook_monitor(acme_activation_monitor, NULL, NULL, APR_HOOK_MIDDLE);
 }
