@@ -174,12 +174,30 @@ static apr_status_t staged_load(acme_store_t *store, apr_pool_t *p, const char *
     return APR_SUCCESS;
 }
 
+/* Identity of the "ready" marker (0: none). Each staging writes a new one, so
+ * a changed identity means the child staged again while we were reading. */
+static apr_ino_t ready_id(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    apr_finfo_t finfo;
+
+    if (apr_stat(&finfo, acme_store_path(store, p, apr_pstrcat(p, "staging/", name, "/ready",
+                                                                 NULL)),
+                 APR_FINFO_INODE | APR_FINFO_TYPE, p) != APR_SUCCESS
+        || finfo.filetype != APR_REG) {
+        return 0;
+    }
+    return finfo.inode ? finfo.inode : 1;
+}
+
 /* Moves "ready" aside so the parent does not try the same entry every second. */
 static void staged_reject(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
-                          const char *name, const char *why)
+                          const char *name, apr_ino_t ready, const char *why)
 {
     const char *dir = acme_store_path(store, p, apr_pstrcat(p, "staging/", name, NULL));
 
+    if (ready_id(store, p, name) != ready) {
+        return;
+    }
     apr_file_rename(apr_pstrcat(p, dir, "/ready", NULL), apr_pstrcat(p, dir, "/rejected", NULL), p);
     acme_store_sync_dir(dir);
     acme_log(ctx, ACME_LOG_ERR, APR_EINVAL,
@@ -236,12 +254,15 @@ static apr_status_t archive_write(acme_store_t *store, apr_pool_t *p, const char
 
 /* The staged entry is live now; "ready" goes first so a crash here cannot
  * make the parent activate it twice. */
-static void staged_clear(acme_store_t *store, apr_pool_t *p, const char *name)
+static void staged_clear(acme_store_t *store, apr_pool_t *p, const char *name, apr_ino_t ready)
 {
     static const char *const files[] = { "ready", "rejected", "privkey.pem", "cert.pem", NULL };
     const char *dir = acme_store_path(store, p, apr_pstrcat(p, "staging/", name, NULL));
     int i;
 
+    if (ready_id(store, p, name) != ready) {
+        return;
+    }
     for (i = 0; files[i]; ++i) {
         apr_file_remove(apr_pstrcat(p, dir, "/", files[i], NULL), p);
     }
@@ -255,6 +276,7 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
 {
     staged_t st;
     const char *version, *reason = NULL;
+    apr_ino_t ready;
     apr_status_t rv;
 
     *why = NULL;
@@ -262,7 +284,7 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
         *why = "invalid domain name";
         return APR_EINVAL;
     }
-    if (!acme_store_has_staged(store, p, name)) {
+    if ((ready = ready_id(store, p, name)) == 0) {
         return APR_ENOENT;
     }
     memset(&st, 0, sizeof(st));
@@ -276,7 +298,7 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
     }
     if (rv != APR_SUCCESS) {
         if (rv == APR_EINVAL) {
-            staged_reject(store, p, ctx, name, reason);
+            staged_reject(store, p, ctx, name, ready, reason);
         }
         *why = reason;
         return rv;
@@ -293,7 +315,7 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
                  "the live certificate stays", name, version);
         return rv;
     }
-    staged_clear(store, p, name);
+    staged_clear(store, p, name, ready);
     acme_log(ctx, ACME_LOG_NOTICE, APR_SUCCESS,
              "ACME00300: %s: activated certificate %s valid until %s, issued by %s",
              name, st.info.serial ? st.info.serial : "?",
