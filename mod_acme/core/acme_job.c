@@ -335,15 +335,29 @@ static void status_update(acme_driver_t *driver, acme_record_t *rec, const acme_
     apr_cpystrn(rec->status_written, summary, sizeof(rec->status_written));
 }
 
-static void record_error(acme_record_t *rec, const acme_problem_t *prob, apr_time_t now, apr_pool_t *p)
+/* The CA's words may name our account URL; the status file must not. */
+static const char *without_account(apr_pool_t *p, const char *text, const char *kid)
 {
-    const char *type = acme_problem_short_type(prob);
+    const char *hit;
+
+    if (!text || !kid || !*kid) {
+        return text ? text : "";
+    }
+    while ((hit = strstr(text, kid)) != NULL) {
+        text = apr_pstrcat(p, apr_pstrmemdup(p, text, hit - text), "(account)", hit + strlen(kid), NULL);
+    }
+    return text;
+}
+
+static void record_error(acme_record_t *rec, const acme_problem_t *prob, const char *kid,
+                         apr_time_t now, apr_pool_t *p)
+{
+    const char *detail = prob->detail ? prob->detail : acme_problem_str(prob, p);
 
     rec->error_at = now;
-    apr_cpystrn(rec->error_type, type ? type : prob->type ? prob->type : "", sizeof(rec->error_type));
-    apr_cpystrn(rec->error_detail, prob->detail ? prob->detail : acme_problem_str(prob, p),
-                sizeof(rec->error_detail));
-    apr_cpystrn(rec->error_url, prob->url ? prob->url : "", sizeof(rec->error_url));
+    apr_cpystrn(rec->error_type, prob->type ? prob->type : "", sizeof(rec->error_type));
+    apr_cpystrn(rec->error_detail, without_account(p, detail, kid), sizeof(rec->error_detail));
+    apr_cpystrn(rec->error_url, without_account(p, prob->url, kid), sizeof(rec->error_url));
 }
 
 static void record_cert(acme_record_t *rec, const acme_cert_info_t *info)
@@ -447,10 +461,13 @@ static void job_failed(acme_driver_t *driver, acme_record_t *rec, const acme_dom
                        acme_step_e step, acme_problem_t *prob, apr_pool_t *p)
 {
     apr_time_t now = acme_now(&driver->ctx);
+    const char *ca_url = domain->ca_urls && domain->ca_urls->nelts
+                         ? APR_ARRAY_IDX(domain->ca_urls, 0, const char *) : "";
+    const acme_ca_t *ca = apr_hash_get(driver->cas, ca_url, APR_HASH_KEY_STRING);
 
     rec->attempts += 1;
     rec->next_run = acme_policy_retry_at(rec->attempts, now, prob->retry_after, random01());
-    record_error(rec, prob, now, p);
+    record_error(rec, prob, ca ? ca->kid : NULL, now, p);
     acme_log(&driver->ctx, ACME_LOG_ERR, prob->status,
              "ACME00402: %s: obtaining a certificate failed in step %s (attempt %d): %s; "
              "next attempt at %s", domain->name, acme_step_name(step), rec->attempts,
@@ -480,6 +497,24 @@ static void job_staged(acme_driver_t *driver, acme_record_t *rec)
     rec->next_run = acme_now(&driver->ctx) + ACME_RECHECK_STAGED;
 }
 
+static const char *outcome_name(acme_outcome_e outcome)
+{
+    switch (outcome) {
+    case ACME_OUTCOME_DONE:        return "done";
+    case ACME_OUTCOME_WAIT:        return "waits";
+    case ACME_OUTCOME_FAILED:      return "failed";
+    case ACME_OUTCOME_NEW_ACCOUNT: return "needs the account again";
+    case ACME_OUTCOME_NEW_ORDER:   return "needs a new order";
+    }
+    return "?";
+}
+
+/* A request that got no HTTP answer at all: the CA is down or unreachable. */
+static int ca_unreachable(const acme_problem_t *prob)
+{
+    return prob->http_status == 0 && prob->url && !prob->type;
+}
+
 /* One step with its own pool; returns the outcome with sc filled in. */
 static acme_outcome_e job_step_once(acme_driver_t *driver, acme_step_ctx_t *sc, apr_pool_t *p)
 {
@@ -507,10 +542,13 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
         acme_outcome_e outcome = job_step_once(driver, &sc, p);
         apr_status_t rv;
 
-        acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00400: %s: step %s → %s (%d requests so far)",
-                 domain->name, acme_step_name(step),
+        acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00400: %s: step %s %s → %s (%d requests so far)",
+                 domain->name, acme_step_name(step), outcome_name(outcome),
                  acme_step_name(acme_step_after(step, outcome)), rec->requests);
         if (outcome == ACME_OUTCOME_FAILED) {
+            if (ca_unreachable(&sc.prob)) {
+                ca->unreachable_run = driver->run;
+            }
             job_failed(driver, rec, domain, step, &sc.prob, sc.p);
             status_update(driver, rec, domain, sc.p);
             return;
@@ -625,6 +663,7 @@ static acme_renew_reason_e domain_decide(acme_driver_t *driver, acme_record_t *r
         reason = ACME_RENEW_REQUESTED;
     }
     if (reason != ACME_RENEW_NONE) {
+        rec->state = rec->attempts > 0 ? "error" : rec->has_cert ? "renewing" : "missing";
         return reason;
     }
     rec->state = "valid";
@@ -636,11 +675,21 @@ static acme_renew_reason_e domain_decide(acme_driver_t *driver, acme_record_t *r
     return ACME_RENEW_NONE;
 }
 
+/* One timeout per run is enough to learn that a CA is down. */
+static int ca_down_this_run(acme_driver_t *driver, const acme_domain_t *domain)
+{
+    const char *url = domain->ca_urls && domain->ca_urls->nelts
+                      ? APR_ARRAY_IDX(domain->ca_urls, 0, const char *) : "";
+    const acme_ca_t *ca = apr_hash_get(driver->cas, url, APR_HASH_KEY_STRING);
+
+    return ca && ca->unreachable_run == driver->run;
+}
+
 static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                        apr_pool_t *p, int *staged)
 {
     apr_time_t now = acme_now(&driver->ctx);
-    acme_renew_reason_e reason;
+    acme_renew_reason_e reason = ACME_RENEW_NONE;
     acme_problem_t prob;
     acme_ca_t *ca = NULL;
 
@@ -650,12 +699,20 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
         acme_job_remove_files(driver, domain->name, p);
         job_end(driver, rec);
     }
-    if (!rec->job) {
-        reason = domain_decide(driver, rec, domain, p, now);
-        if (reason == ACME_RENEW_NONE || job_start(driver, rec, domain, reason, p) != APR_SUCCESS) {
-            status_update(driver, rec, domain, p);
-            return;
-        }
+    if (!rec->job && (reason = domain_decide(driver, rec, domain, p, now)) == ACME_RENEW_NONE) {
+        status_update(driver, rec, domain, p);
+        return;
+    }
+    if (ca_down_this_run(driver, domain)) {
+        acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00419: %s: the CA did not answer in this "
+                 "run; trying again later", domain->name);
+        rec->next_run = now + ACME_RETRY_LOCKED;
+        status_update(driver, rec, domain, p);
+        return;
+    }
+    if (!rec->job && job_start(driver, rec, domain, reason, p) != APR_SUCCESS) {
+        status_update(driver, rec, domain, p);
+        return;
     }
     acme_problem_clear(&prob);
     if (driver_ca(driver, domain, &ca, &prob, p) != APR_SUCCESS) {
@@ -673,6 +730,7 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
     int i;
 
     *staged = 0;
+    driver->run += 1;
     for (i = 0; domains && i < domains->nelts; ++i) {
         const acme_domain_t *domain = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
         acme_record_t *rec = driver_record(driver, domain->name, 1);

@@ -13,6 +13,7 @@ typedef struct acme_ca_t {
     EVP_PKEY *account_key;
     const char *kid;
     int account_ready;              /* the client holds key and kid */
+    unsigned unreachable_run;       /* the driver run in which it could not be reached */
 } acme_ca_t;
 
 /* A published http-01 answer waiting for its authorization to be validated. */
@@ -75,6 +76,7 @@ struct acme_driver_t {
     const char *user_agent;
     apr_hash_t *cas;                /* directory URL → acme_ca_t* */
     apr_hash_t *records;            /* domain name → acme_record_t* */
+    unsigned run;                   /* counts acme_driver_run calls */
 };
 
 /* Everything one step needs; p is cleared after the step. */
