@@ -340,6 +340,18 @@ static int can_answer(const acme_driver_t *driver, const char *type)
     return driver->has_sink && strcmp(type, "http-01") == 0;
 }
 
+static const char *join(apr_pool_t *p, const apr_array_header_t *strings)
+{
+    const char *text = NULL;
+    int i;
+
+    for (i = 0; strings && i < strings->nelts; ++i) {
+        const char *item = APR_ARRAY_IDX(strings, i, const char *);
+        text = text ? apr_pstrcat(p, text, ", ", item, NULL) : item;
+    }
+    return text ? text : "none";
+}
+
 static const char *offered_types(apr_pool_t *p, const acme_authz_t *authz)
 {
     apr_array_header_t *types = apr_array_make(p, 4, sizeof(const char *));
@@ -348,7 +360,7 @@ static const char *offered_types(apr_pool_t *p, const acme_authz_t *authz)
     for (i = 0; i < authz->challenges->nelts; ++i) {
         APR_ARRAY_PUSH(types, const char *) = APR_ARRAY_IDX(authz->challenges, i, acme_challenge_t *)->type;
     }
-    return types->nelts ? apr_array_pstrcat(p, types, ',') : "none";
+    return join(p, types);
 }
 
 static acme_outcome_e no_usable_challenge(acme_step_ctx_t *sc, const acme_authz_t *authz,
@@ -356,12 +368,12 @@ static acme_outcome_e no_usable_challenge(acme_step_ctx_t *sc, const acme_authz_
 {
     acme_problem_set(&sc->prob, sc->p, APR_ENOTIMPL, NULL,
                      "no usable challenge for %s%s: CA offered: %s; enabled: %s; this server "
-                     "answers: %s. %s",
+                     "answers: %s; %s",
                      authz->wildcard ? "*." : "", authz->identifier,
-                     offered_types(sc->p, authz), apr_array_pstrcat(sc->p, enabled, ','),
+                     offered_types(sc->p, authz), join(sc->p, enabled),
                      sc->driver->has_sink ? "http-01" : "none",
-                     authz->wildcard ? "Wildcard names can only be validated with dns-01."
-                                     : "Enable an offered type with AcmeChallenges.");
+                     authz->wildcard ? "wildcard names can only be validated with dns-01"
+                                     : "list a type both offer in AcmeChallenges");
     return ACME_OUTCOME_FAILED;
 }
 
