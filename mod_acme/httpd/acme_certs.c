@@ -104,13 +104,14 @@ static int domain_covers_server(const acme_domain_t *d, server_rec *s)
 }
 
 /* The AcmeDomain written in the vhost itself wins; otherwise the first
- * domain whose names cover all of the vhost's names. */
+ * domain whose names cover all of the vhost's names. Server-level AcmeDomain
+ * lines name their hosts explicitly, so only coverage counts for them. */
 static acme_domain_t *domain_for_server(server_rec *s, apr_array_header_t *domains,
                                         apr_array_header_t *decls)
 {
     int i;
 
-    for (i = 0; i < decls->nelts; i++) {
+    for (i = 0; s->is_virtual && i < decls->nelts; i++) {
         if (APR_ARRAY_IDX(decls, i, acme_domain_decl_t *)->s == s) {
             return APR_ARRAY_IDX(domains, i, acme_domain_t *);
         }

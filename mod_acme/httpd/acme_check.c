@@ -132,13 +132,20 @@ apr_array_header_t *acme_conf_domains_decls(apr_pool_t *p, server_rec *base,
     apr_array_header_t *domains = apr_array_make(p, 8, sizeof(acme_domain_t *));
     apr_array_header_t *decls = apr_array_make(p, 8, sizeof(acme_domain_decl_t *));
     apr_hash_t *owner = apr_hash_make(p);   /* name -> acme_domain_decl_t* */
+    apr_hash_t *seen = apr_hash_make(p);    /* acme_srv_conf_t* already read */
     server_rec *s;
     int i, j;
 
     *err = NULL;
     for (s = base; s; s = s->next) {
-        apr_array_header_t *sdecls = acme_conf_get(s)->decls;
+        acme_srv_conf_t *conf = acme_conf_get(s);
+        apr_array_header_t *sdecls = conf->decls;
 
+        /* A vhost without any Acme directive shares the base server's record. */
+        if (apr_hash_get(seen, &conf, sizeof(conf))) {
+            continue;
+        }
+        apr_hash_set(seen, apr_pmemdup(p, &conf, sizeof(conf)), sizeof(conf), "");
         for (i = 0; sdecls && i < sdecls->nelts; i++) {
             acme_domain_decl_t *decl = APR_ARRAY_IDX(sdecls, i, acme_domain_decl_t *);
             apr_array_header_t *names = NULL;

@@ -27,7 +27,7 @@ typedef struct acme_srv_conf_t {
     const char *profile;              /* AcmeProfile (server, vhost) */
     acme_window_t renew_window;       /* AcmeRenewWindow (server, vhost) */
     apr_array_header_t *decls;        /* AcmeDomain lines in this server: acme_domain_decl_t* */
-    void *runtime;                    /* acme_runtime_t*, base server only */
+    void *runtime;                    /* acme_runtime_t*, set on every server by post_config */
     /* where the server-level directives were set, for configtest messages */
     const char *agree_tos_where;
 } acme_srv_conf_t;
