@@ -10,15 +10,19 @@ from harness import closed_port, ssl_vhost
 
 PREFIX = "/.well-known/acme-challenge/"
 SECRET = "file-content-that-must-never-be-served"
+ON_DISK_TOKEN = "Unknown_Token-0123456789abcdefABCDEF"
 
 
 @pytest.fixture
 def responder(httpd, unique):
     """httpd with mod_acme and a dead CA (no token is ever pending), and files
-    placed where a naive file-based responder would look."""
-    httpd.write_config(vhosts=ssl_vhost(unique("chal")),
+    placed where a naive file-based responder would look. Requests carry the
+    managed name as Host, as the CA's validation requests do."""
+    httpd.managed_name = unique("chal")
+    httpd.write_config(vhosts=ssl_vhost(httpd.managed_name),
                        acme={"AcmeCA": "https://127.0.0.1:%d/dir" % closed_port()})
-    for rel in (".well-known/acme-challenge/Unknown_Token-0123456789abcdefABCDEF",
+    for rel in (".well-known/acme-challenge/" + ON_DISK_TOKEN,
+                ".well-known/acme-challenge/BBBBtoken2",
                 ".well-known/x", "etc/passwd", ".well-known/acme-challenge/x"):
         path = os.path.join(httpd.docroot, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -30,12 +34,12 @@ def responder(httpd, unique):
     return httpd
 
 
-def raw_get(httpd, path):
+def raw_get(httpd, path, host=None):
     """GET with the path sent exactly as given (no client-side normalisation)."""
     conn = http.client.HTTPConnection("127.0.0.1", httpd.http_port, timeout=5)
     try:
         conn.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
-        conn.putheader("Host", "localhost")
+        conn.putheader("Host", host or httpd.managed_name)
         conn.endheaders()
         r = conn.getresponse()
         return r.status, r.read()
@@ -44,7 +48,7 @@ def raw_get(httpd, path):
 
 
 def test_unknown_token_is_404_and_not_read_from_disk(responder):
-    status, body = raw_get(responder, PREFIX + "Unknown_Token-0123456789abcdefABCDEF")
+    status, body = raw_get(responder, PREFIX + ON_DISK_TOKEN)
     assert status == 404, (status, body[:300])
     assert SECRET.encode() not in body
 
@@ -66,7 +70,8 @@ def test_traversal_is_404_without_file_access(responder, path):
 def test_challenge_responses_keep_the_connection_alive(responder):
     conn = http.client.HTTPConnection("127.0.0.1", responder.http_port, timeout=5)
     try:
-        conn.request("GET", PREFIX + "AAAAtoken1", headers={"Host": "localhost"})
+        host = {"Host": responder.managed_name}
+        conn.request("GET", PREFIX + "AAAAtoken1", headers=host)
         r1 = conn.getresponse()
         r1.read()
         assert r1.status == 404
@@ -74,11 +79,12 @@ def test_challenge_responses_keep_the_connection_alive(responder):
         sock = conn.sock
         assert sock is not None
         local = sock.getsockname()
-        conn.request("GET", PREFIX + "BBBBtoken2", headers={"Host": "localhost"})
+        conn.request("GET", PREFIX + "BBBBtoken2", headers=host)
         assert conn.sock is sock, "http.client had to reconnect"
         r2 = conn.getresponse()
-        r2.read()
-        assert r2.status == 404
+        body2 = r2.read()
+        # a file exists for this token: a 404 means the responder answered
+        assert r2.status == 404 and SECRET.encode() not in body2, (r2.status, body2[:200])
         assert conn.sock is None or conn.sock.getsockname() == local
     finally:
         conn.close()

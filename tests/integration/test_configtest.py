@@ -51,9 +51,22 @@ def unknown_challenge_type(h, name):
 
 
 def names_without_ssl_vhost(h, name):
-    h.write_config(vhosts=ssl_vhost("served-" + name),
+    """Server-level AcmeDomain for a name no SSL vhost has."""
+    h.write_config(vhosts=ssl_vhost("served-" + name, acme_domain=""),
                    extra_global="AcmeDomain orphan-%s" % name)
-    return "AcmeDomain orphan-", ["orphan-" + name]
+    return "AcmeDomain orphan-", ["orphan-" + name, "ssl"]
+
+
+def vhost_domain_with_unserved_name(h, name):
+    """An SSL vhost's AcmeDomain that adds a name no SSL vhost serves."""
+    h.write_config(vhosts=ssl_vhost(name, acme_domain="AcmeDomain %s stray-%s" % (name, name)))
+    return "AcmeDomain %s stray-" % name, ["stray-" + name, "ssl"]
+
+
+def plain_vhost_domain(h, name):
+    """AcmeDomain in a vhost without SSL, and no SSL vhost for its name."""
+    h.write_config(plain_vhost_extra="ServerAlias %s\nAcmeDomain %s" % (name, name))
+    return "AcmeDomain %s" % name, [name, "ssl"]
 
 
 def unreadable_ca_file(h, name):
@@ -63,7 +76,8 @@ def unreadable_ca_file(h, name):
 
 
 CASES = [invalid_dns_name, wildcard_http01_only, agree_to_terms_missing, unknown_key_type,
-         unknown_challenge_type, names_without_ssl_vhost, unreadable_ca_file]
+         unknown_challenge_type, names_without_ssl_vhost, vhost_domain_with_unserved_name,
+         plain_vhost_domain, unreadable_ca_file]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])

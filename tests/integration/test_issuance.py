@@ -119,3 +119,16 @@ def test_acmectl_lists_and_checks_the_store(httpd, unique, build):
     chk = httpd.acmectl("--store", httpd.store, "check")
     assert chk.returncode == 0, "acmectl check failed (%d):\n%s%s" % (
         chk.returncode, chk.stdout, chk.stderr)
+
+
+def test_server_level_domain_is_served_by_its_vhost(httpd, unique):
+    """AcmeDomain with names at server level: the SSL vhost of those names
+    gets the certificate."""
+    name = unique("global")
+    httpd.write_config(vhosts=ssl_vhost(name, ["www." + name], acme_domain=""),
+                       extra_global="AcmeDomain %s www.%s" % (name, name))
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+    httpd.start()
+    cert = httpd.wait_for_pebble_cert("www." + name, ISSUE_TIMEOUT)
+    assert cert_names(cert) == {name, "www." + name}, sorted(cert_names(cert))
