@@ -2,7 +2,9 @@
  * the root parent makes it a new archive version and moves the domains/<name>
  * link to it in one rename. Also the shared fallback certificate. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <apr_file_info.h>
@@ -141,17 +143,17 @@ static const char *time_str(apr_pool_t *p, apr_time_t t, const char *fmt)
     return apr_pstrmemdup(p, buf, len);
 }
 
-static apr_status_t staged_load(acme_store_t *store, apr_pool_t *p, const char *name,
-                                staged_t *st, const char **why)
+/* Everything in staging/<name> is read through one directory descriptor
+ * opened without following links: the child owns that directory. */
+static apr_status_t staged_load(apr_pool_t *p, int dirfd, staged_t *st, const char **why)
 {
-    const char *base = apr_pstrcat(p, "staging/", name, "/", NULL);
     apr_status_t rv;
 
-    rv = acme_store_read(store, p, apr_pstrcat(p, base, "cert.pem", NULL), ACME_MAX_CHAIN_BYTES,
-                         &st->chain_pem, &st->chain_len);
+    rv = acme_store_read_at(p, dirfd, "cert.pem", ACME_MAX_CHAIN_BYTES, &st->chain_pem,
+                            &st->chain_len);
     if (rv == APR_SUCCESS) {
-        rv = acme_store_read(store, p, apr_pstrcat(p, base, "privkey.pem", NULL),
-                             ACME_MAX_STORE_FILE, &st->key_pem, &st->key_len);
+        rv = acme_store_read_at(p, dirfd, "privkey.pem", ACME_MAX_STORE_FILE, &st->key_pem,
+                                &st->key_len);
     }
     if (rv != APR_SUCCESS) {
         *why = APR_STATUS_IS_ENOENT(rv) ? "staged certificate or key file is missing"
@@ -176,30 +178,25 @@ static apr_status_t staged_load(acme_store_t *store, apr_pool_t *p, const char *
 
 /* Identity of the "ready" marker (0: none). Each staging writes a new one, so
  * a changed identity means the child staged again while we were reading. */
-static apr_ino_t ready_id(acme_store_t *store, apr_pool_t *p, const char *name)
+static ino_t ready_id(int dirfd)
 {
-    apr_finfo_t finfo;
+    struct stat st;
 
-    if (apr_stat(&finfo, acme_store_path(store, p, apr_pstrcat(p, "staging/", name, "/ready",
-                                                                 NULL)),
-                 APR_FINFO_INODE | APR_FINFO_TYPE, p) != APR_SUCCESS
-        || finfo.filetype != APR_REG) {
+    if (fstatat(dirfd, "ready", &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
         return 0;
     }
-    return finfo.inode ? finfo.inode : 1;
+    return st.st_ino ? st.st_ino : 1;
 }
 
 /* Moves "ready" aside so the parent does not try the same entry every second. */
-static void staged_reject(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
-                          const char *name, apr_ino_t ready, const char *why)
+static void staged_reject(int dirfd, const acme_ctx_t *ctx, const char *name, ino_t ready,
+                          const char *why)
 {
-    const char *dir = acme_store_path(store, p, apr_pstrcat(p, "staging/", name, NULL));
-
-    if (ready_id(store, p, name) != ready) {
+    if (ready_id(dirfd) != ready) {
         return;
     }
-    apr_file_rename(apr_pstrcat(p, dir, "/ready", NULL), apr_pstrcat(p, dir, "/rejected", NULL), p);
-    acme_store_sync_dir(dir);
+    renameat(dirfd, "ready", dirfd, "rejected");
+    fsync(dirfd);
     acme_log(ctx, ACME_LOG_ERR, APR_EINVAL,
              "ACME00301: %s: staged certificate refused, the live certificate stays: %s",
              name, why);
@@ -254,58 +251,29 @@ static apr_status_t archive_write(acme_store_t *store, apr_pool_t *p, const char
 
 /* The staged entry is live now; "ready" goes first so a crash here cannot
  * make the parent activate it twice. */
-static void staged_clear(acme_store_t *store, apr_pool_t *p, const char *name, apr_ino_t ready)
+static void staged_clear(acme_store_t *store, apr_pool_t *p, const char *name, int dirfd,
+                         ino_t ready)
 {
     static const char *const files[] = { "ready", "rejected", "privkey.pem", "cert.pem", NULL };
-    const char *dir = acme_store_path(store, p, apr_pstrcat(p, "staging/", name, NULL));
     int i;
 
-    if (ready_id(store, p, name) != ready) {
+    if (ready_id(dirfd) != ready) {
         return;
     }
     for (i = 0; files[i]; ++i) {
-        apr_file_remove(apr_pstrcat(p, dir, "/", files[i], NULL), p);
+        unlinkat(dirfd, files[i], 0);
     }
-    acme_store_sync_dir(dir);
-    apr_dir_remove(dir, p);
+    fsync(dirfd);
+    apr_dir_remove(acme_store_path(store, p, apr_pstrcat(p, "staging/", name, NULL)), p);
 }
 
-apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
-                                 const char *name, const apr_array_header_t *names,
-                                 const char **why)
+static apr_status_t activate_loaded(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                    const char *name, const staged_t *st, const char **why)
 {
-    staged_t st;
-    const char *version, *reason = NULL;
-    apr_ino_t ready;
+    const char *version = version_name(p, ctx, st->info.serial);
     apr_status_t rv;
 
-    *why = NULL;
-    if (acme_store_name_check(name) != APR_SUCCESS) {
-        *why = "invalid domain name";
-        return APR_EINVAL;
-    }
-    if ((ready = ready_id(store, p, name)) == 0) {
-        return APR_ENOENT;
-    }
-    memset(&st, 0, sizeof(st));
-    rv = staged_load(store, p, name, &st, &reason);
-    if (rv == APR_SUCCESS) {
-        rv = acme_cert_check(p, APR_ARRAY_IDX(st.chain, 0, X509 *), st.pkey, names,
-                             acme_now(ctx), &reason);
-        if (rv != APR_SUCCESS && !reason) {
-            reason = "certificate does not fit the key, the names or the time";
-        }
-    }
-    if (rv != APR_SUCCESS) {
-        if (rv == APR_EINVAL) {
-            staged_reject(store, p, ctx, name, ready, reason);
-        }
-        *why = reason;
-        return rv;
-    }
-
-    version = version_name(p, ctx, st.info.serial);
-    rv = archive_write(store, p, name, version, &st);
+    rv = archive_write(store, p, name, version, st);
     if (rv == APR_SUCCESS) {
         rv = link_replace(store, p, name, version);
     }
@@ -315,15 +283,60 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
                  "the live certificate stays", name, version);
         return rv;
     }
-    staged_clear(store, p, name, ready);
     acme_log(ctx, ACME_LOG_NOTICE, APR_SUCCESS,
              "ACME00300: %s: activated certificate %s valid until %s, issued by %s",
-             name, st.info.serial ? st.info.serial : "?",
-             time_str(p, st.info.not_after, "%Y-%m-%dT%H:%M:%SZ"),
-             st.info.issuer ? st.info.issuer : "?");
+             name, st->info.serial ? st->info.serial : "?",
+             time_str(p, st->info.not_after, "%Y-%m-%dT%H:%M:%SZ"),
+             st->info.issuer ? st->info.issuer : "?");
     return APR_SUCCESS;
 }
 
+apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                 const char *name, const apr_array_header_t *names,
+                                 const char **why)
+{
+    staged_t st;
+    const char *reason = NULL;
+    ino_t ready;
+    int dirfd;
+    apr_status_t rv;
+
+    *why = NULL;
+    if (acme_store_name_check(name) != APR_SUCCESS) {
+        *why = "invalid domain name";
+        return APR_EINVAL;
+    }
+    dirfd = acme_store_open_dir_at(AT_FDCWD, acme_store_path(
+                                       store, p, apr_pstrcat(p, "staging/", name, NULL)));
+    if (dirfd < 0) {
+        return APR_ENOENT;
+    }
+    if ((ready = ready_id(dirfd)) == 0) {
+        close(dirfd);
+        return APR_ENOENT;
+    }
+    memset(&st, 0, sizeof(st));
+    rv = staged_load(p, dirfd, &st, &reason);
+    if (rv == APR_SUCCESS) {
+        rv = acme_cert_check(p, APR_ARRAY_IDX(st.chain, 0, X509 *), st.pkey, names,
+                             acme_now(ctx), &reason);
+        if (rv != APR_SUCCESS && !reason) {
+            reason = "certificate does not fit the key, the names or the time";
+        }
+    }
+    if (rv == APR_EINVAL) {
+        staged_reject(dirfd, ctx, name, ready, reason);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = activate_loaded(store, p, ctx, name, &st, &reason);
+    }
+    if (rv == APR_SUCCESS) {
+        staged_clear(store, p, name, dirfd, ready);
+    }
+    close(dirfd);
+    *why = reason;
+    return rv;
+}
 /* Is the fallback on disk complete, matching and good for a while? */
 static int fallback_usable(acme_store_t *store, apr_pool_t *p)
 {

@@ -1,5 +1,6 @@
 /* The state directory: atomic writes, capped reads, staging, locks and the
  * ownership split between the root parent and the unprivileged child. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -282,54 +283,72 @@ apr_status_t acme_store_write(acme_store_t *store, apr_pool_t *p, const char *re
     return acme_store_sync_dir(dir);
 }
 
+/* Reads a regular file opened from the store, capped at max. */
+static apr_status_t read_fd(apr_pool_t *p, int fd, apr_size_t max, const char **data,
+                            apr_size_t *len)
+{
+    struct stat st;
+    apr_size_t got = 0, size;
+    char *buf;
+
+    if (fstat(fd, &st) < 0) {
+        return errno;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return APR_EINVAL;
+    }
+    if ((apr_size_t)st.st_size > max) {
+        return APR_ENOSPC;
+    }
+    /* Writers replace files by rename, so an open file does not grow. */
+    size = (apr_size_t)st.st_size;
+    buf = apr_palloc(p, size + 1);
+    while (got < size) {
+        ssize_t n = read(fd, buf + got, size - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return errno;
+        }
+        if (n == 0) {
+            break;
+        }
+        got += (apr_size_t)n;
+    }
+    buf[got] = '\0';
+    *data = buf;
+    if (len) {
+        *len = got;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_store_read_at(apr_pool_t *p, int dirfd, const char *name, apr_size_t max,
+                                const char **data, apr_size_t *len)
+{
+    apr_status_t rv;
+    /* The child writes parts of the store: a link or a FIFO planted there must
+     * neither redirect nor block the root parent. */
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+    if (fd < 0) {
+        return errno == ELOOP ? APR_EINVAL : errno;
+    }
+    rv = read_fd(p, fd, max, data, len);
+    close(fd);
+    return rv;
+}
+
 apr_status_t acme_store_read(acme_store_t *store, apr_pool_t *p, const char *relpath,
                              apr_size_t max, const char **data, apr_size_t *len)
 {
-    apr_file_t *f;
-    apr_finfo_t finfo;
-    apr_size_t got = 0;
-    char *buf;
     apr_status_t rv;
 
     if ((rv = acme_store_relpath_check(relpath)) != APR_SUCCESS) {
         return rv;
     }
-    rv = apr_file_open(&f, acme_store_path(store, p, relpath), APR_FOPEN_READ | APR_FOPEN_BINARY,
-                       APR_FPROT_OS_DEFAULT, p);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    rv = apr_file_info_get(&finfo, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
-    if (rv == APR_SUCCESS && finfo.filetype != APR_REG) {
-        rv = APR_EINVAL;
-    }
-    else if (rv == APR_SUCCESS && (apr_size_t)finfo.size > max) {
-        rv = APR_ENOSPC;
-    }
-    if (rv == APR_SUCCESS) {
-        /* One byte more than allowed tells a file that grew since the stat. */
-        buf = apr_palloc(p, max + 2);
-        while (rv == APR_SUCCESS && got <= max) {
-            apr_size_t n = max + 1 - got;
-            rv = apr_file_read(f, buf + got, &n);
-            got += n;
-        }
-        if (APR_STATUS_IS_EOF(rv)) {
-            rv = APR_SUCCESS;
-        }
-        if (rv == APR_SUCCESS && got > max) {
-            rv = APR_ENOSPC;
-        }
-        if (rv == APR_SUCCESS) {
-            buf[got] = '\0';
-            *data = buf;
-            if (len) {
-                *len = got;
-            }
-        }
-    }
-    apr_file_close(f);
-    return rv;
+    return acme_store_read_at(p, AT_FDCWD, acme_store_path(store, p, relpath), max, data, len);
 }
 
 apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
@@ -421,34 +440,75 @@ apr_status_t acme_store_list(acme_store_t *store, apr_pool_t *p, const char *rel
     return APR_SUCCESS;
 }
 
-/* Removes temp files a crashed writer left, in path and below (links are not followed). */
-static void remove_stale_temps(apr_pool_t *p, const char *path, int depth, apr_time_t now)
+int acme_store_open_dir_at(int dirfd, const char *name)
 {
-    apr_dir_t *dir;
-    apr_finfo_t finfo;
+    return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
 
-    if (apr_dir_open(&dir, path, p) != APR_SUCCESS) {
+/* Calls visit for every entry of the directory dirfd (not "." and ".."), with
+ * its lstat; the walk never follows a link, so a link the child planted cannot
+ * send a root process elsewhere. */
+typedef void walk_fn(void *baton, int dirfd, const char *name, const struct stat *st,
+                     int depth);
+
+static void walk_dir(int dirfd, int depth, walk_fn *visit, void *baton)
+{
+    int fd = dup(dirfd);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+
+    if (!dir) {
+        if (fd >= 0) {
+            close(fd);
+        }
         return;
     }
-    /* Name and type come from readdir itself (a link shows as APR_LNK). */
-    while (apr_dir_read(&finfo, APR_FINFO_NAME | APR_FINFO_TYPE, dir) == APR_SUCCESS) {
-        const char *child;
-        if (!strcmp(finfo.name, ".") || !strcmp(finfo.name, "..")) {
+    while ((e = readdir(dir)) != NULL) {
+        struct stat st;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")
+            || fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
             continue;
         }
-        child = apr_pstrcat(p, path, "/", finfo.name, NULL);
-        if (acme_store_is_temp_name(finfo.name) && finfo.filetype != APR_DIR) {
-            apr_finfo_t st;
-            if (apr_stat(&st, child, APR_FINFO_MTIME | APR_FINFO_LINK, p) == APR_SUCCESS
-                && now - st.mtime > STALE_TEMP_AGE) {
-                apr_file_remove(child, p);
-            }
-        }
-        else if (finfo.filetype == APR_DIR && depth > 0) {
-            remove_stale_temps(p, child, depth - 1, now);
+        visit(baton, dirfd, e->d_name, &st, depth);
+    }
+    closedir(dir);
+}
+
+static void walk_subdir(int dirfd, const char *name, int depth, walk_fn *visit, void *baton)
+{
+    int sub = acme_store_open_dir_at(dirfd, name);
+
+    if (sub >= 0) {
+        walk_dir(sub, depth, visit, baton);
+        close(sub);
+    }
+}
+
+/* Removes temp files a crashed writer left. */
+static void visit_stale_temp(void *baton, int dirfd, const char *name, const struct stat *st,
+                             int depth)
+{
+    apr_time_t now = *(const apr_time_t *)baton;
+
+    if (S_ISDIR(st->st_mode)) {
+        if (depth > 0) {
+            walk_subdir(dirfd, name, depth - 1, visit_stale_temp, baton);
         }
     }
-    apr_dir_close(dir);
+    else if (acme_store_is_temp_name(name)
+             && now - apr_time_from_sec(st->st_mtime) > STALE_TEMP_AGE) {
+        unlinkat(dirfd, name, 0);
+    }
+}
+
+static void remove_stale_temps(const char *path, int depth, apr_time_t now)
+{
+    int fd = acme_store_open_dir_at(AT_FDCWD, path);
+
+    if (fd >= 0) {
+        walk_dir(fd, depth, visit_stale_temp, &now);
+        close(fd);
+    }
 }
 
 static apr_status_t make_dir(apr_pool_t *p, const char *path, apr_fileperms_t perms)
@@ -491,7 +551,7 @@ static apr_status_t store_create(apr_pool_t *p, const char *dir)
             return rv;
         }
     }
-    remove_stale_temps(p, dir, STORE_MAX_DEPTH, apr_time_now());
+    remove_stale_temps(dir, STORE_MAX_DEPTH, apr_time_now());
     return APR_SUCCESS;
 }
 
@@ -546,36 +606,41 @@ const char *acme_store_path(const acme_store_t *store, apr_pool_t *p, const char
     return apr_pstrcat(p, store->dir, "/", relpath, NULL);
 }
 
-static apr_status_t chown_tree(apr_pool_t *p, const char *path, apr_uid_t uid, apr_gid_t gid,
-                               int depth)
-{
-    apr_dir_t *dir;
-    apr_finfo_t finfo;
+typedef struct chown_baton_t {
+    uid_t uid;
+    gid_t gid;
     apr_status_t rv;
+} chown_baton_t;
 
-    if (lchown(path, uid, gid) < 0) {
+static void visit_chown(void *baton, int dirfd, const char *name, const struct stat *st,
+                        int depth)
+{
+    chown_baton_t *cb = baton;
+
+    if (fchownat(dirfd, name, cb->uid, cb->gid, AT_SYMLINK_NOFOLLOW) < 0) {
+        cb->rv = errno;
+    }
+    else if (S_ISDIR(st->st_mode) && depth > 0) {
+        walk_subdir(dirfd, name, depth - 1, visit_chown, baton);
+    }
+}
+
+static apr_status_t chown_tree(const char *path, uid_t uid, gid_t gid, int depth)
+{
+    chown_baton_t cb = { uid, gid, APR_SUCCESS };
+    int fd = acme_store_open_dir_at(AT_FDCWD, path);
+
+    if (fd < 0) {
         return errno;
     }
-    if (depth <= 0 || apr_dir_open(&dir, path, p) != APR_SUCCESS) {
-        return APR_SUCCESS;
+    if (fchown(fd, uid, gid) < 0) {
+        cb.rv = errno;
     }
-    rv = APR_SUCCESS;
-    while (rv == APR_SUCCESS
-           && apr_dir_read(&finfo, APR_FINFO_NAME | APR_FINFO_TYPE, dir) == APR_SUCCESS) {
-        const char *child;
-        if (!strcmp(finfo.name, ".") || !strcmp(finfo.name, "..")) {
-            continue;
-        }
-        child = apr_pstrcat(p, path, "/", finfo.name, NULL);
-        if (finfo.filetype == APR_DIR) {
-            rv = chown_tree(p, child, uid, gid, depth - 1);
-        }
-        else if (lchown(child, uid, gid) < 0) {
-            rv = errno;
-        }
+    else {
+        walk_dir(fd, depth, visit_chown, &cb);
     }
-    apr_dir_close(dir);
-    return rv;
+    close(fd);
+    return cb.rv;
 }
 
 /* Can uid/gid search (traverse) the directory at path? */
@@ -631,7 +696,7 @@ apr_status_t acme_store_grant(acme_store_t *store, apr_pool_t *p, apr_uid_t uid,
         const char *path = acme_store_path(store, ptemp, child_dirs[i]);
         rv = make_dir(ptemp, path, dir_perms_for(child_dirs[i]));
         if (rv == APR_SUCCESS) {
-            rv = chown_tree(ptemp, path, uid, gid, STORE_MAX_DEPTH);
+            rv = chown_tree(path, uid, gid, STORE_MAX_DEPTH);
         }
     }
     if (rv == APR_SUCCESS && acme_store_untraversable(store, ptemp, uid, gid)) {

@@ -94,6 +94,12 @@ apr_status_t acme_store_name_check(const char *name);
 int acme_store_is_temp_name(const char *name);
 /* A fresh temp file name next to path. */
 const char *acme_store_tmp_path(apr_pool_t *p, const char *path);
+/* acme_store_read of the file name in the directory dirfd (or AT_FDCWD); a
+ * link or anything but a regular file there is APR_EINVAL. */
+apr_status_t acme_store_read_at(apr_pool_t *p, int dirfd, const char *name, apr_size_t max,
+                                const char **data, apr_size_t *len);
+/* A directory opened without following a link at name: fd, or -1 with errno. */
+int acme_store_open_dir_at(int dirfd, const char *name);
 /* fsync of a directory, so a rename or unlink in it survives a crash. */
 apr_status_t acme_store_sync_dir(const char *path);
 

@@ -166,6 +166,11 @@ static void test_read_caps(void **state)
     assert_int_equal(len, 100);
     assert_int_equal(data[100], '\0');
     assert_int_not_equal(acme_store_read(store, p, "status", 100, &data, &len), APR_SUCCESS);
+    /* Links and FIFOs planted by the child neither redirect nor block the parent. */
+    assert_int_equal(symlink("/etc/passwd", acme_store_path(store, p, "staging/link")), 0);
+    assert_int_equal(acme_store_read(store, p, "staging/link", 100000, &data, &len), APR_EINVAL);
+    assert_int_equal(mkfifo(acme_store_path(store, p, "staging/fifo"), 0600), 0);
+    assert_int_equal(acme_store_read(store, p, "staging/fifo", 100, &data, &len), APR_EINVAL);
 }
 
 static void test_path_traversal_rejected(void **state)
@@ -457,6 +462,37 @@ static void test_activate_refuses_bad(void **state)
     assert_string_equal(live_target(store, p, "example.org"), live);
 }
 
+/* The child owns staging/: links it plants must not steer the root parent. */
+static void test_activate_ignores_links(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    apr_array_header_t *names = names_of(p, "example.org", NULL);
+    acme_ctx_t ctx = { NULL, NULL, 0, NULL, NULL };
+    const char *why;
+
+    stage(store, p, "decoy.org", make_cert(p, names, 0));
+    assert_int_equal(rename(acme_store_path(store, p, "staging/decoy.org"),
+                            acme_store_path(store, p, "elsewhere")), 0);
+    assert_int_equal(symlink("../elsewhere", acme_store_path(store, p, "staging/example.org")),
+                     0);
+    assert_int_equal(acme_store_activate(store, p, &ctx, "example.org", names, &why),
+                     APR_ENOENT);
+    assert_true(exists(store, p, "elsewhere/ready"));
+    assert_true(exists(store, p, "elsewhere/privkey.pem"));
+    assert_false(exists(store, p, "domains/example.org"));
+
+    assert_int_equal(unlink(acme_store_path(store, p, "staging/example.org")), 0);
+    stage(store, p, "example.org", make_cert(p, names, 0));
+    assert_int_equal(unlink(acme_store_path(store, p, "staging/example.org/cert.pem")), 0);
+    assert_int_equal(symlink("../../elsewhere/cert.pem",
+                             acme_store_path(store, p, "staging/example.org/cert.pem")), 0);
+    assert_int_equal(acme_store_activate(store, p, &ctx, "example.org", names, &why),
+                     APR_EINVAL);
+    assert_false(exists(store, p, "domains/example.org"));
+    assert_true(exists(store, p, "elsewhere/cert.pem"));
+}
+
 static void test_fallback(void **state)
 {
     apr_pool_t *p = *state;
@@ -564,6 +600,7 @@ int main(void)
         UNIT_TEST(test_stage_flags),
         UNIT_TEST(test_activate_good),
         UNIT_TEST(test_activate_refuses_bad),
+        UNIT_TEST(test_activate_ignores_links),
         UNIT_TEST(test_fallback),
         UNIT_TEST(test_grant),
     };
