@@ -7,7 +7,9 @@
 #include "acme_names.h"
 
 #define ACME_MAX_NONCE_LEN      256
-#define ACME_BAD_NONCE_RETRIES  3
+/* A CA may reject any nonce; each retry carries the fresh one it sent back.
+ * Ten in a row would mean the CA is broken, not unlucky. */
+#define ACME_BAD_NONCE_RETRIES  10
 #define ACME_JOSE_JSON          "application/jose+json"
 #define ACME_PEM_CHAIN          "application/pem-certificate-chain"
 

@@ -73,7 +73,7 @@ apr_status_t acme_client_account(acme_client_t *client, apr_pool_t *p, EVP_PKEY 
                                  int agree_tos, const char **kid_out, acme_problem_t *prob);
 /* Signed POST with the account key and kid (set by acme_client_account).
  * payload NULL → POST-as-GET. Replay-Nonce of every response is kept; badNonce
- * is retried with the fresh nonce (3 times). An HTTP status >= 400 → APR_EGENERAL
+ * is retried with the fresh nonce (up to 10 times). An HTTP status >= 400 → APR_EGENERAL
  * with the problem document in prob (and retry_after). */
 apr_status_t acme_client_post(acme_client_t *client, apr_pool_t *p, const char *url,
                               json_t *payload, apr_size_t max_body,
