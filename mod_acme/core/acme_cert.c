@@ -501,3 +501,68 @@ out:
     ERR_clear_error();
     return rv;
 }
+
+/* id-pe-acmeIdentifier: critical, its value the DER of an OCTET STRING with
+ * SHA-256 of the key authorization (RFC 8737 §3). */
+static int add_acme_identifier(X509 *x, const char *key_authorization)
+{
+    unsigned char digest[EVP_MAX_MD_SIZE], *der = NULL;
+    unsigned int digest_len = 0;
+    ASN1_OCTET_STRING *inner = ASN1_OCTET_STRING_new(), *value = ASN1_OCTET_STRING_new();
+    ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);
+    X509_EXTENSION *ext = NULL;
+    int der_len = 0, ok = 0;
+
+    if (inner && value && oid
+        && EVP_Digest(key_authorization, strlen(key_authorization), digest, &digest_len,
+                      EVP_sha256(), NULL)
+        && ASN1_OCTET_STRING_set(inner, digest, (int)digest_len)
+        && (der_len = i2d_ASN1_OCTET_STRING(inner, &der)) > 0
+        && ASN1_OCTET_STRING_set(value, der, der_len)
+        && (ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 1, value)) != NULL) {
+        ok = X509_add_ext(x, ext, -1);
+    }
+    X509_EXTENSION_free(ext);
+    OPENSSL_free(der);
+    ASN1_OBJECT_free(oid);
+    ASN1_OCTET_STRING_free(value);
+    ASN1_OCTET_STRING_free(inner);
+    return ok;
+}
+
+apr_status_t acme_tlsalpn01_cert_create(apr_pool_t *p, EVP_PKEY *pkey, const char *name,
+                                        const char *key_authorization, const char **cert_pem)
+{
+    apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *));
+    X509 *x = NULL;
+    GENERAL_NAMES *gens = NULL;
+    BIO *bio = NULL;
+    apr_status_t rv = APR_EGENERAL;
+
+    *cert_pem = NULL;
+    if (!pkey || !name || !*name || strlen(name) > ACME_MAX_NAME_LEN || !key_authorization
+        || strlen(key_authorization) > ACME_MAX_KEYAUTH_LEN) {
+        return APR_EINVAL;
+    }
+    APR_ARRAY_PUSH(names, const char *) = name;
+    if (!(x = X509_new()) || !X509_set_version(x, X509_VERSION_3) || !set_random_serial(x)
+        || !set_common_name(X509_get_subject_name(x), "ACME challenge")
+        || !X509_set_issuer_name(x, X509_get_subject_name(x))
+        || !set_validity(x, apr_time_from_sec(7 * 86400)) || !X509_set_pubkey(x, pkey)
+        || !(gens = san_from_names(names))
+        || X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) != 1
+        || !add_acme_identifier(x, key_authorization)
+        || X509_sign(x, pkey, EVP_sha256()) <= 0
+        || !(bio = BIO_new(BIO_s_mem())) || !PEM_write_bio_X509(bio, x)) {
+        goto out;
+    }
+    if ((*cert_pem = bio_to_pool(p, bio)) != NULL) {
+        rv = APR_SUCCESS;
+    }
+out:
+    BIO_free(bio);
+    GENERAL_NAMES_free(gens);
+    X509_free(x);
+    ERR_clear_error();
+    return rv;
+}

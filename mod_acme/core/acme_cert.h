@@ -38,4 +38,10 @@ apr_status_t acme_cert_check(apr_pool_t *p, X509 *leaf, EVP_PKEY *pkey,
 apr_status_t acme_selfsigned_create(apr_pool_t *p, EVP_PKEY *pkey, const char *common_name,
                                     const apr_array_header_t *names, apr_interval_time_t validity,
                                     const char **cert_pem);
+
+/* tls-alpn-01 (RFC 8737): self-signed certificate for one name (DNS or IP
+ * literal, RFC 8738) with the critical acmeIdentifier extension holding
+ * SHA-256(key_authorization). Short-lived; served only for the acme-tls/1 ALPN. */
+apr_status_t acme_tlsalpn01_cert_create(apr_pool_t *p, EVP_PKEY *pkey, const char *name,
+                                        const char *key_authorization, const char **cert_pem);
 #endif

@@ -314,6 +314,18 @@ const char *acme_key_authorization(apr_pool_t *p, const char *token, const char 
     return apr_pstrcat(p, token, ".", thumbprint, NULL);
 }
 
+const char *acme_dns01_txt_value(apr_pool_t *p, const char *key_authorization)
+{
+    const char *value = NULL;
+
+    if (!key_authorization
+        || sha256_b64url(p, key_authorization, strlen(key_authorization), &value)
+           != APR_SUCCESS) {
+        return NULL;
+    }
+    return value;
+}
+
 static const EVP_MD *spec_digest(const key_spec_t *spec)
 {
     return spec->field_bytes == 48 ? EVP_sha384() : EVP_sha256();
@@ -546,4 +558,65 @@ apr_status_t acme_jws_verify(apr_pool_t *p, EVP_PKEY *pkey, const char *jws)
     }
     json_decref(doc);
     return rv;
+}
+
+/* CAs hand out EAB keys to paste into a config file: tolerate the '=' padding
+ * some of them add, nothing else. */
+static apr_status_t decode_mac_key(apr_pool_t *p, const char *b64, unsigned char **key,
+                                   apr_size_t *key_len)
+{
+    apr_size_t len = b64 ? strlen(b64) : 0;
+
+    while (len > 0 && b64[len - 1] == '=') {
+        --len;
+    }
+    if (len == 0
+        || acme_b64url_decode(p, apr_pstrmemdup(p, b64, len), key, key_len) != APR_SUCCESS
+        || *key_len == 0) {
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_jws_sign_eab(apr_pool_t *p, EVP_PKEY *account_key, const char *eab_kid,
+                               const char *hmac_b64url, const char *url, json_t **eab)
+{
+    unsigned char *key, mac[EVP_MAX_MD_SIZE];
+    apr_size_t key_len;
+    size_t mac_len = 0;
+    const char *protected_json, *protected_b64, *payload_json, *payload_b64, *input;
+    json_t *hdr, *jwk;
+    int ok;
+
+    *eab = NULL;
+    if (!eab_kid || !url || decode_mac_key(p, hmac_b64url, &key, &key_len) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    if (!(jwk = acme_jwk_public(account_key))) {
+        return APR_ENOTIMPL;
+    }
+    payload_json = json_to_pool(p, jwk);
+    json_decref(jwk);
+    hdr = json_pack("{s:s, s:s, s:s}", "alg", "HS256", "kid", eab_kid, "url", url);
+    protected_json = hdr ? json_to_pool(p, hdr) : NULL;
+    json_decref(hdr);
+    if (!payload_json || !protected_json) {
+        return APR_ENOMEM;
+    }
+    protected_b64 = acme_b64url_encode(p, (const unsigned char *)protected_json,
+                                       strlen(protected_json));
+    payload_b64 = acme_b64url_encode(p, (const unsigned char *)payload_json,
+                                     strlen(payload_json));
+    input = apr_pstrcat(p, protected_b64, ".", payload_b64, NULL);
+    ok = EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len,
+                   (const unsigned char *)input, strlen(input), mac, sizeof(mac),
+                   &mac_len) != NULL;
+    OPENSSL_cleanse(key, key_len);
+    ERR_clear_error();
+    if (!ok) {
+        return APR_EGENERAL;
+    }
+    *eab = json_pack("{s:s, s:s, s:s}", "protected", protected_b64, "payload", payload_b64,
+                     "signature", acme_b64url_encode(p, mac, mac_len));
+    return *eab ? APR_SUCCESS : APR_ENOMEM;
 }

@@ -29,12 +29,20 @@ json_t *acme_jwk_public(EVP_PKEY *pkey);
 apr_status_t acme_jwk_thumbprint(apr_pool_t *p, EVP_PKEY *pkey, const char **thumbprint);
 /* http-01 key authorization: token "." thumbprint. */
 const char *acme_key_authorization(apr_pool_t *p, const char *token, const char *thumbprint);
+/* dns-01 TXT record value: base64url(SHA-256(key authorization)) (RFC 8555 §8.4). */
+const char *acme_dns01_txt_value(apr_pool_t *p, const char *key_authorization);
 
 /* Flattened JWS JSON (RFC 7515 §7.2.2) as ACME wants it (RFC 8555 §6.2):
  * protected header {alg, nonce, url, and kid or jwk}; ES256/ES384 signatures are
  * raw R||S; RSA keys sign RS256. kid NULL → embed the jwk. payload "" → POST-as-GET. */
 apr_status_t acme_jws_sign(apr_pool_t *p, EVP_PKEY *pkey, const char *kid, const char *nonce,
                            const char *url, const char *payload, const char **jws);
-/* Verifies a flattened JWS made by acme_jws_sign (for tests and self-checks). */
+/* Verifies a flattened JWS made by acme_jws_sign (for tests and self-checks):
+ * APR_EINVAL when malformed, alg or url missing, or the signature is wrong. */
 apr_status_t acme_jws_verify(apr_pool_t *p, EVP_PKEY *pkey, const char *jws);
+/* External Account Binding (RFC 8555 §7.3.4): an HS256 JWS over the public JWK of
+ * account_key, to put as "externalAccountBinding" into the newAccount payload.
+ * hmac_b64url is the CA-issued MAC key; APR_EINVAL if it does not decode. */
+apr_status_t acme_jws_sign_eab(apr_pool_t *p, EVP_PKEY *account_key, const char *eab_kid,
+                               const char *hmac_b64url, const char *url, json_t **eab);
 #endif

@@ -335,6 +335,49 @@ static void test_selfsigned_rsa_and_rejects(void **state)
     assert_int_equal(acme_selfsigned_create(p, NULL, NULL, NULL, DAY, &pem), APR_EINVAL);
 }
 
+static void check_tlsalpn01(apr_pool_t *p, const char *name, int san_type)
+{
+    EVP_PKEY *pkey = new_key(p, ACME_KEY_EC_P256);
+    const char *keyauth = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA."
+                          "nP1qzpXGymHBrUEepNY9HCsQk7K8KhOypzEY48QuvSk";
+    ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);
+    unsigned char expected[34] = { 0x04, 0x20 };
+    unsigned int md_len = 0;
+    const char *pem;
+    X509 *x;
+    X509_EXTENSION *ext;
+    ASN1_OCTET_STRING *data;
+    GENERAL_NAMES *gens;
+    int idx, type;
+
+    assert_int_equal(acme_tlsalpn01_cert_create(p, pkey, name, keyauth, &pem), APR_SUCCESS);
+    x = leaf_of(p, pem);
+    assert_int_equal(X509_verify(x, pkey), 1);
+    idx = X509_get_ext_by_OBJ(x, oid, -1);
+    assert_true(idx >= 0);
+    ext = X509_get_ext(x, idx);
+    assert_int_equal(X509_EXTENSION_get_critical(ext), 1);
+    data = X509_EXTENSION_get_data(ext);
+    assert_int_equal(EVP_Digest(keyauth, strlen(keyauth), expected + 2, &md_len, EVP_sha256(),
+                                NULL), 1);
+    assert_int_equal(ASN1_STRING_length(data), 34);
+    assert_memory_equal(ASN1_STRING_get0_data(data), expected, 34);
+    gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    assert_int_equal(sk_GENERAL_NAME_num(gens), 1);
+    GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(gens, 0), &type);
+    assert_int_equal(type, san_type);
+    GENERAL_NAMES_free(gens);
+    ASN1_OBJECT_free(oid);
+    assert_int_equal(acme_tlsalpn01_cert_create(p, pkey, "", keyauth, &pem), APR_EINVAL);
+    assert_int_equal(acme_tlsalpn01_cert_create(p, pkey, name, NULL, &pem), APR_EINVAL);
+}
+
+static void test_tlsalpn01_cert(void **state)
+{
+    check_tlsalpn01(*state, "www.example.org", GEN_DNS);
+    check_tlsalpn01(*state, "192.0.2.7", GEN_IPADD);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +388,7 @@ int main(void)
         UNIT_TEST(test_cert_info),
         UNIT_TEST(test_cert_check),
         UNIT_TEST(test_selfsigned_rsa_and_rejects),
+        UNIT_TEST(test_tlsalpn01_cert),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -341,6 +341,67 @@ static void test_jws_without_nonce(void **state)
     json_decref(doc);
 }
 
+static void test_dns01_value(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *keyauth = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA."
+                          "nP1qzpXGymHBrUEepNY9HCsQk7K8KhOypzEY48QuvSk";
+    unsigned char md[32];
+    unsigned int md_len = 0;
+
+    assert_int_equal(EVP_Digest(keyauth, strlen(keyauth), md, &md_len, EVP_sha256(), NULL), 1);
+    assert_string_equal(acme_dns01_txt_value(p, keyauth), acme_b64url_encode(p, md, md_len));
+    assert_int_equal(strlen(acme_dns01_txt_value(p, keyauth)), 43);
+    assert_null(acme_dns01_txt_value(p, NULL));
+}
+
+static void test_eab(void **state)
+{
+    apr_pool_t *p = *state;
+    const unsigned char mac_key[] = "an HMAC key of thirty-two bytes!";
+    const char *mac_b64 = acme_b64url_encode(p, mac_key, 32);
+    const char *url = "https://ca.example/acme/new-account", *input;
+    EVP_PKEY *pkey;
+    json_t *eab, *hdr, *payload, *jwk;
+    unsigned char mac[EVP_MAX_MD_SIZE], *sig;
+    size_t mac_len = 0;
+    apr_size_t sig_len;
+
+    assert_int_equal(acme_key_generate(p, ACME_KEY_EC_P256, &pkey), APR_SUCCESS);
+    assert_int_equal(acme_jws_sign_eab(p, pkey, "kid-1", mac_b64, url, &eab), APR_SUCCESS);
+    hdr = decode_json_member(p, eab, "protected");
+    assert_string_equal(json_string_value(json_object_get(hdr, "alg")), "HS256");
+    assert_string_equal(json_string_value(json_object_get(hdr, "kid")), "kid-1");
+    assert_string_equal(json_string_value(json_object_get(hdr, "url")), url);
+    assert_null(json_object_get(hdr, "nonce"));
+    payload = decode_json_member(p, eab, "payload");
+    jwk = acme_jwk_public(pkey);
+    assert_true(json_equal(payload, jwk));
+    input = apr_pstrcat(p, json_string_value(json_object_get(eab, "protected")), ".",
+                        json_string_value(json_object_get(eab, "payload")), NULL);
+    assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, mac_key, 32,
+                              (const unsigned char *)input, strlen(input), mac, sizeof(mac),
+                              &mac_len));
+    assert_int_equal(acme_b64url_decode(p, json_string_value(json_object_get(eab, "signature")),
+                                        &sig, &sig_len), APR_SUCCESS);
+    assert_int_equal(sig_len, 32);
+    assert_memory_equal(sig, mac, 32);
+    json_decref(jwk);
+    json_decref(payload);
+    json_decref(hdr);
+    json_decref(eab);
+
+    /* Pasted with padding: accepted; not base64url at all: rejected. */
+    assert_int_equal(acme_jws_sign_eab(p, pkey, "kid-1", apr_pstrcat(p, mac_b64, "=", NULL),
+                                       url, &eab), APR_SUCCESS);
+    json_decref(eab);
+    assert_int_equal(acme_jws_sign_eab(p, pkey, "kid-1", "not+base64/url", url, &eab),
+                     APR_EINVAL);
+    assert_null(eab);
+    assert_int_equal(acme_jws_sign_eab(p, pkey, "kid-1", "", url, &eab), APR_EINVAL);
+    assert_int_equal(acme_jws_sign_eab(p, pkey, NULL, mac_b64, url, &eab), APR_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,6 +416,8 @@ int main(void)
         UNIT_TEST(test_jws_es384),
         UNIT_TEST(test_jws_rs256),
         UNIT_TEST(test_jws_without_nonce),
+        UNIT_TEST(test_dns01_value),
+        UNIT_TEST(test_eab),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
