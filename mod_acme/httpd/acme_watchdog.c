@@ -16,6 +16,7 @@
 #include <apr_hash.h>
 #include <apr_optional.h>
 #include <apr_strings.h>
+#include <apr_thread_proc.h>
 #include <httpd.h>
 #include <http_config.h>
 #include <http_core.h>
@@ -33,6 +34,8 @@
 #define ACME_WD_MIN_INTERVAL   apr_time_from_msec(100)
 #define ACME_WD_MAX_INTERVAL   apr_time_from_sec(3600)
 #define ACME_WD_POLL_INTERVAL  apr_time_from_sec(1)
+#define ACME_WD_RETEST_DELAY   apr_time_from_sec(300)
+#define ACME_WD_TEST_OUTPUT    2048
 
 /* Per configuration generation; lives in pconf. */
 typedef struct acme_wd_t {
@@ -157,9 +160,87 @@ static void announce_manual(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *p,
     }
 }
 
+/* The command line httpd was started with, "-k start" replaced by "-t". */
+static const char *const *configtest_argv(apr_pool_t *p, const process_rec *process)
+{
+    apr_array_header_t *args = apr_array_make(p, process->argc + 2, sizeof(const char *));
+    int i;
+
+    APR_ARRAY_PUSH(args, const char *) = process->argv[0];
+    for (i = 1; i < process->argc; ++i) {
+        const char *arg = process->argv[i];
+
+        if (!strcmp(arg, "-k")) {
+            ++i;
+        }
+        else if (strncmp(arg, "-k", 2) && strcmp(arg, "-t") && strcmp(arg, "-X")) {
+            APR_ARRAY_PUSH(args, const char *) = arg;
+        }
+    }
+    APR_ARRAY_PUSH(args, const char *) = "-t";
+    APR_ARRAY_PUSH(args, const char *) = NULL;
+    return (const char *const *)args->elts;
+}
+
+/* A restart re-reads the configuration: when someone left it broken, httpd
+ * would stop instead of restarting. So the parent checks it first, as
+ * apachectl graceful does. *output: what the test printed. */
+static int configtest_passes(server_rec *s, apr_pool_t *p, const char **output)
+{
+    const char *program = "/proc/self/exe";
+    apr_procattr_t *attr;
+    apr_proc_t proc;
+    apr_finfo_t finfo;
+    apr_exit_why_e why;
+    char buf[ACME_WD_TEST_OUTPUT];
+    apr_size_t len = 0, got;
+    int code = -1;
+
+    *output = "";
+    if (apr_stat(&finfo, program, APR_FINFO_TYPE, p) != APR_SUCCESS) {
+        program = s->process->argv[0];
+    }
+    if (apr_procattr_create(&attr, p) != APR_SUCCESS
+        || apr_procattr_io_set(attr, APR_NO_PIPE, APR_NO_FILE, APR_FULL_BLOCK) != APR_SUCCESS
+        || apr_procattr_cmdtype_set(attr, APR_PROGRAM_ENV) != APR_SUCCESS
+        || apr_proc_create(&proc, program, configtest_argv(p, s->process), NULL, attr, p)
+           != APR_SUCCESS) {
+        *output = "cannot run the configuration test";
+        return 0;
+    }
+    while (len < sizeof(buf) - 1) {
+        got = sizeof(buf) - 1 - len;
+        if (apr_file_read(proc.err, buf + len, &got) != APR_SUCCESS) {
+            break;
+        }
+        len += got;
+    }
+    buf[len] = '\0';
+    apr_file_close(proc.err);
+    apr_proc_wait(&proc, &code, &why, APR_WAIT);
+    for (got = 0; got < len; ++got) {
+        if (buf[got] == '\n' || buf[got] == '\r') {
+            buf[got] = ' ';
+        }
+    }
+    *output = apr_pstrdup(p, buf);
+    return why == APR_PROC_EXIT && code == 0;
+}
+
 static void request_graceful_restart(acme_wd_t *wd, const apr_array_header_t *names,
                                      apr_pool_t *p)
 {
+    const char *output;
+
+    if (!configtest_passes(wd->rt->base, p, &output)) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, wd->rt->base,
+                     "ACME00717: new certificate(s) staged (%s), but the configuration fails "
+                     "its test now, so httpd is not restarted; fix it (apachectl configtest), "
+                     "then run apachectl graceful. The test said: %s",
+                     apr_array_pstrcat(p, names, ' '), output);
+        wd->next_poll = apr_time_now() + ACME_WD_RETEST_DELAY;
+        return;
+    }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, wd->rt->base,
                  "ACME00704: new certificate(s) staged (%s), performing a graceful restart "
                  "to activate them", apr_array_pstrcat(p, names, ' '));
