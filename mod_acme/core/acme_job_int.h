@@ -6,6 +6,9 @@
 #include "acme_job.h"
 #include "acme_client.h"
 
+/* Polls start this fast and slow down to ACME_POLL_MAX (acme_driver.c). */
+#define ACME_POLL_INITIAL apr_time_from_msec(500)
+
 /* One CA directory URL: its client and account, shared by every domain using it. */
 typedef struct acme_ca_t {
     const char *url;
@@ -92,6 +95,9 @@ typedef struct acme_step_ctx_t {
     acme_problem_t prob;            /* why, with ACME_OUTCOME_FAILED */
     int *staged;
 } acme_step_ctx_t;
+
+/* A JSON array of the strings (acme_job.c). */
+json_t *acme_job_strings_json(const apr_array_header_t *strings);
 
 /* Runs the job's current step (acme_job_steps.c). */
 acme_outcome_e acme_job_step(acme_step_ctx_t *sc);

@@ -10,7 +10,6 @@
 
 #define ACME_ACCOUNT_KEY_TYPE ACME_KEY_EC_P256
 #define ACME_JOB_MAX_AGE      apr_time_from_sec(24 * 3600)
-#define ACME_POLL_INITIAL     apr_time_from_msec(500)
 
 static const char *job_json_path(apr_pool_t *p, const char *name)
 {
