@@ -1,0 +1,125 @@
+/* Log sink filtering and formatting, clock, problem records. */
+#include <string.h>
+#include <apr_strings.h>
+#include "unit.h"
+
+typedef struct {
+    int calls;
+    acme_log_level_t level;
+    apr_status_t rv;
+    char message[4096];
+} log_capture_t;
+
+static void capture_log(void *baton, acme_log_level_t level, apr_status_t rv,
+                        const char *message)
+{
+    log_capture_t *cap = baton;
+    cap->calls++;
+    cap->level = level;
+    cap->rv = rv;
+    apr_cpystrn(cap->message, message, sizeof(cap->message));
+}
+
+static apr_time_t fixed_clock(void *baton)
+{
+    return *(apr_time_t *)baton;
+}
+
+static void test_log_levels(void **state)
+{
+    log_capture_t cap = { 0 };
+    acme_ctx_t ctx = { capture_log, &cap, ACME_LOG_INFO, NULL, NULL };
+    (void)state;
+
+    acme_log(&ctx, ACME_LOG_DEBUG, 0, "ACME00001: hidden %s", "detail");
+    assert_int_equal(cap.calls, 0);
+    acme_log(&ctx, ACME_LOG_WARN, APR_EINVAL, "ACME00002: %s has %d names", "example.org", 3);
+    assert_int_equal(cap.calls, 1);
+    assert_int_equal(cap.level, ACME_LOG_WARN);
+    assert_int_equal(cap.rv, APR_EINVAL);
+    assert_string_equal(cap.message, "ACME00002: example.org has 3 names");
+    acme_log(&ctx, ACME_LOG_INFO, 0, "at the level");
+    assert_int_equal(cap.calls, 2);
+
+    /* No context or no sink: dropped without a crash. */
+    acme_log(NULL, ACME_LOG_ERR, 0, "nobody listens");
+    ctx.log = NULL;
+    acme_log(&ctx, ACME_LOG_ERR, 0, "nobody listens");
+    assert_int_equal(cap.calls, 2);
+}
+
+static void test_log_truncates_long_messages(void **state)
+{
+    apr_pool_t *p = *state;
+    log_capture_t cap = { 0 };
+    acme_ctx_t ctx = { capture_log, &cap, ACME_LOG_TRACE1, NULL, NULL };
+    char *big = apr_palloc(p, 10001);
+
+    memset(big, 'x', 10000);
+    big[10000] = '\0';
+    acme_log(&ctx, ACME_LOG_ERR, 0, "ACME00003: %s", big);
+    assert_int_equal(cap.calls, 1);
+    assert_true(strlen(cap.message) < 4096);
+    assert_true(strlen(cap.message) > 1000);
+    assert_memory_equal(cap.message, "ACME00003: xxx", 14);
+}
+
+static void test_clock(void **state)
+{
+    apr_time_t fixed = apr_time_from_sec(1700000000);
+    acme_ctx_t ctx = { NULL, NULL, 0, fixed_clock, &fixed };
+    apr_time_t before = apr_time_now();
+    (void)state;
+
+    assert_int_equal(acme_now(&ctx), fixed);
+    ctx.clock = NULL;
+    assert_true(acme_now(&ctx) >= before);
+    assert_true(acme_now(NULL) >= before);
+}
+
+static void test_problems(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_problem_t prob;
+
+    acme_problem_clear(&prob);
+    assert_int_equal(prob.status, APR_SUCCESS);
+    assert_null(prob.type);
+    assert_null(acme_problem_short_type(&prob));
+    assert_false(acme_problem_is(&prob, "badNonce"));
+
+    assert_int_equal(acme_problem_set(&prob, p, APR_EGENERAL, ACME_ERROR_NS "rateLimited",
+                                      "too many certificates for %s", "example.org"),
+                     APR_EGENERAL);
+    prob.http_status = 429;
+    prob.url = "https://ca.example/new-order";
+    assert_string_equal(acme_problem_short_type(&prob), "rateLimited");
+    assert_true(acme_problem_is(&prob, "rateLimited"));
+    assert_false(acme_problem_is(&prob, "badNonce"));
+    assert_string_equal(acme_problem_str(&prob, p),
+                        "rateLimited: too many certificates for example.org [HTTP 429] "
+                        "(https://ca.example/new-order)");
+
+    /* Types outside the ACME namespace are shown whole. */
+    acme_problem_clear(&prob);
+    acme_problem_set(&prob, p, APR_EINVAL, "about:blank", "bad input");
+    assert_null(acme_problem_short_type(&prob));
+    assert_string_equal(acme_problem_str(&prob, p), "about:blank: bad input");
+
+    acme_problem_clear(&prob);
+    acme_problem_set(&prob, p, APR_EINVAL, NULL, "certificate does not cover %s", "a.example");
+    assert_string_equal(acme_problem_str(&prob, p), "certificate does not cover a.example");
+    assert_int_equal(acme_problem_set(NULL, p, APR_ENOENT, NULL, "x"), APR_ENOENT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        UNIT_TEST(test_log_levels),
+        UNIT_TEST(test_log_truncates_long_messages),
+        UNIT_TEST(test_clock),
+        UNIT_TEST(test_problems),
+    };
+    if (unit_init()) return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
