@@ -1,8 +1,12 @@
 /* The issuance state machine's pure parts: the transition table, the "is the
  * live certificate fit" decision, domains as JSON, timestamps. */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <apr_file_info.h>
+#include <apr_strings.h>
 #include "unit.h"
-#include "acme_job.h"
+#include "acme_job_int.h"
 
 #define DAY apr_time_from_sec(24 * 3600)
 
@@ -268,6 +272,287 @@ static void test_rfc3339(void **state)
                                              + 999999), "2026-11-28T22:41:56Z");
 }
 
+/* ---- the driver against a store, with a CA that cannot be reached ---- */
+
+typedef struct {
+    apr_pool_t *p;
+    acme_store_t *store;
+    const char *dir;
+    apr_array_header_t *log;    /* const char* */
+    acme_ctx_t ctx;
+    acme_driver_t *driver;
+} fixture_t;
+
+static void log_capture(void *baton, acme_log_level_t level, apr_status_t rv, const char *msg)
+{
+    fixture_t *f = baton;
+    APR_ARRAY_PUSH(f->log, const char *) = apr_pstrdup(f->p, msg);
+}
+
+static int logged(fixture_t *f, const char *fragment)
+{
+    int i;
+    for (i = 0; i < f->log->nelts; ++i) {
+        if (strstr(APR_ARRAY_IDX(f->log, i, const char *), fragment)) return 1;
+    }
+    return 0;
+}
+
+static apr_status_t sink_publish(void *baton, const char *token, const char *key_authz)
+{
+    return APR_SUCCESS;
+}
+
+static void sink_withdraw(void *baton, const char *token)
+{
+}
+
+static void remove_tree(apr_pool_t *p, const char *path)
+{
+    apr_dir_t *dir;
+    apr_finfo_t fi;
+
+    if (apr_dir_open(&dir, path, p) == APR_SUCCESS) {
+        while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_LINK, dir) == APR_SUCCESS) {
+            const char *child = apr_pstrcat(p, path, "/", fi.name, NULL);
+            if (!strcmp(fi.name, ".") || !strcmp(fi.name, "..")) continue;
+            if (fi.filetype == APR_DIR) remove_tree(p, child);
+            else apr_file_remove(child, p);
+        }
+        apr_dir_close(dir);
+    }
+    apr_dir_remove(path, p);
+}
+
+static int fixture_setup(void **state)
+{
+    acme_challenge_sink_t sink = { sink_publish, sink_withdraw, NULL };
+    char tmpl[] = "/tmp/acme-test-job-XXXXXX";
+    apr_pool_t *p;
+    fixture_t *f;
+
+    if (apr_pool_create(&p, NULL) != APR_SUCCESS || !mkdtemp(tmpl)) return -1;
+    f = apr_pcalloc(p, sizeof(*f));
+    f->p = p;
+    f->dir = apr_pstrdup(p, tmpl);
+    f->log = apr_array_make(p, 16, sizeof(const char *));
+    f->ctx.log = log_capture;
+    f->ctx.log_baton = f;
+    f->ctx.log_level = ACME_LOG_DEBUG;
+    if (acme_store_open(&f->store, p, f->dir, 1) != APR_SUCCESS) return -1;
+    if (acme_driver_create(&f->driver, p, &f->ctx, f->store, &sink, "test") != APR_SUCCESS) return -1;
+    *state = f;
+    return 0;
+}
+
+static int fixture_teardown(void **state)
+{
+    fixture_t *f = *state;
+    remove_tree(f->p, f->dir);
+    apr_pool_destroy(f->p);
+    return 0;
+}
+
+/* A CA URL on a port nobody listens on: connecting fails at once. */
+#define CLOSED_CA "https://127.0.0.1:9/dir"
+
+static acme_domain_t *driver_domain(apr_pool_t *p, const char *name)
+{
+    acme_domain_t *d = domain_make(p);
+    d->name = name;
+    d->names = strings(p, name, apr_pstrcat(p, "www.", name, NULL), NULL);
+    d->ca_urls = strings(p, CLOSED_CA, NULL, NULL);
+    return d;
+}
+
+static void install_live(fixture_t *f, const acme_domain_t *d, acme_key_type_e type,
+                         const apr_array_header_t *names, int stage_only)
+{
+    EVP_PKEY *key;
+    const char *cert_pem, *key_pem, *why = NULL;
+
+    assert_int_equal(acme_key_generate(f->p, type, &key), APR_SUCCESS);
+    assert_int_equal(acme_key_to_pem(f->p, key, &key_pem), APR_SUCCESS);
+    assert_int_equal(acme_selfsigned_create(f->p, key, d->name, names, 90 * DAY, &cert_pem), APR_SUCCESS);
+    assert_int_equal(acme_store_stage(f->store, f->p, d->name, cert_pem, strlen(cert_pem), key_pem),
+                     APR_SUCCESS);
+    if (!stage_only) {
+        assert_int_equal(acme_store_activate(f->store, f->p, &f->ctx, d->name, names, &why), APR_SUCCESS);
+    }
+}
+
+static json_t *status_of(fixture_t *f, const char *name)
+{
+    json_t *json = NULL;
+    assert_int_equal(acme_store_read_json(f->store, f->p, apr_pstrcat(f->p, "status/", name, ".json", NULL),
+                                          &json), APR_SUCCESS);
+    return json;
+}
+
+static const char *member(json_t *json, const char *key)
+{
+    return json_string_value(json_object_get(json, key));
+}
+
+static apr_array_header_t *one(apr_pool_t *p, acme_domain_t *d)
+{
+    apr_array_header_t *domains = apr_array_make(p, 2, sizeof(acme_domain_t *));
+    APR_ARRAY_PUSH(domains, acme_domain_t *) = d;
+    return domains;
+}
+
+static void run(fixture_t *f, const apr_array_header_t *domains, apr_time_t *next_run, int *staged)
+{
+    assert_int_equal(acme_driver_run(f->driver, domains, f->p, next_run, staged), APR_SUCCESS);
+}
+
+static void test_driver_valid_certificate_sends_nothing(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "valid.example");
+    apr_time_t next_run, now = apr_time_now();
+    json_t *status;
+    int staged;
+
+    install_live(f, d, ACME_KEY_EC_P256, d->names, 0);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_int_equal(staged, 0);
+    status = status_of(f, d->name);
+    assert_string_equal(member(status, "state"), "valid");
+    assert_string_equal(member(status, "step"), "idle");
+    assert_int_equal(json_integer_value(json_object_get(status, "requests")), 0);
+    assert_non_null(json_object_get(status, "cert"));
+    assert_null(json_object_get(status, "error"));
+    /* Checked again within 12 hours, renewed well after that. */
+    assert_true(next_run > now + apr_time_from_sec(11 * 3600));
+    assert_true(next_run <= apr_time_now() + apr_time_from_sec(12 * 3600));
+    assert_false(logged(f, "ACME002"));   /* the client never ran */
+    assert_false(logged(f, "ACME00403"));
+}
+
+static void test_driver_staged_waits_for_activation(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "staged.example");
+    apr_time_t next_run;
+    int staged;
+
+    install_live(f, d, ACME_KEY_EC_P256, d->names, 1);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_string_equal(member(status_of(f, d->name), "state"), "staged");
+    assert_false(logged(f, "ACME002"));
+}
+
+static void test_driver_key_type_change_orders(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "keytype.example");
+    apr_time_t next_run;
+    int staged;
+
+    install_live(f, d, ACME_KEY_EC_P256, d->names, 0);
+    d->key_type = ACME_KEY_EC_P384;
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "(key type changed)"));
+}
+
+static void test_driver_names_change_orders(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "names.example");
+    apr_time_t next_run;
+    int staged;
+
+    install_live(f, d, ACME_KEY_EC_P256, strings(f->p, "names.example", NULL, NULL), 0);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "(names changed)"));
+}
+
+static void test_driver_unreachable_ca_backs_off(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d1 = driver_domain(f->p, "one.example"), *d2 = driver_domain(f->p, "two.example");
+    apr_array_header_t *domains = one(f->p, d1);
+    apr_time_t next_run, before = apr_time_now();
+    json_t *s1, *s2;
+    int staged;
+
+    APR_ARRAY_PUSH(domains, acme_domain_t *) = d2;
+    run(f, domains, &next_run, &staged);
+    assert_int_equal(staged, 0);
+    assert_true(logged(f, "(no certificate)"));
+    s1 = status_of(f, d1->name);
+    assert_string_equal(member(s1, "state"), "error");
+    assert_int_equal(json_integer_value(json_object_get(s1, "attempts")), 1);
+    assert_non_null(strstr(member(json_object_get(s1, "error"), "detail"), "127.0.0.1:9"));
+    assert_non_null(member(json_object_get(s1, "error"), "at"));
+    /* First retry in about a minute (±50%). */
+    assert_true(next_run >= before + apr_time_from_sec(29));
+    assert_true(next_run <= apr_time_now() + apr_time_from_sec(91));
+    /* The second domain did not wait for a second timeout of the same CA. */
+    s2 = status_of(f, d2->name);
+    assert_int_equal(json_integer_value(json_object_get(s2, "attempts")), 0);
+    assert_true(logged(f, "ACME00419: two.example"));
+    /* Nothing is due yet: a second run sends nothing. */
+    apr_array_clear(f->log);
+    run(f, domains, &next_run, &staged);
+    assert_false(logged(f, "ACME002"));
+}
+
+static void test_driver_lock_held_elsewhere(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "locked.example");
+    apr_pool_t *other;
+    apr_time_t next_run, before = apr_time_now();
+    int staged;
+
+    apr_pool_create(&other, f->p);
+    assert_int_equal(acme_store_lock(f->store, other, d->name), APR_SUCCESS);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "ACME00406"));
+    assert_false(logged(f, "ACME002"));
+    assert_true(next_run >= before + apr_time_from_sec(60));
+    apr_pool_destroy(other);
+}
+
+static void test_driver_discards_stale_job(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "stale.example");
+    const char *path = apr_pstrcat(f->p, "jobs/", d->name, ".json", NULL);
+    json_t *job = json_pack("{s:s, s:s, s:s, s:I}", "fingerprint", acme_job_fingerprint(f->p, d),
+                            "step", "validate", "order", "https://127.0.0.1:9/order/1",
+                            "started", (json_int_t)(apr_time_sec(apr_time_now()) - 2 * 86400));
+    apr_time_t next_run;
+    json_t *json;
+    int staged;
+
+    assert_int_equal(acme_store_write_json(f->store, f->p, path, job, ACME_STORE_KEY_PERMS), APR_SUCCESS);
+    json_decref(job);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "ACME00409"));
+    assert_false(logged(f, "resuming"));
+    assert_int_equal(acme_store_read_json(f->store, f->p, path, &json), APR_ENOENT);
+}
+
+static void test_driver_discards_unreadable_job(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "garbage.example");
+    const char *path = apr_pstrcat(f->p, "jobs/", d->name, ".json", NULL);
+    apr_time_t next_run;
+    int staged;
+
+    assert_int_equal(acme_store_write(f->store, f->p, path, "{not json", 9, ACME_STORE_KEY_PERMS),
+                     APR_SUCCESS);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "ACME00409"));
+    assert_true(logged(f, "(no certificate)"));
+}
+
+#define DRIVER_TEST(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +570,14 @@ int main(void)
         UNIT_TEST(test_domain_from_json_normalizes),
         UNIT_TEST(test_domain_from_json_rejects),
         UNIT_TEST(test_rfc3339),
+        DRIVER_TEST(test_driver_valid_certificate_sends_nothing),
+        DRIVER_TEST(test_driver_staged_waits_for_activation),
+        DRIVER_TEST(test_driver_key_type_change_orders),
+        DRIVER_TEST(test_driver_names_change_orders),
+        DRIVER_TEST(test_driver_unreachable_ca_backs_off),
+        DRIVER_TEST(test_driver_lock_held_elsewhere),
+        DRIVER_TEST(test_driver_discards_stale_job),
+        DRIVER_TEST(test_driver_discards_unreadable_job),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
