@@ -429,8 +429,8 @@ class Pebble(Daemon):
 # --------------------------------------------------------------------------
 # httpd
 
-BASE_MODULES = ["mpm_event", "authz_core", "authz_host", "mime", "unixd", "log_config", "ssl",
-                "watchdog", "alias", "rewrite", "headers"]
+BASE_MODULES = ["mpm_event", "authz_core", "authz_host", "mime", "dir", "unixd", "log_config",
+                "ssl", "watchdog", "alias", "rewrite", "headers"]
 
 
 _builtin_modules = None
