@@ -2,6 +2,7 @@
  * on the OpenSSL 3 EVP API. Keys are tied to pools; nothing here logs key
  * material. */
 #include <string.h>
+#include <strings.h>
 #include <apr_strings.h>
 #include <openssl/bn.h>
 #include <openssl/buffer.h>

@@ -36,6 +36,9 @@ static const char *show_char(apr_pool_t *p, char c)
 {
     unsigned char u = (unsigned char)c;
 
+    if (u == ' ') {
+        return "a space";
+    }
     if (u > 0x20 && u < 0x7f) {
         return apr_psprintf(p, "'%c'", c);
     }
@@ -94,8 +97,9 @@ static apr_status_t check_labels(apr_pool_t *p, const char *dns, int wildcard,
 
         if (len == 0) {
             *why = label == dns && !wildcard
-                ? "name starts with '.'"
-                : "name contains an empty label ('..')";
+                ? apr_psprintf(p, "'%s' starts with '.'", dns)
+                : apr_psprintf(p, "'%s%s' contains an empty label ('..')",
+                               wildcard ? "*." : "", dns);
             return APR_EINVAL;
         }
         if ((rv = check_label(p, label, len, why)) != APR_SUCCESS) {
@@ -175,6 +179,10 @@ apr_status_t acme_name_validate(apr_pool_t *p, const char *name, const char **wh
     if (!wildcard && name[0] == '*') {
         *why = apr_psprintf(p, "'%s': a wildcard must be the whole first label, followed "
                             "by '.', as in *.example.org", name);
+        return APR_EINVAL;
+    }
+    if (wildcard && is_digits_and_dots(name + 2)) {
+        *why = apr_psprintf(p, "'%s': a wildcard cannot cover an IP address", name);
         return APR_EINVAL;
     }
     return check_labels(p, wildcard ? name + 2 : name, wildcard, why);

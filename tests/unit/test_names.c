@@ -62,14 +62,16 @@ static void test_invalid_names(void **state)
     assert_int_equal(strlen(name254), 254);
     expect_invalid(p, NULL, "empty");
     expect_invalid(p, "", "empty");
-    expect_invalid(p, "a..b", "empty label");
+    expect_invalid(p, "a..b", "'a..b' contains an empty label");
+    expect_invalid(p, "*.a..b", "'*.a..b' contains an empty label");
     expect_invalid(p, ".example.org", "starts with '.'");
     expect_invalid(p, "example.org.", "trailing dot");
     expect_invalid(p, "-a.example", "starts with '-'");
     expect_invalid(p, "a-.example", "ends with '-'");
     expect_invalid(p, "ex_ample.org",
                    "label 'ex_ample' contains '_' (only letters, digits and '-' are allowed)");
-    expect_invalid(p, "exa mple.org", "byte 0x20");
+    expect_invalid(p, "exa mple.org", "contains a space");
+    expect_invalid(p, "exa\tmple.org", "byte 0x09");
     expect_invalid(p, "b\xc3\xbc" "cher.example", "xn--");
     expect_invalid(p, long_label, "at most 63");
     expect_invalid(p, name254, "254 characters");
@@ -80,6 +82,7 @@ static void test_invalid_names(void **state)
     expect_invalid(p, "*example.org", "first label");
     expect_invalid(p, "w*.example.org", "'*'");
     expect_invalid(p, "*", "first label");
+    expect_invalid(p, "*.127.0.0.1", "IP address");
     expect_invalid(p, "1.2.3", "IPv4");
     expect_invalid(p, "256.1.1.1", "IPv4");
     expect_invalid(p, "[::1]", "brackets");
