@@ -311,9 +311,11 @@ static void remove_tree(apr_pool_t *p, const char *path)
 {
     apr_dir_t *dir;
     apr_finfo_t fi;
+    apr_status_t rv;
 
     if (apr_dir_open(&dir, path, p) == APR_SUCCESS) {
-        while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_LINK, dir) == APR_SUCCESS) {
+        while ((rv = apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_LINK, dir))
+               == APR_SUCCESS || rv == APR_INCOMPLETE) {
             const char *child = apr_pstrcat(p, path, "/", fi.name, NULL);
             if (!strcmp(fi.name, ".") || !strcmp(fi.name, "..")) continue;
             if (fi.filetype == APR_DIR) remove_tree(p, child);
