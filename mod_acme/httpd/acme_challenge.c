@@ -196,7 +196,11 @@ static int slot_read(const acme_slot_t *slot, const char *token, apr_time_t now,
         }
         found = slot_holds(slot, token, now);
         if (found) {
-            apr_cpystrn(buf, slot->keyauth, bufsize);
+            apr_size_t len = strnlen(slot->keyauth, sizeof(slot->keyauth) - 1);
+
+            len = len < bufsize - 1 ? len : bufsize - 1;
+            memcpy(buf, slot->keyauth, len);
+            buf[len] = '\0';
         }
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) == before) {
