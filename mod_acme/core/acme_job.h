@@ -14,13 +14,18 @@ typedef struct acme_domain_t {
     const char *name;                 /* store key: first name, lowercase */
     apr_array_header_t *names;        /* const char*, lowercase, first = name */
     acme_key_type_e key_type;
-    apr_array_header_t *ca_urls;      /* const char*, failover order; [0] used now */
+    apr_array_header_t *ca_urls;      /* const char*, failover order (AcmeCA) */
     const char *ca_file;              /* trust anchors for TLS to the CA, NULL = system */
     apr_array_header_t *contacts;     /* const char* "mailto:..." */
     int agree_tos;
     apr_array_header_t *challenges;   /* const char*, preference order, e.g. "http-01" */
     const char *profile;              /* NULL = none */
-    acme_window_t renew_window;
+    acme_window_t renew_window;       /* AcmeRenewWindow */
+    acme_window_t warn_window;        /* AcmeWarnWindow [10%] */
+    apr_time_t config_changed_at;     /* when this domain's configuration last changed
+                                       * (names, key type, CA, windows); 0 = unknown.
+                                       * A window covering the whole lifetime ("100%")
+                                       * renews certificates issued before this time. */
 } acme_domain_t;
 
 json_t *acme_domain_to_json(const acme_domain_t *domain);

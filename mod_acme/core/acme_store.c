@@ -29,7 +29,7 @@ struct acme_store_t {
 #define STORE_MAX_DEPTH 3
 
 /* Directories the unprivileged child writes: private to it. */
-static const char *const child_dirs[] = { "accounts", "staging", "jobs", "status", NULL };
+static const char *const child_dirs[] = { "accounts", "staging", "jobs", "status", "events", NULL };
 /* Directories only the root parent writes. */
 static const char *const root_dirs[] = { "config", "domains", "archive", "fallback", NULL };
 

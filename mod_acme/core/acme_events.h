@@ -1,0 +1,32 @@
+#ifndef ACME_EVENTS_H
+#define ACME_EVENTS_H
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include "acme_store.h"
+
+/* Events for AcmeNotifyCmd. Whoever notices an event (the root parent at
+ * activation, the unprivileged child on a failure or an expiry warning) drops
+ * a file in events/; the root parent runs the command for each file and then
+ * removes it, so the command always runs as root and a crash loses nothing.
+ *   events/<YYYYmmddTHHMMSS.uuuuuuZ>-<event>-<name>.json
+ *   {"event": "...", "name": "...", "detail": "...", "at": "RFC 3339"} */
+#define ACME_EVENT_ISSUED   "issued"    /* first certificate activated */
+#define ACME_EVENT_RENEWED  "renewed"   /* a later certificate activated */
+#define ACME_EVENT_FAILED   "failed"    /* an attempt to obtain a certificate failed */
+#define ACME_EVENT_EXPIRING "expiring"  /* inside AcmeWarnWindow and renewal keeps failing */
+
+typedef struct acme_event_t {
+    const char *file;        /* store-relative path, for acme_event_done */
+    const char *event;
+    const char *name;
+    const char *detail;      /* may be "" */
+    apr_time_t at;
+} acme_event_t;
+
+apr_status_t acme_event_post(acme_store_t *store, apr_pool_t *p, const char *event,
+                             const char *name, const char *detail, apr_time_t now);
+/* Pending events, oldest first (acme_event_t*); unreadable files are skipped
+ * and removed. */
+apr_status_t acme_event_list(acme_store_t *store, apr_pool_t *p, apr_array_header_t **events);
+apr_status_t acme_event_done(acme_store_t *store, apr_pool_t *p, const acme_event_t *event);
+#endif
