@@ -445,9 +445,9 @@ def builtin_modules():
     return _builtin_modules
 
 
-def ssl_vhost(server_name, aliases=(), acme_domain="AcmeDomain", extra=""):
-    """An SSL vhost on the TLS port; acme_domain is the AcmeDomain line (or '')."""
-    lines = ["<VirtualHost *:{https_port}>",
+def ssl_vhost(server_name, aliases=(), acme_domain="AcmeDomain", extra="", port="{https_port}"):
+    """An SSL vhost on the TLS port (or port); acme_domain is the AcmeDomain line (or '')."""
+    lines = ["<VirtualHost *:%s>" % port,
              "    ServerName %s" % server_name]
     if aliases:
         lines.append("    ServerAlias %s" % " ".join(aliases))
@@ -672,7 +672,7 @@ class Httpd:
         return "---- %s (last %d lines)\n%s" % (self.error_log, lines, tail(self.error_log, lines))
 
     # -- clients ---------------------------------------------------------
-    def tls_connect(self, server_name, verify=True, cafile=None, timeout=5):
+    def tls_connect(self, server_name, verify=True, cafile=None, timeout=5, port=None):
         """A TLS socket to the TLS port with SNI server_name. verify: check the
         chain against Pebble's root (or cafile) and the hostname."""
         if verify:
@@ -682,31 +682,32 @@ class Httpd:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
-        raw = socket.create_connection(("127.0.0.1", self.https_port), timeout=timeout)
+        raw = socket.create_connection(("127.0.0.1", port or self.https_port), timeout=timeout)
         try:
             return ctx.wrap_socket(raw, server_hostname=server_name)
         except Exception:
             raw.close()
             raise
 
-    def served_cert(self, server_name, verify=False):
+    def served_cert(self, server_name, verify=False, port=None):
         """The leaf certificate served for server_name (cryptography x509)."""
-        with self.tls_connect(server_name, verify=verify) as s:
+        with self.tls_connect(server_name, verify=verify, port=port) as s:
             der = s.getpeercert(binary_form=True)
         return x509.load_der_x509_certificate(der)
 
-    def verified_cert(self, server_name):
+    def verified_cert(self, server_name, port=None):
         """The leaf served for server_name if it verifies against Pebble's root
         with hostname check; raises ssl.SSLError otherwise."""
-        return self.served_cert(server_name, verify=True)
+        return self.served_cert(server_name, verify=True, port=port)
 
-    def wait_for_pebble_cert(self, server_name, timeout=60):
+    def wait_for_pebble_cert(self, server_name, timeout=60, port=None):
         try:
-            return wait_for(lambda: self.verified_cert(server_name), timeout, interval=0.3,
+            return wait_for(lambda: self.verified_cert(server_name, port=port), timeout,
+                            interval=0.3,
                             what="%s to serve a Pebble-issued certificate" % server_name)
         except TimeoutError as exc:
             try:
-                now = cert_summary(self.served_cert(server_name))
+                now = cert_summary(self.served_cert(server_name, port=port))
             except Exception as e2:  # noqa: BLE001
                 now = "no TLS handshake: %r" % (e2,)
             raise AssertionError("%s\nserved now: %s\n%s" % (exc, now, self.diagnostics())) from None

@@ -132,3 +132,17 @@ def test_server_level_domain_is_served_by_its_vhost(httpd, unique):
     httpd.start()
     cert = httpd.wait_for_pebble_cert("www." + name, ISSUE_TIMEOUT)
     assert cert_names(cert) == {name, "www." + name}, sorted(cert_names(cert))
+
+
+def test_ssl_vhost_on_another_port_gets_its_certificate(httpd, unique):
+    """'Every SSL vhost whose names are covered gets this certificate': also
+    one on a second TLS port (an admin console, say), next to the main one."""
+    main, admin = unique("main"), unique("admin")
+    port = harness.free_port()
+    httpd.write_config(vhosts=ssl_vhost(main) + ssl_vhost(admin, port=port),
+                       extra_global="Listen 127.0.0.1:%d https" % port)
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+    httpd.start()
+    cert = httpd.wait_for_pebble_cert(admin, ISSUE_TIMEOUT, port=port)
+    assert cert_names(cert) == {admin}
