@@ -221,6 +221,10 @@ class Httpd:
         except ProcessLookupError:
             pass
 
+    def kill_leftovers(self):
+        """Children of a parent that did not stop, found by this run's unique ServerRoot."""
+        harness.kill_pids(harness.pids_with_arg(self.root))
+
     def http_ok(self):
         try:
             with socket.create_connection(("127.0.0.1", self.http_port), timeout=1) as s:
@@ -323,6 +327,7 @@ def run_one(module, n, timeout, mod_acme_path, keep):
     finally:
         if httpd is not None:
             httpd.stop()
+            httpd.kill_leftovers()
         pebble.stop()
         if result["status"] != "ok" and httpd is not None:
             tail = httpd.error_log_text().splitlines()[-15:]
