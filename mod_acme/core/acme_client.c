@@ -509,6 +509,12 @@ const char *acme_client_thumbprint(acme_client_t *client)
     return client->thumbprint;
 }
 
+void acme_client_account_get(const acme_client_t *client, EVP_PKEY **key, const char **kid)
+{
+    *key = client->account_key;
+    *kid = client->kid;
+}
+
 int acme_client_request_count(const acme_client_t *client)
 {
     return client->requests;

@@ -96,6 +96,8 @@ apr_status_t acme_client_download(acme_client_t *client, apr_pool_t *p, const ch
                                   const char **pem, apr_size_t *len, acme_problem_t *prob);
 /* Thumbprint of the account key, for key authorizations. */
 const char *acme_client_thumbprint(acme_client_t *client);
+/* The selected account key and kid (acme_client_account); NULL before. */
+void acme_client_account_get(const acme_client_t *client, EVP_PKEY **key, const char **kid);
 /* The ACME requests sent so far (for the status page and benchmarks). */
 int acme_client_request_count(const acme_client_t *client);
 #endif
