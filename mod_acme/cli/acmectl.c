@@ -22,6 +22,8 @@ static const acmectl_command_t commands[] = {
     { "list", acmectl_cmd_list },
     { "show", acmectl_cmd_show },
     { "check", acmectl_cmd_check },
+    { "revoke", acmectl_cmd_revoke },
+    { "account", acmectl_cmd_account },
     { NULL, NULL }
 };
 
@@ -37,6 +39,14 @@ static void usage(FILE *f)
         "  show NAME   everything the store knows about one domain\n"
         "  check       store consistency: leftover temp files, live links, keys\n"
         "              matching their certificates, key file permissions\n"
+        "  revoke NAME [--reason R]\n"
+        "              revoke the live certificate at the CA with the account key;\n"
+        "              the server orders a new one at its next check. R: unspecified,\n"
+        "              keyCompromise, superseded, cessationOfOperation, affiliationChanged\n"
+        "  account show [--ca URL]\n"
+        "              the account: CA, account URL, key type, key thumbprint\n"
+        "  account rollover [--ca URL]\n"
+        "              replace the account key (new EC P-256 key) at the CA and in the store\n"
         "\n"
         "Options:\n"
         "  --store DIR  the state directory (AcmeStoreDir) [%s]\n"
@@ -145,7 +155,7 @@ static int run(acmectl_t *ctl, int argc, const char *const *argv)
         usage(stderr);
         return ACMECTL_USAGE;
     }
-    /* Read-only tool: never create a store where none is. */
+    /* Never create a store where none is. */
     rv = acme_store_open(&ctl->store, ctl->pool, ctl->store_dir, 0);
     if (rv != APR_SUCCESS) {
         char buf[120];

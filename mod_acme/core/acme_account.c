@@ -1,0 +1,300 @@
+/* The store's ACME account of a CA, certificate revocation (RFC 8555 §7.6),
+ * account key rollover (§7.3.5) and the renewal markers acmectl leaves for
+ * the driver. */
+#include <string.h>
+#include <sys/stat.h>
+#include <apr_strings.h>
+#include <openssl/x509.h>
+
+#include "acme_account.h"
+#include "acme_b64.h"
+#include "acme_crypto.h"
+
+/* A DER certificate in base64url is about 4/3 of it; ACME CAs issue a few KB. */
+#define ACME_MAX_CERT_DER (64 * 1024)
+
+const char *acme_account_path(apr_pool_t *p, const char *ca_url, const char *file)
+{
+    return apr_pstrcat(p, "accounts/", acme_store_ca_id(p, ca_url), "/", file, NULL);
+}
+
+apr_status_t acme_account_load(acme_store_t *store, apr_pool_t *p, const char *ca_url,
+                               EVP_PKEY **key, const char **kid)
+{
+    const char *pem, *url, *ca;
+    apr_size_t len;
+    json_t *json;
+    apr_status_t rv;
+
+    *key = NULL;
+    *kid = NULL;
+    rv = acme_store_read(store, p, acme_account_path(p, ca_url, "account.key"),
+                         ACME_MAX_STORE_FILE, &pem, &len);
+    if (rv != APR_SUCCESS) {
+        return APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
+    }
+    if (acme_key_from_pem(p, pem, len, key) != APR_SUCCESS) {
+        *key = NULL;
+        return APR_EINVAL;
+    }
+    if (acme_store_read_json(store, p, acme_account_path(p, ca_url, "account.json"), &json)
+        == APR_SUCCESS) {
+        url = json_string_value(json_object_get(json, "url"));
+        ca = json_string_value(json_object_get(json, "ca"));
+        /* Two URLs can share an id only by a hash collision; never mix accounts. */
+        if (url && (!ca || !strcmp(ca, ca_url))) {
+            *kid = apr_pstrdup(p, url);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static const struct {
+    const char *name;
+    int code;
+} revoke_reasons[] = {
+    { "unspecified", 0 },
+    { "keyCompromise", 1 },
+    { "affiliationChanged", 3 },
+    { "superseded", 4 },
+    { "cessationOfOperation", 5 },
+};
+
+#define REVOKE_REASON_COUNT (sizeof(revoke_reasons) / sizeof(revoke_reasons[0]))
+
+apr_status_t acme_revoke_reason_parse(const char *name, int *code)
+{
+    apr_size_t i;
+
+    for (i = 0; name && i < REVOKE_REASON_COUNT; ++i) {
+        if (!strcmp(name, revoke_reasons[i].name)) {
+            *code = revoke_reasons[i].code;
+            return APR_SUCCESS;
+        }
+    }
+    return APR_EINVAL;
+}
+
+const char *acme_revoke_reason_name(int code)
+{
+    apr_size_t i;
+
+    if (code == -1) {
+        return "none";
+    }
+    for (i = 0; i < REVOKE_REASON_COUNT; ++i) {
+        if (revoke_reasons[i].code == code) {
+            return revoke_reasons[i].name;
+        }
+    }
+    return NULL;
+}
+
+static const char *cert_der_b64url(apr_pool_t *p, X509 *cert)
+{
+    int len = i2d_X509(cert, NULL);
+    unsigned char *der, *end;
+
+    if (len <= 0 || len > ACME_MAX_CERT_DER) {
+        return NULL;
+    }
+    der = end = apr_palloc(p, (apr_size_t)len);
+    if (i2d_X509(cert, &end) != len) {
+        return NULL;
+    }
+    return acme_b64url_encode(p, der, (apr_size_t)len);
+}
+
+/* The client's requests that must answer 200 and nothing else. */
+static apr_status_t post_expect_ok(acme_client_t *client, apr_pool_t *p, const char *url,
+                                   json_t *payload, acme_problem_t *prob)
+{
+    acme_http_response_t *resp;
+    apr_status_t rv;
+
+    rv = acme_client_post(client, p, url, payload, ACME_MAX_JSON_BODY, &resp, prob);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (resp->status != 200) {
+        rv = acme_problem_set(prob, p, APR_EGENERAL, NULL, "POST %s: unexpected HTTP status %d",
+                              url, resp->status);
+        prob->http_status = resp->status;
+        prob->url = apr_pstrdup(p, url);
+        return rv;
+    }
+    return APR_SUCCESS;
+}
+
+/* A directory member the operation cannot do without. */
+static apr_status_t resource_url(acme_client_t *client, apr_pool_t *p, int key_change,
+                                 const char **url, acme_problem_t *prob)
+{
+    const acme_directory_t *dir;
+    apr_status_t rv;
+
+    if ((rv = acme_client_directory(client, p, &dir, prob)) != APR_SUCCESS) {
+        return rv;
+    }
+    *url = key_change ? dir->key_change : dir->revoke_cert;
+    if (!*url) {
+        return acme_problem_set(prob, p, APR_ENOTIMPL, NULL, "the CA's directory has no %s",
+                                key_change ? "keyChange" : "revokeCert");
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_client_revoke(acme_client_t *client, apr_pool_t *p, X509 *cert, int reason,
+                                acme_problem_t *prob)
+{
+    const char *url, *der;
+    json_t *payload;
+    apr_status_t rv;
+
+    acme_problem_clear(prob);
+    if (!cert || !(der = cert_der_b64url(p, cert))) {
+        return acme_problem_set(prob, p, APR_EINVAL, NULL, "no certificate to revoke");
+    }
+    if (reason < -1 || reason > 10 || reason == 7) {
+        return acme_problem_set(prob, p, APR_EINVAL, NULL,
+                                "%d is not an RFC 5280 revocation reason", reason);
+    }
+    if ((rv = resource_url(client, p, 0, &url, prob)) != APR_SUCCESS) {
+        return rv;
+    }
+    payload = json_pack("{s:s}", "certificate", der);
+    if (!payload) {
+        return acme_problem_set(prob, p, APR_ENOMEM, NULL, "cannot encode the payload");
+    }
+    if (reason >= 0) {
+        json_object_set_new(payload, "reason", json_integer(reason));
+    }
+    rv = post_expect_ok(client, p, url, payload, prob);
+    json_decref(payload);
+    return rv;
+}
+
+/* Compact JSON text in the pool. */
+static const char *json_text(apr_pool_t *p, const json_t *json)
+{
+    size_t len = json_dumpb(json, NULL, 0, JSON_COMPACT);
+    char *text;
+
+    if (len == 0) {
+        return NULL;
+    }
+    text = apr_palloc(p, len + 1);
+    if (json_dumpb(json, text, len, JSON_COMPACT) != len) {
+        return NULL;
+    }
+    text[len] = '\0';
+    return text;
+}
+
+/* The inner JWS of §7.3.5: signed by the new key with its jwk, no nonce, the
+ * keyChange URL, payload {account, oldKey}. */
+static json_t *key_change_inner(apr_pool_t *p, EVP_PKEY *old_key, const char *kid,
+                                EVP_PKEY *new_key, const char *url)
+{
+    json_t *old_jwk = acme_jwk_public(old_key), *payload, *inner;
+    const char *text, *jws;
+
+    if (!old_jwk) {
+        return NULL;
+    }
+    payload = json_pack("{s:s,s:o}", "account", kid, "oldKey", old_jwk);
+    text = payload ? json_text(p, payload) : NULL;
+    if (payload) {
+        json_decref(payload);
+    }
+    if (!text || acme_jws_sign(p, new_key, NULL, NULL, url, text, &jws) != APR_SUCCESS) {
+        return NULL;
+    }
+    inner = json_loads(jws, 0, NULL);
+    return json_is_object(inner) ? inner : NULL;
+}
+
+apr_status_t acme_client_key_change(acme_client_t *client, apr_pool_t *p, EVP_PKEY *new_key,
+                                    acme_problem_t *prob)
+{
+    EVP_PKEY *old_key;
+    const char *kid, *url, *kid_out;
+    json_t *inner;
+    apr_status_t rv;
+
+    acme_problem_clear(prob);
+    acme_client_account_get(client, &old_key, &kid);
+    if (!old_key || !kid) {
+        return acme_problem_set(prob, p, APR_EINVAL, NULL, "no ACME account selected");
+    }
+    if (!new_key || EVP_PKEY_eq(old_key, new_key) == 1) {
+        return acme_problem_set(prob, p, APR_EINVAL, NULL,
+                                "the new account key must differ from the old one");
+    }
+    if ((rv = resource_url(client, p, 1, &url, prob)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!(inner = key_change_inner(p, old_key, kid, new_key, url))) {
+        return acme_problem_set(prob, p, APR_EINVAL, NULL,
+                                "cannot sign the key change with the new key");
+    }
+    rv = post_expect_ok(client, p, url, inner, prob);
+    json_decref(inner);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    /* The CA holds the new key now: the client must sign with it from here on. */
+    return acme_client_account(client, p, new_key, kid, NULL, 0, &kid_out, prob);
+}
+
+/* ---- renewal markers ---- */
+
+static const char *renew_marker(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, "jobs/", name, ".renew", NULL);
+}
+
+apr_status_t acme_store_request_renewal(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    apr_status_t rv;
+
+    if ((rv = acme_store_name_check(name)) != APR_SUCCESS) {
+        return rv;
+    }
+    return acme_store_write(store, p, renew_marker(p, name), "", 0, ACME_STORE_FILE_PERMS);
+}
+
+int acme_store_live_revoked(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    struct stat st;
+
+    if (acme_store_name_check(name) != APR_SUCCESS) {
+        return 0;
+    }
+    /* Through the domains/<name> link: the record belongs to the live version only. */
+    return stat(acme_store_path(store, p, apr_pstrcat(p, "domains/", name, "/revoked.json", NULL)),
+                &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int acme_store_renewal_requested(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    struct stat st;
+
+    if (acme_store_name_check(name) != APR_SUCCESS) {
+        return 0;
+    }
+    if (lstat(acme_store_path(store, p, renew_marker(p, name)), &st) == 0) {
+        return 1;
+    }
+    return acme_store_live_revoked(store, p, name);
+}
+
+apr_status_t acme_store_renewal_done(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    apr_status_t rv;
+
+    if ((rv = acme_store_name_check(name)) != APR_SUCCESS) {
+        return rv;
+    }
+    return acme_store_remove(store, p, renew_marker(p, name));
+}
