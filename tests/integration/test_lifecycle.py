@@ -2,7 +2,9 @@
 CA that rejects nonces, the store's private keys and the status page's HTML."""
 import json
 import os
+import ssl
 import stat
+import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -143,3 +145,37 @@ def test_status_page_html_and_format_param(httpd, unique):
     assert status == 200
     doc = json.loads(body)
     assert any(d.get("name") == name for d in doc.get("domains", [])), doc
+
+
+def test_manual_activation_waits_for_the_admin(httpd, unique):
+    """AcmeActivation manual: the certificate is obtained and staged, but only
+    a restart by the administrator makes it live."""
+    name = unique("manual")
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeActivation": "manual"})
+    httpd.start()
+    generations = httpd.generation_count()
+    try:
+        wait_for(lambda: httpd.domain_status(name).get("state") == "staged", ISSUE_TIMEOUT,
+                 what="state 'staged' on the status page")
+    except TimeoutError as exc:
+        raise AssertionError("%s; page: %s\n%s" % (exc, json.dumps(httpd.status()),
+                                                   httpd.diagnostics()))
+    # longer than the parent's activation poll: nothing may restart by itself
+    time.sleep(12)
+    assert httpd.generation_count() == generations, "httpd restarted by itself:\n" + \
+        httpd.diagnostics()
+    with pytest.raises(ssl.SSLCertVerificationError):
+        httpd.verified_cert(name)
+    httpd.graceful()
+    cert = httpd.wait_for_pebble_cert(name, 10)
+    assert name in cert_names(cert)
+
+
+def test_two_domains_are_issued_independently(httpd, unique):
+    a, b = unique("pa"), unique("pb")
+    httpd.write_config(vhosts=ssl_vhost(a) + ssl_vhost(b, ["www." + b]))
+    httpd.start()
+    ca = httpd.wait_for_pebble_cert(a, ISSUE_TIMEOUT)
+    cb = httpd.wait_for_pebble_cert("www." + b, ISSUE_TIMEOUT)
+    assert cert_names(ca) == {a}
+    assert cert_names(cb) == {b, "www." + b}
