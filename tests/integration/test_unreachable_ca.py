@@ -114,3 +114,15 @@ def test_refused_order_never_stops_httpd(httpd_factory, pebble, unique):
     status, _, body = httpd.http_request("/index.html")
     assert status == 200 and b"plain docroot" in body, (status, body[:300])
     assert httpd.https_request(name, "/index.html")[0] == 503
+
+
+def test_second_ca_is_used_when_the_first_is_unreachable(httpd, pebble, unique):
+    """AcmeCA with two URLs: failover order."""
+    name = unique("failover")
+    httpd.write_config(vhosts=ssl_vhost(name),
+                       acme={"AcmeCA": "%s %s" % (dead_ca_url(), pebble.directory_url)})
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+    httpd.start()
+    cert = httpd.wait_for_pebble_cert(name, 90)
+    assert "Pebble" in cert.issuer.rfc4514_string()
