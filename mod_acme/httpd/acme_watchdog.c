@@ -6,12 +6,20 @@
  * Activation is the parent's (root) job: it notices staged certificates and,
  * with AcmeActivation auto, restarts itself gracefully; post_config then
  * activates them. mod_watchdog offers parent watchdogs only to MPMs that do
- * not fork, so the parent side uses the MPM's monitor hook, which every
- * Unix MPM runs in the parent's maintenance loop (every ten seconds or so):
- * a new certificate goes live within seconds of being staged. */
+ * not fork, and the MPMs run their monitor hook only every ten seconds or so,
+ * so with auto activation a small thread of the parent looks at staging every
+ * 200 ms. The thread only stats, reads directories and allocates from its own
+ * pool, so it holds no lock the MPM's forked children could inherit. Where it
+ * cannot start, and for manual activation, the monitor hook does the looking. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
+#include <string.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <apr_hash.h>
 #include <apr_optional.h>
@@ -36,6 +44,12 @@
 #define ACME_WD_POLL_INTERVAL  apr_time_from_sec(1)
 #define ACME_WD_RETEST_DELAY   apr_time_from_sec(300)
 #define ACME_WD_TEST_OUTPUT    2048
+#define ACME_WD_TEST_TIMEOUT   apr_time_from_sec(15)
+#define ACME_WD_TEST_TICK_MS   2      /* how often the test is asked whether it exited */
+#define ACME_WD_THREAD_POLL_MS 200    /* the activation thread's look at staging */
+#define ACME_WD_THREAD_STACK   (256 * 1024)
+
+extern char **environ;
 
 /* Per configuration generation; lives in pconf. */
 typedef struct acme_wd_t {
@@ -50,8 +64,15 @@ typedef struct acme_wd_t {
     /* parent side */
     apr_hash_t *stale;                /* name -> ready time: staged but left by activation */
     apr_hash_t *announced;            /* name -> ready time: logged (manual activation) */
+    apr_hash_t *configured;           /* name -> domain: staging entries that count */
     apr_time_t next_poll;
     int restart_sent;
+    /* parent side, activation thread: everything below is the thread's once it runs */
+    apr_pool_t *thread_pool;          /* unmanaged, with its own allocator */
+    apr_pool_t *look_pool;            /* cleared after each look at staging */
+    apr_thread_t *thread;
+    pid_t thread_owner;               /* forked children share the memory, not the thread */
+    int wake[2];                      /* pipe: a byte written asks the thread to stop */
 } acme_wd_t;
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get_instance;
@@ -94,21 +115,43 @@ static int seen_before(apr_hash_t *seen, const char *name, apr_time_t at)
     return known && *known == at;
 }
 
-/* Names staged now whose entry is in neither record (NULL: none). */
+/* Configured names staged now whose entry is in neither record (NULL: none).
+ * It walks staging, not the domains: polled often, it must not cost a stat
+ * per domain while a refused entry lingers in staging. */
 static apr_array_header_t *staged_unseen(acme_wd_t *wd, apr_pool_t *p, apr_hash_t *seen,
                                          apr_hash_t *seen_too)
 {
     apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
+    apr_array_header_t *entries;
     int i;
 
-    for (i = 0; i < wd->rt->domains->nelts; ++i) {
-        const acme_domain_t *domain = APR_ARRAY_IDX(wd->rt->domains, i, const acme_domain_t *);
-        apr_time_t at = staged_at(wd->rt->store, p, domain->name);
+    if (acme_store_list(wd->rt->store, p, "staging", &entries) != APR_SUCCESS) {
+        return names;
+    }
+    for (i = 0; i < entries->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(entries, i, const char *);
+        apr_time_t at;
 
-        if (at && !seen_before(seen, domain->name, at)
-            && !seen_before(seen_too, domain->name, at)) {
-            APR_ARRAY_PUSH(names, const char *) = domain->name;
+        if (!apr_hash_get(wd->configured, name, APR_HASH_KEY_STRING)) {
+            continue;
         }
+        at = staged_at(wd->rt->store, p, name);
+        if (at && !seen_before(seen, name, at) && !seen_before(seen_too, name, at)) {
+            APR_ARRAY_PUSH(names, const char *) = name;
+        }
+    }
+    return names;
+}
+
+static apr_hash_t *configured_names(const apr_array_header_t *domains, apr_pool_t *pconf)
+{
+    apr_hash_t *names = apr_hash_make(pconf);
+    int i;
+
+    for (i = 0; i < domains->nelts; ++i) {
+        const acme_domain_t *domain = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
+
+        apr_hash_set(names, domain->name, APR_HASH_KEY_STRING, domain);
     }
     return names;
 }
@@ -182,57 +225,171 @@ static const char *const *configtest_argv(apr_pool_t *p, const process_rec *proc
     return (const char *const *)args->elts;
 }
 
-/* A restart re-reads the configuration: when someone left it broken, httpd
- * would stop instead of restarting. So the parent checks it first, as
- * apachectl graceful does. *output: what the test printed. */
-static int configtest_passes(server_rec *s, apr_pool_t *p, const char **output)
+typedef enum {
+    CONFIGTEST_PASSED,
+    CONFIGTEST_FAILED,
+    CONFIGTEST_STOPPED                /* the activation thread was asked to stop */
+} configtest_e;
+
+/* posix_spawn runs no code of ours in the new process: with the MPM forking
+ * on another thread, a fork that walks APR's pools (apr_proc_create) could
+ * find them half updated. The test starts with default signal handling. */
+static pid_t configtest_spawn(server_rec *s, apr_pool_t *p, int err_fd)
 {
     const char *program = "/proc/self/exe";
-    apr_procattr_t *attr;
-    apr_proc_t proc;
-    apr_finfo_t finfo;
-    apr_exit_why_e why;
-    char buf[ACME_WD_TEST_OUTPUT];
-    apr_size_t len = 0, got;
-    int code = -1;
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    sigset_t none, all;
+    pid_t pid = -1;
 
-    *output = "";
-    if (apr_stat(&finfo, program, APR_FINFO_TYPE, p) != APR_SUCCESS) {
+    if (access(program, X_OK) != 0) {
         program = s->process->argv[0];
     }
-    if (apr_procattr_create(&attr, p) != APR_SUCCESS
-        || apr_procattr_io_set(attr, APR_NO_PIPE, APR_NO_FILE, APR_FULL_BLOCK) != APR_SUCCESS
-        || apr_procattr_cmdtype_set(attr, APR_PROGRAM_ENV) != APR_SUCCESS
-        || apr_proc_create(&proc, program, configtest_argv(p, s->process), NULL, attr, p)
-           != APR_SUCCESS) {
-        *output = "cannot run the configuration test";
-        return 0;
+    sigemptyset(&none);
+    sigfillset(&all);
+    if (posix_spawn_file_actions_init(&actions) != 0) {
+        return -1;
     }
-    while (len < sizeof(buf) - 1) {
-        got = sizeof(buf) - 1 - len;
-        if (apr_file_read(proc.err, buf + len, &got) != APR_SUCCESS) {
-            break;
+    if (posix_spawnattr_init(&attr) == 0) {
+        if (posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) == 0
+            && posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0) == 0
+            && posix_spawn_file_actions_adddup2(&actions, err_fd, 2) == 0
+            && posix_spawnattr_setsigmask(&attr, &none) == 0
+            && posix_spawnattr_setsigdefault(&attr, &all) == 0
+            && posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) == 0
+            && posix_spawn(&pid, program, &actions, &attr,
+                           (char *const *)configtest_argv(p, s->process), environ) != 0) {
+            pid = -1;
         }
-        len += got;
+        posix_spawnattr_destroy(&attr);
     }
-    buf[len] = '\0';
-    apr_file_close(proc.err);
-    apr_proc_wait(&proc, &code, &why, APR_WAIT);
-    for (got = 0; got < len; ++got) {
-        if (buf[got] == '\n' || buf[got] == '\r') {
-            buf[got] = ' ';
-        }
-    }
-    *output = apr_pstrdup(p, buf);
-    return why == APR_PROC_EXIT && code == 0;
+    posix_spawn_file_actions_destroy(&actions);
+    return pid;
 }
 
+/* Reads what the test wrote so far (fd is non-blocking), keeping the start;
+ * the rest is drained so the test never waits on a full pipe. 1 at EOF. */
+static int configtest_read(int fd, char *buf, apr_size_t *len)
+{
+    char scratch[512];
+    ssize_t got;
+
+    for (;;) {
+        if (*len < ACME_WD_TEST_OUTPUT - 1) {
+            got = read(fd, buf + *len, ACME_WD_TEST_OUTPUT - 1 - *len);
+        }
+        else {
+            got = read(fd, scratch, sizeof(scratch));
+        }
+        if (got <= 0) {
+            return got == 0;
+        }
+        if (*len < ACME_WD_TEST_OUTPUT - 1) {
+            *len += (apr_size_t)got;
+        }
+    }
+}
+
+/* Waits for the test to exit, reading its output, until the deadline or a
+ * byte on wake_fd (-1: none). The pipe may never reach EOF: a child the MPM
+ * forks meanwhile inherits its write end. So the exit decides, polled often,
+ * which keeps the MPM's own wait for children from reaping the test first.
+ * Returns the pid when reaped here, 0 when still running, -1 when it is gone. */
+static pid_t configtest_wait(pid_t pid, int out_fd, int wake_fd, char *buf, apr_size_t *len,
+                             int *status, int *stopped)
+{
+    apr_time_t deadline = apr_time_now() + ACME_WD_TEST_TIMEOUT;
+    struct pollfd fds[2] = { { out_fd, POLLIN, 0 }, { wake_fd, POLLIN, 0 } };
+    pid_t done;
+
+    *stopped = 0;
+    while ((done = waitpid(pid, status, WNOHANG)) == 0
+           || (done < 0 && errno == EINTR)) {
+        if (apr_time_now() >= deadline) {
+            return 0;
+        }
+        if (poll(fds, wake_fd >= 0 ? 2 : 1, ACME_WD_TEST_TICK_MS) > 0) {
+            if (fds[0].fd >= 0 && configtest_read(out_fd, buf, len)) {
+                fds[0].fd = -1;
+            }
+            if (fds[1].revents & POLLIN) {
+                *stopped = 1;
+                return 0;
+            }
+        }
+    }
+    return done;
+}
+
+static void configtest_kill(pid_t pid)
+{
+    int tries, status;
+
+    kill(pid, SIGKILL);
+    for (tries = 0; tries < 500 && waitpid(pid, &status, WNOHANG) == 0; ++tries) {
+        apr_sleep(apr_time_from_msec(ACME_WD_TEST_TICK_MS));
+    }
+}
+
+/* A restart re-reads the configuration: when someone left it broken, httpd
+ * would stop instead of restarting. So the parent checks it first, as
+ * apachectl graceful does, for at most ACME_WD_TEST_TIMEOUT. *output: what
+ * the test printed, or why it has no verdict. */
+static configtest_e configtest_run(server_rec *s, apr_pool_t *p, int wake_fd,
+                                   const char **output)
+{
+    char buf[ACME_WD_TEST_OUTPUT];
+    apr_size_t len = 0, i;
+    int out[2], status = 0, stopped = 0;
+    pid_t pid, done;
+
+    *output = "cannot run the configuration test";
+    if (pipe(out) != 0) {
+        return CONFIGTEST_FAILED;
+    }
+    fcntl(out[0], F_SETFD, FD_CLOEXEC);
+    fcntl(out[1], F_SETFD, FD_CLOEXEC);
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    pid = configtest_spawn(s, p, out[1]);
+    close(out[1]);
+    done = pid > 0 ? configtest_wait(pid, out[0], wake_fd, buf, &len, &status, &stopped) : -2;
+    if (done == 0) {
+        configtest_kill(pid);
+    }
+    configtest_read(out[0], buf, &len);
+    close(out[0]);
+    buf[len] = '\0';
+    for (i = 0; i < len; ++i) {
+        buf[i] = (buf[i] == '\n' || buf[i] == '\r') ? ' ' : buf[i];
+    }
+    if (stopped || done == -2) {
+        return stopped ? CONFIGTEST_STOPPED : CONFIGTEST_FAILED;
+    }
+    *output = apr_pstrdup(p, buf);
+    if (done == 0) {
+        *output = apr_psprintf(p, "it did not finish within %d s, so it was stopped; %s",
+                               (int)apr_time_sec(ACME_WD_TEST_TIMEOUT), buf);
+        return CONFIGTEST_FAILED;
+    }
+    if (done == pid) {
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? CONFIGTEST_PASSED
+                                                              : CONFIGTEST_FAILED;
+    }
+    /* Reaped by the MPM's wait for its children: the test's last line tells. */
+    return strstr(buf, "Syntax OK") ? CONFIGTEST_PASSED : CONFIGTEST_FAILED;
+}
+
+/* wake_fd: the activation thread's stop pipe (-1 from the monitor hook). */
 static void request_graceful_restart(acme_wd_t *wd, const apr_array_header_t *names,
-                                     apr_pool_t *p)
+                                     apr_pool_t *p, int wake_fd)
 {
     const char *output;
+    configtest_e verdict = configtest_run(wd->rt->base, p, wake_fd, &output);
 
-    if (!configtest_passes(wd->rt->base, p, &output)) {
+    if (verdict == CONFIGTEST_STOPPED) {
+        return;
+    }
+    if (verdict != CONFIGTEST_PASSED) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, wd->rt->base,
                      "ACME00717: new certificate(s) staged (%s), but the configuration fails "
                      "its test now, so httpd is not restarted; fix it (apachectl configtest), "
@@ -260,7 +417,7 @@ static int acme_activation_monitor(apr_pool_t *pconf, server_rec *s)
     apr_array_header_t *fresh;
     apr_pool_t *p;
 
-    if (!wd || wd->restart_sent || now < wd->next_poll) {
+    if (!wd || wd->thread || wd->restart_sent || now < wd->next_poll) {
         return DECLINED;
     }
     wd->next_poll = now + ACME_WD_POLL_INTERVAL - apr_time_from_msec(50);
@@ -269,7 +426,7 @@ static int acme_activation_monitor(apr_pool_t *pconf, server_rec *s)
     if (acme_store_any_staged(wd->rt->store, p)) {
         fresh = staged_unseen(wd, p, wd->stale, wd->announced);
         if (fresh->nelts > 0 && wd->activation_auto) {
-            request_graceful_restart(wd, fresh, p);
+            request_graceful_restart(wd, fresh, p, -1);
         }
         else if (fresh->nelts > 0) {
             announce_manual(wd, pconf, p, fresh);
@@ -277,6 +434,152 @@ static int acme_activation_monitor(apr_pool_t *pconf, server_rec *s)
     }
     apr_pool_destroy(p);
     return DECLINED;
+}
+
+/* At startup the thread may look before the MPM has installed its signal
+ * handlers, when AP_SIG_GRACEFUL would still terminate httpd. */
+static int graceful_signal_handled(void)
+{
+    struct sigaction current;
+
+    return ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_RUN_MPM
+           && sigaction(AP_SIG_GRACEFUL, NULL, &current) == 0
+           && current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN;
+}
+
+/* Parent, on the activation thread: until a restart is sent or the pconf
+ * cleanup writes to the wake pipe. Reads pconf, never allocates from it. */
+static void *APR_THREAD_FUNC activation_thread(apr_thread_t *thread, void *baton)
+{
+    acme_wd_t *wd = baton;
+    struct pollfd wake = { wd->wake[0], POLLIN, 0 };
+    apr_array_header_t *fresh;
+    int ready;
+
+    while (!wd->restart_sent
+           && ((ready = poll(&wake, 1, ACME_WD_THREAD_POLL_MS)) == 0
+               || (ready < 0 && errno == EINTR))) {
+        if (apr_time_now() >= wd->next_poll && graceful_signal_handled()
+            && acme_store_any_staged(wd->rt->store, wd->look_pool)) {
+            fresh = staged_unseen(wd, wd->look_pool, wd->stale, NULL);
+            if (fresh->nelts > 0) {
+                request_graceful_restart(wd, fresh, wd->look_pool, wd->wake[0]);
+            }
+        }
+        apr_pool_clear(wd->look_pool);
+    }
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+static void close_wake_pipe(acme_wd_t *wd)
+{
+    if (wd->wake[0] >= 0) {
+        close(wd->wake[0]);
+        close(wd->wake[1]);
+        wd->wake[0] = wd->wake[1] = -1;
+    }
+}
+
+/* pconf cleanup, in the parent only: a forked child (or httpd's exit in one)
+ * has the memory but not the thread. */
+static apr_status_t stop_activation_thread(void *baton)
+{
+    acme_wd_t *wd = baton;
+    apr_status_t rv;
+
+    if (!wd->thread || getpid() != wd->thread_owner) {
+        return APR_SUCCESS;
+    }
+    if (write(wd->wake[1], "x", 1) < 0 && errno != EAGAIN) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, wd->rt->base,
+                     "ACME00718: cannot wake the activation thread; waiting for it");
+    }
+    apr_thread_join(&rv, wd->thread);
+    wd->thread = NULL;
+    close_wake_pipe(wd);
+    apr_pool_destroy(wd->thread_pool);
+    wd->thread_pool = NULL;
+    return APR_SUCCESS;
+}
+
+static apr_status_t open_wake_pipe(acme_wd_t *wd)
+{
+    if (pipe(wd->wake) != 0) {
+        wd->wake[0] = wd->wake[1] = -1;
+        return errno;
+    }
+    fcntl(wd->wake[0], F_SETFD, FD_CLOEXEC);
+    fcntl(wd->wake[1], F_SETFD, FD_CLOEXEC);
+    fcntl(wd->wake[1], F_SETFL, O_NONBLOCK);
+    return APR_SUCCESS;
+}
+
+/* The thread gets every asynchronous signal blocked from its first instant,
+ * so the MPM's handlers keep running on the main thread (and the graceful
+ * signal the thread sends interrupts the MPM's sleep). */
+static apr_status_t create_activation_thread(acme_wd_t *wd)
+{
+    apr_threadattr_t *attr;
+    sigset_t blocked, previous;
+    apr_status_t rv;
+
+    sigfillset(&blocked);
+    sigdelset(&blocked, SIGSEGV);
+    sigdelset(&blocked, SIGBUS);
+    sigdelset(&blocked, SIGILL);
+    sigdelset(&blocked, SIGFPE);
+    if ((rv = apr_threadattr_create(&attr, wd->thread_pool)) != APR_SUCCESS
+        || (rv = apr_threadattr_stacksize_set(attr, ACME_WD_THREAD_STACK)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = pthread_sigmask(SIG_SETMASK, &blocked, &previous)) != 0) {
+        return rv;
+    }
+    rv = apr_thread_create(&wd->thread, attr, activation_thread, wd, wd->thread_pool);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (rv != APR_SUCCESS) {
+        wd->thread = NULL;
+    }
+    return rv;
+}
+
+/* Auto activation without waiting for the MPM's monitor hook. On any failure
+ * the hook stays in charge, so a new certificate still goes live, later. */
+static void start_activation_thread(acme_wd_t *wd, apr_pool_t *pconf)
+{
+    apr_status_t rv;
+
+    if (ap_exists_config_define("DEBUG") || ap_exists_config_define("ONE_PROCESS")) {
+        return;
+    }
+    rv = apr_pool_create_unmanaged_ex(&wd->thread_pool, NULL, NULL);
+    if (rv == APR_SUCCESS) {
+        apr_pool_tag(wd->thread_pool, "acme_activation");
+        rv = apr_pool_create(&wd->look_pool, wd->thread_pool);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = open_wake_pipe(wd);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = create_activation_thread(wd);
+    }
+    if (rv != APR_SUCCESS) {
+        close_wake_pipe(wd);
+        if (wd->thread_pool) {
+            apr_pool_destroy(wd->thread_pool);
+            wd->thread_pool = NULL;
+        }
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, wd->rt->base,
+                     "ACME00719: cannot start the activation thread, so new certificates go "
+                     "live from the MPM's maintenance loop, up to ten seconds later");
+        return;
+    }
+    wd->thread_owner = getpid();
+    apr_pool_cleanup_register(pconf, wd, stop_activation_thread, apr_pool_cleanup_null);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, wd->rt->base,
+                 "ACME00720: activation thread watching %s/staging every %d ms",
+                 acme_store_dir(wd->rt->store), ACME_WD_THREAD_POLL_MS);
 }
 
 static apr_status_t issue_callback(int state, void *baton, apr_pool_t *ptemp);
@@ -412,9 +715,17 @@ static int acme_watchdog_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_po
     wd->rt = rt;
     wd->activation_auto = acme_conf_activation_auto(s);
     wd->user_agent = apr_psprintf(pconf, "mod_acme/%s %s", ACME_VERSION, ap_get_server_banner());
+    wd->configured = configured_names(rt->domains, pconf);
+    wd->wake[0] = wd->wake[1] = -1;
     record_stale(wd, pconf, ptemp);
     apr_pool_userdata_set(wd, ACME_WD_STATE_KEY, apr_pool_cleanup_null, pconf);
-    return start_issue_watchdog(wd, pconf);
+    if (start_issue_watchdog(wd, pconf) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (wd->activation_auto) {
+        start_activation_thread(wd, pconf);
+    }
+    return OK;
 }
 
 /* The driver's pool is made here, before mod_watchdog starts its thread, on
@@ -428,6 +739,9 @@ static void acme_watchdog_child_init(apr_pool_t *pchild, server_rec *s)
     acme_wd_t *wd = rt ? wd_state(rt->pool) : NULL;
     apr_allocator_t *allocator;
 
+    if (wd && wd->thread) {
+        close_wake_pipe(wd);          /* the parent's; this child has no activation thread */
+    }
     if (!wd || !wd->watchdog || wd->pool) {
         return;
     }
