@@ -2,7 +2,8 @@
 #define ACME_POLICY_H
 #include <apr_time.h>
 
-/* Pure functions of time: when to renew, when to retry. */
+/* Pure functions of time: when to renew, when to warn, when to retry, which
+ * CA to ask. No clock, no randomness of their own: both come in arguments. */
 
 /* Renewal window: either a percentage of the lifetime left, or a duration. */
 typedef struct acme_window_t {
@@ -10,14 +11,59 @@ typedef struct acme_window_t {
     apr_interval_time_t duration;
 } acme_window_t;
 
+/* Does the window cover the whole lifetime [not_before, not_after] ("100%",
+ * or a duration at least as long as the lifetime)? Such a window means "renew
+ * now, once" (see acme_policy_due_at). */
+int acme_policy_window_is_whole(apr_time_t not_before, apr_time_t not_after, acme_window_t window);
+
 /* Time at which the certificate valid [not_before, not_after] enters the window.
- * Default: 33% of the lifetime left, 50% for lifetimes under 10 days. A
- * duration at least as long as the lifetime, or a percentage outside 0..100,
- * falls back to the default (it would renew every new certificate at once). */
+ * Default (percent -1, or outside 0..100): 33% of the lifetime left, 50% for
+ * lifetimes under 10 days. A whole-lifetime window enters at not_before. */
 apr_time_t acme_policy_renew_at(apr_time_t not_before, apr_time_t not_after, acme_window_t window);
+
+/* When the certificate is due for renewal under window. A whole-lifetime window
+ * renews once: a certificate issued (not_before) before the configuration
+ * changed (config_changed_at, 0 = unknown) is due at once; a later one follows
+ * the default window, so it neither renews in a loop nor expires. */
+apr_time_t acme_policy_due_at(apr_time_t not_before, apr_time_t not_after, acme_window_t window,
+                              apr_time_t config_changed_at);
+
+/* Time from which an expiry warning is due (AcmeWarnWindow; default 10%). */
+apr_time_t acme_policy_warn_at(apr_time_t not_before, apr_time_t not_after, acme_window_t window);
+
+/* Warn now? Inside the warn window and the last attempt failed. */
+int acme_policy_should_warn(apr_time_t warn_at, apr_time_t now, int last_attempt_failed);
 
 /* Delay before retry number `failures` (1 = first failure): about a minute,
  * doubling, capped at a day, ±50% jitter from rand01 in [0,1); never earlier
  * than retry_after (absolute, 0 = none). Returns the absolute time. */
 apr_time_t acme_policy_retry_at(int failures, apr_time_t now, apr_time_t retry_after, double rand01);
+
+/* ARI (RFC 9773): the renewal time drawn from the CA's suggested window
+ * [start, end): uniform in [max(start, now), end) from rand01 in [0,1); never
+ * before start; now when the window is over (end <= now) or empty. */
+apr_time_t acme_policy_ari_pick(apr_time_t start, apr_time_t end, apr_time_t now, double rand01);
+
+/* When to ask for renewal information next: the CA's Retry-After (absolute,
+ * 0 = none) clamped to 1 minute .. 24 hours from now; 6 hours without one. */
+apr_time_t acme_policy_ari_next_poll(apr_time_t now, apr_time_t retry_after);
+
+/* CA failover over a list of ca_count directory URLs (AcmeCA). */
+#define ACME_FAILOVER_AFTER      3                               /* failures at one CA */
+#define ACME_FAILOVER_RETURN     apr_time_from_sec(24 * 3600)    /* time on a backup */
+
+typedef struct acme_failover_t {
+    int index;                   /* the CA in use: 0 = the first of the list */
+    int failures;                /* consecutive failed attempts at it */
+    apr_time_t since;            /* when it became the CA in use (0 for index 0) */
+} acme_failover_t;
+
+/* A failed attempt at the CA in use. Returns 1 when this moved on to the next
+ * CA of the list (after the last, back to the first). */
+int acme_policy_failover_failed(acme_failover_t *state, int ca_count, apr_time_t now);
+/* A certificate was obtained: the next order starts at the first CA again. */
+void acme_policy_failover_success(acme_failover_t *state);
+/* Before an attempt: back to the first CA after ACME_FAILOVER_RETURN on a
+ * backup, or when the list shrank. Returns 1 when it moved. */
+int acme_policy_failover_start(acme_failover_t *state, int ca_count, apr_time_t now);
 #endif

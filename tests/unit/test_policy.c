@@ -1,4 +1,5 @@
-/* Renewal windows and retry backoff as pure functions of time. */
+/* Renewal windows, warnings, ARI picks, retry backoff and CA failover as pure
+ * functions of time. */
 #include "unit.h"
 #include "acme_policy.h"
 
@@ -48,8 +49,51 @@ static void test_duration_window(void **state)
 static void test_duration_longer_than_lifetime(void **state)
 {
     acme_window_t w = { -1, 30 * DAY };
-    /* Would renew a 6-day certificate the moment it is issued: default instead. */
-    assert_int_equal(acme_policy_renew_at(t0, t0 + 6 * DAY, w), t0 + 3 * DAY);
+    /* The whole lifetime is inside the window. */
+    assert_true(acme_policy_window_is_whole(t0, t0 + 6 * DAY, w));
+    assert_true(acme_policy_window_is_whole(t0, t0 + 30 * DAY, w));
+    assert_false(acme_policy_window_is_whole(t0, t0 + 31 * DAY, w));
+    assert_int_equal(acme_policy_renew_at(t0, t0 + 6 * DAY, w), t0);
+}
+
+static void test_whole_window_renews_once(void **state)
+{
+    acme_window_t whole = { 100, 0 }, longer = { -1, 365 * DAY };
+    apr_time_t changed = t0 + 10 * DAY;
+
+    assert_true(acme_policy_window_is_whole(t0, t0 + 90 * DAY, whole));
+    /* Issued before the configuration changed: due at once. */
+    assert_int_equal(acme_policy_due_at(t0, t0 + 90 * DAY, whole, changed), t0);
+    assert_int_equal(acme_policy_due_at(t0, t0 + 90 * DAY, longer, changed), t0);
+    /* Issued after it (the renewal itself): the default window, not a loop. */
+    assert_int_equal(acme_policy_due_at(changed + 1, changed + 1 + 90 * DAY, whole, changed),
+                     changed + 1 + 90 * DAY - (90 * DAY / 100) * 33);
+    assert_int_equal(acme_policy_due_at(changed, changed + 6 * DAY, longer, changed),
+                     changed + 3 * DAY);
+    /* Unknown change time: never "at once". */
+    assert_int_equal(acme_policy_due_at(t0, t0 + 90 * DAY, whole, 0),
+                     t0 + 90 * DAY - (90 * DAY / 100) * 33);
+    /* Other windows ignore the change time. */
+    whole.percent = 99;
+    assert_int_equal(acme_policy_due_at(t0, t0 + 100 * DAY, whole, changed), t0 + DAY);
+}
+
+static void test_warn_window(void **state)
+{
+    acme_window_t w = { -1, 0 };
+    apr_time_t at = acme_policy_warn_at(t0, t0 + 100 * DAY, w);
+
+    /* Default: the last 10% of the lifetime. */
+    assert_int_equal(at, t0 + 90 * DAY);
+    w.duration = 5 * DAY;
+    assert_int_equal(acme_policy_warn_at(t0, t0 + 100 * DAY, w), t0 + 95 * DAY);
+    w.duration = 0;
+    w.percent = 50;
+    assert_int_equal(acme_policy_warn_at(t0, t0 + 100 * DAY, w), t0 + 50 * DAY);
+    assert_false(acme_policy_should_warn(at, at - 1, 1));
+    assert_false(acme_policy_should_warn(at, at + DAY, 0));
+    assert_true(acme_policy_should_warn(at, at, 1));
+    assert_true(acme_policy_should_warn(at, t0 + 200 * DAY, 1));
 }
 
 static void test_degenerate_lifetime(void **state)
@@ -97,6 +141,138 @@ static void test_retry_after_floor(void **state)
     assert_int_equal(acme_policy_retry_at(3, t0, t0 + 1, 0.5), t0 + 4 * MINUTE);
 }
 
+static void test_ari_pick_future_window(void **state)
+{
+    apr_time_t start = t0 + 60 * DAY, end = t0 + 62 * DAY, at;
+    double r;
+
+    assert_int_equal(acme_policy_ari_pick(start, end, t0, 0.0), start);
+    assert_int_equal(acme_policy_ari_pick(start, end, t0, 0.5), start + DAY);
+    at = acme_policy_ari_pick(start, end, t0, 0.9999999999);
+    assert_true(at < end);
+    assert_true(at > end - MINUTE);
+    for (r = 0.0; r < 1.0; r += 0.01) {
+        at = acme_policy_ari_pick(start, end, t0, r);
+        assert_true(at >= start);
+        assert_true(at < end);
+    }
+    /* Bad randomness: the middle, never outside. */
+    assert_int_equal(acme_policy_ari_pick(start, end, t0, 3.0), start + DAY);
+    assert_int_equal(acme_policy_ari_pick(start, end, t0, -0.1), start + DAY);
+}
+
+static void test_ari_pick_distribution(void **state)
+{
+    apr_time_t start = t0 + 10 * DAY, end = t0 + 20 * DAY;
+    int buckets[10] = { 0 }, i;
+
+    /* An even spread of rand01 gives an even spread of times. */
+    for (i = 0; i < 1000; ++i) {
+        apr_time_t at = acme_policy_ari_pick(start, end, t0, (i + 0.5) / 1000.0);
+        buckets[(at - start) / DAY] += 1;
+    }
+    for (i = 0; i < 10; ++i) {
+        assert_int_equal(buckets[i], 100);
+    }
+}
+
+static void test_ari_pick_window_in_the_past(void **state)
+{
+    assert_int_equal(acme_policy_ari_pick(t0 - 2 * DAY, t0 - DAY, t0, 0.0), t0);
+    assert_int_equal(acme_policy_ari_pick(t0 - 2 * DAY, t0 - DAY, t0, 0.99), t0);
+    assert_int_equal(acme_policy_ari_pick(t0 - DAY, t0, t0, 0.5), t0);
+}
+
+static void test_ari_pick_now_inside_window(void **state)
+{
+    apr_time_t start = t0 - DAY, end = t0 + DAY;
+    double r;
+
+    /* What is left of the window, never the past. */
+    assert_int_equal(acme_policy_ari_pick(start, end, t0, 0.0), t0);
+    assert_int_equal(acme_policy_ari_pick(start, end, t0, 0.5), t0 + DAY / 2);
+    for (r = 0.0; r < 1.0; r += 0.05) {
+        apr_time_t at = acme_policy_ari_pick(start, end, t0, r);
+        assert_true(at >= t0);
+        assert_true(at < end);
+    }
+}
+
+static void test_ari_pick_empty_window(void **state)
+{
+    /* start == end in the future: that instant; never before start. */
+    assert_int_equal(acme_policy_ari_pick(t0 + DAY, t0 + DAY, t0, 0.5), t0 + DAY);
+    assert_int_equal(acme_policy_ari_pick(t0 + 2 * DAY, t0 + DAY, t0, 0.5), t0 + 2 * DAY);
+}
+
+static void test_ari_next_poll(void **state)
+{
+    assert_int_equal(acme_policy_ari_next_poll(t0, 0), t0 + 6 * HOUR);
+    assert_int_equal(acme_policy_ari_next_poll(t0, t0 + 2 * HOUR), t0 + 2 * HOUR);
+    assert_int_equal(acme_policy_ari_next_poll(t0, t0 + 1), t0 + MINUTE);
+    assert_int_equal(acme_policy_ari_next_poll(t0, t0 - HOUR), t0 + MINUTE);
+    assert_int_equal(acme_policy_ari_next_poll(t0, t0 + 30 * DAY), t0 + DAY);
+}
+
+static void test_failover_progression(void **state)
+{
+    acme_failover_t f = { 0, 0, 0 };
+
+    assert_false(acme_policy_failover_failed(&f, 3, t0));
+    assert_false(acme_policy_failover_failed(&f, 3, t0));
+    assert_int_equal(f.index, 0);
+    assert_int_equal(f.failures, 2);
+    /* The third failure in a row moves on. */
+    assert_true(acme_policy_failover_failed(&f, 3, t0 + HOUR));
+    assert_int_equal(f.index, 1);
+    assert_int_equal(f.failures, 0);
+    assert_int_equal(f.since, t0 + HOUR);
+    assert_false(acme_policy_failover_failed(&f, 3, t0));
+    assert_false(acme_policy_failover_failed(&f, 3, t0));
+    assert_true(acme_policy_failover_failed(&f, 3, t0 + 2 * HOUR));
+    assert_int_equal(f.index, 2);
+    /* After the last: the first again. */
+    acme_policy_failover_failed(&f, 3, t0);
+    acme_policy_failover_failed(&f, 3, t0);
+    assert_true(acme_policy_failover_failed(&f, 3, t0 + 3 * HOUR));
+    assert_int_equal(f.index, 0);
+    assert_int_equal(f.since, 0);
+}
+
+static void test_failover_single_ca(void **state)
+{
+    acme_failover_t f = { 0, 0, 0 };
+    int i;
+
+    for (i = 0; i < 10; ++i) {
+        assert_false(acme_policy_failover_failed(&f, 1, t0));
+    }
+    assert_int_equal(f.index, 0);
+}
+
+static void test_failover_returns_to_first(void **state)
+{
+    acme_failover_t f = { 1, 2, t0 };
+
+    /* A success on the backup: the next order starts at the first. */
+    acme_policy_failover_success(&f);
+    assert_int_equal(f.index, 0);
+    assert_int_equal(f.failures, 0);
+    /* A day on a backup: the first again. */
+    f.index = 1;
+    f.since = t0;
+    assert_false(acme_policy_failover_start(&f, 2, t0 + 23 * HOUR));
+    assert_int_equal(f.index, 1);
+    assert_true(acme_policy_failover_start(&f, 2, t0 + DAY));
+    assert_int_equal(f.index, 0);
+    /* The list shrank under a stored index. */
+    f.index = 4;
+    f.since = t0;
+    assert_true(acme_policy_failover_start(&f, 2, t0));
+    assert_int_equal(f.index, 0);
+    assert_false(acme_policy_failover_start(&f, 2, t0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -105,11 +281,22 @@ int main(void)
         UNIT_TEST(test_percent_window),
         UNIT_TEST(test_duration_window),
         UNIT_TEST(test_duration_longer_than_lifetime),
+        UNIT_TEST(test_whole_window_renews_once),
+        UNIT_TEST(test_warn_window),
         UNIT_TEST(test_degenerate_lifetime),
         UNIT_TEST(test_backoff_grows),
         UNIT_TEST(test_backoff_cap),
         UNIT_TEST(test_backoff_jitter_bounds),
         UNIT_TEST(test_retry_after_floor),
+        UNIT_TEST(test_ari_pick_future_window),
+        UNIT_TEST(test_ari_pick_distribution),
+        UNIT_TEST(test_ari_pick_window_in_the_past),
+        UNIT_TEST(test_ari_pick_now_inside_window),
+        UNIT_TEST(test_ari_pick_empty_window),
+        UNIT_TEST(test_ari_next_poll),
+        UNIT_TEST(test_failover_progression),
+        UNIT_TEST(test_failover_single_ca),
+        UNIT_TEST(test_failover_returns_to_first),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
