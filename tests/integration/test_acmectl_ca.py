@@ -7,6 +7,8 @@ import stat
 
 import pytest
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 import harness
 from harness import cert_serial_hex, ssl_vhost, wait_for
@@ -160,6 +162,27 @@ def test_rollover_replaces_the_key_and_the_new_key_works(httpd, pebble, unique):
     assert not os.path.exists(key_path + ".new")
     after = json.loads(ok(acmectl(httpd, "--json", "account", "show")).stdout)
     assert after["thumbprint"] == doc["thumbprint"] and after["url"] == before["url"]
+
+    # A rollover that stopped after the CA switched (new key still in .new)
+    # is completed by the next one; a .new key the CA does not know is dropped.
+    rolled_key = read_bytes(key_path)
+    os.rename(key_path, key_path + ".new")
+    with open(key_path, "wb") as f:
+        f.write(old_key)
+    os.chmod(key_path, 0o600)
+    p = ok(acmectl(httpd, "account", "rollover"))
+    assert "interrupted" in p.stdout, p.stdout
+    assert read_bytes(key_path) == rolled_key and not os.path.exists(key_path + ".new")
+    stale = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
+    with open(key_path + ".new", "wb") as f:
+        f.write(stale)
+    os.chmod(key_path + ".new", 0o600)
+    doc = json.loads(ok(acmectl(httpd, "--json", "account", "rollover")).stdout)
+    assert not doc["recovered"]
+    assert read_bytes(key_path) not in (rolled_key, stale)
+    assert not os.path.exists(key_path + ".new")
 
     # The CA accepts requests signed with the new key for the same account ...
     ok(acmectl(httpd, "revoke", name, "--reason", "superseded"))
