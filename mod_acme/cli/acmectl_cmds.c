@@ -12,6 +12,7 @@
 #include <apr_strings.h>
 
 #include "acmectl.h"
+#include "acme_account.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_job.h"
@@ -28,6 +29,8 @@ typedef struct domain_view_t {
     const char *live_version;        /* the archive version domains/<name> points at */
     const char *live_error;          /* why the live certificate cannot be read */
     int staged, rejected;
+    int revoked;                     /* the live certificate was revoked (acmectl revoke) */
+    int renew_requested;             /* jobs/<name>.renew or revoked: a new one is due */
     const char *state, *step, *next_action, *last_error;
 } domain_view_t;
 
@@ -158,6 +161,8 @@ static domain_view_t *view_load(acmectl_t *ctl, apr_pool_t *p, const char *name)
     view_status(ctl, p, v);
     view_live(ctl, p, v);
     v->staged = acme_store_has_staged(ctl->store, p, name);
+    v->revoked = v->has_live && acme_store_live_revoked(ctl->store, p, name);
+    v->renew_requested = acme_store_renewal_requested(ctl->store, p, name);
     v->rejected = apr_stat(&(apr_finfo_t){ 0 }, acme_store_path(ctl->store, p, apr_pstrcat(
                                p, "staging/", name, "/rejected", NULL)), APR_FINFO_TYPE, p)
                   == APR_SUCCESS;
@@ -260,6 +265,8 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
     if (full) {
         set_opt_str(obj, "step", v->step);
         json_object_set_new(obj, "rejected", json_boolean(v->rejected));
+        json_object_set_new(obj, "revoked", json_boolean(v->revoked));
+        json_object_set_new(obj, "renewal_requested", json_boolean(v->renew_requested));
         set_opt_str(obj, "live_error", v->live_error);
         json_object_set(obj, "config", v->config ? v->config : json_null());
         json_object_set(obj, "status", v->status ? v->status : json_null());
@@ -367,6 +374,7 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
         show_line(ctl, "  version:", v->live_version);
         show_line(ctl, "  file:", acme_store_live_cert_path(ctl->store, p, v->name));
         show_line(ctl, "  key file:", acme_store_live_key_path(ctl->store, p, v->name));
+        show_line(ctl, "  revoked:", v->revoked ? "yes (see revoked.json in its version)" : "no");
     }
     else {
         show_line(ctl, "certificate:", v->live_error ? v->live_error : "none yet");
@@ -374,6 +382,9 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     show_line(ctl, "staged:", v->staged ? "yes, waiting for activation"
                               : v->rejected ? "rejected at activation (see the error log)" : "no");
     show_line(ctl, "archive:", join(p, versions, " "));
+    if (v->renew_requested) {
+        show_line(ctl, "renewal:", "requested; a new certificate is ordered at the next check");
+    }
     return ACMECTL_OK;
 }
 

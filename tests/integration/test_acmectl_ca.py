@@ -83,6 +83,8 @@ def revoked(httpd, pebble, name):
     assert os.path.exists(marker)
     # the child must be able to remove the marker once it has a new certificate
     assert os.stat(marker).st_uid == os.stat(os.path.join(httpd.store, "jobs")).st_uid
+    shown = json.loads(ok(acmectl(httpd, "--json", "show", name)).stdout)
+    assert shown["renewal_requested"] is True, shown
     return first, version
 
 
