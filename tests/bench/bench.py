@@ -284,6 +284,7 @@ def run_one(module, n, timeout, mod_acme_path, keep):
     pebble = CA(workdir, http_port, https_port)
     httpd = None
     result = {"module": module, "n": n, "serving": None, "all_certs": None, "issued": None,
+              "restarts": None,
               "requests": None, "status": "ok", "workdir": workdir}
     try:
         pebble.start()
@@ -319,7 +320,9 @@ def run_one(module, n, timeout, mod_acme_path, keep):
         else:
             result["all_certs"] = time.monotonic() - t0
         result["requests"] = pebble.request_count() / n
-        result["issued"] = last_staged_after(module, httpd.error_log_text(), wall_t0)
+        log_text = httpd.error_log_text()
+        result["issued"] = last_staged_after(module, log_text, wall_t0)
+        result["restarts"] = log_text.count("SIGUSR1 received.  Doing graceful restart")
         return result
     except Exception as e:  # a failed run is reported, the others still run
         result["status"] = "error: %s" % " ".join(str(e).split())[:240]
@@ -344,13 +347,14 @@ def fmt_seconds(v):
 
 def render(results):
     lines = ["| module | N | start → serving | start → last certificate issued "
-             "| start → all certificates served | ACME requests per domain | status |",
-             "|---|---:|---:|---:|---:|---:|---|"]
+             "| start → all certificates served | ACME requests per domain | graceful restarts | status |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in results:
         req = "%.1f" % r["requests"] if r["requests"] is not None else "—"
-        lines.append("| %s | %d | %s | %s | %s | %s | %s |" % (
+        restarts = "%g" % r["restarts"] if r["restarts"] is not None else "—"
+        lines.append("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
             r["module"], r["n"], fmt_seconds(r["serving"]), fmt_seconds(r["issued"]),
-            fmt_seconds(r["all_certs"]), req, r["status"].replace("|", "\\|")))
+            fmt_seconds(r["all_certs"]), req, restarts, r["status"].replace("|", "\\|")))
     by = {(r["module"], r["n"]): r for r in results}
     ns = sorted({r["n"] for r in results})
     lines.append("")
@@ -427,7 +431,7 @@ def median_result(runs):
     row = dict(runs[0])
     if not ok:
         return row
-    for key in ("serving", "all_certs", "requests", "issued"):
+    for key in ("serving", "all_certs", "requests", "issued", "restarts"):
         row[key] = median([r[key] for r in ok])
     failed = len(runs) - len(ok)
     row["status"] = "ok" if not failed else "ok (%d of %d runs failed)" % (failed, len(runs))
