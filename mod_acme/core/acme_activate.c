@@ -11,10 +11,15 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_time.h>
+#include <jansson.h>
 
 #include "acme_store.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
+#include "acme_events.h"
+
+/* meta.json is a few hundred bytes; anything larger is not ours. */
+#define ACME_STAGED_META_MAX (8 * 1024)
 
 #define FALLBACK_CN       "mod_acme fallback certificate"
 #define FALLBACK_VALIDITY apr_time_from_sec(30 * 24 * 3600)
@@ -52,6 +57,13 @@ apr_status_t acme_store_load_live(acme_store_t *store, apr_pool_t *p, const char
 apr_status_t acme_store_stage(acme_store_t *store, apr_pool_t *p, const char *name,
                               const char *chain_pem, apr_size_t chain_len, const char *key_pem)
 {
+    return acme_store_stage_with_meta(store, p, name, chain_pem, chain_len, key_pem, NULL);
+}
+
+apr_status_t acme_store_stage_with_meta(acme_store_t *store, apr_pool_t *p, const char *name,
+                                        const char *chain_pem, apr_size_t chain_len,
+                                        const char *key_pem, const char *meta_json)
+{
     const char *base, *ready;
     char stamp[APR_RFC822_DATE_LEN];
     apr_status_t rv;
@@ -63,6 +75,8 @@ apr_status_t acme_store_stage(acme_store_t *store, apr_pool_t *p, const char *na
     /* A half-replaced entry must never look ready. */
     if ((rv = acme_store_remove(store, p, apr_pstrcat(p, base, "ready", NULL))) != APR_SUCCESS
         || (rv = acme_store_remove(store, p, apr_pstrcat(p, base, "rejected", NULL)))
+           != APR_SUCCESS
+        || (rv = acme_store_remove(store, p, apr_pstrcat(p, base, "meta.json", NULL)))
            != APR_SUCCESS) {
         return rv;
     }
@@ -71,6 +85,10 @@ apr_status_t acme_store_stage(acme_store_t *store, apr_pool_t *p, const char *na
     if (rv == APR_SUCCESS) {
         rv = acme_store_write(store, p, apr_pstrcat(p, base, "cert.pem", NULL), chain_pem,
                               chain_len, ACME_STORE_FILE_PERMS);
+    }
+    if (rv == APR_SUCCESS && meta_json) {
+        rv = acme_store_write(store, p, apr_pstrcat(p, base, "meta.json", NULL), meta_json,
+                              strlen(meta_json), ACME_STORE_FILE_PERMS);
     }
     if (rv == APR_SUCCESS) {
         apr_rfc822_date(stamp, apr_time_now());
@@ -127,6 +145,7 @@ typedef struct staged_t {
     apr_size_t chain_len;
     const char *key_pem;
     apr_size_t key_len;
+    const char *meta_json;          /* NULL when none, or not a JSON object */
     apr_array_header_t *chain;
     EVP_PKEY *pkey;
     acme_cert_info_t info;
@@ -141,6 +160,25 @@ static const char *time_str(apr_pool_t *p, apr_time_t t, const char *fmt)
     apr_time_exp_gmt(&tm, t);
     apr_strftime(buf, &len, sizeof(buf), fmt, &tm);
     return apr_pstrmemdup(p, buf, len);
+}
+
+/* meta.json says where the certificate came from; without it (or with
+ * garbage) the certificate is still good, only of unknown origin. */
+static const char *staged_meta(apr_pool_t *p, int dirfd)
+{
+    const char *data;
+    apr_size_t len;
+    json_t *json;
+    int ok;
+
+    if (acme_store_read_at(p, dirfd, "meta.json", ACME_STAGED_META_MAX, &data, &len)
+        != APR_SUCCESS) {
+        return NULL;
+    }
+    json = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+    ok = json_is_object(json) && json_is_string(json_object_get(json, "ca"));
+    json_decref(json);
+    return ok ? data : NULL;
 }
 
 /* Everything in staging/<name> is read through one directory descriptor
@@ -173,6 +211,7 @@ static apr_status_t staged_load(apr_pool_t *p, int dirfd, staged_t *st, const ch
         *why = "staged certificate cannot be read";
         return APR_EINVAL;
     }
+    st->meta_json = staged_meta(p, dirfd);
     return APR_SUCCESS;
 }
 
@@ -246,6 +285,10 @@ static apr_status_t archive_write(acme_store_t *store, apr_pool_t *p, const char
         rv = acme_store_write(store, p, apr_pstrcat(p, base, "cert.pem", NULL), st->chain_pem,
                               st->chain_len, ACME_STORE_FILE_PERMS);
     }
+    if (rv == APR_SUCCESS && st->meta_json) {
+        rv = acme_store_write(store, p, apr_pstrcat(p, base, "meta.json", NULL), st->meta_json,
+                              strlen(st->meta_json), ACME_STORE_FILE_PERMS);
+    }
     return rv;
 }
 
@@ -254,7 +297,8 @@ static apr_status_t archive_write(acme_store_t *store, apr_pool_t *p, const char
 static void staged_clear(acme_store_t *store, apr_pool_t *p, const char *name, int dirfd,
                          ino_t ready)
 {
-    static const char *const files[] = { "ready", "rejected", "privkey.pem", "cert.pem", NULL };
+    static const char *const files[] = { "ready", "rejected", "privkey.pem", "cert.pem",
+                                         "meta.json", NULL };
     int i;
 
     if (ready_id(dirfd) != ready) {
@@ -267,12 +311,54 @@ static void staged_clear(acme_store_t *store, apr_pool_t *p, const char *name, i
     apr_dir_remove(acme_store_path(store, p, apr_pstrcat(p, "staging/", name, NULL)), p);
 }
 
+/* Is there a live version (domains/<name> link) at all? */
+static int has_live(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    struct stat st;
+
+    return lstat(acme_store_path(store, p, apr_pstrcat(p, "domains/", name, NULL)), &st) == 0;
+}
+
+/* A crash after the link switch but before staging was cleared leaves the
+ * live certificate staged once more: nothing to activate then. */
+static int already_live(acme_store_t *store, apr_pool_t *p, const char *name, const staged_t *st)
+{
+    const char *live;
+    apr_size_t len;
+
+    return acme_store_read(store, p, apr_pstrcat(p, "domains/", name, "/cert.pem", NULL),
+                           ACME_MAX_CHAIN_BYTES, &live, &len) == APR_SUCCESS
+           && len == st->chain_len && memcmp(live, st->chain_pem, len) == 0;
+}
+
+static void post_activated(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                           const char *name, const staged_t *st, int first)
+{
+    const char *detail = apr_psprintf(p, "certificate %s valid until %s, issued by %s",
+                                      st->info.serial ? st->info.serial : "?",
+                                      time_str(p, st->info.not_after, "%Y-%m-%dT%H:%M:%SZ"),
+                                      st->info.issuer ? st->info.issuer : "?");
+    apr_status_t rv = acme_event_post(store, p, first ? ACME_EVENT_ISSUED : ACME_EVENT_RENEWED,
+                                      name, detail, acme_now(ctx));
+
+    if (rv != APR_SUCCESS) {
+        acme_log(ctx, ACME_LOG_WARN, rv, "ACME00303: %s: cannot write the %s event to %s", name,
+                 first ? ACME_EVENT_ISSUED : ACME_EVENT_RENEWED, acme_store_path(store, p, "events"));
+    }
+}
+
 static apr_status_t activate_loaded(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                     const char *name, const staged_t *st, const char **why)
 {
     const char *version = version_name(p, ctx, st->info.serial);
+    int first = !has_live(store, p, name);
     apr_status_t rv;
 
+    if (!first && already_live(store, p, name, st)) {
+        acme_log(ctx, ACME_LOG_INFO, APR_SUCCESS, "ACME00304: %s: the staged certificate %s is "
+                 "live already", name, st->info.serial ? st->info.serial : "?");
+        return APR_SUCCESS;
+    }
     rv = archive_write(store, p, name, version, st);
     if (rv == APR_SUCCESS) {
         rv = link_replace(store, p, name, version);
@@ -288,6 +374,7 @@ static apr_status_t activate_loaded(acme_store_t *store, apr_pool_t *p, const ac
              name, st->info.serial ? st->info.serial : "?",
              time_str(p, st->info.not_after, "%Y-%m-%dT%H:%M:%SZ"),
              st->info.issuer ? st->info.issuer : "?");
+    post_activated(store, p, ctx, name, st, first);
     return APR_SUCCESS;
 }
 

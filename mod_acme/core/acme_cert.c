@@ -325,6 +325,62 @@ static const char *serial_hex(apr_pool_t *p, X509 *cert)
     return copy;
 }
 
+/* The content octets of the serial's DER encoding: what RFC 9773 identifies it by. */
+static apr_status_t serial_der_content(apr_pool_t *p, X509 *cert, const unsigned char **bytes,
+                                       apr_size_t *len)
+{
+    unsigned char *der = NULL;
+    int total = i2d_ASN1_INTEGER(X509_get0_serialNumber(cert), &der);
+    apr_size_t header = 2;
+
+    if (total < 3 || der[0] != V_ASN1_INTEGER) {
+        OPENSSL_free(der);
+        return APR_EINVAL;
+    }
+    if (der[1] & 0x80) {
+        header += der[1] & 0x7f;
+    }
+    if (header >= (apr_size_t)total) {
+        OPENSSL_free(der);
+        return APR_EINVAL;
+    }
+    *len = (apr_size_t)total - header;
+    *bytes = apr_pmemdup(p, der + header, *len);
+    OPENSSL_free(der);
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_cert_ari_id(apr_pool_t *p, X509 *cert, const char **id)
+{
+    AUTHORITY_KEYID *akid;
+    const unsigned char *serial;
+    apr_size_t serial_len;
+    const char *key_id = NULL;
+
+    *id = NULL;
+    if (!cert) {
+        return APR_EINVAL;
+    }
+    /* Decoded here rather than from OpenSSL's extension cache, which refuses
+     * a certificate with any other extension it dislikes. */
+    akid = X509_get_ext_d2i(cert, NID_authority_key_identifier, NULL, NULL);
+    if (akid && akid->keyid && ASN1_STRING_length(akid->keyid) > 0) {
+        key_id = acme_b64url_encode(p, ASN1_STRING_get0_data(akid->keyid),
+                                    (apr_size_t)ASN1_STRING_length(akid->keyid));
+    }
+    AUTHORITY_KEYID_free(akid);
+    ERR_clear_error();
+    if (!key_id) {
+        return APR_ENOENT;
+    }
+    if (serial_der_content(p, cert, &serial, &serial_len) != APR_SUCCESS) {
+        ERR_clear_error();
+        return APR_EINVAL;
+    }
+    *id = apr_pstrcat(p, key_id, ".", acme_b64url_encode(p, serial, serial_len), NULL);
+    return APR_SUCCESS;
+}
+
 apr_status_t acme_cert_info(apr_pool_t *p, X509 *cert, acme_cert_info_t *info)
 {
     memset(info, 0, sizeof(*info));

@@ -29,6 +29,11 @@ apr_status_t acme_chain_parse(apr_pool_t *p, const char *pem, apr_size_t len,
 apr_status_t acme_chain_read_file(apr_pool_t *p, const char *path, apr_array_header_t **certs);
 apr_status_t acme_cert_info(apr_pool_t *p, X509 *cert, acme_cert_info_t *info);
 
+/* ARI certificate identifier (RFC 9773 §4.1): base64url of the Authority Key
+ * Identifier's keyIdentifier, ".", base64url of the serial number's DER content
+ * octets (a leading 0x00 included). APR_ENOENT without an AKI keyIdentifier. */
+apr_status_t acme_cert_ari_id(apr_pool_t *p, X509 *cert, const char **id);
+
 /* Is the leaf fit to serve: public key equals pkey (if not NULL), every name in
  * names covered, valid at now. APR_EINVAL with *why otherwise. */
 apr_status_t acme_cert_check(apr_pool_t *p, X509 *leaf, EVP_PKEY *pkey,

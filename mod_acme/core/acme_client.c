@@ -3,6 +3,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "acme_client.h"
+#include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_names.h"
 
@@ -371,7 +372,8 @@ static json_t *identifiers_json(const apr_array_header_t *names)
 
 apr_status_t acme_client_new_order(acme_client_t *client, apr_pool_t *p,
                                    const apr_array_header_t *names, const char *profile,
-                                   acme_order_t **order, acme_problem_t *prob)
+                                   const char *replaces, acme_order_t **order,
+                                   acme_problem_t *prob)
 {
     const acme_directory_t *dir;
     acme_http_response_t *resp;
@@ -388,6 +390,7 @@ apr_status_t acme_client_new_order(acme_client_t *client, apr_pool_t *p,
     if ((rv = acme_client_directory(client, p, &dir, prob)) != APR_SUCCESS) return rv;
     payload = json_pack("{s:o}", "identifiers", identifiers_json(names));
     if (profile && *profile) json_object_set_new(payload, "profile", json_string(profile));
+    if (replaces && *replaces) json_object_set_new(payload, "replaces", json_string(replaces));
     rv = acme_client_post(client, p, dir->new_order, payload, ACME_MAX_JSON_BODY, &resp, prob);
     json_decref(payload);
     if (rv != APR_SUCCESS) return rv;
@@ -501,6 +504,67 @@ apr_status_t acme_client_download(acme_client_t *client, apr_pool_t *p, const ch
     acme_problem_clear(prob);
     *pem = resp->body;
     *len = resp->body_len;
+    return APR_SUCCESS;
+}
+
+static const char *utc_time(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t tm;
+
+    apr_time_exp_gmt(&tm, t);
+    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static const char *renewal_info_url(apr_pool_t *p, const char *base, const char *cert_id)
+{
+    apr_size_t len = strlen(base);
+
+    return apr_pstrcat(p, base, (len > 0 && base[len - 1] == '/') ? "" : "/", cert_id, NULL);
+}
+
+apr_status_t acme_client_renewal_info(acme_client_t *client, apr_pool_t *p, X509 *cert,
+                                      apr_time_t *start, apr_time_t *end,
+                                      apr_time_t *retry_after, acme_problem_t *prob)
+{
+    const acme_directory_t *dir;
+    acme_http_response_t *resp;
+    acme_renewal_info_t info;
+    const char *cert_id, *url;
+    apr_status_t rv;
+
+    *start = *end = *retry_after = 0;
+    if ((rv = acme_client_directory(client, p, &dir, prob)) != APR_SUCCESS) return rv;
+    if (!dir->renewal_info) {
+        return acme_problem_set(prob, p, APR_ENOTIMPL, NULL, "%s offers no renewal information",
+                                client->directory_url);
+    }
+    if ((rv = acme_cert_ari_id(p, cert, &cert_id)) != APR_SUCCESS) {
+        return acme_problem_set(prob, p, rv, NULL, "the certificate has no Authority Key "
+                                "Identifier to ask for renewal information with");
+    }
+    url = renewal_info_url(p, dir->renewal_info, cert_id);
+    rv = acme_http_request_accept(client->http, p, "GET", url, "application/json", NULL, NULL,
+                                  ACME_MAX_JSON_BODY, &resp, prob);
+    client->requests++;
+    if (rv != APR_SUCCESS) return rv;
+    acme_log(client->ctx, ACME_LOG_DEBUG, APR_SUCCESS, "ACME00211: GET %s -> %d", url,
+             resp->status);
+    *retry_after = acme_http_retry_after(resp, acme_now(client->ctx));
+    if (resp->status >= 400) return request_failed(client, p, url, resp, prob);
+    if (resp->status != 200) return unexpected_status(p, "GET", url, resp, prob);
+    rv = acme_renewal_info_parse(p, resp->body, resp->body_len, &info, prob);
+    if (rv != APR_SUCCESS) {
+        prob->url = url;
+        return rv;
+    }
+    acme_log(client->ctx, ACME_LOG_INFO, APR_SUCCESS,
+             "ACME00212: renewal information for %s: suggested window %s .. %s%s%s", cert_id,
+             utc_time(p, info.start), utc_time(p, info.end),
+             info.explanation_url ? ", explanation: " : "",
+             info.explanation_url ? info.explanation_url : "");
+    *start = info.start;
+    *end = info.end;
     return APR_SUCCESS;
 }
 

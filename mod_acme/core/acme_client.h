@@ -3,6 +3,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <jansson.h>
 #include "acme_core.h"
 #include "acme_http.h"
@@ -49,6 +50,17 @@ apr_status_t acme_order_parse(apr_pool_t *p, const char *json, apr_size_t len, c
                               const char *base_url, acme_order_t **order, acme_problem_t *prob);
 apr_status_t acme_authz_parse(apr_pool_t *p, const char *json, apr_size_t len, const char *url,
                               const char *base_url, acme_authz_t **authz, acme_problem_t *prob);
+/* RFC 9773 renewal information. */
+typedef struct acme_renewal_info_t {
+    apr_time_t start, end;       /* suggestedWindow, end > start */
+    const char *explanation_url; /* NULL if none */
+} acme_renewal_info_t;
+
+apr_status_t acme_renewal_info_parse(apr_pool_t *p, const char *json, apr_size_t len,
+                                     acme_renewal_info_t *info, acme_problem_t *prob);
+/* RFC 3339 date-time ("2026-01-01T00:00:00Z", fractions and offsets allowed)
+ * → time; APR_EINVAL if malformed or before 1970. */
+apr_status_t acme_rfc3339_parse(const char *text, apr_time_t *when);
 /* RFC 7807 problem document → prob (type, detail, http status). */
 void acme_problem_from_json(apr_pool_t *p, const char *json, apr_size_t len, int http_status,
                             const char *url, acme_problem_t *prob);
@@ -79,9 +91,12 @@ apr_status_t acme_client_post(acme_client_t *client, apr_pool_t *p, const char *
                               json_t *payload, apr_size_t max_body,
                               acme_http_response_t **resp, acme_problem_t *prob);
 
+/* replaces: the ARI certificate ID of the certificate this order renews (RFC
+ * 9773 §5), or NULL. */
 apr_status_t acme_client_new_order(acme_client_t *client, apr_pool_t *p,
                                    const apr_array_header_t *names, const char *profile,
-                                   acme_order_t **order, acme_problem_t *prob);
+                                   const char *replaces, acme_order_t **order,
+                                   acme_problem_t *prob);
 apr_status_t acme_client_get_order(acme_client_t *client, apr_pool_t *p, const char *url,
                                    acme_order_t **order, apr_time_t *retry_after, acme_problem_t *prob);
 apr_status_t acme_client_get_authz(acme_client_t *client, apr_pool_t *p, const char *url,
@@ -94,6 +109,12 @@ apr_status_t acme_client_finalize(acme_client_t *client, apr_pool_t *p, const ac
 /* Downloads the PEM chain (application/pem-certificate-chain), capped. */
 apr_status_t acme_client_download(acme_client_t *client, apr_pool_t *p, const char *cert_url,
                                   const char **pem, apr_size_t *len, acme_problem_t *prob);
+/* RFC 9773: unauthenticated GET <renewalInfo>/<certID of cert>, body capped and
+ * validated. *retry_after: the CA's Retry-After (absolute, 0 = none), also on
+ * failure. APR_ENOTIMPL when the directory has no renewalInfo. */
+apr_status_t acme_client_renewal_info(acme_client_t *client, apr_pool_t *p, X509 *cert,
+                                      apr_time_t *start, apr_time_t *end,
+                                      apr_time_t *retry_after, acme_problem_t *prob);
 /* Thumbprint of the account key, for key authorizations. */
 const char *acme_client_thumbprint(acme_client_t *client);
 /* The selected account key and kid (acme_client_account); NULL before. */

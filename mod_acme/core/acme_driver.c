@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 
 #include "acme_job_int.h"
+#include "acme_events.h"
 
 #define ACME_RECHECK_VALID    apr_time_from_sec(12 * 3600)
 #define ACME_RECHECK_STAGED   apr_time_from_sec(5 * 60)
@@ -48,9 +49,13 @@ static json_t *status_json(const acme_record_t *rec, const acme_domain_t *domain
     json_object_set_new(json, "state", json_string(record_state(rec)));
     json_object_set_new(json, "step", json_string(record_step(rec)));
     if (rec->has_cert) {
-        json_object_set_new(json, "cert", json_pack("{s:s, s:s, s:s}",
-                            "not_after", acme_time_rfc3339(p, rec->cert_not_after),
-                            "issuer", rec->cert_issuer, "serial", rec->cert_serial));
+        json_t *cert = json_pack("{s:s, s:s, s:s, s:s}",
+                                 "not_before", acme_time_rfc3339(p, rec->cert_not_before),
+                                 "not_after", acme_time_rfc3339(p, rec->cert_not_after),
+                                 "issuer", rec->cert_issuer, "serial", rec->cert_serial);
+        set_string(cert, "ca", rec->cert_ca[0] ? rec->cert_ca : NULL);
+        set_string(cert, "ari_id", rec->cert_ari_id[0] ? rec->cert_ari_id : NULL);
+        json_object_set_new(json, "cert", cert);
     }
     if (rec->error_at) {
         json_t *error = json_pack("{s:s, s:s}", "detail", rec->error_detail,
@@ -62,6 +67,7 @@ static json_t *status_json(const acme_record_t *rec, const acme_domain_t *domain
     json_object_set_new(json, "next_action", json_string(acme_time_rfc3339(p, rec->next_run)));
     json_object_set_new(json, "attempts", json_integer(rec->attempts));
     json_object_set_new(json, "requests", json_integer(rec->requests));
+    acme_renewal_status_json(rec, domain, json, p);
     return json;
 }
 
@@ -69,8 +75,13 @@ static json_t *status_json(const acme_record_t *rec, const acme_domain_t *domain
 static void status_update(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                           apr_pool_t *p)
 {
-    const char *summary = apr_psprintf(p, "%s %s %" APR_TIME_T_FMT " %d", record_state(rec),
-                                       record_step(rec), rec->error_at, rec->attempts);
+    const char *summary = apr_psprintf(p, "%s %s %" APR_TIME_T_FMT " %d %d/%d %d %s %"
+                                       APR_TIME_T_FMT " %" APR_TIME_T_FMT " %" APR_TIME_T_FMT,
+                                       record_state(rec), record_step(rec), rec->error_at,
+                                       rec->attempts, rec->failover.index, rec->failover.failures,
+                                       rec->warning, rec->cert_serial, apr_time_sec(rec->renew_at),
+                                       apr_time_sec(rec->ari.next_poll),
+                                       apr_time_sec(rec->expiring_posted_at));
     json_t *json;
     apr_status_t rv;
 
@@ -117,7 +128,15 @@ static void record_error(acme_record_t *rec, const acme_problem_t *prob, const c
 static void record_cert(acme_record_t *rec, const acme_cert_info_t *info)
 {
     rec->has_cert = info != NULL;
+    rec->cert_ari_id[0] = '\0';
+    if (!info) {
+        rec->cert_serial[0] = '\0';
+        rec->cert_ca[0] = '\0';
+        rec->cert_issued_at = 0;
+        rec->warning = 0;
+    }
     if (info) {
+        rec->cert_not_before = info->not_before;
         rec->cert_not_after = info->not_after;
         apr_cpystrn(rec->cert_issuer, info->issuer ? info->issuer : "", sizeof(rec->cert_issuer));
         apr_cpystrn(rec->cert_serial, info->serial ? info->serial : "", sizeof(rec->cert_serial));
@@ -167,21 +186,34 @@ static acme_record_t *driver_record(acme_driver_t *driver, const char *name, int
     return rec;
 }
 
-/* The CA in use: the first of the failover list. */
-static const char *domain_ca_url(const acme_domain_t *domain)
+/* The CA in use: the one of the failover list the record points at. */
+const char *acme_record_ca_url(const acme_record_t *rec, const acme_domain_t *domain)
 {
-    return domain->ca_urls && domain->ca_urls->nelts > 0
-           ? APR_ARRAY_IDX(domain->ca_urls, 0, const char *) : NULL;
+    int n = domain->ca_urls ? domain->ca_urls->nelts : 0;
+    int index = rec->failover.index;
+
+    if (n == 0) {
+        return NULL;
+    }
+    return APR_ARRAY_IDX(domain->ca_urls, index >= 0 && index < n ? index : 0, const char *);
 }
 
-static apr_status_t driver_ca(acme_driver_t *driver, const acme_domain_t *domain, acme_ca_t **ca_out,
-                              acme_problem_t *prob, apr_pool_t *p)
+int acme_driver_ca_down(acme_driver_t *driver, const char *url)
 {
-    const char *url = domain_ca_url(domain);
+    const acme_ca_t *ca = url ? apr_hash_get(driver->cas, url, APR_HASH_KEY_STRING) : NULL;
+
+    return ca && ca->unreachable_run == driver->run;
+}
+
+apr_status_t acme_driver_ca_get(acme_driver_t *driver, const acme_domain_t *domain,
+                                const char *url, acme_ca_t **ca_out, acme_problem_t *prob,
+                                apr_pool_t *p)
+{
     acme_ca_t *ca = NULL;
     apr_status_t rv;
 
-    if (!url) {
+    *ca_out = NULL;
+    if (!url || !*url) {
         return acme_problem_set(prob, p, APR_EINVAL, NULL, "no CA configured (AcmeCA)");
     }
     if (!(ca = apr_hash_get(driver->cas, url, APR_HASH_KEY_STRING))) {
@@ -197,7 +229,7 @@ static apr_status_t driver_ca(acme_driver_t *driver, const acme_domain_t *domain
     return APR_SUCCESS;
 }
 
-static double random01(void)
+double acme_driver_random01(void)
 {
     apr_uint32_t r;
 
@@ -217,15 +249,50 @@ static void job_end(acme_driver_t *driver, acme_record_t *rec)
     }
 }
 
+static void post_failed(acme_driver_t *driver, const acme_record_t *rec,
+                        const acme_domain_t *domain, acme_step_e step, apr_time_t now, apr_pool_t *p)
+{
+    const char *detail = apr_psprintf(p, "attempt %d failed in step %s: %s%s%s", rec->attempts,
+                                      acme_step_name(step), rec->error_type,
+                                      rec->error_type[0] ? ": " : "", rec->error_detail);
+    apr_status_t rv = acme_event_post(driver->store, p, ACME_EVENT_FAILED, domain->name, detail,
+                                      now);
+
+    if (rv != APR_SUCCESS) {
+        acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00428: %s: cannot write the %s event",
+                 domain->name, ACME_EVENT_FAILED);
+    }
+}
+
+/* After ACME_FAILOVER_AFTER failures in a row at one CA, the next of the list. */
+static void failover_failed(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
+                            const acme_problem_t *prob, apr_time_t now, apr_pool_t *p)
+{
+    const char *from = acme_record_ca_url(rec, domain);
+    int n = domain->ca_urls ? domain->ca_urls->nelts : 0;
+
+    if (!acme_policy_failover_failed(&rec->failover, n, now)) {
+        return;
+    }
+    acme_log(&driver->ctx, ACME_LOG_NOTICE, 0, "ACME00429: %s: %d failed attempts in a row at %s "
+             "(last: %s); switching to CA %d of %d: %s", domain->name, ACME_FAILOVER_AFTER, from,
+             acme_problem_str(prob, p), rec->failover.index + 1, n,
+             acme_record_ca_url(rec, domain));
+    /* The next CA has not failed yet: no reason to wait out the last one's backoff. */
+    rec->next_run = now;
+}
+
 static void job_failed(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                        acme_step_e step, acme_problem_t *prob, apr_pool_t *p)
 {
     apr_time_t now = acme_now(&driver->ctx);
-    const char *ca_url = domain_ca_url(domain);
+    const char *ca_url = acme_record_ca_url(rec, domain);
     const acme_ca_t *ca = ca_url ? apr_hash_get(driver->cas, ca_url, APR_HASH_KEY_STRING) : NULL;
 
     rec->attempts += 1;
-    rec->next_run = acme_policy_retry_at(rec->attempts, now, prob->retry_after, random01());
+    rec->next_run = acme_policy_failover_retry_at(rec->attempts,
+                                                  domain->ca_urls ? domain->ca_urls->nelts : 0,
+                                                  now, prob->retry_after, acme_driver_random01());
     record_error(rec, prob, ca ? ca->kid : NULL, now, p);
     acme_log(&driver->ctx, ACME_LOG_ERR, prob->status,
              "ACME00402: %s: obtaining a certificate failed in step %s (attempt %d): %s; "
@@ -235,6 +302,9 @@ static void job_failed(acme_driver_t *driver, acme_record_t *rec, const acme_dom
     acme_job_remove_files(driver, domain->name, p);
     job_end(driver, rec);
     rec->state = "error";
+    post_failed(driver, rec, domain, step, now, p);
+    failover_failed(driver, rec, domain, prob, now, p);
+    acme_renewal_warn_check(driver, rec, domain, now, p);
 }
 
 static void job_wait(acme_driver_t *driver, acme_record_t *rec, const acme_step_ctx_t *sc)
@@ -252,6 +322,8 @@ static void job_staged(acme_driver_t *driver, acme_record_t *rec)
     rec->attempts = 0;
     rec->force = 0;
     rec->error_at = 0;
+    rec->warning = 0;
+    acme_policy_failover_success(&rec->failover);
     rec->state = "staged";
     rec->next_run = acme_now(&driver->ctx) + ACME_RECHECK_STAGED;
 }
@@ -335,11 +407,24 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
     rec->next_run = acme_now(&driver->ctx);
 }
 
+/* Before an attempt: back to the first CA after a day on a backup. */
+static void failover_start(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
+                           apr_time_t now)
+{
+    int n = domain->ca_urls ? domain->ca_urls->nelts : 0;
+
+    if (acme_policy_failover_start(&rec->failover, n, now)) {
+        acme_log(&driver->ctx, ACME_LOG_NOTICE, 0, "ACME00430: %s: back to the first CA %s",
+                 domain->name, acme_record_ca_url(rec, domain));
+    }
+}
+
 /* Takes the store lock and creates (or resumes) the job. */
 static apr_status_t job_start(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                               acme_renew_reason_e reason, apr_pool_t *p)
 {
     apr_time_t now = acme_now(&driver->ctx);
+    const char *ca_url;
     apr_pool_t *pool;
     acme_job_t *job;
     apr_status_t rv;
@@ -357,8 +442,14 @@ static apr_status_t job_start(acme_driver_t *driver, acme_record_t *rec, const a
         rec->next_run = now + ACME_RETRY_LOCKED;
         return rv;
     }
-    job = acme_job_restore(driver, domain, pool, p, now, &resumed);
+    ca_url = acme_record_ca_url(rec, domain);
+    job = acme_job_restore(driver, domain, ca_url, rec->cert_issued_at, pool, p, now, &resumed);
     job->reason = reason;
+    /* RFC 9773 §5: tell the CA which certificate this one replaces (only one it issued). */
+    if (rec->has_cert && rec->cert_ari_id[0]
+        && (!rec->cert_ca[0] || (ca_url && strcmp(rec->cert_ca, ca_url) == 0))) {
+        job->replaces = apr_pstrdup(pool, rec->cert_ari_id);
+    }
     rec->job = job;
     if (rec->attempts == 0) {
         rec->requests = 0;
@@ -370,39 +461,69 @@ static apr_status_t job_start(acme_driver_t *driver, acme_record_t *rec, const a
     return APR_SUCCESS;
 }
 
-/* Reads the live certificate into rec and says whether it is fit. */
-static acme_renew_reason_e domain_inspect(acme_driver_t *driver, acme_record_t *rec,
-                                          const acme_domain_t *domain, apr_pool_t *p,
-                                          apr_time_t now, apr_time_t *renew_at)
+/* The live certificate's leaf, or NULL (unreadable ones are logged). */
+static X509 *live_leaf(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_t *p,
+                       acme_cert_info_t *info)
 {
     apr_array_header_t *chain;
-    acme_cert_info_t info;
-    acme_key_type_e key_type;
-    X509 *leaf;
+    X509 *leaf = NULL;
     apr_status_t rv;
 
     rv = acme_store_load_live(driver->store, p, domain->name, &chain);
     if (rv == APR_SUCCESS && chain->nelts > 0) {
         leaf = APR_ARRAY_IDX(chain, 0, X509 *);
-        rv = acme_cert_info(p, leaf, &info);
+        rv = acme_cert_info(p, leaf, info);
     }
     else if (rv == APR_SUCCESS) {
         rv = APR_ENOENT;
     }
-    if (rv != APR_SUCCESS) {
-        if (rv != APR_ENOENT) {
-            acme_log(&driver->ctx, ACME_LOG_WARN, rv,
-                     "ACME00407: %s: the live certificate is unreadable; ordering a new one",
-                     domain->name);
-        }
+    if (rv != APR_SUCCESS && rv != APR_ENOENT) {
+        acme_log(&driver->ctx, ACME_LOG_WARN, rv,
+                 "ACME00407: %s: the live certificate is unreadable; ordering a new one",
+                 domain->name);
+    }
+    return rv == APR_SUCCESS ? leaf : NULL;
+}
+
+/* Reads the live certificate into rec and says whether it is fit. */
+static acme_renew_reason_e domain_inspect(acme_driver_t *driver, acme_record_t *rec,
+                                          const acme_domain_t *domain, apr_pool_t *p,
+                                          apr_time_t now, X509 **leaf_out)
+{
+    acme_cert_info_t info;
+    acme_key_type_e key_type;
+    const char *ari_id;
+    X509 *leaf = live_leaf(driver, domain, p, &info);
+
+    *leaf_out = leaf;
+    rec->renew_at = 0;
+    if (!leaf) {
         record_cert(rec, NULL);
-        return acme_cert_fitness(domain, NULL, -1, now, renew_at);
+        return acme_cert_fitness(domain, NULL, -1, NULL, now, &rec->renew_at);
     }
     record_cert(rec, &info);
+    acme_renewal_read_meta(driver, rec, domain->name, p);
+    if (acme_cert_ari_id(p, leaf, &ari_id) == APR_SUCCESS) {
+        apr_cpystrn(rec->cert_ari_id, ari_id, sizeof(rec->cert_ari_id));
+    }
     if (acme_key_type_of(X509_get0_pubkey(leaf), &key_type) != APR_SUCCESS) {
         key_type = (acme_key_type_e)-1;
     }
-    return acme_cert_fitness(domain, &info, (int)key_type, now, renew_at);
+    return acme_cert_fitness(domain, &info, (int)key_type, rec->cert_ca[0] ? rec->cert_ca : NULL,
+                             now, &rec->renew_at);
+}
+
+/* When to look at a fit certificate again: its renewal time, the next ARI
+ * poll, and at least twice a day (the store may change under us). */
+static apr_time_t valid_recheck(const acme_record_t *rec, apr_time_t now, apr_time_t next_poll)
+{
+    apr_time_t at = now + ACME_RECHECK_VALID;
+
+    at = rec->renew_at < at ? rec->renew_at : at;
+    if (next_poll > 0) {
+        at = next_poll < at ? next_poll : at;
+    }
+    return at > now ? at : now + ACME_RETRY_LOCKED;
 }
 
 /* No job running: is one needed? Returns the reason, or NONE with rec scheduled. */
@@ -410,14 +531,21 @@ static acme_renew_reason_e domain_decide(acme_driver_t *driver, acme_record_t *r
                                          const acme_domain_t *domain, apr_pool_t *p, apr_time_t now)
 {
     acme_renew_reason_e reason;
-    apr_time_t renew_at;
+    apr_time_t next_poll = 0;
+    X509 *leaf;
 
     if (acme_store_has_staged(driver->store, p, domain->name)) {
         rec->state = "staged";
         rec->next_run = now + ACME_RECHECK_STAGED;
         return ACME_RENEW_NONE;
     }
-    reason = domain_inspect(driver, rec, domain, p, now, &renew_at);
+    reason = domain_inspect(driver, rec, domain, p, now, &leaf);
+    if (reason == ACME_RENEW_NONE && !rec->force) {
+        next_poll = acme_renewal_ari_update(driver, rec, domain, leaf, now, p);
+        if (rec->ari.chosen && now >= rec->ari.chosen) {
+            reason = ACME_RENEW_ARI;
+        }
+    }
     if (reason == ACME_RENEW_NONE && rec->force) {
         reason = ACME_RENEW_REQUESTED;
     }
@@ -428,19 +556,11 @@ static acme_renew_reason_e domain_decide(acme_driver_t *driver, acme_record_t *r
     rec->state = "valid";
     rec->attempts = 0;
     rec->error_at = 0;
-    rec->next_run = renew_at < now + ACME_RECHECK_VALID ? renew_at : now + ACME_RECHECK_VALID;
+    rec->warning = 0;
+    rec->next_run = valid_recheck(rec, now, next_poll);
     acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00413: %s: certificate valid, renewal at %s",
-             domain->name, acme_time_rfc3339(p, renew_at));
+             domain->name, acme_time_rfc3339(p, rec->renew_at));
     return ACME_RENEW_NONE;
-}
-
-/* One timeout per run is enough to learn that a CA is down. */
-static int ca_down_this_run(acme_driver_t *driver, const acme_domain_t *domain)
-{
-    const char *url = domain_ca_url(domain);
-    const acme_ca_t *ca = url ? apr_hash_get(driver->cas, url, APR_HASH_KEY_STRING) : NULL;
-
-    return ca && ca->unreachable_run == driver->run;
 }
 
 static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
@@ -461,7 +581,10 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
         status_update(driver, rec, domain, p);
         return;
     }
-    if (ca_down_this_run(driver, domain)) {
+    if (!rec->job) {
+        failover_start(driver, rec, domain, now);
+    }
+    if (acme_driver_ca_down(driver, acme_record_ca_url(rec, domain))) {
         acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00419: %s: the CA did not answer in this "
                  "run; trying again later", domain->name);
         rec->next_run = now + ACME_RETRY_LOCKED;
@@ -473,7 +596,7 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
         return;
     }
     acme_problem_clear(&prob);
-    if (driver_ca(driver, domain, &ca, &prob, p) != APR_SUCCESS) {
+    if (acme_driver_ca_get(driver, domain, rec->job->ca_url, &ca, &prob, p) != APR_SUCCESS) {
         job_failed(driver, rec, domain, rec->job->step, &prob, p);
         status_update(driver, rec, domain, p);
         return;
@@ -494,11 +617,14 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
         acme_record_t *rec = driver_record(driver, domain->name, 1);
         apr_pool_t *p;
 
-        if (rec->next_run <= acme_now(&driver->ctx)) {
-            apr_pool_create(&p, ptemp);
-            domain_run(driver, rec, domain, p, staged);
-            apr_pool_destroy(p);
+        apr_pool_create(&p, ptemp);
+        if (!rec->restored) {
+            acme_renewal_restore(driver, rec, domain, acme_now(&driver->ctx), p);
         }
+        if (rec->next_run <= acme_now(&driver->ctx)) {
+            domain_run(driver, rec, domain, p, staged);
+        }
+        apr_pool_destroy(p);
         earliest = rec->next_run < earliest ? rec->next_run : earliest;
     }
     *next_run = earliest;

@@ -1,0 +1,167 @@
+/* Events for AcmeNotifyCmd as files in events/: whoever notices an event
+ * writes one atomically; the root parent lists them oldest first, runs the
+ * command and removes each. File names start with the time, so a sorted
+ * directory listing is the order in which they happened. */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <jansson.h>
+
+#include "acme_client.h"
+#include "acme_events.h"
+
+#define ACME_EVENTS_DIR        "events"
+#define ACME_EVENT_MAX_DETAIL  2048
+#define ACME_EVENT_MAX_LIST    1000
+
+static const char *const KNOWN_EVENTS[] = {
+    ACME_EVENT_ISSUED, ACME_EVENT_RENEWED, ACME_EVENT_FAILED, ACME_EVENT_EXPIRING, NULL
+};
+
+static int event_known(const char *event)
+{
+    int i;
+
+    for (i = 0; event && KNOWN_EVENTS[i]; ++i) {
+        if (strcmp(event, KNOWN_EVENTS[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* YYYYmmddTHHMMSS.uuuuuuZ: sorts like the time it names. */
+static const char *stamp(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t tm;
+
+    apr_time_exp_gmt(&tm, t);
+    return apr_psprintf(p, "%04d%02d%02dT%02d%02d%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_usec);
+}
+
+static const char *rfc3339(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t tm;
+
+    apr_time_exp_gmt(&tm, t);
+    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* Details come from CAs: one line of printable text, bounded. */
+static const char *detail_clean(apr_pool_t *p, const char *detail)
+{
+    apr_size_t len = detail ? strlen(detail) : 0, i;
+    char *out;
+
+    if (len > ACME_EVENT_MAX_DETAIL) {
+        len = ACME_EVENT_MAX_DETAIL;
+    }
+    out = apr_pstrmemdup(p, detail ? detail : "", len);
+    for (i = 0; i < len; ++i) {
+        if (apr_iscntrl(out[i])) {
+            out[i] = ' ';
+        }
+    }
+    return out;
+}
+
+apr_status_t acme_event_post(acme_store_t *store, apr_pool_t *p, const char *event,
+                             const char *name, const char *detail, apr_time_t now)
+{
+    const char *file;
+    json_t *json;
+    apr_status_t rv;
+    int i;
+
+    if (!event_known(event) || acme_store_name_check(name) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    json = json_pack("{s:s, s:s, s:s, s:s}", "event", event, "name", name,
+                     "detail", detail_clean(p, detail), "at", rfc3339(p, now));
+    if (!json) {
+        return APR_ENOMEM;
+    }
+    /* Two events of one kind for one name in the same microsecond: the later
+     * one takes the next microsecond, so none overwrites another. */
+    for (i = 0; i < 100; ++i) {
+        const char *data;
+        file = apr_psprintf(p, ACME_EVENTS_DIR "/%s-%s-%s.json", stamp(p, now + i), event, name);
+        if (acme_store_read(store, p, file, ACME_MAX_STORE_FILE, &data, NULL) == APR_ENOENT) {
+            break;
+        }
+    }
+    rv = acme_store_write_json(store, p, file, json, ACME_STORE_FILE_PERMS);
+    json_decref(json);
+    return rv;
+}
+
+static apr_status_t event_read(acme_store_t *store, apr_pool_t *p, const char *file,
+                               acme_event_t **event_out)
+{
+    acme_event_t *event;
+    json_t *json, *at;
+    apr_time_t when;
+    apr_status_t rv;
+
+    if ((rv = acme_store_read_json(store, p, file, &json)) != APR_SUCCESS) {
+        return rv;
+    }
+    event = apr_pcalloc(p, sizeof(*event));
+    event->file = file;
+    event->event = apr_pstrdup(p, json_string_value(json_object_get(json, "event")));
+    event->name = apr_pstrdup(p, json_string_value(json_object_get(json, "name")));
+    event->detail = json_string_value(json_object_get(json, "detail"));
+    event->detail = detail_clean(p, event->detail);
+    at = json_object_get(json, "at");
+    if (!event_known(event->event) || !event->name
+        || acme_store_name_check(event->name) != APR_SUCCESS || !json_is_string(at)
+        || acme_rfc3339_parse(json_string_value(at), &when) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    event->at = when;
+    *event_out = event;
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_event_list(acme_store_t *store, apr_pool_t *p, apr_array_header_t **events)
+{
+    apr_array_header_t *files;
+    apr_status_t rv;
+    int i;
+
+    *events = apr_array_make(p, 4, sizeof(acme_event_t *));
+    if ((rv = acme_store_list(store, p, ACME_EVENTS_DIR, &files)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < files->nelts && (*events)->nelts < ACME_EVENT_MAX_LIST; ++i) {
+        const char *entry = APR_ARRAY_IDX(files, i, const char *);
+        const char *file = apr_pstrcat(p, ACME_EVENTS_DIR "/", entry, NULL);
+        acme_event_t *event;
+        apr_size_t len = strlen(entry);
+
+        if (len < 6 || strcmp(entry + len - 5, ".json") != 0) {
+            continue;
+        }
+        rv = event_read(store, p, file, &event);
+        if (rv == APR_SUCCESS) {
+            APR_ARRAY_PUSH(*events, acme_event_t *) = event;
+        }
+        else if (rv != APR_ENOENT) {
+            acme_store_remove(store, p, file);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_event_done(acme_store_t *store, apr_pool_t *p, const acme_event_t *event)
+{
+    const char *file = event->file;
+
+    if (!file || strncmp(file, ACME_EVENTS_DIR "/", sizeof(ACME_EVENTS_DIR)) != 0
+        || strchr(file + sizeof(ACME_EVENTS_DIR), '/')) {
+        return APR_EINVAL;
+    }
+    return acme_store_remove(store, p, file);
+}

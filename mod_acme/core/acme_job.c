@@ -27,9 +27,22 @@ static void set_string(json_t *json, const char *key, const char *value)
     }
 }
 
+static json_t *window_to_json(acme_window_t window)
+{
+    json_t *json = json_object();
+
+    if (window.duration > 0) {
+        json_object_set_new(json, "duration", json_integer(apr_time_sec(window.duration)));
+    }
+    else {
+        json_object_set_new(json, "percent", json_integer(window.percent));
+    }
+    return json;
+}
+
 json_t *acme_domain_to_json(const acme_domain_t *domain)
 {
-    json_t *json = json_object(), *window = json_object();
+    json_t *json = json_object();
 
     set_string(json, "name", domain->name);
     json_object_set_new(json, "names", acme_job_strings_json(domain->names));
@@ -40,14 +53,12 @@ json_t *acme_domain_to_json(const acme_domain_t *domain)
     json_object_set_new(json, "agree_tos", json_boolean(domain->agree_tos));
     json_object_set_new(json, "challenges", acme_job_strings_json(domain->challenges));
     set_string(json, "profile", domain->profile);
-    if (domain->renew_window.duration > 0) {
-        json_object_set_new(window, "duration",
-                            json_integer(apr_time_sec(domain->renew_window.duration)));
+    json_object_set_new(json, "renew_window", window_to_json(domain->renew_window));
+    json_object_set_new(json, "warn_window", window_to_json(domain->warn_window));
+    if (domain->config_changed_at > 0) {
+        json_object_set_new(json, "config_changed_at",
+                            json_integer(apr_time_sec(domain->config_changed_at)));
     }
-    else {
-        json_object_set_new(window, "percent", json_integer(domain->renew_window.percent));
-    }
-    json_object_set_new(json, "renew_window", window);
     return json;
 }
 
@@ -133,6 +144,7 @@ apr_status_t acme_domain_from_json(apr_pool_t *p, json_t *json, acme_domain_t **
     acme_domain_t *domain = apr_pcalloc(p, sizeof(*domain));
     const char *key_type, *name;
     json_t *agree = json_object_get(json, "agree_tos");
+    json_t *changed = json_object_get(json, "config_changed_at");
     apr_status_t rv = APR_SUCCESS;
 
     if (!json_is_object(json)) {
@@ -144,9 +156,12 @@ apr_status_t acme_domain_from_json(apr_pool_t *p, json_t *json, acme_domain_t **
         || strings_from_json(p, json, "contacts", 16, &domain->contacts)
         || strings_from_json(p, json, "challenges", 8, &domain->challenges)
         || window_from_json(json_object_get(json, "renew_window"), &domain->renew_window)
-        || (agree && !json_is_boolean(agree))) {
+        || window_from_json(json_object_get(json, "warn_window"), &domain->warn_window)
+        || (agree && !json_is_boolean(agree))
+        || (changed && (!json_is_integer(changed) || json_integer_value(changed) < 0))) {
         return APR_EINVAL;
     }
+    domain->config_changed_at = changed ? apr_time_from_sec(json_integer_value(changed)) : 0;
     domain->name = APR_ARRAY_IDX(domain->names, 0, const char *);
     name = optional_string(p, json, "name", &rv);
     if (name && strcmp(acme_name_normalize(p, name), domain->name) != 0) {
@@ -212,6 +227,8 @@ const char *acme_renew_reason_str(acme_renew_reason_e reason)
     case ACME_RENEW_KEY_TYPE:  return "key type changed";
     case ACME_RENEW_WINDOW:    return "renewal window reached";
     case ACME_RENEW_REQUESTED: return "renewal requested";
+    case ACME_RENEW_CA:        return "CA changed";
+    case ACME_RENEW_ARI:       return "renewal time suggested by the CA (ARI)";
     }
     return "unknown";
 }
@@ -232,19 +249,37 @@ static int names_covered(const apr_array_header_t *wanted, const apr_array_heade
     return 1;
 }
 
+/* A certificate from a backup CA of the list is as good as one from the first. */
+static int ca_listed(const acme_domain_t *domain, const char *ca_url)
+{
+    int i;
+
+    for (i = 0; domain->ca_urls && i < domain->ca_urls->nelts; ++i) {
+        if (strcmp(APR_ARRAY_IDX(domain->ca_urls, i, const char *), ca_url) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 acme_renew_reason_e acme_cert_fitness(const acme_domain_t *domain, const acme_cert_info_t *info,
-                                      int key_type, apr_time_t now, apr_time_t *renew_at)
+                                      int key_type, const char *ca_url, apr_time_t now,
+                                      apr_time_t *renew_at)
 {
     *renew_at = 0;
     if (!info) {
         return ACME_RENEW_NO_CERT;
     }
-    *renew_at = acme_policy_renew_at(info->not_before, info->not_after, domain->renew_window);
+    *renew_at = acme_policy_due_at(info->not_before, info->not_after, domain->renew_window,
+                                   domain->config_changed_at);
     if (!names_covered(domain->names, info->names)) {
         return ACME_RENEW_NAMES;
     }
     if (key_type != (int)domain->key_type) {
         return ACME_RENEW_KEY_TYPE;
+    }
+    if (ca_url && !ca_listed(domain, ca_url)) {
+        return ACME_RENEW_CA;
     }
     return now < *renew_at ? ACME_RENEW_NONE : ACME_RENEW_WINDOW;
 }

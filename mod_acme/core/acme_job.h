@@ -73,16 +73,21 @@ typedef enum {
     ACME_RENEW_NAMES,
     ACME_RENEW_KEY_TYPE,
     ACME_RENEW_WINDOW,
-    ACME_RENEW_REQUESTED
+    ACME_RENEW_REQUESTED,
+    ACME_RENEW_CA,              /* issued by a CA no longer in AcmeCA */
+    ACME_RENEW_ARI              /* the time the CA's renewal information suggested */
 } acme_renew_reason_e;
 
 const char *acme_renew_reason_str(acme_renew_reason_e reason); /* "no certificate", ... */
 
 /* Is the live certificate (info NULL: none; key_type its public key's type, or
- * -1 when not one of ours) fit for domain at now? *renew_at receives the time
- * it enters the renewal window (0 without a certificate). */
+ * -1 when not one of ours; ca_url the directory it came from, NULL = unknown)
+ * fit for domain at now? Names, key type, CA (not in domain->ca_urls at all),
+ * then the renewal window (acme_policy_due_at with domain->config_changed_at).
+ * *renew_at receives the time it is due by the window (0 without a certificate). */
 acme_renew_reason_e acme_cert_fitness(const acme_domain_t *domain, const acme_cert_info_t *info,
-                                      int key_type, apr_time_t now, apr_time_t *renew_at);
+                                      int key_type, const char *ca_url, apr_time_t now,
+                                      apr_time_t *renew_at);
 
 /* RFC 3339 UTC, second precision: "2026-11-28T22:41:56Z". */
 const char *acme_time_rfc3339(apr_pool_t *p, apr_time_t t);

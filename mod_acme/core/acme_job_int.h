@@ -33,7 +33,9 @@ typedef struct acme_job_t {
     acme_step_e step;
     acme_renew_reason_e reason;
     apr_time_t started;
-    const char *fingerprint;        /* what it was started for: names, key type, CA, profile */
+    const char *fingerprint;        /* what it was started for: names, key type, CAs, profile */
+    const char *ca_url;             /* the CA it talks to (failover picks it) */
+    const char *replaces;           /* ARI certificate ID of the certificate it renews, or NULL */
     const char *order_url;
     const char *finalize_url;
     const char *cert_url;
@@ -48,6 +50,15 @@ typedef struct acme_job_t {
 #define ACME_ERR_TYPE_MAX   128
 #define ACME_ERR_DETAIL_MAX 1024
 #define ACME_ERR_URL_MAX    512
+#define ACME_ARI_ID_MAX     256
+
+/* What ARI said about the live certificate (jobs/<name>.ari.json). */
+typedef struct acme_ari_state_t {
+    char serial[80];                /* the certificate it is about; "" = nothing loaded */
+    apr_time_t start, end;          /* suggested window, 0 = none (CA without ARI) */
+    apr_time_t chosen;              /* renewal time drawn from the window, 0 = none */
+    apr_time_t next_poll;           /* no request before this */
+} acme_ari_state_t;
 
 /* Per-domain memory of the driver. Fixed buffers, so months of retries do not
  * grow the driver's pool. */
@@ -59,10 +70,20 @@ typedef struct acme_record_t {
     int force;                      /* renewal requested */
     const char *state;              /* missing valid renewing staged error */
     acme_job_t *job;
+    int restored;                   /* status file read back after a restart */
+    acme_failover_t failover;       /* which CA of domain->ca_urls, and its failures */
     int has_cert;
+    apr_time_t cert_not_before;
     apr_time_t cert_not_after;
+    apr_time_t cert_issued_at;      /* meta.json issued_at, 0 = unknown */
+    apr_time_t renew_at;            /* due by window or ARI, whichever is earlier */
     char cert_issuer[256];
     char cert_serial[80];
+    char cert_ca[ACME_ERR_URL_MAX]; /* directory URL it came from, "" = unknown */
+    char cert_ari_id[ACME_ARI_ID_MAX]; /* "" = none */
+    acme_ari_state_t ari;
+    int warning;                    /* inside the warn window and renewal keeps failing */
+    apr_time_t expiring_posted_at;  /* the last ACME_EVENT_EXPIRING */
     apr_time_t error_at;
     char error_type[ACME_ERR_TYPE_MAX];
     char error_detail[ACME_ERR_DETAIL_MAX];
@@ -96,6 +117,39 @@ typedef struct acme_step_ctx_t {
     int *staged;
 } acme_step_ctx_t;
 
+/* The CA of the failover list in use for the domain (acme_driver.c). */
+const char *acme_record_ca_url(const acme_record_t *rec, const acme_domain_t *domain);
+/* Is the CA at url known to have been unreachable in this driver run? */
+int acme_driver_ca_down(acme_driver_t *driver, const char *url);
+/* The client of the CA at url, created on first use. */
+apr_status_t acme_driver_ca_get(acme_driver_t *driver, const acme_domain_t *domain,
+                                const char *url, acme_ca_t **ca, acme_problem_t *prob,
+                                apr_pool_t *p);
+double acme_driver_random01(void);
+
+/* Renewal decisions beyond the window (acme_renewal.c). */
+/* ARI: polls when due (at most at the poll interval, never before next_poll,
+ * also across restarts) and lowers rec->renew_at to the chosen time. Returns
+ * the time to look again for the poll (0 = no poll planned). */
+apr_time_t acme_renewal_ari_update(acme_driver_t *driver, acme_record_t *rec,
+                                   const acme_domain_t *domain, X509 *leaf, apr_time_t now,
+                                   apr_pool_t *p);
+/* Expiry warning: log, rec->warning, at most one ACME_EVENT_EXPIRING a day. */
+void acme_renewal_warn_check(acme_driver_t *driver, acme_record_t *rec,
+                             const acme_domain_t *domain, apr_time_t now, apr_pool_t *p);
+/* The live certificate's origin from domains/<name>/meta.json into rec. */
+void acme_renewal_read_meta(acme_driver_t *driver, acme_record_t *rec, const char *name,
+                            apr_pool_t *p);
+/* staging/<name>/meta.json content for a certificate from ca_url. */
+const char *acme_renewal_meta_json(apr_pool_t *p, const char *ca_url, apr_time_t now);
+/* Attempts, last error, failover and backoff from status/<name>.json, when it
+ * was written for the same configuration. */
+void acme_renewal_restore(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
+                          apr_time_t now, apr_pool_t *p);
+/* The status file's members of this file: ca, warning, ari, renew_at. */
+void acme_renewal_status_json(const acme_record_t *rec, const acme_domain_t *domain, json_t *json,
+                              apr_pool_t *p);
+
 /* A JSON array of the strings (acme_job.c). */
 json_t *acme_job_strings_json(const apr_array_header_t *strings);
 
@@ -104,9 +158,12 @@ acme_outcome_e acme_job_step(acme_step_ctx_t *sc);
 
 /* Persistence of a job in jobs/<name>.json and jobs/<name>.key. */
 const char *acme_job_fingerprint(apr_pool_t *p, const acme_domain_t *domain);
-/* A new job in pool, or the persisted one when it is usable (same fingerprint,
- * younger than a day). Unusable records are removed. *resumed tells which. */
+/* A new job in pool, or the persisted one when it is usable (same fingerprint
+ * and CA, younger than a day, started after the live certificate was issued:
+ * an older one already ended in it). Unusable records are removed. *resumed
+ * tells which. */
 acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
+                             const char *ca_url, apr_time_t live_issued_at,
                              apr_pool_t *pool, apr_pool_t *ptemp, apr_time_t now, int *resumed);
 apr_status_t acme_job_save(acme_driver_t *driver, const acme_domain_t *domain,
                            const acme_job_t *job, apr_pool_t *ptemp);

@@ -3,6 +3,7 @@
  * into the next step (acme_step_after), persists the job and schedules it. */
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_lib.h>
 #include <openssl/x509.h>
 
 #include "acme_job_int.h"
@@ -52,17 +53,19 @@ static acme_outcome_e wait_for_ca(acme_step_ctx_t *sc, apr_time_t retry_after)
 const char *acme_job_fingerprint(apr_pool_t *p, const acme_domain_t *domain)
 {
     const char *names = apr_array_pstrcat(p, domain->names, ',');
-    const char *ca = domain->ca_urls->nelts > 0 ? APR_ARRAY_IDX(domain->ca_urls, 0, const char *) : "";
+    const char *cas = domain->ca_urls ? apr_array_pstrcat(p, domain->ca_urls, ',') : "";
 
-    return apr_pstrcat(p, names, " ", acme_key_type_name(domain->key_type), " ", ca, " ",
+    return apr_pstrcat(p, names, " ", acme_key_type_name(domain->key_type), " ", cas, " ",
                        domain->profile ? domain->profile : "", NULL);
 }
 
-static acme_job_t *job_new(apr_pool_t *pool, const acme_domain_t *domain, apr_time_t now)
+static acme_job_t *job_new(apr_pool_t *pool, const acme_domain_t *domain, const char *ca_url,
+                           apr_time_t now)
 {
     acme_job_t *job = apr_pcalloc(pool, sizeof(*job));
 
     job->pool = pool;
+    job->ca_url = apr_pstrdup(pool, ca_url ? ca_url : "");
     job->step = ACME_STEP_ACCOUNT;
     job->started = now;
     job->fingerprint = acme_job_fingerprint(pool, domain);
@@ -78,10 +81,11 @@ void acme_job_remove_files(acme_driver_t *driver, const char *name, apr_pool_t *
 }
 
 acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
+                             const char *ca_url, apr_time_t live_issued_at,
                              apr_pool_t *pool, apr_pool_t *ptemp, apr_time_t now, int *resumed)
 {
-    acme_job_t *job = job_new(pool, domain, now);
-    const char *fingerprint, *order;
+    acme_job_t *job = job_new(pool, domain, ca_url, now);
+    const char *fingerprint, *order, *ca;
     json_t *json;
     json_int_t started;
     apr_status_t rv;
@@ -94,12 +98,18 @@ acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
     }
     fingerprint = rv == APR_SUCCESS ? json_string_value(json_object_get(json, "fingerprint")) : NULL;
     order = rv == APR_SUCCESS ? json_string_value(json_object_get(json, "order")) : NULL;
+    ca = rv == APR_SUCCESS ? json_string_value(json_object_get(json, "ca")) : NULL;
     started = rv == APR_SUCCESS ? json_integer_value(json_object_get(json, "started")) : 0;
+    /* A crash between staging and removing the record leaves it behind: the
+     * certificate it led to is live now, so it must not be fetched again. */
     if (!fingerprint || strcmp(fingerprint, job->fingerprint) != 0 || !order
-        || started <= 0 || now - apr_time_from_sec(started) > ACME_JOB_MAX_AGE) {
+        || !ca || strcmp(ca, job->ca_url) != 0
+        || started <= 0 || now - apr_time_from_sec(started) > ACME_JOB_MAX_AGE
+        || apr_time_from_sec(started) <= live_issued_at) {
         acme_log(&driver->ctx, ACME_LOG_INFO, rv,
                  "ACME00409: %s: discarding an unfinished order record (unreadable, older than a "
-                 "day, or for another configuration)", domain->name);
+                 "day or than the live certificate, or for another configuration or CA)",
+                 domain->name);
         acme_job_remove_files(driver, domain->name, ptemp);
         return job;
     }
@@ -121,9 +131,10 @@ apr_status_t acme_job_save(acme_driver_t *driver, const acme_domain_t *domain,
     if (!job->order_url || job->step >= ACME_STEP_STAGED) {
         return APR_SUCCESS;
     }
-    json = json_pack("{s:s, s:s, s:s, s:s, s:I}", "name", domain->name,
+    json = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "name", domain->name,
                      "fingerprint", job->fingerprint, "step", acme_step_name(job->step),
-                     "order", job->order_url, "started", (json_int_t)apr_time_sec(job->started));
+                     "ca", job->ca_url, "order", job->order_url,
+                     "started", (json_int_t)apr_time_sec(job->started));
     if (!json) {
         return APR_ENOMEM;
     }
@@ -293,6 +304,57 @@ static acme_outcome_e new_order_needed(acme_step_ctx_t *sc, apr_status_t rv, con
     return ACME_OUTCOME_NEW_ORDER;
 }
 
+/* RFC 9773 §5: a CA that will not take "replaces" for this certificate. */
+static int replaces_rejected(const acme_problem_t *prob, apr_pool_t *p)
+{
+    const char *detail = prob->detail ? apr_pstrdup(p, prob->detail) : "";
+    char *c;
+
+    if (acme_problem_is(prob, "alreadyReplaced")) {
+        return 1;
+    }
+    for (c = (char *)detail; *c; ++c) {
+        *c = (char)apr_tolower(*c);
+    }
+    return (acme_problem_is(prob, "malformed") || acme_problem_is(prob, "conflict"))
+           && strstr(detail, "replaces") != NULL;
+}
+
+/* "replaces" only where the CA speaks ARI. */
+static const char *order_replaces(acme_step_ctx_t *sc)
+{
+    const acme_directory_t *dir;
+    acme_problem_t prob;
+
+    if (!sc->job->replaces
+        || acme_client_directory(sc->ca->client, sc->p, &dir, &prob) != APR_SUCCESS) {
+        return NULL;
+    }
+    return dir->renewal_info ? sc->job->replaces : NULL;
+}
+
+static apr_status_t new_order(acme_step_ctx_t *sc, acme_order_t **order)
+{
+    const char *replaces = order_replaces(sc);
+    apr_status_t rv;
+
+    rv = acme_client_new_order(sc->ca->client, sc->p, sc->domain->names, sc->domain->profile,
+                               replaces, order, &sc->prob);
+    if (rv != APR_SUCCESS && replaces && replaces_rejected(&sc->prob, sc->p)) {
+        acme_log(&sc->driver->ctx, ACME_LOG_NOTICE, rv, "ACME00420: %s: the CA does not accept "
+                 "\"replaces\": %s (%s); ordering without it", sc->domain->name, replaces,
+                 acme_problem_str(&sc->prob, sc->p));
+        sc->job->replaces = NULL;
+        rv = acme_client_new_order(sc->ca->client, sc->p, sc->domain->names, sc->domain->profile,
+                                   NULL, order, &sc->prob);
+    }
+    if (rv == APR_SUCCESS && replaces && sc->job->replaces) {
+        acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME00421: %s: order %s replaces %s",
+                 sc->domain->name, (*order)->url, replaces);
+    }
+    return rv;
+}
+
 static int order_is_gone(const acme_order_t *order, apr_status_t rv, const acme_problem_t *prob)
 {
     if (rv != APR_SUCCESS) {
@@ -320,8 +382,7 @@ static acme_outcome_e step_order(acme_step_ctx_t *sc)
         job_adopt_order(sc, order);
         return ACME_OUTCOME_DONE;
     }
-    rv = acme_client_new_order(sc->ca->client, sc->p, sc->domain->names, sc->domain->profile,
-                               &order, &sc->prob);
+    rv = new_order(sc, &order);
     if (rv != APR_SUCCESS) {
         return order_request_failed(sc, rv);
     }
@@ -690,7 +751,10 @@ static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
     if (rv != APR_SUCCESS) {
         return step_failed(sc, rv, "the CA's certificate is not fit to serve: %s", why ? why : "?");
     }
-    rv = acme_store_stage(sc->driver->store, sc->p, sc->domain->name, pem, len, job->cert_key_pem);
+    rv = acme_store_stage_with_meta(sc->driver->store, sc->p, sc->domain->name, pem, len,
+                                    job->cert_key_pem,
+                                    acme_renewal_meta_json(sc->p, sc->ca->url,
+                                                           acme_now(&sc->driver->ctx)));
     if (rv != APR_SUCCESS) {
         return step_failed(sc, rv, "cannot write the new certificate to %s",
                            acme_store_path(sc->driver->store, sc->p, "staging"));

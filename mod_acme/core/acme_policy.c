@@ -11,6 +11,7 @@
 #define ACME_ARI_POLL_DEFAULT             apr_time_from_sec(6 * 3600)
 #define ACME_ARI_POLL_MIN                 apr_time_from_sec(60)
 #define ACME_ARI_POLL_MAX                 apr_time_from_sec(24 * 3600)
+#define ACME_FAILOVER_RETRY               apr_time_from_sec(10)
 
 static int default_percent(apr_interval_time_t lifetime)
 {
@@ -130,6 +131,19 @@ apr_time_t acme_policy_ari_next_poll(apr_time_t now, apr_time_t retry_after)
         delay = ACME_ARI_POLL_MAX;
     }
     return now + delay;
+}
+
+apr_time_t acme_policy_failover_retry_at(int attempts, int ca_count, apr_time_t now,
+                                         apr_time_t retry_after, double rand01)
+{
+    int first_pass = ca_count > 1 ? ACME_FAILOVER_AFTER * ca_count : 0;
+    apr_time_t at;
+
+    if (attempts > first_pass) {
+        return acme_policy_retry_at(attempts - first_pass, now, retry_after, rand01);
+    }
+    at = now + (apr_interval_time_t)((double)ACME_FAILOVER_RETRY * (0.5 + usable_rand(rand01)));
+    return retry_after > at ? retry_after : at;
 }
 
 int acme_policy_failover_failed(acme_failover_t *state, int ca_count, apr_time_t now)

@@ -58,6 +58,14 @@ typedef struct acme_failover_t {
     apr_time_t since;            /* when it became the CA in use (0 for index 0) */
 } acme_failover_t;
 
+/* When to try again after failed attempt number `attempts` with ca_count CAs
+ * configured. The first pass through a list of several (ACME_FAILOVER_AFTER
+ * attempts at each) retries after about 10 s (±50%), so a dead first CA delays
+ * the backup by seconds, not minutes; after that, acme_policy_retry_at counted
+ * from the end of that pass. A single CA: acme_policy_retry_at. Never earlier
+ * than retry_after. */
+apr_time_t acme_policy_failover_retry_at(int attempts, int ca_count, apr_time_t now,
+                                         apr_time_t retry_after, double rand01);
 /* A failed attempt at the CA in use. Returns 1 when this moved on to the next
  * CA of the list (after the last, back to the first). */
 int acme_policy_failover_failed(acme_failover_t *state, int ca_count, apr_time_t now);

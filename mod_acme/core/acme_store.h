@@ -12,7 +12,10 @@
  *   config/<name>.json             the domain as configured (names, key type, CA...)  (root)
  *   domains/<name>                 symlink → ../archive/<name>/<version>: the live certificate (root)
  *   archive/<name>/<version>/      cert.pem (chain), privkey.pem (0600), every version ever live (root)
- *   staging/<name>/                cert.pem, privkey.pem (0600), ready  (child user; parent activates)
+ *   archive/<name>/<version>/meta.json  {"ca": directory URL, "issued_at": RFC 3339} (when known)
+ *   staging/<name>/                cert.pem, privkey.pem (0600), meta.json, ready  (child user; parent activates)
+ *   jobs/<name>.ari.json           ARI state of the live certificate (child user)
+ *   events/<time>-<event>-<name>.json  events for AcmeNotifyCmd (acme_events.h)
  *   jobs/<name>.json, jobs/<name>.lock   issuance state machine  (child user)
  *   status/<name>.json             last result, next action, for status page and acmectl (child user)
  *   fallback/cert.pem, privkey.pem the one shared temporary certificate (root)
@@ -70,6 +73,11 @@ apr_status_t acme_store_load_live(acme_store_t *store, apr_pool_t *p, const char
 /* Staging, written by the child: key first, chain next, "ready" marker last. */
 apr_status_t acme_store_stage(acme_store_t *store, apr_pool_t *p, const char *name,
                               const char *chain_pem, apr_size_t chain_len, const char *key_pem);
+/* The same with meta.json (a JSON object: {"ca": directory URL, "issued_at": RFC 3339})
+ * written before "ready"; activation keeps it next to the certificate in archive/. */
+apr_status_t acme_store_stage_with_meta(acme_store_t *store, apr_pool_t *p, const char *name,
+                                        const char *chain_pem, apr_size_t chain_len,
+                                        const char *key_pem, const char *meta_json);
 int acme_store_has_staged(acme_store_t *store, apr_pool_t *p, const char *name);
 /* Any domain with a ready staging entry? One directory read, for the parent's poll. */
 int acme_store_any_staged(acme_store_t *store, apr_pool_t *p);

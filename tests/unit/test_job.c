@@ -7,6 +7,7 @@
 #include <apr_strings.h>
 #include "unit.h"
 #include "acme_job_int.h"
+#include "acme_events.h"
 
 #define DAY apr_time_from_sec(24 * 3600)
 
@@ -32,6 +33,7 @@ static acme_domain_t *domain_make(apr_pool_t *p)
     d->agree_tos = 1;
     d->challenges = strings(p, "http-01", "tls-alpn-01", NULL);
     d->renew_window.percent = -1;
+    d->warn_window.percent = -1;
     return d;
 }
 
@@ -85,7 +87,7 @@ static void test_fitness_no_cert(void **state)
     apr_pool_t *p = *state;
     apr_time_t renew_at = 1;
 
-    assert_int_equal(acme_cert_fitness(domain_make(p), NULL, -1, t0, &renew_at), ACME_RENEW_NO_CERT);
+    assert_int_equal(acme_cert_fitness(domain_make(p), NULL, -1, NULL, t0, &renew_at), ACME_RENEW_NO_CERT);
     assert_int_equal(renew_at, 0);
     assert_string_equal(acme_renew_reason_str(ACME_RENEW_NO_CERT), "no certificate");
 }
@@ -97,7 +99,7 @@ static void test_fitness_fit(void **state)
     acme_cert_info_t *info = info_make(p, "www.example.org", "example.org", t0, 90 * DAY);
     apr_time_t renew_at;
 
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, t0 + DAY, &renew_at), ACME_RENEW_NONE);
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NONE);
     assert_int_equal(renew_at, acme_policy_renew_at(info->not_before, info->not_after, d->renew_window));
 }
 
@@ -108,7 +110,7 @@ static void test_fitness_wildcard_covers(void **state)
     apr_time_t renew_at;
 
     assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", "*.example.org", t0, 90 * DAY),
-                                       ACME_KEY_EC_P256, t0 + DAY, &renew_at), ACME_RENEW_NONE);
+                                       ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NONE);
 }
 
 static void test_fitness_names_changed(void **state)
@@ -118,7 +120,7 @@ static void test_fitness_names_changed(void **state)
     apr_time_t renew_at;
 
     assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", NULL, t0, 90 * DAY),
-                                       ACME_KEY_EC_P256, t0 + DAY, &renew_at), ACME_RENEW_NAMES);
+                                       ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NAMES);
     assert_string_equal(acme_renew_reason_str(ACME_RENEW_NAMES), "names changed");
 }
 
@@ -130,10 +132,10 @@ static void test_fitness_key_type_changed(void **state)
     apr_time_t renew_at;
 
     d->key_type = ACME_KEY_RSA_2048;
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, t0 + DAY, &renew_at),
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at),
                      ACME_RENEW_KEY_TYPE);
     /* A key of no type we know is a change too. */
-    assert_int_equal(acme_cert_fitness(d, info, -1, t0 + DAY, &renew_at), ACME_RENEW_KEY_TYPE);
+    assert_int_equal(acme_cert_fitness(d, info, -1, NULL, t0 + DAY, &renew_at), ACME_RENEW_KEY_TYPE);
     assert_string_equal(acme_renew_reason_str(ACME_RENEW_KEY_TYPE), "key type changed");
 }
 
@@ -144,20 +146,75 @@ static void test_fitness_window(void **state)
     acme_cert_info_t *info = info_make(p, "example.org", "www.example.org", t0, 90 * DAY);
     apr_time_t renew_at;
 
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, t0 + 60 * DAY, &renew_at),
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + 60 * DAY, &renew_at),
                      ACME_RENEW_NONE);
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, renew_at, &renew_at),
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, renew_at, &renew_at),
                      ACME_RENEW_WINDOW);
     /* Expired is inside the window too. */
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, t0 + 91 * DAY, &renew_at),
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + 91 * DAY, &renew_at),
                      ACME_RENEW_WINDOW);
     d->renew_window.percent = -1;
     d->renew_window.duration = 10 * DAY;
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, t0 + 79 * DAY, &renew_at),
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + 79 * DAY, &renew_at),
                      ACME_RENEW_NONE);
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, t0 + 80 * DAY, &renew_at),
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + 80 * DAY, &renew_at),
                      ACME_RENEW_WINDOW);
     assert_string_equal(acme_renew_reason_str(ACME_RENEW_WINDOW), "renewal window reached");
+}
+
+static void test_fitness_ca_changed(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_domain_t *d = domain_make(p);
+    acme_cert_info_t *info = info_make(p, "example.org", "www.example.org", t0, 90 * DAY);
+    apr_time_t renew_at;
+
+    /* From the first CA, from a backup CA of the list, or of unknown origin: fit. */
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, "https://ca.test/dir", t0 + DAY,
+                                       &renew_at), ACME_RENEW_NONE);
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, "https://backup.test/dir",
+                                       t0 + DAY, &renew_at), ACME_RENEW_NONE);
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at),
+                     ACME_RENEW_NONE);
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, "https://old.test/dir",
+                                       t0 + DAY, &renew_at), ACME_RENEW_CA);
+    assert_string_equal(acme_renew_reason_str(ACME_RENEW_CA), "CA changed");
+    /* Names and key type are reported first. */
+    d->key_type = ACME_KEY_EC_P384;
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, "https://old.test/dir",
+                                       t0 + DAY, &renew_at), ACME_RENEW_KEY_TYPE);
+}
+
+static void test_fitness_whole_window_once(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_domain_t *d = domain_make(p);
+    acme_cert_info_t *old = info_make(p, "example.org", "www.example.org", t0, 90 * DAY);
+    acme_cert_info_t *renewed = info_make(p, "example.org", "www.example.org", t0 + 2 * DAY,
+                                          90 * DAY);
+    apr_time_t renew_at;
+
+    d->renew_window.percent = 100;
+    d->config_changed_at = t0 + DAY;
+    /* Issued before the change: renewed at once. */
+    assert_int_equal(acme_cert_fitness(d, old, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at),
+                     ACME_RENEW_WINDOW);
+    /* The renewal itself is not renewed again. */
+    assert_int_equal(acme_cert_fitness(d, renewed, ACME_KEY_EC_P256, NULL, t0 + 2 * DAY,
+                                       &renew_at), ACME_RENEW_NONE);
+    assert_true(renew_at > t0 + 60 * DAY);
+    /* Without a known change time nothing is renewed at once. */
+    d->config_changed_at = 0;
+    assert_int_equal(acme_cert_fitness(d, old, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at),
+                     ACME_RENEW_NONE);
+    /* A duration longer than the lifetime is the same "renew once". */
+    d->renew_window.percent = -1;
+    d->renew_window.duration = 100 * DAY;
+    d->config_changed_at = t0 + DAY;
+    assert_int_equal(acme_cert_fitness(d, old, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at),
+                     ACME_RENEW_WINDOW);
+    assert_int_equal(acme_cert_fitness(d, renewed, ACME_KEY_EC_P256, NULL, t0 + 2 * DAY,
+                                       &renew_at), ACME_RENEW_NONE);
 }
 
 static void assert_strings_equal(const apr_array_header_t *a, const apr_array_header_t *b)
@@ -190,7 +247,11 @@ static void test_domain_round_trip(void **state)
     d->ca_file = "/etc/ssl/ca.pem";
     d->profile = "shortlived";
     d->renew_window.percent = 20;
+    d->warn_window.duration = 3 * DAY;
+    d->config_changed_at = t0;
     back = round_trip(p, d);
+    assert_int_equal(back->warn_window.duration, 3 * DAY);
+    assert_int_equal(back->config_changed_at, t0);
     assert_string_equal(back->name, "example.org");
     assert_strings_equal(back->names, d->names);
     assert_int_equal(back->key_type, ACME_KEY_RSA_3072);
@@ -281,11 +342,19 @@ typedef struct {
     apr_array_header_t *log;    /* const char* */
     acme_ctx_t ctx;
     acme_driver_t *driver;
+    apr_time_t now;             /* the driver's clock; 0 = the real one */
 } fixture_t;
+
+static apr_time_t fixture_clock(void *baton)
+{
+    fixture_t *f = baton;
+    return f->now ? f->now : apr_time_now();
+}
 
 static void log_capture(void *baton, acme_log_level_t level, apr_status_t rv, const char *msg)
 {
     fixture_t *f = baton;
+    if (getenv("UNIT_LOG")) fprintf(stderr, "log: %s\n", msg);
     APR_ARRAY_PUSH(f->log, const char *) = apr_pstrdup(f->p, msg);
 }
 
@@ -341,6 +410,8 @@ static int fixture_setup(void **state)
     f->ctx.log = log_capture;
     f->ctx.log_baton = f;
     f->ctx.log_level = ACME_LOG_DEBUG;
+    f->ctx.clock = fixture_clock;
+    f->ctx.clock_baton = f;
     if (acme_store_open(&f->store, p, f->dir, 1) != APR_SUCCESS) return -1;
     if (acme_driver_create(&f->driver, p, &f->ctx, f->store, &sink, "test") != APR_SUCCESS) return -1;
     *state = f;
@@ -367,22 +438,6 @@ static acme_domain_t *driver_domain(apr_pool_t *p, const char *name)
     return d;
 }
 
-static void install_live(fixture_t *f, const acme_domain_t *d, acme_key_type_e type,
-                         const apr_array_header_t *names, int stage_only)
-{
-    EVP_PKEY *key;
-    const char *cert_pem, *key_pem, *why = NULL;
-
-    assert_int_equal(acme_key_generate(f->p, type, &key), APR_SUCCESS);
-    assert_int_equal(acme_key_to_pem(f->p, key, &key_pem), APR_SUCCESS);
-    assert_int_equal(acme_selfsigned_create(f->p, key, d->name, names, 90 * DAY, &cert_pem), APR_SUCCESS);
-    assert_int_equal(acme_store_stage(f->store, f->p, d->name, cert_pem, strlen(cert_pem), key_pem),
-                     APR_SUCCESS);
-    if (!stage_only) {
-        assert_int_equal(acme_store_activate(f->store, f->p, &f->ctx, d->name, names, &why), APR_SUCCESS);
-    }
-}
-
 static json_t *status_of(fixture_t *f, const char *name)
 {
     json_t *json = NULL;
@@ -394,6 +449,89 @@ static json_t *status_of(fixture_t *f, const char *name)
 static const char *member(json_t *json, const char *key)
 {
     return json_string_value(json_object_get(json, key));
+}
+
+/* A live (or only staged) certificate of validity; meta_json NULL = of unknown origin. */
+static void install_cert(fixture_t *f, const acme_domain_t *d, acme_key_type_e type,
+                         const apr_array_header_t *names, int stage_only,
+                         apr_interval_time_t validity, const char *meta_json)
+{
+    EVP_PKEY *key;
+    const char *cert_pem, *key_pem, *why = NULL;
+
+    assert_int_equal(acme_key_generate(f->p, type, &key), APR_SUCCESS);
+    assert_int_equal(acme_key_to_pem(f->p, key, &key_pem), APR_SUCCESS);
+    assert_int_equal(acme_selfsigned_create(f->p, key, d->name, names, validity, &cert_pem), APR_SUCCESS);
+    assert_int_equal(acme_store_stage_with_meta(f->store, f->p, d->name, cert_pem, strlen(cert_pem),
+                                                key_pem, meta_json), APR_SUCCESS);
+    if (!stage_only) {
+        assert_int_equal(acme_store_activate(f->store, f->p, &f->ctx, d->name, names, &why), APR_SUCCESS);
+    }
+}
+
+static void install_live(fixture_t *f, const acme_domain_t *d, acme_key_type_e type,
+                         const apr_array_header_t *names, int stage_only)
+{
+    install_cert(f, d, type, names, stage_only, 90 * DAY, NULL);
+}
+
+/* A new driver on the same store: what a restart of httpd does. */
+static void restart(fixture_t *f)
+{
+    acme_challenge_sink_t sink = { sink_publish, sink_withdraw, NULL };
+
+    assert_int_equal(acme_driver_create(&f->driver, f->p, &f->ctx, f->store, &sink, "test"),
+                     APR_SUCCESS);
+    apr_array_clear(f->log);
+}
+
+static json_t *ari_of(fixture_t *f, const char *name)
+{
+    json_t *json = NULL;
+    assert_int_equal(acme_store_read_json(f->store, f->p, apr_pstrcat(f->p, "jobs/", name, ".ari.json",
+                                                                      NULL), &json), APR_SUCCESS);
+    return json;
+}
+
+static apr_time_t time_of(json_t *json, const char *key)
+{
+    apr_time_t t = 0;
+    assert_non_null(json_string_value(json_object_get(json, key)));
+    assert_int_equal(acme_rfc3339_parse(json_string_value(json_object_get(json, key)), &t),
+                     APR_SUCCESS);
+    return t;
+}
+
+static const char *serial_of(fixture_t *f, const char *name)
+{
+    return apr_pstrdup(f->p, json_string_value(json_object_get(json_object_get(status_of(f, name),
+                                                                              "cert"), "serial")));
+}
+
+static void write_ari(fixture_t *f, const char *name, const char *serial, apr_time_t start,
+                      apr_time_t end, apr_time_t chosen, apr_time_t next_poll)
+{
+    json_t *json = json_pack("{s:s, s:s, s:s, s:s, s:s}", "serial", serial,
+                             "start", acme_time_rfc3339(f->p, start), "end", acme_time_rfc3339(f->p, end),
+                             "chosen", acme_time_rfc3339(f->p, chosen),
+                             "next_poll", acme_time_rfc3339(f->p, next_poll));
+    assert_int_equal(acme_store_write_json(f->store, f->p, apr_pstrcat(f->p, "jobs/", name, ".ari.json",
+                                                                       NULL), json,
+                                           ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    json_decref(json);
+}
+
+static int events_of(fixture_t *f, const char *event, const char *name)
+{
+    apr_array_header_t *events;
+    int i, n = 0;
+
+    assert_int_equal(acme_event_list(f->store, f->p, &events), APR_SUCCESS);
+    for (i = 0; i < events->nelts; ++i) {
+        acme_event_t *e = APR_ARRAY_IDX(events, i, acme_event_t *);
+        n += strcmp(e->event, event) == 0 && strcmp(e->name, name) == 0;
+    }
+    return n;
 }
 
 static apr_array_header_t *one(apr_pool_t *p, acme_domain_t *d)
@@ -417,6 +555,10 @@ static void test_driver_valid_certificate_sends_nothing(void **state)
     int staged;
 
     install_live(f, d, ACME_KEY_EC_P256, d->names, 0);
+    /* Asked for renewal information before the restart: nothing until the next poll. */
+    run(f, one(f->p, d), &next_run, &staged);
+    write_ari(f, d->name, serial_of(f, d->name), 0, 0, 0, now + 13 * 3600 * APR_USEC_PER_SEC);
+    restart(f);
     run(f, one(f->p, d), &next_run, &staged);
     assert_int_equal(staged, 0);
     status = status_of(f, d->name);
@@ -430,6 +572,237 @@ static void test_driver_valid_certificate_sends_nothing(void **state)
     assert_true(next_run <= apr_time_now() + apr_time_from_sec(12 * 3600));
     assert_false(logged(f, "ACME002"));   /* the client never ran */
     assert_false(logged(f, "ACME00403"));
+    assert_false(logged(f, "ACME00426"));
+}
+
+static void test_driver_ari_poll_persists_across_restart(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "ari.example");
+    apr_time_t next_run, now = apr_time_now();
+    json_t *ari, *status;
+    int staged;
+
+    install_live(f, d, ACME_KEY_EC_P256, d->names, 0);
+    run(f, one(f->p, d), &next_run, &staged);
+    /* The first look asks (the CA does not answer), then waits 6 hours. */
+    assert_true(logged(f, "ACME00426: ari.example"));
+    ari = ari_of(f, d->name);
+    assert_string_equal(member(ari, "serial"), serial_of(f, d->name));
+    assert_null(json_object_get(ari, "chosen"));
+    assert_true(time_of(ari, "next_poll") >= now + apr_time_from_sec(6 * 3600 - 1));
+    assert_true(time_of(ari, "next_poll") <= apr_time_now() + apr_time_from_sec(6 * 3600));
+    assert_int_equal(next_run, time_of(ari, "next_poll") + (next_run % APR_USEC_PER_SEC));
+    status = status_of(f, d->name);
+    assert_string_equal(member(status, "state"), "valid");
+    assert_non_null(json_object_get(json_object_get(status, "ari"), "next_poll"));
+    /* A restart remembers it. */
+    restart(f);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_false(logged(f, "ACME00426"));
+    assert_false(logged(f, "ACME002"));
+    /* Six hours later: asked again. */
+    f->now = now + apr_time_from_sec(6 * 3600 + 60);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "ACME00426: ari.example"));
+}
+
+static void test_driver_ari_chosen_time_renews(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "arinow.example");
+    apr_time_t next_run, now = apr_time_now();
+    json_t *status;
+    int staged;
+
+    install_live(f, d, ACME_KEY_EC_P256, d->names, 0);
+    run(f, one(f->p, d), &next_run, &staged);
+    /* A window ahead of the configured one: its chosen time becomes the renewal time. */
+    write_ari(f, d->name, serial_of(f, d->name), now + 10 * DAY, now + 12 * DAY, now + 11 * DAY,
+              now + DAY / 4);
+    restart(f);
+    run(f, one(f->p, d), &next_run, &staged);
+    status = status_of(f, d->name);
+    assert_string_equal(member(status, "state"), "valid");
+    assert_string_equal(member(status, "renew_at"), acme_time_rfc3339(f->p, now + 11 * DAY));
+    assert_string_equal(member(json_object_get(status, "ari"), "chosen"),
+                        acme_time_rfc3339(f->p, now + 11 * DAY));
+    assert_false(logged(f, "ACME00403"));
+    /* When it comes, the certificate is renewed (and the window is not drawn again). */
+    f->now = now + 11 * DAY + apr_time_from_sec(1);
+    write_ari(f, d->name, serial_of(f, d->name), now + 10 * DAY, now + 12 * DAY, now + 11 * DAY,
+              f->now + DAY / 4);
+    restart(f);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "(renewal time suggested by the CA (ARI))"));
+}
+
+static void test_driver_ca_changed(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "caswap.example");
+    apr_time_t next_run;
+    int staged;
+
+    d->ca_urls = strings(f->p, CLOSED_CA, "https://127.0.0.1:7/dir", NULL);
+    /* From the backup CA of the list: fit. */
+    install_cert(f, d, ACME_KEY_EC_P256, d->names, 0, 90 * DAY,
+                 "{\"ca\": \"https://127.0.0.1:7/dir\", \"issued_at\": \"2026-01-01T00:00:00Z\"}");
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_string_equal(member(status_of(f, d->name), "state"), "valid");
+    assert_string_equal(member(json_object_get(status_of(f, d->name), "cert"), "ca"),
+                        "https://127.0.0.1:7/dir");
+    /* From a CA no longer configured: a new certificate. */
+    install_cert(f, d, ACME_KEY_EC_P256, d->names, 0, 90 * DAY,
+                 "{\"ca\": \"https://old.test/dir\", \"issued_at\": \"2026-01-01T00:00:00Z\"}");
+    restart(f);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "(CA changed)"));
+}
+
+static void test_driver_whole_window_renews_once(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "whole.example");
+    apr_time_t next_run;
+    int staged;
+
+    install_live(f, d, ACME_KEY_EC_P256, d->names, 0);
+    d->renew_window.percent = 100;
+    /* Configured before the certificate was issued: nothing to do. */
+    d->config_changed_at = apr_time_now() - 2 * apr_time_from_sec(3600);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_string_equal(member(status_of(f, d->name), "state"), "valid");
+    assert_false(logged(f, "ACME00403"));
+    /* Changed after: renewed. */
+    d->config_changed_at = apr_time_now();
+    restart(f);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "(renewal window reached)"));
+}
+
+static void test_driver_failure_event_and_warning(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "expiring.example");
+    apr_time_t next_run, now = apr_time_now();
+    json_t *status, *warning;
+    int staged;
+
+    /* Valid from an hour ago for 9 days: short-lived, due at half its life. */
+    install_cert(f, d, ACME_KEY_EC_P256, d->names, 0, 9 * DAY, NULL);
+    f->now = now + 5 * DAY;
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_int_equal(events_of(f, ACME_EVENT_FAILED, d->name), 1);
+    assert_false(logged(f, "ACME00424"));
+    status = status_of(f, d->name);
+    assert_null(json_object_get(status, "warning"));
+    /* Inside the last 10%: warned at every check, the event once a day. */
+    f->now = now + 8 * DAY + 18 * apr_time_from_sec(3600);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "ACME00424: certificate for expiring.example expires at "));
+    assert_true(logged(f, "renewal keeps failing: "));
+    assert_int_equal(events_of(f, ACME_EVENT_FAILED, d->name), 2);
+    assert_int_equal(events_of(f, ACME_EVENT_EXPIRING, d->name), 1);
+    status = status_of(f, d->name);
+    warning = json_object_get(status, "warning");
+    assert_non_null(warning);
+    assert_string_equal(member(warning, "expires_at"),
+                        member(json_object_get(status, "cert"), "not_after"));
+    assert_non_null(strstr(member(warning, "message"), "renewal keeps failing: "));
+    apr_array_clear(f->log);
+    f->now = next_run + 1;
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "ACME00424"));
+    assert_int_equal(events_of(f, ACME_EVENT_EXPIRING, d->name), 1);
+    /* Also after a restart: the day is remembered. */
+    restart(f);
+    f->now = next_run + 1;
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "ACME00424"));
+    assert_int_equal(events_of(f, ACME_EVENT_EXPIRING, d->name), 1);
+}
+
+static void test_driver_failover(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "failover.example");
+    const char *backup = "https://127.0.0.1:7/dir";
+    apr_time_t next_run, now = apr_time_now();
+    json_t *ca;
+    int staged, i;
+
+    d->ca_urls = strings(f->p, CLOSED_CA, backup, NULL);
+    f->now = now;
+    for (i = 0; i < 3; ++i) {
+        run(f, one(f->p, d), &next_run, &staged);
+        f->now = next_run + 1;
+    }
+    assert_true(logged(f, "ACME00429: failover.example: 3 failed attempts in a row at " CLOSED_CA));
+    ca = json_object_get(status_of(f, d->name), "ca");
+    assert_int_equal(json_integer_value(json_object_get(ca, "index")), 1);
+    assert_int_equal(json_integer_value(json_object_get(ca, "failures")), 0);
+    assert_string_equal(member(ca, "url"), backup);
+    /* The backup is tried at once, and a restart stays with it. */
+    assert_int_equal(next_run, f->now - 1);
+    restart(f);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_non_null(strstr(member(json_object_get(status_of(f, d->name), "error"), "detail"),
+                           "127.0.0.1:7"));
+    ca = json_object_get(status_of(f, d->name), "ca");
+    assert_int_equal(json_integer_value(json_object_get(ca, "index")), 1);
+    assert_int_equal(json_integer_value(json_object_get(ca, "failures")), 1);
+    assert_int_equal(json_integer_value(json_object_get(status_of(f, d->name), "attempts")), 4);
+    /* A day on the backup: back to the first. */
+    f->now += apr_time_from_sec(25 * 3600);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "ACME00430: failover.example: back to the first CA " CLOSED_CA));
+    ca = json_object_get(status_of(f, d->name), "ca");
+    assert_int_equal(json_integer_value(json_object_get(ca, "index")), 0);
+}
+
+static void test_driver_backoff_survives_restart(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "backoff.example");
+    apr_time_t next_run, first;
+    int staged;
+
+    run(f, one(f->p, d), &next_run, &staged);
+    first = next_run;
+    restart(f);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_false(logged(f, "ACME00403"));
+    assert_true(next_run <= first);
+    assert_true(next_run > first - APR_USEC_PER_SEC);
+    /* A changed configuration tries at once. */
+    d->names = strings(f->p, "backoff.example", NULL, NULL);
+    restart(f);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "ACME00403"));
+}
+
+static void test_driver_discards_job_older_than_live_cert(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "leftover.example");
+    const char *path = apr_pstrcat(f->p, "jobs/", d->name, ".json", NULL);
+    apr_time_t next_run, now = apr_time_now();
+    json_t *job;
+    int staged;
+
+    install_cert(f, d, ACME_KEY_EC_P256, d->names, 0, 90 * DAY,
+                 apr_psprintf(f->p, "{\"ca\": \"%s\", \"issued_at\": \"%s\"}", CLOSED_CA,
+                              acme_time_rfc3339(f->p, now)));
+    job = json_pack("{s:s, s:s, s:s, s:s, s:I}", "fingerprint", acme_job_fingerprint(f->p, d),
+                    "step", "certificate", "ca", CLOSED_CA, "order", "https://127.0.0.1:9/order/1",
+                    "started", (json_int_t)(apr_time_sec(now) - 600));
+    assert_int_equal(acme_store_write_json(f->store, f->p, path, job, ACME_STORE_KEY_PERMS), APR_SUCCESS);
+    json_decref(job);
+    acme_driver_force_renewal(f->driver, d->name);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "ACME00409"));
+    assert_false(logged(f, "resuming"));
 }
 
 static void test_driver_staged_waits_for_activation(void **state)
@@ -567,12 +940,22 @@ int main(void)
         UNIT_TEST(test_fitness_names_changed),
         UNIT_TEST(test_fitness_key_type_changed),
         UNIT_TEST(test_fitness_window),
+        UNIT_TEST(test_fitness_ca_changed),
+        UNIT_TEST(test_fitness_whole_window_once),
         UNIT_TEST(test_domain_round_trip),
         UNIT_TEST(test_domain_round_trip_defaults),
         UNIT_TEST(test_domain_from_json_normalizes),
         UNIT_TEST(test_domain_from_json_rejects),
         UNIT_TEST(test_rfc3339),
         DRIVER_TEST(test_driver_valid_certificate_sends_nothing),
+        DRIVER_TEST(test_driver_ari_poll_persists_across_restart),
+        DRIVER_TEST(test_driver_ari_chosen_time_renews),
+        DRIVER_TEST(test_driver_ca_changed),
+        DRIVER_TEST(test_driver_whole_window_renews_once),
+        DRIVER_TEST(test_driver_failure_event_and_warning),
+        DRIVER_TEST(test_driver_failover),
+        DRIVER_TEST(test_driver_backoff_survives_restart),
+        DRIVER_TEST(test_driver_discards_job_older_than_live_cert),
         DRIVER_TEST(test_driver_staged_waits_for_activation),
         DRIVER_TEST(test_driver_key_type_change_orders),
         DRIVER_TEST(test_driver_names_change_orders),

@@ -273,6 +273,20 @@ static void test_failover_returns_to_first(void **state)
     assert_false(acme_policy_failover_start(&f, 2, t0));
 }
 
+static void test_failover_retry_schedule(void **state)
+{
+    /* One CA: the usual backoff. */
+    assert_int_equal(acme_policy_failover_retry_at(1, 1, t0, 0, 0.5), t0 + MINUTE);
+    assert_int_equal(acme_policy_failover_retry_at(3, 1, t0, 0, 0.5), t0 + 4 * MINUTE);
+    /* Two CAs: six quick attempts, then the backoff from its start. */
+    assert_int_equal(acme_policy_failover_retry_at(1, 2, t0, 0, 0.5), t0 + apr_time_from_sec(10));
+    assert_int_equal(acme_policy_failover_retry_at(6, 2, t0, 0, 0.0), t0 + apr_time_from_sec(5));
+    assert_int_equal(acme_policy_failover_retry_at(7, 2, t0, 0, 0.5), t0 + MINUTE);
+    assert_int_equal(acme_policy_failover_retry_at(9, 2, t0, 0, 0.5), t0 + 4 * MINUTE);
+    /* The CA's Retry-After still rules. */
+    assert_int_equal(acme_policy_failover_retry_at(1, 2, t0, t0 + HOUR, 0.5), t0 + HOUR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +311,7 @@ int main(void)
         UNIT_TEST(test_failover_progression),
         UNIT_TEST(test_failover_single_ca),
         UNIT_TEST(test_failover_returns_to_first),
+        UNIT_TEST(test_failover_retry_schedule),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,351 @@
+/* Renewal decisions beyond the configured window: what the CA's renewal
+ * information (ARI, RFC 9773) says, where the live certificate came from,
+ * expiry warnings, and the driver's memory across restarts (status/<name>.json
+ * read back), so a restart neither forgets a backoff nor asks the CA early. */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+
+#include "acme_job_int.h"
+#include "acme_events.h"
+
+#define ACME_ARI_FILE_MAX        (4 * 1024)
+#define ACME_META_FILE_MAX       (8 * 1024)
+#define ACME_EXPIRING_EVERY      apr_time_from_sec(24 * 3600)
+#define ACME_CA_DOWN_RETRY       apr_time_from_sec(60)
+/* A stored time further ahead than the longest wait we ever plan is garbage. */
+#define ACME_STORED_TIME_SLACK   apr_time_from_sec(25 * 3600)
+
+static const char *ari_path(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, "jobs/", name, ".ari.json", NULL);
+}
+
+static void set_time(json_t *json, const char *key, apr_time_t t, apr_pool_t *p)
+{
+    if (t > 0) {
+        json_object_set_new(json, key, json_string(acme_time_rfc3339(p, t)));
+    }
+}
+
+/* An RFC 3339 member, 0 when absent or malformed. */
+static apr_time_t get_time(json_t *json, const char *key)
+{
+    const char *text = json_string_value(json_object_get(json, key));
+    apr_time_t t;
+
+    return text && acme_rfc3339_parse(text, &t) == APR_SUCCESS ? t : 0;
+}
+
+static void copy_string(char *buf, apr_size_t size, json_t *json, const char *key)
+{
+    const char *value = json_string_value(json_object_get(json, key));
+
+    apr_cpystrn(buf, value ? value : "", size);
+}
+
+/* ---- origin of the live certificate ---- */
+
+const char *acme_renewal_meta_json(apr_pool_t *p, const char *ca_url, apr_time_t now)
+{
+    json_t *json = json_pack("{s:s, s:s}", "ca", ca_url ? ca_url : "",
+                             "issued_at", acme_time_rfc3339(p, now));
+    char *text = json ? json_dumps(json, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    const char *copy = text ? apr_pstrcat(p, text, "\n", NULL) : NULL;
+
+    free(text);
+    json_decref(json);
+    return copy;
+}
+
+void acme_renewal_read_meta(acme_driver_t *driver, acme_record_t *rec, const char *name,
+                            apr_pool_t *p)
+{
+    const char *data;
+    apr_size_t len;
+    json_t *json;
+
+    rec->cert_ca[0] = '\0';
+    rec->cert_issued_at = 0;
+    if (acme_store_read(driver->store, p, apr_pstrcat(p, "domains/", name, "/meta.json", NULL),
+                        ACME_META_FILE_MAX, &data, &len) != APR_SUCCESS
+        || !(json = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL))) {
+        return;
+    }
+    if (json_is_object(json)) {
+        copy_string(rec->cert_ca, sizeof(rec->cert_ca), json, "ca");
+        rec->cert_issued_at = get_time(json, "issued_at");
+    }
+    json_decref(json);
+}
+
+/* ---- ARI state: jobs/<name>.ari.json ---- */
+
+static void ari_load(acme_driver_t *driver, acme_record_t *rec, const char *name, apr_time_t now,
+                     apr_pool_t *p)
+{
+    acme_ari_state_t *ari = &rec->ari;
+    const char *serial;
+    json_t *json;
+
+    memset(ari, 0, sizeof(*ari));
+    apr_cpystrn(ari->serial, rec->cert_serial, sizeof(ari->serial));
+    /* Nothing known about this certificate yet: ask at the first look. */
+    if (acme_store_read_json(driver->store, p, ari_path(p, name), &json) != APR_SUCCESS
+        || !(serial = json_string_value(json_object_get(json, "serial")))
+        || strcmp(serial, rec->cert_serial) != 0) {
+        return;
+    }
+    ari->start = get_time(json, "start");
+    ari->end = get_time(json, "end");
+    ari->chosen = get_time(json, "chosen");
+    ari->next_poll = get_time(json, "next_poll");
+    if (ari->end <= ari->start || !ari->chosen) {
+        ari->start = ari->end = ari->chosen = 0;
+    }
+    if (ari->next_poll > now + ACME_STORED_TIME_SLACK) {
+        ari->next_poll = 0;
+    }
+}
+
+static void ari_save(acme_driver_t *driver, const acme_record_t *rec, const char *name,
+                     apr_pool_t *p)
+{
+    json_t *json = json_pack("{s:s}", "serial", rec->ari.serial);
+    apr_status_t rv;
+
+    set_time(json, "start", rec->ari.start, p);
+    set_time(json, "end", rec->ari.end, p);
+    set_time(json, "chosen", rec->ari.chosen, p);
+    set_time(json, "next_poll", rec->ari.next_poll, p);
+    rv = acme_store_write_json(driver->store, p, ari_path(p, name), json, ACME_STORE_FILE_PERMS);
+    json_decref(json);
+    if (rv != APR_SUCCESS) {
+        acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00422: %s: cannot write %s; the renewal "
+                 "information is asked for again after a restart", name, ari_path(p, name));
+    }
+}
+
+/* The CA that issued the live certificate knows its renewal information. */
+static const char *ari_ca_url(const acme_record_t *rec, const acme_domain_t *domain)
+{
+    return rec->cert_ca[0] ? rec->cert_ca : acme_record_ca_url(rec, domain);
+}
+
+static void ari_window(acme_driver_t *driver, acme_record_t *rec, const char *name,
+                       apr_time_t start, apr_time_t end, apr_time_t now, apr_pool_t *p)
+{
+    acme_ari_state_t *ari = &rec->ari;
+
+    /* The same window keeps its time: a re-draw at every poll would pull the
+     * renewal towards the window's start. */
+    if (ari->chosen && ari->start == start && ari->end == end) {
+        return;
+    }
+    ari->start = start;
+    ari->end = end;
+    ari->chosen = acme_policy_ari_pick(start, end, now, acme_driver_random01());
+    acme_log(&driver->ctx, ACME_LOG_NOTICE, 0, "ACME00423: %s: the CA suggests renewal between "
+             "%s and %s; renewal at %s", name, acme_time_rfc3339(p, start),
+             acme_time_rfc3339(p, end), acme_time_rfc3339(p, ari->chosen));
+}
+
+static void ari_poll(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
+                     X509 *leaf, apr_time_t now, apr_pool_t *p)
+{
+    const char *url = ari_ca_url(rec, domain);
+    apr_time_t start, end, retry_after = 0;
+    acme_problem_t prob;
+    acme_ca_t *ca;
+    apr_status_t rv;
+
+    acme_problem_clear(&prob);
+    if (!url || acme_driver_ca_down(driver, url)) {
+        rec->ari.next_poll = now + ACME_CA_DOWN_RETRY;
+        return;
+    }
+    rv = acme_driver_ca_get(driver, domain, url, &ca, &prob, p);
+    if (rv == APR_SUCCESS) {
+        rv = acme_client_renewal_info(ca->client, p, leaf, &start, &end, &retry_after, &prob);
+    }
+    rec->ari.next_poll = acme_policy_ari_next_poll(now, retry_after);
+    if (rv == APR_SUCCESS) {
+        ari_window(driver, rec, domain->name, start, end, now, p);
+    }
+    else if (rv == APR_ENOTIMPL) {
+        rec->ari.start = rec->ari.end = rec->ari.chosen = 0;
+        acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00425: %s: %s offers no renewal "
+                 "information; the renewal window decides", domain->name, url);
+    }
+    else {
+        if (prob.http_status == 0 && prob.url && !prob.type && ca) {
+            ca->unreachable_run = driver->run;
+        }
+        acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00426: %s: no renewal information from "
+                 "%s: %s; asking again at %s", domain->name, url, acme_problem_str(&prob, p),
+                 acme_time_rfc3339(p, rec->ari.next_poll));
+    }
+    ari_save(driver, rec, domain->name, p);
+}
+
+apr_time_t acme_renewal_ari_update(acme_driver_t *driver, acme_record_t *rec,
+                                   const acme_domain_t *domain, X509 *leaf, apr_time_t now,
+                                   apr_pool_t *p)
+{
+    if (!rec->has_cert || !rec->cert_serial[0]) {
+        return 0;
+    }
+    if (strcmp(rec->ari.serial, rec->cert_serial) != 0) {
+        ari_load(driver, rec, domain->name, now, p);
+    }
+    if (now >= rec->ari.next_poll) {
+        ari_poll(driver, rec, domain, leaf, now, p);
+    }
+    if (rec->ari.chosen && rec->ari.chosen < rec->renew_at) {
+        rec->renew_at = rec->ari.chosen;
+    }
+    return rec->ari.next_poll;
+}
+
+/* ---- expiry warning ---- */
+
+static const char *warning_message(const acme_record_t *rec, const acme_domain_t *domain,
+                                   apr_pool_t *p)
+{
+    const char *type = rec->error_type;
+
+    if (strncmp(type, ACME_ERROR_NS, strlen(ACME_ERROR_NS)) == 0) {
+        type += strlen(ACME_ERROR_NS);
+    }
+    return apr_psprintf(p, "certificate for %s expires at %s; renewal keeps failing: %s%s%s",
+                        domain->name, acme_time_rfc3339(p, rec->cert_not_after), type,
+                        *type ? ": " : "", rec->error_detail[0] ? rec->error_detail : "unknown");
+}
+
+void acme_renewal_warn_check(acme_driver_t *driver, acme_record_t *rec,
+                             const acme_domain_t *domain, apr_time_t now, apr_pool_t *p)
+{
+    apr_time_t warn_at;
+    const char *message;
+    apr_status_t rv;
+
+    rec->warning = 0;
+    if (!rec->has_cert) {
+        return;
+    }
+    warn_at = acme_policy_warn_at(rec->cert_not_before, rec->cert_not_after, domain->warn_window);
+    if (!acme_policy_should_warn(warn_at, now, rec->attempts > 0)) {
+        return;
+    }
+    rec->warning = 1;
+    message = warning_message(rec, domain, p);
+    acme_log(&driver->ctx, ACME_LOG_WARN, 0, "ACME00424: %s", message);
+    if (rec->expiring_posted_at && now - rec->expiring_posted_at < ACME_EXPIRING_EVERY) {
+        return;
+    }
+    rv = acme_event_post(driver->store, p, ACME_EVENT_EXPIRING, domain->name, message, now);
+    if (rv != APR_SUCCESS) {
+        acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00427: %s: cannot write the %s event",
+                 domain->name, ACME_EVENT_EXPIRING);
+        return;
+    }
+    rec->expiring_posted_at = now;
+}
+
+/* ---- status/<name>.json: written by the driver, read back after a restart ---- */
+
+void acme_renewal_status_json(const acme_record_t *rec, const acme_domain_t *domain, json_t *json,
+                              apr_pool_t *p)
+{
+    const char *ca_url = acme_record_ca_url(rec, domain);
+    json_t *ca = json_pack("{s:i, s:i}", "index", rec->failover.index,
+                           "failures", rec->failover.failures);
+
+    json_object_set_new(json, "fingerprint", json_string(acme_job_fingerprint(p, domain)));
+    if (ca_url) {
+        json_object_set_new(ca, "url", json_string(ca_url));
+    }
+    set_time(ca, "since", rec->failover.since, p);
+    json_object_set_new(json, "ca", ca);
+    if (rec->has_cert) {
+        set_time(json, "renew_at", rec->renew_at, p);
+    }
+    if (rec->has_cert && rec->ari.serial[0] && strcmp(rec->ari.serial, rec->cert_serial) == 0
+        && rec->ari.next_poll) {
+        json_t *ari = json_object();
+        set_time(ari, "start", rec->ari.start, p);
+        set_time(ari, "end", rec->ari.end, p);
+        set_time(ari, "chosen", rec->ari.chosen, p);
+        set_time(ari, "next_poll", rec->ari.next_poll, p);
+        json_object_set_new(json, "ari", ari);
+    }
+    if (rec->warning) {
+        json_t *warning = json_pack("{s:s, s:s}",
+                                    "expires_at", acme_time_rfc3339(p, rec->cert_not_after),
+                                    "message", warning_message(rec, domain, p));
+        set_time(warning, "notified_at", rec->expiring_posted_at, p);
+        json_object_set_new(json, "warning", warning);
+    }
+}
+
+static void restore_failover(acme_record_t *rec, const acme_domain_t *domain, json_t *ca)
+{
+    json_t *index = json_object_get(ca, "index"), *failures = json_object_get(ca, "failures");
+    const char *url = json_string_value(json_object_get(ca, "url"));
+    int n = domain->ca_urls ? domain->ca_urls->nelts : 0;
+
+    if (!json_is_integer(index) || !json_is_integer(failures) || !url
+        || json_integer_value(index) < 0 || json_integer_value(index) >= n
+        || json_integer_value(failures) < 0 || json_integer_value(failures) > 1000
+        || strcmp(url, APR_ARRAY_IDX(domain->ca_urls, json_integer_value(index), const char *))) {
+        return;
+    }
+    rec->failover.index = (int)json_integer_value(index);
+    rec->failover.failures = (int)json_integer_value(failures);
+    rec->failover.since = get_time(ca, "since");
+}
+
+static void restore_error(acme_record_t *rec, json_t *json, apr_time_t now)
+{
+    json_t *error = json_object_get(json, "error"), *attempts = json_object_get(json, "attempts");
+    const char *state = json_string_value(json_object_get(json, "state"));
+    apr_time_t next_action = get_time(json, "next_action");
+
+    if (!state || strcmp(state, "error") != 0 || !json_is_integer(attempts)
+        || json_integer_value(attempts) <= 0 || !json_is_object(error)) {
+        return;
+    }
+    rec->attempts = json_integer_value(attempts) > 1000 ? 1000 : (int)json_integer_value(attempts);
+    rec->state = "error";
+    rec->error_at = get_time(error, "at");
+    copy_string(rec->error_type, sizeof(rec->error_type), error, "type");
+    copy_string(rec->error_detail, sizeof(rec->error_detail), error, "detail");
+    copy_string(rec->error_url, sizeof(rec->error_url), error, "url");
+    /* The backoff (and the CA's Retry-After) outlives the restart. */
+    if (!rec->force && next_action > now && next_action <= now + ACME_STORED_TIME_SLACK) {
+        rec->next_run = next_action;
+    }
+}
+
+void acme_renewal_restore(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
+                          apr_time_t now, apr_pool_t *p)
+{
+    const char *fingerprint;
+    json_t *json;
+
+    rec->restored = 1;
+    if (acme_store_read_json(driver->store, p, apr_pstrcat(p, "status/", domain->name, ".json",
+                                                           NULL), &json) != APR_SUCCESS) {
+        return;
+    }
+    /* A changed configuration deserves a fresh start. */
+    fingerprint = json_string_value(json_object_get(json, "fingerprint"));
+    if (!fingerprint || strcmp(fingerprint, acme_job_fingerprint(p, domain)) != 0) {
+        return;
+    }
+    restore_failover(rec, domain, json_object_get(json, "ca"));
+    rec->expiring_posted_at = get_time(json_object_get(json, "warning"), "notified_at");
+    if (!rec->force) {
+        restore_error(rec, json, now);
+    }
+}
