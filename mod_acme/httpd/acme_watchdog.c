@@ -7,9 +7,10 @@
  * with AcmeActivation auto, restarts itself gracefully; post_config then
  * activates them. mod_watchdog offers parent watchdogs only to MPMs that do
  * not fork, and the MPMs run their monitor hook only every ten seconds or so,
- * so with auto activation a small thread of the parent looks at staging every
- * 200 ms. The thread only stats, reads directories and allocates from its own
- * pool, so it holds no lock the MPM's forked children could inherit. Where it
+ * so with auto activation a small thread of the parent watches staging
+ * (inotify and a look every second; without inotify, a look every 200 ms).
+ * The thread only stats, reads directories and allocates from its own pool,
+ * so it holds no lock the MPM's forked children could inherit. Where it
  * cannot start, and for manual activation, the monitor hook does the looking. */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,9 @@
 #include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/inotify.h>
+#endif
 #include <apr_hash.h>
 #include <apr_optional.h>
 #include <apr_strings.h>
@@ -42,6 +46,7 @@
 #define ACME_WD_POLL_INTERVAL  apr_time_from_sec(1)
 #define ACME_WD_RETEST_DELAY   apr_time_from_sec(300)
 #define ACME_WD_THREAD_POLL_MS 200    /* the activation thread's look at staging */
+#define ACME_WD_SAFETY_POLL_MS 1000   /* the same when inotify wakes it */
 #define ACME_WD_THREAD_STACK   (256 * 1024)
 
 /* Per configuration generation; lives in pconf. */
@@ -66,6 +71,7 @@ typedef struct acme_wd_t {
     apr_thread_t *thread;
     pid_t thread_owner;               /* forked children share the memory, not the thread */
     int wake[2];                      /* pipe: a byte written asks the thread to stop */
+    int notify_fd;                    /* inotify on staging and its entries; -1: poll only */
 } acme_wd_t;
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get_instance;
@@ -264,37 +270,92 @@ static int graceful_signal_handled(void)
            && current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN;
 }
 
-/* Parent, on the activation thread: until a restart is sent or the pconf
- * cleanup writes to the wake pipe. Reads pconf, never allocates from it. */
+/* Watches staging and each entry in it, where the "ready" marker appears
+ * (entries come and go). Watching again what is watched changes nothing. */
+static void watch_staging(acme_wd_t *wd, apr_pool_t *p)
+{
+#ifdef __linux__
+    const uint32_t events = IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR
+                            | IN_DONT_FOLLOW;
+    const char *staging = acme_store_path(wd->rt->store, p, "staging");
+    apr_array_header_t *entries;
+    int i;
+
+    inotify_add_watch(wd->notify_fd, staging, events);
+    if (acme_store_list(wd->rt->store, p, "staging", &entries) == APR_SUCCESS) {
+        for (i = 0; i < entries->nelts; ++i) {
+            inotify_add_watch(wd->notify_fd, apr_pstrcat(p, staging, "/",
+                              APR_ARRAY_IDX(entries, i, const char *), NULL), events);
+        }
+    }
+#endif
+}
+
+static void drain_events(int fd)
+{
+    char events[4096];
+
+    while (read(fd, events, sizeof(events)) > 0) {
+        continue;
+    }
+}
+
+static void activation_look(acme_wd_t *wd, apr_pool_t *p)
+{
+    apr_array_header_t *fresh;
+
+    if (wd->notify_fd >= 0) {
+        watch_staging(wd, p);
+    }
+    if (apr_time_now() >= wd->next_poll && graceful_signal_handled()
+        && acme_store_any_staged(wd->rt->store, p)) {
+        fresh = staged_unseen(wd, p, wd->stale, NULL);
+        if (fresh->nelts > 0) {
+            request_graceful_restart(wd, fresh, p, wd->wake[0]);
+        }
+    }
+}
+
+/* Parent, on the activation thread: looks at staging when inotify says it
+ * changed and every second anyway (without inotify: every 200 ms), until a
+ * restart is sent or the pconf cleanup writes to the wake pipe. Reads pconf,
+ * never allocates from it. */
 static void *APR_THREAD_FUNC activation_thread(apr_thread_t *thread, void *baton)
 {
     acme_wd_t *wd = baton;
-    struct pollfd wake = { wd->wake[0], POLLIN, 0 };
-    apr_array_header_t *fresh;
-    int ready;
+    struct pollfd fds[2] = { { wd->wake[0], POLLIN, 0 }, { wd->notify_fd, POLLIN, 0 } };
+    int watched = wd->notify_fd >= 0;
+    int interval = watched ? ACME_WD_SAFETY_POLL_MS : ACME_WD_THREAD_POLL_MS;
 
-    while (!wd->restart_sent
-           && ((ready = poll(&wake, 1, ACME_WD_THREAD_POLL_MS)) == 0
-               || (ready < 0 && errno == EINTR))) {
-        if (apr_time_now() >= wd->next_poll && graceful_signal_handled()
-            && acme_store_any_staged(wd->rt->store, wd->look_pool)) {
-            fresh = staged_unseen(wd, wd->look_pool, wd->stale, NULL);
-            if (fresh->nelts > 0) {
-                request_graceful_restart(wd, fresh, wd->look_pool, wd->wake[0]);
-            }
+    activation_look(wd, wd->look_pool);
+    while (!wd->restart_sent) {
+        if (poll(fds, watched ? 2 : 1, interval) < 0) {
+            apr_sleep(apr_time_from_msec(ACME_WD_THREAD_POLL_MS));   /* ENOMEM: rare */
+            continue;
         }
+        if (fds[0].revents) {
+            break;
+        }
+        if (watched && fds[1].revents) {
+            drain_events(wd->notify_fd);
+        }
+        activation_look(wd, wd->look_pool);
         apr_pool_clear(wd->look_pool);
     }
     apr_thread_exit(thread, APR_SUCCESS);
     return NULL;
 }
 
-static void close_wake_pipe(acme_wd_t *wd)
+static void close_thread_fds(acme_wd_t *wd)
 {
     if (wd->wake[0] >= 0) {
         close(wd->wake[0]);
         close(wd->wake[1]);
         wd->wake[0] = wd->wake[1] = -1;
+    }
+    if (wd->notify_fd >= 0) {
+        close(wd->notify_fd);
+        wd->notify_fd = -1;
     }
 }
 
@@ -314,13 +375,15 @@ static apr_status_t stop_activation_thread(void *baton)
     }
     apr_thread_join(&rv, wd->thread);
     wd->thread = NULL;
-    close_wake_pipe(wd);
+    close_thread_fds(wd);
     apr_pool_destroy(wd->thread_pool);
     wd->thread_pool = NULL;
     return APR_SUCCESS;
 }
 
-static apr_status_t open_wake_pipe(acme_wd_t *wd)
+/* The wake pipe, and inotify where there is one (without it, or beyond the
+ * user's inotify instances, the thread polls more often instead). */
+static apr_status_t open_thread_fds(acme_wd_t *wd)
 {
     if (pipe(wd->wake) != 0) {
         wd->wake[0] = wd->wake[1] = -1;
@@ -329,6 +392,9 @@ static apr_status_t open_wake_pipe(acme_wd_t *wd)
     fcntl(wd->wake[0], F_SETFD, FD_CLOEXEC);
     fcntl(wd->wake[1], F_SETFD, FD_CLOEXEC);
     fcntl(wd->wake[1], F_SETFL, O_NONBLOCK);
+#ifdef __linux__
+    wd->notify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+#endif
     return APR_SUCCESS;
 }
 
@@ -376,13 +442,13 @@ static void start_activation_thread(acme_wd_t *wd, apr_pool_t *pconf)
         rv = apr_pool_create(&wd->look_pool, wd->thread_pool);
     }
     if (rv == APR_SUCCESS) {
-        rv = open_wake_pipe(wd);
+        rv = open_thread_fds(wd);
     }
     if (rv == APR_SUCCESS) {
         rv = create_activation_thread(wd);
     }
     if (rv != APR_SUCCESS) {
-        close_wake_pipe(wd);
+        close_thread_fds(wd);
         if (wd->thread_pool) {
             apr_pool_destroy(wd->thread_pool);
             wd->thread_pool = NULL;
@@ -395,8 +461,9 @@ static void start_activation_thread(acme_wd_t *wd, apr_pool_t *pconf)
     wd->thread_owner = getpid();
     apr_pool_cleanup_register(pconf, wd, stop_activation_thread, apr_pool_cleanup_null);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, wd->rt->base,
-                 "ACME00720: activation thread watching %s/staging every %d ms",
-                 acme_store_dir(wd->rt->store), ACME_WD_THREAD_POLL_MS);
+                 "ACME00720: activation thread watching %s/staging (%s)",
+                 acme_store_dir(wd->rt->store),
+                 wd->notify_fd >= 0 ? "inotify, and every second" : "every 200 ms");
 }
 
 static apr_status_t issue_callback(int state, void *baton, apr_pool_t *ptemp);
@@ -533,7 +600,7 @@ static int acme_watchdog_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_po
     wd->activation_auto = acme_conf_activation_auto(s);
     wd->user_agent = apr_psprintf(pconf, "mod_acme/%s %s", ACME_VERSION, ap_get_server_banner());
     wd->configured = configured_names(rt->domains, pconf);
-    wd->wake[0] = wd->wake[1] = -1;
+    wd->wake[0] = wd->wake[1] = wd->notify_fd = -1;
     record_stale(wd, pconf, ptemp);
     apr_pool_userdata_set(wd, ACME_WD_STATE_KEY, apr_pool_cleanup_null, pconf);
     if (start_issue_watchdog(wd, pconf) != OK) {
@@ -557,7 +624,7 @@ static void acme_watchdog_child_init(apr_pool_t *pchild, server_rec *s)
     apr_allocator_t *allocator;
 
     if (wd && wd->thread) {
-        close_wake_pipe(wd);          /* the parent's; this child has no activation thread */
+        close_thread_fds(wd);          /* the parent's; this child has no activation thread */
     }
     if (!wd || !wd->watchdog || wd->pool) {
         return;
