@@ -358,8 +358,9 @@ class Pebble(Daemon):
     httpd's plain and TLS ports."""
     name = "pebble"
 
-    def __init__(self, workdir, dns_port, http_port, tls_port, env=None):
+    def __init__(self, workdir, dns_port, http_port, tls_port, env=None, extra_config=None):
         super().__init__(workdir)
+        self.extra_config = dict(extra_config or {})  # more members of the "pebble" object
         self.dns_port = dns_port
         self.http_port = http_port
         self.tls_port = tls_port
@@ -383,6 +384,7 @@ class Pebble(Daemon):
             "ocspResponderURL": "",
             "externalAccountBindingRequired": False,
         }}
+        config["pebble"].update(self.extra_config)
         with open(self.config_path, "w") as f:
             json.dump(config, f, indent=2)
         self._spawn([PEBBLE_BIN, "-config", self.config_path,
@@ -758,3 +760,130 @@ class Httpd:
 
     def acmectl(self, *args, timeout=30):
         return run([acmectl_path()] + list(args), timeout=timeout)
+
+
+def private_pebble(workdir, dns_port, label, http_port=None, tls_port=None, env=None,
+                   extra_config=None):
+    """A started Pebble of a test's own (own directory, own ports unless given),
+    e.g. with other env knobs or config, or one the test may stop and start."""
+    d = os.path.join(workdir, "pebble-%s" % label)
+    os.makedirs(d, exist_ok=True)
+    pb = Pebble(d, dns_port, http_port or free_port(), tls_port or free_port(), env=env,
+                extra_config=extra_config)
+    try:
+        pb.start()
+    except (HarnessError, TimeoutError, OSError) as exc:
+        pb.stop()
+        raise HarnessError("Pebble (%s) did not start: %s\n%s" % (label, exc, tail(pb.log_path)))
+    return pb
+
+
+# --------------------------------------------------------------------------
+# the store, as the renewal and crash tests look at it
+
+TEMP_NAME = re.compile(r"\.tmp\.")
+
+
+PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+
+def load_chain(path):
+    """Every certificate of a PEM file, in order."""
+    with open(path, "rb") as f:
+        return [x509.load_pem_x509_certificate(m.group(0)) for m in PEM_CERT.finditer(f.read())]
+
+
+def public_der(key):
+    return key.public_bytes(serialization.Encoding.DER,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def archive_versions(store, name):
+    """archive/<name>/<version> directories, oldest first (by the leaf's notBefore, then name)."""
+    base = os.path.join(store, "archive", name)
+    try:
+        entries = [os.path.join(base, v) for v in os.listdir(base)
+                   if os.path.isdir(os.path.join(base, v)) and not v.startswith(".")]
+    except FileNotFoundError:
+        return []
+
+    def key(path):
+        try:
+            return (load_chain(os.path.join(path, "cert.pem"))[0].not_valid_before, path)
+        except (OSError, ValueError, IndexError):
+            return (datetime.datetime.min, path)
+    return sorted(entries, key=key)
+
+
+def live_version(store, name):
+    """The archive directory domains/<name> points to, or None."""
+    link = os.path.join(store, "domains", name)
+    if not os.path.lexists(link):
+        return None
+    return os.path.realpath(link)
+
+
+def version_leaf(version_dir):
+    return load_chain(os.path.join(version_dir, "cert.pem"))[0]
+
+
+def store_status(store, name):
+    """status/<name>.json as the driver wrote it ({} when missing)."""
+    try:
+        with open(os.path.join(store, "status", name + ".json")) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {}
+
+
+def store_problems(store):
+    """What is wrong with the store, as a list of sentences (empty = fine):
+    temp files left behind, archive versions without cert.pem/privkey.pem, a
+    key that does not match its certificate, a key readable by others, a
+    domains/ link that leads nowhere."""
+    problems = []
+    for root, dirs, files in os.walk(store):
+        for f in files + dirs:
+            if TEMP_NAME.search(f):
+                problems.append("temp file left: %s" % os.path.join(root, f))
+    archive = os.path.join(store, "archive")
+    for name in sorted(os.listdir(archive)) if os.path.isdir(archive) else []:
+        for version in archive_versions(store, name):
+            cert_path = os.path.join(version, "cert.pem")
+            key_path = os.path.join(version, "privkey.pem")
+            if not os.path.isfile(cert_path) or not os.path.isfile(key_path):
+                problems.append("%s lacks cert.pem or privkey.pem: %s" % (version,
+                                                                         os.listdir(version)))
+                continue
+            mode = os.stat(key_path).st_mode & 0o777
+            if mode != 0o600:
+                problems.append("%s has mode %o, not 600" % (key_path, mode))
+            try:
+                with open(key_path, "rb") as f:
+                    key = serialization.load_pem_private_key(f.read(), None)
+                leaf = load_chain(cert_path)[0]
+            except (ValueError, IndexError) as exc:
+                problems.append("%s unreadable: %s" % (version, exc))
+                continue
+            if public_der(key.public_key()) != public_der(leaf.public_key()):
+                problems.append("%s: privkey.pem does not match cert.pem" % version)
+    domains = os.path.join(store, "domains")
+    for name in sorted(os.listdir(domains)) if os.path.isdir(domains) else []:
+        target = live_version(store, name)
+        if not target or not os.path.isfile(os.path.join(target, "cert.pem")):
+            problems.append("domains/%s leads to %s, which has no cert.pem" % (name, target))
+    return problems
+
+
+def wait_for_new_cert(httpd, name, old_serial, timeout, port=None):
+    """The first Pebble-issued certificate for name whose serial is not
+    old_serial; on timeout an AssertionError with the status file and logs."""
+    def renewed():
+        c = httpd.verified_cert(name, port=port)
+        return c if c.serial_number != old_serial else None
+    try:
+        return wait_for(renewed, timeout, interval=0.3, what="a new certificate for %s" % name)
+    except TimeoutError as exc:
+        raise AssertionError("%s; still serial %x\nstatus/%s.json: %s\n%s" % (
+            exc, old_serial, name, json.dumps(store_status(httpd.store, name), indent=1),
+            httpd.diagnostics(120))) from None

@@ -1,0 +1,326 @@
+"""Test proxies in front of real components, for what Pebble 2.4 lacks.
+
+AcmeProxy: an HTTPS server in front of Pebble that forwards every request
+unchanged (method, path, headers, body) and keeps the client's Host header, so
+Pebble builds every URL (directory, Location, Link, order and authorization
+URLs) on the proxy's origin and the JWS "url" checks pass. It adds only ARI
+(RFC 9773): "renewalInfo" in the directory and answers to
+GET /renewal-info/<certID> with a configurable suggestedWindow and Retry-After.
+It records every request (new orders with their decoded JWS payload, so a
+test can read "replaces"), and can hold chosen requests at a gate, so a test
+can act (kill httpd, say) while the client waits for the CA.
+
+ChallengeFanout: a plain HTTP server on the port where Pebble validates
+http-01 that asks several httpd instances for the token and returns the first
+200, for tests with two servers sharing one store.
+"""
+import base64
+import datetime
+import http.client
+import http.server
+import json
+import re
+import socketserver
+import ssl
+import threading
+import time
+
+from cryptography import x509
+
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te",
+              "upgrade", "content-length", "trailer"}
+OWN_HEADERS = {"date", "server"}   # the proxy's http.server sends its own
+
+
+def b64url_decode(text):
+    text = text.strip()
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def ari_cert_id(cert):
+    """RFC 9773 §4.1: base64url(AKI keyIdentifier) "." base64url(serial DER octets)."""
+    aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    n = cert.serial_number
+    serial = n.to_bytes(n.bit_length() // 8 + 1, "big")   # DER INTEGER content, sign bit clear
+    return "%s.%s" % (b64url(aki.key_identifier), b64url(serial))
+
+
+def rfc3339(t):
+    return t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def jws_payload(body):
+    """The decoded payload of a flattened JWS (dict, "" for POST-as-GET, None if unreadable)."""
+    try:
+        doc = json.loads(body)
+        raw = b64url_decode(doc.get("payload", ""))
+        return json.loads(raw) if raw else ""
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+class Recorded:
+    """One request as the proxy saw it."""
+
+    def __init__(self, method, path, headers, body):
+        self.time = time.time()
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+        self.payload = jws_payload(body) if method == "POST" and body else None
+        self.status = None
+
+    def __repr__(self):
+        return "<%s %s at %.3f -> %s>" % (self.method, self.path, self.time, self.status)
+
+
+class Gate:
+    """Holds requests matching method + path regex until opened (or timeout)."""
+
+    def __init__(self, method, path_regex, timeout=60.0):
+        self.method = method
+        self.pattern = re.compile(path_regex)
+        self.timeout = timeout
+        self.opened = threading.Event()
+        self.held = threading.Event()     # set once a request waits at the gate
+        self.count = 0
+
+    def matches(self, method, path):
+        return method == self.method and self.pattern.search(path) is not None
+
+    def hold(self):
+        self.count += 1
+        self.held.set()
+        self.opened.wait(self.timeout)
+
+    def open(self):
+        self.opened.set()
+
+
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class AcmeProxy:
+    def __init__(self, pebble, port=None):
+        from harness import free_port  # the proxy lives next to the harness
+        self.pebble = pebble
+        self.port = port or free_port()
+        self.origin = "https://127.0.0.1:%d" % self.port
+        self.directory_url = self.origin + "/dir"
+        self.renewal_info_url = self.origin + "/renewal-info"
+        self.requests = []
+        self.lock = threading.Lock()
+        self.gates = []
+        # ARI: advertise it, and what to answer. window(cert_id) -> (start, end)
+        # datetimes, or None for 404; retry_after: seconds or None.
+        self.ari_enabled = True
+        self.window = None
+        self.retry_after = None
+        self._server = None
+        self._thread = None
+
+    # -- configuration -------------------------------------------------
+    def set_window(self, start, end, retry_after=None):
+        with self.lock:
+            self.window = lambda _cid: (start, end)
+            self.retry_after = retry_after
+
+    def gate(self, method, path_regex, timeout=60.0):
+        g = Gate(method, path_regex, timeout)
+        with self.lock:
+            self.gates.append(g)
+        return g
+
+    def open_gates(self):
+        with self.lock:
+            gates, self.gates = self.gates, []
+        for g in gates:
+            g.open()
+
+    # -- what happened ---------------------------------------------------
+    def recorded(self, method=None, path_regex=None):
+        with self.lock:
+            items = list(self.requests)
+        pat = re.compile(path_regex) if path_regex else None
+        return [r for r in items if (method is None or r.method == method)
+                and (pat is None or pat.search(r.path))]
+
+    def new_orders(self):
+        return self.recorded("POST", r"^/order-plz$")
+
+    def renewal_info_requests(self, cert_id=None):
+        reqs = self.recorded("GET", r"^/renewal-info/")
+        if cert_id is not None:
+            reqs = [r for r in reqs if r.path.split("/renewal-info/", 1)[1] == cert_id]
+        return reqs
+
+    # -- life cycle ------------------------------------------------------
+    def start(self):
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_args):
+                pass
+
+            def do_GET(self):
+                proxy._handle(self)
+
+            def do_HEAD(self):
+                proxy._handle(self)
+
+            def do_POST(self):
+                proxy._handle(self)
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.pebble.ca.cert_pem, self.pebble.ca.key_pem)
+        self._server = _Server(("127.0.0.1", self.port), Handler)
+        # the handshake happens in the handler thread, so a slow client blocks no one
+        self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True,
+                                              do_handshake_on_connect=False)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        name="acme-proxy-%d" % self.port)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self.open_gates()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    # -- request handling ------------------------------------------------
+    def _handle(self, h):
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length) if length else b""
+        rec = Recorded(h.command, h.path, dict(h.headers.items()), body)
+        with self.lock:
+            self.requests.append(rec)
+            gates = [g for g in self.gates if g.matches(h.command, h.path)]
+        for g in gates:
+            g.hold()
+        try:
+            if h.command == "GET" and h.path.startswith("/renewal-info/") and self.ari_enabled:
+                status, headers, out = self._renewal_info(h.path[len("/renewal-info/"):])
+            else:
+                status, headers, out = self._forward(h, body)
+                if h.command == "GET" and h.path == "/dir" and status == 200 and self.ari_enabled:
+                    doc = json.loads(out)
+                    doc["renewalInfo"] = self.renewal_info_url
+                    out = json.dumps(doc, indent=2).encode()
+        except Exception as exc:  # noqa: BLE001 -- the client sees a 502 and the test the record
+            status, headers, out = 502, [("Content-Type", "text/plain")], \
+                ("proxy error: %r" % (exc,)).encode()
+        rec.status = status
+        h.send_response(status)
+        for k, v in headers:
+            h.send_header(k, v)
+        h.send_header("Content-Length", str(len(out)))
+        h.end_headers()
+        if h.command != "HEAD":
+            h.wfile.write(out)
+
+    def _forward(self, h, body):
+        ctx = ssl.create_default_context(cafile=self.pebble.ca.ca_pem)
+        conn = http.client.HTTPSConnection("127.0.0.1", self.pebble.port, context=ctx, timeout=30)
+        try:
+            conn.putrequest(h.command, h.path, skip_host=True, skip_accept_encoding=True)
+            for k, v in h.headers.items():
+                if k.lower() not in HOP_BY_HOP:
+                    conn.putheader(k, v)   # Host stays the proxy's
+            if body or h.command == "POST":
+                conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body or None)
+            r = conn.getresponse()
+            out = r.read()
+            headers = [(k, v) for k, v in r.getheaders()
+                       if k.lower() not in HOP_BY_HOP and k.lower() not in OWN_HEADERS]
+            return r.status, headers, out
+        finally:
+            conn.close()
+
+    def _renewal_info(self, cert_id):
+        with self.lock:
+            window, retry_after = self.window, self.retry_after
+        answer = window(cert_id) if window else None
+        if answer is None:
+            return 404, [("Content-Type", "application/problem+json")], json.dumps(
+                {"type": "urn:ietf:params:acme:error:malformed",
+                 "detail": "no renewal information for %s" % cert_id}).encode()
+        start, end = answer
+        headers = [("Content-Type", "application/json")]
+        if retry_after is not None:
+            headers.append(("Retry-After", str(int(retry_after))))
+        doc = {"suggestedWindow": {"start": rfc3339(start), "end": rfc3339(end)}}
+        return 200, headers, json.dumps(doc).encode()
+
+
+class ChallengeFanout:
+    """Plain HTTP on port: each request is sent to every backend port in turn
+    (same method, path and Host); the first 200 is the answer, else the last."""
+
+    def __init__(self, port, backend_ports):
+        self.port = port
+        self.backend_ports = list(backend_ports)
+        self.hits = []
+        self._server = None
+        self._thread = None
+
+    def start(self):
+        fanout = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_args):
+                pass
+
+            def do_GET(self):
+                status, ctype, out = 404, "text/plain", b"no backend answered\n"
+                for port in fanout.backend_ports:
+                    try:
+                        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                        conn.request("GET", self.path,
+                                     headers={"Host": self.headers.get("Host", "localhost")})
+                        r = conn.getresponse()
+                        body = r.read()
+                        conn.close()
+                    except (OSError, http.client.HTTPException):
+                        continue
+                    fanout.hits.append((self.path, port, r.status))
+                    if r.status == 200:
+                        status, ctype, out = 200, r.getheader("Content-Type") or ctype, body
+                        break
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        self._server = _Server(("127.0.0.1", self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        name="challenge-fanout-%d" % self.port)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
