@@ -5,6 +5,7 @@
 #include <apr_hash.h>
 #include <apr_lib.h>
 #include <http_core.h>
+#include <ap_listen.h>
 
 #include "acme_private.h"
 #include "acme_config.h"
@@ -123,6 +124,7 @@ static acme_domain_t *domain_make(apr_pool_t *p, const acme_domain_decl_t *decl,
     d->challenges = apr_array_copy(p, acme_conf_challenges(s));
     d->profile = acme_conf_profile(s);
     d->renew_window = acme_conf_renew_window(s);
+    d->warn_window = acme_conf_warn_window(s);
     return d;
 }
 
@@ -188,8 +190,23 @@ static void report(server_rec *base, const char *msg)
     ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, base, "%s", msg);
 }
 
+/* Does a "Listen ... https" cover this port? */
+static int https_listener_on(apr_port_t port)
+{
+    ap_listen_rec *lr;
+
+    for (lr = ap_listeners; lr; lr = lr->next) {
+        if (lr->bind_addr && lr->bind_addr->port == port && lr->protocol
+            && !strcasecmp(lr->protocol, "https")) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Whether mod_ssl serves s: it listens on the https port (AcmePortMap, 443)
- * or speaks https by its Protocol. mod_ssl's own record is private to it. */
+ * or on a port Listen declares https, or speaks https by its Protocol.
+ * mod_ssl's own record is private to it. */
 static int is_https_server(server_rec *s, int https_port)
 {
     const char *protocol = ap_get_server_protocol(s);
@@ -199,7 +216,7 @@ static int is_https_server(server_rec *s, int https_port)
         return 1;
     }
     for (addr = s->addrs; addr; addr = addr->next) {
-        if (addr->host_port == https_port) {
+        if (addr->host_port == https_port || https_listener_on(addr->host_port)) {
             return 1;
         }
     }

@@ -16,6 +16,7 @@
 #define LETSENCRYPT_STAGING_URL "https://acme-staging-v02.api.letsencrypt.org/directory"
 #define KEY_TYPE_CHOICES        "ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096"
 #define CA_FILE_PEEK            (64 * 1024)
+#define WARN_WINDOW_DEFAULT     10
 
 /* Read-only defaults; callers never push onto the arrays the getters return. */
 static const char *default_ca_list[] = { LETSENCRYPT_URL };
@@ -42,6 +43,8 @@ void *acme_conf_create_srv(apr_pool_t *p, server_rec *s)
     conf->activation_auto = -1;
     conf->renew_window.percent = -1;
     conf->renew_window.duration = 0;
+    conf->warn_window.percent = -1;
+    conf->warn_window.duration = 0;
     conf->decls = apr_array_make(p, 2, sizeof(acme_domain_decl_t *));
     return conf;
 }
@@ -70,9 +73,11 @@ void *acme_conf_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(challenges);
     MERGE_PTR(key_types);
     MERGE_PTR(profile);
+    MERGE_PTR(notify_cmd);
 #undef MERGE_PTR
 #undef MERGE_INT
     m->renew_window = window_is_set(add->renew_window) ? add->renew_window : base->renew_window;
+    m->warn_window = window_is_set(add->warn_window) ? add->warn_window : base->warn_window;
     /* An AcmeDomain belongs to the server it is written in, never inherited. */
     m->decls = add->decls;
     m->runtime = NULL;
@@ -176,6 +181,22 @@ const char *acme_conf_profile(server_rec *s)
 acme_window_t acme_conf_renew_window(server_rec *s)
 {
     return acme_conf_get(s)->renew_window;
+}
+
+acme_window_t acme_conf_warn_window(server_rec *s)
+{
+    acme_window_t w = acme_conf_get(s)->warn_window;
+
+    if (!window_is_set(w)) {
+        w.percent = WARN_WINDOW_DEFAULT;
+        w.duration = 0;
+    }
+    return w;
+}
+
+const apr_array_header_t *acme_conf_notify_cmd(server_rec *s)
+{
+    return acme_conf_get(s)->notify_cmd;
 }
 
 /* Defaults that need memory are computed once in the parent, before the
@@ -605,39 +626,6 @@ static const char *set_profile(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
-/* "33%" or a duration "30d", "12h", "90m", "3600s". */
-static int parse_window(const char *arg, acme_window_t *w)
-{
-    char *end;
-    long n = strtol(arg, &end, 10);
-
-    if (end == arg || n <= 0) {
-        return 0;
-    }
-    if (!strcmp(end, "%")) {
-        if (n >= 100) {
-            return 0;
-        }
-        w->percent = (int)n;
-        w->duration = 0;
-        return 1;
-    }
-    if (end[0] && !end[1] && n <= 3650L * 24 * 3600) {
-        apr_interval_time_t unit;
-        switch (apr_tolower(end[0])) {
-        case 'd': unit = apr_time_from_sec(24 * 3600); break;
-        case 'h': unit = apr_time_from_sec(3600); break;
-        case 'm': unit = apr_time_from_sec(60); break;
-        case 's': unit = apr_time_from_sec(1); break;
-        default: return 0;
-        }
-        w->percent = -1;
-        w->duration = (apr_interval_time_t)n * unit;
-        return 1;
-    }
-    return 0;
-}
-
 static const char *set_renew_window(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err;
@@ -645,11 +633,58 @@ static const char *set_renew_window(cmd_parms *cmd, void *dc, const char *arg)
     if ((err = not_in_dir(cmd))) {
         return err;
     }
-    if (!parse_window(arg, &cmd_conf(cmd)->renew_window)) {
+    if (!acme_conf_parse_window(arg, &cmd_conf(cmd)->renew_window)) {
         return apr_psprintf(cmd->pool, "ACME00520: AcmeRenewWindow '%s' is not understood; "
-                            "write a share of the lifetime left (1%%..99%%, e.g. 33%%) or a "
+                            "write a share of the lifetime left (1%%..100%%, e.g. 33%%) or a "
                             "duration (e.g. 30d, 12h, 90m)", arg);
     }
+    return NULL;
+}
+
+static const char *set_warn_window(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err;
+
+    if ((err = not_in_dir(cmd))) {
+        return err;
+    }
+    if (!acme_conf_parse_window(arg, &cmd_conf(cmd)->warn_window)) {
+        return apr_psprintf(cmd->pool, "ACME00534: AcmeWarnWindow '%s' is not understood; "
+                            "write a share of the lifetime left (1%%..100%%, e.g. 10%%) or a "
+                            "duration (e.g. 7d, 12h, 90m)", arg);
+    }
+    return NULL;
+}
+
+/* Checked now, so a typo fails the configtest rather than every event later. */
+static const char *set_notify_cmd(cmd_parms *cmd, void *dc, const char *args)
+{
+    apr_array_header_t *argv = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    const char *err, *word, *program, *why;
+
+    if ((err = server_only(cmd))) {
+        return err;
+    }
+    word = ap_getword_conf(cmd->pool, &args);
+    if (!*word) {
+        return "ACME00535: AcmeNotifyCmd needs a program, e.g. "
+               "'AcmeNotifyCmd /usr/local/bin/acme-notify'";
+    }
+    program = ap_server_root_relative(cmd->pool, word);
+    if (!program) {
+        return apr_psprintf(cmd->pool, "ACME00536: AcmeNotifyCmd '%s' is not a valid path; "
+                            "write the program's absolute path", word);
+    }
+    if ((why = acme_conf_check_program(cmd->temp_pool, program))) {
+        return apr_psprintf(cmd->pool, "ACME00537: AcmeNotifyCmd: %s; name an executable "
+                            "program, e.g. 'AcmeNotifyCmd /usr/local/bin/acme-notify', which "
+                            "is run as 'PROGRAM [ARGS...] EVENT DOMAIN'", why);
+    }
+    APR_ARRAY_PUSH(argv, const char *) = program;
+    while (*(word = ap_getword_conf(cmd->pool, &args))) {
+        APR_ARRAY_PUSH(argv, const char *) = word;
+    }
+    cmd_conf(cmd)->notify_cmd = argv;
     return NULL;
 }
 
@@ -680,6 +715,12 @@ const command_rec acme_cmds[] = {
                   "ACME profile to order certificates with"),
     AP_INIT_TAKE1("AcmeRenewWindow", set_renew_window, NULL, RSRC_CONF,
                   "Renew when this much lifetime is left: N% or a duration (30d, 12h)"),
+    AP_INIT_TAKE1("AcmeWarnWindow", set_warn_window, NULL, RSRC_CONF,
+                  "Warn when this much lifetime is left and renewal keeps failing: N% or a "
+                  "duration (7d, 12h)"),
+    AP_INIT_RAW_ARGS("AcmeNotifyCmd", set_notify_cmd, NULL, RSRC_CONF,
+                     "Program (and arguments) run as root on events: PROGRAM [ARGS...] "
+                     "EVENT DOMAIN"),
     { NULL }
 };
 

@@ -26,6 +26,8 @@ typedef struct acme_srv_conf_t {
     apr_array_header_t *key_types;    /* AcmeKeyType (server, vhost): acme_key_type_e */
     const char *profile;              /* AcmeProfile (server, vhost) */
     acme_window_t renew_window;       /* AcmeRenewWindow (server, vhost) */
+    acme_window_t warn_window;        /* AcmeWarnWindow (server, vhost) */
+    apr_array_header_t *notify_cmd;   /* AcmeNotifyCmd (server): program, then its arguments */
     apr_array_header_t *decls;        /* AcmeDomain lines in this server: acme_domain_decl_t* */
     void *runtime;                    /* acme_runtime_t*, set on every server by post_config */
     /* where the server-level directives were set, for configtest messages */
@@ -47,6 +49,9 @@ apr_array_header_t *acme_conf_challenges(server_rec *s);   /* [http-01] */
 acme_key_type_e acme_conf_key_type(server_rec *s);         /* [ec-p256]; first of AcmeKeyType */
 const char *acme_conf_profile(server_rec *s);
 acme_window_t acme_conf_renew_window(server_rec *s);
+acme_window_t acme_conf_warn_window(server_rec *s);        /* [10%] */
+/* AcmeNotifyCmd as argv (const char*, absolute program path first), or NULL. */
+const apr_array_header_t *acme_conf_notify_cmd(server_rec *s);
 
 /* The domain table: every AcmeDomain of every server, names resolved (vhost
  * ServerName + aliases when none given), validated, as acme_domain_t*.
@@ -59,6 +64,12 @@ apr_array_header_t *acme_conf_domains_decls(apr_pool_t *p, server_rec *base,
 
 /* NULL if name may go into an AcmeDomain, else the tagged reason and fix. */
 const char *acme_conf_check_name(apr_pool_t *p, const char *name, int wildcards_ok);
+
+/* acme_config_parse.c */
+/* "N%" (1..100) or a duration ("30d", "12h", "90m", "3600s") into *w; 0 if neither. */
+int acme_conf_parse_window(const char *arg, acme_window_t *w);
+/* NULL if path is a program the root parent may run, else why not. */
+const char *acme_conf_check_program(apr_pool_t *p, const char *path);
 
 extern const command_rec acme_cmds[];
 void *acme_conf_create_srv(apr_pool_t *p, server_rec *s);

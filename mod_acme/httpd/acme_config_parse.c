@@ -1,0 +1,72 @@
+/* Parsers for directive values that several directives share: lifetime
+ * windows (AcmeRenewWindow, AcmeWarnWindow) and programs the root parent
+ * runs (AcmeNotifyCmd). Pure functions of their input and the file system. */
+#include <unistd.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <apr_file_info.h>
+
+#include "acme_config.h"
+
+#define WINDOW_MAX_SECONDS (3650L * 24 * 3600)
+
+/* "33%" (1..100) or a duration "30d", "12h", "90m", "3600s". */
+int acme_conf_parse_window(const char *arg, acme_window_t *w)
+{
+    apr_interval_time_t unit;
+    char *end;
+    long n = strtol(arg, &end, 10);
+
+    if (end == arg || n <= 0 || !apr_isdigit(arg[0])) {
+        return 0;
+    }
+    if (!strcmp(end, "%")) {
+        if (n > 100) {
+            return 0;
+        }
+        w->percent = (int)n;
+        w->duration = 0;
+        return 1;
+    }
+    if (!end[0] || end[1] || n > WINDOW_MAX_SECONDS) {
+        return 0;
+    }
+    switch (apr_tolower(end[0])) {
+    case 'd': unit = apr_time_from_sec(24 * 3600); break;
+    case 'h': unit = apr_time_from_sec(3600); break;
+    case 'm': unit = apr_time_from_sec(60); break;
+    case 's': unit = apr_time_from_sec(1); break;
+    default: return 0;
+    }
+    if ((apr_interval_time_t)n * unit > apr_time_from_sec(WINDOW_MAX_SECONDS)) {
+        return 0;
+    }
+    w->percent = -1;
+    w->duration = (apr_interval_time_t)n * unit;
+    return 1;
+}
+
+/* The parent runs it as root: it must be a regular executable file that
+ * nobody but its owner and group can replace. */
+const char *acme_conf_check_program(apr_pool_t *p, const char *path)
+{
+    apr_finfo_t finfo;
+    apr_status_t rv;
+    char ebuf[256];
+
+    rv = apr_stat(&finfo, path, APR_FINFO_TYPE | APR_FINFO_PROT, p);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(p, "cannot find %s: %s", path, apr_strerror(rv, ebuf, sizeof(ebuf)));
+    }
+    if (finfo.filetype != APR_REG) {
+        return apr_psprintf(p, "%s is not a regular file", path);
+    }
+    if (access(path, X_OK) != 0) {
+        return apr_psprintf(p, "%s is not executable (chmod +x %s)", path, path);
+    }
+    if (finfo.protection & APR_FPROT_WWRITE) {
+        return apr_psprintf(p, "%s is writable by every user, and it runs as root "
+                            "(chmod o-w %s)", path, path);
+    }
+    return NULL;
+}
