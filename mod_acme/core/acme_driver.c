@@ -7,6 +7,7 @@
 
 #include "acme_job_int.h"
 #include "acme_events.h"
+#include "acme_account.h"
 
 #define ACME_RECHECK_VALID    apr_time_from_sec(12 * 3600)
 #define ACME_RECHECK_STAGED   apr_time_from_sec(5 * 60)
@@ -491,6 +492,7 @@ static acme_renew_reason_e domain_inspect(acme_driver_t *driver, acme_record_t *
                                           apr_time_t now, X509 **leaf_out)
 {
     acme_cert_info_t info;
+    acme_cert_origin_t origin;
     acme_key_type_e key_type;
     const char *ari_id;
     X509 *leaf = live_leaf(driver, domain, p, &info);
@@ -509,8 +511,9 @@ static acme_renew_reason_e domain_inspect(acme_driver_t *driver, acme_record_t *
     if (acme_key_type_of(X509_get0_pubkey(leaf), &key_type) != APR_SUCCESS) {
         key_type = (acme_key_type_e)-1;
     }
-    return acme_cert_fitness(domain, &info, (int)key_type, rec->cert_ca[0] ? rec->cert_ca : NULL,
-                             now, &rec->renew_at);
+    origin.ca_url = rec->cert_ca[0] ? rec->cert_ca : NULL;
+    origin.issued_at = rec->cert_issued_at;
+    return acme_cert_fitness(domain, &info, (int)key_type, &origin, now, &rec->renew_at);
 }
 
 /* When to look at a fit certificate again: its renewal time, the next ARI
@@ -540,6 +543,10 @@ static acme_renew_reason_e domain_decide(acme_driver_t *driver, acme_record_t *r
         return ACME_RENEW_NONE;
     }
     reason = domain_inspect(driver, rec, domain, p, now, &leaf);
+    /* acmectl renew or revoke asked for a new certificate (jobs/<name>.renew, revoked.json). */
+    if (!rec->force && acme_store_renewal_requested(driver->store, p, domain->name)) {
+        rec->force = 1;
+    }
     if (reason == ACME_RENEW_NONE && !rec->force) {
         next_poll = acme_renewal_ari_update(driver, rec, domain, leaf, now, p);
         if (rec->ari.chosen && now >= rec->ari.chosen) {

@@ -80,14 +80,20 @@ typedef enum {
 
 const char *acme_renew_reason_str(acme_renew_reason_e reason); /* "no certificate", ... */
 
+/* Where a live certificate came from (meta.json next to it). */
+typedef struct acme_cert_origin_t {
+    const char *ca_url;          /* directory URL, NULL = unknown */
+    apr_time_t issued_at;        /* when it was obtained, 0 = unknown */
+} acme_cert_origin_t;
+
 /* Is the live certificate (info NULL: none; key_type its public key's type, or
- * -1 when not one of ours; ca_url the directory it came from, NULL = unknown)
- * fit for domain at now? Names, key type, CA (not in domain->ca_urls at all),
- * then the renewal window (acme_policy_due_at with domain->config_changed_at).
- * *renew_at receives the time it is due by the window (0 without a certificate). */
+ * -1 when not one of ours; origin NULL = unknown) fit for domain at now? Names,
+ * key type, CA (not in domain->ca_urls at all), then the renewal window
+ * (acme_policy_due_at with domain->config_changed_at). *renew_at receives the
+ * time it is due by the window (0 without a certificate). */
 acme_renew_reason_e acme_cert_fitness(const acme_domain_t *domain, const acme_cert_info_t *info,
-                                      int key_type, const char *ca_url, apr_time_t now,
-                                      apr_time_t *renew_at);
+                                      int key_type, const acme_cert_origin_t *origin,
+                                      apr_time_t now, apr_time_t *renew_at);
 
 /* RFC 3339 UTC, second precision: "2026-11-28T22:41:56Z". */
 const char *acme_time_rfc3339(apr_pool_t *p, apr_time_t t);
@@ -114,7 +120,15 @@ void acme_driver_force_renewal(acme_driver_t *driver, const char *name);
 
 /* status/<name>.json members, read by the status page and acmectl:
  *   name, names[], state ("missing"|"valid"|"renewing"|"staged"|"error"),
- *   step, cert: {not_after, issuer, serial} (live certificate, if any),
+ *   step, cert: {not_before, not_after, issuer, serial, ca?, ari_id?} (live
+ *   certificate, if any; ca = directory URL it came from, when known),
  *   error: {type, detail, url, at} (last failure), next_action (RFC 3339),
- *   attempts, requests (ACME requests sent for the current certificate). */
+ *   attempts, requests (ACME requests sent for the current certificate),
+ *   fingerprint (the configuration it was written for),
+ *   ca: {url, index, failures, since?} (CA in use of the AcmeCA list, 0-based,
+ *   and its consecutive failures; since = when a backup became the one in use),
+ *   renew_at (with a certificate: when it is due, window or ARI),
+ *   ari: {start?, end?, chosen?, next_poll} (renewal information of the live
+ *   certificate), warning: {expires_at, message, notified_at?} (inside
+ *   AcmeWarnWindow while renewal keeps failing). Times are RFC 3339. */
 #endif

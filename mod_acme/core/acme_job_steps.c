@@ -8,14 +8,9 @@
 
 #include "acme_job_int.h"
 #include "acme_names.h"
+#include "acme_account.h"
 
 #define ACME_ACCOUNT_KEY_TYPE ACME_KEY_EC_P256
-#define ACME_JOB_MAX_AGE      apr_time_from_sec(24 * 3600)
-
-static const char *job_json_path(apr_pool_t *p, const char *name)
-{
-    return apr_pstrcat(p, "jobs/", name, ".json", NULL);
-}
 
 static const char *job_key_path(apr_pool_t *p, const char *name)
 {
@@ -46,113 +41,6 @@ static acme_outcome_e wait_for_ca(acme_step_ctx_t *sc, apr_time_t retry_after)
 {
     sc->retry_after = retry_after;
     return ACME_OUTCOME_WAIT;
-}
-
-/* ---- persistence ---- */
-
-const char *acme_job_fingerprint(apr_pool_t *p, const acme_domain_t *domain)
-{
-    const char *names = apr_array_pstrcat(p, domain->names, ',');
-    const char *cas = domain->ca_urls ? apr_array_pstrcat(p, domain->ca_urls, ',') : "";
-
-    return apr_pstrcat(p, names, " ", acme_key_type_name(domain->key_type), " ", cas, " ",
-                       domain->profile ? domain->profile : "", NULL);
-}
-
-static acme_job_t *job_new(apr_pool_t *pool, const acme_domain_t *domain, const char *ca_url,
-                           apr_time_t now)
-{
-    acme_job_t *job = apr_pcalloc(pool, sizeof(*job));
-
-    job->pool = pool;
-    job->ca_url = apr_pstrdup(pool, ca_url ? ca_url : "");
-    job->step = ACME_STEP_ACCOUNT;
-    job->started = now;
-    job->fingerprint = acme_job_fingerprint(pool, domain);
-    job->poll_interval = ACME_POLL_INITIAL;
-    job->pending = apr_array_make(pool, 4, sizeof(acme_pending_t *));
-    return job;
-}
-
-void acme_job_remove_files(acme_driver_t *driver, const char *name, apr_pool_t *ptemp)
-{
-    acme_store_remove(driver->store, ptemp, job_json_path(ptemp, name));
-    acme_store_remove(driver->store, ptemp, job_key_path(ptemp, name));
-}
-
-acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
-                             const char *ca_url, apr_time_t live_issued_at,
-                             apr_pool_t *pool, apr_pool_t *ptemp, apr_time_t now, int *resumed)
-{
-    acme_job_t *job = job_new(pool, domain, ca_url, now);
-    const char *fingerprint, *order, *ca;
-    json_t *json;
-    json_int_t started;
-    apr_status_t rv;
-
-    *resumed = 0;
-    rv = acme_store_read_json(driver->store, ptemp, job_json_path(ptemp, domain->name), &json);
-    if (rv == APR_ENOENT) {
-        acme_store_remove(driver->store, ptemp, job_key_path(ptemp, domain->name));
-        return job;
-    }
-    fingerprint = rv == APR_SUCCESS ? json_string_value(json_object_get(json, "fingerprint")) : NULL;
-    order = rv == APR_SUCCESS ? json_string_value(json_object_get(json, "order")) : NULL;
-    ca = rv == APR_SUCCESS ? json_string_value(json_object_get(json, "ca")) : NULL;
-    started = rv == APR_SUCCESS ? json_integer_value(json_object_get(json, "started")) : 0;
-    /* A crash between staging and removing the record leaves it behind: the
-     * certificate it led to is live now, so it must not be fetched again. */
-    if (!fingerprint || strcmp(fingerprint, job->fingerprint) != 0 || !order
-        || !ca || strcmp(ca, job->ca_url) != 0
-        || started <= 0 || now - apr_time_from_sec(started) > ACME_JOB_MAX_AGE
-        || apr_time_from_sec(started) <= live_issued_at) {
-        acme_log(&driver->ctx, ACME_LOG_INFO, rv,
-                 "ACME00409: %s: discarding an unfinished order record (unreadable, older than a "
-                 "day or than the live certificate, or for another configuration or CA)",
-                 domain->name);
-        acme_job_remove_files(driver, domain->name, ptemp);
-        return job;
-    }
-    /* Re-enter at the account: free when the account is known, and the order
-     * step re-reads the order, so every later step sees the CA's current view. */
-    job->order_url = apr_pstrdup(pool, order);
-    job->started = apr_time_from_sec(started);
-    *resumed = 1;
-    return job;
-}
-
-apr_status_t acme_job_save(acme_driver_t *driver, const acme_domain_t *domain,
-                           const acme_job_t *job, apr_pool_t *ptemp)
-{
-    json_t *json;
-    apr_status_t rv;
-
-    /* Nothing to resume before the order exists or after staging. */
-    if (!job->order_url || job->step >= ACME_STEP_STAGED) {
-        return APR_SUCCESS;
-    }
-    json = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "name", domain->name,
-                     "fingerprint", job->fingerprint, "step", acme_step_name(job->step),
-                     "ca", job->ca_url, "order", job->order_url,
-                     "started", (json_int_t)apr_time_sec(job->started));
-    if (!json) {
-        return APR_ENOMEM;
-    }
-    rv = acme_store_write_json(driver->store, ptemp, job_json_path(ptemp, domain->name), json,
-                               ACME_STORE_KEY_PERMS);
-    json_decref(json);
-    return rv;
-}
-
-void acme_job_withdraw_all(acme_driver_t *driver, acme_job_t *job)
-{
-    int i;
-
-    for (i = 0; driver->has_sink && i < job->pending->nelts; ++i) {
-        acme_pending_t *pending = APR_ARRAY_IDX(job->pending, i, acme_pending_t *);
-        driver->sink.withdraw(driver->sink.baton, pending->token);
-    }
-    apr_array_clear(job->pending);
 }
 
 /* ---- ACCOUNT ---- */
@@ -760,6 +648,7 @@ static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
                            acme_store_path(sc->driver->store, sc->p, "staging"));
     }
     log_staged(sc, APR_ARRAY_IDX(chain, 0, X509 *));
+    acme_store_renewal_done(sc->driver->store, sc->p, sc->domain->name);
     acme_job_remove_files(sc->driver, sc->domain->name, sc->p);
     return ACME_OUTCOME_DONE;
 }

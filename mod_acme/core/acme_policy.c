@@ -56,17 +56,18 @@ apr_time_t acme_policy_renew_at(apr_time_t not_before, apr_time_t not_after, acm
     return window_at(not_before, not_after, window, default_percent(not_after - not_before));
 }
 
-apr_time_t acme_policy_due_at(apr_time_t not_before, apr_time_t not_after, acme_window_t window,
-                              apr_time_t config_changed_at)
+apr_time_t acme_policy_due_at(apr_time_t not_before, apr_time_t not_after, apr_time_t issued_at,
+                              acme_window_t window, apr_time_t config_changed_at)
 {
     acme_window_t fallback = { -1, 0 };
+    apr_time_t issued = issued_at > not_before ? issued_at : not_before;
 
     if (not_after <= not_before || !acme_policy_window_is_whole(not_before, not_after, window)) {
         return acme_policy_renew_at(not_before, not_after, window);
     }
     /* Renewing every certificate the moment it is issued would loop against
      * the CA's rate limits: the whole-lifetime window is spent by one renewal. */
-    if (config_changed_at > 0 && not_before < config_changed_at) {
+    if (config_changed_at > 0 && issued < config_changed_at) {
         return not_before;
     }
     return acme_policy_renew_at(not_before, not_after, fallback);

@@ -22,11 +22,13 @@ int acme_policy_window_is_whole(apr_time_t not_before, apr_time_t not_after, acm
 apr_time_t acme_policy_renew_at(apr_time_t not_before, apr_time_t not_after, acme_window_t window);
 
 /* When the certificate is due for renewal under window. A whole-lifetime window
- * renews once: a certificate issued (not_before) before the configuration
- * changed (config_changed_at, 0 = unknown) is due at once; a later one follows
- * the default window, so it neither renews in a loop nor expires. */
-apr_time_t acme_policy_due_at(apr_time_t not_before, apr_time_t not_after, acme_window_t window,
-                              apr_time_t config_changed_at);
+ * renews once: a certificate issued before the configuration changed
+ * (config_changed_at, 0 = unknown) is due at once; a later one follows the
+ * default window, so it neither renews in a loop nor expires. Issued: the later
+ * of not_before and issued_at (when it was obtained, 0 = unknown), as CAs
+ * backdate not_before. */
+apr_time_t acme_policy_due_at(apr_time_t not_before, apr_time_t not_after, apr_time_t issued_at,
+                              acme_window_t window, apr_time_t config_changed_at);
 
 /* Time from which an expiry warning is due (AcmeWarnWindow; default 10%). */
 apr_time_t acme_policy_warn_at(apr_time_t not_before, apr_time_t not_after, acme_window_t window);

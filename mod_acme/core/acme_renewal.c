@@ -15,6 +15,7 @@
 #define ACME_CA_DOWN_RETRY       apr_time_from_sec(60)
 /* A stored time further ahead than the longest wait we ever plan is garbage. */
 #define ACME_STORED_TIME_SLACK   apr_time_from_sec(25 * 3600)
+#define ACME_RESTORED_WAIT_MAX   apr_time_from_sec(30 * 24 * 3600)
 
 static const char *ari_path(apr_pool_t *p, const char *name)
 {
@@ -321,9 +322,11 @@ static void restore_error(acme_record_t *rec, json_t *json, apr_time_t now)
     copy_string(rec->error_type, sizeof(rec->error_type), error, "type");
     copy_string(rec->error_detail, sizeof(rec->error_detail), error, "detail");
     copy_string(rec->error_url, sizeof(rec->error_url), error, "url");
-    /* The backoff (and the CA's Retry-After) outlives the restart. */
-    if (!rec->force && next_action > now && next_action <= now + ACME_STORED_TIME_SLACK) {
-        rec->next_run = next_action;
+    /* The backoff (and the CA's Retry-After, which may be days) outlives the
+     * restart; a time beyond any we plan is clamped, not obeyed. */
+    if (!rec->force && next_action > now) {
+        rec->next_run = next_action < now + ACME_RESTORED_WAIT_MAX
+                        ? next_action : now + ACME_RESTORED_WAIT_MAX;
     }
 }
 

@@ -162,6 +162,13 @@ static void test_fitness_window(void **state)
     assert_string_equal(acme_renew_reason_str(ACME_RENEW_WINDOW), "renewal window reached");
 }
 
+static const acme_cert_origin_t *origin(apr_pool_t *p, const char *ca_url)
+{
+    acme_cert_origin_t *o = apr_pcalloc(p, sizeof(*o));
+    o->ca_url = ca_url;
+    return o;
+}
+
 static void test_fitness_ca_changed(void **state)
 {
     apr_pool_t *p = *state;
@@ -170,18 +177,17 @@ static void test_fitness_ca_changed(void **state)
     apr_time_t renew_at;
 
     /* From the first CA, from a backup CA of the list, or of unknown origin: fit. */
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, "https://ca.test/dir", t0 + DAY,
-                                       &renew_at), ACME_RENEW_NONE);
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, "https://backup.test/dir",
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, origin(p, "https://ca.test/dir"),
                                        t0 + DAY, &renew_at), ACME_RENEW_NONE);
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, origin(p, "https://backup.test/dir"), t0 + DAY, &renew_at), ACME_RENEW_NONE);
     assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at),
                      ACME_RENEW_NONE);
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, "https://old.test/dir",
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, origin(p, "https://old.test/dir"),
                                        t0 + DAY, &renew_at), ACME_RENEW_CA);
     assert_string_equal(acme_renew_reason_str(ACME_RENEW_CA), "CA changed");
     /* Names and key type are reported first. */
     d->key_type = ACME_KEY_EC_P384;
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, "https://old.test/dir",
+    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, origin(p, "https://old.test/dir"),
                                        t0 + DAY, &renew_at), ACME_RENEW_KEY_TYPE);
 }
 

@@ -63,19 +63,25 @@ static void test_whole_window_renews_once(void **state)
 
     assert_true(acme_policy_window_is_whole(t0, t0 + 90 * DAY, whole));
     /* Issued before the configuration changed: due at once. */
-    assert_int_equal(acme_policy_due_at(t0, t0 + 90 * DAY, whole, changed), t0);
-    assert_int_equal(acme_policy_due_at(t0, t0 + 90 * DAY, longer, changed), t0);
+    assert_int_equal(acme_policy_due_at(t0, t0 + 90 * DAY, 0, whole, changed), t0);
+    assert_int_equal(acme_policy_due_at(t0, t0 + 90 * DAY, 0, longer, changed), t0);
     /* Issued after it (the renewal itself): the default window, not a loop. */
-    assert_int_equal(acme_policy_due_at(changed + 1, changed + 1 + 90 * DAY, whole, changed),
+    assert_int_equal(acme_policy_due_at(changed + 1, changed + 1 + 90 * DAY, 0, whole, changed),
                      changed + 1 + 90 * DAY - (90 * DAY / 100) * 33);
-    assert_int_equal(acme_policy_due_at(changed, changed + 6 * DAY, longer, changed),
+    assert_int_equal(acme_policy_due_at(changed, changed + 6 * DAY, 0, longer, changed),
                      changed + 3 * DAY);
     /* Unknown change time: never "at once". */
-    assert_int_equal(acme_policy_due_at(t0, t0 + 90 * DAY, whole, 0),
+    assert_int_equal(acme_policy_due_at(t0, t0 + 90 * DAY, 0, whole, 0),
                      t0 + 90 * DAY - (90 * DAY / 100) * 33);
+    /* A backdated not_before: the time it was obtained counts. */
+    assert_int_equal(acme_policy_due_at(changed - HOUR, changed + 90 * DAY, changed + 1, whole,
+                                        changed), changed - HOUR + (90 * DAY + HOUR) / 100 * 67
+                                                  + (90 * DAY + HOUR) % 100);
+    assert_int_equal(acme_policy_due_at(changed - HOUR, changed + 90 * DAY, changed - 1, whole,
+                                        changed), changed - HOUR);
     /* Other windows ignore the change time. */
     whole.percent = 99;
-    assert_int_equal(acme_policy_due_at(t0, t0 + 100 * DAY, whole, changed), t0 + DAY);
+    assert_int_equal(acme_policy_due_at(t0, t0 + 100 * DAY, 0, whole, changed), t0 + DAY);
 }
 
 static void test_warn_window(void **state)
