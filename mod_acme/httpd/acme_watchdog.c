@@ -314,6 +314,7 @@ static void activation_look(acme_wd_t *wd, apr_pool_t *p)
             request_graceful_restart(wd, fresh, p, wd->wake[0]);
         }
     }
+    apr_pool_clear(p);
 }
 
 /* Parent, on the activation thread: looks at staging when inotify says it
@@ -340,7 +341,6 @@ static void *APR_THREAD_FUNC activation_thread(apr_thread_t *thread, void *baton
             drain_events(wd->notify_fd);
         }
         activation_look(wd, wd->look_pool);
-        apr_pool_clear(wd->look_pool);
     }
     apr_thread_exit(thread, APR_SUCCESS);
     return NULL;
