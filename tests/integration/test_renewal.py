@@ -1,0 +1,211 @@
+"""Renewal lifecycle that never loses a certificate: renewals nobody has to
+start or activate, the previous certificate kept in archive/, a CA that
+rejects nonces or is down for a while, names added and removed, two servers
+sharing one store, and the expiry warning and AcmeNotifyCmd.
+
+(test_lifecycle.py covers a renewal window a few seconds shorter than the
+lifetime; test_unreachable_ca.py a CA that is down before the first
+certificate.)"""
+import json
+import os
+import time
+import uuid
+
+import pytest
+
+import harness
+from harness import (archive_versions, cert_names, live_version, parse_time, ssl_vhost,
+                     store_problems, store_status, utcnow, version_leaf, wait_for,
+                     wait_for_new_cert)
+
+ISSUE_TIMEOUT = 60
+RENEW_TIMEOUT = 60
+# The window that forces one renewal of a live certificate. ACME_IT_FORCE_WINDOW
+# replaces it (e.g. a duration a few seconds shorter than the lifetime) to look
+# at the tests that use it apart from the whole-lifetime rule.
+FORCE_WINDOW = os.environ.get("ACME_IT_FORCE_WINDOW") or "100%"
+
+
+def issue(httpd, name, aliases=(), acme=None, vhosts=None):
+    httpd.write_config(vhosts=vhosts or ssl_vhost(name, aliases), acme=acme)
+    httpd.start()
+    return httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+
+
+def force_renewal(httpd, name, aliases=(), acme=None, vhosts=None):
+    """AcmeRenewWindow 100% (FORCE_WINDOW) after issuance: renew once, now.
+    Returns the generation count after the administrator's graceful restart."""
+    # the store knows times to the second: change the configuration in a later
+    # second than the issuance, as an administrator would
+    time.sleep(1.2)
+    settings = {"AcmeRenewWindow": FORCE_WINDOW}
+    settings.update(acme or {})
+    httpd.write_config(vhosts=vhosts or ssl_vhost(name, aliases), acme=settings)
+    httpd.graceful()
+    return httpd.generation_count()
+
+
+def assert_store_ok(httpd):
+    problems = store_problems(httpd.store)
+    assert not problems, "store %s:\n%s" % (httpd.store, "\n".join(problems))
+    chk = httpd.acmectl("--store", httpd.store, "check")
+    assert chk.returncode == 0, "acmectl check failed (%d):\n%s%s" % (
+        chk.returncode, chk.stdout, chk.stderr)
+
+
+def assert_archived(httpd, name, old, new):
+    """archive/<name>/ holds the old and the new certificate; domains/<name>
+    leads to the new one."""
+    versions = archive_versions(httpd.store, name)
+    serials = [version_leaf(v).serial_number for v in versions]
+    assert old.serial_number in serials and new.serial_number in serials, \
+        "archive/%s serials %s, want %x and %x" % (name, ["%x" % s for s in serials],
+                                                   old.serial_number, new.serial_number)
+    live = live_version(httpd.store, name)
+    assert live and version_leaf(live).serial_number == new.serial_number, \
+        "domains/%s -> %s, not the new certificate" % (name, live)
+    assert live == versions[-1], "domains/%s -> %s, newest is %s" % (name, live, versions[-1])
+    return versions
+
+
+def pebble_fixture(label, **kwargs):
+    @pytest.fixture(scope="module")
+    def fixture(workdir, challtestsrv):
+        try:
+            pb = harness.private_pebble(workdir, challtestsrv.dns_port, label, **kwargs)
+        except harness.HarnessError as exc:
+            pytest.fail(str(exc))
+        yield pb
+        pb.stop()
+    return fixture
+
+
+short_lived_pebble = pebble_fixture("short-lived", extra_config={"certificateValidityPeriod": 60})
+nonce_pebble = pebble_fixture("nonce-renewal", env={"PEBBLE_WFE_NONCEREJECT": "50"})
+
+
+# --------------------------------------------------------------------------
+# renewal without a manual step
+
+def test_whole_lifetime_window_renews_once_by_itself(httpd, pebble, unique):
+    """AcmeRenewWindow 100% set after issuance: one new certificate, live
+    without anyone restarting httpd, the first one kept in archive/, and no
+    renewal loop afterwards."""
+    name = unique("whole")
+    first = issue(httpd, name)
+    parent = httpd.pid()
+    generation = force_renewal(httpd, name)
+
+    second = wait_for_new_cert(httpd, name, first.serial_number, RENEW_TIMEOUT)
+    assert cert_names(second) == {name}
+    assert httpd.generation_count() > generation, \
+        "the new certificate is live, but httpd did not restart itself?\n" + httpd.diagnostics()
+    assert httpd.pid() == parent
+    versions = assert_archived(httpd, name, first, second)
+    assert len(versions) == 2, versions
+
+    # "100%" renews certificates older than the configuration change, once
+    orders = pebble.new_order_count()
+    time.sleep(8)
+    assert pebble.new_order_count() == orders, "renewing in a loop:\n" + httpd.diagnostics()
+    assert httpd.verified_cert(name).serial_number == second.serial_number
+    assert len(archive_versions(httpd.store, name)) == 2
+    assert_store_ok(httpd)
+
+
+def test_short_lifetime_renews_by_the_default_window(httpd_factory, short_lived_pebble, unique):
+    """Pebble issues 60-second certificates: the default window (50% for
+    lifetimes under 10 days) renews each about 30 s after issuance, with no
+    configuration change and no manual restart."""
+    httpd = httpd_factory(pebble=short_lived_pebble)
+    name = unique("short")
+    first = issue(httpd, name)
+    lifetime = (first.not_valid_after - first.not_valid_before).total_seconds()
+    assert lifetime <= 70, "Pebble ignored certificateValidityPeriod: %s s" % lifetime
+    generations = httpd.generation_count()
+
+    second = wait_for_new_cert(httpd, name, first.serial_number, lifetime)
+    assert second.not_valid_before >= first.not_valid_before
+    # renewed inside the window, not at once and not after expiry
+    renewed_at = second.not_valid_before - first.not_valid_before
+    assert renewed_at.total_seconds() >= lifetime * 0.5 - 5, \
+        "renewed %s after issuance, before the window (%.0f s)" % (renewed_at, lifetime / 2)
+    assert httpd.generation_count() > generations
+    assert_archived(httpd, name, first, second)
+    assert_store_ok(httpd)
+
+
+def test_renewal_with_a_ca_rejecting_half_the_nonces(httpd_factory, nonce_pebble, unique):
+    httpd = httpd_factory(pebble=nonce_pebble)
+    name = unique("nonce-renew")
+    first = issue(httpd, name)
+    force_renewal(httpd, name)
+    second = wait_for_new_cert(httpd, name, first.serial_number, RENEW_TIMEOUT)
+    assert cert_names(second) == {name}
+    assert_archived(httpd, name, first, second)
+
+
+# --------------------------------------------------------------------------
+# a CA that goes away for a while
+
+@pytest.fixture
+def own_pebble(workdir, challtestsrv):
+    """A Pebble this test may stop and start again (same ports, same config)."""
+    try:
+        pb = harness.private_pebble(workdir, challtestsrv.dns_port, "own-%s" % uuid.uuid4().hex[:8])
+    except harness.HarnessError as exc:
+        pytest.fail(str(exc))
+    yield pb
+    pb.stop()
+
+
+def wait_for_status_error(httpd, name, timeout=30):
+    def has_error():
+        d = httpd.domain_status(name)
+        return d if d.get("error") else None
+    try:
+        return wait_for(has_error, timeout, what="an error for %s on the status page" % name)
+    except TimeoutError as exc:
+        raise AssertionError("%s; page: %s\n%s" % (exc, json.dumps(httpd.status(), indent=1),
+                                                   httpd.diagnostics())) from None
+
+
+def test_renewal_survives_an_unreachable_ca(httpd_factory, own_pebble, unique):
+    """The CA goes down before a renewal: the live certificate keeps being
+    served (also across a full stop and start), the status page says why and
+    when the next try is; when the CA is back, the renewal completes by itself."""
+    httpd = httpd_factory(pebble=own_pebble)
+    name = unique("ca-down")
+    first = issue(httpd, name)
+    own_pebble.stop()
+    force_renewal(httpd, name)
+
+    domain = wait_for_status_error(httpd, name)
+    err = domain["error"]
+    assert err.get("detail"), err
+    assert "127.0.0.1:%d" % own_pebble.port in err["detail"], \
+        "error detail does not name the CA: %s" % err
+    next_action = parse_time(domain["next_action"])
+    assert next_action > utcnow(), "next_action %s is not in the future" % domain["next_action"]
+    assert httpd.verified_cert(name).serial_number == first.serial_number
+
+    httpd.stop()
+    httpd.start()
+    # the stored certificate from the first handshake on, with the CA still down
+    assert httpd.verified_cert(name).serial_number == first.serial_number
+    time.sleep(2)
+    assert httpd.verified_cert(name).serial_number == first.serial_number
+    assert httpd.domain_status(name).get("cert"), httpd.domain_status(name)
+    assert_store_ok(httpd)
+
+    # The CA comes back (a new Pebble on the same ports: new root, no accounts).
+    # The retry comes at the time the status page announced, give or take a run.
+    own_pebble.start()
+    next_action = parse_time(httpd.domain_status(name).get("next_action") or domain["next_action"])
+    wait = max(0.0, (next_action - utcnow()).total_seconds()) + 30
+    assert wait <= 150, "next retry only at %s" % next_action
+    second = wait_for_new_cert(httpd, name, first.serial_number, wait)
+    assert cert_names(second) == {name}
+    assert_archived(httpd, name, first, second)
+    wait_for(lambda: httpd.domain_status(name).get("state") == "valid", 10,
+             what="state 'valid' after the renewal")
