@@ -88,7 +88,7 @@ typedef struct acme_record_t {
     char error_type[ACME_ERR_TYPE_MAX];
     char error_detail[ACME_ERR_DETAIL_MAX];
     char error_url[ACME_ERR_URL_MAX];
-    char status_written[96];        /* what the status file last said */
+    char status_written[256];       /* what the status file last said */
 } acme_record_t;
 
 struct acme_driver_t {

@@ -1,5 +1,7 @@
-/* The issuance state machine's pure parts: the transition table, the "is the
- * live certificate fit" decision, domains as JSON, timestamps. */
+/* The issuance state machine: the transition table, the "is the
+ * live certificate fit" decision, domains as JSON, timestamps, and the driver
+ * against a store (ARI state, failover, warnings, restarts). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
