@@ -8,12 +8,14 @@ lifetime; test_unreachable_ca.py a CA that is down before the first
 certificate.)"""
 import json
 import os
+import threading
 import time
 import uuid
 
 import pytest
 
 import harness
+from ari_proxy import ChallengeFanout
 from harness import (archive_versions, cert_names, live_version, parse_time, ssl_vhost,
                      store_problems, store_status, utcnow, version_leaf, wait_for,
                      wait_for_new_cert)
@@ -209,3 +211,100 @@ def test_renewal_survives_an_unreachable_ca(httpd_factory, own_pebble, unique):
     assert_archived(httpd, name, first, second)
     wait_for(lambda: httpd.domain_status(name).get("state") == "valid", 10,
              what="state 'valid' after the renewal")
+
+
+# --------------------------------------------------------------------------
+# names added and removed
+
+def test_removed_name_gets_a_new_certificate_and_a_removed_domain_keeps_its_files(httpd, unique):
+    """(test_lifecycle covers an added alias.) A name dropped from a vhost:
+    new certificate without it. A whole AcmeDomain dropped: its certificate
+    stays in the store, untouched."""
+    keep, dropped = unique("shrink"), unique("dropped")
+    vhosts = ssl_vhost(keep, ["www." + keep, "old." + keep]) + ssl_vhost(dropped)
+    first = issue(httpd, keep, vhosts=vhosts)
+    assert cert_names(first) == {keep, "www." + keep, "old." + keep}
+    httpd.wait_for_pebble_cert(dropped, ISSUE_TIMEOUT)
+    dropped_live = live_version(httpd.store, dropped)
+    dropped_files = snapshot(os.path.join(httpd.store, "archive", dropped))
+    assert dropped_live and dropped_files
+
+    httpd.write_config(vhosts=ssl_vhost(keep, ["www." + keep]))
+    httpd.graceful()
+    second = wait_for_new_cert(httpd, keep, first.serial_number, RENEW_TIMEOUT)
+    assert cert_names(second) == {keep, "www." + keep}, sorted(cert_names(second))
+    assert httpd.verified_cert("www." + keep).serial_number == second.serial_number
+    assert_archived(httpd, keep, first, second)
+
+    # the driver has looked at the store since (it ordered and staged): the
+    # dropped domain's certificate is still there, byte for byte
+    assert live_version(httpd.store, dropped) == dropped_live
+    assert snapshot(os.path.join(httpd.store, "archive", dropped)) == dropped_files
+    assert_store_ok(httpd)
+
+
+def snapshot(directory):
+    """{relative path: bytes} of every file under directory."""
+    files = {}
+    for root, _dirs, names in os.walk(directory):
+        for n in names:
+            path = os.path.join(root, n)
+            with open(path, "rb") as f:
+                files[os.path.relpath(path, directory)] = f.read()
+    return files
+
+
+# --------------------------------------------------------------------------
+# two servers, one store
+
+@pytest.fixture
+def fanout_pebble(workdir, challtestsrv):
+    """A Pebble whose http-01 port is a fan-out to several httpd instances."""
+    try:
+        pb = harness.private_pebble(workdir, challtestsrv.dns_port, "twin-%s" % uuid.uuid4().hex[:8])
+    except harness.HarnessError as exc:
+        pytest.fail(str(exc))
+    yield pb
+    pb.stop()
+
+
+def test_two_servers_sharing_a_store_order_once(httpd_factory, fanout_pebble, unique):
+    """Two httpd instances (own ServerRoots and ports, one AcmeStoreDir, the
+    same domain) started together: one order at the CA, and both serve the
+    certificate it brought."""
+    a = httpd_factory(pebble=fanout_pebble, http_port=harness.free_port(),
+                      https_port=harness.free_port(), prefix="it-twin-a-")
+    b = httpd_factory(pebble=fanout_pebble, http_port=harness.free_port(),
+                      https_port=harness.free_port(), prefix="it-twin-b-")
+    fanout = ChallengeFanout(fanout_pebble.http_port, [a.http_port, b.http_port]).start()
+    try:
+        name = unique("twin")
+        for h in (a, b):
+            h.write_config(vhosts=ssl_vhost(name),
+                           acme={"AcmeStoreDir": a.store, "AcmeChallenges": "http-01"})
+        errors = []
+
+        def start(h):
+            try:
+                h.start()
+            except Exception as exc:  # noqa: BLE001 -- reported below
+                errors.append(exc)
+        threads = [threading.Thread(target=start, args=(h,)) for h in (a, b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors
+
+        ca = a.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+        cb = b.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+        assert ca.serial_number == cb.serial_number, \
+            "a serves %x, b serves %x" % (ca.serial_number, cb.serial_number)
+        time.sleep(3)
+        orders = fanout_pebble.request_lines("POST", "/order-plz")
+        assert len(orders) == 1, "%d orders for one certificate:\n%s\n%s\n%s" % (
+            len(orders), "\n".join(orders), a.diagnostics(), b.diagnostics())
+        assert a.verified_cert(name).serial_number == b.verified_cert(name).serial_number
+        assert_store_ok(a)
+    finally:
+        fanout.stop()
