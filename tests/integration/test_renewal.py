@@ -308,3 +308,144 @@ def test_two_servers_sharing_a_store_order_once(httpd_factory, fanout_pebble, un
         assert_store_ok(a)
     finally:
         fanout.stop()
+
+
+# --------------------------------------------------------------------------
+# AcmeNotifyCmd and the expiry warning
+
+NOTIFY_TIMEOUT = 20
+
+
+def notify_script(httpd, body):
+    """An executable shell script in the ServerRoot (so the harness's cleanup
+    finds anything it leaves running); its output file is script + '.out'."""
+    path = os.path.join(httpd.serverroot, "notify.sh")
+    out = path + ".out"
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\nOUT=%s\n%s\n" % (out, body))
+    os.chmod(path, 0o755)
+    return path, out
+
+
+RECORDING = ('echo "args=$* event=$ACME_EVENT domain=$ACME_DOMAIN uid=$(id -u) '
+             'detail=$ACME_DETAIL" >> "$OUT"')
+
+
+def notify_lines(out):
+    try:
+        with open(out) as f:
+            return [l.rstrip("\n") for l in f]
+    except FileNotFoundError:
+        return []
+
+
+def wait_for_notify(httpd, out, event, name, timeout=NOTIFY_TIMEOUT):
+    want = "args=%s %s event=%s domain=%s " % (event, name, event, name)
+
+    def seen():
+        return [l for l in notify_lines(out) if l.startswith(want)]
+    try:
+        return wait_for(seen, timeout, what="AcmeNotifyCmd with '%s %s'" % (event, name))
+    except TimeoutError as exc:
+        raise AssertionError("%s; calls so far: %s\n%s" % (exc, notify_lines(out),
+                                                           httpd.diagnostics())) from None
+
+
+def test_notify_cmd_hears_issued_then_renewed(httpd, unique):
+    name = unique("notify")
+    script, out = notify_script(httpd, RECORDING)
+    acme = {"AcmeNotifyCmd": script}
+    first = issue(httpd, name, acme=acme)
+    issued = wait_for_notify(httpd, out, "issued", name)
+    assert " uid=0 " in issued[0], "AcmeNotifyCmd does not run as root: %s" % issued
+
+    force_renewal(httpd, name, acme=acme)
+    wait_for_new_cert(httpd, name, first.serial_number, RENEW_TIMEOUT)
+    wait_for_notify(httpd, out, "renewed", name)
+    calls = notify_lines(out)
+    assert len([l for l in calls if l.startswith("args=issued ")]) == 1, calls
+    assert len([l for l in calls if l.startswith("args=renewed ")]) == 1, calls
+
+
+def test_expiry_warning_while_the_ca_is_unreachable(httpd_factory, own_pebble, unique):
+    """A warn window covering the whole lifetime and a renewal that fails: the
+    status page shows a warning, the log a warn-level line, AcmeNotifyCmd hears
+    'expiring'; the live certificate is still served."""
+    httpd = httpd_factory(pebble=own_pebble)
+    name = unique("warn")
+    script, out = notify_script(httpd, RECORDING)
+    first = issue(httpd, name, acme={"AcmeNotifyCmd": script})
+    wait_for_notify(httpd, out, "issued", name)
+    own_pebble.stop()
+    # an added name makes a renewal due at once; the CA is gone, so it fails
+    httpd.write_config(vhosts=ssl_vhost(name, ["www." + name]),
+                       acme={"AcmeNotifyCmd": script, "AcmeWarnWindow": "100%"})
+    httpd.graceful()
+
+    def warned():
+        d = httpd.domain_status(name)
+        return d if isinstance(d.get("warning"), dict) else None
+    try:
+        domain = wait_for(warned, 30, what="a warning for %s on the status page" % name)
+    except TimeoutError as exc:
+        raise AssertionError("%s; page: %s\n%s" % (exc, json.dumps(httpd.status(), indent=1),
+                                                   httpd.diagnostics())) from None
+    warning = domain["warning"]
+    assert warning.get("message"), warning
+    assert parse_time(warning["expires_at"]) > utcnow(), warning
+    assert abs((parse_time(warning["expires_at"]) - first.not_valid_after.replace(
+        tzinfo=utcnow().tzinfo)).total_seconds()) < 2, (warning, first.not_valid_after)
+    assert domain.get("error"), domain
+    warn_lines = [l for l in httpd.error_log_text().splitlines()
+                  if "[acme:warn]" in l and name in l and "expire" in l]
+    assert warn_lines, "no warn-level expiry line in the error log:\n" + httpd.diagnostics()
+    expiring = wait_for_notify(httpd, out, "expiring", name)
+    assert "detail=" in expiring[0] and expiring[0].split("detail=", 1)[1].strip(), expiring
+    # the status page's HTML shows it where nobody misses it
+    status, _, body = httpd.http_request("/acme-status", headers={"Accept": "text/html"})
+    assert status == 200 and b"arning" in body, body[:2000]
+    assert httpd.verified_cert(name).serial_number == first.serial_number
+
+
+def test_failing_or_hanging_notify_cmd_never_stops_httpd(httpd, unique):
+    """A program that hangs is killed after its time and logged; one that
+    fails is logged with its exit status and output; httpd keeps serving and
+    activating certificates meanwhile."""
+    name = unique("notify-bad")
+    script, out = notify_script(httpd, "\n".join([
+        'echo "$1 $2 pid=$$" >> "$OUT"',
+        'if [ "$1" = issued ]; then',
+        '    while :; do sleep 1; done',
+        'fi',
+        'echo "renewal script trouble for $2"',
+        'exit 3',
+    ]))
+    acme = {"AcmeNotifyCmd": script}
+    first = issue(httpd, name, acme=acme)
+    try:
+        wait_for(lambda: any(l.startswith("issued ") for l in notify_lines(out)), NOTIFY_TIMEOUT,
+                 what="AcmeNotifyCmd to start for 'issued'")
+        # while it hangs: requests are served, and a new certificate still goes live
+        status, _, body = httpd.https_request(name, "/index.html", verify=True)
+        assert status == 200 and b"plain docroot" in body
+        httpd.write_config(vhosts=ssl_vhost(name, ["www." + name]), acme=acme)
+        httpd.graceful(timeout=45)
+        second = wait_for_new_cert(httpd, name, first.serial_number, RENEW_TIMEOUT)
+        assert "www." + name in cert_names(second)
+
+        def logged(tag, *words):
+            return [l for l in httpd.error_log_text().splitlines()
+                    if tag in l and all(w in l for w in words)]
+        killed = wait_for(lambda: logged("ACME00617", "issued", name), 45,
+                          what="the hanging AcmeNotifyCmd to be killed and logged")
+        assert "[acme:warn]" in killed[0], killed
+        failed = wait_for(lambda: logged("ACME00619", "renewed", name, "3"), NOTIFY_TIMEOUT,
+                          what="the failing AcmeNotifyCmd to be logged")
+        assert failed
+        assert logged("ACME00615", "renewal script trouble"), "its output is not logged"
+        assert httpd.running()
+        status, _, body = httpd.https_request("www." + name, "/index.html", verify=True)
+        assert status == 200 and b"plain docroot" in body
+    finally:
+        harness.kill_pids([p for p in harness.pids_with_arg(script)])
+    assert not [p for p in harness.pids_with_arg(script) if harness.pid_alive(p)]
