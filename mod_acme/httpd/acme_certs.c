@@ -16,6 +16,7 @@
 #include "acme_config.h"
 #include "acme_challenge.h"
 #include "acme_cert.h"
+#include "acme_client.h"
 #include "acme_names.h"
 
 #define CERTS_STATE_KEY     "mod_acme:certs-state"
@@ -173,31 +174,98 @@ static void store_grant_child(acme_runtime_t *rt, apr_pool_t *ptemp)
     }
 }
 
+/* When the configuration recorded in have last changed. Files written before
+ * this was recorded were rewritten only on changes: their mtime says it. */
+static apr_time_t config_recorded_change(acme_runtime_t *rt, apr_pool_t *ptemp, const char *rel,
+                                         json_t *have, apr_time_t now)
+{
+    json_t *changed = json_object_get(have, "changed_at");
+    json_t *seconds = json_object_get(have, "config_changed_at");
+    apr_time_t at = 0;
+    apr_finfo_t finfo;
+
+    if (!json_is_string(changed)
+        || acme_rfc3339_parse(json_string_value(changed), &at) != APR_SUCCESS) {
+        at = 0;
+    }
+    if (at <= 0 && json_is_integer(seconds) && json_integer_value(seconds) > 0) {
+        at = apr_time_from_sec(json_integer_value(seconds));
+    }
+    if (at <= 0 && apr_stat(&finfo, acme_store_path(rt->store, ptemp, rel), APR_FINFO_MTIME,
+                            ptemp) == APR_SUCCESS) {
+        at = finfo.mtime;
+    }
+    return at > 0 && at <= now ? at : now;
+}
+
+/* Did anything but the change time itself change? */
+static int config_same(json_t *want, json_t *have)
+{
+    json_t *copy;
+    int same;
+
+    if (!json_is_object(have)) {
+        return 0;
+    }
+    copy = json_copy(have);
+    json_object_del(copy, "changed_at");
+    json_object_del(copy, "config_changed_at");
+    same = json_equal(want, copy);
+    json_decref(copy);
+    return same;
+}
+
 /* config/<name>.json tells acmectl and the status page how a domain is
- * configured; rewritten only when it changed. */
+ * configured and since when ("changed_at"); rewritten only when it changed.
+ * The domain learns that time here, before the issuing child is forked: a
+ * window covering the whole lifetime renews certificates older than it. */
+static void store_write_config(acme_runtime_t *rt, apr_pool_t *ptemp, acme_domain_t *d,
+                               apr_time_t now)
+{
+    const char *rel = apr_pstrcat(ptemp, "config/", d->name, ".json", NULL);
+    json_t *want, *have = NULL, *record;
+    apr_status_t rv = APR_SUCCESS;
+    int same;
+
+    d->config_changed_at = 0;
+    if (!(want = acme_domain_to_json(d))) {
+        return;
+    }
+    if (acme_store_read_json(rt->store, ptemp, rel, &have) != APR_SUCCESS) {
+        have = NULL;
+    }
+    same = config_same(want, have);
+    json_decref(want);
+    d->config_changed_at = same ? config_recorded_change(rt, ptemp, rel, have, now) : now;
+    if (!(record = acme_domain_to_json(d))) {
+        return;
+    }
+    json_object_set_new(record, "changed_at",
+                        json_string(acme_time_rfc3339(ptemp, d->config_changed_at)));
+    if (!have || !json_equal(record, have)) {
+        rv = acme_store_write_json(rt->store, ptemp, rel, record, ACME_STORE_FILE_PERMS);
+        if (rv == APR_SUCCESS && !same) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, rt->base, "ACME00614: %s: configuration "
+                         "%s, changed_at %s", d->name, have ? "changed" : "recorded",
+                         acme_time_rfc3339(ptemp, d->config_changed_at));
+        }
+    }
+    json_decref(record);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00602: cannot write %s in "
+                     "the store %s; check that the disk is writable",
+                     rel, acme_store_dir(rt->store));
+    }
+}
+
 static void store_write_configs(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
+    /* Whole seconds, as the file records it: every generation sees the same time. */
+    apr_time_t now = apr_time_from_sec(apr_time_sec(apr_time_now()));
     int i;
 
     for (i = 0; i < rt->domains->nelts; i++) {
-        const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
-        const char *rel = apr_pstrcat(ptemp, "config/", d->name, ".json", NULL);
-        json_t *want = acme_domain_to_json(d), *have = NULL;
-        apr_status_t rv = APR_SUCCESS;
-
-        if (!want) {
-            continue;
-        }
-        if (acme_store_read_json(rt->store, ptemp, rel, &have) != APR_SUCCESS
-            || !json_equal(want, have)) {
-            rv = acme_store_write_json(rt->store, ptemp, rel, want, ACME_STORE_FILE_PERMS);
-        }
-        json_decref(want);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00602: cannot write %s in "
-                         "the store %s; check that the disk is writable",
-                         rel, acme_store_dir(rt->store));
-        }
+        store_write_config(rt, ptemp, APR_ARRAY_IDX(rt->domains, i, acme_domain_t *), now);
     }
 }
 

@@ -38,6 +38,7 @@ void acme_certs_register_hooks(apr_pool_t *p);     /* acme_certs.c: post_config,
 void acme_challenge_register_hooks(apr_pool_t *p); /* acme_challenge.c: http-01 responder */
 void acme_watchdog_register_hooks(apr_pool_t *p);  /* acme_watchdog.c: issuance + activation */
 void acme_status_register_hooks(apr_pool_t *p);    /* acme_status.c: acme-status handler */
+void acme_notify_register_hooks(apr_pool_t *p);    /* acme_notify.c: AcmeNotifyCmd */
 
 /* Log sink for the core, writing to s's error log with the acme module index. */
 void acme_ctx_init(acme_ctx_t *ctx, server_rec *s);

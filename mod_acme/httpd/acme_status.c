@@ -157,9 +157,76 @@ static json_t *names_json(const apr_array_header_t *names)
     return array;
 }
 
+/* Copies of the string members keys of the status file's object key; null
+ * when it is absent or holds none of them. */
+static json_t *strings_copy(json_t *status, const char *key, const char *const *keys)
+{
+    json_t *from = status ? json_object_get(status, key) : NULL, *out;
+    int i;
+
+    if (!json_is_object(from)) {
+        return json_null();
+    }
+    out = json_object();
+    for (i = 0; keys[i]; ++i) {
+        json_t *value = json_object_get(from, keys[i]);
+
+        if (json_is_string(value)) {
+            json_object_set_new(out, keys[i], json_string(json_string_value(value)));
+        }
+    }
+    if (json_object_size(out) == 0) {
+        json_decref(out);
+        return json_null();
+    }
+    return out;
+}
+
+/* The CA the driver uses now, if it is still configured; else the first one. */
+static json_t *ca_json(json_t *status, const acme_domain_t *domain)
+{
+    json_t *ca = status ? json_object_get(status, "ca") : NULL;
+    const char *url = json_is_object(ca) ? json_string_value(json_object_get(ca, "url")) : NULL;
+    int i;
+
+    for (i = 0; url && domain->ca_urls && i < domain->ca_urls->nelts; ++i) {
+        if (!strcmp(url, APR_ARRAY_IDX(domain->ca_urls, i, const char *))) {
+            return json_string(url);
+        }
+    }
+    if (domain->ca_urls && domain->ca_urls->nelts > 0) {
+        return string_or_null(APR_ARRAY_IDX(domain->ca_urls, 0, const char *));
+    }
+    return json_null();
+}
+
+/* The expiry warning, unless a newer certificate went live since it was written. */
+static json_t *warning_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain,
+                            json_t *status, const acme_cert_info_t *live)
+{
+    static const char *const keys[] = { "expires_at", "message", NULL };
+    const char *serial = status_cert_serial(status);
+    json_t *warning = strings_copy(status, "warning", keys);
+    json_t *message = json_object_get(warning, "message");
+
+    if (json_is_null(warning)) {
+        return warning;
+    }
+    if (live && serial && strcasecmp(serial, live->serial)) {
+        json_decref(warning);
+        return json_null();
+    }
+    if (json_is_string(message)) {
+        json_object_set_new(warning, "message", string_or_null(
+                            redact(p, json_string_value(message), account_url(rt, p, domain))));
+    }
+    return warning;
+}
+
 static json_t *domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain)
 {
-    json_t *status = NULL, *cert = json_null();
+    static const char *const ari_keys[] = { "start", "end", "chosen", NULL };
+    json_t *status = NULL, *cert = json_null(), *json;
     acme_cert_info_t info;
     int has_live;
 
@@ -173,15 +240,22 @@ static json_t *domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_
                          "issuer", string_or_null(info.issuer),
                          "serial", string_or_null(info.serial));
     }
-    return json_pack("{s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o}",
-                     "name", domain->name,
-                     "names", names_json(domain->names),
-                     "state", domain_state(status, has_live ? &info : NULL),
-                     "cert", cert ? cert : json_null(),
-                     "error", error_json(rt, p, domain, status),
-                     "next_action", member_copy(status, "next_action", JSON_STRING),
-                     "step", member_copy(status, "step", JSON_STRING),
-                     "requests", member_copy(status, "requests", JSON_INTEGER));
+    json = json_object();
+    json_object_set_new(json, "name", json_string(domain->name));
+    json_object_set_new(json, "names", names_json(domain->names));
+    json_object_set_new(json, "state", json_string(domain_state(status, has_live ? &info : NULL)));
+    json_object_set_new(json, "cert", cert ? cert : json_null());
+    json_object_set_new(json, "warning", warning_json(rt, p, domain, status,
+                                                      has_live ? &info : NULL));
+    json_object_set_new(json, "error", error_json(rt, p, domain, status));
+    json_object_set_new(json, "ca", ca_json(status, domain));
+    json_object_set_new(json, "ari", strings_copy(status, "ari", ari_keys));
+    json_object_set_new(json, "attempts", member_copy(status, "attempts", JSON_INTEGER));
+    json_object_set_new(json, "renew_at", member_copy(status, "renew_at", JSON_STRING));
+    json_object_set_new(json, "next_action", member_copy(status, "next_action", JSON_STRING));
+    json_object_set_new(json, "step", member_copy(status, "step", JSON_STRING));
+    json_object_set_new(json, "requests", member_copy(status, "requests", JSON_INTEGER));
+    return json;
 }
 
 static json_t *status_json(request_rec *r)
@@ -249,7 +323,7 @@ static const char *html_member(apr_pool_t *p, json_t *object, const char *key)
         return ap_escape_html2(p, json_string_value(value), 0);
     }
     if (json_is_integer(value)) {
-        return apr_psprintf(p, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
+        return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)json_integer_value(value));
     }
     return "-";
 }
@@ -279,16 +353,38 @@ static const char *html_error(apr_pool_t *p, json_t *error)
 static void html_row(request_rec *r, json_t *domain)
 {
     json_t *cert = json_object_get(domain, "cert");
+    int warned = json_is_object(json_object_get(domain, "warning"));
 
-    ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td class=\"%s\">%s</td><td>%s</td><td>%s</td>"
-               "<td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+    ap_rprintf(r, "<tr%s><td>%s</td><td>%s</td><td class=\"%s\">%s</td><td>%s</td><td>%s</td>"
+               "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+               warned ? " class=\"warned\"" : "",
                html_member(r->pool, domain, "name"),
                html_names(r->pool, json_object_get(domain, "names")),
                html_member(r->pool, domain, "state"), html_member(r->pool, domain, "state"),
                html_member(r->pool, cert, "not_after"), html_member(r->pool, cert, "issuer"),
-               html_member(r->pool, cert, "serial"), html_member(r->pool, domain, "step"),
+               html_member(r->pool, cert, "serial"), html_member(r->pool, domain, "ca"),
+               html_member(r->pool, domain, "step"), html_member(r->pool, domain, "attempts"),
                html_member(r->pool, domain, "next_action"),
                html_error(r->pool, json_object_get(domain, "error")));
+}
+
+/* Expiry warnings above the table, where nobody misses them. */
+static void html_warnings(request_rec *r, json_t *domains)
+{
+    size_t i;
+
+    for (i = 0; i < json_array_size(domains); ++i) {
+        json_t *domain = json_array_get(domains, i);
+        json_t *warning = json_object_get(domain, "warning");
+
+        if (!json_is_object(warning)) {
+            continue;
+        }
+        ap_rprintf(r, "<p class=\"warning\"><strong>Warning: %s expires %s.</strong> %s</p>\n",
+                   html_member(r->pool, domain, "name"),
+                   html_member(r->pool, warning, "expires_at"),
+                   html_member(r->pool, warning, "message"));
+    }
 }
 
 static int send_html(request_rec *r, json_t *doc)
@@ -302,15 +398,18 @@ static int send_html(request_rec *r, json_t *doc)
     }
     ap_rputs(DOCTYPE_HTML_4_01 "<html><head><title>mod_acme status</title>\n"
              "<style>table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px;"
-             "text-align:left}.valid{color:#060}.error{color:#a00}</style></head><body>\n", r);
+             "text-align:left}.valid{color:#060}.error{color:#a00}.warned{background:#fee}"
+             ".warning{background:#fee;border:2px solid #a00;color:#a00;padding:8px}"
+             "</style></head><body>\n", r);
     ap_rprintf(r, "<h1>mod_acme %s</h1>\n", ap_escape_html2(r->pool, ACME_VERSION, 0));
     if (json_array_size(domains) == 0) {
         ap_rputs("<p>No AcmeDomain is configured.</p>\n</body></html>\n", r);
         return OK;
     }
+    html_warnings(r, domains);
     ap_rputs("<table>\n<tr><th>Domain</th><th>Names</th><th>State</th><th>Valid until</th>"
-             "<th>Issuer</th><th>Serial</th><th>Step</th><th>Next action</th>"
-             "<th>Last error</th></tr>\n", r);
+             "<th>Issuer</th><th>Serial</th><th>CA</th><th>Step</th><th>Attempts</th>"
+             "<th>Next action</th><th>Last error</th></tr>\n", r);
     for (i = 0; i < json_array_size(domains); ++i) {
         html_row(r, json_array_get(domains, i));
     }

@@ -1,0 +1,335 @@
+/* AcmeNotifyCmd: the root parent runs the administrator's program once for
+ * every event waiting in the store's events/ (issued and renewed, posted at
+ * activation; failed and expiring, posted by the issuing child), then removes
+ * the event, whatever the program did.
+ *
+ * It runs from the MPM's monitor hook, in the parent's maintenance loop, so
+ * never during configtest, startup or a request, and it waits for the
+ * program itself (a specific waitpid, in the thread that reaps children, so
+ * the MPM never mistakes it for a lost child). A program gets 30 seconds,
+ * then SIGKILL; one tick starts no new program after a few seconds, so a
+ * backlog of events never holds the maintenance loop for long. */
+#include <signal.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <apr_thread_proc.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <ap_mpm.h>
+#include <mpm_common.h>
+
+#include "acme_private.h"
+#include "acme_config.h"
+#include "acme_events.h"
+#include "acme_names.h"
+
+#define NOTIFY_TIMEOUT        apr_time_from_sec(30)
+#define NOTIFY_OUTPUT_MAX     4096
+#define NOTIFY_DETAIL_MAX     1024
+#define NOTIFY_TICK_BUDGET    apr_time_from_sec(5)
+#define NOTIFY_TICK_MAX       32
+#define NOTIFY_EXIT_POLL      apr_time_from_msec(20)
+
+extern char **environ;
+
+/* How one run of the program ended. */
+typedef struct notify_result_t {
+    char output[NOTIFY_OUTPUT_MAX + 1];
+    apr_size_t len;
+    int truncated;
+    int timed_out;
+    apr_exit_why_e why;
+    int code;
+} notify_result_t;
+
+static int known_event(const char *event)
+{
+    return event && (!strcmp(event, ACME_EVENT_ISSUED) || !strcmp(event, ACME_EVENT_RENEWED)
+                     || !strcmp(event, ACME_EVENT_FAILED) || !strcmp(event, ACME_EVENT_EXPIRING));
+}
+
+/* Event files are written by the unprivileged child: only well-formed ones
+ * reach a program that runs as root. */
+static int event_is_sane(apr_pool_t *p, const acme_event_t *ev)
+{
+    const char *why = NULL;
+
+    return known_event(ev->event) && ev->name && ev->name[0] != '-'
+           && acme_name_validate(p, ev->name, &why) == APR_SUCCESS;
+}
+
+/* Control characters (newlines included) become spaces; at most max bytes. */
+static const char *printable(apr_pool_t *p, const char *text, apr_size_t max)
+{
+    char *out = apr_pstrndup(p, text ? text : "", max);
+    char *c;
+
+    for (c = out; *c; ++c) {
+        if (apr_iscntrl(*c)) {
+            *c = ' ';
+        }
+    }
+    return out;
+}
+
+static const char *const *notify_argv(apr_pool_t *p, const apr_array_header_t *cmd,
+                                      const acme_event_t *ev)
+{
+    apr_array_header_t *argv = apr_array_make(p, cmd->nelts + 3, sizeof(const char *));
+    int i;
+
+    for (i = 0; i < cmd->nelts; ++i) {
+        APR_ARRAY_PUSH(argv, const char *) = APR_ARRAY_IDX(cmd, i, const char *);
+    }
+    APR_ARRAY_PUSH(argv, const char *) = ev->event;
+    APR_ARRAY_PUSH(argv, const char *) = ev->name;
+    APR_ARRAY_PUSH(argv, const char *) = NULL;
+    return (const char *const *)argv->elts;
+}
+
+/* httpd's environment, with ours replacing any ACME_* it had. */
+static const char *const *notify_env(apr_pool_t *p, const acme_event_t *ev)
+{
+    apr_array_header_t *env = apr_array_make(p, 32, sizeof(const char *));
+    char **e;
+
+    for (e = environ; e && *e; ++e) {
+        if (strncmp(*e, "ACME_", 5)) {
+            APR_ARRAY_PUSH(env, const char *) = *e;
+        }
+    }
+    APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_EVENT=", ev->event, NULL);
+    APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_DOMAIN=", ev->name, NULL);
+    APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_DETAIL=",
+                                                    printable(p, ev->detail, NOTIFY_DETAIL_MAX),
+                                                    NULL);
+    APR_ARRAY_PUSH(env, const char *) = NULL;
+    return (const char *const *)env->elts;
+}
+
+/* stdin from /dev/null; stdout and stderr into one pipe that only the
+ * parent's end reads, with a timeout. */
+static apr_status_t notify_spawn(apr_proc_t *proc, apr_file_t **out, apr_pool_t *p,
+                                 const apr_array_header_t *cmd, const acme_event_t *ev)
+{
+    apr_procattr_t *attr;
+    apr_file_t *devnull, *child_out;
+    apr_status_t rv;
+
+    if ((rv = apr_file_open(&devnull, "/dev/null", APR_FOPEN_READ, APR_OS_DEFAULT, p))
+        || (rv = apr_file_pipe_create_ex(out, &child_out, APR_WRITE_BLOCK, p))
+        || (rv = apr_procattr_create(&attr, p))
+        || (rv = apr_procattr_child_in_set(attr, devnull, NULL))
+        || (rv = apr_procattr_child_out_set(attr, child_out, NULL))
+        || (rv = apr_procattr_child_err_set(attr, child_out, NULL))
+        || (rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM))
+        || (rv = apr_procattr_error_check_set(attr, 1))) {
+        return rv;
+    }
+    rv = apr_proc_create(proc, APR_ARRAY_IDX(cmd, 0, const char *), notify_argv(p, cmd, ev),
+                         notify_env(p, ev), attr, p);
+    apr_file_close(child_out);   /* the child holds its own copy: EOF when it exits */
+    apr_file_close(devnull);
+    return rv;
+}
+
+/* Everything the program writes until it closes its output or the deadline
+ * passes; what goes beyond the cap is read and dropped. */
+static void notify_collect(apr_file_t *out, apr_time_t deadline, notify_result_t *res)
+{
+    char chunk[1024];
+    apr_size_t got;
+    apr_status_t rv;
+
+    for (;;) {
+        apr_interval_time_t left = deadline - apr_time_now();
+
+        if (left <= 0) {
+            res->timed_out = 1;
+            return;
+        }
+        apr_file_pipe_timeout_set(out, left);
+        got = sizeof(chunk);
+        rv = apr_file_read(out, chunk, &got);
+        if (rv == APR_SUCCESS) {
+            apr_size_t room = NOTIFY_OUTPUT_MAX - res->len;
+            apr_size_t take = got < room ? got : room;
+
+            memcpy(res->output + res->len, chunk, take);
+            res->len += take;
+            res->truncated |= take < got;
+            continue;
+        }
+        if (APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_EAGAIN(rv)) {
+            res->timed_out = 1;
+        }
+        return;   /* EOF, or the pipe failed: wait for the exit */
+    }
+}
+
+static void notify_wait(apr_proc_t *proc, apr_time_t deadline, notify_result_t *res)
+{
+    apr_status_t rv;
+
+    while (!res->timed_out) {
+        rv = apr_proc_wait(proc, &res->code, &res->why, APR_NOWAIT);
+        if (rv == APR_CHILD_DONE) {
+            return;
+        }
+        if (rv != APR_CHILD_NOTDONE) {
+            break;
+        }
+        if (apr_time_now() >= deadline) {
+            res->timed_out = 1;
+            break;
+        }
+        apr_sleep(NOTIFY_EXIT_POLL);
+    }
+    apr_proc_kill(proc, SIGKILL);
+    apr_proc_wait(proc, &res->code, &res->why, APR_WAIT);
+}
+
+static void log_output(server_rec *s, apr_pool_t *p, const acme_event_t *ev,
+                       notify_result_t *res)
+{
+    char *line, *state;
+
+    res->output[res->len] = '\0';
+    for (line = apr_strtok(res->output, "\r\n", &state); line;
+         line = apr_strtok(NULL, "\r\n", &state)) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ACME00615: AcmeNotifyCmd %s %s: %s",
+                     ev->event, ev->name, printable(p, line, NOTIFY_OUTPUT_MAX));
+    }
+    if (res->truncated) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ACME00616: AcmeNotifyCmd %s %s: output "
+                     "beyond %d bytes was dropped", ev->event, ev->name, NOTIFY_OUTPUT_MAX);
+    }
+}
+
+static void log_outcome(server_rec *s, const acme_event_t *ev, const notify_result_t *res,
+                        apr_interval_time_t took)
+{
+    long ms = (long)apr_time_as_msec(took);
+
+    if (res->timed_out) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "ACME00617: AcmeNotifyCmd for event %s "
+                     "of %s did not finish within %d s and was killed; the event is dropped. "
+                     "Make the program return quickly (start long work in the background)",
+                     ev->event, ev->name, (int)apr_time_sec(NOTIFY_TIMEOUT));
+    }
+    else if (APR_PROC_CHECK_SIGNALED(res->why)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "ACME00618: AcmeNotifyCmd for event %s "
+                     "of %s was killed by signal %d; the event is dropped",
+                     ev->event, ev->name, res->code);
+    }
+    else if (res->code != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "ACME00619: AcmeNotifyCmd for event %s "
+                     "of %s exited with status %d after %ld ms; the event is dropped (see "
+                     "its output above)", ev->event, ev->name, res->code, ms);
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ACME00620: AcmeNotifyCmd for event %s "
+                     "of %s succeeded in %ld ms", ev->event, ev->name, ms);
+    }
+}
+
+static void notify_run(server_rec *s, apr_pool_t *p, const apr_array_header_t *cmd,
+                       const acme_event_t *ev)
+{
+    notify_result_t *res = apr_pcalloc(p, sizeof(*res));
+    apr_time_t start = apr_time_now(), deadline = start + NOTIFY_TIMEOUT;
+    apr_file_t *out = NULL;
+    apr_proc_t proc;
+    apr_status_t rv;
+    char ebuf[256];
+
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ACME00621: running AcmeNotifyCmd %s for event "
+                 "%s of %s", APR_ARRAY_IDX(cmd, 0, const char *), ev->event, ev->name);
+    rv = notify_spawn(&proc, &out, p, cmd, ev);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "ACME00622: cannot run AcmeNotifyCmd "
+                     "%s for event %s of %s: %s; the event is dropped; check that the program "
+                     "still exists and is executable", APR_ARRAY_IDX(cmd, 0, const char *),
+                     ev->event, ev->name, apr_strerror(rv, ebuf, sizeof(ebuf)));
+        return;
+    }
+    notify_collect(out, deadline, res);
+    apr_file_close(out);
+    notify_wait(&proc, deadline, res);
+    log_output(s, p, ev, res);
+    log_outcome(s, ev, res, apr_time_now() - start);
+}
+
+static void event_finish(acme_runtime_t *rt, apr_pool_t *p, const acme_event_t *ev)
+{
+    apr_status_t rv = acme_event_done(rt->store, p, ev);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, rt->base, "ACME00623: cannot remove the "
+                     "event file %s from the store %s; its command may run again",
+                     ev->file ? ev->file : "-", acme_store_dir(rt->store));
+    }
+}
+
+static void notify_event(acme_runtime_t *rt, apr_pool_t *p, const apr_array_header_t *cmd,
+                         const acme_event_t *ev)
+{
+    if (!event_is_sane(p, ev)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rt->base, "ACME00624: dropped the event "
+                     "file %s: its event (%s) or domain (%s) is not valid",
+                     ev->file ? ev->file : "-", printable(p, ev->event, 32),
+                     printable(p, ev->name, 256));
+    }
+    else if (!cmd) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00625: event %s of %s (%s): "
+                     "no AcmeNotifyCmd, removed", ev->event, ev->name,
+                     printable(p, ev->detail, NOTIFY_DETAIL_MAX));
+    }
+    else {
+        notify_run(rt->base, p, cmd, ev);
+    }
+    event_finish(rt, p, ev);
+}
+
+/* Parent, from the MPM's maintenance loop (about every ten seconds). */
+static int notify_monitor(apr_pool_t *pconf, server_rec *s)
+{
+    acme_runtime_t *rt = acme_runtime_get(s);
+    const apr_array_header_t *cmd;
+    apr_array_header_t *events = NULL;
+    apr_time_t until = apr_time_now() + NOTIFY_TICK_BUDGET;
+    apr_pool_t *p;
+    apr_status_t rv;
+    int i;
+
+    if (!rt || !rt->store) {
+        return DECLINED;
+    }
+    cmd = acme_conf_notify_cmd(rt->base);
+    apr_pool_create(&p, pconf);
+    apr_pool_tag(p, "acme_notify");
+    rv = acme_event_list(rt->store, p, &events);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, rv, rt->base, "ACME00626: cannot list the "
+                     "events in the store %s", acme_store_dir(rt->store));
+    }
+    for (i = 0; rv == APR_SUCCESS && events && i < events->nelts && i < NOTIFY_TICK_MAX; ++i) {
+        apr_pool_t *pev;
+
+        if (cmd && i > 0 && apr_time_now() >= until) {
+            break;   /* the rest at the next tick */
+        }
+        apr_pool_create(&pev, p);
+        notify_event(rt, pev, cmd, APR_ARRAY_IDX(events, i, const acme_event_t *));
+        apr_pool_destroy(pev);
+    }
+    apr_pool_destroy(p);
+    return DECLINED;
+}
+
+void acme_notify_register_hooks(apr_pool_t *p)
+{
+    ap_hook_monitor(notify_monitor, NULL, NULL, APR_HOOK_MIDDLE);
+}
