@@ -132,6 +132,12 @@ class AcmeProxy:
             self.window = lambda _cid: (start, end)
             self.retry_after = retry_after
 
+    def set_window_function(self, window, retry_after=None):
+        """window(cert_id) -> (start, end) datetimes, or None for a 404."""
+        with self.lock:
+            self.window = window
+            self.retry_after = retry_after
+
     def gate(self, method, path_regex, timeout=60.0):
         g = Gate(method, path_regex, timeout)
         with self.lock:

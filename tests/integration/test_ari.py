@@ -1,0 +1,121 @@
+"""ACME Renewal Information (RFC 9773) through a proxy in front of Pebble
+(Pebble 2.4 has no ARI): the module asks for the live certificate's renewal
+window, renews inside it, says which certificate the new order replaces, and
+waits as long as the CA's Retry-After says."""
+import datetime
+import json
+import os
+import time
+
+import pytest
+
+import harness
+from ari_proxy import AcmeProxy, ari_cert_id
+from harness import ssl_vhost, store_status, utcnow, wait_for, wait_for_new_cert
+
+ISSUE_TIMEOUT = 60
+FAR = datetime.timedelta(days=300)
+
+
+@pytest.fixture
+def proxy(pebble):
+    p = AcmeProxy(pebble).start()
+    yield p
+    p.stop()
+
+
+def start_through(httpd, proxy, name):
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeCA": proxy.directory_url})
+    httpd.start()
+    return httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+
+
+def first_request_for(httpd, proxy, cert, timeout=20):
+    cid = ari_cert_id(cert)
+    try:
+        return wait_for(lambda: proxy.renewal_info_requests(cid), timeout,
+                        what="a renewalInfo request for %s" % cid)[0]
+    except TimeoutError as exc:
+        raise AssertionError("%s; renewalInfo requests: %s\n%s" % (
+            exc, proxy.renewal_info_requests(), httpd.diagnostics())) from None
+
+
+def test_renewal_inside_the_suggested_window_replaces_the_old_certificate(httpd, proxy, unique):
+    name = unique("ari")
+    windows = {}
+
+    def window(cid):
+        # the live certificate: renew 15..25 s after the first question;
+        # any later one: far away, so it is not renewed again
+        if not windows:
+            now = utcnow()
+            windows[cid] = (now + datetime.timedelta(seconds=15),
+                            now + datetime.timedelta(seconds=25))
+        return windows.get(cid) or (utcnow() + FAR, utcnow() + FAR + datetime.timedelta(days=1))
+    proxy.set_window_function(window)
+
+    first = start_through(httpd, proxy, name)
+    first_id = ari_cert_id(first)
+    asked = first_request_for(httpd, proxy, first)
+    assert first_id in windows, "renewalInfo asked for %s, not the live certificate %s" % (
+        list(windows), first_id)
+    start, end = windows[first_id]
+    orders = proxy.new_orders()
+    assert len(orders) == 1, orders
+    assert "replaces" not in orders[0].payload, orders[0].payload
+
+    # the module's ARI state, in the store and on the status page
+    def ari_state():
+        st = store_status(httpd.store, name).get("ari") or {}
+        return st if st.get("start") and st.get("chosen") else None
+    ari = wait_for(ari_state, 10, what="the suggested window in status/%s.json" % name)
+    chosen = harness.parse_time(ari["chosen"])
+    assert start.replace(microsecond=0) <= chosen <= end, (ari, start, end)
+    with open(os.path.join(httpd.store, "jobs", name + ".ari.json")) as f:
+        stored = json.load(f)
+    assert harness.parse_time(stored["start"]) == start.replace(microsecond=0), stored
+    page = httpd.domain_status(name).get("ari")
+    assert page and page.get("chosen"), httpd.domain_status(name)
+
+    second = wait_for_new_cert(httpd, name, first.serial_number,
+                               (end - utcnow()).total_seconds() + 20)
+    orders = proxy.new_orders()
+    assert len(orders) == 2, orders
+    renewal = orders[1]
+    ordered_at = datetime.datetime.fromtimestamp(renewal.time, datetime.timezone.utc)
+    assert start - datetime.timedelta(seconds=1) <= ordered_at <= end + \
+        datetime.timedelta(seconds=2), "renewal ordered at %s, window %s .. %s (asked at %s)" % (
+            ordered_at, start, end, datetime.datetime.fromtimestamp(asked.time))
+    assert renewal.payload.get("replaces") == first_id, renewal.payload
+    not_before = second.not_valid_before.replace(tzinfo=datetime.timezone.utc)
+    assert start - datetime.timedelta(seconds=2) <= not_before <= end + \
+        datetime.timedelta(seconds=2), (not_before, start, end)
+    # the new certificate's renewal information is asked for in turn
+    first_request_for(httpd, proxy, second)
+
+
+def test_retry_after_is_respected_across_a_restart(httpd, proxy, unique):
+    """Retry-After: 61 on the answer: no second question for the same
+    certificate before 61 s, not even after a graceful restart; but one soon
+    after."""
+    retry_after = 61
+    proxy.set_window(utcnow() + FAR, utcnow() + FAR + datetime.timedelta(days=1), retry_after)
+    name = unique("ari-retry")
+    cert = start_through(httpd, proxy, name)
+    cid = ari_cert_id(cert)
+    first = first_request_for(httpd, proxy, cert)
+
+    time.sleep(3)
+    httpd.graceful()   # a new watchdog child must remember when to ask again
+    try:
+        wait_for(lambda: len(proxy.renewal_info_requests(cid)) >= 2, retry_after + 40,
+                 interval=0.5, what="the second renewalInfo request")
+    except TimeoutError as exc:
+        raise AssertionError("%s: %s\n%s" % (exc, proxy.renewal_info_requests(cid),
+                                             httpd.diagnostics())) from None
+    second = proxy.renewal_info_requests(cid)[1]
+    gap = second.time - first.time
+    assert gap >= retry_after - 1, \
+        "asked again after %.1f s despite Retry-After: %d" % (gap, retry_after)
+    assert proxy.new_orders()[-1].payload.get("replaces") is None
+    assert len(proxy.new_orders()) == 1, "renewed although the window is far away"
