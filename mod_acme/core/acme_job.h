@@ -26,6 +26,10 @@ typedef struct acme_domain_t {
                                        * (names, key type, CA, windows); 0 = unknown.
                                        * A window covering the whole lifetime ("100%")
                                        * renews certificates issued before this time. */
+    const char *dns_cmd;              /* AcmeDnsCmd program (dns-01), NULL = none */
+    const char *dns_resolver;         /* AcmeDnsResolver host[:port], NULL = system resolver */
+    const char *eab_kid;              /* AcmeEAB key id, NULL = none */
+    const char *eab_hmac;             /* AcmeEAB MAC key, base64url; never logged or shown */
 } acme_domain_t;
 
 json_t *acme_domain_to_json(const acme_domain_t *domain);
@@ -36,6 +40,12 @@ apr_status_t acme_domain_from_json(apr_pool_t *p, json_t *json, acme_domain_t **
 typedef struct acme_challenge_sink_t {
     apr_status_t (*publish)(void *baton, const char *token, const char *key_authorization);
     void (*withdraw)(void *baton, const char *token);
+    /* tls-alpn-01 (RFC 8737): the self-signed answer for one identifier, served
+     * in the handshake of an "acme-tls/1" connection for that name. NULL when
+     * the host cannot answer tls-alpn-01. */
+    apr_status_t (*publish_tls_alpn)(void *baton, const char *identifier,
+                                     const char *cert_pem, const char *key_pem);
+    void (*withdraw_tls_alpn)(void *baton, const char *identifier);
     void *baton;
 } acme_challenge_sink_t;
 
@@ -87,8 +97,9 @@ typedef struct acme_cert_origin_t {
 } acme_cert_origin_t;
 
 /* Is the live certificate (info NULL: none; key_type its public key's type, or
- * -1 when not one of ours; origin NULL = unknown) fit for domain at now? Names,
- * key type, CA (not in domain->ca_urls at all), then the renewal window
+ * -1 when not one of ours; origin NULL = unknown) fit for domain at now? Names
+ * (every configured name covered; a name none covers only when the
+ * certificate is older than domain->config_changed_at), key type, CA (not in domain->ca_urls at all), then the renewal window
  * (acme_policy_due_at with domain->config_changed_at). *renew_at receives the
  * time it is due by the window (0 without a certificate). */
 acme_renew_reason_e acme_cert_fitness(const acme_domain_t *domain, const acme_cert_info_t *info,

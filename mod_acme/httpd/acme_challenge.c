@@ -240,6 +240,7 @@ static void sink_withdraw(void *baton, const char *token)
 
 void acme_challenges_sink(acme_challenges_t *table, acme_challenge_sink_t *sink)
 {
+    memset(sink, 0, sizeof(*sink));
     sink->publish = sink_publish;
     sink->withdraw = sink_withdraw;
     sink->baton = table;
