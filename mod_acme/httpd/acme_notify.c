@@ -9,11 +9,16 @@
  * the MPM never mistakes it for a lost child). A program gets 30 seconds,
  * then SIGKILL; one tick starts no new program after a few seconds, so a
  * backlog of events never holds the maintenance loop for long. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
-#include <apr_thread_proc.h>
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
@@ -40,8 +45,8 @@ typedef struct notify_result_t {
     apr_size_t len;
     int truncated;
     int timed_out;
-    apr_exit_why_e why;
-    int code;
+    int lost;                 /* reaped by someone else: exit status unknown */
+    int status;               /* as waitpid reports it */
 } notify_result_t;
 
 static int known_event(const char *event)
@@ -109,77 +114,113 @@ static const char *const *notify_env(apr_pool_t *p, const acme_event_t *ev)
     return (const char *const *)env->elts;
 }
 
-/* stdin from /dev/null; stdout and stderr into one pipe that only the
- * parent's end reads, with a timeout. */
-static apr_status_t notify_spawn(apr_proc_t *proc, apr_file_t **out, apr_pool_t *p,
+/* posix_spawn runs no code of ours in the new process: a fork that walks
+ * APR's pools (apr_proc_create) could find them half updated by the parent's
+ * activation thread. The program gets stdin from /dev/null, stdout and stderr
+ * into one pipe, no other descriptor of httpd's, default signal handling,
+ * and a process group of its own, so a timeout kills what it started too. */
+static apr_status_t notify_spawn(pid_t *pid, int *out_fd, apr_pool_t *p,
                                  const apr_array_header_t *cmd, const acme_event_t *ev)
 {
-    apr_procattr_t *attr;
-    apr_file_t *devnull, *child_out;
-    apr_status_t rv;
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    sigset_t none, all;
+    int fds[2], rc;
 
-    if ((rv = apr_file_open(&devnull, "/dev/null", APR_FOPEN_READ, APR_OS_DEFAULT, p))
-        || (rv = apr_file_pipe_create_ex(out, &child_out, APR_WRITE_BLOCK, p))
-        || (rv = apr_procattr_create(&attr, p))
-        || (rv = apr_procattr_child_in_set(attr, devnull, NULL))
-        || (rv = apr_procattr_child_out_set(attr, child_out, NULL))
-        || (rv = apr_procattr_child_err_set(attr, child_out, NULL))
-        || (rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM))
-        || (rv = apr_procattr_error_check_set(attr, 1))) {
-        return rv;
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        return APR_FROM_OS_ERROR(errno);
     }
-    rv = apr_proc_create(proc, APR_ARRAY_IDX(cmd, 0, const char *), notify_argv(p, cmd, ev),
-                         notify_env(p, ev), attr, p);
-    apr_file_close(child_out);   /* the child holds its own copy: EOF when it exits */
-    apr_file_close(devnull);
-    return rv;
+    sigemptyset(&none);
+    sigfillset(&all);
+    rc = posix_spawn_file_actions_init(&actions);
+    if (rc == 0 && (rc = posix_spawnattr_init(&attr)) == 0) {
+        if ((rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)) == 0
+            && (rc = posix_spawn_file_actions_adddup2(&actions, fds[1], 1)) == 0
+            && (rc = posix_spawn_file_actions_adddup2(&actions, fds[1], 2)) == 0
+            && (rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3)) == 0
+            && (rc = posix_spawnattr_setsigmask(&attr, &none)) == 0
+            && (rc = posix_spawnattr_setsigdefault(&attr, &all)) == 0
+            && (rc = posix_spawnattr_setpgroup(&attr, 0)) == 0
+            && (rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+                                                     | POSIX_SPAWN_SETPGROUP)) == 0) {
+            rc = posix_spawn(pid, APR_ARRAY_IDX(cmd, 0, const char *), &actions, &attr,
+                             (char *const *)notify_argv(p, cmd, ev),
+                             (char *const *)notify_env(p, ev));
+        }
+        posix_spawnattr_destroy(&attr);
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);   /* the program holds its own copy: EOF when it is done */
+    if (rc != 0) {
+        close(fds[0]);
+        return APR_FROM_OS_ERROR(rc);
+    }
+    *out_fd = fds[0];
+    return APR_SUCCESS;
+}
+
+static void keep_output(notify_result_t *res, const char *chunk, apr_size_t got)
+{
+    apr_size_t room = NOTIFY_OUTPUT_MAX - res->len;
+    apr_size_t take = got < room ? got : room;
+
+    memcpy(res->output + res->len, chunk, take);
+    res->len += take;
+    res->truncated |= take < got;
 }
 
 /* Everything the program writes until it closes its output or the deadline
  * passes; what goes beyond the cap is read and dropped. */
-static void notify_collect(apr_file_t *out, apr_time_t deadline, notify_result_t *res)
+static void notify_collect(int fd, apr_time_t deadline, notify_result_t *res)
 {
     char chunk[1024];
-    apr_size_t got;
-    apr_status_t rv;
+    struct pollfd pfd;
+    ssize_t got;
 
     for (;;) {
         apr_interval_time_t left = deadline - apr_time_now();
+        int ready;
 
         if (left <= 0) {
             res->timed_out = 1;
             return;
         }
-        apr_file_pipe_timeout_set(out, left);
-        got = sizeof(chunk);
-        rv = apr_file_read(out, chunk, &got);
-        if (rv == APR_SUCCESS) {
-            apr_size_t room = NOTIFY_OUTPUT_MAX - res->len;
-            apr_size_t take = got < room ? got : room;
-
-            memcpy(res->output + res->len, chunk, take);
-            res->len += take;
-            res->truncated |= take < got;
+        pfd.fd = fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        ready = poll(&pfd, 1, (int)(apr_time_as_msec(left) + 1));
+        if (ready < 0 && errno == EINTR) {
             continue;
         }
-        if (APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_EAGAIN(rv)) {
-            res->timed_out = 1;
+        if (ready <= 0) {
+            res->timed_out = ready == 0;
+            return;
         }
-        return;   /* EOF, or the pipe failed: wait for the exit */
+        got = read(fd, chunk, sizeof(chunk));
+        if (got < 0 && (errno == EINTR || errno == EAGAIN)) {
+            continue;
+        }
+        if (got <= 0) {
+            return;   /* EOF, or the pipe failed: wait for the exit */
+        }
+        keep_output(res, chunk, (apr_size_t)got);
     }
 }
 
-static void notify_wait(apr_proc_t *proc, apr_time_t deadline, notify_result_t *res)
+/* Reaped here, on the thread that reaps children for the MPM, so the MPM
+ * never sees it; after a timeout its whole process group is killed. */
+static void notify_wait(pid_t pid, apr_time_t deadline, notify_result_t *res)
 {
-    apr_status_t rv;
+    pid_t done;
 
     while (!res->timed_out) {
-        rv = apr_proc_wait(proc, &res->code, &res->why, APR_NOWAIT);
-        if (rv == APR_CHILD_DONE) {
+        done = waitpid(pid, &res->status, WNOHANG);
+        if (done == pid) {
             return;
         }
-        if (rv != APR_CHILD_NOTDONE) {
-            break;
+        if (done < 0 && errno != EINTR) {
+            res->lost = 1;
+            return;
         }
         if (apr_time_now() >= deadline) {
             res->timed_out = 1;
@@ -187,8 +228,11 @@ static void notify_wait(apr_proc_t *proc, apr_time_t deadline, notify_result_t *
         }
         apr_sleep(NOTIFY_EXIT_POLL);
     }
-    apr_proc_kill(proc, SIGKILL);
-    apr_proc_wait(proc, &res->code, &res->why, APR_WAIT);
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    while ((done = waitpid(pid, &res->status, 0)) < 0 && errno == EINTR) {
+    }
+    res->lost = done != pid;
 }
 
 static void log_output(server_rec *s, apr_pool_t *p, const acme_event_t *ev,
@@ -219,15 +263,21 @@ static void log_outcome(server_rec *s, const acme_event_t *ev, const notify_resu
                      "Make the program return quickly (start long work in the background)",
                      ev->event, ev->name, (int)apr_time_sec(NOTIFY_TIMEOUT));
     }
-    else if (APR_PROC_CHECK_SIGNALED(res->why)) {
+    else if (res->lost) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "ACME00627: AcmeNotifyCmd for event %s "
+                     "of %s ended after %ld ms, with an unknown exit status",
+                     ev->event, ev->name, ms);
+    }
+    else if (WIFSIGNALED(res->status)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "ACME00618: AcmeNotifyCmd for event %s "
                      "of %s was killed by signal %d; the event is dropped",
-                     ev->event, ev->name, res->code);
+                     ev->event, ev->name, WTERMSIG(res->status));
     }
-    else if (res->code != 0) {
+    else if (!WIFEXITED(res->status) || WEXITSTATUS(res->status) != 0) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "ACME00619: AcmeNotifyCmd for event %s "
                      "of %s exited with status %d after %ld ms; the event is dropped (see "
-                     "its output above)", ev->event, ev->name, res->code, ms);
+                     "its output above)", ev->event, ev->name,
+                     WIFEXITED(res->status) ? WEXITSTATUS(res->status) : -1, ms);
     }
     else {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ACME00620: AcmeNotifyCmd for event %s "
@@ -240,14 +290,14 @@ static void notify_run(server_rec *s, apr_pool_t *p, const apr_array_header_t *c
 {
     notify_result_t *res = apr_pcalloc(p, sizeof(*res));
     apr_time_t start = apr_time_now(), deadline = start + NOTIFY_TIMEOUT;
-    apr_file_t *out = NULL;
-    apr_proc_t proc;
+    int out = -1;
+    pid_t pid = -1;
     apr_status_t rv;
     char ebuf[256];
 
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ACME00621: running AcmeNotifyCmd %s for event "
                  "%s of %s", APR_ARRAY_IDX(cmd, 0, const char *), ev->event, ev->name);
-    rv = notify_spawn(&proc, &out, p, cmd, ev);
+    rv = notify_spawn(&pid, &out, p, cmd, ev);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "ACME00622: cannot run AcmeNotifyCmd "
                      "%s for event %s of %s: %s; the event is dropped; check that the program "
@@ -256,8 +306,8 @@ static void notify_run(server_rec *s, apr_pool_t *p, const apr_array_header_t *c
         return;
     }
     notify_collect(out, deadline, res);
-    apr_file_close(out);
-    notify_wait(&proc, deadline, res);
+    close(out);
+    notify_wait(pid, deadline, res);
     log_output(s, p, ev, res);
     log_outcome(s, ev, res, apr_time_now() - start);
 }
