@@ -8,6 +8,7 @@
 
 #include "acme_core.h"
 #include "acme_names.h"
+#include "acme_crypto.h"
 
 #define ACME_MAX_LABEL_LEN 63
 
@@ -259,6 +260,54 @@ int acme_name_covers(const char *pattern, const char *host)
         return 0;
     }
     return strcasecmp(dot + 1, pattern + 2) == 0;
+}
+
+const char *acme_name_store_key(apr_pool_t *p, const char *first_name, const char *key_type)
+{
+    char *key;
+
+    if (!first_name) {
+        return NULL;
+    }
+    key = apr_pstrdup(p, acme_name_normalize(p, first_name));
+    if (strchr(key, ':')) {
+        char *c;
+        for (c = key; *c; ++c) {
+            *c = *c == ':' ? '_' : *c;
+        }
+    }
+    return key_type ? apr_pstrcat(p, key, "+", key_type, NULL) : key;
+}
+
+apr_status_t acme_name_store_key_parse(apr_pool_t *p, const char *store_name,
+                                       const char **first_name, const char **key_type)
+{
+    const char *plus = store_name ? strchr(store_name, '+') : NULL;
+    const char *why, *type = plus ? plus + 1 : NULL;
+    acme_key_type_e parsed;
+    char *name, *c;
+
+    if (!store_name || !*store_name || (type && acme_key_type_parse(type, &parsed))) {
+        return APR_EINVAL;
+    }
+    name = plus ? apr_pstrmemdup(p, store_name, (apr_size_t)(plus - store_name))
+                : apr_pstrdup(p, store_name);
+    if (strchr(name, '_')) {
+        for (c = name; *c; ++c) {
+            *c = *c == '_' ? ':' : *c;
+        }
+        if (!strchr(name, ':') || !acme_name_is_ip(name)) {
+            return APR_EINVAL;
+        }
+    }
+    if (acme_name_validate(p, name, &why) != APR_SUCCESS
+        || strcmp(acme_name_store_key(p, name, type ? acme_key_type_name(parsed) : NULL),
+                  store_name) != 0) {
+        return APR_EINVAL;
+    }
+    *first_name = acme_name_normalize(p, name);
+    *key_type = type ? acme_key_type_name(parsed) : NULL;
+    return APR_SUCCESS;
 }
 
 int acme_token_is_valid(const char *token)

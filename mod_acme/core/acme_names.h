@@ -14,6 +14,17 @@ int acme_name_is_ip(const char *name);
 const char *acme_name_normalize(apr_pool_t *p, const char *name);
 /* Does the certificate name pattern (possibly "*.x") cover the host name? */
 int acme_name_covers(const char *pattern, const char *host);
+/* The store name of a certificate whose first name is first_name: the name
+ * itself, an IPv6 address with every ':' written as '_' (2001:db8::1 ->
+ * 2001_db8__1; no ':' in file names), then "+<key type>" when key_type is not
+ * NULL (every AcmeKeyType but the first: "example.org+rsa-2048"). Neither '_'
+ * nor '+' occurs in a valid DNS name, so store names never collide. */
+const char *acme_name_store_key(apr_pool_t *p, const char *first_name, const char *key_type);
+/* The reverse: *first_name (normalized) and *key_type (NULL when there is no
+ * suffix) of a store name. APR_EINVAL unless store_name is what
+ * acme_name_store_key makes of a valid identifier and a known key type. */
+apr_status_t acme_name_store_key_parse(apr_pool_t *p, const char *store_name,
+                                       const char **first_name, const char **key_type);
 /* An http-01 token as the CA may send it: base64url chars only, 1..ACME_MAX_TOKEN_LEN. */
 int acme_token_is_valid(const char *token);
 #endif

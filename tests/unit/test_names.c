@@ -152,6 +152,44 @@ static void test_tokens(void **state)
     (void)p;
 }
 
+static void test_store_keys(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *first, *type;
+
+    assert_string_equal(acme_name_store_key(p, "Example.ORG", NULL), "example.org");
+    assert_string_equal(acme_name_store_key(p, "example.org", "rsa-2048"), "example.org+rsa-2048");
+    assert_string_equal(acme_name_store_key(p, "2001:DB8:0::1", NULL), "2001_db8__1");
+    assert_string_equal(acme_name_store_key(p, "::1", "ec-p384"), "__1+ec-p384");
+    assert_string_equal(acme_name_store_key(p, "192.0.2.10", NULL), "192.0.2.10");
+
+    assert_int_equal(acme_name_store_key_parse(p, "example.org", &first, &type), APR_SUCCESS);
+    assert_string_equal(first, "example.org");
+    assert_null(type);
+    assert_int_equal(acme_name_store_key_parse(p, "example.org+rsa-2048", &first, &type),
+                     APR_SUCCESS);
+    assert_string_equal(first, "example.org");
+    assert_string_equal(type, "rsa-2048");
+    assert_int_equal(acme_name_store_key_parse(p, "2001_db8__1+ec-p256", &first, &type),
+                     APR_SUCCESS);
+    assert_string_equal(first, "2001:db8::1");
+    assert_string_equal(type, "ec-p256");
+    assert_int_equal(acme_name_store_key_parse(p, "*.example.org", &first, &type), APR_SUCCESS);
+
+    assert_int_equal(acme_name_store_key_parse(p, "", &first, &type), APR_EINVAL);
+    assert_int_equal(acme_name_store_key_parse(p, "example.org+", &first, &type), APR_EINVAL);
+    assert_int_equal(acme_name_store_key_parse(p, "example.org+rsa-1024", &first, &type), APR_EINVAL);
+    assert_int_equal(acme_name_store_key_parse(p, "example.org+RSA-2048", &first, &type), APR_EINVAL);
+    assert_int_equal(acme_name_store_key_parse(p, "Example.org", &first, &type), APR_EINVAL);
+    assert_int_equal(acme_name_store_key_parse(p, "2001:db8::1", &first, &type), APR_EINVAL);
+    assert_int_equal(acme_name_store_key_parse(p, "2001_0db8__1", &first, &type), APR_EINVAL);
+    assert_int_equal(acme_name_store_key_parse(p, "127_0_0_1", &first, &type), APR_EINVAL);
+    assert_int_equal(acme_name_store_key_parse(p, "ex_ample.org", &first, &type), APR_EINVAL);
+    assert_int_equal(acme_name_store_key_parse(p, "../x", &first, &type), APR_EINVAL);
+    assert_int_equal(acme_name_store_key_parse(p, "a.org+rsa-2048+rsa-2048", &first, &type),
+                     APR_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +198,7 @@ int main(void)
         UNIT_TEST(test_classify_and_normalize),
         UNIT_TEST(test_covers),
         UNIT_TEST(test_tokens),
+        UNIT_TEST(test_store_keys),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
