@@ -80,21 +80,27 @@ class Recorded:
 
 
 class Gate:
-    """Holds requests matching method + path regex until opened (or timeout)."""
+    """Holds requests matching method + path regex until opened (or timeout);
+    the first `skip` matching requests pass."""
 
-    def __init__(self, method, path_regex, timeout=60.0):
+    def __init__(self, method, path_regex, timeout=60.0, skip=0):
         self.method = method
         self.pattern = re.compile(path_regex)
         self.timeout = timeout
+        self.skip = skip
         self.opened = threading.Event()
         self.held = threading.Event()     # set once a request waits at the gate
         self.count = 0
+        self._lock = threading.Lock()
 
     def matches(self, method, path):
         return method == self.method and self.pattern.search(path) is not None
 
     def hold(self):
-        self.count += 1
+        with self._lock:
+            self.count += 1
+            if self.count <= self.skip:
+                return
         self.held.set()
         self.opened.wait(self.timeout)
 
@@ -138,8 +144,8 @@ class AcmeProxy:
             self.window = window
             self.retry_after = retry_after
 
-    def gate(self, method, path_regex, timeout=60.0):
-        g = Gate(method, path_regex, timeout)
+    def gate(self, method, path_regex, timeout=60.0, skip=0):
+        g = Gate(method, path_regex, timeout, skip)
         with self.lock:
             self.gates.append(g)
         return g

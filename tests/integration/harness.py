@@ -836,15 +836,16 @@ def store_status(store, name):
         return {}
 
 
-def store_problems(store):
+def store_problems(store, temp_files=True):
     """What is wrong with the store, as a list of sentences (empty = fine):
-    temp files left behind, archive versions without cert.pem/privkey.pem, a
-    key that does not match its certificate, a key readable by others, a
-    domains/ link that leads nowhere."""
+    temp files left behind (unless temp_files is false: right after a crash
+    they may be), archive versions without cert.pem/privkey.pem, a key that
+    does not match its certificate, a key readable by others, a domains/ link
+    that leads nowhere."""
     problems = []
     for root, dirs, files in os.walk(store):
         for f in files + dirs:
-            if TEMP_NAME.search(f):
+            if temp_files and TEMP_NAME.search(f):
                 problems.append("temp file left: %s" % os.path.join(root, f))
     archive = os.path.join(store, "archive")
     for name in sorted(os.listdir(archive)) if os.path.isdir(archive) else []:
