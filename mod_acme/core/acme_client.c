@@ -24,6 +24,7 @@ struct acme_client_t {
     EVP_PKEY *account_key;
     const char *kid;
     const char *thumbprint;
+    const char *eab_kid, *eab_hmac;        /* External Account Binding, NULL = none */
     int requests;
 };
 
@@ -299,6 +300,30 @@ static apr_status_t find_account(acme_client_t *client, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
+/* RFC 8555 §7.3.4: binds the new account to the CA account the EAB key
+ * belongs to. Refused before sending when the CA requires one and none is set. */
+static apr_status_t add_eab(acme_client_t *client, apr_pool_t *p, const acme_directory_t *dir,
+                            json_t *payload, acme_problem_t *prob)
+{
+    json_t *eab;
+    apr_status_t rv;
+
+    if (!client->eab_kid) {
+        if (!dir->eab_required) return APR_SUCCESS;
+        return acme_problem_set(prob, p, APR_EACCES, ACME_ERROR_NS "externalAccountRequired",
+                                "the CA requires External Account Binding; add "
+                                "'AcmeEAB <kid> <hmac>' from your CA account page");
+    }
+    rv = acme_jws_sign_eab(p, client->account_key, client->eab_kid, client->eab_hmac,
+                           dir->new_account, &eab);
+    if (rv != APR_SUCCESS) {
+        return acme_problem_set(prob, p, rv, NULL, "cannot sign the External Account Binding "
+                                "for key id %s; check the MAC key of AcmeEAB", client->eab_kid);
+    }
+    json_object_set_new(payload, "externalAccountBinding", eab);
+    return APR_SUCCESS;
+}
+
 static apr_status_t create_account(acme_client_t *client, apr_pool_t *p,
                                    const acme_directory_t *dir,
                                    const apr_array_header_t *contacts, acme_problem_t *prob)
@@ -308,6 +333,10 @@ static apr_status_t create_account(acme_client_t *client, apr_pool_t *p,
     apr_status_t rv;
     int i;
 
+    if ((rv = add_eab(client, p, dir, payload, prob)) != APR_SUCCESS) {
+        json_decref(payload);
+        return rv;
+    }
     if (contacts && contacts->nelts > 0) {
         json_t *list = json_array();
         for (i = 0; i < contacts->nelts; i++) {
@@ -566,6 +595,19 @@ apr_status_t acme_client_renewal_info(acme_client_t *client, apr_pool_t *p, X509
     *start = info.start;
     *end = info.end;
     return APR_SUCCESS;
+}
+
+void acme_client_set_eab(acme_client_t *client, const char *kid, const char *hmac_b64url)
+{
+    int set = kid && *kid && hmac_b64url && *hmac_b64url;
+
+    /* called before every account step: copy only what changed, the pool lives long */
+    if (set && client->eab_kid && !strcmp(kid, client->eab_kid)
+        && !strcmp(hmac_b64url, client->eab_hmac)) {
+        return;
+    }
+    client->eab_kid = set ? apr_pstrdup(client->pool, kid) : NULL;
+    client->eab_hmac = set ? apr_pstrdup(client->pool, hmac_b64url) : NULL;
 }
 
 const char *acme_client_thumbprint(acme_client_t *client)

@@ -83,6 +83,11 @@ apr_status_t acme_client_directory(acme_client_t *client, apr_pool_t *p,
 apr_status_t acme_client_account(acme_client_t *client, apr_pool_t *p, EVP_PKEY *account_key,
                                  const char *kid, const apr_array_header_t *contacts,
                                  int agree_tos, const char **kid_out, acme_problem_t *prob);
+/* External Account Binding (RFC 8555 §7.3.4) for accounts this client
+ * creates: kid and the CA's MAC key (base64url). NULL or empty: none. Without
+ * one, creating an account at a CA whose directory says
+ * externalAccountRequired fails before anything is sent. */
+void acme_client_set_eab(acme_client_t *client, const char *kid, const char *hmac_b64url);
 /* Signed POST with the account key and kid (set by acme_client_account).
  * payload NULL → POST-as-GET. Replay-Nonce of every response is kept; badNonce
  * is retried with the fresh nonce (up to 10 times). An HTTP status >= 400 → APR_EGENERAL

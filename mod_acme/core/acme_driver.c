@@ -68,6 +68,7 @@ static json_t *status_json(const acme_record_t *rec, const acme_domain_t *domain
     json_object_set_new(json, "next_action", json_string(acme_time_rfc3339(p, rec->next_run)));
     json_object_set_new(json, "attempts", json_integer(rec->attempts));
     json_object_set_new(json, "requests", json_integer(rec->requests));
+    set_string(json, "notice", rec->notice[0] ? rec->notice : NULL);
     acme_renewal_status_json(rec, domain, json, p);
     return json;
 }
@@ -83,7 +84,10 @@ static void status_update(acme_driver_t *driver, acme_record_t *rec, const acme_
                                        rec->warning, rec->cert_serial, apr_time_sec(rec->renew_at),
                                        apr_time_sec(rec->ari.next_poll),
                                        apr_time_sec(rec->expiring_posted_at));
+    apr_ssize_t notice_len = APR_HASH_KEY_STRING;
     json_t *json;
+
+    summary = apr_psprintf(p, "%s %x", summary, apr_hashfunc_default(rec->notice, &notice_len));
     apr_status_t rv;
 
     if (strcmp(summary, rec->status_written) == 0) {

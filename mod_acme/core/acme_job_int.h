@@ -89,6 +89,8 @@ typedef struct acme_record_t {
     char error_detail[ACME_ERR_DETAIL_MAX];
     char error_url[ACME_ERR_URL_MAX];
     char status_written[256];       /* what the status file last said */
+    char notice[256];               /* status "notice": e.g. an AcmeProfile the CA ignores */
+    int profile_warned;             /* that notice was logged in this run */
 } acme_record_t;
 
 struct acme_driver_t {

@@ -22,6 +22,8 @@ static const char *account_path(apr_pool_t *p, const acme_ca_t *ca, const char *
     return apr_pstrcat(p, "accounts/", acme_store_ca_id(p, ca->url), "/", file, NULL);
 }
 
+static const char *join(apr_pool_t *p, const apr_array_header_t *strings);
+
 static acme_outcome_e step_failed(acme_step_ctx_t *sc, apr_status_t rv, const char *fmt, const char *arg)
 {
     acme_problem_set(&sc->prob, sc->p, rv ? rv : APR_EGENERAL, NULL, fmt, arg);
@@ -118,6 +120,7 @@ static acme_outcome_e step_account(acme_step_ctx_t *sc)
         return ACME_OUTCOME_FAILED;
     }
     kid = ca->kid ? ca->kid : (sc->job->account_retried ? NULL : account_kid_load(sc));
+    acme_client_set_eab(ca->client, sc->domain->eab_kid, sc->domain->eab_hmac);
     rv = acme_client_account(ca->client, sc->p, ca->account_key, kid, sc->domain->contacts,
                              sc->domain->agree_tos, &kid_out, &sc->prob);
     if (rv != APR_SUCCESS) {
@@ -221,19 +224,71 @@ static const char *order_replaces(acme_step_ctx_t *sc)
     return dir->renewal_info ? sc->job->replaces : NULL;
 }
 
-static apr_status_t new_order(acme_step_ctx_t *sc, acme_order_t **order)
+static int profile_offered(const acme_directory_t *dir, const char *profile)
 {
-    const char *replaces = order_replaces(sc);
+    int i;
+
+    for (i = 0; i < dir->profiles->nelts; ++i) {
+        if (strcmp(APR_ARRAY_IDX(dir->profiles, i, const char *), profile) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* AcmeProfile goes into the order only when the CA lists it. A CA without
+ * profiles gets the order without one (and the status page says so); one
+ * that lists others is a configuration error. */
+static apr_status_t order_profile(acme_step_ctx_t *sc, const char **profile)
+{
+    const char *want = sc->domain->profile;
+    const acme_directory_t *dir;
     apr_status_t rv;
 
-    rv = acme_client_new_order(sc->ca->client, sc->p, sc->domain->names, sc->domain->profile,
+    *profile = NULL;
+    sc->rec->notice[0] = '\0';
+    if (!want || !*want) {
+        return APR_SUCCESS;
+    }
+    if ((rv = acme_client_directory(sc->ca->client, sc->p, &dir, &sc->prob)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (profile_offered(dir, want)) {
+        *profile = want;
+        return APR_SUCCESS;
+    }
+    if (dir->profiles->nelts > 0) {
+        return acme_problem_set(&sc->prob, sc->p, APR_EINVAL, NULL, "AcmeProfile %s is not "
+                                "offered by the CA %s; it offers: %s; name one of these in "
+                                "AcmeProfile or remove the directive", want, sc->ca->url,
+                                join(sc->p, dir->profiles));
+    }
+    apr_snprintf(sc->rec->notice, sizeof(sc->rec->notice),
+                 "AcmeProfile %s ignored: the CA offers no profiles", want);
+    if (!sc->rec->profile_warned) {
+        acme_log(&sc->driver->ctx, ACME_LOG_WARN, 0, "ACME00431: %s: %s (%s); ordering "
+                 "without a profile", sc->domain->name, sc->rec->notice, sc->ca->url);
+        sc->rec->profile_warned = 1;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t new_order(acme_step_ctx_t *sc, acme_order_t **order)
+{
+    const char *replaces = order_replaces(sc), *profile;
+    apr_status_t rv;
+
+    if ((rv = order_profile(sc, &profile)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = acme_client_new_order(sc->ca->client, sc->p, sc->domain->names, profile,
                                replaces, order, &sc->prob);
     if (rv != APR_SUCCESS && replaces && replaces_rejected(&sc->prob, sc->p)) {
         acme_log(&sc->driver->ctx, ACME_LOG_NOTICE, rv, "ACME00420: %s: the CA does not accept "
                  "\"replaces\": %s (%s); ordering without it", sc->domain->name, replaces,
                  acme_problem_str(&sc->prob, sc->p));
         sc->job->replaces = NULL;
-        rv = acme_client_new_order(sc->ca->client, sc->p, sc->domain->names, sc->domain->profile,
+        rv = acme_client_new_order(sc->ca->client, sc->p, sc->domain->names, profile,
                                    NULL, order, &sc->prob);
     }
     if (rv == APR_SUCCESS && replaces && sc->job->replaces) {

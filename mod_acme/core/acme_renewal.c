@@ -347,6 +347,7 @@ void acme_renewal_restore(acme_driver_t *driver, acme_record_t *rec, const acme_
         return;
     }
     restore_failover(rec, domain, json_object_get(json, "ca"));
+    copy_string(rec->notice, sizeof(rec->notice), json, "notice");
     rec->expiring_posted_at = get_time(json_object_get(json, "warning"), "notified_at");
     if (!rec->force) {
         restore_error(rec, json, now);

@@ -123,6 +123,7 @@ static acme_domain_t *domain_make(apr_pool_t *p, const acme_domain_decl_t *decl,
     d->agree_tos = acme_conf_agree_tos(s);
     d->challenges = apr_array_copy(p, acme_conf_challenges(s));
     d->profile = acme_conf_profile(s);
+    acme_conf_eab(s, &d->eab_kid, &d->eab_hmac);
     d->renew_window = acme_conf_renew_window(s);
     d->warn_window = acme_conf_warn_window(s);
     return d;

@@ -74,6 +74,8 @@ void *acme_conf_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(key_types);
     MERGE_PTR(profile);
     MERGE_PTR(notify_cmd);
+    MERGE_PTR(eab_kid);
+    MERGE_PTR(eab_hmac);
 #undef MERGE_PTR
 #undef MERGE_INT
     m->renew_window = window_is_set(add->renew_window) ? add->renew_window : base->renew_window;
@@ -197,6 +199,14 @@ acme_window_t acme_conf_warn_window(server_rec *s)
 const apr_array_header_t *acme_conf_notify_cmd(server_rec *s)
 {
     return acme_conf_get(s)->notify_cmd;
+}
+
+void acme_conf_eab(server_rec *s, const char **kid, const char **hmac)
+{
+    acme_srv_conf_t *conf = acme_conf_get(s);
+
+    *kid = conf->eab_kid;
+    *hmac = conf->eab_kid ? conf->eab_hmac : NULL;
 }
 
 /* Defaults that need memory are computed once in the parent, before the
@@ -688,6 +698,24 @@ static const char *set_notify_cmd(cmd_parms *cmd, void *dc, const char *args)
     return NULL;
 }
 
+/* The MAC key is a secret: messages name the key id, never the key. */
+static const char *set_eab(cmd_parms *cmd, void *dc, const char *kid, const char *hmac)
+{
+    const char *err, *why;
+
+    if ((err = server_only(cmd))) {
+        return err;
+    }
+    if ((why = acme_conf_check_eab(cmd->temp_pool, kid, hmac))) {
+        return apr_psprintf(cmd->pool, "ACME00538: AcmeEAB: %s; copy the key id and the "
+                            "MAC key (base64url) from your CA account page: "
+                            "'AcmeEAB <kid> <hmac>'", why);
+    }
+    cmd_conf(cmd)->eab_kid = apr_pstrdup(cmd->pool, kid);
+    cmd_conf(cmd)->eab_hmac = apr_pstrdup(cmd->pool, hmac);
+    return NULL;
+}
+
 const command_rec acme_cmds[] = {
     AP_INIT_RAW_ARGS("AcmeDomain", set_domain, NULL, RSRC_CONF,
                      "Names of one managed certificate; none in a <VirtualHost>: its "
@@ -721,6 +749,8 @@ const command_rec acme_cmds[] = {
     AP_INIT_RAW_ARGS("AcmeNotifyCmd", set_notify_cmd, NULL, RSRC_CONF,
                      "Program (and arguments) run as root on events: PROGRAM [ARGS...] "
                      "EVENT DOMAIN"),
+    AP_INIT_TAKE2("AcmeEAB", set_eab, NULL, RSRC_CONF,
+                  "External Account Binding: key id and MAC key (base64url) from the CA"),
     { NULL }
 };
 

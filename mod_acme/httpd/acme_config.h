@@ -28,6 +28,7 @@ typedef struct acme_srv_conf_t {
     acme_window_t renew_window;       /* AcmeRenewWindow (server, vhost) */
     acme_window_t warn_window;        /* AcmeWarnWindow (server, vhost) */
     apr_array_header_t *notify_cmd;   /* AcmeNotifyCmd (server): program, then its arguments */
+    const char *eab_kid, *eab_hmac;   /* AcmeEAB (server); the MAC is never logged or shown */
     apr_array_header_t *decls;        /* AcmeDomain lines in this server: acme_domain_decl_t* */
     void *runtime;                    /* acme_runtime_t*, set on every server by post_config */
     /* where the server-level directives were set, for configtest messages */
@@ -52,6 +53,8 @@ acme_window_t acme_conf_renew_window(server_rec *s);
 acme_window_t acme_conf_warn_window(server_rec *s);        /* [10%] */
 /* AcmeNotifyCmd as argv (const char*, absolute program path first), or NULL. */
 const apr_array_header_t *acme_conf_notify_cmd(server_rec *s);
+/* AcmeEAB: key id and MAC key (base64url), both NULL when not configured. */
+void acme_conf_eab(server_rec *s, const char **kid, const char **hmac);
 
 /* The domain table: every AcmeDomain of every server, names resolved (vhost
  * ServerName + aliases when none given), validated, as acme_domain_t*.
@@ -68,6 +71,9 @@ const char *acme_conf_check_name(apr_pool_t *p, const char *name, int wildcards_
 /* acme_config_parse.c */
 /* "N%" (1..100) or a duration ("30d", "12h", "90m", "3600s") into *w; 0 if neither. */
 int acme_conf_parse_window(const char *arg, acme_window_t *w);
+/* NULL if kid and hmac (base64url, '=' padding tolerated) make an AcmeEAB,
+ * else why not; the reason never quotes the MAC key. */
+const char *acme_conf_check_eab(apr_pool_t *p, const char *kid, const char *hmac);
 /* NULL if path is a program the root parent may run, else why not. */
 const char *acme_conf_check_program(apr_pool_t *p, const char *path);
 

@@ -1,12 +1,14 @@
-/* Parsers for directive values that several directives share: lifetime
- * windows (AcmeRenewWindow, AcmeWarnWindow) and programs the root parent
- * runs (AcmeNotifyCmd). Pure functions of their input and the file system. */
+/* Parsers for directive values: lifetime windows (AcmeRenewWindow,
+ * AcmeWarnWindow), External Account Binding keys (AcmeEAB) and programs the
+ * root parent runs (AcmeNotifyCmd). Pure functions of their input and the
+ * file system. */
 #include <unistd.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <apr_file_info.h>
 
 #include "acme_config.h"
+#include "acme_b64.h"
 
 #define WINDOW_MAX_SECONDS (3650L * 24 * 3600)
 
@@ -44,6 +46,37 @@ int acme_conf_parse_window(const char *arg, acme_window_t *w)
     w->percent = -1;
     w->duration = (apr_interval_time_t)n * unit;
     return 1;
+}
+
+#define EAB_KID_MAX 256
+
+const char *acme_conf_check_eab(apr_pool_t *p, const char *kid, const char *hmac)
+{
+    apr_size_t len = strlen(hmac);
+    unsigned char *key;
+    apr_size_t key_len;
+    const char *c;
+
+    for (c = kid; *c; c++) {
+        if (!apr_isgraph(*c) || *c == '"' || *c == '\\') {
+            return "the key id holds a character that is not printable ASCII";
+        }
+    }
+    if (!*kid || c - kid > EAB_KID_MAX) {
+        return apr_psprintf(p, "the key id must be 1 to %d characters", EAB_KID_MAX);
+    }
+    while (len > 0 && hmac[len - 1] == '=') {
+        --len;
+    }
+    if (strchr(hmac, '+') || strchr(hmac, '/')) {
+        return "the MAC key is standard base64, not base64url; write '-' for '+' "
+               "and '_' for '/'";
+    }
+    if (len == 0 || acme_b64url_decode(p, apr_pstrmemdup(p, hmac, len), &key, &key_len)
+        || key_len == 0) {
+        return "the MAC key does not decode as base64url (A-Z, a-z, 0-9, '-', '_')";
+    }
+    return NULL;
 }
 
 /* The parent runs it as root: it must be a regular executable file that

@@ -255,6 +255,7 @@ static json_t *domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_
     json_object_set_new(json, "next_action", member_copy(status, "next_action", JSON_STRING));
     json_object_set_new(json, "step", member_copy(status, "step", JSON_STRING));
     json_object_set_new(json, "requests", member_copy(status, "requests", JSON_INTEGER));
+    json_object_set_new(json, "notice", member_copy(status, "notice", JSON_STRING));
     return json;
 }
 
@@ -368,7 +369,7 @@ static void html_row(request_rec *r, json_t *domain)
                html_error(r->pool, json_object_get(domain, "error")));
 }
 
-/* Expiry warnings above the table, where nobody misses them. */
+/* Expiry warnings and notices above the table, where nobody misses them. */
 static void html_warnings(request_rec *r, json_t *domains)
 {
     size_t i;
@@ -377,6 +378,11 @@ static void html_warnings(request_rec *r, json_t *domains)
         json_t *domain = json_array_get(domains, i);
         json_t *warning = json_object_get(domain, "warning");
 
+        if (json_is_string(json_object_get(domain, "notice"))) {
+            ap_rprintf(r, "<p class=\"notice\">Notice: %s: %s</p>\n",
+                       html_member(r->pool, domain, "name"),
+                       html_member(r->pool, domain, "notice"));
+        }
         if (!json_is_object(warning)) {
             continue;
         }
