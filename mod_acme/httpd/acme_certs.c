@@ -26,7 +26,8 @@
 /* Which vhost serves which domain; lives in pconf next to the runtime,
  * written by the parent before the children fork, read-only afterwards. */
 typedef struct certs_state_t {
-    apr_hash_t *server_domain;    /* server_rec* -> acme_domain_t* */
+    apr_hash_t *server_domain;    /* server_rec* -> apr_array_header_t* of acme_domain_t*:
+                                   * one AcmeDomain's certificates, one per key type */
     apr_hash_t *live_usable;      /* domain name -> "" when the live certificate can be served */
     apr_hash_t *live_checked;     /* domain name -> "" once checked */
     apr_hash_t *on_fallback;      /* server_rec* -> acme_domain_t* */
@@ -104,26 +105,78 @@ static int domain_covers_server(const acme_domain_t *d, server_rec *s)
            && domain_covers_list(d, s->names) && domain_covers_list(d, s->wild_names);
 }
 
-/* The AcmeDomain written in the vhost itself wins; otherwise the first
- * domain whose names cover all of the vhost's names. Server-level AcmeDomain
- * lines name their hosts explicitly, so only coverage counts for them. */
-static acme_domain_t *domain_for_server(server_rec *s, apr_array_header_t *domains,
-                                        apr_array_header_t *decls)
+/* Is one of d's IP addresses the explicit address of the vhost? Clients
+ * reaching an IP send no SNI: mod_ssl answers with that address's vhost. */
+static int domain_has_server_addr(const acme_domain_t *d, server_rec *s)
+{
+    server_addr_rec *addr;
+    char *ip;
+    int i;
+
+    for (addr = s->addrs; addr; addr = addr->next) {
+        if (!addr->host_addr || apr_sockaddr_ip_get(&ip, addr->host_addr) != APR_SUCCESS) {
+            continue;
+        }
+        for (i = 0; i < d->names->nelts; i++) {
+            const char *name = APR_ARRAY_IDX(d->names, i, const char *);
+            if (acme_name_is_ip(name) && acme_name_covers(name, ip)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Index of the domain the vhost serves: the AcmeDomain written in the vhost
+ * itself wins; otherwise the first domain whose names cover all of the
+ * vhost's names; otherwise the first with an IP address the vhost is
+ * declared on (<VirtualHost 192.0.2.10:443>). -1 when none. */
+static int domain_index_for_server(server_rec *s, apr_array_header_t *domains,
+                                   apr_array_header_t *decls)
 {
     int i;
 
     for (i = 0; s->is_virtual && i < decls->nelts; i++) {
         if (APR_ARRAY_IDX(decls, i, acme_domain_decl_t *)->s == s) {
-            return APR_ARRAY_IDX(domains, i, acme_domain_t *);
+            return i;
         }
     }
     for (i = 0; i < domains->nelts; i++) {
-        acme_domain_t *d = APR_ARRAY_IDX(domains, i, acme_domain_t *);
-        if (domain_covers_server(d, s)) {
-            return d;
+        if (domain_covers_server(APR_ARRAY_IDX(domains, i, acme_domain_t *), s)) {
+            return i;
         }
     }
-    return NULL;
+    for (i = 0; s->is_virtual && i < domains->nelts; i++) {
+        if (domain_has_server_addr(APR_ARRAY_IDX(domains, i, acme_domain_t *), s)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* The certificates of the vhost's AcmeDomain, one per key type (the domain
+ * table lists them next to each other, with the same line), first type first. */
+static apr_array_header_t *domains_for_server(apr_pool_t *p, server_rec *s,
+                                              apr_array_header_t *domains,
+                                              apr_array_header_t *decls)
+{
+    int first = domain_index_for_server(s, domains, decls), i;
+    const acme_domain_decl_t *decl;
+    apr_array_header_t *list;
+
+    if (first < 0) {
+        return NULL;
+    }
+    decl = APR_ARRAY_IDX(decls, first, const acme_domain_decl_t *);
+    while (first > 0 && APR_ARRAY_IDX(decls, first - 1, const acme_domain_decl_t *) == decl) {
+        --first;
+    }
+    list = apr_array_make(p, 2, sizeof(acme_domain_t *));
+    for (i = first; i < domains->nelts
+                    && APR_ARRAY_IDX(decls, i, const acme_domain_decl_t *) == decl; i++) {
+        APR_ARRAY_PUSH(list, acme_domain_t *) = APR_ARRAY_IDX(domains, i, acme_domain_t *);
+    }
+    return list;
 }
 
 static void hash_set_server(apr_pool_t *p, apr_hash_t *hash, server_rec *s, const void *val)
@@ -147,9 +200,9 @@ static certs_state_t *state_create(acme_runtime_t *rt, apr_array_header_t *decls
     st->live_checked = apr_hash_make(rt->pool);
     st->on_fallback = apr_hash_make(rt->pool);
     for (s = rt->base; s; s = s->next) {
-        acme_domain_t *d = domain_for_server(s, rt->domains, decls);
-        if (d) {
-            hash_set_server(rt->pool, st->server_domain, s, d);
+        apr_array_header_t *list = domains_for_server(rt->pool, s, rt->domains, decls);
+        if (list) {
+            hash_set_server(rt->pool, st->server_domain, s, list);
         }
     }
     apr_pool_userdata_setn(st, CERTS_STATE_KEY, NULL, rt->pool);
@@ -393,7 +446,7 @@ static int live_usable(acme_runtime_t *rt, certs_state_t *st, const acme_domain_
     }
     if (rv == APR_SUCCESS) {
         first = apr_array_make(ptemp, 1, sizeof(const char *));
-        APR_ARRAY_PUSH(first, const char *) = d->name;
+        APR_ARRAY_PUSH(first, const char *) = APR_ARRAY_IDX(d->names, 0, const char *);
         rv = acme_cert_check(ptemp, APR_ARRAY_IDX(chain, 0, X509 *), NULL, first,
                              acme_now(&rt->ctx), &why);
     }
@@ -413,22 +466,32 @@ static int live_usable(acme_runtime_t *rt, certs_state_t *st, const acme_domain_
     return rv == APR_SUCCESS;
 }
 
+/* Every live certificate of the vhost's domain, one per key type: mod_ssl
+ * loads them side by side and picks per client (RSA or ECDSA). */
 static int certs_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
                                 apr_array_header_t *key_files)
 {
     acme_runtime_t *rt = acme_runtime_get(s);
     certs_state_t *st = state_get(rt);
-    const acme_domain_t *d = st ? hash_get_server(st->server_domain, s) : NULL;
+    const apr_array_header_t *list = st ? hash_get_server(st->server_domain, s) : NULL;
+    int i, added = 0;
 
-    if (!d || !rt->store || !live_usable(rt, st, d)) {
-        return DECLINED;
+    for (i = 0; list && rt->store && i < list->nelts; i++) {
+        const acme_domain_t *d = APR_ARRAY_IDX(list, i, const acme_domain_t *);
+
+        if (!live_usable(rt, st, d)) {
+            continue;
+        }
+        APR_ARRAY_PUSH(cert_files, const char *) = acme_store_live_cert_path(rt->store, p,
+                                                                             d->name);
+        APR_ARRAY_PUSH(key_files, const char *) = acme_store_live_key_path(rt->store, p, d->name);
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "ACME00611: %s (%s:%d) serves the "
+                     "certificate of %s (%s)", s->server_hostname,
+                     s->defn_name ? s->defn_name : "-", s->defn_line_number, d->name,
+                     acme_key_type_name(d->key_type));
+        ++added;
     }
-    APR_ARRAY_PUSH(cert_files, const char *) = acme_store_live_cert_path(rt->store, p, d->name);
-    APR_ARRAY_PUSH(key_files, const char *) = acme_store_live_key_path(rt->store, p, d->name);
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "ACME00611: %s (%s:%d) serves the "
-                 "certificate of %s", s->server_hostname, s->defn_name ? s->defn_name : "-",
-                 s->defn_line_number, d->name);
-    return OK;
+    return added ? OK : DECLINED;
 }
 
 static int certs_add_fallback_files(server_rec *s, apr_pool_t *p,
@@ -437,7 +500,8 @@ static int certs_add_fallback_files(server_rec *s, apr_pool_t *p,
 {
     acme_runtime_t *rt = acme_runtime_get(s);
     certs_state_t *st = state_get(rt);
-    const acme_domain_t *d = st ? hash_get_server(st->server_domain, s) : NULL;
+    const apr_array_header_t *list = st ? hash_get_server(st->server_domain, s) : NULL;
+    const acme_domain_t *d = list ? APR_ARRAY_IDX(list, 0, const acme_domain_t *) : NULL;
 
     if (!d || !rt->fallback_cert || !rt->fallback_key) {
         return DECLINED;
@@ -491,7 +555,8 @@ static int certs_unavailable(request_rec *r)
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     ap_set_content_type(r, "text/plain; charset=utf-8");
     ap_rprintf(r, "mod_acme: the certificate for %s is being obtained from %s; HTTPS for "
-               "this site starts automatically when it arrives.\n", d->name, domain_ca(d));
+               "this site starts automatically when it arrives.\n",
+               APR_ARRAY_IDX(d->names, 0, const char *), domain_ca(d));
     return DONE;
 }
 

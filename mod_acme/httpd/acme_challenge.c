@@ -249,12 +249,17 @@ void acme_challenges_sink(acme_challenges_t *table, acme_challenge_sink_t *sink)
 /* Unknown tokens are ours to refuse only for the names we manage (or a
  * request without Host): other hosts may be served by another ACME client's
  * files, which the rest of httpd then handles as usual. */
-static int host_is_managed(const acme_runtime_t *rt, const char *host)
+static int host_is_managed(const acme_runtime_t *rt, apr_pool_t *p, const char *host)
 {
+    apr_size_t len = host ? strlen(host) : 0;
     int i, j;
 
     if (!host || !*host || !rt->domains) {
         return 1;
+    }
+    /* An IPv6 Host as written in a URL: [2001:db8::1] (httpd drops the port). */
+    if (host[0] == '[' && len > 2 && host[len - 1] == ']') {
+        host = apr_pstrmemdup(p, host + 1, len - 2);
     }
     for (i = 0; i < rt->domains->nelts; ++i) {
         const acme_domain_t *domain = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
@@ -292,7 +297,7 @@ static int acme_challenge_handler(request_rec *r, int lookup_uri)
     token = path + sizeof(ACME_CHALLENGE_PREFIX) - 1;
     if (!acme_token_is_valid(token)
         || acme_challenges_lookup(rt->challenges, token, answer, sizeof(answer)) != APR_SUCCESS) {
-        if (!host_is_managed(rt, r->hostname)) {
+        if (!host_is_managed(rt, r->pool, r->hostname)) {
             return DECLINED;
         }
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,

@@ -104,16 +104,46 @@ static const char *decl_names(apr_pool_t *p, const acme_domain_decl_t *decl,
     return err;
 }
 
+/* IP identifiers (RFC 8738) are validated by http-01 or tls-alpn-01 only. */
+static const char *check_ip_challenges(apr_pool_t *p, const acme_domain_decl_t *decl,
+                                       const apr_array_header_t *names)
+{
+    const apr_array_header_t *types = acme_conf_challenges(decl->s);
+    int i;
+
+    for (i = 0; i < types->nelts; i++) {
+        const char *type = APR_ARRAY_IDX(types, i, const char *);
+        if (!strcmp(type, "http-01") || !strcmp(type, "tls-alpn-01")) {
+            return NULL;
+        }
+    }
+    for (i = 0; i < names->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        if (acme_name_is_ip(name)) {
+            return apr_psprintf(p, "ACME00541: %s: %s is an IP address, which dns-01 cannot "
+                                "validate (RFC 8738), and AcmeChallenges allows neither "
+                                "http-01 nor tls-alpn-01; add 'AcmeChallenges http-01' (or "
+                                "tls-alpn-01), or remove the address from AcmeDomain",
+                                decl_where(p, decl), name);
+        }
+    }
+    return NULL;
+}
+
+/* One certificate of the names per key type: the first AcmeKeyType keeps
+ * the plain store name, each further one gets "<name>+<type>". */
 static acme_domain_t *domain_make(apr_pool_t *p, const acme_domain_decl_t *decl,
-                                  apr_array_header_t *names)
+                                  apr_array_header_t *names, acme_key_type_e key_type,
+                                  int first_type)
 {
     acme_domain_t *d = apr_pcalloc(p, sizeof(*d));
     server_rec *s = decl->s;
     const char *contact = acme_conf_contact(s);
 
-    d->name = APR_ARRAY_IDX(names, 0, const char *);
+    d->name = acme_name_store_key(p, APR_ARRAY_IDX(names, 0, const char *),
+                                  first_type ? NULL : acme_key_type_name(key_type));
     d->names = names;
-    d->key_type = acme_conf_key_type(s);
+    d->key_type = key_type;
     d->ca_urls = apr_array_copy(p, acme_conf_ca_urls(s));
     d->ca_file = acme_conf_ca_file(s);
     d->contacts = apr_array_make(p, 1, sizeof(const char *));
@@ -151,6 +181,7 @@ apr_array_header_t *acme_conf_domains_decls(apr_pool_t *p, server_rec *base,
         apr_hash_set(seen, apr_pmemdup(p, &conf, sizeof(conf)), sizeof(conf), "");
         for (i = 0; sdecls && i < sdecls->nelts; i++) {
             acme_domain_decl_t *decl = APR_ARRAY_IDX(sdecls, i, acme_domain_decl_t *);
+            const apr_array_header_t *key_types = acme_conf_key_types(decl->s);
             apr_array_header_t *names = NULL;
 
             if ((*err = decl_names(p, decl, &names))) {
@@ -168,8 +199,14 @@ apr_array_header_t *acme_conf_domains_decls(apr_pool_t *p, server_rec *base,
                 }
                 apr_hash_set(owner, name, APR_HASH_KEY_STRING, decl);
             }
-            APR_ARRAY_PUSH(domains, acme_domain_t *) = domain_make(p, decl, names);
-            APR_ARRAY_PUSH(decls, acme_domain_decl_t *) = decl;
+            if ((*err = check_ip_challenges(p, decl, names))) {
+                return NULL;
+            }
+            for (j = 0; j < key_types->nelts; j++) {
+                APR_ARRAY_PUSH(domains, acme_domain_t *) = domain_make(
+                    p, decl, names, APR_ARRAY_IDX(key_types, j, acme_key_type_e), j == 0);
+                APR_ARRAY_PUSH(decls, acme_domain_decl_t *) = decl;
+            }
         }
     }
     if (decls_out) {
@@ -278,8 +315,13 @@ static int check_served(apr_pool_t *p, server_rec *base, apr_array_header_t *dom
     for (i = 0; i < domains->nelts; i++) {
         const acme_domain_t *d = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
         const acme_domain_decl_t *decl = APR_ARRAY_IDX(decls, i, const acme_domain_decl_t *);
-        const char *missing = unserved_names(p, base, d, https_port);
+        const char *missing;
 
+        /* Further key types of one AcmeDomain have the same names. */
+        if (i > 0 && decl == APR_ARRAY_IDX(decls, i - 1, const acme_domain_decl_t *)) {
+            continue;
+        }
+        missing = unserved_names(p, base, d, https_port);
         if (missing) {
             report(base, apr_psprintf(p, "ACME00531: %s: no SSL virtual host (port %d) serves "
                    "%s, so a certificate for it would never be used; add a "

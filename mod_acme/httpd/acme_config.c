@@ -23,6 +23,10 @@ static const char *default_ca_list[] = { LETSENCRYPT_URL };
 static const apr_array_header_t default_ca_urls = {
     NULL, sizeof(const char *), 1, 1, (char *)default_ca_list
 };
+static const acme_key_type_e default_key_type_list[] = { ACME_KEY_EC_P256 };
+static const apr_array_header_t default_key_types = {
+    NULL, sizeof(acme_key_type_e), 1, 1, (char *)default_key_type_list
+};
 static const char *default_challenge_list[] = { "http-01" };
 static const apr_array_header_t default_challenges = {
     NULL, sizeof(const char *), 1, 1, (char *)default_challenge_list
@@ -173,6 +177,16 @@ acme_key_type_e acme_conf_key_type(server_rec *s)
         return ACME_KEY_EC_P256;
     }
     return APR_ARRAY_IDX(conf->key_types, 0, acme_key_type_e);
+}
+
+const apr_array_header_t *acme_conf_key_types(server_rec *s)
+{
+    acme_srv_conf_t *conf = acme_conf_get(s);
+
+    if (!conf->key_types || conf->key_types->nelts == 0) {
+        return &default_key_types;
+    }
+    return conf->key_types;
 }
 
 const char *acme_conf_profile(server_rec *s)
@@ -569,6 +583,11 @@ static const char *set_challenges(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+static int key_type_is_rsa(acme_key_type_e type)
+{
+    return type == ACME_KEY_RSA_2048 || type == ACME_KEY_RSA_3072 || type == ACME_KEY_RSA_4096;
+}
+
 static const char *set_key_type(cmd_parms *cmd, void *dc, const char *arg)
 {
     acme_srv_conf_t *conf = cmd_conf(cmd);
@@ -587,8 +606,18 @@ static const char *set_key_type(cmd_parms *cmd, void *dc, const char *arg)
         conf->key_types = apr_array_make(cmd->pool, 2, sizeof(acme_key_type_e));
     }
     for (i = 0; i < conf->key_types->nelts; i++) {
-        if (APR_ARRAY_IDX(conf->key_types, i, acme_key_type_e) == type) {
+        acme_key_type_e have = APR_ARRAY_IDX(conf->key_types, i, acme_key_type_e);
+        if (have == type) {
             return NULL;
+        }
+        /* TLS libraries hold one certificate per key algorithm: a second
+         * EC (or RSA) certificate would replace the first, never be served. */
+        if (key_type_is_rsa(have) == key_type_is_rsa(type)) {
+            return apr_psprintf(cmd->pool, "ACME00540: AcmeKeyType %s and %s are both %s "
+                                "keys; TLS serves one certificate per key algorithm, so list "
+                                "at most one EC and one RSA type, e.g. 'AcmeKeyType ec-p256 "
+                                "rsa-2048'", acme_key_type_name(have), arg,
+                                key_type_is_rsa(type) ? "RSA" : "EC");
         }
     }
     APR_ARRAY_PUSH(conf->key_types, acme_key_type_e) = type;
@@ -736,7 +765,8 @@ const command_rec acme_cmds[] = {
     AP_INIT_ITERATE("AcmeChallenges", set_challenges, NULL, RSRC_CONF,
                     "Challenge types in preference order"),
     AP_INIT_ITERATE("AcmeKeyType", set_key_type, NULL, RSRC_CONF,
-                    "Certificate key type: " KEY_TYPE_CHOICES),
+                    "Certificate key types: " KEY_TYPE_CHOICES "; one certificate each "
+                    "(at most one EC and one RSA)"),
     AP_INIT_TAKE1("AcmeActivation", set_activation, NULL, RSRC_CONF,
                   "auto: graceful restart when new certificates are ready; manual"),
     AP_INIT_TAKE1("AcmeProfile", set_profile, NULL, RSRC_CONF,

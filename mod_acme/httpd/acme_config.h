@@ -48,6 +48,8 @@ int acme_conf_port_https(server_rec *s);                   /* [443] */
 int acme_conf_activation_auto(server_rec *s);              /* [1] */
 apr_array_header_t *acme_conf_challenges(server_rec *s);   /* [http-01] */
 acme_key_type_e acme_conf_key_type(server_rec *s);         /* [ec-p256]; first of AcmeKeyType */
+/* Every AcmeKeyType (acme_key_type_e), in order: one certificate each. [ec-p256] */
+const apr_array_header_t *acme_conf_key_types(server_rec *s);
 const char *acme_conf_profile(server_rec *s);
 acme_window_t acme_conf_renew_window(server_rec *s);
 acme_window_t acme_conf_warn_window(server_rec *s);        /* [10%] */

@@ -59,10 +59,11 @@ static int known_event(const char *event)
  * reach a program that runs as root. */
 static int event_is_sane(apr_pool_t *p, const acme_event_t *ev)
 {
-    const char *why = NULL;
+    const char *first, *key_type;
 
+    /* ev->name is a store name: "example.org", "example.org+rsa-2048", "2001_db8__1". */
     return known_event(ev->event) && ev->name && ev->name[0] != '-'
-           && acme_name_validate(p, ev->name, &why) == APR_SUCCESS;
+           && acme_name_store_key_parse(p, ev->name, &first, &key_type) == APR_SUCCESS;
 }
 
 /* Control characters (newlines included) become spaces; at most max bytes. */

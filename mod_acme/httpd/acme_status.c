@@ -243,6 +243,8 @@ static json_t *domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_
     json = json_object();
     json_object_set_new(json, "name", json_string(domain->name));
     json_object_set_new(json, "names", names_json(domain->names));
+    /* A further AcmeKeyType is the same names' certificate of another key type. */
+    json_object_set_new(json, "key_type", json_string(acme_key_type_name(domain->key_type)));
     json_object_set_new(json, "state", json_string(domain_state(status, has_live ? &info : NULL)));
     json_object_set_new(json, "cert", cert ? cert : json_null());
     json_object_set_new(json, "warning", warning_json(rt, p, domain, status,
@@ -356,11 +358,13 @@ static void html_row(request_rec *r, json_t *domain)
     json_t *cert = json_object_get(domain, "cert");
     int warned = json_is_object(json_object_get(domain, "warning"));
 
-    ap_rprintf(r, "<tr%s><td>%s</td><td>%s</td><td class=\"%s\">%s</td><td>%s</td><td>%s</td>"
-               "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+    ap_rprintf(r, "<tr%s><td>%s</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td><td>%s</td>"
+               "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+               "</tr>\n",
                warned ? " class=\"warned\"" : "",
                html_member(r->pool, domain, "name"),
                html_names(r->pool, json_object_get(domain, "names")),
+               html_member(r->pool, domain, "key_type"),
                html_member(r->pool, domain, "state"), html_member(r->pool, domain, "state"),
                html_member(r->pool, cert, "not_after"), html_member(r->pool, cert, "issuer"),
                html_member(r->pool, cert, "serial"), html_member(r->pool, domain, "ca"),
@@ -413,7 +417,7 @@ static int send_html(request_rec *r, json_t *doc)
         return OK;
     }
     html_warnings(r, domains);
-    ap_rputs("<table>\n<tr><th>Domain</th><th>Names</th><th>State</th><th>Valid until</th>"
+    ap_rputs("<table>\n<tr><th>Domain</th><th>Names</th><th>Key</th><th>State</th><th>Valid until</th>"
              "<th>Issuer</th><th>Serial</th><th>CA</th><th>Step</th><th>Attempts</th>"
              "<th>Next action</th><th>Last error</th></tr>\n", r);
     for (i = 0; i < json_array_size(domains); ++i) {
