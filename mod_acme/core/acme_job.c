@@ -139,6 +139,24 @@ static apr_status_t names_normalize(apr_pool_t *p, apr_array_header_t *names)
     return APR_SUCCESS;
 }
 
+/* The recorded store name, if it is one of the names domain may be stored
+ * under: its first name's (acme_name_store_key), with its key type's suffix
+ * (a further AcmeKeyType), or the first name itself (stores written before
+ * IPv6 names were mapped). NULL when it is none of them. */
+static const char *store_name_of(apr_pool_t *p, const acme_domain_t *domain, const char *name)
+{
+    const char *first = APR_ARRAY_IDX(domain->names, 0, const char *);
+    const char *plain = acme_name_store_key(p, first, NULL);
+
+    if (!name || !strcmp(name, plain)) {
+        return plain;
+    }
+    if (!strcmp(name, acme_name_store_key(p, first, acme_key_type_name(domain->key_type)))) {
+        return apr_pstrdup(p, name);
+    }
+    return !strcmp(acme_name_normalize(p, name), first) ? first : NULL;
+}
+
 apr_status_t acme_domain_from_json(apr_pool_t *p, json_t *json, acme_domain_t **domain_out)
 {
     acme_domain_t *domain = apr_pcalloc(p, sizeof(*domain));
@@ -162,17 +180,16 @@ apr_status_t acme_domain_from_json(apr_pool_t *p, json_t *json, acme_domain_t **
         return APR_EINVAL;
     }
     domain->config_changed_at = changed ? apr_time_from_sec(json_integer_value(changed)) : 0;
-    domain->name = APR_ARRAY_IDX(domain->names, 0, const char *);
     name = optional_string(p, json, "name", &rv);
-    if (name && strcmp(acme_name_normalize(p, name), domain->name) != 0) {
-        return APR_EINVAL;
-    }
     domain->agree_tos = json_is_true(agree);
     domain->ca_file = optional_string(p, json, "ca_file", &rv);
     domain->profile = optional_string(p, json, "profile", &rv);
     key_type = optional_string(p, json, "key_type", &rv);
     domain->key_type = ACME_KEY_EC_P256;
     if (rv != APR_SUCCESS || (key_type && acme_key_type_parse(key_type, &domain->key_type))) {
+        return APR_EINVAL;
+    }
+    if (!(domain->name = store_name_of(p, domain, name))) {
         return APR_EINVAL;
     }
     *domain_out = domain;
