@@ -7,8 +7,11 @@ URLs) on the proxy's origin and the JWS "url" checks pass. It adds only ARI
 (RFC 9773): "renewalInfo" in the directory and answers to
 GET /renewal-info/<certID> with a configurable suggestedWindow and Retry-After.
 It records every request (new orders with their decoded JWS payload, so a
-test can read "replaces"), and can hold chosen requests at a gate, so a test
-can act (kill httpd, say) while the client waits for the CA.
+test can read "replaces" or "profile"), and can hold chosen requests at a
+gate, so a test can act (kill httpd, say) while the client waits for the CA.
+With profiles set (name -> description) it also lists ACME profiles in the
+directory's meta, as a CA offering them does; Pebble ignores the "profile"
+member of the orders it gets.
 
 ChallengeFanout: a plain HTTP server on the port where Pebble validates
 http-01 that asks several httpd instances for the token and returns the first
@@ -129,6 +132,8 @@ class AcmeProxy:
         self.ari_enabled = True
         self.window = None
         self.retry_after = None
+        # ACME profiles for the directory's meta.profiles; None leaves meta alone
+        self.profiles = None
         self._server = None
         self._thread = None
 
@@ -166,6 +171,10 @@ class AcmeProxy:
 
     def new_orders(self):
         return self.recorded("POST", r"^/order-plz$")
+
+    def new_order_payloads(self):
+        """The decoded JWS payloads of the new-order requests, oldest first."""
+        return [r.payload for r in self.new_orders()]
 
     def renewal_info_requests(self, cert_id=None):
         reqs = self.recorded("GET", r"^/renewal-info/")
@@ -228,9 +237,13 @@ class AcmeProxy:
                 status, headers, out = self._renewal_info(h.path[len("/renewal-info/"):])
             else:
                 status, headers, out = self._forward(h, body)
-                if h.command == "GET" and h.path == "/dir" and status == 200 and self.ari_enabled:
+                if h.command == "GET" and h.path == "/dir" and status == 200 and (
+                        self.ari_enabled or self.profiles is not None):
                     doc = json.loads(out)
-                    doc["renewalInfo"] = self.renewal_info_url
+                    if self.ari_enabled:
+                        doc["renewalInfo"] = self.renewal_info_url
+                    if self.profiles is not None:
+                        doc.setdefault("meta", {})["profiles"] = dict(self.profiles)
                     out = json.dumps(doc, indent=2).encode()
         except Exception as exc:  # noqa: BLE001 -- the client sees a 502 and the test the record
             status, headers, out = 502, [("Content-Type", "text/plain")], \
