@@ -799,7 +799,8 @@ def public_der(key):
 
 
 def archive_versions(store, name):
-    """archive/<name>/<version> directories, oldest first (by the leaf's notBefore, then name)."""
+    """archive/<name>/<version> directories, oldest first (by the leaf's
+    notBefore, then by when cert.pem was written)."""
     base = os.path.join(store, "archive", name)
     try:
         entries = [os.path.join(base, v) for v in os.listdir(base)
@@ -808,10 +809,11 @@ def archive_versions(store, name):
         return []
 
     def key(path):
+        cert = os.path.join(path, "cert.pem")
         try:
-            return (load_chain(os.path.join(path, "cert.pem"))[0].not_valid_before, path)
+            return (load_chain(cert)[0].not_valid_before, os.stat(cert).st_mtime_ns, path)
         except (OSError, ValueError, IndexError):
-            return (datetime.datetime.min, path)
+            return (datetime.datetime.min, 0, path)
     return sorted(entries, key=key)
 
 

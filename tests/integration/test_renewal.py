@@ -142,7 +142,8 @@ def test_renewal_with_a_ca_rejecting_half_the_nonces(httpd_factory, nonce_pebble
     name = unique("nonce-renew")
     first = issue(httpd, name)
     force_renewal(httpd, name)
-    second = wait_for_new_cert(httpd, name, first.serial_number, RENEW_TIMEOUT)
+    # room for one failed attempt and its backoff (about a minute, +-50%)
+    second = wait_for_new_cert(httpd, name, first.serial_number, 100)
     assert cert_names(second) == {name}
     assert_archived(httpd, name, first, second)
 
@@ -189,6 +190,8 @@ def test_renewal_survives_an_unreachable_ca(httpd_factory, own_pebble, unique):
         "error detail does not name the CA: %s" % err
     next_action = parse_time(domain["next_action"])
     assert next_action > utcnow(), "next_action %s is not in the future" % domain["next_action"]
+    assert isinstance(domain.get("attempts"), int) and domain["attempts"] >= 1, domain
+    assert domain.get("ca") == own_pebble.directory_url, domain
     assert httpd.verified_cert(name).serial_number == first.serial_number
 
     httpd.stop()
@@ -449,3 +452,93 @@ def test_failing_or_hanging_notify_cmd_never_stops_httpd(httpd, unique):
     finally:
         harness.kill_pids([p for p in harness.pids_with_arg(script)])
     assert not [p for p in harness.pids_with_arg(script) if harness.pid_alive(p)]
+
+
+# --------------------------------------------------------------------------
+# another CA: configured instead, or as the backup of one that is down
+
+def second_pebble(workdir, challtestsrv, first):
+    """Another Pebble validating at the same httpd ports as first. (Nothing
+    listens on those until httpd starts, so a free port for the new Pebble's
+    own listeners may be one of them: then another try.)"""
+    for _ in range(5):
+        try:
+            pb = harness.private_pebble(workdir, challtestsrv.dns_port,
+                                        "second-%s" % uuid.uuid4().hex[:8],
+                                        http_port=first.http_port, tls_port=first.tls_port)
+        except harness.HarnessError as exc:
+            pytest.fail(str(exc))
+        if not {pb.port, pb.mgmt_port} & {first.http_port, first.tls_port}:
+            return pb
+        pb.stop()
+    pytest.fail("no free ports for a second Pebble")
+
+
+def trust_both(httpd, *pebbles):
+    """An AcmeCACertificateFile with the listener CAs of every Pebble."""
+    path = os.path.join(httpd.serverroot, "ca-bundle.pem")
+    with open(path, "w") as out:
+        for pb in pebbles:
+            with open(pb.ca.ca_pem) as f:
+                out.write(f.read())
+    os.chmod(path, 0o644)
+    return path
+
+
+def meta_ca(version_dir):
+    with open(os.path.join(version_dir, "meta.json")) as f:
+        return json.load(f).get("ca")
+
+
+def test_changed_ca_gets_a_new_certificate(httpd, pebble, workdir, challtestsrv, unique):
+    """AcmeCA changed to another CA: the live certificate came from a CA no
+    longer configured (archive/<name>/<version>/meta.json says which), so a new
+    one comes from the new CA."""
+    other = second_pebble(workdir, challtestsrv, pebble)
+    try:
+        name = unique("ca-change")
+        bundle = trust_both(httpd, pebble, other)
+        first = issue(httpd, name, acme={"AcmeCACertificateFile": bundle})
+        assert meta_ca(live_version(httpd.store, name)) == pebble.directory_url
+
+        httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeCACertificateFile": bundle,
+                                                         "AcmeCA": other.directory_url})
+        httpd.graceful()
+        httpd.pebble = other        # verify against the new CA's root from now on
+        second = wait_for_new_cert(httpd, name, first.serial_number, RENEW_TIMEOUT)
+        assert second.issuer != first.issuer
+        assert_archived(httpd, name, first, second)
+        assert meta_ca(live_version(httpd.store, name)) == other.directory_url
+        assert httpd.domain_status(name).get("ca") == other.directory_url
+    finally:
+        other.stop()
+
+
+def test_renewal_fails_over_to_the_next_ca(httpd_factory, own_pebble, workdir, challtestsrv,
+                                           unique):
+    """AcmeCA with two CAs, the first down at renewal time: after three failed
+    attempts there, the renewal comes from the second."""
+    backup = second_pebble(workdir, challtestsrv, own_pebble)
+    try:
+        httpd = httpd_factory(pebble=own_pebble)
+        name = unique("failover-renew")
+        acme = {"AcmeCACertificateFile": trust_both(httpd, own_pebble, backup),
+                "AcmeCA": "%s %s" % (own_pebble.directory_url, backup.directory_url)}
+        first = issue(httpd, name, acme=acme)
+        assert meta_ca(live_version(httpd.store, name)) == own_pebble.directory_url
+        own_pebble.stop()
+        force_renewal(httpd, name, acme=acme)
+        httpd.pebble = backup
+        # three attempts about 10 s apart (+-50%), then the backup
+        second = wait_for_new_cert(httpd, name, first.serial_number, 75)
+        assert meta_ca(live_version(httpd.store, name)) == backup.directory_url
+        assert_archived(httpd, name, first, second)
+        moved = [l for l in httpd.error_log_text().splitlines() if "ACME00429" in l]
+        assert moved and backup.directory_url in moved[-1], \
+            "no failover line naming the backup CA:\n" + httpd.diagnostics()
+        # and the next order starts at the first CA again
+        wait_for(lambda: httpd.domain_status(name).get("state") == "valid", 10,
+                 what="state 'valid' after the failover")
+        assert httpd.domain_status(name).get("ca") == own_pebble.directory_url
+    finally:
+        backup.stop()
