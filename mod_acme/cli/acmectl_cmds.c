@@ -274,6 +274,26 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
     return obj;
 }
 
+/* The other certificates of the same names: "<name>+<type>" for every
+ * AcmeKeyType but the first, and the first type's <name> for those. */
+static apr_array_header_t *sibling_names(acmectl_t *ctl, apr_pool_t *p, const char *name)
+{
+    apr_array_header_t *all = domain_names(ctl, p);
+    apr_array_header_t *out = apr_array_make(p, 2, sizeof(const char *));
+    const char *plus = strchr(name, '+');
+    apr_size_t base_len = plus ? (apr_size_t)(plus - name) : strlen(name);
+    int i;
+
+    for (i = 0; i < all->nelts; ++i) {
+        const char *other = APR_ARRAY_IDX(all, i, const char *);
+        if (strcmp(other, name) && !strncmp(other, name, base_len)
+            && (other[base_len] == '\0' || other[base_len] == '+')) {
+            APR_ARRAY_PUSH(out, const char *) = other;
+        }
+    }
+    return out;
+}
+
 static const char *next_action_of(const domain_view_t *v)
 {
     if (v->staged) {
@@ -313,10 +333,11 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
             "NEXT ACTION", "ISSUER / NAMES / LAST ERROR");
     for (i = 0; i < names->nelts; ++i) {
         domain_view_t *v = view_load(ctl, p, APR_ARRAY_IDX(names, i, const char *));
-        fprintf(ctl->out, "%-30s %-9s %-20s %-30s issuer=\"%s\" names=%s%s%s%s\n",
+        fprintf(ctl->out, "%-30s %-9s %-20s %-30s issuer=\"%s\" names=%s key=%s%s%s%s\n",
                 v->name, v->state, v->has_live ? acmectl_time(p, v->live.not_after) : "-",
                 next_action_of(v), v->has_live && v->live.issuer ? v->live.issuer : "-",
-                join(p, v->names, ","), v->last_error ? " error=\"" : "",
+                join(p, v->names, ","), v->key_type ? v->key_type : "-",
+                v->last_error ? " error=\"" : "",
                 v->last_error ? v->last_error : "", v->last_error ? "\"" : "");
     }
     return ACMECTL_OK;
@@ -352,6 +373,7 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     if (ctl->json) {
         obj = view_json(p, v, 1);
         json_object_set_new(obj, "archive", json_names(versions));
+        json_object_set_new(obj, "other_key_types", json_names(sibling_names(ctl, p, v->name)));
         acmectl_print_json(ctl, obj);
         json_decref(obj);
         return ACMECTL_OK;
@@ -361,6 +383,7 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     show_line(ctl, "state:", v->state);
     show_line(ctl, "step:", v->step);
     show_line(ctl, "key type:", v->key_type);
+    show_line(ctl, "other types:", join(p, sibling_names(ctl, p, v->name), " "));
     show_line(ctl, "CA:", v->ca);
     show_line(ctl, "next action:", next_action_of(v));
     show_line(ctl, "last error:", v->last_error);
