@@ -210,13 +210,30 @@ static const char *job_key_path(apr_pool_t *p, const char *name)
     return apr_pstrcat(p, "jobs/", name, ".key", NULL);
 }
 
+/* A corrected AcmeEAB deserves a fresh start like any other change. The
+ * fingerprint is stored, so it holds the key id and a short digest of the
+ * MAC key, never the key. "" without EAB: older fingerprints stay valid. */
+static const char *eab_fingerprint(apr_pool_t *p, const acme_domain_t *domain)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    const char *hmac = domain->eab_hmac;
+
+    if (!domain->eab_kid || !hmac
+        || !EVP_Digest(hmac, strlen(hmac), md, &md_len, EVP_sha256(), NULL) || md_len < 4) {
+        return "";
+    }
+    return apr_psprintf(p, " eab:%s:%02x%02x%02x%02x", domain->eab_kid, md[0], md[1], md[2],
+                        md[3]);
+}
+
 const char *acme_job_fingerprint(apr_pool_t *p, const acme_domain_t *domain)
 {
     const char *names = apr_array_pstrcat(p, domain->names, ',');
     const char *cas = domain->ca_urls ? apr_array_pstrcat(p, domain->ca_urls, ',') : "";
 
     return apr_pstrcat(p, names, " ", acme_key_type_name(domain->key_type), " ", cas, " ",
-                       domain->profile ? domain->profile : "", NULL);
+                       domain->profile ? domain->profile : "", eab_fingerprint(p, domain), NULL);
 }
 
 static acme_job_t *job_new(apr_pool_t *pool, const acme_domain_t *domain, const char *ca_url,
