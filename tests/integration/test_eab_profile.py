@@ -120,6 +120,12 @@ def test_wrong_eab_mac_is_the_cas_error_on_the_status_page(httpd_factory, eab_pe
     assert error["detail"] in log, "the CA's detail %r is not in the log" % error["detail"]
     assert texts_holding(httpd, WRONG_KEY) == []
 
+    # the corrected MAC is used at once, not after the backoff
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeEAB": "%s %s" % (EAB_KID, EAB_KEY)})
+    httpd.graceful()
+    httpd.wait_for_pebble_cert(name, 30)
+    assert texts_holding(httpd, EAB_KEY) == []
+
 
 def test_missing_eab_at_a_ca_that_requires_it_says_what_to_add(httpd_factory, eab_pebble,
                                                               unique):
