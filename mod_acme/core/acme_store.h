@@ -20,7 +20,8 @@
  *   status/<name>.json             last result, next action, for status page and acmectl (child user)
  *   fallback/cert.pem, privkey.pem the one shared temporary certificate (root)
  * Every write is atomic: temp file in the same directory, fsync, rename, fsync
- * of the directory. <name> is the domain's first name, lowercase. */
+ * of the directory. <name> is the domain's store name (acme_name_store_key): its
+ * first name, lowercase, IPv6 ':' as '_', "+<key type>" for a further AcmeKeyType. */
 typedef struct acme_store_t acme_store_t;
 
 #define ACME_STORE_KEY_PERMS   (APR_FPROT_UREAD | APR_FPROT_UWRITE)                 /* 0600 */
