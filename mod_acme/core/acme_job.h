@@ -11,8 +11,9 @@
 
 /* One managed certificate, as configured. */
 typedef struct acme_domain_t {
-    const char *name;                 /* store key: first name, lowercase */
-    apr_array_header_t *names;        /* const char*, lowercase, first = name */
+    const char *name;                 /* store name (acme_name_store_key): first name, or
+                                       * "<first name>+<type>" for a further AcmeKeyType */
+    apr_array_header_t *names;        /* const char*, lowercase, in AcmeDomain order */
     acme_key_type_e key_type;
     apr_array_header_t *ca_urls;      /* const char*, failover order (AcmeCA) */
     const char *ca_file;              /* trust anchors for TLS to the CA, NULL = system */
