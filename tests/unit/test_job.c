@@ -288,6 +288,34 @@ static void test_domain_round_trip_defaults(void **state)
     assert_int_equal(back->key_type, ACME_KEY_EC_P256);
 }
 
+/* The MAC key stays out of config/<name>.json and of the stored fingerprint;
+ * a corrected one still changes the fingerprint. */
+static void test_domain_eab_never_stored(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_domain_t *d = domain_make(p);
+    const char *plain = acme_job_fingerprint(p, d), *with_eab, *other_mac;
+    json_t *json;
+    char *text;
+
+    d->eab_kid = "kid-1";
+    d->eab_hmac = "c2VjcmV0LW1hYy1rZXktb2YtdGhlLWNh";
+    json = acme_domain_to_json(d);
+    text = json_dumps(json, 0);
+    assert_null(strstr(text, d->eab_hmac));
+    free(text);
+    json_decref(json);
+    with_eab = acme_job_fingerprint(p, d);
+    assert_null(strstr(with_eab, d->eab_hmac));
+    assert_non_null(strstr(with_eab, "kid-1"));
+    assert_string_not_equal(with_eab, plain);
+    d->eab_hmac = "b3RoZXItbWFjLWtleS1vZi10aGUtY2E";
+    other_mac = acme_job_fingerprint(p, d);
+    assert_string_not_equal(other_mac, with_eab);
+    d->eab_kid = NULL;
+    assert_string_equal(acme_job_fingerprint(p, d), plain);
+}
+
 static void test_domain_from_json_normalizes(void **state)
 {
     apr_pool_t *p = *state;
@@ -952,6 +980,7 @@ int main(void)
         UNIT_TEST(test_fitness_whole_window_once),
         UNIT_TEST(test_domain_round_trip),
         UNIT_TEST(test_domain_round_trip_defaults),
+        UNIT_TEST(test_domain_eab_never_stored),
         UNIT_TEST(test_domain_from_json_normalizes),
         UNIT_TEST(test_domain_from_json_rejects),
         UNIT_TEST(test_rfc3339),
