@@ -261,12 +261,30 @@ static int is_https_server(server_rec *s, int https_port)
     return !s->is_virtual && s->port == https_port;
 }
 
+/* Is the vhost declared on this address (<VirtualHost 192.0.2.10:443>)? */
+static int server_has_addr(server_rec *s, const char *ip)
+{
+    server_addr_rec *addr;
+    char *text;
+
+    for (addr = s->addrs; s->is_virtual && addr; addr = addr->next) {
+        if (addr->host_addr && apr_sockaddr_ip_get(&text, addr->host_addr) == APR_SUCCESS
+            && acme_name_covers(ip, text)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int server_has_name(server_rec *s, const char *name)
 {
     int i;
 
+    /* Clients reaching an address send no SNI: the vhost of that address
+     * answers, or one whose ServerName is the address. */
     if (acme_name_is_ip(name)) {
-        return 1;   /* IP literals reach the address-based vhost whatever its names */
+        return server_has_addr(s, name)
+               || (s->server_hostname && acme_name_covers(name, s->server_hostname));
     }
     if (s->server_hostname && !strcasecmp(s->server_hostname, name)) {
         return 1;
@@ -278,6 +296,18 @@ static int server_has_name(server_rec *s, const char *name)
     }
     for (i = 0; s->wild_names && i < s->wild_names->nelts; i++) {
         if (!ap_strcasecmp_match(name, APR_ARRAY_IDX(s->wild_names, i, const char *))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int has_ip(const acme_domain_t *d)
+{
+    int i;
+
+    for (i = 0; i < d->names->nelts; i++) {
+        if (acme_name_is_ip(APR_ARRAY_IDX(d->names, i, const char *))) {
             return 1;
         }
     }
@@ -325,8 +355,10 @@ static int check_served(apr_pool_t *p, server_rec *base, apr_array_header_t *dom
         if (missing) {
             report(base, apr_psprintf(p, "ACME00531: %s: no SSL virtual host (port %d) serves "
                    "%s, so a certificate for it would never be used; add a "
-                   "<VirtualHost *:%d> with ServerName/ServerAlias for them, or remove them "
-                   "from AcmeDomain", decl_where(p, decl), https_port, missing, https_port));
+                   "<VirtualHost *:%d> with ServerName/ServerAlias for them%s, or remove them "
+                   "from AcmeDomain", decl_where(p, decl), https_port, missing, https_port,
+                   has_ip(d) ? " (for an IP address: 'ServerName <address>', or a "
+                               "<VirtualHost <address>:PORT>)" : ""));
             ok = 0;
         }
     }
