@@ -325,9 +325,8 @@ void acme_job_withdraw_all(acme_driver_t *driver, acme_job_t *job)
 {
     int i;
 
-    for (i = 0; driver->has_sink && i < job->pending->nelts; ++i) {
-        acme_pending_t *pending = APR_ARRAY_IDX(job->pending, i, acme_pending_t *);
-        driver->sink.withdraw(driver->sink.baton, pending->token);
+    for (i = 0; i < job->pending->nelts; ++i) {
+        acme_job_withdraw(driver, APR_ARRAY_IDX(job->pending, i, acme_pending_t *));
     }
     apr_array_clear(job->pending);
 }

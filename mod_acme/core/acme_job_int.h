@@ -19,11 +19,12 @@ typedef struct acme_ca_t {
     unsigned unreachable_run;       /* the driver run in which it could not be reached */
 } acme_ca_t;
 
-/* A published http-01 answer waiting for its authorization to be validated. */
+/* A published answer waiting for its authorization to be validated. */
 typedef struct acme_pending_t {
     const char *authz_url;
     const char *identifier;
     const char *token;
+    const char *type;               /* challenge type answered, e.g. "http-01" */
 } acme_pending_t;
 
 /* One issuance in progress. Lives in its own pool, which also holds the
@@ -172,5 +173,7 @@ apr_status_t acme_job_save(acme_driver_t *driver, const acme_domain_t *domain,
 void acme_job_remove_files(acme_driver_t *driver, const char *name, apr_pool_t *ptemp);
 /* Withdraws every published answer of the job. */
 void acme_job_withdraw_all(acme_driver_t *driver, acme_job_t *job);
+/* Withdraws one published answer, whatever its type (acme_job_steps.c). */
+void acme_job_withdraw(acme_driver_t *driver, const acme_pending_t *pending);
 
 #endif

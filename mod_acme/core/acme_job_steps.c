@@ -337,10 +337,46 @@ static acme_outcome_e step_order(acme_step_ctx_t *sc)
 
 /* ---- AUTHORIZE ---- */
 
-/* The challenge types this driver can answer: the sink serves http-01. */
+/* The challenge types this driver can answer: the sink serves http-01, and
+ * tls-alpn-01 when it has a place for the challenge certificates. */
 static int can_answer(const acme_driver_t *driver, const char *type)
 {
-    return driver->has_sink && strcmp(type, "http-01") == 0;
+    if (!driver->has_sink) {
+        return 0;
+    }
+    if (strcmp(type, "tls-alpn-01") == 0) {
+        return driver->sink.publish_tls_alpn && driver->sink.withdraw_tls_alpn;
+    }
+    return strcmp(type, "http-01") == 0;
+}
+
+static const char *const known_types[] = { "http-01", "tls-alpn-01", "dns-01", NULL };
+
+/* What a type needs from this server, for messages. */
+static const char *type_needs(const char *type)
+{
+    if (strcmp(type, "http-01") == 0) {
+        return "http-01 needs httpd listening on the port public port 80 reaches "
+               "(AcmePortMap http)";
+    }
+    if (strcmp(type, "tls-alpn-01") == 0) {
+        return "tls-alpn-01 needs an SSL vhost on the port public port 443 reaches "
+               "(AcmePortMap https)";
+    }
+    return NULL;
+}
+
+static apr_array_header_t *answered_types(apr_pool_t *p, const acme_driver_t *driver)
+{
+    apr_array_header_t *types = apr_array_make(p, 3, sizeof(const char *));
+    int i;
+
+    for (i = 0; known_types[i]; ++i) {
+        if (can_answer(driver, known_types[i])) {
+            APR_ARRAY_PUSH(types, const char *) = known_types[i];
+        }
+    }
+    return types;
 }
 
 static const char *join(apr_pool_t *p, const apr_array_header_t *strings)
@@ -366,6 +402,36 @@ static const char *offered_types(apr_pool_t *p, const acme_authz_t *authz)
     return join(p, types);
 }
 
+/* What to change: enable a type both the CA and this server can do (and
+ * what it needs), or why none can work. */
+static const char *usable_advice(acme_step_ctx_t *sc, const acme_authz_t *authz)
+{
+    const char *types = NULL, *needs = NULL;
+    int i;
+
+    if (authz->wildcard) {
+        return "wildcard names can only be validated with dns-01";
+    }
+    for (i = 0; i < authz->challenges->nelts; ++i) {
+        const char *type = APR_ARRAY_IDX(authz->challenges, i, acme_challenge_t *)->type;
+        const char *need = type_needs(type);
+
+        if (!can_answer(sc->driver, type) || (types && strstr(types, type))) {
+            continue;
+        }
+        types = types ? apr_pstrcat(sc->p, types, " ", type, NULL) : type;
+        if (need) {
+            needs = needs ? apr_pstrcat(sc->p, needs, "; ", need, NULL) : need;
+        }
+    }
+    if (!types) {
+        return "this server cannot answer any type the CA offers; use a CA that offers one "
+               "it answers";
+    }
+    return apr_psprintf(sc->p, "enable one the CA offers: 'AcmeChallenges %s'%s%s%s", types,
+                        needs ? " (" : "", needs ? needs : "", needs ? ")" : "");
+}
+
 static acme_outcome_e no_usable_challenge(acme_step_ctx_t *sc, const acme_authz_t *authz,
                                           const apr_array_header_t *enabled)
 {
@@ -374,9 +440,8 @@ static acme_outcome_e no_usable_challenge(acme_step_ctx_t *sc, const acme_authz_
                      "answers: %s; %s",
                      authz->wildcard ? "*." : "", authz->identifier,
                      offered_types(sc->p, authz), join(sc->p, enabled),
-                     sc->driver->has_sink ? "http-01" : "none",
-                     authz->wildcard ? "wildcard names can only be validated with dns-01"
-                                     : "list a type both offer in AcmeChallenges");
+                     join(sc->p, answered_types(sc->p, sc->driver)),
+                     usable_advice(sc, authz));
     return ACME_OUTCOME_FAILED;
 }
 
@@ -393,6 +458,51 @@ static const acme_challenge_t *choose_challenge(acme_step_ctx_t *sc, const acme_
         }
     }
     return NULL;
+}
+
+/* RFC 8737: a throwaway P-256 key (small enough for the module's shared
+ * slots) and the self-signed certificate carrying the key authorization. */
+static apr_status_t publish_tls_alpn(acme_step_ctx_t *sc, const acme_authz_t *authz,
+                                     const char *key_authz)
+{
+    const acme_challenge_sink_t *sink = &sc->driver->sink;
+    const char *cert_pem, *key_pem;
+    EVP_PKEY *pkey;
+    apr_status_t rv;
+
+    if ((rv = acme_key_generate(sc->p, ACME_KEY_EC_P256, &pkey))
+        || (rv = acme_tlsalpn01_cert_create(sc->p, pkey, authz->identifier, key_authz, &cert_pem))
+        || (rv = acme_key_to_pem(sc->p, pkey, &key_pem))) {
+        return rv;
+    }
+    return sink->publish_tls_alpn(sink->baton, authz->identifier, cert_pem, key_pem);
+}
+
+static apr_status_t publish_answer(acme_step_ctx_t *sc, const acme_authz_t *authz,
+                                   const acme_challenge_t *challenge, const char *key_authz)
+{
+    const acme_challenge_sink_t *sink = &sc->driver->sink;
+
+    if (strcmp(challenge->type, "tls-alpn-01") == 0) {
+        return publish_tls_alpn(sc, authz, key_authz);
+    }
+    return sink->publish(sink->baton, challenge->token, key_authz);
+}
+
+void acme_job_withdraw(acme_driver_t *driver, const acme_pending_t *pending)
+{
+    const acme_challenge_sink_t *sink = &driver->sink;
+
+    if (!driver->has_sink) {
+        return;
+    }
+    if (pending->type && strcmp(pending->type, "tls-alpn-01") == 0) {
+        if (sink->withdraw_tls_alpn) {
+            sink->withdraw_tls_alpn(sink->baton, pending->identifier);
+        }
+        return;
+    }
+    sink->withdraw(sink->baton, pending->token);
 }
 
 static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *authz)
@@ -417,13 +527,16 @@ static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
                            authz->identifier);
     }
     key_authz = acme_key_authorization(sc->p, challenge->token, acme_client_thumbprint(sc->ca->client));
-    if ((rv = sc->driver->sink.publish(sc->driver->sink.baton, challenge->token, key_authz))) {
-        return step_failed(sc, rv, "cannot publish the http-01 answer for %s", authz->identifier);
+    if ((rv = publish_answer(sc, authz, challenge, key_authz))) {
+        acme_problem_set(&sc->prob, sc->p, rv, NULL, "cannot publish the %s answer for %s",
+                         challenge->type, authz->identifier);
+        return ACME_OUTCOME_FAILED;
     }
     pending = apr_pcalloc(job->pool, sizeof(*pending));
     pending->authz_url = apr_pstrdup(job->pool, authz->url);
     pending->identifier = apr_pstrdup(job->pool, authz->identifier);
     pending->token = apr_pstrdup(job->pool, challenge->token);
+    pending->type = apr_pstrdup(job->pool, challenge->type);
     APR_ARRAY_PUSH(job->pending, acme_pending_t *) = pending;
     acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME00414: %s: answering %s for %s",
              sc->domain->name, challenge->type, authz->identifier);
@@ -504,9 +617,7 @@ static acme_outcome_e step_validate(acme_step_ctx_t *sc)
             latest = retry_after > latest ? retry_after : latest;
             continue;
         }
-        if (sc->driver->has_sink) {
-            sc->driver->sink.withdraw(sc->driver->sink.baton, pending->token);
-        }
+        acme_job_withdraw(sc->driver, pending);
         if (strcmp(authz->status, "valid") != 0) {
             /* Keep the rest listed so the failure path withdraws them too. */
             for (++i; i < job->pending->nelts; ++i) {

@@ -1,13 +1,8 @@
 /* http-01 answers: a table of slots in anonymous shared memory, written by
  * the watchdog child and read by every child, and the responder that serves
  * /.well-known/acme-challenge/<token> before any other module sees the request.
- *
- * Each slot is a seqlock: a writer claims it by moving seq from even to odd
- * with a compare-and-swap, writes, and publishes by moving seq to the next
- * even value. Readers never block: they copy under a stable even seq and
- * retry when a write got in the way. The compare-and-swap keeps two writers
- * apart (during a graceful restart the old generation's watchdog may still be
- * finishing its run while the new one starts). */
+ * Each slot is a seqlock (acme_shm_slot.h): readers never block. The table
+ * carries the tls-alpn-01 table (acme_tlsalpn.c), so one sink serves both. */
 #include <string.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
@@ -18,14 +13,17 @@
 
 #include "acme_private.h"
 #include "acme_challenge.h"
+#include "acme_shm_slot.h"
+#include "acme_tlsalpn.h"
 #include "acme_names.h"
 
 #define ACME_CHALLENGE_PREFIX      "/.well-known/acme-challenge/"
 #define ACME_CHALLENGE_LIFETIME    apr_time_from_sec(3600)
 #define ACME_CHALLENGE_READ_TRIES  8
 /* The table outlives configuration generations, so answers published just
- * before a graceful restart are still served by the new children. */
-#define ACME_CHALLENGE_POOL_KEY    "mod_acme.challenges"
+ * before a graceful restart are still served by the new children. The key
+ * names the struct's layout: a module with another layout makes its own. */
+#define ACME_CHALLENGE_POOL_KEY    "mod_acme.challenges/2"
 
 typedef struct acme_slot_t {
     volatile apr_uint32_t seq;        /* odd while being written */
@@ -38,24 +36,14 @@ struct acme_challenges_t {
     apr_shm_t *shm;
     acme_slot_t *slots;
     int nslots;
+    acme_tlsalpn_t *tlsalpn;          /* NULL when its memory could not be had */
 };
 
-/* The longest-lived pool above pconf (the process pool in httpd); the
- * segment is unmapped by the cleanup apr_shm_create registers there. */
-static apr_pool_t *table_home(apr_pool_t *pconf)
-{
-    apr_pool_t *home = pconf, *parent;
-
-    while ((parent = apr_pool_parent_get(home)) != NULL
-           && apr_pool_parent_get(parent) != NULL) {
-        home = parent;
-    }
-    return parent ? home : pconf;
-}
-
+/* The segments live in the process pool; the cleanup apr_shm_create
+ * registers there unmaps them. */
 apr_status_t acme_challenges_create(acme_challenges_t **table, apr_pool_t *pconf)
 {
-    apr_pool_t *home = table_home(pconf);
+    apr_pool_t *home = acme_shm_home(pconf);
     acme_challenges_t *t = NULL;
     apr_size_t size = sizeof(acme_slot_t) * ACME_CHALLENGE_SLOTS;
     apr_status_t rv;
@@ -74,6 +62,9 @@ apr_status_t acme_challenges_create(acme_challenges_t **table, apr_pool_t *pconf
     t->slots = apr_shm_baseaddr_get(t->shm);
     t->nslots = ACME_CHALLENGE_SLOTS;
     memset(t->slots, 0, size);
+    if (acme_tlsalpn_create(&t->tlsalpn, home) != APR_SUCCESS) {
+        t->tlsalpn = NULL;
+    }
     apr_pool_userdata_set(t, ACME_CHALLENGE_POOL_KEY, NULL, home);
     *table = t;
     return APR_SUCCESS;
@@ -81,24 +72,12 @@ apr_status_t acme_challenges_create(acme_challenges_t **table, apr_pool_t *pconf
 
 static int slot_claim(acme_slot_t *slot, apr_uint32_t *seq)
 {
-    apr_uint32_t even = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
-
-    if (even & 1) {
-        return 0;
-    }
-    if (!__atomic_compare_exchange_n(&slot->seq, &even, even + 1, 0,
-                                     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
-        return 0;
-    }
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    *seq = even;
-    return 1;
+    return acme_slot_claim(&slot->seq, seq);
 }
 
 static void slot_release(acme_slot_t *slot, apr_uint32_t seq)
 {
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    __atomic_store_n(&slot->seq, seq + 2, __ATOMIC_RELEASE);
+    acme_slot_release(&slot->seq, seq);
 }
 
 static int slot_holds(const acme_slot_t *slot, const char *token, apr_time_t now)
@@ -238,12 +217,32 @@ static void sink_withdraw(void *baton, const char *token)
     acme_challenges_withdraw(baton, token);
 }
 
+static apr_status_t sink_publish_tls_alpn(void *baton, const char *identifier,
+                                          const char *cert_pem, const char *key_pem)
+{
+    return acme_tlsalpn_publish(acme_challenges_tlsalpn(baton), identifier, cert_pem, key_pem);
+}
+
+static void sink_withdraw_tls_alpn(void *baton, const char *identifier)
+{
+    acme_tlsalpn_withdraw(acme_challenges_tlsalpn(baton), identifier);
+}
+
 void acme_challenges_sink(acme_challenges_t *table, acme_challenge_sink_t *sink)
 {
     memset(sink, 0, sizeof(*sink));
     sink->publish = sink_publish;
     sink->withdraw = sink_withdraw;
+    if (acme_challenges_tlsalpn(table)) {
+        sink->publish_tls_alpn = sink_publish_tls_alpn;
+        sink->withdraw_tls_alpn = sink_withdraw_tls_alpn;
+    }
     sink->baton = table;
+}
+
+acme_tlsalpn_t *acme_challenges_tlsalpn(acme_challenges_t *table)
+{
+    return table ? table->tlsalpn : NULL;
 }
 
 /* Unknown tokens are ours to refuse only for the names we manage (or a

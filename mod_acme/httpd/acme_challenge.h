@@ -15,6 +15,9 @@ void acme_challenges_withdraw(acme_challenges_t *table, const char *token);
 /* Copies the answer into buf; APR_ENOENT if the token is not pending. */
 apr_status_t acme_challenges_lookup(acme_challenges_t *table, const char *token,
                                     char *buf, apr_size_t bufsize);
-/* A sink for the core's driver, backed by the table. */
+/* A sink for the core's driver, backed by the table (and its tls-alpn-01
+ * table, when there is one). */
 void acme_challenges_sink(acme_challenges_t *table, acme_challenge_sink_t *sink);
+/* The tls-alpn-01 answers that go with the table (acme_tlsalpn.h), or NULL. */
+struct acme_tlsalpn_t *acme_challenges_tlsalpn(acme_challenges_t *table);
 #endif

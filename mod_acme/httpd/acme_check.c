@@ -220,6 +220,42 @@ apr_array_header_t *acme_conf_domains(apr_pool_t *p, server_rec *base, const cha
     return acme_conf_domains_decls(p, base, NULL, err);
 }
 
+/* ---- challenge types this server can answer ------------------------------ */
+
+static const char *const http_only[] = { "http-01" };
+static const char *const tls_only[] = { "tls-alpn-01" };
+static const char *const http_and_tls[] = { "http-01", "tls-alpn-01" };
+static const apr_array_header_t default_http = { NULL, sizeof(char *), 1, 1, (char *)http_only };
+static const apr_array_header_t default_tls = { NULL, sizeof(char *), 1, 1, (char *)tls_only };
+static const apr_array_header_t default_both = {
+    NULL, sizeof(char *), 2, 2, (char *)http_and_tls
+};
+
+static int listener_on(apr_port_t port)
+{
+    ap_listen_rec *lr;
+
+    for (lr = ap_listeners; lr; lr = lr->next) {
+        if (lr->bind_addr && lr->bind_addr->port == port) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Without a Listen on either port nothing but dns-01 could work; http-01
+ * then keeps the CA's error ("connection refused") pointing at the port. */
+apr_array_header_t *acme_conf_default_challenges(server_rec *s)
+{
+    int http = listener_on((apr_port_t)acme_conf_port_http(s));
+    int tls = listener_on((apr_port_t)acme_conf_port_https(s));
+
+    if (tls && !http) {
+        return (apr_array_header_t *)&default_tls;
+    }
+    return (apr_array_header_t *)(http && tls ? &default_both : &default_http);
+}
+
 /* ---- whole-configuration checks ------------------------------------------ */
 
 static void report(server_rec *base, const char *msg)

@@ -27,10 +27,6 @@ static const acme_key_type_e default_key_type_list[] = { ACME_KEY_EC_P256 };
 static const apr_array_header_t default_key_types = {
     NULL, sizeof(acme_key_type_e), 1, 1, (char *)default_key_type_list
 };
-static const char *default_challenge_list[] = { "http-01" };
-static const apr_array_header_t default_challenges = {
-    NULL, sizeof(const char *), 1, 1, (char *)default_challenge_list
-};
 
 acme_srv_conf_t *acme_conf_get(server_rec *s)
 {
@@ -167,7 +163,7 @@ int acme_conf_activation_auto(server_rec *s)
 apr_array_header_t *acme_conf_challenges(server_rec *s)
 {
     acme_srv_conf_t *conf = acme_conf_get(s);
-    return conf->challenges ? conf->challenges : (apr_array_header_t *)&default_challenges;
+    return conf->challenges ? conf->challenges : acme_conf_default_challenges(s);
 }
 
 acme_key_type_e acme_conf_key_type(server_rec *s)
@@ -561,16 +557,15 @@ static const char *set_challenges(cmd_parms *cmd, void *dc, const char *arg)
     if ((err = not_in_dir(cmd))) {
         return err;
     }
-    if (!strcasecmp(arg, "tls-alpn-01") || !strcasecmp(arg, "dns-01")) {
+    if (!strcasecmp(arg, "dns-01")) {
         return apr_psprintf(cmd->pool, "ACME00515: AcmeChallenges %s is not supported yet; "
-                            "use http-01 (the server must be reachable on port 80 for the "
-                            "names)", arg);
+                            "use http-01 (port 80) or tls-alpn-01 (port 443)", arg);
     }
-    if (strcasecmp(arg, "http-01")) {
+    if (strcasecmp(arg, "http-01") && strcasecmp(arg, "tls-alpn-01")) {
         return apr_psprintf(cmd->pool, "ACME00516: AcmeChallenges '%s' is not a challenge "
-                            "type; use http-01", arg);
+                            "type; use http-01 or tls-alpn-01", arg);
     }
-    type = "http-01";
+    type = strcasecmp(arg, "http-01") ? "tls-alpn-01" : "http-01";
     if (!conf->challenges) {
         conf->challenges = apr_array_make(cmd->pool, 2, sizeof(const char *));
     }

@@ -46,7 +46,11 @@ const char *acme_conf_store_dir(server_rec *s);            /* [ServerRoot/acme] 
 int acme_conf_port_http(server_rec *s);                    /* [80] */
 int acme_conf_port_https(server_rec *s);                   /* [443] */
 int acme_conf_activation_auto(server_rec *s);              /* [1] */
-apr_array_header_t *acme_conf_challenges(server_rec *s);   /* [http-01] */
+apr_array_header_t *acme_conf_challenges(server_rec *s);   /* [acme_conf_default_challenges] */
+/* What this server can answer (acme_check.c): http-01 when a Listen covers the
+ * port public port 80 reaches (AcmePortMap http), tls-alpn-01 when one covers
+ * the port 443 reaches; both in that order; http-01 when neither. Read-only. */
+apr_array_header_t *acme_conf_default_challenges(server_rec *s);
 acme_key_type_e acme_conf_key_type(server_rec *s);         /* [ec-p256]; first of AcmeKeyType */
 /* Every AcmeKeyType (acme_key_type_e), in order: one certificate each. [ec-p256] */
 const apr_array_header_t *acme_conf_key_types(server_rec *s);

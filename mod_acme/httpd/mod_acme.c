@@ -9,6 +9,7 @@ static void acme_register_hooks(apr_pool_t *p)
     acme_check_register_hooks(p);
     acme_certs_register_hooks(p);
     acme_challenge_register_hooks(p);
+    acme_tlsalpn_register_hooks(p);
     acme_watchdog_register_hooks(p);
     acme_status_register_hooks(p);
     acme_notify_register_hooks(p);
