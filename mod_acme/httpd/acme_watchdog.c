@@ -47,6 +47,13 @@
 #define ACME_WD_RETEST_DELAY   apr_time_from_sec(300)
 #define ACME_WD_THREAD_POLL_MS 200    /* the activation thread's look at staging */
 #define ACME_WD_SAFETY_POLL_MS 1000   /* the same when inotify wakes it */
+/* One restart for a batch: while other orders are still moving (a job file
+ * written within ACME_WD_BUSY_WINDOW), the restart waits for them, but never
+ * longer than ACME_WD_BATCH_MAX after the oldest waiting certificate. A
+ * restart replaces every child and cuts the running orders short. */
+#define ACME_WD_BUSY_WINDOW    apr_time_from_msec(1500)
+#define ACME_WD_BATCH_MAX      apr_time_from_sec(10)
+#define ACME_WD_BATCH_POLL_MS  200
 #define ACME_WD_THREAD_STACK   (256 * 1024)
 
 /* Per configuration generation; lives in pconf. */
@@ -300,21 +307,74 @@ static void drain_events(int fd)
     }
 }
 
-static void activation_look(acme_wd_t *wd, apr_pool_t *p)
+/* Is some other order still in progress? Job files are rewritten after every
+ * step and removed once the certificate is staged; failed jobs waiting for
+ * their retry are not rewritten, so they do not hold a restart back. */
+static int orders_moving(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
+{
+    apr_array_header_t *entries;
+    apr_finfo_t finfo;
+    int i;
+
+    if (acme_store_list(wd->rt->store, p, "jobs", &entries) != APR_SUCCESS) {
+        return 0;
+    }
+    for (i = 0; i < entries->nelts; ++i) {
+        const char *entry = APR_ARRAY_IDX(entries, i, const char *);
+        apr_size_t len = strlen(entry);
+
+        if (len < 6 || strcmp(entry + len - 5, ".json") || strstr(entry, ".ari.json")) {
+            continue;
+        }
+        if (apr_stat(&finfo, acme_store_path(wd->rt->store, p,
+                                             apr_pstrcat(p, "jobs/", entry, NULL)),
+                     APR_FINFO_MTIME, p) == APR_SUCCESS
+            && now - finfo.mtime < ACME_WD_BUSY_WINDOW) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static apr_time_t oldest_staged(acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *names)
+{
+    apr_time_t oldest = 0;
+    int i;
+
+    for (i = 0; i < names->nelts; ++i) {
+        apr_time_t at = staged_at(wd->rt->store, p, APR_ARRAY_IDX(names, i, const char *));
+        if (at && (!oldest || at < oldest)) {
+            oldest = at;
+        }
+    }
+    return oldest;
+}
+
+/* Returns 1 when certificates wait for a batch to complete (look again soon). */
+static int activation_look(acme_wd_t *wd, apr_pool_t *p)
 {
     apr_array_header_t *fresh;
+    apr_time_t now = apr_time_now();
+    int waiting = 0;
 
     if (wd->notify_fd >= 0) {
         watch_staging(wd, p);
     }
-    if (apr_time_now() >= wd->next_poll && graceful_signal_handled()
+    if (now >= wd->next_poll && graceful_signal_handled()
         && acme_store_any_staged(wd->rt->store, p)) {
         fresh = staged_unseen(wd, p, wd->stale, NULL);
         if (fresh->nelts > 0) {
-            request_graceful_restart(wd, fresh, p, wd->wake[0]);
+            if (orders_moving(wd, p, now)
+                && now - oldest_staged(wd, p, fresh) < ACME_WD_BATCH_MAX) {
+                waiting = 1;
+            }
+            else {
+                request_graceful_restart(wd, fresh, p, wd->wake[0]);
+            }
         }
     }
     apr_pool_clear(p);
+    return waiting;
 }
 
 /* Parent, on the activation thread: looks at staging when inotify says it
@@ -328,9 +388,10 @@ static void *APR_THREAD_FUNC activation_thread(apr_thread_t *thread, void *baton
     int watched = wd->notify_fd >= 0;
     int interval = watched ? ACME_WD_SAFETY_POLL_MS : ACME_WD_THREAD_POLL_MS;
 
-    activation_look(wd, wd->look_pool);
+    int waiting = activation_look(wd, wd->look_pool);
+
     while (!wd->restart_sent) {
-        if (poll(fds, watched ? 2 : 1, interval) < 0) {
+        if (poll(fds, watched ? 2 : 1, waiting ? ACME_WD_BATCH_POLL_MS : interval) < 0) {
             apr_sleep(apr_time_from_msec(ACME_WD_THREAD_POLL_MS));   /* ENOMEM: rare */
             continue;
         }
@@ -340,7 +401,7 @@ static void *APR_THREAD_FUNC activation_thread(apr_thread_t *thread, void *baton
         if (watched && fds[1].revents) {
             drain_events(wd->notify_fd);
         }
-        activation_look(wd, wd->look_pool);
+        waiting = activation_look(wd, wd->look_pool);
     }
     apr_thread_exit(thread, APR_SUCCESS);
     return NULL;
