@@ -43,6 +43,11 @@ static void log_to_server(void *baton, acme_log_level_t level, apr_status_t rv,
                           const char *message)
 {
     server_rec *s = baton;
+    /* APR_EGENERAL marks "the CA or the network said no": the message carries
+     * the real reason, and "(20014)Internal error" in front of it misleads. */
+    if (rv == APR_EGENERAL) {
+        rv = APR_SUCCESS;
+    }
     /* No file:line: it would name this sink, not the core code that logged. */
     ap_log_error_(NULL, 0, APLOG_MODULE_INDEX, (int)level, rv, s, "%s", message);
 }
