@@ -199,7 +199,12 @@ def test_ipv6_identifier_certificate(httpd):
 # ---- configtest -------------------------------------------------------------
 
 def test_configtest_ip_with_dns01_only(httpd):
-    httpd.write_config(vhosts=ssl_vhost("127.0.0.1", extra="AcmeChallenges dns-01"))
+    hook = os.path.join(httpd.serverroot, "dns-hook")
+    with open(hook, "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")
+    os.chmod(hook, 0o755)
+    httpd.write_config(vhosts=ssl_vhost("127.0.0.1", extra="AcmeChallenges dns-01\n"
+                                        "AcmeDnsCmd %s" % hook))
     rc, out = httpd.configtest()
     assert rc != 0, out
     assert "ACME00541" in out and "127.0.0.1" in out and "http-01" in out, out
@@ -213,3 +218,12 @@ def test_configtest_two_ec_key_types(httpd, unique):
     assert rc != 0, out
     assert "ACME00540" in out and "ec-p384" in out, out
     assert "line %d of %s" % (httpd.line_of("AcmeKeyType"), httpd.conf_path) in out, out
+
+
+def test_configtest_ip_without_a_vhost_for_it(httpd, unique):
+    """A server-level IP identifier that no vhost would answer for."""
+    httpd.write_config(vhosts=ssl_vhost(unique("noip"), acme_domain=""),
+                       extra_global="AcmeDomain 192.0.2.10")
+    rc, out = httpd.configtest()
+    assert rc != 0, out
+    assert "ACME00531" in out and "192.0.2.10" in out and "<VirtualHost <address>" in out, out
