@@ -11,7 +11,8 @@ test can read "replaces" or "profile"), and can hold chosen requests at a
 gate, so a test can act (kill httpd, say) while the client waits for the CA.
 With profiles set (name -> description) it also lists ACME profiles in the
 directory's meta, as a CA offering them does; Pebble ignores the "profile"
-member of the orders it gets.
+member of the orders it gets. With challenge_types set (a list) authorizations
+offer only those challenge types, as a CA that supports fewer would.
 
 ChallengeFanout: a plain HTTP server on the port where Pebble validates
 http-01 that asks several httpd instances for the token and returns the first
@@ -134,6 +135,8 @@ class AcmeProxy:
         self.retry_after = None
         # ACME profiles for the directory's meta.profiles; None leaves meta alone
         self.profiles = None
+        # challenge types authorizations offer (a list); None leaves them alone
+        self.challenge_types = None
         self._server = None
         self._thread = None
 
@@ -245,6 +248,9 @@ class AcmeProxy:
                     if self.profiles is not None:
                         doc.setdefault("meta", {})["profiles"] = dict(self.profiles)
                     out = json.dumps(doc, indent=2).encode()
+                if h.path.startswith("/authZ/") and status == 200 and \
+                        self.challenge_types is not None:
+                    out = self._filter_challenges(out)
         except Exception as exc:  # noqa: BLE001 -- the client sees a 502 and the test the record
             status, headers, out = 502, [("Content-Type", "text/plain")], \
                 ("proxy error: %r" % (exc,)).encode()
@@ -275,6 +281,12 @@ class AcmeProxy:
             return r.status, headers, out
         finally:
             conn.close()
+
+    def _filter_challenges(self, out):
+        doc = json.loads(out)
+        doc["challenges"] = [c for c in doc.get("challenges", [])
+                             if c.get("type") in self.challenge_types]
+        return json.dumps(doc, indent=2).encode()
 
     def _renewal_info(self, cert_id):
         with self.lock:
