@@ -12,6 +12,8 @@
 #define ACME_RECHECK_VALID    apr_time_from_sec(12 * 3600)
 #define ACME_RECHECK_STAGED   apr_time_from_sec(5 * 60)
 #define ACME_RETRY_LOCKED     apr_time_from_sec(60)
+/* How soon a renewal acmectl asks for (jobs/<name>.renew) is noticed. */
+#define ACME_MARKER_POLL      apr_time_from_sec(30)
 #define ACME_POLL_MAX         apr_time_from_sec(10)
 /* Enough for a whole issuance plus one account and one order restart. */
 #define ACME_MAX_STEPS_PER_RUN 16
@@ -248,6 +250,7 @@ double acme_driver_random01(void)
 static void job_end(acme_driver_t *driver, acme_record_t *rec)
 {
     if (rec->job) {
+        acme_dns01_teardown(driver, rec->job);
         acme_job_withdraw_all(driver, rec->job);
         apr_pool_destroy(rec->job->pool);
         rec->job = NULL;
@@ -497,6 +500,7 @@ static acme_renew_reason_e domain_inspect(acme_driver_t *driver, acme_record_t *
 {
     acme_cert_info_t info;
     acme_cert_origin_t origin;
+    apr_array_header_t *ordered;
     acme_key_type_e key_type;
     const char *ari_id;
     X509 *leaf = live_leaf(driver, domain, p, &info);
@@ -508,7 +512,7 @@ static acme_renew_reason_e domain_inspect(acme_driver_t *driver, acme_record_t *
         return acme_cert_fitness(domain, NULL, -1, NULL, now, &rec->renew_at);
     }
     record_cert(rec, &info);
-    acme_renewal_read_meta(driver, rec, domain->name, p);
+    acme_renewal_read_meta(driver, rec, domain->name, p, &ordered);
     if (acme_cert_ari_id(p, leaf, &ari_id) == APR_SUCCESS) {
         apr_cpystrn(rec->cert_ari_id, ari_id, sizeof(rec->cert_ari_id));
     }
@@ -517,6 +521,7 @@ static acme_renew_reason_e domain_inspect(acme_driver_t *driver, acme_record_t *
     }
     origin.ca_url = rec->cert_ca[0] ? rec->cert_ca : NULL;
     origin.issued_at = rec->cert_issued_at;
+    origin.names = ordered;
     return acme_cert_fitness(domain, &info, (int)key_type, &origin, now, &rec->renew_at);
 }
 
@@ -615,10 +620,19 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
     job_advance(driver, rec, domain, ca, p, staged);
 }
 
+/* acmectl renew or revoke on a valid certificate: no need to wait for its check. */
+static int renewal_asked(acme_driver_t *driver, const acme_record_t *rec,
+                         const acme_domain_t *domain, apr_pool_t *p)
+{
+    return !rec->job && !rec->force && strcmp(rec->state, "valid") == 0
+           && acme_store_renewal_requested(driver->store, p, domain->name);
+}
+
 apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *domains,
                              apr_pool_t *ptemp, apr_time_t *next_run, int *staged)
 {
     apr_time_t earliest = acme_now(&driver->ctx) + ACME_RECHECK_VALID;
+    apr_time_t marker_poll = acme_now(&driver->ctx) + ACME_MARKER_POLL;
     int i;
 
     *staged = 0;
@@ -632,12 +646,16 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
         if (!rec->restored) {
             acme_renewal_restore(driver, rec, domain, acme_now(&driver->ctx), p);
         }
-        if (rec->next_run <= acme_now(&driver->ctx)) {
+        if (rec->next_run <= acme_now(&driver->ctx) || renewal_asked(driver, rec, domain, p)) {
             domain_run(driver, rec, domain, p, staged);
         }
         apr_pool_destroy(p);
         earliest = rec->next_run < earliest ? rec->next_run : earliest;
+        if (!rec->job && strcmp(rec->state, "valid") == 0) {
+            earliest = marker_poll < earliest ? marker_poll : earliest;
+        }
     }
+    acme_dns01_poll_teardowns(driver, acme_now(&driver->ctx), &earliest);
     *next_run = earliest;
     return APR_SUCCESS;
 }

@@ -2,6 +2,7 @@
  * step names, the transition table, whether a live certificate is fit. The
  * driver that uses them is acme_driver.c, the steps acme_job_steps.c. */
 #include <string.h>
+#include <strings.h>
 #include <apr_strings.h>
 
 #include "acme_job_int.h"
@@ -414,6 +415,38 @@ static int ca_listed(const acme_domain_t *domain, const char *ca_url)
     return 0;
 }
 
+static int names_within(const apr_array_header_t *a, const apr_array_header_t *b)
+{
+    int i, j, found;
+
+    for (i = 0; i < a->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(a, i, const char *);
+        for (found = 0, j = 0; !found && j < b->nelts; ++j) {
+            found = strcasecmp(name, APR_ARRAY_IDX(b, j, const char *)) == 0;
+        }
+        if (!found) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int same_names(const apr_array_header_t *a, const apr_array_header_t *b)
+{
+    return names_within(a, b) && names_within(b, a);
+}
+
+static int issued_before_change(const acme_domain_t *domain, const acme_cert_info_t *info,
+                                const acme_cert_origin_t *origin)
+{
+    apr_time_t issued = info->not_before;
+
+    if (origin && origin->issued_at > issued) {
+        issued = origin->issued_at;
+    }
+    return domain->config_changed_at > 0 && issued < domain->config_changed_at;
+}
+
 acme_renew_reason_e acme_cert_fitness(const acme_domain_t *domain, const acme_cert_info_t *info,
                                       int key_type, const acme_cert_origin_t *origin,
                                       apr_time_t now, apr_time_t *renew_at)
@@ -428,6 +461,13 @@ acme_renew_reason_e acme_cert_fitness(const acme_domain_t *domain, const acme_ce
                                    origin ? origin->issued_at : 0, domain->renew_window,
                                    domain->config_changed_at);
     if (!names_covered(domain->names, info->names)) {
+        return ACME_RENEW_NAMES;
+    }
+    /* A name removed from the domain. Not when the CA added a name of its own
+     * to what we ordered: that would be ordered again and again. */
+    if (!names_covered(info->names, domain->names)
+        && (origin && origin->names ? !same_names(origin->names, domain->names)
+                                    : issued_before_change(domain, info, origin))) {
         return ACME_RENEW_NAMES;
     }
     if (key_type != (int)domain->key_type) {

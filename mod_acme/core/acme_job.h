@@ -95,12 +95,14 @@ const char *acme_renew_reason_str(acme_renew_reason_e reason); /* "no certificat
 typedef struct acme_cert_origin_t {
     const char *ca_url;          /* directory URL, NULL = unknown */
     apr_time_t issued_at;        /* when it was obtained, 0 = unknown */
+    const apr_array_header_t *names; /* the names it was ordered for, NULL = unknown */
 } acme_cert_origin_t;
 
 /* Is the live certificate (info NULL: none; key_type its public key's type, or
  * -1 when not one of ours; origin NULL = unknown) fit for domain at now? Names
- * (every configured name covered; a name none covers only when the
- * certificate is older than domain->config_changed_at), key type, CA (not in domain->ca_urls at all), then the renewal window
+ * (every configured name covered; a name none covers only when it was ordered
+ * for other names than the domain's, or, not knowing, when it is older than
+ * domain->config_changed_at), key type, CA (not in domain->ca_urls at all), then the renewal window
  * (acme_policy_due_at with domain->config_changed_at). *renew_at receives the
  * time it is due by the window (0 without a certificate). */
 acme_renew_reason_e acme_cert_fitness(const acme_domain_t *domain, const acme_cert_info_t *info,

@@ -47,10 +47,12 @@ static void copy_string(char *buf, apr_size_t size, json_t *json, const char *ke
 
 /* ---- origin of the live certificate ---- */
 
-const char *acme_renewal_meta_json(apr_pool_t *p, const char *ca_url, apr_time_t now)
+const char *acme_renewal_meta_json(apr_pool_t *p, const char *ca_url,
+                                   const apr_array_header_t *names, apr_time_t now)
 {
-    json_t *json = json_pack("{s:s, s:s}", "ca", ca_url ? ca_url : "",
-                             "issued_at", acme_time_rfc3339(p, now));
+    json_t *json = json_pack("{s:s, s:s, s:o}", "ca", ca_url ? ca_url : "",
+                             "issued_at", acme_time_rfc3339(p, now),
+                             "names", acme_job_strings_json(names));
     char *text = json ? json_dumps(json, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     const char *copy = text ? apr_pstrcat(p, text, "\n", NULL) : NULL;
 
@@ -59,8 +61,28 @@ const char *acme_renewal_meta_json(apr_pool_t *p, const char *ca_url, apr_time_t
     return copy;
 }
 
+static apr_array_header_t *meta_names(apr_pool_t *p, json_t *list)
+{
+    apr_array_header_t *names;
+    json_t *item;
+    size_t i;
+
+    if (!json_is_array(list) || json_array_size(list) == 0
+        || json_array_size(list) > ACME_MAX_NAMES) {
+        return NULL;
+    }
+    names = apr_array_make(p, (int)json_array_size(list), sizeof(const char *));
+    json_array_foreach(list, i, item) {
+        if (!json_is_string(item)) {
+            return NULL;
+        }
+        APR_ARRAY_PUSH(names, const char *) = apr_pstrdup(p, json_string_value(item));
+    }
+    return names;
+}
+
 void acme_renewal_read_meta(acme_driver_t *driver, acme_record_t *rec, const char *name,
-                            apr_pool_t *p)
+                            apr_pool_t *p, apr_array_header_t **names)
 {
     const char *data;
     apr_size_t len;
@@ -68,6 +90,7 @@ void acme_renewal_read_meta(acme_driver_t *driver, acme_record_t *rec, const cha
 
     rec->cert_ca[0] = '\0';
     rec->cert_issued_at = 0;
+    *names = NULL;
     if (acme_store_read(driver->store, p, apr_pstrcat(p, "domains/", name, "/meta.json", NULL),
                         ACME_META_FILE_MAX, &data, &len) != APR_SUCCESS
         || !(json = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL))) {
@@ -76,6 +99,7 @@ void acme_renewal_read_meta(acme_driver_t *driver, acme_record_t *rec, const cha
     if (json_is_object(json)) {
         copy_string(rec->cert_ca, sizeof(rec->cert_ca), json, "ca");
         rec->cert_issued_at = get_time(json, "issued_at");
+        *names = meta_names(p, json_object_get(json, "names"));
     }
     json_decref(json);
 }

@@ -10,6 +10,7 @@
 #include "unit.h"
 #include "acme_job_int.h"
 #include "acme_events.h"
+#include "acme_account.h"
 
 #define DAY apr_time_from_sec(24 * 3600)
 
@@ -111,18 +112,60 @@ static void test_fitness_wildcard_covers(void **state)
     acme_domain_t *d = domain_make(p);
     apr_time_t renew_at;
 
+    /* www is covered by the wildcard both have. */
+    d->names = strings(p, "example.org", "*.example.org", "www.example.org");
     assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", "*.example.org", t0, 90 * DAY),
                                        ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NONE);
+    /* The wildcard dropped from the configuration: a certificate without it. */
+    d->names = strings(p, "example.org", "www.example.org", NULL);
+    d->config_changed_at = t0 + 1;
+    assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", "*.example.org", t0, 90 * DAY),
+                                       ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NAMES);
 }
 
 static void test_fitness_names_changed(void **state)
 {
     apr_pool_t *p = *state;
     acme_domain_t *d = domain_make(p);
+    acme_cert_origin_t ordered = { NULL, 0, NULL };
     apr_time_t renew_at;
 
     assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", NULL, t0, 90 * DAY),
                                        ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NAMES);
+    /* A name removed from the domain after the certificate was issued. */
+    d->names = strings(p, "example.org", NULL, NULL);
+    d->config_changed_at = t0 + 1;
+    assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", "www.example.org", t0,
+                                                    90 * DAY),
+                                       ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NAMES);
+    /* A name the CA added itself (issued after the change, or change unknown): no loop. */
+    d->config_changed_at = t0;
+    assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", "www.example.org", t0,
+                                                    90 * DAY),
+                                       ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NONE);
+    d->config_changed_at = 0;
+    assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", "www.example.org", t0,
+                                                    90 * DAY),
+                                       ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NONE);
+    /* Knowing what was ordered, no clock is needed. */
+    ordered.names = strings(p, "example.org", NULL, NULL);
+    assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", "www.example.org", t0,
+                                                    90 * DAY),
+                                       ACME_KEY_EC_P256, &ordered, t0 + DAY, &renew_at),
+                     ACME_RENEW_NONE);
+    ordered.names = strings(p, "www.example.org", "EXAMPLE.org", NULL);
+    assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", "www.example.org", t0,
+                                                    90 * DAY),
+                                       ACME_KEY_EC_P256, &ordered, t0 + DAY, &renew_at),
+                     ACME_RENEW_NAMES);
+    d->config_changed_at = t0 + 1;
+    /* Case and the domain's own wildcard are no change. */
+    d->names = strings(p, "example.org", "*.example.org", NULL);
+    assert_int_equal(acme_cert_fitness(d, info_make(p, "EXAMPLE.org", "*.example.org", t0, 90 * DAY),
+                                       ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NONE);
+    d->names = strings(p, "192.0.2.1", "2001:db8::1", NULL);
+    assert_int_equal(acme_cert_fitness(d, info_make(p, "2001:db8:0::1", "192.0.2.1", t0, 90 * DAY),
+                                       ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NONE);
     assert_string_equal(acme_renew_reason_str(ACME_RENEW_NAMES), "names changed");
 }
 
@@ -433,7 +476,7 @@ static void remove_tree(apr_pool_t *p, const char *path)
 
 static int fixture_setup(void **state)
 {
-    acme_challenge_sink_t sink = { sink_publish, sink_withdraw, NULL };
+    acme_challenge_sink_t sink = { .publish = sink_publish, .withdraw = sink_withdraw };
     char tmpl[] = "/tmp/acme-test-job-XXXXXX";
     apr_pool_t *p;
     fixture_t *f;
@@ -514,7 +557,7 @@ static void install_live(fixture_t *f, const acme_domain_t *d, acme_key_type_e t
 /* A new driver on the same store: what a restart of httpd does. */
 static void restart(fixture_t *f)
 {
-    acme_challenge_sink_t sink = { sink_publish, sink_withdraw, NULL };
+    acme_challenge_sink_t sink = { .publish = sink_publish, .withdraw = sink_withdraw };
 
     assert_int_equal(acme_driver_create(&f->driver, f->p, &f->ctx, f->store, &sink, "test"),
                      APR_SUCCESS);
@@ -603,9 +646,11 @@ static void test_driver_valid_certificate_sends_nothing(void **state)
     assert_int_equal(json_integer_value(json_object_get(status, "requests")), 0);
     assert_non_null(json_object_get(status, "cert"));
     assert_null(json_object_get(status, "error"));
-    /* Checked again within 12 hours, renewed well after that. */
-    assert_true(next_run > now + apr_time_from_sec(11 * 3600));
-    assert_true(next_run <= apr_time_now() + apr_time_from_sec(12 * 3600));
+    /* Checked again within 12 hours, renewed well after that; the driver itself
+     * looks for acmectl's renewal requests every 30 seconds. */
+    assert_true(time_of(status, "next_action") > now + apr_time_from_sec(11 * 3600));
+    assert_true(time_of(status, "next_action") <= apr_time_now() + apr_time_from_sec(12 * 3600));
+    assert_true(next_run <= apr_time_now() + apr_time_from_sec(30));
     assert_false(logged(f, "ACME002"));   /* the client never ran */
     assert_false(logged(f, "ACME00403"));
     assert_false(logged(f, "ACME00426"));
@@ -628,8 +673,8 @@ static void test_driver_ari_poll_persists_across_restart(void **state)
     assert_null(json_object_get(ari, "chosen"));
     assert_true(time_of(ari, "next_poll") >= now + apr_time_from_sec(6 * 3600 - 1));
     assert_true(time_of(ari, "next_poll") <= apr_time_now() + apr_time_from_sec(6 * 3600));
-    assert_int_equal(next_run, time_of(ari, "next_poll") + (next_run % APR_USEC_PER_SEC));
     status = status_of(f, d->name);
+    assert_int_equal(time_of(status, "next_action"), time_of(ari, "next_poll"));
     assert_string_equal(member(status, "state"), "valid");
     assert_non_null(json_object_get(json_object_get(status, "ari"), "next_poll"));
     /* A restart remembers it. */
@@ -671,6 +716,27 @@ static void test_driver_ari_chosen_time_renews(void **state)
     restart(f);
     run(f, one(f->p, d), &next_run, &staged);
     assert_true(logged(f, "(renewal time suggested by the CA (ARI))"));
+}
+
+static void test_driver_renewal_marker_is_noticed_at_once(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "marker.example");
+    apr_time_t next_run, now = apr_time_now();
+    int staged;
+
+    install_live(f, d, ACME_KEY_EC_P256, d->names, 0);
+    write_ari(f, d->name, "none", 0, 0, 0, now + DAY / 2);
+    run(f, one(f->p, d), &next_run, &staged);
+    write_ari(f, d->name, serial_of(f, d->name), 0, 0, 0, now + DAY / 2);
+    restart(f);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_false(logged(f, "ACME00403"));
+    /* acmectl renew: the next run orders, though the certificate is not due. */
+    assert_int_equal(acme_store_request_renewal(f->store, f->p, d->name), APR_SUCCESS);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "ACME00403: marker.example: ordering a certificate for "
+                          "marker.example,www.marker.example (renewal requested)"));
 }
 
 static void test_driver_ca_changed(void **state)
@@ -879,6 +945,22 @@ static void test_driver_names_change_orders(void **state)
     assert_true(logged(f, "(names changed)"));
 }
 
+static void test_driver_removed_name_orders(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "shrink.example");
+    apr_array_header_t *old = strings(f->p, "shrink.example", "www.shrink.example",
+                                      "old.shrink.example");
+    const char *meta = apr_psprintf(f->p, "{\"ca\": \"%s\", \"names\": [\"shrink.example\", "
+                                    "\"www.shrink.example\", \"old.shrink.example\"]}", CLOSED_CA);
+    apr_time_t next_run;
+    int staged;
+
+    install_cert(f, d, ACME_KEY_EC_P256, old, 0, 90 * DAY, meta);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "(names changed)"));
+}
+
 static void test_driver_unreachable_ca_backs_off(void **state)
 {
     fixture_t *f = *state;
@@ -987,6 +1069,7 @@ int main(void)
         DRIVER_TEST(test_driver_valid_certificate_sends_nothing),
         DRIVER_TEST(test_driver_ari_poll_persists_across_restart),
         DRIVER_TEST(test_driver_ari_chosen_time_renews),
+        DRIVER_TEST(test_driver_renewal_marker_is_noticed_at_once),
         DRIVER_TEST(test_driver_ca_changed),
         DRIVER_TEST(test_driver_whole_window_renews_once),
         DRIVER_TEST(test_driver_failure_event_and_warning),
@@ -996,6 +1079,7 @@ int main(void)
         DRIVER_TEST(test_driver_staged_waits_for_activation),
         DRIVER_TEST(test_driver_key_type_change_orders),
         DRIVER_TEST(test_driver_names_change_orders),
+        DRIVER_TEST(test_driver_removed_name_orders),
         DRIVER_TEST(test_driver_unreachable_ca_backs_off),
         DRIVER_TEST(test_driver_lock_held_elsewhere),
         DRIVER_TEST(test_driver_discards_stale_job),
