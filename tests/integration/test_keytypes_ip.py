@@ -156,6 +156,15 @@ def test_ip_identifier_certificate(httpd):
     assert status == 404
 
 
+def test_ip_identifier_over_tls_alpn(httpd):
+    """tls-alpn-01 for an address: the CA's handshake names it by its reverse
+    name (1.0.0.127.in-addr.arpa, RFC 8738 section 6)."""
+    httpd.write_config(vhosts=ssl_vhost("127.0.0.1", extra="AcmeChallenges tls-alpn-01"))
+    httpd.start()
+    check_ip_leaf(wait_for_served(httpd, "ec-p256", verify_ip="127.0.0.1"))
+    assert "answering tls-alpn-01 for 1.0.0.127.in-addr.arpa" in httpd.error_log_text()
+
+
 def test_ip_identifier_on_the_vhost_of_that_address(httpd):
     """Server-level AcmeDomain 127.0.0.1: the vhost declared on that address
     serves it, whatever its ServerName."""
