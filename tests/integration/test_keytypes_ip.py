@@ -118,6 +118,44 @@ def test_rsa_and_ec_certificates_side_by_side(httpd, unique):
     assert p.returncode == 0 and name + "+ec-p256" in p.stdout, p.stdout + p.stderr
 
 
+def test_added_key_type_keeps_the_first_certificate(httpd, pebble, unique):
+    """AcmeKeyType ec-p256 -> ec-p256 rsa-2048: the store entry of the first
+    type stays valid (same certificate); one new order, for the RSA one."""
+    name = unique("dualadd")
+    httpd.write_config(vhosts=ssl_vhost(name))
+    httpd.start()
+    ec_leaf = wait_for_served(httpd, "ec-p256", server_name=name, sigalgs=ECDSA_ONLY)
+    orders = pebble.new_order_count()
+
+    httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeKeyType ec-p256 rsa-2048"))
+    httpd.graceful()
+    wait_for_served(httpd, "rsa-2048", server_name=name, sigalgs=RSA_ONLY)
+    verified, leaf, out = s_client(httpd, server_name=name, sigalgs=ECDSA_ONLY)
+    assert verified and leaf.serial_number == ec_leaf.serial_number, out[-1500:]
+    assert pebble.new_order_count() == orders + 1
+
+
+def test_revoking_one_key_type_renews_only_that_one(httpd, unique):
+    """acmectl revoke NAME+TYPE reads that certificate's configuration; the
+    driver orders a new one of that type, the other stays."""
+    name = unique("dualrevoke")
+    httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeKeyType ec-p256 rsa-2048"))
+    httpd.start()
+    ec_leaf = wait_for_served(httpd, "ec-p256", server_name=name, sigalgs=ECDSA_ONLY)
+    rsa_leaf = wait_for_served(httpd, "rsa-2048", server_name=name, sigalgs=RSA_ONLY)
+
+    p = httpd.acmectl("--store", httpd.store, "revoke", name + "+rsa-2048")
+    assert p.returncode == 0, p.stdout + p.stderr
+
+    def renewed():
+        verified, leaf, _ = s_client(httpd, server_name=name, sigalgs=RSA_ONLY)
+        return verified and leaf.serial_number != rsa_leaf.serial_number and \
+            key_kind(leaf) == "rsa-2048"
+    wait_for(renewed, ISSUE_TIMEOUT, interval=0.5, what="a new RSA certificate")
+    verified, leaf, out = s_client(httpd, server_name=name, sigalgs=ECDSA_ONLY)
+    assert verified and leaf.serial_number == ec_leaf.serial_number, out[-1500:]
+
+
 def test_removed_key_type_is_no_longer_served(httpd, unique):
     name = unique("dualdrop")
     httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeKeyType ec-p256 rsa-2048"))
