@@ -431,6 +431,48 @@ static int check_ssl_loaded(apr_pool_t *p, server_rec *base, apr_array_header_t 
     return 0;
 }
 
+/* The port a challenge type arrives at, 0 for types that need none. */
+static int challenge_port(server_rec *base, const char *type)
+{
+    if (!strcmp(type, "http-01")) {
+        return acme_conf_port_http(base);
+    }
+    return strcmp(type, "tls-alpn-01") ? 0 : acme_conf_port_https(base);
+}
+
+/* Only a warning: a frontend elsewhere may answer for this server. */
+static void check_challenge_ports(apr_pool_t *p, server_rec *base, apr_array_header_t *domains,
+                                  apr_array_header_t *decls)
+{
+    const acme_domain_decl_t *warned = NULL;
+    int i, j;
+
+    for (i = 0; i < domains->nelts; i++) {
+        const acme_domain_t *d = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
+        const acme_domain_decl_t *decl = APR_ARRAY_IDX(decls, i, const acme_domain_decl_t *);
+        const char *missing = NULL;
+        int usable = 0;
+
+        for (j = 0; decl != warned && !usable && j < d->challenges->nelts; j++) {
+            const char *type = APR_ARRAY_IDX(d->challenges, j, const char *);
+            int port = challenge_port(base, type);
+
+            usable = !port || listener_on((apr_port_t)port);
+            missing = apr_psprintf(p, "%s%s'Listen %d' for %s", missing ? missing : "",
+                                   missing ? " or " : "", port, type);
+        }
+        if (decl == warned || usable) {
+            continue;
+        }
+        warned = decl;
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, base, "ACME00542: %s: no "
+                     "Listen covers the port where the CA's challenge requests for %s arrive, "
+                     "so none can be answered; add %s, or set AcmePortMap to the local ports "
+                     "that the public ports 80 and 443 reach", decl_where(p, decl), d->name,
+                     missing);
+    }
+}
+
 static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                         server_rec *base)
 {
@@ -449,6 +491,7 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     ok = check_ssl_loaded(ptemp, base, decls);
     ok = check_terms(ptemp, base, decls) && ok;
     ok = check_served(ptemp, base, domains, decls) && ok;
+    check_challenge_ports(ptemp, base, domains, decls);
     return ok ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
