@@ -155,3 +155,17 @@ def test_default_types_follow_the_listen_ports(httpd, proxy, unique):
     detail = status_error(httpd, name).get("detail") or ""
     assert "CA offered: dns-01" in detail, detail
     assert "enabled: http-01, tls-alpn-01" in detail, detail
+
+
+def test_configtest_warns_when_no_challenge_port_listens(httpd, unique):
+    """Only http-01 allowed, and nothing listens where public port 80 leads."""
+    name = unique("alpn-noport")
+    http_port = harness.closed_port()
+    httpd.write_config(vhosts=ssl_vhost(name), acme={
+        "AcmePortMap": "http:%d https:%d" % (http_port, httpd.https_port),
+        "AcmeChallenges": "http-01"})
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+    assert "ACME00542" in out, out
+    assert "httpd.conf:%d" % httpd.line_of("    AcmeDomain") in out, out
+    assert "'Listen %d' for http-01" % http_port in out, out
