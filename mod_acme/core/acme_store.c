@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -484,7 +485,28 @@ static void walk_subdir(int dirfd, const char *name, int depth, walk_fn *visit, 
     }
 }
 
-/* Removes temp files a crashed writer left. */
+/* The pid in "<name>.tmp.<pid>.<hex>" names the writer; 0 if unreadable. */
+static pid_t temp_writer(const char *name)
+{
+    const char *tmp = NULL, *s = name;
+
+    while ((s = strstr(s, ".tmp.")) != NULL) {
+        tmp = s;
+        s += 5;
+    }
+    return tmp ? (pid_t)strtol(tmp + 5, NULL, 10) : 0;
+}
+
+/* Was the temp file's writer killed? Then nobody will ever finish it. */
+static int temp_writer_gone(const char *name)
+{
+    pid_t pid = temp_writer(name);
+
+    return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Removes temp files a crashed writer left: at once when the writer is gone,
+ * otherwise once they are too old to be a write in progress. */
 static void visit_stale_temp(void *baton, int dirfd, const char *name, const struct stat *st,
                              int depth)
 {
@@ -496,7 +518,8 @@ static void visit_stale_temp(void *baton, int dirfd, const char *name, const str
         }
     }
     else if (acme_store_is_temp_name(name)
-             && now - apr_time_from_sec(st->st_mtime) > STALE_TEMP_AGE) {
+             && (temp_writer_gone(name)
+                 || now - apr_time_from_sec(st->st_mtime) > STALE_TEMP_AGE)) {
         unlinkat(dirfd, name, 0);
     }
 }

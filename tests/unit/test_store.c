@@ -265,13 +265,26 @@ static void test_stale_temp_cleanup(void **state)
                                       ACME_STORE_FILE_PERMS), APR_SUCCESS);
     make_temp(store, p, "status/x.json.tmp.99.0123abcd", old);
     make_temp(store, p, "archive/x/v1/cert.pem.tmp.99.0123abcd", old);
-    make_temp(store, p, "status/y.json.tmp.99.0123abcd", apr_time_now());
+    const char *live_writer = apr_psprintf(p, "status/y.json.tmp.%ld.0123abcd", (long)getpid());
+    const char *dead_writer;
+    pid_t dead = fork();
+
+    /* A writer that is gone: its fresh temp file will never be finished. */
+    if (dead == 0) {
+        _exit(0);
+    }
+    assert_true(dead > 0);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);
+    dead_writer = apr_psprintf(p, "status/z.json.tmp.%ld.0123abcd", (long)dead);
+    make_temp(store, p, live_writer, apr_time_now());
+    make_temp(store, p, dead_writer, apr_time_now());
     assert_int_equal(symlink("../archive/x/v1", acme_store_path(
                                  store, p, "domains/x.tmp.99.0123abcd")), 0);
     assert_int_equal(acme_store_open(&again, p, acme_store_dir(store), 1), APR_SUCCESS);
     assert_false(exists(store, p, "status/x.json.tmp.99.0123abcd"));
     assert_false(exists(store, p, "archive/x/v1/cert.pem.tmp.99.0123abcd"));
-    assert_true(exists(store, p, "status/y.json.tmp.99.0123abcd"));
+    assert_true(exists(store, p, live_writer));
+    assert_false(exists(store, p, dead_writer));
     assert_true(exists(store, p, "archive/x/v1/cert.pem"));
 }
 
