@@ -318,8 +318,10 @@ static void store_write_config(acme_runtime_t *rt, apr_pool_t *ptemp, acme_domai
 
 static void store_write_configs(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
-    /* Whole seconds, as the file records it: every generation sees the same time. */
-    apr_time_t now = apr_time_from_sec(apr_time_sec(apr_time_now()));
+    /* Exact for the generation that sees the change, so a certificate obtained
+     * earlier in the same second counts as older; whole seconds from the file
+     * in later generations, so one obtained after it never does. */
+    apr_time_t now = apr_time_now();
     int i;
 
     for (i = 0; i < rt->domains->nelts; i++) {
