@@ -8,6 +8,7 @@ import os
 import time
 
 import pytest
+import requests
 
 import harness
 from ari_proxy import AcmeProxy, ari_cert_id
@@ -119,3 +120,26 @@ def test_retry_after_is_respected_across_a_restart(httpd, proxy, unique):
         "asked again after %.1f s despite Retry-After: %d" % (gap, retry_after)
     assert proxy.new_orders()[-1].payload.get("replaces") is None
     assert len(proxy.new_orders()) == 1, "renewed although the window is far away"
+
+
+def test_proxy_is_transparent_and_pebble_builds_urls_on_its_origin(httpd, proxy, unique):
+    """The premise of the tests above: Pebble derives every URL from the Host
+    header, so behind the proxy the client only ever sees the proxy's origin,
+    and JWS "url" checks pass on it."""
+    r = requests.get(proxy.directory_url, verify=proxy.pebble.ca.ca_pem, timeout=5)
+    doc = r.json()
+    urls = [v for v in doc.values() if isinstance(v, str)]
+    assert urls and all(u.startswith(proxy.origin + "/") for u in urls), doc
+    assert doc["renewalInfo"] == proxy.renewal_info_url
+
+    proxy.set_window(utcnow() + FAR, utcnow() + FAR + datetime.timedelta(days=1))
+    name = unique("ari-origin")
+    start_through(httpd, proxy, name)
+    seen = {(r.method, r.path.split("/")[1]) for r in proxy.recorded()}
+    for step in [("GET", "dir"), ("HEAD", "nonce-plz"), ("POST", "sign-me-up"),
+                 ("POST", "order-plz"), ("POST", "authZ"), ("POST", "chalZ"),
+                 ("POST", "finalize-order"), ("POST", "certZ")]:
+        assert step in seen, "%s %s did not go through the proxy: %s" % (step + (sorted(seen),))
+    assert not [r for r in proxy.recorded() if r.status and r.status >= 500], proxy.recorded()
+    direct = "127.0.0.1:%d/" % proxy.pebble.port
+    assert direct not in httpd.error_log_text(), "the module talked to Pebble directly"
