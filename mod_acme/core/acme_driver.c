@@ -250,6 +250,7 @@ double acme_driver_random01(void)
 static void job_end(acme_driver_t *driver, acme_record_t *rec)
 {
     if (rec->job) {
+        acme_dns01_teardown(driver, rec->job);
         acme_job_withdraw_all(driver, rec->job);
         apr_pool_destroy(rec->job->pool);
         rec->job = NULL;
@@ -654,6 +655,7 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
             earliest = marker_poll < earliest ? marker_poll : earliest;
         }
     }
+    acme_dns01_poll_teardowns(driver, acme_now(&driver->ctx), &earliest);
     *next_run = earliest;
     return APR_SUCCESS;
 }

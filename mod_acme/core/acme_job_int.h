@@ -46,6 +46,7 @@ typedef struct acme_job_t {
     const char *cert_key_pem;
     apr_interval_time_t poll_interval;
     int account_retried;
+    struct acme_dns01_set_t *dns01; /* dns-01 answers of the order (acme_dns01.c) */
 } acme_job_t;
 
 #define ACME_ERR_TYPE_MAX   128
@@ -104,6 +105,7 @@ struct acme_driver_t {
     apr_hash_t *cas;                /* directory URL → acme_ca_t* */
     apr_hash_t *records;            /* domain name → acme_record_t* */
     unsigned run;                   /* counts acme_driver_run calls */
+    apr_array_header_t *dns_teardowns; /* acme_dns_hook_t*, still running (acme_dns01.c) */
 };
 
 /* Everything one step needs; p is cleared after the step. */
@@ -175,6 +177,20 @@ apr_status_t acme_job_save(acme_driver_t *driver, const acme_domain_t *domain,
 void acme_job_remove_files(acme_driver_t *driver, const char *name, apr_pool_t *ptemp);
 /* Withdraws every published answer of the job. */
 void acme_job_withdraw_all(acme_driver_t *driver, acme_job_t *job);
+/* The challenge the authorize step answers authz with, or NULL (acme_job_steps.c). */
+const acme_challenge_t *acme_job_challenge_for(acme_step_ctx_t *sc, const acme_authz_t *authz);
+
+/* dns-01 (acme_dns01.c). Can the domain answer type with its AcmeDnsCmd? */
+int acme_dns01_can_answer(const acme_domain_t *domain, const char *type);
+/* Runs the setup hooks and waits for the TXT records: DONE when every dns-01
+ * answer of the order is visible (or none is needed), WAIT, or FAILED. */
+acme_outcome_e acme_dns01_prepare(acme_step_ctx_t *sc);
+/* Is the TXT record of the authorization at authz_url in place? */
+int acme_dns01_ready(const acme_job_t *job, const char *authz_url);
+/* Starts the teardown hooks of the job's records (the driver polls them). */
+void acme_dns01_teardown(acme_driver_t *driver, acme_job_t *job);
+/* Polls running teardown hooks; *next_run is lowered while some run. */
+void acme_dns01_poll_teardowns(acme_driver_t *driver, apr_time_t now, apr_time_t *next_run);
 /* Withdraws one published answer, whatever its type (acme_job_steps.c). */
 void acme_job_withdraw(acme_driver_t *driver, const acme_pending_t *pending);
 

@@ -453,7 +453,7 @@ static const acme_challenge_t *choose_challenge(acme_step_ctx_t *sc, const acme_
     for (i = 0; i < enabled->nelts; ++i) {
         const char *type = APR_ARRAY_IDX(enabled, i, const char *);
         acme_challenge_t *challenge = acme_authz_challenge(authz, type);
-        if (challenge && can_answer(sc->driver, type)) {
+        if (challenge && (can_answer(sc->driver, type) || acme_dns01_can_answer(sc->domain, type))) {
             return challenge;
         }
     }
@@ -483,6 +483,10 @@ static apr_status_t publish_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
 {
     const acme_challenge_sink_t *sink = &sc->driver->sink;
 
+    if (strcmp(challenge->type, "dns-01") == 0) {
+        /* AcmeDnsCmd put it into DNS (acme_dns01_prepare). */
+        return acme_dns01_ready(sc->job, authz->url) ? APR_SUCCESS : APR_ENOENT;
+    }
     if (strcmp(challenge->type, "tls-alpn-01") == 0) {
         return publish_tls_alpn(sc, authz, key_authz);
     }
@@ -581,9 +585,14 @@ static acme_outcome_e step_authorize(acme_step_ctx_t *sc)
     acme_job_t *job = sc->job;
     acme_authz_t *authz;
     apr_time_t retry_after;
+    acme_outcome_e prepared;
     apr_status_t rv;
     int i;
 
+    /* dns-01 records must be visible before any challenge is responded to. */
+    if ((prepared = acme_dns01_prepare(sc)) != ACME_OUTCOME_DONE) {
+        return prepared;
+    }
     acme_job_withdraw_all(sc->driver, job);
     for (i = 0; job->authz_urls && i < job->authz_urls->nelts; ++i) {
         const char *url = APR_ARRAY_IDX(job->authz_urls, i, const char *);
@@ -644,6 +653,9 @@ static acme_outcome_e step_validate(acme_step_ctx_t *sc)
                  sc->domain->name, pending->identifier);
     }
     job->pending->nelts = waiting;
+    if (!waiting) {
+        acme_dns01_teardown(sc->driver, job);
+    }
     return waiting ? wait_for_ca(sc, latest) : ACME_OUTCOME_DONE;
 }
 

@@ -55,17 +55,6 @@ static const char *add_name(apr_pool_t *p, const acme_domain_decl_t *decl,
     return NULL;
 }
 
-static int challenges_allow_wildcards(const apr_array_header_t *types)
-{
-    int i;
-    for (i = 0; i < types->nelts; i++) {
-        if (!strcmp(APR_ARRAY_IDX(types, i, const char *), "dns-01")) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* The names one AcmeDomain line stands for, in its order, first = store name. */
 static const char *decl_names(apr_pool_t *p, const acme_domain_decl_t *decl,
                               apr_array_header_t **out)
@@ -74,10 +63,14 @@ static const char *decl_names(apr_pool_t *p, const acme_domain_decl_t *decl,
         " (AcmeDomain without names uses the <VirtualHost>'s ServerName and ServerAlias; "
         "or list the names after AcmeDomain)";
     server_rec *s = decl->s;
-    int wildcards_ok = challenges_allow_wildcards(acme_conf_challenges(s));
+    int wildcards_ok = acme_conf_wildcards_ok(s);
     apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
-    const char *err = NULL;
+    const char *err = acme_conf_dns_problem(p, s);
     int i;
+
+    if (err) {
+        return located(p, decl, err, "");
+    }
 
     for (i = 0; !err && i < decl->names->nelts; i++) {
         err = add_name(p, decl, names, APR_ARRAY_IDX(decl->names, i, const char *), "",
@@ -151,7 +144,9 @@ static acme_domain_t *domain_make(apr_pool_t *p, const acme_domain_decl_t *decl,
         APR_ARRAY_PUSH(d->contacts, const char *) = contact;
     }
     d->agree_tos = acme_conf_agree_tos(s);
-    d->challenges = apr_array_copy(p, acme_conf_challenges(s));
+    d->challenges = acme_conf_domain_challenges(p, s, names);
+    d->dns_cmd = acme_conf_dns_cmd(s);
+    d->dns_resolver = acme_conf_dns_resolver(s);
     d->profile = acme_conf_profile(s);
     acme_conf_eab(s, &d->eab_kid, &d->eab_hmac);
     d->renew_window = acme_conf_renew_window(s);

@@ -74,6 +74,8 @@ void *acme_conf_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(key_types);
     MERGE_PTR(profile);
     MERGE_PTR(notify_cmd);
+    MERGE_PTR(dns_cmd);
+    MERGE_PTR(dns_resolver);
     MERGE_PTR(eab_kid);
     MERGE_PTR(eab_hmac);
 #undef MERGE_PTR
@@ -280,23 +282,6 @@ static const char *not_in_dir(cmd_parms *cmd)
                         "<VirtualHost>", err);
 }
 
-/* Do the challenge types configured so far allow wildcard names? */
-static int wildcards_allowed(cmd_parms *cmd)
-{
-    apr_array_header_t *types = cmd_conf(cmd)->challenges;
-    int i;
-
-    if (!types && ap_server_conf && ap_server_conf != cmd->server) {
-        types = acme_conf_get(ap_server_conf)->challenges;
-    }
-    for (i = 0; types && i < types->nelts; i++) {
-        if (!strcmp(APR_ARRAY_IDX(types, i, const char *), "dns-01")) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 const char *acme_conf_check_name(apr_pool_t *p, const char *name, int wildcards_ok)
 {
     const char *why = NULL;
@@ -307,8 +292,10 @@ const char *acme_conf_check_name(apr_pool_t *p, const char *name, int wildcards_
                             name, why ? why : "invalid");
     }
     if (acme_name_is_wildcard(name) && !wildcards_ok) {
-        return apr_psprintf(p, "ACME00503: %s needs the dns-01 challenge; http-01 cannot "
-                            "validate wildcards; list the names explicitly instead", name);
+        return apr_psprintf(p, "ACME00503: %s needs the dns-01 challenge and a program that "
+                            "publishes its TXT record: add 'AcmeChallenges dns-01' and "
+                            "'AcmeDnsCmd /path/to/hook', or list the names explicitly "
+                            "instead", name);
     }
     return NULL;
 }
@@ -329,7 +316,8 @@ static const char *set_domain(cmd_parms *cmd, void *dc, const char *args)
     decl->names = apr_array_make(cmd->pool, 4, sizeof(const char *));
 
     while (*(word = ap_getword_conf(cmd->pool, &args))) {
-        if ((err = acme_conf_check_name(cmd->pool, word, wildcards_allowed(cmd)))) {
+        /* Wildcards are checked in check_config, when AcmeDnsCmd is known. */
+        if ((err = acme_conf_check_name(cmd->pool, word, 1))) {
             return err;
         }
         APR_ARRAY_PUSH(decl->names, const char *) = acme_name_normalize(cmd->pool, word);
@@ -557,15 +545,12 @@ static const char *set_challenges(cmd_parms *cmd, void *dc, const char *arg)
     if ((err = not_in_dir(cmd))) {
         return err;
     }
-    if (!strcasecmp(arg, "dns-01")) {
-        return apr_psprintf(cmd->pool, "ACME00515: AcmeChallenges %s is not supported yet; "
-                            "use http-01 (port 80) or tls-alpn-01 (port 443)", arg);
-    }
-    if (strcasecmp(arg, "http-01") && strcasecmp(arg, "tls-alpn-01")) {
+    if (strcasecmp(arg, "http-01") && strcasecmp(arg, "tls-alpn-01") && strcasecmp(arg, "dns-01")) {
         return apr_psprintf(cmd->pool, "ACME00516: AcmeChallenges '%s' is not a challenge "
-                            "type; use http-01 or tls-alpn-01", arg);
+                            "type; use http-01, tls-alpn-01 or dns-01 (with AcmeDnsCmd)", arg);
     }
-    type = strcasecmp(arg, "http-01") ? "tls-alpn-01" : "http-01";
+    type = !strcasecmp(arg, "dns-01") ? "dns-01"
+           : strcasecmp(arg, "http-01") ? "tls-alpn-01" : "http-01";
     if (!conf->challenges) {
         conf->challenges = apr_array_make(cmd->pool, 2, sizeof(const char *));
     }
@@ -776,6 +761,10 @@ const command_rec acme_cmds[] = {
                      "EVENT DOMAIN"),
     AP_INIT_TAKE2("AcmeEAB", set_eab, NULL, RSRC_CONF,
                   "External Account Binding: key id and MAC key (base64url) from the CA"),
+    AP_INIT_TAKE1("AcmeDnsCmd", acme_conf_set_dns_cmd, NULL, RSRC_CONF,
+                  "dns-01 hook: PROGRAM setup|teardown _acme-challenge.NAME VALUE"),
+    AP_INIT_TAKE1("AcmeDnsResolver", acme_conf_set_dns_resolver, NULL, RSRC_CONF,
+                  "host[:port] of the DNS server that must see dns-01 TXT records"),
     { NULL }
 };
 

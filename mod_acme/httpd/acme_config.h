@@ -28,6 +28,8 @@ typedef struct acme_srv_conf_t {
     acme_window_t renew_window;       /* AcmeRenewWindow (server, vhost) */
     acme_window_t warn_window;        /* AcmeWarnWindow (server, vhost) */
     apr_array_header_t *notify_cmd;   /* AcmeNotifyCmd (server): program, then its arguments */
+    const char *dns_cmd;              /* AcmeDnsCmd (server, vhost): absolute path */
+    const char *dns_resolver;         /* AcmeDnsResolver (server): host[:port] */
     const char *eab_kid, *eab_hmac;   /* AcmeEAB (server); the MAC is never logged or shown */
     apr_array_header_t *decls;        /* AcmeDomain lines in this server: acme_domain_decl_t* */
     void *runtime;                    /* acme_runtime_t*, set on every server by post_config */
@@ -59,6 +61,21 @@ acme_window_t acme_conf_renew_window(server_rec *s);
 acme_window_t acme_conf_warn_window(server_rec *s);        /* [10%] */
 /* AcmeNotifyCmd as argv (const char*, absolute program path first), or NULL. */
 const apr_array_header_t *acme_conf_notify_cmd(server_rec *s);
+
+/* acme_config_dns.c: dns-01 */
+const char *acme_conf_set_dns_cmd(cmd_parms *cmd, void *dc, const char *arg);
+const char *acme_conf_set_dns_resolver(cmd_parms *cmd, void *dc, const char *arg);
+const char *acme_conf_dns_cmd(server_rec *s);               /* NULL = none */
+const char *acme_conf_dns_resolver(server_rec *s);          /* NULL = system resolver */
+/* May s manage wildcard names: an AcmeDnsCmd, and dns-01 allowed (listed in
+ * AcmeChallenges, or no AcmeChallenges at all)? */
+int acme_conf_wildcards_ok(server_rec *s);
+/* The challenge types of a domain of s with these names: AcmeChallenges, or
+ * the default plus dns-01 when a name is a wildcard and AcmeDnsCmd is set. */
+apr_array_header_t *acme_conf_domain_challenges(apr_pool_t *p, server_rec *s,
+                                                const apr_array_header_t *names);
+/* "ACME009nn: what; fix" when the dns-01 settings of s cannot work, else NULL. */
+const char *acme_conf_dns_problem(apr_pool_t *p, server_rec *s);
 /* AcmeEAB: key id and MAC key (base64url), both NULL when not configured. */
 void acme_conf_eab(server_rec *s, const char **kid, const char **hmac);
 

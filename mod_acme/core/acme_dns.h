@@ -1,0 +1,67 @@
+/* dns-01 (RFC 8555 §8.4): the administrator's hook program that puts the
+ * TXT record into DNS and takes it out again (AcmeDnsCmd), and the lookup
+ * that checks the record is visible before the CA is asked to validate it
+ * (AcmeDnsResolver). Nothing here blocks for long: the hook is a child
+ * process polled by the caller, a lookup waits at most a few seconds. */
+#ifndef ACME_DNS_H
+#define ACME_DNS_H
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <sys/types.h>
+#include <apr_network_io.h>
+#include "acme_core.h"
+
+#define ACME_DNS_HOOK_TIMEOUT     apr_time_from_sec(60)   /* then SIGKILL */
+#define ACME_DNS_HOOK_OUTPUT_MAX  4096                    /* stdout + stderr kept */
+#define ACME_DNS_VISIBLE_TIMEOUT  apr_time_from_sec(120)  /* TXT record must show by then */
+#define ACME_DNS_CHECK_INTERVAL   apr_time_from_sec(1)
+#define ACME_DNS_ANSWER_MAX       8192                    /* one DNS response */
+#define ACME_DNS_TXT_MAX          16                      /* TXT values kept per name */
+
+/* "_acme-challenge.example.org" for "example.org" or "*.example.org". */
+const char *acme_dns01_record_name(apr_pool_t *p, const char *identifier);
+
+/* AcmeDnsResolver "host[:port]" (IPv4 address or host name; port 53 by
+ * default). APR_EINVAL with *why on anything else. */
+apr_status_t acme_dns_resolver_parse(apr_pool_t *p, const char *spec, const char **host,
+                                     apr_port_t *port, const char **why);
+
+/* The TXT strings a DNS response holds for name, following CNAMEs in the
+ * answer section; each record's strings are joined (RFC 7208 §3.3). Names
+ * compare without case and without a trailing dot. APR_EINVAL when the
+ * message is malformed. */
+apr_status_t acme_dns_txt_parse(apr_pool_t *p, const unsigned char *msg, apr_size_t len,
+                                const char *name, apr_array_header_t **values);
+
+/* Asks resolver ("host[:port]", NULL = the system's) for the TXT records of
+ * name. A name without records gives an empty array and APR_SUCCESS; other
+ * failures set *why. Waits at most a few seconds. */
+apr_status_t acme_dns_txt_lookup(apr_pool_t *p, const char *resolver, const char *name,
+                                 apr_array_header_t **values, const char **why);
+
+/* One run of the hook program: "program action name value", stdin from
+ * /dev/null, stdout and stderr captured together (ACME_DNS_HOOK_OUTPUT_MAX).
+ * Lives in p: destroying p kills a hook still running when kill_on_cleanup
+ * is set, else leaves it to finish alone. */
+typedef struct acme_dns_hook_t acme_dns_hook_t;
+
+apr_status_t acme_dns_hook_start(acme_dns_hook_t **hook, apr_pool_t *p, const char *program,
+                                 const char *action, const char *name, const char *value,
+                                 apr_time_t now, int kill_on_cleanup);
+/* APR_EAGAIN while it runs; APR_SUCCESS when it exited 0; APR_EGENERAL when
+ * it failed (exit code or signal in the description); APR_TIMEUP when it
+ * ran ACME_DNS_HOOK_TIMEOUT and was killed. Reads its output as it goes. */
+apr_status_t acme_dns_hook_poll(acme_dns_hook_t *hook, apr_time_t now);
+/* What it printed, trimmed, "" when nothing. */
+const char *acme_dns_hook_output(const acme_dns_hook_t *hook);
+/* "AcmeDnsCmd /path setup NAME" for messages; the value is not secret but long. */
+const char *acme_dns_hook_label(const acme_dns_hook_t *hook);
+/* How it ended: "exited with 3", "killed by signal 9", "timed out after 60 s". */
+const char *acme_dns_hook_result(const acme_dns_hook_t *hook);
+apr_time_t acme_dns_hook_started(const acme_dns_hook_t *hook);
+/* Its process id, 0 when it could not be started. */
+pid_t acme_dns_hook_pid(const acme_dns_hook_t *hook);
+/* The pool it was started in. */
+apr_pool_t *acme_dns_hook_pool(const acme_dns_hook_t *hook);
+
+#endif

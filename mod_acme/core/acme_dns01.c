@@ -1,0 +1,359 @@
+/* dns-01 answers of one order, driven from the authorize step. Per
+ * authorization: the setup hook runs (polled, never waited for), then the TXT
+ * record is looked up every second until it is visible; only then does the
+ * authorize step tell the CA to validate. After validation, or when the job
+ * ends for any reason, the teardown hooks run; they outlive the job and are
+ * polled by the driver, their failures only logged. */
+#include <string.h>
+#include <apr_strings.h>
+
+#include "acme_job_int.h"
+#include "acme_dns.h"
+#include "acme_names.h"
+
+typedef enum {
+    DNS01_SETUP = 0,            /* setup hook to start or running */
+    DNS01_LOOKUP,               /* waiting for the TXT record to be visible */
+    DNS01_READY                 /* visible (or responded to before a restart) */
+} dns01_state_e;
+
+typedef struct dns01_entry_t {
+    const char *authz_url;
+    const char *identifier;     /* as written: "*.example.org" for a wildcard */
+    const char *record;         /* _acme-challenge.example.org */
+    const char *value;          /* the TXT value */
+    dns01_state_e state;
+    acme_dns_hook_t *setup;
+    int set_up;                 /* setup was started: a teardown is owed */
+    apr_time_t deadline;        /* for the record to become visible */
+    apr_time_t next_lookup;
+    const char *lookup_error;   /* the last lookup's failure, if any */
+} dns01_entry_t;
+
+struct acme_dns01_set_t {
+    apr_pool_t *pool;           /* in the job's pool: running setups die with it */
+    const char *order_url;
+    const char *program;
+    const char *resolver;
+    apr_array_header_t *entries; /* dns01_entry_t* */
+};
+
+int acme_dns01_can_answer(const acme_domain_t *domain, const char *type)
+{
+    return domain->dns_cmd && strcmp(type, "dns-01") == 0;
+}
+
+static int dns01_enabled(const acme_domain_t *domain)
+{
+    int i;
+
+    for (i = 0; domain->dns_cmd && domain->challenges && i < domain->challenges->nelts; ++i) {
+        if (strcmp(APR_ARRAY_IDX(domain->challenges, i, const char *), "dns-01") == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const char *resolver_label(const struct acme_dns01_set_t *set)
+{
+    return set->resolver ? set->resolver : "the system resolver";
+}
+
+/* ---- teardown: started here, polled by the driver ---- */
+
+static void teardown_start(acme_driver_t *driver, const struct acme_dns01_set_t *set,
+                           const dns01_entry_t *entry)
+{
+    apr_time_t now = acme_now(&driver->ctx);
+    acme_dns_hook_t *hook;
+    apr_pool_t *pool;
+
+    if (!driver->dns_teardowns) {
+        driver->dns_teardowns = apr_array_make(driver->pool, 4, sizeof(acme_dns_hook_t *));
+    }
+    if (apr_pool_create(&pool, driver->pool) != APR_SUCCESS) {
+        return;
+    }
+    if (acme_dns_hook_start(&hook, pool, set->program, "teardown", entry->record, entry->value,
+                            now, 0) != APR_SUCCESS) {
+        acme_log(&driver->ctx, ACME_LOG_ERR, 0, "ACME00900: %s %s; the TXT record may be left "
+                 "in DNS", acme_dns_hook_label(hook), acme_dns_hook_result(hook));
+        apr_pool_destroy(pool);
+        return;
+    }
+    acme_log(&driver->ctx, ACME_LOG_INFO, 0, "ACME00901: %s: running %s", entry->identifier,
+             acme_dns_hook_label(hook));
+    APR_ARRAY_PUSH(driver->dns_teardowns, acme_dns_hook_t *) = hook;
+}
+
+void acme_dns01_teardown(acme_driver_t *driver, acme_job_t *job)
+{
+    struct acme_dns01_set_t *set = job->dns01;
+    int i;
+
+    if (!set) {
+        return;
+    }
+    job->dns01 = NULL;
+    for (i = 0; i < set->entries->nelts; ++i) {
+        dns01_entry_t *entry = APR_ARRAY_IDX(set->entries, i, dns01_entry_t *);
+        if (entry->set_up) {
+            teardown_start(driver, set, entry);
+        }
+    }
+    /* Kills setups still running; their teardown has just been started. */
+    apr_pool_destroy(set->pool);
+}
+
+static void hook_log_end(acme_driver_t *driver, acme_dns_hook_t *hook, apr_status_t rv,
+                         const char *tag_ok, const char *tag_failed, const char *consequence)
+{
+    const char *output = acme_dns_hook_output(hook);
+
+    if (rv == APR_SUCCESS) {
+        acme_log(&driver->ctx, ACME_LOG_INFO, 0, "%s: %s succeeded%s%s", tag_ok,
+                 acme_dns_hook_label(hook), *output ? "; output: " : "", output);
+        return;
+    }
+    acme_log(&driver->ctx, ACME_LOG_ERR, rv, "%s: %s %s%s%s%s", tag_failed,
+             acme_dns_hook_label(hook), acme_dns_hook_result(hook),
+             *output ? "; output: " : "", output, consequence);
+}
+
+void acme_dns01_poll_teardowns(acme_driver_t *driver, apr_time_t now, apr_time_t *next_run)
+{
+    apr_array_header_t *hooks = driver->dns_teardowns;
+    int i, running = 0;
+
+    for (i = 0; hooks && i < hooks->nelts; ++i) {
+        acme_dns_hook_t *hook = APR_ARRAY_IDX(hooks, i, acme_dns_hook_t *);
+        apr_status_t rv = acme_dns_hook_poll(hook, now);
+
+        if (rv == APR_EAGAIN) {
+            APR_ARRAY_IDX(hooks, running++, acme_dns_hook_t *) = hook;
+            continue;
+        }
+        hook_log_end(driver, hook, rv, "ACME00902", "ACME00903",
+                     "; the TXT record may be left in DNS");
+        apr_pool_destroy(acme_dns_hook_pool(hook));
+    }
+    if (hooks) {
+        hooks->nelts = running;
+    }
+    if (running && *next_run > now + ACME_DNS_CHECK_INTERVAL) {
+        *next_run = now + ACME_DNS_CHECK_INTERVAL;
+    }
+}
+
+/* ---- what the order needs ---- */
+
+static dns01_entry_t *entry_make(acme_step_ctx_t *sc, struct acme_dns01_set_t *set,
+                                 const acme_authz_t *authz, const acme_challenge_t *challenge)
+{
+    dns01_entry_t *entry = apr_pcalloc(set->pool, sizeof(*entry));
+    const char *key_authz = acme_key_authorization(set->pool, challenge->token,
+                                                   acme_client_thumbprint(sc->ca->client));
+
+    entry->authz_url = apr_pstrdup(set->pool, authz->url);
+    entry->identifier = apr_pstrcat(set->pool, authz->wildcard ? "*." : "", authz->identifier, NULL);
+    entry->record = acme_dns01_record_name(set->pool, authz->identifier);
+    entry->value = acme_dns01_txt_value(set->pool, key_authz);
+    /* Responded to before a restart: the record was set then; tear it down at the end. */
+    if (challenge->status && strcmp(challenge->status, "pending") != 0) {
+        entry->state = DNS01_READY;
+        entry->set_up = 1;
+    }
+    return entry;
+}
+
+/* The authorizations of the order that will be answered with dns-01. */
+static acme_outcome_e entries_collect(acme_step_ctx_t *sc)
+{
+    acme_job_t *job = sc->job;
+    struct acme_dns01_set_t *set;
+    apr_pool_t *pool;
+    apr_status_t rv;
+    int i;
+
+    if ((rv = apr_pool_create(&pool, job->pool)) != APR_SUCCESS) {
+        acme_problem_set(&sc->prob, sc->p, rv, NULL, "out of memory");
+        return ACME_OUTCOME_FAILED;
+    }
+    set = apr_pcalloc(pool, sizeof(*set));
+    set->pool = pool;
+    set->order_url = apr_pstrdup(pool, job->order_url);
+    set->program = apr_pstrdup(pool, sc->domain->dns_cmd);
+    set->resolver = sc->domain->dns_resolver ? apr_pstrdup(pool, sc->domain->dns_resolver) : NULL;
+    set->entries = apr_array_make(pool, 2, sizeof(dns01_entry_t *));
+    job->dns01 = set;
+    for (i = 0; job->authz_urls && i < job->authz_urls->nelts; ++i) {
+        const acme_challenge_t *challenge;
+        apr_time_t retry_after = 0;
+        acme_authz_t *authz;
+
+        rv = acme_client_get_authz(sc->ca->client, sc->p, APR_ARRAY_IDX(job->authz_urls, i, const char *),
+                                   &authz, &retry_after, &sc->prob);
+        if (rv != APR_SUCCESS) {
+            sc->prob.status = sc->prob.status ? sc->prob.status : rv;
+            return ACME_OUTCOME_FAILED;
+        }
+        /* Anything else is for the authorize step to report. */
+        if (strcmp(authz->status, "pending") != 0
+            || !(challenge = acme_job_challenge_for(sc, authz))
+            || strcmp(challenge->type, "dns-01") != 0 || !acme_token_is_valid(challenge->token)) {
+            continue;
+        }
+        APR_ARRAY_PUSH(set->entries, dns01_entry_t *) = entry_make(sc, set, authz, challenge);
+    }
+    return ACME_OUTCOME_DONE;
+}
+
+/* ---- advancing one answer ---- */
+
+static acme_outcome_e setup_failed(acme_step_ctx_t *sc, dns01_entry_t *entry, apr_status_t rv)
+{
+    const char *output = acme_dns_hook_output(entry->setup);
+
+    hook_log_end(sc->driver, entry->setup, rv, "ACME00904", "ACME00905", "");
+    acme_problem_set(&sc->prob, sc->p, rv, NULL, "%s %s%s%s; fix the hook (run it by hand as "
+                     "the server's user to see why), it is tried again at the next attempt",
+                     acme_dns_hook_label(entry->setup), acme_dns_hook_result(entry->setup),
+                     *output ? ": " : "", output);
+    return ACME_OUTCOME_FAILED;
+}
+
+static acme_outcome_e setup_advance(acme_step_ctx_t *sc, struct acme_dns01_set_t *set,
+                                    dns01_entry_t *entry)
+{
+    apr_status_t rv;
+
+    if (!entry->setup) {
+        entry->set_up = 1;
+        rv = acme_dns_hook_start(&entry->setup, set->pool, set->program, "setup", entry->record,
+                                 entry->value, sc->now, 1);
+        if (rv != APR_SUCCESS) {
+            return setup_failed(sc, entry, rv);
+        }
+        acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME00906: %s: running %s (TXT value %s, "
+                 "pid %" APR_PID_T_FMT ")", entry->identifier, acme_dns_hook_label(entry->setup),
+                 entry->value, acme_dns_hook_pid(entry->setup));
+    }
+    rv = acme_dns_hook_poll(entry->setup, sc->now);
+    if (rv == APR_EAGAIN) {
+        return ACME_OUTCOME_WAIT;
+    }
+    if (rv != APR_SUCCESS) {
+        return setup_failed(sc, entry, rv);
+    }
+    hook_log_end(sc->driver, entry->setup, rv, "ACME00904", "ACME00905", "");
+    entry->state = DNS01_LOOKUP;
+    entry->deadline = sc->now + ACME_DNS_VISIBLE_TIMEOUT;
+    entry->next_lookup = sc->now;
+    return ACME_OUTCOME_DONE;
+}
+
+static int has_value(const apr_array_header_t *values, const char *value)
+{
+    int i;
+
+    for (i = 0; i < values->nelts; ++i) {
+        if (strcmp(APR_ARRAY_IDX(values, i, const char *), value) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static acme_outcome_e lookup_advance(acme_step_ctx_t *sc, struct acme_dns01_set_t *set,
+                                     dns01_entry_t *entry)
+{
+    apr_array_header_t *values;
+    const char *why = NULL;
+    apr_status_t rv;
+
+    if (sc->now < entry->next_lookup) {
+        return ACME_OUTCOME_WAIT;
+    }
+    rv = acme_dns_txt_lookup(sc->p, set->resolver, entry->record, &values, &why);
+    if (rv == APR_SUCCESS && has_value(values, entry->value)) {
+        acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME00907: %s: TXT record %s visible at %s",
+                 entry->identifier, entry->record, resolver_label(set));
+        entry->state = DNS01_READY;
+        return ACME_OUTCOME_DONE;
+    }
+    if (rv != APR_SUCCESS) {
+        entry->lookup_error = apr_pstrdup(set->pool, why);
+    }
+    acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, rv, "ACME00908: %s: TXT record %s not yet visible "
+             "at %s (%d value(s)%s%s)", entry->identifier, entry->record, resolver_label(set),
+             rv == APR_SUCCESS ? values->nelts : 0, why ? "; " : "", why ? why : "");
+    if (sc->now >= entry->deadline) {
+        acme_problem_set(&sc->prob, sc->p, APR_TIMEUP, NULL, "TXT record %s not visible at %s "
+                         "after %d s%s%s; check that AcmeDnsCmd really publishes it and that "
+                         "AcmeDnsResolver asks a server that sees the change",
+                         entry->record, resolver_label(set),
+                         (int)apr_time_sec(ACME_DNS_VISIBLE_TIMEOUT),
+                         entry->lookup_error ? "; last lookup: " : "",
+                         entry->lookup_error ? entry->lookup_error : "");
+        return ACME_OUTCOME_FAILED;
+    }
+    entry->next_lookup = sc->now + ACME_DNS_CHECK_INTERVAL;
+    return ACME_OUTCOME_WAIT;
+}
+
+acme_outcome_e acme_dns01_prepare(acme_step_ctx_t *sc)
+{
+    acme_job_t *job = sc->job;
+    struct acme_dns01_set_t *set = job->dns01;
+    acme_outcome_e outcome;
+    int i, waiting = 0;
+
+    if (!dns01_enabled(sc->domain)) {
+        return ACME_OUTCOME_DONE;
+    }
+    if (set && (!job->order_url || strcmp(set->order_url, job->order_url) != 0)) {
+        acme_dns01_teardown(sc->driver, job);
+        set = NULL;
+    }
+    if (!set) {
+        if ((outcome = entries_collect(sc)) != ACME_OUTCOME_DONE) {
+            return outcome;
+        }
+        set = job->dns01;
+    }
+    for (i = 0; i < set->entries->nelts; ++i) {
+        dns01_entry_t *entry = APR_ARRAY_IDX(set->entries, i, dns01_entry_t *);
+
+        outcome = ACME_OUTCOME_DONE;
+        if (entry->state == DNS01_SETUP) {
+            outcome = setup_advance(sc, set, entry);
+        }
+        if (outcome == ACME_OUTCOME_DONE && entry->state == DNS01_LOOKUP) {
+            outcome = lookup_advance(sc, set, entry);
+        }
+        if (outcome == ACME_OUTCOME_FAILED) {
+            return outcome;
+        }
+        waiting += outcome == ACME_OUTCOME_WAIT;
+    }
+    if (waiting) {
+        sc->retry_after = sc->now + ACME_DNS_CHECK_INTERVAL;
+        return ACME_OUTCOME_WAIT;
+    }
+    return ACME_OUTCOME_DONE;
+}
+
+int acme_dns01_ready(const acme_job_t *job, const char *authz_url)
+{
+    const struct acme_dns01_set_t *set = job->dns01;
+    int i;
+
+    for (i = 0; set && i < set->entries->nelts; ++i) {
+        const dns01_entry_t *entry = APR_ARRAY_IDX(set->entries, i, const dns01_entry_t *);
+        if (strcmp(entry->authz_url, authz_url) == 0) {
+            return entry->state == DNS01_READY;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,136 @@
+/* dns-01 configuration: AcmeDnsCmd, AcmeDnsResolver, and when wildcard names
+ * may be managed (dns-01 allowed and a hook to publish the TXT records). */
+#include <unistd.h>
+#include <apr_strings.h>
+#include <apr_file_info.h>
+
+#include "acme_private.h"
+#include "acme_config.h"
+#include "acme_dns.h"
+#include "acme_names.h"
+
+#define DNS_CMD_EXAMPLE "'AcmeDnsCmd /usr/local/bin/acme-dns-hook'"
+
+/* The hook runs in the issuing child, as the server's User. */
+static const char *check_hook(apr_pool_t *p, const char *path)
+{
+    apr_finfo_t finfo;
+    apr_status_t rv;
+    char ebuf[256];
+
+    rv = apr_stat(&finfo, path, APR_FINFO_TYPE | APR_FINFO_PROT, p);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(p, "cannot find %s: %s", path, apr_strerror(rv, ebuf, sizeof(ebuf)));
+    }
+    if (finfo.filetype != APR_REG) {
+        return apr_psprintf(p, "%s is not a regular file", path);
+    }
+    if (access(path, X_OK) != 0
+        || !(finfo.protection & (APR_FPROT_UEXECUTE | APR_FPROT_GEXECUTE | APR_FPROT_WEXECUTE))) {
+        return apr_psprintf(p, "%s is not executable (chmod +x %s)", path, path);
+    }
+    if (finfo.protection & APR_FPROT_WWRITE) {
+        return apr_psprintf(p, "%s is writable by every user (chmod o-w %s)", path, path);
+    }
+    return NULL;
+}
+
+const char *acme_conf_set_dns_cmd(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT), *path, *why;
+
+    if (err) {
+        return apr_psprintf(cmd->pool, "ACME00909: %s; use it at server level or in a "
+                            "<VirtualHost>", err);
+    }
+    path = ap_server_root_relative(cmd->pool, arg);
+    if (!path || !*arg) {
+        return apr_psprintf(cmd->pool, "ACME00910: AcmeDnsCmd '%s' is not a valid path; write "
+                            "the program's absolute path, e.g. " DNS_CMD_EXAMPLE, arg);
+    }
+    if ((why = check_hook(cmd->temp_pool, path))) {
+        return apr_psprintf(cmd->pool, "ACME00911: AcmeDnsCmd: %s; name an executable program "
+                            "the server's User may run, e.g. " DNS_CMD_EXAMPLE ", which is run as "
+                            "'PROGRAM setup|teardown _acme-challenge.NAME VALUE'", why);
+    }
+    acme_conf_get(cmd->server)->dns_cmd = path;
+    return NULL;
+}
+
+const char *acme_conf_set_dns_resolver(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY), *host, *why;
+    apr_port_t port;
+
+    if (err) {
+        return apr_psprintf(cmd->pool, "ACME00912: %s; it applies to the whole server: move it "
+                            "outside the <VirtualHost>", err);
+    }
+    if (acme_dns_resolver_parse(cmd->temp_pool, arg, &host, &port, &why) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "ACME00913: AcmeDnsResolver '%s': %s; write the DNS "
+                            "server that must see the TXT records as host[:port] with an IPv4 "
+                            "address or host name, e.g. 'AcmeDnsResolver 192.0.2.53' or "
+                            "'AcmeDnsResolver ns1.example.org:53'", arg, why);
+    }
+    acme_conf_get(cmd->server)->dns_resolver = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+const char *acme_conf_dns_cmd(server_rec *s)
+{
+    return acme_conf_get(s)->dns_cmd;
+}
+
+const char *acme_conf_dns_resolver(server_rec *s)
+{
+    return acme_conf_get(s)->dns_resolver;
+}
+
+static int lists_dns01(const apr_array_header_t *types)
+{
+    int i;
+
+    for (i = 0; types && i < types->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(types, i, const char *), "dns-01")) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int acme_conf_wildcards_ok(server_rec *s)
+{
+    const apr_array_header_t *explicit_types = acme_conf_get(s)->challenges;
+
+    return acme_conf_dns_cmd(s) && (!explicit_types || lists_dns01(explicit_types));
+}
+
+apr_array_header_t *acme_conf_domain_challenges(apr_pool_t *p, server_rec *s,
+                                                const apr_array_header_t *names)
+{
+    apr_array_header_t *types = apr_array_copy(p, acme_conf_challenges(s));
+    int i, has_wildcard = 0;
+
+    for (i = 0; names && i < names->nelts; i++) {
+        has_wildcard |= acme_name_is_wildcard(APR_ARRAY_IDX(names, i, const char *));
+    }
+
+    /* Without AcmeChallenges, a wildcard with a hook is what asks for dns-01. */
+    if (has_wildcard && !acme_conf_get(s)->challenges && acme_conf_dns_cmd(s)
+        && !lists_dns01(types)) {
+        APR_ARRAY_PUSH(types, const char *) = "dns-01";
+    }
+    return types;
+}
+
+const char *acme_conf_dns_problem(apr_pool_t *p, server_rec *s)
+{
+    const apr_array_header_t *types = acme_conf_get(s)->challenges;
+
+    if (types && types->nelts == 1 && lists_dns01(types) && !acme_conf_dns_cmd(s)) {
+        return "ACME00914: AcmeChallenges allows only dns-01, but no AcmeDnsCmd publishes the "
+               "TXT records; add 'AcmeDnsCmd /path/to/hook' (run as 'PROGRAM setup|teardown "
+               "_acme-challenge.NAME VALUE'), or allow http-01 too";
+    }
+    return NULL;
+}

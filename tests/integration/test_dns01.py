@@ -1,0 +1,223 @@
+"""dns-01 and wildcard certificates: AcmeDnsCmd hooks that publish TXT records
+through pebble-challtestsrv's management API, AcmeDnsResolver pointed at its
+DNS, failing and hanging hooks, and the configtest rules for wildcards."""
+import os
+import re
+import time
+
+import harness
+from harness import cert_names, ssl_vhost, wait_for
+
+ISSUE_TIMEOUT = 90
+
+# Publishes the TXT record in challtestsrv (which Pebble asks) and logs each call.
+GOOD_HOOK = """#!/usr/bin/python3
+import json, sys, urllib.request
+action, name, value = sys.argv[1:4]
+with open({log!r}, "a") as log:
+    log.write("%s %s %s\\n" % (action, name, value))
+if action == "setup":
+    path, body = "/set-txt", {{"host": name + ".", "value": value}}
+else:
+    path, body = "/clear-txt", {{"host": name + "."}}
+req = urllib.request.Request("http://127.0.0.1:{mgmt}" + path, method="POST",
+                             data=json.dumps(body).encode())
+urllib.request.urlopen(req, timeout=10).read()
+print("%s done for %s" % (action, name))
+"""
+
+FAILING_HOOK = """#!/bin/sh
+echo "$1 $2 $3" >> {log}
+echo "nsupdate: update failed: REFUSED (zone example-fail)" >&2
+exit 3
+"""
+
+# Hangs in setup only; python so its command line names the hook (cleanup finds it).
+HANGING_HOOK = """#!/usr/bin/python3
+import sys, time
+with open({log!r}, "a") as log:
+    log.write(" ".join(sys.argv[1:]) + "\\n")
+if sys.argv[1] == "setup":
+    time.sleep(600)
+"""
+
+
+def write_hook(httpd, label, template, **values):
+    """A hook program (and its call log, writable by the server's User) in the
+    server's tree, which the children can reach."""
+    log = os.path.join(httpd.serverroot, label + ".log")
+    with open(log, "w"):
+        pass
+    os.chmod(log, 0o666)
+    path = os.path.join(httpd.serverroot, label)
+    with open(path, "w") as f:
+        f.write(template.format(log=log, **values))
+    os.chmod(path, 0o755)
+    return path, log
+
+
+def read_lines(path):
+    with open(path) as f:
+        return [l.split() for l in f.read().splitlines() if l.strip()]
+
+
+def dns_settings(hook, challtestsrv):
+    return {"AcmeDnsCmd": hook, "AcmeDnsResolver": "127.0.0.1:%d" % challtestsrv.dns_port}
+
+
+def test_wildcard_and_base_name_in_one_certificate(httpd, challtestsrv, unique):
+    name = unique("wild")
+    hook, log = write_hook(httpd, "dns-hook", GOOD_HOOK, mgmt=challtestsrv.mgmt_port)
+    httpd.write_config(vhosts=ssl_vhost(name, ["*." + name]),
+                       acme=dns_settings(hook, challtestsrv))
+    code, out = httpd.configtest()
+    assert code == 0, out
+    httpd.start()
+
+    cert = httpd.wait_for_pebble_cert("foo." + name, ISSUE_TIMEOUT)
+    assert cert_names(cert) == {name, "*." + name}, sorted(cert_names(cert))
+    # SNI and hostname check against Pebble's root, for the base name and a wildcard one
+    assert httpd.verified_cert(name).serial_number == cert.serial_number
+    assert httpd.verified_cert("bar." + name).serial_number == cert.serial_number
+
+    record = "_acme-challenge." + name
+    calls = wait_for(lambda: [c for c in read_lines(log) if c[0] == "teardown"] and read_lines(log),
+                     20, what="the teardown call in %s" % log)
+    setups = [c for c in calls if c[0] == "setup"]
+    teardowns = [c for c in calls if c[0] == "teardown"]
+    # the base name went through http-01 (the default), the wildcard through dns-01
+    assert len(setups) == 1 and setups[0][1] == record, calls
+    assert len(setups[0][2]) == 43, setups  # base64url of a SHA-256
+    assert teardowns == [["teardown", record, setups[0][2]]], calls
+    assert calls.index(setups[0]) < calls.index(teardowns[0]), calls
+    text = httpd.error_log_text()
+    assert "TXT record %s visible at 127.0.0.1:%d" % (record, challtestsrv.dns_port) in text, \
+        httpd.diagnostics()
+    assert "setup %s succeeded; output: setup done" % record in text, httpd.diagnostics()
+
+
+def test_dns01_for_every_name_at_server_level(httpd, challtestsrv, unique):
+    """AcmeChallenges dns-01 only: the base name and the wildcard both publish a
+    value at the same record; the hook adds both and clears them after."""
+    name = unique("srvwild")
+    hook, log = write_hook(httpd, "dns-hook", GOOD_HOOK, mgmt=challtestsrv.mgmt_port)
+    acme = dns_settings(hook, challtestsrv)
+    acme["AcmeChallenges"] = "dns-01"
+    acme["AcmeDomain"] = "%s *.%s" % (name, name)
+    httpd.write_config(vhosts=ssl_vhost(name, ["*." + name], acme_domain=""), acme=acme)
+    code, out = httpd.configtest()
+    assert code == 0, out
+    httpd.start()
+    cert = httpd.wait_for_pebble_cert("www." + name, ISSUE_TIMEOUT)
+    assert cert_names(cert) == {name, "*." + name}, sorted(cert_names(cert))
+    setups = [c for c in read_lines(log) if c[0] == "setup"]
+    assert len(setups) == 2 and {c[1] for c in setups} == {"_acme-challenge." + name}, setups
+    assert setups[0][2] != setups[1][2], setups
+    # no http-01 request reached the server for these names
+    with open(httpd.access_log) as f:
+        assert "/.well-known/acme-challenge/" not in f.read()
+
+
+def test_failing_hook_is_reported_and_retried(httpd, challtestsrv, unique):
+    name = unique("failhook")
+    hook, log = write_hook(httpd, "dns-hook", FAILING_HOOK)
+    httpd.write_config(vhosts=ssl_vhost(name, ["*." + name]),
+                       acme=dns_settings(hook, challtestsrv))
+    httpd.start()
+
+    def failed():
+        d = httpd.domain_status(name)
+        return d if (d.get("error") or {}).get("detail") else None
+    d = wait_for(failed, 30, what="an error for %s on the status page" % name)
+    detail = d["error"]["detail"]
+    assert "setup _acme-challenge.%s" % name in detail, d
+    assert "exited with 3" in detail and "REFUSED (zone example-fail)" in detail, d
+    assert d["state"] == "error" and d["attempts"] >= 1, d
+    text = httpd.error_log_text()
+    assert "exited with 3; output: nsupdate: update failed: REFUSED" in text, httpd.diagnostics()
+    # teardown is attempted after a failed setup too
+    wait_for(lambda: any(c[0] == "teardown" for c in read_lines(log)), 10,
+             what="teardown after the failed setup")
+
+    # fixed hook: the next attempt (backoff 30-90 s) gets the certificate
+    with open(hook, "w") as f:
+        f.write(GOOD_HOOK.format(log=log, mgmt=challtestsrv.mgmt_port))
+    cert = httpd.wait_for_pebble_cert("x." + name, 150)
+    assert cert_names(cert) == {name, "*." + name}
+    assert len([c for c in read_lines(log) if c[0] == "setup"]) >= 2
+
+
+def test_hanging_hook_times_out_without_holding_up_others(httpd, challtestsrv, unique):
+    hang = unique("hang")
+    other = unique("other")
+    hook, log = write_hook(httpd, "hang-hook", HANGING_HOOK)
+    vhosts = (ssl_vhost(hang, ["*." + hang], extra="AcmeDnsCmd %s" % hook)
+              + ssl_vhost(other))
+    httpd.write_config(vhosts=vhosts,
+                       acme={"AcmeDnsResolver": "127.0.0.1:%d" % challtestsrv.dns_port})
+    httpd.start()
+    started = time.monotonic()
+
+    # the other domain is not held up by the hook that hangs
+    httpd.wait_for_pebble_cert(other, ISSUE_TIMEOUT)
+    assert time.monotonic() - started < 45, "other domain took %.0f s" % (time.monotonic() - started)
+    wait_for(lambda: harness.pids_with_arg(hook), 20, what="the setup hook running")
+    d = httpd.domain_status(hang)
+    assert d["state"] == "missing" and d["step"] == "authorize" and not d.get("error"), d
+
+    # after 60 s it is killed and the attempt fails with a clear reason
+    def timed_out():
+        s = httpd.domain_status(hang)
+        return s if "timed out after 60 s" in ((s.get("error") or {}).get("detail") or "") else None
+    d = wait_for(timed_out, 100, interval=1, what="the hook timeout on the status page")
+    assert "AcmeDnsCmd %s setup _acme-challenge.%s" % (hook, hang) in d["error"]["detail"], d
+    assert d["state"] == "error", d
+    assert "timed out after 60 s" in httpd.error_log_text()
+    # the hook of the attempt that timed out was killed (one started by a
+    # server generation that a graceful restart replaced may still run)
+    pids = re.findall(r"ACME00906: \*\.%s: running .* pid (\d+)\)" % re.escape(hang),
+                      httpd.error_log_text())
+    assert pids, httpd.diagnostics()
+    assert not harness.pid_alive(int(pids[-1])), "hook pid %s still alive" % pids[-1]
+
+
+def test_configtest_wildcards_need_dns01_and_a_hook(httpd, challtestsrv, unique):
+    name = unique("cfgwild")
+    hook, _ = write_hook(httpd, "dns-hook", GOOD_HOOK, mgmt=challtestsrv.mgmt_port)
+
+    # no hook at all
+    httpd.write_config(vhosts=ssl_vhost(name, ["*." + name]))
+    code, out = httpd.configtest()
+    assert code != 0, out
+    assert "*.%s needs the dns-01 challenge" % name in out, out
+    assert "add 'AcmeChallenges dns-01' and 'AcmeDnsCmd /path/to/hook'" in out, out
+    assert "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeDomain")) in out, out
+
+    # a hook, but AcmeChallenges leaves dns-01 out
+    httpd.write_config(vhosts=ssl_vhost(name, ["*." + name]),
+                       acme={"AcmeDnsCmd": hook, "AcmeChallenges": "http-01"})
+    code, out = httpd.configtest()
+    assert code != 0 and "needs the dns-01 challenge" in out, out
+
+    # dns-01 as the only type without a hook
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeChallenges": "dns-01"})
+    code, out = httpd.configtest()
+    assert code != 0 and "no AcmeDnsCmd publishes the TXT records" in out, out
+
+    # a program that is not executable, a resolver that is not host[:port]
+    plain = os.path.join(httpd.serverroot, "not-executable")
+    with open(plain, "w") as f:
+        f.write("#!/bin/sh\n")
+    os.chmod(plain, 0o644)
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeDnsCmd": plain})
+    code, out = httpd.configtest()
+    assert code != 0 and "is not executable (chmod +x %s)" % plain in out, out
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeDnsResolver": "[::1]:53"})
+    code, out = httpd.configtest()
+    assert code != 0 and "AcmeDnsResolver '[::1]:53'" in out, out
+
+    # and what works
+    httpd.write_config(vhosts=ssl_vhost(name, ["*." + name]),
+                       acme=dict(dns_settings(hook, challtestsrv), AcmeChallenges="http-01 dns-01"))
+    code, out = httpd.configtest()
+    assert code == 0, out

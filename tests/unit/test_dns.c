@@ -1,0 +1,294 @@
+/* dns-01 building blocks: record names, AcmeDnsResolver values, TXT answers
+ * (built packets, CNAMEs, malformed ones) and the hook process. */
+#include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <apr_strings.h>
+#include "unit.h"
+#include "acme_dns.h"
+
+/* ---- record names and resolver values ---- */
+
+static void test_record_name(void **state)
+{
+    apr_pool_t *p = *state;
+
+    assert_string_equal(acme_dns01_record_name(p, "example.org"), "_acme-challenge.example.org");
+    assert_string_equal(acme_dns01_record_name(p, "*.example.org"), "_acme-challenge.example.org");
+    assert_string_equal(acme_dns01_record_name(p, "a.b.example.org"),
+                        "_acme-challenge.a.b.example.org");
+}
+
+static void test_resolver_parse(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *host, *why;
+    apr_port_t port;
+
+    assert_int_equal(acme_dns_resolver_parse(p, "127.0.0.1:8053", &host, &port, &why), APR_SUCCESS);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 8053);
+    assert_int_equal(acme_dns_resolver_parse(p, "ns1.example.org", &host, &port, &why), APR_SUCCESS);
+    assert_string_equal(host, "ns1.example.org");
+    assert_int_equal(port, 53);
+    assert_int_equal(acme_dns_resolver_parse(p, "::1", &host, &port, &why), APR_EINVAL);
+    assert_non_null(strstr(why, "IPv6"));
+    assert_int_equal(acme_dns_resolver_parse(p, "1.2.3.4:0", &host, &port, &why), APR_EINVAL);
+    assert_int_equal(acme_dns_resolver_parse(p, "1.2.3.4:65536", &host, &port, &why), APR_EINVAL);
+    assert_int_equal(acme_dns_resolver_parse(p, "1.2.3.4:", &host, &port, &why), APR_EINVAL);
+    assert_int_equal(acme_dns_resolver_parse(p, "1.2.3.4:53x", &host, &port, &why), APR_EINVAL);
+    assert_int_equal(acme_dns_resolver_parse(p, ":53", &host, &port, &why), APR_EINVAL);
+    assert_int_equal(acme_dns_resolver_parse(p, "bad host", &host, &port, &why), APR_EINVAL);
+}
+
+/* ---- TXT answers in built packets ---- */
+
+typedef struct packet_t {
+    unsigned char buf[1024];
+    size_t len;
+} packet_t;
+
+static void put(packet_t *pk, const void *data, size_t len)
+{
+    memcpy(pk->buf + pk->len, data, len);
+    pk->len += len;
+}
+
+static void put16(packet_t *pk, unsigned v)
+{
+    unsigned char b[2] = { (unsigned char)(v >> 8), (unsigned char)v };
+    put(pk, b, 2);
+}
+
+static void put_name(packet_t *pk, const char *name)
+{
+    while (*name) {
+        const char *dot = strchr(name, '.');
+        size_t len = dot ? (size_t)(dot - name) : strlen(name);
+        unsigned char l = (unsigned char)len;
+        put(pk, &l, 1);
+        put(pk, name, len);
+        name += len + (dot ? 1 : 0);
+    }
+    put(pk, "", 1);
+}
+
+/* A response header and the question (name at offset 12: pointer 0xc00c). */
+static void start_response(packet_t *pk, const char *qname, unsigned answers)
+{
+    pk->len = 0;
+    put16(pk, 0x1234);
+    put16(pk, 0x8180);
+    put16(pk, 1);
+    put16(pk, answers);
+    put16(pk, 0);
+    put16(pk, 0);
+    put_name(pk, qname);
+    put16(pk, 16);
+    put16(pk, 1);
+}
+
+static void rr_head(packet_t *pk, const char *owner, unsigned type, unsigned rdlen)
+{
+    if (owner) {
+        put_name(pk, owner);
+    }
+    else {
+        put16(pk, 0xc00c);
+    }
+    put16(pk, type);
+    put16(pk, 1);
+    put16(pk, 0);
+    put16(pk, 300);
+    put16(pk, rdlen);
+}
+
+/* One TXT record of the given character-strings (NULL-terminated list). */
+static void put_txt(packet_t *pk, const char *owner, const char *const *strings)
+{
+    unsigned rdlen = 0;
+    int i;
+
+    for (i = 0; strings[i]; ++i) {
+        rdlen += 1 + (unsigned)strlen(strings[i]);
+    }
+    rr_head(pk, owner, 16, rdlen);
+    for (i = 0; strings[i]; ++i) {
+        unsigned char l = (unsigned char)strlen(strings[i]);
+        put(pk, &l, 1);
+        put(pk, strings[i], l);
+    }
+}
+
+static void test_txt_parse(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char *const split[] = { "abc", "def", NULL };
+    static const char *const one[] = { "xyz", NULL };
+    apr_array_header_t *values;
+    packet_t pk;
+
+    start_response(&pk, "_acme-challenge.example.org", 3);
+    put_txt(&pk, NULL, split);
+    put_txt(&pk, "_acme-challenge.Example.ORG", one);
+    put_txt(&pk, "other.example.org", one);
+    assert_int_equal(acme_dns_txt_parse(p, pk.buf, pk.len, "_acme-challenge.example.org.", &values),
+                     APR_SUCCESS);
+    assert_int_equal(values->nelts, 2);
+    assert_string_equal(APR_ARRAY_IDX(values, 0, const char *), "abcdef");
+    assert_string_equal(APR_ARRAY_IDX(values, 1, const char *), "xyz");
+
+    start_response(&pk, "_acme-challenge.example.org", 0);
+    assert_int_equal(acme_dns_txt_parse(p, pk.buf, pk.len, "_acme-challenge.example.org", &values),
+                     APR_SUCCESS);
+    assert_int_equal(values->nelts, 0);
+}
+
+static void test_txt_parse_cname(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char *const delegated[] = { "value-at-target", NULL };
+    static const char *const stray[] = { "not-this", NULL };
+    apr_array_header_t *values;
+    packet_t target, pk;
+
+    target.len = 0;
+    put_name(&target, "_acme-challenge.dns.example.net");
+    start_response(&pk, "_acme-challenge.example.org", 3);
+    rr_head(&pk, NULL, 5, (unsigned)target.len);
+    put(&pk, target.buf, target.len);
+    put_txt(&pk, "_acme-challenge.dns.example.net", delegated);
+    put_txt(&pk, "elsewhere.example.net", stray);
+    assert_int_equal(acme_dns_txt_parse(p, pk.buf, pk.len, "_acme-challenge.example.org", &values),
+                     APR_SUCCESS);
+    assert_int_equal(values->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(values, 0, const char *), "value-at-target");
+}
+
+static void test_txt_parse_malformed(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char *const one[] = { "xyz", NULL };
+    apr_array_header_t *values;
+    packet_t pk;
+
+    start_response(&pk, "_acme-challenge.example.org", 1);
+    put_txt(&pk, NULL, one);
+    /* cut in the middle of the record */
+    assert_int_equal(acme_dns_txt_parse(p, pk.buf, pk.len - 2, "_acme-challenge.example.org",
+                                        &values), APR_EINVAL);
+    /* a character-string longer than its record */
+    pk.buf[pk.len - 4] = 9;
+    assert_int_equal(acme_dns_txt_parse(p, pk.buf, pk.len, "_acme-challenge.example.org", &values),
+                     APR_EINVAL);
+    assert_int_equal(acme_dns_txt_parse(p, pk.buf, 5, "_acme-challenge.example.org", &values),
+                     APR_EINVAL);
+}
+
+/* ---- the hook ---- */
+
+static const char *script(apr_pool_t *p, const char *body)
+{
+    char path[] = "/tmp/acme-test-hook-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f;
+
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    fprintf(f, "#!/bin/sh\n%s\n", body);
+    fclose(f);
+    chmod(path, 0700);
+    return apr_pstrdup(p, path);
+}
+
+static apr_status_t poll_until_done(acme_dns_hook_t *hook)
+{
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < 500; ++i) {
+        if ((rv = acme_dns_hook_poll(hook, apr_time_now())) != APR_EAGAIN) {
+            return rv;
+        }
+        apr_sleep(apr_time_from_msec(10));
+    }
+    return APR_EAGAIN;
+}
+
+static void test_hook_success(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *path = script(p, "read line && echo stdin-not-empty; echo \"$1 $2 $3\"; "
+                                 "echo warning >&2; exit 0");
+    acme_dns_hook_t *hook;
+
+    assert_int_equal(acme_dns_hook_start(&hook, p, path, "setup", "_acme-challenge.example.org",
+                                         "VALUE", apr_time_now(), 1), APR_SUCCESS);
+    assert_int_equal(poll_until_done(hook), APR_SUCCESS);
+    assert_string_equal(acme_dns_hook_output(hook),
+                        "setup _acme-challenge.example.org VALUE\nwarning");
+    assert_string_equal(acme_dns_hook_result(hook), "succeeded");
+    assert_non_null(strstr(acme_dns_hook_label(hook), "setup _acme-challenge.example.org"));
+    unlink(path);
+}
+
+static void test_hook_failure_and_cap(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *path = script(p, "head -c 100000 /dev/zero | tr '\\0' x; echo; "
+                                 "echo 'zone refused' >&2; exit 3");
+    acme_dns_hook_t *hook;
+
+    assert_int_equal(acme_dns_hook_start(&hook, p, path, "setup", "n", "v", apr_time_now(), 1),
+                     APR_SUCCESS);
+    assert_int_equal(poll_until_done(hook), APR_EGENERAL);
+    assert_string_equal(acme_dns_hook_result(hook), "exited with 3");
+    assert_true(strlen(acme_dns_hook_output(hook)) <= ACME_DNS_HOOK_OUTPUT_MAX);
+    unlink(path);
+}
+
+static void test_hook_timeout(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *path = script(p, "exec sleep 30");
+    apr_time_t start = apr_time_now();
+    acme_dns_hook_t *hook;
+
+    assert_int_equal(acme_dns_hook_start(&hook, p, path, "setup", "n", "v", start, 1), APR_SUCCESS);
+    assert_int_equal(acme_dns_hook_poll(hook, start + apr_time_from_sec(1)), APR_EAGAIN);
+    assert_int_equal(acme_dns_hook_poll(hook, start + ACME_DNS_HOOK_TIMEOUT), APR_TIMEUP);
+    assert_string_equal(acme_dns_hook_result(hook), "timed out after 60 s");
+    assert_true(apr_time_now() - start < apr_time_from_sec(10));
+    unlink(path);
+}
+
+static void test_hook_missing_program(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_dns_hook_t *hook;
+
+    assert_int_not_equal(acme_dns_hook_start(&hook, p, "/nonexistent/hook", "setup", "n", "v",
+                                             apr_time_now(), 1), APR_SUCCESS);
+    assert_non_null(strstr(acme_dns_hook_result(hook), "could not be started"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        UNIT_TEST(test_record_name),
+        UNIT_TEST(test_resolver_parse),
+        UNIT_TEST(test_txt_parse),
+        UNIT_TEST(test_txt_parse_cname),
+        UNIT_TEST(test_txt_parse_malformed),
+        UNIT_TEST(test_hook_success),
+        UNIT_TEST(test_hook_failure_and_cap),
+        UNIT_TEST(test_hook_timeout),
+        UNIT_TEST(test_hook_missing_program),
+    };
+    if (unit_init()) {
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
