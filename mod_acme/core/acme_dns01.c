@@ -302,6 +302,37 @@ static acme_outcome_e lookup_advance(acme_step_ctx_t *sc, struct acme_dns01_set_
     return ACME_OUTCOME_WAIT;
 }
 
+static void activity_set(acme_job_t *job, const char *text)
+{
+    if ((!text && !job->activity) || (text && job->activity && strcmp(text, job->activity) == 0)) {
+        return;
+    }
+    job->activity = text ? apr_pstrdup(job->pool, text) : NULL;
+    job->activity_seq++;
+}
+
+/* For the status page: the first answer not in place yet, and why. */
+static const char *activity_of(acme_step_ctx_t *sc, const struct acme_dns01_set_t *set)
+{
+    int i;
+
+    for (i = 0; i < set->entries->nelts; ++i) {
+        const dns01_entry_t *entry = APR_ARRAY_IDX(set->entries, i, const dns01_entry_t *);
+        if (entry->state == DNS01_SETUP && entry->setup) {
+            return apr_psprintf(sc->p, "%s: %s running since %s (pid %" APR_PID_T_FMT ")",
+                                entry->identifier, acme_dns_hook_label(entry->setup),
+                                acme_time_rfc3339(sc->p, acme_dns_hook_started(entry->setup)),
+                                acme_dns_hook_pid(entry->setup));
+        }
+        if (entry->state == DNS01_LOOKUP) {
+            return apr_psprintf(sc->p, "%s: waiting for TXT record %s to be visible at %s "
+                                "(until %s)", entry->identifier, entry->record,
+                                resolver_label(set), acme_time_rfc3339(sc->p, entry->deadline));
+        }
+    }
+    return NULL;
+}
+
 acme_outcome_e acme_dns01_prepare(acme_step_ctx_t *sc)
 {
     acme_job_t *job = sc->job;
@@ -337,6 +368,7 @@ acme_outcome_e acme_dns01_prepare(acme_step_ctx_t *sc)
         }
         waiting += outcome == ACME_OUTCOME_WAIT;
     }
+    activity_set(job, waiting ? activity_of(sc, set) : NULL);
     if (waiting) {
         sc->retry_after = sc->now + ACME_DNS_CHECK_INTERVAL;
         return ACME_OUTCOME_WAIT;

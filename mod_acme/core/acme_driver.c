@@ -71,6 +71,7 @@ static json_t *status_json(const acme_record_t *rec, const acme_domain_t *domain
     json_object_set_new(json, "attempts", json_integer(rec->attempts));
     json_object_set_new(json, "requests", json_integer(rec->requests));
     set_string(json, "notice", rec->notice[0] ? rec->notice : NULL);
+    set_string(json, "activity", rec->job ? rec->job->activity : NULL);
     acme_renewal_status_json(rec, domain, json, p);
     return json;
 }
@@ -89,7 +90,8 @@ static void status_update(acme_driver_t *driver, acme_record_t *rec, const acme_
     apr_ssize_t notice_len = APR_HASH_KEY_STRING;
     json_t *json;
 
-    summary = apr_psprintf(p, "%s %x", summary, apr_hashfunc_default(rec->notice, &notice_len));
+    summary = apr_psprintf(p, "%s %x %u", summary, apr_hashfunc_default(rec->notice, &notice_len),
+                           rec->job ? rec->job->activity_seq : 0);
     apr_status_t rv;
 
     if (strcmp(summary, rec->status_written) == 0) {
@@ -394,6 +396,7 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
         }
         if (outcome == ACME_OUTCOME_WAIT) {
             job_wait(driver, rec, &sc);
+            status_update(driver, rec, domain, sc.p);
             apr_pool_destroy(sc.p);
             return;
         }

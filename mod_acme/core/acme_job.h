@@ -132,7 +132,8 @@ void acme_driver_reset(acme_driver_t *driver, const char *name);
  * (acmectl renew). */
 void acme_driver_force_renewal(acme_driver_t *driver, const char *name);
 
-/* status/<name>.json members, read by the status page and acmectl:
+/* status/<name>.json members, read by the status page and acmectl
+ * (activity: what a running job waits for, e.g. a dns-01 hook, when it may take long):
  *   name, names[], state ("missing"|"valid"|"renewing"|"staged"|"error"),
  *   step, cert: {not_before, not_after, issuer, serial, ca?, ari_id?} (live
  *   certificate, if any; ca = directory URL it came from, when known),

@@ -47,6 +47,8 @@ typedef struct acme_job_t {
     apr_interval_time_t poll_interval;
     int account_retried;
     struct acme_dns01_set_t *dns01; /* dns-01 answers of the order (acme_dns01.c) */
+    const char *activity;           /* what it waits for (status "activity"), or NULL */
+    unsigned activity_seq;          /* bumped when activity changes */
 } acme_job_t;
 
 #define ACME_ERR_TYPE_MAX   128

@@ -258,6 +258,7 @@ static json_t *domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_
     json_object_set_new(json, "step", member_copy(status, "step", JSON_STRING));
     json_object_set_new(json, "requests", member_copy(status, "requests", JSON_INTEGER));
     json_object_set_new(json, "notice", member_copy(status, "notice", JSON_STRING));
+    json_object_set_new(json, "activity", member_copy(status, "activity", JSON_STRING));
     return json;
 }
 
@@ -386,6 +387,11 @@ static void html_warnings(request_rec *r, json_t *domains)
             ap_rprintf(r, "<p class=\"notice\">Notice: %s: %s</p>\n",
                        html_member(r->pool, domain, "name"),
                        html_member(r->pool, domain, "notice"));
+        }
+        if (json_is_string(json_object_get(domain, "activity"))) {
+            ap_rprintf(r, "<p class=\"notice\">In progress: %s: %s</p>\n",
+                       html_member(r->pool, domain, "name"),
+                       html_member(r->pool, domain, "activity"));
         }
         if (!json_is_object(warning)) {
             continue;

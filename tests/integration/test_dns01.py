@@ -162,8 +162,12 @@ def test_hanging_hook_times_out_without_holding_up_others(httpd, challtestsrv, u
     httpd.wait_for_pebble_cert(other, ISSUE_TIMEOUT)
     assert time.monotonic() - started < 45, "other domain took %.0f s" % (time.monotonic() - started)
     wait_for(lambda: harness.pids_with_arg(hook), 20, what="the setup hook running")
-    d = httpd.domain_status(hang)
+    d = wait_for(lambda: (lambda s: s if s.get("activity") else None)(httpd.domain_status(hang)),
+                 10, what="the running hook on the status page")
     assert d["state"] == "missing" and d["step"] == "authorize" and not d.get("error"), d
+    assert "AcmeDnsCmd %s setup _acme-challenge.%s running since" % (hook, hang) in d["activity"], d
+    status, _, body = httpd.http_request("/acme-status")
+    assert status == 200 and b"In progress: " in body, body[:2000]
 
     # after 60 s it is killed and the attempt fails with a clear reason
     def timed_out():
@@ -171,7 +175,7 @@ def test_hanging_hook_times_out_without_holding_up_others(httpd, challtestsrv, u
         return s if "timed out after 60 s" in ((s.get("error") or {}).get("detail") or "") else None
     d = wait_for(timed_out, 100, interval=1, what="the hook timeout on the status page")
     assert "AcmeDnsCmd %s setup _acme-challenge.%s" % (hook, hang) in d["error"]["detail"], d
-    assert d["state"] == "error", d
+    assert d["state"] == "error" and not d.get("activity"), d
     assert "timed out after 60 s" in httpd.error_log_text()
     # the hook of the attempt that timed out was killed (one started by a
     # server generation that a graceful restart replaced may still run)
