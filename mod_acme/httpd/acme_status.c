@@ -423,9 +423,9 @@ static int send_html(request_rec *r, json_t *doc)
         return OK;
     }
     html_warnings(r, domains);
-    ap_rputs("<table>\n<tr><th>Domain</th><th>Names</th><th>Key</th><th>State</th><th>Valid until</th>"
-             "<th>Issuer</th><th>Serial</th><th>CA</th><th>Step</th><th>Attempts</th>"
-             "<th>Next action</th><th>Last error</th></tr>\n", r);
+    ap_rputs("<table>\n<tr><th>Domain</th><th>Names</th><th>Key</th><th>State</th>"
+             "<th>Valid until</th><th>Issuer</th><th>Serial</th><th>CA</th><th>Step</th>"
+             "<th>Attempts</th><th>Next action</th><th>Last error</th></tr>\n", r);
     for (i = 0; i < json_array_size(domains); ++i) {
         html_row(r, json_array_get(domains, i));
     }
