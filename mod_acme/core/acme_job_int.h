@@ -179,8 +179,22 @@ apr_status_t acme_job_save(acme_driver_t *driver, const acme_domain_t *domain,
 void acme_job_remove_files(acme_driver_t *driver, const char *name, apr_pool_t *ptemp);
 /* Withdraws every published answer of the job. */
 void acme_job_withdraw_all(acme_driver_t *driver, acme_job_t *job);
-/* The challenge the authorize step answers authz with, or NULL (acme_job_steps.c). */
+
+/* Answers of the authorize step (acme_job_answer.c). */
+/* The challenge authz is answered with: the first type of AcmeChallenges
+ * (http-01 when none) the CA offers and this host can answer; or NULL. */
 const acme_challenge_t *acme_job_challenge_for(acme_step_ctx_t *sc, const acme_authz_t *authz);
+/* FAILED, with a problem naming the types offered, enabled and answerable
+ * and what to change. */
+acme_outcome_e acme_job_no_usable_challenge(acme_step_ctx_t *sc, const acme_authz_t *authz);
+/* Puts the answer where the CA looks: the sink (http-01, tls-alpn-01), or
+ * checks that the dns-01 record is in place. */
+apr_status_t acme_job_publish_answer(acme_step_ctx_t *sc, const acme_authz_t *authz,
+                                     const acme_challenge_t *challenge, const char *key_authz);
+/* Withdraws one published answer, whatever its type. */
+void acme_job_withdraw(acme_driver_t *driver, const acme_pending_t *pending);
+/* "a, b, c" ("none" for an empty or NULL list). */
+const char *acme_job_join(apr_pool_t *p, const apr_array_header_t *strings);
 
 /* dns-01 (acme_dns01.c). Can the domain answer type with its AcmeDnsCmd? */
 int acme_dns01_can_answer(const acme_domain_t *domain, const char *type);
@@ -193,7 +207,4 @@ int acme_dns01_ready(const acme_job_t *job, const char *authz_url);
 void acme_dns01_teardown(acme_driver_t *driver, acme_job_t *job);
 /* Polls running teardown hooks; *next_run is lowered while some run. */
 void acme_dns01_poll_teardowns(acme_driver_t *driver, apr_time_t now, apr_time_t *next_run);
-/* Withdraws one published answer, whatever its type (acme_job_steps.c). */
-void acme_job_withdraw(acme_driver_t *driver, const acme_pending_t *pending);
-
 #endif

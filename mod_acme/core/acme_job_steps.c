@@ -22,8 +22,6 @@ static const char *account_path(apr_pool_t *p, const acme_ca_t *ca, const char *
     return apr_pstrcat(p, "accounts/", acme_store_ca_id(p, ca->url), "/", file, NULL);
 }
 
-static const char *join(apr_pool_t *p, const apr_array_header_t *strings);
-
 static acme_outcome_e step_failed(acme_step_ctx_t *sc, apr_status_t rv, const char *fmt, const char *arg)
 {
     acme_problem_set(&sc->prob, sc->p, rv ? rv : APR_EGENERAL, NULL, fmt, arg);
@@ -261,7 +259,7 @@ static apr_status_t order_profile(acme_step_ctx_t *sc, const char **profile)
         return acme_problem_set(&sc->prob, sc->p, APR_EINVAL, NULL, "AcmeProfile %s is not "
                                 "offered by the CA %s; it offers: %s; name one of these in "
                                 "AcmeProfile or remove the directive", want, sc->ca->url,
-                                join(sc->p, dir->profiles));
+                                acme_job_join(sc->p, dir->profiles));
     }
     apr_snprintf(sc->rec->notice, sizeof(sc->rec->notice),
                  "AcmeProfile %s ignored: the CA offers no profiles", want);
@@ -337,214 +335,23 @@ static acme_outcome_e step_order(acme_step_ctx_t *sc)
 
 /* ---- AUTHORIZE ---- */
 
-/* The challenge types this driver can answer: the sink serves http-01, and
- * tls-alpn-01 when it has a place for the challenge certificates. */
-static int can_answer(const acme_driver_t *driver, const char *type)
-{
-    if (!driver->has_sink) {
-        return 0;
-    }
-    if (strcmp(type, "tls-alpn-01") == 0) {
-        return driver->sink.publish_tls_alpn && driver->sink.withdraw_tls_alpn;
-    }
-    return strcmp(type, "http-01") == 0;
-}
-
-static const char *const known_types[] = { "http-01", "tls-alpn-01", "dns-01", NULL };
-
-/* What a type needs from this server, for messages. */
-static const char *type_needs(const char *type)
-{
-    if (strcmp(type, "http-01") == 0) {
-        return "http-01 needs httpd listening on the port public port 80 reaches "
-               "(AcmePortMap http)";
-    }
-    if (strcmp(type, "tls-alpn-01") == 0) {
-        return "tls-alpn-01 needs an SSL vhost on the port public port 443 reaches "
-               "(AcmePortMap https)";
-    }
-    return NULL;
-}
-
-static apr_array_header_t *answered_types(apr_pool_t *p, const acme_driver_t *driver)
-{
-    apr_array_header_t *types = apr_array_make(p, 3, sizeof(const char *));
-    int i;
-
-    for (i = 0; known_types[i]; ++i) {
-        if (can_answer(driver, known_types[i])) {
-            APR_ARRAY_PUSH(types, const char *) = known_types[i];
-        }
-    }
-    return types;
-}
-
-static const char *join(apr_pool_t *p, const apr_array_header_t *strings)
-{
-    const char *text = NULL;
-    int i;
-
-    for (i = 0; strings && i < strings->nelts; ++i) {
-        const char *item = APR_ARRAY_IDX(strings, i, const char *);
-        text = text ? apr_pstrcat(p, text, ", ", item, NULL) : item;
-    }
-    return text ? text : "none";
-}
-
-static const char *offered_types(apr_pool_t *p, const acme_authz_t *authz)
-{
-    apr_array_header_t *types = apr_array_make(p, 4, sizeof(const char *));
-    int i;
-
-    for (i = 0; i < authz->challenges->nelts; ++i) {
-        APR_ARRAY_PUSH(types, const char *) = APR_ARRAY_IDX(authz->challenges, i, acme_challenge_t *)->type;
-    }
-    return join(p, types);
-}
-
-/* What to change: enable a type both the CA and this server can do (and
- * what it needs), or why none can work. */
-static const char *usable_advice(acme_step_ctx_t *sc, const acme_authz_t *authz)
-{
-    const char *types = NULL, *needs = NULL;
-    int i;
-
-    if (authz->wildcard) {
-        return "wildcard names can only be validated with dns-01";
-    }
-    for (i = 0; i < authz->challenges->nelts; ++i) {
-        const char *type = APR_ARRAY_IDX(authz->challenges, i, acme_challenge_t *)->type;
-        const char *need = type_needs(type);
-
-        if (!can_answer(sc->driver, type) || (types && strstr(types, type))) {
-            continue;
-        }
-        types = types ? apr_pstrcat(sc->p, types, " ", type, NULL) : type;
-        if (need) {
-            needs = needs ? apr_pstrcat(sc->p, needs, "; ", need, NULL) : need;
-        }
-    }
-    if (!types) {
-        return "this server cannot answer any type the CA offers; use a CA that offers one "
-               "it answers";
-    }
-    return apr_psprintf(sc->p, "enable one the CA offers: 'AcmeChallenges %s'%s%s%s", types,
-                        needs ? " (" : "", needs ? needs : "", needs ? ")" : "");
-}
-
-static acme_outcome_e no_usable_challenge(acme_step_ctx_t *sc, const acme_authz_t *authz,
-                                          const apr_array_header_t *enabled)
-{
-    acme_problem_set(&sc->prob, sc->p, APR_ENOTIMPL, NULL,
-                     "no usable challenge for %s%s: CA offered: %s; enabled: %s; this server "
-                     "answers: %s; %s",
-                     authz->wildcard ? "*." : "", authz->identifier,
-                     offered_types(sc->p, authz), join(sc->p, enabled),
-                     join(sc->p, answered_types(sc->p, sc->driver)),
-                     usable_advice(sc, authz));
-    return ACME_OUTCOME_FAILED;
-}
-
-static const acme_challenge_t *choose_challenge(acme_step_ctx_t *sc, const acme_authz_t *authz,
-                                                const apr_array_header_t *enabled)
-{
-    int i;
-
-    for (i = 0; i < enabled->nelts; ++i) {
-        const char *type = APR_ARRAY_IDX(enabled, i, const char *);
-        acme_challenge_t *challenge = acme_authz_challenge(authz, type);
-        if (challenge && (can_answer(sc->driver, type) || acme_dns01_can_answer(sc->domain, type))) {
-            return challenge;
-        }
-    }
-    return NULL;
-}
-
-/* RFC 8737: a throwaway P-256 key (small enough for the module's shared
- * slots) and the self-signed certificate carrying the key authorization. */
-static apr_status_t publish_tls_alpn(acme_step_ctx_t *sc, const acme_authz_t *authz,
-                                     const char *key_authz)
-{
-    const acme_challenge_sink_t *sink = &sc->driver->sink;
-    const char *cert_pem, *key_pem;
-    EVP_PKEY *pkey;
-    apr_status_t rv;
-
-    if ((rv = acme_key_generate(sc->p, ACME_KEY_EC_P256, &pkey))
-        || (rv = acme_tlsalpn01_cert_create(sc->p, pkey, authz->identifier, key_authz, &cert_pem))
-        || (rv = acme_key_to_pem(sc->p, pkey, &key_pem))) {
-        return rv;
-    }
-    return sink->publish_tls_alpn(sink->baton, authz->identifier, cert_pem, key_pem);
-}
-
-static apr_status_t publish_answer(acme_step_ctx_t *sc, const acme_authz_t *authz,
-                                   const acme_challenge_t *challenge, const char *key_authz)
-{
-    const acme_challenge_sink_t *sink = &sc->driver->sink;
-
-    if (strcmp(challenge->type, "dns-01") == 0) {
-        /* AcmeDnsCmd put it into DNS (acme_dns01_prepare). */
-        return acme_dns01_ready(sc->job, authz->url) ? APR_SUCCESS : APR_ENOENT;
-    }
-    if (strcmp(challenge->type, "tls-alpn-01") == 0) {
-        return publish_tls_alpn(sc, authz, key_authz);
-    }
-    return sink->publish(sink->baton, challenge->token, key_authz);
-}
-
-void acme_job_withdraw(acme_driver_t *driver, const acme_pending_t *pending)
-{
-    const acme_challenge_sink_t *sink = &driver->sink;
-
-    if (!driver->has_sink) {
-        return;
-    }
-    if (pending->type && strcmp(pending->type, "tls-alpn-01") == 0) {
-        if (sink->withdraw_tls_alpn) {
-            sink->withdraw_tls_alpn(sink->baton, pending->identifier);
-        }
-        return;
-    }
-    sink->withdraw(sink->baton, pending->token);
-}
-
-const acme_challenge_t *acme_job_challenge_for(acme_step_ctx_t *sc, const acme_authz_t *authz)
-{
-    const apr_array_header_t *enabled = sc->domain->challenges;
-    apr_array_header_t *fallback;
-
-    if (enabled && enabled->nelts > 0) {
-        return choose_challenge(sc, authz, enabled);
-    }
-    fallback = apr_array_make(sc->p, 1, sizeof(const char *));
-    APR_ARRAY_PUSH(fallback, const char *) = "http-01";
-    return choose_challenge(sc, authz, fallback);
-}
-
 static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *authz)
 {
     acme_job_t *job = sc->job;
-    const apr_array_header_t *enabled = sc->domain->challenges;
     const acme_challenge_t *challenge;
     const char *key_authz;
     acme_pending_t *pending;
     apr_status_t rv;
 
-    if (!enabled || enabled->nelts == 0) {
-        apr_array_header_t *fallback = apr_array_make(sc->p, 1, sizeof(const char *));
-        APR_ARRAY_PUSH(fallback, const char *) = "http-01";
-        enabled = fallback;
-    }
-    if (!(challenge = choose_challenge(sc, authz, enabled))) {
-        return no_usable_challenge(sc, authz, enabled);
+    if (!(challenge = acme_job_challenge_for(sc, authz))) {
+        return acme_job_no_usable_challenge(sc, authz);
     }
     if (!acme_token_is_valid(challenge->token)) {
         return step_failed(sc, APR_EINVAL, "the CA sent a malformed challenge token for %s",
                            authz->identifier);
     }
     key_authz = acme_key_authorization(sc->p, challenge->token, acme_client_thumbprint(sc->ca->client));
-    if ((rv = publish_answer(sc, authz, challenge, key_authz))) {
+    if ((rv = acme_job_publish_answer(sc, authz, challenge, key_authz))) {
         acme_problem_set(&sc->prob, sc->p, rv, NULL, "cannot publish the %s answer for %s",
                          challenge->type, authz->identifier);
         return ACME_OUTCOME_FAILED;
