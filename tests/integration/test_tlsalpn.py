@@ -155,6 +155,7 @@ def test_default_types_follow_the_listen_ports(httpd, proxy, unique):
     detail = status_error(httpd, name).get("detail") or ""
     assert "CA offered: dns-01" in detail, detail
     assert "enabled: http-01, tls-alpn-01" in detail, detail
+    assert "dns-01 needs an AcmeDnsCmd hook" in detail, detail
 
 
 def test_configtest_warns_when_no_challenge_port_listens(httpd, unique):
