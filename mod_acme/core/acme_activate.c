@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -473,11 +474,23 @@ apr_status_t acme_store_fallback(acme_store_t *store, apr_pool_t *p,
     apr_pool_t *ptemp;
     apr_status_t rv = APR_SUCCESS;
 
+    int lock_fd;
+
     if ((rv = apr_pool_create(&ptemp, p)) != APR_SUCCESS) {
         return rv;
     }
+    /* Two servers sharing a store may start together: without the lock each
+     * could write one half of the pair and leave a key that fits no cert. */
+    lock_fd = open(acme_store_path(store, ptemp, "fallback/.lock"),
+                   O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    while (lock_fd >= 0 && flock(lock_fd, LOCK_EX) < 0 && errno == EINTR) {
+        continue;
+    }
     if (!fallback_usable(store, ptemp)) {
         rv = fallback_generate(store, ptemp);
+    }
+    if (lock_fd >= 0) {
+        close(lock_fd);
     }
     apr_pool_destroy(ptemp);
     if (rv == APR_SUCCESS) {
