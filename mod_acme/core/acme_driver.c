@@ -1,7 +1,10 @@
 /* The driver: decides per domain whether a certificate must be ordered, runs
  * the issuance steps (acme_job_steps.c) as far as they go without waiting,
  * backs off on failure and reports every change in status/<name>.json. */
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <apr_strings.h>
 #include <openssl/x509.h>
 
@@ -631,9 +634,30 @@ static int renewal_asked(acme_driver_t *driver, const acme_record_t *rec,
            && acme_store_renewal_requested(driver->store, p, domain->name);
 }
 
+/* jobs/.in-flight exists (and is touched every run) while certificates are
+ * due or being ordered and have not failed yet: the parent then holds a
+ * restart back for the batch.
+ * A hint only, so no fsync; a dead child's marker goes stale by its mtime. */
+static void mark_orders_in_flight(acme_driver_t *driver, apr_pool_t *p, int in_flight)
+{
+    const char *path = acme_store_path(driver->store, p, "jobs/.in-flight");
+    int fd;
+
+    if (!in_flight) {
+        unlink(path);
+        return;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd >= 0) {
+        futimens(fd, NULL);
+        close(fd);
+    }
+}
+
 apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *domains,
                              apr_pool_t *ptemp, apr_time_t *next_run, int *staged)
 {
+    int in_flight = 0;
     apr_time_t earliest = acme_now(&driver->ctx) + ACME_RECHECK_VALID;
     apr_time_t marker_poll = acme_now(&driver->ctx) + ACME_MARKER_POLL;
     int i;
@@ -653,12 +677,15 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
             domain_run(driver, rec, domain, p, staged);
         }
         apr_pool_destroy(p);
+        in_flight += rec->attempts == 0 && (rec->job || !strcmp(rec->state, "missing")
+                                            || !strcmp(rec->state, "renewing"));
         earliest = rec->next_run < earliest ? rec->next_run : earliest;
         if (!rec->job && strcmp(rec->state, "valid") == 0) {
             earliest = marker_poll < earliest ? marker_poll : earliest;
         }
     }
     acme_dns01_poll_teardowns(driver, acme_now(&driver->ctx), &earliest);
+    mark_orders_in_flight(driver, ptemp, in_flight);
     *next_run = earliest;
     return APR_SUCCESS;
 }

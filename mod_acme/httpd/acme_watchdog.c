@@ -53,6 +53,7 @@
  * restart replaces every child and cuts the running orders short. */
 #define ACME_WD_BUSY_WINDOW    apr_time_from_msec(1500)
 #define ACME_WD_BATCH_MAX      apr_time_from_sec(10)
+#define ACME_WD_IN_FLIGHT_FRESH apr_time_from_sec(20)
 #define ACME_WD_BATCH_POLL_MS  200
 #define ACME_WD_THREAD_STACK   (256 * 1024)
 
@@ -316,6 +317,12 @@ static int orders_moving(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
     apr_finfo_t finfo;
     int i;
 
+    /* The issuing child's own word first (acme_driver_run keeps it fresh). */
+    if (apr_stat(&finfo, acme_store_path(wd->rt->store, p, "jobs/.in-flight"),
+                 APR_FINFO_MTIME, p) == APR_SUCCESS
+        && now - finfo.mtime < ACME_WD_IN_FLIGHT_FRESH) {
+        return 1;
+    }
     if (acme_store_list(wd->rt->store, p, "jobs", &entries) != APR_SUCCESS) {
         return 0;
     }
