@@ -100,8 +100,6 @@ def test_revoke_is_confirmed_by_the_ca(httpd, pebble, unique):
     assert pebble_cert_status(pebble, first)["Reason"] == 1
 
 
-@pytest.mark.xfail(reason="the driver does not yet treat jobs/<name>.renew or a live revoked.json "
-                          "as due", strict=False)
 def test_revoked_certificate_is_replaced_without_restart(httpd, pebble, unique):
     name = unique("replace")
     first, _version = revoked(httpd, pebble, name)
