@@ -8,54 +8,15 @@
 #include <apr_strings.h>
 
 #include "unit.h"
+#include "unit_store.h"
 #include "acme_account.h"
 #include "acme_crypto.h"
 
 #define CA_URL "https://ca.example:14000/dir"
 
-static void remove_tree(apr_pool_t *p, const char *path)
-{
-    apr_dir_t *dir;
-    apr_finfo_t finfo;
-
-    if (apr_dir_open(&dir, path, p) == APR_SUCCESS) {
-        while (apr_dir_read(&finfo, APR_FINFO_NAME | APR_FINFO_TYPE, dir) == APR_SUCCESS) {
-            const char *child;
-            if (!strcmp(finfo.name, ".") || !strcmp(finfo.name, "..")) {
-                continue;
-            }
-            child = apr_pstrcat(p, path, "/", finfo.name, NULL);
-            if (finfo.filetype == APR_DIR) {
-                remove_tree(p, child);
-            }
-            else {
-                apr_file_remove(child, p);
-            }
-        }
-        apr_dir_close(dir);
-    }
-    apr_dir_remove(path, p);
-}
-
-static apr_status_t tree_cleanup(void *data)
-{
-    apr_pool_t *p;
-
-    apr_pool_create(&p, NULL);
-    remove_tree(p, data);
-    apr_pool_destroy(p);
-    return APR_SUCCESS;
-}
-
 static acme_store_t *new_store(apr_pool_t *p)
 {
-    char *dir = apr_pstrdup(p, "/tmp/acme-account-test-XXXXXX");
-    acme_store_t *store;
-
-    assert_non_null(mkdtemp(dir));
-    apr_pool_cleanup_register(p, dir, tree_cleanup, apr_pool_cleanup_null);
-    assert_int_equal(acme_store_open(&store, p, dir, 1), APR_SUCCESS);
-    return store;
+    return unit_temp_store(p, "acme-account-test", NULL);
 }
 
 static void write_account(acme_store_t *store, apr_pool_t *p, const char *ca_url,

@@ -8,6 +8,7 @@
 #include <apr_file_info.h>
 #include <apr_strings.h>
 #include "unit.h"
+#include "unit_store.h"
 #include "acme_job_int.h"
 #include "acme_events.h"
 #include "acme_account.h"
@@ -455,25 +456,6 @@ static void sink_withdraw(void *baton, const char *token)
 {
 }
 
-static void remove_tree(apr_pool_t *p, const char *path)
-{
-    apr_dir_t *dir;
-    apr_finfo_t fi;
-    apr_status_t rv;
-
-    if (apr_dir_open(&dir, path, p) == APR_SUCCESS) {
-        while ((rv = apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_LINK, dir))
-               == APR_SUCCESS || rv == APR_INCOMPLETE) {
-            const char *child = apr_pstrcat(p, path, "/", fi.name, NULL);
-            if (!strcmp(fi.name, ".") || !strcmp(fi.name, "..")) continue;
-            if (fi.filetype == APR_DIR) remove_tree(p, child);
-            else apr_file_remove(child, p);
-        }
-        apr_dir_close(dir);
-    }
-    apr_dir_remove(path, p);
-}
-
 static int fixture_setup(void **state)
 {
     acme_challenge_sink_t sink = { .publish = sink_publish, .withdraw = sink_withdraw };
@@ -500,7 +482,7 @@ static int fixture_setup(void **state)
 static int fixture_teardown(void **state)
 {
     fixture_t *f = *state;
-    remove_tree(f->p, f->dir);
+    unit_remove_tree(f->p, f->dir);
     apr_pool_destroy(f->p);
     return 0;
 }
