@@ -22,6 +22,7 @@ static const acmectl_command_t commands[] = {
     { "list", acmectl_cmd_list },
     { "show", acmectl_cmd_show },
     { "check", acmectl_cmd_check },
+    { "renew", acmectl_cmd_renew },
     { "revoke", acmectl_cmd_revoke },
     { "account", acmectl_cmd_account },
     { NULL, NULL }
@@ -39,6 +40,8 @@ static void usage(FILE *f)
         "  show NAME   everything the store knows about one domain\n"
         "  check       store consistency: leftover temp files, live links, keys\n"
         "              matching their certificates, key file permissions\n"
+        "  renew NAME  obtain a new certificate now; the live one serves until\n"
+        "              the new one is activated by the server itself\n"
         "  revoke NAME [--reason R]\n"
         "              revoke the live certificate at the CA with the account key;\n"
         "              the server orders a new one at its next check. R: unspecified,\n"

@@ -25,6 +25,7 @@ typedef struct acmectl_t {
 int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv);
 int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv);
 int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv);
+int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv);
 /* acmectl_ca.c: commands that talk to the CA. */
 int acmectl_cmd_revoke(acmectl_t *ctl, int argc, const char *const *argv);
 int acmectl_cmd_account(acmectl_t *ctl, int argc, const char *const *argv);

@@ -611,3 +611,45 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
     }
     return c.problems->nelts == 0 ? ACMECTL_OK : ACMECTL_FAIL;
 }
+
+/* renew NAME: the issuing child sees the marker at its next check (it looks
+ * every 30 s at most) and orders a new certificate; the live one keeps
+ * serving until the new one is activated. */
+int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
+{
+    apr_pool_t *p = ctl->pool;
+    const char *name;
+    json_t *config, *out;
+    apr_status_t rv;
+
+    if (argc != 2) {
+        acmectl_error(ctl, "usage: acmectl renew NAME");
+        return ACMECTL_USAGE;
+    }
+    name = argv[1];
+    if (acme_store_name_check(name) != APR_SUCCESS) {
+        acmectl_error(ctl, "'%s' is not a domain name", name);
+        return ACMECTL_USAGE;
+    }
+    if (acme_store_read_json(ctl->store, p, apr_pstrcat(p, "config/", name, ".json", NULL),
+                             &config) != APR_SUCCESS) {
+        acmectl_error(ctl, "no configured domain '%s' in %s (AcmeDomain writes config/%s.json "
+                      "when httpd starts)", name, acme_store_dir(ctl->store), name);
+        return ACMECTL_FAIL;
+    }
+    if ((rv = acme_store_request_renewal(ctl->store, p, name)) != APR_SUCCESS) {
+        acmectl_error(ctl, "cannot request the renewal of '%s': %s", name,
+                      apr_psprintf(p, "%pm", &rv));
+        return ACMECTL_FAIL;
+    }
+    if (ctl->json) {
+        out = json_pack("{s:s, s:b}", "name", name, "renewal_requested", 1);
+        acmectl_print_json(ctl, out);
+        json_decref(out);
+    }
+    else {
+        fprintf(ctl->out, "renewal of %s requested: the server orders a new certificate at its "
+                "next check and activates it by itself\n", name);
+    }
+    return ACMECTL_OK;
+}

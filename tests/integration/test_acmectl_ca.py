@@ -244,3 +244,23 @@ def test_several_accounts_need_ca(httpd, pebble, unique):
     p = acmectl(httpd, "account", "show")
     assert p.returncode == 2 and "--ca" in p.stderr, p.stderr
     ok(acmectl(httpd, "account", "show", "--ca", pebble.directory_url))
+
+
+def test_renew_orders_a_new_certificate_without_restart(httpd, pebble, unique):
+    name = unique("renew")
+    first = issued(httpd, name)
+    out = ok(acmectl(httpd, "renew", name)).stdout
+    assert "renewal of %s requested" % name in out, out
+    assert acmectl(httpd, "renew", "unknown-" + name).returncode == 1
+
+    def replaced():
+        c = httpd.verified_cert(name)
+        return c if c.serial_number != first.serial_number else None
+    try:
+        wait_for(replaced, REPLACE_TIMEOUT, interval=0.5, what="a new certificate after renew")
+    except TimeoutError as exc:
+        raise AssertionError("%s\n%s" % (exc, httpd.diagnostics()))
+    # the old certificate was not revoked, and it stays in the archive
+    assert pebble_cert_status(pebble, first)["Status"] == "Valid"
+    assert len(os.listdir(os.path.join(httpd.store, "archive", name))) == 2
+    assert not os.path.exists(os.path.join(httpd.store, "jobs", name + ".renew"))
