@@ -638,6 +638,8 @@ static int renewal_asked(acme_driver_t *driver, const acme_record_t *rec,
  * due or being ordered and have not failed yet: the parent then holds a
  * restart back for the batch.
  * A hint only, so no fsync; a dead child's marker goes stale by its mtime. */
+#define ACME_IN_FLIGHT_REFRESH apr_time_from_sec(5)
+
 static void mark_orders_in_flight(acme_driver_t *driver, apr_pool_t *p, int in_flight)
 {
     const char *path = acme_store_path(driver->store, p, "jobs/.in-flight");
@@ -658,6 +660,7 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
                              apr_pool_t *ptemp, apr_time_t *next_run, int *staged)
 {
     int in_flight = 0;
+    apr_time_t marked_at = 0;
     apr_time_t earliest = acme_now(&driver->ctx) + ACME_RECHECK_VALID;
     apr_time_t marker_poll = acme_now(&driver->ctx) + ACME_MARKER_POLL;
     int i;
@@ -674,6 +677,12 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
             acme_renewal_restore(driver, rec, domain, acme_now(&driver->ctx), p);
         }
         if (rec->next_run <= acme_now(&driver->ctx) || renewal_asked(driver, rec, domain, p)) {
+            /* Mark before the work, not only after it: one run can take a
+             * while and stage certificates early in it. */
+            if (acme_now(&driver->ctx) - marked_at > ACME_IN_FLIGHT_REFRESH) {
+                mark_orders_in_flight(driver, p, 1);
+                marked_at = acme_now(&driver->ctx);
+            }
             domain_run(driver, rec, domain, p, staged);
         }
         apr_pool_destroy(p);
