@@ -527,6 +527,23 @@ static const char *selfsigned_cn(const char *common_name, const apr_array_header
     return (cn && *cn && strlen(cn) <= ACME_MAX_CN_LEN) ? cn : "mod_acme temporary certificate";
 }
 
+/* A v3 certificate that names itself as issuer, before extensions and
+ * signature; NULL on failure. */
+static X509 *selfsigned_base(EVP_PKEY *pkey, const char *common_name,
+                             apr_interval_time_t validity)
+{
+    X509 *x = X509_new();
+
+    if (!x || !X509_set_version(x, X509_VERSION_3) || !set_random_serial(x)
+        || !set_common_name(X509_get_subject_name(x), common_name)
+        || !X509_set_issuer_name(x, X509_get_subject_name(x))
+        || !set_validity(x, validity) || !X509_set_pubkey(x, pkey)) {
+        X509_free(x);
+        return NULL;
+    }
+    return x;
+}
+
 apr_status_t acme_selfsigned_create(apr_pool_t *p, EVP_PKEY *pkey, const char *common_name,
                                     const apr_array_header_t *names, apr_interval_time_t validity,
                                     const char **cert_pem)
@@ -539,10 +556,7 @@ apr_status_t acme_selfsigned_create(apr_pool_t *p, EVP_PKEY *pkey, const char *c
     if (!pkey || validity <= 0 || (names && names->nelts > ACME_MAX_NAMES)) {
         return APR_EINVAL;
     }
-    if (!(x = X509_new()) || !X509_set_version(x, X509_VERSION_3) || !set_random_serial(x)
-        || !set_common_name(X509_get_subject_name(x), selfsigned_cn(common_name, names))
-        || !X509_set_issuer_name(x, X509_get_subject_name(x))
-        || !set_validity(x, validity) || !X509_set_pubkey(x, pkey)
+    if (!(x = selfsigned_base(pkey, selfsigned_cn(common_name, names), validity))
         || !add_server_extensions(x, pkey, names)
         || X509_sign(x, pkey, EVP_sha256()) <= 0
         || !(bio = BIO_new(BIO_s_mem())) || !PEM_write_bio_X509(bio, x)) {
@@ -601,10 +615,7 @@ apr_status_t acme_tlsalpn01_cert_create(apr_pool_t *p, EVP_PKEY *pkey, const cha
         return APR_EINVAL;
     }
     APR_ARRAY_PUSH(names, const char *) = name;
-    if (!(x = X509_new()) || !X509_set_version(x, X509_VERSION_3) || !set_random_serial(x)
-        || !set_common_name(X509_get_subject_name(x), "ACME challenge")
-        || !X509_set_issuer_name(x, X509_get_subject_name(x))
-        || !set_validity(x, apr_time_from_sec(7 * 86400)) || !X509_set_pubkey(x, pkey)
+    if (!(x = selfsigned_base(pkey, "ACME challenge", apr_time_from_sec(7 * 86400)))
         || !(gens = san_from_names(names))
         || X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) != 1
         || !add_acme_identifier(x, key_authorization)

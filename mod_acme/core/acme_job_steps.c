@@ -547,16 +547,32 @@ static acme_outcome_e finalize_order(acme_step_ctx_t *sc, const acme_order_t *or
     return ACME_OUTCOME_DONE;
 }
 
+/* The job's order as the CA sees it now; NULL (with *failed set) when the CA
+ * could not be asked. */
+static acme_order_t *fetch_order(acme_step_ctx_t *sc, apr_time_t *retry_after,
+                                 acme_outcome_e *failed)
+{
+    acme_order_t *order;
+    apr_status_t rv;
+
+    *retry_after = 0;
+    rv = acme_client_get_order(sc->ca->client, sc->p, sc->job->order_url, &order, retry_after,
+                               &sc->prob);
+    if (rv != APR_SUCCESS) {
+        *failed = ca_failed(sc, rv);
+        return NULL;
+    }
+    return order;
+}
+
 static acme_outcome_e step_finalize(acme_step_ctx_t *sc)
 {
     acme_order_t *order;
-    apr_time_t retry_after = 0;
-    apr_status_t rv;
+    apr_time_t retry_after;
+    acme_outcome_e failed;
 
-    rv = acme_client_get_order(sc->ca->client, sc->p, sc->job->order_url, &order, &retry_after,
-                               &sc->prob);
-    if (rv != APR_SUCCESS) {
-        return ca_failed(sc, rv);
+    if (!(order = fetch_order(sc, &retry_after, &failed))) {
+        return failed;
     }
     if (strcmp(order->status, "ready") == 0) {
         return finalize_order(sc, order);
@@ -579,13 +595,11 @@ static acme_outcome_e step_finalize(acme_step_ctx_t *sc)
 static acme_outcome_e certificate_url(acme_step_ctx_t *sc)
 {
     acme_order_t *order;
-    apr_time_t retry_after = 0;
-    apr_status_t rv;
+    apr_time_t retry_after;
+    acme_outcome_e failed;
 
-    rv = acme_client_get_order(sc->ca->client, sc->p, sc->job->order_url, &order, &retry_after,
-                               &sc->prob);
-    if (rv != APR_SUCCESS) {
-        return ca_failed(sc, rv);
+    if (!(order = fetch_order(sc, &retry_after, &failed))) {
+        return failed;
     }
     if (strcmp(order->status, "processing") == 0) {
         return wait_for_ca(sc, retry_after);

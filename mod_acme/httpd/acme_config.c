@@ -645,34 +645,31 @@ static const char *set_profile(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
-static const char *set_renew_window(cmd_parms *cmd, void *dc, const char *arg)
+/* tag: the message's log tag; examples: a share and a duration that fit. */
+static const char *set_window(cmd_parms *cmd, const char *arg, acme_window_t *window,
+                              const char *tag, const char *share, const char *duration)
 {
     const char *err;
 
     if ((err = not_in_dir(cmd))) {
         return err;
     }
-    if (!acme_conf_parse_window(arg, &cmd_conf(cmd)->renew_window)) {
-        return apr_psprintf(cmd->pool, "ACME00520: AcmeRenewWindow '%s' is not understood; "
-                            "write a share of the lifetime left (1%%..100%%, e.g. 33%%) or a "
-                            "duration (e.g. 30d, 12h, 90m)", arg);
+    if (!acme_conf_parse_window(arg, window)) {
+        return apr_psprintf(cmd->pool, "%s: %s '%s' is not understood; write a share of the "
+                            "lifetime left (1%%..100%%, e.g. %s) or a duration (e.g. %s, 12h, "
+                            "90m)", tag, cmd->cmd->name, arg, share, duration);
     }
     return NULL;
 }
 
+static const char *set_renew_window(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return set_window(cmd, arg, &cmd_conf(cmd)->renew_window, "ACME00520", "33%", "30d");
+}
+
 static const char *set_warn_window(cmd_parms *cmd, void *dc, const char *arg)
 {
-    const char *err;
-
-    if ((err = not_in_dir(cmd))) {
-        return err;
-    }
-    if (!acme_conf_parse_window(arg, &cmd_conf(cmd)->warn_window)) {
-        return apr_psprintf(cmd->pool, "ACME00534: AcmeWarnWindow '%s' is not understood; "
-                            "write a share of the lifetime left (1%%..100%%, e.g. 10%%) or a "
-                            "duration (e.g. 7d, 12h, 90m)", arg);
-    }
-    return NULL;
+    return set_window(cmd, arg, &cmd_conf(cmd)->warn_window, "ACME00534", "10%", "7d");
 }
 
 /* Checked now, so a typo fails the configtest rather than every event later. */
@@ -694,7 +691,7 @@ static const char *set_notify_cmd(cmd_parms *cmd, void *dc, const char *args)
         return apr_psprintf(cmd->pool, "ACME00536: AcmeNotifyCmd '%s' is not a valid path; "
                             "write the program's absolute path", word);
     }
-    if ((why = acme_conf_check_program(cmd->temp_pool, program))) {
+    if ((why = acme_conf_check_program(cmd->temp_pool, program, "root"))) {
         return apr_psprintf(cmd->pool, "ACME00537: AcmeNotifyCmd: %s; name an executable "
                             "program, e.g. 'AcmeNotifyCmd /usr/local/bin/acme-notify', which "
                             "is run as 'PROGRAM [ARGS...] EVENT DOMAIN'", why);

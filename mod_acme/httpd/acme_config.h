@@ -98,7 +98,7 @@ int acme_conf_parse_window(const char *arg, acme_window_t *w);
  * else why not; the reason never quotes the MAC key. */
 const char *acme_conf_check_eab(apr_pool_t *p, const char *kid, const char *hmac);
 /* NULL if path is a program the root parent may run, else why not. */
-const char *acme_conf_check_program(apr_pool_t *p, const char *path);
+const char *acme_conf_check_program(apr_pool_t *p, const char *path, const char *runs_as);
 
 extern const command_rec acme_cmds[];
 void *acme_conf_create_srv(apr_pool_t *p, server_rec *s);

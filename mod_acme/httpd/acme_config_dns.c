@@ -11,30 +11,6 @@
 
 #define DNS_CMD_EXAMPLE "'AcmeDnsCmd /usr/local/bin/acme-dns-hook'"
 
-/* The hook runs in the issuing child, as the server's User. */
-static const char *check_hook(apr_pool_t *p, const char *path)
-{
-    apr_finfo_t finfo;
-    apr_status_t rv;
-    char ebuf[256];
-
-    rv = apr_stat(&finfo, path, APR_FINFO_TYPE | APR_FINFO_PROT, p);
-    if (rv != APR_SUCCESS) {
-        return apr_psprintf(p, "cannot find %s: %s", path, apr_strerror(rv, ebuf, sizeof(ebuf)));
-    }
-    if (finfo.filetype != APR_REG) {
-        return apr_psprintf(p, "%s is not a regular file", path);
-    }
-    if (access(path, X_OK) != 0
-        || !(finfo.protection & (APR_FPROT_UEXECUTE | APR_FPROT_GEXECUTE | APR_FPROT_WEXECUTE))) {
-        return apr_psprintf(p, "%s is not executable (chmod +x %s)", path, path);
-    }
-    if (finfo.protection & APR_FPROT_WWRITE) {
-        return apr_psprintf(p, "%s is writable by every user (chmod o-w %s)", path, path);
-    }
-    return NULL;
-}
-
 const char *acme_conf_set_dns_cmd(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT), *path, *why;
@@ -48,7 +24,8 @@ const char *acme_conf_set_dns_cmd(cmd_parms *cmd, void *dc, const char *arg)
         return apr_psprintf(cmd->pool, "ACME00910: AcmeDnsCmd '%s' is not a valid path; write "
                             "the program's absolute path, e.g. " DNS_CMD_EXAMPLE, arg);
     }
-    if ((why = check_hook(cmd->temp_pool, path))) {
+    if ((why = acme_conf_check_program(cmd->temp_pool, path,
+                                       "the server's User"))) {
         return apr_psprintf(cmd->pool, "ACME00911: AcmeDnsCmd: %s; name an executable program "
                             "the server's User may run, e.g. " DNS_CMD_EXAMPLE ", which is run as "
                             "'PROGRAM setup|teardown _acme-challenge.NAME VALUE'", why);

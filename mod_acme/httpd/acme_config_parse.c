@@ -79,9 +79,9 @@ const char *acme_conf_check_eab(apr_pool_t *p, const char *kid, const char *hmac
     return NULL;
 }
 
-/* The parent runs it as root: it must be a regular executable file that
- * nobody but its owner and group can replace. */
-const char *acme_conf_check_program(apr_pool_t *p, const char *path)
+/* A program httpd runs for us (as runs_as): it must be a regular executable
+ * file that nobody but its owner and group can replace. */
+const char *acme_conf_check_program(apr_pool_t *p, const char *path, const char *runs_as)
 {
     apr_finfo_t finfo;
     apr_status_t rv;
@@ -98,8 +98,8 @@ const char *acme_conf_check_program(apr_pool_t *p, const char *path)
         return apr_psprintf(p, "%s is not executable (chmod +x %s)", path, path);
     }
     if (finfo.protection & APR_FPROT_WWRITE) {
-        return apr_psprintf(p, "%s is writable by every user, and it runs as root "
-                            "(chmod o-w %s)", path, path);
+        return apr_psprintf(p, "%s is writable by every user, and it runs as %s "
+                            "(chmod o-w %s)", path, runs_as, path);
     }
     return NULL;
 }
