@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from harness import closed_port, ssl_vhost
+from harness import closed_port, ssl_vhost, wait_for
 
 PREFIX = "/.well-known/acme-challenge/"
 SECRET = "file-content-that-must-never-be-served"
@@ -88,7 +88,10 @@ def test_challenge_responses_keep_the_connection_alive(responder):
         assert conn.sock is None or conn.sock.getsockname() == local
     finally:
         conn.close()
-    # httpd's view: the second request came on a kept-alive connection
-    with open(responder.access_log) as f:
-        lines = [l for l in f if "BBBBtoken2" in l]
-    assert lines and "keepalive=1" in lines[-1], lines
+    # httpd's view: the second request came on a kept-alive connection. httpd
+    # logs a request after answering it, so the line may take a moment.
+    def logged():
+        with open(responder.access_log) as f:
+            return [l for l in f if "BBBBtoken2" in l] or None
+    lines = wait_for(logged, 5, interval=0.05, what="the access log line of the second request")
+    assert "keepalive=1" in lines[-1], lines
