@@ -8,6 +8,7 @@
 #include <apr_strings.h>
 
 #include "acmectl.h"
+#include "acme_time.h"
 
 #ifndef ACME_DEFAULT_STORE
 #define ACME_DEFAULT_STORE "/var/lib/apache2/acme"
@@ -79,16 +80,7 @@ void acmectl_print_json(acmectl_t *ctl, json_t *json)
 
 const char *acmectl_time(apr_pool_t *p, apr_time_t t)
 {
-    apr_time_exp_t tm;
-    char buf[32];
-    apr_size_t len = 0;
-
-    if (t == 0) {
-        return "-";
-    }
-    apr_time_exp_gmt(&tm, t);
-    apr_strftime(buf, &len, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return apr_pstrmemdup(p, buf, len);
+    return t == 0 ? "-" : acme_time_rfc3339(p, t);
 }
 
 /* The core's messages go to stderr; warnings and worse only. */

@@ -9,6 +9,8 @@
 
 #include "acmectl.h"
 #include "acme_account.h"
+#include "acme_store_account.h"
+#include "acme_store_renew.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_job.h"
@@ -180,7 +182,7 @@ static int revoke_load(acmectl_t *ctl, apr_pool_t *p, revoke_t *r)
     /* The account that ordered it is the one of the first CA we hold a key for. */
     for (i = 0; r->domain->ca_urls && i < r->domain->ca_urls->nelts; ++i) {
         const char *url = APR_ARRAY_IDX(r->domain->ca_urls, i, const char *);
-        if (acme_account_load(ctl->store, p, url, &r->key, &r->kid) == APR_SUCCESS) {
+        if (acme_store_account_load(ctl->store, p, url, &r->key, &r->kid) == APR_SUCCESS) {
             r->ca_url = url;
             return ACMECTL_OK;
         }
@@ -330,10 +332,10 @@ static int account_pick(acmectl_t *ctl, apr_pool_t *p, const char *ca_opt, accou
                       apr_array_pstrcat(p, urls, ' '));
         return ACMECTL_USAGE;
     }
-    rv = acme_account_load(ctl->store, p, a->ca_url, &a->key, &a->kid);
+    rv = acme_store_account_load(ctl->store, p, a->ca_url, &a->key, &a->kid);
     if (rv != APR_SUCCESS) {
         acmectl_error(ctl, "%s account key for %s in %s", rv == APR_ENOENT ? "no" : "unreadable",
-                      a->ca_url, acme_store_path(ctl->store, p, acme_account_path(
+                      a->ca_url, acme_store_path(ctl->store, p, acme_store_account_path(
                                                      p, a->ca_url, "account.key")));
         return ACMECTL_FAIL;
     }
@@ -345,7 +347,7 @@ static int account_show(acmectl_t *ctl, apr_pool_t *p, const account_t *a)
 {
     acme_key_type_e type;
     const char *key_type = "unknown", *thumbprint = NULL;
-    const char *key_file = acme_store_path(ctl->store, p, acme_account_path(p, a->ca_url,
+    const char *key_file = acme_store_path(ctl->store, p, acme_store_account_path(p, a->ca_url,
                                                                             "account.key"));
 
     if (acme_key_type_of(a->key, &type) == APR_SUCCESS) {
@@ -373,9 +375,9 @@ static int account_show(acmectl_t *ctl, apr_pool_t *p, const account_t *a)
 /* account.key.new → account.key in one rename: the key file is never partial. */
 static apr_status_t promote_new_key(acmectl_t *ctl, apr_pool_t *p, const char *ca_url)
 {
-    const char *from = acme_store_path(ctl->store, p, acme_account_path(p, ca_url,
+    const char *from = acme_store_path(ctl->store, p, acme_store_account_path(p, ca_url,
                                                                         "account.key.new"));
-    const char *to = acme_store_path(ctl->store, p, acme_account_path(p, ca_url, "account.key"));
+    const char *to = acme_store_path(ctl->store, p, acme_store_account_path(p, ca_url, "account.key"));
     apr_status_t rv = apr_file_rename(from, to, p);
 
     if (rv == APR_SUCCESS) {
@@ -392,7 +394,7 @@ static apr_status_t promote_new_key(acmectl_t *ctl, apr_pool_t *p, const char *c
 static apr_status_t recover_new_key(acmectl_t *ctl, apr_pool_t *p, acme_client_t *client,
                                     account_t *a, acme_problem_t *prob)
 {
-    const char *relpath = acme_account_path(p, a->ca_url, "account.key.new"), *pem, *kid;
+    const char *relpath = acme_store_account_path(p, a->ca_url, "account.key.new"), *pem, *kid;
     EVP_PKEY *key;
     apr_size_t len;
     apr_status_t rv;
@@ -443,7 +445,7 @@ static int rollover_done(acmectl_t *ctl, apr_pool_t *p, const account_t *a, cons
 
 static int account_rollover(acmectl_t *ctl, apr_pool_t *p, account_t *a)
 {
-    const char *new_rel = acme_account_path(p, a->ca_url, "account.key.new");
+    const char *new_rel = acme_store_account_path(p, a->ca_url, "account.key.new");
     const char *old_tp = "-", *pem, *kid;
     acme_client_t *client;
     acme_problem_t prob;

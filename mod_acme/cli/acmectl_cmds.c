@@ -13,6 +13,8 @@
 
 #include "acmectl.h"
 #include "acme_account.h"
+#include "acme_store_account.h"
+#include "acme_store_renew.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_job.h"

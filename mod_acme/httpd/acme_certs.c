@@ -13,6 +13,7 @@
 #include <unixd.h>
 
 #include "acme_private.h"
+#include "acme_time.h"
 #include "acme_config.h"
 #include "acme_challenge.h"
 #include "acme_cert.h"
@@ -243,7 +244,7 @@ static apr_time_t config_recorded_change(acme_runtime_t *rt, apr_pool_t *ptemp, 
     apr_finfo_t finfo;
 
     if (!json_is_string(changed)
-        || acme_rfc3339_parse(json_string_value(changed), &at) != APR_SUCCESS) {
+        || acme_time_rfc3339_parse(json_string_value(changed), &at) != APR_SUCCESS) {
         at = 0;
     }
     if (at <= 0 && json_is_integer(seconds) && json_integer_value(seconds) > 0) {

@@ -11,20 +11,10 @@
 #include <jansson.h>
 
 #include "acme_private.h"
+#include "acme_time.h"
 #include "acme_cert.h"
 
 #define ACME_STATUS_HANDLER "acme-status"
-
-static const char *rfc3339(apr_pool_t *p, apr_time_t t)
-{
-    apr_time_exp_t exp;
-    char buf[32];
-    apr_size_t len;
-
-    apr_time_exp_gmt(&exp, t);
-    apr_strftime(buf, &len, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &exp);
-    return apr_pstrndup(p, buf, len);
-}
 
 static apr_status_t json_release(void *data)
 {
@@ -236,7 +226,7 @@ static json_t *domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_
     }
     has_live = live_cert(rt, p, domain->name, &info);
     if (has_live) {
-        cert = json_pack("{s:s, s:o, s:o}", "not_after", rfc3339(p, info.not_after),
+        cert = json_pack("{s:s, s:o, s:o}", "not_after", acme_time_rfc3339(p, info.not_after),
                          "issuer", string_or_null(info.issuer),
                          "serial", string_or_null(info.serial));
     }

@@ -10,6 +10,8 @@
 #include "unit.h"
 #include "unit_store.h"
 #include "acme_account.h"
+#include "acme_store_account.h"
+#include "acme_store_renew.h"
 #include "acme_crypto.h"
 
 #define CA_URL "https://ca.example:14000/dir"
@@ -27,10 +29,10 @@ static void write_account(acme_store_t *store, apr_pool_t *p, const char *ca_url
 
     assert_int_equal(acme_key_generate(p, ACME_KEY_EC_P256, key), APR_SUCCESS);
     assert_int_equal(acme_key_to_pem(p, *key, &pem), APR_SUCCESS);
-    assert_int_equal(acme_store_write(store, p, acme_account_path(p, ca_url, "account.key"), pem,
+    assert_int_equal(acme_store_write(store, p, acme_store_account_path(p, ca_url, "account.key"), pem,
                                       strlen(pem), ACME_STORE_KEY_PERMS), APR_SUCCESS);
     json = json_pack("{s:s,s:s}", "url", "https://ca.example:14000/my-account/1", "ca", json_ca);
-    assert_int_equal(acme_store_write_json(store, p, acme_account_path(p, ca_url, "account.json"),
+    assert_int_equal(acme_store_write_json(store, p, acme_store_account_path(p, ca_url, "account.json"),
                                            json, ACME_STORE_KEY_PERMS), APR_SUCCESS);
     json_decref(json);
 }
@@ -42,16 +44,16 @@ static void test_account_load(void **state)
     EVP_PKEY *written, *key;
     const char *kid;
 
-    assert_int_equal(acme_account_load(store, p, CA_URL, &key, &kid), APR_ENOENT);
+    assert_int_equal(acme_store_account_load(store, p, CA_URL, &key, &kid), APR_ENOENT);
     assert_null(key);
     assert_null(kid);
 
     write_account(store, p, CA_URL, CA_URL, &written);
-    assert_int_equal(acme_account_load(store, p, CA_URL, &key, &kid), APR_SUCCESS);
+    assert_int_equal(acme_store_account_load(store, p, CA_URL, &key, &kid), APR_SUCCESS);
     assert_int_equal(EVP_PKEY_eq(written, key), 1);
     assert_string_equal(kid, "https://ca.example:14000/my-account/1");
     /* Another CA's URL: another directory, no account. */
-    assert_int_equal(acme_account_load(store, p, "https://other.example/dir", &key, &kid),
+    assert_int_equal(acme_store_account_load(store, p, "https://other.example/dir", &key, &kid),
                      APR_ENOENT);
 }
 
@@ -63,7 +65,7 @@ static void test_account_of_another_ca_is_not_taken(void **state)
     const char *kid;
 
     write_account(store, p, CA_URL, "https://elsewhere.example/dir", &written);
-    assert_int_equal(acme_account_load(store, p, CA_URL, &key, &kid), APR_SUCCESS);
+    assert_int_equal(acme_store_account_load(store, p, CA_URL, &key, &kid), APR_SUCCESS);
     assert_non_null(key);
     assert_null(kid);
 }
@@ -75,9 +77,9 @@ static void test_unreadable_key(void **state)
     EVP_PKEY *key;
     const char *kid;
 
-    assert_int_equal(acme_store_write(store, p, acme_account_path(p, CA_URL, "account.key"),
+    assert_int_equal(acme_store_write(store, p, acme_store_account_path(p, CA_URL, "account.key"),
                                       "garbage", 7, ACME_STORE_KEY_PERMS), APR_SUCCESS);
-    assert_int_equal(acme_account_load(store, p, CA_URL, &key, &kid), APR_EINVAL);
+    assert_int_equal(acme_store_account_load(store, p, CA_URL, &key, &kid), APR_EINVAL);
     assert_null(key);
 }
 

@@ -10,6 +10,9 @@
 #include "unit.h"
 #include "unit_store.h"
 #include "acme_job_int.h"
+#include "acme_time.h"
+#include "acme_store_account.h"
+#include "acme_store_renew.h"
 #include "acme_events.h"
 #include "acme_account.h"
 
@@ -558,7 +561,7 @@ static apr_time_t time_of(json_t *json, const char *key)
 {
     apr_time_t t = 0;
     assert_non_null(json_string_value(json_object_get(json, key)));
-    assert_int_equal(acme_rfc3339_parse(json_string_value(json_object_get(json, key)), &t),
+    assert_int_equal(acme_time_rfc3339_parse(json_string_value(json_object_get(json, key)), &t),
                      APR_SUCCESS);
     return t;
 }

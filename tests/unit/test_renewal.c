@@ -8,6 +8,7 @@
 #include <openssl/x509v3.h>
 #include "unit.h"
 #include "acme_cert.h"
+#include "acme_time.h"
 #include "acme_client.h"
 #include "acme_events.h"
 #include "acme_store.h"
@@ -79,22 +80,22 @@ static void test_rfc3339_parse(void **state)
 {
     apr_time_t t;
 
-    assert_int_equal(acme_rfc3339_parse("2026-01-01T00:00:00Z", &t), APR_SUCCESS);
+    assert_int_equal(acme_time_rfc3339_parse("2026-01-01T00:00:00Z", &t), APR_SUCCESS);
     assert_int_equal(t, t0);
-    assert_int_equal(acme_rfc3339_parse("2026-01-01T00:00:00.999999Z", &t), APR_SUCCESS);
+    assert_int_equal(acme_time_rfc3339_parse("2026-01-01T00:00:00.999999Z", &t), APR_SUCCESS);
     assert_int_equal(t, t0);
-    assert_int_equal(acme_rfc3339_parse("2026-01-01t01:30:00+01:30", &t), APR_SUCCESS);
+    assert_int_equal(acme_time_rfc3339_parse("2026-01-01t01:30:00+01:30", &t), APR_SUCCESS);
     assert_int_equal(t, t0);
-    assert_int_equal(acme_rfc3339_parse("2025-12-31T22:00:00-02:00", &t), APR_SUCCESS);
+    assert_int_equal(acme_time_rfc3339_parse("2025-12-31T22:00:00-02:00", &t), APR_SUCCESS);
     assert_int_equal(t, t0);
-    assert_int_equal(acme_rfc3339_parse("2026-01-01", &t), APR_EINVAL);
-    assert_int_equal(acme_rfc3339_parse("2026-01-01T00:00:00", &t), APR_EINVAL);
-    assert_int_equal(acme_rfc3339_parse("2026-13-01T00:00:00Z", &t), APR_EINVAL);
-    assert_int_equal(acme_rfc3339_parse("2026-01-01T24:00:00Z", &t), APR_EINVAL);
-    assert_int_equal(acme_rfc3339_parse("2026-01-01T00:00:00.Z", &t), APR_EINVAL);
-    assert_int_equal(acme_rfc3339_parse("2026-01-01T00:00:00Zjunk", &t), APR_EINVAL);
-    assert_int_equal(acme_rfc3339_parse("1969-12-31T23:59:59Z", &t), APR_EINVAL);
-    assert_int_equal(acme_rfc3339_parse("", &t), APR_EINVAL);
+    assert_int_equal(acme_time_rfc3339_parse("2026-01-01", &t), APR_EINVAL);
+    assert_int_equal(acme_time_rfc3339_parse("2026-01-01T00:00:00", &t), APR_EINVAL);
+    assert_int_equal(acme_time_rfc3339_parse("2026-13-01T00:00:00Z", &t), APR_EINVAL);
+    assert_int_equal(acme_time_rfc3339_parse("2026-01-01T24:00:00Z", &t), APR_EINVAL);
+    assert_int_equal(acme_time_rfc3339_parse("2026-01-01T00:00:00.Z", &t), APR_EINVAL);
+    assert_int_equal(acme_time_rfc3339_parse("2026-01-01T00:00:00Zjunk", &t), APR_EINVAL);
+    assert_int_equal(acme_time_rfc3339_parse("1969-12-31T23:59:59Z", &t), APR_EINVAL);
+    assert_int_equal(acme_time_rfc3339_parse("", &t), APR_EINVAL);
 }
 
 static apr_status_t parse(apr_pool_t *p, const char *json, acme_renewal_info_t *info,

@@ -479,11 +479,3 @@ acme_renew_reason_e acme_cert_fitness(const acme_domain_t *domain, const acme_ce
     return now < *renew_at ? ACME_RENEW_NONE : ACME_RENEW_WINDOW;
 }
 
-const char *acme_time_rfc3339(apr_pool_t *p, apr_time_t t)
-{
-    apr_time_exp_t tm;
-
-    apr_time_exp_gmt(&tm, t);
-    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}

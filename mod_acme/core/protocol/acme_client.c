@@ -3,6 +3,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "acme_client.h"
+#include "acme_time.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_names.h"
@@ -536,15 +537,6 @@ apr_status_t acme_client_download(acme_client_t *client, apr_pool_t *p, const ch
     return APR_SUCCESS;
 }
 
-static const char *utc_time(apr_pool_t *p, apr_time_t t)
-{
-    apr_time_exp_t tm;
-
-    apr_time_exp_gmt(&tm, t);
-    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 static const char *renewal_info_url(apr_pool_t *p, const char *base, const char *cert_id)
 {
     apr_size_t len = strlen(base);
@@ -589,7 +581,7 @@ apr_status_t acme_client_renewal_info(acme_client_t *client, apr_pool_t *p, X509
     }
     acme_log(client->ctx, ACME_LOG_INFO, APR_SUCCESS,
              "ACME00212: renewal information for %s: suggested window %s .. %s%s%s", cert_id,
-             utc_time(p, info.start), utc_time(p, info.end),
+             acme_time_rfc3339(p, info.start), acme_time_rfc3339(p, info.end),
              info.explanation_url ? ", explanation: " : "",
              info.explanation_url ? info.explanation_url : "");
     *start = info.start;

@@ -17,7 +17,6 @@
 
 typedef struct {
     acme_key_type_e type;
-    const char *name;
     int rsa_bits;            /* 0 for EC */
     const char *ec_group;    /* OpenSSL group name, NULL for RSA */
     const char *jwk_crv;
@@ -26,11 +25,11 @@ typedef struct {
 } key_spec_t;
 
 static const key_spec_t key_specs[] = {
-    { ACME_KEY_EC_P256,  "ec-p256",  0,    "P-256", "P-256", 32, "ES256" },
-    { ACME_KEY_EC_P384,  "ec-p384",  0,    "P-384", "P-384", 48, "ES384" },
-    { ACME_KEY_RSA_2048, "rsa-2048", 2048, NULL,    NULL,    0,  "RS256" },
-    { ACME_KEY_RSA_3072, "rsa-3072", 3072, NULL,    NULL,    0,  "RS256" },
-    { ACME_KEY_RSA_4096, "rsa-4096", 4096, NULL,    NULL,    0,  "RS256" },
+    { ACME_KEY_EC_P256, 0,    "P-256", "P-256", 32, "ES256" },
+    { ACME_KEY_EC_P384, 0,    "P-384", "P-384", 48, "ES384" },
+    { ACME_KEY_RSA_2048, 2048, NULL,    NULL,    0,  "RS256" },
+    { ACME_KEY_RSA_3072, 3072, NULL,    NULL,    0,  "RS256" },
+    { ACME_KEY_RSA_4096, 4096, NULL,    NULL,    0,  "RS256" },
 };
 #define KEY_SPEC_COUNT (sizeof(key_specs) / sizeof(key_specs[0]))
 
@@ -43,24 +42,6 @@ static const key_spec_t *spec_of_type(acme_key_type_e type)
         }
     }
     return NULL;
-}
-
-const char *acme_key_type_name(acme_key_type_e type)
-{
-    const key_spec_t *spec = spec_of_type(type);
-    return spec ? spec->name : "unknown";
-}
-
-apr_status_t acme_key_type_parse(const char *name, acme_key_type_e *type)
-{
-    size_t i;
-    for (i = 0; name && i < KEY_SPEC_COUNT; ++i) {
-        if (strcasecmp(name, key_specs[i].name) == 0) {
-            *type = key_specs[i].type;
-            return APR_SUCCESS;
-        }
-    }
-    return APR_EINVAL;
 }
 
 static apr_status_t pkey_cleanup(void *data)

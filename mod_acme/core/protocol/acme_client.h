@@ -58,9 +58,6 @@ typedef struct acme_renewal_info_t {
 
 apr_status_t acme_renewal_info_parse(apr_pool_t *p, const char *json, apr_size_t len,
                                      acme_renewal_info_t *info, acme_problem_t *prob);
-/* RFC 3339 date-time ("2026-01-01T00:00:00Z", fractions and offsets allowed)
- * → time; APR_EINVAL if malformed or before 1970. */
-apr_status_t acme_rfc3339_parse(const char *text, apr_time_t *when);
 /* RFC 7807 problem document → prob (type, detail, http status). */
 void acme_problem_from_json(apr_pool_t *p, const char *json, apr_size_t len, int http_status,
                             const char *url, acme_problem_t *prob);

@@ -7,8 +7,9 @@
 #include <apr_lib.h>
 #include <jansson.h>
 
-#include "acme_client.h"
+
 #include "acme_events.h"
+#include "acme_time.h"
 
 #define ACME_EVENTS_DIR        "events"
 #define ACME_EVENT_MAX_DETAIL  2048
@@ -38,15 +39,6 @@ static const char *stamp(apr_pool_t *p, apr_time_t t)
     apr_time_exp_gmt(&tm, t);
     return apr_psprintf(p, "%04d%02d%02dT%02d%02d%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_usec);
-}
-
-static const char *rfc3339(apr_pool_t *p, apr_time_t t)
-{
-    apr_time_exp_t tm;
-
-    apr_time_exp_gmt(&tm, t);
-    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* Details come from CAs: one line of printable text, bounded. */
@@ -79,7 +71,7 @@ apr_status_t acme_event_post(acme_store_t *store, apr_pool_t *p, const char *eve
         return APR_EINVAL;
     }
     json = json_pack("{s:s, s:s, s:s, s:s}", "event", event, "name", name,
-                     "detail", detail_clean(p, detail), "at", rfc3339(p, now));
+                     "detail", detail_clean(p, detail), "at", acme_time_rfc3339(p, now));
     if (!json) {
         return APR_ENOMEM;
     }
@@ -117,7 +109,7 @@ static apr_status_t event_read(acme_store_t *store, apr_pool_t *p, const char *f
     at = json_object_get(json, "at");
     if (!event_known(event->event) || !event->name
         || acme_store_name_check(event->name) != APR_SUCCESS || !json_is_string(at)
-        || acme_rfc3339_parse(json_string_value(at), &when) != APR_SUCCESS) {
+        || acme_time_rfc3339_parse(json_string_value(at), &when) != APR_SUCCESS) {
         return APR_EINVAL;
     }
     event->at = when;

@@ -8,7 +8,7 @@
 
 #include "acme_core.h"
 #include "acme_names.h"
-#include "acme_crypto.h"
+#include "acme_keytype.h"
 
 #define ACME_MAX_LABEL_LEN 63
 

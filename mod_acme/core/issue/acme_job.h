@@ -109,8 +109,6 @@ acme_renew_reason_e acme_cert_fitness(const acme_domain_t *domain, const acme_ce
                                       int key_type, const acme_cert_origin_t *origin,
                                       apr_time_t now, apr_time_t *renew_at);
 
-/* RFC 3339 UTC, second precision: "2026-11-28T22:41:56Z". */
-const char *acme_time_rfc3339(apr_pool_t *p, apr_time_t t);
 
 /* Drives every domain: decides what needs a certificate (missing, names or key
  * type changed, renewal window reached), runs the steps, backs off on failure,

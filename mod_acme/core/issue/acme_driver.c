@@ -9,6 +9,9 @@
 #include <openssl/x509.h>
 
 #include "acme_job_int.h"
+#include "acme_time.h"
+#include "acme_store_account.h"
+#include "acme_store_renew.h"
 #include "acme_events.h"
 #include "acme_account.h"
 

@@ -8,6 +8,7 @@
 #include <apr_strings.h>
 
 #include "acme_job_int.h"
+#include "acme_time.h"
 #include "acme_dns.h"
 #include "acme_names.h"
 

@@ -4,17 +4,7 @@
 #include <openssl/evp.h>
 #include <jansson.h>
 #include "acme_core.h"
-
-typedef enum {
-    ACME_KEY_EC_P256 = 0,
-    ACME_KEY_EC_P384,
-    ACME_KEY_RSA_2048,
-    ACME_KEY_RSA_3072,
-    ACME_KEY_RSA_4096
-} acme_key_type_e;
-
-const char *acme_key_type_name(acme_key_type_e type);   /* "ec-p256" ... */
-apr_status_t acme_key_type_parse(const char *name, acme_key_type_e *type); /* APR_EINVAL */
+#include "acme_keytype.h"
 
 /* Keys live as long as the pool: a cleanup frees them. */
 apr_status_t acme_key_generate(apr_pool_t *p, acme_key_type_e type, EVP_PKEY **pkey);

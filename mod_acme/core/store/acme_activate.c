@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "acme_store.h"
+#include "acme_time.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_events.h"
@@ -337,7 +338,7 @@ static void post_activated(acme_store_t *store, apr_pool_t *p, const acme_ctx_t 
 {
     const char *detail = apr_psprintf(p, "certificate %s valid until %s, issued by %s",
                                       st->info.serial ? st->info.serial : "?",
-                                      time_str(p, st->info.not_after, "%Y-%m-%dT%H:%M:%SZ"),
+                                      acme_time_rfc3339(p, st->info.not_after),
                                       st->info.issuer ? st->info.issuer : "?");
     apr_status_t rv = acme_event_post(store, p, first ? ACME_EVENT_ISSUED : ACME_EVENT_RENEWED,
                                       name, detail, acme_now(ctx));
@@ -373,7 +374,7 @@ static apr_status_t activate_loaded(acme_store_t *store, apr_pool_t *p, const ac
     acme_log(ctx, ACME_LOG_NOTICE, APR_SUCCESS,
              "ACME00300: %s: activated certificate %s valid until %s, issued by %s",
              name, st->info.serial ? st->info.serial : "?",
-             time_str(p, st->info.not_after, "%Y-%m-%dT%H:%M:%SZ"),
+             acme_time_rfc3339(p, st->info.not_after),
              st->info.issuer ? st->info.issuer : "?");
     post_activated(store, p, ctx, name, st, first);
     return APR_SUCCESS;

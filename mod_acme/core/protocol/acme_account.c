@@ -1,8 +1,6 @@
-/* The store's ACME account of a CA, certificate revocation (RFC 8555 §7.6),
- * account key rollover (§7.3.5) and the renewal markers acmectl leaves for
- * the driver. */
+/* Account operations beyond issuance: certificate revocation (RFC 8555 §7.6)
+ * and account key rollover (§7.3.5). */
 #include <string.h>
-#include <sys/stat.h>
 #include <apr_strings.h>
 #include <openssl/x509.h>
 
@@ -12,42 +10,6 @@
 
 /* A DER certificate in base64url is about 4/3 of it; ACME CAs issue a few KB. */
 #define ACME_MAX_CERT_DER (64 * 1024)
-
-const char *acme_account_path(apr_pool_t *p, const char *ca_url, const char *file)
-{
-    return apr_pstrcat(p, "accounts/", acme_store_ca_id(p, ca_url), "/", file, NULL);
-}
-
-apr_status_t acme_account_load(acme_store_t *store, apr_pool_t *p, const char *ca_url,
-                               EVP_PKEY **key, const char **kid)
-{
-    const char *pem, *url, *ca;
-    apr_size_t len;
-    json_t *json;
-    apr_status_t rv;
-
-    *key = NULL;
-    *kid = NULL;
-    rv = acme_store_read(store, p, acme_account_path(p, ca_url, "account.key"),
-                         ACME_MAX_STORE_FILE, &pem, &len);
-    if (rv != APR_SUCCESS) {
-        return APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
-    }
-    if (acme_key_from_pem(p, pem, len, key) != APR_SUCCESS) {
-        *key = NULL;
-        return APR_EINVAL;
-    }
-    if (acme_store_read_json(store, p, acme_account_path(p, ca_url, "account.json"), &json)
-        == APR_SUCCESS) {
-        url = json_string_value(json_object_get(json, "url"));
-        ca = json_string_value(json_object_get(json, "ca"));
-        /* Two URLs can share an id only by a hash collision; never mix accounts. */
-        if (url && (!ca || !strcmp(ca, ca_url))) {
-            *kid = apr_pstrdup(p, url);
-        }
-    }
-    return APR_SUCCESS;
-}
 
 static const struct {
     const char *name;
@@ -248,53 +210,3 @@ apr_status_t acme_client_key_change(acme_client_t *client, apr_pool_t *p, EVP_PK
 }
 
 /* ---- renewal markers ---- */
-
-static const char *renew_marker(apr_pool_t *p, const char *name)
-{
-    return apr_pstrcat(p, "jobs/", name, ".renew", NULL);
-}
-
-apr_status_t acme_store_request_renewal(acme_store_t *store, apr_pool_t *p, const char *name)
-{
-    apr_status_t rv;
-
-    if ((rv = acme_store_name_check(name)) != APR_SUCCESS) {
-        return rv;
-    }
-    return acme_store_write(store, p, renew_marker(p, name), "", 0, ACME_STORE_FILE_PERMS);
-}
-
-int acme_store_live_revoked(acme_store_t *store, apr_pool_t *p, const char *name)
-{
-    struct stat st;
-
-    if (acme_store_name_check(name) != APR_SUCCESS) {
-        return 0;
-    }
-    /* Through the domains/<name> link: the record belongs to the live version only. */
-    return stat(acme_store_path(store, p, apr_pstrcat(p, "domains/", name, "/revoked.json", NULL)),
-                &st) == 0 && S_ISREG(st.st_mode);
-}
-
-int acme_store_renewal_requested(acme_store_t *store, apr_pool_t *p, const char *name)
-{
-    struct stat st;
-
-    if (acme_store_name_check(name) != APR_SUCCESS) {
-        return 0;
-    }
-    if (lstat(acme_store_path(store, p, renew_marker(p, name)), &st) == 0) {
-        return 1;
-    }
-    return acme_store_live_revoked(store, p, name);
-}
-
-apr_status_t acme_store_renewal_done(acme_store_t *store, apr_pool_t *p, const char *name)
-{
-    apr_status_t rv;
-
-    if ((rv = acme_store_name_check(name)) != APR_SUCCESS) {
-        return rv;
-    }
-    return acme_store_remove(store, p, renew_marker(p, name));
-}

@@ -7,6 +7,7 @@
 #include <apr_strings.h>
 
 #include "acme_job_int.h"
+#include "acme_time.h"
 #include "acme_events.h"
 
 #define ACME_ARI_FILE_MAX        (4 * 1024)
@@ -35,7 +36,7 @@ static apr_time_t get_time(json_t *json, const char *key)
     const char *text = json_string_value(json_object_get(json, key));
     apr_time_t t;
 
-    return text && acme_rfc3339_parse(text, &t) == APR_SUCCESS ? t : 0;
+    return text && acme_time_rfc3339_parse(text, &t) == APR_SUCCESS ? t : 0;
 }
 
 static void copy_string(char *buf, apr_size_t size, json_t *json, const char *key)

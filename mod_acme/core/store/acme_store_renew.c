@@ -1,0 +1,56 @@
+/* Renewal markers: jobs/<name>.renew, left by acmectl (renew, revoke) for the
+ * driver, and revoked.json in a revoked live version. */
+#include <sys/stat.h>
+#include <apr_strings.h>
+
+#include "acme_store_renew.h"
+
+static const char *renew_marker(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, "jobs/", name, ".renew", NULL);
+}
+
+apr_status_t acme_store_request_renewal(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    apr_status_t rv;
+
+    if ((rv = acme_store_name_check(name)) != APR_SUCCESS) {
+        return rv;
+    }
+    return acme_store_write(store, p, renew_marker(p, name), "", 0, ACME_STORE_FILE_PERMS);
+}
+
+int acme_store_live_revoked(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    struct stat st;
+
+    if (acme_store_name_check(name) != APR_SUCCESS) {
+        return 0;
+    }
+    /* Through the domains/<name> link: the record belongs to the live version only. */
+    return stat(acme_store_path(store, p, apr_pstrcat(p, "domains/", name, "/revoked.json", NULL)),
+                &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int acme_store_renewal_requested(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    struct stat st;
+
+    if (acme_store_name_check(name) != APR_SUCCESS) {
+        return 0;
+    }
+    if (lstat(acme_store_path(store, p, renew_marker(p, name)), &st) == 0) {
+        return 1;
+    }
+    return acme_store_live_revoked(store, p, name);
+}
+
+apr_status_t acme_store_renewal_done(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    apr_status_t rv;
+
+    if ((rv = acme_store_name_check(name)) != APR_SUCCESS) {
+        return rv;
+    }
+    return acme_store_remove(store, p, renew_marker(p, name));
+}

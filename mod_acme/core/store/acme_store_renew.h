@@ -1,0 +1,17 @@
+/* Renewal markers that make the driver replace a certificate at its next
+ * check (acmectl renew, acmectl revoke). */
+#ifndef ACME_STORE_RENEW_H
+#define ACME_STORE_RENEW_H
+#include <apr_pools.h>
+#include "acme_store.h"
+
+/* Renewal markers. acmectl (revoke, renew) leaves jobs/<name>.renew; revoke also
+ * leaves revoked.json in the live version's archive directory. */
+apr_status_t acme_store_request_renewal(acme_store_t *store, apr_pool_t *p, const char *name);
+/* Is the live certificate of name revoked (revoked.json in its version)? */
+int acme_store_live_revoked(acme_store_t *store, apr_pool_t *p, const char *name);
+/* Must name get a new certificate now: the marker exists or the live one is revoked? */
+int acme_store_renewal_requested(acme_store_t *store, apr_pool_t *p, const char *name);
+/* Removes the marker, once a new certificate is staged. */
+apr_status_t acme_store_renewal_done(acme_store_t *store, apr_pool_t *p, const char *name);
+#endif
