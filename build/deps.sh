@@ -16,8 +16,4 @@ if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-# Debian starts apache2 after installing it; our tests run their own httpd.
-if command -v apache2ctl >/dev/null 2>&1 && pgrep -x apache2 >/dev/null 2>&1 && [ "${ACME_KEEP_SYSTEM_APACHE:-}" = "" ]; then
-    :
-fi
 echo "==> dependencies present"
