@@ -398,6 +398,7 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 
     domains = acme_conf_domains_decls(pconf, base, &decls, &err);
     if (!domains) {
+        /* logtag: from caller */
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, base, "%s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -256,6 +256,7 @@ apr_array_header_t *acme_conf_default_challenges(server_rec *s)
 static void report(server_rec *base, const char *msg)
 {
     /* STARTUP: printed as is on stderr during configtest, whatever LogLevel says. */
+    /* logtag: from caller */
     ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, base, "%s", msg);
 }
 

@@ -113,10 +113,12 @@ static void hook_log_end(acme_driver_t *driver, acme_dns_hook_t *hook, apr_statu
     const char *output = acme_dns_hook_output(hook);
 
     if (rv == APR_SUCCESS) {
+        /* logtag: from caller */
         acme_log(&driver->ctx, ACME_LOG_INFO, 0, "%s: %s succeeded%s%s", tag_ok,
                  acme_dns_hook_label(hook), *output ? "; output: " : "", output);
         return;
     }
+    /* logtag: from caller */
     acme_log(&driver->ctx, ACME_LOG_ERR, rv, "%s: %s %s%s%s%s", tag_failed,
              acme_dns_hook_label(hook), acme_dns_hook_result(hook),
              *output ? "; output: " : "", output, consequence);
@@ -247,7 +249,7 @@ static acme_outcome_e setup_advance(acme_step_ctx_t *sc, struct acme_dns01_set_t
     if (rv != APR_SUCCESS) {
         return setup_failed(sc, entry, rv);
     }
-    hook_log_end(sc->driver, entry->setup, rv, "ACME00904", "ACME00905", "");
+    hook_log_end(sc->driver, entry->setup, rv, "ACME00915", "ACME00916", "");
     entry->state = DNS01_LOOKUP;
     entry->deadline = sc->now + ACME_DNS_VISIBLE_TIMEOUT;
     entry->next_lookup = sc->now;

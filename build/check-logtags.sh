@@ -1,0 +1,178 @@
+#!/bin/sh
+# Checks mod_acme's log tags against mod_acme/LOGTAGS; run by `make check`.
+# Fails (exit 1, one "file:line: problem" per violation) when
+#  - a tag ACMEnnnnn appears in more than one place (a reused tag),
+#  - a log call at debug level or above carries no tag,
+#  - a tag lies outside the range of its file's part (files map to parts by
+#    basename, so moving a file between folders changes nothing),
+#  - a part's "next" number is not above every tag used in its range.
+# Usage: build/check-logtags.sh [source-root]   (default: the checkout holding this script)
+root=${1:-"$(dirname "$0")/.."}
+exec /usr/bin/python3 - "$root" <<'PYEOF'
+import fnmatch, os, re, sys
+
+root = sys.argv[1]
+src = os.path.join(root, "mod_acme")
+problems = []
+
+def problem(where, msg):
+    problems.append("%s: %s" % (where, msg))
+
+# ---- LOGTAGS: "<part> <lo>-<hi> next <n> files <glob> ..." -----------------
+parts = []
+logtags = os.path.join(src, "LOGTAGS")
+with open(logtags, encoding="utf-8") as f:
+    for no, line in enumerate(f, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"(\S+)\s+(\d{5})-(\d{5})\s+next\s+(\d{5})\s+files\s+(.+)$", line)
+        if not m:
+            problem("%s:%d" % (os.path.relpath(logtags, root), no), "not '<part> lo-hi next n files <glob>...'")
+            continue
+        parts.append({"name": m.group(1), "lo": int(m.group(2)), "hi": int(m.group(3)),
+                      "next": int(m.group(4)), "globs": m.group(5).split(),
+                      "where": "%s:%d" % (os.path.relpath(logtags, root), no)})
+
+def part_of(path):
+    base = os.path.basename(path)
+    for p in parts:
+        if any(fnmatch.fnmatchcase(base, g) for g in p["globs"]):
+            return p
+    return None
+
+# ---- C lexing: blank out comments, keep strings and line numbers -----------
+def strip_comments(text):
+    out, i, n = [], 0, len(text)
+    while i < n:
+        c = text[i]
+        if text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            out.append(re.sub(r"[^\n]", " ", text[i:j])); i = j
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            out.append(" " * (j - i)); i = j
+        elif c in "\"'":
+            j = i + 1
+            while j < n and text[j] != c and text[j] != "\n":
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i:j + 1]); i = j + 1
+        else:
+            out.append(c); i += 1
+    return "".join(out)
+
+STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+
+def split_args(text, start):
+    """Arguments of the call whose '(' is at text[start]: list of (offset, text)."""
+    depth, i, args, begin = 0, start, [], start + 1
+    while i < len(text):
+        c = text[i]
+        if c in "\"'":
+            j = i + 1
+            while j < len(text) and text[j] != c:
+                j += 2 if text[j] == "\\" else 1
+            i = j
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth == 0:
+                args.append((begin, text[begin:i]))
+                return args
+        elif c == "," and depth == 1:
+            args.append((begin, text[begin:i])); begin = i + 1
+        i += 1
+    return args
+
+def literal(arg):
+    """The first string literal of an argument that starts with one, else None."""
+    m = re.match(r'\s*"((?:[^"\\\n]|\\.)*)"', arg)
+    return m.group(1) if m else None
+
+# Log calls: name -> (index of the level argument, index of the format argument).
+# ap_log_error_() without APLOG_MARK is the bridge that forwards core messages,
+# which are checked where acme_log() is called.
+CALLS = {"acme_log": (1, 3), "ap_log_error": (1, 4), "ap_log_rerror": (1, 4),
+         "ap_log_cerror": (1, 4), "ap_log_perror": (1, 4), "ap_log_cserror": (1, 5)}
+CALL = re.compile(r"\b(%s)\s*\(" % "|".join(CALLS))
+TAG = re.compile(r"ACME(\d{5})")
+# A call that logs a message tagged elsewhere ("%s", msg) says so in a comment
+# on its lines or on the line above it.
+PASS = "logtag: from caller"
+QUIET = ("TRACE",)
+
+uses = {}
+files = []
+for d, dirs, names in os.walk(src):
+    dirs.sort()
+    files += [os.path.join(d, n) for n in sorted(names) if n.endswith((".c", ".h"))]
+
+for path in files:
+    rel = os.path.relpath(path, root)
+    with open(path, encoding="utf-8") as f:
+        raw = f.read()
+    code = strip_comments(raw)
+    lineno = lambda off: code.count("\n", 0, off) + 1
+    for m in STRING.finditer(code):
+        for t in TAG.finditer(m.group(1)):
+            uses.setdefault(int(t.group(1)), []).append((rel, lineno(m.start()), path))
+    for m in CALL.finditer(code):
+        name = m.group(1)
+        if re.search(r"\b(void|int|static|extern)\s*\**\s*$", code[max(0, m.start() - 40):m.start()]):
+            continue    # the prototype or definition, not a call
+        args = split_args(code, m.end() - 1)
+        where = "%s:%d" % (rel, lineno(m.start()))
+        lvl_i, fmt_i = CALLS[name]
+        if name != "acme_log" and (not args or args[0][1].strip() != "APLOG_MARK"):
+            continue
+        if len(args) <= fmt_i:
+            problem(where, "%s() with too few arguments to find its format" % name)
+            continue
+        level = args[lvl_i][1]
+        lv = re.findall(r"(?:ACME_LOG|APLOG)_([A-Z0-9]+)", level)
+        lv = [x for x in lv if x not in ("STARTUP", "NOMODULE")]
+        if lv and all(x.startswith(QUIET) for x in lv):
+            continue
+        fmt = literal(args[fmt_i][1])
+        if fmt is not None and re.match(r"ACME\d{5}: ", fmt):
+            continue
+        end = args[-1][0] + len(args[-1][1])
+        if PASS in raw[raw.rfind("\n", 0, raw.rfind("\n", 0, m.start())):raw.find("\n", end)]:
+            continue
+        problem(where, "%s() at level %s without a leading 'ACMEnnnnn: ' tag"
+                % (name, level.strip()))
+
+for num in sorted(uses):
+    places = uses[num]
+    tag = "ACME%05d" % num
+    if len(places) > 1:
+        for rel, ln, _ in places[1:]:
+            problem("%s:%d" % (rel, ln), "%s reused (first at %s:%d)"
+                    % (tag, places[0][0], places[0][1]))
+    for rel, ln, path in places:
+        p = part_of(path)
+        if p is None:
+            problem("%s:%d" % (rel, ln), "%s: no part in LOGTAGS lists file %s"
+                    % (tag, os.path.basename(path)))
+        elif not p["lo"] <= num <= p["hi"]:
+            problem("%s:%d" % (rel, ln), "%s is outside part %s (%05d-%05d)"
+                    % (tag, p["name"], p["lo"], p["hi"]))
+
+for p in parts:
+    used = [n for n in uses if p["lo"] <= n <= p["hi"]]
+    if not p["lo"] <= p["next"] <= p["hi"] + 1:
+        problem(p["where"], "next %05d is outside %05d-%05d" % (p["next"], p["lo"], p["hi"]))
+    if used and p["next"] <= max(used):
+        problem(p["where"], "next %05d of part %s is not above ACME%05d, which is in use"
+                % (p["next"], p["name"], max(used)))
+
+for line in sorted(set(problems)):
+    print(line)
+if problems:
+    print("check-logtags: %d problem(s); tags are listed in mod_acme/LOGTAGS" % len(problems))
+    sys.exit(1)
+print("check-logtags: %d tags in %d files OK" % (len(uses), len(files)))
+PYEOF
