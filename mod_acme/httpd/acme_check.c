@@ -210,11 +210,6 @@ apr_array_header_t *acme_conf_domains_decls(apr_pool_t *p, server_rec *base,
     return domains;
 }
 
-apr_array_header_t *acme_conf_domains(apr_pool_t *p, server_rec *base, const char **err)
-{
-    return acme_conf_domains_decls(p, base, NULL, err);
-}
-
 /* ---- challenge types this server can answer ------------------------------ */
 
 static const char *const http_only[] = { "http-01" };

@@ -168,15 +168,6 @@ apr_array_header_t *acme_conf_challenges(server_rec *s)
     return conf->challenges ? conf->challenges : acme_conf_default_challenges(s);
 }
 
-acme_key_type_e acme_conf_key_type(server_rec *s)
-{
-    acme_srv_conf_t *conf = acme_conf_get(s);
-    if (!conf->key_types || conf->key_types->nelts == 0) {
-        return ACME_KEY_EC_P256;
-    }
-    return APR_ARRAY_IDX(conf->key_types, 0, acme_key_type_e);
-}
-
 const apr_array_header_t *acme_conf_key_types(server_rec *s)
 {
     acme_srv_conf_t *conf = acme_conf_get(s);

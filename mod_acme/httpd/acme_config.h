@@ -53,7 +53,6 @@ apr_array_header_t *acme_conf_challenges(server_rec *s);   /* [acme_conf_default
  * port public port 80 reaches (AcmePortMap http), tls-alpn-01 when one covers
  * the port 443 reaches; both in that order; http-01 when neither. Read-only. */
 apr_array_header_t *acme_conf_default_challenges(server_rec *s);
-acme_key_type_e acme_conf_key_type(server_rec *s);         /* [ec-p256]; first of AcmeKeyType */
 /* Every AcmeKeyType (acme_key_type_e), in order: one certificate each. [ec-p256] */
 const apr_array_header_t *acme_conf_key_types(server_rec *s);
 const char *acme_conf_profile(server_rec *s);
@@ -81,10 +80,9 @@ void acme_conf_eab(server_rec *s, const char **kid, const char **hmac);
 
 /* The domain table: every AcmeDomain of every server, names resolved (vhost
  * ServerName + aliases when none given), validated, as acme_domain_t*.
- * On a config error returns NULL and sets *err to "ACME005nn: file:line: what; fix". */
-apr_array_header_t *acme_conf_domains(apr_pool_t *p, server_rec *base, const char **err);
-/* The same; *decls (if not NULL) gets the acme_domain_decl_t* each domain comes
- * from, index for index, for messages that name the AcmeDomain line. */
+ * On a config error returns NULL and sets *err to "ACME005nn: file:line: what; fix".
+ * *decls (if not NULL) gets the acme_domain_decl_t* each domain comes from,
+ * index for index, for messages that name the AcmeDomain line. */
 apr_array_header_t *acme_conf_domains_decls(apr_pool_t *p, server_rec *base,
                                             apr_array_header_t **decls, const char **err);
 

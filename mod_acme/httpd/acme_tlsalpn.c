@@ -98,13 +98,6 @@ static int sni_name(char *buf, const char *identifier)
     return 1;
 }
 
-const char *acme_tlsalpn_sni_name(apr_pool_t *p, const char *identifier)
-{
-    char buf[TLSALPN_SNI_MAX + 1];
-
-    return sni_name(buf, identifier) ? apr_pstrdup(p, buf) : NULL;
-}
-
 static int slot_holds(const tlsalpn_slot_t *slot, const char *name, apr_time_t now)
 {
     return slot->expires > now && !strncmp(slot->name, name, sizeof(slot->name));

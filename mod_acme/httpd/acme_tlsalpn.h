@@ -26,9 +26,5 @@ void acme_tlsalpn_withdraw(acme_tlsalpn_t *table, const char *identifier);
 apr_status_t acme_tlsalpn_lookup(acme_tlsalpn_t *table, const char *server_name, apr_pool_t *p,
                                  const char **cert_pem, const char **key_pem);
 
-/* The SNI name a CA uses for identifier: the name itself, lowercase, or for
- * an IP literal its reverse-DNS name (RFC 8738 §6); NULL if unusable. */
-const char *acme_tlsalpn_sni_name(apr_pool_t *p, const char *identifier);
-
 void acme_tlsalpn_register_hooks(apr_pool_t *p);
 #endif

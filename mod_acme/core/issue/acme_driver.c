@@ -701,23 +701,3 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
     *next_run = earliest;
     return APR_SUCCESS;
 }
-
-void acme_driver_reset(acme_driver_t *driver, const char *name)
-{
-    acme_record_t *rec = driver_record(driver, name, 0);
-
-    if (rec) {
-        job_end(driver, rec);
-        rec->next_run = 0;
-        rec->attempts = 0;
-        rec->status_written[0] = '\0';
-    }
-}
-
-void acme_driver_force_renewal(acme_driver_t *driver, const char *name)
-{
-    acme_record_t *rec = driver_record(driver, name, 1);
-
-    acme_driver_reset(driver, name);
-    rec->force = 1;
-}

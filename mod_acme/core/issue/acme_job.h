@@ -124,11 +124,6 @@ apr_status_t acme_driver_create(acme_driver_t **driver, apr_pool_t *p, const acm
  * timeout per step; never fails because one domain failed. */
 apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *domains,
                              apr_pool_t *ptemp, apr_time_t *next_run, int *staged);
-/* Forget cached state (after renew now requests etc.). */
-void acme_driver_reset(acme_driver_t *driver, const char *name);
-/* Order a new certificate for name at the next run even if the live one is fit
- * (acmectl renew). */
-void acme_driver_force_renewal(acme_driver_t *driver, const char *name);
 
 /* status/<name>.json members, read by the status page and acmectl
  * (activity: what a running job waits for, e.g. a dns-01 hook, when it may take long):
