@@ -1,4 +1,4 @@
-/* Internals shared by the driver (acme_job.c) and the issuance steps
+/* Internals shared by the driver (acme_driver.c) and the issuance steps
  * (acme_job_steps.c). Not part of libacme's interface. */
 #ifndef ACME_JOB_INT_H
 #define ACME_JOB_INT_H
