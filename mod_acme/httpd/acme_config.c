@@ -687,6 +687,10 @@ static const char *set_notify_cmd(cmd_parms *cmd, void *dc, const char *args)
                             "program, e.g. 'AcmeNotifyCmd /usr/local/bin/acme-notify', which "
                             "is run as 'PROGRAM [ARGS...] EVENT DOMAIN'", why);
     }
+    if ((why = acme_conf_check_root_program(cmd->temp_pool, program))) {
+        return apr_psprintf(cmd->pool, "ACME00543: AcmeNotifyCmd runs as root, so only root "
+                            "may be able to change it: %s", why);
+    }
     APR_ARRAY_PUSH(argv, const char *) = program;
     while (*(word = ap_getword_conf(cmd->pool, &args))) {
         APR_ARRAY_PUSH(argv, const char *) = word;

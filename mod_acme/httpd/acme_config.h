@@ -98,6 +98,17 @@ const char *acme_conf_check_eab(apr_pool_t *p, const char *kid, const char *hmac
 /* NULL if path is a program the root parent may run, else why not. */
 const char *acme_conf_check_program(apr_pool_t *p, const char *path, const char *runs_as);
 
+/* acme_rootprog.c */
+/* NULL if root may run the program at path: the file and every directory
+ * (and link) on its way from "/" are owned by root and writable by nobody
+ * else (a sticky directory such as /tmp may be); else what is wrong and how
+ * to fix it, allocated from p. */
+const char *acme_conf_check_root_program(apr_pool_t *p, const char *path);
+/* The same checks, then the program opened (O_RDONLY, O_CLOEXEC) and the
+ * descriptor checked again: returns the descriptor to execute, or -1 with
+ * *why set (from p). The caller closes it. */
+int acme_root_program_open(apr_pool_t *p, const char *path, const char **why);
+
 extern const command_rec acme_cmds[];
 void *acme_conf_create_srv(apr_pool_t *p, server_rec *s);
 void *acme_conf_merge_srv(apr_pool_t *p, void *base, void *add);

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <apr_strings.h>
+#include <apr_hash.h>
 #include <apr_lib.h>
 #include <httpd.h>
 #include <http_config.h>
@@ -36,6 +37,10 @@
 #define NOTIFY_TICK_BUDGET    apr_time_from_sec(5)
 #define NOTIFY_TICK_MAX       32
 #define NOTIFY_EXIT_POLL      apr_time_from_msec(20)
+#define NOTIFY_CHILD_INTERVAL apr_time_from_sec(600)
+#define NOTIFY_RATE_KEY       "mod_acme.notify_rate"
+#define NOTIFY_PROG_FD        3
+#define NOTIFY_PROG_PATH      "/proc/self/fd/3"
 
 extern char **environ;
 
@@ -66,18 +71,67 @@ static int event_is_sane(apr_pool_t *p, const acme_event_t *ev)
            && acme_name_store_key_parse(p, ev->name, &first, &key_type) == APR_SUCCESS;
 }
 
-/* Control characters (newlines included) become spaces; at most max bytes. */
+/* Printable ASCII only: control characters (newlines included) become
+ * spaces, other bytes '?'; at most max bytes. What a root program or a
+ * terminal gets can carry no escape sequence. */
 static const char *printable(apr_pool_t *p, const char *text, apr_size_t max)
 {
     char *out = apr_pstrndup(p, text ? text : "", max);
-    char *c;
+    unsigned char *c;
 
-    for (c = out; *c; ++c) {
-        if (apr_iscntrl(*c)) {
+    for (c = (unsigned char *)out; *c; ++c) {
+        if (*c < 0x20 || *c == 0x7f) {
             *c = ' ';
+        }
+        else if (*c > 0x7e) {
+            *c = '?';
         }
     }
     return out;
+}
+
+/* The issuing child's events are untrusted (docs/security.md, "Events"):
+ * only for a configured domain, and per domain and event at most one in
+ * NOTIFY_CHILD_INTERVAL; the rest are dropped. The record of the last run
+ * lives in the process pool, so a restart does not reset it. */
+static int child_event_allowed(acme_runtime_t *rt, apr_pool_t *p, const acme_event_t *ev,
+                               apr_time_t now)
+{
+    apr_pool_t *pproc = rt->base->process->pool;
+    apr_hash_t *last = NULL;
+    const char *key;
+    apr_time_t *at;
+    int i, configured = 0;
+
+    for (i = 0; rt->domains && i < rt->domains->nelts && !configured; ++i) {
+        configured = !strcmp(APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *)->name,
+                             ev->name);
+    }
+    if (!configured) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, rt->base, "ACME00631: dropped the event "
+                     "file %s: %s is not a configured domain", printable(p, ev->file, 256),
+                     ev->name);
+        return 0;
+    }
+    apr_pool_userdata_get((void **)&last, NOTIFY_RATE_KEY, pproc);
+    if (!last) {
+        last = apr_hash_make(pproc);
+        apr_pool_userdata_set(last, NOTIFY_RATE_KEY, apr_pool_cleanup_null, pproc);
+    }
+    key = apr_pstrcat(p, ev->event, " ", ev->name, NULL);
+    at = apr_hash_get(last, key, APR_HASH_KEY_STRING);
+    if (at && now - *at < NOTIFY_CHILD_INTERVAL && now >= *at) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00632: dropped the event %s of "
+                     "%s: one ran less than %d minutes ago", ev->event, ev->name,
+                     (int)(apr_time_sec(NOTIFY_CHILD_INTERVAL) / 60));
+        return 0;
+    }
+    if (!at) {
+        at = apr_palloc(pproc, sizeof(*at));
+        apr_hash_set(last, apr_pstrdup(pproc, key), APR_HASH_KEY_STRING, at);
+    }
+    *at = now;
+    return 1;
 }
 
 static const char *const *notify_argv(apr_pool_t *p, const apr_array_header_t *cmd,
@@ -121,7 +175,8 @@ static const char *const *notify_env(apr_pool_t *p, const acme_event_t *ev)
  * into one pipe, no other descriptor of httpd's, default signal handling,
  * and a process group of its own, so a timeout kills what it started too. */
 static apr_status_t notify_spawn(pid_t *pid, int *out_fd, apr_pool_t *p,
-                                 const apr_array_header_t *cmd, const acme_event_t *ev)
+                                 const apr_array_header_t *cmd, const acme_event_t *ev,
+                                 int prog_fd)
 {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
@@ -131,6 +186,8 @@ static apr_status_t notify_spawn(pid_t *pid, int *out_fd, apr_pool_t *p,
     if (pipe2(fds, O_CLOEXEC) != 0) {
         return APR_FROM_OS_ERROR(errno);
     }
+    /* The checked program is executed by its descriptor, kept open as 3 (a
+     * script's interpreter reopens it through /proc/self/fd/3). */
     sigemptyset(&none);
     sigfillset(&all);
     rc = posix_spawn_file_actions_init(&actions);
@@ -138,13 +195,14 @@ static apr_status_t notify_spawn(pid_t *pid, int *out_fd, apr_pool_t *p,
         if ((rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)) == 0
             && (rc = posix_spawn_file_actions_adddup2(&actions, fds[1], 1)) == 0
             && (rc = posix_spawn_file_actions_adddup2(&actions, fds[1], 2)) == 0
-            && (rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3)) == 0
+            && (rc = posix_spawn_file_actions_adddup2(&actions, prog_fd, NOTIFY_PROG_FD)) == 0
+            && (rc = posix_spawn_file_actions_addclosefrom_np(&actions, NOTIFY_PROG_FD + 1)) == 0
             && (rc = posix_spawnattr_setsigmask(&attr, &none)) == 0
             && (rc = posix_spawnattr_setsigdefault(&attr, &all)) == 0
             && (rc = posix_spawnattr_setpgroup(&attr, 0)) == 0
             && (rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
                                                      | POSIX_SPAWN_SETPGROUP)) == 0) {
-            rc = posix_spawn(pid, APR_ARRAY_IDX(cmd, 0, const char *), &actions, &attr,
+            rc = posix_spawn(pid, NOTIFY_PROG_PATH, &actions, &attr,
                              (char *const *)notify_argv(p, cmd, ev),
                              (char *const *)notify_env(p, ev));
         }
@@ -296,9 +354,18 @@ static void notify_run(server_rec *s, apr_pool_t *p, const apr_array_header_t *c
     apr_status_t rv;
     char ebuf[256];
 
+    const char *why;
+    int prog_fd = acme_root_program_open(p, APR_ARRAY_IDX(cmd, 0, const char *), &why);
+
+    if (prog_fd < 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "ACME00630: AcmeNotifyCmd not run for event "
+                     "%s of %s, the event is dropped: %s", ev->event, ev->name, why);
+        return;
+    }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ACME00621: running AcmeNotifyCmd %s for event "
                  "%s of %s", APR_ARRAY_IDX(cmd, 0, const char *), ev->event, ev->name);
-    rv = notify_spawn(&pid, &out, p, cmd, ev);
+    rv = notify_spawn(&pid, &out, p, cmd, ev, prog_fd);
+    close(prog_fd);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "ACME00622: cannot run AcmeNotifyCmd "
                      "%s for event %s of %s: %s; the event is dropped; check that the program "
@@ -320,7 +387,7 @@ static void event_finish(acme_runtime_t *rt, apr_pool_t *p, const acme_event_t *
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, rt->base, "ACME00623: cannot remove the "
                      "event file %s from the store %s; its command may run again",
-                     ev->file ? ev->file : "-", acme_store_dir(rt->store));
+                     printable(p, ev->file ? ev->file : "-", 256), acme_store_dir(rt->store));
     }
 }
 
@@ -330,8 +397,11 @@ static void notify_event(acme_runtime_t *rt, apr_pool_t *p, const apr_array_head
     if (!event_is_sane(p, ev)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rt->base, "ACME00624: dropped the event "
                      "file %s: its event (%s) or domain (%s) is not valid",
-                     ev->file ? ev->file : "-", printable(p, ev->event, 32),
+                     printable(p, ev->file ? ev->file : "-", 256), printable(p, ev->event, 32),
                      printable(p, ev->name, 256));
+    }
+    else if (ev->from_child && !child_event_allowed(rt, p, ev, apr_time_now())) {
+        /* logged */
     }
     else if (!cmd) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00625: event %s of %s (%s): "

@@ -225,7 +225,7 @@ static void test_event_rejects(void **state)
 {
     store_fixture_t *f = *state;
     apr_array_header_t *events;
-    acme_event_t forged = { "../status/x.json", "failed", "x", "", 0 };
+    acme_event_t forged = { "../status/x.json", 1, "failed", "x", "", 0 };
     const char *party = "{\"event\": \"party\", \"name\": \"a\", \"at\": \"2026-01-01T00:00:00Z\"}";
 
     assert_int_equal(acme_event_post(f->store, f->p, "exploded", "a.example", "", t0), APR_EINVAL);
@@ -248,7 +248,24 @@ static void test_event_rejects(void **state)
     {
         apr_array_header_t *files;
         assert_int_equal(acme_store_list(f->store, f->p, "events", &files), APR_SUCCESS);
+        assert_int_equal(files->nelts, 0);
+        assert_int_equal(acme_store_list(f->store, f->p, "root-events", &files), APR_SUCCESS);
         assert_int_equal(files->nelts, 1);
+    }
+    /* issued or renewed in the child's directory: never believed, removed */
+    {
+        const char *forged_issued = "{\"event\": \"issued\", \"name\": \"a.example\", "
+                                    "\"at\": \"2026-01-01T00:00:00Z\"}";
+        apr_array_header_t *files;
+
+        assert_int_equal(acme_store_write(f->store, f->p, "events/20260101T000002.000000Z-x.json",
+                                          forged_issued, strlen(forged_issued),
+                                          ACME_STORE_FILE_PERMS), APR_SUCCESS);
+        assert_int_equal(acme_event_list(f->store, f->p, &events), APR_SUCCESS);
+        assert_int_equal(events->nelts, 1);
+        assert_false(APR_ARRAY_IDX(events, 0, acme_event_t *)->from_child);
+        assert_int_equal(acme_store_list(f->store, f->p, "events", &files), APR_SUCCESS);
+        assert_int_equal(files->nelts, 0);
     }
 }
 

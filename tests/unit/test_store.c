@@ -529,7 +529,19 @@ static void test_grant(void **state)
     }
     assert_int_equal(acme_store_write(store, p, "accounts/ca/account.key", "k", 1,
                                       ACME_STORE_KEY_PERMS), APR_SUCCESS);
+    /* a hard link in a child area to a file elsewhere keeps its owner */
+    {
+        const char *outside = acme_store_path(store, p, "config/outside");
+        assert_int_equal(acme_store_write(store, p, "config/outside", "x", 1,
+                                          ACME_STORE_FILE_PERMS), APR_SUCCESS);
+        assert_int_equal(mkdir(acme_store_path(store, p, "staging/x"), 0755), 0);
+        assert_int_equal(link(outside, acme_store_path(store, p, "staging/x/link")), 0);
+    }
     assert_int_equal(acme_store_grant(store, p, 33, 33), APR_SUCCESS);
+    assert_int_equal(stat(acme_store_path(store, p, "config/outside"), &st), 0);
+    assert_int_equal(st.st_uid, 0);
+    assert_int_equal(stat(acme_store_path(store, p, "staging/x"), &st), 0);
+    assert_int_equal(st.st_uid, 33);
     assert_int_equal(stat(acme_store_path(store, p, "accounts/ca/account.key"), &st), 0);
     assert_int_equal(st.st_uid, 33);
     assert_int_equal(stat(acme_store_path(store, p, "staging"), &st), 0);

@@ -345,7 +345,7 @@ static void post_activated(acme_store_t *store, apr_pool_t *p, const acme_ctx_t 
 
     if (rv != APR_SUCCESS) {
         acme_log(ctx, ACME_LOG_WARN, rv, "ACME00303: %s: cannot write the %s event to %s", name,
-                 first ? ACME_EVENT_ISSUED : ACME_EVENT_RENEWED, acme_store_path(store, p, "events"));
+                 first ? ACME_EVENT_ISSUED : ACME_EVENT_RENEWED, acme_store_path(store, p, "root-events"));
     }
 }
 

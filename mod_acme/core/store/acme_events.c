@@ -11,9 +11,17 @@
 #include "acme_events.h"
 #include "acme_time.h"
 
-#define ACME_EVENTS_DIR        "events"
+#define ACME_EVENTS_DIR        "events"        /* the issuing child's */
+#define ACME_EVENTS_ROOT_DIR   "root-events"   /* the root parent's */
 #define ACME_EVENT_MAX_DETAIL  2048
 #define ACME_EVENT_MAX_LIST    1000
+
+/* Events only the root parent may post: it derives them from what it
+ * activated itself. The child's events/ offers the others at most. */
+static int event_is_roots(const char *event)
+{
+    return !strcmp(event, ACME_EVENT_ISSUED) || !strcmp(event, ACME_EVENT_RENEWED);
+}
 
 static const char *const KNOWN_EVENTS[] = {
     ACME_EVENT_ISSUED, ACME_EVENT_RENEWED, ACME_EVENT_FAILED, ACME_EVENT_EXPIRING, NULL
@@ -79,7 +87,9 @@ apr_status_t acme_event_post(acme_store_t *store, apr_pool_t *p, const char *eve
      * one takes the next microsecond, so none overwrites another. */
     for (i = 0; i < 100; ++i) {
         const char *data;
-        file = apr_psprintf(p, ACME_EVENTS_DIR "/%s-%s-%s.json", stamp(p, now + i), event, name);
+        file = apr_psprintf(p, "%s/%s-%s-%s.json",
+                            event_is_roots(event) ? ACME_EVENTS_ROOT_DIR : ACME_EVENTS_DIR,
+                            stamp(p, now + i), event, name);
         if (acme_store_read(store, p, file, ACME_MAX_STORE_FILE, &data, NULL) == APR_ENOENT) {
             break;
         }
@@ -90,7 +100,7 @@ apr_status_t acme_event_post(acme_store_t *store, apr_pool_t *p, const char *eve
 }
 
 static apr_status_t event_read(acme_store_t *store, apr_pool_t *p, const char *file,
-                               acme_event_t **event_out)
+                               int from_child, acme_event_t **event_out)
 {
     acme_event_t *event;
     json_t *json, *at;
@@ -102,12 +112,14 @@ static apr_status_t event_read(acme_store_t *store, apr_pool_t *p, const char *f
     }
     event = apr_pcalloc(p, sizeof(*event));
     event->file = file;
+    event->from_child = from_child;
     event->event = apr_pstrdup(p, json_string_value(json_object_get(json, "event")));
     event->name = apr_pstrdup(p, json_string_value(json_object_get(json, "name")));
     event->detail = json_string_value(json_object_get(json, "detail"));
     event->detail = detail_clean(p, event->detail);
     at = json_object_get(json, "at");
-    if (!event_known(event->event) || !event->name
+    if (!event_known(event->event) || (from_child && event_is_roots(event->event))
+        || !event->name
         || acme_store_name_check(event->name) != APR_SUCCESS || !json_is_string(at)
         || acme_time_rfc3339_parse(json_string_value(at), &when) != APR_SUCCESS) {
         return APR_EINVAL;
@@ -117,28 +129,29 @@ static apr_status_t event_read(acme_store_t *store, apr_pool_t *p, const char *f
     return APR_SUCCESS;
 }
 
-apr_status_t acme_event_list(acme_store_t *store, apr_pool_t *p, apr_array_header_t **events)
+/* The events in dir, appended to events (at most ACME_EVENT_MAX_LIST). */
+static apr_status_t event_list_dir(acme_store_t *store, apr_pool_t *p, const char *dir,
+                                   apr_array_header_t *events)
 {
     apr_array_header_t *files;
     apr_status_t rv;
-    int i;
+    int i, from_child = strcmp(dir, ACME_EVENTS_ROOT_DIR) != 0;
 
-    *events = apr_array_make(p, 4, sizeof(acme_event_t *));
-    if ((rv = acme_store_list(store, p, ACME_EVENTS_DIR, &files)) != APR_SUCCESS) {
+    if ((rv = acme_store_list(store, p, dir, &files)) != APR_SUCCESS) {
         return rv;
     }
-    for (i = 0; i < files->nelts && (*events)->nelts < ACME_EVENT_MAX_LIST; ++i) {
+    for (i = 0; i < files->nelts && events->nelts < ACME_EVENT_MAX_LIST; ++i) {
         const char *entry = APR_ARRAY_IDX(files, i, const char *);
-        const char *file = apr_pstrcat(p, ACME_EVENTS_DIR "/", entry, NULL);
+        const char *file = apr_pstrcat(p, dir, "/", entry, NULL);
         acme_event_t *event;
         apr_size_t len = strlen(entry);
 
         if (len < 6 || strcmp(entry + len - 5, ".json") != 0) {
             continue;
         }
-        rv = event_read(store, p, file, &event);
+        rv = event_read(store, p, file, from_child, &event);
         if (rv == APR_SUCCESS) {
-            APR_ARRAY_PUSH(*events, acme_event_t *) = event;
+            APR_ARRAY_PUSH(events, acme_event_t *) = event;
         }
         else if (rv != APR_ENOENT) {
             acme_store_remove(store, p, file);
@@ -147,12 +160,42 @@ apr_status_t acme_event_list(acme_store_t *store, apr_pool_t *p, apr_array_heade
     return APR_SUCCESS;
 }
 
+/* File names start with the time: by name is oldest first. */
+static int cmp_events(const void *a, const void *b)
+{
+    const acme_event_t *ea = *(const acme_event_t *const *)a;
+    const acme_event_t *eb = *(const acme_event_t *const *)b;
+
+    return strcmp(strchr(ea->file, '/'), strchr(eb->file, '/'));
+}
+
+apr_status_t acme_event_list(acme_store_t *store, apr_pool_t *p, apr_array_header_t **events)
+{
+    apr_status_t rv;
+
+    *events = apr_array_make(p, 4, sizeof(acme_event_t *));
+    /* The root's own first: a flood in the child's directory cannot crowd them out. */
+    rv = event_list_dir(store, p, ACME_EVENTS_ROOT_DIR, *events);
+    if (rv == APR_SUCCESS) {
+        rv = event_list_dir(store, p, ACME_EVENTS_DIR, *events);
+    }
+    qsort((*events)->elts, (size_t)(*events)->nelts, sizeof(acme_event_t *), cmp_events);
+    return rv;
+}
+
+static int in_dir(const char *file, const char *dir)
+{
+    apr_size_t len = strlen(dir);
+
+    return !strncmp(file, dir, len) && file[len] == '/' && file[len + 1]
+           && !strchr(file + len + 1, '/') && file[len + 1] != '.';
+}
+
 apr_status_t acme_event_done(acme_store_t *store, apr_pool_t *p, const acme_event_t *event)
 {
     const char *file = event->file;
 
-    if (!file || strncmp(file, ACME_EVENTS_DIR "/", sizeof(ACME_EVENTS_DIR)) != 0
-        || strchr(file + sizeof(ACME_EVENTS_DIR), '/')) {
+    if (!file || !(in_dir(file, ACME_EVENTS_DIR) || in_dir(file, ACME_EVENTS_ROOT_DIR))) {
         return APR_EINVAL;
     }
     return acme_store_remove(store, p, file);

@@ -32,7 +32,8 @@ struct acme_store_t {
 /* Directories the unprivileged child writes: private to it. */
 static const char *const child_dirs[] = { "accounts", "staging", "jobs", "status", "events", NULL };
 /* Directories only the root parent writes. */
-static const char *const root_dirs[] = { "config", "domains", "archive", "fallback", NULL };
+static const char *const root_dirs[] = { "config", "domains", "archive", "fallback",
+                                         "root-events", NULL };
 
 static int is_private_top(const char *relpath)
 {
@@ -635,15 +636,32 @@ typedef struct chown_baton_t {
     apr_status_t rv;
 } chown_baton_t;
 
+/* What changes hands is checked through a descriptor opened without
+ * following links, so a rename cannot swap it: directories root made, and
+ * files root wrote there (e.g. acmectl before the first start). A file with
+ * another link may be a hard link the child planted to any file on the
+ * system: it keeps its owner (docs/security.md, "Filesystem walks"). */
 static void visit_chown(void *baton, int dirfd, const char *name, const struct stat *st,
                         int depth)
 {
     chown_baton_t *cb = baton;
+    struct stat own;
+    int fd;
 
-    if (fchownat(dirfd, name, cb->uid, cb->gid, AT_SYMLINK_NOFOLLOW) < 0) {
+    if (!S_ISDIR(st->st_mode) && !S_ISREG(st->st_mode)) {
+        return;
+    }
+    fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    if (fstat(fd, &own) == 0 && own.st_uid == 0
+        && (S_ISDIR(own.st_mode) || (S_ISREG(own.st_mode) && own.st_nlink == 1))
+        && fchownat(fd, "", cb->uid, cb->gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
         cb->rv = errno;
     }
-    else if (S_ISDIR(st->st_mode) && depth > 0) {
+    close(fd);
+    if (S_ISDIR(st->st_mode) && depth > 0) {
         walk_subdir(dirfd, name, depth - 1, visit_chown, baton);
     }
 }
