@@ -1,0 +1,196 @@
+"""Privilege separation: the issuing child runs as the server's User, which is
+also the identity of every PHP or CGI application, so everything it can write
+is attacker-controlled. Each test is one attack made as that User (setpriv to
+www-data) against a real httpd with mod_acme, on targets the test creates in
+its own temporary directories, and asserts the safe outcome
+(docs/security.md)."""
+import json
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import time
+
+import harness
+from harness import ssl_vhost, wait_for
+
+ISSUE_TIMEOUT = 60
+NOTIFY_TIMEOUT = 20
+USER = pwd.getpwnam(harness.HTTPD_USER)
+
+
+def as_user(args, input=None, timeout=60):
+    """Runs args as the server's User, without root's groups."""
+    cmd = ["setpriv", "--reuid=%d" % USER.pw_uid, "--regid=%d" % USER.pw_gid,
+           "--clear-groups", "--"] + list(args)
+    return subprocess.run(cmd, input=input, capture_output=True, timeout=timeout,
+                          env=harness.clean_env())
+
+
+def user_write(path, data):
+    """Writes data (bytes) to path as the server's User."""
+    p = as_user(["sh", "-c", 'cat > "$1"', "sh", path], input=data)
+    assert p.returncode == 0, "cannot write %s as %s: %s" % (path, USER.pw_name, p.stderr)
+
+
+def notify_script(httpd, body, directory=None):
+    """An executable script (root's unless changed); output in script + '.out'."""
+    directory = directory or httpd.serverroot
+    path = os.path.join(directory, "notify.sh")
+    out = path + ".out"
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\nOUT=%s\n%s\n" % (out, body))
+    os.chmod(path, 0o755)
+    return path, out
+
+
+RECORDING = ('echo "args=$* event=$ACME_EVENT domain=$ACME_DOMAIN uid=$(id -u) '
+             'detail=$ACME_DETAIL" >> "$OUT"')
+
+
+def lines_of(path):
+    try:
+        with open(path, errors="surrogateescape") as f:
+            return [l.rstrip("\n") for l in f]
+    except FileNotFoundError:
+        return []
+
+
+def logged(httpd, tag, *words):
+    return [l for l in httpd.error_log_text().splitlines()
+            if tag in l and all(w in l for w in words)]
+
+
+def event_file(httpd, event, name, detail="", seq=0):
+    """A well-formed events/ file as the child writes them, written as the User."""
+    t = time.gmtime()
+    stamp = time.strftime("%Y%m%dT%H%M%S", t) + ".%06dZ" % seq
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", t)
+    path = os.path.join(httpd.store, "events", "%s-%s-%s.json" % (stamp, event, name))
+    body = json.dumps({"event": event, "name": name, "detail": detail, "at": at})
+    user_write(path, body.encode())
+    return path
+
+
+# --------------------------------------------------------------------------
+# Programs run as root are root's
+
+
+def test_notify_cmd_owned_by_user_fails_configtest(httpd, unique):
+    script, _ = notify_script(httpd, RECORDING)
+    os.chown(script, USER.pw_uid, USER.pw_gid)
+    httpd.write_config(vhosts=ssl_vhost(unique("own")), acme={"AcmeNotifyCmd": script})
+    rc, out = httpd.configtest()
+    assert rc != 0, "configtest passed with a notify program owned by www-data:\n" + out
+    assert "ACME00543" in out and script in out and "www-data" in out, out
+    assert "chown root:root %s && chmod go-w %s" % (script, script) in out, out
+    assert "line %d" % httpd.line_of("AcmeNotifyCmd") in out, out
+
+
+def test_notify_cmd_in_user_writable_directory_fails_configtest(httpd, unique):
+    bindir = os.path.join(httpd.serverroot, "bin")
+    os.mkdir(bindir, 0o755)
+    script, _ = notify_script(httpd, RECORDING, directory=bindir)
+    os.chown(bindir, USER.pw_uid, USER.pw_gid)
+    httpd.write_config(vhosts=ssl_vhost(unique("dir")), acme={"AcmeNotifyCmd": script})
+    rc, out = httpd.configtest()
+    assert rc != 0, "configtest passed with the program in a www-data directory:\n" + out
+    assert "ACME00543" in out and bindir + " is owned by uid %d" % USER.pw_uid in out, out
+    # the same directory writable by a group instead of owned by the User
+    os.chown(bindir, 0, USER.pw_gid)
+    os.chmod(bindir, 0o775)
+    rc, out = httpd.configtest()
+    assert rc != 0 and bindir + " is writable by its group" in out, out
+    os.chmod(bindir, 0o755)
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+
+
+def test_notify_cmd_swapped_after_configtest_is_not_run(httpd, unique):
+    """The program passes configtest, then becomes the User's and is rewritten
+    by it: the check before the run refuses it, nothing runs as root."""
+    name = unique("swap")
+    script, out = notify_script(httpd, RECORDING)
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeNotifyCmd": script})
+    httpd.start()
+    marker = os.path.join(harness.make_tree("it-privsep-"), "pwned")
+    try:
+        os.chown(script, USER.pw_uid, USER.pw_gid)
+        user_write(script, ("#!/bin/sh\nid -u > %s\n" % marker).encode())
+        event_file(httpd, "failed", name, "forged to make root run the program")
+        refused = wait_for(lambda: logged(httpd, "ACME00630", name), NOTIFY_TIMEOUT,
+                           what="the swapped program to be refused")
+        assert "owned by uid %d" % USER.pw_uid in refused[0], refused
+        assert not os.path.exists(marker), "the User's program ran as root"
+        assert not logged(httpd, "ACME00621"), "a program was started"
+    finally:
+        shutil.rmtree(os.path.dirname(marker), ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# Events a root program sees come from root
+
+
+def test_forged_events_never_reach_root(httpd, unique):
+    name = unique("events")
+    script, out = notify_script(httpd, RECORDING)
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeNotifyCmd": script})
+    httpd.start()
+    httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+    want_issued = "args=issued %s " % name
+    wait_for(lambda: [l for l in lines_of(out) if l.startswith(want_issued)], NOTIFY_TIMEOUT,
+             what="the genuine 'issued' call")
+
+    event_file(httpd, "issued", name, "forged issued", seq=1)
+    event_file(httpd, "party", name, "bogus event name", seq=2)
+    event_file(httpd, "failed", "unconfigured.test", "not one of ours", seq=3)
+    event_file(httpd, "failed", name, "evil \x1b]0;owned\x07 \x1b[31mred\nsecond line\u00e9",
+               seq=4)
+    event_file(httpd, "failed", name, "second failed within ten minutes", seq=5)
+    events_dir = os.path.join(httpd.store, "events")
+    wait_for(lambda: not os.listdir(events_dir), NOTIFY_TIMEOUT,
+             what="the parent to consume events/")
+    wait_for(lambda: logged(httpd, "ACME00632", name), NOTIFY_TIMEOUT,
+             what="the second 'failed' to be dropped by the rate limit")
+    calls = lines_of(out)
+    assert len([l for l in calls if l.startswith(want_issued)]) == 1, calls
+    assert not [l for l in calls if "party" in l or "unconfigured.test" in l], calls
+    failed = [l for l in calls if l.startswith("args=failed %s " % name)]
+    assert len(failed) == 1, calls
+    assert "\x1b" not in failed[0] and "\x07" not in failed[0], repr(failed[0])
+    assert "evil" in failed[0] and "second line" in failed[0], repr(failed[0])
+    assert all(32 <= ord(c) < 127 for c in failed[0]), repr(failed[0])
+    assert logged(httpd, "ACME00631", "unconfigured.test")
+
+
+# --------------------------------------------------------------------------
+# Root never follows what the User can redirect
+
+
+def test_hard_link_in_staging_is_not_chowned(httpd, unique):
+    name = unique("link")
+    tmp = harness.make_tree("it-privsep-")
+    try:
+        target = os.path.join(tmp, "root-file")
+        with open(target, "w") as f:
+            f.write("root's\n")
+        # fs.protected_hardlinks lets a user link only files it may read and write
+        os.chmod(target, 0o666)
+        httpd.write_config(vhosts=ssl_vhost(name))
+        httpd.start()
+        staging = os.path.join(httpd.store, "staging")
+        junk = os.path.join(staging, "junk")
+        p = as_user(["mkdir", junk])
+        assert p.returncode == 0, p.stderr
+        for link in (os.path.join(staging, "planted"), os.path.join(junk, "planted")):
+            p = as_user(["ln", target, link])
+            assert p.returncode == 0, "cannot plant the link: %s" % p.stderr
+        httpd.graceful()
+        httpd.graceful()
+        st = os.stat(target)
+        assert st.st_uid == 0 and st.st_gid == 0, "the planted link was chowned to %d:%d" % (
+            st.st_uid, st.st_gid)
+        assert stat.S_IMODE(st.st_mode) == 0o666
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
