@@ -572,7 +572,7 @@ static void check_json_files(check_t *c, const char *dir)
 int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
 {
     static const char *const areas[] = { "accounts", "config", "domains", "archive", "staging",
-                                         "jobs", "status", "fallback", NULL };
+                                         "jobs", "status", "fallback", "keys", "csr", NULL };
     check_t c;
     apr_finfo_t finfo;
     int i;

@@ -2,6 +2,8 @@
  * activation, fallback, challenge table), mod_ssl's hooks then ask which files
  * each SSL vhost serves, and vhosts still on the fallback answer 503 with an
  * explanation until their certificate arrives. No network request here. */
+#include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
@@ -10,6 +12,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 #include <http_ssl.h>
+#include <mpm_common.h>
 #include <unixd.h>
 
 #include "acme_private.h"
@@ -19,6 +22,8 @@
 #include "acme_cert.h"
 #include "acme_client.h"
 #include "acme_names.h"
+#include "acme_custody.h"
+#include "acme_certverify.h"
 
 #define CERTS_STATE_KEY     "mod_acme:certs-state"
 #define CHALLENGE_PREFIX    "/.well-known/acme-challenge/"
@@ -32,7 +37,19 @@ typedef struct certs_state_t {
     apr_hash_t *live_usable;      /* domain name -> "" when the live certificate can be served */
     apr_hash_t *live_checked;     /* domain name -> "" once checked */
     apr_hash_t *on_fallback;      /* server_rec* -> acme_domain_t* */
+    apr_hash_t *served;           /* domain name -> served_t*: the version mod_ssl gets */
+    apr_array_header_t *keys_pending; /* acme_domain_t* whose key the monitor still makes */
 } certs_state_t;
+
+/* The certificate files handed to mod_ssl for one domain. */
+typedef struct served_t {
+    const char *cert;
+    const char *key;
+} served_t;
+
+/* Certificate keys post_config generates before it lets httpd start; the
+ * rest (many RSA keys) the parent's monitor hook makes, one per call. */
+#define KEYS_STARTUP_BUDGET apr_time_from_sec(2)
 
 acme_runtime_t *acme_runtime_get(server_rec *s)
 {
@@ -205,6 +222,8 @@ static certs_state_t *state_create(acme_runtime_t *rt, apr_array_header_t *decls
     st->live_usable = apr_hash_make(rt->pool);
     st->live_checked = apr_hash_make(rt->pool);
     st->on_fallback = apr_hash_make(rt->pool);
+    st->served = apr_hash_make(rt->pool);
+    st->keys_pending = apr_array_make(rt->pool, 1, sizeof(acme_domain_t *));
     for (s = rt->base; s; s = s->next) {
         apr_array_header_t *list = domains_for_server(rt->pool, s, rt->domains, decls);
         if (list) {
@@ -330,6 +349,32 @@ static void store_write_configs(acme_runtime_t *rt, apr_pool_t *ptemp)
     }
 }
 
+/* Roots an issued chain may lead to: the system's, AcmeTrustedRootsFile and
+ * the domain's AcmeCACertificateFile (a private CA often has one root for
+ * both). NULL, logged, when a file is unreadable: nothing is activated then. */
+static X509_STORE *domain_anchors(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d)
+{
+    const apr_array_header_t *roots = acme_conf_trusted_roots(rt->base);
+    apr_array_header_t *files = apr_array_make(ptemp, 4, sizeof(const char *));
+    X509_STORE *anchors = NULL;
+    const char *why = NULL;
+    apr_status_t rv;
+
+    if (roots) {
+        apr_array_cat(files, roots);
+    }
+    if (d->ca_file) {
+        APR_ARRAY_PUSH(files, const char *) = d->ca_file;
+    }
+    rv = acme_trust_anchors(ptemp, 1, files, &anchors, &why);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00633: %s: no trust anchors, "
+                     "so no new certificate can be activated: %s", d->name, why ? why : "?");
+        return NULL;
+    }
+    return anchors;
+}
+
 /* "Renewal at restart": staged certificates become live before mod_ssl reads them. */
 static void store_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
@@ -343,7 +388,8 @@ static void store_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
         if (!acme_store_has_staged(rt->store, ptemp, d->name)) {
             continue;
         }
-        rv = acme_store_activate(rt->store, ptemp, &rt->ctx, d->name, d->names, &why);
+        rv = acme_store_activate(rt->store, ptemp, &rt->ctx, d->name, d->names, d->key_type,
+                                 domain_anchors(rt, ptemp, d), &why);
         if (rv == APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rt->base, "ACME00603: the new "
                          "certificate of %s is live", d->name);
@@ -359,6 +405,70 @@ static void store_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
                                   : "the site keeps its temporary certificate");
         }
     }
+}
+
+/* A key and its CSR for every domain that has none for its names and key type
+ * (the first start, after each activation, after a configuration change), so
+ * the issuing child finds the CSR when it finalizes. Within the startup budget
+ * here; what is left the monitor hook makes (certs_keys_monitor). */
+static void store_prepare_keys(acme_runtime_t *rt, certs_state_t *st, apr_pool_t *ptemp)
+{
+    apr_time_t deadline = apr_time_now() + KEYS_STARTUP_BUDGET;
+    int i, made = 0;
+
+    for (i = 0; i < rt->domains->nelts; i++) {
+        acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, acme_domain_t *);
+        int generated = 0;
+        apr_status_t rv;
+
+        if (acme_custody_ready(rt->store, ptemp, d->name, d->names, d->key_type)) {
+            continue;
+        }
+        /* EC keys take microseconds; only RSA ones wait for the monitor. */
+        if (apr_time_now() > deadline && d->key_type != ACME_KEY_EC_P256
+            && d->key_type != ACME_KEY_EC_P384) {
+            APR_ARRAY_PUSH(st->keys_pending, acme_domain_t *) = d;
+            continue;
+        }
+        rv = acme_custody_prepare(rt->store, ptemp, d->name, d->names, d->key_type, &generated);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00634: %s: cannot generate "
+                         "the certificate key in %s/keys (it must be a directory of root's, "
+                         "mode 0700); no certificate can be ordered for it",
+                         d->name, acme_store_dir(rt->store));
+        }
+        made += generated;
+    }
+    if (made || st->keys_pending->nelts) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00635: %d certificate key(s) "
+                     "generated, %d left for later", made, st->keys_pending->nelts);
+    }
+}
+
+/* Parent, main thread (the MPM's maintenance loop, between forks, so no
+ * OpenSSL lock is held by another thread when a child is forked): one
+ * pending key per call. */
+static int certs_keys_monitor(apr_pool_t *pconf, server_rec *s)
+{
+    acme_runtime_t *rt = acme_runtime_get(s);
+    certs_state_t *st = state_get(rt);
+    apr_pool_t *ptemp;
+    acme_domain_t *d;
+    apr_status_t rv;
+
+    if (!st || st->keys_pending->nelts == 0) {
+        return DECLINED;
+    }
+    d = *(acme_domain_t **)apr_array_pop(st->keys_pending);
+    apr_pool_create(&ptemp, pconf);
+    rv = acme_custody_prepare(rt->store, ptemp, d->name, d->names, d->key_type, NULL);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00636: %s: cannot generate the "
+                     "certificate key in %s/keys; no certificate can be ordered for it",
+                     d->name, acme_store_dir(rt->store));
+    }
+    apr_pool_destroy(ptemp);
+    return DECLINED;
 }
 
 static apr_status_t runtime_open_store(acme_runtime_t *rt, apr_pool_t *ptemp)
@@ -421,7 +531,7 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
                      "memory for http-01 answers; certificates cannot be obtained until "
                      "it can be created (check shared memory limits)");
     }
-    state_create(rt, decls);
+    store_prepare_keys(rt, state_create(rt, decls), ptemp);
     for (s = base; s; s = s->next) {
         acme_conf_get(s)->runtime = rt;
     }
@@ -432,39 +542,114 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 
 /* ---- mod_ssl hooks ---------------------------------------------------------- */
 
-/* Is the live certificate of d there and valid now? Checked once per
- * domain and generation: vhosts sharing a certificate share the answer. */
-static int live_usable(acme_runtime_t *rt, certs_state_t *st, const acme_domain_t *d)
+/* Would mod_ssl load this pair, and does it serve d now: the key matches,
+ * the leaf covers d's first name and is valid, and an SSL_CTX as strict as
+ * mod_ssl's takes both (acme_cert_loadable). APR_ENOENT when absent. */
+static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
+                                const char *cert_path, const char *key_path, const char **why)
 {
-    apr_array_header_t *chain = NULL, *first;
-    const char *why = NULL;
-    apr_pool_t *ptemp;
+    apr_array_header_t *chain, *first;
+    const char *pem;
+    apr_size_t len;
+    EVP_PKEY *key;
     apr_finfo_t finfo;
     apr_status_t rv;
 
+    *why = NULL;
+    if (apr_stat(&finfo, cert_path, APR_FINFO_TYPE, ptemp) != APR_SUCCESS) {
+        return APR_ENOENT;
+    }
+    if ((rv = acme_chain_read_file(ptemp, cert_path, &chain)) != APR_SUCCESS) {
+        *why = "its certificate file cannot be read";
+        return rv;
+    }
+    rv = acme_store_read_at(ptemp, AT_FDCWD, key_path, ACME_MAX_STORE_FILE, &pem, &len);
+    if (rv != APR_SUCCESS || acme_key_from_pem(ptemp, pem, len, &key) != APR_SUCCESS) {
+        *why = "its private key is missing or unreadable";
+        return APR_EINVAL;
+    }
+    first = apr_array_make(ptemp, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(first, const char *) = APR_ARRAY_IDX(d->names, 0, const char *);
+    rv = acme_cert_check(ptemp, APR_ARRAY_IDX(chain, 0, X509 *), key, first,
+                         acme_now(&rt->ctx), why);
+    if (rv == APR_SUCCESS) {
+        rv = acme_cert_loadable(ptemp, chain, key, why);
+    }
+    return rv;
+}
+
+/* The newest archived version of d, other than the live one, that passes
+ * pair_usable: what serves while the live one cannot. NULL when none. */
+static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d)
+{
+    const char *dir = apr_pstrcat(ptemp, "archive/", d->name, NULL), *why;
+    char *live = realpath(acme_store_path(rt->store, ptemp,
+                                          apr_pstrcat(ptemp, "domains/", d->name, NULL)), NULL);
+    apr_array_header_t *versions;
+    served_t *found = NULL;
+    int i;
+
+    if (acme_store_list(rt->store, ptemp, dir, &versions) != APR_SUCCESS) {
+        versions = NULL;
+    }
+    /* Version names begin with their activation time: the last is the newest. */
+    for (i = versions ? versions->nelts - 1 : -1; i >= 0 && !found; i--) {
+        const char *base = acme_store_path(rt->store, ptemp, apr_pstrcat(ptemp, dir, "/",
+                           APR_ARRAY_IDX(versions, i, const char *), NULL));
+        char *real = realpath(base, NULL);
+        int is_live = live && real && !strcmp(real, live);
+        served_t *v;
+
+        free(real);
+        if (is_live) {
+            continue;
+        }
+        v = apr_pcalloc(rt->pool, sizeof(*v));
+        v->cert = apr_pstrcat(rt->pool, base, "/cert.pem", NULL);
+        v->key = apr_pstrcat(rt->pool, base, "/privkey.pem", NULL);
+        if (pair_usable(rt, ptemp, d, v->cert, v->key, &why) == APR_SUCCESS) {
+            found = v;
+        }
+    }
+    free(live);
+    return found;
+}
+
+/* What d serves: the live version when mod_ssl can load it and it is valid
+ * now; otherwise the newest archived version that is (reported), otherwise
+ * nothing (the fallback). httpd must never fail to start on the store's
+ * account. Decided once per domain and generation. */
+static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const acme_domain_t *d)
+{
+    served_t *live = NULL, *prev;
+    const char *why = NULL;
+    apr_pool_t *ptemp;
+    apr_status_t rv;
+
     if (apr_hash_get(st->live_checked, d->name, APR_HASH_KEY_STRING)) {
-        return apr_hash_get(st->live_usable, d->name, APR_HASH_KEY_STRING) != NULL;
+        return apr_hash_get(st->served, d->name, APR_HASH_KEY_STRING);
     }
     apr_hash_set(st->live_checked, d->name, APR_HASH_KEY_STRING, "");
     apr_pool_create(&ptemp, rt->pool);
-    rv = acme_store_load_live(rt->store, ptemp, d->name, &chain);
-    if (rv == APR_SUCCESS) {
-        rv = apr_stat(&finfo, acme_store_live_key_path(rt->store, ptemp, d->name),
-                      APR_FINFO_TYPE, ptemp);
-        why = rv != APR_SUCCESS ? "its private key is missing" : NULL;
-    }
-    if (rv == APR_SUCCESS) {
-        first = apr_array_make(ptemp, 1, sizeof(const char *));
-        APR_ARRAY_PUSH(first, const char *) = APR_ARRAY_IDX(d->names, 0, const char *);
-        rv = acme_cert_check(ptemp, APR_ARRAY_IDX(chain, 0, X509 *), NULL, first,
-                             acme_now(&rt->ctx), &why);
-    }
+    live = apr_pcalloc(rt->pool, sizeof(*live));
+    live->cert = acme_store_live_cert_path(rt->store, rt->pool, d->name);
+    live->key = acme_store_live_key_path(rt->store, rt->pool, d->name);
+    rv = acme_store_name_check(d->name) == APR_SUCCESS
+         ? pair_usable(rt, ptemp, d, live->cert, live->key, &why) : APR_EINVAL;
     if (rv == APR_SUCCESS) {
         apr_hash_set(st->live_usable, d->name, APR_HASH_KEY_STRING, "");
+        apr_hash_set(st->served, d->name, APR_HASH_KEY_STRING, live);
     }
     else if (rv == APR_ENOENT) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00609: no certificate for "
                      "%s yet", d->name);
+    }
+    else if ((prev = previous_usable(rt, ptemp, d)) != NULL) {
+        apr_hash_set(st->served, d->name, APR_HASH_KEY_STRING, prev);
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00637: the live certificate "
+                     "of %s cannot be served: %s; serving the previous version %s instead, "
+                     "and a new one will be ordered", d->name, why ? why : "it cannot be read",
+                     prev->cert);
     }
     else {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, rt->base, "ACME00610: the live "
@@ -472,7 +657,7 @@ static int live_usable(acme_runtime_t *rt, certs_state_t *st, const acme_domain_
                      d->name, why ? why : "it cannot be read");
     }
     apr_pool_destroy(ptemp);
-    return rv == APR_SUCCESS;
+    return apr_hash_get(st->served, d->name, APR_HASH_KEY_STRING);
 }
 
 /* Every live certificate of the vhost's domain, one per key type: mod_ssl
@@ -487,13 +672,13 @@ static int certs_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t
 
     for (i = 0; list && rt->store && i < list->nelts; i++) {
         const acme_domain_t *d = APR_ARRAY_IDX(list, i, const acme_domain_t *);
+        const served_t *files = served_files(rt, st, d);
 
-        if (!live_usable(rt, st, d)) {
+        if (!files) {
             continue;
         }
-        APR_ARRAY_PUSH(cert_files, const char *) = acme_store_live_cert_path(rt->store, p,
-                                                                             d->name);
-        APR_ARRAY_PUSH(key_files, const char *) = acme_store_live_key_path(rt->store, p, d->name);
+        APR_ARRAY_PUSH(cert_files, const char *) = apr_pstrdup(p, files->cert);
+        APR_ARRAY_PUSH(key_files, const char *) = apr_pstrdup(p, files->key);
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "ACME00611: %s (%s:%d) serves the "
                      "certificate of %s (%s)", s->server_hostname,
                      s->defn_name ? s->defn_name : "-", s->defn_line_number, d->name,
@@ -579,4 +764,5 @@ void acme_certs_register_hooks(apr_pool_t *p)
     ap_hook_ssl_add_fallback_cert_files(certs_add_fallback_files, NULL, NULL,
                                         APR_HOOK_MIDDLE);
     ap_hook_post_read_request(certs_unavailable, NULL, before_mod_ssl, APR_HOOK_MIDDLE);
+    ap_hook_monitor(certs_keys_monitor, NULL, NULL, APR_HOOK_MIDDLE);
 }

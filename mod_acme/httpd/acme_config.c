@@ -63,6 +63,7 @@ void *acme_conf_merge_srv(apr_pool_t *p, void *basev, void *addv)
 #define MERGE_INT(f) m->f = (add->f != -1) ? add->f : base->f
     MERGE_PTR(ca_urls);
     MERGE_PTR(ca_file);
+    MERGE_PTR(trusted_roots);
     MERGE_PTR(contact);
     MERGE_INT(agree_tos);
     MERGE_PTR(agree_tos_where);
@@ -726,6 +727,8 @@ const command_rec acme_cmds[] = {
                     "failover order"),
     AP_INIT_TAKE1("AcmeCACertificateFile", set_ca_file, NULL, RSRC_CONF,
                   "PEM trust anchors for TLS to the CA"),
+    AP_INIT_ITERATE("AcmeTrustedRootsFile", acme_conf_set_trusted_roots, NULL, RSRC_CONF,
+                    "PEM files of roots issued certificates may chain to (beyond the system's)"),
     AP_INIT_TAKE1("AcmeContact", set_contact, NULL, RSRC_CONF,
                   "Email address of the ACME account"),
     AP_INIT_TAKE1("AcmeAgreeToTerms", set_agree_tos, NULL, RSRC_CONF,

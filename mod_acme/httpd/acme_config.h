@@ -17,6 +17,7 @@ typedef struct acme_domain_decl_t {
 typedef struct acme_srv_conf_t {
     apr_array_header_t *ca_urls;      /* AcmeCA (server) */
     const char *ca_file;              /* AcmeCACertificateFile (server) */
+    apr_array_header_t *trusted_roots; /* AcmeTrustedRootsFile (server): const char* paths */
     const char *contact;              /* AcmeContact (server) */
     int agree_tos;                    /* AcmeAgreeToTerms (server) */
     const char *store_dir;            /* AcmeStoreDir (server), absolute after parsing */
@@ -42,6 +43,10 @@ acme_srv_conf_t *acme_conf_get(server_rec *s);
 /* Typed getters with defaults applied (server-level values come from the base server). */
 apr_array_header_t *acme_conf_ca_urls(server_rec *s);      /* [letsencrypt] */
 const char *acme_conf_ca_file(server_rec *s);              /* NULL = system store */
+/* AcmeTrustedRootsFile: PEM files of roots issued certificates may chain to,
+ * beyond the system store and AcmeCACertificateFile (NULL = none). */
+const apr_array_header_t *acme_conf_trusted_roots(server_rec *s);
+const char *acme_conf_set_trusted_roots(cmd_parms *cmd, void *dc, const char *arg);
 const char *acme_conf_contact(server_rec *s);              /* [ServerAdmin] */
 int acme_conf_agree_tos(server_rec *s);                    /* 0 unless on */
 const char *acme_conf_store_dir(server_rec *s);            /* [ServerRoot/acme] */

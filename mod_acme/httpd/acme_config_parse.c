@@ -103,3 +103,45 @@ const char *acme_conf_check_program(apr_pool_t *p, const char *path, const char 
     }
     return NULL;
 }
+
+const apr_array_header_t *acme_conf_trusted_roots(server_rec *s)
+{
+    return acme_conf_get(s)->trusted_roots;
+}
+
+/* AcmeTrustedRootsFile FILE...: server-wide, each file readable with a PEM
+ * certificate now, so a typo fails the configtest instead of every activation. */
+const char *acme_conf_set_trusted_roots(cmd_parms *cmd, void *dc, const char *arg)
+{
+    acme_srv_conf_t *conf = acme_conf_get(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY), *path;
+    char *buf;
+    apr_file_t *f;
+    apr_size_t len = 64 * 1024;
+
+    if (err) {
+        return apr_psprintf(cmd->pool, "ACME00544: %s; AcmeTrustedRootsFile applies to the "
+                            "whole server: move it outside the <VirtualHost>", err);
+    }
+    path = ap_server_root_relative(cmd->pool, arg);
+    buf = apr_palloc(cmd->temp_pool, len + 1);
+    if (!path || apr_file_open(&f, path, APR_FOPEN_READ, APR_OS_DEFAULT, cmd->temp_pool)
+                 != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "ACME00545: cannot read AcmeTrustedRootsFile %s; point "
+                            "it at a PEM file with the root certificates of your CA", arg);
+    }
+    if (apr_file_read_full(f, buf, len, &len) != APR_SUCCESS && len == 0) {
+        len = 0;
+    }
+    apr_file_close(f);
+    buf[len] = '\0';
+    if (!strstr(buf, "-----BEGIN CERTIFICATE-----")) {
+        return apr_psprintf(cmd->pool, "ACME00546: AcmeTrustedRootsFile %s holds no PEM "
+                            "certificate; point it at the root certificates of your CA", path);
+    }
+    if (!conf->trusted_roots) {
+        conf->trusted_roots = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(conf->trusted_roots, const char *) = path;
+    return NULL;
+}

@@ -38,6 +38,7 @@
 #include "acme_config.h"
 #include "acme_challenge.h"
 #include "acme_configtest.h"
+#include "acme_custody.h"
 
 #define ACME_WD_NAME           "_acme_issue_"
 #define ACME_WD_STATE_KEY      "mod_acme.watchdog"
@@ -140,6 +141,11 @@ static apr_array_header_t *staged_unseen(acme_wd_t *wd, apr_pool_t *p, apr_hash_
         apr_time_t at;
 
         if (!apr_hash_get(wd->configured, name, APR_HASH_KEY_STRING)) {
+            continue;
+        }
+        /* Refused before (acme_custody_refused): whatever is planted there
+         * again waits out the name's backoff instead of restarting httpd. */
+        if (acme_custody_refused_until(wd->rt->store, p, name) > apr_time_now()) {
             continue;
         }
         at = staged_at(wd->rt->store, p, name);

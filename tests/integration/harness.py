@@ -7,6 +7,7 @@ on free ports, started and stopped by the caller. Nothing here is mocked.
 The build is found through ACME_BUILD_DIR (default: the repository root, where
 build/build.sh builds): ACME_BUILD_DIR/.libs/mod_acme.so and ACME_BUILD_DIR/acmectl.
 """
+import atexit
 import datetime
 import http.client
 import ipaddress
@@ -34,6 +35,23 @@ PEBBLE_BIN = "pebble"
 CHALLTESTSRV_BIN = "pebble-challtestsrv"
 HTTPD_USER = "www-data"
 HTTPD_GROUP = "www-data"
+
+
+_roots_bundle = None
+
+
+def roots_bundle():
+    """One PEM file with the issuing root of every Pebble this process started
+    (each generates its own): httpd's AcmeTrustedRootsFile, so a certificate
+    from any of them (failover, CA changes) can be activated."""
+    global _roots_bundle
+    if _roots_bundle is None:
+        d = make_tree("it-roots-")
+        atexit.register(shutil.rmtree, d, True)
+        _roots_bundle = os.path.join(d, "pebble-roots.pem")
+        open(_roots_bundle, "a").close()
+        os.chmod(_roots_bundle, 0o644)
+    return _roots_bundle
 
 
 class HarnessError(Exception):
@@ -407,6 +425,8 @@ class Pebble(Daemon):
         with open(self.root_pem, "w") as f:
             f.write(r.text)
         os.chmod(self.root_pem, 0o644)
+        with open(roots_bundle(), "a") as f:
+            f.write(r.text if r.text.endswith("\n") else r.text + "\n")
         return self.root_pem
 
     def root_cert(self):
@@ -501,6 +521,8 @@ class Httpd:
             "AcmeContact": "admin@example.test",
             "AcmePortMap": "http:%d https:%d" % (self.http_port, self.https_port),
             "AcmeStoreDir": self.store,
+            # Pebble's issuing roots: activation verifies every chain to a trusted root.
+            "AcmeTrustedRootsFile": roots_bundle() if self.pebble else None,
         }
 
     def write_config(self, vhosts="", acme=None, extra_global="", load_acme=True,

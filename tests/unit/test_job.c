@@ -9,6 +9,7 @@
 #include <apr_strings.h>
 #include "unit.h"
 #include "unit_store.h"
+#include "unit_issue.h"
 #include "acme_job_int.h"
 #include "acme_time.h"
 #include "acme_store_account.h"
@@ -520,16 +521,16 @@ static void install_cert(fixture_t *f, const acme_domain_t *d, acme_key_type_e t
                          const apr_array_header_t *names, int stage_only,
                          apr_interval_time_t validity, const char *meta_json)
 {
-    EVP_PKEY *key;
-    const char *cert_pem, *key_pem, *why = NULL;
+    unit_ca_t *ca = unit_ca_create(f->p, "unit test root");
+    const char *cert_pem, *why = NULL;
 
-    assert_int_equal(acme_key_generate(f->p, type, &key), APR_SUCCESS);
-    assert_int_equal(acme_key_to_pem(f->p, key, &key_pem), APR_SUCCESS);
-    assert_int_equal(acme_selfsigned_create(f->p, key, d->name, names, validity, &cert_pem), APR_SUCCESS);
+    /* As in production: root's key, a CA-signed chain staged without a key. */
+    cert_pem = unit_issue_custody(ca, f->p, f->store, d->name, names, type, validity);
     assert_int_equal(acme_store_stage_with_meta(f->store, f->p, d->name, cert_pem, strlen(cert_pem),
-                                                key_pem, meta_json), APR_SUCCESS);
+                                                NULL, meta_json), APR_SUCCESS);
     if (!stage_only) {
-        assert_int_equal(acme_store_activate(f->store, f->p, &f->ctx, d->name, names, &why), APR_SUCCESS);
+        assert_int_equal(acme_store_activate(f->store, f->p, &f->ctx, d->name, names, type,
+                                             ca->anchors, &why), APR_SUCCESS);
     }
 }
 

@@ -14,6 +14,8 @@
 
 #include "unit.h"
 #include "unit_store.h"
+#include "unit_issue.h"
+#include <openssl/rsa.h>
 #include "acme_store.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
@@ -291,11 +293,6 @@ static void test_lock_exclusive(void **state)
 
 /* --- staging and activation ---------------------------------------------- */
 
-typedef struct test_cert_t {
-    const char *key_pem;
-    const char *cert_pem;
-} test_cert_t;
-
 static apr_array_header_t *names_of(apr_pool_t *p, const char *a, const char *b)
 {
     apr_array_header_t *names = apr_array_make(p, 2, sizeof(const char *));
@@ -307,33 +304,9 @@ static apr_array_header_t *names_of(apr_pool_t *p, const char *a, const char *b)
     return names;
 }
 
-/* Self-signed certificate for names; with other_key set, the key returned is
- * not the certificate's. */
-static test_cert_t make_cert(apr_pool_t *p, const apr_array_header_t *names, int other_key)
-{
-    EVP_PKEY *pkey, *other;
-    test_cert_t tc;
-
-    assert_int_equal(acme_key_generate(p, ACME_KEY_EC_P256, &pkey), APR_SUCCESS);
-    assert_int_equal(acme_selfsigned_create(p, pkey, APR_ARRAY_IDX(names, 0, const char *),
-                                            names, 30 * DAY, &tc.cert_pem), APR_SUCCESS);
-    if (other_key) {
-        assert_int_equal(acme_key_generate(p, ACME_KEY_EC_P256, &other), APR_SUCCESS);
-        pkey = other;
-    }
-    assert_int_equal(acme_key_to_pem(p, pkey, &tc.key_pem), APR_SUCCESS);
-    return tc;
-}
-
 static apr_time_t test_clock(void *baton)
 {
     return *(apr_time_t *)baton;
-}
-
-static void stage(acme_store_t *store, apr_pool_t *p, const char *name, test_cert_t tc)
-{
-    assert_int_equal(acme_store_stage(store, p, name, tc.cert_pem, strlen(tc.cert_pem),
-                                      tc.key_pem), APR_SUCCESS);
 }
 
 static const char *live_target(acme_store_t *store, apr_pool_t *p, const char *name)
@@ -360,6 +333,21 @@ static void test_stage_flags(void **state)
     assert_int_equal(mode_of(store, p, "staging/example.org/cert.pem"), 0644);
 }
 
+static void stage_chain(acme_store_t *store, apr_pool_t *p, const char *name, const char *chain,
+                        const char *planted_key)
+{
+    assert_int_equal(acme_store_stage(store, p, name, chain, strlen(chain), planted_key),
+                     APR_SUCCESS);
+}
+
+static apr_status_t activate(acme_store_t *store, apr_pool_t *p, acme_ctx_t *ctx,
+                             const apr_array_header_t *names, acme_key_type_e type,
+                             unit_ca_t *ca, const char **why)
+{
+    return acme_store_activate(store, p, ctx, "example.org", names, type,
+                               ca ? ca->anchors : NULL, why);
+}
+
 static void test_activate_good(void **state)
 {
     apr_pool_t *p = *state;
@@ -367,12 +355,19 @@ static void test_activate_good(void **state)
     apr_array_header_t *names = names_of(p, "example.org", "www.example.org"), *versions, *chain;
     apr_time_t now = apr_time_now();
     acme_ctx_t ctx = { NULL, NULL, 0, test_clock, &now };
-    const char *why, *first, *second;
+    unit_ca_t *ca = unit_ca_create(p, "unit test root");
+    const char *why, *first, *second, *pem;
+    apr_size_t len;
+    EVP_PKEY *key, *archived;
 
-    assert_int_equal(acme_store_activate(store, p, &ctx, "example.org", names, &why), APR_ENOENT);
-    stage(store, p, "example.org", make_cert(p, names, 0));
-    assert_int_equal(acme_store_activate(store, p, &ctx, "example.org", names, &why),
-                     APR_SUCCESS);
+    assert_int_equal(activate(store, p, &ctx, names, ACME_KEY_EC_P256, ca, &why), APR_ENOENT);
+    key = unit_custody_key(p, store, "example.org", names, ACME_KEY_EC_P256);
+    assert_int_equal(mode_of(store, p, "keys"), 0700);
+    assert_int_equal(mode_of(store, p, "keys/example.org"), 0700);
+    assert_int_equal(mode_of(store, p, "csr/example.org.json"), 0644);
+    stage_chain(store, p, "example.org", unit_ca_issue(ca, p, key, names, 30 * DAY), NULL);
+    assert_false(exists(store, p, "staging/example.org/privkey.pem"));
+    assert_int_equal(activate(store, p, &ctx, names, ACME_KEY_EC_P256, ca, &why), APR_SUCCESS);
     first = live_target(store, p, "example.org");
     assert_int_equal(strncmp(first, "../archive/example.org/", 23), 0);
     assert_false(acme_store_has_staged(store, p, "example.org"));
@@ -380,11 +375,19 @@ static void test_activate_good(void **state)
     assert_int_equal(mode_of(store, p, "domains/example.org/privkey.pem"), 0600);
     assert_int_equal(acme_store_load_live(store, p, "example.org", &chain), APR_SUCCESS);
     assert_int_equal(chain->nelts, 1);
+    /* The live key is the one root generated; it left keys/, and the next
+     * order gets a new one. */
+    assert_int_equal(acme_store_read(store, p, "domains/example.org/privkey.pem", 1 << 16, &pem,
+                                     &len), APR_SUCCESS);
+    assert_int_equal(acme_key_from_pem(p, pem, len, &archived), APR_SUCCESS);
+    assert_int_equal(EVP_PKEY_eq(archived, key), 1);
+    assert_false(exists(store, p, "csr/example.org.json"));
+    assert_false(acme_custody_ready(store, p, "example.org", names, ACME_KEY_EC_P256));
 
     now += apr_time_from_sec(5);
-    stage(store, p, "example.org", make_cert(p, names, 0));
-    assert_int_equal(acme_store_activate(store, p, &ctx, "example.org", names, &why),
-                     APR_SUCCESS);
+    stage_chain(store, p, "example.org", unit_issue_custody(ca, p, store, "example.org", names,
+                                                            ACME_KEY_EC_P256, 30 * DAY), NULL);
+    assert_int_equal(activate(store, p, &ctx, names, ACME_KEY_EC_P256, ca, &why), APR_SUCCESS);
     second = live_target(store, p, "example.org");
     assert_string_not_equal(first, second);
     assert_int_equal(acme_store_list(store, p, "archive/example.org", &versions), APR_SUCCESS);
@@ -394,43 +397,97 @@ static void test_activate_good(void **state)
 }
 
 static void assert_refused(acme_store_t *store, apr_pool_t *p, acme_ctx_t *ctx,
-                           const apr_array_header_t *names, test_cert_t tc, const char *live)
+                           const apr_array_header_t *names, acme_key_type_e type, unit_ca_t *ca,
+                           const char *chain, const char *planted_key, const char *live,
+                           const char *expect)
 {
     const char *why = NULL;
 
-    stage(store, p, "example.org", tc);
-    assert_int_equal(acme_store_activate(store, p, ctx, "example.org", names, &why), APR_EINVAL);
+    stage_chain(store, p, "example.org", chain, planted_key);
+    if (activate(store, p, ctx, names, type, ca, &why) != APR_EINVAL) {
+        fail_msg("accepted, expected a refusal for \"%s\"", expect);
+    }
     assert_non_null(why);
+    if (!strstr(why, expect)) {
+        fail_msg("refused for \"%s\", expected \"%s\"", why, expect);
+    }
     assert_false(acme_store_has_staged(store, p, "example.org"));
     assert_true(exists(store, p, "staging/example.org/rejected"));
     assert_false(acme_store_any_staged(store, p));
     assert_string_equal(live_target(store, p, "example.org"), live);
+    assert_true(acme_custody_refused_until(store, p, "example.org") > *(apr_time_t *)ctx->clock_baton);
 }
 
+/* What someone with the child's rights could plant in staging/. */
 static void test_activate_refuses_bad(void **state)
 {
     apr_pool_t *p = *state;
     acme_store_t *store = new_store(p);
     apr_array_header_t *names = names_of(p, "example.org", "www.example.org");
-    apr_time_t now = apr_time_now();
+    apr_array_header_t *more = names_of(p, "example.org", "www.example.org");
+    apr_time_t now = apr_time_now(), until;
     acme_ctx_t ctx = { NULL, NULL, 0, test_clock, &now };
-    const char *why, *live;
-    test_cert_t expiring;
+    unit_ca_t *ca = unit_ca_create(p, "unit test root"), *other = unit_ca_create(p, "other root");
+    const char *why, *live, *key_pem, *expiring;
+    EVP_PKEY *own, *weak = EVP_RSA_gen(1024), *key;
 
-    stage(store, p, "example.org", make_cert(p, names, 0));
-    assert_int_equal(acme_store_activate(store, p, &ctx, "example.org", names, &why),
-                     APR_SUCCESS);
+    stage_chain(store, p, "example.org", unit_issue_custody(ca, p, store, "example.org", names,
+                                                            ACME_KEY_EC_P256, 30 * DAY), NULL);
+    assert_int_equal(activate(store, p, &ctx, names, ACME_KEY_EC_P256, ca, &why), APR_SUCCESS);
     live = live_target(store, p, "example.org");
+    key = unit_custody_key(p, store, "example.org", names, ACME_KEY_EC_P256);
 
-    assert_refused(store, p, &ctx, names, make_cert(p, names, 1), live);
-    assert_refused(store, p, &ctx, names, make_cert(p, names_of(p, "example.org", NULL), 0),
-                   live);
-    expiring = make_cert(p, names, 0);
+    /* A key of the attacker's own with a self-signed certificate, or one the CA signed. */
+    assert_int_equal(acme_key_generate(p, ACME_KEY_EC_P256, &own), APR_SUCCESS);
+    assert_int_equal(acme_key_to_pem(p, own, &key_pem), APR_SUCCESS);
+    assert_refused(store, p, &ctx, names, ACME_KEY_EC_P256, ca,
+                   unit_ca_issue(NULL, p, own, names, 36500 * DAY), key_pem, live,
+                   "not one this server generated");
+    assert_refused(store, p, &ctx, names, ACME_KEY_EC_P256, ca,
+                   unit_ca_issue(ca, p, own, names, 30 * DAY), key_pem, live,
+                   "not one this server generated");
+    /* RSA-1024, which mod_ssl refuses to load. */
+    assert_non_null(weak);
+    apr_pool_cleanup_register(p, weak, unit_pkey_free, apr_pool_cleanup_null);
+    assert_int_equal(acme_key_to_pem(p, weak, &key_pem), APR_SUCCESS);
+    assert_refused(store, p, &ctx, names, ACME_KEY_EC_P256, ca,
+                   unit_ca_issue(NULL, p, weak, names, 30 * DAY), key_pem, live,
+                   "not one this server generated");
+    /* Root's key, but not what the configuration asks for. */
+    assert_refused(store, p, &ctx, names, ACME_KEY_EC_P256, ca,
+                   unit_ca_issue(other, p, key, names, 30 * DAY), NULL, live,
+                   "does not verify to a trusted root");
+    assert_refused(store, p, &ctx, names, ACME_KEY_EC_P256, ca,
+                   unit_ca_issue(NULL, p, key, names, 30 * DAY), NULL, live,
+                   "does not verify to a trusted root");
+    assert_refused(store, p, &ctx, names, ACME_KEY_EC_P256, ca,
+                   unit_ca_issue(ca, p, key, names_of(p, "example.org", NULL), 30 * DAY), NULL,
+                   live, "does not name www.example.org");
+    APR_ARRAY_PUSH(more, const char *) = "mail.example.org";
+    assert_refused(store, p, &ctx, names, ACME_KEY_EC_P256, ca,
+                   unit_ca_issue(ca, p, key, more, 30 * DAY), NULL, live,
+                   "names mail.example.org, which is not configured");
+    assert_refused(store, p, &ctx, names, ACME_KEY_RSA_2048, ca,
+                   unit_ca_issue(ca, p, key, names, 30 * DAY), NULL, live,
+                   "configured key type is rsa-2048");
+    assert_refused(store, p, &ctx, names, ACME_KEY_EC_P256, ca,
+                   unit_ca_issue(ca, p, key, names, 2000 * DAY), NULL, live, "more than");
+    expiring = unit_ca_issue(ca, p, key, names, 30 * DAY);
     now += 31 * DAY;
-    assert_refused(store, p, &ctx, names, expiring, live);
-    assert_int_equal(acme_store_stage(store, p, "example.org", "garbage", 7, "key"), APR_SUCCESS);
-    assert_int_equal(acme_store_activate(store, p, &ctx, "example.org", names, &why), APR_EINVAL);
+    assert_refused(store, p, &ctx, names, ACME_KEY_EC_P256, ca, expiring, NULL, live, "expired");
+    assert_int_equal(acme_store_stage(store, p, "example.org", "garbage", 7, NULL), APR_SUCCESS);
+    assert_int_equal(activate(store, p, &ctx, names, ACME_KEY_EC_P256, ca, &why), APR_EINVAL);
     assert_string_equal(live_target(store, p, "example.org"), live);
+
+    /* Each refusal doubles the name's backoff, up to the maximum; success clears it. */
+    until = acme_custody_refused_until(store, p, "example.org");
+    assert_true(until - now >= ACME_CUSTODY_BACKOFF_MAX - apr_time_from_sec(1));
+    assert_true(until - now <= ACME_CUSTODY_BACKOFF_MAX + apr_time_from_sec(2));
+    now = apr_time_now();
+    stage_chain(store, p, "example.org", unit_issue_custody(ca, p, store, "example.org", names,
+                                                            ACME_KEY_EC_P256, 30 * DAY), NULL);
+    assert_int_equal(activate(store, p, &ctx, names, ACME_KEY_EC_P256, ca, &why), APR_SUCCESS);
+    assert_int_equal(acme_custody_refused_until(store, p, "example.org"), 0);
 }
 
 /* The child owns staging/: links it plants must not steer the root parent. */
@@ -440,26 +497,26 @@ static void test_activate_ignores_links(void **state)
     acme_store_t *store = new_store(p);
     apr_array_header_t *names = names_of(p, "example.org", NULL);
     acme_ctx_t ctx = { NULL, NULL, 0, NULL, NULL };
-    const char *why;
+    unit_ca_t *ca = unit_ca_create(p, "unit test root");
+    const char *why, *chain = unit_issue_custody(ca, p, store, "example.org", names,
+                                                 ACME_KEY_EC_P256, 30 * DAY);
 
-    stage(store, p, "decoy.org", make_cert(p, names, 0));
+    stage_chain(store, p, "decoy.org", chain, "key");
     assert_int_equal(rename(acme_store_path(store, p, "staging/decoy.org"),
                             acme_store_path(store, p, "elsewhere")), 0);
     assert_int_equal(symlink("../elsewhere", acme_store_path(store, p, "staging/example.org")),
                      0);
-    assert_int_equal(acme_store_activate(store, p, &ctx, "example.org", names, &why),
-                     APR_ENOENT);
+    assert_int_equal(activate(store, p, &ctx, names, ACME_KEY_EC_P256, ca, &why), APR_ENOENT);
     assert_true(exists(store, p, "elsewhere/ready"));
     assert_true(exists(store, p, "elsewhere/privkey.pem"));
     assert_false(exists(store, p, "domains/example.org"));
 
     assert_int_equal(unlink(acme_store_path(store, p, "staging/example.org")), 0);
-    stage(store, p, "example.org", make_cert(p, names, 0));
+    stage_chain(store, p, "example.org", chain, NULL);
     assert_int_equal(unlink(acme_store_path(store, p, "staging/example.org/cert.pem")), 0);
     assert_int_equal(symlink("../../elsewhere/cert.pem",
                              acme_store_path(store, p, "staging/example.org/cert.pem")), 0);
-    assert_int_equal(acme_store_activate(store, p, &ctx, "example.org", names, &why),
-                     APR_EINVAL);
+    assert_int_equal(activate(store, p, &ctx, names, ACME_KEY_EC_P256, ca, &why), APR_EINVAL);
     assert_false(exists(store, p, "domains/example.org"));
     assert_true(exists(store, p, "elsewhere/cert.pem"));
 }

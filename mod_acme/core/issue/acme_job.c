@@ -197,7 +197,7 @@ apr_status_t acme_domain_from_json(apr_pool_t *p, json_t *json, acme_domain_t **
     return APR_SUCCESS;
 }
 
-/* ---- persistence: jobs/<name>.json and jobs/<name>.key ---- */
+/* ---- persistence: jobs/<name>.json ---- */
 
 #define ACME_JOB_MAX_AGE      apr_time_from_sec(24 * 3600)
 
@@ -206,6 +206,8 @@ static const char *job_json_path(apr_pool_t *p, const char *name)
     return apr_pstrcat(p, "jobs/", name, ".json", NULL);
 }
 
+/* Where versions before root's key custody kept the certificate key, readable
+ * by the child: removed wherever a job ends or starts. */
 static const char *job_key_path(apr_pool_t *p, const char *name)
 {
     return apr_pstrcat(p, "jobs/", name, ".key", NULL);

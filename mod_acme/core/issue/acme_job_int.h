@@ -42,8 +42,6 @@ typedef struct acme_job_t {
     const char *cert_url;
     apr_array_header_t *authz_urls; /* const char*, of the order */
     apr_array_header_t *pending;    /* acme_pending_t*, published and responded to */
-    EVP_PKEY *cert_key;
-    const char *cert_key_pem;
     apr_interval_time_t poll_interval;
     int account_retried;
     struct acme_dns01_set_t *dns01; /* dns-01 answers of the order (acme_dns01.c) */
@@ -165,7 +163,8 @@ json_t *acme_job_strings_json(const apr_array_header_t *strings);
 /* Runs the job's current step (acme_job_steps.c). */
 acme_outcome_e acme_job_step(acme_step_ctx_t *sc);
 
-/* Persistence of a job in jobs/<name>.json and jobs/<name>.key. */
+/* Persistence of a job in jobs/<name>.json (the certificate key is root's:
+ * acme_custody.h). */
 const char *acme_job_fingerprint(apr_pool_t *p, const acme_domain_t *domain);
 /* A new job in pool, or the persisted one when it is usable (same fingerprint
  * and CA, younger than a day, started after the live certificate was issued:

@@ -19,6 +19,8 @@
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_events.h"
+#include "acme_custody.h"
+#include "acme_certverify.h"
 
 /* meta.json is a few hundred bytes; anything larger is not ours. */
 #define ACME_STAGED_META_MAX (8 * 1024)
@@ -70,7 +72,7 @@ apr_status_t acme_store_stage_with_meta(acme_store_t *store, apr_pool_t *p, cons
     char stamp[APR_RFC822_DATE_LEN];
     apr_status_t rv;
 
-    if ((rv = acme_store_name_check(name)) != APR_SUCCESS || !chain_pem || !key_pem) {
+    if ((rv = acme_store_name_check(name)) != APR_SUCCESS || !chain_pem) {
         return APR_EINVAL;
     }
     base = apr_pstrcat(p, "staging/", name, "/", NULL);
@@ -79,11 +81,15 @@ apr_status_t acme_store_stage_with_meta(acme_store_t *store, apr_pool_t *p, cons
         || (rv = acme_store_remove(store, p, apr_pstrcat(p, base, "rejected", NULL)))
            != APR_SUCCESS
         || (rv = acme_store_remove(store, p, apr_pstrcat(p, base, "meta.json", NULL)))
-           != APR_SUCCESS) {
+           != APR_SUCCESS
+        || (!key_pem && (rv = acme_store_remove(store, p, apr_pstrcat(p, base, "privkey.pem",
+                                                                      NULL))) != APR_SUCCESS)) {
         return rv;
     }
-    rv = acme_store_write(store, p, apr_pstrcat(p, base, "privkey.pem", NULL), key_pem,
-                          strlen(key_pem), ACME_STORE_KEY_PERMS);
+    if (key_pem) {
+        rv = acme_store_write(store, p, apr_pstrcat(p, base, "privkey.pem", NULL), key_pem,
+                              strlen(key_pem), ACME_STORE_KEY_PERMS);
+    }
     if (rv == APR_SUCCESS) {
         rv = acme_store_write(store, p, apr_pstrcat(p, base, "cert.pem", NULL), chain_pem,
                               chain_len, ACME_STORE_FILE_PERMS);
@@ -145,7 +151,7 @@ int acme_store_any_staged(acme_store_t *store, apr_pool_t *p)
 typedef struct staged_t {
     const char *chain_pem;
     apr_size_t chain_len;
-    const char *key_pem;
+    const char *key_pem;            /* root's key for the leaf (acme_custody_key_for) */
     apr_size_t key_len;
     const char *meta_json;          /* NULL when none, or not a JSON object */
     apr_array_header_t *chain;
@@ -184,29 +190,23 @@ static const char *staged_meta(apr_pool_t *p, int dirfd)
 }
 
 /* Everything in staging/<name> is read through one directory descriptor
- * opened without following links: the child owns that directory. */
+ * opened without following links: the child owns that directory. Only the
+ * chain and meta.json: a private key found there is never used, the key
+ * comes from root's custody (staged_key). */
 static apr_status_t staged_load(apr_pool_t *p, int dirfd, staged_t *st, const char **why)
 {
     apr_status_t rv;
 
     rv = acme_store_read_at(p, dirfd, "cert.pem", ACME_MAX_CHAIN_BYTES, &st->chain_pem,
                             &st->chain_len);
-    if (rv == APR_SUCCESS) {
-        rv = acme_store_read_at(p, dirfd, "privkey.pem", ACME_MAX_STORE_FILE, &st->key_pem,
-                                &st->key_len);
-    }
     if (rv != APR_SUCCESS) {
-        *why = APR_STATUS_IS_ENOENT(rv) ? "staged certificate or key file is missing"
+        *why = APR_STATUS_IS_ENOENT(rv) ? "staged certificate file is missing"
                                         : "staged files cannot be read";
         return APR_STATUS_IS_ENOENT(rv) ? APR_EINVAL : rv;
     }
     if (acme_chain_parse(p, st->chain_pem, st->chain_len, &st->chain) != APR_SUCCESS
         || st->chain->nelts < 1) {
         *why = "staged certificate chain is not a valid PEM chain";
-        return APR_EINVAL;
-    }
-    if (acme_key_from_pem(p, st->key_pem, st->key_len, &st->pkey) != APR_SUCCESS) {
-        *why = "staged private key is not a valid PEM key";
         return APR_EINVAL;
     }
     if (acme_cert_info(p, APR_ARRAY_IDX(st->chain, 0, X509 *), &st->info) != APR_SUCCESS) {
@@ -356,11 +356,6 @@ static apr_status_t activate_loaded(acme_store_t *store, apr_pool_t *p, const ac
     int first = !has_live(store, p, name);
     apr_status_t rv;
 
-    if (!first && already_live(store, p, name, st)) {
-        acme_log(ctx, ACME_LOG_INFO, APR_SUCCESS, "ACME00304: %s: the staged certificate %s is "
-                 "live already", name, st->info.serial ? st->info.serial : "?");
-        return APR_SUCCESS;
-    }
     rv = archive_write(store, p, name, version, st);
     if (rv == APR_SUCCESS) {
         rv = link_replace(store, p, name, version);
@@ -380,8 +375,25 @@ static apr_status_t activate_loaded(acme_store_t *store, apr_pool_t *p, const ac
     return APR_SUCCESS;
 }
 
+/* The key root generated for the leaf's public key. */
+static apr_status_t staged_key(acme_store_t *store, apr_pool_t *p, const char *name,
+                               staged_t *st, const char **why)
+{
+    apr_status_t rv = acme_custody_key_for(store, p, name,
+                                           X509_get0_pubkey(APR_ARRAY_IDX(st->chain, 0, X509 *)),
+                                           &st->key_pem, &st->key_len, &st->pkey);
+
+    if (rv != APR_SUCCESS) {
+        *why = apr_psprintf(p, "its public key is not one this server generated for %s "
+                            "(keys/%s/), so it was not ordered with our CSR", name, name);
+        return APR_STATUS_IS_ENOENT(rv) ? APR_EINVAL : rv;
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                  const char *name, const apr_array_header_t *names,
+                                 acme_key_type_e key_type, X509_STORE *anchors,
                                  const char **why)
 {
     staged_t st;
@@ -406,26 +418,41 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
     }
     memset(&st, 0, sizeof(st));
     rv = staged_load(p, dirfd, &st, &reason);
+    if (rv == APR_SUCCESS && has_live(store, p, name) && already_live(store, p, name, &st)) {
+        /* A crash after the link switch: its key is archived and retired. */
+        acme_log(ctx, ACME_LOG_INFO, APR_SUCCESS, "ACME00304: %s: the staged certificate %s is "
+                 "live already", name, st.info.serial ? st.info.serial : "?");
+        staged_clear(store, p, name, dirfd, ready);
+        close(dirfd);
+        return APR_SUCCESS;
+    }
     if (rv == APR_SUCCESS) {
-        rv = acme_cert_check(p, APR_ARRAY_IDX(st.chain, 0, X509 *), st.pkey, names,
-                             acme_now(ctx), &reason);
+        rv = staged_key(store, p, name, &st, &reason);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = acme_cert_verify_issued(p, st.chain, st.pkey, names, key_type, anchors,
+                                     acme_now(ctx), &reason);
         if (rv != APR_SUCCESS && !reason) {
-            reason = "certificate does not fit the key, the names or the time";
+            reason = "the certificate does not fit the key, the names or the time";
         }
     }
     if (rv == APR_EINVAL) {
         staged_reject(dirfd, ctx, name, ready, reason);
+        acme_custody_refused(store, p, name, acme_now(ctx));
     }
     if (rv == APR_SUCCESS) {
         rv = activate_loaded(store, p, ctx, name, &st, &reason);
     }
     if (rv == APR_SUCCESS) {
+        acme_custody_retire(store, p, name, st.pkey);
+        acme_custody_refused_clear(store, p, name);
         staged_clear(store, p, name, dirfd, ready);
     }
     close(dirfd);
     *why = reason;
     return rv;
 }
+
 /* Is the fallback on disk complete, matching and good for a while? */
 static int fallback_usable(acme_store_t *store, apr_pool_t *p)
 {

@@ -33,11 +33,12 @@ struct acme_store_t {
 static const char *const child_dirs[] = { "accounts", "staging", "jobs", "status", "events", NULL };
 /* Directories only the root parent writes. */
 static const char *const root_dirs[] = { "config", "domains", "archive", "fallback",
-                                         "root-events", NULL };
+                                         "root-events", "keys", "csr", NULL };
 
 static int is_private_top(const char *relpath)
 {
-    static const char *const private_dirs[] = { "accounts", "staging", "jobs", NULL };
+    /* keys/: certificate keys in root's custody (acme_custody.h). */
+    static const char *const private_dirs[] = { "accounts", "staging", "jobs", "keys", NULL };
     int i;
 
     for (i = 0; private_dirs[i]; ++i) {
@@ -570,7 +571,8 @@ static apr_status_t store_create(apr_pool_t *p, const char *dir)
         }
     }
     for (i = 0; root_dirs[i]; ++i) {
-        rv = make_dir(p, apr_pstrcat(p, dir, "/", root_dirs[i], NULL), open_perms);
+        rv = make_dir(p, apr_pstrcat(p, dir, "/", root_dirs[i], NULL),
+                      dir_perms_for(root_dirs[i]));
         if (rv != APR_SUCCESS) {
             return rv;
         }

@@ -4,7 +4,9 @@
 #include <apr_tables.h>
 #include <apr_file_io.h>
 #include <jansson.h>
+#include <openssl/x509.h>
 #include "acme_core.h"
+#include "acme_crypto.h"
 
 /* The state directory (AcmeStoreDir). Layout, relative to it:
  *   accounts/<ca-id>/account.key   account key, 0600      (child user)
@@ -13,7 +15,10 @@
  *   domains/<name>                 symlink → ../archive/<name>/<version>: the live certificate (root)
  *   archive/<name>/<version>/      cert.pem (chain), privkey.pem (0600), every version ever live (root)
  *   archive/<name>/<version>/meta.json  {"ca": directory URL, "issued_at": RFC 3339} (when known)
- *   staging/<name>/                cert.pem, privkey.pem (0600), meta.json, ready  (child user; parent activates)
+ *   staging/<name>/                cert.pem (chain), meta.json, ready  (child user; parent activates)
+ *   keys/<name>/<id>.key           certificate keys root generated, 0600, directory 0700 (root)
+ *   csr/<name>.json                the CSR of the current key, for the child (root, 0644)
+ *                                  (keys/ and csr/: acme_custody.h)
  *   jobs/<name>.ari.json           ARI state of the live certificate (child user)
  *   events/<time>-<event>-<name>.json  failed, expiring for AcmeNotifyCmd (child user)
  *   root-events/<time>-<event>-<name>.json  issued, renewed for AcmeNotifyCmd (root)
@@ -72,7 +77,9 @@ const char *acme_store_live_key_path(const acme_store_t *store, apr_pool_t *p, c
 apr_status_t acme_store_load_live(acme_store_t *store, apr_pool_t *p, const char *name,
                                   apr_array_header_t **chain);
 
-/* Staging, written by the child: key first, chain next, "ready" marker last. */
+/* Staging, written by the child: chain, then "ready" marker last. key_pem is
+ * NULL for a certificate of a key in root's custody (acme_custody.h), the
+ * only kind activation accepts; a staged privkey.pem is never read. */
 apr_status_t acme_store_stage(acme_store_t *store, apr_pool_t *p, const char *name,
                               const char *chain_pem, apr_size_t chain_len, const char *key_pem);
 /* The same with meta.json (a JSON object: {"ca": directory URL, "issued_at": RFC 3339})
@@ -85,10 +92,16 @@ int acme_store_has_staged(acme_store_t *store, apr_pool_t *p, const char *name);
 int acme_store_any_staged(acme_store_t *store, apr_pool_t *p);
 
 /* Parent (root): staged certificate → new archive version → domains/<name> link.
- * Refuses (APR_EINVAL, *why) a chain that does not match its key, does not cover
- * names, or is expired; the live certificate then stays. APR_ENOENT if nothing staged. */
+ * The chain's leaf must carry the public key of a key root generated for name
+ * (acme_custody.h), which goes into the archive next to it; and pass
+ * acme_cert_verify_issued for names, key_type and anchors at acme_now(ctx).
+ * Anything else is refused (APR_EINVAL, *why): "ready" is renamed "rejected",
+ * the refusal logged and recorded for the name's backoff
+ * (acme_custody_refused); the live certificate stays. APR_ENOENT if nothing
+ * is staged. */
 apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                  const char *name, const apr_array_header_t *names,
+                                 acme_key_type_e key_type, X509_STORE *anchors,
                                  const char **why);
 
 /* The shared fallback certificate and key, generated once (EC P-256). */

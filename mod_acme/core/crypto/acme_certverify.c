@@ -1,0 +1,276 @@
+/* The proofs activation asks of an issued certificate: it carries a key root
+ * generated, names exactly the configured names, chains to trusted roots,
+ * has a sane lifetime, and loads in an SSL_CTX as strict as mod_ssl's. */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include "acme_certverify.h"
+#include "acme_cert.h"
+#include "acme_names.h"
+
+apr_status_t acme_key_spki_id(apr_pool_t *p, EVP_PKEY *pkey, const char **id)
+{
+    unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0, i;
+    int len = pkey ? i2d_PUBKEY(pkey, &der) : -1;
+    char *hex;
+
+    if (len <= 0 || !EVP_Digest(der, (size_t)len, md, &md_len, EVP_sha256(), NULL)) {
+        OPENSSL_free(der);
+        ERR_clear_error();
+        return APR_EINVAL;
+    }
+    OPENSSL_free(der);
+    hex = apr_palloc(p, md_len * 2 + 1);
+    for (i = 0; i < md_len; ++i) {
+        apr_snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    }
+    hex[md_len * 2] = '\0';
+    *id = hex;
+    return APR_SUCCESS;
+}
+
+static apr_status_t store_free(void *data)
+{
+    X509_STORE_free(data);
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_trust_anchors(apr_pool_t *p, int use_system, const apr_array_header_t *files,
+                                X509_STORE **anchors, const char **why)
+{
+    X509_STORE *store = X509_STORE_new();
+    int i;
+
+    *why = NULL;
+    if (!store) {
+        return APR_ENOMEM;
+    }
+    apr_pool_cleanup_register(p, store, store_free, apr_pool_cleanup_null);
+    /* No system store (a minimal container) leaves only the files. */
+    if (use_system && !X509_STORE_set_default_paths(store)) {
+        ERR_clear_error();
+    }
+    for (i = 0; files && i < files->nelts; ++i) {
+        const char *file = APR_ARRAY_IDX(files, i, const char *);
+
+        if (file && !X509_STORE_load_file(store, file)) {
+            ERR_clear_error();
+            *why = apr_psprintf(p, "%s cannot be read or holds no PEM certificate", file);
+            return APR_EINVAL;
+        }
+    }
+    *anchors = store;
+    return APR_SUCCESS;
+}
+
+/* The first OpenSSL error's reason, or what, and the queue emptied. */
+static const char *ssl_reason(apr_pool_t *p, const char *what)
+{
+    unsigned long err = ERR_peek_error();
+    const char *reason = err ? ERR_reason_error_string(err) : NULL;
+    const char *text = apr_pstrdup(p, reason ? reason : what);
+
+    ERR_clear_error();
+    return text;
+}
+
+apr_status_t acme_cert_loadable(apr_pool_t *p, const apr_array_header_t *chain, EVP_PKEY *key,
+                                const char **why)
+{
+    SSL_CTX *ctx;
+    int level, i;
+    apr_status_t rv = APR_EINVAL;
+
+    *why = NULL;
+    if (!chain || chain->nelts < 1 || !key) {
+        *why = "no certificate or no key";
+        return APR_EINVAL;
+    }
+    if (!(ctx = SSL_CTX_new(TLS_server_method()))) {
+        *why = ssl_reason(p, "cannot create an SSL context");
+        return APR_ENOMEM;
+    }
+    level = SSL_CTX_get_security_level(ctx);
+    if (level < ACME_CERT_MIN_SECLEVEL) {
+        level = ACME_CERT_MIN_SECLEVEL;
+        SSL_CTX_set_security_level(ctx, level);
+    }
+    if (SSL_CTX_use_certificate(ctx, APR_ARRAY_IDX(chain, 0, X509 *)) != 1) {
+        *why = apr_psprintf(p, "a TLS server (security level %d) refuses the certificate: %s",
+                            level, ssl_reason(p, "unusable certificate"));
+        goto done;
+    }
+    for (i = 1; i < chain->nelts; ++i) {
+        if (SSL_CTX_add1_chain_cert(ctx, APR_ARRAY_IDX(chain, i, X509 *)) != 1) {
+            *why = apr_psprintf(p, "a TLS server (security level %d) refuses chain "
+                                "certificate %d: %s", level, i,
+                                ssl_reason(p, "unusable certificate"));
+            goto done;
+        }
+    }
+    if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        *why = apr_psprintf(p, "a TLS server (security level %d) refuses the private key: %s",
+                            level, ssl_reason(p, "key does not match the certificate"));
+        goto done;
+    }
+    rv = APR_SUCCESS;
+done:
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    return rv;
+}
+
+static int name_listed(apr_pool_t *p, const apr_array_header_t *list, const char *name)
+{
+    const char *want = acme_name_normalize(p, name);
+    int i;
+
+    for (i = 0; list && i < list->nelts; ++i) {
+        if (!strcmp(acme_name_normalize(p, APR_ARRAY_IDX(list, i, const char *)), want)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Exactly the configured names: none missing, none added. */
+static apr_status_t names_exact(apr_pool_t *p, const acme_cert_info_t *info,
+                                const apr_array_header_t *names, const char **why)
+{
+    int i;
+
+    for (i = 0; names && i < names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        if (!name_listed(p, info->names, name)) {
+            *why = apr_psprintf(p, "the certificate does not name %s", name);
+            return APR_EINVAL;
+        }
+    }
+    for (i = 0; i < info->names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(info->names, i, const char *);
+        if (!name_listed(p, names, name)) {
+            *why = apr_psprintf(p, "the certificate names %s, which is not configured", name);
+            return APR_EINVAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static const char *date_str(apr_pool_t *p, apr_time_t t)
+{
+    char *buf = apr_palloc(p, APR_RFC822_DATE_LEN);
+    return apr_rfc822_date(buf, t) == APR_SUCCESS ? buf : "(unknown date)";
+}
+
+static apr_status_t validity_sane(apr_pool_t *p, const acme_cert_info_t *info, apr_time_t now,
+                                  const char **why)
+{
+    if (now < info->not_before) {
+        *why = apr_psprintf(p, "the certificate is not valid before %s",
+                            date_str(p, info->not_before));
+        return APR_EINVAL;
+    }
+    if (now >= info->not_after) {
+        *why = apr_psprintf(p, "the certificate expired on %s",
+                            date_str(p, info->not_after));
+        return APR_EINVAL;
+    }
+    if (info->not_after - info->not_before > ACME_CERT_MAX_LIFETIME) {
+        *why = apr_psprintf(p, "the certificate is valid for %" APR_TIME_T_FMT " days, more "
+                            "than the %" APR_TIME_T_FMT " any ACME CA issues",
+                            apr_time_sec(info->not_after - info->not_before) / 86400,
+                            apr_time_sec(ACME_CERT_MAX_LIFETIME) / 86400);
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t chain_trusted(apr_pool_t *p, const apr_array_header_t *chain,
+                                  X509_STORE *anchors, apr_time_t now, const char **why)
+{
+    X509_STORE_CTX *sctx = X509_STORE_CTX_new();
+    STACK_OF(X509) *untrusted = sk_X509_new_null();
+    apr_status_t rv = APR_EINVAL;
+    int i;
+
+    if (!sctx || !untrusted) {
+        *why = "out of memory";
+        rv = APR_ENOMEM;
+        goto done;
+    }
+    for (i = 1; i < chain->nelts; ++i) {
+        sk_X509_push(untrusted, APR_ARRAY_IDX(chain, i, X509 *));
+    }
+    if (X509_STORE_CTX_init(sctx, anchors, APR_ARRAY_IDX(chain, 0, X509 *), untrusted) != 1) {
+        *why = ssl_reason(p, "cannot set up the chain verification");
+        goto done;
+    }
+    X509_STORE_CTX_set_purpose(sctx, X509_PURPOSE_SSL_SERVER);
+    X509_STORE_CTX_set_time(sctx, 0, (time_t)apr_time_sec(now));
+    if (X509_verify_cert(sctx) == 1) {
+        rv = APR_SUCCESS;
+    }
+    else {
+        *why = apr_psprintf(p, "the chain does not verify to a trusted root: %s",
+                            X509_verify_cert_error_string(X509_STORE_CTX_get_error(sctx)));
+    }
+done:
+    sk_X509_free(untrusted);       /* the certificates belong to chain */
+    X509_STORE_CTX_free(sctx);
+    ERR_clear_error();
+    return rv;
+}
+
+apr_status_t acme_cert_verify_issued(apr_pool_t *p, const apr_array_header_t *chain,
+                                     EVP_PKEY *key, const apr_array_header_t *names,
+                                     acme_key_type_e key_type, X509_STORE *anchors,
+                                     apr_time_t now, const char **why)
+{
+    acme_cert_info_t info;
+    acme_key_type_e type;
+    X509 *leaf;
+    apr_status_t rv;
+
+    *why = NULL;
+    if (!chain || chain->nelts < 1 || !key) {
+        *why = "no certificate or no key";
+        return APR_EINVAL;
+    }
+    leaf = APR_ARRAY_IDX(chain, 0, X509 *);
+    if (EVP_PKEY_eq(X509_get0_pubkey(leaf), key) != 1) {
+        ERR_clear_error();
+        *why = "the certificate does not carry the public key generated for it";
+        return APR_EINVAL;
+    }
+    if (acme_key_type_of(key, &type) != APR_SUCCESS) {
+        *why = "the key is neither RSA of 2048 bits or more nor EC P-256/P-384";
+        return APR_EINVAL;
+    }
+    if (type != key_type) {
+        *why = apr_psprintf(p, "the key is %s, the configured key type is %s",
+                            acme_key_type_name(type), acme_key_type_name(key_type));
+        return APR_EINVAL;
+    }
+    if (acme_cert_info(p, leaf, &info) != APR_SUCCESS) {
+        *why = "the certificate cannot be read";
+        return APR_EINVAL;
+    }
+    if ((rv = names_exact(p, &info, names, why)) != APR_SUCCESS
+        || (rv = validity_sane(p, &info, now, why)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!anchors) {
+        *why = "no trust anchors to verify the chain with";
+        return APR_EINVAL;
+    }
+    if ((rv = chain_trusted(p, chain, anchors, now, why)) != APR_SUCCESS) {
+        return rv;
+    }
+    return acme_cert_loadable(p, chain, key, why);
+}

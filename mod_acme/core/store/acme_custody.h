@@ -1,0 +1,74 @@
+#ifndef ACME_CUSTODY_H
+#define ACME_CUSTODY_H
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <openssl/evp.h>
+#include "acme_core.h"
+#include "acme_crypto.h"
+#include "acme_store.h"
+
+/* Certificate keys in root's custody. The root parent generates every
+ * certificate key and keeps it where the unprivileged child cannot look; the
+ * child gets a CSR for it, orders with it and stages only the chain; root
+ * pairs the chain with the key at activation (acme_store_activate).
+ *   keys/<name>/<id>.key     private keys root generated for <name>: directory
+ *                            0700, files 0600, root  (<id>: acme_key_spki_id)
+ *   keys/<name>/refused.json backoff after refused staged entries (root)
+ *   csr/<name>.json          {"names": [...], "key_type": "ec-p256", "key": <id>,
+ *                            "csr": base64url DER, "created": seconds}: the CSR
+ *                            of the current key, root-owned, world-readable
+ * A key is current until a certificate for it is activated; then it moves to
+ * archive/ and the next order gets a new key (acme_custody_prepare). */
+
+/* Keys that are not current any more (the configuration changed) are kept
+ * this long for an order still using them, then removed. */
+#define ACME_CUSTODY_OLD_KEY_AGE apr_time_from_sec(2 * 86400)
+
+/* Does csr/<name>.json hold a CSR for exactly names (in order) and key_type,
+ * with its key in keys/<name>/? Root side; a few small reads. */
+int acme_custody_ready(acme_store_t *store, apr_pool_t *p, const char *name,
+                       const apr_array_header_t *names, acme_key_type_e key_type);
+
+/* Root: makes a new key of key_type in keys/<name>/ and publishes its CSR for
+ * names in csr/<name>.json, unless acme_custody_ready; removes old keys
+ * (ACME_CUSTODY_OLD_KEY_AGE). *generated (may be NULL) = 1 when it made one.
+ * APR_EACCES when keys/ is not a directory private to this user (not fixed:
+ * someone else made it), else the store's errors. RSA keys take up to
+ * seconds: callers budget for it. */
+apr_status_t acme_custody_prepare(acme_store_t *store, apr_pool_t *p, const char *name,
+                                  const apr_array_header_t *names, acme_key_type_e key_type,
+                                  int *generated);
+
+/* Child: the published CSR of name (base64url DER, for the finalize request)
+ * and its key id, in p. APR_ENOENT when none is published, APR_EAGAIN when the
+ * published one is for other names or another key type (root has not made the
+ * new one yet), APR_EINVAL when it is unreadable. */
+apr_status_t acme_custody_csr(acme_store_t *store, apr_pool_t *p, const char *name,
+                              const apr_array_header_t *names, acme_key_type_e key_type,
+                              const char **csr_b64url, const char **key_id);
+
+/* Root: the key generated for name whose public key is pub: *pem and *len (the
+ * file's text) and *key, in p. APR_ENOENT when root holds no such key. */
+apr_status_t acme_custody_key_for(acme_store_t *store, apr_pool_t *p, const char *name,
+                                  EVP_PKEY *pub, const char **pem, apr_size_t *len,
+                                  EVP_PKEY **key);
+
+/* Root, after the certificate for pub went live: its key file goes (archive/
+ * holds the key now) and, when it was current, the CSR too, so the next
+ * order gets a new key. */
+apr_status_t acme_custody_retire(acme_store_t *store, apr_pool_t *p, const char *name,
+                                 EVP_PKEY *pub);
+
+/* Refused staged entries: a per-name backoff, so an entry planted again and
+ * again cannot restart httpd again and again. The first refusal waits
+ * ACME_CUSTODY_BACKOFF_MIN, each further one twice as long, at most
+ * ACME_CUSTODY_BACKOFF_MAX; a successful activation clears it. */
+#define ACME_CUSTODY_BACKOFF_MIN apr_time_from_sec(30)
+#define ACME_CUSTODY_BACKOFF_MAX apr_time_from_sec(3600)
+/* Until when staged entries of name are not acted upon (0: not held back). */
+apr_time_t acme_custody_refused_until(acme_store_t *store, apr_pool_t *p, const char *name);
+/* Records one refusal at now; the new time until which name is held back. */
+apr_time_t acme_custody_refused(acme_store_t *store, apr_pool_t *p, const char *name,
+                                apr_time_t now);
+void acme_custody_refused_clear(acme_store_t *store, apr_pool_t *p, const char *name);
+#endif
