@@ -51,12 +51,6 @@ typedef struct served_t {
  * rest (many RSA keys) the parent's monitor hook makes, one per call. */
 #define KEYS_STARTUP_BUDGET apr_time_from_sec(2)
 
-acme_runtime_t *acme_runtime_get(server_rec *s)
-{
-    acme_srv_conf_t *conf = s ? acme_conf_get(s) : NULL;
-    return conf ? conf->runtime : NULL;
-}
-
 static void log_to_server(void *baton, acme_log_level_t level, apr_status_t rv,
                           const char *message)
 {
@@ -504,7 +498,6 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     acme_runtime_t *rt;
     const char *err = NULL;
     apr_status_t rv;
-    server_rec *s;
 
     domains = acme_conf_domains_decls(pconf, base, &decls, &err);
     if (!domains) {
@@ -532,9 +525,8 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
                      "it can be created (check shared memory limits)");
     }
     store_prepare_keys(rt, state_create(rt, decls), ptemp);
-    for (s = base; s; s = s->next) {
-        acme_conf_get(s)->runtime = rt;
-    }
+    rt->tlsalpn = acme_challenges_tlsalpn(rt->challenges);
+    acme_runtime_set(base, rt);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, base, "ACME00608: %d domain(s) managed, "
                  "store %s", domains->nelts, acme_store_dir(rt->store));
     return OK;

@@ -9,6 +9,7 @@
 
 #include "acme_private.h"
 #include "acme_config.h"
+#include "acme_conf_parse.h"
 #include "acme_names.h"
 
 /* ---- the domain table --------------------------------------------------- */
@@ -63,9 +64,11 @@ static const char *decl_names(apr_pool_t *p, const acme_domain_decl_t *decl,
         " (AcmeDomain without names uses the <VirtualHost>'s ServerName and ServerAlias; "
         "or list the names after AcmeDomain)";
     server_rec *s = decl->s;
-    int wildcards_ok = acme_conf_wildcards_ok(s);
+    int wildcards_ok = acme_conf_wildcards_ok(acme_conf_dns_cmd(s),
+                                              acme_conf_challenges_set(s));
     apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
-    const char *err = acme_conf_dns_problem(p, s);
+    const char *err = acme_conf_dns_problem(acme_conf_dns_cmd(s),
+                                            acme_conf_challenges_set(s));
     int i;
 
     if (err) {
@@ -144,7 +147,9 @@ static acme_domain_t *domain_make(apr_pool_t *p, const acme_domain_decl_t *decl,
         APR_ARRAY_PUSH(d->contacts, const char *) = contact;
     }
     d->agree_tos = acme_conf_agree_tos(s);
-    d->challenges = acme_conf_domain_challenges(p, s, names);
+    d->challenges = acme_conf_domain_challenges(p, acme_conf_challenges(s),
+                                                acme_conf_challenges_set(s),
+                                                acme_conf_dns_cmd(s), names);
     d->dns_cmd = acme_conf_dns_cmd(s);
     d->dns_resolver = acme_conf_dns_resolver(s);
     d->profile = acme_conf_profile(s);
@@ -160,20 +165,19 @@ apr_array_header_t *acme_conf_domains_decls(apr_pool_t *p, server_rec *base,
     apr_array_header_t *domains = apr_array_make(p, 8, sizeof(acme_domain_t *));
     apr_array_header_t *decls = apr_array_make(p, 8, sizeof(acme_domain_decl_t *));
     apr_hash_t *owner = apr_hash_make(p);   /* name -> acme_domain_decl_t* */
-    apr_hash_t *seen = apr_hash_make(p);    /* acme_srv_conf_t* already read */
+    apr_hash_t *seen = apr_hash_make(p);    /* decls arrays already read */
     server_rec *s;
     int i, j;
 
     *err = NULL;
     for (s = base; s; s = s->next) {
-        acme_srv_conf_t *conf = acme_conf_get(s);
-        apr_array_header_t *sdecls = conf->decls;
+        const apr_array_header_t *sdecls = acme_conf_decls(s);
 
         /* A vhost without any Acme directive shares the base server's record. */
-        if (apr_hash_get(seen, &conf, sizeof(conf))) {
+        if (apr_hash_get(seen, &sdecls, sizeof(sdecls))) {
             continue;
         }
-        apr_hash_set(seen, apr_pmemdup(p, &conf, sizeof(conf)), sizeof(conf), "");
+        apr_hash_set(seen, apr_pmemdup(p, &sdecls, sizeof(sdecls)), sizeof(sdecls), "");
         for (i = 0; sdecls && i < sdecls->nelts; i++) {
             acme_domain_decl_t *decl = APR_ARRAY_IDX(sdecls, i, acme_domain_decl_t *);
             const apr_array_header_t *key_types = acme_conf_key_types(decl->s);
@@ -208,42 +212,6 @@ apr_array_header_t *acme_conf_domains_decls(apr_pool_t *p, server_rec *base,
         *decls_out = decls;
     }
     return domains;
-}
-
-/* ---- challenge types this server can answer ------------------------------ */
-
-static const char *const http_only[] = { "http-01" };
-static const char *const tls_only[] = { "tls-alpn-01" };
-static const char *const http_and_tls[] = { "http-01", "tls-alpn-01" };
-static const apr_array_header_t default_http = { NULL, sizeof(char *), 1, 1, (char *)http_only };
-static const apr_array_header_t default_tls = { NULL, sizeof(char *), 1, 1, (char *)tls_only };
-static const apr_array_header_t default_both = {
-    NULL, sizeof(char *), 2, 2, (char *)http_and_tls
-};
-
-static int listener_on(apr_port_t port)
-{
-    ap_listen_rec *lr;
-
-    for (lr = ap_listeners; lr; lr = lr->next) {
-        if (lr->bind_addr && lr->bind_addr->port == port) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Without a Listen on either port nothing but dns-01 could work; http-01
- * then keeps the CA's error ("connection refused") pointing at the port. */
-apr_array_header_t *acme_conf_default_challenges(server_rec *s)
-{
-    int http = listener_on((apr_port_t)acme_conf_port_http(s));
-    int tls = listener_on((apr_port_t)acme_conf_port_https(s));
-
-    if (tls && !http) {
-        return (apr_array_header_t *)&default_tls;
-    }
-    return (apr_array_header_t *)(http && tls ? &default_both : &default_http);
 }
 
 /* ---- whole-configuration checks ------------------------------------------ */
@@ -395,7 +363,7 @@ static int check_served(apr_pool_t *p, server_rec *base, apr_array_header_t *dom
 static int check_terms(apr_pool_t *p, server_rec *base, apr_array_header_t *decls)
 {
     const acme_domain_decl_t *first = APR_ARRAY_IDX(decls, 0, const acme_domain_decl_t *);
-    const char *at = acme_conf_get(base)->agree_tos_where;
+    const char *at = acme_conf_agree_tos_where(base);
 
     if (acme_conf_agree_tos(base)) {
         return 1;
@@ -448,7 +416,7 @@ static void check_challenge_ports(apr_pool_t *p, server_rec *base, apr_array_hea
             const char *type = APR_ARRAY_IDX(d->challenges, j, const char *);
             int port = challenge_port(base, type);
 
-            usable = !port || listener_on((apr_port_t)port);
+            usable = !port || acme_conf_listener_on((apr_port_t)port);
             missing = apr_psprintf(p, "%s%s'Listen %d' for %s", missing ? missing : "",
                                    missing ? " or " : "", port, type);
         }

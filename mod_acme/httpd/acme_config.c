@@ -1,25 +1,48 @@
-/* Directives, per-server create/merge, typed getters and the domain table.
- * Merge rules live here and nowhere else: callers use the getters. */
+/* Directives, the per-server record (private to this file), its create and
+ * merge, and the typed getters. Merge rules and defaults live here and
+ * nowhere else: callers use the getters. The values themselves are parsed
+ * by the core (acme_conf_parse.h). */
 #include <apr_strings.h>
 #include <apr_lib.h>
-#include <apr_uri.h>
-#include <apr_file_io.h>
 #include <apr_hash.h>
 #include <http_core.h>
 #include <http_main.h>
+#include <ap_listen.h>
 
 #include "acme_private.h"
 #include "acme_config.h"
+#include "acme_conf_parse.h"
 #include "acme_names.h"
 
-#define LETSENCRYPT_URL         "https://acme-v02.api.letsencrypt.org/directory"
-#define LETSENCRYPT_STAGING_URL "https://acme-staging-v02.api.letsencrypt.org/directory"
-#define KEY_TYPE_CHOICES        "ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096"
-#define CA_FILE_PEEK            (64 * 1024)
 #define WARN_WINDOW_DEFAULT     10
 
+/* Per-server configuration. Unset values are NULL / -1. */
+struct acme_srv_conf_t {
+    apr_array_header_t *ca_urls;      /* AcmeCA (server) */
+    const char *ca_file;              /* AcmeCACertificateFile (server) */
+    apr_array_header_t *trusted_roots; /* AcmeTrustedRootsFile (server): const char* paths */
+    const char *contact;              /* AcmeContact (server) */
+    int agree_tos;                    /* AcmeAgreeToTerms (server) */
+    const char *store_dir;            /* AcmeStoreDir (server), absolute after parsing */
+    int port_http, port_https;        /* AcmePortMap (server) */
+    int activation_auto;              /* AcmeActivation (server) */
+    apr_array_header_t *challenges;   /* AcmeChallenges (server, vhost) */
+    apr_array_header_t *key_types;    /* AcmeKeyType (server, vhost): acme_key_type_e */
+    const char *profile;              /* AcmeProfile (server, vhost) */
+    acme_window_t renew_window;       /* AcmeRenewWindow (server, vhost) */
+    acme_window_t warn_window;        /* AcmeWarnWindow (server, vhost) */
+    apr_array_header_t *notify_cmd;   /* AcmeNotifyCmd (server): program, then its arguments */
+    const char *dns_cmd;              /* AcmeDnsCmd (server, vhost): absolute path */
+    const char *dns_resolver;         /* AcmeDnsResolver (server): host[:port] */
+    const char *eab_kid, *eab_hmac;   /* AcmeEAB (server); the MAC is never logged or shown */
+    apr_array_header_t *decls;        /* AcmeDomain lines in this server: acme_domain_decl_t* */
+    acme_runtime_t *runtime;          /* set on every server by post_config */
+    /* where the server-level directives were set, for configtest messages */
+    const char *agree_tos_where;
+};
+
 /* Read-only defaults; callers never push onto the arrays the getters return. */
-static const char *default_ca_list[] = { LETSENCRYPT_URL };
+static const char *default_ca_list[] = { ACME_LETSENCRYPT_URL };
 static const apr_array_header_t default_ca_urls = {
     NULL, sizeof(const char *), 1, 1, (char *)default_ca_list
 };
@@ -28,7 +51,7 @@ static const apr_array_header_t default_key_types = {
     NULL, sizeof(acme_key_type_e), 1, 1, (char *)default_key_type_list
 };
 
-acme_srv_conf_t *acme_conf_get(server_rec *s)
+static acme_srv_conf_t *acme_conf_get(server_rec *s)
 {
     return ap_get_module_config(s->module_config, &acme_module);
 }
@@ -102,21 +125,9 @@ const char *acme_conf_ca_file(server_rec *s)
     return acme_conf_get(s)->ca_file;
 }
 
-/* local@domain.tld, nothing fancy: what a CA accepts as a contact. */
-static int looks_like_email(const char *addr)
+const apr_array_header_t *acme_conf_trusted_roots(server_rec *s)
 {
-    const char *at = addr ? strchr(addr, '@') : NULL;
-    const char *c;
-
-    if (!at || at == addr || strchr(at + 1, '@') || !strchr(at + 1, '.')) {
-        return 0;
-    }
-    for (c = addr; *c; c++) {
-        if (apr_isspace(*c) || apr_iscntrl(*c) || *c == ',' || *c == '<' || *c == '>') {
-            return 0;
-        }
-    }
-    return at[1] != '.' && c[-1] != '.';
+    return acme_conf_get(s)->trusted_roots;
 }
 
 static const char *contact_default(apr_pool_t *p)
@@ -126,7 +137,7 @@ static const char *contact_default(apr_pool_t *p)
     if (admin && !strncasecmp(admin, "mailto:", 7)) {
         admin += 7;
     }
-    return looks_like_email(admin) ? apr_pstrcat(p, "mailto:", admin, NULL) : NULL;
+    return acme_conf_is_email(admin) ? apr_pstrcat(p, "mailto:", admin, NULL) : NULL;
 }
 
 const char *acme_conf_contact(server_rec *s)
@@ -169,6 +180,47 @@ apr_array_header_t *acme_conf_challenges(server_rec *s)
     return conf->challenges ? conf->challenges : acme_conf_default_challenges(s);
 }
 
+const apr_array_header_t *acme_conf_challenges_set(server_rec *s)
+{
+    return acme_conf_get(s)->challenges;
+}
+
+/* ---- challenge types this server can answer ------------------------------ */
+
+static const char *const http_only[] = { "http-01" };
+static const char *const tls_only[] = { "tls-alpn-01" };
+static const char *const http_and_tls[] = { "http-01", "tls-alpn-01" };
+static const apr_array_header_t default_http = { NULL, sizeof(char *), 1, 1, (char *)http_only };
+static const apr_array_header_t default_tls = { NULL, sizeof(char *), 1, 1, (char *)tls_only };
+static const apr_array_header_t default_both = {
+    NULL, sizeof(char *), 2, 2, (char *)http_and_tls
+};
+
+int acme_conf_listener_on(apr_port_t port)
+{
+    ap_listen_rec *lr;
+
+    for (lr = ap_listeners; lr; lr = lr->next) {
+        if (lr->bind_addr && lr->bind_addr->port == port) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Without a Listen on either port nothing but dns-01 could work; http-01
+ * then keeps the CA's error ("connection refused") pointing at the port. */
+apr_array_header_t *acme_conf_default_challenges(server_rec *s)
+{
+    int http = acme_conf_listener_on((apr_port_t)acme_conf_port_http(s));
+    int tls = acme_conf_listener_on((apr_port_t)acme_conf_port_https(s));
+
+    if (tls && !http) {
+        return (apr_array_header_t *)&default_tls;
+    }
+    return (apr_array_header_t *)(http && tls ? &default_both : &default_http);
+}
+
 const apr_array_header_t *acme_conf_key_types(server_rec *s)
 {
     acme_srv_conf_t *conf = acme_conf_get(s);
@@ -203,6 +255,37 @@ acme_window_t acme_conf_warn_window(server_rec *s)
 const apr_array_header_t *acme_conf_notify_cmd(server_rec *s)
 {
     return acme_conf_get(s)->notify_cmd;
+}
+
+const char *acme_conf_dns_cmd(server_rec *s)
+{
+    return acme_conf_get(s)->dns_cmd;
+}
+
+const char *acme_conf_dns_resolver(server_rec *s)
+{
+    return acme_conf_get(s)->dns_resolver;
+}
+
+const apr_array_header_t *acme_conf_decls(server_rec *s)
+{
+    return acme_conf_get(s)->decls;
+}
+
+const char *acme_conf_agree_tos_where(server_rec *s)
+{
+    return acme_conf_get(s)->agree_tos_where;
+}
+
+acme_runtime_t *acme_conf_runtime(server_rec *s)
+{
+    acme_srv_conf_t *conf = acme_conf_get(s);
+    return conf ? conf->runtime : NULL;
+}
+
+void acme_conf_set_runtime(server_rec *s, acme_runtime_t *rt)
+{
+    acme_conf_get(s)->runtime = rt;
 }
 
 void acme_conf_eab(server_rec *s, const char **kid, const char **hmac)
@@ -274,24 +357,6 @@ static const char *not_in_dir(cmd_parms *cmd)
                         "<VirtualHost>", err);
 }
 
-const char *acme_conf_check_name(apr_pool_t *p, const char *name, int wildcards_ok)
-{
-    const char *why = NULL;
-
-    if (acme_name_validate(p, name, &why) != APR_SUCCESS) {
-        return apr_psprintf(p, "ACME00502: '%s' is not a name a certificate can hold: %s; "
-                            "write a DNS name such as www.example.org or an IP address",
-                            name, why ? why : "invalid");
-    }
-    if (acme_name_is_wildcard(name) && !wildcards_ok) {
-        return apr_psprintf(p, "ACME00503: %s needs the dns-01 challenge and a program that "
-                            "publishes its TXT record: add 'AcmeChallenges dns-01' and "
-                            "'AcmeDnsCmd /path/to/hook', or list the names explicitly "
-                            "instead", name);
-    }
-    return NULL;
-}
-
 static const char *set_domain(cmd_parms *cmd, void *dc, const char *args)
 {
     acme_srv_conf_t *conf = cmd_conf(cmd);
@@ -328,40 +393,13 @@ static const char *set_domain(cmd_parms *cmd, void *dc, const char *args)
     return NULL;
 }
 
-static const char *ca_url_of(cmd_parms *cmd, const char *arg, const char **url)
-{
-    apr_uri_t uri;
-
-    if (!strcasecmp(arg, "letsencrypt")) {
-        *url = LETSENCRYPT_URL;
-        return NULL;
-    }
-    if (!strcasecmp(arg, "letsencrypt-staging")) {
-        *url = LETSENCRYPT_STAGING_URL;
-        return NULL;
-    }
-    if (apr_uri_parse(cmd->pool, arg, &uri) != APR_SUCCESS || !uri.scheme || !uri.hostname
-        || !*uri.hostname) {
-        return apr_psprintf(cmd->pool, "ACME00506: AcmeCA '%s' is neither 'letsencrypt', "
-                            "'letsencrypt-staging' nor a URL; write the CA's ACME directory "
-                            "URL, e.g. https://acme-v02.api.letsencrypt.org/directory", arg);
-    }
-    if (strcasecmp(uri.scheme, "https")) {
-        return apr_psprintf(cmd->pool, "ACME00507: AcmeCA '%s' is not an https URL; ACME "
-                            "requires https: write https://%s%s", arg,
-                            uri.hostname, uri.path ? uri.path : "/");
-    }
-    *url = apr_pstrdup(cmd->pool, arg);
-    return NULL;
-}
-
 static const char *set_ca(cmd_parms *cmd, void *dc, const char *arg)
 {
     acme_srv_conf_t *conf = cmd_conf(cmd);
     const char *err, *url = NULL;
     int i;
 
-    if ((err = server_only(cmd)) || (err = ca_url_of(cmd, arg, &url))) {
+    if ((err = server_only(cmd)) || (err = acme_conf_parse_ca_url(cmd->pool, arg, &url))) {
         return err;
     }
     if (!conf->ca_urls) {
@@ -373,38 +411,6 @@ static const char *set_ca(cmd_parms *cmd, void *dc, const char *arg)
         }
     }
     APR_ARRAY_PUSH(conf->ca_urls, const char *) = url;
-    return NULL;
-}
-
-/* Readable and holding at least one PEM certificate, checked now so a typo
- * fails the configtest instead of every later order. */
-static const char *check_ca_file(cmd_parms *cmd, const char *path)
-{
-    apr_file_t *f;
-    apr_status_t rv;
-    char *buf = apr_palloc(cmd->temp_pool, CA_FILE_PEEK + 1);
-    apr_size_t len = CA_FILE_PEEK;
-    char ebuf[256];
-
-    rv = apr_file_open(&f, path, APR_FOPEN_READ, APR_OS_DEFAULT, cmd->temp_pool);
-    if (rv == APR_SUCCESS) {
-        rv = apr_file_read_full(f, buf, len, &len);
-        apr_file_close(f);
-        if (rv == APR_EOF) {
-            rv = APR_SUCCESS;
-        }
-    }
-    if (rv != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "ACME00508: cannot read AcmeCACertificateFile %s: %s; "
-                            "point it at a PEM file with the CA's trust anchors",
-                            path, apr_strerror(rv, ebuf, sizeof(ebuf)));
-    }
-    buf[len] = '\0';
-    if (!strstr(buf, "-----BEGIN CERTIFICATE-----")) {
-        return apr_psprintf(cmd->pool, "ACME00509: AcmeCACertificateFile %s holds no PEM "
-                            "certificate; point it at a PEM file with the CA's trust anchors",
-                            path);
-    }
     return NULL;
 }
 
@@ -420,7 +426,7 @@ static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *arg)
         return apr_psprintf(cmd->pool, "ACME00510: AcmeCACertificateFile %s is not a valid "
                             "path; point it at a PEM file with the CA's trust anchors", arg);
     }
-    if ((err = check_ca_file(cmd, path))) {
+    if ((err = acme_conf_check_ca_file(cmd->pool, path))) {
         return err;
     }
     cmd_conf(cmd)->ca_file = path;
@@ -429,19 +435,12 @@ static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *arg)
 
 static const char *set_contact(cmd_parms *cmd, void *dc, const char *arg)
 {
-    const char *err, *addr = arg;
+    const char *err, *contact;
 
-    if ((err = server_only(cmd))) {
+    if ((err = server_only(cmd)) || (err = acme_conf_parse_contact(cmd->pool, arg, &contact))) {
         return err;
     }
-    if (!strncasecmp(addr, "mailto:", 7)) {
-        addr += 7;
-    }
-    if (!looks_like_email(addr)) {
-        return apr_psprintf(cmd->pool, "ACME00511: AcmeContact '%s' is not an email address; "
-                            "write one like admin@example.org", arg);
-    }
-    cmd_conf(cmd)->contact = apr_pstrcat(cmd->pool, "mailto:", addr, NULL);
+    cmd_conf(cmd)->contact = contact;
     return NULL;
 }
 
@@ -484,43 +483,14 @@ static const char *set_store_dir(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
-static const char *parse_port(cmd_parms *cmd, const char *arg, int *http, int *https)
-{
-    const char *colon = strchr(arg, ':');
-    const char *num;
-    char *end;
-    long port;
-
-    if (!colon) {
-        goto bad;
-    }
-    num = colon + 1;
-    port = strtol(num, &end, 10);
-    if (!*num || *end || port < 1 || port > 65535) {
-        goto bad;
-    }
-    if (colon - arg == 4 && !strncasecmp(arg, "http", 4)) {
-        *http = (int)port;
-        return NULL;
-    }
-    if (colon - arg == 5 && !strncasecmp(arg, "https", 5)) {
-        *https = (int)port;
-        return NULL;
-    }
-bad:
-    return apr_psprintf(cmd->pool, "ACME00514: AcmePortMap '%s' is not understood; write "
-                        "'AcmePortMap http:N https:M' with the local ports that the public "
-                        "ports 80 and 443 reach, e.g. 'AcmePortMap http:8080 https:8443'", arg);
-}
-
 static const char *set_port_map(cmd_parms *cmd, void *dc, const char *a1, const char *a2)
 {
     acme_srv_conf_t *conf = cmd_conf(cmd);
     int http = conf->port_http, https = conf->port_https;
     const char *err;
 
-    if ((err = server_only(cmd)) || (err = parse_port(cmd, a1, &http, &https))
-        || (a2 && (err = parse_port(cmd, a2, &http, &https)))) {
+    if ((err = server_only(cmd)) || (err = acme_conf_parse_port(cmd->pool, a1, &http, &https))
+        || (a2 && (err = acme_conf_parse_port(cmd->pool, a2, &http, &https)))) {
         return err;
     }
     conf->port_http = http;
@@ -530,70 +500,22 @@ static const char *set_port_map(cmd_parms *cmd, void *dc, const char *a1, const 
 
 static const char *set_challenges(cmd_parms *cmd, void *dc, const char *arg)
 {
-    acme_srv_conf_t *conf = cmd_conf(cmd);
-    const char *err, *type;
-    int i;
+    const char *err;
 
     if ((err = not_in_dir(cmd))) {
         return err;
     }
-    if (strcasecmp(arg, "http-01") && strcasecmp(arg, "tls-alpn-01") && strcasecmp(arg, "dns-01")) {
-        return apr_psprintf(cmd->pool, "ACME00516: AcmeChallenges '%s' is not a challenge "
-                            "type; use http-01, tls-alpn-01 or dns-01 (with AcmeDnsCmd)", arg);
-    }
-    type = !strcasecmp(arg, "dns-01") ? "dns-01"
-           : strcasecmp(arg, "http-01") ? "tls-alpn-01" : "http-01";
-    if (!conf->challenges) {
-        conf->challenges = apr_array_make(cmd->pool, 2, sizeof(const char *));
-    }
-    for (i = 0; i < conf->challenges->nelts; i++) {
-        if (!strcmp(APR_ARRAY_IDX(conf->challenges, i, const char *), type)) {
-            return NULL;
-        }
-    }
-    APR_ARRAY_PUSH(conf->challenges, const char *) = type;
-    return NULL;
-}
-
-static int key_type_is_rsa(acme_key_type_e type)
-{
-    return type == ACME_KEY_RSA_2048 || type == ACME_KEY_RSA_3072 || type == ACME_KEY_RSA_4096;
+    return acme_conf_add_challenge(cmd->pool, &cmd_conf(cmd)->challenges, arg);
 }
 
 static const char *set_key_type(cmd_parms *cmd, void *dc, const char *arg)
 {
-    acme_srv_conf_t *conf = cmd_conf(cmd);
-    acme_key_type_e type;
     const char *err;
-    int i;
 
     if ((err = not_in_dir(cmd))) {
         return err;
     }
-    if (acme_key_type_parse(arg, &type) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "ACME00517: AcmeKeyType '%s' is unknown; use "
-                            KEY_TYPE_CHOICES, arg);
-    }
-    if (!conf->key_types) {
-        conf->key_types = apr_array_make(cmd->pool, 2, sizeof(acme_key_type_e));
-    }
-    for (i = 0; i < conf->key_types->nelts; i++) {
-        acme_key_type_e have = APR_ARRAY_IDX(conf->key_types, i, acme_key_type_e);
-        if (have == type) {
-            return NULL;
-        }
-        /* TLS libraries hold one certificate per key algorithm: a second
-         * EC (or RSA) certificate would replace the first, never be served. */
-        if (key_type_is_rsa(have) == key_type_is_rsa(type)) {
-            return apr_psprintf(cmd->pool, "ACME00540: AcmeKeyType %s and %s are both %s "
-                                "keys; TLS serves one certificate per key algorithm, so list "
-                                "at most one EC and one RSA type, e.g. 'AcmeKeyType ec-p256 "
-                                "rsa-2048'", acme_key_type_name(have), arg,
-                                key_type_is_rsa(type) ? "RSA" : "EC");
-        }
-    }
-    APR_ARRAY_PUSH(conf->key_types, acme_key_type_e) = type;
-    return NULL;
+    return acme_conf_add_key_type(cmd->pool, &cmd_conf(cmd)->key_types, arg);
 }
 
 static const char *set_activation(cmd_parms *cmd, void *dc, const char *arg)
@@ -619,19 +541,10 @@ static const char *set_activation(cmd_parms *cmd, void *dc, const char *arg)
 
 static const char *set_profile(cmd_parms *cmd, void *dc, const char *arg)
 {
-    const char *err, *c;
+    const char *err;
 
-    if ((err = not_in_dir(cmd))) {
+    if ((err = not_in_dir(cmd)) || (err = acme_conf_check_profile(cmd->pool, arg))) {
         return err;
-    }
-    for (c = arg; *c; c++) {
-        if (!apr_isalnum(*c) && !strchr("-_.", *c)) {
-            break;
-        }
-    }
-    if (!*arg || *c || strlen(arg) > 64) {
-        return apr_psprintf(cmd->pool, "ACME00519: AcmeProfile '%s' is not a profile name; "
-                            "use a name the CA lists in its directory, e.g. 'shortlived'", arg);
     }
     cmd_conf(cmd)->profile = apr_pstrdup(cmd->pool, arg);
     return NULL;
@@ -718,6 +631,65 @@ static const char *set_eab(cmd_parms *cmd, void *dc, const char *kid, const char
     return NULL;
 }
 
+static const char *set_dns_cmd(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err, *path = NULL;
+
+    if ((err = acme_conf_dns_cmd_parse(cmd, arg, &path))) {
+        return err;
+    }
+    cmd_conf(cmd)->dns_cmd = path;
+    return NULL;
+}
+
+static const char *set_dns_resolver(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err;
+
+    if ((err = acme_conf_dns_resolver_parse(cmd, arg))) {
+        return err;
+    }
+    cmd_conf(cmd)->dns_resolver = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+/* AcmeTrustedRootsFile FILE...: server-wide, each file readable with a PEM
+ * certificate now, so a typo fails the configtest instead of every activation. */
+static const char *set_trusted_roots(cmd_parms *cmd, void *dc, const char *arg)
+{
+    acme_srv_conf_t *conf = acme_conf_get(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY), *path;
+    char *buf;
+    apr_file_t *f;
+    apr_size_t len = 64 * 1024;
+
+    if (err) {
+        return apr_psprintf(cmd->pool, "ACME00544: %s; AcmeTrustedRootsFile applies to the "
+                            "whole server: move it outside the <VirtualHost>", err);
+    }
+    path = ap_server_root_relative(cmd->pool, arg);
+    buf = apr_palloc(cmd->temp_pool, len + 1);
+    if (!path || apr_file_open(&f, path, APR_FOPEN_READ, APR_OS_DEFAULT, cmd->temp_pool)
+                 != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "ACME00545: cannot read AcmeTrustedRootsFile %s; point "
+                            "it at a PEM file with the root certificates of your CA", arg);
+    }
+    if (apr_file_read_full(f, buf, len, &len) != APR_SUCCESS && len == 0) {
+        len = 0;
+    }
+    apr_file_close(f);
+    buf[len] = '\0';
+    if (!strstr(buf, "-----BEGIN CERTIFICATE-----")) {
+        return apr_psprintf(cmd->pool, "ACME00546: AcmeTrustedRootsFile %s holds no PEM "
+                            "certificate; point it at the root certificates of your CA", path);
+    }
+    if (!conf->trusted_roots) {
+        conf->trusted_roots = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(conf->trusted_roots, const char *) = path;
+    return NULL;
+}
+
 const command_rec acme_cmds[] = {
     AP_INIT_RAW_ARGS("AcmeDomain", set_domain, NULL, RSRC_CONF,
                      "Names of one managed certificate; none in a <VirtualHost>: its "
@@ -727,7 +699,7 @@ const command_rec acme_cmds[] = {
                     "failover order"),
     AP_INIT_TAKE1("AcmeCACertificateFile", set_ca_file, NULL, RSRC_CONF,
                   "PEM trust anchors for TLS to the CA"),
-    AP_INIT_ITERATE("AcmeTrustedRootsFile", acme_conf_set_trusted_roots, NULL, RSRC_CONF,
+    AP_INIT_ITERATE("AcmeTrustedRootsFile", set_trusted_roots, NULL, RSRC_CONF,
                     "PEM files of roots issued certificates may chain to (beyond the system's)"),
     AP_INIT_TAKE1("AcmeContact", set_contact, NULL, RSRC_CONF,
                   "Email address of the ACME account"),
@@ -740,7 +712,7 @@ const command_rec acme_cmds[] = {
     AP_INIT_ITERATE("AcmeChallenges", set_challenges, NULL, RSRC_CONF,
                     "Challenge types in preference order"),
     AP_INIT_ITERATE("AcmeKeyType", set_key_type, NULL, RSRC_CONF,
-                    "Certificate key types: " KEY_TYPE_CHOICES "; one certificate each "
+                    "Certificate key types: " ACME_KEY_TYPE_CHOICES "; one certificate each "
                     "(at most one EC and one RSA)"),
     AP_INIT_TAKE1("AcmeActivation", set_activation, NULL, RSRC_CONF,
                   "auto: graceful restart when new certificates are ready; manual"),
@@ -756,9 +728,9 @@ const command_rec acme_cmds[] = {
                      "EVENT DOMAIN"),
     AP_INIT_TAKE2("AcmeEAB", set_eab, NULL, RSRC_CONF,
                   "External Account Binding: key id and MAC key (base64url) from the CA"),
-    AP_INIT_TAKE1("AcmeDnsCmd", acme_conf_set_dns_cmd, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("AcmeDnsCmd", set_dns_cmd, NULL, RSRC_CONF,
                   "dns-01 hook: PROGRAM setup|teardown _acme-challenge.NAME VALUE"),
-    AP_INIT_TAKE1("AcmeDnsResolver", acme_conf_set_dns_resolver, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("AcmeDnsResolver", set_dns_resolver, NULL, RSRC_CONF,
                   "host[:port] of the DNS server that must see dns-01 TXT records"),
     { NULL }
 };

@@ -3,6 +3,7 @@
 #include <httpd.h>
 #include <http_config.h>
 #include "acme_job.h"
+#include "acme_runtime.h"
 
 /* One AcmeDomain line, as written. */
 typedef struct acme_domain_decl_t {
@@ -12,33 +13,9 @@ typedef struct acme_domain_decl_t {
     int line;
 } acme_domain_decl_t;
 
-/* Per-server configuration. Unset values are NULL / -1; getters apply
- * defaults and merge rules so callers never reach into this struct. */
-typedef struct acme_srv_conf_t {
-    apr_array_header_t *ca_urls;      /* AcmeCA (server) */
-    const char *ca_file;              /* AcmeCACertificateFile (server) */
-    apr_array_header_t *trusted_roots; /* AcmeTrustedRootsFile (server): const char* paths */
-    const char *contact;              /* AcmeContact (server) */
-    int agree_tos;                    /* AcmeAgreeToTerms (server) */
-    const char *store_dir;            /* AcmeStoreDir (server), absolute after parsing */
-    int port_http, port_https;        /* AcmePortMap (server) */
-    int activation_auto;              /* AcmeActivation (server) */
-    apr_array_header_t *challenges;   /* AcmeChallenges (server, vhost) */
-    apr_array_header_t *key_types;    /* AcmeKeyType (server, vhost): acme_key_type_e */
-    const char *profile;              /* AcmeProfile (server, vhost) */
-    acme_window_t renew_window;       /* AcmeRenewWindow (server, vhost) */
-    acme_window_t warn_window;        /* AcmeWarnWindow (server, vhost) */
-    apr_array_header_t *notify_cmd;   /* AcmeNotifyCmd (server): program, then its arguments */
-    const char *dns_cmd;              /* AcmeDnsCmd (server, vhost): absolute path */
-    const char *dns_resolver;         /* AcmeDnsResolver (server): host[:port] */
-    const char *eab_kid, *eab_hmac;   /* AcmeEAB (server); the MAC is never logged or shown */
-    apr_array_header_t *decls;        /* AcmeDomain lines in this server: acme_domain_decl_t* */
-    void *runtime;                    /* acme_runtime_t*, set on every server by post_config */
-    /* where the server-level directives were set, for configtest messages */
-    const char *agree_tos_where;
-} acme_srv_conf_t;
-
-acme_srv_conf_t *acme_conf_get(server_rec *s);
+/* Per-server configuration, private to acme_config.c: callers use the
+ * getters below, which apply defaults and merge rules. */
+typedef struct acme_srv_conf_t acme_srv_conf_t;
 
 /* Typed getters with defaults applied (server-level values come from the base server). */
 apr_array_header_t *acme_conf_ca_urls(server_rec *s);      /* [letsencrypt] */
@@ -46,7 +23,6 @@ const char *acme_conf_ca_file(server_rec *s);              /* NULL = system stor
 /* AcmeTrustedRootsFile: PEM files of roots issued certificates may chain to,
  * beyond the system store and AcmeCACertificateFile (NULL = none). */
 const apr_array_header_t *acme_conf_trusted_roots(server_rec *s);
-const char *acme_conf_set_trusted_roots(cmd_parms *cmd, void *dc, const char *arg);
 const char *acme_conf_contact(server_rec *s);              /* [ServerAdmin] */
 int acme_conf_agree_tos(server_rec *s);                    /* 0 unless on */
 const char *acme_conf_store_dir(server_rec *s);            /* [ServerRoot/acme] */
@@ -54,7 +30,11 @@ int acme_conf_port_http(server_rec *s);                    /* [80] */
 int acme_conf_port_https(server_rec *s);                   /* [443] */
 int acme_conf_activation_auto(server_rec *s);              /* [1] */
 apr_array_header_t *acme_conf_challenges(server_rec *s);   /* [acme_conf_default_challenges] */
-/* What this server can answer (acme_check.c): http-01 when a Listen covers the
+/* AcmeChallenges as written (const char*), NULL when not set. */
+const apr_array_header_t *acme_conf_challenges_set(server_rec *s);
+/* Does a Listen cover this local port? */
+int acme_conf_listener_on(apr_port_t port);
+/* What this server can answer: http-01 when a Listen covers the
  * port public port 80 reaches (AcmePortMap http), tls-alpn-01 when one covers
  * the port 443 reaches; both in that order; http-01 when neither. Read-only. */
 apr_array_header_t *acme_conf_default_challenges(server_rec *s);
@@ -66,42 +46,45 @@ acme_window_t acme_conf_warn_window(server_rec *s);        /* [10%] */
 /* AcmeNotifyCmd as argv (const char*, absolute program path first), or NULL. */
 const apr_array_header_t *acme_conf_notify_cmd(server_rec *s);
 
-/* acme_config_dns.c: dns-01 */
-const char *acme_conf_set_dns_cmd(cmd_parms *cmd, void *dc, const char *arg);
-const char *acme_conf_set_dns_resolver(cmd_parms *cmd, void *dc, const char *arg);
 const char *acme_conf_dns_cmd(server_rec *s);               /* NULL = none */
 const char *acme_conf_dns_resolver(server_rec *s);          /* NULL = system resolver */
-/* May s manage wildcard names: an AcmeDnsCmd, and dns-01 allowed (listed in
- * AcmeChallenges, or no AcmeChallenges at all)? */
-int acme_conf_wildcards_ok(server_rec *s);
-/* The challenge types of a domain of s with these names: AcmeChallenges, or
- * the default plus dns-01 when a name is a wildcard and AcmeDnsCmd is set. */
-apr_array_header_t *acme_conf_domain_challenges(apr_pool_t *p, server_rec *s,
-                                                const apr_array_header_t *names);
-/* "ACME009nn: what; fix" when the dns-01 settings of s cannot work, else NULL. */
-const char *acme_conf_dns_problem(apr_pool_t *p, server_rec *s);
 /* AcmeEAB: key id and MAC key (base64url), both NULL when not configured. */
 void acme_conf_eab(server_rec *s, const char **kid, const char **hmac);
+/* The AcmeDomain lines written in s (acme_domain_decl_t*), never inherited;
+ * a vhost without any Acme directive shares the base server's array. */
+const apr_array_header_t *acme_conf_decls(server_rec *s);
+/* "file:line" of AcmeAgreeToTerms, NULL when not written. */
+const char *acme_conf_agree_tos_where(server_rec *s);
+/* The runtime post_config hands every server (acme_runtime.c), or NULL. */
+acme_runtime_t *acme_conf_runtime(server_rec *s);
+void acme_conf_set_runtime(server_rec *s, acme_runtime_t *rt);
 
-/* The domain table: every AcmeDomain of every server, names resolved (vhost
+/* acme_config_dns.c: dns-01, functions of the values they are given. */
+/* AcmeDnsCmd's argument checked, its absolute path into *path (cmd->pool):
+ * NULL, or "ACME0090n: what; fix". */
+const char *acme_conf_dns_cmd_parse(cmd_parms *cmd, const char *arg, const char **path);
+/* AcmeDnsResolver's argument checked: NULL, or "ACME0091n: what; fix". */
+const char *acme_conf_dns_resolver_parse(cmd_parms *cmd, const char *arg);
+/* May a server manage wildcard names: an AcmeDnsCmd, and dns-01 allowed
+ * (explicit_types, AcmeChallenges as written, lists it or is NULL)? */
+int acme_conf_wildcards_ok(const char *dns_cmd, const apr_array_header_t *explicit_types);
+/* The challenge types of a domain with these names: a copy of types (what
+ * acme_conf_challenges says), plus dns-01 when a name is a wildcard, a hook
+ * is set and AcmeChallenges is not (explicit_types NULL). */
+apr_array_header_t *acme_conf_domain_challenges(apr_pool_t *p, const apr_array_header_t *types,
+                                                const apr_array_header_t *explicit_types,
+                                                const char *dns_cmd,
+                                                const apr_array_header_t *names);
+/* "ACME009nn: what; fix" when these dns-01 settings cannot work, else NULL. */
+const char *acme_conf_dns_problem(const char *dns_cmd, const apr_array_header_t *explicit_types);
+
+/* acme_check.c: the domain table: every AcmeDomain of every server, names resolved (vhost
  * ServerName + aliases when none given), validated, as acme_domain_t*.
  * On a config error returns NULL and sets *err to "ACME005nn: file:line: what; fix".
  * *decls (if not NULL) gets the acme_domain_decl_t* each domain comes from,
  * index for index, for messages that name the AcmeDomain line. */
 apr_array_header_t *acme_conf_domains_decls(apr_pool_t *p, server_rec *base,
                                             apr_array_header_t **decls, const char **err);
-
-/* NULL if name may go into an AcmeDomain, else the tagged reason and fix. */
-const char *acme_conf_check_name(apr_pool_t *p, const char *name, int wildcards_ok);
-
-/* acme_config_parse.c */
-/* "N%" (1..100) or a duration ("30d", "12h", "90m", "3600s") into *w; 0 if neither. */
-int acme_conf_parse_window(const char *arg, acme_window_t *w);
-/* NULL if kid and hmac (base64url, '=' padding tolerated) make an AcmeEAB,
- * else why not; the reason never quotes the MAC key. */
-const char *acme_conf_check_eab(apr_pool_t *p, const char *kid, const char *hmac);
-/* NULL if path is a program the root parent may run, else why not. */
-const char *acme_conf_check_program(apr_pool_t *p, const char *path, const char *runs_as);
 
 /* acme_rootprog.c */
 /* NULL if root may run the program at path: the file and every directory

@@ -1,40 +1,40 @@
-/* dns-01 configuration: AcmeDnsCmd, AcmeDnsResolver, and when wildcard names
- * may be managed (dns-01 allowed and a hook to publish the TXT records). */
-#include <unistd.h>
+/* dns-01 configuration: the values of AcmeDnsCmd and AcmeDnsResolver, when
+ * wildcard names may be managed (dns-01 allowed and a hook to publish the TXT
+ * records), and which challenge types a domain gets. Functions of the values
+ * they are given: acme_config.c stores the directives, acme_check.c asks. */
 #include <apr_strings.h>
-#include <apr_file_info.h>
 
 #include "acme_private.h"
 #include "acme_config.h"
+#include "acme_conf_parse.h"
 #include "acme_dns.h"
 #include "acme_names.h"
 
 #define DNS_CMD_EXAMPLE "'AcmeDnsCmd /usr/local/bin/acme-dns-hook'"
 
-const char *acme_conf_set_dns_cmd(cmd_parms *cmd, void *dc, const char *arg)
+const char *acme_conf_dns_cmd_parse(cmd_parms *cmd, const char *arg, const char **path)
 {
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT), *path, *why;
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT), *why;
 
     if (err) {
         return apr_psprintf(cmd->pool, "ACME00909: %s; use it at server level or in a "
                             "<VirtualHost>", err);
     }
-    path = ap_server_root_relative(cmd->pool, arg);
-    if (!path || !*arg) {
+    *path = ap_server_root_relative(cmd->pool, arg);
+    if (!*path || !*arg) {
         return apr_psprintf(cmd->pool, "ACME00910: AcmeDnsCmd '%s' is not a valid path; write "
                             "the program's absolute path, e.g. " DNS_CMD_EXAMPLE, arg);
     }
-    if ((why = acme_conf_check_program(cmd->temp_pool, path,
+    if ((why = acme_conf_check_program(cmd->temp_pool, *path,
                                        "the server's User"))) {
         return apr_psprintf(cmd->pool, "ACME00911: AcmeDnsCmd: %s; name an executable program "
                             "the server's User may run, e.g. " DNS_CMD_EXAMPLE ", which is run as "
                             "'PROGRAM setup|teardown _acme-challenge.NAME VALUE'", why);
     }
-    acme_conf_get(cmd->server)->dns_cmd = path;
     return NULL;
 }
 
-const char *acme_conf_set_dns_resolver(cmd_parms *cmd, void *dc, const char *arg)
+const char *acme_conf_dns_resolver_parse(cmd_parms *cmd, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY), *host, *why;
     apr_port_t port;
@@ -49,18 +49,7 @@ const char *acme_conf_set_dns_resolver(cmd_parms *cmd, void *dc, const char *arg
                             "address or host name, e.g. 'AcmeDnsResolver 192.0.2.53' or "
                             "'AcmeDnsResolver ns1.example.org:53'", arg, why);
     }
-    acme_conf_get(cmd->server)->dns_resolver = apr_pstrdup(cmd->pool, arg);
     return NULL;
-}
-
-const char *acme_conf_dns_cmd(server_rec *s)
-{
-    return acme_conf_get(s)->dns_cmd;
-}
-
-const char *acme_conf_dns_resolver(server_rec *s)
-{
-    return acme_conf_get(s)->dns_resolver;
 }
 
 static int lists_dns01(const apr_array_header_t *types)
@@ -75,17 +64,17 @@ static int lists_dns01(const apr_array_header_t *types)
     return 0;
 }
 
-int acme_conf_wildcards_ok(server_rec *s)
+int acme_conf_wildcards_ok(const char *dns_cmd, const apr_array_header_t *explicit_types)
 {
-    const apr_array_header_t *explicit_types = acme_conf_get(s)->challenges;
-
-    return acme_conf_dns_cmd(s) && (!explicit_types || lists_dns01(explicit_types));
+    return dns_cmd && (!explicit_types || lists_dns01(explicit_types));
 }
 
-apr_array_header_t *acme_conf_domain_challenges(apr_pool_t *p, server_rec *s,
+apr_array_header_t *acme_conf_domain_challenges(apr_pool_t *p, const apr_array_header_t *types,
+                                                const apr_array_header_t *explicit_types,
+                                                const char *dns_cmd,
                                                 const apr_array_header_t *names)
 {
-    apr_array_header_t *types = apr_array_copy(p, acme_conf_challenges(s));
+    apr_array_header_t *result = apr_array_copy(p, types);
     int i, has_wildcard = 0;
 
     for (i = 0; names && i < names->nelts; i++) {
@@ -93,18 +82,15 @@ apr_array_header_t *acme_conf_domain_challenges(apr_pool_t *p, server_rec *s,
     }
 
     /* Without AcmeChallenges, a wildcard with a hook is what asks for dns-01. */
-    if (has_wildcard && !acme_conf_get(s)->challenges && acme_conf_dns_cmd(s)
-        && !lists_dns01(types)) {
-        APR_ARRAY_PUSH(types, const char *) = "dns-01";
+    if (has_wildcard && !explicit_types && dns_cmd && !lists_dns01(result)) {
+        APR_ARRAY_PUSH(result, const char *) = "dns-01";
     }
-    return types;
+    return result;
 }
 
-const char *acme_conf_dns_problem(apr_pool_t *p, server_rec *s)
+const char *acme_conf_dns_problem(const char *dns_cmd, const apr_array_header_t *explicit_types)
 {
-    const apr_array_header_t *types = acme_conf_get(s)->challenges;
-
-    if (types && types->nelts == 1 && lists_dns01(types) && !acme_conf_dns_cmd(s)) {
+    if (explicit_types && explicit_types->nelts == 1 && lists_dns01(explicit_types) && !dns_cmd) {
         return "ACME00914: AcmeChallenges allows only dns-01, but no AcmeDnsCmd publishes the "
                "TXT records; add 'AcmeDnsCmd /path/to/hook' (run as 'PROGRAM setup|teardown "
                "_acme-challenge.NAME VALUE'), or allow http-01 too";

@@ -1,5 +1,5 @@
 /* Private header of the httpd module: declares the module for logging, so
- * "LogLevel acme:debug" works, and the runtime shared by the glue files. */
+ * "LogLevel acme:debug" works, and what the glue files share. */
 #ifndef ACME_PRIVATE_H
 #define ACME_PRIVATE_H
 
@@ -9,27 +9,10 @@
 #include "acme_core.h"
 #include "acme_store.h"
 #include "acme_job.h"
+#include "acme_runtime.h"
 
 APLOG_USE_MODULE(acme);
 extern module AP_MODULE_DECLARE_DATA acme_module;
-
-typedef struct acme_challenges_t acme_challenges_t;  /* acme_challenge.h */
-
-/* Everything post_config builds for one configuration generation. It lives
- * in pconf and hangs off the base server's config (no process globals). */
-typedef struct acme_runtime_t {
-    server_rec *base;
-    apr_pool_t *pool;                 /* pconf */
-    apr_array_header_t *domains;      /* acme_domain_t*, from the config */
-    acme_store_t *store;
-    acme_challenges_t *challenges;    /* shared memory table of http-01 answers */
-    const char *fallback_cert;        /* paths of the shared fallback certificate */
-    const char *fallback_key;
-    int activation_auto;
-    acme_ctx_t ctx;                   /* log sink to the base server's error log */
-} acme_runtime_t;
-
-acme_runtime_t *acme_runtime_get(server_rec *s);   /* NULL before post_config */
 
 /* Each glue file owns its hooks. */
 void acme_config_register_hooks(apr_pool_t *p);    /* acme_config.c */

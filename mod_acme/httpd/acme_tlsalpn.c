@@ -19,7 +19,6 @@
 #include <http_ssl.h>
 
 #include "acme_private.h"
-#include "acme_challenge.h"
 #include "acme_tlsalpn.h"
 #include "acme_shm_slot.h"
 #include "acme_names.h"
@@ -269,7 +268,7 @@ static acme_tlsalpn_t *conn_table(conn_rec *c)
 {
     acme_runtime_t *rt = acme_runtime_get(c->base_server);
 
-    return rt && rt->challenges ? acme_challenges_tlsalpn(rt->challenges) : NULL;
+    return rt ? rt->tlsalpn : NULL;
 }
 
 /* Proposed only for a name with a pending challenge: for any other name the
@@ -388,7 +387,7 @@ static int tlsalpn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     if (!rt || !tlsalpn_in_use(rt)) {
         return OK;
     }
-    if (!rt->challenges || !acme_challenges_tlsalpn(rt->challenges)) {
+    if (!rt->tlsalpn) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, base, "ACME00725: no shared memory for "
                      "tls-alpn-01 answers: that challenge cannot be answered (check shared "
                      "memory limits)");

@@ -725,9 +725,9 @@ static int acme_watchdog_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_p
         return OK;
     }
     for (sv = s; sv; sv = sv->next) {
-        acme_srv_conf_t *conf = acme_conf_get(sv);
+        const apr_array_header_t *decls = acme_conf_decls(sv);
 
-        if (conf && conf->decls && conf->decls->nelts > 0) {
+        if (decls && decls->nelts > 0) {
             ap_log_error(APLOG_MARK, APLOG_EMERG | APLOG_STARTUP, 0, s,
                          "ACME00715: AcmeDomain needs mod_watchdog, which is not loaded; add "
                          "'LoadModule watchdog_module modules/mod_watchdog.so' (Debian: "

@@ -1,0 +1,332 @@
+/* Parsers and checks of directive values (acme_conf_parse.h): functions of
+ * their input and, for files and programs, of the file system. The httpd
+ * module wraps them in its directive handlers. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <apr_uri.h>
+#include <apr_file_io.h>
+#include <apr_file_info.h>
+
+#include "acme_conf_parse.h"
+#include "acme_b64.h"
+#include "acme_keytype.h"
+#include "acme_names.h"
+
+#define WINDOW_MAX_SECONDS (3650L * 24 * 3600)
+#define EAB_KID_MAX        256
+#define PROFILE_MAX        64
+#define CA_FILE_PEEK       (64 * 1024)
+
+int acme_conf_parse_window(const char *arg, acme_window_t *w)
+{
+    apr_interval_time_t unit;
+    char *end;
+    long n = strtol(arg, &end, 10);
+
+    if (end == arg || n <= 0 || !apr_isdigit(arg[0])) {
+        return 0;
+    }
+    if (!strcmp(end, "%")) {
+        if (n > 100) {
+            return 0;
+        }
+        w->percent = (int)n;
+        w->duration = 0;
+        return 1;
+    }
+    if (!end[0] || end[1] || n > WINDOW_MAX_SECONDS) {
+        return 0;
+    }
+    switch (apr_tolower(end[0])) {
+    case 'd': unit = apr_time_from_sec(24 * 3600); break;
+    case 'h': unit = apr_time_from_sec(3600); break;
+    case 'm': unit = apr_time_from_sec(60); break;
+    case 's': unit = apr_time_from_sec(1); break;
+    default: return 0;
+    }
+    if ((apr_interval_time_t)n * unit > apr_time_from_sec(WINDOW_MAX_SECONDS)) {
+        return 0;
+    }
+    w->percent = -1;
+    w->duration = (apr_interval_time_t)n * unit;
+    return 1;
+}
+
+const char *acme_conf_parse_ca_url(apr_pool_t *p, const char *arg, const char **url)
+{
+    apr_uri_t uri;
+
+    if (!strcasecmp(arg, "letsencrypt")) {
+        *url = ACME_LETSENCRYPT_URL;
+        return NULL;
+    }
+    if (!strcasecmp(arg, "letsencrypt-staging")) {
+        *url = ACME_LETSENCRYPT_STAGING_URL;
+        return NULL;
+    }
+    if (apr_uri_parse(p, arg, &uri) != APR_SUCCESS || !uri.scheme || !uri.hostname
+        || !*uri.hostname) {
+        return apr_psprintf(p, "ACME00506: AcmeCA '%s' is neither 'letsencrypt', "
+                            "'letsencrypt-staging' nor a URL; write the CA's ACME directory "
+                            "URL, e.g. https://acme-v02.api.letsencrypt.org/directory", arg);
+    }
+    if (strcasecmp(uri.scheme, "https")) {
+        return apr_psprintf(p, "ACME00507: AcmeCA '%s' is not an https URL; ACME "
+                            "requires https: write https://%s%s", arg,
+                            uri.hostname, uri.path ? uri.path : "/");
+    }
+    *url = apr_pstrdup(p, arg);
+    return NULL;
+}
+
+int acme_conf_is_email(const char *addr)
+{
+    const char *at = addr ? strchr(addr, '@') : NULL;
+    const char *c;
+
+    if (!at || at == addr || strchr(at + 1, '@') || !strchr(at + 1, '.')) {
+        return 0;
+    }
+    for (c = addr; *c; c++) {
+        if (apr_isspace(*c) || apr_iscntrl(*c) || *c == ',' || *c == '<' || *c == '>') {
+            return 0;
+        }
+    }
+    return at[1] != '.' && c[-1] != '.';
+}
+
+const char *acme_conf_parse_contact(apr_pool_t *p, const char *arg, const char **contact)
+{
+    const char *addr = arg;
+
+    if (!strncasecmp(addr, "mailto:", 7)) {
+        addr += 7;
+    }
+    if (!acme_conf_is_email(addr)) {
+        return apr_psprintf(p, "ACME00511: AcmeContact '%s' is not an email address; "
+                            "write one like admin@example.org", arg);
+    }
+    *contact = apr_pstrcat(p, "mailto:", addr, NULL);
+    return NULL;
+}
+
+const char *acme_conf_parse_port(apr_pool_t *p, const char *arg, int *http, int *https)
+{
+    const char *colon = strchr(arg, ':');
+    const char *num;
+    char *end;
+    long port;
+
+    if (!colon) {
+        goto bad;
+    }
+    num = colon + 1;
+    port = strtol(num, &end, 10);
+    if (!*num || *end || port < 1 || port > 65535) {
+        goto bad;
+    }
+    if (colon - arg == 4 && !strncasecmp(arg, "http", 4)) {
+        *http = (int)port;
+        return NULL;
+    }
+    if (colon - arg == 5 && !strncasecmp(arg, "https", 5)) {
+        *https = (int)port;
+        return NULL;
+    }
+bad:
+    return apr_psprintf(p, "ACME00514: AcmePortMap '%s' is not understood; write "
+                        "'AcmePortMap http:N https:M' with the local ports that the public "
+                        "ports 80 and 443 reach, e.g. 'AcmePortMap http:8080 https:8443'", arg);
+}
+
+const char *acme_conf_add_challenge(apr_pool_t *p, apr_array_header_t **types, const char *arg)
+{
+    const char *type;
+    int i;
+
+    if (strcasecmp(arg, "http-01") && strcasecmp(arg, "tls-alpn-01") && strcasecmp(arg, "dns-01")) {
+        return apr_psprintf(p, "ACME00516: AcmeChallenges '%s' is not a challenge "
+                            "type; use http-01, tls-alpn-01 or dns-01 (with AcmeDnsCmd)", arg);
+    }
+    type = !strcasecmp(arg, "dns-01") ? "dns-01"
+           : strcasecmp(arg, "http-01") ? "tls-alpn-01" : "http-01";
+    if (!*types) {
+        *types = apr_array_make(p, 2, sizeof(const char *));
+    }
+    for (i = 0; i < (*types)->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(*types, i, const char *), type)) {
+            return NULL;
+        }
+    }
+    APR_ARRAY_PUSH(*types, const char *) = type;
+    return NULL;
+}
+
+static int key_type_is_rsa(acme_key_type_e type)
+{
+    return type == ACME_KEY_RSA_2048 || type == ACME_KEY_RSA_3072 || type == ACME_KEY_RSA_4096;
+}
+
+const char *acme_conf_add_key_type(apr_pool_t *p, apr_array_header_t **types, const char *arg)
+{
+    acme_key_type_e type;
+    int i;
+
+    if (acme_key_type_parse(arg, &type) != APR_SUCCESS) {
+        return apr_psprintf(p, "ACME00517: AcmeKeyType '%s' is unknown; use "
+                            ACME_KEY_TYPE_CHOICES, arg);
+    }
+    if (!*types) {
+        *types = apr_array_make(p, 2, sizeof(acme_key_type_e));
+    }
+    for (i = 0; i < (*types)->nelts; i++) {
+        acme_key_type_e have = APR_ARRAY_IDX(*types, i, acme_key_type_e);
+        if (have == type) {
+            return NULL;
+        }
+        /* TLS libraries hold one certificate per key algorithm: a second
+         * EC (or RSA) certificate would replace the first, never be served. */
+        if (key_type_is_rsa(have) == key_type_is_rsa(type)) {
+            return apr_psprintf(p, "ACME00540: AcmeKeyType %s and %s are both %s "
+                                "keys; TLS serves one certificate per key algorithm, so list "
+                                "at most one EC and one RSA type, e.g. 'AcmeKeyType ec-p256 "
+                                "rsa-2048'", acme_key_type_name(have), arg,
+                                key_type_is_rsa(type) ? "RSA" : "EC");
+        }
+    }
+    APR_ARRAY_PUSH(*types, acme_key_type_e) = type;
+    return NULL;
+}
+
+const char *acme_conf_check_profile(apr_pool_t *p, const char *arg)
+{
+    const char *c;
+
+    for (c = arg; *c; c++) {
+        if (!apr_isalnum(*c) && !strchr("-_.", *c)) {
+            break;
+        }
+    }
+    if (!*arg || *c || strlen(arg) > PROFILE_MAX) {
+        return apr_psprintf(p, "ACME00519: AcmeProfile '%s' is not a profile name; "
+                            "use a name the CA lists in its directory, e.g. 'shortlived'", arg);
+    }
+    return NULL;
+}
+
+const char *acme_conf_check_name(apr_pool_t *p, const char *name, int wildcards_ok)
+{
+    const char *why = NULL;
+
+    if (acme_name_validate(p, name, &why) != APR_SUCCESS) {
+        return apr_psprintf(p, "ACME00502: '%s' is not a name a certificate can hold: %s; "
+                            "write a DNS name such as www.example.org or an IP address",
+                            name, why ? why : "invalid");
+    }
+    if (acme_name_is_wildcard(name) && !wildcards_ok) {
+        return apr_psprintf(p, "ACME00503: %s needs the dns-01 challenge and a program that "
+                            "publishes its TXT record: add 'AcmeChallenges dns-01' and "
+                            "'AcmeDnsCmd /path/to/hook', or list the names explicitly "
+                            "instead", name);
+    }
+    return NULL;
+}
+
+/* Checked when the directive is read, so a typo fails the configtest
+ * instead of every later order. */
+const char *acme_conf_check_ca_file(apr_pool_t *p, const char *path)
+{
+    apr_pool_t *tmp;
+    apr_file_t *f;
+    apr_status_t rv;
+    apr_size_t len = CA_FILE_PEEK;
+    const char *err = NULL;
+    char ebuf[256], *buf;
+
+    if (apr_pool_create(&tmp, p) != APR_SUCCESS) {
+        tmp = p;
+    }
+    buf = apr_palloc(tmp, CA_FILE_PEEK + 1);
+    rv = apr_file_open(&f, path, APR_FOPEN_READ, APR_OS_DEFAULT, tmp);
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_read_full(f, buf, len, &len);
+        apr_file_close(f);
+        if (rv == APR_EOF) {
+            rv = APR_SUCCESS;
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        err = apr_psprintf(p, "ACME00508: cannot read AcmeCACertificateFile %s: %s; "
+                           "point it at a PEM file with the CA's trust anchors",
+                           path, apr_strerror(rv, ebuf, sizeof(ebuf)));
+    }
+    else {
+        buf[len] = '\0';
+        if (!strstr(buf, "-----BEGIN CERTIFICATE-----")) {
+            err = apr_psprintf(p, "ACME00509: AcmeCACertificateFile %s holds no PEM "
+                               "certificate; point it at a PEM file with the CA's trust "
+                               "anchors", path);
+        }
+    }
+    if (tmp != p) {
+        apr_pool_destroy(tmp);
+    }
+    return err;
+}
+
+const char *acme_conf_check_eab(apr_pool_t *p, const char *kid, const char *hmac)
+{
+    apr_size_t len = strlen(hmac);
+    unsigned char *key;
+    apr_size_t key_len;
+    const char *c;
+
+    for (c = kid; *c; c++) {
+        if (!apr_isgraph(*c) || *c == '"' || *c == '\\') {
+            return "the key id holds a character that is not printable ASCII";
+        }
+    }
+    if (!*kid || c - kid > EAB_KID_MAX) {
+        return apr_psprintf(p, "the key id must be 1 to %d characters", EAB_KID_MAX);
+    }
+    while (len > 0 && hmac[len - 1] == '=') {
+        --len;
+    }
+    if (strchr(hmac, '+') || strchr(hmac, '/')) {
+        return "the MAC key is standard base64, not base64url; write '-' for '+' "
+               "and '_' for '/'";
+    }
+    if (len == 0 || acme_b64url_decode(p, apr_pstrmemdup(p, hmac, len), &key, &key_len)
+        || key_len == 0) {
+        return "the MAC key does not decode as base64url (A-Z, a-z, 0-9, '-', '_')";
+    }
+    return NULL;
+}
+
+/* A program httpd runs for us (as runs_as): it must be a regular executable
+ * file that nobody but its owner and group can replace. */
+const char *acme_conf_check_program(apr_pool_t *p, const char *path, const char *runs_as)
+{
+    apr_finfo_t finfo;
+    apr_status_t rv;
+    char ebuf[256];
+
+    rv = apr_stat(&finfo, path, APR_FINFO_TYPE | APR_FINFO_PROT, p);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(p, "cannot find %s: %s", path, apr_strerror(rv, ebuf, sizeof(ebuf)));
+    }
+    if (finfo.filetype != APR_REG) {
+        return apr_psprintf(p, "%s is not a regular file", path);
+    }
+    if (access(path, X_OK) != 0) {
+        return apr_psprintf(p, "%s is not executable (chmod +x %s)", path, path);
+    }
+    if (finfo.protection & APR_FPROT_WWRITE) {
+        return apr_psprintf(p, "%s is writable by every user, and it runs as %s "
+                            "(chmod o-w %s)", path, runs_as, path);
+    }
+    return NULL;
+}

@@ -1,0 +1,34 @@
+/* The runtime of one configuration generation: what post_config builds
+ * (acme_certs.c) and every other glue file reads. Its own file, so readers
+ * depend on it and not on the file that builds it. */
+#ifndef ACME_RUNTIME_H
+#define ACME_RUNTIME_H
+
+#include <httpd.h>
+#include "acme_core.h"
+#include "acme_store.h"
+
+typedef struct acme_challenges_t acme_challenges_t;  /* acme_challenge.h */
+typedef struct acme_tlsalpn_t acme_tlsalpn_t;        /* acme_tlsalpn.h */
+
+/* Everything post_config builds for one configuration generation. It lives
+ * in pconf and hangs off every server's config (no process globals). */
+typedef struct acme_runtime_t {
+    server_rec *base;
+    apr_pool_t *pool;                 /* pconf */
+    apr_array_header_t *domains;      /* acme_domain_t*, from the config */
+    acme_store_t *store;
+    acme_challenges_t *challenges;    /* shared memory table of http-01 answers */
+    acme_tlsalpn_t *tlsalpn;          /* the tls-alpn-01 answers, NULL without memory */
+    const char *fallback_cert;        /* paths of the shared fallback certificate */
+    const char *fallback_key;
+    int activation_auto;
+    acme_ctx_t ctx;                   /* log sink to the base server's error log */
+} acme_runtime_t;
+
+/* The runtime of s's generation; NULL before post_config, or when nothing is
+ * managed. Owned by pconf. */
+acme_runtime_t *acme_runtime_get(server_rec *s);
+/* Hands rt to base and every server after it (post_config, in the parent). */
+void acme_runtime_set(server_rec *base, acme_runtime_t *rt);
+#endif
