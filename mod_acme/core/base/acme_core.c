@@ -1,6 +1,7 @@
 /* Logging, clock and problem records shared by every part of libacme. */
 #include <stdarg.h>
 #include <string.h>
+#include <apr_general.h>
 #include <apr_strings.h>
 
 #include "acme_core.h"
@@ -30,6 +31,16 @@ apr_time_t acme_now(const acme_ctx_t *ctx)
         return ctx->clock(ctx->clock_baton);
     }
     return apr_time_now();
+}
+
+double acme_random01(void)
+{
+    apr_uint32_t r;
+
+    if (apr_generate_random_bytes((unsigned char *)&r, sizeof(r)) != APR_SUCCESS) {
+        return 0.5;
+    }
+    return r / 4294967296.0;
 }
 
 void acme_problem_clear(acme_problem_t *prob)

@@ -39,11 +39,6 @@ struct acme_dns01_set_t {
     apr_array_header_t *entries; /* dns01_entry_t* */
 };
 
-int acme_dns01_can_answer(const acme_domain_t *domain, const char *type)
-{
-    return domain->dns_cmd && strcmp(type, "dns-01") == 0;
-}
-
 static int dns01_enabled(const acme_domain_t *domain)
 {
     int i;

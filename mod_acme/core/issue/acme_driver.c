@@ -24,140 +24,6 @@
 /* Enough for a whole issuance plus one account and one order restart. */
 #define ACME_MAX_STEPS_PER_RUN 16
 
-static void set_string(json_t *json, const char *key, const char *value)
-{
-    if (value) {
-        json_object_set_new(json, key, json_string(value));
-    }
-}
-
-/* ---- status/<name>.json ---- */
-
-static const char *record_state(const acme_record_t *rec)
-{
-    if (rec->job) {
-        return rec->attempts > 0 ? "error" : rec->has_cert ? "renewing" : "missing";
-    }
-    return rec->state;
-}
-
-static const char *record_step(const acme_record_t *rec)
-{
-    if (rec->job) {
-        return acme_step_name(rec->job->step);
-    }
-    return strcmp(rec->state, "staged") == 0 ? "staged" : "idle";
-}
-
-static json_t *status_json(const acme_record_t *rec, const acme_domain_t *domain, apr_pool_t *p)
-{
-    json_t *json = json_object();
-
-    json_object_set_new(json, "name", json_string(domain->name));
-    json_object_set_new(json, "names", acme_job_strings_json(domain->names));
-    json_object_set_new(json, "state", json_string(record_state(rec)));
-    json_object_set_new(json, "step", json_string(record_step(rec)));
-    if (rec->has_cert) {
-        json_t *cert = json_pack("{s:s, s:s, s:s, s:s}",
-                                 "not_before", acme_time_rfc3339(p, rec->cert_not_before),
-                                 "not_after", acme_time_rfc3339(p, rec->cert_not_after),
-                                 "issuer", rec->cert_issuer, "serial", rec->cert_serial);
-        set_string(cert, "ca", rec->cert_ca[0] ? rec->cert_ca : NULL);
-        set_string(cert, "ari_id", rec->cert_ari_id[0] ? rec->cert_ari_id : NULL);
-        json_object_set_new(json, "cert", cert);
-    }
-    if (rec->error_at) {
-        json_t *error = json_pack("{s:s, s:s}", "detail", rec->error_detail,
-                                  "at", acme_time_rfc3339(p, rec->error_at));
-        set_string(error, "type", rec->error_type[0] ? rec->error_type : NULL);
-        set_string(error, "url", rec->error_url[0] ? rec->error_url : NULL);
-        json_object_set_new(json, "error", error);
-    }
-    json_object_set_new(json, "next_action", json_string(acme_time_rfc3339(p, rec->next_run)));
-    json_object_set_new(json, "attempts", json_integer(rec->attempts));
-    json_object_set_new(json, "requests", json_integer(rec->requests));
-    set_string(json, "notice", rec->notice[0] ? rec->notice : NULL);
-    set_string(json, "activity", rec->job ? rec->job->activity : NULL);
-    acme_renewal_status_json(rec, domain, json, p);
-    return json;
-}
-
-/* Written when state, step or error change, not on every poll. */
-static void status_update(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
-                          apr_pool_t *p)
-{
-    const char *summary = apr_psprintf(p, "%s %s %" APR_TIME_T_FMT " %d %d/%d %d %s %"
-                                       APR_TIME_T_FMT " %" APR_TIME_T_FMT " %" APR_TIME_T_FMT,
-                                       record_state(rec), record_step(rec), rec->error_at,
-                                       rec->attempts, rec->failover.index, rec->failover.failures,
-                                       rec->warning, rec->cert_serial, apr_time_sec(rec->renew_at),
-                                       apr_time_sec(rec->ari.next_poll),
-                                       apr_time_sec(rec->expiring_posted_at));
-    apr_ssize_t notice_len = APR_HASH_KEY_STRING;
-    json_t *json;
-
-    summary = apr_psprintf(p, "%s %x %u", summary, apr_hashfunc_default(rec->notice, &notice_len),
-                           rec->job ? rec->job->activity_seq : 0);
-    apr_status_t rv;
-
-    if (strcmp(summary, rec->status_written) == 0) {
-        return;
-    }
-    json = status_json(rec, domain, p);
-    rv = acme_store_write_json(driver->store, p, apr_pstrcat(p, "status/", domain->name, ".json", NULL),
-                               json, ACME_STORE_FILE_PERMS);
-    json_decref(json);
-    if (rv != APR_SUCCESS) {
-        acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00408: %s: cannot write the status file",
-                 domain->name);
-        return;
-    }
-    apr_cpystrn(rec->status_written, summary, sizeof(rec->status_written));
-}
-
-/* The CA's words may name our account URL; the status file must not. */
-static const char *without_account(apr_pool_t *p, const char *text, const char *kid)
-{
-    const char *hit;
-
-    if (!text || !kid || !*kid) {
-        return text ? text : "";
-    }
-    while ((hit = strstr(text, kid)) != NULL) {
-        text = apr_pstrcat(p, apr_pstrmemdup(p, text, hit - text), "(account)", hit + strlen(kid), NULL);
-    }
-    return text;
-}
-
-static void record_error(acme_record_t *rec, const acme_problem_t *prob, const char *kid,
-                         apr_time_t now, apr_pool_t *p)
-{
-    const char *detail = prob->detail ? prob->detail : acme_problem_str(prob, p);
-
-    rec->error_at = now;
-    apr_cpystrn(rec->error_type, prob->type ? prob->type : "", sizeof(rec->error_type));
-    apr_cpystrn(rec->error_detail, without_account(p, detail, kid), sizeof(rec->error_detail));
-    apr_cpystrn(rec->error_url, without_account(p, prob->url, kid), sizeof(rec->error_url));
-}
-
-static void record_cert(acme_record_t *rec, const acme_cert_info_t *info)
-{
-    rec->has_cert = info != NULL;
-    rec->cert_ari_id[0] = '\0';
-    if (!info) {
-        rec->cert_serial[0] = '\0';
-        rec->cert_ca[0] = '\0';
-        rec->cert_issued_at = 0;
-        rec->warning = 0;
-    }
-    if (info) {
-        rec->cert_not_before = info->not_before;
-        rec->cert_not_after = info->not_after;
-        apr_cpystrn(rec->cert_issuer, info->issuer ? info->issuer : "", sizeof(rec->cert_issuer));
-        apr_cpystrn(rec->cert_serial, info->serial ? info->serial : "", sizeof(rec->cert_serial));
-    }
-}
-
 /* ---- driver ---- */
 
 apr_status_t acme_driver_create(acme_driver_t **driver_out, apr_pool_t *p, const acme_ctx_t *ctx,
@@ -188,72 +54,6 @@ apr_status_t acme_driver_create(acme_driver_t **driver_out, apr_pool_t *p, const
     return APR_SUCCESS;
 }
 
-static acme_record_t *driver_record(acme_driver_t *driver, const char *name, int create)
-{
-    acme_record_t *rec = apr_hash_get(driver->records, name, APR_HASH_KEY_STRING);
-
-    if (!rec && create) {
-        rec = apr_pcalloc(driver->pool, sizeof(*rec));
-        rec->name = apr_pstrdup(driver->pool, name);
-        rec->state = "missing";
-        apr_hash_set(driver->records, rec->name, APR_HASH_KEY_STRING, rec);
-    }
-    return rec;
-}
-
-/* The CA in use: the one of the failover list the record points at. */
-const char *acme_record_ca_url(const acme_record_t *rec, const acme_domain_t *domain)
-{
-    int n = domain->ca_urls ? domain->ca_urls->nelts : 0;
-    int index = rec->failover.index;
-
-    if (n == 0) {
-        return NULL;
-    }
-    return APR_ARRAY_IDX(domain->ca_urls, index >= 0 && index < n ? index : 0, const char *);
-}
-
-int acme_driver_ca_down(acme_driver_t *driver, const char *url)
-{
-    const acme_ca_t *ca = url ? apr_hash_get(driver->cas, url, APR_HASH_KEY_STRING) : NULL;
-
-    return ca && ca->unreachable_run == driver->run;
-}
-
-apr_status_t acme_driver_ca_get(acme_driver_t *driver, const acme_domain_t *domain,
-                                const char *url, acme_ca_t **ca_out, acme_problem_t *prob,
-                                apr_pool_t *p)
-{
-    acme_ca_t *ca = NULL;
-    apr_status_t rv;
-
-    *ca_out = NULL;
-    if (!url || !*url) {
-        return acme_problem_set(prob, p, APR_EINVAL, NULL, "no CA configured (AcmeCA)");
-    }
-    if (!(ca = apr_hash_get(driver->cas, url, APR_HASH_KEY_STRING))) {
-        ca = apr_pcalloc(driver->pool, sizeof(*ca));
-        ca->url = apr_pstrdup(driver->pool, url);
-        rv = acme_client_create(&ca->client, driver->pool, &driver->ctx, ca->url, domain->ca_file);
-        if (rv != APR_SUCCESS) {
-            return acme_problem_set(prob, p, rv, NULL, "cannot set up a client for %s", url);
-        }
-        apr_hash_set(driver->cas, ca->url, APR_HASH_KEY_STRING, ca);
-    }
-    *ca_out = ca;
-    return APR_SUCCESS;
-}
-
-double acme_driver_random01(void)
-{
-    apr_uint32_t r;
-
-    if (apr_generate_random_bytes((unsigned char *)&r, sizeof(r)) != APR_SUCCESS) {
-        return 0.5;
-    }
-    return r / 4294967296.0;
-}
-
 /* Ends the job: answers withdrawn, lock released, key freed. */
 static void job_end(acme_driver_t *driver, acme_record_t *rec)
 {
@@ -280,36 +80,17 @@ static void post_failed(acme_driver_t *driver, const acme_record_t *rec,
     }
 }
 
-/* After ACME_FAILOVER_AFTER failures in a row at one CA, the next of the list. */
-static void failover_failed(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
-                            const acme_problem_t *prob, apr_time_t now, apr_pool_t *p)
-{
-    const char *from = acme_record_ca_url(rec, domain);
-    int n = domain->ca_urls ? domain->ca_urls->nelts : 0;
-
-    if (!acme_policy_failover_failed(&rec->failover, n, now)) {
-        return;
-    }
-    acme_log(&driver->ctx, ACME_LOG_NOTICE, 0, "ACME00429: %s: %d failed attempts in a row at %s "
-             "(last: %s); switching to CA %d of %d: %s", domain->name, ACME_FAILOVER_AFTER, from,
-             acme_problem_str(prob, p), rec->failover.index + 1, n,
-             acme_record_ca_url(rec, domain));
-    /* The next CA has not failed yet: no reason to wait out the last one's backoff. */
-    rec->next_run = now;
-}
-
 static void job_failed(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                        acme_step_e step, acme_problem_t *prob, apr_pool_t *p)
 {
     apr_time_t now = acme_now(&driver->ctx);
-    const char *ca_url = acme_record_ca_url(rec, domain);
-    const acme_ca_t *ca = ca_url ? apr_hash_get(driver->cas, ca_url, APR_HASH_KEY_STRING) : NULL;
+    const char *kid = acme_ca_kid(driver, acme_ca_in_use(rec, domain));
 
     rec->attempts += 1;
     rec->next_run = acme_policy_failover_retry_at(rec->attempts,
                                                   domain->ca_urls ? domain->ca_urls->nelts : 0,
-                                                  now, prob->retry_after, acme_driver_random01());
-    record_error(rec, prob, ca ? ca->kid : NULL, now, p);
+                                                  now, prob->retry_after, acme_random01());
+    acme_record_error(rec, prob, kid, now, p);
     acme_log(&driver->ctx, ACME_LOG_ERR, prob->status,
              "ACME00402: %s: obtaining a certificate failed in step %s (attempt %d): %s; "
              "next attempt at %s", domain->name, acme_step_name(step), rec->attempts,
@@ -319,7 +100,7 @@ static void job_failed(acme_driver_t *driver, acme_record_t *rec, const acme_dom
     job_end(driver, rec);
     rec->state = "error";
     post_failed(driver, rec, domain, step, now, p);
-    failover_failed(driver, rec, domain, prob, now, p);
+    acme_ca_failover_failed(driver, rec, domain, prob, now, p);
     acme_renewal_warn_check(driver, rec, domain, now, p);
 }
 
@@ -356,12 +137,6 @@ static const char *outcome_name(acme_outcome_e outcome)
     return "?";
 }
 
-/* A request that got no HTTP answer at all: the CA is down or unreachable. */
-static int ca_unreachable(const acme_problem_t *prob)
-{
-    return prob->http_status == 0 && prob->url && !prob->type;
-}
-
 /* One step with its own pool; returns the outcome with sc filled in. */
 static acme_outcome_e job_step_once(acme_driver_t *driver, acme_step_ctx_t *sc, apr_pool_t *p)
 {
@@ -393,16 +168,14 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
                  domain->name, acme_step_name(step), outcome_name(outcome),
                  acme_step_name(acme_step_after(step, outcome)), rec->requests);
         if (outcome == ACME_OUTCOME_FAILED) {
-            if (ca_unreachable(&sc.prob)) {
-                ca->unreachable_run = driver->run;
-            }
+            acme_ca_note_failure(driver, ca, &sc.prob);
             job_failed(driver, rec, domain, step, &sc.prob, sc.p);
-            status_update(driver, rec, domain, sc.p);
+            acme_record_status_update(driver, rec, domain, sc.p);
             return;
         }
         if (outcome == ACME_OUTCOME_WAIT) {
             job_wait(driver, rec, &sc);
-            status_update(driver, rec, domain, sc.p);
+            acme_record_status_update(driver, rec, domain, sc.p);
             apr_pool_destroy(sc.p);
             return;
         }
@@ -410,7 +183,7 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
         rec->job->poll_interval = ACME_POLL_INITIAL;
         if (rec->job->step == ACME_STEP_IDLE) {
             job_staged(driver, rec);
-            status_update(driver, rec, domain, sc.p);
+            acme_record_status_update(driver, rec, domain, sc.p);
             return;
         }
         if ((rv = acme_job_save(driver, domain, rec->job, sc.p)) != APR_SUCCESS) {
@@ -418,22 +191,10 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
                      "ACME00410: %s: cannot save the order state; a restart would start over",
                      domain->name);
         }
-        status_update(driver, rec, domain, sc.p);
+        acme_record_status_update(driver, rec, domain, sc.p);
         apr_pool_destroy(sc.p);
     }
     rec->next_run = acme_now(&driver->ctx);
-}
-
-/* Before an attempt: back to the first CA after a day on a backup. */
-static void failover_start(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
-                           apr_time_t now)
-{
-    int n = domain->ca_urls ? domain->ca_urls->nelts : 0;
-
-    if (acme_policy_failover_start(&rec->failover, n, now)) {
-        acme_log(&driver->ctx, ACME_LOG_NOTICE, 0, "ACME00430: %s: back to the first CA %s",
-                 domain->name, acme_record_ca_url(rec, domain));
-    }
 }
 
 /* Takes the store lock and creates (or resumes) the job. */
@@ -459,7 +220,7 @@ static apr_status_t job_start(acme_driver_t *driver, acme_record_t *rec, const a
         rec->next_run = now + ACME_RETRY_LOCKED;
         return rv;
     }
-    ca_url = acme_record_ca_url(rec, domain);
+    ca_url = acme_ca_in_use(rec, domain);
     job = acme_job_restore(driver, domain, ca_url, rec->cert_issued_at, pool, p, now, &resumed);
     job->reason = reason;
     /* RFC 9773 §5: tell the CA which certificate this one replaces (only one it issued). */
@@ -517,10 +278,10 @@ static acme_renew_reason_e domain_inspect(acme_driver_t *driver, acme_record_t *
     *leaf_out = leaf;
     rec->renew_at = 0;
     if (!leaf) {
-        record_cert(rec, NULL);
+        acme_record_cert(rec, NULL);
         return acme_cert_fitness(domain, NULL, -1, NULL, now, &rec->renew_at);
     }
-    record_cert(rec, &info);
+    acme_record_cert(rec, &info);
     acme_renewal_read_meta(driver, rec, domain->name, p, &ordered);
     if (acme_cert_ari_id(p, leaf, &ari_id) == APR_SUCCESS) {
         apr_cpystrn(rec->cert_ari_id, ari_id, sizeof(rec->cert_ari_id));
@@ -603,27 +364,27 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
         job_end(driver, rec);
     }
     if (!rec->job && (reason = domain_decide(driver, rec, domain, p, now)) == ACME_RENEW_NONE) {
-        status_update(driver, rec, domain, p);
+        acme_record_status_update(driver, rec, domain, p);
         return;
     }
     if (!rec->job) {
-        failover_start(driver, rec, domain, now);
+        acme_ca_failover_start(driver, rec, domain, now);
     }
-    if (acme_driver_ca_down(driver, acme_record_ca_url(rec, domain))) {
+    if (acme_ca_down(driver, acme_ca_in_use(rec, domain))) {
         acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00419: %s: the CA did not answer in this "
                  "run; trying again later", domain->name);
         rec->next_run = now + ACME_RETRY_LOCKED;
-        status_update(driver, rec, domain, p);
+        acme_record_status_update(driver, rec, domain, p);
         return;
     }
     if (!rec->job && job_start(driver, rec, domain, reason, p) != APR_SUCCESS) {
-        status_update(driver, rec, domain, p);
+        acme_record_status_update(driver, rec, domain, p);
         return;
     }
     acme_problem_clear(&prob);
-    if (acme_driver_ca_get(driver, domain, rec->job->ca_url, &ca, &prob, p) != APR_SUCCESS) {
+    if (acme_ca_get(driver, domain, rec->job->ca_url, &ca, &prob, p) != APR_SUCCESS) {
         job_failed(driver, rec, domain, rec->job->step, &prob, p);
-        status_update(driver, rec, domain, p);
+        acme_record_status_update(driver, rec, domain, p);
         return;
     }
     job_advance(driver, rec, domain, ca, p, staged);
@@ -672,7 +433,7 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
     driver->run += 1;
     for (i = 0; domains && i < domains->nelts; ++i) {
         const acme_domain_t *domain = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
-        acme_record_t *rec = driver_record(driver, domain->name, 1);
+        acme_record_t *rec = acme_record_get(driver, domain->name, 1);
         apr_pool_t *p;
 
         apr_pool_create(&p, ptemp);

@@ -1,5 +1,8 @@
-/* Internals shared by the driver (acme_driver.c) and the issuance steps
- * (acme_job_steps.c). Not part of libacme's interface. */
+/* Internals shared by the files of the issue layer: the driver
+ * (acme_driver.c), its CA registry (acme_ca.c) and domain table
+ * (acme_record.c), the issuance steps (acme_job*.c), renewal decisions
+ * (acme_renewal.c) and dns-01 (acme_dns01.c). Not part of libacme's
+ * interface. */
 #ifndef ACME_JOB_INT_H
 #define ACME_JOB_INT_H
 #include <apr_hash.h>
@@ -122,15 +125,44 @@ typedef struct acme_step_ctx_t {
     int *staged;
 } acme_step_ctx_t;
 
-/* The CA of the failover list in use for the domain (acme_driver.c). */
-const char *acme_record_ca_url(const acme_record_t *rec, const acme_domain_t *domain);
+/* The CA registry (acme_ca.c). */
+/* The CA of the domain's failover list the record points at; NULL when the
+ * domain has no AcmeCA. */
+const char *acme_ca_in_use(const acme_record_t *rec, const acme_domain_t *domain);
 /* Is the CA at url known to have been unreachable in this driver run? */
-int acme_driver_ca_down(acme_driver_t *driver, const char *url);
-/* The client of the CA at url, created on first use. */
-apr_status_t acme_driver_ca_get(acme_driver_t *driver, const acme_domain_t *domain,
-                                const char *url, acme_ca_t **ca, acme_problem_t *prob,
-                                apr_pool_t *p);
-double acme_driver_random01(void);
+int acme_ca_down(acme_driver_t *driver, const char *url);
+/* The account URL the client of the CA at url uses, or NULL (not known yet). */
+const char *acme_ca_kid(acme_driver_t *driver, const char *url);
+/* After a failed step at ca: a request that got no HTTP answer at all marks
+ * the CA down for the rest of this run. */
+void acme_ca_note_failure(acme_driver_t *driver, acme_ca_t *ca, const acme_problem_t *prob);
+/* The client of the CA at url, created on first use in the driver's pool.
+ * APR_EINVAL without a url; prob says why it failed. */
+apr_status_t acme_ca_get(acme_driver_t *driver, const acme_domain_t *domain,
+                         const char *url, acme_ca_t **ca, acme_problem_t *prob,
+                         apr_pool_t *p);
+/* After a failed attempt: after ACME_FAILOVER_AFTER failures in a row at one
+ * CA, the next of the list (logged; rec->next_run set to now). */
+void acme_ca_failover_failed(acme_driver_t *driver, acme_record_t *rec,
+                             const acme_domain_t *domain, const acme_problem_t *prob,
+                             apr_time_t now, apr_pool_t *p);
+/* Before an attempt: back to the first CA after a day on a backup. */
+void acme_ca_failover_start(acme_driver_t *driver, acme_record_t *rec,
+                            const acme_domain_t *domain, apr_time_t now);
+
+/* The domain table (acme_record.c). */
+/* The record of name; created (state "missing") in the driver's pool when
+ * create is set, else NULL when there is none. */
+acme_record_t *acme_record_get(acme_driver_t *driver, const char *name, int create);
+/* The last failure into the record, the account URL kid blotted out. */
+void acme_record_error(acme_record_t *rec, const acme_problem_t *prob, const char *kid,
+                       apr_time_t now, apr_pool_t *p);
+/* The live certificate (info NULL: none) into the record. */
+void acme_record_cert(acme_record_t *rec, const acme_cert_info_t *info);
+/* Writes status/<name>.json when state, step or error changed since the last
+ * write (failures logged, not returned). */
+void acme_record_status_update(acme_driver_t *driver, acme_record_t *rec,
+                               const acme_domain_t *domain, apr_pool_t *p);
 
 /* Renewal decisions beyond the window (acme_renewal.c). */
 /* ARI: polls when due (at most at the poll interval, never before next_poll,
@@ -179,24 +211,25 @@ void acme_job_remove_files(acme_driver_t *driver, const char *name, apr_pool_t *
 /* Withdraws every published answer of the job. */
 void acme_job_withdraw_all(acme_driver_t *driver, acme_job_t *job);
 
-/* Answers of the authorize step (acme_job_answer.c). */
+/* The challenge type to answer (acme_job_choice.c). */
 /* The challenge authz is answered with: the first type of AcmeChallenges
  * (http-01 when none) the CA offers and this host can answer; or NULL. */
 const acme_challenge_t *acme_job_challenge_for(acme_step_ctx_t *sc, const acme_authz_t *authz);
 /* FAILED, with a problem naming the types offered, enabled and answerable
  * and what to change. */
 acme_outcome_e acme_job_no_usable_challenge(acme_step_ctx_t *sc, const acme_authz_t *authz);
+/* "a, b, c" ("none" for an empty or NULL list). */
+const char *acme_job_join(apr_pool_t *p, const apr_array_header_t *strings);
+
+/* Answers of the authorize step (acme_job_answer.c). */
 /* Puts the answer where the CA looks: the sink (http-01, tls-alpn-01), or
  * checks that the dns-01 record is in place. */
 apr_status_t acme_job_publish_answer(acme_step_ctx_t *sc, const acme_authz_t *authz,
                                      const acme_challenge_t *challenge, const char *key_authz);
 /* Withdraws one published answer, whatever its type. */
 void acme_job_withdraw(acme_driver_t *driver, const acme_pending_t *pending);
-/* "a, b, c" ("none" for an empty or NULL list). */
-const char *acme_job_join(apr_pool_t *p, const apr_array_header_t *strings);
 
-/* dns-01 (acme_dns01.c). Can the domain answer type with its AcmeDnsCmd? */
-int acme_dns01_can_answer(const acme_domain_t *domain, const char *type);
+/* dns-01 (acme_dns01.c). */
 /* Runs the setup hooks and waits for the TXT records: DONE when every dns-01
  * answer of the order is visible (or none is needed), WAIT, or FAILED. */
 acme_outcome_e acme_dns01_prepare(acme_step_ctx_t *sc);

@@ -155,7 +155,7 @@ static void ari_save(acme_driver_t *driver, const acme_record_t *rec, const char
 /* The CA that issued the live certificate knows its renewal information. */
 static const char *ari_ca_url(const acme_record_t *rec, const acme_domain_t *domain)
 {
-    return rec->cert_ca[0] ? rec->cert_ca : acme_record_ca_url(rec, domain);
+    return rec->cert_ca[0] ? rec->cert_ca : acme_ca_in_use(rec, domain);
 }
 
 static void ari_window(acme_driver_t *driver, acme_record_t *rec, const char *name,
@@ -170,7 +170,7 @@ static void ari_window(acme_driver_t *driver, acme_record_t *rec, const char *na
     }
     ari->start = start;
     ari->end = end;
-    ari->chosen = acme_policy_ari_pick(start, end, now, acme_driver_random01());
+    ari->chosen = acme_policy_ari_pick(start, end, now, acme_random01());
     acme_log(&driver->ctx, ACME_LOG_NOTICE, 0, "ACME00423: %s: the CA suggests renewal between "
              "%s and %s; renewal at %s", name, acme_time_rfc3339(p, start),
              acme_time_rfc3339(p, end), acme_time_rfc3339(p, ari->chosen));
@@ -186,11 +186,11 @@ static void ari_poll(acme_driver_t *driver, acme_record_t *rec, const acme_domai
     apr_status_t rv;
 
     acme_problem_clear(&prob);
-    if (!url || acme_driver_ca_down(driver, url)) {
+    if (!url || acme_ca_down(driver, url)) {
         rec->ari.next_poll = now + ACME_CA_DOWN_RETRY;
         return;
     }
-    rv = acme_driver_ca_get(driver, domain, url, &ca, &prob, p);
+    rv = acme_ca_get(driver, domain, url, &ca, &prob, p);
     if (rv == APR_SUCCESS) {
         rv = acme_client_renewal_info(ca->client, p, leaf, &start, &end, &retry_after, &prob);
     }
@@ -283,7 +283,7 @@ void acme_renewal_warn_check(acme_driver_t *driver, acme_record_t *rec,
 void acme_renewal_status_json(const acme_record_t *rec, const acme_domain_t *domain, json_t *json,
                               apr_pool_t *p)
 {
-    const char *ca_url = acme_record_ca_url(rec, domain);
+    const char *ca_url = acme_ca_in_use(rec, domain);
     json_t *ca = json_pack("{s:i, s:i}", "index", rec->failover.index,
                            "failures", rec->failover.failures);
 

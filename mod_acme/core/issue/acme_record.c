@@ -1,0 +1,156 @@
+/* The driver's domain table: one record per domain name, what it knows of
+ * the live certificate and the last failure, and status/<name>.json, the
+ * record as the status page and acmectl see it. */
+#include <string.h>
+#include <apr_strings.h>
+
+#include "acme_job_int.h"
+#include "acme_time.h"
+
+acme_record_t *acme_record_get(acme_driver_t *driver, const char *name, int create)
+{
+    acme_record_t *rec = apr_hash_get(driver->records, name, APR_HASH_KEY_STRING);
+
+    if (!rec && create) {
+        rec = apr_pcalloc(driver->pool, sizeof(*rec));
+        rec->name = apr_pstrdup(driver->pool, name);
+        rec->state = "missing";
+        apr_hash_set(driver->records, rec->name, APR_HASH_KEY_STRING, rec);
+    }
+    return rec;
+}
+
+static void set_string(json_t *json, const char *key, const char *value)
+{
+    if (value) {
+        json_object_set_new(json, key, json_string(value));
+    }
+}
+
+/* ---- status/<name>.json ---- */
+
+static const char *record_state(const acme_record_t *rec)
+{
+    if (rec->job) {
+        return rec->attempts > 0 ? "error" : rec->has_cert ? "renewing" : "missing";
+    }
+    return rec->state;
+}
+
+static const char *record_step(const acme_record_t *rec)
+{
+    if (rec->job) {
+        return acme_step_name(rec->job->step);
+    }
+    return strcmp(rec->state, "staged") == 0 ? "staged" : "idle";
+}
+
+static json_t *status_json(const acme_record_t *rec, const acme_domain_t *domain, apr_pool_t *p)
+{
+    json_t *json = json_object();
+
+    json_object_set_new(json, "name", json_string(domain->name));
+    json_object_set_new(json, "names", acme_job_strings_json(domain->names));
+    json_object_set_new(json, "state", json_string(record_state(rec)));
+    json_object_set_new(json, "step", json_string(record_step(rec)));
+    if (rec->has_cert) {
+        json_t *cert = json_pack("{s:s, s:s, s:s, s:s}",
+                                 "not_before", acme_time_rfc3339(p, rec->cert_not_before),
+                                 "not_after", acme_time_rfc3339(p, rec->cert_not_after),
+                                 "issuer", rec->cert_issuer, "serial", rec->cert_serial);
+        set_string(cert, "ca", rec->cert_ca[0] ? rec->cert_ca : NULL);
+        set_string(cert, "ari_id", rec->cert_ari_id[0] ? rec->cert_ari_id : NULL);
+        json_object_set_new(json, "cert", cert);
+    }
+    if (rec->error_at) {
+        json_t *error = json_pack("{s:s, s:s}", "detail", rec->error_detail,
+                                  "at", acme_time_rfc3339(p, rec->error_at));
+        set_string(error, "type", rec->error_type[0] ? rec->error_type : NULL);
+        set_string(error, "url", rec->error_url[0] ? rec->error_url : NULL);
+        json_object_set_new(json, "error", error);
+    }
+    json_object_set_new(json, "next_action", json_string(acme_time_rfc3339(p, rec->next_run)));
+    json_object_set_new(json, "attempts", json_integer(rec->attempts));
+    json_object_set_new(json, "requests", json_integer(rec->requests));
+    set_string(json, "notice", rec->notice[0] ? rec->notice : NULL);
+    set_string(json, "activity", rec->job ? rec->job->activity : NULL);
+    acme_renewal_status_json(rec, domain, json, p);
+    return json;
+}
+
+/* Written when state, step or error change, not on every poll. */
+void acme_record_status_update(acme_driver_t *driver, acme_record_t *rec,
+                               const acme_domain_t *domain, apr_pool_t *p)
+{
+    const char *summary = apr_psprintf(p, "%s %s %" APR_TIME_T_FMT " %d %d/%d %d %s %"
+                                       APR_TIME_T_FMT " %" APR_TIME_T_FMT " %" APR_TIME_T_FMT,
+                                       record_state(rec), record_step(rec), rec->error_at,
+                                       rec->attempts, rec->failover.index, rec->failover.failures,
+                                       rec->warning, rec->cert_serial, apr_time_sec(rec->renew_at),
+                                       apr_time_sec(rec->ari.next_poll),
+                                       apr_time_sec(rec->expiring_posted_at));
+    apr_ssize_t notice_len = APR_HASH_KEY_STRING;
+    json_t *json;
+
+    summary = apr_psprintf(p, "%s %x %u", summary, apr_hashfunc_default(rec->notice, &notice_len),
+                           rec->job ? rec->job->activity_seq : 0);
+    apr_status_t rv;
+
+    if (strcmp(summary, rec->status_written) == 0) {
+        return;
+    }
+    json = status_json(rec, domain, p);
+    rv = acme_store_write_json(driver->store, p, apr_pstrcat(p, "status/", domain->name, ".json", NULL),
+                               json, ACME_STORE_FILE_PERMS);
+    json_decref(json);
+    if (rv != APR_SUCCESS) {
+        acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00408: %s: cannot write the status file",
+                 domain->name);
+        return;
+    }
+    apr_cpystrn(rec->status_written, summary, sizeof(rec->status_written));
+}
+
+/* The CA's words may name our account URL; the status file must not. */
+static const char *without_account(apr_pool_t *p, const char *text, const char *kid)
+{
+    const char *hit;
+
+    if (!text || !kid || !*kid) {
+        return text ? text : "";
+    }
+    while ((hit = strstr(text, kid)) != NULL) {
+        text = apr_pstrcat(p, apr_pstrmemdup(p, text, hit - text), "(account)", hit + strlen(kid), NULL);
+    }
+    return text;
+}
+
+void acme_record_error(acme_record_t *rec, const acme_problem_t *prob, const char *kid,
+                       apr_time_t now, apr_pool_t *p)
+{
+    const char *detail = prob->detail ? prob->detail : acme_problem_str(prob, p);
+
+    rec->error_at = now;
+    apr_cpystrn(rec->error_type, prob->type ? prob->type : "", sizeof(rec->error_type));
+    apr_cpystrn(rec->error_detail, without_account(p, detail, kid), sizeof(rec->error_detail));
+    apr_cpystrn(rec->error_url, without_account(p, prob->url, kid), sizeof(rec->error_url));
+}
+
+void acme_record_cert(acme_record_t *rec, const acme_cert_info_t *info)
+{
+    rec->has_cert = info != NULL;
+    rec->cert_ari_id[0] = '\0';
+    if (!info) {
+        rec->cert_serial[0] = '\0';
+        rec->cert_ca[0] = '\0';
+        rec->cert_issued_at = 0;
+        rec->warning = 0;
+    }
+    if (info) {
+        rec->cert_not_before = info->not_before;
+        rec->cert_not_after = info->not_after;
+        apr_cpystrn(rec->cert_issuer, info->issuer ? info->issuer : "", sizeof(rec->cert_issuer));
+        apr_cpystrn(rec->cert_serial, info->serial ? info->serial : "", sizeof(rec->cert_serial));
+    }
+}
+
