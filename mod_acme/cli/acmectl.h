@@ -1,6 +1,7 @@
 /* acmectl: a thin command-line tool on libacme that reads the store. */
 #ifndef ACMECTL_H
 #define ACMECTL_H
+#include <stdarg.h>
 #include <stdio.h>
 #include <apr_pools.h>
 #include <apr_tables.h>
@@ -33,6 +34,11 @@ int acmectl_cmd_account(acmectl_t *ctl, int argc, const char *const *argv);
 /* Helpers shared by the commands (acmectl.c). */
 void acmectl_error(acmectl_t *ctl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void acmectl_print_json(acmectl_t *ctl, json_t *json);
+/* Human-readable output (ctl->out), terminal-safe: control characters (but
+ * newline and tab) and invalid UTF-8 are written as \xNN. Every text a
+ * command prints goes through it; --json output is Jansson's (escaped). */
+void acmectl_printf(acmectl_t *ctl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void acmectl_vprintf(FILE *out, const char *fmt, va_list ap);
 /* RFC 3339 UTC, "-" for 0. */
 const char *acmectl_time(apr_pool_t *p, apr_time_t t);
 #endif

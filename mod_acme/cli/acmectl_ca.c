@@ -234,10 +234,10 @@ static void revoke_report(acmectl_t *ctl, apr_pool_t *p, const revoke_t *r, int 
         json_decref(obj);
         return;
     }
-    fprintf(ctl->out, "%s: certificate %s %srevoked (reason: %s)\n", r->name,
+    acmectl_printf(ctl, "%s: certificate %s %srevoked (reason: %s)\n", r->name,
             r->info.serial ? r->info.serial : "-", already ? "was already " : "",
             acme_revoke_reason_name(r->reason));
-    fprintf(ctl->out, "%s: a new certificate will be ordered at the next check (%s)\n", r->name,
+    acmectl_printf(ctl, "%s: a new certificate will be ordered at the next check (%s)\n", r->name,
             acme_store_path(ctl->store, p, apr_pstrcat(p, "jobs/", r->name, ".renew", NULL)));
 }
 
@@ -364,28 +364,20 @@ static int account_show(acmectl_t *ctl, apr_pool_t *p, const account_t *a)
         json_decref(obj);
         return ACMECTL_OK;
     }
-    fprintf(ctl->out, "%-12s %s\n", "CA:", a->ca_url);
-    fprintf(ctl->out, "%-12s %s\n", "account:", a->kid ? a->kid : "- (not yet registered)");
-    fprintf(ctl->out, "%-12s %s\n", "key type:", key_type);
-    fprintf(ctl->out, "%-12s %s\n", "thumbprint:", thumbprint ? thumbprint : "-");
-    fprintf(ctl->out, "%-12s %s\n", "key file:", key_file);
+    acmectl_printf(ctl, "%-12s %s\n", "CA:", a->ca_url);
+    acmectl_printf(ctl, "%-12s %s\n", "account:", a->kid ? a->kid : "- (not yet registered)");
+    acmectl_printf(ctl, "%-12s %s\n", "key type:", key_type);
+    acmectl_printf(ctl, "%-12s %s\n", "thumbprint:", thumbprint ? thumbprint : "-");
+    acmectl_printf(ctl, "%-12s %s\n", "key file:", key_file);
     return ACMECTL_OK;
 }
 
-/* account.key.new → account.key in one rename: the key file is never partial. */
+/* account.key.new → account.key in one rename: the key file is never partial.
+ * Through the store's walk: accounts/<id> is the child's, and may be a link. */
 static apr_status_t promote_new_key(acmectl_t *ctl, apr_pool_t *p, const char *ca_url)
 {
-    const char *from = acme_store_path(ctl->store, p, acme_store_account_path(p, ca_url,
-                                                                        "account.key.new"));
-    const char *to = acme_store_path(ctl->store, p, acme_store_account_path(p, ca_url, "account.key"));
-    apr_status_t rv = apr_file_rename(from, to, p);
-
-    if (rv == APR_SUCCESS) {
-        char *dir = apr_pstrdup(p, to);
-        *strrchr(dir, '/') = '\0';
-        rv = acme_store_sync_dir(dir);
-    }
-    return rv;
+    return acme_store_rename(ctl->store, p, acme_store_account_path(p, ca_url, "account.key.new"),
+                             acme_store_account_path(p, ca_url, "account.key"));
 }
 
 /* A rollover stopped between the CA's answer and the rename leaves
@@ -435,9 +427,9 @@ static int rollover_done(acmectl_t *ctl, apr_pool_t *p, const account_t *a, cons
         json_decref(obj);
     }
     else {
-        fprintf(ctl->out, "%s: %s\n", a->kid ? a->kid : a->ca_url,
+        acmectl_printf(ctl, "%s: %s\n", a->kid ? a->kid : a->ca_url,
                 recovered ? "completed an interrupted key rollover" : "account key rolled over");
-        fprintf(ctl->out, "%-15s %s\n%-15s %s\n", "old thumbprint:", old_tp, "new thumbprint:",
+        acmectl_printf(ctl, "%-15s %s\n%-15s %s\n", "old thumbprint:", old_tp, "new thumbprint:",
                 new_tp);
     }
     return ACMECTL_OK;

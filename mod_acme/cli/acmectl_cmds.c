@@ -1,5 +1,8 @@
 /* acmectl commands: list, show, check. Everything comes from the store;
  * a missing or damaged file makes a field unknown, never the command fail. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,14 +331,14 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
         return ACMECTL_OK;
     }
     if (names->nelts == 0) {
-        fprintf(ctl->out, "no domains in %s\n", acme_store_dir(ctl->store));
+        acmectl_printf(ctl, "no domains in %s\n", acme_store_dir(ctl->store));
         return ACMECTL_OK;
     }
-    fprintf(ctl->out, "%-30s %-9s %-20s %-30s %s\n", "NAME", "STATE", "NOT AFTER",
+    acmectl_printf(ctl, "%-30s %-9s %-20s %-30s %s\n", "NAME", "STATE", "NOT AFTER",
             "NEXT ACTION", "ISSUER / NAMES / LAST ERROR");
     for (i = 0; i < names->nelts; ++i) {
         domain_view_t *v = view_load(ctl, p, APR_ARRAY_IDX(names, i, const char *));
-        fprintf(ctl->out, "%-30s %-9s %-20s %-30s issuer=\"%s\" names=%s key=%s%s%s%s\n",
+        acmectl_printf(ctl, "%-30s %-9s %-20s %-30s issuer=\"%s\" names=%s key=%s%s%s%s\n",
                 v->name, v->state, v->has_live ? acmectl_time(p, v->live.not_after) : "-",
                 next_action_of(v), v->has_live && v->live.issuer ? v->live.issuer : "-",
                 join(p, v->names, ","), v->key_type ? v->key_type : "-",
@@ -347,7 +350,7 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
 
 static void show_line(acmectl_t *ctl, const char *key, const char *value)
 {
-    fprintf(ctl->out, "%-14s %s\n", key, value && *value ? value : "-");
+    acmectl_printf(ctl, "%-14s %s\n", key, value && *value ? value : "-");
 }
 
 int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
@@ -439,37 +442,55 @@ static int is_key_file(const char *name)
     return !strcmp(name, "privkey.pem") || (len > 4 && !strcmp(name + len - 4, ".key"));
 }
 
-/* Temp files and key permissions, everywhere below relpath (links not followed). */
-static void check_tree(check_t *c, const char *relpath, int depth)
+/* Temp files and key permissions in the directory dirfd (named relpath),
+ * and below it: by descriptor, links never followed, so a link the child
+ * planted cannot make acmectl (often root) list a directory elsewhere. */
+static void check_dir(check_t *c, int dirfd, const char *relpath, int depth)
 {
-    const char *path = acme_store_path(c->ctl->store, c->p, relpath);
-    apr_dir_t *dir;
-    apr_finfo_t finfo;
+    int fd = dup(dirfd);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
 
-    if (apr_dir_open(&dir, path, c->p) != APR_SUCCESS) {
+    if (!dir) {
+        if (fd >= 0) {
+            close(fd);
+        }
         return;
     }
-    while (apr_dir_read(&finfo, APR_FINFO_NAME | APR_FINFO_TYPE, dir) == APR_SUCCESS) {
+    while ((e = readdir(dir)) != NULL) {
         const char *child;
         struct stat st;
-        if (!strcmp(finfo.name, ".") || !strcmp(finfo.name, "..")) {
+        int sub;
+
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")
+            || fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
             continue;
         }
-        child = apr_pstrcat(c->p, relpath, "/", finfo.name, NULL);
-        if (acme_store_is_temp_name(finfo.name)) {
+        child = apr_pstrcat(c->p, relpath, "/", e->d_name, NULL);
+        if (acme_store_is_temp_name(e->d_name)) {
             problem(c, "%s: leftover temporary file (a write was interrupted)", child);
         }
-        else if (finfo.filetype == APR_DIR && depth > 0) {
-            check_tree(c, child, depth - 1);
+        else if (S_ISDIR(st.st_mode) && depth > 0
+                 && (sub = acme_store_open_dir_at(dirfd, e->d_name)) >= 0) {
+            check_dir(c, sub, child, depth - 1);
+            close(sub);
         }
-        else if (finfo.filetype == APR_REG && is_key_file(finfo.name)
-                 && lstat(acme_store_path(c->ctl->store, c->p, child), &st) == 0
-                 && (st.st_mode & 077) != 0) {
+        else if (S_ISREG(st.st_mode) && is_key_file(e->d_name) && (st.st_mode & 077) != 0) {
             problem(c, "%s: private key has mode %04o, must be 0600", child,
                     (unsigned)(st.st_mode & 07777));
         }
     }
-    apr_dir_close(dir);
+    closedir(dir);
+}
+
+static void check_tree(check_t *c, const char *relpath, int depth)
+{
+    int fd = acme_store_open_reldir(c->ctl->store, c->p, relpath);
+
+    if (fd >= 0) {
+        check_dir(c, fd, relpath, depth);
+        close(fd);
+    }
 }
 
 /* Does the key in key_relpath belong to the first certificate of cert_relpath? */
@@ -604,11 +625,11 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
         json_decref(obj);
     }
     else if (c.problems->nelts == 0) {
-        fprintf(ctl->out, "%s: no problems found\n", acme_store_dir(ctl->store));
+        acmectl_printf(ctl, "%s: no problems found\n", acme_store_dir(ctl->store));
     }
     else {
         for (i = 0; i < c.problems->nelts; ++i) {
-            fprintf(ctl->out, "problem: %s\n", APR_ARRAY_IDX(c.problems, i, const char *));
+            acmectl_printf(ctl, "problem: %s\n", APR_ARRAY_IDX(c.problems, i, const char *));
         }
     }
     return c.problems->nelts == 0 ? ACMECTL_OK : ACMECTL_FAIL;
@@ -650,7 +671,7 @@ int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
         json_decref(out);
     }
     else {
-        fprintf(ctl->out, "renewal of %s requested: the server orders a new certificate at its "
+        acmectl_printf(ctl, "renewal of %s requested: the server orders a new certificate at its "
                 "next check and activates it by itself\n", name);
     }
     return ACMECTL_OK;

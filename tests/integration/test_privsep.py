@@ -194,3 +194,72 @@ def test_hard_link_in_staging_is_not_chowned(httpd, unique):
         assert stat.S_IMODE(st.st_mode) == 0o666
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def issued_httpd(httpd, name):
+    httpd.write_config(vhosts=ssl_vhost(name))
+    httpd.start()
+    httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+
+
+def test_acmectl_never_follows_a_planted_account_link(httpd, unique):
+    """accounts/<id> swapped for a link to a root-only directory: acmectl
+    account rollover (run as root) creates nothing there, acmectl check does
+    not list it."""
+    name = unique("acctlink")
+    issued_httpd(httpd, name)
+    accounts = os.path.join(httpd.store, "accounts")
+    (ca_id,) = os.listdir(accounts)
+    real = os.path.join(accounts, ca_id)
+    target = harness.make_tree("it-privsep-")
+    try:
+        os.chmod(target, 0o700)
+        for f in os.listdir(real):
+            shutil.copy(os.path.join(real, f), os.path.join(target, f))
+        bait = os.path.join(target, "x.tmp.1.0badf00d")
+        open(bait, "w").close()
+        before = sorted(os.listdir(target))
+        p = as_user(["mv", real, real + ".away"])
+        assert p.returncode == 0, p.stderr
+        p = as_user(["ln", "-s", target, real])
+        assert p.returncode == 0, p.stderr
+        roll = httpd.acmectl("--store", httpd.store, "account", "rollover", timeout=60)
+        assert roll.returncode != 0, "rollover went through the link:\n" + roll.stdout
+        assert sorted(os.listdir(target)) == before, "files created outside the store"
+        chk = httpd.acmectl("--store", httpd.store, "check")
+        assert "0badf00d" not in chk.stdout + chk.stderr, chk.stdout
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def test_acmectl_output_carries_no_terminal_escapes(httpd, unique):
+    name = unique("escape")
+    issued_httpd(httpd, name)
+    status_file = os.path.join(httpd.store, "status", name + ".json")
+    wait_for(lambda: os.path.exists(status_file), 20, what="the status file")
+    with open(status_file) as f:
+        doc = json.load(f)
+    evil = "\x1b]0;owned\x07\x1b[2J\x9b31m"
+
+    def poison(v):
+        if isinstance(v, dict):
+            return {k: poison(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [poison(x) for x in v]
+        return v + evil if isinstance(v, str) else v
+    doc = poison(doc)
+    doc["error"] = {"type": "x" + evil, "detail": "d" + evil}
+    data = json.dumps(doc).encode()
+    httpd.stop()    # the child would rewrite the status file meanwhile
+    user_write(status_file, data)
+    for args in (["list"], ["show", name], ["check"]):
+        p = subprocess.run([harness.acmectl_path(), "--store", httpd.store] + args,
+                           capture_output=True, timeout=60, env=harness.clean_env())
+        out = p.stdout + p.stderr
+        assert b"\x1b" not in out and b"\x07" not in out and b"\xc2\x9b" not in out, (args, out)
+        if args[0] == "show":
+            assert b"\\x1b" in out, "the poisoned status was not shown: %r" % out
+    j = subprocess.run([harness.acmectl_path(), "--store", httpd.store, "--json", "show", name],
+                       capture_output=True, timeout=60, env=harness.clean_env())
+    assert b"\x1b" not in j.stdout
+    json.loads(j.stdout)

@@ -575,6 +575,34 @@ static int run_as_child_user(acme_store_t *store)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* A link the child planted in its area never sends a write, read or list
+ * elsewhere. */
+static void test_no_link_followed_in_child_areas(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    const char *outside = acme_store_path(store, p, "config/outside");
+    apr_array_header_t *names;
+    const char *data;
+    struct stat st;
+
+    assert_int_equal(mkdir(outside, 0755), 0);
+    assert_int_equal(acme_store_write(store, p, "config/outside/secret", "s", 1,
+                                      ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    assert_int_equal(symlink(outside, acme_store_path(store, p, "accounts/ca")), 0);
+    assert_int_equal(acme_store_write(store, p, "accounts/ca/account.key", "k", 1,
+                                      ACME_STORE_KEY_PERMS), APR_EINVAL);
+    assert_int_equal(lstat(acme_store_path(store, p, "config/outside/account.key"), &st), -1);
+    assert_int_not_equal(acme_store_read(store, p, "accounts/ca/secret", 100, &data, NULL),
+                         APR_SUCCESS);
+    assert_int_equal(acme_store_list(store, p, "accounts/ca", &names), APR_EINVAL);
+    assert_int_equal(names->nelts, 0);
+    assert_int_equal(acme_store_rename(store, p, "accounts/ca/secret", "accounts/ca/x"),
+                     APR_EINVAL);
+    assert_int_equal(lstat(acme_store_path(store, p, "config/outside/secret"), &st), 0);
+    assert_true(acme_store_open_reldir(store, p, "accounts/ca") < 0);
+}
+
 static void test_grant(void **state)
 {
     apr_pool_t *p = *state;
@@ -643,6 +671,7 @@ int main(void)
         UNIT_TEST(test_activate_ignores_links),
         UNIT_TEST(test_fallback),
         UNIT_TEST(test_grant),
+        UNIT_TEST(test_no_link_followed_in_child_areas),
     };
 
     if (unit_init() != 0) {

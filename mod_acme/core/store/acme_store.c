@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "acme_store.h"
+#include "acme_store_int.h"
 
 struct acme_store_t {
     apr_pool_t *pool;
@@ -29,32 +30,9 @@ struct acme_store_t {
 /* Deepest store directory holding files: archive/<name>/<version>/. */
 #define STORE_MAX_DEPTH 3
 
-/* Directories the unprivileged child writes: private to it. */
-static const char *const child_dirs[] = { "accounts", "staging", "jobs", "status", "events", NULL };
 /* Directories only the root parent writes. */
 static const char *const root_dirs[] = { "config", "domains", "archive", "fallback",
                                          "root-events", "keys", "csr", NULL };
-
-static int is_private_top(const char *relpath)
-{
-    /* keys/: certificate keys in root's custody (acme_custody.h). */
-    static const char *const private_dirs[] = { "accounts", "staging", "jobs", "keys", NULL };
-    int i;
-
-    for (i = 0; private_dirs[i]; ++i) {
-        apr_size_t len = strlen(private_dirs[i]);
-        if (!strncmp(relpath, private_dirs[i], len)
-            && (relpath[len] == '/' || relpath[len] == '\0')) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static apr_fileperms_t dir_perms_for(const char *relpath)
-{
-    return is_private_top(relpath) ? ACME_STORE_PRIVATE_DIR_PERMS : ACME_STORE_DIR_PERMS;
-}
 
 apr_status_t acme_store_relpath_check(const char *relpath)
 {
@@ -141,306 +119,6 @@ apr_status_t acme_store_sync_dir(const char *path)
     }
     close(fd);
     return rv;
-}
-
-/* Owner of what a root process (the parent, acmectl) creates under relpath:
- * in the child's areas that is the area's owner, or the child could not
- * replace it later. (uid_t)-1 when nothing needs changing. */
-static void owner_for(acme_store_t *store, apr_pool_t *p, const char *relpath,
-                      uid_t *uid, gid_t *gid)
-{
-    struct stat st;
-    int i;
-
-    *uid = (uid_t)-1;
-    *gid = (gid_t)-1;
-    if (geteuid() != 0) {
-        return;
-    }
-    for (i = 0; child_dirs[i]; ++i) {
-        apr_size_t len = strlen(child_dirs[i]);
-        if (!strncmp(relpath, child_dirs[i], len) && relpath[len] == '/') {
-            if (stat(apr_pstrcat(p, store->dir, "/", child_dirs[i], NULL), &st) == 0
-                && st.st_uid != 0) {
-                *uid = st.st_uid;
-                *gid = st.st_gid;
-            }
-            return;
-        }
-    }
-}
-
-/* Creates the missing directories of relpath's parent, each with the perms of
- * its top-level area (exact: umask does not apply). */
-static apr_status_t make_parents(acme_store_t *store, apr_pool_t *p, const char *relpath)
-{
-    char *rel = apr_pstrdup(p, relpath), *slash;
-    uid_t uid;
-    gid_t gid;
-
-    owner_for(store, p, relpath, &uid, &gid);
-
-    for (slash = strchr(rel, '/'); slash; slash = strchr(slash + 1, '/')) {
-        const char *path;
-        apr_fileperms_t perms;
-        apr_status_t rv;
-
-        *slash = '\0';
-        path = apr_pstrcat(p, store->dir, "/", rel, NULL);
-        perms = dir_perms_for(rel);
-        rv = apr_dir_make(path, perms, p);
-        if (rv == APR_SUCCESS) {
-            rv = apr_file_perms_set(path, perms);
-            if (rv == APR_SUCCESS && uid != (uid_t)-1 && lchown(path, uid, gid) < 0) {
-                rv = errno;
-            }
-        }
-        else if (APR_STATUS_IS_EEXIST(rv)) {
-            rv = APR_SUCCESS;
-        }
-        *slash = '/';
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-    }
-    return APR_SUCCESS;
-}
-
-static mode_t mode_of(apr_fileperms_t perms)
-{
-    static const struct { apr_fileperms_t apr; mode_t mode; } bits[] = {
-        { APR_FPROT_UREAD, S_IRUSR }, { APR_FPROT_UWRITE, S_IWUSR }, { APR_FPROT_UEXECUTE, S_IXUSR },
-        { APR_FPROT_GREAD, S_IRGRP }, { APR_FPROT_GWRITE, S_IWGRP }, { APR_FPROT_GEXECUTE, S_IXGRP },
-        { APR_FPROT_WREAD, S_IROTH }, { APR_FPROT_WWRITE, S_IWOTH }, { APR_FPROT_WEXECUTE, S_IXOTH },
-    };
-    mode_t mode = 0;
-    apr_size_t i;
-
-    for (i = 0; i < sizeof(bits) / sizeof(bits[0]); ++i) {
-        if (perms & bits[i].apr) {
-            mode |= bits[i].mode;
-        }
-    }
-    return mode;
-}
-
-static apr_status_t write_temp(apr_pool_t *p, const char *tmp, const void *data,
-                               apr_size_t len, apr_fileperms_t perms, uid_t uid, gid_t gid)
-{
-    apr_file_t *f;
-    apr_os_file_t fd;
-    apr_status_t rv, rv_close;
-
-    rv = apr_file_open(&f, tmp, APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_EXCL
-                       | APR_FOPEN_BINARY, perms, p);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    /* umask must not loosen nor tighten what the caller asked for. */
-    apr_os_file_get(&fd, f);
-    if (fchmod(fd, mode_of(perms)) < 0) {
-        rv = errno;
-    }
-    if (rv == APR_SUCCESS && uid != (uid_t)-1 && fchown(fd, uid, gid) < 0) {
-        rv = errno;
-    }
-    if (rv == APR_SUCCESS && len > 0) {
-        rv = apr_file_write_full(f, data, len, NULL);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = apr_file_sync(f);
-    }
-    rv_close = apr_file_close(f);
-    return rv != APR_SUCCESS ? rv : rv_close;
-}
-
-apr_status_t acme_store_write(acme_store_t *store, apr_pool_t *p, const char *relpath,
-                              const void *data, apr_size_t len, apr_fileperms_t perms)
-{
-    const char *path, *tmp;
-    char *dir, *slash;
-    uid_t uid;
-    gid_t gid;
-    apr_status_t rv;
-
-    if ((rv = acme_store_relpath_check(relpath)) != APR_SUCCESS) {
-        return rv;
-    }
-    if ((rv = make_parents(store, p, relpath)) != APR_SUCCESS) {
-        return rv;
-    }
-    path = acme_store_path(store, p, relpath);
-    tmp = acme_store_tmp_path(p, path);
-    owner_for(store, p, relpath, &uid, &gid);
-    rv = write_temp(p, tmp, data, len, perms, uid, gid);
-    if (rv == APR_SUCCESS) {
-        rv = apr_file_rename(tmp, path, p);
-    }
-    if (rv != APR_SUCCESS) {
-        apr_file_remove(tmp, p);
-        return rv;
-    }
-    dir = apr_pstrdup(p, path);
-    slash = strrchr(dir, '/');
-    *slash = '\0';
-    return acme_store_sync_dir(dir);
-}
-
-/* Reads a regular file opened from the store, capped at max. */
-static apr_status_t read_fd(apr_pool_t *p, int fd, apr_size_t max, const char **data,
-                            apr_size_t *len)
-{
-    struct stat st;
-    apr_size_t got = 0, size;
-    char *buf;
-
-    if (fstat(fd, &st) < 0) {
-        return errno;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        return APR_EINVAL;
-    }
-    if ((apr_size_t)st.st_size > max) {
-        return APR_ENOSPC;
-    }
-    /* Writers replace files by rename, so an open file does not grow. */
-    size = (apr_size_t)st.st_size;
-    buf = apr_palloc(p, size + 1);
-    while (got < size) {
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return errno;
-        }
-        if (n == 0) {
-            break;
-        }
-        got += (apr_size_t)n;
-    }
-    buf[got] = '\0';
-    *data = buf;
-    if (len) {
-        *len = got;
-    }
-    return APR_SUCCESS;
-}
-
-apr_status_t acme_store_read_at(apr_pool_t *p, int dirfd, const char *name, apr_size_t max,
-                                const char **data, apr_size_t *len)
-{
-    apr_status_t rv;
-    /* The child writes parts of the store: a link or a FIFO planted there must
-     * neither redirect nor block the root parent. */
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-
-    if (fd < 0) {
-        return errno == ELOOP ? APR_EINVAL : errno;
-    }
-    rv = read_fd(p, fd, max, data, len);
-    close(fd);
-    return rv;
-}
-
-apr_status_t acme_store_read(acme_store_t *store, apr_pool_t *p, const char *relpath,
-                             apr_size_t max, const char **data, apr_size_t *len)
-{
-    apr_status_t rv;
-
-    if ((rv = acme_store_relpath_check(relpath)) != APR_SUCCESS) {
-        return rv;
-    }
-    return acme_store_read_at(p, AT_FDCWD, acme_store_path(store, p, relpath), max, data, len);
-}
-
-apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
-                                   json_t *json, apr_fileperms_t perms)
-{
-    char *text = json_dumps(json, JSON_INDENT(2) | JSON_SORT_KEYS);
-    const char *copy;
-    apr_status_t rv;
-
-    if (!text) {
-        return APR_EINVAL;
-    }
-    copy = apr_pstrcat(p, text, "\n", NULL);
-    free(text);
-    rv = acme_store_write(store, p, relpath, copy, strlen(copy), perms);
-    return rv;
-}
-
-static apr_status_t json_release(void *data)
-{
-    json_decref((json_t *)data);
-    return APR_SUCCESS;
-}
-
-apr_status_t acme_store_read_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
-                                  json_t **json)
-{
-    const char *data;
-    apr_size_t len;
-    json_error_t err;
-    json_t *parsed;
-    apr_status_t rv;
-
-    rv = acme_store_read(store, p, relpath, ACME_MAX_STORE_FILE, &data, &len);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    parsed = json_loadb(data, len, 0, &err);
-    if (!parsed) {
-        return APR_EINVAL;
-    }
-    apr_pool_cleanup_register(p, parsed, json_release, apr_pool_cleanup_null);
-    *json = parsed;
-    return APR_SUCCESS;
-}
-
-apr_status_t acme_store_remove(acme_store_t *store, apr_pool_t *p, const char *relpath)
-{
-    apr_status_t rv;
-
-    if ((rv = acme_store_relpath_check(relpath)) != APR_SUCCESS) {
-        return rv;
-    }
-    rv = apr_file_remove(acme_store_path(store, p, relpath), p);
-    return APR_STATUS_IS_ENOENT(rv) ? APR_SUCCESS : rv;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-apr_status_t acme_store_list(acme_store_t *store, apr_pool_t *p, const char *reldir,
-                             apr_array_header_t **names)
-{
-    apr_dir_t *dir;
-    apr_finfo_t finfo;
-    apr_status_t rv;
-
-    *names = apr_array_make(p, 8, sizeof(const char *));
-    if ((rv = acme_store_relpath_check(reldir)) != APR_SUCCESS) {
-        return rv;
-    }
-    rv = apr_dir_open(&dir, acme_store_path(store, p, reldir), p);
-    if (APR_STATUS_IS_ENOENT(rv)) {
-        return APR_SUCCESS;
-    }
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    while (apr_dir_read(&finfo, APR_FINFO_NAME, dir) == APR_SUCCESS) {
-        if (finfo.name[0] == '.' || acme_store_is_temp_name(finfo.name)) {
-            continue;
-        }
-        APR_ARRAY_PUSH(*names, const char *) = apr_pstrdup(p, finfo.name);
-    }
-    apr_dir_close(dir);
-    qsort((*names)->elts, (size_t)(*names)->nelts, sizeof(const char *), cmp_names);
-    return APR_SUCCESS;
 }
 
 int acme_store_open_dir_at(int dirfd, const char *name)
@@ -536,14 +214,26 @@ static void remove_stale_temps(const char *path, int depth, apr_time_t now)
     }
 }
 
+/* mkdir, and the exact mode through the descriptor of what was made (the
+ * umask must not change it; a path could be swapped in between). */
 static apr_status_t make_dir(apr_pool_t *p, const char *path, apr_fileperms_t perms)
 {
-    apr_status_t rv = apr_dir_make(path, perms, p);
+    mode_t mode = acme_store_mode_of(perms);
+    apr_status_t rv = APR_SUCCESS;
+    int fd;
 
-    if (rv == APR_SUCCESS) {
-        return apr_file_perms_set(path, perms);
+    (void)p;
+    if (mkdir(path, mode) < 0) {
+        return errno == EEXIST ? APR_SUCCESS : errno;
     }
-    return APR_STATUS_IS_EEXIST(rv) ? APR_SUCCESS : rv;
+    fd = acme_store_open_dir_at(AT_FDCWD, path);
+    if (fd < 0 || fchmod(fd, mode) < 0) {
+        rv = errno;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rv;
 }
 
 static apr_status_t store_create(apr_pool_t *p, const char *dir)
@@ -563,16 +253,16 @@ static apr_status_t store_create(apr_pool_t *p, const char *dir)
             return rv;
         }
     }
-    for (i = 0; child_dirs[i]; ++i) {
-        rv = make_dir(p, apr_pstrcat(p, dir, "/", child_dirs[i], NULL),
-                      dir_perms_for(child_dirs[i]));
+    for (i = 0; acme_store_child_dirs[i]; ++i) {
+        rv = make_dir(p, apr_pstrcat(p, dir, "/", acme_store_child_dirs[i], NULL),
+                      acme_store_dir_perms_for(acme_store_child_dirs[i]));
         if (rv != APR_SUCCESS) {
             return rv;
         }
     }
     for (i = 0; root_dirs[i]; ++i) {
         rv = make_dir(p, apr_pstrcat(p, dir, "/", root_dirs[i], NULL),
-                      dir_perms_for(root_dirs[i]));
+                      acme_store_dir_perms_for(root_dirs[i]));
         if (rv != APR_SUCCESS) {
             return rv;
         }
@@ -735,9 +425,9 @@ apr_status_t acme_store_grant(acme_store_t *store, apr_pool_t *p, apr_uid_t uid,
     if (chmod(store->dir, 0755) < 0) {
         rv = errno;
     }
-    for (i = 0; rv == APR_SUCCESS && child_dirs[i]; ++i) {
-        const char *path = acme_store_path(store, ptemp, child_dirs[i]);
-        rv = make_dir(ptemp, path, dir_perms_for(child_dirs[i]));
+    for (i = 0; rv == APR_SUCCESS && acme_store_child_dirs[i]; ++i) {
+        const char *path = acme_store_path(store, ptemp, acme_store_child_dirs[i]);
+        rv = make_dir(ptemp, path, acme_store_dir_perms_for(acme_store_child_dirs[i]));
         if (rv == APR_SUCCESS) {
             rv = chown_tree(path, uid, gid, STORE_MAX_DEPTH);
         }
@@ -774,39 +464,4 @@ const char *acme_store_ca_id(apr_pool_t *p, const char *directory_url)
         }
     }
     return id;
-}
-
-apr_status_t acme_store_lock(acme_store_t *store, apr_pool_t *p, const char *name)
-{
-    const char *relpath;
-    apr_file_t *f;
-    apr_os_file_t fd;
-    apr_status_t rv;
-
-    if ((rv = acme_store_name_check(name)) != APR_SUCCESS) {
-        return rv;
-    }
-    relpath = apr_pstrcat(p, "jobs/", name, ".lock", NULL);
-    if ((rv = make_parents(store, p, relpath)) != APR_SUCCESS) {
-        return rv;
-    }
-    /* Read-only is enough for flock, so a lock file another user created still works. */
-    rv = apr_file_open(&f, acme_store_path(store, p, relpath),
-                       APR_FOPEN_READ | APR_FOPEN_CREATE, ACME_STORE_FILE_PERMS, p);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    /* flock, not fcntl: one lock per open file, so two jobs in one process
-     * exclude each other too, and closing another descriptor of the same file
-     * does not drop it. The pool's cleanup closes the file: that is the unlock. */
-    apr_os_file_get(&fd, f);
-    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        if (errno == EINTR) {
-            continue;
-        }
-        rv = (errno == EWOULDBLOCK) ? APR_EAGAIN : errno;
-        apr_file_close(f);
-        return rv;
-    }
-    return APR_SUCCESS;
 }

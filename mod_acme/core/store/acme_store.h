@@ -3,6 +3,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <apr_file_io.h>
+#include <sys/types.h>
 #include <jansson.h>
 #include <openssl/x509.h>
 #include "acme_core.h"
@@ -60,6 +61,24 @@ apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const cha
 /* The json is released by a pool cleanup. APR_EINVAL if unparsable. */
 apr_status_t acme_store_read_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
                                   json_t **json);
+/* Renames within one store directory (from and to differ in the last
+ * component only), through the directory's descriptor. APR_EINVAL otherwise. */
+apr_status_t acme_store_rename(acme_store_t *store, apr_pool_t *p, const char *from,
+                               const char *to);
+/* A store directory opened by the same walk as every store access: from the
+ * store directory one component at a time, never following a link in the
+ * child's areas, each directory there root's or the area owner's (for a root
+ * caller). The descriptor (O_CLOEXEC), or -1 with errno set. */
+int acme_store_open_reldir(acme_store_t *store, apr_pool_t *p, const char *reldir);
+/* The walk itself: dirfd gets the directory holding relpath's last
+ * component, base that component (from p); create makes missing directories
+ * (mode of their area, owned by the area's owner when root makes them in a
+ * child area). uid/gid (may be NULL) get the owner a root caller must give
+ * what it creates there, (uid_t)-1 for none. APR_EINVAL for a link in a
+ * child area or a bad relpath, APR_EACCES for a stranger's directory, else
+ * errno. */
+apr_status_t acme_store_walk(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                             int create, int *dirfd, const char **base, uid_t *uid, gid_t *gid);
 /* A missing file is not an error. */
 apr_status_t acme_store_remove(acme_store_t *store, apr_pool_t *p, const char *relpath);
 /* Entry names in a store directory, sorted, without dot files and temp files.

@@ -1,0 +1,479 @@
+/* Store files by directory descriptor. Every store-relative path is walked
+ * from the store directory one component at a time with openat; in the
+ * child's areas (accounts, staging, jobs, status, events) no link is ever
+ * followed and, for a root process, every directory must belong to root or
+ * to the area's owner. So a link or directory the unprivileged child planted
+ * or swapped in cannot send the root parent or acmectl outside the store
+ * (docs/security.md, "Filesystem walks"). Directories are made with mkdirat
+ * and get their mode and owner through their descriptor. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <apr_strings.h>
+
+#include "acme_store.h"
+#include "acme_store_int.h"
+
+int acme_store_child_area(const char *relpath)
+{
+    int i;
+
+    for (i = 0; acme_store_child_dirs[i]; ++i) {
+        apr_size_t len = strlen(acme_store_child_dirs[i]);
+        if (!strncmp(relpath, acme_store_child_dirs[i], len)
+            && (relpath[len] == '/' || relpath[len] == '\0')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int is_private_top(const char *relpath)
+{
+    /* keys/: certificate keys in root's custody (acme_custody.h). */
+    static const char *const private_dirs[] = { "accounts", "staging", "jobs", "keys", NULL };
+    int i;
+
+    for (i = 0; private_dirs[i]; ++i) {
+        apr_size_t len = strlen(private_dirs[i]);
+        if (!strncmp(relpath, private_dirs[i], len)
+            && (relpath[len] == '/' || relpath[len] == '\0')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+apr_fileperms_t acme_store_dir_perms_for(const char *relpath)
+{
+    return is_private_top(relpath) ? ACME_STORE_PRIVATE_DIR_PERMS : ACME_STORE_DIR_PERMS;
+}
+
+mode_t acme_store_mode_of(apr_fileperms_t perms)
+{
+    static const struct { apr_fileperms_t apr; mode_t mode; } bits[] = {
+        { APR_FPROT_UREAD, S_IRUSR }, { APR_FPROT_UWRITE, S_IWUSR }, { APR_FPROT_UEXECUTE, S_IXUSR },
+        { APR_FPROT_GREAD, S_IRGRP }, { APR_FPROT_GWRITE, S_IWGRP }, { APR_FPROT_GEXECUTE, S_IXGRP },
+        { APR_FPROT_WREAD, S_IROTH }, { APR_FPROT_WWRITE, S_IWOTH }, { APR_FPROT_WEXECUTE, S_IXOTH },
+    };
+    mode_t mode = 0;
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(bits) / sizeof(bits[0]); ++i) {
+        if (perms & bits[i].apr) {
+            mode |= bits[i].mode;
+        }
+    }
+    return mode;
+}
+
+/* A directory entry walked so far, and whose it must be. */
+typedef struct walk_t {
+    int fd;
+    int child_area;
+    uid_t area_uid;          /* (uid_t)-1: not a child area, or not root */
+    gid_t area_gid;
+} walk_t;
+
+/* Opens the next component; create: make it first (mode of its area, the
+ * area owner's when root makes it in a child area). */
+static apr_status_t walk_step(walk_t *w, const char *comp, const char *rel_so_far, int create,
+                              int top)
+{
+    mode_t mode = acme_store_mode_of(acme_store_dir_perms_for(rel_so_far));
+    int made = create && mkdirat(w->fd, comp, mode) == 0;
+    int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (w->child_area ? O_NOFOLLOW : 0);
+    int sub = openat(w->fd, comp, flags);
+    struct stat st;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (sub < 0) {
+        rv = errno;
+        /* a link where a directory should be (ELOOP, or ENOTDIR with O_DIRECTORY) */
+        return rv == ELOOP || (fstatat(w->fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0
+                               && S_ISLNK(st.st_mode)) ? APR_EINVAL : rv;
+    }
+    if (fstat(sub, &st) < 0) {
+        rv = errno;
+    }
+    else if (made) {
+        /* umask must not loosen nor tighten the mode; the owner through the descriptor */
+        if (fchmod(sub, mode) < 0
+            || (w->area_uid != (uid_t)-1 && fchown(sub, w->area_uid, w->area_gid) < 0)) {
+            rv = errno;
+        }
+    }
+    else if (top && w->child_area && geteuid() == 0 && st.st_uid != 0) {
+        w->area_uid = st.st_uid;
+        w->area_gid = st.st_gid;
+    }
+    else if (!top && w->child_area && geteuid() == 0 && st.st_uid != 0
+             && st.st_uid != w->area_uid) {
+        rv = APR_EACCES;    /* not ours, not the area owner's: nothing we made */
+    }
+    close(w->fd);
+    w->fd = sub;
+    return rv;
+}
+
+apr_status_t acme_store_walk(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                             int create, int *dirfd, const char **base, uid_t *uid, gid_t *gid)
+{
+    walk_t w = { -1, 0, (uid_t)-1, (gid_t)-1 };
+    char *rel, *comp, *slash;
+    apr_status_t rv;
+    int top = 1;
+
+    if ((rv = acme_store_relpath_check(relpath)) != APR_SUCCESS) {
+        return rv;
+    }
+    w.fd = open(acme_store_dir(store), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (w.fd < 0) {
+        return errno;
+    }
+    w.child_area = acme_store_child_area(relpath);
+    rel = apr_pstrdup(p, relpath);
+    for (comp = rel; (slash = strchr(comp, '/')) != NULL; comp = slash + 1) {
+        *slash = '\0';
+        if (*comp && strcmp(comp, ".")) {
+            rv = walk_step(&w, comp, rel, create, top);
+            top = 0;
+        }
+        *slash = '/';
+        if (rv != APR_SUCCESS) {
+            close(w.fd);
+            return rv;
+        }
+    }
+    if (!*comp) {
+        close(w.fd);
+        return APR_EINVAL;
+    }
+    *dirfd = w.fd;
+    *base = comp;
+    if (uid) {
+        *uid = w.area_uid;
+        *gid = w.area_gid;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t write_temp(int dirfd, const char *tmp, const void *data, apr_size_t len,
+                               mode_t mode, uid_t uid, gid_t gid)
+{
+    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    apr_size_t done = 0;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (fd < 0) {
+        return errno;
+    }
+    if (fchmod(fd, mode) < 0 || (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0)) {
+        rv = errno;
+    }
+    while (rv == APR_SUCCESS && done < len) {
+        ssize_t n = write(fd, (const char *)data + done, len - done);
+        if (n < 0 && errno != EINTR) {
+            rv = errno;
+        }
+        done += n > 0 ? (apr_size_t)n : 0;
+    }
+    if (rv == APR_SUCCESS && fsync(fd) < 0) {
+        rv = errno;
+    }
+    if (close(fd) < 0 && rv == APR_SUCCESS) {
+        rv = errno;
+    }
+    return rv;
+}
+
+apr_status_t acme_store_write(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                              const void *data, apr_size_t len, apr_fileperms_t perms)
+{
+    const char *base, *tmp;
+    uid_t uid;
+    gid_t gid;
+    int dirfd;
+    apr_status_t rv;
+
+    if ((rv = acme_store_walk(store, p, relpath, 1, &dirfd, &base, &uid, &gid)) != APR_SUCCESS) {
+        return rv;
+    }
+    tmp = acme_store_tmp_path(p, base);
+    rv = write_temp(dirfd, tmp, data, len, acme_store_mode_of(perms), uid, gid);
+    if (rv == APR_SUCCESS && renameat(dirfd, tmp, dirfd, base) < 0) {
+        rv = errno;
+    }
+    if (rv != APR_SUCCESS) {
+        unlinkat(dirfd, tmp, 0);
+    }
+    else if (fsync(dirfd) < 0) {
+        rv = errno;
+    }
+    close(dirfd);
+    return rv;
+}
+
+apr_status_t acme_store_rename(acme_store_t *store, apr_pool_t *p, const char *from,
+                               const char *to)
+{
+    const char *from_base, *to_base;
+    const char *from_dir = apr_pstrndup(p, from, (apr_size_t)(strrchr(from, '/') ? strrchr(from, '/') - from : 0));
+    int dirfd;
+    apr_status_t rv;
+
+    if (strncmp(from, to, strlen(from_dir)) || strchr(to + strlen(from_dir) + 1, '/')) {
+        return APR_EINVAL;    /* one directory only */
+    }
+    if ((rv = acme_store_walk(store, p, from, 0, &dirfd, &from_base, NULL, NULL))
+        != APR_SUCCESS) {
+        return rv;
+    }
+    to_base = strrchr(to, '/') ? strrchr(to, '/') + 1 : to;
+    if (acme_store_name_check(to_base) != APR_SUCCESS) {
+        rv = APR_EINVAL;
+    }
+    else if (renameat(dirfd, from_base, dirfd, to_base) < 0 || fsync(dirfd) < 0) {
+        rv = errno;
+    }
+    close(dirfd);
+    return rv;
+}
+
+/* Reads a regular file opened from the store, capped at max. */
+static apr_status_t read_fd(apr_pool_t *p, int fd, apr_size_t max, const char **data,
+                            apr_size_t *len)
+{
+    struct stat st;
+    apr_size_t got = 0, size;
+    char *buf;
+
+    if (fstat(fd, &st) < 0) {
+        return errno;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return APR_EINVAL;
+    }
+    if ((apr_size_t)st.st_size > max) {
+        return APR_ENOSPC;
+    }
+    /* Writers replace files by rename, so an open file does not grow. */
+    size = (apr_size_t)st.st_size;
+    buf = apr_palloc(p, size + 1);
+    while (got < size) {
+        ssize_t n = read(fd, buf + got, size - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return errno;
+        }
+        if (n == 0) {
+            break;
+        }
+        got += (apr_size_t)n;
+    }
+    buf[got] = '\0';
+    *data = buf;
+    if (len) {
+        *len = got;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_store_read_at(apr_pool_t *p, int dirfd, const char *name, apr_size_t max,
+                                const char **data, apr_size_t *len)
+{
+    apr_status_t rv;
+    /* The child writes parts of the store: a link or a FIFO planted there must
+     * neither redirect nor block the root parent. */
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+    if (fd < 0) {
+        return errno == ELOOP ? APR_EINVAL : errno;
+    }
+    rv = read_fd(p, fd, max, data, len);
+    close(fd);
+    return rv;
+}
+
+apr_status_t acme_store_read(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                             apr_size_t max, const char **data, apr_size_t *len)
+{
+    const char *base;
+    int dirfd;
+    apr_status_t rv;
+
+    rv = acme_store_walk(store, p, relpath, 0, &dirfd, &base, NULL, NULL);
+    if (rv != APR_SUCCESS) {
+        return APR_STATUS_IS_ENOTDIR(rv) ? APR_ENOENT : rv;
+    }
+    rv = acme_store_read_at(p, dirfd, base, max, data, len);
+    close(dirfd);
+    return rv;
+}
+
+apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                                   json_t *json, apr_fileperms_t perms)
+{
+    char *text = json_dumps(json, JSON_INDENT(2) | JSON_SORT_KEYS);
+    const char *copy;
+
+    if (!text) {
+        return APR_EINVAL;
+    }
+    copy = apr_pstrcat(p, text, "\n", NULL);
+    free(text);
+    return acme_store_write(store, p, relpath, copy, strlen(copy), perms);
+}
+
+static apr_status_t json_release(void *data)
+{
+    json_decref((json_t *)data);
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_store_read_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                                  json_t **json)
+{
+    const char *data;
+    apr_size_t len;
+    json_error_t err;
+    json_t *parsed;
+    apr_status_t rv;
+
+    rv = acme_store_read(store, p, relpath, ACME_MAX_STORE_FILE, &data, &len);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    parsed = json_loadb(data, len, 0, &err);
+    if (!parsed) {
+        return APR_EINVAL;
+    }
+    apr_pool_cleanup_register(p, parsed, json_release, apr_pool_cleanup_null);
+    *json = parsed;
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_store_remove(acme_store_t *store, apr_pool_t *p, const char *relpath)
+{
+    const char *base;
+    int dirfd;
+    apr_status_t rv;
+
+    rv = acme_store_walk(store, p, relpath, 0, &dirfd, &base, NULL, NULL);
+    if (rv != APR_SUCCESS) {
+        return APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ENOTDIR(rv) ? APR_SUCCESS : rv;
+    }
+    if (unlinkat(dirfd, base, 0) < 0 && errno != ENOENT) {
+        rv = errno;
+    }
+    close(dirfd);
+    return rv;
+}
+
+int acme_store_open_reldir(acme_store_t *store, apr_pool_t *p, const char *reldir)
+{
+    const char *base;
+    int dirfd, fd;
+    apr_status_t rv;
+
+    rv = acme_store_walk(store, p, apr_pstrcat(p, reldir, "/.", NULL), 0, &dirfd, &base,
+                         NULL, NULL);
+    if (rv != APR_SUCCESS) {
+        errno = rv;
+        return -1;
+    }
+    fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    close(dirfd);
+    return fd;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+apr_status_t acme_store_list(acme_store_t *store, apr_pool_t *p, const char *reldir,
+                             apr_array_header_t **names)
+{
+    struct dirent *e;
+    DIR *dir;
+    int fd;
+
+    *names = apr_array_make(p, 8, sizeof(const char *));
+    fd = acme_store_open_reldir(store, p, reldir);
+    if (fd < 0) {
+        return errno == ENOENT || errno == ENOTDIR ? APR_SUCCESS : errno;
+    }
+    if (!(dir = fdopendir(fd))) {
+        close(fd);
+        return errno;
+    }
+    while ((e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.' || acme_store_is_temp_name(e->d_name)) {
+            continue;
+        }
+        APR_ARRAY_PUSH(*names, const char *) = apr_pstrdup(p, e->d_name);
+    }
+    closedir(dir);
+    qsort((*names)->elts, (size_t)(*names)->nelts, sizeof(const char *), cmp_names);
+    return APR_SUCCESS;
+}
+
+static apr_status_t close_fd(void *data)
+{
+    close((int)(apr_uintptr_t)data);
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_store_lock(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    const char *base;
+    uid_t uid;
+    gid_t gid;
+    int dirfd, fd;
+    apr_status_t rv;
+
+    if ((rv = acme_store_name_check(name)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = acme_store_walk(store, p, apr_pstrcat(p, "jobs/", name, ".lock", NULL), 1, &dirfd,
+                         &base, &uid, &gid);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    /* Read-only is enough for flock, so a lock file another user created still works. */
+    fd = openat(dirfd, base, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+                acme_store_mode_of(ACME_STORE_FILE_PERMS));
+    close(dirfd);
+    if (fd < 0) {
+        return errno;
+    }
+    if (uid != (uid_t)-1) {
+        struct stat st;
+        if (fstat(fd, &st) == 0 && st.st_uid == 0 && fchown(fd, uid, gid) < 0) {
+            rv = errno;
+        }
+    }
+    /* flock, not fcntl: one lock per open file, so two jobs in one process
+     * exclude each other too, and closing another descriptor of the same file
+     * does not drop it. The pool's cleanup closes the file: that is the unlock. */
+    while (rv == APR_SUCCESS && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EINTR) {
+            rv = (errno == EWOULDBLOCK) ? APR_EAGAIN : errno;
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        close(fd);
+        return rv;
+    }
+    apr_pool_cleanup_register(p, (void *)(apr_uintptr_t)fd, close_fd, apr_pool_cleanup_null);
+    return APR_SUCCESS;
+}
