@@ -263,7 +263,7 @@ int acmectl_cmd_revoke(acmectl_t *ctl, int argc, const char *const *argv)
     if (select_account(client, p, r.key, r.kid, &kid, &prob) != APR_SUCCESS) {
         return failed(ctl, apr_psprintf(p, "account at %s", r.ca_url), &prob);
     }
-    if (acme_client_revoke(client, p, r.leaf, r.reason, &prob) != APR_SUCCESS) {
+    if (acme_account_revoke(client, p, r.leaf, r.reason, &prob) != APR_SUCCESS) {
         if (!acme_problem_is(&prob, "alreadyRevoked")) {
             return failed(ctl, apr_psprintf(p, "revoking %s of '%s'", r.info.serial, r.name),
                           &prob);
@@ -471,7 +471,7 @@ static int account_rollover(acmectl_t *ctl, apr_pool_t *p, account_t *a)
                       acme_store_path(ctl->store, p, new_rel), apr_strerror(rv, buf, sizeof(buf)));
         return ACMECTL_FAIL;
     }
-    if (acme_client_key_change(client, p, new_key, &prob) != APR_SUCCESS) {
+    if (acme_account_key_change(client, p, new_key, &prob) != APR_SUCCESS) {
         acme_store_remove(ctl->store, p, new_rel);
         return failed(ctl, "key change refused, the old account key stays", &prob);
     }

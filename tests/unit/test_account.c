@@ -158,11 +158,11 @@ static void test_requests_refused_before_sending(void **state)
 
     assert_int_equal(acme_client_create(&client, p, &ctx, "https://127.0.0.1:1/dir", NULL),
                      APR_SUCCESS);
-    assert_int_equal(acme_client_revoke(client, p, NULL, 1, &prob), APR_EINVAL);
+    assert_int_equal(acme_account_revoke(client, p, NULL, 1, &prob), APR_EINVAL);
     assert_non_null(prob.detail);
     assert_int_equal(acme_key_generate(p, ACME_KEY_EC_P256, &key), APR_SUCCESS);
     /* no account selected yet */
-    assert_int_equal(acme_client_key_change(client, p, key, &prob), APR_EINVAL);
+    assert_int_equal(acme_account_key_change(client, p, key, &prob), APR_EINVAL);
     assert_non_null(strstr(prob.detail, "account"));
 }
 

@@ -350,9 +350,9 @@ static void test_dns01_value(void **state)
     unsigned int md_len = 0;
 
     assert_int_equal(EVP_Digest(keyauth, strlen(keyauth), md, &md_len, EVP_sha256(), NULL), 1);
-    assert_string_equal(acme_dns01_txt_value(p, keyauth), acme_b64url_encode(p, md, md_len));
-    assert_int_equal(strlen(acme_dns01_txt_value(p, keyauth)), 43);
-    assert_null(acme_dns01_txt_value(p, NULL));
+    assert_string_equal(acme_key_authorization_digest(p, keyauth), acme_b64url_encode(p, md, md_len));
+    assert_int_equal(strlen(acme_key_authorization_digest(p, keyauth)), 43);
+    assert_null(acme_key_authorization_digest(p, NULL));
 }
 
 static void test_eab(void **state)

@@ -15,9 +15,9 @@ static void test_record_name(void **state)
 {
     apr_pool_t *p = *state;
 
-    assert_string_equal(acme_dns01_record_name(p, "example.org"), "_acme-challenge.example.org");
-    assert_string_equal(acme_dns01_record_name(p, "*.example.org"), "_acme-challenge.example.org");
-    assert_string_equal(acme_dns01_record_name(p, "a.b.example.org"),
+    assert_string_equal(acme_dns_record_name(p, "example.org"), "_acme-challenge.example.org");
+    assert_string_equal(acme_dns_record_name(p, "*.example.org"), "_acme-challenge.example.org");
+    assert_string_equal(acme_dns_record_name(p, "a.b.example.org"),
                         "_acme-challenge.a.b.example.org");
 }
 

@@ -95,7 +95,7 @@ static void test_fitness_no_cert(void **state)
     apr_pool_t *p = *state;
     apr_time_t renew_at = 1;
 
-    assert_int_equal(acme_cert_fitness(domain_make(p), NULL, -1, NULL, t0, &renew_at), ACME_RENEW_NO_CERT);
+    assert_int_equal(acme_job_cert_fitness(domain_make(p), NULL, -1, NULL, t0, &renew_at), ACME_RENEW_NO_CERT);
     assert_int_equal(renew_at, 0);
     assert_string_equal(acme_renew_reason_str(ACME_RENEW_NO_CERT), "no certificate");
 }
@@ -107,7 +107,7 @@ static void test_fitness_fit(void **state)
     acme_cert_info_t *info = info_make(p, "www.example.org", "example.org", t0, 90 * DAY);
     apr_time_t renew_at;
 
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NONE);
+    assert_int_equal(acme_job_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NONE);
     assert_int_equal(renew_at, acme_policy_renew_at(info->not_before, info->not_after, d->renew_window));
 }
 
@@ -119,12 +119,12 @@ static void test_fitness_wildcard_covers(void **state)
 
     /* www is covered by the wildcard both have. */
     d->names = strings(p, "example.org", "*.example.org", "www.example.org");
-    assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", "*.example.org", t0, 90 * DAY),
+    assert_int_equal(acme_job_cert_fitness(d, info_make(p, "example.org", "*.example.org", t0, 90 * DAY),
                                        ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NONE);
     /* The wildcard dropped from the configuration: a certificate without it. */
     d->names = strings(p, "example.org", "www.example.org", NULL);
     d->config_changed_at = t0 + 1;
-    assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", "*.example.org", t0, 90 * DAY),
+    assert_int_equal(acme_job_cert_fitness(d, info_make(p, "example.org", "*.example.org", t0, 90 * DAY),
                                        ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NAMES);
 }
 
@@ -135,41 +135,41 @@ static void test_fitness_names_changed(void **state)
     acme_cert_origin_t ordered = { NULL, 0, NULL };
     apr_time_t renew_at;
 
-    assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", NULL, t0, 90 * DAY),
+    assert_int_equal(acme_job_cert_fitness(d, info_make(p, "example.org", NULL, t0, 90 * DAY),
                                        ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NAMES);
     /* A name removed from the domain after the certificate was issued. */
     d->names = strings(p, "example.org", NULL, NULL);
     d->config_changed_at = t0 + 1;
-    assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", "www.example.org", t0,
+    assert_int_equal(acme_job_cert_fitness(d, info_make(p, "example.org", "www.example.org", t0,
                                                     90 * DAY),
                                        ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NAMES);
     /* A name the CA added itself (issued after the change, or change unknown): no loop. */
     d->config_changed_at = t0;
-    assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", "www.example.org", t0,
+    assert_int_equal(acme_job_cert_fitness(d, info_make(p, "example.org", "www.example.org", t0,
                                                     90 * DAY),
                                        ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NONE);
     d->config_changed_at = 0;
-    assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", "www.example.org", t0,
+    assert_int_equal(acme_job_cert_fitness(d, info_make(p, "example.org", "www.example.org", t0,
                                                     90 * DAY),
                                        ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NONE);
     /* Knowing what was ordered, no clock is needed. */
     ordered.names = strings(p, "example.org", NULL, NULL);
-    assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", "www.example.org", t0,
+    assert_int_equal(acme_job_cert_fitness(d, info_make(p, "example.org", "www.example.org", t0,
                                                     90 * DAY),
                                        ACME_KEY_EC_P256, &ordered, t0 + DAY, &renew_at),
                      ACME_RENEW_NONE);
     ordered.names = strings(p, "www.example.org", "EXAMPLE.org", NULL);
-    assert_int_equal(acme_cert_fitness(d, info_make(p, "example.org", "www.example.org", t0,
+    assert_int_equal(acme_job_cert_fitness(d, info_make(p, "example.org", "www.example.org", t0,
                                                     90 * DAY),
                                        ACME_KEY_EC_P256, &ordered, t0 + DAY, &renew_at),
                      ACME_RENEW_NAMES);
     d->config_changed_at = t0 + 1;
     /* Case and the domain's own wildcard are no change. */
     d->names = strings(p, "example.org", "*.example.org", NULL);
-    assert_int_equal(acme_cert_fitness(d, info_make(p, "EXAMPLE.org", "*.example.org", t0, 90 * DAY),
+    assert_int_equal(acme_job_cert_fitness(d, info_make(p, "EXAMPLE.org", "*.example.org", t0, 90 * DAY),
                                        ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NONE);
     d->names = strings(p, "192.0.2.1", "2001:db8::1", NULL);
-    assert_int_equal(acme_cert_fitness(d, info_make(p, "2001:db8:0::1", "192.0.2.1", t0, 90 * DAY),
+    assert_int_equal(acme_job_cert_fitness(d, info_make(p, "2001:db8:0::1", "192.0.2.1", t0, 90 * DAY),
                                        ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NONE);
     assert_string_equal(acme_renew_reason_str(ACME_RENEW_NAMES), "names changed");
 }
@@ -182,10 +182,10 @@ static void test_fitness_key_type_changed(void **state)
     apr_time_t renew_at;
 
     d->key_type = ACME_KEY_RSA_2048;
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at),
+    assert_int_equal(acme_job_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at),
                      ACME_RENEW_KEY_TYPE);
     /* A key of no type we know is a change too. */
-    assert_int_equal(acme_cert_fitness(d, info, -1, NULL, t0 + DAY, &renew_at), ACME_RENEW_KEY_TYPE);
+    assert_int_equal(acme_job_cert_fitness(d, info, -1, NULL, t0 + DAY, &renew_at), ACME_RENEW_KEY_TYPE);
     assert_string_equal(acme_renew_reason_str(ACME_RENEW_KEY_TYPE), "key type changed");
 }
 
@@ -196,18 +196,18 @@ static void test_fitness_window(void **state)
     acme_cert_info_t *info = info_make(p, "example.org", "www.example.org", t0, 90 * DAY);
     apr_time_t renew_at;
 
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + 60 * DAY, &renew_at),
+    assert_int_equal(acme_job_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + 60 * DAY, &renew_at),
                      ACME_RENEW_NONE);
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, renew_at, &renew_at),
+    assert_int_equal(acme_job_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, renew_at, &renew_at),
                      ACME_RENEW_WINDOW);
     /* Expired is inside the window too. */
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + 91 * DAY, &renew_at),
+    assert_int_equal(acme_job_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + 91 * DAY, &renew_at),
                      ACME_RENEW_WINDOW);
     d->renew_window.percent = -1;
     d->renew_window.duration = 10 * DAY;
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + 79 * DAY, &renew_at),
+    assert_int_equal(acme_job_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + 79 * DAY, &renew_at),
                      ACME_RENEW_NONE);
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + 80 * DAY, &renew_at),
+    assert_int_equal(acme_job_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + 80 * DAY, &renew_at),
                      ACME_RENEW_WINDOW);
     assert_string_equal(acme_renew_reason_str(ACME_RENEW_WINDOW), "renewal window reached");
 }
@@ -227,17 +227,17 @@ static void test_fitness_ca_changed(void **state)
     apr_time_t renew_at;
 
     /* From the first CA, from a backup CA of the list, or of unknown origin: fit. */
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, origin(p, "https://ca.test/dir"),
+    assert_int_equal(acme_job_cert_fitness(d, info, ACME_KEY_EC_P256, origin(p, "https://ca.test/dir"),
                                        t0 + DAY, &renew_at), ACME_RENEW_NONE);
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, origin(p, "https://backup.test/dir"), t0 + DAY, &renew_at), ACME_RENEW_NONE);
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at),
+    assert_int_equal(acme_job_cert_fitness(d, info, ACME_KEY_EC_P256, origin(p, "https://backup.test/dir"), t0 + DAY, &renew_at), ACME_RENEW_NONE);
+    assert_int_equal(acme_job_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at),
                      ACME_RENEW_NONE);
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, origin(p, "https://old.test/dir"),
+    assert_int_equal(acme_job_cert_fitness(d, info, ACME_KEY_EC_P256, origin(p, "https://old.test/dir"),
                                        t0 + DAY, &renew_at), ACME_RENEW_CA);
     assert_string_equal(acme_renew_reason_str(ACME_RENEW_CA), "CA changed");
     /* Names and key type are reported first. */
     d->key_type = ACME_KEY_EC_P384;
-    assert_int_equal(acme_cert_fitness(d, info, ACME_KEY_EC_P256, origin(p, "https://old.test/dir"),
+    assert_int_equal(acme_job_cert_fitness(d, info, ACME_KEY_EC_P256, origin(p, "https://old.test/dir"),
                                        t0 + DAY, &renew_at), ACME_RENEW_KEY_TYPE);
 }
 
@@ -253,23 +253,23 @@ static void test_fitness_whole_window_once(void **state)
     d->renew_window.percent = 100;
     d->config_changed_at = t0 + DAY;
     /* Issued before the change: renewed at once. */
-    assert_int_equal(acme_cert_fitness(d, old, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at),
+    assert_int_equal(acme_job_cert_fitness(d, old, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at),
                      ACME_RENEW_WINDOW);
     /* The renewal itself is not renewed again. */
-    assert_int_equal(acme_cert_fitness(d, renewed, ACME_KEY_EC_P256, NULL, t0 + 2 * DAY,
+    assert_int_equal(acme_job_cert_fitness(d, renewed, ACME_KEY_EC_P256, NULL, t0 + 2 * DAY,
                                        &renew_at), ACME_RENEW_NONE);
     assert_true(renew_at > t0 + 60 * DAY);
     /* Without a known change time nothing is renewed at once. */
     d->config_changed_at = 0;
-    assert_int_equal(acme_cert_fitness(d, old, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at),
+    assert_int_equal(acme_job_cert_fitness(d, old, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at),
                      ACME_RENEW_NONE);
     /* A duration longer than the lifetime is the same "renew once". */
     d->renew_window.percent = -1;
     d->renew_window.duration = 100 * DAY;
     d->config_changed_at = t0 + DAY;
-    assert_int_equal(acme_cert_fitness(d, old, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at),
+    assert_int_equal(acme_job_cert_fitness(d, old, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at),
                      ACME_RENEW_WINDOW);
-    assert_int_equal(acme_cert_fitness(d, renewed, ACME_KEY_EC_P256, NULL, t0 + 2 * DAY,
+    assert_int_equal(acme_job_cert_fitness(d, renewed, ACME_KEY_EC_P256, NULL, t0 + 2 * DAY,
                                        &renew_at), ACME_RENEW_NONE);
 }
 

@@ -101,7 +101,7 @@ static void test_rfc3339_parse(void **state)
 static apr_status_t parse(apr_pool_t *p, const char *json, acme_renewal_info_t *info,
                           acme_problem_t *prob)
 {
-    return acme_renewal_info_parse(p, json, strlen(json), info, prob);
+    return acme_ari_parse(p, json, strlen(json), info, prob);
 }
 
 static void test_renewal_info_parse(void **state)

@@ -296,7 +296,7 @@ const char *acme_key_authorization(apr_pool_t *p, const char *token, const char 
     return apr_pstrcat(p, token, ".", thumbprint, NULL);
 }
 
-const char *acme_dns01_txt_value(apr_pool_t *p, const char *key_authorization)
+const char *acme_key_authorization_digest(apr_pool_t *p, const char *key_authorization)
 {
     const char *value = NULL;
 

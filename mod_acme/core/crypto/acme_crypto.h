@@ -20,7 +20,7 @@ apr_status_t acme_jwk_thumbprint(apr_pool_t *p, EVP_PKEY *pkey, const char **thu
 /* http-01 key authorization: token "." thumbprint. */
 const char *acme_key_authorization(apr_pool_t *p, const char *token, const char *thumbprint);
 /* dns-01 TXT record value: base64url(SHA-256(key authorization)) (RFC 8555 §8.4). */
-const char *acme_dns01_txt_value(apr_pool_t *p, const char *key_authorization);
+const char *acme_key_authorization_digest(apr_pool_t *p, const char *key_authorization);
 
 /* Flattened JWS JSON (RFC 7515 §7.2.2) as ACME wants it (RFC 8555 §6.2):
  * protected header {alg, nonce, url, and kid or jwk}; ES256/ES384 signatures are

@@ -155,8 +155,8 @@ static dns01_entry_t *entry_make(acme_step_ctx_t *sc, struct acme_dns01_set_t *s
 
     entry->authz_url = apr_pstrdup(set->pool, authz->url);
     entry->identifier = apr_pstrcat(set->pool, authz->wildcard ? "*." : "", authz->identifier, NULL);
-    entry->record = acme_dns01_record_name(set->pool, authz->identifier);
-    entry->value = acme_dns01_txt_value(set->pool, key_authz);
+    entry->record = acme_dns_record_name(set->pool, authz->identifier);
+    entry->value = acme_key_authorization_digest(set->pool, key_authz);
     /* Responded to before a restart: the record was set then; tear it down at the end. */
     if (challenge->status && strcmp(challenge->status, "pending") != 0) {
         entry->state = DNS01_READY;

@@ -279,7 +279,7 @@ static acme_renew_reason_e domain_inspect(acme_driver_t *driver, acme_record_t *
     rec->renew_at = 0;
     if (!leaf) {
         acme_record_cert(rec, NULL);
-        return acme_cert_fitness(domain, NULL, -1, NULL, now, &rec->renew_at);
+        return acme_job_cert_fitness(domain, NULL, -1, NULL, now, &rec->renew_at);
     }
     acme_record_cert(rec, &info);
     acme_renewal_read_meta(driver, rec, domain->name, p, &ordered);
@@ -292,7 +292,7 @@ static acme_renew_reason_e domain_inspect(acme_driver_t *driver, acme_record_t *
     origin.ca_url = rec->cert_ca[0] ? rec->cert_ca : NULL;
     origin.issued_at = rec->cert_issued_at;
     origin.names = ordered;
-    return acme_cert_fitness(domain, &info, (int)key_type, &origin, now, &rec->renew_at);
+    return acme_job_cert_fitness(domain, &info, (int)key_type, &origin, now, &rec->renew_at);
 }
 
 /* When to look at a fit certificate again: its renewal time, the next ARI

@@ -449,9 +449,9 @@ static int issued_before_change(const acme_domain_t *domain, const acme_cert_inf
     return domain->config_changed_at > 0 && issued < domain->config_changed_at;
 }
 
-acme_renew_reason_e acme_cert_fitness(const acme_domain_t *domain, const acme_cert_info_t *info,
-                                      int key_type, const acme_cert_origin_t *origin,
-                                      apr_time_t now, apr_time_t *renew_at)
+acme_renew_reason_e acme_job_cert_fitness(const acme_domain_t *domain, const acme_cert_info_t *info,
+                                          int key_type, const acme_cert_origin_t *origin,
+                                          apr_time_t now, apr_time_t *renew_at)
 {
     const char *ca_url = origin ? origin->ca_url : NULL;
 

@@ -106,8 +106,8 @@ static apr_status_t resource_url(acme_client_t *client, apr_pool_t *p, int key_c
     return APR_SUCCESS;
 }
 
-apr_status_t acme_client_revoke(acme_client_t *client, apr_pool_t *p, X509 *cert, int reason,
-                                acme_problem_t *prob)
+apr_status_t acme_account_revoke(acme_client_t *client, apr_pool_t *p, X509 *cert, int reason,
+                                 acme_problem_t *prob)
 {
     const char *url, *der;
     json_t *payload;
@@ -176,8 +176,8 @@ static json_t *key_change_inner(apr_pool_t *p, EVP_PKEY *old_key, const char *ki
     return json_is_object(inner) ? inner : NULL;
 }
 
-apr_status_t acme_client_key_change(acme_client_t *client, apr_pool_t *p, EVP_PKEY *new_key,
-                                    acme_problem_t *prob)
+apr_status_t acme_account_key_change(acme_client_t *client, apr_pool_t *p, EVP_PKEY *new_key,
+                                     acme_problem_t *prob)
 {
     EVP_PKEY *old_key;
     const char *kid, *url, *kid_out;

@@ -18,13 +18,13 @@ const char *acme_revoke_reason_name(int code);
 /* revokeCert for cert, signed with the client's account key and kid (select
  * them first with acme_client_account). reason: RFC 5280 code, -1 = leave it
  * out. A certificate the CA already revoked fails with prob type alreadyRevoked. */
-apr_status_t acme_client_revoke(acme_client_t *client, apr_pool_t *p, X509 *cert, int reason,
-                                acme_problem_t *prob);
+apr_status_t acme_account_revoke(acme_client_t *client, apr_pool_t *p, X509 *cert, int reason,
+                                 acme_problem_t *prob);
 
 /* keyChange: replaces the account's key at the CA with new_key, then makes the
  * client sign with new_key. new_key must outlive the client. On failure the
  * client keeps the old key, which the CA still holds. */
-apr_status_t acme_client_key_change(acme_client_t *client, apr_pool_t *p, EVP_PKEY *new_key,
-                                    acme_problem_t *prob);
+apr_status_t acme_account_key_change(acme_client_t *client, apr_pool_t *p, EVP_PKEY *new_key,
+                                     acme_problem_t *prob);
 
 #endif

@@ -574,7 +574,7 @@ apr_status_t acme_client_renewal_info(acme_client_t *client, apr_pool_t *p, X509
     *retry_after = acme_http_retry_after(resp, acme_now(client->ctx));
     if (resp->status >= 400) return request_failed(client, p, url, resp, prob);
     if (resp->status != 200) return unexpected_status(p, "GET", url, resp, prob);
-    rv = acme_renewal_info_parse(p, resp->body, resp->body_len, &info, prob);
+    rv = acme_ari_parse(p, resp->body, resp->body_len, &info, prob);
     if (rv != APR_SUCCESS) {
         prob->url = url;
         return rv;

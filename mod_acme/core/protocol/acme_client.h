@@ -56,8 +56,8 @@ typedef struct acme_renewal_info_t {
     const char *explanation_url; /* NULL if none */
 } acme_renewal_info_t;
 
-apr_status_t acme_renewal_info_parse(apr_pool_t *p, const char *json, apr_size_t len,
-                                     acme_renewal_info_t *info, acme_problem_t *prob);
+apr_status_t acme_ari_parse(apr_pool_t *p, const char *json, apr_size_t len,
+                            acme_renewal_info_t *info, acme_problem_t *prob);
 /* RFC 7807 problem document → prob (type, detail, http status). */
 void acme_problem_from_json(apr_pool_t *p, const char *json, apr_size_t len, int http_status,
                             const char *url, acme_problem_t *prob);

@@ -20,7 +20,7 @@
 #define ACME_DNS_RETRANS       2
 #define ACME_DNS_RETRY         2
 
-const char *acme_dns01_record_name(apr_pool_t *p, const char *identifier)
+const char *acme_dns_record_name(apr_pool_t *p, const char *identifier)
 {
     if (strncmp(identifier, "*.", 2) == 0) {
         identifier += 2;

@@ -19,7 +19,7 @@
 #define ACME_DNS_TXT_MAX          16                      /* TXT values kept per name */
 
 /* "_acme-challenge.example.org" for "example.org" or "*.example.org". */
-const char *acme_dns01_record_name(apr_pool_t *p, const char *identifier);
+const char *acme_dns_record_name(apr_pool_t *p, const char *identifier);
 
 /* AcmeDnsResolver "host[:port]" (IPv4 address or host name; port 53 by
  * default). APR_EINVAL with *why on anything else. */

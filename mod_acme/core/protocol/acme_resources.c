@@ -534,8 +534,8 @@ static apr_status_t window_time(apr_pool_t *p, json_t *window, const char *key, 
     return APR_SUCCESS;
 }
 
-apr_status_t acme_renewal_info_parse(apr_pool_t *p, const char *json, apr_size_t len,
-                                     acme_renewal_info_t *info, acme_problem_t *prob)
+apr_status_t acme_ari_parse(apr_pool_t *p, const char *json, apr_size_t len,
+                            acme_renewal_info_t *info, acme_problem_t *prob)
 {
     const char *what = "ACME renewal information";
     json_t *root, *window;
