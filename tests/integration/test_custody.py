@@ -241,3 +241,50 @@ def test_unloadable_live_version_falls_back(httpd, unique):
     assert_still_serving(httpd, name, cert, parent)
     assert "ACME00637: the live certificate of %s cannot be served" % name \
         in httpd.error_log_text(), httpd.diagnostics()
+
+
+# --------------------------------------------------------------------------
+# the account key: the child's, so the User's too
+
+READ_FILE = "import sys; sys.stdout.write(open(sys.argv[1]).read())"
+
+
+def stolen_account(httpd):
+    """What the User can take: the account key and URL of the store's one account."""
+    from selfcheck import MiniAcme, b64u
+    accounts = os.path.join(httpd.store, "accounts")
+    (ca_dir,) = [d for d in os.listdir(accounts) if os.path.isdir(os.path.join(accounts, d))]
+    base = os.path.join(accounts, ca_dir)
+    key = serialization.load_pem_private_key(
+        as_user(READ_FILE, os.path.join(base, "account.key")).encode(), None)
+    kid = json.loads(as_user(READ_FILE, os.path.join(base, "account.json")))["url"]
+    client = MiniAcme(httpd.pebble.directory_url, httpd.pebble.ca.ca_pem)
+    nums = key.public_key().public_numbers()
+    client.key = key
+    client.jwk = {"crv": "P-256", "kty": "EC", "x": b64u(nums.x.to_bytes(32, "big")),
+                  "y": b64u(nums.y.to_bytes(32, "big"))}
+    client.kid = kid
+    return client, base
+
+
+def test_deactivated_account_is_replaced_without_an_administrator(httpd, unique):
+    """The User deactivates the ACME account with the account key it can read.
+    The next order meets 'unauthorized'; mod_acme sets the burnt key aside,
+    makes a new key and account, and the renewal goes through."""
+    name = unique("deact")
+    first = issue(httpd, name)
+    client, base = stolen_account(httpd)
+    with open(os.path.join(base, "account.key"), "rb") as f:
+        old_key = f.read()
+    resp = client.post(client.kid, {"status": "deactivated"})
+    assert resp.json().get("status") == "deactivated", resp.text
+    time.sleep(1.2)
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeRenewWindow": "100%"})
+    httpd.graceful()
+    second = harness.wait_for_new_cert(httpd, name, first.serial_number, RENEW_TIMEOUT)
+    assert harness.cert_names(second) == {name}
+    with open(os.path.join(base, "account.key"), "rb") as f:
+        assert f.read() != old_key, "the deactivated account's key is still in use"
+    with open(os.path.join(base, "account.json")) as f:
+        assert json.load(f)["url"] != client.kid
+    assert "ACME004" in httpd.error_log_text()

@@ -104,6 +104,36 @@ static apr_status_t account_kid_save(acme_step_ctx_t *sc, const char *kid)
     return rv;
 }
 
+/* The CA refused the stored account, and now refuses its key too: the
+ * account was deactivated (RFC 8555 §7.3.6), e.g. by someone who read the
+ * key. That key can never sign for an account again: it is set aside
+ * (account.key.deactivated-<seconds>) and a new key and account are made,
+ * without an administrator. */
+static apr_status_t account_key_retire(acme_step_ctx_t *sc)
+{
+    acme_ca_t *ca = sc->ca;
+    const char *from = acme_store_path(sc->driver->store, sc->p,
+                                       account_path(sc->p, ca, "account.key"));
+    const char *to = apr_psprintf(sc->p, "%s.deactivated-%" APR_TIME_T_FMT, from,
+                                  apr_time_sec(acme_now(&sc->driver->ctx)));
+    apr_status_t rv = apr_file_rename(from, to, sc->p);
+
+    acme_log(&sc->driver->ctx, rv ? ACME_LOG_ERR : ACME_LOG_WARN, rv, "ACME00434: %s: the CA "
+             "refuses the account key of %s (%s): the account was deactivated; %s", ca->url,
+             sc->domain->name, acme_problem_str(&sc->prob, sc->p),
+             rv ? "cannot set the key aside, no new account is made"
+                : "creating a new account with a new key");
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    acme_store_remove(sc->driver->store, sc->p, account_path(sc->p, ca, "account.json"));
+    ca->account_key = NULL;
+    ca->kid = NULL;
+    ca->account_ready = 0;
+    acme_problem_clear(&sc->prob);
+    return APR_SUCCESS;
+}
+
 static acme_outcome_e step_account(acme_step_ctx_t *sc)
 {
     acme_ca_t *ca = sc->ca;
@@ -120,6 +150,12 @@ static acme_outcome_e step_account(acme_step_ctx_t *sc)
     acme_client_set_eab(ca->client, sc->domain->eab_kid, sc->domain->eab_hmac);
     rv = acme_client_account(ca->client, sc->p, ca->account_key, kid, sc->domain->contacts,
                              sc->domain->agree_tos, &kid_out, &sc->prob);
+    if (rv != APR_SUCCESS && !kid && sc->job->account_retried
+        && acme_problem_is(&sc->prob, "unauthorized") && account_key_retire(sc) == APR_SUCCESS
+        && account_key_load_or_create(sc) == APR_SUCCESS) {
+        rv = acme_client_account(ca->client, sc->p, ca->account_key, NULL, sc->domain->contacts,
+                                 sc->domain->agree_tos, &kid_out, &sc->prob);
+    }
     if (rv != APR_SUCCESS) {
         return ca_failed(sc, rv);
     }

@@ -1,0 +1,245 @@
+/* Key custody (acme_custody.h) and the proofs of an issued certificate
+ * (acme_certverify.h): chain against key, names, key type, lifetime, trust,
+ * and what a TLS server would load. */
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/rsa.h>
+
+#include "unit.h"
+#include "unit_store.h"
+#include "unit_issue.h"
+#include "acme_names.h"
+
+#define DAY apr_time_from_sec(86400)
+
+static apr_array_header_t *names_of(apr_pool_t *p, const char *a, const char *b, const char *c)
+{
+    apr_array_header_t *names = apr_array_make(p, 3, sizeof(const char *));
+    const char *all[] = { a, b, c };
+    int i;
+
+    for (i = 0; i < 3 && all[i]; ++i) {
+        APR_ARRAY_PUSH(names, const char *) = all[i];
+    }
+    return names;
+}
+
+static apr_array_header_t *chain_of(apr_pool_t *p, const char *pem)
+{
+    apr_array_header_t *chain;
+
+    assert_int_equal(acme_chain_parse(p, pem, strlen(pem), &chain), APR_SUCCESS);
+    return chain;
+}
+
+static EVP_PKEY *key_of(apr_pool_t *p, acme_key_type_e type)
+{
+    EVP_PKEY *key;
+
+    assert_int_equal(acme_key_generate(p, type, &key), APR_SUCCESS);
+    return key;
+}
+
+/* acme_cert_verify_issued refuses, and says why. */
+static void refused(apr_pool_t *p, const char *pem, EVP_PKEY *key,
+                    const apr_array_header_t *names, acme_key_type_e type, X509_STORE *anchors,
+                    apr_time_t now, const char *expect)
+{
+    const char *why = NULL;
+
+    if (acme_cert_verify_issued(p, chain_of(p, pem), key, names, type, anchors, now, &why)
+        != APR_EINVAL) {
+        fail_msg("accepted, expected a refusal for \"%s\"", expect);
+    }
+    assert_non_null(why);
+    if (!strstr(why, expect)) {
+        fail_msg("refused for \"%s\", expected \"%s\"", why, expect);
+    }
+}
+
+static void test_verify_accepts_what_it_can_prove(void **state)
+{
+    apr_pool_t *p = *state;
+    unit_ca_t *ca = unit_ca_create(p, "unit root");
+    apr_array_header_t *names = names_of(p, "example.org", "www.example.org", "2001:db8::1");
+    apr_array_header_t *spelled = names_of(p, "EXAMPLE.org", "www.example.org",
+                                           "2001:0db8:0:0::1");
+    EVP_PKEY *ec = key_of(p, ACME_KEY_EC_P384), *rsa = key_of(p, ACME_KEY_RSA_2048);
+    const char *why = NULL;
+
+    assert_int_equal(acme_cert_verify_issued(p, chain_of(p, unit_ca_issue(ca, p, ec, names,
+                                                                        90 * DAY)),
+                                             ec, names, ACME_KEY_EC_P384, ca->anchors,
+                                             apr_time_now(), &why), APR_SUCCESS);
+    /* names compare by value: case, IPv6 spelling */
+    assert_int_equal(acme_cert_verify_issued(p, chain_of(p, unit_ca_issue(ca, p, rsa, spelled,
+                                                                        90 * DAY)),
+                                             rsa, names, ACME_KEY_RSA_2048, ca->anchors,
+                                             apr_time_now(), &why), APR_SUCCESS);
+    assert_null(why);
+}
+
+static void test_verify_refuses(void **state)
+{
+    apr_pool_t *p = *state;
+    unit_ca_t *ca = unit_ca_create(p, "unit root"), *other = unit_ca_create(p, "other root");
+    apr_array_header_t *names = names_of(p, "example.org", "www.example.org", NULL);
+    EVP_PKEY *key = key_of(p, ACME_KEY_EC_P256), *stranger = key_of(p, ACME_KEY_EC_P256);
+    EVP_PKEY *weak = EVP_RSA_gen(1024);
+    apr_time_t now = apr_time_now();
+    const char *good = unit_ca_issue(ca, p, key, names, 90 * DAY);
+
+    apr_pool_cleanup_register(p, weak, unit_pkey_free, apr_pool_cleanup_null);
+    refused(p, good, stranger, names, ACME_KEY_EC_P256, ca->anchors, now,
+            "does not carry the public key");
+    refused(p, good, key, names, ACME_KEY_EC_P384, ca->anchors, now,
+            "the key is ec-p256, the configured key type is ec-p384");
+    refused(p, unit_ca_issue(ca, p, weak, names, 90 * DAY), weak, names, ACME_KEY_RSA_2048,
+            ca->anchors, now, "neither RSA of 2048 bits or more");
+    refused(p, good, key, names_of(p, "example.org", "www.example.org", "mail.example.org"),
+            ACME_KEY_EC_P256, ca->anchors, now, "does not name mail.example.org");
+    refused(p, good, key, names_of(p, "example.org", NULL, NULL), ACME_KEY_EC_P256,
+            ca->anchors, now, "names www.example.org, which is not configured");
+    /* a wildcard is a name of its own: neither covers nor is covered */
+    refused(p, unit_ca_issue(ca, p, key, names_of(p, "*.example.org", "example.org", NULL),
+                             90 * DAY), key, names, ACME_KEY_EC_P256, ca->anchors, now,
+            "does not name www.example.org");
+    refused(p, unit_ca_issue(ca, p, key, names_of(p, "example.org", "www.example.org",
+                                                  "*.example.org"), 90 * DAY),
+            key, names, ACME_KEY_EC_P256, ca->anchors, now,
+            "names *.example.org, which is not configured");
+    refused(p, good, key, names, ACME_KEY_EC_P256, ca->anchors, now + 91 * DAY, "expired");
+    refused(p, good, key, names, ACME_KEY_EC_P256, ca->anchors, now - 2 * DAY,
+            "not valid before");
+    refused(p, unit_ca_issue(ca, p, key, names, 1828 * DAY), key, names, ACME_KEY_EC_P256,
+            ca->anchors, now, "more than the 1827");
+    refused(p, unit_ca_issue(other, p, key, names, 90 * DAY), key, names, ACME_KEY_EC_P256,
+            ca->anchors, now, "does not verify to a trusted root");
+    refused(p, unit_ca_issue(NULL, p, key, names, 90 * DAY), key, names, ACME_KEY_EC_P256,
+            ca->anchors, now, "does not verify to a trusted root");
+    refused(p, good, key, names, ACME_KEY_EC_P256, NULL, now, "no trust anchors");
+}
+
+/* What mod_ssl would refuse at a restart: the check post_config repeats. */
+static void test_loadable(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_array_header_t *names = names_of(p, "example.org", NULL, NULL);
+    EVP_PKEY *key = key_of(p, ACME_KEY_EC_P256), *other = key_of(p, ACME_KEY_EC_P256);
+    EVP_PKEY *weak = EVP_RSA_gen(1024);
+    const char *why = NULL;
+
+    apr_pool_cleanup_register(p, weak, unit_pkey_free, apr_pool_cleanup_null);
+    assert_int_equal(acme_cert_loadable(p, chain_of(p, unit_ca_issue(NULL, p, key, names,
+                                                                   DAY)), key, &why),
+                     APR_SUCCESS);
+    assert_int_equal(acme_cert_loadable(p, chain_of(p, unit_ca_issue(NULL, p, weak, names,
+                                                                   DAY)), weak, &why),
+                     APR_EINVAL);
+    assert_non_null(strstr(why, "security level"));
+    assert_int_equal(acme_cert_loadable(p, chain_of(p, unit_ca_issue(NULL, p, key, names,
+                                                                   DAY)), other, &why),
+                     APR_EINVAL);
+    assert_non_null(strstr(why, "private key"));
+}
+
+static int mode_of_path(const char *path)
+{
+    struct stat st;
+
+    assert_int_equal(stat(path, &st), 0);
+    return (int)(st.st_mode & 0777);
+}
+
+static void test_custody_lifecycle(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
+    apr_array_header_t *names = names_of(p, "example.org", "www.example.org", NULL);
+    const char *csr, *id, *id2, *pem;
+    apr_size_t len;
+    EVP_PKEY *key, *found;
+    int generated;
+    struct stat st;
+
+    assert_int_equal(acme_custody_csr(store, p, "example.org", names, ACME_KEY_EC_P256, &csr,
+                                      &id), APR_ENOENT);
+    assert_int_equal(acme_custody_prepare(store, p, "example.org", names, ACME_KEY_EC_P256,
+                                          &generated), APR_SUCCESS);
+    assert_true(generated);
+    assert_int_equal(acme_custody_prepare(store, p, "example.org", names, ACME_KEY_EC_P256,
+                                          &generated), APR_SUCCESS);
+    assert_false(generated);
+    assert_int_equal(acme_custody_csr(store, p, "example.org", names, ACME_KEY_EC_P256, &csr,
+                                      &id), APR_SUCCESS);
+    assert_int_equal(strlen(id), 64);
+    assert_int_equal(stat(acme_store_path(store, p, apr_pstrcat(p, "keys/example.org/", id,
+                                                                ".key", NULL)), &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(stat(acme_store_path(store, p, "keys/example.org"), &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    /* another configuration: the child waits for root's new key */
+    assert_int_equal(acme_custody_csr(store, p, "example.org", names, ACME_KEY_RSA_2048, &csr,
+                                      &id2), APR_EAGAIN);
+    assert_int_equal(acme_custody_csr(store, p, "example.org", names_of(p, "example.org", NULL,
+                                      NULL), ACME_KEY_EC_P256, &csr, &id2), APR_EAGAIN);
+    /* root finds the key by the certificate's public key, and only that one */
+    key = unit_custody_key(p, store, "example.org", names, ACME_KEY_EC_P256);
+    assert_int_equal(acme_custody_key_for(store, p, "example.org", key, &pem, &len, &found),
+                     APR_SUCCESS);
+    assert_int_equal(EVP_PKEY_eq(key, found), 1);
+    assert_int_equal(acme_custody_key_for(store, p, "other.org", key, &pem, &len, &found),
+                     APR_ENOENT);
+    assert_int_equal(acme_custody_key_for(store, p, "example.org",
+                                          key_of(p, ACME_KEY_EC_P256), &pem, &len, &found),
+                     APR_ENOENT);
+    /* activated: gone from keys/, and the next order gets a new key */
+    assert_int_equal(acme_custody_retire(store, p, "example.org", key), APR_SUCCESS);
+    assert_int_equal(acme_custody_key_for(store, p, "example.org", key, &pem, &len, &found),
+                     APR_ENOENT);
+    assert_false(acme_custody_ready(store, p, "example.org", names, ACME_KEY_EC_P256));
+    assert_int_equal(acme_custody_prepare(store, p, "example.org", names, ACME_KEY_EC_P256,
+                                          &generated), APR_SUCCESS);
+    assert_int_equal(acme_custody_csr(store, p, "example.org", names, ACME_KEY_EC_P256, &csr,
+                                      &id2), APR_SUCCESS);
+    assert_string_not_equal(id, id2);
+    assert_int_equal(acme_custody_prepare(store, p, "../x", names, ACME_KEY_EC_P256, NULL),
+                     APR_EINVAL);
+}
+
+/* keys/ that is a link, or someone else's, is never written into. */
+static void test_custody_refuses_foreign_keys_dir(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
+    const char *elsewhere = unit_temp_dir(p, "acme-test-elsewhere");
+    apr_array_header_t *names = names_of(p, "example.org", NULL, NULL);
+
+    assert_int_equal(rmdir(acme_store_path(store, p, "keys")), 0);
+    assert_int_equal(symlink(elsewhere, acme_store_path(store, p, "keys")), 0);
+    assert_int_equal(acme_custody_prepare(store, p, "example.org", names, ACME_KEY_EC_P256,
+                                          NULL), APR_EACCES);
+    assert_int_equal(unlink(acme_store_path(store, p, "keys")), 0);
+    assert_int_equal(mkdir(acme_store_path(store, p, "keys"), 0777), 0);
+    assert_int_equal(chmod(acme_store_path(store, p, "keys"), 0777), 0);
+    assert_int_equal(acme_custody_prepare(store, p, "example.org", names, ACME_KEY_EC_P256,
+                                          NULL), APR_SUCCESS);
+    assert_int_equal(mode_of_path(acme_store_path(store, p, "keys")), 0700);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        UNIT_TEST(test_verify_accepts_what_it_can_prove),
+        UNIT_TEST(test_verify_refuses),
+        UNIT_TEST(test_loadable),
+        UNIT_TEST(test_custody_lifecycle),
+        UNIT_TEST(test_custody_refuses_foreign_keys_dir),
+    };
+
+    if (unit_init() != 0) {
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
