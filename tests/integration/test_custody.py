@@ -249,8 +249,9 @@ def test_unloadable_live_version_falls_back(httpd, unique):
 READ_FILE = "import sys; sys.stdout.write(open(sys.argv[1]).read())"
 
 
-def stolen_account(httpd):
-    """What the User can take: the account key and URL of the store's one account."""
+def stolen_account(httpd, directory_url=None):
+    """What the User can take: the account key and URL of the store's one
+    account, as a client of the CA at directory_url (default: httpd's Pebble)."""
     from selfcheck import MiniAcme, b64u
     accounts = os.path.join(httpd.store, "accounts")
     (ca_dir,) = [d for d in os.listdir(accounts) if os.path.isdir(os.path.join(accounts, d))]
@@ -258,7 +259,7 @@ def stolen_account(httpd):
     key = serialization.load_pem_private_key(
         as_user(READ_FILE, os.path.join(base, "account.key")).encode(), None)
     kid = json.loads(as_user(READ_FILE, os.path.join(base, "account.json")))["url"]
-    client = MiniAcme(httpd.pebble.directory_url, httpd.pebble.ca.ca_pem)
+    client = MiniAcme(directory_url or httpd.pebble.directory_url, httpd.pebble.ca.ca_pem)
     nums = key.public_key().public_numbers()
     client.key = key
     client.jwk = {"crv": "P-256", "kty": "EC", "x": b64u(nums.x.to_bytes(32, "big")),
@@ -288,3 +289,39 @@ def test_deactivated_account_is_replaced_without_an_administrator(httpd, unique)
     with open(os.path.join(base, "account.json")) as f:
         assert json.load(f)["url"] != client.kid
     assert "ACME004" in httpd.error_log_text()
+
+
+def test_certificate_revoked_with_the_account_key_is_replaced(httpd, pebble, unique):
+    """The User revokes the live certificate with the account key it can read.
+    A CA that speaks ARI says "renew now" for a revoked certificate, as Let's
+    Encrypt does (here: a proxy in front of Pebble 2.4, which asks Pebble's own
+    record of the certificate); mod_acme replaces it without anyone's help."""
+    import base64
+
+    import requests
+    from ari_proxy import AcmeProxy
+
+    proxy = AcmeProxy(pebble).start()
+    try:
+        def window(cid):
+            serial = base64.urlsafe_b64decode(cid.split(".")[1] + "==")
+            r = requests.get("https://127.0.0.1:%d/cert-status-by-serial/%x" % (
+                pebble.mgmt_port, int.from_bytes(serial, "big")), verify=pebble.ca.ca_pem,
+                timeout=5)
+            now = utcnow()
+            if r.status_code == 200 and r.json().get("Status") == "Revoked":
+                return now - datetime.timedelta(hours=2), now - datetime.timedelta(hours=1)
+            return now + datetime.timedelta(days=300), now + datetime.timedelta(days=301)
+        proxy.set_window_function(window, retry_after=1)
+        name = unique("revoked")
+        httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeCA": proxy.directory_url})
+        httpd.start()
+        first = httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+        client, _ = stolen_account(httpd, proxy.directory_url)
+        from selfcheck import b64u
+        client.post(client.dir["revokeCert"],
+                    {"certificate": b64u(first.public_bytes(serialization.Encoding.DER))})
+        second = harness.wait_for_new_cert(httpd, name, first.serial_number, 150)
+        assert harness.cert_names(second) == {name}
+    finally:
+        proxy.stop()
