@@ -30,6 +30,7 @@
 #include "acme_config.h"
 #include "acme_events.h"
 #include "acme_names.h"
+#include "acme_text.h"
 
 #define NOTIFY_TIMEOUT        apr_time_from_sec(30)
 #define NOTIFY_OUTPUT_MAX     4096
@@ -76,18 +77,7 @@ static int event_is_sane(apr_pool_t *p, const acme_event_t *ev)
  * terminal gets can carry no escape sequence. */
 static const char *printable(apr_pool_t *p, const char *text, apr_size_t max)
 {
-    char *out = apr_pstrndup(p, text ? text : "", max);
-    unsigned char *c;
-
-    for (c = (unsigned char *)out; *c; ++c) {
-        if (*c < 0x20 || *c == 0x7f) {
-            *c = ' ';
-        }
-        else if (*c > 0x7e) {
-            *c = '?';
-        }
-    }
-    return out;
+    return acme_text_printable(p, text, text ? strlen(text) : 0, max, 0);
 }
 
 /* The issuing child's events are untrusted (docs/security.md, "Events"):

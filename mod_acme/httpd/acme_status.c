@@ -13,14 +13,9 @@
 #include "acme_private.h"
 #include "acme_time.h"
 #include "acme_cert.h"
+#include "acme_json.h"
 
 #define ACME_STATUS_HANDLER "acme-status"
-
-static apr_status_t json_release(void *data)
-{
-    json_decref(data);
-    return APR_SUCCESS;
-}
 
 /* NULL, or text that is not UTF-8, becomes null. */
 static json_t *string_or_null(const char *s)
@@ -268,7 +263,7 @@ static json_t *status_json(request_rec *r)
     }
     doc = json_pack("{s:s, s:o}", "version", ACME_VERSION, "domains", domains);
     if (doc) {
-        apr_pool_cleanup_register(r->pool, doc, json_release, apr_pool_cleanup_null);
+        acme_json_pool_owned(r->pool, doc);
     }
     return doc;
 }

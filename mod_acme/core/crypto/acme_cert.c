@@ -15,6 +15,7 @@
 
 #include "acme_b64.h"
 #include "acme_cert.h"
+#include "acme_crypto.h"
 #include "acme_names.h"
 
 /* RFC 5280 ub-common-name */
@@ -24,14 +25,6 @@ static apr_status_t x509_cleanup(void *data)
 {
     X509_free(data);
     return APR_SUCCESS;
-}
-
-static const char *bio_to_pool(apr_pool_t *p, BIO *bio)
-{
-    BUF_MEM *mem = NULL;
-
-    BIO_get_mem_ptr(bio, &mem);
-    return mem ? apr_pstrmemdup(p, mem->data, mem->length) : NULL;
 }
 
 /* SAN entries: IP literals as iPAddress, everything else as dNSName. */
@@ -249,7 +242,7 @@ static const char *name_oneline(apr_pool_t *p, const X509_NAME *name)
 
     /* RFC 2253, but UTF-8 left readable instead of escaped. */
     if (bio && X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
-        text = bio_to_pool(p, bio);
+        text = acme_bio_to_pool(p, bio);
     }
     BIO_free(bio);
     return text ? text : "";
@@ -562,7 +555,7 @@ apr_status_t acme_selfsigned_create(apr_pool_t *p, EVP_PKEY *pkey, const char *c
         || !(bio = BIO_new(BIO_s_mem())) || !PEM_write_bio_X509(bio, x)) {
         goto out;
     }
-    if ((*cert_pem = bio_to_pool(p, bio)) != NULL) {
+    if ((*cert_pem = acme_bio_to_pool(p, bio)) != NULL) {
         rv = APR_SUCCESS;
     }
 out:
@@ -623,7 +616,7 @@ apr_status_t acme_tlsalpn01_cert_create(apr_pool_t *p, EVP_PKEY *pkey, const cha
         || !(bio = BIO_new(BIO_s_mem())) || !PEM_write_bio_X509(bio, x)) {
         goto out;
     }
-    if ((*cert_pem = bio_to_pool(p, bio)) != NULL) {
+    if ((*cert_pem = acme_bio_to_pool(p, bio)) != NULL) {
         rv = APR_SUCCESS;
     }
 out:

@@ -76,9 +76,7 @@ apr_status_t acme_key_generate(apr_pool_t *p, acme_key_type_e type, EVP_PKEY **p
     return APR_SUCCESS;
 }
 
-/* Copies a memory BIO into the pool, then wipes the BIO's buffer, since it
- * may hold a private key. */
-static const char *bio_to_pool(apr_pool_t *p, BIO *bio)
+const char *acme_bio_to_pool(apr_pool_t *p, BIO *bio)
 {
     BUF_MEM *mem = NULL;
     const char *text;
@@ -103,7 +101,7 @@ apr_status_t acme_key_to_pem(apr_pool_t *p, EVP_PKEY *pkey, const char **pem)
     }
     /* PKCS#8, unencrypted: the store's file modes protect it. */
     if (PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) == 1
-        && (*pem = bio_to_pool(p, bio)) != NULL) {
+        && (*pem = acme_bio_to_pool(p, bio)) != NULL) {
         rv = APR_SUCCESS;
     }
     BIO_free(bio);

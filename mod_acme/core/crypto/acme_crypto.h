@@ -1,6 +1,7 @@
 #ifndef ACME_CRYPTO_H
 #define ACME_CRYPTO_H
 #include <apr_pools.h>
+#include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <jansson.h>
 #include "acme_core.h"
@@ -35,4 +36,8 @@ apr_status_t acme_jws_verify(apr_pool_t *p, EVP_PKEY *pkey, const char *jws);
  * hmac_b64url is the CA-issued MAC key; APR_EINVAL if it does not decode. */
 apr_status_t acme_jws_sign_eab(apr_pool_t *p, EVP_PKEY *account_key, const char *eab_kid,
                                const char *hmac_b64url, const char *url, json_t **eab);
+/* The contents of a memory BIO as a string allocated from p (NULL when it
+ * has no buffer); the BIO's buffer is wiped (OPENSSL_cleanse) after the copy,
+ * since it may hold a private key. */
+const char *acme_bio_to_pool(apr_pool_t *p, BIO *bio);
 #endif

@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 
 #include "acme_account.h"
+#include "acme_json.h"
 #include "acme_b64.h"
 #include "acme_crypto.h"
 
@@ -136,23 +137,6 @@ apr_status_t acme_account_revoke(acme_client_t *client, apr_pool_t *p, X509 *cer
     return rv;
 }
 
-/* Compact JSON text in the pool. */
-static const char *json_text(apr_pool_t *p, const json_t *json)
-{
-    size_t len = json_dumpb(json, NULL, 0, JSON_COMPACT);
-    char *text;
-
-    if (len == 0) {
-        return NULL;
-    }
-    text = apr_palloc(p, len + 1);
-    if (json_dumpb(json, text, len, JSON_COMPACT) != len) {
-        return NULL;
-    }
-    text[len] = '\0';
-    return text;
-}
-
 /* The inner JWS of §7.3.5: signed by the new key with its jwk, no nonce, the
  * keyChange URL, payload {account, oldKey}. */
 static json_t *key_change_inner(apr_pool_t *p, EVP_PKEY *old_key, const char *kid,
@@ -165,7 +149,7 @@ static json_t *key_change_inner(apr_pool_t *p, EVP_PKEY *old_key, const char *ki
         return NULL;
     }
     payload = json_pack("{s:s,s:o}", "account", kid, "oldKey", old_jwk);
-    text = payload ? json_text(p, payload) : NULL;
+    text = payload ? acme_json_dump(p, payload) : NULL;
     if (payload) {
         json_decref(payload);
     }

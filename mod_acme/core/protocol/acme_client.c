@@ -3,6 +3,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "acme_client.h"
+#include "acme_json.h"
 #include "acme_time.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
@@ -190,27 +191,12 @@ static apr_status_t post_jws(acme_client_t *client, apr_pool_t *p, const char *u
     }
 }
 
-/* Compact JSON in the pool (json_dumpb avoids Jansson's malloc'd strings). */
-static const char *json_text(apr_pool_t *p, const json_t *payload)
-{
-    size_t len;
-    char *text;
-
-    if (!payload) return "";
-    len = json_dumpb(payload, NULL, 0, JSON_COMPACT);
-    if (len == 0) return NULL;
-    text = apr_palloc(p, len + 1);
-    if (json_dumpb(payload, text, len, JSON_COMPACT) != len) return NULL;
-    text[len] = '\0';
-    return text;
-}
-
 static apr_status_t post_json(acme_client_t *client, apr_pool_t *p, const char *url,
                               json_t *payload, const char *kid, const char *accept,
                               apr_size_t max_body, acme_http_response_t **resp,
                               acme_problem_t *prob)
 {
-    const char *text = json_text(p, payload);
+    const char *text = payload ? acme_json_dump(p, payload) : "";
 
     *resp = NULL;
     if (!text) return acme_problem_set(prob, p, APR_ENOMEM, NULL, "cannot encode the payload");

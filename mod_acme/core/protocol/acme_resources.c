@@ -8,6 +8,8 @@
 #include <apr_lib.h>
 #include <jansson.h>
 #include "acme_client.h"
+#include "acme_json.h"
+#include "acme_text.h"
 #include "acme_time.h"
 #include "acme_names.h"
 
@@ -232,33 +234,6 @@ apr_status_t acme_directory_parse(apr_pool_t *p, const char *json, apr_size_t le
     return APR_SUCCESS;
 }
 
-/* Printable ASCII only, whitespace folded, at most max chars. */
-static const char *printable(apr_pool_t *p, const char *s, apr_size_t len, apr_size_t max)
-{
-    char *out = apr_palloc(p, max + 1);
-    apr_size_t i, n = 0;
-
-    for (i = 0; i < len && n < max; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (apr_isspace(c)) {
-            if (n > 0 && out[n - 1] != ' ') out[n++] = ' ';
-        }
-        else if (c >= 0x20 && c < 0x7f) {
-            out[n++] = (char)c;
-        }
-    }
-    while (n > 0 && out[n - 1] == ' ') n--;
-    out[n] = '\0';
-    return out;
-}
-
-static const char *json_text(apr_pool_t *p, json_t *obj, const char *key, apr_size_t max)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!json_is_string(v)) return NULL;
-    return printable(p, json_string_value(v), json_string_length(v), max);
-}
-
 static const char *subproblem_details(apr_pool_t *p, json_t *subs)
 {
     const char *text = "";
@@ -267,8 +242,8 @@ static const char *subproblem_details(apr_pool_t *p, json_t *subs)
     if (!json_is_array(subs)) return text;
     for (i = 0; i < json_array_size(subs) && i < ACME_MAX_SUBPROBLEMS; i++) {
         json_t *sub = json_array_get(subs, i);
-        const char *detail = json_text(p, sub, "detail", 256);
-        const char *value = json_text(p, json_object_get(sub, "identifier"), "value", 256);
+        const char *detail = acme_json_string_printable(p, sub, "detail", 256);
+        const char *value = acme_json_string_printable(p, json_object_get(sub, "identifier"), "value", 256);
         if (!detail) continue;
         text = apr_pstrcat(p, text, "; ", value ? value : "", value ? ": " : "", detail, NULL);
     }
@@ -283,8 +258,8 @@ static const char *subproblem_details(apr_pool_t *p, json_t *subs)
 static void problem_from_object(apr_pool_t *p, json_t *obj, int http_status, const char *url,
                                 acme_problem_t *prob)
 {
-    const char *type = json_text(p, obj, "type", ACME_MAX_TYPE_LEN);
-    const char *detail = json_text(p, obj, "detail", ACME_MAX_DETAIL_LEN);
+    const char *type = acme_json_string_printable(p, obj, "type", ACME_MAX_TYPE_LEN);
+    const char *detail = acme_json_string_printable(p, obj, "detail", ACME_MAX_DETAIL_LEN);
 
     if (!detail || !*detail) {
         detail = http_status ? apr_psprintf(p, "HTTP %d from %s", http_status, url ? url : "CA")
@@ -309,7 +284,7 @@ void acme_problem_from_json(apr_pool_t *p, const char *json, apr_size_t len, int
         problem_from_object(p, root, http_status, url, prob);
     }
     else {
-        const char *snippet = json ? printable(p, json, len, ACME_MAX_SNIPPET) : "";
+        const char *snippet = json ? acme_text_printable(p, json, len, ACME_MAX_SNIPPET, ACME_TEXT_FOLD) : "";
         acme_problem_set(prob, p, APR_EGENERAL, NULL, "HTTP %d from %s%s%s", http_status,
                          url ? url : "CA", *snippet ? ": " : "", snippet);
         prob->http_status = http_status;

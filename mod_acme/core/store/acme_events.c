@@ -9,6 +9,7 @@
 
 
 #include "acme_events.h"
+#include "acme_text.h"
 #include "acme_time.h"
 
 #define ACME_EVENTS_DIR        "events"        /* the issuing child's */
@@ -49,22 +50,11 @@ static const char *stamp(apr_pool_t *p, apr_time_t t)
                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_usec);
 }
 
-/* Details come from CAs: one line of printable text, bounded. */
+/* Details come from CAs: one line of printable text, bounded (UTF-8 kept). */
 static const char *detail_clean(apr_pool_t *p, const char *detail)
 {
-    apr_size_t len = detail ? strlen(detail) : 0, i;
-    char *out;
-
-    if (len > ACME_EVENT_MAX_DETAIL) {
-        len = ACME_EVENT_MAX_DETAIL;
-    }
-    out = apr_pstrmemdup(p, detail ? detail : "", len);
-    for (i = 0; i < len; ++i) {
-        if (apr_iscntrl(out[i])) {
-            out[i] = ' ';
-        }
-    }
-    return out;
+    return acme_text_printable(p, detail, detail ? strlen(detail) : 0, ACME_EVENT_MAX_DETAIL,
+                               ACME_TEXT_KEEP_8BIT);
 }
 
 apr_status_t acme_event_post(acme_store_t *store, apr_pool_t *p, const char *event,

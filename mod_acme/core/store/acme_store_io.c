@@ -18,6 +18,7 @@
 #include <apr_strings.h>
 
 #include "acme_store.h"
+#include "acme_json.h"
 #include "acme_store_int.h"
 
 int acme_store_child_area(const char *relpath)
@@ -333,12 +334,6 @@ apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const cha
     return acme_store_write(store, p, relpath, copy, strlen(copy), perms);
 }
 
-static apr_status_t json_release(void *data)
-{
-    json_decref((json_t *)data);
-    return APR_SUCCESS;
-}
-
 apr_status_t acme_store_read_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
                                   json_t **json)
 {
@@ -356,7 +351,7 @@ apr_status_t acme_store_read_json(acme_store_t *store, apr_pool_t *p, const char
     if (!parsed) {
         return APR_EINVAL;
     }
-    apr_pool_cleanup_register(p, parsed, json_release, apr_pool_cleanup_null);
+    acme_json_pool_owned(p, parsed);
     *json = parsed;
     return APR_SUCCESS;
 }
