@@ -527,8 +527,11 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     store_prepare_keys(rt, state_create(rt, decls), ptemp);
     rt->tlsalpn = acme_challenges_tlsalpn(rt->challenges);
     acme_runtime_set(base, rt);
+    /* The generation pairs this configuration with its issuance watchdog's
+     * lines (ACME00708), for whoever reads the log. */
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, base, "ACME00608: %d domain(s) managed, "
-                 "store %s", domains->nelts, acme_store_dir(rt->store));
+                 "store %s, configuration generation %d", domains->nelts,
+                 acme_store_dir(rt->store), ap_state_query(AP_SQ_CONFIG_GEN));
     return OK;
 }
 

@@ -575,8 +575,9 @@ static apr_status_t issue_start(acme_wd_t *wd)
         return rv;
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->rt->base,
-                 "ACME00708: issuance watchdog running for %d domain(s) in process %" APR_PID_T_FMT,
-                 wd->rt->domains->nelts, getpid());
+                 "ACME00708: issuance watchdog running for %d domain(s) in process %" APR_PID_T_FMT
+                 ", configuration generation %d", wd->rt->domains->nelts, getpid(),
+                 ap_state_query(AP_SQ_CONFIG_GEN));
     return APR_SUCCESS;
 }
 
@@ -598,8 +599,10 @@ static void issue_run(acme_wd_t *wd, apr_pool_t *ptemp)
                      "ACME00710: %d new certificate(s) staged for activation", staged);
     }
     interval = next_interval(next_run);
-    ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, wd->rt->base,
-                 "ACME00711: next issuance run in %" APR_TIME_T_FMT " ms",
+    /* The end of every run, with the quiet time after it: the one sign that
+     * this process writes nothing to the store until then. */
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, wd->rt->base,
+                 "ACME00711: issuance run done; next issuance run in %" APR_TIME_T_FMT " ms",
                  apr_time_as_msec(interval));
     wd_set_interval(wd->watchdog, interval, wd, issue_callback);
 }

@@ -659,6 +659,47 @@ class Httpd:
         except OSError:
             return 0
 
+    def wait_idle(self, timeout=30, quiet=3.0):
+        """Waits until no process of this server writes to the store for at
+        least `quiet` seconds, and returns the seconds left of that quiet time.
+
+        Writers are the parent (post_config, before 'resuming normal
+        operations') and the issuance watchdog child of each generation, whose
+        every run (status/, jobs/, with a temp file per write) ends with an
+        ACME00711 line that says when the next run is. Idle means: no restart
+        under way; the current generation's watchdog (ACME00708 with the
+        generation of the last ACME00608) has ended a run whose next one is at
+        least `quiet` seconds away; every older watchdog child has exited.
+        Right after a restart the new child's first run rewrites the store, so
+        a check of temp files before this races that run."""
+        def idle():
+            text = self.error_log_text()
+            restarts = [m.start() for m in re.finditer(r"resuming normal operations", text)]
+            requested = [m.start() for m in re.finditer(
+                r"SIGUSR1 received|SIGHUP received|Graceful restart requested", text)]
+            if not restarts or (requested and requested[-1] > restarts[-1]):
+                return None
+            gens = re.findall(r"ACME00608: .*configuration generation (\d+)",
+                              text[:restarts[-1]])
+            if not gens:
+                return None
+            watchdogs = {int(pid): int(gen) for pid, gen in re.findall(
+                r"ACME00708: .* in process (\d+), configuration generation (\d+)", text)}
+            current = [pid for pid, gen in watchdogs.items() if gen == int(gens[-1])]
+            if len(current) != 1 or any(pid_alive(pid) for pid in watchdogs if pid != current[0]):
+                return None
+            runs = re.findall(r"^\[([^\]]+)\] \[acme:[a-z0-9]+\] \[pid %d:tid \d+\] (?:[^ ]+ )?ACME00711: "
+                              r".* in (\d+) ms" % current[0], text, re.M)
+            if not runs:
+                return None
+            ended = datetime.datetime.strptime(runs[-1][0], "%a %b %d %H:%M:%S.%f %Y")
+            left = ended.timestamp() + int(runs[-1][1]) / 1000.0 - time.time()
+            return left if left >= quiet else None
+        try:
+            return wait_for(idle, timeout, interval=0.1, what="the server to be idle")
+        except TimeoutError as exc:
+            raise AssertionError("%s\n%s" % (exc, self.diagnostics(60))) from None
+
     def stop(self, timeout=15):
         pid = self.pid()
         if self.started and pid and pid_alive(pid):
