@@ -22,6 +22,7 @@
 #ifdef __linux__
 #include <sys/inotify.h>
 #endif
+#include <apr_atomic.h>
 #include <apr_hash.h>
 #include <apr_optional.h>
 #include <apr_strings.h>
@@ -66,6 +67,8 @@ typedef struct acme_wd_t {
     ap_watchdog_t *watchdog;
     apr_pool_t *pool;                 /* the driver's, used by the watchdog thread only */
     acme_driver_t *driver;
+    apr_thread_mutex_t *run_mutex;    /* held by the watchdog thread while it starts or runs */
+    volatile apr_uint32_t stopping;   /* the child exits: no more runs */
     acme_challenge_sink_t sink;
     const char *user_agent;
     /* parent side */
@@ -612,15 +615,27 @@ static void issue_run(acme_wd_t *wd, apr_pool_t *ptemp)
 static apr_status_t issue_callback(int state, void *baton, apr_pool_t *ptemp)
 {
     acme_wd_t *wd = baton;
+    apr_status_t rv = APR_SUCCESS;
 
+    if (!wd->run_mutex) {              /* child_init failed: issue_start says so */
+        return state == AP_WATCHDOG_STATE_STARTING ? issue_start(wd) : APR_SUCCESS;
+    }
     switch (state) {
     case AP_WATCHDOG_STATE_STARTING:
-        return issue_start(wd);
     case AP_WATCHDOG_STATE_RUNNING:
-        if (wd->driver) {
+        /* The child's exit waits for this (issue_child_exit). */
+        apr_thread_mutex_lock(wd->run_mutex);
+        if (apr_atomic_read32(&wd->stopping)) {
+            rv = APR_SUCCESS;
+        }
+        else if (state == AP_WATCHDOG_STATE_STARTING) {
+            rv = issue_start(wd);
+        }
+        else if (wd->driver) {
             issue_run(wd, ptemp);
         }
-        return APR_SUCCESS;
+        apr_thread_mutex_unlock(wd->run_mutex);
+        return rv;
     case AP_WATCHDOG_STATE_STOPPING:
         /* May run on another thread while a run is still going: touch nothing. */
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, wd->rt->base,
@@ -689,6 +704,31 @@ static int acme_watchdog_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_po
     return OK;
 }
 
+/* pchild pre-cleanup, on the child's main thread right before it exits
+ * (graceful restart, stop). exit() tears down OpenSSL and the process under a
+ * run still going on the watchdog thread, cutting a store write short (its
+ * temp file stays) or crashing the child. So the run is asked to end after
+ * the step it is in, and the exit waits for it. */
+static apr_status_t issue_child_exit(void *baton)
+{
+    acme_wd_t *wd = baton;
+    acme_driver_t *driver;
+
+    apr_atomic_set32(&wd->stopping, 1);
+    driver = apr_atomic_casptr((volatile void **)&wd->driver, NULL, NULL);
+    if (driver) {
+        acme_driver_stop(driver);
+    }
+    if (apr_thread_mutex_trylock(wd->run_mutex) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, wd->rt->base,
+                     "ACME00727: child %" APR_PID_T_FMT " exiting; waiting for the issuance "
+                     "run to end after its current step", getpid());
+        apr_thread_mutex_lock(wd->run_mutex);
+    }
+    apr_thread_mutex_unlock(wd->run_mutex);
+    return APR_SUCCESS;
+}
+
 /* The driver's pool is made here, before mod_watchdog starts its thread, on
  * the child's main thread, because pools
  * are not thread-safe; its own allocator keeps the watchdog thread apart
@@ -716,6 +756,14 @@ static void acme_watchdog_child_init(apr_pool_t *pchild, server_rec *s)
     }
     apr_allocator_owner_set(allocator, wd->pool);
     apr_pool_tag(wd->pool, "acme_driver");
+    if (apr_thread_mutex_create(&wd->run_mutex, APR_THREAD_MUTEX_DEFAULT, wd->pool)
+        != APR_SUCCESS) {
+        apr_pool_destroy(wd->pool);    /* no pool: issue_start refuses, nothing runs */
+        wd->pool = NULL;
+        wd->run_mutex = NULL;
+        return;
+    }
+    apr_pool_pre_cleanup_register(pchild, wd, issue_child_exit);
 }
 
 /* Without mod_watchdog nothing is ever issued: configtest says so. */

@@ -248,6 +248,35 @@ static void test_stale_temp_cleanup(void **state)
     assert_true(exists(store, p, "archive/x/v1/cert.pem"));
 }
 
+/* The sweep a running issuance child does: a writer that died after the
+ * startup sweep (a crashed child) leaves a temp file in jobs/; it goes, a
+ * live writer's stays, and nothing outside the child's directories is touched. */
+static void test_dead_temps_removed_while_running(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    const char *live_writer = apr_psprintf(p, "jobs/y.json.tmp.%ld.0123abcd", (long)getpid());
+    const char *dead_writer, *dead_in_archive;
+    pid_t dead = fork();
+
+    if (dead == 0) {
+        _exit(0);
+    }
+    assert_true(dead > 0);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);
+    dead_writer = apr_psprintf(p, "jobs/x.ari.json.tmp.%ld.0123abcd", (long)dead);
+    dead_in_archive = apr_psprintf(p, "archive/x/v1/cert.pem.tmp.%ld.0123abcd", (long)dead);
+    assert_int_equal(acme_store_write(store, p, "archive/x/v1/cert.pem", "c", 1,
+                                      ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    make_temp(store, p, live_writer, apr_time_now());
+    make_temp(store, p, dead_writer, apr_time_now());
+    make_temp(store, p, dead_in_archive, apr_time_now());
+    acme_store_remove_dead_temps(store, p);
+    assert_true(exists(store, p, live_writer));
+    assert_false(exists(store, p, dead_writer));
+    assert_true(exists(store, p, dead_in_archive));      /* the parent's area */
+}
+
 static void test_ca_id(void **state)
 {
     apr_pool_t *p = *state;
@@ -663,6 +692,7 @@ int main(void)
         UNIT_TEST(test_json_roundtrip),
         UNIT_TEST(test_list_skips_temp_files),
         UNIT_TEST(test_stale_temp_cleanup),
+        UNIT_TEST(test_dead_temps_removed_while_running),
         UNIT_TEST(test_ca_id),
         UNIT_TEST(test_lock_exclusive),
         UNIT_TEST(test_stage_flags),

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <openssl/x509.h>
 
@@ -23,6 +24,8 @@
 #define ACME_POLL_MAX         apr_time_from_sec(10)
 /* Enough for a whole issuance plus one account and one order restart. */
 #define ACME_MAX_STEPS_PER_RUN 16
+/* How often a run looks for temp files whose writer died. */
+#define ACME_TEMP_SWEEP       apr_time_from_sec(60)
 
 /* ---- driver ---- */
 
@@ -159,7 +162,7 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
     acme_step_ctx_t sc = { driver, rec, rec->job, domain, ca, NULL, 0, 0, { 0 }, staged };
     int i;
 
-    for (i = 0; i < ACME_MAX_STEPS_PER_RUN; ++i) {
+    for (i = 0; i < ACME_MAX_STEPS_PER_RUN && !apr_atomic_read32(&driver->stop); ++i) {
         acme_step_e step = rec->job->step;
         acme_outcome_e outcome = job_step_once(driver, &sc, p);
         apr_status_t rv;
@@ -431,7 +434,17 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
 
     *staged = 0;
     driver->run += 1;
-    for (i = 0; domains && i < domains->nelts; ++i) {
+    if (apr_atomic_read32(&driver->stop)) {
+        *next_run = earliest;
+        return APR_SUCCESS;
+    }
+    /* A writer killed after the parent's sweep at startup (a crashed child)
+     * left its temp file; look again now and then. */
+    if (!driver->swept_at || acme_now(&driver->ctx) - driver->swept_at > ACME_TEMP_SWEEP) {
+        acme_store_remove_dead_temps(driver->store, ptemp);
+        driver->swept_at = acme_now(&driver->ctx);
+    }
+    for (i = 0; domains && i < domains->nelts && !apr_atomic_read32(&driver->stop); ++i) {
         const acme_domain_t *domain = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
         acme_record_t *rec = acme_record_get(driver, domain->name, 1);
         apr_pool_t *p;
@@ -458,7 +471,15 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
         }
     }
     acme_dns01_poll_teardowns(driver, acme_now(&driver->ctx), &earliest);
-    mark_orders_in_flight(driver, ptemp, in_flight);
+    /* Stopped early, the domains not looked at may have orders in flight. */
+    if (!apr_atomic_read32(&driver->stop)) {
+        mark_orders_in_flight(driver, ptemp, in_flight);
+    }
     *next_run = earliest;
     return APR_SUCCESS;
+}
+
+void acme_driver_stop(acme_driver_t *driver)
+{
+    apr_atomic_set32(&driver->stop, 1);
 }

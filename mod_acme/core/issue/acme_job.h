@@ -124,6 +124,12 @@ apr_status_t acme_driver_create(acme_driver_t **driver, apr_pool_t *p, const acm
  * timeout per step; never fails because one domain failed. */
 apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *domains,
                              apr_pool_t *ptemp, apr_time_t *next_run, int *staged);
+/* Asks the run in progress (on another thread) to end after the step it is
+ * in, its state saved as after every step, and every later run to do nothing:
+ * the process is about to exit, and an exit under a running step would cut a
+ * write or a request short. Safe from any thread; a run ends at the latest
+ * one request's timeout later. */
+void acme_driver_stop(acme_driver_t *driver);
 
 /* status/<name>.json members, read by the status page and acmectl
  * (activity: what a running job waits for, e.g. a dns-01 hook, when it may take long):

@@ -108,6 +108,8 @@ struct acme_driver_t {
     apr_hash_t *cas;                /* directory URL → acme_ca_t* */
     apr_hash_t *records;            /* domain name → acme_record_t* */
     unsigned run;                   /* counts acme_driver_run calls */
+    volatile apr_uint32_t stop;     /* acme_driver_stop: set from another thread */
+    apr_time_t swept_at;            /* last look for a dead writer's temp files */
     apr_array_header_t *dns_teardowns; /* acme_dns_hook_t*, still running (acme_dns01.c) */
 };
 

@@ -214,6 +214,16 @@ static void remove_stale_temps(const char *path, int depth, apr_time_t now)
     }
 }
 
+void acme_store_remove_dead_temps(acme_store_t *store, apr_pool_t *p)
+{
+    int i;
+
+    for (i = 0; acme_store_child_dirs[i]; ++i) {
+        remove_stale_temps(apr_pstrcat(p, store->dir, "/", acme_store_child_dirs[i], NULL),
+                           STORE_MAX_DEPTH - 1, apr_time_now());
+    }
+}
+
 /* mkdir, and the exact mode through the descriptor of what was made (the
  * umask must not change it; a path could be swapped in between). */
 static apr_status_t make_dir(apr_pool_t *p, const char *path, apr_fileperms_t perms)

@@ -136,6 +136,11 @@ apr_status_t acme_store_name_check(const char *name);
 int acme_store_is_temp_name(const char *name);
 /* A fresh temp file name next to path. */
 const char *acme_store_tmp_path(apr_pool_t *p, const char *path);
+/* Removes, in the child's directories (accounts, staging, jobs, status,
+ * events), temp files whose writer process is gone or that are older than a
+ * minute: what a writer killed after the startup sweep left. Best effort (what
+ * cannot be removed stays); p holds the paths. */
+void acme_store_remove_dead_temps(acme_store_t *store, apr_pool_t *p);
 /* acme_store_read of the file name in the directory dirfd (or AT_FDCWD); a
  * link or anything but a regular file there is APR_EINVAL. */
 apr_status_t acme_store_read_at(apr_pool_t *p, int dirfd, const char *name, apr_size_t max,
