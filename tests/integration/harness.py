@@ -683,13 +683,17 @@ class Httpd:
                               text[:restarts[-1]])
             if not gens:
                 return None
-            watchdogs = {int(pid): int(gen) for pid, gen in re.findall(
-                r"ACME00708: .* in process (\d+), configuration generation (\d+)", text)}
-            current = [pid for pid, gen in watchdogs.items() if gen == int(gens[-1])]
-            if len(current) != 1 or any(pid_alive(pid) for pid in watchdogs if pid != current[0]):
+            # (pid, generation, after the last restart?); a stop and start
+            # begins the generations anew, hence both tests
+            watchdogs = [(int(m.group(1)), int(m.group(2)), m.start() > restarts[-1])
+                         for m in re.finditer(r"ACME00708: .* in process (\d+), "
+                                              r"configuration generation (\d+)", text)]
+            current = [pid for pid, gen, recent in watchdogs if recent and gen == int(gens[-1])]
+            if len(current) != 1 or any(pid_alive(pid) for pid, _gen, _recent in watchdogs
+                                        if pid != current[0]):
                 return None
-            runs = re.findall(r"^\[([^\]]+)\] \[acme:[a-z0-9]+\] \[pid %d:tid \d+\] (?:[^ ]+ )?ACME00711: "
-                              r".* in (\d+) ms" % current[0], text, re.M)
+            runs = re.findall(r"^\[([^\]]+)\] \[acme:[a-z0-9]+\] \[pid %d:tid \d+\] "
+                              r"(?:[^ ]+ )?ACME00711: .* in (\d+) ms" % current[0], text, re.M)
             if not runs:
                 return None
             ended = datetime.datetime.strptime(runs[-1][0], "%a %b %d %H:%M:%S.%f %Y")
