@@ -518,14 +518,13 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     if ((rv = runtime_open_store(rt, ptemp)) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    rv = acme_challenges_create(&rt->challenges, pconf);
+    rv = acme_answers_create(&rt->challenges, acme_answers_home(pconf), ACME_CHALLENGE_LIFETIME);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, base, "ACME00607: cannot create the shared "
                      "memory for http-01 answers; certificates cannot be obtained until "
                      "it can be created (check shared memory limits)");
     }
     store_prepare_keys(rt, state_create(rt, decls), ptemp);
-    rt->tlsalpn = acme_challenges_tlsalpn(rt->challenges);
     acme_runtime_set(base, rt);
     /* The generation pairs this configuration with its issuance watchdog's
      * lines (ACME00708), for whoever reads the log. */

@@ -1,10 +1,9 @@
-/* http-01 answers: a table of slots in anonymous shared memory, written by
- * the watchdog child and read by every child, and the responder that serves
- * /.well-known/acme-challenge/<token> before any other module sees the request.
- * Each slot is a seqlock (acme_shm_slot.h): readers never block. The table
- * carries the tls-alpn-01 table (acme_tlsalpn.c), so one sink serves both. */
+/* http-01: the responder that serves /.well-known/acme-challenge/<token>
+ * before any other module sees the request, from the answer table in shared
+ * memory (acme_answers.h: written by the watchdog child, read by every child
+ * without locks), and the sink through which the core's driver publishes
+ * the answers of both http-01 and tls-alpn-01 (acme_tlsalpn.c). */
 #include <string.h>
-#include <apr_shm.h>
 #include <apr_strings.h>
 #include <httpd.h>
 #include <http_config.h>
@@ -13,236 +12,51 @@
 
 #include "acme_private.h"
 #include "acme_challenge.h"
-#include "acme_shm_slot.h"
+#include "acme_answers.h"
 #include "acme_tlsalpn.h"
 #include "acme_names.h"
 
 #define ACME_CHALLENGE_PREFIX      "/.well-known/acme-challenge/"
-#define ACME_CHALLENGE_LIFETIME    apr_time_from_sec(3600)
-#define ACME_CHALLENGE_READ_TRIES  8
-/* The table outlives configuration generations, so answers published just
- * before a graceful restart are still served by the new children. The key
- * names the struct's layout: a module with another layout makes its own. */
-#define ACME_CHALLENGE_POOL_KEY    "mod_acme.challenges/2"
 
-typedef struct acme_slot_t {
-    volatile apr_uint32_t seq;        /* odd while being written */
-    apr_time_t expires;               /* 0: free */
-    char token[ACME_MAX_TOKEN_LEN + 1];
-    char keyauth[ACME_MAX_KEYAUTH_LEN + 1];
-} acme_slot_t;
-
-struct acme_challenges_t {
-    apr_shm_t *shm;
-    acme_slot_t *slots;
-    int nslots;
-    acme_tlsalpn_t *tlsalpn;          /* NULL when its memory could not be had */
-};
-
-/* The segments live in the process pool; the cleanup apr_shm_create
- * registers there unmaps them. */
-apr_status_t acme_challenges_create(acme_challenges_t **table, apr_pool_t *pconf)
+static apr_status_t sink_publish(void *baton, const char *token, const char *key_authorization)
 {
-    apr_pool_t *home = acme_shm_home(pconf);
-    acme_challenges_t *t = NULL;
-    apr_size_t size = sizeof(acme_slot_t) * ACME_CHALLENGE_SLOTS;
-    apr_status_t rv;
-
-    apr_pool_userdata_get((void **)&t, ACME_CHALLENGE_POOL_KEY, home);
-    if (t && t->shm) {
-        *table = t;
-        return APR_SUCCESS;
-    }
-    t = apr_pcalloc(home, sizeof(*t));
-    rv = apr_shm_create(&t->shm, size, NULL, home);
-    if (rv != APR_SUCCESS) {
-        *table = NULL;
-        return rv;
-    }
-    t->slots = apr_shm_baseaddr_get(t->shm);
-    t->nslots = ACME_CHALLENGE_SLOTS;
-    memset(t->slots, 0, size);
-    if (acme_tlsalpn_create(&t->tlsalpn, home) != APR_SUCCESS) {
-        t->tlsalpn = NULL;
-    }
-    apr_pool_userdata_set(t, ACME_CHALLENGE_POOL_KEY, NULL, home);
-    *table = t;
-    return APR_SUCCESS;
-}
-
-static int slot_claim(acme_slot_t *slot, apr_uint32_t *seq)
-{
-    return acme_slot_claim(&slot->seq, seq);
-}
-
-static void slot_release(acme_slot_t *slot, apr_uint32_t seq)
-{
-    acme_slot_release(&slot->seq, seq);
-}
-
-static int slot_holds(const acme_slot_t *slot, const char *token, apr_time_t now)
-{
-    return slot->expires > now && !strncmp(slot->token, token, sizeof(slot->token));
-}
-
-/* Writes token into a slot that holds it already, or else into a free or
- * expired one. Returns 0 when every slot is taken. */
-static int slot_write(acme_challenges_t *table, const char *token, const char *keyauth,
-                      apr_time_t now, int reuse_only)
-{
-    int i;
-
-    for (i = 0; i < table->nslots; ++i) {
-        acme_slot_t *slot = &table->slots[i];
-        apr_uint32_t seq;
-        int fits;
-
-        if (!slot_claim(slot, &seq)) {
-            continue;
-        }
-        fits = reuse_only ? slot_holds(slot, token, now) : slot->expires <= now;
-        if (fits) {
-            memset(slot->token, 0, sizeof(slot->token));
-            memset(slot->keyauth, 0, sizeof(slot->keyauth));
-            apr_cpystrn(slot->token, token, sizeof(slot->token));
-            apr_cpystrn(slot->keyauth, keyauth, sizeof(slot->keyauth));
-            slot->expires = now + ACME_CHALLENGE_LIFETIME;
-        }
-        slot_release(slot, seq);
-        if (fits) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-apr_status_t acme_challenges_publish(acme_challenges_t *table, const char *token,
-                                     const char *key_authorization)
-{
-    apr_time_t now = apr_time_now();
-
-    if (!table || !table->slots) {
+    if (!baton) {
         return APR_EINIT;
     }
     if (!acme_token_is_valid(token) || !key_authorization
         || strlen(key_authorization) > ACME_MAX_KEYAUTH_LEN) {
         return APR_EINVAL;
     }
-    if (slot_write(table, token, key_authorization, now, 1)
-        || slot_write(table, token, key_authorization, now, 0)) {
-        return APR_SUCCESS;
-    }
-    return APR_ENOSPC;
-}
-
-void acme_challenges_withdraw(acme_challenges_t *table, const char *token)
-{
-    apr_time_t now = apr_time_now();
-    int i;
-
-    if (!table || !table->slots || !token) {
-        return;
-    }
-    for (i = 0; i < table->nslots; ++i) {
-        acme_slot_t *slot = &table->slots[i];
-        apr_uint32_t seq;
-
-        if (!slot_holds(slot, token, now) || !slot_claim(slot, &seq)) {
-            continue;
-        }
-        if (slot_holds(slot, token, now)) {
-            slot->expires = 0;
-            memset(slot->keyauth, 0, sizeof(slot->keyauth));
-            memset(slot->token, 0, sizeof(slot->token));
-        }
-        slot_release(slot, seq);
-    }
-}
-
-/* One consistent look at a slot: 1 found (answer copied), 0 not this slot,
- * -1 a writer kept getting in the way. */
-static int slot_read(const acme_slot_t *slot, const char *token, apr_time_t now,
-                     char *buf, apr_size_t bufsize)
-{
-    int tries;
-
-    for (tries = 0; tries < ACME_CHALLENGE_READ_TRIES; ++tries) {
-        apr_uint32_t before = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
-        int found;
-
-        if (before & 1) {
-            continue;
-        }
-        found = slot_holds(slot, token, now);
-        if (found) {
-            apr_size_t len = strnlen(slot->keyauth, sizeof(slot->keyauth) - 1);
-
-            len = len < bufsize - 1 ? len : bufsize - 1;
-            memcpy(buf, slot->keyauth, len);
-            buf[len] = '\0';
-        }
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) == before) {
-            return found;
-        }
-    }
-    return -1;
-}
-
-apr_status_t acme_challenges_lookup(acme_challenges_t *table, const char *token,
-                                    char *buf, apr_size_t bufsize)
-{
-    apr_time_t now = apr_time_now();
-    int i;
-
-    if (!table || !table->slots || !token || !bufsize) {
-        return APR_ENOENT;
-    }
-    for (i = 0; i < table->nslots; ++i) {
-        if (slot_read(&table->slots[i], token, now, buf, bufsize) == 1) {
-            return buf[0] ? APR_SUCCESS : APR_ENOENT;
-        }
-    }
-    buf[0] = '\0';
-    return APR_ENOENT;
-}
-
-static apr_status_t sink_publish(void *baton, const char *token, const char *key_authorization)
-{
-    return acme_challenges_publish(baton, token, key_authorization);
+    return acme_answers_publish(baton, ACME_ANSWER_HTTP01, token, key_authorization,
+                                strlen(key_authorization));
 }
 
 static void sink_withdraw(void *baton, const char *token)
 {
-    acme_challenges_withdraw(baton, token);
+    acme_answers_withdraw(baton, ACME_ANSWER_HTTP01, token);
 }
 
 static apr_status_t sink_publish_tls_alpn(void *baton, const char *identifier,
                                           const char *cert_pem, const char *key_pem)
 {
-    return acme_tlsalpn_publish(acme_challenges_tlsalpn(baton), identifier, cert_pem, key_pem);
+    return acme_tlsalpn_publish(baton, identifier, cert_pem, key_pem);
 }
 
 static void sink_withdraw_tls_alpn(void *baton, const char *identifier)
 {
-    acme_tlsalpn_withdraw(acme_challenges_tlsalpn(baton), identifier);
+    acme_tlsalpn_withdraw(baton, identifier);
 }
 
-void acme_challenges_sink(acme_challenges_t *table, acme_challenge_sink_t *sink)
+void acme_challenges_sink(acme_answers_t *answers, acme_challenge_sink_t *sink)
 {
     memset(sink, 0, sizeof(*sink));
     sink->publish = sink_publish;
     sink->withdraw = sink_withdraw;
-    if (acme_challenges_tlsalpn(table)) {
+    if (answers) {
         sink->publish_tls_alpn = sink_publish_tls_alpn;
         sink->withdraw_tls_alpn = sink_withdraw_tls_alpn;
     }
-    sink->baton = table;
-}
-
-acme_tlsalpn_t *acme_challenges_tlsalpn(acme_challenges_t *table)
-{
-    return table ? table->tlsalpn : NULL;
+    sink->baton = answers;
 }
 
 /* Unknown tokens are ours to refuse only for the names we manage (or a
@@ -295,7 +109,8 @@ static int acme_challenge_handler(request_rec *r, int lookup_uri)
     }
     token = path + sizeof(ACME_CHALLENGE_PREFIX) - 1;
     if (!acme_token_is_valid(token)
-        || acme_challenges_lookup(rt->challenges, token, answer, sizeof(answer)) != APR_SUCCESS) {
+        || acme_answers_lookup(rt->challenges, ACME_ANSWER_HTTP01, token, answer, sizeof(answer),
+                               NULL) != APR_SUCCESS || !answer[0]) {
         if (!host_is_managed(rt, r->pool, r->hostname)) {
             return DECLINED;
         }

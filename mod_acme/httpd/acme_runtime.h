@@ -7,9 +7,8 @@
 #include <httpd.h>
 #include "acme_core.h"
 #include "acme_store.h"
+#include "acme_answers.h"
 
-typedef struct acme_challenges_t acme_challenges_t;  /* acme_challenge.h */
-typedef struct acme_tlsalpn_t acme_tlsalpn_t;        /* acme_tlsalpn.h */
 
 /* Everything post_config builds for one configuration generation. It lives
  * in pconf and hangs off every server's config (no process globals). */
@@ -18,8 +17,7 @@ typedef struct acme_runtime_t {
     apr_pool_t *pool;                 /* pconf */
     apr_array_header_t *domains;      /* acme_domain_t*, from the config */
     acme_store_t *store;
-    acme_challenges_t *challenges;    /* shared memory table of http-01 answers */
-    acme_tlsalpn_t *tlsalpn;          /* the tls-alpn-01 answers, NULL without memory */
+    acme_answers_t *challenges;       /* http-01 and tls-alpn-01 answers, NULL without memory */
     const char *fallback_cert;        /* paths of the shared fallback certificate */
     const char *fallback_key;
     int activation_auto;

@@ -1,6 +1,6 @@
-/* tls-alpn-01 (RFC 8737): the challenge certificates in shared memory, and
- * the handshake that serves them. A CA connects with SNI = the name and ALPN
- * "acme-tls/1"; mod_ssl selects protocols through ap_select_protocol, which
+/* tls-alpn-01 (RFC 8737): the challenge certificates in the answer table
+ * (acme_answers.h), keyed by SNI name, and the handshake that serves them.
+ * A CA connects with SNI = the name and ALPN "acme-tls/1"; mod_ssl selects protocols through ap_select_protocol, which
  * only picks protocols the vhost allows (Protocols) and someone proposes.
  * So post_config allows "acme-tls/1" on every server, this file proposes it
  * only for names with a pending challenge (others are refused the protocol),
@@ -8,7 +8,6 @@
  * ssl_answer_challenge hook. Nothing but the handshake is served on it. */
 #include <string.h>
 #include <arpa/inet.h>
-#include <apr_shm.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <httpd.h>
@@ -20,52 +19,10 @@
 
 #include "acme_private.h"
 #include "acme_tlsalpn.h"
-#include "acme_shm_slot.h"
+#include "acme_answers.h"
 #include "acme_names.h"
 
-#define TLSALPN_LIFETIME    apr_time_from_sec(3600)
-#define TLSALPN_POOL_KEY    "mod_acme.tlsalpn"
 #define TLSALPN_SNI_MAX     ACME_MAX_NAME_LEN
-
-typedef struct tlsalpn_slot_t {
-    volatile apr_uint32_t seq;        /* odd while being written */
-    apr_time_t expires;               /* 0: free */
-    char name[TLSALPN_SNI_MAX + 1];   /* SNI name, lowercase */
-    char cert[ACME_TLSALPN_CERT_MAX + 1];
-    char key[ACME_TLSALPN_KEY_MAX + 1];
-} tlsalpn_slot_t;
-
-struct acme_tlsalpn_t {
-    apr_shm_t *shm;
-    tlsalpn_slot_t *slots;
-    int nslots;
-};
-
-/* ---- the table ------------------------------------------------------------ */
-
-apr_status_t acme_tlsalpn_create(acme_tlsalpn_t **table, apr_pool_t *home)
-{
-    apr_size_t size = sizeof(tlsalpn_slot_t) * ACME_TLSALPN_SLOTS;
-    acme_tlsalpn_t *t = NULL;
-    apr_status_t rv;
-
-    apr_pool_userdata_get((void **)&t, TLSALPN_POOL_KEY, home);
-    if (t && t->shm) {
-        *table = t;
-        return APR_SUCCESS;
-    }
-    t = apr_pcalloc(home, sizeof(*t));
-    if ((rv = apr_shm_create(&t->shm, size, NULL, home)) != APR_SUCCESS) {
-        *table = NULL;
-        return rv;
-    }
-    t->slots = apr_shm_baseaddr_get(t->shm);
-    t->nslots = ACME_TLSALPN_SLOTS;
-    memset(t->slots, 0, size);
-    apr_pool_userdata_set(t, TLSALPN_POOL_KEY, NULL, home);
-    *table = t;
-    return APR_SUCCESS;
-}
 
 /* Into buf (TLSALPN_SNI_MAX + 1 bytes); 0 if identifier is unusable. */
 static int sni_name(char *buf, const char *identifier)
@@ -97,161 +54,65 @@ static int sni_name(char *buf, const char *identifier)
     return 1;
 }
 
-static int slot_holds(const tlsalpn_slot_t *slot, const char *name, apr_time_t now)
-{
-    return slot->expires > now && !strncmp(slot->name, name, sizeof(slot->name));
-}
-
-static void slot_fill(tlsalpn_slot_t *slot, const char *name, const char *cert_pem,
-                      const char *key_pem, apr_time_t now)
-{
-    memset(slot->name, 0, sizeof(slot->name));
-    memset(slot->cert, 0, sizeof(slot->cert));
-    memset(slot->key, 0, sizeof(slot->key));
-    apr_cpystrn(slot->name, name, sizeof(slot->name));
-    apr_cpystrn(slot->cert, cert_pem, sizeof(slot->cert));
-    apr_cpystrn(slot->key, key_pem, sizeof(slot->key));
-    slot->expires = now + TLSALPN_LIFETIME;
-}
-
-/* Writes into the slot that holds name already, or else into a free or
- * expired one. Returns 0 when none fits. */
-static int slot_write(acme_tlsalpn_t *table, const char *name, const char *cert_pem,
-                      const char *key_pem, apr_time_t now, int reuse_only)
-{
-    int i;
-
-    for (i = 0; i < table->nslots; ++i) {
-        tlsalpn_slot_t *slot = &table->slots[i];
-        apr_uint32_t held;
-        int fits;
-
-        if (!acme_slot_claim(&slot->seq, &held)) {
-            continue;
-        }
-        fits = reuse_only ? slot_holds(slot, name, now) : slot->expires <= now;
-        if (fits) {
-            slot_fill(slot, name, cert_pem, key_pem, now);
-        }
-        acme_slot_release(&slot->seq, held);
-        if (fits) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-apr_status_t acme_tlsalpn_publish(acme_tlsalpn_t *table, const char *identifier,
+/* The value of an answer: the certificate's PEM, a NUL, the key's PEM. */
+apr_status_t acme_tlsalpn_publish(acme_answers_t *table, const char *identifier,
                                   const char *cert_pem, const char *key_pem)
 {
-    apr_time_t now = apr_time_now();
     char name[TLSALPN_SNI_MAX + 1];
+    apr_size_t cert_len, key_len;
+    char value[ACME_TLSALPN_CERT_MAX + ACME_TLSALPN_KEY_MAX + 2];
 
-    if (!table || !table->slots) {
+    if (!table) {
         return APR_EINIT;
     }
     if (!sni_name(name, identifier) || !cert_pem || !key_pem
-        || strlen(cert_pem) > ACME_TLSALPN_CERT_MAX || strlen(key_pem) > ACME_TLSALPN_KEY_MAX) {
+        || (cert_len = strlen(cert_pem)) > ACME_TLSALPN_CERT_MAX
+        || (key_len = strlen(key_pem)) > ACME_TLSALPN_KEY_MAX) {
         return APR_EINVAL;
     }
-    if (slot_write(table, name, cert_pem, key_pem, now, 1)
-        || slot_write(table, name, cert_pem, key_pem, now, 0)) {
-        return APR_SUCCESS;
-    }
-    return APR_ENOSPC;
+    memcpy(value, cert_pem, cert_len + 1);
+    memcpy(value + cert_len + 1, key_pem, key_len + 1);
+    return acme_answers_publish(table, ACME_ANSWER_TLSALPN01, name, value,
+                                cert_len + 1 + key_len);
 }
 
-void acme_tlsalpn_withdraw(acme_tlsalpn_t *table, const char *identifier)
+void acme_tlsalpn_withdraw(acme_answers_t *table, const char *identifier)
 {
-    apr_time_t now = apr_time_now();
     char name[TLSALPN_SNI_MAX + 1];
-    int i;
 
-    if (!table || !table->slots || !sni_name(name, identifier)) {
-        return;
-    }
-    for (i = 0; i < table->nslots; ++i) {
-        tlsalpn_slot_t *slot = &table->slots[i];
-        apr_uint32_t held;
-
-        if (!slot_holds(slot, name, now) || !acme_slot_claim(&slot->seq, &held)) {
-            continue;
-        }
-        if (slot_holds(slot, name, now)) {
-            slot->expires = 0;
-            memset(slot->key, 0, sizeof(slot->key));
-            memset(slot->cert, 0, sizeof(slot->cert));
-            memset(slot->name, 0, sizeof(slot->name));
-        }
-        acme_slot_release(&slot->seq, held);
+    if (table && sni_name(name, identifier)) {
+        acme_answers_withdraw(table, ACME_ANSWER_TLSALPN01, name);
     }
 }
 
-/* The copies a reader takes of one slot. */
-typedef struct slot_copy_t {
-    char cert[ACME_TLSALPN_CERT_MAX + 1];
-    char key[ACME_TLSALPN_KEY_MAX + 1];
-} slot_copy_t;
-
-/* One consistent look at a slot: 1 found (copied when copy is not NULL),
- * 0 not this slot, -1 a writer kept getting in the way. */
-static int slot_read(const tlsalpn_slot_t *slot, const char *name, apr_time_t now,
-                     slot_copy_t *copy)
-{
-    int tries;
-
-    for (tries = 0; tries < ACME_SHM_READ_TRIES; ++tries) {
-        int busy, found;
-        apr_uint32_t before = acme_slot_read_begin(&slot->seq, &busy);
-
-        if (busy) {
-            continue;
-        }
-        found = slot_holds(slot, name, now);
-        if (found && copy) {
-            memcpy(copy->cert, slot->cert, sizeof(copy->cert));
-            memcpy(copy->key, slot->key, sizeof(copy->key));
-            copy->cert[sizeof(copy->cert) - 1] = '\0';
-            copy->key[sizeof(copy->key) - 1] = '\0';
-        }
-        if (acme_slot_read_ok(&slot->seq, before)) {
-            return found;
-        }
-    }
-    return -1;
-}
-
-apr_status_t acme_tlsalpn_lookup(acme_tlsalpn_t *table, const char *server_name, apr_pool_t *p,
+apr_status_t acme_tlsalpn_lookup(acme_answers_t *table, const char *server_name, apr_pool_t *p,
                                  const char **cert_pem, const char **key_pem)
 {
-    apr_time_t now = apr_time_now();
-    slot_copy_t *copy = NULL;
-    char *name;
-    int i;
+    apr_size_t len = 0, cert_len;
+    char *name, *value;
+    apr_status_t rv;
 
-    if (!table || !table->slots || !server_name || !*server_name
-        || strlen(server_name) > TLSALPN_SNI_MAX) {
+    if (!table || !server_name || !*server_name || strlen(server_name) > TLSALPN_SNI_MAX) {
         return APR_ENOENT;
     }
     name = apr_pstrdup(p, server_name);
     ap_str_tolower(name);
-    if (cert_pem && key_pem) {
-        copy = apr_palloc(p, sizeof(*copy));
+    if (!cert_pem || !key_pem) {
+        return acme_answers_lookup(table, ACME_ANSWER_TLSALPN01, name, NULL, 0, NULL);
     }
-    for (i = 0; i < table->nslots; ++i) {
-        if (slot_read(&table->slots[i], name, now, copy) != 1) {
-            continue;
-        }
-        if (copy) {
-            if (!copy->cert[0] || !copy->key[0]) {
-                return APR_ENOENT;
-            }
-            *cert_pem = copy->cert;
-            *key_pem = copy->key;
-        }
-        return APR_SUCCESS;
+    value = apr_palloc(p, ACME_ANSWER_VALUE_MAX + 1);
+    rv = acme_answers_lookup(table, ACME_ANSWER_TLSALPN01, name, value,
+                             ACME_ANSWER_VALUE_MAX + 1, &len);
+    if (rv != APR_SUCCESS) {
+        return APR_ENOENT;
     }
-    return APR_ENOENT;
+    cert_len = strnlen(value, len);
+    if (cert_len == 0 || cert_len + 1 >= len) {
+        return APR_ENOENT;
+    }
+    *cert_pem = value;
+    *key_pem = value + cert_len + 1;
+    return APR_SUCCESS;
 }
 
 /* ---- the handshake ---------------------------------------------------------- */
@@ -264,11 +125,11 @@ static int is_acme_tls(const conn_rec *c)
     return ap_get_module_config(c->conn_config, &acme_module) == conn_switched;
 }
 
-static acme_tlsalpn_t *conn_table(conn_rec *c)
+static acme_answers_t *conn_table(conn_rec *c)
 {
     acme_runtime_t *rt = acme_runtime_get(c->base_server);
 
-    return rt ? rt->tlsalpn : NULL;
+    return rt ? rt->challenges : NULL;
 }
 
 /* Proposed only for a name with a pending challenge: for any other name the
@@ -277,7 +138,7 @@ static acme_tlsalpn_t *conn_table(conn_rec *c)
 static int tlsalpn_propose(conn_rec *c, request_rec *r, server_rec *s,
                            const apr_array_header_t *offers, apr_array_header_t *proposals)
 {
-    acme_tlsalpn_t *table;
+    acme_answers_t *table;
     const char *sni;
 
     if (r || !offers || !ap_array_str_contains(offers, ACME_TLSALPN_PROTOCOL)
@@ -313,7 +174,7 @@ static const char *tlsalpn_protocol_get(const conn_rec *c)
 static int tlsalpn_answer(conn_rec *c, const char *server_name, const char **pcert_pem,
                           const char **pkey_pem)
 {
-    acme_tlsalpn_t *table;
+    acme_answers_t *table;
 
     if (!server_name || !is_acme_tls(c) || !(table = conn_table(c))) {
         return DECLINED;
@@ -387,7 +248,7 @@ static int tlsalpn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     if (!rt || !tlsalpn_in_use(rt)) {
         return OK;
     }
-    if (!rt->tlsalpn) {
+    if (!rt->challenges) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, base, "ACME00725: no shared memory for "
                      "tls-alpn-01 answers: that challenge cannot be answered (check shared "
                      "memory limits)");

@@ -1,0 +1,61 @@
+/* Challenge answers in anonymous shared memory, keyed by (type, key): the
+ * http-01 key authorizations (key: the token, RFC 8555 §8.3) and the
+ * tls-alpn-01 certificates (key: the SNI name, RFC 8737 §3). One process
+ * writes (the issuing child), every process reads (the children serving the
+ * CA's requests and handshakes), so the table is made before they fork.
+ *
+ * A fixed number of slots of fixed size: the memory is bounded, named here
+ * once. Each slot is a seqlock: a writer claims it by moving seq from even to
+ * odd with a compare-and-swap, writes, and publishes by moving seq to the
+ * next even value; readers copy under a stable even seq and retry when a
+ * write got in the way, so they never take a lock or block a writer. The
+ * compare-and-swap keeps two writers apart (during a graceful restart the old
+ * generation's writer may still be finishing while the new one starts). */
+#ifndef ACME_ANSWERS_H
+#define ACME_ANSWERS_H
+#include <apr_pools.h>
+#include <apr_time.h>
+#include "acme_core.h"
+
+#define ACME_ANSWERS_SLOTS     384
+#define ACME_ANSWER_KEY_MAX    ACME_MAX_NAME_LEN   /* a token (128) or an SNI name */
+#define ACME_ANSWER_VALUE_MAX  (4 * 1024 + 8)      /* a tls-alpn-01 certificate and key */
+/* About 1.7 MB: ACME_ANSWERS_SLOTS * (ACME_ANSWER_KEY_MAX + ACME_ANSWER_VALUE_MAX + 24). */
+
+typedef enum {
+    ACME_ANSWER_HTTP01 = 1,
+    ACME_ANSWER_TLSALPN01 = 2
+} acme_answer_type_e;
+
+typedef struct acme_answers_t acme_answers_t;
+
+/* The table in pool, or the one made there before (so a pool that outlives
+ * configuration generations keeps answers published before a graceful
+ * restart). Answers expire lifetime after they are published. The shared
+ * memory is unmapped when pool is destroyed. APR_SUCCESS, or apr_shm_create's
+ * error (*table is then NULL). */
+apr_status_t acme_answers_create(acme_answers_t **table, apr_pool_t *pool,
+                                 apr_interval_time_t lifetime);
+
+/* The longest-lived pool above pconf that is not the global pool (the
+ * process pool in httpd): a home for the table that outlives generations. */
+apr_pool_t *acme_answers_home(apr_pool_t *pconf);
+
+/* Publishes value (len bytes) under (type, key), replacing what key held.
+ * APR_EINIT without a table, APR_EINVAL when key (1..ACME_ANSWER_KEY_MAX
+ * bytes) or value (at most ACME_ANSWER_VALUE_MAX bytes) does not fit a slot,
+ * APR_ENOSPC when every slot holds a live answer. */
+apr_status_t acme_answers_publish(acme_answers_t *table, acme_answer_type_e type,
+                                  const char *key, const void *value, apr_size_t len);
+
+/* Forgets the answer under (type, key), if any. */
+void acme_answers_withdraw(acme_answers_t *table, acme_answer_type_e type, const char *key);
+
+/* Copies the live answer under (type, key) into buf and NUL-terminates it,
+ * its length into *len (when len is not NULL). buf NULL asks only whether one
+ * is there. APR_ENOENT when none is (or a writer kept changing it),
+ * APR_ENOSPC when bufsize cannot hold it and its NUL. Never blocks. */
+apr_status_t acme_answers_lookup(acme_answers_t *table, acme_answer_type_e type,
+                                 const char *key, char *buf, apr_size_t bufsize,
+                                 apr_size_t *len);
+#endif
