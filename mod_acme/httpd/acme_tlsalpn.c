@@ -1,11 +1,12 @@
 /* tls-alpn-01 (RFC 8737): the challenge certificates in the answer table
  * (acme_answers.h), keyed by SNI name, and the handshake that serves them.
- * A CA connects with SNI = the name and ALPN "acme-tls/1"; mod_ssl selects protocols through ap_select_protocol, which
- * only picks protocols the vhost allows (Protocols) and someone proposes.
- * So post_config allows "acme-tls/1" on every server, this file proposes it
- * only for names with a pending challenge (others are refused the protocol),
- * switches to it, and hands mod_ssl the challenge certificate through the
- * ssl_answer_challenge hook. Nothing but the handshake is served on it. */
+ * A CA connects with SNI = the name and ALPN "acme-tls/1"; mod_ssl selects
+ * protocols through ap_select_protocol, which only picks protocols the vhost
+ * allows (Protocols) and someone proposes. So post_config allows
+ * "acme-tls/1" on every server, this file proposes it only for names with a
+ * pending challenge (others are refused the protocol), switches to it, and
+ * hands mod_ssl the challenge certificate through the ssl_answer_challenge
+ * hook. Nothing but the handshake is served on it. */
 #include <string.h>
 #include <arpa/inet.h>
 #include <apr_strings.h>
