@@ -20,7 +20,8 @@ void acme_check_register_hooks(apr_pool_t *p);     /* acme_check.c: check_config
 void acme_certs_register_hooks(apr_pool_t *p);     /* acme_certs.c: post_config, ssl hooks, 503 */
 void acme_challenge_register_hooks(apr_pool_t *p); /* acme_challenge.c: http-01 responder */
 void acme_tlsalpn_register_hooks(apr_pool_t *p);   /* acme_tlsalpn.c: tls-alpn-01 handshake */
-void acme_watchdog_register_hooks(apr_pool_t *p);  /* acme_watchdog.c: issuance + activation */
+void acme_watchdog_register_hooks(apr_pool_t *p);  /* acme_watchdog.c: issuance (child) */
+void acme_activation_register_hooks(apr_pool_t *p); /* acme_activation.c: activation (parent) */
 void acme_status_register_hooks(apr_pool_t *p);    /* acme_status.c: acme-status handler */
 void acme_notify_register_hooks(apr_pool_t *p);    /* acme_notify.c: AcmeNotifyCmd */
 

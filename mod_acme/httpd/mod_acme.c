@@ -11,6 +11,7 @@ static void acme_register_hooks(apr_pool_t *p)
     acme_challenge_register_hooks(p);
     acme_tlsalpn_register_hooks(p);
     acme_watchdog_register_hooks(p);
+    acme_activation_register_hooks(p);
     acme_status_register_hooks(p);
     acme_notify_register_hooks(p);
 }

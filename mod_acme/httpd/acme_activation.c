@@ -1,0 +1,498 @@
+/* Activation, the parent's (root) job: it notices staged certificates and,
+ * with AcmeActivation auto, restarts itself gracefully; post_config then
+ * activates them. mod_watchdog offers parent watchdogs only to MPMs that do
+ * not fork, and the MPMs run their monitor hook only every ten seconds or so,
+ * so with auto activation a small thread of the parent watches staging
+ * (inotify and a look every second; without inotify, a look every 200 ms).
+ * The thread only stats, reads directories and allocates from its own pool,
+ * so it holds no lock the MPM's forked children could inherit. Where it
+ * cannot start, and for manual activation, the monitor hook does the looking. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/inotify.h>
+#endif
+#include <apr_atomic.h>
+#include <apr_hash.h>
+#include <apr_optional.h>
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <ap_mpm.h>
+#include <mpm_common.h>
+#include <mod_watchdog.h>
+
+#include "acme_private.h"
+#include "acme_config.h"
+#include "acme_challenge.h"
+#include "acme_configtest.h"
+#include "acme_custody.h"
+#include "acme_watchdog.h"
+
+#define ACME_WD_POLL_INTERVAL  apr_time_from_sec(1)
+#define ACME_WD_RETEST_DELAY   apr_time_from_sec(300)
+#define ACME_WD_THREAD_POLL_MS 200    /* the activation thread's look at staging */
+#define ACME_WD_SAFETY_POLL_MS 1000   /* the same when inotify wakes it */
+/* One restart for a batch: while other orders are still moving (a job file
+ * written within ACME_WD_BUSY_WINDOW), the restart waits for them, but never
+ * longer than ACME_WD_BATCH_MAX after the oldest waiting certificate. A
+ * restart replaces every child and cuts the running orders short. */
+#define ACME_WD_BUSY_WINDOW    apr_time_from_msec(1500)
+#define ACME_WD_BATCH_MAX      apr_time_from_sec(10)
+#define ACME_WD_IN_FLIGHT_FRESH apr_time_from_sec(20)
+#define ACME_WD_BATCH_POLL_MS  200
+#define ACME_WD_THREAD_STACK   (256 * 1024)
+
+/* When the staged certificate of name became ready; 0 if none is. */
+static apr_time_t staged_at(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    apr_finfo_t finfo;
+    const char *ready;
+
+    if (!acme_store_has_staged(store, p, name)) {
+        return 0;
+    }
+    ready = acme_store_path(store, p, apr_pstrcat(p, "staging/", name, "/ready", NULL));
+    if (apr_stat(&finfo, ready, APR_FINFO_MTIME, p) != APR_SUCCESS) {
+        return 1;
+    }
+    return finfo.mtime ? finfo.mtime : 1;
+}
+
+static int seen_before(apr_hash_t *seen, const char *name, apr_time_t at)
+{
+    apr_time_t *known = seen ? apr_hash_get(seen, name, APR_HASH_KEY_STRING) : NULL;
+
+    return known && *known == at;
+}
+
+/* Configured names staged now whose entry is in neither record (NULL: none).
+ * It walks staging, not the domains: polled often, it must not cost a stat
+ * per domain while a refused entry lingers in staging. */
+static apr_array_header_t *staged_unseen(acme_wd_t *wd, apr_pool_t *p, apr_hash_t *seen,
+                                         apr_hash_t *seen_too)
+{
+    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
+    apr_array_header_t *entries;
+    int i;
+
+    if (acme_store_list(wd->rt->store, p, "staging", &entries) != APR_SUCCESS) {
+        return names;
+    }
+    for (i = 0; i < entries->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(entries, i, const char *);
+        apr_time_t at;
+
+        if (!apr_hash_get(wd->configured, name, APR_HASH_KEY_STRING)) {
+            continue;
+        }
+        /* Refused before (acme_custody_refused): whatever is planted there
+         * again waits out the name's backoff instead of restarting httpd. */
+        if (acme_custody_refused_until(wd->rt->store, p, name) > apr_time_now()) {
+            continue;
+        }
+        at = staged_at(wd->rt->store, p, name);
+        if (at && !seen_before(seen, name, at) && !seen_before(seen_too, name, at)) {
+            APR_ARRAY_PUSH(names, const char *) = name;
+        }
+    }
+    return names;
+}
+
+apr_hash_t *acme_activation_configured_names(const apr_array_header_t *domains,
+                                             apr_pool_t *pconf)
+{
+    apr_hash_t *names = apr_hash_make(pconf);
+    int i;
+
+    for (i = 0; i < domains->nelts; ++i) {
+        const acme_domain_t *domain = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
+
+        apr_hash_set(names, domain->name, APR_HASH_KEY_STRING, domain);
+    }
+    return names;
+}
+
+static void remember(apr_hash_t *seen, apr_pool_t *pconf, acme_wd_t *wd, apr_pool_t *p,
+                     const char *name)
+{
+    apr_time_t *at = apr_palloc(pconf, sizeof(*at));
+
+    *at = staged_at(wd->rt->store, p, name);
+    apr_hash_set(seen, apr_pstrdup(pconf, name), APR_HASH_KEY_STRING, at);
+}
+
+/* Staged entries that survived this generation's activation (refused or
+ * failed) must not trigger restart after restart. */
+void acme_activation_record_stale(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *ptemp)
+{
+    apr_array_header_t *left;
+    int i;
+
+    wd->stale = apr_hash_make(pconf);
+    wd->announced = apr_hash_make(pconf);
+    if (!acme_store_any_staged(wd->rt->store, ptemp)) {
+        return;
+    }
+    left = staged_unseen(wd, ptemp, wd->stale, NULL);
+    for (i = 0; i < left->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(left, i, const char *);
+
+        remember(wd->stale, pconf, wd, ptemp, name);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->rt->base,
+                     "ACME00702: the staged certificate of %s was not activated; it stays "
+                     "in staging until a new one replaces it (see the messages above)", name);
+    }
+}
+
+static void announce_manual(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *p,
+                            const apr_array_header_t *names)
+{
+    int i;
+
+    for (i = 0; i < names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, wd->rt->base,
+                     "ACME00703: a new certificate for %s is staged; a graceful restart "
+                     "(apachectl graceful) will activate it", name);
+        remember(wd->announced, pconf, wd, p, name);
+    }
+}
+
+/* wake_fd: the activation thread's stop pipe (-1 from the monitor hook). */
+static void request_graceful_restart(acme_wd_t *wd, const apr_array_header_t *names,
+                                     apr_pool_t *p, int wake_fd)
+{
+    const char *output;
+    acme_configtest_e verdict = acme_configtest_run(wd->rt->base, p, wake_fd, &output);
+
+    if (verdict == ACME_CONFIGTEST_STOPPED) {
+        return;
+    }
+    if (verdict != ACME_CONFIGTEST_PASSED) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, wd->rt->base,
+                     "ACME00717: new certificate(s) staged (%s), but the configuration fails "
+                     "its test now, so httpd is not restarted; fix it (apachectl configtest), "
+                     "then run apachectl graceful. The test said: %s",
+                     apr_array_pstrcat(p, names, ' '), output);
+        wd->next_poll = apr_time_now() + ACME_WD_RETEST_DELAY;
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, wd->rt->base,
+                 "ACME00704: new certificate(s) staged (%s), performing a graceful restart "
+                 "to activate them", apr_array_pstrcat(p, names, ' '));
+    wd->restart_sent = 1;
+    if (kill(getpid(), AP_SIG_GRACEFUL) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, errno, wd->rt->base,
+                     "ACME00705: could not signal a graceful restart; run "
+                     "'apachectl graceful' to activate the new certificate(s)");
+    }
+}
+
+/* Parent, from the MPM's maintenance loop: cheap unless something is staged. */
+static int acme_activation_monitor(apr_pool_t *pconf, server_rec *s)
+{
+    acme_wd_t *wd = wd_state(pconf);
+    apr_time_t now = apr_time_now();
+    apr_array_header_t *fresh;
+    apr_pool_t *p;
+
+    if (!wd || wd->thread || wd->restart_sent || now < wd->next_poll) {
+        return DECLINED;
+    }
+    wd->next_poll = now + ACME_WD_POLL_INTERVAL - apr_time_from_msec(50);
+    apr_pool_create(&p, pconf);
+    apr_pool_tag(p, "acme_activation_monitor");
+    if (acme_store_any_staged(wd->rt->store, p)) {
+        fresh = staged_unseen(wd, p, wd->stale, wd->announced);
+        if (fresh->nelts > 0 && wd->activation_auto) {
+            request_graceful_restart(wd, fresh, p, -1);
+        }
+        else if (fresh->nelts > 0) {
+            announce_manual(wd, pconf, p, fresh);
+        }
+    }
+    apr_pool_destroy(p);
+    return DECLINED;
+}
+
+/* At startup the thread may look before the MPM has installed its signal
+ * handlers, when AP_SIG_GRACEFUL would still terminate httpd. */
+static int graceful_signal_handled(void)
+{
+    struct sigaction current;
+
+    return ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_RUN_MPM
+           && sigaction(AP_SIG_GRACEFUL, NULL, &current) == 0
+           && current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN;
+}
+
+/* Watches staging and each entry in it, where the "ready" marker appears
+ * (entries come and go). Watching again what is watched changes nothing. */
+static void watch_staging(acme_wd_t *wd, apr_pool_t *p)
+{
+#ifdef __linux__
+    const uint32_t events = IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR
+                            | IN_DONT_FOLLOW;
+    const char *staging = acme_store_path(wd->rt->store, p, "staging");
+    apr_array_header_t *entries;
+    int i;
+
+    inotify_add_watch(wd->notify_fd, staging, events);
+    if (acme_store_list(wd->rt->store, p, "staging", &entries) == APR_SUCCESS) {
+        for (i = 0; i < entries->nelts; ++i) {
+            inotify_add_watch(wd->notify_fd, apr_pstrcat(p, staging, "/",
+                              APR_ARRAY_IDX(entries, i, const char *), NULL), events);
+        }
+    }
+#endif
+}
+
+static void drain_events(int fd)
+{
+    char events[4096];
+
+    while (read(fd, events, sizeof(events)) > 0) {
+        continue;
+    }
+}
+
+/* Is some other order still in progress? Job files are rewritten after every
+ * step and removed once the certificate is staged; failed jobs waiting for
+ * their retry are not rewritten, so they do not hold a restart back. */
+static int orders_moving(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
+{
+    apr_array_header_t *entries;
+    apr_finfo_t finfo;
+    int i;
+
+    /* The issuing child's own word first (acme_driver_run keeps it fresh). */
+    if (apr_stat(&finfo, acme_store_path(wd->rt->store, p, "jobs/.in-flight"),
+                 APR_FINFO_MTIME, p) == APR_SUCCESS
+        && now - finfo.mtime < ACME_WD_IN_FLIGHT_FRESH) {
+        return 1;
+    }
+    if (acme_store_list(wd->rt->store, p, "jobs", &entries) != APR_SUCCESS) {
+        return 0;
+    }
+    for (i = 0; i < entries->nelts; ++i) {
+        const char *entry = APR_ARRAY_IDX(entries, i, const char *);
+        apr_size_t len = strlen(entry);
+
+        if (len < 6 || strcmp(entry + len - 5, ".json") || strstr(entry, ".ari.json")) {
+            continue;
+        }
+        if (apr_stat(&finfo, acme_store_path(wd->rt->store, p,
+                                             apr_pstrcat(p, "jobs/", entry, NULL)),
+                     APR_FINFO_MTIME, p) == APR_SUCCESS
+            && now - finfo.mtime < ACME_WD_BUSY_WINDOW) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static apr_time_t oldest_staged(acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *names)
+{
+    apr_time_t oldest = 0;
+    int i;
+
+    for (i = 0; i < names->nelts; ++i) {
+        apr_time_t at = staged_at(wd->rt->store, p, APR_ARRAY_IDX(names, i, const char *));
+        if (at && (!oldest || at < oldest)) {
+            oldest = at;
+        }
+    }
+    return oldest;
+}
+
+/* Returns 1 when certificates wait for a batch to complete (look again soon). */
+static int activation_look(acme_wd_t *wd, apr_pool_t *p)
+{
+    apr_array_header_t *fresh;
+    apr_time_t now = apr_time_now();
+    int waiting = 0;
+
+    if (wd->notify_fd >= 0) {
+        watch_staging(wd, p);
+    }
+    if (now >= wd->next_poll && graceful_signal_handled()
+        && acme_store_any_staged(wd->rt->store, p)) {
+        fresh = staged_unseen(wd, p, wd->stale, NULL);
+        if (fresh->nelts > 0) {
+            if (orders_moving(wd, p, now)
+                && now - oldest_staged(wd, p, fresh) < ACME_WD_BATCH_MAX) {
+                waiting = 1;
+            }
+            else {
+                request_graceful_restart(wd, fresh, p, wd->wake[0]);
+            }
+        }
+    }
+    apr_pool_clear(p);
+    return waiting;
+}
+
+/* Parent, on the activation thread: looks at staging when inotify says it
+ * changed and every second anyway (without inotify: every 200 ms), until a
+ * restart is sent or the pconf cleanup writes to the wake pipe. Reads pconf,
+ * never allocates from it. */
+static void *APR_THREAD_FUNC activation_thread(apr_thread_t *thread, void *baton)
+{
+    acme_wd_t *wd = baton;
+    struct pollfd fds[2] = { { wd->wake[0], POLLIN, 0 }, { wd->notify_fd, POLLIN, 0 } };
+    int watched = wd->notify_fd >= 0;
+    int interval = watched ? ACME_WD_SAFETY_POLL_MS : ACME_WD_THREAD_POLL_MS;
+
+    int waiting = activation_look(wd, wd->look_pool);
+
+    while (!wd->restart_sent) {
+        if (poll(fds, watched ? 2 : 1, waiting ? ACME_WD_BATCH_POLL_MS : interval) < 0) {
+            apr_sleep(apr_time_from_msec(ACME_WD_THREAD_POLL_MS));   /* ENOMEM: rare */
+            continue;
+        }
+        if (fds[0].revents) {
+            break;
+        }
+        if (watched && fds[1].revents) {
+            drain_events(wd->notify_fd);
+        }
+        waiting = activation_look(wd, wd->look_pool);
+    }
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+void acme_activation_close_fds(acme_wd_t *wd)
+{
+    if (wd->wake[0] >= 0) {
+        close(wd->wake[0]);
+        close(wd->wake[1]);
+        wd->wake[0] = wd->wake[1] = -1;
+    }
+    if (wd->notify_fd >= 0) {
+        close(wd->notify_fd);
+        wd->notify_fd = -1;
+    }
+}
+
+/* pconf cleanup, in the parent only: a forked child (or httpd's exit in one)
+ * has the memory but not the thread. */
+static apr_status_t stop_activation_thread(void *baton)
+{
+    acme_wd_t *wd = baton;
+    apr_status_t rv;
+
+    if (!wd->thread || getpid() != wd->thread_owner) {
+        return APR_SUCCESS;
+    }
+    if (write(wd->wake[1], "x", 1) < 0 && errno != EAGAIN) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, wd->rt->base,
+                     "ACME00718: cannot wake the activation thread; waiting for it");
+    }
+    apr_thread_join(&rv, wd->thread);
+    wd->thread = NULL;
+    acme_activation_close_fds(wd);
+    apr_pool_destroy(wd->thread_pool);
+    wd->thread_pool = NULL;
+    return APR_SUCCESS;
+}
+
+/* The wake pipe, and inotify where there is one (without it, or beyond the
+ * user's inotify instances, the thread polls more often instead). */
+static apr_status_t open_thread_fds(acme_wd_t *wd)
+{
+    if (pipe(wd->wake) != 0) {
+        wd->wake[0] = wd->wake[1] = -1;
+        return errno;
+    }
+    fcntl(wd->wake[0], F_SETFD, FD_CLOEXEC);
+    fcntl(wd->wake[1], F_SETFD, FD_CLOEXEC);
+    fcntl(wd->wake[1], F_SETFL, O_NONBLOCK);
+#ifdef __linux__
+    wd->notify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+#endif
+    return APR_SUCCESS;
+}
+
+/* The thread gets every asynchronous signal blocked from its first instant,
+ * so the MPM's handlers keep running on the main thread (and the graceful
+ * signal the thread sends interrupts the MPM's sleep). */
+static apr_status_t create_activation_thread(acme_wd_t *wd)
+{
+    apr_threadattr_t *attr;
+    sigset_t blocked, previous;
+    apr_status_t rv;
+
+    sigfillset(&blocked);
+    sigdelset(&blocked, SIGSEGV);
+    sigdelset(&blocked, SIGBUS);
+    sigdelset(&blocked, SIGILL);
+    sigdelset(&blocked, SIGFPE);
+    if ((rv = apr_threadattr_create(&attr, wd->thread_pool)) != APR_SUCCESS
+        || (rv = apr_threadattr_stacksize_set(attr, ACME_WD_THREAD_STACK)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = pthread_sigmask(SIG_SETMASK, &blocked, &previous)) != 0) {
+        return rv;
+    }
+    rv = apr_thread_create(&wd->thread, attr, activation_thread, wd, wd->thread_pool);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (rv != APR_SUCCESS) {
+        wd->thread = NULL;
+    }
+    return rv;
+}
+
+/* Auto activation without waiting for the MPM's monitor hook. On any failure
+ * the hook stays in charge, so a new certificate still goes live, later. */
+void acme_activation_start_thread(acme_wd_t *wd, apr_pool_t *pconf)
+{
+    apr_status_t rv;
+
+    if (ap_exists_config_define("DEBUG") || ap_exists_config_define("ONE_PROCESS")) {
+        return;
+    }
+    rv = apr_pool_create_unmanaged_ex(&wd->thread_pool, NULL, NULL);
+    if (rv == APR_SUCCESS) {
+        apr_pool_tag(wd->thread_pool, "acme_activation");
+        rv = apr_pool_create(&wd->look_pool, wd->thread_pool);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = open_thread_fds(wd);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = create_activation_thread(wd);
+    }
+    if (rv != APR_SUCCESS) {
+        acme_activation_close_fds(wd);
+        if (wd->thread_pool) {
+            apr_pool_destroy(wd->thread_pool);
+            wd->thread_pool = NULL;
+        }
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, wd->rt->base,
+                     "ACME00719: cannot start the activation thread, so new certificates go "
+                     "live from the MPM's maintenance loop, up to ten seconds later");
+        return;
+    }
+    wd->thread_owner = getpid();
+    apr_pool_cleanup_register(pconf, wd, stop_activation_thread, apr_pool_cleanup_null);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, wd->rt->base,
+                 "ACME00720: activation thread watching %s/staging (%s)",
+                 acme_store_dir(wd->rt->store),
+                 wd->notify_fd >= 0 ? "inotify, and every second" : "every 200 ms");
+}
+
+void acme_activation_register_hooks(apr_pool_t *p)
+{
+    ap_hook_monitor(acme_activation_monitor, NULL, NULL, APR_HOOK_MIDDLE);
+}

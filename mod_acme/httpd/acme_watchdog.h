@@ -1,0 +1,64 @@
+/* What the parent's activation (acme_activation.c) and the child's issuance
+ * (acme_watchdog.c) share: their state, one per configuration generation. */
+#ifndef ACME_WATCHDOG_H
+#define ACME_WATCHDOG_H
+#include <apr_hash.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
+#include <mod_watchdog.h>
+
+#include "acme_private.h"
+
+#define ACME_WD_STATE_KEY      "mod_acme.watchdog"
+
+/* Per configuration generation; lives in pconf. */
+typedef struct acme_wd_t {
+    acme_runtime_t *rt;
+    int activation_auto;
+    /* child side */
+    ap_watchdog_t *watchdog;
+    apr_pool_t *pool;                 /* the driver's, used by the watchdog thread only */
+    acme_driver_t *driver;
+    apr_thread_mutex_t *run_mutex;    /* held by the watchdog thread while it starts or runs */
+    volatile apr_uint32_t stopping;   /* the child exits: no more runs */
+    acme_challenge_sink_t sink;
+    const char *user_agent;
+    /* parent side */
+    apr_hash_t *stale;                /* name -> ready time: staged but left by activation */
+    apr_hash_t *announced;            /* name -> ready time: logged (manual activation) */
+    apr_hash_t *configured;           /* name -> domain: staging entries that count */
+    apr_time_t next_poll;
+    int restart_sent;
+    /* parent side, activation thread: everything below is the thread's once it runs */
+    apr_pool_t *thread_pool;          /* unmanaged, with its own allocator */
+    apr_pool_t *look_pool;            /* cleared after each look at staging */
+    apr_thread_t *thread;
+    pid_t thread_owner;               /* forked children share the memory, not the thread */
+    int wake[2];                      /* pipe: a byte written asks the thread to stop */
+    int notify_fd;                    /* inotify on staging and its entries; -1: poll only */
+} acme_wd_t;
+
+static APR_INLINE acme_wd_t *wd_state(apr_pool_t *pconf)
+{
+    void *wd = NULL;
+
+    apr_pool_userdata_get(&wd, ACME_WD_STATE_KEY, pconf);
+    return wd;
+}
+
+static APR_INLINE int has_domains(const acme_runtime_t *rt)
+{
+    return rt && rt->store && rt->domains && rt->domains->nelts > 0;
+}
+
+/* acme_activation.c, for acme_watchdog.c's hooks (parent side). */
+/* name -> domain for every configured domain: the staging entries that count. */
+apr_hash_t *acme_activation_configured_names(const apr_array_header_t *domains,
+                                             apr_pool_t *pconf);
+/* Staged certificates left over from before this generation, remembered. */
+void acme_activation_record_stale(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *ptemp);
+/* The activation thread (AcmeActivation auto); the monitor hook looks where it cannot run. */
+void acme_activation_start_thread(acme_wd_t *wd, apr_pool_t *pconf);
+/* Closes the thread's descriptors (in a forked child, which has no such thread). */
+void acme_activation_close_fds(acme_wd_t *wd);
+#endif
