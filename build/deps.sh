@@ -1,11 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages mod_acme needs to build, test and demo.
-# Only packages that are missing are installed.
+# Only packages that are missing are installed. The Go packages are the source
+# of step-ca, the second ACME CA of the integration tests (build/stepca.sh).
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config apache2 apache2-dev
       libapr1-dev libaprutil1-dev libssl-dev libjansson-dev libcurl4-openssl-dev
       libcmocka-dev pebble curl openssl python3 python3-pytest python3-cryptography
-      python3-requests"
+      python3-requests iproute2
+      golang-go golang-github-smallstep-certificates-dev golang-github-smallstep-cli-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

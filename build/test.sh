@@ -7,6 +7,8 @@ build/deps.sh
 build/build.sh
 echo "==> unit tests"
 make -s -j"$(nproc)" check || { cat tests/unit/*.log 2>/dev/null | tail -50; exit 1; }
+echo "==> step-ca (second ACME CA of the integration tests)"
+build/stepca.sh
 echo "==> integration tests"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration "$@"
 echo "==> all tests passed"

@@ -606,6 +606,14 @@ class Httpd:
         raise KeyError("%r not in %s" % (fragment, self.conf_path))
 
     # -- control ---------------------------------------------------------
+    # Where the test reaches httpd's ports (a subclass may put httpd elsewhere,
+    # e.g. in a network namespace: tests/integration/stepca.py).
+    def _port_open(self, port):
+        return port_open(port)
+
+    def _connect(self, port, timeout):
+        return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
     def _ctl(self, *args, timeout=60):
         return run([APACHE_BIN, "-d", self.serverroot, "-f", self.conf_path] + list(args),
                    timeout=timeout, env=clean_env())
@@ -636,7 +644,7 @@ class Httpd:
         def up():
             if not self.running():
                 return False
-            return port_open(self.http_port) and port_open(self.https_port)
+            return self._port_open(self.http_port) and self._port_open(self.https_port)
         try:
             wait_for(up, timeout, what="httpd listening on %d/%d" % (self.http_port, self.https_port))
         except TimeoutError as exc:
@@ -648,7 +656,7 @@ class Httpd:
         p = self._ctl("-k", "graceful")
         if p.returncode != 0:
             raise HarnessError("apache2 -k graceful exited %d: %s" % (p.returncode, p.stderr))
-        wait_for(lambda: self.generation_count() > before and port_open(self.https_port), timeout,
+        wait_for(lambda: self.generation_count() > before and self._port_open(self.https_port), timeout,
                  what="graceful restart to complete")
 
     def generation_count(self):
@@ -713,7 +721,7 @@ class Httpd:
                 time.sleep(0.1)
         self.kill_leftovers()
         self.started = False
-        wait_for(lambda: not port_open(self.http_port) and not port_open(self.https_port), 10,
+        wait_for(lambda: not self._port_open(self.http_port) and not self._port_open(self.https_port), 10,
                  what="httpd ports %d/%d to close" % (self.http_port, self.https_port))
 
     def kill_leftovers(self):
@@ -751,7 +759,7 @@ class Httpd:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
-        raw = socket.create_connection(("127.0.0.1", port or self.https_port), timeout=timeout)
+        raw = self._connect(port or self.https_port, timeout)
         try:
             return ctx.wrap_socket(raw, server_hostname=server_name)
         except Exception:
@@ -800,6 +808,7 @@ class Httpd:
         try:
             h = {"Host": host}
             h.update(headers or {})
+            conn.sock = self._connect(self.http_port, timeout)
             conn.request(method, path, headers=h)
             r = conn.getresponse()
             return r.status, dict(r.getheaders()), r.read()
