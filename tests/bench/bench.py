@@ -131,6 +131,7 @@ MOD_ACME_CONF = """\
 LoadModule acme_module {mod_acme}
 AcmeCA {directory}
 AcmeCACertificateFile {ca_file}
+AcmeTrustedRootsFile {root_pem}
 AcmeAgreeToTerms on
 AcmeContact admin@bench.test
 AcmePortMap http:{http} https:{https}
@@ -161,6 +162,7 @@ class Httpd:
         os.chmod(os.path.join(self.root, "htdocs", "index.html"), 0o644)
         fields = dict(root=self.root, modules=MODULES, http=http_port, https=https_port,
                       directory=pebble.directory, ca_file=pebble.ca_file, mod_md=MOD_MD,
+                      root_pem=pebble.root_path,
                       mod_acme=mod_acme_path, loglevel="info")
         conf = COMMON_CONF.format(**fields)
         if module == "mod_md":
