@@ -249,11 +249,12 @@ class StepCA(harness.Daemon):
     root_pem is the trust anchor of its TLS listener and of what it issues."""
     name = "step-ca"
 
-    def __init__(self, workdir, netns, binary):
+    def __init__(self, workdir, netns, binary, port=STEPCA_PORT, resolver=None):
         super().__init__(workdir)
         self.netns = netns
         self.binary = binary
-        self.port = STEPCA_PORT
+        self.port = port
+        self.resolver = resolver  # host:port of the DNS server it asks instead of the system's
         self.directory_url = "https://127.0.0.1:%d/acme/acme/directory" % self.port
         tag = uuid.uuid4().hex[:8]
         self.root_pem = os.path.join(workdir, "root_ca.crt")
@@ -290,7 +291,11 @@ class StepCA(harness.Daemon):
             json.dump(config, f, indent=2)
 
     def start(self, timeout=30):
-        self._spawn(self.netns.cmd([self.binary, self.config_path]))
+        cmd = [self.binary]
+        if self.resolver:  # flags before the config file (urfave/cli)
+            cmd += ["--resolver", self.resolver]
+        cmd.append(self.config_path)
+        self._spawn(self.netns.cmd(cmd), env={"STEPPATH": self.workdir})
 
         def ready():
             self.check_running()
@@ -323,3 +328,30 @@ class StepCA(harness.Daemon):
                 self.proc.kill()
                 self.proc.wait(timeout=5)
         super().stop()
+
+
+class NetnsChallTestSrv(harness.Daemon):
+    """pebble-challtestsrv in the namespace as a DNS server (127.0.0.1:DNS_PORT,
+    every A query answered with 127.0.0.1, TXT records set through its
+    management API at 127.0.0.1:MGMT_PORT), for dns-01 with step-ca --resolver."""
+    name = "challtestsrv"
+    DNS_PORT = 8053
+    MGMT_PORT = 8055
+
+    def __init__(self, workdir, netns):
+        super().__init__(workdir)
+        self.netns = netns
+        self.dns_port = self.DNS_PORT
+        self.mgmt_port = self.MGMT_PORT
+
+    def start(self, timeout=10):
+        self._spawn(self.netns.cmd([
+            harness.CHALLTESTSRV_BIN, "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+            "-dns01", "127.0.0.1:%d" % self.dns_port, "-http01", "", "-https01", "",
+            "-tlsalpn01", "", "-management", "127.0.0.1:%d" % self.mgmt_port]))
+
+        def ready():
+            self.check_running()
+            return self.netns.port_open(self.mgmt_port) and self.netns.port_open(self.dns_port)
+        wait_for(ready, timeout, what="pebble-challtestsrv in %s" % self.netns.name)
+        return self

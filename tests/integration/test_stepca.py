@@ -6,13 +6,18 @@ and httpd run in a network namespace of this module's own (stepca.py).
 Each certificate is checked as a client sees it: served for its name, issued
 by the test's step-ca intermediate, the served chain verifying to the test's
 root. Revocation is confirmed by step-ca itself: its /1.0/renew endpoint
-refuses a revoked certificate (mTLS with the certificate and its key)."""
+refuses a revoked certificate (mTLS with the certificate and its key).
+Also an IP address identifier over http-01, and a wildcard over dns-01 from
+a second step-ca that asks pebble-challtestsrv (in the namespace) for TXT
+records."""
+import ipaddress
 import os
 import ssl
 import sys
 import uuid
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import harness
@@ -21,7 +26,7 @@ from harness import cert_serial_hex, ssl_vhost, wait_for
 
 ISSUE_TIMEOUT = 90
 REPLACE_TIMEOUT = 120
-LABELS = ("http01", "alpn", "renew", "revoke")
+LABELS = ("http01", "alpn", "renew", "revoke", "wild")
 
 
 @pytest.fixture(scope="module")
@@ -56,18 +61,54 @@ def ca_env(build, workdir):
         assert not os.path.exists(ns.etc) and not os.path.exists(ns.path)
 
 
+@pytest.fixture(scope="module")
+def dns_ca(ca_env, workdir):
+    """(StepCA, NetnsChallTestSrv): a second step-ca in the namespace (port
+    9444, a PKI of its own) that looks names and TXT records up at
+    pebble-challtestsrv there, for dns-01."""
+    ns, _ca, _names = ca_env
+    d = os.path.join(workdir, "step-ca-dns")
+    os.makedirs(d, mode=0o755, exist_ok=True)
+    srv = stepca.NetnsChallTestSrv(d, ns)
+    ca = stepca.StepCA(d, ns, stepca.stepca_binary(), port=9444,
+                       resolver="127.0.0.1:%d" % srv.dns_port)
+    try:
+        try:
+            srv.start()
+            ca.start()
+        except (harness.HarnessError, TimeoutError, OSError) as exc:
+            pytest.fail("step-ca with challtestsrv did not start: %s\n%s\n%s" % (
+                exc, harness.tail(srv.log_path), harness.tail(ca.log_path)))
+        yield ca, srv
+    finally:
+        ca.stop()
+        srv.stop()
+
+
 @pytest.fixture
-def httpd(request, ca_env):
-    """A fresh httpd in the namespace on ports 80/443 (one at a time), using step-ca."""
-    ns, ca, _names = ca_env
-    h = stepca.NetnsHttpd(ns, ca)
-    yield h
+def httpd_for(request, ca_env):
+    """Makes the test's httpd in the namespace on ports 80/443 (one at a time),
+    using the given step-ca."""
+    ns = ca_env[0]
+    made = []
+
+    def make(ca):
+        made.append((stepca.NetnsHttpd(ns, ca), ca))
+        return made[-1][0]
+    yield make
     failed = any(getattr(request.node, "rep_" + w, None) is not None
                  and getattr(request.node, "rep_" + w).failed for w in ("setup", "call"))
-    if failed:
-        sys.stdout.write("\n%s\n---- config\n%s\n---- step-ca log (tail)\n%s\n" % (
-            h.diagnostics(120), h.conf_text, harness.tail(ca.log_path, 60)))
-    h.cleanup()
+    for h, ca in made:
+        if failed:
+            sys.stdout.write("\n%s\n---- config\n%s\n---- step-ca log (tail)\n%s\n" % (
+                h.diagnostics(120), h.conf_text, harness.tail(ca.log_path, 60)))
+        h.cleanup()
+
+
+@pytest.fixture
+def httpd(httpd_for, ca_env):
+    """A fresh httpd in the namespace on ports 80/443, using the first step-ca."""
+    return httpd_for(ca_env[1])
 
 
 def assert_issued_by_stepca(ca, cert):
@@ -93,7 +134,8 @@ def wait_for_stepca_cert(httpd, ca, name, timeout=ISSUE_TIMEOUT, not_serial=None
             now = "no TLS handshake: %r" % (e2,)
         raise AssertionError("%s\nserved now: %s\nstatus: %s" % (
             exc, now, harness.store_status(httpd.store, name))) from None
-    assert name in harness.cert_names(cert)
+    names = harness.cert_names(cert)
+    assert name in names or "*." + name.split(".", 1)[1] in names, harness.cert_summary(cert)
     assert_issued_by_stepca(ca, cert)
     return cert
 
@@ -188,3 +230,60 @@ def test_acmectl_revoke_is_confirmed_by_stepca(httpd, ca_env):
     assert new_version != version
     assert stepca_renew_status(ca, new_version) == 201
     assert second.serial_number != first.serial_number
+
+
+def test_ip_identifier_over_http01(httpd, ca_env):
+    """An IP address identifier (RFC 8738): step-ca validates http://127.0.0.1/."""
+    _ns, ca, _names = ca_env
+    httpd.write_config(vhosts=ssl_vhost("127.0.0.1", extra="AcmeChallenges http-01"))
+    httpd.start()
+    # no SNI for an address: the hostname check is against the IP SAN
+    cert = wait_for(lambda: httpd.verified_cert("127.0.0.1"), ISSUE_TIMEOUT, interval=0.5,
+                    what="a step-ca certificate for 127.0.0.1")
+    assert_issued_by_stepca(ca, cert)
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")], san
+    assert "answering http-01 for 127.0.0.1" in httpd.error_log_text(), httpd.diagnostics()
+
+
+DNS_HOOK = """#!/usr/bin/python3
+import json, sys, urllib.request
+action, name, value = sys.argv[1:4]
+with open({log!r}, "a") as log:
+    log.write("%s %s %s\\n" % (action, name, value))
+if action == "setup":
+    path, body = "/set-txt", {{"host": name + ".", "value": value}}
+else:
+    path, body = "/clear-txt", {{"host": name + "."}}
+req = urllib.request.Request("http://127.0.0.1:{mgmt}" + path, method="POST",
+                             data=json.dumps(body).encode())
+urllib.request.urlopen(req, timeout=10).read()
+"""
+
+
+def test_wildcard_over_dns01(httpd_for, ca_env, dns_ca):
+    """NAME and *.NAME in one certificate: the wildcard through dns-01 (TXT
+    published by an AcmeDnsCmd hook in challtestsrv, which step-ca asks)."""
+    _ns, _ca, names = ca_env
+    ca, srv = dns_ca
+    name = names["wild"]
+    httpd = httpd_for(ca)
+    log = os.path.join(httpd.serverroot, "dns-hook.log")
+    open(log, "w").close()
+    os.chmod(log, 0o666)
+    hook = os.path.join(httpd.serverroot, "dns-hook")
+    with open(hook, "w") as f:
+        f.write(DNS_HOOK.format(log=log, mgmt=srv.mgmt_port))
+    os.chmod(hook, 0o755)
+    httpd.write_config(vhosts=ssl_vhost(name, ["*." + name]),
+                       acme={"AcmeDnsCmd": hook,
+                             "AcmeDnsResolver": "127.0.0.1:%d" % srv.dns_port})
+    code, out = httpd.configtest()
+    assert code == 0, out
+    httpd.start()
+    cert = wait_for_stepca_cert(httpd, ca, "foo." + name)
+    assert harness.cert_names(cert) == {name, "*." + name}, sorted(harness.cert_names(cert))
+    assert httpd.verified_cert(name).serial_number == cert.serial_number
+    with open(log) as f:
+        calls = [line.split() for line in f if line.strip()]
+    assert ["setup", "_acme-challenge." + name] == calls[0][:2], calls
