@@ -16,15 +16,13 @@ from build/stepca.sh (Debian's Go source, built offline, cached). Needs root.
 """
 import ctypes
 import datetime
+import http.client
 import json
 import os
 import shutil
-import signal
 import socket
 import ssl
-import subprocess
 import threading
-import time
 import uuid
 
 from cryptography import x509
@@ -33,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 import harness
-from harness import HarnessError, run, tail, utcnow, wait_for
+from harness import HarnessError, run, utcnow, wait_for
 
 CLONE_NEWNET = 0x40000000
 STEPCA_PORT = 9443
@@ -306,7 +304,6 @@ class StepCA(harness.Daemon):
 
     def get(self, path, timeout=5):
         """(status, body) of a GET over TLS to the CA, verified against root_pem."""
-        import http.client
         ctx = ssl.create_default_context(cafile=self.root_pem)
         conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout, context=ctx)
         conn.sock = ctx.wrap_socket(self.netns.connect(self.port, timeout=timeout),
@@ -317,17 +314,6 @@ class StepCA(harness.Daemon):
             return r.status, r.read()
         finally:
             conn.close()
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            # 'ip netns exec' execs the CA: the process is step-ca itself
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        super().stop()
 
 
 class NetnsChallTestSrv(harness.Daemon):

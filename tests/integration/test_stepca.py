@@ -10,6 +10,7 @@ refuses a revoked certificate (mTLS with the certificate and its key).
 Also an IP address identifier over http-01, and a wildcard over dns-01 from
 a second step-ca that asks pebble-challtestsrv (in the namespace) for TXT
 records."""
+import http.client
 import ipaddress
 import os
 import ssl
@@ -147,8 +148,7 @@ def issue(httpd, ca, name, acme=None):
 
 
 def acmectl(httpd, *args):
-    p = httpd.acmectl("--store", httpd.store, *args, timeout=60)
-    return p
+    return httpd.acmectl("--store", httpd.store, *args, timeout=60)
 
 
 def ok(proc):
@@ -161,7 +161,6 @@ def stepca_renew_status(ca, version_dir):
     """HTTP status of step-ca's POST /1.0/renew authenticated (mTLS) with the
     certificate and key of an archive version: 201 for a certificate step-ca
     considers good, 401 for one it has revoked."""
-    import http.client
     ctx = ssl.create_default_context(cafile=ca.root_pem)
     ctx.load_cert_chain(os.path.join(version_dir, "cert.pem"),
                         os.path.join(version_dir, "privkey.pem"))
