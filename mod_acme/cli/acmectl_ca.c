@@ -13,6 +13,7 @@
 #include "acme_store_renew.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
+#include "acme_http.h"
 #include "acme_job.h"
 
 #define ACMECTL_ACCOUNT_KEY_TYPE ACME_KEY_EC_P256
@@ -45,6 +46,19 @@ static int failed(acmectl_t *ctl, const char *what, const acme_problem_t *prob)
 
 /* Selects key and kid in the client; without a stored kid the CA is asked
  * for the account of the key (never creates one). */
+/* A client for the CA, on acmectl's libcurl client (made on first use, so
+ * commands that only read the store never load TLS). */
+static int client_for(acmectl_t *ctl, apr_pool_t *p, const char *ca_url, const char *ca_file,
+                      acme_client_t **client)
+{
+    if ((ctl->ctx.http || acme_http_create(&ctl->ctx.http, ctl->pool, &ctl->ctx, NULL) == APR_SUCCESS)
+        && acme_client_create(client, p, &ctl->ctx, ca_url, ca_file) == APR_SUCCESS) {
+        return ACMECTL_OK;
+    }
+    acmectl_error(ctl, "cannot set up an HTTPS client for %s", ca_url);
+    return ACMECTL_FAIL;
+}
+
 static apr_status_t select_account(acme_client_t *client, apr_pool_t *p, EVP_PKEY *key,
                                    const char *kid, const char **kid_out, acme_problem_t *prob)
 {
@@ -256,8 +270,7 @@ int acmectl_cmd_revoke(acmectl_t *ctl, int argc, const char *const *argv)
         return rc;
     }
     acme_problem_clear(&prob);
-    if (acme_client_create(&client, p, &ctl->ctx, r.ca_url, r.domain->ca_file) != APR_SUCCESS) {
-        acmectl_error(ctl, "cannot set up an HTTPS client for %s", r.ca_url);
+    if (client_for(ctl, p, r.ca_url, r.domain->ca_file, &client) != ACMECTL_OK) {
         return ACMECTL_FAIL;
     }
     if (select_account(client, p, r.key, r.kid, &kid, &prob) != APR_SUCCESS) {
@@ -447,8 +460,7 @@ static int account_rollover(acmectl_t *ctl, apr_pool_t *p, account_t *a)
 
     acme_problem_clear(&prob);
     acme_jwk_thumbprint(p, a->key, &old_tp);
-    if (acme_client_create(&client, p, &ctl->ctx, a->ca_url, a->ca_file) != APR_SUCCESS) {
-        acmectl_error(ctl, "cannot set up an HTTPS client for %s", a->ca_url);
+    if (client_for(ctl, p, a->ca_url, a->ca_file, &client) != ACMECTL_OK) {
         return ACMECTL_FAIL;
     }
     rv = recover_new_key(ctl, p, client, a, &prob);

@@ -29,6 +29,7 @@
 #include "acme_challenge.h"
 #include "acme_configtest.h"
 #include "acme_custody.h"
+#include "acme_http.h"
 #include "acme_watchdog.h"
 
 #define ACME_WD_NAME           "_acme_issue_"
@@ -57,6 +58,7 @@ static apr_interval_time_t next_interval(apr_time_t next_run)
 
 static apr_status_t issue_start(acme_wd_t *wd)
 {
+    acme_ctx_t ctx;
     apr_status_t rv;
 
     if (!wd->pool) {
@@ -65,8 +67,13 @@ static apr_status_t issue_start(acme_wd_t *wd)
         return APR_EINIT;
     }
     acme_challenges_sink(wd->rt->challenges, &wd->sink);
-    rv = acme_driver_create(&wd->driver, wd->pool, &wd->rt->ctx, wd->rt->store, &wd->sink,
-                            wd->user_agent);
+    /* The libcurl client lives in this child only, as long as the driver. */
+    ctx = wd->rt->ctx;
+    rv = acme_http_create(&ctx.http, wd->pool, &wd->rt->ctx, NULL);
+    if (rv == APR_SUCCESS) {
+        rv = acme_driver_create(&wd->driver, wd->pool, &ctx, wd->rt->store, &wd->sink,
+                                wd->user_agent);
+    }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, wd->rt->base,
                      "ACME00707: cannot start certificate issuance; no certificate will be "

@@ -13,6 +13,7 @@
 #include "acme_store_account.h"
 #include "acme_store_renew.h"
 #include "acme_crypto.h"
+#include "acme_http.h"
 
 #define CA_URL "https://ca.example:14000/dir"
 
@@ -156,6 +157,10 @@ static void test_requests_refused_before_sending(void **state)
     acme_problem_t prob;
     EVP_PKEY *key;
 
+    /* no HTTP client in the context: refused */
+    assert_int_equal(acme_client_create(&client, p, &ctx, "https://127.0.0.1:1/dir", NULL),
+                     APR_EINVAL);
+    assert_int_equal(acme_http_create(&ctx.http, p, &ctx, NULL), APR_SUCCESS);
     assert_int_equal(acme_client_create(&client, p, &ctx, "https://127.0.0.1:1/dir", NULL),
                      APR_SUCCESS);
     assert_int_equal(acme_account_revoke(client, p, NULL, 1, &prob), APR_EINVAL);

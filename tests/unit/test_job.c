@@ -16,6 +16,7 @@
 #include "acme_store_renew.h"
 #include "acme_events.h"
 #include "acme_account.h"
+#include "acme_http.h"
 
 #define DAY apr_time_from_sec(24 * 3600)
 
@@ -477,6 +478,8 @@ static int fixture_setup(void **state)
     f->ctx.log_level = ACME_LOG_DEBUG;
     f->ctx.clock = fixture_clock;
     f->ctx.clock_baton = f;
+    /* the real client: these tests see what a CA nobody answers for does */
+    if (acme_http_create(&f->ctx.http, p, &f->ctx, NULL) != APR_SUCCESS) return -1;
     if (acme_store_open(&f->store, p, f->dir, 1) != APR_SUCCESS) return -1;
     if (acme_driver_create(&f->driver, p, &f->ctx, f->store, &sink, "test") != APR_SUCCESS) return -1;
     *state = f;

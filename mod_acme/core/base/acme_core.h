@@ -1,6 +1,6 @@
 /* libacme: the ACME protocol core of mod_acme. No httpd headers, no process
  * globals: everything a function needs arrives in its arguments or in an
- * acme_ctx_t (log sink, clock). */
+ * acme_ctx_t (log sink, clock, HTTP client). */
 #ifndef ACME_CORE_H
 #define ACME_CORE_H
 
@@ -36,6 +36,10 @@ typedef void acme_log_fn(void *baton, acme_log_level_t level, apr_status_t rv,
                          const char *message);
 typedef apr_time_t acme_clock_fn(void *baton);
 
+/* The HTTP client (acme_http.h): libcurl in the module and acmectl
+ * (acme_http_create), a recorded conversation in unit tests. */
+struct acme_http_t;
+
 /* What the core needs from its host (module, acmectl, unit test). */
 typedef struct acme_ctx_t {
     acme_log_fn *log;        /* NULL: messages are dropped */
@@ -43,6 +47,8 @@ typedef struct acme_ctx_t {
     int log_level;           /* messages above this level are not formatted */
     acme_clock_fn *clock;    /* NULL: apr_time_now() */
     void *clock_baton;
+    struct acme_http_t *http; /* every request to a CA goes through it; NULL: the
+                              * host talks to no CA (acme_client_create refuses) */
 } acme_ctx_t;
 
 /* Messages carry their own tag: "ACME00123: what happened". */

@@ -19,7 +19,7 @@
 struct acme_client_t {
     apr_pool_t *pool;
     const acme_ctx_t *ctx;
-    acme_http_t *http;
+    const char *ca_file;                   /* trust anchors for TLS to the CA, NULL = system */
     const char *directory_url;
     const acme_directory_t *directory;
     char nonce[ACME_MAX_NONCE_LEN + 1];    /* "" when none is cached */
@@ -34,17 +34,36 @@ apr_status_t acme_client_create(acme_client_t **pclient, apr_pool_t *p, const ac
                                 const char *directory_url, const char *ca_file)
 {
     acme_client_t *client;
-    apr_status_t rv;
 
     *pclient = NULL;
-    if (!directory_url || !*directory_url) return APR_EINVAL;
+    if (!directory_url || !*directory_url || !ctx || !ctx->http) return APR_EINVAL;
     client = apr_pcalloc(p, sizeof(*client));
     client->pool = p;
     client->ctx = ctx;
     client->directory_url = apr_pstrdup(p, directory_url);
-    if ((rv = acme_http_create(&client->http, p, ctx, ca_file, NULL)) != APR_SUCCESS) return rv;
+    client->ca_file = (ca_file && *ca_file) ? apr_pstrdup(p, ca_file) : NULL;
     *pclient = client;
     return APR_SUCCESS;
+}
+
+/* Every request of the client goes through the context's HTTP client. */
+static apr_status_t client_send(acme_client_t *client, apr_pool_t *p, const char *method,
+                                const char *url, const char *accept, const char *body,
+                                apr_size_t max_body, acme_http_response_t **resp,
+                                acme_problem_t *prob)
+{
+    acme_http_request_t req;
+
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.url = url;
+    req.accept = accept;
+    req.content_type = body ? ACME_JOSE_JSON : NULL;
+    req.body = body;
+    req.max_body = max_body;
+    req.ca_file = client->ca_file;
+    client->requests++;
+    return acme_http_send(client->ctx, p, &req, resp, prob);
 }
 
 static int nonce_is_valid(const char *nonce)
@@ -104,9 +123,7 @@ apr_status_t acme_client_directory(acme_client_t *client, apr_pool_t *p,
         return APR_SUCCESS;
     }
     *pdir = NULL;
-    rv = acme_http_request(client->http, p, "GET", url, NULL, NULL, ACME_MAX_JSON_BODY,
-                           &resp, prob);
-    client->requests++;
+    rv = client_send(client, p, "GET", url, NULL, NULL, ACME_MAX_JSON_BODY, &resp, prob);
     if (rv != APR_SUCCESS) return rv;
     keep_nonce(client, resp);
     acme_log(client->ctx, ACME_LOG_DEBUG, APR_SUCCESS, "ACME00205: GET %s -> %d", url,
@@ -134,8 +151,7 @@ static apr_status_t fetch_nonce(acme_client_t *client, apr_pool_t *p, acme_probl
 
     if ((rv = acme_client_directory(client, p, &dir, prob)) != APR_SUCCESS) return rv;
     if (client->nonce[0]) return APR_SUCCESS;
-    rv = acme_http_request(client->http, p, "HEAD", dir->new_nonce, NULL, NULL, 0, &resp, prob);
-    client->requests++;
+    rv = client_send(client, p, "HEAD", dir->new_nonce, NULL, NULL, 0, &resp, prob);
     if (rv != APR_SUCCESS) return rv;
     acme_log(client->ctx, ACME_LOG_DEBUG, APR_SUCCESS, "ACME00206: HEAD %s -> %d",
              dir->new_nonce, resp->status);
@@ -175,9 +191,7 @@ static apr_status_t post_jws(acme_client_t *client, apr_pool_t *p, const char *u
         if (rv != APR_SUCCESS) {
             return acme_problem_set(prob, p, rv, NULL, "signing the request to %s failed", url);
         }
-        rv = acme_http_request_accept(client->http, p, "POST", url, accept, ACME_JOSE_JSON, jws,
-                                      max_body, &resp, prob);
-        client->requests++;
+        rv = client_send(client, p, "POST", url, accept, jws, max_body, &resp, prob);
         if (rv != APR_SUCCESS) return rv;
         keep_nonce(client, resp);
         acme_log(client->ctx, ACME_LOG_DEBUG, APR_SUCCESS, "ACME00207: POST %s -> %d", url,
@@ -551,9 +565,7 @@ apr_status_t acme_client_renewal_info(acme_client_t *client, apr_pool_t *p, X509
                                 "Identifier to ask for renewal information with");
     }
     url = renewal_info_url(p, dir->renewal_info, cert_id);
-    rv = acme_http_request_accept(client->http, p, "GET", url, "application/json", NULL, NULL,
-                                  ACME_MAX_JSON_BODY, &resp, prob);
-    client->requests++;
+    rv = client_send(client, p, "GET", url, "application/json", NULL, ACME_MAX_JSON_BODY, &resp, prob);
     if (rv != APR_SUCCESS) return rv;
     acme_log(client->ctx, ACME_LOG_DEBUG, APR_SUCCESS, "ACME00211: GET %s -> %d", url,
              resp->status);

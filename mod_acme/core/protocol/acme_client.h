@@ -68,6 +68,10 @@ acme_challenge_t *acme_authz_challenge(const acme_authz_t *authz, const char *ty
 /* One ACME conversation with one CA: directory, nonces, account. */
 typedef struct acme_client_t acme_client_t;
 
+/* A client in p for the CA whose directory is at directory_url; its requests
+ * go through ctx->http (ctx must outlive p) with ca_file as the trust anchors
+ * for TLS (NULL: the system store). Nothing is sent yet. APR_EINVAL without
+ * a directory URL or without an HTTP client in ctx. */
 apr_status_t acme_client_create(acme_client_t **client, apr_pool_t *p, const acme_ctx_t *ctx,
                                 const char *directory_url, const char *ca_file);
 /* Fetches the directory once (cached in the client). */

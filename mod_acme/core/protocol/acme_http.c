@@ -1,8 +1,12 @@
-/* A small HTTPS client on libcurl: one easy handle per acme_http_t, TLS always
- * verified, no redirects, every body and header bounded. */
+/* The HTTP client of the core on libcurl: one easy handle per client, TLS
+ * always verified, no redirects, every body and header bounded. */
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <curl/curl.h>
+#include <jansson.h>
 #include <apr_strings.h>
 #include <apr_date.h>
 #include <apr_lib.h>
@@ -10,14 +14,16 @@
 
 #define ACME_HTTP_MAX_HEADERS 100
 #define ACME_HTTP_DEFAULT_AGENT "mod_acme/" ACME_VERSION
+#define ACME_HTTP_RECORD_ENV "ACME_HTTP_RECORD"
 
-struct acme_http_t {
+/* The baton of the libcurl implementation. */
+typedef struct curl_client_t {
     apr_pool_t *pool;
     const acme_ctx_t *ctx;
     CURL *curl;
-    const char *ca_file;
     const char *user_agent;
-};
+    const char *record_path;     /* ACME_HTTP_RECORD, NULL = no recording */
+} curl_client_t;
 
 /* What one transfer collects; the callbacks fill it. */
 typedef struct transfer_t {
@@ -35,37 +41,45 @@ typedef struct transfer_t {
 
 static apr_status_t http_cleanup(void *data)
 {
-    acme_http_t *http = data;
-    if (http->curl) {
-        curl_easy_cleanup(http->curl);
-        http->curl = NULL;
+    curl_client_t *cc = data;
+    if (cc->curl) {
+        curl_easy_cleanup(cc->curl);
+        cc->curl = NULL;
     }
     curl_global_cleanup();
     return APR_SUCCESS;
 }
 
+static apr_status_t curl_request(void *baton, apr_pool_t *p, const acme_http_request_t *req,
+                                 acme_http_response_t **presp, acme_problem_t *prob);
+
 apr_status_t acme_http_create(acme_http_t **phttp, apr_pool_t *p, const acme_ctx_t *ctx,
-                              const char *ca_file, const char *user_agent)
+                              const char *user_agent)
 {
+    curl_client_t *cc;
     acme_http_t *http;
+    const char *record = getenv(ACME_HTTP_RECORD_ENV);
 
     *phttp = NULL;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         acme_log(ctx, ACME_LOG_ERR, APR_EGENERAL, "ACME00200: libcurl initialization failed");
         return APR_EGENERAL;
     }
-    http = apr_pcalloc(p, sizeof(*http));
-    http->pool = p;
-    http->ctx = ctx;
-    http->ca_file = (ca_file && *ca_file) ? apr_pstrdup(p, ca_file) : NULL;
-    http->user_agent = apr_pstrdup(p, (user_agent && *user_agent)
-                                      ? user_agent : ACME_HTTP_DEFAULT_AGENT);
-    http->curl = curl_easy_init();
-    apr_pool_cleanup_register(p, http, http_cleanup, apr_pool_cleanup_null);
-    if (!http->curl) {
+    cc = apr_pcalloc(p, sizeof(*cc));
+    cc->pool = p;
+    cc->ctx = ctx;
+    cc->user_agent = apr_pstrdup(p, (user_agent && *user_agent)
+                                    ? user_agent : ACME_HTTP_DEFAULT_AGENT);
+    cc->record_path = (record && *record) ? apr_pstrdup(p, record) : NULL;
+    cc->curl = curl_easy_init();
+    apr_pool_cleanup_register(p, cc, http_cleanup, apr_pool_cleanup_null);
+    if (!cc->curl) {
         acme_log(ctx, ACME_LOG_ERR, APR_ENOMEM, "ACME00201: cannot create a libcurl handle");
         return APR_ENOMEM;
     }
+    http = apr_pcalloc(p, sizeof(*http));
+    http->request = curl_request;
+    http->baton = cc;
     *phttp = http;
     return APR_SUCCESS;
 }
@@ -181,23 +195,23 @@ static struct curl_slist *request_headers(const char *accept, const char *conten
     return list;
 }
 
-static void configure(acme_http_t *http, const char *method, const char *url,
-                      const char *body, transfer_t *t, struct curl_slist *headers,
-                      char *errbuf)
+static void configure(curl_client_t *cc, const acme_http_request_t *req, transfer_t *t,
+                      struct curl_slist *headers, char *errbuf)
 {
-    CURL *curl = http->curl;
+    CURL *curl = cc->curl;
+    const char *method = req->method;
 
     curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_URL, req->url);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (http->ca_file) curl_easy_setopt(curl, CURLOPT_CAINFO, http->ca_file);
+    if (req->ca_file && *req->ca_file) curl_easy_setopt(curl, CURLOPT_CAINFO, req->ca_file);
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)apr_time_as_msec(ACME_HTTP_CONNECT_TIMEOUT));
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)apr_time_as_msec(ACME_HTTP_TOTAL_TIMEOUT));
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, http->user_agent);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, cc->user_agent);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, t);
@@ -212,16 +226,16 @@ static void configure(acme_http_t *http, const char *method, const char *url,
     }
     else if (!strcmp(method, "POST")) {
         curl_easy_setopt(curl, CURLOPT_POST, 1L);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)(body ? strlen(body) : 0));
+                         (curl_off_t)(req->body ? strlen(req->body) : 0));
     }
     else {
         curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
     }
 }
 
-static apr_status_t transfer_failed(acme_http_t *http, apr_pool_t *p, const char *method,
+static apr_status_t transfer_failed(curl_client_t *cc, apr_pool_t *p, const char *method,
                                     const char *url, CURLcode rc, const char *errbuf,
                                     const transfer_t *t, acme_problem_t *prob)
 {
@@ -246,32 +260,68 @@ static apr_status_t transfer_failed(acme_http_t *http, apr_pool_t *p, const char
                               *errbuf ? errbuf : curl_easy_strerror(rc));
     }
     prob->url = apr_pstrdup(p, url);
-    acme_log(http->ctx, ACME_LOG_DEBUG, rv, "ACME00202: %s", prob->detail);
+    acme_log(cc->ctx, ACME_LOG_DEBUG, rv, "ACME00202: %s", prob->detail);
     return rv;
 }
 
-static apr_status_t redirect_refused(acme_http_t *http, apr_pool_t *p, const char *method,
-                                     const char *url, const acme_http_response_t *resp,
-                                     acme_problem_t *prob)
-{
-    const char *location = apr_table_get(resp->headers, "Location");
-    apr_status_t rv;
+/* ---- ACME_HTTP_RECORD: the exchanges as JSON lines, the unit tests' fixtures ---- */
 
-    rv = acme_problem_set(prob, p, APR_EGENERAL, NULL,
-                          "%s %s: unexpected redirect (HTTP %d) to %s", method, url,
-                          resp->status, location ? location : "(no Location)");
-    prob->http_status = resp->status;
-    prob->url = apr_pstrdup(p, url);
-    acme_log(http->ctx, ACME_LOG_DEBUG, rv, "ACME00203: %s", prob->detail);
-    return rv;
+static json_t *json_text_or_null(const char *text, apr_size_t len)
+{
+    json_t *value = text ? json_stringn(text, len) : NULL;   /* NULL for invalid UTF-8 */
+
+    return value ? value : json_null();
 }
 
-apr_status_t acme_http_request_accept(acme_http_t *http, apr_pool_t *p, const char *method,
-                                      const char *url, const char *accept,
-                                      const char *content_type, const char *body,
-                                      apr_size_t max_body, acme_http_response_t **presp,
-                                      acme_problem_t *prob)
+static int add_header(void *baton, const char *name, const char *value)
 {
+    json_array_append_new(baton, json_pack("[s, s]", name, value));
+    return 1;
+}
+
+static json_t *exchange_json(const acme_http_request_t *req, const acme_http_response_t *resp)
+{
+    json_t *headers = json_object(), *response_headers = json_array();
+
+    if (req->accept) json_object_set_new(headers, "Accept", json_string(req->accept));
+    if (req->content_type && !strcmp(req->method, "POST")) {
+        json_object_set_new(headers, "Content-Type", json_string(req->content_type));
+    }
+    apr_table_do(add_header, response_headers, resp->headers, NULL);
+    return json_pack("{s:{s:s, s:s, s:o, s:o}, s:{s:i, s:o, s:o}}",
+                     "request", "method", req->method, "url", req->url, "headers", headers,
+                     "body", req->body && !strcmp(req->method, "POST")
+                             ? json_text_or_null(req->body, strlen(req->body)) : json_null(),
+                     "response", "status", resp->status, "headers", response_headers,
+                     "body", json_text_or_null(resp->body, resp->body_len));
+}
+
+/* Appends one line; a recording that cannot be written is logged, never fatal. */
+static void record_exchange(curl_client_t *cc, apr_pool_t *p, const acme_http_request_t *req,
+                            const acme_http_response_t *resp)
+{
+    json_t *json = exchange_json(req, resp);
+    size_t len = json ? json_dumpb(json, NULL, 0, JSON_COMPACT) : 0;
+    char *line = len ? apr_palloc(p, len + 1) : NULL;
+    int fd = -1, ok = 0;
+
+    if (line && json_dumpb(json, line, len, JSON_COMPACT) == len) {
+        line[len] = '\n';
+        fd = open(cc->record_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        ok = fd >= 0 && write(fd, line, len + 1) == (ssize_t)(len + 1);
+    }
+    if (fd >= 0) close(fd);
+    json_decref(json);
+    if (!ok) {
+        acme_log(cc->ctx, ACME_LOG_WARN, APR_EGENERAL, "ACME00213: cannot record %s %s in %s",
+                 req->method, req->url, cc->record_path);
+    }
+}
+
+static apr_status_t curl_request(void *baton, apr_pool_t *p, const acme_http_request_t *req,
+                                 acme_http_response_t **presp, acme_problem_t *prob)
+{
+    curl_client_t *cc = baton;
     transfer_t t;
     acme_http_response_t *resp;
     struct curl_slist *headers;
@@ -279,6 +329,61 @@ apr_status_t acme_http_request_accept(acme_http_t *http, apr_pool_t *p, const ch
     const char *ctype = NULL;
     long status = 0;
     CURLcode rc;
+
+    memset(&t, 0, sizeof(t));
+    t.pool = p;
+    t.max_body = req->max_body;
+    t.headers = apr_table_make(p, 16);
+    errbuf[0] = '\0';
+    headers = request_headers(req->accept, !strcmp(req->method, "POST") ? req->content_type : NULL,
+                              p);
+    configure(cc, req, &t, headers, errbuf);
+    set_protocol(cc->curl, req->url);
+
+    rc = curl_easy_perform(cc->curl);
+    curl_easy_setopt(cc->curl, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(headers);
+    if (rc != CURLE_OK) {
+        return transfer_failed(cc, p, req->method, req->url, rc, errbuf, &t, prob);
+    }
+
+    curl_easy_getinfo(cc->curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(cc->curl, CURLINFO_CONTENT_TYPE, &ctype);
+    resp = apr_pcalloc(p, sizeof(*resp));
+    resp->status = (int)status;
+    resp->headers = t.headers;
+    resp->content_type = media_type(p, ctype);
+    resp->body = t.body ? t.body : "";
+    resp->body_len = t.body_len;
+    if (cc->record_path) record_exchange(cc, p, req, resp);
+    *presp = resp;
+    return APR_SUCCESS;
+}
+
+/* ---- the seam: what holds for every implementation ---- */
+
+static apr_status_t redirect_refused(const acme_ctx_t *ctx, apr_pool_t *p,
+                                     const acme_http_request_t *req,
+                                     const acme_http_response_t *resp, acme_problem_t *prob)
+{
+    const char *location = apr_table_get(resp->headers, "Location");
+    apr_status_t rv;
+
+    rv = acme_problem_set(prob, p, APR_EGENERAL, NULL,
+                          "%s %s: unexpected redirect (HTTP %d) to %s", req->method, req->url,
+                          resp->status, location ? location : "(no Location)");
+    prob->http_status = resp->status;
+    prob->url = apr_pstrdup(p, req->url);
+    acme_log(ctx, ACME_LOG_DEBUG, rv, "ACME00203: %s", prob->detail);
+    return rv;
+}
+
+apr_status_t acme_http_send(const acme_ctx_t *ctx, apr_pool_t *p, const acme_http_request_t *req,
+                            acme_http_response_t **presp, acme_problem_t *prob)
+{
+    const char *method = req->method, *url = req->url;
+    acme_http_response_t *resp = NULL;
+    apr_status_t rv;
 
     *presp = NULL;
     acme_problem_clear(prob);
@@ -290,47 +395,22 @@ apr_status_t acme_http_request_accept(acme_http_t *http, apr_pool_t *p, const ch
         return acme_problem_set(prob, p, APR_EINVAL, NULL,
                                 "%s %s: only https:// and http:// URLs are allowed", method, url);
     }
-
-    memset(&t, 0, sizeof(t));
-    t.pool = p;
-    t.max_body = max_body;
-    t.headers = apr_table_make(p, 16);
-    errbuf[0] = '\0';
-    headers = request_headers(accept, !strcmp(method, "POST") ? content_type : NULL, p);
-    configure(http, method, url, body, &t, headers, errbuf);
-    set_protocol(http->curl, url);
-
-    rc = curl_easy_perform(http->curl);
-    curl_easy_setopt(http->curl, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(headers);
-    if (rc != CURLE_OK) {
-        return transfer_failed(http, p, method, url, rc, errbuf, &t, prob);
+    if (!ctx->http || !ctx->http->request) {
+        prob->url = apr_pstrdup(p, url);
+        return acme_problem_set(prob, p, APR_EINVAL, NULL,
+                                "%s %s: no HTTP client in the context", method, url);
     }
-
-    curl_easy_getinfo(http->curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(http->curl, CURLINFO_CONTENT_TYPE, &ctype);
-    resp = apr_pcalloc(p, sizeof(*resp));
-    resp->status = (int)status;
-    resp->headers = t.headers;
-    resp->content_type = media_type(p, ctype);
-    resp->body = t.body ? t.body : "";
-    resp->body_len = t.body_len;
-    acme_log(http->ctx, ACME_LOG_TRACE1, APR_SUCCESS, "ACME00204: %s %s -> %d (%" APR_SIZE_T_FMT
+    rv = ctx->http->request(ctx->http->baton, p, req, &resp, prob);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    acme_log(ctx, ACME_LOG_TRACE1, APR_SUCCESS, "ACME00204: %s %s -> %d (%" APR_SIZE_T_FMT
              " bytes)", method, url, resp->status, resp->body_len);
     if (resp->status >= 300 && resp->status < 400) {
-        return redirect_refused(http, p, method, url, resp, prob);
+        return redirect_refused(ctx, p, req, resp, prob);
     }
     *presp = resp;
     return APR_SUCCESS;
-}
-
-apr_status_t acme_http_request(acme_http_t *http, apr_pool_t *p, const char *method,
-                               const char *url, const char *content_type, const char *body,
-                               apr_size_t max_body, acme_http_response_t **resp,
-                               acme_problem_t *prob)
-{
-    return acme_http_request_accept(http, p, method, url, NULL, content_type, body,
-                                    max_body, resp, prob);
 }
 
 apr_time_t acme_http_parse_retry_after(const char *value, apr_time_t now)

@@ -4,9 +4,21 @@
 #include <apr_tables.h>
 #include "acme_core.h"
 
-/* A small HTTPS client on libcurl. TLS is always verified (ca_file, or the
- * system store when NULL); bodies and headers are capped; timeouts bounded. */
-typedef struct acme_http_t acme_http_t;
+/* The HTTP seam of the core: one request function and its baton, reached
+ * through acme_ctx_t.http. libcurl is the implementation (acme_http_create);
+ * unit tests install a double that replays recorded exchanges. Everything
+ * around the request (method and scheme checks, refusing redirects) is done
+ * once, in acme_http_send, whatever the implementation. */
+
+typedef struct acme_http_request_t {
+    const char *method;          /* "GET", "HEAD" or "POST" */
+    const char *url;             /* https:// (http:// only where the caller allows it) */
+    const char *accept;          /* Accept header, NULL: the implementation's default */
+    const char *content_type;    /* POST only */
+    const char *body;            /* POST only, NUL-terminated; NULL = empty */
+    apr_size_t max_body;         /* larger response bodies fail with APR_ENOSPC */
+    const char *ca_file;         /* PEM trust anchors for TLS, NULL: the system store */
+} acme_http_request_t;
 
 typedef struct acme_http_response_t {
     int status;
@@ -16,26 +28,40 @@ typedef struct acme_http_response_t {
     apr_size_t body_len;
 } acme_http_response_t;
 
+/* Performs one exchange. Returns APR_SUCCESS with *resp (allocated from p)
+ * for any HTTP status; APR_ENOSPC when the body or a header exceeds its cap;
+ * APR_EGENERAL for a transport failure (DNS, connect, TLS, timeout), with
+ * prob->detail naming the URL and the reason, prob->url set and
+ * prob->http_status 0. */
+typedef apr_status_t acme_http_fn(void *baton, apr_pool_t *p, const acme_http_request_t *req,
+                                  acme_http_response_t **resp, acme_problem_t *prob);
+
+typedef struct acme_http_t {
+    acme_http_fn *request;
+    void *baton;
+} acme_http_t;
+
 #define ACME_HTTP_CONNECT_TIMEOUT apr_time_from_sec(10)
 #define ACME_HTTP_TOTAL_TIMEOUT   apr_time_from_sec(30)
 
+/* The libcurl client, living as long as p (curl's handle is released by a
+ * cleanup of p). TLS is always verified (the request's ca_file, or the
+ * system store); bodies and headers are capped; timeouts bounded; one
+ * request at a time. user_agent NULL: "mod_acme/<version>". ctx (log sink)
+ * must outlive p. With ACME_HTTP_RECORD=<path> in the environment, every
+ * exchange is appended to path as one JSON line (tests/unit/fixtures).
+ * Returns APR_EGENERAL when libcurl cannot be initialized, APR_ENOMEM
+ * without a handle. */
 apr_status_t acme_http_create(acme_http_t **http, apr_pool_t *p, const acme_ctx_t *ctx,
-                              const char *ca_file, const char *user_agent);
-/* method "GET", "HEAD" or "POST"; body/content_type only for POST; prob not NULL.
- * Redirects are not followed: a 3xx response fails with APR_EGENERAL.
- * A body above max_body fails with APR_ENOSPC; a transport failure (DNS,
- * connect, TLS, timeout) with APR_EGENERAL and prob->detail naming the URL and
- * curl's reason. An HTTP error status is NOT a failure here. */
-apr_status_t acme_http_request(acme_http_t *http, apr_pool_t *p, const char *method,
-                               const char *url, const char *content_type, const char *body,
-                               apr_size_t max_body, acme_http_response_t **resp,
-                               acme_problem_t *prob);
-/* Same, with an Accept header (NULL: curl's default). */
-apr_status_t acme_http_request_accept(acme_http_t *http, apr_pool_t *p, const char *method,
-                                      const char *url, const char *accept,
-                                      const char *content_type, const char *body,
-                                      apr_size_t max_body, acme_http_response_t **resp,
-                                      acme_problem_t *prob);
+                              const char *user_agent);
+/* Sends req through ctx->http. APR_EINVAL (nothing sent) for another
+ * method, a URL that is neither https:// nor http://, or a context without
+ * an HTTP client; a 3xx answer fails with APR_EGENERAL (redirects are never
+ * followed). Otherwise as acme_http_fn: an HTTP error status is NOT a
+ * failure here. *resp and prob's strings are allocated from p. */
+apr_status_t acme_http_send(const acme_ctx_t *ctx, apr_pool_t *p,
+                            const acme_http_request_t *req, acme_http_response_t **resp,
+                            acme_problem_t *prob);
 /* Retry-After (seconds or HTTP date) as absolute time, 0 if absent/invalid. */
 apr_time_t acme_http_retry_after(const acme_http_response_t *resp, apr_time_t now);
 /* The same for a header value; a date in the past yields now. */
