@@ -11,7 +11,7 @@
 #include "acme_core.h"
 
 /* Each test gets a fresh pool in *state. */
-static int unit_setup(void **state)
+static inline int unit_setup(void **state)
 {
     apr_pool_t *p;
     if (apr_pool_create(&p, NULL) != APR_SUCCESS) return -1;
@@ -19,13 +19,13 @@ static int unit_setup(void **state)
     return 0;
 }
 
-static int unit_teardown(void **state)
+static inline int unit_teardown(void **state)
 {
     apr_pool_destroy((apr_pool_t *)*state);
     return 0;
 }
 
-static int unit_init(void)
+static inline int unit_init(void)
 {
     return apr_initialize() == APR_SUCCESS ? 0 : 1;
 }

@@ -1,0 +1,693 @@
+/* The issuance steps, account to staged, through the HTTP seam: the driver
+ * runs against exchanges recorded from Pebble (fixtures/issue-http01.jsonl)
+ * and their documented failure variants (fixtures/variants.py), in a
+ * temporary store, on a clock set inside the recorded certificate's life. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <jansson.h>
+
+#include "unit.h"
+#include "unit_store.h"
+#include "unit_replay.h"
+#include "acme_job_int.h"
+#include "acme_events.h"
+#include "acme_store_account.h"
+#include "acme_account.h"
+#include "acme_time.h"
+#include "acme_custody.h"
+#include "acme_certverify.h"
+
+#define NAME   "replay.test"
+#define ALIAS  "www.replay.test"
+#define ISSUE  "issue-http01.jsonl"
+#define ISSUE_EXCHANGES 15       /* account to certificate; then the next process's ARI */
+#define SEC(n) apr_time_from_sec(n)
+
+typedef struct {
+    apr_pool_t *p;
+    const char *dir;
+    acme_store_t *store;
+    acme_ctx_t ctx;
+    unit_replay_t *replay;
+    acme_driver_t *driver;
+    acme_domain_t *domain;
+    apr_array_header_t *domains;
+    apr_array_header_t *log;     /* const char* */
+    apr_hash_t *published;       /* token or tls-alpn-01 identifier -> answer */
+    int publish_count;
+    const char *key_fixture;     /* the certificate key of the recorded order */
+    int root_away;               /* root has not published the CSR yet */
+    apr_time_t now;
+    apr_time_t next_run;
+    int staged;
+} fixture_t;
+
+static apr_time_t fixture_clock(void *baton)
+{
+    return ((fixture_t *)baton)->now;
+}
+
+static void log_capture(void *baton, acme_log_level_t level, apr_status_t rv, const char *msg)
+{
+    fixture_t *f = baton;
+
+    (void)level;
+    (void)rv;
+    if (getenv("UNIT_LOG")) fprintf(stderr, "log: %s\n", msg);
+    APR_ARRAY_PUSH(f->log, const char *) = apr_pstrdup(f->p, msg);
+}
+
+static int logged(fixture_t *f, const char *fragment)
+{
+    int i;
+
+    for (i = 0; i < f->log->nelts; ++i) {
+        if (strstr(APR_ARRAY_IDX(f->log, i, const char *), fragment)) return 1;
+    }
+    return 0;
+}
+
+static apr_status_t sink_publish(void *baton, const char *token, const char *answer)
+{
+    fixture_t *f = baton;
+
+    apr_hash_set(f->published, apr_pstrdup(f->p, token), APR_HASH_KEY_STRING,
+                 apr_pstrdup(f->p, answer));
+    f->publish_count++;
+    return APR_SUCCESS;
+}
+
+static void sink_withdraw(void *baton, const char *token)
+{
+    fixture_t *f = baton;
+
+    apr_hash_set(f->published, token, APR_HASH_KEY_STRING, NULL);
+}
+
+static apr_status_t sink_publish_tls_alpn(void *baton, const char *identifier,
+                                          const char *cert_pem, const char *key_pem)
+{
+    assert_non_null(strstr(key_pem, "PRIVATE KEY"));
+    return sink_publish(baton, identifier, cert_pem);
+}
+
+static void driver_start(fixture_t *f)
+{
+    acme_challenge_sink_t sink = { .publish = sink_publish, .withdraw = sink_withdraw,
+                                   .publish_tls_alpn = sink_publish_tls_alpn,
+                                   .withdraw_tls_alpn = sink_withdraw, .baton = f };
+
+    assert_int_equal(acme_driver_create(&f->driver, f->p, &f->ctx, f->store, &sink, "test"),
+                     APR_SUCCESS);
+}
+
+/* A new process: new driver, new client, new replay. */
+static void restart(fixture_t *f)
+{
+    f->replay = unit_replay_make(f->p);
+    unit_replay_install(f->replay, &f->ctx);
+    driver_start(f);
+}
+
+static apr_array_header_t *strings2(apr_pool_t *p, const char *a, const char *b)
+{
+    apr_array_header_t *list = apr_array_make(p, 2, sizeof(const char *));
+
+    APR_ARRAY_PUSH(list, const char *) = a;
+    if (b) APR_ARRAY_PUSH(list, const char *) = b;
+    return list;
+}
+
+static X509 *recorded_leaf(apr_pool_t *p)
+{
+    const char *text = unit_fixture_text(p, ISSUE, NULL), *line = text;
+    apr_array_header_t *chain;
+    json_t *json;
+    int i;
+
+    for (i = 0; i < 14; ++i) line = strchr(line, '\n') + 1;
+    json = json_loadb(line, strcspn(line, "\n"), 0, NULL);
+    assert_non_null(json);
+    line = json_string_value(json_object_get(json_object_get(json, "response"), "body"));
+    assert_non_null(line);
+    assert_int_equal(acme_chain_parse(p, line, strlen(line), &chain), APR_SUCCESS);
+    json_decref(json);
+    return APR_ARRAY_IDX(chain, 0, X509 *);
+}
+
+static int fixture_setup(void **state)
+{
+    char tmpl[] = "/tmp/acme-test-steps-XXXXXX";
+    acme_cert_info_t info;
+    apr_pool_t *p;
+    fixture_t *f;
+
+    if (apr_pool_create(&p, NULL) != APR_SUCCESS || !mkdtemp(tmpl)) return -1;
+    f = apr_pcalloc(p, sizeof(*f));
+    f->p = p;
+    f->dir = apr_pstrdup(p, tmpl);
+    f->log = apr_array_make(p, 64, sizeof(const char *));
+    f->published = apr_hash_make(p);
+    f->key_fixture = "issue-http01.key.pem";
+    f->ctx.log = log_capture;
+    f->ctx.log_baton = f;
+    f->ctx.log_level = ACME_LOG_DEBUG;
+    f->ctx.clock = fixture_clock;
+    f->ctx.clock_baton = f;
+    /* an hour into the recorded certificate's life */
+    if (acme_cert_info(p, recorded_leaf(p), &info) != APR_SUCCESS) return -1;
+    f->now = info.not_before + SEC(3600);
+    if (acme_store_open(&f->store, p, f->dir, 1) != APR_SUCCESS) return -1;
+    f->domain = apr_pcalloc(p, sizeof(*f->domain));
+    f->domain->name = NAME;
+    f->domain->names = strings2(p, NAME, ALIAS);
+    f->domain->key_type = ACME_KEY_EC_P256;
+    f->domain->ca_urls = strings2(p, UNIT_REPLAY_DIRECTORY, NULL);
+    f->domain->contacts = strings2(p, "mailto:admin@example.test", NULL);
+    f->domain->agree_tos = 1;
+    f->domain->renew_window.percent = -1;
+    f->domain->warn_window.percent = -1;
+    f->domains = apr_array_make(p, 1, sizeof(acme_domain_t *));
+    APR_ARRAY_PUSH(f->domains, acme_domain_t *) = f->domain;
+    restart(f);
+    *state = f;
+    return 0;
+}
+
+static int fixture_teardown(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_remove_tree(f->p, f->dir);
+    apr_pool_destroy(f->p);
+    return 0;
+}
+
+/* What the root parent does before the child orders (acme_custody.h): a key
+ * and its CSR for the names. The recorded chain is for the key the recorded
+ * order was finalized with, so root holds that one too, for activation. */
+static void root_prepares(fixture_t *f)
+{
+    const char *pem, *id;
+    apr_size_t len;
+    EVP_PKEY *key;
+
+    assert_int_equal(acme_custody_prepare(f->store, f->p, f->domain->name, f->domain->names,
+                                          f->domain->key_type, NULL), APR_SUCCESS);
+    pem = unit_fixture_text(f->p, f->key_fixture, &len);
+    assert_int_equal(acme_key_from_pem(f->p, pem, len, &key), APR_SUCCESS);
+    assert_int_equal(acme_key_spki_id(f->p, key, &id), APR_SUCCESS);
+    assert_int_equal(acme_store_write(f->store, f->p, apr_pstrcat(f->p, "keys/", f->domain->name,
+                                                                  "/", id, ".key", NULL),
+                                      pem, len, ACME_STORE_KEY_PERMS), APR_SUCCESS);
+}
+
+static void run(fixture_t *f)
+{
+    if (!f->root_away) {
+        root_prepares(f);
+    }
+    assert_int_equal(acme_driver_run(f->driver, f->domains, f->p, &f->next_run, &f->staged),
+                     APR_SUCCESS);
+}
+
+static json_t *status(fixture_t *f)
+{
+    json_t *json = NULL;
+
+    assert_int_equal(acme_store_read_json(f->store, f->p,
+                                          apr_pstrcat(f->p, "status/", f->domain->name, ".json",
+                                                      NULL), &json), APR_SUCCESS);
+    return json;
+}
+
+static int exists(fixture_t *f, const char *relpath)
+{
+    const char *data;
+    apr_size_t len;
+
+    return acme_store_read(f->store, f->p, relpath, ACME_MAX_STORE_FILE, &data, &len) != APR_ENOENT;
+}
+
+static const char *member(json_t *json, const char *key)
+{
+    return json_string_value(json_object_get(json, key));
+}
+
+static const char *error_member(fixture_t *f, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(status(f), "error"), key));
+}
+
+static apr_time_t time_member(json_t *json, const char *key)
+{
+    apr_time_t t = 0;
+
+    assert_non_null(member(json, key));
+    assert_int_equal(acme_time_rfc3339_parse(member(json, key), &t), APR_SUCCESS);
+    return t;
+}
+
+static int events_of(fixture_t *f, const char *event)
+{
+    apr_array_header_t *events;
+    int i, n = 0;
+
+    assert_int_equal(acme_event_list(f->store, f->p, &events), APR_SUCCESS);
+    for (i = 0; i < events->nelts; ++i) {
+        n += strcmp(APR_ARRAY_IDX(events, i, acme_event_t *)->event, event) == 0;
+    }
+    return n;
+}
+
+/* The run staged the recorded certificate: every exchange used, answers gone. */
+static void assert_staged(fixture_t *f)
+{
+    json_t *st = status(f);
+
+    unit_replay_done(f->replay);
+    assert_int_equal(f->staged, 1);
+    assert_string_equal(member(st, "state"), "staged");
+    assert_string_equal(member(st, "step"), "staged");
+    assert_null(json_object_get(st, "error"));
+    assert_true(acme_store_has_staged(f->store, f->p, f->domain->name));
+    assert_int_equal(apr_hash_count(f->published), 0);
+    assert_true(logged(f, "ACME00405"));
+}
+
+/* The attempt failed with a problem of type short_type (NULL: none). */
+static void assert_failed(fixture_t *f, const char *short_type)
+{
+    json_t *st = status(f);
+
+    unit_replay_done(f->replay);
+    assert_int_equal(f->staged, 0);
+    assert_string_equal(member(st, "state"), "error");
+    assert_int_equal(json_integer_value(json_object_get(st, "attempts")), 1);
+    if (short_type) {
+        assert_string_equal(error_member(f, "type"),
+                            apr_pstrcat(f->p, ACME_ERROR_NS, short_type, NULL));
+    }
+    else {
+        assert_null(error_member(f, "type"));
+    }
+    assert_false(acme_store_has_staged(f->store, f->p, NAME));
+    assert_int_equal(apr_hash_count(f->published), 0);
+    assert_int_equal(events_of(f, "failed"), 1);
+    assert_true(logged(f, "ACME00402"));
+}
+
+/* ---- the recorded issuance ---- */
+
+static void test_first_issuance_account_to_staged(void **state)
+{
+    fixture_t *f = *state;
+    const char *payload;
+    json_t *order;
+
+    unit_replay_add(f->replay, ISSUE, 0, ISSUE_EXCHANGES);
+    run(f);
+    assert_staged(f);
+    assert_int_equal(json_integer_value(json_object_get(status(f), "requests")), ISSUE_EXCHANGES);
+    /* what was sent: an account lookup, then one with the terms agreed */
+    assert_non_null(strstr(unit_replay_payload(f->replay, f->p, 2), "onlyReturnExisting"));
+    payload = unit_replay_payload(f->replay, f->p, 3);
+    assert_non_null(strstr(payload, "termsOfServiceAgreed"));
+    assert_non_null(strstr(payload, "mailto:admin@example.test"));
+    /* the order names both identifiers, without "replaces" for a first certificate */
+    order = json_loads(unit_replay_payload(f->replay, f->p, 4), 0, NULL);
+    assert_non_null(order);
+    assert_int_equal(json_array_size(json_object_get(order, "identifiers")), 2);
+    assert_null(json_object_get(order, "replaces"));
+    json_decref(order);
+    /* challenges are answered with {} and authorizations fetched as POST-as-GET */
+    assert_string_equal(unit_replay_payload(f->replay, f->p, 6), "{}");
+    assert_string_equal(unit_replay_payload(f->replay, f->p, 5), "");
+    assert_non_null(strstr(unit_replay_payload(f->replay, f->p, 12), "\"csr\""));
+    assert_int_equal(f->publish_count, 2);
+    /* the account is stored for the next process */
+    assert_true(logged(f, "ACME00411"));
+    assert_int_equal(acme_store_read_json(f->store, f->p,
+                                          acme_store_account_path(f->p, UNIT_REPLAY_DIRECTORY,
+                                                            "account.json"), &order),
+                     APR_SUCCESS);
+    assert_non_null(strstr(json_string_value(json_object_get(order, "url")), "/my-account/"));
+    json_decref(order);
+    /* the job's files are gone: nothing to resume */
+    assert_false(exists(f, "jobs/" NAME ".json"));
+    /* the child never held a certificate key */
+    assert_false(exists(f, "jobs/" NAME ".key"));
+    assert_false(exists(f, "staging/" NAME "/privkey.pem"));
+}
+
+static void test_staged_certificate_is_not_ordered_again(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, ISSUE, 0, ISSUE_EXCHANGES);
+    run(f);
+    assert_staged(f);
+    f->now += SEC(600);
+    run(f);               /* no expectation left: any request fails the test */
+    assert_int_equal(f->staged, 0);
+    assert_string_equal(member(status(f), "state"), "staged");
+}
+
+static void test_tls_alpn_01_issuance(void **state)
+{
+    fixture_t *f = *state;
+
+    f->domain->name = "alpn.test";
+    f->domain->names = strings2(f->p, "alpn.test", NULL);
+    f->domain->challenges = strings2(f->p, "tls-alpn-01", NULL);
+    f->key_fixture = "issue-tlsalpn01.key.pem";
+    unit_replay_add(f->replay, "issue-tlsalpn01.jsonl", 0, -1);
+    run(f);
+    assert_staged(f);
+    assert_int_equal(f->publish_count, 1);
+    assert_true(logged(f, "answering tls-alpn-01 for alpn.test"));
+}
+
+static void test_no_usable_challenge(void **state)
+{
+    fixture_t *f = *state;
+    const char *detail;
+
+    /* Pebble offers http-01, dns-01 and tls-alpn-01; only dns-01 is enabled, without a hook */
+    f->domain->challenges = strings2(f->p, "dns-01", NULL);
+    unit_replay_add(f->replay, ISSUE, 0, 6);
+    run(f);
+    assert_failed(f, NULL);
+    detail = error_member(f, "detail");
+    assert_non_null(strstr(detail, "no usable challenge for"));
+    assert_non_null(strstr(detail, "enabled: dns-01"));
+    assert_non_null(strstr(detail, "this server answers: http-01, tls-alpn-01"));
+    assert_non_null(strstr(detail, "'AcmeChallenges http-01 tls-alpn-01'"));
+    assert_int_equal(f->publish_count, 0);
+}
+
+/* ---- after activation: renewal information (RFC 9773) ---- */
+
+static void issue_and_activate(fixture_t *f, const char *fixture)
+{
+    const char *why = NULL;
+    apr_array_header_t *roots = strings2(f->p, UNIT_FIXTURES "/issue-http01.root.pem", NULL);
+    X509_STORE *anchors;
+
+    unit_replay_add(f->replay, fixture, 0, ISSUE_EXCHANGES);
+    run(f);
+    assert_staged(f);
+    assert_int_equal(acme_trust_anchors(f->p, 0, roots, &anchors, &why), APR_SUCCESS);
+    if (acme_store_activate(f->store, f->p, &f->ctx, NAME, f->domain->names,
+                            f->domain->key_type, anchors, &why) != APR_SUCCESS) {
+        fail_msg("activation refused: %s", why ? why : "?");
+    }
+    restart(f);
+}
+
+static void test_ari_window_after_activation(void **state)
+{
+    fixture_t *f = *state;
+    json_t *st, *ari;
+    apr_time_t start, end;
+
+    issue_and_activate(f, ISSUE);
+    unit_replay_add(f->replay, ISSUE, ISSUE_EXCHANGES, -1);   /* GET dir, GET renewalInfo */
+    run(f);
+    unit_replay_done(f->replay);
+    st = status(f);
+    assert_string_equal(member(st, "state"), "valid");
+    ari = json_object_get(st, "ari");
+    assert_non_null(ari);
+    start = time_member(ari, "start");
+    end = time_member(ari, "end");
+    assert_true(end > start);
+    /* renewal at a time drawn from the window, asked again after Retry-After */
+    assert_true(time_member(ari, "chosen") >= start && time_member(ari, "chosen") <= end);
+    assert_true(time_member(st, "renew_at") <= end);
+    assert_int_equal(time_member(ari, "next_poll"), f->now + SEC(21600));
+    assert_true(logged(f, "ACME00212"));
+    assert_non_null(member(json_object_get(st, "cert"), "ari_id"));
+}
+
+static void test_no_ari_renews_by_the_window(void **state)
+{
+    fixture_t *f = *state;
+    json_t *st;
+
+    issue_and_activate(f, "issue-http01-no-ari.jsonl");
+    unit_replay_add(f->replay, "issue-http01-no-ari.jsonl", ISSUE_EXCHANGES, -1);  /* GET dir */
+    run(f);
+    unit_replay_done(f->replay);
+    st = status(f);
+    assert_string_equal(member(st, "state"), "valid");
+    assert_null(json_object_get(json_object_get(st, "ari"), "start"));
+    assert_false(logged(f, "ACME00212"));
+    /* the default window: a third of the lifetime left */
+    assert_true(time_member(st, "renew_at") > f->now + SEC(365 * 86400));
+}
+
+/* ---- the CA's answers that are not success ---- */
+
+static void test_bad_nonce_retried_with_the_nonce_of_the_error(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-badnonce.jsonl", 0, -1);
+    run(f);
+    assert_staged(f);
+    assert_true(logged(f, "ACME00208"));
+}
+
+static void test_bad_nonce_without_nonce_fetches_one(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-badnonce-no-nonce.jsonl", 0, -1);
+    run(f);
+    assert_staged(f);   /* the HEAD newNonce between the two tries was expected */
+    assert_true(logged(f, "ACME00208"));
+}
+
+static void test_rate_limited_waits_for_retry_after(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-ratelimited.jsonl", 0, -1);
+    run(f);
+    assert_failed(f, "rateLimited");
+    assert_non_null(strstr(error_member(f, "detail"), "too many new orders"));
+    assert_true(time_member(status(f), "next_action") >= f->now + SEC(3600));
+    assert_true(f->next_run >= f->now + SEC(3600));
+    /* nothing is sent before then */
+    f->now += SEC(1800);
+    run(f);
+    assert_int_equal(unit_replay_sent(f->replay), 5);
+}
+
+static void test_invalid_authorization_fails_with_the_challenge_error(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-authz-invalid.jsonl", 0, -1);
+    run(f);
+    assert_failed(f, "unauthorized");
+    assert_non_null(strstr(error_member(f, "detail"), "authorization invalid"));
+    assert_non_null(strstr(error_member(f, "detail"), "did not match"));
+    assert_int_equal(f->publish_count, 2);
+    /* the next attempt starts over: no order kept */
+    assert_false(exists(f, "jobs/" NAME ".json"));
+}
+
+static void test_pending_authorization_is_polled_again(void **state)
+{
+    fixture_t *f = *state;
+    json_t *st;
+
+    unit_replay_add(f->replay, "issue-http01-authz-pending.jsonl", 0, -1);
+    run(f);
+    st = status(f);
+    assert_int_equal(f->staged, 0);
+    assert_string_equal(member(st, "step"), "validate");
+    assert_string_equal(member(st, "state"), "missing");
+    assert_int_equal(f->next_run, f->now + SEC(2));      /* the CA's Retry-After */
+    assert_int_equal(apr_hash_count(f->published), 1);    /* A still answered, B withdrawn */
+    assert_true(exists(f, "jobs/" NAME ".json"));
+    f->now += SEC(2);
+    run(f);
+    assert_staged(f);
+}
+
+static void test_gone_order_of_a_resumed_job_is_replaced(void **state)
+{
+    fixture_t *f = *state;
+    const char *gone = "https://acme.test/my-order/lost";
+    json_t *job = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "name", NAME,
+                            "fingerprint", acme_job_fingerprint(f->p, f->domain),
+                            "step", "finalize", "ca", UNIT_REPLAY_DIRECTORY, "order", gone,
+                            "started", (json_int_t)apr_time_sec(f->now - SEC(60)));
+
+    assert_int_equal(acme_store_write_json(f->store, f->p, "jobs/" NAME ".json", job,
+                                           ACME_STORE_KEY_PERMS), APR_SUCCESS);
+    json_decref(job);
+    unit_replay_add(f->replay, "issue-http01-order-gone.jsonl", 0, -1);
+    run(f);
+    assert_true(logged(f, "ACME00403: " NAME ": resuming the order of"));
+    assert_true(logged(f, "ACME00416"));
+    assert_staged(f);
+}
+
+static void test_processing_order_then_valid(void **state)
+{
+    fixture_t *f = *state;
+    json_t *st;
+
+    unit_replay_add(f->replay, "issue-http01-processing.jsonl", 0, -1);
+    run(f);
+    st = status(f);
+    assert_int_equal(f->staged, 0);
+    assert_string_equal(member(st, "step"), "certificate");
+    assert_int_equal(f->next_run, f->now + SEC(2));
+    assert_true(exists(f, "jobs/" NAME ".json"));
+    f->now += SEC(2);
+    run(f);
+    assert_staged(f);
+}
+
+static void test_finalize_waits_for_the_csr_of_root(void **state)
+{
+    fixture_t *f = *state;
+    json_t *st;
+
+    unit_replay_add(f->replay, "issue-http01-csr-wait.jsonl", 0, -1);
+    f->root_away = 1;
+    run(f);
+    st = status(f);
+    assert_int_equal(f->staged, 0);
+    assert_string_equal(member(st, "step"), "finalize");
+    assert_non_null(strstr(member(st, "activity"), "certificate key"));
+    assert_true(logged(f, "ACME00432"));
+    assert_int_equal(unit_replay_sent(f->replay), 12);   /* no finalize without a CSR */
+    f->root_away = 0;
+    f->now = f->next_run;
+    run(f);
+    assert_staged(f);
+}
+
+static void test_malformed_order_fails_the_attempt(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-malformed-order.jsonl", 0, -1);
+    run(f);
+    assert_failed(f, NULL);
+    assert_int_equal(f->publish_count, 0);
+}
+
+/* ---- account operations beyond issuance (acmectl) ---- */
+
+/* A client whose account is known: selecting it sends nothing. */
+static acme_client_t *account_client(fixture_t *f, EVP_PKEY **key)
+{
+    acme_client_t *client;
+    acme_problem_t prob;
+    const char *kid = "https://acme.test/my-account/1", *kid_out = NULL;
+
+    assert_int_equal(acme_client_create(&client, f->p, &f->ctx, UNIT_REPLAY_DIRECTORY, NULL),
+                     APR_SUCCESS);
+    assert_int_equal(acme_key_generate(f->p, ACME_KEY_EC_P256, key), APR_SUCCESS);
+    assert_int_equal(acme_client_account(client, f->p, *key, kid, NULL, 1, &kid_out, &prob),
+                     APR_SUCCESS);
+    assert_string_equal(kid_out, kid);
+    assert_int_equal(unit_replay_sent(f->replay), 0);
+    return client;
+}
+
+static void test_revocation(void **state)
+{
+    fixture_t *f = *state;
+    acme_problem_t prob;
+    EVP_PKEY *key;
+    acme_client_t *client = account_client(f, &key);
+    json_t *payload;
+
+    unit_replay_add(f->replay, "revoke.jsonl", 0, -1);
+    assert_int_equal(acme_account_revoke(client, f->p, recorded_leaf(f->p), 4, &prob), APR_SUCCESS);
+    unit_replay_done(f->replay);
+    payload = json_loads(unit_replay_payload(f->replay, f->p, 2), 0, NULL);
+    assert_non_null(payload);
+    assert_int_equal(json_integer_value(json_object_get(payload, "reason")), 4);
+    assert_non_null(json_string_value(json_object_get(payload, "certificate")));
+    json_decref(payload);
+}
+
+static void test_revocation_refused_by_the_ca(void **state)
+{
+    fixture_t *f = *state;
+    acme_problem_t prob;
+    EVP_PKEY *key;
+    acme_client_t *client = account_client(f, &key);
+
+    /* the same request answered as RFC 8555 §7.6 says for a revoked certificate */
+    unit_replay_add(f->replay, "revoke-already-revoked.jsonl", 0, -1);
+    assert_int_not_equal(acme_account_revoke(client, f->p, recorded_leaf(f->p), -1, &prob),
+                         APR_SUCCESS);
+    unit_replay_done(f->replay);
+    assert_true(acme_problem_is(&prob, "alreadyRevoked"));
+    assert_int_equal(prob.http_status, 400);
+}
+
+static void test_account_key_rollover(void **state)
+{
+    fixture_t *f = *state;
+    acme_problem_t prob;
+    EVP_PKEY *key, *new_key, *now_key;
+    acme_client_t *client = account_client(f, &key);
+    const char *kid, *inner;
+    json_t *payload;
+
+    assert_int_equal(acme_key_generate(f->p, ACME_KEY_EC_P256, &new_key), APR_SUCCESS);
+    unit_replay_add(f->replay, "rollover.jsonl", 0, -1);
+    assert_int_equal(acme_account_key_change(client, f->p, new_key, &prob), APR_SUCCESS);
+    unit_replay_done(f->replay);
+    acme_client_account_get(client, &now_key, &kid);
+    assert_ptr_equal(now_key, new_key);
+    /* the outer JWS carries the inner one, signed with the new key (RFC 8555 §7.3.5) */
+    payload = json_loads(unit_replay_payload(f->replay, f->p, 2), 0, NULL);
+    assert_non_null(payload);
+    inner = json_string_value(json_object_get(payload, "signature"));
+    assert_non_null(inner);
+    assert_non_null(json_string_value(json_object_get(payload, "protected")));
+    json_decref(payload);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define STEP_TEST(t) cmocka_unit_test_setup_teardown(t, fixture_setup, fixture_teardown)
+        STEP_TEST(test_first_issuance_account_to_staged),
+        STEP_TEST(test_staged_certificate_is_not_ordered_again),
+        STEP_TEST(test_tls_alpn_01_issuance),
+        STEP_TEST(test_no_usable_challenge),
+        STEP_TEST(test_ari_window_after_activation),
+        STEP_TEST(test_no_ari_renews_by_the_window),
+        STEP_TEST(test_bad_nonce_retried_with_the_nonce_of_the_error),
+        STEP_TEST(test_bad_nonce_without_nonce_fetches_one),
+        STEP_TEST(test_rate_limited_waits_for_retry_after),
+        STEP_TEST(test_invalid_authorization_fails_with_the_challenge_error),
+        STEP_TEST(test_pending_authorization_is_polled_again),
+        STEP_TEST(test_gone_order_of_a_resumed_job_is_replaced),
+        STEP_TEST(test_processing_order_then_valid),
+        STEP_TEST(test_finalize_waits_for_the_csr_of_root),
+        STEP_TEST(test_malformed_order_fails_the_attempt),
+        STEP_TEST(test_revocation),
+        STEP_TEST(test_revocation_refused_by_the_ca),
+        STEP_TEST(test_account_key_rollover),
+    };
+    if (unit_init()) {
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
