@@ -465,6 +465,22 @@ static int certs_keys_monitor(apr_pool_t *pconf, server_rec *s)
     return DECLINED;
 }
 
+/* When this configuration ends (graceful restart, stop), remove temp files
+ * whose writer is gone: a child killed at shutdown while writing leaves one,
+ * and without this it would stay until the next start. Writers still alive
+ * (an old generation finishing at a graceful restart) keep theirs. */
+static apr_status_t sweep_dead_temps(void *data)
+{
+    acme_runtime_t *rt = data;
+    apr_pool_t *p;
+
+    if (rt->store && apr_pool_create(&p, NULL) == APR_SUCCESS) {
+        acme_store_remove_dead_temps(rt->store, p);
+        apr_pool_destroy(p);
+    }
+    return APR_SUCCESS;
+}
+
 static apr_status_t runtime_open_store(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
     const char *dir = acme_conf_store_dir(rt->base);
@@ -477,6 +493,7 @@ static apr_status_t runtime_open_store(acme_runtime_t *rt, apr_pool_t *ptemp)
                      "AcmeStoreDir to another place", dir);
         return rv;
     }
+    apr_pool_cleanup_register(rt->pool, rt, sweep_dead_temps, apr_pool_cleanup_null);
     store_grant_child(rt, ptemp);
     store_write_configs(rt, ptemp);
     store_activate_staged(rt, ptemp);
