@@ -484,8 +484,13 @@ static apr_status_t sweep_dead_temps(void *data)
 static apr_status_t runtime_open_store(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
     const char *dir = acme_conf_store_dir(rt->base);
+    const char *why = acme_conf_check_store_dir(ptemp, dir);
     apr_status_t rv;
 
+    if (why) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, rt->base, "ACME00638: AcmeStoreDir: %s", why);
+        return APR_EINVAL;
+    }
     rv = acme_store_open(&rt->store, rt->pool, dir, 1);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, rt->base, "ACME00605: cannot open or create "

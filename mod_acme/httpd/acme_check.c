@@ -432,6 +432,17 @@ static void check_challenge_ports(apr_pool_t *p, server_rec *base, apr_array_hea
     }
 }
 
+static int check_store_dir(apr_pool_t *p, server_rec *base)
+{
+    const char *why = acme_conf_check_store_dir(p, acme_conf_store_dir(base));
+
+    if (!why) {
+        return 1;
+    }
+    report(base, apr_psprintf(p, "ACME00547: AcmeStoreDir: %s", why));
+    return 0;
+}
+
 static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                         server_rec *base)
 {
@@ -450,6 +461,7 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     ok = check_ssl_loaded(ptemp, base, decls);
     ok = check_terms(ptemp, base, decls) && ok;
     ok = check_served(ptemp, base, domains, decls) && ok;
+    ok = check_store_dir(ptemp, base) && ok;
     check_challenge_ports(ptemp, base, domains, decls);
     return ok ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }

@@ -479,6 +479,9 @@ static const char *set_store_dir(cmd_parms *cmd, void *dc, const char *arg)
         return apr_psprintf(cmd->pool, "ACME00513: AcmeStoreDir '%s' is not a valid path; "
                             "write a directory, absolute or relative to ServerRoot", arg);
     }
+    if ((err = acme_conf_check_store_dir(cmd->temp_pool, path))) {
+        return apr_psprintf(cmd->pool, "ACME00548: AcmeStoreDir: %s", err);
+    }
     cmd_conf(cmd)->store_dir = path;
     return NULL;
 }

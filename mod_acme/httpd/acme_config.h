@@ -96,6 +96,14 @@ const char *acme_conf_check_root_program(apr_pool_t *p, const char *path);
  * descriptor checked again: returns the descriptor to execute, or -1 with
  * *why set (from p). The caller closes it. */
 int acme_root_program_open(apr_pool_t *p, const char *path, const char **why);
+/* NULL if the store directory at path (absolute) can be root's alone: it,
+ * or where it does not exist yet the directory it would be created in, is a
+ * directory, and it and every directory (and link) on its way from "/" are
+ * owned by root and writable by nobody else (a sticky directory such as /tmp
+ * may be on the way). Else what is wrong and how to fix it, from p. Why: the
+ * parent keeps certificate keys there and acts on what it finds; a store the
+ * User could rename or replace lets the User point root elsewhere. */
+const char *acme_conf_check_store_dir(apr_pool_t *p, const char *path);
 
 extern const command_rec acme_cmds[];
 void *acme_conf_create_srv(apr_pool_t *p, server_rec *s);

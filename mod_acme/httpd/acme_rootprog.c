@@ -31,25 +31,30 @@ static const char *owner_text(apr_pool_t *p, uid_t uid)
     return apr_psprintf(p, "uid %ld", (long)uid);
 }
 
-/* NULL if st (of the path what) can only be changed by root. A directory
+/* NULL if st (of the path what) can only be changed by root. is_program: 1
+ * for the program itself, 0 for a directory on its way, -1 for the store and
+ * the directories on its way (only the messages differ). A directory
  * may be writable by others when it is sticky (like /tmp): others can then
  * replace only their own entries, and every entry we pass is root's. */
 static const char *entry_problem(apr_pool_t *p, const char *what, const struct stat *st,
                                  int is_program)
 {
     if (st->st_uid != 0) {
-        return apr_psprintf(p, "%s is owned by %s, not by root, yet root runs the program "
+        return apr_psprintf(p, "%s is owned by %s, not by root, yet root %s "
                             "(fix: chown root:root %s && chmod go-w %s)", what,
-                            owner_text(p, st->st_uid), what, what);
+                            owner_text(p, st->st_uid),
+                            is_program >= 0 ? "runs the program" : "keeps certificate keys there",
+                            what, what);
     }
     if (S_ISLNK(st->st_mode)) {
         return NULL;
     }
     if ((st->st_mode & (S_IWGRP | S_IWOTH))
-        && (is_program || !S_ISDIR(st->st_mode) || !(st->st_mode & S_ISVTX))) {
-        return apr_psprintf(p, "%s is writable by %s, so others could change what root runs "
+        && (is_program > 0 || !S_ISDIR(st->st_mode) || !(st->st_mode & S_ISVTX))) {
+        return apr_psprintf(p, "%s is writable by %s, so others could change what root %s "
                             "(fix: chown root:root %s && chmod go-w %s)", what,
-                            (st->st_mode & S_IWOTH) ? "every user" : "its group", what, what);
+                            (st->st_mode & S_IWOTH) ? "every user" : "its group",
+                            is_program >= 0 ? "runs" : "reads and writes there", what, what);
     }
     return NULL;
 }
@@ -68,8 +73,9 @@ static const char *lstat_problem(apr_pool_t *p, const char *what, int is_program
 }
 
 /* Every prefix of the absolute path, "/" first, by lstat: directories and
- * links on the way must be root's. The last component is checked too. */
-static const char *chain_problem(apr_pool_t *p, const char *path)
+ * links on the way must be root's. The last component is checked too, as a
+ * program when last is 1, as the store when -1. */
+static const char *chain_problem(apr_pool_t *p, const char *path, int last)
 {
     apr_size_t i, n = strlen(path);
     const char *why;
@@ -77,12 +83,13 @@ static const char *chain_problem(apr_pool_t *p, const char *path)
     if (path[0] != '/') {
         return apr_psprintf(p, "%s is not an absolute path", path);
     }
-    if ((why = lstat_problem(p, "/", 0))) {
+    if ((why = lstat_problem(p, "/", last < 0 ? -1 : 0))) {
         return why;
     }
     for (i = 1; i <= n; ++i) {
         if ((i == n || path[i] == '/') && path[i - 1] != '/'
-            && (why = lstat_problem(p, apr_pstrmemdup(p, path, i), i == n))) {
+            && (why = lstat_problem(p, apr_pstrmemdup(p, path, i),
+                                    last < 0 ? -1 : (i == n) ? last : 0))) {
             return why;
         }
     }
@@ -99,7 +106,7 @@ static const char *program_problem(apr_pool_t *p, const char *path, const char *
     char ebuf[256];
 
     /* Links on the way are root's (checked first), so where they lead is root's choice. */
-    if ((why = chain_problem(p, path))) {
+    if ((why = chain_problem(p, path, 1))) {
         return why;
     }
     if (!realpath(path, resolved)) {
@@ -107,7 +114,7 @@ static const char *program_problem(apr_pool_t *p, const char *path, const char *
                             apr_strerror(APR_FROM_OS_ERROR(errno), ebuf, sizeof(ebuf)));
     }
     *real = apr_pstrdup(p, resolved);
-    if (strcmp(*real, path) && (why = chain_problem(p, *real))) {
+    if (strcmp(*real, path) && (why = chain_problem(p, *real, 1))) {
         return apr_psprintf(p, "%s leads to %s: %s", path, *real, why);
     }
     if (stat(*real, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -151,4 +158,32 @@ int acme_root_program_open(apr_pool_t *p, const char *path, const char **why)
         return -1;
     }
     return fd;
+}
+
+const char *acme_conf_check_store_dir(apr_pool_t *p, const char *path)
+{
+    char *existing = apr_pstrdup(p, path), *slash;
+    struct stat st;
+    const char *why;
+
+    if (path[0] != '/') {
+        return apr_psprintf(p, "the store %s is not an absolute path", path);
+    }
+    /* What does not exist yet root creates: the part that exists decides. */
+    while (stat(existing, &st) < 0 && errno == ENOENT && (slash = strrchr(existing, '/'))) {
+        *(slash == existing ? slash + 1 : slash) = '\0';
+    }
+    if (stat(existing, &st) < 0) {
+        return apr_psprintf(p, "the store %s cannot be used: %s: %s", path, existing,
+                            strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return apr_psprintf(p, "the store %s cannot be %s: %s is not a directory (fix: set "
+                            "AcmeStoreDir to a directory, or a path root can create)", path,
+                            strcmp(existing, path) ? "created" : "used", existing);
+    }
+    if ((why = chain_problem(p, existing, -1))) {
+        return apr_psprintf(p, "the store %s is not root's alone: %s", path, why);
+    }
+    return NULL;
 }

@@ -1,9 +1,11 @@
 """Every bad value fails `apache2 -t` with the file, the line and what is wrong."""
+import os
+import pwd
 import re
 
 import pytest
 
-from harness import ssl_vhost
+from harness import HTTPD_USER, ssl_vhost
 
 
 def location_named(out, path, line):
@@ -75,9 +77,38 @@ def unreadable_ca_file(h, name):
     return "AcmeCACertificateFile", [path]
 
 
+def store_dir_owned_by_user(h, name):
+    """A store the server's User owns: it could swap its parts for links and
+    make root write certificate keys wherever it likes."""
+    path = os.path.join(h.serverroot, "userstore-" + name)
+    os.mkdir(path, 0o755)
+    os.chown(path, pwd.getpwnam(HTTPD_USER).pw_uid, -1)
+    h.write_config(vhosts=ssl_vhost(name), acme={"AcmeStoreDir": path})
+    return "AcmeStoreDir", [path, "owned by", "chown root:root"]
+
+
+def store_dir_in_user_directory(h, name):
+    """A store inside a directory the User may write: the User could rename it away."""
+    parent = os.path.join(h.serverroot, "userdir-" + name)
+    os.mkdir(parent, 0o755)
+    os.chown(parent, pwd.getpwnam(HTTPD_USER).pw_uid, -1)
+    path = os.path.join(parent, "store")
+    h.write_config(vhosts=ssl_vhost(name), acme={"AcmeStoreDir": path})
+    return "AcmeStoreDir", [parent, "owned by"]
+
+
+def store_dir_is_a_file(h, name):
+    path = os.path.join(h.serverroot, "afile-" + name)
+    with open(path, "w") as f:
+        f.write("not a directory\n")
+    h.write_config(vhosts=ssl_vhost(name), acme={"AcmeStoreDir": path})
+    return "AcmeStoreDir", [path, "not a directory"]
+
+
 CASES = [invalid_dns_name, wildcard_http01_only, agree_to_terms_missing, unknown_key_type,
          unknown_challenge_type, names_without_ssl_vhost, vhost_domain_with_unserved_name,
-         plain_vhost_domain, unreadable_ca_file]
+         plain_vhost_domain, unreadable_ca_file, store_dir_owned_by_user,
+         store_dir_in_user_directory, store_dir_is_a_file]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
