@@ -14,6 +14,27 @@ directory's meta, as a CA offering them does; Pebble ignores the "profile"
 member of the orders it gets. With challenge_types set (a list) authorizations
 offer only those challenge types, as a CA that supports fewer would.
 
+CA behaviours Pebble lacks, each a switch (None/False = off), each imitating
+what a public source documents:
+- refuse_replaces = "<problem type>": a new order carrying "replaces" (RFC 9773
+  §5) is answered with that problem (alreadyReplaced, unauthorized, malformed,
+  conflict): Boulder's wfe2 validateReplacementOrder / orderMatchesReplacement
+  (letsencrypt/boulder wfe2/wfe.go) answers alreadyReplaced (409) when a
+  replacement was already ordered, unauthorized (403) when another account
+  ordered the replaced certificate, malformed (400) when no identifier matches.
+- eab_on_lookup: a newAccount lookup (onlyReturnExisting) without
+  externalAccountBinding is answered 400 externalAccountRequired, as CAs that
+  want EAB on every newAccount request do
+  (ansible-collections/community.crypto issue #918).
+- freeze_authz = "<status>", freeze_order = ("<status>", {real statuses}):
+  authorizations / orders (in those real statuses) are shown in that status,
+  with Retry-After: freeze_retry_after, so a client waits for a CA that never
+  gets there (RFC 8555 §7.5.1, §7.4 polling).
+- reuse_failed_authz = {"validated": datetime, "expires": datetime}: every
+  order lists, per identifier, the same invalid authorization (challenge
+  failed at "validated", an empty "error" object), as Boulder once put failed
+  authorizations into new orders (letsencrypt/boulder issue #3333).
+
 ChallengeFanout: a plain HTTP server on the port where Pebble validates
 http-01 that asks several httpd instances for the token and returns the first
 200, for tests with two servers sharing one store.
@@ -137,6 +158,13 @@ class AcmeProxy:
         self.profiles = None
         # challenge types authorizations offer (a list); None leaves them alone
         self.challenge_types = None
+        # CA behaviours (see the module's doc string)
+        self.refuse_replaces = None
+        self.eab_on_lookup = False
+        self.freeze_authz = None
+        self.freeze_order = None
+        self.freeze_retry_after = 1
+        self.reuse_failed_authz = None
         self._server = None
         self._thread = None
 
@@ -236,7 +264,10 @@ class AcmeProxy:
         for g in gates:
             g.hold()
         try:
-            if h.command == "GET" and h.path.startswith("/renewal-info/") and self.ari_enabled:
+            own = self._own_answer(h.command, h.path, rec.payload)
+            if own is not None:
+                status, headers, out = own
+            elif h.command == "GET" and h.path.startswith("/renewal-info/") and self.ari_enabled:
                 status, headers, out = self._renewal_info(h.path[len("/renewal-info/"):])
             else:
                 status, headers, out = self._forward(h, body)
@@ -251,6 +282,7 @@ class AcmeProxy:
                 if h.path.startswith("/authZ/") and status == 200 and \
                         self.challenge_types is not None:
                     out = self._filter_challenges(out)
+                out, headers = self._rewrite(h.path, status, out, headers)
         except Exception as exc:  # noqa: BLE001 -- the client sees a 502 and the test the record
             status, headers, out = 502, [("Content-Type", "text/plain")], \
                 ("proxy error: %r" % (exc,)).encode()
@@ -281,6 +313,89 @@ class AcmeProxy:
             return r.status, headers, out
         finally:
             conn.close()
+
+    # -- CA behaviours ----------------------------------------------------
+    def _fresh_nonce(self):
+        ctx = ssl.create_default_context(cafile=self.pebble.ca.ca_pem)
+        conn = http.client.HTTPSConnection("127.0.0.1", self.pebble.port, context=ctx, timeout=30)
+        try:
+            conn.request("HEAD", "/nonce-plz")
+            r = conn.getresponse()
+            r.read()
+            return r.getheader("Replay-Nonce")
+        finally:
+            conn.close()
+
+    def _problem(self, http_status, short_type, detail):
+        headers = [("Content-Type", "application/problem+json"),
+                   ("Replay-Nonce", self._fresh_nonce())]
+        return http_status, headers, json.dumps(
+            {"type": "urn:ietf:params:acme:error:" + short_type, "detail": detail,
+             "status": http_status}).encode()
+
+    REFUSALS = {   # Boulder's status and wording for each (wfe2/wfe.go, probs/probs.go)
+        "alreadyReplaced": (409, "cannot indicate an order replaces certificate with serial "
+                                 "%s, which already has a replacement order"),
+        "unauthorized": (403, "requester account did not request the certificate being "
+                              "replaced by this order (%s)"),
+        "malformed": (400, "identifiers in this order do not match any identifiers in the "
+                           "certificate being replaced (%s)"),
+        "conflict": (409, "a replacement of %s is being ordered right now"),
+    }
+
+    def _own_answer(self, method, path, payload):
+        """The answer of a behaviour that replaces Pebble's, or None."""
+        if method != "POST" or not isinstance(payload, (dict, str)):
+            return None
+        if path == "/order-plz" and self.refuse_replaces and isinstance(payload, dict) \
+                and payload.get("replaces"):
+            code, detail = self.REFUSALS.get(self.refuse_replaces, (400, "refused: %s"))
+            return self._problem(code, self.refuse_replaces, detail % payload["replaces"])
+        if path == "/sign-me-up" and self.eab_on_lookup and isinstance(payload, dict) \
+                and payload.get("onlyReturnExisting") and "externalAccountBinding" not in payload:
+            return self._problem(400, "externalAccountRequired",
+                                 "external account binding parameters required")
+        if path.startswith("/authZ/reused-") and self.reuse_failed_authz:
+            ident = path[len("/authZ/reused-"):]
+            when = self.reuse_failed_authz
+            doc = {"status": "invalid", "expires": rfc3339(when["expires"]),
+                   "identifier": {"type": "dns", "value": ident},
+                   "challenges": [{"type": "http-01", "status": "invalid",
+                                   "url": self.origin + "/chalZ/reused-" + ident,
+                                   "token": "reused-failed-token_" + "A" * 22,
+                                   "validated": rfc3339(when["validated"]), "error": {}}]}
+            return 200, [("Content-Type", "application/json"),
+                         ("Replay-Nonce", self._fresh_nonce())], json.dumps(doc).encode()
+        return None
+
+    def _rewrite(self, path, status, out, headers):
+        """Pebble's answer as the configured CA would give it."""
+        if status not in (200, 201) or not out:
+            return out, headers
+        is_order = path == "/order-plz" or path.startswith("/my-order/") or \
+            path.startswith("/finalize-order/")
+        is_authz = path.startswith("/authZ/")
+        if not (is_order and (self.freeze_order or self.reuse_failed_authz)) and \
+                not (is_authz and self.freeze_authz):
+            return out, headers
+        doc = json.loads(out)
+        frozen = False
+        if is_order and self.reuse_failed_authz:
+            doc["authorizations"] = [self.origin + "/authZ/reused-" + i.get("value", "")
+                                     for i in doc.get("identifiers", [])]
+        if is_order and self.freeze_order:
+            shown, real = self.freeze_order
+            if doc.get("status") in real:
+                doc["status"] = shown
+                doc.pop("certificate", None)
+                frozen = True
+        if is_authz and self.freeze_authz:
+            doc["status"] = self.freeze_authz
+            frozen = True
+        if frozen:
+            headers = [(k, v) for k, v in headers if k.lower() != "retry-after"] + \
+                [("Retry-After", str(int(self.freeze_retry_after)))]
+        return json.dumps(doc, indent=2).encode(), headers
 
     def _filter_challenges(self, out):
         doc = json.loads(out)

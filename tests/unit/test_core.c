@@ -112,6 +112,82 @@ static void test_problems(void **state)
     assert_int_equal(acme_problem_set(NULL, p, APR_ENOENT, NULL, "x"), APR_ENOENT);
 }
 
+static acme_problem_t answer(const char *type, int http_status)
+{
+    acme_problem_t prob;
+
+    acme_problem_clear(&prob);
+    prob.status = APR_EGENERAL;
+    prob.type = type;
+    prob.http_status = http_status;
+    return prob;
+}
+
+static void test_refused_replaces(void **state)
+{
+    static const char *const refusals[] = {
+        ACME_ERROR_NS "alreadyReplaced", ACME_ERROR_NS "unauthorized", ACME_ERROR_NS "malformed",
+        ACME_ERROR_NS "conflict", ACME_ERROR_NS "serverInternal", "about:blank", NULL
+    };
+    static const int statuses[] = { 409, 403, 400, 409, 500, 404 };
+    acme_problem_t prob;
+    int i;
+
+    (void)state;
+    for (i = 0; refusals[i]; ++i) {
+        prob = answer(refusals[i], statuses[i]);
+        assert_true(acme_problem_refuses_replaces(&prob));
+    }
+    /* An answer without a type is still the CA's answer. */
+    prob = answer(NULL, 400);
+    assert_true(acme_problem_refuses_replaces(&prob));
+    /* Not about "replaces": the same without it. */
+    prob = answer(ACME_ERROR_NS "accountDoesNotExist", 400);
+    assert_false(acme_problem_refuses_replaces(&prob));
+    prob = answer(ACME_ERROR_NS "rateLimited", 429);
+    assert_false(acme_problem_refuses_replaces(&prob));
+    prob = answer(ACME_ERROR_NS "userActionRequired", 403);
+    assert_false(acme_problem_refuses_replaces(&prob));
+    /* No answer at all (connection refused, timeout). */
+    prob = answer(NULL, 0);
+    assert_false(acme_problem_refuses_replaces(&prob));
+    assert_false(acme_problem_refuses_replaces(NULL));
+}
+
+static void test_account_gone(void **state)
+{
+    acme_problem_t prob;
+
+    (void)state;
+    prob = answer(ACME_ERROR_NS "accountDoesNotExist", 400);
+    assert_true(acme_problem_account_gone(&prob, 0));
+    assert_true(acme_problem_account_gone(&prob, 1));
+    /* unauthorized with "replaces" is about the replaced certificate. */
+    prob = answer(ACME_ERROR_NS "unauthorized", 403);
+    assert_true(acme_problem_account_gone(&prob, 0));
+    assert_false(acme_problem_account_gone(&prob, 1));
+    prob = answer(ACME_ERROR_NS "alreadyReplaced", 409);
+    assert_false(acme_problem_account_gone(&prob, 0));
+    assert_false(acme_problem_account_gone(&prob, 1));
+    prob = answer(NULL, 0);
+    assert_false(acme_problem_account_gone(&prob, 0));
+}
+
+static void test_lookup_means_create(void **state)
+{
+    acme_problem_t prob;
+
+    (void)state;
+    prob = answer(ACME_ERROR_NS "accountDoesNotExist", 400);
+    assert_true(acme_problem_lookup_means_create(&prob));
+    prob = answer(ACME_ERROR_NS "externalAccountRequired", 400);
+    assert_true(acme_problem_lookup_means_create(&prob));
+    prob = answer(ACME_ERROR_NS "unauthorized", 403);
+    assert_false(acme_problem_lookup_means_create(&prob));
+    prob = answer(ACME_ERROR_NS "malformed", 400);
+    assert_false(acme_problem_lookup_means_create(&prob));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -119,6 +195,9 @@ int main(void)
         UNIT_TEST(test_log_truncates_long_messages),
         UNIT_TEST(test_clock),
         UNIT_TEST(test_problems),
+        UNIT_TEST(test_refused_replaces),
+        UNIT_TEST(test_account_gone),
+        UNIT_TEST(test_lookup_means_create),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);

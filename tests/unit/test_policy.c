@@ -293,6 +293,23 @@ static void test_failover_retry_schedule(void **state)
     assert_int_equal(acme_policy_failover_retry_at(1, 2, t0, t0 + HOUR, 0.5), t0 + HOUR);
 }
 
+static void test_ca_wait_bounded(void **state)
+{
+    (void)state;
+    /* Counted in polls: a CA that keeps saying "soon". */
+    assert_false(acme_policy_ca_wait_over(1, t0, t0));
+    assert_false(acme_policy_ca_wait_over(ACME_CA_WAIT_POLLS - 1, t0, t0 + MINUTE));
+    assert_true(acme_policy_ca_wait_over(ACME_CA_WAIT_POLLS, t0, t0 + apr_time_from_sec(30)));
+    /* And in time: a CA that asks for long pauses. */
+    assert_false(acme_policy_ca_wait_over(2, t0, t0 + ACME_CA_WAIT_TIME - 1));
+    assert_true(acme_policy_ca_wait_over(2, t0, t0 + ACME_CA_WAIT_TIME));
+    /* The next poll: the CA's Retry-After, else the fallback, never past the bound. */
+    assert_int_equal(acme_policy_ca_wait_next(t0, t0 + MINUTE, t0 + 1), t0 + MINUTE);
+    assert_int_equal(acme_policy_ca_wait_next(t0, 0, t0 + 1), t0 + 1);
+    assert_int_equal(acme_policy_ca_wait_next(t0, t0 + 30 * DAY, t0 + 1), t0 + ACME_CA_WAIT_TIME);
+    assert_int_equal(acme_policy_ca_wait_next(t0, 0, t0 + DAY), t0 + ACME_CA_WAIT_TIME);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +335,7 @@ int main(void)
         UNIT_TEST(test_failover_single_ca),
         UNIT_TEST(test_failover_returns_to_first),
         UNIT_TEST(test_failover_retry_schedule),
+        UNIT_TEST(test_ca_wait_bounded),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -110,3 +110,34 @@ int acme_problem_is(const acme_problem_t *prob, const char *short_type)
 
     return type && short_type && strcmp(type, short_type) == 0;
 }
+
+int acme_problem_refuses_replaces(const acme_problem_t *prob)
+{
+    /* Problems that would be the same without "replaces". */
+    static const char *const unrelated[] = {
+        "accountDoesNotExist", "rateLimited", "badNonce", "userActionRequired", NULL
+    };
+    int i;
+
+    if (!prob || prob->http_status < 400) {
+        return 0;
+    }
+    for (i = 0; unrelated[i]; ++i) {
+        if (acme_problem_is(prob, unrelated[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int acme_problem_account_gone(const acme_problem_t *prob, int carried_replaces)
+{
+    return acme_problem_is(prob, "accountDoesNotExist")
+           || (!carried_replaces && acme_problem_is(prob, "unauthorized"));
+}
+
+int acme_problem_lookup_means_create(const acme_problem_t *prob)
+{
+    return acme_problem_is(prob, "accountDoesNotExist")
+           || acme_problem_is(prob, "externalAccountRequired");
+}

@@ -82,6 +82,29 @@ const char *acme_problem_str(const acme_problem_t *prob, apr_pool_t *p);
 const char *acme_problem_short_type(const acme_problem_t *prob);
 int acme_problem_is(const acme_problem_t *prob, const char *short_type);
 
+/* What a CA's answer means for the client; pure functions of the problem.
+ *
+ * acme_problem_refuses_replaces: 1 when prob, the CA's answer to a newOrder
+ * that carried "replaces" (RFC 9773 §5), is to be answered by ordering again
+ * without it in the same attempt. Any problem document the CA sent (HTTP
+ * status >= 400) counts, whatever its type (alreadyReplaced, unauthorized,
+ * malformed, conflict, serverInternal...): the CA may refuse the replacement
+ * for reasons of its own (Let's Encrypt answers unauthorized when another
+ * account ordered the replaced certificate). Not: no answer at all,
+ * accountDoesNotExist, rateLimited, badNonce, userActionRequired, which are
+ * not about "replaces". 0 otherwise. */
+int acme_problem_refuses_replaces(const acme_problem_t *prob);
+/* 1 when prob, the CA's answer to a signed request, means the account the
+ * request named is gone (to be looked up or created again):
+ * accountDoesNotExist, or unauthorized on a request that carried no
+ * "replaces" (carried_replaces 0). 0 otherwise. */
+int acme_problem_account_gone(const acme_problem_t *prob, int carried_replaces);
+/* 1 when prob, the CA's answer to a newAccount lookup with
+ * onlyReturnExisting (RFC 8555 §7.3.1), means "no account for this key yet:
+ * create one": accountDoesNotExist, or externalAccountRequired from a CA that
+ * wants External Account Binding on every newAccount request (§7.3.4). */
+int acme_problem_lookup_means_create(const acme_problem_t *prob);
+
 #define ACME_ERROR_NS "urn:ietf:params:acme:error:"
 
 #endif

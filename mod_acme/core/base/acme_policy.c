@@ -182,3 +182,16 @@ int acme_policy_failover_start(acme_failover_t *state, int ca_count, apr_time_t 
     }
     return 0;
 }
+
+int acme_policy_ca_wait_over(int polls, apr_time_t since, apr_time_t now)
+{
+    return polls >= ACME_CA_WAIT_POLLS || (since > 0 && now - since >= ACME_CA_WAIT_TIME);
+}
+
+apr_time_t acme_policy_ca_wait_next(apr_time_t since, apr_time_t retry_after,
+                                    apr_time_t fallback)
+{
+    apr_time_t at = retry_after > 0 ? retry_after : fallback;
+
+    return at > since + ACME_CA_WAIT_TIME ? since + ACME_CA_WAIT_TIME : at;
+}

@@ -50,6 +50,26 @@ apr_time_t acme_policy_ari_pick(apr_time_t start, apr_time_t end, apr_time_t now
  * 0 = none) clamped to 1 minute .. 24 hours from now; 6 hours without one. */
 apr_time_t acme_policy_ari_next_poll(apr_time_t now, apr_time_t retry_after);
 
+/* Waiting for the CA (RFC 8555 §7.5.1, §7.4): an authorization it keeps
+ * "pending" after the challenge was answered, an order it keeps "pending"
+ * with every authorization valid, or "processing" after finalization. Each
+ * wait ends after ACME_CA_WAIT_POLLS polls or ACME_CA_WAIT_TIME, whichever
+ * comes first: a CA that says Retry-After: 1 thirty times is stuck as much as
+ * one that is silent for 20 minutes. The poll interval is the CA's
+ * Retry-After, else 0.5 s doubling to 10 s, so 30 polls take about 4.5
+ * minutes without one. */
+#define ACME_CA_WAIT_POLLS       30
+#define ACME_CA_WAIT_TIME        apr_time_from_sec(20 * 60)
+
+/* Is a wait that began at since (absolute) and has polled polls times
+ * (including the one just made) over at now? 1 = give the order up. */
+int acme_policy_ca_wait_over(int polls, apr_time_t since, apr_time_t now);
+/* When to poll next in such a wait: the CA's retry_after (absolute, 0 =
+ * none: fallback), never later than the end of the wait (since +
+ * ACME_CA_WAIT_TIME), so a huge Retry-After cannot make it wait forever. */
+apr_time_t acme_policy_ca_wait_next(apr_time_t since, apr_time_t retry_after,
+                                    apr_time_t fallback);
+
 /* CA failover over a list of ca_count directory URLs (AcmeCA). */
 #define ACME_FAILOVER_AFTER      3                               /* failures at one CA */
 #define ACME_FAILOVER_RETURN     apr_time_from_sec(24 * 3600)    /* time on a backup */

@@ -184,6 +184,8 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
         }
         rec->job->step = acme_step_after(step, outcome);
         rec->job->poll_interval = ACME_POLL_INITIAL;
+        rec->job->ca_polls = 0;
+        rec->job->ca_wait_since = 0;
         if (rec->job->step == ACME_STEP_IDLE) {
             job_staged(driver, rec);
             acme_record_status_update(driver, rec, domain, sc.p);
@@ -228,7 +230,8 @@ static apr_status_t job_start(acme_driver_t *driver, acme_record_t *rec, const a
     job->reason = reason;
     /* RFC 9773 §5: tell the CA which certificate this one replaces (only one it issued). */
     if (rec->has_cert && rec->cert_ari_id[0]
-        && (!rec->cert_ca[0] || (ca_url && strcmp(rec->cert_ca, ca_url) == 0))) {
+        && (!rec->cert_ca[0] || (ca_url && strcmp(rec->cert_ca, ca_url) == 0))
+        && strcmp(rec->cert_ari_id, rec->replaces_refused) != 0) {
         job->replaces = apr_pstrdup(pool, rec->cert_ari_id);
     }
     rec->job = job;

@@ -46,6 +46,8 @@ typedef struct acme_job_t {
     apr_array_header_t *authz_urls; /* const char*, of the order */
     apr_array_header_t *pending;    /* acme_pending_t*, published and responded to */
     apr_interval_time_t poll_interval;
+    int ca_polls;                   /* polls of the CA in the current step's wait */
+    apr_time_t ca_wait_since;       /* when that wait began, 0 = not waiting */
     int account_retried;
     struct acme_dns01_set_t *dns01; /* dns-01 answers of the order (acme_dns01.c) */
     const char *activity;           /* what it waits for (status "activity"), or NULL */
@@ -86,6 +88,7 @@ typedef struct acme_record_t {
     char cert_serial[80];
     char cert_ca[ACME_ERR_URL_MAX]; /* directory URL it came from, "" = unknown */
     char cert_ari_id[ACME_ARI_ID_MAX]; /* "" = none */
+    char replaces_refused[ACME_ARI_ID_MAX]; /* the CA refused an order replacing it; "" = none */
     acme_ari_state_t ari;
     int warning;                    /* inside the warn window and renewal keeps failing */
     apr_time_t expiring_posted_at;  /* the last ACME_EVENT_EXPIRING */

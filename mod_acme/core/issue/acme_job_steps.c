@@ -3,7 +3,6 @@
  * into the next step (acme_step_after), persists the job and schedules it. */
 #include <string.h>
 #include <apr_strings.h>
-#include <apr_lib.h>
 #include <openssl/x509.h>
 
 #include "acme_job_int.h"
@@ -36,10 +35,53 @@ static acme_outcome_e ca_failed(acme_step_ctx_t *sc, apr_status_t rv)
     return ACME_OUTCOME_FAILED;
 }
 
+/* A failure the CA reported in a resource it served (an order, an
+ * authorization), not a CA out of reach: without a problem type and HTTP
+ * status it would read as one (acme_ca_note_failure), so the URL goes into
+ * the detail instead. */
+static void ca_reported(acme_step_ctx_t *sc, const char *url)
+{
+    if (!url) {
+        return;
+    }
+    if (sc->prob.type || sc->prob.http_status) {
+        sc->prob.url = url;
+        return;
+    }
+    sc->prob.detail = apr_psprintf(sc->p, "%s (%s)", sc->prob.detail ? sc->prob.detail : "", url);
+    sc->prob.url = NULL;
+}
+
 static acme_outcome_e wait_for_ca(acme_step_ctx_t *sc, apr_time_t retry_after)
 {
     sc->retry_after = retry_after;
     return ACME_OUTCOME_WAIT;
+}
+
+/* The CA keeps what (an authorization, the order) in status: wait as it
+ * asks, but not forever (acme_policy_ca_wait_over). The attempt then fails
+ * like any other: error on the status page, "failed" event, backoff, and a
+ * new order at the next attempt. */
+static acme_outcome_e wait_for_ca_bounded(acme_step_ctx_t *sc, apr_time_t retry_after,
+                                          const char *what, const char *status, const char *url)
+{
+    acme_job_t *job = sc->job;
+
+    if (!job->ca_wait_since) {
+        job->ca_wait_since = sc->now;
+    }
+    job->ca_polls += 1;
+    if (acme_policy_ca_wait_over(job->ca_polls, job->ca_wait_since, sc->now)) {
+        acme_problem_set(&sc->prob, sc->p, APR_TIMEUP, NULL, "the CA still has %s %s after "
+                         "%d polls in %" APR_TIME_T_FMT " s (limit: %d polls or %" APR_TIME_T_FMT
+                         " s); giving this order up, the next attempt makes a new one", what,
+                         status, job->ca_polls, apr_time_sec(sc->now - job->ca_wait_since),
+                         ACME_CA_WAIT_POLLS, apr_time_sec(ACME_CA_WAIT_TIME));
+        ca_reported(sc, url);
+        return ACME_OUTCOME_FAILED;
+    }
+    return wait_for_ca(sc, acme_policy_ca_wait_next(job->ca_wait_since, retry_after,
+                                                    sc->now + job->poll_interval));
 }
 
 /* ---- ACCOUNT ---- */
@@ -201,11 +243,12 @@ static void job_adopt_order(acme_step_ctx_t *sc, const acme_order_t *order)
 }
 
 /* A stored account URL the CA no longer honours: find or create the account
- * again, once per job. */
-static acme_outcome_e order_request_failed(acme_step_ctx_t *sc, apr_status_t rv)
+ * again, once per job. An answer to a request that carried "replaces" is
+ * about the replaced certificate, not the account (acme_problem_account_gone). */
+static acme_outcome_e order_request_failed(acme_step_ctx_t *sc, apr_status_t rv,
+                                           int carried_replaces)
 {
-    if ((acme_problem_is(&sc->prob, "accountDoesNotExist") || acme_problem_is(&sc->prob, "unauthorized"))
-        && !sc->job->account_retried) {
+    if (acme_problem_account_gone(&sc->prob, carried_replaces) && !sc->job->account_retried) {
         acme_log(&sc->driver->ctx, ACME_LOG_WARN, rv,
                  "ACME00412: %s: the CA rejects the stored account (%s); looking it up again",
                  sc->domain->name, acme_problem_str(&sc->prob, sc->p));
@@ -224,22 +267,6 @@ static acme_outcome_e new_order_needed(acme_step_ctx_t *sc, apr_status_t rv, con
     acme_problem_clear(&sc->prob);
     job_drop_order(sc);
     return ACME_OUTCOME_NEW_ORDER;
-}
-
-/* RFC 9773 §5: a CA that will not take "replaces" for this certificate. */
-static int replaces_rejected(const acme_problem_t *prob, apr_pool_t *p)
-{
-    const char *detail = prob->detail ? apr_pstrdup(p, prob->detail) : "";
-    char *c;
-
-    if (acme_problem_is(prob, "alreadyReplaced")) {
-        return 1;
-    }
-    for (c = (char *)detail; *c; ++c) {
-        *c = (char)apr_tolower(*c);
-    }
-    return (acme_problem_is(prob, "malformed") || acme_problem_is(prob, "conflict"))
-           && strstr(detail, "replaces") != NULL;
 }
 
 /* "replaces" only where the CA speaks ARI. */
@@ -304,21 +331,30 @@ static apr_status_t order_profile(acme_step_ctx_t *sc, const char **profile)
     return APR_SUCCESS;
 }
 
-static apr_status_t new_order(acme_step_ctx_t *sc, acme_order_t **order)
+/* *carried: whether the request that failed carried "replaces". */
+static apr_status_t new_order(acme_step_ctx_t *sc, acme_order_t **order, int *carried)
 {
     const char *replaces = order_replaces(sc), *profile;
     apr_status_t rv;
 
+    *carried = 0;
     if ((rv = order_profile(sc, &profile)) != APR_SUCCESS) {
         return rv;
     }
+    *carried = replaces != NULL;
     rv = acme_client_new_order(sc->ca->client, sc->p, sc->domain->names, profile,
                                replaces, order, &sc->prob);
-    if (rv != APR_SUCCESS && replaces && replaces_rejected(&sc->prob, sc->p)) {
-        acme_log(&sc->driver->ctx, ACME_LOG_NOTICE, rv, "ACME00420: %s: the CA does not accept "
-                 "\"replaces\": %s (%s); ordering without it", sc->domain->name, replaces,
-                 acme_problem_str(&sc->prob, sc->p));
+    /* RFC 9773 §5: the CA may refuse the replacement for reasons of its own
+     * (another account ordered the old certificate, it is already replaced):
+     * the certificate is still needed, so order it as a new one. */
+    if (rv != APR_SUCCESS && replaces && acme_problem_refuses_replaces(&sc->prob)) {
+        acme_log(&sc->driver->ctx, ACME_LOG_NOTICE, rv, "ACME00420: %s: the CA refuses an "
+                 "order that replaces %s: %s; ordering without \"replaces\"", sc->domain->name,
+                 replaces, acme_problem_str(&sc->prob, sc->p));
         sc->job->replaces = NULL;
+        apr_cpystrn(sc->rec->replaces_refused, replaces, sizeof(sc->rec->replaces_refused));
+        *carried = 0;
+        acme_problem_clear(&sc->prob);
         rv = acme_client_new_order(sc->ca->client, sc->p, sc->domain->names, profile,
                                    NULL, order, &sc->prob);
     }
@@ -343,6 +379,7 @@ static acme_outcome_e step_order(acme_step_ctx_t *sc)
     acme_order_t *order = NULL;
     apr_time_t retry_after = 0;
     apr_status_t rv;
+    int carried;
 
     if (job->order_url) {
         rv = acme_client_get_order(sc->ca->client, sc->p, job->order_url, &order, &retry_after,
@@ -351,14 +388,14 @@ static acme_outcome_e step_order(acme_step_ctx_t *sc)
             return new_order_needed(sc, rv, "can no longer be used");
         }
         if (rv != APR_SUCCESS) {
-            return order_request_failed(sc, rv);
+            return order_request_failed(sc, rv, 0);
         }
         job_adopt_order(sc, order);
         return ACME_OUTCOME_DONE;
     }
-    rv = new_order(sc, &order);
+    rv = new_order(sc, &order, &carried);
     if (rv != APR_SUCCESS) {
-        return order_request_failed(sc, rv);
+        return order_request_failed(sc, rv, carried);
     }
     job_adopt_order(sc, order);
     acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME00417: %s: order %s created (%s)",
@@ -414,8 +451,57 @@ static acme_outcome_e authz_failed(acme_step_ctx_t *sc, const acme_authz_t *auth
     sc->prob.detail = apr_psprintf(sc->p, "%s: authorization %s%s%s", authz->identifier, authz->status,
                                    authz->error.detail ? ": " : "",
                                    authz->error.detail ? authz->error.detail : "");
-    if (!sc->prob.url) {
-        sc->prob.url = authz->url;
+    ca_reported(sc, sc->prob.url ? sc->prob.url : authz->url);
+    return ACME_OUTCOME_FAILED;
+}
+
+/* Reused failed authorizations: no new order before it expires, but look
+ * again at least this often (the CA may stop reusing it). */
+#define ACME_REUSED_AUTHZ_RECHECK apr_time_from_sec(24 * 3600)
+
+/* When the authorization's challenges failed (the latest "validated" of an
+ * invalid challenge), 0 = not said. */
+static apr_time_t authz_failed_at(const acme_authz_t *authz)
+{
+    apr_time_t at = 0;
+    int i;
+
+    for (i = 0; authz->challenges && i < authz->challenges->nelts; ++i) {
+        const acme_challenge_t *c = APR_ARRAY_IDX(authz->challenges, i, const acme_challenge_t *);
+
+        if (c->status && strcmp(c->status, "invalid") == 0 && c->validated > at) {
+            at = c->validated;
+        }
+    }
+    return at;
+}
+
+/* An authorization already invalid before this job answered it, failed
+ * before the job began (or at a time the CA does not give): the CA put an
+ * old failed authorization into the new order (as Boulder once did, letsencrypt/boulder#3333),
+ * and every new order gets it again until it expires. Say so, and make the
+ * attempt's backoff last until it expires (at most ACME_REUSED_AUTHZ_RECHECK). */
+static acme_outcome_e authz_reused_failed(acme_step_ctx_t *sc, const acme_authz_t *authz)
+{
+    apr_time_t failed_at = authz_failed_at(authz);
+    const char *cause = acme_problem_str(&authz->error, sc->p);
+
+    sc->prob = authz->error;
+    if (sc->prob.status == APR_SUCCESS) {
+        sc->prob.status = APR_EGENERAL;
+    }
+    sc->prob.detail = apr_psprintf(sc->p, "%s: the CA reuses a failed authorization from %s; "
+                                   "it expires at %s; no new order before then (the failure "
+                                   "then: %s)", authz->identifier,
+                                   failed_at ? acme_time_rfc3339(sc->p, failed_at)
+                                             : "an earlier attempt",
+                                   authz->expires ? acme_time_rfc3339(sc->p, authz->expires)
+                                                  : "a time the CA does not give",
+                                   cause);
+    ca_reported(sc, sc->prob.url ? sc->prob.url : authz->url);
+    if (authz->expires > sc->now) {
+        sc->prob.retry_after = authz->expires < sc->now + ACME_REUSED_AUTHZ_RECHECK
+                               ? authz->expires : sc->now + ACME_REUSED_AUTHZ_RECHECK;
     }
     return ACME_OUTCOME_FAILED;
 }
@@ -445,6 +531,10 @@ static acme_outcome_e step_authorize(acme_step_ctx_t *sc)
         if (strcmp(authz->status, "valid") == 0) {
             continue;
         }
+        if (strcmp(authz->status, "invalid") == 0
+            && (!authz_failed_at(authz) || authz_failed_at(authz) < sc->job->started)) {
+            return authz_reused_failed(sc, authz);
+        }
         if (strcmp(authz->status, "pending") != 0) {
             return authz_failed(sc, authz);
         }
@@ -461,6 +551,7 @@ static acme_outcome_e step_validate(acme_step_ctx_t *sc)
 {
     acme_job_t *job = sc->job;
     apr_time_t retry_after, latest = 0;
+    const acme_pending_t *stuck = NULL;
     int i, waiting = 0;
 
     for (i = 0; i < job->pending->nelts; ++i) {
@@ -477,6 +568,7 @@ static acme_outcome_e step_validate(acme_step_ctx_t *sc)
         if (strcmp(authz->status, "pending") == 0) {
             APR_ARRAY_IDX(job->pending, waiting++, acme_pending_t *) = pending;
             latest = retry_after > latest ? retry_after : latest;
+            stuck = pending;
             continue;
         }
         acme_job_withdraw(sc->driver, pending);
@@ -495,8 +587,11 @@ static acme_outcome_e step_validate(acme_step_ctx_t *sc)
     job->pending->nelts = waiting;
     if (!waiting) {
         acme_dns01_teardown(sc->driver, job);
+        return ACME_OUTCOME_DONE;
     }
-    return waiting ? wait_for_ca(sc, latest) : ACME_OUTCOME_DONE;
+    return wait_for_ca_bounded(sc, latest, apr_psprintf(sc->p, "the authorization of %s",
+                                                        stuck->identifier),
+                               "pending", stuck->authz_url);
 }
 
 /* ---- FINALIZE ---- */
@@ -523,9 +618,7 @@ static acme_outcome_e order_invalid(acme_step_ctx_t *sc, const acme_order_t *ord
     if (!sc->prob.detail) {
         sc->prob.detail = apr_psprintf(sc->p, "the order became %s", order->status);
     }
-    if (!sc->prob.url) {
-        sc->prob.url = order->url;
-    }
+    ca_reported(sc, sc->prob.url ? sc->prob.url : order->url);
     return ACME_OUTCOME_FAILED;
 }
 
@@ -598,7 +691,7 @@ static acme_outcome_e step_finalize(acme_step_ctx_t *sc)
         return finalize_order(sc, order);
     }
     if (strcmp(order->status, "pending") == 0) {
-        return wait_for_ca(sc, retry_after);
+        return wait_for_ca_bounded(sc, retry_after, "the order", "pending", order->url);
     }
     if (strcmp(order->status, "processing") == 0 || strcmp(order->status, "valid") == 0) {
         /* Finalized before a restart: root still holds that CSR's key. */
@@ -619,7 +712,7 @@ static acme_outcome_e certificate_url(acme_step_ctx_t *sc)
         return failed;
     }
     if (strcmp(order->status, "processing") == 0) {
-        return wait_for_ca(sc, retry_after);
+        return wait_for_ca_bounded(sc, retry_after, "the order", "processing", order->url);
     }
     if (strcmp(order->status, "valid") != 0 || !order->certificate) {
         return order_invalid(sc, order);

@@ -291,8 +291,16 @@ static apr_status_t find_account(acme_client_t *client, apr_pool_t *p,
     rv = post_json(client, p, dir->new_account, payload, NULL, NULL, ACME_MAX_JSON_BODY,
                    &resp, prob);
     json_decref(payload);
+    /* Some EAB CAs want the binding on every newAccount request and refuse
+     * the lookup with externalAccountRequired: no account can be found
+     * without one, so one is created, with the binding (RFC 8555 §7.3.4). */
+    if (rv != APR_SUCCESS && acme_problem_is(prob, "externalAccountRequired") && !client->eab_kid) {
+        return acme_problem_set(prob, p, APR_EACCES, ACME_ERROR_NS "externalAccountRequired",
+                                "the CA requires External Account Binding; add "
+                                "'AcmeEAB <kid> <hmac>' from your CA account page");
+    }
     if (rv != APR_SUCCESS) {
-        return acme_problem_is(prob, "accountDoesNotExist") ? APR_ENOENT : rv;
+        return acme_problem_lookup_means_create(prob) ? APR_ENOENT : rv;
     }
     if ((rv = expect_status(p, dir->new_account, resp, 200, 200, prob))) return rv;
     if ((rv = take_account(client, p, dir->new_account, resp, prob))) return rv;

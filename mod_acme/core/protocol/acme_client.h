@@ -29,6 +29,7 @@ typedef struct acme_order_t {
 
 typedef struct acme_challenge_t {
     const char *type, *url, *token, *status;
+    apr_time_t validated;        /* when the CA validated (or failed) it, 0 = not said */
 } acme_challenge_t;
 
 typedef struct acme_authz_t {
@@ -38,7 +39,9 @@ typedef struct acme_authz_t {
     const char *identifier;
     int wildcard;
     apr_array_header_t *challenges; /* acme_challenge_t* */
-    acme_problem_t error;        /* first failed challenge's error, if any */
+    acme_problem_t error;        /* first failed challenge's error, if any; an "error" that
+                                    is empty or not an object still reads as a problem */
+    apr_time_t expires;          /* RFC 8555 §7.1.4 "expires", 0 = not said or unreadable */
 } acme_authz_t;
 
 /* Parsers: JSON text from the CA → struct. APR_EINVAL with prob set when a

@@ -299,11 +299,32 @@ static apr_status_t embedded_error(apr_pool_t *p, json_t *obj, const char *url, 
 {
     json_t *e = json_object_get(obj, "error");
 
+    (void)what;
+    (void)prob;
     acme_problem_clear(error);
     if (!e || json_is_null(e)) return APR_SUCCESS;
-    if (!json_is_object(e)) return invalid(prob, p, what, "member \"error\" is not an object");
+    /* An error the CA states badly is still an error: the resource stays
+     * readable, so its status decides and the failure can be reported. */
+    if (!json_is_object(e)) {
+        acme_problem_set(error, p, APR_EGENERAL, NULL, "the CA's \"error\" member is not "
+                         "an object");
+        error->url = url ? apr_pstrdup(p, url) : NULL;
+        return APR_SUCCESS;
+    }
     problem_from_object(p, e, 0, url, error);
     return APR_SUCCESS;
+}
+
+/* An optional RFC 3339 time member; 0 when absent or unreadable (informative only). */
+static apr_time_t optional_time(json_t *obj, const char *key)
+{
+    apr_time_t when;
+
+    if (acme_time_rfc3339_parse(json_string_value(json_object_get(obj, key)), &when)
+        != APR_SUCCESS) {
+        return 0;
+    }
+    return when;
 }
 
 static apr_status_t parse_authz_urls(apr_pool_t *p, json_t *root, const char *base_url,
@@ -416,6 +437,7 @@ static apr_status_t parse_challenge(apr_pool_t *p, json_t *obj, const char *base
     if (chal->token && !acme_token_is_valid(chal->token)) {
         return invalid(prob, p, what, "the token holds characters outside base64url");
     }
+    chal->validated = optional_time(obj, "validated");
     if (!error->status && (rv = embedded_error(p, obj, chal->url, what, error, prob))) {
         return rv;
     }
@@ -476,6 +498,7 @@ apr_status_t acme_authz_parse(apr_pool_t *p, const char *json, apr_size_t len, c
         && (rv = parse_identifier(p, root, what, authz, prob)) == APR_SUCCESS) {
         rv = parse_challenges(p, root, base_url, what, authz, prob);
     }
+    authz->expires = optional_time(root, "expires");
     json_decref(root);
     if (rv == APR_SUCCESS) *pauthz = authz;
     return rv;
