@@ -130,6 +130,40 @@ static void view_live(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
     }
 }
 
+/* The status file is the User's: a line break in one of its strings would
+ * print a line of the User's choosing among acmectl's own. Every string of
+ * the document becomes one line (the rest is escaped on output). */
+static void status_one_line(json_t *json, int depth)
+{
+    const char *key;
+    json_t *value;
+    size_t i;
+
+    if (json_is_string(json) && strpbrk(json_string_value(json), "\n\r")) {
+        char *copy = strdup(json_string_value(json)), *c;
+
+        for (c = copy; c && *c; ++c) {
+            if (*c == '\n' || *c == '\r') {
+                *c = ' ';
+            }
+        }
+        if (copy) {
+            json_string_set(json, copy);
+            free(copy);
+        }
+    }
+    else if (json_is_object(json) && depth < 8) {
+        json_object_foreach(json, key, value) {
+            status_one_line(value, depth + 1);
+        }
+    }
+    else if (json_is_array(json) && depth < 8) {
+        json_array_foreach(json, i, value) {
+            status_one_line(value, depth + 1);
+        }
+    }
+}
+
 static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
 {
     json_t *err;
@@ -139,6 +173,7 @@ static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
         v->status = NULL;
         return;
     }
+    status_one_line(v->status, 0);
     v->state = json_str(v->status, "state");
     v->step = json_str(v->status, "step");
     v->next_action = json_str(v->status, "next_action");
@@ -202,11 +237,14 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Every domain name the store mentions, sorted. */
+/* Every domain the store holds, sorted: the configured ones and those with
+ * a live certificate. Only root's areas name domains: the child's (status/,
+ * staging/) are the User's to fill with anything, so an entry there alone
+ * is no domain. */
 static apr_array_header_t *domain_names(acmectl_t *ctl, apr_pool_t *p)
 {
     static const struct { const char *dir, *suffix; } sources[] = {
-        { "config", ".json" }, { "status", ".json" }, { "domains", NULL }, { "staging", NULL },
+        { "config", ".json" }, { "domains", NULL },
     };
     apr_hash_t *seen = apr_hash_make(p);
     apr_array_header_t *entries, *names = apr_array_make(p, 16, sizeof(const char *));

@@ -263,3 +263,30 @@ def test_acmectl_output_carries_no_terminal_escapes(httpd, unique):
                        capture_output=True, timeout=60, env=harness.clean_env())
     assert b"\x1b" not in j.stdout
     json.loads(j.stdout)
+
+
+def test_acmectl_lists_only_domains_root_knows_and_user_text_stays_on_its_line(httpd, unique):
+    """The User fills status/ and staging/ with made-up domains and a status
+    error whose line break would forge a line of acmectl's output."""
+    name = unique("listed")
+    issued_httpd(httpd, name)
+    status_file = os.path.join(httpd.store, "status", name + ".json")
+    wait_for(lambda: os.path.exists(status_file), 20, what="the status file")
+    httpd.stop()    # the child would rewrite the status file meanwhile
+    with open(status_file) as f:
+        doc = json.load(f)
+    doc["error"] = {"type": "x", "detail": "bad\r\nFORGED LINE"}
+    user_write(status_file, json.dumps(doc).encode())
+    for junk in ("made-up.example", "another.example"):
+        user_write(os.path.join(httpd.store, "status", junk + ".json"),
+                   json.dumps({"name": junk, "state": "valid"}).encode())
+        p = as_user(["mkdir", "-p", os.path.join(httpd.store, "staging", junk + "-staged")])
+        assert p.returncode == 0, p.stderr
+    lst = httpd.acmectl("--store", httpd.store, "list")
+    assert lst.returncode == 0, lst.stdout + lst.stderr
+    assert name in lst.stdout, lst.stdout
+    assert "made-up.example" not in lst.stdout and "another.example" not in lst.stdout, lst.stdout
+    show = httpd.acmectl("--store", httpd.store, "show", name)
+    for out in (lst.stdout, show.stdout):
+        assert not any(line.startswith("FORGED LINE") for line in out.splitlines()), out
+    assert "FORGED LINE" in show.stdout, "the error detail was not shown:\n" + show.stdout
