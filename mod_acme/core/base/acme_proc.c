@@ -1,0 +1,316 @@
+/* One way to run a child program: see acme_proc.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <apr_strings.h>
+
+#include "acme_proc.h"
+
+#define PROC_EXEC_PATH   "/proc/self/fd/3"   /* ACME_PROC_EXEC_FD */
+#define PROC_READ_CHUNK  4096
+/* Reads after the exit: a grandchild writing on would otherwise hold us. */
+#define PROC_FINAL_READS 64
+
+extern char **environ;
+
+struct acme_proc_t {
+    apr_pool_t *pool;
+    pid_t pid;
+    int out_fd;                  /* read end, non-blocking; -1 once at EOF */
+    int wake_fd;
+    int kill_on_cleanup;
+    apr_time_t deadline;         /* 0: none */
+    char *buf;                   /* ACME_PROC_OUTPUT_MAX + 1 */
+    acme_proc_result_t result;
+};
+
+void acme_proc_spec_init(acme_proc_spec_t *spec)
+{
+    memset(spec, 0, sizeof(*spec));
+    spec->exec_fd = -1;
+    spec->wake_fd = -1;
+}
+
+static void close_output(acme_proc_t *proc)
+{
+    if (proc->out_fd >= 0) {
+        close(proc->out_fd);
+        proc->out_fd = -1;
+    }
+}
+
+/* Reads what is there without waiting, at most max_reads chunks; keeps the
+ * start, drops the rest. Closes the pipe at EOF. */
+static void proc_drain(acme_proc_t *proc, int max_reads)
+{
+    acme_proc_result_t *res = &proc->result;
+    char chunk[PROC_READ_CHUNK];
+    ssize_t got;
+    apr_size_t take;
+
+    while (proc->out_fd >= 0 && max_reads-- > 0) {
+        got = read(proc->out_fd, chunk, sizeof(chunk));
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0 && errno == EAGAIN) {
+            return;
+        }
+        if (got <= 0) {
+            close_output(proc);   /* EOF, or a broken pipe: nothing more to come */
+            return;
+        }
+        take = ACME_PROC_OUTPUT_MAX - res->output_len;
+        take = (apr_size_t)got < take ? (apr_size_t)got : take;
+        memcpy(proc->buf + res->output_len, chunk, take);
+        res->output_len += take;
+        proc->buf[res->output_len] = '\0';
+        res->truncated |= take < (apr_size_t)got;
+    }
+}
+
+static void record_status(acme_proc_t *proc, int status)
+{
+    if (WIFSIGNALED(status)) {
+        proc->result.state = ACME_PROC_SIGNALED;
+        proc->result.code = WTERMSIG(status);
+    }
+    else {
+        proc->result.state = ACME_PROC_EXITED;
+        proc->result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+}
+
+/* The program is gone: the output it left, then the pipe closed (a
+ * grandchild may still hold the write end). */
+static void proc_ended(acme_proc_t *proc)
+{
+    proc_drain(proc, PROC_FINAL_READS);
+    close_output(proc);
+}
+
+/* 1 when the program exited (not reaped: its pid, and so its group id, stays
+ * reserved until we wait for it), -1 when someone else reaped it. */
+static int exited_unreaped(pid_t pid)
+{
+    siginfo_t info;
+    int rc;
+
+    memset(&info, 0, sizeof(info));
+    while ((rc = waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT)) < 0
+           && errno == EINTR) {
+    }
+    if (rc < 0) {
+        return -1;
+    }
+    return info.si_pid == pid;
+}
+
+void acme_proc_kill(acme_proc_t *proc, acme_proc_state_e state)
+{
+    apr_time_t until = apr_time_now() + ACME_PROC_KILL_GRACE;
+    int status = 0;
+    pid_t done;
+
+    if (proc->result.state != ACME_PROC_RUNNING || proc->pid <= 0) {
+        return;
+    }
+    kill(-proc->pid, SIGTERM);
+    while (exited_unreaped(proc->pid) == 0 && apr_time_now() < until) {
+        proc_drain(proc, PROC_FINAL_READS);
+        apr_sleep(apr_time_from_msec(10));
+    }
+    /* Whatever of the group ignored SIGTERM, or outlived the program. */
+    kill(-proc->pid, SIGKILL);
+    while ((done = waitpid(proc->pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+    proc->result.state = state;
+    proc->result.code = done == proc->pid && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    proc_ended(proc);
+}
+
+static apr_status_t proc_cleanup(void *data)
+{
+    acme_proc_t *proc = data;
+
+    if (proc->kill_on_cleanup) {
+        acme_proc_kill(proc, ACME_PROC_STOPPED);
+    }
+    close_output(proc);
+    return APR_SUCCESS;
+}
+
+/* The file actions: 0 from /dev/null, 1 and 2 into the pipe, the program's
+ * descriptor (if any) as ACME_PROC_EXEC_FD, everything above closed. The
+ * pipe's write end is never below 3 (0-2 are open), so it is duplicated
+ * before exec_fd can take 3. */
+static int spawn_actions(posix_spawn_file_actions_t *actions, int write_fd, int exec_fd)
+{
+    int rc;
+
+    if ((rc = posix_spawn_file_actions_addopen(actions, 0, "/dev/null", O_RDONLY, 0)) == 0
+        && (rc = posix_spawn_file_actions_adddup2(actions, write_fd, 1)) == 0
+        && (rc = posix_spawn_file_actions_adddup2(actions, write_fd, 2)) == 0
+        && exec_fd >= 0) {
+        /* dup2 onto itself clears close-on-exec (POSIX, glibc >= 2.29). */
+        rc = posix_spawn_file_actions_adddup2(actions, exec_fd, ACME_PROC_EXEC_FD);
+    }
+    if (rc == 0) {
+        rc = posix_spawn_file_actions_addclosefrom_np(actions, exec_fd >= 0
+                                                               ? ACME_PROC_EXEC_FD + 1
+                                                               : ACME_PROC_EXEC_FD);
+    }
+    return rc;
+}
+
+/* Default signal handling and mask, and a process group of its own. */
+static int spawn_attr(posix_spawnattr_t *attr)
+{
+    sigset_t none, all;
+    int rc;
+
+    sigemptyset(&none);
+    sigfillset(&all);
+    if ((rc = posix_spawnattr_setsigmask(attr, &none)) == 0
+        && (rc = posix_spawnattr_setsigdefault(attr, &all)) == 0
+        && (rc = posix_spawnattr_setpgroup(attr, 0)) == 0) {
+        rc = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+                                            | POSIX_SPAWN_SETPGROUP);
+    }
+    return rc;
+}
+
+static int proc_spawn(acme_proc_t *proc, const acme_proc_spec_t *spec, int write_fd)
+{
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    const char *path = spec->exec_fd >= 0 ? PROC_EXEC_PATH : spec->path;
+    char *const *env = spec->env ? (char *const *)spec->env : environ;
+    int rc;
+
+    if ((rc = posix_spawn_file_actions_init(&actions)) != 0) {
+        return rc;
+    }
+    if ((rc = posix_spawnattr_init(&attr)) == 0) {
+        if ((rc = spawn_actions(&actions, write_fd, spec->exec_fd)) == 0
+            && (rc = spawn_attr(&attr)) == 0) {
+            rc = posix_spawn(&proc->pid, path, &actions, &attr, (char *const *)spec->argv, env);
+        }
+        posix_spawnattr_destroy(&attr);
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    return rc;
+}
+
+apr_status_t acme_proc_start(acme_proc_t **proc_out, apr_pool_t *p, const acme_proc_spec_t *spec,
+                             apr_time_t now)
+{
+    acme_proc_t *proc = apr_pcalloc(p, sizeof(*proc));
+    int fds[2], rc;
+
+    proc->pool = p;
+    proc->out_fd = -1;
+    proc->wake_fd = spec->wake_fd;
+    proc->kill_on_cleanup = spec->kill_on_cleanup;
+    proc->deadline = spec->timeout > 0 ? now + spec->timeout : 0;
+    proc->buf = apr_pcalloc(p, ACME_PROC_OUTPUT_MAX + 1);
+    proc->result.output = proc->buf;
+    proc->result.state = ACME_PROC_LOST;
+    *proc_out = proc;
+    if (spec->exec_fd >= 0 && spec->exec_fd < ACME_PROC_EXEC_FD) {
+        return APR_EINVAL;
+    }
+    /* Close-on-exec from the start: a fork on another thread (the MPM's)
+     * must not keep a copy of the write end. */
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        return APR_FROM_OS_ERROR(errno);
+    }
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    rc = proc_spawn(proc, spec, fds[1]);
+    close(fds[1]);   /* the program holds its own copy */
+    if (rc != 0) {
+        close(fds[0]);
+        proc->pid = 0;
+        return APR_FROM_OS_ERROR(rc);
+    }
+    proc->out_fd = fds[0];
+    proc->result.state = ACME_PROC_RUNNING;
+    apr_pool_cleanup_register(p, proc, proc_cleanup, apr_pool_cleanup_null);
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_proc_poll(acme_proc_t *proc, apr_time_t now)
+{
+    int status = 0;
+    pid_t done;
+
+    if (proc->result.state != ACME_PROC_RUNNING) {
+        return APR_SUCCESS;
+    }
+    proc_drain(proc, PROC_FINAL_READS);
+    while ((done = waitpid(proc->pid, &status, WNOHANG)) < 0 && errno == EINTR) {
+    }
+    if (done == proc->pid) {
+        record_status(proc, status);
+        proc_ended(proc);
+        return APR_SUCCESS;
+    }
+    if (done < 0) {
+        proc->result.state = ACME_PROC_LOST;
+        proc_ended(proc);
+        return APR_SUCCESS;
+    }
+    if (proc->deadline && now >= proc->deadline) {
+        acme_proc_kill(proc, ACME_PROC_TIMED_OUT);
+        return APR_SUCCESS;
+    }
+    return APR_EAGAIN;
+}
+
+apr_status_t acme_proc_wait(acme_proc_t *proc)
+{
+    struct pollfd fds[2];
+    int n;
+
+    while (acme_proc_poll(proc, apr_time_now()) == APR_EAGAIN) {
+        n = 0;
+        if (proc->wake_fd >= 0) {
+            fds[n].fd = proc->wake_fd;
+            fds[n].events = POLLIN;
+            fds[n++].revents = 0;
+        }
+        if (proc->out_fd >= 0) {
+            fds[n].fd = proc->out_fd;
+            fds[n].events = POLLIN;
+            fds[n++].revents = 0;
+        }
+        if (poll(fds, (nfds_t)n, (int)apr_time_as_msec(ACME_PROC_TICK)) > 0
+            && proc->wake_fd >= 0 && (fds[0].revents & POLLIN)) {
+            acme_proc_kill(proc, ACME_PROC_STOPPED);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_proc_run(acme_proc_t **proc, apr_pool_t *p, const acme_proc_spec_t *spec)
+{
+    apr_status_t rv = acme_proc_start(proc, p, spec, apr_time_now());
+
+    return rv == APR_SUCCESS ? acme_proc_wait(*proc) : rv;
+}
+
+const acme_proc_result_t *acme_proc_result(const acme_proc_t *proc)
+{
+    return &proc->result;
+}
+
+pid_t acme_proc_pid(const acme_proc_t *proc)
+{
+    return proc->pid;
+}

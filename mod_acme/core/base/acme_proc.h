@@ -1,0 +1,103 @@
+/* Child programs (the configuration test, AcmeNotifyCmd, AcmeDnsCmd), run
+ * one way: posix_spawn, so no code of ours runs in the new process (safe in
+ * a threaded process whose other threads may hold APR's locks or fork);
+ * stdin from /dev/null; stdout and stderr into one pipe whose output is kept
+ * up to ACME_PROC_OUTPUT_MAX bytes and drained beyond; no other descriptor
+ * of ours; default signal handling; a process group of its own, so a timeout
+ * stops whatever the program started too. */
+#ifndef ACME_PROC_H
+#define ACME_PROC_H
+#include <sys/types.h>
+#include <apr_pools.h>
+#include <apr_time.h>
+
+/* Bytes of stdout+stderr kept; what comes beyond is read and dropped, so the
+ * program never blocks on a full pipe. */
+#define ACME_PROC_OUTPUT_MAX  4096
+/* After a timeout the group gets SIGTERM, then SIGKILL this much later. */
+#define ACME_PROC_KILL_GRACE  apr_time_from_sec(2)
+/* How often acme_proc_wait looks for the exit. Short: in httpd's parent the
+ * MPM reaps children too, and the first to ask gets the exit status. */
+#define ACME_PROC_TICK        apr_time_from_msec(2)
+/* The descriptor number an opened program is executed from (exec_fd). */
+#define ACME_PROC_EXEC_FD     3
+
+typedef struct acme_proc_spec_t {
+    const char *path;            /* the program; ignored when exec_fd >= 0 */
+    const char *const *argv;     /* argv[0] first, NULL last */
+    const char *const *env;      /* "NAME=value", NULL last; NULL: this process's environment */
+    /* >= 3: execute this opened file instead of path, as "/proc/self/fd/3"
+     * with the descriptor duplicated to ACME_PROC_EXEC_FD (a script's
+     * interpreter reopens it by that name), so what runs is what the caller
+     * checked with fstat. The caller keeps and closes its descriptor. */
+    int exec_fd;
+    /* acme_proc_wait gives up when this becomes readable (-1: none). */
+    int wake_fd;
+    apr_interval_time_t timeout; /* from the start; 0: none */
+    /* Destroying the pool stops a program still running (else it is left to
+     * finish alone, unwaited for). */
+    int kill_on_cleanup;
+} acme_proc_spec_t;
+
+typedef enum {
+    ACME_PROC_RUNNING,
+    ACME_PROC_EXITED,            /* code: its exit status */
+    ACME_PROC_SIGNALED,          /* code: the signal that ended it */
+    ACME_PROC_TIMED_OUT,         /* ran past timeout; its group was killed */
+    ACME_PROC_STOPPED,           /* wake_fd became readable; its group was killed */
+    ACME_PROC_LOST               /* someone else reaped it: exit status unknown */
+} acme_proc_state_e;
+
+typedef struct acme_proc_result_t {
+    acme_proc_state_e state;
+    int code;
+    const char *output;          /* NUL-terminated (a NUL it wrote ends it early) */
+    apr_size_t output_len;       /* bytes in output, at most ACME_PROC_OUTPUT_MAX */
+    int truncated;               /* it wrote more than ACME_PROC_OUTPUT_MAX */
+} acme_proc_result_t;
+
+typedef struct acme_proc_t acme_proc_t;
+
+/* exec_fd and wake_fd -1, everything else zero/NULL. */
+void acme_proc_spec_init(acme_proc_spec_t *spec);
+
+/* Starts spec's program; now: the start, from which the timeout counts
+ * (apr_time_now() or the caller's clock). *proc, its output and result live
+ * in p; destroying p closes the pipe (and kills, see kill_on_cleanup).
+ * APR_SUCCESS, or the error of pipe/posix_spawn (APR_ENOENT: no such
+ * program; the exec's own failure is reported here, not as an exit code),
+ * or APR_EINVAL for an exec_fd below 3. *proc is set even on failure (state
+ * ACME_PROC_LOST, pid 0). */
+apr_status_t acme_proc_start(acme_proc_t **proc, apr_pool_t *p, const acme_proc_spec_t *spec,
+                             apr_time_t now);
+
+/* Never blocks, except after the timeout (now >= start + timeout), when the
+ * group is killed (acme_proc_kill, ACME_PROC_TIMED_OUT). Reads the output
+ * there is so far.
+ * APR_EAGAIN while it runs; APR_SUCCESS once it ended, however it ended
+ * (see acme_proc_result). */
+apr_status_t acme_proc_poll(acme_proc_t *proc, apr_time_t now);
+
+/* Blocks until it ends, its timeout passes or spec's wake_fd is readable
+ * (then the group is killed as after a timeout, state ACME_PROC_STOPPED).
+ * The exit decides, not the end of output: a grandchild may keep the pipe
+ * open. APR_SUCCESS when it ended (see acme_proc_result). */
+apr_status_t acme_proc_wait(acme_proc_t *proc);
+
+/* acme_proc_start, then acme_proc_wait. *proc is set whatever the outcome. */
+apr_status_t acme_proc_run(acme_proc_t **proc, apr_pool_t *p, const acme_proc_spec_t *spec);
+
+/* Its group gets SIGTERM; once the program exited, or ACME_PROC_KILL_GRACE
+ * later, what is left of the group gets SIGKILL, and the program is reaped
+ * (blocks at most about ACME_PROC_KILL_GRACE). state: how it is recorded
+ * when it was still running (ACME_PROC_TIMED_OUT or ACME_PROC_STOPPED);
+ * nothing happens when it had ended. */
+void acme_proc_kill(acme_proc_t *proc, acme_proc_state_e state);
+
+/* How it ended so far (state ACME_PROC_RUNNING while it runs); owned by proc. */
+const acme_proc_result_t *acme_proc_result(const acme_proc_t *proc);
+
+/* Its process id (also its process group), 0 when it was not started. */
+pid_t acme_proc_pid(const acme_proc_t *proc);
+
+#endif

@@ -1,0 +1,302 @@
+/* The child-process runner (base/acme_proc.c) with real programs (/bin/sh). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <apr_strings.h>
+
+#include "unit.h"
+#include "acme_proc.h"
+
+/* Runs "/bin/sh -c script" to the end. */
+static const acme_proc_result_t *run_sh(apr_pool_t *p, const char *script,
+                                        const char *const *env, apr_interval_time_t timeout)
+{
+    const char **argv = apr_pcalloc(p, 4 * sizeof(*argv));
+    acme_proc_spec_t spec;
+    acme_proc_t *proc;
+
+    argv[0] = "sh";
+    argv[1] = "-c";
+    argv[2] = script;
+    acme_proc_spec_init(&spec);
+    spec.path = "/bin/sh";
+    spec.argv = argv;
+    spec.env = env;
+    spec.timeout = timeout;
+    assert_int_equal(acme_proc_run(&proc, p, &spec), APR_SUCCESS);
+    assert_true(acme_proc_pid(proc) > 0);
+    return acme_proc_result(proc);
+}
+
+/* 1 when pid no longer runs: gone, or a zombie left to whoever reaps orphans. */
+static int process_gone(apr_pool_t *p, pid_t pid)
+{
+    char *stat = NULL;
+    FILE *f;
+    int tries;
+
+    for (tries = 0; tries < 200; ++tries) {
+        char line[512], *close_paren;
+
+        f = fopen(apr_psprintf(p, "/proc/%ld/stat", (long)pid), "r");
+        if (!f) {
+            return 1;
+        }
+        stat = fgets(line, sizeof(line), f);
+        fclose(f);
+        close_paren = stat ? strrchr(stat, ')') : NULL;
+        if (close_paren && (close_paren[2] == 'Z' || close_paren[2] == 'X')) {
+            return 1;
+        }
+        apr_sleep(apr_time_from_msec(10));
+    }
+    return 0;
+}
+
+static void test_exit_codes_and_output(void **state)
+{
+    apr_pool_t *p = *state;
+    const acme_proc_result_t *res;
+
+    res = run_sh(p, "echo out; echo err >&2; read x && echo stdin-not-empty; exit 0", NULL, 0);
+    assert_int_equal(res->state, ACME_PROC_EXITED);
+    assert_int_equal(res->code, 0);
+    assert_string_equal(res->output, "out\nerr\n");
+    assert_int_equal(res->output_len, 8);
+    assert_false(res->truncated);
+
+    res = run_sh(p, "exit 7", NULL, 0);
+    assert_int_equal(res->state, ACME_PROC_EXITED);
+    assert_int_equal(res->code, 7);
+    assert_string_equal(res->output, "");
+}
+
+static void test_signal(void **state)
+{
+    const acme_proc_result_t *res = run_sh(*state, "kill -USR1 $$; sleep 5", NULL, 0);
+
+    assert_int_equal(res->state, ACME_PROC_SIGNALED);
+    assert_int_equal(res->code, SIGUSR1);
+}
+
+/* The program forks a grandchild and both ignore nothing: after the timeout
+ * neither runs any more, and the wait took about the timeout, not the sleep. */
+static void test_timeout_kills_group(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_time_t start = apr_time_now();
+    const acme_proc_result_t *res = run_sh(p, "sleep 300 & echo $! $$; wait",
+                                           NULL, apr_time_from_msec(300));
+    long grandchild = 0, child = 0;
+
+    assert_int_equal(res->state, ACME_PROC_TIMED_OUT);
+    assert_true(apr_time_now() - start < apr_time_from_sec(10));
+    assert_int_equal(sscanf(res->output, "%ld %ld", &grandchild, &child), 2);
+    assert_true(process_gone(p, (pid_t)child));
+    assert_true(process_gone(p, (pid_t)grandchild));
+}
+
+/* A grandchild that ignores SIGTERM gets SIGKILL after the grace. */
+static void test_timeout_sigkill_after_grace(void **state)
+{
+    apr_pool_t *p = *state;
+    const acme_proc_result_t *res = run_sh(p, "trap '' TERM; sleep 300 & echo $!; wait",
+                                           NULL, apr_time_from_msec(200));
+    long grandchild = 0;
+
+    assert_int_equal(res->state, ACME_PROC_TIMED_OUT);
+    assert_int_equal(res->code, SIGKILL);
+    assert_int_equal(sscanf(res->output, "%ld", &grandchild), 1);
+    assert_true(process_gone(p, (pid_t)grandchild));
+}
+
+/* The polled form: the caller's clock decides the timeout, polls never block. */
+static void test_poll_timeout(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *argv[] = { "sh", "-c", "exec sleep 30", NULL };
+    apr_time_t start = apr_time_now();
+    acme_proc_spec_t spec;
+    acme_proc_t *proc;
+
+    acme_proc_spec_init(&spec);
+    spec.path = "/bin/sh";
+    spec.argv = argv;
+    spec.timeout = apr_time_from_sec(60);
+    assert_int_equal(acme_proc_start(&proc, p, &spec, start), APR_SUCCESS);
+    assert_int_equal(acme_proc_poll(proc, start + apr_time_from_sec(59)), APR_EAGAIN);
+    assert_int_equal(acme_proc_result(proc)->state, ACME_PROC_RUNNING);
+    assert_int_equal(acme_proc_poll(proc, start + apr_time_from_sec(60)), APR_SUCCESS);
+    assert_int_equal(acme_proc_result(proc)->state, ACME_PROC_TIMED_OUT);
+    assert_int_equal(acme_proc_result(proc)->code, SIGTERM);
+    assert_true(apr_time_now() - start < apr_time_from_sec(10));
+    assert_true(process_gone(p, acme_proc_pid(proc)));
+}
+
+static void test_output_cap(void **state)
+{
+    const acme_proc_result_t *res = run_sh(*state, "head -c 100000 /dev/zero | tr '\\0' x; "
+                                                   "echo tail >&2; exit 3", NULL, 0);
+    apr_size_t i;
+
+    assert_int_equal(res->state, ACME_PROC_EXITED);
+    assert_int_equal(res->code, 3);
+    assert_int_equal(res->output_len, ACME_PROC_OUTPUT_MAX);
+    assert_int_equal(strlen(res->output), ACME_PROC_OUTPUT_MAX);
+    assert_true(res->truncated);
+    for (i = 0; i < res->output_len; ++i) {
+        assert_int_equal(res->output[i], 'x');
+    }
+}
+
+/* The shell's open descriptors, listed by a child of it: 0, 1 and 2 only,
+ * though the test holds one without close-on-exec. */
+static void test_descriptors_closed(void **state)
+{
+    apr_pool_t *p = *state;
+    int fd = open("/dev/null", O_RDONLY);
+    const acme_proc_result_t *res;
+
+    assert_true(fd > 2);
+    assert_int_equal(dup2(fd, 40), 40);
+    res = run_sh(p, "ls /proc/$$/fd", NULL, 0);
+    assert_int_equal(res->state, ACME_PROC_EXITED);
+    assert_string_equal(res->output, "0\n1\n2\n");
+    close(40);
+    close(fd);
+}
+
+static void test_environment(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *env[] = { "ACME_TEST_VALUE=given value", NULL };
+    const acme_proc_result_t *res;
+
+    setenv("ACME_TEST_INHERITED", "from parent", 1);
+    res = run_sh(p, "echo \"$ACME_TEST_VALUE|${ACME_TEST_INHERITED-unset}\"", env, 0);
+    assert_string_equal(res->output, "given value|unset\n");
+    res = run_sh(p, "echo \"${ACME_TEST_VALUE-unset}|$ACME_TEST_INHERITED\"", NULL, 0);
+    assert_string_equal(res->output, "unset|from parent\n");
+    unsetenv("ACME_TEST_INHERITED");
+}
+
+/* The opened file runs even after its name is gone. */
+static void test_exec_by_descriptor(void **state)
+{
+    apr_pool_t *p = *state;
+    char path[] = "/tmp/acme-test-proc-XXXXXX";
+    const char *argv[] = { "prog", "arg1", NULL };
+    acme_proc_spec_t spec;
+    acme_proc_t *proc;
+    int fd = mkstemp(path);
+    FILE *f;
+
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    fprintf(f, "#!/bin/sh\necho \"$0 $1\"; exit 5\n");
+    fclose(f);
+    chmod(path, 0700);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    unlink(path);
+
+    acme_proc_spec_init(&spec);
+    spec.path = "/nonexistent/program";
+    spec.exec_fd = fd;
+    spec.argv = argv;
+    assert_int_equal(acme_proc_run(&proc, p, &spec), APR_SUCCESS);
+    assert_int_equal(acme_proc_result(proc)->state, ACME_PROC_EXITED);
+    assert_int_equal(acme_proc_result(proc)->code, 5);
+    assert_string_equal(acme_proc_result(proc)->output, "/proc/self/fd/3 arg1\n");
+
+    spec.exec_fd = 2;
+    assert_int_equal(acme_proc_run(&proc, p, &spec), APR_EINVAL);
+    close(fd);
+}
+
+static void test_missing_program(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *argv[] = { "missing", NULL };
+    acme_proc_spec_t spec;
+    acme_proc_t *proc;
+
+    acme_proc_spec_init(&spec);
+    spec.path = "/nonexistent/program";
+    spec.argv = argv;
+    assert_int_equal(acme_proc_run(&proc, p, &spec), APR_ENOENT);
+    assert_int_equal(acme_proc_pid(proc), 0);
+    assert_int_not_equal(acme_proc_result(proc)->state, ACME_PROC_RUNNING);
+}
+
+/* A byte on wake_fd stops the wait and the program. */
+static void test_wake_stops(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *argv[] = { "sh", "-c", "exec sleep 30", NULL };
+    apr_time_t start = apr_time_now();
+    acme_proc_spec_t spec;
+    acme_proc_t *proc;
+    int wake[2];
+
+    assert_int_equal(pipe(wake), 0);
+    assert_int_equal(write(wake[1], "x", 1), 1);
+    acme_proc_spec_init(&spec);
+    spec.path = "/bin/sh";
+    spec.argv = argv;
+    spec.wake_fd = wake[0];
+    assert_int_equal(acme_proc_run(&proc, p, &spec), APR_SUCCESS);
+    assert_int_equal(acme_proc_result(proc)->state, ACME_PROC_STOPPED);
+    assert_true(apr_time_now() - start < apr_time_from_sec(10));
+    assert_true(process_gone(p, acme_proc_pid(proc)));
+    close(wake[0]);
+    close(wake[1]);
+}
+
+/* kill_on_cleanup: destroying the pool ends a program still running. */
+static void test_kill_on_cleanup(void **state)
+{
+    apr_pool_t *p = *state, *sub;
+    const char *argv[] = { "sh", "-c", "exec sleep 30", NULL };
+    acme_proc_spec_t spec;
+    acme_proc_t *proc;
+    pid_t pid;
+
+    apr_pool_create(&sub, p);
+    acme_proc_spec_init(&spec);
+    spec.path = "/bin/sh";
+    spec.argv = argv;
+    spec.kill_on_cleanup = 1;
+    assert_int_equal(acme_proc_start(&proc, sub, &spec, apr_time_now()), APR_SUCCESS);
+    pid = acme_proc_pid(proc);
+    apr_pool_destroy(sub);
+    assert_int_equal(kill(pid, 0), -1);
+    assert_int_equal(errno, ESRCH);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        UNIT_TEST(test_exit_codes_and_output),
+        UNIT_TEST(test_signal),
+        UNIT_TEST(test_timeout_kills_group),
+        UNIT_TEST(test_timeout_sigkill_after_grace),
+        UNIT_TEST(test_poll_timeout),
+        UNIT_TEST(test_output_cap),
+        UNIT_TEST(test_descriptors_closed),
+        UNIT_TEST(test_environment),
+        UNIT_TEST(test_exec_by_descriptor),
+        UNIT_TEST(test_missing_program),
+        UNIT_TEST(test_wake_stops),
+        UNIT_TEST(test_kill_on_cleanup),
+    };
+    if (unit_init()) {
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
