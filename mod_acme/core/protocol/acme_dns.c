@@ -2,17 +2,15 @@
  * the TXT lookup (glibc's res_nquery at AcmeDnsResolver, ns_parserr on the
  * answer) that tells when the record can be seen. */
 #include <string.h>
-#include <signal.h>
 #include <netinet/in.h>
 #include <arpa/nameser.h>
 #include <resolv.h>
 #include <netdb.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
-#include <apr_thread_proc.h>
-#include <apr_file_io.h>
 
 #include "acme_dns.h"
+#include "acme_proc.h"
 
 #define ACME_DNS_DEFAULT_PORT  53
 #define ACME_DNS_CNAME_HOPS    8
@@ -237,156 +235,80 @@ apr_status_t acme_dns_txt_lookup(apr_pool_t *p, const char *resolver, const char
 
 struct acme_dns_hook_t {
     apr_pool_t *pool;
-    apr_proc_t proc;
-    apr_file_t *out;            /* read end of the child's stdout+stderr */
-    char output[ACME_DNS_HOOK_OUTPUT_MAX + 1];
-    apr_size_t output_len;
+    acme_proc_t *proc;
     const char *label;
     const char *result;
     apr_time_t started;
-    int running;
-    int kill_on_cleanup;
 };
-
-/* Reads what is there without waiting; beyond the cap it is read and dropped
- * so the hook never blocks on a full pipe. */
-static void hook_drain(acme_dns_hook_t *hook)
-{
-    char buf[1024];
-    apr_size_t len;
-
-    while (hook->out) {
-        len = sizeof(buf);
-        if (apr_file_read(hook->out, buf, &len) != APR_SUCCESS || len == 0) {
-            return;
-        }
-        if (hook->output_len < ACME_DNS_HOOK_OUTPUT_MAX) {
-            apr_size_t room = ACME_DNS_HOOK_OUTPUT_MAX - hook->output_len;
-            memcpy(hook->output + hook->output_len, buf, len < room ? len : room);
-            hook->output_len += len < room ? len : room;
-            hook->output[hook->output_len] = '\0';
-        }
-    }
-}
-
-static apr_status_t hook_cleanup(void *data)
-{
-    acme_dns_hook_t *hook = data;
-    int code;
-    apr_exit_why_e why;
-
-    if (hook->running && hook->kill_on_cleanup) {
-        apr_proc_kill(&hook->proc, SIGKILL);
-        apr_proc_wait(&hook->proc, &code, &why, APR_WAIT);
-        hook->running = 0;
-    }
-    return APR_SUCCESS;
-}
-
-static apr_status_t hook_attr(apr_pool_t *p, apr_procattr_t **attr, apr_file_t **read_end)
-{
-    apr_file_t *null_in, *write_end;
-    apr_status_t rv;
-
-    if ((rv = apr_file_open(&null_in, "/dev/null", APR_FOPEN_READ, APR_OS_DEFAULT, p))
-        || (rv = apr_file_pipe_create_ex(read_end, &write_end, APR_WRITE_BLOCK, p))
-        || (rv = apr_procattr_create(attr, p))
-        || (rv = apr_procattr_child_in_set(*attr, null_in, NULL))
-        || (rv = apr_procattr_child_out_set(*attr, write_end, NULL))
-        || (rv = apr_procattr_child_err_set(*attr, write_end, NULL))
-        || (rv = apr_procattr_cmdtype_set(*attr, APR_PROGRAM_ENV))
-        || (rv = apr_procattr_error_check_set(*attr, 1))) {
-        return rv;
-    }
-    /* The child holds its own copies; ours would keep the pipe open forever. */
-    apr_file_close(write_end);
-    apr_file_close(null_in);
-    return APR_SUCCESS;
-}
 
 apr_status_t acme_dns_hook_start(acme_dns_hook_t **hook_out, apr_pool_t *p, const char *program,
                                  const char *action, const char *name, const char *value,
                                  apr_time_t now, int kill_on_cleanup)
 {
     acme_dns_hook_t *hook = apr_pcalloc(p, sizeof(*hook));
-    const char *argv[5];
-    apr_procattr_t *attr;
+    const char **argv = apr_pcalloc(p, 5 * sizeof(*argv));
+    acme_proc_spec_t spec;
     apr_status_t rv;
     char ebuf[128];
 
     hook->pool = p;
     hook->started = now;
-    hook->kill_on_cleanup = kill_on_cleanup;
     hook->label = apr_psprintf(p, "AcmeDnsCmd %s %s %s", program, action, name);
     *hook_out = hook;
     argv[0] = program;
     argv[1] = action;
     argv[2] = name;
     argv[3] = value;
-    argv[4] = NULL;
-    if ((rv = hook_attr(p, &attr, &hook->out)) == APR_SUCCESS) {
-        rv = apr_proc_create(&hook->proc, program, argv, NULL, attr, p);
-    }
+    acme_proc_spec_init(&spec);
+    spec.path = program;
+    spec.argv = argv;
+    spec.timeout = ACME_DNS_HOOK_TIMEOUT;
+    spec.kill_on_cleanup = kill_on_cleanup;
+    rv = acme_proc_start(&hook->proc, p, &spec, now);
     if (rv != APR_SUCCESS) {
         hook->result = apr_psprintf(p, "could not be started: %s",
                                     apr_strerror(rv, ebuf, sizeof(ebuf)));
-        return rv;
     }
-    hook->running = 1;
-    apr_pool_cleanup_register(p, hook, hook_cleanup, apr_pool_cleanup_null);
-    return APR_SUCCESS;
-}
-
-static apr_status_t hook_ended(acme_dns_hook_t *hook, int code, apr_exit_why_e why)
-{
-    hook->running = 0;
-    hook_drain(hook);
-    if (APR_PROC_CHECK_EXIT(why) && code == 0) {
-        hook->result = "succeeded";
-        return APR_SUCCESS;
-    }
-    hook->result = APR_PROC_CHECK_SIGNALED(why)
-                   ? apr_psprintf(hook->pool, "was killed by signal %d", code)
-                   : apr_psprintf(hook->pool, "exited with %d", code);
-    return APR_EGENERAL;
+    return rv;
 }
 
 apr_status_t acme_dns_hook_poll(acme_dns_hook_t *hook, apr_time_t now)
 {
-    apr_exit_why_e why;
-    apr_status_t rv;
-    int code = 0;
+    const acme_proc_result_t *res = acme_proc_result(hook->proc);
 
-    if (!hook->running) {
-        return hook->result && strcmp(hook->result, "succeeded") == 0 ? APR_SUCCESS
-                                                                      : APR_EGENERAL;
+    if (hook->result) {
+        return strcmp(hook->result, "succeeded") == 0 ? APR_SUCCESS : APR_EGENERAL;
     }
-    hook_drain(hook);
-    rv = apr_proc_wait(&hook->proc, &code, &why, APR_NOWAIT);
-    if (rv == APR_CHILD_DONE) {
-        return hook_ended(hook, code, why);
-    }
-    if (rv != APR_CHILD_NOTDONE) {
-        hook->running = 0;
-        hook->result = "could not be waited for";
-        return rv;
-    }
-    if (now - hook->started < ACME_DNS_HOOK_TIMEOUT) {
+    if (acme_proc_poll(hook->proc, now) == APR_EAGAIN) {
         return APR_EAGAIN;
     }
-    apr_proc_kill(&hook->proc, SIGKILL);
-    apr_proc_wait(&hook->proc, &code, &why, APR_WAIT);
-    hook->running = 0;
-    hook_drain(hook);
-    hook->result = apr_psprintf(hook->pool, "timed out after %d s",
-                                (int)apr_time_sec(ACME_DNS_HOOK_TIMEOUT));
-    return APR_TIMEUP;
+    switch (res->state) {
+    case ACME_PROC_EXITED:
+        if (res->code == 0) {
+            hook->result = "succeeded";
+            return APR_SUCCESS;
+        }
+        hook->result = apr_psprintf(hook->pool, "exited with %d", res->code);
+        break;
+    case ACME_PROC_SIGNALED:
+        hook->result = apr_psprintf(hook->pool, "was killed by signal %d", res->code);
+        break;
+    case ACME_PROC_TIMED_OUT:
+        hook->result = apr_psprintf(hook->pool, "timed out after %d s",
+                                    (int)apr_time_sec(ACME_DNS_HOOK_TIMEOUT));
+        return APR_TIMEUP;
+    default:
+        hook->result = "could not be waited for";
+        break;
+    }
+    return APR_EGENERAL;
 }
 
 const char *acme_dns_hook_output(const acme_dns_hook_t *hook)
 {
-    const char *start = hook->output;
-    apr_size_t len = hook->output_len;
+    const acme_proc_result_t *res = acme_proc_result(hook->proc);
+    const char *start = res->output;
+    apr_size_t len = strlen(res->output);
 
     while (len > 0 && apr_isspace(*start)) {
         start++;
@@ -420,5 +342,5 @@ apr_pool_t *acme_dns_hook_pool(const acme_dns_hook_t *hook)
 
 pid_t acme_dns_hook_pid(const acme_dns_hook_t *hook)
 {
-    return hook->proc.pid;
+    return acme_proc_pid(hook->proc);
 }

@@ -10,9 +10,10 @@
 #include <sys/types.h>
 #include <apr_network_io.h>
 #include "acme_core.h"
+#include "acme_proc.h"
 
-#define ACME_DNS_HOOK_TIMEOUT     apr_time_from_sec(60)   /* then SIGKILL */
-#define ACME_DNS_HOOK_OUTPUT_MAX  4096                    /* stdout + stderr kept */
+#define ACME_DNS_HOOK_TIMEOUT     apr_time_from_sec(60)   /* then its group is killed */
+#define ACME_DNS_HOOK_OUTPUT_MAX  ACME_PROC_OUTPUT_MAX    /* stdout + stderr kept */
 #define ACME_DNS_VISIBLE_TIMEOUT  apr_time_from_sec(120)  /* TXT record must show by then */
 #define ACME_DNS_CHECK_INTERVAL   apr_time_from_sec(1)
 #define ACME_DNS_ANSWER_MAX       8192                    /* one DNS response */
@@ -39,10 +40,12 @@ apr_status_t acme_dns_txt_parse(apr_pool_t *p, const unsigned char *msg, apr_siz
 apr_status_t acme_dns_txt_lookup(apr_pool_t *p, const char *resolver, const char *name,
                                  apr_array_header_t **values, const char **why);
 
-/* One run of the hook program: "program action name value", stdin from
- * /dev/null, stdout and stderr captured together (ACME_DNS_HOOK_OUTPUT_MAX).
- * Lives in p: destroying p kills a hook still running when kill_on_cleanup
- * is set, else leaves it to finish alone. */
+/* One run of the hook program: "program action name value", run by
+ * acme_proc (stdin from /dev/null, stdout and stderr captured together up to
+ * ACME_DNS_HOOK_OUTPUT_MAX, own process group, httpd's environment), its
+ * ACME_DNS_HOOK_TIMEOUT counted from now. Lives in p: destroying p kills a
+ * hook still running when kill_on_cleanup is set, else leaves it to finish
+ * alone. APR_SUCCESS, or why it could not be started (also in the result). */
 typedef struct acme_dns_hook_t acme_dns_hook_t;
 
 apr_status_t acme_dns_hook_start(acme_dns_hook_t **hook, apr_pool_t *p, const char *program,
@@ -50,7 +53,8 @@ apr_status_t acme_dns_hook_start(acme_dns_hook_t **hook, apr_pool_t *p, const ch
                                  apr_time_t now, int kill_on_cleanup);
 /* APR_EAGAIN while it runs; APR_SUCCESS when it exited 0; APR_EGENERAL when
  * it failed (exit code or signal in the description); APR_TIMEUP when it
- * ran ACME_DNS_HOOK_TIMEOUT and was killed. Reads its output as it goes. */
+ * ran ACME_DNS_HOOK_TIMEOUT (by now) and its group was killed (blocks up to
+ * ACME_PROC_KILL_GRACE then). Reads its output as it goes. */
 apr_status_t acme_dns_hook_poll(acme_dns_hook_t *hook, apr_time_t now);
 /* What it printed, trimmed, "" when nothing. */
 const char *acme_dns_hook_output(const acme_dns_hook_t *hook);
