@@ -7,15 +7,9 @@
  * never during configtest, startup or a request, and it waits for the
  * program itself (a specific waitpid, in the thread that reaps children, so
  * the MPM never mistakes it for a lost child). A program gets 30 seconds,
- * then SIGKILL; one tick starts no new program after a few seconds, so a
- * backlog of events never holds the maintenance loop for long. */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/types.h>
-#include <sys/wait.h>
+ * then its process group is killed (acme_proc); one tick starts no new
+ * program after a few seconds, so a backlog of events never holds the
+ * maintenance loop for long. */
 #include <unistd.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
@@ -30,30 +24,17 @@
 #include "acme_config.h"
 #include "acme_events.h"
 #include "acme_names.h"
+#include "acme_proc.h"
 #include "acme_text.h"
 
 #define NOTIFY_TIMEOUT        apr_time_from_sec(30)
-#define NOTIFY_OUTPUT_MAX     4096
 #define NOTIFY_DETAIL_MAX     1024
 #define NOTIFY_TICK_BUDGET    apr_time_from_sec(5)
 #define NOTIFY_TICK_MAX       32
-#define NOTIFY_EXIT_POLL      apr_time_from_msec(20)
 #define NOTIFY_CHILD_INTERVAL apr_time_from_sec(600)
 #define NOTIFY_RATE_KEY       "mod_acme.notify_rate"
-#define NOTIFY_PROG_FD        3
-#define NOTIFY_PROG_PATH      "/proc/self/fd/3"
 
 extern char **environ;
-
-/* How one run of the program ended. */
-typedef struct notify_result_t {
-    char output[NOTIFY_OUTPUT_MAX + 1];
-    apr_size_t len;
-    int truncated;
-    int timed_out;
-    int lost;                 /* reaped by someone else: exit status unknown */
-    int status;               /* as waitpid reports it */
-} notify_result_t;
 
 static int known_event(const char *event)
 {
@@ -159,174 +140,48 @@ static const char *const *notify_env(apr_pool_t *p, const acme_event_t *ev)
     return (const char *const *)env->elts;
 }
 
-/* posix_spawn runs no code of ours in the new process: a fork that walks
- * APR's pools (apr_proc_create) could find them half updated by the parent's
- * activation thread. The program gets stdin from /dev/null, stdout and stderr
- * into one pipe, no other descriptor of httpd's, default signal handling,
- * and a process group of its own, so a timeout kills what it started too. */
-static apr_status_t notify_spawn(pid_t *pid, int *out_fd, apr_pool_t *p,
-                                 const apr_array_header_t *cmd, const acme_event_t *ev,
-                                 int prog_fd)
-{
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    sigset_t none, all;
-    int fds[2], rc;
-
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        return APR_FROM_OS_ERROR(errno);
-    }
-    /* The checked program is executed by its descriptor, kept open as 3 (a
-     * script's interpreter reopens it through /proc/self/fd/3). */
-    sigemptyset(&none);
-    sigfillset(&all);
-    rc = posix_spawn_file_actions_init(&actions);
-    if (rc == 0 && (rc = posix_spawnattr_init(&attr)) == 0) {
-        if ((rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)) == 0
-            && (rc = posix_spawn_file_actions_adddup2(&actions, fds[1], 1)) == 0
-            && (rc = posix_spawn_file_actions_adddup2(&actions, fds[1], 2)) == 0
-            && (rc = posix_spawn_file_actions_adddup2(&actions, prog_fd, NOTIFY_PROG_FD)) == 0
-            && (rc = posix_spawn_file_actions_addclosefrom_np(&actions, NOTIFY_PROG_FD + 1)) == 0
-            && (rc = posix_spawnattr_setsigmask(&attr, &none)) == 0
-            && (rc = posix_spawnattr_setsigdefault(&attr, &all)) == 0
-            && (rc = posix_spawnattr_setpgroup(&attr, 0)) == 0
-            && (rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
-                                                     | POSIX_SPAWN_SETPGROUP)) == 0) {
-            rc = posix_spawn(pid, NOTIFY_PROG_PATH, &actions, &attr,
-                             (char *const *)notify_argv(p, cmd, ev),
-                             (char *const *)notify_env(p, ev));
-        }
-        posix_spawnattr_destroy(&attr);
-    }
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);   /* the program holds its own copy: EOF when it is done */
-    if (rc != 0) {
-        close(fds[0]);
-        return APR_FROM_OS_ERROR(rc);
-    }
-    *out_fd = fds[0];
-    return APR_SUCCESS;
-}
-
-static void keep_output(notify_result_t *res, const char *chunk, apr_size_t got)
-{
-    apr_size_t room = NOTIFY_OUTPUT_MAX - res->len;
-    apr_size_t take = got < room ? got : room;
-
-    memcpy(res->output + res->len, chunk, take);
-    res->len += take;
-    res->truncated |= take < got;
-}
-
-/* Everything the program writes until it closes its output or the deadline
- * passes; what goes beyond the cap is read and dropped. */
-static void notify_collect(int fd, apr_time_t deadline, notify_result_t *res)
-{
-    char chunk[1024];
-    struct pollfd pfd;
-    ssize_t got;
-
-    for (;;) {
-        apr_interval_time_t left = deadline - apr_time_now();
-        int ready;
-
-        if (left <= 0) {
-            res->timed_out = 1;
-            return;
-        }
-        pfd.fd = fd;
-        pfd.events = POLLIN;
-        pfd.revents = 0;
-        ready = poll(&pfd, 1, (int)(apr_time_as_msec(left) + 1));
-        if (ready < 0 && errno == EINTR) {
-            continue;
-        }
-        if (ready <= 0) {
-            res->timed_out = ready == 0;
-            return;
-        }
-        got = read(fd, chunk, sizeof(chunk));
-        if (got < 0 && (errno == EINTR || errno == EAGAIN)) {
-            continue;
-        }
-        if (got <= 0) {
-            return;   /* EOF, or the pipe failed: wait for the exit */
-        }
-        keep_output(res, chunk, (apr_size_t)got);
-    }
-}
-
-/* Reaped here, on the thread that reaps children for the MPM, so the MPM
- * never sees it; after a timeout its whole process group is killed. */
-static void notify_wait(pid_t pid, apr_time_t deadline, notify_result_t *res)
-{
-    pid_t done;
-
-    while (!res->timed_out) {
-        done = waitpid(pid, &res->status, WNOHANG);
-        if (done == pid) {
-            return;
-        }
-        if (done < 0 && errno != EINTR) {
-            res->lost = 1;
-            return;
-        }
-        if (apr_time_now() >= deadline) {
-            res->timed_out = 1;
-            break;
-        }
-        apr_sleep(NOTIFY_EXIT_POLL);
-    }
-    kill(-pid, SIGKILL);
-    kill(pid, SIGKILL);
-    while ((done = waitpid(pid, &res->status, 0)) < 0 && errno == EINTR) {
-    }
-    res->lost = done != pid;
-}
-
 static void log_output(server_rec *s, apr_pool_t *p, const acme_event_t *ev,
-                       notify_result_t *res)
+                       const acme_proc_result_t *res)
 {
-    char *line, *state;
+    char *output = apr_pstrdup(p, res->output), *line, *state;
 
-    res->output[res->len] = '\0';
-    for (line = apr_strtok(res->output, "\r\n", &state); line;
+    for (line = apr_strtok(output, "\r\n", &state); line;
          line = apr_strtok(NULL, "\r\n", &state)) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ACME00615: AcmeNotifyCmd %s %s: %s",
-                     ev->event, ev->name, printable(p, line, NOTIFY_OUTPUT_MAX));
+                     ev->event, ev->name, printable(p, line, ACME_PROC_OUTPUT_MAX));
     }
     if (res->truncated) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ACME00616: AcmeNotifyCmd %s %s: output "
-                     "beyond %d bytes was dropped", ev->event, ev->name, NOTIFY_OUTPUT_MAX);
+                     "beyond %d bytes was dropped", ev->event, ev->name, ACME_PROC_OUTPUT_MAX);
     }
 }
 
-static void log_outcome(server_rec *s, const acme_event_t *ev, const notify_result_t *res,
+static void log_outcome(server_rec *s, const acme_event_t *ev, const acme_proc_result_t *res,
                         apr_interval_time_t took)
 {
     long ms = (long)apr_time_as_msec(took);
 
-    if (res->timed_out) {
+    if (res->state == ACME_PROC_TIMED_OUT) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "ACME00617: AcmeNotifyCmd for event %s "
                      "of %s did not finish within %d s and was killed; the event is dropped. "
                      "Make the program return quickly (start long work in the background)",
                      ev->event, ev->name, (int)apr_time_sec(NOTIFY_TIMEOUT));
     }
-    else if (res->lost) {
+    else if (res->state == ACME_PROC_LOST) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "ACME00627: AcmeNotifyCmd for event %s "
                      "of %s ended after %ld ms, with an unknown exit status",
                      ev->event, ev->name, ms);
     }
-    else if (WIFSIGNALED(res->status)) {
+    else if (res->state == ACME_PROC_SIGNALED) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "ACME00618: AcmeNotifyCmd for event %s "
                      "of %s was killed by signal %d; the event is dropped",
-                     ev->event, ev->name, WTERMSIG(res->status));
+                     ev->event, ev->name, res->code);
     }
-    else if (!WIFEXITED(res->status) || WEXITSTATUS(res->status) != 0) {
+    else if (res->state != ACME_PROC_EXITED || res->code != 0) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "ACME00619: AcmeNotifyCmd for event %s "
                      "of %s exited with status %d after %ld ms; the event is dropped (see "
                      "its output above)", ev->event, ev->name,
-                     WIFEXITED(res->status) ? WEXITSTATUS(res->status) : -1, ms);
+                     res->state == ACME_PROC_EXITED ? res->code : -1, ms);
     }
     else {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ACME00620: AcmeNotifyCmd for event %s "
@@ -334,16 +189,21 @@ static void log_outcome(server_rec *s, const acme_event_t *ev, const notify_resu
     }
 }
 
+/* The checked program is executed by its descriptor (acme_proc's exec_fd),
+ * so what runs is the file acme_root_program_open checked. acme_proc
+ * spawns without running code of ours in the new process (the parent's
+ * activation thread may be updating APR's pools), gives the program no
+ * descriptor of httpd's and a process group of its own, and waits for it
+ * with a specific waitpid on this thread, the one that reaps children, so
+ * the MPM never mistakes it for a lost child. */
 static void notify_run(server_rec *s, apr_pool_t *p, const apr_array_header_t *cmd,
                        const acme_event_t *ev)
 {
-    notify_result_t *res = apr_pcalloc(p, sizeof(*res));
-    apr_time_t start = apr_time_now(), deadline = start + NOTIFY_TIMEOUT;
-    int out = -1;
-    pid_t pid = -1;
+    apr_time_t start = apr_time_now();
+    acme_proc_spec_t spec;
+    acme_proc_t *proc;
     apr_status_t rv;
     char ebuf[256];
-
     const char *why;
     int prog_fd = acme_root_program_open(p, APR_ARRAY_IDX(cmd, 0, const char *), &why);
 
@@ -354,7 +214,13 @@ static void notify_run(server_rec *s, apr_pool_t *p, const apr_array_header_t *c
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ACME00621: running AcmeNotifyCmd %s for event "
                  "%s of %s", APR_ARRAY_IDX(cmd, 0, const char *), ev->event, ev->name);
-    rv = notify_spawn(&pid, &out, p, cmd, ev, prog_fd);
+    acme_proc_spec_init(&spec);
+    spec.exec_fd = prog_fd;
+    spec.argv = notify_argv(p, cmd, ev);
+    spec.env = notify_env(p, ev);
+    spec.timeout = NOTIFY_TIMEOUT;
+    spec.kill_on_cleanup = 1;
+    rv = acme_proc_run(&proc, p, &spec);
     close(prog_fd);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "ACME00622: cannot run AcmeNotifyCmd "
@@ -363,11 +229,8 @@ static void notify_run(server_rec *s, apr_pool_t *p, const apr_array_header_t *c
                      ev->event, ev->name, apr_strerror(rv, ebuf, sizeof(ebuf)));
         return;
     }
-    notify_collect(out, deadline, res);
-    close(out);
-    notify_wait(pid, deadline, res);
-    log_output(s, p, ev, res);
-    log_outcome(s, ev, res, apr_time_now() - start);
+    log_output(s, p, ev, acme_proc_result(proc));
+    log_outcome(s, ev, acme_proc_result(proc), apr_time_now() - start);
 }
 
 static void event_finish(acme_runtime_t *rt, apr_pool_t *p, const acme_event_t *ev)
