@@ -19,6 +19,7 @@
 
 #include "acme_store.h"
 #include "acme_store_int.h"
+#include "acme_store_paths.h"
 
 struct acme_store_t {
     apr_pool_t *pool;
@@ -30,9 +31,6 @@ struct acme_store_t {
 /* Deepest store directory holding files: archive/<name>/<version>/. */
 #define STORE_MAX_DEPTH 3
 
-/* Directories only the root parent writes. */
-static const char *const root_dirs[] = { "config", "domains", "archive", "fallback",
-                                         "root-events", "keys", "csr", NULL };
 
 apr_status_t acme_store_relpath_check(const char *relpath)
 {
@@ -104,6 +102,24 @@ const char *acme_store_tmp_path(apr_pool_t *p, const char *path)
     }
     return apr_psprintf(p, "%s.tmp.%ld.%02x%02x%02x%02x", path, (long)getpid(),
                         rnd[0], rnd[1], rnd[2], rnd[3]);
+}
+
+mode_t acme_store_mode_of(apr_fileperms_t perms)
+{
+    static const struct { apr_fileperms_t apr; mode_t mode; } bits[] = {
+        { APR_FPROT_UREAD, S_IRUSR }, { APR_FPROT_UWRITE, S_IWUSR }, { APR_FPROT_UEXECUTE, S_IXUSR },
+        { APR_FPROT_GREAD, S_IRGRP }, { APR_FPROT_GWRITE, S_IWGRP }, { APR_FPROT_GEXECUTE, S_IXGRP },
+        { APR_FPROT_WREAD, S_IROTH }, { APR_FPROT_WWRITE, S_IWOTH }, { APR_FPROT_WEXECUTE, S_IXOTH },
+    };
+    mode_t mode = 0;
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(bits) / sizeof(bits[0]); ++i) {
+        if (perms & bits[i].apr) {
+            mode |= bits[i].mode;
+        }
+    }
+    return mode;
 }
 
 apr_status_t acme_store_sync_dir(const char *path)
@@ -216,10 +232,11 @@ static void remove_stale_temps(const char *path, int depth, apr_time_t now)
 
 void acme_store_remove_dead_temps(acme_store_t *store, apr_pool_t *p)
 {
+    const char *const *child_dirs = acme_store_child_dir_names();
     int i;
 
-    for (i = 0; acme_store_child_dirs[i]; ++i) {
-        remove_stale_temps(apr_pstrcat(p, store->dir, "/", acme_store_child_dirs[i], NULL),
+    for (i = 0; child_dirs[i]; ++i) {
+        remove_stale_temps(apr_pstrcat(p, store->dir, "/", child_dirs[i], NULL),
                            STORE_MAX_DEPTH - 1, apr_time_now());
     }
 }
@@ -249,6 +266,8 @@ static apr_status_t make_dir(apr_pool_t *p, const char *path, apr_fileperms_t pe
 static apr_status_t store_create(apr_pool_t *p, const char *dir)
 {
     const apr_fileperms_t open_perms = ACME_STORE_DIR_PERMS;
+    const char *const *child_dirs = acme_store_child_dir_names();
+    const char *const *root_dirs = acme_store_root_dir_names();
     apr_finfo_t finfo;
     apr_status_t rv;
     int i;
@@ -263,9 +282,9 @@ static apr_status_t store_create(apr_pool_t *p, const char *dir)
             return rv;
         }
     }
-    for (i = 0; acme_store_child_dirs[i]; ++i) {
-        rv = make_dir(p, apr_pstrcat(p, dir, "/", acme_store_child_dirs[i], NULL),
-                      acme_store_dir_perms_for(acme_store_child_dirs[i]));
+    for (i = 0; child_dirs[i]; ++i) {
+        rv = make_dir(p, apr_pstrcat(p, dir, "/", child_dirs[i], NULL),
+                      acme_store_dir_perms_for(child_dirs[i]));
         if (rv != APR_SUCCESS) {
             return rv;
         }
@@ -426,6 +445,7 @@ const char *acme_store_untraversable(acme_store_t *store, apr_pool_t *p, apr_uid
 
 apr_status_t acme_store_grant(acme_store_t *store, apr_pool_t *p, apr_uid_t uid, apr_gid_t gid)
 {
+    const char *const *child_dirs = acme_store_child_dir_names();
     apr_pool_t *ptemp;
     apr_status_t rv = APR_SUCCESS;
     int i;
@@ -435,9 +455,9 @@ apr_status_t acme_store_grant(acme_store_t *store, apr_pool_t *p, apr_uid_t uid,
     if (chmod(store->dir, 0755) < 0) {
         rv = errno;
     }
-    for (i = 0; rv == APR_SUCCESS && acme_store_child_dirs[i]; ++i) {
-        const char *path = acme_store_path(store, ptemp, acme_store_child_dirs[i]);
-        rv = make_dir(ptemp, path, acme_store_dir_perms_for(acme_store_child_dirs[i]));
+    for (i = 0; rv == APR_SUCCESS && child_dirs[i]; ++i) {
+        const char *path = acme_store_path(store, ptemp, child_dirs[i]);
+        rv = make_dir(ptemp, path, acme_store_dir_perms_for(child_dirs[i]));
         if (rv == APR_SUCCESS) {
             rv = chown_tree(path, uid, gid, STORE_MAX_DEPTH);
         }

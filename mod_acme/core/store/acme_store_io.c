@@ -20,59 +20,7 @@
 #include "acme_store.h"
 #include "acme_json.h"
 #include "acme_store_int.h"
-
-int acme_store_child_area(const char *relpath)
-{
-    int i;
-
-    for (i = 0; acme_store_child_dirs[i]; ++i) {
-        apr_size_t len = strlen(acme_store_child_dirs[i]);
-        if (!strncmp(relpath, acme_store_child_dirs[i], len)
-            && (relpath[len] == '/' || relpath[len] == '\0')) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int is_private_top(const char *relpath)
-{
-    /* keys/: certificate keys in root's custody (acme_custody.h). */
-    static const char *const private_dirs[] = { "accounts", "staging", "jobs", "keys", NULL };
-    int i;
-
-    for (i = 0; private_dirs[i]; ++i) {
-        apr_size_t len = strlen(private_dirs[i]);
-        if (!strncmp(relpath, private_dirs[i], len)
-            && (relpath[len] == '/' || relpath[len] == '\0')) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-apr_fileperms_t acme_store_dir_perms_for(const char *relpath)
-{
-    return is_private_top(relpath) ? ACME_STORE_PRIVATE_DIR_PERMS : ACME_STORE_DIR_PERMS;
-}
-
-mode_t acme_store_mode_of(apr_fileperms_t perms)
-{
-    static const struct { apr_fileperms_t apr; mode_t mode; } bits[] = {
-        { APR_FPROT_UREAD, S_IRUSR }, { APR_FPROT_UWRITE, S_IWUSR }, { APR_FPROT_UEXECUTE, S_IXUSR },
-        { APR_FPROT_GREAD, S_IRGRP }, { APR_FPROT_GWRITE, S_IWGRP }, { APR_FPROT_GEXECUTE, S_IXGRP },
-        { APR_FPROT_WREAD, S_IROTH }, { APR_FPROT_WWRITE, S_IWOTH }, { APR_FPROT_WEXECUTE, S_IXOTH },
-    };
-    mode_t mode = 0;
-    apr_size_t i;
-
-    for (i = 0; i < sizeof(bits) / sizeof(bits[0]); ++i) {
-        if (perms & bits[i].apr) {
-            mode |= bits[i].mode;
-        }
-    }
-    return mode;
-}
+#include "acme_store_paths.h"
 
 /* A directory entry walked so far, and whose it must be. */
 typedef struct walk_t {
