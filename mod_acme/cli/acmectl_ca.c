@@ -15,6 +15,7 @@
 #include "acme_crypto.h"
 #include "acme_http.h"
 #include "acme_job.h"
+#include "acme_store_paths.h"
 
 #define ACMECTL_ACCOUNT_KEY_TYPE ACME_KEY_EC_P256
 
@@ -76,7 +77,7 @@ static const char *ca_file_for(acmectl_t *ctl, apr_pool_t *p, const char *ca_url
     apr_array_header_t *entries;
     int i, j;
 
-    if (acme_store_list(ctl->store, p, "config", &entries) != APR_SUCCESS) {
+    if (acme_store_list(ctl->store, p, ACME_STORE_CONFIG, &entries) != APR_SUCCESS) {
         return NULL;
     }
     for (i = 0; i < entries->nelts; ++i) {
@@ -84,7 +85,7 @@ static const char *ca_file_for(acmectl_t *ctl, apr_pool_t *p, const char *ca_url
         acme_domain_t *domain;
         json_t *json;
 
-        if (acme_store_read_json(ctl->store, p, apr_pstrcat(p, "config/", entry, NULL), &json)
+        if (acme_store_read_json(ctl->store, p, apr_pstrcat(p, ACME_STORE_CONFIG "/", entry, NULL), &json)
             != APR_SUCCESS || acme_domain_from_json(p, json, &domain) != APR_SUCCESS) {
             continue;
         }
@@ -147,11 +148,11 @@ static int revoke_args(acmectl_t *ctl, int argc, const char *const *argv, revoke
 /* The version domains/<name> points at, when it is a plain ../archive/<name>/<version>. */
 static const char *live_version(acmectl_t *ctl, apr_pool_t *p, const char *name)
 {
-    const char *prefix = apr_pstrcat(p, "../archive/", name, "/", NULL), *version;
+    const char *prefix = acme_store_rel_link_target(p, name, ""), *version;
     char target[1024];
     ssize_t n;
 
-    n = readlink(acme_store_path(ctl->store, p, apr_pstrcat(p, "domains/", name, NULL)), target,
+    n = readlink(acme_store_path(ctl->store, p, acme_store_rel_live(p, name)), target,
                  sizeof(target) - 1);
     if (n <= 0) {
         return NULL;
@@ -173,7 +174,7 @@ static int revoke_load(acmectl_t *ctl, apr_pool_t *p, revoke_t *r)
     json_t *json;
     int i;
 
-    relpath = apr_pstrcat(p, "config/", r->name, ".json", NULL);
+    relpath = acme_store_rel_config(p, r->name);
     if (acme_store_read_json(ctl->store, p, relpath, &json) != APR_SUCCESS
         || acme_domain_from_json(p, json, &r->domain) != APR_SUCCESS) {
         acmectl_error(ctl, "no readable configuration for '%s' (%s)", r->name,
@@ -184,7 +185,7 @@ static int revoke_load(acmectl_t *ctl, apr_pool_t *p, revoke_t *r)
         acmectl_error(ctl, "'%s' has no live certificate", r->name);
         return ACMECTL_FAIL;
     }
-    relpath = apr_pstrcat(p, "archive/", r->name, "/", r->version, "/cert.pem", NULL);
+    relpath = acme_store_rel_version_file(p, r->name, r->version, ACME_STORE_CERT_FILE);
     if (acme_store_read(ctl->store, p, relpath, ACME_MAX_CHAIN_BYTES, &pem, &len) != APR_SUCCESS
         || acme_chain_parse(p, pem, len, &chain) != APR_SUCCESS || chain->nelts < 1
         || acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &r->info) != APR_SUCCESS) {
@@ -202,15 +203,15 @@ static int revoke_load(acmectl_t *ctl, apr_pool_t *p, revoke_t *r)
         }
     }
     acmectl_error(ctl, "no account key for the CA of '%s' in %s", r->name,
-                  acme_store_path(ctl->store, p, "accounts"));
+                  acme_store_path(ctl->store, p, ACME_STORE_ACCOUNTS));
     return ACMECTL_FAIL;
 }
 
 /* revoked.json beside the certificate, then the marker the driver honours. */
 static int revoke_record(acmectl_t *ctl, apr_pool_t *p, revoke_t *r)
 {
-    const char *relpath = apr_pstrcat(p, "archive/", r->name, "/", r->version, "/revoked.json",
-                                      NULL);
+    const char *relpath = acme_store_rel_version_file(p, r->name, r->version,
+                                                      ACME_STORE_REVOKED_FILE);
     json_t *json = json_pack("{s:{s:s,s:s,s:s,s:s}}", "revoked",
                              "at", acmectl_time(p, apr_time_now()),
                              "reason", acme_revoke_reason_name(r->reason),
@@ -226,7 +227,7 @@ static int revoke_record(acmectl_t *ctl, apr_pool_t *p, revoke_t *r)
     }
     if (rv == APR_SUCCESS) {
         rv = acme_store_request_renewal(ctl->store, p, r->name);
-        relpath = apr_pstrcat(p, "jobs/", r->name, ".renew", NULL);
+        relpath = acme_store_rel_renew(p, r->name);
     }
     if (rv != APR_SUCCESS) {
         acmectl_error(ctl, "the certificate is revoked, but %s cannot be written: %s",
@@ -252,7 +253,7 @@ static void revoke_report(acmectl_t *ctl, apr_pool_t *p, const revoke_t *r, int 
             r->info.serial ? r->info.serial : "-", already ? "was already " : "",
             acme_revoke_reason_name(r->reason));
     acmectl_printf(ctl, "%s: a new certificate will be ordered at the next check (%s)\n", r->name,
-            acme_store_path(ctl->store, p, apr_pstrcat(p, "jobs/", r->name, ".renew", NULL)));
+            acme_store_path(ctl->store, p, acme_store_rel_renew(p, r->name)));
 }
 
 int acmectl_cmd_revoke(acmectl_t *ctl, int argc, const char *const *argv)
@@ -305,7 +306,7 @@ static apr_array_header_t *account_cas(acmectl_t *ctl, apr_pool_t *p)
     apr_array_header_t *entries, *urls = apr_array_make(p, 4, sizeof(const char *));
     int i;
 
-    if (acme_store_list(ctl->store, p, "accounts", &entries) != APR_SUCCESS) {
+    if (acme_store_list(ctl->store, p, ACME_STORE_ACCOUNTS, &entries) != APR_SUCCESS) {
         return urls;
     }
     for (i = 0; i < entries->nelts; ++i) {
@@ -313,8 +314,8 @@ static apr_array_header_t *account_cas(acmectl_t *ctl, apr_pool_t *p)
         const char *ca;
         json_t *json;
 
-        if (acme_store_read_json(ctl->store, p, apr_pstrcat(p, "accounts/", id, "/account.json",
-                                                           NULL), &json) != APR_SUCCESS) {
+        if (acme_store_read_json(ctl->store, p, acme_store_rel_account(p, id,
+                                                           ACME_STORE_ACCOUNT_JSON_FILE), &json) != APR_SUCCESS) {
             continue;
         }
         ca = json_string_value(json_object_get(json, "ca"));
@@ -337,7 +338,7 @@ static int account_pick(acmectl_t *ctl, apr_pool_t *p, const char *ca_opt, accou
         a->ca_url = APR_ARRAY_IDX(urls, 0, const char *);
     }
     else if (urls->nelts == 0) {
-        acmectl_error(ctl, "no ACME account in %s", acme_store_path(ctl->store, p, "accounts"));
+        acmectl_error(ctl, "no ACME account in %s", acme_store_path(ctl->store, p, ACME_STORE_ACCOUNTS));
         return ACMECTL_FAIL;
     }
     else {
@@ -349,7 +350,7 @@ static int account_pick(acmectl_t *ctl, apr_pool_t *p, const char *ca_opt, accou
     if (rv != APR_SUCCESS) {
         acmectl_error(ctl, "%s account key for %s in %s", rv == APR_ENOENT ? "no" : "unreadable",
                       a->ca_url, acme_store_path(ctl->store, p, acme_store_account_path(
-                                                     p, a->ca_url, "account.key")));
+                                                     p, a->ca_url, ACME_STORE_ACCOUNT_KEY_FILE)));
         return ACMECTL_FAIL;
     }
     a->ca_file = ca_file_for(ctl, p, a->ca_url);
@@ -361,7 +362,7 @@ static int account_show(acmectl_t *ctl, apr_pool_t *p, const account_t *a)
     acme_key_type_e type;
     const char *key_type = "unknown", *thumbprint = NULL;
     const char *key_file = acme_store_path(ctl->store, p, acme_store_account_path(p, a->ca_url,
-                                                                            "account.key"));
+                                                                            ACME_STORE_ACCOUNT_KEY_FILE));
 
     if (acme_key_type_of(a->key, &type) == APR_SUCCESS) {
         key_type = acme_key_type_name(type);
@@ -389,8 +390,8 @@ static int account_show(acmectl_t *ctl, apr_pool_t *p, const account_t *a)
  * Through the store's walk: accounts/<id> is the child's, and may be a link. */
 static apr_status_t promote_new_key(acmectl_t *ctl, apr_pool_t *p, const char *ca_url)
 {
-    return acme_store_rename(ctl->store, p, acme_store_account_path(p, ca_url, "account.key.new"),
-                             acme_store_account_path(p, ca_url, "account.key"));
+    return acme_store_rename(ctl->store, p, acme_store_account_path(p, ca_url, ACME_STORE_ACCOUNT_KEY_FILE ".new"),
+                             acme_store_account_path(p, ca_url, ACME_STORE_ACCOUNT_KEY_FILE));
 }
 
 /* A rollover stopped between the CA's answer and the rename leaves
@@ -399,7 +400,7 @@ static apr_status_t promote_new_key(acmectl_t *ctl, apr_pool_t *p, const char *c
 static apr_status_t recover_new_key(acmectl_t *ctl, apr_pool_t *p, acme_client_t *client,
                                     account_t *a, acme_problem_t *prob)
 {
-    const char *relpath = acme_store_account_path(p, a->ca_url, "account.key.new"), *pem, *kid;
+    const char *relpath = acme_store_account_path(p, a->ca_url, ACME_STORE_ACCOUNT_KEY_FILE ".new"), *pem, *kid;
     EVP_PKEY *key;
     apr_size_t len;
     apr_status_t rv;
@@ -450,7 +451,7 @@ static int rollover_done(acmectl_t *ctl, apr_pool_t *p, const account_t *a, cons
 
 static int account_rollover(acmectl_t *ctl, apr_pool_t *p, account_t *a)
 {
-    const char *new_rel = acme_store_account_path(p, a->ca_url, "account.key.new");
+    const char *new_rel = acme_store_account_path(p, a->ca_url, ACME_STORE_ACCOUNT_KEY_FILE ".new");
     const char *old_tp = "-", *pem, *kid;
     acme_client_t *client;
     acme_problem_t prob;

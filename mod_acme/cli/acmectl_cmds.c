@@ -21,6 +21,7 @@
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_job.h"
+#include "acme_store_paths.h"
 
 /* What the store knows about one domain. */
 typedef struct domain_view_t {
@@ -81,7 +82,7 @@ static void view_config(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
     acme_domain_t *domain = NULL;
     json_t *ca;
 
-    if (acme_store_read_json(ctl->store, p, apr_pstrcat(p, "config/", v->name, ".json", NULL),
+    if (acme_store_read_json(ctl->store, p, acme_store_rel_config(p, v->name),
                              &v->config) != APR_SUCCESS) {
         v->config = NULL;
         return;
@@ -112,7 +113,7 @@ static void view_live(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
     ssize_t n;
     apr_status_t rv;
 
-    n = readlink(acme_store_path(ctl->store, p, apr_pstrcat(p, "domains/", v->name, NULL)),
+    n = readlink(acme_store_path(ctl->store, p, acme_store_rel_live(p, v->name)),
                  target, sizeof(target) - 1);
     if (n > 0) {
         const char *slash;
@@ -168,7 +169,7 @@ static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
 {
     json_t *err;
 
-    if (acme_store_read_json(ctl->store, p, apr_pstrcat(p, "status/", v->name, ".json", NULL),
+    if (acme_store_read_json(ctl->store, p, acme_store_rel_status(p, v->name),
                              &v->status) != APR_SUCCESS) {
         v->status = NULL;
         return;
@@ -203,8 +204,8 @@ static domain_view_t *view_load(acmectl_t *ctl, apr_pool_t *p, const char *name)
     v->staged = acme_store_has_staged(ctl->store, p, name);
     v->revoked = v->has_live && acme_store_live_revoked(ctl->store, p, name);
     v->renew_requested = acme_store_renewal_requested(ctl->store, p, name);
-    v->rejected = apr_stat(&(apr_finfo_t){ 0 }, acme_store_path(ctl->store, p, apr_pstrcat(
-                               p, "staging/", name, "/rejected", NULL)), APR_FINFO_TYPE, p)
+    v->rejected = apr_stat(&(apr_finfo_t){ 0 }, acme_store_path(ctl->store, p, acme_store_rel_staged(
+                               p, name, ACME_STORE_REJECTED_FILE)), APR_FINFO_TYPE, p)
                   == APR_SUCCESS;
     if (!v->names && v->has_live) {
         v->names = v->live.names;
@@ -244,7 +245,7 @@ static int cmp_str(const void *a, const void *b)
 static apr_array_header_t *domain_names(acmectl_t *ctl, apr_pool_t *p)
 {
     static const struct { const char *dir, *suffix; } sources[] = {
-        { "config", ".json" }, { "domains", NULL },
+        { ACME_STORE_CONFIG, ".json" }, { ACME_STORE_DOMAINS, NULL },
     };
     apr_hash_t *seen = apr_hash_make(p);
     apr_array_header_t *entries, *names = apr_array_make(p, 16, sizeof(const char *));
@@ -412,7 +413,7 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
         acmectl_error(ctl, "no domain '%s' in %s", v->name, acme_store_dir(ctl->store));
         return ACMECTL_FAIL;
     }
-    acme_store_list(ctl->store, p, apr_pstrcat(p, "archive/", v->name, NULL), &versions);
+    acme_store_list(ctl->store, p, acme_store_rel_archive(p, v->name), &versions);
     if (ctl->json) {
         obj = view_json(p, v, 1);
         json_object_set_new(obj, "archive", json_names(versions));
@@ -580,13 +581,12 @@ static void check_live_links(check_t *c)
     apr_array_header_t *entries;
     int i;
 
-    acme_store_list(c->ctl->store, c->p, "domains", &entries);
+    acme_store_list(c->ctl->store, c->p, ACME_STORE_DOMAINS, &entries);
     for (i = 0; i < entries->nelts; ++i) {
         const char *name = APR_ARRAY_IDX(entries, i, const char *);
-        const char *link = acme_store_path(c->ctl->store, c->p, apr_pstrcat(
-                                               c->p, "domains/", name, NULL));
-        const char *prefix = apr_pstrcat(c->p, "../archive/", name, "/", NULL);
-        const char *what = apr_pstrcat(c->p, "domains/", name, NULL);
+        const char *what = acme_store_rel_live(c->p, name);
+        const char *link = acme_store_path(c->ctl->store, c->p, what);
+        const char *prefix = acme_store_rel_link_target(c->p, name, "");
         char target[1024];
         ssize_t n = readlink(link, target, sizeof(target) - 1);
         apr_finfo_t finfo;
@@ -605,8 +605,8 @@ static void check_live_links(check_t *c)
             problem(c, "%s: points at %s, which does not exist", what, target);
             continue;
         }
-        check_pair(c, what, apr_pstrcat(c->p, what, "/cert.pem", NULL),
-                   apr_pstrcat(c->p, what, "/privkey.pem", NULL));
+        check_pair(c, what, acme_store_rel_live_file(c->p, name, ACME_STORE_CERT_FILE),
+                   acme_store_rel_live_file(c->p, name, ACME_STORE_KEY_FILE));
     }
 }
 
@@ -630,8 +630,11 @@ static void check_json_files(check_t *c, const char *dir)
 
 int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
 {
-    static const char *const areas[] = { "accounts", "config", "domains", "archive", "staging",
-                                         "jobs", "status", "fallback", "keys", "csr", NULL };
+    static const char *const areas[] = { ACME_STORE_ACCOUNTS, ACME_STORE_CONFIG,
+                                         ACME_STORE_DOMAINS, ACME_STORE_ARCHIVE,
+                                         ACME_STORE_STAGING, ACME_STORE_JOBS, ACME_STORE_STATUS,
+                                         ACME_STORE_FALLBACK, ACME_STORE_KEYS, ACME_STORE_CSR,
+                                         NULL };
     check_t c;
     apr_finfo_t finfo;
     int i;
@@ -648,11 +651,11 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
         check_tree(&c, areas[i], 3);
     }
     check_live_links(&c);
-    check_json_files(&c, "config");
-    check_json_files(&c, "status");
-    if (apr_stat(&finfo, acme_store_path(ctl->store, c.p, "fallback/cert.pem"), APR_FINFO_TYPE,
-                 c.p) == APR_SUCCESS) {
-        check_pair(&c, "fallback", "fallback/cert.pem", "fallback/privkey.pem");
+    check_json_files(&c, ACME_STORE_CONFIG);
+    check_json_files(&c, ACME_STORE_STATUS);
+    if (apr_stat(&finfo, acme_store_path(ctl->store, c.p, ACME_STORE_FALLBACK_CERT),
+                 APR_FINFO_TYPE, c.p) == APR_SUCCESS) {
+        check_pair(&c, ACME_STORE_FALLBACK, ACME_STORE_FALLBACK_CERT, ACME_STORE_FALLBACK_KEY);
     }
     if (ctl->json) {
         json_t *obj = json_object();
@@ -692,7 +695,7 @@ int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
         acmectl_error(ctl, "'%s' is not a domain name", name);
         return ACMECTL_USAGE;
     }
-    if (acme_store_read_json(ctl->store, p, apr_pstrcat(p, "config/", name, ".json", NULL),
+    if (acme_store_read_json(ctl->store, p, acme_store_rel_config(p, name),
                              &config) != APR_SUCCESS) {
         acmectl_error(ctl, "no configured domain '%s' in %s (AcmeDomain writes config/%s.json "
                       "when httpd starts)", name, acme_store_dir(ctl->store), name);

@@ -36,6 +36,7 @@
 #include "acme_configtest.h"
 #include "acme_custody.h"
 #include "acme_watchdog.h"
+#include "acme_store_paths.h"
 
 #define ACME_WD_POLL_INTERVAL  apr_time_from_sec(1)
 #define ACME_WD_RETEST_DELAY   apr_time_from_sec(300)
@@ -60,7 +61,7 @@ static apr_time_t staged_at(acme_store_t *store, apr_pool_t *p, const char *name
     if (!acme_store_has_staged(store, p, name)) {
         return 0;
     }
-    ready = acme_store_path(store, p, apr_pstrcat(p, "staging/", name, "/ready", NULL));
+    ready = acme_store_path(store, p, acme_store_rel_staged(p, name, ACME_STORE_READY_FILE));
     if (apr_stat(&finfo, ready, APR_FINFO_MTIME, p) != APR_SUCCESS) {
         return 1;
     }
@@ -84,7 +85,7 @@ static apr_array_header_t *staged_unseen(acme_wd_t *wd, apr_pool_t *p, apr_hash_
     apr_array_header_t *entries;
     int i;
 
-    if (acme_store_list(wd->rt->store, p, "staging", &entries) != APR_SUCCESS) {
+    if (acme_store_list(wd->rt->store, p, ACME_STORE_STAGING, &entries) != APR_SUCCESS) {
         return names;
     }
     for (i = 0; i < entries->nelts; ++i) {
@@ -243,15 +244,15 @@ static void watch_staging(acme_wd_t *wd, apr_pool_t *p)
 #ifdef __linux__
     const uint32_t events = IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR
                             | IN_DONT_FOLLOW;
-    const char *staging = acme_store_path(wd->rt->store, p, "staging");
+    const char *staging = acme_store_path(wd->rt->store, p, ACME_STORE_STAGING);
     apr_array_header_t *entries;
     int i;
 
     inotify_add_watch(wd->notify_fd, staging, events);
-    if (acme_store_list(wd->rt->store, p, "staging", &entries) == APR_SUCCESS) {
+    if (acme_store_list(wd->rt->store, p, ACME_STORE_STAGING, &entries) == APR_SUCCESS) {
         for (i = 0; i < entries->nelts; ++i) {
-            inotify_add_watch(wd->notify_fd, apr_pstrcat(p, staging, "/",
-                              APR_ARRAY_IDX(entries, i, const char *), NULL), events);
+            inotify_add_watch(wd->notify_fd, acme_store_path(wd->rt->store, p, acme_store_rel_staging(
+                              p, APR_ARRAY_IDX(entries, i, const char *))), events);
         }
     }
 #endif
@@ -276,12 +277,12 @@ static int orders_moving(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
     int i;
 
     /* The issuing child's own word first (acme_driver_run keeps it fresh). */
-    if (apr_stat(&finfo, acme_store_path(wd->rt->store, p, "jobs/.in-flight"),
+    if (apr_stat(&finfo, acme_store_path(wd->rt->store, p, ACME_STORE_IN_FLIGHT),
                  APR_FINFO_MTIME, p) == APR_SUCCESS
         && now - finfo.mtime < ACME_WD_IN_FLIGHT_FRESH) {
         return 1;
     }
-    if (acme_store_list(wd->rt->store, p, "jobs", &entries) != APR_SUCCESS) {
+    if (acme_store_list(wd->rt->store, p, ACME_STORE_JOBS, &entries) != APR_SUCCESS) {
         return 0;
     }
     for (i = 0; i < entries->nelts; ++i) {
@@ -292,7 +293,7 @@ static int orders_moving(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
             continue;
         }
         if (apr_stat(&finfo, acme_store_path(wd->rt->store, p,
-                                             apr_pstrcat(p, "jobs/", entry, NULL)),
+                                             apr_pstrcat(p, ACME_STORE_JOBS "/", entry, NULL)),
                      APR_FINFO_MTIME, p) == APR_SUCCESS
             && now - finfo.mtime < ACME_WD_BUSY_WINDOW) {
             return 1;

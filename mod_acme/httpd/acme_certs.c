@@ -24,6 +24,7 @@
 #include "acme_names.h"
 #include "acme_custody.h"
 #include "acme_certverify.h"
+#include "acme_store_paths.h"
 
 #define CERTS_STATE_KEY     "mod_acme:certs-state"
 #define CHALLENGE_PREFIX    "/.well-known/acme-challenge/"
@@ -294,7 +295,7 @@ static int config_same(json_t *want, json_t *have)
 static void store_write_config(acme_runtime_t *rt, apr_pool_t *ptemp, acme_domain_t *d,
                                apr_time_t now)
 {
-    const char *rel = apr_pstrcat(ptemp, "config/", d->name, ".json", NULL);
+    const char *rel = acme_store_rel_config(ptemp, d->name);
     json_t *want, *have = NULL, *record;
     apr_status_t rv = APR_SUCCESS;
     int same;
@@ -598,9 +599,9 @@ static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acm
  * pair_usable: what serves while the live one cannot. NULL when none. */
 static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d)
 {
-    const char *dir = apr_pstrcat(ptemp, "archive/", d->name, NULL), *why;
+    const char *dir = acme_store_rel_archive(ptemp, d->name), *why;
     char *live = realpath(acme_store_path(rt->store, ptemp,
-                                          apr_pstrcat(ptemp, "domains/", d->name, NULL)), NULL);
+                                          acme_store_rel_live(ptemp, d->name)), NULL);
     apr_array_header_t *versions;
     served_t *found = NULL;
     int i;
@@ -610,8 +611,8 @@ static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const ac
     }
     /* Version names begin with their activation time: the last is the newest. */
     for (i = versions ? versions->nelts - 1 : -1; i >= 0 && !found; i--) {
-        const char *base = acme_store_path(rt->store, ptemp, apr_pstrcat(ptemp, dir, "/",
-                           APR_ARRAY_IDX(versions, i, const char *), NULL));
+        const char *base = acme_store_path(rt->store, ptemp, acme_store_rel_version(ptemp, d->name,
+                           APR_ARRAY_IDX(versions, i, const char *)));
         char *real = realpath(base, NULL);
         int is_live = live && real && !strcmp(real, live);
         served_t *v;
@@ -621,8 +622,8 @@ static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const ac
             continue;
         }
         v = apr_pcalloc(rt->pool, sizeof(*v));
-        v->cert = apr_pstrcat(rt->pool, base, "/cert.pem", NULL);
-        v->key = apr_pstrcat(rt->pool, base, "/privkey.pem", NULL);
+        v->cert = apr_pstrcat(rt->pool, base, "/" ACME_STORE_CERT_FILE, NULL);
+        v->key = apr_pstrcat(rt->pool, base, "/" ACME_STORE_KEY_FILE, NULL);
         if (pair_usable(rt, ptemp, d, v->cert, v->key, &why) == APR_SUCCESS) {
             found = v;
         }

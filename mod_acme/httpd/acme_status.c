@@ -14,6 +14,8 @@
 #include "acme_time.h"
 #include "acme_cert.h"
 #include "acme_json.h"
+#include "acme_store_account.h"
+#include "acme_store_paths.h"
 
 #define ACME_STATUS_HANDLER "acme-status"
 
@@ -46,8 +48,8 @@ static const char *account_url(acme_runtime_t *rt, apr_pool_t *p, const acme_dom
         return NULL;
     }
     ca = APR_ARRAY_IDX(domain->ca_urls, 0, const char *);
-    if (acme_store_read_json(rt->store, p, apr_pstrcat(p, "accounts/", acme_store_ca_id(p, ca),
-                                                       "/account.json", NULL),
+    if (acme_store_read_json(rt->store, p, acme_store_account_path(p, ca,
+                                                                  ACME_STORE_ACCOUNT_JSON_FILE),
                              &account) != APR_SUCCESS) {
         return NULL;
     }
@@ -215,7 +217,7 @@ static json_t *domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_
     acme_cert_info_t info;
     int has_live;
 
-    if (acme_store_read_json(rt->store, p, apr_pstrcat(p, "status/", domain->name, ".json", NULL),
+    if (acme_store_read_json(rt->store, p, acme_store_rel_status(p, domain->name),
                              &status) != APR_SUCCESS || !json_is_object(status)) {
         status = NULL;
     }

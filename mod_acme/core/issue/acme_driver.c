@@ -15,6 +15,7 @@
 #include "acme_store_renew.h"
 #include "acme_events.h"
 #include "acme_account.h"
+#include "acme_store_paths.h"
 
 #define ACME_RECHECK_VALID    apr_time_from_sec(12 * 3600)
 #define ACME_RECHECK_STAGED   apr_time_from_sec(5 * 60)
@@ -412,7 +413,7 @@ static int renewal_asked(acme_driver_t *driver, const acme_record_t *rec,
 
 static void mark_orders_in_flight(acme_driver_t *driver, apr_pool_t *p, int in_flight)
 {
-    const char *path = acme_store_path(driver->store, p, "jobs/.in-flight");
+    const char *path = acme_store_path(driver->store, p, ACME_STORE_IN_FLIGHT);
     int fd;
 
     if (!in_flight) {

@@ -7,6 +7,7 @@
 
 #include "acme_job_int.h"
 #include "acme_names.h"
+#include "acme_store_paths.h"
 
 /* ---- domains as JSON (config/<name>.json) ---- */
 
@@ -203,14 +204,14 @@ apr_status_t acme_domain_from_json(apr_pool_t *p, json_t *json, acme_domain_t **
 
 static const char *job_json_path(apr_pool_t *p, const char *name)
 {
-    return apr_pstrcat(p, "jobs/", name, ".json", NULL);
+    return acme_store_rel_job(p, name);
 }
 
 /* Where versions before root's key custody kept the certificate key, readable
  * by the child: removed wherever a job ends or starts. */
 static const char *job_key_path(apr_pool_t *p, const char *name)
 {
-    return apr_pstrcat(p, "jobs/", name, ".key", NULL);
+    return acme_store_rel_job_key(p, name);
 }
 
 /* A corrected AcmeEAB deserves a fresh start like any other change. The

@@ -6,6 +6,7 @@
 
 #include "acme_job_int.h"
 #include "acme_time.h"
+#include "acme_store_paths.h"
 
 acme_record_t *acme_record_get(acme_driver_t *driver, const char *name, int create)
 {
@@ -100,7 +101,7 @@ void acme_record_status_update(acme_driver_t *driver, acme_record_t *rec,
         return;
     }
     json = status_json(rec, domain, p);
-    rv = acme_store_write_json(driver->store, p, apr_pstrcat(p, "status/", domain->name, ".json", NULL),
+    rv = acme_store_write_json(driver->store, p, acme_store_rel_status(p, domain->name),
                                json, ACME_STORE_FILE_PERMS);
     json_decref(json);
     if (rv != APR_SUCCESS) {

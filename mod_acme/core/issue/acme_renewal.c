@@ -9,6 +9,7 @@
 #include "acme_job_int.h"
 #include "acme_time.h"
 #include "acme_events.h"
+#include "acme_store_paths.h"
 
 #define ACME_ARI_FILE_MAX        (4 * 1024)
 #define ACME_META_FILE_MAX       (8 * 1024)
@@ -20,7 +21,7 @@
 
 static const char *ari_path(apr_pool_t *p, const char *name)
 {
-    return apr_pstrcat(p, "jobs/", name, ".ari.json", NULL);
+    return acme_store_rel_ari(p, name);
 }
 
 static void set_time(json_t *json, const char *key, apr_time_t t, apr_pool_t *p)
@@ -92,7 +93,7 @@ void acme_renewal_read_meta(acme_driver_t *driver, acme_record_t *rec, const cha
     rec->cert_ca[0] = '\0';
     rec->cert_issued_at = 0;
     *names = NULL;
-    if (acme_store_read(driver->store, p, apr_pstrcat(p, "domains/", name, "/meta.json", NULL),
+    if (acme_store_read(driver->store, p, acme_store_rel_live_file(p, name, ACME_STORE_META_FILE),
                         ACME_META_FILE_MAX, &data, &len) != APR_SUCCESS
         || !(json = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL))) {
         return;
@@ -362,8 +363,7 @@ void acme_renewal_restore(acme_driver_t *driver, acme_record_t *rec, const acme_
     json_t *json;
 
     rec->restored = 1;
-    if (acme_store_read_json(driver->store, p, apr_pstrcat(p, "status/", domain->name, ".json",
-                                                           NULL), &json) != APR_SUCCESS) {
+    if (acme_store_read_json(driver->store, p, acme_store_rel_status(p, domain->name), &json) != APR_SUCCESS) {
         return;
     }
     /* A changed configuration deserves a fresh start. */

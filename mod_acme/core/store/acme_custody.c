@@ -14,20 +14,21 @@
 #include "acme_custody.h"
 #include "acme_certverify.h"
 #include "acme_cert.h"
+#include "acme_store_paths.h"
 
 static const char *csr_path(apr_pool_t *p, const char *name)
 {
-    return apr_pstrcat(p, "csr/", name, ".json", NULL);
+    return acme_store_rel_csr(p, name);
 }
 
 static const char *key_path(apr_pool_t *p, const char *name, const char *id)
 {
-    return apr_pstrcat(p, "keys/", name, "/", id, ".key", NULL);
+    return acme_store_rel_key(p, name, id);
 }
 
 static const char *refused_path(apr_pool_t *p, const char *name)
 {
-    return apr_pstrcat(p, "keys/", name, "/refused.json", NULL);
+    return acme_store_rel_refused(p, name);
 }
 
 /* keys/ must be a directory of this user's, closed to everyone else; a
@@ -35,7 +36,7 @@ static const char *refused_path(apr_pool_t *p, const char *name)
  * not written into. */
 static apr_status_t keys_dir_check(acme_store_t *store, apr_pool_t *p)
 {
-    const char *path = acme_store_path(store, p, "keys");
+    const char *path = acme_store_path(store, p, ACME_STORE_KEYS);
     struct stat st;
 
     if (lstat(path, &st) < 0) {
@@ -131,13 +132,13 @@ static void remove_old_keys(acme_store_t *store, apr_pool_t *p, const char *name
     apr_array_header_t *entries;
     int i;
 
-    if (acme_store_list(store, p, apr_pstrcat(p, "keys/", name, NULL), &entries)
+    if (acme_store_list(store, p, acme_store_rel_keys(p, name), &entries)
         != APR_SUCCESS) {
         return;
     }
     for (i = 0; i < entries->nelts; ++i) {
         const char *entry = APR_ARRAY_IDX(entries, i, const char *);
-        const char *rel = apr_pstrcat(p, "keys/", name, "/", entry, NULL);
+        const char *rel = apr_pstrcat(p, acme_store_rel_keys(p, name), "/", entry, NULL);
         apr_size_t len = strlen(entry);
         apr_finfo_t finfo;
 

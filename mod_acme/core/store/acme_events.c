@@ -11,9 +11,10 @@
 #include "acme_events.h"
 #include "acme_text.h"
 #include "acme_time.h"
+#include "acme_store_paths.h"
 
-#define ACME_EVENTS_DIR        "events"        /* the issuing child's */
-#define ACME_EVENTS_ROOT_DIR   "root-events"   /* the root parent's */
+#define ACME_EVENTS_DIR        ACME_STORE_EVENTS       /* the issuing child's */
+#define ACME_EVENTS_ROOT_DIR   ACME_STORE_ROOT_EVENTS  /* the root parent's */
 #define ACME_EVENT_MAX_DETAIL  2048
 #define ACME_EVENT_MAX_LIST    1000
 

@@ -9,23 +9,8 @@
 #include "acme_core.h"
 #include "acme_crypto.h"
 
-/* The state directory (AcmeStoreDir). Layout, relative to it:
- *   accounts/<ca-id>/account.key   account key, 0600      (child user)
- *   accounts/<ca-id>/account.json  {"url": kid, "ca": directory URL}
- *   config/<name>.json             the domain as configured (names, key type, CA...)  (root)
- *   domains/<name>                 symlink → ../archive/<name>/<version>: the live certificate (root)
- *   archive/<name>/<version>/      cert.pem (chain), privkey.pem (0600), every version ever live (root)
- *   archive/<name>/<version>/meta.json  {"ca": directory URL, "issued_at": RFC 3339} (when known)
- *   staging/<name>/                cert.pem (chain), meta.json, ready  (child user; parent activates)
- *   keys/<name>/<id>.key           certificate keys root generated, 0600, directory 0700 (root)
- *   csr/<name>.json                the CSR of the current key, for the child (root, 0644)
- *                                  (keys/ and csr/: acme_custody.h)
- *   jobs/<name>.ari.json           ARI state of the live certificate (child user)
- *   events/<time>-<event>-<name>.json  failed, expiring for AcmeNotifyCmd (child user)
- *   root-events/<time>-<event>-<name>.json  issued, renewed for AcmeNotifyCmd (root)
- *   jobs/<name>.json, jobs/<name>.lock   issuance state machine  (child user)
- *   status/<name>.json             last result, next action, for status page and acmectl (child user)
- *   fallback/cert.pem, privkey.pem the one shared temporary certificate (root)
+/* The state directory (AcmeStoreDir); its layout, who writes what with
+ * which mode: acme_store_paths.h, which builds every path in it.
  * Every write is atomic: temp file in the same directory, fsync, rename, fsync
  * of the directory. <name> is the domain's store name (acme_name_store_key): its
  * first name, lowercase, IPv6 ':' as '_', "+<key type>" for a further AcmeKeyType. */
@@ -37,7 +22,7 @@ typedef struct acme_store_t acme_store_t;
                                 | APR_FPROT_WEXECUTE)                                    /* 0755 */
 #define ACME_STORE_PRIVATE_DIR_PERMS (APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE) /* 0700 */
 
-/* create: make missing directories (0755; accounts, staging and jobs 0700). */
+/* create: make missing directories (0755; accounts, staging, jobs and keys 0700). */
 apr_status_t acme_store_open(acme_store_t **store, apr_pool_t *p, const char *dir, int create);
 const char *acme_store_dir(const acme_store_t *store);
 /* Gives the directories the child must write (accounts, staging, jobs, status)

@@ -5,10 +5,11 @@
 
 #include "acme_store_account.h"
 #include "acme_crypto.h"
+#include "acme_store_paths.h"
 
 const char *acme_store_account_path(apr_pool_t *p, const char *ca_url, const char *file)
 {
-    return apr_pstrcat(p, "accounts/", acme_store_ca_id(p, ca_url), "/", file, NULL);
+    return acme_store_rel_account(p, acme_store_ca_id(p, ca_url), file);
 }
 
 apr_status_t acme_store_account_load(acme_store_t *store, apr_pool_t *p, const char *ca_url,
@@ -21,7 +22,7 @@ apr_status_t acme_store_account_load(acme_store_t *store, apr_pool_t *p, const c
 
     *key = NULL;
     *kid = NULL;
-    rv = acme_store_read(store, p, acme_store_account_path(p, ca_url, "account.key"),
+    rv = acme_store_read(store, p, acme_store_account_path(p, ca_url, ACME_STORE_ACCOUNT_KEY_FILE),
                          ACME_MAX_STORE_FILE, &pem, &len);
     if (rv != APR_SUCCESS) {
         return APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
@@ -30,7 +31,7 @@ apr_status_t acme_store_account_load(acme_store_t *store, apr_pool_t *p, const c
         *key = NULL;
         return APR_EINVAL;
     }
-    if (acme_store_read_json(store, p, acme_store_account_path(p, ca_url, "account.json"), &json)
+    if (acme_store_read_json(store, p, acme_store_account_path(p, ca_url, ACME_STORE_ACCOUNT_JSON_FILE), &json)
         == APR_SUCCESS) {
         url = json_string_value(json_object_get(json, "url"));
         ca = json_string_value(json_object_get(json, "ca"));

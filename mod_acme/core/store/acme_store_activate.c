@@ -21,6 +21,7 @@
 #include "acme_events.h"
 #include "acme_custody.h"
 #include "acme_certverify.h"
+#include "acme_store_paths.h"
 
 /* meta.json is a few hundred bytes; anything larger is not ours. */
 #define ACME_STAGED_META_MAX (8 * 1024)
@@ -32,12 +33,12 @@
 
 const char *acme_store_live_cert_path(const acme_store_t *store, apr_pool_t *p, const char *name)
 {
-    return apr_pstrcat(p, acme_store_dir(store), "/domains/", name, "/cert.pem", NULL);
+    return acme_store_path(store, p, acme_store_rel_live_file(p, name, ACME_STORE_CERT_FILE));
 }
 
 const char *acme_store_live_key_path(const acme_store_t *store, apr_pool_t *p, const char *name)
 {
-    return apr_pstrcat(p, acme_store_dir(store), "/domains/", name, "/privkey.pem", NULL);
+    return acme_store_path(store, p, acme_store_rel_live_file(p, name, ACME_STORE_KEY_FILE));
 }
 
 apr_status_t acme_store_load_live(acme_store_t *store, apr_pool_t *p, const char *name,
@@ -68,40 +69,39 @@ apr_status_t acme_store_stage_with_meta(acme_store_t *store, apr_pool_t *p, cons
                                         const char *chain_pem, apr_size_t chain_len,
                                         const char *key_pem, const char *meta_json)
 {
-    const char *base, *ready;
+    const char *ready;
     char stamp[APR_RFC822_DATE_LEN];
     apr_status_t rv;
 
     if ((rv = acme_store_name_check(name)) != APR_SUCCESS || !chain_pem) {
         return APR_EINVAL;
     }
-    base = apr_pstrcat(p, "staging/", name, "/", NULL);
     /* A half-replaced entry must never look ready. */
-    if ((rv = acme_store_remove(store, p, apr_pstrcat(p, base, "ready", NULL))) != APR_SUCCESS
-        || (rv = acme_store_remove(store, p, apr_pstrcat(p, base, "rejected", NULL)))
+    if ((rv = acme_store_remove(store, p, acme_store_rel_staged(p, name, ACME_STORE_READY_FILE))) != APR_SUCCESS
+        || (rv = acme_store_remove(store, p, acme_store_rel_staged(p, name, ACME_STORE_REJECTED_FILE)))
            != APR_SUCCESS
-        || (rv = acme_store_remove(store, p, apr_pstrcat(p, base, "meta.json", NULL)))
+        || (rv = acme_store_remove(store, p, acme_store_rel_staged(p, name, ACME_STORE_META_FILE)))
            != APR_SUCCESS
-        || (!key_pem && (rv = acme_store_remove(store, p, apr_pstrcat(p, base, "privkey.pem",
-                                                                      NULL))) != APR_SUCCESS)) {
+        || (!key_pem && (rv = acme_store_remove(store, p, acme_store_rel_staged(
+                                                        p, name, ACME_STORE_KEY_FILE))) != APR_SUCCESS)) {
         return rv;
     }
     if (key_pem) {
-        rv = acme_store_write(store, p, apr_pstrcat(p, base, "privkey.pem", NULL), key_pem,
+        rv = acme_store_write(store, p, acme_store_rel_staged(p, name, ACME_STORE_KEY_FILE), key_pem,
                               strlen(key_pem), ACME_STORE_KEY_PERMS);
     }
     if (rv == APR_SUCCESS) {
-        rv = acme_store_write(store, p, apr_pstrcat(p, base, "cert.pem", NULL), chain_pem,
+        rv = acme_store_write(store, p, acme_store_rel_staged(p, name, ACME_STORE_CERT_FILE), chain_pem,
                               chain_len, ACME_STORE_FILE_PERMS);
     }
     if (rv == APR_SUCCESS && meta_json) {
-        rv = acme_store_write(store, p, apr_pstrcat(p, base, "meta.json", NULL), meta_json,
+        rv = acme_store_write(store, p, acme_store_rel_staged(p, name, ACME_STORE_META_FILE), meta_json,
                               strlen(meta_json), ACME_STORE_FILE_PERMS);
     }
     if (rv == APR_SUCCESS) {
         apr_rfc822_date(stamp, apr_time_now());
         ready = apr_psprintf(p, "{\"staged\": \"%s\"}\n", stamp);
-        rv = acme_store_write(store, p, apr_pstrcat(p, base, "ready", NULL), ready,
+        rv = acme_store_write(store, p, acme_store_rel_staged(p, name, ACME_STORE_READY_FILE), ready,
                               strlen(ready), ACME_STORE_FILE_PERMS);
     }
     return rv;
@@ -179,7 +179,7 @@ static const char *staged_meta(apr_pool_t *p, int dirfd)
     json_t *json;
     int ok;
 
-    if (acme_store_read_at(p, dirfd, "meta.json", ACME_STAGED_META_MAX, &data, &len)
+    if (acme_store_read_at(p, dirfd, ACME_STORE_META_FILE, ACME_STAGED_META_MAX, &data, &len)
         != APR_SUCCESS) {
         return NULL;
     }
@@ -197,7 +197,7 @@ static apr_status_t staged_load(apr_pool_t *p, int dirfd, staged_t *st, const ch
 {
     apr_status_t rv;
 
-    rv = acme_store_read_at(p, dirfd, "cert.pem", ACME_MAX_CHAIN_BYTES, &st->chain_pem,
+    rv = acme_store_read_at(p, dirfd, ACME_STORE_CERT_FILE, ACME_MAX_CHAIN_BYTES, &st->chain_pem,
                             &st->chain_len);
     if (rv != APR_SUCCESS) {
         *why = APR_STATUS_IS_ENOENT(rv) ? "staged certificate file is missing"
@@ -223,7 +223,7 @@ static ino_t ready_id(int dirfd)
 {
     struct stat st;
 
-    if (fstatat(dirfd, "ready", &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
+    if (fstatat(dirfd, ACME_STORE_READY_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
         return 0;
     }
     return st.st_ino ? st.st_ino : 1;
@@ -236,7 +236,7 @@ static void staged_reject(int dirfd, const acme_ctx_t *ctx, const char *name, in
     if (ready_id(dirfd) != ready) {
         return;
     }
-    renameat(dirfd, "ready", dirfd, "rejected");
+    renameat(dirfd, ACME_STORE_READY_FILE, dirfd, ACME_STORE_REJECTED_FILE);
     fsync(dirfd);
     acme_log(ctx, ACME_LOG_ERR, APR_EINVAL,
              "ACME00301: %s: staged certificate refused, the live certificate stays: %s",
@@ -258,10 +258,10 @@ static const char *version_name(apr_pool_t *p, const acme_ctx_t *ctx, const char
 static apr_status_t link_replace(acme_store_t *store, apr_pool_t *p, const char *name,
                                  const char *version)
 {
-    const char *domains = acme_store_path(store, p, "domains");
-    const char *link = apr_pstrcat(p, domains, "/", name, NULL);
+    const char *domains = acme_store_path(store, p, ACME_STORE_DOMAINS);
+    const char *link = acme_store_path(store, p, acme_store_rel_live(p, name));
     const char *tmp = acme_store_tmp_path(p, link);
-    const char *target = apr_pstrcat(p, "../archive/", name, "/", version, NULL);
+    const char *target = acme_store_rel_link_target(p, name, version);
     apr_status_t rv;
 
     if (symlink(target, tmp) < 0) {
@@ -278,17 +278,19 @@ static apr_status_t link_replace(acme_store_t *store, apr_pool_t *p, const char 
 static apr_status_t archive_write(acme_store_t *store, apr_pool_t *p, const char *name,
                                   const char *version, const staged_t *st)
 {
-    const char *base = apr_pstrcat(p, "archive/", name, "/", version, "/", NULL);
     apr_status_t rv;
 
-    rv = acme_store_write(store, p, apr_pstrcat(p, base, "privkey.pem", NULL), st->key_pem,
+    rv = acme_store_write(store, p, acme_store_rel_version_file(p, name, version,
+                                                                ACME_STORE_KEY_FILE), st->key_pem,
                           st->key_len, ACME_STORE_KEY_PERMS);
     if (rv == APR_SUCCESS) {
-        rv = acme_store_write(store, p, apr_pstrcat(p, base, "cert.pem", NULL), st->chain_pem,
+        rv = acme_store_write(store, p, acme_store_rel_version_file(p, name, version,
+                                                                    ACME_STORE_CERT_FILE), st->chain_pem,
                               st->chain_len, ACME_STORE_FILE_PERMS);
     }
     if (rv == APR_SUCCESS && st->meta_json) {
-        rv = acme_store_write(store, p, apr_pstrcat(p, base, "meta.json", NULL), st->meta_json,
+        rv = acme_store_write(store, p, acme_store_rel_version_file(p, name, version,
+                                                                    ACME_STORE_META_FILE), st->meta_json,
                               strlen(st->meta_json), ACME_STORE_FILE_PERMS);
     }
     return rv;
@@ -299,8 +301,9 @@ static apr_status_t archive_write(acme_store_t *store, apr_pool_t *p, const char
 static void staged_clear(acme_store_t *store, apr_pool_t *p, const char *name, int dirfd,
                          ino_t ready)
 {
-    static const char *const files[] = { "ready", "rejected", "privkey.pem", "cert.pem",
-                                         "meta.json", NULL };
+    static const char *const files[] = { ACME_STORE_READY_FILE, ACME_STORE_REJECTED_FILE,
+                                         ACME_STORE_KEY_FILE, ACME_STORE_CERT_FILE,
+                                         ACME_STORE_META_FILE, NULL };
     int i;
 
     if (ready_id(dirfd) != ready) {
@@ -310,7 +313,7 @@ static void staged_clear(acme_store_t *store, apr_pool_t *p, const char *name, i
         unlinkat(dirfd, files[i], 0);
     }
     fsync(dirfd);
-    apr_dir_remove(acme_store_path(store, p, apr_pstrcat(p, "staging/", name, NULL)), p);
+    apr_dir_remove(acme_store_path(store, p, acme_store_rel_staging(p, name)), p);
 }
 
 /* Is there a live version (domains/<name> link) at all? */
@@ -318,7 +321,7 @@ static int has_live(acme_store_t *store, apr_pool_t *p, const char *name)
 {
     struct stat st;
 
-    return lstat(acme_store_path(store, p, apr_pstrcat(p, "domains/", name, NULL)), &st) == 0;
+    return lstat(acme_store_path(store, p, acme_store_rel_live(p, name)), &st) == 0;
 }
 
 /* A crash after the link switch but before staging was cleared leaves the
@@ -328,7 +331,7 @@ static int already_live(acme_store_t *store, apr_pool_t *p, const char *name, co
     const char *live;
     apr_size_t len;
 
-    return acme_store_read(store, p, apr_pstrcat(p, "domains/", name, "/cert.pem", NULL),
+    return acme_store_read(store, p, acme_store_rel_live_file(p, name, ACME_STORE_CERT_FILE),
                            ACME_MAX_CHAIN_BYTES, &live, &len) == APR_SUCCESS
            && len == st->chain_len && memcmp(live, st->chain_pem, len) == 0;
 }
@@ -345,7 +348,7 @@ static void post_activated(acme_store_t *store, apr_pool_t *p, const acme_ctx_t 
 
     if (rv != APR_SUCCESS) {
         acme_log(ctx, ACME_LOG_WARN, rv, "ACME00303: %s: cannot write the %s event to %s", name,
-                 first ? ACME_EVENT_ISSUED : ACME_EVENT_RENEWED, acme_store_path(store, p, "root-events"));
+                 first ? ACME_EVENT_ISSUED : ACME_EVENT_RENEWED, acme_store_path(store, p, ACME_STORE_ROOT_EVENTS));
     }
 }
 
@@ -407,8 +410,8 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
         *why = "invalid domain name";
         return APR_EINVAL;
     }
-    dirfd = acme_store_open_dir_at(AT_FDCWD, acme_store_path(
-                                       store, p, apr_pstrcat(p, "staging/", name, NULL)));
+    dirfd = acme_store_open_dir_at(AT_FDCWD, acme_store_path(store, p,
+                                                           acme_store_rel_staging(p, name)));
     if (dirfd < 0) {
         return APR_ENOENT;
     }
@@ -461,10 +464,10 @@ static int fallback_usable(acme_store_t *store, apr_pool_t *p)
     EVP_PKEY *pkey;
     apr_array_header_t *chain, *no_names = apr_array_make(p, 1, sizeof(const char *));
 
-    if (acme_store_read(store, p, "fallback/privkey.pem", ACME_MAX_STORE_FILE, &pem, &len)
+    if (acme_store_read(store, p, ACME_STORE_FALLBACK_KEY, ACME_MAX_STORE_FILE, &pem, &len)
         != APR_SUCCESS
         || acme_key_from_pem(p, pem, len, &pkey) != APR_SUCCESS
-        || acme_store_read(store, p, "fallback/cert.pem", ACME_MAX_STORE_FILE, &pem, &len)
+        || acme_store_read(store, p, ACME_STORE_FALLBACK_CERT, ACME_MAX_STORE_FILE, &pem, &len)
            != APR_SUCCESS
         || acme_chain_parse(p, pem, len, &chain) != APR_SUCCESS || chain->nelts < 1) {
         return 0;
@@ -487,10 +490,10 @@ static apr_status_t fallback_generate(acme_store_t *store, apr_pool_t *p)
         return rv;
     }
     /* Key first: a crash between the two leaves a mismatch, which is regenerated. */
-    rv = acme_store_write(store, p, "fallback/privkey.pem", key_pem, strlen(key_pem),
+    rv = acme_store_write(store, p, ACME_STORE_FALLBACK_KEY, key_pem, strlen(key_pem),
                           ACME_STORE_KEY_PERMS);
     if (rv == APR_SUCCESS) {
-        rv = acme_store_write(store, p, "fallback/cert.pem", cert_pem, strlen(cert_pem),
+        rv = acme_store_write(store, p, ACME_STORE_FALLBACK_CERT, cert_pem, strlen(cert_pem),
                               ACME_STORE_FILE_PERMS);
     }
     return rv;
@@ -509,7 +512,7 @@ apr_status_t acme_store_fallback(acme_store_t *store, apr_pool_t *p,
     }
     /* Two servers sharing a store may start together: without the lock each
      * could write one half of the pair and leave a key that fits no cert. */
-    lock_fd = open(acme_store_path(store, ptemp, "fallback/.lock"),
+    lock_fd = open(acme_store_path(store, ptemp, ACME_STORE_FALLBACK_LOCK),
                    O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     while (lock_fd >= 0 && flock(lock_fd, LOCK_EX) < 0 && errno == EINTR) {
         continue;
@@ -522,8 +525,8 @@ apr_status_t acme_store_fallback(acme_store_t *store, apr_pool_t *p,
     }
     apr_pool_destroy(ptemp);
     if (rv == APR_SUCCESS) {
-        *cert_path = acme_store_path(store, p, "fallback/cert.pem");
-        *key_path = acme_store_path(store, p, "fallback/privkey.pem");
+        *cert_path = acme_store_path(store, p, ACME_STORE_FALLBACK_CERT);
+        *key_path = acme_store_path(store, p, ACME_STORE_FALLBACK_KEY);
     }
     return rv;
 }

@@ -387,7 +387,7 @@ apr_status_t acme_store_lock(acme_store_t *store, apr_pool_t *p, const char *nam
     if ((rv = acme_store_name_check(name)) != APR_SUCCESS) {
         return rv;
     }
-    rv = acme_store_walk(store, p, apr_pstrcat(p, "jobs/", name, ".lock", NULL), 1, &dirfd,
+    rv = acme_store_walk(store, p, acme_store_rel_lock(p, name), 1, &dirfd,
                          &base, &uid, &gid);
     if (rv != APR_SUCCESS) {
         return rv;

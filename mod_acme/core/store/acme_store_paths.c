@@ -1,6 +1,7 @@
 /* The store layout: which directory is whose, with which mode
  * (acme_store_paths.h). */
 #include <string.h>
+#include <apr_strings.h>
 
 #include "acme_store.h"
 #include "acme_store_paths.h"
@@ -49,4 +50,106 @@ apr_fileperms_t acme_store_dir_perms_for(const char *relpath)
 {
     return under_one_of(private_dirs, relpath) ? ACME_STORE_PRIVATE_DIR_PERMS
                                                : ACME_STORE_DIR_PERMS;
+}
+
+const char *acme_store_rel_account(apr_pool_t *p, const char *ca_id, const char *file)
+{
+    return apr_pstrcat(p, ACME_STORE_ACCOUNTS "/", ca_id, "/", file, NULL);
+}
+
+const char *acme_store_rel_config(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, ACME_STORE_CONFIG "/", name, ".json", NULL);
+}
+
+const char *acme_store_rel_job(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, ACME_STORE_JOBS "/", name, ".json", NULL);
+}
+
+const char *acme_store_rel_job_key(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, ACME_STORE_JOBS "/", name, ".key", NULL);
+}
+
+const char *acme_store_rel_lock(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, ACME_STORE_JOBS "/", name, ".lock", NULL);
+}
+
+const char *acme_store_rel_renew(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, ACME_STORE_JOBS "/", name, ".renew", NULL);
+}
+
+const char *acme_store_rel_ari(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, ACME_STORE_JOBS "/", name, ".ari.json", NULL);
+}
+
+const char *acme_store_rel_staging(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, ACME_STORE_STAGING "/", name, NULL);
+}
+
+const char *acme_store_rel_staged(apr_pool_t *p, const char *name, const char *file)
+{
+    return apr_pstrcat(p, ACME_STORE_STAGING "/", name, "/", file, NULL);
+}
+
+const char *acme_store_rel_live(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, ACME_STORE_DOMAINS "/", name, NULL);
+}
+
+const char *acme_store_rel_live_file(apr_pool_t *p, const char *name, const char *file)
+{
+    return apr_pstrcat(p, ACME_STORE_DOMAINS "/", name, "/", file, NULL);
+}
+
+const char *acme_store_rel_archive(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, ACME_STORE_ARCHIVE "/", name, NULL);
+}
+
+const char *acme_store_rel_version(apr_pool_t *p, const char *name, const char *version)
+{
+    return apr_pstrcat(p, ACME_STORE_ARCHIVE "/", name, "/", version, NULL);
+}
+
+const char *acme_store_rel_version_file(apr_pool_t *p, const char *name, const char *version,
+                                        const char *file)
+{
+    return apr_pstrcat(p, ACME_STORE_ARCHIVE "/", name, "/", version, "/", file, NULL);
+}
+
+const char *acme_store_rel_link_target(apr_pool_t *p, const char *name, const char *version)
+{
+    /* relative to domains/, so the store can move as a whole */
+    return apr_pstrcat(p, "../" ACME_STORE_ARCHIVE "/", name, "/", version, NULL);
+}
+
+const char *acme_store_rel_status(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, ACME_STORE_STATUS "/", name, ".json", NULL);
+}
+
+const char *acme_store_rel_keys(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, ACME_STORE_KEYS "/", name, NULL);
+}
+
+const char *acme_store_rel_key(apr_pool_t *p, const char *name, const char *id)
+{
+    return apr_pstrcat(p, ACME_STORE_KEYS "/", name, "/", id, ".key", NULL);
+}
+
+const char *acme_store_rel_refused(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, ACME_STORE_KEYS "/", name, "/refused.json", NULL);
+}
+
+const char *acme_store_rel_csr(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, ACME_STORE_CSR "/", name, ".json", NULL);
 }

@@ -31,4 +31,86 @@ int acme_store_child_area(const char *relpath);
  * keys, 0755 elsewhere. */
 apr_fileperms_t acme_store_dir_perms_for(const char *relpath);
 
+/* The store layout, relative to AcmeStoreDir.  <name> is a domain's store
+ * name (acme_name_store_key), <ca-id> acme_store_ca_id of a CA's directory
+ * URL.  Who writes it (root: the root parent or acmectl; child: the
+ * unprivileged issuing child, User), mode, what it holds:
+ *   accounts/<ca-id>/account.key        child 0600  ACME account key of the CA
+ *   accounts/<ca-id>/account.json       child 0600  {"url": account URL, "ca": directory URL}
+ *   config/<name>.json                  root  0644  the domain as configured (names, key type, CA)
+ *   domains/<name>                      root  link  → ../archive/<name>/<version>: the live version
+ *   archive/<name>/<version>/cert.pem   root  0644  chain, leaf first (every version ever live)
+ *   archive/<name>/<version>/privkey.pem root 0600  its key (from keys/)
+ *   archive/<name>/<version>/meta.json  root  0644  {"ca": directory URL, "issued_at": RFC 3339}
+ *   archive/<name>/<version>/revoked.json root 0644 acmectl revoke's record
+ *   staging/<name>/cert.pem, meta.json  child 0644  a new chain waiting for activation
+ *   staging/<name>/ready                child 0644  written last: the entry is complete
+ *   staging/<name>/rejected             root  0644  "ready" renamed when activation refused it
+ *   keys/<name>/<id>.key                root  0600  certificate keys root generated (dir 0700)
+ *   keys/<name>/refused.json            root  0600  backoff after refused staged entries
+ *   csr/<name>.json                     root  0644  CSR of the current key, for the child
+ *   jobs/<name>.json                    child 0600  the issuance state machine, resumable
+ *   jobs/<name>.lock                    child 0644  flock: one job per name at a time
+ *   jobs/<name>.renew                   root  0644  acmectl renew/revoke: renew now (empty)
+ *   jobs/<name>.ari.json                child 0644  ARI state of the live certificate
+ *   jobs/<name>.key                     child       none any more: an older version's key, removed
+ *   jobs/.in-flight                     child 0644  present (mtime refreshed) while orders are in flight
+ *   status/<name>.json                  child 0644  last result, next action (schema: acme_job.h)
+ *   events/<time>-<event>-<name>.json   child 0644  failed, expiring: for AcmeNotifyCmd
+ *   root-events/<time>-<event>-<name>.json root 0644 issued, renewed: for AcmeNotifyCmd
+ *   fallback/cert.pem, privkey.pem      root  0644/0600 the one shared temporary certificate
+ * Every function below returns a store-relative path allocated from p; the
+ * name arguments are not checked (acme_store_name_check). */
+
+/* Files of a version directory (archive/<name>/<version>/, domains/<name>/,
+ * staging/<name>/). */
+#define ACME_STORE_CERT_FILE     "cert.pem"
+#define ACME_STORE_KEY_FILE      "privkey.pem"
+#define ACME_STORE_META_FILE     "meta.json"
+#define ACME_STORE_REVOKED_FILE  "revoked.json"
+#define ACME_STORE_READY_FILE    "ready"
+#define ACME_STORE_REJECTED_FILE "rejected"
+/* jobs/.in-flight */
+#define ACME_STORE_IN_FLIGHT     ACME_STORE_JOBS "/.in-flight"
+/* fallback/cert.pem and fallback/privkey.pem, and the lock of their creation */
+#define ACME_STORE_FALLBACK_CERT ACME_STORE_FALLBACK "/" ACME_STORE_CERT_FILE
+#define ACME_STORE_FALLBACK_KEY  ACME_STORE_FALLBACK "/" ACME_STORE_KEY_FILE
+#define ACME_STORE_FALLBACK_LOCK ACME_STORE_FALLBACK "/.lock"
+
+/* Files of an account directory (accounts/<ca-id>/). */
+#define ACME_STORE_ACCOUNT_KEY_FILE  "account.key"
+#define ACME_STORE_ACCOUNT_JSON_FILE "account.json"
+/* accounts/<ca_id>/<file> (acme_store_account_path: by the CA's URL) */
+const char *acme_store_rel_account(apr_pool_t *p, const char *ca_id, const char *file);
+/* config/<name>.json */
+const char *acme_store_rel_config(apr_pool_t *p, const char *name);
+/* jobs/<name>.json, .key (a job's own key, from before root's custody),
+ * .lock, .renew, .ari.json */
+const char *acme_store_rel_job(apr_pool_t *p, const char *name);
+const char *acme_store_rel_job_key(apr_pool_t *p, const char *name);
+const char *acme_store_rel_lock(apr_pool_t *p, const char *name);
+const char *acme_store_rel_renew(apr_pool_t *p, const char *name);
+const char *acme_store_rel_ari(apr_pool_t *p, const char *name);
+/* staging/<name>, and staging/<name>/<file> */
+const char *acme_store_rel_staging(apr_pool_t *p, const char *name);
+const char *acme_store_rel_staged(apr_pool_t *p, const char *name, const char *file);
+/* domains/<name> (the link), and domains/<name>/<file> through it */
+const char *acme_store_rel_live(apr_pool_t *p, const char *name);
+const char *acme_store_rel_live_file(apr_pool_t *p, const char *name, const char *file);
+/* archive/<name>, archive/<name>/<version>, archive/<name>/<version>/<file> */
+const char *acme_store_rel_archive(apr_pool_t *p, const char *name);
+const char *acme_store_rel_version(apr_pool_t *p, const char *name, const char *version);
+const char *acme_store_rel_version_file(apr_pool_t *p, const char *name, const char *version,
+                                        const char *file);
+/* The target of domains/<name> for a version: ../archive/<name>/<version>. */
+const char *acme_store_rel_link_target(apr_pool_t *p, const char *name, const char *version);
+/* status/<name>.json */
+const char *acme_store_rel_status(apr_pool_t *p, const char *name);
+/* keys/<name>, keys/<name>/<id>.key, keys/<name>/refused.json */
+const char *acme_store_rel_keys(apr_pool_t *p, const char *name);
+const char *acme_store_rel_key(apr_pool_t *p, const char *name, const char *id);
+const char *acme_store_rel_refused(apr_pool_t *p, const char *name);
+/* csr/<name>.json */
+const char *acme_store_rel_csr(apr_pool_t *p, const char *name);
+
 #endif

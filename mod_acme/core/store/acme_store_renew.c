@@ -4,10 +4,11 @@
 #include <apr_strings.h>
 
 #include "acme_store_renew.h"
+#include "acme_store_paths.h"
 
 static const char *renew_marker(apr_pool_t *p, const char *name)
 {
-    return apr_pstrcat(p, "jobs/", name, ".renew", NULL);
+    return acme_store_rel_renew(p, name);
 }
 
 apr_status_t acme_store_request_renewal(acme_store_t *store, apr_pool_t *p, const char *name)
@@ -28,7 +29,8 @@ int acme_store_live_revoked(acme_store_t *store, apr_pool_t *p, const char *name
         return 0;
     }
     /* Through the domains/<name> link: the record belongs to the live version only. */
-    return stat(acme_store_path(store, p, apr_pstrcat(p, "domains/", name, "/revoked.json", NULL)),
+    return stat(acme_store_path(store, p, acme_store_rel_live_file(p, name,
+                                                                  ACME_STORE_REVOKED_FILE)),
                 &st) == 0 && S_ISREG(st.st_mode);
 }
 
