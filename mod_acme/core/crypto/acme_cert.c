@@ -537,29 +537,36 @@ static X509 *selfsigned_base(EVP_PKEY *pkey, const char *common_name,
     return x;
 }
 
+/* Signs x with pkey (SHA-256) and puts it, as PEM, into *cert_pem (from p).
+ * APR_SUCCESS, or APR_EGENERAL when OpenSSL fails. */
+static apr_status_t sign_to_pem(apr_pool_t *p, X509 *x, EVP_PKEY *pkey, const char **cert_pem)
+{
+    BIO *bio = NULL;
+    apr_status_t rv = APR_EGENERAL;
+
+    if (X509_sign(x, pkey, EVP_sha256()) > 0 && (bio = BIO_new(BIO_s_mem()))
+        && PEM_write_bio_X509(bio, x) && (*cert_pem = acme_bio_to_pool(p, bio)) != NULL) {
+        rv = APR_SUCCESS;
+    }
+    BIO_free(bio);
+    return rv;
+}
+
 apr_status_t acme_selfsigned_create(apr_pool_t *p, EVP_PKEY *pkey, const char *common_name,
                                     const apr_array_header_t *names, apr_interval_time_t validity,
                                     const char **cert_pem)
 {
     X509 *x = NULL;
-    BIO *bio = NULL;
     apr_status_t rv = APR_EGENERAL;
 
     *cert_pem = NULL;
     if (!pkey || validity <= 0 || (names && names->nelts > ACME_MAX_NAMES)) {
         return APR_EINVAL;
     }
-    if (!(x = selfsigned_base(pkey, selfsigned_cn(common_name, names), validity))
-        || !add_server_extensions(x, pkey, names)
-        || X509_sign(x, pkey, EVP_sha256()) <= 0
-        || !(bio = BIO_new(BIO_s_mem())) || !PEM_write_bio_X509(bio, x)) {
-        goto out;
+    if ((x = selfsigned_base(pkey, selfsigned_cn(common_name, names), validity))
+        && add_server_extensions(x, pkey, names)) {
+        rv = sign_to_pem(p, x, pkey, cert_pem);
     }
-    if ((*cert_pem = acme_bio_to_pool(p, bio)) != NULL) {
-        rv = APR_SUCCESS;
-    }
-out:
-    BIO_free(bio);
     X509_free(x);
     ERR_clear_error();
     return rv;
@@ -599,7 +606,6 @@ apr_status_t acme_tlsalpn01_cert_create(apr_pool_t *p, EVP_PKEY *pkey, const cha
     apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *));
     X509 *x = NULL;
     GENERAL_NAMES *gens = NULL;
-    BIO *bio = NULL;
     apr_status_t rv = APR_EGENERAL;
 
     *cert_pem = NULL;
@@ -611,16 +617,11 @@ apr_status_t acme_tlsalpn01_cert_create(apr_pool_t *p, EVP_PKEY *pkey, const cha
     if (!(x = selfsigned_base(pkey, "ACME challenge", apr_time_from_sec(7 * 86400)))
         || !(gens = san_from_names(names))
         || X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) != 1
-        || !add_acme_identifier(x, key_authorization)
-        || X509_sign(x, pkey, EVP_sha256()) <= 0
-        || !(bio = BIO_new(BIO_s_mem())) || !PEM_write_bio_X509(bio, x)) {
+        || !add_acme_identifier(x, key_authorization)) {
         goto out;
     }
-    if ((*cert_pem = acme_bio_to_pool(p, bio)) != NULL) {
-        rv = APR_SUCCESS;
-    }
+    rv = sign_to_pem(p, x, pkey, cert_pem);
 out:
-    BIO_free(bio);
     GENERAL_NAMES_free(gens);
     X509_free(x);
     ERR_clear_error();
