@@ -10,5 +10,8 @@ make -s -j"$(nproc)" check || { cat tests/unit/*.log 2>/dev/null | tail -50; exi
 echo "==> step-ca (second ACME CA of the integration tests)"
 build/stepca.sh
 echo "==> integration tests"
-/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration "$@"
+# The tests mostly wait on Pebble and httpd, so several run at once (each pytest
+# worker has its own Pebble, challtestsrv and port block); ACME_TEST_JOBS=1 runs
+# them one after the other.
+/usr/bin/python3 -m pytest -q -p no:cacheprovider -n "${ACME_TEST_JOBS:-4}" tests/integration "$@"
 echo "==> all tests passed"

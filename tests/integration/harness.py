@@ -13,6 +13,7 @@ import http.client
 import ipaddress
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -81,10 +82,39 @@ def require_build(paths=None):
                            "to an out-of-tree build directory)" % ", ".join(missing))
 
 
+# Ports are handed out from a block of their own per test process, below the
+# kernel's ephemeral range (32768+), so neither a parallel test process
+# (pytest-xdist worker gwN) nor an outgoing connection's local port can take a
+# port between the moment it is chosen here and the moment a server binds it.
+_PORT_BLOCK = 2400
+_PORT_BASE = 10000
+_ports_given = set()
+
+
+def _port_block():
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    n = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    start = _PORT_BASE + (n % 9) * _PORT_BLOCK
+    return start, start + _PORT_BLOCK
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on, never handed out twice by
+    this process; raises HarnessError when the process's block is used up."""
+    lo, hi = _port_block()
+    first = random.randrange(lo, hi)
+    for i in range(hi - lo):
+        port = lo + (first - lo + i) % (hi - lo)
+        if port in _ports_given:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise HarnessError("no free port left in %d-%d" % (lo, hi))
 
 
 def closed_port():
