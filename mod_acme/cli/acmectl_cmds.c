@@ -22,12 +22,14 @@
 #include "acme_crypto.h"
 #include "acme_job.h"
 #include "acme_store_paths.h"
+#include "acme_status_record.h"
+#include "acme_time.h"
 
 /* What the store knows about one domain. */
 typedef struct domain_view_t {
     const char *name;
     json_t *config;                  /* config/<name>.json, NULL if missing or unreadable */
-    json_t *status;                  /* status/<name>.json, idem */
+    acme_status_record_t *status;    /* status/<name>.json, idem */
     apr_array_header_t *names;       /* const char* */
     const char *key_type, *ca;
     int has_live;
@@ -131,57 +133,24 @@ static void view_live(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
     }
 }
 
-/* The status file is the User's: a line break in one of its strings would
- * print a line of the User's choosing among acmectl's own. Every string of
- * the document becomes one line (the rest is escaped on output). */
-static void status_one_line(json_t *json, int depth)
-{
-    const char *key;
-    json_t *value;
-    size_t i;
-
-    if (json_is_string(json) && strpbrk(json_string_value(json), "\n\r")) {
-        char *copy = strdup(json_string_value(json)), *c;
-
-        for (c = copy; c && *c; ++c) {
-            if (*c == '\n' || *c == '\r') {
-                *c = ' ';
-            }
-        }
-        if (copy) {
-            json_string_set(json, copy);
-            free(copy);
-        }
-    }
-    else if (json_is_object(json) && depth < 8) {
-        json_object_foreach(json, key, value) {
-            status_one_line(value, depth + 1);
-        }
-    }
-    else if (json_is_array(json) && depth < 8) {
-        json_array_foreach(json, i, value) {
-            status_one_line(value, depth + 1);
-        }
-    }
-}
-
+/* The status file is the User's: its decoder makes every string one line,
+ * the rest is escaped on output. */
 static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
 {
-    json_t *err;
+    const acme_status_error_t *err;
 
-    if (acme_store_read_json(ctl->store, p, acme_store_rel_status(p, v->name),
-                             &v->status) != APR_SUCCESS) {
+    if (acme_status_record_load(ctl->store, p, v->name, &v->status) != APR_SUCCESS) {
         v->status = NULL;
         return;
     }
-    status_one_line(v->status, 0);
-    v->state = json_str(v->status, "state");
-    v->step = json_str(v->status, "step");
-    v->next_action = json_str(v->status, "next_action");
-    err = json_object_get(v->status, "error");
-    if (json_is_object(err) && (json_str(err, "detail") || json_str(err, "type"))) {
-        const char *type = json_str(err, "type"), *detail = json_str(err, "detail");
-        const char *at = json_str(err, "at");
+    v->state = acme_status_state_name(v->status->state);
+    v->step = v->status->step;
+    v->next_action = v->status->next_action ? acme_time_rfc3339(p, v->status->next_action)
+                                            : NULL;
+    err = v->status->error;
+    if (err && (err->detail || err->type)) {
+        const char *type = err->type, *detail = err->detail;
+        const char *at = err->at ? acme_time_rfc3339(p, err->at) : NULL;
         if (type && !strncmp(type, ACME_ERROR_NS, sizeof(ACME_ERROR_NS) - 1)) {
             type += sizeof(ACME_ERROR_NS) - 1;
         }
@@ -189,7 +158,7 @@ static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
                                     type && detail ? ": " : "", detail ? detail : "", NULL);
     }
     if (!v->names) {
-        v->names = json_str_array(p, json_object_get(v->status, "names"));
+        v->names = v->status->names;
     }
 }
 
@@ -282,7 +251,7 @@ static void set_opt_str(json_t *obj, const char *key, const char *value)
 
 static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
 {
-    json_t *obj = json_object(), *cert = json_null();
+    json_t *obj = json_object(), *cert = json_null(), *status;
 
     json_object_set_new(obj, "name", json_string(v->name));
     json_object_set_new(obj, "names", json_names(v->names));
@@ -313,7 +282,8 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
         json_object_set_new(obj, "renewal_requested", json_boolean(v->renew_requested));
         set_opt_str(obj, "live_error", v->live_error);
         json_object_set(obj, "config", v->config ? v->config : json_null());
-        json_object_set(obj, "status", v->status ? v->status : json_null());
+        status = v->status ? acme_status_record_encode(v->status, p) : NULL;
+        json_object_set_new(obj, "status", status ? status : json_null());
     }
     return obj;
 }

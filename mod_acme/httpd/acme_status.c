@@ -16,6 +16,7 @@
 #include "acme_json.h"
 #include "acme_store_account.h"
 #include "acme_store_paths.h"
+#include "acme_status_record.h"
 
 #define ACME_STATUS_HANDLER "acme-status"
 
@@ -27,15 +28,14 @@ static json_t *string_or_null(const char *s)
     return value ? value : json_null();
 }
 
-/* A member of the status file, copied only when it has the expected type. */
-static json_t *member_copy(json_t *status, const char *key, json_type type)
+static json_t *time_or_null(apr_pool_t *p, apr_time_t t)
 {
-    json_t *value = status ? json_object_get(status, key) : NULL;
+    return t > 0 ? json_string(acme_time_rfc3339(p, t)) : json_null();
+}
 
-    if (!value || json_typeof(value) != type) {
-        return json_null();
-    }
-    return json_deep_copy(value);
+static json_t *int_or_null(int n)
+{
+    return n >= 0 ? json_integer(n) : json_null();
 }
 
 /* The account URL is the account's identity: keep it out of error records. */
@@ -68,32 +68,25 @@ static const char *redact(apr_pool_t *p, const char *text, const char *secret)
                        redact(p, at + strlen(secret), secret), NULL);
 }
 
-static const char *error_member(json_t *error, const char *key)
-{
-    json_t *value = json_object_get(error, key);
-
-    return json_is_string(value) ? json_string_value(value) : NULL;
-}
-
 static json_t *error_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain,
-                          json_t *status)
+                          const acme_status_record_t *status)
 {
-    json_t *error = status ? json_object_get(status, "error") : NULL;
+    const acme_status_error_t *error = status ? status->error : NULL;
     const char *account, *url;
 
-    if (!json_is_object(error)) {
+    if (!error) {
         return json_null();
     }
     account = account_url(rt, p, domain);
-    url = error_member(error, "url");
+    url = error->url;
     if (account && url && !strncmp(url, account, strlen(account))) {
         url = NULL;
     }
     return json_pack("{s:o, s:o, s:o, s:o}",
-                     "type", string_or_null(error_member(error, "type")),
-                     "detail", string_or_null(redact(p, error_member(error, "detail"), account)),
+                     "type", string_or_null(error->type),
+                     "detail", string_or_null(redact(p, error->detail, account)),
                      "url", string_or_null(url),
-                     "at", string_or_null(error_member(error, "at")));
+                     "at", time_or_null(p, error->at));
 }
 
 /* The live certificate, read from the store: authoritative over the status
@@ -108,19 +101,15 @@ static int live_cert(acme_runtime_t *rt, apr_pool_t *p, const char *name, acme_c
     return acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), info) == APR_SUCCESS;
 }
 
-static const char *status_cert_serial(json_t *status)
+static const char *status_cert_serial(const acme_status_record_t *status)
 {
-    json_t *cert = status ? json_object_get(status, "cert") : NULL;
-    json_t *serial = json_is_object(cert) ? json_object_get(cert, "serial") : NULL;
-
-    return json_is_string(serial) ? json_string_value(serial) : NULL;
+    return status && status->cert ? status->cert->serial : NULL;
 }
 
 /* The status file's state unless a newer live certificate makes it stale. */
-static const char *domain_state(json_t *status, const acme_cert_info_t *live)
+static const char *domain_state(const acme_status_record_t *status, const acme_cert_info_t *live)
 {
-    json_t *state = status ? json_object_get(status, "state") : NULL;
-    const char *recorded = json_is_string(state) ? json_string_value(state) : NULL;
+    const char *recorded = status ? acme_status_state_name(status->state) : NULL;
     const char *serial = status_cert_serial(status);
 
     if (!recorded) {
@@ -144,36 +133,10 @@ static json_t *names_json(const apr_array_header_t *names)
     return array;
 }
 
-/* Copies of the string members keys of the status file's object key; null
- * when it is absent or holds none of them. */
-static json_t *strings_copy(json_t *status, const char *key, const char *const *keys)
-{
-    json_t *from = status ? json_object_get(status, key) : NULL, *out;
-    int i;
-
-    if (!json_is_object(from)) {
-        return json_null();
-    }
-    out = json_object();
-    for (i = 0; keys[i]; ++i) {
-        json_t *value = json_object_get(from, keys[i]);
-
-        if (json_is_string(value)) {
-            json_object_set_new(out, keys[i], json_string(json_string_value(value)));
-        }
-    }
-    if (json_object_size(out) == 0) {
-        json_decref(out);
-        return json_null();
-    }
-    return out;
-}
-
 /* The CA the driver uses now, if it is still configured; else the first one. */
-static json_t *ca_json(json_t *status, const acme_domain_t *domain)
+static json_t *ca_json(const acme_status_record_t *status, const acme_domain_t *domain)
 {
-    json_t *ca = status ? json_object_get(status, "ca") : NULL;
-    const char *url = json_is_object(ca) ? json_string_value(json_object_get(ca, "url")) : NULL;
+    const char *url = status && status->ca ? status->ca->url : NULL;
     int i;
 
     for (i = 0; url && domain->ca_urls && i < domain->ca_urls->nelts; ++i) {
@@ -187,38 +150,61 @@ static json_t *ca_json(json_t *status, const acme_domain_t *domain)
     return json_null();
 }
 
-/* The expiry warning, unless a newer certificate went live since it was written. */
-static json_t *warning_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain,
-                            json_t *status, const acme_cert_info_t *live)
+/* The window the CA suggested and the time chosen in it; null without any. */
+static json_t *ari_json(apr_pool_t *p, const acme_status_record_t *status)
 {
-    static const char *const keys[] = { "expires_at", "message", NULL };
-    const char *serial = status_cert_serial(status);
-    json_t *warning = strings_copy(status, "warning", keys);
-    json_t *message = json_object_get(warning, "message");
+    const acme_status_ari_t *ari = status ? status->ari : NULL;
+    json_t *out;
 
-    if (json_is_null(warning)) {
-        return warning;
-    }
-    if (live && serial && strcasecmp(serial, live->serial)) {
-        json_decref(warning);
+    if (!ari || !(ari->start || ari->end || ari->chosen)) {
         return json_null();
     }
-    if (json_is_string(message)) {
-        json_object_set_new(warning, "message", string_or_null(
-                            redact(p, json_string_value(message), account_url(rt, p, domain))));
+    out = json_object();
+    if (ari->start) {
+        json_object_set_new(out, "start", time_or_null(p, ari->start));
     }
-    return warning;
+    if (ari->end) {
+        json_object_set_new(out, "end", time_or_null(p, ari->end));
+    }
+    if (ari->chosen) {
+        json_object_set_new(out, "chosen", time_or_null(p, ari->chosen));
+    }
+    return out;
+}
+
+/* The expiry warning, unless a newer certificate went live since it was written. */
+static json_t *warning_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain,
+                            const acme_status_record_t *status, const acme_cert_info_t *live)
+{
+    const acme_status_warning_t *warning = status ? status->warning : NULL;
+    const char *serial = status_cert_serial(status);
+    json_t *out;
+
+    if (!warning || !(warning->expires_at || warning->message)) {
+        return json_null();
+    }
+    if (live && serial && strcasecmp(serial, live->serial)) {
+        return json_null();
+    }
+    out = json_object();
+    if (warning->expires_at) {
+        json_object_set_new(out, "expires_at", time_or_null(p, warning->expires_at));
+    }
+    if (warning->message) {
+        json_object_set_new(out, "message", string_or_null(
+                            redact(p, warning->message, account_url(rt, p, domain))));
+    }
+    return out;
 }
 
 static json_t *domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain)
 {
-    static const char *const ari_keys[] = { "start", "end", "chosen", NULL };
-    json_t *status = NULL, *cert = json_null(), *json;
+    acme_status_record_t *status = NULL;
+    json_t *cert = json_null(), *json;
     acme_cert_info_t info;
     int has_live;
 
-    if (acme_store_read_json(rt->store, p, acme_store_rel_status(p, domain->name),
-                             &status) != APR_SUCCESS || !json_is_object(status)) {
+    if (acme_status_record_load(rt->store, p, domain->name, &status) != APR_SUCCESS) {
         status = NULL;
     }
     has_live = live_cert(rt, p, domain->name, &info);
@@ -238,14 +224,14 @@ static json_t *domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_
                                                       has_live ? &info : NULL));
     json_object_set_new(json, "error", error_json(rt, p, domain, status));
     json_object_set_new(json, "ca", ca_json(status, domain));
-    json_object_set_new(json, "ari", strings_copy(status, "ari", ari_keys));
-    json_object_set_new(json, "attempts", member_copy(status, "attempts", JSON_INTEGER));
-    json_object_set_new(json, "renew_at", member_copy(status, "renew_at", JSON_STRING));
-    json_object_set_new(json, "next_action", member_copy(status, "next_action", JSON_STRING));
-    json_object_set_new(json, "step", member_copy(status, "step", JSON_STRING));
-    json_object_set_new(json, "requests", member_copy(status, "requests", JSON_INTEGER));
-    json_object_set_new(json, "notice", member_copy(status, "notice", JSON_STRING));
-    json_object_set_new(json, "activity", member_copy(status, "activity", JSON_STRING));
+    json_object_set_new(json, "ari", ari_json(p, status));
+    json_object_set_new(json, "attempts", int_or_null(status ? status->attempts : -1));
+    json_object_set_new(json, "renew_at", time_or_null(p, status ? status->renew_at : 0));
+    json_object_set_new(json, "next_action", time_or_null(p, status ? status->next_action : 0));
+    json_object_set_new(json, "step", string_or_null(status ? status->step : NULL));
+    json_object_set_new(json, "requests", int_or_null(status ? status->requests : -1));
+    json_object_set_new(json, "notice", string_or_null(status ? status->notice : NULL));
+    json_object_set_new(json, "activity", string_or_null(status ? status->activity : NULL));
     return json;
 }
 

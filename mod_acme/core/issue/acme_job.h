@@ -131,18 +131,5 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
  * one request's timeout later. */
 void acme_driver_stop(acme_driver_t *driver);
 
-/* status/<name>.json members, read by the status page and acmectl
- * (activity: what a running job waits for, e.g. a dns-01 hook, when it may take long):
- *   name, names[], state ("missing"|"valid"|"renewing"|"staged"|"error"),
- *   step, cert: {not_before, not_after, issuer, serial, ca?, ari_id?} (live
- *   certificate, if any; ca = directory URL it came from, when known),
- *   error: {type, detail, url, at} (last failure), next_action (RFC 3339),
- *   attempts, requests (ACME requests sent for the current certificate),
- *   fingerprint (the configuration it was written for),
- *   ca: {url, index, failures, since?} (CA in use of the AcmeCA list, 0-based,
- *   and its consecutive failures; since = when a backup became the one in use),
- *   renew_at (with a certificate: when it is due, window or ARI),
- *   ari: {start?, end?, chosen?, next_poll} (renewal information of the live
- *   certificate), warning: {expires_at, message, notified_at?} (inside
- *   AcmeWarnWindow while renewal keeps failing). Times are RFC 3339. */
+/* status/<name>.json: schema and codec in acme_status_record.h. */
 #endif

@@ -8,6 +8,7 @@
 #include <apr_hash.h>
 #include "acme_job.h"
 #include "acme_client.h"
+#include "acme_status_record.h"
 
 /* Polls start this fast and slow down to ACME_POLL_MAX (acme_driver.c). */
 #define ACME_POLL_INITIAL apr_time_from_msec(500)
@@ -190,9 +191,10 @@ const char *acme_renewal_meta_json(apr_pool_t *p, const char *ca_url,
  * was written for the same configuration. */
 void acme_renewal_restore(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                           apr_time_t now, apr_pool_t *p);
-/* The status file's members of this file: ca, warning, ari, renew_at. */
-void acme_renewal_status_json(const acme_record_t *rec, const acme_domain_t *domain, json_t *json,
-                              apr_pool_t *p);
+/* The status record's members of this file: fingerprint, ca, warning, ari,
+ * renew_at; allocated from p. */
+void acme_renewal_status_fill(const acme_record_t *rec, const acme_domain_t *domain,
+                              acme_status_record_t *st, apr_pool_t *p);
 
 /* A JSON array of the strings (acme_job.c). */
 json_t *acme_job_strings_json(const apr_array_header_t *strings);

@@ -6,7 +6,7 @@
 
 #include "acme_job_int.h"
 #include "acme_time.h"
-#include "acme_store_paths.h"
+#include "acme_status_record.h"
 
 acme_record_t *acme_record_get(acme_driver_t *driver, const char *name, int create)
 {
@@ -19,13 +19,6 @@ acme_record_t *acme_record_get(acme_driver_t *driver, const char *name, int crea
         apr_hash_set(driver->records, rec->name, APR_HASH_KEY_STRING, rec);
     }
     return rec;
-}
-
-static void set_string(json_t *json, const char *key, const char *value)
-{
-    if (value) {
-        json_object_set_new(json, key, json_string(value));
-    }
 }
 
 /* ---- status/<name>.json ---- */
@@ -46,37 +39,47 @@ static const char *record_step(const acme_record_t *rec)
     return strcmp(rec->state, "staged") == 0 ? "staged" : "idle";
 }
 
-static json_t *status_json(const acme_record_t *rec, const acme_domain_t *domain, apr_pool_t *p)
+static const char *nonempty(const char *s)
 {
-    json_t *json = json_object();
+    return s[0] ? s : NULL;
+}
 
-    json_object_set_new(json, "name", json_string(domain->name));
-    json_object_set_new(json, "names", acme_job_strings_json(domain->names));
-    json_object_set_new(json, "state", json_string(record_state(rec)));
-    json_object_set_new(json, "step", json_string(record_step(rec)));
+static const acme_status_record_t *status_record(const acme_record_t *rec,
+                                                 const acme_domain_t *domain, apr_pool_t *p)
+{
+    acme_status_record_t *st = acme_status_record_make(p);
+
+    st->name = domain->name;
+    st->names = domain->names ? domain->names : apr_array_make(p, 1, sizeof(const char *));
+    st->state = acme_status_state_parse(record_state(rec));
+    st->step = record_step(rec);
     if (rec->has_cert) {
-        json_t *cert = json_pack("{s:s, s:s, s:s, s:s}",
-                                 "not_before", acme_time_rfc3339(p, rec->cert_not_before),
-                                 "not_after", acme_time_rfc3339(p, rec->cert_not_after),
-                                 "issuer", rec->cert_issuer, "serial", rec->cert_serial);
-        set_string(cert, "ca", rec->cert_ca[0] ? rec->cert_ca : NULL);
-        set_string(cert, "ari_id", rec->cert_ari_id[0] ? rec->cert_ari_id : NULL);
-        json_object_set_new(json, "cert", cert);
+        acme_status_cert_t *cert = apr_pcalloc(p, sizeof(*cert));
+
+        cert->not_before = rec->cert_not_before;
+        cert->not_after = rec->cert_not_after;
+        cert->issuer = rec->cert_issuer;
+        cert->serial = rec->cert_serial;
+        cert->ca = nonempty(rec->cert_ca);
+        cert->ari_id = nonempty(rec->cert_ari_id);
+        st->cert = cert;
     }
     if (rec->error_at) {
-        json_t *error = json_pack("{s:s, s:s}", "detail", rec->error_detail,
-                                  "at", acme_time_rfc3339(p, rec->error_at));
-        set_string(error, "type", rec->error_type[0] ? rec->error_type : NULL);
-        set_string(error, "url", rec->error_url[0] ? rec->error_url : NULL);
-        json_object_set_new(json, "error", error);
+        acme_status_error_t *error = apr_pcalloc(p, sizeof(*error));
+
+        error->detail = rec->error_detail;
+        error->at = rec->error_at;
+        error->type = nonempty(rec->error_type);
+        error->url = nonempty(rec->error_url);
+        st->error = error;
     }
-    json_object_set_new(json, "next_action", json_string(acme_time_rfc3339(p, rec->next_run)));
-    json_object_set_new(json, "attempts", json_integer(rec->attempts));
-    json_object_set_new(json, "requests", json_integer(rec->requests));
-    set_string(json, "notice", rec->notice[0] ? rec->notice : NULL);
-    set_string(json, "activity", rec->job ? rec->job->activity : NULL);
-    acme_renewal_status_json(rec, domain, json, p);
-    return json;
+    st->next_action = rec->next_run;
+    st->attempts = rec->attempts;
+    st->requests = rec->requests;
+    st->notice = nonempty(rec->notice);
+    st->activity = rec->job ? rec->job->activity : NULL;
+    acme_renewal_status_fill(rec, domain, st, p);
+    return st;
 }
 
 /* Written when state, step or error change, not on every poll. */
@@ -91,7 +94,6 @@ void acme_record_status_update(acme_driver_t *driver, acme_record_t *rec,
                                        apr_time_sec(rec->ari.next_poll),
                                        apr_time_sec(rec->expiring_posted_at));
     apr_ssize_t notice_len = APR_HASH_KEY_STRING;
-    json_t *json;
 
     summary = apr_psprintf(p, "%s %x %u", summary, apr_hashfunc_default(rec->notice, &notice_len),
                            rec->job ? rec->job->activity_seq : 0);
@@ -100,10 +102,7 @@ void acme_record_status_update(acme_driver_t *driver, acme_record_t *rec,
     if (strcmp(summary, rec->status_written) == 0) {
         return;
     }
-    json = status_json(rec, domain, p);
-    rv = acme_store_write_json(driver->store, p, acme_store_rel_status(p, domain->name),
-                               json, ACME_STORE_FILE_PERMS);
-    json_decref(json);
+    rv = acme_status_record_save(driver->store, p, status_record(rec, domain, p));
     if (rv != APR_SUCCESS) {
         acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00408: %s: cannot write the status file",
                  domain->name);

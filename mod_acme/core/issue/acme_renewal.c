@@ -281,100 +281,93 @@ void acme_renewal_warn_check(acme_driver_t *driver, acme_record_t *rec,
 
 /* ---- status/<name>.json: written by the driver, read back after a restart ---- */
 
-void acme_renewal_status_json(const acme_record_t *rec, const acme_domain_t *domain, json_t *json,
-                              apr_pool_t *p)
+void acme_renewal_status_fill(const acme_record_t *rec, const acme_domain_t *domain,
+                              acme_status_record_t *st, apr_pool_t *p)
 {
-    const char *ca_url = acme_ca_in_use(rec, domain);
-    json_t *ca = json_pack("{s:i, s:i}", "index", rec->failover.index,
-                           "failures", rec->failover.failures);
+    acme_status_ca_t *ca = apr_pcalloc(p, sizeof(*ca));
 
-    json_object_set_new(json, "fingerprint", json_string(acme_job_fingerprint(p, domain)));
-    if (ca_url) {
-        json_object_set_new(ca, "url", json_string(ca_url));
-    }
-    set_time(ca, "since", rec->failover.since, p);
-    json_object_set_new(json, "ca", ca);
+    st->fingerprint = acme_job_fingerprint(p, domain);
+    ca->url = acme_ca_in_use(rec, domain);
+    ca->index = rec->failover.index;
+    ca->failures = rec->failover.failures;
+    ca->since = rec->failover.since;
+    st->ca = ca;
     if (rec->has_cert) {
-        set_time(json, "renew_at", rec->renew_at, p);
+        st->renew_at = rec->renew_at;
     }
     if (rec->has_cert && rec->ari.serial[0] && strcmp(rec->ari.serial, rec->cert_serial) == 0
         && rec->ari.next_poll) {
-        json_t *ari = json_object();
-        set_time(ari, "start", rec->ari.start, p);
-        set_time(ari, "end", rec->ari.end, p);
-        set_time(ari, "chosen", rec->ari.chosen, p);
-        set_time(ari, "next_poll", rec->ari.next_poll, p);
-        json_object_set_new(json, "ari", ari);
+        acme_status_ari_t *ari = apr_pcalloc(p, sizeof(*ari));
+
+        ari->start = rec->ari.start;
+        ari->end = rec->ari.end;
+        ari->chosen = rec->ari.chosen;
+        ari->next_poll = rec->ari.next_poll;
+        st->ari = ari;
     }
     if (rec->warning) {
-        json_t *warning = json_pack("{s:s, s:s}",
-                                    "expires_at", acme_time_rfc3339(p, rec->cert_not_after),
-                                    "message", warning_message(rec, domain, p));
-        set_time(warning, "notified_at", rec->expiring_posted_at, p);
-        json_object_set_new(json, "warning", warning);
+        acme_status_warning_t *warning = apr_pcalloc(p, sizeof(*warning));
+
+        warning->expires_at = rec->cert_not_after;
+        warning->message = warning_message(rec, domain, p);
+        warning->notified_at = rec->expiring_posted_at;
+        st->warning = warning;
     }
 }
 
-static void restore_failover(acme_record_t *rec, const acme_domain_t *domain, json_t *ca)
+static void restore_failover(acme_record_t *rec, const acme_domain_t *domain,
+                             const acme_status_ca_t *ca)
 {
-    json_t *index = json_object_get(ca, "index"), *failures = json_object_get(ca, "failures");
-    const char *url = json_string_value(json_object_get(ca, "url"));
     int n = domain->ca_urls ? domain->ca_urls->nelts : 0;
 
-    if (!json_is_integer(index) || !json_is_integer(failures) || !url
-        || json_integer_value(index) < 0 || json_integer_value(index) >= n
-        || json_integer_value(failures) < 0 || json_integer_value(failures) > 1000
-        || strcmp(url, APR_ARRAY_IDX(domain->ca_urls, json_integer_value(index), const char *))) {
+    if (!ca || !ca->url || ca->index < 0 || ca->index >= n || ca->failures < 0
+        || ca->failures > 1000
+        || strcmp(ca->url, APR_ARRAY_IDX(domain->ca_urls, ca->index, const char *))) {
         return;
     }
-    rec->failover.index = (int)json_integer_value(index);
-    rec->failover.failures = (int)json_integer_value(failures);
-    rec->failover.since = get_time(ca, "since");
+    rec->failover.index = ca->index;
+    rec->failover.failures = ca->failures;
+    rec->failover.since = ca->since;
 }
 
-static void restore_error(acme_record_t *rec, json_t *json, apr_time_t now)
+static void restore_error(acme_record_t *rec, const acme_status_record_t *st, apr_time_t now)
 {
-    json_t *error = json_object_get(json, "error"), *attempts = json_object_get(json, "attempts");
-    const char *state = json_string_value(json_object_get(json, "state"));
-    apr_time_t next_action = get_time(json, "next_action");
+    const acme_status_error_t *error = st->error;
 
-    if (!state || strcmp(state, "error") != 0 || !json_is_integer(attempts)
-        || json_integer_value(attempts) <= 0 || !json_is_object(error)) {
+    if (st->state != ACME_STATUS_ERROR || st->attempts <= 0 || !error) {
         return;
     }
-    rec->attempts = json_integer_value(attempts) > 1000 ? 1000 : (int)json_integer_value(attempts);
+    rec->attempts = st->attempts > 1000 ? 1000 : st->attempts;
     rec->state = "error";
-    rec->error_at = get_time(error, "at");
-    copy_string(rec->error_type, sizeof(rec->error_type), error, "type");
-    copy_string(rec->error_detail, sizeof(rec->error_detail), error, "detail");
-    copy_string(rec->error_url, sizeof(rec->error_url), error, "url");
+    rec->error_at = error->at;
+    apr_cpystrn(rec->error_type, error->type ? error->type : "", sizeof(rec->error_type));
+    apr_cpystrn(rec->error_detail, error->detail ? error->detail : "", sizeof(rec->error_detail));
+    apr_cpystrn(rec->error_url, error->url ? error->url : "", sizeof(rec->error_url));
     /* The backoff (and the CA's Retry-After, which may be days) outlives the
      * restart; a time beyond any we plan is clamped, not obeyed. */
-    if (!rec->force && next_action > now) {
-        rec->next_run = next_action < now + ACME_RESTORED_WAIT_MAX
-                        ? next_action : now + ACME_RESTORED_WAIT_MAX;
+    if (!rec->force && st->next_action > now) {
+        rec->next_run = st->next_action < now + ACME_RESTORED_WAIT_MAX
+                        ? st->next_action : now + ACME_RESTORED_WAIT_MAX;
     }
 }
 
 void acme_renewal_restore(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                           apr_time_t now, apr_pool_t *p)
 {
-    const char *fingerprint;
-    json_t *json;
+    acme_status_record_t *st;
 
     rec->restored = 1;
-    if (acme_store_read_json(driver->store, p, acme_store_rel_status(p, domain->name), &json) != APR_SUCCESS) {
+    if (acme_status_record_load(driver->store, p, domain->name, &st) != APR_SUCCESS) {
         return;
     }
     /* A changed configuration deserves a fresh start. */
-    fingerprint = json_string_value(json_object_get(json, "fingerprint"));
-    if (!fingerprint || strcmp(fingerprint, acme_job_fingerprint(p, domain)) != 0) {
+    if (!st->fingerprint || strcmp(st->fingerprint, acme_job_fingerprint(p, domain)) != 0) {
         return;
     }
-    restore_failover(rec, domain, json_object_get(json, "ca"));
-    copy_string(rec->notice, sizeof(rec->notice), json, "notice");
-    rec->expiring_posted_at = get_time(json_object_get(json, "warning"), "notified_at");
+    restore_failover(rec, domain, st->ca);
+    apr_cpystrn(rec->notice, st->notice ? st->notice : "", sizeof(rec->notice));
+    rec->expiring_posted_at = st->warning ? st->warning->notified_at : 0;
     if (!rec->force) {
-        restore_error(rec, json, now);
+        restore_error(rec, st, now);
     }
 }

@@ -55,7 +55,7 @@ apr_fileperms_t acme_store_dir_perms_for(const char *relpath);
  *   jobs/<name>.ari.json                child 0644  ARI state of the live certificate
  *   jobs/<name>.key                     child       none any more: an older version's key, removed
  *   jobs/.in-flight                     child 0644  present (mtime refreshed) while orders are in flight
- *   status/<name>.json                  child 0644  last result, next action (schema: acme_job.h)
+ *   status/<name>.json                  child 0644  last result, next action (acme_status_record.h)
  *   events/<time>-<event>-<name>.json   child 0644  failed, expiring: for AcmeNotifyCmd
  *   root-events/<time>-<event>-<name>.json root 0644 issued, renewed: for AcmeNotifyCmd
  *   fallback/cert.pem, privkey.pem      root  0644/0600 the one shared temporary certificate

@@ -1,0 +1,157 @@
+/* status/<name>.json: what the driver last knew of one domain, the one codec
+ * for it. The driver (unprivileged child) writes it when state, step or error
+ * change and reads it back after a restart; the status page and acmectl read
+ * it. Everything that reads it goes through acme_status_record_decode, so
+ * every reader gets the same checked, sanitised record.
+ *
+ * Schema (a JSON object; times are RFC 3339 strings, UTC, to the second; "?"
+ * marks a member the writer leaves out when it has nothing to say):
+ *   name          string   the domain's store name (acme_store_paths.h)
+ *   names         [string] the names of the certificate it manages
+ *   state         string   "missing" | "valid" | "renewing" | "staged" | "error"
+ *   step          string   the issuance step a job is at (acme_step_name), or
+ *                          "idle" / "staged" without a job
+ *   cert?         object   the live certificate:
+ *                          {not_before, not_after, issuer, serial,
+ *                           ca? (directory URL it came from, when known),
+ *                           ari_id? (its ARI certificate id, RFC 9773 §4.1)}
+ *   error?        object   the last failure: {detail, at, type? (RFC 8555 §6.7
+ *                          problem type), url? (the request's URL)}
+ *   next_action   time     when the driver looks at the domain again
+ *   attempts      integer  failures since the last success
+ *   requests      integer  ACME requests sent for the current certificate
+ *   notice?       string   e.g. an AcmeProfile the CA ignores
+ *   activity?     string   what a running job waits for when it may take long
+ *                          (e.g. a dns-01 hook)
+ *   fingerprint   string   the configuration the record was written for
+ *   ca            object   the CA in use of the AcmeCA list: {index (0-based),
+ *                          failures (consecutive), url?, since? (when a backup
+ *                          became the one in use)}
+ *   renew_at?     time     with a certificate: when it is due (window or ARI)
+ *   ari?          object   renewal information of the live certificate
+ *                          (RFC 9773): {start?, end?, chosen?, next_poll?}
+ *   warning?      object   inside AcmeWarnWindow while renewal keeps failing:
+ *                          {expires_at, message, notified_at?}
+ *
+ * status/ is the child's area: whoever runs as the child's User can write
+ * anything there. The decoder therefore takes nothing on trust: a member that
+ * is absent, of the wrong type, an unparsable time, an integer outside
+ * [0, INT_MAX] or a string longer than ACME_STATUS_STRING_MAX bytes reads as
+ * absent (the rest of the record still counts); members it does not know are
+ * ignored; in every string, '\n' and '\r' become spaces, so a string never
+ * forges a line of whoever prints it (other control characters are the
+ * printer's to escape: acme_text_printable, HTML or JSON escaping). */
+#ifndef ACME_STATUS_RECORD_H
+#define ACME_STATUS_RECORD_H
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+#include <jansson.h>
+#include "acme_store.h"
+
+/* Longest string member (bytes) the decoder accepts; the writer's longest is
+ * an error detail of at most 1 KiB. */
+#define ACME_STATUS_STRING_MAX  4096
+/* Most names the decoder keeps of "names" (the rest are dropped). */
+#define ACME_STATUS_NAMES_MAX   1000
+
+typedef enum {
+    ACME_STATUS_UNKNOWN = 0,   /* absent, or a state this version does not know */
+    ACME_STATUS_MISSING,
+    ACME_STATUS_VALID,
+    ACME_STATUS_RENEWING,
+    ACME_STATUS_STAGED,
+    ACME_STATUS_ERROR
+} acme_status_state_e;
+
+/* Times are 0 when absent; strings and the substructures' pointers NULL. */
+typedef struct acme_status_cert_t {
+    apr_time_t not_before, not_after;
+    const char *issuer, *serial;
+    const char *ca;            /* directory URL it came from */
+    const char *ari_id;
+} acme_status_cert_t;
+
+typedef struct acme_status_error_t {
+    const char *type, *detail, *url;
+    apr_time_t at;
+} acme_status_error_t;
+
+typedef struct acme_status_ca_t {
+    const char *url;
+    int index;                 /* -1 when absent */
+    int failures;              /* -1 when absent */
+    apr_time_t since;
+} acme_status_ca_t;
+
+typedef struct acme_status_ari_t {
+    apr_time_t start, end, chosen, next_poll;
+} acme_status_ari_t;
+
+typedef struct acme_status_warning_t {
+    apr_time_t expires_at;
+    const char *message;
+    apr_time_t notified_at;
+} acme_status_warning_t;
+
+typedef struct acme_status_record_t {
+    const char *name;
+    apr_array_header_t *names;           /* const char *; NULL when absent */
+    acme_status_state_e state;
+    const char *step;
+    const acme_status_cert_t *cert;
+    const acme_status_error_t *error;
+    apr_time_t next_action;
+    int attempts;                        /* -1 when absent */
+    int requests;                        /* -1 when absent */
+    const char *notice, *activity, *fingerprint;
+    const acme_status_ca_t *ca;
+    apr_time_t renew_at;
+    const acme_status_ari_t *ari;        /* NULL also when it holds no time */
+    const acme_status_warning_t *warning;
+} acme_status_record_t;
+
+/* "missing", "valid", ...; NULL for ACME_STATUS_UNKNOWN. */
+const char *acme_status_state_name(acme_status_state_e state);
+/* The state of its name; ACME_STATUS_UNKNOWN for NULL or any other text. */
+acme_status_state_e acme_status_state_parse(const char *name);
+
+/* A record with nothing in it (integers -1), from p. */
+acme_status_record_t *acme_status_record_make(apr_pool_t *p);
+
+/* rec as the JSON object of the schema above: a new reference the caller
+ * releases (json_decref); p only holds temporary text. Absent members are
+ * left out, except that state, step, attempts and requests are always
+ * written (state as "missing" when unknown, the integers as 0 when absent);
+ * a string that is not UTF-8 is left out (Jansson refuses it). NULL only
+ * when Jansson cannot allocate. */
+json_t *acme_status_record_encode(const acme_status_record_t *rec, apr_pool_t *p);
+
+/* json (not modified, not released) → *rec, allocated from p and sharing no
+ * memory with json. APR_EINVAL when json is not an object; anything wrong
+ * inside an object only leaves members absent (see above). */
+apr_status_t acme_status_record_decode(apr_pool_t *p, const json_t *json,
+                                       acme_status_record_t **rec);
+
+/* Writes status/<rec->name>.json (atomic, 0644). APR_EINVAL for a name that is
+ * no store name or a record that cannot be encoded; else acme_store_write's
+ * errors. p holds temporary memory. */
+apr_status_t acme_status_record_save(acme_store_t *store, apr_pool_t *p,
+                                     const acme_status_record_t *rec);
+
+/* Reads and decodes status/<name>.json; rec->name is set to name (the store
+ * key the file lives under, whatever its "name" member says). APR_ENOENT when
+ * there is none, APR_EINVAL when it is no JSON object, APR_ENOSPC when larger
+ * than ACME_MAX_STORE_FILE, else acme_store_read's errors. Memory from p. */
+apr_status_t acme_status_record_load(acme_store_t *store, apr_pool_t *p, const char *name,
+                                     acme_status_record_t **rec);
+
+/* Every record of status/, sorted by name, as acme_status_record_t* in
+ * *records (from p): each entry "<name>.json" that acme_status_record_load
+ * reads; the others (unreadable, not JSON, temp files, no store name) are
+ * skipped. A missing status/ is an empty list. The child can put any file
+ * there: a caller that shows domains should keep only the names it knows
+ * from the configuration (acmectl: config/ and domains/). */
+apr_status_t acme_status_record_load_all(acme_store_t *store, apr_pool_t *p,
+                                         apr_array_header_t **records);
+#endif
