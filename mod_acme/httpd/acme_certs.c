@@ -726,6 +726,28 @@ static int certs_add_fallback_files(server_rec *s, apr_pool_t *p,
     return OK;
 }
 
+/* The first SSL vhost, in configuration order, that serves a certificate
+ * covering host in this generation (not the fallback), or NULL. */
+server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host)
+{
+    certs_state_t *st = state_get(rt);
+    server_rec *s;
+    int i;
+
+    for (s = st && host ? rt->base : NULL; s; s = s->next) {
+        const apr_array_header_t *list = hash_get_server(st->server_domain, s);
+
+        for (i = 0; list && i < list->nelts; i++) {
+            const acme_domain_t *d = APR_ARRAY_IDX(list, i, const acme_domain_t *);
+
+            if (domain_covers(d, host) && apr_hash_get(st->served, d->name, APR_HASH_KEY_STRING)) {
+                return s;
+            }
+        }
+    }
+    return NULL;
+}
+
 /* ---- 503 before the first certificate ---------------------------------------- */
 
 static const acme_domain_t *fallback_domain(request_rec *r)

@@ -35,6 +35,7 @@ struct acme_srv_conf_t {
     const char *dns_cmd;              /* AcmeDnsCmd (server, vhost): absolute path */
     const char *dns_resolver;         /* AcmeDnsResolver (server): host[:port] */
     const char *eab_kid, *eab_hmac;   /* AcmeEAB (server); the MAC is never logged or shown */
+    int require_https;                /* AcmeRequireHttps (server, vhost): own value, not merged */
     apr_array_header_t *decls;        /* AcmeDomain lines in this server: acme_domain_decl_t* */
     acme_runtime_t *runtime;          /* set on every server by post_config */
     /* where the server-level directives were set, for configtest messages */
@@ -64,6 +65,7 @@ void *acme_conf_create_srv(apr_pool_t *p, server_rec *s)
     conf->port_http = -1;
     conf->port_https = -1;
     conf->activation_auto = -1;
+    conf->require_https = ACME_HTTPS_UNSET;
     conf->renew_window.percent = -1;
     conf->renew_window.duration = 0;
     conf->warn_window.percent = -1;
@@ -106,8 +108,10 @@ void *acme_conf_merge_srv(apr_pool_t *p, void *basev, void *addv)
 #undef MERGE_INT
     m->renew_window = window_is_set(add->renew_window) ? add->renew_window : base->renew_window;
     m->warn_window = window_is_set(add->warn_window) ? add->warn_window : base->warn_window;
-    /* An AcmeDomain belongs to the server it is written in, never inherited. */
+    /* An AcmeDomain belongs to the server it is written in, never inherited;
+     * AcmeRequireHttps is resolved per request (acme_https.c). */
     m->decls = add->decls;
+    m->require_https = add->require_https;
     m->runtime = NULL;
     return m;
 }
@@ -265,6 +269,17 @@ const char *acme_conf_dns_cmd(server_rec *s)
 const char *acme_conf_dns_resolver(server_rec *s)
 {
     return acme_conf_get(s)->dns_resolver;
+}
+
+acme_https_mode_e acme_conf_require_https_own(server_rec *s)
+{
+    acme_srv_conf_t *conf = acme_conf_get(s);
+
+    /* httpd hands a vhost without any Acme directive the base server's record */
+    if (s->is_virtual && ap_server_conf && conf == acme_conf_get(ap_server_conf)) {
+        return ACME_HTTPS_UNSET;
+    }
+    return conf->require_https;
 }
 
 const apr_array_header_t *acme_conf_decls(server_rec *s)
@@ -693,6 +708,35 @@ static const char *set_trusted_roots(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+static acme_https_mode_e parse_require_https(const char *arg)
+{
+    if (!strcasecmp(arg, "off")) {
+        return ACME_HTTPS_OFF;
+    }
+    if (!strcasecmp(arg, "temporary")) {
+        return ACME_HTTPS_TEMPORARY;
+    }
+    return strcasecmp(arg, "permanent") ? ACME_HTTPS_UNSET : ACME_HTTPS_PERMANENT;
+}
+
+static const char *set_require_https(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err;
+    int mode;
+
+    if ((err = not_in_dir(cmd))) {
+        return err;
+    }
+    if ((mode = parse_require_https(arg)) == ACME_HTTPS_UNSET) {
+        return apr_psprintf(cmd->pool, "ACME00549: AcmeRequireHttps '%s' is not off, temporary "
+                            "or permanent; write 'AcmeRequireHttps temporary' to redirect http "
+                            "to https (302) once the certificate is live, 'permanent' for 301 "
+                            "and Strict-Transport-Security", arg);
+    }
+    cmd_conf(cmd)->require_https = mode;
+    return NULL;
+}
+
 const command_rec acme_cmds[] = {
     AP_INIT_RAW_ARGS("AcmeDomain", set_domain, NULL, RSRC_CONF,
                      "Names of one managed certificate; none in a <VirtualHost>: its "
@@ -735,6 +779,9 @@ const command_rec acme_cmds[] = {
                   "dns-01 hook: PROGRAM setup|teardown _acme-challenge.NAME VALUE"),
     AP_INIT_TAKE1("AcmeDnsResolver", set_dns_resolver, NULL, RSRC_CONF,
                   "host[:port] of the DNS server that must see dns-01 TXT records"),
+    AP_INIT_TAKE1("AcmeRequireHttps", set_require_https, NULL, RSRC_CONF,
+                  "off|temporary|permanent: redirect http to https for managed names once "
+                  "their certificate is live (302|301); permanent adds HSTS"),
     { NULL }
 };
 

@@ -46,6 +46,16 @@ acme_window_t acme_conf_warn_window(server_rec *s);        /* [10%] */
 /* AcmeNotifyCmd as argv (const char*, absolute program path first), or NULL. */
 const apr_array_header_t *acme_conf_notify_cmd(server_rec *s);
 
+/* AcmeRequireHttps as written in s itself (ACME_HTTPS_UNSET when not):
+ * never inherited, acme_https.c decides which server's value applies. */
+typedef enum {
+    ACME_HTTPS_UNSET = -1,
+    ACME_HTTPS_OFF = 0,
+    ACME_HTTPS_TEMPORARY,             /* 302 */
+    ACME_HTTPS_PERMANENT              /* 301 and Strict-Transport-Security */
+} acme_https_mode_e;
+acme_https_mode_e acme_conf_require_https_own(server_rec *s);
+
 const char *acme_conf_dns_cmd(server_rec *s);               /* NULL = none */
 const char *acme_conf_dns_resolver(server_rec *s);          /* NULL = system resolver */
 /* AcmeEAB: key id and MAC key (base64url), both NULL when not configured. */

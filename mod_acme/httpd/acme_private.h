@@ -24,6 +24,13 @@ void acme_watchdog_register_hooks(apr_pool_t *p);  /* acme_watchdog.c: issuance 
 void acme_activation_register_hooks(apr_pool_t *p); /* acme_activation.c: activation (parent) */
 void acme_status_register_hooks(apr_pool_t *p);    /* acme_status.c: acme-status handler */
 void acme_notify_register_hooks(apr_pool_t *p);    /* acme_notify.c: AcmeNotifyCmd */
+void acme_https_register_hooks(apr_pool_t *p);     /* acme_https.c: AcmeRequireHttps */
+
+/* acme_certs.c: the first SSL vhost, in configuration order, that serves a
+ * managed certificate covering host (a name or IP, lowercase) in this
+ * generation, or NULL when none does or every such vhost still answers with
+ * the temporary certificate. Read-only after post_config; any thread. */
+server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host);
 
 /* Log sink for the core, writing to s's error log with the acme module index. */
 void acme_ctx_init(acme_ctx_t *ctx, server_rec *s);
