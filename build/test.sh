@@ -7,6 +7,8 @@ build/deps.sh
 build/build.sh
 echo "==> unit tests"
 make -s -j"$(nproc)" check || { cat tests/unit/*.log 2>/dev/null | tail -50; exit 1; }
+echo "==> Debian package (ACME_FULL_PACKAGE=1: dpkg-buildpackage and lintian)"
+if [ "${ACME_FULL_PACKAGE:-0}" = 1 ]; then build/package.sh --full; else build/package.sh; fi
 echo "==> step-ca (second ACME CA of the integration tests)"
 build/stepca.sh
 echo "==> integration tests"
