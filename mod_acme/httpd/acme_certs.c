@@ -485,7 +485,7 @@ static apr_status_t sweep_dead_temps(void *data)
 static apr_status_t runtime_open_store(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
     const char *dir = acme_conf_store_dir(rt->base);
-    const char *why = acme_conf_check_store_dir(ptemp, dir);
+    const char *why = acme_rootprog_check_store_dir(ptemp, dir);
     apr_status_t rv;
 
     if (why) {
@@ -522,7 +522,7 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     const char *err = NULL;
     apr_status_t rv;
 
-    domains = acme_conf_domains_decls(pconf, base, &decls, &err);
+    domains = acme_check_domains_decls(pconf, base, &decls, &err);
     if (!domains) {
         /* logtag: from caller */
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, base, "%s", err);

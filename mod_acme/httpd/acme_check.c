@@ -159,8 +159,8 @@ static acme_domain_t *domain_make(apr_pool_t *p, const acme_domain_decl_t *decl,
     return d;
 }
 
-apr_array_header_t *acme_conf_domains_decls(apr_pool_t *p, server_rec *base,
-                                            apr_array_header_t **decls_out, const char **err)
+apr_array_header_t *acme_check_domains_decls(apr_pool_t *p, server_rec *base,
+                                             apr_array_header_t **decls_out, const char **err)
 {
     apr_array_header_t *domains = apr_array_make(p, 8, sizeof(acme_domain_t *));
     apr_array_header_t *decls = apr_array_make(p, 8, sizeof(acme_domain_decl_t *));
@@ -434,7 +434,7 @@ static void check_challenge_ports(apr_pool_t *p, server_rec *base, apr_array_hea
 
 static int check_store_dir(apr_pool_t *p, server_rec *base)
 {
-    const char *why = acme_conf_check_store_dir(p, acme_conf_store_dir(base));
+    const char *why = acme_rootprog_check_store_dir(p, acme_conf_store_dir(base));
 
     if (!why) {
         return 1;
@@ -450,7 +450,7 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     const char *err;
     int ok;
 
-    domains = acme_conf_domains_decls(ptemp, base, &decls, &err);
+    domains = acme_check_domains_decls(ptemp, base, &decls, &err);
     if (!domains) {
         report(base, err);
         return HTTP_INTERNAL_SERVER_ERROR;

@@ -494,7 +494,7 @@ static const char *set_store_dir(cmd_parms *cmd, void *dc, const char *arg)
         return apr_psprintf(cmd->pool, "ACME00513: AcmeStoreDir '%s' is not a valid path; "
                             "write a directory, absolute or relative to ServerRoot", arg);
     }
-    if ((err = acme_conf_check_store_dir(cmd->temp_pool, path))) {
+    if ((err = acme_rootprog_check_store_dir(cmd->temp_pool, path))) {
         return apr_psprintf(cmd->pool, "ACME00548: AcmeStoreDir: %s", err);
     }
     cmd_conf(cmd)->store_dir = path;
@@ -619,7 +619,7 @@ static const char *set_notify_cmd(cmd_parms *cmd, void *dc, const char *args)
                             "program, e.g. 'AcmeNotifyCmd /usr/local/bin/acme-notify', which "
                             "is run as 'PROGRAM [ARGS...] EVENT DOMAIN'", why);
     }
-    if ((why = acme_conf_check_root_program(cmd->temp_pool, program))) {
+    if ((why = acme_rootprog_check_program(cmd->temp_pool, program))) {
         return apr_psprintf(cmd->pool, "ACME00543: AcmeNotifyCmd runs as root, so only root "
                             "may be able to change it: %s", why);
     }

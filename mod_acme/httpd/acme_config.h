@@ -93,19 +93,19 @@ const char *acme_conf_dns_problem(const char *dns_cmd, const apr_array_header_t 
  * On a config error returns NULL and sets *err to "ACME005nn: file:line: what; fix".
  * *decls (if not NULL) gets the acme_domain_decl_t* each domain comes from,
  * index for index, for messages that name the AcmeDomain line. */
-apr_array_header_t *acme_conf_domains_decls(apr_pool_t *p, server_rec *base,
-                                            apr_array_header_t **decls, const char **err);
+apr_array_header_t *acme_check_domains_decls(apr_pool_t *p, server_rec *base,
+                                             apr_array_header_t **decls, const char **err);
 
 /* acme_rootprog.c */
 /* NULL if root may run the program at path: the file and every directory
  * (and link) on its way from "/" are owned by root and writable by nobody
  * else (a sticky directory such as /tmp may be); else what is wrong and how
  * to fix it, allocated from p. */
-const char *acme_conf_check_root_program(apr_pool_t *p, const char *path);
+const char *acme_rootprog_check_program(apr_pool_t *p, const char *path);
 /* The same checks, then the program opened (O_RDONLY, O_CLOEXEC) and the
  * descriptor checked again: returns the descriptor to execute, or -1 with
  * *why set (from p). The caller closes it. */
-int acme_root_program_open(apr_pool_t *p, const char *path, const char **why);
+int acme_rootprog_open(apr_pool_t *p, const char *path, const char **why);
 /* NULL if the store directory at path (absolute) can be root's alone: it,
  * or where it does not exist yet the directory it would be created in, is a
  * directory, and it and every directory (and link) on its way from "/" are
@@ -113,7 +113,7 @@ int acme_root_program_open(apr_pool_t *p, const char *path, const char **why);
  * may be on the way). Else what is wrong and how to fix it, from p. Why: the
  * parent keeps certificate keys there and acts on what it finds; a store the
  * User could rename or replace lets the User point root elsewhere. */
-const char *acme_conf_check_store_dir(apr_pool_t *p, const char *path);
+const char *acme_rootprog_check_store_dir(apr_pool_t *p, const char *path);
 
 extern const command_rec acme_cmds[];
 void *acme_conf_create_srv(apr_pool_t *p, server_rec *s);

@@ -190,7 +190,7 @@ static void log_outcome(server_rec *s, const acme_event_t *ev, const acme_proc_r
 }
 
 /* The checked program is executed by its descriptor (acme_proc's exec_fd),
- * so what runs is the file acme_root_program_open checked. acme_proc
+ * so what runs is the file acme_rootprog_open checked. acme_proc
  * spawns without running code of ours in the new process (the parent's
  * activation thread may be updating APR's pools), gives the program no
  * descriptor of httpd's and a process group of its own, and waits for it
@@ -205,7 +205,7 @@ static void notify_run(server_rec *s, apr_pool_t *p, const apr_array_header_t *c
     apr_status_t rv;
     char ebuf[256];
     const char *why;
-    int prog_fd = acme_root_program_open(p, APR_ARRAY_IDX(cmd, 0, const char *), &why);
+    int prog_fd = acme_rootprog_open(p, APR_ARRAY_IDX(cmd, 0, const char *), &why);
 
     if (prog_fd < 0) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "ACME00630: AcmeNotifyCmd not run for event "

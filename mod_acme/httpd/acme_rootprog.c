@@ -126,14 +126,14 @@ static const char *program_problem(apr_pool_t *p, const char *path, const char *
     return NULL;
 }
 
-const char *acme_conf_check_root_program(apr_pool_t *p, const char *path)
+const char *acme_rootprog_check_program(apr_pool_t *p, const char *path)
 {
     const char *real;
 
     return program_problem(p, path, &real);
 }
 
-int acme_root_program_open(apr_pool_t *p, const char *path, const char **why)
+int acme_rootprog_open(apr_pool_t *p, const char *path, const char **why)
 {
     const char *real = NULL;
     struct stat st;
@@ -160,7 +160,7 @@ int acme_root_program_open(apr_pool_t *p, const char *path, const char **why)
     return fd;
 }
 
-const char *acme_conf_check_store_dir(apr_pool_t *p, const char *path)
+const char *acme_rootprog_check_store_dir(apr_pool_t *p, const char *path)
 {
     char *existing = apr_pstrdup(p, path), *slash;
     struct stat st;
