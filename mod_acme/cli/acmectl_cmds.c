@@ -1,7 +1,5 @@
 /* acmectl commands: list, show, check. Everything comes from the store;
  * a missing or damaged file makes a field unknown, never the command fail. */
-#include <dirent.h>
-#include <fcntl.h>
 #include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +22,7 @@
 #include "acme_store_paths.h"
 #include "acme_status_record.h"
 #include "acme_time.h"
+#include "acme_json.h"
 
 /* What the store knows about one domain. */
 typedef struct domain_view_t {
@@ -233,17 +232,6 @@ static apr_array_header_t *domain_names(acmectl_t *ctl, apr_pool_t *p)
     return names;
 }
 
-static json_t *json_names(const apr_array_header_t *names)
-{
-    json_t *arr = json_array();
-    int i;
-
-    for (i = 0; names && i < names->nelts; ++i) {
-        json_array_append_new(arr, json_string(APR_ARRAY_IDX(names, i, const char *)));
-    }
-    return arr;
-}
-
 static void set_opt_str(json_t *obj, const char *key, const char *value)
 {
     json_object_set_new(obj, key, value ? json_string(value) : json_null());
@@ -254,7 +242,7 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
     json_t *obj = json_object(), *cert = json_null(), *status;
 
     json_object_set_new(obj, "name", json_string(v->name));
-    json_object_set_new(obj, "names", json_names(v->names));
+    json_object_set_new(obj, "names", acme_json_strings(v->names));
     json_object_set_new(obj, "state", json_string(v->state));
     set_opt_str(obj, "key_type", v->key_type);
     set_opt_str(obj, "ca", v->ca);
@@ -270,7 +258,7 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
                                 json_string(acmectl_time(p, v->live.not_before)));
             set_opt_str(cert, "serial", v->live.serial);
             set_opt_str(cert, "subject", v->live.subject);
-            json_object_set_new(cert, "names", json_names(v->live.names));
+            json_object_set_new(cert, "names", acme_json_strings(v->live.names));
             set_opt_str(cert, "version", v->live_version);
         }
     }
@@ -386,8 +374,8 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     acme_store_list(ctl->store, p, acme_store_rel_archive(p, v->name), &versions);
     if (ctl->json) {
         obj = view_json(p, v, 1);
-        json_object_set_new(obj, "archive", json_names(versions));
-        json_object_set_new(obj, "other_key_types", json_names(sibling_names(ctl, p, v->name)));
+        json_object_set_new(obj, "archive", acme_json_strings(versions));
+        json_object_set_new(obj, "other_key_types", acme_json_strings(sibling_names(ctl, p, v->name)));
         acmectl_print_json(ctl, obj);
         json_decref(obj);
         return ACMECTL_OK;
@@ -451,53 +439,45 @@ static int is_key_file(const char *name)
     return !strcmp(name, "privkey.pem") || (len > 4 && !strcmp(name + len - 4, ".key"));
 }
 
-/* Temp files and key permissions in the directory dirfd (named relpath),
- * and below it: by descriptor, links never followed, so a link the child
- * planted cannot make acmectl (often root) list a directory elsewhere. */
-static void check_dir(check_t *c, int dirfd, const char *relpath, int depth)
+/* Where the walk of check_tree is: the directory's store-relative path. */
+typedef struct check_walk_t {
+    check_t *c;
+    const char *relpath;
+} check_walk_t;
+
+/* Temp files and key permissions, by the store's walk: by descriptor, links
+ * never followed, so a link the child planted cannot make acmectl (often
+ * root) list a directory elsewhere. */
+static void check_entry(void *baton, int dirfd, const char *name, const struct stat *st,
+                        int depth)
 {
-    int fd = dup(dirfd);
-    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
-    struct dirent *e;
+    const check_walk_t *walk = baton;
+    check_t *c = walk->c;
+    const char *child = apr_pstrcat(c->p, walk->relpath, "/", name, NULL);
 
-    if (!dir) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        return;
+    if (acme_store_is_temp_name(name)) {
+        problem(c, "%s: leftover temporary file (a write was interrupted)", child);
     }
-    while ((e = readdir(dir)) != NULL) {
-        const char *child;
-        struct stat st;
-        int sub;
+    else if (S_ISDIR(st->st_mode)) {
+        check_walk_t sub = { c, child };
 
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")
-            || fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-            continue;
-        }
-        child = apr_pstrcat(c->p, relpath, "/", e->d_name, NULL);
-        if (acme_store_is_temp_name(e->d_name)) {
-            problem(c, "%s: leftover temporary file (a write was interrupted)", child);
-        }
-        else if (S_ISDIR(st.st_mode) && depth > 0
-                 && (sub = acme_store_open_dir_at(dirfd, e->d_name)) >= 0) {
-            check_dir(c, sub, child, depth - 1);
-            close(sub);
-        }
-        else if (S_ISREG(st.st_mode) && is_key_file(e->d_name) && (st.st_mode & 077) != 0) {
-            problem(c, "%s: private key has mode %04o, must be 0600", child,
-                    (unsigned)(st.st_mode & 07777));
+        if (depth > 0) {
+            acme_store_walk_subdir(dirfd, name, depth - 1, check_entry, &sub);
         }
     }
-    closedir(dir);
+    else if (S_ISREG(st->st_mode) && is_key_file(name) && (st->st_mode & 077) != 0) {
+        problem(c, "%s: private key has mode %04o, must be 0600", child,
+                (unsigned)(st->st_mode & 07777));
+    }
 }
 
 static void check_tree(check_t *c, const char *relpath, int depth)
 {
     int fd = acme_store_open_reldir(c->ctl->store, c->p, relpath);
+    check_walk_t walk = { c, relpath };
 
     if (fd >= 0) {
-        check_dir(c, fd, relpath, depth);
+        acme_store_walk_dir(fd, depth, check_entry, &walk);
         close(fd);
     }
 }
@@ -631,7 +611,7 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
         json_t *obj = json_object();
         json_object_set_new(obj, "store", json_string(acme_store_dir(ctl->store)));
         json_object_set_new(obj, "ok", json_boolean(c.problems->nelts == 0));
-        json_object_set_new(obj, "problems", json_names(c.problems));
+        json_object_set_new(obj, "problems", acme_json_strings(c.problems));
         acmectl_print_json(ctl, obj);
         json_decref(obj);
     }

@@ -122,17 +122,6 @@ static const char *domain_state(const acme_status_record_t *status, const acme_c
     return recorded;
 }
 
-static json_t *names_json(const apr_array_header_t *names)
-{
-    json_t *array = json_array();
-    int i;
-
-    for (i = 0; names && i < names->nelts; ++i) {
-        json_array_append_new(array, json_string(APR_ARRAY_IDX(names, i, const char *)));
-    }
-    return array;
-}
-
 /* The CA the driver uses now, if it is still configured; else the first one. */
 static json_t *ca_json(const acme_status_record_t *status, const acme_domain_t *domain)
 {
@@ -215,7 +204,7 @@ static json_t *domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_
     }
     json = json_object();
     json_object_set_new(json, "name", json_string(domain->name));
-    json_object_set_new(json, "names", names_json(domain->names));
+    json_object_set_new(json, "names", acme_json_strings(domain->names));
     /* A further AcmeKeyType is the same names' certificate of another key type. */
     json_object_set_new(json, "key_type", json_string(acme_key_type_name(domain->key_type)));
     json_object_set_new(json, "state", json_string(domain_state(status, has_live ? &info : NULL)));

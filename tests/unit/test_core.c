@@ -1,7 +1,8 @@
-/* Log sink filtering and formatting, clock, problem records. */
+/* Log sink filtering and formatting, clock, problem records, text sanitiser. */
 #include <string.h>
 #include <apr_strings.h>
 #include "unit.h"
+#include "acme_text.h"
 
 typedef struct {
     int calls;
@@ -188,6 +189,40 @@ static void test_lookup_means_create(void **state)
     assert_false(acme_problem_lookup_means_create(&prob));
 }
 
+static const char *printable(apr_pool_t *p, const char *s, apr_size_t max, int flags)
+{
+    return acme_text_printable(p, s, strlen(s), max, flags);
+}
+
+static void test_text_printable(void **state)
+{
+    apr_pool_t *p = *state;
+
+    assert_string_equal(printable(p, "  a\r\n\tb\x1b[2J  ", 100, ACME_TEXT_FOLD), "a b[2J");
+    assert_string_equal(printable(p, "a\nb\x7f\xc3\xa9", 100, 0), "a b ??");
+    assert_string_equal(printable(p, "\xc3\xa9", 100, ACME_TEXT_KEEP_8BIT), "\xc3\xa9");
+    assert_string_equal(printable(p, "abcdef", 3, 0), "abc");
+}
+
+/* For a terminal: escape sequences never get through, nothing is lost. */
+static void test_text_escape(void **state)
+{
+    apr_pool_t *p = *state;
+
+    assert_string_equal(printable(p, "line\n\tnext \xc3\xa9\xe2\x82\xac\xf0\x9f\x94\x91",
+                                  100, ACME_TEXT_ESCAPE),
+                        "line\n\tnext \xc3\xa9\xe2\x82\xac\xf0\x9f\x94\x91");
+    assert_string_equal(printable(p, "\x1b]0;x\x07\r\x7f", 100, ACME_TEXT_ESCAPE),
+                        "\\x1b]0;x\\x07\\x0d\\x7f");
+    /* C1 CSI, overlong '/', a surrogate, a lone continuation, a cut sequence */
+    assert_string_equal(printable(p, "\xc2\x9b" "\xc0\xaf" "\xed\xa0\x80" "\x80" "\xe2\x82",
+                                  100, ACME_TEXT_ESCAPE),
+                        "\\xc2\\x9b\\xc0\\xaf\\xed\\xa0\\x80\\x80\\xe2\\x82");
+    /* An escape that does not fit whole is left out with the rest. */
+    assert_string_equal(printable(p, "ab\x1b", 5, ACME_TEXT_ESCAPE), "ab");
+    assert_string_equal(printable(p, "ab\x1b", 6, ACME_TEXT_ESCAPE), "ab\\x1b");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +233,8 @@ int main(void)
         UNIT_TEST(test_refused_replaces),
         UNIT_TEST(test_account_gone),
         UNIT_TEST(test_lookup_means_create),
+        UNIT_TEST(test_text_printable),
+        UNIT_TEST(test_text_escape),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,17 @@ const char *acme_json_dump(apr_pool_t *p, const json_t *json)
     return text;
 }
 
+json_t *acme_json_strings(const apr_array_header_t *strings)
+{
+    json_t *array = json_array();
+    int i;
+
+    for (i = 0; array && strings && i < strings->nelts; ++i) {
+        json_array_append_new(array, json_string(APR_ARRAY_IDX(strings, i, const char *)));
+    }
+    return array;
+}
+
 const char *acme_json_string_printable(apr_pool_t *p, const json_t *obj, const char *key,
                                        apr_size_t max)
 {

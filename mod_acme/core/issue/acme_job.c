@@ -7,20 +7,10 @@
 
 #include "acme_job_int.h"
 #include "acme_names.h"
+#include "acme_json.h"
 #include "acme_store_paths.h"
 
 /* ---- domains as JSON (config/<name>.json) ---- */
-
-json_t *acme_job_strings_json(const apr_array_header_t *strings)
-{
-    json_t *array = json_array();
-    int i;
-
-    for (i = 0; strings && i < strings->nelts; ++i) {
-        json_array_append_new(array, json_string(APR_ARRAY_IDX(strings, i, const char *)));
-    }
-    return array;
-}
 
 static void set_string(json_t *json, const char *key, const char *value)
 {
@@ -47,13 +37,13 @@ json_t *acme_domain_to_json(const acme_domain_t *domain)
     json_t *json = json_object();
 
     set_string(json, "name", domain->name);
-    json_object_set_new(json, "names", acme_job_strings_json(domain->names));
+    json_object_set_new(json, "names", acme_json_strings(domain->names));
     set_string(json, "key_type", acme_key_type_name(domain->key_type));
-    json_object_set_new(json, "ca_urls", acme_job_strings_json(domain->ca_urls));
+    json_object_set_new(json, "ca_urls", acme_json_strings(domain->ca_urls));
     set_string(json, "ca_file", domain->ca_file);
-    json_object_set_new(json, "contacts", acme_job_strings_json(domain->contacts));
+    json_object_set_new(json, "contacts", acme_json_strings(domain->contacts));
     json_object_set_new(json, "agree_tos", json_boolean(domain->agree_tos));
-    json_object_set_new(json, "challenges", acme_job_strings_json(domain->challenges));
+    json_object_set_new(json, "challenges", acme_json_strings(domain->challenges));
     set_string(json, "profile", domain->profile);
     json_object_set_new(json, "renew_window", window_to_json(domain->renew_window));
     json_object_set_new(json, "warn_window", window_to_json(domain->warn_window));

@@ -196,8 +196,6 @@ void acme_renewal_restore(acme_driver_t *driver, acme_record_t *rec, const acme_
 void acme_renewal_status_fill(const acme_record_t *rec, const acme_domain_t *domain,
                               acme_status_record_t *st, apr_pool_t *p);
 
-/* A JSON array of the strings (acme_job.c). */
-json_t *acme_job_strings_json(const apr_array_header_t *strings);
 
 /* Runs the job's current step (acme_job_steps.c). */
 acme_outcome_e acme_job_step(acme_step_ctx_t *sc);

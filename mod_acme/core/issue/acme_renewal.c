@@ -8,6 +8,7 @@
 
 #include "acme_job_int.h"
 #include "acme_time.h"
+#include "acme_json.h"
 #include "acme_events.h"
 #include "acme_store_paths.h"
 
@@ -54,7 +55,7 @@ const char *acme_renewal_meta_json(apr_pool_t *p, const char *ca_url,
 {
     json_t *json = json_pack("{s:s, s:s, s:o}", "ca", ca_url ? ca_url : "",
                              "issued_at", acme_time_rfc3339(p, now),
-                             "names", acme_job_strings_json(names));
+                             "names", acme_json_strings(names));
     char *text = json ? json_dumps(json, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     const char *copy = text ? apr_pstrcat(p, text, "\n", NULL) : NULL;
 

@@ -7,6 +7,7 @@
 #include "acme_status_record.h"
 #include "acme_store_paths.h"
 #include "acme_time.h"
+#include "acme_json.h"
 
 static const char *const state_names[] = {
     NULL, "missing", "valid", "renewing", "staged", "error"
@@ -62,17 +63,6 @@ static void put_int(json_t *obj, const char *key, int value)
     }
 }
 
-static json_t *names_json(const apr_array_header_t *names)
-{
-    json_t *array = json_array();
-    int i;
-
-    for (i = 0; array && i < names->nelts; ++i) {
-        json_array_append_new(array, json_string(APR_ARRAY_IDX(names, i, const char *)));
-    }
-    return array;
-}
-
 static void put_object(json_t *obj, const char *key, json_t *member)
 {
     if (json_object_size(member) > 0) {
@@ -91,7 +81,7 @@ json_t *acme_status_record_encode(const acme_status_record_t *rec, apr_pool_t *p
     }
     put_string(json, "name", rec->name);
     if (rec->names) {
-        json_object_set_new(json, "names", names_json(rec->names));
+        json_object_set_new(json, "names", acme_json_strings(rec->names));
     }
     json_object_set_new(json, "state", json_string(state ? state : "missing"));
     put_string(json, "step", rec->step);

@@ -142,13 +142,7 @@ int acme_store_open_dir_at(int dirfd, const char *name)
     return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-/* Calls visit for every entry of the directory dirfd (not "." and ".."), with
- * its lstat; the walk never follows a link, so a link the child planted cannot
- * send a root process elsewhere. */
-typedef void walk_fn(void *baton, int dirfd, const char *name, const struct stat *st,
-                     int depth);
-
-static void walk_dir(int dirfd, int depth, walk_fn *visit, void *baton)
+void acme_store_walk_dir(int dirfd, int depth, acme_store_visit_fn *visit, void *baton)
 {
     int fd = dup(dirfd);
     DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
@@ -171,12 +165,13 @@ static void walk_dir(int dirfd, int depth, walk_fn *visit, void *baton)
     closedir(dir);
 }
 
-static void walk_subdir(int dirfd, const char *name, int depth, walk_fn *visit, void *baton)
+void acme_store_walk_subdir(int dirfd, const char *name, int depth, acme_store_visit_fn *visit,
+                            void *baton)
 {
     int sub = acme_store_open_dir_at(dirfd, name);
 
     if (sub >= 0) {
-        walk_dir(sub, depth, visit, baton);
+        acme_store_walk_dir(sub, depth, visit, baton);
         close(sub);
     }
 }
@@ -210,7 +205,7 @@ static void visit_stale_temp(void *baton, int dirfd, const char *name, const str
 
     if (S_ISDIR(st->st_mode)) {
         if (depth > 0) {
-            walk_subdir(dirfd, name, depth - 1, visit_stale_temp, baton);
+            acme_store_walk_subdir(dirfd, name, depth - 1, visit_stale_temp, baton);
         }
     }
     else if (acme_store_is_temp_name(name)
@@ -225,7 +220,7 @@ static void remove_stale_temps(const char *path, int depth, apr_time_t now)
     int fd = acme_store_open_dir_at(AT_FDCWD, path);
 
     if (fd >= 0) {
-        walk_dir(fd, depth, visit_stale_temp, &now);
+        acme_store_walk_dir(fd, depth, visit_stale_temp, &now);
         close(fd);
     }
 }
@@ -383,7 +378,7 @@ static void visit_chown(void *baton, int dirfd, const char *name, const struct s
     }
     close(fd);
     if (S_ISDIR(st->st_mode) && depth > 0) {
-        walk_subdir(dirfd, name, depth - 1, visit_chown, baton);
+        acme_store_walk_subdir(dirfd, name, depth - 1, visit_chown, baton);
     }
 }
 
@@ -399,7 +394,7 @@ static apr_status_t chown_tree(const char *path, uid_t uid, gid_t gid, int depth
         cb.rv = errno;
     }
     else {
-        walk_dir(fd, depth, visit_chown, &cb);
+        acme_store_walk_dir(fd, depth, visit_chown, &cb);
     }
     close(fd);
     return cb.rv;

@@ -4,6 +4,7 @@
 #include <apr_tables.h>
 #include <apr_file_io.h>
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <jansson.h>
 #include <openssl/x509.h>
 #include "acme_core.h"
@@ -132,6 +133,18 @@ apr_status_t acme_store_read_at(apr_pool_t *p, int dirfd, const char *name, apr_
                                 const char **data, apr_size_t *len);
 /* A directory opened without following a link at name: fd, or -1 with errno. */
 int acme_store_open_dir_at(int dirfd, const char *name);
+/* Calls visit for every entry of the directory dirfd (not "." and ".."), with
+ * its lstat (entries that vanish meanwhile are skipped), passing depth on.
+ * The walk never follows a link, so a link the child planted cannot send a
+ * root process elsewhere; visit descends into a subdirectory with
+ * acme_store_walk_subdir (depth - 1) when it wants to. dirfd stays open. */
+typedef void acme_store_visit_fn(void *baton, int dirfd, const char *name, const struct stat *st,
+                                 int depth);
+void acme_store_walk_dir(int dirfd, int depth, acme_store_visit_fn *visit, void *baton);
+/* acme_store_walk_dir of the subdirectory name of dirfd, opened without
+ * following a link (acme_store_open_dir_at); nothing when it cannot be. */
+void acme_store_walk_subdir(int dirfd, const char *name, int depth, acme_store_visit_fn *visit,
+                            void *baton);
 /* fsync of a directory, so a rename or unlink in it survives a crash. */
 apr_status_t acme_store_sync_dir(const char *path);
 
