@@ -34,6 +34,11 @@ what a public source documents:
   order lists, per identifier, the same invalid authorization (challenge
   failed at "validated", an empty "error" object), as Boulder once put failed
   authorizations into new orders (letsencrypt/boulder issue #3333).
+- ip_needs_profile = "<profile>": a new order holding an IP address
+  identifier without that "profile" is answered 400 rejectedIdentifier, as
+  Let's Encrypt issues IP address certificates only under its "shortlived"
+  profile (https://letsencrypt.org/docs/profiles/, "Identifier Types: DNS, IP"
+  for shortlived only; letsencrypt.org/2025/07/01 first IP certificate).
 
 ChallengeFanout: a plain HTTP server on the port where Pebble validates
 http-01 that asks several httpd instances for the token and returns the first
@@ -165,6 +170,7 @@ class AcmeProxy:
         self.freeze_order = None
         self.freeze_retry_after = 1
         self.reuse_failed_authz = None
+        self.ip_needs_profile = None
         self._server = None
         self._thread = None
 
@@ -351,6 +357,13 @@ class AcmeProxy:
                 and payload.get("replaces"):
             code, detail = self.REFUSALS.get(self.refuse_replaces, (400, "refused: %s"))
             return self._problem(code, self.refuse_replaces, detail % payload["replaces"])
+        if path == "/order-plz" and self.ip_needs_profile and isinstance(payload, dict) \
+                and payload.get("profile") != self.ip_needs_profile \
+                and any(i.get("type") == "ip" for i in payload.get("identifiers") or []):
+            return self._problem(400, "rejectedIdentifier",
+                                 "Cannot issue for IP addresses under profile %r: IP address "
+                                 "identifiers are allowed only under the %r profile"
+                                 % (payload.get("profile", "classic"), self.ip_needs_profile))
         if path == "/sign-me-up" and self.eab_on_lookup and isinstance(payload, dict) \
                 and payload.get("onlyReturnExisting") and "externalAccountBinding" not in payload:
             return self._problem(400, "externalAccountRequired",

@@ -226,6 +226,19 @@ acme_outcome_e acme_job_no_usable_challenge(acme_step_ctx_t *sc, const acme_auth
 /* "a, b, c" ("none" for an empty or NULL list). */
 const char *acme_job_join(apr_pool_t *p, const apr_array_header_t *strings);
 
+/* The order's ACME profile (acme_job_profile.c, draft-ietf-acme-profiles). */
+/* *profile: AcmeProfile when the CA lists it; with none set, "shortlived" for
+ * an order holding an IP address where the CA lists it; else NULL. Returns
+ * APR_SUCCESS, or the directory's error, or APR_EINVAL (sc->prob says which
+ * profiles the CA offers) for an AcmeProfile the CA does not list. *profile
+ * points into the domain, the directory (sc->ca's pool) or static text. */
+apr_status_t acme_job_order_profile(acme_step_ctx_t *sc, const char **profile);
+/* After a failed newOrder for a domain with an IP address that the CA
+ * refused (rejectedIdentifier, unsupportedIdentifier, malformed): adds to
+ * sc->prob's detail what to set (AcmeProfile, AcmeCA). profile: what the
+ * order asked for, or NULL. Allocates from sc->p. */
+void acme_job_explain_refused_ip(acme_step_ctx_t *sc, const char *profile);
+
 /* Answers of the authorize step (acme_job_answer.c). */
 /* Puts the answer where the CA looks: the sink (http-01, tls-alpn-01), or
  * checks that the dns-01 record is in place. */

@@ -283,55 +283,6 @@ static const char *order_replaces(acme_step_ctx_t *sc)
     return dir->renewal_info ? sc->job->replaces : NULL;
 }
 
-static int profile_offered(const acme_directory_t *dir, const char *profile)
-{
-    int i;
-
-    for (i = 0; i < dir->profiles->nelts; ++i) {
-        if (strcmp(APR_ARRAY_IDX(dir->profiles, i, const char *), profile) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* AcmeProfile goes into the order only when the CA lists it. A CA without
- * profiles gets the order without one (and the status page says so); one
- * that lists others is a configuration error. */
-static apr_status_t order_profile(acme_step_ctx_t *sc, const char **profile)
-{
-    const char *want = sc->domain->profile;
-    const acme_directory_t *dir;
-    apr_status_t rv;
-
-    *profile = NULL;
-    sc->rec->notice[0] = '\0';
-    if (!want || !*want) {
-        return APR_SUCCESS;
-    }
-    if ((rv = acme_client_directory(sc->ca->client, sc->p, &dir, &sc->prob)) != APR_SUCCESS) {
-        return rv;
-    }
-    if (profile_offered(dir, want)) {
-        *profile = want;
-        return APR_SUCCESS;
-    }
-    if (dir->profiles->nelts > 0) {
-        return acme_problem_set(&sc->prob, sc->p, APR_EINVAL, NULL, "AcmeProfile %s is not "
-                                "offered by the CA %s; it offers: %s; name one of these in "
-                                "AcmeProfile or remove the directive", want, sc->ca->url,
-                                acme_job_join(sc->p, dir->profiles));
-    }
-    apr_snprintf(sc->rec->notice, sizeof(sc->rec->notice),
-                 "AcmeProfile %s ignored: the CA offers no profiles", want);
-    if (!sc->rec->profile_warned) {
-        acme_log(&sc->driver->ctx, ACME_LOG_WARN, 0, "ACME00431: %s: %s (%s); ordering "
-                 "without a profile", sc->domain->name, sc->rec->notice, sc->ca->url);
-        sc->rec->profile_warned = 1;
-    }
-    return APR_SUCCESS;
-}
-
 /* *carried: whether the request that failed carried "replaces". */
 static apr_status_t new_order(acme_step_ctx_t *sc, acme_order_t **order, int *carried)
 {
@@ -339,7 +290,7 @@ static apr_status_t new_order(acme_step_ctx_t *sc, acme_order_t **order, int *ca
     apr_status_t rv;
 
     *carried = 0;
-    if ((rv = order_profile(sc, &profile)) != APR_SUCCESS) {
+    if ((rv = acme_job_order_profile(sc, &profile)) != APR_SUCCESS) {
         return rv;
     }
     *carried = replaces != NULL;
@@ -358,6 +309,9 @@ static apr_status_t new_order(acme_step_ctx_t *sc, acme_order_t **order, int *ca
         acme_problem_clear(&sc->prob);
         rv = acme_client_new_order(sc->ca->client, sc->p, sc->domain->names, profile,
                                    NULL, order, &sc->prob);
+    }
+    if (rv != APR_SUCCESS) {
+        acme_job_explain_refused_ip(sc, profile);
     }
     if (rv == APR_SUCCESS && replaces && sc->job->replaces) {
         acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME00421: %s: order %s replaces %s",
