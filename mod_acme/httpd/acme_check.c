@@ -377,16 +377,53 @@ static int check_terms(apr_pool_t *p, server_rec *base, apr_array_header_t *decl
     return 0;
 }
 
-static int check_ssl_loaded(apr_pool_t *p, server_rec *base, apr_array_header_t *decls)
+static int check_ssl_loaded(apr_pool_t *p, server_rec *base, apr_array_header_t *decls,
+                            const acme_autossl_t *autossl)
 {
     const acme_domain_decl_t *first = APR_ARRAY_IDX(decls, 0, const acme_domain_decl_t *);
+    const acme_twin_t *t;
 
     if (ap_find_linked_module("mod_ssl.c")) {
         return 1;
     }
+    if (autossl && autossl->wanted->nelts) {
+        t = APR_ARRAY_IDX(autossl->wanted, 0, const acme_twin_t *);
+        report(base, apr_psprintf(p, "ACME00550: %s: <VirtualHost %s> (%s) has AcmeDomain%s "
+               "and no SSL virtual host serves it: mod_acme adds its HTTPS twin on port %d, "
+               "which needs mod_ssl, and mod_ssl is not loaded; add 'LoadModule ssl_module "
+               "modules/mod_ssl.so' (Debian: a2enmod ssl)", t->where, t->addrs, t->names,
+               autossl->auto_where ? apr_psprintf(p, " (from AcmeAutoDomains at %s)",
+                                                  autossl->auto_where) : "",
+               autossl->https_port));
+        return 0;
+    }
     report(base, apr_psprintf(p, "ACME00533: %s: AcmeDomain needs mod_ssl, which serves the "
            "certificates, but it is not loaded; add 'LoadModule ssl_module "
            "modules/mod_ssl.so' (Debian: a2enmod ssl)", decl_where(p, first)));
+    return 0;
+}
+
+/* The HTTPS twins mod_acme added (acme_autossl.c) are reachable only
+ * through a Listen on the https port. */
+static int check_twins_listen(apr_pool_t *p, server_rec *base, const acme_autossl_t *autossl)
+{
+    const acme_twin_t *t;
+    int port;
+
+    if (!autossl || !autossl->twins->nelts
+        || acme_conf_listener_on((apr_port_t)autossl->https_port)) {
+        return 1;
+    }
+    t = APR_ARRAY_IDX(autossl->twins, 0, const acme_twin_t *);
+    port = autossl->https_port;
+    report(base, apr_psprintf(p, "ACME00551: %s: mod_acme adds the HTTPS twin <VirtualHost %s> "
+           "of <VirtualHost %s> (%s), but no Listen covers port %d, so no client could reach "
+           "it; add 'Listen %d'%s (Debian: ports.conf has it inside <IfModule ssl_module>)",
+           t->where, t->twin_addrs, t->addrs, t->names, port, port,
+           autossl->http_listen_where
+               ? apr_psprintf(p, " next to 'Listen %d' at %s", autossl->http_port,
+                              autossl->http_listen_where)
+               : " at server level"));
     return 0;
 }
 
@@ -447,6 +484,7 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                         server_rec *base)
 {
     apr_array_header_t *decls = NULL, *domains;
+    const acme_autossl_t *autossl = acme_autossl_get(pconf);
     const char *err;
     int ok;
 
@@ -458,9 +496,11 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     if (domains->nelts == 0) {
         return OK;
     }
-    ok = check_ssl_loaded(ptemp, base, decls);
+    ok = check_ssl_loaded(ptemp, base, decls, autossl);
     ok = check_terms(ptemp, base, decls) && ok;
-    ok = check_served(ptemp, base, domains, decls) && ok;
+    /* without mod_ssl no vhost serves anything: the message above says why */
+    ok = ok && check_served(ptemp, base, domains, decls);
+    ok = check_twins_listen(ptemp, base, autossl) && ok;
     ok = check_store_dir(ptemp, base) && ok;
     check_challenge_ports(ptemp, base, domains, decls);
     return ok ? OK : HTTP_INTERNAL_SERVER_ERROR;

@@ -737,6 +737,20 @@ static const char *set_require_https(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* The work is done in pre_config (acme_autossl.c), before vhosts exist;
+ * here the value is only checked, so a typo fails with its file and line. */
+static const char *set_auto_domains(cmd_parms *cmd, void *dc, const char *args)
+{
+    apr_array_header_t *except;
+    const char *err;
+    int on;
+
+    if ((err = server_only(cmd))) {
+        return err;
+    }
+    return acme_autossl_parse(cmd->pool, args, &on, &except);
+}
+
 const command_rec acme_cmds[] = {
     AP_INIT_RAW_ARGS("AcmeDomain", set_domain, NULL, RSRC_CONF,
                      "Names of one managed certificate; none in a <VirtualHost>: its "
@@ -777,6 +791,9 @@ const command_rec acme_cmds[] = {
                   "External Account Binding: key id and MAC key (base64url) from the CA"),
     AP_INIT_TAKE1("AcmeDnsCmd", set_dns_cmd, NULL, RSRC_CONF,
                   "dns-01 hook: PROGRAM setup|teardown _acme-challenge.NAME VALUE"),
+    AP_INIT_RAW_ARGS("AcmeAutoDomains", set_auto_domains, NULL, RSRC_CONF,
+                     "on [except NAME...]: manage every vhost's public names, adding "
+                     "SSL vhosts where missing; off"),
     AP_INIT_TAKE1("AcmeDnsResolver", set_dns_resolver, NULL, RSRC_CONF,
                   "host[:port] of the DNS server that must see dns-01 TXT records"),
     AP_INIT_TAKE1("AcmeRequireHttps", set_require_https, NULL, RSRC_CONF,

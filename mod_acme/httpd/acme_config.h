@@ -115,6 +115,28 @@ int acme_rootprog_open(apr_pool_t *p, const char *path, const char **why);
  * User could rename or replace lets the User point root elsewhere. */
 const char *acme_rootprog_check_store_dir(apr_pool_t *p, const char *path);
 
+/* acme_autossl.c: what pre_config added to the configuration tree. */
+typedef struct acme_twin_t {
+    const char *where;        /* "file:line" of the <VirtualHost> on the http port */
+    const char *addrs;        /* its addresses as written ("*:80") */
+    const char *twin_addrs;   /* the twin's ("*:443"); NULL when not added */
+    const char *names;        /* its ServerName and ServerAliases, space-separated */
+} acme_twin_t;
+typedef struct acme_autossl_t {
+    int http_port, https_port;       /* AcmePortMap as read from the tree [80, 443] */
+    apr_array_header_t *twins;       /* acme_twin_t*: HTTPS twins added */
+    apr_array_header_t *wanted;      /* acme_twin_t*: twins not added: mod_ssl not loaded */
+    const char *auto_where;          /* "file:line" of AcmeAutoDomains on, or NULL */
+    int auto_added;                  /* AcmeDomain lines AcmeAutoDomains added */
+    const char *http_listen_where;   /* "file:line" of a Listen on the http port, or NULL */
+} acme_autossl_t;
+/* This configuration's record (allocated from pconf), NULL before pre_config. */
+const acme_autossl_t *acme_autossl_get(apr_pool_t *pconf);
+/* AcmeAutoDomains' arguments: "on [except NAME...]" or "off" into *on and
+ * *except (normalized names, from p). NULL, or "ACME0140n: what; fix". */
+const char *acme_autossl_parse(apr_pool_t *p, const char *args, int *on,
+                               apr_array_header_t **except);
+
 extern const command_rec acme_cmds[];
 void *acme_conf_create_srv(apr_pool_t *p, server_rec *s);
 void *acme_conf_merge_srv(apr_pool_t *p, void *base, void *add);

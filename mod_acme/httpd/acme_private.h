@@ -16,6 +16,7 @@ extern module AP_MODULE_DECLARE_DATA acme_module;
 
 /* Each glue file owns its hooks. */
 void acme_config_register_hooks(apr_pool_t *p);    /* acme_config.c */
+void acme_autossl_register_hooks(apr_pool_t *p);   /* acme_autossl.c: pre_config */
 void acme_check_register_hooks(apr_pool_t *p);     /* acme_check.c: check_config */
 void acme_certs_register_hooks(apr_pool_t *p);     /* acme_certs.c: post_config, ssl hooks, 503 */
 void acme_challenge_register_hooks(apr_pool_t *p); /* acme_challenge.c: http-01 responder */

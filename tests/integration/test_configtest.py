@@ -66,8 +66,10 @@ def vhost_domain_with_unserved_name(h, name):
 
 
 def plain_vhost_domain(h, name):
-    """AcmeDomain in a vhost without SSL, and no SSL vhost for its name."""
-    h.write_config(plain_vhost_extra="ServerAlias %s\nAcmeDomain %s" % (name, name))
+    """AcmeDomain in a vhost without SSL for a name that vhost does not have:
+    no SSL vhost serves it, and none can be added for it (a port-80 vhost
+    with its own names gets its HTTPS twin: test_auto_https.py)."""
+    h.write_config(plain_vhost_extra="AcmeDomain %s" % name)
     return "AcmeDomain %s" % name, [name, "ssl"]
 
 

@@ -107,6 +107,37 @@ static void test_classify_and_normalize(void **state)
     assert_null(acme_name_normalize(p, NULL));
 }
 
+/* AcmeAutoDomains manages only names a public CA could validate. */
+static void test_is_public(void **state)
+{
+    static const char *const public_names[] = {
+        "example.org", "www.example.com", "Shop.Example.ORG", "a.b.c.de", "8.8.8.8",
+        "192.0.2.10", "2001:db8::1", "172.32.0.1", "100.128.0.1", "example.org.",
+        "testing.org", "local.example.org", "mylocal.org",
+    };
+    static const char *const private_names[] = {
+        "localhost", "intranet", "www.localhost", "printer.local", "db.internal",
+        "site.test", "x.invalid", "x.example", "host.localdomain", "nas.lan",
+        "router.home.arpa", "1.0.0.127.in-addr.arpa", "abc.onion", "*.example.org",
+        "127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
+        "169.254.1.1", "100.64.0.1", "0.0.0.0", "::1", "::", "fd00::1", "fe80::1",
+        "::ffff:192.168.0.1", "WWW.Site.TEST", "", NULL,
+    };
+    apr_size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(public_names) / sizeof(public_names[0]); i++) {
+        if (!acme_name_is_public(public_names[i])) {
+            fail_msg("%s should count as public", public_names[i]);
+        }
+    }
+    for (i = 0; i < sizeof(private_names) / sizeof(private_names[0]); i++) {
+        if (acme_name_is_public(private_names[i])) {
+            fail_msg("%s should not count as public", private_names[i]);
+        }
+    }
+}
+
 static void test_covers(void **state)
 {
     (void)state;
@@ -196,6 +227,7 @@ int main(void)
         UNIT_TEST(test_valid_names),
         UNIT_TEST(test_invalid_names),
         UNIT_TEST(test_classify_and_normalize),
+        UNIT_TEST(test_is_public),
         UNIT_TEST(test_covers),
         UNIT_TEST(test_tokens),
         UNIT_TEST(test_store_keys),

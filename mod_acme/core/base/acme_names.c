@@ -202,6 +202,81 @@ int acme_name_is_ip(const char *name)
     return name && (parse_ipv4(name, &a4) || parse_ipv6(name, &a6));
 }
 
+static int ipv4_is_public(const struct in_addr *a)
+{
+    unsigned long ip = ntohl(a->s_addr);
+    /* network, mask: 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.168/16 */
+    static const unsigned long private_nets[][2] = {
+        { 0x00000000UL, 0xff000000UL }, { 0x0a000000UL, 0xff000000UL },
+        { 0x64400000UL, 0xffc00000UL }, { 0x7f000000UL, 0xff000000UL },
+        { 0xa9fe0000UL, 0xffff0000UL }, { 0xac100000UL, 0xfff00000UL },
+        { 0xc0a80000UL, 0xffff0000UL },
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(private_nets) / sizeof(private_nets[0]); i++) {
+        if ((ip & private_nets[i][1]) == private_nets[i][0]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int ipv6_is_public(const struct in6_addr *a)
+{
+    static const unsigned char unspecified[16] = { 0 };
+    static const unsigned char loopback[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+    static const unsigned char v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+    if (!memcmp(a->s6_addr, unspecified, 16) || !memcmp(a->s6_addr, loopback, 16)) {
+        return 0;
+    }
+    if (!memcmp(a->s6_addr, v4_mapped, 12)) {
+        struct in_addr v4;
+        memcpy(&v4.s_addr, a->s6_addr + 12, 4);
+        return ipv4_is_public(&v4);
+    }
+    /* fc00::/7 unique local, fe80::/10 link-local */
+    return (a->s6_addr[0] & 0xfe) != 0xfc
+           && !(a->s6_addr[0] == 0xfe && (a->s6_addr[1] & 0xc0) == 0x80);
+}
+
+int acme_name_is_public(const char *name)
+{
+    static const char *const private_suffixes[] = {
+        "localhost", "local", "internal", "test", "invalid", "example", "localdomain",
+        "lan", "home.arpa", "arpa", "onion"
+    };
+    struct in_addr a4;
+    struct in6_addr a6;
+    apr_size_t i, len;
+
+    if (!name || !*name || acme_name_is_wildcard(name)) {
+        return 0;
+    }
+    if (parse_ipv4(name, &a4)) {
+        return ipv4_is_public(&a4);
+    }
+    if (parse_ipv6(name, &a6)) {
+        return ipv6_is_public(&a6);
+    }
+    if (!strchr(name, '.')) {
+        return 0;
+    }
+    len = strlen(name);
+    if (name[len - 1] == '.') {
+        --len;
+    }
+    for (i = 0; i < sizeof(private_suffixes) / sizeof(private_suffixes[0]); i++) {
+        apr_size_t slen = strlen(private_suffixes[i]);
+        if (len >= slen && !strncasecmp(name + len - slen, private_suffixes[i], slen)
+            && (len == slen || name[len - slen - 1] == '.')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 const char *acme_name_normalize(apr_pool_t *p, const char *name)
 {
     struct in6_addr a6;

@@ -10,6 +10,13 @@
 apr_status_t acme_name_validate(apr_pool_t *p, const char *name, const char **why);
 int acme_name_is_wildcard(const char *name);
 int acme_name_is_ip(const char *name);
+/* Does the name look like one a public CA can validate (AcmeAutoDomains)?
+ * 0 for: a name without a dot (localhost, intranet), names under a suffix
+ * that never resolves publicly (localhost, local, internal, test, invalid,
+ * example, localdomain, lan, home.arpa, arpa, onion; RFC 6761, 6762, 8375),
+ * wildcards, and private, loopback, link-local, shared (100.64/10) and
+ * unspecified addresses (IPv4 and IPv6, RFC 1918, 4193, 6598). 1 otherwise. */
+int acme_name_is_public(const char *name);
 /* Lowercase copy, for comparisons and store keys. */
 const char *acme_name_normalize(apr_pool_t *p, const char *name);
 /* Does the certificate name pattern (possibly "*.x") cover the host name? */

@@ -1,0 +1,596 @@
+/* HTTPS for sites that have only port 80, and AcmeAutoDomains.
+ *
+ * httpd reads every configuration file into one tree (ap_conftree) before
+ * the pre_config hooks run: LoadModule, Include, Define and <IfModule> have
+ * been executed by then, but no directive of a <VirtualHost> has (that is
+ * ap_process_config_tree, called right after pre_config in server/main.c).
+ * mod_acme edits the tree there, so every module, DUMP_VHOSTS included, sees
+ * what it adds as if it had been written in the files:
+ *  - AcmeAutoDomains on: "AcmeDomain <names>" in each <VirtualHost> with
+ *    public names that no AcmeDomain covers yet; SSL vhosts first, so a
+ *    site's port-80 and SSL vhosts share one certificate;
+ *  - a <VirtualHost> on the http port (AcmePortMap http, 80) with an
+ *    AcmeDomain for names of its own that no SSL vhost serves: its HTTPS
+ *    twin, a copy of its subtree on the https port (AcmePortMap https, 443)
+ *    with "SSLEngine on", appended after everything written by hand (so hand
+ *    written SSL vhosts stay the defaults of their addresses). The AcmeDomain
+ *    moves into the twin, which is the vhost that serves its certificate.
+ * Nothing is written to disk: each configuration read (start, restart)
+ * starts again from the files. What was done is kept in pconf for
+ * check_config (acme_check.c) and logged once the error log is open. */
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include <http_core.h>
+#include <util_cfgtree.h>
+
+#include "acme_private.h"
+#include "acme_config.h"
+#include "acme_conf_parse.h"
+#include "acme_names.h"
+
+#define AUTOSSL_KEY "acme-autossl"
+
+/* A <VirtualHost> of the tree, as far as this file needs it. */
+typedef struct tree_vhost_t {
+    ap_directive_t *node;          /* the <VirtualHost> node */
+    apr_array_header_t *names;     /* ServerName, then ServerAlias words (const char*) */
+    apr_array_header_t *domains;   /* its AcmeDomain children (ap_directive_t*) */
+    int ssl;                       /* on the https port, or SSLEngine on */
+    int plain;                     /* every address on the http port, no SSLEngine on */
+} tree_vhost_t;
+
+static int is_directive(const ap_directive_t *d, const char *name)
+{
+    return d->directive && !strcasecmp(d->directive, name);
+}
+
+static const char *node_where(apr_pool_t *p, const ap_directive_t *d)
+{
+    return apr_psprintf(p, "%s:%d", d->filename ? d->filename : "?", d->line_num);
+}
+
+/* The words of a directive's arguments ("<VirtualHost *:80>" keeps its '>'). */
+static apr_array_header_t *words_of(apr_pool_t *p, const char *args)
+{
+    apr_array_header_t *words = apr_array_make(p, 4, sizeof(const char *));
+    const char *end = args ? ap_strrchr_c(args, '>') : NULL;
+    const char *w;
+
+    if (!args) {
+        return words;
+    }
+    if (end && end[1] == '\0') {
+        args = apr_pstrmemdup(p, args, (apr_size_t)(end - args));
+    }
+    while (*(w = ap_getword_conf(p, &args))) {
+        APR_ARRAY_PUSH(words, const char *) = w;
+    }
+    return words;
+}
+
+/* Where the port of "addr:port" ([v6]:port, *:port, _default_:port) starts,
+ * or NULL when it names none. */
+static const char *port_part(const char *word)
+{
+    const char *colon = strrchr(word, ':');
+    const char *bracket = strrchr(word, ']');
+
+    if (!colon || (bracket && bracket > colon) || (!bracket && strchr(word, ':') != colon)) {
+        return NULL;
+    }
+    return colon + 1;
+}
+
+/* "Listen [addr:]port [protocol]": the port of its first word. */
+static int listen_port(const char *word)
+{
+    const char *port = port_part(word);
+    return atoi(port ? port : word);
+}
+
+static int port_of(const char *word)
+{
+    const char *port = port_part(word);
+    return port ? atoi(port) : 0;
+}
+
+/* ServerName's host: without scheme and port, lowercase. */
+static const char *host_of(apr_pool_t *p, const char *arg)
+{
+    const char *scheme = strstr(arg, "://");
+    char *host = apr_pstrdup(p, scheme ? scheme + 3 : arg);
+    char *colon = strrchr(host, ':');
+
+    if (colon && host[0] != '[' && strchr(host, ':') == colon) {
+        *colon = '\0';
+    }
+    else if (host[0] == '[' && (colon = strstr(host, "]:")) != NULL) {
+        colon[1] = '\0';
+    }
+    ap_str_tolower(host);
+    return host;
+}
+
+static tree_vhost_t *vhost_read(apr_pool_t *p, ap_directive_t *node, int http_port,
+                                int https_port)
+{
+    tree_vhost_t *v = apr_pcalloc(p, sizeof(*v));
+    apr_array_header_t *addrs = words_of(p, node->args);
+    const char *server_name = NULL;
+    ap_directive_t *c;
+    int i, ssl_engine = 0, all_http = addrs->nelts > 0;
+
+    v->node = node;
+    v->names = apr_array_make(p, 4, sizeof(const char *));
+    v->domains = apr_array_make(p, 1, sizeof(ap_directive_t *));
+    for (i = 0; i < addrs->nelts; i++) {
+        int port = port_of(APR_ARRAY_IDX(addrs, i, const char *));
+        v->ssl |= port == https_port;
+        all_http &= port == http_port;
+    }
+    for (c = node->first_child; c; c = c->next) {
+        apr_array_header_t *words = words_of(p, c->args);
+        if (is_directive(c, "ServerName") && words->nelts) {
+            server_name = host_of(p, APR_ARRAY_IDX(words, 0, const char *));
+        }
+        else if (is_directive(c, "ServerAlias")) {
+            for (i = 0; i < words->nelts; i++) {
+                APR_ARRAY_PUSH(v->names, const char *) =
+                    acme_name_normalize(p, APR_ARRAY_IDX(words, i, const char *));
+            }
+        }
+        else if (is_directive(c, "SSLEngine") && words->nelts) {
+            ssl_engine = !strcasecmp(APR_ARRAY_IDX(words, 0, const char *), "on");
+        }
+        else if (is_directive(c, "AcmeDomain")) {
+            APR_ARRAY_PUSH(v->domains, ap_directive_t *) = c;
+        }
+    }
+    if (server_name) {
+        /* the first name is the ServerName */
+        APR_ARRAY_PUSH(v->names, const char *) = server_name;
+        memmove(v->names->elts + sizeof(const char *), v->names->elts,
+                (apr_size_t)(v->names->nelts - 1) * sizeof(const char *));
+        APR_ARRAY_IDX(v->names, 0, const char *) = server_name;
+    }
+    v->ssl |= ssl_engine;
+    v->plain = all_http && !ssl_engine;
+    return v;
+}
+
+static int has_name(const tree_vhost_t *v, const char *name)
+{
+    int i;
+
+    for (i = 0; i < v->names->nelts; i++) {
+        const char *have = APR_ARRAY_IDX(v->names, i, const char *);
+        if (!strcasecmp(have, name) || (acme_name_is_wildcard(have)
+                                        && !ap_strcasecmp_match(name, have))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int served_by_ssl(const apr_array_header_t *vhosts, const char *name)
+{
+    int i;
+
+    for (i = 0; i < vhosts->nelts; i++) {
+        const tree_vhost_t *v = APR_ARRAY_IDX(vhosts, i, const tree_vhost_t *);
+        if (v->ssl && has_name(v, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The names an AcmeDomain node stands for: its words, else the vhost's names. */
+static apr_array_header_t *domain_names(apr_pool_t *p, const ap_directive_t *d,
+                                        const tree_vhost_t *v)
+{
+    apr_array_header_t *words = words_of(p, d->args);
+    return (words->nelts || !v) ? words : v->names;
+}
+
+/* ---- the tree: copies and new nodes -------------------------------------- */
+
+static ap_directive_t *node_make(apr_pool_t *p, const char *directive, const char *args,
+                                 ap_directive_t *parent, const ap_directive_t *at)
+{
+    ap_directive_t *d = apr_pcalloc(p, sizeof(*d));
+
+    d->directive = directive;
+    d->args = args;
+    d->parent = parent;
+    d->filename = at->filename;
+    d->line_num = at->line_num;
+    return d;
+}
+
+/* A deep copy of a sibling list and everything below it, under parent. */
+static ap_directive_t *clone_list(apr_pool_t *p, const ap_directive_t *src,
+                                  ap_directive_t *parent)
+{
+    ap_directive_t *head = NULL, **tail = &head;
+
+    for (; src; src = src->next) {
+        ap_directive_t *d = apr_pmemdup(p, src, sizeof(*d));
+        d->parent = parent;
+        d->next = NULL;
+        d->last = NULL;
+        d->first_child = clone_list(p, src->first_child, d);
+        *tail = d;
+        tail = &d->next;
+    }
+    return head;
+}
+
+static void child_remove(ap_directive_t *parent, const ap_directive_t *child)
+{
+    ap_directive_t **link;
+
+    for (link = &parent->first_child; *link; link = &(*link)->next) {
+        if (*link == child) {
+            *link = child->next;
+            return;
+        }
+    }
+}
+
+static void child_append(ap_directive_t *parent, ap_directive_t *child)
+{
+    ap_directive_t **link = &parent->first_child;
+
+    while (*link) {
+        link = &(*link)->next;
+    }
+    child->parent = parent;
+    *link = child;
+}
+
+/* The twin's <VirtualHost> arguments: every address on the https port. */
+static const char *twin_args(apr_pool_t *p, const ap_directive_t *node, int https_port)
+{
+    apr_array_header_t *addrs = words_of(p, node->args);
+    const char *args = "";
+    int i;
+
+    for (i = 0; i < addrs->nelts; i++) {
+        const char *a = APR_ARRAY_IDX(addrs, i, const char *);
+        const char *port = port_part(a);
+        args = apr_psprintf(p, "%s%s%.*s:%d", args, i ? " " : "",
+                            (int)(port ? port - 1 - a : (int)strlen(a)), a, https_port);
+    }
+    return apr_pstrcat(p, args, ">", NULL);
+}
+
+/* The copy of the plain vhost v on the https port, SSLEngine on, its
+ * ServerName without a port (the http port would be wrong there). */
+static ap_directive_t *twin_make(apr_pool_t *p, const tree_vhost_t *v, int https_port)
+{
+    ap_directive_t *twin = apr_pmemdup(p, v->node, sizeof(*twin));
+    ap_directive_t *c, *next, *engine;
+
+    twin->next = NULL;
+    twin->last = NULL;
+    twin->parent = NULL;
+    twin->args = twin_args(p, v->node, https_port);
+    twin->first_child = clone_list(p, v->node->first_child, twin);
+    for (c = twin->first_child; c; c = next) {
+        next = c->next;
+        if (is_directive(c, "SSLEngine")) {
+            child_remove(twin, c);
+        }
+        else if (is_directive(c, "ServerName")) {
+            apr_array_header_t *words = words_of(p, c->args);
+            if (words->nelts) {
+                c->args = host_of(p, APR_ARRAY_IDX(words, 0, const char *));
+            }
+        }
+    }
+    engine = node_make(p, "SSLEngine", "on", twin, v->node);
+    engine->next = twin->first_child;
+    twin->first_child = engine;
+    return twin;
+}
+
+static void tree_append(ap_directive_t *node)
+{
+    ap_directive_t *last = ap_conftree;
+
+    while (last->next) {
+        last = last->next;
+    }
+    last->next = node;
+}
+
+/* ---- AcmeAutoDomains ------------------------------------------------------ */
+
+const char *acme_autossl_parse(apr_pool_t *p, const char *args, int *on,
+                               apr_array_header_t **except)
+{
+    const char *w = ap_getword_conf(p, &args), *err;
+
+    *except = apr_array_make(p, 2, sizeof(const char *));
+    if (!strcasecmp(w, "off") && !*ap_getword_conf(p, &args)) {
+        *on = 0;
+        return NULL;
+    }
+    if (strcasecmp(w, "on")) {
+        return apr_psprintf(p, "ACME01401: AcmeAutoDomains '%s' is neither on nor off; write "
+                            "'AcmeAutoDomains on' (or 'AcmeAutoDomains on except "
+                            "intranet.example.org ...')", w);
+    }
+    *on = 1;
+    w = ap_getword_conf(p, &args);
+    if (!*w) {
+        return NULL;
+    }
+    if (strcasecmp(w, "except")) {
+        return apr_psprintf(p, "ACME01402: AcmeAutoDomains on '%s': after 'on' only "
+                            "'except NAME...' may follow, e.g. 'AcmeAutoDomains on except "
+                            "intranet.example.org'", w);
+    }
+    while (*(w = ap_getword_conf(p, &args))) {
+        if ((err = acme_conf_check_name(p, w, 1))) {
+            return err;
+        }
+        APR_ARRAY_PUSH(*except, const char *) = acme_name_normalize(p, w);
+    }
+    if ((*except)->nelts == 0) {
+        return "ACME01403: AcmeAutoDomains on except: name the host names to leave alone, "
+               "e.g. 'AcmeAutoDomains on except intranet.example.org'";
+    }
+    return NULL;
+}
+
+static int excepted(const apr_array_header_t *except, const char *name)
+{
+    int i;
+
+    for (i = 0; i < except->nelts; i++) {
+        if (acme_name_covers(APR_ARRAY_IDX(except, i, const char *), name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void claim_words(apr_hash_t *claimed, const apr_array_header_t *names)
+{
+    int i;
+
+    for (i = 0; i < names->nelts; i++) {
+        apr_hash_set(claimed, APR_ARRAY_IDX(names, i, const char *), APR_HASH_KEY_STRING, "");
+    }
+}
+
+/* An AcmeDomain in v for its public names that no AcmeDomain has yet. */
+static int auto_domain(apr_pool_t *p, tree_vhost_t *v, apr_hash_t *claimed,
+                       const apr_array_header_t *except)
+{
+    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
+    ap_directive_t *d;
+    const char *why;
+    int i;
+
+    if (v->domains->nelts) {
+        return 0;
+    }
+    for (i = 0; i < v->names->nelts && names->nelts < ACME_MAX_NAMES; i++) {
+        const char *name = APR_ARRAY_IDX(v->names, i, const char *);
+        if (acme_name_is_public(name) && !excepted(except, name)
+            && !apr_hash_get(claimed, name, APR_HASH_KEY_STRING)
+            && acme_name_validate(p, name, &why) == APR_SUCCESS) {
+            APR_ARRAY_PUSH(names, const char *) = name;
+            apr_hash_set(claimed, name, APR_HASH_KEY_STRING, "");
+        }
+    }
+    if (!names->nelts) {
+        return 0;
+    }
+    d = node_make(p, "AcmeDomain", apr_array_pstrcat(p, names, ' '), v->node, v->node);
+    child_append(v->node, d);
+    APR_ARRAY_PUSH(v->domains, ap_directive_t *) = d;
+    return 1;
+}
+
+static void auto_domains(apr_pool_t *p, acme_autossl_t *plan, apr_array_header_t *vhosts,
+                         const apr_array_header_t *top_domains,
+                         const apr_array_header_t *except)
+{
+    apr_hash_t *claimed = apr_hash_make(p);
+    int i, j, pass;
+
+    for (i = 0; i < top_domains->nelts; i++) {
+        claim_words(claimed, domain_names(p, APR_ARRAY_IDX(top_domains, i, ap_directive_t *),
+                                          NULL));
+    }
+    for (i = 0; i < vhosts->nelts; i++) {
+        const tree_vhost_t *v = APR_ARRAY_IDX(vhosts, i, const tree_vhost_t *);
+        for (j = 0; j < v->domains->nelts; j++) {
+            claim_words(claimed, domain_names(p, APR_ARRAY_IDX(v->domains, j, ap_directive_t *),
+                                              v));
+        }
+    }
+    for (pass = 0; pass < 2; pass++) {
+        for (i = 0; i < vhosts->nelts; i++) {
+            tree_vhost_t *v = APR_ARRAY_IDX(vhosts, i, tree_vhost_t *);
+            if ((pass == 0) == (v->ssl != 0) && (v->ssl || v->plain)) {
+                plan->auto_added += auto_domain(p, v, claimed, except);
+            }
+        }
+    }
+}
+
+/* ---- twins ---------------------------------------------------------------- */
+
+/* Does v have an AcmeDomain for a name of its own that no SSL vhost serves? */
+static int wants_twin(apr_pool_t *p, const tree_vhost_t *v, const apr_array_header_t *vhosts)
+{
+    int i, j;
+
+    if (!v->plain) {
+        return 0;
+    }
+    for (i = 0; i < v->domains->nelts; i++) {
+        apr_array_header_t *names = domain_names(
+            p, APR_ARRAY_IDX(v->domains, i, ap_directive_t *), v);
+        for (j = 0; j < names->nelts; j++) {
+            const char *name = APR_ARRAY_IDX(names, j, const char *);
+            if (has_name(v, name) && !served_by_ssl(vhosts, name)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void twins_add(apr_pool_t *p, acme_autossl_t *plan, const apr_array_header_t *vhosts)
+{
+    int ssl_loaded = ap_find_linked_module("mod_ssl.c") != NULL;
+    int i, j;
+
+    for (i = 0; i < vhosts->nelts; i++) {
+        const tree_vhost_t *v = APR_ARRAY_IDX(vhosts, i, const tree_vhost_t *);
+        acme_twin_t *t;
+        ap_directive_t *twin;
+
+        if (!wants_twin(p, v, vhosts)) {
+            continue;
+        }
+        t = apr_pcalloc(p, sizeof(*t));
+        t->where = node_where(p, v->node);
+        t->addrs = apr_array_pstrcat(p, words_of(p, v->node->args), ' ');
+        t->names = apr_array_pstrcat(p, v->names, ' ');
+        if (!ssl_loaded) {
+            APR_ARRAY_PUSH(plan->wanted, acme_twin_t *) = t;
+            continue;
+        }
+        twin = twin_make(p, v, plan->https_port);
+        t->twin_addrs = apr_array_pstrcat(p, words_of(p, twin->args), ' ');
+        for (j = 0; j < v->domains->nelts; j++) {
+            child_remove(v->node, APR_ARRAY_IDX(v->domains, j, ap_directive_t *));
+        }
+        tree_append(twin);
+        APR_ARRAY_PUSH(plan->twins, acme_twin_t *) = t;
+    }
+}
+
+/* ---- the hooks ------------------------------------------------------------ */
+
+/* The ports AcmePortMap names (80 and 443 when it is not written). */
+static void tree_ports(apr_pool_t *p, int *http, int *https)
+{
+    ap_directive_t *d;
+    int i;
+
+    *http = 80;
+    *https = 443;
+    for (d = ap_conftree; d; d = d->next) {
+        if (is_directive(d, "AcmePortMap")) {
+            apr_array_header_t *words = words_of(p, d->args);
+            for (i = 0; i < words->nelts; i++) {
+                /* a bad value fails when the directive itself is processed */
+                (void)acme_conf_parse_port(p, APR_ARRAY_IDX(words, i, const char *), http, https);
+            }
+        }
+    }
+}
+
+static int autossl_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    acme_autossl_t *plan = apr_pcalloc(pconf, sizeof(*plan));
+    apr_array_header_t *vhosts = apr_array_make(pconf, 8, sizeof(tree_vhost_t *));
+    apr_array_header_t *top_domains = apr_array_make(pconf, 2, sizeof(ap_directive_t *));
+    apr_array_header_t *except = NULL;
+    int http_port, https_port, on = 0, terms = 0;
+    ap_directive_t *d;
+
+    plan->twins = apr_array_make(pconf, 4, sizeof(acme_twin_t *));
+    plan->wanted = apr_array_make(pconf, 1, sizeof(acme_twin_t *));
+    apr_pool_userdata_setn(plan, AUTOSSL_KEY, NULL, pconf);
+    if (!ap_conftree) {
+        return OK;
+    }
+    tree_ports(pconf, &http_port, &https_port);
+    plan->http_port = http_port;
+    plan->https_port = https_port;
+    for (d = ap_conftree; d; d = d->next) {
+        if (is_directive(d, "<VirtualHost")) {
+            APR_ARRAY_PUSH(vhosts, tree_vhost_t *) = vhost_read(pconf, d, http_port, https_port);
+        }
+        else if (is_directive(d, "AcmeDomain")) {
+            APR_ARRAY_PUSH(top_domains, ap_directive_t *) = d;
+        }
+        else if (is_directive(d, "AcmeAgreeToTerms")) {
+            terms = d->args && !strcasecmp(d->args, "on");
+        }
+        else if (is_directive(d, "AcmeAutoDomains")) {
+            /* a bad value fails when the directive itself is processed */
+            if (!acme_autossl_parse(pconf, d->args, &on, &except)) {
+                plan->auto_where = on ? node_where(pconf, d) : NULL;
+            }
+        }
+        else if (is_directive(d, "Listen") && !plan->http_listen_where) {
+            apr_array_header_t *words = words_of(ptemp, d->args);
+            if (words->nelts && listen_port(APR_ARRAY_IDX(words, 0, const char *)) == http_port) {
+                plan->http_listen_where = node_where(pconf, d);
+            }
+        }
+    }
+    /* Debian's acme.conf ships "AcmeAutoDomains on": enabling the module
+     * changes nothing until the administrator agrees to the CA's terms. */
+    if (plan->auto_where && !terms) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, NULL, "ACME01406: %s: "
+                     "AcmeAutoDomains is on, but AcmeAgreeToTerms is not: no name is managed "
+                     "until you agree to the CA's terms of service with 'AcmeAgreeToTerms on'",
+                     plan->auto_where);
+        plan->auto_where = NULL;
+    }
+    if (plan->auto_where) {
+        auto_domains(pconf, plan, vhosts, top_domains, except);
+    }
+    twins_add(pconf, plan, vhosts);
+    return OK;
+}
+
+const acme_autossl_t *acme_autossl_get(apr_pool_t *pconf)
+{
+    void *plan = NULL;
+
+    apr_pool_userdata_get(&plan, AUTOSSL_KEY, pconf);
+    return plan;
+}
+
+/* The error log is open now: say what was added to the configuration. */
+static int autossl_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                               server_rec *base)
+{
+    const acme_autossl_t *plan = acme_autossl_get(pconf);
+    int i;
+
+    if (!plan) {
+        return OK;
+    }
+    if (plan->auto_where) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, base, "ACME01404: AcmeAutoDomains (%s) added "
+                     "an AcmeDomain to %d <VirtualHost>", plan->auto_where, plan->auto_added);
+    }
+    for (i = 0; i < plan->twins->nelts; i++) {
+        const acme_twin_t *t = APR_ARRAY_IDX(plan->twins, i, const acme_twin_t *);
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, base, "ACME01405: <VirtualHost %s> (%s) "
+                     "has AcmeDomain and no SSL virtual host served its names: mod_acme "
+                     "added its HTTPS twin <VirtualHost %s> with SSLEngine on for %s",
+                     t->addrs, t->where, t->twin_addrs, t->names);
+    }
+    return OK;
+}
+
+void acme_autossl_register_hooks(apr_pool_t *p)
+{
+    /* before any other pre_config looks at the tree */
+    ap_hook_pre_config(autossl_pre_config, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_post_config(autossl_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+}
