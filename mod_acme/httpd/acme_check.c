@@ -486,7 +486,7 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     apr_array_header_t *decls = NULL, *domains;
     const acme_autossl_t *autossl = acme_autossl_get(pconf);
     const char *err;
-    int ok;
+    int ok, ssl;
 
     domains = acme_check_domains_decls(ptemp, base, &decls, &err);
     if (!domains) {
@@ -496,10 +496,10 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     if (domains->nelts == 0) {
         return OK;
     }
-    ok = check_ssl_loaded(ptemp, base, decls, autossl);
-    ok = check_terms(ptemp, base, decls) && ok;
+    ssl = check_ssl_loaded(ptemp, base, decls, autossl);
+    ok = check_terms(ptemp, base, decls) && ssl;
     /* without mod_ssl no vhost serves anything: the message above says why */
-    ok = ok && check_served(ptemp, base, domains, decls);
+    ok = ssl && check_served(ptemp, base, domains, decls) && ok;
     ok = check_twins_listen(ptemp, base, autossl) && ok;
     ok = check_store_dir(ptemp, base) && ok;
     check_challenge_ports(ptemp, base, domains, decls);
