@@ -89,114 +89,6 @@ static const char *domain_ca(const acme_domain_t *d)
     return d->ca_urls->nelts ? APR_ARRAY_IDX(d->ca_urls, 0, const char *) : "the CA";
 }
 
-/* ---- which vhost gets which certificate ------------------------------------ */
-
-static int domain_covers(const acme_domain_t *d, const char *host)
-{
-    int i;
-
-    for (i = 0; i < d->names->nelts; i++) {
-        const char *name = APR_ARRAY_IDX(d->names, i, const char *);
-        if (!strcasecmp(name, host) || acme_name_covers(name, host)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int domain_covers_list(const acme_domain_t *d, const apr_array_header_t *hosts)
-{
-    int i;
-
-    for (i = 0; hosts && i < hosts->nelts; i++) {
-        if (!domain_covers(d, APR_ARRAY_IDX(hosts, i, const char *))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* Every name the vhost answers to must be in the certificate. */
-static int domain_covers_server(const acme_domain_t *d, server_rec *s)
-{
-    return s->server_hostname && domain_covers(d, s->server_hostname)
-           && domain_covers_list(d, s->names) && domain_covers_list(d, s->wild_names);
-}
-
-/* Is one of d's IP addresses the explicit address of the vhost? Clients
- * reaching an IP send no SNI: mod_ssl answers with that address's vhost. */
-static int domain_has_server_addr(const acme_domain_t *d, server_rec *s)
-{
-    server_addr_rec *addr;
-    char *ip;
-    int i;
-
-    for (addr = s->addrs; addr; addr = addr->next) {
-        if (!addr->host_addr || apr_sockaddr_ip_get(&ip, addr->host_addr) != APR_SUCCESS) {
-            continue;
-        }
-        for (i = 0; i < d->names->nelts; i++) {
-            const char *name = APR_ARRAY_IDX(d->names, i, const char *);
-            if (acme_name_is_ip(name) && acme_name_covers(name, ip)) {
-                return 1;
-            }
-        }
-    }
-    return 0;
-}
-
-/* Index of the domain the vhost serves: the AcmeDomain written in the vhost
- * itself wins; otherwise the first domain whose names cover all of the
- * vhost's names; otherwise the first with an IP address the vhost is
- * declared on (<VirtualHost 192.0.2.10:443>). -1 when none. */
-static int domain_index_for_server(server_rec *s, apr_array_header_t *domains,
-                                   apr_array_header_t *decls)
-{
-    int i;
-
-    for (i = 0; s->is_virtual && i < decls->nelts; i++) {
-        if (APR_ARRAY_IDX(decls, i, acme_domain_decl_t *)->s == s) {
-            return i;
-        }
-    }
-    for (i = 0; i < domains->nelts; i++) {
-        if (domain_covers_server(APR_ARRAY_IDX(domains, i, acme_domain_t *), s)) {
-            return i;
-        }
-    }
-    for (i = 0; s->is_virtual && i < domains->nelts; i++) {
-        if (domain_has_server_addr(APR_ARRAY_IDX(domains, i, acme_domain_t *), s)) {
-            return i;
-        }
-    }
-    return -1;
-}
-
-/* The certificates of the vhost's AcmeDomain, one per key type (the domain
- * table lists them next to each other, with the same line), first type first. */
-static apr_array_header_t *domains_for_server(apr_pool_t *p, server_rec *s,
-                                              apr_array_header_t *domains,
-                                              apr_array_header_t *decls)
-{
-    int first = domain_index_for_server(s, domains, decls), i;
-    const acme_domain_decl_t *decl;
-    apr_array_header_t *list;
-
-    if (first < 0) {
-        return NULL;
-    }
-    decl = APR_ARRAY_IDX(decls, first, const acme_domain_decl_t *);
-    while (first > 0 && APR_ARRAY_IDX(decls, first - 1, const acme_domain_decl_t *) == decl) {
-        --first;
-    }
-    list = apr_array_make(p, 2, sizeof(acme_domain_t *));
-    for (i = first; i < domains->nelts
-                    && APR_ARRAY_IDX(decls, i, const acme_domain_decl_t *) == decl; i++) {
-        APR_ARRAY_PUSH(list, acme_domain_t *) = APR_ARRAY_IDX(domains, i, acme_domain_t *);
-    }
-    return list;
-}
-
 static void hash_set_server(apr_pool_t *p, apr_hash_t *hash, server_rec *s, const void *val)
 {
     server_rec **key = apr_pmemdup(p, &s, sizeof(s));
@@ -208,23 +100,17 @@ static void *hash_get_server(apr_hash_t *hash, server_rec *s)
     return apr_hash_get(hash, &s, sizeof(s));
 }
 
-static certs_state_t *state_create(acme_runtime_t *rt, apr_array_header_t *decls)
+static certs_state_t *state_create(acme_runtime_t *rt, apr_array_header_t *decls,
+                                   apr_pool_t *ptemp)
 {
     certs_state_t *st = apr_pcalloc(rt->pool, sizeof(*st));
-    server_rec *s;
 
-    st->server_domain = apr_hash_make(rt->pool);
+    st->server_domain = acme_vhost_domains(rt->pool, ptemp, rt->base, rt->domains, decls);
     st->live_usable = apr_hash_make(rt->pool);
     st->live_checked = apr_hash_make(rt->pool);
     st->on_fallback = apr_hash_make(rt->pool);
     st->served = apr_hash_make(rt->pool);
     st->keys_pending = apr_array_make(rt->pool, 1, sizeof(acme_domain_t *));
-    for (s = rt->base; s; s = s->next) {
-        apr_array_header_t *list = domains_for_server(rt->pool, s, rt->domains, decls);
-        if (list) {
-            hash_set_server(rt->pool, st->server_domain, s, list);
-        }
-    }
     apr_pool_userdata_setn(st, CERTS_STATE_KEY, NULL, rt->pool);
     return st;
 }
@@ -547,7 +433,7 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
                      "memory for http-01 answers; certificates cannot be obtained until "
                      "it can be created (check shared memory limits)");
     }
-    store_prepare_keys(rt, state_create(rt, decls), ptemp);
+    store_prepare_keys(rt, state_create(rt, decls, ptemp), ptemp);
     acme_runtime_set(base, rt);
     /* The generation pairs this configuration with its issuance watchdog's
      * lines (ACME00708), for whoever reads the log. */
@@ -740,7 +626,7 @@ server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host)
         for (i = 0; list && i < list->nelts; i++) {
             const acme_domain_t *d = APR_ARRAY_IDX(list, i, const acme_domain_t *);
 
-            if (domain_covers(d, host) && apr_hash_get(st->served, d->name, APR_HASH_KEY_STRING)) {
+            if (acme_domain_covers(d, host) && apr_hash_get(st->served, d->name, APR_HASH_KEY_STRING)) {
                 return s;
             }
         }

@@ -309,22 +309,80 @@ static int has_ip(const acme_domain_t *d)
     return 0;
 }
 
+/* The SSL vhosts indexed by the names they answer, built once per check so
+ * that "does an SSL vhost serve NAME" costs a hash lookup, not a walk over
+ * every vhost (10,000 names x 10,000 vhosts made configtest quadratic). */
+typedef struct {
+    apr_hash_t *exact;              /* lowercased ServerName/ServerAlias -> "" */
+    apr_array_header_t *wild;       /* server_rec* with wildcard ServerAlias */
+    apr_array_header_t *https;      /* server_rec* of every SSL vhost, for IP names */
+} served_index_t;
+
+static void index_name(apr_pool_t *p, apr_hash_t *exact, const char *name)
+{
+    char *key = apr_pstrdup(p, name), *c;
+
+    for (c = key; *c; ++c) {
+        *c = (char)apr_tolower(*c);
+    }
+    apr_hash_set(exact, key, APR_HASH_KEY_STRING, "");
+}
+
+static served_index_t *served_index_make(apr_pool_t *p, server_rec *base, int https_port)
+{
+    served_index_t *ix = apr_pcalloc(p, sizeof(*ix));
+    server_rec *s;
+    int i;
+
+    ix->exact = apr_hash_make(p);
+    ix->wild = apr_array_make(p, 4, sizeof(server_rec *));
+    ix->https = apr_array_make(p, 64, sizeof(server_rec *));
+    for (s = base; s; s = s->next) {
+        if (!is_https_server(s, https_port)) {
+            continue;
+        }
+        APR_ARRAY_PUSH(ix->https, server_rec *) = s;
+        if (s->server_hostname) {
+            index_name(p, ix->exact, s->server_hostname);
+        }
+        for (i = 0; s->names && i < s->names->nelts; i++) {
+            index_name(p, ix->exact, APR_ARRAY_IDX(s->names, i, const char *));
+        }
+        if (s->wild_names && s->wild_names->nelts) {
+            APR_ARRAY_PUSH(ix->wild, server_rec *) = s;
+        }
+    }
+    return ix;
+}
+
+/* Same answer as walking every SSL vhost with server_has_name(). Names in
+ * the domain table are normalized (lowercase), as are the index's keys. */
+static int served(const served_index_t *ix, const char *name)
+{
+    const apr_array_header_t *walk = acme_name_is_ip(name) ? ix->https : ix->wild;
+    int i;
+
+    if (walk == ix->wild && apr_hash_get(ix->exact, name, APR_HASH_KEY_STRING)) {
+        return 1;
+    }
+    for (i = 0; i < walk->nelts; i++) {
+        if (server_has_name(APR_ARRAY_IDX(walk, i, server_rec *), name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Names of d that no SSL vhost answers, comma-separated, or NULL. */
-static const char *unserved_names(apr_pool_t *p, server_rec *base, const acme_domain_t *d,
-                                  int https_port)
+static const char *unserved_names(apr_pool_t *p, const served_index_t *ix,
+                                  const acme_domain_t *d)
 {
     const char *missing = NULL;
-    server_rec *s;
     int i;
 
     for (i = 0; i < d->names->nelts; i++) {
         const char *name = APR_ARRAY_IDX(d->names, i, const char *);
-        for (s = base; s; s = s->next) {
-            if (is_https_server(s, https_port) && server_has_name(s, name)) {
-                break;
-            }
-        }
-        if (!s) {
+        if (!served(ix, name)) {
             missing = missing ? apr_pstrcat(p, missing, ", ", name, NULL) : name;
         }
     }
@@ -335,6 +393,7 @@ static int check_served(apr_pool_t *p, server_rec *base, apr_array_header_t *dom
                         apr_array_header_t *decls)
 {
     int https_port = acme_conf_port_https(base);
+    served_index_t *ix = served_index_make(p, base, https_port);
     int i, ok = 1;
 
     for (i = 0; i < domains->nelts; i++) {
@@ -346,7 +405,7 @@ static int check_served(apr_pool_t *p, server_rec *base, apr_array_header_t *dom
         if (i > 0 && decl == APR_ARRAY_IDX(decls, i - 1, const acme_domain_decl_t *)) {
             continue;
         }
-        missing = unserved_names(p, base, d, https_port);
+        missing = unserved_names(p, ix, d);
         if (missing) {
             report(base, apr_psprintf(p, "ACME00531: %s: no SSL virtual host (port %d) serves "
                    "%s, so a certificate for it would never be used; add a "

@@ -1,5 +1,6 @@
 #ifndef ACME_CONFIG_H
 #define ACME_CONFIG_H
+#include <apr_hash.h>
 #include <httpd.h>
 #include <http_config.h>
 #include "acme_job.h"
@@ -95,6 +96,20 @@ const char *acme_conf_dns_problem(const char *dns_cmd, const apr_array_header_t 
  * index for index, for messages that name the AcmeDomain line. */
 apr_array_header_t *acme_check_domains_decls(apr_pool_t *p, server_rec *base,
                                              apr_array_header_t **decls, const char **err);
+
+/* acme_vhost_map.c: which certificates each vhost serves. Returns a hash
+ * server_rec* -> apr_array_header_t* of acme_domain_t* (one AcmeDomain's
+ * certificates, one per key type, first type first), allocated from p; the
+ * indexes it builds live in ptemp. A vhost serves the AcmeDomain written in
+ * it, else the first domain holding all its names, else the first with an IP
+ * address the vhost is declared on; vhosts serving none are absent.
+ * Linear in vhosts + names (hash lookups). */
+apr_hash_t *acme_vhost_domains(apr_pool_t *p, apr_pool_t *ptemp, server_rec *base,
+                               apr_array_header_t *domains, apr_array_header_t *decls);
+
+/* acme_vhost_map.c: 1 if one of d's names is host or covers it (a
+ * wildcard one label up, the same IP address), else 0. */
+int acme_domain_covers(const acme_domain_t *d, const char *host);
 
 /* acme_rootprog.c */
 /* NULL if root may run the program at path: the file and every directory
