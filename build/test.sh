@@ -11,6 +11,8 @@ echo "==> Debian package (ACME_FULL_PACKAGE=1: dpkg-buildpackage and lintian)"
 if [ "${ACME_FULL_PACKAGE:-0}" = 1 ]; then build/package.sh --full; else build/package.sh; fi
 echo "==> step-ca (second ACME CA of the integration tests)"
 build/stepca.sh
+echo "==> benchmark smoke (tests/bench/run at 100 domains, one run)"
+tests/bench/run --n 100 --runs 1 --md "" --wrk-seconds 1
 echo "==> integration tests"
 # The tests mostly wait on Pebble and httpd, so several run at once (each pytest
 # worker has its own Pebble, challtestsrv and port block); ACME_TEST_JOBS=1 runs

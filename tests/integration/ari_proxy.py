@@ -171,6 +171,7 @@ class AcmeProxy:
         self.freeze_retry_after = 1
         self.reuse_failed_authz = None
         self.ip_needs_profile = None
+        self.tokens = []            # http-01 tokens seen in authorizations
         self._server = None
         self._thread = None
 
@@ -212,6 +213,11 @@ class AcmeProxy:
     def new_order_payloads(self):
         """The decoded JWS payloads of the new-order requests, oldest first."""
         return [r.payload for r in self.new_orders()]
+
+    def http01_tokens(self):
+        """The http-01 tokens of the authorizations the proxy passed on, oldest first."""
+        with self.lock:
+            return list(self.tokens)
 
     def renewal_info_requests(self, cert_id=None):
         reqs = self.recorded("GET", r"^/renewal-info/")
@@ -289,6 +295,8 @@ class AcmeProxy:
                         self.challenge_types is not None:
                     out = self._filter_challenges(out)
                 out, headers = self._rewrite(h.path, status, out, headers)
+                if h.path.startswith("/authZ/") and status == 200:
+                    self._note_tokens(out)
         except Exception as exc:  # noqa: BLE001 -- the client sees a 502 and the test the record
             status, headers, out = 502, [("Content-Type", "text/plain")], \
                 ("proxy error: %r" % (exc,)).encode()
@@ -409,6 +417,12 @@ class AcmeProxy:
             headers = [(k, v) for k, v in headers if k.lower() != "retry-after"] + \
                 [("Retry-After", str(int(self.freeze_retry_after)))]
         return json.dumps(doc, indent=2).encode(), headers
+
+    def _note_tokens(self, out):
+        for c in json.loads(out).get("challenges", []):
+            with self.lock:
+                if c.get("type") == "http-01" and c.get("token") not in self.tokens:
+                    self.tokens.append(c.get("token"))
 
     def _filter_challenges(self, out):
         doc = json.loads(out)
