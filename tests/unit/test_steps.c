@@ -11,6 +11,7 @@
 #include "unit.h"
 #include "unit_store.h"
 #include "unit_replay.h"
+#include "unit_issue.h"
 #include "acme_job_int.h"
 #include "acme_events.h"
 #include "acme_store_account.h"
@@ -44,29 +45,9 @@ typedef struct {
     int staged;
 } fixture_t;
 
-static apr_time_t fixture_clock(void *baton)
-{
-    return ((fixture_t *)baton)->now;
-}
-
-static void log_capture(void *baton, acme_log_level_t level, apr_status_t rv, const char *msg)
-{
-    fixture_t *f = baton;
-
-    (void)level;
-    (void)rv;
-    if (getenv("UNIT_LOG")) fprintf(stderr, "log: %s\n", msg);
-    APR_ARRAY_PUSH(f->log, const char *) = apr_pstrdup(f->p, msg);
-}
-
 static int logged(fixture_t *f, const char *fragment)
 {
-    int i;
-
-    for (i = 0; i < f->log->nelts; ++i) {
-        if (strstr(APR_ARRAY_IDX(f->log, i, const char *), fragment)) return 1;
-    }
-    return 0;
+    return unit_logged(f->log, fragment);
 }
 
 static apr_status_t sink_publish(void *baton, const char *token, const char *answer)
@@ -113,11 +94,7 @@ static void restart(fixture_t *f)
 
 static apr_array_header_t *strings2(apr_pool_t *p, const char *a, const char *b)
 {
-    apr_array_header_t *list = apr_array_make(p, 2, sizeof(const char *));
-
-    APR_ARRAY_PUSH(list, const char *) = a;
-    if (b) APR_ARRAY_PUSH(list, const char *) = b;
-    return list;
+    return unit_strings(p, a, b, NULL);
 }
 
 static X509 *recorded_leaf(apr_pool_t *p)
@@ -151,11 +128,7 @@ static int fixture_setup(void **state)
     f->log = apr_array_make(p, 64, sizeof(const char *));
     f->published = apr_hash_make(p);
     f->key_fixture = "issue-http01.key.pem";
-    f->ctx.log = log_capture;
-    f->ctx.log_baton = f;
-    f->ctx.log_level = ACME_LOG_DEBUG;
-    f->ctx.clock = fixture_clock;
-    f->ctx.clock_baton = f;
+    unit_driver_ctx(&f->ctx, f->log, &f->now);
     /* an hour into the recorded certificate's life */
     if (acme_cert_info(p, recorded_leaf(p), &info) != APR_SUCCESS) return -1;
     f->now = info.not_before + SEC(3600);
@@ -215,12 +188,7 @@ static void run(fixture_t *f)
 
 static json_t *status(fixture_t *f)
 {
-    json_t *json = NULL;
-
-    assert_int_equal(acme_store_read_json(f->store, f->p,
-                                          apr_pstrcat(f->p, "status/", f->domain->name, ".json",
-                                                      NULL), &json), APR_SUCCESS);
-    return json;
+    return unit_status_json(f->store, f->p, f->domain->name);
 }
 
 static int exists(fixture_t *f, const char *relpath)
@@ -233,7 +201,7 @@ static int exists(fixture_t *f, const char *relpath)
 
 static const char *member(json_t *json, const char *key)
 {
-    return json_string_value(json_object_get(json, key));
+    return unit_member(json, key);
 }
 
 static const char *error_member(fixture_t *f, const char *key)
@@ -243,23 +211,12 @@ static const char *error_member(fixture_t *f, const char *key)
 
 static apr_time_t time_member(json_t *json, const char *key)
 {
-    apr_time_t t = 0;
-
-    assert_non_null(member(json, key));
-    assert_int_equal(acme_time_rfc3339_parse(member(json, key), &t), APR_SUCCESS);
-    return t;
+    return unit_time_member(json, key);
 }
 
 static int events_of(fixture_t *f, const char *event)
 {
-    apr_array_header_t *events;
-    int i, n = 0;
-
-    assert_int_equal(acme_event_list(f->store, f->p, &events), APR_SUCCESS);
-    for (i = 0; i < events->nelts; ++i) {
-        n += strcmp(APR_ARRAY_IDX(events, i, acme_event_t *)->event, event) == 0;
-    }
-    return n;
+    return unit_events(f->store, f->p, event, NULL);
 }
 
 /* The run staged the recorded certificate: every exchange used, answers gone. */

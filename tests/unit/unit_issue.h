@@ -1,7 +1,11 @@
-/* A test CA for the unit tests: certificates for keys in root's custody
- * (acme_custody.h), signed by a root the tests trust, as a real CA's would be. */
+/* What the tests of issuance share: a test CA (certificates for keys in
+ * root's custody, acme_custody.h, signed by a root the tests trust, as a real
+ * CA's would be), and the scaffolding of a driver under test: its context
+ * (captured log, settable clock), what it wrote to status/, its events. */
 #ifndef ACME_UNIT_ISSUE_H
 #define ACME_UNIT_ISSUE_H
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -12,6 +16,9 @@
 #include "acme_crypto.h"
 #include "acme_custody.h"
 #include "acme_store.h"
+#include "acme_events.h"
+#include "acme_job.h"
+#include "acme_time.h"
 
 typedef struct unit_ca_t {
     EVP_PKEY *key;
@@ -145,5 +152,121 @@ static inline const char *unit_issue_custody(unit_ca_t *ca, apr_pool_t *p, acme_
                                              acme_key_type_e type, apr_interval_time_t validity)
 {
     return unit_ca_issue(ca, p, unit_custody_key(p, store, name, names, type), names, validity);
+}
+
+/* ---- a driver under test ---- */
+
+/* The clock of the context: baton points at the time to report; 0 there
+ * means the real clock. */
+static inline apr_time_t unit_clock(void *baton)
+{
+    apr_time_t now = *(const apr_time_t *)baton;
+
+    return now ? now : apr_time_now();
+}
+
+/* The log of the context: every message is kept in the array baton (const
+ * char *, copied to the array's pool); UNIT_LOG=1 also prints them. */
+static inline void unit_log_capture(void *baton, acme_log_level_t level, apr_status_t rv,
+                                    const char *msg)
+{
+    apr_array_header_t *log = baton;
+
+    (void)level;
+    (void)rv;
+    if (getenv("UNIT_LOG")) fprintf(stderr, "log: %s\n", msg);
+    APR_ARRAY_PUSH(log, const char *) = apr_pstrdup(log->pool, msg);
+}
+
+/* Did any message of log contain fragment? */
+static inline int unit_logged(const apr_array_header_t *log, const char *fragment)
+{
+    int i;
+
+    for (i = 0; i < log->nelts; ++i) {
+        if (strstr(APR_ARRAY_IDX(log, i, const char *), fragment)) return 1;
+    }
+    return 0;
+}
+
+/* A context that logs everything into log and reads its time from *now. */
+static inline void unit_driver_ctx(acme_ctx_t *ctx, apr_array_header_t *log, apr_time_t *now)
+{
+    ctx->log = unit_log_capture;
+    ctx->log_baton = log;
+    ctx->log_level = ACME_LOG_DEBUG;
+    ctx->clock = unit_clock;
+    ctx->clock_baton = now;
+}
+
+/* status/<name>.json as written; the test fails when there is none. */
+static inline json_t *unit_status_json(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    json_t *json = NULL;
+
+    assert_int_equal(acme_store_read_json(store, p, apr_pstrcat(p, "status/", name, ".json",
+                                                                NULL), &json), APR_SUCCESS);
+    return json;
+}
+
+/* The string member key of json, NULL when it is none. */
+static inline const char *unit_member(json_t *json, const char *key)
+{
+    return json_string_value(json_object_get(json, key));
+}
+
+/* The RFC 3339 member key of json; the test fails when it is none. */
+static inline apr_time_t unit_time_member(json_t *json, const char *key)
+{
+    apr_time_t t = 0;
+
+    assert_non_null(unit_member(json, key));
+    assert_int_equal(acme_time_rfc3339_parse(unit_member(json, key), &t), APR_SUCCESS);
+    return t;
+}
+
+/* Pending events of the kind event for name (NULL: any name). */
+static inline int unit_events(acme_store_t *store, apr_pool_t *p, const char *event,
+                              const char *name)
+{
+    apr_array_header_t *events;
+    int i, n = 0;
+
+    assert_int_equal(acme_event_list(store, p, &events), APR_SUCCESS);
+    for (i = 0; i < events->nelts; ++i) {
+        acme_event_t *e = APR_ARRAY_IDX(events, i, acme_event_t *);
+        n += strcmp(e->event, event) == 0 && (!name || strcmp(e->name, name) == 0);
+    }
+    return n;
+}
+
+/* A list of up to three strings (NULL ends it early), from p. */
+static inline apr_array_header_t *unit_strings(apr_pool_t *p, const char *a, const char *b,
+                                               const char *c)
+{
+    apr_array_header_t *list = apr_array_make(p, 3, sizeof(const char *));
+
+    if (a) APR_ARRAY_PUSH(list, const char *) = a;
+    if (a && b) APR_ARRAY_PUSH(list, const char *) = b;
+    if (a && b && c) APR_ARRAY_PUSH(list, const char *) = c;
+    return list;
+}
+
+/* A domain of two names, two CAs, both http-01 and tls-alpn-01, default
+ * windows, from p. */
+static inline acme_domain_t *unit_domain_make(apr_pool_t *p)
+{
+    acme_domain_t *d = apr_pcalloc(p, sizeof(*d));
+
+    d->name = "example.org";
+    d->names = unit_strings(p, "example.org", "www.example.org", NULL);
+    d->key_type = ACME_KEY_EC_P256;
+    d->ca_urls = unit_strings(p, "https://ca.test/dir", "https://backup.test/dir", NULL);
+    d->contacts = unit_strings(p, "mailto:admin@example.org", NULL, NULL);
+    d->agree_tos = 1;
+    d->challenges = unit_strings(p, "http-01", "tls-alpn-01", NULL);
+    d->renew_window.percent = -1;
+    d->warn_window.percent = -1;
+    return d;
 }
 #endif
