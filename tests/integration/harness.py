@@ -8,6 +8,7 @@ The build is found through ACME_BUILD_DIR (default: the repository root, where
 build/build.sh builds): ACME_BUILD_DIR/.libs/mod_acme.so and ACME_BUILD_DIR/acmectl.
 """
 import atexit
+import base64
 import datetime
 import http.client
 import ipaddress
@@ -15,6 +16,7 @@ import json
 import os
 import random
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -882,6 +884,88 @@ def private_pebble(workdir, dns_port, label, http_port=None, tls_port=None, env=
         pb.stop()
         raise HarnessError("Pebble (%s) did not start: %s\n%s" % (label, exc, tail(pb.log_path)))
     return pb
+
+
+def new_eab_key():
+    """A fresh EAB MAC key (48 random bytes, base64url without padding)."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(48)).rstrip(b"=").decode()
+
+
+def started_eab_pebble(workdir, dns_port, label, kid, key):
+    """For a fixture (`yield from`): a private Pebble that requires external
+    account binding with the one MAC key kid/key, stopped afterwards. A Pebble
+    that does not start fails the test."""
+    import pytest
+    try:
+        pb = private_pebble(workdir, dns_port, label, extra_config={
+            "externalAccountBindingRequired": True,
+            "externalAccountMACKeys": {kid: key}})
+    except HarnessError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield pb
+    finally:
+        pb.stop()
+
+
+# --------------------------------------------------------------------------
+# programs the module runs: AcmeNotifyCmd, AcmeDnsCmd hooks
+
+# A notify program's body (for notify_script) that appends one line a call.
+NOTIFY_RECORDING = ('echo "args=$* event=$ACME_EVENT domain=$ACME_DOMAIN uid=$(id -u) '
+                    'detail=$ACME_DETAIL" >> "$OUT"')
+
+
+def notify_script(httpd, body, directory=None):
+    """An executable shell script notify.sh, root's unless changed, in
+    directory (default: the ServerRoot, where the harness's cleanup finds
+    anything it leaves running); body sees its output file, script + '.out',
+    as $OUT. Returns (script, output file)."""
+    directory = directory or httpd.serverroot
+    path = os.path.join(directory, "notify.sh")
+    out = path + ".out"
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\nOUT=%s\n%s\n" % (out, body))
+    os.chmod(path, 0o755)
+    return path, out
+
+
+# An AcmeDnsCmd hook (for write_hook, with mgmt=the management port of a
+# pebble-challtestsrv) that publishes the TXT record there and logs each call.
+DNS_HOOK = """#!/usr/bin/python3
+import json, sys, urllib.request
+action, name, value = sys.argv[1:4]
+with open({log!r}, "a") as log:
+    log.write("%s %s %s\\n" % (action, name, value))
+if action == "setup":
+    path, body = "/set-txt", {{"host": name + ".", "value": value}}
+else:
+    path, body = "/clear-txt", {{"host": name + "."}}
+req = urllib.request.Request("http://127.0.0.1:{mgmt}" + path, method="POST",
+                             data=json.dumps(body).encode())
+urllib.request.urlopen(req, timeout=10).read()
+print("%s done for %s" % (action, name))
+"""
+
+
+def write_hook(httpd, label, template, **values):
+    """A hook program made from template (formatted with log= its call log
+    and values) and its call log, writable by the server's User, in the
+    server's tree, which the children can reach. Returns (program, log)."""
+    log = os.path.join(httpd.serverroot, label + ".log")
+    with open(log, "w"):
+        pass
+    os.chmod(log, 0o666)
+    path = os.path.join(httpd.serverroot, label)
+    with open(path, "w") as f:
+        f.write(template.format(log=log, **values))
+    os.chmod(path, 0o755)
+    return path, log
+
+
+def dns_settings(hook, dns_server):
+    """AcmeDnsCmd hook, AcmeDnsResolver at the DNS port of dns_server."""
+    return {"AcmeDnsCmd": hook, "AcmeDnsResolver": "127.0.0.1:%d" % dns_server.dns_port}
 
 
 # --------------------------------------------------------------------------

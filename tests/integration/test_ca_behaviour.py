@@ -9,11 +9,9 @@ where each behaviour names its public source) imitates them:
   makes a new order;
 - the same failed authorization (with an empty "error") put into every new
   order: said plainly, and no new order before it expires."""
-import base64
 import datetime
 import json
 import os
-import secrets
 import time
 
 import pytest
@@ -104,19 +102,13 @@ def test_refused_replaces_is_ordered_again_without_it(httpd, proxy, unique, refu
 # EAB on every newAccount request
 
 EAB_KID = "kid-1"
-EAB_KEY = base64.urlsafe_b64encode(secrets.token_bytes(48)).rstrip(b"=").decode()
+EAB_KEY = harness.new_eab_key()
 
 
 @pytest.fixture(scope="module")
 def eab_pebble(workdir, challtestsrv):
-    try:
-        pb = harness.private_pebble(workdir, challtestsrv.dns_port, "eab-lookup", extra_config={
-            "externalAccountBindingRequired": True,
-            "externalAccountMACKeys": {EAB_KID: EAB_KEY}})
-    except harness.HarnessError as exc:
-        pytest.fail(str(exc))
-    yield pb
-    pb.stop()
+    yield from harness.started_eab_pebble(workdir, challtestsrv.dns_port, "eab-lookup",
+                                          EAB_KID, EAB_KEY)
 
 
 def test_eab_ca_refusing_the_lookup_gets_the_account_created(httpd_factory, eab_pebble, unique):

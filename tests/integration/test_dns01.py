@@ -11,20 +11,7 @@ from harness import cert_names, ssl_vhost, wait_for
 ISSUE_TIMEOUT = 90
 
 # Publishes the TXT record in challtestsrv (which Pebble asks) and logs each call.
-GOOD_HOOK = """#!/usr/bin/python3
-import json, sys, urllib.request
-action, name, value = sys.argv[1:4]
-with open({log!r}, "a") as log:
-    log.write("%s %s %s\\n" % (action, name, value))
-if action == "setup":
-    path, body = "/set-txt", {{"host": name + ".", "value": value}}
-else:
-    path, body = "/clear-txt", {{"host": name + "."}}
-req = urllib.request.Request("http://127.0.0.1:{mgmt}" + path, method="POST",
-                             data=json.dumps(body).encode())
-urllib.request.urlopen(req, timeout=10).read()
-print("%s done for %s" % (action, name))
-"""
+GOOD_HOOK = harness.DNS_HOOK
 
 FAILING_HOOK = """#!/bin/sh
 echo "$1 $2 $3" >> {log}
@@ -42,27 +29,13 @@ if sys.argv[1] == "setup":
 """
 
 
-def write_hook(httpd, label, template, **values):
-    """A hook program (and its call log, writable by the server's User) in the
-    server's tree, which the children can reach."""
-    log = os.path.join(httpd.serverroot, label + ".log")
-    with open(log, "w"):
-        pass
-    os.chmod(log, 0o666)
-    path = os.path.join(httpd.serverroot, label)
-    with open(path, "w") as f:
-        f.write(template.format(log=log, **values))
-    os.chmod(path, 0o755)
-    return path, log
+write_hook = harness.write_hook
+dns_settings = harness.dns_settings
 
 
 def read_lines(path):
     with open(path) as f:
         return [l.split() for l in f.read().splitlines() if l.strip()]
-
-
-def dns_settings(hook, challtestsrv):
-    return {"AcmeDnsCmd": hook, "AcmeDnsResolver": "127.0.0.1:%d" % challtestsrv.dns_port}
 
 
 def test_wildcard_and_base_name_in_one_certificate(httpd, challtestsrv, unique):

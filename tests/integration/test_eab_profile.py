@@ -6,7 +6,6 @@ lists it."""
 import base64
 import json
 import os
-import secrets
 
 import pytest
 
@@ -16,20 +15,13 @@ from harness import ssl_vhost, wait_for
 
 ISSUE_TIMEOUT = 60
 EAB_KID = "kid-1"
-EAB_KEY = base64.urlsafe_b64encode(secrets.token_bytes(48)).rstrip(b"=").decode()
-WRONG_KEY = base64.urlsafe_b64encode(secrets.token_bytes(48)).rstrip(b"=").decode()
+EAB_KEY = harness.new_eab_key()
+WRONG_KEY = harness.new_eab_key()
 
 
 @pytest.fixture(scope="module")
 def eab_pebble(workdir, challtestsrv):
-    try:
-        pb = harness.private_pebble(workdir, challtestsrv.dns_port, "eab", extra_config={
-            "externalAccountBindingRequired": True,
-            "externalAccountMACKeys": {EAB_KID: EAB_KEY}})
-    except harness.HarnessError as exc:
-        pytest.fail(str(exc))
-    yield pb
-    pb.stop()
+    yield from harness.started_eab_pebble(workdir, challtestsrv.dns_port, "eab", EAB_KID, EAB_KEY)
 
 
 @pytest.fixture

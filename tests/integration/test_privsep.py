@@ -34,19 +34,8 @@ def user_write(path, data):
     assert p.returncode == 0, "cannot write %s as %s: %s" % (path, USER.pw_name, p.stderr)
 
 
-def notify_script(httpd, body, directory=None):
-    """An executable script (root's unless changed); output in script + '.out'."""
-    directory = directory or httpd.serverroot
-    path = os.path.join(directory, "notify.sh")
-    out = path + ".out"
-    with open(path, "w") as f:
-        f.write("#!/bin/sh\nOUT=%s\n%s\n" % (out, body))
-    os.chmod(path, 0o755)
-    return path, out
-
-
-RECORDING = ('echo "args=$* event=$ACME_EVENT domain=$ACME_DOMAIN uid=$(id -u) '
-             'detail=$ACME_DETAIL" >> "$OUT"')
+notify_script = harness.notify_script
+RECORDING = harness.NOTIFY_RECORDING
 
 
 def lines_of(path):

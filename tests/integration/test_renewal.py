@@ -321,19 +321,8 @@ def test_two_servers_sharing_a_store_order_once(httpd_factory, fanout_pebble, un
 NOTIFY_TIMEOUT = 20
 
 
-def notify_script(httpd, body):
-    """An executable shell script in the ServerRoot (so the harness's cleanup
-    finds anything it leaves running); its output file is script + '.out'."""
-    path = os.path.join(httpd.serverroot, "notify.sh")
-    out = path + ".out"
-    with open(path, "w") as f:
-        f.write("#!/bin/sh\nOUT=%s\n%s\n" % (out, body))
-    os.chmod(path, 0o755)
-    return path, out
-
-
-RECORDING = ('echo "args=$* event=$ACME_EVENT domain=$ACME_DOMAIN uid=$(id -u) '
-             'detail=$ACME_DETAIL" >> "$OUT"')
+notify_script = harness.notify_script
+RECORDING = harness.NOTIFY_RECORDING
 
 
 def notify_lines(out):

@@ -245,21 +245,6 @@ def test_ip_identifier_over_http01(httpd, ca_env):
     assert "answering http-01 for 127.0.0.1" in httpd.error_log_text(), httpd.diagnostics()
 
 
-DNS_HOOK = """#!/usr/bin/python3
-import json, sys, urllib.request
-action, name, value = sys.argv[1:4]
-with open({log!r}, "a") as log:
-    log.write("%s %s %s\\n" % (action, name, value))
-if action == "setup":
-    path, body = "/set-txt", {{"host": name + ".", "value": value}}
-else:
-    path, body = "/clear-txt", {{"host": name + "."}}
-req = urllib.request.Request("http://127.0.0.1:{mgmt}" + path, method="POST",
-                             data=json.dumps(body).encode())
-urllib.request.urlopen(req, timeout=10).read()
-"""
-
-
 def test_wildcard_over_dns01(httpd_for, ca_env, dns_ca):
     """NAME and *.NAME in one certificate: the wildcard through dns-01 (TXT
     published by an AcmeDnsCmd hook in challtestsrv, which step-ca asks)."""
@@ -267,16 +252,9 @@ def test_wildcard_over_dns01(httpd_for, ca_env, dns_ca):
     ca, srv = dns_ca
     name = names["wild"]
     httpd = httpd_for(ca)
-    log = os.path.join(httpd.serverroot, "dns-hook.log")
-    open(log, "w").close()
-    os.chmod(log, 0o666)
-    hook = os.path.join(httpd.serverroot, "dns-hook")
-    with open(hook, "w") as f:
-        f.write(DNS_HOOK.format(log=log, mgmt=srv.mgmt_port))
-    os.chmod(hook, 0o755)
+    hook, log = harness.write_hook(httpd, "dns-hook", harness.DNS_HOOK, mgmt=srv.mgmt_port)
     httpd.write_config(vhosts=ssl_vhost(name, ["*." + name]),
-                       acme={"AcmeDnsCmd": hook,
-                             "AcmeDnsResolver": "127.0.0.1:%d" % srv.dns_port})
+                       acme=harness.dns_settings(hook, srv))
     code, out = httpd.configtest()
     assert code == 0, out
     httpd.start()
