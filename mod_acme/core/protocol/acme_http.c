@@ -211,6 +211,11 @@ static void configure(curl_client_t *cc, const acme_http_request_t *req, transfe
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)apr_time_as_msec(ACME_HTTP_CONNECT_TIMEOUT));
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)apr_time_as_msec(ACME_HTTP_TOTAL_TIMEOUT));
+    /* A server trickling its answer (slow-loris against the client) is cut
+     * off long before the total timeout. */
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, (long)ACME_HTTP_LOW_SPEED_BYTES);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                     (long)apr_time_sec(ACME_HTTP_LOW_SPEED_TIME));
     curl_easy_setopt(curl, CURLOPT_USERAGENT, cc->user_agent);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);

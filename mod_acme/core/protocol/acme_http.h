@@ -43,6 +43,9 @@ typedef struct acme_http_t {
 
 #define ACME_HTTP_CONNECT_TIMEOUT apr_time_from_sec(10)
 #define ACME_HTTP_TOTAL_TIMEOUT   apr_time_from_sec(30)
+/* An exchange slower than this many bytes per second for this long fails. */
+#define ACME_HTTP_LOW_SPEED_BYTES 32
+#define ACME_HTTP_LOW_SPEED_TIME  apr_time_from_sec(15)
 
 /* The libcurl client, living as long as p (curl's handle is released by a
  * cleanup of p). TLS is always verified (the request's ca_file, or the
