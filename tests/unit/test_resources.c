@@ -519,13 +519,16 @@ static void test_problem_not_json(void **state)
 static void test_retry_after(void **state)
 {
     apr_time_t now = apr_time_from_sec(1700000000);
-    apr_time_t date = apr_date_parse_http("Wed, 21 Oct 2037 07:28:00 GMT");
+    apr_time_t date = apr_date_parse_http("Thu, 21 Mar 2024 07:28:00 GMT");
     (void)state;
 
     assert_true(date > 0);
     assert_int_equal(acme_http_parse_retry_after("120", now), now + apr_time_from_sec(120));
     assert_int_equal(acme_http_parse_retry_after(" 0 ", now), now);
-    assert_int_equal(acme_http_parse_retry_after("Wed, 21 Oct 2037 07:28:00 GMT", now), date);
+    assert_int_equal(acme_http_parse_retry_after("Thu, 21 Mar 2024 07:28:00 GMT", now), date);
+    /* years ahead: nonsense, as that many seconds are */
+    assert_int_equal(acme_http_parse_retry_after("Wed, 21 Oct 2037 07:28:00 GMT", now), 0);
+    assert_int_equal(acme_http_parse_retry_after("31708800", now), 0);
     assert_int_equal(acme_http_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now), now);
     assert_int_equal(acme_http_parse_retry_after(NULL, now), 0);
     assert_int_equal(acme_http_parse_retry_after("", now), 0);

@@ -440,6 +440,8 @@ apr_time_t acme_http_parse_retry_after(const char *value, apr_time_t now)
     }
     when = apr_date_parse_http(value);
     if (when == APR_DATE_BAD) return 0;
+    /* a date years ahead is as much nonsense as that many seconds */
+    if (when > now + apr_time_from_sec(366 * 24 * 3600)) return 0;
     return when > now ? when : now;
 }
 

@@ -67,6 +67,7 @@ apr_status_t acme_http_send(const acme_ctx_t *ctx, apr_pool_t *p,
                             acme_problem_t *prob);
 /* Retry-After (seconds or HTTP date) as absolute time, 0 if absent/invalid. */
 apr_time_t acme_http_retry_after(const acme_http_response_t *resp, apr_time_t now);
-/* The same for a header value; a date in the past yields now. */
+/* The same for a header value; a date in the past yields now; seconds or a
+ * date more than 366 days ahead are nonsense: 0. */
 apr_time_t acme_http_parse_retry_after(const char *value, apr_time_t now);
 #endif
