@@ -74,6 +74,9 @@ static apr_status_t issue_start(acme_wd_t *wd)
         rv = acme_driver_create(&wd->driver, wd->pool, &ctx, wd->rt->store, &wd->sink,
                                 wd->user_agent);
     }
+    if (rv == APR_SUCCESS) {
+        acme_driver_verify_chains(wd->driver, acme_conf_trusted_roots(wd->rt->base));
+    }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, wd->rt->base,
                      "ACME00707: cannot start certificate issuance; no certificate will be "

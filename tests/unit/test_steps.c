@@ -160,12 +160,14 @@ static int fixture_teardown(void **state)
 
 /* What the root parent does before the child orders (acme_custody.h): a key
  * and its CSR for the names. The recorded chain is for the key the recorded
- * order was finalized with, so root holds that one too, for activation. */
+ * order was finalized with, so root holds that one too, for activation, and
+ * publishes its CSR: the child checks the chain it gets against that key. */
 static void root_prepares(fixture_t *f)
 {
-    const char *pem, *id;
+    const char *pem, *id, *csr, *csr_path;
     apr_size_t len;
     EVP_PKEY *key;
+    json_t *published;
 
     assert_int_equal(acme_custody_prepare(f->store, f->p, f->domain->name, f->domain->names,
                                           f->domain->key_type, NULL), APR_SUCCESS);
@@ -175,6 +177,13 @@ static void root_prepares(fixture_t *f)
     assert_int_equal(acme_store_write(f->store, f->p, apr_pstrcat(f->p, "keys/", f->domain->name,
                                                                   "/", id, ".key", NULL),
                                       pem, len, ACME_STORE_KEY_PERMS), APR_SUCCESS);
+    csr_path = apr_pstrcat(f->p, "csr/", f->domain->name, ".json", NULL);
+    assert_int_equal(acme_store_read_json(f->store, f->p, csr_path, &published), APR_SUCCESS);
+    assert_int_equal(acme_csr_create(f->p, key, f->domain->names, &csr), APR_SUCCESS);
+    json_object_set_new(published, "csr", json_string(csr));
+    json_object_set_new(published, "key", json_string(id));
+    assert_int_equal(acme_store_write_json(f->store, f->p, csr_path, published,
+                                           ACME_STORE_FILE_PERMS), APR_SUCCESS);
 }
 
 static void run(fixture_t *f)

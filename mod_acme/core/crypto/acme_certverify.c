@@ -227,6 +227,17 @@ done:
     return rv;
 }
 
+apr_status_t acme_chain_verify(apr_pool_t *p, const apr_array_header_t *chain,
+                               X509_STORE *anchors, apr_time_t now, const char **why)
+{
+    *why = NULL;
+    if (!chain || chain->nelts < 1 || !anchors) {
+        *why = "no certificate or no trust anchors";
+        return APR_EINVAL;
+    }
+    return chain_trusted(p, chain, anchors, now, why);
+}
+
 apr_status_t acme_cert_verify_issued(apr_pool_t *p, const apr_array_header_t *chain,
                                      EVP_PKEY *key, const apr_array_header_t *names,
                                      acme_key_type_e key_type, X509_STORE *anchors,

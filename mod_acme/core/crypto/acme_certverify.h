@@ -36,6 +36,14 @@ apr_status_t acme_trust_anchors(apr_pool_t *p, int use_system, const apr_array_h
 apr_status_t acme_cert_loadable(apr_pool_t *p, const apr_array_header_t *chain, EVP_PKEY *key,
                                 const char **why);
 
+/* Does chain (X509*, leaf first) verify to anchors at now for TLS server use
+ * (RFC 5280 path validation by OpenSSL; a chain that loops or leads to no
+ * anchor does not)? APR_SUCCESS, or APR_EINVAL with *why (in p) saying why
+ * not; APR_ENOMEM. The issuing child proves this before it stages a chain,
+ * activation again (acme_cert_verify_issued). */
+apr_status_t acme_chain_verify(apr_pool_t *p, const apr_array_header_t *chain,
+                               X509_STORE *anchors, apr_time_t now, const char **why);
+
 /* Everything activation demands of an issued chain (X509*, leaf first) for a
  * key root generated: the leaf carries key's public key; key is of key_type
  * (RSA >= 2048 bits, EC P-256/P-384: acme_key_type_of); the leaf's names are

@@ -58,6 +58,12 @@ apr_status_t acme_driver_create(acme_driver_t **driver_out, apr_pool_t *p, const
     return APR_SUCCESS;
 }
 
+void acme_driver_verify_chains(acme_driver_t *driver, const apr_array_header_t *trusted_roots)
+{
+    driver->verify_chains = 1;
+    driver->trusted_roots = trusted_roots;
+}
+
 /* Ends the job: answers withdrawn, lock released, key freed. */
 static void job_end(acme_driver_t *driver, acme_record_t *rec)
 {

@@ -118,6 +118,12 @@ typedef struct acme_driver_t acme_driver_t;
 apr_status_t acme_driver_create(acme_driver_t **driver, apr_pool_t *p, const acme_ctx_t *ctx,
                                 acme_store_t *store, const acme_challenge_sink_t *sink,
                                 const char *user_agent);
+/* Makes the driver verify every chain the CA sends, before staging it, to
+ * the anchors activation uses: the system's store, these PEM files
+ * (AcmeTrustedRootsFile; const char*, may be NULL; must outlive the driver)
+ * and the domain's ca_file. Without this call (acmectl) only activation
+ * verifies. Anchors this process cannot read leave the check to activation. */
+void acme_driver_verify_chains(acme_driver_t *driver, const apr_array_header_t *trusted_roots);
 /* Advances every due domain (acme_domain_t*) as far as it can without waiting.
  * *next_run: earliest time any domain needs attention again. *staged: number of
  * certificates newly staged by this call. Never blocks longer than one request's

@@ -115,6 +115,8 @@ struct acme_driver_t {
     volatile apr_uint32_t stop;     /* acme_driver_stop: set from another thread */
     apr_time_t swept_at;            /* last look for a dead writer's temp files */
     apr_array_header_t *dns_teardowns; /* acme_dns_hook_t*, still running (acme_dns01.c) */
+    int verify_chains;              /* acme_driver_verify_chains was called */
+    const apr_array_header_t *trusted_roots; /* its files (const char*), may be NULL */
 };
 
 /* Everything one step needs; p is cleared after the step. */
@@ -215,6 +217,14 @@ apr_status_t acme_job_save(acme_driver_t *driver, const acme_domain_t *domain,
 void acme_job_remove_files(acme_driver_t *driver, const char *name, apr_pool_t *ptemp);
 /* Withdraws every published answer of the job. */
 void acme_job_withdraw_all(acme_driver_t *driver, acme_job_t *job);
+
+/* Is the chain the CA sent (X509*, leaf first) for the key of the CSR root
+ * published, and does it verify to the trust anchors activation uses
+ * (acme_job_issued.c)? APR_SUCCESS, or APR_EINVAL with *why (in sc->p): the
+ * child refuses it before staging, so a bad chain costs an attempt (with
+ * backoff), never a staged entry root has to refuse. */
+apr_status_t acme_job_issued_fits(acme_step_ctx_t *sc, const apr_array_header_t *chain,
+                                  const char **why);
 
 /* The challenge type to answer (acme_job_choice.c). */
 /* The challenge authz is answered with: the first type of AcmeChallenges

@@ -712,6 +712,9 @@ static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
      * root at activation, which alone can see the key. */
     rv = acme_cert_check(sc->p, APR_ARRAY_IDX(chain, 0, X509 *), NULL, sc->domain->names,
                          acme_now(&sc->driver->ctx), &why);
+    if (rv == APR_SUCCESS) {
+        rv = acme_job_issued_fits(sc, chain, &why);
+    }
     if (rv != APR_SUCCESS) {
         return step_failed(sc, rv, "the CA's certificate is not fit to serve: %s", why ? why : "?");
     }

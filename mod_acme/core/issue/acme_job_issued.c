@@ -1,0 +1,95 @@
+/* What the issuing child proves of a chain the CA sent before it stages it:
+ * the leaf carries the key of the CSR it finalized with (RFC 8555 §7.4: the
+ * CA issues for the CSR's key), and the chain verifies to the anchors
+ * activation uses. Root proves both again at activation; proving them here
+ * makes a bad chain a failed attempt with backoff instead of a staged entry
+ * root refuses, with a new order right after. */
+#include <apr_strings.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "acme_job_int.h"
+#include "acme_b64.h"
+#include "acme_certverify.h"
+#include "acme_custody.h"
+
+/* The public key of the CSR root published for this domain; NULL when there
+ * is none to compare with (root made a new one meanwhile): activation checks. */
+static EVP_PKEY *csr_key(acme_step_ctx_t *sc)
+{
+    const char *csr_b64, *key_id;
+    const unsigned char *der;
+    unsigned char *buf;
+    apr_size_t len;
+    X509_REQ *req;
+    EVP_PKEY *key = NULL;
+
+    if (acme_custody_csr(sc->driver->store, sc->p, sc->domain->name, sc->domain->names,
+                         sc->domain->key_type, &csr_b64, &key_id) != APR_SUCCESS
+        || acme_b64url_decode(sc->p, csr_b64, &buf, &len) != APR_SUCCESS) {
+        return NULL;
+    }
+    der = buf;
+    if ((req = d2i_X509_REQ(NULL, &der, (long)len)) != NULL) {
+        key = X509_REQ_get_pubkey(req);
+        X509_REQ_free(req);
+    }
+    ERR_clear_error();
+    return key;
+}
+
+static apr_status_t key_fits(acme_step_ctx_t *sc, X509 *leaf, const char **why)
+{
+    EVP_PKEY *key = csr_key(sc);
+    int same;
+
+    if (!key) {
+        return APR_SUCCESS;
+    }
+    same = EVP_PKEY_eq(X509_get0_pubkey(leaf), key) == 1;
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    if (!same) {
+        *why = "the certificate is for another key than the CSR's (the CA must certify the "
+               "key of the CSR, RFC 8555 section 7.4)";
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t chain_fits(acme_step_ctx_t *sc, const apr_array_header_t *chain,
+                               const char **why)
+{
+    apr_array_header_t *files = apr_array_make(sc->p, 4, sizeof(const char *));
+    X509_STORE *anchors = NULL;
+    const char *unreadable = NULL;
+
+    if (!sc->driver->verify_chains) {
+        return APR_SUCCESS;
+    }
+    if (sc->driver->trusted_roots) {
+        apr_array_cat(files, sc->driver->trusted_roots);
+    }
+    if (sc->domain->ca_file) {
+        APR_ARRAY_PUSH(files, const char *) = sc->domain->ca_file;
+    }
+    if (acme_trust_anchors(sc->p, 1, files, &anchors, &unreadable) != APR_SUCCESS) {
+        acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME00481: %s: trust anchors unreadable "
+                 "here (%s); activation verifies the chain", sc->domain->name,
+                 unreadable ? unreadable : "?");
+        return APR_SUCCESS;
+    }
+    return acme_chain_verify(sc->p, chain, anchors, acme_now(&sc->driver->ctx), why);
+}
+
+apr_status_t acme_job_issued_fits(acme_step_ctx_t *sc, const apr_array_header_t *chain,
+                                  const char **why)
+{
+    apr_status_t rv;
+
+    *why = NULL;
+    if ((rv = key_fits(sc, APR_ARRAY_IDX(chain, 0, X509 *), why)) != APR_SUCCESS) {
+        return rv;
+    }
+    return chain_fits(sc, chain, why);
+}
