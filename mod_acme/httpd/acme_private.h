@@ -26,6 +26,7 @@ void acme_activation_register_hooks(apr_pool_t *p); /* acme_activation.c: activa
 void acme_status_register_hooks(apr_pool_t *p);    /* acme_status.c: acme-status handler */
 void acme_notify_register_hooks(apr_pool_t *p);    /* acme_notify.c: AcmeNotifyCmd */
 void acme_https_register_hooks(apr_pool_t *p);     /* acme_https.c: AcmeRequireHttps */
+void acme_metrics_register_hooks(apr_pool_t *p);   /* acme_metrics.c: acme-metrics, server-status */
 
 /* acme_certs.c: the first SSL vhost, in configuration order, that serves a
  * managed certificate covering host (a name or IP, lowercase) in this

@@ -1,8 +1,12 @@
 /* The "acme-status" handler: what every managed domain looks like now, as
- * HTML for people and JSON for scripts. Built from the configuration, the
- * driver's status/<name>.json and the live certificate. It never shows keys,
- * account URLs or file paths. */
+ * HTML for people (acme_status_html.c) and JSON for scripts (schema:
+ * docs/status-schema.json, versioned by "schema"). Built from the
+ * configuration, the driver's status/<name>.json and the live certificate.
+ * It never shows keys, account URLs or file paths. .../acme-status/NAME
+ * shows one certificate with its ARI window and archived versions. */
 #include <string.h>
+#include <unistd.h>
+#include <limits.h>
 #include <apr_strings.h>
 #include <httpd.h>
 #include <http_config.h>
@@ -17,8 +21,13 @@
 #include "acme_store_account.h"
 #include "acme_store_paths.h"
 #include "acme_status_record.h"
+#include "acme_status.h"
 
 #define ACME_STATUS_HANDLER "acme-status"
+/* Fewer days than this left counts as expiring soon, whatever the windows. */
+#define EXPIRING_SOON_DAYS  7
+/* Versions the detail page lists, newest first. */
+#define HISTORY_MAX         10
 
 /* NULL, or text that is not UTF-8, becomes null. */
 static json_t *string_or_null(const char *s)
@@ -186,6 +195,73 @@ static json_t *warning_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain
     return out;
 }
 
+/* One line on what to change, from the CA's problem type (RFC 8555 §6.7). */
+static const char *error_advice(const acme_status_error_t *error)
+{
+    static const struct { const char *type, *advice; } advice[] = {
+        { "connection", "The CA could not connect to this server: make port 80 (http-01) or 443 "
+          "(tls-alpn-01) reachable from the internet for every name, and check their DNS." },
+        { "dns", "The CA could not resolve a name: check the A/AAAA records of every name "
+          "(or the TXT records your AcmeDnsCmd sets)." },
+        { "unauthorized", "The CA saw a wrong answer: point every name's DNS at this server and "
+          "let no proxy or redirect take /.well-known/acme-challenge/." },
+        { "incorrectResponse", "The CA saw a wrong answer: point every name's DNS at this "
+          "server and let no proxy or redirect take /.well-known/acme-challenge/." },
+        { "tls", "TLS to this server failed during validation: check the https listener and "
+          "that no other server answers for these names on port 443." },
+        { "caa", "A CAA record forbids this CA: add it to the CAA records of the names." },
+        { "rejectedIdentifier", "The CA will not issue for one of the names: remove it from "
+          "AcmeDomain." },
+        { "rateLimited", "The CA's rate limit was reached: nothing to change, mod_acme waits and "
+          "retries; avoid changing the names meanwhile." },
+        { "externalAccountRequired", "The CA requires External Account Binding: set AcmeEAB "
+          "with the key id and MAC key from your CA account." },
+        { "userActionRequired", "The CA asks you to act (e.g. new terms): follow the "
+          "instructions in its message." },
+        { "badNonce", "A passing CA hiccup: nothing to change, the next attempt retries." },
+        { "serverInternal", "The CA had an internal problem: nothing to change, the next "
+          "attempt retries." },
+    };
+    const char *type = error->type;
+    size_t i;
+
+    if (!type) {
+        return "mod_acme could not talk to the CA: check outbound HTTPS, AcmeCA and "
+               "AcmeCACertificateFile; the error log has the details (ACME tags).";
+    }
+    if (!strncmp(type, "urn:ietf:params:acme:error:", 27)) {
+        type += 27;
+    }
+    for (i = 0; i < sizeof(advice) / sizeof(advice[0]); i++) {
+        if (!strcmp(type, advice[i].type)) {
+            return advice[i].advice;
+        }
+    }
+    return "Read the CA's message above; mod_acme retries by itself at the next attempt.";
+}
+
+/* days_left, failing, expiring_soon and advice: what people look at first. */
+static void domain_assessment(json_t *json, const acme_cert_info_t *live,
+                              const acme_status_record_t *status)
+{
+    const char *state = json_string_value(json_object_get(json, "state"));
+    int failing = state && (!strcmp(state, "error")
+                            || (status && status->error && status->attempts > 0));
+    apr_time_t left = live ? live->not_after - apr_time_now() : 0;
+    apr_int64_t days = live ? (apr_int64_t)(left / apr_time_from_sec(86400)) : 0;
+
+    if (live && left < 0 && left % apr_time_from_sec(86400)) {
+        --days;                       /* floor: an expired certificate has negative days */
+    }
+    json_object_set_new(json, "days_left", live ? json_integer(days) : json_null());
+    json_object_set_new(json, "failing", json_boolean(failing));
+    json_object_set_new(json, "expiring_soon", json_boolean(
+                        live && (days < EXPIRING_SOON_DAYS
+                                 || json_is_object(json_object_get(json, "warning")))));
+    json_object_set_new(json, "advice", failing && status && status->error
+                        ? json_string(error_advice(status->error)) : json_null());
+}
+
 static json_t *domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain)
 {
     acme_status_record_t *status = NULL;
@@ -198,7 +274,9 @@ static json_t *domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_
     }
     has_live = live_cert(rt, p, domain->name, &info);
     if (has_live) {
-        cert = json_pack("{s:s, s:o, s:o}", "not_after", acme_time_rfc3339(p, info.not_after),
+        cert = json_pack("{s:s, s:s, s:o, s:o}",
+                         "not_before", acme_time_rfc3339(p, info.not_before),
+                         "not_after", acme_time_rfc3339(p, info.not_after),
                          "issuer", string_or_null(info.issuer),
                          "serial", string_or_null(info.serial));
     }
@@ -221,24 +299,132 @@ static json_t *domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_
     json_object_set_new(json, "requests", int_or_null(status ? status->requests : -1));
     json_object_set_new(json, "notice", string_or_null(status ? status->notice : NULL));
     json_object_set_new(json, "activity", string_or_null(status ? status->activity : NULL));
+    domain_assessment(json, has_live ? &info : NULL, status);
     return json;
 }
 
-static json_t *status_json(request_rec *r)
+/* Archived versions of name, newest first (at most HISTORY_MAX): version
+ * id, when issued, and whether it is the live one. meta.json is written by
+ * root at activation; only its issued_at is shown (no paths, no CA secrets). */
+static json_t *history_json(acme_runtime_t *rt, apr_pool_t *p, const char *name)
+{
+    apr_array_header_t *versions = NULL;
+    json_t *out = json_array();
+    char live[PATH_MAX];
+    const char *live_version = NULL;
+    ssize_t n;
+    int i;
+
+    n = readlink(acme_store_path(rt->store, p, acme_store_rel_live(p, name)), live,
+                 sizeof(live) - 1);
+    if (n > 0) {
+        live[n] = '\0';
+        live_version = strrchr(live, '/') ? strrchr(live, '/') + 1 : live;
+    }
+    if (acme_store_list(rt->store, p, acme_store_rel_archive(p, name), &versions)
+        != APR_SUCCESS) {
+        return out;
+    }
+    for (i = versions->nelts - 1; i >= 0 && json_array_size(out) < HISTORY_MAX; i--) {
+        const char *version = APR_ARRAY_IDX(versions, i, const char *);
+        json_t *meta = NULL, *issued = NULL;
+
+        if (acme_store_read_json(rt->store, p, acme_store_rel_version_file(
+                                 p, name, version, ACME_STORE_META_FILE), &meta) == APR_SUCCESS) {
+            issued = json_object_get(meta, "issued_at");
+        }
+        json_array_append_new(out, json_pack("{s:s, s:o, s:b}", "version", version,
+                                             "issued_at", json_is_string(issued)
+                                             ? json_string(json_string_value(issued))
+                                             : json_null(),
+                                             "live", live_version
+                                             && !strcmp(live_version, version)));
+        if (meta) {
+            json_decref(meta);
+        }
+    }
+    return out;
+}
+
+static void summary_count(json_t *summary, const char *key)
+{
+    json_object_set_new(summary, key, json_integer(
+                        json_integer_value(json_object_get(summary, key)) + 1));
+}
+
+/* Counts for the summary line; every certificate is in total and in exactly
+ * one of valid, renewing, failing, missing; expiring_soon overlaps them. */
+static json_t *summary_json(json_t *domains)
+{
+    json_t *summary = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "total", 0, "valid", 0,
+                                "renewing", 0, "failing", 0, "missing", 0,
+                                "expiring_soon", 0);
+    size_t i;
+
+    for (i = 0; i < json_array_size(domains); i++) {
+        json_t *d = json_array_get(domains, i);
+        const char *state = json_string_value(json_object_get(d, "state"));
+
+        summary_count(summary, "total");
+        if (json_is_true(json_object_get(d, "failing"))) {
+            summary_count(summary, "failing");
+        }
+        else if (state && (!strcmp(state, "renewing") || !strcmp(state, "staged"))) {
+            summary_count(summary, "renewing");
+        }
+        else if (json_is_object(json_object_get(d, "cert"))) {
+            summary_count(summary, "valid");
+        }
+        else {
+            summary_count(summary, "missing");
+        }
+        if (json_is_true(json_object_get(d, "expiring_soon"))) {
+            summary_count(summary, "expiring_soon");
+        }
+    }
+    return summary;
+}
+
+/* Does domain answer to key: its store name or one of its names? */
+static int domain_named(const acme_domain_t *domain, const char *key)
+{
+    int i;
+
+    if (!strcmp(domain->name, key)) {
+        return 1;
+    }
+    for (i = 0; i < domain->names->nelts; i++) {
+        if (!strcasecmp(APR_ARRAY_IDX(domain->names, i, const char *), key)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+json_t *acme_status_document(request_rec *r, const char *only)
 {
     acme_runtime_t *rt = acme_runtime_get(r->server);
     json_t *doc, *domains = json_array();
     int i;
 
     for (i = 0; rt && rt->store && rt->domains && i < rt->domains->nelts; ++i) {
-        json_t *domain = domain_json(rt, r->pool,
-                                     APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *));
+        const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
+        json_t *domain;
 
-        if (domain) {
+        if (only && !domain_named(d, only)) {
+            continue;
+        }
+        if ((domain = domain_json(rt, r->pool, d)) != NULL) {
+            if (only) {
+                json_object_set_new(domain, "history", history_json(rt, r->pool, d->name));
+            }
             json_array_append_new(domains, domain);
         }
     }
-    doc = json_pack("{s:s, s:o}", "version", ACME_VERSION, "domains", domains);
+    doc = json_pack("{s:i, s:s, s:s, s:o, s:o}", "schema", ACME_STATUS_SCHEMA,
+                    "version", ACME_VERSION,
+                    "generated_at", acme_time_rfc3339(r->pool, apr_time_now()),
+                    "summary", summary_json(domains), "domains", domains);
     if (doc) {
         acme_json_pool_owned(r->pool, doc);
     }
@@ -280,123 +466,29 @@ static int send_json(request_rec *r, json_t *doc)
     return OK;
 }
 
-/* A string member as escaped HTML, "-" when absent. */
-static const char *html_member(apr_pool_t *p, json_t *object, const char *key)
+/* The last path segment when it names a managed certificate (store name or
+ * one of its names): the detail page; else NULL, the overview. The handler
+ * is mapped by <Location>, whose path it cannot see, hence by name. */
+static const char *detail_name(request_rec *r)
 {
-    json_t *value = json_is_object(object) ? json_object_get(object, key) : NULL;
+    acme_runtime_t *rt = acme_runtime_get(r->server);
+    const char *slash = r->uri ? strrchr(r->uri, '/') : NULL;
+    int i;
 
-    if (json_is_string(value)) {
-        return ap_escape_html2(p, json_string_value(value), 0);
+    if (!slash || !slash[1] || !rt || !rt->domains) {
+        return NULL;
     }
-    if (json_is_integer(value)) {
-        return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)json_integer_value(value));
-    }
-    return "-";
-}
-
-static const char *html_names(apr_pool_t *p, json_t *names)
-{
-    const char *out = "";
-    size_t i;
-
-    for (i = 0; i < json_array_size(names); ++i) {
-        const char *name = json_string_value(json_array_get(names, i));
-
-        out = apr_pstrcat(p, out, i ? ", " : "", ap_escape_html2(p, name ? name : "", 0), NULL);
-    }
-    return out;
-}
-
-static const char *html_error(apr_pool_t *p, json_t *error)
-{
-    if (!json_is_object(error)) {
-        return "-";
-    }
-    return apr_pstrcat(p, html_member(p, error, "at"), ": ", html_member(p, error, "type"),
-                       " &mdash; ", html_member(p, error, "detail"), NULL);
-}
-
-static void html_row(request_rec *r, json_t *domain)
-{
-    json_t *cert = json_object_get(domain, "cert");
-    int warned = json_is_object(json_object_get(domain, "warning"));
-
-    ap_rprintf(r, "<tr%s><td>%s</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td><td>%s</td>"
-               "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
-               "</tr>\n",
-               warned ? " class=\"warned\"" : "",
-               html_member(r->pool, domain, "name"),
-               html_names(r->pool, json_object_get(domain, "names")),
-               html_member(r->pool, domain, "key_type"),
-               html_member(r->pool, domain, "state"), html_member(r->pool, domain, "state"),
-               html_member(r->pool, cert, "not_after"), html_member(r->pool, cert, "issuer"),
-               html_member(r->pool, cert, "serial"), html_member(r->pool, domain, "ca"),
-               html_member(r->pool, domain, "step"), html_member(r->pool, domain, "attempts"),
-               html_member(r->pool, domain, "next_action"),
-               html_error(r->pool, json_object_get(domain, "error")));
-}
-
-/* Expiry warnings and notices above the table, where nobody misses them. */
-static void html_warnings(request_rec *r, json_t *domains)
-{
-    size_t i;
-
-    for (i = 0; i < json_array_size(domains); ++i) {
-        json_t *domain = json_array_get(domains, i);
-        json_t *warning = json_object_get(domain, "warning");
-
-        if (json_is_string(json_object_get(domain, "notice"))) {
-            ap_rprintf(r, "<p class=\"notice\">Notice: %s: %s</p>\n",
-                       html_member(r->pool, domain, "name"),
-                       html_member(r->pool, domain, "notice"));
+    for (i = 0; i < rt->domains->nelts; i++) {
+        if (domain_named(APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *), slash + 1)) {
+            return slash + 1;
         }
-        if (json_is_string(json_object_get(domain, "activity"))) {
-            ap_rprintf(r, "<p class=\"notice\">In progress: %s: %s</p>\n",
-                       html_member(r->pool, domain, "name"),
-                       html_member(r->pool, domain, "activity"));
-        }
-        if (!json_is_object(warning)) {
-            continue;
-        }
-        ap_rprintf(r, "<p class=\"warning\"><strong>Warning: %s expires %s.</strong> %s</p>\n",
-                   html_member(r->pool, domain, "name"),
-                   html_member(r->pool, warning, "expires_at"),
-                   html_member(r->pool, warning, "message"));
     }
-}
-
-static int send_html(request_rec *r, json_t *doc)
-{
-    json_t *domains = json_object_get(doc, "domains");
-    size_t i;
-
-    ap_set_content_type(r, "text/html; charset=utf-8");
-    if (r->header_only) {
-        return OK;
-    }
-    ap_rputs(DOCTYPE_HTML_4_01 "<html><head><title>mod_acme status</title>\n"
-             "<style>table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px;"
-             "text-align:left}.valid{color:#060}.error{color:#a00}.warned{background:#fee}"
-             ".warning{background:#fee;border:2px solid #a00;color:#a00;padding:8px}"
-             "</style></head><body>\n", r);
-    ap_rprintf(r, "<h1>mod_acme %s</h1>\n", ap_escape_html2(r->pool, ACME_VERSION, 0));
-    if (json_array_size(domains) == 0) {
-        ap_rputs("<p>No AcmeDomain is configured.</p>\n</body></html>\n", r);
-        return OK;
-    }
-    html_warnings(r, domains);
-    ap_rputs("<table>\n<tr><th>Domain</th><th>Names</th><th>Key</th><th>State</th>"
-             "<th>Valid until</th><th>Issuer</th><th>Serial</th><th>CA</th><th>Step</th>"
-             "<th>Attempts</th><th>Next action</th><th>Last error</th></tr>\n", r);
-    for (i = 0; i < json_array_size(domains); ++i) {
-        html_row(r, json_array_get(domains, i));
-    }
-    ap_rputs("</table>\n</body></html>\n", r);
-    return OK;
+    return NULL;
 }
 
 static int acme_status_handler(request_rec *r)
 {
+    const char *only;
     json_t *doc;
 
     if (!r->handler || strcmp(r->handler, ACME_STATUS_HANDLER)) {
@@ -406,14 +498,15 @@ static int acme_status_handler(request_rec *r)
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
     }
-    doc = status_json(r);
+    only = detail_name(r);
+    doc = acme_status_document(r, only);
     if (!doc) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ACME00716: cannot build the status document");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     apr_table_mergen(r->headers_out, "Vary", "Accept");
-    return wants_json(r) ? send_json(r, doc) : send_html(r, doc);
+    return wants_json(r) ? send_json(r, doc) : acme_status_send_html(r, doc, only != NULL);
 }
 
 void acme_status_register_hooks(apr_pool_t *p)

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Writes docs/troubleshooting.md: every ACMEnnnnn message of level warning
+and above (and every configtest error) found in mod_acme's sources, what it
+means and what to do. Run after adding or changing such a message:
+    python3 build/logtags-doc.py"""
+import glob
+import os
+import re
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+LEVELS = {"APLOG_EMERG": "emerg", "APLOG_ALERT": "alert", "APLOG_CRIT": "crit",
+          "APLOG_ERR": "error", "APLOG_WARNING": "warn", "ACME_LOG_ERR": "error",
+          "ACME_LOG_WARN": "warn"}
+CONFIG_FILES = ("acme_config.c", "acme_conf_parse.c", "acme_check.c", "acme_config_dns.c",
+                "acme_rootprog.c")
+# What to do, where the message itself does not say it after a ';'.
+ADVICE = {
+    "00200": "libcurl could not start: reinstall libcurl4 (Debian) and restart Apache.",
+    "00201": "Out of memory or a broken libcurl: restart Apache; check memory limits.",
+    "00213": "The store could not be written: check free disk space and the store's permissions.",
+    "00302": "Nothing is lost, the old certificate serves. Check disk space and the store's "
+             "permissions; the staged certificate is tried again at the next restart.",
+    "00303": "The AcmeNotifyCmd event is lost; check disk space and the store's permissions.",
+    "00407": "A new certificate is ordered by itself; if it happens again, run "
+             "'acmectl check' to see what is wrong in the store.",
+    "00408": "The status page may be out of date; check disk space and the store's permissions.",
+    "00412": "Nothing to do unless it repeats: then check that AcmeCA still names the CA "
+             "the account was made at.",
+    "00424": "Read the message: it names the renewal-information problem.",
+    "00427": "The AcmeNotifyCmd event is lost; check disk space and the store's permissions.",
+    "00428": "The AcmeNotifyCmd event is lost; check disk space and the store's permissions.",
+    "00618": "Find out why the program was killed (memory limits, OOM killer).",
+    "00623": "Check the store's permissions; remove the file by hand if it stays.",
+    "00624": "Something other than mod_acme wrote into the store's events/ directory: find "
+             "out what, and remove the file.",
+    "00627": "Check the program: it should exit with status 0.",
+    "00633": "Set AcmeTrustedRootsFile to the CA's issuing root, or fix the file it names.",
+    "00636": "Check that the store's keys/ directory is root's, mode 0700, and the disk has space.",
+    "00638": "Fix AcmeStoreDir as the message says.",
+    "00706": "An internal error: restart Apache and report it if it repeats.",
+    "00707": "Check the messages above it; restart Apache once the cause is fixed.",
+    "00709": "Nothing to do unless it repeats; the messages above say what failed.",
+    "00714": "Check that mod_watchdog is loaded and restart Apache.",
+    "00716": "Out of memory: restart Apache; report it if it repeats.",
+    "00718": "Nothing to do: the certificate goes live a little later.",
+    "00731": "Out of memory: restart Apache; report it if it repeats.",
+    "00503": "Add 'AcmeChallenges dns-01' and 'AcmeDnsCmd /path/to/hook' for the wildcard name.",
+    "00517": "Use one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096.",
+    "00532": "Write 'AcmeAgreeToTerms on' at server level.",
+    "00301": "The old certificate keeps serving; a new one is ordered. The message says why the "
+             "staged one was refused (e.g. a chain to an untrusted root: AcmeTrustedRootsFile).",
+    "00402": "Open the status page: its card shows the CA's error and one line of advice (port "
+             "80/443 not reachable, DNS not pointing here, a CAA record, a rate limit). mod_acme "
+             "retries by itself at the time given.",
+    "00604": "The old certificate keeps serving and a new one is ordered; the message says why "
+             "the new one was refused.",
+    "00630": "The message says why the program could not run; fix AcmeNotifyCmd.",
+    "00634": "Make the store's keys/ directory root's, mode 0700.",
+    "00637": "Nothing is lost; run 'acmectl check' to see what is wrong with the live files.",
+    "00725": "Raise the shared memory limits, or use http-01 (AcmeChallenges http-01).",
+    "00900": "Remove the _acme-challenge TXT record by hand if your hook did not.",
+    "00410": "Check disk space and the store's permissions; an interrupted order starts over "
+             "after a restart.",
+    "00422": "Check disk space and the store's permissions.",
+    "00426": "Nothing to do: the CA's renewal information is optional; mod_acme renews by "
+             "AcmeRenewWindow meanwhile.",
+    "00431": "Remove AcmeProfile, or use a CA that offers the profile.",
+    "00434": "The account was deactivated (e.g. by 'acmectl account deactivate'); the message "
+             "says what mod_acme does next.",
+    "00610": "Nothing to do: a new certificate is ordered. 'acmectl check' shows what is wrong.",
+    "00619": "Look at the program's output above the message and fix the program.",
+    "00702": "Read the messages above it; a new certificate replaces the staged one.",
+    "00719": "Nothing to do: certificates go live up to ten seconds later.",
+    "00547": "Fix AcmeStoreDir as the message says.",
+    "00548": "Fix AcmeStoreDir as the message says.",
+    "00505": "Split the names over several AcmeDomain lines.",
+    "00535": "Name the program, e.g. 'AcmeNotifyCmd /usr/local/bin/acme-notify'.",
+    "00543": "Make the program and every directory on its way root's and writable by nobody else.",
+}
+
+
+def calls():
+    found = {}
+    for path in sorted(glob.glob(os.path.join(ROOT, "mod_acme", "**", "*.c"), recursive=True)):
+        base = os.path.basename(path)
+        text = open(path, encoding="utf-8").read()
+        for m in re.finditer(r'"ACME(\d{5}): ', text):
+            tag = m.group(1)
+            before = text[max(0, m.start() - 400):m.start()]
+            levels = re.findall(r"(APLOG_[A-Z]+\d?|ACME_LOG_[A-Z]+)", before)
+            level = LEVELS.get(levels[-1]) if levels else None
+            if base in CONFIG_FILES and (not levels or "return" in before[-120:]):
+                level = "configtest"
+            if not level:
+                continue
+            literal = re.match(r'"((?:[^"\\]|\\.)*)"(?:\s*"((?:[^"\\]|\\.)*)")*',
+                               text[m.start():])
+            message = re.sub(r'"\s*\n\s*"', "", text[m.start():m.start() + 1200])
+            message = re.match(r'"((?:[^"\\]|\\.)*)"', message).group(1) if literal else ""
+            message = message.replace('\\"', '"').replace("%%", "%")
+            message = re.sub(r"%(?:\.\*)?[-0-9]*(?:l|ll|z)?[sdiuxp]|%\" APR_[A-Z0-9_]+ \"", "…",
+                             message)
+            found.setdefault(tag, (level, base, message))
+    return found
+
+
+def advice(tag, message):
+    if tag in ADVICE:
+        return ADVICE[tag]
+    head, sep, fix = message.rpartition("; ")
+    if sep and fix and len(fix) > 12:
+        return fix[0].upper() + fix[1:]
+    return "Read the message: it names what failed; the messages around it say why."
+
+
+def main():
+    found = calls()
+    groups = [("Configuration errors (apachectl configtest)", ("configtest",)),
+              ("Errors and worse: something does not work", ("emerg", "alert", "crit", "error")),
+              ("Warnings: something may stop working", ("warn",))]
+    out = ["# Troubleshooting by log tag", "",
+           "Every message of mod_acme starts with its tag `ACMEnnnnn`. This page lists every tag",
+           "logged at level `warn` or above, and every configtest error: what the message says",
+           "(`…` marks a value filled in) and what to do. Messages at `notice` and below are",
+           "informational. Find a tag in the error log with `grep -o 'ACME[0-9]*' error.log | sort | uniq -c`.",
+           "For the status of every certificate see the `acme-status` page or `acmectl list`.", "",
+           "Generated from the sources by `build/logtags-doc.py`.", ""]
+    for title, levels in groups:
+        out += ["## " + title, ""]
+        for tag in sorted(t for t, v in found.items() if v[0] in levels):
+            level, base, message = found[tag]
+            out += ["### ACME%s" % tag, "",
+                    "Level `%s`, `%s`." % (level, base), "",
+                    "> %s" % message.replace("<", "&lt;"), "",
+                    "What to do: %s" % advice(tag, message).replace("<", "&lt;"), ""]
+    with open(os.path.join(ROOT, "docs", "troubleshooting.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(out))
+    print("docs/troubleshooting.md: %d tags" % len(found))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+/* The status document the acme-status page, the acme-metrics handler and
+ * the server-status section share. */
+#ifndef ACME_STATUS_H
+#define ACME_STATUS_H
+#include <httpd.h>
+#include <jansson.h>
+
+/* Version of the JSON document's layout (docs/status-schema.json): raised
+ * when a member changes meaning or goes away; new members keep it. */
+#define ACME_STATUS_SCHEMA 1
+
+/* acme_status.c: {"schema", "version", "generated_at", "summary", "domains"}
+ * of the request's generation; only != NULL keeps the certificate(s) named so
+ * (store name or one of its names) and adds their "history". Owned by
+ * r->pool (released with it); NULL only when Jansson cannot allocate. */
+json_t *acme_status_document(request_rec *r, const char *only);
+
+/* acme_status_html.c: the page for people; detail: one certificate in full.
+ * Returns OK. */
+int acme_status_send_html(request_rec *r, json_t *doc, int detail);
+#endif

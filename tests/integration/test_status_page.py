@@ -1,0 +1,243 @@
+"""The acme-status page as people see it, in a real browser (headless
+Chromium): valid and failing certificates, at 390 px (a phone) and 1400 px,
+nothing overflowing, every certificate's state, days left and error visible
+text; its JSON against docs/status-schema.json; the detail page."""
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import jsonschema
+import pytest
+import requests
+
+from harness import parse_time, ssl_vhost, wait_for
+
+ISSUE_TIMEOUT = 60
+SCHEMA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                      "status-schema.json")
+CHROMIUM = shutil.which("chromium")
+
+# Appended to a saved copy of the page (the page itself has no script): it
+# measures what the browser laid out and writes the result into the DOM,
+# which --dump-dom prints.
+PROBE = """
+<script>
+(function () {
+  var vw = document.documentElement.clientWidth, wide = [];
+  document.querySelectorAll('body *').forEach(function (el) {
+    var r = el.getBoundingClientRect();
+    if (r.width > 0 && r.right > vw + 1) { wide.push(el.tagName + '.' + el.className + ':' + Math.round(r.right)); }
+  });
+  var cards = [];
+  document.querySelectorAll('.card').forEach(function (c) { cards.push(c.innerText); });
+  var out = document.createElement('pre');
+  out.id = 'probe-result';
+  out.textContent = JSON.stringify({viewport: vw, scrollWidth: document.documentElement.scrollWidth,
+                                    wide: wide.slice(0, 20), cards: cards,
+                                    summary: (document.getElementById('summary') || {}).innerText});
+  document.body.appendChild(out);
+})();
+</script>
+"""
+
+
+def chromium(args, workdir, timeout=90):
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+           "--no-first-run", "--hide-scrollbars", "--disable-extensions",
+           "--user-data-dir=%s" % os.path.join(workdir, "chromium-profile")] + args
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return p
+
+
+def probe(html, width, workdir):
+    page = os.path.join(workdir, "probe-%d.html" % width)
+    with open(page, "w") as f:
+        f.write(html.replace("</body>", PROBE + "</body>"))
+    p = chromium(["--window-size=%d,1200" % width, "--virtual-time-budget=3000",
+                  "--dump-dom", "file://" + page], workdir)
+    m = re.search(r'<pre id="probe-result">(.*?)</pre>', p.stdout, re.S)
+    assert m, "no probe result from chromium (rc %d): %s" % (p.returncode, p.stderr[-2000:])
+    text = m.group(1).replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">") \
+                     .replace("&amp;", "&")
+    return json.loads(text)
+
+
+def screenshot(url, width, workdir):
+    path = os.path.join(workdir, "status-%d.png" % width)
+    p = chromium(["--window-size=%d,900" % width, "--screenshot=%s" % path, url], workdir)
+    assert os.path.getsize(path) > 1000 if os.path.exists(path) else False, \
+        "no screenshot at %d px (rc %d): %s" % (width, p.returncode, p.stderr[-2000:])
+    return path
+
+
+def add_a(challtestsrv, host, address):
+    """Points host at address in Pebble's DNS (pebble-challtestsrv)."""
+    r = requests.post("http://127.0.0.1:%d/add-a" % challtestsrv.mgmt_port,
+                      json={"host": host, "addresses": [address]}, timeout=5)
+    assert r.status_code == 200, (r.status_code, r.text)
+
+
+@pytest.fixture
+def three(httpd, unique, challtestsrv):
+    """Two valid certificates (one with a very long name) and a failing one
+    (its name resolves where nothing listens: the CA cannot connect)."""
+    good = unique("good")
+    long_name = "a-rather-long-label-that-must-wrap-on-a-phone-screen-0123456789." + unique("l")
+    bad = unique("bad")
+    add_a(challtestsrv, bad, "127.0.0.2")
+    httpd.write_config(vhosts=ssl_vhost(good, ["www." + good]) + ssl_vhost(long_name)
+                       + ssl_vhost(bad),
+                       extra_global="LoadModule status_module /usr/lib/apache2/modules/mod_status.so",
+                       plain_vhost_extra="<Location /metrics>\n    SetHandler acme-metrics\n"
+                                         "</Location>\n<Location /server-status>\n"
+                                         "    SetHandler server-status\n</Location>")
+    httpd.start()
+    httpd.wait_for_pebble_cert(good, ISSUE_TIMEOUT)
+    httpd.wait_for_pebble_cert(long_name, ISSUE_TIMEOUT)
+
+    def failed():
+        d = httpd.domain_status(bad)
+        return d if d.get("failing") and d.get("error") else None
+    wait_for(failed, ISSUE_TIMEOUT, interval=0.5, what="%s to fail" % bad)
+    httpd.names = {"good": good, "long": long_name, "bad": bad}
+    return httpd
+
+
+METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*)\})? '
+                    r'(-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?|NaN|[+-]Inf)$')
+
+
+def parse_prometheus(text):
+    """Strict parser of the text exposition format 0.0.4: every family has
+    one HELP and one TYPE before its samples, families are not interleaved,
+    no series twice. Returns {family: {labels tuple: value}}."""
+    assert text.endswith("\n"), "no final newline"
+    families, types, helps, order = {}, {}, {}, []
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.startswith("# HELP "):
+            name, _, help_text = line[7:].partition(" ")
+            assert METRIC_NAME.match(name) and help_text and name not in helps, (n, line)
+            helps[name] = help_text
+            continue
+        if line.startswith("# TYPE "):
+            name, _, kind = line[7:].partition(" ")
+            assert kind in ("counter", "gauge", "histogram", "summary", "untyped"), (n, line)
+            assert name in helps and name not in types, (n, line)
+            types[name] = kind
+            assert not order or order[-1] != name
+            order.append(name)
+            families[name] = {}
+            continue
+        assert not line.startswith("#") and line.strip(), (n, line)
+        m = SAMPLE.match(line)
+        assert m, "line %d is not a sample: %r" % (n, line)
+        name = m.group(1)
+        assert name in types and order[-1] == name, "sample of undeclared family: %r" % line
+        labels = tuple(sorted(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"',
+                                         m.group(3) or "")))
+        assert labels not in families[name], "duplicate series: %r" % line
+        families[name][labels] = float(m.group(4))
+    return families
+
+
+def get(httpd, path, accept=None):
+    status, headers, body = httpd.http_request(path, headers={"Accept": accept} if accept else None)
+    assert status == 200, (path, status, body[:300])
+    return headers, body.decode("utf-8")
+
+
+def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three):
+    with open(SCHEMA) as f:
+        schema = json.load(f)
+    _, text = get(three, "/acme-status?format=json")
+    doc = json.loads(text)
+    jsonschema.validate(doc, schema)
+    assert doc["schema"] == 1
+    assert doc["summary"] == {"total": 3, "valid": 2, "renewing": 0, "failing": 1, "missing": 0,
+                              "expiring_soon": 0}, doc["summary"]
+    by_name = {d["name"]: d for d in doc["domains"]}
+    good = by_name[three.names["good"]]
+    assert good["state"] == "valid" and good["days_left"] >= 1 and not good["failing"], good
+    bad = by_name[three.names["bad"]]
+    assert bad["failing"] and bad["attempts"] >= 1 and bad["advice"], bad
+    assert bad["error"]["type"].endswith(":connection"), bad["error"]
+    assert "port 80" in bad["advice"], bad["advice"]
+    # detail, by Accept this time, with the versions
+    _, text = get(three, "/acme-status/" + three.names["good"], accept="application/json")
+    detail = json.loads(text)
+    jsonschema.validate(detail, schema)
+    assert [d["name"] for d in detail["domains"]] == [three.names["good"]]
+    history = detail["domains"][0]["history"]
+    assert len(history) == 1 and history[0]["live"] and history[0]["issued_at"], history
+    # never key material, account URLs or file paths, in any form
+    for path in ("/acme-status", "/acme-status?format=json", "/acme-status/" + three.names["bad"]):
+        _, body = get(three, path)
+        assert "PRIVATE KEY" not in body and "BEGIN" not in body, path
+        assert three.store not in body and three.serverroot not in body, path
+        assert "/my-account/" not in body, path
+    # Prometheus metrics: strict format, one series per certificate
+    headers, text = get(three, "/metrics")
+    assert headers["Content-Type"].startswith("text/plain; version=0.0.4"), headers
+    metrics = parse_prometheus(text)
+    good_labels = (("key_type", "ec-p256"), ("name", three.names["good"]))
+    bad_labels = (("key_type", "ec-p256"), ("name", three.names["bad"]))
+    expiry = metrics["acme_certificate_expiry_timestamp_seconds"]
+    assert abs(expiry[good_labels] - parse_time(good["cert"]["not_after"]).timestamp()) < 1
+    assert bad_labels not in expiry, expiry
+    assert good_labels in metrics["acme_certificate_issued_timestamp_seconds"]
+    assert good_labels in metrics["acme_certificate_renewal_window_start_timestamp_seconds"]
+    state = metrics["acme_certificate_state"]
+    assert state[good_labels + (("state", "valid"),)] == 1
+    assert state[good_labels + (("state", "error"),)] == 0
+    assert metrics["acme_certificate_consecutive_failures"][bad_labels] >= 1
+    assert metrics["acme_certificates"][(("class", "failing"),)] == 1
+    assert metrics["acme_certificates"][(("class", "total"),)] == 3
+    # server-status: a mod_acme section, HTML and ?auto
+    _, auto = get(three, "/server-status?auto")
+    fields = dict(line.split(": ", 1) for line in auto.splitlines() if ": " in line)
+    assert fields.get("AcmeCertificates") == "3" and fields["AcmeCertificatesFailing"] == "1", auto
+    assert fields["AcmeCertificatesValid"] == "2", auto
+    _, page = get(three, "/server-status")
+    assert "mod_acme certificates" in page and three.names["good"] in page, page[-2000:]
+    # the detail page for people, and the overview's link to it
+    _, html = get(three, "/acme-status/" + three.names["good"])
+    assert "Versions" in html and "live" in html and three.names["good"] in html
+    assert three.names["bad"] not in html
+    _, overview = get(three, "/acme-status")
+    assert 'href="acme-status/%s"' % three.names["good"] in overview
+
+
+def test_status_page_in_a_browser_at_390_and_1400_px(three, tmp_path):
+    if not CHROMIUM:
+        pytest.fail("chromium is not installed (build/deps.sh installs it)")
+    workdir = str(tmp_path)
+    headers, html = get(three, "/acme-status", accept="text/html")
+    assert headers.get("Content-Type", "").startswith("text/html"), headers
+    assert '<meta name="viewport"' in html and "<script" not in html.lower()
+    # self-contained: no external stylesheet, script, image or font
+    assert not re.search(r'<(link|img|script|iframe)\b', html, re.I), html[:500]
+    assert "url(" not in html
+    with open(os.path.join(workdir, "status.html"), "w") as f:
+        f.write(html)
+    url = "http://127.0.0.1:%d/acme-status" % three.http_port
+    for width in (390, 1400):
+        shot = screenshot(url, width, workdir)
+        result = probe(html, width, workdir)
+        assert result["scrollWidth"] <= result["viewport"], \
+            "page wider than %d px: %s" % (width, result)
+        assert not result["wide"], "elements overflow at %d px: %s" % (width, result["wide"])
+        assert result["summary"] == ("3 certificates: 2 valid, 0 renewing, 1 failing, "
+                                     "0 expiring soon"), result["summary"]
+        cards = {three.names[k]: next((c for c in result["cards"] if three.names[k] in c), None)
+                 for k in ("good", "long", "bad")}
+        for key in ("good", "long"):
+            text = cards[three.names[key]]
+            assert text and "Valid" in text and re.search(r"\d+ days? left", text), (key, text)
+            assert "Issuer" in text and "Pebble" in text and "ec-p256" in text, text
+        bad = cards[three.names["bad"]]
+        assert bad and "Failing" in bad and "CA error (connection)" in bad, bad
+        assert "attempt" in bad and "What to do:" in bad, bad
+        print("screenshot %s" % shot)
