@@ -55,7 +55,7 @@ for f in /usr/lib/apache2/modules/mod_acme.so /etc/apache2/mods-available/acme.l
          /usr/share/doc/libapache2-mod-acme/copyright; do
     grep -qx "$f" "$out/contents.txt" || { echo "missing in package: $f"; cat "$out/contents.txt"; exit 1; }
 done
-if grep -v '^[[:space:]]*#' "$postinst" | grep -Eq 'a2enmod|apache2_invoke|enmod'; then
+if grep -v '^[[:space:]]*#' "$postinst" | grep -Eq '(^|[;&|(]) *(a2enmod|apache2_invoke|apache2_switch_mpm)'; then
     echo "postinst enables the module:"; cat "$postinst"; exit 1
 fi
 "$root/usr/bin/acmectl" --version

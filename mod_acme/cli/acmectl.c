@@ -17,17 +17,58 @@
 typedef struct acmectl_command_t {
     const char *name;
     int (*run)(acmectl_t *ctl, int argc, const char *const *argv);
+    const char *help;            /* "acmectl COMMAND --help" */
 } acmectl_command_t;
 
 static const acmectl_command_t commands[] = {
-    { "list", acmectl_cmd_list },
-    { "show", acmectl_cmd_show },
-    { "check", acmectl_cmd_check },
-    { "renew", acmectl_cmd_renew },
-    { "revoke", acmectl_cmd_revoke },
-    { "account", acmectl_cmd_account },
-    { NULL, NULL }
+    { "list", acmectl_cmd_list,
+      "Usage: acmectl [--store DIR] [--json] list\n"
+      "One line per managed certificate: state, names, expiry, issuer, next action and\n"
+      "last error. Exit status: 0, 1 when the store cannot be read.\n" },
+    { "show", acmectl_cmd_show,
+      "Usage: acmectl [--store DIR] [--json] show NAME\n"
+      "Everything the store knows about the certificate NAME (its store name).\n"
+      "Exit status: 0, 1 when NAME is not managed, 2 without NAME.\n" },
+    { "check", acmectl_cmd_check,
+      "Usage: acmectl [--store DIR] [--json] check\n"
+      "Store consistency: leftover temp files, live links, keys matching their\n"
+      "certificates, key file permissions. Exit status: 0 all good, 1 problems found.\n" },
+    { "renew", acmectl_cmd_renew,
+      "Usage: acmectl [--store DIR] [--json] renew NAME\n"
+      "Asks the server for a new certificate of NAME now (jobs/NAME.renew); the live one\n"
+      "serves until the server activates the new one. Exit status: 0, 1, 2 without NAME.\n" },
+    { "revoke", acmectl_cmd_revoke,
+      "Usage: acmectl [--store DIR] [--json] revoke NAME [--reason R]\n"
+      "Revokes the live certificate of NAME at its CA (RFC 8555 section 7.6); the server\n"
+      "orders a new one at its next check. R: unspecified, keyCompromise, superseded,\n"
+      "cessationOfOperation, affiliationChanged. Exit status: 0, 1 CA or store error, 2 usage.\n" },
+    { "account", acmectl_cmd_account,
+      "Usage: acmectl [--store DIR] [--json] account show [--ca URL]\n"
+      "       acmectl [--store DIR] [--json] account rollover [--ca URL]\n"
+      "       acmectl [--store DIR] [--json] account deactivate --confirm [--ca URL]\n"
+      "show: CA, account URL, key type and key thumbprint. rollover: a new EC P-256\n"
+      "account key at the CA and in the store (RFC 8555 section 7.3.5). deactivate: ends\n"
+      "the account at the CA for good (section 7.3.6); certificates stay valid, but no\n"
+      "order, renewal or revocation can use the account again. --ca chooses among\n"
+      "accounts at several CAs. Exit status: 0, 1 CA or store error, 2 usage (also\n"
+      "deactivate without --confirm).\n" },
+    { NULL, NULL, NULL }
 };
+
+/* "acmectl COMMAND ... --help": that command's usage, nothing else done. */
+static int command_help(acmectl_t *ctl, const acmectl_command_t *cmd, int argc,
+                        const char *const *argv)
+{
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(cmd->help, ctl->out);
+            return 1;
+        }
+    }
+    return 0;
+}
 
 static void usage(FILE *f)
 {
@@ -51,6 +92,10 @@ static void usage(FILE *f)
         "              the account: CA, account URL, key type, key thumbprint\n"
         "  account rollover [--ca URL]\n"
         "              replace the account key (new EC P-256 key) at the CA and in the store\n"
+        "  account deactivate --confirm [--ca URL]\n"
+        "              end the account at the CA for good (RFC 8555 section 7.3.6)\n"
+        "\n"
+        "acmectl COMMAND --help describes one command.\n"
         "\n"
         "Options:\n"
         "  --store DIR  the state directory (AcmeStoreDir) [%s]\n"
@@ -126,6 +171,9 @@ static int run(acmectl_t *ctl, int argc, const char *const *argv)
         acmectl_error(ctl, "unknown command '%s'", argv[i]);
         usage(stderr);
         return ACMECTL_USAGE;
+    }
+    if (command_help(ctl, cmd, argc - i, argv + i)) {
+        return ACMECTL_OK;
     }
     /* Never create a store where none is. */
     rv = acme_store_open(&ctl->store, ctl->pool, ctl->store_dir, 0);

@@ -497,15 +497,50 @@ static int account_rollover(acmectl_t *ctl, apr_pool_t *p, account_t *a)
     return rollover_done(ctl, p, a, old_tp, new_key, 0);
 }
 
+/* RFC 8555 §7.3.6. The store keeps the key: the CA refuses it from now on,
+ * which the module reports (ACME00434) until the account files are removed. */
+static int account_deactivate(acmectl_t *ctl, apr_pool_t *p, account_t *a)
+{
+    acme_client_t *client;
+    acme_problem_t prob;
+    const char *kid;
+
+    acme_problem_clear(&prob);
+    if (client_for(ctl, p, a->ca_url, a->ca_file, &client) != ACMECTL_OK) {
+        return ACMECTL_FAIL;
+    }
+    if (select_account(client, p, a->key, a->kid, &kid, &prob) != APR_SUCCESS) {
+        return failed(ctl, apr_psprintf(p, "account at %s", a->ca_url), &prob);
+    }
+    if (acme_account_deactivate(client, p, &prob) != APR_SUCCESS) {
+        return failed(ctl, "deactivation refused", &prob);
+    }
+    if (ctl->json) {
+        json_t *obj = json_pack("{s:s, s:s, s:s}", "ca", a->ca_url, "url", kid,
+                                "status", "deactivated");
+        acmectl_print_json(ctl, obj);
+        json_decref(obj);
+    }
+    else {
+        acmectl_printf(ctl, "%s: account deactivated at %s; remove %s to let the server create "
+                       "a new one\n", kid, a->ca_url,
+                       acme_store_path(ctl->store, p, acme_store_account_path(p, a->ca_url, "")));
+    }
+    return ACMECTL_OK;
+}
+
 int acmectl_cmd_account(acmectl_t *ctl, int argc, const char *const *argv)
 {
     apr_pool_t *p = ctl->pool;
     const char *action = NULL, *ca = NULL, *value;
     account_t a;
-    int i, rc, missing = 0;
+    int i, rc, missing = 0, confirm = 0;
 
     for (i = 1; i < argc; ++i) {
-        if ((value = take_option(argc, argv, &i, "--ca", &missing)) != NULL && *value) {
+        if (!strcmp(argv[i], "--confirm")) {
+            confirm = 1;
+        }
+        else if ((value = take_option(argc, argv, &i, "--ca", &missing)) != NULL && *value) {
             ca = value;
         }
         else if (missing || value || argv[i][0] == '-' || action) {
@@ -516,13 +551,22 @@ int acmectl_cmd_account(acmectl_t *ctl, int argc, const char *const *argv)
             action = argv[i];
         }
     }
-    if (!action || (strcmp(action, "show") && strcmp(action, "rollover"))) {
-        acmectl_error(ctl, "usage: acmectl account show|rollover [--ca URL]");
+    if (!action || (strcmp(action, "show") && strcmp(action, "rollover")
+                    && strcmp(action, "deactivate"))) {
+        acmectl_error(ctl, "usage: acmectl account show|rollover|deactivate [--ca URL]");
+        return ACMECTL_USAGE;
+    }
+    if (!strcmp(action, "deactivate") && !confirm) {
+        acmectl_error(ctl, "deactivating an account cannot be undone: the CA will refuse every "
+                      "later request of it; add --confirm to do it");
         return ACMECTL_USAGE;
     }
     memset(&a, 0, sizeof(a));
     if ((rc = account_pick(ctl, p, ca, &a)) != ACMECTL_OK) {
         return rc;
+    }
+    if (!strcmp(action, "deactivate")) {
+        return account_deactivate(ctl, p, &a);
     }
     return strcmp(action, "show") ? account_rollover(ctl, p, &a) : account_show(ctl, p, &a);
 }

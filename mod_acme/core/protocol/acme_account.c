@@ -193,4 +193,40 @@ apr_status_t acme_account_key_change(acme_client_t *client, apr_pool_t *p, EVP_P
     return acme_client_account(client, p, new_key, kid, NULL, 0, &kid_out, prob);
 }
 
+apr_status_t acme_account_deactivate(acme_client_t *client, apr_pool_t *p,
+                                     acme_problem_t *prob)
+{
+    EVP_PKEY *key;
+    const char *kid;
+    acme_http_response_t *resp;
+    json_t *payload, *body;
+    apr_status_t rv;
+    int deactivated;
+
+    acme_problem_clear(prob);
+    acme_client_account_get(client, &key, &kid);
+    if (!key || !kid) {
+        return acme_problem_set(prob, p, APR_EINVAL, NULL, "no ACME account selected");
+    }
+    payload = json_pack("{s:s}", "status", "deactivated");
+    rv = acme_client_post(client, p, kid, payload, ACME_MAX_JSON_BODY, &resp, prob);
+    json_decref(payload);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    body = resp->status == 200 ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
+    deactivated = body && json_is_string(json_object_get(body, "status"))
+                  && !strcmp(json_string_value(json_object_get(body, "status")), "deactivated");
+    if (body) {
+        json_decref(body);
+    }
+    if (!deactivated) {
+        rv = acme_problem_set(prob, p, APR_EGENERAL, NULL, "POST %s: HTTP %d without status "
+                              "\"deactivated\"", kid, resp->status);
+        prob->http_status = resp->status;
+        return rv;
+    }
+    return APR_SUCCESS;
+}
+
 /* ---- renewal markers ---- */

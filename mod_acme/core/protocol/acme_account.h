@@ -27,4 +27,12 @@ apr_status_t acme_account_revoke(acme_client_t *client, apr_pool_t *p, X509 *cer
 apr_status_t acme_account_key_change(acme_client_t *client, apr_pool_t *p, EVP_PKEY *new_key,
                                      acme_problem_t *prob);
 
+/* Deactivates the client's account (RFC 8555 §7.3.6): POST {"status":
+ * "deactivated"} to its URL (select it first with acme_client_account).
+ * APR_SUCCESS when the CA answers 200 with status "deactivated"; APR_EINVAL
+ * without an account; APR_EGENERAL with the CA's problem (an account already
+ * deactivated: unauthorized) or an answer with another status. Permanent:
+ * the CA refuses every later request signed with the key. */
+apr_status_t acme_account_deactivate(acme_client_t *client, apr_pool_t *p,
+                                     acme_problem_t *prob);
 #endif
