@@ -272,10 +272,12 @@ static void store_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
         rv = acme_store_activate(rt->store, ptemp, &rt->ctx, d->name, d->names, d->key_type,
                                  domain_anchors(rt, ptemp, d), &why);
         if (rv == APR_SUCCESS) {
+            acme_metrics_count_activation(rt->base, 1);
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rt->base, "ACME00603: the new "
                          "certificate of %s is live", d->name);
         }
         else if (rv != APR_ENOENT) {
+            acme_metrics_count_activation(rt->base, 0);
             apr_finfo_t finfo;
             int has_live = apr_stat(&finfo, acme_store_live_cert_path(rt->store, ptemp, d->name),
                                     APR_FINFO_TYPE, ptemp) == APR_SUCCESS;

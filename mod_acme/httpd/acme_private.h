@@ -33,6 +33,9 @@ void acme_metrics_register_hooks(apr_pool_t *p);   /* acme_metrics.c: acme-metri
  * generation, or NULL when none does or every such vhost still answers with
  * the temporary certificate. Read-only after post_config; any thread. */
 server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host);
+/* acme_metrics.c: counts one activation (made_live) or refusal of a staged
+ * certificate for acme_activations_total. Parent only (post_config). */
+void acme_metrics_count_activation(server_rec *s, int made_live);
 
 /* Log sink for the core, writing to s's error log with the acme module index. */
 void acme_ctx_init(acme_ctx_t *ctx, server_rec *s);

@@ -195,6 +195,10 @@ def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three
     assert metrics["acme_certificate_consecutive_failures"][bad_labels] >= 1
     assert metrics["acme_certificates"][(("class", "failing"),)] == 1
     assert metrics["acme_certificates"][(("class", "total"),)] == 3
+    # two certificates were made live by the parent, none refused
+    activations = metrics["acme_activations_total"]
+    assert activations[(("outcome", "live"),)] == 2, activations
+    assert activations[(("outcome", "refused"),)] == 0, activations
     # server-status: a mod_acme section, HTML and ?auto
     _, auto = get(three, "/server-status?auto")
     fields = dict(line.split(": ", 1) for line in auto.splitlines() if ": " in line)
