@@ -39,6 +39,7 @@ typedef struct domain_view_t {
     int revoked;                     /* the live certificate was revoked (acmectl revoke) */
     int renew_requested;             /* jobs/<name>.renew or revoked: a new one is due */
     const char *state, *step, *next_action, *last_error;
+    const char *activity;            /* what a running job waits for (a record to set...) */
 } domain_view_t;
 
 static const char *json_str(json_t *obj, const char *key)
@@ -144,6 +145,7 @@ static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
     }
     v->state = acme_status_state_name(v->status->state);
     v->step = v->status->step;
+    v->activity = v->status->activity;
     v->next_action = v->status->next_action ? acme_time_rfc3339(p, v->status->next_action)
                                             : NULL;
     err = v->status->error;
@@ -248,6 +250,7 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
     set_opt_str(obj, "ca", v->ca);
     set_opt_str(obj, "next_action", v->next_action);
     set_opt_str(obj, "last_error", v->last_error);
+    set_opt_str(obj, "activity", v->activity);
     json_object_set_new(obj, "staged", json_boolean(v->staged));
     if (v->has_live) {
         cert = json_object();
@@ -389,6 +392,7 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     show_line(ctl, "CA:", v->ca);
     show_line(ctl, "next action:", next_action_of(v));
     show_line(ctl, "last error:", v->last_error);
+    show_line(ctl, "waiting for:", v->activity);
     if (v->has_live) {
         show_line(ctl, "certificate:", v->live.serial);
         show_line(ctl, "  subject:", v->live.subject);

@@ -40,18 +40,36 @@ what a public source documents:
   profile (https://letsencrypt.org/docs/profiles/, "Identifier Types: DNS, IP"
   for shortlived only; letsencrypt.org/2025/07/01 first IP certificate).
 
+- dns_persist = {"issuer": "<issuer domain name>", "dns_port": N, "mgmt_port": M}:
+  the proxy is the CA for dns-persist-01, as draft-ietf-acme-dns-persist-01
+  (IETF ACME WG; https://datatracker.ietf.org/doc/draft-ietf-acme-dns-persist/)
+  defines it and Pebble 2.4 does not: authorizations offer it in place of
+  dns-01 (§3.1: "issuer-domain-names", no token, same URL); when the client
+  responds, the proxy looks up the TXT records at _validation-persist.NAME at
+  pebble-challtestsrv's DNS (port N) and accepts one whose issue-value
+  (RFC 8659 §4.2) names the issuer, has accounturi = the account URL of the
+  request's JWS "kid", policy=wildcard for a wildcard and no past
+  persistUntil (§4.1, §4.2). Accepted: it publishes the dns-01 answer at
+  challtestsrv (management port M) and forwards, so Pebble marks the
+  authorization valid; refused: it forwards without, Pebble marks it invalid,
+  and the proxy shows the draft's reason as the challenge's error.
+
 ChallengeFanout: a plain HTTP server on the port where Pebble validates
 http-01 that asks several httpd instances for the token and returns the first
 200, for tests with two servers sharing one store.
 """
 import base64
 import datetime
+import hashlib
 import http.client
 import http.server
 import json
+import os
 import re
+import socket
 import socketserver
 import ssl
+import struct
 import threading
 import time
 
@@ -69,6 +87,64 @@ def b64url_decode(text):
 
 def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwk_thumbprint(jwk):
+    """RFC 7638 thumbprint (SHA-256, base64url) of an EC or RSA JWK."""
+    members = ("crv", "kty", "x", "y") if jwk.get("kty") == "EC" else ("e", "kty", "n")
+    canon = json.dumps({k: jwk[k] for k in members}, separators=(",", ":"), sort_keys=True)
+    return b64url(hashlib.sha256(canon.encode()).digest())
+
+
+def parse_issue_value(text):
+    """RFC 8659 §4.2 issue-value: (issuer domain name, {lowercased tag: value})."""
+    parts = [p.strip() for p in text.split(";")]
+    params = {}
+    for part in parts[1:]:
+        if "=" in part:
+            tag, value = part.split("=", 1)
+            params[tag.strip().lower()] = value.strip()
+    return (parts[0] or None), params
+
+
+def dns_txt(server, name, timeout=2.0):
+    """The TXT strings of name at server (host, port), over UDP (RFC 1035)."""
+    qid = int.from_bytes(os.urandom(2), "big")
+    question = b"".join(bytes([len(l)]) + l.encode() for l in name.rstrip(".").split(".")) + \
+        b"\0" + struct.pack(">HH", 16, 1)
+    query = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0) + question
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(query, server)
+        msg, _ = sock.recvfrom(4096)
+    rid, _flags, qd, an = struct.unpack(">HHHH", msg[:8])
+    if rid != qid:
+        return []
+
+    def skip_name(pos):
+        while msg[pos]:
+            if msg[pos] & 0xC0 == 0xC0:
+                return pos + 2
+            pos += msg[pos] + 1
+        return pos + 1
+    pos = 12
+    for _ in range(qd):
+        pos = skip_name(pos) + 4
+    values = []
+    for _ in range(an):
+        pos = skip_name(pos)
+        rtype, _cls, _ttl, rdlen = struct.unpack(">HHIH", msg[pos:pos + 10])
+        pos += 10
+        rdata = msg[pos:pos + rdlen]
+        pos += rdlen
+        if rtype != 16:
+            continue
+        strings, i = [], 0
+        while i < len(rdata):
+            strings.append(rdata[i + 1:i + 1 + rdata[i]].decode(errors="replace"))
+            i += 1 + rdata[i]
+        values.append("".join(strings))
+    return values
 
 
 def ari_cert_id(cert):
@@ -172,6 +248,10 @@ class AcmeProxy:
         self.reuse_failed_authz = None
         self.ip_needs_profile = None
         self.tokens = []            # http-01 tokens seen in authorizations
+        self.dns_persist = None
+        self.persist_challenges = {}   # challenge URL -> (identifier, token, wildcard)
+        self.persist_results = []      # (identifier, accepted, reason) per validation
+        self.account_jwks = {}         # account URL -> JWK (from newAccount)
         self._server = None
         self._thread = None
 
@@ -279,6 +359,9 @@ class AcmeProxy:
             return
         try:
             own = self._own_answer(h.command, h.path, rec.payload)
+            if own is None and self.dns_persist and h.command == "POST" and \
+                    rec.payload == {} and self.origin + h.path in self.persist_challenges:
+                self._persist_validate(self.origin + h.path, body)
             if own is not None:
                 status, headers, out = own
             elif h.command == "GET" and h.path.startswith("/renewal-info/") and self.ari_enabled:
@@ -296,6 +379,10 @@ class AcmeProxy:
                 if h.path.startswith("/authZ/") and status == 200 and \
                         self.challenge_types is not None:
                     out = self._filter_challenges(out)
+                if self.dns_persist and h.path == "/sign-me-up" and status in (200, 201):
+                    self._remember_account(body, headers)
+                if self.dns_persist and h.path.startswith("/authZ/") and status == 200:
+                    out = self._persist_offer(out)
                 out, headers = self._rewrite(h.path, status, out, headers)
                 if h.path.startswith("/authZ/") and status == 200:
                     self._note_tokens(out)
@@ -435,6 +522,93 @@ class AcmeProxy:
         doc["challenges"] = [c for c in doc.get("challenges", [])
                              if c.get("type") in self.challenge_types]
         return json.dumps(doc, indent=2).encode()
+
+    # -- dns-persist-01 (draft-ietf-acme-dns-persist-01) --------------------
+    def _remember_account(self, body, headers):
+        try:
+            protected = json.loads(b64url_decode(json.loads(body)["protected"]))
+        except (ValueError, KeyError, TypeError):
+            return
+        location = dict((k.lower(), v) for k, v in headers).get("location")
+        if location and "jwk" in protected:
+            with self.lock:
+                self.account_jwks[location] = protected["jwk"]
+
+    def _persist_offer(self, out):
+        """dns-01 offered as dns-persist-01 (§3.1), with its failure reason."""
+        doc = json.loads(out)
+        ident = doc.get("identifier", {}).get("value", "")
+        chals = []
+        for c in doc.get("challenges", []):
+            if c.get("type") != "dns-01":
+                chals.append(c)
+                continue
+            with self.lock:
+                self.persist_challenges[c["url"]] = (ident, c.get("token"), bool(doc.get("wildcard")))
+                reason = self._persist_reason(c["url"])
+            p = {"type": "dns-persist-01", "url": c["url"], "status": c.get("status"),
+                 "issuer-domain-names": [self.dns_persist["issuer"]]}
+            for k in ("validated", "error"):
+                if k in c:
+                    p[k] = c[k]
+            if reason and "error" in p:
+                p["error"] = {"type": "urn:ietf:params:acme:error:unauthorized", "detail": reason,
+                              "status": 403}
+            chals.append(p)
+        doc["challenges"] = chals
+        return json.dumps(doc, indent=2).encode()
+
+    def _persist_reason(self, url):
+        for u, _ident, accepted, reason in reversed(self.persist_results):
+            if u == url:
+                return None if accepted else reason
+        return None
+
+    def _persist_validate(self, url, body):
+        ident, token, wildcard = self.persist_challenges[url]
+        try:
+            kid = json.loads(b64url_decode(json.loads(body)["protected"])).get("kid")
+        except (ValueError, KeyError, TypeError):
+            kid = None
+        name = "_validation-persist." + ident
+        records = dns_txt(("127.0.0.1", self.dns_persist["dns_port"]), name)
+        accepted, reason = False, "no TXT record at %s names issuer %s" % (
+            name, self.dns_persist["issuer"])
+        for text in records:
+            issuer, params = parse_issue_value(text)
+            if issuer is None or issuer.lower() != self.dns_persist["issuer"]:
+                continue
+            if params.get("accounturi") != kid:
+                reason = "the TXT record at %s has accounturi %s, not the account %s" % (
+                    name, params.get("accounturi"), kid)
+            elif wildcard and params.get("policy", "").lower() != "wildcard":
+                reason = "the TXT record at %s lacks policy=wildcard" % name
+            elif params.get("persistuntil", "").isdigit() and \
+                    int(params["persistuntil"]) < time.time():
+                reason = "the TXT record at %s is past its persistUntil" % name
+            else:
+                accepted, reason = True, None
+                break
+        jwk = self.account_jwks.get(kid)
+        if accepted and jwk and token:
+            key_authz = "%s.%s" % (token, jwk_thumbprint(jwk))
+            value = b64url(hashlib.sha256(key_authz.encode()).digest())
+            host = "_acme-challenge.%s." % ident
+            conn = http.client.HTTPConnection("127.0.0.1", self.dns_persist["mgmt_port"], timeout=5)
+            try:
+                conn.request("POST", "/set-txt", json.dumps({"host": host, "value": value}))
+                conn.getresponse().read()
+            finally:
+                conn.close()
+        elif accepted:
+            accepted, reason = False, "the proxy does not know the account %s" % kid
+        with self.lock:
+            self.persist_results.append((url, ident, accepted, reason))
+
+    def persist_validations(self):
+        """(identifier, accepted, reason) of every dns-persist-01 validation."""
+        with self.lock:
+            return [(i, a, r) for _u, i, a, r in self.persist_results]
 
     def _renewal_info(self, cert_id):
         with self.lock:

@@ -135,10 +135,14 @@ static void test_challenges(void **state)
     assert_string_equal(APR_ARRAY_IDX(types, 0, const char *), "tls-alpn-01");
     assert_string_equal(APR_ARRAY_IDX(types, 1, const char *), "http-01");
     assert_string_equal(APR_ARRAY_IDX(types, 2, const char *), "dns-01");
+    assert_null(acme_conf_add_challenge(p, &types, "DNS-PERSIST-01"));
+    assert_int_equal(types->nelts, 4);
+    assert_string_equal(APR_ARRAY_IDX(types, 3, const char *), "dns-persist-01");
     assert_string_equal(acme_conf_add_challenge(p, &types, "http-02"),
                         "ACME00516: AcmeChallenges 'http-02' is not a challenge type; use "
-                        "http-01, tls-alpn-01 or dns-01 (with AcmeDnsCmd)");
-    assert_int_equal(types->nelts, 3);
+                        "http-01, tls-alpn-01, dns-01 (with AcmeDnsCmd) or dns-persist-01 (a "
+                        "TXT record set once)");
+    assert_int_equal(types->nelts, 4);
 }
 
 static void test_key_types(void **state)

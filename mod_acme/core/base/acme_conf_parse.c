@@ -147,12 +147,17 @@ const char *acme_conf_add_challenge(apr_pool_t *p, apr_array_header_t **types, c
     const char *type;
     int i;
 
-    if (strcasecmp(arg, "http-01") && strcasecmp(arg, "tls-alpn-01") && strcasecmp(arg, "dns-01")) {
-        return apr_psprintf(p, "ACME00516: AcmeChallenges '%s' is not a challenge "
-                            "type; use http-01, tls-alpn-01 or dns-01 (with AcmeDnsCmd)", arg);
+    static const char *const known[] = { "http-01", "tls-alpn-01", "dns-01", "dns-persist-01",
+                                         NULL };
+
+    for (i = 0, type = NULL; known[i] && !type; i++) {
+        type = strcasecmp(arg, known[i]) ? NULL : known[i];
     }
-    type = !strcasecmp(arg, "dns-01") ? "dns-01"
-           : strcasecmp(arg, "http-01") ? "tls-alpn-01" : "http-01";
+    if (!type) {
+        return apr_psprintf(p, "ACME00516: AcmeChallenges '%s' is not a challenge "
+                            "type; use http-01, tls-alpn-01, dns-01 (with AcmeDnsCmd) or "
+                            "dns-persist-01 (a TXT record set once)", arg);
+    }
     if (!*types) {
         *types = apr_array_make(p, 2, sizeof(const char *));
     }

@@ -42,8 +42,8 @@ void acme_job_withdraw(acme_driver_t *driver, const acme_pending_t *pending)
 {
     const acme_challenge_sink_t *sink = &driver->sink;
 
-    if (!driver->has_sink) {
-        return;
+    if (!driver->has_sink || (pending->type && !strcmp(pending->type, "dns-persist-01"))) {
+        return;   /* dns-persist-01: the record stays, nothing was published */
     }
     if (pending->type && strcmp(pending->type, "tls-alpn-01") == 0) {
         if (sink->withdraw_tls_alpn) {

@@ -6,7 +6,8 @@
 
 #include "acme_job_int.h"
 
-static const char *const known_types[] = { "http-01", "tls-alpn-01", "dns-01", NULL };
+static const char *const known_types[] = { "http-01", "tls-alpn-01", "dns-01", "dns-persist-01",
+                                           NULL };
 
 /* The sink serves http-01, tls-alpn-01 when it has a place for challenge
  * certificates; dns-01 needs the domain's AcmeDnsCmd. */
@@ -15,6 +16,10 @@ static int can_answer(const acme_step_ctx_t *sc, const char *type)
     const acme_driver_t *driver = sc->driver;
 
     if (sc->domain->dns_cmd && strcmp(type, "dns-01") == 0) {
+        return 1;
+    }
+    /* a TXT record the administrator sets once (acme_dns_persist.c) */
+    if (strcmp(type, "dns-persist-01") == 0) {
         return 1;
     }
     if (!driver->has_sink) {
@@ -39,6 +44,9 @@ static const char *type_needs(const char *type)
     }
     if (strcmp(type, "dns-01") == 0) {
         return "dns-01 needs an AcmeDnsCmd hook";
+    }
+    if (strcmp(type, "dns-persist-01") == 0) {
+        return "dns-persist-01 needs a TXT record at _validation-persist.NAME, set once";
     }
     return NULL;
 }

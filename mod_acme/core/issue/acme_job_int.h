@@ -257,6 +257,16 @@ apr_status_t acme_job_publish_answer(acme_step_ctx_t *sc, const acme_authz_t *au
 /* Withdraws one published answer, whatever its type. */
 void acme_job_withdraw(acme_driver_t *driver, const acme_pending_t *pending);
 
+/* dns-persist-01 (acme_dns_persist.c, draft-ietf-acme-dns-persist-01). */
+/* Is a TXT record at _validation-persist.NAME visible (AcmeDnsResolver)
+ * that names one of the challenge's issuer domain names and this account
+ * (accounturi = the account URL; policy=wildcard for a wildcard name)?
+ * DONE when it is; WAIT while there is none, the record to set shown as the
+ * job's activity (status page, acmectl) and logged; FAILED when records are
+ * there but name another account or issuer (what to change in the error). */
+acme_outcome_e acme_dns_persist_check(acme_step_ctx_t *sc, const acme_authz_t *authz,
+                                      const acme_challenge_t *challenge);
+
 /* dns-01 (acme_dns01.c). */
 /* Runs the setup hooks and waits for the TXT records: DONE when every dns-01
  * answer of the order is visible (or none is needed), WAIT, or FAILED. */

@@ -371,12 +371,19 @@ static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
     if (!(challenge = acme_job_challenge_for(sc, authz))) {
         return acme_job_no_usable_challenge(sc, authz);
     }
-    if (!acme_token_is_valid(challenge->token)) {
+    if (strcmp(challenge->type, "dns-persist-01") == 0) {
+        acme_outcome_e visible = acme_dns_persist_check(sc, authz, challenge);
+        if (visible != ACME_OUTCOME_DONE) {
+            return visible;
+        }
+    }
+    else if (!acme_token_is_valid(challenge->token)) {
         return step_failed(sc, APR_EINVAL, "the CA sent a malformed challenge token for %s",
                            authz->identifier);
     }
-    key_authz = acme_key_authorization(sc->p, challenge->token, acme_client_thumbprint(sc->ca->client));
-    if ((rv = acme_job_publish_answer(sc, authz, challenge, key_authz))) {
+    else if ((key_authz = acme_key_authorization(sc->p, challenge->token,
+                                                 acme_client_thumbprint(sc->ca->client)))
+             && (rv = acme_job_publish_answer(sc, authz, challenge, key_authz))) {
         acme_problem_set(&sc->prob, sc->p, rv, NULL, "cannot publish the %s answer for %s",
                          challenge->type, authz->identifier);
         return ACME_OUTCOME_FAILED;
@@ -384,7 +391,7 @@ static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
     pending = apr_pcalloc(job->pool, sizeof(*pending));
     pending->authz_url = apr_pstrdup(job->pool, authz->url);
     pending->identifier = apr_pstrdup(job->pool, authz->identifier);
-    pending->token = apr_pstrdup(job->pool, challenge->token);
+    pending->token = challenge->token ? apr_pstrdup(job->pool, challenge->token) : NULL;
     pending->type = apr_pstrdup(job->pool, challenge->type);
     APR_ARRAY_PUSH(job->pending, acme_pending_t *) = pending;
     acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME00414: %s: answering %s for %s",

@@ -29,6 +29,9 @@ typedef struct acme_order_t {
 
 typedef struct acme_challenge_t {
     const char *type, *url, *token, *status;
+    /* dns-persist-01 (draft-ietf-acme-dns-persist-01 §3.1): the CA's issuer
+     * domain names, 1..10, lowercase; NULL for other types */
+    apr_array_header_t *issuers;
     apr_time_t validated;        /* when the CA validated (or failed) it, 0 = not said */
 } acme_challenge_t;
 

@@ -417,6 +417,39 @@ static apr_status_t parse_identifier(apr_pool_t *p, json_t *root, const char *wh
     return APR_SUCCESS;
 }
 
+/* dns-persist-01's "issuer-domain-names" (draft -01; "issuerDomainNames" in
+ * later drafts): 1..10 names of at most 253 octets, else the challenge is
+ * malformed and must be rejected (§3.1). */
+static apr_status_t parse_issuers(apr_pool_t *p, json_t *obj, const char *what,
+                                  acme_challenge_t *chal, acme_problem_t *prob)
+{
+    json_t *list = json_object_get(obj, "issuer-domain-names");
+    size_t i;
+
+    if (!list) {
+        list = json_object_get(obj, "issuerDomainNames");
+    }
+    if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > 10) {
+        return invalid(prob, p, what, "dns-persist-01 without 1 to 10 issuer domain names");
+    }
+    chal->issuers = apr_array_make(p, (int)json_array_size(list), sizeof(const char *));
+    for (i = 0; i < json_array_size(list); i++) {
+        const char *name = json_string_value(json_array_get(list, i));
+        char *lower, *c;
+
+        if (!name || !*name || strlen(name) > 253 || name[strlen(name) - 1] == '.') {
+            return invalid(prob, p, what, "a dns-persist-01 issuer domain name is not a "
+                           "domain name");
+        }
+        lower = apr_pstrdup(p, name);
+        for (c = lower; *c; c++) {
+            *c = (char)apr_tolower(*c);
+        }
+        APR_ARRAY_PUSH(chal->issuers, const char *) = lower;
+    }
+    return APR_SUCCESS;
+}
+
 static apr_status_t parse_challenge(apr_pool_t *p, json_t *obj, const char *base_url,
                                     acme_challenge_t **pchal, acme_problem_t *error,
                                     acme_problem_t *prob)
@@ -436,6 +469,9 @@ static apr_status_t parse_challenge(apr_pool_t *p, json_t *obj, const char *base
     }
     if (chal->token && !acme_token_is_valid(chal->token)) {
         return invalid(prob, p, what, "the token holds characters outside base64url");
+    }
+    if (!strcmp(chal->type, "dns-persist-01") && (rv = parse_issuers(p, obj, what, chal, prob))) {
+        return rv;
     }
     chal->validated = optional_time(obj, "validated");
     if (!error->status && (rv = embedded_error(p, obj, chal->url, what, error, prob))) {
@@ -466,7 +502,7 @@ static apr_status_t parse_challenges(apr_pool_t *p, json_t *root, const char *ba
         const char *type = json_is_object(obj)
                            ? json_string_value(json_object_get(obj, "type")) : NULL;
         apr_status_t rv;
-        int known = type && in_list(type, TOKEN_CHALLENGES);
+        int known = type && (in_list(type, TOKEN_CHALLENGES) || !strcmp(type, "dns-persist-01"));
 
         acme_problem_clear(&scratch);
         rv = parse_challenge(p, obj, base_url, &chal, &authz->error, known ? prob : &scratch);
