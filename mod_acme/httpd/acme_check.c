@@ -153,6 +153,7 @@ static acme_domain_t *domain_make(apr_pool_t *p, const acme_domain_decl_t *decl,
     d->dns_cmd = acme_conf_dns_cmd(s);
     d->dns_resolver = acme_conf_dns_resolver(s);
     d->profile = acme_conf_profile(s);
+    d->preferred_chain = acme_conf_preferred_chain(s);
     acme_conf_eab(s, &d->eab_kid, &d->eab_hmac);
     d->renew_window = acme_conf_renew_window(s);
     d->warn_window = acme_conf_warn_window(s);

@@ -29,6 +29,7 @@ struct acme_srv_conf_t {
     apr_array_header_t *challenges;   /* AcmeChallenges (server, vhost) */
     apr_array_header_t *key_types;    /* AcmeKeyType (server, vhost): acme_key_type_e */
     const char *profile;              /* AcmeProfile (server, vhost) */
+    const char *preferred_chain;      /* AcmePreferredChain (server, vhost) */
     acme_window_t renew_window;       /* AcmeRenewWindow (server, vhost) */
     acme_window_t warn_window;        /* AcmeWarnWindow (server, vhost) */
     apr_array_header_t *notify_cmd;   /* AcmeNotifyCmd (server): program, then its arguments */
@@ -99,6 +100,7 @@ void *acme_conf_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(challenges);
     MERGE_PTR(key_types);
     MERGE_PTR(profile);
+    MERGE_PTR(preferred_chain);
     MERGE_PTR(notify_cmd);
     MERGE_PTR(dns_cmd);
     MERGE_PTR(dns_resolver);
@@ -238,6 +240,11 @@ const apr_array_header_t *acme_conf_key_types(server_rec *s)
 const char *acme_conf_profile(server_rec *s)
 {
     return acme_conf_get(s)->profile;
+}
+
+const char *acme_conf_preferred_chain(server_rec *s)
+{
+    return acme_conf_get(s)->preferred_chain;
 }
 
 acme_window_t acme_conf_renew_window(server_rec *s)
@@ -557,6 +564,18 @@ static const char *set_activation(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+static const char *set_preferred_chain(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err;
+
+    (void)dc;
+    if ((err = not_in_dir(cmd)) || (err = acme_conf_check_preferred_chain(cmd->pool, arg))) {
+        return err;
+    }
+    cmd_conf(cmd)->preferred_chain = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
 static const char *set_profile(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err;
@@ -779,6 +798,9 @@ const command_rec acme_cmds[] = {
                   "auto: graceful restart when new certificates are ready; manual"),
     AP_INIT_TAKE1("AcmeProfile", set_profile, NULL, RSRC_CONF,
                   "ACME profile to order certificates with"),
+    AP_INIT_TAKE1("AcmePreferredChain", set_preferred_chain, NULL, RSRC_CONF,
+                  "issuer common name of the top certificate of the CA's alternate chain "
+                  "to use"),
     AP_INIT_TAKE1("AcmeRenewWindow", set_renew_window, NULL, RSRC_CONF,
                   "Renew when this much lifetime is left: N% or a duration (30d, 12h)"),
     AP_INIT_TAKE1("AcmeWarnWindow", set_warn_window, NULL, RSRC_CONF,

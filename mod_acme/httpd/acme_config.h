@@ -42,6 +42,8 @@ apr_array_header_t *acme_conf_default_challenges(server_rec *s);
 /* Every AcmeKeyType (acme_key_type_e), in order: one certificate each. [ec-p256] */
 const apr_array_header_t *acme_conf_key_types(server_rec *s);
 const char *acme_conf_profile(server_rec *s);
+/* AcmePreferredChain: issuer CN of the top certificate of the chain to use, or NULL. */
+const char *acme_conf_preferred_chain(server_rec *s);
 acme_window_t acme_conf_renew_window(server_rec *s);
 acme_window_t acme_conf_warn_window(server_rec *s);        /* [10%] */
 /* AcmeNotifyCmd as argv (const char*, absolute program path first), or NULL. */

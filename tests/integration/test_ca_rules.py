@@ -5,9 +5,15 @@ Let's Encrypt issues IP address certificates only under its "shortlived"
 profile: an order with an IP address and no AcmeProfile asks for it where the
 CA lists it, and where it does not, the error says what to set."""
 import json
+import re
+import subprocess
 
 import pytest
+import requests
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
+import harness
 from ari_proxy import AcmeProxy
 from harness import ssl_vhost, wait_for
 
@@ -87,3 +93,108 @@ def test_ip_address_under_a_profile_that_refuses_it_names_the_offered_ones(httpd
     detail = status_error(httpd, "127.0.0.1").get("detail", "")
     assert "under the profile tlsserver" in detail, detail
     assert "it offers: classic, shortlived, tlsserver" in detail, detail
+
+
+# --------------------------------------------------------------------------
+# RFC 8555 §7.4.2 alternate chains: Pebble with PEBBLE_ALTERNATE_ROOTS offers
+# one chain per root (Link rel="alternate"), as Let's Encrypt offered its
+# chain to ISRG Root X1 beside the one cross-signed by DST Root CA X3.
+
+ALT_ROOTS = 2
+
+
+@pytest.fixture(scope="module")
+def alt_pebble(workdir, challtestsrv):
+    try:
+        pb = harness.private_pebble(workdir, challtestsrv.dns_port, "altroots",
+                                    env={"PEBBLE_ALTERNATE_ROOTS": str(ALT_ROOTS)})
+    except harness.HarnessError as exc:
+        pytest.fail(str(exc))
+    cns = []
+    for i in range(ALT_ROOTS + 1):
+        r = requests.get("https://127.0.0.1:%d/roots/%d" % (pb.mgmt_port, i),
+                         verify=pb.ca.ca_pem, timeout=5)
+        r.raise_for_status()
+        root = x509.load_pem_x509_certificate(r.text.encode())
+        cns.append(root.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+        with open(harness.roots_bundle(), "a") as f:   # each chain must verify at activation
+            f.write(r.text if r.text.endswith("\n") else r.text + "\n")
+    assert len(set(cns)) == ALT_ROOTS + 1, cns
+    pb.root_cns = cns
+    yield pb
+    pb.stop()
+
+
+def served_chain(httpd, name):
+    out = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % httpd.https_port,
+                          "-servername", name, "-showcerts"], input=b"", capture_output=True,
+                         timeout=20).stdout
+    return [x509.load_pem_x509_certificate(m.group(0)) for m in harness.PEM_CERT.finditer(out)]
+
+
+def top_issuer_cn(chain):
+    return chain[-1].issuer.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+
+
+def alt_downloads(pebble):
+    return [l for l in pebble.log().splitlines() if re.search(r"\bPOST /certZ/\w+/\d+\b", l)]
+
+
+@pytest.mark.parametrize("pick", [1, 2])
+def test_preferred_chain_picks_the_alternate_issued_by_that_name(httpd_factory, alt_pebble,
+                                                                 unique, pick):
+    name = unique("altchain%d" % pick)
+    want = alt_pebble.root_cns[pick]
+    httpd = httpd_factory(pebble=alt_pebble)
+    httpd.write_config(vhosts=ssl_vhost(name, extra='AcmePreferredChain "%s"' % want))
+    httpd.start()
+
+    def served():
+        chain = served_chain(httpd, name)
+        return chain if chain and name in harness.cert_names(chain[0]) else None
+    try:
+        chain = wait_for(served, ISSUE_TIMEOUT, what="a certificate for %s" % name)
+    except TimeoutError as exc:
+        raise AssertionError("%s\n%s" % (exc, httpd.diagnostics())) from None
+    assert len(chain) >= 2 and top_issuer_cn(chain) == want, \
+        (want, [harness.cert_summary(c) for c in chain])
+    # the alternate chain verifies to its own root (the leaf is the same)
+    assert chain[0].issuer == chain[1].subject, [harness.cert_summary(c) for c in chain]
+    lines = [l for l in httpd.error_log_text().splitlines() if "ACME00482" in l]
+    assert lines and want in lines[0], lines
+    assert not httpd.domain_status(name).get("notice"), httpd.domain_status(name)
+
+
+def test_preferred_chain_nobody_offers_keeps_the_default_with_a_notice(httpd_factory,
+                                                                     alt_pebble, unique):
+    name = unique("nochain")
+    httpd = httpd_factory(pebble=alt_pebble)
+    httpd.write_config(vhosts=ssl_vhost(name, extra='AcmePreferredChain "No Such Root CA"'))
+    httpd.start()
+    httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+    assert top_issuer_cn(served_chain(httpd, name)) == alt_pebble.root_cns[0]
+    notice = wait_for(lambda: httpd.domain_status(name).get("notice"), 10, what="the notice")
+    assert 'AcmePreferredChain "No Such Root CA" matches none' in notice, notice
+    for cn in alt_pebble.root_cns:
+        assert cn in notice, (cn, notice)
+    assert "ACME00483" in httpd.error_log_text()
+
+
+def test_without_preferred_chain_the_default_chain_and_no_alternate_is_fetched(
+        httpd_factory, alt_pebble, unique):
+    name = unique("defchain")
+    before = len(alt_downloads(alt_pebble))
+    httpd = httpd_factory(pebble=alt_pebble)
+    httpd.write_config(vhosts=ssl_vhost(name))
+    httpd.start()
+    httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+    assert top_issuer_cn(served_chain(httpd, name)) == alt_pebble.root_cns[0]
+    assert len(alt_downloads(alt_pebble)) == before, alt_downloads(alt_pebble)[before:]
+
+
+@pytest.mark.parametrize("value, why", [('"Root\tCA"', "no control characters"),
+                                        ('"%s"' % ("x" * 65), "1 to 64 characters")])
+def test_configtest_rejects_a_bad_preferred_chain(httpd, value, why):
+    httpd.write_config(vhosts=ssl_vhost("badchain.test", extra="AcmePreferredChain %s" % value))
+    rc, out = httpd.configtest()
+    assert rc != 0 and "ACME00552" in out and why in out, out

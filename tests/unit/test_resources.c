@@ -538,6 +538,59 @@ static void test_retry_after(void **state)
     assert_int_equal(acme_http_parse_retry_after("99999999999999999999999", now), 0);
 }
 
+static acme_http_response_t *with_links(apr_pool_t *p, const char *const *values)
+{
+    acme_http_response_t *resp = apr_pcalloc(p, sizeof(*resp));
+
+    resp->headers = apr_table_make(p, 4);
+    apr_table_set(resp->headers, "Content-Type", "application/pem-certificate-chain");
+    for (; *values; values++) apr_table_add(resp->headers, "Link", *values);
+    return resp;
+}
+
+#define LINK_AT(a, i) APR_ARRAY_IDX((a), (i), const char *)
+
+/* RFC 8288 §3 link-values as CAs send them (Boulder: one header per link;
+ * others: several in one header, quoted or bare rel, extra parameters). */
+static void test_links(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char *const boulder[] = {
+        "<https://ca.example/acme/issuer-cert>;rel=\"up\"",
+        "<https://ca.example/acme/cert/ab/1>;rel=\"alternate\"",
+        "<https://ca.example/acme/cert/ab/2>; rel=\"alternate\"", NULL };
+    static const char *const joined[] = {
+        "<https://ca.example/a/1>; rel=alternate, <https://ca.example/up>; rel=\"up\", "
+        "<https://ca.example/a/2>; title=\"x, y; z\"; rel=\"index alternate\"", NULL };
+    static const char *const hostile[] = {
+        "<https://ca.example/ok>; rel=\"ALTERNATE\"",
+        "<relative/path>; rel=\"alternate\"",
+        "<javascript:alert(1)>; rel=\"alternate\"",
+        "<https://ca.example/no-rel>; title=\"alternate\"",
+        "<https://ca.example/unterminated; rel=\"alternate\"",
+        "<https://ca.example/badq>; rel=\"alternate", "garbage", "", NULL };
+    apr_array_header_t *l;
+
+    l = acme_http_links(p, with_links(p, boulder), "alternate", 8);
+    assert_int_equal(l->nelts, 2);
+    assert_string_equal(LINK_AT(l, 0), "https://ca.example/acme/cert/ab/1");
+    assert_string_equal(LINK_AT(l, 1), "https://ca.example/acme/cert/ab/2");
+    l = acme_http_links(p, with_links(p, boulder), "up", 8);
+    assert_int_equal(l->nelts, 1);
+    assert_string_equal(LINK_AT(l, 0), "https://ca.example/acme/issuer-cert");
+    assert_int_equal(acme_http_links(p, with_links(p, boulder), "alternate", 1)->nelts, 1);
+
+    l = acme_http_links(p, with_links(p, joined), "alternate", 8);
+    assert_int_equal(l->nelts, 2);
+    assert_string_equal(LINK_AT(l, 0), "https://ca.example/a/1");
+    assert_string_equal(LINK_AT(l, 1), "https://ca.example/a/2");
+
+    l = acme_http_links(p, with_links(p, hostile), "alternate", 8);
+    assert_int_equal(l->nelts, 1);
+    assert_string_equal(LINK_AT(l, 0), "https://ca.example/ok");
+    assert_int_equal(acme_http_links(p, NULL, "alternate", 8)->nelts, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -562,6 +615,7 @@ int main(void)
         UNIT_TEST(test_problem_subproblems),
         UNIT_TEST(test_problem_not_json),
         UNIT_TEST(test_retry_after),
+        UNIT_TEST(test_links),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,7 @@
 #define WINDOW_MAX_SECONDS (3650L * 24 * 3600)
 #define EAB_KID_MAX        256
 #define PROFILE_MAX        64
+#define PREFERRED_CHAIN_MAX 64   /* an X.520 commonName is at most 64 characters */
 #define CA_FILE_PEEK       (64 * 1024)
 
 int acme_conf_parse_window(const char *arg, acme_window_t *w)
@@ -218,6 +219,24 @@ const char *acme_conf_check_profile(apr_pool_t *p, const char *arg)
     if (!*arg || *c || strlen(arg) > PROFILE_MAX) {
         return apr_psprintf(p, "ACME00519: AcmeProfile '%s' is not a profile name; "
                             "use a name the CA lists in its directory, e.g. 'shortlived'", arg);
+    }
+    return NULL;
+}
+
+const char *acme_conf_check_preferred_chain(apr_pool_t *p, const char *arg)
+{
+    const unsigned char *c;
+
+    for (c = (const unsigned char *)arg; *c; c++) {
+        if (*c < 0x20 || *c == 0x7f) {
+            break;
+        }
+    }
+    if (!*arg || *c || strlen(arg) > PREFERRED_CHAIN_MAX) {
+        return apr_psprintf(p, "ACME00552: AcmePreferredChain needs the common name of the "
+                            "issuer of the chain's top certificate (1 to %d characters, no "
+                            "control characters), e.g. AcmePreferredChain \"ISRG Root X1\"",
+                            PREFERRED_CHAIN_MAX);
     }
     return NULL;
 }

@@ -42,6 +42,9 @@ const char *acme_conf_add_key_type(apr_pool_t *p, apr_array_header_t **types, co
 
 /* AcmeProfile: 1..64 of A-Z a-z 0-9 - _ . ; NULL, or "ACME00519: ...". */
 const char *acme_conf_check_profile(apr_pool_t *p, const char *arg);
+/* AcmePreferredChain: an issuer common name, 1..64 characters without control
+ * characters; NULL, or "ACME00552: ..." (allocated from p). */
+const char *acme_conf_check_preferred_chain(apr_pool_t *p, const char *arg);
 
 /* NULL if name may go into an AcmeDomain, else "ACME00502: ..." (not a
  * name a certificate holds) or "ACME00503: ..." (a wildcard, and

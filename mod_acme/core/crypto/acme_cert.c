@@ -627,3 +627,19 @@ out:
     ERR_clear_error();
     return rv;
 }
+
+const char *acme_cert_issuer_cn(apr_pool_t *p, X509 *cert)
+{
+    X509_NAME *issuer = cert ? X509_get_issuer_name(cert) : NULL;
+    int idx = issuer ? X509_NAME_get_index_by_NID(issuer, NID_commonName, -1) : -1;
+    unsigned char *utf8 = NULL;
+    const char *cn;
+    int n;
+
+    if (idx < 0) return NULL;
+    n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(issuer, idx)));
+    if (n < 0) return NULL;
+    cn = apr_pstrmemdup(p, (const char *)utf8, (apr_size_t)n);
+    OPENSSL_free(utf8);
+    return cn;
+}

@@ -28,6 +28,10 @@ apr_status_t acme_chain_parse(apr_pool_t *p, const char *pem, apr_size_t len,
                               apr_array_header_t **certs);
 apr_status_t acme_chain_read_file(apr_pool_t *p, const char *path, apr_array_header_t **certs);
 apr_status_t acme_cert_info(apr_pool_t *p, X509 *cert, acme_cert_info_t *info);
+/* The commonName of cert's issuer (UTF-8, copied into p), or NULL when it
+ * has none. For AcmePreferredChain: a chain is picked by the issuer of its
+ * top certificate. */
+const char *acme_cert_issuer_cn(apr_pool_t *p, X509 *cert);
 
 /* ARI certificate identifier (RFC 9773 §4.1): base64url of the Authority Key
  * Identifier's keyIdentifier, ".", base64url of the serial number's DER content

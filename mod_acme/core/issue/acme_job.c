@@ -45,6 +45,7 @@ json_t *acme_domain_to_json(const acme_domain_t *domain)
     json_object_set_new(json, "agree_tos", json_boolean(domain->agree_tos));
     json_object_set_new(json, "challenges", acme_json_strings(domain->challenges));
     set_string(json, "profile", domain->profile);
+    set_string(json, "preferred_chain", domain->preferred_chain);
     json_object_set_new(json, "renew_window", window_to_json(domain->renew_window));
     json_object_set_new(json, "warn_window", window_to_json(domain->warn_window));
     if (domain->config_changed_at > 0) {
@@ -176,6 +177,7 @@ apr_status_t acme_domain_from_json(apr_pool_t *p, json_t *json, acme_domain_t **
     domain->agree_tos = json_is_true(agree);
     domain->ca_file = optional_string(p, json, "ca_file", &rv);
     domain->profile = optional_string(p, json, "profile", &rv);
+    domain->preferred_chain = optional_string(p, json, "preferred_chain", &rv);
     key_type = optional_string(p, json, "key_type", &rv);
     domain->key_type = ACME_KEY_EC_P256;
     if (rv != APR_SUCCESS || (key_type && acme_key_type_parse(key_type, &domain->key_type))) {

@@ -21,6 +21,9 @@ typedef struct acme_domain_t {
     int agree_tos;
     apr_array_header_t *challenges;   /* const char*, preference order, e.g. "http-01" */
     const char *profile;              /* NULL = none */
+    const char *preferred_chain;      /* AcmePreferredChain: issuer CN of the top
+                                       * certificate of the chain to use; NULL = the
+                                       * CA's default chain */
     acme_window_t renew_window;       /* AcmeRenewWindow */
     acme_window_t warn_window;        /* AcmeWarnWindow [10%] */
     apr_time_t config_changed_at;     /* when this domain's configuration last changed

@@ -249,6 +249,15 @@ apr_status_t acme_job_order_profile(acme_step_ctx_t *sc, const char **profile);
  * order asked for, or NULL. Allocates from sc->p. */
 void acme_job_explain_refused_ip(acme_step_ctx_t *sc, const char *profile);
 
+/* The chain to stage (acme_job_chain.c, RFC 8555 §7.4.2). */
+/* Downloads the certificate at sc->job->cert_url; with AcmePreferredChain,
+ * the first of the default and the alternate chains whose top certificate is
+ * issued by that name (none: the default, with a notice). APR_SUCCESS with
+ * *pem, *len and *chain (parsed, leaf first) from sc->p; otherwise the error,
+ * with sc->prob saying what went wrong (APR_EINVAL: not a usable chain). */
+apr_status_t acme_job_download_chain(acme_step_ctx_t *sc, const char **pem, apr_size_t *len,
+                                     apr_array_header_t **chain);
+
 /* Answers of the authorize step (acme_job_answer.c). */
 /* Puts the answer where the CA looks: the sink (http-01, tls-alpn-01), or
  * checks that the dns-01 record is in place. */

@@ -708,12 +708,9 @@ static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
     if (!job->cert_url && (outcome = certificate_url(sc)) != ACME_OUTCOME_DONE) {
         return outcome;
     }
-    rv = acme_client_download(sc->ca->client, sc->p, job->cert_url, &pem, &len, &sc->prob);
+    rv = acme_job_download_chain(sc, &pem, &len, &chain);
     if (rv != APR_SUCCESS) {
         return ca_failed(sc, rv);
-    }
-    if ((rv = acme_chain_parse(sc->p, pem, len, &chain))) {
-        return step_failed(sc, rv, "the CA sent an unusable certificate chain (%s)", job->cert_url);
     }
     /* Names and time here; the key, the trust and the rest are proven by
      * root at activation, which alone can see the key. */

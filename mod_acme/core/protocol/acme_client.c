@@ -513,8 +513,25 @@ apr_status_t acme_client_finalize(acme_client_t *client, apr_pool_t *p, const ac
                             updated, prob);
 }
 
+static apr_array_header_t *same_origin_alternates(apr_pool_t *p, const char *cert_url,
+                                                  const acme_http_response_t *resp)
+{
+    apr_array_header_t *all = acme_http_links(p, resp, "alternate", ACME_MAX_ALTERNATES);
+    apr_array_header_t *ok = apr_array_make(p, all->nelts, sizeof(const char *));
+    int i;
+
+    for (i = 0; i < all->nelts; ++i) {
+        const char *url = APR_ARRAY_IDX(all, i, const char *);
+        if (acme_url_same_origin(p, url, cert_url) && strcmp(url, cert_url) != 0) {
+            APR_ARRAY_PUSH(ok, const char *) = url;
+        }
+    }
+    return ok;
+}
+
 apr_status_t acme_client_download(acme_client_t *client, apr_pool_t *p, const char *cert_url,
-                                  const char **pem, apr_size_t *len, acme_problem_t *prob)
+                                  const char **pem, apr_size_t *len,
+                                  apr_array_header_t **alternates, acme_problem_t *prob)
 {
     acme_http_response_t *resp;
     apr_status_t rv;
@@ -522,6 +539,7 @@ apr_status_t acme_client_download(acme_client_t *client, apr_pool_t *p, const ch
     acme_problem_clear(prob);
     *pem = NULL;
     *len = 0;
+    if (alternates) *alternates = apr_array_make(p, 1, sizeof(const char *));
     if (!client->account_key || !client->kid) {
         return acme_problem_set(prob, p, APR_EINVAL, NULL, "no ACME account selected");
     }
@@ -542,6 +560,7 @@ apr_status_t acme_client_download(acme_client_t *client, apr_pool_t *p, const ch
     acme_problem_clear(prob);
     *pem = resp->body;
     *len = resp->body_len;
+    if (alternates) *alternates = same_origin_alternates(p, cert_url, resp);
     return APR_SUCCESS;
 }
 

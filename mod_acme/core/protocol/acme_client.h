@@ -118,9 +118,18 @@ apr_status_t acme_client_respond(acme_client_t *client, apr_pool_t *p, const cha
                                  acme_problem_t *prob);
 apr_status_t acme_client_finalize(acme_client_t *client, apr_pool_t *p, const acme_order_t *order,
                                   const char *csr_b64url, acme_order_t **updated, acme_problem_t *prob);
-/* Downloads the PEM chain (application/pem-certificate-chain), capped. */
+/* Downloads the PEM chain (application/pem-certificate-chain, RFC 8555
+ * §7.4.2), capped at ACME_MAX_CHAIN_BYTES. alternates (may be NULL): set to
+ * the URLs of the CA's alternate chains (Link rel="alternate"), at most
+ * ACME_MAX_ALTERNATES, only those on the origin of cert_url (a CA never
+ * needs another host for them, and a signed request must not go elsewhere).
+ * APR_SUCCESS with *pem (NUL-terminated) and *len; APR_EINVAL for a wrong
+ * media type or a body that is not PEM; the CA's or the transport's error
+ * otherwise (prob says which). Everything is allocated from p. */
+#define ACME_MAX_ALTERNATES 8
 apr_status_t acme_client_download(acme_client_t *client, apr_pool_t *p, const char *cert_url,
-                                  const char **pem, apr_size_t *len, acme_problem_t *prob);
+                                  const char **pem, apr_size_t *len,
+                                  apr_array_header_t **alternates, acme_problem_t *prob);
 /* RFC 9773: unauthenticated GET <renewalInfo>/<certID of cert>, body capped and
  * validated. *retry_after: the CA's Retry-After (absolute, 0 = none), also on
  * failure. APR_ENOTIMPL when the directory has no renewalInfo. */

@@ -450,3 +450,117 @@ apr_time_t acme_http_retry_after(const acme_http_response_t *resp, apr_time_t no
     if (!resp || !resp->headers) return 0;
     return acme_http_parse_retry_after(apr_table_get(resp->headers, "Retry-After"), now);
 }
+
+/* ---- Link (RFC 8288 §3) ---- */
+
+#define LINK_URI_MAX 1024
+
+typedef struct {
+    apr_pool_t *p;
+    const char *rel;
+    int max;
+    apr_array_header_t *uris;
+} links_t;
+
+static const char *skip_ws(const char *s)
+{
+    while (*s == ' ' || *s == '\t') s++;
+    return s;
+}
+
+/* Does the space-separated relation list [v, v + n) hold rel? */
+static int rel_listed(const char *v, apr_size_t n, const char *rel)
+{
+    apr_size_t i = 0, start, rlen = strlen(rel);
+
+    while (i < n) {
+        while (i < n && v[i] == ' ') i++;
+        start = i;
+        while (i < n && v[i] != ' ') i++;
+        if (i - start == rlen && !strncasecmp(v + start, rel, rlen)) return 1;
+    }
+    return 0;
+}
+
+/* One link-param "name=value" or "name=\"value\"" at *s; *s moves past it.
+ * Returns 0 when it is malformed. *matches: a rel naming the wanted one. */
+static int link_param(const char **s, const char *rel, int *matches)
+{
+    const char *c = skip_ws(*s), *name = c, *v;
+    apr_size_t nlen, vlen;
+
+    while (*c && (apr_isalnum(*c) || strchr("!#$&+-.^_`|~*", *c))) c++;
+    if ((nlen = (apr_size_t)(c - name)) == 0) return 0;
+    c = skip_ws(c);
+    if (*c != '=') {                 /* a parameter without a value */
+        *s = c;
+        return 1;
+    }
+    c = skip_ws(c + 1);
+    if (*c == '"') {
+        v = ++c;
+        while (*c && *c != '"') {
+            if (*c == '\\' && c[1]) c++;
+            c++;
+        }
+        if (*c != '"') return 0;
+        vlen = (apr_size_t)(c - v);
+        c++;
+    }
+    else {
+        v = c;
+        while (*c && *c != ';' && *c != ',' && *c != ' ' && *c != '\t') c++;
+        vlen = (apr_size_t)(c - v);
+    }
+    if (nlen == 3 && !strncasecmp(name, "rel", 3) && rel_listed(v, vlen, rel)) *matches = 1;
+    *s = c;
+    return 1;
+}
+
+static int link_header(void *baton, const char *key, const char *value)
+{
+    links_t *l = baton;
+    const char *c = value, *uri;
+    apr_size_t ulen;
+    int matches;
+
+    (void)key;
+    while (*(c = skip_ws(c)) && l->uris->nelts < l->max) {
+        if (*c == ',') {
+            c++;
+            continue;
+        }
+        if (*c != '<' || !(uri = strchr(c + 1, '>'))) return 1;
+        ulen = (apr_size_t)(uri - (c + 1));
+        uri = c + 1;
+        c = skip_ws(uri + ulen + 1);
+        matches = 0;
+        while (*c == ';') {
+            c++;
+            if (!link_param(&c, l->rel, &matches)) return 1;
+            c = skip_ws(c);
+        }
+        if (*c && *c != ',') return 1;
+        if (matches && ulen > 0 && ulen <= LINK_URI_MAX
+            && (!strncasecmp(uri, "https://", 8) || !strncasecmp(uri, "http://", 7))
+            && !memchr(uri, ' ', ulen)) {
+            APR_ARRAY_PUSH(l->uris, const char *) = apr_pstrmemdup(l->p, uri, ulen);
+        }
+    }
+    return 1;
+}
+
+apr_array_header_t *acme_http_links(apr_pool_t *p, const acme_http_response_t *resp,
+                                    const char *rel, int max)
+{
+    links_t l;
+
+    l.p = p;
+    l.rel = rel;
+    l.max = max;
+    l.uris = apr_array_make(p, 2, sizeof(const char *));
+    if (resp && resp->headers && max > 0) {
+        apr_table_do(link_header, &l, resp->headers, "Link", NULL);
+    }
+    return l.uris;
+}

@@ -65,6 +65,14 @@ apr_status_t acme_http_create(acme_http_t **http, apr_pool_t *p, const acme_ctx_
 apr_status_t acme_http_send(const acme_ctx_t *ctx, apr_pool_t *p,
                             const acme_http_request_t *req, acme_http_response_t **resp,
                             acme_problem_t *prob);
+/* The target URIs of the response's Link headers (RFC 8288 §3) whose rel
+ * parameter names relation rel (case-insensitive; rel may list several
+ * space-separated types), in order, at most max. Only absolute http(s) URIs
+ * of at most 1024 bytes count; a malformed link-value ends the parse of its
+ * header. Never NULL; allocated from p. RFC 8555 §7.4.2 uses
+ * rel="alternate" for alternate certificate chains. */
+apr_array_header_t *acme_http_links(apr_pool_t *p, const acme_http_response_t *resp,
+                                    const char *rel, int max);
 /* Retry-After (seconds or HTTP date) as absolute time, 0 if absent/invalid. */
 apr_time_t acme_http_retry_after(const acme_http_response_t *resp, apr_time_t now);
 /* The same for a header value; a date in the past yields now; seconds or a
