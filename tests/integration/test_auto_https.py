@@ -55,7 +55,8 @@ def https_section(dump, port):
 
 def test_port80_vhost_with_acmedomain_gets_https(httpd, unique):
     name = unique("plain80")
-    httpd.write_config(vhosts=plain_vhost(name, ["www." + name], "AcmeDomain"))
+    httpd.write_config(vhosts=plain_vhost(name, ["www." + name],
+                                          "AcmeDomain\nAcmeRequireHttps temporary"))
     debian_listen(httpd)
     rc, out = httpd.configtest()
     assert rc == 0, out
@@ -68,9 +69,10 @@ def test_port80_vhost_with_acmedomain_gets_https(httpd, unique):
     assert httpd.verified_cert("www." + name).serial_number == cert.serial_number
     status, _, body = httpd.https_request(name, "/index.html", verify=True)
     assert status == 200 and b"plain docroot" in body, (status, body[:300])
-    # the port-80 vhost is as it was
-    status, _, body = httpd.http_request("/index.html", host=name)
-    assert status == 200 and b"plain docroot" in body, (status, body[:300])
+    # the port-80 vhost redirects to its twin (AcmeRequireHttps), challenges aside
+    status, headers, _ = httpd.http_request("/index.html?a=1", host=name)
+    assert status == 302 and headers.get("Location") == "https://%s/index.html?a=1" % name, \
+        (status, headers)
     assert "ACME01405" in httpd.error_log_text(), httpd.diagnostics()
 
 
