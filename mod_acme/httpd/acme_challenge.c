@@ -15,6 +15,7 @@
 #include "acme_answers.h"
 #include "acme_tlsalpn.h"
 #include "acme_names.h"
+#include "acme_cluster_node.h"
 
 #define ACME_CHALLENGE_PREFIX      "/.well-known/acme-challenge/"
 
@@ -86,6 +87,17 @@ static int host_is_managed(const acme_runtime_t *rt, apr_pool_t *p, const char *
     return 0;
 }
 
+/* Another cluster node's answer (acme_cluster_node.c), asked for only for
+ * the names we manage, so a stranger's random tokens do not reach Redis. */
+static int cluster_answer(const acme_runtime_t *rt, request_rec *r, const char *token,
+                          char *answer, apr_size_t size)
+{
+    if (!rt->cluster || !r->hostname || !host_is_managed(rt, r->pool, r->hostname)) {
+        return 0;
+    }
+    return acme_cluster_lookup_http(rt->cluster, r, token, answer, size) == APR_SUCCESS;
+}
+
 /* Runs before translation, rewrites, redirects and authentication, on every
  * vhost. Returning OK (not DONE) keeps the connection alive. */
 static int acme_challenge_handler(request_rec *r, int lookup_uri)
@@ -109,8 +121,9 @@ static int acme_challenge_handler(request_rec *r, int lookup_uri)
     }
     token = path + sizeof(ACME_CHALLENGE_PREFIX) - 1;
     if (!acme_token_is_valid(token)
-        || acme_answers_lookup(rt->challenges, ACME_ANSWER_HTTP01, token, answer, sizeof(answer),
-                               NULL) != APR_SUCCESS || !answer[0]) {
+        || ((acme_answers_lookup(rt->challenges, ACME_ANSWER_HTTP01, token, answer,
+                                 sizeof(answer), NULL) != APR_SUCCESS || !answer[0])
+            && !cluster_answer(rt, r, token, answer, sizeof(answer)))) {
         if (!host_is_managed(rt, r->pool, r->hostname)) {
             return DECLINED;
         }

@@ -37,6 +37,8 @@ struct acme_srv_conf_t {
     const char *dns_resolver;         /* AcmeDnsResolver (server): host[:port] */
     const char *eab_kid, *eab_hmac;   /* AcmeEAB (server); the MAC is never logged or shown */
     int require_https;                /* AcmeRequireHttps (server, vhost): own value, not merged */
+    const char *cluster[ACME_CONF_CLUSTER_N];       /* AcmeCluster* (server), acme_conf_cluster_e */
+    const char *cluster_where[ACME_CONF_CLUSTER_N]; /* "file:line" of each */
     apr_array_header_t *decls;        /* AcmeDomain lines in this server: acme_domain_decl_t* */
     acme_runtime_t *runtime;          /* set on every server by post_config */
     /* where the server-level directives were set, for configtest messages */
@@ -106,6 +108,8 @@ void *acme_conf_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(dns_resolver);
     MERGE_PTR(eab_kid);
     MERGE_PTR(eab_hmac);
+    memcpy(m->cluster, base->cluster, sizeof(m->cluster));
+    memcpy(m->cluster_where, base->cluster_where, sizeof(m->cluster_where));
 #undef MERGE_PTR
 #undef MERGE_INT
     m->renew_window = window_is_set(add->renew_window) ? add->renew_window : base->renew_window;
@@ -308,6 +312,16 @@ acme_runtime_t *acme_conf_runtime(server_rec *s)
 void acme_conf_set_runtime(server_rec *s, acme_runtime_t *rt)
 {
     acme_conf_get(s)->runtime = rt;
+}
+
+const char *acme_conf_cluster(server_rec *s, acme_conf_cluster_e which, const char **where)
+{
+    acme_srv_conf_t *conf = acme_conf_get(s);
+
+    if (where) {
+        *where = conf->cluster_where[which];
+    }
+    return conf->cluster[which];
 }
 
 void acme_conf_eab(server_rec *s, const char **kid, const char **hmac)
@@ -690,6 +704,21 @@ static const char *set_dns_resolver(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* AcmeCluster, AcmeClusterKeyFile, AcmeClusterCACertificateFile: cmd_data
+ * says which; the values are checked in acme_config_cluster.c. */
+static const char *set_cluster(cmd_parms *cmd, void *dc, const char *arg)
+{
+    acme_conf_cluster_e which = (acme_conf_cluster_e)(apr_uintptr_t)cmd->cmd->cmd_data;
+    const char *err, *value = NULL;
+
+    if ((err = server_only(cmd)) || (err = acme_conf_cluster_parse(cmd, which, arg, &value))) {
+        return err;
+    }
+    cmd_conf(cmd)->cluster[which] = value;
+    cmd_conf(cmd)->cluster_where[which] = where(cmd);
+    return NULL;
+}
+
 /* AcmeTrustedRootsFile FILE...: server-wide, each file readable with a PEM
  * certificate now, so a typo fails the configtest instead of every activation. */
 static const char *set_trusted_roots(cmd_parms *cmd, void *dc, const char *arg)
@@ -821,6 +850,14 @@ const command_rec acme_cmds[] = {
     AP_INIT_TAKE1("AcmeRequireHttps", set_require_https, NULL, RSRC_CONF,
                   "off|temporary|permanent: redirect http to https for managed names once "
                   "their certificate is live (302|301); permanent adds HSTS"),
+    AP_INIT_TAKE1("AcmeCluster", set_cluster, (void *)ACME_CONF_CLUSTER_URL, RSRC_CONF,
+                  "redis://, rediss:// or redis-sentinel:// URL of the Redis the nodes of a "
+                  "cluster share"),
+    AP_INIT_TAKE1("AcmeClusterKeyFile", set_cluster, (void *)ACME_CONF_CLUSTER_KEY, RSRC_CONF,
+                  "File of 32 random bytes (mode 0600), the same on every node: seals keys "
+                  "in Redis"),
+    AP_INIT_TAKE1("AcmeClusterCACertificateFile", set_cluster, (void *)ACME_CONF_CLUSTER_CA,
+                  RSRC_CONF, "PEM trust anchors for rediss://"),
     { NULL }
 };
 

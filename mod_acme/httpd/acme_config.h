@@ -61,6 +61,22 @@ acme_https_mode_e acme_conf_require_https_own(server_rec *s);
 
 const char *acme_conf_dns_cmd(server_rec *s);               /* NULL = none */
 const char *acme_conf_dns_resolver(server_rec *s);          /* NULL = system resolver */
+/* The AcmeCluster* directives (acme_config_cluster.c checks their values). */
+typedef enum {
+    ACME_CONF_CLUSTER_URL = 0,    /* AcmeCluster: the URL as written */
+    ACME_CONF_CLUSTER_KEY,        /* AcmeClusterKeyFile: absolute path */
+    ACME_CONF_CLUSTER_CA,         /* AcmeClusterCACertificateFile: absolute path */
+    ACME_CONF_CLUSTER_N
+} acme_conf_cluster_e;
+/* The value of one AcmeCluster* directive (NULL: not set), *where (if not
+ * NULL) its "file:line". Server-level values, read from any server. */
+const char *acme_conf_cluster(server_rec *s, acme_conf_cluster_e which, const char **where);
+/* acme_config_cluster.c: one AcmeCluster* argument checked now (configtest),
+ * its value (the URL, or a ServerRoot-relative path made absolute) into
+ * *value (cmd->pool). NULL, or "ACME010nn: what; fix". */
+const char *acme_conf_cluster_parse(cmd_parms *cmd, acme_conf_cluster_e which, const char *arg,
+                                    const char **value);
+
 /* AcmeEAB: key id and MAC key (base64url), both NULL when not configured. */
 void acme_conf_eab(server_rec *s, const char **kid, const char **hmac);
 /* The AcmeDomain lines written in s (acme_domain_decl_t*), never inherited;

@@ -8,6 +8,7 @@
 #include "acme_core.h"
 #include "acme_store.h"
 #include "acme_answers.h"
+#include "acme_cluster.h"
 
 
 /* Everything post_config builds for one configuration generation. It lives
@@ -18,6 +19,7 @@ typedef struct acme_runtime_t {
     apr_array_header_t *domains;      /* acme_domain_t*, from the config */
     acme_store_t *store;
     acme_answers_t *challenges;       /* http-01 and tls-alpn-01 answers, NULL without memory */
+    acme_cluster_t *cluster;          /* AcmeCluster, NULL without (acme_config_cluster.c) */
     const char *fallback_cert;        /* paths of the shared fallback certificate */
     const char *fallback_key;
     int activation_auto;

@@ -22,38 +22,9 @@
 #include "acme_tlsalpn.h"
 #include "acme_answers.h"
 #include "acme_names.h"
+#include "acme_cluster_node.h"
 
 #define TLSALPN_SNI_MAX     ACME_MAX_NAME_LEN
-
-/* Into buf (TLSALPN_SNI_MAX + 1 bytes); 0 if identifier is unusable. */
-static int sni_name(char *buf, const char *identifier)
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char a[16];
-    char *c = buf;
-    int i;
-
-    if (!identifier || !*identifier || strlen(identifier) > TLSALPN_SNI_MAX) {
-        return 0;
-    }
-    if (inet_pton(AF_INET, identifier, a) == 1) {
-        apr_snprintf(buf, TLSALPN_SNI_MAX + 1, "%u.%u.%u.%u.in-addr.arpa", a[3], a[2], a[1], a[0]);
-        return 1;
-    }
-    if (inet_pton(AF_INET6, identifier, a) == 1) {
-        for (i = 15; i >= 0; --i) {
-            *c++ = hex[a[i] & 0x0f];
-            *c++ = '.';
-            *c++ = hex[a[i] >> 4];
-            *c++ = '.';
-        }
-        memcpy(c, "ip6.arpa", sizeof("ip6.arpa"));
-        return 1;
-    }
-    apr_cpystrn(buf, identifier, TLSALPN_SNI_MAX + 1);
-    ap_str_tolower(buf);
-    return 1;
-}
 
 /* The value of an answer: the certificate's PEM, a NUL, the key's PEM. */
 apr_status_t acme_tlsalpn_publish(acme_answers_t *table, const char *identifier,
@@ -66,7 +37,7 @@ apr_status_t acme_tlsalpn_publish(acme_answers_t *table, const char *identifier,
     if (!table) {
         return APR_EINIT;
     }
-    if (!sni_name(name, identifier) || !cert_pem || !key_pem
+    if (!acme_name_sni(name, identifier) || !cert_pem || !key_pem
         || (cert_len = strlen(cert_pem)) > ACME_TLSALPN_CERT_MAX
         || (key_len = strlen(key_pem)) > ACME_TLSALPN_KEY_MAX) {
         return APR_EINVAL;
@@ -81,7 +52,7 @@ void acme_tlsalpn_withdraw(acme_answers_t *table, const char *identifier)
 {
     char name[TLSALPN_SNI_MAX + 1];
 
-    if (table && sni_name(name, identifier)) {
+    if (table && acme_name_sni(name, identifier)) {
         acme_answers_withdraw(table, ACME_ANSWER_TLSALPN01, name);
     }
 }
@@ -133,6 +104,21 @@ static acme_answers_t *conn_table(conn_rec *c)
     return rt ? rt->challenges : NULL;
 }
 
+/* This node's answer, else (AcmeCluster) another node's from Redis. */
+static apr_status_t conn_lookup(conn_rec *c, acme_answers_t *table, const char *sni,
+                                const char **cert_pem, const char **key_pem)
+{
+    acme_runtime_t *rt = acme_runtime_get(c->base_server);
+
+    if (acme_tlsalpn_lookup(table, sni, c->pool, cert_pem, key_pem) == APR_SUCCESS) {
+        return APR_SUCCESS;
+    }
+    if (!rt || !rt->cluster) {
+        return APR_ENOENT;
+    }
+    return acme_cluster_lookup_tlsalpn(rt->cluster, c, sni, cert_pem, key_pem);
+}
+
 /* Proposed only for a name with a pending challenge: for any other name the
  * client is refused the protocol instead of getting a certificate it did not
  * ask for. */
@@ -147,7 +133,7 @@ static int tlsalpn_propose(conn_rec *c, request_rec *r, server_rec *s,
         return DECLINED;
     }
     sni = ap_ssl_var_lookup(c->pool, s ? s : c->base_server, c, NULL, "SSL_TLS_SNI");
-    if (!sni || !*sni || acme_tlsalpn_lookup(table, sni, c->pool, NULL, NULL) != APR_SUCCESS) {
+    if (!sni || !*sni || conn_lookup(c, table, sni, NULL, NULL) != APR_SUCCESS) {
         ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, "ACME00721: %s offered for %s, but no "
                       "tls-alpn-01 challenge is pending for it: not proposed",
                       ACME_TLSALPN_PROTOCOL, sni && *sni ? sni : "(no SNI)");
@@ -180,7 +166,7 @@ static int tlsalpn_answer(conn_rec *c, const char *server_name, const char **pce
     if (!server_name || !is_acme_tls(c) || !(table = conn_table(c))) {
         return DECLINED;
     }
-    if (acme_tlsalpn_lookup(table, server_name, c->pool, pcert_pem, pkey_pem) != APR_SUCCESS) {
+    if (conn_lookup(c, table, server_name, pcert_pem, pkey_pem) != APR_SUCCESS) {
         ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c, "ACME00722: %s handshake for %s, but its "
                       "tls-alpn-01 challenge is no longer pending", ACME_TLSALPN_PROTOCOL,
                       server_name);

@@ -27,6 +27,7 @@
 #include "acme_private.h"
 #include "acme_config.h"
 #include "acme_challenge.h"
+#include "acme_cluster_node.h"
 #include "acme_configtest.h"
 #include "acme_custody.h"
 #include "acme_http.h"
@@ -67,6 +68,9 @@ static apr_status_t issue_start(acme_wd_t *wd)
         return APR_EINIT;
     }
     acme_challenges_sink(wd->rt->challenges, &wd->sink);
+    if (wd->rt->cluster) {
+        acme_cluster_sink_wrap(&wd->sink, wd->rt->cluster, wd->rt->base, wd->pool);
+    }
     /* The libcurl client lives in this child only, as long as the driver. */
     ctx = wd->rt->ctx;
     rv = acme_http_create(&ctx.http, wd->pool, &wd->rt->ctx, NULL);

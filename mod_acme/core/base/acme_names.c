@@ -396,3 +396,35 @@ int acme_token_is_valid(const char *token)
                         "0123456789-_");
     return len > 0 && len <= ACME_MAX_TOKEN_LEN && token[len] == '\0';
 }
+
+int acme_name_sni(char *buf, const char *identifier)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char a[16];
+    char *c = buf;
+    int i;
+
+    if (!identifier || !*identifier || strlen(identifier) > ACME_MAX_NAME_LEN) {
+        return 0;
+    }
+    if (inet_pton(AF_INET, identifier, a) == 1) {
+        apr_snprintf(buf, ACME_MAX_NAME_LEN + 1, "%u.%u.%u.%u.in-addr.arpa", a[3], a[2], a[1],
+                     a[0]);
+        return 1;
+    }
+    if (inet_pton(AF_INET6, identifier, a) == 1) {
+        for (i = 15; i >= 0; --i) {
+            *c++ = hex[a[i] & 0x0f];
+            *c++ = '.';
+            *c++ = hex[a[i] >> 4];
+            *c++ = '.';
+        }
+        memcpy(c, "ip6.arpa", sizeof("ip6.arpa"));
+        return 1;
+    }
+    apr_cpystrn(buf, identifier, ACME_MAX_NAME_LEN + 1);
+    for (c = buf; *c; ++c) {
+        *c = (char)apr_tolower(*c);
+    }
+    return 1;
+}

@@ -17,6 +17,10 @@ int acme_name_is_ip(const char *name);
  * wildcards, and private, loopback, link-local, shared (100.64/10) and
  * unspecified addresses (IPv4 and IPv6, RFC 1918, 4193, 6598). 1 otherwise. */
 int acme_name_is_public(const char *name);
+/* The SNI name a CA sends for identifier in tls-alpn-01 (RFC 8737 §3; the
+ * reverse name for an IP address, RFC 8738 §6) into buf (ACME_MAX_NAME_LEN
+ * + 1 bytes), lowercase. 0 if identifier is unusable. */
+int acme_name_sni(char *buf, const char *identifier);
 /* Lowercase copy, for comparisons and store keys. */
 const char *acme_name_normalize(apr_pool_t *p, const char *name);
 /* Does the certificate name pattern (possibly "*.x") cover the host name? */

@@ -1,0 +1,81 @@
+/* One connection to the cluster's Redis, bounded in time on every call.
+ *
+ * The protocol (RESP: formatting commands, parsing replies) is hiredis'
+ * (Debian's libhiredis-dev); the transport is ours: Debian 12 ships hiredis
+ * 0.14, whose TLS support (hiredis_ssl) came only with 1.0, so the bytes go
+ * over a non-blocking socket, through OpenSSL with verification for
+ * rediss://, and every wait is a poll() against one deadline per command.
+ * A connection is used by one thread at a time; it lives in the pool it was
+ * opened from and is closed when that pool is cleared. */
+#ifndef ACME_REDIS_H
+#define ACME_REDIS_H
+#include <apr_pools.h>
+#include <apr_time.h>
+#include "acme_cluster.h"
+
+#define ACME_REDIS_REPLY_MAX   (ACME_CLUSTER_VALUE_MAX + 64 * 1024) /* bytes of one reply */
+#define ACME_REDIS_ARRAY_MAX   1024          /* elements of one array reply */
+
+typedef enum {
+    ACME_REDIS_NIL = 0,
+    ACME_REDIS_STRING,            /* bulk string: str, len */
+    ACME_REDIS_STATUS,            /* +OK and the like: str */
+    ACME_REDIS_INTEGER,           /* integer */
+    ACME_REDIS_ARRAY,             /* elements */
+    ACME_REDIS_ERROR              /* -ERR ...: str */
+} acme_redis_type_e;
+
+typedef struct acme_redis_reply_t {
+    acme_redis_type_e type;
+    const char *str;              /* NUL-terminated; may hold NULs (len counts them) */
+    apr_size_t len;
+    long long integer;
+    apr_array_header_t *elements; /* acme_redis_reply_t* */
+} acme_redis_reply_t;
+
+typedef struct acme_redis_t acme_redis_t;
+
+/* Connects to the cluster's Redis (through its sentinels for
+ * redis-sentinel://, with TLS verified against c->ca_file or the system
+ * store for rediss://), then AUTH and SELECT as the URL says, all within
+ * budget (microseconds). *r lives in p. APR_SUCCESS; APR_TIMEUP when the
+ * budget ran out; APR_ECONNREFUSED/other socket errors when no host answered;
+ * APR_EACCES when TLS verification or AUTH failed; *why (from p) says which
+ * host and what happened. */
+apr_status_t acme_redis_open(acme_redis_t **r, const acme_cluster_t *c, apr_pool_t *p,
+                             apr_interval_time_t budget, const char **why);
+
+/* Budget of each later command on r (microseconds); the default is the one
+ * acme_redis_open was given. */
+void acme_redis_set_budget(acme_redis_t *r, apr_interval_time_t budget);
+
+/* Sends one command (argc arguments, lens[i] bytes each; lens NULL: strlen)
+ * and reads its reply into *reply (from p), within the budget. APR_SUCCESS
+ * (the reply may be an ACME_REDIS_ERROR); APR_TIMEUP; APR_EOF when the
+ * server closed; APR_ENOSPC when the reply exceeds ACME_REDIS_REPLY_MAX.
+ * After any failure r is closed and every later command fails APR_ECONNABORTED. */
+apr_status_t acme_redis_command(acme_redis_t *r, apr_pool_t *p, acme_redis_reply_t **reply,
+                                int argc, const char *const *argv, const apr_size_t *lens);
+
+/* Round trips r has made (commands sent, the connection's own included). */
+unsigned long acme_redis_round_trips(const acme_redis_t *r);
+
+/* Closes r now (else its pool's cleanup does). */
+void acme_redis_close(acme_redis_t *r);
+
+/* ---- records: sealed values under ACME_CLUSTER_PREFIX keys ------------ */
+
+/* SET name sealed(value) [PX ttl_ms] (ttl_ms 0: no expiry). APR_SUCCESS,
+ * or acme_redis_command's failures; APR_EGENERAL on an error reply. */
+apr_status_t acme_redis_put(acme_redis_t *r, apr_pool_t *p, const char *name,
+                            const void *value, apr_size_t len, long ttl_ms);
+
+/* GET name and open it into *value (NUL-terminated, from p), *len. APR_ENOENT
+ * when there is none; acme_cluster_open's APR_EBADF (another key, *why says
+ * so) and APR_EINVAL (tampered); acme_redis_command's failures. */
+apr_status_t acme_redis_fetch(acme_redis_t *r, apr_pool_t *p, const char *name,
+                              char **value, apr_size_t *len, const char **why);
+
+/* DEL name. APR_SUCCESS, or acme_redis_command's failures. */
+apr_status_t acme_redis_del(acme_redis_t *r, apr_pool_t *p, const char *name);
+#endif

@@ -1,0 +1,305 @@
+/* A node of an AcmeCluster: the directives' combination checked
+ * (check_config), the cluster handle made in post_config (in the parent, as
+ * root: the key file is root's alone; the children get the key with the
+ * memory they are forked with), and the shared challenge answers.
+ *
+ * Shared challenge answers: the issuing child publishes each answer in its
+ * node's shared memory and, sealed, in Redis; a node the CA's request
+ * reaches looks in its shared memory first and then in Redis, within
+ * ACME_CLUSTER_LOOKUP_BUDGET, so an answer published by another node is
+ * served. Redis keys: mod_acme:chal:http-01:<token> (the key
+ * authorization) and mod_acme:chal:tls-alpn-01:<SNI name> (certificate PEM,
+ * NUL, key PEM), both with the answers' lifetime as expiry. */
+#include <string.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <http_main.h>
+#include <http_core.h>
+
+#include "acme_private.h"
+#include "acme_challenge.h"
+#include "acme_config.h"
+#include "acme_cluster_node.h"
+#include "acme_redis.h"
+#include "acme_names.h"
+
+#define KIND_HTTP01     "chal:http-01"
+#define KIND_TLSALPN01  "chal:tls-alpn-01"
+#define CONN_CACHE_KEY  "mod_acme.cluster.tlsalpn"
+
+/* The wrapped sink's baton. Used by the issuing thread only. */
+typedef struct cluster_sink_t {
+    acme_challenge_sink_t inner;      /* the node's own answers */
+    acme_cluster_t *cluster;
+    server_rec *s;
+    apr_pool_t *pool;                 /* parent of the temporary pools below */
+    apr_pool_t *conn_pool;            /* holds the connection; cleared when it breaks */
+    acme_redis_t *redis;              /* NULL: connect at the next use */
+} cluster_sink_t;
+
+static acme_redis_t *sink_redis(cluster_sink_t *cs)
+{
+    const char *why = NULL;
+    apr_status_t rv;
+
+    if (cs->redis) {
+        return cs->redis;
+    }
+    apr_pool_clear(cs->conn_pool);
+    rv = acme_redis_open(&cs->redis, cs->cluster, cs->conn_pool, ACME_CLUSTER_ISSUE_BUDGET, &why);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, cs->s, "ACME01008: cluster: %s; "
+                     "challenge answers are served by this node only until Redis is back",
+                     why);
+        cs->redis = NULL;
+    }
+    return cs->redis;
+}
+
+/* One write to Redis; a failure drops the connection for the next try. */
+static void sink_write(cluster_sink_t *cs, const char *kind, const char *id,
+                       const char *value, apr_size_t len, int del)
+{
+    apr_pool_t *p;
+    acme_redis_t *redis = sink_redis(cs);
+    apr_status_t rv;
+
+    if (!redis) {
+        return;
+    }
+    apr_pool_create(&p, cs->pool);
+    rv = del ? acme_redis_del(redis, p, acme_cluster_key(p, kind, id))
+             : acme_redis_put(redis, p, acme_cluster_key(p, kind, id), value, len,
+                              (long)apr_time_as_msec(ACME_CHALLENGE_LIFETIME));
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, cs->s, "ACME01009: cluster: cannot %s "
+                     "the %s answer in Redis; other nodes cannot serve it", del ? "withdraw"
+                     : "publish", kind + 5);
+        cs->redis = NULL;
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, cs->s, "ACME01010: cluster: %s answer %s "
+                     "in Redis", kind + 5, del ? "withdrawn" : "published");
+    }
+    apr_pool_destroy(p);
+}
+
+static apr_status_t cs_publish(void *baton, const char *token, const char *key_authorization)
+{
+    cluster_sink_t *cs = baton;
+    apr_status_t rv = cs->inner.publish(cs->inner.baton, token, key_authorization);
+
+    if (rv == APR_SUCCESS || rv == APR_EINIT) {
+        sink_write(cs, KIND_HTTP01, token, key_authorization, strlen(key_authorization), 0);
+    }
+    return rv == APR_EINIT ? APR_SUCCESS : rv;  /* Redis alone can answer */
+}
+
+static void cs_withdraw(void *baton, const char *token)
+{
+    cluster_sink_t *cs = baton;
+
+    cs->inner.withdraw(cs->inner.baton, token);
+    sink_write(cs, KIND_HTTP01, token, NULL, 0, 1);
+}
+
+static apr_status_t cs_publish_tls_alpn(void *baton, const char *identifier,
+                                        const char *cert_pem, const char *key_pem)
+{
+    cluster_sink_t *cs = baton;
+    char name[ACME_MAX_NAME_LEN + 1];
+    apr_status_t rv = cs->inner.publish_tls_alpn(cs->inner.baton, identifier, cert_pem, key_pem);
+
+    if (rv == APR_SUCCESS && acme_name_sni(name, identifier)) {
+        apr_size_t cert_len = strlen(cert_pem), key_len = strlen(key_pem);
+        apr_pool_t *p;
+        char *value;
+
+        apr_pool_create(&p, cs->pool);
+        value = apr_palloc(p, cert_len + key_len + 2);
+        memcpy(value, cert_pem, cert_len + 1);
+        memcpy(value + cert_len + 1, key_pem, key_len + 1);
+        sink_write(cs, KIND_TLSALPN01, name, value, cert_len + 1 + key_len, 0);
+        apr_pool_destroy(p);
+    }
+    return rv;
+}
+
+static void cs_withdraw_tls_alpn(void *baton, const char *identifier)
+{
+    cluster_sink_t *cs = baton;
+    char name[ACME_MAX_NAME_LEN + 1];
+
+    cs->inner.withdraw_tls_alpn(cs->inner.baton, identifier);
+    if (acme_name_sni(name, identifier)) {
+        sink_write(cs, KIND_TLSALPN01, name, NULL, 0, 1);
+    }
+}
+
+void acme_cluster_sink_wrap(acme_challenge_sink_t *sink, acme_cluster_t *cluster, server_rec *s,
+                            apr_pool_t *p)
+{
+    cluster_sink_t *cs = apr_pcalloc(p, sizeof(*cs));
+
+    cs->inner = *sink;
+    cs->cluster = cluster;
+    cs->s = s;
+    apr_pool_create(&cs->pool, p);
+    apr_pool_create(&cs->conn_pool, cs->pool);
+    sink->publish = cs_publish;
+    sink->withdraw = cs_withdraw;
+    sink->publish_tls_alpn = cs->inner.publish_tls_alpn ? cs_publish_tls_alpn : NULL;
+    sink->withdraw_tls_alpn = cs->inner.withdraw_tls_alpn ? cs_withdraw_tls_alpn : NULL;
+    sink->baton = cs;
+}
+
+/* One GET within the lookup budget; the connection goes with pool p. */
+static apr_status_t lookup(const acme_cluster_t *cluster, apr_pool_t *p, server_rec *s,
+                           const char *kind, const char *id, char **value, apr_size_t *len)
+{
+    acme_redis_t *redis;
+    const char *why = NULL;
+    apr_status_t rv;
+
+    rv = acme_redis_open(&redis, cluster, p, ACME_CLUSTER_LOOKUP_BUDGET, &why);
+    if (rv == APR_SUCCESS) {
+        rv = acme_redis_fetch(redis, p, acme_cluster_key(p, kind, id), value, len, &why);
+        acme_redis_close(redis);
+    }
+    if (rv == APR_EBADF) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "ACME01011: cluster: %s", why);
+    }
+    else if (rv != APR_SUCCESS && rv != APR_ENOENT) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "ACME01012: cluster: %s answer not "
+                     "looked up in Redis: %s", kind + 5, why ? why : "no usable reply");
+    }
+    return rv;
+}
+
+apr_status_t acme_cluster_lookup_http(const acme_cluster_t *cluster, request_rec *r,
+                                      const char *token, char *buf, apr_size_t bufsize)
+{
+    char *value;
+    apr_size_t len;
+
+    if (lookup(cluster, r->pool, r->server, KIND_HTTP01, token, &value, &len) != APR_SUCCESS
+        || len == 0 || len >= bufsize || strlen(value) != len) {
+        return APR_ENOENT;
+    }
+    memcpy(buf, value, len + 1);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "ACME01013: http-01 answer of another "
+                  "cluster node found in Redis");
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_cluster_lookup_tlsalpn(const acme_cluster_t *cluster, conn_rec *c,
+                                         const char *sni, const char **cert_pem,
+                                         const char **key_pem)
+{
+    char name[ACME_MAX_NAME_LEN + 1];
+    void *cached = NULL;
+    char *value;
+    apr_size_t len, cert_len;
+
+    /* The propose and the answer hook of one handshake ask for the same name. */
+    apr_pool_userdata_get(&cached, CONN_CACHE_KEY, c->pool);
+    if (!cached) {
+        if (!acme_name_sni(name, sni)
+            || lookup(cluster, c->pool, c->base_server, KIND_TLSALPN01, name, &value, &len)
+               != APR_SUCCESS) {
+            return APR_ENOENT;
+        }
+        cert_len = strnlen(value, len);
+        if (cert_len == 0 || cert_len + 1 >= len) {
+            return APR_ENOENT;
+        }
+        apr_pool_userdata_setn(value, CONN_CACHE_KEY, NULL, c->pool);
+        cached = value;
+    }
+    value = cached;
+    cert_len = strlen(value);
+    if (cert_pem) {
+        *cert_pem = value;
+    }
+    if (key_pem) {
+        *key_pem = value + cert_len + 1;
+    }
+    return APR_SUCCESS;
+}
+
+/* The directives belong together: a URL without a key cannot seal anything,
+ * a key or trust file without a URL is a forgotten line. */
+static int cluster_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                server_rec *s)
+{
+    const char *url_where, *key_where, *ca_where;
+    const char *url = acme_conf_cluster(s, ACME_CONF_CLUSTER_URL, &url_where);
+    const char *key = acme_conf_cluster(s, ACME_CONF_CLUSTER_KEY, &key_where);
+    const char *ca = acme_conf_cluster(s, ACME_CONF_CLUSTER_CA, &ca_where);
+    acme_cluster_url_t *u = NULL;
+
+    if (url && !key) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG | APLOG_STARTUP, 0, s,
+                     "ACME01003: %s: AcmeCluster needs AcmeClusterKeyFile, the key that seals "
+                     "private keys in Redis: make it once with 'head -c 32 /dev/urandom > "
+                     "/etc/apache2/acme-cluster.key; chmod 600 /etc/apache2/acme-cluster.key', "
+                     "copy it to every node and add 'AcmeClusterKeyFile "
+                     "/etc/apache2/acme-cluster.key'", url_where);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (!url && (key || ca)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING | APLOG_STARTUP, 0, s,
+                     "ACME01004: %s: %s without AcmeCluster does nothing; add 'AcmeCluster "
+                     "redis://HOST:6379' or remove the line", key ? key_where : ca_where,
+                     key ? "AcmeClusterKeyFile" : "AcmeClusterCACertificateFile");
+        return OK;
+    }
+    if (url && ca && !acme_cluster_parse_url(ptemp, url, &u) && u->scheme != ACME_CLUSTER_REDISS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING | APLOG_STARTUP, 0, s,
+                     "ACME01005: %s: AcmeClusterCACertificateFile is used only by rediss:// "
+                     "(TLS); AcmeCluster at %s is not TLS", ca_where, url_where);
+    }
+    return OK;
+}
+
+/* After acme_certs.c made the runtime (APR_HOOK_MIDDLE), before anything
+ * that forks or publishes. A cluster that cannot be set up fails the start:
+ * a node that silently ran alone would order its own certificates. */
+static int cluster_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                               server_rec *s)
+{
+    acme_runtime_t *rt;
+    acme_cluster_t *cluster;
+    const char *url = acme_conf_cluster(s, ACME_CONF_CLUSTER_URL, NULL);
+    const char *why;
+    char host[256];
+
+    if (!url || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
+        || !(rt = acme_runtime_get(s))) {
+        return OK;
+    }
+    if (gethostname(host, sizeof(host)) != 0) {
+        apr_cpystrn(host, "node", sizeof(host));
+    }
+    host[sizeof(host) - 1] = '\0';
+    if (acme_cluster_create(&cluster, pconf, url, acme_conf_cluster(s, ACME_CONF_CLUSTER_KEY, NULL),
+                            acme_conf_cluster(s, ACME_CONF_CLUSTER_CA, NULL),
+                            apr_psprintf(pconf, "%s:%s", host, ap_server_root), &why)
+        != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "ACME01006: %s", why);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rt->cluster = cluster;
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ACME01007: cluster node %s on %s, key %s",
+                 cluster->node, acme_cluster_url_show(ptemp, cluster->url), cluster->key_id_hex);
+    return OK;
+}
+
+void acme_cluster_register_hooks(apr_pool_t *p)
+{
+    ap_hook_check_config(cluster_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(cluster_post_config, NULL, NULL, APR_HOOK_MIDDLE + 1);
+}

@@ -1,0 +1,312 @@
+/* AcmeCluster's core: URLs, the key file, sealing, and the Redis connection
+ * against a real redis-server (started here on a free port) and against a
+ * listener that never answers (every call ends within its budget). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <apr_strings.h>
+#include "unit.h"
+#include "acme_cluster.h"
+#include "acme_redis.h"
+
+static void test_url_good(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_cluster_url_t *u;
+    const acme_cluster_addr_t *a;
+
+    assert_null(acme_cluster_parse_url(p, "redis://10.0.0.5:6380/3", &u));
+    assert_int_equal(u->scheme, ACME_CLUSTER_REDIS);
+    a = &APR_ARRAY_IDX(u->hosts, 0, acme_cluster_addr_t);
+    assert_string_equal(a->host, "10.0.0.5");
+    assert_int_equal(a->port, 6380);
+    assert_int_equal(u->db, 3);
+    assert_null(u->password);
+
+    assert_null(acme_cluster_parse_url(p, "rediss://acme:p%40ss%25@redis.example.org", &u));
+    assert_int_equal(u->scheme, ACME_CLUSTER_REDISS);
+    assert_string_equal(u->user, "acme");
+    assert_string_equal(u->password, "p@ss%");
+    assert_int_equal(APR_ARRAY_IDX(u->hosts, 0, acme_cluster_addr_t).port, 6379);
+    /* The password never shows. */
+    assert_null(strstr(acme_cluster_url_show(p, u), "p@ss"));
+    assert_non_null(strstr(acme_cluster_url_show(p, u), "acme:***@redis.example.org:6379"));
+
+    assert_null(acme_cluster_parse_url(p, "redis://:secret@[::1]:7000", &u));
+    assert_null(u->user);
+    assert_string_equal(u->password, "secret");
+    assert_string_equal(APR_ARRAY_IDX(u->hosts, 0, acme_cluster_addr_t).host, "::1");
+
+    assert_null(acme_cluster_parse_url(p, "redis-sentinel://s1:26379,s2,[::1]:5/mymaster/2", &u));
+    assert_int_equal(u->scheme, ACME_CLUSTER_SENTINEL);
+    assert_int_equal(u->hosts->nelts, 3);
+    assert_int_equal(APR_ARRAY_IDX(u->hosts, 1, acme_cluster_addr_t).port, 26379);
+    assert_string_equal(u->master, "mymaster");
+    assert_int_equal(u->db, 2);
+}
+
+static void test_url_bad(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char *const bad[] = {
+        "", "http://x:6379", "redis://", "redis://host:0", "redis://host:70000",
+        "redis://host:port", "redis://ho st:1", "redis://a,b:1", "redis://h/x",
+        "redis-sentinel://s1:26379", "redis-sentinel://s1/", "redis-sentinel://s1/m a",
+        "redis://[::1:6379", "redis://u:%4@h", "redis://nocolon@h", "redis://:%00@h",
+    };
+    acme_cluster_url_t *u;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+        const char *err = acme_cluster_parse_url(p, bad[i], &u);
+        if (!err) {
+            fail_msg("accepted '%s'", bad[i]);
+        }
+        /* Every message says how to fix it. */
+        assert_non_null(strstr(err, "AcmeCluster redis://"));
+    }
+}
+
+static const char *write_file(apr_pool_t *p, const char *name, const void *data, size_t len,
+                              mode_t mode)
+{
+    const char *dir = apr_psprintf(p, "/tmp/unit-cluster-%ld", (long)getpid());
+    const char *path = apr_pstrcat(p, dir, "/", name, NULL);
+    int fd;
+
+    mkdir(dir, 0700);
+    unlink(path);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    close(fd);
+    chmod(path, mode);
+    return path;
+}
+
+static void test_key_file(void **state)
+{
+    apr_pool_t *p = *state;
+    unsigned char key[ACME_CLUSTER_KEY_LEN], bytes[33];
+    const char *path, *err;
+
+    memset(bytes, 7, sizeof(bytes));
+    path = write_file(p, "good.key", bytes, 32, 0600);
+    assert_null(acme_cluster_read_key(p, path, key));
+    assert_memory_equal(key, bytes, 32);
+    path = write_file(p, "open.key", bytes, 32, 0640);
+    assert_non_null(err = acme_cluster_read_key(p, path, key));
+    assert_non_null(strstr(err, "chmod 600"));
+    path = write_file(p, "long.key", bytes, 33, 0600);
+    assert_non_null(err = acme_cluster_read_key(p, path, key));
+    assert_non_null(strstr(err, "33 bytes"));
+    path = write_file(p, "short.key", bytes, 31, 0600);
+    assert_non_null(acme_cluster_read_key(p, path, key));
+    assert_non_null(err = acme_cluster_read_key(p, "/nonexistent/k", key));
+    assert_non_null(strstr(err, "head -c 32 /dev/urandom"));
+    {   /* a link is not followed */
+        const char *link = apr_pstrcat(p, path, ".link", NULL);
+        path = write_file(p, "good.key", bytes, 32, 0600);
+        unlink(link);
+        assert_int_equal(symlink(path, link), 0);
+        assert_non_null(acme_cluster_read_key(p, link, key));
+    }
+}
+
+static acme_cluster_t *make_cluster(apr_pool_t *p, const char *url, unsigned char fill)
+{
+    unsigned char bytes[32];
+    acme_cluster_t *c;
+    const char *why = NULL;
+
+    memset(bytes, fill, sizeof(bytes));
+    assert_int_equal(acme_cluster_create(&c, p, url,
+                                         write_file(p, apr_psprintf(p, "k%u", fill), bytes, 32,
+                                                    0600), NULL, "unit", &why), APR_SUCCESS);
+    return c;
+}
+
+static void test_seal(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_cluster_t *c = make_cluster(p, "redis://127.0.0.1:1", 1);
+    acme_cluster_t *other = make_cluster(p, "redis://127.0.0.1:1", 2);
+    const char msg[] = "-----BEGIN PRIVATE KEY-----\nsecret";
+    char *sealed, *plain, *again;
+    apr_size_t slen, len, alen;
+    const char *why = NULL;
+
+    assert_int_equal(acme_cluster_seal(c, p, "mod_acme:k:a", msg, sizeof(msg) - 1, &sealed,
+                                       &slen), APR_SUCCESS);
+    assert_int_equal(slen, sizeof(msg) - 1 + ACME_CLUSTER_SEAL_OVERHEAD);
+    assert_null(memmem(sealed, slen, "secret", 6));
+    assert_int_equal(acme_cluster_open(c, p, "mod_acme:k:a", sealed, slen, &plain, &len, &why),
+                     APR_SUCCESS);
+    assert_int_equal(len, sizeof(msg) - 1);
+    assert_string_equal(plain, msg);
+    /* A fresh nonce each time. */
+    assert_int_equal(acme_cluster_seal(c, p, "mod_acme:k:a", msg, sizeof(msg) - 1, &again,
+                                       &alen), APR_SUCCESS);
+    assert_memory_not_equal(sealed, again, slen);
+    /* Another key: told apart, with both key ids named. */
+    assert_int_equal(acme_cluster_open(other, p, "mod_acme:k:a", sealed, slen, &plain, &len,
+                                       &why), APR_EBADF);
+    assert_non_null(strstr(why, c->key_id_hex));
+    assert_non_null(strstr(why, other->key_id_hex));
+    /* Moved to another key name, or changed: refused. */
+    assert_int_equal(acme_cluster_open(c, p, "mod_acme:k:b", sealed, slen, &plain, &len, &why),
+                     APR_EINVAL);
+    sealed[slen - 20] ^= 1;
+    assert_int_equal(acme_cluster_open(c, p, "mod_acme:k:a", sealed, slen, &plain, &len, &why),
+                     APR_EINVAL);
+    assert_int_equal(acme_cluster_open(c, p, "mod_acme:k:a", "mac1", 4, &plain, &len, &why),
+                     APR_EINVAL);
+}
+
+static int free_port(void)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    getsockname(fd, (struct sockaddr *)&sa, &len);
+    port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+/* A listener that accepts into its backlog and never says a word. */
+static void test_silent_server_is_bounded(void **state)
+{
+    apr_pool_t *p = *state;
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    acme_cluster_t *c;
+    acme_redis_t *r;
+    const char *why = NULL;
+    apr_time_t start;
+    apr_status_t rv;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    getsockname(fd, (struct sockaddr *)&sa, &len);
+    c = make_cluster(p, apr_psprintf(p, "redis://:pw@127.0.0.1:%d", ntohs(sa.sin_port)), 1);
+    start = apr_time_now();
+    rv = acme_redis_open(&r, c, p, apr_time_from_msec(200), &why);
+    assert_int_equal(rv, APR_TIMEUP);
+    assert_true(apr_time_now() - start < apr_time_from_msec(700));
+    c = make_cluster(p, apr_psprintf(p, "rediss://127.0.0.1:%d", ntohs(sa.sin_port)), 1);
+    start = apr_time_now();
+    rv = acme_redis_open(&r, c, p, apr_time_from_msec(200), &why);
+    assert_int_not_equal(rv, APR_SUCCESS);
+    assert_true(apr_time_now() - start < apr_time_from_msec(700));
+    close(fd);
+    /* Nobody there: refused at once. */
+    c = make_cluster(p, apr_psprintf(p, "redis://127.0.0.1:%d", free_port()), 1);
+    assert_int_not_equal(acme_redis_open(&r, c, p, apr_time_from_msec(200), &why), APR_SUCCESS);
+    assert_non_null(strstr(why, "cannot connect"));
+}
+
+static pid_t start_redis(int port)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        char portstr[8];
+        int devnull = open("/dev/null", O_WRONLY);
+
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        snprintf(portstr, sizeof(portstr), "%d", port);
+        execlp("redis-server", "redis-server", "--port", portstr, "--bind", "127.0.0.1",
+               "--save", "", "--appendonly", "no", "--requirepass", "unit-pw", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void test_real_redis(void **state)
+{
+    apr_pool_t *p = *state;
+    int port = free_port(), i;
+    pid_t pid;
+    acme_cluster_t *c, *other, *nopw;
+    acme_redis_t *r = NULL;
+    const char *why = NULL, *name = "mod_acme:unit:x";
+    char *value;
+    apr_size_t len;
+    apr_status_t rv = APR_EGENERAL;
+
+    if (access("/usr/bin/redis-server", X_OK) != 0) {
+        print_message("SKIPPED test_real_redis: /usr/bin/redis-server is not installed "
+                      "(apt-get install redis-server)\n");
+        return;
+    }
+    pid = start_redis(port);
+    c = make_cluster(p, apr_psprintf(p, "redis://:unit-pw@127.0.0.1:%d/1", port), 1);
+    for (i = 0; i < 100 && rv != APR_SUCCESS; ++i) {
+        apr_sleep(apr_time_from_msec(50));
+        rv = acme_redis_open(&r, c, p, apr_time_from_sec(1), &why);
+    }
+    assert_int_equal(rv, APR_SUCCESS);
+    assert_int_equal(acme_redis_put(r, p, name, "hello", 5, 60000), APR_SUCCESS);
+    assert_int_equal(acme_redis_fetch(r, p, name, &value, &len, &why), APR_SUCCESS);
+    assert_string_equal(value, "hello");
+    assert_int_equal(acme_redis_del(r, p, name), APR_SUCCESS);
+    assert_int_equal(acme_redis_fetch(r, p, name, &value, &len, &why), APR_ENOENT);
+    assert_true(acme_redis_round_trips(r) >= 6);   /* AUTH, SELECT, SET, GET, DEL, GET */
+    /* Another node with another key file: a clear refusal, nothing read. */
+    assert_int_equal(acme_redis_put(r, p, name, "hello", 5, 60000), APR_SUCCESS);
+    other = make_cluster(p, apr_psprintf(p, "redis://:unit-pw@127.0.0.1:%d/1", port), 9);
+    assert_int_equal(acme_redis_open(&r, other, p, apr_time_from_sec(1), &why), APR_SUCCESS);
+    assert_int_equal(acme_redis_fetch(r, p, name, &value, &len, &why), APR_EBADF);
+    assert_non_null(strstr(why, "AcmeClusterKeyFile"));
+    /* A wrong password: refused, said so. */
+    nopw = make_cluster(p, apr_psprintf(p, "redis://:wrong@127.0.0.1:%d", port), 1);
+    assert_int_equal(acme_redis_open(&r, nopw, p, apr_time_from_sec(1), &why), APR_EACCES);
+    assert_non_null(strstr(why, "refused the credentials"));
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    /* Redis gone: the next command fails at once, not after a hang. */
+    assert_int_equal(acme_redis_open(&r, c, p, apr_time_from_msec(300), &why) == APR_SUCCESS, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        UNIT_TEST(test_url_good),
+        UNIT_TEST(test_url_bad),
+        UNIT_TEST(test_key_file),
+        UNIT_TEST(test_seal),
+        UNIT_TEST(test_silent_server_is_bounded),
+        UNIT_TEST(test_real_redis),
+    };
+    char cleanup[64];
+    int rc;
+
+    if (unit_init()) {
+        return 1;
+    }
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    snprintf(cleanup, sizeof(cleanup), "rm -rf /tmp/unit-cluster-%ld", (long)getpid());
+    if (system(cleanup) != 0) {
+        print_message("could not remove /tmp/unit-cluster-%ld\n", (long)getpid());
+    }
+    return rc;
+}
