@@ -119,7 +119,7 @@ def test_answers_shared_between_nodes(cluster3, unique):
     cluster3.configure([name])
     cluster3.start()
     for node in cluster3.nodes:
-        cert = node.wait_for_pebble_cert(name, timeout=90)
+        cert = node.wait_for_pebble_cert(name, timeout=180)
         assert name in harness.cert_names(cert)
     logs = [n.error_log_text() for n in cluster3.nodes]
     from_redis = sum(len(re.findall(r"ACME01013", t)) for t in logs)
