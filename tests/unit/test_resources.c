@@ -293,6 +293,39 @@ static void test_authz_good(void **state)
     assert_int_equal(authz->error.status, APR_SUCCESS);
 }
 
+/* draft-ietf-acme-dns-persist-01 §3.1: no token, 1..10 issuer domain names
+ * (lowercased here; "issuerDomainNames" as later drafts spell it); none or
+ * more than 10 makes the challenge malformed. */
+static void test_authz_dns_persist(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_authz_t *authz;
+    acme_problem_t prob;
+    acme_challenge_t *chal;
+#define PERSIST(names) "{\"status\":\"pending\",\"identifier\":{\"type\":\"dns\"," \
+        "\"value\":\"test.example\"},\"challenges\":[{\"type\":\"dns-persist-01\"," \
+        "\"url\":\"" CA "/chal/p\",\"status\":\"pending\"," names "}]}"
+
+    assert_int_equal(parse_authz(p, PERSIST("\"issuer-domain-names\":[\"Authority.Example\","
+                                            "\"ca.example.net\"]"), &authz, &prob), APR_SUCCESS);
+    chal = acme_authz_challenge(authz, "dns-persist-01");
+    assert_non_null(chal);
+    assert_null(chal->token);
+    assert_int_equal(chal->issuers->nelts, 2);
+    assert_string_equal(APR_ARRAY_IDX(chal->issuers, 0, const char *), "authority.example");
+    assert_int_equal(parse_authz(p, PERSIST("\"issuerDomainNames\":[\"ca.example\"]"), &authz,
+                                 &prob), APR_SUCCESS);
+    assert_string_equal(APR_ARRAY_IDX(acme_authz_challenge(authz, "dns-persist-01")->issuers,
+                                      0, const char *), "ca.example");
+    assert_int_not_equal(parse_authz(p, PERSIST("\"issuer-domain-names\":[]"), &authz, &prob),
+                         APR_SUCCESS);
+    assert_int_not_equal(parse_authz(p, PERSIST("\"issuer-domain-names\":[\"a\",\"b\",\"c\","
+                                                "\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\","
+                                                "\"k\"]"), &authz, &prob), APR_SUCCESS);
+    assert_int_not_equal(parse_authz(p, PERSIST("\"x\":1"), &authz, &prob), APR_SUCCESS);
+#undef PERSIST
+}
+
 static void test_authz_wildcard_ip_and_error(void **state)
 {
     apr_pool_t *p = *state;
@@ -605,6 +638,7 @@ int main(void)
         UNIT_TEST(test_order_too_many_authz),
         UNIT_TEST(test_order_url_checked),
         UNIT_TEST(test_authz_good),
+        UNIT_TEST(test_authz_dns_persist),
         UNIT_TEST(test_authz_wildcard_ip_and_error),
         UNIT_TEST(test_error_member_empty_or_odd),
         UNIT_TEST(test_authz_unknown_challenge_skipped),
