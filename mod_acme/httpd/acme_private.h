@@ -28,6 +28,7 @@ void acme_notify_register_hooks(apr_pool_t *p);    /* acme_notify.c: AcmeNotifyC
 void acme_https_register_hooks(apr_pool_t *p);     /* acme_https.c: AcmeRequireHttps */
 void acme_metrics_register_hooks(apr_pool_t *p);   /* acme_metrics.c: acme-metrics, server-status */
 void acme_cluster_register_hooks(apr_pool_t *p);   /* acme_cluster_node.c: AcmeCluster */
+void acme_migrate_register_hooks(apr_pool_t *p);   /* acme_migrate.c: static lines that can go */
 
 /* acme_certs.c: the first SSL vhost, in configuration order, that serves a
  * managed certificate covering host (a name or IP, lowercase) in this

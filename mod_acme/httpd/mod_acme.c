@@ -18,6 +18,7 @@ static void acme_register_hooks(apr_pool_t *p)
     acme_https_register_hooks(p);
     acme_metrics_register_hooks(p);
     acme_cluster_register_hooks(p);
+    acme_migrate_register_hooks(p);
 }
 
 module AP_MODULE_DECLARE_DATA acme_module = {

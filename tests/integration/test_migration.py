@@ -31,6 +31,8 @@ def test_static_certificate_serves_until_the_managed_one_is_live(httpd, unique):
     cert, key, static_serial = static_cert(httpd, name)
     httpd.write_config(vhosts=ssl_vhost(name, extra="SSLCertificateFile %s\nSSLCertificateKeyFile %s"
                                         % (cert, key)))
+    code, out = httpd.configtest()
+    assert code == 0 and "ACME00639" not in out, out
     httpd.start()
     seen = []          # (serial is static, issuer is Pebble, HTTP status)
     deadline = time.monotonic() + ISSUE_TIMEOUT
@@ -59,3 +61,8 @@ def test_static_certificate_serves_until_the_managed_one_is_live(httpd, unique):
         "before the managed certificate: %s" % [s for s in before if s != (True, False, 200)][:5]
     assert all(s == (False, True, 200) for s in after), \
         "after the managed certificate: %s" % [s for s in after if s != (False, True, 200)][:5]
+    # configtest now says that the static lines can go, naming their place
+    code, out = httpd.configtest()
+    assert code == 0, out
+    line = httpd.line_of("SSLCertificateFile")
+    assert "ACME00639: %s:%d:" % (httpd.conf_path, line) in out and name in out, out

@@ -1,0 +1,83 @@
+/* Migration from static certificates: a <VirtualHost> that has both
+ * SSLCertificateFile and AcmeDomain serves the static certificate until
+ * mod_acme's own is live, then the managed one only. Once the store holds a
+ * live certificate for it, configtest (and every start) says that the static
+ * lines can go. Read from the configuration tree, which mod_ssl keeps to
+ * itself once processed; the store is only looked at (stat), never opened. */
+#include <apr_strings.h>
+#include <apr_file_info.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+
+#include "acme_private.h"
+#include "acme_config.h"
+#include "acme_names.h"
+#include "acme_store_paths.h"
+
+static int is_directive(const ap_directive_t *d, const char *name)
+{
+    return d->directive && !strcasecmp(d->directive, name);
+}
+
+/* The store name of the vhost's certificate: the first name after
+ * AcmeDomain, else its ServerName; NULL when neither is written. */
+static const char *vhost_store_name(apr_pool_t *p, const ap_directive_t *vhost,
+                                    const ap_directive_t **static_line)
+{
+    const ap_directive_t *c;
+    const char *acme = NULL, *server_name = NULL, *args;
+    int has_acme = 0;
+
+    *static_line = NULL;
+    for (c = vhost->first_child; c; c = c->next) {
+        if (is_directive(c, "SSLCertificateFile") && !*static_line) {
+            *static_line = c;
+        }
+        else if (is_directive(c, "ServerName") && c->args) {
+            args = c->args;
+            server_name = ap_getword_conf(p, &args);
+        }
+        else if (is_directive(c, "AcmeDomain")) {
+            has_acme = 1;
+            args = c->args ? c->args : "";
+            acme = *args ? ap_getword_conf(p, &args) : NULL;
+        }
+    }
+    if (!has_acme || !*static_line) {
+        return NULL;
+    }
+    acme = acme && *acme ? acme : server_name;
+    return acme && *acme ? acme_name_normalize(p, acme) : NULL;
+}
+
+static int migrate_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                server_rec *base)
+{
+    const char *store = acme_conf_store_dir(base), *name;
+    const ap_directive_t *node, *line;
+    apr_finfo_t finfo;
+
+    for (node = ap_conftree; node && store; node = node->next) {
+        if (!is_directive(node, "<VirtualHost")
+            || !(name = vhost_store_name(ptemp, node, &line))) {
+            continue;
+        }
+        if (apr_stat(&finfo, apr_pstrcat(ptemp, store, "/", acme_store_rel_live_file(
+                     ptemp, name, ACME_STORE_CERT_FILE), NULL), APR_FINFO_TYPE, ptemp)
+            != APR_SUCCESS) {
+            continue;
+        }
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, base, "ACME00639: %s:%d: this <VirtualHost> "
+                     "serves mod_acme's certificate of %s now, not the one of SSLCertificateFile "
+                     "%s; its SSLCertificateFile and SSLCertificateKeyFile lines can go",
+                     line->filename ? line->filename : "?", line->line_num, name,
+                     line->args ? line->args : "");
+    }
+    return OK;
+}
+
+void acme_migrate_register_hooks(apr_pool_t *p)
+{
+    ap_hook_check_config(migrate_check_config, NULL, NULL, APR_HOOK_LAST);
+}
