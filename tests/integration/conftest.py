@@ -26,6 +26,28 @@ def _failed(request):
     return False
 
 
+@pytest.fixture(autouse=True)
+def sanitizer_logs(monkeypatch):
+    """With a sanitized build (build/sanitize.sh, build/test.sh --sanitize):
+    every process the test starts writes its ASan/UBSan reports to a
+    directory of the test's own, and any report there fails the test. This
+    fixture is set up first and torn down last, after the test's httpd
+    stopped and flushed its reports."""
+    if not harness.sanitizer_runtime():
+        yield
+        return
+    logdir = harness.make_tree("it-sanitizer-")
+    os.chmod(logdir, 0o1777)    # httpd's children and acmectl run as the server's User
+    for name, value in harness.sanitizer_options(logdir).items():
+        monkeypatch.setenv(name, value)
+    yield
+    reports = harness.sanitizer_reports(logdir)
+    shutil.rmtree(logdir, ignore_errors=True)
+    if reports:
+        pytest.fail("sanitizer reports:\n" + "\n".join(
+            "---- %s\n%s" % (path, text[-6000:]) for path, text in reports), pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def build():
     """The module and acmectl under test; fails (never skips) when missing."""

@@ -212,10 +212,80 @@ def cert_summary(cert):
 
 def clean_env(extra=None):
     """The environment a service gets from init: no CA bundle or proxy
-    overrides from the caller's shell."""
+    overrides from the caller's shell (with a sanitized build, what the
+    sanitizers need: sanitizer_env)."""
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+    env.update(sanitizer_env())
     env.update(extra or {})
     return env
+
+
+# --------------------------------------------------------------------------
+# a build with AddressSanitizer and UndefinedBehaviorSanitizer (build/sanitize.sh)
+
+_asan_runtime = []
+
+
+def sanitizer_runtime():
+    """The ASan runtime (path) the module under test links, or None when the
+    build is not sanitized. httpd itself is not instrumented, so the runtime
+    must be preloaded into it: it has to come first in the library list."""
+    if not _asan_runtime:
+        found = None
+        try:
+            out = subprocess.run(["ldd", module_path()], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True, timeout=30).stdout
+            m = re.search(r"^\s*libasan\.so[.0-9]* => (\S+)", out, re.M)
+            found = m.group(1) if m else None
+        except (OSError, subprocess.SubprocessError):
+            pass
+        _asan_runtime.append(found)
+    return _asan_runtime[0]
+
+
+SANITIZER_SUPPRESSIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                      "sanitizer.supp")
+
+
+def sanitizer_options(logdir):
+    """ASAN_OPTIONS and UBSAN_OPTIONS that write every report to
+    logdir/asan.<pid> or logdir/ubsan.<pid> (a test's own directory, checked
+    when it ends: sanitizer_reports). Leaks are not reported: httpd leaves
+    its pools to exit(); a memory error or undefined behaviour stops the
+    process (halt_on_error, and the build's -fno-sanitize-recover)."""
+    return {
+        "ASAN_OPTIONS": ":".join([
+            "log_path=%s/asan" % logdir, "detect_leaks=0", "halt_on_error=1",
+            "disable_coredump=1", "suppressions=%s" % SANITIZER_SUPPRESSIONS]),
+        "UBSAN_OPTIONS": ":".join([
+            "log_path=%s/ubsan" % logdir, "print_stacktrace=1", "halt_on_error=1"]),
+    }
+
+
+def sanitizer_env():
+    """What a process started from a test needs with a sanitized build: the
+    runtime preloaded, and the current test's ASAN_OPTIONS/UBSAN_OPTIONS."""
+    runtime = sanitizer_runtime()
+    if not runtime:
+        return {}
+    env = {"LD_PRELOAD": runtime}
+    for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def sanitizer_reports(logdir):
+    """(file, text) of every sanitizer report written to logdir."""
+    reports = []
+    for name in sorted(os.listdir(logdir)) if os.path.isdir(logdir) else []:
+        if name.startswith(("asan.", "ubsan.")):
+            path = os.path.join(logdir, name)
+            with open(path, errors="replace") as f:
+                text = f.read()
+            if text.strip():
+                reports.append((path, text))
+    return reports
 
 
 def run(cmd, timeout=60, env=None, check=False):
