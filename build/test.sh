@@ -1,12 +1,33 @@
 #!/bin/sh
 # Installs what is missing, builds, runs the C unit tests and the integration
 # tests (real Pebble + real httpd on loopback). Exits non-zero on any failure.
+#   build/test.sh --sanitize [pytest args]: instead, the integration tests
+#   against an ASan+UBSan build of mod_acme.so and acmectl (build/sanitize.sh);
+#   any sanitizer report fails the test that caused it.
 set -eu
 cd "$(dirname "$0")/.."
+sanitize=0
+if [ "${1:-}" = "--sanitize" ]; then
+    sanitize=1
+    shift
+fi
 build/deps.sh
+if [ "$sanitize" = 1 ]; then
+    echo "==> ASan+UBSan build"
+    asan_dir=$(build/sanitize.sh | tail -1)
+    build/stepca.sh
+    echo "==> integration tests (ASan+UBSan build in $asan_dir)"
+    ACME_BUILD_DIR=$asan_dir /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+        -n "${ACME_TEST_JOBS:-4}" tests/integration "$@"
+    echo "==> all tests passed (ASan+UBSan)"
+    exit 0
+fi
 build/build.sh
 echo "==> unit tests"
 make -s -j"$(nproc)" check || { cat tests/unit/*.log 2>/dev/null | tail -50; exit 1; }
+echo "==> fuzz smoke (make fuzz; tests/fuzz/run.sh: 5 s per target)"
+make -s fuzz >/dev/null
+tests/fuzz/run.sh 5
 echo "==> Debian package (ACME_FULL_PACKAGE=1: dpkg-buildpackage and lintian)"
 if [ "${ACME_FULL_PACKAGE:-0}" = 1 ]; then build/package.sh --full; else build/package.sh; fi
 echo "==> step-ca (second ACME CA of the integration tests)"

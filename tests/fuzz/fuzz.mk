@@ -16,7 +16,7 @@ all: $(addprefix $(OUT)/fuzz_,$(TARGETS))
 
 $(OUT)/obj/%.o: $(SRCDIR)/%.c
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
 $(OUT)/libacme_fuzz.a: $(CORE_OBJS)
 	rm -f $@
@@ -24,6 +24,8 @@ $(OUT)/libacme_fuzz.a: $(CORE_OBJS)
 
 $(OUT)/fuzz_%: $(SRCDIR)/tests/fuzz/fuzz_%.c $(SRCDIR)/tests/fuzz/fuzz.h \
 		$(SRCDIR)/tests/fuzz/fuzz_http.h $(OUT)/libacme_fuzz.a
-	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(OUT)/libacme_fuzz.a $(DEP_LIBS) -lresolv -o $@
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP $< $(OUT)/libacme_fuzz.a $(DEP_LIBS) -lresolv -o $@
 
 .PHONY: all
+# header dependencies, from the last build
+-include $(CORE_OBJS:.o=.d) $(addprefix $(OUT)/fuzz_,$(addsuffix .d,$(TARGETS)))
