@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <apr_strings.h>
+#include <valgrind/valgrind.h>
 #include "unit.h"
 #include "acme_dns.h"
 
@@ -269,6 +270,12 @@ static void test_hook_missing_program(void **state)
     apr_pool_t *p = *state;
     acme_dns_hook_t *hook;
 
+    if (RUNNING_ON_VALGRIND) {
+        /* valgrind runs posix_spawn as fork and exec: a failed exec is not
+         * reported to the parent there. */
+        print_message("skipped under valgrind: posix_spawn cannot report a failed exec\n");
+        return;
+    }
     assert_int_not_equal(acme_dns_hook_start(&hook, p, "/nonexistent/hook", "setup", "n", "v",
                                              apr_time_now(), 1), APR_SUCCESS);
     assert_non_null(strstr(acme_dns_hook_result(hook), "could not be started"));

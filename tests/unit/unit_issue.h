@@ -94,9 +94,10 @@ static inline unit_ca_t *unit_ca_create(apr_pool_t *p, const char *cn)
                      APR_SUCCESS);
     /* The skeleton is a server certificate: make it a CA. */
     x = unit_pem_x509(p, pem);
-    X509_delete_ext(x, X509_get_ext_by_NID(x, NID_basic_constraints, -1));
-    X509_delete_ext(x, X509_get_ext_by_NID(x, NID_key_usage, -1));
-    X509_delete_ext(x, X509_get_ext_by_NID(x, NID_ext_key_usage, -1));
+    /* X509_delete_ext hands the extension to the caller. */
+    X509_EXTENSION_free(X509_delete_ext(x, X509_get_ext_by_NID(x, NID_basic_constraints, -1)));
+    X509_EXTENSION_free(X509_delete_ext(x, X509_get_ext_by_NID(x, NID_key_usage, -1)));
+    X509_EXTENSION_free(X509_delete_ext(x, X509_get_ext_by_NID(x, NID_ext_key_usage, -1)));
     unit_ext(x, x, NID_basic_constraints, "critical,CA:TRUE");
     unit_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign");
     assert_true(X509_sign(x, ca->key, EVP_sha256()) > 0);
