@@ -1,6 +1,7 @@
 /* acmectl: options and dispatch to the commands. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,6 +196,9 @@ int main(int argc, const char *const *argv)
         fprintf(stderr, "acmectl: cannot initialize APR\n");
         return ACMECTL_FAIL;
     }
+    /* Whatever acmectl creates is its user's alone (the store sets its own
+     * modes explicitly). */
+    umask(077);
     memset(&ctl, 0, sizeof(ctl));
     apr_pool_create(&ctl.pool, NULL);
     ctl.store_dir = ACME_DEFAULT_STORE;

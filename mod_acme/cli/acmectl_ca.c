@@ -405,7 +405,7 @@ static apr_status_t recover_new_key(acmectl_t *ctl, apr_pool_t *p, acme_client_t
     apr_size_t len;
     apr_status_t rv;
 
-    if (acme_store_read(ctl->store, p, relpath, ACME_MAX_STORE_FILE, &pem, &len) != APR_SUCCESS
+    if (acme_store_read_secret(ctl->store, p, relpath, ACME_MAX_STORE_FILE, &pem, &len) != APR_SUCCESS
         || acme_key_from_pem(p, pem, len, &key) != APR_SUCCESS) {
         acme_store_remove(ctl->store, p, relpath);
         return APR_ENOENT;

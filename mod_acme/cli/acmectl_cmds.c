@@ -507,7 +507,7 @@ static void check_pair(check_t *c, const char *what, const char *cert_relpath,
         problem(c, "%s: %s is not a valid certificate chain", what, cert_relpath);
         return;
     }
-    if (acme_store_read(c->ctl->store, p, key_relpath, ACME_MAX_STORE_FILE, &pem, &len)
+    if (acme_store_read_secret(c->ctl->store, p, key_relpath, ACME_MAX_STORE_FILE, &pem, &len)
         != APR_SUCCESS) {
         problem(c, "%s: %s is missing or unreadable", what, key_relpath);
         return;

@@ -468,7 +468,7 @@ static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acm
         *why = "its certificate file cannot be read";
         return rv;
     }
-    rv = acme_store_read_at(ptemp, AT_FDCWD, key_path, ACME_MAX_STORE_FILE, &pem, &len);
+    rv = acme_store_read_at_secret(ptemp, AT_FDCWD, key_path, ACME_MAX_STORE_FILE, &pem, &len);
     if (rv != APR_SUCCESS || acme_key_from_pem(ptemp, pem, len, &key) != APR_SUCCESS) {
         *why = "its private key is missing or unreadable";
         return APR_EINVAL;

@@ -14,6 +14,7 @@
 
 #include "acme_b64.h"
 #include "acme_crypto.h"
+#include "acme_secret.h"
 
 typedef struct {
     acme_key_type_e type;
@@ -99,10 +100,16 @@ apr_status_t acme_key_to_pem(apr_pool_t *p, EVP_PKEY *pkey, const char **pem)
     if (!pkey || !(bio = BIO_new(BIO_s_mem()))) {
         return APR_EINVAL;
     }
-    /* PKCS#8, unencrypted: the store's file modes protect it. */
-    if (PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) == 1
-        && (*pem = acme_bio_to_pool(p, bio)) != NULL) {
-        rv = APR_SUCCESS;
+    /* PKCS#8, unencrypted: the store's file modes protect it. The text goes
+     * to secret memory (out of core dumps, wiped with p), the BIO's is wiped. */
+    if (PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) == 1) {
+        BUF_MEM *mem = NULL;
+        BIO_get_mem_ptr(bio, &mem);
+        if (mem) {
+            *pem = acme_secret_dup(p, mem->data, mem->length);
+            OPENSSL_cleanse(mem->data, mem->length);
+            rv = APR_SUCCESS;
+        }
     }
     BIO_free(bio);
     ERR_clear_error();
@@ -551,7 +558,7 @@ static apr_status_t decode_mac_key(apr_pool_t *p, const char *b64, unsigned char
         --len;
     }
     if (len == 0
-        || acme_b64url_decode(p, apr_pstrmemdup(p, b64, len), key, key_len) != APR_SUCCESS
+        || acme_b64url_decode(p, acme_secret_dup(p, b64, len), key, key_len) != APR_SUCCESS
         || *key_len == 0) {
         return APR_EINVAL;
     }

@@ -9,6 +9,9 @@
 
 /* Keys live as long as the pool: a cleanup frees them. */
 apr_status_t acme_key_generate(apr_pool_t *p, acme_key_type_e type, EVP_PKEY **pkey);
+/* PKCS#8 PEM of pkey in secret memory of p (acme_secret.h: out of core dumps,
+ * wiped when p is cleaned up). APR_EINVAL without a key, APR_EGENERAL when
+ * OpenSSL cannot encode it. */
 apr_status_t acme_key_to_pem(apr_pool_t *p, EVP_PKEY *pkey, const char **pem);
 apr_status_t acme_key_from_pem(apr_pool_t *p, const char *pem, apr_size_t len, EVP_PKEY **pkey);
 /* Which of our key types a key is; APR_ENOTIMPL for anything else. */

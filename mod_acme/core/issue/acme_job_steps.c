@@ -95,7 +95,7 @@ static apr_status_t account_key_load_or_create(acme_step_ctx_t *sc)
     apr_size_t len;
     apr_status_t rv;
 
-    rv = acme_store_read(driver->store, sc->p, path, ACME_MAX_STORE_FILE, &pem, &len);
+    rv = acme_store_read_secret(driver->store, sc->p, path, ACME_MAX_STORE_FILE, &pem, &len);
     if (rv == APR_SUCCESS) {
         rv = acme_key_from_pem(driver->pool, pem, len, &ca->account_key);
         return rv ? acme_problem_set(&sc->prob, sc->p, rv, NULL,

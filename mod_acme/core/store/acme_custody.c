@@ -221,7 +221,7 @@ apr_status_t acme_custody_key_for(acme_store_t *store, apr_pool_t *p, const char
         || (rv = acme_key_spki_id(p, pub, &id)) != APR_SUCCESS) {
         return APR_ENOENT;
     }
-    rv = acme_store_read(store, p, key_path(p, name, id), ACME_MAX_STORE_FILE, pem, len);
+    rv = acme_store_read_secret(store, p, key_path(p, name, id), ACME_MAX_STORE_FILE, pem, len);
     if (rv != APR_SUCCESS) {
         return APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
     }

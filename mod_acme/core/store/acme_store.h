@@ -42,6 +42,10 @@ apr_status_t acme_store_write(acme_store_t *store, apr_pool_t *p, const char *re
 /* APR_ENOENT if missing, APR_ENOSPC if larger than max. Data is NUL-terminated. */
 apr_status_t acme_store_read(acme_store_t *store, apr_pool_t *p, const char *relpath,
                              apr_size_t max, const char **data, apr_size_t *len);
+/* acme_store_read of a private key: the data in secret memory of p
+ * (acme_secret.h: out of core dumps, wiped when p is cleaned up). */
+apr_status_t acme_store_read_secret(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                                    apr_size_t max, const char **data, apr_size_t *len);
 apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
                                    json_t *json, apr_fileperms_t perms);
 /* The json is released by a pool cleanup. APR_EINVAL if unparsable. */
@@ -131,6 +135,9 @@ void acme_store_remove_dead_temps(acme_store_t *store, apr_pool_t *p);
  * link or anything but a regular file there is APR_EINVAL. */
 apr_status_t acme_store_read_at(apr_pool_t *p, int dirfd, const char *name, apr_size_t max,
                                 const char **data, apr_size_t *len);
+/* The same into secret memory of p (a private key, acme_secret.h). */
+apr_status_t acme_store_read_at_secret(apr_pool_t *p, int dirfd, const char *name,
+                                       apr_size_t max, const char **data, apr_size_t *len);
 /* A directory opened without following a link at name: fd, or -1 with errno. */
 int acme_store_open_dir_at(int dirfd, const char *name);
 /* Calls visit for every entry of the directory dirfd (not "." and ".."), with

@@ -22,8 +22,8 @@ apr_status_t acme_store_account_load(acme_store_t *store, apr_pool_t *p, const c
 
     *key = NULL;
     *kid = NULL;
-    rv = acme_store_read(store, p, acme_store_account_path(p, ca_url, ACME_STORE_ACCOUNT_KEY_FILE),
-                         ACME_MAX_STORE_FILE, &pem, &len);
+    rv = acme_store_read_secret(store, p, acme_store_account_path(p, ca_url, ACME_STORE_ACCOUNT_KEY_FILE),
+                                ACME_MAX_STORE_FILE, &pem, &len);
     if (rv != APR_SUCCESS) {
         return APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
     }

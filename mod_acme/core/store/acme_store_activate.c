@@ -464,7 +464,7 @@ static int fallback_usable(acme_store_t *store, apr_pool_t *p)
     EVP_PKEY *pkey;
     apr_array_header_t *chain, *no_names = apr_array_make(p, 1, sizeof(const char *));
 
-    if (acme_store_read(store, p, ACME_STORE_FALLBACK_KEY, ACME_MAX_STORE_FILE, &pem, &len)
+    if (acme_store_read_secret(store, p, ACME_STORE_FALLBACK_KEY, ACME_MAX_STORE_FILE, &pem, &len)
         != APR_SUCCESS
         || acme_key_from_pem(p, pem, len, &pkey) != APR_SUCCESS
         || acme_store_read(store, p, ACME_STORE_FALLBACK_CERT, ACME_MAX_STORE_FILE, &pem, &len)

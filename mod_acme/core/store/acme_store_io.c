@@ -21,6 +21,7 @@
 #include "acme_json.h"
 #include "acme_store_int.h"
 #include "acme_store_paths.h"
+#include "acme_secret.h"
 
 /* A directory entry walked so far, and whose it must be. */
 typedef struct walk_t {
@@ -116,14 +117,17 @@ apr_status_t acme_store_walk(acme_store_t *store, apr_pool_t *p, const char *rel
 static apr_status_t write_temp(int dirfd, const char *tmp, const void *data, apr_size_t len,
                                mode_t mode, uid_t uid, gid_t gid)
 {
-    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    /* Private (0600, as under umask 077) while it is written: its final mode
+     * only once the whole content is there. */
+    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    S_IRUSR | S_IWUSR);
     apr_size_t done = 0;
     apr_status_t rv = APR_SUCCESS;
 
     if (fd < 0) {
         return errno;
     }
-    if (fchmod(fd, mode) < 0 || (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0)) {
+    if (fchmod(fd, S_IRUSR | S_IWUSR) < 0) {
         rv = errno;
     }
     while (rv == APR_SUCCESS && done < len) {
@@ -132,6 +136,10 @@ static apr_status_t write_temp(int dirfd, const char *tmp, const void *data, apr
             rv = errno;
         }
         done += n > 0 ? (apr_size_t)n : 0;
+    }
+    if (rv == APR_SUCCESS && (fchmod(fd, mode) < 0
+                              || (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0))) {
+        rv = errno;
     }
     if (rv == APR_SUCCESS && fsync(fd) < 0) {
         rv = errno;
@@ -195,9 +203,10 @@ apr_status_t acme_store_rename(acme_store_t *store, apr_pool_t *p, const char *f
     return rv;
 }
 
-/* Reads a regular file opened from the store, capped at max. */
-static apr_status_t read_fd(apr_pool_t *p, int fd, apr_size_t max, const char **data,
-                            apr_size_t *len)
+/* Reads a regular file opened from the store, capped at max; secret: into
+ * acme_secret_alloc memory (a private key). */
+static apr_status_t read_fd(apr_pool_t *p, int fd, apr_size_t max, int secret,
+                            const char **data, apr_size_t *len)
 {
     struct stat st;
     apr_size_t got = 0, size;
@@ -214,7 +223,7 @@ static apr_status_t read_fd(apr_pool_t *p, int fd, apr_size_t max, const char **
     }
     /* Writers replace files by rename, so an open file does not grow. */
     size = (apr_size_t)st.st_size;
-    buf = apr_palloc(p, size + 1);
+    buf = secret ? acme_secret_alloc(p, size) : apr_palloc(p, size + 1);
     while (got < size) {
         ssize_t n = read(fd, buf + got, size - got);
         if (n < 0 && errno == EINTR) {
@@ -236,8 +245,8 @@ static apr_status_t read_fd(apr_pool_t *p, int fd, apr_size_t max, const char **
     return APR_SUCCESS;
 }
 
-apr_status_t acme_store_read_at(apr_pool_t *p, int dirfd, const char *name, apr_size_t max,
-                                const char **data, apr_size_t *len)
+static apr_status_t read_at(apr_pool_t *p, int dirfd, const char *name, apr_size_t max,
+                            int secret, const char **data, apr_size_t *len)
 {
     apr_status_t rv;
     /* The child writes parts of the store: a link or a FIFO planted there must
@@ -247,13 +256,25 @@ apr_status_t acme_store_read_at(apr_pool_t *p, int dirfd, const char *name, apr_
     if (fd < 0) {
         return errno == ELOOP ? APR_EINVAL : errno;
     }
-    rv = read_fd(p, fd, max, data, len);
+    rv = read_fd(p, fd, max, secret, data, len);
     close(fd);
     return rv;
 }
 
-apr_status_t acme_store_read(acme_store_t *store, apr_pool_t *p, const char *relpath,
-                             apr_size_t max, const char **data, apr_size_t *len)
+apr_status_t acme_store_read_at(apr_pool_t *p, int dirfd, const char *name, apr_size_t max,
+                                const char **data, apr_size_t *len)
+{
+    return read_at(p, dirfd, name, max, 0, data, len);
+}
+
+apr_status_t acme_store_read_at_secret(apr_pool_t *p, int dirfd, const char *name,
+                                       apr_size_t max, const char **data, apr_size_t *len)
+{
+    return read_at(p, dirfd, name, max, 1, data, len);
+}
+
+static apr_status_t store_read(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                               apr_size_t max, int secret, const char **data, apr_size_t *len)
 {
     const char *base;
     int dirfd;
@@ -263,9 +284,21 @@ apr_status_t acme_store_read(acme_store_t *store, apr_pool_t *p, const char *rel
     if (rv != APR_SUCCESS) {
         return APR_STATUS_IS_ENOTDIR(rv) ? APR_ENOENT : rv;
     }
-    rv = acme_store_read_at(p, dirfd, base, max, data, len);
+    rv = read_at(p, dirfd, base, max, secret, data, len);
     close(dirfd);
     return rv;
+}
+
+apr_status_t acme_store_read(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                             apr_size_t max, const char **data, apr_size_t *len)
+{
+    return store_read(store, p, relpath, max, 0, data, len);
+}
+
+apr_status_t acme_store_read_secret(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                                    apr_size_t max, const char **data, apr_size_t *len)
+{
+    return store_read(store, p, relpath, max, 1, data, len);
 }
 
 apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
