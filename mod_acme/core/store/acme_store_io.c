@@ -38,6 +38,7 @@ static apr_status_t walk_step(walk_t *w, const char *comp, const char *rel_so_fa
 {
     mode_t mode = acme_store_mode_of(acme_store_dir_perms_for(rel_so_far));
     int made = create && mkdirat(w->fd, comp, mode) == 0;
+    int mkdir_errno = create && !made && errno != EEXIST ? errno : 0;
     int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (w->child_area ? O_NOFOLLOW : 0);
     int sub = openat(w->fd, comp, flags);
     struct stat st;
@@ -45,6 +46,10 @@ static apr_status_t walk_step(walk_t *w, const char *comp, const char *rel_so_fa
 
     if (sub < 0) {
         rv = errno;
+        /* missing because it could not be made: say why (EROFS, ENOSPC, EACCES) */
+        if (rv == ENOENT && mkdir_errno) {
+            return mkdir_errno;
+        }
         /* a link where a directory should be (ELOOP, or ENOTDIR with O_DIRECTORY) */
         return rv == ELOOP || (fstatat(w->fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0
                                && S_ISLNK(st.st_mode)) ? APR_EINVAL : rv;
