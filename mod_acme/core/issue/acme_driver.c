@@ -433,6 +433,29 @@ static void mark_orders_in_flight(acme_driver_t *driver, apr_pool_t *p, int in_f
     }
 }
 
+/* The wall clock went back (set by hand, NTP after a wrong start, a VM
+ * restored): every time planned by the later clock would wait the jump out
+ * (a day, a year); each domain is looked at again now instead. */
+#define ACME_CLOCK_BACK_SLACK apr_time_from_sec(60)
+
+static void clock_check(acme_driver_t *driver, apr_pool_t *p)
+{
+    apr_time_t now = acme_now(&driver->ctx);
+    apr_hash_index_t *hi;
+
+    if (driver->last_run_at && now < driver->last_run_at - ACME_CLOCK_BACK_SLACK) {
+        acme_log(&driver->ctx, ACME_LOG_WARN, 0, "ACME00485: the clock went back by %"
+                 APR_TIME_T_FMT " s (from %s to %s); every domain is checked again now",
+                 apr_time_sec(driver->last_run_at - now),
+                 acme_time_rfc3339(p, driver->last_run_at), acme_time_rfc3339(p, now));
+        for (hi = apr_hash_first(p, driver->records); hi; hi = apr_hash_next(hi)) {
+            acme_record_t *rec = apr_hash_this_val(hi);
+            rec->next_run = now;
+        }
+    }
+    driver->last_run_at = now;
+}
+
 apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *domains,
                              apr_pool_t *ptemp, apr_time_t *next_run, int *staged)
 {
@@ -444,6 +467,7 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
 
     *staged = 0;
     driver->run += 1;
+    clock_check(driver, ptemp);
     if (apr_atomic_read32(&driver->stop)) {
         *next_run = earliest;
         return APR_SUCCESS;

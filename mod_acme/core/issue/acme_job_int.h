@@ -115,6 +115,7 @@ struct acme_driver_t {
     volatile apr_uint32_t stop;     /* acme_driver_stop: set from another thread */
     apr_time_t swept_at;            /* last look for a dead writer's temp files */
     apr_array_header_t *dns_teardowns; /* acme_dns_hook_t*, still running (acme_dns01.c) */
+    apr_time_t last_run_at;         /* the clock at the start of the last run */
     int verify_chains;              /* acme_driver_verify_chains was called */
     const apr_array_header_t *trusted_roots; /* its files (const char*), may be NULL */
 };
