@@ -356,9 +356,17 @@ void acme_renewal_restore(acme_driver_t *driver, acme_record_t *rec, const acme_
                           apr_time_t now, apr_pool_t *p)
 {
     acme_status_record_t *st;
+    apr_status_t rv;
 
     rec->restored = 1;
-    if (acme_status_record_load(driver->store, p, domain->name, &st) != APR_SUCCESS) {
+    if ((rv = acme_status_record_load(driver->store, p, domain->name, &st)) != APR_SUCCESS) {
+        if (!APR_STATUS_IS_ENOENT(rv)) {
+            /* garbled or truncated: start afresh, the next write replaces it */
+            acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00486: %s: %s is unreadable; "
+                     "starting without its attempts and backoff (it is rewritten at the next "
+                     "check)", domain->name,
+                     acme_store_path(driver->store, p, acme_store_rel_status(p, domain->name)));
+        }
         return;
     }
     /* A changed configuration deserves a fresh start. */
