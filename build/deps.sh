@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages mod_acme needs to build, test and demo.
 # Only packages that are missing are installed. The Go packages are the source
-# of step-ca, the second ACME CA of the integration tests (build/stepca.sh).
+# of step-ca, the second ACME CA of the integration tests (build/stepca.sh);
+# faketime (libfaketime) moves httpd's clock in tests/integration/test_faults.py.
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config apache2 apache2-dev
       libapr1-dev libaprutil1-dev libssl-dev libjansson-dev libcurl4-openssl-dev
       libcmocka-dev libhiredis-dev redis-server clang valgrind pebble wrk curl openssl python3
-      python3-pytest python3-cryptography python3-requests python3-pytest-xdist iproute2
+      python3-pytest python3-cryptography python3-requests python3-pytest-xdist iproute2 faketime
       golang-go golang-github-smallstep-certificates-dev golang-github-smallstep-cli-dev"
 missing=""
 for p in $PKGS; do

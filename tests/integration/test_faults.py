@@ -1,0 +1,354 @@
+"""Hard faults around a running server: the store's filesystem full (filled
+during issuance) or read-only, files of the store truncated, emptied or
+replaced by garbage, and the CA's TLS certificate changed to one that does
+not verify. Each: the live certificate keeps serving, the error names the
+path (or URL) and the reason, and the server recovers by itself once the
+fault is gone.
+
+The store lives on a 2 MB tmpfs the test mounts over AcmeStoreDir (root
+only; unmounted in teardown). Faults are injected by the CA proxy at the
+renewal's new order (hostile_ca.py: a callable in the queue), so they hit a
+running issuance; AcmeCA lists two proxies so that the retry after a fault
+comes after ~10 s (the first failover pass), not a minute."""
+import datetime
+import os
+import re
+import subprocess
+import threading
+import time
+
+import pytest
+
+import harness
+from harness import archive_versions, ssl_vhost, utcnow, wait_for, wait_for_new_cert
+from hostile_ca import HostileProxy, HostileState
+
+FAR = datetime.timedelta(days=300)
+ATTEMPT = re.compile(r"ACME00402: (\S+): obtaining a certificate failed in step (\S+) "
+                     r"\(attempt (\d+)\): (.*); next attempt at (\S+)")
+
+
+class Tmpfs:
+    def __init__(self, path, size="2m"):
+        self.path = path
+        os.makedirs(path, exist_ok=True)
+        self.filler = None
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0755" % size, "tmpfs", path],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:
+            pytest.fail("cannot mount a tmpfs on %s (the fault tests need root): %s"
+                        % (path, r.stdout))
+
+    def fill(self, leave=0):
+        """Fills the filesystem up to `leave` bytes (as root: no reserve on tmpfs)."""
+        self.filler = os.path.join(self.path, ".filler")
+        st = os.statvfs(self.path)
+        free = st.f_bavail * st.f_frsize
+        with open(self.filler, "wb") as f:
+            try:
+                f.write(b"\0" * max(free - leave, 0))
+                f.flush()
+                os.fsync(f.fileno())
+            except OSError:
+                pass
+
+    def unfill(self):
+        if self.filler and os.path.exists(self.filler):
+            os.unlink(self.filler)
+
+    def remount(self, mode):
+        subprocess.run(["mount", "-o", "remount,%s" % mode, self.path], check=True)
+
+    def umount(self):
+        subprocess.run(["mount", "-o", "remount,rw", self.path], stderr=subprocess.DEVNULL)
+        subprocess.run(["umount", "-l", self.path], stderr=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def tmpfs_store():
+    made = []
+
+    def make(path):
+        t = Tmpfs(path)
+        made.append(t)
+        return t
+    yield make
+    for t in made:
+        t.umount()
+
+
+class Server:
+    """One httpd with its own Pebble behind two hostile proxies."""
+
+    def __init__(self, label, httpd_factory, workdir, challtestsrv, unique, due_certs):
+        self.pebble = harness.private_pebble(workdir, challtestsrv.dns_port, label)
+        self.state = HostileState()
+        self.proxies = [HostileProxy(self.pebble, self.state) for _ in range(2)]
+        self.cert_ids = []
+        self.due_certs = due_certs
+        for p in self.proxies:
+            p.set_window_function(self.window)
+            p.start()
+        self.httpd = httpd_factory(pebble=self.pebble)
+        self.name = unique(label)
+
+    def window(self, cid):
+        if cid not in self.cert_ids:
+            self.cert_ids.append(cid)
+        now = utcnow()
+        if self.cert_ids.index(cid) < self.due_certs:
+            return now - datetime.timedelta(hours=2), now - datetime.timedelta(hours=1)
+        return now + FAR, now + FAR + datetime.timedelta(days=1)
+
+    def start(self, faults):
+        with self.state.lock:
+            self.state.after_cert = [[f, None] for f in faults]
+        self.httpd.write_config(vhosts=ssl_vhost(self.name), acme={
+            "AcmeCA": " ".join(p.directory_url for p in self.proxies)})
+        self.httpd.start()
+        return self.httpd.wait_for_pebble_cert(self.name, 120)
+
+    def stop(self):
+        for p in self.proxies:
+            p.stop()
+        self.pebble.stop()
+
+    def failure_after(self, offset, timeout=60):
+        def found():
+            text = self.httpd.error_log_text()[offset:]
+            for m in ATTEMPT.finditer(text):
+                if m.group(1) == self.name:
+                    return m
+            return None
+        try:
+            return wait_for(found, timeout, interval=0.1, what="%s: a failed attempt" % self.name)
+        except TimeoutError as exc:
+            raise AssertionError("%s\n%s" % (exc, self.httpd.diagnostics(80))) from None
+
+    def unharmed(self, serial, versions):
+        served = self.httpd.verified_cert(self.name)
+        assert served.serial_number == serial, "live certificate changed: %x -> %x" % (
+            serial, served.serial_number)
+        assert self.httpd.http_request("/index.html")[0] == 200
+        staging = os.path.join(self.httpd.store, "staging", self.name)
+        assert not os.path.isdir(staging) or not os.listdir(staging), os.listdir(staging)
+        assert len(archive_versions(self.httpd.store, self.name)) == versions
+
+
+def store_error_lines(text, store, reason):
+    """Log lines naming a path in the store together with the errno text."""
+    return [l for l in text.splitlines() if reason in l and store in l]
+
+
+def test_store_full_read_only_and_untrusted_ca(httpd_factory, workdir, challtestsrv, unique,
+                                               tmpfs_store):
+    started = time.time()
+    srv = Server("faults-disk", httpd_factory, workdir, challtestsrv, unique, due_certs=3)
+    store = tmpfs_store(srv.httpd.store)
+    untrusted = harness.TestCA(harness.make_tree("it-untrusted-"))
+    seen = []
+    try:
+        offsets = {}
+
+        def mark(label):
+            offsets[label] = len(srv.httpd.error_log_text())
+
+        def disk_full():
+            mark("full")
+            store.fill(leave=4096)     # the next writes of this issuance fail midway
+
+        def read_only():
+            mark("ro")
+            store.remount("ro")
+
+        def ca_untrusted():
+            mark("tls")
+            for p in srv.proxies:
+                p.serve_certificate(untrusted.cert_pem, untrusted.key_pem)
+
+        cert = srv.start([disk_full, read_only, ca_untrusted])
+        for label, reason, undo in [
+                ("full", "No space left on device", store.unfill),
+                ("ro", "Read-only file system", lambda: store.remount("rw")),
+                ("tls", "SSL certificate problem", lambda: [
+                    p.serve_certificate(srv.pebble.ca.cert_pem, srv.pebble.ca.key_pem)
+                    for p in srv.proxies])]:
+            versions = len(archive_versions(srv.httpd.store, srv.name))
+            wait_for(lambda: label in offsets, 60, what="fault %s injected" % label)
+            if label == "tls":
+                # the attempt, or the renewal information asked before it, fails
+                hosts = [p.origin.split("//")[1] for p in srv.proxies]
+
+                def tls_said():
+                    text = srv.httpd.error_log_text()[offsets[label]:]
+                    return [l for l in text.splitlines() if reason in l
+                            and any(h in l for h in hosts) and ("ACME00402" in l
+                                                                or "ACME00426" in l)]
+                said = wait_for(tls_said, 60, what="the CA's TLS failure logged")
+                line = said[0]
+            else:
+                line = srv.failure_after(offsets[label]).group(0)
+                text = srv.httpd.error_log_text()[offsets[label]:]
+                said = store_error_lines(text, srv.httpd.store, reason)
+            seen.append((label, line[:400], said[:3]))
+            assert said, "%s: no log line names the store path (or CA URL) and %r" % (
+                label, reason)
+            if label == "tls":
+                # an attempt under way may finish on its resumed TLS session
+                # (the old certificate's): whatever is live still verifies
+                cert = srv.httpd.verified_cert(srv.name)
+            else:
+                srv.unharmed(cert.serial_number, versions)
+            undo()
+            if label == "tls":     # renewal information failed: nothing was due; ask
+                r = srv.httpd.acmectl("--store", srv.httpd.store, "renew", srv.name)
+                assert r.returncode == 0, r.stdout + r.stderr
+            cert = wait_for_new_cert(srv.httpd, srv.name, cert.serial_number, 120)
+            assert harness.store_problems(srv.httpd.store) == []
+    finally:
+        for label, line, said in seen:
+            print("\n%s: %s\n   %s" % (label, line, "\n   ".join(s[:400] for s in said)))
+        print("took %.0f s" % (time.time() - started))
+        srv.stop()
+
+
+def corrupt(path, how):
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        if how == "truncated":
+            f.write(data[:len(data) // 2])
+        elif how == "garbage":
+            f.write(b"\x00\xff garbage \x89PNG\r\n" * 8)
+        # "emptied": nothing
+
+
+def test_corrupted_store_files(httpd_factory, workdir, challtestsrv, unique):
+    """State files garbled under a running server, then the live chain and key:
+    httpd keeps running and serving, the log names the status file (the
+    account record is looked up again by its key), a renewal works, and
+    after the live chain and key are destroyed a new certificate comes by
+    itself."""
+    started = time.time()
+    srv = Server("faults-files", httpd_factory, workdir, challtestsrv, unique, due_certs=0)
+    try:
+        cert = srv.start([])
+        store, name = srv.httpd.store, srv.name
+        srv.httpd.wait_idle()
+        # 1. status, account and configuration records garbled; a restart reads them
+        victims = [(os.path.join(store, "status", name + ".json"), "garbage")]
+        for root, _dirs, files in os.walk(os.path.join(store, "accounts")):
+            victims += [(os.path.join(root, f), "truncated") for f in files if f.endswith(".json")]
+        for path, how in victims:
+            corrupt(path, how)
+        offset = len(srv.httpd.error_log_text())
+        srv.httpd.graceful()
+        srv.httpd.wait_idle()
+        assert srv.httpd.verified_cert(name).serial_number == cert.serial_number
+        text = srv.httpd.error_log_text()[offset:]
+        # the account record (its URL) is looked up again by key without a word
+        unnamed = [p for p, _ in victims if p not in text and "/accounts/" not in p]
+        print("state files:", [(p[len(store):], how) for p, how in victims])
+        print("\n".join(l[:300] for l in text.splitlines() if "ACME" in l and "error" in l)[:3000])
+        assert not unnamed, "no log line names %s" % unnamed
+        r = srv.httpd.acmectl("--store", store, "renew", name)
+        assert r.returncode == 0, r.stdout + r.stderr
+        cert = wait_for_new_cert(srv.httpd, name, cert.serial_number, 120)
+
+        # 2. the live chain truncated and its key emptied
+        srv.httpd.wait_idle()
+        live = harness.live_version(store, name)
+        corrupt(os.path.join(live, "cert.pem"), "truncated")
+        corrupt(os.path.join(live, "privkey.pem"), "emptied")
+        offset = len(srv.httpd.error_log_text())
+        srv.httpd.graceful()
+        assert srv.httpd.running()
+        assert srv.httpd.http_request("/index.html")[0] == 200
+        text = srv.httpd.error_log_text()[offset:]
+        print("\n".join(l[:300] for l in text.splitlines() if "ACME" in l and "error" in l)[:3000])
+        named = [l for l in text.splitlines() if "ACME00637" in l or "ACME00610" in l]
+        assert named and (live in named[0] or os.path.join(store, "domains", name) in named[0]), \
+            "no log line names the live files of %s: %s" % (name, named)
+        wait_for_new_cert(srv.httpd, name, cert.serial_number, 120)
+        srv.httpd.wait_idle()
+        # the version the test destroyed stays in the archive, as it was left
+        problems = [p for p in harness.store_problems(store) if live not in p]
+        assert problems == [], problems
+    finally:
+        print("took %.0f s" % (time.time() - started))
+        srv.stop()
+
+
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+
+class FakeClockHttpd(harness.Httpd):
+    """httpd under libfaketime: its wall clock is whatever the spec in
+    clock_file says ("+0", "+365d", "-1d"), re-read every second; the
+    monotonic clock stays real, as after a real clock jump."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clock_file = os.path.join(self.serverroot, "faketime.rc")
+        self.set_clock("+0")
+
+    def set_clock(self, spec):
+        with open(self.clock_file + ".tmp", "w") as f:
+            f.write(spec + "\n")
+        os.replace(self.clock_file + ".tmp", self.clock_file)
+
+    def _ctl(self, *args, timeout=60):
+        env = harness.clean_env({"LD_PRELOAD": FAKETIME_LIB,
+                                 "FAKETIME_TIMESTAMP_FILE": self.clock_file,
+                                 "FAKETIME_CACHE_DURATION": "1",
+                                 "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
+        return harness.run([harness.APACHE_BIN, "-d", self.serverroot, "-f", self.conf_path]
+                           + list(args), timeout=timeout, env=env)
+
+
+def test_clock_jumps_a_year_forward_and_back(httpd_factory, workdir, challtestsrv, unique):
+    """The clock jumps a year ahead (the CA's TLS certificate looks expired,
+    nothing is due), then back to a day behind: every schedule made in the
+    future is redone, the live certificate keeps serving, a renewal with
+    the clock behind refuses the CA's not-yet-valid certificate, and once
+    the clock is right the renewal succeeds."""
+    if not os.path.exists(FAKETIME_LIB):
+        pytest.fail("%s missing: Debian package libfaketime (build/deps.sh installs faketime)"
+                    % FAKETIME_LIB)
+    started = time.time()
+    srv = Server("faults-clock", lambda **kw: httpd_factory(**kw), workdir, challtestsrv,
+                 unique, due_certs=0)
+    try:
+        httpd = FakeClockHttpd(pebble=srv.pebble)
+        srv.httpd = httpd
+        cert = srv.start([])
+        name = srv.name
+        httpd.wait_idle()
+
+        httpd.set_clock("+365d")
+        time.sleep(3)
+        assert httpd.verified_cert(name).serial_number == cert.serial_number
+        assert httpd.status()
+        offset = len(httpd.error_log_text())
+        httpd.set_clock("-1d")
+        # the watchdog notices (within its longest sleep) and reschedules
+        wait_for(lambda: "ACME00485" in httpd.error_log_text()[offset:], 90,
+                 what="the clock going back to be noticed")
+        text = httpd.error_log_text()[offset:]
+        print("\n".join(l[:300] for l in text.splitlines() if "ACME00485" in l))
+        assert httpd.verified_cert(name).serial_number == cert.serial_number
+
+        offset = len(httpd.error_log_text())
+        r = httpd.acmectl("--store", httpd.store, "renew", name)
+        assert r.returncode == 0, r.stdout + r.stderr
+        m = srv.failure_after(offset, timeout=90)
+        print(m.group(0)[:400])
+        assert "not valid before" in m.group(4), m.group(0)
+        assert httpd.verified_cert(name).serial_number == cert.serial_number
+        httpd.set_clock("+0")
+        wait_for_new_cert(httpd, name, cert.serial_number, 120)
+        assert harness.store_problems(httpd.store) == []
+    finally:
+        print("took %.0f s" % (time.time() - started))
+        srv.httpd.cleanup()
+        srv.stop()
