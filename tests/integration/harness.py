@@ -252,11 +252,16 @@ def sanitizer_options(logdir):
     logdir/asan.<pid> or logdir/ubsan.<pid> (a test's own directory, checked
     when it ends: sanitizer_reports). Leaks are not reported: httpd leaves
     its pools to exit(); a memory error or undefined behaviour stops the
-    process (halt_on_error, and the build's -fno-sanitize-recover)."""
+    process (halt_on_error, and the build's -fno-sanitize-recover). The
+    suppressions go into logdir too: httpd's children (the server's User)
+    may not be able to reach the source tree."""
+    supp = os.path.join(logdir, "sanitizer.supp")
+    shutil.copyfile(SANITIZER_SUPPRESSIONS, supp)
+    os.chmod(supp, 0o644)
     return {
         "ASAN_OPTIONS": ":".join([
             "log_path=%s/asan" % logdir, "detect_leaks=0", "halt_on_error=1",
-            "disable_coredump=1", "suppressions=%s" % SANITIZER_SUPPRESSIONS]),
+            "disable_coredump=1", "suppressions=%s" % supp]),
         "UBSAN_OPTIONS": ":".join([
             "log_path=%s/ubsan" % logdir, "print_stacktrace=1", "halt_on_error=1"]),
     }
