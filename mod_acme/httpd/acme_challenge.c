@@ -9,6 +9,7 @@
 #include <http_config.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <http_ssl.h>
 
 #include "acme_private.h"
 #include "acme_challenge.h"
@@ -98,43 +99,38 @@ static int cluster_answer(const acme_runtime_t *rt, request_rec *r, const char *
     return acme_cluster_lookup_http(rt->cluster, r, token, answer, size) == APR_SUCCESS;
 }
 
-/* Runs before translation, rewrites, redirects and authentication, on every
- * vhost. Returning OK (not DONE) keeps the connection alive. */
-static int acme_challenge_handler(request_rec *r, int lookup_uri)
+/* The pending answer for a GET of /.well-known/acme-challenge/TOKEN into
+ * answer (NUL-terminated); DECLINED when r is no such request, HTTP_NOT_FOUND
+ * when the token is not pending, OK when answer holds the key authorization. */
+static int challenge_answer(request_rec *r, char *answer, apr_size_t size, acme_runtime_t **prt)
 {
     const char *path = r->parsed_uri.path;
     const char *token;
     acme_runtime_t *rt;
-    char answer[ACME_MAX_KEYAUTH_LEN + 1];
-    apr_size_t len;
 
-    if (lookup_uri || !path
-        || strncmp(path, ACME_CHALLENGE_PREFIX, sizeof(ACME_CHALLENGE_PREFIX) - 1)) {
-        return DECLINED;
-    }
-    if (r->method_number != M_GET) {
+    if (!path || strncmp(path, ACME_CHALLENGE_PREFIX, sizeof(ACME_CHALLENGE_PREFIX) - 1)
+        || r->method_number != M_GET) {
         return DECLINED;
     }
     rt = acme_runtime_get(r->server);
     if (!rt || !rt->challenges) {
         return DECLINED;
     }
+    *prt = rt;
     token = path + sizeof(ACME_CHALLENGE_PREFIX) - 1;
     if (!acme_token_is_valid(token)
-        || ((acme_answers_lookup(rt->challenges, ACME_ANSWER_HTTP01, token, answer,
-                                 sizeof(answer), NULL) != APR_SUCCESS || !answer[0])
-            && !cluster_answer(rt, r, token, answer, sizeof(answer)))) {
-        if (!host_is_managed(rt, r->pool, r->hostname)) {
-            return DECLINED;
-        }
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      "ACME00700: no pending http-01 challenge for %s", path);
+        || ((acme_answers_lookup(rt->challenges, ACME_ANSWER_HTTP01, token, answer, size,
+                                 NULL) != APR_SUCCESS || !answer[0])
+            && !cluster_answer(rt, r, token, answer, size))) {
         return HTTP_NOT_FOUND;
     }
-    len = strlen(answer);
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  "ACME00701: answering http-01 challenge for host %s",
-                  r->hostname ? r->hostname : "(none)");
+    return OK;
+}
+
+static void challenge_write(request_rec *r, const char *answer)
+{
+    apr_size_t len = strlen(answer);
+
     r->status = HTTP_OK;
     ap_set_content_type(r, "text/plain");
     ap_set_content_length(r, len);
@@ -142,10 +138,66 @@ static int acme_challenge_handler(request_rec *r, int lookup_uri)
     if (!r->header_only) {
         ap_rwrite(answer, (int)len, r);
     }
+}
+
+/* Runs before translation, rewrites, redirects and authentication, on every
+ * vhost. Returning OK (not DONE) keeps the connection alive. */
+static int acme_challenge_handler(request_rec *r, int lookup_uri)
+{
+    acme_runtime_t *rt = NULL;
+    char answer[ACME_MAX_KEYAUTH_LEN + 1];
+    int rv;
+
+    if (lookup_uri) {
+        return DECLINED;
+    }
+    rv = challenge_answer(r, answer, sizeof(answer), &rt);
+    if (rv == DECLINED) {
+        return DECLINED;
+    }
+    if (rv != OK) {
+        if (!host_is_managed(rt, r->pool, r->hostname)) {
+            return DECLINED;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "ACME00700: no pending http-01 challenge for %s", r->parsed_uri.path);
+        return HTTP_NOT_FOUND;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  "ACME00701: answering http-01 challenge for host %s",
+                  r->hostname ? r->hostname : "(none)");
+    challenge_write(r, answer);
     return OK;
 }
+
+/* An http-01 fetch that arrives over TLS (a front end redirecting port 80 to
+ * https; RFC 8555 section 8.3 lets the CA follow it) on a vhost still on the
+ * fallback certificate: mod_ssl's post_read_request refuses every request on
+ * such a connection with 503 (AH10085) before any handler runs, so pending
+ * tokens are answered here, before mod_ssl. Everything else (unknown tokens,
+ * other paths) goes on to mod_ssl and the handlers as before. DONE ends the
+ * request; httpd then closes the connection, which a validator does anyway. */
+static int acme_challenge_over_tls(request_rec *r)
+{
+    acme_runtime_t *rt = NULL;
+    char answer[ACME_MAX_KEYAUTH_LEN + 1];
+
+    if (r->main || r->prev || !ap_ssl_conn_is_ssl(r->connection)
+        || challenge_answer(r, answer, sizeof(answer), &rt) != OK) {
+        return DECLINED;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  "ACME00732: answering http-01 challenge over TLS for host %s",
+                  r->hostname ? r->hostname : "(none)");
+    challenge_write(r, answer);
+    return DONE;
+}
+
+static const char *const before_mod_ssl[] = { "mod_ssl.c", NULL };
 
 void acme_challenge_register_hooks(apr_pool_t *p)
 {
     ap_hook_quick_handler(acme_challenge_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_post_read_request(acme_challenge_over_tls, NULL, before_mod_ssl,
+                              APR_HOOK_REALLY_FIRST);
 }
