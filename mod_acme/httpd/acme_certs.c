@@ -40,7 +40,16 @@ typedef struct certs_state_t {
     apr_hash_t *on_fallback;      /* server_rec* -> acme_domain_t* */
     apr_hash_t *served;           /* domain name -> served_t*: the version mod_ssl gets */
     apr_array_header_t *keys_pending; /* acme_domain_t* whose key the monitor still makes */
+    apr_hash_t *live_by_name;     /* name -> live_at_t*: first SSL vhost serving it live */
+    apr_array_header_t *live_patterns; /* live_at_t of domains with wildcard or IP names */
 } certs_state_t;
+
+/* A vhost serving a domain's live certificate, and its place in the config. */
+typedef struct live_at_t {
+    server_rec *s;
+    const acme_domain_t *d;
+    int order;
+} live_at_t;
 
 /* The certificate files handed to mod_ssl for one domain. */
 typedef struct served_t {
@@ -105,7 +114,7 @@ static certs_state_t *state_create(acme_runtime_t *rt, apr_array_header_t *decls
 {
     certs_state_t *st = apr_pcalloc(rt->pool, sizeof(*st));
 
-    st->server_domain = acme_vhost_domains(rt->pool, ptemp, rt->base, rt->domains, decls);
+    st->server_domain = acme_vhost_map_domains(rt->pool, ptemp, rt->base, rt->domains, decls);
     st->live_usable = apr_hash_make(rt->pool);
     st->live_checked = apr_hash_make(rt->pool);
     st->on_fallback = apr_hash_make(rt->pool);
@@ -423,6 +432,7 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     rt->base = base;
     rt->pool = pconf;
     rt->domains = domains;
+    acme_vhost_map_index_names(rt);
     rt->activation_auto = acme_conf_activation_auto(base);
     acme_ctx_init(&rt->ctx, base);
 
@@ -614,26 +624,73 @@ static int certs_add_fallback_files(server_rec *s, apr_pool_t *p,
     return OK;
 }
 
+/* After mod_ssl's post_config, which decided what each vhost serves: index
+ * the vhosts serving live certificates by name, so that the lookup below
+ * (every http request with AcmeRequireHttps) is not a walk over all vhosts. */
+static int certs_index_live(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                            server_rec *base)
+{
+    acme_runtime_t *rt = acme_runtime_get(base);
+    certs_state_t *st = state_get(rt);
+    server_rec *s;
+    int order = 0, i, j;
+
+    if (!st) {
+        return OK;
+    }
+    st->live_by_name = apr_hash_make(rt->pool);
+    st->live_patterns = apr_array_make(rt->pool, 4, sizeof(live_at_t *));
+    for (s = rt->base; s; s = s->next, order++) {
+        const apr_array_header_t *list = hash_get_server(st->server_domain, s);
+        for (i = 0; list && i < list->nelts; i++) {
+            const acme_domain_t *d = APR_ARRAY_IDX(list, i, const acme_domain_t *);
+            live_at_t *at;
+            int pattern = 0;
+            if (!apr_hash_get(st->served, d->name, APR_HASH_KEY_STRING)) {
+                continue;
+            }
+            at = apr_palloc(rt->pool, sizeof(*at));
+            at->s = s;
+            at->d = d;
+            at->order = order;
+            for (j = 0; j < d->names->nelts; j++) {
+                const char *name = APR_ARRAY_IDX(d->names, j, const char *);
+                pattern = pattern || acme_name_is_wildcard(name) || acme_name_is_ip(name);
+                if (!apr_hash_get(st->live_by_name, name, APR_HASH_KEY_STRING)) {
+                    apr_hash_set(st->live_by_name, name, APR_HASH_KEY_STRING, at);
+                }
+            }
+            if (pattern) {
+                APR_ARRAY_PUSH(st->live_patterns, live_at_t *) = at;
+            }
+        }
+    }
+    return OK;
+}
+
 /* The first SSL vhost, in configuration order, that serves a certificate
  * covering host in this generation (not the fallback), or NULL. */
 server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host)
 {
     certs_state_t *st = state_get(rt);
-    server_rec *s;
+    const live_at_t *best;
     int i;
 
-    for (s = st && host ? rt->base : NULL; s; s = s->next) {
-        const apr_array_header_t *list = hash_get_server(st->server_domain, s);
-
-        for (i = 0; list && i < list->nelts; i++) {
-            const acme_domain_t *d = APR_ARRAY_IDX(list, i, const acme_domain_t *);
-
-            if (acme_domain_covers(d, host) && apr_hash_get(st->served, d->name, APR_HASH_KEY_STRING)) {
-                return s;
-            }
+    if (!st || !host || !st->live_by_name) {
+        return NULL;
+    }
+    best = apr_hash_get(st->live_by_name, host, APR_HASH_KEY_STRING);
+    for (i = 0; i < st->live_patterns->nelts; i++) {
+        const live_at_t *at = APR_ARRAY_IDX(st->live_patterns, i, const live_at_t *);
+        if (best && at->order >= best->order) {
+            break;
+        }
+        if (acme_vhost_map_covers(at->d, host)) {
+            best = at;
+            break;
         }
     }
-    return NULL;
+    return best ? best->s : NULL;
 }
 
 /* ---- 503 before the first certificate ---------------------------------------- */
@@ -687,6 +744,7 @@ void acme_certs_register_hooks(apr_pool_t *p)
 {
     /* post_config before mod_ssl's, which reads the certificate files */
     ap_hook_post_config(certs_post_config, NULL, before_mod_ssl, APR_HOOK_MIDDLE);
+    ap_hook_post_config(certs_index_live, before_mod_ssl, NULL, APR_HOOK_LAST);
     ap_hook_ssl_add_cert_files(certs_add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_ssl_add_fallback_cert_files(certs_add_fallback_files, NULL, NULL,
                                         APR_HOOK_MIDDLE);

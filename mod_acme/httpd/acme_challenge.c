@@ -12,6 +12,7 @@
 #include <http_ssl.h>
 
 #include "acme_private.h"
+#include "acme_config.h"
 #include "acme_challenge.h"
 #include "acme_answers.h"
 #include "acme_tlsalpn.h"
@@ -67,7 +68,6 @@ void acme_challenges_sink(acme_answers_t *answers, acme_challenge_sink_t *sink)
 static int host_is_managed(const acme_runtime_t *rt, apr_pool_t *p, const char *host)
 {
     apr_size_t len = host ? strlen(host) : 0;
-    int i, j;
 
     if (!host || !*host || !rt->domains) {
         return 1;
@@ -76,16 +76,9 @@ static int host_is_managed(const acme_runtime_t *rt, apr_pool_t *p, const char *
     if (host[0] == '[' && len > 2 && host[len - 1] == ']') {
         host = apr_pstrmemdup(p, host + 1, len - 2);
     }
-    for (i = 0; i < rt->domains->nelts; ++i) {
-        const acme_domain_t *domain = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
-
-        for (j = 0; j < domain->names->nelts; ++j) {
-            if (acme_name_covers(APR_ARRAY_IDX(domain->names, j, const char *), host)) {
-                return 1;
-            }
-        }
-    }
-    return 0;
+    /* An index, not a walk over every domain: this answers every request
+     * for an unknown token, so its cost must not grow with the domains. */
+    return acme_vhost_map_domain_of(rt, host) != NULL;
 }
 
 /* Another cluster node's answer (acme_cluster_node.c), asked for only for

@@ -122,12 +122,21 @@ apr_array_header_t *acme_check_domains_decls(apr_pool_t *p, server_rec *base,
  * it, else the first domain holding all its names, else the first with an IP
  * address the vhost is declared on; vhosts serving none are absent.
  * Linear in vhosts + names (hash lookups). */
-apr_hash_t *acme_vhost_domains(apr_pool_t *p, apr_pool_t *ptemp, server_rec *base,
+apr_hash_t *acme_vhost_map_domains(apr_pool_t *p, apr_pool_t *ptemp, server_rec *base,
                                apr_array_header_t *domains, apr_array_header_t *decls);
 
 /* acme_vhost_map.c: 1 if one of d's names is host or covers it (a
  * wildcard one label up, the same IP address), else 0. */
-int acme_domain_covers(const acme_domain_t *d, const char *host);
+int acme_vhost_map_covers(const acme_domain_t *d, const char *host);
+
+/* acme_vhost_map.c: fills rt->names and rt->pattern_domains from
+ * rt->domains (post_config, in the parent; read-only afterwards, so request
+ * threads read them without locks). Allocates from rt->pool. */
+void acme_vhost_map_index_names(acme_runtime_t *rt);
+/* The domain one of whose names is host or covers it, or NULL: a hash
+ * lookup, then a walk over the few domains with wildcard or IP names.
+ * host as httpd gives r->hostname (lowercase, no brackets). Allocates nothing. */
+const acme_domain_t *acme_vhost_map_domain_of(const acme_runtime_t *rt, const char *host);
 
 /* acme_rootprog.c */
 /* NULL if root may run the program at path: the file and every directory

@@ -4,6 +4,7 @@
 #ifndef ACME_RUNTIME_H
 #define ACME_RUNTIME_H
 
+#include <apr_hash.h>
 #include <httpd.h>
 #include "acme_core.h"
 #include "acme_store.h"
@@ -17,6 +18,8 @@ typedef struct acme_runtime_t {
     server_rec *base;
     apr_pool_t *pool;                 /* pconf */
     apr_array_header_t *domains;      /* acme_domain_t*, from the config */
+    apr_hash_t *names;                /* every managed name (lowercase) -> acme_domain_t* */
+    apr_array_header_t *pattern_domains; /* acme_domain_t* with a wildcard or IP name */
     acme_store_t *store;
     acme_answers_t *challenges;       /* http-01 and tls-alpn-01 answers, NULL without memory */
     acme_cluster_t *cluster;          /* AcmeCluster, NULL without (acme_config_cluster.c) */

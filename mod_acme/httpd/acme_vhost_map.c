@@ -11,7 +11,7 @@
 #include "acme_config.h"
 #include "acme_names.h"
 
-int acme_domain_covers(const acme_domain_t *d, const char *host)
+int acme_vhost_map_covers(const acme_domain_t *d, const char *host)
 {
     int i;
 
@@ -29,7 +29,7 @@ static int domain_covers_list(const acme_domain_t *d, const apr_array_header_t *
     int i;
 
     for (i = 0; hosts && i < hosts->nelts; i++) {
-        if (!acme_domain_covers(d, APR_ARRAY_IDX(hosts, i, const char *))) {
+        if (!acme_vhost_map_covers(d, APR_ARRAY_IDX(hosts, i, const char *))) {
             return 0;
         }
     }
@@ -39,7 +39,7 @@ static int domain_covers_list(const acme_domain_t *d, const apr_array_header_t *
 /* Every name the vhost answers to must be in the certificate. */
 static int domain_covers_server(const acme_domain_t *d, server_rec *s)
 {
-    return s->server_hostname && acme_domain_covers(d, s->server_hostname)
+    return s->server_hostname && acme_vhost_map_covers(d, s->server_hostname)
            && domain_covers_list(d, s->names) && domain_covers_list(d, s->wild_names);
 }
 
@@ -183,7 +183,7 @@ static apr_array_header_t *domains_at(apr_pool_t *p, int first, apr_array_header
     return list;
 }
 
-apr_hash_t *acme_vhost_domains(apr_pool_t *p, apr_pool_t *ptemp, server_rec *base,
+apr_hash_t *acme_vhost_map_domains(apr_pool_t *p, apr_pool_t *ptemp, server_rec *base,
                                apr_array_header_t *domains, apr_array_header_t *decls)
 {
     apr_hash_t *map = apr_hash_make(p);
@@ -205,4 +205,46 @@ apr_hash_t *acme_vhost_domains(apr_pool_t *p, apr_pool_t *ptemp, server_rec *bas
         apr_hash_set(map, apr_pmemdup(p, &s, sizeof(s)), sizeof(s), list);
     }
     return map;
+}
+
+void acme_vhost_map_index_names(acme_runtime_t *rt)
+{
+    int i, j;
+
+    rt->names = apr_hash_make(rt->pool);
+    rt->pattern_domains = apr_array_make(rt->pool, 4, sizeof(acme_domain_t *));
+    for (i = 0; i < rt->domains->nelts; i++) {
+        acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, acme_domain_t *);
+        int pattern = 0;
+        for (j = 0; j < d->names->nelts; j++) {
+            const char *name = APR_ARRAY_IDX(d->names, j, const char *);
+            pattern = pattern || acme_name_is_wildcard(name) || acme_name_is_ip(name);
+            if (!apr_hash_get(rt->names, name, APR_HASH_KEY_STRING)) {
+                apr_hash_set(rt->names, name, APR_HASH_KEY_STRING, d);
+            }
+        }
+        if (pattern) {
+            APR_ARRAY_PUSH(rt->pattern_domains, acme_domain_t *) = d;
+        }
+    }
+}
+
+const acme_domain_t *acme_vhost_map_domain_of(const acme_runtime_t *rt, const char *host)
+{
+    const acme_domain_t *d;
+    int i;
+
+    if (!rt->names || !host) {
+        return NULL;
+    }
+    if ((d = apr_hash_get(rt->names, host, APR_HASH_KEY_STRING)) != NULL) {
+        return d;
+    }
+    for (i = 0; i < rt->pattern_domains->nelts; i++) {
+        d = APR_ARRAY_IDX(rt->pattern_domains, i, const acme_domain_t *);
+        if (acme_vhost_map_covers(d, host)) {
+            return d;
+        }
+    }
+    return NULL;
 }
