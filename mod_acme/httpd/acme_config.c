@@ -34,6 +34,8 @@ struct acme_srv_conf_t {
     acme_window_t warn_window;        /* AcmeWarnWindow (server, vhost) */
     apr_array_header_t *notify_cmd;   /* AcmeNotifyCmd (server): program, then its arguments */
     const char *dns_cmd;              /* AcmeDnsCmd (server, vhost): absolute path */
+    int max_parallel, pace_orders;    /* AcmeMaxParallel (server): 0 = default */
+    apr_interval_time_t pace_window;
     const char *dns_resolver;         /* AcmeDnsResolver (server): host[:port] */
     const char *eab_kid, *eab_hmac;   /* AcmeEAB (server); the MAC is never logged or shown */
     int require_https;                /* AcmeRequireHttps (server, vhost): own value, not merged */
@@ -239,6 +241,15 @@ const apr_array_header_t *acme_conf_key_types(server_rec *s)
         return &default_key_types;
     }
     return conf->key_types;
+}
+
+void acme_conf_pacing(server_rec *s, acme_pacing_t *pacing)
+{
+    const acme_srv_conf_t *conf = acme_conf_get(s);
+
+    pacing->max_parallel = conf->max_parallel;
+    pacing->orders = conf->pace_orders;
+    pacing->window = conf->pace_window;
 }
 
 const char *acme_conf_profile(server_rec *s)
@@ -590,6 +601,19 @@ static const char *set_preferred_chain(cmd_parms *cmd, void *dc, const char *arg
     return NULL;
 }
 
+static const char *set_max_parallel(cmd_parms *cmd, void *dc, const char *n, const char *rate)
+{
+    acme_srv_conf_t *conf = cmd_conf(cmd);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err) {
+        return apr_psprintf(cmd->pool, "ACME00555: %s; it applies to the whole server: move "
+                            "it outside the <VirtualHost>", err);
+    }
+    return acme_conf_parse_max_parallel(cmd->pool, n, rate, &conf->max_parallel,
+                                        &conf->pace_orders, &conf->pace_window);
+}
+
 static const char *set_profile(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err;
@@ -825,6 +849,9 @@ const command_rec acme_cmds[] = {
                     "(at most one EC and one RSA)"),
     AP_INIT_TAKE1("AcmeActivation", set_activation, NULL, RSRC_CONF,
                   "auto: graceful restart when new certificates are ready; manual"),
+    AP_INIT_TAKE12("AcmeMaxParallel", set_max_parallel, NULL, RSRC_CONF,
+                   "Orders in flight at once [50], and optionally new orders per CA: "
+                   "N [ORDERS/DURATION], e.g. 20 300/3h [the CA's published limit]"),
     AP_INIT_TAKE1("AcmeProfile", set_profile, NULL, RSRC_CONF,
                   "ACME profile to order certificates with"),
     AP_INIT_TAKE1("AcmePreferredChain", set_preferred_chain, NULL, RSRC_CONF,

@@ -107,6 +107,9 @@ apr_array_header_t *acme_conf_domain_challenges(apr_pool_t *p, const apr_array_h
 /* "ACME009nn: what; fix" when these dns-01 settings cannot work, else NULL. */
 const char *acme_conf_dns_problem(const char *dns_cmd, const apr_array_header_t *explicit_types);
 
+/* AcmeMaxParallel of the server (base server's values; zeros = defaults). */
+void acme_conf_pacing(server_rec *s, acme_pacing_t *pacing);
+
 /* acme_check.c: the domain table: every AcmeDomain of every server, names resolved (vhost
  * ServerName + aliases when none given), validated, as acme_domain_t*.
  * On a config error returns NULL and sets *err to "ACME005nn: file:line: what; fix".

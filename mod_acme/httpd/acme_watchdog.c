@@ -87,6 +87,11 @@ static apr_status_t issue_start(acme_wd_t *wd)
                      "obtained or renewed until the next restart");
         return rv;
     }
+    {
+        acme_pacing_t pacing;
+        acme_conf_pacing(wd->rt->base, &pacing);
+        acme_driver_set_pacing(wd->driver, &pacing);
+    }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->rt->base,
                  "ACME00708: issuance watchdog running for %d domain(s) in process %" APR_PID_T_FMT
                  ", configuration generation %d", wd->rt->domains->nelts, getpid(),

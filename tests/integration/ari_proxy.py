@@ -53,6 +53,13 @@ what a public source documents:
   challtestsrv (management port M) and forwards, so Pebble marks the
   authorization valid; refused: it forwards without, Pebble marks it invalid,
   and the proxy shows the draft's reason as the challenge's error.
+- order_limit = (burst, seconds): new orders past a token bucket of `burst`
+  orders refilling one every seconds/burst are answered 429 with an
+  urn:ietf:params:acme:error:rateLimited problem and Retry-After, as Let's
+  Encrypt's New Orders per Account limit does (letsencrypt.org/docs/
+  rate-limits: "Limits are calculated, per request, using a token bucket
+  algorithm"; 300 per 3 hours; "too many new orders recently" with the time
+  to retry after). refused_429 counts the answers.
 
 ChallengeFanout: a plain HTTP server on the port where Pebble validates
 http-01 that asks several httpd instances for the token and returns the first
@@ -252,6 +259,9 @@ class AcmeProxy:
         self.persist_challenges = {}   # challenge URL -> (identifier, token, wildcard)
         self.persist_results = []      # (identifier, accepted, reason) per validation
         self.account_jwks = {}         # account URL -> JWK (from newAccount)
+        self.order_limit = None
+        self.refused_429 = 0
+        self._order_tat = 0.0         # the bucket's theoretical arrival time (GCRA)
         self._server = None
         self._thread = None
 
@@ -450,10 +460,31 @@ class AcmeProxy:
         "conflict": (409, "a replacement of %s is being ordered right now"),
     }
 
+    def _order_admitted(self):
+        """Token bucket of order_limit: (True, 0) or (False, seconds to wait)."""
+        burst, seconds = self.order_limit
+        interval = float(seconds) / burst
+        with self.lock:
+            now = time.time()
+            tat = max(self._order_tat, now)
+            if tat - (burst - 1) * interval > now:
+                self.refused_429 += 1
+                return False, tat - (burst - 1) * interval - now
+            self._order_tat = tat + interval
+            return True, 0
+
     def _own_answer(self, method, path, payload):
         """The answer of a behaviour that replaces Pebble's, or None."""
         if method != "POST" or not isinstance(payload, (dict, str)):
             return None
+        if path == "/order-plz" and self.order_limit:
+            ok, wait = self._order_admitted()
+            if not ok:
+                status, headers, body = self._problem(
+                    429, "rateLimited", "too many new orders (%d) recently: retry after %s" % (
+                        self.order_limit[0], rfc3339(datetime.datetime.now(datetime.timezone.utc)
+                                                     + datetime.timedelta(seconds=wait))))
+                return status, headers + [("Retry-After", str(int(wait) + 1))], body
         if path == "/order-plz" and self.refuse_replaces and isinstance(payload, dict) \
                 and payload.get("replaces"):
             code, detail = self.REFUSALS.get(self.refuse_replaces, (400, "refused: %s"))

@@ -354,3 +354,33 @@ const char *acme_conf_check_program(apr_pool_t *p, const char *path, const char 
     }
     return NULL;
 }
+
+const char *acme_conf_parse_max_parallel(apr_pool_t *p, const char *n, const char *rate,
+                                         int *max, int *orders, apr_interval_time_t *window)
+{
+    const char *slash = rate ? strchr(rate, '/') : NULL;
+    acme_window_t w;
+    char *end;
+    long v = strtol(n, &end, 10);
+
+    if (!*n || *end || v < 1 || v > 100000) {
+        return apr_psprintf(p, "ACME00553: AcmeMaxParallel '%s' is not a number of orders "
+                            "from 1 to 100000; write e.g. 'AcmeMaxParallel 20'", n);
+    }
+    *max = (int)v;
+    *orders = 0;
+    *window = 0;
+    if (!rate) {
+        return NULL;
+    }
+    v = slash ? strtol(rate, &end, 10) : 0;
+    if (!slash || end != slash || v < 1 || v > 1000000
+        || !acme_conf_parse_window(slash + 1, &w) || w.duration <= 0) {
+        return apr_psprintf(p, "ACME00554: AcmeMaxParallel: '%s' is not a rate of new orders; "
+                            "write ORDERS/DURATION, e.g. 'AcmeMaxParallel 20 300/3h' (at most "
+                            "300 new orders every 3 hours per CA)", rate);
+    }
+    *orders = (int)v;
+    *window = w.duration;
+    return NULL;
+}

@@ -16,6 +16,14 @@
  * neither (*w untouched). */
 int acme_conf_parse_window(const char *arg, acme_window_t *w);
 
+/* AcmeMaxParallel N [ORDERS/DURATION]: at most N orders in flight
+ * (1..100000) into *max; with rate (may be NULL), at most ORDERS new orders
+ * per DURATION per CA ("300/3h": Let's Encrypt's New Orders per Account)
+ * into *orders and *window, else both 0 (the CA's published limit). NULL,
+ * or "ACME00553: ..." / "ACME00554: ..." (from p). */
+const char *acme_conf_parse_max_parallel(apr_pool_t *p, const char *n, const char *rate,
+                                         int *max, int *orders, apr_interval_time_t *window);
+
 /* AcmeCA: "letsencrypt", "letsencrypt-staging" or an https URL into *url
  * (static or from p). NULL, or "ACME00506/7: ...". */
 const char *acme_conf_parse_ca_url(apr_pool_t *p, const char *arg, const char **url);

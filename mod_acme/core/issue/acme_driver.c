@@ -54,6 +54,7 @@ apr_status_t acme_driver_create(acme_driver_t **driver_out, apr_pool_t *p, const
     driver->user_agent = user_agent ? apr_pstrdup(pool, user_agent) : NULL;
     driver->cas = apr_hash_make(pool);
     driver->records = apr_hash_make(pool);
+    driver->pacing.max_parallel = ACME_MAX_PARALLEL_DEFAULT;
     *driver_out = driver;
     return APR_SUCCESS;
 }
@@ -390,9 +391,24 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
         acme_record_status_update(driver, rec, domain, p);
         return;
     }
-    if (!rec->job && job_start(driver, rec, domain, reason, p) != APR_SUCCESS) {
-        acme_record_status_update(driver, rec, domain, p);
-        return;
+    if (!rec->job) {
+        apr_time_t at = acme_pace_admit(driver, acme_ca_in_use(rec, domain), now, p);
+        if (at) {
+            apr_snprintf(rec->queued, sizeof(rec->queued), "queued, starts at %s",
+                         acme_time_rfc3339(p, at));
+            acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00488: %s: %s (AcmeMaxParallel %d, "
+                     "%d in flight)", domain->name, rec->queued, driver->pacing.max_parallel,
+                     driver->active);
+            rec->next_run = at;
+            acme_record_status_update(driver, rec, domain, p);
+            return;
+        }
+        rec->queued[0] = '\0';
+        if (job_start(driver, rec, domain, reason, p) != APR_SUCCESS) {
+            acme_record_status_update(driver, rec, domain, p);
+            return;
+        }
+        driver->active++;
     }
     acme_problem_clear(&prob);
     if (acme_ca_get(driver, domain, rec->job->ca_url, &ca, &prob, p) != APR_SUCCESS) {
@@ -456,6 +472,20 @@ static void clock_check(acme_driver_t *driver, apr_pool_t *p)
     driver->last_run_at = now;
 }
 
+/* Orders in flight: a job restored from disk after a restart counts too. */
+static int count_active(acme_driver_t *driver, apr_pool_t *p)
+{
+    apr_hash_index_t *hi;
+    int n = 0;
+
+    for (hi = apr_hash_first(p, driver->records); hi; hi = apr_hash_next(hi)) {
+        void *rec;
+        apr_hash_this(hi, NULL, NULL, &rec);
+        n += ((acme_record_t *)rec)->job != NULL;
+    }
+    return n;
+}
+
 apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *domains,
                              apr_pool_t *ptemp, apr_time_t *next_run, int *staged)
 {
@@ -468,6 +498,7 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
     *staged = 0;
     driver->run += 1;
     clock_check(driver, ptemp);
+    driver->active = count_active(driver, ptemp);
     if (apr_atomic_read32(&driver->stop)) {
         *next_run = earliest;
         return APR_SUCCESS;

@@ -133,6 +133,20 @@ void acme_driver_verify_chains(acme_driver_t *driver, const apr_array_header_t *
  * timeout per step; never fails because one domain failed. */
 apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *domains,
                              apr_pool_t *ptemp, apr_time_t *next_run, int *staged);
+/* AcmeMaxParallel: how many orders may be in flight at once, and how fast
+ * new orders may start per CA. */
+#define ACME_MAX_PARALLEL_DEFAULT 50
+typedef struct acme_pacing_t {
+    int max_parallel;               /* orders in flight at once; <= 0 = the default */
+    int orders;                     /* new orders per window per CA; 0 = the CA's published
+                                     * limit (Let's Encrypt: 300 per 3 hours), none for others */
+    apr_interval_time_t window;
+} acme_pacing_t;
+/* Applies pacing to every later acme_driver_run. Domains that may not start
+ * yet stay "missing"/"renewing" with the status activity "queued, starts at
+ * <time>" (RFC 3339) and next_action at that time. */
+void acme_driver_set_pacing(acme_driver_t *driver, const acme_pacing_t *pacing);
+
 /* Asks the run in progress (on another thread) to end after the step it is
  * in, its state saved as after every step, and every later run to do nothing:
  * the process is about to exit, and an exit under a running step would cut a

@@ -99,6 +99,7 @@ typedef struct acme_record_t {
     char error_url[ACME_ERR_URL_MAX];
     char status_written[256];       /* what the status file last said */
     char notice[256];               /* status "notice": e.g. an AcmeProfile the CA ignores */
+    char queued[64];                /* status activity while paced: "queued, starts at T" */
     int profile_warned;             /* that notice was logged in this run */
 } acme_record_t;
 
@@ -118,7 +119,16 @@ struct acme_driver_t {
     apr_time_t last_run_at;         /* the clock at the start of the last run */
     int verify_chains;              /* acme_driver_verify_chains was called */
     const apr_array_header_t *trusted_roots; /* its files (const char*), may be NULL */
+    acme_pacing_t pacing;           /* AcmeMaxParallel (acme_job_pace.c) */
+    apr_hash_t *pacer;              /* CA URL -> apr_time_t* GCRA arrival time; NULL = unread */
+    int active;                     /* jobs in flight, counted at each run's start */
 };
+
+/* acme_job_pace.c: may a new order for ca_url start at now? 0 = yes (its
+ * slot and the CA's token are taken); otherwise the time to ask again: a
+ * slot frees (max_parallel reached) or the CA's bucket refills. */
+apr_time_t acme_pace_admit(acme_driver_t *driver, const char *ca_url, apr_time_t now,
+                           apr_pool_t *p);
 
 /* Everything one step needs; p is cleared after the step. */
 typedef struct acme_step_ctx_t {

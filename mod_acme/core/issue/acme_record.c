@@ -77,7 +77,7 @@ static const acme_status_record_t *status_record(const acme_record_t *rec,
     st->attempts = rec->attempts;
     st->requests = rec->requests;
     st->notice = nonempty(rec->notice);
-    st->activity = rec->job ? rec->job->activity : NULL;
+    st->activity = rec->job ? rec->job->activity : rec->queued[0] ? rec->queued : NULL;
     acme_renewal_status_fill(rec, domain, st, p);
     return st;
 }
@@ -95,8 +95,9 @@ void acme_record_status_update(acme_driver_t *driver, acme_record_t *rec,
                                        apr_time_sec(rec->expiring_posted_at));
     apr_ssize_t notice_len = APR_HASH_KEY_STRING;
 
-    summary = apr_psprintf(p, "%s %x %u", summary, apr_hashfunc_default(rec->notice, &notice_len),
-                           rec->job ? rec->job->activity_seq : 0);
+    summary = apr_psprintf(p, "%s %x %u %s", summary,
+                           apr_hashfunc_default(rec->notice, &notice_len),
+                           rec->job ? rec->job->activity_seq : 0, rec->queued);
     apr_status_t rv;
 
     if (strcmp(summary, rec->status_written) == 0) {

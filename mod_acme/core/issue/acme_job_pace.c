@@ -1,0 +1,128 @@
+/* Pacing of new orders (AcmeMaxParallel): at most max_parallel orders in
+ * flight, and per CA a token bucket that keeps new orders within the CA's
+ * published limit, so thousands of first issuances are spread over hours
+ * instead of meeting 429 rateLimited.
+ *
+ * The bucket is GCRA (the "generic cell rate algorithm", the token bucket
+ * in one number): each CA has a theoretical arrival time tat; an order may
+ * start when tat - (burst - 1) * interval <= now, and then pushes tat one
+ * interval further. Let's Encrypt computes its limits the same way
+ * (https://letsencrypt.org/docs/rate-limits/: "Limits are calculated, per
+ * request, using a token bucket algorithm"; New Orders per Account: 300 per
+ * 3 hours, refilling one every 36 seconds). tat is kept in jobs/.pacer.json,
+ * so a restart (the watchdog child is replaced at every graceful restart)
+ * does not hand out a fresh burst. */
+#include <string.h>
+#include <apr_strings.h>
+
+#include "acme_job_int.h"
+#include "acme_store_paths.h"
+#include "acme_time.h"
+
+#define PACER_FILE ACME_STORE_JOBS "/.pacer.json"
+/* Without a free slot, look again this often (an order ends in any run). */
+#define QUEUE_RECHECK apr_time_from_sec(5)
+
+/* The CA's published limit on new orders, or 0 when it publishes none. */
+static void published_limit(const char *ca_url, int *burst, apr_interval_time_t *interval)
+{
+    *burst = 0;
+    *interval = 0;
+    /* acme-v02.api.letsencrypt.org and acme-staging-v02.api.letsencrypt.org:
+     * 300 new orders per account per 3 hours (staging's are higher). */
+    if (ca_url && strstr(ca_url, ".api.letsencrypt.org/")) {
+        *burst = 300;
+        *interval = apr_time_from_sec(3 * 3600) / 300;
+    }
+}
+
+static void limit_for(const acme_driver_t *driver, const char *ca_url, int *burst,
+                      apr_interval_time_t *interval)
+{
+    if (driver->pacing.orders > 0 && driver->pacing.window > 0) {
+        *burst = driver->pacing.orders;
+        *interval = driver->pacing.window / driver->pacing.orders;
+        return;
+    }
+    published_limit(ca_url, burst, interval);
+}
+
+static void pacer_load(acme_driver_t *driver, apr_pool_t *p)
+{
+    json_t *json = NULL, *value;
+    const char *url;
+
+    driver->pacer = apr_hash_make(driver->pool);
+    if (acme_store_read_json(driver->store, p, PACER_FILE, &json) != APR_SUCCESS) {
+        return;
+    }
+    json_object_foreach(json, url, value) {
+        if (json_is_integer(value)) {
+            apr_time_t *tat = apr_palloc(driver->pool, sizeof(*tat));
+            *tat = apr_time_from_sec(json_integer_value(value));
+            apr_hash_set(driver->pacer, apr_pstrdup(driver->pool, url), APR_HASH_KEY_STRING, tat);
+        }
+    }
+    json_decref(json);
+}
+
+static void pacer_save(acme_driver_t *driver, apr_pool_t *p)
+{
+    json_t *json = json_object();
+    apr_hash_index_t *hi;
+    apr_status_t rv;
+
+    for (hi = apr_hash_first(p, driver->pacer); hi; hi = apr_hash_next(hi)) {
+        const void *url;
+        void *tat;
+        apr_hash_this(hi, &url, NULL, &tat);
+        /* rounded up: a restart must never see an earlier time than was used */
+        json_object_set_new(json, url, json_integer(
+            (json_int_t)((*(apr_time_t *)tat + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC)));
+    }
+    rv = acme_store_write_json(driver->store, p, PACER_FILE, json, ACME_STORE_FILE_PERMS);
+    json_decref(json);
+    if (rv != APR_SUCCESS) {
+        acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00487: cannot write %s; after a "
+                 "restart new orders may start sooner than the CA's limit allows", PACER_FILE);
+    }
+}
+
+void acme_driver_set_pacing(acme_driver_t *driver, const acme_pacing_t *pacing)
+{
+    driver->pacing = *pacing;
+    if (driver->pacing.max_parallel <= 0) {
+        driver->pacing.max_parallel = ACME_MAX_PARALLEL_DEFAULT;
+    }
+}
+
+apr_time_t acme_pace_admit(acme_driver_t *driver, const char *ca_url, apr_time_t now,
+                           apr_pool_t *p)
+{
+    int burst;
+    apr_interval_time_t interval;
+    apr_time_t *tat, at;
+
+    if (driver->active >= driver->pacing.max_parallel) {
+        return now + QUEUE_RECHECK;
+    }
+    limit_for(driver, ca_url, &burst, &interval);
+    if (burst <= 0 || interval <= 0 || !ca_url) {
+        return 0;
+    }
+    if (!driver->pacer) {
+        pacer_load(driver, p);
+    }
+    tat = apr_hash_get(driver->pacer, ca_url, APR_HASH_KEY_STRING);
+    at = tat && *tat > now ? *tat : now;
+    if (at - (apr_interval_time_t)(burst - 1) * interval > now) {
+        return at - (apr_interval_time_t)(burst - 1) * interval;
+    }
+    if (!tat) {
+        tat = apr_palloc(driver->pool, sizeof(*tat));
+        apr_hash_set(driver->pacer, apr_pstrdup(driver->pool, ca_url), APR_HASH_KEY_STRING, tat);
+    }
+    *tat = at + interval;
+    pacer_save(driver, p);
+    return 0;
+}
