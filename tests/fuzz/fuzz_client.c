@@ -58,10 +58,12 @@ static apr_status_t conversation(acme_client_t *client, apr_pool_t *p)
     acme_order_t *order, *done;
     acme_authz_t *authz;
     acme_problem_t prob;
+    apr_array_header_t *alternates;
     const char *kid, *pem;
     apr_time_t retry_after;
     apr_size_t len;
     apr_status_t rv;
+    int i;
 
     APR_ARRAY_PUSH(names, const char *) = "example.test";
     if ((rv = acme_client_directory(client, p, &dir, &prob))) return rv;
@@ -85,8 +87,15 @@ static apr_status_t conversation(acme_client_t *client, apr_pool_t *p)
     }
     if ((rv = acme_client_finalize(client, p, order, "AAAA", &done, &prob))) return rv;
     if (!done->certificate) return APR_EINVAL;
-    if ((rv = acme_client_download(client, p, done->certificate, &pem, &len, &prob))) return rv;
+    rv = acme_client_download(client, p, done->certificate, &pem, &len, &alternates, &prob);
+    if (rv) return rv;
     if (pem[len] != '\0') abort();
+    /* alternates (Link rel="alternate") are capped and on the CA's origin */
+    if (alternates->nelts > ACME_MAX_ALTERNATES) abort();
+    for (i = 0; i < alternates->nelts; ++i) {
+        if (!acme_url_same_origin(p, APR_ARRAY_IDX(alternates, i, const char *),
+                                  done->certificate)) abort();
+    }
     return APR_SUCCESS;
 }
 
