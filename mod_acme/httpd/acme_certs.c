@@ -562,13 +562,13 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
     else if ((prev = previous_usable(rt, ptemp, d)) != NULL) {
         apr_hash_set(st->served, d->name, APR_HASH_KEY_STRING, prev);
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00637: the live certificate "
-                     "of %s (%s, %s) cannot be served: %s; serving the previous version %s "
+                     "of %s cannot be served (%s, %s): %s; serving the previous version %s "
                      "instead, and a new one will be ordered", d->name, live->cert, live->key,
                      why ? why : "it cannot be read", prev->cert);
     }
     else {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, rt->base, "ACME00610: the live "
-                     "certificate of %s (%s, %s) cannot be served: %s; a new one will be "
+                     "certificate of %s cannot be served (%s, %s): %s; a new one will be "
                      "ordered", d->name, live->cert, live->key, why ? why : "it cannot be read");
     }
     apr_pool_destroy(ptemp);

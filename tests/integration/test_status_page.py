@@ -101,6 +101,10 @@ def three(httpd, unique, challtestsrv):
         d = httpd.domain_status(bad)
         return d if d.get("failing") and d.get("error") else None
     wait_for(failed, ISSUE_TIMEOUT, interval=0.5, what="%s to fail" % bad)
+    # the renewal time of a new certificate is recorded by the check after activation
+    for name in (good, long_name):
+        wait_for(lambda n=name: httpd.domain_status(n).get("renew_at"), ISSUE_TIMEOUT,
+                 interval=0.5, what="the renewal time of %s" % name)
     httpd.names = {"good": good, "long": long_name, "bad": bad}
     return httpd
 
