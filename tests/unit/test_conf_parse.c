@@ -34,7 +34,8 @@ static void test_window_invalid(void **state)
 {
     static const char *const bad[] = {
         "", "%", "0%", "101%", "-5%", "+5%", " 5%", "5", "5x", "5dd", "d", "0d", "-1d",
-        "3651d", "87601h", "5.5d", "33 %", "abc", "99999999999999999999d", NULL
+        "3651d", "87601h", "5.5d", "33 %", "abc", "99999999999999999999d",
+        "122222222d", "315360000d", "5256000000m", NULL
     };
     acme_window_t w = { 7, 0 };
     int i;

@@ -48,7 +48,8 @@ int acme_conf_parse_window(const char *arg, acme_window_t *w)
     case 's': unit = apr_time_from_sec(1); break;
     default: return 0;
     }
-    if ((apr_interval_time_t)n * unit > apr_time_from_sec(WINDOW_MAX_SECONDS)) {
+    /* divided, not multiplied: n days in microseconds can overflow */
+    if ((apr_interval_time_t)n > apr_time_from_sec(WINDOW_MAX_SECONDS) / unit) {
         return 0;
     }
     w->percent = -1;
