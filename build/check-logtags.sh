@@ -26,12 +26,16 @@ with open(logtags, encoding="utf-8") as f:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        m = re.match(r"(\S+)\s+(\d{5})-(\d{5})\s+next\s+(\d{5})\s+files\s+(.+)$", line)
+        # A part may own several ranges, "lo-hi+lo-hi"; "next" lies in the last one.
+        m = re.match(r"(\S+)\s+(\d{5}-\d{5}(?:\+\d{5}-\d{5})*)\s+next\s+(\d{5})\s+files\s+(.+)$",
+                     line)
         if not m:
-            problem("%s:%d" % (os.path.relpath(logtags, root), no), "not '<part> lo-hi next n files <glob>...'")
+            problem("%s:%d" % (os.path.relpath(logtags, root), no),
+                    "not '<part> lo-hi[+lo-hi...] next n files <glob>...'")
             continue
-        parts.append({"name": m.group(1), "lo": int(m.group(2)), "hi": int(m.group(3)),
-                      "next": int(m.group(4)), "globs": m.group(5).split(),
+        ranges = [tuple(int(x) for x in r.split("-")) for r in m.group(2).split("+")]
+        parts.append({"name": m.group(1), "ranges": ranges, "lo": ranges[-1][0], "hi": ranges[-1][1],
+                      "spelled": m.group(2), "next": int(m.group(3)), "globs": m.group(4).split(),
                       "where": "%s:%d" % (os.path.relpath(logtags, root), no)})
 
 def part_of(path):
@@ -157,12 +161,13 @@ for num in sorted(uses):
         if p is None:
             problem("%s:%d" % (rel, ln), "%s: no part in LOGTAGS lists file %s"
                     % (tag, os.path.basename(path)))
-        elif not p["lo"] <= num <= p["hi"]:
-            problem("%s:%d" % (rel, ln), "%s is outside part %s (%05d-%05d)"
-                    % (tag, p["name"], p["lo"], p["hi"]))
+        elif not any(lo <= num <= hi for lo, hi in p["ranges"]):
+            problem("%s:%d" % (rel, ln), "%s is outside part %s (%s)"
+                    % (tag, p["name"], p["spelled"]))
 
 for p in parts:
     used = [n for n in uses if p["lo"] <= n <= p["hi"]]
+    # Earlier ranges are full: next moved on to the last one.
     if not p["lo"] <= p["next"] <= p["hi"] + 1:
         problem(p["where"], "next %05d is outside %05d-%05d" % (p["next"], p["lo"], p["hi"]))
     if used and p["next"] <= max(used):
