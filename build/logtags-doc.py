@@ -11,7 +11,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 LEVELS = {"APLOG_EMERG": "emerg", "APLOG_ALERT": "alert", "APLOG_CRIT": "crit",
           "APLOG_ERR": "error", "APLOG_WARNING": "warn", "ACME_LOG_ERR": "error",
           "ACME_LOG_WARN": "warn"}
-CONFIG_FILES = ("acme_config.c", "acme_conf_parse.c", "acme_check.c", "acme_config_dns.c",
+CONFIG_FILES = ("acme_config.c", "acme_config_cmds.c", "acme_conf_parse.c", "acme_check.c", "acme_config_dns.c",
                 "acme_rootprog.c")
 # What to do, where the message itself does not say it after a ';'.
 ADVICE = {
@@ -20,6 +20,8 @@ ADVICE = {
     "00213": "The store could not be written: check free disk space and the store's permissions.",
     "00302": "Nothing is lost, the old certificate serves. Check disk space and the store's "
              "permissions; the staged certificate is tried again at the next restart.",
+    "00314": "Nothing was imported and the store's live certificate is unchanged: check disk "
+             "space and the store's permissions (run acmectl import as root), then again.",
     "00303": "The AcmeNotifyCmd event is lost; check disk space and the store's permissions.",
     "00407": "A new certificate is ordered by itself; if it happens again, run "
              "'acmectl check' to see what is wrong in the store.",

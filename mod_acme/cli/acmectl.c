@@ -53,8 +53,33 @@ static const acmectl_command_t commands[] = {
       "order, renewal or revocation can use the account again. --ca chooses among\n"
       "accounts at several CAs. Exit status: 0, 1 CA or store error, 2 usage (also\n"
       "deactivate without --confirm).\n" },
+    { "import", acmectl_cmd_import,
+      "Usage: acmectl [--store DIR] [--json] import [--yes] [--name NAME] DIR\n"
+      "Takes over the certificate and key that certbot (DIR = /etc/letsencrypt/live/NAME,\n"
+      "with /etc/letsencrypt/renewal/NAME.conf) or mod_md (DIR = MDStoreDir/domains/NAME,\n"
+      "with md.json, pubcert.pem, privkey.pem) manages, as the live certificate of the\n"
+      "store name NAME (default: DIR's last component, lowercase; it must be the first\n"
+      "name of the AcmeDomain). httpd serves it after its next restart and orders\n"
+      "nothing before its renewal is due. Without --yes nothing is written: the checks\n"
+      "run and what would be imported is shown. Refused: a key that does not fit the\n"
+      "certificate, an expired certificate or one not covering NAME, an unknown layout,\n"
+      "a NAME with a live certificate already. Run it before the first start with\n"
+      "AcmeDomain (--yes creates a missing store). Exit status: 0 imported (or would\n"
+      "be, or is already), 1 refused or store error, 2 usage.\n" },
     { NULL, NULL, NULL }
 };
+
+static int has_arg(int argc, const char *const *argv, const char *arg)
+{
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], arg)) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 /* "acmectl COMMAND ... --help": that command's usage, nothing else done. */
 static int command_help(acmectl_t *ctl, const acmectl_command_t *cmd, int argc,
@@ -95,6 +120,10 @@ static void usage(FILE *f)
         "              replace the account key (new EC P-256 key) at the CA and in the store\n"
         "  account deactivate --confirm [--ca URL]\n"
         "              end the account at the CA for good (RFC 8555 section 7.3.6)\n"
+        "  import [--yes] [--name NAME] DIR\n"
+        "              take over a certbot lineage (/etc/letsencrypt/live/NAME) or a\n"
+        "              mod_md domain (MDStoreDir/domains/NAME) as the live certificate;\n"
+        "              without --yes only shows what it would do\n"
         "\n"
         "acmectl COMMAND --help describes one command.\n"
         "\n"
@@ -176,9 +205,14 @@ static int run(acmectl_t *ctl, int argc, const char *const *argv)
     if (command_help(ctl, cmd, argc - i, argv + i)) {
         return ACMECTL_OK;
     }
-    /* Never create a store where none is. */
-    rv = acme_store_open(&ctl->store, ctl->pool, ctl->store_dir, 0);
-    if (rv != APR_SUCCESS) {
+    /* Never create a store where none is, but for an import (with --yes):
+     * it comes before the server's first start with the domain. */
+    rv = acme_store_open(&ctl->store, ctl->pool, ctl->store_dir,
+                         !strcmp(cmd->name, "import") && has_arg(argc - i, argv + i, "--yes"));
+    if (rv != APR_SUCCESS && APR_STATUS_IS_ENOENT(rv) && !strcmp(cmd->name, "import")) {
+        ctl->store = NULL;       /* a dry run checks the files and writes nothing */
+    }
+    else if (rv != APR_SUCCESS) {
         char buf[120];
         acmectl_error(ctl, "cannot open the store %s: %s (use --store DIR)", ctl->store_dir,
                       apr_strerror(rv, buf, sizeof(buf)));

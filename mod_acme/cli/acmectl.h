@@ -31,6 +31,9 @@ int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv);
 int acmectl_cmd_revoke(acmectl_t *ctl, int argc, const char *const *argv);
 int acmectl_cmd_account(acmectl_t *ctl, int argc, const char *const *argv);
 
+/* acmectl_import.c: taking over a certbot lineage or a mod_md domain. */
+int acmectl_cmd_import(acmectl_t *ctl, int argc, const char *const *argv);
+
 /* Output helpers shared by the commands (acmectl_out.c). */
 void acmectl_error(acmectl_t *ctl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void acmectl_print_json(acmectl_t *ctl, json_t *json);

@@ -7,7 +7,7 @@ import pytest
 from harness import ssl_vhost
 
 ISSUE_TIMEOUT = 60
-COMMANDS = ["list", "show", "check", "renew", "revoke", "account"]
+COMMANDS = ["list", "show", "check", "renew", "revoke", "account", "import"]
 
 
 def acmectl(httpd, *args):

@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 #include "acme_core.h"
 #include "acme_crypto.h"
+#include "acme_cert.h"
 
 /* The state directory (AcmeStoreDir); its layout, who writes what with
  * which mode: acme_store_paths.h, which builds every path in it.
@@ -112,6 +113,30 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
                                  const char *name, const apr_array_header_t *names,
                                  acme_key_type_e key_type, X509_STORE *anchors,
                                  const char **why);
+
+/* acmectl import: a certificate obtained elsewhere (certbot, mod_md) and its
+ * key. Fit to go live as name's: chain_pem (leaf first) parses, key_pem is a
+ * private key whose public key the leaf carries, the leaf covers the first
+ * name of the store name name (acme_name_store_key_parse), is valid at
+ * acme_now(ctx) and acme_cert_loadable holds; for a store name with a key type
+ * suffix the key is of that type. APR_SUCCESS with info (the leaf, strings in
+ * p) and *key_type; APR_EINVAL with *why (in p) naming what is wrong. Writes
+ * nothing. */
+apr_status_t acme_store_import_check(apr_pool_t *p, const acme_ctx_t *ctx, const char *name,
+                                     const char *chain_pem, apr_size_t chain_len,
+                                     const char *key_pem, apr_size_t key_len,
+                                     acme_cert_info_t *info, acme_key_type_e *key_type,
+                                     const char **why);
+/* acme_store_import_check, then the pair becomes a new archive version of
+ * name (key 0600, certificate 0644, meta_json as meta.json when not NULL)
+ * and domains/<name> points at it, as activation does: what httpd serves
+ * after its next restart. APR_EEXIST (nothing written) when name has a live
+ * version already; APR_EINVAL with *why; else the write's error. *version
+ * (in p) names the new version. */
+apr_status_t acme_store_import(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                               const char *name, const char *chain_pem, apr_size_t chain_len,
+                               const char *key_pem, apr_size_t key_len, const char *meta_json,
+                               const char **version, const char **why);
 
 /* The shared fallback certificate and key, generated once (EC P-256). */
 apr_status_t acme_store_fallback(acme_store_t *store, apr_pool_t *p,

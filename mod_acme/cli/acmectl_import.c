@@ -1,0 +1,366 @@
+/* acmectl import: takes over a certificate that certbot or mod_md manages,
+ * as the live version of a domain in mod_acme's store, so that httpd serves
+ * it after one restart and orders nothing before its renewal is due. */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <apr_file_info.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+
+#include "acmectl.h"
+#include "acme_cert.h"
+#include "acme_keytype.h"
+#include "acme_names.h"
+#include "acme_store_paths.h"
+#include "acme_time.h"
+
+/* Lineage files are a few KB; anything near this is not one. */
+#define IMPORT_FILE_MAX (256 * 1024)
+
+/* Where a certificate comes from: the files to read and what its manager
+ * knows about it. */
+typedef struct source_t {
+    const char *layout;          /* "certbot" or "mod_md" */
+    const char *cert_path;       /* full chain, leaf first */
+    const char *key_path;
+    const char *ca_url;          /* the ACME directory it was ordered from, or NULL */
+    const char *dir_name;        /* the lineage's / domain's name (its directory) */
+} source_t;
+
+static int is_file(apr_pool_t *p, const char *path)
+{
+    apr_finfo_t finfo;
+
+    /* certbot's live/ files are links into archive/: follow them. */
+    return apr_stat(&finfo, path, APR_FINFO_TYPE, p) == APR_SUCCESS && finfo.filetype == APR_REG;
+}
+
+/* certbot's live/NAME files are links into archive/NAME: the file itself
+ * (the store's reader refuses links). The path unchanged when it has none. */
+static const char *resolved(apr_pool_t *p, const char *path)
+{
+    char *real = realpath(path, NULL);
+    const char *out = real ? apr_pstrdup(p, real) : path;
+
+    free(real);
+    return out;
+}
+
+static const char *base_name(apr_pool_t *p, const char *path)
+{
+    char *dir = apr_pstrdup(p, path), *slash;
+    apr_size_t len = strlen(dir);
+
+    while (len > 1 && dir[len - 1] == '/') {
+        dir[--len] = '\0';
+    }
+    slash = strrchr(dir, '/');
+    return slash ? slash + 1 : dir;
+}
+
+/* certbot's renewal/NAME.conf is INI-like; "server = URL" names the CA. */
+static const char *certbot_server(apr_pool_t *p, const char *conf)
+{
+    char line[2048];
+    const char *server = NULL;
+    FILE *f = fopen(conf, "r");
+
+    if (!f) {
+        return NULL;
+    }
+    while (!server && fgets(line, sizeof(line), f)) {
+        char *s = line, *end;
+        while (apr_isspace(*s)) {
+            ++s;
+        }
+        if (strncmp(s, "server", 6) != 0) {
+            continue;
+        }
+        s += 6;
+        while (*s == ' ' || *s == '\t') {
+            ++s;
+        }
+        if (*s++ != '=') {
+            continue;
+        }
+        while (*s == ' ' || *s == '\t') {
+            ++s;
+        }
+        for (end = s + strlen(s); end > s && apr_isspace(end[-1]); --end) {
+            *(end - 1) = '\0';
+        }
+        if (!strncmp(s, "https://", 8) || !strncmp(s, "http://", 7)) {
+            server = apr_pstrdup(p, s);
+        }
+    }
+    fclose(f);
+    return server;
+}
+
+/* mod_md's md.json: "ca": {"urls": [...]} (2.4) or {"url": ...} (earlier). */
+static const char *md_ca_url(apr_pool_t *p, const char *md_json)
+{
+    json_error_t err;
+    json_t *json = json_load_file(md_json, JSON_REJECT_DUPLICATES, &err), *ca, *url;
+    const char *found = NULL;
+
+    ca = json ? json_object_get(json, "ca") : NULL;
+    url = json_object_get(ca, "urls");
+    url = json_is_array(url) ? json_array_get(url, 0) : json_object_get(ca, "url");
+    if (json_is_string(url)) {
+        found = apr_pstrdup(p, json_string_value(url));
+    }
+    json_decref(json);
+    return found;
+}
+
+/* Which manager's layout is dir? APR_EINVAL with *why when none. */
+static apr_status_t source_detect(apr_pool_t *p, const char *dir, source_t *src, const char **why)
+{
+    const char *name = base_name(p, dir);
+    const char *conf = apr_pstrcat(p, dir, "/../../renewal/", name, ".conf", NULL);
+
+    memset(src, 0, sizeof(*src));
+    src->dir_name = name;
+    if (is_file(p, apr_pstrcat(p, dir, "/fullchain.pem", NULL))
+        && is_file(p, apr_pstrcat(p, dir, "/privkey.pem", NULL))) {
+        if (!is_file(p, conf)) {
+            *why = apr_psprintf(p, "%s has certbot's fullchain.pem and privkey.pem but %s is "
+                                "missing: not a certbot lineage (pass /etc/letsencrypt/live/NAME)",
+                                dir, conf);
+            return APR_EINVAL;
+        }
+        src->layout = "certbot";
+        src->cert_path = apr_pstrcat(p, dir, "/fullchain.pem", NULL);
+        src->key_path = apr_pstrcat(p, dir, "/privkey.pem", NULL);
+        src->ca_url = certbot_server(p, conf);
+        return APR_SUCCESS;
+    }
+    if (is_file(p, apr_pstrcat(p, dir, "/md.json", NULL))) {
+        if (!is_file(p, apr_pstrcat(p, dir, "/pubcert.pem", NULL))
+            || !is_file(p, apr_pstrcat(p, dir, "/privkey.pem", NULL))) {
+            *why = apr_psprintf(p, "%s is a mod_md domain without a certificate (no pubcert.pem "
+                                "and privkey.pem): nothing to import; pass the domain under "
+                                "domains/, not staging/", dir);
+            return APR_EINVAL;
+        }
+        src->layout = "mod_md";
+        src->cert_path = apr_pstrcat(p, dir, "/pubcert.pem", NULL);
+        src->key_path = apr_pstrcat(p, dir, "/privkey.pem", NULL);
+        src->ca_url = md_ca_url(p, apr_pstrcat(p, dir, "/md.json", NULL));
+        return APR_SUCCESS;
+    }
+    *why = apr_psprintf(p, "%s is neither a certbot lineage (live/NAME with fullchain.pem and "
+                        "privkey.pem, and renewal/NAME.conf) nor a mod_md domain (domains/NAME "
+                        "with md.json, pubcert.pem and privkey.pem)", dir);
+    return APR_EINVAL;
+}
+
+/* Would the server order at once anyway? What config/<name>.json (written by
+ * the server at its last start) says the domain wants and the certificate
+ * lacks; NULL when nothing (or nothing is known). */
+static const char *config_mismatch(acmectl_t *ctl, apr_pool_t *p, const char *name,
+                                   const acme_cert_info_t *info, acme_key_type_e key_type)
+{
+    json_t *config, *names, *v;
+    const char *kt, *missing = NULL;
+    size_t i;
+    int j;
+
+    if (acme_store_read_json(ctl->store, p, acme_store_rel_config(p, name), &config)
+        != APR_SUCCESS) {
+        return NULL;
+    }
+    names = json_object_get(config, "names");
+    json_array_foreach(names, i, v) {
+        int found = 0;
+        for (j = 0; json_is_string(v) && j < info->names->nelts && !found; ++j) {
+            found = !strcasecmp(json_string_value(v), APR_ARRAY_IDX(info->names, j, const char *));
+        }
+        if (json_is_string(v) && !found) {
+            missing = missing ? apr_pstrcat(p, missing, ", ", json_string_value(v), NULL)
+                              : apr_pstrdup(p, json_string_value(v));
+        }
+    }
+    if (missing) {
+        return apr_psprintf(p, "the domain's names %s are not in the certificate", missing);
+    }
+    kt = json_string_value(json_object_get(config, "key_type"));
+    if (kt && strcasecmp(kt, acme_key_type_name(key_type)) != 0) {
+        return apr_psprintf(p, "the domain's AcmeKeyType is %s, the certificate's key %s", kt,
+                            acme_key_type_name(key_type));
+    }
+    return NULL;
+}
+
+static const char *import_meta(apr_pool_t *p, const source_t *src, const acme_cert_info_t *info)
+{
+    json_t *meta = json_pack("{s:s, s:s, s:s}", "issued_at",
+                             acme_time_rfc3339(p, info->not_before), "imported_from", src->layout,
+                             "imported_at", acme_time_rfc3339(p, apr_time_now()));
+    char *text;
+    const char *out;
+
+    if (src->ca_url) {
+        json_object_set_new(meta, "ca", json_string(src->ca_url));
+    }
+    text = json_dumps(meta, JSON_SORT_KEYS);
+    out = apr_pstrcat(p, text, "\n", NULL);
+    free(text);
+    json_decref(meta);
+    return out;
+}
+
+static void report(acmectl_t *ctl, apr_pool_t *p, const char *name, const source_t *src,
+                   const acme_cert_info_t *info, acme_key_type_e key_type, const char *warning,
+                   const char *version, int done)
+{
+    if (ctl->json) {
+        json_t *names = json_array();
+        json_t *obj;
+        int i;
+        for (i = 0; i < info->names->nelts; ++i) {
+            json_array_append_new(names, json_string(APR_ARRAY_IDX(info->names, i, const char *)));
+        }
+        obj = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s?, s:b, s:s?, s:s?}",
+                        "name", name, "layout", src->layout, "certificate", src->cert_path,
+                        "key", src->key_path, "names", names, "serial", info->serial,
+                        "not_after", acme_time_rfc3339(p, info->not_after),
+                        "key_type", acme_key_type_name(key_type), "ca", src->ca_url,
+                        "imported", done, "version", version, "warning", warning);
+        acmectl_print_json(ctl, obj);
+        json_decref(obj);
+        return;
+    }
+    acmectl_printf(ctl, "%s lineage %s: certificate %s for %s\n"
+                   "  key %s, issued by %s, valid until %s\n  CA %s\n",
+                   src->layout, src->dir_name, info->serial,
+                   apr_array_pstrcat(p, info->names, ','), acme_key_type_name(key_type),
+                   info->issuer ? info->issuer : "?", acme_time_rfc3339(p, info->not_after),
+                   src->ca_url ? src->ca_url : "unknown");
+    if (warning) {
+        acmectl_printf(ctl, "  warning: %s: mod_acme will order a new certificate for %s at its "
+                       "next start\n", warning, name);
+    }
+    if (done) {
+        acmectl_printf(ctl, "ACME00813: imported as the live certificate of %s (version %s); "
+                       "httpd serves it after its next restart and orders nothing before its "
+                       "renewal is due\n", name, version);
+    }
+    else {
+        acmectl_printf(ctl, "would import it as the live certificate of %s into %s%s; nothing "
+                       "written: run again with --yes to import\n", name, ctl->store_dir,
+                       ctl->store ? "" : " (which --yes creates)");
+    }
+}
+
+int acmectl_cmd_import(acmectl_t *ctl, int argc, const char *const *argv)
+{
+    apr_pool_t *p = ctl->pool;
+    const char *dir = NULL, *name = NULL, *why = NULL, *cert_pem, *key_pem, *version = NULL;
+    const char *warning;
+    apr_size_t cert_len, key_len;
+    apr_array_header_t *live;
+    acme_cert_info_t info;
+    acme_key_type_e key_type;
+    source_t src;
+    apr_status_t rv;
+    int yes = 0, i;
+
+    for (i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--yes") || !strcmp(argv[i], "-y")) {
+            yes = 1;
+        }
+        else if (!strcmp(argv[i], "--name") && i + 1 < argc) {
+            name = apr_pstrdup(p, argv[++i]);
+        }
+        else if (!strncmp(argv[i], "--name=", 7)) {
+            name = apr_pstrdup(p, argv[i] + 7);
+        }
+        else if (argv[i][0] != '-' && !dir) {
+            dir = argv[i];
+        }
+        else {
+            acmectl_error(ctl, "import: unexpected argument '%s' (acmectl import --help)", argv[i]);
+            return ACMECTL_USAGE;
+        }
+    }
+    if (!dir) {
+        acmectl_error(ctl, "import: which certificate? acmectl import [--yes] [--name NAME] DIR "
+                      "(/etc/letsencrypt/live/NAME or MDStoreDir/domains/NAME)");
+        return ACMECTL_USAGE;
+    }
+    if (source_detect(p, dir, &src, &why) != APR_SUCCESS) {
+        acmectl_error(ctl, "ACME00810: cannot import: %s", why);
+        return ACMECTL_FAIL;
+    }
+    if (!name) {
+        char *c;
+        name = apr_pstrdup(p, src.dir_name);
+        for (c = (char *)name; *c; ++c) {
+            *c = (char)apr_tolower(*c);
+        }
+    }
+    if ((rv = acme_store_read_at(p, AT_FDCWD, resolved(p, src.cert_path), IMPORT_FILE_MAX, &cert_pem, &cert_len))
+        != APR_SUCCESS
+        || (rv = acme_store_read_at_secret(p, AT_FDCWD, resolved(p, src.key_path), IMPORT_FILE_MAX, &key_pem,
+                                           &key_len)) != APR_SUCCESS) {
+        char buf[120];
+        acmectl_error(ctl, "ACME00815: cannot import: cannot read %s or %s: %s", src.cert_path,
+                      src.key_path, apr_strerror(rv, buf, sizeof(buf)));
+        return ACMECTL_FAIL;
+    }
+    if (acme_store_import_check(p, &ctl->ctx, name, cert_pem, cert_len, key_pem, key_len, &info,
+                                &key_type, &why) != APR_SUCCESS) {
+        acmectl_error(ctl, "ACME00811: cannot import %s (%s, %s) as %s: %s%s", dir, src.cert_path,
+                      src.key_path, name, why,
+                      strstr(why, "does not cover") ? " (--name chooses the store name: the "
+                      "first name of the AcmeDomain)" : "");
+        return ACMECTL_FAIL;
+    }
+    if (ctl->store && acme_store_load_live(ctl->store, p, name, &live) == APR_SUCCESS
+        && live->nelts > 0) {
+        acme_cert_info_t cur;
+        if (acme_cert_info(p, APR_ARRAY_IDX(live, 0, X509 *), &cur) == APR_SUCCESS
+            && cur.serial && info.serial && !strcmp(cur.serial, info.serial)) {
+            if (ctl->json) {
+                json_t *obj = json_pack("{s:s, s:s, s:b, s:b}", "name", name, "serial",
+                                        info.serial, "imported", 0, "live_already", 1);
+                acmectl_print_json(ctl, obj);
+                json_decref(obj);
+            }
+            else {
+                acmectl_printf(ctl, "%s: certificate %s is live already; nothing to do\n", name,
+                               info.serial);
+            }
+            return ACMECTL_OK;
+        }
+        acmectl_error(ctl, "ACME00812: cannot import %s as %s: the store has a live certificate "
+                      "of %s already (%s); mod_acme renews it itself", dir, name, name,
+                      cur.serial ? cur.serial : "unreadable");
+        return ACMECTL_FAIL;
+    }
+    warning = ctl->store ? config_mismatch(ctl, p, name, &info, key_type) : NULL;
+    if (yes && !ctl->store) {
+        acmectl_error(ctl, "ACME00816: cannot import %s: the store %s cannot be created", dir,
+                      ctl->store_dir);
+        return ACMECTL_FAIL;
+    }
+    if (yes) {
+        rv = acme_store_import(ctl->store, p, &ctl->ctx, name, cert_pem, cert_len, key_pem,
+                               key_len, import_meta(p, &src, &info), &version, &why);
+        if (rv != APR_SUCCESS) {
+            char buf[120];
+            acmectl_error(ctl, "ACME00814: cannot import %s as %s: %s (%s)", dir, name,
+                          why ? why : "store error", apr_strerror(rv, buf, sizeof(buf)));
+            return ACMECTL_FAIL;
+        }
+    }
+    report(ctl, p, name, &src, &info, key_type, warning, version, yes);
+    return ACMECTL_OK;
+}

@@ -1,0 +1,191 @@
+"""acmectl import: a certificate certbot or mod_md manages becomes the live
+certificate of mod_acme's store; httpd serves it after one start and orders
+nothing before its renewal is due. Refusals: a key that does not fit, an
+unknown layout, a name that has a live certificate already."""
+import json
+import os
+import shutil
+import subprocess
+
+from cryptography import x509
+
+from harness import acmectl_path, free_port, live_version, run, ssl_vhost
+
+
+def acmectl(store, *args):
+    return run([acmectl_path(), "--store", store] + list(args), timeout=30)
+
+
+def certbot_lineage(root, name, fullchain, key, server):
+    """/etc/letsencrypt as certbot leaves it: live/NAME/*.pem links into
+    archive/NAME/*1.pem, renewal/NAME.conf naming the CA."""
+    archive = os.path.join(root, "archive", name)
+    live = os.path.join(root, "live", name)
+    os.makedirs(archive)
+    os.makedirs(live)
+    os.makedirs(os.path.join(root, "renewal"))
+    certs = fullchain.split(b"-----END CERTIFICATE-----")
+    files = {"fullchain": fullchain, "privkey": key,
+             "cert": certs[0] + b"-----END CERTIFICATE-----\n",
+             "chain": b"-----END CERTIFICATE-----".join(certs[1:]).lstrip()}
+    for kind, data in files.items():
+        with open(os.path.join(archive, kind + "1.pem"), "wb") as f:
+            f.write(data)
+        os.symlink("../../archive/%s/%s1.pem" % (name, kind), os.path.join(live, kind + ".pem"))
+    os.chmod(os.path.join(archive, "privkey1.pem"), 0o600)
+    with open(os.path.join(root, "renewal", name + ".conf"), "w") as f:
+        f.write("# renew_before_expiry = 30 days\nversion = 2.1.0\narchive_dir = %s\n"
+                "[renewalparams]\naccount = 0123\nauthenticator = apache\nserver = %s\n"
+                % (archive, server))
+    return live
+
+
+def md_domain(root, name, fullchain, key, ca_url):
+    """mod_md's store: domains/NAME/ with md.json, pubcert.pem, privkey.pem."""
+    d = os.path.join(root, "domains", name)
+    os.makedirs(d)
+    with open(os.path.join(d, "pubcert.pem"), "wb") as f:
+        f.write(fullchain)
+    with open(os.path.join(d, "privkey.pem"), "wb") as f:
+        f.write(key)
+    os.chmod(os.path.join(d, "privkey.pem"), 0o600)
+    with open(os.path.join(d, "md.json"), "w") as f:
+        json.dump({"name": name, "domains": [name], "ca": {"urls": [ca_url], "proto": "ACME"},
+                   "state": 2, "renew-mode": 1}, f)
+    return d
+
+
+def self_signed(workdir, name, curve="P-256"):
+    key = os.path.join(workdir, "ss-key.pem")
+    cert = os.path.join(workdir, "ss-cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:" + curve, "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "30", "-subj", "/CN=" + name, "-addext",
+                    "subjectAltName=DNS:" + name], check=True, capture_output=True, timeout=30)
+    with open(cert, "rb") as f, open(key, "rb") as g:
+        return f.read(), g.read()
+
+
+def test_certbot_lineage_is_served_without_a_new_order(httpd_factory, pebble, unique):
+    name = unique("import")
+    # A real Pebble-issued certificate, as certbot would have obtained it.
+    first = httpd_factory()
+    first.write_config(vhosts=ssl_vhost(name))
+    first.start()
+    issued = first.wait_for_pebble_cert(name)
+    first.stop()
+    version = live_version(first.store, name)
+    with open(os.path.join(version, "cert.pem"), "rb") as f:
+        fullchain = f.read()
+    with open(os.path.join(version, "privkey.pem"), "rb") as f:
+        key = f.read()
+
+    # ports of its own: the first server's cleanup waits for its ports to close
+    httpd = httpd_factory(http_port=free_port(), https_port=free_port())
+    letsencrypt = os.path.join(httpd.serverroot, "letsencrypt")
+    lineage = certbot_lineage(letsencrypt, name, fullchain, key, pebble.directory_url)
+    httpd.write_config(vhosts=ssl_vhost(name))
+
+    # dry run by default: says what it would do, writes nothing
+    r = acmectl(httpd.store, "import", lineage)
+    assert r.returncode == 0, r.stderr
+    assert "would import" in r.stdout and "--yes" in r.stdout, r.stdout
+    assert not os.path.exists(httpd.store), os.listdir(httpd.store)
+
+    r = acmectl(httpd.store, "import", "--yes", lineage)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "ACME00813" in r.stdout and name in r.stdout, r.stdout
+    imported = live_version(httpd.store, name)
+    assert imported, os.listdir(httpd.store)
+    st = os.stat(os.path.join(imported, "privkey.pem"))
+    assert (st.st_mode & 0o777, st.st_uid) == (0o600, 0), oct(st.st_mode)
+    with open(os.path.join(imported, "meta.json")) as f:
+        meta = json.load(f)
+    assert meta["ca"] == pebble.directory_url and meta["imported_from"] == "certbot", meta
+
+    # a second import of the same lineage changes nothing
+    r = acmectl(httpd.store, "import", "--yes", lineage)
+    assert r.returncode == 0 and "live already" in r.stdout, r.stdout + r.stderr
+    assert live_version(httpd.store, name) == imported
+
+    orders = pebble.new_order_count()
+    httpd.start()
+    served = httpd.verified_cert(name)
+    assert served.serial_number == issued.serial_number, (served.serial_number,
+                                                          issued.serial_number)
+    httpd.wait_idle(timeout=40)
+    d = httpd.domain_status(name)
+    assert d.get("state") == "valid", d
+    assert pebble.new_order_count() == orders, "an order was made for an imported certificate"
+    assert httpd.served_cert(name).serial_number == issued.serial_number
+    assert live_version(httpd.store, name) == imported
+    assert "ACME00403" not in httpd.error_log_text()
+
+
+def test_mod_md_domain_imports(tmp_path, pebble, unique):
+    name = unique("md-import")
+    cert, key = self_signed(str(tmp_path), name)
+    d = md_domain(str(tmp_path / "md"), name, cert, key, pebble.directory_url)
+    store = str(tmp_path / "store")
+    r = acmectl(store, "--json", "import", "--yes", d)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = json.loads(r.stdout)
+    assert out["imported"] is True and out["layout"] == "mod_md" and out["name"] == name, out
+    assert out["ca"] == pebble.directory_url and out["key_type"] == "ec-p256", out
+    version = live_version(store, name)
+    with open(os.path.join(version, "cert.pem"), "rb") as f:
+        assert f.read() == cert
+    leaf = x509.load_pem_x509_certificate(cert)
+    assert int(out["serial"], 16) == leaf.serial_number
+
+
+def test_import_refuses_a_key_of_another_certificate(tmp_path, pebble, unique):
+    name = unique("mismatch")
+    cert, _key = self_signed(str(tmp_path), name)
+    _other_cert, other_key = self_signed(str(tmp_path), name)
+    lineage = certbot_lineage(str(tmp_path / "le"), name, cert, other_key, pebble.directory_url)
+    store = str(tmp_path / "store")
+    for args in (("import", lineage), ("import", "--yes", lineage)):
+        r = acmectl(store, *args)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "ACME00811" in r.stderr and "does not match the private key" in r.stderr, r.stderr
+    assert not os.path.exists(os.path.join(store, "domains", name))
+
+
+def test_import_refuses_an_unknown_layout_and_a_taken_name(tmp_path, pebble, unique):
+    name = unique("layout")
+    cert, key = self_signed(str(tmp_path), name)
+    store = str(tmp_path / "store")
+    odd = tmp_path / "odd" / name
+    odd.mkdir(parents=True)
+    (odd / "cert.pem").write_bytes(cert)
+    (odd / "key.pem").write_bytes(key)
+    r = acmectl(store, "import", "--yes", str(odd))
+    assert r.returncode == 1 and "ACME00810" in r.stderr, r.stdout + r.stderr
+    assert "neither a certbot lineage" in r.stderr, r.stderr
+    # certbot's live/ files without renewal/NAME.conf: not a lineage either
+    lineage = certbot_lineage(str(tmp_path / "le"), name, cert, key, pebble.directory_url)
+    conf = os.path.join(str(tmp_path / "le"), "renewal", name + ".conf")
+    os.rename(conf, conf + ".bak")
+    r = acmectl(store, "import", "--yes", lineage)
+    assert r.returncode == 1 and "ACME00810" in r.stderr and "renewal" in r.stderr, r.stderr
+    os.rename(conf + ".bak", conf)
+    r = acmectl(store, "import", "--yes", lineage)
+    assert r.returncode == 0, r.stderr
+    # another certificate for the same name: refused, the live one stays
+    live = live_version(store, name)
+    other = tmp_path / "other"
+    other.mkdir()
+    cert2, key2 = self_signed(str(other), name)
+    shutil.rmtree(str(tmp_path / "le"))
+    lineage2 = certbot_lineage(str(tmp_path / "le"), name, cert2, key2, pebble.directory_url)
+    r = acmectl(store, "import", "--yes", lineage2)
+    assert r.returncode == 1 and "ACME00812" in r.stderr, r.stdout + r.stderr
+    assert live_version(store, name) == live
+
+
+def test_import_without_a_directory_is_a_usage_error(tmp_path):
+    r = acmectl(str(tmp_path / "store"), "import")
+    assert r.returncode == 2 and "acmectl import" in r.stderr, r.stdout + r.stderr
+    r = acmectl(str(tmp_path / "store"), "import", "--bogus", str(tmp_path))
+    assert r.returncode == 2, r.stdout + r.stderr
