@@ -86,7 +86,7 @@ static const char *ca_file_for(acmectl_t *ctl, apr_pool_t *p, const char *ca_url
         json_t *json;
 
         if (acme_store_read_json(ctl->store, p, apr_pstrcat(p, ACME_STORE_CONFIG "/", entry, NULL), &json)
-            != APR_SUCCESS || acme_domain_from_json(p, json, &domain) != APR_SUCCESS) {
+            != APR_SUCCESS || acme_job_domain_from_json(p, json, &domain) != APR_SUCCESS) {
             continue;
         }
         for (j = 0; domain->ca_urls && j < domain->ca_urls->nelts; ++j) {
@@ -120,7 +120,7 @@ static int revoke_args(acmectl_t *ctl, int argc, const char *const *argv, revoke
     r->reason = -1;
     for (i = 1; i < argc; ++i) {
         if ((value = take_option(argc, argv, &i, "--reason", &missing)) != NULL) {
-            if (acme_revoke_reason_parse(value, &r->reason) != APR_SUCCESS) {
+            if (acme_account_revoke_reason_parse(value, &r->reason) != APR_SUCCESS) {
                 acmectl_error(ctl, "unknown revocation reason '%s' (unspecified, keyCompromise, "
                               "superseded, cessationOfOperation, affiliationChanged)", value);
                 return ACMECTL_USAGE;
@@ -176,7 +176,7 @@ static int revoke_load(acmectl_t *ctl, apr_pool_t *p, revoke_t *r)
 
     relpath = acme_store_rel_config(p, r->name);
     if (acme_store_read_json(ctl->store, p, relpath, &json) != APR_SUCCESS
-        || acme_domain_from_json(p, json, &r->domain) != APR_SUCCESS) {
+        || acme_job_domain_from_json(p, json, &r->domain) != APR_SUCCESS) {
         acmectl_error(ctl, "no readable configuration for '%s' (%s)", r->name,
                       acme_store_path(ctl->store, p, relpath));
         return ACMECTL_FAIL;
@@ -187,7 +187,7 @@ static int revoke_load(acmectl_t *ctl, apr_pool_t *p, revoke_t *r)
     }
     relpath = acme_store_rel_version_file(p, r->name, r->version, ACME_STORE_CERT_FILE);
     if (acme_store_read(ctl->store, p, relpath, ACME_MAX_CHAIN_BYTES, &pem, &len) != APR_SUCCESS
-        || acme_chain_parse(p, pem, len, &chain) != APR_SUCCESS || chain->nelts < 1
+        || acme_cert_chain_parse(p, pem, len, &chain) != APR_SUCCESS || chain->nelts < 1
         || acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &r->info) != APR_SUCCESS) {
         acmectl_error(ctl, "the live certificate %s cannot be read",
                       acme_store_path(ctl->store, p, relpath));
@@ -214,7 +214,7 @@ static int revoke_record(acmectl_t *ctl, apr_pool_t *p, revoke_t *r)
                                                       ACME_STORE_REVOKED_FILE);
     json_t *json = json_pack("{s:{s:s,s:s,s:s,s:s}}", "revoked",
                              "at", acmectl_time(p, apr_time_now()),
-                             "reason", acme_revoke_reason_name(r->reason),
+                             "reason", acme_account_revoke_reason_name(r->reason),
                              "serial", r->info.serial ? r->info.serial : "",
                              "ca", r->ca_url);
     apr_status_t rv;
@@ -242,7 +242,7 @@ static void revoke_report(acmectl_t *ctl, apr_pool_t *p, const revoke_t *r, int 
     if (ctl->json) {
         json_t *obj = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "name", r->name,
                                 "serial", r->info.serial ? r->info.serial : "",
-                                "reason", acme_revoke_reason_name(r->reason),
+                                "reason", acme_account_revoke_reason_name(r->reason),
                                 "version", r->version, "ca", r->ca_url,
                                 "already_revoked", already);
         acmectl_print_json(ctl, obj);
@@ -251,7 +251,7 @@ static void revoke_report(acmectl_t *ctl, apr_pool_t *p, const revoke_t *r, int 
     }
     acmectl_printf(ctl, "%s: certificate %s %srevoked (reason: %s)\n", r->name,
             r->info.serial ? r->info.serial : "-", already ? "was already " : "",
-            acme_revoke_reason_name(r->reason));
+            acme_account_revoke_reason_name(r->reason));
     acmectl_printf(ctl, "%s: a new certificate will be ordered at the next check (%s)\n", r->name,
             acme_store_path(ctl->store, p, acme_store_rel_renew(p, r->name)));
 }
@@ -364,10 +364,10 @@ static int account_show(acmectl_t *ctl, apr_pool_t *p, const account_t *a)
     const char *key_file = acme_store_path(ctl->store, p, acme_store_account_path(p, a->ca_url,
                                                                             ACME_STORE_ACCOUNT_KEY_FILE));
 
-    if (acme_key_type_of(a->key, &type) == APR_SUCCESS) {
+    if (acme_crypto_key_type_of(a->key, &type) == APR_SUCCESS) {
         key_type = acme_key_type_name(type);
     }
-    if (acme_jwk_thumbprint(p, a->key, &thumbprint) != APR_SUCCESS) {
+    if (acme_crypto_jwk_thumbprint(p, a->key, &thumbprint) != APR_SUCCESS) {
         thumbprint = NULL;
     }
     if (ctl->json) {
@@ -406,7 +406,7 @@ static apr_status_t recover_new_key(acmectl_t *ctl, apr_pool_t *p, acme_client_t
     apr_status_t rv;
 
     if (acme_store_read_secret(ctl->store, p, relpath, ACME_MAX_STORE_FILE, &pem, &len) != APR_SUCCESS
-        || acme_key_from_pem(p, pem, len, &key) != APR_SUCCESS) {
+        || acme_crypto_key_from_pem(p, pem, len, &key) != APR_SUCCESS) {
         acme_store_remove(ctl->store, p, relpath);
         return APR_ENOENT;
     }
@@ -432,7 +432,7 @@ static int rollover_done(acmectl_t *ctl, apr_pool_t *p, const account_t *a, cons
 {
     const char *new_tp = "-";
 
-    acme_jwk_thumbprint(p, new_key, &new_tp);
+    acme_crypto_jwk_thumbprint(p, new_key, &new_tp);
     if (ctl->json) {
         json_t *obj = json_pack("{s:s,s:s?,s:s,s:s,s:b}", "ca", a->ca_url, "url", a->kid,
                                 "old_thumbprint", old_tp, "thumbprint", new_tp,
@@ -460,7 +460,7 @@ static int account_rollover(acmectl_t *ctl, apr_pool_t *p, account_t *a)
     char buf[120];
 
     acme_problem_clear(&prob);
-    acme_jwk_thumbprint(p, a->key, &old_tp);
+    acme_crypto_jwk_thumbprint(p, a->key, &old_tp);
     if (client_for(ctl, p, a->ca_url, a->ca_file, &client) != ACMECTL_OK) {
         return ACMECTL_FAIL;
     }
@@ -476,8 +476,8 @@ static int account_rollover(acmectl_t *ctl, apr_pool_t *p, account_t *a)
     }
     a->kid = kid;
     /* On disk before the CA hears of it: a key the CA accepts is never lost. */
-    if ((rv = acme_key_generate(p, ACMECTL_ACCOUNT_KEY_TYPE, &new_key)) != APR_SUCCESS
-        || (rv = acme_key_to_pem(p, new_key, &pem)) != APR_SUCCESS
+    if ((rv = acme_crypto_key_generate(p, ACMECTL_ACCOUNT_KEY_TYPE, &new_key)) != APR_SUCCESS
+        || (rv = acme_crypto_key_to_pem(p, new_key, &pem)) != APR_SUCCESS
         || (rv = acme_store_write(ctl->store, p, new_rel, pem, strlen(pem),
                                   ACME_STORE_KEY_PERMS)) != APR_SUCCESS) {
         acmectl_error(ctl, "cannot write the new account key %s: %s",

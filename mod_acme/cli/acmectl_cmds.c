@@ -89,7 +89,7 @@ static void view_config(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
         v->config = NULL;
         return;
     }
-    if (acme_domain_from_json(p, v->config, &domain) == APR_SUCCESS && domain) {
+    if (acme_job_domain_from_json(p, v->config, &domain) == APR_SUCCESS && domain) {
         v->names = domain->names;
         v->key_type = acme_key_type_name(domain->key_type);
         if (domain->ca_urls && domain->ca_urls->nelts > 0) {
@@ -143,7 +143,7 @@ static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
         v->status = NULL;
         return;
     }
-    v->state = acme_status_state_name(v->status->state);
+    v->state = acme_status_record_state_name(v->status->state);
     v->step = v->status->step;
     v->activity = v->status->activity;
     v->next_action = v->status->next_action ? acme_time_rfc3339(p, v->status->next_action)
@@ -503,7 +503,7 @@ static void check_pair(check_t *c, const char *what, const char *cert_relpath,
         problem(c, "%s: %s is missing or unreadable", what, cert_relpath);
         return;
     }
-    if (acme_chain_parse(p, pem, len, &chain) != APR_SUCCESS || chain->nelts < 1) {
+    if (acme_cert_chain_parse(p, pem, len, &chain) != APR_SUCCESS || chain->nelts < 1) {
         problem(c, "%s: %s is not a valid certificate chain", what, cert_relpath);
         return;
     }
@@ -512,7 +512,7 @@ static void check_pair(check_t *c, const char *what, const char *cert_relpath,
         problem(c, "%s: %s is missing or unreadable", what, key_relpath);
         return;
     }
-    if (acme_key_from_pem(p, pem, len, &pkey) != APR_SUCCESS) {
+    if (acme_crypto_key_from_pem(p, pem, len, &pkey) != APR_SUCCESS) {
         problem(c, "%s: %s is not a valid private key", what, key_relpath);
         return;
     }

@@ -14,8 +14,8 @@
 
 #include "acmectl.h"
 #include "acme_cert.h"
-#include "acme_keytype.h"
-#include "acme_names.h"
+#include "acme_key_type.h"
+#include "acme_name.h"
 #include "acme_store_paths.h"
 #include "acme_time.h"
 

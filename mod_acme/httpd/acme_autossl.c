@@ -26,7 +26,7 @@
 #include "acme_private.h"
 #include "acme_config.h"
 #include "acme_conf_parse.h"
-#include "acme_names.h"
+#include "acme_name.h"
 
 #define AUTOSSL_KEY "acme-autossl"
 
@@ -333,7 +333,7 @@ const char *acme_autossl_parse(apr_pool_t *p, const char *args, int *on,
                             "intranet.example.org'", w);
     }
     while (*(w = ap_getword_conf(p, &args))) {
-        if ((err = acme_conf_check_name(p, w, 1))) {
+        if ((err = acme_conf_parse_check_name(p, w, 1))) {
             return err;
         }
         APR_ARRAY_PUSH(*except, const char *) = acme_name_normalize(p, w);

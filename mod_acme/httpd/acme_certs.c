@@ -21,7 +21,7 @@
 #include "acme_challenge.h"
 #include "acme_cert.h"
 #include "acme_client.h"
-#include "acme_names.h"
+#include "acme_name.h"
 #include "acme_custody.h"
 #include "acme_certverify.h"
 #include "acme_store_paths.h"
@@ -74,7 +74,7 @@ static void log_to_server(void *baton, acme_log_level_t level, apr_status_t rv,
     ap_log_error_(NULL, 0, APLOG_MODULE_INDEX, (int)level, rv, s, "%s", message);
 }
 
-void acme_ctx_init(acme_ctx_t *ctx, server_rec *s)
+void acme_certs_ctx_init(acme_ctx_t *ctx, server_rec *s)
 {
     memset(ctx, 0, sizeof(*ctx));
     ctx->log = log_to_server;
@@ -196,7 +196,7 @@ static void store_write_config(acme_runtime_t *rt, apr_pool_t *ptemp, acme_domai
     int same;
 
     d->config_changed_at = 0;
-    if (!(want = acme_domain_to_json(d))) {
+    if (!(want = acme_job_domain_to_json(d))) {
         return;
     }
     if (acme_store_read_json(rt->store, ptemp, rel, &have) != APR_SUCCESS) {
@@ -205,7 +205,7 @@ static void store_write_config(acme_runtime_t *rt, apr_pool_t *ptemp, acme_domai
     same = config_same(want, have);
     json_decref(want);
     d->config_changed_at = same ? config_recorded_change(rt, ptemp, rel, have, now) : now;
-    if (!(record = acme_domain_to_json(d))) {
+    if (!(record = acme_job_domain_to_json(d))) {
         return;
     }
     json_object_set_new(record, "changed_at",
@@ -244,7 +244,7 @@ static void store_write_configs(acme_runtime_t *rt, apr_pool_t *ptemp)
  * both). NULL, logged, when a file is unreadable: nothing is activated then. */
 static X509_STORE *domain_anchors(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d)
 {
-    const apr_array_header_t *roots = acme_conf_trusted_roots(rt->base);
+    const apr_array_header_t *roots = acme_config_trusted_roots(rt->base);
     apr_array_header_t *files = apr_array_make(ptemp, 4, sizeof(const char *));
     X509_STORE *anchors = NULL;
     const char *why = NULL;
@@ -256,7 +256,7 @@ static X509_STORE *domain_anchors(acme_runtime_t *rt, apr_pool_t *ptemp, const a
     if (d->ca_file) {
         APR_ARRAY_PUSH(files, const char *) = d->ca_file;
     }
-    rv = acme_trust_anchors(ptemp, 1, files, &anchors, &why);
+    rv = acme_certverify_trust_anchors(ptemp, 1, files, &anchors, &why);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00633: %s: no trust anchors, "
                      "so no new certificate can be activated: %s", d->name, why ? why : "?");
@@ -381,7 +381,7 @@ static apr_status_t sweep_dead_temps(void *data)
 
 static apr_status_t runtime_open_store(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
-    const char *dir = acme_conf_store_dir(rt->base);
+    const char *dir = acme_config_store_dir(rt->base);
     const char *why = acme_rootprog_check_store_dir(ptemp, dir);
     apr_status_t rv;
 
@@ -433,8 +433,8 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     rt->pool = pconf;
     rt->domains = domains;
     acme_vhost_map_index_names(rt);
-    rt->activation_auto = acme_conf_activation_auto(base);
-    acme_ctx_init(&rt->ctx, base);
+    rt->activation_auto = acme_config_activation_auto(base);
+    acme_certs_ctx_init(&rt->ctx, base);
 
     if ((rv = runtime_open_store(rt, ptemp)) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -459,7 +459,7 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 
 /* Would mod_ssl load this pair, and does it serve d now: the key matches,
  * the leaf covers d's first name and is valid, and an SSL_CTX as strict as
- * mod_ssl's takes both (acme_cert_loadable). APR_ENOENT when absent. */
+ * mod_ssl's takes both (acme_certverify_loadable). APR_ENOENT when absent. */
 static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
                                 const char *cert_path, const char *key_path, const char **why)
 {
@@ -474,21 +474,21 @@ static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acm
     if (apr_stat(&finfo, cert_path, APR_FINFO_TYPE, ptemp) != APR_SUCCESS) {
         return APR_ENOENT;
     }
-    if ((rv = acme_chain_read_file(ptemp, cert_path, &chain)) != APR_SUCCESS) {
+    if ((rv = acme_cert_chain_read_file(ptemp, cert_path, &chain)) != APR_SUCCESS) {
         *why = "its certificate file cannot be read";
         return rv;
     }
     rv = acme_store_read_at_secret(ptemp, AT_FDCWD, key_path, ACME_MAX_STORE_FILE, &pem, &len);
-    if (rv != APR_SUCCESS || acme_key_from_pem(ptemp, pem, len, &key) != APR_SUCCESS) {
+    if (rv != APR_SUCCESS || acme_crypto_key_from_pem(ptemp, pem, len, &key) != APR_SUCCESS) {
         *why = "its private key is missing or unreadable";
         return APR_EINVAL;
     }
     first = apr_array_make(ptemp, 1, sizeof(const char *));
     APR_ARRAY_PUSH(first, const char *) = APR_ARRAY_IDX(d->names, 0, const char *);
     rv = acme_cert_check(ptemp, APR_ARRAY_IDX(chain, 0, X509 *), key, first,
-                         acme_now(&rt->ctx), why);
+                         acme_core_now(&rt->ctx), why);
     if (rv == APR_SUCCESS) {
-        rv = acme_cert_loadable(ptemp, chain, key, why);
+        rv = acme_certverify_loadable(ptemp, chain, key, why);
     }
     return rv;
 }

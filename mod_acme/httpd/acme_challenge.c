@@ -16,7 +16,7 @@
 #include "acme_challenge.h"
 #include "acme_answers.h"
 #include "acme_tlsalpn.h"
-#include "acme_names.h"
+#include "acme_name.h"
 #include "acme_cluster_node.h"
 
 #define ACME_CHALLENGE_PREFIX      "/.well-known/acme-challenge/"
@@ -26,7 +26,7 @@ static apr_status_t sink_publish(void *baton, const char *token, const char *key
     if (!baton) {
         return APR_EINIT;
     }
-    if (!acme_token_is_valid(token) || !key_authorization
+    if (!acme_name_token_is_valid(token) || !key_authorization
         || strlen(key_authorization) > ACME_MAX_KEYAUTH_LEN) {
         return APR_EINVAL;
     }
@@ -50,7 +50,7 @@ static void sink_withdraw_tls_alpn(void *baton, const char *identifier)
     acme_tlsalpn_withdraw(baton, identifier);
 }
 
-void acme_challenges_sink(acme_answers_t *answers, acme_challenge_sink_t *sink)
+void acme_challenge_sink(acme_answers_t *answers, acme_challenge_sink_t *sink)
 {
     memset(sink, 0, sizeof(*sink));
     sink->publish = sink_publish;
@@ -89,7 +89,7 @@ static int cluster_answer(const acme_runtime_t *rt, request_rec *r, const char *
     if (!rt->cluster || !r->hostname || !host_is_managed(rt, r->pool, r->hostname)) {
         return 0;
     }
-    return acme_cluster_lookup_http(rt->cluster, r, token, answer, size) == APR_SUCCESS;
+    return acme_cluster_node_lookup_http(rt->cluster, r, token, answer, size) == APR_SUCCESS;
 }
 
 /* The pending answer for a GET of /.well-known/acme-challenge/TOKEN into
@@ -111,7 +111,7 @@ static int challenge_answer(request_rec *r, char *answer, apr_size_t size, acme_
     }
     *prt = rt;
     token = path + sizeof(ACME_CHALLENGE_PREFIX) - 1;
-    if (!acme_token_is_valid(token)
+    if (!acme_name_token_is_valid(token)
         || ((acme_answers_lookup(rt->challenges, ACME_ANSWER_HTTP01, token, answer, size,
                                  NULL) != APR_SUCCESS || !answer[0])
             && !cluster_answer(rt, r, token, answer, size))) {

@@ -9,5 +9,5 @@
 
 /* A sink for the core's driver that publishes http-01 and tls-alpn-01
  * answers into the table (NULL: none; publishing then fails APR_EINIT). */
-void acme_challenges_sink(acme_answers_t *answers, acme_challenge_sink_t *sink);
+void acme_challenge_sink(acme_answers_t *answers, acme_challenge_sink_t *sink);
 #endif

@@ -10,7 +10,7 @@
 #include "acme_private.h"
 #include "acme_config.h"
 #include "acme_conf_parse.h"
-#include "acme_names.h"
+#include "acme_name.h"
 
 /* ---- the domain table --------------------------------------------------- */
 
@@ -44,7 +44,7 @@ static const char *add_name(apr_pool_t *p, const acme_domain_decl_t *decl,
             return NULL;
         }
     }
-    if ((err = acme_conf_check_name(p, name, wildcards_ok))) {
+    if ((err = acme_conf_parse_check_name(p, name, wildcards_ok))) {
         return located(p, decl, err, origin);
     }
     if (names->nelts >= ACME_MAX_NAMES) {
@@ -64,11 +64,11 @@ static const char *decl_names(apr_pool_t *p, const acme_domain_decl_t *decl,
         " (AcmeDomain without names uses the <VirtualHost>'s ServerName and ServerAlias; "
         "or list the names after AcmeDomain)";
     server_rec *s = decl->s;
-    int wildcards_ok = acme_conf_wildcards_ok(acme_conf_dns_cmd(s),
-                                              acme_conf_challenges_set(s));
+    int wildcards_ok = acme_config_wildcards_ok(acme_config_dns_cmd(s),
+                                                acme_config_challenges_set(s));
     apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
-    const char *err = acme_conf_dns_problem(acme_conf_dns_cmd(s),
-                                            acme_conf_challenges_set(s));
+    const char *err = acme_config_dns_problem(acme_config_dns_cmd(s),
+                                              acme_config_challenges_set(s));
     int i;
 
     if (err) {
@@ -104,7 +104,7 @@ static const char *decl_names(apr_pool_t *p, const acme_domain_decl_t *decl,
 static const char *check_ip_challenges(apr_pool_t *p, const acme_domain_decl_t *decl,
                                        const apr_array_header_t *names)
 {
-    const apr_array_header_t *types = acme_conf_challenges(decl->s);
+    const apr_array_header_t *types = acme_config_challenges(decl->s);
     int i;
 
     for (i = 0; i < types->nelts; i++) {
@@ -134,29 +134,29 @@ static acme_domain_t *domain_make(apr_pool_t *p, const acme_domain_decl_t *decl,
 {
     acme_domain_t *d = apr_pcalloc(p, sizeof(*d));
     server_rec *s = decl->s;
-    const char *contact = acme_conf_contact(s);
+    const char *contact = acme_config_contact(s);
 
     d->name = acme_name_store_key(p, APR_ARRAY_IDX(names, 0, const char *),
                                   first_type ? NULL : acme_key_type_name(key_type));
     d->names = names;
     d->key_type = key_type;
-    d->ca_urls = apr_array_copy(p, acme_conf_ca_urls(s));
-    d->ca_file = acme_conf_ca_file(s);
+    d->ca_urls = apr_array_copy(p, acme_config_ca_urls(s));
+    d->ca_file = acme_config_ca_file(s);
     d->contacts = apr_array_make(p, 1, sizeof(const char *));
     if (contact) {
         APR_ARRAY_PUSH(d->contacts, const char *) = contact;
     }
-    d->agree_tos = acme_conf_agree_tos(s);
-    d->challenges = acme_conf_domain_challenges(p, acme_conf_challenges(s),
-                                                acme_conf_challenges_set(s),
-                                                acme_conf_dns_cmd(s), names);
-    d->dns_cmd = acme_conf_dns_cmd(s);
-    d->dns_resolver = acme_conf_dns_resolver(s);
-    d->profile = acme_conf_profile(s);
-    d->preferred_chain = acme_conf_preferred_chain(s);
-    acme_conf_eab(s, &d->eab_kid, &d->eab_hmac);
-    d->renew_window = acme_conf_renew_window(s);
-    d->warn_window = acme_conf_warn_window(s);
+    d->agree_tos = acme_config_agree_tos(s);
+    d->challenges = acme_config_domain_challenges(p, acme_config_challenges(s),
+                                                  acme_config_challenges_set(s),
+                                                  acme_config_dns_cmd(s), names);
+    d->dns_cmd = acme_config_dns_cmd(s);
+    d->dns_resolver = acme_config_dns_resolver(s);
+    d->profile = acme_config_profile(s);
+    d->preferred_chain = acme_config_preferred_chain(s);
+    acme_config_eab(s, &d->eab_kid, &d->eab_hmac);
+    d->renew_window = acme_config_renew_window(s);
+    d->warn_window = acme_config_warn_window(s);
     return d;
 }
 
@@ -172,7 +172,7 @@ apr_array_header_t *acme_check_domains_decls(apr_pool_t *p, server_rec *base,
 
     *err = NULL;
     for (s = base; s; s = s->next) {
-        const apr_array_header_t *sdecls = acme_conf_decls(s);
+        const apr_array_header_t *sdecls = acme_config_decls(s);
 
         /* A vhost without any Acme directive shares the base server's record. */
         if (apr_hash_get(seen, &sdecls, sizeof(sdecls))) {
@@ -181,7 +181,7 @@ apr_array_header_t *acme_check_domains_decls(apr_pool_t *p, server_rec *base,
         apr_hash_set(seen, apr_pmemdup(p, &sdecls, sizeof(sdecls)), sizeof(sdecls), "");
         for (i = 0; sdecls && i < sdecls->nelts; i++) {
             acme_domain_decl_t *decl = APR_ARRAY_IDX(sdecls, i, acme_domain_decl_t *);
-            const apr_array_header_t *key_types = acme_conf_key_types(decl->s);
+            const apr_array_header_t *key_types = acme_config_key_types(decl->s);
             apr_array_header_t *names = NULL;
 
             if ((*err = decl_names(p, decl, &names))) {
@@ -393,7 +393,7 @@ static const char *unserved_names(apr_pool_t *p, const served_index_t *ix,
 static int check_served(apr_pool_t *p, server_rec *base, apr_array_header_t *domains,
                         apr_array_header_t *decls)
 {
-    int https_port = acme_conf_port_https(base);
+    int https_port = acme_config_port_https(base);
     served_index_t *ix = served_index_make(p, base, https_port);
     int i, ok = 1;
 
@@ -423,15 +423,15 @@ static int check_served(apr_pool_t *p, server_rec *base, apr_array_header_t *dom
 static int check_terms(apr_pool_t *p, server_rec *base, apr_array_header_t *decls)
 {
     const acme_domain_decl_t *first = APR_ARRAY_IDX(decls, 0, const acme_domain_decl_t *);
-    const char *at = acme_conf_agree_tos_where(base);
+    const char *at = acme_config_agree_tos_where(base);
 
-    if (acme_conf_agree_tos(base)) {
+    if (acme_config_agree_tos(base)) {
         return 1;
     }
     report(base, apr_psprintf(p, "ACME00532: %s: AcmeAgreeToTerms on is required: mod_acme "
            "cannot obtain certificates without agreeing to the CA's terms of service (%s); "
            "%s", at ? at : decl_where(p, first),
-           APR_ARRAY_IDX(acme_conf_ca_urls(base), 0, const char *),
+           APR_ARRAY_IDX(acme_config_ca_urls(base), 0, const char *),
            at ? "change this line to 'AcmeAgreeToTerms on'"
               : "add 'AcmeAgreeToTerms on' at server level"));
     return 0;
@@ -471,7 +471,7 @@ static int check_twins_listen(apr_pool_t *p, server_rec *base, const acme_autoss
     int port;
 
     if (!autossl || !autossl->twins->nelts
-        || acme_conf_listener_on((apr_port_t)autossl->https_port)) {
+        || acme_config_listener_on((apr_port_t)autossl->https_port)) {
         return 1;
     }
     t = APR_ARRAY_IDX(autossl->twins, 0, const acme_twin_t *);
@@ -491,9 +491,9 @@ static int check_twins_listen(apr_pool_t *p, server_rec *base, const acme_autoss
 static int challenge_port(server_rec *base, const char *type)
 {
     if (!strcmp(type, "http-01")) {
-        return acme_conf_port_http(base);
+        return acme_config_port_http(base);
     }
-    return strcmp(type, "tls-alpn-01") ? 0 : acme_conf_port_https(base);
+    return strcmp(type, "tls-alpn-01") ? 0 : acme_config_port_https(base);
 }
 
 /* Only a warning: a frontend elsewhere may answer for this server. */
@@ -513,7 +513,7 @@ static void check_challenge_ports(apr_pool_t *p, server_rec *base, apr_array_hea
             const char *type = APR_ARRAY_IDX(d->challenges, j, const char *);
             int port = challenge_port(base, type);
 
-            usable = !port || acme_conf_listener_on((apr_port_t)port);
+            usable = !port || acme_config_listener_on((apr_port_t)port);
             missing = apr_psprintf(p, "%s%s'Listen %d' for %s", missing ? missing : "",
                                    missing ? " or " : "", port, type);
         }
@@ -531,7 +531,7 @@ static void check_challenge_ports(apr_pool_t *p, server_rec *base, apr_array_hea
 
 static int check_store_dir(apr_pool_t *p, server_rec *base)
 {
-    const char *why = acme_rootprog_check_store_dir(p, acme_conf_store_dir(base));
+    const char *why = acme_rootprog_check_store_dir(p, acme_config_store_dir(base));
 
     if (!why) {
         return 1;

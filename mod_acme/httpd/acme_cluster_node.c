@@ -24,7 +24,7 @@
 #include "acme_config.h"
 #include "acme_cluster_node.h"
 #include "acme_redis.h"
-#include "acme_names.h"
+#include "acme_name.h"
 
 #define KIND_HTTP01     "chal:http-01"
 #define KIND_TLSALPN01  "chal:tls-alpn-01"
@@ -139,8 +139,8 @@ static void cs_withdraw_tls_alpn(void *baton, const char *identifier)
     }
 }
 
-void acme_cluster_sink_wrap(acme_challenge_sink_t *sink, acme_cluster_t *cluster, server_rec *s,
-                            apr_pool_t *p)
+void acme_cluster_node_sink_wrap(acme_challenge_sink_t *sink, acme_cluster_t *cluster, server_rec *s,
+                                 apr_pool_t *p)
 {
     cluster_sink_t *cs = apr_pcalloc(p, sizeof(*cs));
 
@@ -179,8 +179,8 @@ static apr_status_t lookup(const acme_cluster_t *cluster, apr_pool_t *p, server_
     return rv;
 }
 
-apr_status_t acme_cluster_lookup_http(const acme_cluster_t *cluster, request_rec *r,
-                                      const char *token, char *buf, apr_size_t bufsize)
+apr_status_t acme_cluster_node_lookup_http(const acme_cluster_t *cluster, request_rec *r,
+                                           const char *token, char *buf, apr_size_t bufsize)
 {
     char *value;
     apr_size_t len;
@@ -195,9 +195,9 @@ apr_status_t acme_cluster_lookup_http(const acme_cluster_t *cluster, request_rec
     return APR_SUCCESS;
 }
 
-apr_status_t acme_cluster_lookup_tlsalpn(const acme_cluster_t *cluster, conn_rec *c,
-                                         const char *sni, const char **cert_pem,
-                                         const char **key_pem)
+apr_status_t acme_cluster_node_lookup_tlsalpn(const acme_cluster_t *cluster, conn_rec *c,
+                                              const char *sni, const char **cert_pem,
+                                              const char **key_pem)
 {
     char name[ACME_MAX_NAME_LEN + 1];
     void *cached = NULL;
@@ -236,9 +236,9 @@ static int cluster_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t 
                                 server_rec *s)
 {
     const char *url_where, *key_where, *ca_where;
-    const char *url = acme_conf_cluster(s, ACME_CONF_CLUSTER_URL, &url_where);
-    const char *key = acme_conf_cluster(s, ACME_CONF_CLUSTER_KEY, &key_where);
-    const char *ca = acme_conf_cluster(s, ACME_CONF_CLUSTER_CA, &ca_where);
+    const char *url = acme_config_cluster(s, ACME_CONF_CLUSTER_URL, &url_where);
+    const char *key = acme_config_cluster(s, ACME_CONF_CLUSTER_KEY, &key_where);
+    const char *ca = acme_config_cluster(s, ACME_CONF_CLUSTER_CA, &ca_where);
     acme_cluster_url_t *u = NULL;
 
     if (url && !key) {
@@ -273,7 +273,7 @@ static int cluster_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 {
     acme_runtime_t *rt;
     acme_cluster_t *cluster;
-    const char *url = acme_conf_cluster(s, ACME_CONF_CLUSTER_URL, NULL);
+    const char *url = acme_config_cluster(s, ACME_CONF_CLUSTER_URL, NULL);
     const char *why;
     char host[256];
 
@@ -285,8 +285,8 @@ static int cluster_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
         apr_cpystrn(host, "node", sizeof(host));
     }
     host[sizeof(host) - 1] = '\0';
-    if (acme_cluster_create(&cluster, pconf, url, acme_conf_cluster(s, ACME_CONF_CLUSTER_KEY, NULL),
-                            acme_conf_cluster(s, ACME_CONF_CLUSTER_CA, NULL),
+    if (acme_cluster_create(&cluster, pconf, url, acme_config_cluster(s, ACME_CONF_CLUSTER_KEY, NULL),
+                            acme_config_cluster(s, ACME_CONF_CLUSTER_CA, NULL),
                             apr_psprintf(pconf, "%s:%s", host, ap_server_root), &why)
         != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "ACME01006: %s", why);
@@ -298,7 +298,7 @@ static int cluster_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     return OK;
 }
 
-void acme_cluster_register_hooks(apr_pool_t *p)
+void acme_cluster_node_register_hooks(apr_pool_t *p)
 {
     ap_hook_check_config(cluster_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(cluster_post_config, NULL, NULL, APR_HOOK_MIDDLE + 1);

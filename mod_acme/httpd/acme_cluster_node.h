@@ -18,19 +18,19 @@
  * published to Redis, sealed, with the answers' lifetime, and withdrawn
  * there too. A Redis that cannot be reached is logged and the local answer
  * stands. The connection lives in a subpool of p (the issuing thread's). */
-void acme_cluster_sink_wrap(acme_challenge_sink_t *sink, acme_cluster_t *cluster, server_rec *s,
-                            apr_pool_t *p);
+void acme_cluster_node_sink_wrap(acme_challenge_sink_t *sink, acme_cluster_t *cluster, server_rec *s,
+                                 apr_pool_t *p);
 
 /* The key authorization of an http-01 token published by any node, from
  * Redis within ACME_CLUSTER_LOOKUP_BUDGET, into buf (NUL-terminated).
  * APR_SUCCESS, APR_ENOENT (none, or Redis not reachable: logged). */
-apr_status_t acme_cluster_lookup_http(const acme_cluster_t *cluster, request_rec *r,
-                                      const char *token, char *buf, apr_size_t bufsize);
+apr_status_t acme_cluster_node_lookup_http(const acme_cluster_t *cluster, request_rec *r,
+                                           const char *token, char *buf, apr_size_t bufsize);
 
 /* The tls-alpn-01 certificate and key for an SNI name published by any
  * node (from c->pool, cached there for the connection's later hooks).
  * APR_SUCCESS, APR_ENOENT. */
-apr_status_t acme_cluster_lookup_tlsalpn(const acme_cluster_t *cluster, conn_rec *c,
-                                         const char *sni, const char **cert_pem,
-                                         const char **key_pem);
+apr_status_t acme_cluster_node_lookup_tlsalpn(const acme_cluster_t *cluster, conn_rec *c,
+                                              const char *sni, const char **cert_pem,
+                                              const char **key_pem);
 #endif

@@ -14,7 +14,7 @@
 #include "acme_config.h"
 #include "acme_config_int.h"
 #include "acme_conf_parse.h"
-#include "acme_names.h"
+#include "acme_name.h"
 
 #define WARN_WINDOW_DEFAULT     10
 
@@ -29,12 +29,12 @@ static const apr_array_header_t default_key_types = {
     NULL, sizeof(acme_key_type_e), 1, 1, (char *)default_key_type_list
 };
 
-acme_srv_conf_t *acme_conf_get(server_rec *s)
+acme_srv_conf_t *acme_config_get(server_rec *s)
 {
     return ap_get_module_config(s->module_config, &acme_module);
 }
 
-void *acme_conf_create_srv(apr_pool_t *p, server_rec *s)
+void *acme_config_create_srv(apr_pool_t *p, server_rec *s)
 {
     acme_srv_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
@@ -56,7 +56,7 @@ static int window_is_set(acme_window_t w)
     return w.percent != -1 || w.duration != 0;
 }
 
-void *acme_conf_merge_srv(apr_pool_t *p, void *basev, void *addv)
+void *acme_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
 {
     const acme_srv_conf_t *base = basev, *add = addv;
     acme_srv_conf_t *m = apr_pcalloc(p, sizeof(*m));
@@ -98,20 +98,20 @@ void *acme_conf_merge_srv(apr_pool_t *p, void *basev, void *addv)
 
 /* ---- getters ---------------------------------------------------------- */
 
-apr_array_header_t *acme_conf_ca_urls(server_rec *s)
+apr_array_header_t *acme_config_ca_urls(server_rec *s)
 {
-    acme_srv_conf_t *conf = acme_conf_get(s);
+    acme_srv_conf_t *conf = acme_config_get(s);
     return conf->ca_urls ? conf->ca_urls : (apr_array_header_t *)&default_ca_urls;
 }
 
-const char *acme_conf_ca_file(server_rec *s)
+const char *acme_config_ca_file(server_rec *s)
 {
-    return acme_conf_get(s)->ca_file;
+    return acme_config_get(s)->ca_file;
 }
 
-const apr_array_header_t *acme_conf_trusted_roots(server_rec *s)
+const apr_array_header_t *acme_config_trusted_roots(server_rec *s)
 {
-    return acme_conf_get(s)->trusted_roots;
+    return acme_config_get(s)->trusted_roots;
 }
 
 static const char *contact_default(apr_pool_t *p)
@@ -121,52 +121,52 @@ static const char *contact_default(apr_pool_t *p)
     if (admin && !strncasecmp(admin, "mailto:", 7)) {
         admin += 7;
     }
-    return acme_conf_is_email(admin) ? apr_pstrcat(p, "mailto:", admin, NULL) : NULL;
+    return acme_conf_parse_is_email(admin) ? apr_pstrcat(p, "mailto:", admin, NULL) : NULL;
 }
 
-const char *acme_conf_contact(server_rec *s)
+const char *acme_config_contact(server_rec *s)
 {
-    acme_srv_conf_t *conf = acme_conf_get(s);
+    acme_srv_conf_t *conf = acme_config_get(s);
     return conf->contact ? conf->contact : contact_default(s->process->pconf);
 }
 
-int acme_conf_agree_tos(server_rec *s)
+int acme_config_agree_tos(server_rec *s)
 {
-    return acme_conf_get(s)->agree_tos == 1;
+    return acme_config_get(s)->agree_tos == 1;
 }
 
-const char *acme_conf_store_dir(server_rec *s)
+const char *acme_config_store_dir(server_rec *s)
 {
-    acme_srv_conf_t *conf = acme_conf_get(s);
+    acme_srv_conf_t *conf = acme_config_get(s);
     return conf->store_dir ? conf->store_dir : ap_server_root_relative(s->process->pconf, "acme");
 }
 
-int acme_conf_port_http(server_rec *s)
+int acme_config_port_http(server_rec *s)
 {
-    int port = acme_conf_get(s)->port_http;
+    int port = acme_config_get(s)->port_http;
     return port > 0 ? port : 80;
 }
 
-int acme_conf_port_https(server_rec *s)
+int acme_config_port_https(server_rec *s)
 {
-    int port = acme_conf_get(s)->port_https;
+    int port = acme_config_get(s)->port_https;
     return port > 0 ? port : 443;
 }
 
-int acme_conf_activation_auto(server_rec *s)
+int acme_config_activation_auto(server_rec *s)
 {
-    return acme_conf_get(s)->activation_auto != 0;
+    return acme_config_get(s)->activation_auto != 0;
 }
 
-apr_array_header_t *acme_conf_challenges(server_rec *s)
+apr_array_header_t *acme_config_challenges(server_rec *s)
 {
-    acme_srv_conf_t *conf = acme_conf_get(s);
-    return conf->challenges ? conf->challenges : acme_conf_default_challenges(s);
+    acme_srv_conf_t *conf = acme_config_get(s);
+    return conf->challenges ? conf->challenges : acme_config_default_challenges(s);
 }
 
-const apr_array_header_t *acme_conf_challenges_set(server_rec *s)
+const apr_array_header_t *acme_config_challenges_set(server_rec *s)
 {
-    return acme_conf_get(s)->challenges;
+    return acme_config_get(s)->challenges;
 }
 
 /* ---- challenge types this server can answer ------------------------------ */
@@ -180,7 +180,7 @@ static const apr_array_header_t default_both = {
     NULL, sizeof(char *), 2, 2, (char *)http_and_tls
 };
 
-int acme_conf_listener_on(apr_port_t port)
+int acme_config_listener_on(apr_port_t port)
 {
     ap_listen_rec *lr;
 
@@ -194,10 +194,10 @@ int acme_conf_listener_on(apr_port_t port)
 
 /* Without a Listen on either port nothing but dns-01 could work; http-01
  * then keeps the CA's error ("connection refused") pointing at the port. */
-apr_array_header_t *acme_conf_default_challenges(server_rec *s)
+apr_array_header_t *acme_config_default_challenges(server_rec *s)
 {
-    int http = acme_conf_listener_on((apr_port_t)acme_conf_port_http(s));
-    int tls = acme_conf_listener_on((apr_port_t)acme_conf_port_https(s));
+    int http = acme_config_listener_on((apr_port_t)acme_config_port_http(s));
+    int tls = acme_config_listener_on((apr_port_t)acme_config_port_https(s));
 
     if (tls && !http) {
         return (apr_array_header_t *)&default_tls;
@@ -205,9 +205,9 @@ apr_array_header_t *acme_conf_default_challenges(server_rec *s)
     return (apr_array_header_t *)(http && tls ? &default_both : &default_http);
 }
 
-const apr_array_header_t *acme_conf_key_types(server_rec *s)
+const apr_array_header_t *acme_config_key_types(server_rec *s)
 {
-    acme_srv_conf_t *conf = acme_conf_get(s);
+    acme_srv_conf_t *conf = acme_config_get(s);
 
     if (!conf->key_types || conf->key_types->nelts == 0) {
         return &default_key_types;
@@ -215,33 +215,33 @@ const apr_array_header_t *acme_conf_key_types(server_rec *s)
     return conf->key_types;
 }
 
-void acme_conf_pacing(server_rec *s, acme_pacing_t *pacing)
+void acme_config_pacing(server_rec *s, acme_pacing_t *pacing)
 {
-    const acme_srv_conf_t *conf = acme_conf_get(s);
+    const acme_srv_conf_t *conf = acme_config_get(s);
 
     pacing->max_parallel = conf->max_parallel;
     pacing->orders = conf->pace_orders;
     pacing->window = conf->pace_window;
 }
 
-const char *acme_conf_profile(server_rec *s)
+const char *acme_config_profile(server_rec *s)
 {
-    return acme_conf_get(s)->profile;
+    return acme_config_get(s)->profile;
 }
 
-const char *acme_conf_preferred_chain(server_rec *s)
+const char *acme_config_preferred_chain(server_rec *s)
 {
-    return acme_conf_get(s)->preferred_chain;
+    return acme_config_get(s)->preferred_chain;
 }
 
-acme_window_t acme_conf_renew_window(server_rec *s)
+acme_window_t acme_config_renew_window(server_rec *s)
 {
-    return acme_conf_get(s)->renew_window;
+    return acme_config_get(s)->renew_window;
 }
 
-acme_window_t acme_conf_warn_window(server_rec *s)
+acme_window_t acme_config_warn_window(server_rec *s)
 {
-    acme_window_t w = acme_conf_get(s)->warn_window;
+    acme_window_t w = acme_config_get(s)->warn_window;
 
     if (!window_is_set(w)) {
         w.percent = WARN_WINDOW_DEFAULT;
@@ -250,56 +250,56 @@ acme_window_t acme_conf_warn_window(server_rec *s)
     return w;
 }
 
-const apr_array_header_t *acme_conf_notify_cmd(server_rec *s)
+const apr_array_header_t *acme_config_notify_cmd(server_rec *s)
 {
-    return acme_conf_get(s)->notify_cmd;
+    return acme_config_get(s)->notify_cmd;
 }
 
-const char *acme_conf_dns_cmd(server_rec *s)
+const char *acme_config_dns_cmd(server_rec *s)
 {
-    return acme_conf_get(s)->dns_cmd;
+    return acme_config_get(s)->dns_cmd;
 }
 
-const char *acme_conf_dns_resolver(server_rec *s)
+const char *acme_config_dns_resolver(server_rec *s)
 {
-    return acme_conf_get(s)->dns_resolver;
+    return acme_config_get(s)->dns_resolver;
 }
 
-acme_https_mode_e acme_conf_require_https_own(server_rec *s)
+acme_https_mode_e acme_config_require_https_own(server_rec *s)
 {
-    acme_srv_conf_t *conf = acme_conf_get(s);
+    acme_srv_conf_t *conf = acme_config_get(s);
 
     /* httpd hands a vhost without any Acme directive the base server's record */
-    if (s->is_virtual && ap_server_conf && conf == acme_conf_get(ap_server_conf)) {
+    if (s->is_virtual && ap_server_conf && conf == acme_config_get(ap_server_conf)) {
         return ACME_HTTPS_UNSET;
     }
     return conf->require_https;
 }
 
-const apr_array_header_t *acme_conf_decls(server_rec *s)
+const apr_array_header_t *acme_config_decls(server_rec *s)
 {
-    return acme_conf_get(s)->decls;
+    return acme_config_get(s)->decls;
 }
 
-const char *acme_conf_agree_tos_where(server_rec *s)
+const char *acme_config_agree_tos_where(server_rec *s)
 {
-    return acme_conf_get(s)->agree_tos_where;
+    return acme_config_get(s)->agree_tos_where;
 }
 
-acme_runtime_t *acme_conf_runtime(server_rec *s)
+acme_runtime_t *acme_config_runtime(server_rec *s)
 {
-    acme_srv_conf_t *conf = acme_conf_get(s);
+    acme_srv_conf_t *conf = acme_config_get(s);
     return conf ? conf->runtime : NULL;
 }
 
-void acme_conf_set_runtime(server_rec *s, acme_runtime_t *rt)
+void acme_config_set_runtime(server_rec *s, acme_runtime_t *rt)
 {
-    acme_conf_get(s)->runtime = rt;
+    acme_config_get(s)->runtime = rt;
 }
 
-const char *acme_conf_cluster(server_rec *s, acme_conf_cluster_e which, const char **where)
+const char *acme_config_cluster(server_rec *s, acme_conf_cluster_e which, const char **where)
 {
-    acme_srv_conf_t *conf = acme_conf_get(s);
+    acme_srv_conf_t *conf = acme_config_get(s);
 
     if (where) {
         *where = conf->cluster_where[which];
@@ -307,9 +307,9 @@ const char *acme_conf_cluster(server_rec *s, acme_conf_cluster_e which, const ch
     return conf->cluster[which];
 }
 
-void acme_conf_eab(server_rec *s, const char **kid, const char **hmac)
+void acme_config_eab(server_rec *s, const char **kid, const char **hmac)
 {
-    acme_srv_conf_t *conf = acme_conf_get(s);
+    acme_srv_conf_t *conf = acme_config_get(s);
 
     *kid = conf->eab_kid;
     *hmac = conf->eab_kid ? conf->eab_hmac : NULL;
@@ -320,12 +320,12 @@ void acme_conf_eab(server_rec *s, const char **kid, const char **hmac)
 static int config_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                               server_rec *base)
 {
-    const char *store_dir = acme_conf_store_dir(base);
-    const char *contact = acme_conf_contact(base);
+    const char *store_dir = acme_config_store_dir(base);
+    const char *contact = acme_config_contact(base);
     server_rec *s;
 
     for (s = base; s; s = s->next) {
-        acme_srv_conf_t *conf = acme_conf_get(s);
+        acme_srv_conf_t *conf = acme_config_get(s);
         if (!conf->store_dir) {
             conf->store_dir = store_dir;
         }

@@ -19,35 +19,35 @@ typedef struct acme_domain_decl_t {
 typedef struct acme_srv_conf_t acme_srv_conf_t;
 
 /* Typed getters with defaults applied (server-level values come from the base server). */
-apr_array_header_t *acme_conf_ca_urls(server_rec *s);      /* [letsencrypt] */
-const char *acme_conf_ca_file(server_rec *s);              /* NULL = system store */
+apr_array_header_t *acme_config_ca_urls(server_rec *s);      /* [letsencrypt] */
+const char *acme_config_ca_file(server_rec *s);              /* NULL = system store */
 /* AcmeTrustedRootsFile: PEM files of roots issued certificates may chain to,
  * beyond the system store and AcmeCACertificateFile (NULL = none). */
-const apr_array_header_t *acme_conf_trusted_roots(server_rec *s);
-const char *acme_conf_contact(server_rec *s);              /* [ServerAdmin] */
-int acme_conf_agree_tos(server_rec *s);                    /* 0 unless on */
-const char *acme_conf_store_dir(server_rec *s);            /* [ServerRoot/acme] */
-int acme_conf_port_http(server_rec *s);                    /* [80] */
-int acme_conf_port_https(server_rec *s);                   /* [443] */
-int acme_conf_activation_auto(server_rec *s);              /* [1] */
-apr_array_header_t *acme_conf_challenges(server_rec *s);   /* [acme_conf_default_challenges] */
+const apr_array_header_t *acme_config_trusted_roots(server_rec *s);
+const char *acme_config_contact(server_rec *s);              /* [ServerAdmin] */
+int acme_config_agree_tos(server_rec *s);                    /* 0 unless on */
+const char *acme_config_store_dir(server_rec *s);            /* [ServerRoot/acme] */
+int acme_config_port_http(server_rec *s);                    /* [80] */
+int acme_config_port_https(server_rec *s);                   /* [443] */
+int acme_config_activation_auto(server_rec *s);              /* [1] */
+apr_array_header_t *acme_config_challenges(server_rec *s);   /* [acme_config_default_challenges] */
 /* AcmeChallenges as written (const char*), NULL when not set. */
-const apr_array_header_t *acme_conf_challenges_set(server_rec *s);
+const apr_array_header_t *acme_config_challenges_set(server_rec *s);
 /* Does a Listen cover this local port? */
-int acme_conf_listener_on(apr_port_t port);
+int acme_config_listener_on(apr_port_t port);
 /* What this server can answer: http-01 when a Listen covers the
  * port public port 80 reaches (AcmePortMap http), tls-alpn-01 when one covers
  * the port 443 reaches; both in that order; http-01 when neither. Read-only. */
-apr_array_header_t *acme_conf_default_challenges(server_rec *s);
+apr_array_header_t *acme_config_default_challenges(server_rec *s);
 /* Every AcmeKeyType (acme_key_type_e), in order: one certificate each. [ec-p256] */
-const apr_array_header_t *acme_conf_key_types(server_rec *s);
-const char *acme_conf_profile(server_rec *s);
+const apr_array_header_t *acme_config_key_types(server_rec *s);
+const char *acme_config_profile(server_rec *s);
 /* AcmePreferredChain: issuer CN of the top certificate of the chain to use, or NULL. */
-const char *acme_conf_preferred_chain(server_rec *s);
-acme_window_t acme_conf_renew_window(server_rec *s);
-acme_window_t acme_conf_warn_window(server_rec *s);        /* [10%] */
+const char *acme_config_preferred_chain(server_rec *s);
+acme_window_t acme_config_renew_window(server_rec *s);
+acme_window_t acme_config_warn_window(server_rec *s);        /* [10%] */
 /* AcmeNotifyCmd as argv (const char*, absolute program path first), or NULL. */
-const apr_array_header_t *acme_conf_notify_cmd(server_rec *s);
+const apr_array_header_t *acme_config_notify_cmd(server_rec *s);
 
 /* AcmeRequireHttps as written in s itself (ACME_HTTPS_UNSET when not):
  * never inherited, acme_https.c decides which server's value applies. */
@@ -57,10 +57,10 @@ typedef enum {
     ACME_HTTPS_TEMPORARY,             /* 302 */
     ACME_HTTPS_PERMANENT              /* 301 and Strict-Transport-Security */
 } acme_https_mode_e;
-acme_https_mode_e acme_conf_require_https_own(server_rec *s);
+acme_https_mode_e acme_config_require_https_own(server_rec *s);
 
-const char *acme_conf_dns_cmd(server_rec *s);               /* NULL = none */
-const char *acme_conf_dns_resolver(server_rec *s);          /* NULL = system resolver */
+const char *acme_config_dns_cmd(server_rec *s);               /* NULL = none */
+const char *acme_config_dns_resolver(server_rec *s);          /* NULL = system resolver */
 /* The AcmeCluster* directives (acme_config_cluster.c checks their values). */
 typedef enum {
     ACME_CONF_CLUSTER_URL = 0,    /* AcmeCluster: the URL as written */
@@ -70,45 +70,45 @@ typedef enum {
 } acme_conf_cluster_e;
 /* The value of one AcmeCluster* directive (NULL: not set), *where (if not
  * NULL) its "file:line". Server-level values, read from any server. */
-const char *acme_conf_cluster(server_rec *s, acme_conf_cluster_e which, const char **where);
+const char *acme_config_cluster(server_rec *s, acme_conf_cluster_e which, const char **where);
 /* acme_config_cluster.c: one AcmeCluster* argument checked now (configtest),
  * its value (the URL, or a ServerRoot-relative path made absolute) into
  * *value (cmd->pool). NULL, or "ACME010nn: what; fix". */
-const char *acme_conf_cluster_parse(cmd_parms *cmd, acme_conf_cluster_e which, const char *arg,
-                                    const char **value);
+const char *acme_config_cluster_parse(cmd_parms *cmd, acme_conf_cluster_e which, const char *arg,
+                                      const char **value);
 
 /* AcmeEAB: key id and MAC key (base64url), both NULL when not configured. */
-void acme_conf_eab(server_rec *s, const char **kid, const char **hmac);
+void acme_config_eab(server_rec *s, const char **kid, const char **hmac);
 /* The AcmeDomain lines written in s (acme_domain_decl_t*), never inherited;
  * a vhost without any Acme directive shares the base server's array. */
-const apr_array_header_t *acme_conf_decls(server_rec *s);
+const apr_array_header_t *acme_config_decls(server_rec *s);
 /* "file:line" of AcmeAgreeToTerms, NULL when not written. */
-const char *acme_conf_agree_tos_where(server_rec *s);
+const char *acme_config_agree_tos_where(server_rec *s);
 /* The runtime post_config hands every server (acme_runtime.c), or NULL. */
-acme_runtime_t *acme_conf_runtime(server_rec *s);
-void acme_conf_set_runtime(server_rec *s, acme_runtime_t *rt);
+acme_runtime_t *acme_config_runtime(server_rec *s);
+void acme_config_set_runtime(server_rec *s, acme_runtime_t *rt);
 
 /* acme_config_dns.c: dns-01, functions of the values they are given. */
 /* AcmeDnsCmd's argument checked, its absolute path into *path (cmd->pool):
  * NULL, or "ACME0090n: what; fix". */
-const char *acme_conf_dns_cmd_parse(cmd_parms *cmd, const char *arg, const char **path);
+const char *acme_config_dns_cmd_parse(cmd_parms *cmd, const char *arg, const char **path);
 /* AcmeDnsResolver's argument checked: NULL, or "ACME0091n: what; fix". */
-const char *acme_conf_dns_resolver_parse(cmd_parms *cmd, const char *arg);
+const char *acme_config_dns_resolver_parse(cmd_parms *cmd, const char *arg);
 /* May a server manage wildcard names: an AcmeDnsCmd, and dns-01 allowed
  * (explicit_types, AcmeChallenges as written, lists it or is NULL)? */
-int acme_conf_wildcards_ok(const char *dns_cmd, const apr_array_header_t *explicit_types);
+int acme_config_wildcards_ok(const char *dns_cmd, const apr_array_header_t *explicit_types);
 /* The challenge types of a domain with these names: a copy of types (what
- * acme_conf_challenges says), plus dns-01 when a name is a wildcard, a hook
+ * acme_config_challenges says), plus dns-01 when a name is a wildcard, a hook
  * is set and AcmeChallenges is not (explicit_types NULL). */
-apr_array_header_t *acme_conf_domain_challenges(apr_pool_t *p, const apr_array_header_t *types,
-                                                const apr_array_header_t *explicit_types,
-                                                const char *dns_cmd,
-                                                const apr_array_header_t *names);
+apr_array_header_t *acme_config_domain_challenges(apr_pool_t *p, const apr_array_header_t *types,
+                                                  const apr_array_header_t *explicit_types,
+                                                  const char *dns_cmd,
+                                                  const apr_array_header_t *names);
 /* "ACME009nn: what; fix" when these dns-01 settings cannot work, else NULL. */
-const char *acme_conf_dns_problem(const char *dns_cmd, const apr_array_header_t *explicit_types);
+const char *acme_config_dns_problem(const char *dns_cmd, const apr_array_header_t *explicit_types);
 
 /* AcmeMaxParallel of the server (base server's values; zeros = defaults). */
-void acme_conf_pacing(server_rec *s, acme_pacing_t *pacing);
+void acme_config_pacing(server_rec *s, acme_pacing_t *pacing);
 
 /* acme_check.c: the domain table: every AcmeDomain of every server, names resolved (vhost
  * ServerName + aliases when none given), validated, as acme_domain_t*.
@@ -183,6 +183,6 @@ const char *acme_autossl_parse(apr_pool_t *p, const char *args, int *on,
                                apr_array_header_t **except);
 
 extern const command_rec acme_cmds[];
-void *acme_conf_create_srv(apr_pool_t *p, server_rec *s);
-void *acme_conf_merge_srv(apr_pool_t *p, void *base, void *add);
+void *acme_config_create_srv(apr_pool_t *p, server_rec *s);
+void *acme_config_merge_srv(apr_pool_t *p, void *base, void *add);
 #endif

@@ -9,8 +9,8 @@
 #include "acme_config.h"
 #include "acme_cluster.h"
 
-const char *acme_conf_cluster_parse(cmd_parms *cmd, acme_conf_cluster_e which, const char *arg,
-                                    const char **value)
+const char *acme_config_cluster_parse(cmd_parms *cmd, acme_conf_cluster_e which, const char *arg,
+                                      const char **value)
 {
     acme_cluster_url_t *url;
     const char *why, *path;

@@ -12,13 +12,13 @@
 #include "acme_config.h"
 #include "acme_config_int.h"
 #include "acme_conf_parse.h"
-#include "acme_names.h"
+#include "acme_name.h"
 
 /* ---- directive handlers ----------------------------------------------- */
 
 static acme_srv_conf_t *cmd_conf(cmd_parms *cmd)
 {
-    return acme_conf_get(cmd->server);
+    return acme_config_get(cmd->server);
 }
 
 static const char *where(cmd_parms *cmd)
@@ -66,7 +66,7 @@ static const char *set_domain(cmd_parms *cmd, void *dc, const char *args)
 
     while (*(word = ap_getword_conf(cmd->pool, &args))) {
         /* Wildcards are checked in check_config, when AcmeDnsCmd is known. */
-        if ((err = acme_conf_check_name(cmd->pool, word, 1))) {
+        if ((err = acme_conf_parse_check_name(cmd->pool, word, 1))) {
             return err;
         }
         APR_ARRAY_PUSH(decl->names, const char *) = acme_name_normalize(cmd->pool, word);
@@ -118,7 +118,7 @@ static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *arg)
         return apr_psprintf(cmd->pool, "ACME00510: AcmeCACertificateFile %s is not a valid "
                             "path; point it at a PEM file with the CA's trust anchors", arg);
     }
-    if ((err = acme_conf_check_ca_file(cmd->pool, path))) {
+    if ((err = acme_conf_parse_check_ca_file(cmd->pool, path))) {
         return err;
     }
     cmd_conf(cmd)->ca_file = path;
@@ -200,7 +200,7 @@ static const char *set_challenges(cmd_parms *cmd, void *dc, const char *arg)
     if ((err = not_in_dir(cmd))) {
         return err;
     }
-    return acme_conf_add_challenge(cmd->pool, &cmd_conf(cmd)->challenges, arg);
+    return acme_conf_parse_add_challenge(cmd->pool, &cmd_conf(cmd)->challenges, arg);
 }
 
 static const char *set_key_type(cmd_parms *cmd, void *dc, const char *arg)
@@ -210,7 +210,7 @@ static const char *set_key_type(cmd_parms *cmd, void *dc, const char *arg)
     if ((err = not_in_dir(cmd))) {
         return err;
     }
-    return acme_conf_add_key_type(cmd->pool, &cmd_conf(cmd)->key_types, arg);
+    return acme_conf_parse_add_key_type(cmd->pool, &cmd_conf(cmd)->key_types, arg);
 }
 
 static const char *set_activation(cmd_parms *cmd, void *dc, const char *arg)
@@ -239,7 +239,7 @@ static const char *set_preferred_chain(cmd_parms *cmd, void *dc, const char *arg
     const char *err;
 
     (void)dc;
-    if ((err = not_in_dir(cmd)) || (err = acme_conf_check_preferred_chain(cmd->pool, arg))) {
+    if ((err = not_in_dir(cmd)) || (err = acme_conf_parse_check_preferred_chain(cmd->pool, arg))) {
         return err;
     }
     cmd_conf(cmd)->preferred_chain = apr_pstrdup(cmd->pool, arg);
@@ -263,7 +263,7 @@ static const char *set_profile(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err;
 
-    if ((err = not_in_dir(cmd)) || (err = acme_conf_check_profile(cmd->pool, arg))) {
+    if ((err = not_in_dir(cmd)) || (err = acme_conf_parse_check_profile(cmd->pool, arg))) {
         return err;
     }
     cmd_conf(cmd)->profile = apr_pstrdup(cmd->pool, arg);
@@ -316,7 +316,7 @@ static const char *set_notify_cmd(cmd_parms *cmd, void *dc, const char *args)
         return apr_psprintf(cmd->pool, "ACME00536: AcmeNotifyCmd '%s' is not a valid path; "
                             "write the program's absolute path", word);
     }
-    if ((why = acme_conf_check_program(cmd->temp_pool, program, "root"))) {
+    if ((why = acme_conf_parse_check_program(cmd->temp_pool, program, "root"))) {
         return apr_psprintf(cmd->pool, "ACME00537: AcmeNotifyCmd: %s; name an executable "
                             "program, e.g. 'AcmeNotifyCmd /usr/local/bin/acme-notify', which "
                             "is run as 'PROGRAM [ARGS...] EVENT DOMAIN'", why);
@@ -341,7 +341,7 @@ static const char *set_eab(cmd_parms *cmd, void *dc, const char *kid, const char
     if ((err = server_only(cmd))) {
         return err;
     }
-    if ((why = acme_conf_check_eab(cmd->temp_pool, kid, hmac))) {
+    if ((why = acme_conf_parse_check_eab(cmd->temp_pool, kid, hmac))) {
         return apr_psprintf(cmd->pool, "ACME00538: AcmeEAB: %s; copy the key id and the "
                             "MAC key (base64url) from your CA account page: "
                             "'AcmeEAB <kid> <hmac>'", why);
@@ -355,7 +355,7 @@ static const char *set_dns_cmd(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err, *path = NULL;
 
-    if ((err = acme_conf_dns_cmd_parse(cmd, arg, &path))) {
+    if ((err = acme_config_dns_cmd_parse(cmd, arg, &path))) {
         return err;
     }
     cmd_conf(cmd)->dns_cmd = path;
@@ -366,7 +366,7 @@ static const char *set_dns_resolver(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err;
 
-    if ((err = acme_conf_dns_resolver_parse(cmd, arg))) {
+    if ((err = acme_config_dns_resolver_parse(cmd, arg))) {
         return err;
     }
     cmd_conf(cmd)->dns_resolver = apr_pstrdup(cmd->pool, arg);
@@ -380,7 +380,7 @@ static const char *set_cluster(cmd_parms *cmd, void *dc, const char *arg)
     acme_conf_cluster_e which = (acme_conf_cluster_e)(apr_uintptr_t)cmd->cmd->cmd_data;
     const char *err, *value = NULL;
 
-    if ((err = server_only(cmd)) || (err = acme_conf_cluster_parse(cmd, which, arg, &value))) {
+    if ((err = server_only(cmd)) || (err = acme_config_cluster_parse(cmd, which, arg, &value))) {
         return err;
     }
     cmd_conf(cmd)->cluster[which] = value;
@@ -392,7 +392,7 @@ static const char *set_cluster(cmd_parms *cmd, void *dc, const char *arg)
  * certificate now, so a typo fails the configtest instead of every activation. */
 static const char *set_trusted_roots(cmd_parms *cmd, void *dc, const char *arg)
 {
-    acme_srv_conf_t *conf = acme_conf_get(cmd->server);
+    acme_srv_conf_t *conf = acme_config_get(cmd->server);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY), *path;
     char *buf;
     apr_file_t *f;

@@ -8,11 +8,11 @@
 #include "acme_config.h"
 #include "acme_conf_parse.h"
 #include "acme_dns.h"
-#include "acme_names.h"
+#include "acme_name.h"
 
 #define DNS_CMD_EXAMPLE "'AcmeDnsCmd /usr/local/bin/acme-dns-hook'"
 
-const char *acme_conf_dns_cmd_parse(cmd_parms *cmd, const char *arg, const char **path)
+const char *acme_config_dns_cmd_parse(cmd_parms *cmd, const char *arg, const char **path)
 {
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT), *why;
 
@@ -25,8 +25,8 @@ const char *acme_conf_dns_cmd_parse(cmd_parms *cmd, const char *arg, const char 
         return apr_psprintf(cmd->pool, "ACME00910: AcmeDnsCmd '%s' is not a valid path; write "
                             "the program's absolute path, e.g. " DNS_CMD_EXAMPLE, arg);
     }
-    if ((why = acme_conf_check_program(cmd->temp_pool, *path,
-                                       "the server's User"))) {
+    if ((why = acme_conf_parse_check_program(cmd->temp_pool, *path,
+                                             "the server's User"))) {
         return apr_psprintf(cmd->pool, "ACME00911: AcmeDnsCmd: %s; name an executable program "
                             "the server's User may run, e.g. " DNS_CMD_EXAMPLE ", which is run as "
                             "'PROGRAM setup|teardown _acme-challenge.NAME VALUE'", why);
@@ -34,7 +34,7 @@ const char *acme_conf_dns_cmd_parse(cmd_parms *cmd, const char *arg, const char 
     return NULL;
 }
 
-const char *acme_conf_dns_resolver_parse(cmd_parms *cmd, const char *arg)
+const char *acme_config_dns_resolver_parse(cmd_parms *cmd, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY), *host, *why;
     apr_port_t port;
@@ -64,15 +64,15 @@ static int lists_dns01(const apr_array_header_t *types)
     return 0;
 }
 
-int acme_conf_wildcards_ok(const char *dns_cmd, const apr_array_header_t *explicit_types)
+int acme_config_wildcards_ok(const char *dns_cmd, const apr_array_header_t *explicit_types)
 {
     return dns_cmd && (!explicit_types || lists_dns01(explicit_types));
 }
 
-apr_array_header_t *acme_conf_domain_challenges(apr_pool_t *p, const apr_array_header_t *types,
-                                                const apr_array_header_t *explicit_types,
-                                                const char *dns_cmd,
-                                                const apr_array_header_t *names)
+apr_array_header_t *acme_config_domain_challenges(apr_pool_t *p, const apr_array_header_t *types,
+                                                  const apr_array_header_t *explicit_types,
+                                                  const char *dns_cmd,
+                                                  const apr_array_header_t *names)
 {
     apr_array_header_t *result = apr_array_copy(p, types);
     int i, has_wildcard = 0;
@@ -88,7 +88,7 @@ apr_array_header_t *acme_conf_domain_challenges(apr_pool_t *p, const apr_array_h
     return result;
 }
 
-const char *acme_conf_dns_problem(const char *dns_cmd, const apr_array_header_t *explicit_types)
+const char *acme_config_dns_problem(const char *dns_cmd, const apr_array_header_t *explicit_types)
 {
     if (explicit_types && explicit_types->nelts == 1 && lists_dns01(explicit_types) && !dns_cmd) {
         return "ACME00914: AcmeChallenges allows only dns-01, but no AcmeDnsCmd publishes the "

@@ -38,5 +38,5 @@ struct acme_srv_conf_t {
 };
 
 /* The record of server s (its module config; never NULL after create). */
-acme_srv_conf_t *acme_conf_get(server_rec *s);
+acme_srv_conf_t *acme_config_get(server_rec *s);
 #endif

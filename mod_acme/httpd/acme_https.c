@@ -35,7 +35,7 @@ static int https_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     server_rec *s;
 
     for (s = base; rt && s; s = s->next) {
-        if (acme_conf_require_https_own(s) > ACME_HTTPS_OFF) {
+        if (acme_config_require_https_own(s) > ACME_HTTPS_OFF) {
             apr_pool_userdata_setn("", HTTPS_ANY_KEY, NULL, rt->pool);
             break;
         }
@@ -71,16 +71,16 @@ static acme_https_mode_e request_mode(request_rec *r, const char **host)
         return ACME_HTTPS_OFF;
     }
     apr_pool_userdata_get(&any, HTTPS_ANY_KEY, rt->pool);
-    if (!any || acme_conf_require_https_own(r->server) == ACME_HTTPS_OFF
+    if (!any || acme_config_require_https_own(r->server) == ACME_HTTPS_OFF
         || !(*host = request_host(r))) {
         return ACME_HTTPS_OFF;
     }
     if (!(live = acme_certs_live_server(rt, *host))) {
         return ACME_HTTPS_OFF;
     }
-    if ((mode = acme_conf_require_https_own(r->server)) == ACME_HTTPS_UNSET
-        && (mode = acme_conf_require_https_own(live)) == ACME_HTTPS_UNSET) {
-        mode = acme_conf_require_https_own(rt->base);
+    if ((mode = acme_config_require_https_own(r->server)) == ACME_HTTPS_UNSET
+        && (mode = acme_config_require_https_own(live)) == ACME_HTTPS_UNSET) {
+        mode = acme_config_require_https_own(rt->base);
     }
     return mode == ACME_HTTPS_UNSET ? ACME_HTTPS_OFF : mode;
 }
@@ -91,7 +91,7 @@ static acme_https_mode_e request_mode(request_rec *r, const char **host)
 static const char *https_location(request_rec *r, const char *host)
 {
     acme_runtime_t *rt = acme_runtime_get(r->server);
-    int http_local = acme_conf_port_http(rt->base), https_local = acme_conf_port_https(rt->base);
+    int http_local = acme_config_port_http(rt->base), https_local = acme_config_port_https(rt->base);
     const char *port = "", *path = r->parsed_uri.path ? r->parsed_uri.path : "/";
 
     if (r->parsed_uri.port_str && r->parsed_uri.port == http_local && http_local != 80

@@ -12,7 +12,7 @@
 
 #include "acme_private.h"
 #include "acme_config.h"
-#include "acme_names.h"
+#include "acme_name.h"
 #include "acme_store_paths.h"
 
 static int is_directive(const ap_directive_t *d, const char *name)
@@ -54,7 +54,7 @@ static const char *vhost_store_name(apr_pool_t *p, const ap_directive_t *vhost,
 static int migrate_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                 server_rec *base)
 {
-    const char *store = acme_conf_store_dir(base), *name;
+    const char *store = acme_config_store_dir(base), *name;
     const ap_directive_t *node, *line;
     apr_finfo_t finfo;
 

@@ -23,7 +23,7 @@
 #include "acme_private.h"
 #include "acme_config.h"
 #include "acme_events.h"
-#include "acme_names.h"
+#include "acme_name.h"
 #include "acme_proc.h"
 #include "acme_text.h"
 
@@ -235,7 +235,7 @@ static void notify_run(server_rec *s, apr_pool_t *p, const apr_array_header_t *c
 
 static void event_finish(acme_runtime_t *rt, apr_pool_t *p, const acme_event_t *ev)
 {
-    apr_status_t rv = acme_event_done(rt->store, p, ev);
+    apr_status_t rv = acme_events_done(rt->store, p, ev);
 
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, rt->base, "ACME00623: cannot remove the "
@@ -281,10 +281,10 @@ static int notify_monitor(apr_pool_t *pconf, server_rec *s)
     if (!rt || !rt->store) {
         return DECLINED;
     }
-    cmd = acme_conf_notify_cmd(rt->base);
+    cmd = acme_config_notify_cmd(rt->base);
     apr_pool_create(&p, pconf);
     apr_pool_tag(p, "acme_notify");
-    rv = acme_event_list(rt->store, p, &events);
+    rv = acme_events_list(rt->store, p, &events);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, rv, rt->base, "ACME00626: cannot list the "
                      "events in the store %s", acme_store_dir(rt->store));

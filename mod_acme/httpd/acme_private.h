@@ -27,7 +27,7 @@ void acme_status_register_hooks(apr_pool_t *p);    /* acme_status.c: acme-status
 void acme_notify_register_hooks(apr_pool_t *p);    /* acme_notify.c: AcmeNotifyCmd */
 void acme_https_register_hooks(apr_pool_t *p);     /* acme_https.c: AcmeRequireHttps */
 void acme_metrics_register_hooks(apr_pool_t *p);   /* acme_metrics.c: acme-metrics, server-status */
-void acme_cluster_register_hooks(apr_pool_t *p);   /* acme_cluster_node.c: AcmeCluster */
+void acme_cluster_node_register_hooks(apr_pool_t *p);   /* acme_cluster_node.c: AcmeCluster */
 void acme_migrate_register_hooks(apr_pool_t *p);   /* acme_migrate.c: static lines that can go */
 
 /* acme_certs.c: the first SSL vhost, in configuration order, that serves a
@@ -40,5 +40,5 @@ server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host);
 void acme_metrics_count_activation(server_rec *s, int made_live);
 
 /* Log sink for the core, writing to s's error log with the acme module index. */
-void acme_ctx_init(acme_ctx_t *ctx, server_rec *s);
+void acme_certs_ctx_init(acme_ctx_t *ctx, server_rec *s);
 #endif

@@ -4,7 +4,7 @@
 
 acme_runtime_t *acme_runtime_get(server_rec *s)
 {
-    return s ? acme_conf_runtime(s) : NULL;
+    return s ? acme_config_runtime(s) : NULL;
 }
 
 void acme_runtime_set(server_rec *base, acme_runtime_t *rt)
@@ -12,6 +12,6 @@ void acme_runtime_set(server_rec *base, acme_runtime_t *rt)
     server_rec *s;
 
     for (s = base; s; s = s->next) {
-        acme_conf_set_runtime(s, rt);
+        acme_config_set_runtime(s, rt);
     }
 }

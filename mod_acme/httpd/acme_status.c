@@ -118,7 +118,7 @@ static const char *status_cert_serial(const acme_status_record_t *status)
 /* The status file's state unless a newer live certificate makes it stale. */
 static const char *domain_state(const acme_status_record_t *status, const acme_cert_info_t *live)
 {
-    const char *recorded = status ? acme_status_state_name(status->state) : NULL;
+    const char *recorded = status ? acme_status_record_state_name(status->state) : NULL;
     const char *serial = status_cert_serial(status);
 
     if (!recorded) {

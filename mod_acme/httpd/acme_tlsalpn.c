@@ -21,7 +21,7 @@
 #include "acme_private.h"
 #include "acme_tlsalpn.h"
 #include "acme_answers.h"
-#include "acme_names.h"
+#include "acme_name.h"
 #include "acme_cluster_node.h"
 
 #define TLSALPN_SNI_MAX     ACME_MAX_NAME_LEN
@@ -116,7 +116,7 @@ static apr_status_t conn_lookup(conn_rec *c, acme_answers_t *table, const char *
     if (!rt || !rt->cluster) {
         return APR_ENOENT;
     }
-    return acme_cluster_lookup_tlsalpn(rt->cluster, c, sni, cert_pem, key_pem);
+    return acme_cluster_node_lookup_tlsalpn(rt->cluster, c, sni, cert_pem, key_pem);
 }
 
 /* Proposed only for a name with a pending challenge: for any other name the

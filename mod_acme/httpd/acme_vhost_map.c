@@ -9,7 +9,7 @@
 
 #include "acme_private.h"
 #include "acme_config.h"
-#include "acme_names.h"
+#include "acme_name.h"
 
 int acme_vhost_map_covers(const acme_domain_t *d, const char *host)
 {

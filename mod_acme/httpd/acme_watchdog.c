@@ -67,9 +67,9 @@ static apr_status_t issue_start(acme_wd_t *wd)
                      "ACME00706: the issuance watchdog started without its pool");
         return APR_EINIT;
     }
-    acme_challenges_sink(wd->rt->challenges, &wd->sink);
+    acme_challenge_sink(wd->rt->challenges, &wd->sink);
     if (wd->rt->cluster) {
-        acme_cluster_sink_wrap(&wd->sink, wd->rt->cluster, wd->rt->base, wd->pool);
+        acme_cluster_node_sink_wrap(&wd->sink, wd->rt->cluster, wd->rt->base, wd->pool);
     }
     /* The libcurl client lives in this child only, as long as the driver. */
     ctx = wd->rt->ctx;
@@ -79,7 +79,7 @@ static apr_status_t issue_start(acme_wd_t *wd)
                                 wd->user_agent);
     }
     if (rv == APR_SUCCESS) {
-        acme_driver_verify_chains(wd->driver, acme_conf_trusted_roots(wd->rt->base));
+        acme_driver_verify_chains(wd->driver, acme_config_trusted_roots(wd->rt->base));
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, wd->rt->base,
@@ -89,8 +89,8 @@ static apr_status_t issue_start(acme_wd_t *wd)
     }
     {
         acme_pacing_t pacing;
-        acme_conf_pacing(wd->rt->base, &pacing);
-        acme_driver_set_pacing(wd->driver, &pacing);
+        acme_config_pacing(wd->rt->base, &pacing);
+        acme_job_pace_set(wd->driver, &pacing);
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->rt->base,
                  "ACME00708: issuance watchdog running for %d domain(s) in process %" APR_PID_T_FMT
@@ -204,7 +204,7 @@ static int acme_watchdog_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_po
     }
     wd = apr_pcalloc(pconf, sizeof(*wd));
     wd->rt = rt;
-    wd->activation_auto = acme_conf_activation_auto(s);
+    wd->activation_auto = acme_config_activation_auto(s);
     wd->user_agent = apr_psprintf(pconf, "mod_acme/%s %s", ACME_VERSION, ap_get_server_banner());
     wd->configured = acme_activation_configured_names(rt->domains, pconf);
     wd->wake[0] = wd->wake[1] = wd->notify_fd = -1;
@@ -291,7 +291,7 @@ static int acme_watchdog_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_p
         return OK;
     }
     for (sv = s; sv; sv = sv->next) {
-        const apr_array_header_t *decls = acme_conf_decls(sv);
+        const apr_array_header_t *decls = acme_config_decls(sv);
 
         if (decls && decls->nelts > 0) {
             ap_log_error(APLOG_MARK, APLOG_EMERG | APLOG_STARTUP, 0, s,

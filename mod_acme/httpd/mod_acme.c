@@ -17,7 +17,7 @@ static void acme_register_hooks(apr_pool_t *p)
     acme_notify_register_hooks(p);
     acme_https_register_hooks(p);
     acme_metrics_register_hooks(p);
-    acme_cluster_register_hooks(p);
+    acme_cluster_node_register_hooks(p);
     acme_migrate_register_hooks(p);
 }
 
@@ -25,8 +25,8 @@ module AP_MODULE_DECLARE_DATA acme_module = {
     STANDARD20_MODULE_STUFF,
     NULL,                   /* per-directory config: none */
     NULL,
-    acme_conf_create_srv,   /* per-server config */
-    acme_conf_merge_srv,
+    acme_config_create_srv,   /* per-server config */
+    acme_config_merge_srv,
     acme_cmds,
     acme_register_hooks,
     AP_MODULE_FLAG_NONE

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     acme_problem_clear(&prob);
     memset(&info, 0, sizeof(info));
-    if (acme_ari_parse(p, (const char *)data, size, &info, &prob) == APR_SUCCESS) {
+    if (acme_resources_ari_parse(p, (const char *)data, size, &info, &prob) == APR_SUCCESS) {
         if (info.end <= info.start) abort();   /* the parser promises end > start */
         fuzz_touch(info.explanation_url);
     }

@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int i;
 
     acme_problem_clear(&prob);
-    if (acme_authz_parse(p, (const char *)data, size, FUZZ_BASE "/authZ/1", FUZZ_DIRECTORY,
-                         &authz, &prob) == APR_SUCCESS) {
+    if (acme_resources_authz_parse(p, (const char *)data, size, FUZZ_BASE "/authZ/1", FUZZ_DIRECTORY,
+                                   &authz, &prob) == APR_SUCCESS) {
         fuzz_touch(authz->status);
         fuzz_touch(authz->identifier_type);
         fuzz_touch(authz->identifier);
@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz_touch(ch->status);
         }
         for (i = 0; i < 4; i++) {
-            const acme_challenge_t *ch = acme_authz_challenge(authz, types[i]);
+            const acme_challenge_t *ch = acme_resources_authz_challenge(authz, types[i]);
             if (ch) fuzz_touch(ch->token);
         }
     }

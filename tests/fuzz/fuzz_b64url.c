@@ -1,7 +1,7 @@
 /* base64url (RFC 4648 §5) as the client decodes it from a CA or a store:
  * whatever decodes must encode back to the same text. */
 #include "fuzz.h"
-#include "acme_b64.h"
+#include "acme_b64url.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

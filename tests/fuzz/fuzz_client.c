@@ -47,7 +47,7 @@ static apr_status_t fake_request(void *baton, apr_pool_t *p, const acme_http_req
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     fuzz_init();
-    if (acme_key_generate(fuzz_root, ACME_KEY_EC_P256, &account_key) != APR_SUCCESS) abort();
+    if (acme_crypto_key_generate(fuzz_root, ACME_KEY_EC_P256, &account_key) != APR_SUCCESS) abort();
     return 0;
 }
 
@@ -93,8 +93,8 @@ static apr_status_t conversation(acme_client_t *client, apr_pool_t *p)
     /* alternates (Link rel="alternate") are capped and on the CA's origin */
     if (alternates->nelts > ACME_MAX_ALTERNATES) abort();
     for (i = 0; i < alternates->nelts; ++i) {
-        if (!acme_url_same_origin(p, APR_ARRAY_IDX(alternates, i, const char *),
-                                  done->certificate)) abort();
+        if (!acme_resources_same_origin(p, APR_ARRAY_IDX(alternates, i, const char *),
+                                        done->certificate)) abort();
     }
     return APR_SUCCESS;
 }

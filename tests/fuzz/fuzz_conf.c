@@ -5,8 +5,8 @@
  * parser takes two). */
 #include "fuzz.h"
 #include "acme_conf_parse.h"
-#include "acme_names.h"
-#include "acme_keytype.h"
+#include "acme_name.h"
+#include "acme_key_type.h"
 #include "acme_time.h"
 #include "acme_text.h"
 #include "acme_policy.h"
@@ -45,20 +45,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)acme_conf_parse_window(arg, &w);
         break;
     case 1: out = acme_conf_parse_ca_url(p, arg, &out2); break;
-    case 2: (void)acme_conf_is_email(arg); break;
+    case 2: (void)acme_conf_parse_is_email(arg); break;
     case 3: out = acme_conf_parse_contact(p, arg, &out2); break;
     case 4: out = acme_conf_parse_port(p, arg, &a, &b); break;
     case 5:
-        out = acme_conf_add_challenge(p, &types, arg);
-        if (!out) out = acme_conf_add_challenge(p, &types, arg2);
+        out = acme_conf_parse_add_challenge(p, &types, arg);
+        if (!out) out = acme_conf_parse_add_challenge(p, &types, arg2);
         break;
     case 6:
-        out = acme_conf_add_key_type(p, &types, arg);
-        if (!out) out = acme_conf_add_key_type(p, &types, arg2);
+        out = acme_conf_parse_add_key_type(p, &types, arg);
+        if (!out) out = acme_conf_parse_add_key_type(p, &types, arg2);
         break;
-    case 7: out = acme_conf_check_profile(p, arg); break;
-    case 8: out = acme_conf_check_name(p, arg, sel & 0x80); break;
-    case 9: out = acme_conf_check_eab(p, arg, arg2); break;
+    case 7: out = acme_conf_parse_check_profile(p, arg); break;
+    case 8: out = acme_conf_parse_check_name(p, arg, sel & 0x80); break;
+    case 9: out = acme_conf_parse_check_eab(p, arg, arg2); break;
     case 10:
         (void)acme_name_validate(p, arg, &why);
         (void)acme_name_is_wildcard(arg);
@@ -86,13 +86,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 16: (void)acme_dns_resolver_parse(p, arg, &out, &port, &why); break;
     case 17:
-        if (acme_revoke_reason_parse(arg, &code) == APR_SUCCESS) {
-            out = acme_revoke_reason_name(code);
+        if (acme_account_revoke_reason_parse(arg, &code) == APR_SUCCESS) {
+            out = acme_account_revoke_reason_name(code);
             if (!out || strcasecmp(out, arg) != 0) abort();
         }
         break;
     case 18:
-        (void)acme_token_is_valid(arg);
+        (void)acme_name_token_is_valid(arg);
         out = acme_dns_record_name(p, arg);
         break;
     case 19:

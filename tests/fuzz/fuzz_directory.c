@@ -1,4 +1,4 @@
-/* The CA's directory (RFC 8555 §7.1.1) as acme_directory_parse reads it. */
+/* The CA's directory (RFC 8555 §7.1.1) as acme_resources_directory_parse reads it. */
 #include "fuzz.h"
 #include "acme_client.h"
 
@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int i;
 
     acme_problem_clear(&prob);
-    if (acme_directory_parse(p, (const char *)data, size, FUZZ_DIRECTORY, &dir, &prob)
+    if (acme_resources_directory_parse(p, (const char *)data, size, FUZZ_DIRECTORY, &dir, &prob)
         == APR_SUCCESS) {
         fuzz_touch(dir->new_nonce);
         fuzz_touch(dir->new_account);

@@ -1,5 +1,5 @@
 /* A flattened JWS (RFC 7515 §7.2.2) and its protected header as
- * acme_jws_verify decodes them, for an EC P-256 and an RSA account key; and
+ * acme_crypto_jws_verify decodes them, for an EC P-256 and an RSA account key; and
  * a JWS the client signs over the input as payload must verify. */
 #include "fuzz.h"
 #include "acme_crypto.h"
@@ -9,8 +9,8 @@ static EVP_PKEY *ec_key, *rsa_key;
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     fuzz_init();
-    if (acme_key_generate(fuzz_root, ACME_KEY_EC_P256, &ec_key) != APR_SUCCESS
-        || acme_key_generate(fuzz_root, ACME_KEY_RSA_2048, &rsa_key) != APR_SUCCESS) {
+    if (acme_crypto_key_generate(fuzz_root, ACME_KEY_EC_P256, &ec_key) != APR_SUCCESS
+        || acme_crypto_key_generate(fuzz_root, ACME_KEY_RSA_2048, &rsa_key) != APR_SUCCESS) {
         abort();
     }
     return 0;
@@ -23,10 +23,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *text = fuzz_str(p, data, size);
     const char *jws;
 
-    (void)acme_jws_verify(p, key, text);
-    if (size < 512 && acme_jws_sign(p, key, NULL, "nonce", FUZZ_BASE "/sign-me-up", text, &jws)
+    (void)acme_crypto_jws_verify(p, key, text);
+    if (size < 512 && acme_crypto_jws_sign(p, key, NULL, "nonce", FUZZ_BASE "/sign-me-up", text, &jws)
                       == APR_SUCCESS
-        && acme_jws_verify(p, key, jws) != APR_SUCCESS) {
+        && acme_crypto_jws_verify(p, key, jws) != APR_SUCCESS) {
         abort();
     }
     apr_pool_destroy(p);

@@ -16,9 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     acme_key_type_e type;
     const char *thumbprint;
 
-    if (acme_key_from_pem(p, (const char *)data, size, &key) == APR_SUCCESS) {
-        if (acme_key_type_of(key, &type) == APR_SUCCESS
-            && acme_jwk_thumbprint(p, key, &thumbprint) == APR_SUCCESS) {
+    if (acme_crypto_key_from_pem(p, (const char *)data, size, &key) == APR_SUCCESS) {
+        if (acme_crypto_key_type_of(key, &type) == APR_SUCCESS
+            && acme_crypto_jwk_thumbprint(p, key, &thumbprint) == APR_SUCCESS) {
             fuzz_touch(thumbprint);
         }
     }

@@ -16,8 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int i;
 
     acme_problem_clear(&prob);
-    if (acme_order_parse(p, (const char *)data, size, FUZZ_BASE "/my-order/1", FUZZ_DIRECTORY,
-                         &order, &prob) == APR_SUCCESS) {
+    if (acme_resources_order_parse(p, (const char *)data, size, FUZZ_BASE "/my-order/1", FUZZ_DIRECTORY,
+                                   &order, &prob) == APR_SUCCESS) {
         fuzz_touch(order->url);
         fuzz_touch(order->status);
         fuzz_touch(order->finalize);

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     apr_array_header_t *certs = NULL;
     int i, j;
 
-    if (acme_chain_parse(p, (const char *)data, size, &certs) == APR_SUCCESS) {
+    if (acme_cert_chain_parse(p, (const char *)data, size, &certs) == APR_SUCCESS) {
         for (i = 0; i < certs->nelts; i++) {
             X509 *cert = APR_ARRAY_IDX(certs, i, X509 *);
             acme_cert_info_t info;

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int status = size ? 400 + data[0] % 200 : 400;
 
     acme_problem_clear(&prob);
-    acme_problem_from_json(p, (const char *)data, size, status, FUZZ_BASE "/order-plz", &prob);
+    acme_resources_problem_from_json(p, (const char *)data, size, status, FUZZ_BASE "/order-plz", &prob);
     fuzz_touch(prob.type);
     fuzz_touch(prob.detail);
     fuzz_touch(prob.url);

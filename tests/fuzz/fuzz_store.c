@@ -6,9 +6,9 @@
  *   2 accounts/<ca>/account.json  acme_store_account_load
  *   3 csr/<name>.json         acme_custody_csr, acme_custody_ready
  *   4 keys/<name>/refused.json acme_custody_refused_until
- *   5 events/<file>.json      acme_event_list
+ *   5 events/<file>.json      acme_events_list
  *   6 domains/<name>/meta.json acme_renewal_read_meta
- *   7 config/<name>.json      acme_domain_from_json (acmectl's view)
+ *   7 config/<name>.json      acme_job_domain_from_json (acmectl's view)
  * The literal FINGERPRINT in status and job records becomes the domain's real
  * fingerprint, so inputs get past that gate. */
 #include <stdio.h>
@@ -73,8 +73,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     domain->challenges = apr_array_make(fuzz_root, 1, sizeof(const char *));
     domain->contacts = apr_array_make(fuzz_root, 1, sizeof(const char *));
     fingerprint = acme_job_fingerprint(fuzz_root, domain);
-    if (acme_key_generate(fuzz_root, ACME_KEY_EC_P256, &account_key) != APR_SUCCESS
-        || acme_key_to_pem(fuzz_root, account_key, &account_key_pem) != APR_SUCCESS) {
+    if (acme_crypto_key_generate(fuzz_root, ACME_KEY_EC_P256, &account_key) != APR_SUCCESS
+        || acme_crypto_key_to_pem(fuzz_root, account_key, &account_key_pem) != APR_SUCCESS) {
         abort();
     }
     return 0;
@@ -170,13 +170,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 5:
         put(p, relpath = ACME_STORE_EVENTS "/20261129T223416.000000Z-failed-" NAME ".json",
             text, len);
-        if (acme_event_list(store, p, &events) == APR_SUCCESS) {
+        if (acme_events_list(store, p, &events) == APR_SUCCESS) {
             for (i = 0; i < events->nelts; i++) {
                 acme_event_t *ev = APR_ARRAY_IDX(events, i, acme_event_t *);
                 fuzz_touch(ev->event);
                 fuzz_touch(ev->name);
                 fuzz_touch(ev->detail);
-                (void)acme_event_done(store, p, ev);
+                (void)acme_events_done(store, p, ev);
             }
         }
         break;
@@ -192,7 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 7:
         put(p, relpath = acme_store_rel_config(p, NAME), text, len);
         if (acme_store_read_json(store, p, relpath, &json) == APR_SUCCESS
-            && acme_domain_from_json(p, json, &parsed) == APR_SUCCESS) {
+            && acme_job_domain_from_json(p, json, &parsed) == APR_SUCCESS) {
             fuzz_touch(parsed->name);
             fuzz_touch(acme_job_fingerprint(p, parsed));
         }

@@ -28,8 +28,8 @@ static void write_account(acme_store_t *store, apr_pool_t *p, const char *ca_url
     const char *pem;
     json_t *json;
 
-    assert_int_equal(acme_key_generate(p, ACME_KEY_EC_P256, key), APR_SUCCESS);
-    assert_int_equal(acme_key_to_pem(p, *key, &pem), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_generate(p, ACME_KEY_EC_P256, key), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_to_pem(p, *key, &pem), APR_SUCCESS);
     assert_int_equal(acme_store_write(store, p, acme_store_account_path(p, ca_url, "account.key"), pem,
                                       strlen(pem), ACME_STORE_KEY_PERMS), APR_SUCCESS);
     json = json_pack("{s:s,s:s}", "url", "https://ca.example:14000/my-account/1", "ca", json_ca);
@@ -95,16 +95,16 @@ static void test_revoke_reasons(void **state)
 
     (void)state;
     for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); ++i) {
-        assert_int_equal(acme_revoke_reason_parse(reasons[i].name, &code), APR_SUCCESS);
+        assert_int_equal(acme_account_revoke_reason_parse(reasons[i].name, &code), APR_SUCCESS);
         assert_int_equal(code, reasons[i].code);
-        assert_string_equal(acme_revoke_reason_name(code), reasons[i].name);
+        assert_string_equal(acme_account_revoke_reason_name(code), reasons[i].name);
     }
-    assert_int_equal(acme_revoke_reason_parse("keycompromise", &code), APR_EINVAL);
-    assert_int_equal(acme_revoke_reason_parse("certificateHold", &code), APR_EINVAL);
-    assert_int_equal(acme_revoke_reason_parse("", &code), APR_EINVAL);
-    assert_int_equal(acme_revoke_reason_parse(NULL, &code), APR_EINVAL);
-    assert_string_equal(acme_revoke_reason_name(-1), "none");
-    assert_null(acme_revoke_reason_name(7));
+    assert_int_equal(acme_account_revoke_reason_parse("keycompromise", &code), APR_EINVAL);
+    assert_int_equal(acme_account_revoke_reason_parse("certificateHold", &code), APR_EINVAL);
+    assert_int_equal(acme_account_revoke_reason_parse("", &code), APR_EINVAL);
+    assert_int_equal(acme_account_revoke_reason_parse(NULL, &code), APR_EINVAL);
+    assert_string_equal(acme_account_revoke_reason_name(-1), "none");
+    assert_null(acme_account_revoke_reason_name(7));
 }
 
 static void test_renewal_markers(void **state)
@@ -165,7 +165,7 @@ static void test_requests_refused_before_sending(void **state)
                      APR_SUCCESS);
     assert_int_equal(acme_account_revoke(client, p, NULL, 1, &prob), APR_EINVAL);
     assert_non_null(prob.detail);
-    assert_int_equal(acme_key_generate(p, ACME_KEY_EC_P256, &key), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_generate(p, ACME_KEY_EC_P256, &key), APR_SUCCESS);
     /* no account selected yet */
     assert_int_equal(acme_account_key_change(client, p, key, &prob), APR_EINVAL);
     assert_non_null(strstr(prob.detail, "account"));

@@ -1,7 +1,7 @@
 /* base64url: RFC 4648 vectors, round trips, and strict rejection. */
 #include <string.h>
 #include "unit.h"
-#include "acme_b64.h"
+#include "acme_b64url.h"
 
 static void test_rfc4648_vectors(void **state)
 {

@@ -5,7 +5,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include "unit.h"
-#include "acme_b64.h"
+#include "acme_b64url.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
 
@@ -28,14 +28,14 @@ static apr_array_header_t *names_of(apr_pool_t *p, const char *first, ...)
 static EVP_PKEY *new_key(apr_pool_t *p, acme_key_type_e type)
 {
     EVP_PKEY *pkey = NULL;
-    assert_int_equal(acme_key_generate(p, type, &pkey), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_generate(p, type, &pkey), APR_SUCCESS);
     return pkey;
 }
 
 static const char *selfsigned(apr_pool_t *p, EVP_PKEY *pkey, const apr_array_header_t *names)
 {
     const char *pem = NULL;
-    assert_int_equal(acme_selfsigned_create(p, pkey, NULL, names, 30 * DAY, &pem),
+    assert_int_equal(acme_cert_selfsigned_create(p, pkey, NULL, names, 30 * DAY, &pem),
                      APR_SUCCESS);
     return pem;
 }
@@ -43,7 +43,7 @@ static const char *selfsigned(apr_pool_t *p, EVP_PKEY *pkey, const apr_array_hea
 static X509 *leaf_of(apr_pool_t *p, const char *pem)
 {
     apr_array_header_t *certs;
-    assert_int_equal(acme_chain_parse(p, pem, strlen(pem), &certs), APR_SUCCESS);
+    assert_int_equal(acme_cert_chain_parse(p, pem, strlen(pem), &certs), APR_SUCCESS);
     assert_int_equal(certs->nelts, 1);
     return APR_ARRAY_IDX(certs, 0, X509 *);
 }
@@ -92,7 +92,7 @@ static void test_csr_contents(void **state)
     char cn[128];
     int type, i;
 
-    assert_int_equal(acme_csr_create(p, pkey, names_of(p, "127.0.0.1", "example.org",
+    assert_int_equal(acme_cert_csr_create(p, pkey, names_of(p, "127.0.0.1", "example.org",
                                                        "*.example.org", "2001:db8::1", NULL),
                                      &csr), APR_SUCCESS);
     assert_null(strchr(csr, '='));
@@ -134,8 +134,8 @@ static void test_csr_rsa_and_long_name(void **state)
     X509_REQ *req;
     GENERAL_NAMES *gens;
 
-    assert_int_equal(acme_csr_create(p, pkey, names_of(p, long_name, "example.org", NULL),
-                                     &csr), APR_SUCCESS);
+    assert_int_equal(acme_cert_csr_create(p, pkey, names_of(p, long_name, "example.org", NULL),
+                                          &csr), APR_SUCCESS);
     req = decode_csr(p, csr);
     assert_int_equal(X509_REQ_verify(req, pkey), 1);
     /* Longer than ub-common-name: only in the SAN. */
@@ -145,15 +145,15 @@ static void test_csr_rsa_and_long_name(void **state)
     GENERAL_NAMES_free(gens);
     X509_REQ_free(req);
 
-    assert_int_equal(acme_csr_create(p, pkey, names_of(p, NULL), &csr), APR_EINVAL);
-    assert_int_equal(acme_csr_create(p, NULL, names_of(p, "example.org", NULL), &csr),
+    assert_int_equal(acme_cert_csr_create(p, pkey, names_of(p, NULL), &csr), APR_EINVAL);
+    assert_int_equal(acme_cert_csr_create(p, NULL, names_of(p, "example.org", NULL), &csr),
                      APR_EINVAL);
 }
 
 static void expect_chain_rejected(apr_pool_t *p, const char *pem, apr_size_t len)
 {
     apr_array_header_t *certs = (void *)1;
-    assert_int_equal(acme_chain_parse(p, pem, len, &certs), APR_EINVAL);
+    assert_int_equal(acme_cert_chain_parse(p, pem, len, &certs), APR_EINVAL);
     assert_null(certs);
 }
 
@@ -170,7 +170,7 @@ static void test_chain_parse(void **state)
     int i;
 
     chain = apr_pstrcat(p, leaf, "\n", ca, "\r\n \n", NULL);
-    assert_int_equal(acme_chain_parse(p, chain, strlen(chain), &certs), APR_SUCCESS);
+    assert_int_equal(acme_cert_chain_parse(p, chain, strlen(chain), &certs), APR_SUCCESS);
     assert_int_equal(certs->nelts, 2);
     assert_int_equal(acme_cert_info(p, APR_ARRAY_IDX(certs, 0, X509 *), &info), APR_SUCCESS);
     assert_string_equal(APR_ARRAY_IDX(info.names, 0, const char *), "leaf.example.org");
@@ -180,12 +180,12 @@ static void test_chain_parse(void **state)
     for (i = 0; i < ACME_MAX_CHAIN_CERTS; ++i) {
         many = apr_pstrcat(p, many, leaf, NULL);
     }
-    assert_int_equal(acme_chain_parse(p, many, strlen(many), &certs), APR_SUCCESS);
+    assert_int_equal(acme_cert_chain_parse(p, many, strlen(many), &certs), APR_SUCCESS);
     assert_int_equal(certs->nelts, ACME_MAX_CHAIN_CERTS);
     many = apr_pstrcat(p, many, leaf, NULL);
     expect_chain_rejected(p, many, strlen(many));
 
-    assert_int_equal(acme_key_to_pem(p, pkey, &key_pem), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_to_pem(p, pkey, &key_pem), APR_SUCCESS);
     chain = apr_pstrcat(p, leaf, key_pem, NULL);
     expect_chain_rejected(p, chain, strlen(chain));
     expect_chain_rejected(p, key_pem, strlen(key_pem));
@@ -229,10 +229,10 @@ static void test_chain_read_file(void **state)
                                      | APR_FOPEN_EXCL, p), APR_SUCCESS);
     assert_int_equal(apr_file_write_full(f, pem, len, NULL), APR_SUCCESS);
     apr_file_close(f);
-    assert_int_equal(acme_chain_read_file(p, path, &certs), APR_SUCCESS);
+    assert_int_equal(acme_cert_chain_read_file(p, path, &certs), APR_SUCCESS);
     assert_int_equal(certs->nelts, 1);
     apr_file_remove(path, p);
-    assert_true(APR_STATUS_IS_ENOENT(acme_chain_read_file(p, path, &certs)));
+    assert_true(APR_STATUS_IS_ENOENT(acme_cert_chain_read_file(p, path, &certs)));
     assert_null(certs);
 }
 
@@ -245,8 +245,8 @@ static void test_cert_info(void **state)
     apr_time_t now = apr_time_now();
     X509 *x;
 
-    assert_int_equal(acme_selfsigned_create(p, pkey, "Pending example.org",
-                                            names_of(p, "example.org", "www.example.org",
+    assert_int_equal(acme_cert_selfsigned_create(p, pkey, "Pending example.org",
+                                                 names_of(p, "example.org", "www.example.org",
                                                      "127.0.0.1", "2001:DB8::1", NULL),
                                             7 * DAY, &pem), APR_SUCCESS);
     x = leaf_of(p, pem);
@@ -320,8 +320,8 @@ static void test_selfsigned_rsa_and_rejects(void **state)
     acme_cert_info_t a, b;
     X509 *x;
 
-    assert_int_equal(acme_selfsigned_create(p, pkey, NULL, names_of(p, "example.org", NULL),
-                                            DAY, &pem), APR_SUCCESS);
+    assert_int_equal(acme_cert_selfsigned_create(p, pkey, NULL, names_of(p, "example.org", NULL),
+                                                 DAY, &pem), APR_SUCCESS);
     x = leaf_of(p, pem);
     assert_int_equal(X509_verify(x, pkey), 1);
     assert_true(X509_get_key_usage(x) & KU_KEY_ENCIPHERMENT);
@@ -331,8 +331,8 @@ static void test_selfsigned_rsa_and_rejects(void **state)
     pem2 = selfsigned(p, pkey, names_of(p, "example.org", NULL));
     assert_int_equal(acme_cert_info(p, leaf_of(p, pem2), &b), APR_SUCCESS);
     assert_string_not_equal(a.serial, b.serial);
-    assert_int_equal(acme_selfsigned_create(p, pkey, NULL, NULL, 0, &pem), APR_EINVAL);
-    assert_int_equal(acme_selfsigned_create(p, NULL, NULL, NULL, DAY, &pem), APR_EINVAL);
+    assert_int_equal(acme_cert_selfsigned_create(p, pkey, NULL, NULL, 0, &pem), APR_EINVAL);
+    assert_int_equal(acme_cert_selfsigned_create(p, NULL, NULL, NULL, DAY, &pem), APR_EINVAL);
 }
 
 static void check_tlsalpn01(apr_pool_t *p, const char *name, int san_type)
@@ -350,7 +350,7 @@ static void check_tlsalpn01(apr_pool_t *p, const char *name, int san_type)
     GENERAL_NAMES *gens;
     int idx, type;
 
-    assert_int_equal(acme_tlsalpn01_cert_create(p, pkey, name, keyauth, &pem), APR_SUCCESS);
+    assert_int_equal(acme_cert_tlsalpn01_create(p, pkey, name, keyauth, &pem), APR_SUCCESS);
     x = leaf_of(p, pem);
     assert_int_equal(X509_verify(x, pkey), 1);
     idx = X509_get_ext_by_OBJ(x, oid, -1);
@@ -368,8 +368,8 @@ static void check_tlsalpn01(apr_pool_t *p, const char *name, int san_type)
     assert_int_equal(type, san_type);
     GENERAL_NAMES_free(gens);
     ASN1_OBJECT_free(oid);
-    assert_int_equal(acme_tlsalpn01_cert_create(p, pkey, "", keyauth, &pem), APR_EINVAL);
-    assert_int_equal(acme_tlsalpn01_cert_create(p, pkey, name, NULL, &pem), APR_EINVAL);
+    assert_int_equal(acme_cert_tlsalpn01_create(p, pkey, "", keyauth, &pem), APR_EINVAL);
+    assert_int_equal(acme_cert_tlsalpn01_create(p, pkey, name, NULL, &pem), APR_EINVAL);
 }
 
 static void test_tlsalpn01_cert(void **state)

@@ -5,7 +5,7 @@
 #include "unit.h"
 #include "unit_store.h"
 #include "acme_conf_parse.h"
-#include "acme_keytype.h"
+#include "acme_key_type.h"
 
 #define DAY apr_time_from_sec(24 * 3600)
 
@@ -84,16 +84,16 @@ static void test_contact(void **state)
     assert_string_equal(acme_conf_parse_contact(p, "admin", &contact),
                         "ACME00511: AcmeContact 'admin' is not an email address; "
                         "write one like admin@example.org");
-    assert_true(acme_conf_is_email("x@y.z"));
-    assert_false(acme_conf_is_email(NULL));
-    assert_false(acme_conf_is_email("@example.org"));
-    assert_false(acme_conf_is_email("a@@example.org"));
-    assert_false(acme_conf_is_email("a@example"));
-    assert_false(acme_conf_is_email("a@.example.org"));
-    assert_false(acme_conf_is_email("a@example.org."));
-    assert_false(acme_conf_is_email("a b@example.org"));
-    assert_false(acme_conf_is_email("a@example.org,b@example.org"));
-    assert_false(acme_conf_is_email("<a@example.org>"));
+    assert_true(acme_conf_parse_is_email("x@y.z"));
+    assert_false(acme_conf_parse_is_email(NULL));
+    assert_false(acme_conf_parse_is_email("@example.org"));
+    assert_false(acme_conf_parse_is_email("a@@example.org"));
+    assert_false(acme_conf_parse_is_email("a@example"));
+    assert_false(acme_conf_parse_is_email("a@.example.org"));
+    assert_false(acme_conf_parse_is_email("a@example.org."));
+    assert_false(acme_conf_parse_is_email("a b@example.org"));
+    assert_false(acme_conf_parse_is_email("a@example.org,b@example.org"));
+    assert_false(acme_conf_parse_is_email("<a@example.org>"));
 }
 
 static void test_port_map(void **state)
@@ -128,18 +128,18 @@ static void test_challenges(void **state)
     apr_pool_t *p = *state;
     apr_array_header_t *types = NULL;
 
-    assert_null(acme_conf_add_challenge(p, &types, "TLS-ALPN-01"));
-    assert_null(acme_conf_add_challenge(p, &types, "http-01"));
-    assert_null(acme_conf_add_challenge(p, &types, "tls-alpn-01"));   /* already there */
-    assert_null(acme_conf_add_challenge(p, &types, "Dns-01"));
+    assert_null(acme_conf_parse_add_challenge(p, &types, "TLS-ALPN-01"));
+    assert_null(acme_conf_parse_add_challenge(p, &types, "http-01"));
+    assert_null(acme_conf_parse_add_challenge(p, &types, "tls-alpn-01"));   /* already there */
+    assert_null(acme_conf_parse_add_challenge(p, &types, "Dns-01"));
     assert_int_equal(types->nelts, 3);
     assert_string_equal(APR_ARRAY_IDX(types, 0, const char *), "tls-alpn-01");
     assert_string_equal(APR_ARRAY_IDX(types, 1, const char *), "http-01");
     assert_string_equal(APR_ARRAY_IDX(types, 2, const char *), "dns-01");
-    assert_null(acme_conf_add_challenge(p, &types, "DNS-PERSIST-01"));
+    assert_null(acme_conf_parse_add_challenge(p, &types, "DNS-PERSIST-01"));
     assert_int_equal(types->nelts, 4);
     assert_string_equal(APR_ARRAY_IDX(types, 3, const char *), "dns-persist-01");
-    assert_string_equal(acme_conf_add_challenge(p, &types, "http-02"),
+    assert_string_equal(acme_conf_parse_add_challenge(p, &types, "http-02"),
                         "ACME00516: AcmeChallenges 'http-02' is not a challenge type; use "
                         "http-01, tls-alpn-01, dns-01 (with AcmeDnsCmd) or dns-persist-01 (a "
                         "TXT record set once)");
@@ -151,21 +151,21 @@ static void test_key_types(void **state)
     apr_pool_t *p = *state;
     apr_array_header_t *types = NULL;
 
-    assert_null(acme_conf_add_key_type(p, &types, "ec-p384"));
-    assert_null(acme_conf_add_key_type(p, &types, "ec-p384"));
-    assert_null(acme_conf_add_key_type(p, &types, "rsa-2048"));
+    assert_null(acme_conf_parse_add_key_type(p, &types, "ec-p384"));
+    assert_null(acme_conf_parse_add_key_type(p, &types, "ec-p384"));
+    assert_null(acme_conf_parse_add_key_type(p, &types, "rsa-2048"));
     assert_int_equal(types->nelts, 2);
     assert_int_equal(APR_ARRAY_IDX(types, 0, acme_key_type_e), ACME_KEY_EC_P384);
     assert_int_equal(APR_ARRAY_IDX(types, 1, acme_key_type_e), ACME_KEY_RSA_2048);
-    assert_string_equal(acme_conf_add_key_type(p, &types, "ec-p256"),
+    assert_string_equal(acme_conf_parse_add_key_type(p, &types, "ec-p256"),
                         "ACME00540: AcmeKeyType ec-p384 and ec-p256 are both EC keys; TLS "
                         "serves one certificate per key algorithm, so list at most one EC and "
                         "one RSA type, e.g. 'AcmeKeyType ec-p256 rsa-2048'");
-    assert_string_equal(acme_conf_add_key_type(p, &types, "rsa-4096"),
+    assert_string_equal(acme_conf_parse_add_key_type(p, &types, "rsa-4096"),
                         "ACME00540: AcmeKeyType rsa-2048 and rsa-4096 are both RSA keys; TLS "
                         "serves one certificate per key algorithm, so list at most one EC and "
                         "one RSA type, e.g. 'AcmeKeyType ec-p256 rsa-2048'");
-    assert_string_equal(acme_conf_add_key_type(p, &types, "rsa-1024"),
+    assert_string_equal(acme_conf_parse_add_key_type(p, &types, "rsa-1024"),
                         "ACME00517: AcmeKeyType 'rsa-1024' is unknown; use ec-p256, ec-p384, "
                         "rsa-2048, rsa-3072 or rsa-4096");
     assert_int_equal(types->nelts, 2);
@@ -180,15 +180,15 @@ static void test_profile(void **state)
     longest[64] = '\0';
     memset(too_long, 'a', 65);
     too_long[65] = '\0';
-    assert_null(acme_conf_check_profile(p, "shortlived"));
-    assert_null(acme_conf_check_profile(p, "tls-server_v1.2"));
-    assert_null(acme_conf_check_profile(p, longest));
-    assert_string_equal(acme_conf_check_profile(p, "short lived"),
+    assert_null(acme_conf_parse_check_profile(p, "shortlived"));
+    assert_null(acme_conf_parse_check_profile(p, "tls-server_v1.2"));
+    assert_null(acme_conf_parse_check_profile(p, longest));
+    assert_string_equal(acme_conf_parse_check_profile(p, "short lived"),
                         "ACME00519: AcmeProfile 'short lived' is not a profile name; use a "
                         "name the CA lists in its directory, e.g. 'shortlived'");
-    assert_non_null(acme_conf_check_profile(p, ""));
-    assert_non_null(acme_conf_check_profile(p, too_long));
-    assert_non_null(acme_conf_check_profile(p, "a/b"));
+    assert_non_null(acme_conf_parse_check_profile(p, ""));
+    assert_non_null(acme_conf_parse_check_profile(p, too_long));
+    assert_non_null(acme_conf_parse_check_profile(p, "a/b"));
 }
 
 static void test_names(void **state)
@@ -196,14 +196,14 @@ static void test_names(void **state)
     apr_pool_t *p = *state;
     const char *err;
 
-    assert_null(acme_conf_check_name(p, "www.example.org", 0));
-    assert_null(acme_conf_check_name(p, "192.0.2.10", 0));
-    assert_null(acme_conf_check_name(p, "*.example.org", 1));
-    assert_string_equal(acme_conf_check_name(p, "*.example.org", 0),
+    assert_null(acme_conf_parse_check_name(p, "www.example.org", 0));
+    assert_null(acme_conf_parse_check_name(p, "192.0.2.10", 0));
+    assert_null(acme_conf_parse_check_name(p, "*.example.org", 1));
+    assert_string_equal(acme_conf_parse_check_name(p, "*.example.org", 0),
                         "ACME00503: *.example.org needs the dns-01 challenge and a program "
                         "that publishes its TXT record: add 'AcmeChallenges dns-01' and "
                         "'AcmeDnsCmd /path/to/hook', or list the names explicitly instead");
-    err = acme_conf_check_name(p, "bad_name!.example.org", 1);
+    err = acme_conf_parse_check_name(p, "bad_name!.example.org", 1);
     assert_non_null(err);
     assert_true(!strncmp(err, "ACME00502: 'bad_name!.example.org' is not a name a "
                          "certificate can hold: ", 73));
@@ -234,12 +234,12 @@ static void test_ca_file(void **state)
     const char *missing = apr_pstrcat(p, dir, "/missing.pem", NULL);
     const char *err;
 
-    assert_null(acme_conf_check_ca_file(p, good));
-    assert_string_equal(acme_conf_check_ca_file(p, empty),
+    assert_null(acme_conf_parse_check_ca_file(p, good));
+    assert_string_equal(acme_conf_parse_check_ca_file(p, empty),
                         apr_psprintf(p, "ACME00509: AcmeCACertificateFile %s holds no PEM "
                                      "certificate; point it at a PEM file with the CA's trust "
                                      "anchors", empty));
-    err = acme_conf_check_ca_file(p, missing);
+    err = acme_conf_parse_check_ca_file(p, missing);
     assert_non_null(err);
     assert_string_equal(err, apr_psprintf(p, "ACME00508: cannot read AcmeCACertificateFile "
                                           "%s: No such file or directory; point it at a PEM "
@@ -253,26 +253,26 @@ static void test_eab(void **state)
 
     memset(long_kid, 'k', 257);
     long_kid[257] = '\0';
-    assert_null(acme_conf_check_eab(p, "kid-1", "c2VjcmV0LW1hYy1rZXk"));
-    assert_null(acme_conf_check_eab(p, "kid-1", "c2VjcmV0LW1hYy1rZXk="));
-    assert_null(acme_conf_check_eab(p, "kid-1", "_-8"));
-    assert_string_equal(acme_conf_check_eab(p, "kid 1", "c2VjcmV0"),
+    assert_null(acme_conf_parse_check_eab(p, "kid-1", "c2VjcmV0LW1hYy1rZXk"));
+    assert_null(acme_conf_parse_check_eab(p, "kid-1", "c2VjcmV0LW1hYy1rZXk="));
+    assert_null(acme_conf_parse_check_eab(p, "kid-1", "_-8"));
+    assert_string_equal(acme_conf_parse_check_eab(p, "kid 1", "c2VjcmV0"),
                         "the key id holds a character that is not printable ASCII");
-    assert_string_equal(acme_conf_check_eab(p, "kid\"1", "c2VjcmV0"),
+    assert_string_equal(acme_conf_parse_check_eab(p, "kid\"1", "c2VjcmV0"),
                         "the key id holds a character that is not printable ASCII");
-    assert_string_equal(acme_conf_check_eab(p, "", "c2VjcmV0"),
+    assert_string_equal(acme_conf_parse_check_eab(p, "", "c2VjcmV0"),
                         "the key id must be 1 to 256 characters");
-    assert_string_equal(acme_conf_check_eab(p, long_kid, "c2VjcmV0"),
+    assert_string_equal(acme_conf_parse_check_eab(p, long_kid, "c2VjcmV0"),
                         "the key id must be 1 to 256 characters");
-    assert_string_equal(acme_conf_check_eab(p, "kid", "ab+/"),
+    assert_string_equal(acme_conf_parse_check_eab(p, "kid", "ab+/"),
                         "the MAC key is standard base64, not base64url; write '-' for '+' "
                         "and '_' for '/'");
-    assert_string_equal(acme_conf_check_eab(p, "kid", "===="),
+    assert_string_equal(acme_conf_parse_check_eab(p, "kid", "===="),
                         "the MAC key does not decode as base64url (A-Z, a-z, 0-9, '-', '_')");
-    assert_string_equal(acme_conf_check_eab(p, "kid", "not base64!"),
+    assert_string_equal(acme_conf_parse_check_eab(p, "kid", "not base64!"),
                         "the MAC key does not decode as base64url (A-Z, a-z, 0-9, '-', '_')");
     /* The reason never quotes the key. */
-    assert_null(strstr(acme_conf_check_eab(p, "kid", "s3cr3t!"), "s3cr3t"));
+    assert_null(strstr(acme_conf_parse_check_eab(p, "kid", "s3cr3t!"), "s3cr3t"));
 }
 
 static void test_program(void **state)
@@ -284,19 +284,19 @@ static void test_program(void **state)
     const char *open = write_file(p, dir, "open", "#!/bin/sh\nexit 0\n", 0757);
     const char *missing = apr_pstrcat(p, dir, "/missing", NULL);
 
-    assert_null(acme_conf_check_program(p, prog, "root"));
-    assert_string_equal(acme_conf_check_program(p, missing, "root"),
+    assert_null(acme_conf_parse_check_program(p, prog, "root"));
+    assert_string_equal(acme_conf_parse_check_program(p, missing, "root"),
                         apr_psprintf(p, "cannot find %s: No such file or directory", missing));
-    assert_string_equal(acme_conf_check_program(p, dir, "root"),
+    assert_string_equal(acme_conf_parse_check_program(p, dir, "root"),
                         apr_psprintf(p, "%s is not a regular file", dir));
     if (geteuid() != 0) {   /* root may execute what has no x bit for it */
-        assert_string_equal(acme_conf_check_program(p, plain, "root"),
+        assert_string_equal(acme_conf_parse_check_program(p, plain, "root"),
                             apr_psprintf(p, "%s is not executable (chmod +x %s)", plain, plain));
     }
     else {
         printf("root: the not-executable case is left to non-root runs\n");
     }
-    assert_string_equal(acme_conf_check_program(p, open, "the server's User"),
+    assert_string_equal(acme_conf_parse_check_program(p, open, "the server's User"),
                         apr_psprintf(p, "%s is writable by every user, and it runs as the "
                                      "server's User (chmod o-w %s)", open, open));
 }

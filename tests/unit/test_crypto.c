@@ -9,7 +9,7 @@
 #include <openssl/pem.h>
 #include <openssl/buffer.h>
 #include "unit.h"
-#include "acme_b64.h"
+#include "acme_b64url.h"
 #include "acme_crypto.h"
 
 /* RFC 7638 §3.1 */
@@ -56,7 +56,7 @@ static void test_rfc7638_thumbprint(void **state)
     apr_pool_t *p = *state;
     EVP_PKEY *pkey = rsa_public_from_jwk(p, rfc7638_n, "AQAB");
     const char *thumbprint = NULL;
-    json_t *jwk = acme_jwk_public(pkey);
+    json_t *jwk = acme_crypto_jwk_public(pkey);
     char *text;
 
     assert_non_null(jwk);
@@ -65,7 +65,7 @@ static void test_rfc7638_thumbprint(void **state)
                                           rfc7638_n, "\"}", NULL));
     free(text);
     json_decref(jwk);
-    assert_int_equal(acme_jwk_thumbprint(p, pkey, &thumbprint), APR_SUCCESS);
+    assert_int_equal(acme_crypto_jwk_thumbprint(p, pkey, &thumbprint), APR_SUCCESS);
     assert_string_equal(thumbprint, rfc7638_thumbprint);
     EVP_PKEY_free(pkey);
 }
@@ -94,15 +94,15 @@ static void check_key_type(apr_pool_t *p, acme_key_type_e type)
     acme_key_type_e found;
     const char *pem;
 
-    assert_int_equal(acme_key_generate(p, type, &pkey), APR_SUCCESS);
-    assert_int_equal(acme_key_type_of(pkey, &found), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_generate(p, type, &pkey), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_type_of(pkey, &found), APR_SUCCESS);
     assert_int_equal(found, type);
-    assert_int_equal(acme_key_to_pem(p, pkey, &pem), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_to_pem(p, pkey, &pem), APR_SUCCESS);
     assert_non_null(strstr(pem, "-----BEGIN PRIVATE KEY-----"));
     assert_null(strstr(pem, "ENCRYPTED"));
-    assert_int_equal(acme_key_from_pem(p, pem, strlen(pem), &again), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_from_pem(p, pem, strlen(pem), &again), APR_SUCCESS);
     assert_int_equal(EVP_PKEY_eq(pkey, again), 1);
-    assert_int_equal(acme_key_type_of(again, &found), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_type_of(again, &found), APR_SUCCESS);
     assert_int_equal(found, type);
 }
 
@@ -129,29 +129,29 @@ static void test_key_rejects(void **state)
     BIO *bio;
     BUF_MEM *mem;
 
-    assert_int_equal(acme_key_from_pem(p, garbage, strlen(garbage), &pkey), APR_EINVAL);
+    assert_int_equal(acme_crypto_key_from_pem(p, garbage, strlen(garbage), &pkey), APR_EINVAL);
     assert_null(pkey);
-    assert_int_equal(acme_key_from_pem(p, "", 0, &pkey), APR_EINVAL);
-    assert_int_equal(acme_key_generate(p, (acme_key_type_e)42, &pkey), APR_EINVAL);
+    assert_int_equal(acme_crypto_key_from_pem(p, "", 0, &pkey), APR_EINVAL);
+    assert_int_equal(acme_crypto_key_generate(p, (acme_key_type_e)42, &pkey), APR_EINVAL);
 
     /* An encrypted key must fail, not wait for a passphrase on a terminal. */
-    assert_int_equal(acme_key_generate(p, ACME_KEY_EC_P256, &pkey), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_generate(p, ACME_KEY_EC_P256, &pkey), APR_SUCCESS);
     bio = BIO_new(BIO_s_mem());
     assert_int_equal(PEM_write_bio_PKCS8PrivateKey(bio, pkey, EVP_aes_128_cbc(), "pw", 2,
                                                    NULL, NULL), 1);
     BIO_get_mem_ptr(bio, &mem);
     encrypted = apr_pstrmemdup(p, mem->data, mem->length);
     BIO_free(bio);
-    assert_int_equal(acme_key_from_pem(p, encrypted, strlen(encrypted), &other), APR_EINVAL);
+    assert_int_equal(acme_crypto_key_from_pem(p, encrypted, strlen(encrypted), &other), APR_EINVAL);
 
     /* Keys we do not issue for are recognized as such. */
     other = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
     assert_non_null(other);
-    assert_int_equal(acme_key_type_of(other, &type), APR_ENOTIMPL);
-    assert_null(acme_jwk_public(other));
+    assert_int_equal(acme_crypto_key_type_of(other, &type), APR_ENOTIMPL);
+    assert_null(acme_crypto_jwk_public(other));
     EVP_PKEY_free(other);
     other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
-    assert_int_equal(acme_key_type_of(other, &type), APR_ENOTIMPL);
+    assert_int_equal(acme_crypto_key_type_of(other, &type), APR_ENOTIMPL);
     EVP_PKEY_free(other);
 }
 
@@ -173,8 +173,8 @@ static void test_ec_jwk(void **state)
         const char *order = "crv kty x y ", *seen = "";
         BIGNUM *bx = NULL, *from_jwk;
 
-        assert_int_equal(acme_key_generate(p, cases[i].type, &pkey), APR_SUCCESS);
-        jwk = acme_jwk_public(pkey);
+        assert_int_equal(acme_crypto_key_generate(p, cases[i].type, &pkey), APR_SUCCESS);
+        jwk = acme_crypto_jwk_public(pkey);
         assert_non_null(jwk);
         assert_int_equal(json_object_size(jwk), 4);
         json_object_foreach(jwk, key, value) {
@@ -201,8 +201,8 @@ static void test_ec_jwk(void **state)
 static void test_key_authorization(void **state)
 {
     apr_pool_t *p = *state;
-    assert_string_equal(acme_key_authorization(p, "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
-                                               "9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"),
+    assert_string_equal(acme_crypto_key_authorization(p, "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
+                                                      "9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"),
                         "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0."
                         "9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI");
 }
@@ -259,10 +259,10 @@ static void check_jws(apr_pool_t *p, acme_key_type_e type, const char *alg,
     json_t *doc, *hdr, *payload, *jwk;
     const char *url = "https://ca.example/acme/new-order";
 
-    assert_int_equal(acme_key_generate(p, type, &pkey), APR_SUCCESS);
-    assert_int_equal(acme_jws_sign(p, pkey, "https://ca.example/acct/7", "n0nce", url,
-                                   "{\"identifiers\":[]}", &jws), APR_SUCCESS);
-    assert_int_equal(acme_jws_verify(p, pkey, jws), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_generate(p, type, &pkey), APR_SUCCESS);
+    assert_int_equal(acme_crypto_jws_sign(p, pkey, "https://ca.example/acct/7", "n0nce", url,
+                                          "{\"identifiers\":[]}", &jws), APR_SUCCESS);
+    assert_int_equal(acme_crypto_jws_verify(p, pkey, jws), APR_SUCCESS);
     doc = json_loads(jws, 0, NULL);
     assert_non_null(doc);
     assert_int_equal(json_object_size(doc), 3);
@@ -282,26 +282,26 @@ static void check_jws(apr_pool_t *p, acme_key_type_e type, const char *alg,
     json_decref(doc);
 
     /* newAccount style: jwk instead of kid; POST-as-GET: empty payload. */
-    assert_int_equal(acme_jws_sign(p, pkey, NULL, "n1", url, "", &jws), APR_SUCCESS);
+    assert_int_equal(acme_crypto_jws_sign(p, pkey, NULL, "n1", url, "", &jws), APR_SUCCESS);
     doc = json_loads(jws, 0, NULL);
     assert_string_equal(json_string_value(json_object_get(doc, "payload")), "");
     hdr = decode_json_member(p, doc, "protected");
     assert_null(json_object_get(hdr, "kid"));
-    jwk = acme_jwk_public(pkey);
+    jwk = acme_crypto_jwk_public(pkey);
     assert_true(json_equal(json_object_get(hdr, "jwk"), jwk));
     assert_true(openssl_verifies(p, pkey, doc, digest, ec_field_bytes));
-    assert_int_equal(acme_jws_verify(p, pkey, jws), APR_SUCCESS);
+    assert_int_equal(acme_crypto_jws_verify(p, pkey, jws), APR_SUCCESS);
 
     /* A changed payload or another key must not verify. */
     json_object_set_new(doc, "payload", json_string("e30"));
     tampered = json_dumps(doc, JSON_COMPACT);
-    assert_int_equal(acme_jws_verify(p, pkey, tampered), APR_EINVAL);
+    assert_int_equal(acme_crypto_jws_verify(p, pkey, tampered), APR_EINVAL);
     assert_false(openssl_verifies(p, pkey, doc, digest, ec_field_bytes));
     free((void *)tampered);
-    assert_int_equal(acme_key_generate(p, type, &other), APR_SUCCESS);
-    assert_int_equal(acme_jws_verify(p, other, jws), APR_EINVAL);
-    assert_int_equal(acme_jws_verify(p, pkey, "{\"protected\":1}"), APR_EINVAL);
-    assert_int_equal(acme_jws_verify(p, pkey, "not json"), APR_EINVAL);
+    assert_int_equal(acme_crypto_key_generate(p, type, &other), APR_SUCCESS);
+    assert_int_equal(acme_crypto_jws_verify(p, other, jws), APR_EINVAL);
+    assert_int_equal(acme_crypto_jws_verify(p, pkey, "{\"protected\":1}"), APR_EINVAL);
+    assert_int_equal(acme_crypto_jws_verify(p, pkey, "not json"), APR_EINVAL);
     json_decref(jwk);
     json_decref(hdr);
     json_decref(doc);
@@ -329,14 +329,14 @@ static void test_jws_without_nonce(void **state)
     const char *jws;
     json_t *doc, *hdr;
 
-    assert_int_equal(acme_key_generate(p, ACME_KEY_EC_P256, &pkey), APR_SUCCESS);
-    assert_int_equal(acme_jws_sign(p, pkey, NULL, NULL, "https://ca.example/key-change",
-                                   "{}", &jws), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_generate(p, ACME_KEY_EC_P256, &pkey), APR_SUCCESS);
+    assert_int_equal(acme_crypto_jws_sign(p, pkey, NULL, NULL, "https://ca.example/key-change",
+                                          "{}", &jws), APR_SUCCESS);
     doc = json_loads(jws, 0, NULL);
     hdr = decode_json_member(p, doc, "protected");
     assert_null(json_object_get(hdr, "nonce"));
-    assert_int_equal(acme_jws_verify(p, pkey, jws), APR_SUCCESS);
-    assert_int_equal(acme_jws_sign(p, pkey, NULL, "n", NULL, "{}", &jws), APR_EINVAL);
+    assert_int_equal(acme_crypto_jws_verify(p, pkey, jws), APR_SUCCESS);
+    assert_int_equal(acme_crypto_jws_sign(p, pkey, NULL, "n", NULL, "{}", &jws), APR_EINVAL);
     json_decref(hdr);
     json_decref(doc);
 }
@@ -350,9 +350,9 @@ static void test_dns01_value(void **state)
     unsigned int md_len = 0;
 
     assert_int_equal(EVP_Digest(keyauth, strlen(keyauth), md, &md_len, EVP_sha256(), NULL), 1);
-    assert_string_equal(acme_key_authorization_digest(p, keyauth), acme_b64url_encode(p, md, md_len));
-    assert_int_equal(strlen(acme_key_authorization_digest(p, keyauth)), 43);
-    assert_null(acme_key_authorization_digest(p, NULL));
+    assert_string_equal(acme_crypto_key_authorization_digest(p, keyauth), acme_b64url_encode(p, md, md_len));
+    assert_int_equal(strlen(acme_crypto_key_authorization_digest(p, keyauth)), 43);
+    assert_null(acme_crypto_key_authorization_digest(p, NULL));
 }
 
 static void test_eab(void **state)
@@ -367,15 +367,15 @@ static void test_eab(void **state)
     size_t mac_len = 0;
     apr_size_t sig_len;
 
-    assert_int_equal(acme_key_generate(p, ACME_KEY_EC_P256, &pkey), APR_SUCCESS);
-    assert_int_equal(acme_jws_sign_eab(p, pkey, "kid-1", mac_b64, url, &eab), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_generate(p, ACME_KEY_EC_P256, &pkey), APR_SUCCESS);
+    assert_int_equal(acme_crypto_jws_sign_eab(p, pkey, "kid-1", mac_b64, url, &eab), APR_SUCCESS);
     hdr = decode_json_member(p, eab, "protected");
     assert_string_equal(json_string_value(json_object_get(hdr, "alg")), "HS256");
     assert_string_equal(json_string_value(json_object_get(hdr, "kid")), "kid-1");
     assert_string_equal(json_string_value(json_object_get(hdr, "url")), url);
     assert_null(json_object_get(hdr, "nonce"));
     payload = decode_json_member(p, eab, "payload");
-    jwk = acme_jwk_public(pkey);
+    jwk = acme_crypto_jwk_public(pkey);
     assert_true(json_equal(payload, jwk));
     input = apr_pstrcat(p, json_string_value(json_object_get(eab, "protected")), ".",
                         json_string_value(json_object_get(eab, "payload")), NULL);
@@ -392,14 +392,14 @@ static void test_eab(void **state)
     json_decref(eab);
 
     /* Pasted with padding: accepted; not base64url at all: rejected. */
-    assert_int_equal(acme_jws_sign_eab(p, pkey, "kid-1", apr_pstrcat(p, mac_b64, "=", NULL),
-                                       url, &eab), APR_SUCCESS);
+    assert_int_equal(acme_crypto_jws_sign_eab(p, pkey, "kid-1", apr_pstrcat(p, mac_b64, "=", NULL),
+                                              url, &eab), APR_SUCCESS);
     json_decref(eab);
-    assert_int_equal(acme_jws_sign_eab(p, pkey, "kid-1", "not+base64/url", url, &eab),
+    assert_int_equal(acme_crypto_jws_sign_eab(p, pkey, "kid-1", "not+base64/url", url, &eab),
                      APR_EINVAL);
     assert_null(eab);
-    assert_int_equal(acme_jws_sign_eab(p, pkey, "kid-1", "", url, &eab), APR_EINVAL);
-    assert_int_equal(acme_jws_sign_eab(p, pkey, NULL, mac_b64, url, &eab), APR_EINVAL);
+    assert_int_equal(acme_crypto_jws_sign_eab(p, pkey, "kid-1", "", url, &eab), APR_EINVAL);
+    assert_int_equal(acme_crypto_jws_sign_eab(p, pkey, NULL, mac_b64, url, &eab), APR_EINVAL);
 }
 
 int main(void)

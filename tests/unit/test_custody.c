@@ -9,7 +9,7 @@
 #include "unit.h"
 #include "unit_store.h"
 #include "unit_issue.h"
-#include "acme_names.h"
+#include "acme_name.h"
 
 #define DAY apr_time_from_sec(86400)
 
@@ -29,7 +29,7 @@ static apr_array_header_t *chain_of(apr_pool_t *p, const char *pem)
 {
     apr_array_header_t *chain;
 
-    assert_int_equal(acme_chain_parse(p, pem, strlen(pem), &chain), APR_SUCCESS);
+    assert_int_equal(acme_cert_chain_parse(p, pem, strlen(pem), &chain), APR_SUCCESS);
     return chain;
 }
 
@@ -37,18 +37,18 @@ static EVP_PKEY *key_of(apr_pool_t *p, acme_key_type_e type)
 {
     EVP_PKEY *key;
 
-    assert_int_equal(acme_key_generate(p, type, &key), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_generate(p, type, &key), APR_SUCCESS);
     return key;
 }
 
-/* acme_cert_verify_issued refuses, and says why. */
+/* acme_certverify_issued refuses, and says why. */
 static void refused(apr_pool_t *p, const char *pem, EVP_PKEY *key,
                     const apr_array_header_t *names, acme_key_type_e type, X509_STORE *anchors,
                     apr_time_t now, const char *expect)
 {
     const char *why = NULL;
 
-    if (acme_cert_verify_issued(p, chain_of(p, pem), key, names, type, anchors, now, &why)
+    if (acme_certverify_issued(p, chain_of(p, pem), key, names, type, anchors, now, &why)
         != APR_EINVAL) {
         fail_msg("accepted, expected a refusal for \"%s\"", expect);
     }
@@ -68,12 +68,12 @@ static void test_verify_accepts_what_it_can_prove(void **state)
     EVP_PKEY *ec = key_of(p, ACME_KEY_EC_P384), *rsa = key_of(p, ACME_KEY_RSA_2048);
     const char *why = NULL;
 
-    assert_int_equal(acme_cert_verify_issued(p, chain_of(p, unit_ca_issue(ca, p, ec, names,
+    assert_int_equal(acme_certverify_issued(p, chain_of(p, unit_ca_issue(ca, p, ec, names,
                                                                         90 * DAY)),
                                              ec, names, ACME_KEY_EC_P384, ca->anchors,
                                              apr_time_now(), &why), APR_SUCCESS);
     /* names compare by value: case, IPv6 spelling */
-    assert_int_equal(acme_cert_verify_issued(p, chain_of(p, unit_ca_issue(ca, p, rsa, spelled,
+    assert_int_equal(acme_certverify_issued(p, chain_of(p, unit_ca_issue(ca, p, rsa, spelled,
                                                                         90 * DAY)),
                                              rsa, names, ACME_KEY_RSA_2048, ca->anchors,
                                              apr_time_now(), &why), APR_SUCCESS);
@@ -131,14 +131,14 @@ static void test_loadable(void **state)
     const char *why = NULL;
 
     apr_pool_cleanup_register(p, weak, unit_pkey_free, apr_pool_cleanup_null);
-    assert_int_equal(acme_cert_loadable(p, chain_of(p, unit_ca_issue(NULL, p, key, names,
+    assert_int_equal(acme_certverify_loadable(p, chain_of(p, unit_ca_issue(NULL, p, key, names,
                                                                    DAY)), key, &why),
                      APR_SUCCESS);
-    assert_int_equal(acme_cert_loadable(p, chain_of(p, unit_ca_issue(NULL, p, weak, names,
+    assert_int_equal(acme_certverify_loadable(p, chain_of(p, unit_ca_issue(NULL, p, weak, names,
                                                                    DAY)), weak, &why),
                      APR_EINVAL);
     assert_non_null(strstr(why, "security level"));
-    assert_int_equal(acme_cert_loadable(p, chain_of(p, unit_ca_issue(NULL, p, key, names,
+    assert_int_equal(acme_certverify_loadable(p, chain_of(p, unit_ca_issue(NULL, p, key, names,
                                                                    DAY)), other, &why),
                      APR_EINVAL);
     assert_non_null(strstr(why, "private key"));

@@ -38,14 +38,14 @@ static acme_cert_info_t *info_make(apr_pool_t *p, const char *n1, const char *n2
 
 static void test_step_after_done(void **state)
 {
-    assert_int_equal(acme_step_after(ACME_STEP_IDLE, ACME_OUTCOME_DONE), ACME_STEP_ACCOUNT);
-    assert_int_equal(acme_step_after(ACME_STEP_ACCOUNT, ACME_OUTCOME_DONE), ACME_STEP_ORDER);
-    assert_int_equal(acme_step_after(ACME_STEP_ORDER, ACME_OUTCOME_DONE), ACME_STEP_AUTHORIZE);
-    assert_int_equal(acme_step_after(ACME_STEP_AUTHORIZE, ACME_OUTCOME_DONE), ACME_STEP_VALIDATE);
-    assert_int_equal(acme_step_after(ACME_STEP_VALIDATE, ACME_OUTCOME_DONE), ACME_STEP_FINALIZE);
-    assert_int_equal(acme_step_after(ACME_STEP_FINALIZE, ACME_OUTCOME_DONE), ACME_STEP_CERTIFICATE);
-    assert_int_equal(acme_step_after(ACME_STEP_CERTIFICATE, ACME_OUTCOME_DONE), ACME_STEP_STAGED);
-    assert_int_equal(acme_step_after(ACME_STEP_STAGED, ACME_OUTCOME_DONE), ACME_STEP_IDLE);
+    assert_int_equal(acme_job_step_after(ACME_STEP_IDLE, ACME_OUTCOME_DONE), ACME_STEP_ACCOUNT);
+    assert_int_equal(acme_job_step_after(ACME_STEP_ACCOUNT, ACME_OUTCOME_DONE), ACME_STEP_ORDER);
+    assert_int_equal(acme_job_step_after(ACME_STEP_ORDER, ACME_OUTCOME_DONE), ACME_STEP_AUTHORIZE);
+    assert_int_equal(acme_job_step_after(ACME_STEP_AUTHORIZE, ACME_OUTCOME_DONE), ACME_STEP_VALIDATE);
+    assert_int_equal(acme_job_step_after(ACME_STEP_VALIDATE, ACME_OUTCOME_DONE), ACME_STEP_FINALIZE);
+    assert_int_equal(acme_job_step_after(ACME_STEP_FINALIZE, ACME_OUTCOME_DONE), ACME_STEP_CERTIFICATE);
+    assert_int_equal(acme_job_step_after(ACME_STEP_CERTIFICATE, ACME_OUTCOME_DONE), ACME_STEP_STAGED);
+    assert_int_equal(acme_job_step_after(ACME_STEP_STAGED, ACME_OUTCOME_DONE), ACME_STEP_IDLE);
 }
 
 static void test_step_after_other_outcomes(void **state)
@@ -53,20 +53,20 @@ static void test_step_after_other_outcomes(void **state)
     acme_step_e step;
 
     for (step = ACME_STEP_ACCOUNT; step <= ACME_STEP_CERTIFICATE; ++step) {
-        assert_int_equal(acme_step_after(step, ACME_OUTCOME_WAIT), step);
-        assert_int_equal(acme_step_after(step, ACME_OUTCOME_FAILED), ACME_STEP_ACCOUNT);
-        assert_int_equal(acme_step_after(step, ACME_OUTCOME_NEW_ACCOUNT), ACME_STEP_ACCOUNT);
-        assert_int_equal(acme_step_after(step, ACME_OUTCOME_NEW_ORDER), ACME_STEP_ORDER);
+        assert_int_equal(acme_job_step_after(step, ACME_OUTCOME_WAIT), step);
+        assert_int_equal(acme_job_step_after(step, ACME_OUTCOME_FAILED), ACME_STEP_ACCOUNT);
+        assert_int_equal(acme_job_step_after(step, ACME_OUTCOME_NEW_ACCOUNT), ACME_STEP_ACCOUNT);
+        assert_int_equal(acme_job_step_after(step, ACME_OUTCOME_NEW_ORDER), ACME_STEP_ORDER);
     }
 }
 
 static void test_step_names(void **state)
 {
-    assert_string_equal(acme_step_name(ACME_STEP_IDLE), "idle");
-    assert_string_equal(acme_step_name(ACME_STEP_ACCOUNT), "account");
-    assert_string_equal(acme_step_name(ACME_STEP_VALIDATE), "validate");
-    assert_string_equal(acme_step_name(ACME_STEP_STAGED), "staged");
-    assert_string_equal(acme_step_name((acme_step_e)99), "unknown");
+    assert_string_equal(acme_job_step_name(ACME_STEP_IDLE), "idle");
+    assert_string_equal(acme_job_step_name(ACME_STEP_ACCOUNT), "account");
+    assert_string_equal(acme_job_step_name(ACME_STEP_VALIDATE), "validate");
+    assert_string_equal(acme_job_step_name(ACME_STEP_STAGED), "staged");
+    assert_string_equal(acme_job_step_name((acme_step_e)99), "unknown");
 }
 
 static void test_fitness_no_cert(void **state)
@@ -76,7 +76,7 @@ static void test_fitness_no_cert(void **state)
 
     assert_int_equal(acme_job_cert_fitness(domain_make(p), NULL, -1, NULL, t0, &renew_at), ACME_RENEW_NO_CERT);
     assert_int_equal(renew_at, 0);
-    assert_string_equal(acme_renew_reason_str(ACME_RENEW_NO_CERT), "no certificate");
+    assert_string_equal(acme_job_renew_reason_str(ACME_RENEW_NO_CERT), "no certificate");
 }
 
 static void test_fitness_fit(void **state)
@@ -150,7 +150,7 @@ static void test_fitness_names_changed(void **state)
     d->names = strings(p, "192.0.2.1", "2001:db8::1", NULL);
     assert_int_equal(acme_job_cert_fitness(d, info_make(p, "2001:db8:0::1", "192.0.2.1", t0, 90 * DAY),
                                        ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NONE);
-    assert_string_equal(acme_renew_reason_str(ACME_RENEW_NAMES), "names changed");
+    assert_string_equal(acme_job_renew_reason_str(ACME_RENEW_NAMES), "names changed");
 }
 
 static void test_fitness_key_type_changed(void **state)
@@ -165,7 +165,7 @@ static void test_fitness_key_type_changed(void **state)
                      ACME_RENEW_KEY_TYPE);
     /* A key of no type we know is a change too. */
     assert_int_equal(acme_job_cert_fitness(d, info, -1, NULL, t0 + DAY, &renew_at), ACME_RENEW_KEY_TYPE);
-    assert_string_equal(acme_renew_reason_str(ACME_RENEW_KEY_TYPE), "key type changed");
+    assert_string_equal(acme_job_renew_reason_str(ACME_RENEW_KEY_TYPE), "key type changed");
 }
 
 static void test_fitness_window(void **state)
@@ -188,7 +188,7 @@ static void test_fitness_window(void **state)
                      ACME_RENEW_NONE);
     assert_int_equal(acme_job_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + 80 * DAY, &renew_at),
                      ACME_RENEW_WINDOW);
-    assert_string_equal(acme_renew_reason_str(ACME_RENEW_WINDOW), "renewal window reached");
+    assert_string_equal(acme_job_renew_reason_str(ACME_RENEW_WINDOW), "renewal window reached");
 }
 
 static const acme_cert_origin_t *origin(apr_pool_t *p, const char *ca_url)
@@ -213,7 +213,7 @@ static void test_fitness_ca_changed(void **state)
                      ACME_RENEW_NONE);
     assert_int_equal(acme_job_cert_fitness(d, info, ACME_KEY_EC_P256, origin(p, "https://old.test/dir"),
                                        t0 + DAY, &renew_at), ACME_RENEW_CA);
-    assert_string_equal(acme_renew_reason_str(ACME_RENEW_CA), "CA changed");
+    assert_string_equal(acme_job_renew_reason_str(ACME_RENEW_CA), "CA changed");
     /* Names and key type are reported first. */
     d->key_type = ACME_KEY_EC_P384;
     assert_int_equal(acme_job_cert_fitness(d, info, ACME_KEY_EC_P256, origin(p, "https://old.test/dir"),
@@ -264,11 +264,11 @@ static void assert_strings_equal(const apr_array_header_t *a, const apr_array_he
 
 static acme_domain_t *round_trip(apr_pool_t *p, const acme_domain_t *d)
 {
-    json_t *json = acme_domain_to_json(d);
+    json_t *json = acme_job_domain_to_json(d);
     acme_domain_t *back = NULL;
 
     assert_non_null(json);
-    assert_int_equal(acme_domain_from_json(p, json, &back), APR_SUCCESS);
+    assert_int_equal(acme_job_domain_from_json(p, json, &back), APR_SUCCESS);
     json_decref(json);
     return back;
 }
@@ -327,7 +327,7 @@ static void test_domain_eab_never_stored(void **state)
 
     d->eab_kid = "kid-1";
     d->eab_hmac = "c2VjcmV0LW1hYy1rZXktb2YtdGhlLWNh";
-    json = acme_domain_to_json(d);
+    json = acme_job_domain_to_json(d);
     text = json_dumps(json, 0);
     assert_null(strstr(text, d->eab_hmac));
     free(text);
@@ -349,7 +349,7 @@ static void test_domain_from_json_normalizes(void **state)
     json_t *json = json_pack("{s:[s,s]}", "names", "Example.ORG", "WWW.example.org");
     acme_domain_t *d;
 
-    assert_int_equal(acme_domain_from_json(p, json, &d), APR_SUCCESS);
+    assert_int_equal(acme_job_domain_from_json(p, json, &d), APR_SUCCESS);
     assert_string_equal(d->name, "example.org");
     assert_string_equal(APR_ARRAY_IDX(d->names, 1, const char *), "www.example.org");
     assert_int_equal(d->key_type, ACME_KEY_EC_P256);
@@ -364,7 +364,7 @@ static void expect_rejected(apr_pool_t *p, const char *text)
     acme_domain_t *d;
 
     assert_non_null(json);
-    assert_int_equal(acme_domain_from_json(p, json, &d), APR_EINVAL);
+    assert_int_equal(acme_job_domain_from_json(p, json, &d), APR_EINVAL);
     json_decref(json);
 }
 

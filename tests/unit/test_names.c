@@ -2,7 +2,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "unit.h"
-#include "acme_names.h"
+#include "acme_name.h"
 
 static const char *repeat(apr_pool_t *p, const char *label, int times, const char *tail)
 {
@@ -166,20 +166,20 @@ static void test_tokens(void **state)
     apr_pool_t *p = *state;
     char max[ACME_MAX_TOKEN_LEN + 2];
 
-    assert_true(acme_token_is_valid("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"));
-    assert_true(acme_token_is_valid("a-_Z9"));
-    assert_false(acme_token_is_valid(NULL));
-    assert_false(acme_token_is_valid(""));
-    assert_false(acme_token_is_valid("abc="));
-    assert_false(acme_token_is_valid("../etc/passwd"));
-    assert_false(acme_token_is_valid("abc def"));
-    assert_false(acme_token_is_valid("abc+/"));
+    assert_true(acme_name_token_is_valid("LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"));
+    assert_true(acme_name_token_is_valid("a-_Z9"));
+    assert_false(acme_name_token_is_valid(NULL));
+    assert_false(acme_name_token_is_valid(""));
+    assert_false(acme_name_token_is_valid("abc="));
+    assert_false(acme_name_token_is_valid("../etc/passwd"));
+    assert_false(acme_name_token_is_valid("abc def"));
+    assert_false(acme_name_token_is_valid("abc+/"));
     memset(max, 'x', ACME_MAX_TOKEN_LEN);
     max[ACME_MAX_TOKEN_LEN] = '\0';
-    assert_true(acme_token_is_valid(max));
+    assert_true(acme_name_token_is_valid(max));
     max[ACME_MAX_TOKEN_LEN] = 'x';
     max[ACME_MAX_TOKEN_LEN + 1] = '\0';
-    assert_false(acme_token_is_valid(max));
+    assert_false(acme_name_token_is_valid(max));
     (void)p;
 }
 

@@ -101,7 +101,7 @@ static void test_rfc3339_parse(void **state)
 static apr_status_t parse(apr_pool_t *p, const char *json, acme_renewal_info_t *info,
                           acme_problem_t *prob)
 {
-    return acme_ari_parse(p, json, strlen(json), info, prob);
+    return acme_resources_ari_parse(p, json, strlen(json), info, prob);
 }
 
 static void test_renewal_info_parse(void **state)
@@ -194,14 +194,14 @@ static void test_event_round_trip(void **state)
     apr_array_header_t *events;
     acme_event_t *e;
 
-    assert_int_equal(acme_event_post(f->store, f->p, ACME_EVENT_RENEWED, "b.example", "second",
-                                     t0 + apr_time_from_sec(5)), APR_SUCCESS);
-    assert_int_equal(acme_event_post(f->store, f->p, ACME_EVENT_FAILED, "a.example",
-                                     "line one\nline two", t0), APR_SUCCESS);
+    assert_int_equal(acme_events_post(f->store, f->p, ACME_EVENT_RENEWED, "b.example", "second",
+                                      t0 + apr_time_from_sec(5)), APR_SUCCESS);
+    assert_int_equal(acme_events_post(f->store, f->p, ACME_EVENT_FAILED, "a.example",
+                                      "line one\nline two", t0), APR_SUCCESS);
     /* Same event, name and time: both kept. */
-    assert_int_equal(acme_event_post(f->store, f->p, ACME_EVENT_FAILED, "a.example", "again",
-                                     t0), APR_SUCCESS);
-    assert_int_equal(acme_event_list(f->store, f->p, &events), APR_SUCCESS);
+    assert_int_equal(acme_events_post(f->store, f->p, ACME_EVENT_FAILED, "a.example", "again",
+                                      t0), APR_SUCCESS);
+    assert_int_equal(acme_events_list(f->store, f->p, &events), APR_SUCCESS);
     assert_int_equal(events->nelts, 3);
     e = APR_ARRAY_IDX(events, 0, acme_event_t *);
     assert_string_equal(e->event, "failed");
@@ -214,9 +214,9 @@ static void test_event_round_trip(void **state)
     assert_string_equal(e->event, "renewed");
     assert_string_equal(e->detail, "second");
     /* done removes exactly that one */
-    assert_int_equal(acme_event_done(f->store, f->p, APR_ARRAY_IDX(events, 0, acme_event_t *)),
+    assert_int_equal(acme_events_done(f->store, f->p, APR_ARRAY_IDX(events, 0, acme_event_t *)),
                      APR_SUCCESS);
-    assert_int_equal(acme_event_list(f->store, f->p, &events), APR_SUCCESS);
+    assert_int_equal(acme_events_list(f->store, f->p, &events), APR_SUCCESS);
     assert_int_equal(events->nelts, 2);
     assert_string_equal(APR_ARRAY_IDX(events, 0, acme_event_t *)->detail, "again");
 }
@@ -228,22 +228,22 @@ static void test_event_rejects(void **state)
     acme_event_t forged = { "../status/x.json", 1, "failed", "x", "", 0 };
     const char *party = "{\"event\": \"party\", \"name\": \"a\", \"at\": \"2026-01-01T00:00:00Z\"}";
 
-    assert_int_equal(acme_event_post(f->store, f->p, "exploded", "a.example", "", t0), APR_EINVAL);
-    assert_int_equal(acme_event_post(f->store, f->p, ACME_EVENT_ISSUED, "../a", "", t0), APR_EINVAL);
-    assert_int_equal(acme_event_done(f->store, f->p, &forged), APR_EINVAL);
+    assert_int_equal(acme_events_post(f->store, f->p, "exploded", "a.example", "", t0), APR_EINVAL);
+    assert_int_equal(acme_events_post(f->store, f->p, ACME_EVENT_ISSUED, "../a", "", t0), APR_EINVAL);
+    assert_int_equal(acme_events_done(f->store, f->p, &forged), APR_EINVAL);
     forged.file = "events/../status/x.json";
-    assert_int_equal(acme_event_done(f->store, f->p, &forged), APR_EINVAL);
+    assert_int_equal(acme_events_done(f->store, f->p, &forged), APR_EINVAL);
     /* Unreadable files are skipped and removed; others stay. */
     assert_int_equal(acme_store_write(f->store, f->p, "events/20260101T000000.000000Z-x.json",
                                       "{broken", 7, ACME_STORE_FILE_PERMS), APR_SUCCESS);
     assert_int_equal(acme_store_write(f->store, f->p, "events/20260101T000001.000000Z-x.json",
                                       party, strlen(party), ACME_STORE_FILE_PERMS), APR_SUCCESS);
-    assert_int_equal(acme_event_post(f->store, f->p, ACME_EVENT_ISSUED, "a.example", NULL, t0),
+    assert_int_equal(acme_events_post(f->store, f->p, ACME_EVENT_ISSUED, "a.example", NULL, t0),
                      APR_SUCCESS);
-    assert_int_equal(acme_event_list(f->store, f->p, &events), APR_SUCCESS);
+    assert_int_equal(acme_events_list(f->store, f->p, &events), APR_SUCCESS);
     assert_int_equal(events->nelts, 1);
     assert_string_equal(APR_ARRAY_IDX(events, 0, acme_event_t *)->detail, "");
-    assert_int_equal(acme_event_list(f->store, f->p, &events), APR_SUCCESS);
+    assert_int_equal(acme_events_list(f->store, f->p, &events), APR_SUCCESS);
     assert_int_equal(events->nelts, 1);
     {
         apr_array_header_t *files;
@@ -261,7 +261,7 @@ static void test_event_rejects(void **state)
         assert_int_equal(acme_store_write(f->store, f->p, "events/20260101T000002.000000Z-x.json",
                                           forged_issued, strlen(forged_issued),
                                           ACME_STORE_FILE_PERMS), APR_SUCCESS);
-        assert_int_equal(acme_event_list(f->store, f->p, &events), APR_SUCCESS);
+        assert_int_equal(acme_events_list(f->store, f->p, &events), APR_SUCCESS);
         assert_int_equal(events->nelts, 1);
         assert_false(APR_ARRAY_IDX(events, 0, acme_event_t *)->from_child);
         assert_int_equal(acme_store_list(f->store, f->p, "events", &files), APR_SUCCESS);

@@ -13,43 +13,43 @@
 static apr_status_t parse_dir(apr_pool_t *p, const char *json, acme_directory_t **dir,
                               acme_problem_t *prob)
 {
-    return acme_directory_parse(p, json, strlen(json), BASE, dir, prob);
+    return acme_resources_directory_parse(p, json, strlen(json), BASE, dir, prob);
 }
 
 static apr_status_t parse_order(apr_pool_t *p, const char *json, acme_order_t **order,
                                 acme_problem_t *prob)
 {
-    return acme_order_parse(p, json, strlen(json), CA "/order/1", BASE, order, prob);
+    return acme_resources_order_parse(p, json, strlen(json), CA "/order/1", BASE, order, prob);
 }
 
 static apr_status_t parse_authz(apr_pool_t *p, const char *json, acme_authz_t **authz,
                                 acme_problem_t *prob)
 {
-    return acme_authz_parse(p, json, strlen(json), CA "/authz/1", BASE, authz, prob);
+    return acme_resources_authz_parse(p, json, strlen(json), CA "/authz/1", BASE, authz, prob);
 }
 
 static void test_same_origin(void **state)
 {
     apr_pool_t *p = *state;
 
-    assert_true(acme_url_same_origin(p, CA "/acme/new-order", BASE));
-    assert_true(acme_url_same_origin(p, "HTTPS://CA.EXAMPLE:14000/x", BASE));
-    assert_true(acme_url_same_origin(p, "https://ca.example/x", "https://ca.example:443/dir"));
-    assert_true(acme_url_same_origin(p, "https://ca.example:443/x", "https://ca.example/dir"));
-    assert_false(acme_url_same_origin(p, "http://ca.example:14000/x", BASE));
-    assert_false(acme_url_same_origin(p, "https://evil.example:14000/x", BASE));
-    assert_false(acme_url_same_origin(p, "https://ca.example:14001/x", BASE));
-    assert_false(acme_url_same_origin(p, "https://ca.example/x", BASE));
-    assert_false(acme_url_same_origin(p, "https://ca.example.evil:14000/x", BASE));
-    assert_false(acme_url_same_origin(p, "https://user@ca.example:14000/x", BASE));
-    assert_false(acme_url_same_origin(p, "/relative/path", BASE));
-    assert_false(acme_url_same_origin(p, "", BASE));
-    assert_false(acme_url_same_origin(p, NULL, BASE));
-    assert_false(acme_url_same_origin(p, CA "/x", "http://ca.example:14000/dir"));
-    assert_false(acme_url_same_origin(p, "ftp://ca.example:14000/x", BASE));
-    assert_false(acme_url_same_origin(p, CA "/a b", BASE));
-    assert_false(acme_url_same_origin(p, CA "/a\r\nX-Injected: 1", BASE));
-    assert_false(acme_url_same_origin(p, CA "/\xc3\xa9", BASE));
+    assert_true(acme_resources_same_origin(p, CA "/acme/new-order", BASE));
+    assert_true(acme_resources_same_origin(p, "HTTPS://CA.EXAMPLE:14000/x", BASE));
+    assert_true(acme_resources_same_origin(p, "https://ca.example/x", "https://ca.example:443/dir"));
+    assert_true(acme_resources_same_origin(p, "https://ca.example:443/x", "https://ca.example/dir"));
+    assert_false(acme_resources_same_origin(p, "http://ca.example:14000/x", BASE));
+    assert_false(acme_resources_same_origin(p, "https://evil.example:14000/x", BASE));
+    assert_false(acme_resources_same_origin(p, "https://ca.example:14001/x", BASE));
+    assert_false(acme_resources_same_origin(p, "https://ca.example/x", BASE));
+    assert_false(acme_resources_same_origin(p, "https://ca.example.evil:14000/x", BASE));
+    assert_false(acme_resources_same_origin(p, "https://user@ca.example:14000/x", BASE));
+    assert_false(acme_resources_same_origin(p, "/relative/path", BASE));
+    assert_false(acme_resources_same_origin(p, "", BASE));
+    assert_false(acme_resources_same_origin(p, NULL, BASE));
+    assert_false(acme_resources_same_origin(p, CA "/x", "http://ca.example:14000/dir"));
+    assert_false(acme_resources_same_origin(p, "ftp://ca.example:14000/x", BASE));
+    assert_false(acme_resources_same_origin(p, CA "/a b", BASE));
+    assert_false(acme_resources_same_origin(p, CA "/a\r\nX-Injected: 1", BASE));
+    assert_false(acme_resources_same_origin(p, CA "/\xc3\xa9", BASE));
 }
 
 static const char *GOOD_DIR =
@@ -141,7 +141,7 @@ static void test_directory_oversized(void **state)
     memset(big, ' ', len);
     memcpy(big, GOOD_DIR, strlen(GOOD_DIR));
     big[len] = '\0';
-    assert_int_equal(acme_directory_parse(p, big, len, BASE, &dir, &prob), APR_EINVAL);
+    assert_int_equal(acme_resources_directory_parse(p, big, len, BASE, &dir, &prob), APR_EINVAL);
     assert_non_null(strstr(prob.detail, "larger"));
 }
 
@@ -255,8 +255,8 @@ static void test_order_url_checked(void **state)
     acme_problem_t prob;
     const char *json = "{\"status\":\"pending\",\"authorizations\":[],\"finalize\":\"" CA "/f\"}";
 
-    assert_int_equal(acme_order_parse(p, json, strlen(json), "https://evil.example/order/1",
-                                      BASE, &order, &prob), APR_EINVAL);
+    assert_int_equal(acme_resources_order_parse(p, json, strlen(json), "https://evil.example/order/1",
+                                                BASE, &order, &prob), APR_EINVAL);
 }
 
 #define CHAL(type, status, token) \
@@ -283,13 +283,13 @@ static void test_authz_good(void **state)
     assert_string_equal(authz->identifier, "test.example");
     assert_int_equal(authz->wildcard, 0);
     assert_int_equal(authz->challenges->nelts, 3);
-    chal = acme_authz_challenge(authz, "http-01");
+    chal = acme_resources_authz_challenge(authz, "http-01");
     assert_non_null(chal);
     assert_string_equal(chal->token, TOKEN);
     assert_string_equal(chal->url, CA "/chal/http-01");
     assert_string_equal(chal->status, "pending");
-    assert_non_null(acme_authz_challenge(authz, "tls-alpn-01"));
-    assert_null(acme_authz_challenge(authz, "dns-account-01"));
+    assert_non_null(acme_resources_authz_challenge(authz, "tls-alpn-01"));
+    assert_null(acme_resources_authz_challenge(authz, "dns-account-01"));
     assert_int_equal(authz->error.status, APR_SUCCESS);
 }
 
@@ -308,14 +308,14 @@ static void test_authz_dns_persist(void **state)
 
     assert_int_equal(parse_authz(p, PERSIST("\"issuer-domain-names\":[\"Authority.Example\","
                                             "\"ca.example.net\"]"), &authz, &prob), APR_SUCCESS);
-    chal = acme_authz_challenge(authz, "dns-persist-01");
+    chal = acme_resources_authz_challenge(authz, "dns-persist-01");
     assert_non_null(chal);
     assert_null(chal->token);
     assert_int_equal(chal->issuers->nelts, 2);
     assert_string_equal(APR_ARRAY_IDX(chal->issuers, 0, const char *), "authority.example");
     assert_int_equal(parse_authz(p, PERSIST("\"issuerDomainNames\":[\"ca.example\"]"), &authz,
                                  &prob), APR_SUCCESS);
-    assert_string_equal(APR_ARRAY_IDX(acme_authz_challenge(authz, "dns-persist-01")->issuers,
+    assert_string_equal(APR_ARRAY_IDX(acme_resources_authz_challenge(authz, "dns-persist-01")->issuers,
                                       0, const char *), "ca.example");
     assert_int_not_equal(parse_authz(p, PERSIST("\"issuer-domain-names\":[]"), &authz, &prob),
                          APR_SUCCESS);
@@ -406,7 +406,7 @@ static void test_authz_unknown_challenge_skipped(void **state)
 
     assert_int_equal(parse_authz(p, json, &authz, &prob), APR_SUCCESS);
     assert_int_equal(authz->challenges->nelts, 1);
-    assert_non_null(acme_authz_challenge(authz, "http-01"));
+    assert_non_null(acme_resources_authz_challenge(authz, "http-01"));
 }
 
 static void expect_authz_invalid(apr_pool_t *p, const char *json, const char *needle)
@@ -483,7 +483,7 @@ static void test_problem_json(void **state)
     const char *json = "{\"type\":\"urn:ietf:params:acme:error:rateLimited\","
                        "\"detail\":\"too many\\ncertificates\",\"status\":429}";
 
-    acme_problem_from_json(p, json, strlen(json), 429, CA "/order-plz", &prob);
+    acme_resources_problem_from_json(p, json, strlen(json), 429, CA "/order-plz", &prob);
     assert_int_not_equal(prob.status, APR_SUCCESS);
     assert_int_equal(prob.http_status, 429);
     assert_string_equal(prob.type, "urn:ietf:params:acme:error:rateLimited");
@@ -505,7 +505,7 @@ static void test_problem_subproblems(void **state)
     const char *many = "";
     int i;
 
-    acme_problem_from_json(p, json, strlen(json), 400, CA "/order-plz", &prob);
+    acme_resources_problem_from_json(p, json, strlen(json), 400, CA "/order-plz", &prob);
     assert_true(acme_problem_is(&prob, "malformed"));
     assert_non_null(strstr(prob.detail, "Some of the identifiers requested were rejected"));
     assert_non_null(strstr(prob.detail, "_example.org: Invalid underscore"));
@@ -515,7 +515,7 @@ static void test_problem_subproblems(void **state)
         many = apr_pstrcat(p, many, i ? "," : "", "{\"detail\":\"d\"}", NULL);
     }
     json = apr_pstrcat(p, "{\"detail\":\"top\",\"subproblems\":[", many, "]}", NULL);
-    acme_problem_from_json(p, json, strlen(json), 400, CA "/x", &prob);
+    acme_resources_problem_from_json(p, json, strlen(json), 400, CA "/x", &prob);
     assert_true(strlen(prob.detail) < 200);
     assert_non_null(strstr(prob.detail, "more"));
 }
@@ -527,7 +527,7 @@ static void test_problem_not_json(void **state)
     char body[1000];
     const char *html = "<html><body>\r\n502 Bad\x01 Gateway</body></html>";
 
-    acme_problem_from_json(p, html, strlen(html), 502, CA "/dir", &prob);
+    acme_resources_problem_from_json(p, html, strlen(html), 502, CA "/dir", &prob);
     assert_int_not_equal(prob.status, APR_SUCCESS);
     assert_null(prob.type);
     assert_int_equal(prob.http_status, 502);
@@ -535,16 +535,16 @@ static void test_problem_not_json(void **state)
                         "</body></html>");
 
     memset(body, 'x', sizeof(body));
-    acme_problem_from_json(p, body, sizeof(body), 500, CA "/dir", &prob);
+    acme_resources_problem_from_json(p, body, sizeof(body), 500, CA "/dir", &prob);
     assert_int_equal(strlen(prob.detail), strlen("HTTP 500 from " CA "/dir: ") + 200);
 
-    acme_problem_from_json(p, "", 0, 503, CA "/dir", &prob);
+    acme_resources_problem_from_json(p, "", 0, 503, CA "/dir", &prob);
     assert_string_equal(prob.detail, "HTTP 503 from " CA "/dir");
 
-    acme_problem_from_json(p, "[1]", 3, 400, CA "/dir", &prob);
+    acme_resources_problem_from_json(p, "[1]", 3, 400, CA "/dir", &prob);
     assert_non_null(strstr(prob.detail, "HTTP 400"));
 
-    acme_problem_from_json(p, "{\"type\":5}", 10, 400, CA "/dir", &prob);
+    acme_resources_problem_from_json(p, "{\"type\":5}", 10, 400, CA "/dir", &prob);
     assert_null(prob.type);
     assert_string_equal(prob.detail, "HTTP 400 from " CA "/dir");
 }

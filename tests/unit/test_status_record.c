@@ -322,12 +322,12 @@ static void test_control_characters(void **state)
 static void test_state_names(void **state)
 {
     (void)state;
-    assert_string_equal(acme_status_state_name(ACME_STATUS_RENEWING), "renewing");
-    assert_null(acme_status_state_name(ACME_STATUS_UNKNOWN));
-    assert_null(acme_status_state_name((acme_status_state_e)99));
-    assert_int_equal(acme_status_state_parse("staged"), ACME_STATUS_STAGED);
-    assert_int_equal(acme_status_state_parse("Staged"), ACME_STATUS_UNKNOWN);
-    assert_int_equal(acme_status_state_parse(NULL), ACME_STATUS_UNKNOWN);
+    assert_string_equal(acme_status_record_state_name(ACME_STATUS_RENEWING), "renewing");
+    assert_null(acme_status_record_state_name(ACME_STATUS_UNKNOWN));
+    assert_null(acme_status_record_state_name((acme_status_state_e)99));
+    assert_int_equal(acme_status_record_state_parse("staged"), ACME_STATUS_STAGED);
+    assert_int_equal(acme_status_record_state_parse("Staged"), ACME_STATUS_UNKNOWN);
+    assert_int_equal(acme_status_record_state_parse(NULL), ACME_STATUS_UNKNOWN);
 }
 
 int main(void)

@@ -109,7 +109,7 @@ static X509 *recorded_leaf(apr_pool_t *p)
     assert_non_null(json);
     line = json_string_value(json_object_get(json_object_get(json, "response"), "body"));
     assert_non_null(line);
-    assert_int_equal(acme_chain_parse(p, line, strlen(line), &chain), APR_SUCCESS);
+    assert_int_equal(acme_cert_chain_parse(p, line, strlen(line), &chain), APR_SUCCESS);
     json_decref(json);
     return APR_ARRAY_IDX(chain, 0, X509 *);
 }
@@ -172,14 +172,14 @@ static void root_prepares(fixture_t *f)
     assert_int_equal(acme_custody_prepare(f->store, f->p, f->domain->name, f->domain->names,
                                           f->domain->key_type, NULL), APR_SUCCESS);
     pem = unit_fixture_text(f->p, f->key_fixture, &len);
-    assert_int_equal(acme_key_from_pem(f->p, pem, len, &key), APR_SUCCESS);
-    assert_int_equal(acme_key_spki_id(f->p, key, &id), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_from_pem(f->p, pem, len, &key), APR_SUCCESS);
+    assert_int_equal(acme_certverify_spki_id(f->p, key, &id), APR_SUCCESS);
     assert_int_equal(acme_store_write(f->store, f->p, apr_pstrcat(f->p, "keys/", f->domain->name,
                                                                   "/", id, ".key", NULL),
                                       pem, len, ACME_STORE_KEY_PERMS), APR_SUCCESS);
     csr_path = apr_pstrcat(f->p, "csr/", f->domain->name, ".json", NULL);
     assert_int_equal(acme_store_read_json(f->store, f->p, csr_path, &published), APR_SUCCESS);
-    assert_int_equal(acme_csr_create(f->p, key, f->domain->names, &csr), APR_SUCCESS);
+    assert_int_equal(acme_cert_csr_create(f->p, key, f->domain->names, &csr), APR_SUCCESS);
     json_object_set_new(published, "csr", json_string(csr));
     json_object_set_new(published, "key", json_string(id));
     assert_int_equal(acme_store_write_json(f->store, f->p, csr_path, published,
@@ -365,7 +365,7 @@ static void issue_and_activate(fixture_t *f, const char *fixture)
     unit_replay_add(f->replay, fixture, 0, ISSUE_EXCHANGES);
     run(f);
     assert_staged(f);
-    assert_int_equal(acme_trust_anchors(f->p, 0, roots, &anchors, &why), APR_SUCCESS);
+    assert_int_equal(acme_certverify_trust_anchors(f->p, 0, roots, &anchors, &why), APR_SUCCESS);
     if (acme_store_activate(f->store, f->p, &f->ctx, NAME, f->domain->names,
                             f->domain->key_type, anchors, &why) != APR_SUCCESS) {
         fail_msg("activation refused: %s", why ? why : "?");
@@ -563,7 +563,7 @@ static acme_client_t *account_client(fixture_t *f, EVP_PKEY **key)
 
     assert_int_equal(acme_client_create(&client, f->p, &f->ctx, UNIT_REPLAY_DIRECTORY, NULL),
                      APR_SUCCESS);
-    assert_int_equal(acme_key_generate(f->p, ACME_KEY_EC_P256, key), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_generate(f->p, ACME_KEY_EC_P256, key), APR_SUCCESS);
     assert_int_equal(acme_client_account(client, f->p, *key, kid, NULL, 1, &kid_out, &prob),
                      APR_SUCCESS);
     assert_string_equal(kid_out, kid);
@@ -614,7 +614,7 @@ static void test_account_key_rollover(void **state)
     const char *kid, *inner;
     json_t *payload;
 
-    assert_int_equal(acme_key_generate(f->p, ACME_KEY_EC_P256, &new_key), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_generate(f->p, ACME_KEY_EC_P256, &new_key), APR_SUCCESS);
     unit_replay_add(f->replay, "rollover.jsonl", 0, -1);
     assert_int_equal(acme_account_key_change(client, f->p, new_key, &prob), APR_SUCCESS);
     unit_replay_done(f->replay);

@@ -408,7 +408,7 @@ static void test_activate_good(void **state)
      * order gets a new one. */
     assert_int_equal(acme_store_read(store, p, "domains/example.org/privkey.pem", 1 << 16, &pem,
                                      &len), APR_SUCCESS);
-    assert_int_equal(acme_key_from_pem(p, pem, len, &archived), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_from_pem(p, pem, len, &archived), APR_SUCCESS);
     assert_int_equal(EVP_PKEY_eq(archived, key), 1);
     assert_false(exists(store, p, "csr/example.org.json"));
     assert_false(acme_custody_ready(store, p, "example.org", names, ACME_KEY_EC_P256));
@@ -467,8 +467,8 @@ static void test_activate_refuses_bad(void **state)
     key = unit_custody_key(p, store, "example.org", names, ACME_KEY_EC_P256);
 
     /* A key of the attacker's own with a self-signed certificate, or one the CA signed. */
-    assert_int_equal(acme_key_generate(p, ACME_KEY_EC_P256, &own), APR_SUCCESS);
-    assert_int_equal(acme_key_to_pem(p, own, &key_pem), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_generate(p, ACME_KEY_EC_P256, &own), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_to_pem(p, own, &key_pem), APR_SUCCESS);
     assert_refused(store, p, &ctx, names, ACME_KEY_EC_P256, ca,
                    unit_ca_issue(NULL, p, own, names, 36500 * DAY), key_pem, live,
                    "not one this server generated");
@@ -478,7 +478,7 @@ static void test_activate_refuses_bad(void **state)
     /* RSA-1024, which mod_ssl refuses to load. */
     assert_non_null(weak);
     apr_pool_cleanup_register(p, weak, unit_pkey_free, apr_pool_cleanup_null);
-    assert_int_equal(acme_key_to_pem(p, weak, &key_pem), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_to_pem(p, weak, &key_pem), APR_SUCCESS);
     assert_refused(store, p, &ctx, names, ACME_KEY_EC_P256, ca,
                    unit_ca_issue(NULL, p, weak, names, 30 * DAY), key_pem, live,
                    "not one this server generated");

@@ -88,9 +88,9 @@ static inline unit_ca_t *unit_ca_create(apr_pool_t *p, const char *cn)
     const char *pem;
     X509 *x;
 
-    assert_int_equal(acme_key_generate(p, ACME_KEY_EC_P256, &ca->key), APR_SUCCESS);
-    assert_int_equal(acme_selfsigned_create(p, ca->key, cn, NULL,
-                                            apr_time_from_sec(3650L * 86400), &pem),
+    assert_int_equal(acme_crypto_key_generate(p, ACME_KEY_EC_P256, &ca->key), APR_SUCCESS);
+    assert_int_equal(acme_cert_selfsigned_create(p, ca->key, cn, NULL,
+                                                 apr_time_from_sec(3650L * 86400), &pem),
                      APR_SUCCESS);
     /* The skeleton is a server certificate: make it a CA. */
     x = unit_pem_x509(p, pem);
@@ -118,7 +118,7 @@ static inline const char *unit_ca_issue(unit_ca_t *ca, apr_pool_t *p, EVP_PKEY *
     const char *pem;
     X509 *x;
 
-    assert_int_equal(acme_selfsigned_create(p, key, NULL, names, validity, &pem), APR_SUCCESS);
+    assert_int_equal(acme_cert_selfsigned_create(p, key, NULL, names, validity, &pem), APR_SUCCESS);
     if (!ca) {
         return pem;
     }
@@ -142,7 +142,7 @@ static inline EVP_PKEY *unit_custody_key(apr_pool_t *p, acme_store_t *store, con
     assert_int_equal(acme_store_read(store, p, apr_pstrcat(p, "keys/", name, "/", id, ".key",
                                                            NULL), 1 << 16, &pem, &len),
                      APR_SUCCESS);
-    assert_int_equal(acme_key_from_pem(p, pem, len, &key), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_from_pem(p, pem, len, &key), APR_SUCCESS);
     return key;
 }
 
@@ -233,7 +233,7 @@ static inline int unit_events(acme_store_t *store, apr_pool_t *p, const char *ev
     apr_array_header_t *events;
     int i, n = 0;
 
-    assert_int_equal(acme_event_list(store, p, &events), APR_SUCCESS);
+    assert_int_equal(acme_events_list(store, p, &events), APR_SUCCESS);
     for (i = 0; i < events->nelts; ++i) {
         acme_event_t *e = APR_ARRAY_IDX(events, i, acme_event_t *);
         n += strcmp(e->event, event) == 0 && (!name || strcmp(e->name, name) == 0);

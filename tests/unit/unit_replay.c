@@ -10,7 +10,7 @@
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <apr_file_io.h>
-#include "acme_b64.h"
+#include "acme_b64url.h"
 #include "unit_replay.h"
 
 #ifndef UNIT_FIXTURES

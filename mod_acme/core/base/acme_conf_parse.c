@@ -11,9 +11,9 @@
 #include <apr_file_info.h>
 
 #include "acme_conf_parse.h"
-#include "acme_b64.h"
-#include "acme_keytype.h"
-#include "acme_names.h"
+#include "acme_b64url.h"
+#include "acme_key_type.h"
+#include "acme_name.h"
 
 #define WINDOW_MAX_SECONDS (3650L * 24 * 3600)
 #define EAB_KID_MAX        256
@@ -84,7 +84,7 @@ const char *acme_conf_parse_ca_url(apr_pool_t *p, const char *arg, const char **
     return NULL;
 }
 
-int acme_conf_is_email(const char *addr)
+int acme_conf_parse_is_email(const char *addr)
 {
     const char *at = addr ? strchr(addr, '@') : NULL;
     const char *c;
@@ -107,7 +107,7 @@ const char *acme_conf_parse_contact(apr_pool_t *p, const char *arg, const char *
     if (!strncasecmp(addr, "mailto:", 7)) {
         addr += 7;
     }
-    if (!acme_conf_is_email(addr)) {
+    if (!acme_conf_parse_is_email(addr)) {
         return apr_psprintf(p, "ACME00511: AcmeContact '%s' is not an email address; "
                             "write one like admin@example.org", arg);
     }
@@ -144,7 +144,7 @@ bad:
                         "ports 80 and 443 reach, e.g. 'AcmePortMap http:8080 https:8443'", arg);
 }
 
-const char *acme_conf_add_challenge(apr_pool_t *p, apr_array_header_t **types, const char *arg)
+const char *acme_conf_parse_add_challenge(apr_pool_t *p, apr_array_header_t **types, const char *arg)
 {
     const char *type;
     int i;
@@ -177,7 +177,7 @@ static int key_type_is_rsa(acme_key_type_e type)
     return type == ACME_KEY_RSA_2048 || type == ACME_KEY_RSA_3072 || type == ACME_KEY_RSA_4096;
 }
 
-const char *acme_conf_add_key_type(apr_pool_t *p, apr_array_header_t **types, const char *arg)
+const char *acme_conf_parse_add_key_type(apr_pool_t *p, apr_array_header_t **types, const char *arg)
 {
     acme_key_type_e type;
     int i;
@@ -208,7 +208,7 @@ const char *acme_conf_add_key_type(apr_pool_t *p, apr_array_header_t **types, co
     return NULL;
 }
 
-const char *acme_conf_check_profile(apr_pool_t *p, const char *arg)
+const char *acme_conf_parse_check_profile(apr_pool_t *p, const char *arg)
 {
     const char *c;
 
@@ -224,7 +224,7 @@ const char *acme_conf_check_profile(apr_pool_t *p, const char *arg)
     return NULL;
 }
 
-const char *acme_conf_check_preferred_chain(apr_pool_t *p, const char *arg)
+const char *acme_conf_parse_check_preferred_chain(apr_pool_t *p, const char *arg)
 {
     const unsigned char *c;
 
@@ -242,7 +242,7 @@ const char *acme_conf_check_preferred_chain(apr_pool_t *p, const char *arg)
     return NULL;
 }
 
-const char *acme_conf_check_name(apr_pool_t *p, const char *name, int wildcards_ok)
+const char *acme_conf_parse_check_name(apr_pool_t *p, const char *name, int wildcards_ok)
 {
     const char *why = NULL;
 
@@ -262,7 +262,7 @@ const char *acme_conf_check_name(apr_pool_t *p, const char *name, int wildcards_
 
 /* Checked when the directive is read, so a typo fails the configtest
  * instead of every later order. */
-const char *acme_conf_check_ca_file(apr_pool_t *p, const char *path)
+const char *acme_conf_parse_check_ca_file(apr_pool_t *p, const char *path)
 {
     apr_pool_t *tmp;
     apr_file_t *f;
@@ -302,7 +302,7 @@ const char *acme_conf_check_ca_file(apr_pool_t *p, const char *path)
     return err;
 }
 
-const char *acme_conf_check_eab(apr_pool_t *p, const char *kid, const char *hmac)
+const char *acme_conf_parse_check_eab(apr_pool_t *p, const char *kid, const char *hmac)
 {
     apr_size_t len = strlen(hmac);
     unsigned char *key;
@@ -333,7 +333,7 @@ const char *acme_conf_check_eab(apr_pool_t *p, const char *kid, const char *hmac
 
 /* A program httpd runs for us (as runs_as): it must be a regular executable
  * file that nobody but its owner and group can replace. */
-const char *acme_conf_check_program(apr_pool_t *p, const char *path, const char *runs_as)
+const char *acme_conf_parse_check_program(apr_pool_t *p, const char *path, const char *runs_as)
 {
     apr_finfo_t finfo;
     apr_status_t rv;

@@ -29,7 +29,7 @@ const char *acme_conf_parse_max_parallel(apr_pool_t *p, const char *n, const cha
 const char *acme_conf_parse_ca_url(apr_pool_t *p, const char *arg, const char **url);
 
 /* local@domain.tld, nothing fancy: what a CA accepts as a contact. */
-int acme_conf_is_email(const char *addr);
+int acme_conf_parse_is_email(const char *addr);
 /* AcmeContact: an address, "mailto:" optional, into *contact as
  * "mailto:addr" (from p). NULL, or "ACME00511: ...". */
 const char *acme_conf_parse_contact(apr_pool_t *p, const char *arg, const char **contact);
@@ -41,34 +41,34 @@ const char *acme_conf_parse_port(apr_pool_t *p, const char *arg, int *http, int 
 /* One AcmeChallenges argument (http-01, tls-alpn-01, dns-01, any case)
  * appended to *types (const char*, made from p when NULL) unless there.
  * NULL, or "ACME00516: ...". */
-const char *acme_conf_add_challenge(apr_pool_t *p, apr_array_header_t **types, const char *arg);
+const char *acme_conf_parse_add_challenge(apr_pool_t *p, apr_array_header_t **types, const char *arg);
 
 /* One AcmeKeyType argument appended to *types (acme_key_type_e, made from p
  * when NULL) unless there; at most one EC and one RSA type. NULL, or
  * "ACME00517: ..." (unknown) or "ACME00540: ..." (two of one algorithm). */
-const char *acme_conf_add_key_type(apr_pool_t *p, apr_array_header_t **types, const char *arg);
+const char *acme_conf_parse_add_key_type(apr_pool_t *p, apr_array_header_t **types, const char *arg);
 
 /* AcmeProfile: 1..64 of A-Z a-z 0-9 - _ . ; NULL, or "ACME00519: ...". */
-const char *acme_conf_check_profile(apr_pool_t *p, const char *arg);
+const char *acme_conf_parse_check_profile(apr_pool_t *p, const char *arg);
 /* AcmePreferredChain: an issuer common name, 1..64 characters without control
  * characters; NULL, or "ACME00552: ..." (allocated from p). */
-const char *acme_conf_check_preferred_chain(apr_pool_t *p, const char *arg);
+const char *acme_conf_parse_check_preferred_chain(apr_pool_t *p, const char *arg);
 
 /* NULL if name may go into an AcmeDomain, else "ACME00502: ..." (not a
  * name a certificate holds) or "ACME00503: ..." (a wildcard, and
  * wildcards_ok is 0). */
-const char *acme_conf_check_name(apr_pool_t *p, const char *name, int wildcards_ok);
+const char *acme_conf_parse_check_name(apr_pool_t *p, const char *name, int wildcards_ok);
 
 /* AcmeCACertificateFile: readable, with a PEM certificate in its first
  * 64 KiB. NULL, or "ACME00508: ..." / "ACME00509: ...". */
-const char *acme_conf_check_ca_file(apr_pool_t *p, const char *path);
+const char *acme_conf_parse_check_ca_file(apr_pool_t *p, const char *path);
 
 /* AcmeEAB: NULL if kid and hmac (base64url, '=' padding tolerated) make an
  * External Account Binding (RFC 8555 §7.3.4), else why not (untagged); the
  * reason never quotes the MAC key. */
-const char *acme_conf_check_eab(apr_pool_t *p, const char *kid, const char *hmac);
+const char *acme_conf_parse_check_eab(apr_pool_t *p, const char *kid, const char *hmac);
 
 /* NULL if path is a program the server may run as runs_as (a regular,
  * executable file nobody else can write), else why not (untagged). */
-const char *acme_conf_check_program(apr_pool_t *p, const char *path, const char *runs_as);
+const char *acme_conf_parse_check_program(apr_pool_t *p, const char *path, const char *runs_as);
 #endif

@@ -55,10 +55,10 @@ typedef struct acme_ctx_t {
 void acme_log(const acme_ctx_t *ctx, acme_log_level_t level, apr_status_t rv,
               const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-apr_time_t acme_now(const acme_ctx_t *ctx);
+apr_time_t acme_core_now(const acme_ctx_t *ctx);
 /* A uniformly distributed number in [0, 1) from the system's random source
  * (jitter of retries and ARI renewal times); 0.5 when none is available. */
-double acme_random01(void);
+double acme_core_random01(void);
 
 /* The user-facing reason of a failure: travels with the status code so the
  * status page and the log can both say what the CA said and what to do. */

@@ -13,10 +13,10 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
-#include "acme_b64.h"
+#include "acme_b64url.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
-#include "acme_names.h"
+#include "acme_name.h"
 
 /* RFC 5280 ub-common-name */
 #define ACME_MAX_CN_LEN 64
@@ -112,8 +112,8 @@ static apr_status_t csr_der_b64url(apr_pool_t *p, X509_REQ *req, const char **cs
     return APR_SUCCESS;
 }
 
-apr_status_t acme_csr_create(apr_pool_t *p, EVP_PKEY *pkey, const apr_array_header_t *names,
-                             const char **csr_b64url)
+apr_status_t acme_cert_csr_create(apr_pool_t *p, EVP_PKEY *pkey, const apr_array_header_t *names,
+                                  const char **csr_b64url)
 {
     X509_REQ *req = NULL;
     GENERAL_NAMES *gens = NULL;
@@ -169,8 +169,8 @@ static apr_status_t parse_cert_block(apr_pool_t *p, const char *block, apr_size_
     return APR_SUCCESS;
 }
 
-apr_status_t acme_chain_parse(apr_pool_t *p, const char *pem, apr_size_t len,
-                              apr_array_header_t **certs)
+apr_status_t acme_cert_chain_parse(apr_pool_t *p, const char *pem, apr_size_t len,
+                                   apr_array_header_t **certs)
 {
     static const char begin[] = "-----BEGIN CERTIFICATE-----";
     static const char end[] = "-----END CERTIFICATE-----";
@@ -209,7 +209,7 @@ apr_status_t acme_chain_parse(apr_pool_t *p, const char *pem, apr_size_t len,
     return APR_SUCCESS;
 }
 
-apr_status_t acme_chain_read_file(apr_pool_t *p, const char *path, apr_array_header_t **certs)
+apr_status_t acme_cert_chain_read_file(apr_pool_t *p, const char *path, apr_array_header_t **certs)
 {
     apr_file_t *f;
     apr_finfo_t finfo;
@@ -232,7 +232,7 @@ apr_status_t acme_chain_read_file(apr_pool_t *p, const char *path, apr_array_hea
         rv = apr_file_read_full(f, buf, len, &len);
     }
     apr_file_close(f);
-    return rv == APR_SUCCESS ? acme_chain_parse(p, buf, len, certs) : rv;
+    return rv == APR_SUCCESS ? acme_cert_chain_parse(p, buf, len, certs) : rv;
 }
 
 static const char *name_oneline(apr_pool_t *p, const X509_NAME *name)
@@ -242,7 +242,7 @@ static const char *name_oneline(apr_pool_t *p, const X509_NAME *name)
 
     /* RFC 2253, but UTF-8 left readable instead of escaped. */
     if (bio && X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
-        text = acme_bio_to_pool(p, bio);
+        text = acme_crypto_bio_to_pool(p, bio);
     }
     BIO_free(bio);
     return text ? text : "";
@@ -545,16 +545,16 @@ static apr_status_t sign_to_pem(apr_pool_t *p, X509 *x, EVP_PKEY *pkey, const ch
     apr_status_t rv = APR_EGENERAL;
 
     if (X509_sign(x, pkey, EVP_sha256()) > 0 && (bio = BIO_new(BIO_s_mem()))
-        && PEM_write_bio_X509(bio, x) && (*cert_pem = acme_bio_to_pool(p, bio)) != NULL) {
+        && PEM_write_bio_X509(bio, x) && (*cert_pem = acme_crypto_bio_to_pool(p, bio)) != NULL) {
         rv = APR_SUCCESS;
     }
     BIO_free(bio);
     return rv;
 }
 
-apr_status_t acme_selfsigned_create(apr_pool_t *p, EVP_PKEY *pkey, const char *common_name,
-                                    const apr_array_header_t *names, apr_interval_time_t validity,
-                                    const char **cert_pem)
+apr_status_t acme_cert_selfsigned_create(apr_pool_t *p, EVP_PKEY *pkey, const char *common_name,
+                                         const apr_array_header_t *names, apr_interval_time_t validity,
+                                         const char **cert_pem)
 {
     X509 *x = NULL;
     apr_status_t rv = APR_EGENERAL;
@@ -600,7 +600,7 @@ static int add_acme_identifier(X509 *x, const char *key_authorization)
     return ok;
 }
 
-apr_status_t acme_tlsalpn01_cert_create(apr_pool_t *p, EVP_PKEY *pkey, const char *name,
+apr_status_t acme_cert_tlsalpn01_create(apr_pool_t *p, EVP_PKEY *pkey, const char *name,
                                         const char *key_authorization, const char **cert_pem)
 {
     apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *));

@@ -18,15 +18,15 @@ typedef struct acme_cert_info_t {
 
 /* CSR (DER, base64url) with all names as SANs (IP literals as iPAddress), first
  * DNS name as CN when it fits in 64 chars, signed with pkey. */
-apr_status_t acme_csr_create(apr_pool_t *p, EVP_PKEY *pkey, const apr_array_header_t *names,
-                             const char **csr_b64url);
+apr_status_t acme_cert_csr_create(apr_pool_t *p, EVP_PKEY *pkey, const apr_array_header_t *names,
+                                  const char **csr_b64url);
 
 /* Parses a PEM chain (leaf first); X509* items freed by a pool cleanup.
  * APR_EINVAL: empty, larger than ACME_MAX_CHAIN_BYTES, more than ACME_MAX_CHAIN_CERTS,
  * or anything but CERTIFICATE blocks. */
-apr_status_t acme_chain_parse(apr_pool_t *p, const char *pem, apr_size_t len,
-                              apr_array_header_t **certs);
-apr_status_t acme_chain_read_file(apr_pool_t *p, const char *path, apr_array_header_t **certs);
+apr_status_t acme_cert_chain_parse(apr_pool_t *p, const char *pem, apr_size_t len,
+                                   apr_array_header_t **certs);
+apr_status_t acme_cert_chain_read_file(apr_pool_t *p, const char *path, apr_array_header_t **certs);
 apr_status_t acme_cert_info(apr_pool_t *p, X509 *cert, acme_cert_info_t *info);
 /* The commonName of cert's issuer (UTF-8, copied into p), or NULL when it
  * has none. For AcmePreferredChain: a chain is picked by the issuer of its
@@ -44,13 +44,13 @@ apr_status_t acme_cert_check(apr_pool_t *p, X509 *leaf, EVP_PKEY *pkey,
                              const apr_array_header_t *names, apr_time_t now, const char **why);
 
 /* Self-signed certificate for pkey (the fallback until the real one exists). */
-apr_status_t acme_selfsigned_create(apr_pool_t *p, EVP_PKEY *pkey, const char *common_name,
-                                    const apr_array_header_t *names, apr_interval_time_t validity,
-                                    const char **cert_pem);
+apr_status_t acme_cert_selfsigned_create(apr_pool_t *p, EVP_PKEY *pkey, const char *common_name,
+                                         const apr_array_header_t *names, apr_interval_time_t validity,
+                                         const char **cert_pem);
 
 /* tls-alpn-01 (RFC 8737): self-signed certificate for one name (DNS or IP
  * literal, RFC 8738) with the critical acmeIdentifier extension holding
  * SHA-256(key_authorization). Short-lived; served only for the acme-tls/1 ALPN. */
-apr_status_t acme_tlsalpn01_cert_create(apr_pool_t *p, EVP_PKEY *pkey, const char *name,
+apr_status_t acme_cert_tlsalpn01_create(apr_pool_t *p, EVP_PKEY *pkey, const char *name,
                                         const char *key_authorization, const char **cert_pem);
 #endif

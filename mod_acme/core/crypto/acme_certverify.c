@@ -11,9 +11,9 @@
 
 #include "acme_certverify.h"
 #include "acme_cert.h"
-#include "acme_names.h"
+#include "acme_name.h"
 
-apr_status_t acme_key_spki_id(apr_pool_t *p, EVP_PKEY *pkey, const char **id)
+apr_status_t acme_certverify_spki_id(apr_pool_t *p, EVP_PKEY *pkey, const char **id)
 {
     unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0, i;
@@ -41,8 +41,8 @@ static apr_status_t store_free(void *data)
     return APR_SUCCESS;
 }
 
-apr_status_t acme_trust_anchors(apr_pool_t *p, int use_system, const apr_array_header_t *files,
-                                X509_STORE **anchors, const char **why)
+apr_status_t acme_certverify_trust_anchors(apr_pool_t *p, int use_system, const apr_array_header_t *files,
+                                           X509_STORE **anchors, const char **why)
 {
     X509_STORE *store = X509_STORE_new();
     int i;
@@ -80,8 +80,8 @@ static const char *ssl_reason(apr_pool_t *p, const char *what)
     return text;
 }
 
-apr_status_t acme_cert_loadable(apr_pool_t *p, const apr_array_header_t *chain, EVP_PKEY *key,
-                                const char **why)
+apr_status_t acme_certverify_loadable(apr_pool_t *p, const apr_array_header_t *chain, EVP_PKEY *key,
+                                      const char **why)
 {
     SSL_CTX *ctx;
     int level, i;
@@ -227,8 +227,8 @@ done:
     return rv;
 }
 
-apr_status_t acme_chain_verify(apr_pool_t *p, const apr_array_header_t *chain,
-                               X509_STORE *anchors, apr_time_t now, const char **why)
+apr_status_t acme_certverify_chain(apr_pool_t *p, const apr_array_header_t *chain,
+                                   X509_STORE *anchors, apr_time_t now, const char **why)
 {
     *why = NULL;
     if (!chain || chain->nelts < 1 || !anchors) {
@@ -238,10 +238,10 @@ apr_status_t acme_chain_verify(apr_pool_t *p, const apr_array_header_t *chain,
     return chain_trusted(p, chain, anchors, now, why);
 }
 
-apr_status_t acme_cert_verify_issued(apr_pool_t *p, const apr_array_header_t *chain,
-                                     EVP_PKEY *key, const apr_array_header_t *names,
-                                     acme_key_type_e key_type, X509_STORE *anchors,
-                                     apr_time_t now, const char **why)
+apr_status_t acme_certverify_issued(apr_pool_t *p, const apr_array_header_t *chain,
+                                    EVP_PKEY *key, const apr_array_header_t *names,
+                                    acme_key_type_e key_type, X509_STORE *anchors,
+                                    apr_time_t now, const char **why)
 {
     acme_cert_info_t info;
     acme_key_type_e type;
@@ -259,7 +259,7 @@ apr_status_t acme_cert_verify_issued(apr_pool_t *p, const apr_array_header_t *ch
         *why = "the certificate does not carry the public key generated for it";
         return APR_EINVAL;
     }
-    if (acme_key_type_of(key, &type) != APR_SUCCESS) {
+    if (acme_crypto_key_type_of(key, &type) != APR_SUCCESS) {
         *why = "the key is neither RSA of 2048 bits or more nor EC P-256/P-384";
         return APR_EINVAL;
     }
@@ -283,5 +283,5 @@ apr_status_t acme_cert_verify_issued(apr_pool_t *p, const apr_array_header_t *ch
     if ((rv = chain_trusted(p, chain, anchors, now, why)) != APR_SUCCESS) {
         return rv;
     }
-    return acme_cert_loadable(p, chain, key, why);
+    return acme_certverify_loadable(p, chain, key, why);
 }

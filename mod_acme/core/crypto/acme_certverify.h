@@ -20,40 +20,40 @@
 
 /* Lowercase hex SHA-256 of the DER SubjectPublicKeyInfo of pkey (64 chars,
  * in p): the name a key is kept under. APR_EINVAL when it cannot be encoded. */
-apr_status_t acme_key_spki_id(apr_pool_t *p, EVP_PKEY *pkey, const char **id);
+apr_status_t acme_certverify_spki_id(apr_pool_t *p, EVP_PKEY *pkey, const char **id);
 
 /* Trust anchors for certificates the CA issues: the system's default store
  * (when use_system) and every certificate of each PEM file in files (const
  * char*, may be NULL). The store is freed by a cleanup of p. APR_EINVAL with
  * *why naming the file that holds no certificate or cannot be read. */
-apr_status_t acme_trust_anchors(apr_pool_t *p, int use_system, const apr_array_header_t *files,
-                                X509_STORE **anchors, const char **why);
+apr_status_t acme_certverify_trust_anchors(apr_pool_t *p, int use_system, const apr_array_header_t *files,
+                                           X509_STORE **anchors, const char **why);
 
 /* Would a TLS server load this: an SSL_CTX at security level
  * max(ACME_CERT_MIN_SECLEVEL, the system's default) takes the leaf, the rest
  * of chain (X509*, leaf first) and key, and the key matches the leaf
  * (SSL_CTX_check_private_key). APR_EINVAL with *why (in p) otherwise. */
-apr_status_t acme_cert_loadable(apr_pool_t *p, const apr_array_header_t *chain, EVP_PKEY *key,
-                                const char **why);
+apr_status_t acme_certverify_loadable(apr_pool_t *p, const apr_array_header_t *chain, EVP_PKEY *key,
+                                      const char **why);
 
 /* Does chain (X509*, leaf first) verify to anchors at now for TLS server use
  * (RFC 5280 path validation by OpenSSL; a chain that loops or leads to no
  * anchor does not)? APR_SUCCESS, or APR_EINVAL with *why (in p) saying why
  * not; APR_ENOMEM. The issuing child proves this before it stages a chain,
- * activation again (acme_cert_verify_issued). */
-apr_status_t acme_chain_verify(apr_pool_t *p, const apr_array_header_t *chain,
-                               X509_STORE *anchors, apr_time_t now, const char **why);
+ * activation again (acme_certverify_issued). */
+apr_status_t acme_certverify_chain(apr_pool_t *p, const apr_array_header_t *chain,
+                                   X509_STORE *anchors, apr_time_t now, const char **why);
 
 /* Everything activation demands of an issued chain (X509*, leaf first) for a
  * key root generated: the leaf carries key's public key; key is of key_type
- * (RSA >= 2048 bits, EC P-256/P-384: acme_key_type_of); the leaf's names are
+ * (RSA >= 2048 bits, EC P-256/P-384: acme_crypto_key_type_of); the leaf's names are
  * exactly names (no name missing, none added; DNS names case-insensitive, IP
  * addresses by value); it is valid at now and lasts at most
  * ACME_CERT_MAX_LIFETIME; the chain verifies to anchors at now for TLS server
- * use (RFC 5280 path validation by OpenSSL); and acme_cert_loadable holds.
+ * use (RFC 5280 path validation by OpenSSL); and acme_certverify_loadable holds.
  * APR_SUCCESS, or APR_EINVAL with *why (in p) naming what is wrong. */
-apr_status_t acme_cert_verify_issued(apr_pool_t *p, const apr_array_header_t *chain,
-                                     EVP_PKEY *key, const apr_array_header_t *names,
-                                     acme_key_type_e key_type, X509_STORE *anchors,
-                                     apr_time_t now, const char **why);
+apr_status_t acme_certverify_issued(apr_pool_t *p, const apr_array_header_t *chain,
+                                    EVP_PKEY *key, const apr_array_header_t *names,
+                                    acme_key_type_e key_type, X509_STORE *anchors,
+                                    apr_time_t now, const char **why);
 #endif

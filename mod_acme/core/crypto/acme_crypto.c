@@ -12,7 +12,7 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
-#include "acme_b64.h"
+#include "acme_b64url.h"
 #include "acme_crypto.h"
 #include "acme_secret.h"
 
@@ -56,7 +56,7 @@ static void pkey_tie_to_pool(apr_pool_t *p, EVP_PKEY *pkey)
     apr_pool_cleanup_register(p, pkey, pkey_cleanup, apr_pool_cleanup_null);
 }
 
-apr_status_t acme_key_generate(apr_pool_t *p, acme_key_type_e type, EVP_PKEY **pkey)
+apr_status_t acme_crypto_key_generate(apr_pool_t *p, acme_key_type_e type, EVP_PKEY **pkey)
 {
     const key_spec_t *spec = spec_of_type(type);
     EVP_PKEY *key;
@@ -77,7 +77,7 @@ apr_status_t acme_key_generate(apr_pool_t *p, acme_key_type_e type, EVP_PKEY **p
     return APR_SUCCESS;
 }
 
-const char *acme_bio_to_pool(apr_pool_t *p, BIO *bio)
+const char *acme_crypto_bio_to_pool(apr_pool_t *p, BIO *bio)
 {
     BUF_MEM *mem = NULL;
     const char *text;
@@ -91,7 +91,7 @@ const char *acme_bio_to_pool(apr_pool_t *p, BIO *bio)
     return text;
 }
 
-apr_status_t acme_key_to_pem(apr_pool_t *p, EVP_PKEY *pkey, const char **pem)
+apr_status_t acme_crypto_key_to_pem(apr_pool_t *p, EVP_PKEY *pkey, const char **pem)
 {
     BIO *bio;
     apr_status_t rv = APR_EGENERAL;
@@ -123,7 +123,7 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
-apr_status_t acme_key_from_pem(apr_pool_t *p, const char *pem, apr_size_t len, EVP_PKEY **pkey)
+apr_status_t acme_crypto_key_from_pem(apr_pool_t *p, const char *pem, apr_size_t len, EVP_PKEY **pkey)
 {
     BIO *bio;
     EVP_PKEY *key;
@@ -184,7 +184,7 @@ static const key_spec_t *spec_of_key(EVP_PKEY *pkey)
     return NULL;
 }
 
-apr_status_t acme_key_type_of(EVP_PKEY *pkey, acme_key_type_e *type)
+apr_status_t acme_crypto_key_type_of(EVP_PKEY *pkey, acme_key_type_e *type)
 {
     const key_spec_t *spec = spec_of_key(pkey);
 
@@ -230,7 +230,7 @@ static json_t *jwk_set(json_t *jwk, const char *key, json_t *value)
     return jwk;
 }
 
-json_t *acme_jwk_public(EVP_PKEY *pkey)
+json_t *acme_crypto_jwk_public(EVP_PKEY *pkey)
 {
     const key_spec_t *spec = spec_of_key(pkey);
     json_t *jwk;
@@ -279,9 +279,9 @@ static apr_status_t sha256_b64url(apr_pool_t *p, const char *data, apr_size_t le
     return APR_SUCCESS;
 }
 
-apr_status_t acme_jwk_thumbprint(apr_pool_t *p, EVP_PKEY *pkey, const char **thumbprint)
+apr_status_t acme_crypto_jwk_thumbprint(apr_pool_t *p, EVP_PKEY *pkey, const char **thumbprint)
 {
-    json_t *jwk = acme_jwk_public(pkey);
+    json_t *jwk = acme_crypto_jwk_public(pkey);
     const char *text;
 
     *thumbprint = NULL;
@@ -296,12 +296,12 @@ apr_status_t acme_jwk_thumbprint(apr_pool_t *p, EVP_PKEY *pkey, const char **thu
     return sha256_b64url(p, text, strlen(text), thumbprint);
 }
 
-const char *acme_key_authorization(apr_pool_t *p, const char *token, const char *thumbprint)
+const char *acme_crypto_key_authorization(apr_pool_t *p, const char *token, const char *thumbprint)
 {
     return apr_pstrcat(p, token, ".", thumbprint, NULL);
 }
 
-const char *acme_key_authorization_digest(apr_pool_t *p, const char *key_authorization)
+const char *acme_crypto_key_authorization_digest(apr_pool_t *p, const char *key_authorization)
 {
     const char *value = NULL;
 
@@ -418,7 +418,7 @@ static json_t *protected_header(EVP_PKEY *pkey, const key_spec_t *spec, const ch
         json_object_set_new(hdr, "kid", json_string(kid));
     }
     else {
-        json_t *jwk = acme_jwk_public(pkey);
+        json_t *jwk = acme_crypto_jwk_public(pkey);
         if (!jwk) {
             json_decref(hdr);
             return NULL;
@@ -433,8 +433,8 @@ static json_t *protected_header(EVP_PKEY *pkey, const key_spec_t *spec, const ch
     return hdr;
 }
 
-apr_status_t acme_jws_sign(apr_pool_t *p, EVP_PKEY *pkey, const char *kid, const char *nonce,
-                           const char *url, const char *payload, const char **jws)
+apr_status_t acme_crypto_jws_sign(apr_pool_t *p, EVP_PKEY *pkey, const char *kid, const char *nonce,
+                                  const char *url, const char *payload, const char **jws)
 {
     const key_spec_t *spec = spec_of_key(pkey);
     const char *protected_json, *protected_b64, *payload_b64, *signature_b64;
@@ -521,7 +521,7 @@ static apr_status_t verify_input(apr_pool_t *p, EVP_PKEY *pkey, const key_spec_t
     return ok ? APR_SUCCESS : APR_EINVAL;
 }
 
-apr_status_t acme_jws_verify(apr_pool_t *p, EVP_PKEY *pkey, const char *jws)
+apr_status_t acme_crypto_jws_verify(apr_pool_t *p, EVP_PKEY *pkey, const char *jws)
 {
     const key_spec_t *spec = spec_of_key(pkey);
     const char *protected_b64, *payload_b64, *signature_b64;
@@ -565,8 +565,8 @@ static apr_status_t decode_mac_key(apr_pool_t *p, const char *b64, unsigned char
     return APR_SUCCESS;
 }
 
-apr_status_t acme_jws_sign_eab(apr_pool_t *p, EVP_PKEY *account_key, const char *eab_kid,
-                               const char *hmac_b64url, const char *url, json_t **eab)
+apr_status_t acme_crypto_jws_sign_eab(apr_pool_t *p, EVP_PKEY *account_key, const char *eab_kid,
+                                      const char *hmac_b64url, const char *url, json_t **eab)
 {
     unsigned char *key, mac[EVP_MAX_MD_SIZE];
     apr_size_t key_len;
@@ -579,7 +579,7 @@ apr_status_t acme_jws_sign_eab(apr_pool_t *p, EVP_PKEY *account_key, const char 
     if (!eab_kid || !url || decode_mac_key(p, hmac_b64url, &key, &key_len) != APR_SUCCESS) {
         return APR_EINVAL;
     }
-    if (!(jwk = acme_jwk_public(account_key))) {
+    if (!(jwk = acme_crypto_jwk_public(account_key))) {
         return APR_ENOTIMPL;
     }
     payload_json = json_to_pool(p, jwk);

@@ -10,7 +10,7 @@
 #include "acme_job_int.h"
 #include "acme_time.h"
 #include "acme_dns.h"
-#include "acme_names.h"
+#include "acme_name.h"
 
 typedef enum {
     DNS01_SETUP = 0,            /* setup hook to start or running */
@@ -61,7 +61,7 @@ static const char *resolver_label(const struct acme_dns01_set_t *set)
 static void teardown_start(acme_driver_t *driver, const struct acme_dns01_set_t *set,
                            const dns01_entry_t *entry)
 {
-    apr_time_t now = acme_now(&driver->ctx);
+    apr_time_t now = acme_core_now(&driver->ctx);
     acme_dns_hook_t *hook;
     apr_pool_t *pool;
 
@@ -150,13 +150,13 @@ static dns01_entry_t *entry_make(acme_step_ctx_t *sc, struct acme_dns01_set_t *s
                                  const acme_authz_t *authz, const acme_challenge_t *challenge)
 {
     dns01_entry_t *entry = apr_pcalloc(set->pool, sizeof(*entry));
-    const char *key_authz = acme_key_authorization(set->pool, challenge->token,
-                                                   acme_client_thumbprint(sc->ca->client));
+    const char *key_authz = acme_crypto_key_authorization(set->pool, challenge->token,
+                                                          acme_client_thumbprint(sc->ca->client));
 
     entry->authz_url = apr_pstrdup(set->pool, authz->url);
     entry->identifier = apr_pstrcat(set->pool, authz->wildcard ? "*." : "", authz->identifier, NULL);
     entry->record = acme_dns_record_name(set->pool, authz->identifier);
-    entry->value = acme_key_authorization_digest(set->pool, key_authz);
+    entry->value = acme_crypto_key_authorization_digest(set->pool, key_authz);
     /* Responded to before a restart: the record was set then; tear it down at the end. */
     if (challenge->status && strcmp(challenge->status, "pending") != 0) {
         entry->state = DNS01_READY;
@@ -199,7 +199,7 @@ static acme_outcome_e entries_collect(acme_step_ctx_t *sc)
         /* Anything else is for the authorize step to report. */
         if (strcmp(authz->status, "pending") != 0
             || !(challenge = acme_job_challenge_for(sc, authz))
-            || strcmp(challenge->type, "dns-01") != 0 || !acme_token_is_valid(challenge->token)) {
+            || strcmp(challenge->type, "dns-01") != 0 || !acme_name_token_is_valid(challenge->token)) {
             continue;
         }
         APR_ARRAY_PUSH(set->entries, dns01_entry_t *) = entry_make(sc, set, authz, challenge);

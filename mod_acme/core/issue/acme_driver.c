@@ -80,10 +80,10 @@ static void post_failed(acme_driver_t *driver, const acme_record_t *rec,
                         const acme_domain_t *domain, acme_step_e step, apr_time_t now, apr_pool_t *p)
 {
     const char *detail = apr_psprintf(p, "attempt %d failed in step %s: %s%s%s", rec->attempts,
-                                      acme_step_name(step), rec->error_type,
+                                      acme_job_step_name(step), rec->error_type,
                                       rec->error_type[0] ? ": " : "", rec->error_detail);
-    apr_status_t rv = acme_event_post(driver->store, p, ACME_EVENT_FAILED, domain->name, detail,
-                                      now);
+    apr_status_t rv = acme_events_post(driver->store, p, ACME_EVENT_FAILED, domain->name, detail,
+                                       now);
 
     if (rv != APR_SUCCESS) {
         acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00428: %s: cannot write the %s event",
@@ -94,17 +94,17 @@ static void post_failed(acme_driver_t *driver, const acme_record_t *rec,
 static void job_failed(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                        acme_step_e step, acme_problem_t *prob, apr_pool_t *p)
 {
-    apr_time_t now = acme_now(&driver->ctx);
+    apr_time_t now = acme_core_now(&driver->ctx);
     const char *kid = acme_ca_kid(driver, acme_ca_in_use(rec, domain));
 
     rec->attempts += 1;
     rec->next_run = acme_policy_failover_retry_at(rec->attempts,
                                                   domain->ca_urls ? domain->ca_urls->nelts : 0,
-                                                  now, prob->retry_after, acme_random01());
+                                                  now, prob->retry_after, acme_core_random01());
     acme_record_error(rec, prob, kid, now, p);
     acme_log(&driver->ctx, ACME_LOG_ERR, prob->status,
              "ACME00402: %s: obtaining a certificate failed in step %s (attempt %d): %s; "
-             "next attempt at %s", domain->name, acme_step_name(step), rec->attempts,
+             "next attempt at %s", domain->name, acme_job_step_name(step), rec->attempts,
              acme_problem_str(prob, p), acme_time_rfc3339(p, rec->next_run));
     /* The next attempt starts over with a new order; the account stays cached. */
     acme_job_remove_files(driver, domain->name, p);
@@ -118,7 +118,7 @@ static void job_failed(acme_driver_t *driver, acme_record_t *rec, const acme_dom
 static void job_wait(acme_driver_t *driver, acme_record_t *rec, const acme_step_ctx_t *sc)
 {
     acme_job_t *job = rec->job;
-    apr_time_t now = acme_now(&driver->ctx);
+    apr_time_t now = acme_core_now(&driver->ctx);
 
     rec->next_run = sc->retry_after > now ? sc->retry_after : now + job->poll_interval;
     job->poll_interval = job->poll_interval * 2 > ACME_POLL_MAX ? ACME_POLL_MAX : job->poll_interval * 2;
@@ -133,7 +133,7 @@ static void job_staged(acme_driver_t *driver, acme_record_t *rec)
     rec->warning = 0;
     acme_policy_failover_success(&rec->failover);
     rec->state = "staged";
-    rec->next_run = acme_now(&driver->ctx) + ACME_RECHECK_STAGED;
+    rec->next_run = acme_core_now(&driver->ctx) + ACME_RECHECK_STAGED;
 }
 
 static const char *outcome_name(acme_outcome_e outcome)
@@ -157,7 +157,7 @@ static acme_outcome_e job_step_once(acme_driver_t *driver, acme_step_ctx_t *sc, 
     apr_pool_create(&sc->p, p);
     acme_problem_clear(&sc->prob);
     sc->retry_after = 0;
-    sc->now = acme_now(&driver->ctx);
+    sc->now = acme_core_now(&driver->ctx);
     before = acme_client_request_count(sc->ca->client);
     outcome = acme_job_step(sc);
     sc->rec->requests += acme_client_request_count(sc->ca->client) - before;
@@ -176,8 +176,8 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
         apr_status_t rv;
 
         acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00400: %s: step %s %s → %s (%d requests so far)",
-                 domain->name, acme_step_name(step), outcome_name(outcome),
-                 acme_step_name(acme_step_after(step, outcome)), rec->requests);
+                 domain->name, acme_job_step_name(step), outcome_name(outcome),
+                 acme_job_step_name(acme_job_step_after(step, outcome)), rec->requests);
         if (outcome == ACME_OUTCOME_FAILED) {
             acme_ca_note_failure(driver, ca, &sc.prob);
             job_failed(driver, rec, domain, step, &sc.prob, sc.p);
@@ -190,7 +190,7 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
             apr_pool_destroy(sc.p);
             return;
         }
-        rec->job->step = acme_step_after(step, outcome);
+        rec->job->step = acme_job_step_after(step, outcome);
         rec->job->poll_interval = ACME_POLL_INITIAL;
         rec->job->ca_polls = 0;
         rec->job->ca_wait_since = 0;
@@ -207,14 +207,14 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
         acme_record_status_update(driver, rec, domain, sc.p);
         apr_pool_destroy(sc.p);
     }
-    rec->next_run = acme_now(&driver->ctx);
+    rec->next_run = acme_core_now(&driver->ctx);
 }
 
 /* Takes the store lock and creates (or resumes) the job. */
 static apr_status_t job_start(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                               acme_renew_reason_e reason, apr_pool_t *p)
 {
-    apr_time_t now = acme_now(&driver->ctx);
+    apr_time_t now = acme_core_now(&driver->ctx);
     const char *ca_url;
     apr_pool_t *pool;
     acme_job_t *job;
@@ -248,7 +248,7 @@ static apr_status_t job_start(acme_driver_t *driver, acme_record_t *rec, const a
     }
     acme_log(&driver->ctx, ACME_LOG_NOTICE, 0, "ACME00403: %s: %s a certificate for %s (%s)%s",
              domain->name, resumed ? "resuming the order of" : "ordering", 
-             apr_array_pstrcat(p, domain->names, ','), acme_renew_reason_str(reason),
+             apr_array_pstrcat(p, domain->names, ','), acme_job_renew_reason_str(reason),
              rec->attempts ? apr_psprintf(p, ", attempt %d", rec->attempts + 1) : "");
     return APR_SUCCESS;
 }
@@ -300,7 +300,7 @@ static acme_renew_reason_e domain_inspect(acme_driver_t *driver, acme_record_t *
     if (acme_cert_ari_id(p, leaf, &ari_id) == APR_SUCCESS) {
         apr_cpystrn(rec->cert_ari_id, ari_id, sizeof(rec->cert_ari_id));
     }
-    if (acme_key_type_of(X509_get0_pubkey(leaf), &key_type) != APR_SUCCESS) {
+    if (acme_crypto_key_type_of(X509_get0_pubkey(leaf), &key_type) != APR_SUCCESS) {
         key_type = (acme_key_type_e)-1;
     }
     origin.ca_url = rec->cert_ca[0] ? rec->cert_ca : NULL;
@@ -366,7 +366,7 @@ static acme_renew_reason_e domain_decide(acme_driver_t *driver, acme_record_t *r
 static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                        apr_pool_t *p, int *staged)
 {
-    apr_time_t now = acme_now(&driver->ctx);
+    apr_time_t now = acme_core_now(&driver->ctx);
     acme_renew_reason_e reason = ACME_RENEW_NONE;
     acme_problem_t prob;
     acme_ca_t *ca = NULL;
@@ -392,7 +392,7 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
         return;
     }
     if (!rec->job) {
-        apr_time_t at = acme_pace_admit(driver, acme_ca_in_use(rec, domain), now, p);
+        apr_time_t at = acme_job_pace_admit(driver, acme_ca_in_use(rec, domain), now, p);
         if (at) {
             apr_snprintf(rec->queued, sizeof(rec->queued), "queued, starts at %s",
                          acme_time_rfc3339(p, at));
@@ -456,7 +456,7 @@ static void mark_orders_in_flight(acme_driver_t *driver, apr_pool_t *p, int in_f
 
 static void clock_check(acme_driver_t *driver, apr_pool_t *p)
 {
-    apr_time_t now = acme_now(&driver->ctx);
+    apr_time_t now = acme_core_now(&driver->ctx);
     apr_hash_index_t *hi;
 
     if (driver->last_run_at && now < driver->last_run_at - ACME_CLOCK_BACK_SLACK) {
@@ -491,8 +491,8 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
 {
     int in_flight = 0;
     apr_time_t marked_at = 0;
-    apr_time_t earliest = acme_now(&driver->ctx) + ACME_RECHECK_VALID;
-    apr_time_t marker_poll = acme_now(&driver->ctx) + ACME_MARKER_POLL;
+    apr_time_t earliest = acme_core_now(&driver->ctx) + ACME_RECHECK_VALID;
+    apr_time_t marker_poll = acme_core_now(&driver->ctx) + ACME_MARKER_POLL;
     int i;
 
     *staged = 0;
@@ -505,9 +505,9 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
     }
     /* A writer killed after the parent's sweep at startup (a crashed child)
      * left its temp file; look again now and then. */
-    if (!driver->swept_at || acme_now(&driver->ctx) - driver->swept_at > ACME_TEMP_SWEEP) {
+    if (!driver->swept_at || acme_core_now(&driver->ctx) - driver->swept_at > ACME_TEMP_SWEEP) {
         acme_store_remove_dead_temps(driver->store, ptemp);
-        driver->swept_at = acme_now(&driver->ctx);
+        driver->swept_at = acme_core_now(&driver->ctx);
     }
     for (i = 0; domains && i < domains->nelts && !apr_atomic_read32(&driver->stop); ++i) {
         const acme_domain_t *domain = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
@@ -516,14 +516,14 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
 
         apr_pool_create(&p, ptemp);
         if (!rec->restored) {
-            acme_renewal_restore(driver, rec, domain, acme_now(&driver->ctx), p);
+            acme_renewal_restore(driver, rec, domain, acme_core_now(&driver->ctx), p);
         }
-        if (rec->next_run <= acme_now(&driver->ctx) || renewal_asked(driver, rec, domain, p)) {
+        if (rec->next_run <= acme_core_now(&driver->ctx) || renewal_asked(driver, rec, domain, p)) {
             /* Mark before the work, not only after it: one run can take a
              * while and stage certificates early in it. */
-            if (acme_now(&driver->ctx) - marked_at > ACME_IN_FLIGHT_REFRESH) {
+            if (acme_core_now(&driver->ctx) - marked_at > ACME_IN_FLIGHT_REFRESH) {
                 mark_orders_in_flight(driver, p, 1);
-                marked_at = acme_now(&driver->ctx);
+                marked_at = acme_core_now(&driver->ctx);
             }
             domain_run(driver, rec, domain, p, staged);
         }
@@ -535,7 +535,7 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
             earliest = marker_poll < earliest ? marker_poll : earliest;
         }
     }
-    acme_dns01_poll_teardowns(driver, acme_now(&driver->ctx), &earliest);
+    acme_dns01_poll_teardowns(driver, acme_core_now(&driver->ctx), &earliest);
     /* Stopped early, the domains not looked at may have orders in flight. */
     if (!apr_atomic_read32(&driver->stop)) {
         mark_orders_in_flight(driver, ptemp, in_flight);

@@ -6,7 +6,7 @@
 #include <apr_strings.h>
 
 #include "acme_job_int.h"
-#include "acme_names.h"
+#include "acme_name.h"
 #include "acme_json.h"
 #include "acme_store_paths.h"
 
@@ -32,7 +32,7 @@ static json_t *window_to_json(acme_window_t window)
     return json;
 }
 
-json_t *acme_domain_to_json(const acme_domain_t *domain)
+json_t *acme_job_domain_to_json(const acme_domain_t *domain)
 {
     json_t *json = json_object();
 
@@ -150,7 +150,7 @@ static const char *store_name_of(apr_pool_t *p, const acme_domain_t *domain, con
     return !strcmp(acme_name_normalize(p, name), first) ? first : NULL;
 }
 
-apr_status_t acme_domain_from_json(apr_pool_t *p, json_t *json, acme_domain_t **domain_out)
+apr_status_t acme_job_domain_from_json(apr_pool_t *p, json_t *json, acme_domain_t **domain_out)
 {
     acme_domain_t *domain = apr_pcalloc(p, sizeof(*domain));
     const char *key_type, *name;
@@ -305,7 +305,7 @@ apr_status_t acme_job_save(acme_driver_t *driver, const acme_domain_t *domain,
         return APR_SUCCESS;
     }
     json = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "name", domain->name,
-                     "fingerprint", job->fingerprint, "step", acme_step_name(job->step),
+                     "fingerprint", job->fingerprint, "step", acme_job_step_name(job->step),
                      "ca", job->ca_url, "order", job->order_url,
                      "started", (json_int_t)apr_time_sec(job->started));
     if (!json) {
@@ -329,7 +329,7 @@ void acme_job_withdraw_all(acme_driver_t *driver, acme_job_t *job)
 
 /* ---- the state machine's pure parts ---- */
 
-const char *acme_step_name(acme_step_e step)
+const char *acme_job_step_name(acme_step_e step)
 {
     switch (step) {
     case ACME_STEP_IDLE:        return "idle";
@@ -344,7 +344,7 @@ const char *acme_step_name(acme_step_e step)
     return "unknown";
 }
 
-acme_step_e acme_step_after(acme_step_e step, acme_outcome_e outcome)
+acme_step_e acme_job_step_after(acme_step_e step, acme_outcome_e outcome)
 {
     switch (outcome) {
     case ACME_OUTCOME_WAIT:        return step;
@@ -366,7 +366,7 @@ acme_step_e acme_step_after(acme_step_e step, acme_outcome_e outcome)
     return ACME_STEP_IDLE;
 }
 
-const char *acme_renew_reason_str(acme_renew_reason_e reason)
+const char *acme_job_renew_reason_str(acme_renew_reason_e reason)
 {
     switch (reason) {
     case ACME_RENEW_NONE:      return "certificate is fit";

@@ -36,8 +36,8 @@ typedef struct acme_domain_t {
     const char *eab_hmac;             /* AcmeEAB MAC key, base64url; never logged or shown */
 } acme_domain_t;
 
-json_t *acme_domain_to_json(const acme_domain_t *domain);
-apr_status_t acme_domain_from_json(apr_pool_t *p, json_t *json, acme_domain_t **domain);
+json_t *acme_job_domain_to_json(const acme_domain_t *domain);
+apr_status_t acme_job_domain_from_json(apr_pool_t *p, json_t *json, acme_domain_t **domain);
 
 /* Where http-01 answers go: the module publishes them in shared memory, a
  * test in a table. Only tokens published here are ever answered. */
@@ -66,9 +66,9 @@ typedef enum {
     ACME_STEP_STAGED        /* chain in staging, waiting for activation */
 } acme_step_e;
 
-const char *acme_step_name(acme_step_e step);
+const char *acme_job_step_name(acme_step_e step);
 
-/* How a step ended; with the step it decides the next one (acme_step_after). */
+/* How a step ended; with the step it decides the next one (acme_job_step_after). */
 typedef enum {
     ACME_OUTCOME_DONE = 0,      /* step complete: go on */
     ACME_OUTCOME_WAIT,          /* the CA is not there yet: same step, later */
@@ -78,7 +78,7 @@ typedef enum {
 } acme_outcome_e;
 
 /* The transition table of the issuance state machine. */
-acme_step_e acme_step_after(acme_step_e step, acme_outcome_e outcome);
+acme_step_e acme_job_step_after(acme_step_e step, acme_outcome_e outcome);
 
 /* Why a certificate must be ordered, or ACME_RENEW_NONE. */
 typedef enum {
@@ -92,7 +92,7 @@ typedef enum {
     ACME_RENEW_ARI              /* the time the CA's renewal information suggested */
 } acme_renew_reason_e;
 
-const char *acme_renew_reason_str(acme_renew_reason_e reason); /* "no certificate", ... */
+const char *acme_job_renew_reason_str(acme_renew_reason_e reason); /* "no certificate", ... */
 
 /* Where a live certificate came from (meta.json next to it). */
 typedef struct acme_cert_origin_t {
@@ -145,7 +145,7 @@ typedef struct acme_pacing_t {
 /* Applies pacing to every later acme_driver_run. Domains that may not start
  * yet stay "missing"/"renewing" with the status activity "queued, starts at
  * <time>" (RFC 3339) and next_action at that time. */
-void acme_driver_set_pacing(acme_driver_t *driver, const acme_pacing_t *pacing);
+void acme_job_pace_set(acme_driver_t *driver, const acme_pacing_t *pacing);
 
 /* Asks the run in progress (on another thread) to end after the step it is
  * in, its state saved as after every step, and every later run to do nothing:

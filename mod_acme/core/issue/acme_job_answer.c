@@ -15,9 +15,9 @@ static apr_status_t publish_tls_alpn(acme_step_ctx_t *sc, const acme_authz_t *au
     EVP_PKEY *pkey;
     apr_status_t rv;
 
-    if ((rv = acme_key_generate(sc->p, ACME_KEY_EC_P256, &pkey))
-        || (rv = acme_tlsalpn01_cert_create(sc->p, pkey, authz->identifier, key_authz, &cert_pem))
-        || (rv = acme_key_to_pem(sc->p, pkey, &key_pem))) {
+    if ((rv = acme_crypto_key_generate(sc->p, ACME_KEY_EC_P256, &pkey))
+        || (rv = acme_cert_tlsalpn01_create(sc->p, pkey, authz->identifier, key_authz, &cert_pem))
+        || (rv = acme_crypto_key_to_pem(sc->p, pkey, &key_pem))) {
         return rv;
     }
     return sink->publish_tls_alpn(sink->baton, authz->identifier, cert_pem, key_pem);

@@ -26,7 +26,7 @@ static apr_array_header_t *alternate(acme_step_ctx_t *sc, const char *url, const
     apr_status_t rv;
 
     rv = acme_client_download(sc->ca->client, sc->p, url, pem, len, NULL, &prob);
-    if (rv == APR_SUCCESS && (rv = acme_chain_parse(sc->p, *pem, *len, &chain)) != APR_SUCCESS) {
+    if (rv == APR_SUCCESS && (rv = acme_cert_chain_parse(sc->p, *pem, *len, &chain)) != APR_SUCCESS) {
         acme_problem_set(&prob, sc->p, rv, NULL, "not a usable certificate chain");
     }
     if (rv != APR_SUCCESS) {
@@ -52,7 +52,7 @@ apr_status_t acme_job_download_chain(acme_step_ctx_t *sc, const char **pem, apr_
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    if ((rv = acme_chain_parse(sc->p, *pem, *len, chain)) != APR_SUCCESS) {
+    if ((rv = acme_cert_chain_parse(sc->p, *pem, *len, chain)) != APR_SUCCESS) {
         return acme_problem_set(&sc->prob, sc->p, rv, NULL, "the CA sent an unusable "
                                 "certificate chain (%s)", sc->job->cert_url);
     }

@@ -157,7 +157,7 @@ const acme_challenge_t *acme_job_challenge_for(acme_step_ctx_t *sc, const acme_a
 
     for (i = 0; i < enabled->nelts; ++i) {
         const char *type = APR_ARRAY_IDX(enabled, i, const char *);
-        acme_challenge_t *challenge = acme_authz_challenge(authz, type);
+        acme_challenge_t *challenge = acme_resources_authz_challenge(authz, type);
 
         if (challenge && can_answer(sc, type)) {
             return challenge;

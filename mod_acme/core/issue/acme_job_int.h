@@ -127,8 +127,8 @@ struct acme_driver_t {
 /* acme_job_pace.c: may a new order for ca_url start at now? 0 = yes (its
  * slot and the CA's token are taken); otherwise the time to ask again: a
  * slot frees (max_parallel reached) or the CA's bucket refills. */
-apr_time_t acme_pace_admit(acme_driver_t *driver, const char *ca_url, apr_time_t now,
-                           apr_pool_t *p);
+apr_time_t acme_job_pace_admit(acme_driver_t *driver, const char *ca_url, apr_time_t now,
+                               apr_pool_t *p);
 
 /* Everything one step needs; p is cleared after the step. */
 typedef struct acme_step_ctx_t {

@@ -9,7 +9,7 @@
 #include <openssl/x509.h>
 
 #include "acme_job_int.h"
-#include "acme_b64.h"
+#include "acme_b64url.h"
 #include "acme_certverify.h"
 #include "acme_custody.h"
 
@@ -73,13 +73,13 @@ static apr_status_t chain_fits(acme_step_ctx_t *sc, const apr_array_header_t *ch
     if (sc->domain->ca_file) {
         APR_ARRAY_PUSH(files, const char *) = sc->domain->ca_file;
     }
-    if (acme_trust_anchors(sc->p, 1, files, &anchors, &unreadable) != APR_SUCCESS) {
+    if (acme_certverify_trust_anchors(sc->p, 1, files, &anchors, &unreadable) != APR_SUCCESS) {
         acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME00481: %s: trust anchors unreadable "
                  "here (%s); activation verifies the chain", sc->domain->name,
                  unreadable ? unreadable : "?");
         return APR_SUCCESS;
     }
-    return acme_chain_verify(sc->p, chain, anchors, acme_now(&sc->driver->ctx), why);
+    return acme_certverify_chain(sc->p, chain, anchors, acme_core_now(&sc->driver->ctx), why);
 }
 
 apr_status_t acme_job_issued_fits(acme_step_ctx_t *sc, const apr_array_header_t *chain,

@@ -88,7 +88,7 @@ static void pacer_save(acme_driver_t *driver, apr_pool_t *p)
     }
 }
 
-void acme_driver_set_pacing(acme_driver_t *driver, const acme_pacing_t *pacing)
+void acme_job_pace_set(acme_driver_t *driver, const acme_pacing_t *pacing)
 {
     driver->pacing = *pacing;
     if (driver->pacing.max_parallel <= 0) {
@@ -96,8 +96,8 @@ void acme_driver_set_pacing(acme_driver_t *driver, const acme_pacing_t *pacing)
     }
 }
 
-apr_time_t acme_pace_admit(acme_driver_t *driver, const char *ca_url, apr_time_t now,
-                           apr_pool_t *p)
+apr_time_t acme_job_pace_admit(acme_driver_t *driver, const char *ca_url, apr_time_t now,
+                               apr_pool_t *p)
 {
     int burst;
     apr_interval_time_t interval;

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "acme_names.h"
+#include "acme_name.h"
 #include "acme_job_int.h"
 
 /* The profile a CA must be asked for to issue an IP address certificate. */

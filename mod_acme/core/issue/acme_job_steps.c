@@ -1,6 +1,6 @@
 /* The issuance steps: one function per step of acme_step_e. Each step does
  * what it can without waiting and says how it ended; the driver turns that
- * into the next step (acme_step_after), persists the job and schedules it. */
+ * into the next step (acme_job_step_after), persists the job and schedules it. */
 #include <string.h>
 #include <apr_strings.h>
 #include <openssl/x509.h>
@@ -9,7 +9,7 @@
 #include "acme_time.h"
 #include "acme_store_account.h"
 #include "acme_store_renew.h"
-#include "acme_names.h"
+#include "acme_name.h"
 #include "acme_account.h"
 #include "acme_custody.h"
 #include "acme_store_paths.h"
@@ -97,7 +97,7 @@ static apr_status_t account_key_load_or_create(acme_step_ctx_t *sc)
 
     rv = acme_store_read_secret(driver->store, sc->p, path, ACME_MAX_STORE_FILE, &pem, &len);
     if (rv == APR_SUCCESS) {
-        rv = acme_key_from_pem(driver->pool, pem, len, &ca->account_key);
+        rv = acme_crypto_key_from_pem(driver->pool, pem, len, &ca->account_key);
         return rv ? acme_problem_set(&sc->prob, sc->p, rv, NULL,
                                      "account key %s is unreadable; move it away to create a new "
                                      "account", acme_store_path(driver->store, sc->p, path))
@@ -108,8 +108,8 @@ static apr_status_t account_key_load_or_create(acme_step_ctx_t *sc)
                                 acme_store_path(driver->store, sc->p, path));
     }
     /* Stored before the CA sees it: an account the CA creates is never orphaned. */
-    if ((rv = acme_key_generate(driver->pool, ACME_ACCOUNT_KEY_TYPE, &ca->account_key))
-        || (rv = acme_key_to_pem(sc->p, ca->account_key, &pem))
+    if ((rv = acme_crypto_key_generate(driver->pool, ACME_ACCOUNT_KEY_TYPE, &ca->account_key))
+        || (rv = acme_crypto_key_to_pem(sc->p, ca->account_key, &pem))
         || (rv = acme_store_write(driver->store, sc->p, path, pem, strlen(pem),
                                   ACME_STORE_KEY_PERMS))) {
         ca->account_key = NULL;
@@ -158,7 +158,7 @@ static apr_status_t account_key_retire(acme_step_ctx_t *sc)
     const char *from = acme_store_path(sc->driver->store, sc->p,
                                        account_path(sc->p, ca, ACME_STORE_ACCOUNT_KEY_FILE));
     const char *to = apr_psprintf(sc->p, "%s.deactivated-%" APR_TIME_T_FMT, from,
-                                  apr_time_sec(acme_now(&sc->driver->ctx)));
+                                  apr_time_sec(acme_core_now(&sc->driver->ctx)));
     apr_status_t rv = apr_file_rename(from, to, sc->p);
 
     acme_log(&sc->driver->ctx, rv ? ACME_LOG_ERR : ACME_LOG_WARN, rv, "ACME00434: %s: the CA "
@@ -377,12 +377,12 @@ static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
             return visible;
         }
     }
-    else if (!acme_token_is_valid(challenge->token)) {
+    else if (!acme_name_token_is_valid(challenge->token)) {
         return step_failed(sc, APR_EINVAL, "the CA sent a malformed challenge token for %s",
                            authz->identifier);
     }
-    else if ((key_authz = acme_key_authorization(sc->p, challenge->token,
-                                                 acme_client_thumbprint(sc->ca->client)))
+    else if ((key_authz = acme_crypto_key_authorization(sc->p, challenge->token,
+                                                        acme_client_thumbprint(sc->ca->client)))
              && (rv = acme_job_publish_answer(sc, authz, challenge, key_authz))) {
         acme_problem_set(&sc->prob, sc->p, rv, NULL, "cannot publish the %s answer for %s",
                          challenge->type, authz->identifier);
@@ -715,7 +715,7 @@ static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
     /* Names and time here; the key, the trust and the rest are proven by
      * root at activation, which alone can see the key. */
     rv = acme_cert_check(sc->p, APR_ARRAY_IDX(chain, 0, X509 *), NULL, sc->domain->names,
-                         acme_now(&sc->driver->ctx), &why);
+                         acme_core_now(&sc->driver->ctx), &why);
     if (rv == APR_SUCCESS) {
         rv = acme_job_issued_fits(sc, chain, &why);
     }
@@ -725,7 +725,7 @@ static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
     rv = acme_store_stage_with_meta(sc->driver->store, sc->p, sc->domain->name, pem, len,
                                     NULL,
                                     acme_renewal_meta_json(sc->p, sc->ca->url, sc->domain->names,
-                                                           acme_now(&sc->driver->ctx)));
+                                                           acme_core_now(&sc->driver->ctx)));
     if (rv != APR_SUCCESS) {
         return step_failed(sc, rv, "cannot write the new certificate to %s",
                            acme_store_path(sc->driver->store, sc->p, ACME_STORE_STAGING));

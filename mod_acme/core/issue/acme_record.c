@@ -34,7 +34,7 @@ static const char *record_state(const acme_record_t *rec)
 static const char *record_step(const acme_record_t *rec)
 {
     if (rec->job) {
-        return acme_step_name(rec->job->step);
+        return acme_job_step_name(rec->job->step);
     }
     return strcmp(rec->state, "staged") == 0 ? "staged" : "idle";
 }
@@ -51,7 +51,7 @@ static const acme_status_record_t *status_record(const acme_record_t *rec,
 
     st->name = domain->name;
     st->names = domain->names ? domain->names : apr_array_make(p, 1, sizeof(const char *));
-    st->state = acme_status_state_parse(record_state(rec));
+    st->state = acme_status_record_state_parse(record_state(rec));
     st->step = record_step(rec);
     if (rec->has_cert) {
         acme_status_cert_t *cert = apr_pcalloc(p, sizeof(*cert));

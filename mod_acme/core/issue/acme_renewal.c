@@ -172,7 +172,7 @@ static void ari_window(acme_driver_t *driver, acme_record_t *rec, const char *na
     }
     ari->start = start;
     ari->end = end;
-    ari->chosen = acme_policy_ari_pick(start, end, now, acme_random01());
+    ari->chosen = acme_policy_ari_pick(start, end, now, acme_core_random01());
     acme_log(&driver->ctx, ACME_LOG_NOTICE, 0, "ACME00423: %s: the CA suggests renewal between "
              "%s and %s; renewal at %s", name, acme_time_rfc3339(p, start),
              acme_time_rfc3339(p, end), acme_time_rfc3339(p, ari->chosen));
@@ -271,7 +271,7 @@ void acme_renewal_warn_check(acme_driver_t *driver, acme_record_t *rec,
     if (rec->expiring_posted_at && now - rec->expiring_posted_at < ACME_EXPIRING_EVERY) {
         return;
     }
-    rv = acme_event_post(driver->store, p, ACME_EVENT_EXPIRING, domain->name, message, now);
+    rv = acme_events_post(driver->store, p, ACME_EVENT_EXPIRING, domain->name, message, now);
     if (rv != APR_SUCCESS) {
         acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00427: %s: cannot write the %s event",
                  domain->name, ACME_EVENT_EXPIRING);

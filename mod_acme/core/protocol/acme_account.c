@@ -6,7 +6,7 @@
 
 #include "acme_account.h"
 #include "acme_json.h"
-#include "acme_b64.h"
+#include "acme_b64url.h"
 #include "acme_crypto.h"
 
 /* A DER certificate in base64url is about 4/3 of it; ACME CAs issue a few KB. */
@@ -25,7 +25,7 @@ static const struct {
 
 #define REVOKE_REASON_COUNT (sizeof(revoke_reasons) / sizeof(revoke_reasons[0]))
 
-apr_status_t acme_revoke_reason_parse(const char *name, int *code)
+apr_status_t acme_account_revoke_reason_parse(const char *name, int *code)
 {
     apr_size_t i;
 
@@ -38,7 +38,7 @@ apr_status_t acme_revoke_reason_parse(const char *name, int *code)
     return APR_EINVAL;
 }
 
-const char *acme_revoke_reason_name(int code)
+const char *acme_account_revoke_reason_name(int code)
 {
     apr_size_t i;
 
@@ -142,7 +142,7 @@ apr_status_t acme_account_revoke(acme_client_t *client, apr_pool_t *p, X509 *cer
 static json_t *key_change_inner(apr_pool_t *p, EVP_PKEY *old_key, const char *kid,
                                 EVP_PKEY *new_key, const char *url)
 {
-    json_t *old_jwk = acme_jwk_public(old_key), *payload, *inner;
+    json_t *old_jwk = acme_crypto_jwk_public(old_key), *payload, *inner;
     const char *text, *jws;
 
     if (!old_jwk) {
@@ -153,7 +153,7 @@ static json_t *key_change_inner(apr_pool_t *p, EVP_PKEY *old_key, const char *ki
     if (payload) {
         json_decref(payload);
     }
-    if (!text || acme_jws_sign(p, new_key, NULL, NULL, url, text, &jws) != APR_SUCCESS) {
+    if (!text || acme_crypto_jws_sign(p, new_key, NULL, NULL, url, text, &jws) != APR_SUCCESS) {
         return NULL;
     }
     inner = json_loads(jws, 0, NULL);

@@ -11,9 +11,9 @@
 /* RFC 5280 CRLReason names as acmectl takes them: "unspecified" 0,
  * "keyCompromise" 1, "affiliationChanged" 3, "superseded" 4,
  * "cessationOfOperation" 5. APR_EINVAL for any other name. */
-apr_status_t acme_revoke_reason_parse(const char *name, int *code);
+apr_status_t acme_account_revoke_reason_parse(const char *name, int *code);
 /* The name of a code, "none" for -1, NULL for a code without a name. */
-const char *acme_revoke_reason_name(int code);
+const char *acme_account_revoke_reason_name(int code);
 
 /* revokeCert for cert, signed with the client's account key and kid (select
  * them first with acme_client_account). reason: RFC 5280 code, -1 = leave it

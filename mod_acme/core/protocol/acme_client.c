@@ -7,7 +7,7 @@
 #include "acme_time.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
-#include "acme_names.h"
+#include "acme_name.h"
 
 #define ACME_MAX_NONCE_LEN      256
 /* A CA may reject any nonce; each retry carries the fresh one it sent back.
@@ -104,8 +104,8 @@ static apr_status_t unexpected_status(apr_pool_t *p, const char *method, const c
 static apr_status_t request_failed(acme_client_t *client, apr_pool_t *p, const char *url,
                                    const acme_http_response_t *resp, acme_problem_t *prob)
 {
-    acme_problem_from_json(p, resp->body, resp->body_len, resp->status, url, prob);
-    prob->retry_after = acme_http_retry_after(resp, acme_now(client->ctx));
+    acme_resources_problem_from_json(p, resp->body, resp->body_len, resp->status, url, prob);
+    prob->retry_after = acme_http_retry_after(resp, acme_core_now(client->ctx));
     return prob->status ? prob->status : APR_EGENERAL;
 }
 
@@ -131,12 +131,12 @@ apr_status_t acme_client_directory(acme_client_t *client, apr_pool_t *p,
     if (resp->status >= 400) return request_failed(client, p, url, resp, prob);
     if (resp->status != 200) return unexpected_status(p, "GET", url, resp, prob);
     /* parsed into p first, so a bad directory leaves nothing in the client's pool */
-    rv = acme_directory_parse(p, resp->body, resp->body_len, url, &dir, prob);
+    rv = acme_resources_directory_parse(p, resp->body, resp->body_len, url, &dir, prob);
     if (rv != APR_SUCCESS) {
         prob->url = apr_pstrdup(p, url);
         return rv;
     }
-    rv = acme_directory_parse(client->pool, resp->body, resp->body_len, url, &dir, prob);
+    rv = acme_resources_directory_parse(client->pool, resp->body, resp->body_len, url, &dir, prob);
     if (rv != APR_SUCCESS) return rv;
     client->directory = dir;
     *pdir = dir;
@@ -178,7 +178,7 @@ static apr_status_t post_jws(acme_client_t *client, apr_pool_t *p, const char *u
     int attempt;
 
     *presp = NULL;
-    if (!acme_url_same_origin(p, url, client->directory_url)) {
+    if (!acme_resources_same_origin(p, url, client->directory_url)) {
         prob->url = apr_pstrdup(p, url);
         return acme_problem_set(prob, p, APR_EINVAL, NULL, "refusing to sign a request to %s: "
                                 "not https on the CA's host", url);
@@ -187,7 +187,7 @@ static apr_status_t post_jws(acme_client_t *client, apr_pool_t *p, const char *u
         if ((rv = fetch_nonce(client, p, prob)) != APR_SUCCESS) return rv;
         nonce = apr_pstrdup(p, client->nonce);
         client->nonce[0] = '\0';    /* a nonce is good for one request only */
-        rv = acme_jws_sign(p, client->account_key, kid, nonce, url, payload, &jws);
+        rv = acme_crypto_jws_sign(p, client->account_key, kid, nonce, url, payload, &jws);
         if (rv != APR_SUCCESS) {
             return acme_problem_set(prob, p, rv, NULL, "signing the request to %s failed", url);
         }
@@ -244,7 +244,7 @@ static apr_status_t select_key(acme_client_t *client, apr_pool_t *p, EVP_PKEY *k
     apr_status_t rv;
 
     if (client->account_key == key && client->thumbprint) return APR_SUCCESS;
-    rv = acme_jwk_thumbprint(client->pool, key, &thumbprint);
+    rv = acme_crypto_jwk_thumbprint(client->pool, key, &thumbprint);
     if (rv != APR_SUCCESS) {
         return acme_problem_set(prob, p, rv, NULL,
                                 "cannot compute the account key's thumbprint");
@@ -264,7 +264,7 @@ static apr_status_t take_account(acme_client_t *client, apr_pool_t *p, const cha
     const char *status = json_string_value(json_object_get(body, "status"));
     apr_status_t rv = APR_SUCCESS;
 
-    if (!kid || !acme_url_same_origin(p, kid, client->directory_url)) {
+    if (!kid || !acme_resources_same_origin(p, kid, client->directory_url)) {
         rv = acme_problem_set(prob, p, APR_EINVAL, NULL, "POST %s: the account Location %s is "
                               "missing or not on the CA's host", url, kid ? kid : "");
     }
@@ -323,8 +323,8 @@ static apr_status_t add_eab(acme_client_t *client, apr_pool_t *p, const acme_dir
                                 "the CA requires External Account Binding; add "
                                 "'AcmeEAB <kid> <hmac>' from your CA account page");
     }
-    rv = acme_jws_sign_eab(p, client->account_key, client->eab_kid, client->eab_hmac,
-                           dir->new_account, &eab);
+    rv = acme_crypto_jws_sign_eab(p, client->account_key, client->eab_kid, client->eab_hmac,
+                                  dir->new_account, &eab);
     if (rv != APR_SUCCESS) {
         return acme_problem_set(prob, p, rv, NULL, "cannot sign the External Account Binding "
                                 "for key id %s; check the MAC key of AcmeEAB", client->eab_kid);
@@ -376,7 +376,7 @@ apr_status_t acme_client_account(acme_client_t *client, apr_pool_t *p, EVP_PKEY 
     if (!account_key) return acme_problem_set(prob, p, APR_EINVAL, NULL, "no account key");
     if ((rv = select_key(client, p, account_key, prob)) != APR_SUCCESS) return rv;
     if (kid && *kid) {
-        if (!acme_url_same_origin(p, kid, client->directory_url)) {
+        if (!acme_resources_same_origin(p, kid, client->directory_url)) {
             return acme_problem_set(prob, p, APR_EINVAL, NULL, "the stored account URL %s is "
                                     "not on the CA's host (%s)", kid, client->directory_url);
         }
@@ -439,8 +439,8 @@ apr_status_t acme_client_new_order(acme_client_t *client, apr_pool_t *p,
         return acme_problem_set(prob, p, APR_EINVAL, NULL,
                                 "POST %s: the new order has no Location", dir->new_order);
     }
-    return acme_order_parse(p, resp->body, resp->body_len, location, client->directory_url,
-                            order, prob);
+    return acme_resources_order_parse(p, resp->body, resp->body_len, location, client->directory_url,
+                                      order, prob);
 }
 
 static apr_status_t post_as_get(acme_client_t *client, apr_pool_t *p, const char *url,
@@ -453,7 +453,7 @@ static apr_status_t post_as_get(acme_client_t *client, apr_pool_t *p, const char
     rv = acme_client_post(client, p, url, NULL, ACME_MAX_JSON_BODY, resp, prob);
     if (rv != APR_SUCCESS) return rv;
     if ((rv = expect_status(p, url, *resp, 200, 200, prob))) return rv;
-    if (retry_after) *retry_after = acme_http_retry_after(*resp, acme_now(client->ctx));
+    if (retry_after) *retry_after = acme_http_retry_after(*resp, acme_core_now(client->ctx));
     return APR_SUCCESS;
 }
 
@@ -466,8 +466,8 @@ apr_status_t acme_client_get_order(acme_client_t *client, apr_pool_t *p, const c
 
     *order = NULL;
     if ((rv = post_as_get(client, p, url, &resp, retry_after, prob))) return rv;
-    return acme_order_parse(p, resp->body, resp->body_len, url, client->directory_url,
-                            order, prob);
+    return acme_resources_order_parse(p, resp->body, resp->body_len, url, client->directory_url,
+                                      order, prob);
 }
 
 apr_status_t acme_client_get_authz(acme_client_t *client, apr_pool_t *p, const char *url,
@@ -479,8 +479,8 @@ apr_status_t acme_client_get_authz(acme_client_t *client, apr_pool_t *p, const c
 
     *authz = NULL;
     if ((rv = post_as_get(client, p, url, &resp, retry_after, prob))) return rv;
-    return acme_authz_parse(p, resp->body, resp->body_len, url, client->directory_url,
-                            authz, prob);
+    return acme_resources_authz_parse(p, resp->body, resp->body_len, url, client->directory_url,
+                                      authz, prob);
 }
 
 apr_status_t acme_client_respond(acme_client_t *client, apr_pool_t *p, const char *challenge_url,
@@ -509,8 +509,8 @@ apr_status_t acme_client_finalize(acme_client_t *client, apr_pool_t *p, const ac
     json_decref(payload);
     if (rv != APR_SUCCESS) return rv;
     if ((rv = expect_status(p, order->finalize, resp, 200, 200, prob))) return rv;
-    return acme_order_parse(p, resp->body, resp->body_len, order->url, client->directory_url,
-                            updated, prob);
+    return acme_resources_order_parse(p, resp->body, resp->body_len, order->url, client->directory_url,
+                                      updated, prob);
 }
 
 static apr_array_header_t *same_origin_alternates(apr_pool_t *p, const char *cert_url,
@@ -522,7 +522,7 @@ static apr_array_header_t *same_origin_alternates(apr_pool_t *p, const char *cer
 
     for (i = 0; i < all->nelts; ++i) {
         const char *url = APR_ARRAY_IDX(all, i, const char *);
-        if (acme_url_same_origin(p, url, cert_url) && strcmp(url, cert_url) != 0) {
+        if (acme_resources_same_origin(p, url, cert_url) && strcmp(url, cert_url) != 0) {
             APR_ARRAY_PUSH(ok, const char *) = url;
         }
     }
@@ -596,10 +596,10 @@ apr_status_t acme_client_renewal_info(acme_client_t *client, apr_pool_t *p, X509
     if (rv != APR_SUCCESS) return rv;
     acme_log(client->ctx, ACME_LOG_DEBUG, APR_SUCCESS, "ACME00211: GET %s -> %d", url,
              resp->status);
-    *retry_after = acme_http_retry_after(resp, acme_now(client->ctx));
+    *retry_after = acme_http_retry_after(resp, acme_core_now(client->ctx));
     if (resp->status >= 400) return request_failed(client, p, url, resp, prob);
     if (resp->status != 200) return unexpected_status(p, "GET", url, resp, prob);
-    rv = acme_ari_parse(p, resp->body, resp->body_len, &info, prob);
+    rv = acme_resources_ari_parse(p, resp->body, resp->body_len, &info, prob);
     if (rv != APR_SUCCESS) {
         prob->url = url;
         return rv;

@@ -50,26 +50,26 @@ typedef struct acme_authz_t {
 /* Parsers: JSON text from the CA → struct. APR_EINVAL with prob set when a
  * required member is missing, of the wrong type, or a URL is not https on the
  * directory's host (base_url). */
-apr_status_t acme_directory_parse(apr_pool_t *p, const char *json, apr_size_t len,
-                                  const char *base_url, acme_directory_t **dir, acme_problem_t *prob);
-apr_status_t acme_order_parse(apr_pool_t *p, const char *json, apr_size_t len, const char *url,
-                              const char *base_url, acme_order_t **order, acme_problem_t *prob);
-apr_status_t acme_authz_parse(apr_pool_t *p, const char *json, apr_size_t len, const char *url,
-                              const char *base_url, acme_authz_t **authz, acme_problem_t *prob);
+apr_status_t acme_resources_directory_parse(apr_pool_t *p, const char *json, apr_size_t len,
+                                            const char *base_url, acme_directory_t **dir, acme_problem_t *prob);
+apr_status_t acme_resources_order_parse(apr_pool_t *p, const char *json, apr_size_t len, const char *url,
+                                        const char *base_url, acme_order_t **order, acme_problem_t *prob);
+apr_status_t acme_resources_authz_parse(apr_pool_t *p, const char *json, apr_size_t len, const char *url,
+                                        const char *base_url, acme_authz_t **authz, acme_problem_t *prob);
 /* RFC 9773 renewal information. */
 typedef struct acme_renewal_info_t {
     apr_time_t start, end;       /* suggestedWindow, end > start */
     const char *explanation_url; /* NULL if none */
 } acme_renewal_info_t;
 
-apr_status_t acme_ari_parse(apr_pool_t *p, const char *json, apr_size_t len,
-                            acme_renewal_info_t *info, acme_problem_t *prob);
+apr_status_t acme_resources_ari_parse(apr_pool_t *p, const char *json, apr_size_t len,
+                                      acme_renewal_info_t *info, acme_problem_t *prob);
 /* RFC 7807 problem document → prob (type, detail, http status). */
-void acme_problem_from_json(apr_pool_t *p, const char *json, apr_size_t len, int http_status,
-                            const char *url, acme_problem_t *prob);
+void acme_resources_problem_from_json(apr_pool_t *p, const char *json, apr_size_t len, int http_status,
+                                      const char *url, acme_problem_t *prob);
 /* Is url https and on the same host[:port] as base_url? */
-int acme_url_same_origin(apr_pool_t *p, const char *url, const char *base_url);
-acme_challenge_t *acme_authz_challenge(const acme_authz_t *authz, const char *type);
+int acme_resources_same_origin(apr_pool_t *p, const char *url, const char *base_url);
+acme_challenge_t *acme_resources_authz_challenge(const acme_authz_t *authz, const char *type);
 
 /* One ACME conversation with one CA: directory, nonces, account. */
 typedef struct acme_client_t acme_client_t;

@@ -11,7 +11,7 @@
 #include "acme_json.h"
 #include "acme_text.h"
 #include "acme_time.h"
-#include "acme_names.h"
+#include "acme_name.h"
 
 #define ACME_MAX_CHALLENGES      16
 #define ACME_MAX_PROFILES        32
@@ -59,7 +59,7 @@ static int url_chars_ok(const char *url)
     return 1;
 }
 
-int acme_url_same_origin(apr_pool_t *p, const char *url, const char *base_url)
+int acme_resources_same_origin(apr_pool_t *p, const char *url, const char *base_url)
 {
     apr_uri_t u, b;
 
@@ -137,7 +137,7 @@ static apr_status_t get_string(apr_pool_t *p, json_t *obj, const char *key, int 
 static apr_status_t check_url(apr_pool_t *p, const char *url, const char *base_url,
                               const char *what, acme_problem_t *prob)
 {
-    if (!acme_url_same_origin(p, url, base_url)) {
+    if (!acme_resources_same_origin(p, url, base_url)) {
         return acme_problem_set(prob, p, APR_EINVAL, NULL,
                                 "%s: URL %s is not https on the CA's host (%s)",
                                 what, url, base_url);
@@ -206,9 +206,9 @@ static apr_status_t parse_meta(apr_pool_t *p, json_t *root, acme_directory_t *di
     return parse_profiles(p, meta, dir, prob);
 }
 
-apr_status_t acme_directory_parse(apr_pool_t *p, const char *json, apr_size_t len,
-                                  const char *base_url, acme_directory_t **pdir,
-                                  acme_problem_t *prob)
+apr_status_t acme_resources_directory_parse(apr_pool_t *p, const char *json, apr_size_t len,
+                                            const char *base_url, acme_directory_t **pdir,
+                                            acme_problem_t *prob)
 {
     const char *what = "ACME directory";
     acme_directory_t *dir;
@@ -271,8 +271,8 @@ static void problem_from_object(apr_pool_t *p, json_t *obj, int http_status, con
     prob->url = url ? apr_pstrdup(p, url) : NULL;
 }
 
-void acme_problem_from_json(apr_pool_t *p, const char *json, apr_size_t len, int http_status,
-                            const char *url, acme_problem_t *prob)
+void acme_resources_problem_from_json(apr_pool_t *p, const char *json, apr_size_t len, int http_status,
+                                      const char *url, acme_problem_t *prob)
 {
     json_t *root = NULL;
 
@@ -373,8 +373,8 @@ static apr_status_t order_from_json(apr_pool_t *p, json_t *root, const char *bas
     return APR_SUCCESS;
 }
 
-apr_status_t acme_order_parse(apr_pool_t *p, const char *json, apr_size_t len, const char *url,
-                              const char *base_url, acme_order_t **porder, acme_problem_t *prob)
+apr_status_t acme_resources_order_parse(apr_pool_t *p, const char *json, apr_size_t len, const char *url,
+                                        const char *base_url, acme_order_t **porder, acme_problem_t *prob)
 {
     acme_order_t *order;
     json_t *root;
@@ -467,7 +467,7 @@ static apr_status_t parse_challenge(apr_pool_t *p, json_t *obj, const char *base
                             ACME_MAX_TOKEN_LEN, what, &chal->token, prob))) {
         return rv;
     }
-    if (chal->token && !acme_token_is_valid(chal->token)) {
+    if (chal->token && !acme_name_token_is_valid(chal->token)) {
         return invalid(prob, p, what, "the token holds characters outside base64url");
     }
     if (!strcmp(chal->type, "dns-persist-01") && (rv = parse_issuers(p, obj, what, chal, prob))) {
@@ -515,8 +515,8 @@ static apr_status_t parse_challenges(apr_pool_t *p, json_t *root, const char *ba
     return APR_SUCCESS;
 }
 
-apr_status_t acme_authz_parse(apr_pool_t *p, const char *json, apr_size_t len, const char *url,
-                              const char *base_url, acme_authz_t **pauthz, acme_problem_t *prob)
+apr_status_t acme_resources_authz_parse(apr_pool_t *p, const char *json, apr_size_t len, const char *url,
+                                        const char *base_url, acme_authz_t **pauthz, acme_problem_t *prob)
 {
     const char *what = "ACME authorization";
     acme_authz_t *authz;
@@ -540,7 +540,7 @@ apr_status_t acme_authz_parse(apr_pool_t *p, const char *json, apr_size_t len, c
     return rv;
 }
 
-acme_challenge_t *acme_authz_challenge(const acme_authz_t *authz, const char *type)
+acme_challenge_t *acme_resources_authz_challenge(const acme_authz_t *authz, const char *type)
 {
     int i;
 
@@ -568,8 +568,8 @@ static apr_status_t window_time(apr_pool_t *p, json_t *window, const char *key, 
     return APR_SUCCESS;
 }
 
-apr_status_t acme_ari_parse(apr_pool_t *p, const char *json, apr_size_t len,
-                            acme_renewal_info_t *info, acme_problem_t *prob)
+apr_status_t acme_resources_ari_parse(apr_pool_t *p, const char *json, apr_size_t len,
+                                      acme_renewal_info_t *info, acme_problem_t *prob)
 {
     const char *what = "ACME renewal information";
     json_t *root, *window;

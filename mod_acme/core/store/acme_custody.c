@@ -177,10 +177,10 @@ apr_status_t acme_custody_prepare(acme_store_t *store, apr_pool_t *p, const char
         }
         return APR_SUCCESS;
     }
-    if ((rv = acme_key_generate(p, key_type, &key)) != APR_SUCCESS
-        || (rv = acme_key_to_pem(p, key, &pem)) != APR_SUCCESS
-        || (rv = acme_key_spki_id(p, key, &id)) != APR_SUCCESS
-        || (rv = acme_csr_create(p, key, names, &csr)) != APR_SUCCESS) {
+    if ((rv = acme_crypto_key_generate(p, key_type, &key)) != APR_SUCCESS
+        || (rv = acme_crypto_key_to_pem(p, key, &pem)) != APR_SUCCESS
+        || (rv = acme_certverify_spki_id(p, key, &id)) != APR_SUCCESS
+        || (rv = acme_cert_csr_create(p, key, names, &csr)) != APR_SUCCESS) {
         return rv;
     }
     /* The key first: a CSR is never published without its key on disk. */
@@ -218,14 +218,14 @@ apr_status_t acme_custody_key_for(acme_store_t *store, apr_pool_t *p, const char
     apr_status_t rv;
 
     if ((rv = acme_store_name_check(name)) != APR_SUCCESS
-        || (rv = acme_key_spki_id(p, pub, &id)) != APR_SUCCESS) {
+        || (rv = acme_certverify_spki_id(p, pub, &id)) != APR_SUCCESS) {
         return APR_ENOENT;
     }
     rv = acme_store_read_secret(store, p, key_path(p, name, id), ACME_MAX_STORE_FILE, pem, len);
     if (rv != APR_SUCCESS) {
         return APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
     }
-    if (acme_key_from_pem(p, *pem, *len, key) != APR_SUCCESS
+    if (acme_crypto_key_from_pem(p, *pem, *len, key) != APR_SUCCESS
         || EVP_PKEY_eq(*key, pub) != 1) {
         return APR_ENOENT;
     }
@@ -240,7 +240,7 @@ apr_status_t acme_custody_retire(acme_store_t *store, apr_pool_t *p, const char 
     apr_status_t rv;
 
     if ((rv = acme_store_name_check(name)) != APR_SUCCESS
-        || (rv = acme_key_spki_id(p, pub, &id)) != APR_SUCCESS) {
+        || (rv = acme_certverify_spki_id(p, pub, &id)) != APR_SUCCESS) {
         return rv;
     }
     /* The CSR first: it must never name a key that is gone. */

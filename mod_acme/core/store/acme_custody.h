@@ -12,7 +12,7 @@
  * child gets a CSR for it, orders with it and stages only the chain; root
  * pairs the chain with the key at activation (acme_store_activate).
  *   keys/<name>/<id>.key     private keys root generated for <name>: directory
- *                            0700, files 0600, root  (<id>: acme_key_spki_id)
+ *                            0700, files 0600, root  (<id>: acme_certverify_spki_id)
  *   keys/<name>/refused.json backoff after refused staged entries (root)
  *   csr/<name>.json          {"names": [...], "key_type": "ec-p256", "key": <id>,
  *                            "csr": base64url DER, "created": seconds}: the CSR

@@ -58,8 +58,8 @@ static const char *detail_clean(apr_pool_t *p, const char *detail)
                                ACME_TEXT_KEEP_8BIT);
 }
 
-apr_status_t acme_event_post(acme_store_t *store, apr_pool_t *p, const char *event,
-                             const char *name, const char *detail, apr_time_t now)
+apr_status_t acme_events_post(acme_store_t *store, apr_pool_t *p, const char *event,
+                              const char *name, const char *detail, apr_time_t now)
 {
     const char *file;
     json_t *json;
@@ -160,7 +160,7 @@ static int cmp_events(const void *a, const void *b)
     return strcmp(strchr(ea->file, '/'), strchr(eb->file, '/'));
 }
 
-apr_status_t acme_event_list(acme_store_t *store, apr_pool_t *p, apr_array_header_t **events)
+apr_status_t acme_events_list(acme_store_t *store, apr_pool_t *p, apr_array_header_t **events)
 {
     apr_status_t rv;
 
@@ -182,7 +182,7 @@ static int in_dir(const char *file, const char *dir)
            && !strchr(file + len + 1, '/') && file[len + 1] != '.';
 }
 
-apr_status_t acme_event_done(acme_store_t *store, apr_pool_t *p, const acme_event_t *event)
+apr_status_t acme_events_done(acme_store_t *store, apr_pool_t *p, const acme_event_t *event)
 {
     const char *file = event->file;
 

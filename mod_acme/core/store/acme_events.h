@@ -19,7 +19,7 @@
 #define ACME_EVENT_EXPIRING "expiring"  /* inside AcmeWarnWindow and renewal keeps failing */
 
 typedef struct acme_event_t {
-    const char *file;        /* store-relative path, for acme_event_done */
+    const char *file;        /* store-relative path, for acme_events_done */
     int from_child;          /* read from the child's events/: untrusted */
     const char *event;
     const char *name;
@@ -29,11 +29,11 @@ typedef struct acme_event_t {
 
 /* Posts to root-events/ (issued, renewed) or events/ (failed, expiring).
  * APR_EINVAL for an unknown event or a name that is no store name. */
-apr_status_t acme_event_post(acme_store_t *store, apr_pool_t *p, const char *event,
-                             const char *name, const char *detail, apr_time_t now);
+apr_status_t acme_events_post(acme_store_t *store, apr_pool_t *p, const char *event,
+                              const char *name, const char *detail, apr_time_t now);
 /* Pending events of both directories, oldest first (acme_event_t*); files
  * that cannot be read, and issued or renewed found in the child's events/,
  * are skipped and removed. */
-apr_status_t acme_event_list(acme_store_t *store, apr_pool_t *p, apr_array_header_t **events);
-apr_status_t acme_event_done(acme_store_t *store, apr_pool_t *p, const acme_event_t *event);
+apr_status_t acme_events_list(acme_store_t *store, apr_pool_t *p, apr_array_header_t **events);
+apr_status_t acme_events_done(acme_store_t *store, apr_pool_t *p, const acme_event_t *event);
 #endif

@@ -13,13 +13,13 @@ static const char *const state_names[] = {
     NULL, "missing", "valid", "renewing", "staged", "error"
 };
 
-const char *acme_status_state_name(acme_status_state_e state)
+const char *acme_status_record_state_name(acme_status_state_e state)
 {
     return (unsigned)state < sizeof(state_names) / sizeof(state_names[0])
            ? state_names[state] : NULL;
 }
 
-acme_status_state_e acme_status_state_parse(const char *name)
+acme_status_state_e acme_status_record_state_parse(const char *name)
 {
     unsigned i;
 
@@ -73,7 +73,7 @@ static void put_object(json_t *obj, const char *key, json_t *member)
 
 json_t *acme_status_record_encode(const acme_status_record_t *rec, apr_pool_t *p)
 {
-    const char *state = acme_status_state_name(rec->state);
+    const char *state = acme_status_record_state_name(rec->state);
     json_t *json = json_object();
 
     if (!json) {
@@ -298,7 +298,7 @@ apr_status_t acme_status_record_decode(apr_pool_t *p, const json_t *json,
     rec = acme_status_record_make(p);
     rec->name = get_string(p, json, "name");
     rec->names = get_names(p, json);
-    rec->state = acme_status_state_parse(json_string_value(json_object_get(json, "state")));
+    rec->state = acme_status_record_state_parse(json_string_value(json_object_get(json, "state")));
     rec->step = get_string(p, json, "step");
     rec->cert = decode_cert(p, get_object(json, "cert"));
     rec->error = decode_error(p, get_object(json, "error"));

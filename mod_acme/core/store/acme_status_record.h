@@ -9,7 +9,7 @@
  *   name          string   the domain's store name (acme_store_paths.h)
  *   names         [string] the names of the certificate it manages
  *   state         string   "missing" | "valid" | "renewing" | "staged" | "error"
- *   step          string   the issuance step a job is at (acme_step_name), or
+ *   step          string   the issuance step a job is at (acme_job_step_name), or
  *                          "idle" / "staged" without a job
  *   cert?         object   the live certificate:
  *                          {not_before, not_after, issuer, serial,
@@ -112,9 +112,9 @@ typedef struct acme_status_record_t {
 } acme_status_record_t;
 
 /* "missing", "valid", ...; NULL for ACME_STATUS_UNKNOWN. */
-const char *acme_status_state_name(acme_status_state_e state);
+const char *acme_status_record_state_name(acme_status_state_e state);
 /* The state of its name; ACME_STATUS_UNKNOWN for NULL or any other text. */
-acme_status_state_e acme_status_state_parse(const char *name);
+acme_status_state_e acme_status_record_state_parse(const char *name);
 
 /* A record with nothing in it (integers -1), from p. */
 acme_status_record_t *acme_status_record_make(apr_pool_t *p);

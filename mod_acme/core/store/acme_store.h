@@ -104,7 +104,7 @@ int acme_store_any_staged(acme_store_t *store, apr_pool_t *p);
 /* Parent (root): staged certificate → new archive version → domains/<name> link.
  * The chain's leaf must carry the public key of a key root generated for name
  * (acme_custody.h), which goes into the archive next to it; and pass
- * acme_cert_verify_issued for names, key_type and anchors at acme_now(ctx).
+ * acme_certverify_issued for names, key_type and anchors at acme_core_now(ctx).
  * Anything else is refused (APR_EINVAL, *why): "ready" is renamed "rejected",
  * the refusal logged and recorded for the name's backoff
  * (acme_custody_refused); the live certificate stays. APR_ENOENT if nothing
@@ -118,7 +118,7 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
  * key. Fit to go live as name's: chain_pem (leaf first) parses, key_pem is a
  * private key whose public key the leaf carries, the leaf covers the first
  * name of the store name name (acme_name_store_key_parse), is valid at
- * acme_now(ctx) and acme_cert_loadable holds; for a store name with a key type
+ * acme_core_now(ctx) and acme_certverify_loadable holds; for a store name with a key type
  * suffix the key is of that type. APR_SUCCESS with info (the leaf, strings in
  * p) and *key_type; APR_EINVAL with *why (in p) naming what is wrong. Writes
  * nothing. */

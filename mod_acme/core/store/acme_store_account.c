@@ -27,7 +27,7 @@ apr_status_t acme_store_account_load(acme_store_t *store, apr_pool_t *p, const c
     if (rv != APR_SUCCESS) {
         return APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
     }
-    if (acme_key_from_pem(p, pem, len, key) != APR_SUCCESS) {
+    if (acme_crypto_key_from_pem(p, pem, len, key) != APR_SUCCESS) {
         *key = NULL;
         return APR_EINVAL;
     }

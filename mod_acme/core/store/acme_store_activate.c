@@ -22,7 +22,7 @@
 #include "acme_custody.h"
 #include "acme_certverify.h"
 #include "acme_store_paths.h"
-#include "acme_names.h"
+#include "acme_name.h"
 
 /* meta.json is a few hundred bytes; anything larger is not ours. */
 #define ACME_STAGED_META_MAX (8 * 1024)
@@ -57,7 +57,7 @@ apr_status_t acme_store_load_live(acme_store_t *store, apr_pool_t *p, const char
     if (rv != APR_SUCCESS) {
         return APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ENOTDIR(rv) ? APR_ENOENT : rv;
     }
-    return acme_chain_read_file(p, path, chain);
+    return acme_cert_chain_read_file(p, path, chain);
 }
 
 apr_status_t acme_store_stage(acme_store_t *store, apr_pool_t *p, const char *name,
@@ -205,7 +205,7 @@ static apr_status_t staged_load(apr_pool_t *p, int dirfd, staged_t *st, const ch
                                         : "staged files cannot be read";
         return APR_STATUS_IS_ENOENT(rv) ? APR_EINVAL : rv;
     }
-    if (acme_chain_parse(p, st->chain_pem, st->chain_len, &st->chain) != APR_SUCCESS
+    if (acme_cert_chain_parse(p, st->chain_pem, st->chain_len, &st->chain) != APR_SUCCESS
         || st->chain->nelts < 1) {
         *why = "staged certificate chain is not a valid PEM chain";
         return APR_EINVAL;
@@ -251,7 +251,7 @@ static const char *version_name(apr_pool_t *p, const acme_ctx_t *ctx, const char
     for (c = hex; *c; ++c) {
         *c = apr_isxdigit(*c) ? (char)apr_tolower(*c) : '0';
     }
-    return apr_pstrcat(p, time_str(p, acme_now(ctx), "%Y%m%dT%H%M%SZ"), "-",
+    return apr_pstrcat(p, time_str(p, acme_core_now(ctx), "%Y%m%dT%H%M%SZ"), "-",
                        *hex ? hex : "00000000", NULL);
 }
 
@@ -344,8 +344,8 @@ static void post_activated(acme_store_t *store, apr_pool_t *p, const acme_ctx_t 
                                       st->info.serial ? st->info.serial : "?",
                                       acme_time_rfc3339(p, st->info.not_after),
                                       st->info.issuer ? st->info.issuer : "?");
-    apr_status_t rv = acme_event_post(store, p, first ? ACME_EVENT_ISSUED : ACME_EVENT_RENEWED,
-                                      name, detail, acme_now(ctx));
+    apr_status_t rv = acme_events_post(store, p, first ? ACME_EVENT_ISSUED : ACME_EVENT_RENEWED,
+                                       name, detail, acme_core_now(ctx));
 
     if (rv != APR_SUCCESS) {
         acme_log(ctx, ACME_LOG_WARN, rv, "ACME00303: %s: cannot write the %s event to %s", name,
@@ -434,15 +434,15 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
         rv = staged_key(store, p, name, &st, &reason);
     }
     if (rv == APR_SUCCESS) {
-        rv = acme_cert_verify_issued(p, st.chain, st.pkey, names, key_type, anchors,
-                                     acme_now(ctx), &reason);
+        rv = acme_certverify_issued(p, st.chain, st.pkey, names, key_type, anchors,
+                                    acme_core_now(ctx), &reason);
         if (rv != APR_SUCCESS && !reason) {
             reason = "the certificate does not fit the key, the names or the time";
         }
     }
     if (rv == APR_EINVAL) {
         staged_reject(dirfd, ctx, name, ready, reason);
-        acme_custody_refused(store, p, name, acme_now(ctx));
+        acme_custody_refused(store, p, name, acme_core_now(ctx));
     }
     if (rv == APR_SUCCESS) {
         rv = activate_loaded(store, p, ctx, name, &st, &reason);
@@ -477,7 +477,7 @@ apr_status_t acme_store_import_check(apr_pool_t *p, const acme_ctx_t *ctx, const
                             "lowercase, optionally +KEYTYPE)", name);
         return APR_EINVAL;
     }
-    if (acme_chain_parse(p, chain_pem, chain_len, &chain) != APR_SUCCESS || chain->nelts < 1) {
+    if (acme_cert_chain_parse(p, chain_pem, chain_len, &chain) != APR_SUCCESS || chain->nelts < 1) {
         *why = "the certificate file is not a PEM certificate chain";
         return APR_EINVAL;
     }
@@ -486,11 +486,11 @@ apr_status_t acme_store_import_check(apr_pool_t *p, const acme_ctx_t *ctx, const
         *why = "the certificate cannot be read";
         return APR_EINVAL;
     }
-    if (acme_key_from_pem(p, key_pem, key_len, &pkey) != APR_SUCCESS) {
+    if (acme_crypto_key_from_pem(p, key_pem, key_len, &pkey) != APR_SUCCESS) {
         *why = "the key file is not a PEM private key";
         return APR_EINVAL;
     }
-    if (acme_key_type_of(pkey, key_type) != APR_SUCCESS) {
+    if (acme_crypto_key_type_of(pkey, key_type) != APR_SUCCESS) {
         *why = "the key is of a type mod_acme does not use (RSA 2048-4096, EC P-256/P-384)";
         return APR_EINVAL;
     }
@@ -501,9 +501,9 @@ apr_status_t acme_store_import_check(apr_pool_t *p, const acme_ctx_t *ctx, const
     }
     names = apr_array_make(p, 1, sizeof(const char *));
     APR_ARRAY_PUSH(names, const char *) = first;
-    rv = acme_cert_check(p, leaf, pkey, names, acme_now(ctx), why);
+    rv = acme_cert_check(p, leaf, pkey, names, acme_core_now(ctx), why);
     if (rv == APR_SUCCESS) {
-        rv = acme_cert_loadable(p, chain, pkey, why);
+        rv = acme_certverify_loadable(p, chain, pkey, why);
     }
     if (rv != APR_SUCCESS && !*why) {
         *why = "the certificate and key cannot be served together";
@@ -566,10 +566,10 @@ static int fallback_usable(acme_store_t *store, apr_pool_t *p)
 
     if (acme_store_read_secret(store, p, ACME_STORE_FALLBACK_KEY, ACME_MAX_STORE_FILE, &pem, &len)
         != APR_SUCCESS
-        || acme_key_from_pem(p, pem, len, &pkey) != APR_SUCCESS
+        || acme_crypto_key_from_pem(p, pem, len, &pkey) != APR_SUCCESS
         || acme_store_read(store, p, ACME_STORE_FALLBACK_CERT, ACME_MAX_STORE_FILE, &pem, &len)
            != APR_SUCCESS
-        || acme_chain_parse(p, pem, len, &chain) != APR_SUCCESS || chain->nelts < 1) {
+        || acme_cert_chain_parse(p, pem, len, &chain) != APR_SUCCESS || chain->nelts < 1) {
         return 0;
     }
     return acme_cert_check(p, APR_ARRAY_IDX(chain, 0, X509 *), pkey, no_names,
@@ -583,10 +583,10 @@ static apr_status_t fallback_generate(acme_store_t *store, apr_pool_t *p)
     apr_array_header_t *no_names = apr_array_make(p, 1, sizeof(const char *));
     apr_status_t rv;
 
-    if ((rv = acme_key_generate(p, ACME_KEY_EC_P256, &pkey)) != APR_SUCCESS
-        || (rv = acme_key_to_pem(p, pkey, &key_pem)) != APR_SUCCESS
-        || (rv = acme_selfsigned_create(p, pkey, FALLBACK_CN, no_names, FALLBACK_VALIDITY,
-                                        &cert_pem)) != APR_SUCCESS) {
+    if ((rv = acme_crypto_key_generate(p, ACME_KEY_EC_P256, &pkey)) != APR_SUCCESS
+        || (rv = acme_crypto_key_to_pem(p, pkey, &key_pem)) != APR_SUCCESS
+        || (rv = acme_cert_selfsigned_create(p, pkey, FALLBACK_CN, no_names, FALLBACK_VALIDITY,
+                                             &cert_pem)) != APR_SUCCESS) {
         return rv;
     }
     /* Key first: a crash between the two leaves a mismatch, which is regenerated. */

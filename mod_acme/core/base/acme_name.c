@@ -7,8 +7,8 @@
 #include <apr_strings.h>
 
 #include "acme_core.h"
-#include "acme_names.h"
-#include "acme_keytype.h"
+#include "acme_name.h"
+#include "acme_key_type.h"
 
 #define ACME_MAX_LABEL_LEN 63
 
@@ -385,7 +385,7 @@ apr_status_t acme_name_store_key_parse(apr_pool_t *p, const char *store_name,
     return APR_SUCCESS;
 }
 
-int acme_token_is_valid(const char *token)
+int acme_name_token_is_valid(const char *token)
 {
     apr_size_t len;
 

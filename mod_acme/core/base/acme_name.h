@@ -1,5 +1,5 @@
-#ifndef ACME_NAMES_H
-#define ACME_NAMES_H
+#ifndef ACME_NAME_H
+#define ACME_NAME_H
 #include <apr_pools.h>
 #include <apr_tables.h>
 
@@ -37,5 +37,5 @@ const char *acme_name_store_key(apr_pool_t *p, const char *first_name, const cha
 apr_status_t acme_name_store_key_parse(apr_pool_t *p, const char *store_name,
                                        const char **first_name, const char **key_type);
 /* An http-01 token as the CA may send it: base64url chars only, 1..ACME_MAX_TOKEN_LEN. */
-int acme_token_is_valid(const char *token);
+int acme_name_token_is_valid(const char *token);
 #endif

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "acme_b64.h"
+#include "acme_b64url.h"
 
 static const char b64url_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

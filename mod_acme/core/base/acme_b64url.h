@@ -1,5 +1,5 @@
-#ifndef ACME_B64_H
-#define ACME_B64_H
+#ifndef ACME_B64URL_H
+#define ACME_B64URL_H
 #include <apr_pools.h>
 
 /* base64url without padding (RFC 4648 §5, RFC 7515 §2). */

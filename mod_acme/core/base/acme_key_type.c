@@ -1,6 +1,6 @@
 /* Key type names (AcmeKeyType, store names such as example.org+rsa-2048). */
 #include <strings.h>
-#include "acme_keytype.h"
+#include "acme_key_type.h"
 
 /* Indexed by acme_key_type_e. */
 static const char *const key_type_names[] = {

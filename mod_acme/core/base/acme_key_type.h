@@ -1,8 +1,8 @@
 /* The certificate and account key types mod_acme knows, by the names the
  * configuration (AcmeKeyType) and the store use. Crypto-free, so names and
  * configuration parsing need no OpenSSL. */
-#ifndef ACME_KEYTYPE_H
-#define ACME_KEYTYPE_H
+#ifndef ACME_KEY_TYPE_H
+#define ACME_KEY_TYPE_H
 #include <apr_errno.h>
 
 typedef enum {

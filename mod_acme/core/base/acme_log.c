@@ -1,0 +1,25 @@
+/* The core's one way to log: formats a line and hands it to the context's sink. */
+#include <stdarg.h>
+#include <apr_strings.h>
+
+#include "acme_core.h"
+
+/* Long enough for a URL, a CA's problem detail and some context. */
+#define ACME_LOG_LINE_MAX 2048
+
+void acme_log(const acme_ctx_t *ctx, acme_log_level_t level, apr_status_t rv,
+              const char *fmt, ...)
+{
+    char line[ACME_LOG_LINE_MAX];
+    va_list ap;
+
+    /* Skip formatting entirely for messages nobody will see. */
+    if (!ctx || !ctx->log || (int)level > ctx->log_level) {
+        return;
+    }
+    va_start(ap, fmt);
+    apr_vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    ctx->log(ctx->log_baton, level, rv, line);
+}
+
