@@ -17,46 +17,11 @@ Usage: check-circles.py [--known FILE] [--quiet] [ROOT]   (ROOT: mod_acme)
 """
 import argparse
 import os
-import re
 import sys
 
-DEFINITION = re.compile(
-    r'^(?!static\b|typedef\b|extern\b|return\b|struct\b[^(]*\{|#)'
-    r'[A-Za-z_][\w \t\*]*?[\s\*](\w+)\s*\(')
-INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
-COMMENT = re.compile(r'/\*.*?\*/|//[^\n]*', re.S)
-STRING = re.compile(r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'')
-IDENT = re.compile(r'\b[A-Za-z_]\w*\b')
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-
-def sources(root):
-    found = []
-    for top, dirs, files in os.walk(root):
-        dirs.sort()
-        for name in sorted(files):
-            if name.endswith(('.c', '.h')):
-                found.append(os.path.join(top, name))
-    return found
-
-
-def read(path):
-    with open(path, encoding='utf-8', errors='replace') as f:
-        return f.read()
-
-
-def code_only(text):
-    """The text without comments and string literals (lines kept)."""
-    text = COMMENT.sub(lambda m: '\n' * m.group(0).count('\n'), text)
-    return STRING.sub('""', text)
-
-
-def definitions(text):
-    names = set()
-    for line in code_only(text).splitlines():
-        m = DEFINITION.match(line)
-        if m and not line.rstrip().endswith(';'):
-            names.add(m.group(1))
-    return names
+from csource import INCLUDE, IDENT, sources, read, code_only, definitions
 
 
 def call_graph(files, texts):
