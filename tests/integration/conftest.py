@@ -9,6 +9,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from ari_proxy import AcmeProxy  # noqa: E402
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
@@ -120,6 +121,15 @@ def httpd_factory(request, build, pebble):
 def httpd(httpd_factory):
     """An httpd on the ports Pebble validates at, configured to use Pebble."""
     return httpd_factory()
+
+
+@pytest.fixture
+def proxy(pebble):
+    """The ACME proxy in front of Pebble (ari_proxy.py) with its defaults;
+    a test module that needs other settings defines its own."""
+    p = AcmeProxy(pebble).start()
+    yield p
+    p.stop()
 
 
 @pytest.fixture

@@ -150,6 +150,19 @@ def wait_for(predicate, timeout, interval=0.2, what="condition"):
         time.sleep(interval)
 
 
+def status_error(httpd, name, timeout=60, interval=0.5):
+    """The status page's error for name, once there is one; the assertion
+    names the page and the server's diagnostics when none comes in time."""
+    def error():
+        return httpd.domain_status(name).get("error")
+    try:
+        return wait_for(error, timeout, interval=interval,
+                        what="an error for %s on the status page" % name)
+    except TimeoutError as exc:
+        raise AssertionError("%s; page: %s\n%s" % (exc, json.dumps(httpd.status(), indent=1),
+                                                   httpd.diagnostics())) from None
+
+
 def make_tree(prefix):
     """A fresh directory under /tmp that httpd's children (www-data) can traverse."""
     path = tempfile.mkdtemp(prefix=prefix, dir="/tmp")

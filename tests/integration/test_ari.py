@@ -7,22 +7,14 @@ import json
 import os
 import time
 
-import pytest
 import requests
 
 import harness
-from ari_proxy import AcmeProxy, ari_cert_id
+from ari_proxy import ari_cert_id
 from harness import ssl_vhost, store_status, utcnow, wait_for, wait_for_new_cert
 
 ISSUE_TIMEOUT = 60
 FAR = datetime.timedelta(days=300)
-
-
-@pytest.fixture
-def proxy(pebble):
-    p = AcmeProxy(pebble).start()
-    yield p
-    p.stop()
 
 
 def start_through(httpd, proxy, name):

@@ -10,7 +10,6 @@ where each behaviour names its public source) imitates them:
 - the same failed authorization (with an empty "error") put into every new
   order: said plainly, and no new order before it expires."""
 import datetime
-import json
 import os
 import time
 
@@ -18,29 +17,11 @@ import pytest
 
 import harness
 from ari_proxy import AcmeProxy, ari_cert_id, rfc3339
-from harness import ssl_vhost, utcnow, wait_for, wait_for_new_cert
+from harness import ssl_vhost, status_error, utcnow, wait_for, wait_for_new_cert
 
 ISSUE_TIMEOUT = 60
 FAR = datetime.timedelta(days=300)
 WAIT_POLLS = 30          # ACME_CA_WAIT_POLLS (acme_policy.h)
-
-
-@pytest.fixture
-def proxy(pebble):
-    p = AcmeProxy(pebble).start()
-    yield p
-    p.stop()
-
-
-def status_error(httpd, name, timeout=60):
-    def error():
-        return httpd.domain_status(name).get("error")
-    try:
-        return wait_for(error, timeout, interval=0.5,
-                        what="an error for %s on the status page" % name)
-    except TimeoutError as exc:
-        raise AssertionError("%s; page: %s\n%s" % (exc, json.dumps(httpd.status(), indent=1),
-                                                   httpd.diagnostics())) from None
 
 
 def notify_script(httpd):

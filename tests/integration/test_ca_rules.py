@@ -4,7 +4,6 @@ by the proxy in front of Pebble (ari_proxy.py names the public source of each).
 Let's Encrypt issues IP address certificates only under its "shortlived"
 profile: an order with an IP address and no AcmeProfile asks for it where the
 CA lists it, and where it does not, the error says what to set."""
-import json
 import re
 import subprocess
 
@@ -14,30 +13,11 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 import harness
-from ari_proxy import AcmeProxy
-from harness import ssl_vhost, wait_for
+from harness import ssl_vhost, status_error, wait_for
 
 ISSUE_TIMEOUT = 60
 PROFILES = {"classic": "90-day certificates", "shortlived": "6-day certificates, DNS and IP",
             "tlsserver": "TLS server authentication only"}
-
-
-@pytest.fixture
-def proxy(pebble):
-    p = AcmeProxy(pebble).start()
-    yield p
-    p.stop()
-
-
-def status_error(httpd, name, timeout=60):
-    def error():
-        return httpd.domain_status(name).get("error")
-    try:
-        return wait_for(error, timeout, interval=0.5,
-                        what="an error for %s on the status page" % name)
-    except TimeoutError as exc:
-        raise AssertionError("%s; page: %s\n%s" % (exc, json.dumps(httpd.status(), indent=1),
-                                                   httpd.diagnostics())) from None
 
 
 def test_ip_address_order_asks_for_the_shortlived_profile(httpd, proxy):

@@ -33,13 +33,6 @@ def eab_proxy(eab_pebble):
     p.stop()
 
 
-@pytest.fixture
-def proxy(pebble):
-    p = AcmeProxy(pebble).start()
-    yield p
-    p.stop()
-
-
 def status_error(httpd, name, timeout=30):
     """The status page's error for name, once there is one."""
     def error():

@@ -9,7 +9,6 @@ import socket
 import pytest
 
 import harness
-from ari_proxy import AcmeProxy
 from harness import ssl_vhost, wait_for
 
 ISSUE_TIMEOUT = 60
@@ -23,13 +22,6 @@ def tls_only_pebble(workdir, challtestsrv):
                                 http_port=harness.closed_port())
     yield pb
     pb.stop()
-
-
-@pytest.fixture
-def proxy(pebble):
-    p = AcmeProxy(pebble).start()
-    yield p
-    p.stop()
 
 
 def tls_only_httpd(httpd_factory, pb):
