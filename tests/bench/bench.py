@@ -89,7 +89,8 @@ class CA:
 
 # ---------------------------------------------------------------- httpd ---
 
-COMMON_CONF = """\
+# What every benchmark httpd has (scale.py adds its own tail).
+HTTPD_BASE_CONF = """\
 ServerRoot "{root}"
 ServerName localhost
 PidFile "{root}/httpd.pid"
@@ -107,6 +108,9 @@ Listen 127.0.0.1:{http}
 Listen 127.0.0.1:{https}
 TypesConfig /etc/mime.types
 DocumentRoot "{root}/htdocs"
+"""
+
+COMMON_CONF = HTTPD_BASE_CONF + """\
 ServerAdmin admin@bench.test
 SSLSessionCache none
 <Directory />

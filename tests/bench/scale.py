@@ -35,30 +35,14 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness  # noqa: E402
+from bench import HTTPD_BASE_CONF  # noqa: E402
 
 APACHE2 = "/usr/sbin/apache2"
 MODULES = "/usr/lib/apache2/modules"
 REPO_ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 NAME_FMT = "d{:05d}.bench.test"
 
-COMMON = """\
-ServerRoot "{root}"
-ServerName localhost
-PidFile "{root}/httpd.pid"
-ErrorLog "{root}/error.log"
-LogLevel warn
-DefaultRuntimeDir "{root}/run"
-Mutex file:{root}/run default
-LoadModule mpm_event_module {modules}/mod_mpm_event.so
-LoadModule authz_core_module {modules}/mod_authz_core.so
-LoadModule mime_module {modules}/mod_mime.so
-LoadModule ssl_module {modules}/mod_ssl.so
-User www-data
-Group www-data
-Listen 127.0.0.1:{http}
-Listen 127.0.0.1:{https}
-TypesConfig /etc/mime.types
-DocumentRoot "{root}/htdocs"
+COMMON = HTTPD_BASE_CONF + """\
 SSLSessionCache none
 StartServers 2
 <Directory />
@@ -134,7 +118,8 @@ class Server:
         self.http, self.https = ports or (harness.free_port(), harness.free_port())
         self.names = names or [NAME_FMT.format(i) for i in range(n)]
         f = dict(root=self.root, modules=MODULES, http=self.http, https=self.https, so=so,
-                 ca=ca or "https://127.0.0.1:%d/dir" % harness.closed_port(), extra=acme_extra)
+                 ca=ca or "https://127.0.0.1:%d/dir" % harness.closed_port(), extra=acme_extra,
+                 loglevel="warn")
         parts = [COMMON.format(**f)]
         if mode == "acme":
             parts.append(ACME.format(**f))
