@@ -51,6 +51,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+import harness
 from ari_proxy import AcmeProxy, b64url_decode
 
 MODES = ["huge_body", "redirect_loop", "cross_origin_redirect", "foreign_urls", "dup_members",
@@ -396,3 +397,40 @@ class HostileProxy(AcmeProxy):
             st.directory_moved = True
             return self._send(h, status, headers, out)
         return False
+
+
+class HostileCA:
+    """One httpd with its own Pebble behind `proxies` HostileProxy instances
+    that share one HostileState (one AcmeCA URL each).  Every proxy answers
+    renewal information from window(): the first due_certs certificates it
+    is asked about are due (window in the past), later ones not (far ahead).
+    The httpd is made but neither configured nor started."""
+
+    FAR = datetime.timedelta(days=300)
+
+    def __init__(self, label, httpd_factory, workdir, challtestsrv, unique, due_certs, proxies):
+        self.label = label
+        self.pebble = harness.private_pebble(workdir, challtestsrv.dns_port, label)
+        self.state = HostileState()
+        self.proxies = [HostileProxy(self.pebble, self.state) for _ in range(proxies)]
+        self.cert_ids = []
+        self.due_certs = due_certs
+        for p in self.proxies:
+            p.set_window_function(self.window)
+            p.start()
+        self.httpd = httpd_factory(pebble=self.pebble)
+        self.name = unique(label)
+
+    def window(self, cid):
+        """The first due_certs certificates are due (window in the past); later ones not."""
+        if cid not in self.cert_ids:
+            self.cert_ids.append(cid)
+        now = harness.utcnow()
+        if self.cert_ids.index(cid) < self.due_certs:
+            return now - datetime.timedelta(hours=2), now - datetime.timedelta(hours=1)
+        return now + self.FAR, now + self.FAR + datetime.timedelta(days=1)
+
+    def stop(self):
+        for p in self.proxies:
+            p.stop()
+        self.pebble.stop()

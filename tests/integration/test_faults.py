@@ -10,7 +10,6 @@ only; unmounted in teardown). Faults are injected by the CA proxy at the
 renewal's new order (hostile_ca.py: a callable in the queue), so they hit a
 running issuance; AcmeCA lists two proxies so that the retry after a fault
 comes after ~10 s (the first failover pass), not a minute."""
-import datetime
 import os
 import re
 import subprocess
@@ -20,10 +19,9 @@ import time
 import pytest
 
 import harness
-from harness import archive_versions, ssl_vhost, utcnow, wait_for, wait_for_new_cert
-from hostile_ca import HostileProxy, HostileState
+from harness import archive_versions, ssl_vhost, wait_for, wait_for_new_cert
+from hostile_ca import HostileCA
 
-FAR = datetime.timedelta(days=300)
 ATTEMPT = re.compile(r"ACME00402: (\S+): obtaining a certificate failed in step (\S+) "
                      r"\(attempt (\d+)\): (.*); next attempt at (\S+)")
 
@@ -77,28 +75,11 @@ def tmpfs_store():
         t.umount()
 
 
-class Server:
+class Server(HostileCA):
     """One httpd with its own Pebble behind two hostile proxies."""
 
     def __init__(self, label, httpd_factory, workdir, challtestsrv, unique, due_certs):
-        self.pebble = harness.private_pebble(workdir, challtestsrv.dns_port, label)
-        self.state = HostileState()
-        self.proxies = [HostileProxy(self.pebble, self.state) for _ in range(2)]
-        self.cert_ids = []
-        self.due_certs = due_certs
-        for p in self.proxies:
-            p.set_window_function(self.window)
-            p.start()
-        self.httpd = httpd_factory(pebble=self.pebble)
-        self.name = unique(label)
-
-    def window(self, cid):
-        if cid not in self.cert_ids:
-            self.cert_ids.append(cid)
-        now = utcnow()
-        if self.cert_ids.index(cid) < self.due_certs:
-            return now - datetime.timedelta(hours=2), now - datetime.timedelta(hours=1)
-        return now + FAR, now + FAR + datetime.timedelta(days=1)
+        super().__init__(label, httpd_factory, workdir, challtestsrv, unique, due_certs, proxies=2)
 
     def start(self, faults):
         with self.state.lock:
@@ -107,11 +88,6 @@ class Server:
             "AcmeCA": " ".join(p.directory_url for p in self.proxies)})
         self.httpd.start()
         return self.httpd.wait_for_pebble_cert(self.name, 120)
-
-    def stop(self):
-        for p in self.proxies:
-            p.stop()
-        self.pebble.stop()
 
     def failure_after(self, offset, timeout=60):
         def found():

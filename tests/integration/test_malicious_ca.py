@@ -20,10 +20,9 @@ import time
 
 import harness
 from harness import archive_versions, ssl_vhost, utcnow, wait_for, wait_for_new_cert
-from hostile_ca import HostileProxy, HostileState
+from hostile_ca import HostileCA
 
 PROXIES = 4
-FAR = datetime.timedelta(days=300)
 
 # mode -> what the ACME00402 line must say (the step's error as the user reads it)
 PROTOCOL = [
@@ -53,38 +52,15 @@ ATTEMPT = re.compile(r"ACME00402: (\S+): obtaining a certificate failed in step 
                      r"\(attempt (\d+)\): (.*); next attempt at (\S+)")
 
 
-class Scenario:
+class Scenario(HostileCA):
     """One httpd with its own Pebble and proxies, driven through phases in a thread."""
 
     def __init__(self, label, httpd_factory, workdir, challtestsrv, unique, due_certs):
-        self.label = label
-        self.pebble = harness.private_pebble(workdir, challtestsrv.dns_port, label)
-        self.state = HostileState()
-        self.proxies = [HostileProxy(self.pebble, self.state) for _ in range(PROXIES)]
-        self.cert_ids = []
-        self.due_certs = due_certs
-        for p in self.proxies:
-            p.set_window_function(self.window)
-            p.start()
-        self.httpd = httpd_factory(pebble=self.pebble)
-        self.name = unique(label)
+        super().__init__(label, httpd_factory, workdir, challtestsrv, unique, due_certs,
+                         proxies=PROXIES)
         self.seen = []          # (mode, step, detail, next attempt) per hostile attempt
         self.errors = []
         self.log_offset = 0
-
-    def window(self, cid):
-        """The first due_certs certificates are due (window in the past); later ones not."""
-        if cid not in self.cert_ids:
-            self.cert_ids.append(cid)
-        now = utcnow()
-        if self.cert_ids.index(cid) < self.due_certs:
-            return now - datetime.timedelta(hours=2), now - datetime.timedelta(hours=1)
-        return now + FAR, now + FAR + datetime.timedelta(days=1)
-
-    def stop(self):
-        for p in self.proxies:
-            p.stop()
-        self.pebble.stop()
 
     # -- what the server shows ---------------------------------------------
     def failures(self):
