@@ -9,6 +9,7 @@
 #include <apr_pools.h>
 #include <apr_strings.h>
 #include "acme_core.h"
+#include "acme_cert.h"
 
 /* Every target's CA: the recorded exchanges' base (tests/unit/fixtures). */
 #define FUZZ_BASE      "https://acme.test"
@@ -50,6 +51,26 @@ static inline const char *fuzz_str(apr_pool_t *p, const uint8_t *data, size_t si
 static inline size_t fuzz_touch(const char *s)
 {
     return s ? strlen(s) : 0;
+}
+
+/* What the client reads of one certificate: acme_cert_info (every string
+ * touched) and, when that succeeds, acme_cert_check against its own names at
+ * FUZZ_NOW. */
+static inline void fuzz_cert_read(apr_pool_t *p, X509 *cert)
+{
+    acme_cert_info_t info;
+    const char *why;
+    int j;
+
+    if (acme_cert_info(p, cert, &info) == APR_SUCCESS) {
+        fuzz_touch(info.subject);
+        fuzz_touch(info.issuer);
+        fuzz_touch(info.serial);
+        for (j = 0; j < info.names->nelts; j++) {
+            fuzz_touch(APR_ARRAY_IDX(info.names, j, const char *));
+        }
+        (void)acme_cert_check(p, cert, NULL, info.names, FUZZ_NOW, &why);
+    }
 }
 
 #endif

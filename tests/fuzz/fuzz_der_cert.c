@@ -16,20 +16,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const unsigned char *der = data;
     X509 *cert = d2i_X509(NULL, &der, (long)size);
     apr_array_header_t *names;
-    acme_cert_info_t info;
     const char *id, *why;
-    int j;
 
     if (cert) {
-        if (acme_cert_info(p, cert, &info) == APR_SUCCESS) {
-            fuzz_touch(info.subject);
-            fuzz_touch(info.issuer);
-            fuzz_touch(info.serial);
-            for (j = 0; j < info.names->nelts; j++) {
-                fuzz_touch(APR_ARRAY_IDX(info.names, j, const char *));
-            }
-            (void)acme_cert_check(p, cert, NULL, info.names, FUZZ_NOW, &why);
-        }
+        fuzz_cert_read(p, cert);
         names = apr_array_make(p, 2, sizeof(const char *));
         APR_ARRAY_PUSH(names, const char *) = "example.org";
         APR_ARRAY_PUSH(names, const char *) = "192.0.2.1";
