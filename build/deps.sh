@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config apache2 apache2-dev
       libapr1-dev libaprutil1-dev libssl-dev libjansson-dev libcurl4-openssl-dev
       libcmocka-dev libhiredis-dev redis-server clang valgrind pebble wrk curl openssl python3
-      python3-pytest python3-cryptography python3-requests python3-pytest-xdist iproute2 faketime
+      python3-pytest python3-cryptography python3-requests python3-pytest-xdist python3-prometheus-client iproute2 faketime
       golang-go golang-github-smallstep-certificates-dev golang-github-smallstep-cli-dev"
 missing=""
 for p in $PKGS; do

@@ -197,6 +197,9 @@ static void request_graceful_restart(acme_wd_t *wd, const apr_array_header_t *na
                      "ACME00705: could not signal a graceful restart; run "
                      "'apachectl graceful' to activate the new certificate(s)");
     }
+    else {
+        acme_counters_restart(wd->rt->ctx.counters);
+    }
 }
 
 /* Parent, from the MPM's maintenance loop: cheap unless something is staged. */

@@ -281,12 +281,12 @@ static void store_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
         rv = acme_store_activate(rt->store, ptemp, &rt->ctx, d->name, d->names, d->key_type,
                                  domain_anchors(rt, ptemp, d), &why);
         if (rv == APR_SUCCESS) {
-            acme_metrics_count_activation(rt->base, 1);
+            acme_counters_activation(rt->ctx.counters, 1);
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rt->base, "ACME00603: the new "
                          "certificate of %s is live", d->name);
         }
         else if (rv != APR_ENOENT) {
-            acme_metrics_count_activation(rt->base, 0);
+            acme_counters_activation(rt->ctx.counters, 0);
             apr_finfo_t finfo;
             int has_live = apr_stat(&finfo, acme_store_live_cert_path(rt->store, ptemp, d->name),
                                     APR_FINFO_TYPE, ptemp) == APR_SUCCESS;
@@ -435,6 +435,13 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     acme_vhost_map_index_names(rt);
     rt->activation_auto = acme_config_activation_auto(base);
     acme_certs_ctx_init(&rt->ctx, base);
+    /* Counted by the parent, the watchdog and every child alike; kept across
+     * graceful restarts like the answer table. */
+    if ((rv = acme_counters_create(&rt->ctx.counters, acme_answers_home(pconf))) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, base, "ACME00650: cannot create the shared "
+                     "memory for mod_acme's counters; acme-metrics shows them as 0 (check "
+                     "shared memory limits)");
+    }
 
     if ((rv = runtime_open_store(rt, ptemp)) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;

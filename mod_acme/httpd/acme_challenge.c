@@ -160,6 +160,7 @@ static int acme_challenge_handler(request_rec *r, int lookup_uri)
                   "ACME00701: answering http-01 challenge for host %s",
                   r->hostname ? r->hostname : "(none)");
     challenge_write(r, answer);
+    acme_counters_answer(rt->ctx.counters, "http-01");
     return OK;
 }
 

@@ -3,7 +3,8 @@
  * in mod_status's server-status page (HTML and ?auto) through its optional
  * status_hook. Per certificate: expiry, issuance and renewal-window start
  * as Unix timestamps, the state as one 0/1 series per state, consecutive
- * failures and ACME requests for the current certificate. */
+ * failures and ACME requests for the current certificate; then the
+ * counters every process keeps in shared memory (acme_counters.h). */
 #include <string.h>
 #include <apr_strings.h>
 #include <httpd.h>
@@ -17,37 +18,6 @@
 #include "acme_time.h"
 
 #define ACME_METRICS_HANDLER "acme-metrics"
-#define ACTIVATIONS_KEY      "mod_acme:activations"
-
-/* Counted in the parent's process pool (post_config, one thread), which
- * lives across generations; every child forked afterwards reads a copy. */
-typedef struct activations_t {
-    apr_uint64_t live, refused;
-} activations_t;
-
-static activations_t *activations(server_rec *s)
-{
-    void *counts = NULL;
-
-    apr_pool_userdata_get(&counts, ACTIVATIONS_KEY, s->process->pool);
-    return counts;
-}
-
-void acme_metrics_count_activation(server_rec *s, int made_live)
-{
-    activations_t *counts = activations(s);
-
-    if (!counts) {
-        counts = apr_pcalloc(s->process->pool, sizeof(*counts));
-        apr_pool_userdata_setn(counts, ACTIVATIONS_KEY, NULL, s->process->pool);
-    }
-    if (made_live) {
-        counts->live++;
-    }
-    else {
-        counts->refused++;
-    }
-}
 
 static const char *const states[] = { "missing", "valid", "renewing", "staged", "error" };
 
@@ -172,13 +142,10 @@ static void metrics_body(request_rec *r, json_t *doc)
                  "Failed attempts since the last success.", "attempts");
     per_cert_int(r, domains, "acme_certificate_acme_requests",
                  "ACME requests sent for the current certificate or order.", "requests");
-    family(r, "acme_activations_total", "counter",
-           "Staged certificates the parent made live (outcome live) or refused (outcome "
-           "refused) at (graceful) restarts since httpd started.");
-    ap_rprintf(r, "acme_activations_total{outcome=\"live\"} %" APR_UINT64_T_FMT "\n"
-               "acme_activations_total{outcome=\"refused\"} %" APR_UINT64_T_FMT "\n",
-               activations(r->server) ? activations(r->server)->live : 0,
-               activations(r->server) ? activations(r->server)->refused : 0);
+    /* Counters of every process, from shared memory (acme_counters.h). */
+    ap_rputs(acme_counters_exposition(acme_runtime_get(r->server)
+                                      ? acme_runtime_get(r->server)->ctx.counters : NULL,
+                                      r->pool), r);
 }
 
 static int acme_metrics_handler(request_rec *r)

@@ -6,6 +6,7 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
+#include "acme_counters.h"
 #include "acme_core.h"
 #include "acme_store.h"
 #include "acme_job.h"
@@ -35,9 +36,6 @@ void acme_migrate_register_hooks(apr_pool_t *p);   /* acme_migrate.c: static lin
  * generation, or NULL when none does or every such vhost still answers with
  * the temporary certificate. Read-only after post_config; any thread. */
 server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host);
-/* acme_metrics.c: counts one activation (made_live) or refusal of a staged
- * certificate for acme_activations_total. Parent only (post_config). */
-void acme_metrics_count_activation(server_rec *s, int made_live);
 
 /* Log sink for the core, writing to s's error log with the acme module index. */
 void acme_certs_ctx_init(acme_ctx_t *ctx, server_rec *s);

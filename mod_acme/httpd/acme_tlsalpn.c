@@ -174,6 +174,9 @@ static int tlsalpn_answer(conn_rec *c, const char *server_name, const char **pce
     }
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, "ACME00723: answering tls-alpn-01 for %s",
                   server_name);
+    if (acme_runtime_get(c->base_server)) {
+        acme_counters_answer(acme_runtime_get(c->base_server)->ctx.counters, "tls-alpn-01");
+    }
     return OK;
 }
 

@@ -49,6 +49,7 @@ typedef struct acme_ctx_t {
     void *clock_baton;
     struct acme_http_t *http; /* every request to a CA goes through it; NULL: the
                               * host talks to no CA (acme_client_create refuses) */
+    struct acme_counters_t *counters; /* Prometheus counters (acme_counters.h), NULL: none */
 } acme_ctx_t;
 
 /* Messages carry their own tag: "ACME00123: what happened". */

@@ -9,6 +9,7 @@
 #include <apr_strings.h>
 #include <openssl/x509.h>
 
+#include "acme_counters.h"
 #include "acme_job_int.h"
 #include "acme_time.h"
 #include "acme_store_account.h"
@@ -98,6 +99,7 @@ static void job_failed(acme_driver_t *driver, acme_record_t *rec, const acme_dom
     const char *kid = acme_ca_kid(driver, acme_ca_in_use(rec, domain));
 
     rec->attempts += 1;
+    acme_counters_attempt(driver->ctx.counters, 0, prob);
     rec->next_run = acme_policy_failover_retry_at(rec->attempts,
                                                   domain->ca_urls ? domain->ca_urls->nelts : 0,
                                                   now, prob->retry_after, acme_core_random01());
@@ -126,6 +128,7 @@ static void job_wait(acme_driver_t *driver, acme_record_t *rec, const acme_step_
 
 static void job_staged(acme_driver_t *driver, acme_record_t *rec)
 {
+    acme_counters_attempt(driver->ctx.counters, 1, NULL);
     job_end(driver, rec);
     rec->attempts = 0;
     rec->force = 0;

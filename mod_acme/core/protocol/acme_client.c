@@ -8,6 +8,7 @@
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_name.h"
+#include "acme_counters.h"
 
 #define ACME_MAX_NONCE_LEN      256
 /* A CA may reject any nonce; each retry carries the fresh one it sent back.
@@ -28,6 +29,8 @@ struct acme_client_t {
     const char *thumbprint;
     const char *eab_kid, *eab_hmac;        /* External Account Binding, NULL = none */
     int requests;
+    const char *endpoint;                  /* acme_requests_total's endpoint of a URL that
+                                            * is no directory member: set by the call */
 };
 
 apr_status_t acme_client_create(acme_client_t **pclient, apr_pool_t *p, const acme_ctx_t *ctx,
@@ -46,6 +49,27 @@ apr_status_t acme_client_create(acme_client_t **pclient, apr_pool_t *p, const ac
     return APR_SUCCESS;
 }
 
+/* The endpoint label of a request (acme_counters.h): directory members by
+ * their URL, the account by its URL, other resources by the call's hint. */
+static const char *endpoint_of(const acme_client_t *client, const char *url)
+{
+    const acme_directory_t *d = client->directory;
+
+    if (!strcmp(url, client->directory_url)) return "directory";
+    if (d) {
+        if (d->new_nonce && !strcmp(url, d->new_nonce)) return "newNonce";
+        if (d->new_account && !strcmp(url, d->new_account)) return "newAccount";
+        if (d->new_order && !strcmp(url, d->new_order)) return "newOrder";
+        if (d->revoke_cert && !strcmp(url, d->revoke_cert)) return "revokeCert";
+        if (d->key_change && !strcmp(url, d->key_change)) return "keyChange";
+        if (d->renewal_info && !strncmp(url, d->renewal_info, strlen(d->renewal_info))) {
+            return "renewalInfo";
+        }
+    }
+    if (client->kid && !strcmp(url, client->kid)) return "account";
+    return client->endpoint ? client->endpoint : "other";
+}
+
 /* Every request of the client goes through the context's HTTP client. */
 static apr_status_t client_send(acme_client_t *client, apr_pool_t *p, const char *method,
                                 const char *url, const char *accept, const char *body,
@@ -53,6 +77,7 @@ static apr_status_t client_send(acme_client_t *client, apr_pool_t *p, const char
                                 acme_problem_t *prob)
 {
     acme_http_request_t req;
+    apr_status_t rv;
 
     memset(&req, 0, sizeof(req));
     req.method = method;
@@ -63,7 +88,10 @@ static apr_status_t client_send(acme_client_t *client, apr_pool_t *p, const char
     req.max_body = max_body;
     req.ca_file = client->ca_file;
     client->requests++;
-    return acme_http_send(client->ctx, p, &req, resp, prob);
+    rv = acme_http_send(client->ctx, p, &req, resp, prob);
+    acme_counters_request(client->ctx->counters, endpoint_of(client, url),
+                       rv == APR_SUCCESS && *resp ? (*resp)->status : 0);
+    return rv;
 }
 
 static int nonce_is_valid(const char *nonce)
@@ -433,6 +461,7 @@ apr_status_t acme_client_new_order(acme_client_t *client, apr_pool_t *p,
     json_decref(payload);
     if (rv != APR_SUCCESS) return rv;
     if ((rv = expect_status(p, dir->new_order, resp, 201, 200, prob))) return rv;
+    acme_counters_order(client->ctx->counters);
     location = apr_table_get(resp->headers, "Location");
     if (!location) {
         prob->url = dir->new_order;
@@ -465,6 +494,7 @@ apr_status_t acme_client_get_order(acme_client_t *client, apr_pool_t *p, const c
     apr_status_t rv;
 
     *order = NULL;
+    client->endpoint = "order";
     if ((rv = post_as_get(client, p, url, &resp, retry_after, prob))) return rv;
     return acme_resources_order_parse(p, resp->body, resp->body_len, url, client->directory_url,
                                       order, prob);
@@ -478,6 +508,7 @@ apr_status_t acme_client_get_authz(acme_client_t *client, apr_pool_t *p, const c
     apr_status_t rv;
 
     *authz = NULL;
+    client->endpoint = "authz";
     if ((rv = post_as_get(client, p, url, &resp, retry_after, prob))) return rv;
     return acme_resources_authz_parse(p, resp->body, resp->body_len, url, client->directory_url,
                                       authz, prob);
@@ -490,6 +521,7 @@ apr_status_t acme_client_respond(acme_client_t *client, apr_pool_t *p, const cha
     acme_http_response_t *resp;
     apr_status_t rv;
 
+    client->endpoint = "challenge";
     rv = acme_client_post(client, p, challenge_url, payload, ACME_MAX_JSON_BODY, &resp, prob);
     json_decref(payload);
     if (rv != APR_SUCCESS) return rv;
@@ -505,6 +537,7 @@ apr_status_t acme_client_finalize(acme_client_t *client, apr_pool_t *p, const ac
     apr_status_t rv;
 
     *updated = NULL;
+    client->endpoint = "finalize";
     rv = acme_client_post(client, p, order->finalize, payload, ACME_MAX_JSON_BODY, &resp, prob);
     json_decref(payload);
     if (rv != APR_SUCCESS) return rv;
@@ -543,6 +576,7 @@ apr_status_t acme_client_download(acme_client_t *client, apr_pool_t *p, const ch
     if (!client->account_key || !client->kid) {
         return acme_problem_set(prob, p, APR_EINVAL, NULL, "no ACME account selected");
     }
+    client->endpoint = "certificate";
     rv = post_jws(client, p, cert_url, "", client->kid, ACME_PEM_CHAIN, ACME_MAX_CHAIN_BYTES,
                   &resp, prob);
     if (rv != APR_SUCCESS) return rv;
