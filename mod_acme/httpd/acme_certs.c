@@ -25,6 +25,8 @@
 #include "acme_custody.h"
 #include "acme_certverify.h"
 #include "acme_store_paths.h"
+#include "acme_status_cache.h"
+#include "acme_status.h"
 
 #define CERTS_STATE_KEY     "mod_acme:certs-state"
 #define CHALLENGE_PREFIX    "/.well-known/acme-challenge/"
@@ -453,6 +455,11 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
                      "it can be created (check shared memory limits)");
     }
     store_prepare_keys(rt, state_create(rt, decls, ptemp), ptemp);
+    /* The status page's caches; without them it reads every file each time. */
+    if (acme_status_cache_make(pconf, &rt->status_cache) != APR_SUCCESS) {
+        rt->status_cache = NULL;
+    }
+    rt->status_live = acme_status_live_make(pconf);
     acme_runtime_set(base, rt);
     /* The generation pairs this configuration with its issuance watchdog's
      * lines (ACME00708), for whoever reads the log. */

@@ -14,6 +14,9 @@
 
 /* Everything post_config builds for one configuration generation. It lives
  * in pconf and hangs off every server's config (no process globals). */
+typedef struct acme_status_live_t acme_status_live_t;
+struct acme_status_cache_t;
+
 typedef struct acme_runtime_t {
     server_rec *base;
     apr_pool_t *pool;                 /* pconf */
@@ -27,6 +30,8 @@ typedef struct acme_runtime_t {
     const char *fallback_key;
     int activation_auto;
     acme_ctx_t ctx;                   /* log sink to the base server's error log */
+    struct acme_status_cache_t *status_cache; /* decoded status/ records (status page) */
+    acme_status_live_t *status_live;  /* live certificates' facts (status page) */
 } acme_runtime_t;
 
 /* The runtime of s's generation; NULL before post_config, or when nothing is

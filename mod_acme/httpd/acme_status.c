@@ -4,6 +4,7 @@
  * configuration, the driver's status/<name>.json and the live certificate.
  * It never shows keys, account URLs or file paths. .../acme-status/NAME
  * shows one certificate with its ARI window and archived versions. */
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <limits.h>
@@ -21,6 +22,7 @@
 #include "acme_store_account.h"
 #include "acme_store_paths.h"
 #include "acme_status_record.h"
+#include "acme_status_cache.h"
 #include "acme_status.h"
 
 #define ACME_STATUS_HANDLER "acme-status"
@@ -50,20 +52,35 @@ static json_t *int_or_null(int n)
 /* The account URL is the account's identity: keep it out of error records. */
 static const char *account_url(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain)
 {
+    /* Read once per request and CA: many domains share one account. */
+    static const char none[] = "";
+    apr_hash_t *known = NULL;
     json_t *account, *url;
-    const char *ca;
+    const char *ca, *found;
 
     if (!domain->ca_urls || domain->ca_urls->nelts == 0) {
         return NULL;
     }
     ca = APR_ARRAY_IDX(domain->ca_urls, 0, const char *);
+    apr_pool_userdata_get((void **)&known, "acme-status-accounts", p);
+    if (!known) {
+        known = apr_hash_make(p);
+        apr_pool_userdata_setn(known, "acme-status-accounts", NULL, p);
+    }
+    if ((found = apr_hash_get(known, ca, APR_HASH_KEY_STRING)) != NULL) {
+        return found == none ? NULL : found;
+    }
+    found = none;
     if (acme_store_read_json(rt->store, p, acme_store_account_path(p, ca,
                                                                   ACME_STORE_ACCOUNT_JSON_FILE),
-                             &account) != APR_SUCCESS) {
-        return NULL;
+                             &account) == APR_SUCCESS) {
+        url = json_object_get(account, "url");
+        if (json_is_string(url) && *json_string_value(url)) {
+            found = apr_pstrdup(p, json_string_value(url));
+        }
     }
-    url = json_object_get(account, "url");
-    return json_is_string(url) && *json_string_value(url) ? json_string_value(url) : NULL;
+    apr_hash_set(known, ca, APR_HASH_KEY_STRING, found);
+    return found == none ? NULL : found;
 }
 
 static const char *redact(apr_pool_t *p, const char *text, const char *secret)
@@ -96,18 +113,6 @@ static json_t *error_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t
                      "detail", string_or_null(redact(p, error->detail, account)),
                      "url", string_or_null(url),
                      "at", time_or_null(p, error->at));
-}
-
-/* The live certificate, read from the store: authoritative over the status
- * file, which the child may not have rewritten since the last activation. */
-static int live_cert(acme_runtime_t *rt, apr_pool_t *p, const char *name, acme_cert_info_t *info)
-{
-    apr_array_header_t *chain;
-
-    if (acme_store_load_live(rt->store, p, name, &chain) != APR_SUCCESS || chain->nelts < 1) {
-        return 0;
-    }
-    return acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), info) == APR_SUCCESS;
 }
 
 static const char *status_cert_serial(const acme_status_record_t *status)
@@ -262,18 +267,18 @@ static void domain_assessment(json_t *json, const acme_cert_info_t *live,
                         ? json_string(error_advice(status->error)) : json_null());
 }
 
-static json_t *domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain)
+/* One domain's entry. status: its record, NULL without; live: its live
+ * certificate (read from the store: authoritative over the record, which the
+ * child may not have rewritten since the last activation), NULL without. */
+static json_t *domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain,
+                           const acme_status_record_t *status, const acme_cert_info_t *live)
 {
-    acme_status_record_t *status = NULL;
     json_t *cert = json_null(), *json;
     acme_cert_info_t info;
-    int has_live;
+    int has_live = live != NULL;
 
-    if (acme_status_record_load(rt->store, p, domain->name, &status) != APR_SUCCESS) {
-        status = NULL;
-    }
-    has_live = live_cert(rt, p, domain->name, &info);
     if (has_live) {
+        info = *live;
         cert = json_pack("{s:s, s:s, s:o, s:o}",
                          "not_before", acme_time_rfc3339(p, info.not_before),
                          "not_after", acme_time_rfc3339(p, info.not_after),
@@ -401,20 +406,45 @@ static int domain_named(const acme_domain_t *domain, const char *key)
     return 0;
 }
 
+/* Every status record by store name, from the runtime's cache. */
+static apr_hash_t *status_records(acme_runtime_t *rt, apr_pool_t *p)
+{
+    apr_hash_t *by_name = apr_hash_make(p);
+    apr_array_header_t *records;
+    int i;
+
+    if (acme_status_cache_load_all(rt->status_cache, rt->store, p, &records) != APR_SUCCESS) {
+        return by_name;
+    }
+    for (i = 0; i < records->nelts; ++i) {
+        const acme_status_record_t *rec = APR_ARRAY_IDX(records, i, const acme_status_record_t *);
+
+        apr_hash_set(by_name, rec->name, APR_HASH_KEY_STRING, rec);
+    }
+    return by_name;
+}
+
 json_t *acme_status_document(request_rec *r, const char *only)
 {
     acme_runtime_t *rt = acme_runtime_get(r->server);
     json_t *doc, *domains = json_array();
+    apr_hash_t *records = NULL, *live = NULL;
     int i;
 
-    for (i = 0; rt && rt->store && rt->domains && i < rt->domains->nelts; ++i) {
+    if (rt && rt->store && rt->domains) {
+        records = status_records(rt, r->pool);
+        live = acme_status_live_get(rt, r->pool, rt->domains);
+    }
+    for (i = 0; records && i < rt->domains->nelts; ++i) {
         const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
         json_t *domain;
 
         if (only && !domain_named(d, only)) {
             continue;
         }
-        if ((domain = domain_json(rt, r->pool, d)) != NULL) {
+        if ((domain = domain_json(rt, r->pool, d,
+                                  apr_hash_get(records, d->name, APR_HASH_KEY_STRING),
+                                  apr_hash_get(live, d->name, APR_HASH_KEY_STRING))) != NULL) {
             if (only) {
                 json_object_set_new(domain, "history", history_json(rt, r->pool, d->name));
             }
@@ -451,17 +481,28 @@ static int wants_json(request_rec *r)
     return 0;
 }
 
+static apr_status_t free_text(void *text)
+{
+    free(text);
+    return APR_SUCCESS;
+}
+
 static int send_json(request_rec *r, json_t *doc)
 {
-    size_t len = json_dumpb(doc, NULL, 0, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    char *buf = apr_palloc(r->pool, len + 1);
+    /* One pass (json_dumpb would serialise twice: to size, then to fill). */
+    char *buf = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    size_t len;
 
-    json_dumpb(doc, buf, len, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    buf[len++] = '\n';
+    if (!buf) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    apr_pool_cleanup_register(r->pool, buf, free_text, apr_pool_cleanup_null);
+    len = strlen(buf);
     ap_set_content_type(r, "application/json");
-    ap_set_content_length(r, len);
+    ap_set_content_length(r, len + 1);
     if (!r->header_only) {
         ap_rwrite(buf, (int)len, r);
+        ap_rputs("\n", r);
     }
     return OK;
 }

@@ -3,6 +3,7 @@
 #include "unit.h"
 #include "unit_store.h"
 #include "acme_status_record.h"
+#include "acme_status_cache.h"
 #include "acme_time.h"
 
 #define SEC(s) apr_time_from_sec(s)
@@ -185,6 +186,61 @@ static void test_load_all(void **state)
     assert_same(rec, APR_ARRAY_IDX(all, 0, acme_status_record_t *));
 }
 
+/* The cache: an unchanged store decodes nothing again; a rewritten, a new
+ * and a removed file are seen at once, even within the same second. */
+static void test_load_all_cached(void **state)
+{
+    apr_pool_t *p = *state, *r1, *r2;
+    acme_store_t *store = unit_temp_store(p, "acme-status-cache", NULL);
+    acme_status_record_t *rec = full_record(p);
+    acme_status_cache_t *cache;
+    apr_array_header_t *all, *again;
+    int i;
+
+    assert_int_equal(acme_status_cache_make(p, &cache), APR_SUCCESS);
+    assert_int_equal(acme_status_cache_load_all(cache, store, p, &all), APR_SUCCESS);
+    assert_int_equal(all->nelts, 0);
+    rec->name = "a.org";
+    assert_int_equal(acme_status_record_save(store, p, rec), APR_SUCCESS);
+    rec->name = "b.org";
+    assert_int_equal(acme_status_record_save(store, p, rec), APR_SUCCESS);
+    apr_pool_create(&r1, p);
+    assert_int_equal(acme_status_cache_load_all(cache, store, r1, &all), APR_SUCCESS);
+    assert_int_equal(all->nelts, 2);
+    assert_int_equal(acme_status_cache_parsed(cache), 2);
+    assert_string_equal(APR_ARRAY_IDX(all, 1, acme_status_record_t *)->name, "b.org");
+    /* unchanged: the same records, nothing decoded */
+    apr_pool_create(&r2, p);
+    assert_int_equal(acme_status_cache_load_all(cache, store, r2, &again), APR_SUCCESS);
+    assert_int_equal(again->nelts, 2);
+    assert_ptr_equal(APR_ARRAY_IDX(again, 0, void *), APR_ARRAY_IDX(all, 0, void *));
+    assert_int_equal(acme_status_cache_parsed(cache), 2);
+    /* b rewritten, c new, a removed, all at once */
+    rec->attempts = 7;
+    assert_int_equal(acme_status_record_save(store, p, rec), APR_SUCCESS);
+    rec->name = "c.org";
+    assert_int_equal(acme_status_record_save(store, p, rec), APR_SUCCESS);
+    assert_int_equal(acme_store_remove(store, p, "status/a.org.json"), APR_SUCCESS);
+    assert_int_equal(acme_status_cache_load_all(cache, store, r2, &again), APR_SUCCESS);
+    assert_int_equal(again->nelts, 2);
+    assert_string_equal(APR_ARRAY_IDX(again, 0, acme_status_record_t *)->name, "b.org");
+    assert_int_equal(APR_ARRAY_IDX(again, 0, acme_status_record_t *)->attempts, 7);
+    assert_string_equal(APR_ARRAY_IDX(again, 1, acme_status_record_t *)->name, "c.org");
+    assert_int_equal(acme_status_cache_parsed(cache), 4);
+    /* the first caller's records stay readable until its pool goes */
+    assert_string_equal(APR_ARRAY_IDX(all, 0, acme_status_record_t *)->name, "a.org");
+    apr_pool_destroy(r1);
+    /* many rewrites start new generations; results stay right */
+    for (i = 0; i < 200; ++i) {
+        rec->attempts = i;
+        assert_int_equal(acme_status_record_save(store, p, rec), APR_SUCCESS);
+        assert_int_equal(acme_status_cache_load_all(cache, store, r2, &again), APR_SUCCESS);
+        assert_int_equal(again->nelts, 2);
+        assert_int_equal(APR_ARRAY_IDX(again, 1, acme_status_record_t *)->attempts, i);
+    }
+    apr_pool_destroy(r2);
+}
+
 static void test_missing_members(void **state)
 {
     apr_pool_t *p = *state;
@@ -337,6 +393,7 @@ int main(void)
         UNIT_TEST(test_save_load),
         UNIT_TEST(test_load_uses_the_file_name),
         UNIT_TEST(test_load_all),
+        UNIT_TEST(test_load_all_cached),
         UNIT_TEST(test_missing_members),
         UNIT_TEST(test_extra_members),
         UNIT_TEST(test_wrong_types),

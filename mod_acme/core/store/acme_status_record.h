@@ -151,7 +151,8 @@ apr_status_t acme_status_record_load(acme_store_t *store, apr_pool_t *p, const c
  * reads; the others (unreadable, not JSON, temp files, no store name) are
  * skipped. A missing status/ is an empty list. The child can put any file
  * there: a caller that shows domains should keep only the names it knows
- * from the configuration (acmectl: config/ and domains/). */
+ * from the configuration (acmectl: config/ and domains/). A reader that asks
+ * often uses acme_status_cache_load_all (acme_status_cache.h). */
 apr_status_t acme_status_record_load_all(acme_store_t *store, apr_pool_t *p,
                                          apr_array_header_t **records);
 #endif
