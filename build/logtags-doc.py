@@ -12,7 +12,7 @@ LEVELS = {"APLOG_EMERG": "emerg", "APLOG_ALERT": "alert", "APLOG_CRIT": "crit",
           "APLOG_ERR": "error", "APLOG_WARNING": "warn", "ACME_LOG_ERR": "error",
           "ACME_LOG_WARN": "warn"}
 CONFIG_FILES = ("acme_config.c", "acme_config_cmds.c", "acme_conf_parse.c", "acme_check.c", "acme_config_dns.c",
-                "acme_rootprog.c")
+                "acme_rootprog.c", "acme_check_user.c")
 # What to do, where the message itself does not say it after a ';'.
 ADVICE = {
     "00200": "libcurl could not start: reinstall libcurl4 (Debian) and restart Apache.",
@@ -77,6 +77,18 @@ ADVICE = {
     "00548": "Fix AcmeStoreDir as the message says.",
     "00505": "Split the names over several AcmeDomain lines.",
     "00535": "Name the program, e.g. 'AcmeNotifyCmd /usr/local/bin/acme-notify'.",
+    "00570": "Run the fix the message gives: the server's User must read AcmeCACertificateFile.",
+    "00571": "Run the fix the message gives: the server's User must run the AcmeDnsCmd hook.",
+    "00572": "Run the fix the message gives, or set AcmeStoreDir to a place the server's User "
+             "can reach.",
+    "00573": "Run the fix the message gives: the server's User writes in this store directory.",
+    "00574": "Run the fix the message gives: the server's User writes in this store directory.",
+    "00575": "Remount the file system read-write, or move AcmeStoreDir.",
+    "00576": "Run the fix the message gives: the server's children read "
+             "AcmeClusterCACertificateFile.",
+    "00577": "Nothing to do at once: a file problem shows at the first attempt instead.",
+    "00220": "Run the fix the message gives (the CA certificate file must be readable by the "
+             "server's User, and hold PEM certificates).",
     "00543": "Make the program and every directory on its way root's and writable by nobody else.",
 }
 

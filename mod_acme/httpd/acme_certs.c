@@ -448,6 +448,9 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     if ((rv = runtime_open_store(rt, ptemp)) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    /* The checks configtest makes as the User, logged where the log is open;
+     * after store_grant_child, so they see the store as the child will. */
+    acme_check_user(ptemp, base, domains, decls);
     rv = acme_answers_create(&rt->challenges, acme_answers_home(pconf), ACME_CHALLENGE_LIFETIME);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, base, "ACME00607: cannot create the shared "

@@ -562,6 +562,10 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     ok = ssl && check_served(ptemp, base, domains, decls) && ok;
     ok = check_twins_listen(ptemp, base, autossl) && ok;
     ok = check_store_dir(ptemp, base) && ok;
+    /* At a start the checks wait for post_config, where the log is open. */
+    if (ok && ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST) {
+        ok = acme_check_user(ptemp, base, domains, decls);
+    }
     check_challenge_ports(ptemp, base, domains, decls);
     return ok ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }

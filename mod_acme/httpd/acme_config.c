@@ -82,6 +82,10 @@ void *acme_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(dns_resolver);
     MERGE_PTR(eab_kid);
     MERGE_PTR(eab_hmac);
+    m->where[ACME_CONF_WHERE_CA_FILE] = base->where[ACME_CONF_WHERE_CA_FILE];
+    m->where[ACME_CONF_WHERE_STORE_DIR] = base->where[ACME_CONF_WHERE_STORE_DIR];
+    m->where[ACME_CONF_WHERE_DNS_CMD] = add->dns_cmd ? add->where[ACME_CONF_WHERE_DNS_CMD]
+                                                     : base->where[ACME_CONF_WHERE_DNS_CMD];
     memcpy(m->cluster, base->cluster, sizeof(m->cluster));
     memcpy(m->cluster_where, base->cluster_where, sizeof(m->cluster_where));
 #undef MERGE_PTR
@@ -279,6 +283,11 @@ acme_https_mode_e acme_config_require_https_own(server_rec *s)
 const apr_array_header_t *acme_config_decls(server_rec *s)
 {
     return acme_config_get(s)->decls;
+}
+
+const char *acme_config_where(server_rec *s, acme_conf_where_e which)
+{
+    return which < ACME_CONF_WHERE_N ? acme_config_get(s)->where[which] : NULL;
 }
 
 const char *acme_config_agree_tos_where(server_rec *s)

@@ -82,6 +82,15 @@ void acme_config_eab(server_rec *s, const char **kid, const char **hmac);
 /* The AcmeDomain lines written in s (acme_domain_decl_t*), never inherited;
  * a vhost without any Acme directive shares the base server's array. */
 const apr_array_header_t *acme_config_decls(server_rec *s);
+/* Directives whose place configtest messages name (acme_config_where). */
+typedef enum {
+    ACME_CONF_WHERE_CA_FILE = 0,  /* AcmeCACertificateFile */
+    ACME_CONF_WHERE_STORE_DIR,    /* AcmeStoreDir */
+    ACME_CONF_WHERE_DNS_CMD,      /* AcmeDnsCmd: the line that set s's hook */
+    ACME_CONF_WHERE_N
+} acme_conf_where_e;
+/* "file:line" of the directive that set what s uses, NULL when not written. */
+const char *acme_config_where(server_rec *s, acme_conf_where_e which);
 /* "file:line" of AcmeAgreeToTerms, NULL when not written. */
 const char *acme_config_agree_tos_where(server_rec *s);
 /* The runtime post_config hands every server (acme_runtime.c), or NULL. */
@@ -117,6 +126,19 @@ void acme_config_pacing(server_rec *s, acme_pacing_t *pacing);
  * index for index, for messages that name the AcmeDomain line. */
 apr_array_header_t *acme_check_domains_decls(apr_pool_t *p, server_rec *base,
                                              apr_array_header_t **decls, const char **err);
+
+/* acme_check_user.c: what the issuing child needs from the file system,
+ * checked as the identity it runs as (the server's User, when httpd starts as
+ * root): AcmeCACertificateFile and AcmeClusterCACertificateFile readable, the
+ * AcmeDnsCmd hook of every domain using dns-01 executable, the store
+ * reachable and its child areas writable. domains and decls as from
+ * acme_check_domains_decls. Each problem is logged with file, line,
+ * directive, user and fix (ACME00570-ACME00576). Returns 0 when one was found
+ * during a configuration test (httpd -t), else 1: at a start (post_config,
+ * where the error log is open) the problems are logged as errors and the
+ * server starts. Temporary memory from p. */
+int acme_check_user(apr_pool_t *p, server_rec *base, const apr_array_header_t *domains,
+                    const apr_array_header_t *decls);
 
 /* acme_vhost_map.c: which certificates each vhost serves. Returns a hash
  * server_rec* -> apr_array_header_t* of acme_domain_t* (one AcmeDomain's

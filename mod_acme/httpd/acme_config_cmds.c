@@ -122,6 +122,7 @@ static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *arg)
         return err;
     }
     cmd_conf(cmd)->ca_file = path;
+    cmd_conf(cmd)->where[ACME_CONF_WHERE_CA_FILE] = where(cmd);
     return NULL;
 }
 
@@ -175,6 +176,7 @@ static const char *set_store_dir(cmd_parms *cmd, void *dc, const char *arg)
         return apr_psprintf(cmd->pool, "ACME00548: AcmeStoreDir: %s", err);
     }
     cmd_conf(cmd)->store_dir = path;
+    cmd_conf(cmd)->where[ACME_CONF_WHERE_STORE_DIR] = where(cmd);
     return NULL;
 }
 
@@ -359,6 +361,7 @@ static const char *set_dns_cmd(cmd_parms *cmd, void *dc, const char *arg)
         return err;
     }
     cmd_conf(cmd)->dns_cmd = path;
+    cmd_conf(cmd)->where[ACME_CONF_WHERE_DNS_CMD] = where(cmd);
     return NULL;
 }
 

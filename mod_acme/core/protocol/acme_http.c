@@ -11,6 +11,7 @@
 #include <apr_date.h>
 #include <apr_lib.h>
 #include "acme_http.h"
+#include "acme_access.h"
 
 #define ACME_HTTP_MAX_HEADERS 100
 #define ACME_HTTP_DEFAULT_AGENT "mod_acme/" ACME_VERSION
@@ -240,10 +241,32 @@ static void configure(curl_client_t *cc, const acme_http_request_t *req, transfe
     }
 }
 
-static apr_status_t transfer_failed(curl_client_t *cc, apr_pool_t *p, const char *method,
-                                    const char *url, CURLcode rc, const char *errbuf,
-                                    const transfer_t *t, acme_problem_t *prob)
+/* libcurl says only "error setting certificate file: PATH": this process
+ * (the issuing child, as the server's User) could not load
+ * AcmeCACertificateFile. Which file, as whom, and the fix. */
+static const char *ca_file_problem(apr_pool_t *p, const char *ca_file)
 {
+    apr_size_t blocked = 0;
+    int err = acme_access_probe(ca_file, R_OK, &blocked);
+
+    if (err) {
+        return apr_psprintf(p, "the CA certificate file %s (AcmeCACertificateFile) cannot be "
+                            "loaded: %s", ca_file,
+                            acme_access_explain(p, ca_file, R_OK, err, blocked, (long)geteuid(),
+                                                (long)getegid()));
+    }
+    return apr_psprintf(p, "the CA certificate file %s (AcmeCACertificateFile) is readable by "
+                        "%s but holds no certificate libcurl can load (fix: point "
+                        "AcmeCACertificateFile at the PEM file of the CA's TLS trust anchors)",
+                        ca_file, acme_access_user(p, (long)geteuid()));
+}
+
+static apr_status_t transfer_failed(curl_client_t *cc, apr_pool_t *p,
+                                    const acme_http_request_t *req, CURLcode rc,
+                                    const char *errbuf, const transfer_t *t,
+                                    acme_problem_t *prob)
+{
+    const char *method = req->method, *url = req->url;
     apr_status_t rv;
 
     if (t->body_too_large || rc == CURLE_FILESIZE_EXCEEDED) {
@@ -259,6 +282,11 @@ static apr_status_t transfer_failed(curl_client_t *cc, apr_pool_t *p, const char
     else if (t->too_many_headers) {
         rv = acme_problem_set(prob, p, APR_ENOSPC, NULL, "%s %s: more than %d response headers",
                               method, url, ACME_HTTP_MAX_HEADERS);
+    }
+    else if (rc == CURLE_SSL_CACERT_BADFILE && req->ca_file && *req->ca_file) {
+        rv = acme_problem_set(prob, p, APR_EGENERAL, NULL, "%s %s: %s", method, url,
+                              ca_file_problem(p, req->ca_file));
+        acme_log(cc->ctx, ACME_LOG_ERR, rv, "ACME00220: %s", prob->detail);
     }
     else {
         rv = acme_problem_set(prob, p, APR_EGENERAL, NULL, "%s %s: %s", method, url,
@@ -349,7 +377,7 @@ static apr_status_t curl_request(void *baton, apr_pool_t *p, const acme_http_req
     curl_easy_setopt(cc->curl, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(headers);
     if (rc != CURLE_OK) {
-        return transfer_failed(cc, p, req->method, req->url, rc, errbuf, &t, prob);
+        return transfer_failed(cc, p, req, rc, errbuf, &t, prob);
     }
 
     curl_easy_getinfo(cc->curl, CURLINFO_RESPONSE_CODE, &status);
