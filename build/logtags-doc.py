@@ -46,7 +46,15 @@ ADVICE = {
     "00716": "Out of memory: restart Apache; report it if it repeats.",
     "00718": "Nothing to do: the certificate goes live a little later.",
     "00731": "Out of memory: restart Apache; report it if it repeats.",
-    "00503": "Add 'AcmeChallenges dns-01' and 'AcmeDnsCmd /path/to/hook' for the wildcard name.",
+    "01451": "Change the TXT record at _validation-persist.NAME to the one the message gives "
+             "(this CA's issuer domain name, this account's accounturi, policy=wildcard for a "
+             "wildcard); the next attempt checks it again.",
+    "01452": "Set the TXT record the message gives, once, in the zone of NAME; mod_acme "
+             "looks again every 5 s and the order goes on by itself.",
+    "01455": "Set (or change to) the TXT record the message gives, once, in the zone of NAME; "
+             "mod_acme looks again (5 s, then up to every 5 minutes) and orders by itself "
+             "once it is visible at AcmeDnsResolver. No restart is needed.",
+    "00503": "Add 'AcmeChallenges dns-01' and 'AcmeDnsCmd /path/to/hook' for the wildcard name, or 'AcmeChallenges dns-persist-01' and its TXT record with policy=wildcard.",
     "00517": "Use one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096.",
     "00532": "Write 'AcmeAgreeToTerms on' at server level.",
     "00301": "The old certificate keeps serving; a new one is ordered. The message says why the "

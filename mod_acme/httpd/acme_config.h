@@ -104,7 +104,8 @@ const char *acme_config_dns_cmd_parse(cmd_parms *cmd, const char *arg, const cha
 /* AcmeDnsResolver's argument checked: NULL, or "ACME0091n: what; fix". */
 const char *acme_config_dns_resolver_parse(cmd_parms *cmd, const char *arg);
 /* May a server manage wildcard names: an AcmeDnsCmd, and dns-01 allowed
- * (explicit_types, AcmeChallenges as written, lists it or is NULL)? */
+ * (explicit_types, AcmeChallenges as written, lists it or is NULL); or
+ * dns-persist-01 listed (its record carries policy=wildcard)? */
 int acme_config_wildcards_ok(const char *dns_cmd, const apr_array_header_t *explicit_types);
 /* The challenge types of a domain with these names: a copy of types (what
  * acme_config_challenges says), plus dns-01 when a name is a wildcard, a hook

@@ -52,21 +52,28 @@ const char *acme_config_dns_resolver_parse(cmd_parms *cmd, const char *arg)
     return NULL;
 }
 
-static int lists_dns01(const apr_array_header_t *types)
+static int lists_type(const apr_array_header_t *types, const char *type)
 {
     int i;
 
     for (i = 0; types && i < types->nelts; i++) {
-        if (!strcmp(APR_ARRAY_IDX(types, i, const char *), "dns-01")) {
+        if (!strcmp(APR_ARRAY_IDX(types, i, const char *), type)) {
             return 1;
         }
     }
     return 0;
 }
 
+static int lists_dns01(const apr_array_header_t *types)
+{
+    return lists_type(types, "dns-01");
+}
+
+/* dns-01 with a hook, or dns-persist-01 (a record set once, policy=wildcard) */
 int acme_config_wildcards_ok(const char *dns_cmd, const apr_array_header_t *explicit_types)
 {
-    return dns_cmd && (!explicit_types || lists_dns01(explicit_types));
+    return (dns_cmd && (!explicit_types || lists_dns01(explicit_types)))
+           || lists_type(explicit_types, "dns-persist-01");
 }
 
 apr_array_header_t *acme_config_domain_challenges(apr_pool_t *p, const apr_array_header_t *types,

@@ -40,26 +40,26 @@ what a public source documents:
   profile (https://letsencrypt.org/docs/profiles/, "Identifier Types: DNS, IP"
   for shortlived only; letsencrypt.org/2025/07/01 first IP certificate).
 
-- dns_persist = {"issuer": "<issuer domain name>", "dns_port": N, "mgmt_port": M}:
-  the proxy is the CA for dns-persist-01, as draft-ietf-acme-dns-persist-01
-  (IETF ACME WG; https://datatracker.ietf.org/doc/draft-ietf-acme-dns-persist/)
-  defines it and Pebble 2.4 does not: authorizations offer it in place of
-  dns-01 (§3.1: "issuer-domain-names", no token, same URL); when the client
-  responds, the proxy looks up the TXT records at _validation-persist.NAME at
-  pebble-challtestsrv's DNS (port N) and accepts one whose issue-value
-  (RFC 8659 §4.2) names the issuer, has accounturi = the account URL of the
-  request's JWS "kid", policy=wildcard for a wildcard and no past
-  persistUntil (§4.1, §4.2). Accepted: it publishes the dns-01 answer at
+- dns_persist = {"issuer": "<issuer domain name>", "dns_port": N, "mgmt_port": M,
+  "draft": 2}: the proxy is the CA for dns-persist-01, as
+  draft-ietf-acme-dns-persist (IETF ACME WG;
+  https://datatracker.ietf.org/doc/draft-ietf-acme-dns-persist/) defines it
+  and Pebble 2.4 does not. "draft": 2 (the default) follows -02: the
+  directory's meta advertises "accountHashPrefix" (<origin>/account-hash/)
+  and "issuerDomainNames" (§3.2, §4.1), authorizations offer the challenge
+  with "issuerDomainNames", and a record's accounturi must be the hashed URI
+  prefix "sha-256/" base64url(SHA-256(len(domain) || domain || JWK
+  thumbprint || account URL)) for the name or for "*" (§4.1, §4.2).
+  "draft": 1 follows -01: no directory meta, "issuer-domain-names", and
+  accounturi = the account URL. Either way authorizations offer it in place
+  of dns-01 (no token, same URL); when the client responds, the proxy looks
+  up the TXT records at _validation-persist.NAME at pebble-challtestsrv's DNS
+  (port N) and accepts one whose issue-value (RFC 8659 §4.2) names the
+  issuer, has the account's accounturi, policy=wildcard for a wildcard and no
+  past persistUntil. Accepted: it publishes the dns-01 answer at
   challtestsrv (management port M) and forwards, so Pebble marks the
   authorization valid; refused: it forwards without, Pebble marks it invalid,
   and the proxy shows the draft's reason as the challenge's error.
-- order_limit = (burst, seconds): new orders past a token bucket of `burst`
-  orders refilling one every seconds/burst are answered 429 with an
-  urn:ietf:params:acme:error:rateLimited problem and Retry-After, as Let's
-  Encrypt's New Orders per Account limit does (letsencrypt.org/docs/
-  rate-limits: "Limits are calculated, per request, using a token bucket
-  algorithm"; 300 per 3 hours; "too many new orders recently" with the time
-  to retry after). refused_429 counts the answers.
 
 ChallengeFanout: a plain HTTP server on the port where Pebble validates
 http-01 that asks several httpd instances for the token and returns the first
@@ -379,8 +379,13 @@ class AcmeProxy:
             else:
                 status, headers, out = self._forward(h, body)
                 if h.command == "GET" and h.path == "/dir" and status == 200 and (
-                        self.ari_enabled or self.profiles is not None):
+                        self.ari_enabled or self.profiles is not None or
+                        self._persist_draft() >= 2):
                     doc = json.loads(out)
+                    if self._persist_draft() >= 2:
+                        doc.setdefault("meta", {}).update({
+                            "accountHashPrefix": self.persist_hash_prefix(),
+                            "issuerDomainNames": [self.dns_persist["issuer"]]})
                     if self.ari_enabled:
                         doc["renewalInfo"] = self.renewal_info_url
                     if self.profiles is not None:
@@ -554,7 +559,29 @@ class AcmeProxy:
                              if c.get("type") in self.challenge_types]
         return json.dumps(doc, indent=2).encode()
 
-    # -- dns-persist-01 (draft-ietf-acme-dns-persist-01) --------------------
+    # -- dns-persist-01 (draft-ietf-acme-dns-persist-02, or -01) ------------
+    def _persist_draft(self):
+        return self.dns_persist.get("draft", 2) if self.dns_persist else 0
+
+    def persist_hash_prefix(self):
+        return self.origin + "/account-hash/"
+
+    def persist_accounturis(self, kid, domain):
+        """The accounturi values this CA accepts for account kid at domain:
+        -02 the hashed URIs for the domain and for "*" (§4.2), -01 kid."""
+        if self._persist_draft() < 2:
+            return [kid]
+        jwk = self.account_jwks.get(kid)
+        if not jwk:
+            return []
+        thumb = jwk_thumbprint(jwk).encode()
+        out = []
+        for name in (domain.lower().rstrip("."), "*"):
+            digest = hashlib.sha256(bytes([len(name)]) + name.encode() + thumb +
+                                    kid.encode()).digest()
+            out.append(self.persist_hash_prefix() + "sha-256/" + b64url(digest))
+        return out
+
     def _remember_account(self, body, headers):
         try:
             protected = json.loads(b64url_decode(json.loads(body)["protected"]))
@@ -577,8 +604,9 @@ class AcmeProxy:
             with self.lock:
                 self.persist_challenges[c["url"]] = (ident, c.get("token"), bool(doc.get("wildcard")))
                 reason = self._persist_reason(c["url"])
+            field = "issuerDomainNames" if self._persist_draft() >= 2 else "issuer-domain-names"
             p = {"type": "dns-persist-01", "url": c["url"], "status": c.get("status"),
-                 "issuer-domain-names": [self.dns_persist["issuer"]]}
+                 field: [self.dns_persist["issuer"]]}
             for k in ("validated", "error"):
                 if k in c:
                     p[k] = c[k]
@@ -609,8 +637,8 @@ class AcmeProxy:
             issuer, params = parse_issue_value(text)
             if issuer is None or issuer.lower() != self.dns_persist["issuer"]:
                 continue
-            if params.get("accounturi") != kid:
-                reason = "the TXT record at %s has accounturi %s, not the account %s" % (
+            if params.get("accounturi") not in self.persist_accounturis(kid, ident):
+                reason = "the TXT record at %s has accounturi %s, not one of the account %s" % (
                     name, params.get("accounturi"), kid)
             elif wildcard and params.get("policy", "").lower() != "wildcard":
                 reason = "the TXT record at %s lacks policy=wildcard" % name

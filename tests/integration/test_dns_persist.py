@@ -1,18 +1,21 @@
-"""dns-persist-01 (draft-ietf-acme-dns-persist-01): one TXT record at
-_validation-persist.NAME, set once, validates the first issuance and every
-renewal; the DNS hook is never run. Pebble 2.4 has no dns-persist-01: the
-test proxy (ari_proxy.AcmeProxy.dns_persist) is the CA for it, reading the
-records at pebble-challtestsrv's DNS as the draft says."""
+"""dns-persist-01 (draft-ietf-acme-dns-persist-02; -01 CAs still served): one
+TXT record at _validation-persist.NAME, set once, validates the first
+issuance and every renewal; the DNS hook is never run. Before ordering,
+mod_acme looks the record up: while it is missing or wrong no order is made
+and the status page shows the exact record to set. Pebble 2.4 has no
+dns-persist-01: the test proxy (ari_proxy.AcmeProxy.dns_persist) is the CA
+for it, reading the records at pebble-challtestsrv's DNS as the draft says."""
 import json
 import os
 import re
+import time
 import urllib.request
 
 import pytest
 
 import harness
 from ari_proxy import AcmeProxy
-from harness import ssl_vhost, wait_for
+from harness import cert_names, ssl_vhost, wait_for
 
 ISSUER = "pebble.acme.test"
 LIFETIME = 30          # seconds: renewals come every ~15 s (default window: 50% when < 10 days)
@@ -37,13 +40,27 @@ def persist_pebble(workdir, challtestsrv):
     pb.stop()
 
 
-@pytest.fixture
-def proxy(persist_pebble, challtestsrv):
+def make_proxy(persist_pebble, challtestsrv, draft):
     p = AcmeProxy(persist_pebble)
     p.ari_enabled = False
     p.dns_persist = {"issuer": ISSUER, "dns_port": challtestsrv.dns_port,
-                     "mgmt_port": challtestsrv.mgmt_port}
+                     "mgmt_port": challtestsrv.mgmt_port, "draft": draft}
     p.start()
+    return p
+
+
+@pytest.fixture
+def proxy(persist_pebble, challtestsrv):
+    """A CA following draft -02 (hashed accounturi, directory metadata)."""
+    p = make_proxy(persist_pebble, challtestsrv, 2)
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def proxy01(persist_pebble, challtestsrv):
+    """A CA following draft -01 (accounturi = the account URL, no directory metadata)."""
+    p = make_proxy(persist_pebble, challtestsrv, 1)
     yield p
     p.stop()
 
@@ -55,7 +72,7 @@ def set_txt(challtestsrv, host, value):
     urllib.request.urlopen(req, timeout=10).read()
 
 
-def persist_server(httpd_factory, persist_pebble, proxy, challtestsrv, name):
+def persist_server(httpd_factory, persist_pebble, proxy, challtestsrv, name, vhosts=None):
     """An httpd whose only challenge type is dns-persist-01, with a DNS hook
     that logs every call (there must be none)."""
     httpd = httpd_factory(pebble=persist_pebble)
@@ -66,10 +83,44 @@ def persist_server(httpd_factory, persist_pebble, proxy, challtestsrv, name):
     with open(hook, "w") as f:
         f.write(HOOK.format(log=log))
     os.chmod(hook, 0o755)
-    httpd.write_config(vhosts=ssl_vhost(name), acme={
+    httpd.write_config(vhosts=vhosts or ssl_vhost(name), acme={
         "AcmeCA": proxy.directory_url, "AcmeChallenges": "dns-persist-01",
         "AcmeDnsCmd": hook, "AcmeDnsResolver": "127.0.0.1:%d" % challtestsrv.dns_port})
     return httpd, log
+
+
+def activity_of(httpd, domain):
+    return httpd.domain_status(domain).get("activity") or ""
+
+
+def shown_record(httpd, domain, fqdn, timeout=60):
+    """The value of the record the status page asks for at _validation-persist.fqdn."""
+    def shown():
+        m = re.search(r'_validation-persist\.%s\. IN TXT "([^"]+)"' % re.escape(fqdn),
+                      activity_of(httpd, domain))
+        return m and m.group(1)
+    return wait_for(shown, timeout, what="the dns-persist-01 record of %s on the status page"
+                    % fqdn)
+
+
+def orders_for(proxy, fqdn):
+    """New orders the CA got that name fqdn or *.fqdn."""
+    return [o for o in proxy.new_order_payloads() if isinstance(o, dict) and any(
+        i.get("value") in (fqdn, "*." + fqdn) for i in o.get("identifiers", []))]
+
+
+def account_of(proxy):
+    kids = list(proxy.account_jwks)
+    assert len(kids) == 1, kids
+    return kids[0]
+
+
+def no_order_while_waiting(httpd, proxy, fqdn):
+    """At least two looks at DNS (5 s apart) and still no order at the CA."""
+    wait_for(lambda: httpd.error_log_text().count("ACME01455") >= 1, 30,
+             what="ACME01455 in the log")
+    time.sleep(7)
+    assert orders_for(proxy, fqdn) == [], orders_for(proxy, fqdn)
 
 
 def test_record_set_once_validates_issuance_and_renewals(httpd_factory, persist_pebble, proxy,
@@ -79,26 +130,29 @@ def test_record_set_once_validates_issuance_and_renewals(httpd_factory, persist_
     httpd, hook_log = persist_server(httpd_factory, persist_pebble, proxy, challtestsrv, name)
     httpd.start()
 
-    # the record to set is shown: status page, acmectl, log
-    def shown():
-        activity = httpd.domain_status(name).get("activity") or ""
-        m = re.search(r'%s\. IN TXT "([^"]+)"' % re.escape(record), activity)
-        return m and m.group(1)
-    value = wait_for(shown, 60, what="the dns-persist-01 record on the status page")
-    issuer, accounturi = value.split("; accounturi=")
-    assert issuer == ISSUER, value
-    assert accounturi.startswith(proxy.origin + "/my-account/"), value
+    # missing record: the record to set is shown (status page, acmectl, log), no order
+    value = shown_record(httpd, name, name)
+    kid = account_of(proxy)
+    hashed = proxy.persist_accounturis(kid, name)[0]
+    assert value == "%s; accounturi=%s" % (ISSUER, hashed), value
+    assert hashed.startswith(proxy.origin + "/account-hash/sha-256/"), hashed
     out = httpd.acmectl("--store", httpd.store, "show", name)
     assert record in out.stdout and value in out.stdout, out.stdout + out.stderr
-    assert "ACME01452" in httpd.error_log_text() and value in httpd.error_log_text()
+    no_order_while_waiting(httpd, proxy, name)
+    assert value in httpd.error_log_text()
+    assert "no order until the dns-persist-01 record is in place" in activity_of(httpd, name)
 
+    # the record added: issued without a restart
     set_txt(challtestsrv, record, value)
-    first = httpd.wait_for_pebble_cert(name, 60)
+    first = httpd.wait_for_pebble_cert(name, 90)
     serials = [first.serial_number]
+    assert len(orders_for(proxy, name)) >= 1
 
     def renewed():
+        # distinct certificates: a child not yet replaced by a graceful restart
+        # may still serve the previous one
         served = httpd.verified_cert(name).serial_number
-        if served != serials[-1]:
+        if served not in serials:
             serials.append(served)
         return len(serials) >= 3
     wait_for(renewed, 4 * LIFETIME, interval=0.5, what="two renewals of %s" % name)
@@ -116,23 +170,91 @@ def test_record_with_another_account_is_a_clear_error(httpd_factory, persist_peb
                                                       challtestsrv, unique):
     name = unique("persistwrong")
     record = "_validation-persist." + name
-    wrong = proxy.origin + "/my-account/someone-else"
+    wrong = proxy.persist_hash_prefix() + "sha-256/" + "A" * 43
     set_txt(challtestsrv, record, "%s; accounturi=%s" % (ISSUER, wrong))
     httpd, hook_log = persist_server(httpd_factory, persist_pebble, proxy, challtestsrv, name)
     httpd.start()
 
-    def error():
-        d = httpd.domain_status(name)
-        err = d.get("error") or d.get("last_error") or {}
-        text = err.get("detail") if isinstance(err, dict) else err
-        return text and "dns-persist-01" in text and text
-    text = wait_for(error, 60, what="the dns-persist-01 error on the status page")
-    assert wrong in text and record in text and "change it to" in text, text
-    # the status file never holds this server's account URL; the log has the record to set
-    line = [l for l in httpd.error_log_text().splitlines() if "ACME01451" in l]
-    assert line and wrong in line[0], line
-    assert re.search(r'change it to: %s\. IN TXT "%s; accounturi=%s/my-account/\w+"'
-                     % (re.escape(record), re.escape(ISSUER), re.escape(proxy.origin)),
-                     line[0]), line[0]
+    def said():
+        text = activity_of(httpd, name)
+        return "change it to" in text and text
+    text = wait_for(said, 60, what="what to change on the status page")
+    assert wrong in text and record in text and "another account" in text, text
+    kid = account_of(proxy)
+    right = "%s; accounturi=%s" % (ISSUER, proxy.persist_accounturis(kid, name)[0])
+    assert 'change it to: %s. IN TXT "%s"' % (record, right) in text, text
+    line = [l for l in httpd.error_log_text().splitlines() if "ACME01455" in l]
+    assert line and ":error]" in line[0] and wrong in line[0] and right in line[0], line
+    no_order_while_waiting(httpd, proxy, name)
+
+    # the right record beside the wrong one: issued at the next look
+    set_txt(challtestsrv, record, right)
+    httpd.wait_for_pebble_cert(name, 90)
     with open(hook_log) as f:
         assert f.read() == ""
+
+
+def test_draft_01_ca_gets_the_account_url(httpd_factory, persist_pebble, proxy01,
+                                          challtestsrv, unique):
+    """A CA of draft -01 advertises no issuer domain names: the first order
+    learns them from the challenge, and the record names the account URL."""
+    name = unique("persist01")
+    httpd, _ = persist_server(httpd_factory, persist_pebble, proxy01, challtestsrv, name)
+    httpd.start()
+    value = shown_record(httpd, name, name)
+    kid = account_of(proxy01)
+    assert value == "%s; accounturi=%s" % (ISSUER, kid), value
+    set_txt(challtestsrv, "_validation-persist." + name, value)
+    httpd.wait_for_pebble_cert(name, 90)
+    assert [r for r in proxy01.persist_validations() if r[0] == name and r[1]]
+
+
+def test_wildcard_needs_policy_wildcard(httpd_factory, persist_pebble, proxy, challtestsrv,
+                                        unique):
+    base = unique("persistwild")
+    wild = "*." + base
+    record = "_validation-persist." + base
+    vhost = ssl_vhost("www." + base, [wild], acme_domain="AcmeDomain " + wild)
+    httpd, _ = persist_server(httpd_factory, persist_pebble, proxy, challtestsrv, base,
+                              vhosts=vhost)
+    httpd.start()
+    value = shown_record(httpd, wild, base)
+    assert value.endswith("; policy=wildcard"), value
+    # the same record without the policy is not enough, and says why
+    set_txt(challtestsrv, record, value[:-len("; policy=wildcard")])
+    wait_for(lambda: "policy=wildcard', which the wildcard name needs" in activity_of(httpd, wild),
+             60, what="the missing policy=wildcard on the status page")
+    no_order_while_waiting(httpd, proxy, base)
+    set_txt(challtestsrv, record, value)
+    cert = httpd.wait_for_pebble_cert("www." + base, 90)
+    assert cert_names(cert) == {wild}, cert_names(cert)
+
+
+def test_name_and_its_wildcard_share_one_record(httpd_factory, persist_pebble, proxy,
+                                                challtestsrv, unique):
+    name = unique("persistboth")
+    vhost = ssl_vhost(name, ["*." + name], acme_domain="AcmeDomain %s *.%s" % (name, name))
+    httpd, _ = persist_server(httpd_factory, persist_pebble, proxy, challtestsrv, name,
+                              vhosts=vhost)
+    httpd.start()
+    value = shown_record(httpd, name, name)
+    # one record, with the policy the wildcard needs, serves both names
+    assert value.endswith("; policy=wildcard"), value
+    assert activity_of(httpd, name).count("IN TXT") == 1, activity_of(httpd, name)
+    no_order_while_waiting(httpd, proxy, name)
+    set_txt(challtestsrv, "_validation-persist." + name, value)
+    cert = httpd.wait_for_pebble_cert(name, 90)
+    assert cert_names(cert) == {name, "*." + name}, cert_names(cert)
+    accepted = [r for r in proxy.persist_validations() if r[0] == name and r[1]]
+    assert len(accepted) >= 2, proxy.persist_validations()
+
+
+def test_configtest_wildcard_with_dns_persist_needs_no_hook(httpd, unique):
+    name = unique("cfgpersist")
+    httpd.write_config(vhosts=ssl_vhost(name, ["*." + name]),
+                       acme={"AcmeChallenges": "dns-persist-01"})
+    code, out = httpd.configtest()
+    assert code == 0, out
+    httpd.write_config(vhosts=ssl_vhost(name, ["*." + name]), acme={"AcmeChallenges": "http-01"})
+    code, out = httpd.configtest()
+    assert code != 0 and "or 'AcmeChallenges dns-persist-01'" in out, out

@@ -202,7 +202,9 @@ static void test_names(void **state)
     assert_string_equal(acme_conf_parse_check_name(p, "*.example.org", 0),
                         "ACME00503: *.example.org needs the dns-01 challenge and a program "
                         "that publishes its TXT record: add 'AcmeChallenges dns-01' and "
-                        "'AcmeDnsCmd /path/to/hook', or list the names explicitly instead");
+                        "'AcmeDnsCmd /path/to/hook', or 'AcmeChallenges dns-persist-01' (a "
+                        "TXT record with policy=wildcard set once), or list the names "
+                        "explicitly instead");
     err = acme_conf_parse_check_name(p, "bad_name!.example.org", 1);
     assert_non_null(err);
     assert_true(!strncmp(err, "ACME00502: 'bad_name!.example.org' is not a name a "

@@ -9,6 +9,7 @@
 #include <valgrind/valgrind.h>
 #include "unit.h"
 #include "acme_dns.h"
+#include "acme_dns_persist.h"
 
 /* ---- record names and resolver values ---- */
 
@@ -281,6 +282,145 @@ static void test_hook_missing_program(void **state)
     assert_non_null(strstr(acme_dns_hook_result(hook), "could not be started"));
 }
 
+/* ---- dns-persist-01 records (draft-ietf-acme-dns-persist-02) ---- */
+
+#define PERSIST_THUMB "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+#define PERSIST_ACCT  "https://ca.example/acct/123"
+#define PERSIST_PFX   "https://ca.example/account-hash/"
+
+/* §10.2 is the test vector: the FQDN form and the "*" form. */
+static void test_persist_hashed_uri(void **state)
+{
+    apr_pool_t *p = *state;
+
+    assert_string_equal(acme_dns_persist_hashed_uri(p, PERSIST_PFX, "example.com", PERSIST_THUMB,
+                                                PERSIST_ACCT),
+                        PERSIST_PFX "sha-256/5SQm7n6tPh2-PlLbCKGnViTXX5z19SCN4cPGQHSk-kw");
+    assert_string_equal(acme_dns_persist_hashed_uri(p, PERSIST_PFX, "EXAMPLE.com", PERSIST_THUMB,
+                                                PERSIST_ACCT),
+                        PERSIST_PFX "sha-256/5SQm7n6tPh2-PlLbCKGnViTXX5z19SCN4cPGQHSk-kw");
+    assert_string_equal(acme_dns_persist_hashed_uri(p, PERSIST_PFX, "*", PERSIST_THUMB,
+                                                PERSIST_ACCT),
+                        PERSIST_PFX "sha-256/NpDnSwUthQK8zCgFdefYxAdAVPnygMLbs9US6oO-5ug");
+    assert_null(acme_dns_persist_hashed_uri(p, NULL, "example.com", PERSIST_THUMB, PERSIST_ACCT));
+}
+
+static void persist_want(apr_pool_t *p, acme_persist_want_t *want, const char *prefix,
+                         int wildcard)
+{
+    apr_array_header_t *issuers = apr_array_make(p, 2, sizeof(const char *));
+
+    APR_ARRAY_PUSH(issuers, const char *) = "authority.example";
+    APR_ARRAY_PUSH(issuers, const char *) = "ca.example.net";
+    memset(want, 0, sizeof(*want));
+    want->fqdn = "example.com";
+    want->issuers = issuers;
+    want->account_url = PERSIST_ACCT;
+    want->thumbprint = PERSIST_THUMB;
+    want->hash_prefix = prefix;
+    want->wildcard = wildcard;
+    want->now = apr_time_from_sec(1800000000);
+}
+
+static acme_persist_verdict_e persist_judge(apr_pool_t *p, const acme_persist_want_t *want,
+                                            const char *v1, const char *v2, const char **why)
+{
+    apr_array_header_t *values = apr_array_make(p, 2, sizeof(const char *));
+    const char *matched;
+    apr_time_t until;
+
+    if (v1) APR_ARRAY_PUSH(values, const char *) = v1;
+    if (v2) APR_ARRAY_PUSH(values, const char *) = v2;
+    return acme_dns_persist_evaluate(p, want, values, &matched, &until, why);
+}
+
+static void test_persist_value_and_line(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_persist_want_t want;
+    char long_value[600];
+    const char *line;
+
+    persist_want(p, &want, PERSIST_PFX, 0);
+    assert_string_equal(acme_dns_persist_value(p, &want), "authority.example; accounturi="
+                        PERSIST_PFX "sha-256/5SQm7n6tPh2-PlLbCKGnViTXX5z19SCN4cPGQHSk-kw");
+    want.show_wildcard = 1;
+    assert_string_equal(acme_dns_persist_value(p, &want), "authority.example; accounturi="
+                        PERSIST_PFX "sha-256/5SQm7n6tPh2-PlLbCKGnViTXX5z19SCN4cPGQHSk-kw"
+                        "; policy=wildcard");
+    persist_want(p, &want, NULL, 1);        /* draft -01: the account URL */
+    assert_string_equal(acme_dns_persist_value(p, &want), "authority.example; accounturi="
+                        PERSIST_ACCT "; policy=wildcard");
+    assert_string_equal(acme_dns_persist_record_line(p, "example.com", "a; accounturi=b"),
+                        "_validation-persist.example.com. IN TXT \"a; accounturi=b\"");
+    memset(long_value, 'x', sizeof(long_value) - 1);
+    long_value[sizeof(long_value) - 1] = '\0';
+    line = acme_dns_persist_record_line(p, "example.com", long_value);
+    /* 599 octets: three strings of 255, 255 and 89 (RFC 1035 §3.3.14) */
+    assert_int_equal(strlen(line), strlen("_validation-persist.example.com. IN TXT") + 599 + 9);
+    assert_non_null(strstr(line, "\" \""));
+}
+
+static void test_persist_evaluate(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_persist_want_t want;
+    const char *why, *ok = "authority.example; accounturi=" PERSIST_PFX
+                           "sha-256/5SQm7n6tPh2-PlLbCKGnViTXX5z19SCN4cPGQHSk-kw";
+    const char *any = "ca.example.net;accounturi=" PERSIST_PFX
+                      "sha-256/NpDnSwUthQK8zCgFdefYxAdAVPnygMLbs9US6oO-5ug";
+
+    persist_want(p, &want, PERSIST_PFX, 0);
+    assert_int_equal(persist_judge(p, &want, NULL, NULL, &why), ACME_PERSIST_MISSING);
+    /* another CA's record is ignored, the right one beside it accepted */
+    assert_int_equal(persist_judge(p, &want, "other.example; accounturi=x", NULL, &why),
+                     ACME_PERSIST_MISSING);
+    assert_int_equal(persist_judge(p, &want, "other.example; accounturi=x", ok, &why),
+                     ACME_PERSIST_OK);
+    assert_int_equal(persist_judge(p, &want, any, NULL, &why), ACME_PERSIST_OK);
+    assert_int_equal(persist_judge(p, &want, "AUTHORITY.example ; ACCOUNTURI=" PERSIST_PFX
+                                   "sha-256/5SQm7n6tPh2-PlLbCKGnViTXX5z19SCN4cPGQHSk-kw ; "
+                                   "futureTag=1", NULL, &why), ACME_PERSIST_OK);
+    /* -01's plain account URL is refused by a -02 CA, with the reason */
+    assert_int_equal(persist_judge(p, &want, "authority.example; accounturi=" PERSIST_ACCT,
+                                   NULL, &why), ACME_PERSIST_WRONG);
+    assert_non_null(strstr(why, "hashed account URI"));
+    assert_int_equal(persist_judge(p, &want, "authority.example; accounturi=" PERSIST_PFX
+                                   "sha-256/AAAA", NULL, &why), ACME_PERSIST_WRONG);
+    assert_non_null(strstr(why, "another account"));
+    /* accounturi is compared as is (§4.1: no case folding) */
+    assert_int_equal(persist_judge(p, &want, "authority.example; accounturi=" PERSIST_PFX
+                                   "sha-256/5sqm7n6tph2-plLbCKGnViTXX5z19SCN4cPGQHSk-kw",
+                                   NULL, &why), ACME_PERSIST_WRONG);
+    assert_int_equal(persist_judge(p, &want, "authority.example", NULL, &why),
+                     ACME_PERSIST_WRONG);
+    assert_non_null(strstr(why, "no accounturi"));
+    assert_int_equal(persist_judge(p, &want, apr_pstrcat(p, ok, "; accounturi=x", NULL), NULL,
+                                   &why), ACME_PERSIST_WRONG);
+    assert_non_null(strstr(why, "twice"));
+    /* persistUntil: a number, not in the past */
+    assert_int_equal(persist_judge(p, &want, apr_pstrcat(p, ok, "; persistUntil=1900000000",
+                                                         NULL), NULL, &why), ACME_PERSIST_OK);
+    assert_int_equal(persist_judge(p, &want, apr_pstrcat(p, ok, "; persistUntil=1700000000",
+                                                         NULL), NULL, &why), ACME_PERSIST_WRONG);
+    assert_non_null(strstr(why, "expired"));
+    assert_int_equal(persist_judge(p, &want, apr_pstrcat(p, ok, "; persistUntil=soon", NULL),
+                                   NULL, &why), ACME_PERSIST_WRONG);
+    assert_non_null(strstr(why, "malformed"));
+    /* a wildcard needs policy=wildcard, in any case */
+    want.wildcard = 1;
+    assert_int_equal(persist_judge(p, &want, ok, NULL, &why), ACME_PERSIST_WRONG);
+    assert_non_null(strstr(why, "policy=wildcard"));
+    assert_int_equal(persist_judge(p, &want, apr_pstrcat(p, ok, "; policy=WILDCARD", NULL), NULL,
+                                   &why), ACME_PERSIST_OK);
+    /* draft -01: the account URL, and a hashed one is explained */
+    persist_want(p, &want, NULL, 0);
+    assert_int_equal(persist_judge(p, &want, "authority.example; accounturi=" PERSIST_ACCT, NULL,
+                                   &why), ACME_PERSIST_OK);
+    assert_int_equal(persist_judge(p, &want, ok, NULL, &why), ACME_PERSIST_WRONG);
+    assert_non_null(strstr(why, "draft -01"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +433,9 @@ int main(void)
         UNIT_TEST(test_hook_failure_and_cap),
         UNIT_TEST(test_hook_timeout),
         UNIT_TEST(test_hook_missing_program),
+        UNIT_TEST(test_persist_hashed_uri),
+        UNIT_TEST(test_persist_value_and_line),
+        UNIT_TEST(test_persist_evaluate),
     };
     if (unit_init()) {
         return 1;

@@ -92,6 +92,36 @@ static void test_directory_minimal(void **state)
     assert_int_equal(dir->profiles->nelts, 0);
 }
 
+/* draft-ietf-acme-dns-persist-02 §3.2, §4.1: accountHashPrefix and
+ * issuerDomainNames (lowercased); caaIdentities without case or final dot;
+ * nonconforming ones are only unavailable, the directory still parses. */
+static void test_directory_dns_persist_meta(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_directory_t *dir;
+    acme_problem_t prob;
+#define PDIR(meta) "{\"newNonce\":\"" CA "/n\",\"newAccount\":\"" CA "/a\"," \
+        "\"newOrder\":\"" CA "/o\",\"meta\":{" meta "}}"
+
+    assert_int_equal(parse_dir(p, PDIR("\"accountHashPrefix\":\"https://ca.example/ah/\","
+                                       "\"issuerDomainNames\":[\"Authority.Example\"],"
+                                       "\"caaIdentities\":[\"CA.example.\",\"b.example\"]"),
+                               &dir, &prob), APR_SUCCESS);
+    assert_string_equal(dir->account_hash_prefix, "https://ca.example/ah/");
+    assert_int_equal(dir->issuer_domain_names->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(dir->issuer_domain_names, 0, const char *),
+                        "authority.example");
+    assert_string_equal(APR_ARRAY_IDX(dir->caa_identities, 0, const char *), "ca.example");
+    assert_int_equal(parse_dir(p, PDIR("\"accountHashPrefix\":7,\"issuerDomainNames\":[],"
+                                       "\"caaIdentities\":\"x\""), &dir, &prob), APR_SUCCESS);
+    assert_null(dir->account_hash_prefix);
+    assert_null(dir->issuer_domain_names);
+    assert_null(dir->caa_identities);
+    assert_int_equal(parse_dir(p, GOOD_DIR, &dir, &prob), APR_SUCCESS);
+    assert_null(dir->issuer_domain_names);
+#undef PDIR
+}
+
 static void expect_dir_invalid(apr_pool_t *p, const char *json, const char *needle)
 {
     acme_directory_t *dir = (acme_directory_t *)1;
@@ -639,6 +669,7 @@ int main(void)
         UNIT_TEST(test_order_url_checked),
         UNIT_TEST(test_authz_good),
         UNIT_TEST(test_authz_dns_persist),
+        UNIT_TEST(test_directory_dns_persist_meta),
         UNIT_TEST(test_authz_wildcard_ip_and_error),
         UNIT_TEST(test_error_member_empty_or_odd),
         UNIT_TEST(test_authz_unknown_challenge_skipped),

@@ -254,8 +254,9 @@ const char *acme_conf_parse_check_name(apr_pool_t *p, const char *name, int wild
     if (acme_name_is_wildcard(name) && !wildcards_ok) {
         return apr_psprintf(p, "ACME00503: %s needs the dns-01 challenge and a program that "
                             "publishes its TXT record: add 'AcmeChallenges dns-01' and "
-                            "'AcmeDnsCmd /path/to/hook', or list the names explicitly "
-                            "instead", name);
+                            "'AcmeDnsCmd /path/to/hook', or 'AcmeChallenges dns-persist-01' "
+                            "(a TXT record with policy=wildcard set once), or list the names "
+                            "explicitly instead", name);
     }
     return NULL;
 }

@@ -1,88 +1,32 @@
-/* dns-persist-01 (draft-ietf-acme-dns-persist-01): the administrator sets one
- * TXT record, once, at _validation-persist.NAME:
- *     "<issuer domain name>; accounturi=<account URL>[; policy=wildcard]"
- * (the issue-value syntax of RFC 8659 §4.2; §4.1 of the draft), and every
- * later issuance and renewal is validated by the CA reading it: no DNS
- * access, no hook. Before telling the CA to validate, the record is looked
- * up (AcmeDnsResolver, else the system resolver); while it is missing the job
- * waits and shows the exact record to set (activity on the status page and in
- * acmectl, a warning in the log). */
+/* dns-persist-01 in the issuance steps (draft-ietf-acme-dns-persist-02;
+ * draft -01 CAs still served). The administrator sets one TXT record, once,
+ * at _validation-persist.NAME (acme_dns_persist.h builds and judges it);
+ * every later issuance and renewal is validated by the CA reading it: no DNS
+ * access, no hook.
+ *
+ * Before an order is created, each name that would be validated this way is
+ * looked up (AcmeDnsResolver, else the system resolver): while a record is
+ * missing or would be refused, no order is made; the job shows the exact
+ * record to set (status activity, acmectl) and logs it, and looks again
+ * 5 s later, then less often (at most every ACME_PERSIST_RECHECK_MAX). This
+ * needs the issuer domain names before any challenge: a draft -02 CA
+ * advertises them in its directory (§3.2); for a draft -01 CA they are
+ * learnt from its first challenge, and until then the record is checked
+ * within the order (acme_dns_persist_check), as it also is, once more,
+ * before the CA is told to validate. */
 #include <string.h>
-#include <strings.h>
 #include <apr_strings.h>
-#include <apr_lib.h>
 
 #include "acme_job_int.h"
 #include "acme_dns.h"
+#include "acme_dns_persist.h"
+#include "acme_name.h"
 #include "acme_time.h"
 
-#define PERSIST_LABEL        "_validation-persist."
-#define PERSIST_POLL         apr_time_from_sec(5)   /* lookups while the record is missing */
-
-/* One issue-value: the issuer domain name and the parameters we read. */
-typedef struct persist_value_t {
-    const char *issuer, *accounturi, *policy;
-    apr_int64_t persist_until;        /* 0 = none */
-} persist_value_t;
-
-static char *trim(char *s)
-{
-    char *end;
-
-    while (*s && apr_isspace(*s)) {
-        ++s;
-    }
-    end = s + strlen(s);
-    while (end > s && apr_isspace(end[-1])) {
-        *--end = '\0';
-    }
-    return s;
-}
-
-/* "issuer; tag=value; ..." (RFC 8659 §4.2): unknown tags are ignored (§4.1). */
-static persist_value_t parse_value(apr_pool_t *p, const char *text)
-{
-    persist_value_t v = { NULL, NULL, NULL, 0 };
-    char *copy = apr_pstrdup(p, text), *state = NULL, *part;
-    int first = 1;
-
-    for (part = apr_strtok(copy, ";", &state); part; part = apr_strtok(NULL, ";", &state)) {
-        char *eq, *tag = trim(part);
-
-        if (first) {
-            v.issuer = tag;
-            first = 0;
-            continue;
-        }
-        if (!(eq = strchr(tag, '='))) {
-            continue;
-        }
-        *eq = '\0';
-        tag = trim(tag);
-        if (!strcasecmp(tag, "accounturi")) {
-            v.accounturi = trim(eq + 1);
-        }
-        else if (!strcasecmp(tag, "policy")) {
-            v.policy = trim(eq + 1);
-        }
-        else if (!strcasecmp(tag, "persistUntil")) {
-            v.persist_until = apr_atoi64(trim(eq + 1));
-        }
-    }
-    return v;
-}
-
-static int issuer_offered(const acme_challenge_t *challenge, const char *issuer)
-{
-    int i;
-
-    for (i = 0; issuer && i < challenge->issuers->nelts; ++i) {
-        if (!strcasecmp(APR_ARRAY_IDX(challenge->issuers, i, const char *), issuer)) {
-            return 1;
-        }
-    }
-    return 0;
-}
+#define PERSIST_POLL             apr_time_from_sec(5)    /* within an order */
+#define ACME_PERSIST_RECHECK_MIN apr_time_from_sec(5)    /* before an order: first look again */
+#define ACME_PERSIST_RECHECK_MAX apr_time_from_sec(300)  /* ... then doubling up to this */
+#define PERSIST_UNTIL_WARN       apr_time_from_sec(14 * 86400)
 
 static void activity_set(acme_job_t *job, const char *text)
 {
@@ -93,69 +37,197 @@ static void activity_set(acme_job_t *job, const char *text)
     job->activity_seq++;
 }
 
+static const char *resolver_name(const acme_step_ctx_t *sc)
+{
+    return sc->domain->dns_resolver ? sc->domain->dns_resolver : "the system resolver";
+}
+
+static int in_array(const apr_array_header_t *list, const char *s)
+{
+    int i;
+
+    for (i = 0; list && i < list->nelts; ++i) {
+        if (!strcmp(APR_ARRAY_IDX(list, i, const char *), s)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Does the certificate also hold *.fqdn? Then one record with
+ * policy=wildcard serves both names, and that is the one shown. */
+static int has_wildcard_of(const acme_domain_t *domain, const char *fqdn)
+{
+    int i;
+
+    for (i = 0; domain->names && i < domain->names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(domain->names, i, const char *);
+        if (acme_name_is_wildcard(name) && !strcasecmp(name + 2, fqdn)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The CA's directory; NULL when it cannot be had (then the order step's
+ * request reports why). */
+static const acme_directory_t *directory_of(acme_step_ctx_t *sc)
+{
+    const acme_directory_t *dir = NULL;
+    acme_problem_t prob;
+
+    acme_problem_clear(&prob);
+    return acme_client_directory(sc->ca->client, sc->p, &dir, &prob) == APR_SUCCESS ? dir : NULL;
+}
+
+static void want_init(acme_step_ctx_t *sc, const acme_directory_t *dir, const char *fqdn,
+                      int wildcard, const apr_array_header_t *issuers, acme_persist_want_t *want)
+{
+    EVP_PKEY *key = NULL;
+    const char *kid = NULL;
+
+    acme_client_account_get(sc->ca->client, &key, &kid);
+    memset(want, 0, sizeof(*want));
+    want->fqdn = fqdn;
+    want->issuers = issuers;
+    want->account_url = kid;
+    want->thumbprint = acme_client_thumbprint(sc->ca->client);
+    want->hash_prefix = dir ? dir->account_hash_prefix : NULL;
+    want->wildcard = wildcard;
+    want->show_wildcard = has_wildcard_of(sc->domain, fqdn);
+    want->now = sc->now;
+}
+
+/* Remembers the issuer domain names of a draft -01 CA's challenge, so the
+ * next order can be checked before it is made. */
+static void learn_issuers(acme_step_ctx_t *sc, const apr_array_header_t *issuers)
+{
+    acme_ca_t *ca = sc->ca;
+    int i, same = ca->persist_issuers && ca->persist_issuers->nelts == issuers->nelts;
+
+    for (i = 0; same && i < issuers->nelts; ++i) {
+        same = in_array(ca->persist_issuers, APR_ARRAY_IDX(issuers, i, const char *));
+    }
+    if (same) {
+        return;
+    }
+    ca->persist_issuers = apr_array_make(sc->driver->pool, issuers->nelts, sizeof(const char *));
+    for (i = 0; i < issuers->nelts; ++i) {
+        APR_ARRAY_PUSH(ca->persist_issuers, const char *) =
+            apr_pstrdup(sc->driver->pool, APR_ARRAY_IDX(issuers, i, const char *));
+    }
+}
+
+/* §3.2: with the directory's names D, every one must be in the challenge's
+ * C; with caaIdentities I, every one of C must be in I. Else malformed. */
+static const char *challenge_malformed(acme_step_ctx_t *sc, const acme_directory_t *dir,
+                                       const acme_challenge_t *challenge)
+{
+    int i;
+
+    for (i = 0; dir && dir->issuer_domain_names && i < dir->issuer_domain_names->nelts; ++i) {
+        const char *d = APR_ARRAY_IDX(dir->issuer_domain_names, i, const char *);
+        if (!in_array(challenge->issuers, d)) {
+            return apr_psprintf(sc->p, "the CA's directory names issuer domain name %s, its "
+                                "challenge does not", d);
+        }
+    }
+    for (i = 0; dir && dir->caa_identities && i < challenge->issuers->nelts; ++i) {
+        const char *c = APR_ARRAY_IDX(challenge->issuers, i, const char *);
+        if (!in_array(dir->caa_identities, c)) {
+            return apr_psprintf(sc->p, "the challenge names issuer domain name %s, which the "
+                                "CA's caaIdentities do not", c);
+        }
+    }
+    return NULL;
+}
+
+/* The challenge's names with the directory's first: the record shown then
+ * names one every later challenge of this CA also accepts (§3.2). */
+static const apr_array_header_t *shown_first(apr_pool_t *p, const apr_array_header_t *first,
+                                             const apr_array_header_t *all)
+{
+    apr_array_header_t *list = apr_array_copy(p, first);
+    int i;
+
+    for (i = 0; i < all->nelts; ++i) {
+        if (!in_array(list, APR_ARRAY_IDX(all, i, const char *))) {
+            APR_ARRAY_PUSH(list, const char *) = APR_ARRAY_IDX(all, i, const char *);
+        }
+    }
+    return list;
+}
+
+static void log_accepted(acme_step_ctx_t *sc, const char *record, const char *matched,
+                         apr_time_t until, const char *when)
+{
+    acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME01450: %s: dns-persist-01: %s holds "
+             "\"%s\" at %s; %s", sc->domain->name, record, matched, resolver_name(sc), when);
+    if (until && until < sc->now + PERSIST_UNTIL_WARN) {
+        acme_log(&sc->driver->ctx, ACME_LOG_WARN, 0, "ACME01453: %s: dns-persist-01: the "
+                 "record at %s stops validating at %s (persistUntil); set a later persistUntil "
+                 "or remove it, or renewals after then fail", sc->domain->name, record,
+                 acme_time_rfc3339(sc->p, until));
+    }
+}
+
 acme_outcome_e acme_dns_persist_check(acme_step_ctx_t *sc, const acme_authz_t *authz,
                                       const acme_challenge_t *challenge)
 {
-    const char *resolver = sc->domain->dns_resolver, *kid = NULL, *why = NULL;
-    const char *record = apr_pstrcat(sc->p, PERSIST_LABEL, authz->identifier, NULL);
-    const char *want, *seen = NULL, *mismatch = NULL, *activity;
+    const acme_directory_t *dir = directory_of(sc);
+    const char *record = apr_pstrcat(sc->p, ACME_PERSIST_LABEL, authz->identifier, NULL);
+    const char *value, *line, *why = NULL, *matched, *bad, *seen, *activity;
     apr_array_header_t *values = NULL;
-    EVP_PKEY *key = NULL;
-    int i;
+    acme_persist_want_t want;
+    apr_time_t until;
+    acme_persist_verdict_e verdict;
 
-    acme_client_account_get(sc->ca->client, &key, &kid);
-    if (!kid || !challenge->issuers || challenge->issuers->nelts == 0) {
-        acme_problem_set(&sc->prob, sc->p, APR_EINVAL, NULL, "dns-persist-01 for %s: %s",
-                         authz->identifier, kid ? "the CA names no issuer domain name"
-                                                : "no account yet");
+    want_init(sc, dir, authz->identifier, authz->wildcard, challenge->issuers, &want);
+    if (!want.account_url || !want.thumbprint) {
+        acme_problem_set(&sc->prob, sc->p, APR_EINVAL, NULL, "dns-persist-01 for %s: no "
+                         "account yet", authz->identifier);
         return ACME_OUTCOME_FAILED;
     }
-    want = apr_psprintf(sc->p, "%s; accounturi=%s%s",
-                        APR_ARRAY_IDX(challenge->issuers, 0, const char *), kid,
-                        authz->wildcard ? "; policy=wildcard" : "");
-    if (acme_dns_txt_lookup(sc->p, resolver, record, &values, &why) != APR_SUCCESS) {
+    if ((bad = challenge_malformed(sc, dir, challenge)) != NULL) {
+        acme_problem_set(&sc->prob, sc->p, APR_EINVAL, NULL, "dns-persist-01 for %s: the "
+                         "challenge is malformed (draft-ietf-acme-dns-persist §3.2): %s",
+                         authz->identifier, bad);
+        return ACME_OUTCOME_FAILED;
+    }
+    if (!dir || !dir->issuer_domain_names) {
+        learn_issuers(sc, challenge->issuers);
+    }
+    else {
+        want.issuers = shown_first(sc->p, dir->issuer_domain_names, challenge->issuers);
+    }
+    if (!(value = acme_dns_persist_value(sc->p, &want))) {
+        acme_problem_set(&sc->prob, sc->p, APR_EINVAL, NULL, "dns-persist-01 for %s: cannot "
+                         "compute the record", authz->identifier);
+        return ACME_OUTCOME_FAILED;
+    }
+    line = acme_dns_persist_record_line(sc->p, authz->identifier, value);
+    if (acme_dns_txt_lookup(sc->p, sc->domain->dns_resolver, record, &values, &why)
+        != APR_SUCCESS) {
         values = NULL;
     }
-    for (i = 0; values && i < values->nelts; ++i) {
-        const char *text = APR_ARRAY_IDX(values, i, const char *);
-        persist_value_t v = parse_value(sc->p, text);
-
-        seen = seen ? apr_pstrcat(sc->p, seen, ", \"", text, "\"", NULL)
-                    : apr_pstrcat(sc->p, "\"", text, "\"", NULL);
-        if (!issuer_offered(challenge, v.issuer)) {
-            continue;   /* another CA's record: several may coexist */
-        }
-        if (!v.accounturi || strcmp(v.accounturi, kid)) {
-            mismatch = apr_psprintf(sc->p, "names account %s, not this server's account %s",
-                                    v.accounturi ? v.accounturi : "(none)", kid);
-        }
-        else if (authz->wildcard && (!v.policy || strcasecmp(v.policy, "wildcard"))) {
-            mismatch = "has no 'policy=wildcard', which a wildcard name needs";
-        }
-        else if (v.persist_until && apr_time_from_sec(v.persist_until) < sc->now) {
-            mismatch = apr_psprintf(sc->p, "expired (persistUntil=%" APR_INT64_T_FMT ")",
-                                    v.persist_until);
-        }
-        else {
-            acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME01450: %s: dns-persist-01: %s "
-                     "holds \"%s\" at %s; the CA validates it, no DNS change needed",
-                     sc->domain->name, record, text, resolver ? resolver : "the system resolver");
-            activity_set(sc->job, NULL);
-            return ACME_OUTCOME_DONE;
-        }
+    verdict = acme_dns_persist_evaluate(sc->p, &want, values, &matched, &until, &bad);
+    if (verdict == ACME_PERSIST_OK) {
+        log_accepted(sc, record, matched, until, "the CA validates it, no DNS change needed");
+        activity_set(sc->job, NULL);
+        return ACME_OUTCOME_DONE;
     }
-    if (mismatch) {
+    if (verdict == ACME_PERSIST_WRONG) {
         acme_problem_set(&sc->prob, sc->p, APR_EINVAL, NULL, "dns-persist-01: the TXT record "
-                         "at %s %s; change it to: %s. IN TXT \"%s\"", record, mismatch, record,
-                         want);
+                         "at %s %s; change it to: %s", record, bad, line);
         acme_log(&sc->driver->ctx, ACME_LOG_ERR, 0, "ACME01451: %s: %s", sc->domain->name,
                  sc->prob.detail);
         return ACME_OUTCOME_FAILED;
     }
+    seen = values && values->nelts ? apr_pstrcat(sc->p, "\"", acme_job_join(sc->p, values), "\"",
+                                                 NULL) : "none";
     activity = apr_psprintf(sc->p, "waiting for the dns-persist-01 TXT record, set it once: "
-                            "%s. IN TXT \"%s\" (%s at %s: %s)", record, want,
-                            why ? why : "seen", resolver ? resolver : "the system resolver",
-                            seen ? seen : "none");
+                            "%s (%s at %s: %s)", line, why ? why : "seen", resolver_name(sc),
+                            seen);
     if (!sc->job->activity || strcmp(sc->job->activity, activity)) {
         acme_log(&sc->driver->ctx, ACME_LOG_WARN, 0, "ACME01452: %s: %s", sc->domain->name,
                  activity);
@@ -163,9 +235,110 @@ acme_outcome_e acme_dns_persist_check(acme_step_ctx_t *sc, const acme_authz_t *a
     activity_set(sc->job, activity);
     if (authz->expires && authz->expires <= sc->now) {
         acme_problem_set(&sc->prob, sc->p, APR_TIMEUP, NULL, "dns-persist-01: no TXT record "
-                         "%s. IN TXT \"%s\" before the authorization expired", record, want);
+                         "%s before the authorization expired", line);
         return ACME_OUTCOME_FAILED;
     }
     sc->retry_after = sc->now + PERSIST_POLL;
+    return ACME_OUTCOME_WAIT;
+}
+
+/* One name's record before ordering: NULL when it is in place, else the
+ * sentence for the status page. */
+static const char *preorder_one(acme_step_ctx_t *sc, const acme_directory_t *dir,
+                                const apr_array_header_t *issuers, const char *fqdn,
+                                int wildcard, int *wrong)
+{
+    const char *record = apr_pstrcat(sc->p, ACME_PERSIST_LABEL, fqdn, NULL);
+    const char *value, *line, *why = NULL, *matched, *bad;
+    apr_array_header_t *values = NULL;
+    acme_persist_want_t want;
+    apr_time_t until;
+    acme_persist_verdict_e verdict;
+
+    want_init(sc, dir, fqdn, wildcard, issuers, &want);
+    if (!(value = acme_dns_persist_value(sc->p, &want))) {
+        return apr_psprintf(sc->p, "cannot compute the dns-persist-01 record of %s", fqdn);
+    }
+    line = acme_dns_persist_record_line(sc->p, fqdn, value);
+    if (acme_dns_txt_lookup(sc->p, sc->domain->dns_resolver, record, &values, &why)
+        != APR_SUCCESS) {
+        values = NULL;
+    }
+    verdict = acme_dns_persist_evaluate(sc->p, &want, values, &matched, &until, &bad);
+    if (verdict == ACME_PERSIST_OK) {
+        log_accepted(sc, record, matched, until, "ordering");
+        return NULL;
+    }
+    if (verdict == ACME_PERSIST_WRONG) {
+        *wrong = 1;
+        return apr_psprintf(sc->p, "the TXT record at %s %s; change it to: %s", record, bad,
+                            line);
+    }
+    return apr_psprintf(sc->p, "set the TXT record once: %s (%s at %s: %s)", line,
+                        why ? why : "seen", resolver_name(sc),
+                        values && values->nelts
+                        ? apr_pstrcat(sc->p, "\"", acme_job_join(sc->p, values), "\"", NULL)
+                        : "none");
+}
+
+acme_outcome_e acme_dns_persist_preorder(acme_step_ctx_t *sc)
+{
+    const acme_directory_t *dir = NULL;
+    const apr_array_header_t *issuers = NULL;
+    const char *missing = NULL, *activity, *done = "";
+    acme_job_t *job = sc->job;
+    apr_interval_time_t wait;
+    int i, wrong = 0;
+
+    for (i = 0; sc->domain->names && i < sc->domain->names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(sc->domain->names, i, const char *);
+        int wildcard = acme_name_is_wildcard(name);
+        const char *fqdn = wildcard ? name + 2 : name, *type, *problem;
+
+        if (acme_name_is_ip(name) || !(type = acme_job_planned_type(sc, wildcard))
+            || strcmp(type, "dns-persist-01")) {
+            continue;
+        }
+        /* a name and its wildcard share one record: look it up once */
+        if (strstr(done, apr_pstrcat(sc->p, " ", fqdn, " ", NULL))) {
+            continue;
+        }
+        done = apr_pstrcat(sc->p, done, " ", fqdn, " ", NULL);
+        if (!dir && (dir = directory_of(sc)) != NULL) {
+            issuers = dir->issuer_domain_names;
+        }
+        issuers = issuers ? issuers : sc->ca->persist_issuers;
+        if (!issuers) {
+            acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME01454: %s: the CA's directory "
+                     "names no issuer domain names (draft-ietf-acme-dns-persist-01): the "
+                     "dns-persist-01 record is checked once its challenge names them",
+                     sc->domain->name);
+            return ACME_OUTCOME_DONE;
+        }
+        wildcard = wildcard || has_wildcard_of(sc->domain, fqdn);
+        if ((problem = preorder_one(sc, dir, issuers, fqdn, wildcard, &wrong)) != NULL) {
+            missing = missing ? apr_pstrcat(sc->p, missing, "; and ", problem, NULL) : problem;
+        }
+    }
+    if (!missing) {
+        job->persist_checks = 0;
+        activity_set(job, NULL);
+        return ACME_OUTCOME_DONE;
+    }
+    wait = ACME_PERSIST_RECHECK_MIN << (job->persist_checks < 6 ? job->persist_checks : 6);
+    wait = wait > ACME_PERSIST_RECHECK_MAX ? ACME_PERSIST_RECHECK_MAX : wait;
+    job->persist_checks++;
+    activity = apr_psprintf(sc->p, "no order until the dns-persist-01 record is in place: %s; "
+                            "looking again at %s", missing,
+                            acme_time_rfc3339(sc->p, sc->now + wait));
+    /* logged when what to do changes, not at every look */
+    if (!job->persist_said || strcmp(job->persist_said, missing)) {
+        acme_log(&sc->driver->ctx, wrong ? ACME_LOG_ERR : ACME_LOG_WARN, 0, "ACME01455: %s: "
+                 "no order until the dns-persist-01 record is in place: %s", sc->domain->name,
+                 missing);
+        job->persist_said = apr_pstrdup(job->pool, missing);
+    }
+    activity_set(job, activity);
+    sc->retry_after = sc->now + wait;
     return ACME_OUTCOME_WAIT;
 }

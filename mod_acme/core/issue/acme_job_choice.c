@@ -165,3 +165,21 @@ const acme_challenge_t *acme_job_challenge_for(acme_step_ctx_t *sc, const acme_a
     }
     return NULL;
 }
+
+const char *acme_job_planned_type(acme_step_ctx_t *sc, int wildcard)
+{
+    const apr_array_header_t *enabled = enabled_types(sc);
+    int i;
+
+    for (i = 0; i < enabled->nelts; ++i) {
+        const char *type = APR_ARRAY_IDX(enabled, i, const char *);
+
+        if (wildcard && strcmp(type, "dns-01") && strcmp(type, "dns-persist-01")) {
+            continue;
+        }
+        if (can_answer(sc, type)) {
+            return type;
+        }
+    }
+    return NULL;
+}

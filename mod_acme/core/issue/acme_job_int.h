@@ -20,6 +20,9 @@ typedef struct acme_ca_t {
     EVP_PKEY *account_key;
     const char *kid;
     int account_ready;              /* the client holds key and kid */
+    /* dns-persist-01 issuer domain names of a CA whose directory has none
+     * (draft -01), learnt from its challenges; NULL until then */
+    apr_array_header_t *persist_issuers;
     unsigned unreachable_run;       /* the driver run in which it could not be reached */
 } acme_ca_t;
 
@@ -53,6 +56,8 @@ typedef struct acme_job_t {
     struct acme_dns01_set_t *dns01; /* dns-01 answers of the order (acme_dns01.c) */
     const char *activity;           /* what it waits for (status "activity"), or NULL */
     unsigned activity_seq;          /* bumped when activity changes */
+    int persist_checks;             /* dns-persist-01 lookups before the order, for the backoff */
+    const char *persist_said;       /* what the last such log line asked for */
 } acme_job_t;
 
 #define ACME_ERR_TYPE_MAX   128
@@ -243,6 +248,11 @@ apr_status_t acme_job_issued_fits(acme_step_ctx_t *sc, const apr_array_header_t 
 const acme_challenge_t *acme_job_challenge_for(acme_step_ctx_t *sc, const acme_authz_t *authz);
 /* FAILED, with a problem naming the types offered, enabled and answerable
  * and what to change. */
+/* The challenge type an order would answer for a name of this kind
+ * (wildcard or not), before the CA has offered any: the first of
+ * AcmeChallenges this server can answer and a CA may offer for it (RFC 8555
+ * §7.1.3: dns-01 or dns-persist-01 for a wildcard). NULL when none. */
+const char *acme_job_planned_type(acme_step_ctx_t *sc, int wildcard);
 acme_outcome_e acme_job_no_usable_challenge(acme_step_ctx_t *sc, const acme_authz_t *authz);
 /* "a, b, c" ("none" for an empty or NULL list). */
 const char *acme_job_join(apr_pool_t *p, const apr_array_header_t *strings);
@@ -277,15 +287,25 @@ apr_status_t acme_job_publish_answer(acme_step_ctx_t *sc, const acme_authz_t *au
 /* Withdraws one published answer, whatever its type. */
 void acme_job_withdraw(acme_driver_t *driver, const acme_pending_t *pending);
 
-/* dns-persist-01 (acme_dns_persist.c, draft-ietf-acme-dns-persist-01). */
-/* Is a TXT record at _validation-persist.NAME visible (AcmeDnsResolver)
- * that names one of the challenge's issuer domain names and this account
- * (accounturi = the account URL; policy=wildcard for a wildcard name)?
- * DONE when it is; WAIT while there is none, the record to set shown as the
- * job's activity (status page, acmectl) and logged; FAILED when records are
- * there but name another account or issuer (what to change in the error). */
+/* dns-persist-01 (acme_dns_persist.c, draft-ietf-acme-dns-persist-02). */
+/* Within an order, before the CA is told to validate: is a TXT record at
+ * _validation-persist.NAME visible (AcmeDnsResolver) that this CA will
+ * accept for this account (one of the challenge's issuer domain names;
+ * accounturi the hashed account URI of draft -02, or the account URL for a
+ * draft -01 CA; policy=wildcard for a wildcard name)? DONE when it is; WAIT
+ * while there is none, the record to set shown as the job's activity
+ * (status page, acmectl) and logged; FAILED when the challenge is malformed
+ * (§3.1, §3.2) or a record of this CA would be refused (what to change in
+ * the error). */
 acme_outcome_e acme_dns_persist_check(acme_step_ctx_t *sc, const acme_authz_t *authz,
                                       const acme_challenge_t *challenge);
+/* Before an order: DONE when every name that would be validated with
+ * dns-persist-01 has its record in place (or the issuer domain names are not
+ * known yet: a draft -01 CA before its first challenge); WAIT with
+ * sc->retry_after (5 s doubling to 5 min) while one is missing or would be
+ * refused: no order is created, the records to set are the job's activity
+ * and logged (ACME01455) when that changes. */
+acme_outcome_e acme_dns_persist_preorder(acme_step_ctx_t *sc);
 
 /* dns-01 (acme_dns01.c). */
 /* Runs the setup hooks and waits for the TXT records: DONE when every dns-01

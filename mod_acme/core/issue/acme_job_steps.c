@@ -333,6 +333,7 @@ static acme_outcome_e step_order(acme_step_ctx_t *sc)
     acme_job_t *job = sc->job;
     acme_order_t *order = NULL;
     apr_time_t retry_after = 0;
+    acme_outcome_e outcome;
     apr_status_t rv;
     int carried;
 
@@ -347,6 +348,10 @@ static acme_outcome_e step_order(acme_step_ctx_t *sc)
         }
         job_adopt_order(sc, order);
         return ACME_OUTCOME_DONE;
+    }
+    /* dns-persist-01: no order while a record is missing (the CA would refuse it) */
+    if ((outcome = acme_dns_persist_preorder(sc)) != ACME_OUTCOME_DONE) {
+        return outcome;
     }
     rv = new_order(sc, &order, &carried);
     if (rv != APR_SUCCESS) {

@@ -16,6 +16,12 @@ typedef struct acme_directory_t {
     const char *terms_of_service;
     int eab_required;
     apr_array_header_t *profiles; /* const char*, empty if none */
+    /* dns-persist-01 (draft-ietf-acme-dns-persist-02 §3.2, §4.1): the prefix
+     * of hashed account URIs and the issuer domain names (lowercase, 1..10)
+     * a CA offering it advertises; caaIdentities (RFC 8555 §7.1.1,
+     * lowercased, no trailing dot). NULL when absent or nonconforming. */
+    const char *account_hash_prefix;
+    apr_array_header_t *issuer_domain_names, *caa_identities;
 } acme_directory_t;
 
 typedef struct acme_order_t {
@@ -29,8 +35,9 @@ typedef struct acme_order_t {
 
 typedef struct acme_challenge_t {
     const char *type, *url, *token, *status;
-    /* dns-persist-01 (draft-ietf-acme-dns-persist-01 §3.1): the CA's issuer
-     * domain names, 1..10, lowercase; NULL for other types */
+    /* dns-persist-01 (draft-ietf-acme-dns-persist-02 §3.1 "issuerDomainNames",
+     * -01 "issuer-domain-names"): the CA's issuer domain names, 1..10,
+     * lowercase; NULL for other types */
     apr_array_header_t *issuers;
     apr_time_t validated;        /* when the CA validated (or failed) it, 0 = not said */
 } acme_challenge_t;

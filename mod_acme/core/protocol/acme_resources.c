@@ -184,6 +184,73 @@ static apr_status_t parse_profiles(apr_pool_t *p, json_t *meta, acme_directory_t
     return APR_SUCCESS;
 }
 
+/* A list of issuer domain names (draft-ietf-acme-dns-persist-02 §3.1):
+ * 1..10 names of at most 253 octets without a trailing dot, lowercased here.
+ * NULL with *why when it is not one. */
+static apr_array_header_t *issuer_names(apr_pool_t *p, json_t *list, const char **why)
+{
+    apr_array_header_t *names;
+    size_t i;
+
+    if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > 10) {
+        *why = "dns-persist-01 without 1 to 10 issuer domain names";
+        return NULL;
+    }
+    names = apr_array_make(p, (int)json_array_size(list), sizeof(const char *));
+    for (i = 0; i < json_array_size(list); i++) {
+        const char *name = json_string_value(json_array_get(list, i));
+        char *lower, *c;
+
+        if (!name || !*name || strlen(name) > 253 || name[strlen(name) - 1] == '.') {
+            *why = "a dns-persist-01 issuer domain name is not a domain name";
+            return NULL;
+        }
+        lower = apr_pstrdup(p, name);
+        for (c = lower; *c; c++) {
+            *c = (char)apr_tolower(*c);
+        }
+        APR_ARRAY_PUSH(names, const char *) = lower;
+    }
+    return names;
+}
+
+/* Directory meta for dns-persist-01 (draft -02 §3.2, §4.1) and caaIdentities:
+ * a missing or nonconforming value is only unavailable, never an error
+ * (§3.2: "treat ... as unavailable for pre-provisioning"). */
+static void parse_persist_meta(apr_pool_t *p, json_t *meta, acme_directory_t *dir)
+{
+    const char *prefix = json_string_value(json_object_get(meta, "accountHashPrefix"));
+    json_t *caa = json_object_get(meta, "caaIdentities");
+    const char *why;
+    size_t i;
+
+    if (prefix && *prefix && strlen(prefix) <= ACME_MAX_URL_LEN) {
+        dir->account_hash_prefix = apr_pstrdup(p, prefix);
+    }
+    dir->issuer_domain_names = issuer_names(p, json_object_get(meta, "issuerDomainNames"), &why);
+    if (!json_is_array(caa) || json_array_size(caa) == 0 || json_array_size(caa) > 100) {
+        return;
+    }
+    dir->caa_identities = apr_array_make(p, (int)json_array_size(caa), sizeof(const char *));
+    for (i = 0; i < json_array_size(caa); i++) {
+        const char *name = json_string_value(json_array_get(caa, i));
+        char *lower, *c;
+
+        if (!name || !*name || strlen(name) > 253) {
+            dir->caa_identities = NULL;
+            return;
+        }
+        lower = apr_pstrdup(p, name);
+        for (c = lower; *c; c++) {
+            *c = (char)apr_tolower(*c);
+        }
+        if (c[-1] == '.') {
+            c[-1] = '\0';
+        }
+        APR_ARRAY_PUSH(dir->caa_identities, const char *) = lower;
+    }
+}
+
 static apr_status_t parse_meta(apr_pool_t *p, json_t *root, acme_directory_t *dir,
                                acme_problem_t *prob)
 {
@@ -203,6 +270,7 @@ static apr_status_t parse_meta(apr_pool_t *p, json_t *root, acme_directory_t *di
         return invalid(prob, p, what, "meta.externalAccountRequired is not a boolean");
     }
     dir->eab_required = eab && json_is_true(eab);
+    parse_persist_meta(p, meta, dir);
     return parse_profiles(p, meta, dir, prob);
 }
 
@@ -417,35 +485,20 @@ static apr_status_t parse_identifier(apr_pool_t *p, json_t *root, const char *wh
     return APR_SUCCESS;
 }
 
-/* dns-persist-01's "issuer-domain-names" (draft -01; "issuerDomainNames" in
- * later drafts): 1..10 names of at most 253 octets, else the challenge is
- * malformed and must be rejected (§3.1). */
+/* The challenge's issuer domain names: "issuerDomainNames" (draft -02),
+ * "issuer-domain-names" (-01); a bad list makes the challenge malformed,
+ * which the client must reject (§3.1). */
 static apr_status_t parse_issuers(apr_pool_t *p, json_t *obj, const char *what,
                                   acme_challenge_t *chal, acme_problem_t *prob)
 {
-    json_t *list = json_object_get(obj, "issuer-domain-names");
-    size_t i;
+    json_t *list = json_object_get(obj, "issuerDomainNames");
+    const char *why = NULL;
 
     if (!list) {
-        list = json_object_get(obj, "issuerDomainNames");
+        list = json_object_get(obj, "issuer-domain-names");
     }
-    if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > 10) {
-        return invalid(prob, p, what, "dns-persist-01 without 1 to 10 issuer domain names");
-    }
-    chal->issuers = apr_array_make(p, (int)json_array_size(list), sizeof(const char *));
-    for (i = 0; i < json_array_size(list); i++) {
-        const char *name = json_string_value(json_array_get(list, i));
-        char *lower, *c;
-
-        if (!name || !*name || strlen(name) > 253 || name[strlen(name) - 1] == '.') {
-            return invalid(prob, p, what, "a dns-persist-01 issuer domain name is not a "
-                           "domain name");
-        }
-        lower = apr_pstrdup(p, name);
-        for (c = lower; *c; c++) {
-            *c = (char)apr_tolower(*c);
-        }
-        APR_ARRAY_PUSH(chal->issuers, const char *) = lower;
+    if (!(chal->issuers = issuer_names(p, list, &why))) {
+        return invalid(prob, p, what, "%s", why);
     }
     return APR_SUCCESS;
 }
