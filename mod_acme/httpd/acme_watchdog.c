@@ -29,6 +29,7 @@
 #include "acme_challenge.h"
 #include "acme_cluster_node.h"
 #include "acme_configtest.h"
+#include "acme_crypto.h"
 #include "acme_custody.h"
 #include "acme_http.h"
 #include "acme_watchdog.h"
@@ -149,6 +150,11 @@ static apr_status_t issue_callback(int state, void *baton, apr_pool_t *ptemp)
         else if (wd->driver) {
             issue_run(wd, ptemp);
         }
+        /* mod_watchdog ends this thread only after the child's exit() began,
+         * when OPENSSL_cleanup frees every thread's OpenSSL state: this
+         * thread's own end must not find any to free again. The exit waits
+         * for this (issue_child_exit), so no state is left by then. */
+        acme_crypto_thread_done();
         apr_thread_mutex_unlock(wd->run_mutex);
         return rv;
     case AP_WATCHDOG_STATE_STOPPING:

@@ -1,6 +1,10 @@
 /* Keys, JWK thumbprints (RFC 7638 vector) and JWS, checked against OpenSSL
  * directly rather than only against our own verifier. */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <apr_strings.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -8,6 +12,9 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/buffer.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
 #include "unit.h"
 #include "acme_b64url.h"
 #include "acme_crypto.h"
@@ -402,6 +409,89 @@ static void test_eab(void **state)
     assert_int_equal(acme_crypto_jws_sign_eab(p, pkey, NULL, mac_b64, url, &eab), APR_EINVAL);
 }
 
+/* ---- a thread that is still there when the process exits ----
+ * The issuing watchdog thread of an httpd child ends only after the child's
+ * exit() began, when OPENSSL_cleanup frees the OpenSSL state of every
+ * thread; the thread's own end freed its state again (a double free, or a
+ * use after free, now and then). Each round is a process that does what the
+ * child does, with acme_crypto_thread_done at the end of the thread's work;
+ * without it, some rounds in a few hundred die (glibc's or ASan's double
+ * free report, valgrind's invalid free). */
+#define EXIT_RACE_ROUNDS 300
+#define EXIT_RACE_ROUNDS_VALGRIND 20
+
+typedef struct exit_race_t {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int ready;
+    int go;
+} exit_race_t;
+
+static void *exit_race_thread(void *baton)
+{
+    exit_race_t *race = baton;
+    unsigned char bytes[16];
+
+    /* A run: OpenSSL keeps state for this thread from now on. */
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+        _exit(3);
+    }
+    ERR_clear_error();
+    acme_crypto_thread_done();
+    pthread_mutex_lock(&race->mu);
+    race->ready = 1;
+    pthread_cond_broadcast(&race->cv);
+    while (!race->go) {
+        pthread_cond_wait(&race->cv, &race->mu);
+    }
+    pthread_mutex_unlock(&race->mu);
+    return NULL;    /* the thread's end: OpenSSL's per-thread destructor */
+}
+
+/* The child: the thread has done its work; the main thread lets it end and
+ * at once does what exit() does to OpenSSL, then waits for the thread, so
+ * whatever its end does decides the exit status. */
+static void exit_race_child(void)
+{
+    static exit_race_t race = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    pthread_t thread;
+
+    if (pthread_create(&thread, NULL, exit_race_thread, &race) != 0) {
+        _exit(2);
+    }
+    pthread_mutex_lock(&race.mu);
+    while (!race.ready) {
+        pthread_cond_wait(&race.cv, &race.mu);
+    }
+    race.go = 1;
+    pthread_cond_broadcast(&race.cv);
+    pthread_mutex_unlock(&race.mu);
+    OPENSSL_cleanup();
+    pthread_join(thread, NULL);
+    _exit(0);
+}
+
+static void test_thread_done_before_exit(void **state)
+{
+    const char *preload = getenv("LD_PRELOAD");
+    int rounds = preload && strstr(preload, "vgpreload") ? EXIT_RACE_ROUNDS_VALGRIND
+                                                         : EXIT_RACE_ROUNDS;
+    int i, died = 0, status;
+    pid_t pid;
+
+    (void)state;
+    for (i = 0; i < rounds; ++i) {
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            exit_race_child();
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        died += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    }
+    assert_int_equal(died, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -418,6 +508,7 @@ int main(void)
         UNIT_TEST(test_jws_without_nonce),
         UNIT_TEST(test_dns01_value),
         UNIT_TEST(test_eab),
+        UNIT_TEST(test_thread_done_before_exit),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);

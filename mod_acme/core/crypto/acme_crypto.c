@@ -7,6 +7,7 @@
 #include <openssl/bn.h>
 #include <openssl/buffer.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
@@ -606,4 +607,9 @@ apr_status_t acme_crypto_jws_sign_eab(apr_pool_t *p, EVP_PKEY *account_key, cons
     *eab = json_pack("{s:s, s:s, s:s}", "protected", protected_b64, "payload", payload_b64,
                      "signature", acme_b64url_encode(p, mac, mac_len));
     return *eab ? APR_SUCCESS : APR_ENOMEM;
+}
+
+void acme_crypto_thread_done(void)
+{
+    OPENSSL_thread_stop();
 }

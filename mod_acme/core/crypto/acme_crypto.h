@@ -43,4 +43,13 @@ apr_status_t acme_crypto_jws_sign_eab(apr_pool_t *p, EVP_PKEY *account_key, cons
  * has no buffer); the BIO's buffer is wiped (OPENSSL_cleanse) after the copy,
  * since it may hold a private key. */
 const char *acme_crypto_bio_to_pool(apr_pool_t *p, BIO *bio);
+
+/* Frees what OpenSSL keeps for the calling thread (its error queue, its
+ * random generators: OPENSSL_thread_stop). A thread that outlives its last
+ * use of OpenSSL and may still be running when the process exits calls this
+ * after that use: exit() runs OPENSSL_cleanup, which frees the state of
+ * every thread, and the thread's own end frees it again (a double free of
+ * OpenSSL's 8-byte per-thread handler list). OpenSSL makes new state when
+ * the thread uses it again. */
+void acme_crypto_thread_done(void);
 #endif
