@@ -3,6 +3,7 @@ test uses its own names), and a fresh httpd per test in its own ServerRoot."""
 import os
 import shutil
 import sys
+import time
 import uuid
 
 import pytest
@@ -28,12 +29,14 @@ def _failed(request):
 
 
 @pytest.fixture(autouse=True)
-def sanitizer_logs(monkeypatch):
+def sanitizer_logs(request, monkeypatch):
     """With a sanitized build (build/sanitize.sh, build/test.sh --sanitize):
     every process the test starts writes its ASan/UBSan reports to a
-    directory of the test's own, and any report there fails the test. This
-    fixture is set up first and torn down last, after the test's httpd
-    stopped and flushed its reports."""
+    directory of the test's own, and any report there fails the test (an
+    error at its teardown that names it). This fixture is set up first and
+    torn down last, after the test's httpd stopped; it waits for every process
+    still running with the test's sanitizer options, and for every report to
+    be finished, before it judges."""
     if not harness.sanitizer_runtime():
         yield
         return
@@ -42,11 +45,22 @@ def sanitizer_logs(monkeypatch):
     for name, value in harness.sanitizer_options(logdir).items():
         monkeypatch.setenv(name, value)
     yield
+    stragglers = harness.sanitized_pids(logdir)
+    deadline = time.monotonic() + harness.SANITIZER_REPORT_WAIT
+    while stragglers and time.monotonic() < deadline:
+        time.sleep(0.2)
+        stragglers = harness.sanitized_pids(logdir)
     reports = harness.sanitizer_reports(logdir)
-    shutil.rmtree(logdir, ignore_errors=True)
-    if reports:
-        pytest.fail("sanitizer reports:\n" + "\n".join(
-            "---- %s\n%s" % (path, text[-6000:]) for path, text in reports), pytrace=False)
+    if not reports:
+        if not stragglers:
+            shutil.rmtree(logdir, ignore_errors=True)
+        return
+    # the first line is what pytest's short summary shows: test, process, finding
+    pytest.fail("%d sanitizer report(s) from processes of %s: %s\n(kept in %s)\n%s" % (
+        len(reports), request.node.nodeid, "; ".join(
+            "process %d: %s" % (pid, harness.sanitizer_summary(text)) for _, pid, text in reports),
+        logdir, "\n".join("---- %s\n%s" % (path, harness.sanitizer_report_digest(text))
+                          for path, _, text in reports)), pytrace=False)
 
 
 @pytest.fixture(scope="session")

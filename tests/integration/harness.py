@@ -293,17 +293,118 @@ def sanitizer_env():
     return env
 
 
-def sanitizer_reports(logdir):
-    """(file, text) of every sanitizer report written to logdir."""
+# How long a process that began a sanitizer report may take to finish it
+# (symbolizing the stacks under load) and exit before its report is judged.
+SANITIZER_REPORT_WAIT = 90
+
+
+def sanitizer_logdir():
+    """The current test's report directory (from ASAN_OPTIONS's log_path, set
+    by the sanitizer_logs fixture), or None."""
+    m = re.search(r"(?:^|:)log_path=([^:]*)/asan(?::|$)", os.environ.get("ASAN_OPTIONS", ""))
+    return m.group(1) if m else None
+
+
+def _report_files(logdir):
+    """(path, pid) of every report file in logdir: asan.<pid>, ubsan.<pid>."""
+    found = []
+    for name in sorted(os.listdir(logdir)) if logdir and os.path.isdir(logdir) else []:
+        kind, _, pid = name.partition(".")
+        if kind in ("asan", "ubsan") and pid.isdigit():
+            found.append((os.path.join(logdir, name), int(pid)))
+    return found
+
+
+def _read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def sanitizer_report_complete(text):
+    """Whether a report reads as finished: ASan ends a report with
+    '==PID==ABORTING', UBSan's last line is its SUMMARY; a file of warnings
+    only (no ERROR, no runtime error) is written whole, line by line."""
+    if "==ABORTING" in text:
+        return True
+    if "ERROR: AddressSanitizer" in text:
+        return False
+    if "runtime error:" in text:
+        return bool(re.search(r"^SUMMARY: UndefinedBehaviorSanitizer: .*\n", text, re.M))
+    return True
+
+
+def sanitized_pids(logdir):
+    """Live processes that write their reports to logdir (its path is in
+    their environment): whatever the test started and is still running."""
+    needle = ("log_path=%s/asan" % logdir).encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/environ" % entry, "rb") as f:
+                if needle in f.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return [pid for pid in found if pid_alive(pid)]
+
+
+def sanitizer_wait_writers(pids=None, logdir=None, timeout=SANITIZER_REPORT_WAIT):
+    """Waits (at most timeout seconds) until every process of pids (None: any)
+    that has begun a report in logdir (default: the current test's) has
+    finished it and exited: the process is gone, or its report complete. A
+    report is judged only then (a process killed or a directory removed in
+    the middle of one loses its stacks). Returns the pids still writing."""
+    logdir = logdir or sanitizer_logdir()
+    if not logdir:
+        return []
+    deadline = time.monotonic() + timeout
+    while True:
+        writing = sorted({pid for path, pid in _report_files(logdir)
+                          if (pids is None or pid in pids) and pid_alive(pid)
+                          and not sanitizer_report_complete(_read(path))})
+        if not writing or time.monotonic() >= deadline:
+            return writing
+        time.sleep(0.2)
+
+
+def sanitizer_reports(logdir, timeout=SANITIZER_REPORT_WAIT):
+    """(file, pid, text) of every sanitizer report written to logdir, each
+    read only once its writer finished it (sanitizer_wait_writers); a report
+    still unfinished after timeout says so in its text."""
+    still = set(sanitizer_wait_writers(None, logdir, timeout))
     reports = []
-    for name in sorted(os.listdir(logdir)) if os.path.isdir(logdir) else []:
-        if name.startswith(("asan.", "ubsan.")):
-            path = os.path.join(logdir, name)
-            with open(path, errors="replace") as f:
-                text = f.read()
-            if text.strip():
-                reports.append((path, text))
+    for path, pid in _report_files(logdir):
+        text = _read(path)
+        if not text.strip():
+            continue
+        if pid in still:
+            text += ("\n[harness: report incomplete: process %d still writing it after %d s]\n"
+                     % (pid, timeout))
+        reports.append((path, pid, text))
     return reports
+
+
+def sanitizer_report_digest(text, limit=12000):
+    """The part of a report worth reading in a test failure: everything up to
+    and with its SUMMARY line (ASan's shadow byte map after it is noise)."""
+    m = re.search(r"^SUMMARY: .*$", text, re.M)
+    head = text[:m.end()] if m else text
+    return head if len(head) <= limit else head[:limit] + "\n[... %d more characters]" % (
+        len(head) - limit)
+
+
+def sanitizer_summary(text):
+    """The SUMMARY line of a report, or its first ERROR/runtime error line."""
+    for pattern in (r"^SUMMARY: .*$", r"^.*ERROR: .*$", r"^.*runtime error: .*$"):
+        m = re.search(pattern, text, re.M)
+        if m:
+            return m.group(0).strip()
+    return text.strip().splitlines()[0] if text.strip() else ""
 
 
 def run(cmd, timeout=60, env=None, check=False):
@@ -850,6 +951,8 @@ class Httpd:
         if pid and pid_alive(pid) and pid not in pids:
             pids.append(pid)
         if pids:
+            # a process in the middle of a sanitizer report finishes it first
+            sanitizer_wait_writers(pids)
             kill_pids(pids)
         return pids
 
