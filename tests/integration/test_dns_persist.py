@@ -5,6 +5,7 @@ mod_acme looks the record up: while it is missing or wrong no order is made
 and the status page shows the exact record to set. Pebble 2.4 has no
 dns-persist-01: the test proxy (ari_proxy.AcmeProxy.dns_persist) is the CA
 for it, reading the records at pebble-challtestsrv's DNS as the draft says."""
+import html
 import json
 import os
 import re
@@ -220,6 +221,10 @@ def test_wildcard_needs_policy_wildcard(httpd_factory, persist_pebble, proxy, ch
     httpd.start()
     value = shown_record(httpd, wild, base)
     assert value.endswith("; policy=wildcard"), value
+    # the page for people shows the whole record too
+    status, _, body = httpd.http_request("/acme-status", headers={"Accept": "text/html"})
+    page = html.unescape(body.decode(errors="replace"))
+    assert status == 200 and '%s. IN TXT "%s"' % (record, value) in page, page[:2000]
     # the same record without the policy is not enough, and says why
     set_txt(challtestsrv, record, value[:-len("; policy=wildcard")])
     wait_for(lambda: "policy=wildcard', which the wildcard name needs" in activity_of(httpd, wild),
