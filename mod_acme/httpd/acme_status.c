@@ -108,11 +108,13 @@ static json_t *error_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t
     if (account && url && !strncmp(url, account, strlen(account))) {
         url = NULL;
     }
-    return json_pack("{s:o, s:o, s:o, s:o}",
+    return json_pack("{s:o, s:o, s:o, s:o, s:o}",
                      "type", string_or_null(error->type),
                      "detail", string_or_null(redact(p, error->detail, account)),
                      "url", string_or_null(url),
-                     "at", time_or_null(p, error->at));
+                     "at", time_or_null(p, error->at),
+                     /* a record of an older version has no "since": its last failure */
+                     "since", time_or_null(p, error->since ? error->since : error->at));
 }
 
 static const char *status_cert_serial(const acme_status_record_t *status)

@@ -9,7 +9,7 @@
 
 /* Version of the JSON document's layout (docs/status-schema.json): raised
  * when a member changes meaning or goes away; new members keep it. */
-#define ACME_STATUS_SCHEMA 1
+#define ACME_STATUS_SCHEMA 2
 
 /* acme_status.c: {"schema", "version", "generated_at", "summary", "domains"}
  * of the request's generation; only != NULL keeps the certificate(s) named so

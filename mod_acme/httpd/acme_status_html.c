@@ -146,11 +146,13 @@ static void problem_html(request_rec *r, json_t *d)
     ap_rprintf(r, "<div class=\"problem\"><p><strong>CA error%s%s%s:</strong> %s</p>",
                type ? " (" : "", esc(r->pool, type), type ? ")" : "",
                esc(r->pool, str(error, "detail") ? str(error, "detail") : "no detail"));
-    ap_rprintf(r, "<p>Last failure %s &middot; %" APR_INT64_T_FMT " attempt%s &middot; "
+    ap_rprintf(r, "<p class=\"since\"><strong>Failing since %s</strong> &middot; %"
+               APR_INT64_T_FMT " failed attempt%s &middot; last failure %s &middot; "
                "next attempt %s</p>",
-               when(r->pool, str(error, "at")),
+               when(r->pool, str(error, "since") ? str(error, "since") : str(error, "at")),
                json_is_integer(attempts) ? (apr_int64_t)json_integer_value(attempts) : 0,
                json_integer_value(attempts) == 1 ? "" : "s",
+               when(r->pool, str(error, "at")),
                when(r->pool, str(d, "next_action")));
     ap_rprintf(r, "<p class=\"advice\">What to do: %s</p></div>",
                esc(r->pool, str(d, "advice")));

@@ -159,7 +159,7 @@ def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three
     _, text = get(three, "/acme-status?format=json")
     doc = json.loads(text)
     jsonschema.validate(doc, schema)
-    assert doc["schema"] == 1
+    assert doc["schema"] == 2
     assert doc["summary"] == {"total": 3, "valid": 2, "renewing": 0, "failing": 1, "missing": 0,
                               "expiring_soon": 0}, doc["summary"]
     by_name = {d["name"]: d for d in doc["domains"]}
@@ -168,6 +168,9 @@ def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three
     bad = by_name[three.names["bad"]]
     assert bad["failing"] and bad["attempts"] >= 1 and bad["advice"], bad
     assert bad["error"]["type"].endswith(":connection"), bad["error"]
+    # failing since the first failure of the streak, which is no later than the last
+    assert bad["error"]["since"] and parse_time(bad["error"]["since"]) <= parse_time(
+        bad["error"]["at"]), bad["error"]
     assert "port 80" in bad["advice"], bad["advice"]
     # detail, by Accept this time, with the versions
     _, text = get(three, "/acme-status/" + three.names["good"], accept="application/json")
@@ -248,4 +251,5 @@ def test_status_page_in_a_browser_at_390_and_1400_px(three, tmp_path):
         bad = cards[three.names["bad"]]
         assert bad and "Failing" in bad and "CA error (connection)" in bad, bad
         assert "attempt" in bad and "What to do:" in bad, bad
+        assert "Failing since" in bad and "failed attempt" in bad, bad
         print("screenshot %s" % shot)

@@ -35,6 +35,7 @@ static acme_status_record_t *full_record(apr_pool_t *p)
     error->detail = "too many";
     error->url = "https://ca.example/order/1";
     error->at = T0 + SEC(10);
+    error->since = T0 + SEC(5);
     rec->error = error;
     rec->next_action = T0 + SEC(3600);
     rec->attempts = 3;
@@ -82,6 +83,7 @@ static void assert_same(const acme_status_record_t *a, const acme_status_record_
     assert_string_equal(a->error->detail, b->error->detail);
     assert_string_equal(a->error->url, b->error->url);
     assert_int_equal(a->error->at, b->error->at);
+    assert_int_equal(a->error->since, b->error->since);
     assert_int_equal(a->next_action, b->next_action);
     assert_int_equal(a->attempts, b->attempts);
     assert_int_equal(a->requests, b->requests);

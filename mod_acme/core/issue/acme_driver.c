@@ -133,6 +133,7 @@ static void job_staged(acme_driver_t *driver, acme_record_t *rec)
     rec->attempts = 0;
     rec->force = 0;
     rec->error_at = 0;
+    rec->failing_since = 0;
     rec->warning = 0;
     acme_policy_failover_success(&rec->failover);
     rec->state = "staged";
@@ -359,6 +360,7 @@ static acme_renew_reason_e domain_decide(acme_driver_t *driver, acme_record_t *r
     rec->state = "valid";
     rec->attempts = 0;
     rec->error_at = 0;
+    rec->failing_since = 0;
     rec->warning = 0;
     rec->next_run = valid_recheck(rec, now, next_poll);
     acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00413: %s: certificate valid, renewal at %s",

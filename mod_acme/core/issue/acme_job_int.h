@@ -99,6 +99,7 @@ typedef struct acme_record_t {
     int warning;                    /* inside the warn window and renewal keeps failing */
     apr_time_t expiring_posted_at;  /* the last ACME_EVENT_EXPIRING */
     apr_time_t error_at;
+    apr_time_t failing_since;       /* the first failure since the last success, 0 = none */
     char error_type[ACME_ERR_TYPE_MAX];
     char error_detail[ACME_ERR_DETAIL_MAX];
     char error_url[ACME_ERR_URL_MAX];

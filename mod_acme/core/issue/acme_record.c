@@ -69,6 +69,7 @@ static const acme_status_record_t *status_record(const acme_record_t *rec,
 
         error->detail = rec->error_detail;
         error->at = rec->error_at;
+        error->since = rec->failing_since;
         error->type = nonempty(rec->error_type);
         error->url = nonempty(rec->error_url);
         st->error = error;
@@ -132,6 +133,9 @@ void acme_record_error(acme_record_t *rec, const acme_problem_t *prob, const cha
     const char *detail = prob->detail ? prob->detail : acme_problem_str(prob, p);
 
     rec->error_at = now;
+    if (!rec->failing_since) {
+        rec->failing_since = now;
+    }
     apr_cpystrn(rec->error_type, prob->type ? prob->type : "", sizeof(rec->error_type));
     apr_cpystrn(rec->error_detail, without_account(p, detail, kid), sizeof(rec->error_detail));
     apr_cpystrn(rec->error_url, without_account(p, prob->url, kid), sizeof(rec->error_url));

@@ -341,6 +341,7 @@ static void restore_error(acme_record_t *rec, const acme_status_record_t *st, ap
     rec->attempts = st->attempts > 1000 ? 1000 : st->attempts;
     rec->state = "error";
     rec->error_at = error->at;
+    rec->failing_since = error->since && error->since <= error->at ? error->since : error->at;
     apr_cpystrn(rec->error_type, error->type ? error->type : "", sizeof(rec->error_type));
     apr_cpystrn(rec->error_detail, error->detail ? error->detail : "", sizeof(rec->error_detail));
     apr_cpystrn(rec->error_url, error->url ? error->url : "", sizeof(rec->error_url));

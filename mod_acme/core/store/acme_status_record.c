@@ -101,6 +101,7 @@ json_t *acme_status_record_encode(const acme_status_record_t *rec, apr_pool_t *p
         put_string(error, "detail", rec->error->detail);
         put_string(error, "url", rec->error->url);
         put_time(error, "at", rec->error->at, p);
+        put_time(error, "since", rec->error->since, p);
         put_object(json, "error", error);
     }
     put_time(json, "next_action", rec->next_action, p);
@@ -240,6 +241,7 @@ static const acme_status_error_t *decode_error(apr_pool_t *p, const json_t *obj)
     error->detail = get_string(p, obj, "detail");
     error->url = get_string(p, obj, "url");
     error->at = get_time(obj, "at");
+    error->since = get_time(obj, "since");
     return error;
 }
 
