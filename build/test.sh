@@ -1,9 +1,11 @@
 #!/bin/sh
-# Installs what is missing, builds, runs the C unit tests and the integration
-# tests (real Pebble + real httpd on loopback). Exits non-zero on any failure.
-#   build/test.sh --sanitize [pytest args]: instead, the integration tests
-#   against an ASan+UBSan build of mod_acme.so and acmectl (build/sanitize.sh);
-#   any sanitizer report fails the test that caused it.
+# Installs what is missing, builds, runs the C unit tests (also under valgrind
+# memcheck) and the integration tests (real Pebble + real httpd on loopback),
+# then the integration tests again against an ASan+UBSan build of mod_acme.so
+# and acmectl (build/sanitize.sh), where any sanitizer report fails the test
+# that caused it. Exits non-zero on any failure.
+#   build/test.sh --sanitize [pytest args]: only the sanitized integration run.
+#   ACME_SANITIZE=0: without the valgrind and sanitized runs.
 set -eu
 cd "$(dirname "$0")/.."
 sanitize=0
@@ -12,13 +14,16 @@ if [ "${1:-}" = "--sanitize" ]; then
     shift
 fi
 build/deps.sh
-if [ "$sanitize" = 1 ]; then
+sanitized_run() {
     echo "==> ASan+UBSan build"
     asan_dir=$(build/sanitize.sh | tail -1)
     build/stepca.sh
     echo "==> integration tests (ASan+UBSan build in $asan_dir)"
     ACME_BUILD_DIR=$asan_dir /usr/bin/python3 -m pytest -q -p no:cacheprovider \
         -n "${ACME_TEST_JOBS:-4}" tests/integration "$@"
+}
+if [ "$sanitize" = 1 ]; then
+    sanitized_run "$@"
     echo "==> all tests passed (ASan+UBSan)"
     exit 0
 fi
@@ -39,4 +44,9 @@ echo "==> integration tests"
 # worker has its own Pebble, challtestsrv and port block); ACME_TEST_JOBS=1 runs
 # them one after the other.
 /usr/bin/python3 -m pytest -q -p no:cacheprovider -n "${ACME_TEST_JOBS:-4}" tests/integration "$@"
+if [ "${ACME_SANITIZE:-1}" != 0 ]; then
+    echo "==> unit tests under valgrind memcheck (make check-valgrind, one program per CPU)"
+    make -s check-valgrind
+    sanitized_run "$@"
+fi
 echo "==> all tests passed"
