@@ -25,6 +25,7 @@
 #include "acme_events.h"
 #include "acme_name.h"
 #include "acme_proc.h"
+#include "acme_store_paths.h"
 #include "acme_text.h"
 
 #define NOTIFY_TIMEOUT        apr_time_from_sec(30)
@@ -276,7 +277,7 @@ static int notify_monitor(apr_pool_t *pconf, server_rec *s)
     apr_time_t until = apr_time_now() + NOTIFY_TICK_BUDGET;
     apr_pool_t *p;
     apr_status_t rv;
-    int i;
+    int i, swept = 0;
 
     if (!rt || !rt->store) {
         return DECLINED;
@@ -284,10 +285,17 @@ static int notify_monitor(apr_pool_t *pconf, server_rec *s)
     cmd = acme_config_notify_cmd(rt->base);
     apr_pool_create(&p, pconf);
     apr_pool_tag(p, "acme_notify");
-    rv = acme_events_list(rt->store, p, &events);
+    rv = acme_events_list(rt->store, p, &events, &swept);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, rv, rt->base, "ACME00626: cannot list the "
                      "events in the store %s", acme_store_dir(rt->store));
+    }
+    if (swept > 0) {
+        /* At most one line a tick, however much is dropped there. */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rt->base, "ACME00642: removed %d file(s) "
+                     "from %s that are no valid event files (the issuing child's directory: "
+                     "something else writes there)", swept,
+                     acme_store_path(rt->store, p, ACME_STORE_EVENTS));
     }
     for (i = 0; rv == APR_SUCCESS && events && i < events->nelts && i < NOTIFY_TICK_MAX; ++i) {
         apr_pool_t *pev;

@@ -170,7 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 5:
         put(p, relpath = ACME_STORE_EVENTS "/20261129T223416.000000Z-failed-" NAME ".json",
             text, len);
-        if (acme_events_list(store, p, &events) == APR_SUCCESS) {
+        if (acme_events_list(store, p, &events, NULL) == APR_SUCCESS) {
             for (i = 0; i < events->nelts; i++) {
                 acme_event_t *ev = APR_ARRAY_IDX(events, i, acme_event_t *);
                 fuzz_touch(ev->event);

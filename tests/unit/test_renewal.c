@@ -201,7 +201,7 @@ static void test_event_round_trip(void **state)
     /* Same event, name and time: both kept. */
     assert_int_equal(acme_events_post(f->store, f->p, ACME_EVENT_FAILED, "a.example", "again",
                                       t0), APR_SUCCESS);
-    assert_int_equal(acme_events_list(f->store, f->p, &events), APR_SUCCESS);
+    assert_int_equal(acme_events_list(f->store, f->p, &events, NULL), APR_SUCCESS);
     assert_int_equal(events->nelts, 3);
     e = APR_ARRAY_IDX(events, 0, acme_event_t *);
     assert_string_equal(e->event, "failed");
@@ -216,7 +216,7 @@ static void test_event_round_trip(void **state)
     /* done removes exactly that one */
     assert_int_equal(acme_events_done(f->store, f->p, APR_ARRAY_IDX(events, 0, acme_event_t *)),
                      APR_SUCCESS);
-    assert_int_equal(acme_events_list(f->store, f->p, &events), APR_SUCCESS);
+    assert_int_equal(acme_events_list(f->store, f->p, &events, NULL), APR_SUCCESS);
     assert_int_equal(events->nelts, 2);
     assert_string_equal(APR_ARRAY_IDX(events, 0, acme_event_t *)->detail, "again");
 }
@@ -240,10 +240,10 @@ static void test_event_rejects(void **state)
                                       party, strlen(party), ACME_STORE_FILE_PERMS), APR_SUCCESS);
     assert_int_equal(acme_events_post(f->store, f->p, ACME_EVENT_ISSUED, "a.example", NULL, t0),
                      APR_SUCCESS);
-    assert_int_equal(acme_events_list(f->store, f->p, &events), APR_SUCCESS);
+    assert_int_equal(acme_events_list(f->store, f->p, &events, NULL), APR_SUCCESS);
     assert_int_equal(events->nelts, 1);
     assert_string_equal(APR_ARRAY_IDX(events, 0, acme_event_t *)->detail, "");
-    assert_int_equal(acme_events_list(f->store, f->p, &events), APR_SUCCESS);
+    assert_int_equal(acme_events_list(f->store, f->p, &events, NULL), APR_SUCCESS);
     assert_int_equal(events->nelts, 1);
     {
         apr_array_header_t *files;
@@ -261,7 +261,7 @@ static void test_event_rejects(void **state)
         assert_int_equal(acme_store_write(f->store, f->p, "events/20260101T000002.000000Z-x.json",
                                           forged_issued, strlen(forged_issued),
                                           ACME_STORE_FILE_PERMS), APR_SUCCESS);
-        assert_int_equal(acme_events_list(f->store, f->p, &events), APR_SUCCESS);
+        assert_int_equal(acme_events_list(f->store, f->p, &events, NULL), APR_SUCCESS);
         assert_int_equal(events->nelts, 1);
         assert_false(APR_ARRAY_IDX(events, 0, acme_event_t *)->from_child);
         assert_int_equal(acme_store_list(f->store, f->p, "events", &files), APR_SUCCESS);

@@ -233,7 +233,7 @@ static inline int unit_events(acme_store_t *store, apr_pool_t *p, const char *ev
     apr_array_header_t *events;
     int i, n = 0;
 
-    assert_int_equal(acme_events_list(store, p, &events), APR_SUCCESS);
+    assert_int_equal(acme_events_list(store, p, &events, NULL), APR_SUCCESS);
     for (i = 0; i < events->nelts; ++i) {
         acme_event_t *e = APR_ARRAY_IDX(events, i, acme_event_t *);
         n += strcmp(e->event, event) == 0 && (!name || strcmp(e->name, name) == 0);

@@ -120,9 +120,13 @@ static apr_status_t event_read(acme_store_t *store, apr_pool_t *p, const char *f
     return APR_SUCCESS;
 }
 
-/* The events in dir, appended to events (at most ACME_EVENT_MAX_LIST). */
+/* The events in dir, appended to events (at most ACME_EVENT_MAX_LIST).
+ * What is no event file goes, counted in *swept: unreadable or invalid
+ * .json files, and in the child's directory any other name (else junk the
+ * User drops there would stay forever); temp files of a write in progress
+ * stay (acme_store_remove_dead_temps takes those its writer left). */
 static apr_status_t event_list_dir(acme_store_t *store, apr_pool_t *p, const char *dir,
-                                   apr_array_header_t *events)
+                                   apr_array_header_t *events, int *swept)
 {
     apr_array_header_t *files;
     apr_status_t rv;
@@ -138,14 +142,18 @@ static apr_status_t event_list_dir(acme_store_t *store, apr_pool_t *p, const cha
         apr_size_t len = strlen(entry);
 
         if (len < 6 || strcmp(entry + len - 5, ".json") != 0) {
+            if (from_child && !acme_store_is_temp_name(entry)
+                && acme_store_remove(store, p, file) == APR_SUCCESS) {
+                ++*swept;
+            }
             continue;
         }
         rv = event_read(store, p, file, from_child, &event);
         if (rv == APR_SUCCESS) {
             APR_ARRAY_PUSH(events, acme_event_t *) = event;
         }
-        else if (rv != APR_ENOENT) {
-            acme_store_remove(store, p, file);
+        else if (rv != APR_ENOENT && acme_store_remove(store, p, file) == APR_SUCCESS) {
+            ++*swept;
         }
     }
     return APR_SUCCESS;
@@ -160,15 +168,20 @@ static int cmp_events(const void *a, const void *b)
     return strcmp(strchr(ea->file, '/'), strchr(eb->file, '/'));
 }
 
-apr_status_t acme_events_list(acme_store_t *store, apr_pool_t *p, apr_array_header_t **events)
+apr_status_t acme_events_list(acme_store_t *store, apr_pool_t *p, apr_array_header_t **events,
+                             int *swept)
 {
     apr_status_t rv;
+    int removed = 0;
 
     *events = apr_array_make(p, 4, sizeof(acme_event_t *));
     /* The root's own first: a flood in the child's directory cannot crowd them out. */
-    rv = event_list_dir(store, p, ACME_EVENTS_ROOT_DIR, *events);
+    rv = event_list_dir(store, p, ACME_EVENTS_ROOT_DIR, *events, &removed);
     if (rv == APR_SUCCESS) {
-        rv = event_list_dir(store, p, ACME_EVENTS_DIR, *events);
+        rv = event_list_dir(store, p, ACME_EVENTS_DIR, *events, &removed);
+    }
+    if (swept) {
+        *swept = removed;
     }
     qsort((*events)->elts, (size_t)(*events)->nelts, sizeof(acme_event_t *), cmp_events);
     return rv;

@@ -31,9 +31,13 @@ typedef struct acme_event_t {
  * APR_EINVAL for an unknown event or a name that is no store name. */
 apr_status_t acme_events_post(acme_store_t *store, apr_pool_t *p, const char *event,
                               const char *name, const char *detail, apr_time_t now);
-/* Pending events of both directories, oldest first (acme_event_t*); files
- * that cannot be read, and issued or renewed found in the child's events/,
- * are skipped and removed. */
-apr_status_t acme_events_list(acme_store_t *store, apr_pool_t *p, apr_array_header_t **events);
+/* Pending events of both directories, oldest first (acme_event_t*), in p;
+ * files that cannot be read, and issued or renewed found in the child's
+ * events/, are skipped and removed, and so is any file in events/ whose name
+ * does not end in .json (a temp file of a write in progress excepted).
+ * *swept (may be NULL): how many files were removed as no events.
+ * APR_SUCCESS, or the error listing a directory. */
+apr_status_t acme_events_list(acme_store_t *store, apr_pool_t *p, apr_array_header_t **events,
+                              int *swept);
 apr_status_t acme_events_done(acme_store_t *store, apr_pool_t *p, const acme_event_t *event);
 #endif
