@@ -110,6 +110,7 @@ typedef struct revoke_t {
     const char *ca_url;
     EVP_PKEY *key;
     const char *kid;
+    const char *reason_name;        /* what the record says (an earlier record's, if any) */
 } revoke_t;
 
 static int revoke_args(acmectl_t *ctl, int argc, const char *const *argv, revoke_t *r)
@@ -207,23 +208,48 @@ static int revoke_load(acmectl_t *ctl, apr_pool_t *p, revoke_t *r)
     return ACMECTL_FAIL;
 }
 
-/* revoked.json beside the certificate, then the marker the driver honours. */
-static int revoke_record(acmectl_t *ctl, apr_pool_t *p, revoke_t *r)
+/* The reason an earlier acmectl revoke recorded for this version (in p),
+ * NULL when there is no readable record. */
+static const char *recorded_reason(acmectl_t *ctl, apr_pool_t *p, const char *relpath)
+{
+    json_t *json, *reason;
+    const char *value = NULL;
+
+    if (acme_store_read_json(ctl->store, p, relpath, &json) != APR_SUCCESS) {
+        return NULL;
+    }
+    reason = json_object_get(json_object_get(json, "revoked"), "reason");
+    if (json_is_string(reason)) {
+        value = apr_pstrdup(p, json_string_value(reason));
+    }
+    json_decref(json);
+    return value;
+}
+
+/* revoked.json beside the certificate, then the marker the driver honours.
+ * A certificate revoked before keeps its first record: the CA keeps the
+ * first reason (a second request only gets alreadyRevoked), so a second
+ * acmectl revoke, with another reason or none, must not rewrite it. Revoked
+ * by someone else (the CA says so, no record here): the reason is unknown. */
+static int revoke_record(acmectl_t *ctl, apr_pool_t *p, revoke_t *r, int already)
 {
     const char *relpath = acme_store_rel_version_file(p, r->name, r->version,
                                                       ACME_STORE_REVOKED_FILE);
-    json_t *json = json_pack("{s:{s:s,s:s,s:s,s:s}}", "revoked",
-                             "at", acmectl_time(p, apr_time_now()),
-                             "reason", acme_account_revoke_reason_name(r->reason),
-                             "serial", r->info.serial ? r->info.serial : "",
-                             "ca", r->ca_url);
-    apr_status_t rv;
+    json_t *json = NULL;
+    apr_status_t rv = APR_SUCCESS;
     char buf[120];
 
-    rv = json ? acme_store_write_json(ctl->store, p, relpath, json, ACME_STORE_FILE_PERMS)
-              : APR_ENOMEM;
-    if (json) {
-        json_decref(json);
+    r->reason_name = already ? recorded_reason(ctl, p, relpath) : NULL;
+    if (!r->reason_name) {
+        r->reason_name = already ? "unknown" : acme_account_revoke_reason_name(r->reason);
+        json = json_pack("{s:{s:s,s:s,s:s,s:s}}", "revoked",
+                         "at", acmectl_time(p, apr_time_now()), "reason", r->reason_name,
+                         "serial", r->info.serial ? r->info.serial : "", "ca", r->ca_url);
+        rv = json ? acme_store_write_json(ctl->store, p, relpath, json, ACME_STORE_FILE_PERMS)
+                  : APR_ENOMEM;
+        if (json) {
+            json_decref(json);
+        }
     }
     if (rv == APR_SUCCESS) {
         rv = acme_store_request_renewal(ctl->store, p, r->name);
@@ -242,7 +268,7 @@ static void revoke_report(acmectl_t *ctl, apr_pool_t *p, const revoke_t *r, int 
     if (ctl->json) {
         json_t *obj = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "name", r->name,
                                 "serial", r->info.serial ? r->info.serial : "",
-                                "reason", acme_account_revoke_reason_name(r->reason),
+                                "reason", r->reason_name,
                                 "version", r->version, "ca", r->ca_url,
                                 "already_revoked", already);
         acmectl_print_json(ctl, obj);
@@ -251,7 +277,7 @@ static void revoke_report(acmectl_t *ctl, apr_pool_t *p, const revoke_t *r, int 
     }
     acmectl_printf(ctl, "%s: certificate %s %srevoked (reason: %s)\n", r->name,
             r->info.serial ? r->info.serial : "-", already ? "was already " : "",
-            acme_account_revoke_reason_name(r->reason));
+            r->reason_name);
     acmectl_printf(ctl, "%s: a new certificate will be ordered at the next check (%s)\n", r->name,
             acme_store_path(ctl->store, p, acme_store_rel_renew(p, r->name)));
 }
@@ -284,7 +310,7 @@ int acmectl_cmd_revoke(acmectl_t *ctl, int argc, const char *const *argv)
         }
         already = 1;
     }
-    if ((rc = revoke_record(ctl, p, &r)) != ACMECTL_OK) {
+    if ((rc = revoke_record(ctl, p, &r, already)) != ACMECTL_OK) {
         return rc;
     }
     revoke_report(ctl, p, &r, already);

@@ -1,0 +1,336 @@
+/* acmectl check: the store's consistency (leftover temp files, key modes,
+ * live links and their pairs, unreadable JSON) and what does not belong in
+ * the User's staging/ area. Read only; walks by descriptor, never following
+ * a link the child may have planted. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <apr_file_info.h>
+#include <apr_strings.h>
+
+#include "acmectl.h"
+#include "acme_cert.h"
+#include "acme_crypto.h"
+#include "acme_store_paths.h"
+#include "acme_json.h"
+
+/* --- check ---------------------------------------------------------------- */
+
+typedef struct check_t {
+    acmectl_t *ctl;
+    apr_pool_t *p;
+    apr_array_header_t *problems;    /* const char* */
+} check_t;
+
+static void problem(check_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void problem(check_t *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    APR_ARRAY_PUSH(c->problems, const char *) = apr_pvsprintf(c->p, fmt, ap);
+    va_end(ap);
+}
+
+static int is_key_file(const char *name)
+{
+    apr_size_t len = strlen(name);
+
+    return !strcmp(name, "privkey.pem") || (len > 4 && !strcmp(name + len - 4, ".key"));
+}
+
+/* Where the walk of check_tree is: the directory's store-relative path. */
+typedef struct check_walk_t {
+    check_t *c;
+    const char *relpath;
+} check_walk_t;
+
+/* Temp files and key permissions, by the store's walk: by descriptor, links
+ * never followed, so a link the child planted cannot make acmectl (often
+ * root) list a directory elsewhere. */
+static void check_entry(void *baton, int dirfd, const char *name, const struct stat *st,
+                        int depth)
+{
+    const check_walk_t *walk = baton;
+    check_t *c = walk->c;
+    const char *child = apr_pstrcat(c->p, walk->relpath, "/", name, NULL);
+
+    if (acme_store_is_temp_name(name)) {
+        problem(c, "%s: leftover temporary file (a write was interrupted)", child);
+    }
+    else if (S_ISDIR(st->st_mode)) {
+        check_walk_t sub = { c, child };
+
+        if (depth > 0) {
+            acme_store_walk_subdir(dirfd, name, depth - 1, check_entry, &sub);
+        }
+    }
+    else if (S_ISREG(st->st_mode) && is_key_file(name) && (st->st_mode & 077) != 0) {
+        problem(c, "%s: private key has mode %04o, must be 0600", child,
+                (unsigned)(st->st_mode & 07777));
+    }
+}
+
+static void check_tree(check_t *c, const char *relpath, int depth)
+{
+    int fd = acme_store_open_reldir(c->ctl->store, c->p, relpath);
+    check_walk_t walk = { c, relpath };
+
+    if (fd >= 0) {
+        acme_store_walk_dir(fd, depth, check_entry, &walk);
+        close(fd);
+    }
+}
+
+/* Does the key in key_relpath belong to the first certificate of cert_relpath? */
+static void check_pair(check_t *c, const char *what, const char *cert_relpath,
+                       const char *key_relpath)
+{
+    apr_pool_t *p = c->p;
+    const char *pem, *why;
+    apr_size_t len;
+    apr_array_header_t *chain;
+    acme_cert_info_t info;
+    EVP_PKEY *pkey;
+    X509 *leaf;
+
+    if (acme_store_read(c->ctl->store, p, cert_relpath, ACME_MAX_CHAIN_BYTES, &pem, &len)
+        != APR_SUCCESS) {
+        problem(c, "%s: %s is missing or unreadable", what, cert_relpath);
+        return;
+    }
+    if (acme_cert_chain_parse(p, pem, len, &chain) != APR_SUCCESS || chain->nelts < 1) {
+        problem(c, "%s: %s is not a valid certificate chain", what, cert_relpath);
+        return;
+    }
+    if (acme_store_read_secret(c->ctl->store, p, key_relpath, ACME_MAX_STORE_FILE, &pem, &len)
+        != APR_SUCCESS) {
+        problem(c, "%s: %s is missing or unreadable", what, key_relpath);
+        return;
+    }
+    if (acme_crypto_key_from_pem(p, pem, len, &pkey) != APR_SUCCESS) {
+        problem(c, "%s: %s is not a valid private key", what, key_relpath);
+        return;
+    }
+    leaf = APR_ARRAY_IDX(chain, 0, X509 *);
+    if (acme_cert_info(p, leaf, &info) != APR_SUCCESS) {
+        problem(c, "%s: %s cannot be read", what, cert_relpath);
+        return;
+    }
+    /* At its own start time, only the key match can fail. */
+    if (acme_cert_check(p, leaf, pkey, NULL, info.not_before, &why) != APR_SUCCESS) {
+        problem(c, "%s: %s", what, why ? why : "key does not match the certificate");
+    }
+    else if (info.not_after <= apr_time_now()) {
+        problem(c, "%s: certificate expired on %s", what, acmectl_time(p, info.not_after));
+    }
+}
+
+static void check_live_links(check_t *c)
+{
+    apr_array_header_t *entries;
+    int i;
+
+    acme_store_list(c->ctl->store, c->p, ACME_STORE_DOMAINS, &entries);
+    for (i = 0; i < entries->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(entries, i, const char *);
+        const char *what = acme_store_rel_live(c->p, name);
+        const char *link = acme_store_path(c->ctl->store, c->p, what);
+        const char *prefix = acme_store_rel_link_target(c->p, name, "");
+        char target[1024];
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        apr_finfo_t finfo;
+
+        if (n <= 0) {
+            problem(c, "%s: not a link into archive/", what);
+            continue;
+        }
+        target[n] = '\0';
+        if (strncmp(target, prefix, strlen(prefix)) || strchr(target + strlen(prefix), '/')) {
+            problem(c, "%s: points at %s instead of %s<version>", what, target, prefix);
+            continue;
+        }
+        if (apr_stat(&finfo, link, APR_FINFO_TYPE, c->p) != APR_SUCCESS
+            || finfo.filetype != APR_DIR) {
+            problem(c, "%s: points at %s, which does not exist", what, target);
+            continue;
+        }
+        check_pair(c, what, acme_store_rel_live_file(c->p, name, ACME_STORE_CERT_FILE),
+                   acme_store_rel_live_file(c->p, name, ACME_STORE_KEY_FILE));
+    }
+}
+
+static void check_json_files(check_t *c, const char *dir)
+{
+    apr_array_header_t *entries;
+    int i;
+
+    acme_store_list(c->ctl->store, c->p, dir, &entries);
+    for (i = 0; i < entries->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(entries, i, const char *);
+        const char *relpath = apr_pstrcat(c->p, dir, "/", name, NULL);
+        apr_size_t len = strlen(name);
+        json_t *json;
+        if (len > 5 && !strcmp(name + len - 5, ".json")
+            && acme_store_read_json(c->ctl->store, c->p, relpath, &json) != APR_SUCCESS) {
+            problem(c, "%s: unreadable or not JSON", relpath);
+        }
+    }
+}
+
+/* At most this many lines about staging/, then one with the count: the
+ * User can plant any number of entries. */
+#define CHECK_STAGING_REPORT_MAX 10
+
+static int staged_file_expected(const char *file)
+{
+    return !strcmp(file, ACME_STORE_CERT_FILE) || !strcmp(file, ACME_STORE_META_FILE)
+           || !strcmp(file, ACME_STORE_READY_FILE) || !strcmp(file, ACME_STORE_REJECTED_FILE)
+           || acme_store_is_temp_name(file);    /* reported by check_dir */
+}
+
+static void staging_problem(check_t *c, int *count, const char *what, const char *why)
+{
+    if (++*count <= CHECK_STAGING_REPORT_MAX) {
+        problem(c, "%s: %s", what, why);
+    }
+}
+
+/* Files in staging/<entry>/ other than what the child stages (a plain
+ * cert.pem, meta.json, ready, rejected); read by descriptor, never followed. */
+static void check_staged_entry(check_t *c, int stagingfd, const char *entry, int *count)
+{
+    int fd = acme_store_open_dir_at(stagingfd, entry);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+
+    if (!dir) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        staging_problem(c, count, acme_store_rel_staging(c->p, entry), "cannot be read");
+        return;
+    }
+    while ((e = readdir(dir)) != NULL) {
+        struct stat st;
+
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) {
+            continue;
+        }
+        if (!staged_file_expected(e->d_name)) {
+            staging_problem(c, count, acme_store_rel_staged(c->p, entry, e->d_name),
+                            "not a file the server stages (it is ignored; remove it)");
+        }
+        else if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)
+                 && !acme_store_is_temp_name(e->d_name)) {
+            staging_problem(c, count, acme_store_rel_staged(c->p, entry, e->d_name),
+                            "not a plain file (activation refuses it; remove it)");
+        }
+    }
+    closedir(dir);
+}
+
+/* staging/ is the User's: an entry counts only for a configured domain
+ * (config/<name>.json, root's) and holds only what the child stages.
+ * Everything else is reported, as the server ignores it, never read. */
+static void check_staging(check_t *c)
+{
+    int fd = acme_store_open_reldir(c->ctl->store, c->p, ACME_STORE_STAGING), dupfd, count = 0;
+    DIR *dir;
+    struct dirent *e;
+
+    if (fd < 0) {
+        return;
+    }
+    if ((dupfd = dup(fd)) < 0 || !(dir = fdopendir(dupfd))) {
+        if (dupfd >= 0) {
+            close(dupfd);
+        }
+        close(fd);
+        return;
+    }
+    while ((e = readdir(dir)) != NULL) {
+        struct stat st;
+        apr_finfo_t finfo;
+
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")
+            || acme_store_is_temp_name(e->d_name)
+            || fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            continue;
+        }
+        if (acme_store_name_check(e->d_name) != APR_SUCCESS
+            || apr_stat(&finfo, acme_store_path(c->ctl->store, c->p,
+                                                acme_store_rel_config(c->p, e->d_name)),
+                        APR_FINFO_TYPE, c->p) != APR_SUCCESS) {
+            staging_problem(c, &count, acme_store_rel_staging(c->p, e->d_name),
+                            "no configured domain of that name (the server ignores it; "
+                            "remove it)");
+        }
+        else if (!S_ISDIR(st.st_mode)) {
+            staging_problem(c, &count, acme_store_rel_staging(c->p, e->d_name),
+                            "not a directory (the server ignores it; remove it)");
+        }
+        else {
+            check_staged_entry(c, fd, e->d_name, &count);
+        }
+    }
+    closedir(dir);
+    close(fd);
+    if (count > CHECK_STAGING_REPORT_MAX) {
+        problem(c, "staging: %d more entries like the above", count - CHECK_STAGING_REPORT_MAX);
+    }
+}
+
+int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
+{
+    static const char *const areas[] = { ACME_STORE_ACCOUNTS, ACME_STORE_CONFIG,
+                                         ACME_STORE_DOMAINS, ACME_STORE_ARCHIVE,
+                                         ACME_STORE_STAGING, ACME_STORE_JOBS, ACME_STORE_STATUS,
+                                         ACME_STORE_FALLBACK, ACME_STORE_KEYS, ACME_STORE_CSR,
+                                         NULL };
+    check_t c;
+    apr_finfo_t finfo;
+    int i;
+
+    (void)argv;
+    if (argc != 1) {
+        acmectl_error(ctl, "check takes no arguments");
+        return ACMECTL_USAGE;
+    }
+    c.ctl = ctl;
+    c.p = ctl->pool;
+    c.problems = apr_array_make(c.p, 8, sizeof(const char *));
+    for (i = 0; areas[i]; ++i) {
+        check_tree(&c, areas[i], 3);
+    }
+    check_live_links(&c);
+    check_staging(&c);
+    check_json_files(&c, ACME_STORE_CONFIG);
+    check_json_files(&c, ACME_STORE_STATUS);
+    if (apr_stat(&finfo, acme_store_path(ctl->store, c.p, ACME_STORE_FALLBACK_CERT),
+                 APR_FINFO_TYPE, c.p) == APR_SUCCESS) {
+        check_pair(&c, ACME_STORE_FALLBACK, ACME_STORE_FALLBACK_CERT, ACME_STORE_FALLBACK_KEY);
+    }
+    if (ctl->json) {
+        json_t *obj = json_object();
+        json_object_set_new(obj, "store", json_string(acme_store_dir(ctl->store)));
+        json_object_set_new(obj, "ok", json_boolean(c.problems->nelts == 0));
+        json_object_set_new(obj, "problems", acme_json_strings(c.problems));
+        acmectl_print_json(ctl, obj);
+        json_decref(obj);
+    }
+    else if (c.problems->nelts == 0) {
+        acmectl_printf(ctl, "%s: no problems found\n", acme_store_dir(ctl->store));
+    }
+    else {
+        for (i = 0; i < c.problems->nelts; ++i) {
+            acmectl_printf(ctl, "problem: %s\n", APR_ARRAY_IDX(c.problems, i, const char *));
+        }
+    }
+    return c.problems->nelts == 0 ? ACMECTL_OK : ACMECTL_FAIL;
+}
