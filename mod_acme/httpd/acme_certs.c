@@ -301,6 +301,34 @@ static void store_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
     }
 }
 
+/* keys/<name>/ of names configured nowhere for ACME_CUSTODY_REMOVED_GRACE
+ * go (docs/security.md, "Keys of removed domains"); those configured here
+ * are marked in use. */
+static void store_sweep_removed_keys(acme_runtime_t *rt, apr_pool_t *ptemp)
+{
+    apr_array_header_t *names = apr_array_make(ptemp, rt->domains->nelts, sizeof(const char *));
+    apr_array_header_t *gone;
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < rt->domains->nelts; i++) {
+        APR_ARRAY_PUSH(names, const char *) = APR_ARRAY_IDX(rt->domains, i, acme_domain_t *)->name;
+    }
+    rv = acme_custody_sweep_removed(rt->store, ptemp, names, apr_time_now(), &gone);
+    if (gone->nelts > 0) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rt->base, "ACME00640: removed the unused "
+                     "certificate keys of %s from %s: not configured for %d days (their "
+                     "certificates stay in archive/)", apr_array_pstrcat(ptemp, gone, ' '),
+                     acme_store_path(rt->store, ptemp, ACME_STORE_KEYS),
+                     (int)(apr_time_sec(ACME_CUSTODY_REMOVED_GRACE) / 86400));
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, rt->base, "ACME00641: cannot look after "
+                     "the certificate keys of removed domains in %s",
+                     acme_store_path(rt->store, ptemp, ACME_STORE_KEYS));
+    }
+}
+
 /* A key and its CSR for every domain that has none for its names and key type
  * (the first start, after each activation, after a configuration change), so
  * the issuing child finds the CSR when it finalizes. Within the startup budget
@@ -337,6 +365,7 @@ static void store_prepare_keys(acme_runtime_t *rt, certs_state_t *st, apr_pool_t
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00635: %d certificate key(s) "
                      "generated, %d left for later", made, st->keys_pending->nelts);
     }
+    store_sweep_removed_keys(rt, ptemp);
 }
 
 /* Parent, main thread (the MPM's maintenance loop, between forks, so no

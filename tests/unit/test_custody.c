@@ -3,6 +3,7 @@
  * and what a TLS server would load. */
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <openssl/rsa.h>
 
@@ -228,6 +229,53 @@ static void test_custody_refuses_foreign_keys_dir(void **state)
     assert_int_equal(mode_of_path(acme_store_path(store, p, "keys")), 0700);
 }
 
+/* keys/<name>/ of a name configured nowhere goes after the grace period,
+ * with its CSR; a configured name's stays however old, and is marked in use. */
+static void test_custody_sweep_removed(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
+    apr_array_header_t *configured = names_of(p, "kept.org", NULL, NULL);
+    apr_array_header_t *removed;
+    const char *name;
+    struct timeval old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+    apr_time_t now = apr_time_now();
+    struct stat st;
+    int i;
+
+    for (i = 0; i < 3; ++i) {
+        name = i == 0 ? "kept.org" : i == 1 ? "gone.org" : "recent.org";
+        assert_int_equal(acme_custody_prepare(store, p, name, names_of(p, name, NULL, NULL),
+                                              ACME_KEY_EC_P256, NULL), APR_SUCCESS);
+        if (i < 2) {
+            assert_int_equal(utimes(acme_store_path(store, p, apr_pstrcat(p, "keys/", name,
+                                                                        NULL)), old), 0);
+        }
+    }
+    assert_int_equal(acme_custody_sweep_removed(store, p, configured, now, &removed),
+                     APR_SUCCESS);
+    assert_int_equal(removed->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(removed, 0, const char *), "gone.org");
+    assert_int_equal(stat(acme_store_path(store, p, "keys/gone.org"), &st), -1);
+    assert_int_equal(stat(acme_store_path(store, p, "csr/gone.org.json"), &st), -1);
+    assert_true(acme_custody_ready(store, p, "kept.org", names_of(p, "kept.org", NULL, NULL),
+                                   ACME_KEY_EC_P256));
+    assert_true(acme_custody_ready(store, p, "recent.org",
+                                   names_of(p, "recent.org", NULL, NULL), ACME_KEY_EC_P256));
+    /* marked in use: a later sweep without it configured waits the grace again */
+    assert_int_equal(stat(acme_store_path(store, p, "keys/kept.org"), &st), 0);
+    assert_true(apr_time_from_sec(st.st_mtime) > now - apr_time_from_sec(60));
+    assert_int_equal(acme_custody_sweep_removed(store, p, names_of(p, "other.org", NULL, NULL),
+                                                now + apr_time_from_sec(86400), &removed),
+                     APR_SUCCESS);
+    assert_int_equal(removed->nelts, 0);
+    assert_int_equal(acme_custody_sweep_removed(store, p, names_of(p, "other.org", NULL, NULL),
+                                                now + ACME_CUSTODY_REMOVED_GRACE
+                                                + apr_time_from_sec(86400), &removed),
+                     APR_SUCCESS);
+    assert_int_equal(removed->nelts, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +284,7 @@ int main(void)
         UNIT_TEST(test_loadable),
         UNIT_TEST(test_custody_lifecycle),
         UNIT_TEST(test_custody_refuses_foreign_keys_dir),
+        UNIT_TEST(test_custody_sweep_removed),
     };
 
     if (unit_init() != 0) {

@@ -59,6 +59,23 @@ apr_status_t acme_custody_key_for(acme_store_t *store, apr_pool_t *p, const char
 apr_status_t acme_custody_retire(acme_store_t *store, apr_pool_t *p, const char *name,
                                  EVP_PKEY *pub);
 
+/* keys/<name>/ of a name no longer configured holds keys that never went
+ * live (the live one is in archive/, which stays) and its backoff. It is
+ * kept this long after a server last started with the name configured
+ * (a store shared by servers, or a name removed by mistake and put back,
+ * still has its pending key), then removed with csr/<name>.json. */
+#define ACME_CUSTODY_REMOVED_GRACE apr_time_from_sec(90 * 86400)
+/* Root, at each start: marks keys/<name>/ of every name in configured as in
+ * use (its mtime becomes now), then removes keys/<name>/ and csr/<name>.json
+ * of every other name whose directory was last marked more than
+ * ACME_CUSTODY_REMOVED_GRACE before now. Walks keys/ by descriptor, never
+ * following a link. *removed (may be NULL): the names removed, in p.
+ * APR_SUCCESS (also when there is no keys/), or the first error met (the
+ * other names are still tried). */
+apr_status_t acme_custody_sweep_removed(acme_store_t *store, apr_pool_t *p,
+                                        const apr_array_header_t *configured, apr_time_t now,
+                                        apr_array_header_t **removed);
+
 /* Refused staged entries: a per-name backoff, so an entry planted again and
  * again cannot restart httpd again and again. The first refusal waits
  * ACME_CUSTODY_BACKOFF_MIN, each further one twice as long, at most
