@@ -6,7 +6,15 @@
  * (inotify and a look every second; without inotify, a look every 200 ms).
  * The thread only stats, reads directories and allocates from its own pool,
  * so it holds no lock the MPM's forked children could inherit. Where it
- * cannot start, and for manual activation, the monitor hook does the looking. */
+ * cannot start, and for manual activation, the monitor hook does the looking.
+ *
+ * The User can write anything into staging/, so (docs/security.md, "Restarts
+ * and floods"): only staging/<configured name> is looked at (one stat each,
+ * inotify on staging/ and those entries only); a restart is asked for only
+ * when the configuration test, which also proves the staged entries as
+ * activation would (acme_configtest_run), says one would go live; and
+ * automatic restarts that replace live certificates are rate-limited: a few
+ * in a row, then one per ACME_WD_RESTART_MIN_INTERVAL (restart_allowed_at). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -37,6 +45,8 @@
 #include "acme_custody.h"
 #include "acme_watchdog.h"
 #include "acme_store_paths.h"
+#include "acme_time.h"
+#include "acme_cert.h"
 
 #define ACME_WD_POLL_INTERVAL  apr_time_from_sec(1)
 #define ACME_WD_RETEST_DELAY   apr_time_from_sec(300)
@@ -51,19 +61,30 @@
 #define ACME_WD_IN_FLIGHT_FRESH apr_time_from_sec(20)
 #define ACME_WD_BATCH_POLL_MS  200
 #define ACME_WD_THREAD_STACK   (256 * 1024)
+/* Automatic graceful restarts that replace live certificates: at most
+ * ACME_WD_RESTART_BURST in a row, then one per ACME_WD_RESTART_MIN_INTERVAL
+ * (a token bucket); staged certificates that come meanwhile wait and go
+ * live together. */
+#define ACME_WD_RESTART_MIN_INTERVAL apr_time_from_sec(60)
+#define ACME_WD_RESTART_BURST  3
+/* A name still without a live certificate (serving the fallback) waits only
+ * this long after the last automatic restart: each name has that once. */
+#define ACME_WD_RESTART_NEW_INTERVAL apr_time_from_sec(5)
+#define ACME_WD_RESTARTS_KEY   "mod_acme.restarts"
 
-/* When the staged certificate of name became ready; 0 if none is. */
+
+/* When the staged certificate of name became ready; 0 if none is. One
+ * lstat: a "ready" that is not a plain file does not count. */
 static apr_time_t staged_at(acme_store_t *store, apr_pool_t *p, const char *name)
 {
     apr_finfo_t finfo;
-    const char *ready;
 
-    if (!acme_store_has_staged(store, p, name)) {
+    if (acme_store_name_check(name) != APR_SUCCESS
+        || apr_stat(&finfo, acme_store_path(store, p, acme_store_rel_staged(p, name,
+                                                                  ACME_STORE_READY_FILE)),
+                    APR_FINFO_TYPE | APR_FINFO_MTIME | APR_FINFO_LINK, p) != APR_SUCCESS
+        || finfo.filetype != APR_REG) {
         return 0;
-    }
-    ready = acme_store_path(store, p, acme_store_rel_staged(p, name, ACME_STORE_READY_FILE));
-    if (apr_stat(&finfo, ready, APR_FINFO_MTIME, p) != APR_SUCCESS) {
-        return 1;
     }
     return finfo.mtime ? finfo.mtime : 1;
 }
@@ -76,23 +97,20 @@ static int seen_before(apr_hash_t *seen, const char *name, apr_time_t at)
 }
 
 /* Configured names staged now whose entry is in neither record (NULL: none).
- * It walks staging, not the domains: polled often, it must not cost a stat
- * per domain while a refused entry lingers in staging. */
+ * One stat of staging/<name>/ready per configured name: whatever else the
+ * User puts into staging/ costs root nothing. */
 static apr_array_header_t *staged_unseen(acme_wd_t *wd, apr_pool_t *p, apr_hash_t *seen,
                                          apr_hash_t *seen_too)
 {
     apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
-    apr_array_header_t *entries;
+    const apr_array_header_t *domains = wd->rt->domains;
     int i;
 
-    if (acme_store_list(wd->rt->store, p, ACME_STORE_STAGING, &entries) != APR_SUCCESS) {
-        return names;
-    }
-    for (i = 0; i < entries->nelts; ++i) {
-        const char *name = APR_ARRAY_IDX(entries, i, const char *);
-        apr_time_t at;
+    for (i = 0; i < domains->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(domains, i, const acme_domain_t *)->name;
+        apr_time_t at = staged_at(wd->rt->store, p, name);
 
-        if (!apr_hash_get(wd->configured, name, APR_HASH_KEY_STRING)) {
+        if (!at) {
             continue;
         }
         /* Refused before (acme_custody_refused): whatever is planted there
@@ -100,8 +118,7 @@ static apr_array_header_t *staged_unseen(acme_wd_t *wd, apr_pool_t *p, apr_hash_
         if (acme_custody_refused_until(wd->rt->store, p, name) > apr_time_now()) {
             continue;
         }
-        at = staged_at(wd->rt->store, p, name);
-        if (at && !seen_before(seen, name, at) && !seen_before(seen_too, name, at)) {
+        if (!seen_before(seen, name, at) && !seen_before(seen_too, name, at)) {
             APR_ARRAY_PUSH(names, const char *) = name;
         }
     }
@@ -122,6 +139,28 @@ apr_hash_t *acme_activation_configured_names(const apr_array_header_t *domains,
     return names;
 }
 
+/* The record of automatic restarts, in the process pool (it outlives every
+ * generation). A generation mod_acme did not ask for (startup, or someone
+ * else's restart) lets the next automatic restart go at once. */
+static acme_wd_restarts_t *restarts_state(server_rec *s)
+{
+    apr_pool_t *process_pool = s->process->pool;
+    void *data = NULL;
+    acme_wd_restarts_t *restarts;
+
+    apr_pool_userdata_get(&data, ACME_WD_RESTARTS_KEY, process_pool);
+    if (!(restarts = data)) {
+        restarts = apr_pcalloc(process_pool, sizeof(*restarts));
+        apr_pool_userdata_set(restarts, ACME_WD_RESTARTS_KEY, apr_pool_cleanup_null,
+                              process_pool);
+    }
+    if (!restarts->requested) {
+        restarts->last = restarts->credit = 0;
+    }
+    restarts->requested = 0;
+    return restarts;
+}
+
 static void remember(apr_hash_t *seen, apr_pool_t *pconf, acme_wd_t *wd, apr_pool_t *p,
                      const char *name)
 {
@@ -131,6 +170,33 @@ static void remember(apr_hash_t *seen, apr_pool_t *pconf, acme_wd_t *wd, apr_poo
     apr_hash_set(seen, apr_pstrdup(pconf, name), APR_HASH_KEY_STRING, at);
 }
 
+/* name -> the live certificate's notAfter, for every configured name that
+ * has one, read at post_config (the main thread: the activation thread
+ * never runs OpenSSL) from root's domains/, never from what the child writes. */
+static apr_hash_t *live_expiries(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *ptemp)
+{
+    apr_hash_t *until = apr_hash_make(pconf);
+    const apr_array_header_t *domains = wd->rt->domains;
+    int i;
+
+    for (i = 0; i < domains->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(domains, i, const acme_domain_t *)->name;
+        apr_array_header_t *chain;
+        acme_cert_info_t info;
+        apr_time_t *at;
+
+        if (acme_store_load_live(wd->rt->store, ptemp, name, &chain) != APR_SUCCESS
+            || chain->nelts < 1
+            || acme_cert_info(ptemp, APR_ARRAY_IDX(chain, 0, X509 *), &info) != APR_SUCCESS) {
+            continue;
+        }
+        at = apr_palloc(pconf, sizeof(*at));
+        *at = info.not_after;
+        apr_hash_set(until, apr_pstrdup(pconf, name), APR_HASH_KEY_STRING, at);
+    }
+    return until;
+}
+
 /* Staged entries that survived this generation's activation (refused or
  * failed) must not trigger restart after restart. */
 void acme_activation_record_stale(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *ptemp)
@@ -138,11 +204,12 @@ void acme_activation_record_stale(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *
     apr_array_header_t *left;
     int i;
 
+    wd->checked = apr_hash_make(pconf);
+    wd->prechecked = apr_hash_make(pconf);
+    wd->restarts = restarts_state(wd->rt->base);
+    wd->live_until = live_expiries(wd, pconf, ptemp);
     wd->stale = apr_hash_make(pconf);
     wd->announced = apr_hash_make(pconf);
-    if (!acme_store_any_staged(wd->rt->store, ptemp)) {
-        return;
-    }
     left = staged_unseen(wd, ptemp, wd->stale, NULL);
     for (i = 0; i < left->nelts; ++i) {
         const char *name = APR_ARRAY_IDX(left, i, const char *);
@@ -169,12 +236,124 @@ static void announce_manual(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *p,
     }
 }
 
-/* wake_fd: the activation thread's stop pipe (-1 from the monitor hook). */
-static void request_graceful_restart(acme_wd_t *wd, const apr_array_header_t *names,
-                                     apr_pool_t *p, int wake_fd)
+/* Names in both lists, in p. */
+static apr_array_header_t *names_in_both(apr_pool_t *p, const apr_array_header_t *a,
+                                         const apr_array_header_t *b)
+{
+    apr_array_header_t *both = apr_array_make(p, a->nelts, sizeof(const char *));
+    int i, j;
+
+    for (i = 0; i < a->nelts; ++i) {
+        for (j = 0; j < b->nelts; ++j) {
+            if (!strcmp(APR_ARRAY_IDX(a, i, const char *), APR_ARRAY_IDX(b, j, const char *))) {
+                APR_ARRAY_PUSH(both, const char *) = APR_ARRAY_IDX(a, i, const char *);
+                break;
+            }
+        }
+    }
+    return both;
+}
+
+/* Records the current "ready" time of each of names in seen (wd->checked:
+ * entries the check did not pass, not checked again until they change, as
+ * a refused one has no "ready" any more and its backoff holds it;
+ * wd->prechecked: entries it passed while a restart has to wait). The hash's
+ * pool (the thread's, or pconf for the monitor hook) gets the copies. */
+static void remember_checked(acme_wd_t *wd, apr_hash_t *seen, apr_pool_t *p,
+                             const apr_array_header_t *names)
+{
+    apr_pool_t *owner = apr_hash_pool_get(seen);
+    int i;
+
+    for (i = 0; i < names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        apr_time_t *at = apr_hash_get(seen, name, APR_HASH_KEY_STRING);
+
+        if (!at) {
+            at = apr_palloc(owner, sizeof(*at));
+            apr_hash_set(seen, apr_pstrdup(owner, name), APR_HASH_KEY_STRING, at);
+        }
+        *at = staged_at(wd->rt->store, p, name);
+    }
+}
+
+/* Names whose current entry is not in seen, in p. */
+static apr_array_header_t *not_in(acme_wd_t *wd, apr_pool_t *p, apr_hash_t *seen,
+                                  const apr_array_header_t *names)
+{
+    apr_array_header_t *left = apr_array_make(p, names->nelts, sizeof(const char *));
+    int i;
+
+    for (i = 0; i < names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+
+        if (!seen_before(seen, name, staged_at(wd->rt->store, p, name))) {
+            APR_ARRAY_PUSH(left, const char *) = name;
+        }
+    }
+    return left;
+}
+
+/* When the next automatic restart for the staged names may go (0: now):
+ * - the first one after startup, or after a restart mod_acme did not ask
+ *   for (an administrator's), at once;
+ * - when one of names had no live certificate at this generation's start,
+ *   ACME_WD_RESTART_NEW_INTERVAL after the last automatic restart: a site
+ *   serving the fallback must not wait, and once live a name no longer
+ *   counts here, so this happens once per configured name at most;
+ * - otherwise (live certificates replaced: renewals, replacements after a
+ *   revocation) ACME_WD_RESTART_BURST restarts in a row go without delay
+ *   (ACME_WD_RESTART_NEW_INTERVAL apart, as every automatic one), then one
+ *   per ACME_WD_RESTART_MIN_INTERVAL (restarts->credit, a token bucket kept
+ *   as the time the bucket is empty up to: each restart adds one interval);
+ *   never later, though, than halfway from the last automatic restart to
+ *   the expiry of the soonest-expiring certificate replaced (short-lived
+ *   certificates renew more often than that: the hold must not let one
+ *   expire). So an issuance then a quick renewal or replacement never
+ *   waits; a child that orders and stages again and again (each time a
+ *   certificate the CA issued for a key root generated) gets one restart a
+ *   minute.
+ * The check of the staged entries does not wait (what would be refused is
+ * refused at once); only the restart does. */
+static apr_time_t restart_allowed_at(const acme_wd_t *wd, const apr_array_header_t *names)
+{
+    apr_time_t last = wd->restarts->last, allowed;
+    int i;
+
+    if (!last) {
+        return 0;
+    }
+    allowed = wd->restarts->credit - (ACME_WD_RESTART_BURST - 1) * ACME_WD_RESTART_MIN_INTERVAL;
+    for (i = 0; i < names->nelts; ++i) {
+        const apr_time_t *until = wd->live_until ? apr_hash_get(wd->live_until, APR_ARRAY_IDX(
+                                      names, i, const char *), APR_HASH_KEY_STRING) : NULL;
+
+        if (!until) {
+            allowed = last + ACME_WD_RESTART_NEW_INTERVAL;
+            break;
+        }
+        if (last + (*until - last) / 2 < allowed) {
+            allowed = last + (*until - last) / 2;
+        }
+    }
+    return allowed > last + ACME_WD_RESTART_NEW_INTERVAL ? allowed
+                                                          : last + ACME_WD_RESTART_NEW_INTERVAL;
+}
+
+/* wake_fd: the activation thread's stop pipe (-1 from the monitor hook).
+ * The configuration test proves the staged entries too: httpd restarts only
+ * for names in fresh whose entry would go live. hold_until: 0 to restart
+ * now; else (the restart interval holds it back) only the check runs, at
+ * once, so what would be refused is refused now, and the entries it passed
+ * are said to wait, with the time the restart may go (ACME00734), so the
+ * delay is never a mystery; they are checked again before the restart. */
+static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, apr_pool_t *p,
+                              int wake_fd, apr_time_t hold_until)
 {
     const char *output;
-    acme_configtest_e verdict = acme_configtest_run(wd->rt->base, p, wake_fd, &output);
+    apr_array_header_t *ready, *refused, *names, *left;
+    acme_configtest_e verdict = acme_configtest_run(wd->rt->base, p, wake_fd, &output, &ready,
+                                                    &refused);
 
     if (verdict == ACME_CONFIGTEST_STOPPED) {
         return;
@@ -184,21 +363,63 @@ static void request_graceful_restart(acme_wd_t *wd, const apr_array_header_t *na
                      "ACME00717: new certificate(s) staged (%s), but the configuration fails "
                      "its test now, so httpd is not restarted; fix it (apachectl configtest), "
                      "then run apachectl graceful. The test said: %s",
-                     apr_array_pstrcat(p, names, ' '), output);
+                     apr_array_pstrcat(p, fresh, ' '), output);
         wd->next_poll = apr_time_now() + ACME_WD_RETEST_DELAY;
+        return;
+    }
+    names = names_in_both(p, fresh, ready);
+    /* Refused ones are not looked at again until they change (their backoff
+     * holds them anyway); a name the check did not report is tried again. */
+    left = names_in_both(p, fresh, refused);
+    if (left->nelts > 0) {
+        remember_checked(wd, wd->checked, p, left);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->rt->base,
+                     "ACME00733: the staged entry of %s would not go live, so it causes no "
+                     "restart; the check said: %s", apr_array_pstrcat(p, left, ' '), output);
+    }
+    if (names->nelts == 0) {
+        return;
+    }
+    if (hold_until) {
+        remember_checked(wd, wd->prechecked, p, names);
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, wd->rt->base,
+                     "ACME00734: new certificate(s) staged (%s) and ready to go live; "
+                     "automatic restarts that replace live certificates are %d in a row at "
+                     "most, then one per %d s, so the graceful restart comes at %s "
+                     "(apachectl graceful activates them now)", apr_array_pstrcat(p, names, ' '),
+                     ACME_WD_RESTART_BURST, (int)apr_time_sec(ACME_WD_RESTART_MIN_INTERVAL),
+                     acme_time_rfc3339(p, hold_until));
         return;
     }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, wd->rt->base,
                  "ACME00704: new certificate(s) staged (%s), performing a graceful restart "
                  "to activate them", apr_array_pstrcat(p, names, ' '));
     wd->restart_sent = 1;
+    wd->restarts->requested = 1;
+    wd->restarts->last = apr_time_now();
+    wd->restarts->credit = (wd->restarts->credit > wd->restarts->last ? wd->restarts->credit
+                                                                      : wd->restarts->last)
+                           + ACME_WD_RESTART_MIN_INTERVAL;
     if (kill(getpid(), AP_SIG_GRACEFUL) != 0) {
+        wd->restarts->requested = 0;
         ap_log_error(APLOG_MARK, APLOG_ERR, errno, wd->rt->base,
                      "ACME00705: could not signal a graceful restart; run "
                      "'apachectl graceful' to activate the new certificate(s)");
     }
     else {
         acme_counters_restart(wd->rt->ctx.counters);
+    }
+}
+
+/* While the restart interval holds fresh back until allowed: the entries
+ * not checked yet are checked now. */
+static void hold_restart(acme_wd_t *wd, const apr_array_header_t *fresh, apr_pool_t *p,
+                               int wake_fd, apr_time_t allowed)
+{
+    apr_array_header_t *unchecked = not_in(wd, p, wd->prechecked, fresh);
+
+    if (unchecked->nelts > 0) {
+        check_and_restart(wd, unchecked, p, wake_fd, allowed);
     }
 }
 
@@ -216,12 +437,22 @@ static int acme_activation_monitor(apr_pool_t *pconf, server_rec *s)
     wd->next_poll = now + ACME_WD_POLL_INTERVAL - apr_time_from_msec(50);
     apr_pool_create(&p, pconf);
     apr_pool_tag(p, "acme_activation_monitor");
-    if (acme_store_any_staged(wd->rt->store, p)) {
-        fresh = staged_unseen(wd, p, wd->stale, wd->announced);
-        if (fresh->nelts > 0 && wd->activation_auto) {
-            request_graceful_restart(wd, fresh, p, -1);
+    if (wd->activation_auto) {
+        fresh = staged_unseen(wd, p, wd->stale, wd->checked);
+        if (fresh->nelts > 0) {
+            apr_time_t allowed = restart_allowed_at(wd, fresh);
+
+            if (now < allowed) {
+                hold_restart(wd, fresh, p, -1, allowed);
+            }
+            else {
+                check_and_restart(wd, fresh, p, -1, 0);
+            }
         }
-        else if (fresh->nelts > 0) {
+    }
+    else {
+        fresh = staged_unseen(wd, p, wd->stale, wd->announced);
+        if (fresh->nelts > 0) {
             announce_manual(wd, pconf, p, fresh);
         }
     }
@@ -240,23 +471,22 @@ static int graceful_signal_handled(void)
            && current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN;
 }
 
-/* Watches staging and each entry in it, where the "ready" marker appears
- * (entries come and go). Watching again what is watched changes nothing. */
+/* Watches staging and the entry of each configured name, where the "ready"
+ * marker appears (entries come and go); other entries get no watch. Watching
+ * again what is watched changes nothing. */
 static void watch_staging(acme_wd_t *wd, apr_pool_t *p)
 {
 #ifdef __linux__
     const uint32_t events = IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR
                             | IN_DONT_FOLLOW;
-    const char *staging = acme_store_path(wd->rt->store, p, ACME_STORE_STAGING);
-    apr_array_header_t *entries;
+    const apr_array_header_t *domains = wd->rt->domains;
     int i;
 
-    inotify_add_watch(wd->notify_fd, staging, events);
-    if (acme_store_list(wd->rt->store, p, ACME_STORE_STAGING, &entries) == APR_SUCCESS) {
-        for (i = 0; i < entries->nelts; ++i) {
-            inotify_add_watch(wd->notify_fd, acme_store_path(wd->rt->store, p, acme_store_rel_staging(
-                              p, APR_ARRAY_IDX(entries, i, const char *))), events);
-        }
+    inotify_add_watch(wd->notify_fd, acme_store_path(wd->rt->store, p, ACME_STORE_STAGING),
+                      events);
+    for (i = 0; i < domains->nelts; ++i) {
+        inotify_add_watch(wd->notify_fd, acme_store_path(wd->rt->store, p, acme_store_rel_staging(
+                          p, APR_ARRAY_IDX(domains, i, const acme_domain_t *)->name)), events);
     }
 #endif
 }
@@ -319,31 +549,39 @@ static apr_time_t oldest_staged(acme_wd_t *wd, apr_pool_t *p, const apr_array_he
     return oldest;
 }
 
-/* Returns 1 when certificates wait for a batch to complete (look again soon). */
-static int activation_look(acme_wd_t *wd, apr_pool_t *p)
+/* How long to wait before the next look (ms): interval, or less while
+ * certificates wait for their batch or for the restart interval to pass. */
+static int activation_look(acme_wd_t *wd, apr_pool_t *p, int interval)
 {
     apr_array_header_t *fresh;
-    apr_time_t now = apr_time_now();
-    int waiting = 0;
+    apr_time_t now = apr_time_now(), allowed;
+    int wait = interval;
 
     if (wd->notify_fd >= 0) {
         watch_staging(wd, p);
     }
-    if (now >= wd->next_poll && graceful_signal_handled()
-        && acme_store_any_staged(wd->rt->store, p)) {
-        fresh = staged_unseen(wd, p, wd->stale, NULL);
-        if (fresh->nelts > 0) {
-            if (orders_moving(wd, p, now)
-                && now - oldest_staged(wd, p, fresh) < ACME_WD_BATCH_MAX) {
-                waiting = 1;
-            }
-            else {
-                request_graceful_restart(wd, fresh, p, wd->wake[0]);
-            }
+    if (now >= wd->next_poll && graceful_signal_handled()) {
+        fresh = staged_unseen(wd, p, wd->stale, wd->checked);
+        allowed = fresh->nelts > 0 ? restart_allowed_at(wd, fresh) : 0;
+        if (fresh->nelts == 0) {
+            /* nothing to do */
+        }
+        else if (now < allowed) {
+            /* Look again when the interval is over (or sooner, if woken). */
+            hold_restart(wd, fresh, p, wd->wake[0], allowed);
+            now = apr_time_now();   /* the check took a while */
+            wait = now < allowed ? (int)apr_time_as_msec(allowed - now) + 1 : 1;
+        }
+        else if (orders_moving(wd, p, now)
+                 && now - oldest_staged(wd, p, fresh) < ACME_WD_BATCH_MAX) {
+            wait = ACME_WD_BATCH_POLL_MS;
+        }
+        else {
+            check_and_restart(wd, fresh, p, wd->wake[0], 0);
         }
     }
     apr_pool_clear(p);
-    return waiting;
+    return wait < interval ? wait : interval;
 }
 
 /* Parent, on the activation thread: looks at staging when inotify says it
@@ -356,11 +594,10 @@ static void *APR_THREAD_FUNC activation_thread(apr_thread_t *thread, void *baton
     struct pollfd fds[2] = { { wd->wake[0], POLLIN, 0 }, { wd->notify_fd, POLLIN, 0 } };
     int watched = wd->notify_fd >= 0;
     int interval = watched ? ACME_WD_SAFETY_POLL_MS : ACME_WD_THREAD_POLL_MS;
-
-    int waiting = activation_look(wd, wd->look_pool);
+    int wait = activation_look(wd, wd->look_pool, interval);
 
     while (!wd->restart_sent) {
-        if (poll(fds, watched ? 2 : 1, waiting ? ACME_WD_BATCH_POLL_MS : interval) < 0) {
+        if (poll(fds, watched ? 2 : 1, wait) < 0) {
             apr_sleep(apr_time_from_msec(ACME_WD_THREAD_POLL_MS));   /* ENOMEM: rare */
             continue;
         }
@@ -370,7 +607,7 @@ static void *APR_THREAD_FUNC activation_thread(apr_thread_t *thread, void *baton
         if (watched && fds[1].revents) {
             drain_events(wd->notify_fd);
         }
-        waiting = activation_look(wd, wd->look_pool);
+        wait = activation_look(wd, wd->look_pool, interval);
     }
     apr_thread_exit(thread, APR_SUCCESS);
     return NULL;
@@ -406,6 +643,8 @@ static apr_status_t stop_activation_thread(void *baton)
     apr_thread_join(&rv, wd->thread);
     wd->thread = NULL;
     acme_activation_close_fds(wd);
+    wd->checked = NULL;
+    wd->prechecked = NULL;
     apr_pool_destroy(wd->thread_pool);
     wd->thread_pool = NULL;
     return APR_SUCCESS;
@@ -472,6 +711,10 @@ void acme_activation_start_thread(acme_wd_t *wd, apr_pool_t *pconf)
         rv = apr_pool_create(&wd->look_pool, wd->thread_pool);
     }
     if (rv == APR_SUCCESS) {
+        wd->checked = apr_hash_make(wd->thread_pool);
+        wd->prechecked = apr_hash_make(wd->thread_pool);
+    }
+    if (rv == APR_SUCCESS) {
         rv = open_thread_fds(wd);
     }
     if (rv == APR_SUCCESS) {
@@ -483,6 +726,8 @@ void acme_activation_start_thread(acme_wd_t *wd, apr_pool_t *pconf)
             apr_pool_destroy(wd->thread_pool);
             wd->thread_pool = NULL;
         }
+        wd->checked = apr_hash_make(pconf);
+        wd->prechecked = apr_hash_make(pconf);
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, wd->rt->base,
                      "ACME00719: cannot start the activation thread, so new certificates go "
                      "live from the MPM's maintenance loop, up to ten seconds later");

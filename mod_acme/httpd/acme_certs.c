@@ -244,9 +244,10 @@ static void store_write_configs(acme_runtime_t *rt, apr_pool_t *ptemp)
 /* Roots an issued chain may lead to: the system's, AcmeTrustedRootsFile and
  * the domain's AcmeCACertificateFile (a private CA often has one root for
  * both). NULL, logged, when a file is unreadable: nothing is activated then. */
-static X509_STORE *domain_anchors(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d)
+X509_STORE *acme_certs_domain_anchors(server_rec *base, apr_pool_t *ptemp,
+                                      const acme_domain_t *d)
 {
-    const apr_array_header_t *roots = acme_config_trusted_roots(rt->base);
+    const apr_array_header_t *roots = acme_config_trusted_roots(base);
     apr_array_header_t *files = apr_array_make(ptemp, 4, sizeof(const char *));
     X509_STORE *anchors = NULL;
     const char *why = NULL;
@@ -260,7 +261,7 @@ static X509_STORE *domain_anchors(acme_runtime_t *rt, apr_pool_t *ptemp, const a
     }
     rv = acme_certverify_trust_anchors(ptemp, 1, files, &anchors, &why);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00633: %s: no trust anchors, "
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, base, "ACME00633: %s: no trust anchors, "
                      "so no new certificate can be activated: %s", d->name, why ? why : "?");
         return NULL;
     }
@@ -281,7 +282,7 @@ static void store_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
             continue;
         }
         rv = acme_store_activate(rt->store, ptemp, &rt->ctx, d->name, d->names, d->key_type,
-                                 domain_anchors(rt, ptemp, d), &why);
+                                 acme_certs_domain_anchors(rt->base, ptemp, d), &why);
         if (rv == APR_SUCCESS) {
             acme_counters_activation(rt->ctx.counters, 1);
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rt->base, "ACME00603: the new "

@@ -2,6 +2,7 @@
 #ifndef ACME_CONFIGTEST_H
 #define ACME_CONFIGTEST_H
 #include <httpd.h>
+#include <apr_tables.h>
 
 typedef enum {
     ACME_CONFIGTEST_PASSED,
@@ -11,7 +12,13 @@ typedef enum {
 
 /* Runs "httpd <the parent's arguments> -t" for at most 15 s (then kills it).
  * Safe on a thread of the parent while the MPM forks. wake_fd: readable means
- * give up now (-1: none). *output: what the test printed, or why it has no verdict. */
+ * give up now (-1: none). *output: what the test printed, or why it has no verdict.
+ * ready (may be NULL, then refused too): the test also proves the staged
+ * certificates of the configured names as activation would
+ * (acme_store_staged_check: those that fail are refused and backed off);
+ * *ready gets, in p, the names whose entry would activate, *refused those it
+ * refused (a name in neither: not checked, or its line was cut off). */
 acme_configtest_e acme_configtest_run(server_rec *s, apr_pool_t *p, int wake_fd,
-                                      const char **output);
+                                      const char **output, apr_array_header_t **ready,
+                                      apr_array_header_t **refused);
 #endif

@@ -26,6 +26,7 @@ void acme_watchdog_register_hooks(apr_pool_t *p);  /* acme_watchdog.c: issuance 
 void acme_activation_register_hooks(apr_pool_t *p); /* acme_activation.c: activation (parent) */
 void acme_status_register_hooks(apr_pool_t *p);    /* acme_status.c: acme-status handler */
 void acme_notify_register_hooks(apr_pool_t *p);    /* acme_notify.c: AcmeNotifyCmd */
+void acme_configtest_register_hooks(apr_pool_t *p); /* acme_configtest.c: the staged check */
 void acme_https_register_hooks(apr_pool_t *p);     /* acme_https.c: AcmeRequireHttps */
 void acme_metrics_register_hooks(apr_pool_t *p);   /* acme_metrics.c: acme-metrics, server-status */
 void acme_cluster_node_register_hooks(apr_pool_t *p);   /* acme_cluster_node.c: AcmeCluster */
@@ -39,4 +40,10 @@ server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host);
 
 /* Log sink for the core, writing to s's error log with the acme module index. */
 void acme_certs_ctx_init(acme_ctx_t *ctx, server_rec *s);
+
+/* Roots an issued chain of d may lead to (acme_certs.c), in ptemp: the
+ * system's, AcmeTrustedRootsFile and d's AcmeCACertificateFile. NULL, logged
+ * on base, when a file is unreadable: nothing is activated then. */
+X509_STORE *acme_certs_domain_anchors(server_rec *base, apr_pool_t *ptemp,
+                                      const acme_domain_t *d);
 #endif

@@ -11,6 +11,14 @@
 
 #define ACME_WD_STATE_KEY      "mod_acme.watchdog"
 
+/* Across generations (the process pool): when mod_acme last restarted httpd
+ * by itself, and whether the generation being set up came from that. */
+typedef struct acme_wd_restarts_t {
+    apr_time_t last;                  /* 0: none since startup or since someone else's restart */
+    apr_time_t credit;                /* token bucket of restarts: each adds an interval */
+    int requested;                    /* set with the signal, read by the next post_config */
+} acme_wd_restarts_t;
+
 /* Per configuration generation; lives in pconf. */
 typedef struct acme_wd_t {
     acme_runtime_t *rt;
@@ -27,6 +35,13 @@ typedef struct acme_wd_t {
     apr_hash_t *stale;                /* name -> ready time: staged but left by activation */
     apr_hash_t *announced;            /* name -> ready time: logged (manual activation) */
     apr_hash_t *configured;           /* name -> domain: staging entries that count */
+    apr_hash_t *checked;              /* name -> ready time: the check said it would not go
+                                       * live (the thread's pool once the thread runs) */
+    apr_hash_t *prechecked;           /* name -> ready time: passed the check while the
+                                       * restart interval holds it (same pool as checked) */
+    acme_wd_restarts_t *restarts;     /* automatic restarts (acme_activation.c) */
+    apr_hash_t *live_until;           /* name -> apr_time_t: notAfter of the live certificate
+                                       * at post_config (no entry: none live) */
     apr_time_t next_poll;
     int restart_sent;
     /* parent side, activation thread: everything below is the thread's once it runs */
@@ -55,7 +70,8 @@ static APR_INLINE int has_domains(const acme_runtime_t *rt)
 /* name -> domain for every configured domain: the staging entries that count. */
 apr_hash_t *acme_activation_configured_names(const apr_array_header_t *domains,
                                              apr_pool_t *pconf);
-/* Staged certificates left over from before this generation, remembered. */
+/* Staged certificates left over from before this generation, remembered;
+ * the record of automatic restarts picked up. */
 void acme_activation_record_stale(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *ptemp);
 /* The activation thread (AcmeActivation auto); the monitor hook looks where it cannot run. */
 void acme_activation_start_thread(acme_wd_t *wd, apr_pool_t *pconf);

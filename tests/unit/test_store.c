@@ -353,11 +353,9 @@ static void test_stage_flags(void **state)
     apr_pool_t *p = *state;
     acme_store_t *store = new_store(p);
 
-    assert_false(acme_store_any_staged(store, p));
     assert_false(acme_store_has_staged(store, p, "example.org"));
     assert_int_equal(acme_store_stage(store, p, "example.org", "chain", 5, "key"), APR_SUCCESS);
     assert_true(acme_store_has_staged(store, p, "example.org"));
-    assert_true(acme_store_any_staged(store, p));
     assert_int_equal(mode_of(store, p, "staging/example.org/privkey.pem"), 0600);
     assert_int_equal(mode_of(store, p, "staging/example.org/cert.pem"), 0644);
 }
@@ -400,7 +398,6 @@ static void test_activate_good(void **state)
     first = live_target(store, p, "example.org");
     assert_int_equal(strncmp(first, "../archive/example.org/", 23), 0);
     assert_false(acme_store_has_staged(store, p, "example.org"));
-    assert_false(acme_store_any_staged(store, p));
     assert_int_equal(mode_of(store, p, "domains/example.org/privkey.pem"), 0600);
     assert_int_equal(acme_store_load_live(store, p, "example.org", &chain), APR_SUCCESS);
     assert_int_equal(chain->nelts, 1);
@@ -442,7 +439,6 @@ static void assert_refused(acme_store_t *store, apr_pool_t *p, acme_ctx_t *ctx,
     }
     assert_false(acme_store_has_staged(store, p, "example.org"));
     assert_true(exists(store, p, "staging/example.org/rejected"));
-    assert_false(acme_store_any_staged(store, p));
     assert_string_equal(live_target(store, p, "example.org"), live);
     assert_true(acme_custody_refused_until(store, p, "example.org") > *(apr_time_t *)ctx->clock_baton);
 }

@@ -209,6 +209,29 @@ apr_status_t acme_cert_chain_parse(apr_pool_t *p, const char *pem, apr_size_t le
     return APR_SUCCESS;
 }
 
+apr_status_t acme_cert_chain_to_pem(apr_pool_t *p, const apr_array_header_t *chain,
+                                    const char **pem)
+{
+    BIO *bio;
+    int i, ok = 1;
+
+    *pem = NULL;
+    if (!chain || chain->nelts < 1) {
+        return APR_EINVAL;
+    }
+    if (!(bio = BIO_new(BIO_s_mem()))) {
+        return APR_EGENERAL;
+    }
+    for (i = 0; ok && i < chain->nelts; ++i) {
+        ok = PEM_write_bio_X509(bio, APR_ARRAY_IDX(chain, i, X509 *)) == 1;
+    }
+    if (ok) {
+        *pem = acme_crypto_bio_to_pool(p, bio);
+    }
+    BIO_free(bio);
+    return *pem ? APR_SUCCESS : APR_EGENERAL;
+}
+
 apr_status_t acme_cert_chain_read_file(apr_pool_t *p, const char *path, apr_array_header_t **certs)
 {
     apr_file_t *f;

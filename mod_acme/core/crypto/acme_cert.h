@@ -27,6 +27,11 @@ apr_status_t acme_cert_csr_create(apr_pool_t *p, EVP_PKEY *pkey, const apr_array
 apr_status_t acme_cert_chain_parse(apr_pool_t *p, const char *pem, apr_size_t len,
                                    apr_array_header_t **certs);
 apr_status_t acme_cert_chain_read_file(apr_pool_t *p, const char *path, apr_array_header_t **certs);
+/* The parsed chain (X509*, leaf first) written out again as PEM by OpenSSL,
+ * into *pem (from p): nothing of the text it was parsed from survives.
+ * APR_SUCCESS; APR_EINVAL for an empty chain; APR_EGENERAL when OpenSSL fails. */
+apr_status_t acme_cert_chain_to_pem(apr_pool_t *p, const apr_array_header_t *chain,
+                                    const char **pem);
 apr_status_t acme_cert_info(apr_pool_t *p, X509 *cert, acme_cert_info_t *info);
 /* The commonName of cert's issuer (UTF-8, copied into p), or NULL when it
  * has none. For AcmePreferredChain: a chain is picked by the issuer of its

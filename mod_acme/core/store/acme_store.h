@@ -98,8 +98,6 @@ apr_status_t acme_store_stage_with_meta(acme_store_t *store, apr_pool_t *p, cons
                                         const char *chain_pem, apr_size_t chain_len,
                                         const char *key_pem, const char *meta_json);
 int acme_store_has_staged(acme_store_t *store, apr_pool_t *p, const char *name);
-/* Any domain with a ready staging entry? One directory read, for the parent's poll. */
-int acme_store_any_staged(acme_store_t *store, apr_pool_t *p);
 
 /* Parent (root): staged certificate → new archive version → domains/<name> link.
  * The chain's leaf must carry the public key of a key root generated for name
@@ -137,6 +135,31 @@ apr_status_t acme_store_import(acme_store_t *store, apr_pool_t *p, const acme_ct
                                const char *name, const char *chain_pem, apr_size_t chain_len,
                                const char *key_pem, apr_size_t key_len, const char *meta_json,
                                const char **version, const char **why);
+
+/* Would acme_store_activate take the staged entry of name now? The same
+ * reading and proof, nothing activated. APR_SUCCESS: it would. APR_ENOENT:
+ * nothing is staged (or it is live already: the entry is cleared, as
+ * activation does). Anything else refuses it as activation would (APR_EINVAL
+ * or the error that kept it from being read, *why): "ready" is renamed
+ * "rejected", the refusal logged and recorded for the name's backoff. Root,
+ * before a restart is asked for, so that a planted entry never causes one. */
+apr_status_t acme_store_staged_check(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                     const char *name, const apr_array_header_t *names,
+                                     acme_key_type_e key_type, X509_STORE *anchors,
+                                     const char **why);
+
+/* Versions kept in archive/<name>/ (the live one and the one before it among them). */
+#define ACME_ARCHIVE_KEEP 5
+/* The version domains/<name> leads to (archive/<name>/<version>), in p; NULL
+ * when there is no live link. */
+const char *acme_store_live_version(acme_store_t *store, apr_pool_t *p, const char *name);
+/* Removes the oldest versions of archive/<name>/ until at most keep (>= 2)
+ * remain, never the live one nor previous (NULL: none), which count towards
+ * keep. Versions sort by name, which starts with the activation time (UTC).
+ * *removed: how many went. APR_EINVAL for a bad name or keep < 2; else the
+ * first error met (the others are still tried). Root, at activation. */
+apr_status_t acme_store_archive_prune(acme_store_t *store, apr_pool_t *p, const char *name,
+                                      int keep, const char *previous, int *removed);
 
 /* The shared fallback certificate and key, generated once (EC P-256). */
 apr_status_t acme_store_fallback(acme_store_t *store, apr_pool_t *p,

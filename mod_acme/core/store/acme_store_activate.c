@@ -3,6 +3,7 @@
  * link to it in one rename. Also the shared fallback certificate. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -119,35 +120,6 @@ int acme_store_has_staged(acme_store_t *store, apr_pool_t *p, const char *name)
                     APR_FINFO_TYPE, p) == APR_SUCCESS && finfo.filetype == APR_REG;
 }
 
-int acme_store_any_staged(acme_store_t *store, apr_pool_t *p)
-{
-    apr_pool_t *ptemp;
-    apr_dir_t *dir;
-    apr_finfo_t finfo;
-    int found = 0;
-
-    /* Runs every second in the parent: allocate nothing that outlives the call. */
-    if (apr_pool_create(&ptemp, p) != APR_SUCCESS) {
-        return 0;
-    }
-    if (apr_dir_open(&dir, apr_pstrcat(ptemp, acme_store_dir(store), "/staging", NULL), ptemp)
-        == APR_SUCCESS) {
-        while (!found && apr_dir_read(&finfo, APR_FINFO_NAME | APR_FINFO_TYPE, dir)
-                         == APR_SUCCESS) {
-            apr_finfo_t ready;
-            if (finfo.name[0] == '.' || finfo.filetype != APR_DIR) {
-                continue;
-            }
-            found = apr_stat(&ready, apr_pstrcat(ptemp, acme_store_dir(store), "/staging/", finfo.name,
-                                                 "/ready", NULL), APR_FINFO_TYPE, ptemp)
-                    == APR_SUCCESS;
-        }
-        apr_dir_close(dir);
-    }
-    apr_pool_destroy(ptemp);
-    return found;
-}
-
 /* A staged entry: the files as read and parsed. */
 typedef struct staged_t {
     const char *chain_pem;
@@ -172,22 +144,27 @@ static const char *time_str(apr_pool_t *p, apr_time_t t, const char *fmt)
 }
 
 /* meta.json says where the certificate came from; without it (or with
- * garbage) the certificate is still good, only of unknown origin. */
+ * garbage) the certificate is still good, only of unknown origin. What
+ * root writes is Jansson's dump of the parsed object, never the child's text. */
 static const char *staged_meta(apr_pool_t *p, int dirfd)
 {
-    const char *data;
+    const char *data, *out = NULL;
     apr_size_t len;
     json_t *json;
-    int ok;
+    char *dump;
 
     if (acme_store_read_at(p, dirfd, ACME_STORE_META_FILE, ACME_STAGED_META_MAX, &data, &len)
         != APR_SUCCESS) {
         return NULL;
     }
     json = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
-    ok = json_is_object(json) && json_is_string(json_object_get(json, "ca"));
+    if (json_is_object(json) && json_is_string(json_object_get(json, "ca"))
+        && (dump = json_dumps(json, JSON_INDENT(2) | JSON_SORT_KEYS)) != NULL) {
+        out = apr_pstrcat(p, dump, "\n", NULL);
+        free(dump);
+    }
     json_decref(json);
-    return ok ? data : NULL;
+    return out;
 }
 
 /* Everything in staging/<name> is read through one directory descriptor
@@ -214,6 +191,13 @@ static apr_status_t staged_load(apr_pool_t *p, int dirfd, staged_t *st, const ch
         *why = "staged certificate cannot be read";
         return APR_EINVAL;
     }
+    /* From here on the chain is what OpenSSL writes of the parsed
+     * certificates: that goes live, not the child's text. */
+    if (acme_cert_chain_to_pem(p, st->chain, &st->chain_pem) != APR_SUCCESS) {
+        *why = "staged certificate chain cannot be written out again";
+        return APR_EINVAL;
+    }
+    st->chain_len = strlen(st->chain_pem);
     st->meta_json = staged_meta(p, dirfd);
     return APR_SUCCESS;
 }
@@ -395,14 +379,63 @@ static apr_status_t staged_key(acme_store_t *store, apr_pool_t *p, const char *n
     return APR_SUCCESS;
 }
 
-apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
-                                 const char *name, const apr_array_header_t *names,
-                                 acme_key_type_e key_type, X509_STORE *anchors,
-                                 const char **why)
+/* Reads the entry in dirfd and proves it: APR_SUCCESS with st filled,
+ * APR_EEXIST when it is the live certificate already, APR_EINVAL when it is
+ * refused (*reason), other errors when it cannot be read. */
+static apr_status_t staged_validate(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                    const char *name, const apr_array_header_t *names,
+                                    acme_key_type_e key_type, X509_STORE *anchors, int dirfd,
+                                    staged_t *st, const char **reason)
+{
+    apr_status_t rv;
+
+    memset(st, 0, sizeof(*st));
+    rv = staged_load(p, dirfd, st, reason);
+    if (rv == APR_SUCCESS && has_live(store, p, name) && already_live(store, p, name, st)) {
+        return APR_EEXIST;
+    }
+    if (rv == APR_SUCCESS) {
+        rv = staged_key(store, p, name, st, reason);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = acme_certverify_issued(p, st->chain, st->pkey, names, key_type, anchors,
+                                     acme_core_now(ctx), reason);
+        if (rv != APR_SUCCESS && !*reason) {
+            *reason = "the certificate does not fit the key, the names or the time";
+        }
+    }
+    return rv;
+}
+
+/* The staging directory of name, opened without following links, and the
+ * identity of its "ready" marker; -1 (APR_ENOENT) when nothing is staged. */
+static int staged_open(acme_store_t *store, apr_pool_t *p, const char *name, ino_t *ready)
+{
+    int dirfd = acme_store_open_dir_at(AT_FDCWD, acme_store_path(
+                                           store, p, acme_store_rel_staging(p, name)));
+
+    if (dirfd >= 0 && (*ready = ready_id(dirfd)) == 0) {
+        close(dirfd);
+        dirfd = -1;
+    }
+    return dirfd;
+}
+
+static void log_already_live(const acme_ctx_t *ctx, const char *name, const staged_t *st)
+{
+    /* A crash after the link switch: its key is archived and retired. */
+    acme_log(ctx, ACME_LOG_INFO, APR_SUCCESS, "ACME00304: %s: the staged certificate %s is "
+             "live already", name, st->info.serial ? st->info.serial : "?");
+}
+
+apr_status_t acme_store_staged_check(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                     const char *name, const apr_array_header_t *names,
+                                     acme_key_type_e key_type, X509_STORE *anchors,
+                                     const char **why)
 {
     staged_t st;
     const char *reason = NULL;
-    ino_t ready;
+    ino_t ready = 0;
     int dirfd;
     apr_status_t rv;
 
@@ -411,39 +444,79 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
         *why = "invalid domain name";
         return APR_EINVAL;
     }
-    dirfd = acme_store_open_dir_at(AT_FDCWD, acme_store_path(store, p,
-                                                           acme_store_rel_staging(p, name)));
-    if (dirfd < 0) {
+    if ((dirfd = staged_open(store, p, name, &ready)) < 0) {
         return APR_ENOENT;
     }
-    if ((ready = ready_id(dirfd)) == 0) {
-        close(dirfd);
+    rv = staged_validate(store, p, ctx, name, names, key_type, anchors, dirfd, &st, &reason);
+    if (rv == APR_EEXIST) {
+        log_already_live(ctx, name, &st);
+        staged_clear(store, p, name, dirfd, ready);
+        rv = APR_ENOENT;
+    }
+    else if (rv != APR_SUCCESS) {
+        /* Unreadable counts as refused here: what cannot be read now would
+         * only be tried again and again. */
+        if (!reason) {
+            reason = "the staged files cannot be read";
+        }
+        staged_reject(dirfd, ctx, name, ready, reason);
+        acme_custody_refused(store, p, name, acme_core_now(ctx));
+    }
+    close(dirfd);
+    *why = reason;
+    return rv;
+}
+
+/* Older versions go once the new one is live; a failure to prune only
+ * leaves more versions behind. */
+static void archive_prune(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                          const char *name, const char *previous)
+{
+    int removed = 0;
+    apr_status_t rv = acme_store_archive_prune(store, p, name, ACME_ARCHIVE_KEEP, previous,
+                                               &removed);
+
+    if (rv != APR_SUCCESS) {
+        acme_log(ctx, ACME_LOG_WARN, rv, "ACME00305: %s: cannot remove old versions from %s",
+                 name, acme_store_path(store, p, acme_store_rel_archive(p, name)));
+    }
+    else if (removed > 0) {
+        acme_log(ctx, ACME_LOG_INFO, APR_SUCCESS, "ACME00306: %s: %d old version(s) removed "
+                 "from the archive, %d kept", name, removed, ACME_ARCHIVE_KEEP);
+    }
+}
+
+apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                 const char *name, const apr_array_header_t *names,
+                                 acme_key_type_e key_type, X509_STORE *anchors,
+                                 const char **why)
+{
+    staged_t st;
+    const char *reason = NULL, *previous;
+    ino_t ready = 0;
+    int dirfd;
+    apr_status_t rv;
+
+    *why = NULL;
+    if (acme_store_name_check(name) != APR_SUCCESS) {
+        *why = "invalid domain name";
+        return APR_EINVAL;
+    }
+    if ((dirfd = staged_open(store, p, name, &ready)) < 0) {
         return APR_ENOENT;
     }
-    memset(&st, 0, sizeof(st));
-    rv = staged_load(p, dirfd, &st, &reason);
-    if (rv == APR_SUCCESS && has_live(store, p, name) && already_live(store, p, name, &st)) {
-        /* A crash after the link switch: its key is archived and retired. */
-        acme_log(ctx, ACME_LOG_INFO, APR_SUCCESS, "ACME00304: %s: the staged certificate %s is "
-                 "live already", name, st.info.serial ? st.info.serial : "?");
+    rv = staged_validate(store, p, ctx, name, names, key_type, anchors, dirfd, &st, &reason);
+    if (rv == APR_EEXIST) {
+        log_already_live(ctx, name, &st);
         staged_clear(store, p, name, dirfd, ready);
         close(dirfd);
         return APR_SUCCESS;
-    }
-    if (rv == APR_SUCCESS) {
-        rv = staged_key(store, p, name, &st, &reason);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = acme_certverify_issued(p, st.chain, st.pkey, names, key_type, anchors,
-                                    acme_core_now(ctx), &reason);
-        if (rv != APR_SUCCESS && !reason) {
-            reason = "the certificate does not fit the key, the names or the time";
-        }
     }
     if (rv == APR_EINVAL) {
         staged_reject(dirfd, ctx, name, ready, reason);
         acme_custody_refused(store, p, name, acme_core_now(ctx));
     }
+    previous = acme_store_live_version(store, p, name);
     if (rv == APR_SUCCESS) {
         rv = activate_loaded(store, p, ctx, name, &st, &reason);
     }
@@ -451,6 +524,7 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
         acme_custody_retire(store, p, name, st.pkey);
         acme_custody_refused_clear(store, p, name);
         staged_clear(store, p, name, dirfd, ready);
+        archive_prune(store, p, ctx, name, previous);
     }
     close(dirfd);
     *why = reason;

@@ -39,7 +39,7 @@ apr_fileperms_t acme_store_dir_perms_for(const char *relpath);
  *   accounts/<ca-id>/account.json       child 0600  {"url": account URL, "ca": directory URL}
  *   config/<name>.json                  root  0644  the domain as configured (names, key type, CA)
  *   domains/<name>                      root  link  → ../archive/<name>/<version>: the live version
- *   archive/<name>/<version>/cert.pem   root  0644  chain, leaf first (every version ever live)
+ *   archive/<name>/<version>/cert.pem   root  0644  chain, leaf first (the last 5 live versions)
  *   archive/<name>/<version>/privkey.pem root 0600  its key (from keys/)
  *   archive/<name>/<version>/meta.json  root  0644  {"ca": directory URL, "issued_at": RFC 3339}
  *   archive/<name>/<version>/revoked.json root 0644 acmectl revoke's record

@@ -1,0 +1,231 @@
+/* archive/<name>/ pruning at activation (the last ACME_ARCHIVE_KEEP versions,
+ * the live one and the one before it always), and the check before a restart
+ * (acme_store_staged_check): the same proof as activation, nothing activated. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <apr_strings.h>
+
+#include "unit.h"
+#include "unit_store.h"
+#include "unit_issue.h"
+#include "acme_store.h"
+#include "acme_custody.h"
+
+#define DAY apr_time_from_sec(24 * 3600)
+
+static acme_store_t *new_store(apr_pool_t *p)
+{
+    return unit_temp_store(p, "acme-archive-test", "acme");
+}
+
+static int exists(acme_store_t *store, apr_pool_t *p, const char *relpath)
+{
+    struct stat st;
+
+    return lstat(acme_store_path(store, p, relpath), &st) == 0;
+}
+
+static apr_time_t test_clock(void *baton)
+{
+    return *(apr_time_t *)baton;
+}
+
+/* archive/<name>/<version>/ with a cert.pem and a privkey.pem. */
+static void make_version(acme_store_t *store, apr_pool_t *p, const char *name, const char *v)
+{
+    const char *base = apr_pstrcat(p, "archive/", name, "/", v, "/", NULL);
+
+    assert_int_equal(acme_store_write(store, p, apr_pstrcat(p, base, "cert.pem", NULL), "c", 1,
+                                      ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    assert_int_equal(acme_store_write(store, p, apr_pstrcat(p, base, "privkey.pem", NULL), "k",
+                                      1, ACME_STORE_KEY_PERMS), APR_SUCCESS);
+}
+
+static void make_live(acme_store_t *store, apr_pool_t *p, const char *name, const char *v)
+{
+    const char *link = acme_store_path(store, p, apr_pstrcat(p, "domains/", name, NULL));
+
+    unlink(link);
+    assert_int_equal(symlink(apr_pstrcat(p, "../archive/", name, "/", v, NULL), link), 0);
+}
+
+static const char *versions_text(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    apr_array_header_t *versions;
+
+    assert_int_equal(acme_store_list(store, p, apr_pstrcat(p, "archive/", name, NULL),
+                                     &versions), APR_SUCCESS);
+    return apr_array_pstrcat(p, versions, ' ');
+}
+
+static void test_prune_keeps_newest_live_and_previous(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    int i, removed = -1;
+
+    for (i = 1; i <= 8; ++i) {
+        make_version(store, p, "example.org", apr_psprintf(p, "2024010%dT000000Z-0000000%d", i, i));
+    }
+    /* The clock went back: the live version is an old one. */
+    make_live(store, p, "example.org", "20240103T000000Z-00000003");
+    assert_string_equal(acme_store_live_version(store, p, "example.org"),
+                        "20240103T000000Z-00000003");
+    assert_int_equal(acme_store_archive_prune(store, p, "example.org", 5,
+                                              "20240102T000000Z-00000002", &removed),
+                     APR_SUCCESS);
+    assert_int_equal(removed, 3);
+    assert_string_equal(versions_text(store, p, "example.org"),
+                        "20240102T000000Z-00000002 20240103T000000Z-00000003 "
+                        "20240106T000000Z-00000006 20240107T000000Z-00000007 "
+                        "20240108T000000Z-00000008");
+    assert_true(exists(store, p, "domains/example.org/cert.pem"));
+    assert_false(exists(store, p, "archive/example.org/20240101T000000Z-00000001"));
+
+    /* At the limit: nothing more goes. */
+    assert_int_equal(acme_store_archive_prune(store, p, "example.org", 5, NULL, &removed),
+                     APR_SUCCESS);
+    assert_int_equal(removed, 0);
+    /* Tighter: the live one stays even when it is not among the newest. */
+    assert_int_equal(acme_store_archive_prune(store, p, "example.org", 2, NULL, &removed),
+                     APR_SUCCESS);
+    assert_int_equal(removed, 3);
+    assert_string_equal(versions_text(store, p, "example.org"),
+                        "20240103T000000Z-00000003 20240108T000000Z-00000008");
+    assert_true(exists(store, p, "domains/example.org/privkey.pem"));
+}
+
+static void test_prune_arguments_and_links(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    const char *outside = apr_pstrcat(p, acme_store_dir(store), "/../outside", NULL);
+    int i, removed = -1;
+
+    assert_int_equal(acme_store_archive_prune(store, p, "example.org", 1, NULL, &removed),
+                     APR_EINVAL);
+    assert_int_equal(acme_store_archive_prune(store, p, "../etc", 5, NULL, &removed),
+                     APR_EINVAL);
+    assert_int_equal(acme_store_archive_prune(store, p, "none.org", 5, NULL, &removed),
+                     APR_SUCCESS);
+    assert_int_equal(removed, 0);
+    assert_null(acme_store_live_version(store, p, "none.org"));
+
+    /* A link among the versions (an old one, so it goes) is removed, never
+     * followed: the files it points at stay. */
+    assert_int_equal(mkdir(outside, 0755), 0);
+    fclose(fopen(apr_pstrcat(p, outside, "/cert.pem", NULL), "w"));
+    for (i = 3; i <= 8; ++i) {
+        make_version(store, p, "example.org", apr_psprintf(p, "2024010%dT000000Z-0000000%d", i, i));
+    }
+    assert_int_equal(symlink(outside, acme_store_path(store, p,
+                                                      "archive/example.org/20240101T000000Z-0")),
+                     0);
+    make_live(store, p, "example.org", "20240108T000000Z-00000008");
+    assert_int_equal(acme_store_archive_prune(store, p, "example.org", 5, NULL, &removed),
+                     APR_SUCCESS);
+    assert_int_equal(removed, 2);
+    assert_false(exists(store, p, "archive/example.org/20240101T000000Z-0"));
+    assert_false(exists(store, p, "archive/example.org/20240103T000000Z-00000003"));
+    assert_true(exists(store, p, "archive/example.org/20240104T000000Z-00000004/cert.pem"));
+    assert_int_equal(access(apr_pstrcat(p, outside, "/cert.pem", NULL), F_OK), 0);
+}
+
+static apr_array_header_t *names_of(apr_pool_t *p, const char *a)
+{
+    apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *));
+
+    APR_ARRAY_PUSH(names, const char *) = a;
+    return names;
+}
+
+static void stage(acme_store_t *store, apr_pool_t *p, const char *chain)
+{
+    assert_int_equal(acme_store_stage(store, p, "example.org", chain, strlen(chain), NULL),
+                     APR_SUCCESS);
+}
+
+/* Seven activations a minute apart leave ACME_ARCHIVE_KEEP versions, the
+ * newest live. */
+static void test_activation_prunes(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    apr_array_header_t *names = names_of(p, "example.org"), *versions;
+    apr_time_t now = apr_time_now();
+    acme_ctx_t ctx = { NULL, NULL, 0, test_clock, &now };
+    unit_ca_t *ca = unit_ca_create(p, "unit test root");
+    const char *why;
+    int i;
+
+    for (i = 0; i < 7; ++i) {
+        now += apr_time_from_sec(60);
+        stage(store, p, unit_issue_custody(ca, p, store, "example.org", names, ACME_KEY_EC_P256,
+                                           30 * DAY));
+        assert_int_equal(acme_store_activate(store, p, &ctx, "example.org", names,
+                                             ACME_KEY_EC_P256, ca->anchors, &why), APR_SUCCESS);
+    }
+    assert_int_equal(acme_store_list(store, p, "archive/example.org", &versions), APR_SUCCESS);
+    assert_int_equal(versions->nelts, ACME_ARCHIVE_KEEP);
+    assert_string_equal(acme_store_live_version(store, p, "example.org"),
+                        APR_ARRAY_IDX(versions, versions->nelts - 1, const char *));
+}
+
+/* The check proves like activation and changes nothing for a good entry;
+ * a bad one is refused and backed off. */
+static void test_staged_check(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    apr_array_header_t *names = names_of(p, "example.org");
+    apr_time_t now = apr_time_now();
+    acme_ctx_t ctx = { NULL, NULL, 0, test_clock, &now };
+    unit_ca_t *ca = unit_ca_create(p, "unit test root");
+    const char *why;
+
+    assert_int_equal(acme_store_staged_check(store, p, &ctx, "example.org", names,
+                                             ACME_KEY_EC_P256, ca->anchors, &why), APR_ENOENT);
+    stage(store, p, unit_issue_custody(ca, p, store, "example.org", names, ACME_KEY_EC_P256,
+                                       30 * DAY));
+    assert_int_equal(acme_store_staged_check(store, p, &ctx, "example.org", names,
+                                             ACME_KEY_EC_P256, ca->anchors, &why), APR_SUCCESS);
+    assert_true(acme_store_has_staged(store, p, "example.org"));
+    assert_false(exists(store, p, "domains/example.org"));
+    assert_int_equal(acme_custody_refused_until(store, p, "example.org"), 0);
+
+    /* Garbage where the chain should be. */
+    stage(store, p, "-----BEGIN CERTIFICATE-----\ngarbage\n");
+    assert_int_equal(acme_store_staged_check(store, p, &ctx, "example.org", names,
+                                             ACME_KEY_EC_P256, ca->anchors, &why), APR_EINVAL);
+    assert_non_null(why);
+    assert_false(acme_store_has_staged(store, p, "example.org"));
+    assert_true(exists(store, p, "staging/example.org/rejected"));
+    assert_true(acme_custody_refused_until(store, p, "example.org") > now);
+
+    /* Unreadable (a directory where cert.pem should be) is refused too. */
+    stage(store, p, "x");
+    assert_int_equal(unlink(acme_store_path(store, p, "staging/example.org/cert.pem")), 0);
+    assert_int_equal(mkdir(acme_store_path(store, p, "staging/example.org/cert.pem"), 0755), 0);
+    assert_int_not_equal(acme_store_staged_check(store, p, &ctx, "example.org", names,
+                                                 ACME_KEY_EC_P256, ca->anchors, &why),
+                         APR_SUCCESS);
+    assert_false(acme_store_has_staged(store, p, "example.org"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        UNIT_TEST(test_prune_keeps_newest_live_and_previous),
+        UNIT_TEST(test_prune_arguments_and_links),
+        UNIT_TEST(test_activation_prunes),
+        UNIT_TEST(test_staged_check),
+    };
+
+    if (unit_init() != 0) {
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
