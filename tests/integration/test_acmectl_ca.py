@@ -100,6 +100,27 @@ def test_revoke_is_confirmed_by_the_ca(httpd, pebble, unique):
     assert pebble_cert_status(pebble, first)["Reason"] == 1
 
 
+def test_revoke_twice_keeps_the_first_reason(httpd, pebble, unique):
+    """The CA keeps the first reason of a revocation; so does the record: a
+    second acmectl revoke, with no reason or another one, says "already
+    revoked" with the first reason and leaves revoked.json as it was."""
+    name = unique("revoke2")
+    first = issued(httpd, name)
+    version = live_version_dir(httpd, name)
+    httpd.stop()    # no replacement can go live in between
+    ok(acmectl(httpd, "revoke", name, "--reason", "keyCompromise"))
+    record_file = os.path.join(version, "revoked.json")
+    before = read_bytes(record_file)
+    assert json.loads(before)["revoked"]["reason"] == "keyCompromise"
+    for args in ([], ["--reason", "superseded"]):
+        p = ok(acmectl(httpd, "revoke", name, *args))
+        assert "already" in p.stdout and "keyCompromise" in p.stdout, p.stdout
+        assert read_bytes(record_file) == before, read_bytes(record_file)
+    shown = json.loads(ok(acmectl(httpd, "--json", "revoke", name)).stdout)
+    assert shown["already_revoked"] is True and shown["reason"] == "keyCompromise", shown
+    assert pebble_cert_status(pebble, first)["Reason"] == 1
+
+
 def test_revoked_certificate_is_replaced_without_restart(httpd, pebble, unique):
     name = unique("replace")
     first, _version = revoked(httpd, pebble, name)

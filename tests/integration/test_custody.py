@@ -325,3 +325,38 @@ def test_certificate_revoked_with_the_account_key_is_replaced(httpd, pebble, uni
         assert harness.cert_names(second) == {name}
     finally:
         proxy.stop()
+
+
+def test_keys_of_a_removed_domain_go_after_the_grace_period(httpd, unique):
+    """keys/<name>/ of a domain no longer configured holds keys that never
+    went live: it stays for 90 days after a server last started with the
+    name, then goes with its CSR; a configured name's keys stay however old
+    their directory is (docs/security.md, "Keys of removed domains")."""
+    name = unique("keyskept")
+    issue(httpd, name)
+    keys = os.path.join(httpd.store, "keys")
+    csr = os.path.join(httpd.store, "csr")
+    wait_for(lambda: os.listdir(os.path.join(keys, name)), 20, what="the next key of " + name)
+    old = time.time() - 91 * 86400
+    for ghost in ("gone-" + name, "recent-" + name):
+        os.makedirs(os.path.join(keys, ghost), mode=0o700)
+        with open(os.path.join(keys, ghost, "0" * 64 + ".key"), "w") as f:
+            f.write("pending\n")
+        with open(os.path.join(csr, ghost + ".json"), "w") as f:
+            f.write("{}\n")
+    os.utime(os.path.join(keys, "gone-" + name), (old, old))
+    os.utime(os.path.join(keys, name), (old, old))
+    configured_keys = sorted(os.listdir(os.path.join(keys, name)))
+    httpd.graceful()
+    wait_for(lambda: not os.path.exists(os.path.join(keys, "gone-" + name)), 20,
+             what="the removed domain's keys to go")
+    assert not os.path.exists(os.path.join(csr, "gone-%s.json" % name))
+    assert os.path.exists(os.path.join(keys, "recent-" + name, "0" * 64 + ".key"))
+    assert os.path.exists(os.path.join(csr, "recent-%s.json" % name))
+    assert sorted(os.listdir(os.path.join(keys, name))) == configured_keys
+    assert os.stat(os.path.join(keys, name)).st_mtime > time.time() - 3600, \
+        "the configured name's keys were not marked in use"
+    log = httpd.error_log_text()
+    assert "ACME00640" in log and "gone-" + name in log, httpd.diagnostics()
+    assert httpd.running()
+

@@ -279,3 +279,147 @@ def test_acmectl_lists_only_domains_root_knows_and_user_text_stays_on_its_line(h
     for out in (lst.stdout, show.stdout):
         assert not any(line.startswith("FORGED LINE") for line in out.splitlines()), out
     assert "FORGED LINE" in show.stdout, "the error detail was not shown:\n" + show.stdout
+
+
+# --------------------------------------------------------------------------
+# Restarts and floods (docs/security.md)
+
+
+def test_junk_ready_markers_cause_no_restart_flood(httpd, unique):
+    """Junk "ready" markers, again and again, for a configured name (garbage
+    where the chain should be) and for 500 unconfigured names: at most one
+    graceful restart in 20 s, and the good certificate is still served."""
+    name = unique("flood")
+    issued_httpd(httpd, name)
+    good = httpd.verified_cert(name).serial_number
+    # an administrator's restart: the next automatic one may go at once, so
+    # only the check of the staged entry holds a restart back
+    httpd.graceful()
+    before = httpd.generation_count()
+    staging = os.path.join(httpd.store, "staging")
+    entry = os.path.join(staging, name)
+    script = r'''
+set -e
+cd "$1"
+i=0
+while [ $i -lt 500 ]; do
+    mkdir -p junk$i.test; echo x > junk$i.test/cert.pem; echo '{}' > junk$i.test/ready
+    i=$((i+1))
+done
+mkdir -p "$2"
+end=$(( $(date +%s) + 20 ))
+n=0
+while [ $(date +%s) -lt $end ]; do
+    printf -- '-----BEGIN CERTIFICATE-----\ngarbage %d\n' $n > "$2/cert.pem"
+    printf '{"staged": "%d"}\n' $n > "$2/ready.new"
+    mv -f "$2/ready.new" "$2/ready"
+    n=$((n+1))
+    sleep 0.3
+done
+'''
+    p = as_user(["sh", "-c", script, "sh", staging, name], timeout=90)
+    assert p.returncode == 0, p.stderr
+    time.sleep(2)
+    restarts = httpd.generation_count() - before
+    assert restarts <= 1, "%d graceful restarts for junk in staging:\n%s" % (
+        restarts, httpd.diagnostics())
+    assert httpd.verified_cert(name).serial_number == good
+    assert logged(httpd, "ACME00733", name), "the junk entry was not refused:\n" + \
+        httpd.diagnostics()
+    assert not logged(httpd, "junk1.test"), "root looked at unconfigured staging entries"
+    assert os.path.isdir(entry)
+
+
+def test_archive_keeps_the_last_versions(httpd, unique):
+    """However many versions pile up in archive/<name>, activation leaves the
+    last five, the new live one and the one before it among them."""
+    name = unique("prune")
+    issued_httpd(httpd, name)
+    archive = os.path.join(httpd.store, "archive", name)
+    live = harness.live_version(httpd.store, name)
+    old_serial = httpd.verified_cert(name).serial_number
+    for i in range(1, 9):
+        shutil.copytree(live, os.path.join(archive, "2000010%dT000000Z-0000000%d" % (i, i)),
+                        symlinks=True)
+    assert len(os.listdir(archive)) == 9
+    time.sleep(1.2)
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeRenewWindow": "100%"})
+    httpd.graceful()
+    wait_for(lambda: httpd.verified_cert(name).serial_number != old_serial, ISSUE_TIMEOUT,
+             interval=0.5, what="the renewed certificate")
+    versions = sorted(os.listdir(archive))
+    assert len(versions) <= 5, versions
+    new_live = harness.live_version(httpd.store, name)
+    assert os.path.basename(new_live) == versions[-1], (new_live, versions)
+    assert os.path.basename(live) in versions, "the previous version was removed"
+    assert "20000101T000000Z-00000001" not in versions
+
+
+def test_acmectl_check_reports_junk_in_staging(httpd, unique):
+    """What the User plants in staging/ beside the real entries (entries of no
+    configured domain, stray files, a link as "ready") is reported by acmectl
+    check, bounded however much there is, and never followed or read."""
+    name = unique("junkcheck")
+    issued_httpd(httpd, name)
+    httpd.stop()    # nothing of the server's own in flight
+    clean = httpd.acmectl("--store", httpd.store, "check")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    staging = os.path.join(httpd.store, "staging")
+    script = r'''
+set -e
+cd "$1"
+echo x > plain-file
+mkdir -p "$2"
+echo '#!/bin/sh' > "$2/evil.sh"
+ln -sf /etc/shadow "$2/ready"
+'''
+    p = as_user(["sh", "-c", script, "sh", staging, name])
+    assert p.returncode == 0, p.stderr
+    chk = httpd.acmectl("--store", httpd.store, "check")
+    out = chk.stdout
+    assert chk.returncode == 1, out + chk.stderr
+    problems = [l for l in out.splitlines() if l.startswith("problem: ")]
+    assert any("staging/%s/evil.sh: not a file the server stages" % name in l
+               for l in problems), out
+    assert any("staging/%s/ready: not a plain file" % name in l for l in problems), out
+    assert any("staging/plain-file: no configured domain" in l for l in problems), out
+    assert "root:" not in out
+    # bounded: ten lines about staging, then one with the count of the rest
+    p = as_user(["sh", "-c", 'cd "$1"; i=0; while [ $i -lt 30 ]; do mkdir -p junk$i.test; '
+                 'echo x > junk$i.test/cert.pem; i=$((i+1)); done', "sh", staging])
+    assert p.returncode == 0, p.stderr
+    chk = httpd.acmectl("--store", httpd.store, "check")
+    problems = [l for l in chk.stdout.splitlines() if l.startswith("problem: ")]
+    assert chk.returncode == 1, chk.stdout
+    assert len([l for l in problems if "staging" in l]) == 11, chk.stdout
+    assert any("staging: 23 more entries like the above" in l for l in problems), chk.stdout
+
+
+def test_junk_in_events_is_swept(httpd, unique):
+    """Files the User drops into events/ that are no event files (other
+    names, broken JSON) are removed by the parent, which says so once per
+    look, and no notify program runs for them."""
+    name = unique("evjunk")
+    script, out = notify_script(httpd, RECORDING)
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeNotifyCmd": script})
+    httpd.start()
+    httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+    events = os.path.join(httpd.store, "events")
+    for junk, data in (("notes.txt", b"hello"), ("core", b"\0" * 100),
+                       ("x-failed-%s.json" % name, b"{not json")):
+        user_write(os.path.join(events, junk), data)
+    # a temp file of a write in progress (its writer is alive) stays
+    keeper = subprocess.Popen(["sleep", "60"])
+    try:
+        temp = "20990101T000000.000000Z-failed-%s.json.tmp.%d.0badf00d" % (name, keeper.pid)
+        user_write(os.path.join(events, temp), b"{}")
+        wait_for(lambda: not {"notes.txt", "core", "x-failed-%s.json" % name}
+                 & set(os.listdir(events)), 40, what="the junk in events/ to go")
+        assert temp in os.listdir(events)
+    finally:
+        keeper.kill()
+        keeper.wait()
+    assert logged(httpd, "ACME00642", events), httpd.diagnostics()
+    assert not any("event=" in l and name in l and "failed" in l for l in lines_of(out)), \
+        lines_of(out)
+    assert httpd.running()
