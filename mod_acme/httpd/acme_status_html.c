@@ -6,6 +6,7 @@
  * external asset), readable from 320 px wide phones to wide screens: long
  * names and messages wrap instead of widening the page. Everything comes
  * from the status document (acme_status.c) and is HTML-escaped here. */
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <httpd.h>
@@ -175,6 +176,65 @@ static void notes_html(request_rec *r, json_t *d)
     }
 }
 
+/* One line of the detail page's event list. */
+typedef struct event_line_t {
+    const char *at;               /* RFC 3339: sorts by time as text */
+    const char *html;
+} event_line_t;
+
+static int event_newer_first(const void *a, const void *b)
+{
+    return strcmp(((const event_line_t *)b)->at, ((const event_line_t *)a)->at);
+}
+
+/* The last events of the certificate, newest first, from what the document
+ * holds: versions issued (history), when failing began and the last failure. */
+static void events_html(request_rec *r, json_t *d)
+{
+    json_t *history = json_object_get(d, "history"), *error = json_object_get(d, "error");
+    apr_array_header_t *lines = apr_array_make(r->pool, 12, sizeof(event_line_t));
+    event_line_t *e;
+    size_t i;
+    int n;
+
+    for (i = 0; i < json_array_size(history); i++) {
+        json_t *v = json_array_get(history, i);
+        if (str(v, "issued_at")) {
+            e = apr_array_push(lines);
+            e->at = str(v, "issued_at");
+            e->html = apr_psprintf(r->pool, "certificate version %s issued%s",
+                                   esc(r->pool, str(v, "version")),
+                                   json_is_true(json_object_get(v, "live")) ? " (live now)" : "");
+        }
+    }
+    if (json_is_object(error) && json_is_true(json_object_get(d, "failing"))) {
+        if (str(error, "since") && str(error, "at") && strcmp(str(error, "since"), str(error, "at"))) {
+            e = apr_array_push(lines);
+            e->at = str(error, "since");
+            e->html = "first failure: renewal started failing";
+        }
+        if (str(error, "at")) {
+            e = apr_array_push(lines);
+            e->at = str(error, "at");
+            e->html = apr_psprintf(r->pool, "attempt failed: %s",
+                                   esc(r->pool, str(error, "detail") ? str(error, "detail")
+                                                                     : "no detail"));
+        }
+    }
+    ap_rputs("<h2>Last events</h2>", r);
+    if (lines->nelts == 0) {
+        ap_rputs("<p>None yet.</p>", r);
+        return;
+    }
+    qsort(lines->elts, (size_t)lines->nelts, sizeof(event_line_t), event_newer_first);
+    ap_rputs("<ul class=\"events\">", r);
+    for (n = 0; n < lines->nelts && n < 10; n++) {
+        e = &APR_ARRAY_IDX(lines, n, event_line_t);
+        ap_rprintf(r, "<li><time>%s</time> %s</li>", when(r->pool, e->at), e->html);
+    }
+    ap_rputs("</ul>", r);
+}
+
 static void detail_html(request_rec *r, json_t *d)
 {
     json_t *ari = json_object_get(d, "ari"), *history = json_object_get(d, "history");
@@ -190,7 +250,9 @@ static void detail_html(request_rec *r, json_t *d)
         ? apr_pstrcat(r->pool, when(r->pool, str(ari, "start")), " &ndash; ",
                       when(r->pool, str(ari, "end")), NULL) : "not offered by the CA");
     row(r, "Chosen renewal time", json_is_object(ari) ? when(r->pool, str(ari, "chosen")) : "");
-    ap_rputs("</dl><h2>Versions</h2>", r);
+    ap_rputs("</dl>", r);
+    events_html(r, d);
+    ap_rputs("<h2>Versions</h2>", r);
     if (json_array_size(history) == 0) {
         ap_rputs("<p>None yet.</p>", r);
         return;

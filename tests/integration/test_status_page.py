@@ -216,6 +216,9 @@ def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three
     # the detail page for people, and the overview's link to it
     _, html = get(three, "/acme-status/" + three.names["good"])
     assert "Versions" in html and "live" in html and three.names["good"] in html
+    assert "Last events" in html and "issued (live now)" in html, html[-3000:]
+    _, bad_html = get(three, "/acme-status/" + three.names["bad"])
+    assert "Last events" in bad_html and "attempt failed:" in bad_html, bad_html[-3000:]
     assert three.names["bad"] not in html
     _, overview = get(three, "/acme-status")
     assert 'href="acme-status/%s"' % three.names["good"] in overview
