@@ -390,6 +390,35 @@ static void test_driver_failure_event_and_warning(void **state)
     assert_int_equal(events_of(f, ACME_EVENT_EXPIRING, d->name), 1);
 }
 
+/* The expiry warning is checked at every check, not only after a failed
+ * attempt: a domain whose CA did not answer earlier in the same run (so no
+ * attempt of its own, ACME00419) is warned about too. Before, only the
+ * domain whose attempt failed got the warning. */
+static void test_driver_warning_while_not_failing(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d1 = driver_domain(f->p, "warn-one.example");
+    acme_domain_t *d2 = driver_domain(f->p, "warn-two.example");
+    apr_array_header_t *domains = one(f->p, d1);
+    apr_time_t next_run, now = apr_time_now();
+    json_t *s2, *warning;
+    int staged;
+
+    APR_ARRAY_PUSH(domains, acme_domain_t *) = d2;
+    install_cert(f, d1, ACME_KEY_EC_P256, d1->names, 0, 9 * DAY, NULL);
+    install_cert(f, d2, ACME_KEY_EC_P256, d2->names, 0, 9 * DAY, NULL);
+    f->now = now + 8 * DAY + 18 * apr_time_from_sec(3600);
+    run(f, domains, &next_run, &staged);
+    assert_true(logged(f, "ACME00419: warn-two.example"));
+    s2 = status_of(f, d2->name);
+    assert_int_equal(json_integer_value(json_object_get(s2, "attempts")), 0);
+    warning = json_object_get(s2, "warning");
+    assert_non_null(warning);
+    assert_non_null(strstr(member(warning, "message"), "renewal has not finished yet"));
+    assert_true(logged(f, "ACME00424: certificate for warn-two.example expires at "));
+    assert_int_equal(events_of(f, ACME_EVENT_EXPIRING, d2->name), 1);
+}
+
 static void test_driver_failover(void **state)
 {
     fixture_t *f = *state;
@@ -622,6 +651,7 @@ int main(void)
         DRIVER_TEST(test_driver_ca_changed),
         DRIVER_TEST(test_driver_whole_window_renews_once),
         DRIVER_TEST(test_driver_failure_event_and_warning),
+        DRIVER_TEST(test_driver_warning_while_not_failing),
         DRIVER_TEST(test_driver_failover),
         DRIVER_TEST(test_driver_backoff_survives_restart),
         DRIVER_TEST(test_driver_discards_job_older_than_live_cert),

@@ -190,6 +190,7 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
         }
         if (outcome == ACME_OUTCOME_WAIT) {
             job_wait(driver, rec, &sc);
+            acme_renewal_warn_check(driver, rec, domain, acme_core_now(&driver->ctx), sc.p);
             acme_record_status_update(driver, rec, domain, sc.p);
             apr_pool_destroy(sc.p);
             return;
@@ -393,6 +394,7 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
         acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00419: %s: the CA did not answer in this "
                  "run; trying again later", domain->name);
         rec->next_run = now + ACME_RETRY_LOCKED;
+        acme_renewal_warn_check(driver, rec, domain, now, p);
         acme_record_status_update(driver, rec, domain, p);
         return;
     }
@@ -405,6 +407,7 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
                      "%d in flight)", domain->name, rec->queued, driver->pacing.max_parallel,
                      driver->active);
             rec->next_run = at;
+            acme_renewal_warn_check(driver, rec, domain, now, p);
             acme_record_status_update(driver, rec, domain, p);
             return;
         }

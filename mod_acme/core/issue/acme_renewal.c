@@ -245,6 +245,12 @@ static const char *warning_message(const acme_record_t *rec, const acme_domain_t
     if (strncmp(type, ACME_ERROR_NS, strlen(ACME_ERROR_NS)) == 0) {
         type += strlen(ACME_ERROR_NS);
     }
+    if (rec->attempts <= 0) {
+        return apr_psprintf(p, "certificate for %s expires at %s; renewal has not finished yet "
+                            "(%s)", domain->name, acme_time_rfc3339(p, rec->cert_not_after),
+                            rec->queued[0] ? rec->queued : rec->job ? "order in progress"
+                                                                    : rec->state);
+    }
     return apr_psprintf(p, "certificate for %s expires at %s; renewal keeps failing: %s%s%s",
                         domain->name, acme_time_rfc3339(p, rec->cert_not_after), type,
                         *type ? ": " : "", rec->error_detail[0] ? rec->error_detail : "unknown");
@@ -262,7 +268,10 @@ void acme_renewal_warn_check(acme_driver_t *driver, acme_record_t *rec,
         return;
     }
     warn_at = acme_policy_warn_at(rec->cert_not_before, rec->cert_not_after, domain->warn_window);
-    if (!acme_policy_should_warn(warn_at, now, rec->attempts > 0)) {
+    /* Failing, waiting for the CA, queued or the CA down: anything but a
+     * certificate found fit and left alone counts. */
+    if (!acme_policy_should_warn(warn_at, now, rec->attempts > 0 || rec->job || rec->queued[0]
+                                               || (rec->state && strcmp(rec->state, "valid") != 0))) {
         return;
     }
     rec->warning = 1;
