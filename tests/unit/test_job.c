@@ -396,6 +396,37 @@ static void test_rfc3339(void **state)
                                              + 999999), "2026-11-28T22:41:56Z");
 }
 
+/* Record strings: sized to their text, cut at the maximum, memory reused. */
+static void test_record_strings(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_record_t *rec = acme_record_make(p, "a.org");
+    char long_text[2000];
+    const char *first;
+
+    assert_string_equal(rec->error_detail, "");
+    acme_record_text_set(rec, &rec->error_detail, ACME_ERR_DETAIL_MAX, NULL);
+    assert_string_equal(rec->error_detail, "");
+    acme_record_text_set(rec, &rec->error_detail, ACME_ERR_DETAIL_MAX, "connection refused");
+    assert_string_equal(rec->error_detail, "connection refused");
+    first = rec->error_detail;
+    acme_record_text_set(rec, &rec->error_detail, ACME_ERR_DETAIL_MAX, "timeout");
+    assert_string_equal(rec->error_detail, "timeout");
+    assert_ptr_equal(rec->error_detail, first);            /* fits: same memory */
+    memset(long_text, 'x', sizeof(long_text) - 1);
+    long_text[sizeof(long_text) - 1] = '\0';
+    acme_record_text_set(rec, &rec->error_detail, ACME_ERR_DETAIL_MAX, long_text);
+    assert_int_equal(strlen(rec->error_detail), ACME_ERR_DETAIL_MAX - 1);
+    first = rec->error_detail;
+    acme_record_text_set(rec, &rec->error_detail, ACME_ERR_DETAIL_MAX, long_text);
+    assert_ptr_equal(rec->error_detail, first);
+    acme_record_text_set(rec, &rec->error_detail, ACME_ERR_DETAIL_MAX, "");
+    assert_string_equal(rec->error_detail, "");
+    /* the other strings stay empty */
+    assert_string_equal(rec->error_url, "");
+    assert_string_equal(rec->cert_serial, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +447,7 @@ int main(void)
         UNIT_TEST(test_domain_from_json_normalizes),
         UNIT_TEST(test_domain_from_json_rejects),
         UNIT_TEST(test_rfc3339),
+        UNIT_TEST(test_record_strings),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);

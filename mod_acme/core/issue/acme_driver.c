@@ -303,7 +303,7 @@ static acme_renew_reason_e domain_inspect(acme_driver_t *driver, acme_record_t *
     acme_record_cert(rec, &info);
     acme_renewal_read_meta(driver, rec, domain->name, p, &ordered);
     if (acme_cert_ari_id(p, leaf, &ari_id) == APR_SUCCESS) {
-        apr_cpystrn(rec->cert_ari_id, ari_id, sizeof(rec->cert_ari_id));
+        acme_record_text_set(rec, &rec->cert_ari_id, ACME_ARI_ID_MAX, ari_id);
     }
     if (acme_crypto_key_type_of(X509_get0_pubkey(leaf), &key_type) != APR_SUCCESS) {
         key_type = (acme_key_type_e)-1;
@@ -401,8 +401,8 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
     if (!rec->job) {
         apr_time_t at = acme_job_pace_admit(driver, acme_ca_in_use(rec, domain), now, p);
         if (at) {
-            apr_snprintf(rec->queued, sizeof(rec->queued), "queued, starts at %s",
-                         acme_time_rfc3339(p, at));
+            acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX,
+                            apr_pstrcat(p, "queued, starts at ", acme_time_rfc3339(p, at), NULL));
             acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00488: %s: %s (AcmeMaxParallel %d, "
                      "%d in flight)", domain->name, rec->queued, driver->pacing.max_parallel,
                      driver->active);
@@ -411,7 +411,7 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
             acme_record_status_update(driver, rec, domain, p);
             return;
         }
-        rec->queued[0] = '\0';
+        acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX, NULL);
         if (job_start(driver, rec, domain, reason, p) != APR_SUCCESS) {
             acme_record_status_update(driver, rec, domain, p);
             return;

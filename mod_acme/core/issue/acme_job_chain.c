@@ -77,9 +77,10 @@ apr_status_t acme_job_download_chain(acme_step_ctx_t *sc, const char **pem, apr_
         tops = apr_psprintf(sc->p, "%s, \"%s\"", tops, top_issuer(sc->p, alt));
     }
     /* certbot's rule too: no match is no error, the default chain serves. */
-    apr_snprintf(sc->rec->notice, sizeof(sc->rec->notice), "AcmePreferredChain \"%s\" matches "
-                 "none of the CA's chains (top certificates issued by %s): using its default "
-                 "chain", want, tops);
+    acme_record_text_set(sc->rec, &sc->rec->notice, ACME_REC_NOTE_MAX,
+                    apr_psprintf(sc->p, "AcmePreferredChain \"%s\" matches none of the CA's "
+                                 "chains (top certificates issued by %s): using its default "
+                                 "chain", want, tops));
     acme_log(&sc->driver->ctx, ACME_LOG_NOTICE, 0, "ACME00483: %s: %s", sc->domain->name,
              sc->rec->notice);
     return APR_SUCCESS;

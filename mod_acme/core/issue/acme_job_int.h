@@ -73,10 +73,17 @@ typedef struct acme_ari_state_t {
     apr_time_t next_poll;           /* no request before this */
 } acme_ari_state_t;
 
-/* Per-domain memory of the driver. Fixed buffers, so months of retries do not
- * grow the driver's pool. */
+/* Per-domain memory of the driver. Its strings are sized to what they hold
+ * and set only with acme_record_text_set, which reuses their memory while the new
+ * text fits, so months of retries do not grow the driver's pool; each is at
+ * most its ACME_REC_*_MAX - 1 bytes (longer text is cut), "" when unset. */
+#define ACME_REC_ISSUER_MAX 256
+#define ACME_REC_SERIAL_MAX 80
+#define ACME_REC_NOTE_MAX   256
+#define ACME_REC_QUEUED_MAX 64
 typedef struct acme_record_t {
     const char *name;
+    apr_pool_t *pool;               /* the driver's: its strings' memory */
     apr_time_t next_run;
     int attempts;                   /* failures since the last success */
     int requests;                   /* ACME requests for the current certificate */
@@ -90,22 +97,25 @@ typedef struct acme_record_t {
     apr_time_t cert_not_after;
     apr_time_t cert_issued_at;      /* meta.json issued_at, 0 = unknown */
     apr_time_t renew_at;            /* due by window or ARI, whichever is earlier */
-    char cert_issuer[256];
-    char cert_serial[80];
-    char cert_ca[ACME_ERR_URL_MAX]; /* directory URL it came from, "" = unknown */
-    char cert_ari_id[ACME_ARI_ID_MAX]; /* "" = none */
-    char replaces_refused[ACME_ARI_ID_MAX]; /* the CA refused an order replacing it; "" = none */
+    const char *cert_issuer;        /* ACME_REC_ISSUER_MAX */
+    const char *cert_serial;        /* ACME_REC_SERIAL_MAX */
+    const char *cert_ca;            /* directory URL it came from, "" = unknown; ACME_ERR_URL_MAX */
+    const char *cert_ari_id;        /* "" = none; ACME_ARI_ID_MAX */
+    const char *replaces_refused;   /* the CA refused an order replacing it; "" = none;
+                                     * ACME_ARI_ID_MAX */
     acme_ari_state_t ari;
     int warning;                    /* inside the warn window and renewal keeps failing */
     apr_time_t expiring_posted_at;  /* the last ACME_EVENT_EXPIRING */
     apr_time_t error_at;
     apr_time_t failing_since;       /* the first failure since the last success, 0 = none */
-    char error_type[ACME_ERR_TYPE_MAX];
-    char error_detail[ACME_ERR_DETAIL_MAX];
-    char error_url[ACME_ERR_URL_MAX];
-    char status_written[256];       /* what the status file last said */
-    char notice[256];               /* status "notice": e.g. an AcmeProfile the CA ignores */
-    char queued[64];                /* status activity while paced: "queued, starts at T" */
+    const char *error_type;         /* ACME_ERR_TYPE_MAX */
+    const char *error_detail;       /* ACME_ERR_DETAIL_MAX */
+    const char *error_url;          /* ACME_ERR_URL_MAX */
+    const char *status_written;     /* what the status file last said; ACME_REC_NOTE_MAX */
+    const char *notice;             /* status "notice": e.g. an AcmeProfile the CA ignores;
+                                     * ACME_REC_NOTE_MAX */
+    const char *queued;             /* status activity while paced: "queued, starts at T";
+                                     * ACME_REC_QUEUED_MAX */
     int profile_warned;             /* that notice was logged in this run */
 } acme_record_t;
 
@@ -184,6 +194,14 @@ void acme_record_error(acme_record_t *rec, const acme_problem_t *prob, const cha
                        apr_time_t now, apr_pool_t *p);
 /* The live certificate (info NULL: none) into the record. */
 void acme_record_cert(acme_record_t *rec, const acme_cert_info_t *info);
+/* A record for name with nothing known (strings ""), from pool, which also
+ * holds its strings. */
+acme_record_t *acme_record_make(apr_pool_t *pool, const char *name);
+/* acme_record_text.c: rec's strings "" and their memory from pool. */
+void acme_record_text_init(acme_record_t *rec, apr_pool_t *pool);
+/* *field (one of rec's strings) = value (NULL = ""), at most max - 1 bytes;
+ * the memory is reused while the new text fits. */
+void acme_record_text_set(acme_record_t *rec, const char **field, apr_size_t max, const char *value);
 /* Writes status/<name>.json when state, step or error changed since the last
  * write (failures logged, not returned). */
 void acme_record_status_update(acme_driver_t *driver, acme_record_t *rec,

@@ -67,7 +67,7 @@ apr_status_t acme_job_order_profile(acme_step_ctx_t *sc, const char **profile)
     apr_status_t rv;
 
     *profile = NULL;
-    sc->rec->notice[0] = '\0';
+    acme_record_text_set(sc->rec, &sc->rec->notice, ACME_REC_NOTE_MAX, NULL);
     if (!want || !*want) {
         return default_profile(sc, profile);
     }
@@ -86,8 +86,9 @@ apr_status_t acme_job_order_profile(acme_step_ctx_t *sc, const char **profile)
                                 "AcmeProfile or remove the directive", want, sc->ca->url,
                                 acme_job_join(sc->p, dir->profiles));
     }
-    apr_snprintf(sc->rec->notice, sizeof(sc->rec->notice),
-                 "AcmeProfile %s ignored: the CA offers no profiles", want);
+    acme_record_text_set(sc->rec, &sc->rec->notice, ACME_REC_NOTE_MAX,
+                    apr_psprintf(sc->p, "AcmeProfile %s ignored: the CA offers no profiles",
+                                 want));
     if (!sc->rec->profile_warned) {
         acme_log(&sc->driver->ctx, ACME_LOG_WARN, 0, "ACME00431: %s: %s (%s); ordering "
                  "without a profile", sc->domain->name, sc->rec->notice, sc->ca->url);

@@ -304,7 +304,7 @@ static apr_status_t new_order(acme_step_ctx_t *sc, acme_order_t **order, int *ca
                  "order that replaces %s: %s; ordering without \"replaces\"", sc->domain->name,
                  replaces, acme_problem_str(&sc->prob, sc->p));
         sc->job->replaces = NULL;
-        apr_cpystrn(sc->rec->replaces_refused, replaces, sizeof(sc->rec->replaces_refused));
+        acme_record_text_set(sc->rec, &sc->rec->replaces_refused, ACME_ARI_ID_MAX, replaces);
         *carried = 0;
         acme_problem_clear(&sc->prob);
         rv = acme_client_new_order(sc->ca->client, sc->p, sc->domain->names, profile,

@@ -8,14 +8,22 @@
 #include "acme_time.h"
 #include "acme_status_record.h"
 
+acme_record_t *acme_record_make(apr_pool_t *pool, const char *name)
+{
+    acme_record_t *rec = apr_pcalloc(pool, sizeof(*rec));
+
+    rec->name = apr_pstrdup(pool, name);
+    acme_record_text_init(rec, pool);
+    rec->state = "missing";
+    return rec;
+}
+
 acme_record_t *acme_record_get(acme_driver_t *driver, const char *name, int create)
 {
     acme_record_t *rec = apr_hash_get(driver->records, name, APR_HASH_KEY_STRING);
 
     if (!rec && create) {
-        rec = apr_pcalloc(driver->pool, sizeof(*rec));
-        rec->name = apr_pstrdup(driver->pool, name);
-        rec->state = "missing";
+        rec = acme_record_make(driver->pool, name);
         apr_hash_set(driver->records, rec->name, APR_HASH_KEY_STRING, rec);
     }
     return rec;
@@ -110,7 +118,7 @@ void acme_record_status_update(acme_driver_t *driver, acme_record_t *rec,
                  domain->name);
         return;
     }
-    apr_cpystrn(rec->status_written, summary, sizeof(rec->status_written));
+    acme_record_text_set(rec, &rec->status_written, ACME_REC_NOTE_MAX, summary);
 }
 
 /* The CA's words may name our account URL; the status file must not. */
@@ -136,26 +144,26 @@ void acme_record_error(acme_record_t *rec, const acme_problem_t *prob, const cha
     if (!rec->failing_since) {
         rec->failing_since = now;
     }
-    apr_cpystrn(rec->error_type, prob->type ? prob->type : "", sizeof(rec->error_type));
-    apr_cpystrn(rec->error_detail, without_account(p, detail, kid), sizeof(rec->error_detail));
-    apr_cpystrn(rec->error_url, without_account(p, prob->url, kid), sizeof(rec->error_url));
+    acme_record_text_set(rec, &rec->error_type, ACME_ERR_TYPE_MAX, prob->type);
+    acme_record_text_set(rec, &rec->error_detail, ACME_ERR_DETAIL_MAX, without_account(p, detail, kid));
+    acme_record_text_set(rec, &rec->error_url, ACME_ERR_URL_MAX, without_account(p, prob->url, kid));
 }
 
 void acme_record_cert(acme_record_t *rec, const acme_cert_info_t *info)
 {
     rec->has_cert = info != NULL;
-    rec->cert_ari_id[0] = '\0';
+    acme_record_text_set(rec, &rec->cert_ari_id, ACME_ARI_ID_MAX, NULL);
     if (!info) {
-        rec->cert_serial[0] = '\0';
-        rec->cert_ca[0] = '\0';
+        acme_record_text_set(rec, &rec->cert_serial, ACME_REC_SERIAL_MAX, NULL);
+        acme_record_text_set(rec, &rec->cert_ca, ACME_ERR_URL_MAX, NULL);
         rec->cert_issued_at = 0;
         rec->warning = 0;
     }
     if (info) {
         rec->cert_not_before = info->not_before;
         rec->cert_not_after = info->not_after;
-        apr_cpystrn(rec->cert_issuer, info->issuer ? info->issuer : "", sizeof(rec->cert_issuer));
-        apr_cpystrn(rec->cert_serial, info->serial ? info->serial : "", sizeof(rec->cert_serial));
+        acme_record_text_set(rec, &rec->cert_issuer, ACME_REC_ISSUER_MAX, info->issuer);
+        acme_record_text_set(rec, &rec->cert_serial, ACME_REC_SERIAL_MAX, info->serial);
     }
 }
 

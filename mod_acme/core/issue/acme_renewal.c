@@ -41,12 +41,6 @@ static apr_time_t get_time(json_t *json, const char *key)
     return text && acme_time_rfc3339_parse(text, &t) == APR_SUCCESS ? t : 0;
 }
 
-static void copy_string(char *buf, apr_size_t size, json_t *json, const char *key)
-{
-    const char *value = json_string_value(json_object_get(json, key));
-
-    apr_cpystrn(buf, value ? value : "", size);
-}
 
 /* ---- origin of the live certificate ---- */
 
@@ -91,7 +85,7 @@ void acme_renewal_read_meta(acme_driver_t *driver, acme_record_t *rec, const cha
     apr_size_t len;
     json_t *json;
 
-    rec->cert_ca[0] = '\0';
+    acme_record_text_set(rec, &rec->cert_ca, ACME_ERR_URL_MAX, NULL);
     rec->cert_issued_at = 0;
     *names = NULL;
     if (acme_store_read(driver->store, p, acme_store_rel_live_file(p, name, ACME_STORE_META_FILE),
@@ -100,7 +94,8 @@ void acme_renewal_read_meta(acme_driver_t *driver, acme_record_t *rec, const cha
         return;
     }
     if (json_is_object(json)) {
-        copy_string(rec->cert_ca, sizeof(rec->cert_ca), json, "ca");
+        acme_record_text_set(rec, &rec->cert_ca, ACME_ERR_URL_MAX,
+                        json_string_value(json_object_get(json, "ca")));
         rec->cert_issued_at = get_time(json, "issued_at");
         *names = meta_names(p, json_object_get(json, "names"));
     }
@@ -351,9 +346,9 @@ static void restore_error(acme_record_t *rec, const acme_status_record_t *st, ap
     rec->state = "error";
     rec->error_at = error->at;
     rec->failing_since = error->since && error->since <= error->at ? error->since : error->at;
-    apr_cpystrn(rec->error_type, error->type ? error->type : "", sizeof(rec->error_type));
-    apr_cpystrn(rec->error_detail, error->detail ? error->detail : "", sizeof(rec->error_detail));
-    apr_cpystrn(rec->error_url, error->url ? error->url : "", sizeof(rec->error_url));
+    acme_record_text_set(rec, &rec->error_type, ACME_ERR_TYPE_MAX, error->type);
+    acme_record_text_set(rec, &rec->error_detail, ACME_ERR_DETAIL_MAX, error->detail);
+    acme_record_text_set(rec, &rec->error_url, ACME_ERR_URL_MAX, error->url);
     /* The backoff (and the CA's Retry-After, which may be days) outlives the
      * restart; a time beyond any we plan is clamped, not obeyed. */
     if (!rec->force && st->next_action > now) {
@@ -384,7 +379,7 @@ void acme_renewal_restore(acme_driver_t *driver, acme_record_t *rec, const acme_
         return;
     }
     restore_failover(rec, domain, st->ca);
-    apr_cpystrn(rec->notice, st->notice ? st->notice : "", sizeof(rec->notice));
+    acme_record_text_set(rec, &rec->notice, ACME_REC_NOTE_MAX, st->notice);
     rec->expiring_posted_at = st->warning ? st->warning->notified_at : 0;
     if (!rec->force) {
         restore_error(rec, st, now);

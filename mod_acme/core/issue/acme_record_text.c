@@ -1,0 +1,53 @@
+/* The driver's record strings (acme_record_t in acme_job_int.h): sized to
+ * what they hold, their memory reused while a new text fits. */
+#include <stddef.h>
+#include <string.h>
+
+#include "acme_job_int.h"
+
+/* A record string's memory: its capacity (bytes before the NUL) ahead of
+ * the text. Unset strings share a read-only empty slot of capacity 0. */
+typedef struct slot_t {
+    apr_size_t cap;
+    char s[1];
+} slot_t;
+
+static const slot_t empty_slot = { 0, "" };
+
+#define SLOT_OF(text) ((slot_t *)(void *)((char *)(apr_uintptr_t)(text) - offsetof(slot_t, s)))
+
+void acme_record_text_set(acme_record_t *rec, const char **field, apr_size_t max, const char *value)
+{
+    apr_size_t len = value ? strlen(value) : 0;
+    slot_t *slot = SLOT_OF(*field);
+
+    if (len >= max) {
+        len = max - 1;
+    }
+    if (len > slot->cap) {
+        /* Twice what it held (at most max): a field's memory stays under 2 max. */
+        apr_size_t cap = slot->cap ? slot->cap : 15;
+
+        while (cap < len) {
+            cap = cap * 2 + 1;
+        }
+        if (cap > max - 1) {
+            cap = max - 1;
+        }
+        slot = apr_palloc(rec->pool, offsetof(slot_t, s) + cap + 1);
+        slot->cap = cap;
+        *field = slot->s;
+    }
+    if (slot->cap) {
+        memcpy(slot->s, value ? value : "", len);
+        slot->s[len] = '\0';
+    }
+}
+
+void acme_record_text_init(acme_record_t *rec, apr_pool_t *pool)
+{
+    rec->pool = pool;
+    rec->cert_issuer = rec->cert_serial = rec->cert_ca = rec->cert_ari_id = empty_slot.s;
+    rec->replaces_refused = rec->error_type = rec->error_detail = rec->error_url = empty_slot.s;
+    rec->status_written = rec->notice = rec->queued = empty_slot.s;
+}
