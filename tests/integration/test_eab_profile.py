@@ -57,9 +57,12 @@ def texts_holding(httpd, secret):
     for root, _dirs, files in os.walk(httpd.store):
         for f in files:
             path = os.path.join(root, f)
-            with open(path, "rb") as fh:
-                if secret.encode() in fh.read():
-                    found.append(path)
+            try:
+                with open(path, "rb") as fh:
+                    if secret.encode() in fh.read():
+                        found.append(path)
+            except FileNotFoundError:
+                pass  # a temp file renamed into place while the store was walked
     return found
 
 

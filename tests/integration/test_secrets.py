@@ -106,8 +106,11 @@ def artefacts(httpd, notify_out, acmectl_outputs):
             path = os.path.join(root, f)
             if is_key_file(path) or os.path.islink(path):
                 continue
-            with open(path, "rb") as fh:
-                found.append((path, fh.read().decode("latin-1")))
+            try:
+                with open(path, "rb") as fh:
+                    found.append((path, fh.read().decode("latin-1")))
+            except FileNotFoundError:
+                pass  # a temp file renamed into place while the store was walked
     found += [("acmectl %s" % " ".join(args), out) for args, out in acmectl_outputs]
     return found
 
