@@ -229,6 +229,16 @@ static void test_missing_program(void **state)
     acme_proc_spec_init(&spec);
     spec.path = "/nonexistent/program";
     spec.argv = argv;
+    if (getenv("ACME_UNDER_VALGRIND")) {
+        /* valgrind runs posix_spawn's vfork as a plain fork, so the failed exec
+         * shows as the child's exit 127 instead of the spawn's own ENOENT. */
+        apr_status_t rv = acme_proc_run(&proc, p, &spec);
+
+        printf("note: under valgrind a missing program may exit 127 instead of failing the spawn\n");
+        assert_true(rv == APR_ENOENT || (acme_proc_result(proc)->state == ACME_PROC_EXITED
+                                         && acme_proc_result(proc)->code == 127));
+        return;
+    }
     assert_int_equal(acme_proc_run(&proc, p, &spec), APR_ENOENT);
     assert_int_equal(acme_proc_pid(proc), 0);
     assert_int_not_equal(acme_proc_result(proc)->state, ACME_PROC_RUNNING);

@@ -300,7 +300,6 @@ static void test_first_issuance_account_to_staged(void **state)
                                                             "account.json"), &order),
                      APR_SUCCESS);
     assert_non_null(strstr(json_string_value(json_object_get(order, "url")), "/my-account/"));
-    json_decref(order);
     /* the job's files are gone: nothing to resume */
     assert_false(exists(f, "jobs/" NAME ".json"));
     /* the child never held a certificate key */
