@@ -222,8 +222,7 @@ static const char *recorded_reason(acmectl_t *ctl, apr_pool_t *p, const char *re
     if (json_is_string(reason)) {
         value = apr_pstrdup(p, json_string_value(reason));
     }
-    json_decref(json);
-    return value;
+    return value;   /* json is released with p (acme_store_read_json) */
 }
 
 /* revoked.json beside the certificate, then the marker the driver honours.

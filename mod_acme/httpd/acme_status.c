@@ -346,9 +346,7 @@ static json_t *history_json(acme_runtime_t *rt, apr_pool_t *p, const char *name)
                                              : json_null(),
                                              "live", live_version
                                              && !strcmp(live_version, version)));
-        if (meta) {
-            json_decref(meta);
-        }
+        /* meta is released with p (acme_store_read_json) */
     }
     return out;
 }

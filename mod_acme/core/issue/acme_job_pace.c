@@ -63,7 +63,7 @@ static void pacer_load(acme_driver_t *driver, apr_pool_t *p)
             apr_hash_set(driver->pacer, apr_pstrdup(driver->pool, url), APR_HASH_KEY_STRING, tat);
         }
     }
-    json_decref(json);
+    /* json is released with p (acme_store_read_json) */
 }
 
 static void pacer_save(acme_driver_t *driver, apr_pool_t *p)
