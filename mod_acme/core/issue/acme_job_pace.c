@@ -96,6 +96,16 @@ void acme_job_pace_set(acme_driver_t *driver, const acme_pacing_t *pacing)
     }
 }
 
+static apr_interval_time_t pace_margin(apr_interval_time_t interval)
+{
+    apr_interval_time_t margin = interval / 20;
+
+    if (margin < apr_time_from_sec(1)) {
+        margin = apr_time_from_sec(1);
+    }
+    return margin > interval ? interval : margin;
+}
+
 apr_time_t acme_job_pace_admit(acme_driver_t *driver, const char *ca_url, apr_time_t now,
                                apr_pool_t *p)
 {
@@ -122,7 +132,11 @@ apr_time_t acme_job_pace_admit(acme_driver_t *driver, const char *ca_url, apr_ti
         tat = apr_palloc(driver->pool, sizeof(*tat));
         apr_hash_set(driver->pacer, apr_pstrdup(driver->pool, ca_url), APR_HASH_KEY_STRING, tat);
     }
-    *tat = at + interval;
+    /* The CA stamps an order when it arrives, after this admission and the
+     * account and nonce requests before it: each order spends a margin (5 % of
+     * the interval, at least 1 s, at most the interval) so late arrivals of
+     * earlier orders never make a later one look early to the CA. */
+    *tat = at + interval + pace_margin(interval);
     pacer_save(driver, p);
     return 0;
 }
