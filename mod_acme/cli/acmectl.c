@@ -69,18 +69,6 @@ static const acmectl_command_t commands[] = {
     { NULL, NULL, NULL }
 };
 
-static int has_arg(int argc, const char *const *argv, const char *arg)
-{
-    int i;
-
-    for (i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], arg)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* "acmectl COMMAND ... --help": that command's usage, nothing else done. */
 static int command_help(acmectl_t *ctl, const acmectl_command_t *cmd, int argc,
                         const char *const *argv)
@@ -205,12 +193,11 @@ static int run(acmectl_t *ctl, int argc, const char *const *argv)
     if (command_help(ctl, cmd, argc - i, argv + i)) {
         return ACMECTL_OK;
     }
-    /* Never create a store where none is, but for an import (with --yes):
-     * it comes before the server's first start with the domain. */
-    rv = acme_store_open(&ctl->store, ctl->pool, ctl->store_dir,
-                         !strcmp(cmd->name, "import") && has_arg(argc - i, argv + i, "--yes"));
+    /* Never create a store here: an import (with --yes) makes a missing one
+     * itself, once its checks passed, so a refusal leaves nothing behind. */
+    rv = acme_store_open(&ctl->store, ctl->pool, ctl->store_dir, 0);
     if (rv != APR_SUCCESS && APR_STATUS_IS_ENOENT(rv) && !strcmp(cmd->name, "import")) {
-        ctl->store = NULL;       /* a dry run checks the files and writes nothing */
+        ctl->store = NULL;
     }
     else if (rv != APR_SUCCESS) {
         char buf[120];

@@ -2,6 +2,7 @@
  * as the live version of a domain in mod_acme's store, so that httpd serves
  * it after one restart and orders nothing before its renewal is due. */
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,6 +260,60 @@ static void report(acmectl_t *ctl, apr_pool_t *p, const char *name, const source
     }
 }
 
+/* nftw's callback: what this import made goes, bottom up, never through a
+ * link. */
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (type == FTW_DP) {
+        rmdir(path);
+    }
+    else if (type == FTW_F || type == FTW_SL) {
+        unlink(path);
+    }
+    return 0;
+}
+
+/* A failed import leaves nothing behind: the directories it made for the
+ * store (top: the first of them), with what was written into them. */
+static void created_remove(acmectl_t *ctl, const char *top)
+{
+    if (top && nftw(top, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+        acmectl_error(ctl, "could not remove %s, which the failed import created", top);
+    }
+}
+
+/* The missing store, made as the server makes it (acme_store_open): only
+ * once every check passed. *top: the first directory on its path that did
+ * not exist (NULL when none was made), for created_remove. */
+static apr_status_t store_create(acmectl_t *ctl, apr_pool_t *p, const char **top)
+{
+    char *path, *slash;
+    apr_finfo_t finfo;
+    apr_status_t rv;
+
+    *top = NULL;
+    rv = apr_filepath_merge(&path, NULL, ctl->store_dir, APR_FILEPATH_NOTRELATIVE, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    while (strlen(path) > 1 && path[strlen(path) - 1] == '/') {
+        path[strlen(path) - 1] = '\0';
+    }
+    for (;;) {
+        if (apr_stat(&finfo, path, APR_FINFO_TYPE, p) == APR_SUCCESS) {
+            break;
+        }
+        *top = apr_pstrdup(p, path);
+        if (!(slash = strrchr(path, '/')) || slash == path) {
+            break;
+        }
+        *slash = '\0';
+    }
+    return acme_store_open(&ctl->store, ctl->pool, ctl->store_dir, 1);
+}
+
 int acmectl_cmd_import(acmectl_t *ctl, int argc, const char *const *argv)
 {
     apr_pool_t *p = ctl->pool;
@@ -270,6 +325,7 @@ int acmectl_cmd_import(acmectl_t *ctl, int argc, const char *const *argv)
     acme_key_type_e key_type;
     source_t src;
     apr_status_t rv;
+    const char *created = NULL;
     int yes = 0, i;
 
     for (i = 1; i < argc; ++i) {
@@ -346,9 +402,11 @@ int acmectl_cmd_import(acmectl_t *ctl, int argc, const char *const *argv)
         return ACMECTL_FAIL;
     }
     warning = ctl->store ? config_mismatch(ctl, p, name, &info, key_type) : NULL;
-    if (yes && !ctl->store) {
-        acmectl_error(ctl, "ACME00816: cannot import %s: the store %s cannot be created", dir,
-                      ctl->store_dir);
+    if (yes && !ctl->store && (rv = store_create(ctl, p, &created)) != APR_SUCCESS) {
+        char buf[120];
+        acmectl_error(ctl, "ACME00816: cannot import %s: the store %s cannot be created: %s",
+                      dir, ctl->store_dir, apr_strerror(rv, buf, sizeof(buf)));
+        created_remove(ctl, created);
         return ACMECTL_FAIL;
     }
     if (yes) {
@@ -358,6 +416,7 @@ int acmectl_cmd_import(acmectl_t *ctl, int argc, const char *const *argv)
             char buf[120];
             acmectl_error(ctl, "ACME00814: cannot import %s as %s: %s (%s)", dir, name,
                           why ? why : "store error", apr_strerror(rv, buf, sizeof(buf)));
+            created_remove(ctl, created);
             return ACMECTL_FAIL;
         }
     }

@@ -84,17 +84,25 @@ def test_certbot_lineage_is_served_without_a_new_order(httpd_factory, pebble, un
     httpd = httpd_factory(http_port=free_port(), https_port=free_port())
     letsencrypt = os.path.join(httpd.serverroot, "letsencrypt")
     lineage = certbot_lineage(letsencrypt, name, fullchain, key, pebble.directory_url)
+    # a store whose parents do not exist yet, as /var/lib/apache2/acme on a new machine
+    made = os.path.join(httpd.serverroot, "var")
+    httpd.store = os.path.join(made, "lib", "acme")
     httpd.write_config(vhosts=ssl_vhost(name))
 
     # dry run by default: says what it would do, writes nothing
     r = acmectl(httpd.store, "import", lineage)
     assert r.returncode == 0, r.stderr
     assert "would import" in r.stdout and "--yes" in r.stdout, r.stdout
-    assert not os.path.exists(httpd.store), os.listdir(httpd.store)
+    assert not os.path.exists(made), os.listdir(made)
 
     r = acmectl(httpd.store, "import", "--yes", lineage)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "ACME00813" in r.stdout and name in r.stdout, r.stdout
+    # parents as the server makes them (acmectl's umask is 077): traversable
+    # by the server's User, root's
+    for d in (made, os.path.dirname(httpd.store), httpd.store):
+        st = os.stat(d)
+        assert (oct(st.st_mode & 0o777), st.st_uid) == (oct(0o755), 0), (d, oct(st.st_mode))
     imported = live_version(httpd.store, name)
     assert imported, os.listdir(httpd.store)
     st = os.stat(os.path.join(imported, "privkey.pem"))
@@ -120,6 +128,19 @@ def test_certbot_lineage_is_served_without_a_new_order(httpd_factory, pebble, un
     assert httpd.served_cert(name).serial_number == issued.serial_number
     assert live_version(httpd.store, name) == imported
     assert "ACME00403" not in httpd.error_log_text()
+    # the store acmectl made is the one the server makes: same modes and owners
+    assert store_dirs(httpd.store) == store_dirs(first.store), (store_dirs(httpd.store),
+                                                                  store_dirs(first.store))
+
+
+def store_dirs(store):
+    """Mode and owner of the store and of each directory at its top."""
+    out = {}
+    for d in [""] + sorted(e for e in os.listdir(store)
+                           if os.path.isdir(os.path.join(store, e))):
+        st = os.stat(os.path.join(store, d))
+        out[d or "."] = (oct(st.st_mode & 0o7777), st.st_uid, st.st_gid)
+    return out
 
 
 def test_mod_md_domain_imports(tmp_path, pebble, unique):
@@ -144,12 +165,22 @@ def test_import_refuses_a_key_of_another_certificate(tmp_path, pebble, unique):
     cert, _key = self_signed(str(tmp_path), name)
     _other_cert, other_key = self_signed(str(tmp_path), name)
     lineage = certbot_lineage(str(tmp_path / "le"), name, cert, other_key, pebble.directory_url)
-    store = str(tmp_path / "store")
+    store = str(tmp_path / "new" / "store")
     for args in (("import", lineage), ("import", "--yes", lineage)):
         r = acmectl(store, *args)
         assert r.returncode == 1, r.stdout + r.stderr
         assert "ACME00811" in r.stderr and "does not match the private key" in r.stderr, r.stderr
-    assert not os.path.exists(os.path.join(store, "domains", name))
+        # a refusal leaves nothing behind: no store, no parent of it
+        assert not os.path.exists(str(tmp_path / "new")), args
+    # nor when the name does not fit, or the store is there already
+    cert2, key2 = self_signed(str(tmp_path), name)
+    good = certbot_lineage(str(tmp_path / "le2"), name, cert2, key2, pebble.directory_url)
+    r = acmectl(store, "import", "--yes", "--name", "other." + name, good)
+    assert r.returncode == 1 and "ACME00811" in r.stderr, r.stdout + r.stderr
+    assert not os.path.exists(str(tmp_path / "new"))
+    os.makedirs(store)
+    r = acmectl(store, "import", "--yes", lineage)
+    assert r.returncode == 1 and os.listdir(store) == [], os.listdir(store)
 
 
 def test_import_refuses_an_unknown_layout_and_a_taken_name(tmp_path, pebble, unique):
@@ -163,6 +194,7 @@ def test_import_refuses_an_unknown_layout_and_a_taken_name(tmp_path, pebble, uni
     r = acmectl(store, "import", "--yes", str(odd))
     assert r.returncode == 1 and "ACME00810" in r.stderr, r.stdout + r.stderr
     assert "neither a certbot lineage" in r.stderr, r.stderr
+    assert not os.path.exists(store)
     # certbot's live/ files without renewal/NAME.conf: not a lineage either
     lineage = certbot_lineage(str(tmp_path / "le"), name, cert, key, pebble.directory_url)
     conf = os.path.join(str(tmp_path / "le"), "renewal", name + ".conf")

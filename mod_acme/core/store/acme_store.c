@@ -258,6 +258,28 @@ static apr_status_t make_dir(apr_pool_t *p, const char *path, apr_fileperms_t pe
     return rv;
 }
 
+/* Every missing directory on the way to dir, and dir: 0755 whatever the
+ * caller's umask (acmectl runs with 077), as the server makes them, so the
+ * server's User can traverse to the store (acme_store_grant). */
+static apr_status_t make_parents(apr_pool_t *p, const char *dir, apr_fileperms_t perms)
+{
+    char *path = apr_pstrdup(p, dir), *s;
+    apr_status_t rv;
+
+    for (s = strchr(path + 1, '/'); ; s = strchr(s + 1, '/')) {
+        if (s) {
+            *s = '\0';
+        }
+        if ((rv = make_dir(p, path, perms)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (!s) {
+            return APR_SUCCESS;
+        }
+        *s = '/';
+    }
+}
+
 static apr_status_t store_create(apr_pool_t *p, const char *dir)
 {
     const apr_fileperms_t open_perms = ACME_STORE_DIR_PERMS;
@@ -267,15 +289,9 @@ static apr_status_t store_create(apr_pool_t *p, const char *dir)
     apr_status_t rv;
     int i;
 
-    if (apr_stat(&finfo, dir, APR_FINFO_TYPE, p) != APR_SUCCESS) {
-        /* Parents outside the store get the usual 0755 so children can traverse. */
-        rv = apr_dir_make_recursive(dir, open_perms, p);
-        if (rv == APR_SUCCESS) {
-            rv = apr_file_perms_set(dir, open_perms);
-        }
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
+    if (apr_stat(&finfo, dir, APR_FINFO_TYPE, p) != APR_SUCCESS
+        && (rv = make_parents(p, dir, open_perms)) != APR_SUCCESS) {
+        return rv;
     }
     for (i = 0; child_dirs[i]; ++i) {
         rv = make_dir(p, apr_pstrcat(p, dir, "/", child_dirs[i], NULL),
