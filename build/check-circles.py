@@ -15,13 +15,12 @@ that is gone, so the list shrinks with the code.
 
 Usage: check-circles.py [--known FILE] [--quiet] [ROOT]   (ROOT: mod_acme)
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from csource import INCLUDE, IDENT, sources, read, code_only, definitions
+from csource import INCLUDE, IDENT, checker_args, code_only, definitions, known_entries, read, sources
 
 
 def call_graph(files, texts):
@@ -115,23 +114,11 @@ def describe(kind, component, graph, why, base):
 
 
 def load_known(path):
-    known = set()
-    if path and os.path.exists(path):
-        for line in read(path).splitlines():
-            line = line.split('#', 1)[0].strip()
-            if line:
-                known.add(' '.join(sorted(line.split())))
-    return known
+    return {' '.join(sorted(w)) for w in known_entries(path)}
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    top = os.path.dirname(here)
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('root', nargs='?', default=os.path.join(top, 'mod_acme'))
-    ap.add_argument('--known', default=os.path.join(here, 'circles-known.txt'))
-    ap.add_argument('--quiet', action='store_true', help='print only what fails')
-    args = ap.parse_args()
+    args, top = checker_args(__doc__, 'circles-known.txt')
 
     base = os.path.dirname(os.path.abspath(args.root))
     files = sources(os.path.abspath(args.root))

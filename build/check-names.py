@@ -18,14 +18,13 @@ list shrinks with the code.
 
 Usage: check-names.py [--known FILE] [--quiet] [ROOT]   (ROOT: mod_acme)
 """
-import argparse
 import os
 import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from csource import code_only, definitions, read, sources
+from csource import checker_args, code_only, definitions, known_entries, read, sources
 
 DECLARED = re.compile(r'\b([A-Za-z_]\w*)\s*\(')
 
@@ -64,23 +63,11 @@ def offenders(root):
 
 
 def load_known(path):
-    known = set()
-    if path and os.path.exists(path):
-        for line in read(path).splitlines():
-            line = line.split('#', 1)[0].split()
-            if len(line) == 2:
-                known.add(tuple(line))
-    return known
+    return {tuple(w) for w in known_entries(path) if len(w) == 2}
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    top = os.path.dirname(here)
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('root', nargs='?', default=os.path.join(top, 'mod_acme'))
-    ap.add_argument('--known', default=os.path.join(here, 'names-known.txt'))
-    ap.add_argument('--quiet', action='store_true', help='print only what fails')
-    args = ap.parse_args()
+    args, top = checker_args(__doc__, 'names-known.txt')
 
     root = os.path.abspath(args.root)
     base = os.path.dirname(root)
