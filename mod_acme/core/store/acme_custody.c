@@ -317,34 +317,6 @@ static int name_listed(const apr_array_header_t *names, const char *name)
     return 0;
 }
 
-/* keys/<name>/: its files (plain files only are made there), then itself. */
-static apr_status_t keys_entry_remove(int keysfd, const char *name)
-{
-    int fd = openat(keysfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
-    struct dirent *e;
-    apr_status_t rv = APR_SUCCESS;
-
-    if (!dir) {
-        rv = errno;
-        if (fd >= 0) {
-            close(fd);
-        }
-        return rv;
-    }
-    while ((e = readdir(dir)) != NULL) {
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")
-            && unlinkat(fd, e->d_name, 0) < 0 && errno != ENOENT) {
-            rv = errno;
-        }
-    }
-    closedir(dir);
-    if (rv == APR_SUCCESS && unlinkat(keysfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
-        rv = errno;
-    }
-    return rv;
-}
-
 apr_status_t acme_custody_sweep_removed(acme_store_t *store, apr_pool_t *p,
                                         const apr_array_header_t *configured, apr_time_t now,
                                         apr_array_header_t **removed)
@@ -386,7 +358,7 @@ apr_status_t acme_custody_sweep_removed(acme_store_t *store, apr_pool_t *p,
             || now - apr_time_from_sec(st.st_mtime) <= ACME_CUSTODY_REMOVED_GRACE) {
             continue;
         }
-        rv = keys_entry_remove(keysfd, e->d_name);
+        rv = acme_store_remove_dir_at(keysfd, e->d_name);
         if (rv == APR_SUCCESS) {
             APR_ARRAY_PUSH(gone, const char *) = apr_pstrdup(p, e->d_name);
             rv = acme_store_remove(store, p, csr_path(p, e->d_name));

@@ -176,6 +176,33 @@ void acme_store_walk_subdir(int dirfd, const char *name, int depth, acme_store_v
     }
 }
 
+apr_status_t acme_store_remove_dir_at(int dirfd, const char *name)
+{
+    int fd = acme_store_open_dir_at(dirfd, name);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!dir) {
+        rv = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        return rv;
+    }
+    while ((e = readdir(dir)) != NULL) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")
+            && unlinkat(fd, e->d_name, 0) < 0 && errno != ENOENT) {
+            rv = errno;
+        }
+    }
+    closedir(dir);
+    if (rv == APR_SUCCESS && unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+        rv = errno;
+    }
+    return rv;
+}
+
 /* The pid in "<name>.tmp.<pid>.<hex>" names the writer; 0 if unreadable. */
 static pid_t temp_writer(const char *name)
 {

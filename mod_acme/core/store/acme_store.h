@@ -200,6 +200,13 @@ void acme_store_walk_dir(int dirfd, int depth, acme_store_visit_fn *visit, void 
  * following a link (acme_store_open_dir_at); nothing when it cannot be. */
 void acme_store_walk_subdir(int dirfd, const char *name, int depth, acme_store_visit_fn *visit,
                             void *baton);
+/* Removes the directory name of dirfd and the entries in it, one level only
+ * (for directories that hold plain files), never following a link: a link
+ * or file in it is unlinked, not followed. APR_SUCCESS when it is gone (or
+ * was not there); the errno of opening it (ENOENT, ENOTDIR, ELOOP for a
+ * link) or of the first entry that could not be removed (then the directory
+ * stays) otherwise. */
+apr_status_t acme_store_remove_dir_at(int dirfd, const char *name);
 /* fsync of a directory, so a rename or unlink in it survives a crash. */
 apr_status_t acme_store_sync_dir(const char *path);
 

@@ -35,31 +35,13 @@ const char *acme_store_live_version(acme_store_t *store, apr_pool_t *p, const ch
  * follows a link; a version holds plain files only. */
 static apr_status_t version_remove(int archfd, const char *version)
 {
-    struct dirent *e;
-    DIR *dir;
-    int fd = openat(archfd, version, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    apr_status_t rv = APR_SUCCESS;
+    apr_status_t rv = acme_store_remove_dir_at(archfd, version);
 
-    if (fd < 0) {
+    if (rv == ENOTDIR || rv == ELOOP) {
         /* A stray file or link where a version should be goes too. */
-        return unlinkat(archfd, version, 0) < 0 && errno != ENOENT ? errno : APR_SUCCESS;
+        rv = unlinkat(archfd, version, 0) < 0 && errno != ENOENT ? errno : APR_SUCCESS;
     }
-    if (!(dir = fdopendir(fd))) {
-        rv = errno;
-        close(fd);
-        return rv;
-    }
-    while ((e = readdir(dir)) != NULL) {
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")
-            && unlinkat(fd, e->d_name, 0) < 0 && errno != ENOENT) {
-            rv = errno;
-        }
-    }
-    closedir(dir);
-    if (rv == APR_SUCCESS && unlinkat(archfd, version, AT_REMOVEDIR) < 0 && errno != ENOENT) {
-        rv = errno;
-    }
-    return rv;
+    return rv == ENOENT ? APR_SUCCESS : rv;
 }
 
 static int is_kept(const char *version, const char *live, const char *previous)
