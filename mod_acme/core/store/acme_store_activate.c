@@ -428,6 +428,39 @@ static void log_already_live(const acme_ctx_t *ctx, const char *name, const stag
              "live already", name, st->info.serial ? st->info.serial : "?");
 }
 
+/* The part of a check and an activation that is the same: the name, the
+ * staging directory opened by fd and its files validated. Returns APR_EEXIST
+ * (nothing left open, staging cleared) when the staged version is live
+ * already, the status of staged_validate() with *dirfd open otherwise, or,
+ * with *dirfd at -1, APR_EINVAL for an invalid name (*why set) and
+ * APR_ENOENT when nothing is staged. */
+static apr_status_t staged_prepare(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                   const char *name, const apr_array_header_t *names,
+                                   acme_key_type_e key_type, X509_STORE *anchors,
+                                   staged_t *st, const char **reason, int *dirfd,
+                                   ino_t *ready, const char **why)
+{
+    apr_status_t rv;
+
+    *why = NULL;
+    *dirfd = -1;
+    if (acme_store_name_check(name) != APR_SUCCESS) {
+        *why = "invalid domain name";
+        return APR_EINVAL;
+    }
+    if ((*dirfd = staged_open(store, p, name, ready)) < 0) {
+        return APR_ENOENT;
+    }
+    rv = staged_validate(store, p, ctx, name, names, key_type, anchors, *dirfd, st, reason);
+    if (rv == APR_EEXIST) {
+        log_already_live(ctx, name, st);
+        staged_clear(store, p, name, *dirfd, *ready);
+        close(*dirfd);
+        *dirfd = -1;
+    }
+    return rv;
+}
+
 apr_status_t acme_store_staged_check(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                      const char *name, const apr_array_header_t *names,
                                      acme_key_type_e key_type, X509_STORE *anchors,
@@ -439,21 +472,12 @@ apr_status_t acme_store_staged_check(acme_store_t *store, apr_pool_t *p, const a
     int dirfd;
     apr_status_t rv;
 
-    *why = NULL;
-    if (acme_store_name_check(name) != APR_SUCCESS) {
-        *why = "invalid domain name";
-        return APR_EINVAL;
+    rv = staged_prepare(store, p, ctx, name, names, key_type, anchors, &st, &reason, &dirfd,
+                        &ready, why);
+    if (dirfd < 0) {
+        return rv == APR_EEXIST ? APR_ENOENT : rv;
     }
-    if ((dirfd = staged_open(store, p, name, &ready)) < 0) {
-        return APR_ENOENT;
-    }
-    rv = staged_validate(store, p, ctx, name, names, key_type, anchors, dirfd, &st, &reason);
-    if (rv == APR_EEXIST) {
-        log_already_live(ctx, name, &st);
-        staged_clear(store, p, name, dirfd, ready);
-        rv = APR_ENOENT;
-    }
-    else if (rv != APR_SUCCESS) {
+    if (rv != APR_SUCCESS) {
         /* Unreadable counts as refused here: what cannot be read now would
          * only be tried again and again. */
         if (!reason) {
@@ -497,20 +521,10 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
     int dirfd;
     apr_status_t rv;
 
-    *why = NULL;
-    if (acme_store_name_check(name) != APR_SUCCESS) {
-        *why = "invalid domain name";
-        return APR_EINVAL;
-    }
-    if ((dirfd = staged_open(store, p, name, &ready)) < 0) {
-        return APR_ENOENT;
-    }
-    rv = staged_validate(store, p, ctx, name, names, key_type, anchors, dirfd, &st, &reason);
-    if (rv == APR_EEXIST) {
-        log_already_live(ctx, name, &st);
-        staged_clear(store, p, name, dirfd, ready);
-        close(dirfd);
-        return APR_SUCCESS;
+    rv = staged_prepare(store, p, ctx, name, names, key_type, anchors, &st, &reason, &dirfd,
+                        &ready, why);
+    if (dirfd < 0) {
+        return rv == APR_EEXIST ? APR_SUCCESS : rv;
     }
     if (rv == APR_EINVAL) {
         staged_reject(dirfd, ctx, name, ready, reason);
