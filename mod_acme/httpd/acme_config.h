@@ -167,13 +167,21 @@ const acme_domain_t *acme_vhost_map_domain_of(const acme_runtime_t *rt, const ch
 /* acme_rootprog.c */
 /* NULL if root may run the program at path: the file and every directory
  * (and link) on its way from "/" are owned by root and writable by nobody
- * else (a sticky directory such as /tmp may be); else what is wrong and how
- * to fix it, allocated from p. */
+ * else (a sticky directory such as /tmp may be), and so is the interpreter a
+ * script's "#!" line names (and its own, up to 4 deep; for
+ * "#!/usr/bin/env prog", what prog is in acme_rootprog_path); else what is
+ * wrong and how to fix it, allocated from p. */
 const char *acme_rootprog_check_program(apr_pool_t *p, const char *path);
 /* The same checks, then the program opened (O_RDONLY, O_CLOEXEC) and the
  * descriptor checked again: returns the descriptor to execute, or -1 with
  * *why set (from p). The caller closes it. */
 int acme_rootprog_open(apr_pool_t *p, const char *path, const char **why);
+/* The PATH a program root runs gets: the absolute entries of the process's
+ * PATH (unset: the usual system one) whose directories and every directory
+ * on their way are root's alone, in order; "/nonexistent" if none is. A
+ * directory the User could write would let the User choose what the program
+ * (or "#!/usr/bin/env prog") runs by name. Allocated from p. */
+const char *acme_rootprog_path(apr_pool_t *p);
 /* NULL if the store directory at path (absolute) can be root's alone: it,
  * or where it does not exist yet the directory it would be created in, is a
  * directory, and it and every directory (and link) on its way from "/" are

@@ -128,10 +128,12 @@ static const char *const *notify_env(apr_pool_t *p, const acme_event_t *ev)
     char **e;
 
     for (e = environ; e && *e; ++e) {
-        if (strncmp(*e, "ACME_", 5)) {
+        if (strncmp(*e, "ACME_", 5) && strncmp(*e, "PATH=", 5)) {
             APR_ARRAY_PUSH(env, const char *) = *e;
         }
     }
+    /* What acme_rootprog_open looked "#!/usr/bin/env prog" up in. */
+    APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "PATH=", acme_rootprog_path(p), NULL);
     APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_EVENT=", ev->event, NULL);
     APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_DOMAIN=", ev->name, NULL);
     APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_DETAIL=",

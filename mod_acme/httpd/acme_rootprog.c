@@ -6,7 +6,13 @@
  * Checked at configtest with a message saying what to fix, and again before
  * each run: the program is then opened, the descriptor checked with fstat,
  * and that very file executed through /proc/self/fd (what fexecve does), so
- * nothing can be swapped in between the check and the exec. */
+ * nothing can be swapped in between the check and the exec.
+ *
+ * A script is run by the interpreter its "#!" line names, so that program
+ * passes the same checks, and so on down a chain of interpreters as deep as
+ * the kernel follows. "#!/usr/bin/env prog" looks prog up in PATH: the
+ * program gets a PATH of root's directories only (acme_rootprog_path), prog
+ * is looked up there as env will, and what it finds is checked too. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -96,14 +102,156 @@ static const char *chain_problem(apr_pool_t *p, const char *path, int last)
     return NULL;
 }
 
-/* The checks on the path as written and on the file it resolves to; *real
- * gets the resolved path. NULL when root may run it. */
-static const char *program_problem(apr_pool_t *p, const char *path, const char **real)
+#define SHEBANG_MAX      256 /* BINPRM_BUF_SIZE: what the kernel reads of a script */
+#define SHEBANG_DEPTH    4   /* the kernel follows at most this many #! in a row */
+#define ROOTPROG_DEFAULT_PATH     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define ROOTPROG_NO_PATH          "/nonexistent"
+
+static const char *program_problem(apr_pool_t *p, const char *path, const char **real,
+                                   int depth, int *fd_out);
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    return slash ? slash + 1 : path;
+}
+
+/* The #! line as the kernel reads it (fs/binfmt_script.c): blanks after
+ * "#!", the interpreter up to the next blank, the rest (trimmed) one
+ * argument. *interp NULL when the file is no script. A line the kernel
+ * would cut (no newline in its first SHEBANG_MAX bytes) is refused. */
+static const char *shebang_of(apr_pool_t *p, int fd, const char *what,
+                              const char **interp, const char **arg)
+{
+    char buf[SHEBANG_MAX + 1], *s, *e, *nl;
+    ssize_t n = pread(fd, buf, SHEBANG_MAX, 0);
+
+    *interp = *arg = NULL;
+    if (n < 0) {
+        return apr_psprintf(p, "cannot read %s: %s", what, strerror(errno));
+    }
+    if (n < 2 || buf[0] != '#' || buf[1] != '!') {
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (!(nl = memchr(buf, '\n', (size_t)n))) {
+        return apr_psprintf(p, "the #! line of %s is longer than %d bytes, so the kernel "
+                            "would cut it (fix: shorten it, e.g. #!/bin/sh)", what,
+                            SHEBANG_MAX - 1);
+    }
+    *nl = '\0';
+    for (s = buf + 2; *s == ' ' || *s == '\t'; ++s) {
+    }
+    for (e = s; *e && *e != ' ' && *e != '\t'; ++e) {
+    }
+    if (e == s) {
+        return apr_psprintf(p, "%s starts with #! but names no interpreter (fix: write "
+                            "the interpreter's absolute path, e.g. #!/bin/sh)", what);
+    }
+    *interp = apr_pstrmemdup(p, s, (apr_size_t)(e - s));
+    for (; *e == ' ' || *e == '\t'; ++e) {
+    }
+    for (s = e + strlen(e); s > e && (s[-1] == ' ' || s[-1] == '\t' || s[-1] == '\r'); --s) {
+    }
+    if (s > e) {
+        *arg = apr_pstrmemdup(p, e, (apr_size_t)(s - e));
+    }
+    return NULL;
+}
+
+/* Where env (execvp) finds prog in the root program's PATH, whose
+ * directories are all root's: the first entry holding something by that
+ * name that env could run is checked as the program root runs. */
+static const char *env_target_problem(apr_pool_t *p, const char *script, const char *prog,
+                                      int depth)
+{
+    char *dirs = apr_pstrdup(p, acme_rootprog_path(p)), *dir, *state;
+    const char *cand, *real, *why;
+    struct stat st;
+
+    for (dir = apr_strtok(dirs, ":", &state); dir; dir = apr_strtok(NULL, ":", &state)) {
+        cand = apr_pstrcat(p, dir, "/", prog, NULL);
+        /* execvp goes on past what it cannot execute: a directory, or a file
+         * without x bits that only root could make executable. */
+        if (lstat(cand, &st) < 0 || S_ISDIR(st.st_mode)
+            || (S_ISREG(st.st_mode) && st.st_uid == 0
+                && !(st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH | S_IWGRP | S_IWOTH)))) {
+            continue;
+        }
+        if ((why = program_problem(p, cand, &real, depth, NULL))) {
+            return apr_psprintf(p, "the #! line of %s runs %s through env, which finds %s: "
+                                "%s", script, prog, cand, why);
+        }
+        return NULL;
+    }
+    return apr_psprintf(p, "the #! line of %s runs %s through env, and no directory of the "
+                        "PATH root programs get (%s: those of PATH that are root's alone) "
+                        "holds it (fix: write the interpreter's absolute path on the #! "
+                        "line)", script, prog, acme_rootprog_path(p));
+}
+
+/* NULL when the interpreter fd's #! line names (if any) is root's, and
+ * its own, down the chain. */
+static const char *interpreter_problem(apr_pool_t *p, int fd, const char *what, int depth)
+{
+    const char *interp, *arg, *real, *why;
+
+    if ((why = shebang_of(p, fd, what, &interp, &arg)) || !interp) {
+        return why;
+    }
+    if (depth >= SHEBANG_DEPTH) {
+        return apr_psprintf(p, "%s names %s on its #! line, one interpreter script too many: "
+                            "the kernel follows at most %d (fix: name a binary interpreter)",
+                            what, interp, SHEBANG_DEPTH);
+    }
+    if (interp[0] != '/') {
+        return apr_psprintf(p, "%s names the interpreter '%s' on its #! line, which is not "
+                            "an absolute path, so the kernel looks it up from the working "
+                            "directory (fix: write its absolute path, e.g. #!/bin/sh)",
+                            what, interp);
+    }
+    if ((why = program_problem(p, interp, &real, depth + 1, NULL))) {
+        return apr_psprintf(p, "%s runs the interpreter %s named on its #! line, and root "
+                            "would run it: %s", what, interp, why);
+    }
+    if (strcmp(base_name(interp), "env") && strcmp(base_name(real), "env")) {
+        return NULL;
+    }
+    /* The kernel passes env one argument: the rest of the line. */
+    if (!arg || arg[0] == '-' || strchr(arg, '=') || strchr(arg, ' ') || strchr(arg, '\t')) {
+        return apr_psprintf(p, "the #! line of %s runs %s with '%s', which mod_acme does not "
+                            "follow: only '#!%s PROGRAM' is checked (fix: write the "
+                            "interpreter's absolute path, e.g. #!/bin/sh)", what, interp,
+                            arg ? arg : "", interp);
+    }
+    if (strchr(arg, '/')) {
+        if (arg[0] != '/') {
+            return apr_psprintf(p, "the #! line of %s runs %s through env, a relative path "
+                                "looked up from the working directory (fix: write its "
+                                "absolute path)", what, arg);
+        }
+        if ((why = program_problem(p, arg, &real, depth + 1, NULL))) {
+            return apr_psprintf(p, "the #! line of %s runs %s through env, and root would "
+                                "run it: %s", what, arg, why);
+        }
+        return NULL;
+    }
+    return env_target_problem(p, what, arg, depth + 1);
+}
+
+/* The checks on the path as written and on the file it resolves to, then on
+ * the opened file and its #! interpreters; *real gets the resolved path.
+ * NULL when root may run it; with fd_out, *fd_out is then the open file
+ * (O_RDONLY, O_CLOEXEC) that was checked. */
+static const char *program_problem(apr_pool_t *p, const char *path, const char **real,
+                                   int depth, int *fd_out)
 {
     char resolved[PATH_MAX];
     struct stat st;
     const char *why;
     char ebuf[256];
+    int fd;
 
     /* Links on the way are root's (checked first), so where they lead is root's choice. */
     if ((why = chain_problem(p, path, 1))) {
@@ -117,47 +265,61 @@ static const char *program_problem(apr_pool_t *p, const char *path, const char *
     if (strcmp(*real, path) && (why = chain_problem(p, *real, 1))) {
         return apr_psprintf(p, "%s leads to %s: %s", path, *real, why);
     }
-    if (stat(*real, &st) < 0 || !S_ISREG(st.st_mode)) {
-        return apr_psprintf(p, "%s is not a regular file", path);
+    /* The resolved path holds no link any more: O_NOFOLLOW refuses one that appeared. */
+    fd = open(*real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        return apr_psprintf(p, "cannot open %s: %s", *real, strerror(errno));
     }
-    if (!(st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH))) {
-        return apr_psprintf(p, "%s is not executable (fix: chmod 755 %s)", path, path);
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        why = apr_psprintf(p, "%s is not a regular file", path);
     }
-    return NULL;
+    else if (!(why = entry_problem(p, *real, &st, 1))
+             && !(st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH))) {
+        why = apr_psprintf(p, "%s is not executable (fix: chmod 755 %s)", path, path);
+    }
+    if (!why) {
+        why = interpreter_problem(p, fd, path, depth);
+    }
+    if (why || !fd_out) {
+        close(fd);
+    }
+    else {
+        *fd_out = fd;
+    }
+    return why;
 }
 
 const char *acme_rootprog_check_program(apr_pool_t *p, const char *path)
 {
     const char *real;
 
-    return program_problem(p, path, &real);
+    return program_problem(p, path, &real, 0, NULL);
 }
 
 int acme_rootprog_open(apr_pool_t *p, const char *path, const char **why)
 {
     const char *real = NULL;
-    struct stat st;
-    int fd;
+    int fd = -1;
 
-    if ((*why = program_problem(p, path, &real))) {
-        return -1;
-    }
-    /* The resolved path holds no link any more: O_NOFOLLOW refuses one that appeared. */
-    fd = open(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        *why = apr_psprintf(p, "cannot open %s: %s", real, strerror(errno));
-        return -1;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
-        || (*why = entry_problem(p, real, &st, 1)) != NULL
-        || !(st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH))) {
-        if (!*why) {
-            *why = apr_psprintf(p, "%s is not an executable regular file", real);
-        }
-        close(fd);
+    if ((*why = program_problem(p, path, &real, 0, &fd))) {
         return -1;
     }
     return fd;
+}
+
+const char *acme_rootprog_path(apr_pool_t *p)
+{
+    const char *path = getenv("PATH");
+    char *dirs = apr_pstrdup(p, path ? path : ROOTPROG_DEFAULT_PATH), *dir, *state;
+    const char *safe = NULL;
+
+    for (dir = apr_strtok(dirs, ":", &state); dir; dir = apr_strtok(NULL, ":", &state)) {
+        /* Relative entries (and empty ones, which apr_strtok skips) mean the working directory. */
+        if (dir[0] == '/' && !strchr(dir, '\n') && !chain_problem(p, dir, 0)) {
+            safe = safe ? apr_pstrcat(p, safe, ":", dir, NULL) : dir;
+        }
+    }
+    return safe ? safe : ROOTPROG_NO_PATH;
 }
 
 const char *acme_rootprog_check_store_dir(apr_pool_t *p, const char *path)

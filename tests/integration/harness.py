@@ -732,6 +732,8 @@ class Httpd:
         self.ca_file = ca_file or (pebble.ca.ca_pem if pebble else None)
         self.conf_text = ""
         self.started = False
+        # added to the environment of apache2 (configtest, start, graceful)
+        self.extra_env = {}
 
     # -- configuration ---------------------------------------------------
     def default_acme(self):
@@ -837,7 +839,7 @@ class Httpd:
 
     def _ctl(self, *args, timeout=60):
         return run([APACHE_BIN, "-d", self.serverroot, "-f", self.conf_path] + list(args),
-                   timeout=timeout, env=clean_env())
+                   timeout=timeout, env=clean_env(self.extra_env))
 
     def configtest(self):
         """(exit code, stderr+stdout) of apache2 -t."""
