@@ -31,6 +31,7 @@ void acme_https_register_hooks(apr_pool_t *p);     /* acme_https.c: AcmeRequireH
 void acme_metrics_register_hooks(apr_pool_t *p);   /* acme_metrics.c: acme-metrics, server-status */
 void acme_cluster_node_register_hooks(apr_pool_t *p);   /* acme_cluster_node.c: AcmeCluster */
 void acme_migrate_register_hooks(apr_pool_t *p);   /* acme_migrate.c: static lines that can go */
+void acme_cluster_sync_register_hooks(apr_pool_t *p); /* acme_cluster_sync.c: parent's sync */
 
 /* acme_certs.c: the first SSL vhost, in configuration order, that serves a
  * managed certificate covering host (a name or IP, lowercase) in this

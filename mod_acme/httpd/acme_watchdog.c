@@ -27,7 +27,7 @@
 #include "acme_private.h"
 #include "acme_config.h"
 #include "acme_challenge.h"
-#include "acme_cluster_node.h"
+#include "acme_cluster_issue.h"
 #include "acme_configtest.h"
 #include "acme_crypto.h"
 #include "acme_custody.h"
@@ -81,6 +81,9 @@ static apr_status_t issue_start(acme_wd_t *wd)
     }
     if (rv == APR_SUCCESS) {
         acme_driver_verify_chains(wd->driver, acme_config_trusted_roots(wd->rt->base));
+    }
+    if (rv == APR_SUCCESS && wd->rt->cluster) {
+        acme_cluster_issue_gate_install(wd->driver, wd->rt, wd->pool);
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, wd->rt->base,

@@ -20,6 +20,7 @@ static void acme_register_hooks(apr_pool_t *p)
     acme_cluster_node_register_hooks(p);
     acme_migrate_register_hooks(p);
     acme_configtest_register_hooks(p);
+    acme_cluster_sync_register_hooks(p);
 }
 
 module AP_MODULE_DECLARE_DATA acme_module = {

@@ -102,10 +102,21 @@ class Balancer:
             except OSError:
                 pass
 
+    def _connect(self, port):
+        """The backend port, or the next ones when it refuses (not started yet,
+        killed): as a load balancer with redispatch does."""
+        i = self.backends.index(port)
+        for k in range(len(self.backends)):
+            try:
+                return socket.create_connection(
+                    ("127.0.0.1", self.backends[(i + k) % len(self.backends)]), timeout=5)
+            except OSError:
+                continue
+        return None
+
     def _pipe_pair(self, client, port):
-        try:
-            upstream = socket.create_connection(("127.0.0.1", port), timeout=5)
-        except OSError:
+        upstream = self._connect(port)
+        if upstream is None:
             client.close()
             return
         upstream.settimeout(None)

@@ -508,6 +508,11 @@ void acme_redis_set_budget(acme_redis_t *r, apr_interval_time_t budget)
     r->budget = budget;
 }
 
+const acme_cluster_t *acme_redis_cluster(const acme_redis_t *r)
+{
+    return r->cluster;
+}
+
 unsigned long acme_redis_round_trips(const acme_redis_t *r)
 {
     return r->round_trips;

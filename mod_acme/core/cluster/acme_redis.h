@@ -57,6 +57,9 @@ void acme_redis_set_budget(acme_redis_t *r, apr_interval_time_t budget);
 apr_status_t acme_redis_command(acme_redis_t *r, apr_pool_t *p, acme_redis_reply_t **reply,
                                 int argc, const char *const *argv, const apr_size_t *lens);
 
+/* The cluster r was opened for. */
+const acme_cluster_t *acme_redis_cluster(const acme_redis_t *r);
+
 /* Round trips r has made (commands sent, the connection's own included). */
 unsigned long acme_redis_round_trips(const acme_redis_t *r);
 

@@ -21,6 +21,9 @@
 #define ACME_RECHECK_VALID    apr_time_from_sec(12 * 3600)
 #define ACME_RECHECK_STAGED   apr_time_from_sec(5 * 60)
 #define ACME_RETRY_LOCKED     apr_time_from_sec(60)
+/* Another server holds the claim (AcmeCluster): look again soon, its
+ * certificate or its failure comes within seconds. */
+#define ACME_RETRY_GATE       apr_time_from_sec(5)
 /* How soon a renewal acmectl asks for (jobs/<name>.renew) is noticed. */
 #define ACME_MARKER_POLL      apr_time_from_sec(30)
 #define ACME_POLL_MAX         apr_time_from_sec(10)
@@ -64,6 +67,25 @@ void acme_driver_verify_chains(acme_driver_t *driver, const apr_array_header_t *
 {
     driver->verify_chains = 1;
     driver->trusted_roots = trusted_roots;
+}
+
+void acme_driver_set_gate(acme_driver_t *driver, const acme_order_gate_t *gate)
+{
+    if (gate && gate->begin && gate->keep && gate->end) {
+        driver->gate = *gate;
+    }
+    else {
+        memset(&driver->gate, 0, sizeof(driver->gate));
+    }
+}
+
+/* The gate hears of the end of a job it let begin. */
+static void gate_end(acme_driver_t *driver, const acme_record_t *rec, const acme_domain_t *domain,
+                     int staged, apr_pool_t *p)
+{
+    if (driver->gate.begin && rec->job) {
+        driver->gate.end(driver->gate.baton, domain, staged, p);
+    }
 }
 
 /* Ends the job: answers withdrawn, lock released, key freed. */
@@ -110,6 +132,7 @@ static void job_failed(acme_driver_t *driver, acme_record_t *rec, const acme_dom
              acme_problem_str(prob, p), acme_time_rfc3339(p, rec->next_run));
     /* The next attempt starts over with a new order; the account stays cached. */
     acme_job_remove_files(driver, domain->name, p);
+    gate_end(driver, rec, domain, 0, p);
     job_end(driver, rec);
     rec->state = "error";
     post_failed(driver, rec, domain, step, now, p);
@@ -126,9 +149,11 @@ static void job_wait(acme_driver_t *driver, acme_record_t *rec, const acme_step_
     job->poll_interval = job->poll_interval * 2 > ACME_POLL_MAX ? ACME_POLL_MAX : job->poll_interval * 2;
 }
 
-static void job_staged(acme_driver_t *driver, acme_record_t *rec)
+static void job_staged(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
+                       apr_pool_t *p)
 {
     acme_counters_attempt(driver->ctx.counters, 1, NULL);
+    gate_end(driver, rec, domain, 1, p);
     job_end(driver, rec);
     rec->attempts = 0;
     rec->force = 0;
@@ -189,6 +214,9 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
             return;
         }
         if (outcome == ACME_OUTCOME_WAIT) {
+            if (driver->gate.begin) {
+                driver->gate.keep(driver->gate.baton, domain, sc.p);
+            }
             job_wait(driver, rec, &sc);
             acme_renewal_warn_check(driver, rec, domain, acme_core_now(&driver->ctx), sc.p);
             acme_record_status_update(driver, rec, domain, sc.p);
@@ -200,7 +228,7 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
         rec->job->ca_polls = 0;
         rec->job->ca_wait_since = 0;
         if (rec->job->step == ACME_STEP_IDLE) {
-            job_staged(driver, rec);
+            job_staged(driver, rec, domain, sc.p);
             acme_record_status_update(driver, rec, domain, sc.p);
             return;
         }
@@ -211,6 +239,14 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
         }
         acme_record_status_update(driver, rec, domain, sc.p);
         apr_pool_destroy(sc.p);
+        if (driver->gate.begin && driver->gate.keep(driver->gate.baton, domain, p) != APR_SUCCESS) {
+            acme_log(&driver->ctx, ACME_LOG_WARN, 0, "ACME01175: %s: the claim to order this "
+                     "certificate was lost (another server took it over); stopping here",
+                     domain->name);
+            job_end(driver, rec);
+            rec->next_run = acme_core_now(&driver->ctx) + ACME_RETRY_GATE;
+            return;
+        }
     }
     rec->next_run = acme_core_now(&driver->ctx);
 }
@@ -237,6 +273,21 @@ static apr_status_t job_start(acme_driver_t *driver, acme_record_t *rec, const a
                  "in a minute", domain->name);
         rec->next_run = now + ACME_RETRY_LOCKED;
         return rv;
+    }
+    if (driver->gate.begin) {
+        apr_time_t retry_at = now + ACME_RETRY_GATE;
+        const char *why = NULL;
+
+        rv = driver->gate.begin(driver->gate.baton, domain, rec->has_cert ? rec->cert_serial : "",
+                                &retry_at, &why, p);
+        if (rv != APR_SUCCESS) {
+            apr_pool_destroy(pool);
+            acme_log(&driver->ctx, ACME_LOG_INFO, rv, "ACME01176: %s: not ordering here now: "
+                     "%s; looking again at %s", domain->name, why ? why : "the gate said so",
+                     acme_time_rfc3339(p, retry_at));
+            rec->next_run = retry_at;
+            return rv;
+        }
     }
     ca_url = acme_ca_in_use(rec, domain);
     job = acme_job_restore(driver, domain, ca_url, rec->cert_issued_at, pool, p, now, &resumed);
@@ -381,6 +432,7 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
         acme_log(&driver->ctx, ACME_LOG_INFO, 0,
                  "ACME00415: %s: configuration changed; abandoning the running order", domain->name);
         acme_job_remove_files(driver, domain->name, p);
+        gate_end(driver, rec, domain, 0, p);
         job_end(driver, rec);
     }
     if (!rec->job && (reason = domain_decide(driver, rec, domain, p, now)) == ACME_RENEW_NONE) {

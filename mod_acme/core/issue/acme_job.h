@@ -146,6 +146,27 @@ typedef struct acme_pacing_t {
  * yet stay "missing"/"renewing" with the status activity "queued, starts at
  * <time>" (RFC 3339) and next_action at that time. */
 void acme_job_pace_set(acme_driver_t *driver, const acme_pacing_t *pacing);
+/* Who may order a certificate when several servers share its names
+ * (AcmeCluster): one at a time. Without a gate the store lock alone decides.
+ * All three are called from the driver's thread. */
+typedef struct acme_order_gate_t {
+    /* Before a job starts (or resumes) for domain. live_serial: the live
+     * certificate's serial (hex), "" without one. APR_SUCCESS: go, the claim
+     * is held until end; APR_EAGAIN: not now (another server orders it, or a
+     * certificate it ordered is on its way here, or the gate cannot tell):
+     * look again at *retry_at, *why (may stay NULL) says which. */
+    apr_status_t (*begin)(void *baton, const acme_domain_t *domain, const char *live_serial,
+                          apr_time_t *retry_at, const char **why, apr_pool_t *p);
+    /* After every step of a running job: the claim kept alive. APR_EAGAIN
+     * when it was lost (the job then stops where it is, its state kept). */
+    apr_status_t (*keep)(void *baton, const acme_domain_t *domain, apr_pool_t *p);
+    /* The job ended: staged = 1 when its certificate is in staging now. */
+    void (*end)(void *baton, const acme_domain_t *domain, int staged, apr_pool_t *p);
+    void *baton;
+} acme_order_gate_t;
+
+/* Installs gate (copied); NULL removes it. */
+void acme_driver_set_gate(acme_driver_t *driver, const acme_order_gate_t *gate);
 
 /* Asks the run in progress (on another thread) to end after the step it is
  * in, its state saved as after every step, and every later run to do nothing:

@@ -138,6 +138,7 @@ struct acme_driver_t {
     acme_pacing_t pacing;           /* AcmeMaxParallel (acme_job_pace.c) */
     apr_hash_t *pacer;              /* CA URL -> apr_time_t* GCRA arrival time; NULL = unread */
     int active;                     /* jobs in flight, counted at each run's start */
+    acme_order_gate_t gate;         /* begin NULL: none */
 };
 
 /* acme_job_pace.c: may a new order for ca_url start at now? 0 = yes (its

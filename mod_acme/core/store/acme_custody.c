@@ -234,6 +234,33 @@ apr_status_t acme_custody_key_for(acme_store_t *store, apr_pool_t *p, const char
     return APR_SUCCESS;
 }
 
+apr_status_t acme_custody_import(acme_store_t *store, apr_pool_t *p, const char *name,
+                                 const char *pem, apr_size_t len, const char **id_out)
+{
+    EVP_PKEY *key;
+    const char *id, *clean;
+    apr_status_t rv;
+
+    if ((rv = acme_store_name_check(name)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (acme_crypto_key_from_pem(p, pem, len, &key) != APR_SUCCESS
+        || acme_certverify_spki_id(p, key, &id) != APR_SUCCESS
+        || acme_crypto_key_to_pem(p, key, &clean) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    if ((rv = keys_dir_check(store, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    /* Written as this process serializes it: nothing but the key gets in. */
+    rv = acme_store_write(store, p, key_path(p, name, id), clean, strlen(clean),
+                          ACME_STORE_KEY_PERMS);
+    if (rv == APR_SUCCESS && id_out) {
+        *id_out = id;
+    }
+    return rv;
+}
+
 apr_status_t acme_custody_retire(acme_store_t *store, apr_pool_t *p, const char *name,
                                  EVP_PKEY *pub)
 {

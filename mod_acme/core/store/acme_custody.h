@@ -53,6 +53,13 @@ apr_status_t acme_custody_key_for(acme_store_t *store, apr_pool_t *p, const char
                                   EVP_PKEY *pub, const char **pem, apr_size_t *len,
                                   EVP_PKEY **key);
 
+/* Root: a key another server of the cluster generated (PEM, len bytes) taken
+ * into custody as keys/<name>/<id>.key (0600), so a chain for it can be
+ * activated here. *id (from p, may be NULL) its acme_certverify_spki_id.
+ * APR_EINVAL when pem is not a private key; keys_dir and store errors. */
+apr_status_t acme_custody_import(acme_store_t *store, apr_pool_t *p, const char *name,
+                                 const char *pem, apr_size_t len, const char **id);
+
 /* Root, after the certificate for pub went live: its key file goes (archive/
  * holds the key now) and, when it was current, the CSR too, so the next
  * order gets a new key. */

@@ -1,0 +1,286 @@
+/* AcmeCluster, the parent's side (root): in the monitor hook, about every
+ * ACME_CLUSTER_POLL, publish the certificate keys root holds and take in
+ * certificates other nodes published (see acme_cluster_issue.c for why a
+ * poll). Each call is bounded (POLL_BUDGET per command): a Redis that does
+ * not answer costs the parent's maintenance loop at most that, and then
+ * waits ACME_CLUSTER_RETRY before it tries again. */
+#include <string.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <mpm_common.h>
+#include <jansson.h>
+
+#include "acme_private.h"
+#include "acme_cluster_issue.h"
+#include "acme_cluster_lock.h"
+#include "acme_custody.h"
+#include "acme_json.h"
+#include "acme_certverify.h"
+#include "acme_store_paths.h"
+
+#define SYNC_KEY            "mod_acme.cluster.sync"
+#define ACME_CLUSTER_POLL   apr_time_from_sec(2)
+#define ACME_CLUSTER_RETRY  apr_time_from_sec(10)
+#define POLL_BUDGET         apr_time_from_msec(500)
+#define KEY_TTL_MS          (200L * 86400 * 1000)     /* longer than any certificate lives */
+
+typedef struct sync_t {
+    acme_runtime_t *rt;
+    apr_pool_t *pool;                 /* the generation's, parent only */
+    apr_pool_t *conn_pool;
+    acme_redis_t *redis;
+    apr_time_t next_poll;
+    apr_time_t down_logged;
+    apr_hash_t *keys_published;       /* name -> "": live key published (or unreadable) */
+    apr_hash_t *seen;                 /* name -> long long*: version taken in or judged */
+    apr_array_header_t *names;        /* const char*: every domain's store name */
+} sync_t;
+
+static acme_redis_t *sync_redis(sync_t *sy)
+{
+    const char *why = NULL;
+    apr_time_t now = apr_time_now();
+
+    if (sy->redis) {
+        return sy->redis;
+    }
+    apr_pool_clear(sy->conn_pool);
+    if (acme_redis_open(&sy->redis, sy->rt->cluster, sy->conn_pool, POLL_BUDGET, &why)
+        != APR_SUCCESS) {
+        sy->redis = NULL;
+        sy->next_poll = now + ACME_CLUSTER_RETRY;
+        if (now - sy->down_logged > apr_time_from_sec(300)) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sy->rt->base, "ACME01019: cluster: %s; "
+                         "this node serves what it has and takes no new certificates from the "
+                         "cluster until Redis is back", why);
+            sy->down_logged = now;
+        }
+    }
+    else if (sy->down_logged) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, sy->rt->base, "ACME01020: cluster: Redis "
+                     "reachable again");
+        sy->down_logged = 0;
+    }
+    return sy->redis;
+}
+
+/* The key of domain's live certificate, sealed into Redis by its SPKI id
+ * once per generation: the id a record in mod_acme:cert:<name> names.
+ * Root's custody moves a key out of keys/ when its certificate goes live
+ * (the graceful restart that activates it), so the live key file is where
+ * it is found; a node that ordered a certificate publishes its key at the
+ * first poll after that restart, and the nodes taking it in look again at
+ * each poll until it is there. */
+static void publish_key(sync_t *sy, const acme_domain_t *domain, apr_pool_t *p)
+{
+    apr_array_header_t *chain;
+    const char *id, *pem, *mark;
+    apr_size_t len;
+    acme_redis_t *r;
+    apr_status_t rv;
+
+    if (apr_hash_get(sy->keys_published, domain->name, APR_HASH_KEY_STRING)
+        || acme_store_load_live(sy->rt->store, p, domain->name, &chain) != APR_SUCCESS
+        || chain->nelts == 0
+        || acme_certverify_spki_id(p, X509_get0_pubkey(APR_ARRAY_IDX(chain, 0, X509 *)), &id)
+           != APR_SUCCESS) {
+        return;                       /* nothing live (yet) */
+    }
+    if ((rv = acme_store_read(sy->rt->store, p,
+                              acme_store_rel_live_file(p, domain->name, ACME_STORE_KEY_FILE),
+                              ACME_MAX_STORE_FILE, &pem, &len)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, sy->rt->base, "ACME01025: %s: the key of "
+                     "the live certificate cannot be read; other cluster nodes cannot take "
+                     "this certificate in", domain->name);
+        apr_hash_set(sy->keys_published, apr_pstrdup(sy->pool, domain->name),
+                     APR_HASH_KEY_STRING, "");
+        return;
+    }
+    if (!(r = sync_redis(sy))) {
+        return;
+    }
+    mark = apr_pstrcat(p, domain->name, "/", id, NULL);
+    rv = acme_redis_put(r, p, acme_cluster_key(p, "key", mark), pem, len, KEY_TTL_MS);
+    memset((char *)pem, 0, len);
+    if (rv != APR_SUCCESS) {
+        sy->redis = NULL;
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, sy->rt->base, "ACME01026: %s: key of the live "
+                 "certificate published (sealed) to the cluster", domain->name);
+    apr_hash_set(sy->keys_published, apr_pstrdup(sy->pool, domain->name), APR_HASH_KEY_STRING, "");
+}
+
+static const char *live_serial(sync_t *sy, const char *name, apr_pool_t *p)
+{
+    apr_array_header_t *chain;
+    acme_cert_info_t info;
+
+    if (acme_store_load_live(sy->rt->store, p, name, &chain) == APR_SUCCESS && chain->nelts > 0
+        && acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &info) == APR_SUCCESS) {
+        return info.serial;
+    }
+    return "";
+}
+
+/* Takes in the record of domain: key into custody, chain into staging.
+ * APR_SUCCESS also when there is nothing to take (same certificate, other
+ * names); APR_EAGAIN to try again at the next poll. */
+static apr_status_t take_in(sync_t *sy, acme_redis_t *r, const acme_domain_t *domain,
+                            apr_pool_t *p)
+{
+    const char *why = NULL, *serial, *key_id, *chain, *node, *meta, *imported;
+    char *value, *pem;
+    apr_size_t len, pem_len;
+    json_t *rec;
+    apr_status_t rv;
+
+    rv = acme_redis_fetch(r, p, acme_cluster_key(p, "cert", domain->name), &value, &len, &why);
+    if (rv == APR_EBADF || rv == APR_EINVAL) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, sy->rt->base, "ACME01021: cluster: %s; "
+                     "not taken in, nothing here overwritten", why);
+        return APR_SUCCESS;
+    }
+    if (rv != APR_SUCCESS) {
+        return rv == APR_ENOENT ? APR_SUCCESS : APR_EAGAIN;
+    }
+    if (!(rec = json_loadb(value, len, 0, NULL))) {
+        return APR_SUCCESS;
+    }
+    acme_json_pool_owned(p, rec);
+    serial = json_string_value(json_object_get(rec, "serial"));
+    key_id = json_string_value(json_object_get(rec, "key_id"));
+    chain = json_string_value(json_object_get(rec, "chain"));
+    node = json_string_value(json_object_get(rec, "node"));
+    meta = json_string_value(json_object_get(rec, "meta"));
+    if (!serial || !key_id || !chain || !strcmp(serial, live_serial(sy, domain->name, p))
+        || strcmp(json_string_value(json_object_get(rec, "key_type")) ?: "",
+                  acme_key_type_name(domain->key_type))) {
+        return APR_SUCCESS;           /* this node has it (or ordered it), or not ours */
+    }
+    if (acme_store_has_staged(sy->rt->store, p, domain->name)) {
+        return APR_EAGAIN;            /* activation first */
+    }
+    rv = acme_redis_fetch(r, p, acme_cluster_key(p, "key", apr_pstrcat(p, domain->name, "/",
+                                                                       key_id, NULL)),
+                          &pem, &pem_len, &why);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, sy->rt->base, "ACME01022: %s: the key of "
+                     "certificate %s is not (yet) in Redis%s%s", domain->name, serial,
+                     why ? ": " : "", why ? why : "");
+        return APR_EAGAIN;
+    }
+    rv = acme_custody_import(sy->rt->store, p, domain->name, pem, pem_len, &imported);
+    memset(pem, 0, pem_len);
+    if (rv == APR_SUCCESS && strcmp(imported, key_id)) {
+        rv = APR_EINVAL;
+    }
+    if (rv == APR_SUCCESS) {
+        rv = acme_store_stage_with_meta(sy->rt->store, p, domain->name, chain, strlen(chain),
+                                        NULL, meta && *meta ? meta : "{}");
+    }
+    if (rv == APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, sy->rt->base, "ACME01023: %s: certificate %s "
+                     "ordered by cluster node %s staged for activation", domain->name, serial,
+                     node ? node : "?");
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, sy->rt->base, "ACME01024: %s: certificate %s "
+                     "of cluster node %s cannot be staged here", domain->name, serial,
+                     node ? node : "?");
+    }
+    return rv == APR_SUCCESS ? APR_SUCCESS : APR_EAGAIN;
+}
+
+static void sync_poll(sync_t *sy, apr_pool_t *p)
+{
+    apr_array_header_t *versions;
+    acme_redis_t *r;
+    int i;
+
+    for (i = 0; i < sy->rt->domains->nelts; ++i) {
+        publish_key(sy, APR_ARRAY_IDX(sy->rt->domains, i, const acme_domain_t *), p);
+    }
+    if (!(r = sync_redis(sy))) {
+        return;
+    }
+    if (acme_cluster_versions(r, p, sy->names, &versions) != APR_SUCCESS) {
+        sy->redis = NULL;
+        return;
+    }
+    for (i = 0; i < sy->rt->domains->nelts; ++i) {
+        const acme_domain_t *domain = APR_ARRAY_IDX(sy->rt->domains, i, const acme_domain_t *);
+        long long v = APR_ARRAY_IDX(versions, i, long long);
+        long long *seen = apr_hash_get(sy->seen, domain->name, APR_HASH_KEY_STRING);
+
+        if (v <= 0 || (seen && *seen == v)) {
+            continue;
+        }
+        if (take_in(sy, r, domain, p) == APR_SUCCESS) {
+            if (!seen) {
+                seen = apr_palloc(sy->pool, sizeof(*seen));
+                apr_hash_set(sy->seen, domain->name, APR_HASH_KEY_STRING, seen);
+            }
+            *seen = v;
+        }
+    }
+}
+
+static int sync_monitor(apr_pool_t *p, server_rec *s)
+{
+    acme_runtime_t *rt = acme_runtime_get(s);
+    void *data = NULL;
+    sync_t *sy;
+    apr_pool_t *tmp;
+
+    if (!rt || !rt->cluster || !rt->domains) {
+        return DECLINED;
+    }
+    apr_pool_userdata_get(&data, SYNC_KEY, rt->pool);
+    sy = data;
+    if (!sy || apr_time_now() < sy->next_poll) {
+        return DECLINED;
+    }
+    sy->next_poll = apr_time_now() + ACME_CLUSTER_POLL;
+    apr_pool_create(&tmp, sy->pool);
+    sync_poll(sy, tmp);
+    apr_pool_destroy(tmp);
+    return DECLINED;
+}
+
+/* The state of this generation, in the parent; the first poll right away. */
+static int sync_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                            server_rec *s)
+{
+    acme_runtime_t *rt = acme_runtime_get(s);
+    sync_t *sy;
+    int i;
+
+    if (!rt || !rt->cluster || !rt->domains
+        || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    sy = apr_pcalloc(pconf, sizeof(*sy));
+    sy->rt = rt;
+    sy->pool = pconf;
+    apr_pool_create(&sy->conn_pool, pconf);
+    sy->keys_published = apr_hash_make(pconf);
+    sy->seen = apr_hash_make(pconf);
+    sy->names = apr_array_make(pconf, rt->domains->nelts, sizeof(const char *));
+    for (i = 0; i < rt->domains->nelts; ++i) {
+        APR_ARRAY_PUSH(sy->names, const char *) =
+            APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *)->name;
+    }
+    apr_pool_userdata_set(sy, SYNC_KEY, apr_pool_cleanup_null, pconf);
+    return OK;
+}
+
+void acme_cluster_sync_register_hooks(apr_pool_t *p)
+{
+    ap_hook_post_config(sync_post_config, NULL, NULL, APR_HOOK_MIDDLE + 2);
+    ap_hook_monitor(sync_monitor, NULL, NULL, APR_HOOK_MIDDLE);
+}
