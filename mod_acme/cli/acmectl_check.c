@@ -24,7 +24,20 @@ typedef struct check_t {
     acmectl_t *ctl;
     apr_pool_t *p;
     apr_array_header_t *problems;    /* const char* */
+    json_t *temps;                   /* leftover temp files: {"path", "age_seconds"} */
 } check_t;
+
+/* A temp file younger than this may be a write in progress (the server's
+ * own sweep waits as long: STALE_TEMP_AGE in acme_store.c). */
+#define CHECK_TEMP_YOUNG 60
+
+static const char *age_text(apr_pool_t *p, long secs)
+{
+    return secs < 120 ? apr_psprintf(p, "%ld s", secs)
+         : secs < 7200 ? apr_psprintf(p, "%ld min", secs / 60)
+         : secs < 172800 ? apr_psprintf(p, "%ld h", secs / 3600)
+         : apr_psprintf(p, "%ld days", secs / 86400);
+}
 
 static void problem(check_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -58,10 +71,25 @@ static void check_entry(void *baton, int dirfd, const char *name, const struct s
 {
     const check_walk_t *walk = baton;
     check_t *c = walk->c;
-    const char *child = apr_pstrcat(c->p, walk->relpath, "/", name, NULL);
+    const char *child = *walk->relpath ? apr_pstrcat(c->p, walk->relpath, "/", name, NULL)
+                                       : name;
 
     if (acme_store_is_temp_name(name)) {
-        problem(c, "%s: leftover temporary file (a write was interrupted)", child);
+        long age = (long)(apr_time_sec(apr_time_now()) - st->st_mtime);
+        const char *path = acme_store_path(c->ctl->store, c->p, child);
+
+        age = age < 0 ? 0 : age;
+        json_array_append_new(c->temps, json_pack("{s:s, s:I}", "path", path, "age_seconds",
+                                                  (json_int_t)age));
+        if (age < CHECK_TEMP_YOUNG) {
+            problem(c, "%s: temporary file, %s old: a write in progress or one just "
+                    "interrupted; check again in a minute", path, age_text(c->p, age));
+        }
+        else {
+            problem(c, "%s: leftover temporary file, %s old (a write was interrupted): "
+                    "remove it (rm '%s'), or restart httpd, which removes those older than "
+                    "a minute", path, age_text(c->p, age), path);
+        }
     }
     else if (S_ISDIR(st->st_mode)) {
         check_walk_t sub = { c, child };
@@ -76,9 +104,11 @@ static void check_entry(void *baton, int dirfd, const char *name, const struct s
     }
 }
 
+/* relpath "": the store's top (its files only, depth 0). */
 static void check_tree(check_t *c, const char *relpath, int depth)
 {
-    int fd = acme_store_open_reldir(c->ctl->store, c->p, relpath);
+    int fd = *relpath ? acme_store_open_reldir(c->ctl->store, c->p, relpath)
+                      : acme_store_open_dir_at(AT_FDCWD, acme_store_dir(c->ctl->store));
     check_walk_t walk = { c, relpath };
 
     if (fd >= 0) {
@@ -292,7 +322,7 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
                                          ACME_STORE_DOMAINS, ACME_STORE_ARCHIVE,
                                          ACME_STORE_STAGING, ACME_STORE_JOBS, ACME_STORE_STATUS,
                                          ACME_STORE_FALLBACK, ACME_STORE_KEYS, ACME_STORE_CSR,
-                                         NULL };
+                                         ACME_STORE_EVENTS, ACME_STORE_ROOT_EVENTS, NULL };
     check_t c;
     apr_finfo_t finfo;
     int i;
@@ -305,6 +335,9 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
     c.ctl = ctl;
     c.p = ctl->pool;
     c.problems = apr_array_make(c.p, 8, sizeof(const char *));
+    c.temps = json_array();
+    acme_json_pool_owned(c.p, c.temps);
+    check_tree(&c, "", 0);
     for (i = 0; areas[i]; ++i) {
         check_tree(&c, areas[i], 3);
     }
@@ -321,6 +354,7 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
         json_object_set_new(obj, "store", json_string(acme_store_dir(ctl->store)));
         json_object_set_new(obj, "ok", json_boolean(c.problems->nelts == 0));
         json_object_set_new(obj, "problems", acme_json_strings(c.problems));
+        json_object_set(obj, "temp_files", c.temps);
         acmectl_print_json(ctl, obj);
         json_decref(obj);
     }
@@ -330,6 +364,11 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
     else {
         for (i = 0; i < c.problems->nelts; ++i) {
             acmectl_printf(ctl, "problem: %s\n", APR_ARRAY_IDX(c.problems, i, const char *));
+        }
+        if (json_array_size(c.temps) > 0) {
+            acmectl_printf(ctl, "temporary files: %d; nothing reads them: rm the ones older "
+                           "than a minute, or restart httpd (apachectl graceful), which "
+                           "removes them\n", (int)json_array_size(c.temps));
         }
     }
     return c.problems->nelts == 0 ? ACMECTL_OK : ACMECTL_FAIL;

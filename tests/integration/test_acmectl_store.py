@@ -1,0 +1,65 @@
+"""acmectl on a store as admins find it: temp files an interrupted write left
+anywhere in it (flagged with path and age, and how to clean them), names a
+removed AcmeDomain left (not listed as managed, as on the status page)."""
+import json
+import os
+import time
+
+from harness import acmectl_path, run, ssl_vhost
+from test_import import md_domain, self_signed
+
+
+def acmectl(store, *args):
+    return run([acmectl_path(), "--store", store] + list(args), timeout=30)
+
+
+def test_check_flags_temp_files_everywhere_with_age_and_cleanup(tmp_path, pebble, unique):
+    name = unique("temps")
+    cert, key = self_signed(str(tmp_path), name)
+    store = str(tmp_path / "store")
+    r = acmectl(store, "import", "--yes", md_domain(str(tmp_path / "md"), name, cert, key,
+                                                   pebble.directory_url))
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = acmectl(store, "check")
+    assert r.returncode == 0, r.stdout + r.stderr
+    version = os.path.realpath(os.path.join(store, "domains", name))
+    # what acme_store_tmp_path names: <file>.tmp.<pid>.<8 hex>, in every area
+    # and at the top, two hours old (a crash's leftovers), and one just made
+    old = [os.path.join(store, rel) for rel in (
+        "configured.json.tmp.4000001.0badf00d",
+        "config/%s.json.tmp.4000002.deadbeef" % name,
+        "status/%s.json.tmp.4000003.01234567" % name,
+        "events/%s.jsonl.tmp.4000004.89abcdef" % name,
+        "root-events/%s.jsonl.tmp.4000005.aaaaaaaa" % name,
+        "keys/%s.tmp.4000006.bbbbbbbb" % name,
+        "csr/%s.json.tmp.4000007.cccccccc" % name)]
+    old.append(os.path.join(version, "cert.pem.tmp.4000008.dddddddd"))
+    for path in old:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write("partial")
+        then = time.time() - 7200
+        os.utime(path, (then, then))
+    fresh = os.path.join(store, "jobs", "%s.json.tmp.4000009.eeeeeeee" % name)
+    with open(fresh, "w") as f:
+        f.write("partial")
+    r = acmectl(store, "check")
+    assert r.returncode == 1, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    for path in old:
+        line = [l for l in lines if path in l]
+        assert line, (path, r.stdout)
+        assert "leftover temporary file, 2 h old" in line[0] and "rm '%s'" % path in line[0], line
+    line = [l for l in lines if fresh in l]
+    assert line and "write in progress" in line[0], r.stdout
+    assert "restart httpd" in r.stdout, r.stdout
+    r = acmectl(store, "--json", "check")
+    doc = json.loads(r.stdout)
+    ages = {t["path"]: t["age_seconds"] for t in doc["temp_files"]}
+    assert set(ages) == set(old) | {fresh}, ages
+    assert all(7100 < ages[p] < 7400 for p in old) and ages[fresh] < 60, ages
+    # cleaned as told: nothing left to flag
+    for path in old + [fresh]:
+        os.remove(path)
+    r = acmectl(store, "check")
+    assert r.returncode == 0, r.stdout + r.stderr
