@@ -23,9 +23,12 @@ typedef struct acmectl_command_t {
 
 static const acmectl_command_t commands[] = {
     { "list", acmectl_cmd_list,
-      "Usage: acmectl [--store DIR] [--json] list\n"
+      "Usage: acmectl [--store DIR] [--json] list [--all]\n"
       "One line per managed certificate: state, names, expiry, issuer, next action and\n"
-      "last error. Exit status: 0, 1 when the store cannot be read.\n" },
+      "last error. Names the server's last start did not configure (files a removed\n"
+      "AcmeDomain left; the status page does not show them either) are only counted;\n"
+      "--all lists them too, as not-configured. Exit status: 0, 1 when the store\n"
+      "cannot be read, 2 usage.\n" },
     { "show", acmectl_cmd_show,
       "Usage: acmectl [--store DIR] [--json] show NAME\n"
       "Everything the store knows about the certificate NAME (its store name).\n"
@@ -91,8 +94,8 @@ static void usage(FILE *f)
         "       acmectl --version | --help\n"
         "\n"
         "Commands:\n"
-        "  list        one line per managed domain: state, names, expiry, issuer,\n"
-        "              next action and last error\n"
+        "  list [--all] one line per managed domain: state, names, expiry, issuer,\n"
+        "              next action and last error (--all: also names no longer configured)\n"
         "  show NAME   everything the store knows about one domain\n"
         "  check       store consistency: leftover temp files, live links, keys\n"
         "              matching their certificates, key file permissions\n"

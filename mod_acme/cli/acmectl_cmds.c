@@ -16,6 +16,7 @@
 #include "acme_account.h"
 #include "acme_store_account.h"
 #include "acme_store_renew.h"
+#include "acme_store_configured.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_job.h"
@@ -40,7 +41,24 @@ typedef struct domain_view_t {
     int renew_requested;             /* jobs/<name>.renew or revoked: a new one is due */
     const char *state, *step, *next_action, *last_error;
     const char *activity;            /* what a running job waits for (a record to set...) */
+    int configured;                  /* in configured.json (or no server wrote it yet) */
 } domain_view_t;
+
+/* The state of files a removed AcmeDomain left, which the server neither
+ * renews nor serves, and the status page does not show. */
+#define NOT_CONFIGURED "not-configured"
+
+/* The names of the server's last start (configured.json); NULL when no
+ * server wrote it yet: every name counts as configured then. */
+static apr_hash_t *configured_names(acmectl_t *ctl, apr_pool_t *p, apr_time_t *since)
+{
+    apr_hash_t *names;
+
+    if (acme_store_configured_read(ctl->store, p, &names, since) != APR_SUCCESS) {
+        return NULL;
+    }
+    return names;
+}
 
 static const char *json_str(json_t *obj, const char *key)
 {
@@ -163,11 +181,13 @@ static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
     }
 }
 
-static domain_view_t *view_load(acmectl_t *ctl, apr_pool_t *p, const char *name)
+static domain_view_t *view_load(acmectl_t *ctl, apr_pool_t *p, const char *name,
+                                apr_hash_t *configured)
 {
     domain_view_t *v = apr_pcalloc(p, sizeof(*v));
 
     v->name = name;
+    v->configured = !configured || apr_hash_get(configured, name, APR_HASH_KEY_STRING);
     view_config(ctl, p, v);
     view_status(ctl, p, v);
     view_live(ctl, p, v);
@@ -179,6 +199,9 @@ static domain_view_t *view_load(acmectl_t *ctl, apr_pool_t *p, const char *name)
                   == APR_SUCCESS;
     if (!v->names && v->has_live) {
         v->names = v->live.names;
+    }
+    if (!v->configured) {
+        v->state = NOT_CONFIGURED;
     }
     if (!v->state) {
         v->state = v->staged ? "staged"
@@ -246,6 +269,7 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
     json_object_set_new(obj, "name", json_string(v->name));
     json_object_set_new(obj, "names", acme_json_strings(v->names));
     json_object_set_new(obj, "state", json_string(v->state));
+    json_object_set_new(obj, "configured", json_boolean(v->configured));
     set_opt_str(obj, "key_type", v->key_type);
     set_opt_str(obj, "ca", v->ca);
     set_opt_str(obj, "next_action", v->next_action);
@@ -310,40 +334,62 @@ static const char *next_action_of(const domain_view_t *v)
 int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
 {
     apr_pool_t *p = ctl->pool;
-    apr_array_header_t *names;
+    apr_array_header_t *names, *hidden = apr_array_make(p, 1, sizeof(const char *));
+    apr_array_header_t *views = apr_array_make(p, 16, sizeof(domain_view_t *));
+    apr_hash_t *configured;
+    apr_time_t since = 0;
     json_t *arr;
-    int i;
+    int i, all = 0;
 
-    (void)argv;
-    if (argc != 1) {
-        acmectl_error(ctl, "list takes no arguments");
-        return ACMECTL_USAGE;
+    for (i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--all") || !strcmp(argv[i], "-a")) {
+            all = 1;
+        }
+        else {
+            acmectl_error(ctl, "list: unexpected argument '%s' (acmectl list --help)", argv[i]);
+            return ACMECTL_USAGE;
+        }
     }
     names = domain_names(ctl, p);
+    configured = configured_names(ctl, p, &since);
+    for (i = 0; i < names->nelts; ++i) {
+        domain_view_t *v = view_load(ctl, p, APR_ARRAY_IDX(names, i, const char *), configured);
+        if (!v->configured && !all) {
+            APR_ARRAY_PUSH(hidden, const char *) = v->name;
+            continue;
+        }
+        APR_ARRAY_PUSH(views, domain_view_t *) = v;
+    }
     if (ctl->json) {
         arr = json_array();
-        for (i = 0; i < names->nelts; ++i) {
-            domain_view_t *v = view_load(ctl, p, APR_ARRAY_IDX(names, i, const char *));
-            json_array_append_new(arr, view_json(p, v, 0));
+        for (i = 0; i < views->nelts; ++i) {
+            json_array_append_new(arr, view_json(p, APR_ARRAY_IDX(views, i, domain_view_t *), 0));
         }
         acmectl_print_json(ctl, arr);
         json_decref(arr);
         return ACMECTL_OK;
     }
-    if (names->nelts == 0) {
+    if (views->nelts == 0) {
         acmectl_printf(ctl, "no domains in %s\n", acme_store_dir(ctl->store));
-        return ACMECTL_OK;
     }
-    acmectl_printf(ctl, "%-30s %-9s %-20s %-30s %s\n", "NAME", "STATE", "NOT AFTER",
-            "NEXT ACTION", "ISSUER / NAMES / LAST ERROR");
-    for (i = 0; i < names->nelts; ++i) {
-        domain_view_t *v = view_load(ctl, p, APR_ARRAY_IDX(names, i, const char *));
+    else {
+        acmectl_printf(ctl, "%-30s %-9s %-20s %-30s %s\n", "NAME", "STATE", "NOT AFTER",
+                       "NEXT ACTION", "ISSUER / NAMES / LAST ERROR");
+    }
+    for (i = 0; i < views->nelts; ++i) {
+        domain_view_t *v = APR_ARRAY_IDX(views, i, domain_view_t *);
         acmectl_printf(ctl, "%-30s %-9s %-20s %-30s issuer=\"%s\" names=%s key=%s%s%s%s\n",
                 v->name, v->state, v->has_live ? acmectl_time(p, v->live.not_after) : "-",
-                next_action_of(v), v->has_live && v->live.issuer ? v->live.issuer : "-",
+                v->configured ? next_action_of(v) : "none (not configured)",
+                v->has_live && v->live.issuer ? v->live.issuer : "-",
                 join(p, v->names, ","), v->key_type ? v->key_type : "-",
                 v->last_error ? " error=\"" : "",
                 v->last_error ? v->last_error : "", v->last_error ? "\"" : "");
+    }
+    if (hidden->nelts > 0) {
+        acmectl_printf(ctl, "%d more in the store not configured at the server's last start "
+                       "(%s): %s; acmectl list --all shows them\n", hidden->nelts,
+                       acmectl_time(p, since), join(p, hidden, " "));
     }
     return ACMECTL_OK;
 }
@@ -357,6 +403,8 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
 {
     apr_pool_t *p = ctl->pool;
     apr_array_header_t *versions;
+    apr_hash_t *configured;
+    apr_time_t since = 0;
     domain_view_t *v;
     json_t *obj;
 
@@ -368,7 +416,8 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
         acmectl_error(ctl, "'%s' is not a domain name", argv[1]);
         return ACMECTL_USAGE;
     }
-    v = view_load(ctl, p, apr_pstrdup(p, argv[1]));
+    configured = configured_names(ctl, p, &since);
+    v = view_load(ctl, p, apr_pstrdup(p, argv[1]), configured);
     if (!v->config && !v->status && !v->has_live && !v->staged && !v->rejected
         && !v->live_version) {
         acmectl_error(ctl, "no domain '%s' in %s", v->name, acme_store_dir(ctl->store));
@@ -386,11 +435,14 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     show_line(ctl, "name:", v->name);
     show_line(ctl, "names:", join(p, v->names, " "));
     show_line(ctl, "state:", v->state);
+    show_line(ctl, "configured:", v->configured ? "yes"
+              : apr_psprintf(p, "no: not in the configuration of the server's last start (%s); "
+                             "nothing renews or serves it", acmectl_time(p, since)));
     show_line(ctl, "step:", v->step);
     show_line(ctl, "key type:", v->key_type);
     show_line(ctl, "other types:", join(p, sibling_names(ctl, p, v->name), " "));
     show_line(ctl, "CA:", v->ca);
-    show_line(ctl, "next action:", next_action_of(v));
+    show_line(ctl, "next action:", v->configured ? next_action_of(v) : "none (not configured)");
     show_line(ctl, "last error:", v->last_error);
     show_line(ctl, "waiting for:", v->activity);
     if (v->has_live) {

@@ -779,9 +779,7 @@ static int certs_unavailable(request_rec *r)
     apr_table_setn(r->headers_out, "Retry-After", RETRY_AFTER_SECONDS);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     ap_set_content_type(r, "text/plain; charset=utf-8");
-    ap_rprintf(r, "mod_acme: the certificate for %s is being obtained from %s; HTTPS for "
-               "this site starts automatically when it arrives.\n",
-               APR_ARRAY_IDX(d->names, 0, const char *), domain_ca(d));
+    ap_rputs(acme_status_waiting_text(r, d, domain_ca(d)), r);
     return DONE;
 }
 

@@ -11,6 +11,7 @@
 #include <apr_strings.h>
 #include <httpd.h>
 #include <http_config.h>
+#include <http_core.h>
 #include <http_protocol.h>
 #include <http_request.h>
 #include <jansson.h>
@@ -21,6 +22,7 @@
 #include "acme_json.h"
 #include "acme_store_account.h"
 #include "acme_store_paths.h"
+#include "acme_store_configured.h"
 #include "acme_status_record.h"
 #include "acme_status_cache.h"
 #include "acme_status.h"
@@ -202,49 +204,81 @@ static json_t *warning_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain
     return out;
 }
 
-/* One line on what to change, from the CA's problem type (RFC 8555 §6.7). */
-static const char *error_advice(const acme_status_error_t *error)
+/* Per CA problem type (RFC 8555 section 6.7): a short reason, for the
+ * 503 page visitors see (no CA text, which may name paths or tokens), and
+ * one line on what to change, for the status page. */
+static const struct problem_text_t {
+    const char *type, *reason, *advice;
+} problem_texts[] = {
+    { "connection", "the CA could not connect to this server",
+      "The CA could not connect to this server: make port 80 (http-01) or 443 "
+      "(tls-alpn-01) reachable from the internet for every name, and check their DNS." },
+    { "dns", "the CA could not resolve one of the names",
+      "The CA could not resolve a name: check the A/AAAA records of every name "
+      "(or the TXT records your AcmeDnsCmd sets)." },
+    { "unauthorized", "the CA saw a wrong challenge answer",
+      "The CA saw a wrong answer: point every name's DNS at this server and "
+      "let no proxy or redirect take /.well-known/acme-challenge/." },
+    { "incorrectResponse", "the CA saw a wrong challenge answer",
+      "The CA saw a wrong answer: point every name's DNS at this "
+      "server and let no proxy or redirect take /.well-known/acme-challenge/." },
+    { "tls", "TLS to this server failed during validation",
+      "TLS to this server failed during validation: check the https listener and "
+      "that no other server answers for these names on port 443." },
+    { "caa", "a CAA record forbids the CA",
+      "A CAA record forbids this CA: add it to the CAA records of the names." },
+    { "rejectedIdentifier", "the CA will not issue for one of the names",
+      "The CA will not issue for one of the names: remove it from AcmeDomain." },
+    { "rateLimited", "the CA's rate limit was reached",
+      "The CA's rate limit was reached: nothing to change, mod_acme waits and "
+      "retries; avoid changing the names meanwhile." },
+    { "externalAccountRequired", "the CA requires an external account binding",
+      "The CA requires External Account Binding: set AcmeEAB "
+      "with the key id and MAC key from your CA account." },
+    { "userActionRequired", "the CA asks the administrator to act",
+      "The CA asks you to act (e.g. new terms): follow the "
+      "instructions in its message." },
+    { "badNonce", "a passing CA hiccup",
+      "A passing CA hiccup: nothing to change, the next attempt retries." },
+    { "serverInternal", "the CA had an internal problem",
+      "The CA had an internal problem: nothing to change, the next "
+      "attempt retries." },
+};
+
+/* The entry of the error's type, NULL for an unknown type; *no_type when
+ * the error has none (the CA was not reached). */
+static const struct problem_text_t *problem_text(const acme_status_error_t *error, int *no_type)
 {
-    static const struct { const char *type, *advice; } advice[] = {
-        { "connection", "The CA could not connect to this server: make port 80 (http-01) or 443 "
-          "(tls-alpn-01) reachable from the internet for every name, and check their DNS." },
-        { "dns", "The CA could not resolve a name: check the A/AAAA records of every name "
-          "(or the TXT records your AcmeDnsCmd sets)." },
-        { "unauthorized", "The CA saw a wrong answer: point every name's DNS at this server and "
-          "let no proxy or redirect take /.well-known/acme-challenge/." },
-        { "incorrectResponse", "The CA saw a wrong answer: point every name's DNS at this "
-          "server and let no proxy or redirect take /.well-known/acme-challenge/." },
-        { "tls", "TLS to this server failed during validation: check the https listener and "
-          "that no other server answers for these names on port 443." },
-        { "caa", "A CAA record forbids this CA: add it to the CAA records of the names." },
-        { "rejectedIdentifier", "The CA will not issue for one of the names: remove it from "
-          "AcmeDomain." },
-        { "rateLimited", "The CA's rate limit was reached: nothing to change, mod_acme waits and "
-          "retries; avoid changing the names meanwhile." },
-        { "externalAccountRequired", "The CA requires External Account Binding: set AcmeEAB "
-          "with the key id and MAC key from your CA account." },
-        { "userActionRequired", "The CA asks you to act (e.g. new terms): follow the "
-          "instructions in its message." },
-        { "badNonce", "A passing CA hiccup: nothing to change, the next attempt retries." },
-        { "serverInternal", "The CA had an internal problem: nothing to change, the next "
-          "attempt retries." },
-    };
     const char *type = error->type;
     size_t i;
 
+    *no_type = !type;
     if (!type) {
-        return "mod_acme could not talk to the CA: check outbound HTTPS, AcmeCA and "
-               "AcmeCACertificateFile; the error log has the details (ACME tags).";
+        return NULL;
     }
     if (!strncmp(type, "urn:ietf:params:acme:error:", 27)) {
         type += 27;
     }
-    for (i = 0; i < sizeof(advice) / sizeof(advice[0]); i++) {
-        if (!strcmp(type, advice[i].type)) {
-            return advice[i].advice;
+    for (i = 0; i < sizeof(problem_texts) / sizeof(problem_texts[0]); i++) {
+        if (!strcmp(type, problem_texts[i].type)) {
+            return &problem_texts[i];
         }
     }
-    return "Read the CA's message above; mod_acme retries by itself at the next attempt.";
+    return NULL;
+}
+
+/* One line on what to change, from the CA's problem type. */
+static const char *error_advice(const acme_status_error_t *error)
+{
+    int no_type;
+    const struct problem_text_t *text = problem_text(error, &no_type);
+
+    if (no_type) {
+        return "mod_acme could not talk to the CA: check outbound HTTPS, AcmeCA and "
+               "AcmeCACertificateFile; the error log has the details (ACME tags).";
+    }
+    return text ? text->advice
+                : "Read the CA's message above; mod_acme retries by itself at the next attempt.";
 }
 
 /* days_left, failing, expiring_soon and advice: what people look at first. */
@@ -461,6 +495,42 @@ json_t *acme_status_document(request_rec *r, const char *only)
     return doc;
 }
 
+const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, const char *ca)
+{
+    acme_runtime_t *rt = acme_runtime_get(r->server);
+    const char *first = APR_ARRAY_IDX(d->names, 0, const char *), *reason, *next, *state;
+    const struct problem_text_t *text;
+    const acme_status_record_t *st = NULL;
+    int no_type;
+
+    if (rt && rt->store) {
+        st = apr_hash_get(status_records(rt, r->pool), d->name, APR_HASH_KEY_STRING);
+    }
+    state = st ? acme_status_record_state_name(st->state) : NULL;
+    /* failing as on the status page (domain_assessment) */
+    if (!st || !st->error || !((state && !strcmp(state, "error")) || st->attempts > 0)) {
+        return apr_psprintf(r->pool, "mod_acme: the certificate for %s is being obtained from "
+                            "%s; HTTPS for this site starts automatically when it arrives.\n",
+                            first, ca);
+    }
+    text = problem_text(st->error, &no_type);
+    reason = text ? text->reason
+           : no_type ? "the CA could not be reached"
+           : "the CA refused the order";
+    next = st->next_action > apr_time_now()
+           ? apr_psprintf(r->pool, "the next attempt is at %s",
+                          acme_time_rfc3339(r->pool, st->next_action))
+           : "the next attempt comes soon";
+    return apr_psprintf(r->pool, "mod_acme: obtaining the certificate for %s from %s is "
+                        "failing: %s (%d attempt%s since %s); %s. HTTPS for this site starts "
+                        "automatically once it succeeds; the site's administrator finds what "
+                        "to change on the server's status page and in its error log.\n",
+                        first, ca, reason, st->attempts, st->attempts == 1 ? "" : "s",
+                        acme_time_rfc3339(r->pool, st->error->since ? st->error->since
+                                                                     : st->error->at),
+                        next);
+}
+
 static int wants_json(request_rec *r)
 {
     const char *accept = apr_table_get(r->headers_in, "Accept");
@@ -507,29 +577,116 @@ static int send_json(request_rec *r, json_t *doc)
     return OK;
 }
 
-/* The last path segment when it names a managed certificate (store name or
- * one of its names): the detail page; else NULL, the overview. The handler
- * is mapped by <Location>, whose path it cannot see, hence by name. */
-static const char *detail_name(request_rec *r)
+/* Names longer than this are no DNS name: the 404 page shows their start. */
+#define NOT_FOUND_NAME_MAX 80
+
+/* What the request asks for below the page's own address: "" for the
+ * overview (also ".../acme-status/"), else the rest of the path without its
+ * leading slash. The handler is mapped by <Location>, whose path is the
+ * section's (core's "d") when it is the last one that matched; otherwise
+ * (a regex, <Directory>, a later <Location> around it) what httpd left as
+ * path info after the last existing file. */
+static const char *status_tail(request_rec *r)
+{
+    const core_dir_config *conf = ap_get_core_module_config(r->per_dir_config);
+    const char *tail = NULL;
+
+    if (conf && conf->d && conf->d[0] == '/' && !conf->r && !conf->d_is_fnmatch && r->uri) {
+        apr_size_t len = strlen(conf->d);
+        while (len > 1 && conf->d[len - 1] == '/') {
+            --len;
+        }
+        if (!strncmp(r->uri, conf->d, len)
+            && (r->uri[len] == '/' || r->uri[len] == '\0' || len == 1)) {
+            tail = r->uri + len;
+        }
+    }
+    if (!tail) {
+        tail = r->path_info ? r->path_info : "";
+    }
+    while (*tail == '/') {
+        ++tail;
+    }
+    return tail;
+}
+
+/* The certificate a detail address names (its store name or one of its
+ * names; one trailing slash allowed), or NULL. */
+static const char *detail_name(request_rec *r, const char *tail)
 {
     acme_runtime_t *rt = acme_runtime_get(r->server);
-    const char *slash = r->uri ? strrchr(r->uri, '/') : NULL;
+    apr_size_t len = strlen(tail);
+    const char *name;
     int i;
 
-    if (!slash || !slash[1] || !rt || !rt->domains) {
+    if (len > 0 && tail[len - 1] == '/') {
+        --len;
+    }
+    name = apr_pstrmemdup(r->pool, tail, len);
+    if (!*name || strchr(name, '/') || !rt || !rt->domains) {
         return NULL;
     }
     for (i = 0; i < rt->domains->nelts; i++) {
-        if (domain_named(APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *), slash + 1)) {
-            return slash + 1;
+        if (domain_named(APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *), name)) {
+            return name;
         }
     }
     return NULL;
 }
 
+/* The overview's address relative to .../acme-status/TAIL: "./", or one
+ * "../" per further segment. */
+static const char *up_to_page(apr_pool_t *p, const char *tail)
+{
+    const char *up = "./";
+
+    for (; (tail = strchr(tail, '/')) != NULL; ++tail) {
+        up = strcmp(up, "./") ? apr_pstrcat(p, up, "../", NULL) : "../";
+    }
+    return up;
+}
+
+/* 404 for an address below the page that names no certificate of this
+ * server: a short page (JSON for JSON clients), never the overview, so a
+ * typo or a removed name is not mistaken for "all is well". */
+static int send_not_found(request_rec *r, const char *tail)
+{
+    const char *shown = apr_pstrndup(r->pool, tail, NOT_FOUND_NAME_MAX);
+    const char *more = strlen(tail) > NOT_FOUND_NAME_MAX ? "..." : "";
+
+    r->status = HTTP_NOT_FOUND;
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_mergen(r->headers_out, "Vary", "Accept");
+    if (wants_json(r)) {
+        json_t *doc = json_pack("{s:i, s:i, s:s, s:s}", "schema", ACME_STATUS_SCHEMA,
+                                "status", HTTP_NOT_FOUND, "error", "not_found", "detail",
+                                "no certificate of this name is managed by this server");
+        int rc;
+
+        if (!doc) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        json_object_set_new(doc, "name", json_string(apr_pstrcat(r->pool, shown, more, NULL)));
+        rc = send_json(r, doc);
+        json_decref(doc);
+        return rc;
+    }
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    if (!r->header_only) {
+        ap_rprintf(r, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                   "<title>Not found &middot; mod_acme</title></head><body>"
+                   "<h1>Not found</h1><p style=\"overflow-wrap:anywhere\">No certificate "
+                   "named <code>%s%s</code> is managed by this server.</p>"
+                   "<p><a href=\"%s\">All certificates</a></p></body></html>\n",
+                   ap_escape_html(r->pool, shown), more, up_to_page(r->pool, tail));
+    }
+    return OK;
+}
+
 static int acme_status_handler(request_rec *r)
 {
-    const char *only;
+    const char *tail, *only = NULL;
     json_t *doc;
 
     if (!r->handler || strcmp(r->handler, ACME_STATUS_HANDLER)) {
@@ -539,7 +696,10 @@ static int acme_status_handler(request_rec *r)
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
     }
-    only = detail_name(r);
+    tail = status_tail(r);
+    if (*tail && !(only = detail_name(r, tail))) {
+        return send_not_found(r, tail);
+    }
     doc = acme_status_document(r, only);
     if (!doc) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ACME00716: cannot build the status document");
@@ -550,7 +710,38 @@ static int acme_status_handler(request_rec *r)
     return wants_json(r) ? send_json(r, doc) : acme_status_send_html(r, doc, only != NULL);
 }
 
+/* Root, at each start: which names this configuration manages, for
+ * acmectl (configured.json), the same the status page shows. */
+static int status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                              server_rec *base)
+{
+    acme_runtime_t *rt = acme_runtime_get(base);
+    apr_array_header_t *names;
+    apr_status_t rv;
+    int i;
+
+    (void)pconf;
+    (void)plog;
+    if (!rt || !rt->store || !rt->domains) {
+        return OK;
+    }
+    names = apr_array_make(ptemp, rt->domains->nelts, sizeof(const char *));
+    for (i = 0; i < rt->domains->nelts; i++) {
+        APR_ARRAY_PUSH(names, const char *) = APR_ARRAY_IDX(rt->domains, i,
+                                                            const acme_domain_t *)->name;
+    }
+    rv = acme_store_configured_write(rt->store, ptemp, names, apr_time_now());
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, base, "ACME00742: cannot record the "
+                     "configured names in %s; check that root can write the store (until "
+                     "then acmectl list may count removed domains as configured)",
+                     acme_store_path(rt->store, ptemp, ACME_STORE_CONFIGURED));
+    }
+    return OK;
+}
+
 void acme_status_register_hooks(apr_pool_t *p)
 {
+    ap_hook_post_config(status_post_config, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(acme_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -17,6 +17,13 @@
  * r->pool (released with it); NULL only when Jansson cannot allocate. */
 json_t *acme_status_document(request_rec *r, const char *only);
 
+/* acme_status.c: the text of the 503 a name waiting for its first
+ * certificate answers (ca: the CA's directory URL): "being obtained", or,
+ * when obtaining it is failing (as the status page says), a short reason
+ * from the CA's problem type (never the CA's own text, which can carry
+ * paths or tokens), how long and the next attempt. From r->pool. */
+const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, const char *ca);
+
 /* acme_status_live.c: a cache of the live certificates' facts, from p
  * (pconf); NULL when its mutex cannot be made (the page then reads every
  * chain). */

@@ -354,7 +354,9 @@ int acme_status_send_html(request_rec *r, json_t *doc, int detail)
                                                   : "Certificates", STYLE);
     ap_rprintf(r, "<header><h1>%s</h1>", detail ? "Certificate" : "Certificates");
     if (detail) {
-        ap_rputs("<p><a href=\".\">&larr; all certificates</a></p>", r);
+        /* ".../acme-status/NAME" or ".../acme-status/NAME/" */
+        ap_rprintf(r, "<p><a href=\"%s\">&larr; all certificates</a></p>",
+                   r->uri && *r->uri && r->uri[strlen(r->uri) - 1] == '/' ? "../" : "./");
     }
     else {
         ap_rprintf(r, "<p class=\"summary\" id=\"summary\">%s</p>", summary);

@@ -3,6 +3,7 @@ anywhere in it (flagged with path and age, and how to clean them), names a
 removed AcmeDomain left (not listed as managed, as on the status page)."""
 import json
 import os
+import re
 import time
 
 from harness import acmectl_path, run, ssl_vhost
@@ -63,3 +64,49 @@ def test_check_flags_temp_files_everywhere_with_age_and_cleanup(tmp_path, pebble
         os.remove(path)
     r = acmectl(store, "check")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_removed_domain_is_not_listed_as_managed(httpd, unique):
+    """A name taken out of the configuration leaves its files in the store:
+    acmectl list counts it apart (--all lists it as not-configured), show
+    says so, and the status page has no page for it (404), as it does not
+    list it."""
+    keep, gone = unique("keep"), unique("gone")
+    httpd.write_config(vhosts=ssl_vhost(keep) + ssl_vhost(gone))
+    httpd.start()
+    httpd.wait_for_pebble_cert(keep)
+    httpd.wait_for_pebble_cert(gone)
+    with open(os.path.join(httpd.store, "configured.json")) as f:
+        assert sorted(json.load(f)["names"]) == sorted([keep, gone])
+    httpd.stop()
+    httpd.write_config(vhosts=ssl_vhost(keep))
+    httpd.start()
+    httpd.wait_idle()
+    r = acmectl(httpd.store, "list")
+    assert r.returncode == 0, r.stderr
+    rows = [l.split()[0] for l in r.stdout.splitlines()[1:] if l and not l.startswith("1 more")]
+    assert rows == [keep], r.stdout
+    assert "1 more in the store not configured" in r.stdout and gone in r.stdout, r.stdout
+    assert "acmectl list --all" in r.stdout, r.stdout
+    r = acmectl(httpd.store, "list", "--all")
+    row = [l for l in r.stdout.splitlines() if l.startswith(gone)]
+    assert row and "not-configured" in row[0] and "none (not configured)" in row[0], r.stdout
+    r = acmectl(httpd.store, "--json", "list")
+    assert [d["name"] for d in json.loads(r.stdout)] == [keep], r.stdout
+    assert json.loads(r.stdout)[0]["configured"] is True
+    r = acmectl(httpd.store, "--json", "list", "--all")
+    by_name = {d["name"]: d for d in json.loads(r.stdout)}
+    assert by_name[gone]["configured"] is False and by_name[gone]["state"] == "not-configured"
+    r = acmectl(httpd.store, "show", gone)
+    assert r.returncode == 0 and re.search(r"^configured: +no: not in the configuration",
+                                           r.stdout, re.M), r.stdout
+    assert re.search(r"^state: +not-configured$", r.stdout, re.M), r.stdout
+    assert re.search(r"^next action: +none \(not configured\)$", r.stdout, re.M), r.stdout
+    r = acmectl(httpd.store, "show", keep)
+    assert re.search(r"^configured: +yes$", r.stdout, re.M), r.stdout
+    # the status page agrees: not in the overview, no detail page
+    assert [d["name"] for d in httpd.status()["domains"]] == [keep]
+    status, _, _ = httpd.http_request("/acme-status/" + gone)
+    assert status == 404, status
+    r = acmectl(httpd.store, "list", "--bogus")
+    assert r.returncode == 2, r.stdout + r.stderr

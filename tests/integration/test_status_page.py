@@ -222,6 +222,41 @@ def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three
     assert three.names["bad"] not in html
     _, overview = get(three, "/acme-status")
     assert 'href="acme-status/%s"' % three.names["good"] in overview
+    # the overview with a trailing slash, and a detail page reached through it
+    _, slash = get(three, "/acme-status/")
+    assert 'href="%s"' % three.names["good"] in slash and 'id="summary"' in slash
+    _, detail_slash = get(three, "/acme-status/%s/" % three.names["good"])
+    assert "Versions" in detail_slash and 'href="../"' in detail_slash
+    # a name this server does not manage: 404, a short page, never the overview
+    unknown = ["/acme-status/unknown.example", "/acme-status/unknown.example/",
+               "/acme-status/%s/x" % three.names["good"], "/acme-status/x/../unknown.example",
+               "/acme-status/%75nknown.example", "/acme-status/" + "a" * 4000,
+               "/acme-status/%3Cb%3Eunknown", "/acme-status/WWW." + three.names["good"] + ".x"]
+    for path in unknown:
+        status, headers, body = three.http_request(path)
+        text = body.decode("utf-8", "replace")
+        assert status == 404, (path, status, text[:300])
+        assert 'id="summary"' not in text and "Versions" not in text, (path, text[:500])
+        assert "<b>" not in text and len(text) < 2000, (path, text[:500])
+        status, headers, body = three.http_request(path, headers={"Accept": "application/json"})
+        assert status == 404 and headers["Content-Type"].startswith("application/json"), path
+        err = json.loads(body)
+        jsonschema.validate(err, {"$ref": "#/$defs/not_found", "$defs": schema["$defs"]})
+        assert err["error"] == "not_found" and "domains" not in err, err
+    # an encoded slash is httpd's own 404 (AllowEncodedSlashes), not the overview
+    status, _, body = three.http_request("/acme-status/..%2F..%2Fetc")
+    assert status == 404 and b'id="summary"' not in body, status
+    # the upper-case form of a managed name is that name (DNS names are not case-sensitive)
+    status, _, body = three.http_request("/acme-status/" + three.names["good"].upper())
+    assert status == 200 and b"Versions" in body, status
+    # the 503 of a name still without a certificate says that obtaining it is
+    # failing, why in short and when the next attempt is (no CA text, no paths)
+    status, headers, body = three.https_request(three.names["bad"], "/")
+    text = body.decode()
+    assert status == 503 and "Retry-After" in headers, (status, text)
+    assert "is failing: the CA could not connect to this server" in text, text
+    assert "being obtained" not in text and "next attempt" in text, text
+    assert three.store not in text and "/.well-known" not in text, text
 
 
 def test_status_page_in_a_browser_at_390_and_1400_px(three, tmp_path):
