@@ -82,11 +82,12 @@ static const char *ca_file_for(acmectl_t *ctl, apr_pool_t *p, const char *ca_url
     }
     for (i = 0; i < entries->nelts; ++i) {
         const char *entry = APR_ARRAY_IDX(entries, i, const char *);
+        const char *rel = apr_pstrcat(p, ACME_STORE_CONFIG "/", entry, NULL);
         acme_domain_t *domain;
         json_t *json;
 
-        if (acme_store_read_json(ctl->store, p, apr_pstrcat(p, ACME_STORE_CONFIG "/", entry, NULL), &json)
-            != APR_SUCCESS || acme_job_domain_from_json(p, json, &domain) != APR_SUCCESS) {
+        if (acme_store_read_json_pooled(ctl->store, p, rel, &json) != APR_SUCCESS
+            || acme_job_domain_from_json(p, json, &domain) != APR_SUCCESS) {
             continue;
         }
         for (j = 0; domain->ca_urls && j < domain->ca_urls->nelts; ++j) {
@@ -176,7 +177,7 @@ static int revoke_load(acmectl_t *ctl, apr_pool_t *p, revoke_t *r)
     int i;
 
     relpath = acme_store_rel_config(p, r->name);
-    if (acme_store_read_json(ctl->store, p, relpath, &json) != APR_SUCCESS
+    if (acme_store_read_json_pooled(ctl->store, p, relpath, &json) != APR_SUCCESS
         || acme_job_domain_from_json(p, json, &r->domain) != APR_SUCCESS) {
         acmectl_error(ctl, "no readable configuration for '%s' (%s)", r->name,
                       acme_store_path(ctl->store, p, relpath));
@@ -215,14 +216,14 @@ static const char *recorded_reason(acmectl_t *ctl, apr_pool_t *p, const char *re
     json_t *json, *reason;
     const char *value = NULL;
 
-    if (acme_store_read_json(ctl->store, p, relpath, &json) != APR_SUCCESS) {
+    if (acme_store_read_json_pooled(ctl->store, p, relpath, &json) != APR_SUCCESS) {
         return NULL;
     }
     reason = json_object_get(json_object_get(json, "revoked"), "reason");
     if (json_is_string(reason)) {
         value = apr_pstrdup(p, json_string_value(reason));
     }
-    return value;   /* json is released with p (acme_store_read_json) */
+    return value;
 }
 
 /* revoked.json beside the certificate, then the marker the driver honours.
@@ -339,7 +340,7 @@ static apr_array_header_t *account_cas(acmectl_t *ctl, apr_pool_t *p)
         const char *ca;
         json_t *json;
 
-        if (acme_store_read_json(ctl->store, p, acme_store_rel_account(p, id,
+        if (acme_store_read_json_pooled(ctl->store, p, acme_store_rel_account(p, id,
                                                            ACME_STORE_ACCOUNT_JSON_FILE), &json) != APR_SUCCESS) {
             continue;
         }

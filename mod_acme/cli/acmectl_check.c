@@ -207,7 +207,7 @@ static void check_json_files(check_t *c, const char *dir)
         apr_size_t len = strlen(name);
         json_t *json;
         if (len > 5 && !strcmp(name + len - 5, ".json")
-            && acme_store_read_json(c->ctl->store, c->p, relpath, &json) != APR_SUCCESS) {
+            && acme_store_read_json_pooled(c->ctl->store, c->p, relpath, &json) != APR_SUCCESS) {
             problem(c, "%s: unreadable or not JSON", relpath);
         }
     }

@@ -102,7 +102,7 @@ static void view_config(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
     acme_domain_t *domain = NULL;
     json_t *ca;
 
-    if (acme_store_read_json(ctl->store, p, acme_store_rel_config(p, v->name),
+    if (acme_store_read_json_pooled(ctl->store, p, acme_store_rel_config(p, v->name),
                              &v->config) != APR_SUCCESS) {
         v->config = NULL;
         return;
@@ -488,7 +488,7 @@ int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
         acmectl_error(ctl, "'%s' is not a domain name", name);
         return ACMECTL_USAGE;
     }
-    if (acme_store_read_json(ctl->store, p, acme_store_rel_config(p, name),
+    if (acme_store_read_json_pooled(ctl->store, p, acme_store_rel_config(p, name),
                              &config) != APR_SUCCESS) {
         acmectl_error(ctl, "no configured domain '%s' in %s (AcmeDomain writes config/%s.json "
                       "when httpd starts)", name, acme_store_dir(ctl->store), name);

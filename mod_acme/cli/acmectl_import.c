@@ -173,7 +173,7 @@ static const char *config_mismatch(acmectl_t *ctl, apr_pool_t *p, const char *na
     size_t i;
     int j;
 
-    if (acme_store_read_json(ctl->store, p, acme_store_rel_config(p, name), &config)
+    if (acme_store_read_json_pooled(ctl->store, p, acme_store_rel_config(p, name), &config)
         != APR_SUCCESS) {
         return NULL;
     }

@@ -201,7 +201,7 @@ static void store_write_config(acme_runtime_t *rt, apr_pool_t *ptemp, acme_domai
     if (!(want = acme_job_domain_to_json(d))) {
         return;
     }
-    if (acme_store_read_json(rt->store, ptemp, rel, &have) != APR_SUCCESS) {
+    if (acme_store_read_json_pooled(rt->store, ptemp, rel, &have) != APR_SUCCESS) {
         have = NULL;
     }
     same = config_same(want, have);

@@ -73,7 +73,7 @@ static const char *account_url(acme_runtime_t *rt, apr_pool_t *p, const acme_dom
         return found == none ? NULL : found;
     }
     found = none;
-    if (acme_store_read_json(rt->store, p, acme_store_account_path(p, ca,
+    if (acme_store_read_json_pooled(rt->store, p, acme_store_account_path(p, ca,
                                                                   ACME_STORE_ACCOUNT_JSON_FILE),
                              &account) == APR_SUCCESS) {
         url = json_object_get(account, "url");
@@ -370,7 +370,7 @@ static json_t *history_json(acme_runtime_t *rt, apr_pool_t *p, const char *name)
         const char *version = APR_ARRAY_IDX(versions, i, const char *);
         json_t *meta = NULL, *issued = NULL;
 
-        if (acme_store_read_json(rt->store, p, acme_store_rel_version_file(
+        if (acme_store_read_json_pooled(rt->store, p, acme_store_rel_version_file(
                                  p, name, version, ACME_STORE_META_FILE), &meta) == APR_SUCCESS) {
             issued = json_object_get(meta, "issued_at");
         }
@@ -380,7 +380,6 @@ static json_t *history_json(acme_runtime_t *rt, apr_pool_t *p, const char *name)
                                              : json_null(),
                                              "live", live_version
                                              && !strcmp(live_version, version)));
-        /* meta is released with p (acme_store_read_json) */
     }
     return out;
 }

@@ -191,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 7:
         put(p, relpath = acme_store_rel_config(p, NAME), text, len);
-        if (acme_store_read_json(store, p, relpath, &json) == APR_SUCCESS
+        if (acme_store_read_json_pooled(store, p, relpath, &json) == APR_SUCCESS
             && acme_job_domain_from_json(p, json, &parsed) == APR_SUCCESS) {
             fuzz_touch(parsed->name);
             fuzz_touch(acme_job_fingerprint(p, parsed));

@@ -148,7 +148,7 @@ static void restart(fixture_t *f)
 static json_t *ari_of(fixture_t *f, const char *name)
 {
     json_t *json = NULL;
-    assert_int_equal(acme_store_read_json(f->store, f->p, apr_pstrcat(f->p, "jobs/", name, ".ari.json",
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, apr_pstrcat(f->p, "jobs/", name, ".ari.json",
                                                                       NULL), &json), APR_SUCCESS);
     return json;
 }
@@ -621,7 +621,7 @@ static void test_driver_discards_stale_job(void **state)
     run(f, one(f->p, d), &next_run, &staged);
     assert_true(logged(f, "ACME00409"));
     assert_false(logged(f, "resuming"));
-    assert_int_equal(acme_store_read_json(f->store, f->p, path, &json), APR_ENOENT);
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, path, &json), APR_ENOENT);
 }
 
 static void test_driver_discards_unreadable_job(void **state)

@@ -178,7 +178,7 @@ static void root_prepares(fixture_t *f)
                                                                   "/", id, ".key", NULL),
                                       pem, len, ACME_STORE_KEY_PERMS), APR_SUCCESS);
     csr_path = apr_pstrcat(f->p, "csr/", f->domain->name, ".json", NULL);
-    assert_int_equal(acme_store_read_json(f->store, f->p, csr_path, &published), APR_SUCCESS);
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, csr_path, &published), APR_SUCCESS);
     assert_int_equal(acme_cert_csr_create(f->p, key, f->domain->names, &csr), APR_SUCCESS);
     json_object_set_new(published, "csr", json_string(csr));
     json_object_set_new(published, "key", json_string(id));
@@ -295,7 +295,7 @@ static void test_first_issuance_account_to_staged(void **state)
     assert_int_equal(f->publish_count, 2);
     /* the account is stored for the next process */
     assert_true(logged(f, "ACME00411"));
-    assert_int_equal(acme_store_read_json(f->store, f->p,
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p,
                                           acme_store_account_path(f->p, UNIT_REPLAY_DIRECTORY,
                                                             "account.json"), &order),
                      APR_SUCCESS);

@@ -205,7 +205,7 @@ static inline json_t *unit_status_json(acme_store_t *store, apr_pool_t *p, const
 {
     json_t *json = NULL;
 
-    assert_int_equal(acme_store_read_json(store, p, apr_pstrcat(p, "status/", name, ".json",
+    assert_int_equal(acme_store_read_json_pooled(store, p, apr_pstrcat(p, "status/", name, ".json",
                                                                 NULL), &json), APR_SUCCESS);
     return json;
 }

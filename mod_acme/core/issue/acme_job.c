@@ -264,7 +264,8 @@ acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
     apr_status_t rv;
 
     *resumed = 0;
-    rv = acme_store_read_json(driver->store, ptemp, job_json_path(ptemp, domain->name), &json);
+    rv = acme_store_read_json_pooled(driver->store, ptemp, job_json_path(ptemp, domain->name),
+                                     &json);
     if (rv == APR_ENOENT) {
         acme_store_remove(driver->store, ptemp, job_key_path(ptemp, domain->name));
         return job;

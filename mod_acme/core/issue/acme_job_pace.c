@@ -53,7 +53,7 @@ static void pacer_load(acme_driver_t *driver, apr_pool_t *p)
     const char *url;
 
     driver->pacer = apr_hash_make(driver->pool);
-    if (acme_store_read_json(driver->store, p, PACER_FILE, &json) != APR_SUCCESS) {
+    if (acme_store_read_json_pooled(driver->store, p, PACER_FILE, &json) != APR_SUCCESS) {
         return;
     }
     json_object_foreach(json, url, value) {
@@ -63,7 +63,6 @@ static void pacer_load(acme_driver_t *driver, apr_pool_t *p)
             apr_hash_set(driver->pacer, apr_pstrdup(driver->pool, url), APR_HASH_KEY_STRING, tat);
         }
     }
-    /* json is released with p (acme_store_read_json) */
 }
 
 static void pacer_save(acme_driver_t *driver, apr_pool_t *p)

@@ -124,8 +124,9 @@ static const char *account_kid_load(acme_step_ctx_t *sc)
     json_t *json;
     const char *kid, *ca_url;
 
-    if (acme_store_read_json(sc->driver->store, sc->p, account_path(sc->p, sc->ca, ACME_STORE_ACCOUNT_JSON_FILE),
-                             &json) != APR_SUCCESS) {
+    if (acme_store_read_json_pooled(sc->driver->store, sc->p,
+                                    account_path(sc->p, sc->ca, ACME_STORE_ACCOUNT_JSON_FILE),
+                                    &json) != APR_SUCCESS) {
         return NULL;
     }
     kid = json_string_value(json_object_get(json, "url"));

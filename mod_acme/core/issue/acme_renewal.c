@@ -114,7 +114,7 @@ static void ari_load(acme_driver_t *driver, acme_record_t *rec, const char *name
     memset(ari, 0, sizeof(*ari));
     apr_cpystrn(ari->serial, rec->cert_serial, sizeof(ari->serial));
     /* Nothing known about this certificate yet: ask at the first look. */
-    if (acme_store_read_json(driver->store, p, ari_path(p, name), &json) != APR_SUCCESS
+    if (acme_store_read_json_pooled(driver->store, p, ari_path(p, name), &json) != APR_SUCCESS
         || !(serial = json_string_value(json_object_get(json, "serial")))
         || strcmp(serial, rec->cert_serial) != 0) {
         return;

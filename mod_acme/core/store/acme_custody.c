@@ -90,7 +90,7 @@ static apr_status_t csr_read(acme_store_t *store, apr_pool_t *p, const char *nam
     if ((rv = acme_store_name_check(name)) != APR_SUCCESS) {
         return rv;
     }
-    if ((rv = acme_store_read_json(store, p, csr_path(p, name), &json)) != APR_SUCCESS) {
+    if ((rv = acme_store_read_json_pooled(store, p, csr_path(p, name), &json)) != APR_SUCCESS) {
         return rv;
     }
     type = json_string_value(json_object_get(json, "key_type"));
@@ -273,7 +273,7 @@ apr_status_t acme_custody_retire(acme_store_t *store, apr_pool_t *p, const char 
         return rv;
     }
     /* The CSR first: it must never name a key that is gone. */
-    if (acme_store_read_json(store, p, csr_path(p, name), &json) == APR_SUCCESS
+    if (acme_store_read_json_pooled(store, p, csr_path(p, name), &json) == APR_SUCCESS
         && (current = json_string_value(json_object_get(json, "key")))
         && strcmp(current, id) == 0
         && (rv = acme_store_remove(store, p, csr_path(p, name))) != APR_SUCCESS) {
@@ -287,7 +287,7 @@ apr_time_t acme_custody_refused_until(acme_store_t *store, apr_pool_t *p, const 
     json_t *json;
 
     if (acme_store_name_check(name) != APR_SUCCESS
-        || acme_store_read_json(store, p, refused_path(p, name), &json) != APR_SUCCESS
+        || acme_store_read_json_pooled(store, p, refused_path(p, name), &json) != APR_SUCCESS
         || !json_is_integer(json_object_get(json, "until"))) {
         return 0;
     }
@@ -305,7 +305,7 @@ apr_time_t acme_custody_refused(acme_store_t *store, apr_pool_t *p, const char *
     if (acme_store_name_check(name) != APR_SUCCESS || keys_dir_check(store, p) != APR_SUCCESS) {
         return 0;
     }
-    if (acme_store_read_json(store, p, refused_path(p, name), &json) == APR_SUCCESS
+    if (acme_store_read_json_pooled(store, p, refused_path(p, name), &json) == APR_SUCCESS
         && json_is_integer(json_object_get(json, "count"))) {
         count = json_integer_value(json_object_get(json, "count"));
     }

@@ -98,7 +98,7 @@ static apr_status_t event_read(acme_store_t *store, apr_pool_t *p, const char *f
     apr_time_t when;
     apr_status_t rv;
 
-    if ((rv = acme_store_read_json(store, p, file, &json)) != APR_SUCCESS) {
+    if ((rv = acme_store_read_json_pooled(store, p, file, &json)) != APR_SUCCESS) {
         return rv;
     }
     event = apr_pcalloc(p, sizeof(*event));

@@ -348,7 +348,7 @@ apr_status_t acme_status_record_load(acme_store_t *store, apr_pool_t *p, const c
     if (acme_store_name_check(name) != APR_SUCCESS) {
         return APR_EINVAL;
     }
-    rv = acme_store_read_json(store, p, acme_store_rel_status(p, name), &json);
+    rv = acme_store_read_json_pooled(store, p, acme_store_rel_status(p, name), &json);
     if (rv == APR_SUCCESS) {
         rv = acme_status_record_decode(p, json, rec);
     }

@@ -49,9 +49,13 @@ apr_status_t acme_store_read_secret(acme_store_t *store, apr_pool_t *p, const ch
                                     apr_size_t max, const char **data, apr_size_t *len);
 apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
                                    json_t *json, apr_fileperms_t perms);
-/* The json is released by a pool cleanup. APR_EINVAL if unparsable. */
-apr_status_t acme_store_read_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
-                                  json_t **json);
+/* Reads and parses the JSON file at relpath (capped like acme_store_read).
+ * The json belongs to p: a cleanup of p releases it, so the caller never
+ * calls json_decref on it (json_incref to keep it past p). APR_SUCCESS,
+ * APR_ENOENT when there is no file, APR_EINVAL when it is not JSON, or the
+ * error of reading. */
+apr_status_t acme_store_read_json_pooled(acme_store_t *store, apr_pool_t *p,
+                                         const char *relpath, json_t **json);
 /* Renames within one store directory (from and to differ in the last
  * component only), through the directory's descriptor. APR_EINVAL otherwise. */
 apr_status_t acme_store_rename(acme_store_t *store, apr_pool_t *p, const char *from,

@@ -31,8 +31,9 @@ apr_status_t acme_store_account_load(acme_store_t *store, apr_pool_t *p, const c
         *key = NULL;
         return APR_EINVAL;
     }
-    if (acme_store_read_json(store, p, acme_store_account_path(p, ca_url, ACME_STORE_ACCOUNT_JSON_FILE), &json)
-        == APR_SUCCESS) {
+    if (acme_store_read_json_pooled(store, p,
+                                    acme_store_account_path(p, ca_url, ACME_STORE_ACCOUNT_JSON_FILE),
+                                    &json) == APR_SUCCESS) {
         url = json_string_value(json_object_get(json, "url"));
         ca = json_string_value(json_object_get(json, "ca"));
         /* Two URLs can share an id only by a hash collision; never mix accounts. */

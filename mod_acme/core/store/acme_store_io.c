@@ -320,8 +320,8 @@ apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const cha
     return acme_store_write(store, p, relpath, copy, strlen(copy), perms);
 }
 
-apr_status_t acme_store_read_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
-                                  json_t **json)
+apr_status_t acme_store_read_json_pooled(acme_store_t *store, apr_pool_t *p,
+                                         const char *relpath, json_t **json)
 {
     const char *data;
     apr_size_t len;
