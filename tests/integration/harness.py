@@ -1129,7 +1129,7 @@ DNS_HOOK = """#!/usr/bin/python3
 import json, sys, urllib.request
 action, name, value = sys.argv[1:4]
 with open({log!r}, "a") as log:
-    log.write("%s %s %s\\n" % (action, name, value))
+    log.write(" ".join(sys.argv[1:]) + "\\n")
 if action == "setup":
     path, body = "/set-txt", {{"host": name + ".", "value": value}}
 else:

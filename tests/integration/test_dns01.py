@@ -5,6 +5,7 @@ import os
 import re
 import time
 
+import dns_primary
 import harness
 from harness import cert_names, ssl_vhost, wait_for
 
@@ -198,3 +199,60 @@ def test_configtest_wildcards_need_dns01_and_a_hook(httpd, challtestsrv, unique)
                        acme=dict(dns_settings(hook, challtestsrv), AcmeChallenges="http-01 dns-01"))
     code, out = httpd.configtest()
     assert code == 0, out
+
+
+def test_dns01_through_a_cname_into_another_zone(httpd, challtestsrv, unique):
+    """_acme-challenge.NAME is a CNAME into another zone (the acme-dns set-up),
+    AcmeDnsResolver a primary that answers only that CNAME: the hook publishes
+    at the target (told the delegated name too), the lookup follows the CNAME
+    to the target, asking the system resolver where the primary refuses, and
+    says which target it waits for; once the target is visible the CA
+    (following the CNAME too) validates."""
+    name = unique("deleg")
+    record = "_acme-challenge." + name
+    target = "%s.auth.delegated-zone.test" % name.split(".")[0]
+    primary = dns_primary.DnsPrimary(challtestsrv.dns_port, forward=False).start()
+    try:
+        primary.add_cname(record, target)
+        dns_primary.set_cname(challtestsrv, record, target)
+        hook, log = write_hook(httpd, "dns-hook", GOOD_HOOK, mgmt=challtestsrv.mgmt_port)
+        httpd.write_config(vhosts=ssl_vhost(name),
+                           acme={"AcmeDnsCmd": hook, "AcmeDnsResolver": primary.address,
+                                 "AcmeChallenges": "dns-01"})
+        code, out = httpd.configtest()
+        assert code == 0, out
+        httpd.start()
+
+        # the primary refuses the target: asked at the system resolver, not there
+        label = "%s (CNAME to %s)" % (record, target)
+
+        def waiting():
+            d = httpd.domain_status(name)
+            return d if label in (d.get("activity") or "") else None
+        d = wait_for(waiting, 30, what="the wait for the CNAME's target on the status page")
+        assert "waiting for TXT record %s to be visible at %s" % (label, primary.address) \
+            in d["activity"], d
+        setups = wait_for(lambda: [c for c in read_lines(log) if c[0] == "setup"], 10,
+                          what="the setup call")
+        assert len(setups) == 1 and setups[0][1] == target and setups[0][3] == record, setups
+        assert len(setups[0]) == 4 and len(setups[0][2]) == 43, setups
+        text = wait_for(lambda: (lambda t: t if "ACME00908" in t else None)(httpd.error_log_text()),
+                        20, what="a lookup that did not see the record")
+        assert "ACME00917: %s: %s is a CNAME to %s (at %s)" % (name, record, target,
+                                                              primary.address) in text, text
+        miss = [l for l in text.splitlines() if "ACME00908" in l and label in l]
+        assert miss and "%s gave no answer for %s (refused" % (primary.address, target) in miss[-1] \
+            and "asked the system resolver instead, which has 0 TXT value(s)" in miss[-1], miss
+        assert target in primary.queries and record in primary.queries, primary.queries
+
+        # the primary now holds the target's zone too: visible, validated, issued
+        primary.forward = True
+        cert = httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+        assert cert_names(cert) == {name}, sorted(cert_names(cert))
+        text = httpd.error_log_text()
+        assert "TXT record %s visible at %s" % (label, primary.address) in text, httpd.diagnostics()
+        calls = wait_for(lambda: [c for c in read_lines(log) if c[0] == "teardown"], 20,
+                         what="the teardown call")
+        assert calls == [["teardown", target, setups[0][2], record]], calls
+    finally:
+        primary.stop()

@@ -227,12 +227,22 @@ static void test_hook_success(void **state)
     acme_dns_hook_t *hook;
 
     assert_int_equal(acme_dns_hook_start(&hook, p, path, "setup", "_acme-challenge.example.org",
-                                         "VALUE", apr_time_now(), 1), APR_SUCCESS);
+                                         "VALUE", NULL, apr_time_now(), 1), APR_SUCCESS);
     assert_int_equal(poll_until_done(hook), APR_SUCCESS);
     assert_string_equal(acme_dns_hook_output(hook),
                         "setup _acme-challenge.example.org VALUE\nwarning");
     assert_string_equal(acme_dns_hook_result(hook), "succeeded");
     assert_non_null(strstr(acme_dns_hook_label(hook), "setup _acme-challenge.example.org"));
+    unlink(path);
+
+    /* delegated by CNAME: the target first, the name it stands for fourth */
+    path = script(p, "echo \"$# $1 $2 $3 $4\"");
+    assert_int_equal(acme_dns_hook_start(&hook, p, path, "setup", "x.auth.example.net", "VALUE",
+                                         "_acme-challenge.example.org", apr_time_now(), 1),
+                     APR_SUCCESS);
+    assert_int_equal(poll_until_done(hook), APR_SUCCESS);
+    assert_string_equal(acme_dns_hook_output(hook),
+                        "4 setup x.auth.example.net VALUE _acme-challenge.example.org");
     unlink(path);
 }
 
@@ -243,8 +253,8 @@ static void test_hook_failure_and_cap(void **state)
                                  "echo 'zone refused' >&2; exit 3");
     acme_dns_hook_t *hook;
 
-    assert_int_equal(acme_dns_hook_start(&hook, p, path, "setup", "n", "v", apr_time_now(), 1),
-                     APR_SUCCESS);
+    assert_int_equal(acme_dns_hook_start(&hook, p, path, "setup", "n", "v", NULL, apr_time_now(),
+                                         1), APR_SUCCESS);
     assert_int_equal(poll_until_done(hook), APR_EGENERAL);
     assert_string_equal(acme_dns_hook_result(hook), "exited with 3");
     assert_true(strlen(acme_dns_hook_output(hook)) <= ACME_DNS_HOOK_OUTPUT_MAX);
@@ -258,7 +268,8 @@ static void test_hook_timeout(void **state)
     apr_time_t start = apr_time_now();
     acme_dns_hook_t *hook;
 
-    assert_int_equal(acme_dns_hook_start(&hook, p, path, "setup", "n", "v", start, 1), APR_SUCCESS);
+    assert_int_equal(acme_dns_hook_start(&hook, p, path, "setup", "n", "v", NULL, start, 1),
+                     APR_SUCCESS);
     assert_int_equal(acme_dns_hook_poll(hook, start + apr_time_from_sec(1)), APR_EAGAIN);
     assert_int_equal(acme_dns_hook_poll(hook, start + ACME_DNS_HOOK_TIMEOUT), APR_TIMEUP);
     assert_string_equal(acme_dns_hook_result(hook), "timed out after 60 s");
@@ -278,7 +289,7 @@ static void test_hook_missing_program(void **state)
         return;
     }
     assert_int_not_equal(acme_dns_hook_start(&hook, p, "/nonexistent/hook", "setup", "n", "v",
-                                             apr_time_now(), 1), APR_SUCCESS);
+                                             NULL, apr_time_now(), 1), APR_SUCCESS);
     assert_non_null(strstr(acme_dns_hook_result(hook), "could not be started"));
 }
 

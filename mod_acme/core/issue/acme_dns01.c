@@ -3,8 +3,15 @@
  * record is looked up every second until it is visible; only then does the
  * authorize step tell the CA to validate. After validation, or when the job
  * ends for any reason, the teardown hooks run; they outlive the job and are
- * polled by the driver, their failures only logged. */
+ * polled by the driver, their failures only logged.
+ *
+ * Delegation: when _acme-challenge.NAME is a CNAME (into a zone the hook can
+ * update, as with acme-dns), the CAs follow it (RFC 8555 §8.4 lets them; Let's
+ * Encrypt does), so the hook is given the CNAME's target as NAME and the
+ * record it stands for as a fourth argument, as lego hands its DNS providers
+ * the target since v4.9 (go-acme.github.io/lego/dns, "CNAME support"). */
 #include <string.h>
+#include <strings.h>
 #include <apr_strings.h>
 
 #include "acme_job_int.h"
@@ -22,12 +29,14 @@ typedef struct dns01_entry_t {
     const char *authz_url;
     const char *identifier;     /* as written: "*.example.org" for a wildcard */
     const char *record;         /* _acme-challenge.example.org */
+    const char *target;         /* where its CNAMEs lead: what the hook publishes */
     const char *value;          /* the TXT value */
     dns01_state_e state;
     acme_dns_hook_t *setup;
     int set_up;                 /* setup was started: a teardown is owed */
     apr_time_t deadline;        /* for the record to become visible */
     apr_time_t next_lookup;
+    const char *seen;           /* where the last lookup's CNAMEs led */
     const char *lookup_error;   /* the last lookup's failure, if any */
 } dns01_entry_t;
 
@@ -56,6 +65,21 @@ static const char *resolver_label(const struct acme_dns01_set_t *set)
     return set->resolver ? set->resolver : "the system resolver";
 }
 
+/* The record the hook's NAME stands for when that is a CNAME's target. */
+static const char *delegated_from(const dns01_entry_t *entry)
+{
+    return strcmp(entry->target, entry->record) == 0 ? NULL : entry->record;
+}
+
+/* "_acme-challenge.x" or "_acme-challenge.x (CNAME to y)", for messages. */
+static const char *record_label(apr_pool_t *p, const dns01_entry_t *entry, const char *target)
+{
+    if (strcasecmp(target, entry->record) == 0) {
+        return entry->record;
+    }
+    return apr_psprintf(p, "%s (CNAME to %s)", entry->record, target);
+}
+
 /* ---- teardown: started here, polled by the driver ---- */
 
 static void teardown_start(acme_driver_t *driver, const struct acme_dns01_set_t *set,
@@ -71,8 +95,8 @@ static void teardown_start(acme_driver_t *driver, const struct acme_dns01_set_t 
     if (apr_pool_create(&pool, driver->pool) != APR_SUCCESS) {
         return;
     }
-    if (acme_dns_hook_start(&hook, pool, set->program, "teardown", entry->record, entry->value,
-                            now, 0) != APR_SUCCESS) {
+    if (acme_dns_hook_start(&hook, pool, set->program, "teardown", entry->target, entry->value,
+                            delegated_from(entry), now, 0) != APR_SUCCESS) {
         acme_log(&driver->ctx, ACME_LOG_ERR, 0, "ACME00900: %s %s; the TXT record may be left "
                  "in DNS", acme_dns_hook_label(hook), acme_dns_hook_result(hook));
         apr_pool_destroy(pool);
@@ -146,6 +170,29 @@ void acme_dns01_poll_teardowns(acme_driver_t *driver, apr_time_t now, apr_time_t
 
 /* ---- what the order needs ---- */
 
+/* Whether entry->record is a CNAME, and to where. A lookup that fails still
+ * names the last CNAME target it got to (or the record itself): many servers
+ * give no answer at all for a name without records, as glibc takes an empty
+ * answer without recursion for a lame server's. */
+static void delegation_find(acme_step_ctx_t *sc, struct acme_dns01_set_t *set,
+                            dns01_entry_t *entry)
+{
+    apr_array_header_t *values;
+    const char *target, *why = NULL;
+
+    if (acme_dns_txt_resolve(sc->p, set->resolver, entry->record, &values, &target, &why)
+        != APR_SUCCESS) {
+        acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME00918: %s: looking for a CNAME at "
+                 "%s: %s", entry->identifier, entry->record, why);
+    }
+    if (strcasecmp(target, entry->record) != 0) {
+        entry->target = apr_pstrdup(set->pool, target);
+        acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME00917: %s: %s is a CNAME to %s "
+                 "(at %s): AcmeDnsCmd publishes the TXT record there", entry->identifier,
+                 entry->record, entry->target, resolver_label(set));
+    }
+}
+
 static dns01_entry_t *entry_make(acme_step_ctx_t *sc, struct acme_dns01_set_t *set,
                                  const acme_authz_t *authz, const acme_challenge_t *challenge)
 {
@@ -157,6 +204,8 @@ static dns01_entry_t *entry_make(acme_step_ctx_t *sc, struct acme_dns01_set_t *s
     entry->identifier = apr_pstrcat(set->pool, authz->wildcard ? "*." : "", authz->identifier, NULL);
     entry->record = acme_dns_record_name(set->pool, authz->identifier);
     entry->value = acme_crypto_key_authorization_digest(set->pool, key_authz);
+    entry->target = entry->record;
+    delegation_find(sc, set, entry);
     /* Responded to before a restart: the record was set then; tear it down at the end. */
     if (challenge->status && strcmp(challenge->status, "pending") != 0) {
         entry->state = DNS01_READY;
@@ -228,8 +277,8 @@ static acme_outcome_e setup_advance(acme_step_ctx_t *sc, struct acme_dns01_set_t
 
     if (!entry->setup) {
         entry->set_up = 1;
-        rv = acme_dns_hook_start(&entry->setup, set->pool, set->program, "setup", entry->record,
-                                 entry->value, sc->now, 1);
+        rv = acme_dns_hook_start(&entry->setup, set->pool, set->program, "setup", entry->target,
+                                 entry->value, delegated_from(entry), sc->now, 1);
         if (rv != APR_SUCCESS) {
             return setup_failed(sc, entry, rv);
         }
@@ -267,30 +316,33 @@ static acme_outcome_e lookup_advance(acme_step_ctx_t *sc, struct acme_dns01_set_
                                      dns01_entry_t *entry)
 {
     apr_array_header_t *values;
-    const char *why = NULL;
+    const char *why = NULL, *target, *label;
     apr_status_t rv;
 
     if (sc->now < entry->next_lookup) {
         return ACME_OUTCOME_WAIT;
     }
-    rv = acme_dns_txt_lookup(sc->p, set->resolver, entry->record, &values, &why);
+    rv = acme_dns_txt_resolve(sc->p, set->resolver, entry->record, &values, &target, &why);
+    /* Where the CNAMEs lead now (or the name that could not be looked up). */
+    entry->seen = apr_pstrdup(set->pool, target);
+    label = record_label(sc->p, entry, entry->seen);
     if (rv == APR_SUCCESS && has_value(values, entry->value)) {
         acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME00907: %s: TXT record %s visible at %s",
-                 entry->identifier, entry->record, resolver_label(set));
+                 entry->identifier, label, resolver_label(set));
         entry->state = DNS01_READY;
         return ACME_OUTCOME_DONE;
     }
-    if (rv != APR_SUCCESS) {
+    if (why) {                  /* a failure, or how the CNAME's target was asked for */
         entry->lookup_error = apr_pstrdup(set->pool, why);
     }
     acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, rv, "ACME00908: %s: TXT record %s not yet visible "
-             "at %s (%d value(s)%s%s)", entry->identifier, entry->record, resolver_label(set),
+             "at %s (%d value(s)%s%s)", entry->identifier, label, resolver_label(set),
              rv == APR_SUCCESS ? values->nelts : 0, why ? "; " : "", why ? why : "");
     if (sc->now >= entry->deadline) {
         acme_problem_set(&sc->prob, sc->p, APR_TIMEUP, NULL, "TXT record %s not visible at %s "
                          "after %d s%s%s; check that AcmeDnsCmd really publishes it and that "
                          "AcmeDnsResolver asks a server that sees the change",
-                         entry->record, resolver_label(set),
+                         label, resolver_label(set),
                          (int)apr_time_sec(ACME_DNS_VISIBLE_TIMEOUT),
                          entry->lookup_error ? "; last lookup: " : "",
                          entry->lookup_error ? entry->lookup_error : "");
@@ -324,7 +376,9 @@ static const char *activity_of(acme_step_ctx_t *sc, const struct acme_dns01_set_
         }
         if (entry->state == DNS01_LOOKUP) {
             return apr_psprintf(sc->p, "%s: waiting for TXT record %s to be visible at %s "
-                                "(until %s)", entry->identifier, entry->record,
+                                "(until %s)", entry->identifier,
+                                record_label(sc->p, entry, entry->seen ? entry->seen
+                                                                        : entry->target),
                                 resolver_label(set), acme_time_rfc3339(sc->p, entry->deadline));
         }
     }

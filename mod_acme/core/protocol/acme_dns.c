@@ -1,6 +1,6 @@
 /* dns-01 building blocks: the AcmeDnsCmd hook as a polled child process, and
- * the TXT lookup (glibc's res_nquery at AcmeDnsResolver, ns_parserr on the
- * answer) that tells when the record can be seen. */
+ * the TXT lookup (glibc's res_nsend at AcmeDnsResolver, ns_parserr on the
+ * answer, CNAMEs followed) that tells when the record can be seen. */
 #include <string.h>
 #include <netinet/in.h>
 #include <arpa/nameser.h>
@@ -14,7 +14,7 @@
 
 #define ACME_DNS_DEFAULT_PORT  53
 #define ACME_DNS_CNAME_HOPS    8
-/* res_nquery waits retrans seconds per try: a lookup blocks at most ~4 s. */
+/* res_nsend waits retrans seconds per try: one query blocks at most ~4 s. */
 #define ACME_DNS_RETRANS       2
 #define ACME_DNS_RETRY         2
 
@@ -133,24 +133,24 @@ static apr_status_t txt_rdata(apr_pool_t *p, const ns_rr *rr, const char **value
     return APR_SUCCESS;
 }
 
-apr_status_t acme_dns_txt_parse(apr_pool_t *p, const unsigned char *buf, apr_size_t len,
-                                const char *name, apr_array_header_t **values)
+/* The TXT values for name in msg, and where the answer's CNAMEs lead name
+ * (*end, lower case without the trailing dot). */
+static apr_status_t answer_parse(apr_pool_t *p, ns_msg *msg, const char *name,
+                                 apr_array_header_t **values, const char **end)
 {
     const char *key = dns_name_key(p, name), *value;
-    ns_msg msg;
     ns_rr rr;
     apr_status_t rv;
     int i;
 
     *values = apr_array_make(p, 2, sizeof(const char *));
-    if (len > ACME_DNS_ANSWER_MAX || ns_initparse(buf, (int)len, &msg) < 0) {
-        return APR_EINVAL;
-    }
-    if ((rv = follow_cnames(p, &msg, &key)) != APR_SUCCESS) {
+    *end = key;
+    if ((rv = follow_cnames(p, msg, &key)) != APR_SUCCESS) {
         return rv;
     }
-    for (i = 0; i < ns_msg_count(msg, ns_s_an); ++i) {
-        if (ns_parserr(&msg, ns_s_an, i, &rr) < 0) {
+    *end = key;
+    for (i = 0; i < ns_msg_count(*msg, ns_s_an); ++i) {
+        if (ns_parserr(msg, ns_s_an, i, &rr) < 0) {
             return APR_EINVAL;
         }
         if (ns_rr_type(rr) != ns_t_txt || ns_rr_class(rr) != ns_c_in || !owner_is(p, &rr, key)) {
@@ -164,6 +164,19 @@ apr_status_t acme_dns_txt_parse(apr_pool_t *p, const unsigned char *buf, apr_siz
         }
     }
     return APR_SUCCESS;
+}
+
+apr_status_t acme_dns_txt_parse(apr_pool_t *p, const unsigned char *buf, apr_size_t len,
+                                const char *name, apr_array_header_t **values)
+{
+    const char *end;
+    ns_msg msg;
+
+    *values = apr_array_make(p, 2, sizeof(const char *));
+    if (len > ACME_DNS_ANSWER_MAX || ns_initparse(buf, (int)len, &msg) < 0) {
+        return APR_EINVAL;
+    }
+    return answer_parse(p, &msg, name, values, &end);
 }
 
 /* Points res at resolver instead of resolv.conf's servers. */
@@ -194,16 +207,43 @@ static apr_status_t resolver_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-apr_status_t acme_dns_txt_lookup(apr_pool_t *p, const char *resolver, const char *name,
-                                 apr_array_header_t **values, const char **why)
+/* Whether an empty NOERROR answer is a referral or a lame answer: neither
+ * authoritative nor recursive, and no SOA saying the name has no such data
+ * (RFC 2308 §2.2). Such a server cannot answer for that name. (glibc's
+ * res_nsend already drops such answers without any additional record.) */
+static int answer_is_referral(ns_msg *msg)
+{
+    ns_rr rr;
+    int i;
+
+    if (ns_msg_count(*msg, ns_s_an) > 0 || ns_msg_getflag(*msg, ns_f_aa)
+        || ns_msg_getflag(*msg, ns_f_ra)) {
+        return 0;
+    }
+    for (i = 0; i < ns_msg_count(*msg, ns_s_ns); ++i) {
+        if (ns_parserr(msg, ns_s_ns, i, &rr) == 0 && ns_rr_type(rr) == ns_t_soa) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* One TXT query for name at resolver (NULL: the system's). APR_SUCCESS with
+ * the values and where the answer's CNAMEs lead (*end); APR_ENOENT when that
+ * server cannot answer for name (refused, failed, referral); APR_EGENERAL on
+ * anything else. *why set unless APR_SUCCESS. */
+static apr_status_t txt_query(apr_pool_t *p, const char *resolver, const char *name,
+                              apr_array_header_t **values, const char **end, const char **why)
 {
     struct __res_state *res = apr_pcalloc(p, sizeof(*res));
-    unsigned char *answer = apr_palloc(p, ACME_DNS_ANSWER_MAX);
+    unsigned char *answer = apr_palloc(p, ACME_DNS_ANSWER_MAX), query[NS_PACKETSZ];
     const char *where = resolver ? resolver : "the system resolver";
     apr_status_t rv;
-    int len;
+    ns_msg msg;
+    int len, qlen;
 
     *values = apr_array_make(p, 1, sizeof(const char *));
+    *end = dns_name_key(p, name);
     if (res_ninit(res) != 0) {
         *why = "cannot initialize the resolver (/etc/resolv.conf)";
         return APR_EGENERAL;
@@ -214,21 +254,92 @@ apr_status_t acme_dns_txt_lookup(apr_pool_t *p, const char *resolver, const char
     if (resolver && (rv = use_resolver(p, res, resolver, why)) != APR_SUCCESS) {
         return rv;
     }
-    len = res_nquery(res, name, ns_c_in, ns_t_txt, answer, ACME_DNS_ANSWER_MAX);
-    if (len < 0) {
-        if (res->res_h_errno == HOST_NOT_FOUND || res->res_h_errno == NO_DATA) {
-            return APR_SUCCESS;
-        }
-        *why = apr_psprintf(p, "%s gave no answer for %s (%s)", where, name,
-                            res->res_h_errno == TRY_AGAIN ? "timeout or server failure"
-                                                          : hstrerror(res->res_h_errno));
+    qlen = res_nmkquery(res, ns_o_query, name, ns_c_in, ns_t_txt, NULL, 0, NULL, query,
+                        sizeof(query));
+    if (qlen < 0) {
+        *why = apr_psprintf(p, "%s is not a name that can be looked up", name);
         return APR_EGENERAL;
     }
-    if ((rv = acme_dns_txt_parse(p, answer, len > ACME_DNS_ANSWER_MAX ? ACME_DNS_ANSWER_MAX : len,
-                                 name, values)) != APR_SUCCESS) {
-        *why = apr_psprintf(p, "%s sent a malformed answer for %s", where, name);
+    /* res_nsend, unlike res_nquery, hands over every answer with its flags. */
+    len = res_nsend(res, query, qlen, answer, ACME_DNS_ANSWER_MAX);
+    if (len < 0) {
+        /* glibc does not tell a refusal or a failure from a timeout here. */
+        *why = apr_psprintf(p, "%s gave no answer for %s (refused, failed or timed out)", where,
+                            name);
+        return APR_ENOENT;
     }
-    return rv;
+    if (ns_initparse(answer, len > ACME_DNS_ANSWER_MAX ? ACME_DNS_ANSWER_MAX : len, &msg) < 0) {
+        *why = apr_psprintf(p, "%s sent a malformed answer for %s", where, name);
+        return APR_EGENERAL;
+    }
+    switch (ns_msg_getflag(msg, ns_f_rcode)) {
+    case ns_r_noerror:
+    case ns_r_nxdomain:         /* possibly after a CNAME to a name without records */
+        break;
+    default:
+        *why = apr_psprintf(p, "%s answered %s with error %d", where, name,
+                            ns_msg_getflag(msg, ns_f_rcode));
+        return APR_ENOENT;
+    }
+    if (answer_is_referral(&msg)) {
+        *why = apr_psprintf(p, "%s does not answer for %s (not its zone, no recursion)", where,
+                            name);
+        return APR_ENOENT;
+    }
+    if (answer_parse(p, &msg, name, values, end) != APR_SUCCESS) {
+        *why = apr_psprintf(p, "%s sent a malformed answer for %s", where, name);
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_dns_txt_resolve(apr_pool_t *p, const char *resolver, const char *name,
+                                  apr_array_header_t **values, const char **target,
+                                  const char **why)
+{
+    const char *at = dns_name_key(p, name), *end, *first, *note = NULL;
+    apr_status_t rv;
+    int hops;
+
+    *why = NULL;
+    for (hops = 0;; ++hops) {
+        *target = at;
+        rv = txt_query(p, resolver, at, values, &end, why);
+        /* A CNAME into another zone: AcmeDnsResolver is often the primary of
+         * the name's own zone only; a recursive resolver can follow on. */
+        if (rv != APR_SUCCESS && hops > 0 && resolver) {
+            first = *why;
+            rv = txt_query(p, NULL, at, values, &end, why);
+            if (rv != APR_SUCCESS) {
+                *why = apr_psprintf(p, "%s; %s", first, *why);
+            }
+            else {
+                note = apr_psprintf(p, "%s; asked the system resolver instead, which has %d "
+                                    "TXT value(s) there", first, (*values)->nelts);
+            }
+        }
+        if (rv != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+        *target = end;
+        if ((*values)->nelts > 0 || strcmp(end, at) == 0) {
+            *why = note;
+            return APR_SUCCESS;
+        }
+        if (hops == ACME_DNS_CNAME_HOPS) {
+            *why = apr_psprintf(p, "%s: more than %d CNAMEs in a row", name, ACME_DNS_CNAME_HOPS);
+            return APR_EGENERAL;
+        }
+        at = end;
+    }
+}
+
+apr_status_t acme_dns_txt_lookup(apr_pool_t *p, const char *resolver, const char *name,
+                                 apr_array_header_t **values, const char **why)
+{
+    const char *target;
+
+    return acme_dns_txt_resolve(p, resolver, name, values, &target, why);
 }
 
 /* ---- the hook program ---- */
@@ -243,10 +354,10 @@ struct acme_dns_hook_t {
 
 apr_status_t acme_dns_hook_start(acme_dns_hook_t **hook_out, apr_pool_t *p, const char *program,
                                  const char *action, const char *name, const char *value,
-                                 apr_time_t now, int kill_on_cleanup)
+                                 const char *delegated_from, apr_time_t now, int kill_on_cleanup)
 {
     acme_dns_hook_t *hook = apr_pcalloc(p, sizeof(*hook));
-    const char **argv = apr_pcalloc(p, 5 * sizeof(*argv));
+    const char **argv = apr_pcalloc(p, 6 * sizeof(*argv));
     acme_proc_spec_t spec;
     apr_status_t rv;
     char ebuf[128];
@@ -259,6 +370,7 @@ apr_status_t acme_dns_hook_start(acme_dns_hook_t **hook_out, apr_pool_t *p, cons
     argv[1] = action;
     argv[2] = name;
     argv[3] = value;
+    argv[4] = delegated_from;
     acme_proc_spec_init(&spec);
     spec.path = program;
     spec.argv = argv;

@@ -35,8 +35,20 @@ apr_status_t acme_dns_txt_parse(apr_pool_t *p, const unsigned char *msg, apr_siz
                                 const char *name, apr_array_header_t **values);
 
 /* Asks resolver ("host[:port]", NULL = the system's) for the TXT records of
- * name. A name without records gives an empty array and APR_SUCCESS; other
- * failures set *why. Waits at most a few seconds. */
+ * name, following CNAMEs (up to 8) also where the answer holds only the
+ * CNAME: the CNAME's target is asked for next, at resolver and, when that
+ * server cannot answer for it (refused, failed, a referral: the primary of
+ * one zone only), at the system resolver. *target is where the chain ends
+ * (name itself without a CNAME; lower case, no trailing dot), *values the
+ * TXT strings there (an empty array when there are none). APR_SUCCESS
+ * (*why NULL, or a note that the system resolver was asked and why), or
+ * APR_EGENERAL with *why (and *target the name that could not be looked
+ * up). Waits at most a few seconds per name asked (Pool p owns all). */
+apr_status_t acme_dns_txt_resolve(apr_pool_t *p, const char *resolver, const char *name,
+                                  apr_array_header_t **values, const char **target,
+                                  const char **why);
+
+/* acme_dns_txt_resolve without the target. */
 apr_status_t acme_dns_txt_lookup(apr_pool_t *p, const char *resolver, const char *name,
                                  apr_array_header_t **values, const char **why);
 
@@ -50,7 +62,7 @@ typedef struct acme_dns_hook_t acme_dns_hook_t;
 
 apr_status_t acme_dns_hook_start(acme_dns_hook_t **hook, apr_pool_t *p, const char *program,
                                  const char *action, const char *name, const char *value,
-                                 apr_time_t now, int kill_on_cleanup);
+                                 const char *delegated_from, apr_time_t now, int kill_on_cleanup);
 /* APR_EAGAIN while it runs; APR_SUCCESS when it exited 0; APR_EGENERAL when
  * it failed (exit code or signal in the description); APR_TIMEUP when it
  * ran ACME_DNS_HOOK_TIMEOUT (by now) and its group was killed (blocks up to
