@@ -37,7 +37,7 @@ apr_status_t acme_store_configured_write(acme_store_t *store, apr_pool_t *p,
     apr_status_t rv;
     int i;
 
-    if (acme_store_read_json(store, p, ACME_STORE_CONFIGURED, &have) == APR_SUCCESS
+    if (acme_store_read_json_pooled(store, p, ACME_STORE_CONFIGURED, &have) == APR_SUCCESS
         && same_names(have, names)) {
         return APR_SUCCESS;
     }
@@ -63,7 +63,7 @@ apr_status_t acme_store_configured_read(acme_store_t *store, apr_pool_t *p, apr_
 
     *names = apr_hash_make(p);
     *since = 0;
-    if ((rv = acme_store_read_json(store, p, ACME_STORE_CONFIGURED, &doc)) != APR_SUCCESS) {
+    if ((rv = acme_store_read_json_pooled(store, p, ACME_STORE_CONFIGURED, &doc)) != APR_SUCCESS) {
         return rv;
     }
     list = json_object_get(doc, "names");
