@@ -1,0 +1,148 @@
+"""CA personalities: the test proxy in front of Pebble (ari_proxy.AcmeProxy)
+answering the way one public CA documents it behaves, where that differs
+from Pebble. Each behaviour names its public source; a personality adds
+nothing else.
+
+Behaviours this module adds to the proxy's (see ari_proxy's doc string for
+those, e.g. eab_on_lookup, profiles, ari_enabled):
+- bad_nonce_every = N: every Nth signed POST is answered 400 badNonce with a
+  fresh Replay-Nonce (RFC 8555 §6.5: the client retries with it).
+- processing_polls = N: an order that Pebble has already made valid is shown
+  "processing" (no "certificate") with Retry-After: 1 for the first N looks
+  after finalization (RFC 8555 §7.4).
+- fail_first_order = (status, type, detail, retry_after or None): the first
+  new order is refused with that problem, once; the next attempt gets through.
+"""
+import json
+import threading
+
+from ari_proxy import AcmeProxy
+
+# name -> settings; each entry cites where the CA documents the behaviour.
+PERSONALITIES = {
+    # Let's Encrypt (Boulder).
+    "letsencrypt": {
+        # ARI: https://letsencrypt.org/2024/04/25/guide-to-integrating-ari-into-existing-acme-clients/
+        "ari_enabled": True,
+        # Profiles: https://letsencrypt.org/docs/profiles/ (classic, tlsserver, shortlived)
+        "profiles": {"classic": "The same profile you're accustomed to",
+                     "tlsserver": "https://letsencrypt.org/docs/profiles#tlsserver",
+                     "shortlived": "https://letsencrypt.org/docs/profiles#shortlived"},
+        # Nonces are redeemable only at the datacenter that issued them, so
+        # badNonce happens in normal operation; Pebble rejects 5% of nonces by
+        # default to imitate it (letsencrypt/pebble README, "Invalid
+        # Anti-Replay Nonce Errors").
+        "bad_nonce_every": 4,
+        # Boulder's asynchronous finalization answers finalize with
+        # "processing" while the client polls the order (letsencrypt/boulder
+        # issue #6575, pull request #6589: the AsyncFinalize feature).
+        "processing_polls": 1,
+        # Rate limits are rateLimited problems (HTTP 429) with Retry-After:
+        # https://letsencrypt.org/docs/rate-limits/ ("Retrying After Hitting
+        # Rate Limits").
+        "fail_first_order": (429, "rateLimited", "too many new orders (300) in the last 3h0m0s, "
+                                                 "retry after 2026-11-30 12:00:00 UTC", 2),
+    },
+    # ZeroSSL (Sectigo).
+    "zerossl": {
+        # EAB on every account: https://zerossl.com/documentation/acme/
+        "eab": True,
+        # A lookup without EAB is refused ("ZeroSSL and Sectigo do not allow
+        # repetitive newAccount EAB requests", publishlab/node-acme-client #42).
+        "eab_on_lookup": True,
+        # No ARI, no profiles in its directory.
+        "ari_enabled": False,
+        # Orders stay "processing" for several polls after finalize
+        # (acmesh-official/acme.sh issues #3584, #5233, #6103).
+        "processing_polls": 4,
+        # Its API fails now and then (acmesh-official/acme.sh issue #4645:
+        # "Could not get nonce, let's try again" from acme.zerossl.com).
+        "fail_first_order": (500, "serverInternal", "internal server error", None),
+    },
+    # Buypass Go SSL.
+    "buypass": {
+        # No EAB, a contact email (certbot register -m ... in
+        # https://www.buypass.com/products/tls-ssl-certificates/resources-tls-ssl-certificates/products/buypass-go-ssl-technical-information),
+        # no ARI, no profiles.
+        "ari_enabled": False,
+        # Go SSL limits certificates per registered domain; its refusal is
+        # imitated as a rateLimited problem without Retry-After, which RFC
+        # 8555 §6.6 allows (the client falls back to its own backoff).
+        "fail_first_order": (429, "rateLimited", "Too many certificates issued for the domain",
+                             None),
+    },
+    # Google Trust Services.
+    "gts": {
+        # EAB keys from `gcloud publicca external-account-keys create`
+        # (https://cloud.google.com/certificate-manager/docs/public-ca-tutorial).
+        "eab": True,
+        "ari_enabled": False,
+        # Public CA quotas per project on new orders
+        # (https://cloud.google.com/certificate-manager/docs/quotas); a refusal
+        # imitated as RFC 8555 §6.6 describes it: rateLimited with Retry-After.
+        "fail_first_order": (429, "rateLimited", "Quota exceeded for new orders", 1),
+    },
+}
+
+
+class PersonalityProxy(AcmeProxy):
+    def __init__(self, pebble, personality):
+        super().__init__(pebble)
+        self.personality = personality
+        settings = PERSONALITIES[personality]
+        self.ari_enabled = settings.get("ari_enabled", False)
+        self.profiles = settings.get("profiles")
+        self.eab_on_lookup = settings.get("eab_on_lookup", False)
+        self.bad_nonce_every = settings.get("bad_nonce_every")
+        self.processing_polls = settings.get("processing_polls", 0)
+        self.fail_first_order = settings.get("fail_first_order")
+        self.posts = 0
+        self.bad_nonces = 0
+        self.refused_orders = 0
+        self.processing_shown = {}       # order path -> times shown "processing"
+        self._plock = threading.Lock()
+
+    def _own_answer(self, method, path, payload):
+        if method == "POST" and isinstance(payload, (dict, str)):
+            with self._plock:
+                self.posts += 1
+                bad_nonce = self.bad_nonce_every and self.posts % self.bad_nonce_every == 0
+                refuse = path == "/order-plz" and self.fail_first_order \
+                    and self.refused_orders == 0
+                if bad_nonce:
+                    self.bad_nonces += 1
+                elif refuse:
+                    self.refused_orders += 1
+            if bad_nonce:
+                return self._problem(400, "badNonce", "JWS has an invalid anti-replay nonce")
+            if refuse:
+                status, short_type, detail, retry_after = self.fail_first_order
+                status, headers, body = self._problem(status, short_type, detail)
+                if retry_after is not None:
+                    headers = headers + [("Retry-After", str(retry_after))]
+                return status, headers, body
+        return super()._own_answer(method, path, payload)
+
+    def _rewrite(self, path, status, out, headers):
+        out, headers = super()._rewrite(path, status, out, headers)
+        if not self.processing_polls or status != 200 or not out:
+            return out, headers
+        if path.startswith("/finalize-order/"):
+            key = "/my-order/" + path[len("/finalize-order/"):]
+        elif path.startswith("/my-order/"):
+            key = path
+        else:
+            return out, headers
+        doc = json.loads(out)
+        if doc.get("status") != "valid":
+            return out, headers
+        with self._plock:
+            shown = self.processing_shown.get(key, 0)
+            if shown >= self.processing_polls:
+                return out, headers
+            self.processing_shown[key] = shown + 1
+        doc["status"] = "processing"
+        doc.pop("certificate", None)
+        headers = [(k, v) for k, v in headers if k.lower() != "retry-after"] + \
+            [("Retry-After", "1")]
+        return json.dumps(doc, indent=2).encode(), headers
