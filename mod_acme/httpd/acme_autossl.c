@@ -15,6 +15,12 @@
  *    with "SSLEngine on", appended after everything written by hand (so hand
  *    written SSL vhosts stay the defaults of their addresses). The AcmeDomain
  *    moves into the twin, which is the vhost that serves its certificate.
+ *    The twin carries only the names its certificate covers: a name that
+ *    AcmeAutoDomains skipped (excluded with 'except', not public, invalid)
+ *    or that no AcmeDomain of the vhost lists stays on the http port only.
+ *    A TLS client asking for such a name is refused at the handshake unless
+ *    an SSL vhost of the address serves it (acme_autossl_report.c), rather
+ *    than being handed another name's certificate.
  * Nothing is written to disk: each configuration read (start, restart)
  * starts again from the files. What was done is kept in pconf for
  * check_config (acme_check.c) and logged once the error log is open. */
@@ -265,9 +271,88 @@ static const char *twin_args(apr_pool_t *p, const ap_directive_t *node, int http
     return apr_pstrcat(p, args, ">", NULL);
 }
 
+/* The names of v that a certificate of its AcmeDomain lines covers, in
+ * v's order (an AcmeDomain without names covers them all). */
+static apr_array_header_t *covered_names(apr_pool_t *p, const tree_vhost_t *v)
+{
+    apr_array_header_t *covered = apr_array_make(p, v->names->nelts, sizeof(const char *));
+    int i, j, k, hit;
+
+    for (i = 0; i < v->names->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(v->names, i, const char *);
+        for (j = 0, hit = 0; !hit && j < v->domains->nelts; j++) {
+            apr_array_header_t *certs = domain_names(
+                p, APR_ARRAY_IDX(v->domains, j, ap_directive_t *), v);
+            for (k = 0; !hit && k < certs->nelts; k++) {
+                hit = acme_name_covers(APR_ARRAY_IDX(certs, k, const char *), name);
+            }
+        }
+        if (hit) {
+            APR_ARRAY_PUSH(covered, const char *) = name;
+        }
+    }
+    return covered;
+}
+
+static int in_list(const apr_array_header_t *list, const char *name)
+{
+    int i;
+
+    for (i = 0; i < list->nelts; i++) {
+        if (!strcasecmp(APR_ARRAY_IDX(list, i, const char *), name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The twin's ServerName and ServerAlias keep only covered names: mod_ssl
+ * picks a vhost by SNI among these, and would hand a client that asks for
+ * any other name this vhost's certificate, which does not hold it. */
+static void twin_names(apr_pool_t *p, ap_directive_t *twin, const apr_array_header_t *covered)
+{
+    ap_directive_t *c, *next, *server_name = NULL;
+    const char *first = NULL;
+    int i;
+
+    for (i = 0; !first && i < covered->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(covered, i, const char *);
+        first = acme_name_is_wildcard(name) ? NULL : name;
+    }
+    for (c = twin->first_child; c; c = next) {
+        apr_array_header_t *words = words_of(p, c->args);
+        next = c->next;
+        if (is_directive(c, "ServerName") && words->nelts) {
+            c->args = host_of(p, APR_ARRAY_IDX(words, 0, const char *));
+            server_name = c;
+        }
+        else if (is_directive(c, "ServerAlias")) {
+            apr_array_header_t *keep = apr_array_make(p, words->nelts, sizeof(const char *));
+            for (i = 0; i < words->nelts; i++) {
+                const char *w = APR_ARRAY_IDX(words, i, const char *);
+                if (in_list(covered, acme_name_normalize(p, w))) {
+                    APR_ARRAY_PUSH(keep, const char *) = w;
+                }
+            }
+            if (keep->nelts) {
+                c->args = apr_array_pstrcat(p, keep, ' ');
+            }
+            else {
+                child_remove(twin, c);
+            }
+        }
+    }
+    if (server_name && first && !in_list(covered, server_name->args)) {
+        /* its ServerName is not covered: the first covered name stands in */
+        server_name->args = first;
+    }
+}
+
 /* The copy of the plain vhost v on the https port, SSLEngine on, its
- * ServerName without a port (the http port would be wrong there). */
-static ap_directive_t *twin_make(apr_pool_t *p, const tree_vhost_t *v, int https_port)
+ * ServerName without a port (the http port would be wrong there), with
+ * only the names its certificate covers. */
+static ap_directive_t *twin_make(apr_pool_t *p, const tree_vhost_t *v, int https_port,
+                                 const apr_array_header_t *covered)
 {
     ap_directive_t *twin = apr_pmemdup(p, v->node, sizeof(*twin));
     ap_directive_t *c, *next, *engine;
@@ -282,13 +367,8 @@ static ap_directive_t *twin_make(apr_pool_t *p, const tree_vhost_t *v, int https
         if (is_directive(c, "SSLEngine")) {
             child_remove(twin, c);
         }
-        else if (is_directive(c, "ServerName")) {
-            apr_array_header_t *words = words_of(p, c->args);
-            if (words->nelts) {
-                c->args = host_of(p, APR_ARRAY_IDX(words, 0, const char *));
-            }
-        }
     }
+    twin_names(p, twin, covered);
     engine = node_make(p, "SSLEngine", "on", twin, v->node);
     engine->next = twin->first_child;
     twin->first_child = engine;
@@ -366,9 +446,57 @@ static void claim_words(apr_hash_t *claimed, const apr_array_header_t *names)
     }
 }
 
+/* Records that name of v gets no certificate here (once per vhost and name),
+ * and that a TLS handshake for it is to be refused where nothing serves it. */
+static void skip_add(apr_pool_t *p, acme_autossl_t *plan, const tree_vhost_t *v,
+                     const char *name, const char *why)
+{
+    const char *where = node_where(p, v->node);
+    const char *key = apr_pstrcat(p, where, " ", name, NULL);
+    acme_autossl_skip_t *skip;
+    int i;
+
+    for (i = 0; i < plan->skipped->nelts; i++) {
+        skip = APR_ARRAY_IDX(plan->skipped, i, acme_autossl_skip_t *);
+        if (!strcmp(apr_pstrcat(p, skip->where, " ", skip->name, NULL), key)) {
+            return;
+        }
+    }
+    skip = apr_pcalloc(p, sizeof(*skip));
+    skip->name = name;
+    skip->where = where;
+    skip->why = why;
+    APR_ARRAY_PUSH(plan->skipped, acme_autossl_skip_t *) = skip;
+    apr_hash_set(plan->refused, name, APR_HASH_KEY_STRING, name);
+}
+
+/* Why AcmeAutoDomains leaves name alone; NULL when it manages it. */
+static const char *auto_skip_why(apr_pool_t *p, const acme_autossl_t *plan,
+                                 const apr_array_header_t *except, const char *name)
+{
+    const char *why;
+
+    if (excepted(except, name)) {
+        return apr_psprintf(p, "excluded by 'AcmeAutoDomains on except' (%s)", plan->auto_where);
+    }
+    if (acme_name_is_wildcard(name)) {
+        return "a wildcard: AcmeAutoDomains manages none; list it in an AcmeDomain "
+               "(it needs dns-01)";
+    }
+    if (!acme_name_is_public(name)) {
+        return "does not look public (localhost, no dot, *.local, *.internal, *.test, "
+               "*.lan, *.home.arpa, private or loopback address ...): no public CA can "
+               "validate it";
+    }
+    if (acme_name_validate(p, name, &why) != APR_SUCCESS) {
+        return apr_psprintf(p, "not a name a certificate can hold: %s", why);
+    }
+    return NULL;
+}
+
 /* An AcmeDomain in v for its public names that no AcmeDomain has yet. */
-static int auto_domain(apr_pool_t *p, tree_vhost_t *v, apr_hash_t *claimed,
-                       const apr_array_header_t *except)
+static int auto_domain(apr_pool_t *p, acme_autossl_t *plan, tree_vhost_t *v,
+                       apr_hash_t *claimed, const apr_array_header_t *except)
 {
     apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
     ap_directive_t *d;
@@ -378,11 +506,20 @@ static int auto_domain(apr_pool_t *p, tree_vhost_t *v, apr_hash_t *claimed,
     if (v->domains->nelts) {
         return 0;
     }
-    for (i = 0; i < v->names->nelts && names->nelts < ACME_MAX_NAMES; i++) {
+    for (i = 0; i < v->names->nelts; i++) {
         const char *name = APR_ARRAY_IDX(v->names, i, const char *);
-        if (acme_name_is_public(name) && !excepted(except, name)
-            && !apr_hash_get(claimed, name, APR_HASH_KEY_STRING)
-            && acme_name_validate(p, name, &why) == APR_SUCCESS) {
+        if (apr_hash_get(claimed, name, APR_HASH_KEY_STRING)) {
+            continue;   /* another certificate has it */
+        }
+        if ((why = auto_skip_why(p, plan, except, name)) != NULL) {
+            skip_add(p, plan, v, name, why);
+        }
+        else if (names->nelts >= ACME_MAX_NAMES) {
+            skip_add(p, plan, v, name, apr_psprintf(p, "the certificate of its <VirtualHost> "
+                                                    "holds the most names, %d; list it in an "
+                                                    "AcmeDomain of its own", ACME_MAX_NAMES));
+        }
+        else {
             APR_ARRAY_PUSH(names, const char *) = name;
             apr_hash_set(claimed, name, APR_HASH_KEY_STRING, "");
         }
@@ -418,8 +555,23 @@ static void auto_domains(apr_pool_t *p, acme_autossl_t *plan, apr_array_header_t
         for (i = 0; i < vhosts->nelts; i++) {
             tree_vhost_t *v = APR_ARRAY_IDX(vhosts, i, tree_vhost_t *);
             if ((pass == 0) == (v->ssl != 0) && (v->ssl || v->plain)) {
-                plan->auto_added += auto_domain(p, v, claimed, except);
+                plan->auto_added += auto_domain(p, plan, v, claimed, except);
             }
+        }
+    }
+    /* a name in 'except' that no vhost has is most likely a typo */
+    for (i = 0; i < except->nelts; i++) {
+        const char *e = APR_ARRAY_IDX(except, i, const char *);
+        int found = 0;
+        for (j = 0; !found && j < vhosts->nelts; j++) {
+            const tree_vhost_t *v = APR_ARRAY_IDX(vhosts, j, const tree_vhost_t *);
+            int k;
+            for (k = 0; !found && k < v->names->nelts; k++) {
+                found = acme_name_covers(e, APR_ARRAY_IDX(v->names, k, const char *));
+            }
+        }
+        if (!found) {
+            APR_ARRAY_PUSH(plan->unmatched, const char *) = e;
         }
     }
 }
@@ -454,22 +606,32 @@ static void twins_add(apr_pool_t *p, acme_autossl_t *plan, const apr_array_heade
 
     for (i = 0; i < vhosts->nelts; i++) {
         const tree_vhost_t *v = APR_ARRAY_IDX(vhosts, i, const tree_vhost_t *);
+        apr_array_header_t *covered;
         acme_twin_t *t;
         ap_directive_t *twin;
 
         if (!wants_twin(p, v, vhosts)) {
             continue;
         }
+        covered = covered_names(p, v);
         t = apr_pcalloc(p, sizeof(*t));
         t->where = node_where(p, v->node);
         t->addrs = apr_array_pstrcat(p, words_of(p, v->node->args), ' ');
-        t->names = apr_array_pstrcat(p, v->names, ' ');
+        t->names = apr_array_pstrcat(p, covered, ' ');
         if (!ssl_loaded) {
             APR_ARRAY_PUSH(plan->wanted, acme_twin_t *) = t;
             continue;
         }
-        twin = twin_make(p, v, plan->https_port);
+        twin = twin_make(p, v, plan->https_port, covered);
         t->twin_addrs = apr_array_pstrcat(p, words_of(p, twin->args), ' ');
+        for (j = 0; j < v->names->nelts; j++) {
+            const char *name = APR_ARRAY_IDX(v->names, j, const char *);
+            if (!in_list(covered, name)) {
+                skip_add(p, plan, v, name, apr_psprintf(
+                    p, "left out of its HTTPS twin <VirtualHost %s>: no AcmeDomain of the "
+                    "<VirtualHost> covers it, so its certificate does not", t->twin_addrs));
+            }
+        }
         for (j = 0; j < v->domains->nelts; j++) {
             child_remove(v->node, APR_ARRAY_IDX(v->domains, j, ap_directive_t *));
         }
@@ -510,6 +672,9 @@ static int autossl_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
 
     plan->twins = apr_array_make(pconf, 4, sizeof(acme_twin_t *));
     plan->wanted = apr_array_make(pconf, 1, sizeof(acme_twin_t *));
+    plan->skipped = apr_array_make(pconf, 4, sizeof(acme_autossl_skip_t *));
+    plan->unmatched = apr_array_make(pconf, 1, sizeof(const char *));
+    plan->refused = apr_hash_make(pconf);
     apr_pool_userdata_setn(plan, AUTOSSL_KEY, NULL, pconf);
     if (!ap_conftree) {
         return OK;
@@ -564,33 +729,8 @@ const acme_autossl_t *acme_autossl_get(apr_pool_t *pconf)
     return plan;
 }
 
-/* The error log is open now: say what was added to the configuration. */
-static int autossl_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                               server_rec *base)
-{
-    const acme_autossl_t *plan = acme_autossl_get(pconf);
-    int i;
-
-    if (!plan) {
-        return OK;
-    }
-    if (plan->auto_where) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, base, "ACME01404: AcmeAutoDomains (%s) added "
-                     "an AcmeDomain to %d <VirtualHost>", plan->auto_where, plan->auto_added);
-    }
-    for (i = 0; i < plan->twins->nelts; i++) {
-        const acme_twin_t *t = APR_ARRAY_IDX(plan->twins, i, const acme_twin_t *);
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, base, "ACME01405: <VirtualHost %s> (%s) "
-                     "has AcmeDomain and no SSL virtual host served its names: mod_acme "
-                     "added its HTTPS twin <VirtualHost %s> with SSLEngine on for %s",
-                     t->addrs, t->where, t->twin_addrs, t->names);
-    }
-    return OK;
-}
-
 void acme_autossl_register_hooks(apr_pool_t *p)
 {
     /* before any other pre_config looks at the tree */
     ap_hook_pre_config(autossl_pre_config, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    ap_hook_post_config(autossl_post_config, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -196,8 +196,16 @@ typedef struct acme_twin_t {
     const char *where;        /* "file:line" of the <VirtualHost> on the http port */
     const char *addrs;        /* its addresses as written ("*:80") */
     const char *twin_addrs;   /* the twin's ("*:443"); NULL when not added */
-    const char *names;        /* its ServerName and ServerAliases, space-separated */
+    const char *names;        /* the names the twin carries (its certificate covers),
+                               * space-separated */
 } acme_twin_t;
+/* A host name of a <VirtualHost> that mod_acme gets no certificate for, or
+ * leaves out of an HTTPS twin, and why (shown by configtest and logged). */
+typedef struct acme_autossl_skip_t {
+    const char *name;         /* normalized */
+    const char *where;        /* "file:line" of its <VirtualHost> */
+    const char *why;          /* the reason, a sentence fragment */
+} acme_autossl_skip_t;
 typedef struct acme_autossl_t {
     int http_port, https_port;       /* AcmePortMap as read from the tree [80, 443] */
     apr_array_header_t *twins;       /* acme_twin_t*: HTTPS twins added */
@@ -205,6 +213,11 @@ typedef struct acme_autossl_t {
     const char *auto_where;          /* "file:line" of AcmeAutoDomains on, or NULL */
     int auto_added;                  /* AcmeDomain lines AcmeAutoDomains added */
     const char *http_listen_where;   /* "file:line" of a Listen on the http port, or NULL */
+    apr_array_header_t *skipped;     /* acme_autossl_skip_t*: names left without certificate */
+    apr_array_header_t *unmatched;   /* const char*: 'except' names no <VirtualHost> has */
+    apr_hash_t *refused;             /* names left out on purpose (key: normalized name):
+                                      * a TLS handshake for one that no SSL vhost of the
+                                      * address serves is refused (unrecognized_name) */
 } acme_autossl_t;
 /* This configuration's record (allocated from pconf), NULL before pre_config. */
 const acme_autossl_t *acme_autossl_get(apr_pool_t *pconf);
@@ -212,6 +225,9 @@ const acme_autossl_t *acme_autossl_get(apr_pool_t *pconf);
  * *except (normalized names, from p). NULL, or "ACME0140n: what; fix". */
 const char *acme_autossl_parse(apr_pool_t *p, const char *args, int *on,
                                apr_array_header_t **except);
+/* acme_autossl_report.c: the skipped names in configtest and the error log,
+ * and the TLS handshake refusal of names left out on purpose. */
+void acme_autossl_report_register_hooks(apr_pool_t *p);
 
 extern const command_rec acme_cmds[];
 void *acme_config_create_srv(apr_pool_t *p, server_rec *s);

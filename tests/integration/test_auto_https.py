@@ -5,6 +5,8 @@ it, or AcmeAutoDomains on), and configtest says what is missing when it cannot.
 The configurations are Debian-shaped: 'Listen <https port>' inside
 <IfModule ssl_module> (ports.conf), vhosts only on the http port."""
 import re
+import ssl
+import subprocess
 import uuid
 
 from harness import cert_names, wait_for
@@ -164,3 +166,100 @@ def test_auto_domains_wait_for_the_terms(httpd):
     assert "ACME01406" in out and "AcmeAgreeToTerms on" in out, out
     assert "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeAutoDomains on")) in out, out
     assert name not in https_section(dump_vhosts(httpd), httpd.https_port)
+
+
+def handshake_outcome(httpd, name):
+    """'refused: <reason>' when the TLS handshake for SNI name fails, else the
+    set of names of the certificate served (not verified)."""
+    try:
+        return cert_names(httpd.served_cert(name))
+    except ssl.SSLError as exc:
+        return "refused: %s" % exc
+
+
+def openssl_sni(httpd, name):
+    """openssl s_client's view: (exit code, output) of a handshake with SNI name."""
+    p = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % httpd.https_port,
+                        "-servername", name, "-brief"], input="", capture_output=True,
+                       text=True, timeout=20)
+    return p.returncode, p.stdout + p.stderr
+
+
+def test_twins_carry_only_the_names_their_certificates_cover(httpd):
+    """Names AcmeAutoDomains skips (excluded, not public) and names no
+    AcmeDomain lists stay out of the HTTPS twins: a TLS client asking for one
+    is refused at the handshake instead of being served another name's
+    certificate; configtest and the log name each with the reason, and an
+    'except' name that matches no vhost is a warning."""
+    site, hand, shown = public("twin-a"), public("twin-h"), public("twin-s")
+    excl_alias, excl_server, excl_vhost = "excl." + site, public("twin-xs"), public("twin-xv")
+    typo = public("twin-typo")
+    vhosts = (plain_vhost(site, ["www." + site, excl_alias, "intranet", "db.internal",
+                                 "10.1.2.3"])
+              # its ServerName excluded, an alias not: the alias becomes the twin's ServerName
+              + plain_vhost(excl_server, [shown])
+              + plain_vhost(excl_vhost)
+              # written by hand: the certificate holds only what AcmeDomain lists
+              + plain_vhost(hand, ["other." + hand], "AcmeDomain %s" % hand))
+    httpd.write_config(vhosts=vhosts, extra_global="AcmeAutoDomains on except %s %s %s %s"
+                       % (excl_alias, excl_server, excl_vhost, typo))
+    debian_listen(httpd)
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+    where = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeAutoDomains on"))
+    warn = [l for l in out.splitlines() if "ACME01408" in l]
+    assert len(warn) == 1 and typo in warn[0] and where in warn[0], out
+    skipped = {}
+    for line in out.splitlines():
+        m = re.search(r"ACME01407: (\S+): (\S+) gets no certificate from mod_acme: (.*)", line)
+        if m:
+            skipped[m.group(2)] = (m.group(1), m.group(3))
+    expect = {excl_alias: "excluded by 'AcmeAutoDomains on except' (%s)" % where,
+              excl_server: "excluded by", excl_vhost: "excluded by",
+              "intranet": "does not look public", "db.internal": "does not look public",
+              "10.1.2.3": "does not look public", "localhost": "does not look public",
+              "other." + hand: "left out of its HTTPS twin"}
+    for name, why in expect.items():
+        assert name in skipped and skipped[name][1].startswith(why), (name, out)
+    assert skipped[excl_alias][0] == "%s:%d" % (httpd.conf_path,
+                                               httpd.line_of("ServerName " + site) - 1), out
+    for name in (site, "www." + site, shown, hand, typo):
+        assert name not in skipped, (name, out)
+
+    section = https_section(dump_vhosts(httpd), httpd.https_port)
+    for name in (site, shown, hand):
+        assert name in section, section
+    for name in (excl_alias, excl_server, excl_vhost, "intranet", "db.internal",
+                 "other." + hand):
+        assert name not in section, section
+
+    httpd.start()
+    certs = {n: httpd.wait_for_pebble_cert(n, ISSUE_TIMEOUT) for n in (site, shown, hand)}
+    assert cert_names(certs[site]) == {site, "www." + site}, cert_names(certs[site])
+    assert cert_names(certs[shown]) == {shown}, cert_names(certs[shown])
+    assert cert_names(certs[hand]) == {hand}, cert_names(certs[hand])
+    assert httpd.verified_cert("www." + site).serial_number == certs[site].serial_number
+    status, _, body = httpd.https_request(shown, "/index.html", verify=True)
+    assert status == 200 and b"plain docroot" in body, (status, body[:300])
+
+    # every name left out: never a certificate that does not hold it
+    for name in (excl_alias, excl_server, excl_vhost, "intranet", "db.internal",
+                 "other." + hand):
+        got = handshake_outcome(httpd, name)
+        assert isinstance(got, str) and "UNRECOGNIZED_NAME" in got.upper(), (name, got)
+    code, text = openssl_sni(httpd, excl_alias)
+    assert code != 0 and "unrecognized name" in text.lower(), text
+    code, text = openssl_sni(httpd, "www." + site)
+    assert code == 0 and "unrecognized" not in text.lower(), text
+    p = subprocess.run(["curl", "-sS", "-o", "/dev/null", "--cacert", httpd.pebble.root_pem,
+                        "--resolve", "%s:%d:127.0.0.1" % (excl_alias, httpd.https_port),
+                        "https://%s:%d/" % (excl_alias, httpd.https_port)],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode != 0 and "unrecognized name" in p.stderr.lower(), p.stderr
+    # a name nobody left out keeps httpd's way: the address's first vhost answers
+    assert not isinstance(handshake_outcome(httpd, public("twin-other")), str)
+
+    log = httpd.error_log_text()
+    assert "ACME01408" in log and typo in log, httpd.diagnostics()
+    assert re.search(r"ACME01407: \S+: %s gets no certificate" % re.escape(excl_alias), log), \
+        httpd.diagnostics()

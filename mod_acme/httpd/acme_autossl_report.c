@@ -1,0 +1,168 @@
+/* What acme_autossl.c did to the configuration, told to the administrator,
+ * and the names it left out on purpose kept off TLS.
+ *
+ *  - configtest (the test_config hook, stderr) and each start or restart
+ *    (post_config, the error log) list every host name of a <VirtualHost>
+ *    that gets no certificate (AcmeAutoDomains skipped it, or its HTTPS twin
+ *    leaves it out) with the reason, and warn for an 'except' name that no
+ *    <VirtualHost> has (most likely a typo, which would exclude nothing);
+ *  - a TLS client asking (SNI) for such a name, on an address where no SSL
+ *    vhost serves it, is refused at the handshake with unrecognized_name
+ *    (RFC 6066 §3) instead of being handed the first vhost's certificate,
+ *    which does not hold the name. mod_ssl itself always goes on with the
+ *    address's first vhost; its init_server hook lets mod_acme set its own
+ *    servername callback on each SSL context. mod_ssl's own callback there
+ *    only repeats the vhost selection its ClientHello callback already made
+ *    (OpenSSL >= 1.1.1), so nothing is lost. */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <http_vhost.h>
+#include <apr_optional_hooks.h>
+#include <openssl/ssl.h>
+
+#include "acme_private.h"
+#include "acme_config.h"
+
+/* mod_ssl_openssl.h's optional hook, which Debian's apache2-dev does not ship:
+ * called for every SSL-enabled server with its SSL_CTX, after mod_ssl set it up. */
+typedef int acme_ssl_init_server_fn(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx);
+
+/* s NULL: configtest, before any log is open (stderr, always shown). */
+static void report(const acme_autossl_t *plan, server_rec *s)
+{
+    int startup = s ? 0 : APLOG_STARTUP;
+    int i;
+
+    for (i = 0; i < plan->unmatched->nelts; i++) {
+        ap_log_error(APLOG_MARK, startup | APLOG_WARNING, 0, s, "ACME01408: %s: "
+                     "AcmeAutoDomains on except %s: no <VirtualHost> has this name as its "
+                     "ServerName or a ServerAlias, so it excludes nothing; check its spelling",
+                     plan->auto_where, APR_ARRAY_IDX(plan->unmatched, i, const char *));
+    }
+    for (i = 0; i < plan->skipped->nelts; i++) {
+        const acme_autossl_skip_t *k = APR_ARRAY_IDX(plan->skipped, i,
+                                                      const acme_autossl_skip_t *);
+        ap_log_error(APLOG_MARK, startup | APLOG_NOTICE, 0, s, "ACME01407: %s: %s gets no "
+                     "certificate from mod_acme: %s. Over https it is served only by an SSL "
+                     "<VirtualHost> of its own; without one, a TLS handshake for it is refused",
+                     k->where, k->name, k->why);
+    }
+}
+
+static void autossl_test_config(apr_pool_t *pconf, server_rec *s)
+{
+    const acme_autossl_t *plan = acme_autossl_get(pconf);
+
+    if (plan) {
+        report(plan, NULL);
+    }
+}
+
+static int autossl_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                               server_rec *base)
+{
+    const acme_autossl_t *plan = acme_autossl_get(pconf);
+    int i;
+
+    if (!plan) {
+        return OK;
+    }
+    if (plan->auto_where) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, base, "ACME01404: AcmeAutoDomains (%s) added "
+                     "an AcmeDomain to %d <VirtualHost>", plan->auto_where, plan->auto_added);
+    }
+    for (i = 0; i < plan->twins->nelts; i++) {
+        const acme_twin_t *t = APR_ARRAY_IDX(plan->twins, i, const acme_twin_t *);
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, base, "ACME01405: <VirtualHost %s> (%s) "
+                     "has AcmeDomain and no SSL virtual host served its names: mod_acme "
+                     "added its HTTPS twin <VirtualHost %s> with SSLEngine on for %s",
+                     t->addrs, t->where, t->twin_addrs, t->names);
+    }
+    report(plan, base);
+    return OK;
+}
+
+/* ---- the handshake --------------------------------------------------------- */
+
+/* Does s serve name (its ServerName, a ServerAlias, a wildcard ServerAlias)? */
+static int serves(void *baton, conn_rec *c, server_rec *s)
+{
+    const char *name = baton;
+    int i;
+
+    if (s->server_hostname && !strcasecmp(s->server_hostname, name)) {
+        return 1;
+    }
+    for (i = 0; s->names && i < s->names->nelts; i++) {
+        if (!strcasecmp(APR_ARRAY_IDX(s->names, i, const char *), name)) {
+            return 1;
+        }
+    }
+    for (i = 0; s->wild_names && i < s->wild_names->nelts; i++) {
+        if (!ap_strcasecmp_match(name, APR_ARRAY_IDX(s->wild_names, i, const char *))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* OpenSSL's servername callback: SSL_TLSEXT_ERR_OK when a vhost of the
+ * connection's address serves the SNI name, SSL_TLSEXT_ERR_ALERT_FATAL with
+ * unrecognized_name when none does and mod_acme left the name out on
+ * purpose, else SSL_TLSEXT_ERR_NOACK (what mod_ssl's callback returns). */
+static int refuse_left_out(SSL *ssl, int *al, void *arg)
+{
+    conn_rec *c = SSL_get_app_data(ssl);
+    const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    const acme_autossl_t *plan;
+    char *name;
+    apr_size_t len;
+
+    (void)arg;
+    if (!c || !sni || !*sni) {
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    name = apr_pstrdup(c->pool, sni);
+    ap_str_tolower(name);
+    len = strlen(name);
+    if (len > 1 && name[len - 1] == '.') {
+        name[len - 1] = '\0';
+    }
+    if (ap_vhost_iterate_given_conn(c, serves, name)) {
+        return SSL_TLSEXT_ERR_OK;
+    }
+    plan = acme_autossl_get(c->base_server->process->pconf);
+    if (plan && plan->refused && apr_hash_get(plan->refused, name, APR_HASH_KEY_STRING)) {
+        ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c, "ACME01409: TLS handshake for %s refused "
+                      "(unrecognized_name): mod_acme gets no certificate for it and no SSL "
+                      "<VirtualHost> of this address serves it (the start log says why)", name);
+        *al = SSL_AD_UNRECOGNIZED_NAME;
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+static int autossl_init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx)
+{
+    const acme_autossl_t *plan = acme_autossl_get(s->process->pconf);
+
+    if (!is_proxy && ctx && plan && plan->refused && apr_hash_count(plan->refused)) {
+        SSL_CTX_set_tlsext_servername_callback(ctx, refuse_left_out);
+    }
+    return OK;
+}
+
+void acme_autossl_report_register_hooks(apr_pool_t *p)
+{
+    static acme_ssl_init_server_fn *const init_server = autossl_init_server;
+
+    ap_hook_test_config(autossl_test_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(autossl_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* the hook mod_ssl_openssl.h declares as ssl:init_server */
+    apr_optional_hook_add("init_server", (void (*)(void))init_server, NULL, NULL,
+                          APR_HOOK_MIDDLE);
+}
