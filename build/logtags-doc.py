@@ -31,6 +31,8 @@ ADVICE = {
     "00424": "Read the message: it names the renewal-information problem.",
     "00427": "The AcmeNotifyCmd event is lost; check disk space and the store's permissions.",
     "00428": "The AcmeNotifyCmd event is lost; check disk space and the store's permissions.",
+    "01457": "Check disk space and that accounts/<ca-id>/ in the store is the server User's; "
+             "nothing else is lost.",
     "00618": "Find out why the program was killed (memory limits, OOM killer).",
     "00623": "Check the store's permissions; remove the file by hand if it stays.",
     "00624": "Something other than mod_acme wrote into the store's events/ directory: find "

@@ -5,6 +5,7 @@ mod_acme looks the record up: while it is missing or wrong no order is made
 and the status page shows the exact record to set. Pebble 2.4 has no
 dns-persist-01: the test proxy (ari_proxy.AcmeProxy.dns_persist) is the CA
 for it, reading the records at pebble-challtestsrv's DNS as the draft says."""
+import glob
 import html
 import json
 import os
@@ -208,6 +209,40 @@ def test_draft_01_ca_gets_the_account_url(httpd_factory, persist_pebble, proxy01
     set_txt(challtestsrv, "_validation-persist." + name, value)
     httpd.wait_for_pebble_cert(name, 90)
     assert [r for r in proxy01.persist_validations() if r[0] == name and r[1]]
+
+
+def test_draft_01_issuer_names_survive_a_restart(httpd_factory, persist_pebble, proxy01,
+                                                 challtestsrv, unique):
+    """The issuer domain names a draft -01 CA named in a challenge are kept
+    in the store: after a restart, a new name's record is checked (and shown)
+    before any order, as with a draft -02 CA's directory."""
+    first, later = unique("persist01a"), unique("persist01b")
+    httpd, hook_log = persist_server(httpd_factory, persist_pebble, proxy01, challtestsrv, first)
+    httpd.start()
+    value = shown_record(httpd, first, first)
+    set_txt(challtestsrv, "_validation-persist." + first, value)
+    httpd.wait_for_pebble_cert(first, 90)
+    kept = [os.path.join(d, "dns-persist.json")
+            for d in glob.glob(os.path.join(httpd.store, "accounts", "*"))]
+    kept = [k for k in kept if os.path.exists(k)]
+    assert len(kept) == 1, kept
+    with open(kept[0]) as f:
+        assert json.load(f) == {"ca": proxy01.directory_url, "issuer_domain_names": [ISSUER]}
+
+    httpd.stop()
+    with open(httpd.conf_path, "a") as f:
+        f.write(ssl_vhost(later).format(https_port=httpd.https_port, docroot=httpd.docroot))
+    httpd.conf_text = open(httpd.conf_path).read()
+    httpd.start()
+    # no order for the new name until its record is in place: the record was
+    # checked before ordering, with the issuer names kept from before
+    assert shown_record(httpd, later, later) == "%s; accounturi=%s" % (ISSUER, account_of(proxy01))
+    no_order_while_waiting(httpd, proxy01, later)
+    assert "no order until the dns-persist-01 record is in place" in activity_of(httpd, later)
+    set_txt(challtestsrv, "_validation-persist." + later, value)
+    httpd.wait_for_pebble_cert(later, 90)
+    with open(hook_log) as f:
+        assert f.read() == ""
 
 
 def test_wildcard_needs_policy_wildcard(httpd_factory, persist_pebble, proxy, challtestsrv,

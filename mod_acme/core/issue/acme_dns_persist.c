@@ -11,9 +11,11 @@
  * 5 s later, then less often (at most every ACME_PERSIST_RECHECK_MAX). This
  * needs the issuer domain names before any challenge: a draft -02 CA
  * advertises them in its directory (§3.2); for a draft -01 CA they are
- * learnt from its first challenge, and until then the record is checked
- * within the order (acme_dns_persist_check), as it also is, once more,
- * before the CA is told to validate. */
+ * learnt from its first challenge and kept in the store
+ * (accounts/<ca-id>/dns-persist.json), so they outlive a restart as a
+ * directory's do; until then the record is checked within the order
+ * (acme_dns_persist_check), as it also is, once more, before the CA is told
+ * to validate. */
 #include <string.h>
 #include <apr_strings.h>
 
@@ -22,6 +24,8 @@
 #include "acme_dns_persist.h"
 #include "acme_name.h"
 #include "acme_time.h"
+#include "acme_store_account.h"
+#include "acme_store_paths.h"
 
 #define PERSIST_POLL             apr_time_from_sec(5)    /* within an order */
 #define ACME_PERSIST_RECHECK_MIN apr_time_from_sec(5)    /* before an order: first look again */
@@ -98,23 +102,85 @@ static void want_init(acme_step_ctx_t *sc, const acme_directory_t *dir, const ch
     want->now = sc->now;
 }
 
-/* Remembers the issuer domain names of a draft -01 CA's challenge, so the
- * next order can be checked before it is made. */
+static const char *issuers_path(apr_pool_t *p, const acme_ca_t *ca)
+{
+    return acme_store_account_path(p, ca->url, ACME_STORE_PERSIST_ISSUERS_FILE);
+}
+
+/* The issuer domain names of a draft -01 CA: learnt in this process, else
+ * as the store kept them from an earlier one; NULL when neither has them. */
+static const apr_array_header_t *known_issuers(acme_step_ctx_t *sc)
+{
+    acme_ca_t *ca = sc->ca;
+    apr_array_header_t *list;
+    json_t *json, *names, *item;
+    const char *url, *why;
+    size_t i;
+
+    if (ca->persist_issuers) {
+        return ca->persist_issuers;
+    }
+    if (acme_store_read_json_pooled(sc->driver->store, sc->p, issuers_path(sc->p, ca), &json)
+        != APR_SUCCESS) {
+        return NULL;
+    }
+    url = json_string_value(json_object_get(json, "ca"));
+    names = json_object_get(json, "issuer_domain_names");
+    /* the same bounds as a CA's list (draft §3.1): 1 to 10 domain names */
+    if (!url || strcmp(url, ca->url) || !json_is_array(names) || json_array_size(names) < 1
+        || json_array_size(names) > 10) {
+        return NULL;
+    }
+    list = apr_array_make(sc->driver->pool, (int)json_array_size(names), sizeof(const char *));
+    json_array_foreach(names, i, item) {
+        const char *name = json_string_value(item);
+        if (!name || acme_name_validate(sc->p, name, &why) != APR_SUCCESS
+            || acme_name_is_ip(name) || acme_name_is_wildcard(name)) {
+            acme_log(&sc->driver->ctx, ACME_LOG_WARN, 0, "ACME01456: %s: ignored, it holds "
+                     "a bad issuer domain name; the names are learnt again from the CA's "
+                     "next dns-persist-01 challenge", acme_store_path(sc->driver->store, sc->p,
+                                                                     issuers_path(sc->p, ca)));
+            return NULL;
+        }
+        APR_ARRAY_PUSH(list, const char *) = apr_pstrdup(sc->driver->pool, name);
+    }
+    ca->persist_issuers = list;
+    return list;
+}
+
+/* Remembers the issuer domain names of a draft -01 CA's challenge, here and
+ * in the store, so the next order, after a restart too, can be checked
+ * before it is made. */
 static void learn_issuers(acme_step_ctx_t *sc, const apr_array_header_t *issuers)
 {
     acme_ca_t *ca = sc->ca;
-    int i, same = ca->persist_issuers && ca->persist_issuers->nelts == issuers->nelts;
+    const apr_array_header_t *known = known_issuers(sc);
+    int i, same = known && known->nelts == issuers->nelts;
+    json_t *json, *names;
+    apr_status_t rv;
 
     for (i = 0; same && i < issuers->nelts; ++i) {
-        same = in_array(ca->persist_issuers, APR_ARRAY_IDX(issuers, i, const char *));
+        same = in_array(known, APR_ARRAY_IDX(issuers, i, const char *));
     }
     if (same) {
         return;
     }
     ca->persist_issuers = apr_array_make(sc->driver->pool, issuers->nelts, sizeof(const char *));
+    names = json_array();
     for (i = 0; i < issuers->nelts; ++i) {
-        APR_ARRAY_PUSH(ca->persist_issuers, const char *) =
-            apr_pstrdup(sc->driver->pool, APR_ARRAY_IDX(issuers, i, const char *));
+        const char *name = APR_ARRAY_IDX(issuers, i, const char *);
+        APR_ARRAY_PUSH(ca->persist_issuers, const char *) = apr_pstrdup(sc->driver->pool, name);
+        json_array_append_new(names, json_string(name));
+    }
+    json = json_pack("{s:s, s:o}", "ca", ca->url, "issuer_domain_names", names);
+    rv = json ? acme_store_write_json(sc->driver->store, sc->p, issuers_path(sc->p, ca), json,
+                                      ACME_STORE_KEY_PERMS) : APR_ENOMEM;
+    json_decref(json);
+    if (rv != APR_SUCCESS) {
+        acme_log(&sc->driver->ctx, ACME_LOG_WARN, rv, "ACME01457: %s: cannot keep the CA's "
+                 "dns-persist-01 issuer domain names: after a restart, the record is checked "
+                 "only once an order's challenge names them again",
+                 acme_store_path(sc->driver->store, sc->p, issuers_path(sc->p, ca)));
     }
 }
 
@@ -307,7 +373,7 @@ acme_outcome_e acme_dns_persist_preorder(acme_step_ctx_t *sc)
         if (!dir && (dir = directory_of(sc)) != NULL) {
             issuers = dir->issuer_domain_names;
         }
-        issuers = issuers ? issuers : sc->ca->persist_issuers;
+        issuers = issuers ? issuers : known_issuers(sc);
         if (!issuers) {
             acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME01454: %s: the CA's directory "
                      "names no issuer domain names (draft-ietf-acme-dns-persist-01): the "

@@ -39,6 +39,8 @@ apr_fileperms_t acme_store_dir_perms_for(const char *relpath);
  * unprivileged issuing child, User), mode, what it holds:
  *   accounts/<ca-id>/account.key        child 0600  ACME account key of the CA
  *   accounts/<ca-id>/account.json       child 0600  {"url": account URL, "ca": directory URL}
+ *   accounts/<ca-id>/dns-persist.json   child 0600  {"ca": directory URL, "issuer_domain_names":
+ *                                                    [...]}: a draft -01 CA's dns-persist-01 names
  *   config/<name>.json                  root  0644  the domain as configured (names, key type, CA)
  *   domains/<name>                      root  link  → ../archive/<name>/<version>: the live version
  *   archive/<name>/<version>/cert.pem   root  0644  chain, leaf first (the last 5 live versions)
@@ -82,6 +84,7 @@ apr_fileperms_t acme_store_dir_perms_for(const char *relpath);
 /* Files of an account directory (accounts/<ca-id>/). */
 #define ACME_STORE_ACCOUNT_KEY_FILE  "account.key"
 #define ACME_STORE_ACCOUNT_JSON_FILE "account.json"
+#define ACME_STORE_PERSIST_ISSUERS_FILE "dns-persist.json"
 /* accounts/<ca_id>/<file> (acme_store_account_path: by the CA's URL) */
 const char *acme_store_rel_account(apr_pool_t *p, const char *ca_id, const char *file);
 /* config/<name>.json */
