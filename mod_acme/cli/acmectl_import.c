@@ -120,6 +120,46 @@ static const char *md_ca_url(apr_pool_t *p, const char *md_json)
     return found;
 }
 
+/* mod_md names the files of its default key (RSA) pubcert.pem and
+ * privkey.pem, those of any other pubcert.SPEC.pem and privkey.SPEC.pem
+ * (MDPrivateKeys secp256r1: pubcert.secp256r1.pem). The pair to import, as
+ * "" or ".SPEC": the default one, else P-256, P-384, else the first by name;
+ * NULL when there is none. */
+static const char *md_key_spec(apr_pool_t *p, const char *dir)
+{
+    static const char *const preferred[] = { "", ".secp256r1", ".secp384r1", NULL };
+    const char *found = NULL;
+    apr_finfo_t entry;
+    apr_dir_t *d;
+    int i;
+
+    for (i = 0; preferred[i]; ++i) {
+        if (is_file(p, apr_pstrcat(p, dir, "/pubcert", preferred[i], ".pem", NULL))
+            && is_file(p, apr_pstrcat(p, dir, "/privkey", preferred[i], ".pem", NULL))) {
+            return preferred[i];
+        }
+    }
+    if (apr_dir_open(&d, dir, p) != APR_SUCCESS) {
+        return NULL;
+    }
+    while (apr_dir_read(&entry, APR_FINFO_NAME, d) == APR_SUCCESS) {
+        apr_size_t len = strlen(entry.name);
+        const char *spec;
+
+        if (len <= 12 || strncmp(entry.name, "pubcert.", 8) || strcmp(entry.name + len - 4, ".pem")) {
+            continue;
+        }
+        spec = apr_pstrndup(p, entry.name + 7, len - 11);      /* ".SPEC" */
+        if (strchr(spec + 1, '/') == NULL
+            && is_file(p, apr_pstrcat(p, dir, "/privkey", spec, ".pem", NULL))
+            && (!found || strcmp(spec, found) < 0)) {
+            found = spec;
+        }
+    }
+    apr_dir_close(d);
+    return found;
+}
+
 /* Which manager's layout is dir? APR_EINVAL with *why when none. */
 static apr_status_t source_detect(apr_pool_t *p, const char *dir, source_t *src, const char **why)
 {
@@ -143,16 +183,17 @@ static apr_status_t source_detect(apr_pool_t *p, const char *dir, source_t *src,
         return APR_SUCCESS;
     }
     if (is_file(p, apr_pstrcat(p, dir, "/md.json", NULL))) {
-        if (!is_file(p, apr_pstrcat(p, dir, "/pubcert.pem", NULL))
-            || !is_file(p, apr_pstrcat(p, dir, "/privkey.pem", NULL))) {
+        const char *spec = md_key_spec(p, dir);
+        if (!spec) {
             *why = apr_psprintf(p, "%s is a mod_md domain without a certificate (no pubcert.pem "
-                                "and privkey.pem): nothing to import; pass the domain under "
-                                "domains/, not staging/", dir);
+                                "and privkey.pem, nor pubcert.KEY.pem and privkey.KEY.pem): "
+                                "nothing to import; pass the domain under domains/, not "
+                                "staging/", dir);
             return APR_EINVAL;
         }
         src->layout = "mod_md";
-        src->cert_path = apr_pstrcat(p, dir, "/pubcert.pem", NULL);
-        src->key_path = apr_pstrcat(p, dir, "/privkey.pem", NULL);
+        src->cert_path = apr_pstrcat(p, dir, "/pubcert", spec, ".pem", NULL);
+        src->key_path = apr_pstrcat(p, dir, "/privkey", spec, ".pem", NULL);
         src->ca_url = md_ca_url(p, apr_pstrcat(p, dir, "/md.json", NULL));
         return APR_SUCCESS;
     }

@@ -7,9 +7,10 @@ import os
 import shutil
 import subprocess
 
+import pytest
 from cryptography import x509
 
-from harness import acmectl_path, free_port, live_version, run, ssl_vhost
+from harness import acmectl_path, free_port, live_version, run, ssl_vhost, wait_for
 
 
 def acmectl(store, *args):
@@ -221,3 +222,74 @@ def test_import_without_a_directory_is_a_usage_error(tmp_path):
     assert r.returncode == 2 and "acmectl import" in r.stderr, r.stdout + r.stderr
     r = acmectl(str(tmp_path / "store"), "import", "--bogus", str(tmp_path))
     assert r.returncode == 2, r.stdout + r.stderr
+
+
+MOD_MD = "/usr/lib/apache2/modules/mod_md.so"
+
+
+def test_a_store_mod_md_filled_from_pebble_imports(httpd_factory, pebble, unique):
+    """mod_md itself (Debian's apache2 ships it) obtains a certificate from
+    Pebble into its store; acmectl import takes that domain over, and
+    mod_acme serves the certificate without ordering a new one."""
+    if not os.path.exists(MOD_MD):
+        pytest.fail("%s is missing: Debian's apache2 package ships it (build/deps.sh)" % MOD_MD)
+    name = unique("modmd")
+    md = httpd_factory()
+    md_store = os.path.join(md.serverroot, "md")
+    md.write_config(load_acme=False, extra_global="\n".join([
+        "LoadModule md_module %s" % MOD_MD,
+        "MDStoreDir \"%s\"" % md_store,
+        "MDCertificateAuthority %s" % pebble.directory_url,
+        "MDCACertificateFile \"%s\"" % pebble.ca.ca_pem,
+        "MDCertificateAgreement accepted",
+        "MDContactEmail admin@example.test",
+        "MDCAChallenges http-01",
+        "MDPortMap http:{http_port} https:{https_port}",
+        "MDRetryDelay 1s",
+        # mod_acme's default key type: a certificate of another one is replaced at once
+        "MDPrivateKeys secp256r1",
+        "MDomain %s" % name]),
+        vhosts="<VirtualHost *:{https_port}>\n    ServerName %s\n    SSLEngine on\n"
+               "</VirtualHost>\n" % name)
+    md.start()
+    # an EC key's files are pubcert.secp256r1.pem and privkey.secp256r1.pem
+    pem = "pubcert.secp256r1.pem"
+    staged = os.path.join(md_store, "staging", name, pem)
+    domain = os.path.join(md_store, "domains", name)
+    wait_for(lambda: os.path.exists(staged) or os.path.exists(os.path.join(domain, pem)), 90,
+             interval=0.5, what="mod_md to obtain %s from Pebble (%s)" % (name, md.error_log))
+    # mod_md activates what it staged at its next start, into domains/NAME
+    md.stop()
+    md.start()
+    wait_for(lambda: os.path.exists(os.path.join(domain, pem)), 30, interval=0.5,
+             what="mod_md to activate %s" % name)
+    served = md.served_cert(name)
+    md.stop()
+    assert "pubcert.pem" not in os.listdir(domain), os.listdir(domain)
+    with open(os.path.join(domain, pem), "rb") as f:
+        pubcert = f.read()
+    leaf = x509.load_pem_x509_certificate(pubcert)
+    assert leaf.serial_number == served.serial_number
+    assert "Pebble" in leaf.issuer.rfc4514_string(), leaf.issuer
+
+    httpd = httpd_factory(http_port=free_port(), https_port=free_port())
+    r = acmectl(httpd.store, "--json", "import", "--yes", domain)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = json.loads(r.stdout)
+    assert out["imported"] is True and out["layout"] == "mod_md" and out["name"] == name, out
+    assert out["ca"] == pebble.directory_url and out["key_type"] == "ec-p256", out
+    assert int(out["serial"], 16) == leaf.serial_number, out
+    version = live_version(httpd.store, name)
+    with open(os.path.join(version, "cert.pem"), "rb") as f:
+        assert f.read().split(b"-----END CERTIFICATE-----")[0] == \
+            pubcert.split(b"-----END CERTIFICATE-----")[0]
+    with open(os.path.join(version, "meta.json")) as f:
+        assert json.load(f)["imported_from"] == "mod_md"
+
+    httpd.write_config(vhosts=ssl_vhost(name))
+    orders = pebble.new_order_count()
+    httpd.start()
+    assert httpd.verified_cert(name).serial_number == leaf.serial_number
+    httpd.wait_idle(timeout=40)
+    assert httpd.domain_status(name).get("state") == "valid"
+    assert pebble.new_order_count() == orders, "an order was made for an imported certificate"
