@@ -51,16 +51,22 @@ def sanitizer_logs(request, monkeypatch):
         time.sleep(0.2)
         stragglers = harness.sanitized_pids(logdir)
     reports = harness.sanitizer_reports(logdir)
-    if not reports:
+    # what went to stderr instead (an error log, a command's output): a
+    # process without the test's options, or one that could not write its file
+    logged = harness.sanitizer_log_findings(logdir)
+    if not reports and not logged:
         if not stragglers:
             shutil.rmtree(logdir, ignore_errors=True)
         return
     # the first line is what pytest's short summary shows: test, process, finding
     pytest.fail("%d sanitizer report(s) from processes of %s: %s\n(kept in %s)\n%s" % (
-        len(reports), request.node.nodeid, "; ".join(
-            "process %d: %s" % (pid, harness.sanitizer_summary(text)) for _, pid, text in reports),
-        logdir, "\n".join("---- %s\n%s" % (path, harness.sanitizer_report_digest(text))
-                          for path, _, text in reports)), pytrace=False)
+        len(reports) + len(logged), request.node.nodeid, "; ".join(
+            ["process %d: %s" % (pid, harness.sanitizer_summary(text)) for _, pid, text in reports]
+            + ["in %s: %s" % (name, lines[0]) for name, lines in logged]),
+        logdir, "\n".join(["---- %s\n%s" % (path, harness.sanitizer_report_digest(text))
+                           for path, _, text in reports]
+                          + ["---- %s\n%s" % (name, "\n".join(lines[:40]))
+                             for name, lines in logged])), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -226,10 +226,14 @@ def cert_summary(cert):
 def clean_env(extra=None):
     """The environment a service gets from init: no CA bundle or proxy
     overrides from the caller's shell (with a sanitized build, what the
-    sanitizers need: sanitizer_env)."""
+    sanitizers need: sanitizer_env; a library extra preloads comes after the
+    ASan runtime, which must be first)."""
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
     env.update(sanitizer_env())
-    env.update(extra or {})
+    extra = dict(extra or {})
+    if "LD_PRELOAD" in extra and env.get("LD_PRELOAD"):
+        extra["LD_PRELOAD"] = env["LD_PRELOAD"] + " " + extra["LD_PRELOAD"]
+    env.update(extra)
     return env
 
 
@@ -389,6 +393,63 @@ def sanitizer_reports(logdir, timeout=SANITIZER_REPORT_WAIT):
     return reports
 
 
+# What a sanitizer writes where its log_path cannot take it (stderr: an
+# httpd error log, a command's output): a report's first lines, or the
+# runtime failing to open its log file.
+SANITIZER_MARKERS = re.compile(
+    r"^.*(?:ERROR: (?:Address|Leak|UndefinedBehavior)Sanitizer|runtime error: |"
+    r"AddressSanitizer:DEADLYSIGNAL|==\d+==ABORTING|"
+    r"ERROR: Can't open file: .*(?:asan|ubsan)|"
+    r"ASan runtime does not come first).*$", re.M)
+
+# logdir -> {name: findings}: sanitizer lines found in the error logs and
+# command outputs of the test whose reports go to logdir (sanitizer_note_log,
+# sanitizer_note_output), judged with its report files at the test's end.
+_sanitizer_findings = {}
+
+
+def sanitizer_findings_in(text):
+    """The lines of text that come from a sanitizer (SANITIZER_MARKERS)."""
+    return [m.group(0).strip() for m in SANITIZER_MARKERS.finditer(text or "")]
+
+
+def sanitizer_watch_log(path):
+    """Remembers an error log to scan when the current test ends (sanitized
+    build only): a log removed before then is scanned by sanitizer_note_log
+    when its server is cleaned up."""
+    logdir = sanitizer_logdir()
+    if logdir:
+        _sanitizer_findings.setdefault(logdir, {}).setdefault(path, None)
+
+
+def sanitizer_note_log(path):
+    """Scans path now (an error log about to be removed) for sanitizer lines."""
+    logdir = sanitizer_logdir()
+    if logdir:
+        _sanitizer_findings.setdefault(logdir, {})[path] = sanitizer_findings_in(_read(path))
+
+
+def sanitizer_note_output(what, text):
+    """Scans a command's output for sanitizer lines (a sanitized build only)."""
+    logdir = sanitizer_logdir()
+    found = sanitizer_findings_in(text) if logdir else []
+    if found:
+        _sanitizer_findings.setdefault(logdir, {}).setdefault(what, []).extend(found)
+
+
+def sanitizer_log_findings(logdir):
+    """[(error log or command, [sanitizer lines])] of the test whose reports
+    go to logdir: its servers' error logs (scanned now unless removed
+    before) and the outputs of its commands; forgets them."""
+    found = []
+    for name, lines in sorted(_sanitizer_findings.pop(logdir, {}).items()):
+        if lines is None:
+            lines = sanitizer_findings_in(_read(name))
+        if lines:
+            found.append((name, lines))
+    return found
+
+
 def sanitizer_report_digest(text, limit=12000):
     """The part of a report worth reading in a test failure: everything up to
     and with its SUMMARY line (ASan's shadow byte map after it is noise)."""
@@ -410,6 +471,7 @@ def sanitizer_summary(text):
 def run(cmd, timeout=60, env=None, check=False):
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
                           env=env, text=True)
+    sanitizer_note_output(" ".join(cmd)[:200], (proc.stdout or "") + (proc.stderr or ""))
     if check and proc.returncode != 0:
         raise HarnessError("%s exited %d\nstdout: %s\nstderr: %s" % (
             " ".join(cmd), proc.returncode, proc.stdout, proc.stderr))
@@ -734,6 +796,7 @@ class Httpd:
         self.started = False
         # added to the environment of apache2 (configtest, start, graceful)
         self.extra_env = {}
+        sanitizer_watch_log(self.error_log)
 
     # -- configuration ---------------------------------------------------
     def default_acme(self):
@@ -960,6 +1023,7 @@ class Httpd:
 
     def cleanup(self, keep=False):
         self.stop()
+        sanitizer_note_log(self.error_log)
         if not keep:
             shutil.rmtree(self.serverroot, ignore_errors=True)
 
