@@ -134,6 +134,12 @@ class Server:
         with open(self.conf, "w") as fh:
             fh.write("".join(parts))
 
+    @staticmethod
+    def env():
+        """httpd's environment: this one, with what a sanitized build of
+        mod_acme needs (the ASan runtime preloaded, in both modes alike)."""
+        return dict(os.environ, **harness.sanitizer_env())
+
     def cmd(self, *args):
         return [APACHE2, "-d", self.root, "-f", self.conf] + list(args)
 
@@ -141,7 +147,8 @@ class Server:
         """(wall seconds, CPU seconds) of apache2 -t."""
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.monotonic()
-        r = subprocess.run(self.cmd("-t"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        r = subprocess.run(self.cmd("-t"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           env=self.env())
         wall = time.monotonic() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if r.returncode != 0:
@@ -160,7 +167,7 @@ class Server:
         """Seconds from apache2 -k start until the plain port answers."""
         t0 = time.monotonic()
         r = subprocess.run(self.cmd("-k", "start"), stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT)
+                           stderr=subprocess.STDOUT, env=self.env())
         if r.returncode != 0:
             raise RuntimeError("%s start failed: %s" % (self.mode, r.stdout[-2000:].decode()))
         deadline = t0 + timeout
@@ -219,7 +226,8 @@ class Server:
 
     def stop(self):
         pid = self.pid()
-        subprocess.run(self.cmd("-k", "stop"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(self.cmd("-k", "stop"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env=self.env())
         deadline = time.monotonic() + 30
         while pid and time.monotonic() < deadline:
             try:

@@ -132,9 +132,35 @@ def port_open(port, host="127.0.0.1"):
         return False
 
 
+_deadline_factor = []
+
+
+def deadline_factor():
+    """How many times longer than written the tests wait for anything (every
+    wait_for and run timeout): ACME_UNDER_ASAN when set (a number), else 2
+    with a sanitized build (ASan+UBSan make mod_acme two to three times
+    slower and the whole machine busier), else 1. Only how long a test waits
+    changes, never what it asserts."""
+    if not _deadline_factor:
+        value = os.environ.get("ACME_UNDER_ASAN")
+        try:
+            factor = float(value) if value else (2.0 if sanitizer_runtime() else 1.0)
+        except ValueError:
+            raise HarnessError("ACME_UNDER_ASAN=%r: not a number" % value) from None
+        _deadline_factor.append(max(factor, 1.0))
+    return _deadline_factor[0]
+
+
+def slow(seconds):
+    """A deadline of seconds, widened by deadline_factor()."""
+    return seconds * deadline_factor()
+
+
 def wait_for(predicate, timeout, interval=0.2, what="condition"):
     """Calls predicate until it returns something truthy; returns that value.
-    Exceptions from predicate count as 'not yet'; the last one is reported."""
+    Exceptions from predicate count as 'not yet'; the last one is reported.
+    timeout is widened by deadline_factor() (an instrumented build)."""
+    timeout = slow(timeout)
     deadline = time.monotonic() + timeout
     last_exc = None
     while True:
@@ -469,7 +495,9 @@ def sanitizer_summary(text):
 
 
 def run(cmd, timeout=60, env=None, check=False):
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+    """cmd's completed process, its output as text; timeout (seconds, widened
+    by deadline_factor()) raises subprocess.TimeoutExpired."""
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=slow(timeout),
                           env=env, text=True)
     sanitizer_note_output(" ".join(cmd)[:200], (proc.stdout or "") + (proc.stderr or ""))
     if check and proc.returncode != 0:

@@ -24,7 +24,7 @@ def as_user(args, input=None, timeout=60):
     """Runs args as the server's User, without root's groups."""
     cmd = ["setpriv", "--reuid=%d" % USER.pw_uid, "--regid=%d" % USER.pw_gid,
            "--clear-groups", "--"] + list(args)
-    return subprocess.run(cmd, input=input, capture_output=True, timeout=timeout,
+    return subprocess.run(cmd, input=input, capture_output=True, timeout=harness.slow(timeout),
                           env=harness.clean_env())
 
 
