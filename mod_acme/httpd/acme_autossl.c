@@ -348,12 +348,81 @@ static void twin_names(apr_pool_t *p, ap_directive_t *twin, const apr_array_head
     }
 }
 
+/* The URL a redirecting directive sends to, or NULL: the last word of
+ * Redirect, RedirectPermanent, RedirectTemp and RedirectMatch, the
+ * substitution of RewriteRule. */
+static const char *redirect_target(apr_pool_t *p, const ap_directive_t *d)
+{
+    apr_array_header_t *words;
+
+    if (is_directive(d, "Redirect") || is_directive(d, "RedirectPermanent")
+        || is_directive(d, "RedirectTemp") || is_directive(d, "RedirectMatch")) {
+        words = words_of(p, d->args);
+        return words->nelts >= 2 ? APR_ARRAY_IDX(words, words->nelts - 1, const char *) : NULL;
+    }
+    if (is_directive(d, "RewriteRule")) {
+        words = words_of(p, d->args);
+        return words->nelts >= 2 ? APR_ARRAY_IDX(words, 1, const char *) : NULL;
+    }
+    return NULL;
+}
+
+/* Does url send to https on a name of v, or on the request's own host
+ * (%{SERVER_NAME}, %{HTTP_HOST}, as certbot writes it)? */
+static int https_to_self(apr_pool_t *p, const tree_vhost_t *v, const char *url)
+{
+    const char *host = url + 8;
+
+    if (strncasecmp(url, "https://", 8)) {
+        return 0;
+    }
+    if (*host == '%') {
+        return 1;
+    }
+    return has_name(v, apr_pstrmemdup(p, host, strcspn(host, "/:?#")));
+}
+
+/* An http vhost that sends its requests to https on its own names would, copied
+ * into the twin, send every https request to itself: a redirect loop. The twin
+ * leaves those directives out (a RewriteRule with the RewriteCond lines before
+ * it), at any depth; each is recorded for the log. */
+static void twin_unredirect(apr_pool_t *p, acme_autossl_t *plan, const tree_vhost_t *v,
+                            ap_directive_t *parent)
+{
+    ap_directive_t *c, *next, *conds = NULL;
+    const char *url;
+
+    for (c = parent->first_child; c; c = next) {
+        next = c->next;
+        if (c->first_child) {
+            twin_unredirect(p, plan, v, c);
+        }
+        if (is_directive(c, "RewriteCond")) {
+            conds = conds ? conds : c;
+            continue;
+        }
+        if ((url = redirect_target(p, c)) != NULL && https_to_self(p, v, url)) {
+            while (is_directive(c, "RewriteRule") && conds && conds != c) {
+                ap_directive_t *cond_next = conds->next;
+                child_remove(parent, conds);
+                conds = cond_next;
+            }
+            child_remove(parent, c);
+            APR_ARRAY_PUSH(plan->unlooped, const char *) = apr_psprintf(
+                p, "%s: '%s %s'", node_where(p, c), c->directive, c->args);
+        }
+        conds = NULL;
+    }
+}
+
 /* The copy of the plain vhost v on the https port, SSLEngine on, its
  * ServerName without a port (the http port would be wrong there), with
- * only the names its certificate covers. */
-static ap_directive_t *twin_make(apr_pool_t *p, const tree_vhost_t *v, int https_port,
+ * only the names its certificate covers and without its redirects to
+ * https on its own names. */
+static ap_directive_t *twin_make(apr_pool_t *p, acme_autossl_t *plan, const tree_vhost_t *v,
                                  const apr_array_header_t *covered)
 {
+    int https_port = plan->https_port;
     ap_directive_t *twin = apr_pmemdup(p, v->node, sizeof(*twin));
     ap_directive_t *c, *next, *engine;
 
@@ -369,6 +438,7 @@ static ap_directive_t *twin_make(apr_pool_t *p, const tree_vhost_t *v, int https
         }
     }
     twin_names(p, twin, covered);
+    twin_unredirect(p, plan, v, twin);
     engine = node_make(p, "SSLEngine", "on", twin, v->node);
     engine->next = twin->first_child;
     twin->first_child = engine;
@@ -622,7 +692,7 @@ static void twins_add(apr_pool_t *p, acme_autossl_t *plan, const apr_array_heade
             APR_ARRAY_PUSH(plan->wanted, acme_twin_t *) = t;
             continue;
         }
-        twin = twin_make(p, v, plan->https_port, covered);
+        twin = twin_make(p, plan, v, covered);
         t->twin_addrs = apr_array_pstrcat(p, words_of(p, twin->args), ' ');
         for (j = 0; j < v->names->nelts; j++) {
             const char *name = APR_ARRAY_IDX(v->names, j, const char *);
@@ -675,6 +745,7 @@ static int autossl_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     plan->skipped = apr_array_make(pconf, 4, sizeof(acme_autossl_skip_t *));
     plan->unmatched = apr_array_make(pconf, 1, sizeof(const char *));
     plan->refused = apr_hash_make(pconf);
+    plan->unlooped = apr_array_make(pconf, 1, sizeof(const char *));
     apr_pool_userdata_setn(plan, AUTOSSL_KEY, NULL, pconf);
     if (!ap_conftree) {
         return OK;

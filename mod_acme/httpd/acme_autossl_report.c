@@ -43,6 +43,13 @@ static void report(const acme_autossl_t *plan, server_rec *s)
                      "ServerName or a ServerAlias, so it excludes nothing; check its spelling",
                      plan->auto_where, APR_ARRAY_IDX(plan->unmatched, i, const char *));
     }
+    for (i = 0; i < plan->unlooped->nelts; i++) {
+        ap_log_error(APLOG_MARK, startup | APLOG_NOTICE, 0, s, "ACME01410: %s: left out of "
+                     "the HTTPS twin of its <VirtualHost>: it redirects to https on the "
+                     "vhost's own name, which there would send every request to itself; it "
+                     "still redirects http requests", APR_ARRAY_IDX(plan->unlooped, i,
+                                                                   const char *));
+    }
     for (i = 0; i < plan->skipped->nelts; i++) {
         const acme_autossl_skip_t *k = APR_ARRAY_IDX(plan->skipped, i,
                                                       const acme_autossl_skip_t *);

@@ -215,6 +215,8 @@ typedef struct acme_autossl_t {
     const char *http_listen_where;   /* "file:line" of a Listen on the http port, or NULL */
     apr_array_header_t *skipped;     /* acme_autossl_skip_t*: names left without certificate */
     apr_array_header_t *unmatched;   /* const char*: 'except' names no <VirtualHost> has */
+    apr_array_header_t *unlooped;    /* const char*: "file:line: 'Directive args'" of the
+                                      * redirects to https a twin leaves out */
     apr_hash_t *refused;             /* names left out on purpose (key: normalized name):
                                       * a TLS handshake for one that no SSL vhost of the
                                       * address serves is refused (unrecognized_name) */

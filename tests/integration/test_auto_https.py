@@ -263,3 +263,47 @@ def test_twins_carry_only_the_names_their_certificates_cover(httpd):
     assert "ACME01408" in log and typo in log, httpd.diagnostics()
     assert re.search(r"ACME01407: \S+: %s gets no certificate" % re.escape(excl_alias), log), \
         httpd.diagnostics()
+
+
+def test_twin_leaves_out_redirects_to_itself(httpd, unique):
+    """A port-80 vhost that already sends its visitors to https (certbot's
+    rewrite, a Redirect) gets a twin without those lines: copied, they would
+    send every https request to itself. A redirect elsewhere stays."""
+    name = unique("loop")
+    extra = ("AcmeDomain\n"
+             "RewriteEngine on\n"
+             "RewriteCond %{{SERVER_NAME}} ={name} [OR]\n"
+             "RewriteCond %{{SERVER_NAME}} =www.{name}\n"
+             "RewriteRule ^/(index|other)\\.html$ https://%{{SERVER_NAME}}%{{REQUEST_URI}} "
+             "[END,NE,R=permanent]\n"
+             "Redirect /moved https://www.{name}/index.html\n"
+             "Redirect /away https://elsewhere.example.net/x\n").format(name=name)
+    httpd.write_config(vhosts=plain_vhost(name, ["www." + name], extra.replace("{", "{{")
+                                          .replace("}", "}}")))
+    debian_listen(httpd)
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+    dropped = [l for l in out.splitlines() if "ACME01410" in l]
+    assert len(dropped) == 2, out
+    assert any("RewriteRule" in l and "%s:%d" % (httpd.conf_path, httpd.line_of("RewriteRule"))
+               in l for l in dropped), out
+    assert any("Redirect /moved" in l for l in dropped), out
+    assert not any("/away" in l for l in dropped), out
+    httpd.start()
+    httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+    for host in (name, "www." + name):
+        status, headers, body = httpd.https_request(host, "/index.html", verify=True)
+        assert status == 200 and b"plain docroot" in body, (host, status, headers)
+    status, headers, _ = httpd.https_request(name, "/moved", verify=True)
+    assert status == 404, (status, headers)
+    status, headers, _ = httpd.https_request(name, "/away", verify=True)
+    assert status == 302 and headers.get("Location") == "https://elsewhere.example.net/x", \
+        (status, headers)
+    # the port-80 vhost redirects as written
+    status, headers, _ = httpd.http_request("/index.html", host=name)
+    assert status == 301 and headers.get("Location") == "https://%s/index.html" % name, \
+        (status, headers)
+    status, headers, _ = httpd.http_request("/moved", host=name)
+    assert status == 302 and headers.get("Location") == \
+        "https://www.%s/index.html" % name, (status, headers)
+    assert "ACME01410" in httpd.error_log_text(), httpd.diagnostics()
