@@ -12,6 +12,14 @@ those, e.g. eab_on_lookup, profiles, ari_enabled):
   after finalization (RFC 8555 §7.4).
 - fail_first_order = (status, type, detail, retry_after or None): the first
   new order is refused with that problem, once; the next attempt gets through.
+
+VARIANTS are not CAs but what RFC 8555 allows and Pebble never does:
+- media_type_params: every Content-Type carries a parameter ("; charset=utf-8",
+  RFC 9110 §8.3.1: the media type is what comes before it);
+- crlf_pem: the certificate chain with CRLF line ends (RFC 7468 §2 allows
+  CRLF, CR or LF);
+- finalize_no_location: the finalize response without a Location header (RFC
+  8555 §7.4 requires none: the order URL is already known).
 """
 import json
 import threading
@@ -85,11 +93,19 @@ PERSONALITIES = {
 }
 
 
+VARIANTS = {
+    "rfc8555": {"media_type_params": True, "crlf_pem": True, "finalize_no_location": True},
+}
+
+
 class PersonalityProxy(AcmeProxy):
     def __init__(self, pebble, personality):
         super().__init__(pebble)
         self.personality = personality
-        settings = PERSONALITIES[personality]
+        settings = PERSONALITIES.get(personality) or VARIANTS[personality]
+        self.media_type_params = settings.get("media_type_params", False)
+        self.crlf_pem = settings.get("crlf_pem", False)
+        self.finalize_no_location = settings.get("finalize_no_location", False)
         self.ari_enabled = settings.get("ari_enabled", False)
         self.profiles = settings.get("profiles")
         self.eab_on_lookup = settings.get("eab_on_lookup", False)
@@ -123,8 +139,23 @@ class PersonalityProxy(AcmeProxy):
                 return status, headers, body
         return super()._own_answer(method, path, payload)
 
+    def _problem(self, http_status, short_type, detail):
+        status, headers, body = super()._problem(http_status, short_type, detail)
+        return status, self._typed(headers), body
+
+    def _typed(self, headers):
+        if not self.media_type_params:
+            return headers
+        return [(k, v + "; charset=utf-8" if k.lower() == "content-type" else v)
+                for k, v in headers]
+
     def _rewrite(self, path, status, out, headers):
         out, headers = super()._rewrite(path, status, out, headers)
+        headers = self._typed(headers)
+        if self.crlf_pem and path.startswith("/certZ/") and status == 200:
+            out = out.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        if self.finalize_no_location and path.startswith("/finalize-order/"):
+            headers = [(k, v) for k, v in headers if k.lower() != "location"]
         if not self.processing_polls or status != 200 or not out:
             return out, headers
         if path.startswith("/finalize-order/"):
