@@ -1,9 +1,12 @@
 """mod_acme in a few seconds: Pebble (a local ACME CA) issues a certificate for
-demo.test to an httpd that has nothing but "AcmeDomain" in its vhost.
+demo.test to an httpd that has nothing but "AcmeDomain" in its vhost. The site
+stays up afterwards (httpd, Pebble and its DNS on 127.0.0.1) until
+"build/demo.sh stop"; with --once everything stops at the end.
 
 Run through build/demo.sh (which installs and builds first), or directly:
-    /usr/bin/python3 build/demo.py        (ACME_BUILD_DIR: where mod_acme was built)
+    /usr/bin/python3 build/demo.py [--once | stop]   (ACME_BUILD_DIR: where mod_acme was built)
 """
+import atexit
 import json
 import os
 import shutil
@@ -18,6 +21,8 @@ import harness  # noqa: E402
 
 NAME = "demo.test"
 TIMEOUT = 60
+# What a demo left running, for "build/demo.sh stop" (one demo at a time).
+STATE = os.environ.get("ACME_DEMO_STATE", "/tmp/acme-demo.json")
 
 
 def say(msg):
@@ -28,9 +33,80 @@ def on_signal(signum, _frame):
     raise KeyboardInterrupt("signal %d" % signum)
 
 
+def is_process_of(pid, what):
+    """Is pid alive and running what (not a reused pid)?"""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return what.encode() in f.read()
+    except OSError:
+        return False
+
+
+def stop_running(quiet=False):
+    """Stops what an earlier run left up (STATE); True when there was one."""
+    try:
+        with open(STATE) as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        if not quiet:
+            say("no demo is running (%s is missing)" % STATE)
+        return False
+    say("stopping the demo: httpd (%s), Pebble and its DNS" % state["serverroot"])
+    try:
+        harness.run([harness.APACHE_BIN, "-d", state["serverroot"], "-f", state["conf"], "-k",
+                     "stop"], timeout=30, env=harness.clean_env())
+        harness.wait_for(lambda: not harness.port_open(state["https_port"])
+                         and not harness.port_open(state["http_port"]), 15,
+                         what="httpd to stop")
+    except (TimeoutError, OSError, subprocess.SubprocessError) as exc:
+        say("httpd: %s" % exc)
+    # whatever of it is left (a child that did not exit)
+    harness.kill_pids([p for p in harness.pids_with_arg(state["serverroot"])
+                       if p != os.getpid()])
+    shutil.rmtree(state["serverroot"], ignore_errors=True)
+    harness.kill_pids([pid for pid, what in ((state["pebble_pid"], "pebble"),
+                                             (state["dns_pid"], "challtestsrv"))
+                       if is_process_of(pid, what)])
+    for d in (state["work"], state["roots"]):
+        shutil.rmtree(d, ignore_errors=True)
+    os.remove(STATE)
+    say("stopped")
+    return True
+
+
+def keep_running(work, dns, pebble, httpd):
+    """Leaves the three running after this process exits and says how to
+    reach and stop them."""
+    roots = os.path.dirname(harness.roots_bundle())
+    atexit.unregister(shutil.rmtree)          # the roots bundle stays for httpd
+    state = {"work": work, "roots": roots, "serverroot": httpd.serverroot,
+             "conf": httpd.conf_path, "pid_file": httpd.pid_file,
+             "http_port": httpd.http_port, "https_port": httpd.https_port,
+             "pebble_pid": pebble.proc.pid, "dns_pid": dns.proc.pid}
+    fd = os.open(STATE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(state, f)
+    say("the site stays up on 127.0.0.1:")
+    print("    open it:      curl --cacert %s --resolve %s:%d:127.0.0.1 https://%s:%d/"
+          % (pebble.root_pem, NAME, httpd.https_port, NAME, httpd.https_port))
+    print("                  (a browser: map %s to 127.0.0.1 in /etc/hosts and accept "
+          "Pebble's test root)" % NAME)
+    print("    status page:  http://127.0.0.1:%d/acme-status" % httpd.http_port)
+    print("    store:        acmectl --store %s list" % httpd.store)
+    print("    stop it:      build/demo.sh stop")
+
+
 def main():
     signal.signal(signal.SIGTERM, on_signal)
+    if sys.argv[1:] == ["stop"]:
+        return 0 if stop_running() else 1
+    if sys.argv[1:] not in ([], ["--once"]):
+        print("usage: build/demo.py [--once | stop]", file=sys.stderr)
+        return 2
+    once = sys.argv[1:] == ["--once"]
     harness.require_build()
+    if stop_running(quiet=True):
+        say("(a demo was still running: stopped it first)")
     work = harness.make_tree("acme-demo-")
     dns = pebble = httpd = None
     ok = False
@@ -80,6 +156,10 @@ def main():
         except AssertionError as exc:
             print("    (status page unavailable: %s)" % exc)
         ok = True
+        if not once:
+            say("demo succeeded")
+            keep_running(work, dns, pebble, httpd)
+            return 0
     except KeyboardInterrupt:
         say("interrupted")
     except (harness.HarnessError, AssertionError, TimeoutError, OSError,
@@ -90,16 +170,21 @@ def main():
         if pebble is not None:
             print("---- pebble log (last 20 lines)\n" + harness.tail(pebble.log_path, 20))
     finally:
-        say("stopping everything the demo started")
-        if httpd is not None:
-            httpd.cleanup()
-        if pebble is not None:
-            pebble.stop()
-        if dns is not None:
-            dns.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if not (ok and not once):
+            stop_all(work, dns, pebble, httpd)
     say("demo %s" % ("succeeded" if ok else "failed"))
     return 0 if ok else 1
+
+
+def stop_all(work, dns, pebble, httpd):
+    say("stopping everything the demo started")
+    if httpd is not None:
+        httpd.cleanup()
+    if pebble is not None:
+        pebble.stop()
+    if dns is not None:
+        dns.stop()
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -124,20 +124,28 @@ static const char *status_cert_serial(const acme_status_record_t *status)
     return status && status->cert ? status->cert->serial : NULL;
 }
 
-/* The status file's state unless a newer live certificate makes it stale. */
-static const char *domain_state(const acme_status_record_t *status, const acme_cert_info_t *live)
+/* Does a live certificate the record does not know yet make it stale? Its
+ * "missing" or "staged" (and the step with it) is over then: the parent
+ * activated the certificate, and the child rewrites the record at its next
+ * check only. */
+static int record_stale(const acme_status_record_t *status, const acme_cert_info_t *live)
 {
     const char *recorded = status ? acme_status_record_state_name(status->state) : NULL;
     const char *serial = status_cert_serial(status);
 
+    return recorded && live && (!strcmp(recorded, "missing") || !strcmp(recorded, "staged"))
+           && (!serial || strcasecmp(serial, live->serial));
+}
+
+/* The status file's state unless a newer live certificate makes it stale. */
+static const char *domain_state(const acme_status_record_t *status, const acme_cert_info_t *live)
+{
+    const char *recorded = status ? acme_status_record_state_name(status->state) : NULL;
+
     if (!recorded) {
         return live ? "valid" : "missing";
     }
-    if (live && (!strcmp(recorded, "missing") || !strcmp(recorded, "staged"))
-        && (!serial || strcasecmp(serial, live->serial))) {
-        return "valid";
-    }
-    return recorded;
+    return record_stale(status, live) ? "valid" : recorded;
 }
 
 /* The CA the driver uses now, if it is still configured; else the first one. */
@@ -336,7 +344,10 @@ static json_t *domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_
     json_object_set_new(json, "attempts", int_or_null(status ? status->attempts : -1));
     json_object_set_new(json, "renew_at", time_or_null(p, status ? status->renew_at : 0));
     json_object_set_new(json, "next_action", time_or_null(p, status ? status->next_action : 0));
-    json_object_set_new(json, "step", string_or_null(status ? status->step : NULL));
+    /* the step of a stale record ("staged") is over too: nothing is in progress */
+    json_object_set_new(json, "step", string_or_null(
+                        record_stale(status, has_live ? &info : NULL) ? "idle"
+                        : status ? status->step : NULL));
     json_object_set_new(json, "requests", int_or_null(status ? status->requests : -1));
     json_object_set_new(json, "notice", string_or_null(status ? status->notice : NULL));
     json_object_set_new(json, "activity", string_or_null(status ? status->activity : NULL));

@@ -110,3 +110,19 @@ def test_a_removed_domain_is_not_listed_as_managed(httpd, unique):
     assert status == 404, status
     r = acmectl(httpd.store, "list", "--bogus")
     assert r.returncode == 2, r.stdout + r.stderr
+
+    # a record the child has not rewritten since the parent activated a newer
+    # certificate ("staged", of another serial): the page says valid, and
+    # the step that is over with it is not shown as in progress
+    path = os.path.join(httpd.store, "status", keep + ".json")
+    with open(path) as f:
+        record = json.load(f)
+    record.update(state="staged", step="staged")
+    record["cert"] = dict(record.get("cert") or {}, serial="01")
+    st = os.stat(path)
+    with open(path + ".forged", "w") as f:
+        json.dump(record, f)
+    os.chown(path + ".forged", st.st_uid, st.st_gid)
+    os.rename(path + ".forged", path)
+    d = httpd.domain_status(keep)
+    assert d["state"] == "valid" and d["step"] == "idle", d
