@@ -293,9 +293,9 @@ static void store_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
             apr_finfo_t finfo;
             int has_live = apr_stat(&finfo, acme_store_live_cert_path(rt->store, ptemp, d->name),
                                     APR_FINFO_TYPE, ptemp) == APR_SUCCESS;
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00604: refused the new "
-                         "certificate of %s: %s; %s, and a new one will be ordered", d->name,
-                         why ? why : "activation failed",
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv == APR_EINVAL ? 0 : rv, rt->base, "ACME00604: "
+                         "refused the new certificate of %s: %s; %s, and a new one will be "
+                         "ordered", d->name, why ? why : "activation failed",
                          has_live ? "the current certificate stays in use"
                                   : "the site keeps its temporary certificate");
         }

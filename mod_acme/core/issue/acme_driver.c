@@ -14,6 +14,7 @@
 #include "acme_time.h"
 #include "acme_store_account.h"
 #include "acme_store_renew.h"
+#include "acme_custody.h"
 #include "acme_events.h"
 #include "acme_account.h"
 #include "acme_store_paths.h"
@@ -384,9 +385,16 @@ static acme_renew_reason_e domain_decide(acme_driver_t *driver, acme_record_t *r
 {
     acme_renew_reason_e reason;
     apr_time_t next_poll = 0;
+    const char *why = NULL;
     X509 *leaf;
 
-    if (acme_store_has_staged(driver->store, p, domain->name)) {
+    /* Only an entry root would activate waits: one the User planted (too
+     * large, garbage, another key) must not stall the name, nor may anything
+     * keep acmectl renew from ordering anew. */
+    if (acme_store_has_staged(driver->store, p, domain->name)
+        && !acme_store_renewal_marked(driver->store, p, domain->name)
+        && acme_custody_staged_current(driver->store, p, domain->name, domain->names,
+                                       domain->key_type, &why)) {
         rec->state = "staged";
         rec->next_run = now + ACME_RECHECK_STAGED;
         return ACME_RENEW_NONE;
@@ -479,12 +487,16 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
     job_advance(driver, rec, domain, ca, p, staged);
 }
 
-/* acmectl renew or revoke on a valid certificate: no need to wait for its check. */
+/* acmectl renew or revoke on a valid certificate, or acmectl renew while
+ * something is staged: no need to wait for its check. */
 static int renewal_asked(acme_driver_t *driver, const acme_record_t *rec,
                          const acme_domain_t *domain, apr_pool_t *p)
 {
-    return !rec->job && !rec->force && strcmp(rec->state, "valid") == 0
-           && acme_store_renewal_requested(driver->store, p, domain->name);
+    return !rec->job && !rec->force
+           && ((strcmp(rec->state, "valid") == 0
+                && acme_store_renewal_requested(driver->store, p, domain->name))
+               || (strcmp(rec->state, "staged") == 0
+                   && acme_store_renewal_marked(driver->store, p, domain->name)));
 }
 
 /* jobs/.in-flight exists (and is touched every run) while certificates are
@@ -591,7 +603,7 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
         in_flight += rec->attempts == 0 && (rec->job || !strcmp(rec->state, "missing")
                                             || !strcmp(rec->state, "renewing"));
         earliest = rec->next_run < earliest ? rec->next_run : earliest;
-        if (!rec->job && strcmp(rec->state, "valid") == 0) {
+        if (!rec->job && (!strcmp(rec->state, "valid") || !strcmp(rec->state, "staged"))) {
             earliest = marker_poll < earliest ? marker_poll : earliest;
         }
     }

@@ -127,6 +127,48 @@ apr_status_t acme_custody_csr(acme_store_t *store, apr_pool_t *p, const char *na
     return csr_read(store, p, name, names, key_type, csr_b64url, key_id);
 }
 
+int acme_custody_staged_current(acme_store_t *store, apr_pool_t *p, const char *name,
+                                const apr_array_header_t *names, acme_key_type_e key_type,
+                                const char **why)
+{
+    const char *csr, *id, *pem, *leaf_id;
+    apr_array_header_t *chain;
+    apr_size_t len;
+    apr_status_t rv;
+
+    struct stat st;
+
+    /* Staged by root itself (a chain a cluster node ordered, with its key
+     * taken into custody): the User cannot make a file root's, nor link
+     * one there without it showing a second link. */
+    if (lstat(acme_store_path(store, p, acme_store_rel_staged(p, name, ACME_STORE_READY_FILE)),
+              &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 && st.st_nlink == 1) {
+        return 1;
+    }
+    if (csr_read(store, p, name, names, key_type, &csr, &id) != APR_SUCCESS) {
+        *why = "root offers no key for it now (csr/)";
+        return 0;
+    }
+    rv = acme_store_read(store, p, acme_store_rel_staged(p, name, ACME_STORE_CERT_FILE),
+                         ACME_MAX_CHAIN_BYTES, &pem, &len);
+    if (rv != APR_SUCCESS) {
+        *why = rv == APR_ENOSPC ? apr_psprintf(p, "its " ACME_STORE_CERT_FILE " is larger than "
+                                               "%d bytes", ACME_MAX_CHAIN_BYTES)
+                                : "its " ACME_STORE_CERT_FILE " cannot be read";
+        return 0;
+    }
+    if (acme_cert_chain_parse(p, pem, len, &chain) != APR_SUCCESS || chain->nelts < 1) {
+        *why = "its " ACME_STORE_CERT_FILE " is not a PEM certificate chain";
+        return 0;
+    }
+    if (acme_certverify_spki_id(p, X509_get0_pubkey(APR_ARRAY_IDX(chain, 0, X509 *)), &leaf_id)
+        != APR_SUCCESS || strcmp(leaf_id, id) != 0) {
+        *why = "its certificate is not for the key root offers for the name";
+        return 0;
+    }
+    return 1;
+}
+
 /* Keys of name that are not current (id) and older than ACME_CUSTODY_OLD_KEY_AGE. */
 static void remove_old_keys(acme_store_t *store, apr_pool_t *p, const char *name,
                             const char *current, apr_time_t now)

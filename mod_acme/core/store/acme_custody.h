@@ -60,6 +60,18 @@ apr_status_t acme_custody_key_for(acme_store_t *store, apr_pool_t *p, const char
 apr_status_t acme_custody_import(acme_store_t *store, apr_pool_t *p, const char *name,
                                  const char *pem, apr_size_t len, const char **id);
 
+/* Child: does staging/<name> hold a chain for the current key of name (the
+ * one csr/<name>.json offers for names and key_type), i.e. something root
+ * would pair with its key, or did root stage it (its "ready" is root's, one
+ * link: a cluster node's certificate)? Only then does a staged entry hold back a new
+ * order: anything else (planted by the User, too large to read, for a key
+ * root retired) must not keep the name from renewing. cert.pem is read
+ * only up to ACME_MAX_CHAIN_BYTES, judged by its size first. 1 or 0; with
+ * 0, *why (static or in p) says what is wrong with it. */
+int acme_custody_staged_current(acme_store_t *store, apr_pool_t *p, const char *name,
+                                const apr_array_header_t *names, acme_key_type_e key_type,
+                                const char **why);
+
 /* Root, after the certificate for pub went live: its key file goes (archive/
  * holds the key now) and, when it was current, the CSR too, so the next
  * order gets a new key. */

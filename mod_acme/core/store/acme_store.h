@@ -107,10 +107,12 @@ int acme_store_has_staged(acme_store_t *store, apr_pool_t *p, const char *name);
  * The chain's leaf must carry the public key of a key root generated for name
  * (acme_custody.h), which goes into the archive next to it; and pass
  * acme_certverify_issued for names, key_type and anchors at acme_core_now(ctx).
- * Anything else is refused (APR_EINVAL, *why): "ready" is renamed "rejected",
- * the refusal logged and recorded for the name's backoff
- * (acme_custody_refused); the live certificate stays. APR_ENOENT if nothing
- * is staged. */
+ * Anything else is refused (APR_EINVAL, *why), also an entry that cannot be
+ * read (cert.pem larger than ACME_MAX_CHAIN_BYTES, judged by its size before
+ * reading): "ready" is renamed "rejected" (nothing written, so a full disk
+ * cannot keep it from being refused), the refusal logged and recorded for
+ * the name's backoff (acme_custody_refused); the live certificate stays.
+ * APR_ENOENT if nothing is staged. */
 apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                  const char *name, const apr_array_header_t *names,
                                  acme_key_type_e key_type, X509_STORE *anchors,
@@ -143,8 +145,8 @@ apr_status_t acme_store_import(acme_store_t *store, apr_pool_t *p, const acme_ct
 /* Would acme_store_activate take the staged entry of name now? The same
  * reading and proof, nothing activated. APR_SUCCESS: it would. APR_ENOENT:
  * nothing is staged (or it is live already: the entry is cleared, as
- * activation does). Anything else refuses it as activation would (APR_EINVAL
- * or the error that kept it from being read, *why): "ready" is renamed
+ * activation does). Anything else refuses it as activation would (APR_EINVAL,
+ * also when it cannot be read, *why): "ready" is renamed
  * "rejected", the refusal logged and recorded for the name's backoff. Root,
  * before a restart is asked for, so that a planted entry never causes one. */
 apr_status_t acme_store_staged_check(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,

@@ -167,6 +167,52 @@ static const char *staged_meta(apr_pool_t *p, int dirfd)
     return out;
 }
 
+/* cert.pem of a staged entry, read through dirfd: its size is judged by
+ * fstatat before a byte is read, so a huge (or sparse) file the User planted
+ * costs root one stat and is refused for its size, which needs no space and
+ * no write. Every failure is a refusal (APR_EINVAL, *why): an entry that
+ * cannot be read now would only be tried again and again. */
+static apr_status_t staged_chain_read(apr_pool_t *p, int dirfd, staged_t *st, const char **why)
+{
+    struct stat sb;
+    char ebuf[128];
+    apr_status_t rv;
+
+    if (fstatat(dirfd, ACME_STORE_CERT_FILE, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (!S_ISREG(sb.st_mode)) {
+            *why = "staged certificate file " ACME_STORE_CERT_FILE " is not a regular file";
+            return APR_EINVAL;
+        }
+        if (sb.st_size > ACME_MAX_CHAIN_BYTES) {
+            *why = apr_psprintf(p, "staged certificate file " ACME_STORE_CERT_FILE " is too "
+                                "large (%" APR_OFF_T_FMT " bytes, limit %d)",
+                                (apr_off_t)sb.st_size, ACME_MAX_CHAIN_BYTES);
+            return APR_EINVAL;
+        }
+    }
+    rv = acme_store_read_at(p, dirfd, ACME_STORE_CERT_FILE, ACME_MAX_CHAIN_BYTES, &st->chain_pem,
+                            &st->chain_len);
+    if (rv == APR_SUCCESS) {
+        return APR_SUCCESS;
+    }
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        *why = "staged certificate file is missing";
+    }
+    else if (rv == APR_ENOSPC) {
+        /* replaced by a larger one since the fstatat */
+        *why = apr_psprintf(p, "staged certificate file " ACME_STORE_CERT_FILE " is too large "
+                            "(more than the limit of %d bytes)", ACME_MAX_CHAIN_BYTES);
+    }
+    else if (rv == APR_EINVAL) {
+        *why = "staged certificate file " ACME_STORE_CERT_FILE " is not a regular file";
+    }
+    else {
+        *why = apr_psprintf(p, "staged certificate file " ACME_STORE_CERT_FILE " cannot be "
+                            "read: %s", apr_strerror(rv, ebuf, sizeof(ebuf)));
+    }
+    return APR_EINVAL;
+}
+
 /* Everything in staging/<name> is read through one directory descriptor
  * opened without following links: the child owns that directory. Only the
  * chain and meta.json: a private key found there is never used, the key
@@ -175,12 +221,8 @@ static apr_status_t staged_load(apr_pool_t *p, int dirfd, staged_t *st, const ch
 {
     apr_status_t rv;
 
-    rv = acme_store_read_at(p, dirfd, ACME_STORE_CERT_FILE, ACME_MAX_CHAIN_BYTES, &st->chain_pem,
-                            &st->chain_len);
-    if (rv != APR_SUCCESS) {
-        *why = APR_STATUS_IS_ENOENT(rv) ? "staged certificate file is missing"
-                                        : "staged files cannot be read";
-        return APR_STATUS_IS_ENOENT(rv) ? APR_EINVAL : rv;
+    if ((rv = staged_chain_read(p, dirfd, st, why)) != APR_SUCCESS) {
+        return rv;
     }
     if (acme_cert_chain_parse(p, st->chain_pem, st->chain_len, &st->chain) != APR_SUCCESS
         || st->chain->nelts < 1) {
@@ -223,7 +265,7 @@ static void staged_reject(int dirfd, const acme_ctx_t *ctx, const char *name, in
     }
     renameat(dirfd, ACME_STORE_READY_FILE, dirfd, ACME_STORE_REJECTED_FILE);
     fsync(dirfd);
-    acme_log(ctx, ACME_LOG_ERR, APR_EINVAL,
+    acme_log(ctx, ACME_LOG_ERR, APR_SUCCESS,
              "ACME00301: %s: staged certificate refused, the live certificate stays: %s",
              name, why);
 }
@@ -485,6 +527,7 @@ apr_status_t acme_store_staged_check(acme_store_t *store, apr_pool_t *p, const a
         }
         staged_reject(dirfd, ctx, name, ready, reason);
         acme_custody_refused(store, p, name, acme_core_now(ctx));
+        rv = APR_EINVAL;
     }
     close(dirfd);
     *why = reason;
@@ -526,9 +569,14 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
     if (dirfd < 0) {
         return rv == APR_EEXIST ? APR_SUCCESS : rv;
     }
-    if (rv == APR_EINVAL) {
+    if (rv != APR_SUCCESS) {
+        /* Renamed before anything is written: the refusal needs no space. */
+        if (!reason) {
+            reason = "the staged files cannot be read";
+        }
         staged_reject(dirfd, ctx, name, ready, reason);
         acme_custody_refused(store, p, name, acme_core_now(ctx));
+        rv = APR_EINVAL;
     }
     previous = acme_store_live_version(store, p, name);
     if (rv == APR_SUCCESS) {

@@ -34,17 +34,17 @@ int acme_store_live_revoked(acme_store_t *store, apr_pool_t *p, const char *name
                 &st) == 0 && S_ISREG(st.st_mode);
 }
 
-int acme_store_renewal_requested(acme_store_t *store, apr_pool_t *p, const char *name)
+int acme_store_renewal_marked(acme_store_t *store, apr_pool_t *p, const char *name)
 {
     struct stat st;
 
-    if (acme_store_name_check(name) != APR_SUCCESS) {
-        return 0;
-    }
-    if (lstat(acme_store_path(store, p, renew_marker(p, name)), &st) == 0) {
-        return 1;
-    }
-    return acme_store_live_revoked(store, p, name);
+    return acme_store_name_check(name) == APR_SUCCESS
+           && lstat(acme_store_path(store, p, renew_marker(p, name)), &st) == 0;
+}
+
+int acme_store_renewal_requested(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    return acme_store_renewal_marked(store, p, name) || acme_store_live_revoked(store, p, name);
 }
 
 apr_status_t acme_store_renewal_done(acme_store_t *store, apr_pool_t *p, const char *name)

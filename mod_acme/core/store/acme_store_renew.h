@@ -10,6 +10,8 @@
 apr_status_t acme_store_request_renewal(acme_store_t *store, apr_pool_t *p, const char *name);
 /* Is the live certificate of name revoked (revoked.json in its version)? */
 int acme_store_live_revoked(acme_store_t *store, apr_pool_t *p, const char *name);
+/* Is the marker there (acmectl renew or revoke asked, not yet staged)? One lstat. */
+int acme_store_renewal_marked(acme_store_t *store, apr_pool_t *p, const char *name);
 /* Must name get a new certificate now: the marker exists or the live one is revoked? */
 int acme_store_renewal_requested(acme_store_t *store, apr_pool_t *p, const char *name);
 /* Removes the marker, once a new certificate is staged. */

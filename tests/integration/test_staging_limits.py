@@ -1,0 +1,65 @@
+"""What the User puts into staging/ can neither stall a name nor make root
+misbehave: an oversized planted cert.pem is refused by its size (no write
+needed, a clear reason), the name keeps renewing and acmectl renew works
+while it sits there; the refusal backoff does not hold back a genuine
+renewal; automatic restarts stay rate-limited (docs/security.md, "Restarts
+and floods")."""
+import json
+import os
+import re
+import time
+
+import harness
+from harness import wait_for
+from test_privsep import as_user, issued_httpd, logged
+
+ISSUE_TIMEOUT = 120
+HUGE = 8 * 1024 ** 3
+LIMIT = 128 * 1024
+
+
+def plant_huge(entry):
+    """As the User: an 8 GiB sparse cert.pem and a ready marker in entry."""
+    p = as_user(["sh", "-c", 'mkdir -p "$1" && truncate -s 8G "$1/cert.pem" && '
+                 'echo "{}" > "$1/ready.new" && mv -f "$1/ready.new" "$1/ready"', "sh", entry])
+    assert p.returncode == 0, p.stderr
+
+
+def hold_back(httpd, name, seconds):
+    """root's backoff for name, as a few refusals in a row leave it."""
+    path = os.path.join(httpd.store, "keys", name, "refused.json")
+    with open(path, "w") as f:
+        json.dump({"count": 5, "until": int(time.time()) + seconds}, f)
+    os.chmod(path, 0o600)
+
+
+def test_oversized_staged_cert_is_refused_and_never_stalls_the_name(httpd, unique):
+    name = unique("huge")
+    issued_httpd(httpd, name)
+    good = httpd.verified_cert(name).serial_number
+    entry = os.path.join(httpd.store, "staging", name)
+
+    plant_huge(entry)
+    refused = wait_for(lambda: logged(httpd, "ACME00301", name, "too large"), 60,
+                       what="the 8 GiB cert.pem to be refused for its size")
+    assert "too large (%d bytes, limit %d)" % (HUGE, LIMIT) in refused[0], refused
+    assert not re.search(r"\((28|22)\)", refused[0]), refused
+    wait_for(lambda: not os.path.exists(os.path.join(entry, "ready")), 10,
+             what="the ready marker to be renamed")
+    assert os.path.exists(os.path.join(entry, "rejected"))
+    assert httpd.running() and httpd.verified_cert(name).serial_number == good
+
+    # planted again while a long backoff holds the name: root does not look
+    # at it, and the child must not take it for a certificate of its own
+    hold_back(httpd, name, 600)
+    plant_huge(entry)
+    r = httpd.acmectl("--store", httpd.store, "renew", name)
+    assert r.returncode == 0, r.stdout + r.stderr
+    cert = os.path.join(entry, "cert.pem")
+    wait_for(lambda: os.path.exists(cert) and os.path.getsize(cert) < LIMIT, ISSUE_TIMEOUT,
+             what="acmectl renew to order and stage over the planted entry")
+    assert httpd.running() and httpd.verified_cert(name).serial_number == good
+    # the backoff ends (an administrator's graceful would do as well): it goes live
+    os.unlink(os.path.join(httpd.store, "keys", name, "refused.json"))
+    wait_for(lambda: httpd.verified_cert(name).serial_number != good, ISSUE_TIMEOUT,
+             what="the renewed certificate to go live")
