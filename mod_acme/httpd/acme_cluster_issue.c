@@ -27,6 +27,7 @@
 #include <http_config.h>
 #include <http_log.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "acme_private.h"
 #include "acme_cluster_issue.h"
@@ -34,6 +35,7 @@
 #include "acme_custody.h"
 #include "acme_json.h"
 #include "acme_certverify.h"
+#include "acme_store_account.h"
 #include "acme_store_paths.h"
 #include "acme_time.h"
 #include "acme_key_type.h"
@@ -42,6 +44,8 @@
 #define ACME_CLUSTER_POLL apr_time_from_sec(2)
 #define POLL_BUDGET       apr_time_from_msec(500)
 #define KEY_TTL_MS        (200L * 86400 * 1000)       /* longer than any certificate lives */
+#define JOB_TTL_MS        (24L * 3600 * 1000)         /* a day: older order records are discarded */
+#define JOB_DIGEST_LEN    32                          /* SHA-256 */
 
 /* ---- the child's gate ------------------------------------------------------ */
 
@@ -53,6 +57,8 @@ typedef struct gate_t {
     apr_pool_t *conn_pool;
     acme_redis_t *redis;
     apr_hash_t *tokens;               /* name -> long long*: claims held */
+    apr_hash_t *sent;                 /* name -> unsigned char[32]: SHA-256 of the job last written */
+    acme_driver_t *driver;
 } gate_t;
 
 static acme_redis_t *gate_redis(gate_t *g, const char **why)
@@ -112,6 +118,164 @@ static apr_status_t published(acme_redis_t *r, apr_pool_t *p, const acme_domain_
     return APR_SUCCESS;
 }
 
+/* ---- the order's state in Redis (takeover) --------------------------------- */
+
+static unsigned char *sent_digest(gate_t *g, const char *name)
+{
+    unsigned char *d = apr_hash_get(g->sent, name, APR_HASH_KEY_STRING);
+
+    if (!d) {
+        d = apr_pcalloc(g->pool, JOB_DIGEST_LEN);
+        apr_hash_set(g->sent, apr_pstrdup(g->pool, name), APR_HASH_KEY_STRING, d);
+    }
+    return d;
+}
+
+/* Writes the order state saved here (jobs/<name>.json) with the account it
+ * belongs to, when it changed since the last write. */
+static void job_publish(gate_t *g, acme_redis_t *r, const acme_domain_t *domain,
+                        long long token, apr_pool_t *p)
+{
+    unsigned char md[EVP_MAX_MD_SIZE], *sent;
+    unsigned int md_len = 0;
+    const char *job, *ca, *key_pem, *account, *text;
+    apr_size_t len, key_len;
+    json_t *jj, *rec;
+    apr_status_t rv;
+
+    if (acme_store_read(g->store, p, acme_store_rel_job(p, domain->name), ACME_MAX_STORE_FILE,
+                        &job, &len) != APR_SUCCESS) {
+        return;                       /* no order yet */
+    }
+    sent = sent_digest(g, domain->name);
+    if (!EVP_Digest(job, len, md, &md_len, EVP_sha256(), NULL) || md_len != JOB_DIGEST_LEN
+        || !memcmp(md, sent, JOB_DIGEST_LEN)) {
+        return;
+    }
+    if (!(jj = json_loadb(job, len, 0, NULL))) {
+        return;
+    }
+    acme_json_pool_owned(p, jj);
+    ca = json_string_value(json_object_get(jj, "ca"));
+    if (!ca
+        || acme_store_read_secret(g->store, p, acme_store_account_path(p, ca,
+                                  ACME_STORE_ACCOUNT_KEY_FILE), ACME_MAX_STORE_FILE, &key_pem,
+                                  &key_len) != APR_SUCCESS
+        || acme_store_read(g->store, p, acme_store_account_path(p, ca,
+                           ACME_STORE_ACCOUNT_JSON_FILE), ACME_MAX_STORE_FILE, &account, &len)
+           != APR_SUCCESS) {
+        return;
+    }
+    rec = json_pack("{s:s, s:I, s:s, s:s, s:s}", "node", g->cluster->node,
+                    "token", (json_int_t)token, "job", job, "account_key", key_pem,
+                    "account", account);
+    if (!rec) {
+        return;
+    }
+    text = acme_json_dump(p, rec);
+    json_decref(rec);
+    if (!text) {
+        return;
+    }
+    rv = acme_cluster_job_put(r, p, domain->name, token, text, strlen(text), JOB_TTL_MS);
+    memset((char *)text, 0, strlen(text));
+    if (rv == APR_SUCCESS) {
+        memcpy(sent, md, JOB_DIGEST_LEN);
+    }
+    else if (rv != APR_EAGAIN) {
+        g->redis = NULL;
+    }
+}
+
+/* The job ended: its state goes from Redis (only under this node's claim). */
+static void job_drop(gate_t *g, acme_redis_t *r, const acme_domain_t *domain, long long token,
+                     apr_pool_t *p)
+{
+    memset(sent_digest(g, domain->name), 0, JOB_DIGEST_LEN);
+    acme_cluster_job_put(r, p, domain->name, token, NULL, 0, 0);
+}
+
+/* Writes relpath with text unless it holds text already; the old content,
+ * if any and different, is set aside as relpath.replaced-<seconds>. 1 when
+ * written, 0 when unchanged, -1 on failure. */
+static int store_replace(gate_t *g, apr_pool_t *p, const char *relpath, const char *text,
+                         int keep_old)
+{
+    const char *old;
+    apr_size_t len;
+
+    if (acme_store_read(g->store, p, relpath, ACME_MAX_STORE_FILE, &old, &len) == APR_SUCCESS) {
+        if (len == strlen(text) && !memcmp(old, text, len)) {
+            return 0;
+        }
+        if (keep_old && acme_store_rename(g->store, p, relpath, apr_psprintf(p,
+                "%s.replaced-%" APR_TIME_T_FMT, relpath, apr_time_sec(apr_time_now())))
+               != APR_SUCCESS) {
+            return -1;
+        }
+    }
+    return acme_store_write(g->store, p, relpath, text, strlen(text), ACME_STORE_KEY_PERMS)
+           == APR_SUCCESS ? 1 : -1;
+}
+
+/* Under a new claim: the order another node left (its state in Redis) is
+ * installed here with its account, for the job about to start to resume. */
+static void job_adopt(gate_t *g, acme_redis_t *r, const acme_domain_t *domain, long long token,
+                      apr_pool_t *p)
+{
+    const char *why = NULL, *node, *job, *key_pem, *account, *ca, *order;
+    char *value;
+    apr_size_t len;
+    json_t *rec, *jj;
+    int key_new, acct_new;
+    apr_status_t rv;
+
+    rv = acme_redis_fetch(r, p, acme_cluster_key(p, "job", domain->name), &value, &len, &why);
+    if (rv == APR_EBADF || rv == APR_EINVAL) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, g->s, "ACME01027: %s: the order state in Redis "
+                     "cannot be used (%s); a new order is made", domain->name, why);
+        return;
+    }
+    if (rv != APR_SUCCESS || !(rec = json_loadb(value, len, 0, NULL))) {
+        return;
+    }
+    memset(value, 0, len);
+    acme_json_pool_owned(p, rec);
+    node = json_string_value(json_object_get(rec, "node"));
+    job = json_string_value(json_object_get(rec, "job"));
+    key_pem = json_string_value(json_object_get(rec, "account_key"));
+    account = json_string_value(json_object_get(rec, "account"));
+    if (!node || !job || !key_pem || !account || !strcmp(node, g->cluster->node)
+        || !(jj = json_loads(job, 0, NULL))) {
+        return;                       /* none, or this node's own (its jobs/ has it) */
+    }
+    acme_json_pool_owned(p, jj);
+    ca = json_string_value(json_object_get(jj, "ca"));
+    order = json_string_value(json_object_get(jj, "order"));
+    if (!ca || !order) {
+        return;
+    }
+    key_new = store_replace(g, p, acme_store_account_path(p, ca, ACME_STORE_ACCOUNT_KEY_FILE),
+                            key_pem, 1);
+    acct_new = key_new < 0 ? -1
+             : store_replace(g, p, acme_store_account_path(p, ca, ACME_STORE_ACCOUNT_JSON_FILE),
+                             account, 0);
+    if (key_new < 0 || acct_new < 0
+        || store_replace(g, p, acme_store_rel_job(p, domain->name), job, 0) < 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s, "ACME01028: %s: the order %s of cluster "
+                     "node %s cannot be installed in the store; a new order is made",
+                     domain->name, order, node);
+        return;
+    }
+    if (key_new || acct_new) {
+        acme_driver_forget_account(g->driver, ca);
+    }
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, g->s, "ACME01029: %s: taking over order %s from "
+                 "cluster node %s (claim %" APR_INT64_T_FMT ")%s", domain->name, order, node,
+                 (apr_int64_t)token, key_new ? apr_psprintf(p, "; its account at %s is this "
+                 "node's now (the one before set aside as account.key.replaced-*)", ca) : "");
+}
+
 static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const char *live_serial,
                                apr_time_t *retry_at, const char **why, apr_pool_t *p)
 {
@@ -165,6 +329,7 @@ static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const c
     apr_hash_set(g->tokens, apr_pstrdup(g->pool, domain->name), APR_HASH_KEY_STRING, held);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->s, "ACME01015: %s: this node orders it for the "
                  "cluster (claim %" APR_INT64_T_FMT ")", domain->name, (apr_int64_t)token);
+    job_adopt(g, r, domain, token, p);
     return APR_SUCCESS;
 }
 
@@ -182,6 +347,9 @@ static apr_status_t gate_keep(void *baton, const acme_domain_t *domain, apr_pool
     rv = acme_cluster_lock_keep(r, p, domain->name, g->cluster->node, *held, CLAIM_TTL_MS);
     if (rv != APR_SUCCESS && rv != APR_EAGAIN) {
         g->redis = NULL;
+    }
+    if (rv == APR_SUCCESS) {
+        job_publish(g, r, domain, *held, p);
     }
     return rv == APR_SUCCESS ? APR_SUCCESS : APR_EAGAIN;
 }
@@ -262,6 +430,7 @@ static void gate_end(void *baton, const acme_domain_t *domain, int staged, apr_p
                          (apr_int64_t)*held);
         }
     }
+    job_drop(g, r, domain, *held, p);
     if (acme_cluster_lock_release(r, p, domain->name, g->cluster->node, *held) != APR_SUCCESS) {
         g->redis = NULL;
     }
@@ -278,6 +447,8 @@ void acme_cluster_issue_gate_install(acme_driver_t *driver, acme_runtime_t *rt, 
     apr_pool_create(&g->pool, p);
     apr_pool_create(&g->conn_pool, g->pool);
     g->tokens = apr_hash_make(g->pool);
+    g->sent = apr_hash_make(g->pool);
+    g->driver = driver;
     gate.begin = gate_begin;
     gate.keep = gate_keep;
     gate.end = gate_end;

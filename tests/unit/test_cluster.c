@@ -16,6 +16,7 @@
 #include "unit.h"
 #include "acme_cluster.h"
 #include "acme_redis.h"
+#include "acme_cluster_lock.h"
 
 static void test_url_good(void **state)
 {
@@ -248,6 +249,45 @@ static pid_t start_redis(int port)
     return pid;
 }
 
+/* One claim at a time; a node whose claim was taken over (here: expired,
+ * deleted by hand) writes neither order state nor certificate. */
+static void claims_and_fences(acme_redis_t *r, apr_pool_t *p)
+{
+    const char *holder = NULL, *why = NULL, *job = acme_cluster_key(p, "job", "u.test");
+    long long ta = 0, tb = 0;
+    char *value;
+    apr_size_t len;
+
+    assert_int_equal(acme_cluster_lock_take(r, p, "u.test", "node-a", 60000, &ta, &holder),
+                     APR_SUCCESS);
+    assert_int_equal(acme_cluster_lock_take(r, p, "u.test", "node-b", 60000, &tb, &holder),
+                     APR_EAGAIN);
+    assert_string_equal(holder, apr_psprintf(p, "node-a %" APR_INT64_T_FMT, (apr_int64_t)ta));
+    assert_int_equal(acme_cluster_job_put(r, p, "u.test", ta, "{\"a\":1}", 7, 60000),
+                     APR_SUCCESS);
+    assert_int_equal(acme_redis_fetch(r, p, job, &value, &len, &why), APR_SUCCESS);
+    assert_string_equal(value, "{\"a\":1}");
+    /* node-a vanishes; its claim expires; node-b takes over with a newer token */
+    assert_int_equal(acme_redis_del(r, p, acme_cluster_key(p, "lock", "u.test")), APR_SUCCESS);
+    assert_int_equal(acme_cluster_lock_take(r, p, "u.test", "node-b", 60000, &tb, &holder),
+                     APR_SUCCESS);
+    assert_true(tb > ta);
+    assert_int_equal(acme_cluster_lock_keep(r, p, "u.test", "node-a", ta, 60000), APR_EAGAIN);
+    assert_int_equal(acme_cluster_job_put(r, p, "u.test", ta, "{\"a\":2}", 7, 60000),
+                     APR_EAGAIN);
+    assert_int_equal(acme_cluster_publish(r, p, "u.test", ta, "{}", 2), APR_EAGAIN);
+    assert_int_equal(acme_redis_fetch(r, p, job, &value, &len, &why), APR_SUCCESS);
+    assert_string_equal(value, "{\"a\":1}");
+    /* the holder's end: its state goes, its claim goes */
+    assert_int_equal(acme_cluster_job_put(r, p, "u.test", tb, NULL, 0, 0), APR_SUCCESS);
+    assert_int_equal(acme_redis_fetch(r, p, job, &value, &len, &why), APR_ENOENT);
+    assert_int_equal(acme_cluster_lock_release(r, p, "u.test", "node-b", tb), APR_SUCCESS);
+    assert_int_equal(acme_cluster_lock_take(r, p, "u.test", "node-a", 60000, &ta, &holder),
+                     APR_SUCCESS);
+    assert_true(ta > tb);
+    assert_int_equal(acme_cluster_lock_release(r, p, "u.test", "node-a", ta), APR_SUCCESS);
+}
+
 static void test_real_redis(void **state)
 {
     apr_pool_t *p = *state;
@@ -278,6 +318,7 @@ static void test_real_redis(void **state)
     assert_int_equal(acme_redis_del(r, p, name), APR_SUCCESS);
     assert_int_equal(acme_redis_fetch(r, p, name, &value, &len, &why), APR_ENOENT);
     assert_true(acme_redis_round_trips(r) >= 6);   /* AUTH, SELECT, SET, GET, DEL, GET */
+    claims_and_fences(r, p);
     /* Another node with another key file: a clear refusal, nothing read. */
     assert_int_equal(acme_redis_put(r, p, name, "hello", 5, 60000), APR_SUCCESS);
     other = make_cluster(p, apr_psprintf(p, "redis://:unit-pw@127.0.0.1:%d/1", port), 9);

@@ -38,6 +38,13 @@ static const char publish_lua[] =
     "redis.call('SET', KEYS[3], ARGV[1])\n"
     "return 1\n";
 
+/* KEYS: fence, record. ARGV: token, sealed record ("" deletes it), ttl_ms. */
+static const char job_lua[] =
+    "if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then return 0 end\n"
+    "if ARGV[2] == '' then redis.call('DEL', KEYS[2]); return 1 end\n"
+    "redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])\n"
+    "return 1\n";
+
 /* EVAL script with keys and args (NUL-terminated, but for the lens given). */
 static apr_status_t eval(acme_redis_t *r, apr_pool_t *p, acme_redis_reply_t **reply,
                          const char *script, int nkeys, const char *const *keys,
@@ -180,4 +187,33 @@ apr_status_t acme_cluster_versions(acme_redis_t *r, apr_pool_t *p,
         APR_ARRAY_PUSH(*versions, long long) = e->type == ACME_REDIS_STRING ? atoll(e->str) : 0;
     }
     return APR_SUCCESS;
+}
+
+apr_status_t acme_cluster_job_put(acme_redis_t *r, apr_pool_t *p, const char *name,
+                                  long long token, const char *record, apr_size_t len,
+                                  long ttl_ms)
+{
+    const char *job_key = acme_cluster_key(p, "job", name);
+    const char *keys[2] = { acme_cluster_key(p, "fence", name), job_key };
+    const char *args[3];
+    apr_size_t lens[3];
+    acme_redis_reply_t *reply;
+    char *sealed = NULL;
+    apr_size_t sealed_len = 0;
+    apr_status_t rv;
+
+    if (record && (rv = acme_cluster_seal(acme_redis_cluster(r), p, job_key, record, len,
+                                          &sealed, &sealed_len)) != APR_SUCCESS) {
+        return rv;
+    }
+    args[0] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)token);
+    args[1] = sealed ? sealed : "";
+    args[2] = apr_ltoa(p, ttl_ms > 0 ? ttl_ms : 1);
+    lens[0] = strlen(args[0]);
+    lens[1] = sealed_len;
+    lens[2] = strlen(args[2]);
+    if ((rv = eval(r, p, &reply, job_lua, 2, keys, 3, args, lens)) != APR_SUCCESS) {
+        return rv;
+    }
+    return reply->type == ACME_REDIS_INTEGER && reply->integer == 1 ? APR_SUCCESS : APR_EAGAIN;
 }

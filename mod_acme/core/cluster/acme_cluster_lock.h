@@ -6,6 +6,8 @@
  *   mod_acme:ver:<name>    token of the published record (a number, what
  *                          nodes poll; changing it only makes them look)
  *   mod_acme:key:<name>/<id> a certificate key (sealed), by its SPKI id
+ *   mod_acme:job:<name>    the running order's state and account (sealed),
+ *                          what a node taking over resumes from
  * Every check-and-set is one Lua script (EVAL), so it is atomic in Redis. */
 #ifndef ACME_CLUSTER_LOCK_H
 #define ACME_CLUSTER_LOCK_H
@@ -33,6 +35,13 @@ apr_status_t acme_cluster_lock_release(acme_redis_t *r, apr_pool_t *p, const cha
  * written); acme_redis_command's failures. */
 apr_status_t acme_cluster_publish(acme_redis_t *r, apr_pool_t *p, const char *name,
                                   long long token, const char *record, apr_size_t len);
+/* Writes record (len bytes, sealed here) as mod_acme:job:<name>, expiring
+ * after ttl_ms, or deletes it (record NULL), only while token is the newest
+ * claim's. APR_SUCCESS; APR_EAGAIN when a newer claim exists (nothing
+ * written); acme_redis_command's failures. */
+apr_status_t acme_cluster_job_put(acme_redis_t *r, apr_pool_t *p, const char *name,
+                                  long long token, const char *record, apr_size_t len,
+                                  long ttl_ms);
 /* The published versions of names (const char*), one MGET: versions[i] is
  * the token of names[i]'s record, 0 when none (array of long long, from p). */
 apr_status_t acme_cluster_versions(acme_redis_t *r, apr_pool_t *p,

@@ -80,6 +80,17 @@ void acme_driver_set_gate(acme_driver_t *driver, const acme_order_gate_t *gate)
     }
 }
 
+void acme_driver_forget_account(acme_driver_t *driver, const char *ca_url)
+{
+    acme_ca_t *ca = ca_url ? apr_hash_get(driver->cas, ca_url, APR_HASH_KEY_STRING) : NULL;
+
+    if (ca) {
+        ca->account_key = NULL;     /* released with driver->pool */
+        ca->kid = NULL;
+        ca->account_ready = 0;
+    }
+}
+
 /* The gate hears of the end of a job it let begin. */
 static void gate_end(acme_driver_t *driver, const acme_record_t *rec, const acme_domain_t *domain,
                      int staged, apr_pool_t *p)

@@ -167,6 +167,10 @@ typedef struct acme_order_gate_t {
 
 /* Installs gate (copied); NULL removes it. */
 void acme_driver_set_gate(acme_driver_t *driver, const acme_order_gate_t *gate);
+/* The account of ca_url cached in memory is dropped: its next job loads key
+ * and URL from the store again (a gate wrote another account there, the one
+ * of an order it resumes). Call from the driver's thread (a gate's begin). */
+void acme_driver_forget_account(acme_driver_t *driver, const char *ca_url);
 
 /* Asks the run in progress (on another thread) to end after the step it is
  * in, its state saved as after every step, and every later run to do nothing:
