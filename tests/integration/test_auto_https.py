@@ -4,6 +4,7 @@ it, or AcmeAutoDomains on), and configtest says what is missing when it cannot.
 
 The configurations are Debian-shaped: 'Listen <https port>' inside
 <IfModule ssl_module> (ports.conf), vhosts only on the http port."""
+import os
 import re
 import ssl
 import subprocess
@@ -307,3 +308,38 @@ def test_twin_leaves_out_redirects_to_itself(httpd, unique):
     assert status == 302 and headers.get("Location") == \
         "https://www.%s/index.html" % name, (status, headers)
     assert "ACME01410" in httpd.error_log_text(), httpd.diagnostics()
+
+
+def test_debian_layout_acme_conf_as_shipped(httpd):
+    """The Debian set-up as README gives it: the shipped acme.conf (its
+    directives inside <IfModule acme_module>) with AcmeAgreeToTerms
+    uncommented, and a site file with a port-80 vhost only, both pulled in
+    by Include: the site is served on https with a verified certificate."""
+    name = public("debian")
+    shipped = os.path.join(os.path.dirname(__file__), "..", "..", "build", "debian", "acme.conf")
+    with open(shipped) as f:
+        conf = f.read()
+    assert "#AcmeAgreeToTerms on" in conf
+    conf = conf.replace("#AcmeAgreeToTerms on", "AcmeAgreeToTerms on")
+    mods = os.path.join(httpd.serverroot, "mods-enabled")
+    sites = os.path.join(httpd.serverroot, "sites-enabled")
+    os.makedirs(mods, exist_ok=True)
+    os.makedirs(sites, exist_ok=True)
+    with open(os.path.join(mods, "acme.conf"), "w") as f:
+        f.write(conf)
+    with open(os.path.join(sites, "example.conf"), "w") as f:
+        f.write(plain_vhost(name, ["www." + name]).format(http_port=httpd.http_port,
+                                                           docroot=httpd.docroot))
+    httpd.write_config(extra_global="IncludeOptional %s/*.conf" % mods,
+                       vhosts="IncludeOptional %s/*.conf\n" % sites,
+                       acme={"AcmeAgreeToTerms": None})
+    debian_listen(httpd)
+    rc, out = httpd.configtest()
+    assert rc == 0 and "ACME01406" not in out, out
+    section = https_section(dump_vhosts(httpd), httpd.https_port)
+    assert name in section and os.path.join(sites, "example.conf") in section, section
+    httpd.start()
+    cert = httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+    assert cert_names(cert) == {name, "www." + name}, cert_names(cert)
+    status, _, body = httpd.https_request("www." + name, "/index.html", verify=True)
+    assert status == 200 and b"plain docroot" in body, (status, body[:300])
