@@ -2,14 +2,12 @@
 misbehave: an oversized planted cert.pem is refused by its size (no write
 needed, a clear reason), the name keeps renewing and acmectl renew works
 while it sits there; the refusal backoff does not hold back a genuine
-renewal; automatic restarts stay rate-limited (docs/security.md, "Restarts
-and floods")."""
+renewal for long (docs/security.md, "Restarts and floods")."""
 import json
 import os
 import re
 import time
 
-import harness
 from harness import wait_for
 from test_privsep import as_user, issued_httpd, logged
 
@@ -63,3 +61,30 @@ def test_oversized_staged_cert_is_refused_and_never_stalls_the_name(httpd, uniqu
     os.unlink(os.path.join(httpd.store, "keys", name, "refused.json"))
     wait_for(lambda: httpd.verified_cert(name).serial_number != good, ISSUE_TIMEOUT,
              what="the renewed certificate to go live")
+
+
+def test_genuine_renewal_staged_during_the_backoff_goes_live_when_it_ends(httpd, unique):
+    """docs/security.md, "The backoff and genuine renewals": a renewal the
+    child stages for root's key while the name is backed off is neither
+    lost nor ordered again; it goes live once the backoff ends, by itself."""
+    name = unique("backoff")
+    issued_httpd(httpd, name)
+    good = httpd.verified_cert(name).serial_number
+    hold = 60
+    until = time.time() + hold
+    hold_back(httpd, name, hold)
+    r = httpd.acmectl("--store", httpd.store, "renew", name)
+    assert r.returncode == 0, r.stdout + r.stderr
+    ready = os.path.join(httpd.store, "staging", name, "ready")
+    wait_for(lambda: os.path.exists(ready), ISSUE_TIMEOUT, what="the renewal to be staged")
+    staged = os.stat(ready).st_ino
+    if time.time() < until - 5:
+        time.sleep(3)
+        assert httpd.verified_cert(name).serial_number == good, "went live during the backoff"
+    wait_for(lambda: httpd.verified_cert(name).serial_number != good,
+             max(until - time.time(), 0) + ISSUE_TIMEOUT, what="the renewal to go live")
+    assert time.time() >= until - 1, "went live before the backoff ended"
+    refused = logged(httpd, "ACME00301", name)
+    assert not refused, "the genuine renewal was refused: %s" % refused
+    assert not os.path.exists(ready) or os.stat(ready).st_ino != staged
+
