@@ -20,6 +20,9 @@ VARIANTS are not CAs but what RFC 8555 allows and Pebble never does:
   CRLF, CR or LF);
 - finalize_no_location: the finalize response without a Location header (RFC
   8555 §7.4 requires none: the order URL is already known).
+- lookup_404: the account lookup (onlyReturnExisting) for a key the CA does
+  not know answered with a plain 404 "Not Found" instead of RFC 8555
+  §7.3.1's 400 accountDoesNotExist problem.
 """
 import json
 import threading
@@ -95,6 +98,7 @@ PERSONALITIES = {
 
 VARIANTS = {
     "rfc8555": {"media_type_params": True, "crlf_pem": True, "finalize_no_location": True},
+    "lookup-404": {"lookup_404": True},
 }
 
 
@@ -106,6 +110,7 @@ class PersonalityProxy(AcmeProxy):
         self.media_type_params = settings.get("media_type_params", False)
         self.crlf_pem = settings.get("crlf_pem", False)
         self.finalize_no_location = settings.get("finalize_no_location", False)
+        self.lookup_404 = settings.get("lookup_404", False)
         self.ari_enabled = settings.get("ari_enabled", False)
         self.profiles = settings.get("profiles")
         self.eab_on_lookup = settings.get("eab_on_lookup", False)
@@ -119,6 +124,10 @@ class PersonalityProxy(AcmeProxy):
         self._plock = threading.Lock()
 
     def _own_answer(self, method, path, payload):
+        if method == "POST" and path == "/sign-me-up" and self.lookup_404 \
+                and isinstance(payload, dict) and payload.get("onlyReturnExisting"):
+            return 404, [("Content-Type", "text/plain"),
+                         ("Replay-Nonce", self._fresh_nonce())], b"Not Found\n"
         if method == "POST" and isinstance(payload, (dict, str)):
             with self._plock:
                 self.posts += 1

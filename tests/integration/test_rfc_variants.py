@@ -5,7 +5,8 @@ Location header; and a renewal whose new order is "ready" on creation
 because the CA reuses the valid authorizations (Pebble with
 PEBBLE_AUTHZREUSE=100, as Let's Encrypt reuses authorizations:
 https://letsencrypt.org/docs/faq/ "authorization reuse"), so no challenge is
-answered again."""
+answered again. Also a CA that answers the account lookup for an unknown
+key with a plain 404 instead of 400 accountDoesNotExist."""
 import re
 
 import pytest
@@ -53,5 +54,22 @@ def test_rfc8555_variants_and_an_order_ready_on_creation(httpd_factory, reuse_pe
         assert created[-1:] == ["ready"], created
         assert len(proxy.recorded("POST", r"^/chalZ/")) == challenges, \
             "a challenge was answered for a reused authorization"
+    finally:
+        proxy.stop()
+
+
+def test_plain_404_on_the_account_lookup_means_create_it(httpd, pebble, unique):
+    """Failed before: the lookup's 404 failed every attempt in step account."""
+    proxy = PersonalityProxy(pebble, "lookup-404").start()
+    try:
+        name = unique("lookup404")
+        httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeCA": proxy.directory_url})
+        httpd.start()
+        httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+        calls = proxy.recorded("POST", r"^/sign-me-up$")
+        assert [r.status for r in calls if r.payload] == [404, 201], \
+            [(r.status, r.payload) for r in calls]
+        assert "ACME00226: no ACME account for this key at %s/sign-me-up (HTTP 404)" \
+            % proxy.origin in httpd.error_log_text(), httpd.diagnostics()
     finally:
         proxy.stop()

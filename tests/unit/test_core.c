@@ -187,6 +187,13 @@ static void test_lookup_means_create(void **state)
     assert_false(acme_problem_lookup_means_create(&prob));
     prob = answer(ACME_ERROR_NS "malformed", 400);
     assert_false(acme_problem_lookup_means_create(&prob));
+    /* 404 vs 400: a plain 404 is "no such account" too, a typed one is not */
+    prob = answer(NULL, 404);
+    assert_true(acme_problem_lookup_means_create(&prob));
+    prob = answer(ACME_ERROR_NS "malformed", 404);
+    assert_false(acme_problem_lookup_means_create(&prob));
+    prob = answer(NULL, 400);
+    assert_false(acme_problem_lookup_means_create(&prob));
 }
 
 static const char *printable(apr_pool_t *p, const char *s, apr_size_t max, int flags)

@@ -102,8 +102,10 @@ int acme_problem_refuses_replaces(const acme_problem_t *prob);
 int acme_problem_account_gone(const acme_problem_t *prob, int carried_replaces);
 /* 1 when prob, the CA's answer to a newAccount lookup with
  * onlyReturnExisting (RFC 8555 §7.3.1), means "no account for this key yet:
- * create one": accountDoesNotExist, or externalAccountRequired from a CA that
- * wants External Account Binding on every newAccount request (§7.3.4). */
+ * create one": accountDoesNotExist, externalAccountRequired from a CA that
+ * wants External Account Binding on every newAccount request (§7.3.4), or
+ * an HTTP 404 without a problem type (a CA that says "not found" its own
+ * way). */
 int acme_problem_lookup_means_create(const acme_problem_t *prob);
 
 #define ACME_ERROR_NS "urn:ietf:params:acme:error:"

@@ -102,5 +102,7 @@ int acme_problem_account_gone(const acme_problem_t *prob, int carried_replaces)
 int acme_problem_lookup_means_create(const acme_problem_t *prob)
 {
     return acme_problem_is(prob, "accountDoesNotExist")
-           || acme_problem_is(prob, "externalAccountRequired");
+           || acme_problem_is(prob, "externalAccountRequired")
+           /* a plain 404 ("not found", no problem document) says the same */
+           || (prob && prob->http_status == 404 && !acme_problem_short_type(prob));
 }

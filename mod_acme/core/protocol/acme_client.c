@@ -327,8 +327,14 @@ static apr_status_t find_account(acme_client_t *client, apr_pool_t *p,
                                 "the CA requires External Account Binding; add "
                                 "'AcmeEAB <kid> <hmac>' from your CA account page");
     }
+    if (rv != APR_SUCCESS && acme_problem_lookup_means_create(prob)) {
+        acme_log(client->ctx, ACME_LOG_DEBUG, APR_SUCCESS, "ACME00226: no ACME account for this "
+                 "key at %s (HTTP %d%s%s): creating one", dir->new_account, prob->http_status,
+                 prob->type ? ", " : "", prob->type ? prob->type : "");
+        return APR_ENOENT;
+    }
     if (rv != APR_SUCCESS) {
-        return acme_problem_lookup_means_create(prob) ? APR_ENOENT : rv;
+        return rv;
     }
     if ((rv = expect_status(p, dir->new_account, resp, 200, 200, prob))) return rv;
     if ((rv = take_account(client, p, dir->new_account, resp, prob))) return rv;
