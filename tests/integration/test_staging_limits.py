@@ -6,10 +6,13 @@ renewal for long (docs/security.md, "Restarts and floods")."""
 import json
 import os
 import re
+import subprocess
 import time
 
-from harness import wait_for
-from test_privsep import as_user, issued_httpd, logged
+import harness
+from harness import ssl_vhost, wait_for
+
+from test_privsep import USER, as_user, issued_httpd, logged
 
 ISSUE_TIMEOUT = 120
 HUGE = 8 * 1024 ** 3
@@ -88,3 +91,69 @@ def test_genuine_renewal_staged_during_the_backoff_goes_live_when_it_ends(httpd,
     assert not refused, "the genuine renewal was refused: %s" % refused
     assert not os.path.exists(ready) or os.stat(ready).st_ino != staged
 
+
+
+LOG_TIME = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d)\.\d+ (\d{4})\]")
+
+
+def restart_times(httpd):
+    """When the parent asked for each automatic restart (ACME00704), in seconds."""
+    times = []
+    for line in logged(httpd, "ACME00704"):
+        m = LOG_TIME.match(line)
+        assert m, line
+        times.append(time.mktime(time.strptime(m.group(1) + " " + m.group(2),
+                                               "%a %b %d %H:%M:%S %Y")))
+    return times
+
+
+def test_automatic_restarts_are_one_a_minute_after_a_burst(httpd, unique):
+    """Genuine renewals back to back (acmectl renew each time one is staged,
+    so the next child orders at once) while the User floods staging/ with
+    ready markers for another configured name: three restarts in a row,
+    then one a minute, measured over about 75 s (the interval has no test
+    knob); the junk causes none."""
+    name, junk = unique("burst"), unique("junk")
+    httpd.write_config(vhosts=ssl_vhost(name) + ssl_vhost(junk))
+    httpd.start()
+    httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+    httpd.wait_for_pebble_cert(junk, ISSUE_TIMEOUT)
+    entry = os.path.join(httpd.store, "staging", junk)
+    flood = r'''
+end=$(( $(date +%s) + 80 ))
+n=0
+mkdir -p "$1"
+while [ $(date +%s) -lt $end ]; do
+    printf -- '-----BEGIN CERTIFICATE-----\ngarbage %d\n' $n > "$1/cert.pem"
+    printf '{"n": %d}\n' $n > "$1/ready.new"; mv -f "$1/ready.new" "$1/ready"
+    n=$((n+1)); sleep 0.5
+done
+'''
+    flooder = subprocess.Popen(
+        ["setpriv", "--reuid=%d" % USER.pw_uid, "--regid=%d" % USER.pw_gid, "--clear-groups",
+         "--", "sh", "-c", flood, "sh", entry],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=harness.clean_env())
+    ready = os.path.join(httpd.store, "staging", name, "ready")
+    marker = os.path.join(httpd.store, "jobs", name + ".renew")
+    before = len(logged(httpd, "ACME00704"))
+    try:
+        start = time.time()
+        r = httpd.acmectl("--store", httpd.store, "renew", name)
+        assert r.returncode == 0, r.stdout + r.stderr
+        while time.time() - start < 75:
+            if os.path.exists(ready) and not os.path.exists(marker):
+                r = httpd.acmectl("--store", httpd.store, "renew", name)
+                assert r.returncode == 0, r.stdout + r.stderr
+            time.sleep(0.3)
+    finally:
+        flooder.kill()
+        flooder.wait()
+    times = restart_times(httpd)
+    assert len(times) >= 4, "too few restarts to see the limit: %s\n%s" % (
+        times, httpd.diagnostics())
+    for i in range(len(times) - 3):
+        assert times[i + 3] - times[i] >= 59, "four restarts within a minute: %s" % times
+    assert logged(httpd, "ACME00734", name), "no restart was held back"
+    after = logged(httpd, "ACME00704")[before:]
+    assert len(after) >= 3 and not [l for l in after if junk in l], after
+    assert httpd.running()
