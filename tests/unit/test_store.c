@@ -17,6 +17,7 @@
 #include "unit_issue.h"
 #include <openssl/rsa.h>
 #include "acme_store.h"
+#include "acme_store_configured.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
 
@@ -678,6 +679,38 @@ static void test_grant(void **state)
     assert_string_equal(acme_store_untraversable(store, p, 33, 33), acme_store_dir(store));
 }
 
+/* configured.json: the names of the last start; kept (with its time) while
+ * they stay the same, in any order. */
+static void test_configured(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    apr_array_header_t *names = apr_array_make(p, 2, sizeof(const char *));
+    apr_hash_t *set;
+    apr_time_t since;
+
+    assert_int_equal(acme_store_configured_read(store, p, &set, &since), APR_ENOENT);
+    APR_ARRAY_PUSH(names, const char *) = "a.example";
+    APR_ARRAY_PUSH(names, const char *) = "b.example";
+    assert_int_equal(acme_store_configured_write(store, p, names, 10 * DAY), APR_SUCCESS);
+    assert_int_equal(mode_of(store, p, "configured.json"), 0644);
+    assert_int_equal(acme_store_configured_read(store, p, &set, &since), APR_SUCCESS);
+    assert_int_equal(apr_hash_count(set), 2);
+    assert_non_null(apr_hash_get(set, "b.example", APR_HASH_KEY_STRING));
+    assert_true(since == 10 * DAY);
+    APR_ARRAY_IDX(names, 0, const char *) = "b.example";
+    APR_ARRAY_IDX(names, 1, const char *) = "a.example";
+    assert_int_equal(acme_store_configured_write(store, p, names, 11 * DAY), APR_SUCCESS);
+    assert_int_equal(acme_store_configured_read(store, p, &set, &since), APR_SUCCESS);
+    assert_true(since == 10 * DAY);
+    names->nelts = 1;
+    assert_int_equal(acme_store_configured_write(store, p, names, 12 * DAY), APR_SUCCESS);
+    assert_int_equal(acme_store_configured_read(store, p, &set, &since), APR_SUCCESS);
+    assert_int_equal(apr_hash_count(set), 1);
+    assert_null(apr_hash_get(set, "a.example", APR_HASH_KEY_STRING));
+    assert_true(since == 12 * DAY);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -698,6 +731,7 @@ int main(void)
         UNIT_TEST(test_fallback),
         UNIT_TEST(test_grant),
         UNIT_TEST(test_no_link_followed_in_child_areas),
+        UNIT_TEST(test_configured),
     };
 
     if (unit_init() != 0) {
