@@ -501,6 +501,13 @@ class AcmeProxy:
                                  "Cannot issue for IP addresses under profile %r: IP address "
                                  "identifiers are allowed only under the %r profile"
                                  % (payload.get("profile", "classic"), self.ip_needs_profile))
+        # A CA whose authorization (or order) stays pending has no order
+        # ready to finalize: RFC 8555 §7.4's answer, as Pebble would give it
+        # if its validation were as slow as the frozen answers say.
+        if path.startswith("/finalize-order/") and (
+                self.freeze_authz or (self.freeze_order and "ready" in self.freeze_order[1])):
+            return self._problem(403, "orderNotReady", "Order's status (\"pending\") is not "
+                                 "acceptable for finalization")
         if path == "/sign-me-up" and self.eab_on_lookup and isinstance(payload, dict) \
                 and payload.get("onlyReturnExisting") and "externalAccountBinding" not in payload:
             return self._problem(400, "externalAccountRequired",

@@ -26,7 +26,7 @@ ISSUE_TIMEOUT = 60
 # point -> (the step jobs/<name>.json shows there, the request the proxy holds, skip)
 POINTS = {
     "order-created": ("authorize", "POST", r"^/authZ/", 0),          # fetching authorizations
-    "challenge-answered": ("validate", "POST", r"^/authZ/", 1),      # polling the authorization
+    "challenge-answered": ("validate", "POST", r"^/finalize-order/", 0),  # finalize, validated?
     "finalized": ("certificate", "POST", r"^/certZ/", 0),            # downloading the chain
 }
 

@@ -23,7 +23,8 @@
 #define NAME   "replay.test"
 #define ALIAS  "www.replay.test"
 #define ISSUE  "issue-http01.jsonl"
-#define ISSUE_EXCHANGES 15       /* account to certificate; then the next process's ARI */
+#define ISSUE_EXCHANGES 12       /* account to certificate; then the next process's ARI */
+#define ISSUE_FINALIZE   9       /* its finalize, sent right after the challenges */
 #define SEC(n) apr_time_from_sec(n)
 
 typedef struct {
@@ -104,7 +105,7 @@ static X509 *recorded_leaf(apr_pool_t *p)
     json_t *json;
     int i;
 
-    for (i = 0; i < 14; ++i) line = strchr(line, '\n') + 1;
+    for (i = 0; i < ISSUE_EXCHANGES - 1; ++i) line = strchr(line, '\n') + 1;
     json = json_loadb(line, strcspn(line, "\n"), 0, NULL);
     assert_non_null(json);
     line = json_string_value(json_object_get(json_object_get(json, "response"), "body"));
@@ -291,7 +292,9 @@ static void test_first_issuance_account_to_staged(void **state)
     /* challenges are answered with {} and authorizations fetched as POST-as-GET */
     assert_string_equal(unit_replay_payload(f->replay, f->p, 6), "{}");
     assert_string_equal(unit_replay_payload(f->replay, f->p, 5), "");
-    assert_non_null(strstr(unit_replay_payload(f->replay, f->p, 12), "\"csr\""));
+    /* finalized before any poll: Pebble validated both at once and took it */
+    assert_non_null(strstr(unit_replay_payload(f->replay, f->p, ISSUE_FINALIZE), "\"csr\""));
+    assert_true(logged(f, "ACME01117"));
     assert_int_equal(f->publish_count, 2);
     /* the account is stored for the next process */
     assert_true(logged(f, "ACME00411"));
@@ -457,7 +460,9 @@ static void test_invalid_authorization_fails_with_the_challenge_error(void **sta
     fixture_t *f = *state;
 
     unit_replay_add(f->replay, "issue-http01-authz-invalid.jsonl", 0, -1);
-    run(f);
+    run(f);               /* the finalize after the challenges: orderNotReady */
+    f->now = f->next_run;
+    run(f);               /* the poll */
     assert_failed(f, "unauthorized");
     assert_non_null(strstr(error_member(f, "detail"), "authorization invalid"));
     assert_non_null(strstr(error_member(f, "detail"), "did not match"));
@@ -472,7 +477,10 @@ static void test_pending_authorization_is_polled_again(void **state)
     json_t *st;
 
     unit_replay_add(f->replay, "issue-http01-authz-pending.jsonl", 0, -1);
-    run(f);
+    run(f);               /* the finalize after the challenges: orderNotReady */
+    assert_int_equal(unit_replay_sent(f->replay), ISSUE_FINALIZE + 1);
+    f->now = f->next_run;
+    run(f);               /* the polls */
     st = status(f);
     assert_int_equal(f->staged, 0);
     assert_string_equal(member(st, "step"), "validate");
@@ -521,6 +529,60 @@ static void test_processing_order_then_valid(void **state)
     assert_staged(f);
 }
 
+/* Runs the driver at each time it asks for until nothing is left to do
+ * (at most n runs). */
+static void run_until_staged(fixture_t *f, int n)
+{
+    while (n-- > 0 && !f->staged) {
+        run(f);
+        if (!f->staged) {
+            assert_true(f->next_run > f->now);
+            f->now = f->next_run;
+        }
+    }
+}
+
+/* A CA that has not validated yet refuses the finalize sent right after the
+ * challenges with orderNotReady (RFC 8555 §7.4; Pebble and Boulder do): the
+ * authorizations are polled and the order finalized then, with no failure
+ * counted, no error shown and no backoff. */
+static void test_finalize_refused_as_not_ready_polls_then_finalizes(void **state)
+{
+    fixture_t *f = *state;
+    apr_time_t start = f->now;
+    json_t *st;
+
+    unit_replay_add(f->replay, "issue-http01-not-ready.jsonl", 0, -1);
+    run_until_staged(f, 5);
+    assert_staged(f);
+    st = status(f);
+    assert_int_equal(json_integer_value(json_object_get(st, "attempts")), 0);
+    assert_int_equal(json_integer_value(json_object_get(st, "requests")), ISSUE_EXCHANGES + 3);
+    assert_int_equal(events_of(f, "failed"), 0);
+    assert_true(logged(f, "ACME01116"));
+    assert_false(logged(f, "ACME00402"));
+    assert_true(f->now - start <= SEC(10));              /* the usual poll interval, no backoff */
+    /* the second finalize is the first one again, sent without asking for the order */
+    assert_non_null(strstr(unit_replay_payload(f->replay, f->p, ISSUE_FINALIZE + 3), "\"csr\""));
+}
+
+/* Refused again after every authorization was seen valid (the CA's order
+ * lags behind): the order is asked for, and finalized once "ready". */
+static void test_finalize_refused_twice_asks_for_the_order(void **state)
+{
+    fixture_t *f = *state;
+    json_t *st;
+
+    unit_replay_add(f->replay, "issue-http01-not-ready-twice.jsonl", 0, -1);
+    run_until_staged(f, 5);
+    assert_staged(f);
+    st = status(f);
+    assert_int_equal(json_integer_value(json_object_get(st, "attempts")), 0);
+    assert_int_equal(events_of(f, "failed"), 0);
+    assert_true(logged(f, "ACME01116"));
+    assert_true(logged(f, "ACME01115"));
+}
+
 static void test_finalize_waits_for_the_csr_of_root(void **state)
 {
     fixture_t *f = *state;
@@ -534,7 +596,7 @@ static void test_finalize_waits_for_the_csr_of_root(void **state)
     assert_string_equal(member(st, "step"), "finalize");
     assert_non_null(strstr(member(st, "activity"), "certificate key"));
     assert_true(logged(f, "ACME00432"));
-    assert_int_equal(unit_replay_sent(f->replay), 12);   /* no finalize without a CSR */
+    assert_int_equal(unit_replay_sent(f->replay), 11);   /* polls, but no finalize without a CSR */
     f->root_away = 0;
     f->now = f->next_run;
     run(f);
@@ -645,6 +707,8 @@ int main(void)
         STEP_TEST(test_pending_authorization_is_polled_again),
         STEP_TEST(test_gone_order_of_a_resumed_job_is_replaced),
         STEP_TEST(test_processing_order_then_valid),
+        STEP_TEST(test_finalize_refused_as_not_ready_polls_then_finalizes),
+        STEP_TEST(test_finalize_refused_twice_asks_for_the_order),
         STEP_TEST(test_finalize_waits_for_the_csr_of_root),
         STEP_TEST(test_malformed_order_fails_the_attempt),
         STEP_TEST(test_revocation),

@@ -58,6 +58,10 @@ typedef struct acme_job_t {
     unsigned activity_seq;          /* bumped when activity changes */
     int persist_checks;             /* dns-persist-01 lookups before the order, for the backoff */
     const char *persist_said;       /* what the last such log line asked for */
+    int order_ready;                /* every authorization seen valid: finalize without
+                                     * asking for the order first (RFC 8555 §7.1.6) */
+    int probed;                     /* finalize was tried right after the challenges */
+    int finalized;                  /* and the CA took it: the order is processing */
 } acme_job_t;
 
 #define ACME_ERR_TYPE_MAX   128

@@ -225,6 +225,7 @@ static void job_drop_order(acme_step_ctx_t *sc)
     acme_job_withdraw_all(sc->driver, job);
     job->order_url = job->finalize_url = job->cert_url = NULL;
     job->authz_urls = NULL;
+    job->probed = job->order_ready = job->finalized = 0;   /* the next order is asked anew */
     acme_job_remove_files(sc->driver, sc->domain->name, sc->p);
 }
 
@@ -515,12 +516,70 @@ static acme_outcome_e step_authorize(acme_step_ctx_t *sc)
 
 /* ---- VALIDATE ---- */
 
+static acme_outcome_e finalize_order(acme_step_ctx_t *sc, const acme_order_t *order);
+static void job_activity(acme_job_t *job, const char *text);
+
+/* Finalizes the job's order as if it were known "ready", without asking
+ * the CA for it first. */
+static acme_outcome_e finalize_known(acme_step_ctx_t *sc)
+{
+    acme_order_t known;
+
+    memset(&known, 0, sizeof(known));
+    known.url = sc->job->order_url;
+    known.finalize = sc->job->finalize_url;
+    known.status = "ready";
+    return finalize_order(sc, &known);
+}
+
+/* Once per job, right after the challenges were answered: finalize before
+ * asking whether they are validated. A CA that validates at once (a local
+ * one, or one that reuses valid authorizations) takes it, and the polls of
+ * every authorization and of the order are saved. Otherwise the CA answers
+ * orderNotReady (RFC 8555 §7.4), which costs what the first poll would
+ * have (it would have said "pending"), and the authorizations are polled as
+ * usual. 1: the CA took it; 0: it refused (poll after the usual wait); -1:
+ * nothing was sent (the key is not there yet: the finalize step waits). */
+static int validate_by_finalizing(acme_step_ctx_t *sc)
+{
+    acme_job_t *job = sc->job;
+    acme_outcome_e outcome;
+
+    job->probed = 1;
+    outcome = finalize_known(sc);
+    if (outcome == ACME_OUTCOME_DONE) {
+        acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME01117: %s: every authorization "
+                 "validated; order %s finalized", sc->domain->name, job->order_url);
+        acme_job_withdraw_all(sc->driver, job);
+        acme_dns01_teardown(sc->driver, job);
+        job->finalized = 1;
+        return 1;
+    }
+    if (outcome == ACME_OUTCOME_FAILED) {
+        acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME01116: %s: order %s not finalized "
+                 "yet (%s); polling its authorizations", sc->domain->name, job->order_url,
+                 acme_problem_str(&sc->prob, sc->p));
+    }
+    job_activity(job, NULL);
+    acme_problem_clear(&sc->prob);
+    sc->retry_after = 0;
+    return outcome == ACME_OUTCOME_FAILED ? 0 : -1;
+}
+
 static acme_outcome_e step_validate(acme_step_ctx_t *sc)
 {
     acme_job_t *job = sc->job;
     apr_time_t retry_after, latest = 0;
     const acme_pending_t *stuck = NULL;
     int i, waiting = 0;
+
+    if (!job->probed && job->pending->nelts > 0 && job->order_url && job->finalize_url) {
+        switch (validate_by_finalizing(sc)) {
+        case 1:  return ACME_OUTCOME_DONE;
+        case 0:  return wait_for_ca(sc, 0);    /* the usual poll interval */
+        default: break;
+        }
+    }
 
     for (i = 0; i < job->pending->nelts; ++i) {
         acme_pending_t *pending = APR_ARRAY_IDX(job->pending, i, acme_pending_t *);
@@ -555,6 +614,7 @@ static acme_outcome_e step_validate(acme_step_ctx_t *sc)
     job->pending->nelts = waiting;
     if (!waiting) {
         acme_dns01_teardown(sc->driver, job);
+        job->order_ready = 1;
         return ACME_OUTCOME_DONE;
     }
     return wait_for_ca_bounded(sc, latest, apr_psprintf(sc->p, "the authorization of %s",
@@ -652,6 +712,27 @@ static acme_outcome_e step_finalize(acme_step_ctx_t *sc)
     apr_time_t retry_after;
     acme_outcome_e failed;
 
+    /* Every authorization was just seen valid, so the order is "ready"
+     * (RFC 8555 §7.1.6): finalize at once instead of asking first. Should
+     * the CA see it otherwise, it answers orderNotReady (§7.4) and the order
+     * is asked for as usual. Once per job: a retry always asks. */
+    if (sc->job->finalized) {
+        return ACME_OUTCOME_DONE;      /* taken while validating */
+    }
+    if (sc->job->order_ready && sc->job->order_url && sc->job->finalize_url) {
+        acme_outcome_e outcome;
+
+        if ((outcome = finalize_known(sc)) == ACME_OUTCOME_WAIT) {
+            return outcome;            /* no request sent: the key is not there yet */
+        }
+        sc->job->order_ready = 0;
+        if (outcome != ACME_OUTCOME_FAILED || !acme_problem_is(&sc->prob, "orderNotReady")) {
+            return outcome;
+        }
+        acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME01115: %s: the CA says order %s "
+                 "is not ready yet; asking for it", sc->domain->name, sc->job->order_url);
+        acme_problem_clear(&sc->prob);
+    }
     if (!(order = fetch_order(sc, &retry_after, &failed))) {
         return failed;
     }
