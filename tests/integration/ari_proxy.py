@@ -30,6 +30,15 @@ what a public source documents:
   authorizations / orders (in those real statuses) are shown in that status,
   with Retry-After: freeze_retry_after, so a client waits for a CA that never
   gets there (RFC 8555 §7.5.1, §7.4 polling).
+- not_ready_finalizes = N: the first N finalize requests of each order are
+  answered 403 orderNotReady without reaching Pebble, as a CA answers a
+  finalize that arrives before its validation of the authorizations has
+  finished: RFC 8555 §7.4 ("The server MUST return an error if the order is
+  not in the ready state"), Boulder's wfe2 FinalizeOrder ("Only ready orders
+  can be finalized": probs.OrderNotReady, 403, "Order's status (%q) is not
+  acceptable for finalization"; the order stays as it was, letsencrypt/boulder
+  pull request #4075). Pebble 2.4 answers the same, but validates at once
+  (PEBBLE_VA_NOSLEEP), so without this it rarely does.
 - reuse_failed_authz = {"validated": datetime, "expires": datetime}: every
   order lists, per identifier, the same invalid authorization (challenge
   failed at "validated", an empty "error" object), as Boulder once put failed
@@ -252,6 +261,8 @@ class AcmeProxy:
         self.freeze_authz = None
         self.freeze_order = None
         self.freeze_retry_after = 1
+        self.not_ready_finalizes = 0
+        self._finalizes_refused = {}   # finalize path -> how many were refused
         self.reuse_failed_authz = None
         self.ip_needs_profile = None
         self.tokens = []            # http-01 tokens seen in authorizations
@@ -508,6 +519,13 @@ class AcmeProxy:
                 self.freeze_authz or (self.freeze_order and "ready" in self.freeze_order[1])):
             return self._problem(403, "orderNotReady", "Order's status (\"pending\") is not "
                                  "acceptable for finalization")
+        if path.startswith("/finalize-order/") and self.not_ready_finalizes:
+            with self.lock:
+                refused = self._finalizes_refused.get(path, 0)
+                if refused < self.not_ready_finalizes:
+                    self._finalizes_refused[path] = refused + 1
+                    return self._problem(403, "orderNotReady", "Order's status (\"pending\") is "
+                                         "not acceptable for finalization")
         if path == "/sign-me-up" and self.eab_on_lookup and isinstance(payload, dict) \
                 and payload.get("onlyReturnExisting") and "externalAccountBinding" not in payload:
             return self._problem(400, "externalAccountRequired",

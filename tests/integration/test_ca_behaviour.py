@@ -113,6 +113,45 @@ def test_eab_ca_refusing_the_lookup_gets_the_account_created(httpd_factory, eab_
 
 
 # --------------------------------------------------------------------------
+# A finalize before the CA has validated: orderNotReady (RFC 8555 §7.4)
+
+@pytest.mark.parametrize("refusals", [1, 2])
+def test_finalize_refused_as_not_ready_costs_no_attempt(httpd, proxy, unique, refusals):
+    """mod_acme finalizes right after answering the challenges; a CA that has
+    not validated yet refuses (ari_proxy not_ready_finalizes, Boulder's
+    answer). The authorizations are polled and the order finalized again:
+    issued in the same attempt, no error, no backoff. With two refusals the
+    order is asked for before the third finalize."""
+    name = unique("notready")
+    proxy.ari_enabled = False
+    proxy.not_ready_finalizes = refusals
+    script, out = notify_script(httpd)
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeCA": proxy.directory_url,
+                                                     "AcmeNotifyCmd": script})
+    started = time.time()
+    httpd.start()
+    httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+    took = time.time() - started
+    finalizes = proxy.recorded("POST", r"^/finalize-order/")
+    assert [r.status for r in finalizes] == [403] * refusals + [200], finalizes
+    # between the first refusal and the next finalize, the authorization was polled
+    polls = [r for r in proxy.recorded("POST", r"^/authZ/") if r.time > finalizes[0].time]
+    assert polls and polls[0].time < finalizes[1].time, (polls, finalizes)
+    page = httpd.domain_status(name)
+    assert page["attempts"] == 0 and not page.get("error"), page
+    assert len(proxy.new_orders()) == 1
+    log = httpd.error_log_text()
+    assert "ACME00402" not in log
+    assert "ACME01116" in log
+    assert ("ACME01115" in log) == (refusals > 1)
+    if refusals > 1:
+        assert proxy.recorded("POST", r"^/my-order/")[0].time < finalizes[-1].time
+    notes = open(out).read() if os.path.exists(out) else ""
+    assert "failed %s " % name not in notes, notes
+    assert took < ISSUE_TIMEOUT, took
+
+
+# --------------------------------------------------------------------------
 # Nothing waits forever
 
 FREEZES = {
