@@ -4,8 +4,11 @@
  * not fork, and the MPMs run their monitor hook only every ten seconds or so,
  * so with auto activation a small thread of the parent watches staging
  * (inotify and a look every second; without inotify, a look every 200 ms).
- * The thread only stats, reads directories and allocates from its own pool,
- * so it holds no lock the MPM's forked children could inherit. Where it
+ * The thread only stats, reads directories and allocates from its own pool;
+ * still, a look takes the allocator's locks (and the configuration test's
+ * spawn, the log's), so the MPM's forks wait for a look to end (fork_gate):
+ * a child forked in the middle of one inherited a lock held by a thread it
+ * does not have and hung on it before serving anything. Where the thread
  * cannot start, and for manual activation, the monitor hook does the looking.
  *
  * The User can write anything into staging/, so (docs/security.md, "Restarts
@@ -72,6 +75,47 @@
 #define ACME_WD_RESTART_NEW_INTERVAL apr_time_from_sec(5)
 #define ACME_WD_RESTARTS_KEY   "mod_acme.restarts"
 
+/* The fork gate: fork() (the MPM making children) waits while the thread is
+ * busy: from before it starts to the end of its first look, then during each
+ * look; between looks it only polls. Process-wide, as pthread_atfork takes no
+ * argument (glibc drops the handlers when the module is unloaded). The thread
+ * never forks: posix_spawn (the configuration test) runs no handlers. */
+static struct { pthread_mutex_t lock; pthread_cond_t idle; int busy; } fork_gate = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+static pthread_once_t fork_gate_once = PTHREAD_ONCE_INIT;
+
+static void fork_gate_prepare(void)
+{
+    pthread_mutex_lock(&fork_gate.lock);
+    while (fork_gate.busy) {
+        pthread_cond_wait(&fork_gate.idle, &fork_gate.lock);
+    }
+}
+
+static void fork_gate_parent(void)
+{
+    pthread_mutex_unlock(&fork_gate.lock);
+}
+
+static void fork_gate_child(void)   /* which has no activation thread */
+{
+    pthread_mutex_init(&fork_gate.lock, NULL);
+    pthread_cond_init(&fork_gate.idle, NULL);
+    fork_gate.busy = 0;
+}
+
+static void fork_gate_register(void) { pthread_atfork(fork_gate_prepare, fork_gate_parent,
+                                                      fork_gate_child); }
+
+static void fork_gate_set(int busy)
+{
+    pthread_mutex_lock(&fork_gate.lock);
+    fork_gate.busy = busy;
+    if (!busy) {
+        pthread_cond_broadcast(&fork_gate.idle);
+    }
+    pthread_mutex_unlock(&fork_gate.lock);
+}
 
 /* When the staged certificate of name became ready; 0 if none is. One
  * lstat: a "ready" that is not a plain file does not count. */
@@ -596,6 +640,7 @@ static void *APR_THREAD_FUNC activation_thread(apr_thread_t *thread, void *baton
     int interval = watched ? ACME_WD_SAFETY_POLL_MS : ACME_WD_THREAD_POLL_MS;
     int wait = activation_look(wd, wd->look_pool, interval);
 
+    fork_gate_set(0);   /* busy since before the thread was created */
     while (!wd->restart_sent) {
         if (poll(fds, watched ? 2 : 1, wait) < 0) {
             apr_sleep(apr_time_from_msec(ACME_WD_THREAD_POLL_MS));   /* ENOMEM: rare */
@@ -607,7 +652,9 @@ static void *APR_THREAD_FUNC activation_thread(apr_thread_t *thread, void *baton
         if (watched && fds[1].revents) {
             drain_events(wd->notify_fd);
         }
+        fork_gate_set(1);
         wait = activation_look(wd, wd->look_pool, interval);
+        fork_gate_set(0);
     }
     apr_thread_exit(thread, APR_SUCCESS);
     return NULL;
@@ -688,9 +735,14 @@ static apr_status_t create_activation_thread(acme_wd_t *wd)
     if ((rv = pthread_sigmask(SIG_SETMASK, &blocked, &previous)) != 0) {
         return rv;
     }
+    /* The thread's start-up allocates too: forks wait until its first look
+     * is over (the MPM forks its first children right after post_config). */
+    pthread_once(&fork_gate_once, fork_gate_register);
+    fork_gate_set(1);
     rv = apr_thread_create(&wd->thread, attr, activation_thread, wd, wd->thread_pool);
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     if (rv != APR_SUCCESS) {
+        fork_gate_set(0);
         wd->thread = NULL;
     }
     return rv;
