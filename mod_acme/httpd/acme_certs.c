@@ -41,7 +41,6 @@ typedef struct certs_state_t {
     apr_hash_t *live_checked;     /* domain name -> "" once checked */
     apr_hash_t *on_fallback;      /* server_rec* -> acme_domain_t* */
     apr_hash_t *served;           /* domain name -> served_t*: the version mod_ssl gets */
-    apr_array_header_t *keys_pending; /* acme_domain_t* whose key the monitor still makes */
     apr_hash_t *live_by_name;     /* name -> live_at_t*: first SSL vhost serving it live */
     apr_array_header_t *live_patterns; /* live_at_t of domains with wildcard or IP names */
 } certs_state_t;
@@ -59,9 +58,6 @@ typedef struct served_t {
     const char *key;
 } served_t;
 
-/* Certificate keys post_config generates before it lets httpd start; the
- * rest (many RSA keys) the parent's monitor hook makes, one per call. */
-#define KEYS_STARTUP_BUDGET apr_time_from_sec(2)
 
 static void log_to_server(void *baton, acme_log_level_t level, apr_status_t rv,
                           const char *message)
@@ -121,7 +117,6 @@ static certs_state_t *state_create(acme_runtime_t *rt, apr_array_header_t *decls
     st->live_checked = apr_hash_make(rt->pool);
     st->on_fallback = apr_hash_make(rt->pool);
     st->served = apr_hash_make(rt->pool);
-    st->keys_pending = apr_array_make(rt->pool, 1, sizeof(acme_domain_t *));
     apr_pool_userdata_setn(st, CERTS_STATE_KEY, NULL, rt->pool);
     return st;
 }
@@ -236,9 +231,12 @@ static void store_write_configs(acme_runtime_t *rt, apr_pool_t *ptemp)
     apr_time_t now = apr_time_now();
     int i;
 
+    /* Written at a first start for every domain: one flush for all. */
+    acme_store_batch_begin(rt->store);
     for (i = 0; i < rt->domains->nelts; i++) {
         store_write_config(rt, ptemp, APR_ARRAY_IDX(rt->domains, i, acme_domain_t *), now);
     }
+    acme_certs_keys_batch_end(rt);
 }
 
 /* Roots an issued chain may lead to: the system's, AcmeTrustedRootsFile and
@@ -300,99 +298,6 @@ static void store_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
                                   : "the site keeps its temporary certificate");
         }
     }
-}
-
-/* keys/<name>/ of names configured nowhere for ACME_CUSTODY_REMOVED_GRACE
- * go (docs/security.md, "Keys of removed domains"); those configured here
- * are marked in use. */
-static void store_sweep_removed_keys(acme_runtime_t *rt, apr_pool_t *ptemp)
-{
-    apr_array_header_t *names = apr_array_make(ptemp, rt->domains->nelts, sizeof(const char *));
-    apr_array_header_t *gone;
-    apr_status_t rv;
-    int i;
-
-    for (i = 0; i < rt->domains->nelts; i++) {
-        APR_ARRAY_PUSH(names, const char *) = APR_ARRAY_IDX(rt->domains, i, acme_domain_t *)->name;
-    }
-    rv = acme_custody_sweep_removed(rt->store, ptemp, names, apr_time_now(), &gone);
-    if (gone->nelts > 0) {
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rt->base, "ACME00640: removed the unused "
-                     "certificate keys of %s from %s: not configured for %d days (their "
-                     "certificates stay in archive/)", apr_array_pstrcat(ptemp, gone, ' '),
-                     acme_store_path(rt->store, ptemp, ACME_STORE_KEYS),
-                     (int)(apr_time_sec(ACME_CUSTODY_REMOVED_GRACE) / 86400));
-    }
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, rt->base, "ACME00641: cannot look after "
-                     "the certificate keys of removed domains in %s",
-                     acme_store_path(rt->store, ptemp, ACME_STORE_KEYS));
-    }
-}
-
-/* A key and its CSR for every domain that has none for its names and key type
- * (the first start, after each activation, after a configuration change), so
- * the issuing child finds the CSR when it finalizes. Within the startup budget
- * here; what is left the monitor hook makes (certs_keys_monitor). */
-static void store_prepare_keys(acme_runtime_t *rt, certs_state_t *st, apr_pool_t *ptemp)
-{
-    apr_time_t deadline = apr_time_now() + KEYS_STARTUP_BUDGET;
-    int i, made = 0;
-
-    for (i = 0; i < rt->domains->nelts; i++) {
-        acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, acme_domain_t *);
-        int generated = 0;
-        apr_status_t rv;
-
-        if (acme_custody_ready(rt->store, ptemp, d->name, d->names, d->key_type)) {
-            continue;
-        }
-        /* EC keys take microseconds; only RSA ones wait for the monitor. */
-        if (apr_time_now() > deadline && d->key_type != ACME_KEY_EC_P256
-            && d->key_type != ACME_KEY_EC_P384) {
-            APR_ARRAY_PUSH(st->keys_pending, acme_domain_t *) = d;
-            continue;
-        }
-        rv = acme_custody_prepare(rt->store, ptemp, d->name, d->names, d->key_type, &generated);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00634: %s: cannot generate "
-                         "the certificate key in %s/keys (it must be a directory of root's, "
-                         "mode 0700); no certificate can be ordered for it",
-                         d->name, acme_store_dir(rt->store));
-        }
-        made += generated;
-    }
-    if (made || st->keys_pending->nelts) {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00635: %d certificate key(s) "
-                     "generated, %d left for later", made, st->keys_pending->nelts);
-    }
-    store_sweep_removed_keys(rt, ptemp);
-}
-
-/* Parent, main thread (the MPM's maintenance loop, between forks, so no
- * OpenSSL lock is held by another thread when a child is forked): one
- * pending key per call. */
-static int certs_keys_monitor(apr_pool_t *pconf, server_rec *s)
-{
-    acme_runtime_t *rt = acme_runtime_get(s);
-    certs_state_t *st = state_get(rt);
-    apr_pool_t *ptemp;
-    acme_domain_t *d;
-    apr_status_t rv;
-
-    if (!st || st->keys_pending->nelts == 0) {
-        return DECLINED;
-    }
-    d = *(acme_domain_t **)apr_array_pop(st->keys_pending);
-    apr_pool_create(&ptemp, pconf);
-    rv = acme_custody_prepare(rt->store, ptemp, d->name, d->names, d->key_type, NULL);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00636: %s: cannot generate the "
-                     "certificate key in %s/keys; no certificate can be ordered for it",
-                     d->name, acme_store_dir(rt->store));
-    }
-    apr_pool_destroy(ptemp);
-    return DECLINED;
 }
 
 /* When this configuration ends (graceful restart, stop), remove temp files
@@ -487,12 +392,14 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
                      "memory for http-01 answers; certificates cannot be obtained until "
                      "it can be created (check shared memory limits)");
     }
-    store_prepare_keys(rt, state_create(rt, decls, ptemp), ptemp);
+    state_create(rt, decls, ptemp);
+    acme_certs_keys_prepare(rt, ptemp);
     /* The status page's caches; without them it reads every file each time. */
     if (acme_status_cache_make(pconf, &rt->status_cache) != APR_SUCCESS) {
         rt->status_cache = NULL;
     }
     rt->status_live = acme_status_live_make(pconf);
+    rt->status_frag = acme_status_frag_make(pconf, domains->nelts);
     acme_runtime_set(base, rt);
     /* The generation pairs this configuration with its issuance watchdog's
      * lines (ACME00708), for whoever reads the log. */
@@ -794,5 +701,4 @@ void acme_certs_register_hooks(apr_pool_t *p)
     ap_hook_ssl_add_fallback_cert_files(certs_add_fallback_files, NULL, NULL,
                                         APR_HOOK_MIDDLE);
     ap_hook_post_read_request(certs_unavailable, NULL, before_mod_ssl, APR_HOOK_MIDDLE);
-    ap_hook_monitor(certs_keys_monitor, NULL, NULL, APR_HOOK_MIDDLE);
 }

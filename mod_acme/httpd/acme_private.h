@@ -20,6 +20,7 @@ void acme_config_register_hooks(apr_pool_t *p);    /* acme_config.c */
 void acme_autossl_register_hooks(apr_pool_t *p);   /* acme_autossl.c: pre_config */
 void acme_check_register_hooks(apr_pool_t *p);     /* acme_check.c: check_config */
 void acme_certs_register_hooks(apr_pool_t *p);     /* acme_certs.c: post_config, ssl hooks, 503 */
+void acme_certs_keys_register_hooks(apr_pool_t *p); /* acme_certs_keys.c: keys made later */
 void acme_challenge_register_hooks(apr_pool_t *p); /* acme_challenge.c: http-01 responder */
 void acme_tlsalpn_register_hooks(apr_pool_t *p);   /* acme_tlsalpn.c: tls-alpn-01 handshake */
 void acme_watchdog_register_hooks(apr_pool_t *p);  /* acme_watchdog.c: issuance (child) */
@@ -38,6 +39,13 @@ void acme_cluster_sync_register_hooks(apr_pool_t *p); /* acme_cluster_sync.c: pa
  * generation, or NULL when none does or every such vhost still answers with
  * the temporary certificate. Read-only after post_config; any thread. */
 server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host);
+
+/* acme_certs_keys.c, post_config (parent, root): the key and CSR of every
+ * domain without one, for a startup budget (2 s); the rest are queued for
+ * the monitor hook. Logs failures on rt->base; temporaries in ptemp. */
+void acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp);
+/* Ends the store's write batch (acme_store_batch_end), logging a failure. */
+void acme_certs_keys_batch_end(acme_runtime_t *rt);
 
 /* Log sink for the core, writing to s's error log with the acme module index. */
 void acme_certs_ctx_init(acme_ctx_t *ctx, server_rec *s);

@@ -15,6 +15,7 @@
 /* Everything post_config builds for one configuration generation. It lives
  * in pconf and hangs off every server's config (no process globals). */
 typedef struct acme_status_live_t acme_status_live_t;
+typedef struct acme_status_frag_t acme_status_frag_t;
 struct acme_status_cache_t;
 
 typedef struct acme_runtime_t {
@@ -32,6 +33,7 @@ typedef struct acme_runtime_t {
     acme_ctx_t ctx;                   /* log sink to the base server's error log */
     struct acme_status_cache_t *status_cache; /* decoded status/ records (status page) */
     acme_status_live_t *status_live;  /* live certificates' facts (status page) */
+    acme_status_frag_t *status_frag;  /* the overview's rendered text (status page) */
 } acme_runtime_t;
 
 /* The runtime of s's generation; NULL before post_config, or when nothing is

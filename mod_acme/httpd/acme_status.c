@@ -27,7 +27,6 @@
 #include "acme_status_cache.h"
 #include "acme_status.h"
 
-#define ACME_STATUS_HANDLER "acme-status"
 /* Fewer days than this left counts as expiring soon, whatever the windows. */
 #define EXPIRING_SOON_DAYS  7
 /* Versions the detail page lists, newest first. */
@@ -52,7 +51,8 @@ static json_t *int_or_null(int n)
 }
 
 /* The account URL is the account's identity: keep it out of error records. */
-static const char *account_url(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain)
+const char *acme_status_account_url(acme_runtime_t *rt, apr_pool_t *p,
+                                    const acme_domain_t *domain)
 {
     /* Read once per request and CA: many domains share one account. */
     static const char none[] = "";
@@ -105,7 +105,7 @@ static json_t *error_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t
     if (!error) {
         return json_null();
     }
-    account = account_url(rt, p, domain);
+    account = acme_status_account_url(rt, p, domain);
     url = error->url;
     if (account && url && !strncmp(url, account, strlen(account))) {
         url = NULL;
@@ -207,7 +207,7 @@ static json_t *warning_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain
     }
     if (warning->message) {
         json_object_set_new(out, "message", string_or_null(
-                            redact(p, warning->message, account_url(rt, p, domain))));
+                            redact(p, warning->message, acme_status_account_url(rt, p, domain))));
     }
     return out;
 }
@@ -314,8 +314,8 @@ static void domain_assessment(json_t *json, const acme_cert_info_t *live,
 /* One domain's entry. status: its record, NULL without; live: its live
  * certificate (read from the store: authoritative over the record, which the
  * child may not have rewritten since the last activation), NULL without. */
-static json_t *domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain,
-                           const acme_status_record_t *status, const acme_cert_info_t *live)
+json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain,
+                                const acme_status_record_t *status, const acme_cert_info_t *live)
 {
     json_t *cert = json_null(), *json;
     acme_cert_info_t info;
@@ -451,7 +451,7 @@ static int domain_named(const acme_domain_t *domain, const char *key)
 }
 
 /* Every status record by store name, from the runtime's cache. */
-static apr_hash_t *status_records(acme_runtime_t *rt, apr_pool_t *p)
+apr_hash_t *acme_status_records(acme_runtime_t *rt, apr_pool_t *p)
 {
     apr_hash_t *by_name = apr_hash_make(p);
     apr_array_header_t *records;
@@ -476,7 +476,7 @@ json_t *acme_status_document(request_rec *r, const char *only)
     int i;
 
     if (rt && rt->store && rt->domains) {
-        records = status_records(rt, r->pool);
+        records = acme_status_records(rt, r->pool);
         live = acme_status_live_get(rt, r->pool, rt->domains);
     }
     for (i = 0; records && i < rt->domains->nelts; ++i) {
@@ -486,7 +486,7 @@ json_t *acme_status_document(request_rec *r, const char *only)
         if (only && !domain_named(d, only)) {
             continue;
         }
-        if ((domain = domain_json(rt, r->pool, d,
+        if ((domain = acme_status_domain_json(rt, r->pool, d,
                                   apr_hash_get(records, d->name, APR_HASH_KEY_STRING),
                                   apr_hash_get(live, d->name, APR_HASH_KEY_STRING))) != NULL) {
             if (only) {
@@ -514,7 +514,7 @@ const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, con
     int no_type;
 
     if (rt && rt->store) {
-        st = apr_hash_get(status_records(rt, r->pool), d->name, APR_HASH_KEY_STRING);
+        st = apr_hash_get(acme_status_records(rt, r->pool), d->name, APR_HASH_KEY_STRING);
     }
     state = st ? acme_status_record_state_name(st->state) : NULL;
     /* failing as on the status page (domain_assessment) */
@@ -541,88 +541,9 @@ const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, con
                         next);
 }
 
-static int wants_json(request_rec *r)
-{
-    const char *accept = apr_table_get(r->headers_in, "Accept");
-    char *args, *pair, *state;
-
-    if (accept && ap_strcasestr(accept, "application/json")) {
-        return 1;
-    }
-    if (!r->args) {
-        return 0;
-    }
-    args = apr_pstrdup(r->pool, r->args);
-    for (pair = apr_strtok(args, "&;", &state); pair; pair = apr_strtok(NULL, "&;", &state)) {
-        if (!strcmp(pair, "format=json")) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static apr_status_t free_text(void *text)
-{
-    free(text);
-    return APR_SUCCESS;
-}
-
-static int send_json(request_rec *r, json_t *doc)
-{
-    /* One pass (json_dumpb would serialise twice: to size, then to fill). */
-    char *buf = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    size_t len;
-
-    if (!buf) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    apr_pool_cleanup_register(r->pool, buf, free_text, apr_pool_cleanup_null);
-    len = strlen(buf);
-    ap_set_content_type(r, "application/json");
-    ap_set_content_length(r, len + 1);
-    if (!r->header_only) {
-        ap_rwrite(buf, (int)len, r);
-        ap_rputs("\n", r);
-    }
-    return OK;
-}
-
-/* Names longer than this are no DNS name: the 404 page shows their start. */
-#define NOT_FOUND_NAME_MAX 80
-
-/* What the request asks for below the page's own address: "" for the
- * overview (also ".../acme-status/"), else the rest of the path without its
- * leading slash. The handler is mapped by <Location>, whose path is the
- * section's (core's "d") when it is the last one that matched; otherwise
- * (a regex, <Directory>, a later <Location> around it) what httpd left as
- * path info after the last existing file. */
-static const char *status_tail(request_rec *r)
-{
-    const core_dir_config *conf = ap_get_core_module_config(r->per_dir_config);
-    const char *tail = NULL;
-
-    if (conf && conf->d && conf->d[0] == '/' && !conf->r && !conf->d_is_fnmatch && r->uri) {
-        apr_size_t len = strlen(conf->d);
-        while (len > 1 && conf->d[len - 1] == '/') {
-            --len;
-        }
-        if (!strncmp(r->uri, conf->d, len)
-            && (r->uri[len] == '/' || r->uri[len] == '\0' || len == 1)) {
-            tail = r->uri + len;
-        }
-    }
-    if (!tail) {
-        tail = r->path_info ? r->path_info : "";
-    }
-    while (*tail == '/') {
-        ++tail;
-    }
-    return tail;
-}
-
 /* The certificate a detail address names (its store name or one of its
  * names; one trailing slash allowed), or NULL. */
-static const char *detail_name(request_rec *r, const char *tail)
+const char *acme_status_detail_name(request_rec *r, const char *tail)
 {
     acme_runtime_t *rt = acme_runtime_get(r->server);
     apr_size_t len = strlen(tail);
@@ -642,116 +563,4 @@ static const char *detail_name(request_rec *r, const char *tail)
         }
     }
     return NULL;
-}
-
-/* The overview's address relative to .../acme-status/TAIL: "./", or one
- * "../" per further segment. */
-static const char *up_to_page(apr_pool_t *p, const char *tail)
-{
-    const char *up = "./";
-
-    for (; (tail = strchr(tail, '/')) != NULL; ++tail) {
-        up = strcmp(up, "./") ? apr_pstrcat(p, up, "../", NULL) : "../";
-    }
-    return up;
-}
-
-/* 404 for an address below the page that names no certificate of this
- * server: a short page (JSON for JSON clients), never the overview, so a
- * typo or a removed name is not mistaken for "all is well". */
-static int send_not_found(request_rec *r, const char *tail)
-{
-    const char *shown = apr_pstrndup(r->pool, tail, NOT_FOUND_NAME_MAX);
-    const char *more = strlen(tail) > NOT_FOUND_NAME_MAX ? "..." : "";
-
-    r->status = HTTP_NOT_FOUND;
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    apr_table_mergen(r->headers_out, "Vary", "Accept");
-    if (wants_json(r)) {
-        json_t *doc = json_pack("{s:i, s:i, s:s, s:s}", "schema", ACME_STATUS_SCHEMA,
-                                "status", HTTP_NOT_FOUND, "error", "not_found", "detail",
-                                "no certificate of this name is managed by this server");
-        int rc;
-
-        if (!doc) {
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        json_object_set_new(doc, "name", json_string(apr_pstrcat(r->pool, shown, more, NULL)));
-        rc = send_json(r, doc);
-        json_decref(doc);
-        return rc;
-    }
-    ap_set_content_type(r, "text/html; charset=utf-8");
-    if (!r->header_only) {
-        ap_rprintf(r, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                   "<title>Not found &middot; mod_acme</title></head><body>"
-                   "<h1>Not found</h1><p style=\"overflow-wrap:anywhere\">No certificate "
-                   "named <code>%s%s</code> is managed by this server.</p>"
-                   "<p><a href=\"%s\">All certificates</a></p></body></html>\n",
-                   ap_escape_html(r->pool, shown), more, up_to_page(r->pool, tail));
-    }
-    return OK;
-}
-
-static int acme_status_handler(request_rec *r)
-{
-    const char *tail, *only = NULL;
-    json_t *doc;
-
-    if (!r->handler || strcmp(r->handler, ACME_STATUS_HANDLER)) {
-        return DECLINED;
-    }
-    r->allowed |= (AP_METHOD_BIT << M_GET);
-    if (r->method_number != M_GET) {
-        return HTTP_METHOD_NOT_ALLOWED;
-    }
-    tail = status_tail(r);
-    if (*tail && !(only = detail_name(r, tail))) {
-        return send_not_found(r, tail);
-    }
-    doc = acme_status_document(r, only);
-    if (!doc) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ACME00716: cannot build the status document");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    apr_table_mergen(r->headers_out, "Vary", "Accept");
-    return wants_json(r) ? send_json(r, doc) : acme_status_send_html(r, doc, only != NULL);
-}
-
-/* Root, at each start: which names this configuration manages, for
- * acmectl (configured.json), the same the status page shows. */
-static int status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                              server_rec *base)
-{
-    acme_runtime_t *rt = acme_runtime_get(base);
-    apr_array_header_t *names;
-    apr_status_t rv;
-    int i;
-
-    (void)pconf;
-    (void)plog;
-    if (!rt || !rt->store || !rt->domains) {
-        return OK;
-    }
-    names = apr_array_make(ptemp, rt->domains->nelts, sizeof(const char *));
-    for (i = 0; i < rt->domains->nelts; i++) {
-        APR_ARRAY_PUSH(names, const char *) = APR_ARRAY_IDX(rt->domains, i,
-                                                            const acme_domain_t *)->name;
-    }
-    rv = acme_store_configured_write(rt->store, ptemp, names, apr_time_now());
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, base, "ACME00742: cannot record the "
-                     "configured names in %s; check that root can write the store (until "
-                     "then acmectl list may count removed domains as configured)",
-                     acme_store_path(rt->store, ptemp, ACME_STORE_CONFIGURED));
-    }
-    return OK;
-}
-
-void acme_status_register_hooks(apr_pool_t *p)
-{
-    ap_hook_post_config(status_post_config, NULL, NULL, APR_HOOK_LAST);
-    ap_hook_handler(acme_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

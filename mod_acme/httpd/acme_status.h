@@ -6,6 +6,8 @@
 #include <apr_hash.h>
 #include <jansson.h>
 #include "acme_runtime.h"
+#include "acme_cert.h"
+#include "acme_status_record.h"
 
 /* Version of the JSON document's layout (docs/status-schema.json): raised
  * when a member changes meaning or goes away; new members keep it. */
@@ -35,7 +37,51 @@ acme_status_live_t *acme_status_live_make(apr_pool_t *p);
 apr_hash_t *acme_status_live_get(acme_runtime_t *rt, apr_pool_t *p,
                                  const apr_array_header_t *domains);
 
+/* acme_status.c, for acme_status_frag.c: one certificate's object of the
+ * document (a new reference; temporaries in p); the account URL of domain's
+ * CA, which error texts are redacted with (NULL when none; read once per p);
+ * every status record by store name (from the runtime's cache, valid while
+ * p lives). */
+json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain,
+                                const acme_status_record_t *status, const acme_cert_info_t *live);
+const char *acme_status_account_url(acme_runtime_t *rt, apr_pool_t *p,
+                                    const acme_domain_t *domain);
+apr_hash_t *acme_status_records(acme_runtime_t *rt, apr_pool_t *p);
+
+/* The certificate a detail address's tail (what follows .../acme-status/)
+ * names: its store name or one of its names, one trailing slash allowed; in
+ * r->pool. NULL when it names none. */
+const char *acme_status_detail_name(request_rec *r, const char *tail);
+
+/* acme_status_frag.c: the overview's text cache for the n domains of a
+ * generation, in p (pconf); NULL when its mutex cannot be made. */
+acme_status_frag_t *acme_status_frag_make(apr_pool_t *p, int n);
+/* Sends the overview (json: the document, else the HTML page) from the
+ * cache, byte for byte what acme_status_document and acme_status_send_html
+ * would send. OK when sent; DECLINED, with nothing sent, when the caller
+ * must build it the long way (no cache, a record not from the status cache,
+ * Jansson out of memory). */
+int acme_status_frag_send(request_rec *r, int json);
+
 /* acme_status_html.c: the page for people; detail: one certificate in full.
  * Returns OK. */
 int acme_status_send_html(request_rec *r, json_t *doc, int detail);
+/* What of one overview card d (a certificate's object) does not move with
+ * the clock or the request, all in p: its state ("valid", "failing", ...),
+ * title (from the end of the link target to the state badge) and body (from
+ * the end of the badge line to the end of the card). */
+typedef struct acme_status_card_t {
+    const char *state, *title, *body;
+} acme_status_card_t;
+void acme_status_html_card(apr_pool_t *p, json_t *d, acme_status_card_t *card);
+/* The card's start up to its link target's start (the class from state and
+ * expiring; the link relative to uri), and the days left (has_days) with
+ * "expiring soon", ending the badge line; both in p. */
+const char *acme_status_html_card_open(apr_pool_t *p, const char *uri, const char *state,
+                                       int expiring);
+const char *acme_status_html_card_days(apr_pool_t *p, int has_days, apr_int64_t days,
+                                       int expiring);
+/* The overview page around n cards' text (len bytes, in r->pool); OK. */
+int acme_status_html_send_overview(request_rec *r, json_t *summary, const char *generated_at,
+                                   int n, const char *cards, apr_size_t len);
 #endif

@@ -6,11 +6,14 @@
  * external asset), readable from 320 px wide phones to wide screens: long
  * names and messages wrap instead of widening the page. Everything comes
  * from the status document (acme_status.c) and is HTML-escaped here. */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <httpd.h>
 #include <http_protocol.h>
+#include <util_filter.h>
+#include <apr_buckets.h>
 
 #include "acme_private.h"
 #include "acme_status.h"
@@ -51,6 +54,28 @@ static const char STYLE[] =
     "td,th{border-bottom:1px solid #ddd;padding:.2rem .6rem .2rem 0;text-align:left;"
     "overflow-wrap:anywhere}"
     "footer{margin-top:1.5rem;color:#666;font-size:.85rem}";
+
+/* Where the page's text goes: a brigade, sent at the end or kept as text. */
+typedef struct out_t {
+    apr_pool_t *pool;
+    apr_bucket_brigade *bb;
+    const char *uri;              /* the request's, for relative links */
+} out_t;
+
+static void put(out_t *o, const char *s)
+{
+    apr_brigade_puts(o->bb, NULL, NULL, s);
+}
+
+static void putf(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(out_t *o, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    apr_brigade_vprintf(o->bb, NULL, NULL, fmt, ap);
+    va_end(ap);
+}
 
 static const char *esc(apr_pool_t *p, const char *s)
 {
@@ -110,15 +135,8 @@ static const char *state_label(const char *state)
 }
 
 /* Days left, coloured and in words, so colour is never the only signal. */
-static const char *days_html(apr_pool_t *p, json_t *d)
+static const char *days_text(apr_pool_t *p, apr_int64_t n)
 {
-    json_t *days = json_object_get(d, "days_left");
-    apr_int64_t n;
-
-    if (!json_is_integer(days)) {
-        return "";
-    }
-    n = (apr_int64_t)json_integer_value(days);
     if (n < 0) {
         return "<span class=\"days d-red\">expired</span>";
     }
@@ -128,12 +146,19 @@ static const char *days_html(apr_pool_t *p, json_t *d)
                         n <= DAYS_RED ? " (urgent)" : n <= DAYS_AMBER ? " (soon)" : "");
 }
 
-static void row(request_rec *r, const char *label, const char *html)
+static const char *days_html(apr_pool_t *p, json_t *d)
 {
-    ap_rprintf(r, "<dt>%s</dt><dd>%s</dd>", label, html && *html ? html : "&ndash;");
+    json_t *days = json_object_get(d, "days_left");
+
+    return json_is_integer(days) ? days_text(p, (apr_int64_t)json_integer_value(days)) : "";
 }
 
-static void problem_html(request_rec *r, json_t *d)
+static void row(out_t *o, const char *label, const char *html)
+{
+    putf(o, "<dt>%s</dt><dd>%s</dd>", label, html && *html ? html : "&ndash;");
+}
+
+static void problem_html(out_t *o, json_t *d)
 {
     json_t *error = json_object_get(d, "error"), *attempts = json_object_get(d, "attempts");
     const char *type = str(error, "type");
@@ -144,35 +169,35 @@ static void problem_html(request_rec *r, json_t *d)
     if (type && !strncmp(type, "urn:ietf:params:acme:error:", 27)) {
         type += 27;
     }
-    ap_rprintf(r, "<div class=\"problem\"><p><strong>CA error%s%s%s:</strong> %s</p>",
-               type ? " (" : "", esc(r->pool, type), type ? ")" : "",
-               esc(r->pool, str(error, "detail") ? str(error, "detail") : "no detail"));
-    ap_rprintf(r, "<p class=\"since\"><strong>Failing since %s</strong> &middot; %"
+    putf(o, "<div class=\"problem\"><p><strong>CA error%s%s%s:</strong> %s</p>",
+               type ? " (" : "", esc(o->pool, type), type ? ")" : "",
+               esc(o->pool, str(error, "detail") ? str(error, "detail") : "no detail"));
+    putf(o, "<p class=\"since\"><strong>Failing since %s</strong> &middot; %"
                APR_INT64_T_FMT " failed attempt%s &middot; last failure %s &middot; "
                "next attempt %s</p>",
-               when(r->pool, str(error, "since") ? str(error, "since") : str(error, "at")),
+               when(o->pool, str(error, "since") ? str(error, "since") : str(error, "at")),
                json_is_integer(attempts) ? (apr_int64_t)json_integer_value(attempts) : 0,
                json_integer_value(attempts) == 1 ? "" : "s",
-               when(r->pool, str(error, "at")),
-               when(r->pool, str(d, "next_action")));
-    ap_rprintf(r, "<p class=\"advice\">What to do: %s</p></div>",
-               esc(r->pool, str(d, "advice")));
+               when(o->pool, str(error, "at")),
+               when(o->pool, str(d, "next_action")));
+    putf(o, "<p class=\"advice\">What to do: %s</p></div>",
+               esc(o->pool, str(d, "advice")));
 }
 
-static void notes_html(request_rec *r, json_t *d)
+static void notes_html(out_t *o, json_t *d)
 {
     json_t *warning = json_object_get(d, "warning");
 
     if (json_is_object(warning)) {
-        ap_rprintf(r, "<p class=\"note\"><strong>Warning: expires %s.</strong> %s</p>",
-                   when(r->pool, str(warning, "expires_at")),
-                   esc(r->pool, str(warning, "message")));
+        putf(o, "<p class=\"note\"><strong>Warning: expires %s.</strong> %s</p>",
+                   when(o->pool, str(warning, "expires_at")),
+                   esc(o->pool, str(warning, "message")));
     }
     if (str(d, "notice")) {
-        ap_rprintf(r, "<p class=\"note\">Notice: %s</p>", esc(r->pool, str(d, "notice")));
+        putf(o, "<p class=\"note\">Notice: %s</p>", esc(o->pool, str(d, "notice")));
     }
     if (str(d, "activity")) {
-        ap_rprintf(r, "<p class=\"note\">In progress: %s</p>", esc(r->pool, str(d, "activity")));
+        putf(o, "<p class=\"note\">In progress: %s</p>", esc(o->pool, str(d, "activity")));
     }
 }
 
@@ -189,10 +214,10 @@ static int event_newer_first(const void *a, const void *b)
 
 /* The last events of the certificate, newest first, from what the document
  * holds: versions issued (history), when failing began and the last failure. */
-static void events_html(request_rec *r, json_t *d)
+static void events_html(out_t *o, json_t *d)
 {
     json_t *history = json_object_get(d, "history"), *error = json_object_get(d, "error");
-    apr_array_header_t *lines = apr_array_make(r->pool, 12, sizeof(event_line_t));
+    apr_array_header_t *lines = apr_array_make(o->pool, 12, sizeof(event_line_t));
     event_line_t *e;
     size_t i;
     int n;
@@ -202,8 +227,8 @@ static void events_html(request_rec *r, json_t *d)
         if (str(v, "issued_at")) {
             e = apr_array_push(lines);
             e->at = str(v, "issued_at");
-            e->html = apr_psprintf(r->pool, "certificate version %s issued%s",
-                                   esc(r->pool, str(v, "version")),
+            e->html = apr_psprintf(o->pool, "certificate version %s issued%s",
+                                   esc(o->pool, str(v, "version")),
                                    json_is_true(json_object_get(v, "live")) ? " (live now)" : "");
         }
     }
@@ -216,105 +241,173 @@ static void events_html(request_rec *r, json_t *d)
         if (str(error, "at")) {
             e = apr_array_push(lines);
             e->at = str(error, "at");
-            e->html = apr_psprintf(r->pool, "attempt failed: %s",
-                                   esc(r->pool, str(error, "detail") ? str(error, "detail")
+            e->html = apr_psprintf(o->pool, "attempt failed: %s",
+                                   esc(o->pool, str(error, "detail") ? str(error, "detail")
                                                                      : "no detail"));
         }
     }
-    ap_rputs("<h2>Last events</h2>", r);
+    put(o, "<h2>Last events</h2>");
     if (lines->nelts == 0) {
-        ap_rputs("<p>None yet.</p>", r);
+        put(o, "<p>None yet.</p>");
         return;
     }
     qsort(lines->elts, (size_t)lines->nelts, sizeof(event_line_t), event_newer_first);
-    ap_rputs("<ul class=\"events\">", r);
+    put(o, "<ul class=\"events\">");
     for (n = 0; n < lines->nelts && n < 10; n++) {
         e = &APR_ARRAY_IDX(lines, n, event_line_t);
-        ap_rprintf(r, "<li><time>%s</time> %s</li>", when(r->pool, e->at), e->html);
+        putf(o, "<li><time>%s</time> %s</li>", when(o->pool, e->at), e->html);
     }
-    ap_rputs("</ul>", r);
+    put(o, "</ul>");
 }
 
-static void detail_html(request_rec *r, json_t *d)
+static void detail_html(out_t *o, json_t *d)
 {
     json_t *ari = json_object_get(d, "ari"), *history = json_object_get(d, "history");
     size_t i;
 
-    ap_rputs("<dl>", r);
-    row(r, "Step", esc(r->pool, str(d, "step")));
-    row(r, "CA", esc(r->pool, str(d, "ca")));
-    row(r, "ACME requests", apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+    put(o, "<dl>");
+    row(o, "Step", esc(o->pool, str(d, "step")));
+    row(o, "CA", esc(o->pool, str(d, "ca")));
+    row(o, "ACME requests", apr_psprintf(o->pool, "%" APR_INT64_T_FMT,
                                          (apr_int64_t)json_integer_value(
                                              json_object_get(d, "requests"))));
-    row(r, "ARI window", json_is_object(ari)
-        ? apr_pstrcat(r->pool, when(r->pool, str(ari, "start")), " &ndash; ",
-                      when(r->pool, str(ari, "end")), NULL) : "not offered by the CA");
-    row(r, "Chosen renewal time", json_is_object(ari) ? when(r->pool, str(ari, "chosen")) : "");
-    ap_rputs("</dl>", r);
-    events_html(r, d);
-    ap_rputs("<h2>Versions</h2>", r);
+    row(o, "ARI window", json_is_object(ari)
+        ? apr_pstrcat(o->pool, when(o->pool, str(ari, "start")), " &ndash; ",
+                      when(o->pool, str(ari, "end")), NULL) : "not offered by the CA");
+    row(o, "Chosen renewal time", json_is_object(ari) ? when(o->pool, str(ari, "chosen")) : "");
+    put(o, "</dl>");
+    events_html(o, d);
+    put(o, "<h2>Versions</h2>");
     if (json_array_size(history) == 0) {
-        ap_rputs("<p>None yet.</p>", r);
+        put(o, "<p>None yet.</p>");
         return;
     }
-    ap_rputs("<table><tr><th>Version</th><th>Issued</th><th></th></tr>", r);
+    put(o, "<table><tr><th>Version</th><th>Issued</th><th></th></tr>");
     for (i = 0; i < json_array_size(history); i++) {
         json_t *v = json_array_get(history, i);
 
-        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td></tr>", esc(r->pool, str(v, "version")),
-                   when(r->pool, str(v, "issued_at")),
+        putf(o, "<tr><td>%s</td><td>%s</td><td>%s</td></tr>", esc(o->pool, str(v, "version")),
+                   when(o->pool, str(v, "issued_at")),
                    json_is_true(json_object_get(v, "live")) ? "live" : "");
     }
-    ap_rputs("</table>", r);
+    put(o, "</table>");
 }
 
-/* The detail page's address relative to this page: .../acme-status/NAME. */
-static const char *detail_href(request_rec *r, const char *name)
+/* The escaped prefix of detail links on this page (.../acme-status/NAME
+ * relative to the request's URI): "" or "acme-status/". */
+static const char *href_prefix(apr_pool_t *p, const char *uri)
 {
-    const char *last = strrchr(r->uri, '/');
-    const char *segment = ap_escape_path_segment(r->pool, name ? name : "");
+    const char *last = strrchr(uri, '/');
 
     if (!last || !last[1]) {
-        return segment;
+        return "";
     }
-    return apr_pstrcat(r->pool, ap_escape_path_segment(r->pool, last + 1), "/", segment, NULL);
+    return esc(p, apr_pstrcat(p, ap_escape_path_segment(p, last + 1), "/", NULL));
 }
 
-static void card_html(request_rec *r, json_t *d, int detail)
+/* The card's class: its state, "expiring" for a valid one expiring soon. */
+static const char *card_class(const char *state, int expiring)
+{
+    return expiring && !strcmp(state, "valid") ? "expiring" : state;
+}
+
+/* Days left and "expiring soon", closing the badge line. */
+static const char *days_close(apr_pool_t *p, const char *days, int expiring)
+{
+    return apr_pstrcat(p, days, expiring ? " <span>&middot; expiring soon</span>" : "", "</p>",
+                       NULL);
+}
+
+/* From after the card's link target up to the badge (names, state). */
+static void card_title_tail(out_t *o, json_t *d)
 {
     const char *state = card_state(d), *name = str(d, "name");
-    json_t *cert = json_object_get(d, "cert");
-    int expiring = json_is_true(json_object_get(d, "expiring_soon"));
 
-    ap_rprintf(r, "<article class=\"card s-%s\">",
-               expiring && !strcmp(state, "valid") ? "expiring" : state);
-    if (detail) {
-        ap_rprintf(r, "<h2>%s</h2>", esc(r->pool, name));
-    }
-    else {
-        ap_rprintf(r, "<h2><a href=\"%s\">%s</a></h2>", esc(r->pool, detail_href(r, name)),
-                   esc(r->pool, name));
-    }
-    ap_rprintf(r, "<p class=\"names\">%s</p>", names_text(r->pool, json_object_get(d, "names")));
-    ap_rprintf(r, "<p><span class=\"badge b-%s\">%s</span>%s%s</p>", state, state_label(state),
-               days_html(r->pool, d), expiring ? " <span>&middot; expiring soon</span>" : "");
-    ap_rputs("<dl>", r);
-    row(r, "Issuer", esc(r->pool, str(cert, "issuer")));
-    row(r, "Key type", esc(r->pool, str(d, "key_type")));
-    row(r, "Valid until", json_is_object(cert) ? when(r->pool, str(cert, "not_after")) : "");
-    row(r, "Next renewal", when(r->pool, str(d, "renew_at") ? str(d, "renew_at")
+    putf(o, "\">%s</a></h2>", esc(o->pool, name));
+    putf(o, "<p class=\"names\">%s</p>", names_text(o->pool, json_object_get(d, "names")));
+    putf(o, "<p><span class=\"badge b-%s\">%s</span>", state, state_label(state));
+}
+
+/* From the facts list to the card's end. */
+static void card_body(out_t *o, json_t *d, int detail)
+{
+    json_t *cert = json_object_get(d, "cert");
+
+    put(o, "<dl>");
+    row(o, "Issuer", esc(o->pool, str(cert, "issuer")));
+    row(o, "Key type", esc(o->pool, str(d, "key_type")));
+    row(o, "Valid until", json_is_object(cert) ? when(o->pool, str(cert, "not_after")) : "");
+    row(o, "Next renewal", when(o->pool, str(d, "renew_at") ? str(d, "renew_at")
                                          : str(d, "next_action")));
     if (detail) {
-        row(r, "Issued", json_is_object(cert) ? when(r->pool, str(cert, "not_before")) : "");
-        row(r, "Serial", esc(r->pool, str(cert, "serial")));
+        row(o, "Issued", json_is_object(cert) ? when(o->pool, str(cert, "not_before")) : "");
+        row(o, "Serial", esc(o->pool, str(cert, "serial")));
     }
-    ap_rputs("</dl>", r);
-    problem_html(r, d);
-    notes_html(r, d);
+    put(o, "</dl>");
+    problem_html(o, d);
+    notes_html(o, d);
     if (detail) {
-        detail_html(r, d);
+        detail_html(o, d);
     }
-    ap_rputs("</article>\n", r);
+    put(o, "</article>\n");
+}
+
+static void card_html(out_t *o, json_t *d, int detail)
+{
+    const char *state = card_state(d), *name = str(d, "name");
+    int expiring = json_is_true(json_object_get(d, "expiring_soon"));
+
+    putf(o, "<article class=\"card s-%s\">", card_class(state, expiring));
+    if (detail) {
+        putf(o, "<h2>%s</h2>", esc(o->pool, name));
+        putf(o, "<p class=\"names\">%s</p>", names_text(o->pool, json_object_get(d, "names")));
+        putf(o, "<p><span class=\"badge b-%s\">%s</span>", state, state_label(state));
+    }
+    else {
+        putf(o, "<h2><a href=\"%s%s", href_prefix(o->pool, o->uri),
+             esc(o->pool, ap_escape_path_segment(o->pool, name ? name : "")));
+        card_title_tail(o, d);
+    }
+    put(o, days_close(o->pool, days_html(o->pool, d), expiring));
+    card_body(o, d, detail);
+}
+
+static const char *flatten(out_t *o)
+{
+    char *text;
+    apr_size_t len;
+
+    if (apr_brigade_pflatten(o->bb, &text, &len, o->pool) != APR_SUCCESS) {
+        return "";
+    }
+    apr_brigade_cleanup(o->bb);
+    return apr_pstrmemdup(o->pool, text, len);
+}
+
+void acme_status_html_card(apr_pool_t *p, json_t *d, acme_status_card_t *card)
+{
+    out_t o = { p, apr_brigade_create(p, apr_bucket_alloc_create(p)), "" };
+
+    card->state = card_state(d);
+    put(&o, esc(p, ap_escape_path_segment(p, str(d, "name") ? str(d, "name") : "")));
+    card_title_tail(&o, d);
+    card->title = flatten(&o);
+    /* the badge line's end goes with the days (days_close) */
+    card_body(&o, d, 0);
+    card->body = flatten(&o);
+}
+
+const char *acme_status_html_card_open(apr_pool_t *p, const char *uri, const char *state,
+                                       int expiring)
+{
+    return apr_pstrcat(p, "<article class=\"card s-", card_class(state, expiring),
+                       "\"><h2><a href=\"", href_prefix(p, uri), NULL);
+}
+
+const char *acme_status_html_card_days(apr_pool_t *p, int has_days, apr_int64_t days,
+                                       int expiring)
+{
+    return days_close(p, has_days ? days_text(p, days) : "", expiring);
 }
 
 static const char *summary_text(apr_pool_t *p, json_t *s)
@@ -336,41 +429,69 @@ static const char *summary_text(apr_pool_t *p, json_t *s)
                         : "");
 }
 
-int acme_status_send_html(request_rec *r, json_t *doc, int detail)
+static void page_head(out_t *o, json_t *summary, const char *title, int detail, int empty)
 {
-    json_t *domains = json_object_get(doc, "domains");
-    const char *summary = summary_text(r->pool, json_object_get(doc, "summary"));
-    size_t i;
+    putf(o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+         "<title>%s &middot; mod_acme</title><style>%s</style></head><body>\n",
+         title ? esc(o->pool, title) : "Certificates", STYLE);
+    putf(o, "<header><h1>%s</h1>", detail ? "Certificate" : "Certificates");
+    if (detail) {
+        /* ".../acme-status/NAME" or ".../acme-status/NAME/" */
+        putf(o, "<p><a href=\"%s\">&larr; all certificates</a></p>",
+             o->uri && *o->uri && o->uri[strlen(o->uri) - 1] == '/' ? "../" : "./");
+    }
+    else {
+        putf(o, "<p class=\"summary\" id=\"summary\">%s</p>", summary_text(o->pool, summary));
+    }
+    put(o, "</header>\n");
+    if (empty) {
+        put(o, "<p>No AcmeDomain is configured.</p>");
+    }
+    put(o, "<main class=\"grid\">\n");
+}
 
+static void page_foot(out_t *o, const char *generated_at)
+{
+    putf(o, "</main><footer>mod_acme %s &middot; %s &middot; "
+         "<a href=\"?format=json\">JSON</a></footer></body></html>\n",
+         esc(o->pool, ACME_VERSION), when(o->pool, generated_at));
+}
+
+static int send_out(request_rec *r, out_t *o)
+{
     ap_set_content_type(r, "text/html; charset=utf-8");
     if (r->header_only) {
         return OK;
     }
-    ap_rprintf(r, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-               "<title>%s &middot; mod_acme</title><style>%s</style></head><body>\n",
-               detail && json_array_size(domains) ? esc(r->pool, str(json_array_get(domains, 0),
-                                                                     "name"))
-                                                  : "Certificates", STYLE);
-    ap_rprintf(r, "<header><h1>%s</h1>", detail ? "Certificate" : "Certificates");
-    if (detail) {
-        /* ".../acme-status/NAME" or ".../acme-status/NAME/" */
-        ap_rprintf(r, "<p><a href=\"%s\">&larr; all certificates</a></p>",
-                   r->uri && *r->uri && r->uri[strlen(r->uri) - 1] == '/' ? "../" : "./");
-    }
-    else {
-        ap_rprintf(r, "<p class=\"summary\" id=\"summary\">%s</p>", summary);
-    }
-    ap_rputs("</header>\n", r);
-    if (json_array_size(domains) == 0) {
-        ap_rputs("<p>No AcmeDomain is configured.</p>", r);
-    }
-    ap_rputs("<main class=\"grid\">\n", r);
-    for (i = 0; i < json_array_size(domains); ++i) {
-        card_html(r, json_array_get(domains, i), detail);
-    }
-    ap_rprintf(r, "</main><footer>mod_acme %s &middot; %s &middot; "
-               "<a href=\"?format=json\">JSON</a></footer></body></html>\n",
-               esc(r->pool, ACME_VERSION), when(r->pool, str(doc, "generated_at")));
+    ap_pass_brigade(r->output_filters, o->bb);
     return OK;
+}
+
+int acme_status_send_html(request_rec *r, json_t *doc, int detail)
+{
+    json_t *domains = json_object_get(doc, "domains");
+    out_t o = { r->pool, apr_brigade_create(r->pool, r->connection->bucket_alloc), r->uri };
+    size_t i;
+
+    page_head(&o, json_object_get(doc, "summary"),
+              detail && json_array_size(domains) ? str(json_array_get(domains, 0), "name")
+                                                 : NULL, detail, json_array_size(domains) == 0);
+    for (i = 0; i < json_array_size(domains); ++i) {
+        card_html(&o, json_array_get(domains, i), detail);
+    }
+    page_foot(&o, str(doc, "generated_at"));
+    return send_out(r, &o);
+}
+
+int acme_status_html_send_overview(request_rec *r, json_t *summary, const char *generated_at,
+                                   int n, const char *cards, apr_size_t len)
+{
+    out_t o = { r->pool, apr_brigade_create(r->pool, r->connection->bucket_alloc), r->uri };
+
+    page_head(&o, summary, NULL, 0, n == 0);
+    APR_BRIGADE_INSERT_TAIL(o.bb, apr_bucket_pool_create(cards, len, r->pool,
+                                                         r->connection->bucket_alloc));
+    page_foot(&o, generated_at);
+    return send_out(r, &o);
 }

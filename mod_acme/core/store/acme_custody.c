@@ -116,8 +116,9 @@ int acme_custody_ready(acme_store_t *store, apr_pool_t *p, const char *name,
 
     return csr_read(store, p, name, names, key_type, &csr, &id) == APR_SUCCESS
            && apr_stat(&finfo, acme_store_path(store, p, key_path(p, name, id)),
-                       APR_FINFO_TYPE | APR_FINFO_LINK, p) == APR_SUCCESS
-           && finfo.filetype == APR_REG;
+                       APR_FINFO_TYPE | APR_FINFO_SIZE | APR_FINFO_LINK, p) == APR_SUCCESS
+           /* empty: written in a batch (acme_store_batch_begin) a crash cut short */
+           && finfo.filetype == APR_REG && finfo.size > 0;
 }
 
 apr_status_t acme_custody_csr(acme_store_t *store, apr_pool_t *p, const char *name,

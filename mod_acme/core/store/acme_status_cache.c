@@ -217,7 +217,7 @@ static acme_status_record_t *decode_file(acme_status_cache_t *cache, apr_pool_t 
     }
     if (acme_status_record_decode(cache->gen->pool, json, &rec) == APR_SUCCESS) {
         rec->name = apr_pstrdup(cache->gen->pool, name);
-        ++cache->parsed;
+        rec->version = ++cache->parsed;
     }
     json_decref(json);
     return rec;

@@ -111,6 +111,10 @@ typedef struct acme_status_record_t {
     apr_time_t renew_at;
     const acme_status_ari_t *ari;        /* NULL also when it holds no time */
     const acme_status_warning_t *warning;
+    /* Set by acme_status_cache (acme_status_cache.h): a number no other
+     * decode by the same cache had, so a reader may key what it derives from
+     * the record on it; 0 from anywhere else (nothing to key on). */
+    apr_uint64_t version;
 } acme_status_record_t;
 
 /* "missing", "valid", ...; NULL for ACME_STATUS_UNKNOWN. */

@@ -24,6 +24,7 @@
 struct acme_store_t {
     apr_pool_t *pool;
     const char *dir;
+    int batch;                 /* writes not synced one by one: acme_store_batch_begin */
 };
 
 /* A crashed writer's temp file older than this is garbage. */
@@ -120,6 +121,37 @@ mode_t acme_store_mode_of(apr_fileperms_t perms)
         }
     }
     return mode;
+}
+
+void acme_store_batch_begin(acme_store_t *store)
+{
+    store->batch = 1;
+}
+
+int acme_store_batched(const acme_store_t *store)
+{
+    return store->batch;
+}
+
+apr_status_t acme_store_batch_end(acme_store_t *store)
+{
+    int fd;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!store->batch) {
+        return APR_SUCCESS;
+    }
+    store->batch = 0;
+    if ((fd = open(store->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        sync();
+        return errno;
+    }
+    /* One flush of the store's file system for the whole batch. */
+    if (syncfs(fd) < 0) {
+        rv = errno;
+    }
+    close(fd);
+    return rv;
 }
 
 apr_status_t acme_store_sync_dir(const char *path)

@@ -40,6 +40,14 @@ const char *acme_store_path(const acme_store_t *store, apr_pool_t *p, const char
 
 apr_status_t acme_store_write(acme_store_t *store, apr_pool_t *p, const char *relpath,
                               const void *data, apr_size_t len, apr_fileperms_t perms);
+/* A batch of writes (thousands of files at a first start): between begin and
+ * end, acme_store_write and acme_store_write_json still write a temp file and
+ * rename it, but skip the two fsyncs per file; acme_store_batch_end flushes
+ * the store's file system once (syncfs) and returns its errno, APR_SUCCESS
+ * when it was flushed or no batch was open. Nothing written in a batch may be
+ * relied on (used by another process) before its end. Not for activation. */
+void acme_store_batch_begin(acme_store_t *store);
+apr_status_t acme_store_batch_end(acme_store_t *store);
 /* APR_ENOENT if missing, APR_ENOSPC if larger than max. Data is NUL-terminated. */
 apr_status_t acme_store_read(acme_store_t *store, apr_pool_t *p, const char *relpath,
                              apr_size_t max, const char **data, apr_size_t *len);

@@ -6,4 +6,6 @@
 
 /* The mode_t of APR permission bits. */
 mode_t acme_store_mode_of(apr_fileperms_t perms);
+/* Inside acme_store_batch_begin/_end: writes skip their own fsyncs. */
+int acme_store_batched(const acme_store_t *store);
 #endif

@@ -120,7 +120,7 @@ apr_status_t acme_store_walk(acme_store_t *store, apr_pool_t *p, const char *rel
 }
 
 static apr_status_t write_temp(int dirfd, const char *tmp, const void *data, apr_size_t len,
-                               mode_t mode, uid_t uid, gid_t gid)
+                               mode_t mode, uid_t uid, gid_t gid, int sync)
 {
     /* Private (0600, as under umask 077) while it is written: its final mode
      * only once the whole content is there. */
@@ -146,7 +146,7 @@ static apr_status_t write_temp(int dirfd, const char *tmp, const void *data, apr
                               || (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0))) {
         rv = errno;
     }
-    if (rv == APR_SUCCESS && fsync(fd) < 0) {
+    if (rv == APR_SUCCESS && sync && fsync(fd) < 0) {
         rv = errno;
     }
     if (close(fd) < 0 && rv == APR_SUCCESS) {
@@ -168,14 +168,15 @@ apr_status_t acme_store_write(acme_store_t *store, apr_pool_t *p, const char *re
         return rv;
     }
     tmp = acme_store_tmp_path(p, base);
-    rv = write_temp(dirfd, tmp, data, len, acme_store_mode_of(perms), uid, gid);
+    rv = write_temp(dirfd, tmp, data, len, acme_store_mode_of(perms), uid, gid,
+                    !acme_store_batched(store));
     if (rv == APR_SUCCESS && renameat(dirfd, tmp, dirfd, base) < 0) {
         rv = errno;
     }
     if (rv != APR_SUCCESS) {
         unlinkat(dirfd, tmp, 0);
     }
-    else if (fsync(dirfd) < 0) {
+    else if (!acme_store_batched(store) && fsync(dirfd) < 0) {
         rv = errno;
     }
     close(dirfd);

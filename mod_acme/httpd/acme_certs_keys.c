@@ -1,0 +1,148 @@
+/* Certificate keys, made by root in the parent (acme_custody.h): a key and
+ * its CSR for every domain that has none for its names and key type (the
+ * first start, after each activation, after a configuration change), so the
+ * issuing child finds the CSR when it finalizes. post_config makes them for
+ * KEYS_STARTUP_BUDGET; the rest the parent's monitor hook makes, for
+ * KEYS_MONITOR_BUDGET per call, in configuration order. Each batch of files
+ * is flushed to disk once (acme_store_batch_begin), not twice per file:
+ * at 10,000 domains those fsyncs were most of the first start. */
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <mpm_common.h>
+
+#include "acme_private.h"
+#include "acme_custody.h"
+#include "acme_store_paths.h"
+
+#define KEYS_PENDING_KEY    "mod_acme:keys-pending"
+/* Even EC keys, with their two files, cost a few hundred microseconds: at
+ * 10,000 domains seconds of startup. The issuing child waits for a CSR at
+ * finalization (ACME00432), long after the start; httpd calls the monitor
+ * hook about every 10 s. */
+#define KEYS_STARTUP_BUDGET apr_time_from_sec(2)
+#define KEYS_MONITOR_BUDGET apr_time_from_msec(200)
+
+/* Domains whose key the monitor still makes; in the runtime's pool. */
+typedef struct keys_pending_t {
+    apr_array_header_t *domains;  /* acme_domain_t* in configuration order */
+    int next;                     /* the first of them not made yet */
+} keys_pending_t;
+
+void acme_certs_keys_batch_end(acme_runtime_t *rt)
+{
+    apr_status_t rv = acme_store_batch_end(rt->store);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00666: cannot flush the files "
+                     "just written to the store %s to disk; check the disk",
+                     acme_store_dir(rt->store));
+    }
+}
+
+/* keys/<name>/ of names configured nowhere for ACME_CUSTODY_REMOVED_GRACE
+ * go (docs/security.md, "Keys of removed domains"); those configured here
+ * are marked in use. */
+static void sweep_removed_keys(acme_runtime_t *rt, apr_pool_t *ptemp)
+{
+    apr_array_header_t *names = apr_array_make(ptemp, rt->domains->nelts, sizeof(const char *));
+    apr_array_header_t *gone;
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < rt->domains->nelts; i++) {
+        APR_ARRAY_PUSH(names, const char *) = APR_ARRAY_IDX(rt->domains, i, acme_domain_t *)->name;
+    }
+    rv = acme_custody_sweep_removed(rt->store, ptemp, names, apr_time_now(), &gone);
+    if (gone->nelts > 0) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rt->base, "ACME00640: removed the unused "
+                     "certificate keys of %s from %s: not configured for %d days (their "
+                     "certificates stay in archive/)", apr_array_pstrcat(ptemp, gone, ' '),
+                     acme_store_path(rt->store, ptemp, ACME_STORE_KEYS),
+                     (int)(apr_time_sec(ACME_CUSTODY_REMOVED_GRACE) / 86400));
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, rt->base, "ACME00641: cannot look after "
+                     "the certificate keys of removed domains in %s",
+                     acme_store_path(rt->store, ptemp, ACME_STORE_KEYS));
+    }
+}
+
+void acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
+{
+    apr_time_t deadline = apr_time_now() + KEYS_STARTUP_BUDGET;
+    keys_pending_t *pending = apr_pcalloc(rt->pool, sizeof(*pending));
+    int i, made = 0;
+
+    pending->domains = apr_array_make(rt->pool, 1, sizeof(acme_domain_t *));
+    apr_pool_userdata_setn(pending, KEYS_PENDING_KEY, NULL, rt->pool);
+    acme_store_batch_begin(rt->store);
+    for (i = 0; i < rt->domains->nelts; i++) {
+        acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, acme_domain_t *);
+        int generated = 0;
+        apr_status_t rv;
+
+        if (acme_custody_ready(rt->store, ptemp, d->name, d->names, d->key_type)) {
+            continue;
+        }
+        if (apr_time_now() > deadline) {
+            APR_ARRAY_PUSH(pending->domains, acme_domain_t *) = d;
+            continue;
+        }
+        rv = acme_custody_prepare(rt->store, ptemp, d->name, d->names, d->key_type, &generated);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00634: %s: cannot generate "
+                         "the certificate key in %s/keys (it must be a directory of root's, "
+                         "mode 0700); no certificate can be ordered for it",
+                         d->name, acme_store_dir(rt->store));
+        }
+        made += generated;
+    }
+    acme_certs_keys_batch_end(rt);
+    if (made || pending->domains->nelts) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00635: %d certificate key(s) "
+                     "generated, %d left for later", made, pending->domains->nelts);
+    }
+    sweep_removed_keys(rt, ptemp);
+}
+
+/* Parent, main thread (the MPM's maintenance loop, between forks, so no
+ * OpenSSL lock is held by another thread when a child is forked): at least
+ * one pending key, and more while KEYS_MONITOR_BUDGET lasts. */
+static int keys_monitor(apr_pool_t *pconf, server_rec *s)
+{
+    acme_runtime_t *rt = acme_runtime_get(s);
+    apr_time_t deadline = apr_time_now() + KEYS_MONITOR_BUDGET;
+    keys_pending_t *pending = NULL;
+    apr_pool_t *ptemp;
+
+    if (rt) {
+        apr_pool_userdata_get((void **)&pending, KEYS_PENDING_KEY, rt->pool);
+    }
+    if (!pending || pending->next >= pending->domains->nelts) {
+        return DECLINED;
+    }
+    apr_pool_create(&ptemp, pconf);
+    acme_store_batch_begin(rt->store);
+    do {
+        acme_domain_t *d = APR_ARRAY_IDX(pending->domains, pending->next++, acme_domain_t *);
+        apr_status_t rv = acme_custody_prepare(rt->store, ptemp, d->name, d->names,
+                                               d->key_type, NULL);
+
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00636: %s: cannot generate "
+                         "the certificate key in %s/keys; no certificate can be ordered for it",
+                         d->name, acme_store_dir(rt->store));
+        }
+        apr_pool_clear(ptemp);
+    } while (pending->next < pending->domains->nelts && apr_time_now() < deadline);
+    acme_certs_keys_batch_end(rt);
+    apr_pool_destroy(ptemp);
+    return DECLINED;
+}
+
+void acme_certs_keys_register_hooks(apr_pool_t *p)
+{
+    ap_hook_monitor(keys_monitor, NULL, NULL, APR_HOOK_MIDDLE);
+}
