@@ -5,9 +5,9 @@ Before the config checks used indexes it was quadratic (13.1 s against 0.9 s
 at 10,000 on one machine; on a slower 2-CPU machine 2.1x already at 5,000),
 so the CPU time is also held to 1.6x, which that code fails and the indexed
 checks (about 1.0x) pass with room for noise. With a sanitized build (ASan
-makes mod_acme's own code, not httpd's, two to three times slower) the bounds
-grow by the harness's deadline factor: there the test is a memory check of a
-5,000-domain configuration, the plain build's run holds the speed."""
+makes mod_acme's own code, not httpd's, two to three times slower) no ratio is
+asserted, and it says so: there the test is a memory check of a 5,000-domain
+configuration; the plain build's run holds the speed."""
 import os
 import shutil
 import sys
@@ -40,10 +40,13 @@ def test_configtest_at_5000_domains_within_3x_plain(build):
         wall_ratio = min(wall["acme"]) / min(wall["plain"])
         print("configtest at %d domains: CPU %s vs %s s, wall %s vs %s s" % (
             N, cpu["acme"], cpu["plain"], wall["acme"], wall["plain"]))
-        slow = harness.deadline_factor()
-        assert cpu_ratio <= 3.0 * slow, "CPU %.2fx plain: %r vs %r" % (cpu_ratio, cpu["acme"], cpu["plain"])
-        assert cpu_ratio <= 1.6 * slow, "CPU %.2fx plain: %r vs %r" % (cpu_ratio, cpu["acme"], cpu["plain"])
-        assert wall_ratio <= 3.0 * slow, "wall %.2fx plain: %r vs %r" % (wall_ratio, wall["acme"],
-                                                                 wall["plain"])
+        if harness.sanitizer_runtime():
+            print("speed ratios not asserted: a sanitized build slows mod_acme's code, not "
+                  "httpd's; the plain build's run asserts them")
+            return
+        assert cpu_ratio <= 3.0, "CPU %.2fx plain: %r vs %r" % (cpu_ratio, cpu["acme"], cpu["plain"])
+        assert cpu_ratio <= 1.6, "CPU %.2fx plain: %r vs %r" % (cpu_ratio, cpu["acme"], cpu["plain"])
+        assert wall_ratio <= 3.0, "wall %.2fx plain: %r vs %r" % (wall_ratio, wall["acme"],
+                                                          wall["plain"])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
