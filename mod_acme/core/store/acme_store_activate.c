@@ -471,10 +471,10 @@ static void log_already_live(const acme_ctx_t *ctx, const char *name, const stag
 }
 
 /* The part of a check and an activation that is the same: the name, the
- * staging directory opened by fd and its files validated. Returns APR_EEXIST
- * (nothing left open, staging cleared) when the staged version is live
- * already, the status of staged_validate() with *dirfd open otherwise, or,
- * with *dirfd at -1, APR_EINVAL for an invalid name (*why set) and
+ * staging directory opened by fd, its files validated, a refusal recorded.
+ * APR_SUCCESS with *dirfd open when the staged version may go live; with
+ * *dirfd at -1: APR_EEXIST (staging cleared) when it is live already,
+ * APR_EINVAL when it is refused or the name is invalid (*why says why),
  * APR_ENOENT when nothing is staged. */
 static apr_status_t staged_prepare(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                    const char *name, const apr_array_header_t *names,
@@ -497,6 +497,20 @@ static apr_status_t staged_prepare(acme_store_t *store, apr_pool_t *p, const acm
     if (rv == APR_EEXIST) {
         log_already_live(ctx, name, st);
         staged_clear(store, p, name, *dirfd, *ready);
+    }
+    else if (rv != APR_SUCCESS) {
+        /* Unreadable counts as refused: what cannot be read now would only
+         * be tried again and again. Renamed before anything is written, so
+         * the refusal needs no space. */
+        if (!*reason) {
+            *reason = "the staged files cannot be read";
+        }
+        staged_reject(*dirfd, ctx, name, *ready, *reason);
+        acme_custody_refused(store, p, name, acme_core_now(ctx));
+        *why = *reason;
+        rv = APR_EINVAL;
+    }
+    if (rv != APR_SUCCESS) {
         close(*dirfd);
         *dirfd = -1;
     }
@@ -516,22 +530,10 @@ apr_status_t acme_store_staged_check(acme_store_t *store, apr_pool_t *p, const a
 
     rv = staged_prepare(store, p, ctx, name, names, key_type, anchors, &st, &reason, &dirfd,
                         &ready, why);
-    if (dirfd < 0) {
-        return rv == APR_EEXIST ? APR_ENOENT : rv;
+    if (dirfd >= 0) {
+        close(dirfd);
     }
-    if (rv != APR_SUCCESS) {
-        /* Unreadable counts as refused here: what cannot be read now would
-         * only be tried again and again. */
-        if (!reason) {
-            reason = "the staged files cannot be read";
-        }
-        staged_reject(dirfd, ctx, name, ready, reason);
-        acme_custody_refused(store, p, name, acme_core_now(ctx));
-        rv = APR_EINVAL;
-    }
-    close(dirfd);
-    *why = reason;
-    return rv;
+    return rv == APR_EEXIST ? APR_ENOENT : rv;
 }
 
 /* Older versions go once the new one is live; a failure to prune only
@@ -569,19 +571,8 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
     if (dirfd < 0) {
         return rv == APR_EEXIST ? APR_SUCCESS : rv;
     }
-    if (rv != APR_SUCCESS) {
-        /* Renamed before anything is written: the refusal needs no space. */
-        if (!reason) {
-            reason = "the staged files cannot be read";
-        }
-        staged_reject(dirfd, ctx, name, ready, reason);
-        acme_custody_refused(store, p, name, acme_core_now(ctx));
-        rv = APR_EINVAL;
-    }
     previous = acme_store_live_version(store, p, name);
-    if (rv == APR_SUCCESS) {
-        rv = activate_loaded(store, p, ctx, name, &st, &reason);
-    }
+    rv = activate_loaded(store, p, ctx, name, &st, &reason);
     if (rv == APR_SUCCESS) {
         acme_custody_retire(store, p, name, st.pkey);
         acme_custody_refused_clear(store, p, name);
