@@ -241,6 +241,18 @@ void acme_renewal_status_fill(const acme_record_t *rec, const acme_domain_t *dom
 
 /* Runs the job's current step (acme_job_steps.c). */
 acme_outcome_e acme_job_step(acme_step_ctx_t *sc);
+/* The ACCOUNT step (acme_job_account.c, RFC 8555 section 7.3): DONE once the
+ * CA's account is ready (key in driver->pool, URL stored), FAILED with
+ * sc->prob set otherwise. */
+acme_outcome_e acme_job_account_step(acme_step_ctx_t *sc);
+/* A step's own failure (not the CA's), acme_job_outcome.c: sc->prob gets rv
+ * (APR_EGENERAL for 0) and the detail fmt with one %s, arg, in sc->p.
+ * Returns ACME_OUTCOME_FAILED. */
+acme_outcome_e acme_job_step_failed(acme_step_ctx_t *sc, apr_status_t rv, const char *fmt,
+                                    const char *arg);
+/* The CA's answer is already in sc->prob: makes sure it reads as a failure
+ * (its status rv, APR_EGENERAL for 0). Returns ACME_OUTCOME_FAILED. */
+acme_outcome_e acme_job_ca_failed(acme_step_ctx_t *sc, apr_status_t rv);
 
 /* Persistence of a job in jobs/<name>.json (the certificate key is root's:
  * acme_custody.h). */

@@ -14,28 +14,6 @@
 #include "acme_custody.h"
 #include "acme_store_paths.h"
 
-#define ACME_ACCOUNT_KEY_TYPE ACME_KEY_EC_P256
-
-static const char *account_path(apr_pool_t *p, const acme_ca_t *ca, const char *file)
-{
-    return acme_store_account_path(p, ca->url, file);
-}
-
-static acme_outcome_e step_failed(acme_step_ctx_t *sc, apr_status_t rv, const char *fmt, const char *arg)
-{
-    acme_problem_set(&sc->prob, sc->p, rv ? rv : APR_EGENERAL, NULL, fmt, arg);
-    return ACME_OUTCOME_FAILED;
-}
-
-/* The CA's answer is already in sc->prob; make sure it reads as a failure. */
-static acme_outcome_e ca_failed(acme_step_ctx_t *sc, apr_status_t rv)
-{
-    if (sc->prob.status == APR_SUCCESS) {
-        sc->prob.status = rv ? rv : APR_EGENERAL;
-    }
-    return ACME_OUTCOME_FAILED;
-}
-
 /* A failure the CA reported in a resource it served (an order, an
  * authorization), not a CA out of reach: without a problem type and HTTP
  * status it would read as one (acme_ca_note_failure), so the URL goes into
@@ -85,137 +63,6 @@ static acme_outcome_e wait_for_ca_bounded(acme_step_ctx_t *sc, apr_time_t retry_
                                                     sc->now + job->poll_interval));
 }
 
-/* ---- ACCOUNT ---- */
-
-static apr_status_t account_key_load_or_create(acme_step_ctx_t *sc)
-{
-    acme_driver_t *driver = sc->driver;
-    acme_ca_t *ca = sc->ca;
-    const char *path = account_path(sc->p, ca, ACME_STORE_ACCOUNT_KEY_FILE), *pem;
-    apr_size_t len;
-    apr_status_t rv;
-
-    rv = acme_store_read_secret(driver->store, sc->p, path, ACME_MAX_STORE_FILE, &pem, &len);
-    if (rv == APR_SUCCESS) {
-        rv = acme_crypto_key_from_pem(driver->pool, pem, len, &ca->account_key);
-        return rv ? acme_problem_set(&sc->prob, sc->p, rv, NULL,
-                                     "account key %s is unreadable; move it away to create a new "
-                                     "account", acme_store_path(driver->store, sc->p, path))
-                  : APR_SUCCESS;
-    }
-    if (rv != APR_ENOENT) {
-        return acme_problem_set(&sc->prob, sc->p, rv, NULL, "cannot read account key %s",
-                                acme_store_path(driver->store, sc->p, path));
-    }
-    /* Stored before the CA sees it: an account the CA creates is never orphaned. */
-    if ((rv = acme_crypto_key_generate(driver->pool, ACME_ACCOUNT_KEY_TYPE, &ca->account_key))
-        || (rv = acme_crypto_key_to_pem(sc->p, ca->account_key, &pem))
-        || (rv = acme_store_write(driver->store, sc->p, path, pem, strlen(pem),
-                                  ACME_STORE_KEY_PERMS))) {
-        ca->account_key = NULL;
-        return acme_problem_set(&sc->prob, sc->p, rv, NULL, "cannot create account key %s",
-                                acme_store_path(driver->store, sc->p, path));
-    }
-    return APR_SUCCESS;
-}
-
-static const char *account_kid_load(acme_step_ctx_t *sc)
-{
-    json_t *json;
-    const char *kid, *ca_url;
-
-    if (acme_store_read_json_pooled(sc->driver->store, sc->p,
-                                    account_path(sc->p, sc->ca, ACME_STORE_ACCOUNT_JSON_FILE),
-                                    &json) != APR_SUCCESS) {
-        return NULL;
-    }
-    kid = json_string_value(json_object_get(json, "url"));
-    ca_url = json_string_value(json_object_get(json, "ca"));
-    return (kid && ca_url && strcmp(ca_url, sc->ca->url) == 0) ? kid : NULL;
-}
-
-static apr_status_t account_kid_save(acme_step_ctx_t *sc, const char *kid)
-{
-    json_t *json = json_pack("{s:s, s:s}", "url", kid, "ca", sc->ca->url);
-    apr_status_t rv;
-
-    if (!json) {
-        return APR_ENOMEM;
-    }
-    rv = acme_store_write_json(sc->driver->store, sc->p, account_path(sc->p, sc->ca, ACME_STORE_ACCOUNT_JSON_FILE),
-                               json, ACME_STORE_KEY_PERMS);
-    json_decref(json);
-    return rv;
-}
-
-/* The CA refused the stored account, and now refuses its key too: the
- * account was deactivated (RFC 8555 §7.3.6), e.g. by someone who read the
- * key. That key can never sign for an account again: it is set aside
- * (account.key.deactivated-<seconds>) and a new key and account are made,
- * without an administrator. */
-static apr_status_t account_key_retire(acme_step_ctx_t *sc)
-{
-    acme_ca_t *ca = sc->ca;
-    const char *from = acme_store_path(sc->driver->store, sc->p,
-                                       account_path(sc->p, ca, ACME_STORE_ACCOUNT_KEY_FILE));
-    const char *to = apr_psprintf(sc->p, "%s.deactivated-%" APR_TIME_T_FMT, from,
-                                  apr_time_sec(acme_core_now(&sc->driver->ctx)));
-    apr_status_t rv = apr_file_rename(from, to, sc->p);
-
-    acme_log(&sc->driver->ctx, rv ? ACME_LOG_ERR : ACME_LOG_WARN, rv, "ACME00434: %s: the CA "
-             "refuses the account key of %s (%s): the account was deactivated; %s", ca->url,
-             sc->domain->name, acme_problem_str(&sc->prob, sc->p),
-             rv ? "cannot set the key aside, no new account is made"
-                : "creating a new account with a new key");
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    acme_store_remove(sc->driver->store, sc->p, account_path(sc->p, ca, ACME_STORE_ACCOUNT_JSON_FILE));
-    ca->account_key = NULL;
-    ca->kid = NULL;
-    ca->account_ready = 0;
-    acme_problem_clear(&sc->prob);
-    return APR_SUCCESS;
-}
-
-static acme_outcome_e step_account(acme_step_ctx_t *sc)
-{
-    acme_ca_t *ca = sc->ca;
-    const char *kid, *kid_out = NULL;
-    apr_status_t rv;
-
-    if (ca->account_ready) {
-        return ACME_OUTCOME_DONE;
-    }
-    if (!ca->account_key && account_key_load_or_create(sc) != APR_SUCCESS) {
-        return ACME_OUTCOME_FAILED;
-    }
-    kid = ca->kid ? ca->kid : (sc->job->account_retried ? NULL : account_kid_load(sc));
-    acme_client_set_eab(ca->client, sc->domain->eab_kid, sc->domain->eab_hmac);
-    rv = acme_client_account(ca->client, sc->p, ca->account_key, kid, sc->domain->contacts,
-                             sc->domain->agree_tos, &kid_out, &sc->prob);
-    if (rv != APR_SUCCESS && !kid && sc->job->account_retried
-        && acme_problem_is(&sc->prob, "unauthorized") && account_key_retire(sc) == APR_SUCCESS
-        && account_key_load_or_create(sc) == APR_SUCCESS) {
-        rv = acme_client_account(ca->client, sc->p, ca->account_key, NULL, sc->domain->contacts,
-                                 sc->domain->agree_tos, &kid_out, &sc->prob);
-    }
-    if (rv != APR_SUCCESS) {
-        return ca_failed(sc, rv);
-    }
-    if (!kid || strcmp(kid, kid_out) != 0) {
-        acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME00411: account at %s ready", ca->url);
-        if ((rv = account_kid_save(sc, kid_out)) != APR_SUCCESS) {
-            return step_failed(sc, rv, "cannot store the account URL in %s",
-                               acme_store_path(sc->driver->store, sc->p,
-                                               account_path(sc->p, ca, ACME_STORE_ACCOUNT_JSON_FILE)));
-        }
-    }
-    ca->kid = apr_pstrdup(sc->driver->pool, kid_out);
-    ca->account_ready = 1;
-    return ACME_OUTCOME_DONE;
-}
-
 /* ---- ORDER ---- */
 
 static void job_drop_order(acme_step_ctx_t *sc)
@@ -260,7 +107,7 @@ static acme_outcome_e order_request_failed(acme_step_ctx_t *sc, apr_status_t rv,
         sc->ca->account_ready = 0;
         return ACME_OUTCOME_NEW_ACCOUNT;
     }
-    return ca_failed(sc, rv);
+    return acme_job_ca_failed(sc, rv);
 }
 
 static acme_outcome_e new_order_needed(acme_step_ctx_t *sc, apr_status_t rv, const char *why)
@@ -385,7 +232,7 @@ static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
         }
     }
     else if (!acme_name_token_is_valid(challenge->token)) {
-        return step_failed(sc, APR_EINVAL, "the CA sent a malformed challenge token for %s",
+        return acme_job_step_failed(sc, APR_EINVAL, "the CA sent a malformed challenge token for %s",
                            authz->identifier);
     }
     else if ((key_authz = acme_crypto_key_authorization(sc->p, challenge->token,
@@ -408,7 +255,7 @@ static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
         return ACME_OUTCOME_DONE;
     }
     rv = acme_client_respond(sc->ca->client, sc->p, challenge->url, &sc->prob);
-    return rv == APR_SUCCESS ? ACME_OUTCOME_DONE : ca_failed(sc, rv);
+    return rv == APR_SUCCESS ? ACME_OUTCOME_DONE : acme_job_ca_failed(sc, rv);
 }
 
 static acme_outcome_e authz_failed(acme_step_ctx_t *sc, const acme_authz_t *authz)
@@ -495,7 +342,7 @@ static acme_outcome_e step_authorize(acme_step_ctx_t *sc)
 
         rv = acme_client_get_authz(sc->ca->client, sc->p, url, &authz, &retry_after, &sc->prob);
         if (rv != APR_SUCCESS) {
-            return ca_failed(sc, rv);
+            return acme_job_ca_failed(sc, rv);
         }
         if (strcmp(authz->status, "valid") == 0) {
             continue;
@@ -590,7 +437,7 @@ static acme_outcome_e step_validate(acme_step_ctx_t *sc)
         rv = acme_client_get_authz(sc->ca->client, sc->p, pending->authz_url, &authz, &retry_after,
                                    &sc->prob);
         if (rv != APR_SUCCESS) {
-            return ca_failed(sc, rv);
+            return acme_job_ca_failed(sc, rv);
         }
         if (strcmp(authz->status, "pending") == 0) {
             APR_ARRAY_IDX(job->pending, waiting++, acme_pending_t *) = pending;
@@ -673,14 +520,14 @@ static acme_outcome_e finalize_order(acme_step_ctx_t *sc, const acme_order_t *or
     }
     job_activity(sc->job, NULL);
     if (rv != APR_SUCCESS) {
-        return step_failed(sc, rv, "the CSR root published in %s is unreadable",
+        return acme_job_step_failed(sc, rv, "the CSR root published in %s is unreadable",
                            acme_store_path(sc->driver->store, sc->p, ACME_STORE_CSR));
     }
     acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME00433: %s: finalizing with key %.16s",
              sc->domain->name, key_id);
     rv = acme_client_finalize(sc->ca->client, sc->p, order, csr, &updated, &sc->prob);
     if (rv != APR_SUCCESS) {
-        return ca_failed(sc, rv);
+        return acme_job_ca_failed(sc, rv);
     }
     if (updated->certificate) {
         sc->job->cert_url = apr_pstrdup(sc->job->pool, updated->certificate);
@@ -700,7 +547,7 @@ static acme_order_t *fetch_order(acme_step_ctx_t *sc, apr_time_t *retry_after,
     rv = acme_client_get_order(sc->ca->client, sc->p, sc->job->order_url, &order, retry_after,
                                &sc->prob);
     if (rv != APR_SUCCESS) {
-        *failed = ca_failed(sc, rv);
+        *failed = acme_job_ca_failed(sc, rv);
         return NULL;
     }
     return order;
@@ -797,7 +644,7 @@ static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
     }
     rv = acme_job_download_chain(sc, &pem, &len, &chain);
     if (rv != APR_SUCCESS) {
-        return ca_failed(sc, rv);
+        return acme_job_ca_failed(sc, rv);
     }
     /* Names and time here; the key, the trust and the rest are proven by
      * root at activation, which alone can see the key. */
@@ -807,14 +654,14 @@ static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
         rv = acme_job_issued_fits(sc, chain, &why);
     }
     if (rv != APR_SUCCESS) {
-        return step_failed(sc, rv, "the CA's certificate is not fit to serve: %s", why ? why : "?");
+        return acme_job_step_failed(sc, rv, "the CA's certificate is not fit to serve: %s", why ? why : "?");
     }
     rv = acme_store_stage_with_meta(sc->driver->store, sc->p, sc->domain->name, pem, len,
                                     NULL,
                                     acme_renewal_meta_json(sc->p, sc->ca->url, sc->domain->names,
                                                            acme_core_now(&sc->driver->ctx)));
     if (rv != APR_SUCCESS) {
-        return step_failed(sc, rv, "cannot write the new certificate to %s",
+        return acme_job_step_failed(sc, rv, "cannot write the new certificate to %s",
                            acme_store_path(sc->driver->store, sc->p, ACME_STORE_STAGING));
     }
     log_staged(sc, APR_ARRAY_IDX(chain, 0, X509 *));
@@ -834,7 +681,7 @@ static acme_outcome_e step_staged(acme_step_ctx_t *sc)
 acme_outcome_e acme_job_step(acme_step_ctx_t *sc)
 {
     switch (sc->job->step) {
-    case ACME_STEP_ACCOUNT:     return step_account(sc);
+    case ACME_STEP_ACCOUNT:     return acme_job_account_step(sc);
     case ACME_STEP_ORDER:       return step_order(sc);
     case ACME_STEP_AUTHORIZE:   return step_authorize(sc);
     case ACME_STEP_VALIDATE:    return step_validate(sc);
