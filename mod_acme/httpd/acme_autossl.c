@@ -23,7 +23,9 @@
  *    than being handed another name's certificate.
  * Nothing is written to disk: each configuration read (start, restart)
  * starts again from the files. What was done is kept in pconf for
- * check_config (acme_check.c) and logged once the error log is open. */
+ * check_config (acme_check.c) and logged once the error log is open.
+ * Reading and editing tree nodes is acme_autossl_tree.c; the redirects a
+ * twin leaves out, acme_autossl_redirects.c. */
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include <http_core.h>
@@ -33,149 +35,15 @@
 #include "acme_config.h"
 #include "acme_conf_parse.h"
 #include "acme_name.h"
+#include "acme_autossl_int.h"
 
 #define AUTOSSL_KEY "acme-autossl"
-
-/* A <VirtualHost> of the tree, as far as this file needs it. */
-typedef struct tree_vhost_t {
-    ap_directive_t *node;          /* the <VirtualHost> node */
-    apr_array_header_t *names;     /* ServerName, then ServerAlias words (const char*) */
-    apr_array_header_t *domains;   /* its AcmeDomain children (ap_directive_t*) */
-    int ssl;                       /* on the https port, or SSLEngine on */
-    int plain;                     /* every address on the http port, no SSLEngine on */
-} tree_vhost_t;
-
-static int is_directive(const ap_directive_t *d, const char *name)
-{
-    return d->directive && !strcasecmp(d->directive, name);
-}
-
-static const char *node_where(apr_pool_t *p, const ap_directive_t *d)
-{
-    return apr_psprintf(p, "%s:%d", d->filename ? d->filename : "?", d->line_num);
-}
-
-/* The words of a directive's arguments ("<VirtualHost *:80>" keeps its '>'). */
-static apr_array_header_t *words_of(apr_pool_t *p, const char *args)
-{
-    apr_array_header_t *words = apr_array_make(p, 4, sizeof(const char *));
-    const char *end = args ? ap_strrchr_c(args, '>') : NULL;
-    const char *w;
-
-    if (!args) {
-        return words;
-    }
-    if (end && end[1] == '\0') {
-        args = apr_pstrmemdup(p, args, (apr_size_t)(end - args));
-    }
-    while (*(w = ap_getword_conf(p, &args))) {
-        APR_ARRAY_PUSH(words, const char *) = w;
-    }
-    return words;
-}
-
-/* Where the port of "addr:port" ([v6]:port, *:port, _default_:port) starts,
- * or NULL when it names none. */
-static const char *port_part(const char *word)
-{
-    const char *colon = strrchr(word, ':');
-    const char *bracket = strrchr(word, ']');
-
-    if (!colon || (bracket && bracket > colon) || (!bracket && strchr(word, ':') != colon)) {
-        return NULL;
-    }
-    return colon + 1;
-}
 
 /* "Listen [addr:]port [protocol]": the port of its first word. */
 static int listen_port(const char *word)
 {
-    const char *port = port_part(word);
+    const char *port = acme_autossl_tree_port(word);
     return atoi(port ? port : word);
-}
-
-static int port_of(const char *word)
-{
-    const char *port = port_part(word);
-    return port ? atoi(port) : 0;
-}
-
-/* ServerName's host: without scheme and port, lowercase. */
-static const char *host_of(apr_pool_t *p, const char *arg)
-{
-    const char *scheme = strstr(arg, "://");
-    char *host = apr_pstrdup(p, scheme ? scheme + 3 : arg);
-    char *colon = strrchr(host, ':');
-
-    if (colon && host[0] != '[' && strchr(host, ':') == colon) {
-        *colon = '\0';
-    }
-    else if (host[0] == '[' && (colon = strstr(host, "]:")) != NULL) {
-        colon[1] = '\0';
-    }
-    ap_str_tolower(host);
-    return host;
-}
-
-static tree_vhost_t *vhost_read(apr_pool_t *p, ap_directive_t *node, int http_port,
-                                int https_port)
-{
-    tree_vhost_t *v = apr_pcalloc(p, sizeof(*v));
-    apr_array_header_t *addrs = words_of(p, node->args);
-    const char *server_name = NULL;
-    ap_directive_t *c;
-    int i, ssl_engine = 0, all_http = addrs->nelts > 0;
-
-    v->node = node;
-    v->names = apr_array_make(p, 4, sizeof(const char *));
-    v->domains = apr_array_make(p, 1, sizeof(ap_directive_t *));
-    for (i = 0; i < addrs->nelts; i++) {
-        int port = port_of(APR_ARRAY_IDX(addrs, i, const char *));
-        v->ssl |= port == https_port;
-        all_http &= port == http_port;
-    }
-    for (c = node->first_child; c; c = c->next) {
-        apr_array_header_t *words = words_of(p, c->args);
-        if (is_directive(c, "ServerName") && words->nelts) {
-            server_name = host_of(p, APR_ARRAY_IDX(words, 0, const char *));
-        }
-        else if (is_directive(c, "ServerAlias")) {
-            for (i = 0; i < words->nelts; i++) {
-                APR_ARRAY_PUSH(v->names, const char *) =
-                    acme_name_normalize(p, APR_ARRAY_IDX(words, i, const char *));
-            }
-        }
-        else if (is_directive(c, "SSLEngine") && words->nelts) {
-            ssl_engine = !strcasecmp(APR_ARRAY_IDX(words, 0, const char *), "on");
-        }
-        else if (is_directive(c, "AcmeDomain")) {
-            APR_ARRAY_PUSH(v->domains, ap_directive_t *) = c;
-        }
-    }
-    if (server_name) {
-        /* the first name is the ServerName */
-        APR_ARRAY_PUSH(v->names, const char *) = server_name;
-        memmove(v->names->elts + sizeof(const char *), v->names->elts,
-                (apr_size_t)(v->names->nelts - 1) * sizeof(const char *));
-        APR_ARRAY_IDX(v->names, 0, const char *) = server_name;
-    }
-    v->ssl |= ssl_engine;
-    v->plain = all_http && !ssl_engine;
-    return v;
-}
-
-static int has_name(const tree_vhost_t *v, const char *name)
-{
-    int i;
-
-    for (i = 0; i < v->names->nelts; i++) {
-        const char *have = APR_ARRAY_IDX(v->names, i, const char *);
-        if (!strcasecmp(have, name) || (acme_name_is_wildcard(have)
-                                        && !ap_strcasecmp_match(name, have))) {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 static int served_by_ssl(const apr_array_header_t *vhosts, const char *name)
@@ -183,8 +51,8 @@ static int served_by_ssl(const apr_array_header_t *vhosts, const char *name)
     int i;
 
     for (i = 0; i < vhosts->nelts; i++) {
-        const tree_vhost_t *v = APR_ARRAY_IDX(vhosts, i, const tree_vhost_t *);
-        if (v->ssl && has_name(v, name)) {
+        const acme_autossl_vhost_t *v = APR_ARRAY_IDX(vhosts, i, const acme_autossl_vhost_t *);
+        if (v->ssl && acme_autossl_tree_has_name(v, name)) {
             return 1;
         }
     }
@@ -193,78 +61,22 @@ static int served_by_ssl(const apr_array_header_t *vhosts, const char *name)
 
 /* The names an AcmeDomain node stands for: its words, else the vhost's names. */
 static apr_array_header_t *domain_names(apr_pool_t *p, const ap_directive_t *d,
-                                        const tree_vhost_t *v)
+                                        const acme_autossl_vhost_t *v)
 {
-    apr_array_header_t *words = words_of(p, d->args);
+    apr_array_header_t *words = acme_autossl_tree_words(p, d->args);
     return (words->nelts || !v) ? words : v->names;
-}
-
-/* ---- the tree: copies and new nodes -------------------------------------- */
-
-static ap_directive_t *node_make(apr_pool_t *p, const char *directive, const char *args,
-                                 ap_directive_t *parent, const ap_directive_t *at)
-{
-    ap_directive_t *d = apr_pcalloc(p, sizeof(*d));
-
-    d->directive = directive;
-    d->args = args;
-    d->parent = parent;
-    d->filename = at->filename;
-    d->line_num = at->line_num;
-    return d;
-}
-
-/* A deep copy of a sibling list and everything below it, under parent. */
-static ap_directive_t *clone_list(apr_pool_t *p, const ap_directive_t *src,
-                                  ap_directive_t *parent)
-{
-    ap_directive_t *head = NULL, **tail = &head;
-
-    for (; src; src = src->next) {
-        ap_directive_t *d = apr_pmemdup(p, src, sizeof(*d));
-        d->parent = parent;
-        d->next = NULL;
-        d->last = NULL;
-        d->first_child = clone_list(p, src->first_child, d);
-        *tail = d;
-        tail = &d->next;
-    }
-    return head;
-}
-
-static void child_remove(ap_directive_t *parent, const ap_directive_t *child)
-{
-    ap_directive_t **link;
-
-    for (link = &parent->first_child; *link; link = &(*link)->next) {
-        if (*link == child) {
-            *link = child->next;
-            return;
-        }
-    }
-}
-
-static void child_append(ap_directive_t *parent, ap_directive_t *child)
-{
-    ap_directive_t **link = &parent->first_child;
-
-    while (*link) {
-        link = &(*link)->next;
-    }
-    child->parent = parent;
-    *link = child;
 }
 
 /* The twin's <VirtualHost> arguments: every address on the https port. */
 static const char *twin_args(apr_pool_t *p, const ap_directive_t *node, int https_port)
 {
-    apr_array_header_t *addrs = words_of(p, node->args);
+    apr_array_header_t *addrs = acme_autossl_tree_words(p, node->args);
     const char *args = "";
     int i;
 
     for (i = 0; i < addrs->nelts; i++) {
         const char *a = APR_ARRAY_IDX(addrs, i, const char *);
-        const char *port = port_part(a);
+        const char *port = acme_autossl_tree_port(a);
         args = apr_psprintf(p, "%s%s%.*s:%d", args, i ? " " : "",
                             (int)(port ? port - 1 - a : (int)strlen(a)), a, https_port);
     }
@@ -273,7 +85,7 @@ static const char *twin_args(apr_pool_t *p, const ap_directive_t *node, int http
 
 /* The names of v that a certificate of its AcmeDomain lines covers, in
  * v's order (an AcmeDomain without names covers them all). */
-static apr_array_header_t *covered_names(apr_pool_t *p, const tree_vhost_t *v)
+static apr_array_header_t *covered_names(apr_pool_t *p, const acme_autossl_vhost_t *v)
 {
     apr_array_header_t *covered = apr_array_make(p, v->names->nelts, sizeof(const char *));
     int i, j, k, hit;
@@ -320,13 +132,13 @@ static void twin_names(apr_pool_t *p, ap_directive_t *twin, const apr_array_head
         first = acme_name_is_wildcard(name) ? NULL : name;
     }
     for (c = twin->first_child; c; c = next) {
-        apr_array_header_t *words = words_of(p, c->args);
+        apr_array_header_t *words = acme_autossl_tree_words(p, c->args);
         next = c->next;
-        if (is_directive(c, "ServerName") && words->nelts) {
-            c->args = host_of(p, APR_ARRAY_IDX(words, 0, const char *));
+        if (acme_autossl_tree_is(c, "ServerName") && words->nelts) {
+            c->args = acme_autossl_tree_host(p, APR_ARRAY_IDX(words, 0, const char *));
             server_name = c;
         }
-        else if (is_directive(c, "ServerAlias")) {
+        else if (acme_autossl_tree_is(c, "ServerAlias")) {
             apr_array_header_t *keep = apr_array_make(p, words->nelts, sizeof(const char *));
             for (i = 0; i < words->nelts; i++) {
                 const char *w = APR_ARRAY_IDX(words, i, const char *);
@@ -338,7 +150,7 @@ static void twin_names(apr_pool_t *p, ap_directive_t *twin, const apr_array_head
                 c->args = apr_array_pstrcat(p, keep, ' ');
             }
             else {
-                child_remove(twin, c);
+                acme_autossl_tree_remove(twin, c);
             }
         }
     }
@@ -348,78 +160,13 @@ static void twin_names(apr_pool_t *p, ap_directive_t *twin, const apr_array_head
     }
 }
 
-/* The URL a redirecting directive sends to, or NULL: the last word of
- * Redirect, RedirectPermanent, RedirectTemp and RedirectMatch, the
- * substitution of RewriteRule. */
-static const char *redirect_target(apr_pool_t *p, const ap_directive_t *d)
-{
-    apr_array_header_t *words;
-
-    if (is_directive(d, "Redirect") || is_directive(d, "RedirectPermanent")
-        || is_directive(d, "RedirectTemp") || is_directive(d, "RedirectMatch")) {
-        words = words_of(p, d->args);
-        return words->nelts >= 2 ? APR_ARRAY_IDX(words, words->nelts - 1, const char *) : NULL;
-    }
-    if (is_directive(d, "RewriteRule")) {
-        words = words_of(p, d->args);
-        return words->nelts >= 2 ? APR_ARRAY_IDX(words, 1, const char *) : NULL;
-    }
-    return NULL;
-}
-
-/* Does url send to https on a name of v, or on the request's own host
- * (%{SERVER_NAME}, %{HTTP_HOST}, as certbot writes it)? */
-static int https_to_self(apr_pool_t *p, const tree_vhost_t *v, const char *url)
-{
-    const char *host = url + 8;
-
-    if (strncasecmp(url, "https://", 8)) {
-        return 0;
-    }
-    if (*host == '%') {
-        return 1;
-    }
-    return has_name(v, apr_pstrmemdup(p, host, strcspn(host, "/:?#")));
-}
-
-/* An http vhost that sends its requests to https on its own names would, copied
- * into the twin, send every https request to itself: a redirect loop. The twin
- * leaves those directives out (a RewriteRule with the RewriteCond lines before
- * it), at any depth; each is recorded for the log. */
-static void twin_unredirect(apr_pool_t *p, acme_autossl_t *plan, const tree_vhost_t *v,
-                            ap_directive_t *parent)
-{
-    ap_directive_t *c, *next, *conds = NULL;
-    const char *url;
-
-    for (c = parent->first_child; c; c = next) {
-        next = c->next;
-        if (c->first_child) {
-            twin_unredirect(p, plan, v, c);
-        }
-        if (is_directive(c, "RewriteCond")) {
-            conds = conds ? conds : c;
-            continue;
-        }
-        if ((url = redirect_target(p, c)) != NULL && https_to_self(p, v, url)) {
-            while (is_directive(c, "RewriteRule") && conds && conds != c) {
-                ap_directive_t *cond_next = conds->next;
-                child_remove(parent, conds);
-                conds = cond_next;
-            }
-            child_remove(parent, c);
-            APR_ARRAY_PUSH(plan->unlooped, const char *) = apr_psprintf(
-                p, "%s: '%s %s'", node_where(p, c), c->directive, c->args);
-        }
-        conds = NULL;
-    }
-}
 
 /* The copy of the plain vhost v on the https port, SSLEngine on, its
  * ServerName without a port (the http port would be wrong there), with
  * only the names its certificate covers and without its redirects to
  * https on its own names. */
-static ap_directive_t *twin_make(apr_pool_t *p, acme_autossl_t *plan, const tree_vhost_t *v,
+static ap_directive_t *twin_make(apr_pool_t *p, acme_autossl_t *plan,
+                                 const acme_autossl_vhost_t *v,
                                  const apr_array_header_t *covered)
 {
     int https_port = plan->https_port;
@@ -430,29 +177,19 @@ static ap_directive_t *twin_make(apr_pool_t *p, acme_autossl_t *plan, const tree
     twin->last = NULL;
     twin->parent = NULL;
     twin->args = twin_args(p, v->node, https_port);
-    twin->first_child = clone_list(p, v->node->first_child, twin);
+    twin->first_child = acme_autossl_tree_clone(p, v->node->first_child, twin);
     for (c = twin->first_child; c; c = next) {
         next = c->next;
-        if (is_directive(c, "SSLEngine")) {
-            child_remove(twin, c);
+        if (acme_autossl_tree_is(c, "SSLEngine")) {
+            acme_autossl_tree_remove(twin, c);
         }
     }
     twin_names(p, twin, covered);
-    twin_unredirect(p, plan, v, twin);
-    engine = node_make(p, "SSLEngine", "on", twin, v->node);
+    acme_autossl_redirects_drop(p, plan, v, twin);
+    engine = acme_autossl_tree_node(p, "SSLEngine", "on", twin, v->node);
     engine->next = twin->first_child;
     twin->first_child = engine;
     return twin;
-}
-
-static void tree_append(ap_directive_t *node)
-{
-    ap_directive_t *last = ap_conftree;
-
-    while (last->next) {
-        last = last->next;
-    }
-    last->next = node;
 }
 
 /* ---- AcmeAutoDomains ------------------------------------------------------ */
@@ -518,10 +255,10 @@ static void claim_words(apr_hash_t *claimed, const apr_array_header_t *names)
 
 /* Records that name of v gets no certificate here (once per vhost and name),
  * and that a TLS handshake for it is to be refused where nothing serves it. */
-static void skip_add(apr_pool_t *p, acme_autossl_t *plan, const tree_vhost_t *v,
+static void skip_add(apr_pool_t *p, acme_autossl_t *plan, const acme_autossl_vhost_t *v,
                      const char *name, const char *why)
 {
-    const char *where = node_where(p, v->node);
+    const char *where = acme_autossl_tree_where(p, v->node);
     const char *key = apr_pstrcat(p, where, " ", name, NULL);
     acme_autossl_skip_t *skip;
     int i;
@@ -565,7 +302,7 @@ static const char *auto_skip_why(apr_pool_t *p, const acme_autossl_t *plan,
 }
 
 /* An AcmeDomain in v for its public names that no AcmeDomain has yet. */
-static int auto_domain(apr_pool_t *p, acme_autossl_t *plan, tree_vhost_t *v,
+static int auto_domain(apr_pool_t *p, acme_autossl_t *plan, acme_autossl_vhost_t *v,
                        apr_hash_t *claimed, const apr_array_header_t *except)
 {
     apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
@@ -597,8 +334,9 @@ static int auto_domain(apr_pool_t *p, acme_autossl_t *plan, tree_vhost_t *v,
     if (!names->nelts) {
         return 0;
     }
-    d = node_make(p, "AcmeDomain", apr_array_pstrcat(p, names, ' '), v->node, v->node);
-    child_append(v->node, d);
+    d = acme_autossl_tree_node(p, "AcmeDomain", apr_array_pstrcat(p, names, ' '), v->node,
+                               v->node);
+    acme_autossl_tree_append_child(v->node, d);
     APR_ARRAY_PUSH(v->domains, ap_directive_t *) = d;
     return 1;
 }
@@ -615,7 +353,7 @@ static void auto_domains(apr_pool_t *p, acme_autossl_t *plan, apr_array_header_t
                                           NULL));
     }
     for (i = 0; i < vhosts->nelts; i++) {
-        const tree_vhost_t *v = APR_ARRAY_IDX(vhosts, i, const tree_vhost_t *);
+        const acme_autossl_vhost_t *v = APR_ARRAY_IDX(vhosts, i, const acme_autossl_vhost_t *);
         for (j = 0; j < v->domains->nelts; j++) {
             claim_words(claimed, domain_names(p, APR_ARRAY_IDX(v->domains, j, ap_directive_t *),
                                               v));
@@ -623,7 +361,7 @@ static void auto_domains(apr_pool_t *p, acme_autossl_t *plan, apr_array_header_t
     }
     for (pass = 0; pass < 2; pass++) {
         for (i = 0; i < vhosts->nelts; i++) {
-            tree_vhost_t *v = APR_ARRAY_IDX(vhosts, i, tree_vhost_t *);
+            acme_autossl_vhost_t *v = APR_ARRAY_IDX(vhosts, i, acme_autossl_vhost_t *);
             if ((pass == 0) == (v->ssl != 0) && (v->ssl || v->plain)) {
                 plan->auto_added += auto_domain(p, plan, v, claimed, except);
             }
@@ -634,7 +372,7 @@ static void auto_domains(apr_pool_t *p, acme_autossl_t *plan, apr_array_header_t
         const char *e = APR_ARRAY_IDX(except, i, const char *);
         int found = 0;
         for (j = 0; !found && j < vhosts->nelts; j++) {
-            const tree_vhost_t *v = APR_ARRAY_IDX(vhosts, j, const tree_vhost_t *);
+            const acme_autossl_vhost_t *v = APR_ARRAY_IDX(vhosts, j, const acme_autossl_vhost_t *);
             int k;
             for (k = 0; !found && k < v->names->nelts; k++) {
                 found = acme_name_covers(e, APR_ARRAY_IDX(v->names, k, const char *));
@@ -649,7 +387,8 @@ static void auto_domains(apr_pool_t *p, acme_autossl_t *plan, apr_array_header_t
 /* ---- twins ---------------------------------------------------------------- */
 
 /* Does v have an AcmeDomain for a name of its own that no SSL vhost serves? */
-static int wants_twin(apr_pool_t *p, const tree_vhost_t *v, const apr_array_header_t *vhosts)
+static int wants_twin(apr_pool_t *p, const acme_autossl_vhost_t *v,
+                      const apr_array_header_t *vhosts)
 {
     int i, j;
 
@@ -661,7 +400,7 @@ static int wants_twin(apr_pool_t *p, const tree_vhost_t *v, const apr_array_head
             p, APR_ARRAY_IDX(v->domains, i, ap_directive_t *), v);
         for (j = 0; j < names->nelts; j++) {
             const char *name = APR_ARRAY_IDX(names, j, const char *);
-            if (has_name(v, name) && !served_by_ssl(vhosts, name)) {
+            if (acme_autossl_tree_has_name(v, name) && !served_by_ssl(vhosts, name)) {
                 return 1;
             }
         }
@@ -675,7 +414,7 @@ static void twins_add(apr_pool_t *p, acme_autossl_t *plan, const apr_array_heade
     int i, j;
 
     for (i = 0; i < vhosts->nelts; i++) {
-        const tree_vhost_t *v = APR_ARRAY_IDX(vhosts, i, const tree_vhost_t *);
+        const acme_autossl_vhost_t *v = APR_ARRAY_IDX(vhosts, i, const acme_autossl_vhost_t *);
         apr_array_header_t *covered;
         acme_twin_t *t;
         ap_directive_t *twin;
@@ -685,15 +424,15 @@ static void twins_add(apr_pool_t *p, acme_autossl_t *plan, const apr_array_heade
         }
         covered = covered_names(p, v);
         t = apr_pcalloc(p, sizeof(*t));
-        t->where = node_where(p, v->node);
-        t->addrs = apr_array_pstrcat(p, words_of(p, v->node->args), ' ');
+        t->where = acme_autossl_tree_where(p, v->node);
+        t->addrs = apr_array_pstrcat(p, acme_autossl_tree_words(p, v->node->args), ' ');
         t->names = apr_array_pstrcat(p, covered, ' ');
         if (!ssl_loaded) {
             APR_ARRAY_PUSH(plan->wanted, acme_twin_t *) = t;
             continue;
         }
         twin = twin_make(p, plan, v, covered);
-        t->twin_addrs = apr_array_pstrcat(p, words_of(p, twin->args), ' ');
+        t->twin_addrs = apr_array_pstrcat(p, acme_autossl_tree_words(p, twin->args), ' ');
         for (j = 0; j < v->names->nelts; j++) {
             const char *name = APR_ARRAY_IDX(v->names, j, const char *);
             if (!in_list(covered, name)) {
@@ -703,9 +442,9 @@ static void twins_add(apr_pool_t *p, acme_autossl_t *plan, const apr_array_heade
             }
         }
         for (j = 0; j < v->domains->nelts; j++) {
-            child_remove(v->node, APR_ARRAY_IDX(v->domains, j, ap_directive_t *));
+            acme_autossl_tree_remove(v->node, APR_ARRAY_IDX(v->domains, j, ap_directive_t *));
         }
-        tree_append(twin);
+        acme_autossl_tree_append(twin);
         APR_ARRAY_PUSH(plan->twins, acme_twin_t *) = t;
     }
 }
@@ -721,8 +460,8 @@ static void tree_ports(apr_pool_t *p, int *http, int *https)
     *http = 80;
     *https = 443;
     for (d = ap_conftree; d; d = d->next) {
-        if (is_directive(d, "AcmePortMap")) {
-            apr_array_header_t *words = words_of(p, d->args);
+        if (acme_autossl_tree_is(d, "AcmePortMap")) {
+            apr_array_header_t *words = acme_autossl_tree_words(p, d->args);
             for (i = 0; i < words->nelts; i++) {
                 /* a bad value fails when the directive itself is processed */
                 (void)acme_conf_parse_port(p, APR_ARRAY_IDX(words, i, const char *), http, https);
@@ -734,7 +473,7 @@ static void tree_ports(apr_pool_t *p, int *http, int *https)
 static int autossl_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     acme_autossl_t *plan = apr_pcalloc(pconf, sizeof(*plan));
-    apr_array_header_t *vhosts = apr_array_make(pconf, 8, sizeof(tree_vhost_t *));
+    apr_array_header_t *vhosts = apr_array_make(pconf, 8, sizeof(acme_autossl_vhost_t *));
     apr_array_header_t *top_domains = apr_array_make(pconf, 2, sizeof(ap_directive_t *));
     apr_array_header_t *except = NULL;
     int http_port, https_port, on = 0, terms = 0;
@@ -754,25 +493,26 @@ static int autossl_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     plan->http_port = http_port;
     plan->https_port = https_port;
     for (d = ap_conftree; d; d = d->next) {
-        if (is_directive(d, "<VirtualHost")) {
-            APR_ARRAY_PUSH(vhosts, tree_vhost_t *) = vhost_read(pconf, d, http_port, https_port);
+        if (acme_autossl_tree_is(d, "<VirtualHost")) {
+            APR_ARRAY_PUSH(vhosts, acme_autossl_vhost_t *) =
+                acme_autossl_tree_vhost(pconf, d, http_port, https_port);
         }
-        else if (is_directive(d, "AcmeDomain")) {
+        else if (acme_autossl_tree_is(d, "AcmeDomain")) {
             APR_ARRAY_PUSH(top_domains, ap_directive_t *) = d;
         }
-        else if (is_directive(d, "AcmeAgreeToTerms")) {
+        else if (acme_autossl_tree_is(d, "AcmeAgreeToTerms")) {
             terms = d->args && !strcasecmp(d->args, "on");
         }
-        else if (is_directive(d, "AcmeAutoDomains")) {
+        else if (acme_autossl_tree_is(d, "AcmeAutoDomains")) {
             /* a bad value fails when the directive itself is processed */
             if (!acme_autossl_parse(pconf, d->args, &on, &except)) {
-                plan->auto_where = on ? node_where(pconf, d) : NULL;
+                plan->auto_where = on ? acme_autossl_tree_where(pconf, d) : NULL;
             }
         }
-        else if (is_directive(d, "Listen") && !plan->http_listen_where) {
-            apr_array_header_t *words = words_of(ptemp, d->args);
+        else if (acme_autossl_tree_is(d, "Listen") && !plan->http_listen_where) {
+            apr_array_header_t *words = acme_autossl_tree_words(ptemp, d->args);
             if (words->nelts && listen_port(APR_ARRAY_IDX(words, 0, const char *)) == http_port) {
-                plan->http_listen_where = node_where(pconf, d);
+                plan->http_listen_where = acme_autossl_tree_where(pconf, d);
             }
         }
     }
