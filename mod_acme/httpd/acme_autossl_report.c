@@ -98,23 +98,8 @@ static int autossl_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 /* Does s serve name (its ServerName, a ServerAlias, a wildcard ServerAlias)? */
 static int serves(void *baton, conn_rec *c, server_rec *s)
 {
-    const char *name = baton;
-    int i;
-
-    if (s->server_hostname && !strcasecmp(s->server_hostname, name)) {
-        return 1;
-    }
-    for (i = 0; s->names && i < s->names->nelts; i++) {
-        if (!strcasecmp(APR_ARRAY_IDX(s->names, i, const char *), name)) {
-            return 1;
-        }
-    }
-    for (i = 0; s->wild_names && i < s->wild_names->nelts; i++) {
-        if (!ap_strcasecmp_match(name, APR_ARRAY_IDX(s->wild_names, i, const char *))) {
-            return 1;
-        }
-    }
-    return 0;
+    (void)c;
+    return acme_check_server_has_name(s, baton);
 }
 
 /* OpenSSL's servername callback: SSL_TLSEXT_ERR_OK when a vhost of the

@@ -272,16 +272,10 @@ static int server_has_addr(server_rec *s, const char *ip)
     return 0;
 }
 
-static int server_has_name(server_rec *s, const char *name)
+int acme_check_server_has_name(const server_rec *s, const char *name)
 {
     int i;
 
-    /* Clients reaching an address send no SNI: the vhost of that address
-     * answers, or one whose ServerName is the address. */
-    if (acme_name_is_ip(name)) {
-        return server_has_addr(s, name)
-               || (s->server_hostname && acme_name_covers(name, s->server_hostname));
-    }
     if (s->server_hostname && !strcasecmp(s->server_hostname, name)) {
         return 1;
     }
@@ -296,6 +290,17 @@ static int server_has_name(server_rec *s, const char *name)
         }
     }
     return 0;
+}
+
+static int server_has_name(server_rec *s, const char *name)
+{
+    /* Clients reaching an address send no SNI: the vhost of that address
+     * answers, or one whose ServerName is the address. */
+    if (acme_name_is_ip(name)) {
+        return server_has_addr(s, name)
+               || (s->server_hostname && acme_name_covers(name, s->server_hostname));
+    }
+    return acme_check_server_has_name(s, name);
 }
 
 static int has_ip(const acme_domain_t *d)

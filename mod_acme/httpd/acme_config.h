@@ -127,6 +127,10 @@ void acme_config_pacing(server_rec *s, acme_pacing_t *pacing);
  * index for index, for messages that name the AcmeDomain line. */
 apr_array_header_t *acme_check_domains_decls(apr_pool_t *p, server_rec *base,
                                              apr_array_header_t **decls, const char **err);
+/* acme_check.c: 1 when host name name (lowercase, no trailing dot) is s's
+ * ServerName or one of its ServerAlias names, or a wildcard ServerAlias of s
+ * matches it; else 0. IP literals get no special case here. */
+int acme_check_server_has_name(const server_rec *s, const char *name);
 
 /* acme_check_user.c: what the issuing child needs from the file system,
  * checked as the identity it runs as (the server's User, when httpd starts as
