@@ -15,6 +15,9 @@ CONFIG_FILES = ("acme_config.c", "acme_config_cmds.c", "acme_conf_parse.c", "acm
                 "acme_rootprog.c", "acme_check_user.c")
 # What to do, where the message itself does not say it after a ';'.
 ADVICE = {
+    "01411": "The message ends with what to change for that name: add it to the vhost's "
+             "AcmeDomain, take it out of 'AcmeAutoDomains on except', or move it to an SSL "
+             "<VirtualHost> of its own whose certificate holds it.",
     "00200": "libcurl could not start: reinstall libcurl4 (Debian) and restart Apache.",
     "00201": "Out of memory or a broken libcurl: restart Apache; check memory limits.",
     "00213": "The store could not be written: check free disk space and the store's permissions.",

@@ -8,8 +8,12 @@
  * what it adds as if it had been written in the files:
  *  - AcmeAutoDomains on: "AcmeDomain <names>" in each <VirtualHost> with
  *    public names that no AcmeDomain covers yet; SSL vhosts first, so a
- *    site's port-80 and SSL vhosts share one certificate;
- *  - a <VirtualHost> on the http port (AcmePortMap http, 80) with an
+ *    site's port-80 and SSL vhosts share one certificate: an SSL vhost's
+ *    also takes the names of each port-80 vhost that shares one of its
+ *    names, where no SSL vhost serves them (that vhost's twin does, with
+ *    this certificate);
+ *  - a <VirtualHost> on the http port (AcmePortMap http, 80; or on no port,
+ *    <VirtualHost *>, which answers on every port) with an
  *    AcmeDomain for names of its own that no SSL vhost serves: its HTTPS
  *    twin, a copy of its subtree on the https port (AcmePortMap https, 443)
  *    with "SSLEngine on", appended after everything written by hand (so hand
@@ -20,7 +24,10 @@
  *    or that no AcmeDomain of the vhost lists stays on the http port only.
  *    A TLS client asking for such a name is refused at the handshake unless
  *    an SSL vhost of the address serves it (acme_autossl_report.c), rather
- *    than being handed another name's certificate.
+ *    than being handed another name's certificate; localhost and address
+ *    literals, which health checks ask for, are not refused.
+ * A name of an SSL vhost that the vhost's certificate from mod_acme does
+ * not hold is warned about (a client asking for it sees a name mismatch).
  * Nothing is written to disk: each configuration read (start, restart)
  * starts again from the files. What was done is kept in pconf for
  * check_config (acme_check.c) and logged once the error log is open.
@@ -83,22 +90,36 @@ static const char *twin_args(apr_pool_t *p, const ap_directive_t *node, int http
     return apr_pstrcat(p, args, ">", NULL);
 }
 
+static int list_covers(const apr_array_header_t *certs, const char *name)
+{
+    int k;
+
+    for (k = 0; k < certs->nelts; k++) {
+        if (acme_name_covers(APR_ARRAY_IDX(certs, k, const char *), name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The names of v that a certificate of its AcmeDomain lines covers, in
- * v's order (an AcmeDomain without names covers them all). */
-static apr_array_header_t *covered_names(apr_pool_t *p, const acme_autossl_vhost_t *v)
+ * v's order (an AcmeDomain without names covers them all); for a plain
+ * vhost whose site shares the certificate of an SSL vhost (v->site), also
+ * the names of that certificate that no SSL vhost serves. */
+static apr_array_header_t *covered_names(apr_pool_t *p, const acme_autossl_vhost_t *v,
+                                         const apr_array_header_t *vhosts)
 {
     apr_array_header_t *covered = apr_array_make(p, v->names->nelts, sizeof(const char *));
-    int i, j, k, hit;
+    apr_array_header_t *site = v->site ? domain_names(p, v->site, NULL) : NULL;
+    int i, j, hit;
 
     for (i = 0; i < v->names->nelts; i++) {
         const char *name = APR_ARRAY_IDX(v->names, i, const char *);
         for (j = 0, hit = 0; !hit && j < v->domains->nelts; j++) {
-            apr_array_header_t *certs = domain_names(
-                p, APR_ARRAY_IDX(v->domains, j, ap_directive_t *), v);
-            for (k = 0; !hit && k < certs->nelts; k++) {
-                hit = acme_name_covers(APR_ARRAY_IDX(certs, k, const char *), name);
-            }
+            hit = list_covers(domain_names(p, APR_ARRAY_IDX(v->domains, j, ap_directive_t *),
+                                           v), name);
         }
+        hit = hit || (site && list_covers(site, name) && !served_by_ssl(vhosts, name));
         if (hit) {
             APR_ARRAY_PUSH(covered, const char *) = name;
         }
@@ -116,6 +137,35 @@ static int in_list(const apr_array_header_t *list, const char *name)
         }
     }
     return 0;
+}
+
+/* Removes name from the ServerAlias lines of vhost (a line left empty goes). */
+static void alias_drop(apr_pool_t *p, ap_directive_t *vhost, const char *name)
+{
+    ap_directive_t *c, *next;
+    int i;
+
+    for (c = vhost->first_child; c; c = next) {
+        apr_array_header_t *words, *keep;
+        next = c->next;
+        if (!acme_autossl_tree_is(c, "ServerAlias")) {
+            continue;
+        }
+        words = acme_autossl_tree_words(p, c->args);
+        keep = apr_array_make(p, words->nelts, sizeof(const char *));
+        for (i = 0; i < words->nelts; i++) {
+            const char *w = APR_ARRAY_IDX(words, i, const char *);
+            if (strcasecmp(acme_name_normalize(p, w), name)) {
+                APR_ARRAY_PUSH(keep, const char *) = w;
+            }
+        }
+        if (keep->nelts) {
+            c->args = apr_array_pstrcat(p, keep, ' ');
+        }
+        else {
+            acme_autossl_tree_remove(vhost, c);
+        }
+    }
 }
 
 /* The twin's ServerName and ServerAlias keep only covered names: mod_ssl
@@ -158,8 +208,10 @@ static void twin_names(apr_pool_t *p, ap_directive_t *twin, const apr_array_head
         /* its ServerName is not covered: the first covered name stands in */
         server_name->args = first;
     }
+    if (server_name) {
+        alias_drop(p, twin, server_name->args);
+    }
 }
-
 
 /* The copy of the plain vhost v on the https port, SSLEngine on, its
  * ServerName without a port (the http port would be wrong there), with
@@ -274,7 +326,13 @@ static void skip_add(apr_pool_t *p, acme_autossl_t *plan, const acme_autossl_vho
     skip->where = where;
     skip->why = why;
     APR_ARRAY_PUSH(plan->skipped, acme_autossl_skip_t *) = skip;
-    apr_hash_set(plan->refused, name, APR_HASH_KEY_STRING, name);
+    /* localhost and address literals are what health checks ask for (curl -k
+     * https://localhost/); no browser gets a public site's certificate for
+     * them, so the address's first SSL vhost answers them as httpd would. */
+    if (!acme_name_is_ip(name) && strcasecmp(name, "localhost")
+        && !acme_name_covers("*.localhost", name)) {
+        apr_hash_set(plan->refused, name, APR_HASH_KEY_STRING, name);
+    }
 }
 
 /* Why AcmeAutoDomains leaves name alone; NULL when it manages it. */
@@ -292,7 +350,7 @@ static const char *auto_skip_why(apr_pool_t *p, const acme_autossl_t *plan,
     }
     if (!acme_name_is_public(name)) {
         return "does not look public (localhost, no dot, *.local, *.internal, *.test, "
-               "*.lan, *.home.arpa, private or loopback address ...): no public CA can "
+               "*.lan, *.arpa, private or loopback address ...): no public CA can "
                "validate it";
     }
     if (acme_name_validate(p, name, &why) != APR_SUCCESS) {
@@ -301,10 +359,51 @@ static const char *auto_skip_why(apr_pool_t *p, const acme_autossl_t *plan,
     return NULL;
 }
 
-/* An AcmeDomain in v for its public names that no AcmeDomain has yet. */
-static int auto_domain(apr_pool_t *p, acme_autossl_t *plan, acme_autossl_vhost_t *v,
-                       apr_hash_t *claimed, const apr_array_header_t *except)
+/* One certificate per site: the SSL vhost v's certificate (names so far)
+ * also takes the public names of each plain vhost that shares one of them,
+ * that nothing claimed yet and that no SSL vhost serves, when they all fit;
+ * that vhost's HTTPS twin then serves them with this certificate. Returns
+ * the plain vhosts whose names were taken. */
+static apr_array_header_t *site_names(apr_pool_t *p, const acme_autossl_t *plan,
+                                      const apr_array_header_t *vhosts, apr_hash_t *claimed,
+                                      const apr_array_header_t *except,
+                                      apr_array_header_t *names)
 {
+    apr_array_header_t *taken = apr_array_make(p, 1, sizeof(acme_autossl_vhost_t *));
+    int i, j, shares;
+
+    for (i = 0; i < vhosts->nelts; i++) {
+        acme_autossl_vhost_t *w = APR_ARRAY_IDX(vhosts, i, acme_autossl_vhost_t *);
+        apr_array_header_t *more;
+        if (!w->plain || w->domains->nelts || w->site) {
+            continue;
+        }
+        more = apr_array_make(p, 2, sizeof(const char *));
+        for (j = 0, shares = 0; j < w->names->nelts; j++) {
+            const char *name = APR_ARRAY_IDX(w->names, j, const char *);
+            shares |= in_list(names, name);
+            if (!apr_hash_get(claimed, name, APR_HASH_KEY_STRING) && !in_list(more, name)
+                && !served_by_ssl(vhosts, name) && !auto_skip_why(p, plan, except, name)) {
+                APR_ARRAY_PUSH(more, const char *) = name;
+            }
+        }
+        if (!shares || !more->nelts || names->nelts + more->nelts > ACME_MAX_NAMES) {
+            continue;
+        }
+        apr_array_cat(names, more);
+        claim_words(claimed, more);
+        APR_ARRAY_PUSH(taken, acme_autossl_vhost_t *) = w;
+    }
+    return taken;
+}
+
+/* An AcmeDomain in v for its public names that no AcmeDomain has yet (for
+ * an SSL vhost, with those of the plain vhosts of its site). */
+static int auto_domain(apr_pool_t *p, acme_autossl_t *plan, acme_autossl_vhost_t *v,
+                       apr_hash_t *claimed, const apr_array_header_t *except,
+                       const apr_array_header_t *vhosts)
+{
+    apr_array_header_t *taken = NULL;
     apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
     ap_directive_t *d;
     const char *why;
@@ -334,10 +433,17 @@ static int auto_domain(apr_pool_t *p, acme_autossl_t *plan, acme_autossl_vhost_t
     if (!names->nelts) {
         return 0;
     }
+    if (v->ssl) {
+        taken = site_names(p, plan, vhosts, claimed, except, names);
+    }
     d = acme_autossl_tree_node(p, "AcmeDomain", apr_array_pstrcat(p, names, ' '), v->node,
                                v->node);
     acme_autossl_tree_append_child(v->node, d);
     APR_ARRAY_PUSH(v->domains, ap_directive_t *) = d;
+    v->auto_added = d;
+    for (i = 0; taken && i < taken->nelts; i++) {
+        APR_ARRAY_IDX(taken, i, acme_autossl_vhost_t *)->site = d;
+    }
     return 1;
 }
 
@@ -363,7 +469,7 @@ static void auto_domains(apr_pool_t *p, acme_autossl_t *plan, apr_array_header_t
         for (i = 0; i < vhosts->nelts; i++) {
             acme_autossl_vhost_t *v = APR_ARRAY_IDX(vhosts, i, acme_autossl_vhost_t *);
             if ((pass == 0) == (v->ssl != 0) && (v->ssl || v->plain)) {
-                plan->auto_added += auto_domain(p, plan, v, claimed, except);
+                plan->auto_added += auto_domain(p, plan, v, claimed, except, vhosts);
             }
         }
     }
@@ -386,7 +492,8 @@ static void auto_domains(apr_pool_t *p, acme_autossl_t *plan, apr_array_header_t
 
 /* ---- twins ---------------------------------------------------------------- */
 
-/* Does v have an AcmeDomain for a name of its own that no SSL vhost serves? */
+/* Does v have an AcmeDomain for a name of its own that no SSL vhost serves,
+ * or share the certificate of its site's SSL vhost for such names? */
 static int wants_twin(apr_pool_t *p, const acme_autossl_vhost_t *v,
                       const apr_array_header_t *vhosts)
 {
@@ -394,6 +501,9 @@ static int wants_twin(apr_pool_t *p, const acme_autossl_vhost_t *v,
 
     if (!v->plain) {
         return 0;
+    }
+    if (v->site) {
+        return 1;   /* it took only names that no SSL vhost serves */
     }
     for (i = 0; i < v->domains->nelts; i++) {
         apr_array_header_t *names = domain_names(
@@ -422,7 +532,7 @@ static void twins_add(apr_pool_t *p, acme_autossl_t *plan, const apr_array_heade
         if (!wants_twin(p, v, vhosts)) {
             continue;
         }
-        covered = covered_names(p, v);
+        covered = covered_names(p, v, vhosts);
         t = apr_pcalloc(p, sizeof(*t));
         t->where = acme_autossl_tree_where(p, v->node);
         t->addrs = apr_array_pstrcat(p, acme_autossl_tree_words(p, v->node->args), ' ');
@@ -435,7 +545,8 @@ static void twins_add(apr_pool_t *p, acme_autossl_t *plan, const apr_array_heade
         t->twin_addrs = apr_array_pstrcat(p, acme_autossl_tree_words(p, twin->args), ' ');
         for (j = 0; j < v->names->nelts; j++) {
             const char *name = APR_ARRAY_IDX(v->names, j, const char *);
-            if (!in_list(covered, name)) {
+            /* a name an SSL vhost serves is that vhost's (uncovered_add) */
+            if (!in_list(covered, name) && !served_by_ssl(vhosts, name)) {
                 skip_add(p, plan, v, name, apr_psprintf(
                     p, "left out of its HTTPS twin <VirtualHost %s>: no AcmeDomain of the "
                     "<VirtualHost> covers it, so its certificate does not", t->twin_addrs));
@@ -446,6 +557,98 @@ static void twins_add(apr_pool_t *p, acme_autossl_t *plan, const apr_array_heade
         }
         acme_autossl_tree_append(twin);
         APR_ARRAY_PUSH(plan->twins, acme_twin_t *) = t;
+    }
+}
+
+/* ---- SSL vhosts whose certificate misses a name ------------------------------ */
+
+/* The skip recorded for name of the vhost at where, taken out of the list
+ * (it is told as uncovered instead), or NULL. */
+static acme_autossl_skip_t *skip_take(acme_autossl_t *plan, const char *where, const char *name)
+{
+    int i;
+
+    for (i = 0; i < plan->skipped->nelts; i++) {
+        acme_autossl_skip_t *k = APR_ARRAY_IDX(plan->skipped, i, acme_autossl_skip_t *);
+        if (!strcmp(k->where, where) && !strcmp(k->name, name)) {
+            memmove(plan->skipped->elts + i * sizeof(k), plan->skipped->elts
+                    + (i + 1) * sizeof(k), (apr_size_t)(plan->skipped->nelts - i - 1)
+                    * sizeof(k));
+            plan->skipped->nelts--;
+            return k;
+        }
+    }
+    return NULL;
+}
+
+/* What to change for a name AcmeAutoDomains left out of an SSL vhost's
+ * certificate, by why it did. */
+static const char *auto_fix(const char *why)
+{
+    if (!strncmp(why, "excluded", 8)) {
+        return "remove it from 'except' so that the certificate holds it, or move it to an "
+               "SSL <VirtualHost> of its own with a certificate that holds it";
+    }
+    if (!strncmp(why, "a wildcard", 10)) {
+        return "list it in an AcmeDomain of this <VirtualHost> (dns-01), or move it to an "
+               "SSL <VirtualHost> of its own with a certificate that holds it";
+    }
+    return "move it to an SSL <VirtualHost> of its own with a certificate that holds it "
+           "(SSLCertificateFile), or remove it from this <VirtualHost>";
+}
+
+/* Each name of an SSL vhost that gets its certificate from mod_acme (an
+ * AcmeDomain in it, written or added) that this certificate does not hold:
+ * mod_ssl picks the vhost by SNI, so a client asking for the name gets the
+ * certificate anyway and sees a name mismatch. Told by configtest with why
+ * and what to change; whatever else serves the name, it is this vhost. */
+static void uncovered_add(apr_pool_t *p, acme_autossl_t *plan, const apr_array_header_t *vhosts)
+{
+    int i, j;
+
+    for (i = 0; i < vhosts->nelts; i++) {
+        const acme_autossl_vhost_t *v = APR_ARRAY_IDX(vhosts, i, const acme_autossl_vhost_t *);
+        apr_array_header_t *covered;
+        const char *where, *cert;
+
+        if (!v->ssl || !v->domains->nelts) {
+            continue;
+        }
+        covered = covered_names(p, v, vhosts);
+        where = acme_autossl_tree_where(p, v->node);
+        cert = v->auto_added
+            ? apr_psprintf(p, "'AcmeDomain %s', added by AcmeAutoDomains at %s",
+                           v->auto_added->args, plan->auto_where)
+            : apr_psprintf(p, "the AcmeDomain at %s", acme_autossl_tree_where(
+                               p, APR_ARRAY_IDX(v->domains, 0, ap_directive_t *)));
+        for (j = 0; j < v->names->nelts; j++) {
+            const char *name = APR_ARRAY_IDX(v->names, j, const char *);
+            acme_autossl_skip_t *u;
+            if (in_list(covered, name)) {
+                continue;
+            }
+            u = skip_take(plan, where, name);
+            u = u ? u : apr_pcalloc(p, sizeof(*u));
+            u->name = name;
+            u->where = where;
+            u->cert = cert;
+            if (!v->auto_added) {
+                u->why = "no AcmeDomain of this <VirtualHost> lists it";
+                u->fix = "add it to that AcmeDomain, or move it to an SSL <VirtualHost> of its "
+                         "own with a certificate that holds it, or remove it from this "
+                         "<VirtualHost>";
+            }
+            else if (!u->why) {
+                u->why = "another AcmeDomain holds it, so AcmeAutoDomains left it to that "
+                         "certificate";
+                u->fix = "move it to the SSL <VirtualHost> that serves that certificate, or "
+                         "remove it from this <VirtualHost>";
+            }
+            else {
+                u->fix = auto_fix(u->why);
+            }
+            APR_ARRAY_PUSH(plan->uncovered, acme_autossl_skip_t *) = u;
+        }
     }
 }
 
@@ -483,6 +686,7 @@ static int autossl_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     plan->wanted = apr_array_make(pconf, 1, sizeof(acme_twin_t *));
     plan->skipped = apr_array_make(pconf, 4, sizeof(acme_autossl_skip_t *));
     plan->unmatched = apr_array_make(pconf, 1, sizeof(const char *));
+    plan->uncovered = apr_array_make(pconf, 1, sizeof(acme_autossl_skip_t *));
     plan->refused = apr_hash_make(pconf);
     plan->unlooped = apr_array_make(pconf, 1, sizeof(const char *));
     apr_pool_userdata_setn(plan, AUTOSSL_KEY, NULL, pconf);
@@ -529,6 +733,7 @@ static int autossl_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
         auto_domains(pconf, plan, vhosts, top_domains, except);
     }
     twins_add(pconf, plan, vhosts);
+    uncovered_add(pconf, plan, vhosts);
     return OK;
 }
 

@@ -17,7 +17,11 @@ typedef struct acme_autossl_vhost_t {
     apr_array_header_t *names;     /* ServerName, then ServerAlias words (const char*) */
     apr_array_header_t *domains;   /* its AcmeDomain children (ap_directive_t*) */
     int ssl;                       /* on the https port, or SSLEngine on */
-    int plain;                     /* every address on the http port, no SSLEngine on */
+    int plain;                     /* every address on the http port (or on no port:
+                                    * any), no SSLEngine on */
+    const ap_directive_t *auto_added;  /* the AcmeDomain AcmeAutoDomains added, or NULL */
+    const ap_directive_t *site;    /* plain vhost: the AcmeDomain AcmeAutoDomains added to an
+                                    * SSL vhost of the same site that holds its names, or NULL */
 } acme_autossl_vhost_t;
 
 /* ---- acme_autossl_tree.c: reading ---- */
@@ -34,7 +38,9 @@ const char *acme_autossl_tree_port(const char *word);
 /* ServerName's host: without scheme and port, lowercase, from p. */
 const char *acme_autossl_tree_host(apr_pool_t *p, const char *arg);
 /* The <VirtualHost> node read: its names (ServerName first), its AcmeDomain
- * children, whether it is SSL or plain http (ports as AcmePortMap says). */
+ * children, whether it is SSL or plain http (ports as AcmePortMap says; an
+ * address without a port, <VirtualHost *>, answers on every port, the http
+ * port included). */
 acme_autossl_vhost_t *acme_autossl_tree_vhost(apr_pool_t *p, ap_directive_t *node,
                                               int http_port, int https_port);
 /* 1 when v has name as ServerName or ServerAlias, or a wildcard alias matches it. */

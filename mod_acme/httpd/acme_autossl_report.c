@@ -4,12 +4,16 @@
  *  - configtest (the test_config hook, stderr) and each start or restart
  *    (post_config, the error log) list every host name of a <VirtualHost>
  *    that gets no certificate (AcmeAutoDomains skipped it, or its HTTPS twin
- *    leaves it out) with the reason, and warn for an 'except' name that no
- *    <VirtualHost> has (most likely a typo, which would exclude nothing);
+ *    leaves it out) with the reason, warn for each name of an SSL vhost that
+ *    the vhost's certificate from mod_acme does not hold (a client asking
+ *    for it would see a name mismatch), and warn for an 'except' name that
+ *    no <VirtualHost> has (most likely a typo, which would exclude nothing);
  *  - a TLS client asking (SNI) for such a name, on an address where no SSL
  *    vhost serves it, is refused at the handshake with unrecognized_name
  *    (RFC 6066 §3) instead of being handed the first vhost's certificate,
- *    which does not hold the name. mod_ssl itself always goes on with the
+ *    which does not hold the name (localhost, *.localhost and address
+ *    literals excepted: health checks such as curl -k https://localhost/
+ *    ask for them). mod_ssl itself always goes on with the
  *    address's first vhost; its init_server hook lets mod_acme set its own
  *    servername callback on each SSL context. mod_ssl's own callback there
  *    only repeats the vhost selection its ClientHello callback already made
@@ -50,13 +54,26 @@ static void report(const acme_autossl_t *plan, server_rec *s)
                      "still redirects http requests", APR_ARRAY_IDX(plan->unlooped, i,
                                                                    const char *));
     }
+    for (i = 0; i < plan->uncovered->nelts; i++) {
+        const acme_autossl_skip_t *u = APR_ARRAY_IDX(plan->uncovered, i,
+                                                      const acme_autossl_skip_t *);
+        ap_log_error(APLOG_MARK, startup | APLOG_WARNING, 0, s, "ACME01411: %s: %s is a name "
+                     "of this SSL <VirtualHost>, but the certificate mod_acme gets for the "
+                     "vhost (%s) does not hold it: %s. A client asking for %s is handed that "
+                     "certificate and sees a name mismatch; %s", u->where, u->name, u->cert,
+                     u->why, u->name, u->fix);
+    }
     for (i = 0; i < plan->skipped->nelts; i++) {
         const acme_autossl_skip_t *k = APR_ARRAY_IDX(plan->skipped, i,
                                                       const acme_autossl_skip_t *);
+        int refused = apr_hash_get(plan->refused, k->name, APR_HASH_KEY_STRING) != NULL;
         ap_log_error(APLOG_MARK, startup | APLOG_NOTICE, 0, s, "ACME01407: %s: %s gets no "
                      "certificate from mod_acme: %s. Over https it is served only by an SSL "
-                     "<VirtualHost> of its own; without one, a TLS handshake for it is refused",
-                     k->where, k->name, k->why);
+                     "<VirtualHost> of its own; without one, %s", k->where, k->name, k->why,
+                     refused ? "a TLS handshake for it is refused"
+                             : "the first SSL <VirtualHost> of the address answers it, as "
+                               "httpd does (localhost and address literals are never refused: "
+                               "health checks ask for them)");
     }
 }
 

@@ -51,7 +51,6 @@ const char *acme_autossl_tree_port(const char *word)
     return colon + 1;
 }
 
-
 static int port_of(const char *word)
 {
     const char *port = acme_autossl_tree_port(word);
@@ -90,7 +89,7 @@ acme_autossl_vhost_t *acme_autossl_tree_vhost(apr_pool_t *p, ap_directive_t *nod
     for (i = 0; i < addrs->nelts; i++) {
         int port = port_of(APR_ARRAY_IDX(addrs, i, const char *));
         v->ssl |= port == https_port;
-        all_http &= port == http_port;
+        all_http &= port == http_port || port == 0;
     }
     for (c = node->first_child; c; c = c->next) {
         apr_array_header_t *words = acme_autossl_tree_words(p, c->args);

@@ -209,6 +209,8 @@ typedef struct acme_autossl_skip_t {
     const char *name;         /* normalized */
     const char *where;        /* "file:line" of its <VirtualHost> */
     const char *why;          /* the reason, a sentence fragment */
+    const char *cert;         /* uncovered only: the certificate it is served with */
+    const char *fix;          /* uncovered only: what to change */
 } acme_autossl_skip_t;
 typedef struct acme_autossl_t {
     int http_port, https_port;       /* AcmePortMap as read from the tree [80, 443] */
@@ -218,6 +220,8 @@ typedef struct acme_autossl_t {
     int auto_added;                  /* AcmeDomain lines AcmeAutoDomains added */
     const char *http_listen_where;   /* "file:line" of a Listen on the http port, or NULL */
     apr_array_header_t *skipped;     /* acme_autossl_skip_t*: names left without certificate */
+    apr_array_header_t *uncovered;   /* acme_autossl_skip_t*: names of SSL vhosts whose
+                                      * certificate from mod_acme does not hold them */
     apr_array_header_t *unmatched;   /* const char*: 'except' names no <VirtualHost> has */
     apr_array_header_t *unlooped;    /* const char*: "file:line: 'Directive args'" of the
                                       * redirects to https a twin leaves out */

@@ -343,3 +343,111 @@ def test_debian_layout_acme_conf_as_shipped(httpd):
     assert cert_names(cert) == {name, "www." + name}, cert_names(cert)
     status, _, body = httpd.https_request("www." + name, "/index.html", verify=True)
     assert status == 200 and b"plain docroot" in body, (status, body[:300])
+
+
+def ssl_vhost(name, aliases=(), extra=""):
+    """A hand-written SSL vhost (its certificate comes from mod_acme)."""
+    lines = ["<VirtualHost *:{https_port}>", "    ServerName %s" % name]
+    if aliases:
+        lines.append("    ServerAlias %s" % " ".join(aliases))
+    lines += ['    DocumentRoot "{docroot}"', "    SSLEngine on"]
+    lines += ["    " + l for l in extra.strip("\n").splitlines() if l]
+    lines.append("</VirtualHost>")
+    return "\n".join(lines) + "\n"
+
+
+def ssl_uncovered(out):
+    """ACME01411 lines: name -> (where, certificate, why, fix)."""
+    found = {}
+    for line in out.splitlines():
+        m = re.search(r"ACME01411: (\S+): (\S+) is a name of this SSL <VirtualHost>, but the "
+                      r"certificate mod_acme gets for the vhost \((.*?)\) does not hold it: "
+                      r"(.*?)\. A client asking for \S+ is handed that certificate and sees a "
+                      r"name mismatch; (.*)", line)
+        if m:
+            found[m.group(2)] = m.group(1), m.group(3), m.group(4), m.group(5)
+    return found
+
+
+def test_configtest_warns_of_ssl_vhost_names_its_certificate_lacks(httpd):
+    """A name on an SSL vhost whose certificate from mod_acme will not hold it
+    (excluded with 'except', not public, not in the vhost's AcmeDomain) would
+    be served with that certificate: configtest warns with the vhost's
+    file:line, why and what to change, instead of saying the name is served
+    by an SSL vhost of its own."""
+    site, hand, excluded = public("cover-a"), public("cover-h"), public("cover-x")
+    vhosts = (ssl_vhost(site, [excluded, "db.internal"])
+              + ssl_vhost(hand, ["www." + hand], "AcmeDomain %s" % hand))
+    httpd.write_config(vhosts=vhosts, extra_global="AcmeAutoDomains on except %s" % excluded)
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+    found = ssl_uncovered(out)
+    assert set(found) == {excluded, "db.internal", "www." + hand}, out
+    site_at = "%s:%d" % (httpd.conf_path, httpd.line_of("ServerName " + site) - 1)
+    auto_at = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeAutoDomains on"))
+    where, cert, why, fix = found[excluded]
+    assert where == site_at and cert == "'AcmeDomain %s', added by AcmeAutoDomains at %s" \
+        % (site, auto_at), found[excluded]
+    assert why.startswith("excluded by 'AcmeAutoDomains on except'"), why
+    assert fix.startswith("remove it from 'except'"), fix
+    where, cert, why, fix = found["db.internal"]
+    assert where == site_at and why.startswith("does not look public"), found["db.internal"]
+    assert "SSL <VirtualHost> of its own" in fix, fix
+    where, cert, why, fix = found["www." + hand]
+    assert where == "%s:%d" % (httpd.conf_path, httpd.line_of("ServerName " + hand) - 1), where
+    assert cert == "the AcmeDomain at %s:%d" % (httpd.conf_path,
+                                                httpd.line_of("AcmeDomain " + hand)), cert
+    assert why == "no AcmeDomain of this <VirtualHost> lists it", why
+    assert fix.startswith("add it to that AcmeDomain"), fix
+    # told once, as a mismatch, not as "served only by an SSL vhost of its own"
+    for name in found:
+        assert not re.search(r"ACME01407: \S+: %s gets" % re.escape(name), out), (name, out)
+
+
+def test_site_vhosts_share_one_certificate_and_health_checks_pass(httpd):
+    """A site with a port-80 vhost (name and www alias) and an SSL vhost
+    written for the name only gets one certificate for both names: the SSL
+    vhost serves the name, the port-80 vhost's twin serves www with the same
+    certificate, and nobody is told the name gets none. A <VirtualHost *>
+    (no port: every port) gets its twin like a port-80 one. localhost, which
+    gets no certificate, is still answered over TLS (curl -k health checks)."""
+    site, star = public("site"), public("star")
+    ssl_root = os.path.join(httpd.serverroot, "ssl-docroot")
+    os.makedirs(ssl_root, exist_ok=True)
+    with open(os.path.join(ssl_root, "index.html"), "w") as f:
+        f.write("hand-written ssl docroot\n")
+    hand_ssl = ssl_vhost(site, extra='DocumentRoot "%s"\n<Directory "%s">\n'
+                         '    Require all granted\n</Directory>' % (ssl_root, ssl_root))
+    star_vhost = plain_vhost(star).replace("<VirtualHost *:{http_port}>", "<VirtualHost *>")
+    httpd.write_config(vhosts=plain_vhost(site, ["www." + site]) + hand_ssl + star_vhost,
+                       extra_global="AcmeAutoDomains on")
+    debian_listen(httpd)
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+    for name in (site, "www." + site, star):
+        assert not re.search(r"ACME01407: \S+: %s gets" % re.escape(name), out), (name, out)
+    assert re.search(r"ACME01407: \S+: localhost gets no certificate .* the first SSL "
+                     r"<VirtualHost> of the address answers it", out), out
+    section = https_section(dump_vhosts(httpd), httpd.https_port)
+    # the twin carries www only (the SSL vhost serves the name), not twice
+    assert section.count("www." + site) == 1 and star in section, section
+
+    httpd.start()
+    cert = httpd.wait_for_pebble_cert("www." + site, ISSUE_TIMEOUT)
+    assert cert_names(cert) == {site, "www." + site}, cert_names(cert)
+    assert httpd.verified_cert(site).serial_number == cert.serial_number
+    status, _, body = httpd.https_request(site, "/index.html", verify=True)
+    assert status == 200 and b"hand-written ssl docroot" in body, (status, body[:300])
+    status, _, body = httpd.https_request("www." + site, "/index.html", verify=True)
+    assert status == 200 and b"plain docroot" in body, (status, body[:300])
+    assert cert_names(httpd.wait_for_pebble_cert(star, ISSUE_TIMEOUT)) == {star}
+    status, _, body = httpd.https_request(star, "/index.html", verify=True)
+    assert status == 200 and b"plain docroot" in body, (status, body[:300])
+    managed = {d["name"] for d in httpd.status()["domains"]}
+    assert managed == {site, star}, managed
+
+    assert not isinstance(handshake_outcome(httpd, "localhost"), str)
+    p = subprocess.run(["curl", "-k", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                        "https://localhost:%d/index.html" % httpd.https_port],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 0 and p.stdout == "200", (p.returncode, p.stdout, p.stderr)
