@@ -31,8 +31,9 @@
  * Nothing is written to disk: each configuration read (start, restart)
  * starts again from the files. What was done is kept in pconf for
  * check_config (acme_check.c) and logged once the error log is open.
- * Reading and editing tree nodes is acme_autossl_tree.c; the redirects a
- * twin leaves out, acme_autossl_redirects.c. */
+ * Reading and editing tree nodes is acme_autossl_tree.c; AcmeAutoDomains,
+ * acme_autossl_auto.c; the redirects a twin leaves out,
+ * acme_autossl_redirects.c. */
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include <http_core.h>
@@ -51,27 +52,6 @@ static int listen_port(const char *word)
 {
     const char *port = acme_autossl_tree_port(word);
     return atoi(port ? port : word);
-}
-
-static int served_by_ssl(const apr_array_header_t *vhosts, const char *name)
-{
-    int i;
-
-    for (i = 0; i < vhosts->nelts; i++) {
-        const acme_autossl_vhost_t *v = APR_ARRAY_IDX(vhosts, i, const acme_autossl_vhost_t *);
-        if (v->ssl && acme_autossl_tree_has_name(v, name)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* The names an AcmeDomain node stands for: its words, else the vhost's names. */
-static apr_array_header_t *domain_names(apr_pool_t *p, const ap_directive_t *d,
-                                        const acme_autossl_vhost_t *v)
-{
-    apr_array_header_t *words = acme_autossl_tree_words(p, d->args);
-    return (words->nelts || !v) ? words : v->names;
 }
 
 /* The twin's <VirtualHost> arguments: every address on the https port. */
@@ -110,33 +90,22 @@ static apr_array_header_t *covered_names(apr_pool_t *p, const acme_autossl_vhost
                                          const apr_array_header_t *vhosts)
 {
     apr_array_header_t *covered = apr_array_make(p, v->names->nelts, sizeof(const char *));
-    apr_array_header_t *site = v->site ? domain_names(p, v->site, NULL) : NULL;
+    apr_array_header_t *site = v->site ? acme_autossl_tree_domain_names(p, v->site, NULL) : NULL;
     int i, j, hit;
 
     for (i = 0; i < v->names->nelts; i++) {
         const char *name = APR_ARRAY_IDX(v->names, i, const char *);
         for (j = 0, hit = 0; !hit && j < v->domains->nelts; j++) {
-            hit = list_covers(domain_names(p, APR_ARRAY_IDX(v->domains, j, ap_directive_t *),
-                                           v), name);
+            const ap_directive_t *d = APR_ARRAY_IDX(v->domains, j, const ap_directive_t *);
+            hit = list_covers(acme_autossl_tree_domain_names(p, d, v), name);
         }
-        hit = hit || (site && list_covers(site, name) && !served_by_ssl(vhosts, name));
+        hit = hit || (site && list_covers(site, name)
+                      && !acme_autossl_tree_served_by_ssl(vhosts, name));
         if (hit) {
             APR_ARRAY_PUSH(covered, const char *) = name;
         }
     }
     return covered;
-}
-
-static int in_list(const apr_array_header_t *list, const char *name)
-{
-    int i;
-
-    for (i = 0; i < list->nelts; i++) {
-        if (!strcasecmp(APR_ARRAY_IDX(list, i, const char *), name)) {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 /* Removes name from the ServerAlias lines of vhost (a line left empty goes). */
@@ -192,7 +161,7 @@ static void twin_names(apr_pool_t *p, ap_directive_t *twin, const apr_array_head
             apr_array_header_t *keep = apr_array_make(p, words->nelts, sizeof(const char *));
             for (i = 0; i < words->nelts; i++) {
                 const char *w = APR_ARRAY_IDX(words, i, const char *);
-                if (in_list(covered, acme_name_normalize(p, w))) {
+                if (acme_autossl_tree_in_list(covered, acme_name_normalize(p, w))) {
                     APR_ARRAY_PUSH(keep, const char *) = w;
                 }
             }
@@ -204,7 +173,7 @@ static void twin_names(apr_pool_t *p, ap_directive_t *twin, const apr_array_head
             }
         }
     }
-    if (server_name && first && !in_list(covered, server_name->args)) {
+    if (server_name && first && !acme_autossl_tree_in_list(covered, server_name->args)) {
         /* its ServerName is not covered: the first covered name stands in */
         server_name->args = first;
     }
@@ -244,252 +213,6 @@ static ap_directive_t *twin_make(apr_pool_t *p, acme_autossl_t *plan,
     return twin;
 }
 
-/* ---- AcmeAutoDomains ------------------------------------------------------ */
-
-const char *acme_autossl_parse(apr_pool_t *p, const char *args, int *on,
-                               apr_array_header_t **except)
-{
-    const char *w = ap_getword_conf(p, &args), *err;
-
-    *except = apr_array_make(p, 2, sizeof(const char *));
-    if (!strcasecmp(w, "off") && !*ap_getword_conf(p, &args)) {
-        *on = 0;
-        return NULL;
-    }
-    if (strcasecmp(w, "on")) {
-        return apr_psprintf(p, "ACME01401: AcmeAutoDomains '%s' is neither on nor off; write "
-                            "'AcmeAutoDomains on' (or 'AcmeAutoDomains on except "
-                            "intranet.example.org ...')", w);
-    }
-    *on = 1;
-    w = ap_getword_conf(p, &args);
-    if (!*w) {
-        return NULL;
-    }
-    if (strcasecmp(w, "except")) {
-        return apr_psprintf(p, "ACME01402: AcmeAutoDomains on '%s': after 'on' only "
-                            "'except NAME...' may follow, e.g. 'AcmeAutoDomains on except "
-                            "intranet.example.org'", w);
-    }
-    while (*(w = ap_getword_conf(p, &args))) {
-        if ((err = acme_conf_parse_check_name(p, w, 1))) {
-            return err;
-        }
-        APR_ARRAY_PUSH(*except, const char *) = acme_name_normalize(p, w);
-    }
-    if ((*except)->nelts == 0) {
-        return "ACME01403: AcmeAutoDomains on except: name the host names to leave alone, "
-               "e.g. 'AcmeAutoDomains on except intranet.example.org'";
-    }
-    return NULL;
-}
-
-static int excepted(const apr_array_header_t *except, const char *name)
-{
-    int i;
-
-    for (i = 0; i < except->nelts; i++) {
-        if (acme_name_covers(APR_ARRAY_IDX(except, i, const char *), name)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static void claim_words(apr_hash_t *claimed, const apr_array_header_t *names)
-{
-    int i;
-
-    for (i = 0; i < names->nelts; i++) {
-        apr_hash_set(claimed, APR_ARRAY_IDX(names, i, const char *), APR_HASH_KEY_STRING, "");
-    }
-}
-
-/* Records that name of v gets no certificate here (once per vhost and name),
- * and that a TLS handshake for it is to be refused where nothing serves it. */
-static void skip_add(apr_pool_t *p, acme_autossl_t *plan, const acme_autossl_vhost_t *v,
-                     const char *name, const char *why)
-{
-    const char *where = acme_autossl_tree_where(p, v->node);
-    const char *key = apr_pstrcat(p, where, " ", name, NULL);
-    acme_autossl_skip_t *skip;
-    int i;
-
-    for (i = 0; i < plan->skipped->nelts; i++) {
-        skip = APR_ARRAY_IDX(plan->skipped, i, acme_autossl_skip_t *);
-        if (!strcmp(apr_pstrcat(p, skip->where, " ", skip->name, NULL), key)) {
-            return;
-        }
-    }
-    skip = apr_pcalloc(p, sizeof(*skip));
-    skip->name = name;
-    skip->where = where;
-    skip->why = why;
-    APR_ARRAY_PUSH(plan->skipped, acme_autossl_skip_t *) = skip;
-    /* localhost and address literals are what health checks ask for (curl -k
-     * https://localhost/); no browser gets a public site's certificate for
-     * them, so the address's first SSL vhost answers them as httpd would. */
-    if (!acme_name_is_ip(name) && strcasecmp(name, "localhost")
-        && !acme_name_covers("*.localhost", name)) {
-        apr_hash_set(plan->refused, name, APR_HASH_KEY_STRING, name);
-    }
-}
-
-/* Why AcmeAutoDomains leaves name alone; NULL when it manages it. */
-static const char *auto_skip_why(apr_pool_t *p, const acme_autossl_t *plan,
-                                 const apr_array_header_t *except, const char *name)
-{
-    const char *why;
-
-    if (excepted(except, name)) {
-        return apr_psprintf(p, "excluded by 'AcmeAutoDomains on except' (%s)", plan->auto_where);
-    }
-    if (acme_name_is_wildcard(name)) {
-        return "a wildcard: AcmeAutoDomains manages none; list it in an AcmeDomain "
-               "(it needs dns-01)";
-    }
-    if (!acme_name_is_public(name)) {
-        return "does not look public (localhost, no dot, *.local, *.internal, *.test, "
-               "*.lan, *.arpa, private or loopback address ...): no public CA can "
-               "validate it";
-    }
-    if (acme_name_validate(p, name, &why) != APR_SUCCESS) {
-        return apr_psprintf(p, "not a name a certificate can hold: %s", why);
-    }
-    return NULL;
-}
-
-/* One certificate per site: the SSL vhost v's certificate (names so far)
- * also takes the public names of each plain vhost that shares one of them,
- * that nothing claimed yet and that no SSL vhost serves, when they all fit;
- * that vhost's HTTPS twin then serves them with this certificate. Returns
- * the plain vhosts whose names were taken. */
-static apr_array_header_t *site_names(apr_pool_t *p, const acme_autossl_t *plan,
-                                      const apr_array_header_t *vhosts, apr_hash_t *claimed,
-                                      const apr_array_header_t *except,
-                                      apr_array_header_t *names)
-{
-    apr_array_header_t *taken = apr_array_make(p, 1, sizeof(acme_autossl_vhost_t *));
-    int i, j, shares;
-
-    for (i = 0; i < vhosts->nelts; i++) {
-        acme_autossl_vhost_t *w = APR_ARRAY_IDX(vhosts, i, acme_autossl_vhost_t *);
-        apr_array_header_t *more;
-        if (!w->plain || w->domains->nelts || w->site) {
-            continue;
-        }
-        more = apr_array_make(p, 2, sizeof(const char *));
-        for (j = 0, shares = 0; j < w->names->nelts; j++) {
-            const char *name = APR_ARRAY_IDX(w->names, j, const char *);
-            shares |= in_list(names, name);
-            if (!apr_hash_get(claimed, name, APR_HASH_KEY_STRING) && !in_list(more, name)
-                && !served_by_ssl(vhosts, name) && !auto_skip_why(p, plan, except, name)) {
-                APR_ARRAY_PUSH(more, const char *) = name;
-            }
-        }
-        if (!shares || !more->nelts || names->nelts + more->nelts > ACME_MAX_NAMES) {
-            continue;
-        }
-        apr_array_cat(names, more);
-        claim_words(claimed, more);
-        APR_ARRAY_PUSH(taken, acme_autossl_vhost_t *) = w;
-    }
-    return taken;
-}
-
-/* An AcmeDomain in v for its public names that no AcmeDomain has yet (for
- * an SSL vhost, with those of the plain vhosts of its site). */
-static int auto_domain(apr_pool_t *p, acme_autossl_t *plan, acme_autossl_vhost_t *v,
-                       apr_hash_t *claimed, const apr_array_header_t *except,
-                       const apr_array_header_t *vhosts)
-{
-    apr_array_header_t *taken = NULL;
-    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
-    ap_directive_t *d;
-    const char *why;
-    int i;
-
-    if (v->domains->nelts) {
-        return 0;
-    }
-    for (i = 0; i < v->names->nelts; i++) {
-        const char *name = APR_ARRAY_IDX(v->names, i, const char *);
-        if (apr_hash_get(claimed, name, APR_HASH_KEY_STRING)) {
-            continue;   /* another certificate has it */
-        }
-        if ((why = auto_skip_why(p, plan, except, name)) != NULL) {
-            skip_add(p, plan, v, name, why);
-        }
-        else if (names->nelts >= ACME_MAX_NAMES) {
-            skip_add(p, plan, v, name, apr_psprintf(p, "the certificate of its <VirtualHost> "
-                                                    "holds the most names, %d; list it in an "
-                                                    "AcmeDomain of its own", ACME_MAX_NAMES));
-        }
-        else {
-            APR_ARRAY_PUSH(names, const char *) = name;
-            apr_hash_set(claimed, name, APR_HASH_KEY_STRING, "");
-        }
-    }
-    if (!names->nelts) {
-        return 0;
-    }
-    if (v->ssl) {
-        taken = site_names(p, plan, vhosts, claimed, except, names);
-    }
-    d = acme_autossl_tree_node(p, "AcmeDomain", apr_array_pstrcat(p, names, ' '), v->node,
-                               v->node);
-    acme_autossl_tree_append_child(v->node, d);
-    APR_ARRAY_PUSH(v->domains, ap_directive_t *) = d;
-    v->auto_added = d;
-    for (i = 0; taken && i < taken->nelts; i++) {
-        APR_ARRAY_IDX(taken, i, acme_autossl_vhost_t *)->site = d;
-    }
-    return 1;
-}
-
-static void auto_domains(apr_pool_t *p, acme_autossl_t *plan, apr_array_header_t *vhosts,
-                         const apr_array_header_t *top_domains,
-                         const apr_array_header_t *except)
-{
-    apr_hash_t *claimed = apr_hash_make(p);
-    int i, j, pass;
-
-    for (i = 0; i < top_domains->nelts; i++) {
-        claim_words(claimed, domain_names(p, APR_ARRAY_IDX(top_domains, i, ap_directive_t *),
-                                          NULL));
-    }
-    for (i = 0; i < vhosts->nelts; i++) {
-        const acme_autossl_vhost_t *v = APR_ARRAY_IDX(vhosts, i, const acme_autossl_vhost_t *);
-        for (j = 0; j < v->domains->nelts; j++) {
-            claim_words(claimed, domain_names(p, APR_ARRAY_IDX(v->domains, j, ap_directive_t *),
-                                              v));
-        }
-    }
-    for (pass = 0; pass < 2; pass++) {
-        for (i = 0; i < vhosts->nelts; i++) {
-            acme_autossl_vhost_t *v = APR_ARRAY_IDX(vhosts, i, acme_autossl_vhost_t *);
-            if ((pass == 0) == (v->ssl != 0) && (v->ssl || v->plain)) {
-                plan->auto_added += auto_domain(p, plan, v, claimed, except, vhosts);
-            }
-        }
-    }
-    /* a name in 'except' that no vhost has is most likely a typo */
-    for (i = 0; i < except->nelts; i++) {
-        const char *e = APR_ARRAY_IDX(except, i, const char *);
-        int found = 0;
-        for (j = 0; !found && j < vhosts->nelts; j++) {
-            const acme_autossl_vhost_t *v = APR_ARRAY_IDX(vhosts, j, const acme_autossl_vhost_t *);
-            int k;
-            for (k = 0; !found && k < v->names->nelts; k++) {
-                found = acme_name_covers(e, APR_ARRAY_IDX(v->names, k, const char *));
-            }
-        }
-        if (!found) {
-            APR_ARRAY_PUSH(plan->unmatched, const char *) = e;
-        }
-    }
-}
-
 /* ---- twins ---------------------------------------------------------------- */
 
 /* Does v have an AcmeDomain for a name of its own that no SSL vhost serves,
@@ -506,11 +229,12 @@ static int wants_twin(apr_pool_t *p, const acme_autossl_vhost_t *v,
         return 1;   /* it took only names that no SSL vhost serves */
     }
     for (i = 0; i < v->domains->nelts; i++) {
-        apr_array_header_t *names = domain_names(
+        apr_array_header_t *names = acme_autossl_tree_domain_names(
             p, APR_ARRAY_IDX(v->domains, i, ap_directive_t *), v);
         for (j = 0; j < names->nelts; j++) {
             const char *name = APR_ARRAY_IDX(names, j, const char *);
-            if (acme_autossl_tree_has_name(v, name) && !served_by_ssl(vhosts, name)) {
+            if (acme_autossl_tree_has_name(v, name)
+                && !acme_autossl_tree_served_by_ssl(vhosts, name)) {
                 return 1;
             }
         }
@@ -546,8 +270,9 @@ static void twins_add(apr_pool_t *p, acme_autossl_t *plan, const apr_array_heade
         for (j = 0; j < v->names->nelts; j++) {
             const char *name = APR_ARRAY_IDX(v->names, j, const char *);
             /* a name an SSL vhost serves is that vhost's (uncovered_add) */
-            if (!in_list(covered, name) && !served_by_ssl(vhosts, name)) {
-                skip_add(p, plan, v, name, apr_psprintf(
+            if (!acme_autossl_tree_in_list(covered, name)
+                && !acme_autossl_tree_served_by_ssl(vhosts, name)) {
+                acme_autossl_auto_skip(p, plan, v, name, apr_psprintf(
                     p, "left out of its HTTPS twin <VirtualHost %s>: no AcmeDomain of the "
                     "<VirtualHost> covers it, so its certificate does not", t->twin_addrs));
             }
@@ -624,7 +349,7 @@ static void uncovered_add(apr_pool_t *p, acme_autossl_t *plan, const apr_array_h
         for (j = 0; j < v->names->nelts; j++) {
             const char *name = APR_ARRAY_IDX(v->names, j, const char *);
             acme_autossl_skip_t *u;
-            if (in_list(covered, name)) {
+            if (acme_autossl_tree_in_list(covered, name)) {
                 continue;
             }
             u = skip_take(plan, where, name);
@@ -709,7 +434,7 @@ static int autossl_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
         }
         else if (acme_autossl_tree_is(d, "AcmeAutoDomains")) {
             /* a bad value fails when the directive itself is processed */
-            if (!acme_autossl_parse(pconf, d->args, &on, &except)) {
+            if (!acme_autossl_auto_parse(pconf, d->args, &on, &except)) {
                 plan->auto_where = on ? acme_autossl_tree_where(pconf, d) : NULL;
             }
         }
@@ -730,7 +455,7 @@ static int autossl_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
         plan->auto_where = NULL;
     }
     if (plan->auto_where) {
-        auto_domains(pconf, plan, vhosts, top_domains, except);
+        acme_autossl_auto_domains(pconf, plan, vhosts, top_domains, except);
     }
     twins_add(pconf, plan, vhosts);
     uncovered_add(pconf, plan, vhosts);

@@ -1,5 +1,6 @@
 /* Shared by the files that edit the configuration tree before pre_config
- * ends (acme_autossl.c, acme_autossl_tree.c, acme_autossl_redirects.c):
+ * ends (acme_autossl.c, acme_autossl_tree.c, acme_autossl_auto.c,
+ * acme_autossl_redirects.c):
  * a <VirtualHost> as read from the tree, and the tree helpers. Everything is
  * allocated from the pool passed in (pconf); nothing here is used after
  * pre_config except through acme_autossl_t (acme_config.h). */
@@ -46,6 +47,15 @@ acme_autossl_vhost_t *acme_autossl_tree_vhost(apr_pool_t *p, ap_directive_t *nod
 /* 1 when v has name as ServerName or ServerAlias, or a wildcard alias matches it. */
 int acme_autossl_tree_has_name(const acme_autossl_vhost_t *v, const char *name);
 
+/* 1 when an SSL vhost of vhosts (acme_autossl_vhost_t*) has name. */
+int acme_autossl_tree_served_by_ssl(const apr_array_header_t *vhosts, const char *name);
+/* The names an AcmeDomain node d stands for (const char*, from p): its
+ * words, else (no words) the names of its vhost v. */
+apr_array_header_t *acme_autossl_tree_domain_names(apr_pool_t *p, const ap_directive_t *d,
+                                                   const acme_autossl_vhost_t *v);
+/* 1 when list (const char*) holds name, case-insensitively. */
+int acme_autossl_tree_in_list(const apr_array_header_t *list, const char *name);
+
 /* ---- acme_autossl_tree.c: editing ---- */
 /* A new node (from p) under parent, with at's file and line. */
 ap_directive_t *acme_autossl_tree_node(apr_pool_t *p, const char *directive, const char *args,
@@ -59,6 +69,20 @@ void acme_autossl_tree_remove(ap_directive_t *parent, const ap_directive_t *chil
 void acme_autossl_tree_append_child(ap_directive_t *parent, ap_directive_t *child);
 /* Links node after the last top-level node of ap_conftree. */
 void acme_autossl_tree_append(ap_directive_t *node);
+
+/* ---- acme_autossl_auto.c ---- */
+/* AcmeAutoDomains on: adds "AcmeDomain <names>" to the vhosts (their nodes
+ * and v->domains), sets v->auto_added and v->site, counts plan->auto_added,
+ * records skipped names and 'except' names no vhost has in plan.
+ * top_domains: the server-level AcmeDomain nodes; except: normalized names. */
+void acme_autossl_auto_domains(apr_pool_t *p, acme_autossl_t *plan, apr_array_header_t *vhosts,
+                               const apr_array_header_t *top_domains,
+                               const apr_array_header_t *except);
+/* Records that name of v gets no certificate, and why (once per vhost and
+ * name), and that a TLS handshake for it is to be refused where no SSL vhost
+ * serves it (not for localhost and address literals). */
+void acme_autossl_auto_skip(apr_pool_t *p, acme_autossl_t *plan, const acme_autossl_vhost_t *v,
+                            const char *name, const char *why);
 
 /* ---- acme_autossl_redirects.c ---- */
 /* Removes from the twin's subtree below parent (at any depth) the redirects

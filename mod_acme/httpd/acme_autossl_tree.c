@@ -135,6 +135,39 @@ int acme_autossl_tree_has_name(const acme_autossl_vhost_t *v, const char *name)
     return 0;
 }
 
+int acme_autossl_tree_served_by_ssl(const apr_array_header_t *vhosts, const char *name)
+{
+    int i;
+
+    for (i = 0; i < vhosts->nelts; i++) {
+        const acme_autossl_vhost_t *v = APR_ARRAY_IDX(vhosts, i, const acme_autossl_vhost_t *);
+        if (v->ssl && acme_autossl_tree_has_name(v, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The names an AcmeDomain node stands for: its words, else the vhost's names. */
+apr_array_header_t *acme_autossl_tree_domain_names(apr_pool_t *p, const ap_directive_t *d,
+                                                   const acme_autossl_vhost_t *v)
+{
+    apr_array_header_t *words = acme_autossl_tree_words(p, d->args);
+    return (words->nelts || !v) ? words : v->names;
+}
+
+int acme_autossl_tree_in_list(const apr_array_header_t *list, const char *name)
+{
+    int i;
+
+    for (i = 0; i < list->nelts; i++) {
+        if (!strcasecmp(APR_ARRAY_IDX(list, i, const char *), name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* ---- the tree: copies and new nodes -------------------------------------- */
 
 ap_directive_t *acme_autossl_tree_node(apr_pool_t *p, const char *directive, const char *args,

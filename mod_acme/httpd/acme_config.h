@@ -231,10 +231,11 @@ typedef struct acme_autossl_t {
 } acme_autossl_t;
 /* This configuration's record (allocated from pconf), NULL before pre_config. */
 const acme_autossl_t *acme_autossl_get(apr_pool_t *pconf);
-/* AcmeAutoDomains' arguments: "on [except NAME...]" or "off" into *on and
- * *except (normalized names, from p). NULL, or "ACME0140n: what; fix". */
-const char *acme_autossl_parse(apr_pool_t *p, const char *args, int *on,
-                               apr_array_header_t **except);
+/* acme_autossl_auto.c: AcmeAutoDomains' arguments: "on [except NAME...]" or
+ * "off" into *on and *except (normalized names, from p). NULL, or
+ * "ACME0140n: what; fix". */
+const char *acme_autossl_auto_parse(apr_pool_t *p, const char *args, int *on,
+                                    apr_array_header_t **except);
 /* acme_autossl_report.c: the skipped names in configtest and the error log,
  * and the TLS handshake refusal of names left out on purpose. */
 void acme_autossl_report_register_hooks(apr_pool_t *p);

@@ -468,7 +468,7 @@ static const char *set_auto_domains(cmd_parms *cmd, void *dc, const char *args)
     if ((err = server_only(cmd))) {
         return err;
     }
-    return acme_autossl_parse(cmd->pool, args, &on, &except);
+    return acme_autossl_auto_parse(cmd->pool, args, &on, &except);
 }
 
 const command_rec acme_cmds[] = {

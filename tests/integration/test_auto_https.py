@@ -10,7 +10,7 @@ import ssl
 import subprocess
 import uuid
 
-from harness import cert_names, wait_for
+from harness import cert_names, ssl_vhost, wait_for
 
 ISSUE_TIMEOUT = 90
 
@@ -345,17 +345,6 @@ def test_debian_layout_acme_conf_as_shipped(httpd):
     assert status == 200 and b"plain docroot" in body, (status, body[:300])
 
 
-def ssl_vhost(name, aliases=(), extra=""):
-    """A hand-written SSL vhost (its certificate comes from mod_acme)."""
-    lines = ["<VirtualHost *:{https_port}>", "    ServerName %s" % name]
-    if aliases:
-        lines.append("    ServerAlias %s" % " ".join(aliases))
-    lines += ['    DocumentRoot "{docroot}"', "    SSLEngine on"]
-    lines += ["    " + l for l in extra.strip("\n").splitlines() if l]
-    lines.append("</VirtualHost>")
-    return "\n".join(lines) + "\n"
-
-
 def ssl_uncovered(out):
     """ACME01411 lines: name -> (where, certificate, why, fix)."""
     found = {}
@@ -376,8 +365,8 @@ def test_configtest_warns_of_ssl_vhost_names_its_certificate_lacks(httpd):
     file:line, why and what to change, instead of saying the name is served
     by an SSL vhost of its own."""
     site, hand, excluded = public("cover-a"), public("cover-h"), public("cover-x")
-    vhosts = (ssl_vhost(site, [excluded, "db.internal"])
-              + ssl_vhost(hand, ["www." + hand], "AcmeDomain %s" % hand))
+    vhosts = (ssl_vhost(site, [excluded, "db.internal"], acme_domain="")
+              + ssl_vhost(hand, ["www." + hand], acme_domain="AcmeDomain %s" % hand))
     httpd.write_config(vhosts=vhosts, extra_global="AcmeAutoDomains on except %s" % excluded)
     rc, out = httpd.configtest()
     assert rc == 0, out
@@ -416,7 +405,7 @@ def test_site_vhosts_share_one_certificate_and_health_checks_pass(httpd):
     os.makedirs(ssl_root, exist_ok=True)
     with open(os.path.join(ssl_root, "index.html"), "w") as f:
         f.write("hand-written ssl docroot\n")
-    hand_ssl = ssl_vhost(site, extra='DocumentRoot "%s"\n<Directory "%s">\n'
+    hand_ssl = ssl_vhost(site, acme_domain="", extra='DocumentRoot "%s"\n<Directory "%s">\n'
                          '    Require all granted\n</Directory>' % (ssl_root, ssl_root))
     star_vhost = plain_vhost(star).replace("<VirtualHost *:{http_port}>", "<VirtualHost *>")
     httpd.write_config(vhosts=plain_vhost(site, ["www." + site]) + hand_ssl + star_vhost,
