@@ -19,19 +19,28 @@ REDIS_CLI = "/usr/bin/redis-cli"
 
 
 class Redis(Daemon):
-    """redis-server on 127.0.0.1 and a free port; password optional."""
+    """redis-server on 127.0.0.1 and a free port; password optional. With
+    tls (a harness.TestCA: its certificate names 127.0.0.1), the port is TLS
+    only (tls-port, port 0): a client that speaks plain text gets nothing."""
     name = "redis"
 
-    def __init__(self, workdir, password=None, port=None):
+    def __init__(self, workdir, password=None, port=None, tls=None):
         super().__init__(workdir)
         self.port = port or free_port()
         self.password = password
+        self.tls = tls
 
     def start(self, timeout=10):
         if not os.path.exists(REDIS_BIN):
             raise HarnessError("%s not found: apt-get install redis-server (build/deps.sh)" % REDIS_BIN)
-        cmd = [REDIS_BIN, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+        cmd = [REDIS_BIN, "--bind", "127.0.0.1", "--save", "",
                "--appendonly", "no", "--dir", self.workdir, "--protected-mode", "no"]
+        if self.tls:
+            cmd += ["--port", "0", "--tls-port", str(self.port),
+                    "--tls-cert-file", self.tls.cert_pem, "--tls-key-file", self.tls.key_pem,
+                    "--tls-ca-cert-file", self.tls.ca_pem, "--tls-auth-clients", "no"]
+        else:
+            cmd += ["--port", str(self.port)]
         if self.password:
             cmd += ["--requirepass", self.password]
         self._spawn(cmd)
@@ -44,16 +53,47 @@ class Redis(Daemon):
 
     def url(self, db=0):
         auth = ":%s@" % self.password if self.password else ""
-        return "redis://%s127.0.0.1:%d%s" % (auth, self.port, "/%d" % db if db else "")
+        return "%s://%s127.0.0.1:%d%s" % ("rediss" if self.tls else "redis", auth, self.port,
+                                          "/%d" % db if db else "")
 
     def cli(self, *args):
         cmd = [REDIS_CLI, "-h", "127.0.0.1", "-p", str(self.port), "--no-auth-warning"]
+        if self.tls:
+            cmd += ["--tls", "--cacert", self.tls.ca_pem]
         if self.password:
             cmd += ["-a", self.password]
         return run(cmd + list(args), timeout=10).stdout
 
     def keys(self, pattern="mod_acme:*"):
         return [k for k in self.cli("--scan", "--pattern", pattern).splitlines() if k]
+
+
+class Sentinel(Daemon):
+    """redis-server --sentinel on a free port, watching master (a Redis) as
+    mymaster (quorum 1). Its configuration file is its own: Sentinel rewrites it."""
+    name = "sentinel"
+
+    def __init__(self, workdir, master, master_name="mymaster"):
+        super().__init__(workdir)
+        self.port = free_port()
+        self.master = master
+        self.master_name = master_name
+
+    def start(self, timeout=10):
+        conf = os.path.join(self.workdir, "sentinel.conf")
+        with open(conf, "w") as f:
+            f.write("port %d\nbind 127.0.0.1\nprotected-mode no\ndir %s\n"
+                    "sentinel monitor %s 127.0.0.1 %d 1\n"
+                    % (self.port, self.workdir, self.master_name, self.master.port))
+        self._spawn([REDIS_BIN, conf, "--sentinel"])
+
+        def ready():
+            self.check_running()
+            out = run([REDIS_CLI, "-h", "127.0.0.1", "-p", str(self.port),
+                       "SENTINEL", "get-master-addr-by-name", self.master_name], timeout=10).stdout
+            return str(self.master.port) in out
+        wait_for(ready, timeout, what="redis sentinel on 127.0.0.1:%d" % self.port)
+        return self
 
 
 class Balancer:
@@ -179,15 +219,28 @@ def node_config(node, names, redis_url, key, extra_acme=None):
 
 # ---- fixtures and checks shared by the test_cluster*.py files ---------------
 
+def started(daemon, what):
+    """daemon started, or the test fails with its log's tail (stopped)."""
+    try:
+        return daemon.start()
+    except (harness.HarnessError, TimeoutError) as exc:
+        daemon.stop()
+        pytest.fail("%s did not start: %s\n%s" % (what, exc, harness.tail(daemon.log_path)))
+
+
 @pytest.fixture
 def redis(workdir):
-    d = harness.make_tree("it-redis-")
-    r = Redis(d)
-    try:
-        r.start()
-    except (harness.HarnessError, TimeoutError) as exc:
-        r.stop()
-        pytest.fail("redis-server did not start: %s\n%s" % (exc, harness.tail(r.log_path)))
+    r = started(Redis(harness.make_tree("it-redis-")), "redis-server")
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def redis_tls(workdir):
+    """redis-server on a TLS-only port, its certificate from a CA of its own
+    (.tls.ca_pem, for AcmeClusterCACertificateFile)."""
+    d = harness.make_tree("it-redis-tls-")
+    r = started(Redis(d, tls=harness.TestCA(d)), "redis-server (TLS)")
     yield r
     r.stop()
 
@@ -205,9 +258,9 @@ class Cluster:
                                     prefix="it-cluster-n%d-" % i)
                       for i, p in enumerate(self.ports)]
 
-    def configure(self, names, extra_acme=None):
+    def configure(self, names, extra_acme=None, url=None):
         for node in self.nodes:
-            node_config(node, names, self.redis.url(), self.key, extra_acme)
+            node_config(node, names, url or self.redis.url(), self.key, extra_acme)
 
     def start(self):
         for node in self.nodes:

@@ -193,8 +193,9 @@ static apr_status_t start_tls(acme_redis_t *r, const char *host, const char **wh
             return APR_EACCES;
         }
         if ((rv = ssl_wait(r, ret)) != APR_SUCCESS) {
-            *why = apr_psprintf(r->pool, "TLS handshake with %s failed (%s)", r->peer,
-                                rv == APR_TIMEUP ? "timed out" : "is it a TLS port?");
+            *why = apr_psprintf(r->pool, "TLS handshake with %s failed (%s: is it Redis' "
+                                "TLS port?)", r->peer, rv == APR_TIMEUP ? "no TLS answer in time"
+                                : "not TLS");
             ERR_clear_error();
             return rv == APR_TIMEUP ? rv : APR_EACCES;
         }
