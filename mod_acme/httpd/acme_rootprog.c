@@ -25,6 +25,8 @@
 
 #include "acme_private.h"
 #include "acme_config.h"
+#include "acme_proc.h"
+#include "acme_text.h"
 
 /* "uid 33 (www-data)" */
 static const char *owner_text(apr_pool_t *p, uid_t uid)
@@ -102,7 +104,6 @@ static const char *chain_problem(apr_pool_t *p, const char *path, int last)
     return NULL;
 }
 
-#define SHEBANG_MAX      256 /* BINPRM_BUF_SIZE: what the kernel reads of a script */
 #define SHEBANG_DEPTH    4   /* the kernel follows at most this many #! in a row */
 #define ROOTPROG_DEFAULT_PATH     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define ROOTPROG_NO_PATH          "/nonexistent"
@@ -117,45 +118,40 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
-/* The #! line as the kernel reads it (fs/binfmt_script.c): blanks after
- * "#!", the interpreter up to the next blank, the rest (trimmed) one
- * argument. *interp NULL when the file is no script. A line the kernel
- * would cut (no newline in its first SHEBANG_MAX bytes) is refused. */
+/* The #! line as the kernel reads it (acme_proc_shebang): *interp NULL when
+ * the file is no script; a message when the kernel would not run the line
+ * as written (cut, no interpreter, a relative one, a Windows line end). */
 static const char *shebang_of(apr_pool_t *p, int fd, const char *what,
                               const char **interp, const char **arg)
 {
-    char buf[SHEBANG_MAX + 1], *s, *e, *nl;
-    ssize_t n = pread(fd, buf, SHEBANG_MAX, 0);
+    char buf[ACME_SHEBANG_MAX];
+    ssize_t n = pread(fd, buf, sizeof(buf), 0);
 
     *interp = *arg = NULL;
     if (n < 0) {
         return apr_psprintf(p, "cannot read %s: %s", what, strerror(errno));
     }
-    if (n < 2 || buf[0] != '#' || buf[1] != '!') {
+    switch (acme_proc_shebang(p, buf, (apr_size_t)n, interp, arg)) {
+    case ACME_SHEBANG_NONE:
         return NULL;
-    }
-    buf[n] = '\0';
-    if (!(nl = memchr(buf, '\n', (size_t)n))) {
+    case ACME_SHEBANG_TOO_LONG:
         return apr_psprintf(p, "the #! line of %s is longer than %d bytes, so the kernel "
                             "would cut it (fix: shorten it, e.g. #!/bin/sh)", what,
-                            SHEBANG_MAX - 1);
-    }
-    *nl = '\0';
-    for (s = buf + 2; *s == ' ' || *s == '\t'; ++s) {
-    }
-    for (e = s; *e && *e != ' ' && *e != '\t'; ++e) {
-    }
-    if (e == s) {
+                            ACME_SHEBANG_MAX - 1);
+    case ACME_SHEBANG_NO_INTERP:
         return apr_psprintf(p, "%s starts with #! but names no interpreter (fix: write "
                             "the interpreter's absolute path, e.g. #!/bin/sh)", what);
+    case ACME_SHEBANG_RELATIVE:     /* interpreter_problem says what is wrong */
+    case ACME_SHEBANG_OK:
+        break;
     }
-    *interp = apr_pstrmemdup(p, s, (apr_size_t)(e - s));
-    for (; *e == ' ' || *e == '\t'; ++e) {
-    }
-    for (s = e + strlen(e); s > e && (s[-1] == ' ' || s[-1] == '\t' || s[-1] == '\r'); --s) {
-    }
-    if (s > e) {
-        *arg = apr_pstrmemdup(p, e, (apr_size_t)(s - e));
+    if (strchr(*interp, '\r') || (*arg && strchr(*arg, '\r'))) {
+        const char *word = *arg && strchr(*arg, '\r') ? *arg : *interp;
+
+        return apr_psprintf(p, "the #! line of %s ends in a carriage return (a Windows line "
+                            "end), so the kernel would look for '%s' (fix: dos2unix %s)", what,
+                            acme_text_printable(p, word, strlen(word), 512, ACME_TEXT_ESCAPE),
+                            what);
     }
     return NULL;
 }

@@ -1,4 +1,5 @@
-/* The child-process runner (base/acme_proc.c) with real programs (/bin/sh). */
+/* The child-process runner (base/acme_proc.c) with real programs (/bin/sh),
+ * and its reading of a script's #! line. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -289,6 +290,132 @@ static void test_kill_on_cleanup(void **state)
     assert_int_equal(errno, ESRCH);
 }
 
+/* ---- the #! line (acme_proc_shebang), as fs/binfmt_script.c reads it ---- */
+
+static acme_shebang_e shebang(apr_pool_t *p, const char *text, apr_size_t len,
+                              const char **interp, const char **arg)
+{
+    return acme_proc_shebang(p, text, len, interp, arg);
+}
+
+#define SHEBANG(p, s, i, a) shebang(p, s, sizeof(s) - 1, i, a)
+
+static void test_shebang_normal(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *interp, *arg;
+
+    assert_int_equal(SHEBANG(p, "#!/bin/sh\necho hi\n", &interp, &arg), ACME_SHEBANG_OK);
+    assert_string_equal(interp, "/bin/sh");
+    assert_null(arg);
+    /* a binary, or a text without #! */
+    assert_int_equal(SHEBANG(p, "\x7f" "ELF\x02\x01", &interp, &arg), ACME_SHEBANG_NONE);
+    assert_null(interp);
+    assert_int_equal(SHEBANG(p, "# !/bin/sh\n", &interp, &arg), ACME_SHEBANG_NONE);
+    assert_int_equal(SHEBANG(p, "#", &interp, &arg), ACME_SHEBANG_NONE);
+}
+
+static void test_shebang_spaces_and_args(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *interp, *arg;
+
+    /* blanks after #! and around the argument go; the rest is one argument */
+    assert_int_equal(SHEBANG(p, "#! \t/bin/sh   -e  \t\nexit 0\n", &interp, &arg),
+                     ACME_SHEBANG_OK);
+    assert_string_equal(interp, "/bin/sh");
+    assert_string_equal(arg, "-e");
+    assert_int_equal(SHEBANG(p, "#!/usr/bin/env -S python3 -u\n", &interp, &arg),
+                     ACME_SHEBANG_OK);
+    assert_string_equal(interp, "/usr/bin/env");
+    assert_string_equal(arg, "-S python3 -u");
+    assert_int_equal(SHEBANG(p, "#!/usr/bin/env\tpython3\n", &interp, &arg), ACME_SHEBANG_OK);
+    assert_string_equal(interp, "/usr/bin/env");
+    assert_string_equal(arg, "python3");
+    /* only the first line counts */
+    assert_int_equal(SHEBANG(p, "#!/bin/sh\n#!/tmp/evil\n", &interp, &arg), ACME_SHEBANG_OK);
+    assert_string_equal(interp, "/bin/sh");
+    assert_null(arg);
+}
+
+static void test_shebang_no_newline(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *interp, *arg;
+
+    /* a file shorter than what the kernel reads ends the line (NUL padding) */
+    assert_int_equal(SHEBANG(p, "#!/bin/sh -x", &interp, &arg), ACME_SHEBANG_OK);
+    assert_string_equal(interp, "/bin/sh");
+    assert_string_equal(arg, "-x");
+    /* so does a NUL: the kernel's strings end there */
+    assert_int_equal(SHEBANG(p, "#!/bin/sh\0/tmp/evil\n", &interp, &arg), ACME_SHEBANG_OK);
+    assert_string_equal(interp, "/bin/sh");
+    assert_null(arg);
+    assert_int_equal(SHEBANG(p, "#!/bin/sh -e\0x\n", &interp, &arg), ACME_SHEBANG_OK);
+    assert_string_equal(arg, "-e");
+}
+
+static void test_shebang_overlong(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *interp, *arg;
+    char buf[ACME_SHEBANG_MAX + 64];
+
+    /* 255 characters and the newline: the last line the kernel reads whole */
+    memset(buf, 'a', sizeof(buf));
+    memcpy(buf, "#!/bin/sh ", 10);
+    buf[ACME_SHEBANG_MAX - 1] = '\n';
+    assert_int_equal(shebang(p, buf, sizeof(buf), &interp, &arg), ACME_SHEBANG_OK);
+    assert_string_equal(interp, "/bin/sh");
+    assert_int_equal(strlen(arg), ACME_SHEBANG_MAX - 11);
+    /* one more and the newline is beyond what the kernel reads: refused */
+    buf[ACME_SHEBANG_MAX - 1] = 'a';
+    buf[ACME_SHEBANG_MAX] = '\n';
+    assert_int_equal(shebang(p, buf, sizeof(buf), &interp, &arg), ACME_SHEBANG_TOO_LONG);
+    assert_null(interp);
+    assert_null(arg);
+    /* an interpreter path longer than that, with no line end at all */
+    memset(buf, '/', sizeof(buf));
+    memcpy(buf, "#!", 2);
+    assert_int_equal(shebang(p, buf, ACME_SHEBANG_MAX, &interp, &arg), ACME_SHEBANG_TOO_LONG);
+}
+
+static void test_shebang_missing_and_relative(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *interp, *arg;
+
+    assert_int_equal(SHEBANG(p, "#!\necho hi\n", &interp, &arg), ACME_SHEBANG_NO_INTERP);
+    assert_null(interp);
+    assert_int_equal(SHEBANG(p, "#!  \t \n", &interp, &arg), ACME_SHEBANG_NO_INTERP);
+    assert_int_equal(SHEBANG(p, "#!", &interp, &arg), ACME_SHEBANG_NO_INTERP);
+    /* the kernel would resolve these from the working directory */
+    assert_int_equal(SHEBANG(p, "#!sh\n", &interp, &arg), ACME_SHEBANG_RELATIVE);
+    assert_string_equal(interp, "sh");
+    assert_int_equal(SHEBANG(p, "#! ./bin/python3 -u\n", &interp, &arg), ACME_SHEBANG_RELATIVE);
+    assert_string_equal(interp, "./bin/python3");
+    assert_string_equal(arg, "-u");
+}
+
+static void test_shebang_crlf_and_empty(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *interp, *arg;
+
+    /* a carriage return is no blank to the kernel: it is part of the word */
+    assert_int_equal(SHEBANG(p, "#!/bin/sh\r\necho hi\r\n", &interp, &arg), ACME_SHEBANG_OK);
+    assert_string_equal(interp, "/bin/sh\r");
+    assert_null(arg);
+    assert_int_equal(SHEBANG(p, "#!/usr/bin/env python3\r\n", &interp, &arg), ACME_SHEBANG_OK);
+    assert_string_equal(interp, "/usr/bin/env");
+    assert_string_equal(arg, "python3\r");
+    /* empty and one-byte files are no scripts */
+    assert_int_equal(shebang(p, "", 0, &interp, &arg), ACME_SHEBANG_NONE);
+    assert_null(interp);
+    assert_null(arg);
+    assert_int_equal(shebang(p, "#!/bin/sh\n", 1, &interp, &arg), ACME_SHEBANG_NONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +431,12 @@ int main(void)
         UNIT_TEST(test_missing_program),
         UNIT_TEST(test_wake_stops),
         UNIT_TEST(test_kill_on_cleanup),
+        UNIT_TEST(test_shebang_normal),
+        UNIT_TEST(test_shebang_spaces_and_args),
+        UNIT_TEST(test_shebang_no_newline),
+        UNIT_TEST(test_shebang_overlong),
+        UNIT_TEST(test_shebang_missing_and_relative),
+        UNIT_TEST(test_shebang_crlf_and_empty),
     };
     if (unit_init()) {
         return 1;

@@ -314,3 +314,46 @@ pid_t acme_proc_pid(const acme_proc_t *proc)
 {
     return proc->pid;
 }
+
+static int blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+acme_shebang_e acme_proc_shebang(apr_pool_t *p, const char *buf, apr_size_t len,
+                                 const char **interp, const char **arg)
+{
+    const char *end, *s, *e;
+
+    *interp = *arg = NULL;
+    if (len > ACME_SHEBANG_MAX) {
+        len = ACME_SHEBANG_MAX;
+    }
+    if (len < 2 || buf[0] != '#' || buf[1] != '!') {
+        return ACME_SHEBANG_NONE;
+    }
+    /* The line ends at the newline or a NUL (the kernel's strings end
+     * there); in a file shorter than what the kernel reads, at the file's
+     * end (its buffer is NUL-padded there). */
+    for (end = buf; end < buf + len && *end != '\n' && *end != '\0'; ++end) {
+    }
+    if (end == buf + ACME_SHEBANG_MAX) {
+        return ACME_SHEBANG_TOO_LONG;
+    }
+    for (s = buf + 2; s < end && blank(*s); ++s) {
+    }
+    for (e = s; e < end && !blank(*e); ++e) {
+    }
+    if (e == s) {
+        return ACME_SHEBANG_NO_INTERP;
+    }
+    *interp = apr_pstrmemdup(p, s, (apr_size_t)(e - s));
+    for (; e < end && blank(*e); ++e) {
+    }
+    for (s = end; s > e && blank(s[-1]); --s) {
+    }
+    if (s > e) {
+        *arg = apr_pstrmemdup(p, e, (apr_size_t)(s - e));
+    }
+    return **interp == '/' ? ACME_SHEBANG_OK : ACME_SHEBANG_RELATIVE;
+}

@@ -100,4 +100,24 @@ const acme_proc_result_t *acme_proc_result(const acme_proc_t *proc);
 /* Its process id (also its process group), 0 when it was not started. */
 pid_t acme_proc_pid(const acme_proc_t *proc);
 
+/* A script's "#!" line as the kernel reads it (fs/binfmt_script.c): the
+ * first ACME_SHEBANG_MAX bytes of the file; blanks (space, tab) after "#!";
+ * the interpreter up to the next blank or NUL; the rest of the line,
+ * trailing blanks dropped, one argument. A carriage return is no blank:
+ * "#!/bin/sh\r\n" names "/bin/sh\r", as the kernel sees it. */
+#define ACME_SHEBANG_MAX 256    /* BINPRM_BUF_SIZE */
+typedef enum {
+    ACME_SHEBANG_NONE,          /* not a script: does not start with "#!" */
+    ACME_SHEBANG_OK,            /* *interp (absolute) and *arg (NULL: none) */
+    ACME_SHEBANG_TOO_LONG,      /* no line end within ACME_SHEBANG_MAX bytes: the kernel
+                                 * would cut the line (refused rather than guessed) */
+    ACME_SHEBANG_NO_INTERP,     /* "#!" and nothing but blanks */
+    ACME_SHEBANG_RELATIVE       /* *interp set, not an absolute path: the kernel would
+                                 * resolve it from the working directory */
+} acme_shebang_e;
+/* Parses buf (len bytes: the start of the file, at most ACME_SHEBANG_MAX
+ * are looked at; fewer means the file ends there, as if NUL-padded).
+ * *interp and *arg are NULL unless set as said above; in p. */
+acme_shebang_e acme_proc_shebang(apr_pool_t *p, const char *buf, apr_size_t len,
+                                 const char **interp, const char **arg);
 #endif
