@@ -24,6 +24,7 @@
 #include "acme_status_record.h"
 #include "acme_time.h"
 #include "acme_json.h"
+#include "acme_custody.h"
 
 /* What the store knows about one domain. */
 typedef struct domain_view_t {
@@ -37,6 +38,8 @@ typedef struct domain_view_t {
     const char *live_version;        /* the archive version domains/<name> points at */
     const char *live_error;          /* why the live certificate cannot be read */
     int staged, rejected;
+    apr_time_t held_until;           /* the refusal backoff holds what is staged (0: not) */
+    int refusals;                    /* staged entries refused in a row */
     int revoked;                     /* the live certificate was revoked (acmectl revoke) */
     int renew_requested;             /* jobs/<name>.renew or revoked: a new one is due */
     const char *state, *step, *next_action, *last_error;
@@ -197,6 +200,11 @@ static domain_view_t *view_load(acmectl_t *ctl, apr_pool_t *p, const char *name,
     v->rejected = apr_stat(&(apr_finfo_t){ 0 }, acme_store_path(ctl->store, p, acme_store_rel_staged(
                                p, name, ACME_STORE_REJECTED_FILE)), APR_FINFO_TYPE, p)
                   == APR_SUCCESS;
+    /* keys/ is root's: as another user there is nothing to show */
+    v->held_until = acme_custody_refused_info(ctl->store, p, name, &v->refusals);
+    if (v->held_until <= apr_time_now()) {
+        v->held_until = 0;
+    }
     if (!v->names && v->has_live) {
         v->names = v->live.names;
     }
@@ -293,6 +301,9 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
     if (full) {
         set_opt_str(obj, "step", v->step);
         json_object_set_new(obj, "rejected", json_boolean(v->rejected));
+        json_object_set_new(obj, "activation_held_until", v->held_until
+                            ? json_string(acmectl_time(p, v->held_until)) : json_null());
+        json_object_set_new(obj, "refusals", json_integer(v->refusals));
         json_object_set_new(obj, "revoked", json_boolean(v->revoked));
         json_object_set_new(obj, "renewal_requested", json_boolean(v->renew_requested));
         set_opt_str(obj, "live_error", v->live_error);
@@ -462,6 +473,13 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     }
     show_line(ctl, "staged:", v->staged ? "yes, waiting for activation"
                               : v->rejected ? "rejected at activation (see the error log)" : "no");
+    if (v->held_until) {
+        show_line(ctl, "activation held:", apr_psprintf(
+                      p, "until %s: %d staged certificate(s) refused in a row, so what is "
+                      "staged now is neither checked nor activated before then (but for a "
+                      "certificate for root's current key, once); apachectl graceful does it "
+                      "now", acmectl_time(p, v->held_until), v->refusals));
+    }
     show_line(ctl, "archive:", join(p, versions, " "));
     if (v->renew_requested) {
         show_line(ctl, "renewal:", "requested; a new certificate is ordered at the next check");

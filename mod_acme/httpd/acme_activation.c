@@ -45,7 +45,6 @@
 #include "acme_config.h"
 #include "acme_challenge.h"
 #include "acme_configtest.h"
-#include "acme_custody.h"
 #include "acme_watchdog.h"
 #include "acme_store_paths.h"
 #include "acme_time.h"
@@ -154,15 +153,11 @@ static apr_array_header_t *staged_unseen(acme_wd_t *wd, apr_pool_t *p, apr_hash_
         const char *name = APR_ARRAY_IDX(domains, i, const acme_domain_t *)->name;
         apr_time_t at = staged_at(wd->rt->store, p, name);
 
-        if (!at) {
-            continue;
-        }
         /* Refused before (acme_custody_refused): whatever is planted there
-         * again waits out the name's backoff instead of restarting httpd. */
-        if (acme_custody_refused_until(wd->rt->store, p, name) > apr_time_now()) {
-            continue;
-        }
-        if (!seen_before(seen, name, at) && !seen_before(seen_too, name, at)) {
+         * again waits out the name's backoff instead of restarting httpd,
+         * but for a chain of root's current key, once (acme_activation_held). */
+        if (at && !seen_before(seen, name, at) && !seen_before(seen_too, name, at)
+            && !acme_activation_held(wd, p, name, at)) {
             APR_ARRAY_PUSH(names, const char *) = name;
         }
     }
@@ -251,6 +246,7 @@ void acme_activation_record_stale(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *
     wd->checked = apr_hash_make(pconf);
     wd->prechecked = apr_hash_make(pconf);
     wd->restarts = restarts_state(wd->rt->base);
+    wd->held = acme_activation_held_state(wd->rt->base);
     wd->live_until = live_expiries(wd, pconf, ptemp);
     wd->stale = apr_hash_make(pconf);
     wd->announced = apr_hash_make(pconf);

@@ -217,7 +217,8 @@ acme_configtest_e acme_configtest_run(server_rec *s, apr_pool_t *p, int wake_fd,
 
 /* Staged entries of configured names only, each proven as activation would
  * and refused when it fails; names held back by their backoff are left
- * alone. One line per name checked on stdout. */
+ * alone, but for the one exemption per key (acme_custody_backoff_exempt).
+ * One line per name checked on stdout. */
 static void staged_check_all(server_rec *base, apr_pool_t *ptemp, const char *nonce)
 {
     apr_array_header_t *domains;
@@ -235,15 +236,23 @@ static void staged_check_all(server_rec *base, apr_pool_t *ptemp, const char *no
     acme_certs_ctx_init(&ctx, base);
     for (i = 0; i < domains->nelts; ++i) {
         const acme_domain_t *d = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
-        const char *why = NULL, *line;
+        const char *why = NULL, *line, *exempt = NULL;
         apr_status_t rv;
 
-        if (!acme_store_has_staged(store, ptemp, d->name)
-            || acme_custody_refused_until(store, ptemp, d->name) > now) {
+        if (!acme_store_has_staged(store, ptemp, d->name)) {
+            continue;
+        }
+        /* Backed off: only a chain of root's current key is checked, once
+         * per key if it fails (acme_custody_backoff_exempt). */
+        if (acme_custody_refused_until(store, ptemp, d->name) > now
+            && !acme_custody_backoff_exempt(store, ptemp, d->name, &exempt)) {
             continue;
         }
         rv = acme_store_staged_check(store, ptemp, &ctx, d->name, d->names, d->key_type,
                                      acme_certs_domain_anchors(base, ptemp, d), &why);
+        if (exempt && rv != APR_SUCCESS && rv != APR_ENOENT) {
+            acme_custody_backoff_exempt_use(store, ptemp, d->name, exempt);
+        }
         if (rv == APR_SUCCESS) {
             line = apr_pstrcat(ptemp, ACME_STAGED_MARK, nonce, ": ready ", d->name, "\n", NULL);
         }

@@ -19,6 +19,10 @@ typedef struct acme_wd_restarts_t {
     int requested;                    /* set with the signal, read by the next post_config */
 } acme_wd_restarts_t;
 
+/* Across generations: what the refusal backoff holds back, and what was
+ * said of it (acme_activation_held.c). */
+typedef struct acme_wd_held_t acme_wd_held_t;
+
 /* Per configuration generation; lives in pconf. */
 typedef struct acme_wd_t {
     acme_runtime_t *rt;
@@ -40,6 +44,7 @@ typedef struct acme_wd_t {
     apr_hash_t *prechecked;           /* name -> ready time: passed the check while the
                                        * restart interval holds it (same pool as checked) */
     acme_wd_restarts_t *restarts;     /* automatic restarts (acme_activation.c) */
+    acme_wd_held_t *held;             /* entries the refusal backoff holds (NULL: no memory) */
     apr_hash_t *live_until;           /* name -> apr_time_t: notAfter of the live certificate
                                        * at post_config (no entry: none live) */
     apr_time_t next_poll;
@@ -75,6 +80,15 @@ apr_hash_t *acme_activation_configured_names(const apr_array_header_t *domains,
 void acme_activation_record_stale(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *ptemp);
 /* The activation thread (AcmeActivation auto); the monitor hook looks where it cannot run. */
 void acme_activation_start_thread(acme_wd_t *wd, apr_pool_t *pconf);
+/* acme_activation_held.c: the record of held entries, made on first use in
+ * s's process pool (post_config, main thread). */
+acme_wd_held_t *acme_activation_held_state(server_rec *s);
+/* Does the refusal backoff of name hold its staged entry (ready at at) back?
+ * Not when the backoff is over, nor for a chain of root's current key whose
+ * exemption is unused (acme_custody_backoff_exempt). The first time an
+ * entry is held in a backoff window, ACME00743 says until when and what
+ * the administrator can do. 1 or 0. */
+int acme_activation_held(acme_wd_t *wd, apr_pool_t *p, const char *name, apr_time_t at);
 /* Closes the thread's descriptors (in a forked child, which has no such thread). */
 void acme_activation_close_fds(acme_wd_t *wd);
 #endif

@@ -3,15 +3,26 @@ misbehave: an oversized planted cert.pem is refused by its size (no write
 needed, a clear reason), the name keeps renewing and acmectl renew works
 while it sits there; the refusal backoff does not hold back a genuine
 renewal for long (docs/security.md, "Restarts and floods")."""
+import base64
+import datetime
 import json
 import os
 import re
 import subprocess
 import time
 
-import harness
-from harness import ssl_vhost, wait_for
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
+import pytest
+
+import harness
+from harness import ssl_vhost, utcnow, wait_for
+
+from test_custody import PLANT, plant, self_signed
+from test_custody import as_user as python_as_user
 from test_privsep import USER, as_user, issued_httpd, logged
 
 ISSUE_TIMEOUT = 120
@@ -56,41 +67,146 @@ def test_oversized_staged_cert_is_refused_and_never_stalls_the_name(httpd, uniqu
     plant_huge(entry)
     r = httpd.acmectl("--store", httpd.store, "renew", name)
     assert r.returncode == 0, r.stdout + r.stderr
-    cert = os.path.join(entry, "cert.pem")
-    wait_for(lambda: os.path.exists(cert) and os.path.getsize(cert) < LIMIT, ISSUE_TIMEOUT,
-             what="acmectl renew to order and stage over the planted entry")
-    assert httpd.running() and httpd.verified_cert(name).serial_number == good
-    # the backoff ends (an administrator's graceful would do as well): it goes live
-    os.unlink(os.path.join(httpd.store, "keys", name, "refused.json"))
+    # staged over the planted files, for root's key: it passes the backoff
     wait_for(lambda: httpd.verified_cert(name).serial_number != good, ISSUE_TIMEOUT,
-             what="the renewed certificate to go live")
+             what="the renewal staged over the planted entry to go live")
+    assert not os.path.exists(os.path.join(httpd.store, "keys", name, "refused.json"))
 
 
-def test_genuine_renewal_staged_during_the_backoff_goes_live_when_it_ends(httpd, unique):
-    """docs/security.md, "The backoff and genuine renewals": a renewal the
-    child stages for root's key while the name is backed off is neither
-    lost nor ordered again; it goes live once the backoff ends, by itself."""
-    name = unique("backoff")
+def root_key_forgery(httpd, name):
+    """cert.pem as a forger makes it from what root publishes: a certificate
+    for root's current public key (csr/<name>.json is world-readable), signed
+    by a CA of the forger's own."""
+    with open(os.path.join(httpd.store, "csr", name + ".json")) as f:
+        record = json.load(f)
+    spki = base64.urlsafe_b64decode(record["spki"] + "=" * (-len(record["spki"]) % 4))
+    public = serialization.load_der_public_key(spki)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    now = utcnow()
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "forger CA")]))
+            .public_key(public).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=90))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), record["key"]
+
+
+def plant_cert(httpd, name, pem):
+    python_as_user(PLANT, os.path.join(httpd.store, "staging", name),
+                   stdin=json.dumps({"cert.pem": pem, "ready": '{"staged": "now"}\n'}))
+
+
+def refusals(httpd, name):
+    return len(logged(httpd, "ACME00301", name + ": staged certificate refused"))
+
+
+def test_genuine_renewal_passes_the_backoff_once_per_key(httpd, unique):
+    """docs/security.md, "The backoff and genuine renewals": after a planted
+    entry was refused, the name's backoff holds what is staged for it, which
+    is said once per backoff window (ACME00743, acmectl show); a renewal the
+    child stages for root's key goes live at once all the same. A forgery
+    carrying root's public key gets that one pass too, is refused, and uses
+    it up: the next one is held."""
+    name = unique("exempt")
     issued_httpd(httpd, name)
     good = httpd.verified_cert(name).serial_number
-    hold = 60
+    entry = os.path.join(httpd.store, "staging", name)
+    refused_json = os.path.join(httpd.store, "keys", name, "refused.json")
+    key = ec.generate_private_key(ec.SECP256R1())
+
+    plant(httpd, name, key, self_signed([name], key, 90))
+    wait_for(lambda: refusals(httpd, name) == 1, 30, what="the planted certificate refused")
+    # as several refusals in a row leave it: held for ten minutes
+    hold = 600
     until = time.time() + hold
     hold_back(httpd, name, hold)
+    plant(httpd, name, key, self_signed([name], key, 90))
+    held = wait_for(lambda: logged(httpd, "ACME00743", name + ":"), 20,
+                    what="the held entry to be logged")
+    assert "apachectl graceful" in held[0] and refused_json in held[0], held
+    time.sleep(4)   # four looks of the activation thread at least
+    held = logged(httpd, "ACME00743", name + ":")
+    assert len(held) == 1, "logged at every look:\n" + "\n".join(held)
+    assert os.path.exists(os.path.join(entry, "ready")), "the held entry was looked at"
+    assert refusals(httpd, name) == 1
+    shown = httpd.acmectl("--store", httpd.store, "show", name)
+    assert shown.returncode == 0 and "activation held:" in shown.stdout, shown.stdout
+    assert "apachectl graceful" in shown.stdout, shown.stdout
+    out = httpd.acmectl("--store", httpd.store, "--json", "show", name)
+    assert json.loads(out.stdout)["activation_held_until"], out.stdout
+
+    # a genuine renewal, staged over the planted files: live long before the end
     r = httpd.acmectl("--store", httpd.store, "renew", name)
     assert r.returncode == 0, r.stdout + r.stderr
-    ready = os.path.join(httpd.store, "staging", name, "ready")
-    wait_for(lambda: os.path.exists(ready), ISSUE_TIMEOUT, what="the renewal to be staged")
-    staged = os.stat(ready).st_ino
-    if time.time() < until - 5:
-        time.sleep(3)
-        assert httpd.verified_cert(name).serial_number == good, "went live during the backoff"
-    wait_for(lambda: httpd.verified_cert(name).serial_number != good,
-             max(until - time.time(), 0) + ISSUE_TIMEOUT, what="the renewal to go live")
-    assert time.time() >= until - 1, "went live before the backoff ended"
-    refused = logged(httpd, "ACME00301", name)
-    assert not refused, "the genuine renewal was refused: %s" % refused
-    assert not os.path.exists(ready) or os.stat(ready).st_ino != staged
+    renewed = wait_for(lambda: httpd.verified_cert(name).serial_number != good, ISSUE_TIMEOUT,
+                       what="the renewal to go live during the backoff")
+    assert time.time() < until - 300, "waited for the backoff"
+    assert not os.path.exists(refused_json), "activation did not end the backoff"
+    good = httpd.verified_cert(name).serial_number
+    assert renewed
 
+    # a forgery for root's new key, with a backoff holding the name: checked
+    # once (the key's exemption), refused, and the exemption is used up
+    hold_back(httpd, name, hold)
+    forged, key_id = root_key_forgery(httpd, name)
+    plant_cert(httpd, name, forged)
+    wait_for(lambda: refusals(httpd, name) == 2, 30,
+             what="the forgery with root's public key to be refused")
+    with open(refused_json) as f:
+        assert json.load(f).get("exempted") == key_id
+    restarts = httpd.generation_count()
+    plant_cert(httpd, name, forged)
+    time.sleep(4)
+    assert refusals(httpd, name) == 2, "a second forgery for the same key was checked"
+    assert os.path.exists(os.path.join(entry, "ready"))
+    assert httpd.generation_count() == restarts
+    assert httpd.running() and httpd.verified_cert(name).serial_number == good
+
+
+@pytest.fixture(scope="module")
+def short_lived_pebble(workdir, challtestsrv):
+    """A Pebble of this module's issuing 60-second certificates."""
+    try:
+        pb = harness.private_pebble(workdir, challtestsrv.dns_port, "staging-short",
+                                    extra_config={"certificateValidityPeriod": 60})
+    except harness.HarnessError as exc:
+        pytest.fail(str(exc))
+    yield pb
+    pb.stop()
+
+
+def test_renewal_due_by_time_goes_live_past_a_held_planted_entry(httpd_factory,
+                                                                 short_lived_pebble, unique):
+    """Nobody runs acmectl renew. A 60-second certificate comes due by the
+    default window (half its lifetime) in the issuing child, which runs as the
+    User, while a planted entry sits in staging/ and a long backoff holds the
+    name. The child orders anyway (the planted chain is not for root's key),
+    stages over it, and root activates the new certificate by itself during
+    the backoff: the certificate is never left to expire."""
+    httpd = httpd_factory(pebble=short_lived_pebble)
+    name = unique("duetime")
+    issued_httpd(httpd, name)
+    first = httpd.verified_cert(name)
+    lifetime = (first.not_valid_after - first.not_valid_before).total_seconds()
+    assert lifetime <= 70, "Pebble ignored certificateValidityPeriod: %s s" % lifetime
+    parent = httpd.pid()
+    hold_back(httpd, name, 600)
+    key = ec.generate_private_key(ec.SECP256R1())
+    plant(httpd, name, key, self_signed([name], key, 90))
+    wait_for(lambda: logged(httpd, "ACME00743", name + ":"), 20,
+             what="the planted entry to be held by the backoff")
+
+    second = harness.wait_for_new_cert(httpd, name, first.serial_number, lifetime + 30)
+    renewed_at = (second.not_valid_before - first.not_valid_before).total_seconds()
+    assert renewed_at >= lifetime * 0.5 - 5, \
+        "renewed %.0f s after issuance, before the window: not by time" % renewed_at
+    assert httpd.pid() == parent
+    assert not logged(httpd, "ACME00301:", name), "the planted entry was checked"
+    assert not os.path.exists(os.path.join(httpd.store, "keys", name, "refused.json"))
+    assert not os.path.exists(os.path.join(httpd.store, "jobs", name + ".renew"))
 
 
 LOG_TIME = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d)\.\d+ (\d{4})\]")

@@ -276,6 +276,77 @@ static void test_custody_sweep_removed(void **state)
     assert_int_equal(removed->nelts, 2);
 }
 
+/* The backoff's exemption, once per key (acme_custody_backoff_exempt): a
+ * staged chain whose leaf carries root's current key passes a backoff until
+ * one such entry was refused; anything else stays held. */
+static void test_backoff_exempt_once_per_key(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
+    apr_array_header_t *names = names_of(p, "example.org", NULL, NULL);
+    unit_ca_t *ca = unit_ca_create(p, "Exempt Test CA");
+    const char *genuine, *forged, *id, *csr, *key_id = NULL;
+    apr_time_t now = apr_time_now(), until;
+    json_t *json;
+    int count;
+
+    genuine = unit_issue_custody(ca, p, store, "example.org", names, ACME_KEY_EC_P256, 90 * DAY);
+    forged = unit_ca_issue(NULL, p, key_of(p, ACME_KEY_EC_P256), names, 90 * DAY);
+    assert_int_equal(acme_custody_csr(store, p, "example.org", names, ACME_KEY_EC_P256, &csr,
+                                      &id), APR_SUCCESS);
+    /* no backoff: nothing to be exempt from, and nothing recorded */
+    assert_int_equal(acme_custody_backoff_exempt_use(store, p, "example.org", id), APR_ENOENT);
+    until = acme_custody_refused(store, p, "example.org", now);
+    assert_true(until >= now + ACME_CUSTODY_BACKOFF_MIN);
+    assert_int_equal(acme_custody_refused_info(store, p, "example.org", &count), apr_time_from_sec(
+                         apr_time_sec(until) + 1));
+    assert_int_equal(count, 1);
+
+    /* a chain of another key is held; root's current key passes */
+    assert_int_equal(acme_store_stage(store, p, "example.org", forged, strlen(forged), NULL),
+                     APR_SUCCESS);
+    assert_false(acme_custody_backoff_exempt(store, p, "example.org", &key_id));
+    assert_int_equal(acme_store_stage(store, p, "example.org", genuine, strlen(genuine), NULL),
+                     APR_SUCCESS);
+    assert_true(acme_custody_backoff_exempt(store, p, "example.org", &key_id));
+    assert_string_equal(key_id, id);
+    /* one refusal with it uses it up, and later refusals keep it used */
+    assert_int_equal(acme_custody_backoff_exempt_use(store, p, "example.org", id), APR_SUCCESS);
+    assert_false(acme_custody_backoff_exempt(store, p, "example.org", NULL));
+    acme_custody_refused(store, p, "example.org", now);
+    assert_int_equal(acme_store_read_json_pooled(store, p, "keys/example.org/refused.json",
+                                                 &json), APR_SUCCESS);
+    assert_string_equal(json_string_value(json_object_get(json, "exempted")), id);
+    assert_int_equal(json_integer_value(json_object_get(json, "count")), 2);
+    assert_false(acme_custody_backoff_exempt(store, p, "example.org", NULL));
+    /* a new key (the old one went live) has its own */
+    acme_custody_retire(store, p, "example.org", unit_custody_key(p, store, "example.org", names,
+                                                                  ACME_KEY_EC_P256));
+    genuine = unit_issue_custody(ca, p, store, "example.org", names, ACME_KEY_EC_P256, 90 * DAY);
+    assert_int_equal(acme_store_stage(store, p, "example.org", genuine, strlen(genuine), NULL),
+                     APR_SUCCESS);
+    assert_true(acme_custody_backoff_exempt(store, p, "example.org", &key_id));
+    assert_string_not_equal(key_id, id);
+    /* a CSR record from before "spki" gets it at the next start */
+    assert_int_equal(acme_store_read_json_pooled(store, p, "csr/example.org.json", &json),
+                     APR_SUCCESS);
+    json_object_del(json, "spki");
+    assert_int_equal(acme_store_write_json(store, p, "csr/example.org.json", json, 0644),
+                     APR_SUCCESS);
+    assert_false(acme_custody_backoff_exempt(store, p, "example.org", NULL));
+    assert_int_equal(acme_custody_prepare(store, p, "example.org", names, ACME_KEY_EC_P256,
+                                          NULL), APR_SUCCESS);
+    assert_true(acme_custody_backoff_exempt(store, p, "example.org", NULL));
+    /* garbage in cert.pem is no match */
+    forged = "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n";
+    assert_int_equal(acme_store_stage(store, p, "example.org", forged, strlen(forged), NULL),
+                     APR_SUCCESS);
+    assert_false(acme_custody_backoff_exempt(store, p, "example.org", NULL));
+    acme_custody_refused_clear(store, p, "example.org");
+    assert_int_equal(acme_custody_refused_info(store, p, "example.org", &count), 0);
+    assert_int_equal(count, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +356,7 @@ int main(void)
         UNIT_TEST(test_custody_lifecycle),
         UNIT_TEST(test_custody_refuses_foreign_keys_dir),
         UNIT_TEST(test_custody_sweep_removed),
+        UNIT_TEST(test_backoff_exempt_once_per_key),
     };
 
     if (unit_init() != 0) {

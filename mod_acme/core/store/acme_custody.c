@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "acme_custody.h"
+#include "acme_b64url.h"
 #include "acme_certverify.h"
 #include "acme_cert.h"
 #include "acme_store_paths.h"
@@ -28,15 +29,7 @@ static const char *key_path(apr_pool_t *p, const char *name, const char *id)
     return acme_store_rel_key(p, name, id);
 }
 
-static const char *refused_path(apr_pool_t *p, const char *name)
-{
-    return acme_store_rel_refused(p, name);
-}
-
-/* keys/ must be a directory of this user's, closed to everyone else; a
- * missing one is made. Anything else (a link, someone else's directory) is
- * not written into. */
-static apr_status_t keys_dir_check(acme_store_t *store, apr_pool_t *p)
+apr_status_t acme_custody_keys_dir(acme_store_t *store, apr_pool_t *p)
 {
     const char *path = acme_store_path(store, p, ACME_STORE_KEYS);
     struct stat st;
@@ -198,12 +191,45 @@ static void remove_old_keys(acme_store_t *store, apr_pool_t *p, const char *name
     }
 }
 
+/* The public key's SubjectPublicKeyInfo, DER, base64url: csr/<name>.json
+ * records it so the parent can recognise a chain for the key without
+ * parsing one (acme_custody_backoff_exempt). NULL on failure. */
+static const char *spki_b64(apr_pool_t *p, EVP_PKEY *key)
+{
+    unsigned char *der = NULL;
+    int len = i2d_PUBKEY(key, &der);
+    const char *out = len > 0 ? acme_b64url_encode(p, der, (apr_size_t)len) : NULL;
+
+    OPENSSL_free(der);
+    return out;
+}
+
+/* A CSR published before the record had "spki" gets it from its key. */
+static void csr_add_spki(acme_store_t *store, apr_pool_t *p, const char *name, const char *id)
+{
+    json_t *json;
+    const char *pem;
+    apr_size_t len;
+    EVP_PKEY *key;
+
+    if (acme_store_read_json_pooled(store, p, csr_path(p, name), &json) != APR_SUCCESS
+        || json_is_string(json_object_get(json, "spki"))
+        || acme_store_read_secret(store, p, key_path(p, name, id), ACME_MAX_STORE_FILE, &pem,
+                                  &len) != APR_SUCCESS
+        || acme_crypto_key_from_pem(p, pem, len, &key) != APR_SUCCESS
+        || !(pem = spki_b64(p, key))) {
+        return;
+    }
+    json_object_set_new(json, "spki", json_string(pem));
+    acme_store_write_json(store, p, csr_path(p, name), json, ACME_STORE_FILE_PERMS);
+}
+
 apr_status_t acme_custody_prepare(acme_store_t *store, apr_pool_t *p, const char *name,
                                   const apr_array_header_t *names, acme_key_type_e key_type,
                                   int *generated)
 {
     EVP_PKEY *key;
-    const char *pem, *csr, *id;
+    const char *pem, *csr, *id, *spki;
     json_t *json;
     apr_status_t rv;
 
@@ -213,12 +239,13 @@ apr_status_t acme_custody_prepare(acme_store_t *store, apr_pool_t *p, const char
     if ((rv = acme_store_name_check(name)) != APR_SUCCESS || !names || names->nelts < 1) {
         return APR_EINVAL;
     }
-    if ((rv = keys_dir_check(store, p)) != APR_SUCCESS) {
+    if ((rv = acme_custody_keys_dir(store, p)) != APR_SUCCESS) {
         return rv;
     }
     if (acme_custody_ready(store, p, name, names, key_type)) {
         if (csr_read(store, p, name, names, key_type, &csr, &id) == APR_SUCCESS) {
             remove_old_keys(store, p, name, id, apr_time_now());
+            csr_add_spki(store, p, name, id);
         }
         return APR_SUCCESS;
     }
@@ -228,15 +255,18 @@ apr_status_t acme_custody_prepare(acme_store_t *store, apr_pool_t *p, const char
         || (rv = acme_cert_csr_create(p, key, names, &csr)) != APR_SUCCESS) {
         return rv;
     }
+    if (!(spki = spki_b64(p, key))) {
+        return APR_ENOMEM;
+    }
     /* The key first: a CSR is never published without its key on disk. */
     rv = acme_store_write(store, p, key_path(p, name, id), pem, strlen(pem),
                           ACME_STORE_KEY_PERMS);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    json = json_pack("{s:o, s:s, s:s, s:s, s:I}", "names", json_array(),
+    json = json_pack("{s:o, s:s, s:s, s:s, s:s, s:I}", "names", json_array(),
                      "key_type", acme_key_type_name(key_type), "key", id, "csr", csr,
-                     "created", (json_int_t)apr_time_sec(apr_time_now()));
+                     "spki", spki, "created", (json_int_t)apr_time_sec(apr_time_now()));
     if (!json) {
         return APR_ENOMEM;
     }
@@ -292,7 +322,7 @@ apr_status_t acme_custody_import(acme_store_t *store, apr_pool_t *p, const char 
         || acme_crypto_key_to_pem(p, key, &clean) != APR_SUCCESS) {
         return APR_EINVAL;
     }
-    if ((rv = keys_dir_check(store, p)) != APR_SUCCESS) {
+    if ((rv = acme_custody_keys_dir(store, p)) != APR_SUCCESS) {
         return rv;
     }
     /* Written as this process serializes it: nothing but the key gets in. */
@@ -323,56 +353,6 @@ apr_status_t acme_custody_retire(acme_store_t *store, apr_pool_t *p, const char 
         return rv;
     }
     return acme_store_remove(store, p, key_path(p, name, id));
-}
-
-apr_time_t acme_custody_refused_until(acme_store_t *store, apr_pool_t *p, const char *name)
-{
-    json_t *json;
-
-    if (acme_store_name_check(name) != APR_SUCCESS
-        || acme_store_read_json_pooled(store, p, refused_path(p, name), &json) != APR_SUCCESS
-        || !json_is_integer(json_object_get(json, "until"))) {
-        return 0;
-    }
-    return apr_time_from_sec(json_integer_value(json_object_get(json, "until")));
-}
-
-apr_time_t acme_custody_refused(acme_store_t *store, apr_pool_t *p, const char *name,
-                                apr_time_t now)
-{
-    json_t *json = NULL;
-    json_int_t count = 0;
-    apr_interval_time_t wait = ACME_CUSTODY_BACKOFF_MIN;
-    apr_time_t until;
-
-    if (acme_store_name_check(name) != APR_SUCCESS || keys_dir_check(store, p) != APR_SUCCESS) {
-        return 0;
-    }
-    if (acme_store_read_json_pooled(store, p, refused_path(p, name), &json) == APR_SUCCESS
-        && json_is_integer(json_object_get(json, "count"))) {
-        count = json_integer_value(json_object_get(json, "count"));
-    }
-    for (json_int_t i = 0; i < count && wait < ACME_CUSTODY_BACKOFF_MAX; ++i) {
-        wait *= 2;
-    }
-    if (wait > ACME_CUSTODY_BACKOFF_MAX) {
-        wait = ACME_CUSTODY_BACKOFF_MAX;
-    }
-    until = now + wait;
-    json = json_pack("{s:I, s:I}", "count", count + 1, "until",
-                     (json_int_t)apr_time_sec(until) + 1);
-    if (json) {
-        acme_store_write_json(store, p, refused_path(p, name), json, ACME_STORE_KEY_PERMS);
-        json_decref(json);
-    }
-    return until;
-}
-
-void acme_custody_refused_clear(acme_store_t *store, apr_pool_t *p, const char *name)
-{
-    if (acme_store_name_check(name) == APR_SUCCESS) {
-        acme_store_remove(store, p, refused_path(p, name));
-    }
 }
 
 static int name_listed(const apr_array_header_t *names, const char *name)

@@ -96,15 +96,50 @@ apr_status_t acme_custody_sweep_removed(acme_store_t *store, apr_pool_t *p,
                                         apr_array_header_t **removed);
 
 /* Refused staged entries: a per-name backoff, so an entry planted again and
- * again cannot restart httpd again and again. The first refusal waits
- * ACME_CUSTODY_BACKOFF_MIN, each further one twice as long, at most
- * ACME_CUSTODY_BACKOFF_MAX; a successful activation clears it. */
+ * again cannot restart httpd (nor cost root a check) again and again. The
+ * first refusal waits ACME_CUSTODY_BACKOFF_MIN, each further one twice as
+ * long, at most ACME_CUSTODY_BACKOFF_MAX; a successful activation clears it.
+ * keys/<name>/refused.json (root, 0600): {"count": refusals in a row,
+ * "until": seconds since 1970, "exempted": the key id whose exemption was
+ * used (acme_custody_backoff_exempt), absent when none}. */
 #define ACME_CUSTODY_BACKOFF_MIN apr_time_from_sec(30)
 #define ACME_CUSTODY_BACKOFF_MAX apr_time_from_sec(3600)
 /* Until when staged entries of name are not acted upon (0: not held back). */
 apr_time_t acme_custody_refused_until(acme_store_t *store, apr_pool_t *p, const char *name);
+/* The same and the number of refusals in a row (*count 0 when none). */
+apr_time_t acme_custody_refused_info(acme_store_t *store, apr_pool_t *p, const char *name,
+                                     int *count);
 /* Records one refusal at now; the new time until which name is held back. */
 apr_time_t acme_custody_refused(acme_store_t *store, apr_pool_t *p, const char *name,
                                 apr_time_t now);
 void acme_custody_refused_clear(acme_store_t *store, apr_pool_t *p, const char *name);
+
+/* The exemption, once per key: does the first certificate of
+ * staging/<name>/cert.pem carry the public key of root's current key for
+ * name (the "spki" bytes csr/<name>.json records), and has no staged entry
+ * of name used that key's exemption yet? Then the backoff does not hold
+ * this entry back: it is checked as any other. A certificate for root's key
+ * comes from the CA (only root can sign a CSR for it, and root publishes
+ * one, for the configured names), so a genuine renewal staged after a
+ * planted entry was refused need not wait out the backoff. Anyone can put
+ * the public bytes into a forged certificate, though: such an entry is
+ * refused by the check like any other and uses the exemption up
+ * (acme_custody_backoff_exempt_use), so a forger gets one check per key,
+ * and a key changes only when a certificate for it goes live. No OpenSSL (the
+ * parent's activation thread calls it): a byte comparison of the decoded
+ * PEM. cert.pem is read up to ACME_MAX_CHAIN_BYTES. 1 or 0; with 1, *key_id
+ * (in p, may be NULL) the key's id. */
+int acme_custody_backoff_exempt(acme_store_t *store, apr_pool_t *p, const char *name,
+                                const char **key_id);
+/* Records that the exemption of key_id (acme_custody_backoff_exempt) was
+ * used up for name: an entry it let through was refused. One that passes
+ * uses nothing: it goes live, and its activation clears the backoff.
+ * APR_ENOENT when name has no backoff, else the store's errors. */
+apr_status_t acme_custody_backoff_exempt_use(acme_store_t *store, apr_pool_t *p,
+                                             const char *name, const char *key_id);
+
+/* keys/ must be a directory of this user's, closed to everyone else; a
+ * missing one is made (0700). APR_EACCES for anything else (a link, someone
+ * else's directory): nothing is written into it. */
+apr_status_t acme_custody_keys_dir(acme_store_t *store, apr_pool_t *p);
 #endif

@@ -1,0 +1,174 @@
+/* The refusal backoff of staged entries (keys/<name>/refused.json, root's)
+ * and its one exemption per key for a chain of root's current key. See
+ * acme_custody.h and docs/security.md, "The backoff and genuine renewals". */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_time.h>
+#include <jansson.h>
+
+#include "acme_custody.h"
+#include "acme_b64url.h"
+#include "acme_store_paths.h"
+
+#define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
+#define PEM_END   "-----END CERTIFICATE-----"
+
+static json_t *refused_read(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    json_t *json;
+
+    if (acme_store_name_check(name) != APR_SUCCESS
+        || acme_store_read_json_pooled(store, p, acme_store_rel_refused(p, name), &json)
+           != APR_SUCCESS
+        || !json_is_object(json)) {
+        return NULL;
+    }
+    return json;
+}
+
+apr_time_t acme_custody_refused_info(acme_store_t *store, apr_pool_t *p, const char *name,
+                                     int *count)
+{
+    json_t *json = refused_read(store, p, name);
+
+    *count = 0;
+    if (!json || !json_is_integer(json_object_get(json, "until"))) {
+        return 0;
+    }
+    if (json_is_integer(json_object_get(json, "count"))) {
+        *count = (int)json_integer_value(json_object_get(json, "count"));
+    }
+    return apr_time_from_sec(json_integer_value(json_object_get(json, "until")));
+}
+
+apr_time_t acme_custody_refused_until(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    int count;
+
+    return acme_custody_refused_info(store, p, name, &count);
+}
+
+apr_time_t acme_custody_refused(acme_store_t *store, apr_pool_t *p, const char *name,
+                                apr_time_t now)
+{
+    json_t *json = NULL, *old;
+    json_int_t count = 0;
+    apr_interval_time_t wait = ACME_CUSTODY_BACKOFF_MIN;
+    apr_time_t until;
+
+    if (acme_store_name_check(name) != APR_SUCCESS
+        || acme_custody_keys_dir(store, p) != APR_SUCCESS) {
+        return 0;
+    }
+    if ((old = refused_read(store, p, name)) && json_is_integer(json_object_get(old, "count"))) {
+        count = json_integer_value(json_object_get(old, "count"));
+    }
+    for (json_int_t i = 0; i < count && wait < ACME_CUSTODY_BACKOFF_MAX; ++i) {
+        wait *= 2;
+    }
+    if (wait > ACME_CUSTODY_BACKOFF_MAX) {
+        wait = ACME_CUSTODY_BACKOFF_MAX;
+    }
+    until = now + wait;
+    json = json_pack("{s:I, s:I}", "count", count + 1, "until",
+                     (json_int_t)apr_time_sec(until) + 1);
+    /* The exemption stays used: a key has one, however many refusals follow. */
+    if (json && old && json_is_string(json_object_get(old, "exempted"))) {
+        json_object_set(json, "exempted", json_object_get(old, "exempted"));
+    }
+    if (json) {
+        acme_store_write_json(store, p, acme_store_rel_refused(p, name), json,
+                              ACME_STORE_KEY_PERMS);
+        json_decref(json);
+    }
+    return until;
+}
+
+void acme_custody_refused_clear(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    if (acme_store_name_check(name) == APR_SUCCESS) {
+        acme_store_remove(store, p, acme_store_rel_refused(p, name));
+    }
+}
+
+/* The DER of the first PEM certificate in pem (len bytes), in p: the base64
+ * between the first BEGIN and END lines, whitespace dropped, turned into
+ * base64url for acme_b64url_decode. APR_EINVAL when there is none. */
+static apr_status_t first_pem_der(apr_pool_t *p, const char *pem, apr_size_t len,
+                                  unsigned char **der, apr_size_t *der_len)
+{
+    const char *begin = memmem(pem, len, PEM_BEGIN, strlen(PEM_BEGIN)), *end, *c;
+    char *text, *out;
+
+    if (!begin) {
+        return APR_EINVAL;
+    }
+    begin += strlen(PEM_BEGIN);
+    if (!(end = memmem(begin, len - (apr_size_t)(begin - pem), PEM_END, strlen(PEM_END)))) {
+        return APR_EINVAL;
+    }
+    out = text = apr_palloc(p, (apr_size_t)(end - begin) + 1);
+    for (c = begin; c < end; ++c) {
+        if (*c == '+' || *c == '/') {
+            *out++ = *c == '+' ? '-' : '_';
+        }
+        else if (*c != '=' && *c != ' ' && *c != '\t' && *c != '\r' && *c != '\n') {
+            *out++ = *c;
+        }
+    }
+    *out = '\0';
+    return acme_b64url_decode(p, text, der, der_len);
+}
+
+int acme_custody_backoff_exempt(acme_store_t *store, apr_pool_t *p, const char *name,
+                                const char **key_id)
+{
+    json_t *csr, *refused;
+    const char *spki_text, *id, *used = NULL, *pem;
+    unsigned char *spki, *der;
+    apr_size_t spki_len, der_len, len;
+
+    if (acme_store_name_check(name) != APR_SUCCESS
+        || acme_store_read_json_pooled(store, p, acme_store_rel_csr(p, name), &csr)
+           != APR_SUCCESS
+        || !(spki_text = json_string_value(json_object_get(csr, "spki")))
+        || !(id = json_string_value(json_object_get(csr, "key")))) {
+        return 0;
+    }
+    if ((refused = refused_read(store, p, name))) {
+        used = json_string_value(json_object_get(refused, "exempted"));
+    }
+    if ((used && strcmp(used, id) == 0)
+        || acme_b64url_decode(p, spki_text, &spki, &spki_len) != APR_SUCCESS || spki_len < 32
+        || acme_store_read(store, p, acme_store_rel_staged(p, name, ACME_STORE_CERT_FILE),
+                           ACME_MAX_CHAIN_BYTES, &pem, &len) != APR_SUCCESS
+        || first_pem_der(p, pem, len, &der, &der_len) != APR_SUCCESS
+        || !memmem(der, der_len, spki, spki_len)) {
+        return 0;
+    }
+    if (key_id) {
+        *key_id = apr_pstrdup(p, id);
+    }
+    return 1;
+}
+
+apr_status_t acme_custody_backoff_exempt_use(acme_store_t *store, apr_pool_t *p,
+                                             const char *name, const char *key_id)
+{
+    json_t *json = refused_read(store, p, name);
+    apr_status_t rv;
+
+    if (!json) {
+        return APR_ENOENT;      /* no backoff: nothing to be exempt from */
+    }
+    json = json_deep_copy(json);
+    if (!json || json_object_set_new(json, "exempted", json_string(key_id)) != 0) {
+        json_decref(json);
+        return APR_ENOMEM;
+    }
+    rv = acme_store_write_json(store, p, acme_store_rel_refused(p, name), json,
+                               ACME_STORE_KEY_PERMS);
+    json_decref(json);
+    return rv;
+}

@@ -1,0 +1,98 @@
+/* Staged entries the refusal backoff holds back (keys/<name>/refused.json,
+ * acme_custody.h): the parent's activation neither checks them nor restarts
+ * for them, except a chain of root's current key, once per key
+ * (acme_custody_backoff_exempt). A held entry is said once per backoff
+ * window and name (ACME00743), not at every look: the record lives across
+ * generations, in a pool of its own that only one of the parent's lookers
+ * (post_config, then the activation thread or the monitor hook) uses at a
+ * time. */
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_log.h>
+
+#include "acme_private.h"
+#include "acme_custody.h"
+#include "acme_watchdog.h"
+#include "acme_store_paths.h"
+#include "acme_time.h"
+
+#define ACME_WD_HELD_KEY "mod_acme.held"
+
+/* Per name: the last verdict (for the same entry in the same window it is
+ * not worked out again: the exemption reads cert.pem) and the window said. */
+typedef struct held_t {
+    apr_time_t at;          /* the entry's ready time the verdict is for */
+    apr_time_t until;       /* the backoff's end the verdict is for */
+    int held;
+    apr_time_t logged;      /* the backoff's end ACME00743 was logged for */
+} held_t;
+
+struct acme_wd_held_t {
+    apr_pool_t *pool;       /* unmanaged: lives as long as the process */
+    apr_hash_t *names;      /* name -> held_t */
+};
+
+acme_wd_held_t *acme_activation_held_state(server_rec *s)
+{
+    apr_pool_t *process_pool = s->process->pool;
+    acme_wd_held_t *state = NULL;
+    void *data = NULL;
+    apr_pool_t *pool;
+
+    apr_pool_userdata_get(&data, ACME_WD_HELD_KEY, process_pool);
+    if ((state = data) != NULL) {
+        return state;
+    }
+    if (apr_pool_create_unmanaged_ex(&pool, NULL, NULL) != APR_SUCCESS) {
+        return NULL;
+    }
+    apr_pool_tag(pool, "acme_held");
+    state = apr_pcalloc(pool, sizeof(*state));
+    state->pool = pool;
+    state->names = apr_hash_make(pool);
+    apr_pool_userdata_set(state, ACME_WD_HELD_KEY, apr_pool_cleanup_null, process_pool);
+    return state;
+}
+
+static void log_held(acme_wd_t *wd, apr_pool_t *p, const char *name, apr_time_t until,
+                     int count)
+{
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->rt->base,
+                 "ACME00743: %s: the staged entry is held back until %s: %d staged "
+                 "certificate(s) of this name were refused in a row (see their refusal), so "
+                 "until then what is staged for it is neither checked nor activated, except "
+                 "once a certificate for the key root offers now. To check and activate it "
+                 "now, run apachectl graceful; to end the backoff, remove %s",
+                 name, acme_time_rfc3339(p, until), count,
+                 acme_store_path(wd->rt->store, p, acme_store_rel_refused(p, name)));
+}
+
+int acme_activation_held(acme_wd_t *wd, apr_pool_t *p, const char *name, apr_time_t at)
+{
+    int count;
+    apr_time_t until = acme_custody_refused_info(wd->rt->store, p, name, &count);
+    held_t *h = wd->held ? apr_hash_get(wd->held->names, name, APR_HASH_KEY_STRING) : NULL;
+
+    if (until <= apr_time_now()) {
+        return 0;
+    }
+    if (h && h->at == at && h->until == until) {
+        return h->held;
+    }
+    if (!h && wd->held) {
+        h = apr_pcalloc(wd->held->pool, sizeof(*h));
+        apr_hash_set(wd->held->names, apr_pstrdup(wd->held->pool, name), APR_HASH_KEY_STRING, h);
+    }
+    if (!h) {
+        return !acme_custody_backoff_exempt(wd->rt->store, p, name, NULL);
+    }
+    h->at = at;
+    h->until = until;
+    h->held = !acme_custody_backoff_exempt(wd->rt->store, p, name, NULL);
+    if (h->held && h->logged != until) {
+        h->logged = until;
+        log_held(wd, p, name, until, count);
+    }
+    return h->held;
+}
