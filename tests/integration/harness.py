@@ -259,6 +259,13 @@ def clean_env(extra=None):
     extra = dict(extra or {})
     if "LD_PRELOAD" in extra and env.get("LD_PRELOAD"):
         extra["LD_PRELOAD"] = env["LD_PRELOAD"] + " " + extra["LD_PRELOAD"]
+        # ASan's allocator reads the monotonic clock (for its release to
+        # the OS) while it holds a size class lock; with a preloaded library
+        # that wraps clock_gettime (libfaketime) the wrapper's first call
+        # allocates through dlsym and waits on that lock forever. Without
+        # the release interval the allocator never reads the clock.
+        env["ASAN_OPTIONS"] = ":".join(o for o in (env.get("ASAN_OPTIONS"),
+                                                   "allocator_release_to_os_interval_ms=-1") if o)
     env.update(extra)
     return env
 
