@@ -135,9 +135,18 @@ def test_hanging_hook_times_out_without_holding_up_others(httpd, challtestsrv, u
     # the other domain is not held up by the hook that hangs
     httpd.wait_for_pebble_cert(other, ISSUE_TIMEOUT)
     assert time.monotonic() - started < 45, "other domain took %.0f s" % (time.monotonic() - started)
-    wait_for(lambda: harness.pids_with_arg(hook), 20, what="the setup hook running")
-    d = wait_for(lambda: (lambda s: s if s.get("activity") else None)(httpd.domain_status(hang)),
-                 10, what="the running hook on the status page")
+    # The graceful restart that activated the other domain's certificate
+    # starts a new issuance child, which starts the hook anew: until it has,
+    # its first status record shows no activity (the previous generation's
+    # hook may still run meanwhile). Wait for the current generation's hook.
+    def current_hook():
+        text = httpd.error_log_text()
+        pids = re.findall(r"ACME00906: \*\.%s: running .* pid (\d+)\)" % re.escape(hang),
+                          text[text.rfind("resuming normal operations"):])
+        return int(pids[-1]) if pids and harness.pid_alive(int(pids[-1])) else None
+    pid = wait_for(current_hook, 20, what="the setup hook running")
+    d = wait_for(lambda: (lambda s: s if "(pid %d)" % pid in (s.get("activity") or "") else None)(
+                 httpd.domain_status(hang)), 10, what="the running hook on the status page")
     assert d["state"] == "missing" and d["step"] == "authorize" and not d.get("error"), d
     assert "AcmeDnsCmd %s setup _acme-challenge.%s running since" % (hook, hang) in d["activity"], d
     status, _, body = httpd.http_request("/acme-status")
