@@ -10,6 +10,7 @@ build/build.sh builds): ACME_BUILD_DIR/.libs/mod_acme.so and ACME_BUILD_DIR/acme
 import atexit
 import base64
 import datetime
+import fcntl
 import http.client
 import ipaddress
 import json
@@ -88,9 +89,32 @@ def require_build(paths=None):
 # kernel's ephemeral range (32768+), so neither a parallel test process
 # (pytest-xdist worker gwN) nor an outgoing connection's local port can take a
 # port between the moment it is chosen here and the moment a server binds it.
+# Test runs of other checkouts on the same machine have workers of the same
+# numbers, hence the same blocks: a port handed out is also locked (one byte
+# of _PORT_LOCKS at the port's offset, a POSIX record lock) for as long as the
+# process lives, and a port another process holds is never handed out. The
+# kernel drops the locks when the process ends, however it ends.
 _PORT_BLOCK = 2400
 _PORT_BASE = 10000
+_PORT_LOCKS = "/tmp/mod_acme-it-ports.lock"
 _ports_given = set()
+_port_lock_fd = []
+
+
+def _port_lock(port):
+    """Whether port is now this process's alone (see _PORT_LOCKS)."""
+    if not _port_lock_fd:
+        fd = os.open(_PORT_LOCKS, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            os.fchmod(fd, 0o666)
+        except OSError:
+            pass                  # another user's file: it is writable already
+        _port_lock_fd.append(fd)
+    try:
+        fcntl.lockf(_port_lock_fd[0], fcntl.LOCK_EX | fcntl.LOCK_NB, 1, port)
+    except OSError:
+        return False
+    return True
 
 
 def _port_block():
@@ -102,11 +126,15 @@ def _port_block():
 
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on, never handed out twice by
-    this process; raises HarnessError when the process's block is used up."""
+    this process nor while it lives by another test process; from the
+    process's block first, then the other workers' blocks (all nine:
+    _PORT_BASE to _PORT_BASE + 9 * _PORT_BLOCK); raises HarnessError when
+    all are used up."""
     lo, hi = _port_block()
     first = random.randrange(lo, hi)
-    for i in range(hi - lo):
-        port = lo + (first - lo + i) % (hi - lo)
+    span = 9 * _PORT_BLOCK
+    for i in range(span):
+        port = _PORT_BASE + (first - _PORT_BASE + i) % span
         if port in _ports_given:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -114,9 +142,11 @@ def free_port():
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+        if not _port_lock(port):
+            continue
         _ports_given.add(port)
         return port
-    raise HarnessError("no free port left in %d-%d" % (lo, hi))
+    raise HarnessError("no free port left in %d-%d" % (_PORT_BASE, _PORT_BASE + span))
 
 
 def closed_port():
