@@ -10,7 +10,15 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import reaper  # noqa: E402
 from ari_proxy import AcmeProxy  # noqa: E402
+
+
+def pytest_configure(config):
+    """No server a test started outlives the test process, however it ends
+    (reaper.py): a run killed mid-test leaves no Pebble, challtestsrv,
+    redis-server or httpd behind."""
+    reaper.enable()
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -32,6 +32,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+import reaper
+from reaper import pid_alive, pids_with_arg  # noqa: F401 (the tests' names for them)
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 APACHE_BIN = "/usr/sbin/apache2"
 APACHE_MODULES = "/usr/lib/apache2/modules"
@@ -543,36 +546,6 @@ def run(cmd, timeout=60, env=None, check=False):
     return proc
 
 
-def pids_with_arg(needle):
-    """Processes whose command line mentions needle (our unique temp dirs)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % entry, "rb") as f:
-                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if needle in cmdline:
-            found.append(int(entry))
-    return found
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is as good as gone
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
 def kill_pids(pids, grace=3.0):
     for pid in pids:
         try:
@@ -671,6 +644,7 @@ class Daemon:
         except FileNotFoundError as exc:
             raise HarnessError("cannot run %s: %s (Debian package 'pebble' installed?)"
                                % (cmd[0], exc))
+        reaper.track_group(self.proc.pid)    # its own session: its group is its pid
 
     def log(self):
         try:
@@ -692,6 +666,8 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
+        if self.proc is not None:
+            reaper.untrack_group(self.proc.pid)
         self.proc = None
         if self._log:
             self._log.close()
@@ -986,6 +962,9 @@ class Httpd:
         return pid is not None and pid_alive(pid)
 
     def start(self, timeout=20):
+        # every process of this server names its ServerRoot: the parent, its
+        # children, hooks and notify programs kept in it
+        reaper.track_needle(self.serverroot)
         p = self._ctl("-k", "start")
         if p.returncode != 0:
             raise HarnessError("apache2 -k start exited %d: %s\nerror.log:\n%s" % (
@@ -1071,6 +1050,7 @@ class Httpd:
             while time.monotonic() < deadline and pid_alive(pid):
                 time.sleep(0.1)
         self.kill_leftovers()
+        reaper.untrack_needle(self.serverroot)
         self.started = False
         wait_for(lambda: not self._port_open(self.http_port) and not self._port_open(self.https_port), 10,
                  what="httpd ports %d/%d to close" % (self.http_port, self.https_port))

@@ -1,0 +1,62 @@
+"""A test run killed mid-test leaves no server behind (reaper.py): pytest
+running reaper_probe.py, which holds Pebble, challtestsrv, an httpd and a
+redis-server, is ended by SIGTERM, SIGINT (Ctrl-C) or SIGKILL; every one of
+those processes, and every process naming the httpd's ServerRoot, is gone
+soon after."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+import harness
+from harness import pid_alive, pids_with_arg, wait_for
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL],
+                         ids=["SIGTERM", "SIGINT", "SIGKILL"])
+def test_a_killed_run_leaves_no_server_behind(build, sig):
+    d = harness.make_tree("it-reaper-")
+    out = os.path.join(d, "pids.json")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["ACME_REAPER_PROBE_OUT"] = out
+    env["ACME_BUILD_DIR"] = build
+    log = open(os.path.join(d, "pytest.log"), "w")
+    # a session of its own: the signal reaches pytest alone, as a kill does
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "-p", "no:xdist", os.path.join(HERE, "reaper_probe.py")],
+                            cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        wait_for(lambda: os.path.exists(out) or proc.poll() is not None, 90,
+                 what="the probe run to start its servers")
+        assert os.path.exists(out), "probe run ended (%s):\n%s" % (proc.returncode,
+                                                                   harness.tail(log.name))
+        with open(out) as f:
+            info = json.load(f)
+        pids = info["pids"]
+        assert all(pid_alive(p) for p in pids.values()), pids
+        assert pids_with_arg(info["serverroot"]), "no process names %s" % info["serverroot"]
+
+        os.kill(proc.pid, sig)
+        proc.wait(timeout=harness.slow(60))
+
+        def all_gone():
+            left = {k: p for k, p in pids.items() if pid_alive(p)}
+            named = pids_with_arg(info["serverroot"])
+            return None if left or named else True
+        try:
+            wait_for(all_gone, 20, interval=0.2, what="every server of the killed run to end")
+        except TimeoutError as exc:
+            raise AssertionError("%s: still running %s, naming the ServerRoot %s\n%s" % (
+                exc, {k: p for k, p in pids.items() if pid_alive(p)},
+                pids_with_arg(info["serverroot"]), harness.tail(log.name))) from None
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
