@@ -563,6 +563,17 @@ def kill_pids(pids, grace=3.0):
                 pass
 
 
+def kill9(pids):
+    """kill -9 of every pid at once (a crash), then waits until all are gone."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    wait_for(lambda: not any(pid_alive(p) for p in pids), 10, interval=0.05,
+             what="killed processes %s to be gone" % sorted(pids))
+
+
 # --------------------------------------------------------------------------
 # a throwaway CA for Pebble's own listener
 

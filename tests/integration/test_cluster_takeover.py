@@ -4,11 +4,10 @@ balancer (a proxy gate); after its claim expires another node resumes the same
 order from the state kept in Redis, and the CA sees one order."""
 import os
 import re
-import signal
 import time
 
 from cluster import cluster3, redis  # noqa: F401 (fixtures)
-from harness import pid_alive, pids_with_arg, port_open, wait_for
+from harness import kill9, pids_with_arg, port_open, wait_for
 
 
 def kill9_server(node):
@@ -16,13 +15,7 @@ def kill9_server(node):
     pids = set(p for p in pids_with_arg(node.serverroot) if p != os.getpid())
     if node.pid():
         pids.add(node.pid())
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    wait_for(lambda: not any(pid_alive(p) for p in pids), 10, interval=0.05,
-             what="killed processes %s to be gone" % sorted(pids))
+    kill9(pids)
     wait_for(lambda: not port_open(node.http_port), 10, what="the killed node's port to close")
 
 

@@ -12,14 +12,13 @@ import json
 import os
 import random
 import re
-import signal
 import time
 
 import pytest
 
 import harness
 from ari_proxy import AcmeProxy
-from harness import pid_alive, pids_with_arg, ssl_vhost, store_problems, wait_for
+from harness import kill9, pids_with_arg, ssl_vhost, store_problems, wait_for
 
 ISSUE_TIMEOUT = 60
 
@@ -57,16 +56,6 @@ def watchdog_child(httpd):
         ppid = int(f.read().split(") ", 1)[1].split()[1])
     assert ppid == httpd.pid(), "process %d is not a child of httpd %s" % (pid, httpd.pid())
     return pid
-
-
-def kill9(pids):
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    wait_for(lambda: not any(pid_alive(p) for p in pids), 10, interval=0.05,
-             what="killed processes %s to be gone" % pids)
 
 
 def kill_server(httpd):
