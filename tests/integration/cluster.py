@@ -219,20 +219,10 @@ def node_config(node, names, redis_url, key, extra_acme=None):
 
 # ---- fixtures and checks shared by the test_cluster*.py files ---------------
 
-def started(daemon, what):
-    """daemon started, or the test fails with its log's tail (stopped)."""
-    try:
-        return daemon.start()
-    except (harness.HarnessError, TimeoutError) as exc:
-        daemon.stop()
-        pytest.fail("%s did not start: %s\n%s" % (what, exc, harness.tail(daemon.log_path)))
-
-
 @pytest.fixture
 def redis(workdir):
-    r = started(Redis(harness.make_tree("it-redis-")), "redis-server")
-    yield r
-    r.stop()
+    with harness.started(Redis(harness.make_tree("it-redis-")), "redis-server") as r:
+        yield r
 
 
 @pytest.fixture
@@ -240,9 +230,8 @@ def redis_tls(workdir):
     """redis-server on a TLS-only port, its certificate from a CA of its own
     (.tls.ca_pem, for AcmeClusterCACertificateFile)."""
     d = harness.make_tree("it-redis-tls-")
-    r = started(Redis(d, tls=harness.TestCA(d)), "redis-server (TLS)")
-    yield r
-    r.stop()
+    with harness.started(Redis(d, tls=harness.TestCA(d)), "redis-server (TLS)") as r:
+        yield r
 
 
 class Cluster:

@@ -99,27 +99,16 @@ def workdir():
 
 @pytest.fixture(scope="session")
 def challtestsrv(workdir):
-    srv = harness.ChallTestSrv(workdir)
-    try:
-        srv.start()
-    except (harness.HarnessError, TimeoutError) as exc:
-        srv.stop()
-        pytest.fail("pebble-challtestsrv did not start: %s\n%s" % (exc, harness.tail(srv.log_path)))
-    yield srv
-    srv.stop()
+    with harness.started(harness.ChallTestSrv(workdir), "pebble-challtestsrv") as srv:
+        yield srv
 
 
 @pytest.fixture(scope="session")
 def pebble(workdir, challtestsrv):
     """Pebble, validating challenges at the httpd ports every test's httpd uses."""
-    pb = harness.Pebble(workdir, challtestsrv.dns_port, harness.free_port(), harness.free_port())
-    try:
-        pb.start()
-    except (harness.HarnessError, TimeoutError, OSError) as exc:
-        pb.stop()
-        pytest.fail("Pebble did not start: %s\n%s" % (exc, harness.tail(pb.log_path)))
-    yield pb
-    pb.stop()
+    with harness.started(harness.Pebble(workdir, challtestsrv.dns_port, harness.free_port(),
+                                        harness.free_port()), "Pebble") as pb:
+        yield pb
 
 
 @pytest.fixture

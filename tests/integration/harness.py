@@ -9,6 +9,7 @@ build/build.sh builds): ACME_BUILD_DIR/.libs/mod_acme.so and ACME_BUILD_DIR/acme
 """
 import atexit
 import base64
+import contextlib
 import datetime
 import fcntl
 import http.client
@@ -683,6 +684,24 @@ class Daemon:
         if self._log:
             self._log.close()
             self._log = None
+
+
+@contextlib.contextmanager
+def started(server, what):
+    """A fixture's server, started: yields server once its start() returned,
+    stops it when the block ends. When start() fails (HarnessError, a
+    timeout, OSError), stops what did start and fails the test with the
+    error and the tail of the server's log, "<what> did not start: ..."."""
+    import pytest  # only the tests' fixtures come here, never the demo
+    try:
+        server.start()
+    except (HarnessError, TimeoutError, OSError) as exc:
+        server.stop()
+        pytest.fail("%s did not start: %s\n%s" % (what, exc, tail(server.log_path)))
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 class ChallTestSrv(Daemon):

@@ -9,7 +9,7 @@ import pytest
 
 import harness
 from cluster import (Cluster, Sentinel, assert_one_order_each, cluster3, key_file,  # noqa: F401
-                     redis, redis_tls, started)
+                     redis, redis_tls)
 from harness import closed_port, ssl_vhost, wait_for
 
 
@@ -74,13 +74,10 @@ def test_rediss_wrong_ca_or_plain_port_is_an_error(httpd, redis_tls, redis, uniq
 def test_sentinel_one_order(cluster3, unique):
     """redis-sentinel:// with a first sentinel that is down and a second that
     knows the master: the nodes find the master through it; one order."""
-    sentinel = started(Sentinel(harness.make_tree("it-sentinel-"), cluster3.redis),
-                       "redis sentinel")
-    try:
+    with harness.started(Sentinel(harness.make_tree("it-sentinel-"), cluster3.redis),
+                         "redis sentinel") as sentinel:
         name = unique("sent")
         url = "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d/mymaster" % (closed_port(), sentinel.port)
         cluster3.configure([name], url=url)
         assert_one_order_each(cluster3, [name], 120)
         assert cluster3.redis.keys("mod_acme:cert:*"), "nothing written to the master"
-    finally:
-        sentinel.stop()
