@@ -542,6 +542,19 @@ static void run_until_staged(fixture_t *f, int n)
     }
 }
 
+/* Runs the driver at each time it asks for until the attempt failed (at
+ * most n runs). */
+static void run_until_failed(fixture_t *f, int n)
+{
+    while (n-- > 0 && events_of(f, "failed") == 0) {
+        run(f);
+        if (events_of(f, "failed") == 0) {
+            assert_true(f->next_run > f->now);
+            f->now = f->next_run;
+        }
+    }
+}
+
 /* A CA that has not validated yet refuses the finalize sent right after the
  * challenges with orderNotReady (RFC 8555 §7.4; Pebble and Boulder do): the
  * authorizations are polled and the order finalized then, with no failure
@@ -611,6 +624,132 @@ static void test_malformed_order_fails_the_attempt(void **state)
     run(f);
     assert_failed(f, NULL);
     assert_int_equal(f->publish_count, 0);
+}
+
+/* The CA refuses the CSR: the finalize right after the challenges counts as
+ * "not ready yet" (the authorizations are polled), the one after the polls
+ * ends the attempt with the CA's problem, and the order is not kept. */
+static void test_finalize_refused_with_bad_csr_fails(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-finalize-badcsr.jsonl", 0, -1);
+    run_until_failed(f, 5);
+    assert_failed(f, "badCSR");
+    assert_non_null(strstr(error_member(f, "detail"), "known weak type"));
+    assert_true(logged(f, "ACME01116"));
+    assert_false(exists(f, "jobs/" NAME ".json"));
+}
+
+/* The order became "invalid" while processing: its "error" is the failure. */
+static void test_order_invalid_after_finalize_fails_with_its_error(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-order-invalid.jsonl", 0, -1);
+    run(f);
+    assert_failed(f, "serverInternal");
+    assert_non_null(strstr(error_member(f, "detail"), "Error issuing certificate"));
+    assert_false(exists(f, "jobs/" NAME ".json"));
+}
+
+/* The order is gone (404) when the certificate step asks for it. */
+static void test_order_lost_before_the_certificate_fails(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-order-lost.jsonl", 0, -1);
+    run(f);
+    assert_failed(f, "malformed");
+    assert_non_null(strstr(error_member(f, "detail"), "No order for ID lost"));
+}
+
+/* The certificate download answers 503 with Retry-After: the attempt fails
+ * and the next one waits at least that long. */
+static void test_certificate_download_error_waits_for_retry_after(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-cert-unavailable.jsonl", 0, -1);
+    run(f);
+    assert_failed(f, "serverInternal");
+    assert_true(f->next_run >= f->now + SEC(600));
+    assert_true(time_member(status(f), "next_action") >= f->now + SEC(600));
+}
+
+/* A certificate body that is no PEM chain is never staged. */
+static void test_broken_certificate_chain_fails(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-cert-broken.jsonl", 0, -1);
+    run(f);
+    assert_failed(f, NULL);
+    assert_non_null(strstr(error_member(f, "detail"), "unusable certificate chain"));
+}
+
+static void test_new_order_rejected_fails(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-order-rejected.jsonl", 0, -1);
+    run(f);
+    assert_failed(f, "rejectedIdentifier");
+    assert_non_null(strstr(error_member(f, "detail"), "forbidden by policy"));
+    assert_int_equal(f->publish_count, 0);
+}
+
+static void test_new_account_refused_fails(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-account-refused.jsonl", 0, -1);
+    run(f);
+    assert_failed(f, "invalidContact");
+    assert_int_equal(f->publish_count, 0);
+    assert_false(exists(f, "jobs/" NAME ".json"));
+}
+
+/* A refused challenge response ends the attempt; the answer published for
+ * it is withdrawn. */
+static void test_challenge_response_refused_fails(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-challenge-refused.jsonl", 0, -1);
+    run(f);
+    assert_failed(f, "malformed");
+    assert_int_equal(f->publish_count, 1);
+}
+
+/* An authorization poll answered with a server error and Retry-After. */
+static void test_authorization_poll_error_waits_for_retry_after(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-authz-error.jsonl", 0, -1);
+    run(f);               /* the finalize after the challenges: orderNotReady */
+    f->now = f->next_run;
+    run(f);               /* the poll */
+    assert_failed(f, "serverInternal");
+    assert_true(f->next_run >= f->now + SEC(120));
+    assert_int_equal(f->publish_count, 2);
+}
+
+/* The directory is down: nothing else is asked, the next attempt waits for
+ * the CA's Retry-After. */
+static void test_directory_down_waits_for_retry_after(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-directory-down.jsonl", 0, -1);
+    run(f);
+    assert_failed(f, "serverInternal");
+    assert_non_null(strstr(error_member(f, "detail"), "down for maintenance"));
+    assert_true(f->next_run >= f->now + SEC(900));
+    f->now += SEC(600);
+    run(f);               /* not yet: nothing sent */
+    assert_int_equal(unit_replay_sent(f->replay), 1);
 }
 
 /* ---- account operations beyond issuance (acmectl) ---- */
@@ -711,6 +850,16 @@ int main(void)
         STEP_TEST(test_finalize_refused_twice_asks_for_the_order),
         STEP_TEST(test_finalize_waits_for_the_csr_of_root),
         STEP_TEST(test_malformed_order_fails_the_attempt),
+        STEP_TEST(test_finalize_refused_with_bad_csr_fails),
+        STEP_TEST(test_order_invalid_after_finalize_fails_with_its_error),
+        STEP_TEST(test_order_lost_before_the_certificate_fails),
+        STEP_TEST(test_certificate_download_error_waits_for_retry_after),
+        STEP_TEST(test_broken_certificate_chain_fails),
+        STEP_TEST(test_new_order_rejected_fails),
+        STEP_TEST(test_new_account_refused_fails),
+        STEP_TEST(test_challenge_response_refused_fails),
+        STEP_TEST(test_authorization_poll_error_waits_for_retry_after),
+        STEP_TEST(test_directory_down_waits_for_retry_after),
         STEP_TEST(test_revocation),
         STEP_TEST(test_revocation_refused_by_the_ca),
         STEP_TEST(test_account_key_rollover),
