@@ -70,18 +70,6 @@ static const char *twin_args(apr_pool_t *p, const ap_directive_t *node, int http
     return apr_pstrcat(p, args, ">", NULL);
 }
 
-static int list_covers(const apr_array_header_t *certs, const char *name)
-{
-    int k;
-
-    for (k = 0; k < certs->nelts; k++) {
-        if (acme_name_covers(APR_ARRAY_IDX(certs, k, const char *), name)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* The names of v that a certificate of its AcmeDomain lines covers, in
  * v's order (an AcmeDomain without names covers them all); for a plain
  * vhost whose site shares the certificate of an SSL vhost (v->site), also
@@ -97,9 +85,9 @@ static apr_array_header_t *covered_names(apr_pool_t *p, const acme_autossl_vhost
         const char *name = APR_ARRAY_IDX(v->names, i, const char *);
         for (j = 0, hit = 0; !hit && j < v->domains->nelts; j++) {
             const ap_directive_t *d = APR_ARRAY_IDX(v->domains, j, const ap_directive_t *);
-            hit = list_covers(acme_autossl_tree_domain_names(p, d, v), name);
+            hit = acme_autossl_tree_list_covers(acme_autossl_tree_domain_names(p, d, v), name);
         }
-        hit = hit || (site && list_covers(site, name)
+        hit = hit || (site && acme_autossl_tree_list_covers(site, name)
                       && !acme_autossl_tree_served_by_ssl(vhosts, name));
         if (hit) {
             APR_ARRAY_PUSH(covered, const char *) = name;

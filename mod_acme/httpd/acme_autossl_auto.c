@@ -48,18 +48,6 @@ const char *acme_autossl_auto_parse(apr_pool_t *p, const char *args, int *on,
     return NULL;
 }
 
-static int excepted(const apr_array_header_t *except, const char *name)
-{
-    int i;
-
-    for (i = 0; i < except->nelts; i++) {
-        if (acme_name_covers(APR_ARRAY_IDX(except, i, const char *), name)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static void claim_words(apr_hash_t *claimed, const apr_array_header_t *names)
 {
     int i;
@@ -105,7 +93,7 @@ static const char *auto_skip_why(apr_pool_t *p, const acme_autossl_t *plan,
 {
     const char *why;
 
-    if (excepted(except, name)) {
+    if (acme_autossl_tree_list_covers(except, name)) {
         return apr_psprintf(p, "excluded by 'AcmeAutoDomains on except' (%s)", plan->auto_where);
     }
     if (acme_name_is_wildcard(name)) {

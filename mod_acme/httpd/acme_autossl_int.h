@@ -53,6 +53,9 @@ int acme_autossl_tree_served_by_ssl(const apr_array_header_t *vhosts, const char
  * words, else (no words) the names of its vhost v. */
 apr_array_header_t *acme_autossl_tree_domain_names(apr_pool_t *p, const ap_directive_t *d,
                                                    const acme_autossl_vhost_t *v);
+/* 1 when a name or wildcard of patterns (const char*) covers name
+ * (acme_name_covers: "*.example.org" covers one label more). */
+int acme_autossl_tree_list_covers(const apr_array_header_t *patterns, const char *name);
 /* 1 when list (const char*) holds name, case-insensitively. */
 int acme_autossl_tree_in_list(const apr_array_header_t *list, const char *name);
 

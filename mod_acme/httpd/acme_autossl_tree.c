@@ -156,6 +156,18 @@ apr_array_header_t *acme_autossl_tree_domain_names(apr_pool_t *p, const ap_direc
     return (words->nelts || !v) ? words : v->names;
 }
 
+int acme_autossl_tree_list_covers(const apr_array_header_t *patterns, const char *name)
+{
+    int i;
+
+    for (i = 0; i < patterns->nelts; i++) {
+        if (acme_name_covers(APR_ARRAY_IDX(patterns, i, const char *), name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int acme_autossl_tree_in_list(const apr_array_header_t *list, const char *name)
 {
     int i;
