@@ -752,6 +752,57 @@ static void test_directory_down_waits_for_retry_after(void **state)
     assert_int_equal(unit_replay_sent(f->replay), 1);
 }
 
+/* The CA no longer knows the account when the order is asked for: it is
+ * looked up and created again, once, and the order goes on; no failure. */
+static void test_account_gone_is_looked_up_again(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-account-gone.jsonl", 0, -1);
+    run(f);
+    assert_staged(f);
+    assert_true(logged(f, "ACME00412"));
+    assert_int_equal(events_of(f, "failed"), 0);
+}
+
+/* The order carries an authorization that failed before this attempt: no
+ * challenge is answered, and the failure says the CA reuses it. */
+static void test_reused_invalid_authorization_fails(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-authz-reused-invalid.jsonl", 0, -1);
+    run(f);
+    assert_failed(f, "unauthorized");
+    assert_non_null(strstr(error_member(f, "detail"), "reuses a failed authorization"));
+    assert_int_equal(f->publish_count, 0);
+}
+
+/* The order carries an authorization valid already: only the other one is
+ * answered. */
+static void test_reused_valid_authorization_is_not_answered(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-authz-reused-valid.jsonl", 0, -1);
+    run(f);
+    assert_staged(f);
+    assert_int_equal(f->publish_count, 1);
+}
+
+/* Refused again after the polls, and the order still "pending" when asked
+ * for: asked again after its Retry-After, finalized once "ready". */
+static void test_pending_order_is_asked_again(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-order-pending.jsonl", 0, -1);
+    run_until_staged(f, 6);
+    assert_staged(f);
+    assert_int_equal(events_of(f, "failed"), 0);
+    assert_true(logged(f, "ACME01115"));
+}
+
 /* ---- account operations beyond issuance (acmectl) ---- */
 
 /* A client whose account is known: selecting it sends nothing. */
@@ -860,6 +911,10 @@ int main(void)
         STEP_TEST(test_challenge_response_refused_fails),
         STEP_TEST(test_authorization_poll_error_waits_for_retry_after),
         STEP_TEST(test_directory_down_waits_for_retry_after),
+        STEP_TEST(test_account_gone_is_looked_up_again),
+        STEP_TEST(test_reused_invalid_authorization_fails),
+        STEP_TEST(test_reused_valid_authorization_is_not_answered),
+        STEP_TEST(test_pending_order_is_asked_again),
         STEP_TEST(test_revocation),
         STEP_TEST(test_revocation_refused_by_the_ca),
         STEP_TEST(test_account_key_rollover),
