@@ -440,3 +440,22 @@ def test_site_vhosts_share_one_certificate_and_health_checks_pass(httpd):
                         "https://localhost:%d/index.html" % httpd.https_port],
                        capture_output=True, text=True, timeout=20)
     assert p.returncode == 0 and p.stdout == "200", (p.returncode, p.stdout, p.stderr)
+
+
+def test_except_takes_wildcards(httpd):
+    """'except *.zone' leaves out every name one label below zone, as a
+    certificate wildcard matches, and neither zone itself nor deeper names."""
+    zone = public("wild")
+    vhosts = plain_vhost("a." + zone, ["b." + zone, zone, "c.d." + zone])
+    httpd.write_config(vhosts=vhosts, extra_global="AcmeAutoDomains on except *.%s" % zone)
+    debian_listen(httpd)
+    rc, out = httpd.configtest()
+    assert rc == 0 and "ACME01408" not in out, out
+    for name in ("a." + zone, "b." + zone):
+        assert re.search(r"ACME01407: \S+: %s gets no certificate from mod_acme: excluded by "
+                         r"'AcmeAutoDomains on except'" % re.escape(name), out), (name, out)
+    for name in (zone, "c.d." + zone):
+        assert not re.search(r"ACME01407: \S+: %s gets" % re.escape(name), out), (name, out)
+    # the twin's ServerName: a.zone is left out, zone stands in
+    section = https_section(dump_vhosts(httpd), httpd.https_port)
+    assert zone in section and "a." + zone not in section, section
