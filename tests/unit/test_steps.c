@@ -803,6 +803,56 @@ static void test_pending_order_is_asked_again(void **state)
     assert_true(logged(f, "ACME01115"));
 }
 
+/* Stores an account for the CA as an earlier process left it: key (text
+ * key_pem, or a new key when NULL) and URL. */
+static void account_stored(fixture_t *f, const char *key_pem)
+{
+    json_t *json = json_pack("{s:s, s:s}", "url", "https://acme.test/my-account/1",
+                             "ca", UNIT_REPLAY_DIRECTORY);
+    EVP_PKEY *key;
+
+    if (!key_pem) {
+        assert_int_equal(acme_crypto_key_generate(f->p, ACME_KEY_EC_P256, &key), APR_SUCCESS);
+        assert_int_equal(acme_crypto_key_to_pem(f->p, key, &key_pem), APR_SUCCESS);
+    }
+    assert_int_equal(acme_store_write(f->store, f->p, acme_store_account_path(
+                                          f->p, UNIT_REPLAY_DIRECTORY, "account.key"),
+                                      key_pem, strlen(key_pem), ACME_STORE_KEY_PERMS),
+                     APR_SUCCESS);
+    assert_int_equal(acme_store_write_json(f->store, f->p, acme_store_account_path(
+                                               f->p, UNIT_REPLAY_DIRECTORY, "account.json"),
+                                           json, ACME_STORE_KEY_PERMS), APR_SUCCESS);
+    json_decref(json);
+}
+
+/* An account stored by an earlier process is used as it is: no newAccount,
+ * the order is the first request signed. */
+static void test_stored_account_is_used_without_asking(void **state)
+{
+    fixture_t *f = *state;
+
+    account_stored(f, NULL);
+    unit_replay_add(f->replay, ISSUE, 0, 2);                   /* directory, nonce */
+    unit_replay_add(f->replay, ISSUE, 4, ISSUE_EXCHANGES - 4); /* order to certificate */
+    run(f);
+    assert_staged(f);
+    assert_false(logged(f, "ACME00411"));
+    assert_int_equal(unit_replay_sent(f->replay), ISSUE_EXCHANGES - 2);
+}
+
+/* A stored account key that does not parse: nothing is sent, the failure
+ * says which file to move away. */
+static void test_unreadable_account_key_fails_without_asking(void **state)
+{
+    fixture_t *f = *state;
+
+    account_stored(f, "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n");
+    run(f);
+    assert_failed(f, NULL);
+    assert_non_null(strstr(error_member(f, "detail"), "is unreadable; move it away"));
+    assert_int_equal(unit_replay_sent(f->replay), 0);
+}
+
 /* ---- account operations beyond issuance (acmectl) ---- */
 
 /* A client whose account is known: selecting it sends nothing. */
@@ -915,6 +965,8 @@ int main(void)
         STEP_TEST(test_reused_invalid_authorization_fails),
         STEP_TEST(test_reused_valid_authorization_is_not_answered),
         STEP_TEST(test_pending_order_is_asked_again),
+        STEP_TEST(test_stored_account_is_used_without_asking),
+        STEP_TEST(test_unreadable_account_key_fails_without_asking),
         STEP_TEST(test_revocation),
         STEP_TEST(test_revocation_refused_by_the_ca),
         STEP_TEST(test_account_key_rollover),
