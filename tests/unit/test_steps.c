@@ -853,6 +853,49 @@ static void test_unreadable_account_key_fails_without_asking(void **state)
     assert_int_equal(unit_replay_sent(f->replay), 0);
 }
 
+/* A CA that requires External Account Binding: without AcmeEAB the new
+ * account is refused before it is sent, saying what to add; with it, the
+ * newAccount request carries the binding. */
+static void test_eab_required_without_a_key_fails_before_sending(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-eab.jsonl", 0, 3);   /* dir, nonce, lookup */
+    run(f);
+    assert_failed(f, "externalAccountRequired");
+    assert_non_null(strstr(error_member(f, "detail"), "AcmeEAB"));
+}
+
+static void test_eab_binding_is_sent_with_the_new_account(void **state)
+{
+    fixture_t *f = *state;
+    json_t *payload;
+
+    f->domain->eab_kid = "kid-1";
+    f->domain->eab_hmac = "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0xMjM0NTY3ODkw";
+    unit_replay_add(f->replay, "issue-http01-eab.jsonl", 0, -1);
+    run(f);
+    assert_staged(f);
+    payload = json_loads(unit_replay_payload(f->replay, f->p, 3), 0, NULL);
+    assert_non_null(payload);
+    assert_non_null(json_object_get(json_object_get(payload, "externalAccountBinding"),
+                                    "signature"));
+    json_decref(payload);
+}
+
+/* AcmePreferredChain naming no chain the CA offers: the default chain is
+ * staged, with a notice that says so. */
+static void test_preferred_chain_not_offered_keeps_the_default(void **state)
+{
+    fixture_t *f = *state;
+
+    f->domain->preferred_chain = "No Such Root";
+    unit_replay_add(f->replay, ISSUE, 0, ISSUE_EXCHANGES);
+    run(f);
+    assert_staged(f);
+    assert_non_null(strstr(member(status(f), "notice"), "No Such Root"));
+}
+
 /* ---- account operations beyond issuance (acmectl) ---- */
 
 /* A client whose account is known: selecting it sends nothing. */
@@ -967,6 +1010,9 @@ int main(void)
         STEP_TEST(test_pending_order_is_asked_again),
         STEP_TEST(test_stored_account_is_used_without_asking),
         STEP_TEST(test_unreadable_account_key_fails_without_asking),
+        STEP_TEST(test_eab_required_without_a_key_fails_before_sending),
+        STEP_TEST(test_eab_binding_is_sent_with_the_new_account),
+        STEP_TEST(test_preferred_chain_not_offered_keeps_the_default),
         STEP_TEST(test_revocation),
         STEP_TEST(test_revocation_refused_by_the_ca),
         STEP_TEST(test_account_key_rollover),
