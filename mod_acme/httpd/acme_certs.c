@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include <httpd.h>
@@ -348,13 +351,48 @@ static apr_status_t runtime_open_store(acme_runtime_t *rt, apr_pool_t *ptemp)
     return APR_SUCCESS;
 }
 
-static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+/* A pool for the per-domain work of a start (store records, keys, checks)
+ * on its own allocator, destroyed at the end of post_config: its memory goes
+ * back to the system. In httpd's ptemp it would stay in the parent's free
+ * lists, inherited by every child: about 3 KB per domain in each process.
+ * NULL when none can be made (the caller uses ptemp). */
+static apr_pool_t *work_pool_make(apr_pool_t *pconf)
+{
+    apr_allocator_t *allocator;
+    apr_pool_t *work;
+
+    if (apr_allocator_create(&allocator) != APR_SUCCESS) {
+        return NULL;
+    }
+    if (apr_pool_create_ex(&work, pconf, NULL, allocator) != APR_SUCCESS) {
+        apr_allocator_destroy(allocator);
+        return NULL;
+    }
+    apr_allocator_owner_set(allocator, work);
+    apr_pool_tag(work, "acme_start");
+    return work;
+}
+
+/* The parent's heap after the per-domain work is full of freed chunks (the
+ * JSON records, OpenSSL's objects): every child forked later writes into
+ * them as its malloc sorts its free lists, and so copies those pages, about
+ * 4 KB per domain in each process. Handing the free pages back to the
+ * system before the children fork avoids that. */
+static void heap_release_free(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
+static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp_httpd,
                              server_rec *base)
 {
     apr_array_header_t *domains, *decls = NULL;
     acme_runtime_t *rt;
     const char *err = NULL;
     apr_status_t rv;
+    apr_pool_t *work = NULL, *ptemp = ptemp_httpd;
 
     domains = acme_check_domains_decls(pconf, base, &decls, &err);
     if (!domains) {
@@ -380,7 +418,13 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
                      "shared memory limits)");
     }
 
+    if ((work = work_pool_make(pconf)) != NULL) {
+        ptemp = work;
+    }
     if ((rv = runtime_open_store(rt, ptemp)) != APR_SUCCESS) {
+        if (work) {
+            apr_pool_destroy(work);
+        }
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* The checks configtest makes as the User, logged where the log is open;
@@ -394,6 +438,10 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     }
     state_create(rt, decls, ptemp);
     acme_certs_keys_prepare(rt, ptemp);
+    if (work) {
+        apr_pool_destroy(work);
+        ptemp = ptemp_httpd;
+    }
     /* The status page's caches; without them it reads every file each time. */
     if (acme_status_cache_make(pconf, &rt->status_cache) != APR_SUCCESS) {
         rt->status_cache = NULL;
@@ -572,10 +620,41 @@ static int certs_add_fallback_files(server_rec *s, apr_pool_t *p,
     APR_ARRAY_PUSH(cert_files, const char *) = rt->fallback_cert;
     APR_ARRAY_PUSH(key_files, const char *) = rt->fallback_key;
     hash_set_server(rt->pool, st->on_fallback, s, d);
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "ACME00612: %s has no certificate yet: it "
+    /* One line per vhost only at debug: certs_index_live sums them up. */
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "ACME00612: %s has no certificate yet: it "
                  "answers with a temporary certificate and 503 until the certificate of %s "
                  "arrives from %s", s->server_hostname, d->name, domain_ca(d));
     return OK;
+}
+
+/* One notice for all the vhosts on the temporary certificate (a first start
+ * with 10,000 domains would otherwise log 10,000 lines), naming one. */
+static void certs_log_fallback_summary(acme_runtime_t *rt, certs_state_t *st)
+{
+    const acme_domain_t *first_d = NULL;
+    server_rec *s, *first_s = NULL;
+    int n = 0;
+
+    for (s = rt->base; s; s = s->next) {
+        const acme_domain_t *d = hash_get_server(st->on_fallback, s);
+        if (d && !n++) {
+            first_s = s;
+            first_d = d;
+        }
+    }
+    if (n == 1) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, first_s, "ACME00673: %s has no certificate "
+                     "yet: it answers with a temporary certificate and 503 until the "
+                     "certificate of %s arrives from %s", first_s->server_hostname,
+                     first_d->name, domain_ca(first_d));
+    }
+    else if (n > 1) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rt->base, "ACME00674: %d SSL vhosts have "
+                     "no certificate yet (%s among them, certificate %s from %s): they answer "
+                     "with a temporary certificate and 503 until theirs arrive; LogLevel "
+                     "acme:debug lists each", n, first_s->server_hostname,
+                     first_d->name, domain_ca(first_d));
+    }
 }
 
 /* After mod_ssl's post_config, which decided what each vhost serves: index
@@ -592,6 +671,8 @@ static int certs_index_live(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     if (!st) {
         return OK;
     }
+    certs_log_fallback_summary(rt, st);
+    heap_release_free();
     st->live_by_name = apr_hash_make(rt->pool);
     st->live_patterns = apr_array_make(rt->pool, 4, sizeof(live_at_t *));
     for (s = rt->base; s; s = s->next, order++) {
