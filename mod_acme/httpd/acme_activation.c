@@ -56,10 +56,13 @@
 #define ACME_WD_SAFETY_POLL_MS 1000   /* the same when inotify wakes it */
 /* One restart for a batch: while other orders are still moving (a job file
  * written within ACME_WD_BUSY_WINDOW), the restart waits for them, but never
- * longer than ACME_WD_BATCH_MAX after the oldest waiting certificate. A
+ * longer than batch_max() after the oldest waiting certificate. A
  * restart replaces every child and cuts the running orders short. */
 #define ACME_WD_BUSY_WINDOW    apr_time_from_msec(1500)
 #define ACME_WD_BATCH_MAX      apr_time_from_sec(10)
+/* ... or this many times what the last automatic restart took, if longer
+ * (batch_max). */
+#define ACME_WD_BATCH_COST_FACTOR 3
 #define ACME_WD_IN_FLIGHT_FRESH apr_time_from_sec(20)
 #define ACME_WD_BATCH_POLL_MS  200
 #define ACME_WD_THREAD_STACK   (256 * 1024)
@@ -195,6 +198,13 @@ static acme_wd_restarts_t *restarts_state(server_rec *s)
     }
     if (!restarts->requested) {
         restarts->last = restarts->credit = 0;
+    }
+    else {
+        restarts->cost = apr_time_now() - restarts->last;
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "ACME00750: the automatic restart took "
+                     "%" APR_TIME_T_FMT " ms to this generation's set-up; while orders are "
+                     "moving, staged certificates wait up to %d times that for the next",
+                     apr_time_as_msec(restarts->cost), ACME_WD_BATCH_COST_FACTOR);
     }
     restarts->requested = 0;
     return restarts;
@@ -575,6 +585,21 @@ static int orders_moving(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
     return 0;
 }
 
+/* How long staged certificates may wait for the orders still moving:
+ * ACME_WD_BATCH_MAX, or ACME_WD_BATCH_COST_FACTOR times what the last
+ * automatic restart took if that is longer. A restart costs O(domains)
+ * (every vhost set up again, every child replaced, the running orders cut
+ * short and taken up again), so with a fixed window a first issuance of N
+ * domains restarted about N/(certificates per window) times: O(N²) in all,
+ * and at 1,000 domains most of the time went to restarts. Scaled, restarts
+ * take at most about a quarter of the time, whatever N. */
+static apr_time_t batch_max(const acme_wd_t *wd)
+{
+    apr_time_t scaled = wd->restarts ? wd->restarts->cost * ACME_WD_BATCH_COST_FACTOR : 0;
+
+    return scaled > ACME_WD_BATCH_MAX ? scaled : ACME_WD_BATCH_MAX;
+}
+
 static apr_time_t oldest_staged(acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *names)
 {
     apr_time_t oldest = 0;
@@ -613,7 +638,7 @@ static int activation_look(acme_wd_t *wd, apr_pool_t *p, int interval)
             wait = now < allowed ? (int)apr_time_as_msec(allowed - now) + 1 : 1;
         }
         else if (orders_moving(wd, p, now)
-                 && now - oldest_staged(wd, p, fresh) < ACME_WD_BATCH_MAX) {
+                 && now - oldest_staged(wd, p, fresh) < batch_max(wd)) {
             wait = ACME_WD_BATCH_POLL_MS;
         }
         else {

@@ -17,6 +17,7 @@ typedef struct acme_wd_restarts_t {
     apr_time_t last;                  /* 0: none since startup or since someone else's restart */
     apr_time_t credit;                /* token bucket of restarts: each adds an interval */
     int requested;                    /* set with the signal, read by the next post_config */
+    apr_time_t cost;                  /* the last automatic one, signal to post_config; 0: none */
 } acme_wd_restarts_t;
 
 /* Across generations: what the refusal backoff holds back, and what was
