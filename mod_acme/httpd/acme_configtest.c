@@ -39,8 +39,13 @@
 #include "acme_custody.h"
 #include "acme_configtest.h"
 #include "acme_proc.h"
+#include "acme_store_paths.h"
 
 #define ACME_CONFIGTEST_TIMEOUT  apr_time_from_sec(15)
+/* ... plus this per configured domain and per staged entry it proves, about
+ * ten times what each takes on a loaded 2-CPU machine (configtest_timeout) */
+#define ACME_CONFIGTEST_PER_DOMAIN apr_time_from_msec(10)
+#define ACME_CONFIGTEST_PER_STAGED apr_time_from_msec(500)
 #define ACME_STAGED_DEFINE       "ACME_STAGED_CHECK"
 #define ACME_STAGED_MARK         "mod_acme-staged "
 #define ACME_STAGED_NONCE_ENV    "ACME_STAGED_NONCE"
@@ -145,9 +150,31 @@ static void staged_lines(apr_pool_t *p, const char *text, const char *nonce,
     }
 }
 
+/* How long the test may take: ACME_CONFIGTEST_TIMEOUT plus what many
+ * domains add (each vhost set up, each staged certificate proven). A fixed
+ * 15 s timed out at 1,000 domains with a few dozen certificates staged on a
+ * loaded machine, and a test that times out holds every staged certificate
+ * back until the next try, minutes later. The staged entries counted are at
+ * most the configured domains (the User can write anything into staging/). */
+static apr_interval_time_t configtest_timeout(server_rec *s, apr_pool_t *p, int staged)
+{
+    acme_runtime_t *rt = acme_runtime_get(s);
+    apr_interval_time_t timeout = ACME_CONFIGTEST_TIMEOUT;
+    apr_array_header_t *entries;
+    int domains = rt && rt->domains ? rt->domains->nelts : 0;
+
+    timeout += domains * ACME_CONFIGTEST_PER_DOMAIN;
+    if (staged && rt && rt->store
+        && acme_store_list(rt->store, p, ACME_STORE_STAGING, &entries) == APR_SUCCESS) {
+        timeout += (entries->nelts < domains ? entries->nelts : domains)
+                   * ACME_CONFIGTEST_PER_STAGED;
+    }
+    return timeout;
+}
+
 /* A restart re-reads the configuration: when someone left it broken, httpd
  * would stop instead of restarting. So the parent checks it first, as
- * apachectl graceful does, for at most ACME_CONFIGTEST_TIMEOUT. *output: what
+ * apachectl graceful does, for at most configtest_timeout(). *output: what
  * the test printed, or why it has no verdict.
  *
  * acme_proc spawns without running code of ours in the new process (with
@@ -181,7 +208,7 @@ acme_configtest_e acme_configtest_run(server_rec *s, apr_pool_t *p, int wake_fd,
     }
     spec.argv = configtest_argv(p, s->process, nonce != NULL);
     spec.wake_fd = wake_fd;
-    spec.timeout = ACME_CONFIGTEST_TIMEOUT;
+    spec.timeout = configtest_timeout(s, p, nonce != NULL);
     spec.kill_on_cleanup = 1;
     if (acme_proc_run(&proc, p, &spec) != APR_SUCCESS) {
         return ACME_CONFIGTEST_FAILED;
@@ -201,7 +228,7 @@ acme_configtest_e acme_configtest_run(server_rec *s, apr_pool_t *p, int wake_fd,
     switch (res->state) {
     case ACME_PROC_TIMED_OUT:
         *output = apr_psprintf(p, "it did not finish within %d s, so it was stopped; %s",
-                               (int)apr_time_sec(ACME_CONFIGTEST_TIMEOUT), text);
+                               (int)apr_time_sec(spec.timeout), text);
         return ACME_CONFIGTEST_FAILED;
     case ACME_PROC_EXITED:
         return res->code == 0 ? ACME_CONFIGTEST_PASSED : ACME_CONFIGTEST_FAILED;

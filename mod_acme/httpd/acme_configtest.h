@@ -10,7 +10,8 @@ typedef enum {
     ACME_CONFIGTEST_STOPPED           /* wake_fd became readable: the caller is stopping */
 } acme_configtest_e;
 
-/* Runs "httpd <the parent's arguments> -t" for at most 15 s (then kills it).
+/* Runs "httpd <the parent's arguments> -t" for at most 15 s plus 10 ms per
+ * configured domain and 500 ms per staged entry it proves (then kills it).
  * Safe on a thread of the parent while the MPM forks. wake_fd: readable means
  * give up now (-1: none). *output: what the test printed, or why it has no verdict.
  * ready (may be NULL, then refused too): the test also proves the staged
