@@ -112,41 +112,45 @@ static const char *auto_skip_why(apr_pool_t *p, const acme_autossl_t *plan,
 }
 
 /* One certificate per site: the SSL vhost v's certificate (names so far)
- * also takes the public names of each plain vhost that shares one of them,
- * that nothing claimed yet and that no SSL vhost serves, when they all fit;
- * that vhost's HTTPS twin then serves them with this certificate. Returns
- * the plain vhosts whose names were taken. */
+ * also takes the public names of each plain vhost that shares one of them
+ * (plain_by_name: name -> acme_autossl_vhost_t* array), that nothing claimed
+ * yet and that no SSL vhost serves, when they all fit; that vhost's HTTPS
+ * twin then serves them with this certificate. Returns the plain vhosts
+ * whose names were taken. Costs a hash lookup per name, not a walk over
+ * every vhost for each SSL vhost. */
 static apr_array_header_t *site_names(apr_pool_t *p, const acme_autossl_t *plan,
                                       const apr_array_header_t *vhosts, apr_hash_t *claimed,
                                       const apr_array_header_t *except,
-                                      apr_array_header_t *names)
+                                      apr_hash_t *plain_by_name, apr_array_header_t *names)
 {
     apr_array_header_t *taken = apr_array_make(p, 1, sizeof(acme_autossl_vhost_t *));
-    int i, j, shares;
+    int own = names->nelts, i, j, k;
 
-    for (i = 0; i < vhosts->nelts; i++) {
-        acme_autossl_vhost_t *w = APR_ARRAY_IDX(vhosts, i, acme_autossl_vhost_t *);
-        apr_array_header_t *more;
-        if (!w->plain || w->domains->nelts || w->site) {
-            continue;
-        }
-        more = apr_array_make(p, 2, sizeof(const char *));
-        for (j = 0, shares = 0; j < w->names->nelts; j++) {
-            const char *name = APR_ARRAY_IDX(w->names, j, const char *);
-            shares |= acme_autossl_tree_in_list(names, name);
-            if (!apr_hash_get(claimed, name, APR_HASH_KEY_STRING)
-                && !acme_autossl_tree_in_list(more, name)
-                && !acme_autossl_tree_served_by_ssl(vhosts, name)
-                && !auto_skip_why(p, plan, except, name)) {
-                APR_ARRAY_PUSH(more, const char *) = name;
+    for (i = 0; i < own; i++) {
+        const apr_array_header_t *sharing = apr_hash_get(
+            plain_by_name, APR_ARRAY_IDX(names, i, const char *), APR_HASH_KEY_STRING);
+        for (j = 0; sharing && j < sharing->nelts; j++) {
+            acme_autossl_vhost_t *w = APR_ARRAY_IDX(sharing, j, acme_autossl_vhost_t *);
+            apr_array_header_t *more = apr_array_make(p, 2, sizeof(const char *));
+            if (w->site) {
+                continue;   /* another SSL vhost's certificate has its names */
             }
+            for (k = 0; k < w->names->nelts; k++) {
+                const char *name = APR_ARRAY_IDX(w->names, k, const char *);
+                if (!apr_hash_get(claimed, name, APR_HASH_KEY_STRING)
+                    && !acme_autossl_tree_in_list(more, name)
+                    && !acme_autossl_tree_served_by_ssl(vhosts, name)
+                    && !auto_skip_why(p, plan, except, name)) {
+                    APR_ARRAY_PUSH(more, const char *) = name;
+                }
+            }
+            if (!more->nelts || names->nelts + more->nelts > ACME_MAX_NAMES) {
+                continue;
+            }
+            apr_array_cat(names, more);
+            claim_words(claimed, more);   /* so a second shared name finds none left */
+            APR_ARRAY_PUSH(taken, acme_autossl_vhost_t *) = w;
         }
-        if (!shares || !more->nelts || names->nelts + more->nelts > ACME_MAX_NAMES) {
-            continue;
-        }
-        apr_array_cat(names, more);
-        claim_words(claimed, more);
-        APR_ARRAY_PUSH(taken, acme_autossl_vhost_t *) = w;
     }
     return taken;
 }
@@ -155,7 +159,7 @@ static apr_array_header_t *site_names(apr_pool_t *p, const acme_autossl_t *plan,
  * an SSL vhost, with those of the plain vhosts of its site). */
 static int auto_domain(apr_pool_t *p, acme_autossl_t *plan, acme_autossl_vhost_t *v,
                        apr_hash_t *claimed, const apr_array_header_t *except,
-                       const apr_array_header_t *vhosts)
+                       const apr_array_header_t *vhosts, apr_hash_t *plain_by_name)
 {
     apr_array_header_t *taken = NULL;
     apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
@@ -188,7 +192,7 @@ static int auto_domain(apr_pool_t *p, acme_autossl_t *plan, acme_autossl_vhost_t
         return 0;
     }
     if (v->ssl) {
-        taken = site_names(p, plan, vhosts, claimed, except, names);
+        taken = site_names(p, plan, vhosts, claimed, except, plain_by_name, names);
     }
     d = acme_autossl_tree_node(p, "AcmeDomain", apr_array_pstrcat(p, names, ' '), v->node,
                                v->node);
@@ -201,11 +205,33 @@ static int auto_domain(apr_pool_t *p, acme_autossl_t *plan, acme_autossl_vhost_t
     return 1;
 }
 
+/* The plain vhosts without an AcmeDomain of their own, by each of their names. */
+static apr_hash_t *plain_index(apr_pool_t *p, const apr_array_header_t *vhosts)
+{
+    apr_hash_t *by_name = apr_hash_make(p);
+    int i, j;
+
+    for (i = 0; i < vhosts->nelts; i++) {
+        acme_autossl_vhost_t *w = APR_ARRAY_IDX(vhosts, i, acme_autossl_vhost_t *);
+        for (j = 0; w->plain && !w->domains->nelts && j < w->names->nelts; j++) {
+            const char *name = APR_ARRAY_IDX(w->names, j, const char *);
+            apr_array_header_t *list = apr_hash_get(by_name, name, APR_HASH_KEY_STRING);
+            if (!list) {
+                list = apr_array_make(p, 1, sizeof(acme_autossl_vhost_t *));
+                apr_hash_set(by_name, name, APR_HASH_KEY_STRING, list);
+            }
+            APR_ARRAY_PUSH(list, acme_autossl_vhost_t *) = w;
+        }
+    }
+    return by_name;
+}
+
 void acme_autossl_auto_domains(apr_pool_t *p, acme_autossl_t *plan, apr_array_header_t *vhosts,
-                         const apr_array_header_t *top_domains,
-                         const apr_array_header_t *except)
+                               const apr_array_header_t *top_domains,
+                               const apr_array_header_t *except)
 {
     apr_hash_t *claimed = apr_hash_make(p);
+    apr_hash_t *plain_by_name = plain_index(p, vhosts);
     int i, j, pass;
 
     for (i = 0; i < top_domains->nelts; i++) {
@@ -223,7 +249,8 @@ void acme_autossl_auto_domains(apr_pool_t *p, acme_autossl_t *plan, apr_array_he
         for (i = 0; i < vhosts->nelts; i++) {
             acme_autossl_vhost_t *v = APR_ARRAY_IDX(vhosts, i, acme_autossl_vhost_t *);
             if ((pass == 0) == (v->ssl != 0) && (v->ssl || v->plain)) {
-                plan->auto_added += auto_domain(p, plan, v, claimed, except, vhosts);
+                plan->auto_added += auto_domain(p, plan, v, claimed, except, vhosts,
+                                                plain_by_name);
             }
         }
     }
