@@ -244,15 +244,22 @@ static void store_write_configs(acme_runtime_t *rt, apr_pool_t *ptemp)
 
 /* Roots an issued chain may lead to: the system's, AcmeTrustedRootsFile and
  * the domain's AcmeCACertificateFile (a private CA often has one root for
- * both). NULL, logged, when a file is unreadable: nothing is activated then. */
-X509_STORE *acme_certs_domain_anchors(server_rec *base, apr_pool_t *ptemp,
+ * both). NULL, logged, when a file is unreadable: nothing is activated then.
+ * The system's roots take tens of milliseconds to read, so a loop over many
+ * domains passes a cache: one store per AcmeCACertificateFile. */
+X509_STORE *acme_certs_domain_anchors(server_rec *base, apr_pool_t *ptemp, apr_hash_t *cache,
                                       const acme_domain_t *d)
 {
     const apr_array_header_t *roots = acme_config_trusted_roots(base);
-    apr_array_header_t *files = apr_array_make(ptemp, 4, sizeof(const char *));
+    apr_array_header_t *files;
     X509_STORE *anchors = NULL;
-    const char *why = NULL;
+    const char *why = NULL, *key = d->ca_file ? d->ca_file : "";
     apr_status_t rv;
+
+    if (cache && (anchors = apr_hash_get(cache, key, APR_HASH_KEY_STRING)) != NULL) {
+        return anchors;
+    }
+    files = apr_array_make(ptemp, 4, sizeof(const char *));
 
     if (roots) {
         apr_array_cat(files, roots);
@@ -266,12 +273,16 @@ X509_STORE *acme_certs_domain_anchors(server_rec *base, apr_pool_t *ptemp,
                      "so no new certificate can be activated: %s", d->name, why ? why : "?");
         return NULL;
     }
+    if (cache) {
+        apr_hash_set(cache, apr_pstrdup(ptemp, key), APR_HASH_KEY_STRING, anchors);
+    }
     return anchors;
 }
 
 /* "Renewal at restart": staged certificates become live before mod_ssl reads them. */
 static void store_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
+    apr_hash_t *anchors = apr_hash_make(ptemp);
     int i;
 
     for (i = 0; i < rt->domains->nelts; i++) {
@@ -283,7 +294,7 @@ static void store_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
             continue;
         }
         rv = acme_store_activate(rt->store, ptemp, &rt->ctx, d->name, d->names, d->key_type,
-                                 acme_certs_domain_anchors(rt->base, ptemp, d), &why);
+                                 acme_certs_domain_anchors(rt->base, ptemp, anchors, d), &why);
         if (rv == APR_SUCCESS) {
             acme_counters_activation(rt->ctx.counters, 1);
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rt->base, "ACME00603: the new "

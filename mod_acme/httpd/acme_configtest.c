@@ -251,6 +251,7 @@ static void staged_check_all(server_rec *base, apr_pool_t *ptemp, const char *no
     apr_array_header_t *domains;
     acme_store_t *store;
     acme_ctx_t ctx;
+    apr_hash_t *anchors;
     const char *err = NULL;
     apr_time_t now = apr_time_now();
     int i;
@@ -261,6 +262,7 @@ static void staged_check_all(server_rec *base, apr_pool_t *ptemp, const char *no
         return;
     }
     acme_certs_ctx_init(&ctx, base);
+    anchors = apr_hash_make(ptemp);
     for (i = 0; i < domains->nelts; ++i) {
         const acme_domain_t *d = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
         const char *why = NULL, *line, *exempt = NULL;
@@ -276,7 +278,7 @@ static void staged_check_all(server_rec *base, apr_pool_t *ptemp, const char *no
             continue;
         }
         rv = acme_store_staged_check(store, ptemp, &ctx, d->name, d->names, d->key_type,
-                                     acme_certs_domain_anchors(base, ptemp, d), &why);
+                                     acme_certs_domain_anchors(base, ptemp, anchors, d), &why);
         if (exempt && rv != APR_SUCCESS && rv != APR_ENOENT) {
             acme_custody_backoff_exempt_use(store, ptemp, d->name, exempt);
         }

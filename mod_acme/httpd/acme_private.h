@@ -52,7 +52,9 @@ void acme_certs_ctx_init(acme_ctx_t *ctx, server_rec *s);
 
 /* Roots an issued chain of d may lead to (acme_certs.c), in ptemp: the
  * system's, AcmeTrustedRootsFile and d's AcmeCACertificateFile. NULL, logged
- * on base, when a file is unreadable: nothing is activated then. */
-X509_STORE *acme_certs_domain_anchors(server_rec *base, apr_pool_t *ptemp,
+ * on base, when a file is unreadable: nothing is activated then. cache (NULL:
+ * none; a hash in ptemp) keeps one store per AcmeCACertificateFile for the
+ * next domains: reading the system's roots takes tens of milliseconds. */
+X509_STORE *acme_certs_domain_anchors(server_rec *base, apr_pool_t *ptemp, apr_hash_t *cache,
                                       const acme_domain_t *d);
 #endif
