@@ -126,3 +126,28 @@ def test_second_ca_is_used_when_the_first_is_unreachable(httpd, pebble, unique):
     httpd.start()
     cert = httpd.wait_for_pebble_cert(name, 90)
     assert "Pebble" in cert.issuer.rfc4514_string()
+
+
+def test_one_notice_for_all_vhosts_on_the_temporary_certificate(httpd, unique):
+    """A first start with many domains says once how many vhosts wait for
+    their certificate (ACME00674), not once per vhost: ACME00612 only at
+    debug. One waiting vhost is named (ACME00673)."""
+    names = [unique("wait%d" % i) for i in range(3)]
+    httpd.write_config(vhosts="\n".join(ssl_vhost(n) for n in names),
+                       acme={"AcmeCA": dead_ca_url()})
+    httpd.start()
+    assert httpd.https_request(names[0], "/index.html")[0] == 503
+    log = httpd.error_log_text()
+    summaries = re.findall(r"\[acme:notice\].*ACME00674: (\d+) SSL vhosts have no certificate "
+                           r"yet \((\S+) among them", log)
+    assert summaries, "no ACME00674 summary:\n" + log[-3000:]
+    assert all(int(count) == 3 and name in names for count, name in summaries), summaries
+    per_vhost = re.findall(r"\[acme:(\w+)\].*ACME00612: ", log)
+    assert per_vhost and set(per_vhost) == {"debug"}, per_vhost
+
+    # one vhost: the single notice names it
+    httpd.stop()
+    httpd.write_config(vhosts=ssl_vhost(names[0]), acme={"AcmeCA": dead_ca_url()})
+    httpd.start()
+    assert re.search(r"ACME00673: %s has no certificate yet" % re.escape(names[0]),
+                     httpd.error_log_text()), httpd.error_log_text()[-3000:]
