@@ -5,7 +5,8 @@ vhosts with one static certificate and no mod_acme, side by side on this machine
 Rows (each run alternates mod_acme and plain, so load drifts hit both):
   configtest        `apache2 -t` wall time and CPU time (user+sys of the process)
   start -> serving  from `apache2 -k start` until the plain port answers
-  PSS               parent + children, /proc/PID/smaps_rollup, 3 s after serving
+  PSS               parent + children, /proc/PID/smaps_rollup, 3 s after serving,
+                    and again after the status page requests (its per-child cache)
   status page       GET /acme-status as JSON and HTML, median of 5
   static req/s      wrk on a small static file, mod_acme loaded vs not loaded
   http-01 answers/s wrk on a pending challenge token vs the same static file
@@ -257,9 +258,11 @@ def scale_rows(args, so, workdir, cert):
     added = {}     # N -> KiB mod_acme adds (median PSS difference)
     for n in args.ns:
         res = {m: {"ct": [], "cpu": [], "start": [], "pss": [], "json": [], "html": [],
-                   "rps": []} for m in ("acme", "plain")}
+                   "rps": [], "pss_status": []} for m in ("acme", "plain")}
+        first_row, loads = len(rows), []
         for run in range(args.runs):
             for mode in ("acme", "plain") if run % 2 == 0 else ("plain", "acme"):
+                loads.append(os.getloadavg()[0])
                 srv = Server(workdir, mode, n, so, cert)
                 r = res[mode]
                 try:
@@ -274,6 +277,8 @@ def scale_rows(args, so, workdir, cert):
                     if mode == "acme":
                         r["json"].append(srv.get_ms("/acme-status?format=json"))
                         r["html"].append(srv.get_ms("/acme-status", "text/html"))
+                        # the children that answered keep the overview's text
+                        r["pss_status"].append(srv.pss_kib())
                     if n <= args.static_max_n and args.wrk_seconds:
                         r["rps"].append(wrk_rps(srv.http, "/small.txt", "localhost",
                                                 args.wrk_seconds))
@@ -297,12 +302,18 @@ def scale_rows(args, so, workdir, cert):
             added[n] = med(a["pss"]) - med(p["pss"])
             rows.append(("memory added per domain", n, "%.1f KiB" % ((med(a["pss"]) - med(p["pss"])) / n),
                          "", "", "≤ 4 KiB"))
+        if med(a["pss_status"]) and med(p["pss"]):
+            rows.append(("memory added per domain, after 10 status page requests", n,
+                         "%.1f KiB" % ((med(a["pss_status"]) - med(p["pss"])) / n),
+                         "", "", "≤ 4 KiB"))
         rows.append(("status page JSON", n, median_spread(a["json"], "%.1f ms"), "", "", "≤ 100 ms"))
         rows.append(("status page HTML", n, median_spread(a["html"], "%.1f ms"), "", "", "≤ 100 ms"))
         if a["rps"] and p["rps"]:
             rows.append(("static file req/s (wrk), module loaded vs not", n,
                          median_spread(a["rps"], "%.0f"), median_spread(p["rps"], "%.0f"),
                          ratio(a["rps"], p["rps"]), "within noise"))
+        loads.append(os.getloadavg()[0])
+        rows[first_row:] = [r + (median_spread(loads, "%.1f"),) for r in rows[first_row:]]
     # the slope between the smallest and the largest N: fixed costs (the
     # watchdog child, the store) cancel out
     if len(args.ns) >= 2 and not args.configtest_only:
@@ -417,10 +428,11 @@ def main():
             rows += mod_md_rows(args, so)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print("| metric | N | mod_acme | without mod_acme | ratio | target |")
-    print("|---|---:|---:|---:|---:|---|")
+    print("| metric | N | mod_acme | without mod_acme | ratio | target | load (1 min) |")
+    print("|---|---:|---:|---:|---:|---|---:|")
     for r in rows:
-        print("| %s | %s | %s | %s | %s | %s |" % (r[0], "{:,}".format(r[1]), *r[2:]))
+        r = tuple(r) + (() if len(r) > 6 else ("%.1f" % os.getloadavg()[0],))
+        print("| %s | %s | %s | %s | %s | %s | %s |" % (r[0], "{:,}".format(r[1]), *r[2:]))
     print()
     print("Medians of %d runs, [min–max]. Machine: %s." % (args.runs, where))
     if args.json:
