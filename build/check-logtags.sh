@@ -5,7 +5,10 @@
 #  - a log call at debug level or above carries no tag,
 #  - a tag lies outside the range of its file's part (files map to parts by
 #    basename, so moving a file between folders changes nothing),
-#  - a part's "next" number is not above every tag used in its range.
+#  - a part's "next" number is not above every tag used in its range,
+#  - a string literal holds a character outside ASCII (httpd's log writes
+#    such bytes as \xNN, so "\u2192" becomes "\xe2\x86\x92": messages, log
+#    lines and pages are plain ASCII; HTML spells others as entities).
 # Usage: build/check-logtags.sh [source-root]   (default: the checkout holding this script)
 root=${1:-"$(dirname "$0")/.."}
 exec /usr/bin/python3 - "$root" <<'PYEOF'
@@ -121,6 +124,11 @@ for path in files:
     code = strip_comments(raw)
     lineno = lambda off: code.count("\n", 0, off) + 1
     for m in STRING.finditer(code):
+        odd = re.search(r"[^\x00-\x7f]", m.group(1))
+        if odd:
+            problem("%s:%d" % (rel, lineno(m.start())), "string literal holds %r (U+%04X): "
+                    "write ASCII (\"->\", \"section\") or an HTML entity"
+                    % (odd.group(0), ord(odd.group(0))))
         for t in TAG.finditer(m.group(1)):
             uses.setdefault(int(t.group(1)), []).append((rel, lineno(m.start()), path))
     for m in CALL.finditer(code):

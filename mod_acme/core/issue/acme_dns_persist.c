@@ -256,7 +256,7 @@ acme_outcome_e acme_dns_persist_check(acme_step_ctx_t *sc, const acme_authz_t *a
     }
     if ((bad = challenge_malformed(sc, dir, challenge)) != NULL) {
         acme_problem_set(&sc->prob, sc->p, APR_EINVAL, NULL, "dns-persist-01 for %s: the "
-                         "challenge is malformed (draft-ietf-acme-dns-persist §3.2): %s",
+                         "challenge is malformed (draft-ietf-acme-dns-persist section 3.2): %s",
                          authz->identifier, bad);
         return ACME_OUTCOME_FAILED;
     }

@@ -216,7 +216,7 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
         acme_outcome_e outcome = job_step_once(driver, &sc, p);
         apr_status_t rv;
 
-        acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00400: %s: step %s %s → %s (%d requests so far)",
+        acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00400: %s: step %s %s -> %s (%d requests so far)",
                  domain->name, acme_job_step_name(step), outcome_name(outcome),
                  acme_job_step_name(acme_job_step_after(step, outcome)), rec->requests);
         if (outcome == ACME_OUTCOME_FAILED) {
