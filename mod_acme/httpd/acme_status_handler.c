@@ -5,6 +5,7 @@
  * for people. Also records, at each start, which names are configured. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <apr_strings.h>
 #include <httpd.h>
 #include <http_config.h>
@@ -20,24 +21,66 @@
 
 #define ACME_STATUS_HANDLER "acme-status"
 
-static int wants_json(request_rec *r)
-{
-    const char *accept = apr_table_get(r->headers_in, "Accept");
-    char *args, *pair, *state;
+/* The formats ?format= names; anything else is a 400 (send_bad_format), not
+ * HTML: a script asking for a format the page does not speak should fail,
+ * not parse a page for people. */
+#define FORMATS_SUPPORTED "json (application/json, also asked for by \"Accept: " \
+    "application/json\") and html (the default)"
 
-    if (accept && ap_strcasestr(accept, "application/json")) {
-        return 1;
-    }
+/* The value of ?format= (the last one given), in r->pool; NULL without one. */
+static const char *format_arg(request_rec *r)
+{
+    char *args, *pair, *state;
+    const char *value = NULL;
+
     if (!r->args) {
-        return 0;
+        return NULL;
     }
     args = apr_pstrdup(r->pool, r->args);
     for (pair = apr_strtok(args, "&;", &state); pair; pair = apr_strtok(NULL, "&;", &state)) {
-        if (!strcmp(pair, "format=json")) {
-            return 1;
+        if (!strncmp(pair, "format=", 7)) {
+            value = pair + 7;
         }
     }
-    return 0;
+    return value;
+}
+
+static int wants_json(request_rec *r)
+{
+    const char *accept = apr_table_get(r->headers_in, "Accept");
+    const char *format = format_arg(r);
+
+    if (format) {
+        return !strcasecmp(format, "json");
+    }
+    return accept && ap_strcasestr(accept, "application/json") != NULL;
+}
+
+/* Longest part of an unknown format value the 400 repeats. */
+#define BAD_FORMAT_SHOWN 40
+
+/* 400 for ?format= naming neither json nor html: a short text/plain body
+ * that lists what the page speaks; the value is repeated in printable ASCII
+ * only (anything else as '?'), at most BAD_FORMAT_SHOWN bytes. */
+static int send_bad_format(request_rec *r, const char *format)
+{
+    char *shown = apr_pstrndup(r->pool, format, BAD_FORMAT_SHOWN), *c;
+
+    for (c = shown; *c; ++c) {
+        if (*c < 0x20 || *c > 0x7e) {
+            *c = '?';
+        }
+    }
+    r->status = HTTP_BAD_REQUEST;
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
+    ap_set_content_type(r, "text/plain; charset=us-ascii");
+    if (!r->header_only) {
+        ap_rprintf(r, "400 Bad Request: unknown format '%s%s'. The status page speaks "
+                   FORMATS_SUPPORTED ": ?format=json or ?format=html.\n", shown,
+                   strlen(format) > BAD_FORMAT_SHOWN ? "..." : "");
+    }
+    return OK;
 }
 
 static apr_status_t free_text(void *text)
@@ -151,7 +194,7 @@ static int send_not_found(request_rec *r, const char *tail)
 
 static int acme_status_handler(request_rec *r)
 {
-    const char *tail, *only = NULL;
+    const char *tail, *only = NULL, *format;
     json_t *doc;
 
     if (!r->handler || strcmp(r->handler, ACME_STATUS_HANDLER)) {
@@ -160,6 +203,10 @@ static int acme_status_handler(request_rec *r)
     r->allowed |= (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
+    }
+    format = format_arg(r);
+    if (format && strcasecmp(format, "json") && strcasecmp(format, "html")) {
+        return send_bad_format(r, format);
     }
     tail = status_tail(r);
     if (*tail && !(only = acme_status_detail_name(r, tail))) {

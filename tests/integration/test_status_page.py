@@ -243,6 +243,21 @@ def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three
         err = json.loads(body)
         jsonschema.validate(err, {"$ref": "#/$defs/not_found", "$defs": schema["$defs"]})
         assert err["error"] == "not_found" and "domains" not in err, err
+    # a format the page does not speak is a 400 listing the ones it does, never HTML
+    for path in ("/acme-status?format=xml", "/acme-status?format=",
+                 "/acme-status/%s?a=1&format=yaml" % three.names["good"],
+                 "/acme-status?format=%3Cscript%3E" + "x" * 100):
+        status, headers, body = three.http_request(path, headers={"Accept": "application/json"})
+        text = body.decode("ascii")
+        assert status == 400, (path, status, text[:300])
+        assert headers["Content-Type"].startswith("text/plain"), headers
+        assert "unknown format" in text and "json" in text and "html" in text, text
+        assert "<" not in text and len(text) < 400 and "domains" not in text, text
+    # ?format=html is the page for people even for a client that prefers JSON
+    headers, text = get(three, "/acme-status?format=html", accept="application/json")
+    assert headers["Content-Type"].startswith("text/html") and 'id="summary"' in text
+    headers, text = get(three, "/acme-status?format=JSON")
+    assert headers["Content-Type"].startswith("application/json") and json.loads(text)["domains"]
     # an encoded slash is httpd's own 404 (AllowEncodedSlashes), not the overview
     status, _, body = three.http_request("/acme-status/..%2F..%2Fetc")
     assert status == 404 and b'id="summary"' not in body, status
