@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -21,8 +22,40 @@ import harness  # noqa: E402
 
 NAME = "demo.test"
 TIMEOUT = 60
-# What a demo left running, for "build/demo.sh stop" (one demo at a time).
-STATE = os.environ.get("ACME_DEMO_STATE", "/tmp/acme-demo.json")
+
+
+def state_path(env=os.environ):
+    """Where a demo records what it left running, for "build/demo.sh stop":
+    one demo per user at a time, so a user's new demo or "stop" never touches
+    another user's. $ACME_DEMO_STATE, else $XDG_RUNTIME_DIR/acme-demo.json
+    (the user's own 0700 directory), else /tmp/acme-demo-UID/state.json."""
+    if env.get("ACME_DEMO_STATE"):
+        return env["ACME_DEMO_STATE"]
+    run = env.get("XDG_RUNTIME_DIR")
+    if run and os.path.isabs(run):
+        return os.path.join(run, "acme-demo.json")
+    return os.path.join("/tmp", "acme-demo-%d" % os.getuid(), "state.json")
+
+
+STATE = state_path()
+
+
+def state_dir_ready(path):
+    """Makes the directory of path (0700) when missing. The default one in
+    /tmp must be the user's own directory (not a link, not made by another
+    user to catch the state)."""
+    d = os.path.dirname(path)
+    if path != os.path.join("/tmp", "acme-demo-%d" % os.getuid(), "state.json"):
+        os.makedirs(d, 0o700, exist_ok=True)
+        return
+    try:
+        os.mkdir(d, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(d)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        raise harness.HarnessError("%s is not a directory of user %d: remove it, or set "
+                                   "ACME_DEMO_STATE" % (d, os.getuid()))
 
 
 def say(msg):
@@ -45,11 +78,14 @@ def is_process_of(pid, what):
 def stop_running(quiet=False):
     """Stops what an earlier run left up (STATE); True when there was one."""
     try:
-        with open(STATE) as f:
+        fd = os.open(STATE, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd) as f:
+            if os.fstat(f.fileno()).st_uid != os.getuid():
+                raise ValueError("not this user's")
             state = json.load(f)
     except (OSError, ValueError):
         if not quiet:
-            say("no demo is running (%s is missing)" % STATE)
+            say("no demo of this user is running (no %s): nothing to stop" % STATE)
         return False
     say("stopping the demo: httpd (%s), Pebble and its DNS" % state["serverroot"])
     try:
@@ -83,7 +119,8 @@ def keep_running(work, dns, pebble, httpd):
              "conf": httpd.conf_path, "pid_file": httpd.pid_file,
              "http_port": httpd.http_port, "https_port": httpd.https_port,
              "pebble_pid": pebble.proc.pid, "dns_pid": dns.proc.pid}
-    fd = os.open(STATE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    state_dir_ready(STATE)
+    fd = os.open(STATE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(state, f)
     say("the site stays up on 127.0.0.1:")
@@ -99,14 +136,15 @@ def keep_running(work, dns, pebble, httpd):
 def main():
     signal.signal(signal.SIGTERM, on_signal)
     if sys.argv[1:] == ["stop"]:
-        return 0 if stop_running() else 1
+        stop_running()
+        return 0
     if sys.argv[1:] not in ([], ["--once"]):
         print("usage: build/demo.py [--once | stop]", file=sys.stderr)
         return 2
     once = sys.argv[1:] == ["--once"]
     harness.require_build()
     if stop_running(quiet=True):
-        say("(a demo was still running: stopped it first)")
+        say("(a demo of this user was still running: stopped it first)")
     work = harness.make_tree("acme-demo-")
     dns = pebble = httpd = None
     ok = False

@@ -1,6 +1,9 @@
 """build/demo.py as README describes it: Pebble issues a certificate for
 demo.test, the JSON it prints is consistent (a valid certificate is not
-"staged"), the site stays up afterwards and "stop" takes everything down."""
+"staged"), the site stays up afterwards and "stop" takes everything down;
+its state is per user, so another user's demo or stop leaves it alone, and
+"stop" with nothing running is no failure."""
+import importlib.util
 import json
 import os
 import re
@@ -12,16 +15,31 @@ from harness import clean_env, port_open
 DEMO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "demo.py")
 
 
-def demo(*args, state, timeout=180):
-    env = clean_env({"ACME_DEMO_STATE": state, "ACME_BUILD_DIR": os.environ.get(
+def demo(*args, run_dir, timeout=180):
+    """demo.py as a user whose XDG_RUNTIME_DIR is run_dir (where the demo
+    keeps its state when ACME_DEMO_STATE is not set)."""
+    env = clean_env({"XDG_RUNTIME_DIR": run_dir, "ACME_BUILD_DIR": os.environ.get(
         "ACME_BUILD_DIR", os.getcwd())})
     return subprocess.run([sys.executable, DEMO] + list(args), capture_output=True, text=True,
                           timeout=timeout, env=env)
 
 
+def test_demo_state_is_per_user():
+    spec = importlib.util.spec_from_file_location("demo_module", DEMO)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.state_path({}) == "/tmp/acme-demo-%d/state.json" % os.getuid()
+    assert mod.state_path({"XDG_RUNTIME_DIR": "/run/user/1000"}) == \
+        "/run/user/1000/acme-demo.json"
+    assert mod.state_path({"XDG_RUNTIME_DIR": "/r", "ACME_DEMO_STATE": "/x/s.json"}) == "/x/s.json"
+
+
 def test_demo_leaves_a_live_site_until_stopped(tmp_path):
-    state_file = str(tmp_path / "demo.json")
-    p = demo(state=state_file)
+    run_dir, other_user = str(tmp_path / "run"), str(tmp_path / "other")
+    os.mkdir(run_dir, 0o700)
+    os.mkdir(other_user, 0o700)
+    state_file = os.path.join(run_dir, "acme-demo.json")
+    p = demo(run_dir=run_dir)
     out = p.stdout
     assert p.returncode == 0, out + p.stderr
     try:
@@ -40,8 +58,20 @@ def test_demo_leaves_a_live_site_until_stopped(tmp_path):
                            env=clean_env())
         assert r.returncode == 0 and "Hello from demo.test" in r.stdout, r.stderr
         assert port_open(state["http_port"]) and port_open(state["https_port"])
+        # another user's demo (its own XDG_RUNTIME_DIR) neither sees nor stops this one
+        o = demo("stop", run_dir=other_user, timeout=60)
+        assert o.returncode == 0 and "nothing to stop" in o.stdout, o.stdout + o.stderr
+        o = demo("--once", run_dir=other_user)
+        assert o.returncode == 0 and "demo succeeded" in o.stdout, o.stdout + o.stderr
+        assert "stopped it first" not in o.stdout and "stopping the demo" not in o.stdout, o.stdout
+        assert not os.listdir(other_user), os.listdir(other_user)
+        assert os.path.exists(state_file)
+        assert port_open(state["http_port"]) and port_open(state["https_port"])
+        r = subprocess.run(m.group(1).split(), capture_output=True, text=True, timeout=20,
+                           env=clean_env())
+        assert r.returncode == 0 and "Hello from demo.test" in r.stdout, r.stderr
     finally:
-        s = demo("stop", state=state_file, timeout=60)
+        s = demo("stop", run_dir=run_dir, timeout=60)
     assert s.returncode == 0 and "stopped" in s.stdout, s.stdout + s.stderr
     assert not os.path.exists(state_file)
     assert not port_open(state["https_port"]) and not port_open(state["http_port"])
@@ -49,5 +79,7 @@ def test_demo_leaves_a_live_site_until_stopped(tmp_path):
     for pid in (state["pebble_pid"], state["dns_pid"]):
         assert not os.path.exists("/proc/%d" % pid) or b"pebble" not in open(
             "/proc/%d/cmdline" % pid, "rb").read(), pid
-    s = demo("stop", state=state_file, timeout=60)
-    assert s.returncode == 1 and "no demo is running" in s.stdout, s.stdout
+    # nothing running: says so, and that is no failure
+    s = demo("stop", run_dir=run_dir, timeout=60)
+    assert s.returncode == 0 and "no demo of this user is running" in s.stdout \
+        and "nothing to stop" in s.stdout, s.stdout + s.stderr
