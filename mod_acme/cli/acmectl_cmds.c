@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,7 +38,12 @@ typedef struct domain_view_t {
     acme_cert_info_t live;
     const char *live_version;        /* the archive version domains/<name> points at */
     const char *live_error;          /* why the live certificate cannot be read */
-    int staged, rejected;
+    int staged, rejected;            /* staged: a "ready" entry activation would take */
+    int staged_check;                /* staged_check_e */
+    const char *staged_why;          /* why refused, or why it could not be checked */
+    acme_cert_info_t staged_info;    /* the staged leaf (serial NULL when unreadable) */
+    const char *record_note;         /* where status/<name>.json disagrees with the files */
+    int config_names;                /* names and key_type come from config/<name>.json */
     apr_time_t held_until;           /* the refusal backoff holds what is staged (0: not) */
     int refusals;                    /* staged entries refused in a row */
     int revoked;                     /* the live certificate was revoked (acmectl revoke) */
@@ -45,13 +51,26 @@ typedef struct domain_view_t {
     const char *state, *step, *next_action, *last_error;
     const char *activity;            /* what a running job waits for (a record to set...) */
     int configured;                  /* in configured.json (or no server wrote it yet) */
+    const char *configured_by;       /* the servers configuring it ("" or NULL: unknown) */
 } domain_view_t;
 
 /* The state of files a removed AcmeDomain left, which the server neither
  * renews nor serves, and the status page does not show. */
 #define NOT_CONFIGURED "not-configured"
 
-/* The names of the server's last start (configured.json); NULL when no
+/* What acme_store_staged_inspect found in staging/<name>/ (with "ready"). */
+typedef enum {
+    STAGED_NONE,         /* nothing staged */
+    STAGED_OK,           /* activation would take it */
+    STAGED_REFUSED,      /* activation would refuse it */
+    STAGED_LIVE,         /* it is the live certificate already */
+    STAGED_UNCHECKED     /* cannot be proven here (keys unreadable, no config) */
+} staged_check_e;
+/* Their names in --json output. */
+static const char *const staged_check_names[] = { NULL, "ok", "refused", "live", "unchecked" };
+
+/* The names of the last start of each server using the store
+ * (configured.json), each with the servers configuring it; NULL when no
  * server wrote it yet: every name counts as configured then. */
 static apr_hash_t *configured_names(acmectl_t *ctl, apr_pool_t *p, apr_time_t *since)
 {
@@ -111,6 +130,7 @@ static void view_config(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
         return;
     }
     if (acme_job_domain_from_json(p, v->config, &domain) == APR_SUCCESS && domain) {
+        v->config_names = domain->names != NULL;
         v->names = domain->names;
         v->key_type = acme_key_type_name(domain->key_type);
         if (domain->ca_urls && domain->ca_urls->nelts > 0) {
@@ -184,17 +204,69 @@ static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
     }
 }
 
+/* The staged entry as activation would judge it (read only). */
+static void view_staged(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
+{
+    acme_key_type_e type;
+    apr_status_t rv;
+
+    if (!acme_store_has_staged(ctl->store, p, v->name)) {
+        return;
+    }
+    if (!v->config_names || !v->key_type || acme_key_type_parse(v->key_type, &type) != APR_SUCCESS) {
+        v->staged = 1;
+        v->staged_check = STAGED_UNCHECKED;
+        v->staged_why = "no readable config/<name>.json to check it against";
+        return;
+    }
+    rv = acme_store_staged_inspect(ctl->store, p, &ctl->ctx, v->name, v->names, type,
+                                   &v->staged_info, &v->staged_why);
+    v->staged_check = rv == APR_SUCCESS ? STAGED_OK : rv == APR_EEXIST ? STAGED_LIVE
+                    : rv == APR_EINVAL ? STAGED_REFUSED : rv == APR_ENOENT ? STAGED_NONE
+                    : STAGED_UNCHECKED;
+    v->staged = v->staged_check == STAGED_OK || v->staged_check == STAGED_UNCHECKED;
+}
+
+/* The status record is the child's last word; the files are the truth. Where
+ * they disagree the files win, and show says so. */
+static void view_reconcile(apr_pool_t *p, domain_view_t *v)
+{
+    const acme_status_cert_t *rc = v->status ? v->status->cert : NULL;
+    const char *expected = !v->has_live ? "missing"
+                         : v->live.not_after < apr_time_now() ? "expired" : "valid";
+
+    if (!v->status) {
+        return;
+    }
+    if (v->status->state == ACME_STATUS_STAGED && !v->staged) {
+        v->record_note = apr_psprintf(
+            p, "status/%s.json says \"staged\", but %s; the record predates the last "
+            "activation or refusal and is rewritten at the server's next check", v->name,
+            v->staged_check == STAGED_REFUSED ? "activation would refuse what is staged"
+            : v->staged_check == STAGED_LIVE ? "what is staged is the live certificate already"
+            : v->rejected ? "the staged certificate was refused" : "nothing is staged");
+        v->state = expected;
+    }
+    else if (rc && rc->serial && v->has_live && v->live.serial
+             && strcasecmp(rc->serial, v->live.serial)) {
+        v->record_note = apr_psprintf(p, "status/%s.json names certificate %s, the live one "
+                                      "is %s; the record is rewritten at the server's next check",
+                                      v->name, rc->serial, v->live.serial);
+    }
+}
+
 static domain_view_t *view_load(acmectl_t *ctl, apr_pool_t *p, const char *name,
                                 apr_hash_t *configured)
 {
     domain_view_t *v = apr_pcalloc(p, sizeof(*v));
 
     v->name = name;
-    v->configured = !configured || apr_hash_get(configured, name, APR_HASH_KEY_STRING);
+    v->configured_by = configured ? apr_hash_get(configured, name, APR_HASH_KEY_STRING) : NULL;
+    v->configured = !configured || v->configured_by;
     view_config(ctl, p, v);
     view_status(ctl, p, v);
     view_live(ctl, p, v);
-    v->staged = acme_store_has_staged(ctl->store, p, name);
+    view_staged(ctl, p, v);
     v->revoked = v->has_live && acme_store_live_revoked(ctl->store, p, name);
     v->renew_requested = acme_store_renewal_requested(ctl->store, p, name);
     v->rejected = apr_stat(&(apr_finfo_t){ 0 }, acme_store_path(ctl->store, p, acme_store_rel_staged(
@@ -208,6 +280,7 @@ static domain_view_t *view_load(acmectl_t *ctl, apr_pool_t *p, const char *name,
     if (!v->names && v->has_live) {
         v->names = v->live.names;
     }
+    view_reconcile(p, v);
     if (!v->configured) {
         v->state = NOT_CONFIGURED;
     }
@@ -278,6 +351,10 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
     json_object_set_new(obj, "names", acme_json_strings(v->names));
     json_object_set_new(obj, "state", json_string(v->state));
     json_object_set_new(obj, "configured", json_boolean(v->configured));
+    if (full) {
+        set_opt_str(obj, "configured_by", v->configured_by && *v->configured_by
+                                          ? v->configured_by : NULL);
+    }
     set_opt_str(obj, "key_type", v->key_type);
     set_opt_str(obj, "ca", v->ca);
     set_opt_str(obj, "next_action", v->next_action);
@@ -299,6 +376,16 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
     }
     json_object_set_new(obj, "cert", cert);
     if (full) {
+        json_t *check = json_null();
+        if (v->staged_check) {
+            check = json_pack("{s:s}", "result", staged_check_names[v->staged_check]);
+            set_opt_str(check, "why", v->staged_why);
+            set_opt_str(check, "serial", v->staged_info.serial);
+            set_opt_str(check, "not_after", v->staged_info.serial
+                        ? acmectl_time(p, v->staged_info.not_after) : NULL);
+        }
+        json_object_set_new(obj, "staged_check", check);
+        set_opt_str(obj, "record_disagrees", v->record_note);
         set_opt_str(obj, "step", v->step);
         json_object_set_new(obj, "rejected", json_boolean(v->rejected));
         json_object_set_new(obj, "activation_held_until", v->held_until
@@ -398,11 +485,38 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
                 v->last_error ? v->last_error : "", v->last_error ? "\"" : "");
     }
     if (hidden->nelts > 0) {
-        acmectl_printf(ctl, "%d more in the store not configured at the server's last start "
-                       "(%s): %s; acmectl list --all shows them\n", hidden->nelts,
+        acmectl_printf(ctl, "%d more in the store not configured by any server using it "
+                       "(last start %s): %s; acmectl list --all shows them\n", hidden->nelts,
                        acmectl_time(p, since), join(p, hidden, " "));
     }
     return ACMECTL_OK;
+}
+
+/* What staging/<name>/ holds, as activation would judge it. */
+static const char *staged_text(apr_pool_t *p, const domain_view_t *v)
+{
+    const char *cert = v->staged_info.serial
+        ? apr_psprintf(p, "certificate %s valid until %s", v->staged_info.serial,
+                       acmectl_time(p, v->staged_info.not_after)) : "a certificate";
+
+    if (v->staged_check == STAGED_OK) {
+        return apr_psprintf(p, "yes, waiting for activation: %s (its key, names, type and "
+                            "dates checked; activation also proves its chain)", cert);
+    }
+    if (v->staged_check == STAGED_UNCHECKED) {
+        return apr_psprintf(p, "yes, waiting for activation: %s, not checked here: %s", cert,
+                            v->staged_why ? v->staged_why : "?");
+    }
+    if (v->staged_check == STAGED_REFUSED) {
+        return apr_psprintf(p, "no: %s is staged, but activation would refuse it: %s", cert,
+                            v->staged_why ? v->staged_why : "?");
+    }
+    if (v->staged_check == STAGED_LIVE) {
+        return apr_psprintf(p, "no: the staged %s is the live one already (activation "
+                            "clears it)", cert);
+    }
+    return v->rejected ? "no: the last staged certificate was refused at activation "
+                         "(see the error log)" : "no";
 }
 
 static void show_line(acmectl_t *ctl, const char *key, const char *value)
@@ -446,9 +560,12 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     show_line(ctl, "name:", v->name);
     show_line(ctl, "names:", join(p, v->names, " "));
     show_line(ctl, "state:", v->state);
-    show_line(ctl, "configured:", v->configured ? "yes"
-              : apr_psprintf(p, "no: not in the configuration of the server's last start (%s); "
-                             "nothing renews or serves it", acmectl_time(p, since)));
+    show_line(ctl, "configured:", !v->configured
+              ? apr_psprintf(p, "no: not in the configuration of any server using this store "
+                             "(last start %s); nothing renews or serves it",
+                             acmectl_time(p, since))
+              : v->configured_by && *v->configured_by
+              ? apr_psprintf(p, "yes, by %s", v->configured_by) : "yes");
     show_line(ctl, "step:", v->step);
     show_line(ctl, "key type:", v->key_type);
     show_line(ctl, "other types:", join(p, sibling_names(ctl, p, v->name), " "));
@@ -471,8 +588,10 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     else {
         show_line(ctl, "certificate:", v->live_error ? v->live_error : "none yet");
     }
-    show_line(ctl, "staged:", v->staged ? "yes, waiting for activation"
-                              : v->rejected ? "rejected at activation (see the error log)" : "no");
+    show_line(ctl, "staged:", staged_text(p, v));
+    if (v->record_note) {
+        show_line(ctl, "record:", v->record_note);
+    }
     if (v->held_until) {
         show_line(ctl, "activation held:", apr_psprintf(
                       p, "until %s: %d staged certificate(s) refused in a row, so what is "

@@ -226,6 +226,34 @@ static int acme_status_handler(request_rec *r)
     return wants_json(r) ? send_json(r, doc) : acme_status_send_html(r, doc, only != NULL);
 }
 
+/* This instance's main configuration file, found as httpd found it: -d
+ * (else the built-in root) and -f (else the built-in name) of its command
+ * line; an absolute -f is taken as is. It tells instances sharing a store
+ * apart in configured.json, and stays the same across restarts. */
+static const char *server_config_file(server_rec *s, apr_pool_t *p)
+{
+    const char *const *argv = s->process ? s->process->argv : NULL;
+    const char *root = HTTPD_ROOT, *conf = SERVER_CONFIG_FILE;
+    int i;
+
+    for (i = 1; argv && i < s->process->argc && argv[i]; ++i) {
+        const char **which = !strncmp(argv[i], "-d", 2) ? &root
+                           : !strncmp(argv[i], "-f", 2) ? &conf : NULL;
+        if (!which) {
+            /* the value of another option that takes one is no option */
+            i += argv[i][0] == '-' && argv[i][1] && strchr("CcDeEk", argv[i][1]) && !argv[i][2];
+            continue;
+        }
+        if (argv[i][2]) {
+            *which = argv[i] + 2;
+        }
+        else if (i + 1 < s->process->argc && argv[i + 1]) {
+            *which = argv[++i];
+        }
+    }
+    return conf[0] == '/' ? conf : apr_pstrcat(p, root, "/", conf, NULL);
+}
+
 /* Root, at each start: which names this configuration manages, for
  * acmectl (configured.json), the same the status page shows. */
 static int status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -246,7 +274,8 @@ static int status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
         APR_ARRAY_PUSH(names, const char *) = APR_ARRAY_IDX(rt->domains, i,
                                                             const acme_domain_t *)->name;
     }
-    rv = acme_store_configured_write(rt->store, ptemp, names, apr_time_now());
+    rv = acme_store_configured_write(rt->store, ptemp, server_config_file(base, ptemp), names,
+                                     apr_time_now());
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, base, "ACME00742: cannot record the "
                      "configured names in %s; check that root can write the store (until "

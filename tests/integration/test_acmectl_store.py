@@ -1,6 +1,9 @@
 """acmectl on a store as admins find it: temp files an interrupted write left
 anywhere in it (flagged with path and age, and how to clean them), names a
-removed AcmeDomain left (not listed as managed, as on the status page)."""
+removed AcmeDomain left (not listed as managed, as on the status page), two
+servers sharing one store (neither forgets the other's names), a
+status record behind the files and staged files show judges as activation
+would."""
 import json
 import os
 import re
@@ -66,7 +69,7 @@ def test_check_flags_temp_files_everywhere_with_age_and_cleanup(tmp_path, pebble
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_a_removed_domain_is_not_listed_as_managed(httpd, unique):
+def test_a_removed_domain_is_not_listed_as_managed(httpd, unique, tmp_path):
     """A name taken out of the configuration leaves its files in the store:
     acmectl list counts it apart (--all lists it as not-configured), show
     says so, and the status page has no page for it (404), as it does not
@@ -103,7 +106,8 @@ def test_a_removed_domain_is_not_listed_as_managed(httpd, unique):
     assert re.search(r"^state: +not-configured$", r.stdout, re.M), r.stdout
     assert re.search(r"^next action: +none \(not configured\)$", r.stdout, re.M), r.stdout
     r = acmectl(httpd.store, "show", keep)
-    assert re.search(r"^configured: +yes$", r.stdout, re.M), r.stdout
+    assert re.search(r"^configured: +yes, by %s$" % re.escape(httpd.conf_path), r.stdout,
+                     re.M), r.stdout
     # the status page agrees: not in the overview, no detail page
     assert [d["name"] for d in httpd.status()["domains"]] == [keep]
     status, _, _ = httpd.http_request("/acme-status/" + gone)
@@ -126,3 +130,98 @@ def test_a_removed_domain_is_not_listed_as_managed(httpd, unique):
     os.rename(path + ".forged", path)
     d = httpd.domain_status(keep)
     assert d["state"] == "valid" and d["step"] == "idle", d
+    # acmectl show agrees and says where the record is behind the files
+    r = acmectl(httpd.store, "show", keep)
+    assert re.search(r"^state: +valid$", r.stdout, re.M), r.stdout
+    assert re.search(r"^staged: +no$", r.stdout, re.M), r.stdout
+    assert re.search(r'^record: +status/%s\.json says "staged", but nothing is staged'
+                     % re.escape(keep), r.stdout, re.M), r.stdout
+    doc = json.loads(acmectl(httpd.store, "--json", "show", keep).stdout)
+    assert doc["state"] == "valid" and doc["staged"] is False and doc["staged_check"] is None
+    assert 'says "staged"' in doc["record_disagrees"], doc
+    assert json.loads(acmectl(httpd.store, "--json", "list").stdout)[0]["state"] == "valid"
+
+    # what staging/ holds, judged as activation would (httpd stopped: its
+    # activation would act on these at once)
+    httpd.stop()
+    staging = os.path.join(httpd.store, "staging", keep)
+    os.makedirs(staging, exist_ok=True)
+    live = os.path.join(httpd.store, "domains", keep, "cert.pem")
+    serial = json.loads(acmectl(httpd.store, "--json", "show", keep).stdout)["cert"]["serial"]
+
+    def stage(pem):
+        with open(os.path.join(staging, "cert.pem"), "wb") as f:
+            f.write(pem)
+        with open(os.path.join(staging, "ready"), "w") as f:
+            f.write("{}\n")
+        return (acmectl(httpd.store, "show", keep),
+                json.loads(acmectl(httpd.store, "--json", "show", keep).stdout))
+    # the live certificate once more (a crash before staging was cleared)
+    with open(live, "rb") as f:
+        r, doc = stage(f.read())
+    assert re.search(r"^staged: +no: the staged certificate %s valid until \S+ is the live one"
+                     % serial, r.stdout, re.M), r.stdout
+    assert doc["staged_check"]["result"] == "live" and doc["staged"] is False, doc
+    assert re.search(r"^state: +valid$", r.stdout, re.M), r.stdout
+    # a certificate for the name, but not of a key root generated: refused
+    r, doc = stage(self_signed(str(tmp_path), keep)[0])
+    assert re.search(r"^staged: +no: certificate \w+ valid until \S+ is staged, but activation "
+                     r"would refuse it: its public key is not one this server generated",
+                     r.stdout, re.M), r.stdout
+    assert "activation would refuse what is staged" in doc["record_disagrees"], doc
+    assert doc["staged_check"]["result"] == "refused" and doc["state"] == "valid", doc
+    # garbage
+    r, doc = stage(b"not a certificate")
+    assert doc["staged_check"] == {"result": "refused", "why": "staged certificate chain is not "
+                                   "a valid PEM chain", "serial": None, "not_after": None}, doc
+    # nothing was renamed or recorded: show only looks
+    assert sorted(os.listdir(staging)) == ["cert.pem", "ready"], os.listdir(staging)
+
+
+def test_two_servers_sharing_a_store_keep_each_others_names(httpd_factory, unique):
+    """Two httpd instances (own ServerRoot and configuration) on one
+    AcmeStoreDir: each start records its own names, neither overwrites the
+    other's, so acmectl counts both as configured and says by whom; once an
+    instance is removed (its configuration file gone), the next start of the
+    other drops its names."""
+    name_a, name_b = unique("sha"), unique("shb")
+    a = httpd_factory()
+    a.write_config(vhosts=ssl_vhost(name_a))
+    b = httpd_factory()
+    b.write_config(vhosts=ssl_vhost(name_b), acme={"AcmeStoreDir": a.store})
+    b.store = a.store
+    # one after the other: both answer Pebble's http-01 on its one port
+    a.start()
+    a.wait_for_pebble_cert(name_a)
+    a.stop()
+    b.start()
+    b.wait_for_pebble_cert(name_b)
+    b.stop()
+    # a starts again after b: b's names stay
+    a.start()
+    a.wait_for_pebble_cert(name_a)
+    with open(os.path.join(a.store, "configured.json")) as f:
+        doc = json.load(f)
+    assert doc["servers"] == {a.conf_path: {"names": [name_a], "since": doc["servers"][
+        a.conf_path]["since"]}, b.conf_path: {"names": [name_b], "since": doc["servers"][
+            b.conf_path]["since"]}}, doc
+    assert sorted(doc["names"]) == sorted([name_a, name_b]), doc
+    r = acmectl(a.store, "list")
+    rows = [l.split()[0] for l in r.stdout.splitlines()[1:] if l]
+    assert rows == sorted([name_a, name_b]) and "more in the store" not in r.stdout, r.stdout
+    r = acmectl(a.store, "show", name_b)
+    assert re.search(r"^configured: +yes, by %s$" % re.escape(b.conf_path), r.stdout,
+                     re.M), r.stdout
+    assert json.loads(acmectl(a.store, "--json", "show", name_a).stdout)["configured_by"] == \
+        a.conf_path
+    # b's instance goes away for good: a's next start forgets its names
+    os.rename(b.conf_path, b.conf_path + ".removed")
+    a.stop()
+    a.start()
+    a.wait_for_pebble_cert(name_a)
+    r = acmectl(a.store, "list")
+    assert "1 more in the store not configured by any server" in r.stdout and name_b in \
+        r.stdout, r.stdout
+    r = acmectl(a.store, "show", name_b)
+    assert re.search(r"^configured: +no: not in the configuration of any server", r.stdout,
+                     re.M), r.stdout

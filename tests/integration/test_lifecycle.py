@@ -2,6 +2,7 @@
 CA that rejects nonces, the store's private keys and the status page's HTML."""
 import json
 import os
+import re
 import ssl
 import stat
 import time
@@ -169,9 +170,22 @@ def test_manual_activation_waits_for_the_admin(httpd, unique):
         httpd.diagnostics()
     with pytest.raises(ssl.SSLCertVerificationError):
         httpd.verified_cert(name)
+    # acmectl show proves what is staged as activation would
+    show = httpd.acmectl("--store", httpd.store, "show", name)
+    assert re.search(r"^staged: +yes, waiting for activation: certificate (\w+) valid until",
+                     show.stdout, re.M), show.stdout
+    assert re.search(r"^state: +staged$", show.stdout, re.M), show.stdout
+    doc = json.loads(httpd.acmectl("--store", httpd.store, "--json", "show", name).stdout)
+    assert doc["staged"] is True and doc["staged_check"]["result"] == "ok", doc
+    assert doc["record_disagrees"] is None, doc
+    staged_serial = doc["staged_check"]["serial"]
     httpd.graceful()
     cert = httpd.wait_for_pebble_cert(name, 10)
     assert name in cert_names(cert)
+    # live now: whatever the record still says, show tells the files
+    doc = json.loads(httpd.acmectl("--store", httpd.store, "--json", "show", name).stdout)
+    assert doc["state"] == "valid" and doc["staged"] is False, doc
+    assert doc["cert"]["serial"] == staged_serial, doc
 
 
 def test_two_domains_are_issued_independently(httpd, unique):

@@ -238,10 +238,9 @@ apr_status_t acme_certverify_chain(apr_pool_t *p, const apr_array_header_t *chai
     return chain_trusted(p, chain, anchors, now, why);
 }
 
-apr_status_t acme_certverify_issued(apr_pool_t *p, const apr_array_header_t *chain,
-                                    EVP_PKEY *key, const apr_array_header_t *names,
-                                    acme_key_type_e key_type, X509_STORE *anchors,
-                                    apr_time_t now, const char **why)
+apr_status_t acme_certverify_leaf(apr_pool_t *p, const apr_array_header_t *chain,
+                                  EVP_PKEY *key, const apr_array_header_t *names,
+                                  acme_key_type_e key_type, apr_time_t now, const char **why)
 {
     acme_cert_info_t info;
     acme_key_type_e type;
@@ -272,8 +271,20 @@ apr_status_t acme_certverify_issued(apr_pool_t *p, const apr_array_header_t *cha
         *why = "the certificate cannot be read";
         return APR_EINVAL;
     }
-    if ((rv = names_exact(p, &info, names, why)) != APR_SUCCESS
-        || (rv = validity_sane(p, &info, now, why)) != APR_SUCCESS) {
+    if ((rv = names_exact(p, &info, names, why)) != APR_SUCCESS) {
+        return rv;
+    }
+    return validity_sane(p, &info, now, why);
+}
+
+apr_status_t acme_certverify_issued(apr_pool_t *p, const apr_array_header_t *chain,
+                                    EVP_PKEY *key, const apr_array_header_t *names,
+                                    acme_key_type_e key_type, X509_STORE *anchors,
+                                    apr_time_t now, const char **why)
+{
+    apr_status_t rv;
+
+    if ((rv = acme_certverify_leaf(p, chain, key, names, key_type, now, why)) != APR_SUCCESS) {
         return rv;
     }
     if (!anchors) {

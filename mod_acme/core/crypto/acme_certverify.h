@@ -44,6 +44,14 @@ apr_status_t acme_certverify_loadable(apr_pool_t *p, const apr_array_header_t *c
 apr_status_t acme_certverify_chain(apr_pool_t *p, const apr_array_header_t *chain,
                                    X509_STORE *anchors, apr_time_t now, const char **why);
 
+/* The part of acme_certverify_issued that needs no trust anchors: the leaf
+ * carries key's public key, key is of key_type, the leaf names exactly names,
+ * it is valid at now and lasts at most ACME_CERT_MAX_LIFETIME. APR_SUCCESS,
+ * or APR_EINVAL with *why (in p). */
+apr_status_t acme_certverify_leaf(apr_pool_t *p, const apr_array_header_t *chain,
+                                  EVP_PKEY *key, const apr_array_header_t *names,
+                                  acme_key_type_e key_type, apr_time_t now, const char **why);
+
 /* Everything activation demands of an issued chain (X509*, leaf first) for a
  * key root generated: the leaf carries key's public key; key is of key_type
  * (RSA >= 2048 bits, EC P-256/P-384: acme_crypto_key_type_of); the leaf's names are

@@ -162,6 +162,23 @@ apr_status_t acme_store_staged_check(acme_store_t *store, apr_pool_t *p, const a
                                      acme_key_type_e key_type, X509_STORE *anchors,
                                      const char **why);
 
+/* The staged entry of name as acmectl shows it, read only: nothing renamed,
+ * recorded or logged (unlike acme_store_staged_check). Its files are read
+ * and proven as activation would, but for the chain's path to a trust anchor
+ * (acmectl does not know httpd's AcmeTrustedRootsFile): the key is one root
+ * generated for name, of key_type, the leaf names exactly names and is valid
+ * now, and a TLS server would load the pair. *info: the staged leaf, in p
+ * (zero when unreadable). APR_SUCCESS: activation would take it (if the
+ * chain leads to a trusted root). APR_EEXIST: it is the live certificate
+ * already (a crash before staging was cleared; activation only clears it).
+ * APR_ENOENT: nothing staged (no "ready"; a refused entry has "rejected").
+ * APR_EINVAL: activation would refuse it, *why says why. Another error: the
+ * keys of keys/<name>/ cannot be read (not root), *why. */
+apr_status_t acme_store_staged_inspect(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                       const char *name, const apr_array_header_t *names,
+                                       acme_key_type_e key_type, acme_cert_info_t *info,
+                                       const char **why);
+
 /* Versions kept in archive/<name>/ (the live one and the one before it among them). */
 #define ACME_ARCHIVE_KEEP 5
 /* The version domains/<name> leads to (archive/<name>/<version>), in p; NULL

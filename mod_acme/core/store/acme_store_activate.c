@@ -536,6 +536,40 @@ apr_status_t acme_store_staged_check(acme_store_t *store, apr_pool_t *p, const a
     return rv == APR_EEXIST ? APR_ENOENT : rv;
 }
 
+apr_status_t acme_store_staged_inspect(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                       const char *name, const apr_array_header_t *names,
+                                       acme_key_type_e key_type, acme_cert_info_t *info,
+                                       const char **why)
+{
+    staged_t st;
+    ino_t ready = 0;
+    int dirfd;
+    apr_status_t rv;
+
+    *why = NULL;
+    if (acme_store_name_check(name) != APR_SUCCESS || (dirfd = staged_open(store, p, name,
+                                                                           &ready)) < 0) {
+        return APR_ENOENT;
+    }
+    memset(&st, 0, sizeof(st));
+    rv = staged_load(p, dirfd, &st, why);
+    close(dirfd);
+    if (rv == APR_SUCCESS && has_live(store, p, name) && already_live(store, p, name, &st)) {
+        rv = APR_EEXIST;
+    }
+    else if (rv == APR_SUCCESS && (rv = staged_key(store, p, name, &st, why)) != APR_SUCCESS
+             && rv != APR_EINVAL) {
+        *why = apr_psprintf(p, "the keys in keys/%s/ cannot be read (%pm)", name, &rv);
+    }
+    else if (rv == APR_SUCCESS
+             && (rv = acme_certverify_leaf(p, st.chain, st.pkey, names, key_type,
+                                           acme_core_now(ctx), why)) == APR_SUCCESS) {
+        rv = acme_certverify_loadable(p, st.chain, st.pkey, why);
+    }
+    *info = st.info;
+    return rv;
+}
+
 /* Older versions go once the new one is live; a failure to prune only
  * leaves more versions behind. */
 static void archive_prune(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,

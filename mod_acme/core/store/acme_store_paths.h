@@ -20,8 +20,10 @@
 #define ACME_STORE_ROOT_EVENTS  "root-events"
 #define ACME_STORE_KEYS         "keys"
 #define ACME_STORE_CSR          "csr"
-/* root, 0644: the store names of the server's last start (acme_store_configured.h) */
+/* root, 0644: the store names of each server's last start (acme_store_configured.h) */
 #define ACME_STORE_CONFIGURED   "configured.json"
+/* root, 0644, empty: flock'ed while a server updates configured.json */
+#define ACME_STORE_CONFIGURED_LOCK "configured.lock"
 
 /* The child's top-level directories, NULL-terminated (static, never freed). */
 const char *const *acme_store_child_dir_names(void);
