@@ -354,40 +354,35 @@ static apr_status_t gate_keep(void *baton, const acme_domain_t *domain, apr_pool
     return rv == APR_SUCCESS ? APR_SUCCESS : APR_EAGAIN;
 }
 
-/* The record other nodes take in: the staged chain and what they need to
- * judge it without parsing it first. */
-static const char *record_of_staged(gate_t *g, const acme_domain_t *domain, long long token,
-                                    apr_pool_t *p)
+const char *acme_cluster_record(apr_pool_t *p, const acme_cluster_t *cluster,
+                                const acme_domain_t *domain, const char *chain, apr_size_t len,
+                                const char *meta, long long token)
 {
-    const char *chain, *meta = NULL, *key_id, *text;
-    apr_size_t len, mlen;
+    const char *key_id, *text;
     apr_array_header_t *certs;
     acme_cert_info_t info;
     apr_time_t renew_at = 0;
     json_t *json, *names;
     int i;
 
-    if (acme_store_read(g->store, p, acme_store_rel_staged(p, domain->name, "cert.pem"),
-                        ACME_MAX_CHAIN_BYTES, &chain, &len) != APR_SUCCESS
-        || acme_cert_chain_parse(p, chain, len, &certs) != APR_SUCCESS
+    if (acme_cert_chain_parse(p, chain, len, &certs) != APR_SUCCESS
         || acme_cert_info(p, APR_ARRAY_IDX(certs, 0, X509 *), &info) != APR_SUCCESS
         || acme_certverify_spki_id(p, X509_get0_pubkey(APR_ARRAY_IDX(certs, 0, X509 *)), &key_id)
            != APR_SUCCESS) {
         return NULL;
     }
-    acme_store_read(g->store, p, acme_store_rel_staged(p, domain->name, "meta.json"),
-                    ACME_MAX_STORE_FILE, &meta, &mlen);
     acme_job_cert_fitness(domain, &info, (int)domain->key_type, NULL, apr_time_now(), &renew_at);
     names = json_array();
     for (i = 0; i < domain->names->nelts; ++i) {
         json_array_append_new(names, json_string(APR_ARRAY_IDX(domain->names, i, const char *)));
     }
-    json = json_pack("{s:s, s:o, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:s}",
+    json = json_pack("{s:s, s:o, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:s}",
                      "name", domain->name, "names", names,
                      "key_type", acme_key_type_name(domain->key_type), "serial", info.serial,
+                     "not_before", (json_int_t)apr_time_sec(info.not_before),
                      "not_after", (json_int_t)apr_time_sec(info.not_after),
                      "renew_at", (json_int_t)apr_time_sec(renew_at), "key_id", key_id,
-                     "chain", chain, "node", g->cluster->node, "token", (json_int_t)token,
+                     "chain", chain, "node", cluster->node, "token", (json_int_t)token,
                      "published_at", (json_int_t)apr_time_sec(apr_time_now()),
                      "meta", meta ? meta : "{}");
     if (!json) {
@@ -396,6 +391,23 @@ static const char *record_of_staged(gate_t *g, const acme_domain_t *domain, long
     text = acme_json_dump(p, json);
     json_decref(json);
     return text;
+}
+
+/* The record other nodes take in: the staged chain and what they need to
+ * judge it without parsing it first. */
+static const char *record_of_staged(gate_t *g, const acme_domain_t *domain, long long token,
+                                    apr_pool_t *p)
+{
+    const char *chain, *meta = NULL;
+    apr_size_t len, mlen;
+
+    if (acme_store_read(g->store, p, acme_store_rel_staged(p, domain->name, "cert.pem"),
+                        ACME_MAX_CHAIN_BYTES, &chain, &len) != APR_SUCCESS) {
+        return NULL;
+    }
+    acme_store_read(g->store, p, acme_store_rel_staged(p, domain->name, "meta.json"),
+                    ACME_MAX_STORE_FILE, &meta, &mlen);
+    return acme_cluster_record(p, g->cluster, domain, chain, len, meta, token);
 }
 
 static void gate_end(void *baton, const acme_domain_t *domain, int staged, apr_pool_t *p)

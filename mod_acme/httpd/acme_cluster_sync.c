@@ -27,6 +27,7 @@
 #define ACME_CLUSTER_RETRY  apr_time_from_sec(10)
 #define POLL_BUDGET         apr_time_from_msec(500)
 #define KEY_TTL_MS          (200L * 86400 * 1000)     /* longer than any certificate lives */
+#define RESTORES_PER_POLL   64        /* a poll stays short with thousands of names */
 
 typedef struct sync_t {
     acme_runtime_t *rt;
@@ -115,27 +116,105 @@ static void publish_key(sync_t *sy, const acme_domain_t *domain, apr_pool_t *p)
     apr_hash_set(sy->keys_published, apr_pstrdup(sy->pool, domain->name), APR_HASH_KEY_STRING, "");
 }
 
-static const char *live_serial(sync_t *sy, const char *name, apr_pool_t *p)
+/* The live certificate's facts; 0 when there is none. */
+static int live_info(sync_t *sy, const char *name, apr_pool_t *p, acme_cert_info_t *info)
 {
     apr_array_header_t *chain;
-    acme_cert_info_t info;
 
-    if (acme_store_load_live(sy->rt->store, p, name, &chain) == APR_SUCCESS && chain->nelts > 0
-        && acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &info) == APR_SUCCESS) {
-        return info.serial;
+    return acme_store_load_live(sy->rt->store, p, name, &chain) == APR_SUCCESS && chain->nelts > 0
+           && acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), info) == APR_SUCCESS;
+}
+
+static void mark_seen(sync_t *sy, const char *name, long long v)
+{
+    long long *seen = apr_hash_get(sy->seen, name, APR_HASH_KEY_STRING);
+
+    if (!seen) {
+        seen = apr_palloc(sy->pool, sizeof(*seen));
+        apr_hash_set(sy->seen, apr_pstrdup(sy->pool, name), APR_HASH_KEY_STRING, seen);
     }
-    return "";
+    *seen = v;
+}
+
+/* Publishes this node's live certificate of domain from its store when
+ * Redis has no record of it (emptied: restarted without persistence,
+ * FLUSHALL) or, expected > 0, an older one than this node serves (another
+ * node restored first): its key, then the record, only while nobody holds
+ * the claim and the version is still expected (acme_cluster_restore).
+ * Nothing is ordered for it: the nodes that serve it already see their own
+ * serial, the others take it in. APR_SUCCESS (published), APR_ENOENT
+ * (nothing here fit to publish), APR_EAGAIN (a claim is held or Redis
+ * failed: next poll). */
+static apr_status_t restore(sync_t *sy, acme_redis_t *r, const acme_domain_t *domain,
+                            long long expected, apr_pool_t *p)
+{
+    const char *chain, *meta = NULL, *pem, *record, *key_id;
+    apr_size_t len, mlen, key_len;
+    apr_array_header_t *certs;
+    acme_cert_info_t info;
+    apr_time_t renew_at;
+    acme_renew_reason_e why;
+    long long version = 0;
+    apr_status_t rv;
+
+    if (acme_store_read(sy->rt->store, p, acme_store_rel_live_file(p, domain->name,
+                        ACME_STORE_CERT_FILE), ACME_MAX_CHAIN_BYTES, &chain, &len) != APR_SUCCESS
+        || acme_cert_chain_parse(p, chain, len, &certs) != APR_SUCCESS || certs->nelts == 0
+        || acme_cert_info(p, APR_ARRAY_IDX(certs, 0, X509 *), &info) != APR_SUCCESS
+        || acme_certverify_spki_id(p, X509_get0_pubkey(APR_ARRAY_IDX(certs, 0, X509 *)), &key_id)
+           != APR_SUCCESS) {
+        return APR_ENOENT;            /* nothing live here */
+    }
+    why = acme_job_cert_fitness(domain, &info, (int)domain->key_type, NULL, apr_time_now(),
+                                &renew_at);
+    if (info.not_after <= apr_time_now() || why == ACME_RENEW_NAMES || why == ACME_RENEW_KEY_TYPE
+        || why == ACME_RENEW_CA || why == ACME_RENEW_NO_CERT) {
+        return APR_ENOENT;            /* not this domain's certificate as configured now */
+    }
+    acme_store_read(sy->rt->store, p, acme_store_rel_live_file(p, domain->name,
+                    ACME_STORE_META_FILE), ACME_MAX_STORE_FILE, &meta, &mlen);
+    if (!(record = acme_cluster_record(p, sy->rt->cluster, domain, chain, len, meta, 0))
+        || acme_store_read(sy->rt->store, p, acme_store_rel_live_file(p, domain->name,
+                           ACME_STORE_KEY_FILE), ACME_MAX_STORE_FILE, &pem, &key_len)
+           != APR_SUCCESS) {
+        return APR_ENOENT;
+    }
+    rv = acme_redis_put(r, p, acme_cluster_key(p, "key", apr_pstrcat(p, domain->name, "/", key_id,
+                                                                     NULL)),
+                        pem, key_len, KEY_TTL_MS);
+    memset((char *)pem, 0, key_len);
+    if (rv == APR_SUCCESS) {
+        rv = acme_cluster_restore(r, p, domain->name, expected, record, strlen(record), &version);
+    }
+    if (rv == APR_EAGAIN) {
+        return rv;
+    }
+    if (rv != APR_SUCCESS) {
+        sy->redis = NULL;
+        return APR_EAGAIN;
+    }
+    apr_hash_set(sy->keys_published, apr_pstrdup(sy->pool, domain->name), APR_HASH_KEY_STRING, "");
+    mark_seen(sy, domain->name, version);
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, sy->rt->base, "ACME01030: %s: certificate %s "
+                 "re-published to the cluster from this node's store (version %" APR_INT64_T_FMT
+                 "; Redis had %s)", domain->name, info.serial, (apr_int64_t)version,
+                 expected ? "an older one" : "none");
+    return APR_SUCCESS;
 }
 
 /* Takes in the record of domain: key into custody, chain into staging.
  * APR_SUCCESS also when there is nothing to take (same certificate, other
- * names); APR_EAGAIN to try again at the next poll. */
+ * names); APR_EEXIST when this node serves a newer certificate (issued
+ * later) than the record's, which is never taken in; APR_EAGAIN to try
+ * again at the next poll. */
 static apr_status_t take_in(sync_t *sy, acme_redis_t *r, const acme_domain_t *domain,
                             apr_pool_t *p)
 {
     const char *why = NULL, *serial, *key_id, *chain, *node, *meta, *imported;
     char *value, *pem;
     apr_size_t len, pem_len;
+    acme_cert_info_t live;
+    int has_live;
     json_t *rec;
     apr_status_t rv;
 
@@ -157,10 +236,15 @@ static apr_status_t take_in(sync_t *sy, acme_redis_t *r, const acme_domain_t *do
     chain = json_string_value(json_object_get(rec, "chain"));
     node = json_string_value(json_object_get(rec, "node"));
     meta = json_string_value(json_object_get(rec, "meta"));
-    if (!serial || !key_id || !chain || !strcmp(serial, live_serial(sy, domain->name, p))
+    has_live = live_info(sy, domain->name, p, &live);
+    if (!serial || !key_id || !chain || (has_live && !strcmp(serial, live.serial))
         || strcmp(json_string_value(json_object_get(rec, "key_type")) ?: "",
                   acme_key_type_name(domain->key_type))) {
         return APR_SUCCESS;           /* this node has it (or ordered it), or not ours */
+    }
+    if (has_live && json_integer_value(json_object_get(rec, "not_before"))
+                    < apr_time_sec(live.not_before)) {
+        return APR_EEXIST;            /* older than what this node serves: never a step back */
     }
     if (acme_store_has_staged(sy->rt->store, p, domain->name)) {
         return APR_EAGAIN;            /* activation first */
@@ -200,7 +284,7 @@ static void sync_poll(sync_t *sy, apr_pool_t *p)
 {
     apr_array_header_t *versions;
     acme_redis_t *r;
-    int i;
+    int i, restores = 0;
 
     for (i = 0; i < sy->rt->domains->nelts; ++i) {
         publish_key(sy, APR_ARRAY_IDX(sy->rt->domains, i, const acme_domain_t *), p);
@@ -216,16 +300,23 @@ static void sync_poll(sync_t *sy, apr_pool_t *p)
         const acme_domain_t *domain = APR_ARRAY_IDX(sy->rt->domains, i, const acme_domain_t *);
         long long v = APR_ARRAY_IDX(versions, i, long long);
         long long *seen = apr_hash_get(sy->seen, domain->name, APR_HASH_KEY_STRING);
+        apr_status_t rv;
 
-        if (v <= 0 || (seen && *seen == v)) {
-            continue;
+        if (v < 0 || (seen && *seen == v)) {
+            continue;                 /* judged at this version (0: nothing to restore) */
         }
-        if (take_in(sy, r, domain, p) == APR_SUCCESS) {
-            if (!seen) {
-                seen = apr_palloc(sy->pool, sizeof(*seen));
-                apr_hash_set(sy->seen, domain->name, APR_HASH_KEY_STRING, seen);
-            }
-            *seen = v;
+        rv = v == 0 ? APR_EEXIST : take_in(sy, r, domain, p);
+        if (rv == APR_EEXIST && restores++ >= RESTORES_PER_POLL) {
+            continue;                 /* the next poll goes on */
+        }
+        if (rv == APR_EEXIST && restore(sy, r, domain, v, p) == APR_ENOENT) {
+            mark_seen(sy, domain->name, v);
+        }
+        else if (rv == APR_SUCCESS) {
+            mark_seen(sy, domain->name, v);
+        }
+        if (!sy->redis) {
+            return;
         }
     }
 }

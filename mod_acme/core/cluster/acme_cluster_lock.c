@@ -38,6 +38,15 @@ static const char publish_lua[] =
     "redis.call('SET', KEYS[3], ARGV[1])\n"
     "return 1\n";
 
+/* KEYS: lock, fence, cert, ver. ARGV: expected version, sealed record. */
+static const char restore_lua[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+    "if tonumber(redis.call('GET', KEYS[4]) or '0') ~= tonumber(ARGV[1]) then return 0 end\n"
+    "local t = redis.call('INCR', KEYS[2])\n"
+    "redis.call('SET', KEYS[3], ARGV[2])\n"
+    "redis.call('SET', KEYS[4], t)\n"
+    "return t\n";
+
 /* KEYS: fence, record. ARGV: token, sealed record ("" deletes it), ttl_ms. */
 static const char job_lua[] =
     "if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then return 0 end\n"
@@ -157,6 +166,38 @@ apr_status_t acme_cluster_publish(acme_redis_t *r, apr_pool_t *p, const char *na
         return rv;
     }
     return reply->type == ACME_REDIS_INTEGER && reply->integer == 1 ? APR_SUCCESS : APR_EAGAIN;
+}
+
+apr_status_t acme_cluster_restore(acme_redis_t *r, apr_pool_t *p, const char *name,
+                                  long long expected, const char *record, apr_size_t len,
+                                  long long *version)
+{
+    const char *cert_key = acme_cluster_key(p, "cert", name);
+    const char *keys[4] = { acme_cluster_key(p, "lock", name), acme_cluster_key(p, "fence", name),
+                            cert_key, acme_cluster_key(p, "ver", name) };
+    const char *args[2];
+    apr_size_t lens[2];
+    acme_redis_reply_t *reply;
+    char *sealed;
+    apr_size_t sealed_len;
+    apr_status_t rv;
+
+    rv = acme_cluster_seal(acme_redis_cluster(r), p, cert_key, record, len, &sealed, &sealed_len);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    args[0] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)expected);
+    args[1] = sealed;
+    lens[0] = strlen(args[0]);
+    lens[1] = sealed_len;
+    if ((rv = eval(r, p, &reply, restore_lua, 4, keys, 2, args, lens)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (reply->type != ACME_REDIS_INTEGER || reply->integer <= 0) {
+        return APR_EAGAIN;
+    }
+    *version = reply->integer;
+    return APR_SUCCESS;
 }
 
 apr_status_t acme_cluster_versions(acme_redis_t *r, apr_pool_t *p,

@@ -35,6 +35,16 @@ apr_status_t acme_cluster_lock_release(acme_redis_t *r, apr_pool_t *p, const cha
  * written); acme_redis_command's failures. */
 apr_status_t acme_cluster_publish(acme_redis_t *r, apr_pool_t *p, const char *name,
                                   long long token, const char *record, apr_size_t len);
+/* Publishes record (len bytes, sealed here) from a node's own store (Redis
+ * emptied, or holding an older certificate than this node serves): only
+ * while nobody holds the claim of name and the published version is still
+ * expected (0: none), with a new version from the fence counter, so every
+ * node looks at it and a claim taken before it cannot publish over it.
+ * APR_SUCCESS with *version; APR_EAGAIN when a claim is held or the
+ * version moved (nothing written); acme_redis_command's failures. */
+apr_status_t acme_cluster_restore(acme_redis_t *r, apr_pool_t *p, const char *name,
+                                  long long expected, const char *record, apr_size_t len,
+                                  long long *version);
 /* Writes record (len bytes, sealed here) as mod_acme:job:<name>, expiring
  * after ttl_ms, or deletes it (record NULL), only while token is the newest
  * claim's. APR_SUCCESS; APR_EAGAIN when a newer claim exists (nothing
