@@ -354,7 +354,7 @@ static apr_status_t gate_keep(void *baton, const acme_domain_t *domain, apr_pool
     return rv == APR_SUCCESS ? APR_SUCCESS : APR_EAGAIN;
 }
 
-const char *acme_cluster_record(apr_pool_t *p, const acme_cluster_t *cluster,
+const char *acme_cluster_issue_record(apr_pool_t *p, const acme_cluster_t *cluster,
                                 const acme_domain_t *domain, const char *chain, apr_size_t len,
                                 const char *meta, long long token)
 {
@@ -407,7 +407,7 @@ static const char *record_of_staged(gate_t *g, const acme_domain_t *domain, long
     }
     acme_store_read(g->store, p, acme_store_rel_staged(p, domain->name, "meta.json"),
                     ACME_MAX_STORE_FILE, &meta, &mlen);
-    return acme_cluster_record(p, g->cluster, domain, chain, len, meta, token);
+    return acme_cluster_issue_record(p, g->cluster, domain, chain, len, meta, token);
 }
 
 static void gate_end(void *baton, const acme_domain_t *domain, int staged, apr_pool_t *p)

@@ -16,7 +16,7 @@ void acme_cluster_issue_gate_install(acme_driver_t *driver, acme_runtime_t *rt, 
  * "{}"): names, key type, serial, validity, when it is due for renewal, the
  * publishing node and its claim token (0: published from a store). JSON
  * text from p; NULL when the chain does not parse. */
-const char *acme_cluster_record(apr_pool_t *p, const acme_cluster_t *cluster,
+const char *acme_cluster_issue_record(apr_pool_t *p, const acme_cluster_t *cluster,
                                 const acme_domain_t *domain, const char *chain, apr_size_t len,
                                 const char *meta, long long token);
 #endif

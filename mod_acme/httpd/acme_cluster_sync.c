@@ -173,7 +173,7 @@ static apr_status_t restore(sync_t *sy, acme_redis_t *r, const acme_domain_t *do
     }
     acme_store_read(sy->rt->store, p, acme_store_rel_live_file(p, domain->name,
                     ACME_STORE_META_FILE), ACME_MAX_STORE_FILE, &meta, &mlen);
-    if (!(record = acme_cluster_record(p, sy->rt->cluster, domain, chain, len, meta, 0))
+    if (!(record = acme_cluster_issue_record(p, sy->rt->cluster, domain, chain, len, meta, 0))
         || acme_store_read(sy->rt->store, p, acme_store_rel_live_file(p, domain->name,
                            ACME_STORE_KEY_FILE), ACME_MAX_STORE_FILE, &pem, &key_len)
            != APR_SUCCESS) {

@@ -288,6 +288,36 @@ static void claims_and_fences(acme_redis_t *r, apr_pool_t *p)
     assert_int_equal(acme_cluster_lock_release(r, p, "u.test", "node-a", ta), APR_SUCCESS);
 }
 
+/* Restoring from a store: only while no claim is held and the version is
+ * the one expected; each restore takes a new version from the fence, so a
+ * claim taken before it cannot publish over it. */
+static void restores(acme_redis_t *r, apr_pool_t *p)
+{
+    const char *holder = NULL, *why = NULL, *cert = acme_cluster_key(p, "cert", "v.test");
+    long long t = 0, v1 = 0, v2 = 0;
+    char *value;
+    apr_size_t len;
+
+    assert_int_equal(acme_cluster_lock_take(r, p, "v.test", "node-a", 60000, &t, &holder),
+                     APR_SUCCESS);
+    assert_int_equal(acme_cluster_restore(r, p, "v.test", 0, "{\"r\":1}", 7, &v1), APR_EAGAIN);
+    assert_int_equal(acme_redis_fetch(r, p, cert, &value, &len, &why), APR_ENOENT);
+    assert_int_equal(acme_cluster_lock_release(r, p, "v.test", "node-a", t), APR_SUCCESS);
+    assert_int_equal(acme_cluster_restore(r, p, "v.test", 0, "{\"r\":1}", 7, &v1), APR_SUCCESS);
+    assert_true(v1 > t);
+    /* a second node that also found none comes too late */
+    assert_int_equal(acme_cluster_restore(r, p, "v.test", 0, "{\"r\":2}", 7, &v2), APR_EAGAIN);
+    assert_int_equal(acme_redis_fetch(r, p, cert, &value, &len, &why), APR_SUCCESS);
+    assert_string_equal(value, "{\"r\":1}");
+    /* the claim taken before the restore cannot publish over it */
+    assert_int_equal(acme_cluster_publish(r, p, "v.test", t, "{}", 2), APR_EAGAIN);
+    /* a newer one replaces it when the version is the one it saw */
+    assert_int_equal(acme_cluster_restore(r, p, "v.test", v1, "{\"r\":3}", 7, &v2), APR_SUCCESS);
+    assert_true(v2 > v1);
+    assert_int_equal(acme_redis_fetch(r, p, cert, &value, &len, &why), APR_SUCCESS);
+    assert_string_equal(value, "{\"r\":3}");
+}
+
 static void test_real_redis(void **state)
 {
     apr_pool_t *p = *state;
@@ -319,6 +349,7 @@ static void test_real_redis(void **state)
     assert_int_equal(acme_redis_fetch(r, p, name, &value, &len, &why), APR_ENOENT);
     assert_true(acme_redis_round_trips(r) >= 6);   /* AUTH, SELECT, SET, GET, DEL, GET */
     claims_and_fences(r, p);
+    restores(r, p);
     /* Another node with another key file: a clear refusal, nothing read. */
     assert_int_equal(acme_redis_put(r, p, name, "hello", 5, 60000), APR_SUCCESS);
     other = make_cluster(p, apr_psprintf(p, "redis://:unit-pw@127.0.0.1:%d/1", port), 9);
