@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes docs/troubleshooting.md: every ACMEnnnnn message of level warning
 and above (and every configtest error) found in mod_acme's sources, what it
-means and what to do. Run after adding or changing such a message:
+means and what to do. Run after adding or changing such a message (build/check-docs.py, run by
+`make check`, fails while the page is behind the sources):
     python3 build/logtags-doc.py"""
 import glob
 import os
@@ -84,6 +85,10 @@ ADVICE = {
              "says what mod_acme does next.",
     "00610": "Nothing to do: a new certificate is ordered. 'acmectl check' shows what is wrong.",
     "00619": "Look at the program's output above the message and fix the program.",
+    "00743": "Nothing is lost: the live certificate keeps serving. Find why the earlier staged "
+             "certificates were refused (ACME00301 above it); then run apachectl graceful to "
+             "check and activate what is staged now, or remove the refusal record the message "
+             "names to end the backoff (docs/security.md).",
     "00702": "Read the messages above it; a new certificate replaces the staged one.",
     "00719": "Nothing to do: certificates go live up to ten seconds later.",
     "00547": "Fix AcmeStoreDir as the message says.",
@@ -140,7 +145,8 @@ def advice(tag, message):
     return "Read the message: it names what failed; the messages around it say why."
 
 
-def main():
+def render():
+    """The page's text, from the sources under ROOT."""
     found = calls()
     groups = [("Configuration errors (apachectl configtest)", ("configtest",)),
               ("Errors and worse: something does not work", ("emerg", "alert", "crit", "error")),
@@ -160,9 +166,14 @@ def main():
                     "Level `%s`, `%s`." % (level, base), "",
                     "> %s" % message.replace("<", "&lt;"), "",
                     "What to do: %s" % advice(tag, message).replace("<", "&lt;"), ""]
+    return "\n".join(out)
+
+
+def main():
+    text = render()
     with open(os.path.join(ROOT, "docs", "troubleshooting.md"), "w", encoding="utf-8") as f:
-        f.write("\n".join(out))
-    print("docs/troubleshooting.md: %d tags" % len(found))
+        f.write(text)
+    print("docs/troubleshooting.md: %d tags" % text.count("\n### ACME"))
 
 
 if __name__ == "__main__":
