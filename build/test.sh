@@ -1,16 +1,19 @@
 #!/bin/sh
 # Installs what is missing, builds, runs the C unit tests (also under valgrind
 # memcheck) and the integration tests (real Pebble + real httpd on loopback),
-# then the integration tests again against an ASan+UBSan build of mod_acme.so
-# and acmectl (build/sanitize.sh), where any sanitizer report (a report file,
-# or a sanitizer line in an error log or a command's output) fails the test
-# that caused it. Exits non-zero on any failure.
-#   build/test.sh --sanitize [pytest args]: only the sanitized integration run.
+# then a chosen part of the integration tests again against an ASan+UBSan
+# build of mod_acme.so and acmectl (build/sanitize.sh), where any sanitizer
+# report (a report file, or a sanitizer line in an error log or a command's
+# output) fails the test that caused it. Exits non-zero on any failure.
+#   build/test.sh --sanitize [pytest args]: only the sanitized integration
+#   run, of the whole suite (the full sanitized run, one command).
 #   ACME_VALGRIND=0: without the valgrind run.
-#   ACME_SANITIZE=1: with the sanitized integration run after the others. Off
-#   by default until a complete run is clean (a startup hang it showed is fixed;
-#   its last complete run, before that fix, failed 15 of 203 tests, none with a
-#   sanitizer report).
+#   ACME_SANITIZE=subset: the sanitized run takes the tests of
+#   SANITIZE_SUBSET below, those that feed the parsers hostile or broken
+#   input and drive the error paths; the whole suite sanitized takes about
+#   twice the plain run, more than CI's budget allows. ACME_SANITIZE=full:
+#   the whole suite; ACME_SANITIZE=0 (default until the subset has had a
+#   clean run, then subset becomes the default): none.
 #   ACME_SANITIZE_JOBS: its pytest workers (default 6: the instrumented run
 #   waits on Pebble and httpd as the plain one does, so more workers keep its
 #   time near the plain run's; harness.deadline_factor widens the waits).
@@ -22,16 +25,26 @@ if [ "${1:-}" = "--sanitize" ]; then
     shift
 fi
 build/deps.sh
+# The sanitized part of CI: a malicious CA, hard faults, crashes, the
+# privilege boundary and what the User plants, secrets, the status page, the
+# challenge answers and an unreachable CA (the untrusted input of every
+# parser and the error paths), plus the RFC variants of the CA's answers.
+# About 28% of the whole suite's sanitized test time (measured); the CA
+# behaviours and personalities, renewal, dns-01 and the rest run sanitized
+# in the full run only.
+SANITIZE_SUBSET="test_malicious_ca.py test_faults.py test_crash.py test_privsep.py
+    test_custody.py test_staging_limits.py test_secrets.py test_status_page.py
+    test_challenge.py test_challenge_tls.py test_unreachable_ca.py test_rfc_variants.py"
 sanitized_run() {
     echo "==> ASan+UBSan build"
     asan_dir=$(build/sanitize.sh | tail -1)
     build/stepca.sh
     echo "==> integration tests (ASan+UBSan build in $asan_dir)"
     ACME_BUILD_DIR=$asan_dir /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-        -n "${ACME_SANITIZE_JOBS:-6}" tests/integration "$@"
+        -n "${ACME_SANITIZE_JOBS:-6}" "$@"
 }
 if [ "$sanitize" = 1 ]; then
-    sanitized_run "$@"
+    sanitized_run tests/integration "$@"
     echo "==> all tests passed (ASan+UBSan)"
     exit 0
 fi
@@ -56,10 +69,23 @@ if [ "${ACME_VALGRIND:-1}" != 0 ]; then
     echo "==> unit tests under valgrind memcheck (make check-valgrind, one program per CPU)"
     make -s check-valgrind
 fi
-if [ "${ACME_SANITIZE:-0}" = 1 ]; then
-    sanitized_run "$@"
-else
-    echo "==> ASan+UBSan integration run left out: not clean yet; ACME_SANITIZE=1 build/test.sh"
-    echo "    or build/test.sh --sanitize runs it"
-fi
+case "${ACME_SANITIZE:-0}" in
+0)
+    echo "==> ASan+UBSan integration run left out: its subset has not had a clean run yet"
+    echo "    (the last full one had no sanitizer report; 7 of 234 tests failed, on time"
+    echo "    limits under load); ACME_SANITIZE=subset build/test.sh, or the whole suite"
+    echo "    sanitized: build/test.sh --sanitize"
+    ;;
+full|1)
+    sanitized_run tests/integration "$@"
+    ;;
+*)
+    echo "==> ASan+UBSan: the hostile-input, fault, crash, privilege, secrets, status and"
+    echo "    challenge tests only, to keep CI in its time; the whole suite sanitized:"
+    echo "    build/test.sh --sanitize (or ACME_SANITIZE=full build/test.sh)"
+    subset=$(for f in $SANITIZE_SUBSET; do echo "tests/integration/$f"; done)
+    # shellcheck disable=SC2086 # the paths have no blanks
+    sanitized_run $subset "$@"
+    ;;
+esac
 echo "==> all tests passed"
