@@ -27,7 +27,7 @@ def test_a_killed_run_leaves_no_server_behind(build, sig):
     env["ACME_BUILD_DIR"] = build
     log = open(os.path.join(d, "pytest.log"), "w")
     # a session of its own: the signal reaches pytest alone, as a kill does
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+    proc = subprocess.Popen([sys.executable, "-u", "-m", "pytest", "-q", "-p", "no:cacheprovider",
                              "-p", "no:xdist", os.path.join(HERE, "reaper_probe.py")],
                             cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -43,7 +43,13 @@ def test_a_killed_run_leaves_no_server_behind(build, sig):
         assert pids_with_arg(info["serverroot"]), "no process names %s" % info["serverroot"]
 
         os.kill(proc.pid, sig)
-        proc.wait(timeout=harness.slow(60))
+        # SIGINT: pytest first stops every fixture's server itself (httpd's
+        # stop alone may take half a minute on a loaded machine)
+        try:
+            proc.wait(timeout=harness.slow(180))
+        except subprocess.TimeoutExpired:
+            raise AssertionError("pytest still running 180 s after %s:\n%s" % (
+                sig.name, harness.tail(log.name))) from None
 
         def all_gone():
             left = {k: p for k, p in pids.items() if pid_alive(p)}
