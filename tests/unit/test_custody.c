@@ -342,6 +342,10 @@ static void test_backoff_exempt_once_per_key(void **state)
     assert_int_equal(acme_store_stage(store, p, "example.org", forged, strlen(forged), NULL),
                      APR_SUCCESS);
     assert_false(acme_custody_backoff_exempt(store, p, "example.org", NULL));
+    /* nor is a FIFO, and reading it does not block (the parent's thread) */
+    assert_int_equal(unlink(acme_store_path(store, p, "staging/example.org/cert.pem")), 0);
+    assert_int_equal(mkfifo(acme_store_path(store, p, "staging/example.org/cert.pem"), 0644), 0);
+    assert_false(acme_custody_backoff_exempt(store, p, "example.org", NULL));
     acme_custody_refused_clear(store, p, "example.org");
     assert_int_equal(acme_custody_refused_info(store, p, "example.org", &count), 0);
     assert_int_equal(count, 0);
