@@ -4,7 +4,9 @@
  * not fork, and the MPMs run their monitor hook only every ten seconds or so,
  * so with auto activation a small thread of the parent watches staging
  * (inotify and a look every second; without inotify, a look every 200 ms).
- * The thread only stats, reads directories and allocates from its own pool;
+ * The thread only stats, reads directories and a few small files (those of a
+ * name the refusal backoff holds: acme_activation_held.c) and allocates from
+ * its own pool, never running OpenSSL;
  * still, a look takes the allocator's locks (and the configuration test's
  * spawn, the log's), so the MPM's forks wait for a look to end (fork_gate):
  * a child forked in the middle of one inherited a lock held by a thread it
