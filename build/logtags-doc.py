@@ -16,12 +16,6 @@ CONFIG_FILES = ("acme_config.c", "acme_config_cmds.c", "acme_conf_parse.c", "acm
                 "acme_rootprog.c", "acme_check_user.c")
 # What to do, where the message itself does not say it after a ';'.
 ADVICE = {
-    "00743": "A staged entry of the name was refused before (the ACME00301 line says why: "
-             "something the server's User planted, or a broken renewal). Nothing is lost: the "
-             "live certificate serves, and a renewal for the key root offers passes the "
-             "backoff once by itself. To check and activate what is staged now, run "
-             "apachectl graceful; to end the backoff, remove keys/<name>/refused.json. "
-             "acmectl show NAME prints 'activation held:' while it lasts.",
     "01411": "The message ends with what to change for that name: add it to the vhost's "
              "AcmeDomain, take it out of 'AcmeAutoDomains on except', or move it to an SSL "
              "<VirtualHost> of its own whose certificate holds it.",
