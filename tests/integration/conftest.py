@@ -117,9 +117,9 @@ def httpd_factory(request, build, pebble):
     On failure their error logs (and Pebble's log tail) go into the report."""
     made = []
 
-    def make(**kwargs):
+    def make(cls=harness.Httpd, **kwargs):
         kwargs.setdefault("pebble", pebble)
-        h = harness.Httpd(**kwargs)
+        h = cls(**kwargs)
         made.append(h)
         return h
     yield make

@@ -7,14 +7,20 @@ alone, as a primary of one zone does when the target lies in a zone it does
 not serve (the common acme-dns set-up). Every other query is either relayed
 to pebble-challtestsrv (forward=True: a server that also holds the other
 zone, but does not chase CNAMEs across zones) or refused (forward=False).
+
+system_resolver() puts one on port 53 of a random 127/8 address, answering
+as a recursive resolver: the system resolver of an httpd started with its
+own resolv.conf (test_dns01.SystemResolverHttpd).
 """
+import errno
+import random
 import socket
 import struct
 import threading
 
 import requests
 
-FLAG_QR, FLAG_AA = 0x8000, 0x0400
+FLAG_QR, FLAG_AA, FLAG_RA = 0x8000, 0x0400, 0x0080
 RCODE_REFUSED = 5
 TYPE_CNAME, CLASS_IN = 5, 1
 
@@ -35,20 +41,21 @@ def question(packet):
 
 
 class DnsPrimary:
-    def __init__(self, upstream_port, forward=True):
+    def __init__(self, upstream_port, forward=True, host="127.0.0.1", port=0, recursive=False):
         self.upstream_port = upstream_port
         self.forward = forward
+        self.recursive = recursive   # relayed answers say "recursion available"
         self.cnames = {}
         self.queries = []            # names asked, in order
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
+        self.sock.bind((host, port))
+        self.host, self.port = self.sock.getsockname()
         self._stop = False
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
     @property
     def address(self):
-        return "127.0.0.1:%d" % self.port
+        return "%s:%d" % (self.host, self.port)
 
     def add_cname(self, owner, target):
         self.cnames[owner.rstrip(".").lower()] = target.rstrip(".")
@@ -91,9 +98,31 @@ class DnsPrimary:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
                 up.settimeout(2)
                 up.sendto(packet, ("127.0.0.1", self.upstream_port))
-                return up.recv(4096)
+                reply = up.recv(4096)
+            if self.recursive and len(reply) >= 4:
+                # a recursive resolver's answer (RA): glibc takes an empty
+                # answer with neither AA nor RA for a lame server and drops it
+                reply = reply[:2] + struct.pack(">H", struct.unpack(">H", reply[2:4])[0]
+                                                | FLAG_RA) + reply[4:]
+            return reply
         header = struct.pack(">HHHHHH", qid, FLAG_QR | (flags & 0x0100) | RCODE_REFUSED, 1, 0, 0, 0)
         return header + packet[12:end]
+
+
+def system_resolver(upstream_port, attempts=20):
+    """A recursive relay to pebble-challtestsrv (forward=True) on port 53 of a random
+    127/8 address, as /etc/resolv.conf can name no other port: the system
+    resolver of a process whose resolv.conf says "nameserver <host>"
+    (SystemResolverHttpd). Binding port 53 needs root."""
+    for _ in range(attempts):
+        host = "127.%d.%d.%d" % (random.randint(16, 250), random.randint(0, 255),
+                                 random.randint(2, 254))
+        try:
+            return DnsPrimary(upstream_port, forward=True, host=host, port=53, recursive=True)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+    raise OSError(errno.EADDRINUSE, "no free 127/8 address for port 53")
 
 
 def set_cname(challtestsrv, owner, target):

@@ -1202,6 +1202,37 @@ class Httpd:
         return run([acmectl_path()] + list(args), timeout=timeout)
 
 
+
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+
+def need_faketime():
+    """Fails the calling test (with the reason) where libfaketime is missing."""
+    if not os.path.exists(FAKETIME_LIB):
+        import pytest
+        pytest.fail("%s missing: Debian package libfaketime (build/deps.sh installs faketime)"
+                    % FAKETIME_LIB)
+
+
+class FakeClockHttpd(Httpd):
+    """httpd under libfaketime: its wall clock is whatever the spec in
+    clock_file says ("+0", "+365d", "-1d", "+150" seconds), re-read every
+    second; the monotonic clock stays real, as after a real clock jump."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clock_file = os.path.join(self.serverroot, "faketime.rc")
+        self.set_clock("+0")
+        self.extra_env.update({"LD_PRELOAD": FAKETIME_LIB,
+                               "FAKETIME_TIMESTAMP_FILE": self.clock_file,
+                               "FAKETIME_CACHE_DURATION": "1",
+                               "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
+
+    def set_clock(self, spec):
+        with open(self.clock_file + ".tmp", "w") as f:
+            f.write(spec + "\n")
+        os.replace(self.clock_file + ".tmp", self.clock_file)
+
 def private_pebble(workdir, dns_port, label, http_port=None, tls_port=None, env=None,
                    extra_config=None):
     """A started Pebble of a test's own (own directory, own ports unless given),
@@ -1217,6 +1248,37 @@ def private_pebble(workdir, dns_port, label, http_port=None, tls_port=None, env=
         raise HarnessError("Pebble (%s) did not start: %s\n%s" % (label, exc, tail(pb.log_path)))
     return pb
 
+
+
+def alt_roots_pebble(workdir, dns_port, label, alternates, extra_config=None):
+    """A private Pebble that offers, beside its default chain, `alternates`
+    more chains (RFC 8555 §7.4.2 Link rel="alternate"; PEBBLE_ALTERNATE_ROOTS),
+    each to its own root. .root_cns: the roots' common names, the default
+    chain's first; every root goes into roots_bundle(), so any chain verifies
+    at activation."""
+    pb = private_pebble(workdir, dns_port, label,
+                        env={"PEBBLE_ALTERNATE_ROOTS": str(alternates)},
+                        extra_config=extra_config)
+    cns, pems = [], []
+    for i in range(alternates + 1):
+        r = requests.get("https://127.0.0.1:%d/roots/%d" % (pb.mgmt_port, i),
+                         verify=pb.ca.ca_pem, timeout=5)
+        r.raise_for_status()
+        root = x509.load_pem_x509_certificate(r.text.encode())
+        cns.append(root.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+        pems.append(r.text if r.text.endswith("\n") else r.text + "\n")
+    if len(set(cns)) != alternates + 1:
+        pb.stop()
+        raise HarnessError("Pebble (%s) roots are not distinct: %s" % (label, cns))
+    with open(roots_bundle(), "a") as f:
+        f.write("".join(pems))
+    # the test's trust anchors for this Pebble's certificates: every root
+    pb.root_pem = os.path.join(os.path.dirname(pb.root_pem), "pebble-roots-all.pem")
+    with open(pb.root_pem, "w") as f:
+        f.write("".join(pems))
+    os.chmod(pb.root_pem, 0o644)
+    pb.root_cns = cns
+    return pb
 
 def new_eab_key():
     """A fresh EAB MAC key (48 random bytes, base64url without padding)."""
@@ -1399,6 +1461,20 @@ def store_problems(store, temp_files=True):
             problems.append("domains/%s leads to %s, which has no cert.pem" % (name, target))
     return problems
 
+
+
+def served_chain(httpd, name):
+    """Every certificate httpd sends for SNI name (openssl s_client -showcerts),
+    leaf first."""
+    out = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % httpd.https_port,
+                          "-servername", name, "-showcerts"], input=b"", capture_output=True,
+                         timeout=20).stdout
+    return [x509.load_pem_x509_certificate(m.group(0)) for m in PEM_CERT.finditer(out)]
+
+
+def top_issuer_cn(chain):
+    """The common name of the issuer of a chain's last certificate."""
+    return chain[-1].issuer.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
 
 def wait_for_new_cert(httpd, name, old_serial, timeout, port=None):
     """The first Pebble-issued certificate for name whose serial is not

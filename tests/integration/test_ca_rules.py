@@ -5,12 +5,8 @@ Let's Encrypt issues IP address certificates only under its "shortlived"
 profile: an order with an IP address and no AcmeProfile asks for it where the
 CA lists it, and where it does not, the error says what to set."""
 import re
-import subprocess
 
 import pytest
-import requests
-from cryptography import x509
-from cryptography.x509.oid import NameOID
 
 import harness
 from harness import ssl_vhost, status_error, wait_for
@@ -86,34 +82,15 @@ ALT_ROOTS = 2
 @pytest.fixture(scope="module")
 def alt_pebble(workdir, challtestsrv):
     try:
-        pb = harness.private_pebble(workdir, challtestsrv.dns_port, "altroots",
-                                    env={"PEBBLE_ALTERNATE_ROOTS": str(ALT_ROOTS)})
+        pb = harness.alt_roots_pebble(workdir, challtestsrv.dns_port, "altroots", ALT_ROOTS)
     except harness.HarnessError as exc:
         pytest.fail(str(exc))
-    cns = []
-    for i in range(ALT_ROOTS + 1):
-        r = requests.get("https://127.0.0.1:%d/roots/%d" % (pb.mgmt_port, i),
-                         verify=pb.ca.ca_pem, timeout=5)
-        r.raise_for_status()
-        root = x509.load_pem_x509_certificate(r.text.encode())
-        cns.append(root.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
-        with open(harness.roots_bundle(), "a") as f:   # each chain must verify at activation
-            f.write(r.text if r.text.endswith("\n") else r.text + "\n")
-    assert len(set(cns)) == ALT_ROOTS + 1, cns
-    pb.root_cns = cns
     yield pb
     pb.stop()
 
 
-def served_chain(httpd, name):
-    out = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % httpd.https_port,
-                          "-servername", name, "-showcerts"], input=b"", capture_output=True,
-                         timeout=20).stdout
-    return [x509.load_pem_x509_certificate(m.group(0)) for m in harness.PEM_CERT.finditer(out)]
-
-
-def top_issuer_cn(chain):
-    return chain[-1].issuer.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+served_chain = harness.served_chain
+top_issuer_cn = harness.top_issuer_cn
 
 
 def alt_downloads(pebble):

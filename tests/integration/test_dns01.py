@@ -1,13 +1,14 @@
 """dns-01 and wildcard certificates: AcmeDnsCmd hooks that publish TXT records
 through pebble-challtestsrv's management API, AcmeDnsResolver pointed at its
 DNS, failing and hanging hooks, and the configtest rules for wildcards."""
+import datetime
 import os
 import re
 import time
 
 import dns_primary
 import harness
-from harness import cert_names, ssl_vhost, wait_for
+from harness import cert_names, ssl_vhost, utcnow, wait_for
 
 ISSUE_TIMEOUT = 90
 
@@ -265,3 +266,160 @@ def test_dns01_through_a_cname_into_another_zone(httpd, challtestsrv, unique):
         assert calls == [["teardown", target, setups[0][2], record]], calls
     finally:
         primary.stop()
+
+
+# --------------------------------------------------------------------------
+# The system resolver behind AcmeDnsResolver, and the bound on the wait.
+
+# DNS_HOOK, but setup publishes only once the file {switch} exists: a DNS
+# provider whose change never shows, until it does.
+SWITCH_HOOK = GOOD_HOOK.replace('if action == "setup":',
+                                'if action == "setup" and not __import__("os").path.exists('
+                                '{switch!r}):\n    sys.exit(0)\nif action == "setup":')
+
+
+class SystemResolverHttpd(harness.Httpd):
+    """httpd whose /etc/resolv.conf (the system resolver mod_acme falls back
+    to) is resolv_conf: started with its own mount namespace (unshare -m, a
+    private bind mount), so the test needs no change to the machine's."""
+    resolv_conf = None
+
+    def _ctl(self, *args, timeout=60):
+        argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                'mount --bind "$0" /etc/resolv.conf && exec "$@"', self.resolv_conf,
+                harness.APACHE_BIN, "-d", self.serverroot, "-f", self.conf_path] + list(args)
+        return harness.run(argv, timeout=timeout, env=harness.clean_env(self.extra_env))
+
+
+class FakeClockResolverHttpd(SystemResolverHttpd, harness.FakeClockHttpd):
+    """SystemResolverHttpd under libfaketime (set_clock)."""
+
+
+def delegated_setup(httpd_factory, challtestsrv, unique, label, cls):
+    """A name whose _acme-challenge is a CNAME into another zone, at a
+    non-recursive primary (AcmeDnsResolver) that refuses the target, and an
+    httpd whose system resolver is a relay to pebble-challtestsrv (which holds
+    the target's zone). Returns (httpd, name, record, target, primary, system,
+    hook log, switch file)."""
+    if os.geteuid() != 0:
+        import pytest
+        pytest.fail("binding port 53 and unshare -m need root")
+    name = unique(label)
+    record = "_acme-challenge." + name
+    target = "%s.auth.delegated-zone.test" % name.split(".")[0]
+    primary = dns_primary.DnsPrimary(challtestsrv.dns_port, forward=False).start()
+    system = dns_primary.system_resolver(challtestsrv.dns_port).start()
+    primary.add_cname(record, target)
+    dns_primary.set_cname(challtestsrv, record, target)
+    httpd = httpd_factory(cls=cls)
+    httpd.resolv_conf = os.path.join(httpd.serverroot, "resolv.conf")
+    with open(httpd.resolv_conf, "w") as f:
+        f.write("nameserver %s\noptions timeout:1 attempts:1\n" % system.host)
+    switch = os.path.join(httpd.serverroot, "publish-now")
+    hook, log = write_hook(httpd, "dns-hook", SWITCH_HOOK, mgmt=challtestsrv.mgmt_port,
+                           switch=switch)
+    httpd.write_config(vhosts=ssl_vhost(name),
+                       acme={"AcmeDnsCmd": hook, "AcmeDnsResolver": primary.address,
+                             "AcmeChallenges": "dns-01"})
+    code, out = httpd.configtest()
+    assert code == 0, out
+    return httpd, name, record, target, primary, system, log, switch
+
+
+def test_dns01_cname_target_found_through_the_system_resolver(httpd_factory, challtestsrv,
+                                                               unique):
+    """AcmeDnsResolver answers only the CNAME and refuses its target: the
+    system resolver is asked for the target, sees the record, and the
+    certificate is issued; the log says where the record was seen."""
+    httpd, name, record, target, primary, system, log, switch = delegated_setup(
+        httpd_factory, challtestsrv, unique, "sysres", SystemResolverHttpd)
+    try:
+        open(switch, "w").close()
+        httpd.start()
+        cert = httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+        assert cert_names(cert) == {name}, sorted(cert_names(cert))
+        assert target in primary.queries and record in primary.queries, primary.queries
+        assert target in system.queries and record not in system.queries, system.queries
+        text = httpd.error_log_text()
+        label = "%s (CNAME to %s)" % (record, target)
+        seen = [l for l in text.splitlines() if "ACME00907" in l]
+        assert seen and label in seen[0] and primary.address in seen[0], seen
+        assert "asked the system resolver instead, which has 1 TXT value(s)" in seen[0], seen
+        setups = [c for c in read_lines(log) if c[0] == "setup"]
+        assert setups and setups[0][1] == target and setups[0][3] == record, setups
+    finally:
+        primary.stop()
+        system.stop()
+
+
+def test_dns01_record_never_visible_fails_after_the_bound(httpd_factory, challtestsrv, unique):
+    """The hook succeeds but the record never shows (at the primary, nor at
+    the system resolver behind it): after ACME_DNS_VISIBLE_TIMEOUT (120 s of
+    the server's clock, jumped forward here so the test does not wait) the
+    attempt fails, naming the CNAME target it waited for (status page,
+    failed event, backoff, the record taken down); once the provider
+    publishes, the next attempt after the backoff makes a new order and gets
+    the certificate."""
+    harness.need_faketime()
+    httpd, name, record, target, primary, system, log, switch = delegated_setup(
+        httpd_factory, challtestsrv, unique, "neverdns", FakeClockResolverHttpd)
+    script = os.path.join(httpd.serverroot, "notify.sh")
+    with open(script, "w") as f:
+        f.write('#!/bin/sh\necho "$ACME_EVENT $ACME_DOMAIN $ACME_DETAIL" >> %s.out\n' % script)
+    os.chmod(script, 0o755)
+    httpd.write_config(vhosts=ssl_vhost(name),
+                       acme={"AcmeDnsCmd": os.path.join(httpd.serverroot, "dns-hook"),
+                             "AcmeDnsResolver": primary.address, "AcmeChallenges": "dns-01",
+                             "AcmeNotifyCmd": script})
+    started = time.monotonic()
+    try:
+        httpd.start()
+        label = "%s (CNAME to %s)" % (record, target)
+        wait_for(lambda: [l for l in httpd.error_log_text().splitlines()
+                          if "ACME00908" in l and label in l], 30,
+                 what="a lookup of %s that does not see the record" % label)
+        assert not httpd.domain_status(name).get("error"), httpd.domain_status(name)
+        httpd.set_clock("+150")            # past the 120 s bound
+        error = harness.status_error(httpd, name, timeout=30)
+        detail = error.get("detail", "")
+        assert "TXT record %s not visible at %s after 120 s" % (label, primary.address) \
+            in detail, error
+        assert "asked the system resolver instead, which has 0 TXT value(s)" in detail, error
+        page = httpd.domain_status(name)
+        assert page["state"] == "error" and page["attempts"] == 1, page
+        assert not page.get("activity"), page
+        # backing off, by the server's clock (150 s ahead)
+        assert harness.parse_time(page["next_action"]) > utcnow() + \
+            datetime.timedelta(seconds=150), page
+        def failed_event():
+            try:
+                with open(script + ".out") as f:
+                    return [l for l in f if l.startswith("failed %s " % name)]
+            except FileNotFoundError:
+                return []
+        failed = wait_for(failed_event, 20, what="the failed event")
+        assert target in failed[0], failed
+        teardowns = wait_for(lambda: [c for c in read_lines(log) if c[0] == "teardown"], 20,
+                             what="the teardown call")
+        assert teardowns[0][1] == target, teardowns
+        took = time.monotonic() - started
+        assert took < 60, "the failure took %.0f s" % took
+
+        # the provider publishes now; once the backoff (at most 90 s) is over
+        # (the clock jumped past it; a graceful restart starts an issuance
+        # run at once) the next attempt orders anew
+        open(switch, "w").close()
+        orders = httpd.pebble.new_order_count()
+        httpd.set_clock("+300")
+        time.sleep(1.5)        # libfaketime re-reads the clock file every second
+        httpd.graceful()
+        cert = httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+        assert cert_names(cert) == {name}, sorted(cert_names(cert))
+        assert httpd.pebble.new_order_count() > orders
+        assert target in system.queries, system.queries
+        took = time.monotonic() - started
+        assert took < 60, "took %.0f s" % took
+    finally:
+        primary.stop()
+        system.stop()
+        print("took %.0f s" % (time.monotonic() - started))

@@ -255,47 +255,18 @@ def test_corrupted_store_files(httpd_factory, workdir, challtestsrv, unique):
         srv.stop()
 
 
-FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
-
-
-class FakeClockHttpd(harness.Httpd):
-    """httpd under libfaketime: its wall clock is whatever the spec in
-    clock_file says ("+0", "+365d", "-1d"), re-read every second; the
-    monotonic clock stays real, as after a real clock jump."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.clock_file = os.path.join(self.serverroot, "faketime.rc")
-        self.set_clock("+0")
-
-    def set_clock(self, spec):
-        with open(self.clock_file + ".tmp", "w") as f:
-            f.write(spec + "\n")
-        os.replace(self.clock_file + ".tmp", self.clock_file)
-
-    def _ctl(self, *args, timeout=60):
-        env = harness.clean_env({"LD_PRELOAD": FAKETIME_LIB,
-                                 "FAKETIME_TIMESTAMP_FILE": self.clock_file,
-                                 "FAKETIME_CACHE_DURATION": "1",
-                                 "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
-        return harness.run([harness.APACHE_BIN, "-d", self.serverroot, "-f", self.conf_path]
-                           + list(args), timeout=timeout, env=env)
-
-
 def test_clock_jumps_a_year_forward_and_back(httpd_factory, workdir, challtestsrv, unique):
     """The clock jumps a year ahead (the CA's TLS certificate looks expired,
     nothing is due), then back to a day behind: every schedule made in the
     future is redone, the live certificate keeps serving, a renewal with
     the clock behind refuses the CA's not-yet-valid certificate, and once
     the clock is right the renewal succeeds."""
-    if not os.path.exists(FAKETIME_LIB):
-        pytest.fail("%s missing: Debian package libfaketime (build/deps.sh installs faketime)"
-                    % FAKETIME_LIB)
+    harness.need_faketime()
     started = time.time()
     srv = Server("faults-clock", lambda **kw: httpd_factory(**kw), workdir, challtestsrv,
                  unique, due_certs=0)
     try:
-        httpd = FakeClockHttpd(pebble=srv.pebble)
+        httpd = harness.FakeClockHttpd(pebble=srv.pebble)
         srv.httpd = httpd
         cert = srv.start([])
         name = srv.name

@@ -327,8 +327,10 @@ static acme_outcome_e lookup_advance(acme_step_ctx_t *sc, struct acme_dns01_set_
     entry->seen = apr_pstrdup(set->pool, target);
     label = record_label(sc->p, entry, entry->seen);
     if (rv == APR_SUCCESS && has_value(values, entry->value)) {
-        acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME00907: %s: TXT record %s visible at %s",
-                 entry->identifier, label, resolver_label(set));
+        /* why: how a CNAME's target was asked for (the system resolver) */
+        acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME00907: %s: TXT record %s visible at %s"
+                 "%s%s", entry->identifier, label, resolver_label(set), why ? " (" : "",
+                 why ? apr_pstrcat(sc->p, why, ")", NULL) : "");
         entry->state = DNS01_READY;
         return ACME_OUTCOME_DONE;
     }
