@@ -13,6 +13,12 @@ those, e.g. eab_on_lookup, profiles, ari_enabled):
 - fail_first_order = (status, type, detail, retry_after or None): the first
   new order is refused with that problem, once; the next attempt gets through.
 
+Two behaviours Pebble 2.4 has itself, set on the personality's own Pebble
+(test_ca_personalities.py), not in the proxy:
+- alternate_roots = N: N more chains, each to its own root, offered with
+  Link rel="alternate" (PEBBLE_ALTERNATE_ROOTS);
+- validity_days = N: certificates valid N days (certificateValidityPeriod).
+
 VARIANTS are not CAs but what RFC 8555 allows and Pebble never does:
 - media_type_params: every Content-Type carries a parameter ("; charset=utf-8",
   RFC 9110 §8.3.1: the media type is what comes before it);
@@ -35,6 +41,15 @@ PERSONALITIES = {
     "letsencrypt": {
         # ARI: https://letsencrypt.org/2024/04/25/guide-to-integrating-ari-into-existing-acme-clients/
         "ari_enabled": True,
+        # Alternate chains (RFC 8555 §7.4.2, Link rel="alternate" on the
+        # certificate): production served the chain to DST Root CA X3 by
+        # default and one to ISRG Root X1 as the alternate, staging "Fake LE
+        # Root X1" and "Fake LE Root X2"; clients choose by the top issuer's
+        # name (certbot --preferred-chain). Source: community.letsencrypt.org
+        # /t/workflow-for-using-alternate-link-relation/129321. Pebble has
+        # this itself (PEBBLE_ALTERNATE_ROOTS, which that thread names), so
+        # the personality runs its own Pebble with one alternate root.
+        "alternate_roots": 1,
         # Profiles: https://letsencrypt.org/docs/profiles/ (classic, tlsserver, shortlived)
         "profiles": {"classic": "The same profile you're accustomed to",
                      "tlsserver": "https://letsencrypt.org/docs/profiles#tlsserver",
@@ -61,8 +76,10 @@ PERSONALITIES = {
         # A lookup without EAB is refused ("ZeroSSL and Sectigo do not allow
         # repetitive newAccount EAB requests", publishlab/node-acme-client #42).
         "eab_on_lookup": True,
-        # No ARI, no profiles in its directory.
-        "ari_enabled": False,
+        # ARI: acme.sh's ARI page (github.com/acmesh-official/acme.sh/wiki/ARI,
+        # May 2026) lists ZeroSSL among the CAs whose directory has
+        # "renewalInfo"; no profiles in its directory.
+        "ari_enabled": True,
         # Orders stay "processing" for several polls after finalize
         # (acmesh-official/acme.sh issues #3584, #5233, #6103).
         "processing_polls": 4,
@@ -74,8 +91,18 @@ PERSONALITIES = {
     "buypass": {
         # No EAB, a contact email (certbot register -m ... in
         # https://www.buypass.com/products/tls-ssl-certificates/resources-tls-ssl-certificates/products/buypass-go-ssl-technical-information),
-        # no ARI, no profiles.
+        # no profiles.
+        # No ARI: Buypass documents none; one user says it has it
+        # (icing/mod_md issue #384), unconfirmed, and Go SSL is being
+        # discontinued (acmesh-official/acme.sh issue #6302). Kept without,
+        # as the personality of a CA without ARI (step-ca, test_stepca.py, is
+        # the real one).
         "ari_enabled": False,
+        # 180-day certificates (froxlor/froxlor pull request #968: "They
+        # provide certificates with a validity of 180 days via ACME";
+        # win-acme/win-acme issue #978). Pebble 2.4 has the setting
+        # (certificateValidityPeriod); the personality runs its own Pebble.
+        "validity_days": 180,
         # Go SSL limits certificates per registered domain; its refusal is
         # imitated as a rateLimited problem without Retry-After, which RFC
         # 8555 §6.6 allows (the client falls back to its own backoff).
@@ -87,7 +114,11 @@ PERSONALITIES = {
         # EAB keys from `gcloud publicca external-account-keys create`
         # (https://cloud.google.com/certificate-manager/docs/public-ca-tutorial).
         "eab": True,
-        "ari_enabled": False,
+        # ARI: RFC 9773's draft-08 "Current Implementations" (Google Trust
+        # Services deployed it as Boulder did), and Google's best practices
+        # (https://pki.goog/updates/september2025-acme-best-practices.html:
+        # "Use ACME Renewal Information (ARI)").
+        "ari_enabled": True,
         # Public CA quotas per project on new orders
         # (https://cloud.google.com/certificate-manager/docs/quotas); a refusal
         # imitated as RFC 8555 §6.6 describes it: rateLimited with Retry-After.
