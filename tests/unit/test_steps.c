@@ -455,6 +455,24 @@ static void test_rate_limited_waits_for_retry_after(void **state)
     assert_int_equal(unit_replay_sent(f->replay), 5);
 }
 
+static void test_moved_directory_is_read_again_after_a_failure(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-directory-moved.jsonl", 0, -1);
+    run(f);               /* newOrder at the URL of the first read: 404 */
+    assert_int_equal(unit_replay_sent(f->replay), 5);
+    assert_string_equal(member(status(f), "state"), "error");
+    assert_string_equal(error_member(f, "type"), ACME_ERROR_NS "malformed");
+    assert_int_equal(events_of(f, "failed"), 1);
+    assert_true(logged(f, "ACME00227"));
+    f->now = f->next_run;
+    run(f);               /* the directory again, then the order at its new URL */
+    assert_true(logged(f, "ACME00228: the directory at " UNIT_REPLAY_DIRECTORY " changed"));
+    assert_true(logged(f, "newOrder " UNIT_REPLAY_BASE "/order-plz"));
+    assert_staged(f);
+}
+
 static void test_invalid_authorization_fails_with_the_challenge_error(void **state)
 {
     fixture_t *f = *state;
@@ -986,6 +1004,7 @@ int main(void)
         STEP_TEST(test_bad_nonce_retried_with_the_nonce_of_the_error),
         STEP_TEST(test_bad_nonce_without_nonce_fetches_one),
         STEP_TEST(test_rate_limited_waits_for_retry_after),
+        STEP_TEST(test_moved_directory_is_read_again_after_a_failure),
         STEP_TEST(test_invalid_authorization_fails_with_the_challenge_error),
         STEP_TEST(test_pending_authorization_is_polled_again),
         STEP_TEST(test_gone_order_of_a_resumed_job_is_replaced),

@@ -6,6 +6,9 @@
 
 #include "acme_job_int.h"
 
+/* A failure re-reads the CA's directory at most this often. */
+#define ACME_DIRECTORY_REREAD_MIN  apr_time_from_sec(60)
+
 const char *acme_ca_in_use(const acme_record_t *rec, const acme_domain_t *domain)
 {
     int n = domain->ca_urls ? domain->ca_urls->nelts : 0;
@@ -34,8 +37,16 @@ const char *acme_ca_kid(acme_driver_t *driver, const char *url)
 /* A request that got no HTTP answer at all: the CA is down or unreachable. */
 void acme_ca_note_failure(acme_driver_t *driver, acme_ca_t *ca, const acme_problem_t *prob)
 {
+    apr_time_t now = acme_core_now(&driver->ctx);
+
     if (prob->http_status == 0 && prob->url && !prob->type) {
         ca->unreachable_run = driver->run;
+    }
+    if ((prob->http_status >= 400 || (prob->http_status == 0 && prob->url))
+        && (ca->directory_stale_at == 0 || now < ca->directory_stale_at
+            || now - ca->directory_stale_at >= ACME_DIRECTORY_REREAD_MIN)) {
+        ca->directory_stale_at = now;
+        acme_client_directory_stale(ca->client);
     }
 }
 

@@ -24,6 +24,7 @@ typedef struct acme_ca_t {
      * (draft -01), learnt from its challenges; NULL until then */
     apr_array_header_t *persist_issuers;
     unsigned unreachable_run;       /* the driver run in which it could not be reached */
+    apr_time_t directory_stale_at;  /* when a failure last asked for a directory re-read */
 } acme_ca_t;
 
 /* A published answer waiting for its authorization to be validated. */
@@ -174,7 +175,10 @@ int acme_ca_down(acme_driver_t *driver, const char *url);
 /* The account URL the client of the CA at url uses, or NULL (not known yet). */
 const char *acme_ca_kid(acme_driver_t *driver, const char *url);
 /* After a failed step at ca: a request that got no HTTP answer at all marks
- * the CA down for the rest of this run. */
+ * the CA down for the rest of this run; a failure of a request to the CA
+ * (an HTTP error, or no answer) has its directory read again before the
+ * next request, at most once a minute (ACME_DIRECTORY_REREAD_MIN), since
+ * the CA may have moved a resource (RFC 8555 §7.1.1). */
 void acme_ca_note_failure(acme_driver_t *driver, acme_ca_t *ca, const acme_problem_t *prob);
 /* The client of the CA at url, created on first use in the driver's pool.
  * APR_EINVAL without a url; prob says why it failed. */

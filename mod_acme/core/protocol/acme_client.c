@@ -23,6 +23,11 @@ struct acme_client_t {
     const char *ca_file;                   /* trust anchors for TLS to the CA, NULL = system */
     const char *directory_url;
     const acme_directory_t *directory;
+    /* The directory's pool, and the one before it: a re-read keeps the
+     * previous directory alive until the next one, so pointers taken from it
+     * in the step that asked for the re-read stay valid. */
+    apr_pool_t *dir_pool, *dir_pool_old;
+    int dir_stale;                         /* read it again before its next use */
     char nonce[ACME_MAX_NONCE_LEN + 1];    /* "" when none is cached */
     EVP_PKEY *account_key;
     const char *kid;
@@ -137,6 +142,22 @@ static apr_status_t request_failed(acme_client_t *client, apr_pool_t *p, const c
     return prob->status ? prob->status : APR_EGENERAL;
 }
 
+static int url_differs(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* Whether a resource URL of the directory changed between two reads. */
+static int directory_moved(const acme_directory_t *was, const acme_directory_t *now)
+{
+    return url_differs(was->new_nonce, now->new_nonce)
+        || url_differs(was->new_account, now->new_account)
+        || url_differs(was->new_order, now->new_order)
+        || url_differs(was->revoke_cert, now->revoke_cert)
+        || url_differs(was->key_change, now->key_change)
+        || url_differs(was->renewal_info, now->renewal_info);
+}
+
 apr_status_t acme_client_directory(acme_client_t *client, apr_pool_t *p,
                                    const acme_directory_t **pdir, acme_problem_t *prob)
 {
@@ -146,7 +167,7 @@ apr_status_t acme_client_directory(acme_client_t *client, apr_pool_t *p,
     apr_status_t rv;
 
     acme_problem_clear(prob);
-    if (client->directory) {
+    if (client->directory && !client->dir_stale) {
         *pdir = client->directory;
         return APR_SUCCESS;
     }
@@ -164,11 +185,32 @@ apr_status_t acme_client_directory(acme_client_t *client, apr_pool_t *p,
         prob->url = apr_pstrdup(p, url);
         return rv;
     }
-    rv = acme_resources_directory_parse(client->pool, resp->body, resp->body_len, url, &dir, prob);
+    if (client->directory && directory_moved(client->directory, dir)) {
+        acme_log(client->ctx, ACME_LOG_INFO, APR_SUCCESS, "ACME00228: the directory at %s "
+                 "changed since it was last read (newOrder %s, newAccount %s, newNonce %s); "
+                 "using the new URLs", url, dir->new_order, dir->new_account, dir->new_nonce);
+    }
+    if (client->dir_pool_old) {
+        apr_pool_destroy(client->dir_pool_old);
+    }
+    client->dir_pool_old = client->dir_pool;
+    apr_pool_create(&client->dir_pool, client->pool);
+    rv = acme_resources_directory_parse(client->dir_pool, resp->body, resp->body_len, url, &dir,
+                                        prob);
     if (rv != APR_SUCCESS) return rv;
     client->directory = dir;
+    client->dir_stale = 0;
     *pdir = dir;
     return APR_SUCCESS;
+}
+
+void acme_client_directory_stale(acme_client_t *client)
+{
+    if (client->directory && !client->dir_stale) {
+        client->dir_stale = 1;
+        acme_log(client->ctx, ACME_LOG_DEBUG, APR_SUCCESS, "ACME00227: the directory at %s "
+                 "will be read again before its next use", client->directory_url);
+    }
 }
 
 static apr_status_t fetch_nonce(acme_client_t *client, apr_pool_t *p, acme_problem_t *prob)

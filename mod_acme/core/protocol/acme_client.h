@@ -87,9 +87,16 @@ typedef struct acme_client_t acme_client_t;
  * a directory URL or without an HTTP client in ctx. */
 apr_status_t acme_client_create(acme_client_t **client, apr_pool_t *p, const acme_ctx_t *ctx,
                                 const char *directory_url, const char *ca_file);
-/* Fetches the directory once (cached in the client). */
+/* The CA's directory (RFC 8555 §7.1.1): fetched at the first call, then
+ * cached in the client until acme_client_directory_stale. *dir lives in the
+ * client's pool until the second re-read after this call. APR_SUCCESS, or
+ * the failure in prob (no answer, an HTTP error, a malformed directory). */
 apr_status_t acme_client_directory(acme_client_t *client, apr_pool_t *p,
                                    const acme_directory_t **dir, acme_problem_t *prob);
+/* The next acme_client_directory reads the directory again: after a failed
+ * attempt, since a CA may have moved its resources (a directory is only
+ * good until its URLs change). Nothing is sent now. */
+void acme_client_directory_stale(acme_client_t *client);
 /* Finds or creates the account for account_key. *kid is the account URL.
  * With kid known, nothing is sent. Otherwise newAccount with onlyReturnExisting
  * first; when none exists and create is set, a new account with contact
