@@ -273,3 +273,42 @@ done
     after = logged(httpd, "ACME00704")[before:]
     assert len(after) >= 3 and not [l for l in after if junk in l], after
     assert httpd.running()
+
+
+def test_a_refused_staging_is_told_to_the_child(httpd, unique):
+    """The parent refuses what the child staged (its cert.pem garbled after
+    staging, while root's backoff held it back, the key's one pass used up):
+    the child notices at its next look at the markers (30 s), not only at the
+    5-minute recheck of a staged entry. Its status shows a failed attempt
+    that points at the refusal in the error log (ACME00301) and backs off;
+    the live certificate stays."""
+    name = unique("toldchild")
+    issued_httpd(httpd, name)
+    good = httpd.verified_cert(name).serial_number
+    refused_json = os.path.join(httpd.store, "keys", name, "refused.json")
+    with open(os.path.join(httpd.store, "csr", name + ".json")) as f:
+        key_id = json.load(f)["key"]
+    with open(refused_json, "w") as f:
+        json.dump({"count": 5, "until": int(time.time()) + 600, "exempted": key_id}, f)
+    os.chmod(refused_json, 0o600)
+    r = httpd.acmectl("--store", httpd.store, "renew", name)
+    assert r.returncode == 0, r.stdout + r.stderr
+    entry = os.path.join(httpd.store, "staging", name)
+    wait_for(lambda: os.path.exists(os.path.join(entry, "ready"))
+             and harness.store_status(httpd.store, name).get("state") == "staged",
+             ISSUE_TIMEOUT, what="the renewal to be staged and held")
+    assert httpd.verified_cert(name).serial_number == good, "the held renewal went live"
+    with open(os.path.join(entry, "cert.pem"), "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n")
+    refused_at = time.time()
+    os.unlink(refused_json)
+    wait_for(lambda: logged(httpd, "ACME00301", name), 30, what="root to refuse the entry")
+    error = harness.status_error(httpd, name, timeout=60)
+    print("the child showed the refusal after %.0f s: %s" % (time.time() - refused_at, error))
+    assert "refused the staged certificate" in error["detail"], error
+    assert 'error log says why: "staged certificate refused"' in error["detail"], error
+    assert logged(httpd, "ACME01220", name), httpd.diagnostics()
+    page = httpd.domain_status(name)
+    assert page["state"] == "error" and page["attempts"] == 1, page
+    assert harness.parse_time(page["next_action"]) > utcnow(), page   # backing off
+    assert httpd.running() and httpd.verified_cert(name).serial_number == good

@@ -390,6 +390,33 @@ static apr_time_t valid_recheck(const acme_record_t *rec, apr_time_t now, apr_ti
     return at > now ? at : now + ACME_RETRY_LOCKED;
 }
 
+/* The parent refused what this child staged ("ready" renamed "rejected"; the
+ * reason is in the server's error log, which the child cannot read): a failed
+ * attempt on the status page and in the events, retried after the backoff.
+ * Returns 1 when that is so (rec scheduled), 0 otherwise. */
+static int staged_refused(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
+                          apr_pool_t *p, apr_time_t now)
+{
+    acme_problem_t prob;
+
+    if (strcmp(rec->state, "staged") != 0 || acme_store_has_staged(driver->store, p, domain->name)
+        || !acme_store_staged_rejected(driver->store, p, domain->name)) {
+        return 0;
+    }
+    acme_problem_clear(&prob);
+    acme_problem_set(&prob, p, APR_EINVAL, NULL, "%s", "the server refused the staged "
+                     "certificate at activation (its error log says why: \"staged "
+                     "certificate refused\"); the live certificate stays");
+    rec->attempts += 1;
+    rec->next_run = acme_policy_retry_at(rec->attempts, now, 0, acme_core_random01());
+    acme_record_error(rec, &prob, NULL, now, p);
+    rec->state = "error";
+    acme_log(&driver->ctx, ACME_LOG_ERR, 0, "ACME01220: %s: %s; next attempt at %s", domain->name,
+             prob.detail, acme_time_rfc3339(p, rec->next_run));
+    post_failed(driver, rec, domain, ACME_STEP_STAGED, now, p);
+    return 1;
+}
+
 /* No job running: is one needed? Returns the reason, or NONE with rec scheduled. */
 static acme_renew_reason_e domain_decide(acme_driver_t *driver, acme_record_t *rec,
                                          const acme_domain_t *domain, apr_pool_t *p, apr_time_t now)
@@ -408,6 +435,9 @@ static acme_renew_reason_e domain_decide(acme_driver_t *driver, acme_record_t *r
                                        domain->key_type, &why)) {
         rec->state = "staged";
         rec->next_run = now + ACME_RECHECK_STAGED;
+        return ACME_RENEW_NONE;
+    }
+    if (staged_refused(driver, rec, domain, p, now)) {
         return ACME_RENEW_NONE;
     }
     reason = domain_inspect(driver, rec, domain, p, now, &leaf);
@@ -498,8 +528,9 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
     job_advance(driver, rec, domain, ca, p, staged);
 }
 
-/* acmectl renew or revoke on a valid certificate, or acmectl renew while
- * something is staged: no need to wait for its check. */
+/* acmectl renew or revoke on a valid certificate, acmectl renew while
+ * something is staged, or the staged entry gone (made live or refused): no
+ * need to wait for its check. */
 static int renewal_asked(acme_driver_t *driver, const acme_record_t *rec,
                          const acme_domain_t *domain, apr_pool_t *p)
 {
@@ -507,7 +538,8 @@ static int renewal_asked(acme_driver_t *driver, const acme_record_t *rec,
            && ((strcmp(rec->state, "valid") == 0
                 && acme_store_renewal_requested(driver->store, p, domain->name))
                || (strcmp(rec->state, "staged") == 0
-                   && acme_store_renewal_marked(driver->store, p, domain->name)));
+                   && (acme_store_renewal_marked(driver->store, p, domain->name)
+                       || !acme_store_has_staged(driver->store, p, domain->name))));
 }
 
 /* jobs/.in-flight exists (and is touched every run) while certificates are

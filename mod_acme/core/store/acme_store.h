@@ -110,6 +110,10 @@ apr_status_t acme_store_stage_with_meta(acme_store_t *store, apr_pool_t *p, cons
                                         const char *chain_pem, apr_size_t chain_len,
                                         const char *key_pem, const char *meta_json);
 int acme_store_has_staged(acme_store_t *store, apr_pool_t *p, const char *name);
+/* 1 when activation refused what was staged for name (staging/<name>/rejected,
+ * the "ready" marker renamed; the reason is in the server's error log, not in
+ * the store), 0 otherwise; p holds nothing afterwards. */
+int acme_store_staged_rejected(acme_store_t *store, apr_pool_t *p, const char *name);
 
 /* Parent (root): staged certificate → new archive version → domains/<name> link.
  * The chain's leaf must carry the public key of a key root generated for name

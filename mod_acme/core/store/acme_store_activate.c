@@ -106,6 +106,14 @@ apr_status_t acme_store_stage_with_meta(acme_store_t *store, apr_pool_t *p, cons
         rv = acme_store_write(store, p, acme_store_rel_staged(p, name, ACME_STORE_READY_FILE), ready,
                               strlen(ready), ACME_STORE_FILE_PERMS);
     }
+    if (rv != APR_SUCCESS) {
+        /* A full disk stopped it half way: nothing half-staged stays behind. */
+        static const char *const written[] = { ACME_STORE_CERT_FILE, ACME_STORE_META_FILE,
+                                               ACME_STORE_KEY_FILE };
+        for (apr_size_t i = 0; i < sizeof(written) / sizeof(written[0]); ++i) {
+            acme_store_remove(store, p, acme_store_rel_staged(p, name, written[i]));
+        }
+    }
     return rv;
 }
 
@@ -118,6 +126,17 @@ int acme_store_has_staged(acme_store_t *store, apr_pool_t *p, const char *name)
     }
     return apr_stat(&finfo, apr_pstrcat(p, acme_store_dir(store), "/staging/", name, "/ready", NULL),
                     APR_FINFO_TYPE, p) == APR_SUCCESS && finfo.filetype == APR_REG;
+}
+
+int acme_store_staged_rejected(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    apr_finfo_t finfo;
+
+    return acme_store_name_check(name) == APR_SUCCESS
+           && apr_stat(&finfo, acme_store_path(store, p, acme_store_rel_staged(
+                                                   p, name, ACME_STORE_REJECTED_FILE)),
+                       APR_FINFO_TYPE, p) == APR_SUCCESS
+           && finfo.filetype == APR_REG;
 }
 
 /* A staged entry: the files as read and parsed. */
