@@ -18,6 +18,7 @@
 #include "acme_store_account.h"
 #include "acme_store_renew.h"
 #include "acme_store_configured.h"
+#include "acme_cluster.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_job.h"
@@ -429,6 +430,66 @@ static const char *next_action_of(const domain_view_t *v)
     return v->next_action ? v->next_action : "-";
 }
 
+/* The cluster view a server's parent writes with AcmeCluster (Redis
+ * reachable or not, every node and when it was last seen, order claims),
+ * owned by p; NULL without one. */
+static json_t *cluster_view(acmectl_t *ctl, apr_pool_t *p)
+{
+    json_t *c = NULL;
+
+    if (acme_store_read_json_pooled(ctl->store, p, ACME_STORE_CLUSTER_VIEW, &c) != APR_SUCCESS
+        || !json_is_object(c)) {
+        return NULL;
+    }
+    return c;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v ? v : "-";
+}
+
+/* The cluster lines of list (name NULL: every claim) and show NAME (that
+ * name's claim and each node's serial of it). */
+static void cluster_lines(acmectl_t *ctl, json_t *c, const char *name)
+{
+    json_t *v;
+    size_t i;
+    int claims = 0;
+
+    if (!c) {
+        return;
+    }
+    acmectl_printf(ctl, "cluster: node %s, Redis %s %s (checked %s)%s%s%s\n", jstr(c, "node"),
+                   jstr(c, "url"), !strcmp(jstr(c, "redis"), "reachable") ? "reachable"
+                   : "UNREACHABLE", jstr(c, "checked_at"),
+                   json_object_get(c, "down_since") ? ", since " : "",
+                   json_object_get(c, "down_since") ? jstr(c, "down_since") : "",
+                   json_object_get(c, "down_since") ? apr_psprintf(ctl->pool, ": %s",
+                                                                   jstr(c, "error")) : "");
+    json_array_foreach(json_object_get(c, "nodes"), i, v) {
+        json_t *certs = json_object_get(v, "certificates");
+        const char *serial = name ? json_string_value(json_object_get(certs, name)) : NULL;
+
+        acmectl_printf(ctl, "  node %s: last seen %s, %lu certificate(s)%s%s\n", jstr(v, "node"),
+                       jstr(v, "last_seen"), (unsigned long)json_object_size(certs),
+                       name ? ", this one " : "", name ? (serial ? serial : "none") : "");
+    }
+    json_array_foreach(json_object_get(c, "locks"), i, v) {
+        if (!name || !strcmp(jstr(v, "name"), name)) {
+            acmectl_printf(ctl, "  order claim: %s held by %s (token %" APR_INT64_T_FMT ")\n",
+                           jstr(v, "name"), jstr(v, "node"),
+                           (apr_int64_t)json_integer_value(json_object_get(v, "token")));
+            claims++;
+        }
+    }
+    if (!claims) {
+        acmectl_printf(ctl, "  order claim: none (no node is ordering%s)\n",
+                       name ? " it" : "");
+    }
+}
+
 int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
 {
     apr_pool_t *p = ctl->pool;
@@ -489,6 +550,7 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
                        "(last start %s): %s; acmectl list --all shows them\n", hidden->nelts,
                        acmectl_time(p, since), join(p, hidden, " "));
     }
+    cluster_lines(ctl, cluster_view(ctl, p), NULL);
     return ACMECTL_OK;
 }
 
@@ -531,7 +593,7 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     apr_hash_t *configured;
     apr_time_t since = 0;
     domain_view_t *v;
-    json_t *obj;
+    json_t *obj, *cluster;
 
     if (argc != 2) {
         acmectl_error(ctl, "usage: acmectl show NAME");
@@ -553,6 +615,9 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
         obj = view_json(p, v, 1);
         json_object_set_new(obj, "archive", acme_json_strings(versions));
         json_object_set_new(obj, "other_key_types", acme_json_strings(sibling_names(ctl, p, v->name)));
+        if ((cluster = cluster_view(ctl, p)) != NULL) {
+            json_object_set(obj, "cluster", cluster);
+        }
         acmectl_print_json(ctl, obj);
         json_decref(obj);
         return ACMECTL_OK;
@@ -603,6 +668,7 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     if (v->renew_requested) {
         show_line(ctl, "renewal:", "requested; a new certificate is ordered at the next check");
     }
+    cluster_lines(ctl, cluster_view(ctl, p), v->name);
     return ACMECTL_OK;
 }
 

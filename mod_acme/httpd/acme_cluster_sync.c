@@ -17,6 +17,7 @@
 #include "acme_private.h"
 #include "acme_cluster_issue.h"
 #include "acme_cluster_lock.h"
+#include "acme_cluster_view.h"
 #include "acme_custody.h"
 #include "acme_json.h"
 #include "acme_certverify.h"
@@ -36,6 +37,9 @@ typedef struct sync_t {
     acme_redis_t *redis;
     apr_time_t next_poll;
     apr_time_t down_logged;
+    apr_time_t down_since;            /* 0: Redis answered at the last try */
+    const char *down_why;             /* from conn_pool's parent: why not */
+    apr_time_t next_view;
     apr_hash_t *keys_published;       /* name -> "": live key published (or unreadable) */
     apr_hash_t *seen;                 /* name -> long long*: version taken in or judged */
     apr_array_header_t *names;        /* const char*: every domain's store name */
@@ -54,6 +58,11 @@ static acme_redis_t *sync_redis(sync_t *sy)
         != APR_SUCCESS) {
         sy->redis = NULL;
         sy->next_poll = now + ACME_CLUSTER_RETRY;
+        sy->down_why = apr_pstrdup(sy->pool, why ? why : "no answer");
+        if (!sy->down_since) {
+            sy->down_since = now;
+            sy->next_view = 0;        /* say so at once */
+        }
         if (now - sy->down_logged > apr_time_from_sec(300)) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sy->rt->base, "ACME01019: cluster: %s; "
                          "this node serves what it has and takes no new certificates from the "
@@ -65,6 +74,10 @@ static acme_redis_t *sync_redis(sync_t *sy)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, sy->rt->base, "ACME01020: cluster: Redis "
                      "reachable again");
         sy->down_logged = 0;
+    }
+    if (sy->redis && sy->down_since) {
+        sy->down_since = 0;
+        sy->next_view = 0;
     }
     return sy->redis;
 }
@@ -294,6 +307,7 @@ static void sync_poll(sync_t *sy, apr_pool_t *p)
     }
     if (acme_cluster_versions(r, p, sy->names, &versions) != APR_SUCCESS) {
         sy->redis = NULL;
+        sy->down_why = "Redis did not answer";
         return;
     }
     for (i = 0; i < sy->rt->domains->nelts; ++i) {
@@ -339,6 +353,13 @@ static int sync_monitor(apr_pool_t *p, server_rec *s)
     sy->next_poll = apr_time_now() + ACME_CLUSTER_POLL;
     apr_pool_create(&tmp, sy->pool);
     sync_poll(sy, tmp);
+    if (apr_time_now() >= sy->next_view) {
+        sy->next_view = apr_time_now() + ACME_CLUSTER_VIEW_EVERY;
+        apr_pool_clear(tmp);
+        acme_cluster_view_refresh(sy->rt, sy->redis, sy->down_why, sy->names,
+                                  sy->redis ? 0 : (sy->down_since ? sy->down_since
+                                                                  : apr_time_now()), tmp);
+    }
     apr_pool_destroy(tmp);
     return DECLINED;
 }

@@ -26,6 +26,7 @@
 #include "acme_status_record.h"
 #include "acme_status_cache.h"
 #include "acme_status.h"
+#include "acme_cluster_view.h"
 
 /* Fewer days than this left counts as expiring soon, whatever the windows. */
 #define EXPIRING_SOON_DAYS  7
@@ -500,7 +501,12 @@ json_t *acme_status_document(request_rec *r, const char *only)
                     "generated_at", acme_time_rfc3339(r->pool, apr_time_now()),
                     "summary", summary_json(domains), "domains", domains);
     if (doc) {
+        json_t *cluster = acme_cluster_view_read(rt, r->pool);
+
         acme_json_pool_owned(r->pool, doc);
+        if (cluster) {
+            json_object_set(doc, "cluster", cluster);
+        }
     }
     return doc;
 }

@@ -27,6 +27,7 @@
 #include "acme_cert.h"
 #include "acme_status_record.h"
 #include "acme_status.h"
+#include "acme_cluster_view.h"
 
 /* Fewer days than this left counts as expiring soon (as acme_status.c). */
 #define EXPIRING_SOON_DAYS  7
@@ -290,12 +291,17 @@ static char *flatten(apr_pool_t *p, const pieces_t *out)
 /* The document's head and tail around the certificates: the document with
  * an empty "domains", cut at its "[]". */
 static int json_frame(apr_pool_t *p, json_t *summary, const char *generated_at,
-                      const char **head, const char **tail)
+                      json_t *cluster, const char **head, const char **tail)
 {
     json_t *doc = json_pack("{s:i, s:s, s:s, s:O, s:[]}", "schema", ACME_STATUS_SCHEMA,
                             "version", ACME_VERSION, "generated_at", generated_at,
                             "summary", summary, "domains");
-    char *text = doc ? json_dumps(doc, JSON_FLAGS) : NULL, *cut;
+    char *text, *cut;
+
+    if (doc && cluster) {
+        json_object_set(doc, "cluster", cluster);
+    }
+    text = doc ? json_dumps(doc, JSON_FLAGS) : NULL;
 
     json_decref(doc);
     if (!text || !(cut = strstr(text, "\"domains\": []"))) {
@@ -423,10 +429,12 @@ int acme_status_frag_send(request_rec *r, int json)
     }
     acme_json_pool_owned(r->pool, summary);
     if (!json) {
-        return acme_status_html_send_overview(r, summary, generated_at, (int)count[0], text,
+        return acme_status_html_send_overview(r, summary, generated_at, acme_cluster_view_read(rt, r->pool),
+                                              (int)count[0], text,
                                               out.len);
     }
-    if (!json_frame(r->pool, summary, generated_at, &head, &tail)) {
+    if (!json_frame(r->pool, summary, generated_at, acme_cluster_view_read(rt, r->pool), &head,
+                    &tail)) {
         return DECLINED;
     }
     if (count[0]) {

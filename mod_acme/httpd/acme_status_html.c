@@ -451,9 +451,46 @@ static void page_head(out_t *o, json_t *summary, const char *title, int detail, 
     put(o, "<main class=\"grid\">\n");
 }
 
-static void page_foot(out_t *o, const char *generated_at)
+/* AcmeCluster: Redis reachable or not, every node and when it was last
+ * seen, and who holds which certificate's claim. */
+static void cluster_html(out_t *o, json_t *c)
 {
-    putf(o, "</main><footer>mod_acme %s &middot; %s &middot; "
+    json_t *v;
+    size_t i;
+
+    if (!c) {
+        return;
+    }
+    putf(o, "<section id=\"cluster\"><h2>Cluster</h2><p>This node: <code>%s</code> &middot; "
+         "Redis <code>%s</code>: <strong>%s</strong>", esc(o->pool, str(c, "node")),
+         esc(o->pool, str(c, "url")), esc(o->pool, str(c, "redis")));
+    if (json_string_value(json_object_get(c, "error"))) {
+        putf(o, " since %s (%s)", when(o->pool, str(c, "down_since")),
+             esc(o->pool, str(c, "error")));
+    }
+    putf(o, " &middot; checked %s</p>\n<table><tr><th>Node</th><th>Last seen</th>"
+         "<th>Certificates</th></tr>", when(o->pool, str(c, "checked_at")));
+    json_array_foreach(json_object_get(c, "nodes"), i, v) {
+        putf(o, "<tr><td><code>%s</code></td><td>%s</td><td>%lu</td></tr>",
+             esc(o->pool, str(v, "node")), when(o->pool, str(v, "last_seen")),
+             (unsigned long)json_object_size(json_object_get(v, "certificates")));
+    }
+    put(o, "</table>\n<p>Order claims: ");
+    if (!json_array_size(json_object_get(c, "locks"))) {
+        put(o, "none (no node is ordering)");
+    }
+    json_array_foreach(json_object_get(c, "locks"), i, v) {
+        putf(o, "%s<code>%s</code> by <code>%s</code>", i ? ", " : "",
+             esc(o->pool, str(v, "name")), esc(o->pool, str(v, "node")));
+    }
+    put(o, "</p></section>\n");
+}
+
+static void page_foot(out_t *o, const char *generated_at, json_t *cluster)
+{
+    put(o, "</main>");
+    cluster_html(o, cluster);
+    putf(o, "<footer>mod_acme %s &middot; %s &middot; "
          "<a href=\"?format=json\">JSON</a></footer></body></html>\n",
          esc(o->pool, ACME_VERSION), when(o->pool, generated_at));
 }
@@ -480,18 +517,18 @@ int acme_status_send_html(request_rec *r, json_t *doc, int detail)
     for (i = 0; i < json_array_size(domains); ++i) {
         card_html(&o, json_array_get(domains, i), detail);
     }
-    page_foot(&o, str(doc, "generated_at"));
+    page_foot(&o, str(doc, "generated_at"), detail ? NULL : json_object_get(doc, "cluster"));
     return send_out(r, &o);
 }
 
 int acme_status_html_send_overview(request_rec *r, json_t *summary, const char *generated_at,
-                                   int n, const char *cards, apr_size_t len)
+                                   json_t *cluster, int n, const char *cards, apr_size_t len)
 {
     out_t o = { r->pool, apr_brigade_create(r->pool, r->connection->bucket_alloc), r->uri };
 
     page_head(&o, summary, NULL, 0, n == 0);
     APR_BRIGADE_INSERT_TAIL(o.bb, apr_bucket_pool_create(cards, len, r->pool,
                                                          r->connection->bucket_alloc));
-    page_foot(&o, generated_at);
+    page_foot(&o, generated_at, cluster);
     return send_out(r, &o);
 }

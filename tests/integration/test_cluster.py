@@ -3,6 +3,9 @@ a round-robin balancer on the port Pebble validates at, so the CA's fetch
 usually reaches a node that did not publish the answer."""
 import os
 
+import harness
+from harness import wait_for
+
 from cluster import assert_one_order_each, cluster3, key_file, redis  # noqa: F401 (fixtures)
 from harness import free_port, ssl_vhost
 
@@ -67,7 +70,25 @@ def test_answers_shared_one_order(cluster3, unique):
     certificate, its key and chain taken in from Redis."""
     name = unique("share")
     cluster3.configure([name])
-    assert_one_order_each(cluster3, [name], 120)
+    serials = assert_one_order_each(cluster3, [name], 120)[name]
+    # The cluster view: on the status page (JSON, HTML) and in acmectl.
+    node = cluster3.nodes[0]
+
+    def viewed():
+        c = node.status().get("cluster") or {}
+        return (c.get("redis") == "reachable" and len(c.get("nodes", [])) == 3
+                and all(n["certificates"].get(name) for n in c["nodes"])) and c
+    c = wait_for(viewed, 30, what="the cluster view with 3 nodes on the certificate")
+    hexes = {harness.cert_serial_hex(node.verified_cert(name)).lower()}
+    assert {n["certificates"][name].lower().replace(":", "") for n in c["nodes"]} <= hexes \
+        or len({n["certificates"][name] for n in c["nodes"]}) == 1, (c, serials)
+    assert c["locks"] == [] and "127.0.0.1:%d" % cluster3.redis.port in c["url"]
+    st, _, body = node.http_request("/acme-status", headers={"Accept": "text/html"})
+    body = body.decode() if isinstance(body, bytes) else body
+    assert st == 200 and '<section id="cluster">' in body and "reachable" in body, body[-2000:]
+    out = node.acmectl("--store", node.store, "show", name)
+    assert "cluster: node" in out.stdout and "Redis" in out.stdout and "reachable" in out.stdout, out
+    assert out.stdout.count("  node ") == 3 and "order claim: none" in out.stdout, out.stdout
 
 
 def test_five_names_one_order_each(cluster3, unique):

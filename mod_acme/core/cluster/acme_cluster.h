@@ -24,6 +24,7 @@
 #define ACME_CLUSTER_SENTINEL_PORT 26379
 #define ACME_CLUSTER_MAX_HOSTS    8           /* sentinels in one URL */
 #define ACME_CLUSTER_PREFIX       "mod_acme:" /* every key mod_acme writes starts so */
+#define ACME_STORE_CLUSTER_VIEW   "cluster.json" /* in the store: nodes, claims, Redis reachable */
 
 typedef enum {
     ACME_CLUSTER_REDIS = 1,       /* redis://  plain TCP */

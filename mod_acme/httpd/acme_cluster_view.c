@@ -1,0 +1,221 @@
+/* AcmeCluster's cluster-wide view, for the status page and acmectl.
+ *
+ * The parent (root, the monitor hook) refreshes it every VIEW_EVERY: it
+ * writes this node's heartbeat (mod_acme:node:<node>, sealed: when it was
+ * last seen and the serial it serves per certificate, expiring after
+ * NODE_TTL_MS; its name in the set mod_acme:nodes), reads every node's
+ * heartbeat and who holds each certificate's claim (one MGET of
+ * mod_acme:lock:<name>), and writes it all to the store as
+ * ACME_STORE_CLUSTER_VIEW. With Redis down it keeps the last nodes and
+ * claims it saw and says since when Redis is unreachable and why. The
+ * status handler (children) and acmectl read that file: no Redis round
+ * trip on the request path. No key material, no password, no account URL. */
+#include <string.h>
+#include <stdlib.h>
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_log.h>
+#include <jansson.h>
+
+#include "acme_private.h"
+#include "acme_cluster_view.h"
+#include "acme_cluster_lock.h"
+#include "acme_json.h"
+#include "acme_time.h"
+
+#define NODES_SET     ACME_CLUSTER_PREFIX "nodes"
+#define NODE_TTL_MS   300000L           /* a node gone 5 minutes drops off the view */
+#define CERTS_MAX     1000              /* serials per heartbeat (the value stays small) */
+
+/* This node's heartbeat: its name, now, and the serial of every live
+ * certificate (at most CERTS_MAX). */
+static const char *heartbeat(acme_runtime_t *rt, apr_pool_t *p, apr_time_t now)
+{
+    json_t *certs = json_object(), *hb;
+    const char *text;
+    int i;
+
+    for (i = 0; i < rt->domains->nelts && i < CERTS_MAX; ++i) {
+        const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
+        apr_array_header_t *chain;
+        acme_cert_info_t info;
+
+        if (acme_store_load_live(rt->store, p, d->name, &chain) == APR_SUCCESS && chain->nelts > 0
+            && acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &info) == APR_SUCCESS) {
+            json_object_set_new(certs, d->name, json_string(info.serial));
+        }
+    }
+    hb = json_pack("{s:s, s:s, s:o}", "node", rt->cluster->node,
+                   "last_seen", acme_time_rfc3339(p, now), "certificates", certs);
+    text = hb ? acme_json_dump(p, hb) : NULL;
+    json_decref(hb);
+    return text;
+}
+
+static apr_status_t cmd(acme_redis_t *r, apr_pool_t *p, acme_redis_reply_t **reply, int argc,
+                        const char *const *argv)
+{
+    apr_status_t rv = acme_redis_command(r, p, reply, argc, argv, NULL);
+
+    return rv == APR_SUCCESS && (*reply)->type == ACME_REDIS_ERROR ? APR_EGENERAL : rv;
+}
+
+/* Every node's heartbeat (json array, new reference); nodes whose
+ * heartbeat expired leave the set. */
+static apr_status_t read_nodes(acme_redis_t *r, apr_pool_t *p, json_t **nodes)
+{
+    const char *argv[3] = { "SMEMBERS", NODES_SET, NULL };
+    acme_redis_reply_t *reply;
+    apr_status_t rv;
+    int i;
+
+    if ((rv = cmd(r, p, &reply, 2, argv)) != APR_SUCCESS || reply->type != ACME_REDIS_ARRAY) {
+        return rv == APR_SUCCESS ? APR_EGENERAL : rv;
+    }
+    *nodes = json_array();
+    for (i = 0; i < reply->elements->nelts; ++i) {
+        const acme_redis_reply_t *m = APR_ARRAY_IDX(reply->elements, i, acme_redis_reply_t *);
+        char *value;
+        apr_size_t len;
+        json_t *hb;
+
+        if (m->type != ACME_REDIS_STRING) {
+            continue;
+        }
+        rv = acme_redis_fetch(r, p, acme_cluster_key(p, "node", m->str), &value, &len, NULL);
+        if (rv == APR_ENOENT) {
+            const char *srem[3] = { "SREM", NODES_SET, m->str };
+            acme_redis_reply_t *ignored;
+            rv = cmd(r, p, &ignored, 3, srem);
+        }
+        else if (rv == APR_SUCCESS && (hb = json_loadb(value, len, 0, NULL)) != NULL) {
+            json_array_append_new(*nodes, hb);
+        }
+        if (rv != APR_SUCCESS && rv != APR_EBADF && rv != APR_EINVAL) {
+            json_decref(*nodes);
+            return rv;            /* the connection failed */
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Who holds the claim of each name (json array, new reference). */
+static apr_status_t read_locks(acme_redis_t *r, apr_pool_t *p, const apr_array_header_t *names,
+                               json_t **locks)
+{
+    const char **argv = apr_palloc(p, sizeof(*argv) * (names->nelts + 1));
+    acme_redis_reply_t *reply;
+    apr_status_t rv;
+    int i;
+
+    *locks = json_array();
+    if (names->nelts == 0) {
+        return APR_SUCCESS;
+    }
+    argv[0] = "MGET";
+    for (i = 0; i < names->nelts; ++i) {
+        argv[i + 1] = acme_cluster_key(p, "lock", APR_ARRAY_IDX(names, i, const char *));
+    }
+    rv = cmd(r, p, &reply, names->nelts + 1, argv);
+    if (rv != APR_SUCCESS || reply->type != ACME_REDIS_ARRAY
+        || reply->elements->nelts != names->nelts) {
+        json_decref(*locks);
+        return rv == APR_SUCCESS ? APR_EGENERAL : rv;
+    }
+    for (i = 0; i < names->nelts; ++i) {
+        const acme_redis_reply_t *e = APR_ARRAY_IDX(reply->elements, i, acme_redis_reply_t *);
+        const char *sp;
+
+        if (e->type == ACME_REDIS_STRING && (sp = strrchr(e->str, ' ')) != NULL) {
+            json_array_append_new(*locks, json_pack("{s:s, s:s%, s:I}", "name",
+                                  APR_ARRAY_IDX(names, i, const char *), "node", e->str,
+                                  (size_t)(sp - e->str), "token", (json_int_t)atoll(sp + 1)));
+        }
+    }
+    return APR_SUCCESS;
+}
+
+void acme_cluster_view_refresh(acme_runtime_t *rt, acme_redis_t *r, const char *why,
+                               const apr_array_header_t *names, apr_time_t down_since,
+                               apr_pool_t *p)
+{
+    apr_time_t now = apr_time_now();
+    json_t *view = NULL, *nodes = NULL, *locks = NULL;
+    const char *text, *hb;
+    apr_status_t rv = APR_EGENERAL;
+
+    if (r && (hb = heartbeat(rt, p, now)) != NULL) {
+        const char *sadd[3] = { "SADD", NODES_SET, rt->cluster->node };
+        acme_redis_reply_t *reply;
+
+        rv = acme_redis_put(r, p, acme_cluster_key(p, "node", rt->cluster->node), hb,
+                            strlen(hb), NODE_TTL_MS);
+        if (rv == APR_SUCCESS) {
+            rv = cmd(r, p, &reply, 3, sadd);
+        }
+        if (rv == APR_SUCCESS) {
+            rv = read_nodes(r, p, &nodes);
+        }
+        if (rv == APR_SUCCESS && (rv = read_locks(r, p, names, &locks)) != APR_SUCCESS) {
+            json_decref(nodes);
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        view = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n, s:o, s:o}",
+                         "node", rt->cluster->node,
+                         "url", acme_cluster_url_show(p, rt->cluster->url),
+                         "key_id", rt->cluster->key_id_hex, "redis", "reachable",
+                         "checked_at", acme_time_rfc3339(p, now), "error",
+                         "nodes", nodes, "locks", locks);
+        if (view) {
+            json_object_set_new(view, "last_contact", json_string(acme_time_rfc3339(p, now)));
+        }
+    }
+    else {
+        /* The last view, said to be from before Redis went away. */
+        json_t *old = NULL;
+
+        acme_store_read_json_pooled(rt->store, p, ACME_STORE_CLUSTER_VIEW, &old);
+        view = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+                         "node", rt->cluster->node,
+                         "url", acme_cluster_url_show(p, rt->cluster->url),
+                         "key_id", rt->cluster->key_id_hex, "redis", "unreachable",
+                         "checked_at", acme_time_rfc3339(p, now),
+                         "error", why ? why : "no usable reply",
+                         "down_since", acme_time_rfc3339(p, down_since ? down_since : now));
+        if (view) {
+            json_t *v;
+
+            json_object_set_new(view, "nodes", (v = json_object_get(old, "nodes"))
+                                               ? json_deep_copy(v) : json_array());
+            json_object_set_new(view, "locks", (v = json_object_get(old, "locks"))
+                                               ? json_deep_copy(v) : json_array());
+            if ((v = json_object_get(old, "last_contact")) != NULL) {
+                json_object_set_new(view, "last_contact", json_deep_copy(v));
+            }
+        }
+    }
+    if (!view || !(text = acme_json_dump(p, view))) {
+        json_decref(view);
+        return;
+    }
+    json_decref(view);
+    if ((rv = acme_store_write(rt->store, p, ACME_STORE_CLUSTER_VIEW, text, strlen(text),
+                               ACME_STORE_FILE_PERMS)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, rt->base, "ACME01031: cluster: cannot write "
+                     "the cluster view to the store (%s); the status page and acmectl show an "
+                     "older one", ACME_STORE_CLUSTER_VIEW);
+    }
+}
+
+json_t *acme_cluster_view_read(acme_runtime_t *rt, apr_pool_t *p)
+{
+    json_t *view = NULL;
+
+    if (!rt || !rt->cluster || !rt->store
+        || acme_store_read_json_pooled(rt->store, p, ACME_STORE_CLUSTER_VIEW, &view) != APR_SUCCESS
+        || !json_is_object(view)) {
+        return NULL;
+    }
+    return view;
+}

@@ -1,0 +1,26 @@
+/* AcmeCluster's cluster-wide view (acme_cluster_view.c): written by the
+ * parent to the store as ACME_STORE_CLUSTER_VIEW, read by the status page
+ * and acmectl. */
+#ifndef ACME_CLUSTER_VIEW_H
+#define ACME_CLUSTER_VIEW_H
+#include "acme_runtime.h"
+#include "acme_redis.h"
+
+/* How often the parent refreshes the view (and this node's heartbeat). */
+#define ACME_CLUSTER_VIEW_EVERY  apr_time_from_sec(10)
+
+/* Refreshes the view: with r (connected), this node's heartbeat written and
+ * every node's heartbeat and the claims of names (const char*) read; with
+ * r NULL, the last view kept and marked unreachable since down_since, with
+ * why. Writes ACME_STORE_CLUSTER_VIEW (JSON, 0644: no secrets in it); a
+ * failed write is logged. A Redis failure is not logged here: r's owner
+ * sees it at its next command (r is closed after a failure). Temporary
+ * memory from p. */
+void acme_cluster_view_refresh(acme_runtime_t *rt, acme_redis_t *r, const char *why,
+                               const apr_array_header_t *names, apr_time_t down_since,
+                               apr_pool_t *p);
+
+/* The view as last written (JSON object owned by p: never json_decref it),
+ * or NULL without AcmeCluster or before the first refresh. */
+json_t *acme_cluster_view_read(acme_runtime_t *rt, apr_pool_t *p);
+#endif
