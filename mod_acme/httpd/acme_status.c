@@ -255,7 +255,7 @@ static const struct problem_text_t {
 };
 
 /* The entry of the error's type, NULL for an unknown type; *no_type when
- * the error has none (the CA was not reached). */
+ * the error has none (no problem document from the CA). */
 static const struct problem_text_t *problem_text(const acme_status_error_t *error, int *no_type)
 {
     const char *type = error->type;
@@ -283,8 +283,12 @@ static const char *error_advice(const acme_status_error_t *error)
     const struct problem_text_t *text = problem_text(error, &no_type);
 
     if (no_type) {
-        return "mod_acme could not talk to the CA: check outbound HTTPS, AcmeCA and "
-               "AcmeCACertificateFile; the error log has the details (ACME tags).";
+        /* No problem document: the step failed on this side (a hook, the
+         * store), on the way to the CA, or on an answer it could not use. */
+        return "No error came from the CA: the detail above says which step failed: an "
+               "AcmeDnsCmd hook, outbound HTTPS to AcmeCA (or AcmeCACertificateFile), an "
+               "answer mod_acme could not use, or the store; the error log has the details "
+               "(ACME tags).";
     }
     return text ? text->advice
                 : "Read the CA's message above; mod_acme retries by itself at the next attempt.";
@@ -531,7 +535,8 @@ const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, con
     }
     text = problem_text(st->error, &no_type);
     reason = text ? text->reason
-           : no_type ? "the CA could not be reached"
+           : no_type ? "a step failed without an error from the CA (a hook, the network or "
+                       "this server's store)"
            : "the CA refused the order";
     next = st->next_action > apr_time_now()
            ? apr_psprintf(r->pool, "the next attempt is at %s",

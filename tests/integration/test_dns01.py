@@ -108,6 +108,10 @@ def test_failing_hook_is_reported_and_retried(httpd, challtestsrv, unique):
     assert "setup _acme-challenge.%s" % name in detail, d
     assert "exited with 3" in detail and "REFUSED (zone example-fail)" in detail, d
     assert d["state"] == "error" and d["attempts"] >= 1, d
+    # no problem document from the CA: the advice points at the hook, never
+    # at the CA's reachability
+    assert "No error came from the CA" in d["advice"] and "AcmeDnsCmd" in d["advice"], d
+    assert "could not talk to the CA" not in d["advice"], d
     text = httpd.error_log_text()
     assert "exited with 3; output: nsupdate: update failed: REFUSED" in text, httpd.diagnostics()
     # teardown is attempted after a failed setup too
