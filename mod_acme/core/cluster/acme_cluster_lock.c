@@ -141,28 +141,42 @@ apr_status_t acme_cluster_lock_release(acme_redis_t *r, apr_pool_t *p, const cha
     return eval(r, p, &reply, release_lua, 1, keys, 1, args, NULL);
 }
 
-apr_status_t acme_cluster_publish(acme_redis_t *r, apr_pool_t *p, const char *name,
-                                  long long token, const char *record, apr_size_t len)
+/* Runs script with the record sealed under keys[cert_at] (the Redis key it
+ * is stored at, bound into the seal) and number as its two arguments: the
+ * shared half of publish and restore. */
+static apr_status_t eval_sealed(acme_redis_t *r, apr_pool_t *p, acme_redis_reply_t **reply,
+                                const char *script, int nkeys, const char *const *keys,
+                                int cert_at, long long number, const char *record,
+                                apr_size_t len)
 {
-    const char *cert_key = acme_cluster_key(p, "cert", name);
-    const char *keys[3] = { acme_cluster_key(p, "fence", name), cert_key,
-                            acme_cluster_key(p, "ver", name) };
     const char *args[2];
     apr_size_t lens[2];
-    acme_redis_reply_t *reply;
     char *sealed;
     apr_size_t sealed_len;
     apr_status_t rv;
 
-    rv = acme_cluster_seal(acme_redis_cluster(r), p, cert_key, record, len, &sealed, &sealed_len);
+    rv = acme_cluster_seal(acme_redis_cluster(r), p, keys[cert_at], record, len, &sealed,
+                           &sealed_len);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    args[0] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)token);
+    args[0] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)number);
     args[1] = sealed;
     lens[0] = strlen(args[0]);
     lens[1] = sealed_len;
-    if ((rv = eval(r, p, &reply, publish_lua, 3, keys, 2, args, lens)) != APR_SUCCESS) {
+    return eval(r, p, reply, script, nkeys, keys, 2, args, lens);
+}
+
+apr_status_t acme_cluster_publish(acme_redis_t *r, apr_pool_t *p, const char *name,
+                                  long long token, const char *record, apr_size_t len)
+{
+    const char *keys[3] = { acme_cluster_key(p, "fence", name), acme_cluster_key(p, "cert", name),
+                            acme_cluster_key(p, "ver", name) };
+    acme_redis_reply_t *reply;
+    apr_status_t rv;
+
+    if ((rv = eval_sealed(r, p, &reply, publish_lua, 3, keys, 1, token, record, len))
+        != APR_SUCCESS) {
         return rv;
     }
     return reply->type == ACME_REDIS_INTEGER && reply->integer == 1 ? APR_SUCCESS : APR_EAGAIN;
@@ -172,25 +186,13 @@ apr_status_t acme_cluster_restore(acme_redis_t *r, apr_pool_t *p, const char *na
                                   long long expected, const char *record, apr_size_t len,
                                   long long *version)
 {
-    const char *cert_key = acme_cluster_key(p, "cert", name);
     const char *keys[4] = { acme_cluster_key(p, "lock", name), acme_cluster_key(p, "fence", name),
-                            cert_key, acme_cluster_key(p, "ver", name) };
-    const char *args[2];
-    apr_size_t lens[2];
+                            acme_cluster_key(p, "cert", name), acme_cluster_key(p, "ver", name) };
     acme_redis_reply_t *reply;
-    char *sealed;
-    apr_size_t sealed_len;
     apr_status_t rv;
 
-    rv = acme_cluster_seal(acme_redis_cluster(r), p, cert_key, record, len, &sealed, &sealed_len);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    args[0] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)expected);
-    args[1] = sealed;
-    lens[0] = strlen(args[0]);
-    lens[1] = sealed_len;
-    if ((rv = eval(r, p, &reply, restore_lua, 4, keys, 2, args, lens)) != APR_SUCCESS) {
+    if ((rv = eval_sealed(r, p, &reply, restore_lua, 4, keys, 2, expected, record, len))
+        != APR_SUCCESS) {
         return rv;
     }
     if (reply->type != ACME_REDIS_INTEGER || reply->integer <= 0) {
