@@ -6,6 +6,8 @@
  * KEYS_MONITOR_BUDGET per call, in configuration order. Each batch of files
  * is flushed to disk once (acme_store_batch_begin), not twice per file:
  * at 10,000 domains those fsyncs were most of the first start. */
+#include <errno.h>
+#include <sys/stat.h>
 #include <apr_strings.h>
 #include <httpd.h>
 #include <http_config.h>
@@ -145,4 +147,28 @@ static int keys_monitor(apr_pool_t *pconf, server_rec *s)
 void acme_certs_keys_register_hooks(apr_pool_t *p)
 {
     ap_hook_monitor(keys_monitor, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+/* Only root's regular files: a link or another owner's file is not ours to
+ * change. */
+void acme_certs_keys_mode_restore(acme_runtime_t *rt, const char *name, const char *key)
+{
+    struct stat st;
+
+    if (stat(key, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0
+        || !(st.st_mode & (S_IRWXG | S_IRWXO))) {
+        return;
+    }
+    if (chmod(key, S_IRUSR | S_IWUSR) < 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, APR_FROM_OS_ERROR(errno), rt->base, "ACME00676: "
+                     "the private key of %s (%s) has mode %04o, readable beyond root, and "
+                     "cannot be set to 0600 (fix: chmod 600 %s)", name, key,
+                     (unsigned)(st.st_mode & 07777), key);
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rt->base, "ACME00675: the private key of %s "
+                 "(%s) had mode %04o, readable beyond root; mod_acme set it back to 0600. A "
+                 "copy or restore under umask 022 does this: if other users could read it "
+                 "meanwhile, replace the certificate and its key with 'acmectl renew %s'",
+                 name, key, (unsigned)(st.st_mode & 07777), name);
 }

@@ -157,6 +157,25 @@ def test_keys_live_in_roots_custody(httpd, unique):
     assert not harness.store_problems(store)
 
 
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604], ids=["0644", "0640", "0604"])
+def test_served_key_readable_beyond_root_is_set_back_to_0600(httpd, unique, mode):
+    """A live key copied or restored under umask 022 (any group or other bit)
+    is set back to 0600 at the next start, with a warning that names the key
+    and how to replace it; the same certificate keeps serving."""
+    name = unique("keymode")
+    cert = issue(httpd, name)
+    live_key = os.path.join(harness.live_version(httpd.store, name), "privkey.pem")
+    os.chmod(live_key, mode)
+    httpd.graceful()
+    wait_for(lambda: "ACME00675" in httpd.error_log_text(), 30,
+             what="the warning about the key's mode")
+    st = os.stat(live_key)
+    assert st.st_mode & 0o777 == 0o600, "%s is %o" % (live_key, st.st_mode & 0o777)
+    line = [l for l in httpd.error_log_text().splitlines() if "ACME00675" in l][0]
+    assert "privkey.pem" in line and "%04o" % mode in line and "acmectl renew %s" % name in line, line
+    assert httpd.verified_cert(name).serial_number == cert.serial_number
+
+
 def test_no_key_readable_during_renewal(httpd, unique):
     """While a renewal runs (order, staging, activation), no file the User can
     read holds the key of the certificate that goes live."""
