@@ -63,6 +63,23 @@ typedef struct check_walk_t {
     const char *relpath;
 } check_walk_t;
 
+/* keys/ and its directories are root's alone (0700); no directory of the
+ * store may be writable by group or others, who could plant files in it. */
+static void dir_mode(check_t *c, const char *relpath, mode_t mode)
+{
+    const char *path = acme_store_path(c->ctl->store, c->p, relpath);
+
+    if ((!strcmp(relpath, ACME_STORE_KEYS) || !strncmp(relpath, ACME_STORE_KEYS "/", 5))
+        && (mode & 077)) {
+        problem(c, "%s: key directory has mode %04o, must be 0700 (fix: chmod 700 '%s')", path,
+                (unsigned)(mode & 07777), path);
+    }
+    else if (mode & (S_IWGRP | S_IWOTH)) {
+        problem(c, "%s: directory has mode %04o, writable by other users, who could plant "
+                "files in it (fix: chmod go-w '%s')", path, (unsigned)(mode & 07777), path);
+    }
+}
+
 /* Temp files and key permissions, by the store's walk: by descriptor, links
  * never followed, so a link the child planted cannot make acmectl (often
  * root) list a directory elsewhere. */
@@ -94,6 +111,7 @@ static void check_entry(void *baton, int dirfd, const char *name, const struct s
     else if (S_ISDIR(st->st_mode)) {
         check_walk_t sub = { c, child };
 
+        dir_mode(c, child, st->st_mode);
         if (depth > 0) {
             acme_store_walk_subdir(dirfd, name, depth - 1, check_entry, &sub);
         }

@@ -1,5 +1,6 @@
 """Certificates from Pebble, served by httpd without anyone restarting it."""
 import json
+import os
 import time
 
 import harness
@@ -121,6 +122,26 @@ def test_acmectl_lists_and_checks_the_store(httpd, unique, build):
     chk = httpd.acmectl("--store", httpd.store, "check")
     assert chk.returncode == 0, "acmectl check failed (%d):\n%s%s" % (
         chk.returncode, chk.stdout, chk.stderr)
+
+    # directory modes: keys/ and its directories 0700, nothing writable by others
+    keys = os.path.join(httpd.store, "keys")
+    key_dir = os.path.join(keys, sorted(os.listdir(keys))[0])
+    staging = os.path.join(httpd.store, "staging")
+    modes = {p: os.stat(p).st_mode & 0o7777 for p in (keys, key_dir, staging)}
+    try:
+        for path, mode in ((keys, 0o711), (key_dir, 0o755), (staging, 0o777)):
+            os.chmod(path, mode)
+        chk = httpd.acmectl("--store", httpd.store, "check")
+        out = chk.stdout + chk.stderr
+        assert chk.returncode != 0, out
+        assert "%s: key directory has mode 0711, must be 0700" % keys in out, out
+        assert "%s: key directory has mode 0755, must be 0700" % key_dir in out, out
+        assert "%s: directory has mode 0777, writable by other users" % staging in out, out
+    finally:
+        for path, mode in modes.items():
+            os.chmod(path, mode)
+    chk = httpd.acmectl("--store", httpd.store, "check")
+    assert chk.returncode == 0, chk.stdout + chk.stderr
 
 
 def test_server_level_domain_is_served_by_its_vhost(httpd, unique):
