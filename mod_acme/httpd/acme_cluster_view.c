@@ -174,15 +174,26 @@ void acme_cluster_view_refresh(acme_runtime_t *rt, acme_redis_t *r, const char *
     else {
         /* The last view, said to be from before Redis went away. */
         json_t *old = NULL;
+        const char *old_since;
+        apr_time_t t;
 
         acme_store_read_json_pooled(rt->store, p, ACME_STORE_CLUSTER_VIEW, &old);
+        down_since = down_since ? down_since : now;
+        /* A graceful restart (an activation) starts a new generation that
+         * only knows its own first failure: the outage began when the
+         * last view said so. */
+        if ((old_since = json_string_value(json_object_get(old, "down_since"))) != NULL
+            && !strcmp(json_string_value(json_object_get(old, "redis")) ?: "", "unreachable")
+            && acme_time_rfc3339_parse(old_since, &t) == APR_SUCCESS && t < down_since) {
+            down_since = t;
+        }
         view = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
                          "node", rt->cluster->node,
                          "url", acme_cluster_url_show(p, rt->cluster->url),
                          "key_id", rt->cluster->key_id_hex, "redis", "unreachable",
                          "checked_at", acme_time_rfc3339(p, now),
                          "error", why ? why : "no usable reply",
-                         "down_since", acme_time_rfc3339(p, down_since ? down_since : now));
+                         "down_since", acme_time_rfc3339(p, down_since));
         if (view) {
             json_t *v;
 

@@ -11,7 +11,9 @@
 
 /* Refreshes the view: with r (connected), this node's heartbeat written and
  * every node's heartbeat and the claims of names (const char*) read; with
- * r NULL, the last view kept and marked unreachable since down_since, with
+ * r NULL, the last view kept and marked unreachable since down_since (0:
+ * now), or since the last view's down_since when that view already said
+ * unreachable and is earlier (an outage outlives graceful restarts), with
  * why. Writes ACME_STORE_CLUSTER_VIEW (JSON, 0644: no secrets in it); a
  * failed write is logged. A Redis failure is not logged here: r's owner
  * sees it at its next command (r is closed after a failure). Temporary

@@ -3,7 +3,8 @@
  * in mod_status's server-status page (HTML and ?auto) through its optional
  * status_hook. Per certificate: expiry, issuance and renewal-window start
  * as Unix timestamps, the state as one 0/1 series per state, consecutive
- * failures and ACME requests for the current certificate; then the
+ * failures and ACME requests for the current certificate; with
+ * AcmeCluster, Redis reachability from this node's cluster view; then the
  * counters every process keeps in shared memory (acme_counters.h). */
 #include <string.h>
 #include <apr_strings.h>
@@ -102,6 +103,38 @@ static void per_cert_int(request_rec *r, json_t *domains, const char *metric, co
     }
 }
 
+/* AcmeCluster only (the status document's "cluster", the view the parent
+ * refreshes every 10 s): whether Redis answered, since when it has not, when
+ * the view was checked and how many nodes it saw. */
+static void cluster_metrics(request_rec *r, json_t *c)
+{
+    apr_int64_t t;
+
+    if (!json_is_object(c)) {
+        return;
+    }
+    family(r, "acme_cluster_redis_up", "gauge",
+           "1 when this node reached the cluster's Redis at its last check, 0 when not.");
+    ap_rprintf(r, "acme_cluster_redis_up{node=\"%s\"} %d\n", label(r->pool, str(c, "node")),
+               str(c, "redis") && !strcmp(str(c, "redis"), "reachable"));
+    family(r, "acme_cluster_redis_down_since_timestamp_seconds", "gauge",
+           "Since when Redis has been unreachable from this node, Unix time (only while it is).");
+    if ((t = seconds(c, "down_since")) >= 0) {
+        ap_rprintf(r, "acme_cluster_redis_down_since_timestamp_seconds{node=\"%s\"} %"
+                   APR_INT64_T_FMT "\n", label(r->pool, str(c, "node")), t);
+    }
+    family(r, "acme_cluster_checked_timestamp_seconds", "gauge",
+           "When this node last refreshed its cluster view, Unix time.");
+    if ((t = seconds(c, "checked_at")) >= 0) {
+        ap_rprintf(r, "acme_cluster_checked_timestamp_seconds{node=\"%s\"} %" APR_INT64_T_FMT
+                   "\n", label(r->pool, str(c, "node")), t);
+    }
+    family(r, "acme_cluster_nodes", "gauge",
+           "Nodes whose heartbeat this node saw in Redis (the last seen while Redis is down).");
+    ap_rprintf(r, "acme_cluster_nodes{node=\"%s\"} %lu\n", label(r->pool, str(c, "node")),
+               (unsigned long)json_array_size(json_object_get(c, "nodes")));
+}
+
 static void metrics_body(request_rec *r, json_t *doc)
 {
     json_t *domains = json_object_get(doc, "domains"), *summary = json_object_get(doc, "summary");
@@ -142,6 +175,7 @@ static void metrics_body(request_rec *r, json_t *doc)
                  "Failed attempts since the last success.", "attempts");
     per_cert_int(r, domains, "acme_certificate_acme_requests",
                  "ACME requests sent for the current certificate or order.", "requests");
+    cluster_metrics(r, json_object_get(doc, "cluster"));
     /* Counters of every process, from shared memory (acme_counters.h). */
     ap_rputs(acme_counters_exposition(acme_runtime_get(r->server)
                                       ? acme_runtime_get(r->server)->ctx.counters : NULL,

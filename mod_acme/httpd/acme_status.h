@@ -10,8 +10,9 @@
 #include "acme_status_record.h"
 
 /* Version of the JSON document's layout (docs/status-schema.json): raised
- * when a member changes meaning or goes away; new members keep it. */
-#define ACME_STATUS_SCHEMA 2
+ * when a member is added, changes meaning or goes away, so that a consumer
+ * can tell which members to expect (2: error.since; 3: cluster). */
+#define ACME_STATUS_SCHEMA 3
 
 /* acme_status.c: {"schema", "version", "generated_at", "summary", "domains"}
  * of the request's generation; only != NULL keeps the certificate(s) named so
