@@ -56,16 +56,6 @@
 #define ACME_WD_RETEST_DELAY   apr_time_from_sec(300)
 #define ACME_WD_THREAD_POLL_MS 200    /* the activation thread's look at staging */
 #define ACME_WD_SAFETY_POLL_MS 1000   /* the same when inotify wakes it */
-/* One restart for a batch: while other orders are still moving (a job file
- * written within ACME_WD_BUSY_WINDOW), the restart waits for them, but never
- * longer than batch_max() after the oldest waiting certificate. A
- * restart replaces every child and cuts the running orders short. */
-#define ACME_WD_BUSY_WINDOW    apr_time_from_msec(1500)
-#define ACME_WD_BATCH_MAX      apr_time_from_sec(10)
-/* ... or this many times what the last automatic restart took, if longer
- * (batch_max). */
-#define ACME_WD_BATCH_COST_FACTOR 3
-#define ACME_WD_IN_FLIGHT_FRESH apr_time_from_sec(20)
 #define ACME_WD_BATCH_POLL_MS  200
 #define ACME_WD_THREAD_STACK   (256 * 1024)
 /* Automatic graceful restarts that replace live certificates: at most
@@ -121,22 +111,6 @@ static void fork_gate_set(int busy)
     pthread_mutex_unlock(&fork_gate.lock);
 }
 
-/* When the staged certificate of name became ready; 0 if none is. One
- * lstat: a "ready" that is not a plain file does not count. */
-static apr_time_t staged_at(acme_store_t *store, apr_pool_t *p, const char *name)
-{
-    apr_finfo_t finfo;
-
-    if (acme_store_name_check(name) != APR_SUCCESS
-        || apr_stat(&finfo, acme_store_path(store, p, acme_store_rel_staged(p, name,
-                                                                  ACME_STORE_READY_FILE)),
-                    APR_FINFO_TYPE | APR_FINFO_MTIME | APR_FINFO_LINK, p) != APR_SUCCESS
-        || finfo.filetype != APR_REG) {
-        return 0;
-    }
-    return finfo.mtime ? finfo.mtime : 1;
-}
-
 static int seen_before(apr_hash_t *seen, const char *name, apr_time_t at)
 {
     apr_time_t *known = seen ? apr_hash_get(seen, name, APR_HASH_KEY_STRING) : NULL;
@@ -156,7 +130,7 @@ static apr_array_header_t *staged_unseen(acme_wd_t *wd, apr_pool_t *p, apr_hash_
 
     for (i = 0; i < domains->nelts; ++i) {
         const char *name = APR_ARRAY_IDX(domains, i, const acme_domain_t *)->name;
-        apr_time_t at = staged_at(wd->rt->store, p, name);
+        apr_time_t at = acme_activation_batch_staged_at(wd->rt->store, p, name);
 
         /* Refused before (acme_custody_refused): whatever is planted there
          * again waits out the name's backoff instead of restarting httpd,
@@ -217,7 +191,7 @@ static void remember(apr_hash_t *seen, apr_pool_t *pconf, acme_wd_t *wd, apr_poo
 {
     apr_time_t *at = apr_palloc(pconf, sizeof(*at));
 
-    *at = staged_at(wd->rt->store, p, name);
+    *at = acme_activation_batch_staged_at(wd->rt->store, p, name);
     apr_hash_set(seen, apr_pstrdup(pconf, name), APR_HASH_KEY_STRING, at);
 }
 
@@ -325,7 +299,7 @@ static void remember_checked(acme_wd_t *wd, apr_hash_t *seen, apr_pool_t *p,
             at = apr_palloc(owner, sizeof(*at));
             apr_hash_set(seen, apr_pstrdup(owner, name), APR_HASH_KEY_STRING, at);
         }
-        *at = staged_at(wd->rt->store, p, name);
+        *at = acme_activation_batch_staged_at(wd->rt->store, p, name);
     }
 }
 
@@ -339,7 +313,7 @@ static apr_array_header_t *not_in(acme_wd_t *wd, apr_pool_t *p, apr_hash_t *seen
     for (i = 0; i < names->nelts; ++i) {
         const char *name = APR_ARRAY_IDX(names, i, const char *);
 
-        if (!seen_before(seen, name, staged_at(wd->rt->store, p, name))) {
+        if (!seen_before(seen, name, acme_activation_batch_staged_at(wd->rt->store, p, name))) {
             APR_ARRAY_PUSH(left, const char *) = name;
         }
     }
@@ -552,70 +526,6 @@ static void drain_events(int fd)
     }
 }
 
-/* Is some other order still in progress? Job files are rewritten after every
- * step and removed once the certificate is staged; failed jobs waiting for
- * their retry are not rewritten, so they do not hold a restart back. */
-static int orders_moving(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
-{
-    apr_array_header_t *entries;
-    apr_finfo_t finfo;
-    int i;
-
-    /* The issuing child's own word first (acme_driver_run keeps it fresh). */
-    if (apr_stat(&finfo, acme_store_path(wd->rt->store, p, ACME_STORE_IN_FLIGHT),
-                 APR_FINFO_MTIME, p) == APR_SUCCESS
-        && now - finfo.mtime < ACME_WD_IN_FLIGHT_FRESH) {
-        return 1;
-    }
-    if (acme_store_list(wd->rt->store, p, ACME_STORE_JOBS, &entries) != APR_SUCCESS) {
-        return 0;
-    }
-    for (i = 0; i < entries->nelts; ++i) {
-        const char *entry = APR_ARRAY_IDX(entries, i, const char *);
-        apr_size_t len = strlen(entry);
-
-        if (len < 6 || strcmp(entry + len - 5, ".json") || strstr(entry, ".ari.json")) {
-            continue;
-        }
-        if (apr_stat(&finfo, acme_store_path(wd->rt->store, p,
-                                             apr_pstrcat(p, ACME_STORE_JOBS "/", entry, NULL)),
-                     APR_FINFO_MTIME, p) == APR_SUCCESS
-            && now - finfo.mtime < ACME_WD_BUSY_WINDOW) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* How long staged certificates may wait for the orders still moving:
- * ACME_WD_BATCH_MAX, or ACME_WD_BATCH_COST_FACTOR times what the last
- * automatic restart took if that is longer. A restart costs O(domains)
- * (every vhost set up again, every child replaced, the running orders cut
- * short and taken up again), so with a fixed window a first issuance of N
- * domains restarted about N/(certificates per window) times: O(N²) in all,
- * and at 1,000 domains most of the time went to restarts. Scaled, restarts
- * take at most about a quarter of the time, whatever N. */
-static apr_time_t batch_max(const acme_wd_t *wd)
-{
-    apr_time_t scaled = wd->restarts ? wd->restarts->cost * ACME_WD_BATCH_COST_FACTOR : 0;
-
-    return scaled > ACME_WD_BATCH_MAX ? scaled : ACME_WD_BATCH_MAX;
-}
-
-static apr_time_t oldest_staged(acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *names)
-{
-    apr_time_t oldest = 0;
-    int i;
-
-    for (i = 0; i < names->nelts; ++i) {
-        apr_time_t at = staged_at(wd->rt->store, p, APR_ARRAY_IDX(names, i, const char *));
-        if (at && (!oldest || at < oldest)) {
-            oldest = at;
-        }
-    }
-    return oldest;
-}
-
 /* How long to wait before the next look (ms): interval, or less while
  * certificates wait for their batch or for the restart interval to pass. */
 static int activation_look(acme_wd_t *wd, apr_pool_t *p, int interval)
@@ -639,8 +549,7 @@ static int activation_look(acme_wd_t *wd, apr_pool_t *p, int interval)
             now = apr_time_now();   /* the check took a while */
             wait = now < allowed ? (int)apr_time_as_msec(allowed - now) + 1 : 1;
         }
-        else if (orders_moving(wd, p, now)
-                 && now - oldest_staged(wd, p, fresh) < batch_max(wd)) {
+        else if (acme_activation_batch_waits(wd, p, fresh, now)) {
             wait = ACME_WD_BATCH_POLL_MS;
         }
         else {

@@ -72,6 +72,11 @@ static APR_INLINE int has_domains(const acme_runtime_t *rt)
     return rt && rt->store && rt->domains && rt->domains->nelts > 0;
 }
 
+/* A restart batch may wait this many times what the last automatic restart
+ * took (acme_activation_batch.c), so restarts take at most about a quarter of
+ * a first issuance's time, whatever the number of domains. */
+#define ACME_WD_BATCH_COST_FACTOR 3
+
 /* acme_activation.c, for acme_watchdog.c's hooks (parent side). */
 /* name -> domain for every configured domain: the staging entries that count. */
 apr_hash_t *acme_activation_configured_names(const apr_array_header_t *domains,
@@ -90,6 +95,18 @@ acme_wd_held_t *acme_activation_held_state(server_rec *s);
  * entry is held in a backoff window, ACME00743 says until when and what
  * the administrator can do. 1 or 0. */
 int acme_activation_held(acme_wd_t *wd, apr_pool_t *p, const char *name, apr_time_t at);
+/* acme_activation_batch.c: when the staged certificate of name became ready
+ * (apr_time_t, microseconds); 0 if none is. One lstat: a "ready" that is not
+ * a plain file does not count. Temporary memory from p. */
+apr_time_t acme_activation_batch_staged_at(acme_store_t *store, apr_pool_t *p, const char *name);
+/* Should the restart for the staged names fresh wait for the batch? 1 while
+ * another order is still moving (the issuing child's in-flight mark, or a job
+ * file rewritten within the last 1.5 s) and the oldest of fresh has waited
+ * less than 10 s, or ACME_WD_BATCH_COST_FACTOR times what the last automatic
+ * restart took if that is longer; else 0. now in apr_time_t microseconds;
+ * temporary memory from p. */
+int acme_activation_batch_waits(acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *fresh,
+                                apr_time_t now);
 /* Closes the thread's descriptors (in a forked child, which has no such thread). */
 void acme_activation_close_fds(acme_wd_t *wd);
 #endif

@@ -1,0 +1,89 @@
+/* Writing staging/<name>/: the issuing side's half of activation. The entry is made ready last, and a
+ * write that fails half way (a full disk) removes what it wrote, so nothing half-staged is ever activated. */
+
+#include <string.h>
+
+#include <apr_file_info.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+
+#include "acme_store.h"
+#include "acme_store_paths.h"
+
+apr_status_t acme_store_stage(acme_store_t *store, apr_pool_t *p, const char *name,
+                              const char *chain_pem, apr_size_t chain_len, const char *key_pem)
+{
+    return acme_store_stage_with_meta(store, p, name, chain_pem, chain_len, key_pem, NULL);
+}
+
+apr_status_t acme_store_stage_with_meta(acme_store_t *store, apr_pool_t *p, const char *name,
+                                        const char *chain_pem, apr_size_t chain_len,
+                                        const char *key_pem, const char *meta_json)
+{
+    const char *ready;
+    char stamp[APR_RFC822_DATE_LEN];
+    apr_status_t rv;
+
+    if ((rv = acme_store_name_check(name)) != APR_SUCCESS || !chain_pem) {
+        return APR_EINVAL;
+    }
+    /* A half-replaced entry must never look ready. */
+    if ((rv = acme_store_remove(store, p, acme_store_rel_staged(p, name, ACME_STORE_READY_FILE))) != APR_SUCCESS
+        || (rv = acme_store_remove(store, p, acme_store_rel_staged(p, name, ACME_STORE_REJECTED_FILE)))
+           != APR_SUCCESS
+        || (rv = acme_store_remove(store, p, acme_store_rel_staged(p, name, ACME_STORE_META_FILE)))
+           != APR_SUCCESS
+        || (!key_pem && (rv = acme_store_remove(store, p, acme_store_rel_staged(
+                                                        p, name, ACME_STORE_KEY_FILE))) != APR_SUCCESS)) {
+        return rv;
+    }
+    if (key_pem) {
+        rv = acme_store_write(store, p, acme_store_rel_staged(p, name, ACME_STORE_KEY_FILE), key_pem,
+                              strlen(key_pem), ACME_STORE_KEY_PERMS);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = acme_store_write(store, p, acme_store_rel_staged(p, name, ACME_STORE_CERT_FILE), chain_pem,
+                              chain_len, ACME_STORE_FILE_PERMS);
+    }
+    if (rv == APR_SUCCESS && meta_json) {
+        rv = acme_store_write(store, p, acme_store_rel_staged(p, name, ACME_STORE_META_FILE), meta_json,
+                              strlen(meta_json), ACME_STORE_FILE_PERMS);
+    }
+    if (rv == APR_SUCCESS) {
+        apr_rfc822_date(stamp, apr_time_now());
+        ready = apr_psprintf(p, "{\"staged\": \"%s\"}\n", stamp);
+        rv = acme_store_write(store, p, acme_store_rel_staged(p, name, ACME_STORE_READY_FILE), ready,
+                              strlen(ready), ACME_STORE_FILE_PERMS);
+    }
+    if (rv != APR_SUCCESS) {
+        /* A full disk stopped it half way: nothing half-staged stays behind. */
+        static const char *const written[] = { ACME_STORE_CERT_FILE, ACME_STORE_META_FILE,
+                                               ACME_STORE_KEY_FILE };
+        for (apr_size_t i = 0; i < sizeof(written) / sizeof(written[0]); ++i) {
+            acme_store_remove(store, p, acme_store_rel_staged(p, name, written[i]));
+        }
+    }
+    return rv;
+}
+
+int acme_store_has_staged(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    apr_finfo_t finfo;
+
+    if (acme_store_name_check(name) != APR_SUCCESS) {
+        return 0;
+    }
+    return apr_stat(&finfo, acme_store_path(store, p, acme_store_rel_staged(p, name, ACME_STORE_READY_FILE)),
+                    APR_FINFO_TYPE, p) == APR_SUCCESS && finfo.filetype == APR_REG;
+}
+
+int acme_store_staged_rejected(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    apr_finfo_t finfo;
+
+    return acme_store_name_check(name) == APR_SUCCESS
+           && apr_stat(&finfo, acme_store_path(store, p, acme_store_rel_staged(
+                                                   p, name, ACME_STORE_REJECTED_FILE)),
+                       APR_FINFO_TYPE, p) == APR_SUCCESS
+           && finfo.filetype == APR_REG;
+}

@@ -1,0 +1,104 @@
+/* Batching of automatic restarts (acme_activation.c): a staged certificate
+ * waits while other orders are still moving, so that one graceful restart
+ * makes a batch live, but never longer than batch_max(). */
+#include <string.h>
+#include <apr_strings.h>
+#include <httpd.h>
+
+#include "acme_private.h"
+#include "acme_watchdog.h"
+#include "acme_store_paths.h"
+
+/* One restart for a batch: while other orders are still moving (a job file
+ * written within ACME_WD_BUSY_WINDOW), the restart waits for them, but never
+ * longer than batch_max() after the oldest waiting certificate. A
+ * restart replaces every child and cuts the running orders short. */
+#define ACME_WD_BUSY_WINDOW    apr_time_from_msec(1500)
+#define ACME_WD_BATCH_MAX      apr_time_from_sec(10)
+#define ACME_WD_IN_FLIGHT_FRESH apr_time_from_sec(20)
+
+/* When the staged certificate of name became ready; 0 if none is. One
+ * lstat: a "ready" that is not a plain file does not count. */
+apr_time_t acme_activation_batch_staged_at(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    apr_finfo_t finfo;
+
+    if (acme_store_name_check(name) != APR_SUCCESS
+        || apr_stat(&finfo, acme_store_path(store, p, acme_store_rel_staged(p, name,
+                                                                  ACME_STORE_READY_FILE)),
+                    APR_FINFO_TYPE | APR_FINFO_MTIME | APR_FINFO_LINK, p) != APR_SUCCESS
+        || finfo.filetype != APR_REG) {
+        return 0;
+    }
+    return finfo.mtime ? finfo.mtime : 1;
+}
+
+/* Is some other order still in progress? Job files are rewritten after every
+ * step and removed once the certificate is staged; failed jobs waiting for
+ * their retry are not rewritten, so they do not hold a restart back. */
+static int orders_moving(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
+{
+    apr_array_header_t *entries;
+    apr_finfo_t finfo;
+    int i;
+
+    /* The issuing child's own word first (acme_driver_run keeps it fresh). */
+    if (apr_stat(&finfo, acme_store_path(wd->rt->store, p, ACME_STORE_IN_FLIGHT),
+                 APR_FINFO_MTIME, p) == APR_SUCCESS
+        && now - finfo.mtime < ACME_WD_IN_FLIGHT_FRESH) {
+        return 1;
+    }
+    if (acme_store_list(wd->rt->store, p, ACME_STORE_JOBS, &entries) != APR_SUCCESS) {
+        return 0;
+    }
+    for (i = 0; i < entries->nelts; ++i) {
+        const char *entry = APR_ARRAY_IDX(entries, i, const char *);
+        apr_size_t len = strlen(entry);
+
+        if (len < 6 || strcmp(entry + len - 5, ".json") || strstr(entry, ".ari.json")) {
+            continue;
+        }
+        if (apr_stat(&finfo, acme_store_path(wd->rt->store, p,
+                                             apr_pstrcat(p, ACME_STORE_JOBS "/", entry, NULL)),
+                     APR_FINFO_MTIME, p) == APR_SUCCESS
+            && now - finfo.mtime < ACME_WD_BUSY_WINDOW) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* How long staged certificates may wait for the orders still moving:
+ * ACME_WD_BATCH_MAX, or ACME_WD_BATCH_COST_FACTOR times what the last
+ * automatic restart took if that is longer. A restart costs O(domains)
+ * (every vhost set up again, every child replaced, the running orders cut
+ * short and taken up again), so with a fixed window a first issuance of N
+ * domains restarted about N/(certificates per window) times: O(N²) in all,
+ * and at 1,000 domains most of the time went to restarts. Scaled, restarts
+ * take at most about a quarter of the time, whatever N. */
+static apr_time_t batch_max(const acme_wd_t *wd)
+{
+    apr_time_t scaled = wd->restarts ? wd->restarts->cost * ACME_WD_BATCH_COST_FACTOR : 0;
+
+    return scaled > ACME_WD_BATCH_MAX ? scaled : ACME_WD_BATCH_MAX;
+}
+
+static apr_time_t oldest_staged(acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *names)
+{
+    apr_time_t oldest = 0;
+    int i;
+
+    for (i = 0; i < names->nelts; ++i) {
+        apr_time_t at = acme_activation_batch_staged_at(wd->rt->store, p, APR_ARRAY_IDX(names, i, const char *));
+        if (at && (!oldest || at < oldest)) {
+            oldest = at;
+        }
+    }
+    return oldest;
+}
+
+int acme_activation_batch_waits(acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *fresh,
+                                apr_time_t now)
+{
+    return orders_moving(wd, p, now) && now - oldest_staged(wd, p, fresh) < batch_max(wd);
+}
