@@ -354,15 +354,6 @@ static acme_outcome_e lookup_advance(acme_step_ctx_t *sc, struct acme_dns01_set_
     return ACME_OUTCOME_WAIT;
 }
 
-static void activity_set(acme_job_t *job, const char *text)
-{
-    if ((!text && !job->activity) || (text && job->activity && strcmp(text, job->activity) == 0)) {
-        return;
-    }
-    job->activity = text ? apr_pstrdup(job->pool, text) : NULL;
-    job->activity_seq++;
-}
-
 /* For the status page: the first answer not in place yet, and why. */
 static const char *activity_of(acme_step_ctx_t *sc, const struct acme_dns01_set_t *set)
 {
@@ -422,7 +413,7 @@ acme_outcome_e acme_dns01_prepare(acme_step_ctx_t *sc)
         }
         waiting += outcome == ACME_OUTCOME_WAIT;
     }
-    activity_set(job, waiting ? activity_of(sc, set) : NULL);
+    acme_job_activity_set(job, waiting ? activity_of(sc, set) : NULL);
     if (waiting) {
         sc->retry_after = sc->now + ACME_DNS_CHECK_INTERVAL;
         return ACME_OUTCOME_WAIT;

@@ -32,15 +32,6 @@
 #define ACME_PERSIST_RECHECK_MAX apr_time_from_sec(300)  /* ... then doubling up to this */
 #define PERSIST_UNTIL_WARN       apr_time_from_sec(14 * 86400)
 
-static void activity_set(acme_job_t *job, const char *text)
-{
-    if ((!text && !job->activity) || (text && job->activity && !strcmp(text, job->activity))) {
-        return;
-    }
-    job->activity = text ? apr_pstrdup(job->pool, text) : NULL;
-    job->activity_seq++;
-}
-
 static const char *resolver_name(const acme_step_ctx_t *sc)
 {
     return sc->domain->dns_resolver ? sc->domain->dns_resolver : "the system resolver";
@@ -279,7 +270,7 @@ acme_outcome_e acme_dns_persist_check(acme_step_ctx_t *sc, const acme_authz_t *a
     verdict = acme_dns_persist_evaluate(sc->p, &want, values, &matched, &until, &bad);
     if (verdict == ACME_PERSIST_OK) {
         log_accepted(sc, record, matched, until, "the CA validates it, no DNS change needed");
-        activity_set(sc->job, NULL);
+        acme_job_activity_set(sc->job, NULL);
         return ACME_OUTCOME_DONE;
     }
     if (verdict == ACME_PERSIST_WRONG) {
@@ -298,7 +289,7 @@ acme_outcome_e acme_dns_persist_check(acme_step_ctx_t *sc, const acme_authz_t *a
         acme_log(&sc->driver->ctx, ACME_LOG_WARN, 0, "ACME01452: %s: %s", sc->domain->name,
                  activity);
     }
-    activity_set(sc->job, activity);
+    acme_job_activity_set(sc->job, activity);
     if (authz->expires && authz->expires <= sc->now) {
         acme_problem_set(&sc->prob, sc->p, APR_TIMEUP, NULL, "dns-persist-01: no TXT record "
                          "%s before the authorization expired", line);
@@ -388,7 +379,7 @@ acme_outcome_e acme_dns_persist_preorder(acme_step_ctx_t *sc)
     }
     if (!missing) {
         job->persist_checks = 0;
-        activity_set(job, NULL);
+        acme_job_activity_set(job, NULL);
         return ACME_OUTCOME_DONE;
     }
     wait = ACME_PERSIST_RECHECK_MIN << (job->persist_checks < 6 ? job->persist_checks : 6);
@@ -404,7 +395,7 @@ acme_outcome_e acme_dns_persist_preorder(acme_step_ctx_t *sc)
                  missing);
         job->persist_said = apr_pstrdup(job->pool, missing);
     }
-    activity_set(job, activity);
+    acme_job_activity_set(job, activity);
     sc->retry_after = sc->now + wait;
     return ACME_OUTCOME_WAIT;
 }

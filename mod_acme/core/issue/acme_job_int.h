@@ -257,6 +257,11 @@ acme_outcome_e acme_job_step_failed(acme_step_ctx_t *sc, apr_status_t rv, const 
 /* The CA's answer is already in sc->prob: makes sure it reads as a failure
  * (its status rv, APR_EGENERAL for 0). Returns ACME_OUTCOME_FAILED. */
 acme_outcome_e acme_job_ca_failed(acme_step_ctx_t *sc, apr_status_t rv);
+/* What a waiting job waits for (acme_job_outcome.c), shown on the status
+ * page and by acmectl: text is copied into the job's pool, NULL clears it.
+ * Unchanged text is not copied again, since the job's pool lives as long as
+ * the order; a change bumps job->activity_seq. */
+void acme_job_activity_set(acme_job_t *job, const char *text);
 
 /* Persistence of a job in jobs/<name>.json (the certificate key is root's:
  * acme_custody.h). */

@@ -1,5 +1,9 @@
 /* How an issuance step says it failed: the problem in sc->prob, read by the
- * driver (status page, events, backoff). Shared by every step file. */
+ * driver (status page, events, backoff); and what a waiting job waits for.
+ * Shared by every step file. */
+#include <string.h>
+#include <apr_strings.h>
+
 #include "acme_job_int.h"
 
 acme_outcome_e acme_job_step_failed(acme_step_ctx_t *sc, apr_status_t rv, const char *fmt,
@@ -15,4 +19,13 @@ acme_outcome_e acme_job_ca_failed(acme_step_ctx_t *sc, apr_status_t rv)
         sc->prob.status = rv ? rv : APR_EGENERAL;
     }
     return ACME_OUTCOME_FAILED;
+}
+
+void acme_job_activity_set(acme_job_t *job, const char *text)
+{
+    if ((!text && !job->activity) || (text && job->activity && strcmp(text, job->activity) == 0)) {
+        return;
+    }
+    job->activity = text ? apr_pstrdup(job->pool, text) : NULL;
+    job->activity_seq++;
 }
