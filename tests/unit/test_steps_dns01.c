@@ -1,0 +1,478 @@
+/* dns-01 through the HTTP seam (acme_dns01.c): the recorded issuance of a
+ * name and its wildcard (fixtures/issue-dns01.jsonl, Pebble asking
+ * pebble-challtestsrv), here with a real hook program (AcmeDnsCmd, a shell
+ * script run as a child process) that publishes into the zone of a real DNS
+ * server (unit_dns_server.h, AcmeDnsResolver): the setup hook, the wait
+ * until the TXT record is visible, the teardown after validation, and the
+ * failures: a failing hook, a hook that hangs, a record that never shows, a
+ * resolver that refuses, a failing teardown, and a CNAME into another zone.
+ *
+ * The clock of the driver is the test's; hooks run in real time, so between
+ * two runs the test waits (in real time) for every hook started so far to
+ * have written its last line. */
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "unit_steps.h"
+#include "unit_dns_server.h"
+#include "acme_dns.h"
+
+#define DNS_FIXTURE "issue-dns01.jsonl"
+#define DNS_NAME    "dns.test"
+#define DNS_WILD    "*.dns.test"
+#define DNS_RECORD  "_acme-challenge.dns.test"
+#define DNS_AUTHZS  7           /* directory to the two authorizations, before any hook */
+
+typedef struct {
+    fixture_t *f;
+    const char *zone;           /* the DNS server's zone directory */
+    const char *hook;           /* the AcmeDnsCmd program */
+    const char *calls;          /* what the hook was called with, one line per call's end */
+    unit_dns_server_t *dns;
+} dns_fixture_t;
+
+/* The hook: logs "<args>" when done; setup adds VALUE to the zone file of
+ * NAME (or, with PENDING set, to a file the server does not read yet: the
+ * test publishes it, as a DNS provider's propagation would), teardown takes
+ * it out again; FAIL_SETUP, FAIL_TEARDOWN and HANG_SETUP make it fail. */
+static const char *HOOK =
+    "#!/bin/sh\n"
+    "zone=%s\n"
+    "case \"$1\" in\n"
+    "setup)\n"
+    "    %s\n"
+    "    if [ -e \"$zone/.pending-mode\" ]; then dir=\"$zone/.pending\"; else dir=\"$zone\"; fi\n"
+    "    ( flock 9; printf '%%s\\n' \"$3\" >> \"$dir/$2\" ) 9>\"$zone/.lock\"\n"
+    "    echo \"published $3\" ;;\n"
+    "teardown)\n"
+    "    ( flock 9; grep -vxF -- \"$3\" \"$zone/$2\" > \"$zone/.tmp\";"
+    " mv \"$zone/.tmp\" \"$zone/$2\" ) 9>\"$zone/.lock\"\n"
+    "    %s ;;\n"
+    "esac\n"
+    "rc=$?\n"
+    "echo \"$*\" >> %s\n"
+    "exit $rc\n";
+
+static void hook_write(dns_fixture_t *d, const char *setup_extra, const char *teardown_extra)
+{
+    apr_file_t *file;
+    const char *text = apr_psprintf(d->f->p, HOOK, d->zone, setup_extra ? setup_extra : ":",
+                                    teardown_extra ? teardown_extra : ":", d->calls);
+
+    assert_int_equal(apr_file_open(&file, d->hook, APR_FOPEN_WRITE | APR_FOPEN_CREATE
+                                   | APR_FOPEN_TRUNCATE, APR_FPROT_OS_DEFAULT, d->f->p),
+                     APR_SUCCESS);
+    assert_int_equal(apr_file_puts(text, file), APR_SUCCESS);
+    apr_file_close(file);
+    assert_int_equal(chmod(d->hook, 0755), 0);
+}
+
+/* The recorded certificate's notBefore, from the fixture's last answer. */
+static apr_time_t recorded_not_before(apr_pool_t *p)
+{
+    const char *text = unit_fixture_text(p, DNS_FIXTURE, NULL), *line = text, *next, *pem;
+    apr_array_header_t *chain;
+    acme_cert_info_t info;
+    json_t *json;
+
+    while ((next = strchr(line, '\n')) && next[1]) line = next + 1;
+    json = json_loadb(line, strcspn(line, "\n"), 0, NULL);
+    assert_non_null(json);
+    pem = json_string_value(json_object_get(json_object_get(json, "response"), "body"));
+    assert_non_null(pem);
+    assert_int_equal(acme_cert_chain_parse(p, pem, strlen(pem), &chain), APR_SUCCESS);
+    json_decref(json);
+    assert_int_equal(acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &info), APR_SUCCESS);
+    return info.not_before;
+}
+
+static int dns_setup(void **state)
+{
+    dns_fixture_t *d;
+    fixture_t *f;
+
+    if (fixture_setup(state) != 0) {
+        return -1;
+    }
+    f = *state;
+    d = apr_pcalloc(f->p, sizeof(*d));
+    d->f = f;
+    d->zone = apr_pstrcat(f->p, f->dir, "/zone", NULL);
+    d->hook = apr_pstrcat(f->p, f->dir, "/dns-hook", NULL);
+    d->calls = apr_pstrcat(f->p, f->dir, "/dns-hook.calls", NULL);
+    if (mkdir(d->zone, 0755) != 0 || mkdir(apr_pstrcat(f->p, d->zone, "/.pending", NULL), 0755)) {
+        return -1;
+    }
+    hook_write(d, NULL, NULL);
+    d->dns = unit_dns_server_start(f->p, d->zone);
+    f->domain->name = DNS_NAME;
+    f->domain->names = strings2(f->p, DNS_NAME, DNS_WILD);
+    f->domain->challenges = strings2(f->p, "dns-01", NULL);
+    f->domain->dns_cmd = d->hook;
+    f->domain->dns_resolver = unit_dns_server_address(d->dns);
+    f->key_fixture = "issue-dns01.key.pem";
+    f->now = recorded_not_before(f->p) + SEC(3600);
+    *state = d;
+    return 0;
+}
+
+static int dns_teardown(void **state)
+{
+    dns_fixture_t *d = *state;
+
+    *state = d->f;
+    return fixture_teardown(state);
+}
+
+static json_t *dns_status(dns_fixture_t *d)
+{
+    return unit_status_json(d->f->store, d->f->p, DNS_NAME);
+}
+
+static int count_logged(fixture_t *f, const char *fragment)
+{
+    int i, n = 0;
+
+    for (i = 0; i < f->log->nelts; ++i) {
+        n += strstr(APR_ARRAY_IDX(f->log, i, const char *), fragment) != NULL;
+    }
+    return n;
+}
+
+/* The lines of a file ("" when it does not exist). */
+static const char *file_text(apr_pool_t *p, const char *path)
+{
+    apr_file_t *file;
+    char buf[4096];
+    apr_size_t len = sizeof(buf) - 1;
+
+    if (apr_file_open(&file, path, APR_FOPEN_READ, 0, p) != APR_SUCCESS) {
+        return "";
+    }
+    if (apr_file_read(file, buf, &len) != APR_SUCCESS) {
+        len = 0;
+    }
+    apr_file_close(file);
+    buf[len] = '\0';
+    return apr_pstrdup(p, buf);
+}
+
+static int lines_in(const char *text)
+{
+    int n = 0;
+
+    for (; *text; ++text) n += *text == '\n';
+    return n;
+}
+
+/* Whether process pid has exited (a zombie not yet reaped, or gone). */
+static int exited(apr_pool_t *p, long pid)
+{
+    const char *stat = file_text(p, apr_psprintf(p, "/proc/%ld/stat", pid));
+    const char *end = strrchr(stat, ')');
+
+    return !end || end[1] != ' ' || end[2] == 'Z' || end[2] == 'X';
+}
+
+/* Waits (real time, up to 30 s each) until every hook started so far has
+ * ended: each setup's process (ACME00906 names its pid) has exited, and as
+ * many lines are in the call log as hooks were started (teardowns,
+ * ACME00901, are not waited for by the driver). */
+static void hooks_finish(dns_fixture_t *d)
+{
+    fixture_t *f = d->f;
+    int started = count_logged(f, "ACME00906") + count_logged(f, "ACME00901");
+    int i, j;
+
+    for (i = 0; i < f->log->nelts; ++i) {
+        const char *line = APR_ARRAY_IDX(f->log, i, const char *), *at;
+
+        if (strstr(line, "ACME00906") && (at = strstr(line, ", pid "))) {
+            long pid = strtol(at + 6, NULL, 10);
+
+            for (j = 0; j < 3000 && !exited(f->p, pid); ++j) {
+                apr_sleep(apr_time_from_msec(10));
+            }
+            assert_true(exited(f->p, pid));
+        }
+    }
+    for (j = 0; j < 3000 && lines_in(file_text(f->p, d->calls)) < started; ++j) {
+        apr_sleep(apr_time_from_msec(10));
+    }
+    assert_true(lines_in(file_text(f->p, d->calls)) >= started);
+}
+
+/* One run, then the hooks it started waited for, then the clock moved to
+ * the time the driver asked for. */
+static void dns_run(dns_fixture_t *d)
+{
+    fixture_t *f = d->f;
+
+    run(f);
+    hooks_finish(d);
+    if (f->next_run > f->now) {
+        f->now = f->next_run;
+    }
+}
+
+/* Runs until staged or failed (at most n runs). */
+static void run_until_done(dns_fixture_t *d, int n)
+{
+    while (n-- > 0 && !d->f->staged && unit_events(d->f->store, d->f->p, "failed", NULL) == 0) {
+        dns_run(d);
+    }
+}
+
+/* Runs until nothing of the domain is waiting and every teardown has ended. */
+static void teardowns_end(dns_fixture_t *d)
+{
+    int i;
+
+    for (i = 0; i < 5 && count_logged(d->f, "ACME00902") + count_logged(d->f, "ACME00903")
+                         < count_logged(d->f, "ACME00901"); ++i) {
+        d->f->now += SEC(1);
+        run(d->f);
+        hooks_finish(d);
+    }
+}
+
+static void test_dns01_issuance_publishes_waits_and_tears_down(void **state)
+{
+    dns_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    const char *calls, *zone_file = apr_pstrcat(f->p, d->zone, "/" DNS_RECORD, NULL);
+    json_t *st;
+
+    unit_replay_add(f->replay, DNS_FIXTURE, 0, -1);
+    /* The first run starts a setup per authorization and waits for them. */
+    run(f);
+    assert_int_equal(unit_replay_sent(f->replay), DNS_AUTHZS);
+    assert_int_equal(count_logged(f, "ACME00906: "), 2);
+    assert_true(logged(f, "ACME00906: " DNS_WILD ": running AcmeDnsCmd "));
+    st = dns_status(d);
+    assert_non_null(strstr(member(st, "activity"), " setup " DNS_RECORD " running since "));
+    assert_int_equal(f->next_run, f->now + SEC(1));
+    hooks_finish(d);
+    f->now = f->next_run;
+    run_until_done(d, 20);
+    assert_staged(f);
+    /* both setups ran with the record's name and a SHA-256 in base64url */
+    calls = file_text(f->p, d->calls);
+    assert_non_null(strstr(calls, "setup " DNS_RECORD " "));
+    assert_true(logged(f, "ACME00915: AcmeDnsCmd "));
+    assert_true(logged(f, "succeeded; output: published "));
+    assert_true(logged(f, "ACME00907: " DNS_NAME ": TXT record " DNS_RECORD " visible at "
+                       "127.0.0.1:"));
+    assert_true(logged(f, "ACME00907: " DNS_WILD ": TXT record " DNS_RECORD " visible at "));
+    assert_true(unit_dns_server_queries(d->dns) >= 2);
+    /* the teardowns started when the order was done, and took both values out */
+    assert_int_equal(count_logged(f, "ACME00901: "), 2);
+    teardowns_end(d);
+    assert_int_equal(count_logged(f, "ACME00902: "), 2);
+    assert_false(logged(f, "ACME00903"));
+    calls = file_text(f->p, d->calls);
+    assert_int_equal(lines_in(calls), 4);
+    assert_non_null(strstr(calls, "teardown " DNS_RECORD " "));
+    assert_string_equal(file_text(f->p, zone_file), "");
+    assert_null(member(dns_status(d), "activity"));
+}
+
+/* The record shows up only later (a provider's propagation): the authorize
+ * step looks every second, the status says what it waits for and until
+ * when, and the CA is asked to validate only after it is visible. */
+static void test_dns01_waits_until_the_record_is_visible(void **state)
+{
+    dns_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    const char *activity, *pending = apr_pstrcat(f->p, d->zone, "/.pending/" DNS_RECORD, NULL);
+    apr_time_t setup_done;
+    apr_file_t *mode;
+    int i, sent;
+
+    assert_int_equal(apr_file_open(&mode, apr_pstrcat(f->p, d->zone, "/.pending-mode", NULL),
+                                   APR_FOPEN_WRITE | APR_FOPEN_CREATE, APR_FPROT_OS_DEFAULT, f->p),
+                     APR_SUCCESS);
+    apr_file_close(mode);
+    unit_replay_add(f->replay, DNS_FIXTURE, 0, -1);
+    dns_run(d);                 /* setups started */
+    dns_run(d);                 /* setups done, first lookups: nothing there */
+    setup_done = f->now - SEC(1);
+    assert_true(logged(f, "ACME00908: "));
+    activity = member(dns_status(d), "activity");
+    assert_non_null(activity);
+    assert_non_null(strstr(activity, ": waiting for TXT record " DNS_RECORD " to be visible at "
+                                     "127.0.0.1:"));
+    assert_non_null(strstr(activity, apr_psprintf(f->p, "(until %s)", acme_time_rfc3339(
+        f->p, setup_done + ACME_DNS_VISIBLE_TIMEOUT))));
+    sent = unit_replay_sent(f->replay);
+    /* thirty more seconds of lookups: nothing is sent to the CA */
+    for (i = 0; i < 30; ++i) {
+        dns_run(d);
+    }
+    assert_int_equal(unit_replay_sent(f->replay), sent);
+    assert_true(unit_dns_server_queries(d->dns) >= 30);
+    assert_false(logged(f, "ACME00907"));
+    /* the record propagates */
+    assert_int_equal(rename(pending, apr_pstrcat(f->p, d->zone, "/" DNS_RECORD, NULL)), 0);
+    run_until_done(d, 20);
+    assert_staged(f);
+    assert_true(logged(f, "ACME00907: "));
+}
+
+/* The setup hook fails: the attempt fails before any challenge is answered,
+ * with the hook's exit and output and what to do; the teardown still runs. */
+static void test_dns01_failing_hook_fails_the_attempt(void **state)
+{
+    dns_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    const char *detail;
+
+    hook_write(d, "echo 'update failed: REFUSED (zone dns.test)' >&2; echo \"$*\" >> "
+               "$zone/../dns-hook.calls; exit 3", NULL);
+    unit_replay_add(f->replay, DNS_FIXTURE, 0, DNS_AUTHZS);
+    run_until_done(d, 5);
+    unit_replay_done(f->replay);
+    assert_int_equal(unit_events(f->store, f->p, "failed", NULL), 1);
+    assert_string_equal(member(dns_status(d), "state"), "error");
+    detail = json_string_value(json_object_get(json_object_get(dns_status(d), "error"),
+                                               "detail"));
+    assert_non_null(strstr(detail, "AcmeDnsCmd "));
+    assert_non_null(strstr(detail, " setup " DNS_RECORD " exited with 3: update failed: "
+                                   "REFUSED (zone dns.test); fix the hook"));
+    assert_true(logged(f, "ACME00905: AcmeDnsCmd "));
+    /* the teardown is owed for a setup that was started */
+    teardowns_end(d);
+    assert_true(count_logged(f, "ACME00901: ") >= 1);
+    assert_true(logged(f, "ACME00902: "));
+}
+
+/* A setup hook that never ends is killed after its timeout (counted on the
+ * driver's clock) and the attempt fails saying so. */
+static void test_dns01_hanging_hook_is_killed_after_its_timeout(void **state)
+{
+    dns_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    const char *detail;
+
+    hook_write(d, "exec sleep 600", NULL);
+    unit_replay_add(f->replay, DNS_FIXTURE, 0, DNS_AUTHZS);
+    run(f);
+    assert_int_equal(count_logged(f, "ACME00906: "), 2);
+    f->now += SEC(30);
+    run(f);
+    assert_int_equal(unit_events(f->store, f->p, "failed", NULL), 0);
+    f->now += ACME_DNS_HOOK_TIMEOUT;
+    run(f);
+    unit_replay_done(f->replay);
+    assert_int_equal(unit_events(f->store, f->p, "failed", NULL), 1);
+    detail = json_string_value(json_object_get(json_object_get(dns_status(d), "error"),
+                                               "detail"));
+    assert_non_null(strstr(detail, " setup " DNS_RECORD " timed out after 60 s"));
+}
+
+/* The hook succeeds but the record never shows at AcmeDnsResolver: after
+ * ACME_DNS_VISIBLE_TIMEOUT the attempt fails naming the record, the
+ * resolver and what to check; the CA was never asked to validate. A
+ * teardown that fails is logged as such. */
+static void test_dns01_record_never_visible_fails_after_the_bound(void **state)
+{
+    dns_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    const char *detail;
+    int runs = 0;
+
+    hook_write(d, "exec echo \"$*\" >> $zone/../dns-hook.calls",
+               "echo 'teardown refused' >&2; false");
+    unit_replay_add(f->replay, DNS_FIXTURE, 0, DNS_AUTHZS);
+    dns_run(d);
+    dns_run(d);
+    assert_true(logged(f, "ACME00908: "));
+    /* one lookup per second of the driver's clock, until the bound */
+    while (unit_events(f->store, f->p, "failed", NULL) == 0 && runs++ < 130) {
+        run(f);
+        f->now = f->next_run > f->now ? f->next_run : f->now + SEC(1);
+    }
+    unit_replay_done(f->replay);
+    assert_int_equal(unit_events(f->store, f->p, "failed", NULL), 1);
+    assert_true(runs >= 115);
+    detail = json_string_value(json_object_get(json_object_get(dns_status(d), "error"),
+                                               "detail"));
+    assert_non_null(strstr(detail, apr_psprintf(f->p, "TXT record " DNS_RECORD " not visible "
+                                                "at %s after 120 s; check that AcmeDnsCmd",
+                                                unit_dns_server_address(d->dns))));
+    teardowns_end(d);
+    assert_true(logged(f, "ACME00903: AcmeDnsCmd "));
+    assert_true(logged(f, "teardown refused; the TXT record may be left in DNS"));
+}
+
+/* AcmeDnsResolver refuses every question: the last lookup's failure is in
+ * the error when the bound is reached. */
+static void test_dns01_refusing_resolver_is_named_in_the_failure(void **state)
+{
+    dns_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    const char *detail;
+
+    unit_dns_server_rcode(d->dns, 5);
+    unit_replay_add(f->replay, DNS_FIXTURE, 0, DNS_AUTHZS);
+    dns_run(d);
+    dns_run(d);
+    f->now += ACME_DNS_VISIBLE_TIMEOUT;
+    run(f);
+    unit_replay_done(f->replay);
+    detail = json_string_value(json_object_get(json_object_get(dns_status(d), "error"),
+                                               "detail"));
+    assert_non_null(detail);
+    assert_non_null(strstr(detail, "; last lookup: "));
+    /* glibc's res_nsend does not hand a REFUSED answer over */
+    assert_non_null(strstr(detail, apr_psprintf(f->p, "; last lookup: %s gave no answer for "
+                                                DNS_RECORD " (refused, failed or timed out)",
+                                                unit_dns_server_address(d->dns))));
+    assert_true(unit_dns_server_queries(d->dns) >= 2);
+}
+
+/* _acme-challenge.NAME is a CNAME into a zone the hook can update (as with
+ * acme-dns): the hook is given the target as NAME and the record as a
+ * fourth argument, and the record is looked for through the CNAME. */
+static void test_dns01_cname_delegation_publishes_at_the_target(void **state)
+{
+    dns_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    const char *target = "dns-test.acme-dns.example", *calls;
+    apr_file_t *cname;
+
+    assert_int_equal(apr_file_open(&cname, apr_pstrcat(f->p, d->zone, "/" DNS_RECORD, NULL),
+                                   APR_FOPEN_WRITE | APR_FOPEN_CREATE, APR_FPROT_OS_DEFAULT,
+                                   f->p), APR_SUCCESS);
+    assert_int_equal(apr_file_printf(cname, "CNAME %s\n", target) > 0, 1);
+    apr_file_close(cname);
+    unit_replay_add(f->replay, DNS_FIXTURE, 0, -1);
+    run_until_done(d, 20);
+    assert_staged(f);
+    assert_true(logged(f, apr_psprintf(f->p, "ACME00917: " DNS_NAME ": " DNS_RECORD " is a CNAME "
+                                       "to %s", target)));
+    assert_true(logged(f, apr_psprintf(f->p, "TXT record " DNS_RECORD " (CNAME to %s) visible",
+                                       target)));
+    calls = file_text(f->p, d->calls);
+    assert_non_null(strstr(calls, apr_psprintf(f->p, "setup %s ", target)));
+    assert_non_null(strstr(calls, " " DNS_RECORD "\n"));
+    assert_non_null(strstr(calls, apr_psprintf(f->p, "teardown %s ", target)));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define DNS_TEST(t) cmocka_unit_test_setup_teardown(t, dns_setup, dns_teardown)
+        DNS_TEST(test_dns01_issuance_publishes_waits_and_tears_down),
+        DNS_TEST(test_dns01_waits_until_the_record_is_visible),
+        DNS_TEST(test_dns01_failing_hook_fails_the_attempt),
+        DNS_TEST(test_dns01_hanging_hook_is_killed_after_its_timeout),
+        DNS_TEST(test_dns01_record_never_visible_fails_after_the_bound),
+        DNS_TEST(test_dns01_refusing_resolver_is_named_in_the_failure),
+        DNS_TEST(test_dns01_cname_delegation_publishes_at_the_target),
+    };
+    if (unit_init()) {
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,222 @@
+/* When an order may start and what it asks for, through the HTTP seam:
+ * AcmeMaxParallel's queue and the per-CA token bucket (acme_job_pace.c,
+ * kept across restarts in jobs/.pacer.json), and the ACME profile of the
+ * order (acme_job_profile.c, draft-ietf-acme-profiles): AcmeProfile sent
+ * where the CA lists it, refused where it lists others, dropped with a
+ * notice where it lists none, and "shortlived" for an IP address. */
+#include "unit_steps.h"
+
+#define OTHER "other.test"
+#define PROFILES "issue-http01-profiles.jsonl"
+
+/* A second domain after the recorded one, at the same CA. */
+static acme_domain_t *second_domain(fixture_t *f)
+{
+    acme_domain_t *d = apr_pmemdup(f->p, f->domain, sizeof(*f->domain));
+
+    d->name = OTHER;
+    d->names = strings2(f->p, OTHER, NULL);
+    APR_ARRAY_PUSH(f->domains, acme_domain_t *) = d;
+    return d;
+}
+
+static void pace(fixture_t *f, int max_parallel, int orders, apr_interval_time_t window)
+{
+    acme_pacing_t pacing = { .max_parallel = max_parallel, .orders = orders, .window = window };
+
+    acme_job_pace_set(f->driver, &pacing);
+}
+
+static json_t *status_of(fixture_t *f, const char *name)
+{
+    return unit_status_json(f->store, f->p, name);
+}
+
+/* ---- pacing ---- */
+
+/* AcmeMaxParallel 1: while the first order waits for the CA, the second
+ * domain sends nothing and shows when it will look again. */
+static void test_second_order_queued_behind_max_parallel(void **state)
+{
+    fixture_t *f = *state;
+    json_t *st;
+
+    second_domain(f);
+    pace(f, 1, 0, 0);
+    /* the order is "processing" at the certificate step's poll (Retry-After 2) */
+    unit_replay_add(f->replay, "issue-http01-processing.jsonl", 0, ISSUE_EXCHANGES - 1);
+    run(f);
+    assert_int_equal(f->staged, 0);
+    assert_string_equal(member(status(f), "step"), "certificate");
+    st = status_of(f, OTHER);
+    assert_string_equal(member(st, "activity"),
+                        apr_pstrcat(f->p, "queued, starts at ",
+                                    acme_time_rfc3339(f->p, f->now + SEC(5)), NULL));
+    assert_true(logged(f, "ACME00488: " OTHER ": queued, starts at "));
+    assert_true(logged(f, "(AcmeMaxParallel 1, 1 in flight)"));
+    assert_int_equal(f->next_run, f->now + SEC(2));
+    /* the first order ends; every request so far was the first domain's */
+    f->now += SEC(2);
+    unit_replay_add(f->replay, "issue-http01-processing.jsonl", ISSUE_EXCHANGES - 1, -1);
+    run(f);
+    assert_staged(f);
+    assert_int_equal(json_integer_value(json_object_get(status(f), "requests")),
+                     ISSUE_EXCHANGES + 1);
+}
+
+/* One new order per hour at this CA: the first domain orders, the second
+ * is queued until the bucket has a token again (an hour, plus the 5 % margin
+ * each order spends), also in the next process, and orders then. */
+static void test_orders_paced_by_the_ca_limit_across_a_restart(void **state)
+{
+    fixture_t *f = *state;
+    const apr_interval_time_t hour = SEC(3600);
+    apr_time_t start = f->now, at = start + hour + hour / 20;
+    const char *queued = apr_pstrcat(f->p, "queued, starts at ", acme_time_rfc3339(f->p, at),
+                                     NULL);
+    json_t *pacer;
+
+    second_domain(f);
+    pace(f, 0, 1, hour);
+    unit_replay_add(f->replay, ISSUE, 0, ISSUE_EXCHANGES);
+    run(f);                     /* any request of the second domain fails here */
+    assert_staged(f);
+    assert_string_equal(member(status_of(f, OTHER), "activity"), queued);
+    assert_true(f->next_run <= at);
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, "jobs/.pacer.json", &pacer),
+                     APR_SUCCESS);
+    assert_int_equal(json_integer_value(json_object_get(pacer, UNIT_REPLAY_DIRECTORY)),
+                     apr_time_sec(at + APR_USEC_PER_SEC - 1));
+    /* A graceful restart hands out no fresh burst. */
+    restart(f);
+    pace(f, 0, 1, hour);
+    f->now = at - SEC(60);
+    run(f);
+    assert_int_equal(unit_replay_sent(f->replay), 0);
+    assert_string_equal(member(status_of(f, OTHER), "activity"), queued);
+    /* At its time it starts: its first request goes to the CA (here down). */
+    f->now = at;
+    unit_replay_add(f->replay, "issue-http01-directory-down.jsonl", 0, -1);
+    run(f);
+    unit_replay_done(f->replay);
+    assert_null(member(status_of(f, OTHER), "activity"));
+    assert_false(logged(f, "ACME00487"));
+}
+
+/* ---- ACME profiles ---- */
+
+static json_t *order_payload(fixture_t *f, int n)
+{
+    json_t *order = json_loads(unit_replay_payload(f->replay, f->p, n), 0, NULL);
+
+    assert_non_null(order);
+    assert_non_null(json_object_get(order, "identifiers"));
+    return order;
+}
+
+static void test_profile_listed_by_the_ca_is_asked_for(void **state)
+{
+    fixture_t *f = *state;
+    json_t *order;
+
+    f->domain->profile = "shortlived";
+    unit_replay_add(f->replay, PROFILES, 0, ISSUE_EXCHANGES);
+    run(f);
+    assert_staged(f);
+    order = order_payload(f, 4);
+    assert_string_equal(json_string_value(json_object_get(order, "profile")), "shortlived");
+    json_decref(order);
+    assert_null(json_object_get(status(f), "notice"));
+}
+
+static void test_profile_not_listed_fails_naming_the_offered_ones(void **state)
+{
+    fixture_t *f = *state;
+    const char *detail;
+
+    f->domain->profile = "tlsserver";
+    unit_replay_add(f->replay, PROFILES, 0, 4);      /* no newOrder is sent */
+    run(f);
+    assert_failed(f, NULL);
+    detail = error_member(f, "detail");
+    assert_non_null(strstr(detail, "AcmeProfile tlsserver is not offered by the CA "
+                                   UNIT_REPLAY_DIRECTORY));
+    assert_non_null(strstr(detail, "it offers: classic, shortlived"));
+}
+
+static void test_profile_at_a_ca_without_profiles_is_dropped_with_a_notice(void **state)
+{
+    fixture_t *f = *state;
+    json_t *order;
+
+    f->domain->profile = "shortlived";
+    unit_replay_add(f->replay, ISSUE, 0, ISSUE_EXCHANGES);
+    run(f);
+    assert_staged(f);
+    order = order_payload(f, 4);
+    assert_null(json_object_get(order, "profile"));
+    json_decref(order);
+    assert_string_equal(member(status(f), "notice"),
+                        "AcmeProfile shortlived ignored: the CA offers no profiles");
+    assert_true(logged(f, "ACME00431: " NAME ": AcmeProfile shortlived ignored"));
+}
+
+/* An order for an IP address without AcmeProfile asks for "shortlived"
+ * where the CA lists it; refused all the same, the advice names the profile
+ * and the ones offered. */
+static void test_ip_address_order_asks_for_shortlived(void **state)
+{
+    fixture_t *f = *state;
+    json_t *order;
+    const char *detail;
+
+    f->domain->names = strings2(f->p, NAME, "192.0.2.7");
+    unit_replay_add(f->replay, PROFILES, 0, 4);
+    unit_replay_add(f->replay, "issue-http01-order-rejected.jsonl", 4, 1);
+    run(f);
+    assert_failed(f, "rejectedIdentifier");
+    order = order_payload(f, 4);
+    assert_string_equal(json_string_value(json_object_get(order, "profile")), "shortlived");
+    json_decref(order);
+    assert_true(logged(f, "ACME00480: " NAME ": the order holds the IP address 192.0.2.7"));
+    detail = error_member(f, "detail");
+    assert_non_null(strstr(detail, "the CA refuses the IP address 192.0.2.7 under the profile "
+                                   "shortlived; it offers: classic, shortlived"));
+}
+
+/* ...and at a CA that lists no profiles, none is asked for, and the advice
+ * says the CA may not issue for IP addresses at all. */
+static void test_ip_address_refused_by_a_ca_without_profiles(void **state)
+{
+    fixture_t *f = *state;
+    json_t *order;
+
+    f->domain->names = strings2(f->p, NAME, "192.0.2.7");
+    unit_replay_add(f->replay, "issue-http01-order-rejected.jsonl", 0, -1);
+    run(f);
+    assert_failed(f, "rejectedIdentifier");
+    order = order_payload(f, 4);
+    assert_null(json_object_get(order, "profile"));
+    json_decref(order);
+    assert_false(logged(f, "ACME00480"));
+    assert_non_null(strstr(error_member(f, "detail"), "the CA refuses the IP address 192.0.2.7 "
+                                                      "and lists no profiles"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define STEP_TEST(t) cmocka_unit_test_setup_teardown(t, fixture_setup, fixture_teardown)
+        STEP_TEST(test_second_order_queued_behind_max_parallel),
+        STEP_TEST(test_orders_paced_by_the_ca_limit_across_a_restart),
+        STEP_TEST(test_profile_listed_by_the_ca_is_asked_for),
+        STEP_TEST(test_profile_not_listed_fails_naming_the_offered_ones),
+        STEP_TEST(test_profile_at_a_ca_without_profiles_is_dropped_with_a_notice),
+        STEP_TEST(test_ip_address_order_asks_for_shortlived),
+        STEP_TEST(test_ip_address_refused_by_a_ca_without_profiles),
+    };
+    if (unit_init()) {
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

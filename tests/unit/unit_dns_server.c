@@ -1,0 +1,273 @@
+/* The dns-01 tests' DNS server (unit_dns_server.h): one thread, one UDP
+ * socket, answers built from the zone directory at each question. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <apr_strings.h>
+
+#include "unit.h"
+#include "unit_dns_server.h"
+
+#define DNS_MSG_MAX 1232        /* what fits one UDP answer without EDNS trouble */
+
+struct unit_dns_server_t {
+    apr_pool_t *pool;
+    const char *zone;
+    const char *address;
+    int fd;
+    int stop[2];                /* a byte on stop[1] ends the thread */
+    pthread_t thread;
+    pthread_mutex_t lock;
+    int queries;
+    int rcode;
+};
+
+typedef struct msg_t {
+    unsigned char buf[DNS_MSG_MAX];
+    size_t len;
+    int full;
+} msg_t;
+
+static void put(msg_t *m, const void *data, size_t len)
+{
+    if (m->full || m->len + len > sizeof(m->buf)) {
+        m->full = 1;
+        return;
+    }
+    memcpy(m->buf + m->len, data, len);
+    m->len += len;
+}
+
+static void put16(msg_t *m, unsigned v)
+{
+    unsigned char b[2] = { (unsigned char)(v >> 8), (unsigned char)v };
+    put(m, b, 2);
+}
+
+static void put_name(msg_t *m, const char *name)
+{
+    while (*name) {
+        const char *dot = strchr(name, '.');
+        size_t len = dot ? (size_t)(dot - name) : strlen(name);
+        unsigned char l = (unsigned char)(len > 63 ? 63 : len);
+
+        put(m, &l, 1);
+        put(m, name, l);
+        name += len + (dot ? 1 : 0);
+    }
+    put(m, "", 1);
+}
+
+/* The question's name (lower case, dotted) and where the question ends;
+ * 0 when the query is not one plain question. */
+static size_t question(const unsigned char *q, size_t len, char *name, size_t max)
+{
+    size_t at = 12, out = 0;
+
+    if (len < 12 || q[4] != 0 || q[5] != 1) {
+        return 0;
+    }
+    while (at < len && q[at] != 0) {
+        size_t l = q[at];
+
+        if (l > 63 || at + 1 + l >= len || out + l + 2 > max) {
+            return 0;
+        }
+        if (out) {
+            name[out++] = '.';
+        }
+        memcpy(name + out, q + at + 1, l);
+        out += l;
+        at += 1 + l;
+    }
+    name[out] = '\0';
+    for (out = 0; name[out]; ++out) {
+        if (name[out] >= 'A' && name[out] <= 'Z') {
+            name[out] = (char)(name[out] - 'A' + 'a');
+        }
+    }
+    return at + 5 <= len ? at + 5 : 0;     /* the root label, QTYPE, QCLASS */
+}
+
+/* An answer record for the question's name (pointer 0xc00c), TTL 0. */
+static void rr(msg_t *m, unsigned type, const unsigned char *rdata, size_t rdlen)
+{
+    put16(m, 0xc00c);
+    put16(m, type);
+    put16(m, 1);
+    put16(m, 0);
+    put16(m, 0);
+    put16(m, (unsigned)rdlen);
+    put(m, rdata, rdlen);
+}
+
+/* The answers the zone file of name holds; returns their count. */
+static unsigned answers(unit_dns_server_t *s, msg_t *m, const char *name)
+{
+    char path[1024], line[512];
+    unsigned n = 0;
+    FILE *zone;
+
+    if (strchr(name, '/') || name[0] == '.') {
+        return 0;
+    }
+    snprintf(path, sizeof(path), "%s/%s", s->zone, name);
+    if (!(zone = fopen(path, "r"))) {
+        return 0;
+    }
+    while (fgets(line, sizeof(line), zone)) {
+        size_t len = strcspn(line, "\r\n");
+
+        line[len] = '\0';
+        if (len == 0) {
+            continue;
+        }
+        if (strncmp(line, "CNAME ", 6) == 0) {
+            msg_t target = { .len = 0 };
+
+            put_name(&target, line + 6);
+            rr(m, 5, target.buf, target.len);
+        }
+        else {
+            unsigned char txt[256];
+
+            len = len > 255 ? 255 : len;
+            txt[0] = (unsigned char)len;
+            memcpy(txt + 1, line, len);
+            rr(m, 16, txt, len + 1);
+        }
+        n++;
+    }
+    fclose(zone);
+    return n;
+}
+
+static void answer(unit_dns_server_t *s, const unsigned char *q, size_t len,
+                   const struct sockaddr *from, socklen_t fromlen)
+{
+    char name[256];
+    size_t qend = question(q, len, name, sizeof(name));
+    msg_t m = { .len = 0 };
+    unsigned count = 0;
+    int rcode;
+
+    if (!qend) {
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    s->queries++;
+    rcode = s->rcode;
+    pthread_mutex_unlock(&s->lock);
+    put(&m, q, qend);           /* ID, flags, counts and the question, fixed below */
+    if (rcode == 0) {
+        count = answers(s, &m, name);
+    }
+    if (m.full) {
+        return;
+    }
+    m.buf[2] = (unsigned char)(0x84 | (q[2] & 0x01));  /* QR, AA, the query's RD */
+    m.buf[3] = (unsigned char)(0x80 | (rcode & 0x0f)); /* RA, RCODE */
+    m.buf[6] = (unsigned char)(count >> 8);
+    m.buf[7] = (unsigned char)count;
+    memset(m.buf + 8, 0, 4);
+    sendto(s->fd, m.buf, m.len, 0, from, fromlen);
+}
+
+static void *serve(void *data)
+{
+    unit_dns_server_t *s = data;
+    unsigned char q[DNS_MSG_MAX];
+
+    for (;;) {
+        struct pollfd pfd[2] = { { .fd = s->fd, .events = POLLIN },
+                                 { .fd = s->stop[0], .events = POLLIN } };
+        struct sockaddr_storage from;
+        socklen_t fromlen = sizeof(from);
+        ssize_t got;
+
+        if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
+            break;
+        }
+        if (pfd[1].revents) {
+            break;
+        }
+        if (!(pfd[0].revents & POLLIN)) {
+            continue;
+        }
+        got = recvfrom(s->fd, q, sizeof(q), 0, (struct sockaddr *)&from, &fromlen);
+        if (got > 0) {
+            answer(s, q, (size_t)got, (struct sockaddr *)&from, fromlen);
+        }
+    }
+    return NULL;
+}
+
+static apr_status_t server_stop(void *data)
+{
+    unit_dns_server_t *s = data;
+
+    if (write(s->stop[1], "x", 1) == 1) {
+        pthread_join(s->thread, NULL);
+    }
+    close(s->fd);
+    close(s->stop[0]);
+    close(s->stop[1]);
+    pthread_mutex_destroy(&s->lock);
+    return APR_SUCCESS;
+}
+
+unit_dns_server_t *unit_dns_server_start(apr_pool_t *p, const char *zone_dir)
+{
+    unit_dns_server_t *s = apr_pcalloc(p, sizeof(*s));
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+
+    s->pool = p;
+    s->zone = apr_pstrdup(p, zone_dir);
+    s->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(s->fd >= 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&sa, &len), 0);
+    s->address = apr_psprintf(p, "127.0.0.1:%d", ntohs(sa.sin_port));
+    assert_int_equal(pipe(s->stop), 0);
+    /* hooks started meanwhile must not hold the server's descriptors */
+    fcntl(s->stop[0], F_SETFD, FD_CLOEXEC);
+    fcntl(s->stop[1], F_SETFD, FD_CLOEXEC);
+    pthread_mutex_init(&s->lock, NULL);
+    assert_int_equal(pthread_create(&s->thread, NULL, serve, s), 0);
+    apr_pool_cleanup_register(p, s, server_stop, apr_pool_cleanup_null);
+    return s;
+}
+
+const char *unit_dns_server_address(const unit_dns_server_t *s)
+{
+    return s->address;
+}
+
+int unit_dns_server_queries(unit_dns_server_t *s)
+{
+    int n;
+
+    pthread_mutex_lock(&s->lock);
+    n = s->queries;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+void unit_dns_server_rcode(unit_dns_server_t *s, int rcode)
+{
+    pthread_mutex_lock(&s->lock);
+    s->rcode = rcode;
+    pthread_mutex_unlock(&s->lock);
+}

@@ -1,0 +1,25 @@
+/* A small authoritative DNS server for the dns-01 tests, on 127.0.0.1 at a
+ * port the kernel picks, answering from a zone directory that hook programs
+ * (separate processes) and the test edit: the file <dir>/<name> (the name
+ * in lower case, without a trailing dot) holds one TXT value per line, or a
+ * single line "CNAME <target>". A name without a file gets an empty
+ * authoritative NOERROR answer. UDP only, one question per message, each
+ * answer with AA and RA set (RFC 1035 §4.1). Runs in its own thread, so that
+ * the code under test may block in a lookup. */
+#ifndef ACME_UNIT_DNS_SERVER_H
+#define ACME_UNIT_DNS_SERVER_H
+#include <apr_pools.h>
+
+typedef struct unit_dns_server_t unit_dns_server_t;
+
+/* Starts a server answering from zone_dir; stopped when p is destroyed.
+ * Fails the test when it cannot start. */
+unit_dns_server_t *unit_dns_server_start(apr_pool_t *p, const char *zone_dir);
+/* "127.0.0.1:<port>", as AcmeDnsResolver takes it. */
+const char *unit_dns_server_address(const unit_dns_server_t *s);
+/* Questions answered so far. */
+int unit_dns_server_queries(unit_dns_server_t *s);
+/* From now on, answer every question with this RCODE (0: answer normally;
+ * 2: SERVFAIL, 5: REFUSED). */
+void unit_dns_server_rcode(unit_dns_server_t *s, int rcode);
+#endif
