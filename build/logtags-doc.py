@@ -16,6 +16,9 @@ CONFIG_FILES = ("acme_config.c", "acme_config_cmds.c", "acme_conf_parse.c", "acm
                 "acme_rootprog.c", "acme_check_user.c")
 # What to do, where the message itself does not say it after a ';'.
 ADVICE = {
+    "00581": "Write AcmeAutoDomains once (Debian: the line in mods-available/acme.conf): the "
+             "message gives the one line that means both, 'except' lists joined, and where "
+             "the other one is to remove.",
     "01411": "The message ends with what to change for that name: add it to the vhost's "
              "AcmeDomain, take it out of 'AcmeAutoDomains on except', or move it to an SSL "
              "<VirtualHost> of its own whose certificate holds it.",

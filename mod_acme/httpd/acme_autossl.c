@@ -230,46 +230,132 @@ static int wants_twin(apr_pool_t *p, const acme_autossl_vhost_t *v,
     return 0;
 }
 
-static void twins_add(apr_pool_t *p, acme_autossl_t *plan, const apr_array_header_t *vhosts)
+/* Which certificate of v holds name (v's covered names hold it): its
+ * AcmeDomain as written or as AcmeAutoDomains added it, or the one its
+ * site's SSL vhost shares. */
+static const char *cert_of(apr_pool_t *p, const acme_autossl_t *plan,
+                           const acme_autossl_vhost_t *v, const char *name)
+{
+    int i;
+
+    for (i = 0; i < v->domains->nelts; i++) {
+        const ap_directive_t *d = APR_ARRAY_IDX(v->domains, i, const ap_directive_t *);
+        if (!acme_autossl_tree_list_covers(acme_autossl_tree_domain_names(p, d, v), name)) {
+            continue;
+        }
+        return d == v->auto_added
+            ? apr_psprintf(p, "'AcmeDomain %s', added by AcmeAutoDomains at %s", d->args,
+                           plan->auto_where)
+            : apr_psprintf(p, "the AcmeDomain at %s", acme_autossl_tree_where(p, d));
+    }
+    return v->site ? apr_psprintf(p, "'AcmeDomain %s', added by AcmeAutoDomains at %s to the "
+                                  "SSL <VirtualHost> at %s", v->site->args, plan->auto_where,
+                                  acme_autossl_tree_where(p, v->site))
+                   : "its AcmeDomain";
+}
+
+/* A twin that carries a name: the vhost of the http port it copies, and
+ * the twin as told. */
+typedef struct {
+    const acme_autossl_vhost_t *v;
+    const acme_twin_t *t;
+} twin_server_t;
+
+/* Records the names of v of the http port that its HTTPS twin t leaves
+ * out: served elsewhere when another twin carries them (served: name ->
+ * twin_server_t*), else with no certificate from mod_acme. */
+static void twin_left_out(apr_pool_t *p, acme_autossl_t *plan, const acme_autossl_vhost_t *v,
+                          const acme_twin_t *t, const apr_array_header_t *covered,
+                          const apr_array_header_t *vhosts, apr_hash_t *served)
+{
+    int j;
+
+    for (j = 0; j < v->names->nelts; j++) {
+        const char *name = APR_ARRAY_IDX(v->names, j, const char *);
+        const twin_server_t *other;
+        acme_autossl_skip_t *e;
+        /* a name an SSL vhost serves is that vhost's (uncovered_add) */
+        if (acme_autossl_tree_in_list(covered, name)
+            || acme_autossl_tree_served_by_ssl(vhosts, name)) {
+            continue;
+        }
+        if (!(other = apr_hash_get(served, name, APR_HASH_KEY_STRING))) {
+            acme_autossl_auto_skip(p, plan, v, name, apr_psprintf(
+                p, "left out of its HTTPS twin <VirtualHost %s>: no AcmeDomain of the "
+                "<VirtualHost> covers it, so its certificate does not", t->twin_addrs));
+            continue;
+        }
+        e = apr_pcalloc(p, sizeof(*e));
+        e->name = name;
+        e->where = t->where;
+        e->why = apr_psprintf(p, "<VirtualHost %s> at %s has it too, and its HTTPS twin "
+                              "<VirtualHost %s> serves it with %s", other->t->addrs,
+                              other->t->where, other->t->twin_addrs,
+                              cert_of(p, plan, other->v, name));
+        APR_ARRAY_PUSH(plan->elsewhere, acme_autossl_skip_t *) = e;
+    }
+}
+
+/* Adds the HTTPS twins (to the tree and plan->twins, or plan->wanted
+ * without mod_ssl). p: pconf, for what plan keeps; scratch: ptemp. */
+static void twins_add(apr_pool_t *p, apr_pool_t *scratch, acme_autossl_t *plan,
+                      const apr_array_header_t *vhosts)
 {
     int ssl_loaded = ap_find_linked_module("mod_ssl.c") != NULL;
+    apr_hash_t *served = apr_hash_make(scratch);   /* name -> twin_server_t* */
+    apr_array_header_t **covered = apr_pcalloc(scratch, sizeof(*covered) * (vhosts->nelts + 1));
+    twin_server_t *twins = apr_pcalloc(scratch, sizeof(*twins) * (vhosts->nelts + 1));
     int i, j;
 
+    /* first every twin's names, so that a name one twin leaves out can be
+     * told apart from a name no twin serves */
     for (i = 0; i < vhosts->nelts; i++) {
         const acme_autossl_vhost_t *v = APR_ARRAY_IDX(vhosts, i, const acme_autossl_vhost_t *);
-        apr_array_header_t *covered;
         acme_twin_t *t;
-        ap_directive_t *twin;
 
-        if (!wants_twin(p, v, vhosts)) {
+        if (!wants_twin(scratch, v, vhosts)) {
             continue;
         }
-        covered = covered_names(p, v, vhosts);
+        covered[i] = covered_names(scratch, v, vhosts);
         t = apr_pcalloc(p, sizeof(*t));
+        twins[i].v = v;
+        twins[i].t = t;
         t->where = acme_autossl_tree_where(p, v->node);
-        t->addrs = apr_array_pstrcat(p, acme_autossl_tree_words(p, v->node->args), ' ');
-        t->names = apr_array_pstrcat(p, covered, ' ');
-        if (!ssl_loaded) {
-            APR_ARRAY_PUSH(plan->wanted, acme_twin_t *) = t;
-            continue;
-        }
-        twin = twin_make(p, plan, v, covered);
-        t->twin_addrs = apr_array_pstrcat(p, acme_autossl_tree_words(p, twin->args), ' ');
-        for (j = 0; j < v->names->nelts; j++) {
-            const char *name = APR_ARRAY_IDX(v->names, j, const char *);
-            /* a name an SSL vhost serves is that vhost's (uncovered_add) */
-            if (!acme_autossl_tree_in_list(covered, name)
-                && !acme_autossl_tree_served_by_ssl(vhosts, name)) {
-                acme_autossl_auto_skip(p, plan, v, name, apr_psprintf(
-                    p, "left out of its HTTPS twin <VirtualHost %s>: no AcmeDomain of the "
-                    "<VirtualHost> covers it, so its certificate does not", t->twin_addrs));
+        t->addrs = apr_array_pstrcat(p, acme_autossl_tree_words(scratch, v->node->args), ' ');
+        t->names = apr_array_pstrcat(p, covered[i], ' ');
+        t->automatic = v->auto_added || v->site;
+        t->twin_addrs = apr_array_pstrcat(p, acme_autossl_tree_words(
+            scratch, twin_args(scratch, v->node, plan->https_port)), ' ');
+        for (j = 0; j < covered[i]->nelts; j++) {
+            const char *name = APR_ARRAY_IDX(covered[i], j, const char *);
+            if (!apr_hash_get(served, name, APR_HASH_KEY_STRING)) {
+                apr_hash_set(served, name, APR_HASH_KEY_STRING, &twins[i]);
             }
         }
+    }
+    for (i = 0; i < vhosts->nelts; i++) {
+        const acme_autossl_vhost_t *v = twins[i].v;
+        acme_autossl_unnamed_t *u;
+        ap_directive_t *twin;
+
+        if (!v) {
+            continue;
+        }
+        if (!ssl_loaded) {
+            APR_ARRAY_PUSH(plan->wanted, const acme_twin_t *) = twins[i].t;
+            continue;
+        }
+        twin = twin_make(p, plan, v, covered[i]);
+        twin_left_out(p, plan, v, twins[i].t, covered[i], vhosts, served);
         for (j = 0; j < v->domains->nelts; j++) {
             acme_autossl_tree_remove(v->node, APR_ARRAY_IDX(v->domains, j, ap_directive_t *));
         }
         acme_autossl_tree_append(twin);
-        APR_ARRAY_PUSH(plan->twins, acme_twin_t *) = t;
+        APR_ARRAY_PUSH(plan->twins, const acme_twin_t *) = twins[i].t;
+        /* its AcmeDomain now lives in the twin, an SSL vhost */
+        if ((u = apr_hash_get(plan->unnamed, twins[i].t->where, APR_HASH_KEY_STRING)) != NULL) {
+            u->ssl = 1;
+        }
     }
 }
 
@@ -402,6 +488,8 @@ static int autossl_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     plan->uncovered = apr_array_make(pconf, 1, sizeof(acme_autossl_skip_t *));
     plan->refused = apr_hash_make(pconf);
     plan->unlooped = apr_array_make(pconf, 1, sizeof(const char *));
+    plan->elsewhere = apr_array_make(pconf, 1, sizeof(acme_autossl_skip_t *));
+    plan->unnamed = apr_hash_make(pconf);
     apr_pool_userdata_setn(plan, AUTOSSL_KEY, NULL, pconf);
     if (!ap_conftree) {
         return OK;
@@ -411,8 +499,17 @@ static int autossl_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     plan->https_port = https_port;
     for (d = ap_conftree; d; d = d->next) {
         if (acme_autossl_tree_is(d, "<VirtualHost")) {
-            APR_ARRAY_PUSH(vhosts, acme_autossl_vhost_t *) =
-                acme_autossl_tree_vhost(pconf, d, http_port, https_port);
+            acme_autossl_vhost_t *v = acme_autossl_tree_vhost(pconf, d, http_port, https_port);
+            APR_ARRAY_PUSH(vhosts, acme_autossl_vhost_t *) = v;
+            if (!v->named) {
+                acme_autossl_unnamed_t *u = apr_pcalloc(pconf, sizeof(*u));
+                u->where = acme_autossl_tree_where(pconf, d);
+                u->ssl = v->ssl;
+                apr_hash_set(plan->unnamed, u->where, APR_HASH_KEY_STRING, u);
+            }
+        }
+        else if (acme_autossl_tree_is(d, "ServerName")) {
+            plan->server_name_where = acme_autossl_tree_where(pconf, d);   /* the last wins */
         }
         else if (acme_autossl_tree_is(d, "AcmeDomain")) {
             APR_ARRAY_PUSH(top_domains, ap_directive_t *) = d;
@@ -445,7 +542,7 @@ static int autossl_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     if (plan->auto_where) {
         acme_autossl_auto_domains(pconf, plan, vhosts, top_domains, except);
     }
-    twins_add(pconf, plan, vhosts);
+    twins_add(pconf, ptemp, plan, vhosts);
     uncovered_add(pconf, plan, vhosts);
     return OK;
 }

@@ -17,6 +17,7 @@ typedef struct acme_autossl_vhost_t {
     ap_directive_t *node;          /* the <VirtualHost> node */
     apr_array_header_t *names;     /* ServerName, then ServerAlias words (const char*) */
     apr_array_header_t *domains;   /* its AcmeDomain children (ap_directive_t*) */
+    int named;                     /* it has a ServerName of its own */
     int ssl;                       /* on the https port, or SSLEngine on */
     int plain;                     /* every address on the http port (or on no port:
                                     * any), no SSLEngine on */

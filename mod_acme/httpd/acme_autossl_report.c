@@ -63,6 +63,16 @@ static void report(const acme_autossl_t *plan, server_rec *s)
                      "certificate and sees a name mismatch; %s", u->where, u->name, u->cert,
                      u->why, u->name, u->fix);
     }
+    for (i = 0; i < plan->elsewhere->nelts; i++) {
+        const acme_autossl_skip_t *e = APR_ARRAY_IDX(plan->elsewhere, i,
+                                                      const acme_autossl_skip_t *);
+        ap_log_error(APLOG_MARK, startup | APLOG_NOTICE, 0, s, "ACME01412: %s: %s is left out "
+                     "of this <VirtualHost>'s HTTPS twin, and it does get a certificate: %s. "
+                     "Over https that vhost answers every request for %s; over http, the "
+                     "first <VirtualHost> of the address that has the name answers it, as "
+                     "httpd does. To have one vhost answer it both ways, keep %s in one "
+                     "<VirtualHost> only", e->where, e->name, e->why, e->name, e->name);
+    }
     for (i = 0; i < plan->skipped->nelts; i++) {
         const acme_autossl_skip_t *k = APR_ARRAY_IDX(plan->skipped, i,
                                                       const acme_autossl_skip_t *);
@@ -101,6 +111,15 @@ static int autossl_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     }
     for (i = 0; i < plan->twins->nelts; i++) {
         const acme_twin_t *t = APR_ARRAY_IDX(plan->twins, i, const acme_twin_t *);
+        if (t->automatic) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, base, "ACME01413: <VirtualHost %s> (%s) "
+                         "is managed by AcmeAutoDomains (%s) and no SSL virtual host served "
+                         "its names: mod_acme added its HTTPS twin <VirtualHost %s> with "
+                         "SSLEngine on for %s. To leave a name out, add it to 'AcmeAutoDomains "
+                         "on except ...'", t->addrs, t->where, plan->auto_where, t->twin_addrs,
+                         t->names);
+            continue;
+        }
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, base, "ACME01405: <VirtualHost %s> (%s) "
                      "has AcmeDomain and no SSL virtual host served its names: mod_acme "
                      "added its HTTPS twin <VirtualHost %s> with SSLEngine on for %s",

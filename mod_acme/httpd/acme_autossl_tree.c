@@ -109,6 +109,7 @@ acme_autossl_vhost_t *acme_autossl_tree_vhost(apr_pool_t *p, ap_directive_t *nod
             APR_ARRAY_PUSH(v->domains, ap_directive_t *) = c;
         }
     }
+    v->named = server_name != NULL;
     if (server_name) {
         /* the first name is the ServerName */
         APR_ARRAY_PUSH(v->names, const char *) = server_name;

@@ -5,6 +5,7 @@
 #include <apr_hash.h>
 #include <apr_lib.h>
 #include <http_core.h>
+#include <http_main.h>
 #include <ap_listen.h>
 
 #include "acme_private.h"
@@ -56,6 +57,43 @@ static const char *add_name(apr_pool_t *p, const acme_domain_decl_t *decl,
     return NULL;
 }
 
+/* For a <VirtualHost> without a ServerName of its own (acme_autossl.c
+ * recorded which), where httpd took the name it gave it (server/vhost.c,
+ * ap_fini_vhost_config): the main server's name on a default address, else
+ * its address's reverse DNS name. NULL when s has a ServerName of its own.
+ * *vhost_at: "file:line" of the <VirtualHost>; *written: 1 when the name
+ * is a server-level ServerName written in the configuration. From p. */
+static const char *name_origin(apr_pool_t *p, const server_rec *s, const char **vhost_at,
+                               int *written)
+{
+    const acme_autossl_t *plan = acme_autossl_get(s->process->pconf);
+    const acme_autossl_unnamed_t *u;
+    const char *addr = s->addrs && s->addrs->virthost ? s->addrs->virthost : "?";
+
+    *written = 0;
+    if (!s->is_virtual || !plan || !plan->unnamed || !s->defn_name) {
+        return NULL;
+    }
+    u = apr_hash_get(plan->unnamed, apr_psprintf(p, "%s:%u", s->defn_name,
+                                                 s->defn_line_number), APR_HASH_KEY_STRING);
+    if (!u) {
+        return NULL;
+    }
+    *vhost_at = u->where;
+    if (ap_server_conf && s->server_hostname == ap_server_conf->server_hostname) {
+        *written = plan->server_name_where != NULL;
+        return plan->server_name_where
+            ? apr_psprintf(p, "the server-level ServerName at %s", plan->server_name_where)
+            : "the machine's host name or address (there is no server-level "
+              "ServerName)";
+    }
+    if (s->server_hostname && !strncmp(s->server_hostname, "bogus_host_without_", 19)) {
+        return apr_psprintf(p, "its address %s, for which no reverse DNS name was found",
+                            addr);
+    }
+    return apr_psprintf(p, "the reverse DNS name of its address %s", addr);
+}
+
 /* The names one AcmeDomain line stands for, in its order, first = store name. */
 static const char *decl_names(apr_pool_t *p, const acme_domain_decl_t *decl,
                               apr_array_header_t **out)
@@ -69,7 +107,8 @@ static const char *decl_names(apr_pool_t *p, const acme_domain_decl_t *decl,
     apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
     const char *err = acme_config_dns_problem(acme_config_dns_cmd(s),
                                               acme_config_challenges_set(s));
-    int i;
+    const char *origin, *vhost_at = NULL;
+    int i, written;
 
     if (err) {
         return located(p, decl, err, "");
@@ -86,7 +125,22 @@ static const char *decl_names(apr_pool_t *p, const acme_domain_decl_t *decl,
                                 "www.example.org' or list the names after AcmeDomain",
                                 decl_where(p, decl));
         }
-        err = add_name(p, decl, names, s->server_hostname, vhost_origin, wildcards_ok);
+        if ((origin = name_origin(p, s, &vhost_at, &written)) != NULL && !written) {
+            return apr_psprintf(p, "ACME00578: %s: AcmeDomain without names takes its "
+                                "<VirtualHost>'s ServerName, and the <VirtualHost> at %s has "
+                                "none of its own: httpd named it '%s' after %s, a name nobody "
+                                "wrote for this site; add 'ServerName www.example.org' (the "
+                                "site's name) inside the <VirtualHost> at %s, or list the "
+                                "names after AcmeDomain", decl_where(p, decl), vhost_at,
+                                s->server_hostname, origin, vhost_at);
+        }
+        err = add_name(p, decl, names, s->server_hostname, origin ? apr_psprintf(
+                           p, " (AcmeDomain without names takes its <VirtualHost>'s "
+                           "ServerName, and the <VirtualHost> at %s has none of its own: httpd "
+                           "gave it %s; add 'ServerName www.example.org' (the site's name) "
+                           "inside the <VirtualHost> at %s, or list the names after "
+                           "AcmeDomain)", vhost_at, origin, vhost_at) : vhost_origin,
+                       wildcards_ok);
         for (i = 0; !err && s->names && i < s->names->nelts; i++) {
             err = add_name(p, decl, names, APR_ARRAY_IDX(s->names, i, const char *),
                            vhost_origin, wildcards_ok);
@@ -395,6 +449,56 @@ static const char *unserved_names(apr_pool_t *p, const served_index_t *ix,
     return missing;
 }
 
+/* An SSL vhost without a ServerName of its own whose AcmeDomain lists names
+ * it does not carry: said with where its name came from and what to write
+ * in it; 1 when reported. */
+static int unnamed_ssl_unserved(apr_pool_t *p, server_rec *base, const acme_domain_decl_t *decl,
+                                const acme_domain_t *d, int https_port, const char *missing)
+{
+    const char *vhost_at = NULL, *origin;
+    int written;
+
+    if (decl->s == base || !is_https_server(decl->s, https_port)
+        || !(origin = name_origin(p, decl->s, &vhost_at, &written))) {
+        return 0;
+    }
+    report(base, apr_psprintf(p, "ACME00580: %s: the SSL <VirtualHost> at %s with this "
+           "AcmeDomain has no ServerName of its own (httpd named it '%s' after %s), and "
+           "neither that name nor a ServerAlias of it is %s: mod_ssl picks a vhost for a TLS "
+           "client by the name the client asks for, so no SSL vhost answers it and the "
+           "certificate would not be used; add 'ServerName %s' inside the <VirtualHost> at "
+           "%s (and 'ServerAlias' with its other names)", decl_where(p, decl), vhost_at,
+           decl->s->server_hostname, origin, missing,
+           APR_ARRAY_IDX(d->names, 0, const char *), vhost_at));
+    return 1;
+}
+
+/* A valid name that a nameless AcmeDomain took from the server-level
+ * ServerName (httpd gives it to a <VirtualHost> without one): a warning,
+ * since httpd does answer that name there, but nobody wrote it for the vhost. */
+static void check_inherited_names(apr_pool_t *p, server_rec *base, apr_array_header_t *decls)
+{
+    int i, written;
+
+    for (i = 0; i < decls->nelts; i++) {
+        const acme_domain_decl_t *decl = APR_ARRAY_IDX(decls, i, const acme_domain_decl_t *);
+        const char *vhost_at = NULL, *origin;
+
+        if ((i > 0 && decl == APR_ARRAY_IDX(decls, i - 1, const acme_domain_decl_t *))
+            || decl->names->nelts || !(origin = name_origin(p, decl->s, &vhost_at, &written))
+            || !written) {
+            continue;
+        }
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, base, "ACME00579: %s: "
+                     "AcmeDomain without names takes its <VirtualHost>'s ServerName, and the "
+                     "<VirtualHost> at %s has none of its own: its certificate is for '%s', "
+                     "%s, which httpd gives it; if that is this site's name, write 'ServerName "
+                     "%s' inside the <VirtualHost> at %s, else write the site's name there",
+                     decl_where(p, decl), vhost_at, decl->s->server_hostname, origin,
+                     decl->s->server_hostname, vhost_at);
+    }
+}
+
 static int check_served(apr_pool_t *p, server_rec *base, apr_array_header_t *domains,
                         apr_array_header_t *decls)
 {
@@ -412,7 +516,10 @@ static int check_served(apr_pool_t *p, server_rec *base, apr_array_header_t *dom
             continue;
         }
         missing = unserved_names(p, ix, d);
-        if (missing) {
+        if (missing && unnamed_ssl_unserved(p, base, decl, d, https_port, missing)) {
+            ok = 0;
+        }
+        else if (missing) {
             report(base, apr_psprintf(p, "ACME00531: %s: no SSL virtual host (port %d) serves "
                    "%s, so a certificate for it would never be used; add a "
                    "<VirtualHost *:%d> with ServerName/ServerAlias for them%s, or remove them "
@@ -572,6 +679,7 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         ok = acme_check_user(ptemp, base, domains, decls);
     }
     check_challenge_ports(ptemp, base, domains, decls);
+    check_inherited_names(ptemp, base, decls);
     return ok ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 

@@ -199,9 +199,10 @@ const char *acme_rootprog_check_store_dir(apr_pool_t *p, const char *path);
 typedef struct acme_twin_t {
     const char *where;        /* "file:line" of the <VirtualHost> on the http port */
     const char *addrs;        /* its addresses as written ("*:80") */
-    const char *twin_addrs;   /* the twin's ("*:443"); NULL when not added */
+    const char *twin_addrs;   /* the twin's ("*:443"), also when not added (no mod_ssl) */
     const char *names;        /* the names the twin carries (its certificate covers),
                                * space-separated */
+    int automatic;            /* its AcmeDomain was added by AcmeAutoDomains */
 } acme_twin_t;
 /* A host name of a <VirtualHost> that mod_acme gets no certificate for, or
  * leaves out of an HTTPS twin, and why (shown by configtest and logged). */
@@ -212,6 +213,12 @@ typedef struct acme_autossl_skip_t {
     const char *cert;         /* uncovered only: the certificate it is served with */
     const char *fix;          /* uncovered only: what to change */
 } acme_autossl_skip_t;
+/* A <VirtualHost> without a ServerName of its own: httpd gives it the main
+ * server's name or its address's reverse DNS name (server/vhost.c). */
+typedef struct acme_autossl_unnamed_t {
+    const char *where;        /* "file:line" of the <VirtualHost> */
+    int ssl;                  /* SSL, or its HTTPS twin was added (which holds its AcmeDomain) */
+} acme_autossl_unnamed_t;
 typedef struct acme_autossl_t {
     int http_port, https_port;       /* AcmePortMap as read from the tree [80, 443] */
     apr_array_header_t *twins;       /* acme_twin_t*: HTTPS twins added */
@@ -228,6 +235,13 @@ typedef struct acme_autossl_t {
     apr_hash_t *refused;             /* names left out on purpose (key: normalized name):
                                       * a TLS handshake for one that no SSL vhost of the
                                       * address serves is refused (unrecognized_name) */
+    apr_array_header_t *elsewhere;   /* acme_autossl_skip_t*: names a twin leaves out that
+                                      * another <VirtualHost>'s twin serves with a certificate
+                                      * holding them (why: that vhost and its certificate) */
+    apr_hash_t *unnamed;             /* "file:line" of a <VirtualHost> (server_rec's
+                                      * defn_name:defn_line_number) -> acme_autossl_unnamed_t*,
+                                      * for each one without a ServerName of its own */
+    const char *server_name_where;   /* "file:line" of the server-level ServerName, or NULL */
 } acme_autossl_t;
 /* This configuration's record (allocated from pconf), NULL before pre_config. */
 const acme_autossl_t *acme_autossl_get(apr_pool_t *pconf);

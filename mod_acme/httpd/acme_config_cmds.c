@@ -457,6 +457,40 @@ static const char *set_require_https(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* A second AcmeAutoDomains would replace the first without a word (the
+ * shipped acme.conf has one): an error naming both lines and the one line
+ * that says what both mean together, 'except' lists joined. */
+static const char *auto_domains_again(cmd_parms *cmd, int on, apr_array_header_t *except)
+{
+    acme_srv_conf_t *conf = cmd_conf(cmd);
+    apr_array_header_t *first_except;
+    const char *fix;
+    int first_on = 0, i;
+
+    (void)acme_autossl_auto_parse(cmd->pool, conf->auto_domains_args, &first_on, &first_except);
+    if (on && first_on) {
+        for (i = 0; i < except->nelts; i++) {
+            const char *name = APR_ARRAY_IDX(except, i, const char *);
+            int j, dup = 0;
+            for (j = 0; !dup && j < first_except->nelts; j++) {
+                dup = !strcmp(APR_ARRAY_IDX(first_except, j, const char *), name);
+            }
+            if (!dup) {
+                APR_ARRAY_PUSH(first_except, const char *) = name;
+            }
+        }
+        fix = apr_psprintf(cmd->pool, "keep one line, 'AcmeAutoDomains on%s%s', and remove "
+                           "the other", first_except->nelts ? " except " : "",
+                           apr_array_pstrcat(cmd->pool, first_except, ' '));
+    }
+    else {
+        fix = "keep the one you mean (on or off) and remove the other";
+    }
+    return apr_psprintf(cmd->pool, "ACME00581: AcmeAutoDomains at %s repeats the one at %s, "
+                        "and only one can count: the second would replace the first "
+                        "without a word; %s", where(cmd), conf->auto_domains_where, fix);
+}
+
 /* The work is done in pre_config (acme_autossl.c), before vhosts exist;
  * here the value is only checked, so a typo fails with its file and line. */
 static const char *set_auto_domains(cmd_parms *cmd, void *dc, const char *args)
@@ -468,7 +502,15 @@ static const char *set_auto_domains(cmd_parms *cmd, void *dc, const char *args)
     if ((err = server_only(cmd))) {
         return err;
     }
-    return acme_autossl_auto_parse(cmd->pool, args, &on, &except);
+    if ((err = acme_autossl_auto_parse(cmd->pool, args, &on, &except))) {
+        return err;
+    }
+    if (cmd_conf(cmd)->auto_domains_where) {
+        return auto_domains_again(cmd, on, except);
+    }
+    cmd_conf(cmd)->auto_domains_where = where(cmd);
+    cmd_conf(cmd)->auto_domains_args = args;
+    return NULL;
 }
 
 const command_rec acme_cmds[] = {

@@ -35,6 +35,7 @@ struct acme_srv_conf_t {
     acme_runtime_t *runtime;          /* set on every server by post_config */
     /* where the server-level directives were set, for configtest messages */
     const char *agree_tos_where;
+    const char *auto_domains_where, *auto_domains_args;  /* AcmeAutoDomains (base server) */
     const char *where[ACME_CONF_WHERE_N]; /* "file:line" by acme_conf_where_e */
 };
 

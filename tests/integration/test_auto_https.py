@@ -459,3 +459,203 @@ def test_except_takes_wildcards(httpd):
     # the twin's ServerName: a.zone is left out, zone stands in
     section = https_section(dump_vhosts(httpd), httpd.https_port)
     assert zone in section and "a." + zone not in section, section
+
+
+def elsewhere_notes(out):
+    """ACME01412 lines: name -> (where, why)."""
+    found = {}
+    for line in out.splitlines():
+        m = re.search(r"ACME01412: (\S+): (\S+) is left out of this <VirtualHost>'s HTTPS twin, "
+                      r"and it does get a certificate: (.*?)\. Over https", line)
+        if m:
+            found[m.group(2)] = m.group(1), m.group(3)
+    return found
+
+
+def test_a_name_on_several_port80_vhosts_is_not_said_to_get_no_certificate(httpd):
+    """A name on several port-80 vhosts (ServerName of one, ServerAlias of
+    another; alias of both; in an AcmeDomain written in one and added by
+    AcmeAutoDomains to the other; in one written AcmeDomain and left out of
+    another's) gets its certificate with the first vhost's twin: configtest
+    says so for the other vhost, with both places and which certificate,
+    and never that the name gets no certificate. Each name is served with a
+    certificate that holds it."""
+    a1, b1 = public("dup-a1"), public("dup-b1")          # a1: ServerName of A1, alias of B1
+    a2, b2, z2 = public("dup-a2"), public("dup-b2"), public("dup-z2")   # z2: alias of both
+    a3, b3 = public("dup-a3"), public("dup-b3")          # a3: AcmeDomain written in A3
+    a4, b4 = public("dup-a4"), public("dup-b4")          # no AcmeAutoDomains for these
+    vhosts = (plain_vhost(a1) + plain_vhost(b1, [a1])
+              + plain_vhost(a2, [z2]) + plain_vhost(b2, [z2])
+              + plain_vhost(a3, extra="AcmeDomain %s" % a3) + plain_vhost(b3, [a3])
+              + plain_vhost(a4, extra="AcmeDomain") + plain_vhost(b4, [a4], "AcmeDomain %s" % b4))
+    httpd.write_config(vhosts=vhosts, extra_global="AcmeAutoDomains on")
+    debian_listen(httpd)
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+    for name in (a1, z2, a3, a4):
+        assert not re.search(r"ACME01407: \S+: %s gets" % re.escape(name), out), (name, out)
+    notes = elsewhere_notes(out)
+    assert set(notes) == {a1, z2, a3, a4}, out
+    auto_at = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeAutoDomains on"))
+
+    def vhost_at(server_name):
+        return "%s:%d" % (httpd.conf_path, httpd.line_of("ServerName " + server_name) - 1)
+
+    for name, owner, other, cert in (
+            (a1, a1, b1, "'AcmeDomain %s', added by AcmeAutoDomains at %s" % (a1, auto_at)),
+            (z2, a2, b2, "'AcmeDomain %s %s', added by AcmeAutoDomains at %s"
+             % (a2, z2, auto_at)),
+            (a3, a3, b3, "the AcmeDomain at %s:%d" % (httpd.conf_path,
+                                                     httpd.line_of("AcmeDomain " + a3))),
+            (a4, a4, b4, "the AcmeDomain at %s:%d" % (httpd.conf_path,
+                                                     httpd.line_of("ServerName " + a4) + 2))):
+        where, why = notes[name]
+        assert where == vhost_at(other), (name, where, out)
+        assert why == ("<VirtualHost *:%d> at %s has it too, and its HTTPS twin "
+                       "<VirtualHost *:%d> serves it with %s"
+                       % (httpd.http_port, vhost_at(owner), httpd.https_port, cert)), (name, why)
+    line = [l for l in out.splitlines() if "ACME01412" in l and a1 + " is left" in l][0]
+    assert "keep %s in one <VirtualHost> only" % a1 in line, line
+
+    httpd.start()
+    for name, holder in ((a1, a1), (b1, b1), (z2, a2), (b2, b2), (a3, a3), (b3, b3),
+                         (a4, a4), (b4, b4)):
+        cert = httpd.wait_for_pebble_cert(holder, ISSUE_TIMEOUT)
+        assert name in cert_names(cert), (name, cert_names(cert))
+        assert httpd.verified_cert(name).serial_number == cert.serial_number, name
+    log = httpd.error_log_text()
+    assert "ACME01412" in log, httpd.diagnostics()
+    assert not re.search(r"ACME01407: \S+: %s gets" % re.escape(a1), log), httpd.diagnostics()
+    # a twin AcmeAutoDomains made is said to be its, with how to leave a name out;
+    # one for an AcmeDomain written by hand says "has AcmeDomain"
+    auto_twin = [l for l in log.splitlines() if "ACME01413" in l and vhost_at(b1) in l]
+    # (each start reads the configuration twice: one line per reading)
+    assert auto_twin and all("managed by AcmeAutoDomains (%s)" % auto_at in l and "add it to "
+                             "'AcmeAutoDomains on except ...'" in l for l in auto_twin), log
+    assert not [l for l in log.splitlines() if "ACME01405" in l and vhost_at(b1) in l], log
+    hand_twin = [l for l in log.splitlines() if "ACME01405" in l and vhost_at(a4) in l]
+    assert hand_twin and all("has AcmeDomain" in l for l in hand_twin), log
+
+
+def set_server_name(httpd, old, new):
+    """Replaces the server-level 'ServerName old' (the harness writes
+    'ServerName localhost') with 'ServerName new', or removes it (new None)."""
+    line = "\nServerName %s\n" % old
+    assert line in httpd.conf_text
+    httpd.conf_text = httpd.conf_text.replace(line, "\nServerName %s\n" % new if new else "\n", 1)
+    with open(httpd.conf_path, "w") as f:
+        f.write(httpd.conf_text)
+
+
+NAMELESS_SSL = ("<VirtualHost {addr}:{{https_port}}>\n    DocumentRoot \"{{docroot}}\"\n"
+                "    SSLEngine on\n    AcmeDomain{names}\n</VirtualHost>\n")
+
+
+def test_configtest_says_where_a_nameless_vhost_got_its_name(httpd):
+    """An SSL vhost with AcmeDomain and no ServerName takes the name httpd
+    gives it: the server-level ServerName (an error when that is no name a
+    certificate can hold, a warning when it is), or its address's reverse
+    DNS name (an error: nobody wrote it). Each message names the AcmeDomain,
+    the <VirtualHost>, where the name came from and the ServerName to add."""
+    httpd.write_config(vhosts=NAMELESS_SSL.format(addr="*", names=""))
+    rc, out = httpd.configtest()
+    assert rc != 0, out
+    at = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeDomain"))
+    vhost_at = "%s:%d" % (httpd.conf_path, httpd.line_of("<VirtualHost *:%d>" % httpd.https_port))
+    server_name_at = "%s:%d" % (httpd.conf_path, httpd.line_of("ServerName localhost"))
+    line = [l for l in out.splitlines() if "ACME00502" in l]
+    assert len(line) == 1, out
+    assert line[0].startswith("ACME00502: %s: 'localhost' is not a name a certificate can hold"
+                              % at), out
+    assert ("the <VirtualHost> at %s has none of its own: httpd gave it the server-level "
+            "ServerName at %s; add 'ServerName www.example.org' (the site's name) inside the "
+            "<VirtualHost> at %s" % (vhost_at, server_name_at, vhost_at)) in line[0], out
+
+    # a server-level ServerName a certificate can hold: it works, with a warning
+    site = public("nameless")
+    set_server_name(httpd, "localhost", site)
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+    line = [l for l in out.splitlines() if "ACME00579" in l]
+    assert len(line) == 1, out
+    assert ("%s: AcmeDomain without names takes its <VirtualHost>'s ServerName, and the "
+            "<VirtualHost> at %s has none of its own: its certificate is for '%s', the "
+            "server-level ServerName at %s, which httpd gives it; if that is this site's "
+            "name, write 'ServerName %s' inside the <VirtualHost> at %s"
+            % (at, vhost_at, site, server_name_at, site, vhost_at)) in line[0], out
+
+    # no server-level ServerName: the machine's name, which nobody wrote for the site
+    set_server_name(httpd, site, None)
+    rc, out = httpd.configtest()
+    assert rc != 0, out
+    at = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeDomain"))
+    vhost_at = "%s:%d" % (httpd.conf_path, httpd.line_of("<VirtualHost *:%d>" % httpd.https_port))
+    assert ("ACME00578: %s: AcmeDomain without names takes its <VirtualHost>'s ServerName, and "
+            "the <VirtualHost> at %s has none of its own: httpd named it '" % (at, vhost_at)) \
+        in out, out
+    assert ("after the machine's host name or address (there is no server-level ServerName), a "
+            "name nobody "
+            "wrote for this site; add 'ServerName www.example.org' (the site's name) inside the "
+            "<VirtualHost> at %s" % vhost_at) in out, out
+
+    # on an address of its own: the reverse DNS name of the address
+    httpd.write_config(vhosts=NAMELESS_SSL.format(addr="127.0.0.1", names=""))
+    rc, out = httpd.configtest()
+    assert rc != 0, out
+    at = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeDomain"))
+    vhost_at = "%s:%d" % (httpd.conf_path, httpd.line_of("<VirtualHost 127.0.0.1:"))
+    m = re.search(r"ACME00578: %s: AcmeDomain without names takes its <VirtualHost>'s "
+                  r"ServerName, and the <VirtualHost> at %s has none of its own: httpd named it "
+                  r"'[^']+' after (the reverse DNS name of its address 127\.0\.0\.1|its address "
+                  r"127\.0\.0\.1, for which no reverse DNS name was found), a name nobody wrote "
+                  r"for this site; add 'ServerName www\.example\.org' \(the site's name\) inside "
+                  r"the <VirtualHost> at %s, or list the names after AcmeDomain"
+                  % (re.escape(at), re.escape(vhost_at), re.escape(vhost_at)), out)
+    assert m, out
+
+
+def test_configtest_names_the_servername_an_address_only_ssl_vhost_lacks(httpd):
+    """An SSL vhost addressed only by IP (no ServerName) whose AcmeDomain
+    lists names: mod_ssl would never pick it by those names, so configtest
+    fails naming the vhost, the name httpd gave it and the ServerName to add,
+    not "add a <VirtualHost>". An AcmeDomain of the address itself needs none."""
+    site = public("iponly")
+    httpd.write_config(vhosts=NAMELESS_SSL.format(addr="127.0.0.1",
+                                                  names=" %s www.%s" % (site, site)))
+    rc, out = httpd.configtest()
+    assert rc != 0, out
+    at = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeDomain"))
+    vhost_at = "%s:%d" % (httpd.conf_path, httpd.line_of("<VirtualHost 127.0.0.1:"))
+    line = [l for l in out.splitlines() if "ACME00580" in l]
+    assert len(line) == 1 and "ACME00531" not in out, out
+    assert line[0].startswith("ACME00580: %s: the SSL <VirtualHost> at %s with this AcmeDomain "
+                              "has no ServerName of its own (httpd named it '" % (at, vhost_at)), out
+    assert "neither that name nor a ServerAlias of it is %s, www.%s" % (site, site) in line[0], out
+    assert line[0].endswith("add 'ServerName %s' inside the <VirtualHost> at %s (and "
+                            "'ServerAlias' with its other names)" % (site, vhost_at)), out
+
+    httpd.write_config(vhosts=NAMELESS_SSL.format(addr="127.0.0.1", names=" 127.0.0.1"))
+    rc, out = httpd.configtest()
+    assert rc == 0 and "ACME00580" not in out and "ACME00578" not in out, out
+
+
+def test_configtest_refuses_a_second_auto_domains(httpd):
+    """A second AcmeAutoDomains would silently replace the first (Debian's
+    acme.conf already has one): configtest names both lines and the one line
+    that means both, 'except' lists joined."""
+    a, b = public("except-a"), public("except-b")
+    httpd.write_config(extra_global="AcmeAutoDomains on except %s\nAcmeAutoDomains on except "
+                       "%s %s" % (a, b, a))
+    rc, out = httpd.configtest()
+    assert rc != 0, out
+    first = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeAutoDomains on except %s" % a))
+    second = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeAutoDomains on except %s" % b))
+    assert ("ACME00581: AcmeAutoDomains at %s repeats the one at %s, and only one can count: "
+            "the second would replace the first without a word; keep one line, "
+            "'AcmeAutoDomains on except %s %s', and remove the other" % (second, first, a, b)) \
+        in out, out
+    httpd.write_config(extra_global="AcmeAutoDomains on\nAcmeAutoDomains off")
+    rc, out = httpd.configtest()
+    assert rc != 0, out
+    assert ("repeats the one at %s:%d" % (httpd.conf_path, httpd.line_of("AcmeAutoDomains on"))
+            in out and "keep the one you mean (on or off) and remove the other" in out), out
