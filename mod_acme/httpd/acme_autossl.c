@@ -263,12 +263,14 @@ typedef struct {
 
 /* Records the names of v of the http port that its HTTPS twin t leaves
  * out: served elsewhere when another twin carries them (served: name ->
- * twin_server_t*), else with no certificate from mod_acme. */
+ * twin_server_t*; wild: the twins of the wildcard names wild_names, in
+ * the same order), else with no certificate from mod_acme. */
 static void twin_left_out(apr_pool_t *p, acme_autossl_t *plan, const acme_autossl_vhost_t *v,
                           const acme_twin_t *t, const apr_array_header_t *covered,
-                          const apr_array_header_t *vhosts, apr_hash_t *served)
+                          const apr_array_header_t *vhosts, apr_hash_t *served,
+                          const apr_array_header_t *wild, const apr_array_header_t *wild_names)
 {
-    int j;
+    int j, k;
 
     for (j = 0; j < v->names->nelts; j++) {
         const char *name = APR_ARRAY_IDX(v->names, j, const char *);
@@ -279,7 +281,14 @@ static void twin_left_out(apr_pool_t *p, acme_autossl_t *plan, const acme_autoss
             || acme_autossl_tree_served_by_ssl(vhosts, name)) {
             continue;
         }
-        if (!(other = apr_hash_get(served, name, APR_HASH_KEY_STRING))) {
+        other = apr_hash_get(served, name, APR_HASH_KEY_STRING);
+        for (k = 0; !other && k < wild->nelts; k++) {
+            const twin_server_t *w = APR_ARRAY_IDX(wild, k, const twin_server_t *);
+            if (acme_name_covers(APR_ARRAY_IDX(wild_names, k, const char *), name)) {
+                other = w;
+            }
+        }
+        if (!other) {
             acme_autossl_auto_skip(p, plan, v, name, apr_psprintf(
                 p, "left out of its HTTPS twin <VirtualHost %s>: no AcmeDomain of the "
                 "<VirtualHost> covers it, so its certificate does not", t->twin_addrs));
@@ -305,6 +314,8 @@ static void twins_add(apr_pool_t *p, apr_pool_t *scratch, acme_autossl_t *plan,
     apr_hash_t *served = apr_hash_make(scratch);   /* name -> twin_server_t* */
     apr_array_header_t **covered = apr_pcalloc(scratch, sizeof(*covered) * (vhosts->nelts + 1));
     twin_server_t *twins = apr_pcalloc(scratch, sizeof(*twins) * (vhosts->nelts + 1));
+    apr_array_header_t *wild = apr_array_make(scratch, 1, sizeof(twin_server_t *));
+    apr_array_header_t *wild_names = apr_array_make(scratch, 1, sizeof(const char *));
     int i, j;
 
     /* first every twin's names, so that a name one twin leaves out can be
@@ -328,7 +339,11 @@ static void twins_add(apr_pool_t *p, apr_pool_t *scratch, acme_autossl_t *plan,
             scratch, twin_args(scratch, v->node, plan->https_port)), ' ');
         for (j = 0; j < covered[i]->nelts; j++) {
             const char *name = APR_ARRAY_IDX(covered[i], j, const char *);
-            if (!apr_hash_get(served, name, APR_HASH_KEY_STRING)) {
+            if (acme_name_is_wildcard(name)) {
+                APR_ARRAY_PUSH(wild, twin_server_t *) = &twins[i];
+                APR_ARRAY_PUSH(wild_names, const char *) = name;
+            }
+            else if (!apr_hash_get(served, name, APR_HASH_KEY_STRING)) {
                 apr_hash_set(served, name, APR_HASH_KEY_STRING, &twins[i]);
             }
         }
@@ -346,7 +361,7 @@ static void twins_add(apr_pool_t *p, apr_pool_t *scratch, acme_autossl_t *plan,
             continue;
         }
         twin = twin_make(p, plan, v, covered[i]);
-        twin_left_out(p, plan, v, twins[i].t, covered[i], vhosts, served);
+        twin_left_out(p, plan, v, twins[i].t, covered[i], vhosts, served, wild, wild_names);
         for (j = 0; j < v->domains->nelts; j++) {
             acme_autossl_tree_remove(v->node, APR_ARRAY_IDX(v->domains, j, ap_directive_t *));
         }

@@ -449,26 +449,29 @@ static const char *unserved_names(apr_pool_t *p, const served_index_t *ix,
     return missing;
 }
 
-/* An SSL vhost without a ServerName of its own whose AcmeDomain lists names
- * it does not carry: said with where its name came from and what to write
- * in it; 1 when reported. */
-static int unnamed_ssl_unserved(apr_pool_t *p, server_rec *base, const acme_domain_decl_t *decl,
-                                const acme_domain_t *d, int https_port, const char *missing)
+/* A vhost without a ServerName of its own whose AcmeDomain lists names no
+ * SSL vhost carries: said with the name httpd gave it, where that came
+ * from and what to write in it (an SSL vhost is then picked by that name;
+ * a port-80 one gets its HTTPS twin); 1 when reported. */
+static int unnamed_unserved(apr_pool_t *p, server_rec *base, const acme_domain_decl_t *decl,
+                            const acme_domain_t *d, int https_port, const char *missing)
 {
     const char *vhost_at = NULL, *origin;
-    int written;
+    int written, ssl;
 
-    if (decl->s == base || !is_https_server(decl->s, https_port)
-        || !(origin = name_origin(p, decl->s, &vhost_at, &written))) {
+    if (decl->s == base || !(origin = name_origin(p, decl->s, &vhost_at, &written))) {
         return 0;
     }
-    report(base, apr_psprintf(p, "ACME00580: %s: the SSL <VirtualHost> at %s with this "
+    ssl = is_https_server(decl->s, https_port);
+    report(base, apr_psprintf(p, "ACME00580: %s: the %s<VirtualHost> at %s with this "
            "AcmeDomain has no ServerName of its own (httpd named it '%s' after %s), and "
-           "neither that name nor a ServerAlias of it is %s: mod_ssl picks a vhost for a TLS "
-           "client by the name the client asks for, so no SSL vhost answers it and the "
-           "certificate would not be used; add 'ServerName %s' inside the <VirtualHost> at "
-           "%s (and 'ServerAlias' with its other names)", decl_where(p, decl), vhost_at,
-           decl->s->server_hostname, origin, missing,
+           "neither that name nor a ServerAlias of it is %s: %s; add 'ServerName %s' inside "
+           "the <VirtualHost> at %s (and 'ServerAlias' with its other names)",
+           decl_where(p, decl), ssl ? "SSL " : "", vhost_at, decl->s->server_hostname, origin,
+           missing, ssl ? "mod_ssl picks a vhost for a TLS client by the name the client asks "
+                          "for, so no SSL vhost answers it and the certificate would not be used"
+                        : "mod_acme adds the HTTPS twin of a port-80 vhost for the names it "
+                          "carries, so no SSL vhost would serve the certificate",
            APR_ARRAY_IDX(d->names, 0, const char *), vhost_at));
     return 1;
 }
@@ -516,7 +519,7 @@ static int check_served(apr_pool_t *p, server_rec *base, apr_array_header_t *dom
             continue;
         }
         missing = unserved_names(p, ix, d);
-        if (missing && unnamed_ssl_unserved(p, base, decl, d, https_port, missing)) {
+        if (missing && unnamed_unserved(p, base, decl, d, https_port, missing)) {
             ok = 0;
         }
         else if (missing) {

@@ -638,6 +638,24 @@ def test_configtest_names_the_servername_an_address_only_ssl_vhost_lacks(httpd):
     rc, out = httpd.configtest()
     assert rc == 0 and "ACME00580" not in out and "ACME00578" not in out, out
 
+    # a port-80 vhost without ServerName: its HTTPS twin needs the name in it
+    httpd.write_config(vhosts="<VirtualHost *:{http_port}>\n    DocumentRoot \"{docroot}\"\n"
+                       "    AcmeDomain %s\n</VirtualHost>\n" % site)
+    rc, out = httpd.configtest()
+    assert rc != 0, out
+    at = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeDomain " + site))
+    vhost_at = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeDomain " + site) - 2)
+    line = [l for l in out.splitlines() if "ACME00580" in l]
+    assert len(line) == 1 and "ACME00531" not in out, out
+    assert line[0].startswith("ACME00580: %s: the <VirtualHost> at %s with this AcmeDomain has "
+                              "no ServerName of its own (httpd named it 'localhost' after the "
+                              "server-level ServerName at %s:%d)"
+                              % (at, vhost_at, httpd.conf_path,
+                                 httpd.line_of("ServerName localhost"))), out
+    assert "mod_acme adds the HTTPS twin of a port-80 vhost for the names it carries" in line[0]
+    assert line[0].endswith("add 'ServerName %s' inside the <VirtualHost> at %s (and "
+                            "'ServerAlias' with its other names)" % (site, vhost_at)), out
+
 
 def test_configtest_refuses_a_second_auto_domains(httpd):
     """A second AcmeAutoDomains would silently replace the first (Debian's
@@ -659,3 +677,26 @@ def test_configtest_refuses_a_second_auto_domains(httpd):
     assert rc != 0, out
     assert ("repeats the one at %s:%d" % (httpd.conf_path, httpd.line_of("AcmeAutoDomains on"))
             in out and "keep the one you mean (on or off) and remove the other" in out), out
+
+
+def test_a_name_under_another_vhosts_wildcard_is_not_said_to_get_no_certificate(httpd):
+    """A port-80 vhost's name that another port-80 vhost's wildcard covers
+    (AcmeDomain *.zone, dns-01) gets its certificate with that vhost's twin:
+    configtest says so, with both places, instead of 'gets no certificate'."""
+    zone, other = public("wild-zone"), public("wild-other")
+    dns = "AcmeChallenges http-01 dns-01\nAcmeDnsCmd /bin/true"
+    vhosts = (plain_vhost("w." + zone, ["*." + zone], "AcmeDomain w.%s *.%s\n%s" % (zone, zone, dns))
+              + plain_vhost(other, ["a." + zone], "AcmeDomain %s" % other))
+    httpd.write_config(vhosts=vhosts)
+    debian_listen(httpd)
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+    assert not re.search(r"ACME01407: \S+: a\.%s gets" % re.escape(zone), out), out
+    notes = elsewhere_notes(out)
+    assert set(notes) == {"a." + zone}, out
+    where, why = notes["a." + zone]
+    assert where == "%s:%d" % (httpd.conf_path, httpd.line_of("ServerName " + other) - 1), out
+    assert why == ("<VirtualHost *:%d> at %s:%d has it too, and its HTTPS twin <VirtualHost *:%d> "
+                   "serves it with the AcmeDomain at %s:%d"
+                   % (httpd.http_port, httpd.conf_path, httpd.line_of("ServerName w." + zone) - 1,
+                      httpd.https_port, httpd.conf_path, httpd.line_of("AcmeDomain w." + zone))), why
