@@ -60,6 +60,8 @@ echo "==> step-ca (second ACME CA of the integration tests)"
 build/stepca.sh
 echo "==> benchmark smoke (tests/bench/run at 100 domains, one run)"
 tests/bench/run --n 100 --runs 1 --md "" --wrk-seconds 1
+echo "==> cluster benchmark smoke (tests/bench/run-cluster: 3 nodes, 2 domains, about 35 s)"
+tests/bench/run-cluster --n 2 --setups cluster --idle 2
 echo "==> integration tests"
 # The tests mostly wait on Pebble and httpd, so several run at once (each pytest
 # worker has its own Pebble, challtestsrv and port block); ACME_TEST_JOBS=1 runs
