@@ -9,6 +9,7 @@ Run through build/demo.sh (which installs and builds first), or directly:
 import atexit
 import json
 import os
+import pwd
 import shutil
 import signal
 import stat
@@ -56,6 +57,13 @@ def state_dir_ready(path):
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
         raise harness.HarnessError("%s is not a directory of user %d: remove it, or set "
                                    "ACME_DEMO_STATE" % (d, os.getuid()))
+
+
+def user_name(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return "no name"
 
 
 def say(msg):
@@ -129,7 +137,8 @@ def keep_running(work, dns, pebble, httpd):
     print("                  (a browser: map %s to 127.0.0.1 in /etc/hosts and accept "
           "Pebble's test root)" % NAME)
     print("    status page:  http://127.0.0.1:%d/acme-status" % httpd.http_port)
-    print("    store:        acmectl --store %s list" % httpd.store)
+    print("    store:        %s --store %s list" % (os.path.abspath(harness.acmectl_path()),
+                                                    httpd.store))
     print("    stop it:      build/demo.sh stop")
 
 
@@ -143,6 +152,12 @@ def main():
         return 2
     once = sys.argv[1:] == ["--once"]
     harness.require_build()
+    if os.geteuid() != 0:
+        say("running as uid %d (%s), not root: httpd runs as this user (its User line has no "
+            "effect), and its store, keys and logs are this user's, under /tmp"
+            % (os.geteuid(), user_name(os.geteuid())))
+        say("(a real server starts as root, keeps the keys root's and runs its children as "
+            "User; build/demo.sh as root shows that)")
     if stop_running(quiet=True):
         say("(a demo of this user was still running: stopped it first)")
     work = harness.make_tree("acme-demo-")

@@ -192,7 +192,10 @@ const char *acme_rootprog_path(apr_pool_t *p);
  * owned by root and writable by nobody else (a sticky directory such as /tmp
  * may be on the way). Else what is wrong and how to fix it, from p. Why: the
  * parent keeps certificate keys there and acts on what it finds; a store the
- * User could rename or replace lets the User point root elsewhere. */
+ * User could rename or replace lets the User point root elsewhere. In a
+ * process not running as root (an httpd a user starts, who is then its User
+ * too), that user's entries count as root's, here and in the program checks
+ * above. */
 const char *acme_rootprog_check_store_dir(apr_pool_t *p, const char *path);
 
 /* acme_autossl.c: what pre_config added to the configuration tree. */

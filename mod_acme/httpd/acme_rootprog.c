@@ -39,15 +39,31 @@ static const char *owner_text(apr_pool_t *p, uid_t uid)
     return apr_psprintf(p, "uid %ld", (long)uid);
 }
 
-/* NULL if st (of the path what) can only be changed by root. is_program: 1
- * for the program itself, 0 for a directory on its way, -1 for the store and
- * the directories on its way (only the messages differ). A directory
- * may be writable by others when it is sticky (like /tmp): others can then
- * replace only their own entries, and every entry we pass is root's. */
+/* NULL if st (of the path what) can only be changed by root, or by the user
+ * httpd runs as when that is not root. is_program: 1 for the program itself,
+ * 0 for a directory on its way, -1 for the store and the directories on its
+ * way (only the messages differ). A directory may be writable by others when
+ * it is sticky (like /tmp): others can then replace only their own entries,
+ * and every entry we pass is root's (or that user's).
+ *
+ * An httpd started by a user other than root (a demo, a developer's own
+ * server) never changes identity: parent and children are that user, who
+ * holds the keys anyway, so what that user owns is as safe as what root
+ * owns. Started by root, only root's entries pass. */
 static const char *entry_problem(apr_pool_t *p, const char *what, const struct stat *st,
                                  int is_program)
 {
-    if (st->st_uid != 0) {
+    uid_t self = geteuid();
+
+    if (st->st_uid != 0 && st->st_uid != self) {
+        if (self != 0) {
+            return apr_psprintf(p, "%s is owned by %s, neither root nor %s (the user httpd "
+                                "runs as), yet httpd %s (fix: chown %ld %s && chmod go-w %s)",
+                                what, owner_text(p, st->st_uid), owner_text(p, self),
+                                is_program >= 0 ? "runs the program"
+                                                : "keeps certificate keys there",
+                                (long)self, what, what);
+        }
         return apr_psprintf(p, "%s is owned by %s, not by root, yet root %s "
                             "(fix: chown root:root %s && chmod go-w %s)", what,
                             owner_text(p, st->st_uid),
@@ -67,7 +83,7 @@ static const char *entry_problem(apr_pool_t *p, const char *what, const struct s
     return NULL;
 }
 
-/* NULL if the entry at what (lstat) is root's; is_program: the last one. */
+/* NULL if the entry at what (lstat) is root's (entry_problem); is_program: the last one. */
 static const char *lstat_problem(apr_pool_t *p, const char *what, int is_program)
 {
     struct stat st;
@@ -341,7 +357,8 @@ const char *acme_rootprog_check_store_dir(apr_pool_t *p, const char *path)
                             strcmp(existing, path) ? "created" : "used", existing);
     }
     if ((why = chain_problem(p, existing, -1))) {
-        return apr_psprintf(p, "the store %s is not root's alone: %s", path, why);
+        return apr_psprintf(p, "the store %s is not %s alone: %s", path,
+                            geteuid() ? "root's and httpd's user's" : "root's", why);
     }
     return NULL;
 }

@@ -17,6 +17,7 @@
 
 #include "acme_private.h"
 #include "acme_status.h"
+#include "acme_time.h"
 
 /* Days left under which the number turns amber / red (and says so). */
 #define DAYS_AMBER 14
@@ -328,6 +329,30 @@ static void card_title_tail(out_t *o, json_t *d)
     putf(o, "<p><span class=\"badge b-%s\">%s</span>", state, state_label(state));
 }
 
+/* Where the first certificate of a domain without one stands: obtained and
+ * waiting to go live, being ordered now, the next attempt after a failure,
+ * or the time its order is queued for ("queued" when it is due now). Never
+ * a "renewal": there is nothing to renew yet. */
+static const char *first_order(apr_pool_t *p, json_t *d)
+{
+    const char *step = str(d, "step"), *next = str(d, "next_action");
+    apr_time_t at;
+
+    if (step && !strcmp(step, "staged")) {
+        return "obtained, going live at the next activation";
+    }
+    if (step && strcmp(step, "idle")) {
+        return apr_pstrcat(p, "in progress (step: ", esc(p, step), ")", NULL);
+    }
+    if (json_is_true(json_object_get(d, "failing"))) {
+        return apr_pstrcat(p, "next attempt ", when(p, next), NULL);
+    }
+    if (next && acme_time_rfc3339_parse(next, &at) == APR_SUCCESS && at > apr_time_now()) {
+        return apr_pstrcat(p, "queued for ", when(p, next), NULL);
+    }
+    return "queued";              /* due now: the child takes it at its next look */
+}
+
 /* From the facts list to the card's end. */
 static void card_body(out_t *o, json_t *d, int detail)
 {
@@ -337,8 +362,13 @@ static void card_body(out_t *o, json_t *d, int detail)
     row(o, "Issuer", esc(o->pool, str(cert, "issuer")));
     row(o, "Key type", esc(o->pool, str(d, "key_type")));
     row(o, "Valid until", json_is_object(cert) ? when(o->pool, str(cert, "not_after")) : "");
-    row(o, "Next renewal", when(o->pool, str(d, "renew_at") ? str(d, "renew_at")
-                                         : str(d, "next_action")));
+    if (json_is_object(cert)) {
+        row(o, "Next renewal", when(o->pool, str(d, "renew_at") ? str(d, "renew_at")
+                                             : str(d, "next_action")));
+    }
+    else {
+        row(o, "First order", first_order(o->pool, d));
+    }
     if (detail) {
         row(o, "Issued", json_is_object(cert) ? when(o->pool, str(cert, "not_before")) : "");
         row(o, "Serial", esc(o->pool, str(cert, "serial")));

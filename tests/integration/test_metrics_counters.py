@@ -4,6 +4,9 @@ children that answer challenges, and by the parent (activations, graceful
 restarts), in shared memory that survives graceful restarts. Parsed with
 prometheus_client's parser of the text format; checked by their deltas
 around an issuance and a failure."""
+import os
+import re
+
 import pytest
 import requests
 
@@ -117,3 +120,114 @@ def test_counters_count_an_issuance_and_a_failure_across_processes(httpd, pebble
     assert delta("acme_activations_total", outcome="live") == 1
     assert delta("acme_activations_total", outcome="refused") == 0
     assert delta("acme_graceful_restarts_total") == 1
+
+
+DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "metrics.md")
+TICKS = re.compile(r"`([^`]+)`")
+
+
+def documented_families(path=DOC):
+    """docs/metrics.md's tables as {family: (type, {label: values or None})}:
+    the type from the section (a heading saying "gauges" or "Counters"), the
+    labels from the section's "Labels `a` and `b`" line, the family's own
+    `name{label}` and the table's labels column; a label's values are the
+    quoted words listed for it (None: open, e.g. names, or a list ending in
+    "..."). A `{label}` of the metric column takes its values from the
+    meaning column."""
+    families, kind, section_labels = {}, None, {}
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    for line in lines:
+        if line.startswith("## "):
+            heading = line.lower()
+            kind = "gauge" if "gauge" in heading else "counter" if "counter" in heading else None
+            section_labels = {}
+            continue
+        if kind and line.startswith("Labels "):
+            section_labels = {label: None
+                              for label in TICKS.findall(re.sub(r"\([^)]*\)", "", line))}
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not kind or not line.startswith("| `acme_") or len(cells) < 2:
+            continue
+        m = re.match(r"^`(acme_[a-z_]+)(?:\{([a-z_]+)\})?`$", cells[0])
+        assert m, "cannot read the metric cell %r of docs/metrics.md" % cells[0]
+        name, own = m.group(1), m.group(2)
+        assert name not in families, "%s documented twice" % name
+        labels = dict(section_labels)
+        if own:
+            values = set(TICKS.findall(cells[1])) - {"AcmeRenewWindow"}
+            labels[own] = values or None
+        if kind == "counter" and len(cells) >= 3 and cells[1]:
+            for part in cells[1].split(";"):
+                lm = re.match(r"^\s*`([a-z_]+)`:(.*)$", part, re.S)
+                assert lm, "cannot read the labels %r of %s" % (part, name)
+                values = set(TICKS.findall(lm.group(2)))
+                labels[lm.group(1)] = None if "..." in lm.group(2) else values
+        families[name] = (kind, labels)
+    return families
+
+
+def exposed_families(text):
+    """{family: (type, {label: set of values})} of an exposition, from its
+    "# TYPE" lines and samples (strictly checked by prometheus_client's
+    parser first)."""
+    list(text_string_to_metric_families(text))
+    families, current = {}, None
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            assert name not in families, "%s exposed twice" % name
+            families[name], current = (kind, {}), name
+        elif line and not line.startswith("#"):
+            m = re.match(r"^([a-z_]+)(?:\{(.*)\})? \S+$", line)
+            assert m and m.group(1) == current, "sample outside its family: %r" % line
+            for label, val in re.findall(r'([a-z_]+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""):
+                families[current][1].setdefault(label, set()).add(val)
+    return families
+
+
+@pytest.mark.skipif(text_string_to_metric_families is None,
+                    reason="python3-prometheus-client is not installed (build/deps.sh)")
+def test_every_exposed_family_is_documented_with_its_type_and_labels(httpd, challtestsrv,
+                                                                     unique):
+    """A running server with a live certificate and a failing one: every
+    family acme-metrics exposes is in docs/metrics.md with the same type and
+    label names, every label value it shows is one the document lists (where
+    it lists them), and every documented family is exposed (the handler
+    writes each family's HELP and TYPE even without samples)."""
+    docs = documented_families()
+    assert len(docs) >= 15, sorted(docs)
+    good, bad = unique("doc-good"), unique("doc-bad")
+    add_a(challtestsrv, bad, "127.0.0.2")     # nothing listens there: the CA cannot connect
+    httpd.write_config(vhosts=ssl_vhost(good) + ssl_vhost(bad), plain_vhost_extra=METRICS_LOCATION)
+    httpd.start()
+    httpd.wait_for_pebble_cert(good, ISSUE_TIMEOUT)
+    wait_for(lambda: httpd.domain_status(good).get("renew_at"), ISSUE_TIMEOUT, interval=0.5,
+             what="the check after activation")
+    wait_for(lambda: httpd.domain_status(bad).get("failing"), ISSUE_TIMEOUT, interval=0.5,
+             what="%s to fail" % bad)
+    status, _, body = httpd.http_request("/metrics")
+    assert status == 200, (status, body[:300])
+    exposed = exposed_families(body.decode("utf-8"))
+    problems = []
+    for name, (kind, labels) in sorted(exposed.items()):
+        if name not in docs:
+            problems.append("%s (%s) is exposed but not in docs/metrics.md" % (name, kind))
+            continue
+        doc_kind, doc_labels = docs[name]
+        if kind != doc_kind:
+            problems.append("%s is a %s, docs/metrics.md says %s" % (name, kind, doc_kind))
+        if set(labels) - set(doc_labels) or (labels and set(doc_labels) - set(labels)):
+            problems.append("%s has labels %s, docs/metrics.md says %s"
+                            % (name, sorted(labels), sorted(doc_labels)))
+        for label, values in labels.items():
+            listed = doc_labels.get(label)
+            if listed is not None and values - listed:
+                problems.append("%s{%s} shows %s, not listed in docs/metrics.md"
+                                % (name, label, sorted(values - listed)))
+    problems += ["%s is documented but not exposed" % n for n in sorted(set(docs) - set(exposed))]
+    assert not problems, "\n".join(problems)
+    # the check can fail: the server really showed per-certificate series of both domains
+    assert {good, bad} <= exposed["acme_certificate_state"][1]["name"], exposed
+    assert "connection" in exposed["acme_failures_total"][1]["type"]

@@ -147,6 +147,13 @@ def parse_prometheus(text):
     return families
 
 
+def card_of(html, name):
+    """The HTML of the overview's card of name (its <article>)."""
+    found = [a for a in html.split("<article")[1:] if 'href="acme-status/%s"' % name in a]
+    assert len(found) == 1, (name, html[-3000:])
+    return found[0].split("</article>")[0]
+
+
 def get(httpd, path, accept=None):
     status, headers, body = httpd.http_request(path, headers={"Accept": accept} if accept else None)
     assert status == 200, (path, status, body[:300])
@@ -222,6 +229,13 @@ def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three
     assert three.names["bad"] not in html
     _, overview = get(three, "/acme-status")
     assert 'href="acme-status/%s"' % three.names["good"] in overview
+    # a card without a certificate shows where its first order stands, never a "Next renewal"
+    cards = {k: card_of(overview, three.names[k]) for k in ("good", "long", "bad")}
+    for key in ("good", "long"):
+        assert "<dt>Next renewal</dt><dd>20" in cards[key], cards[key]
+        assert "First order" not in cards[key], cards[key]
+    assert "Next renewal" not in cards["bad"], cards["bad"]
+    assert "<dt>First order</dt><dd>next attempt 20" in cards["bad"], cards["bad"]
     # the overview with a trailing slash, and a detail page reached through it
     _, slash = get(three, "/acme-status/")
     assert 'href="%s"' % three.names["good"] in slash and 'id="summary"' in slash

@@ -9,6 +9,7 @@
 #include <apr_strings.h>
 
 #include "acme_store_configured.h"
+#include "acme_store_int.h"
 #include "acme_time.h"
 
 /* Same names as recorded in entry (any order)? Then the entry and its time stay. */
@@ -135,15 +136,22 @@ static apr_status_t configured_update(acme_store_t *store, apr_pool_t *p, const 
 apr_status_t acme_store_configured_write(acme_store_t *store, apr_pool_t *p, const char *server,
                                          const apr_array_header_t *names, apr_time_t now)
 {
+    const mode_t mode = acme_store_mode_of(ACME_STORE_FILE_PERMS);
+    struct stat st;
     apr_status_t rv;
     int fd;
 
     /* Two servers sharing the store may start together: each reads the
-     * other's entry and writes it back, so neither may read in between. */
+     * other's entry and writes it back, so neither may read in between.
+     * open(2) takes a mode, not APR_FPROT_* bits (those made 03104 once). */
     fd = open(acme_store_path(store, p, ACME_STORE_CONFIGURED_LOCK),
-              O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, ACME_STORE_FILE_PERMS);
+              O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0) {
         return errno;
+    }
+    /* A lock file such a version left is set right (best effort: only its owner can). */
+    if (fstat(fd, &st) == 0 && (st.st_mode & 07777) != mode && st.st_uid == geteuid()) {
+        (void)fchmod(fd, mode);
     }
     while (flock(fd, LOCK_EX) < 0) {
         if (errno != EINTR) {

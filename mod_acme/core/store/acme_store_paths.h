@@ -57,7 +57,8 @@ apr_fileperms_t acme_store_dir_perms_for(const char *relpath);
  *   csr/<name>.json                     root  0644  CSR of the current key, for the child
  *   jobs/<name>.json                    child 0600  the issuance state machine, resumable
  *   jobs/<name>.lock                    child 0644  flock: one job per name at a time
- *   jobs/<name>.renew                   root  0644  acmectl renew/revoke: renew now (empty)
+ *   jobs/<name>.renew                   child 0644  acmectl renew/revoke: renew now (empty;
+ *                                                    acmectl, as root, gives it to the child)
  *   jobs/<name>.ari.json                child 0644  ARI state of the live certificate
  *   jobs/<name>.key                     child       none any more: an older version's key, removed
  *   jobs/.in-flight                     child 0644  present (mtime refreshed) while orders are in flight
@@ -65,6 +66,8 @@ apr_fileperms_t acme_store_dir_perms_for(const char *relpath);
  *   events/<time>-<event>-<name>.json   child 0644  failed, expiring: for AcmeNotifyCmd
  *   root-events/<time>-<event>-<name>.json root 0644 issued, renewed: for AcmeNotifyCmd
  *   fallback/cert.pem, privkey.pem      root  0644/0600 the one shared temporary certificate
+ *   fallback/.lock                      root  0644  flock while the fallback pair is made
+ *   configured.json, configured.lock    root  0644  acme_store_configured.h
  * Every function below returns a store-relative path allocated from p; the
  * name arguments are not checked (acme_store_name_check). */
 

@@ -1,0 +1,140 @@
+/* configured.json and configured.lock (acme_store_configured.h): the names
+ * each server sharing the store configured at its last start. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <apr_strings.h>
+
+#include "unit.h"
+#include "unit_store.h"
+#include "acme_store.h"
+#include "acme_store_configured.h"
+
+#define DAY apr_time_from_sec(24 * 3600)
+
+/* A fresh store under /tmp, removed with the pool. */
+static acme_store_t *new_store(apr_pool_t *p)
+{
+    return unit_temp_store(p, "acme-configured-test", "acme");
+}
+
+static int mode_of(acme_store_t *store, apr_pool_t *p, const char *relpath)
+{
+    struct stat st;
+
+    assert_int_equal(stat(acme_store_path(store, p, relpath), &st), 0);
+    return (int)(st.st_mode & 07777);
+}
+
+/* configured.json: the names of the last start; kept (with its time) while
+ * they stay the same, in any order. */
+static void test_configured(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    apr_array_header_t *names = apr_array_make(p, 2, sizeof(const char *));
+    apr_hash_t *set;
+    apr_time_t since;
+
+    assert_int_equal(acme_store_configured_read(store, p, &set, &since), APR_ENOENT);
+    APR_ARRAY_PUSH(names, const char *) = "a.example";
+    APR_ARRAY_PUSH(names, const char *) = "b.example";
+    assert_int_equal(acme_store_configured_write(store, p, "/etc/a.conf", names, 10 * DAY),
+                     APR_SUCCESS);
+    assert_int_equal(mode_of(store, p, "configured.json"), 0644);
+    /* open(2) got APR_FPROT_* bits once, making the lock 03104: such a lock is set right */
+    assert_int_equal(mode_of(store, p, "configured.lock"), 0644);
+    assert_int_equal(chmod(acme_store_path(store, p, "configured.lock"), 03104), 0);
+    assert_int_equal(acme_store_configured_read(store, p, &set, &since), APR_SUCCESS);
+    assert_int_equal(apr_hash_count(set), 2);
+    assert_string_equal(apr_hash_get(set, "b.example", APR_HASH_KEY_STRING), "/etc/a.conf");
+    assert_true(since == 10 * DAY);
+    APR_ARRAY_IDX(names, 0, const char *) = "b.example";
+    APR_ARRAY_IDX(names, 1, const char *) = "a.example";
+    assert_int_equal(acme_store_configured_write(store, p, "/etc/a.conf", names, 11 * DAY),
+                     APR_SUCCESS);
+    assert_int_equal(mode_of(store, p, "configured.lock"), 0644);
+    assert_int_equal(acme_store_configured_read(store, p, &set, &since), APR_SUCCESS);
+    assert_true(since == 10 * DAY);
+    names->nelts = 1;
+    assert_int_equal(acme_store_configured_write(store, p, "/etc/a.conf", names, 12 * DAY),
+                     APR_SUCCESS);
+    assert_int_equal(acme_store_configured_read(store, p, &set, &since), APR_SUCCESS);
+    assert_int_equal(apr_hash_count(set), 1);
+    assert_null(apr_hash_get(set, "a.example", APR_HASH_KEY_STRING));
+    assert_true(since == 12 * DAY);
+}
+
+/* Two servers on one store: neither overwrites the other's names; a name
+ * both configure names both; a server whose configuration file is gone
+ * loses its entry at the next write; the one-server layout is read. */
+static void test_configured_shared(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    apr_array_header_t *a = apr_array_make(p, 2, sizeof(const char *));
+    apr_array_header_t *b = apr_array_make(p, 2, sizeof(const char *));
+    const char *conf_a = acme_store_path(store, p, "a.conf");
+    const char *conf_b = acme_store_path(store, p, "b.conf");
+    const char *old = "{\"names\": [\"old.example\"], \"since\": \"2026-01-01T00:00:00Z\"}";
+    apr_hash_t *set;
+    apr_time_t since;
+    FILE *f;
+
+    assert_non_null(f = fopen(conf_a, "w"));
+    fclose(f);
+    assert_non_null(f = fopen(conf_b, "w"));
+    fclose(f);
+    APR_ARRAY_PUSH(a, const char *) = "a.example";
+    APR_ARRAY_PUSH(a, const char *) = "both.example";
+    APR_ARRAY_PUSH(b, const char *) = "b.example";
+    APR_ARRAY_PUSH(b, const char *) = "both.example";
+    assert_int_equal(acme_store_configured_write(store, p, conf_a, a, 10 * DAY), APR_SUCCESS);
+    assert_int_equal(acme_store_configured_write(store, p, conf_b, b, 11 * DAY), APR_SUCCESS);
+    /* a restarts: b's names stay */
+    assert_int_equal(acme_store_configured_write(store, p, conf_a, a, 12 * DAY), APR_SUCCESS);
+    assert_int_equal(acme_store_configured_read(store, p, &set, &since), APR_SUCCESS);
+    assert_int_equal(apr_hash_count(set), 3);
+    assert_string_equal(apr_hash_get(set, "a.example", APR_HASH_KEY_STRING), conf_a);
+    assert_string_equal(apr_hash_get(set, "b.example", APR_HASH_KEY_STRING), conf_b);
+    assert_string_equal(apr_hash_get(set, "both.example", APR_HASH_KEY_STRING),
+                        apr_pstrcat(p, conf_a, ", ", conf_b, NULL));
+    assert_true(since == 11 * DAY);
+    /* b drops a name: only b's entry changes */
+    b->nelts = 1;
+    assert_int_equal(acme_store_configured_write(store, p, conf_b, b, 13 * DAY), APR_SUCCESS);
+    assert_int_equal(acme_store_configured_read(store, p, &set, &since), APR_SUCCESS);
+    assert_string_equal(apr_hash_get(set, "both.example", APR_HASH_KEY_STRING), conf_a);
+    assert_non_null(apr_hash_get(set, "a.example", APR_HASH_KEY_STRING));
+    /* b's instance is removed (its configuration file gone): a's next start drops it */
+    assert_int_equal(unlink(conf_b), 0);
+    assert_int_equal(acme_store_configured_write(store, p, conf_a, a, 14 * DAY), APR_SUCCESS);
+    assert_int_equal(acme_store_configured_read(store, p, &set, &since), APR_SUCCESS);
+    assert_int_equal(apr_hash_count(set), 2);
+    assert_null(apr_hash_get(set, "b.example", APR_HASH_KEY_STRING));
+    /* a file of the one-server layout: read, and replaced by the next write */
+    assert_int_equal(acme_store_write(store, p, "configured.json", old, strlen(old), 0644),
+                     APR_SUCCESS);
+    assert_int_equal(acme_store_configured_read(store, p, &set, &since), APR_SUCCESS);
+    assert_string_equal(apr_hash_get(set, "old.example", APR_HASH_KEY_STRING), "");
+    assert_true(since > 0);
+    assert_int_equal(acme_store_configured_write(store, p, conf_a, a, 15 * DAY), APR_SUCCESS);
+    assert_int_equal(acme_store_configured_read(store, p, &set, &since), APR_SUCCESS);
+    assert_null(apr_hash_get(set, "old.example", APR_HASH_KEY_STRING));
+    assert_int_equal(apr_hash_count(set), 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        UNIT_TEST(test_configured),
+        UNIT_TEST(test_configured_shared),
+    };
+
+    if (unit_init() != 0) {
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
