@@ -319,4 +319,5 @@ def test_status_page_in_a_browser_at_390_and_1400_px(three, tmp_path):
         assert bad and "Failing" in bad and "CA error (connection)" in bad, bad
         assert "attempt" in bad and "What to do:" in bad, bad
         assert "Failing since" in bad and "failed attempt" in bad, bad
+        assert "First order" in bad and "Next renewal" not in bad, bad
         print("screenshot %s" % shot)
