@@ -102,14 +102,18 @@ static inline apr_array_header_t *strings2(apr_pool_t *p, const char *a, const c
     return unit_strings(p, a, b, NULL);
 }
 
-static inline X509 *recorded_leaf(apr_pool_t *p)
+/* The leaf of the chain the n-th exchange of fixture answered with (0-based;
+ * -1: the last exchange). */
+static inline X509 *recorded_leaf_of(apr_pool_t *p, const char *fixture, int n)
 {
-    const char *text = unit_fixture_text(p, ISSUE, NULL), *line = text;
+    const char *text = unit_fixture_text(p, fixture, NULL), *line = text, *next;
     apr_array_header_t *chain;
     json_t *json;
     int i;
 
-    for (i = 0; i < ISSUE_EXCHANGES - 1; ++i) line = strchr(line, '\n') + 1;
+    for (i = 0; n >= 0 ? i < n : (next = strchr(line, '\n')) && next[1]; ++i) {
+        line = strchr(line, '\n') + 1;
+    }
     json = json_loadb(line, strcspn(line, "\n"), 0, NULL);
     assert_non_null(json);
     line = json_string_value(json_object_get(json_object_get(json, "response"), "body"));
@@ -117,6 +121,12 @@ static inline X509 *recorded_leaf(apr_pool_t *p)
     assert_int_equal(acme_cert_chain_parse(p, line, strlen(line), &chain), APR_SUCCESS);
     json_decref(json);
     return APR_ARRAY_IDX(chain, 0, X509 *);
+}
+
+/* The certificate of the recorded http-01 issuance. */
+static inline X509 *recorded_leaf(apr_pool_t *p)
+{
+    return recorded_leaf_of(p, ISSUE, ISSUE_EXCHANGES - 1);
 }
 
 static inline int fixture_setup(void **state)
