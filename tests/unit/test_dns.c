@@ -8,6 +8,7 @@
 #include <apr_strings.h>
 #include <valgrind/valgrind.h>
 #include "unit.h"
+#include "unit_dns_msg.h"
 #include "acme_dns.h"
 #include "acme_dns_persist.h"
 
@@ -47,68 +48,39 @@ static void test_resolver_parse(void **state)
 
 /* ---- TXT answers in built packets ---- */
 
-typedef struct packet_t {
-    unsigned char buf[1024];
-    size_t len;
-} packet_t;
-
-static void put(packet_t *pk, const void *data, size_t len)
-{
-    memcpy(pk->buf + pk->len, data, len);
-    pk->len += len;
-}
-
-static void put16(packet_t *pk, unsigned v)
-{
-    unsigned char b[2] = { (unsigned char)(v >> 8), (unsigned char)v };
-    put(pk, b, 2);
-}
-
-static void put_name(packet_t *pk, const char *name)
-{
-    while (*name) {
-        const char *dot = strchr(name, '.');
-        size_t len = dot ? (size_t)(dot - name) : strlen(name);
-        unsigned char l = (unsigned char)len;
-        put(pk, &l, 1);
-        put(pk, name, len);
-        name += len + (dot ? 1 : 0);
-    }
-    put(pk, "", 1);
-}
-
 /* A response header and the question (name at offset 12: pointer 0xc00c). */
-static void start_response(packet_t *pk, const char *qname, unsigned answers)
+static void start_response(unit_dns_msg_t *pk, const char *qname, unsigned answers)
 {
     pk->len = 0;
-    put16(pk, 0x1234);
-    put16(pk, 0x8180);
-    put16(pk, 1);
-    put16(pk, answers);
-    put16(pk, 0);
-    put16(pk, 0);
-    put_name(pk, qname);
-    put16(pk, 16);
-    put16(pk, 1);
+    pk->full = 0;
+    unit_dns_put16(pk, 0x1234);
+    unit_dns_put16(pk, 0x8180);
+    unit_dns_put16(pk, 1);
+    unit_dns_put16(pk, answers);
+    unit_dns_put16(pk, 0);
+    unit_dns_put16(pk, 0);
+    unit_dns_put_name(pk, qname);
+    unit_dns_put16(pk, 16);
+    unit_dns_put16(pk, 1);
 }
 
-static void rr_head(packet_t *pk, const char *owner, unsigned type, unsigned rdlen)
+static void rr_head(unit_dns_msg_t *pk, const char *owner, unsigned type, unsigned rdlen)
 {
     if (owner) {
-        put_name(pk, owner);
+        unit_dns_put_name(pk, owner);
     }
     else {
-        put16(pk, 0xc00c);
+        unit_dns_put16(pk, 0xc00c);
     }
-    put16(pk, type);
-    put16(pk, 1);
-    put16(pk, 0);
-    put16(pk, 300);
-    put16(pk, rdlen);
+    unit_dns_put16(pk, type);
+    unit_dns_put16(pk, 1);
+    unit_dns_put16(pk, 0);
+    unit_dns_put16(pk, 300);
+    unit_dns_put16(pk, rdlen);
 }
 
 /* One TXT record of the given character-strings (NULL-terminated list). */
-static void put_txt(packet_t *pk, const char *owner, const char *const *strings)
+static void put_txt(unit_dns_msg_t *pk, const char *owner, const char *const *strings)
 {
     unsigned rdlen = 0;
     int i;
@@ -119,8 +91,8 @@ static void put_txt(packet_t *pk, const char *owner, const char *const *strings)
     rr_head(pk, owner, 16, rdlen);
     for (i = 0; strings[i]; ++i) {
         unsigned char l = (unsigned char)strlen(strings[i]);
-        put(pk, &l, 1);
-        put(pk, strings[i], l);
+        unit_dns_put(pk, &l, 1);
+        unit_dns_put(pk, strings[i], l);
     }
 }
 
@@ -130,7 +102,7 @@ static void test_txt_parse(void **state)
     static const char *const split[] = { "abc", "def", NULL };
     static const char *const one[] = { "xyz", NULL };
     apr_array_header_t *values;
-    packet_t pk;
+    unit_dns_msg_t pk = { .len = 0 };
 
     start_response(&pk, "_acme-challenge.example.org", 3);
     put_txt(&pk, NULL, split);
@@ -154,13 +126,12 @@ static void test_txt_parse_cname(void **state)
     static const char *const delegated[] = { "value-at-target", NULL };
     static const char *const stray[] = { "not-this", NULL };
     apr_array_header_t *values;
-    packet_t target, pk;
+    unit_dns_msg_t target = { .len = 0 }, pk = { .len = 0 };
 
-    target.len = 0;
-    put_name(&target, "_acme-challenge.dns.example.net");
+    unit_dns_put_name(&target, "_acme-challenge.dns.example.net");
     start_response(&pk, "_acme-challenge.example.org", 3);
     rr_head(&pk, NULL, 5, (unsigned)target.len);
-    put(&pk, target.buf, target.len);
+    unit_dns_put(&pk, target.buf, target.len);
     put_txt(&pk, "_acme-challenge.dns.example.net", delegated);
     put_txt(&pk, "elsewhere.example.net", stray);
     assert_int_equal(acme_dns_txt_parse(p, pk.buf, pk.len, "_acme-challenge.example.org", &values),
@@ -174,7 +145,7 @@ static void test_txt_parse_malformed(void **state)
     apr_pool_t *p = *state;
     static const char *const one[] = { "xyz", NULL };
     apr_array_header_t *values;
-    packet_t pk;
+    unit_dns_msg_t pk = { .len = 0 };
 
     start_response(&pk, "_acme-challenge.example.org", 1);
     put_txt(&pk, NULL, one);

@@ -15,8 +15,7 @@
 
 #include "unit.h"
 #include "unit_dns_server.h"
-
-#define DNS_MSG_MAX 1232        /* what fits one UDP answer without EDNS trouble */
+#include "unit_dns_msg.h"
 
 struct unit_dns_server_t {
     apr_pool_t *pool;
@@ -29,42 +28,6 @@ struct unit_dns_server_t {
     int queries;
     int rcode;
 };
-
-typedef struct msg_t {
-    unsigned char buf[DNS_MSG_MAX];
-    size_t len;
-    int full;
-} msg_t;
-
-static void put(msg_t *m, const void *data, size_t len)
-{
-    if (m->full || m->len + len > sizeof(m->buf)) {
-        m->full = 1;
-        return;
-    }
-    memcpy(m->buf + m->len, data, len);
-    m->len += len;
-}
-
-static void put16(msg_t *m, unsigned v)
-{
-    unsigned char b[2] = { (unsigned char)(v >> 8), (unsigned char)v };
-    put(m, b, 2);
-}
-
-static void put_name(msg_t *m, const char *name)
-{
-    while (*name) {
-        const char *dot = strchr(name, '.');
-        size_t len = dot ? (size_t)(dot - name) : strlen(name);
-        unsigned char l = (unsigned char)(len > 63 ? 63 : len);
-
-        put(m, &l, 1);
-        put(m, name, l);
-        name += len + (dot ? 1 : 0);
-    }
-    put(m, "", 1);
-}
 
 /* The question's name (lower case, dotted) and where the question ends;
  * 0 when the query is not one plain question. */
@@ -98,19 +61,19 @@ static size_t question(const unsigned char *q, size_t len, char *name, size_t ma
 }
 
 /* An answer record for the question's name (pointer 0xc00c), TTL 0. */
-static void rr(msg_t *m, unsigned type, const unsigned char *rdata, size_t rdlen)
+static void rr(unit_dns_msg_t *m, unsigned type, const unsigned char *rdata, size_t rdlen)
 {
-    put16(m, 0xc00c);
-    put16(m, type);
-    put16(m, 1);
-    put16(m, 0);
-    put16(m, 0);
-    put16(m, (unsigned)rdlen);
-    put(m, rdata, rdlen);
+    unit_dns_put16(m, 0xc00c);
+    unit_dns_put16(m, type);
+    unit_dns_put16(m, 1);
+    unit_dns_put16(m, 0);
+    unit_dns_put16(m, 0);
+    unit_dns_put16(m, (unsigned)rdlen);
+    unit_dns_put(m, rdata, rdlen);
 }
 
 /* The answers the zone file of name holds; returns their count. */
-static unsigned answers(unit_dns_server_t *s, msg_t *m, const char *name)
+static unsigned answers(unit_dns_server_t *s, unit_dns_msg_t *m, const char *name)
 {
     char path[1024], line[512];
     unsigned n = 0;
@@ -131,9 +94,9 @@ static unsigned answers(unit_dns_server_t *s, msg_t *m, const char *name)
             continue;
         }
         if (strncmp(line, "CNAME ", 6) == 0) {
-            msg_t target = { .len = 0 };
+            unit_dns_msg_t target = { .len = 0 };
 
-            put_name(&target, line + 6);
+            unit_dns_put_name(&target, line + 6);
             rr(m, 5, target.buf, target.len);
         }
         else {
@@ -155,7 +118,7 @@ static void answer(unit_dns_server_t *s, const unsigned char *q, size_t len,
 {
     char name[256];
     size_t qend = question(q, len, name, sizeof(name));
-    msg_t m = { .len = 0 };
+    unit_dns_msg_t m = { .len = 0 };
     unsigned count = 0;
     int rcode;
 
@@ -166,7 +129,7 @@ static void answer(unit_dns_server_t *s, const unsigned char *q, size_t len,
     s->queries++;
     rcode = s->rcode;
     pthread_mutex_unlock(&s->lock);
-    put(&m, q, qend);           /* ID, flags, counts and the question, fixed below */
+    unit_dns_put(&m, q, qend);           /* ID, flags, counts and the question, fixed below */
     if (rcode == 0) {
         count = answers(s, &m, name);
     }
@@ -184,7 +147,7 @@ static void answer(unit_dns_server_t *s, const unsigned char *q, size_t len,
 static void *serve(void *data)
 {
     unit_dns_server_t *s = data;
-    unsigned char q[DNS_MSG_MAX];
+    unsigned char q[UNIT_DNS_MSG_MAX];
 
     for (;;) {
         struct pollfd pfd[2] = { { .fd = s->fd, .events = POLLIN },
