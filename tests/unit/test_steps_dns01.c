@@ -10,6 +10,8 @@
  * The clock of the driver is the test's; hooks run in real time, so between
  * two runs the test waits (in real time) for every hook started so far to
  * have written its last line. */
+#include <dirent.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -106,10 +108,46 @@ static int dns_setup(void **state)
     return 0;
 }
 
+/* Whether a process still runs the hook (a teardown outlives its job, and
+ * would write into the tree being removed). */
+static int hook_running(dns_fixture_t *d)
+{
+    DIR *proc = opendir("/proc");
+    struct dirent *entry;
+    int found = 0;
+
+    while (proc && !found && (entry = readdir(proc))) {
+        char path[300], args[4096];
+        size_t len;
+        FILE *cmdline;
+
+        if (entry->d_name[0] < '0' || entry->d_name[0] > '9') {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/proc/%s/cmdline", entry->d_name);
+        if (!(cmdline = fopen(path, "r"))) {
+            continue;
+        }
+        len = fread(args, 1, sizeof(args) - 1, cmdline);
+        fclose(cmdline);
+        args[len] = '\0';
+        /* argv[0] is the shell, argv[1] the hook */
+        found = strlen(args) < len && strcmp(args + strlen(args) + 1, d->hook) == 0;
+    }
+    if (proc) {
+        closedir(proc);
+    }
+    return found;
+}
+
 static int dns_teardown(void **state)
 {
     dns_fixture_t *d = *state;
+    int i;
 
+    for (i = 0; i < 3000 && hook_running(d); ++i) {
+        apr_sleep(apr_time_from_msec(10));
+    }
     *state = d->f;
     return fixture_teardown(state);
 }
