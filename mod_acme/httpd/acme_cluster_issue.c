@@ -46,6 +46,11 @@
 #define KEY_TTL_MS        (200L * 86400 * 1000)       /* longer than any certificate lives */
 #define JOB_TTL_MS        (24L * 3600 * 1000)         /* a day: older order records are discarded */
 #define JOB_DIGEST_LEN    32                          /* SHA-256 */
+#define ADOPT_POLL        apr_time_from_sec(2)        /* root looks about this often */
+#define ADOPT_WAIT        apr_time_from_sec(60)       /* then a new order instead */
+#define KEY_WAIT          apr_time_from_sec(30)       /* root publishes within a poll or two */
+#define DOWN_WAIT_MIN     apr_time_from_sec(5)        /* Redis unreachable: the pause grows */
+#define DOWN_WAIT_MAX     apr_time_from_sec(60)       /* with the outage, up to this */
 
 /* ---- the child's gate ------------------------------------------------------ */
 
@@ -58,6 +63,9 @@ typedef struct gate_t {
     acme_redis_t *redis;
     apr_hash_t *tokens;               /* name -> long long*: claims held */
     apr_hash_t *sent;                 /* name -> unsigned char[32]: SHA-256 of the job last written */
+    apr_hash_t *adopting;             /* name -> apr_time_t*: since when root is asked for a key */
+    apr_time_t down_since;            /* Redis unreachable since, 0 while it answers */
+    apr_hash_t *key_wait;             /* name -> apr_time_t*: since when waiting for root's key */
     acme_driver_t *driver;
 } gate_t;
 
@@ -138,7 +146,7 @@ static void job_publish(gate_t *g, acme_redis_t *r, const acme_domain_t *domain,
 {
     unsigned char md[EVP_MAX_MD_SIZE], *sent;
     unsigned int md_len = 0;
-    const char *job, *ca, *key_pem, *account, *text;
+    const char *job, *ca, *key_pem, *account, *text, *csr, *key_id;
     apr_size_t len, key_len;
     json_t *jj, *rec;
     apr_status_t rv;
@@ -171,6 +179,12 @@ static void job_publish(gate_t *g, acme_redis_t *r, const acme_domain_t *domain,
                     "account", account);
     if (!rec) {
         return;
+    }
+    /* The key root offers for the order (sealed in Redis by root: acme_cluster_sync.c):
+     * a node taking over finalizes with it, or activates the certificate it has. */
+    if (acme_custody_csr(g->store, p, domain->name, domain->names, domain->key_type, &csr,
+                         &key_id) == APR_SUCCESS) {
+        json_object_set_new(rec, "key_id", json_string(key_id));
     }
     text = acme_json_dump(p, rec);
     json_decref(rec);
@@ -218,12 +232,65 @@ static int store_replace(gate_t *g, apr_pool_t *p, const char *relpath, const ch
            == APR_SUCCESS ? 1 : -1;
 }
 
-/* Under a new claim: the order another node left (its state in Redis) is
- * installed here with its account, for the job about to start to resume. */
-static void job_adopt(gate_t *g, acme_redis_t *r, const acme_domain_t *domain, long long token,
-                      apr_pool_t *p)
+/* Is key_id the key root offers here for domain (csr/<name>.json)? */
+static int key_here(gate_t *g, const acme_domain_t *domain, const char *key_id, apr_pool_t *p)
 {
-    const char *why = NULL, *node, *job, *key_pem, *account, *ca, *order;
+    const char *csr, *id;
+
+    return acme_custody_csr(g->store, p, domain->name, domain->names, domain->key_type, &csr,
+                            &id) == APR_SUCCESS && !strcmp(id, key_id);
+}
+
+/* The order was made for key_id, which root here does not offer yet: ask
+ * root (the set mod_acme:adopt:<node>, which its poll reads) to take it from
+ * Redis and make it current. APR_EAGAIN while waiting, at most ADOPT_WAIT;
+ * then APR_EGENERAL: the order is not resumed. */
+static apr_status_t key_wait(gate_t *g, acme_redis_t *r, const acme_domain_t *domain,
+                             const char *order, const char *node, const char *key_id,
+                             apr_time_t *retry_at, const char **why, apr_pool_t *p)
+{
+    apr_time_t *since = apr_hash_get(g->adopting, domain->name, APR_HASH_KEY_STRING);
+    apr_time_t now = apr_time_now();
+    const char *argv[3] = { "SADD", acme_cluster_key(p, "adopt", g->cluster->node),
+                            domain->name };
+    acme_redis_reply_t *reply;
+
+    if (!since) {
+        since = apr_palloc(g->pool, sizeof(*since));
+        *since = now;
+        apr_hash_set(g->adopting, apr_pstrdup(g->pool, domain->name), APR_HASH_KEY_STRING,
+                     since);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->s, "ACME01034: %s: order %s of cluster node "
+                     "%s was made for key %.16s; waiting for this node's root to take that key "
+                     "from Redis", domain->name, order, node, key_id);
+    }
+    if (now - *since >= ADOPT_WAIT) {
+        apr_hash_set(g->adopting, domain->name, APR_HASH_KEY_STRING, NULL);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g->s, "ACME01035: %s: this node's root did "
+                     "not take key %.16s of order %s (cluster node %s) from Redis within %d s; "
+                     "a new order is made; the root's log says why", domain->name,
+                     key_id, order, node, (int)apr_time_sec(ADOPT_WAIT));
+        return APR_EGENERAL;
+    }
+    if (acme_redis_command(r, p, &reply, 3, argv, NULL) != APR_SUCCESS) {
+        g->redis = NULL;
+    }
+    *why = apr_psprintf(p, "order %s of cluster node %s is resumed once this node's root has "
+                        "taken its key %.16s from Redis", order, node, key_id);
+    *retry_at = now + ADOPT_POLL;
+    return APR_EAGAIN;
+}
+
+/* Under a new claim: the order another node left (its state in Redis) is
+ * installed here with its account, for the job about to start to resume,
+ * once root offers the key the order was made for. APR_SUCCESS: go on
+ * (installed, or nothing to resume: a new order); APR_EAGAIN: not yet
+ * (*retry_at, *why), the claim stays. */
+static apr_status_t job_adopt(gate_t *g, acme_redis_t *r, const acme_domain_t *domain,
+                              long long token, apr_time_t *retry_at, const char **wait_why,
+                              apr_pool_t *p)
+{
+    const char *why = NULL, *node, *job, *key_pem, *account, *ca, *order, *key_id;
     char *value;
     apr_size_t len;
     json_t *rec, *jj;
@@ -234,10 +301,10 @@ static void job_adopt(gate_t *g, acme_redis_t *r, const acme_domain_t *domain, l
     if (rv == APR_EBADF || rv == APR_EINVAL) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, g->s, "ACME01027: %s: the order state in Redis "
                      "cannot be used (%s); a new order is made", domain->name, why);
-        return;
+        return APR_SUCCESS;
     }
     if (rv != APR_SUCCESS || !(rec = json_loadb(value, len, 0, NULL))) {
-        return;
+        return APR_SUCCESS;
     }
     memset(value, 0, len);
     acme_json_pool_owned(p, rec);
@@ -247,14 +314,25 @@ static void job_adopt(gate_t *g, acme_redis_t *r, const acme_domain_t *domain, l
     account = json_string_value(json_object_get(rec, "account"));
     if (!node || !job || !key_pem || !account || !strcmp(node, g->cluster->node)
         || !(jj = json_loads(job, 0, NULL))) {
-        return;                       /* none, or this node's own (its jobs/ has it) */
+        return APR_SUCCESS;           /* none, or this node's own (its jobs/ has it) */
     }
     acme_json_pool_owned(p, jj);
     ca = json_string_value(json_object_get(jj, "ca"));
     order = json_string_value(json_object_get(jj, "order"));
+    key_id = json_string_value(json_object_get(rec, "key_id"));
     if (!ca || !order) {
-        return;
+        return APR_SUCCESS;
     }
+    if (key_id && !key_here(g, domain, key_id, p)) {
+        rv = key_wait(g, r, domain, order, node, key_id, retry_at, wait_why, p);
+        if (rv == APR_EAGAIN) {
+            return rv;
+        }
+        /* Not resumable here: nobody else should try it either. */
+        acme_cluster_job_put(r, p, domain->name, token, NULL, 0, 0);
+        return APR_SUCCESS;
+    }
+    apr_hash_set(g->adopting, domain->name, APR_HASH_KEY_STRING, NULL);
     key_new = store_replace(g, p, acme_store_account_path(p, ca, ACME_STORE_ACCOUNT_KEY_FILE),
                             key_pem, 1);
     acct_new = key_new < 0 ? -1
@@ -265,7 +343,7 @@ static void job_adopt(gate_t *g, acme_redis_t *r, const acme_domain_t *domain, l
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s, "ACME01028: %s: the order %s of cluster "
                      "node %s cannot be installed in the store; a new order is made",
                      domain->name, order, node);
-        return;
+        return APR_SUCCESS;
     }
     if (key_new || acct_new) {
         acme_driver_forget_account(g->driver, ca);
@@ -274,6 +352,80 @@ static void job_adopt(gate_t *g, acme_redis_t *r, const acme_domain_t *domain, l
                  "cluster node %s (claim %" APR_INT64_T_FMT ")%s", domain->name, order, node,
                  (apr_int64_t)token, key_new ? apr_psprintf(p, "; its account at %s is this "
                  "node's now (the one before set aside as account.key.replaced-*)", ca) : "");
+    return APR_SUCCESS;
+}
+
+/* No order starts or resumes while Redis cannot say who orders. The pause
+ * grows with the outage (as long as it has lasted, DOWN_WAIT_MIN to
+ * DOWN_WAIT_MAX), the same for every name, and the driver logs it
+ * (ACME01176, with the time it looks again). */
+static apr_status_t redis_down(gate_t *g, apr_time_t *retry_at, const char **why,
+                               const char *what, apr_pool_t *p)
+{
+    apr_time_t now = apr_time_now();
+    apr_interval_time_t wait;
+
+    if (!g->down_since) {
+        g->down_since = now;
+    }
+    wait = now - g->down_since;
+    wait = wait < DOWN_WAIT_MIN ? DOWN_WAIT_MIN : wait > DOWN_WAIT_MAX ? DOWN_WAIT_MAX : wait;
+    *retry_at = now + wait;
+    *why = apr_psprintf(p, "%s; orders wait for it (down %d s, next look in %d s)", what,
+                        (int)apr_time_sec(now - g->down_since), (int)apr_time_sec(wait));
+    return APR_EAGAIN;
+}
+
+/* Before the order's first request: the key root offers for it must be in
+ * Redis (sealed; root's poll puts it there, acme_cluster_sync.c), so that
+ * a node taking the order over can finalize with it or activate the
+ * certificate it gets. APR_SUCCESS (there, no CSR yet, or waited
+ * KEY_WAIT in vain: logged, the order goes on); APR_EAGAIN while waiting. */
+static apr_status_t order_key_published(gate_t *g, acme_redis_t *r, const acme_domain_t *domain,
+                                        apr_time_t *retry_at, const char **why, apr_pool_t *p)
+{
+    apr_time_t *since = apr_hash_get(g->key_wait, domain->name, APR_HASH_KEY_STRING);
+    apr_time_t now = apr_time_now();
+    const char *csr, *id, *argv[3];
+    acme_redis_reply_t *reply;
+
+    if (acme_custody_csr(g->store, p, domain->name, domain->names, domain->key_type, &csr, &id)
+        != APR_SUCCESS) {
+        return APR_SUCCESS;           /* the job waits for root's CSR anyway */
+    }
+    argv[0] = "EXISTS";
+    argv[1] = acme_cluster_key(p, "key", apr_pstrcat(p, domain->name, "/", id, NULL));
+    if (acme_redis_command(r, p, &reply, 2, argv, NULL) != APR_SUCCESS) {
+        g->redis = NULL;
+        return redis_down(g, retry_at, why, "Redis did not answer", p);
+    }
+    if (reply->type == ACME_REDIS_INTEGER && reply->integer == 1) {
+        apr_hash_set(g->key_wait, domain->name, APR_HASH_KEY_STRING, NULL);
+        return APR_SUCCESS;
+    }
+    if (!since) {
+        since = apr_palloc(g->pool, sizeof(*since));
+        *since = now;
+        apr_hash_set(g->key_wait, apr_pstrdup(g->pool, domain->name), APR_HASH_KEY_STRING, since);
+        argv[0] = "SADD";             /* root publishes it (again) at its next poll */
+        argv[1] = acme_cluster_key(p, "publish", g->cluster->node);
+        argv[2] = domain->name;
+        if (acme_redis_command(r, p, &reply, 3, argv, NULL) != APR_SUCCESS) {
+            g->redis = NULL;
+        }
+    }
+    if (now - *since >= KEY_WAIT) {
+        apr_hash_set(g->key_wait, domain->name, APR_HASH_KEY_STRING, NULL);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g->s, "ACME01037: %s: key %.16s is not in "
+                     "Redis after %d s; ordering anyway, but should this node die before the "
+                     "certificate is published, the node taking over orders anew; advice: "
+                     "look for Redis or store errors in this node's log", domain->name, id,
+                     (int)apr_time_sec(KEY_WAIT));
+        return APR_SUCCESS;
+    }
+    *why = apr_psprintf(p, "waiting for this node's root to publish key %.16s to the cluster", id);
+    *retry_at = now + apr_time_from_sec(1);
+    return APR_EAGAIN;
 }
 
 static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const char *live_serial,
@@ -287,9 +439,8 @@ static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const c
     apr_status_t rv;
 
     if (!r) {
-        *why = apr_psprintf(p, "Redis is not reachable (%s); orders wait for it", *why);
-        *retry_at = apr_time_now() + apr_time_from_sec(15);
-        return APR_EAGAIN;
+        return redis_down(g, retry_at, why, apr_psprintf(p, "Redis is not reachable (%s)", *why),
+                          p);
     }
     rv = published(r, p, domain, &record, why);
     if (rv == APR_SUCCESS) {
@@ -310,8 +461,7 @@ static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const c
     }
     else if (rv != APR_ENOENT && rv != APR_EINVAL) {
         g->redis = NULL;
-        *why = "Redis did not answer";
-        return APR_EAGAIN;
+        return redis_down(g, retry_at, why, "Redis did not answer", p);
     }
     rv = acme_cluster_lock_take(r, p, domain->name, g->cluster->node, CLAIM_TTL_MS, &token,
                                 &holder);
@@ -321,16 +471,21 @@ static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const c
     }
     if (rv != APR_SUCCESS) {
         g->redis = NULL;
-        *why = "Redis did not answer";
-        return APR_EAGAIN;
+        return redis_down(g, retry_at, why, "Redis did not answer", p);
+    }
+    g->down_since = 0;
+    held = apr_hash_get(g->tokens, domain->name, APR_HASH_KEY_STRING);
+    if (held && *held == token) {     /* still waiting for a key */
+        rv = job_adopt(g, r, domain, token, retry_at, why, p);
+        return rv == APR_SUCCESS ? order_key_published(g, r, domain, retry_at, why, p) : rv;
     }
     held = apr_palloc(g->pool, sizeof(*held));
     *held = token;
     apr_hash_set(g->tokens, apr_pstrdup(g->pool, domain->name), APR_HASH_KEY_STRING, held);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, g->s, "ACME01015: %s: this node orders it for the "
                  "cluster (claim %" APR_INT64_T_FMT ")", domain->name, (apr_int64_t)token);
-    job_adopt(g, r, domain, token, p);
-    return APR_SUCCESS;
+    rv = job_adopt(g, r, domain, token, retry_at, why, p);
+    return rv == APR_SUCCESS ? order_key_published(g, r, domain, retry_at, why, p) : rv;
 }
 
 static apr_status_t gate_keep(void *baton, const acme_domain_t *domain, apr_pool_t *p)
@@ -341,17 +496,21 @@ static apr_status_t gate_keep(void *baton, const acme_domain_t *domain, apr_pool
     acme_redis_t *r = gate_redis(g, &why);
     apr_status_t rv;
 
-    if (!held || !r) {
+    if (!held) {
         return APR_EAGAIN;
+    }
+    if (!r) {
+        return APR_ECONNREFUSED;      /* cannot tell: the job stops, its state kept */
     }
     rv = acme_cluster_lock_keep(r, p, domain->name, g->cluster->node, *held, CLAIM_TTL_MS);
     if (rv != APR_SUCCESS && rv != APR_EAGAIN) {
         g->redis = NULL;
+        return rv;
     }
     if (rv == APR_SUCCESS) {
         job_publish(g, r, domain, *held, p);
     }
-    return rv == APR_SUCCESS ? APR_SUCCESS : APR_EAGAIN;
+    return rv;
 }
 
 const char *acme_cluster_issue_record(apr_pool_t *p, const acme_cluster_t *cluster,
@@ -460,6 +619,8 @@ void acme_cluster_issue_gate_install(acme_driver_t *driver, acme_runtime_t *rt, 
     apr_pool_create(&g->conn_pool, g->pool);
     g->tokens = apr_hash_make(g->pool);
     g->sent = apr_hash_make(g->pool);
+    g->adopting = apr_hash_make(g->pool);
+    g->key_wait = apr_hash_make(g->pool);
     g->driver = driver;
     gate.begin = gate_begin;
     gate.keep = gate_keep;

@@ -229,6 +229,63 @@ static void test_custody_refuses_foreign_keys_dir(void **state)
     assert_int_equal(mode_of_path(acme_store_path(store, p, "keys")), 0700);
 }
 
+/* Cluster takeover: another server's key of an unfinished order becomes the
+ * current key here (its CSR offered to the child, its key file root's),
+ * and acme_custody_current_key gives back what root publishes. */
+static void test_custody_adopt(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
+    apr_array_header_t *names = names_of(p, "example.org", NULL, NULL);
+    const char *csr, *own, *id, *got, *pem, *theirs_pem;
+    apr_size_t len;
+    EVP_PKEY *theirs = key_of(p, ACME_KEY_EC_P256), *found;
+
+    assert_int_equal(acme_custody_current_key(store, p, "example.org", names, ACME_KEY_EC_P256,
+                                              &id, &pem, &len), APR_ENOENT);
+    assert_int_equal(acme_custody_prepare(store, p, "example.org", names, ACME_KEY_EC_P256,
+                                          NULL), APR_SUCCESS);
+    assert_int_equal(acme_custody_csr(store, p, "example.org", names, ACME_KEY_EC_P256, &csr,
+                                      &own), APR_SUCCESS);
+    assert_int_equal(acme_custody_current_key(store, p, "example.org", names, ACME_KEY_EC_P256,
+                                              &got, &pem, &len), APR_SUCCESS);
+    assert_string_equal(got, own);
+    assert_non_null(strstr(pem, "PRIVATE KEY"));
+    assert_int_equal(acme_crypto_key_to_pem(p, theirs, &theirs_pem), APR_SUCCESS);
+    /* of another key type than configured, or not a key: refused, nothing changed */
+    assert_int_equal(acme_custody_adopt(store, p, "example.org", names, ACME_KEY_RSA_2048,
+                                        theirs_pem, strlen(theirs_pem), &id), APR_EINVAL);
+    assert_int_equal(acme_custody_adopt(store, p, "example.org", names, ACME_KEY_EC_P256,
+                                        "junk", 4, &id), APR_EINVAL);
+    assert_int_equal(acme_custody_csr(store, p, "example.org", names, ACME_KEY_EC_P256, &csr,
+                                      &got), APR_SUCCESS);
+    assert_string_equal(got, own);
+    /* adopted: the CSR offered is for it, root finds it, the old key stays for now */
+    assert_int_equal(acme_custody_adopt(store, p, "example.org", names, ACME_KEY_EC_P256,
+                                        theirs_pem, strlen(theirs_pem), &id), APR_SUCCESS);
+    assert_string_not_equal(id, own);
+    assert_int_equal(acme_custody_csr(store, p, "example.org", names, ACME_KEY_EC_P256, &csr,
+                                      &got), APR_SUCCESS);
+    assert_string_equal(got, id);
+    assert_true(acme_custody_ready(store, p, "example.org", names, ACME_KEY_EC_P256));
+    assert_int_equal(acme_custody_key_for(store, p, "example.org", theirs, &pem, &len, &found),
+                     APR_SUCCESS);
+    assert_int_equal(EVP_PKEY_eq(theirs, found), 1);
+    assert_int_equal(mode_of_path(acme_store_path(store, p, apr_pstrcat(p, "keys/example.org/",
+                                                                       id, ".key", NULL))),
+                     0600);
+    assert_int_equal(mode_of_path(acme_store_path(store, p, apr_pstrcat(p, "keys/example.org/",
+                                                                       own, ".key", NULL))),
+                     0600);
+    assert_int_equal(acme_custody_current_key(store, p, "example.org", names, ACME_KEY_EC_P256,
+                                              &got, &pem, &len), APR_SUCCESS);
+    assert_string_equal(got, id);
+    /* a CSR for other names is nobody's current key */
+    assert_int_equal(acme_custody_current_key(store, p, "example.org",
+                                              names_of(p, "example.org", "b.example.org", NULL),
+                                              ACME_KEY_EC_P256, &got, &pem, &len), APR_ENOENT);
+}
+
 /* keys/<name>/ of a name configured nowhere goes after the grace period,
  * with its CSR; a configured name's stays however old, and is marked in use. */
 static void test_custody_sweep_removed(void **state)
@@ -359,6 +416,7 @@ int main(void)
         UNIT_TEST(test_loadable),
         UNIT_TEST(test_custody_lifecycle),
         UNIT_TEST(test_custody_refuses_foreign_keys_dir),
+        UNIT_TEST(test_custody_adopt),
         UNIT_TEST(test_custody_sweep_removed),
         UNIT_TEST(test_backoff_exempt_once_per_key),
     };

@@ -224,33 +224,18 @@ static void csr_add_spki(acme_store_t *store, apr_pool_t *p, const char *name, c
     acme_store_write_json(store, p, csr_path(p, name), json, ACME_STORE_FILE_PERMS);
 }
 
-apr_status_t acme_custody_prepare(acme_store_t *store, apr_pool_t *p, const char *name,
-                                  const apr_array_header_t *names, acme_key_type_e key_type,
-                                  int *generated)
+/* key (of key_type) becomes name's current key: its file first, then the
+ * CSR for names in csr/<name>.json (a CSR never names a key not on disk).
+ * *id_out (from p, may be NULL) its id. */
+static apr_status_t make_current(acme_store_t *store, apr_pool_t *p, const char *name,
+                                 const apr_array_header_t *names, acme_key_type_e key_type,
+                                 EVP_PKEY *key, const char **id_out)
 {
-    EVP_PKEY *key;
     const char *pem, *csr, *id, *spki;
     json_t *json;
     apr_status_t rv;
 
-    if (generated) {
-        *generated = 0;
-    }
-    if ((rv = acme_store_name_check(name)) != APR_SUCCESS || !names || names->nelts < 1) {
-        return APR_EINVAL;
-    }
-    if ((rv = acme_custody_keys_dir(store, p)) != APR_SUCCESS) {
-        return rv;
-    }
-    if (acme_custody_ready(store, p, name, names, key_type)) {
-        if (csr_read(store, p, name, names, key_type, &csr, &id) == APR_SUCCESS) {
-            remove_old_keys(store, p, name, id, apr_time_now());
-            csr_add_spki(store, p, name, id);
-        }
-        return APR_SUCCESS;
-    }
-    if ((rv = acme_crypto_key_generate(p, key_type, &key)) != APR_SUCCESS
-        || (rv = acme_crypto_key_to_pem(p, key, &pem)) != APR_SUCCESS
+    if ((rv = acme_crypto_key_to_pem(p, key, &pem)) != APR_SUCCESS
         || (rv = acme_certverify_spki_id(p, key, &id)) != APR_SUCCESS
         || (rv = acme_cert_csr_create(p, key, names, &csr)) != APR_SUCCESS) {
         return rv;
@@ -258,7 +243,6 @@ apr_status_t acme_custody_prepare(acme_store_t *store, apr_pool_t *p, const char
     if (!(spki = spki_b64(p, key))) {
         return APR_ENOMEM;
     }
-    /* The key first: a CSR is never published without its key on disk. */
     rv = acme_store_write(store, p, key_path(p, name, id), pem, strlen(pem),
                           ACME_STORE_KEY_PERMS);
     if (rv != APR_SUCCESS) {
@@ -278,11 +262,81 @@ apr_status_t acme_custody_prepare(acme_store_t *store, apr_pool_t *p, const char
     json_decref(json);
     if (rv == APR_SUCCESS) {
         remove_old_keys(store, p, name, id, apr_time_now());
-        if (generated) {
-            *generated = 1;
+        if (id_out) {
+            *id_out = id;
         }
     }
     return rv;
+}
+
+apr_status_t acme_custody_prepare(acme_store_t *store, apr_pool_t *p, const char *name,
+                                  const apr_array_header_t *names, acme_key_type_e key_type,
+                                  int *generated)
+{
+    EVP_PKEY *key;
+    const char *csr, *id;
+    apr_status_t rv;
+
+    if (generated) {
+        *generated = 0;
+    }
+    if ((rv = acme_store_name_check(name)) != APR_SUCCESS || !names || names->nelts < 1) {
+        return APR_EINVAL;
+    }
+    if ((rv = acme_custody_keys_dir(store, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (acme_custody_ready(store, p, name, names, key_type)) {
+        if (csr_read(store, p, name, names, key_type, &csr, &id) == APR_SUCCESS) {
+            remove_old_keys(store, p, name, id, apr_time_now());
+            csr_add_spki(store, p, name, id);
+        }
+        return APR_SUCCESS;
+    }
+    if ((rv = acme_crypto_key_generate(p, key_type, &key)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = make_current(store, p, name, names, key_type, key, NULL);
+    if (rv == APR_SUCCESS && generated) {
+        *generated = 1;
+    }
+    return rv;
+}
+
+apr_status_t acme_custody_adopt(acme_store_t *store, apr_pool_t *p, const char *name,
+                                const apr_array_header_t *names, acme_key_type_e key_type,
+                                const char *pem, apr_size_t len, const char **id)
+{
+    EVP_PKEY *key;
+    acme_key_type_e type;
+    apr_status_t rv;
+
+    if ((rv = acme_store_name_check(name)) != APR_SUCCESS || !names || names->nelts < 1) {
+        return APR_EINVAL;
+    }
+    if (acme_crypto_key_from_pem(p, pem, len, &key) != APR_SUCCESS
+        || acme_crypto_key_type_of(key, &type) != APR_SUCCESS || type != key_type) {
+        return APR_EINVAL;
+    }
+    if ((rv = acme_custody_keys_dir(store, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    return make_current(store, p, name, names, key_type, key, id);
+}
+
+apr_status_t acme_custody_current_key(acme_store_t *store, apr_pool_t *p, const char *name,
+                                      const apr_array_header_t *names,
+                                      acme_key_type_e key_type, const char **id,
+                                      const char **pem, apr_size_t *len)
+{
+    const char *csr;
+    apr_status_t rv;
+
+    if ((rv = csr_read(store, p, name, names, key_type, &csr, id)) != APR_SUCCESS) {
+        return rv == APR_EAGAIN || APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
+    }
+    rv = acme_store_read_secret(store, p, key_path(p, name, *id), ACME_MAX_STORE_FILE, pem, len);
+    return APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
 }
 
 apr_status_t acme_custody_key_for(acme_store_t *store, apr_pool_t *p, const char *name,

@@ -47,6 +47,28 @@ apr_status_t acme_custody_csr(acme_store_t *store, apr_pool_t *p, const char *na
                               const apr_array_header_t *names, acme_key_type_e key_type,
                               const char **csr_b64url, const char **key_id);
 
+/* Root, cluster takeover: key (PEM, len bytes), the one another server of
+ * the cluster put into an order it did not finish, becomes name's current
+ * key here, as acme_custody_prepare would make a new one: keys/<name>/<id>.key
+ * (0600), then its CSR for names in csr/<name>.json, so this server's child
+ * finalizes that order with it, or activates the certificate the order
+ * already has. The key that was current stays until
+ * ACME_CUSTODY_OLD_KEY_AGE. *id (from p, may be NULL) its
+ * acme_certverify_spki_id. APR_EINVAL when pem is no private key of
+ * key_type; keys_dir and store errors. */
+apr_status_t acme_custody_adopt(acme_store_t *store, apr_pool_t *p, const char *name,
+                                const apr_array_header_t *names, acme_key_type_e key_type,
+                                const char *pem, apr_size_t len, const char **id);
+
+/* Root: the current key of name (the one csr/<name>.json offers for names
+ * and key_type): *id, and the key file's text *pem, *len, all in p.
+ * APR_ENOENT when there is none (or the CSR is for other names or another
+ * key type); APR_EINVAL when the CSR record is malformed; store errors. */
+apr_status_t acme_custody_current_key(acme_store_t *store, apr_pool_t *p, const char *name,
+                                      const apr_array_header_t *names,
+                                      acme_key_type_e key_type, const char **id,
+                                      const char **pem, apr_size_t *len);
+
 /* Root: the key generated for name whose public key is pub: *pem and *len (the
  * file's text) and *key, in p. APR_ENOENT when root holds no such key. */
 apr_status_t acme_custody_key_for(acme_store_t *store, apr_pool_t *p, const char *name,
