@@ -59,16 +59,17 @@ static acme_redis_t *sink_redis(cluster_sink_t *cs)
     return cs->redis;
 }
 
-/* One write to Redis; a failure drops the connection for the next try. */
-static void sink_write(cluster_sink_t *cs, const char *kind, const char *id,
-                       const char *value, apr_size_t len, int del)
+/* One write to Redis; a failure drops the connection for the next try.
+ * APR_SUCCESS, or APR_EAGAIN when Redis did not take it. */
+static apr_status_t sink_write(cluster_sink_t *cs, const char *kind, const char *id,
+                               const char *value, apr_size_t len, int del)
 {
     apr_pool_t *p;
     acme_redis_t *redis = sink_redis(cs);
     apr_status_t rv;
 
     if (!redis) {
-        return;
+        return APR_EAGAIN;
     }
     apr_pool_create(&p, cs->pool);
     rv = del ? acme_redis_del(redis, p, acme_cluster_key(p, kind, id))
@@ -85,6 +86,7 @@ static void sink_write(cluster_sink_t *cs, const char *kind, const char *id,
                      "in Redis", kind + 5, del ? "withdrawn" : "published");
     }
     apr_pool_destroy(p);
+    return rv == APR_SUCCESS ? APR_SUCCESS : APR_EAGAIN;
 }
 
 static apr_status_t cs_publish(void *baton, const char *token, const char *key_authorization)
@@ -92,10 +94,14 @@ static apr_status_t cs_publish(void *baton, const char *token, const char *key_a
     cluster_sink_t *cs = baton;
     apr_status_t rv = cs->inner.publish(cs->inner.baton, token, key_authorization);
 
+    /* The CA's request may reach any node: an answer that only this node
+     * has would fail the authorization (and cost a new order), so without
+     * Redis the job waits (APR_EAGAIN) and asks the CA to validate later. */
     if (rv == APR_SUCCESS || rv == APR_EINIT) {
-        sink_write(cs, KIND_HTTP01, token, key_authorization, strlen(key_authorization), 0);
+        return sink_write(cs, KIND_HTTP01, token, key_authorization, strlen(key_authorization),
+                          0);
     }
-    return rv == APR_EINIT ? APR_SUCCESS : rv;  /* Redis alone can answer */
+    return rv;
 }
 
 static void cs_withdraw(void *baton, const char *token)
@@ -122,7 +128,7 @@ static apr_status_t cs_publish_tls_alpn(void *baton, const char *identifier,
         value = apr_palloc(p, cert_len + key_len + 2);
         memcpy(value, cert_pem, cert_len + 1);
         memcpy(value + cert_len + 1, key_pem, key_len + 1);
-        sink_write(cs, KIND_TLSALPN01, name, value, cert_len + 1 + key_len, 0);
+        rv = sink_write(cs, KIND_TLSALPN01, name, value, cert_len + 1 + key_len, 0);
         apr_pool_destroy(p);
     }
     return rv;

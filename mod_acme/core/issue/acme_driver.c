@@ -251,10 +251,19 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
         }
         acme_record_status_update(driver, rec, domain, sc.p);
         apr_pool_destroy(sc.p);
-        if (driver->gate.begin && driver->gate.keep(driver->gate.baton, domain, p) != APR_SUCCESS) {
-            acme_log(&driver->ctx, ACME_LOG_WARN, 0, "ACME01175: %s: the claim to order this "
-                     "certificate was lost (another server took it over); stopping here",
-                     domain->name);
+        if (driver->gate.begin
+            && (rv = driver->gate.keep(driver->gate.baton, domain, p)) != APR_SUCCESS) {
+            if (rv == APR_EAGAIN) {
+                acme_log(&driver->ctx, ACME_LOG_WARN, 0, "ACME01175: %s: the claim to order "
+                         "this certificate was lost (another server took it over); stopping "
+                         "here", domain->name);
+            }
+            else {
+                acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME01231: %s: the claim to order "
+                         "this certificate cannot be confirmed (the servers' shared store does "
+                         "not answer); stopping here with the order's state kept, to resume it "
+                         "once the claim can be confirmed", domain->name);
+            }
             job_end(driver, rec);
             rec->next_run = acme_core_now(&driver->ctx) + ACME_RETRY_GATE;
             return;

@@ -40,7 +40,11 @@ json_t *acme_job_domain_to_json(const acme_domain_t *domain);
 apr_status_t acme_job_domain_from_json(apr_pool_t *p, json_t *json, acme_domain_t **domain);
 
 /* Where http-01 answers go: the module publishes them in shared memory, a
- * test in a table. Only tokens published here are ever answered. */
+ * test in a table. Only tokens published here are ever answered. publish
+ * and publish_tls_alpn return APR_SUCCESS, APR_EAGAIN when the answer
+ * cannot be put everywhere the CA's request may land yet (AcmeCluster with
+ * Redis unreachable): the job waits, with growing pauses, and does not ask
+ * the CA to validate; any other error fails the attempt. */
 typedef struct acme_challenge_sink_t {
     apr_status_t (*publish)(void *baton, const char *token, const char *key_authorization);
     void (*withdraw)(void *baton, const char *token);
@@ -158,7 +162,9 @@ typedef struct acme_order_gate_t {
     apr_status_t (*begin)(void *baton, const acme_domain_t *domain, const char *live_serial,
                           apr_time_t *retry_at, const char **why, apr_pool_t *p);
     /* After every step of a running job: the claim kept alive. APR_EAGAIN
-     * when it was lost (the job then stops where it is, its state kept). */
+     * when it was lost, any other error when the gate cannot tell (the
+     * store of claims does not answer): either way the job stops where it
+     * is, its state kept, and begins again later. */
     apr_status_t (*keep)(void *baton, const acme_domain_t *domain, apr_pool_t *p);
     /* The job ended: staged = 1 when its certificate is in staging now. */
     void (*end)(void *baton, const acme_domain_t *domain, int staged, apr_pool_t *p);
