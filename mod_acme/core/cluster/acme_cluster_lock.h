@@ -6,8 +6,12 @@
  *   mod_acme:ver:<name>    token of the published record (a number, what
  *                          nodes poll; changing it only makes them look)
  *   mod_acme:key:<name>/<id> a certificate key (sealed), by its SPKI id
- *   mod_acme:job:<name>    the running order's state and account (sealed),
- *                          what a node taking over resumes from
+ *   mod_acme:job:<name>    the running order's state, its key id and account
+ *                          (sealed), what a node taking over resumes from
+ *   mod_acme:adopt:<node>  set of names whose order's key the node's root is
+ *                          to take from Redis (a takeover)
+ *   mod_acme:publish:<node> set of names whose next key its root is to
+ *                          publish again
  * Every check-and-set is one Lua script (EVAL), so it is atomic in Redis. */
 #ifndef ACME_CLUSTER_LOCK_H
 #define ACME_CLUSTER_LOCK_H
