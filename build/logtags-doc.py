@@ -22,8 +22,11 @@ ADVICE = {
     "01411": "The message ends with what to change for that name: add it to the vhost's "
              "AcmeDomain, take it out of 'AcmeAutoDomains on except', or move it to an SSL "
              "<VirtualHost> of its own whose certificate holds it.",
-    "00676": "Run the chmod the message gives, as root; if other users could read the key, "
-             "replace it with 'acmectl renew NAME'.",
+    "00691": "Nothing to do for this start: mod_acme took the extra bits away. Find what "
+             "opened the directory (a restore, a chmod -R, a deployment tool) and make it "
+             "keep the store's modes (cp -p, tar -p); 'acmectl check' lists what is left.",
+    "00692": "Run the chmod the message gives, as root; if other users could read a key, "
+             "replace its certificate with 'acmectl renew NAME'.",
     "00200": "libcurl could not start: reinstall libcurl4 (Debian) and restart Apache.",
     "00201": "Out of memory or a broken libcurl: restart Apache; check memory limits.",
     "00213": "The store could not be written: check free disk space and the store's permissions.",

@@ -438,6 +438,8 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
         }
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    /* Every start, graceful too, before mod_ssl loads the keys. */
+    acme_certs_keys_modes_sweep(rt, ptemp);
     /* The checks configtest makes as the User, logged where the log is open;
      * after store_grant_child, so they see the store as the child will. */
     acme_check_user(ptemp, base, domains, decls);
@@ -565,7 +567,6 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
     rv = acme_store_name_check(d->name) == APR_SUCCESS
          ? pair_usable(rt, ptemp, d, live->cert, live->key, &why) : APR_EINVAL;
     if (rv == APR_SUCCESS) {
-        acme_certs_keys_mode_restore(rt, d->name, live->key);
         apr_hash_set(st->live_usable, d->name, APR_HASH_KEY_STRING, "");
         apr_hash_set(st->served, d->name, APR_HASH_KEY_STRING, live);
     }
@@ -574,7 +575,6 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
                      "%s yet", d->name);
     }
     else if ((prev = previous_usable(rt, ptemp, d)) != NULL) {
-        acme_certs_keys_mode_restore(rt, d->name, prev->key);
         apr_hash_set(st->served, d->name, APR_HASH_KEY_STRING, prev);
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00637: the live certificate "
                      "of %s cannot be served (%s, %s): %s; serving the previous version %s "

@@ -7,6 +7,9 @@
  * is flushed to disk once (acme_store_batch_begin), not twice per file:
  * at 10,000 domains those fsyncs were most of the first start. */
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <apr_strings.h>
 #include <httpd.h>
@@ -149,26 +152,147 @@ void acme_certs_keys_register_hooks(apr_pool_t *p)
     ap_hook_monitor(keys_monitor, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
-/* Only root's regular files: a link or another owner's file is not ours to
- * change. */
-void acme_certs_keys_mode_restore(acme_runtime_t *rt, const char *name, const char *key)
-{
-    struct stat st;
+/* ---- every start: the modes of the store's secrets ---------------------- */
 
-    if (stat(key, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0
-        || !(st.st_mode & (S_IRWXG | S_IRWXO))) {
+/* Where the walk of modes_sweep is: the store-relative directory. */
+typedef struct modes_walk_t {
+    acme_runtime_t *rt;
+    apr_pool_t *p;
+    const char *relpath;
+    int fixed;
+} modes_walk_t;
+
+static int is_key_file(const char *name)
+{
+    apr_size_t len = strlen(name);
+
+    return !strcmp(name, ACME_STORE_KEY_FILE) || (len > 4 && !strcmp(name + len - 4, ".key"));
+}
+
+/* The store name of archive/<name>/<version>/privkey.pem, else NULL. */
+static const char *archive_name(apr_pool_t *p, const char *relpath)
+{
+    const char *rest, *slash;
+
+    if (strncmp(relpath, ACME_STORE_ARCHIVE "/", sizeof(ACME_STORE_ARCHIVE))) {
+        return NULL;
+    }
+    rest = relpath + sizeof(ACME_STORE_ARCHIVE);
+    slash = strchr(rest, '/');
+    return slash && slash > rest && !strchr(slash + 1, '/')
+           ? apr_pstrmemdup(p, rest, (apr_size_t)(slash - rest)) : NULL;
+}
+
+/* Takes the bits beyond want off name in dirfd: opened without following a
+ * link and changed by descriptor, so a link planted meanwhile sends root
+ * nowhere. Only root's files: another owner's file is not ours to change. */
+static void mode_tighten(modes_walk_t *w, int dirfd, const char *name, int dir, mode_t want)
+{
+    const char *rel = *w->relpath ? apr_pstrcat(w->p, w->relpath, "/", name, NULL) : name;
+    const char *path = acme_store_path(w->rt->store, w->p, rel);
+    const char *store_name = dir ? NULL : archive_name(w->p, w->relpath);
+    int fd = dir ? acme_store_open_dir_at(dirfd, name)
+                 : openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    mode_t had;
+
+    if (fd < 0) {
         return;
     }
-    if (chmod(key, S_IRUSR | S_IWUSR) < 0) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, APR_FROM_OS_ERROR(errno), rt->base, "ACME00676: "
-                     "the private key of %s (%s) has mode %04o, readable beyond root, and "
-                     "cannot be set to 0600 (fix: chmod 600 %s)", name, key,
-                     (unsigned)(st.st_mode & 07777), key);
+    if (fstat(fd, &st) < 0 || (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+        || (!dir && st.st_uid != 0) || !(st.st_mode & 0777 & ~want)) {
+        close(fd);
         return;
     }
-    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rt->base, "ACME00675: the private key of %s "
-                 "(%s) had mode %04o, readable beyond root; mod_acme set it back to 0600. A "
-                 "copy or restore under umask 022 does this: if other users could read it "
-                 "meanwhile, replace the certificate and its key with 'acmectl renew %s'",
-                 name, key, (unsigned)(st.st_mode & 07777), name);
+    had = st.st_mode & 07777;
+    if (fchmod(fd, st.st_mode & want) < 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, APR_FROM_OS_ERROR(errno), w->rt->base, "ACME00692: "
+                     "%s has mode %04o, open beyond its documented %04o, and cannot be changed; "
+                     "fix: chmod %04o '%s' as root", path, (unsigned)had, (unsigned)want,
+                     (unsigned)(st.st_mode & want & 07777), path);
+    }
+    else if (store_name) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->rt->base, "ACME00675: the private key "
+                     "of %s (%s) had mode %04o, readable beyond root; mod_acme set it back to "
+                     "0600. A copy or restore under umask 022 does this: if other users could "
+                     "read it meanwhile, replace the certificate and its key with 'acmectl "
+                     "renew %s'", store_name, path, (unsigned)had, store_name);
+    }
+    else if (!dir) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->rt->base, "ACME00690: the private key "
+                     "%s had mode %04o, readable beyond root; mod_acme set it back to 0600 "
+                     "(as chmod 600 '%s' does); make copies and restores of the store keep "
+                     "modes (cp -p, tar -p)", path,
+                     (unsigned)had, path);
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->rt->base, "ACME00691: the store "
+                     "directory %s had mode %04o, open beyond its documented %04o; mod_acme "
+                     "set it to %04o (chmod %04o '%s'): find what changed it, and make the "
+                     "store's copies and restores keep modes (cp -p, tar -p)", path,
+                     (unsigned)had, (unsigned)want, (unsigned)(st.st_mode & want & 07777),
+                     (unsigned)(st.st_mode & want & 07777), path);
+    }
+    w->fixed++;
+    close(fd);
+}
+
+/* keys/ (depth 1: keys/<name>/ 0700, its files 0600), archive/ (depth 2:
+ * archive/<name>/<version>/privkey.pem 0600) and fallback/privkey.pem. */
+static void modes_visit(void *baton, int dirfd, const char *name, const struct stat *st,
+                        int depth)
+{
+    modes_walk_t *w = baton;
+    int in_keys = !strncmp(w->relpath, ACME_STORE_KEYS, sizeof(ACME_STORE_KEYS) - 1);
+
+    if (S_ISDIR(st->st_mode)) {
+        modes_walk_t sub = *w;
+
+        if (in_keys) {
+            mode_tighten(w, dirfd, name, 1, 0700);
+        }
+        if (depth > 0) {
+            sub.relpath = apr_pstrcat(w->p, w->relpath, "/", name, NULL);
+            sub.fixed = 0;
+            acme_store_walk_subdir(dirfd, name, depth - 1, modes_visit, &sub);
+            w->fixed += sub.fixed;
+        }
+    }
+    else if (S_ISREG(st->st_mode) && (st->st_mode & 077) && (in_keys || is_key_file(name))) {
+        mode_tighten(w, dirfd, name, 0, 0600);
+    }
+}
+
+void acme_certs_keys_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp)
+{
+    static const char *const private_dirs[] = {
+        ACME_STORE_KEYS, ACME_STORE_STAGING, ACME_STORE_ACCOUNTS, ACME_STORE_JOBS, NULL
+    };
+    static const struct { const char *dir; int depth; } secret_trees[] = {
+        { ACME_STORE_KEYS, 1 }, { ACME_STORE_ARCHIVE, 2 }, { ACME_STORE_FALLBACK, 0 }
+    };
+    modes_walk_t w = { rt, ptemp, "", 0 };
+    int top, i;
+
+    if (geteuid() != 0 || !rt->store) {
+        return;
+    }
+    top = acme_store_open_dir_at(AT_FDCWD, acme_store_dir(rt->store));
+    if (top < 0) {
+        return;
+    }
+    for (i = 0; private_dirs[i]; i++) {
+        w.relpath = "";
+        mode_tighten(&w, top, private_dirs[i], 1, 0700);
+    }
+    for (i = 0; i < (int)(sizeof(secret_trees) / sizeof(secret_trees[0])); i++) {
+        w.relpath = secret_trees[i].dir;
+        acme_store_walk_subdir(top, secret_trees[i].dir, secret_trees[i].depth, modes_visit, &w);
+    }
+    close(top);
+    if (w.fixed) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00693: %d file(s) or "
+                     "directories of the store %s set back to their documented modes",
+                     w.fixed, acme_store_dir(rt->store));
+    }
 }

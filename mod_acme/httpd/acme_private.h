@@ -46,13 +46,17 @@ server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host);
 void acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp);
 /* Ends the store's write batch (acme_store_batch_end), logging a failure. */
 void acme_certs_keys_batch_end(acme_runtime_t *rt);
-/* acme_certs_keys.c, post_config (parent, root): a served private key (key,
- * the path mod_ssl gets) whose mode lets anyone beyond root read it (a copy or
- * restore under umask 022) is set back to 0600 before mod_ssl loads it, with
- * warning ACME00675 naming the domain (name) and how to replace the key, or
- * error ACME00676 when chmod fails. Returns nothing: serving goes on either
- * way, the mode is a secrecy matter and mod_ssl still loads the pair. */
-void acme_certs_keys_mode_restore(acme_runtime_t *rt, const char *name, const char *key);
+/* acme_certs_keys.c, post_config at every start, graceful ones too (parent,
+ * root; nothing otherwise): the store's secrets back to their documented
+ * modes (acme_store_paths.h) before mod_ssl loads a key: keys/, staging/,
+ * accounts/ and jobs/ 0700, keys/<name>/ 0700 and its files 0600, every
+ * archived and the fallback privkey.pem 0600. Only bits are taken away, never
+ * added; only root's files are changed; links are never followed. Each
+ * change is a warning naming the path, its mode and what was done (ACME00675
+ * for an archived key, ACME00690 another key, ACME00691 a directory), a
+ * failed one an error with the chmod to run (ACME00692). Temporary memory
+ * from ptemp. */
+void acme_certs_keys_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp);
 
 /* Log sink for the core, writing to s's error log with the acme module index. */
 void acme_certs_ctx_init(acme_ctx_t *ctx, server_rec *s);

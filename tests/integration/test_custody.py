@@ -157,23 +157,58 @@ def test_keys_live_in_roots_custody(httpd, unique):
     assert not harness.store_problems(store)
 
 
+def _mode(path):
+    return os.lstat(path).st_mode & 0o7777
+
+
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604], ids=["0644", "0640", "0604"])
 def test_served_key_readable_beyond_root_is_set_back_to_0600(httpd, unique, mode):
-    """A live key copied or restored under umask 022 (any group or other bit)
-    is set back to 0600 at the next start, with a warning that names the key
-    and how to replace it; the same certificate keeps serving."""
+    """A live key copied or restored under umask 022 (any group or other bit:
+    the archive file domains/<name> links to), keys/ opened to 0755, a key
+    in keys/<name>/ and the fallback key readable, staging/ 0777: all set back
+    to their documented modes at the next graceful restart (and at every one
+    after it), each with a warning that names the path, the mode and what to
+    do; the same certificate keeps serving."""
     name = unique("keymode")
     cert = issue(httpd, name)
-    live_key = os.path.join(harness.live_version(httpd.store, name), "privkey.pem")
-    os.chmod(live_key, mode)
-    httpd.graceful()
-    wait_for(lambda: "ACME00675" in httpd.error_log_text(), 30,
-             what="the warning about the key's mode")
-    st = os.stat(live_key)
-    assert st.st_mode & 0o777 == 0o600, "%s is %o" % (live_key, st.st_mode & 0o777)
-    line = [l for l in httpd.error_log_text().splitlines() if "ACME00675" in l][0]
-    assert "privkey.pem" in line and "%04o" % mode in line and "acmectl renew %s" % name in line, line
-    assert httpd.verified_cert(name).serial_number == cert.serial_number
+    store = httpd.store
+    live_key = os.path.join(harness.live_version(store, name), "privkey.pem")
+    keys_dir = os.path.join(store, "keys")
+    name_keys = os.path.join(keys_dir, name)
+    custody_key = [os.path.join(name_keys, f) for f in os.listdir(name_keys)
+                   if f.endswith(".key")][0]
+    fallback_key = os.path.join(store, "fallback", "privkey.pem")
+    staging = os.path.join(store, "staging")
+    for round_ in range(2):
+        log_start = len(httpd.error_log_text())
+        os.chmod(live_key, mode)
+        os.chmod(keys_dir, 0o755)
+        os.chmod(name_keys, 0o750)
+        os.chmod(custody_key, mode)
+        if os.path.exists(fallback_key):
+            os.chmod(fallback_key, mode)
+        os.chmod(staging, 0o777)
+        httpd.graceful()
+        wait_for(lambda: "ACME00691" in httpd.error_log_text()[log_start:], 30,
+                 what="the warnings about the modes (round %d)" % round_)
+        log = httpd.error_log_text()[log_start:].splitlines()
+        for path, want in ((live_key, 0o600), (keys_dir, 0o700), (name_keys, 0o700),
+                           (custody_key, 0o600), (staging, 0o700)):
+            assert _mode(path) == want, "%s is %04o after graceful restart %d" % (
+                path, _mode(path), round_)
+        if os.path.exists(fallback_key):
+            assert _mode(fallback_key) == 0o600
+        line = [l for l in log if "ACME00675" in l]
+        assert line, "no ACME00675 in round %d" % round_
+        assert live_key in line[0] and "%04o" % mode in line[0] \
+            and "acmectl renew %s" % name in line[0], line[0]
+        for path, had, tag in ((keys_dir, 0o755, "ACME00691"), (staging, 0o777, "ACME00691"),
+                               (name_keys, 0o750, "ACME00691"), (custody_key, mode, "ACME00690")):
+            hits = [l for l in log if tag in l and "%s " % path in l]
+            assert hits, "no %s naming %s in round %d" % (tag, path, round_)
+            assert "%04o" % had in hits[0] and "chmod" in hits[0], hits[0]
+        assert httpd.verified_cert(name).serial_number == cert.serial_number
+    assert not harness.store_problems(store)
 
 
 def test_no_key_readable_during_renewal(httpd, unique):
