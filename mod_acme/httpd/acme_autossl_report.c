@@ -23,6 +23,7 @@
 #include <apr_hash.h>
 #include <httpd.h>
 #include <http_config.h>
+#include <http_core.h>
 #include <http_log.h>
 #include <http_vhost.h>
 #include <apr_optional_hooks.h>
@@ -125,7 +126,11 @@ static int autossl_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
                      "added its HTTPS twin <VirtualHost %s> with SSLEngine on for %s",
                      t->addrs, t->where, t->twin_addrs, t->names);
     }
-    report(plan, base);
+    /* A first start reads the configuration twice: report on the pass that
+     * goes on to serve, so each warning comes once per start. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        report(plan, base);
+    }
     return OK;
 }
 

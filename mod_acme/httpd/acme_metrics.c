@@ -209,6 +209,7 @@ static int acme_metrics_handler(request_rec *r)
 static int acme_status_section(request_rec *r, int flags)
 {
     json_t *doc = acme_status_document(r, NULL), *summary, *domains;
+    apr_int64_t total;
     size_t i;
 
     if (!doc || !acme_runtime_get(r->server)) {
@@ -230,10 +231,10 @@ static int acme_status_section(request_rec *r, int flags)
     }
     domains = json_object_get(doc, "domains");
     ap_rputs("<hr />\n<h2>mod_acme certificates</h2>\n", r);
-    ap_rprintf(r, "<p>%" APR_INT64_T_FMT " certificates: %" APR_INT64_T_FMT " valid, %"
+    total = (apr_int64_t)json_integer_value(json_object_get(summary, "total"));
+    ap_rprintf(r, "<p>%" APR_INT64_T_FMT " certificate%s: %" APR_INT64_T_FMT " valid, %"
                APR_INT64_T_FMT " renewing, %" APR_INT64_T_FMT " failing, %" APR_INT64_T_FMT
-               " expiring soon</p>\n",
-               (apr_int64_t)json_integer_value(json_object_get(summary, "total")),
+               " expiring soon</p>\n", total, total == 1 ? "" : "s",
                (apr_int64_t)json_integer_value(json_object_get(summary, "valid")),
                (apr_int64_t)json_integer_value(json_object_get(summary, "renewing")),
                (apr_int64_t)json_integer_value(json_object_get(summary, "failing")),

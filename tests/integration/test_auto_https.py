@@ -8,6 +8,7 @@ import os
 import re
 import ssl
 import subprocess
+import time
 import uuid
 
 from harness import cert_names, ssl_vhost, wait_for
@@ -700,3 +701,30 @@ def test_a_name_under_another_vhosts_wildcard_is_not_said_to_get_no_certificate(
                    "serves it with the AcmeDomain at %s:%d"
                    % (httpd.http_port, httpd.conf_path, httpd.line_of("ServerName w." + zone) - 1,
                       httpd.https_port, httpd.conf_path, httpd.line_of("AcmeDomain w." + zone))), why
+
+
+def test_except_typo_is_warned_once_per_start(httpd):
+    """The warning about an 'except' name no <VirtualHost> has (ACME01408)
+    comes once from configtest, once per start and once per graceful restart,
+    not once per configuration pass."""
+    site, typo = public("once"), public("typo-once")
+    httpd.write_config(vhosts=plain_vhost(site),
+                       extra_global="AcmeAutoDomains on except %s" % typo)
+    debian_listen(httpd)
+    rc, out = httpd.configtest()
+    assert rc == 0 and len([l for l in out.splitlines() if "ACME01408" in l]) == 1, out
+
+    def counts():
+        lines = httpd.error_log_text().splitlines()
+        # AH00489: a generation configured (start, each graceful restart,
+        # mod_acme's own after it activates the certificate)
+        return (len([l for l in lines if "ACME01408" in l and typo in l]),
+                len([l for l in lines if "AH00489" in l]))
+    httpd.start()
+    time.sleep(1)
+    warned, generations = counts()
+    assert generations >= 1 and warned == generations, httpd.diagnostics()
+    httpd.graceful()
+    time.sleep(1)
+    warned, after = counts()
+    assert after > generations and warned == after, httpd.diagnostics()

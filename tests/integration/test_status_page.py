@@ -321,3 +321,17 @@ def test_status_page_in_a_browser_at_390_and_1400_px(three, tmp_path):
         assert "Failing since" in bad and "failed attempt" in bad, bad
         assert "First order" in bad and "Next renewal" not in bad, bad
         print("screenshot %s" % shot)
+
+
+def test_server_status_says_1_certificate_in_the_singular(httpd, unique):
+    """server-status' mod_acme line with one certificate: '1 certificate:'."""
+    name = unique("one")
+    httpd.write_config(vhosts=ssl_vhost(name),
+                       extra_global="LoadModule status_module /usr/lib/apache2/modules/mod_status.so",
+                       plain_vhost_extra="<Location /server-status>\n"
+                                         "    SetHandler server-status\n</Location>")
+    httpd.start()
+    httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+    _, page = get(httpd, "/server-status")
+    assert "<p>1 certificate: 1 valid," in page, page[-2000:]
+    assert "1 certificates" not in page, page[-2000:]
