@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <apr_strings.h>
 #include <apr_user.h>
 
@@ -334,6 +336,34 @@ const char *acme_rootprog_path(apr_pool_t *p)
     return safe ? safe : ROOTPROG_NO_PATH;
 }
 
+/* The kernel's own file systems (procfs, sysfs, cgroups, ...): they show
+ * the kernel's state and hold no files anyone creates, so a store there
+ * passes every check of modes and owners and then cannot be made. NULL when
+ * the file system of path is none of them. */
+static const char *pseudo_fs(const char *path)
+{
+    static const struct { long magic; const char *name; } kinds[] = {
+        { PROC_SUPER_MAGIC, "proc" }, { SYSFS_MAGIC, "sysfs" },
+        { DEVPTS_SUPER_MAGIC, "devpts" }, { CGROUP_SUPER_MAGIC, "cgroup" },
+        { CGROUP2_SUPER_MAGIC, "cgroup2" }, { DEBUGFS_MAGIC, "debugfs" },
+        { SECURITYFS_MAGIC, "securityfs" }, { TRACEFS_MAGIC, "tracefs" },
+        { BPF_FS_MAGIC, "bpf" }, { PSTOREFS_MAGIC, "pstore" },
+        { EFIVARFS_MAGIC, "efivarfs" }, { SELINUX_MAGIC, "selinuxfs" },
+    };
+    struct statfs fs;
+    apr_size_t i;
+
+    if (statfs(path, &fs) < 0) {
+        return NULL;
+    }
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if ((long)fs.f_type == kinds[i].magic) {
+            return kinds[i].name;
+        }
+    }
+    return NULL;
+}
+
 const char *acme_rootprog_check_store_dir(apr_pool_t *p, const char *path)
 {
     char *existing = apr_pstrdup(p, path), *slash;
@@ -355,6 +385,12 @@ const char *acme_rootprog_check_store_dir(apr_pool_t *p, const char *path)
         return apr_psprintf(p, "the store %s cannot be %s: %s is not a directory (fix: set "
                             "AcmeStoreDir to a directory, or a path root can create)", path,
                             strcmp(existing, path) ? "created" : "used", existing);
+    }
+    if ((why = pseudo_fs(existing)) != NULL) {
+        return apr_psprintf(p, "cannot open or create the store %s: %s is on the kernel's %s "
+                            "file system, which holds no files of its own (fix: set "
+                            "AcmeStoreDir to a directory on a disk, such as "
+                            "/var/lib/apache2/acme)", path, existing, why);
     }
     if ((why = chain_problem(p, existing, -1))) {
         return apr_psprintf(p, "the store %s is not %s alone: %s", path,

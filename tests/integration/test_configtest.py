@@ -107,10 +107,18 @@ def store_dir_is_a_file(h, name):
     return "AcmeStoreDir", [path, "not a directory"]
 
 
+def store_dir_on_proc(h, name):
+    """A store under /proc: root's, mode 0555, passes every check of owners and
+    modes, and cannot be created there (start failed with ACME00605)."""
+    path = "/proc/acme-" + name
+    h.write_config(vhosts=ssl_vhost(name), acme={"AcmeStoreDir": path})
+    return "AcmeStoreDir", [path, "cannot open or create the store", "proc file system"]
+
+
 CASES = [invalid_dns_name, wildcard_http01_only, agree_to_terms_missing, unknown_key_type,
          unknown_challenge_type, names_without_ssl_vhost, vhost_domain_with_unserved_name,
          plain_vhost_domain, unreadable_ca_file, store_dir_owned_by_user,
-         store_dir_in_user_directory, store_dir_is_a_file]
+         store_dir_in_user_directory, store_dir_is_a_file, store_dir_on_proc]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
