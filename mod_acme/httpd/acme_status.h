@@ -82,8 +82,9 @@ const char *acme_status_html_card_open(apr_pool_t *p, const char *uri, const cha
                                        int expiring);
 const char *acme_status_html_card_days(apr_pool_t *p, int has_days, apr_int64_t days,
                                        int expiring);
-/* The overview page around n cards' text (len bytes, in r->pool), with the
- * cluster view after the cards (cluster NULL: none); OK. */
+/* The overview page around n cards' text (a bucket of r's connection's
+ * allocator, which the page takes), with the cluster view after the cards
+ * (cluster NULL: none); OK. */
 int acme_status_html_send_overview(request_rec *r, json_t *summary, const char *generated_at,
-                                   json_t *cluster, int n, const char *cards, apr_size_t len);
+                                   json_t *cluster, int n, apr_bucket *cards);
 #endif

@@ -552,13 +552,12 @@ int acme_status_send_html(request_rec *r, json_t *doc, int detail)
 }
 
 int acme_status_html_send_overview(request_rec *r, json_t *summary, const char *generated_at,
-                                   json_t *cluster, int n, const char *cards, apr_size_t len)
+                                   json_t *cluster, int n, apr_bucket *cards)
 {
     out_t o = { r->pool, apr_brigade_create(r->pool, r->connection->bucket_alloc), r->uri };
 
     page_head(&o, summary, NULL, 0, n == 0);
-    APR_BRIGADE_INSERT_TAIL(o.bb, apr_bucket_pool_create(cards, len, r->pool,
-                                                         r->connection->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(o.bb, cards);
     page_foot(&o, generated_at, cluster);
     return send_out(r, &o);
 }

@@ -33,6 +33,7 @@
 #include "acme_custody.h"
 #include "acme_http.h"
 #include "acme_watchdog.h"
+#include "acme_status_page.h"
 
 #define ACME_WD_NAME           "_acme_issue_"
 #define ACME_WD_MIN_INTERVAL   apr_time_from_msec(100)
@@ -127,6 +128,8 @@ static void issue_run(acme_wd_t *wd, apr_pool_t *ptemp)
                  "ACME00711: issuance run done; next issuance run in %" APR_TIME_T_FMT " ms",
                  apr_time_as_msec(interval));
     wd_set_interval(wd->watchdog, interval, wd, issue_callback);
+    /* records this run wrote: rendered here, not in a status request */
+    acme_status_page_refresh(wd->rt, ptemp);
 }
 
 /* Called by mod_watchdog from its thread in the singleton child. Anything but

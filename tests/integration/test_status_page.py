@@ -160,6 +160,20 @@ def get(httpd, path, accept=None):
     return headers, body.decode("utf-8")
 
 
+def check_overview_matches_detail(httpd, names):
+    """Each of names reads in the overview's JSON exactly (members and their
+    order) as on its detail page, which is built the long way, without the
+    history."""
+    _, text = get(httpd, "/acme-status?format=json")
+    ordered = {entry[0][1]: entry
+               for entry in dict(json.loads(text, object_pairs_hook=list))["domains"]}
+    for name in names:
+        _, text = get(httpd, "/acme-status/%s?format=json" % name)
+        [entry] = dict(json.loads(text, object_pairs_hook=list))["domains"]
+        entry = [kv for kv in entry if kv[0] != "history"]
+        assert entry == ordered[name], (name, entry, ordered[name])
+
+
 def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three):
     with open(SCHEMA) as f:
         schema = json.load(f)
@@ -186,6 +200,33 @@ def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three
     assert [d["name"] for d in detail["domains"]] == [three.names["good"]]
     history = detail["domains"][0]["history"]
     assert len(history) == 1 and history[0]["live"] and history[0]["issued_at"], history
+    # the overview comes from text rendered once and shared by every child
+    # (status/.page): each certificate reads exactly as its detail page,
+    # which is built the long way, and a record rewritten since shows at once
+    check_overview_matches_detail(three, [three.names["good"], three.names["long"]])
+    page_dir = os.path.join(three.store, "status", ".page")
+    pages = sorted(os.listdir(page_dir))
+    assert len(pages) == 1 and pages[0].startswith("overview-"), pages
+    assert os.stat(os.path.join(page_dir, pages[0])).st_mode & 0o777 == 0o644
+    record = os.path.join(three.store, "status", three.names["good"] + ".json")
+    with open(record) as f:
+        saved = f.read()
+    owner = os.stat(record)
+    changed = dict(json.loads(saved), notice="a notice planted by the test")
+    with open(record + ".planted", "w") as f:
+        json.dump(changed, f)
+    os.chown(record + ".planted", owner.st_uid, owner.st_gid)
+    os.rename(record + ".planted", record)
+    _, text = get(three, "/acme-status?format=json")
+    assert {d["name"]: d for d in json.loads(text)["domains"]}[three.names["good"]]["notice"] \
+        == "a notice planted by the test"
+    check_overview_matches_detail(three, [three.names["good"]])
+    with open(record + ".planted", "w") as f:
+        f.write(saved)
+    os.chown(record + ".planted", owner.st_uid, owner.st_gid)
+    os.rename(record + ".planted", record)
+    _, text = get(three, "/acme-status")
+    assert "a notice planted by the test" not in text
     # never key material, account URLs or file paths, in any form
     for path in ("/acme-status", "/acme-status?format=json", "/acme-status/" + three.names["bad"]):
         _, body = get(three, path)

@@ -81,6 +81,9 @@ apr_fileperms_t acme_store_dir_perms_for(const char *relpath);
 #define ACME_STORE_REJECTED_FILE "rejected"
 /* jobs/.in-flight */
 #define ACME_STORE_IN_FLIGHT     ACME_STORE_JOBS "/.in-flight"
+/* The status page's shared rendering (status/.page/overview-<hash>), a
+ * directory of status/ no record can be named after. */
+#define ACME_STORE_STATUS_PAGE_DIR ".page"
 /* fallback/cert.pem and fallback/privkey.pem, and the lock of their creation */
 #define ACME_STORE_FALLBACK_CERT ACME_STORE_FALLBACK "/" ACME_STORE_CERT_FILE
 #define ACME_STORE_FALLBACK_KEY  ACME_STORE_FALLBACK "/" ACME_STORE_KEY_FILE

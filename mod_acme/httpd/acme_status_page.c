@@ -1,0 +1,697 @@
+/* The status page's overview from text rendered once and shared by every
+ * child: each certificate's JSON object and HTML card (acme_status_domain_json,
+ * acme_status_html_card) live in one file, status/.page/overview-<hash>,
+ * written by the first child that finds it stale and read (mapped) by all.
+ * An entry stays while what it shows is unchanged: its status record file
+ * (mtime, ctime, size, inode), its live link's target (an archived version,
+ * never rewritten) and the account URL its CA error is redacted with. While
+ * status/ and domains/ themselves are unchanged (their times a second older
+ * than the build that read them: both change by rename), the file is used
+ * without looking at a single entry's files. Only what moves with the clock
+ * (days_left, expiring_soon, the card's colour and days) and the summary are
+ * made per request. The text is byte for byte what acme_status_document and
+ * acme_status_send_html make.
+ *
+ * Memory: nothing per certificate stays in a child; the file (about 1.2 KB
+ * per certificate) is in the page cache, mapped only while a request uses
+ * it. A child writes it (0644, the child's like status/), so it is trusted
+ * exactly as far as the records it is made from. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <limits.h>
+#include <malloc.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include <httpd.h>
+#include <http_protocol.h>
+#include <jansson.h>
+
+#include "acme_private.h"
+#include "acme_time.h"
+#include "acme_json.h"
+#include "acme_cert.h"
+#include "acme_store_paths.h"
+#include "acme_status_record.h"
+#include "acme_status.h"
+#include "acme_status_page.h"
+#include "acme_cluster_view.h"
+
+/* Fewer days than this left counts as expiring soon (as acme_status.c). */
+#define EXPIRING_SOON_DAYS  7
+#define JSON_FLAGS          (JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+/* Where the clock's members sit in one certificate's object, dumped alone. */
+#define DAYS_KEY            "\n  \"days_left\": "
+#define EXPIRING_KEY        "\n  \"expiring_soon\": "
+/* Its layout's mark; a new layout takes a new one (an old file is rebuilt). */
+#define PAGE_MAGIC          "ACMEPG03"
+/* Larger than this is not a page of ours. */
+#define PAGE_MAX            ((apr_uint64_t)1 << 31)
+
+/* The watchdog brings the page up to date at most this often. */
+#define REFRESH_INTERVAL    apr_time_from_sec(5)
+
+struct acme_status_frag_t {
+#if APR_HAS_THREADS
+    apr_thread_mutex_t *mutex;    /* one thread of a child builds at a time */
+#endif
+    int n;
+    apr_time_t refreshed;         /* the watchdog's last look (its thread only) */
+};
+
+acme_status_frag_t *acme_status_frag_make(apr_pool_t *p, int n)
+{
+    acme_status_frag_t *cache = apr_pcalloc(p, sizeof(*cache));
+
+#if APR_HAS_THREADS
+    if (apr_thread_mutex_create(&cache->mutex, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS) {
+        return NULL;
+    }
+#endif
+    cache->n = n;
+    return cache;
+}
+
+static apr_int64_t ns(const struct timespec *ts)
+{
+    return (apr_int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+static void stamp_of(const struct stat *st, acme_page_stamp_t *stamp)
+{
+    memset(stamp, 0, sizeof(*stamp));
+    stamp->mtime_ns = ns(&st->st_mtim);
+    stamp->ctime_ns = ns(&st->st_ctim);
+    stamp->size = (apr_int64_t)st->st_size;
+    stamp->ino = (apr_uint64_t)st->st_ino;
+    stamp->dev = (apr_uint64_t)st->st_dev;
+}
+
+static int stamp_same(const acme_page_stamp_t *a, const acme_page_stamp_t *b)
+{
+    return a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns && a->size == b->size
+           && a->ino == b->ino && a->dev == b->dev;
+}
+
+/* The stamp of fd's directory (fd < 0: none, all 0). */
+static void dir_stamp(int fd, acme_page_stamp_t *stamp)
+{
+    struct stat st;
+
+    memset(stamp, 0, sizeof(*stamp));
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        stamp_of(&st, stamp);
+    }
+}
+
+/* The stamp of a regular file status/<name>.json; all 0 when there is none. */
+static void record_stamp(apr_pool_t *p, int status_fd, const char *name, acme_page_stamp_t *stamp)
+{
+    struct stat st;
+
+    memset(stamp, 0, sizeof(*stamp));
+    if (fstatat(status_fd, apr_pstrcat(p, name, ".json", NULL), &st, AT_SYMLINK_NOFOLLOW) == 0
+        && S_ISREG(st.st_mode)) {
+        stamp_of(&st, stamp);
+    }
+}
+
+/* The file's name for these domains: a hash (FNV-1a) of their store names
+ * and key types, so configurations sharing a store keep their own. */
+static const char *page_name(apr_pool_t *p, const apr_array_header_t *domains)
+{
+    apr_uint64_t h = 14695981039346656037ULL;
+    int i;
+
+    for (i = 0; i < domains->nelts; i++) {
+        const acme_domain_t *d = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
+        const char *s = apr_psprintf(p, "%s/%d\n", d->name, (int)d->key_type);
+
+        for (; *s; ++s) {
+            h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+        }
+    }
+    return apr_psprintf(p, "overview-%016" APR_UINT64_T_HEX_FMT, h);
+}
+
+/* Does page hold a well-formed head and n entries inside its size? */
+static int page_sane(acme_page_t *page, apr_size_t n)
+{
+    apr_size_t i;
+
+    if (page->size < sizeof(acme_page_head_t)) {
+        return 0;
+    }
+    page->head = (const acme_page_head_t *)page->base;
+    page->entries = (const acme_page_entry_t *)(page->base + sizeof(acme_page_head_t));
+    if (memcmp(page->head->magic, PAGE_MAGIC, 8) || page->head->size != page->size
+        || page->head->n != n
+        || (page->size - sizeof(acme_page_head_t)) / sizeof(acme_page_entry_t) < n) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        const acme_page_entry_t *e = &page->entries[i];
+        apr_uint64_t len = 0;
+        int k;
+
+        for (k = 0; k < ACME_PAGE_COUNT; k++) {
+            len += (apr_uint64_t)e->len[k] + 1;
+        }
+        if (e->off < sizeof(acme_page_head_t) + n * sizeof(acme_page_entry_t) || e->off > page->size
+            || len > page->size - e->off || e->cls > ACME_PAGE_CLS_MISSING) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* size bytes of fresh memory for p's life, mapped apart from the heap: a
+ * page's megabytes go back to the system with p, not into a child's malloc
+ * arenas (which would keep them). NULL when it cannot be had. */
+typedef struct big_t {
+    void *base;
+    apr_size_t size;
+} big_t;
+
+static apr_status_t big_free(void *data)
+{
+    big_t *big = data;
+
+    munmap(big->base, big->size);
+    return APR_SUCCESS;
+}
+
+static void *big_alloc(apr_pool_t *p, apr_size_t size)
+{
+    big_t *big = apr_palloc(p, sizeof(*big));
+
+    big->size = size ? size : 1;
+    big->base = mmap(NULL, big->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (big->base == MAP_FAILED) {
+        return NULL;
+    }
+    apr_pool_cleanup_register(p, big, big_free, apr_pool_cleanup_null);
+    return big->base;
+}
+
+/* The file name in dirfd, mapped for p's life and checked; 0 when there is
+ * none or it is not a page of n entries. */
+static int page_map(apr_pool_t *p, int dirfd, const char *name, apr_size_t n, acme_page_t *page)
+{
+    struct stat st;
+    big_t *big;
+    void *base;
+    int fd;
+
+    if (dirfd < 0 || (fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+        return 0;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0
+        || (apr_uint64_t)st.st_size > PAGE_MAX
+        || (base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0))
+           == MAP_FAILED) {
+        close(fd);
+        return 0;
+    }
+    close(fd);
+    page->base = base;
+    page->size = (apr_size_t)st.st_size;
+    page->ino = (apr_uint64_t)st.st_ino;
+    page->dev = (apr_uint64_t)st.st_dev;
+    big = apr_palloc(p, sizeof(*big));
+    big->base = base;
+    big->size = page->size;
+    apr_pool_cleanup_register(p, big, big_free, apr_pool_cleanup_null);
+    return page_sane(page, n);
+}
+
+/* text with every line after the first indented by four more spaces: an
+ * object dumped alone, as it reads two levels deep in the document. */
+static char *indent4(apr_pool_t *p, const char *text, apr_size_t len, apr_size_t *out_len)
+{
+    apr_size_t i, lines = 0;
+    char *out, *at;
+
+    for (i = 0; i < len; i++) {
+        lines += text[i] == '\n';
+    }
+    at = out = apr_palloc(p, len + 4 * lines + 1);
+    for (i = 0; i < len; i++) {
+        *at++ = text[i];
+        if (text[i] == '\n') {
+            memcpy(at, "    ", 4);
+            at += 4;
+        }
+    }
+    *at = '\0';
+    *out_len = (apr_size_t)(at - out);
+    return out;
+}
+
+/* The JSON of one certificate in three pieces around the values of
+ * days_left and expiring_soon (dumped as null and false). 0 when the dump
+ * does not look as expected. */
+static int json_pieces(apr_pool_t *p, json_t *d, struct iovec piece[3])
+{
+    char *text, *days, *expiring;
+    const char *from[3];
+    apr_size_t len[3];
+    int i;
+
+    json_object_set_new(d, "days_left", json_null());
+    json_object_set_new(d, "expiring_soon", json_false());
+    if (!(text = json_dumps(d, JSON_FLAGS))) {
+        return 0;
+    }
+    /* a string holds no raw line break: the keys cannot match inside one */
+    days = strstr(text, DAYS_KEY "null");
+    expiring = days ? strstr(days, EXPIRING_KEY "false") : NULL;
+    if (!expiring) {
+        free(text);
+        return 0;
+    }
+    from[0] = text;
+    len[0] = (apr_size_t)(days - text) + strlen(DAYS_KEY);
+    from[1] = days + strlen(DAYS_KEY "null");
+    len[1] = (apr_size_t)(expiring - from[1]) + strlen(EXPIRING_KEY);
+    from[2] = expiring + strlen(EXPIRING_KEY "false");
+    len[2] = strlen(from[2]);
+    for (i = 0; i < 3; i++) {
+        apr_size_t n;
+        piece[i].iov_base = indent4(p, from[i], len[i], &n);
+        piece[i].iov_len = n;
+    }
+    free(text);
+    return 1;
+}
+
+static int summary_class(json_t *d)
+{
+    const char *state = json_string_value(json_object_get(d, "state"));
+
+    if (json_is_true(json_object_get(d, "failing"))) {
+        return ACME_PAGE_CLS_FAILING;
+    }
+    if (state && (!strcmp(state, "renewing") || !strcmp(state, "staged"))) {
+        return ACME_PAGE_CLS_RENEWING;
+    }
+    return json_is_object(json_object_get(d, "cert")) ? ACME_PAGE_CLS_VALID : ACME_PAGE_CLS_MISSING;
+}
+
+
+/* One entry of a page being built: its strings in the old page (reused) or
+ * freshly rendered (s). */
+typedef struct built_t {
+    acme_page_entry_t e;
+    const acme_page_t *from;
+    const char *s[ACME_PAGE_COUNT];
+} built_t;
+
+/* The account URL an entry of domain is redacted with now ("" for none). */
+static const char *account_now(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain)
+{
+    const char *account = acme_status_account_url(rt, p, domain);
+
+    return account ? account : "";
+}
+
+/* Is e's redaction still the one domain's account asks for? */
+static int account_same(acme_runtime_t *rt, apr_pool_t *p, const acme_page_t *page,
+                        const acme_page_entry_t *e, const acme_domain_t *domain)
+{
+    return !e->needs_account
+           || !strcmp(acme_page_str(page, e, ACME_PAGE_ACCOUNT), account_now(rt, p, domain));
+}
+
+/* Renders domain's entry into b (strings from p, temporaries in tmp; the
+ * account URL is looked up in p, once per CA): its record as of rec (read
+ * after it was stamped, so a later change shows as a new stamp) and the
+ * live certificate target points at ("" none). 0 when it cannot be made. */
+static int render(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *tmp,
+                  const acme_domain_t *domain, const acme_page_stamp_t *rec, const char *target,
+                  const acme_page_t *old, const acme_page_entry_t *oe, built_t *b)
+{
+    acme_status_record_t *status = NULL;
+    acme_cert_info_t info, *live = NULL;
+    apr_array_header_t *chain;
+    acme_status_card_t card;
+    struct iovec json[3];
+    const char *account = NULL;
+    json_t *d;
+    int i;
+
+    if (rec->ino && acme_status_record_load(rt->store, tmp, domain->name, &status)
+                    != APR_SUCCESS) {
+        status = NULL;
+    }
+    memset(&info, 0, sizeof(info));
+    if (oe && !strcmp(acme_page_str(old, oe, ACME_PAGE_TARGET), target)) {
+        /* the same archived version: its facts as read before */
+        if (oe->has_live) {
+            info.not_before = oe->not_before;
+            info.not_after = oe->not_after;
+            info.issuer = oe->len[ACME_PAGE_ISSUER]
+                          ? acme_page_str(old, oe, ACME_PAGE_ISSUER) : NULL;
+            info.serial = oe->len[ACME_PAGE_SERIAL]
+                          ? acme_page_str(old, oe, ACME_PAGE_SERIAL) : NULL;
+            live = &info;
+        }
+    }
+    else if (*target && acme_store_load_live(rt->store, tmp, domain->name, &chain) == APR_SUCCESS
+        && chain->nelts >= 1
+        && acme_cert_info(tmp, APR_ARRAY_IDX(chain, 0, X509 *), &info) == APR_SUCCESS) {
+        info.names = NULL;
+        live = &info;
+    }
+    if (status && (status->error || status->warning)) {
+        account = account_now(rt, p, domain);
+    }
+    if (!(d = acme_status_domain_json(rt, tmp, domain, status, live))) {
+        return 0;
+    }
+    memset(b, 0, sizeof(*b));
+    b->e.rec = *rec;
+    b->e.has_live = live != NULL;
+    b->e.not_before = live ? live->not_before : 0;
+    b->e.not_after = live ? live->not_after : 0;
+    b->e.cls = (apr_uint32_t)summary_class(d);
+    b->e.warning = json_is_object(json_object_get(d, "warning"));
+    b->e.needs_account = account != NULL;
+    acme_status_html_card(tmp, d, &card);
+    if (!json_pieces(tmp, d, json)) {
+        json_decref(d);
+        return 0;
+    }
+    json_decref(d);
+    b->s[ACME_PAGE_NAME] = apr_pstrdup(p, domain->name);
+    b->s[ACME_PAGE_TARGET] = apr_pstrdup(p, target);
+    b->s[ACME_PAGE_ISSUER] = apr_pstrdup(p, live && live->issuer ? live->issuer : "");
+    b->s[ACME_PAGE_SERIAL] = apr_pstrdup(p, live && live->serial ? live->serial : "");
+    b->s[ACME_PAGE_ACCOUNT] = account ? account : "";
+    b->s[ACME_PAGE_STATE] = apr_pstrdup(p, card.state);
+    for (i = 0; i < 3; i++) {
+        b->s[ACME_PAGE_JSON0 + i] = apr_pstrmemdup(p, json[i].iov_base, json[i].iov_len);
+    }
+    b->s[ACME_PAGE_TITLE] = apr_pstrdup(p, card.title);
+    b->s[ACME_PAGE_BODY] = apr_pstrdup(p, card.body);
+    for (i = 0; i < ACME_PAGE_COUNT; i++) {
+        b->e.len[i] = (apr_uint32_t)strlen(b->s[i]);
+    }
+    return 1;
+}
+
+/* Entries rendered between two clears of the temporary pool: the account
+ * file is read once per CA and batch, not once per failing certificate. */
+#define RENDER_BATCH 256
+
+/* A page of the current state of every domain into *out (its memory lives
+ * as long as keep; temporaries in p),
+ * reusing old's entries (old may be NULL) whose record stamp, link target
+ * and account are unchanged; *rendered counts the others. The directory
+ * stamps go into its head as given. 0 when an entry cannot be made. */
+static int page_build(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *keep, const acme_page_t *old,
+                      int status_fd, int domains_fd, const acme_page_head_t *head, acme_page_t *out,
+                      int *rendered)
+{
+    const apr_array_header_t *domains = rt->domains;
+    apr_size_t n = (apr_size_t)domains->nelts, size, i;
+    int same_links = old && old->head->domains_trusted
+                     && stamp_same(&old->head->domains_dir, &head->domains_dir);
+    built_t *built = apr_pcalloc(p, sizeof(built_t) * (n ? n : 1));
+    apr_pool_t *tmp;
+    char *buf, *at;
+    int ok = 1;
+
+    *rendered = 0;
+    apr_pool_create(&tmp, p);
+    size = sizeof(acme_page_head_t) + n * sizeof(acme_page_entry_t);
+    for (i = 0; ok && i < n; i++) {
+        const acme_domain_t *d = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
+        const acme_page_entry_t *oe = old && i < old->head->n ? &old->entries[i] : NULL;
+        char target[PATH_MAX];
+        acme_page_stamp_t rec;
+        int k;
+
+        if (oe && strcmp(acme_page_str(old, oe, ACME_PAGE_NAME), d->name)) {
+            oe = NULL;
+        }
+        record_stamp(tmp, status_fd, d->name, &rec);
+        if (oe && same_links) {
+            apr_cpystrn(target, acme_page_str(old, oe, ACME_PAGE_TARGET), sizeof(target));
+        }
+        else {
+            ssize_t len = domains_fd >= 0 ? readlinkat(domains_fd, d->name, target,
+                                                       sizeof(target) - 1) : -1;
+            target[len > 0 ? len : 0] = '\0';
+        }
+        if (oe && stamp_same(&oe->rec, &rec)
+            && !strcmp(acme_page_str(old, oe, ACME_PAGE_TARGET), target)
+            && account_same(rt, p, old, oe, d)) {
+            built[i].e = *oe;
+            built[i].from = old;
+        }
+        else {
+            ok = render(rt, p, tmp, d, &rec, target, old, oe, &built[i]);
+            if (++*rendered % RENDER_BATCH == 0) {
+                apr_pool_clear(tmp);
+            }
+        }
+        for (k = 0; ok && k < ACME_PAGE_COUNT; k++) {
+            size += built[i].e.len[k] + 1;
+        }
+    }
+    apr_pool_destroy(tmp);
+    if (!ok) {
+        return 0;
+    }
+    if (old && !*rendered && old->head->n == n) {
+        /* every entry as it was: old with the new stamps */
+        acme_page_head_t *h = apr_pmemdup(keep, head, sizeof(*head));
+
+        h->size = old->size;
+        h->n = n;
+        *out = *old;
+        out->head = h;
+        return 1;
+    }
+    if (!(at = buf = big_alloc(keep, size))) {
+        return 0;
+    }
+    memcpy(at, head, sizeof(*head));
+    ((acme_page_head_t *)at)->size = size;
+    ((acme_page_head_t *)at)->n = n;
+    at += sizeof(acme_page_head_t) + n * sizeof(acme_page_entry_t);
+    for (i = 0; i < n; i++) {
+        acme_page_entry_t *e = (acme_page_entry_t *)(buf + sizeof(acme_page_head_t)) + i;
+        apr_size_t len = 0;
+        int k;
+
+        *e = built[i].e;
+        for (k = 0; k < ACME_PAGE_COUNT; k++) {
+            len += e->len[k] + 1;
+        }
+        e->off = (apr_uint64_t)(at - buf);
+        if (built[i].from) {
+            memcpy(at, built[i].from->base + built[i].e.off, len);
+            at += len;
+            continue;
+        }
+        for (k = 0; k < ACME_PAGE_COUNT; k++) {
+            memcpy(at, built[i].s[k], e->len[k] + 1);
+            at += e->len[k] + 1;
+        }
+    }
+    out->base = buf;
+    out->size = size;
+    return page_sane(out, n);
+}
+
+/* Puts page where name in dirfd says, in one rename (readers see the old
+ * file or the new one); a failure only means the next reader builds again. */
+static void page_write(apr_pool_t *p, int dirfd, const char *name, const acme_page_t *page)
+{
+    const char *tmp = acme_store_tmp_path(p, name);
+    apr_size_t done = 0;
+    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+    if (fd < 0) {
+        return;
+    }
+    while (done < page->size) {
+        ssize_t n = write(fd, page->base + done, page->size - done);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        done += (apr_size_t)n;
+    }
+    if (close(fd) != 0 || done != page->size || renameat(dirfd, tmp, dirfd, name) != 0) {
+        unlinkat(dirfd, tmp, 0);
+    }
+}
+
+/* Only the head of page into the file old was mapped from, if it is still
+ * there (another process may have put a new one): the stamps moved, no
+ * entry did. A reader seeing half of it finds the stamps changed and builds
+ * again. */
+static void head_write(int dirfd, const char *name, const acme_page_t *old, const acme_page_t *page)
+{
+    int fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+
+    if (fd >= 0) {
+        if (fstat(fd, &st) != 0 || (apr_uint64_t)st.st_ino != old->ino
+            || (apr_uint64_t)st.st_dev != old->dev
+            || pwrite(fd, page->head, sizeof(acme_page_head_t), 0)
+               != (ssize_t)sizeof(acme_page_head_t)) {
+            /* the file stays as it was: the next reader builds again */
+        }
+        close(fd);
+    }
+}
+
+/* A pool with an allocator of its own: what a build allocates is freed
+ * (to malloc) when it is destroyed, not kept by the request's thread. */
+static apr_pool_t *work_pool(void)
+{
+    apr_allocator_t *allocator;
+    apr_pool_t *pool;
+
+    if (apr_allocator_create(&allocator) != APR_SUCCESS) {
+        return NULL;
+    }
+    if (apr_pool_create_ex(&pool, NULL, NULL, allocator) != APR_SUCCESS) {
+        apr_allocator_destroy(allocator);
+        return NULL;
+    }
+    apr_allocator_owner_set(allocator, pool);
+    return pool;
+}
+
+/* The page of the current state into *page (for p's life): the shared file
+ * when it is fresh, else built (reusing what is unchanged) and shared. 0
+ * when it cannot be had (the caller renders the long way). */
+int acme_status_page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page)
+{
+    acme_status_frag_t *cache = rt->status_frag;
+    apr_size_t n, i;
+    const char *name;
+    int status_fd, domains_fd, page_fd, fresh = 0, ok = 0, rendered = 0;
+    apr_pool_t *work;
+    struct timespec started;
+    acme_page_head_t head;
+    acme_page_t old;
+
+    if (!cache || !rt->store || !rt->domains || cache->n != rt->domains->nelts) {
+        return 0;
+    }
+    n = (apr_size_t)rt->domains->nelts;
+    name = page_name(p, rt->domains);
+    clock_gettime(CLOCK_REALTIME, &started);
+    if ((status_fd = acme_store_open_reldir(rt->store, p, ACME_STORE_STATUS)) < 0) {
+        return 0;
+    }
+    if (mkdirat(status_fd, ACME_STORE_STATUS_PAGE_DIR, 0755) != 0 && errno != EEXIST) {
+        close(status_fd);
+        return 0;
+    }
+    page_fd = acme_store_open_dir_at(status_fd, ACME_STORE_STATUS_PAGE_DIR);
+    domains_fd = acme_store_open_reldir(rt->store, p, ACME_STORE_DOMAINS);
+    /* stamped before anything in them is read: a change from here on shows */
+    memset(&head, 0, sizeof(head));
+    memcpy(head.magic, PAGE_MAGIC, 8);
+    dir_stamp(status_fd, &head.status_dir);
+    dir_stamp(domains_fd, &head.domains_dir);
+    head.status_trusted = head.status_dir.mtime_ns < ns(&started) - 1000000000
+                          && head.status_dir.ctime_ns < ns(&started) - 1000000000;
+    head.domains_trusted = head.domains_dir.mtime_ns < ns(&started) - 1000000000
+                           && head.domains_dir.ctime_ns < ns(&started) - 1000000000;
+#if APR_HAS_THREADS
+    apr_thread_mutex_lock(cache->mutex);
+#endif
+    memset(&old, 0, sizeof(old));
+    if (page_fd >= 0 && page_map(p, page_fd, name, n, &old)) {
+        fresh = old.head->status_trusted && old.head->domains_trusted
+                && stamp_same(&old.head->status_dir, &head.status_dir)
+                && stamp_same(&old.head->domains_dir, &head.domains_dir);
+        for (i = 0; fresh && i < n; i++) {
+            fresh = account_same(rt, p, &old, &old.entries[i],
+                                 APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *));
+        }
+    }
+    else {
+        old.base = NULL;
+    }
+    if (fresh) {
+        *page = old;
+        ok = 1;
+    }
+    else if ((work = work_pool()) != NULL) {
+        if (page_build(rt, work, p, old.base ? &old : NULL, status_fd, domains_fd, &head, page,
+                       &rendered)) {
+            ok = 1;
+            if (page_fd >= 0 && old.base && !rendered) {
+                head_write(page_fd, name, &old, page);
+            }
+            else if (page_fd >= 0) {
+                page_write(p, page_fd, name, page);
+            }
+        }
+        apr_pool_destroy(work);
+        if (rendered >= RENDER_BATCH) {
+            /* what rendering many entries took back to the system, not left
+             * in this child's arenas */
+            malloc_trim(0);
+        }
+    }
+#if APR_HAS_THREADS
+    apr_thread_mutex_unlock(cache->mutex);
+#endif
+    if (page_fd >= 0) {
+        close(page_fd);
+    }
+    if (domains_fd >= 0) {
+        close(domains_fd);
+    }
+    close(status_fd);
+    return ok;
+}
+
+
+void acme_status_page_refresh(acme_runtime_t *rt, apr_pool_t *p)
+{
+    acme_status_frag_t *cache = rt ? rt->status_frag : NULL;
+    apr_time_t now = apr_time_now();
+    struct stat st;
+    acme_page_t page;
+    apr_pool_t *sub;
+    int status_fd, page_fd = -1, used;
+
+    if (!cache || !rt->store || !rt->domains || now - cache->refreshed < REFRESH_INTERVAL) {
+        return;
+    }
+    cache->refreshed = now;
+    apr_pool_create(&sub, p);
+    if ((status_fd = acme_store_open_reldir(rt->store, sub, ACME_STORE_STATUS)) >= 0) {
+        page_fd = acme_store_open_dir_at(status_fd, ACME_STORE_STATUS_PAGE_DIR);
+        close(status_fd);
+    }
+    /* only where the page is in use: someone asked for it before */
+    used = page_fd >= 0 && fstatat(page_fd, page_name(sub, rt->domains), &st,
+                                   AT_SYMLINK_NOFOLLOW) == 0;
+    if (page_fd >= 0) {
+        close(page_fd);
+    }
+    if (used) {
+        acme_status_page_get(sub, rt, &page);
+    }
+    apr_pool_destroy(sub);
+}

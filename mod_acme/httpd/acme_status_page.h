@@ -1,0 +1,77 @@
+/* The status page's overview text, rendered once per change and shared by
+ * every child through a file in the store (acme_status_page.c); the
+ * overview is assembled from it per request (acme_status_frag.c). */
+#ifndef ACME_STATUS_PAGE_H
+#define ACME_STATUS_PAGE_H
+#include <httpd.h>
+#include "acme_runtime.h"
+
+/* An entry's place in the summary. */
+enum { ACME_PAGE_CLS_VALID, ACME_PAGE_CLS_RENEWING, ACME_PAGE_CLS_FAILING,
+       ACME_PAGE_CLS_MISSING };
+
+/* An entry's strings, in this order, each followed by a NUL. */
+enum { ACME_PAGE_NAME, ACME_PAGE_TARGET, ACME_PAGE_ISSUER, ACME_PAGE_SERIAL, ACME_PAGE_ACCOUNT,
+       ACME_PAGE_STATE, ACME_PAGE_JSON0, ACME_PAGE_JSON1, ACME_PAGE_JSON2, ACME_PAGE_TITLE,
+       ACME_PAGE_BODY, ACME_PAGE_COUNT };
+
+/* What says a file or directory changed; all 0: it does not exist. */
+typedef struct acme_page_stamp_t {
+    apr_int64_t mtime_ns, ctime_ns, size;
+    apr_uint64_t ino, dev;
+} acme_page_stamp_t;
+
+/* The file: head, n entries, their strings. Native layout: only processes
+ * of this machine read it, and the magic and sizes are checked. */
+typedef struct acme_page_head_t {
+    char magic[8];
+    apr_uint64_t size;            /* of the whole file */
+    apr_uint64_t n;
+    /* each stamp below a second older than the build that took it */
+    apr_uint32_t status_trusted, domains_trusted;
+    acme_page_stamp_t status_dir, domains_dir;
+} acme_page_head_t;
+
+typedef struct acme_page_entry_t {
+    acme_page_stamp_t rec;                  /* status/<name>.json's when rendered */
+    apr_int64_t not_before, not_after;   /* the live certificate's, with its issuer, serial */
+    apr_uint32_t has_live, cls, warning, needs_account;
+    apr_uint64_t off;             /* of its strings from the file's start */
+    apr_uint32_t len[ACME_PAGE_COUNT];
+} acme_page_entry_t;
+
+/* A page in memory: mapped (a cleanup of the request's pool unmaps it) or built. */
+typedef struct acme_page_t {
+    const char *base;
+    apr_size_t size;
+    const acme_page_head_t *head;
+    const acme_page_entry_t *entries;
+    apr_uint64_t ino, dev;        /* of the file it was mapped from, else 0 */
+} acme_page_t;
+
+/* String which (ACME_PAGE_*) of e, NUL-terminated, in page's memory. */
+static inline const char *acme_page_str(const acme_page_t *page, const acme_page_entry_t *e,
+                                        int which)
+{
+    const char *s = page->base + e->off;
+    int i;
+
+    for (i = 0; i < which; i++) {
+        s += e->len[i] + 1;
+    }
+    return s;
+}
+
+/* The page of the current state of every domain of rt into *page, mapped
+ * or built for p's life: the shared file when nothing it was made
+ * from changed, else built anew (re-rendering only the certificates whose
+ * record, live link or account changed) and shared. 1 when had; 0 when it
+ * cannot be had (no store, out of memory, an entry that does not render:
+ * the caller then renders the long way). */
+int acme_status_page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page);
+/* The issuance watchdog, after each run: brings the shared page up to date
+ * (at most every 5 s, and only when a page of these domains exists, so a
+ * server whose status page nobody reads renders nothing), so that a request
+ * seldom finds it stale. Temporaries in p. */
+void acme_status_page_refresh(acme_runtime_t *rt, apr_pool_t *p);
+#endif
