@@ -50,7 +50,7 @@
 #define DAYS_KEY            "\n  \"days_left\": "
 #define EXPIRING_KEY        "\n  \"expiring_soon\": "
 /* Its layout's mark; a new layout takes a new one (an old file is rebuilt). */
-#define PAGE_MAGIC          "ACMEPG03"
+#define PAGE_MAGIC          "ACMEPG04"
 /* Larger than this is not a page of ours. */
 #define PAGE_MAX            ((apr_uint64_t)1 << 31)
 
@@ -321,10 +321,14 @@ static const char *account_now(acme_runtime_t *rt, apr_pool_t *p, const acme_dom
     return account ? account : "";
 }
 
-/* Is e's redaction still the one domain's account asks for? */
+/* Does e still read as it would be rendered now: its card not moved with
+ * the clock, its redaction the one domain's account asks for? */
 static int account_same(acme_runtime_t *rt, apr_pool_t *p, const acme_page_t *page,
                         const acme_page_entry_t *e, const acme_domain_t *domain)
 {
+    if (e->turns_at && apr_time_now() >= e->turns_at) {
+        return 0;                 /* its card moved with the clock: render it again */
+    }
     return !e->needs_account
            || !strcmp(acme_page_str(page, e, ACME_PAGE_ACCOUNT), account_now(rt, p, domain));
 }
@@ -383,6 +387,9 @@ static int render(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *tmp,
     b->e.cls = (apr_uint32_t)summary_class(d);
     b->e.warning = json_is_object(json_object_get(d, "warning"));
     b->e.needs_account = account != NULL;
+    /* as the card reads it: to the second (RFC 3339 in the JSON) */
+    b->e.turns_at = !live && status && status->next_action > apr_time_now()
+                    ? apr_time_from_sec(apr_time_sec(status->next_action)) : 0;
     acme_status_html_card(tmp, d, &card);
     if (!json_pieces(tmp, d, json)) {
         json_decref(d);

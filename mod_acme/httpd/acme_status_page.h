@@ -36,6 +36,9 @@ typedef struct acme_page_entry_t {
     acme_page_stamp_t rec;                  /* status/<name>.json's when rendered */
     apr_int64_t not_before, not_after;   /* the live certificate's, with its issuer, serial */
     apr_uint32_t has_live, cls, warning, needs_account;
+    /* when its card, rendered then, reads differently (a certificate without
+     * one: "queued for T" turns "queued" at T); 0: never */
+    apr_int64_t turns_at;
     apr_uint64_t off;             /* of its strings from the file's start */
     apr_uint32_t len[ACME_PAGE_COUNT];
 } acme_page_entry_t;
