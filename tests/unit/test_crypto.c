@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <apr_strings.h>
@@ -18,6 +20,8 @@
 #include "unit.h"
 #include "acme_b64url.h"
 #include "acme_crypto.h"
+#include "acme_secret.h"
+#include "acme_store.h"
 
 /* RFC 7638 §3.1 */
 static const char rfc7638_n[] =
@@ -492,6 +496,71 @@ static void test_thread_done_before_exit(void **state)
     assert_int_equal(died, 0);
 }
 
+/* 1 with the VmFlags of the mapping that holds addr in flags, 0 when no
+ * mapping holds it, -1 without /proc/self/smaps. */
+static int mapping_flags(const void *addr, char *flags, size_t n)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    uintptr_t a = (uintptr_t)addr;
+    unsigned long lo, hi;
+    char line[512];
+    int in = 0, found = 0;
+
+    if (!f) {
+        return -1;
+    }
+    *flags = '\0';
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+            in = a >= lo && a < hi;
+            found |= in;
+        }
+        else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            strncpy(flags, line + 8, n - 1);
+            flags[n - 1] = '\0';
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* Key material sits in pages marked MADV_DONTDUMP ("dd" in VmFlags: a core
+ * dump of httpd or acmectl leaves them out), a key file read through the
+ * store included, and the pages are gone with their pool. */
+static void test_secret_pages_not_dumped(void **state)
+{
+    static const char pem[] = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n"
+                              "-----END PRIVATE KEY-----\n";
+    char path[] = "/tmp/acme-unit-secret-XXXXXX", flags[512];
+    const char *read;
+    apr_size_t len;
+    apr_pool_t *p;
+    char *copy;
+    int fd;
+
+    (void)state;
+    apr_pool_create(&p, NULL);
+    copy = acme_secret_dup(p, pem, sizeof(pem) - 1);
+    assert_string_equal(copy, pem);
+    assert_int_equal(mapping_flags(copy, flags, sizeof(flags)), 1);
+    assert_non_null(strstr(flags, " dd"));
+
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, pem, sizeof(pem) - 1), (ssize_t)(sizeof(pem) - 1));
+    close(fd);
+    assert_int_equal(acme_store_read_at_secret(p, AT_FDCWD, path, 65536, &read, &len),
+                     APR_SUCCESS);
+    unlink(path);
+    assert_int_equal(len, sizeof(pem) - 1);
+    assert_memory_equal(read, pem, len);
+    assert_int_equal(mapping_flags(read, flags, sizeof(flags)), 1);
+    assert_non_null(strstr(flags, " dd"));
+
+    apr_pool_destroy(p);
+    assert_int_equal(mapping_flags(copy, flags, sizeof(flags)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +578,7 @@ int main(void)
         UNIT_TEST(test_dns01_value),
         UNIT_TEST(test_eab),
         UNIT_TEST(test_thread_done_before_exit),
+        UNIT_TEST(test_secret_pages_not_dumped),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
