@@ -2,7 +2,8 @@
 # Installs the Debian packages mod_acme needs to build, test and demo.
 # Only packages that are missing are installed. The Go packages are the source
 # of step-ca, the second ACME CA of the integration tests (build/stepca.sh);
-# faketime (libfaketime) moves httpd's clock in tests/integration/test_faults.py;
+# faketime (libfaketime) moves httpd's clock in tests/integration/test_clock_jumps.py
+# and test_dns01.py;
 # chromium renders the status page (test_status_page.py), python3-jsonschema
 # checks its JSON; debhelper, dpkg-dev, fakeroot and lintian build and check
 # the Debian package (build/package.sh). This is the whole test toolchain.

@@ -476,7 +476,8 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
  * the leaf covers d's first name and is valid, and an SSL_CTX as strict as
  * mod_ssl's takes both (acme_certverify_loadable). APR_ENOENT when absent. */
 static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
-                                const char *cert_path, const char *key_path, const char **why)
+                                const char *cert_path, const char *key_path, int live,
+                                const char **why)
 {
     apr_array_header_t *chain, *first;
     const char *pem;
@@ -501,7 +502,7 @@ static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acm
     first = apr_array_make(ptemp, 1, sizeof(const char *));
     APR_ARRAY_PUSH(first, const char *) = APR_ARRAY_IDX(d->names, 0, const char *);
     rv = acme_cert_check(ptemp, APR_ARRAY_IDX(chain, 0, X509 *), key, first,
-                         acme_core_now(&rt->ctx), why);
+                         acme_certs_keys_judged_at(rt, ptemp, d->name, chain, live), why);
     if (rv == APR_SUCCESS) {
         rv = acme_certverify_loadable(ptemp, chain, key, why);
     }
@@ -537,7 +538,7 @@ static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const ac
         v = apr_pcalloc(rt->pool, sizeof(*v));
         v->cert = apr_pstrcat(rt->pool, base, "/" ACME_STORE_CERT_FILE, NULL);
         v->key = apr_pstrcat(rt->pool, base, "/" ACME_STORE_KEY_FILE, NULL);
-        if (pair_usable(rt, ptemp, d, v->cert, v->key, &why) == APR_SUCCESS) {
+        if (pair_usable(rt, ptemp, d, v->cert, v->key, 0, &why) == APR_SUCCESS) {
             found = v;
         }
     }
@@ -565,7 +566,7 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
     live->cert = acme_store_live_cert_path(rt->store, rt->pool, d->name);
     live->key = acme_store_live_key_path(rt->store, rt->pool, d->name);
     rv = acme_store_name_check(d->name) == APR_SUCCESS
-         ? pair_usable(rt, ptemp, d, live->cert, live->key, &why) : APR_EINVAL;
+         ? pair_usable(rt, ptemp, d, live->cert, live->key, 1, &why) : APR_EINVAL;
     if (rv == APR_SUCCESS) {
         apr_hash_set(st->live_usable, d->name, APR_HASH_KEY_STRING, "");
         apr_hash_set(st->served, d->name, APR_HASH_KEY_STRING, live);

@@ -20,6 +20,8 @@
 #include "acme_private.h"
 #include "acme_custody.h"
 #include "acme_store_paths.h"
+#include "acme_cert.h"
+#include "acme_time.h"
 
 #define KEYS_PENDING_KEY    "mod_acme:keys-pending"
 /* Even EC keys, with their two files, cost a few hundred microseconds: at
@@ -295,4 +297,24 @@ void acme_certs_keys_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp)
                      "directories of the store %s set back to their documented modes",
                      w.fixed, acme_store_dir(rt->store));
     }
+}
+
+apr_time_t acme_certs_keys_judged_at(acme_runtime_t *rt, apr_pool_t *p, const char *name,
+                                     const apr_array_header_t *chain, int live)
+{
+    apr_time_t now = acme_core_now(&rt->ctx);
+    acme_cert_info_t info;
+
+    if (!live || chain->nelts < 1
+        || acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &info) != APR_SUCCESS
+        || (now >= info.not_before && now < info.not_after)) {
+        return now;
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rt->base, "ACME00681: the live certificate of %s "
+                 "is valid from %s until %s, and this machine's clock says %s: it is served all "
+                 "the same, since clients judge it by their own clocks; if this clock is wrong, "
+                 "set it right (NTP); a certificate really out of date is renewed", name,
+                 acme_time_rfc3339(p, info.not_before), acme_time_rfc3339(p, info.not_after),
+                 acme_time_rfc3339(p, now));
+    return info.not_before;
 }

@@ -6,6 +6,7 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
+#include <apr_tables.h>
 #include "acme_counters.h"
 #include "acme_core.h"
 #include "acme_store.h"
@@ -57,6 +58,14 @@ void acme_certs_keys_batch_end(acme_runtime_t *rt);
  * failed one an error with the chmod to run (ACME00692). Temporary memory
  * from ptemp. */
 void acme_certs_keys_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp);
+/* acme_certs_keys.c: the time at which the served chain (X509*, leaf first)
+ * of domain name is judged: now, except for the live version (live set)
+ * whose leaf this machine's clock puts outside its validity. That one is
+ * judged at its own start, so it serves all the same (clients judge it by
+ * their clocks; a clock set wrong must not swap it for an older version or
+ * for nothing), with warning ACME00681 naming both times and the fix. */
+apr_time_t acme_certs_keys_judged_at(acme_runtime_t *rt, apr_pool_t *p, const char *name,
+                                     const apr_array_header_t *chain, int live);
 
 /* Log sink for the core, writing to s's error log with the acme module index. */
 void acme_certs_ctx_init(acme_ctx_t *ctx, server_rec *s);

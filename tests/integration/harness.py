@@ -580,9 +580,11 @@ def kill9(pids):
 
 class TestCA:
     """CA + server certificate for 127.0.0.1 and localhost: Pebble's HTTPS
-    listener presents it; ca_pem is what httpd gets as AcmeCACertificateFile."""
+    listener presents it; ca_pem is what httpd gets as AcmeCACertificateFile.
+    Both valid from `age` ago for `age` + `days` (a clock-jump test wants a
+    listener certificate as long-lived as a real CA's may be)."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, age=datetime.timedelta(hours=1), days=7):
         self.dir = directory
         self.ca_pem = os.path.join(directory, "test-ca.pem")
         self.cert_pem = os.path.join(directory, "pebble-listener.pem")
@@ -594,8 +596,8 @@ class TestCA:
               .subject_name(ca_name).issuer_name(ca_name)
               .public_key(ca_key.public_key())
               .serial_number(x509.random_serial_number())
-              .not_valid_before(now - datetime.timedelta(hours=1))
-              .not_valid_after(now + datetime.timedelta(days=7))
+              .not_valid_before(now - age)
+              .not_valid_after(now + datetime.timedelta(days=days))
               .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
               .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
                                            content_commitment=False, key_encipherment=False,
@@ -610,8 +612,8 @@ class TestCA:
                 .issuer_name(ca_name)
                 .public_key(key.public_key())
                 .serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(hours=1))
-                .not_valid_after(now + datetime.timedelta(days=7))
+                .not_valid_before(now - age)
+                .not_valid_after(now + datetime.timedelta(days=days))
                 .add_extension(x509.SubjectAlternativeName([
                     x509.DNSName("localhost"),
                     x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
@@ -730,7 +732,8 @@ class Pebble(Daemon):
     httpd's plain and TLS ports."""
     name = "pebble"
 
-    def __init__(self, workdir, dns_port, http_port, tls_port, env=None, extra_config=None):
+    def __init__(self, workdir, dns_port, http_port, tls_port, env=None, extra_config=None,
+                 listener=None):
         super().__init__(workdir)
         self.extra_config = dict(extra_config or {})  # more members of the "pebble" object
         self.dns_port = dns_port
@@ -740,7 +743,7 @@ class Pebble(Daemon):
         self.mgmt_port = free_port()
         self.env = {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"}
         self.env.update(env or {})
-        self.ca = TestCA(workdir)
+        self.ca = TestCA(workdir, **(listener or {}))  # TestCA's age, days
         self.config_path = os.path.join(workdir, "pebble-config.json")
         self.root_pem = os.path.join(workdir, "pebble-root.pem")
         self.directory_url = "https://127.0.0.1:%d/dir" % self.port
@@ -1234,13 +1237,13 @@ class FakeClockHttpd(Httpd):
         os.replace(self.clock_file + ".tmp", self.clock_file)
 
 def private_pebble(workdir, dns_port, label, http_port=None, tls_port=None, env=None,
-                   extra_config=None):
+                   extra_config=None, listener=None):
     """A started Pebble of a test's own (own directory, own ports unless given),
     e.g. with other env knobs or config, or one the test may stop and start."""
     d = os.path.join(workdir, "pebble-%s" % label)
     os.makedirs(d, exist_ok=True)
     pb = Pebble(d, dns_port, http_port or free_port(), tls_port or free_port(), env=env,
-                extra_config=extra_config)
+                extra_config=extra_config, listener=listener)
     try:
         pb.start()
     except (HarnessError, TimeoutError, OSError) as exc:

@@ -655,7 +655,10 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
         in_flight += rec->attempts == 0 && (rec->job || !strcmp(rec->state, "missing")
                                             || !strcmp(rec->state, "renewing"));
         earliest = rec->next_run < earliest ? rec->next_run : earliest;
-        if (!rec->job && (!strcmp(rec->state, "valid") || !strcmp(rec->state, "staged"))) {
+        /* A job's wait (up to a day behind a clock set back) is measured by
+         * the wall clock: looked at every poll, a clock set right ends it
+         * then, not after the watchdog's longest sleep. */
+        if (rec->job || !strcmp(rec->state, "valid") || !strcmp(rec->state, "staged")) {
             earliest = marker_poll < earliest ? marker_poll : earliest;
         }
     }

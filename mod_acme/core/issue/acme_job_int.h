@@ -286,6 +286,20 @@ void acme_job_withdraw_all(acme_driver_t *driver, acme_job_t *job);
  * backoff), never a staged entry root has to refuse. */
 apr_status_t acme_job_issued_fits(acme_step_ctx_t *sc, const apr_array_header_t *chain,
                                   const char **why);
+/* Is this machine's clock behind? The chain (X509*, leaf first) the CA just
+ * sent starts after the local clock, while the CA's own clock (its Date
+ * header, acme_client_ca_date) says it has started (within
+ * ACME_CLOCK_SLACK), and the start is at most ACME_CLOCK_BEHIND_MAX ahead.
+ * Returns the time the whole chain is valid from by the local clock (the
+ * certificate is sound, only the local clock is wrong: wait for it), or 0
+ * (not so: judge the chain as usual). */
+#define ACME_CLOCK_SLACK       apr_time_from_sec(60)
+#define ACME_CLOCK_BEHIND_MAX  apr_time_from_sec(7 * 86400)
+apr_time_t acme_job_clock_behind(acme_step_ctx_t *sc, const apr_array_header_t *chain);
+/* The other way: leaf expired by the local clock while the CA's clock says it
+ * is still valid. Returns the text to add to the failure ("; the CA's clock
+ * says ..., set it right"), in sc->p, or NULL (not so). */
+const char *acme_job_clock_ahead(acme_step_ctx_t *sc, X509 *leaf);
 
 /* The challenge type to answer (acme_job_choice.c). */
 /* The challenge authz is answered with: the first type of AcmeChallenges

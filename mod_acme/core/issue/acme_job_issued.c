@@ -12,6 +12,7 @@
 #include "acme_b64url.h"
 #include "acme_certverify.h"
 #include "acme_custody.h"
+#include "acme_time.h"
 
 /* The public key of the CSR root published for this domain; NULL when there
  * is none to compare with (root made a new one meanwhile): activation checks. */
@@ -92,4 +93,51 @@ apr_status_t acme_job_issued_fits(acme_step_ctx_t *sc, const apr_array_header_t 
         return rv;
     }
     return chain_fits(sc, chain, why);
+}
+
+/* The latest notBefore of the chain's certificates (the leaf's issuer may be
+ * as new as the leaf: a CA's intermediate made at its start). */
+static apr_time_t chain_valid_from(apr_pool_t *p, const apr_array_header_t *chain)
+{
+    apr_time_t from = 0;
+    int i;
+
+    for (i = 0; i < chain->nelts; ++i) {
+        acme_cert_info_t info;
+        if (acme_cert_info(p, APR_ARRAY_IDX(chain, i, X509 *), &info) == APR_SUCCESS
+            && info.not_before > from) {
+            from = info.not_before;
+        }
+    }
+    return from;
+}
+
+apr_time_t acme_job_clock_behind(acme_step_ctx_t *sc, const apr_array_header_t *chain)
+{
+    apr_time_t now = acme_core_now(&sc->driver->ctx);
+    apr_time_t ca_now = acme_client_ca_date(sc->ca->client);
+    apr_time_t from = chain_valid_from(sc->p, chain);
+
+    /* The CA's Date has whole seconds and is stamped after it issued. */
+    if (from <= now || !ca_now || ca_now + ACME_CLOCK_SLACK < from
+        || from - now > ACME_CLOCK_BEHIND_MAX) {
+        return 0;
+    }
+    return from;
+}
+
+const char *acme_job_clock_ahead(acme_step_ctx_t *sc, X509 *leaf)
+{
+    apr_time_t now = acme_core_now(&sc->driver->ctx);
+    apr_time_t ca_now = acme_client_ca_date(sc->ca->client);
+    acme_cert_info_t info;
+
+    if (acme_cert_info(sc->p, leaf, &info) != APR_SUCCESS || now < info.not_after || !ca_now
+        || ca_now >= info.not_after) {
+        return NULL;
+    }
+    return apr_psprintf(sc->p, "; the CA's clock says %s, this machine's %s: this machine's "
+                        "clock is ahead, set it right (NTP); the next attempt after that "
+                        "succeeds", acme_time_rfc3339(sc->p, ca_now),
+                        acme_time_rfc3339(sc->p, now));
 }

@@ -641,6 +641,34 @@ static void log_staged(acme_step_ctx_t *sc, X509 *leaf)
              acme_time_rfc3339(sc->p, info.not_after), info.issuer);
 }
 
+/* The CA's certificate starts after this machine's clock, and the CA's clock
+ * says it has started (acme_job_clock_behind): the local clock is behind (set
+ * back, a VM restored). Throwing the certificate away would order another
+ * just as "early" at every attempt; the order is kept and the certificate
+ * fetched again once the local clock reaches its start, or at once after
+ * the clock is set right (the driver's run notices the time has come). */
+#define ACME_CLOCK_NOTE "this machine's clock is behind"
+static acme_outcome_e wait_for_clock(acme_step_ctx_t *sc, apr_time_t from)
+{
+    apr_time_t now = acme_core_now(&sc->driver->ctx);
+    const char *note = apr_psprintf(sc->p, ACME_CLOCK_NOTE ": the new certificate is valid "
+                                    "from %s; kept, it goes live then",
+                                    acme_time_rfc3339(sc->p, from));
+
+    if (strcmp(sc->rec->notice, note) != 0) {
+        acme_record_text_set(sc->rec, &sc->rec->notice, ACME_REC_NOTE_MAX, note);
+        acme_log(&sc->driver->ctx, ACME_LOG_WARN, 0, "ACME01225: %s: the CA's new certificate "
+                 "is valid from %s, %" APR_TIME_T_FMT " s after this machine's clock (%s), "
+                 "while the CA's clock says %s: this machine's clock is behind; set it right "
+                 "(NTP). The certificate is kept (%s) and goes live once the clock reaches its "
+                 "start; no new order is made", sc->domain->name,
+                 acme_time_rfc3339(sc->p, from), apr_time_sec(from - now),
+                 acme_time_rfc3339(sc->p, now),
+                 acme_time_rfc3339(sc->p, acme_client_ca_date(sc->ca->client)), sc->job->cert_url);
+    }
+    return wait_for_ca(sc, from + apr_time_from_sec(1));
+}
+
 static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
 {
     acme_job_t *job = sc->job;
@@ -648,6 +676,7 @@ static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
     const char *pem, *why = NULL;
     apr_size_t len;
     acme_outcome_e outcome;
+    apr_time_t from;
     apr_status_t rv;
 
     if (!job->cert_url && (outcome = certificate_url(sc)) != ACME_OUTCOME_DONE) {
@@ -657,6 +686,12 @@ static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
     if (rv != APR_SUCCESS) {
         return acme_job_ca_failed(sc, rv);
     }
+    if ((from = acme_job_clock_behind(sc, chain)) != 0) {
+        return wait_for_clock(sc, from);
+    }
+    if (strncmp(sc->rec->notice, ACME_CLOCK_NOTE, sizeof(ACME_CLOCK_NOTE) - 1) == 0) {
+        acme_record_text_set(sc->rec, &sc->rec->notice, ACME_REC_NOTE_MAX, NULL);
+    }
     /* Names and time here; the key, the trust and the rest are proven by
      * root at activation, which alone can see the key. */
     rv = acme_cert_check(sc->p, APR_ARRAY_IDX(chain, 0, X509 *), NULL, sc->domain->names,
@@ -665,7 +700,9 @@ static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
         rv = acme_job_issued_fits(sc, chain, &why);
     }
     if (rv != APR_SUCCESS) {
-        return acme_job_step_failed(sc, rv, "the CA's certificate is not fit to serve: %s", why ? why : "?");
+        const char *clock = acme_job_clock_ahead(sc, APR_ARRAY_IDX(chain, 0, X509 *));
+        return acme_job_step_failed(sc, rv, "the CA's certificate is not fit to serve: %s",
+                                    apr_pstrcat(sc->p, why ? why : "?", clock, NULL));
     }
     rv = acme_store_stage_with_meta(sc->driver->store, sc->p, sc->domain->name, pem, len,
                                     NULL,

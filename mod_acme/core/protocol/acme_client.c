@@ -2,6 +2,7 @@
  * requests, account, orders. One client serves one thread at a time. */
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_date.h>
 #include "acme_client.h"
 #include "acme_json.h"
 #include "acme_time.h"
@@ -34,6 +35,7 @@ struct acme_client_t {
     const char *thumbprint;
     const char *eab_kid, *eab_hmac;        /* External Account Binding, NULL = none */
     int requests;
+    apr_time_t ca_date;                    /* the CA's Date header last seen, 0 = none */
     const char *endpoint;                  /* acme_requests_total's endpoint of a URL that
                                             * is no directory member: set by the call */
 };
@@ -94,6 +96,13 @@ static apr_status_t client_send(acme_client_t *client, apr_pool_t *p, const char
     req.ca_file = client->ca_file;
     client->requests++;
     rv = acme_http_send(client->ctx, p, &req, resp, prob);
+    if (rv == APR_SUCCESS && *resp) {
+        const char *date = apr_table_get((*resp)->headers, "Date");
+        apr_time_t t = date ? apr_date_parse_http(date) : APR_DATE_BAD;
+        if (t != APR_DATE_BAD) {
+            client->ca_date = t;
+        }
+    }
     acme_counters_request(client->ctx->counters, endpoint_of(client, url),
                        rv == APR_SUCCESS && *resp ? (*resp)->status : 0);
     return rv;
@@ -723,4 +732,9 @@ void acme_client_account_get(const acme_client_t *client, EVP_PKEY **key, const 
 int acme_client_request_count(const acme_client_t *client)
 {
     return client->requests;
+}
+
+apr_time_t acme_client_ca_date(const acme_client_t *client)
+{
+    return client->ca_date;
 }

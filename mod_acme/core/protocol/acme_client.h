@@ -156,4 +156,9 @@ const char *acme_client_thumbprint(acme_client_t *client);
 void acme_client_account_get(const acme_client_t *client, EVP_PKEY **key, const char **kid);
 /* The ACME requests sent so far (for the status page and benchmarks). */
 int acme_client_request_count(const acme_client_t *client);
+/* The CA's clock: the Date header (RFC 9110 §6.6.1, 1 s resolution) of the
+ * last response that carried a valid one, as apr_time_t (microseconds since
+ * the epoch); 0 when no response had one. It tells this machine's clock
+ * being wrong apart from a CA that dates its certificates wrongly. */
+apr_time_t acme_client_ca_date(const acme_client_t *client);
 #endif

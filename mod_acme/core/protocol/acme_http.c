@@ -10,7 +10,9 @@
 #include <apr_strings.h>
 #include <apr_date.h>
 #include <apr_lib.h>
+#include <openssl/x509_vfy.h>
 #include "acme_http.h"
+#include "acme_time.h"
 #include "acme_access.h"
 
 #define ACME_HTTP_MAX_HEADERS 100
@@ -261,6 +263,23 @@ static const char *ca_file_problem(apr_pool_t *p, const char *ca_file)
                         ca_file, acme_access_user(p, (long)geteuid()));
 }
 
+/* The CA's TLS certificate out of its validity by this machine's clock: a
+ * clock set wrong (a year ahead, a day back) shows first here, and reads as
+ * the CA's fault unless the message says which clock judged. */
+static const char *clock_hint(curl_client_t *cc, apr_pool_t *p, CURLcode rc)
+{
+    long verify = 0;
+
+    if (rc != CURLE_PEER_FAILED_VERIFICATION
+        || curl_easy_getinfo(cc->curl, CURLINFO_SSL_VERIFYRESULT, &verify) != CURLE_OK
+        || (verify != X509_V_ERR_CERT_HAS_EXPIRED && verify != X509_V_ERR_CERT_NOT_YET_VALID)) {
+        return "";
+    }
+    return apr_psprintf(p, " (judged by this machine's clock, %s: if that clock is wrong, set "
+                        "it right (NTP); otherwise the CA's TLS certificate is out of date)",
+                        acme_time_rfc3339(p, acme_core_now(cc->ctx)));
+}
+
 static apr_status_t transfer_failed(curl_client_t *cc, apr_pool_t *p,
                                     const acme_http_request_t *req, CURLcode rc,
                                     const char *errbuf, const transfer_t *t,
@@ -289,8 +308,8 @@ static apr_status_t transfer_failed(curl_client_t *cc, apr_pool_t *p,
         acme_log(cc->ctx, ACME_LOG_ERR, rv, "ACME00220: %s", prob->detail);
     }
     else {
-        rv = acme_problem_set(prob, p, APR_EGENERAL, NULL, "%s %s: %s", method, url,
-                              *errbuf ? errbuf : curl_easy_strerror(rc));
+        rv = acme_problem_set(prob, p, APR_EGENERAL, NULL, "%s %s: %s%s", method, url,
+                              *errbuf ? errbuf : curl_easy_strerror(rc), clock_hint(cc, p, rc));
     }
     prob->url = apr_pstrdup(p, url);
     acme_log(cc->ctx, ACME_LOG_DEBUG, rv, "ACME00202: %s", prob->detail);
