@@ -27,7 +27,8 @@ static const acmectl_command_t commands[] = {
       "One line per managed certificate: state, names, expiry, issuer, next action and\n"
       "last error. Names the server's last start did not configure (files a removed\n"
       "AcmeDomain left; the status page does not show them either) are only counted;\n"
-      "--all lists them too, as not-configured. Exit status: 0, 1 when the store\n"
+      "--all lists them too, as not-configured; a live certificate that cannot be read\n"
+      "is unreadable. Exit status: 0, 1 when the store\n"
       "cannot be read, 2 usage.\n" },
     { "show", acmectl_cmd_show,
       "Usage: acmectl [--store DIR] [--json] show NAME\n"

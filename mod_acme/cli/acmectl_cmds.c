@@ -233,13 +233,22 @@ static void view_staged(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
 static void view_reconcile(apr_pool_t *p, domain_view_t *v)
 {
     const acme_status_cert_t *rc = v->status ? v->status->cert : NULL;
-    const char *expected = !v->has_live ? "missing"
+    const char *expected = v->live_error ? "unreadable" : !v->has_live ? "missing"
                          : v->live.not_after < apr_time_now() ? "expired" : "valid";
 
     if (!v->status) {
         return;
     }
-    if (v->status->state == ACME_STATUS_STAGED && !v->staged) {
+    if (v->live_error && (v->status->state == ACME_STATUS_VALID
+                          || v->status->state == ACME_STATUS_RENEWING)) {
+        /* Written while the file was sound: what is on disk now is not. */
+        v->record_note = apr_psprintf(
+            p, "status/%s.json says \"%s\", but the live certificate cannot be read; at its next "
+            "start or graceful restart the server serves the previous version, or its temporary "
+            "certificate, and orders a new one", v->name, acme_status_record_state_name(v->status->state));
+        v->state = expected;
+    }
+    else if (v->status->state == ACME_STATUS_STAGED && !v->staged) {
         v->record_note = apr_psprintf(
             p, "status/%s.json says \"staged\", but %s; the record predates the last "
             "activation or refusal and is rewritten at the server's next check", v->name,
@@ -287,6 +296,7 @@ static domain_view_t *view_load(acmectl_t *ctl, apr_pool_t *p, const char *name,
     }
     if (!v->state) {
         v->state = v->staged ? "staged"
+                 : v->live_error ? "unreadable"
                  : !v->has_live ? "missing"
                  : v->live.not_after < apr_time_now() ? "expired" : "valid";
     }

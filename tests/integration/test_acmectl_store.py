@@ -6,6 +6,7 @@ status record behind the files and staged files show judges as activation
 would."""
 import json
 import os
+import shutil
 import re
 import time
 
@@ -176,6 +177,33 @@ def test_a_removed_domain_is_not_listed_as_managed(httpd, unique, tmp_path):
                                    "a valid PEM chain", "serial": None, "not_after": None}, doc
     # nothing was renamed or recorded: show only looks
     assert sorted(os.listdir(staging)) == ["cert.pem", "ready"], os.listdir(staging)
+
+    # a live certificate that can no longer be read, whatever the record (still
+    # "valid", from before) says: emptied, truncated, garbage
+    shutil.rmtree(staging)
+    with open(path) as f:
+        record = json.load(f)
+    record.update(state="valid", step="idle")
+    with open(path, "w") as f:
+        json.dump(record, f)
+    with open(live, "rb") as f:
+        good = f.read()
+    for bad in (b"", good[:len(good) // 2], b"\x00garbage\xff" * 40):
+        with open(live, "wb") as f:
+            f.write(bad)
+        r = acmectl(httpd.store, "list")
+        row = [l for l in r.stdout.splitlines() if l.startswith(keep)]
+        assert row and "unreadable" in row[0].split(), r.stdout
+        r = acmectl(httpd.store, "show", keep)
+        assert re.search(r"^state: +unreadable$", r.stdout, re.M), r.stdout
+        assert re.search(r'^record: +status/%s\.json says "valid", but the live certificate cannot '
+                         r'be read' % re.escape(keep), r.stdout, re.M), r.stdout
+        doc = json.loads(acmectl(httpd.store, "--json", "show", keep).stdout)
+        assert doc["state"] == "unreadable" and doc["live_error"], doc
+    with open(live, "wb") as f:
+        f.write(good)
+    r = acmectl(httpd.store, "show", keep)
+    assert re.search(r"^state: +valid$", r.stdout, re.M), r.stdout
 
 
 def test_two_servers_sharing_a_store_keep_each_others_names(httpd_factory, unique):
