@@ -502,6 +502,40 @@ static void test_driver_discards_job_older_than_live_cert(void **state)
     assert_false(logged(f, "resuming"));
 }
 
+/* A record that is not JSON (truncated, garbled) is said at warning level,
+ * removed, and a new order made; the ordinary leftovers stay at info. */
+static void test_driver_warns_of_an_unreadable_job_record(void **state)
+{
+    fixture_t *f = *state;
+    static const char *const bad[] = { "{\"fingerprint\": \"", "\x01\xff garbage", "[]" };
+    apr_time_t next_run;
+    apr_finfo_t finfo;
+    int staged;
+
+    for (apr_size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+        /* one name each: a failed attempt puts its name in backoff */
+        acme_domain_t *d = driver_domain(f->p, apr_psprintf(f->p, "garbled%d.example", (int)i));
+        const char *path = apr_pstrcat(f->p, "jobs/", d->name, ".json", NULL);
+
+        apr_array_clear(f->log);
+        assert_int_equal(acme_store_write(f->store, f->p, path, bad[i], strlen(bad[i]),
+                                          ACME_STORE_KEY_PERMS), APR_SUCCESS);
+        run(f, one(f->p, d), &next_run, &staged);
+        if (i < 2) {
+            assert_true(logged(f, "ACME01232"));
+            assert_false(logged(f, "ACME00409"));
+        }
+        else {
+            /* JSON, but not a record: an ordinary leftover */
+            assert_true(logged(f, "ACME00409"));
+        }
+        assert_false(logged(f, "resuming"));
+        /* the bad record is gone (a new one may have been written for the new order) */
+        assert_false(apr_stat(&finfo, acme_store_path(f->store, f->p, path), APR_FINFO_SIZE, f->p)
+                     == APR_SUCCESS && finfo.size == (apr_off_t)strlen(bad[i]));
+    }
+}
+
 static void test_driver_staged_waits_for_activation(void **state)
 {
     fixture_t *f = *state;
@@ -635,7 +669,7 @@ static void test_driver_discards_unreadable_job(void **state)
     assert_int_equal(acme_store_write(f->store, f->p, path, "{not json", 9, ACME_STORE_KEY_PERMS),
                      APR_SUCCESS);
     run(f, one(f->p, d), &next_run, &staged);
-    assert_true(logged(f, "ACME00409"));
+    assert_true(logged(f, "ACME01232"));
     assert_true(logged(f, "(no certificate)"));
 }
 
@@ -655,6 +689,7 @@ int main(void)
         DRIVER_TEST(test_driver_failover),
         DRIVER_TEST(test_driver_backoff_survives_restart),
         DRIVER_TEST(test_driver_discards_job_older_than_live_cert),
+        DRIVER_TEST(test_driver_warns_of_an_unreadable_job_record),
         DRIVER_TEST(test_driver_staged_waits_for_activation),
         DRIVER_TEST(test_driver_key_type_change_orders),
         DRIVER_TEST(test_driver_names_change_orders),

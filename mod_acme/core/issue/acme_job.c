@@ -270,6 +270,17 @@ acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
         acme_store_remove(driver->store, ptemp, job_key_path(ptemp, domain->name));
         return job;
     }
+    if (rv != APR_SUCCESS) {
+        /* Not a record this server wrote (truncated, garbled, not JSON): worth
+         * a look, unlike the ordinary leftovers below. A new order follows. */
+        acme_log(&driver->ctx, ACME_LOG_WARN, rv,
+                 "ACME01232: %s: the unfinished order record %s cannot be read (truncated, "
+                 "garbled or not JSON); it is removed and a new order is made, the live "
+                 "certificate is not touched; if this recurs, check the disk holding AcmeStoreDir",
+                 domain->name, job_json_path(ptemp, domain->name));
+        acme_job_remove_files(driver, domain->name, ptemp);
+        return job;
+    }
     fingerprint = rv == APR_SUCCESS ? json_string_value(json_object_get(json, "fingerprint")) : NULL;
     order = rv == APR_SUCCESS ? json_string_value(json_object_get(json, "order")) : NULL;
     ca = rv == APR_SUCCESS ? json_string_value(json_object_get(json, "ca")) : NULL;
@@ -281,7 +292,7 @@ acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
         || started <= 0 || now - apr_time_from_sec(started) > ACME_JOB_MAX_AGE
         || apr_time_from_sec(started) <= live_issued_at) {
         acme_log(&driver->ctx, ACME_LOG_INFO, rv,
-                 "ACME00409: %s: discarding an unfinished order record (unreadable, older than a "
+                 "ACME00409: %s: discarding an unfinished order record (incomplete, older than a "
                  "day or than the live certificate, or for another configuration or CA)",
                  domain->name);
         acme_job_remove_files(driver, domain->name, ptemp);
