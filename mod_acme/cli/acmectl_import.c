@@ -17,6 +17,7 @@
 #include "acme_cert.h"
 #include "acme_key_type.h"
 #include "acme_name.h"
+#include "acme_store_configured.h"
 #include "acme_store_paths.h"
 #include "acme_time.h"
 
@@ -258,10 +259,30 @@ static const char *import_meta(apr_pool_t *p, const source_t *src, const acme_ce
     return out;
 }
 
+/* When the servers using the store recorded what they configure
+ * (configured.json, written at each start) and none configures name, an
+ * import is neither served nor renewed until one does: what to do, from p.
+ * NULL otherwise (no record yet: every name counts as configured). */
+static const char *unconfigured_note(acmectl_t *ctl, apr_pool_t *p, const char *name)
+{
+    apr_hash_t *names;
+    apr_time_t since;
+
+    if (!ctl->store || acme_store_configured_read(ctl->store, p, &names, &since) != APR_SUCCESS
+        || apr_hash_get(names, name, APR_HASH_KEY_STRING)) {
+        return NULL;
+    }
+    return apr_psprintf(p, "no server using %s configures %s (configured.json): it is neither "
+                        "served nor renewed until an AcmeDomain whose first name is %s is added "
+                        "and httpd restarted", ctl->store_dir, name, name);
+}
+
 static void report(acmectl_t *ctl, apr_pool_t *p, const char *name, const source_t *src,
                    const acme_cert_info_t *info, acme_key_type_e key_type, const char *warning,
                    const char *version, int done)
 {
+    const char *note = unconfigured_note(ctl, p, name);
+
     if (ctl->json) {
         json_t *names = json_array();
         json_t *obj;
@@ -269,12 +290,13 @@ static void report(acmectl_t *ctl, apr_pool_t *p, const char *name, const source
         for (i = 0; i < info->names->nelts; ++i) {
             json_array_append_new(names, json_string(APR_ARRAY_IDX(info->names, i, const char *)));
         }
-        obj = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s?, s:b, s:s?, s:s?}",
+        obj = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s?, s:b, s:s?, s:s?, s:s?}",
                         "name", name, "layout", src->layout, "certificate", src->cert_path,
                         "key", src->key_path, "names", names, "serial", info->serial,
                         "not_after", acme_time_rfc3339(p, info->not_after),
                         "key_type", acme_key_type_name(key_type), "ca", src->ca_url,
-                        "imported", done, "version", version, "warning", warning);
+                        "imported", done, "version", version, "warning", warning,
+                        "note", note);
         acmectl_print_json(ctl, obj);
         json_decref(obj);
         return;
@@ -288,6 +310,9 @@ static void report(acmectl_t *ctl, apr_pool_t *p, const char *name, const source
     if (warning) {
         acmectl_printf(ctl, "  warning: %s: mod_acme will order a new certificate for %s at its "
                        "next start\n", warning, name);
+    }
+    if (note) {
+        acmectl_printf(ctl, "  note: %s\n", note);
     }
     if (done) {
         acmectl_printf(ctl, "ACME00813: imported as the live certificate of %s (version %s); "

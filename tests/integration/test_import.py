@@ -4,6 +4,7 @@ nothing before its renewal is due. Refusals: a key that does not fit, an
 unknown layout, a name that has a live certificate already."""
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -132,6 +133,24 @@ def test_certbot_lineage_is_served_without_a_new_order(httpd_factory, pebble, un
     # the store acmectl made is the one the server makes: same modes and owners
     assert store_dirs(httpd.store) == store_dirs(first.store), (store_dirs(httpd.store),
                                                                   store_dirs(first.store))
+
+    # a lineage of a name no server using the store configures: imported, and
+    # said to be neither served nor renewed until an AcmeDomain has it
+    other = unique("unconfigured")
+    pem, pkey = self_signed(httpd.serverroot, other)
+    lineage = certbot_lineage(os.path.join(httpd.serverroot, "le2"), other, pem, pkey,
+                              pebble.directory_url)
+    r = acmectl(httpd.store, "--json", "import", lineage)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "neither served nor renewed" in json.loads(r.stdout)["note"], r.stdout
+    r = acmectl(httpd.store, "import", "--yes", lineage)
+    assert r.returncode == 0 and "ACME00813" in r.stdout, r.stdout + r.stderr
+    assert re.search(r"note: no server using \S+ configures %s .*neither served nor renewed "
+                     r"until an AcmeDomain" % re.escape(other), r.stdout), r.stdout
+    # the configured name of the same store gets no such note
+    r = acmectl(httpd.store, "--json", "import", certbot_lineage(
+        os.path.join(httpd.serverroot, "le3"), name, fullchain, key, pebble.directory_url))
+    assert "note" not in r.stdout, r.stdout
 
 
 def store_dirs(store):
