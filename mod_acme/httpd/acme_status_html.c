@@ -163,15 +163,18 @@ static void problem_html(out_t *o, json_t *d)
 {
     json_t *error = json_object_get(d, "error"), *attempts = json_object_get(d, "attempts");
     const char *type = str(error, "type");
+    int from_ca = type && !strncmp(type, "urn:ietf:params:acme:error:", 27);
 
     if (!json_is_true(json_object_get(d, "failing")) || !json_is_object(error)) {
         return;
     }
-    if (type && !strncmp(type, "urn:ietf:params:acme:error:", 27)) {
+    if (from_ca) {
         type += 27;
     }
-    putf(o, "<div class=\"problem\"><p><strong>CA error%s%s%s:</strong> %s</p>",
-               type ? " (" : "", esc(o->pool, type), type ? ")" : "",
+    /* Only an RFC 8555 problem document is the CA's word (section 6.7); a
+     * failing hook, the store or an unreachable CA is not. */
+    putf(o, "<div class=\"problem\"><p><strong>%s%s%s%s:</strong> %s</p>",
+               from_ca ? "CA error" : "Error", type ? " (" : "", esc(o->pool, type), type ? ")" : "",
                esc(o->pool, str(error, "detail") ? str(error, "detail") : "no detail"));
     putf(o, "<p class=\"since\"><strong>Failing since %s</strong> &middot; %"
                APR_INT64_T_FMT " failed attempt%s &middot; last failure %s &middot; "

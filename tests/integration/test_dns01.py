@@ -112,6 +112,10 @@ def test_failing_hook_is_reported_and_retried(httpd, challtestsrv, unique):
     # at the CA's reachability
     assert "No error came from the CA" in d["advice"] and "AcmeDnsCmd" in d["advice"], d
     assert "could not talk to the CA" not in d["advice"], d
+    status, _, body = httpd.http_request("/acme-status/" + name)
+    assert status == 200, status
+    page = body.decode()
+    assert "<strong>Error:</strong>" in page and "CA error" not in page, page
     text = httpd.error_log_text()
     assert "exited with 3; output: nsupdate: update failed: REFUSED" in text, httpd.diagnostics()
     # teardown is attempted after a failed setup too
