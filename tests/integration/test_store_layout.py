@@ -56,11 +56,11 @@ def readme_layout(path=README):
         if "the store itself" in clause:
             rules.append((re.compile(r"\.$"), owner, mode))
         top = None
-        for m in re.finditer(r"\(and (each|what is under it)( `([^`]+)`)?\)|`([^`]+)`", clause):
+        for m in re.finditer(r"\(and (each|its|what is under it)( `([^`]+)`)?\)|`([^`]+)`", clause):
             if m.group(4):
                 top = m.group(4).rstrip("/")
                 rules.append((re.compile(pattern(top) + "$"), owner, mode))
-            elif m.group(1) == "each":
+            elif m.group(1) in ("each", "its"):
                 rules.append((re.compile(pattern(top + "/" + m.group(3).rstrip("/")) + "$"),
                               owner, mode))
             else:
