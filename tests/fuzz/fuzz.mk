@@ -3,10 +3,13 @@
 # library the targets link; a target that includes a core source itself (to
 # reach its static functions) takes that object's place, since the linker
 # only pulls archive members for symbols still undefined.
-# Called by `make fuzz` with SRCDIR, OUT, DEP_CFLAGS, DEP_LIBS and TARGETS.
+# Called by `make fuzz` with SRCDIR, OUT, DEP_CFLAGS, DEP_LIBS and TARGETS;
+# `make fuzz-coverage` passes SAN= and COV=<clang source-based coverage> for
+# the build that replays the corpora (tests/fuzz/coverage.sh).
 CLANG ?= clang
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS = -g -O1 $(SAN) -Wall -Wextra -Werror -Wno-unused-parameter \
+COV =
+FUZZ_CFLAGS = -g -O1 $(SAN) $(COV) -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wno-missing-field-initializers -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
 	$(addprefix -I$(SRCDIR)/mod_acme/core/,base crypto store protocol issue cluster) $(DEP_CFLAGS)
 CORE_SRCS = $(wildcard $(SRCDIR)/mod_acme/core/*/*.c)

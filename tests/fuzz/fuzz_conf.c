@@ -1,9 +1,15 @@
 /* Every parser of a directive value (acme_conf_parse.h and the checks the
  * configuration uses: names, store names, key types, RFC 3339 times, the
- * resolver, revocation reasons, tokens). The first byte picks the parser; the
- * rest, up to a NUL, is the value (a second value after the NUL where a
- * parser takes two). */
+ * resolver, revocation reasons, tokens, AcmeMaxParallel, AcmePreferredChain,
+ * the AcmeCluster URL) and of the files directives name (AcmeCACertificateFile,
+ * AcmeClusterCACertificateFile, AcmeClusterKeyFile: the rest of the input is
+ * the file). The first byte picks the parser; the rest, up to a NUL, is the
+ * value (a second value after the NUL where a parser takes two). */
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include "fuzz.h"
+#include "acme_cluster.h"
 #include "acme_conf_parse.h"
 #include "acme_name.h"
 #include "acme_key_type.h"
@@ -13,10 +19,36 @@
 #include "acme_dns.h"
 #include "acme_account.h"
 
+/* The file directives name, on tmpfs when there is one. */
+static char file_path[64];
+
+static void remove_file(void)
+{
+    unlink(file_path);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    int fd;
+
     fuzz_init();
+    snprintf(file_path, sizeof(file_path), "%s/acme-fuzz-conf-XXXXXX",
+             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+    if ((fd = mkstemp(file_path)) < 0) abort();
+    close(fd);
+    atexit(remove_file);
     return 0;
+}
+
+/* The input as the file a directive names (mode 0600, as a key file must be). */
+static void file_put(const uint8_t *data, size_t size)
+{
+    FILE *f = fopen(file_path, "wb");
+
+    if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0
+        || chmod(file_path, 0600) != 0) {
+        abort();
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -25,6 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     apr_array_header_t *types = NULL;
     const char *arg, *arg2, *out = NULL, *out2 = NULL, *why = NULL;
     acme_window_t w;
+    acme_cluster_url_t *url;
+    unsigned char key[ACME_CLUSTER_KEY_LEN];
+    apr_interval_time_t per;
     acme_key_type_e kt;
     apr_time_t when;
     apr_port_t port;
@@ -39,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     arg = fuzz_str(p, data + 1, size - 1);
     arg2 = strlen(arg) + 1 < size - 1 ? fuzz_str(p, data + 2 + strlen(arg),
                                                    size - 2 - strlen(arg)) : "";
-    switch (sel % 20) {
+    switch (sel % 24) {
     case 0:
         memset(&w, 0, sizeof(w));
         (void)acme_conf_parse_window(arg, &w);
@@ -99,6 +134,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         out = acme_text_printable(p, (const char *)data + 1, size - 1, sel & 0x40 ? 64 : 4096,
                                   (sel >> 5) & 3);
         if (strlen(out) > (sel & 0x40 ? 64u : 4096u)) abort();
+        break;
+    case 20:
+        out = acme_conf_parse_max_parallel(p, arg, *arg2 ? arg2 : NULL, &a, &b, &per);
+        if (!out && (a < 1 || b < 0 || per < 0)) abort();
+        break;
+    case 21: out = acme_conf_parse_check_preferred_chain(p, arg); break;
+    case 22:
+        if (!(out = acme_cluster_parse_url(p, arg, &url))) {
+            out2 = acme_cluster_url_show(p, url);
+        }
+        break;
+    case 23:
+        file_put(data + 1, size - 1);
+        out = acme_conf_parse_check_ca_file(p, file_path);
+        out2 = acme_cluster_check_ca_file(p, file_path);
+        why = acme_cluster_read_key(p, file_path, key);
+        if (!why && size - 1 != ACME_CLUSTER_KEY_LEN) abort();
         break;
     }
     fuzz_touch(out);

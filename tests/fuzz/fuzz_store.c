@@ -9,6 +9,7 @@
  *   5 events/<file>.json      acme_events_list
  *   6 domains/<name>/meta.json acme_renewal_read_meta
  *   7 config/<name>.json      acme_job_domain_from_json (acmectl's view)
+ *   8 configured.json         acme_store_configured_read (acmectl, status page)
  * The literal FINGERPRINT in status and job records becomes the domain's real
  * fingerprint, so inputs get past that gate. */
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "acme_store_account.h"
 #include "acme_custody.h"
 #include "acme_events.h"
+#include "acme_store_configured.h"
 
 #define NAME "example.test"
 
@@ -119,6 +121,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *text, *relpath = NULL, *kid, *csr, *key_id;
     apr_size_t len;
     apr_array_header_t *names, *events;
+    apr_hash_t *configured;
+    apr_hash_index_t *hi;
+    apr_time_t since;
     acme_driver_t *driver;
     acme_record_t *rec;
     acme_domain_t *parsed;
@@ -129,7 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) goto out;
     text = (const char *)data + 1;
     len = size - 1;
-    switch (data[0] % 8) {
+    switch (data[0] % 9) {
     case 0:
         text = with_fingerprint(p, fuzz_str(p, data + 1, len));
         put(p, relpath = acme_store_rel_status(p, NAME), text, strlen(text));
@@ -195,6 +200,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             && acme_job_domain_from_json(p, json, &parsed) == APR_SUCCESS) {
             fuzz_touch(parsed->name);
             fuzz_touch(acme_job_fingerprint(p, parsed));
+        }
+        break;
+    case 8:
+        put(p, relpath = ACME_STORE_CONFIGURED, text, len);
+        if (acme_store_configured_read(store, p, &configured, &since) == APR_SUCCESS) {
+            for (hi = apr_hash_first(p, configured); hi; hi = apr_hash_next(hi)) {
+                fuzz_touch(apr_hash_this_key(hi));
+                fuzz_touch(apr_hash_this_val(hi));
+            }
         }
         break;
     }

@@ -81,6 +81,7 @@ def from_fixtures():
             seed("key_pem", text)
         else:
             seed("pem_chain", text)
+            seed("conf", b"\x17" + text.encode())   # AcmeCACertificateFile's content
             for b64 in PEM_RE.findall(text):
                 seed("der_cert", base64.b64decode(b64))
 
@@ -123,7 +124,11 @@ def from_hand():
             12: ["example.org+rsa-2048", "2001_db8__1"], 13: ["2001:db8::1\x00rsa-2048"],
             14: ["EC-P384"], 15: ["2026-11-29T22:34:16Z", "2026-11-29T22:34:16.123+01:00"],
             16: ["127.0.0.1:5353", "ns.example.org"], 17: ["keyCompromise"],
-            18: [token], 19: ["a\tb\x1b[31m\xc3\xa9"]}
+            18: [token], 19: ["a\tb\x1b[31m\xc3\xa9"], 20: ["20", "20\x00300/3h"],
+            21: ["ISRG Root X1"],
+            22: ["redis://10.0.0.5:6379/2", "rediss://user:p%40ss@[2001:db8::1]:6380",
+                 "redis-sentinel://s1:26379,s2:26379/mymaster/1"],
+            23: ["0123456789abcdef0123456789abcdef"]}
     for sel, values in conf.items():
         for v in values:
             seed("conf", bytes([sel]) + v.encode("latin-1"))
@@ -153,8 +158,17 @@ def from_hand():
             "ca_urls": ["https://acme.test/dir"], "contacts": ["mailto:a@example.test"],
             "agree_tos": True, "challenges": ["http-01"], "config_changed_at": 1795990000},
     }
+    store[8] = {"servers": {"/etc/apache2/apache2.conf": {
+                    "names": ["example.test", "www.example.test"], "since": "2026-11-29T22:34:16Z"},
+                "other": {"names": ["example.test"], "since": "2026-11-28T22:34:16Z"}},
+                "names": ["example.test", "www.example.test"], "since": "2026-11-29T22:34:16Z"}
     for sel, record in store.items():
         seed("store", bytes([sel]) + json.dumps(record).encode())
+    # the one-server layout of configured.json
+    seed("store", b"\x08" + json.dumps({"names": ["example.test"],
+                                        "since": "2026-11-29T22:34:16Z"}).encode())
+    # a sealed value's header (magic, an 8-byte key id, a 12-byte nonce) and a tag
+    seed("cluster", b"mac1" + bytes(8) + bytes(12) + b"payload" + bytes(16))
     seed("retry_after", "120")
     seed("retry_after", "Sun, 29 Nov 2026 23:34:16 GMT")
     seed("b64url", "eyJhbGciOiJFUzI1NiJ9")
