@@ -169,6 +169,10 @@ def from_hand():
                                         "since": "2026-11-29T22:34:16Z"}).encode())
     # a sealed value's header (magic, an 8-byte key id, a 12-byte nonce) and a tag
     seed("cluster", b"mac1" + bytes(8) + bytes(12) + b"payload" + bytes(16))
+    seed("headers", "200\nContent-Type: application/pem-certificate-chain\r\n"
+         "Link: <https://acme.test/cert/1/1>;rel=\"alternate\", <https://acme.test/cert/1/2>; "
+         "rel=alternate; title=\"a \\\"b\\\"\"\r\n"
+         "Link: <https://acme.test/dir>;rel=\"index up\"\r\n\r\n-----BEGIN CERTIFICATE-----\n")
     seed("retry_after", "120")
     seed("retry_after", "Sun, 29 Nov 2026 23:34:16 GMT")
     seed("b64url", "eyJhbGciOiJFUzI1NiJ9")
