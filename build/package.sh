@@ -4,10 +4,9 @@
 #       the source tree (the build cleans its tree, so never in place), then
 #       the checks below on the unpacked .deb, then lintian (errors and
 #       warnings fail; debian/*.lintian-overrides says why each override is
-#       right). It builds mod_acme once more: 947 s wall (211 s of CPU) at
-#       load 15-19 on 2 cores, so build/test.sh runs it only with
-#       ACME_FULL_PACKAGE=1.
-#   build/package.sh [OUT]  (fast, build/test.sh) the same checks on what
+#       right). It builds mod_acme once more (211 s of CPU); build/test.sh
+#       runs it unless ACME_FULL_PACKAGE=0.
+#   build/package.sh [OUT]  (fast) the same checks on what
 #       "make install" of the built tree puts into a throw-away root with the
 #       package's paths: the files debian/rules installs are the same.
 # Checks: every file the package must hold, the postinst does not enable the
