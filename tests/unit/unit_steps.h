@@ -102,9 +102,9 @@ static inline apr_array_header_t *strings2(apr_pool_t *p, const char *a, const c
     return unit_strings(p, a, b, NULL);
 }
 
-/* The leaf of the chain the n-th exchange of fixture answered with (0-based;
- * -1: the last exchange). */
-static inline X509 *recorded_leaf_of(apr_pool_t *p, const char *fixture, int n)
+/* The chain the n-th exchange of fixture answered with (0-based; -1: the
+ * last exchange), parsed in p. */
+static inline apr_array_header_t *recorded_chain_of(apr_pool_t *p, const char *fixture, int n)
 {
     const char *text = unit_fixture_text(p, fixture, NULL), *line = text, *next;
     apr_array_header_t *chain;
@@ -120,7 +120,13 @@ static inline X509 *recorded_leaf_of(apr_pool_t *p, const char *fixture, int n)
     assert_non_null(line);
     assert_int_equal(acme_cert_chain_parse(p, line, strlen(line), &chain), APR_SUCCESS);
     json_decref(json);
-    return APR_ARRAY_IDX(chain, 0, X509 *);
+    return chain;
+}
+
+/* The leaf of that chain. */
+static inline X509 *recorded_leaf_of(apr_pool_t *p, const char *fixture, int n)
+{
+    return APR_ARRAY_IDX(recorded_chain_of(p, fixture, n), 0, X509 *);
 }
 
 /* The certificate of the recorded http-01 issuance. */
