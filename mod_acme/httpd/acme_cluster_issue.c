@@ -40,7 +40,7 @@
 #include "acme_time.h"
 #include "acme_key_type.h"
 
-#define CLAIM_TTL_MS      60000                       /* kept alive after every step */
+#define CLAIM_TTL_MS      ACME_CLUSTER_CLAIM_TTL_MS   /* kept alive after every step */
 #define ACME_CLUSTER_POLL apr_time_from_sec(2)
 #define POLL_BUDGET       apr_time_from_msec(500)
 #define KEY_TTL_MS        (200L * 86400 * 1000)       /* longer than any certificate lives */
@@ -66,6 +66,7 @@ typedef struct gate_t {
     apr_hash_t *adopting;             /* name -> apr_time_t*: since when root is asked for a key */
     apr_time_t down_since;            /* Redis unreachable since, 0 while it answers */
     apr_hash_t *key_wait;             /* name -> apr_time_t*: since when waiting for root's key */
+    acme_cluster_epoch_seen_t epoch;  /* Redis' epoch mark as this child saw it last */
     acme_driver_t *driver;
 } gate_t;
 
@@ -435,6 +436,7 @@ static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const c
     acme_redis_t *r = gate_redis(g, why);
     const char *holder = NULL, *serial;
     long long token, *held;
+    long wait_ms = 0;
     json_t *record;
     apr_status_t rv;
 
@@ -463,21 +465,36 @@ static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const c
         g->redis = NULL;
         return redis_down(g, retry_at, why, "Redis did not answer", p);
     }
-    rv = acme_cluster_lock_take(r, p, domain->name, g->cluster->node, CLAIM_TTL_MS, &token,
-                                &holder);
+    held = apr_hash_get(g->tokens, domain->name, APR_HASH_KEY_STRING);
+    rv = acme_cluster_lock_take(r, p, domain->name, g->cluster->node, CLAIM_TTL_MS, CLAIM_TTL_MS,
+                                held != NULL, &g->epoch, &token, &holder, &wait_ms);
     if (rv == APR_EAGAIN) {
         *why = apr_psprintf(p, "cluster node %s orders it", holder);
         return rv;
+    }
+    if (rv == APR_INCOMPLETE) {
+        /* Redis lost its data (or no root marked it yet): a node may have
+         * been ordering this one; it claims again first. */
+        *retry_at = apr_time_now() + apr_time_from_msec(wait_ms < 1000 ? 1000
+                                                        : wait_ms > 5000 ? 5000 : wait_ms);
+        *why = wait_ms < 0 ? "Redis holds no mark of the cluster yet (started "
+               "empty); waiting for a node's parent to look at it"
+             : apr_psprintf(p, "Redis lost its data (restarted empty or flushed); no node "
+                            "claims a new order for %ld s more, so that the node which was "
+                            "ordering can claim it again", (wait_ms + 999) / 1000);
+        return APR_EAGAIN;
     }
     if (rv != APR_SUCCESS) {
         g->redis = NULL;
         return redis_down(g, retry_at, why, "Redis did not answer", p);
     }
     g->down_since = 0;
-    held = apr_hash_get(g->tokens, domain->name, APR_HASH_KEY_STRING);
-    if (held && *held == token) {     /* still waiting for a key */
+    if (held && *held == token && *holder) {      /* still waiting for a key */
         rv = job_adopt(g, r, domain, token, retry_at, why, p);
         return rv == APR_SUCCESS ? order_key_published(g, r, domain, retry_at, why, p) : rv;
+    }
+    if (held) {                       /* claimed again after Redis lost it: all of it anew */
+        memset(sent_digest(g, domain->name), 0, JOB_DIGEST_LEN);
     }
     held = apr_palloc(g->pool, sizeof(*held));
     *held = token;
@@ -488,11 +505,37 @@ static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const c
     return rv == APR_SUCCESS ? order_key_published(g, r, domain, retry_at, why, p) : rv;
 }
 
+/* Keeps the claim *held of domain; when Redis had lost it (emptied) and it
+ * is this node's again, *held is the new token and the order's state goes
+ * to Redis anew at the next job_publish. */
+static apr_status_t claim_keep(gate_t *g, acme_redis_t *r, const acme_domain_t *domain,
+                               long long *held, apr_pool_t *p)
+{
+    long long token = *held;
+    int reclaimed = 0;
+    apr_status_t rv;
+
+    rv = acme_cluster_lock_keep(r, p, domain->name, g->cluster->node, &token, CLAIM_TTL_MS,
+                                CLAIM_TTL_MS, &g->epoch, &reclaimed);
+    if (rv == APR_SUCCESS && reclaimed) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g->s, "ACME01038: %s: Redis lost this "
+                     "node's claim to order it (restarted empty or flushed); claimed again "
+                     "(claim %" APR_INT64_T_FMT ", was %" APR_INT64_T_FMT "), the order goes "
+                     "on; advice: give Redis persistence (appendonly yes) so that a restart "
+                     "keeps the cluster's state", domain->name, (apr_int64_t)token,
+                     (apr_int64_t)*held);
+        *held = token;
+        memset(sent_digest(g, domain->name), 0, JOB_DIGEST_LEN);
+    }
+    return rv;
+}
+
 static apr_status_t gate_keep(void *baton, const acme_domain_t *domain, apr_pool_t *p)
 {
     gate_t *g = baton;
     long long *held = apr_hash_get(g->tokens, domain->name, APR_HASH_KEY_STRING);
     const char *why = NULL;
+    int fresh = g->redis == NULL;
     acme_redis_t *r = gate_redis(g, &why);
     apr_status_t rv;
 
@@ -502,7 +545,13 @@ static apr_status_t gate_keep(void *baton, const acme_domain_t *domain, apr_pool
     if (!r) {
         return APR_ECONNREFUSED;      /* cannot tell: the job stops, its state kept */
     }
-    rv = acme_cluster_lock_keep(r, p, domain->name, g->cluster->node, *held, CLAIM_TTL_MS);
+    rv = claim_keep(g, r, domain, held, p);
+    if (rv != APR_SUCCESS && rv != APR_EAGAIN && !fresh) {
+        /* The connection of the last step may have died with a Redis
+         * restart: one more try on a new one before the job stops. */
+        g->redis = NULL;
+        rv = (r = gate_redis(g, &why)) ? claim_keep(g, r, domain, held, p) : APR_ECONNREFUSED;
+    }
     if (rv != APR_SUCCESS && rv != APR_EAGAIN) {
         g->redis = NULL;
         return rv;
@@ -589,6 +638,13 @@ static void gate_end(void *baton, const acme_domain_t *domain, int staged, apr_p
     }
     if (staged && (record = record_of_staged(g, domain, *held, p)) != NULL) {
         rv = acme_cluster_publish(r, p, domain->name, *held, record, strlen(record));
+        if (rv == APR_EAGAIN && claim_keep(g, r, domain, held, p) == APR_SUCCESS) {
+            /* Redis lost the claim since the last step (emptied): the
+             * claim taken again fences the record with its new token. */
+            record = record_of_staged(g, domain, *held, p);
+            rv = record ? acme_cluster_publish(r, p, domain->name, *held, record,
+                                               strlen(record)) : APR_EGENERAL;
+        }
         if (rv == APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, g->s, "ACME01017: %s: certificate "
                          "published to the cluster (version %" APR_INT64_T_FMT ")",

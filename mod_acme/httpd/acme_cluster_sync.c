@@ -25,6 +25,7 @@
 
 #define SYNC_KEY            "mod_acme.cluster.sync"
 #define CSR_SEEN_KEY        "mod_acme.cluster.csr_seen"
+#define EPOCH_SEEN_KEY      "mod_acme.cluster.epoch"
 #define ACME_CLUSTER_POLL   apr_time_from_sec(2)
 #define ACME_CLUSTER_RETRY  apr_time_from_sec(10)
 #define POLL_BUDGET         apr_time_from_msec(500)
@@ -46,6 +47,8 @@ typedef struct sync_t {
     apr_hash_t *csr_seen;             /* name -> apr_time_t*: csr/<name>.json's mtime when its
                                        * key was published (process pool: across generations) */
     apr_hash_t *adopt_told;           /* name -> "": ACME01033 logged */
+    acme_cluster_epoch_seen_t *epoch; /* the mark this node saw last (process pool:
+                                       * across generations) */
     apr_array_header_t *names;        /* const char*: every domain's store name */
 } sync_t;
 
@@ -493,9 +496,54 @@ static apr_status_t take_in(sync_t *sy, acme_redis_t *r, const acme_domain_t *do
     return rv == APR_SUCCESS ? APR_SUCCESS : APR_EAGAIN;
 }
 
+/* The epoch mark read with the versions (mark: NULL when Redis has none):
+ * made when missing, and when it is not the one this node saw before,
+ * Redis lost its data (restarted empty, flushed): what this node knows to
+ * be in Redis (versions judged, keys published) is forgotten, so that the
+ * same poll restores its certificates and the next ones publish its keys
+ * again. 0 when Redis failed. */
+static int epoch_check(sync_t *sy, acme_redis_t *r, const char *mark, apr_pool_t *p)
+{
+    const char *id = NULL;
+    apr_time_t at;
+    int emptied = 0, made = 0;
+    apr_hash_index_t *hi;
+
+    if (acme_cluster_epoch_parse(mark, &id, &at, &emptied, p) == APR_SUCCESS
+        && (!*sy->epoch->id || !strcmp(id, sy->epoch->id))) {
+        apr_cpystrn(sy->epoch->id, id, sizeof(sy->epoch->id));
+        return 1;                     /* the one seen before (or the first seen) */
+    }
+    if (acme_cluster_epoch_mark(r, p, *sy->epoch->id ? sy->epoch->id : NULL, &mark, &made)
+        != APR_SUCCESS || acme_cluster_epoch_parse(mark, &id, &at, &emptied, p) != APR_SUCCESS) {
+        sy->redis = NULL;
+        return 0;
+    }
+    if (*sy->epoch->id && strcmp(id, sy->epoch->id)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sy->rt->base, "ACME01039: cluster: Redis "
+                     "lost its data (restarted empty or flushed); this node publishes again "
+                     "the certificates and keys its store has, and no node claims a new order "
+                     "for %d s, so that a node which was ordering claims it again first; "
+                     "advice: give Redis persistence (appendonly yes)",
+                     (int)apr_time_sec(ACME_CLUSTER_CLAIM_GRACE));
+        apr_hash_clear(sy->seen);
+        apr_hash_clear(sy->keys_published);
+        for (hi = apr_hash_first(p, sy->csr_seen); hi; hi = apr_hash_next(hi)) {
+            *(apr_time_t *)apr_hash_this_val(hi) = 0;
+        }
+    }
+    else if (made) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, sy->rt->base, "ACME01040: cluster: Redis "
+                     "marked as this cluster's (epoch %s)", id);
+    }
+    apr_cpystrn(sy->epoch->id, id, sizeof(sy->epoch->id));
+    return 1;
+}
+
 static void sync_poll(sync_t *sy, apr_pool_t *p)
 {
     apr_array_header_t *versions;
+    const char *mark = NULL;
     acme_redis_t *r;
     int i, restores = 0;
 
@@ -513,9 +561,12 @@ static void sync_poll(sync_t *sy, apr_pool_t *p)
     if (!sy->redis) {
         return;
     }
-    if (acme_cluster_versions(r, p, sy->names, &versions) != APR_SUCCESS) {
+    if (acme_cluster_versions(r, p, sy->names, &versions, &mark) != APR_SUCCESS) {
         sy->redis = NULL;
         sy->down_why = "Redis did not answer";
+        return;
+    }
+    if (!epoch_check(sy, r, mark, p)) {
         return;
     }
     for (i = 0; i < sy->rt->domains->nelts; ++i) {
@@ -597,6 +648,12 @@ static int sync_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     if (!(sy->csr_seen = data)) {
         sy->csr_seen = apr_hash_make(s->process->pool);
         apr_pool_userdata_set(sy->csr_seen, CSR_SEEN_KEY, apr_pool_cleanup_null,
+                              s->process->pool);
+    }
+    apr_pool_userdata_get(&data, EPOCH_SEEN_KEY, s->process->pool);
+    if (!(sy->epoch = data)) {
+        sy->epoch = apr_pcalloc(s->process->pool, sizeof(*sy->epoch));
+        apr_pool_userdata_set(sy->epoch, EPOCH_SEEN_KEY, apr_pool_cleanup_null,
                               s->process->pool);
     }
     sy->adopt_told = apr_hash_make(pconf);

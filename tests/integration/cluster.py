@@ -267,6 +267,18 @@ def cluster3(workdir, challtestsrv, httpd_factory, redis):
     c.close()
 
 
+@pytest.fixture
+def ca_proxy(cluster3):
+    """An ACME proxy over the cluster's Pebble (ARI off: Pebble as it is),
+    for holding an order at a gate."""
+    from ari_proxy import AcmeProxy
+    p = AcmeProxy(cluster3.pebble)
+    p.ari_enabled = False
+    p.start()
+    yield p
+    p.stop()
+
+
 def assert_cluster_served(cluster, names, timeout):
     """Every node serves every name a certificate verified against Pebble's
     root (with the hostname check); returns {name: {serials}}."""

@@ -15,23 +15,11 @@ import re
 import signal
 import time
 
-import pytest
-
 import harness
-from ari_proxy import AcmeProxy
-from cluster import assert_cluster_served, assert_one_order_each, cluster3, redis  # noqa: F401
+from cluster import assert_cluster_served, assert_one_order_each, ca_proxy, cluster3, redis  # noqa: F401
 from harness import port_open, wait_for
 
 DOWN_FOR = 20        # seconds Redis stays away: several of the nodes' retries
-
-
-@pytest.fixture
-def ca_proxy(cluster3):
-    p = AcmeProxy(cluster3.pebble)
-    p.ari_enabled = False           # Pebble as it is, only held at one point
-    p.start()
-    yield p
-    p.stop()
 
 
 def log_lines(nodes, pattern):

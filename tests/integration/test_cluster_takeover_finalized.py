@@ -9,21 +9,9 @@ the killed one restarted too, serves that one certificate."""
 import re
 import time
 
-import pytest
-
-from ari_proxy import AcmeProxy
-from cluster import assert_cluster_served, cluster3, redis  # noqa: F401 (fixtures)
+from cluster import assert_cluster_served, ca_proxy, cluster3, redis  # noqa: F401 (fixtures)
 from harness import wait_for
 from test_cluster_takeover import kill9_server
-
-
-@pytest.fixture
-def ca_proxy(cluster3):
-    p = AcmeProxy(cluster3.pebble)
-    p.ari_enabled = False           # Pebble as it is, only held at one point
-    p.start()
-    yield p
-    p.stop()
 
 
 def test_kill9_after_finalize_resumes_the_valid_order(cluster3, ca_proxy, unique):

@@ -298,18 +298,145 @@ static pid_t start_redis(int port)
     return pid;
 }
 
+/* A claim as the gate takes it (claim lifetime and grace 60 s). */
+static apr_status_t take(acme_redis_t *r, apr_pool_t *p, const char *name, const char *node,
+                         long long *token, const char **holder)
+{
+    acme_cluster_epoch_seen_t seen = { "" };
+    long wait = 0;
+
+    return acme_cluster_lock_take(r, p, name, node, 60000, 60000, 0, &seen, token, holder, &wait);
+}
+
+static void flushall(acme_redis_t *r, apr_pool_t *p)
+{
+    const char *argv[1] = { "FLUSHALL" };
+    acme_redis_reply_t *reply;
+
+    assert_int_equal(acme_redis_command(r, p, &reply, 1, argv, NULL), APR_SUCCESS);
+    assert_int_equal(reply->type, ACME_REDIS_STATUS);
+}
+
+/* Redis without an epoch mark: no claim until a root marks it; a fresh
+ * mark lets claims go at once, and the claim tells the node the mark. */
+static void epoch_first(acme_redis_t *r, apr_pool_t *p)
+{
+    const char *holder = NULL, *mark = NULL, *id = NULL;
+    acme_cluster_epoch_seen_t seen = { "" };
+    long long t = 0;
+    long wait = 0;
+    apr_time_t at;
+    int made = 0, emptied = 1;
+
+    assert_int_equal(acme_cluster_lock_take(r, p, "e.test", "node-a", 60000, 60000, 0, &seen, &t,
+                                            &holder, &wait), APR_INCOMPLETE);
+    assert_int_equal(wait, -1);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, &mark, &made), APR_SUCCESS);
+    assert_int_equal(made, 1);
+    assert_int_equal(acme_cluster_epoch_parse(mark, &id, &at, &emptied, p), APR_SUCCESS);
+    assert_int_equal(emptied, 0);
+    assert_int_equal(strlen(id), 16);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, &mark, &made), APR_SUCCESS);
+    assert_int_equal(made, 0);
+    assert_int_equal(acme_cluster_lock_take(r, p, "e.test", "node-a", 60000, 60000, 0, &seen, &t,
+                                            &holder, &wait), APR_SUCCESS);
+    assert_string_equal(holder, "");
+    assert_string_equal(seen.id, id);
+    assert_int_equal(acme_cluster_lock_release(r, p, "e.test", "node-a", t), APR_SUCCESS);
+}
+
+static apr_status_t take_seen(acme_redis_t *r, apr_pool_t *p, const char *name, const char *node,
+                              int again, acme_cluster_epoch_seen_t *seen, long long *token,
+                              const char **holder, long *wait)
+{
+    return acme_cluster_lock_take(r, p, name, node, 60000, 60000, again, seen, token, holder,
+                                  wait);
+}
+
+/* Redis emptied while node-a orders: node-b claims nothing (no mark, then
+ * the grace after a node marked it 'emptied'); node-a's keep claims it
+ * again with a new token that fences its publish; a node that held a claim
+ * may claim during the grace; after the grace a lost claim stays lost; a
+ * 'fresh' mark made by a node that saw none is 'emptied' for one that saw
+ * another. */
+static void emptied(acme_redis_t *r, apr_pool_t *p)
+{
+    const char *holder = NULL, *mark = NULL, *id = NULL, *old_id = NULL;
+    acme_cluster_epoch_seen_t sa = { "" }, sb = { "" }, none = { "" };
+    long long ta = 0, tb = 0;
+    long wait = 0;
+    apr_time_t at;
+    int made = 0, again = 0, is_emptied = 0;
+
+    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, &mark, &made), APR_SUCCESS);
+    assert_int_equal(acme_cluster_epoch_parse(mark, &old_id, &at, &is_emptied, p), APR_SUCCESS);
+    assert_int_equal(take_seen(r, p, "w.test", "node-a", 0, &sa, &ta, &holder, &wait),
+                     APR_SUCCESS);
+    flushall(r, p);
+    assert_int_equal(take_seen(r, p, "w.test", "node-b", 0, &none, &tb, &holder, &wait),
+                     APR_INCOMPLETE);
+    assert_int_equal(wait, -1);
+    assert_int_equal(acme_cluster_lock_keep(r, p, "w.test", "node-a", &ta, 60000, 60000, &sa,
+                                            &again), APR_SUCCESS);
+    assert_int_equal(again, 1);
+    assert_int_equal(take_seen(r, p, "w.test", "node-b", 0, &sb, &tb, &holder, &wait),
+                     APR_EAGAIN);
+    assert_string_equal(holder, apr_psprintf(p, "node-a %" APR_INT64_T_FMT, (apr_int64_t)ta));
+    assert_int_equal(acme_cluster_lock_keep(r, p, "w.test", "node-a", &ta, 60000, 60000, &sa,
+                                            &again), APR_SUCCESS);
+    assert_int_equal(again, 0);
+    assert_int_equal(acme_cluster_publish(r, p, "w.test", ta, "{}", 2), APR_SUCCESS);
+    /* emptied again; this time a root notices first (it saw old_id) */
+    flushall(r, p);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, old_id, &mark, &made), APR_SUCCESS);
+    assert_int_equal(made, 1);
+    assert_int_equal(acme_cluster_epoch_parse(mark, &id, &at, &is_emptied, p), APR_SUCCESS);
+    assert_int_equal(is_emptied, 1);
+    assert_int_equal(take_seen(r, p, "x.test", "node-b", 0, &sb, &tb, &holder, &wait),
+                     APR_INCOMPLETE);
+    assert_true(wait > 50000 && wait <= 60000);
+    assert_int_equal(take_seen(r, p, "x.test", "node-b", 1, &sb, &tb, &holder, &wait),
+                     APR_SUCCESS);
+    assert_int_equal(acme_cluster_lock_release(r, p, "x.test", "node-b", tb), APR_SUCCESS);
+    /* past the grace (0 here): claims go, and a claim Redis lost stays lost */
+    assert_int_equal(acme_cluster_lock_take(r, p, "x.test", "node-b", 60000, 0, 0, &sb, &tb,
+                                            &holder, &wait), APR_SUCCESS);
+    assert_int_equal(acme_cluster_lock_release(r, p, "x.test", "node-b", tb), APR_SUCCESS);
+    assert_int_equal(acme_cluster_lock_keep(r, p, "x.test", "node-b", &tb, 60000, 0, &sb,
+                                            &again), APR_EAGAIN);
+    /* emptied; a root that saw none marks it 'fresh' ... */
+    flushall(r, p);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, &mark, &made), APR_SUCCESS);
+    assert_int_equal(acme_cluster_epoch_parse(mark, &old_id, &at, &is_emptied, p), APR_SUCCESS);
+    assert_int_equal(is_emptied, 0);
+    /* ... and node-b, which saw the one before, finds it emptied: no claim */
+    assert_int_equal(take_seen(r, p, "y.test", "node-b", 0, &sb, &tb, &holder, &wait),
+                     APR_INCOMPLETE);
+    assert_true(wait > 50000);
+    assert_string_equal(sb.id, old_id);
+    /* a root that saw another also turns a fresh one 'emptied' */
+    flushall(r, p);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, &mark, &made), APR_SUCCESS);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, old_id, &mark, &made), APR_SUCCESS);
+    assert_int_equal(made, 0);
+    assert_int_equal(acme_cluster_epoch_parse(mark, &id, &at, &is_emptied, p), APR_SUCCESS);
+    assert_int_equal(is_emptied, 1);
+}
+
 /* One claim at a time; a node whose claim was taken over (here: expired,
  * deleted by hand) writes neither order state nor certificate. */
 static void claims_and_fences(acme_redis_t *r, apr_pool_t *p)
 {
     const char *holder = NULL, *why = NULL, *job = acme_cluster_key(p, "job", "u.test");
+    acme_cluster_epoch_seen_t seen = { "" };
     long long ta = 0, tb = 0;
+    int again = 0;
     char *value;
     apr_size_t len;
 
-    assert_int_equal(acme_cluster_lock_take(r, p, "u.test", "node-a", 60000, &ta, &holder),
+    assert_int_equal(take(r, p, "u.test", "node-a", &ta, &holder),
                      APR_SUCCESS);
-    assert_int_equal(acme_cluster_lock_take(r, p, "u.test", "node-b", 60000, &tb, &holder),
+    assert_int_equal(take(r, p, "u.test", "node-b", &tb, &holder),
                      APR_EAGAIN);
     assert_string_equal(holder, apr_psprintf(p, "node-a %" APR_INT64_T_FMT, (apr_int64_t)ta));
     assert_int_equal(acme_cluster_job_put(r, p, "u.test", ta, "{\"a\":1}", 7, 60000),
@@ -318,10 +445,11 @@ static void claims_and_fences(acme_redis_t *r, apr_pool_t *p)
     assert_string_equal(value, "{\"a\":1}");
     /* node-a vanishes; its claim expires; node-b takes over with a newer token */
     assert_int_equal(acme_redis_del(r, p, acme_cluster_key(p, "lock", "u.test")), APR_SUCCESS);
-    assert_int_equal(acme_cluster_lock_take(r, p, "u.test", "node-b", 60000, &tb, &holder),
+    assert_int_equal(take(r, p, "u.test", "node-b", &tb, &holder),
                      APR_SUCCESS);
     assert_true(tb > ta);
-    assert_int_equal(acme_cluster_lock_keep(r, p, "u.test", "node-a", ta, 60000), APR_EAGAIN);
+    assert_int_equal(acme_cluster_lock_keep(r, p, "u.test", "node-a", &ta, 60000, 60000, &seen,
+                                            &again), APR_EAGAIN);
     assert_int_equal(acme_cluster_job_put(r, p, "u.test", ta, "{\"a\":2}", 7, 60000),
                      APR_EAGAIN);
     assert_int_equal(acme_cluster_publish(r, p, "u.test", ta, "{}", 2), APR_EAGAIN);
@@ -331,7 +459,7 @@ static void claims_and_fences(acme_redis_t *r, apr_pool_t *p)
     assert_int_equal(acme_cluster_job_put(r, p, "u.test", tb, NULL, 0, 0), APR_SUCCESS);
     assert_int_equal(acme_redis_fetch(r, p, job, &value, &len, &why), APR_ENOENT);
     assert_int_equal(acme_cluster_lock_release(r, p, "u.test", "node-b", tb), APR_SUCCESS);
-    assert_int_equal(acme_cluster_lock_take(r, p, "u.test", "node-a", 60000, &ta, &holder),
+    assert_int_equal(take(r, p, "u.test", "node-a", &ta, &holder),
                      APR_SUCCESS);
     assert_true(ta > tb);
     assert_int_equal(acme_cluster_lock_release(r, p, "u.test", "node-a", ta), APR_SUCCESS);
@@ -347,7 +475,7 @@ static void restores(acme_redis_t *r, apr_pool_t *p)
     char *value;
     apr_size_t len;
 
-    assert_int_equal(acme_cluster_lock_take(r, p, "v.test", "node-a", 60000, &t, &holder),
+    assert_int_equal(take(r, p, "v.test", "node-a", &t, &holder),
                      APR_SUCCESS);
     assert_int_equal(acme_cluster_restore(r, p, "v.test", 0, "{\"r\":1}", 7, &v1), APR_EAGAIN);
     assert_int_equal(acme_redis_fetch(r, p, cert, &value, &len, &why), APR_ENOENT);
@@ -397,8 +525,10 @@ static void test_real_redis(void **state)
     assert_int_equal(acme_redis_del(r, p, name), APR_SUCCESS);
     assert_int_equal(acme_redis_fetch(r, p, name, &value, &len, &why), APR_ENOENT);
     assert_true(acme_redis_round_trips(r) >= 6);   /* AUTH, SELECT, SET, GET, DEL, GET */
+    epoch_first(r, p);
     claims_and_fences(r, p);
     restores(r, p);
+    emptied(r, p);
     /* Another node with another key file: a clear refusal, nothing read. */
     assert_int_equal(acme_redis_put(r, p, name, "hello", 5, 60000), APR_SUCCESS);
     other = make_cluster(p, apr_psprintf(p, "redis://:unit-pw@127.0.0.1:%d/1", port), 9);

@@ -1,30 +1,96 @@
 /* Claims, fences and published versions (acme_cluster_lock.h). */
 #include <stdlib.h>
 #include <string.h>
+#include <apr_general.h>
 #include <apr_strings.h>
 
 #include "acme_cluster.h"
 #include "acme_cluster_lock.h"
 
-/* KEYS: lock, fence. ARGV: node, ttl. Returns {token, holder}; token 0: held
- * by holder. The same node's claim is returned and extended. */
+/* Milliseconds on Redis' clock (one clock for every node), the epoch mark
+ * "<id> <ms> <fresh|emptied>" parsed, and settle(): the mark as it should
+ * be for a caller that saw the mark known ('' none) before. Missing: made
+ * 'emptied' by a caller that saw one (Redis lost it), 'fresh' by a root
+ * that saw none (make_fresh), else left missing (nil); a 'fresh' mark of
+ * another id than known (made by a node that saw none) becomes 'emptied'. */
+#define LUA_EPOCH \
+    "local function now_ms()\n" \
+    "  local t = redis.call('TIME')\n" \
+    "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" \
+    "end\n" \
+    "local function epoch(v)\n" \
+    "  if not v then return nil end\n" \
+    "  local id, at, st = string.match(v, '^(%S+) (%d+) (%a+)$')\n" \
+    "  return id, tonumber(at or '0'), st\n" \
+    "end\n" \
+    "local function settle(key, known, new_id, make_fresh)\n" \
+    "  local v = redis.call('GET', key)\n" \
+    "  if not v then\n" \
+    "    if known ~= '' then v = new_id .. ' ' .. now_ms() .. ' emptied'\n" \
+    "    elseif make_fresh then v = new_id .. ' ' .. now_ms() .. ' fresh'\n" \
+    "    else return nil end\n" \
+    "    redis.call('SET', key, v)\n" \
+    "    return v, 1\n" \
+    "  end\n" \
+    "  local id, at, st = epoch(v)\n" \
+    "  if known ~= '' and id ~= known and st == 'fresh' then\n" \
+    "    v = id .. ' ' .. at .. ' emptied'\n" \
+    "    redis.call('SET', key, v)\n" \
+    "  end\n" \
+    "  return v, 0\n" \
+    "end\n"
+
+/* KEYS: lock, fence, epoch. ARGV: node, ttl, grace, again ("1": this node
+ * held the claim before Redis lost it), the epoch id the node saw last
+ * ('' none), a new epoch id. Returns {token, holder, mark}; token 0: held
+ * by holder; -1: Redis holds no epoch mark and the node saw none (a root
+ * marks it); -2: Redis was emptied less than grace ms ago, holder the ms
+ * left. The same node's claim is returned and extended. */
 static const char take_lua[] =
+    LUA_EPOCH
+    "local m = settle(KEYS[3], ARGV[5], ARGV[6], false)\n"
     "local v = redis.call('GET', KEYS[1])\n"
     "if v then\n"
     "  local n, t = string.match(v, '^(.*) (%d+)$')\n"
-    "  if n == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]); return {tonumber(t), v} end\n"
-    "  return {0, v}\n"
+    "  if n == ARGV[1] then\n"
+    "    redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "    return {tonumber(t), v, m or ''}\n"
+    "  end\n"
+    "  return {0, v, m or ''}\n"
+    "end\n"
+    "if not m then return {-1, '', ''} end\n"
+    "local id, at, st = epoch(m)\n"
+    "if st == 'emptied' and ARGV[4] ~= '1' then\n"
+    "  local left = at + tonumber(ARGV[3]) - now_ms()\n"
+    "  if left > 0 then return {-2, tostring(left), m} end\n"
     "end\n"
     "local t = redis.call('INCR', KEYS[2])\n"
     "redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. t, 'PX', ARGV[2])\n"
-    "return {t, ''}\n";
+    "return {t, '', m}\n";
 
-/* KEYS: lock. ARGV: "<node> <token>", ttl. */
+/* KEYS: lock, fence, epoch. ARGV: "<node> <token>", ttl, node, grace, the
+ * epoch id the node saw last, a new epoch id. 1: kept; 0: lost (another
+ * claim, or it expired); -t: Redis lost it (emptied less than grace ms
+ * ago, or just now: no mark, then marked here) and it is this node's
+ * again with the new token t, above every version published since. */
 static const char keep_lua[] =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
-    "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
-    "end\n"
-    "return 0\n";
+    LUA_EPOCH
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end\n"
+    "if v then return 0 end\n"
+    "local m = settle(KEYS[3], ARGV[5] ~= '' and ARGV[5] or '?', ARGV[6], false)\n"
+    "local id, at, st = epoch(m)\n"
+    "if st ~= 'emptied' or now_ms() >= at + tonumber(ARGV[4]) then return 0 end\n"
+    "local t = redis.call('INCR', KEYS[2])\n"
+    "redis.call('SET', KEYS[1], ARGV[3] .. ' ' .. t, 'PX', ARGV[2])\n"
+    "return -t\n";
+
+/* KEYS: epoch. ARGV: new id, the id this node saw before ('' none).
+ * Returns {mark after settle(), 1 when made here}. */
+static const char epoch_lua[] =
+    LUA_EPOCH
+    "local v, made = settle(KEYS[1], ARGV[2], ARGV[1], true)\n"
+    "return {v, made}\n";
 
 /* KEYS: lock. ARGV: "<node> <token>". */
 static const char release_lua[] =
@@ -90,45 +156,130 @@ static const char *claim(apr_pool_t *p, const char *node, long long token)
 }
 
 apr_status_t acme_cluster_lock_take(acme_redis_t *r, apr_pool_t *p, const char *name,
-                                    const char *node, long ttl_ms, long long *token,
-                                    const char **holder)
+                                    const char *node, long ttl_ms, long grace_ms, int again,
+                                    acme_cluster_epoch_seen_t *seen, long long *token,
+                                    const char **holder, long *wait_ms)
 {
-    const char *keys[2] = { acme_cluster_key(p, "lock", name), acme_cluster_key(p, "fence", name) };
-    const char *args[2] = { node, apr_ltoa(p, ttl_ms) };
-    acme_redis_reply_t *reply, *t, *h;
+    const char *keys[3] = { acme_cluster_key(p, "lock", name), acme_cluster_key(p, "fence", name),
+                            ACME_CLUSTER_EPOCH_KEY };
+    const char *args[6] = { node, apr_ltoa(p, ttl_ms), apr_ltoa(p, grace_ms), again ? "1" : "0",
+                            seen->id, NULL };
+    acme_redis_reply_t *reply, *t, *h, *m;
+    const char *id;
+    apr_time_t at;
+    int emptied;
     apr_status_t rv;
 
-    if ((rv = eval(r, p, &reply, take_lua, 2, keys, 2, args, NULL)) != APR_SUCCESS) {
+    if ((rv = acme_cluster_epoch_new_id(p, &args[5])) != APR_SUCCESS
+        || (rv = eval(r, p, &reply, take_lua, 3, keys, 6, args, NULL)) != APR_SUCCESS) {
         return rv;
     }
-    if (reply->type != ACME_REDIS_ARRAY || reply->elements->nelts != 2) {
+    if (reply->type != ACME_REDIS_ARRAY || reply->elements->nelts != 3) {
         return APR_EGENERAL;
     }
     t = APR_ARRAY_IDX(reply->elements, 0, acme_redis_reply_t *);
     h = APR_ARRAY_IDX(reply->elements, 1, acme_redis_reply_t *);
+    m = APR_ARRAY_IDX(reply->elements, 2, acme_redis_reply_t *);
     if (t->type != ACME_REDIS_INTEGER) {
         return APR_EGENERAL;
+    }
+    if (m->type == ACME_REDIS_STRING
+        && acme_cluster_epoch_parse(m->str, &id, &at, &emptied, p) == APR_SUCCESS) {
+        apr_cpystrn(seen->id, id, sizeof(seen->id));
     }
     if (t->integer == 0) {
         *holder = h->str ? h->str : "?";
         return APR_EAGAIN;
     }
+    if (t->integer < 0) {
+        *wait_ms = t->integer == -2 && h->str ? atol(h->str) : -1;
+        return APR_INCOMPLETE;
+    }
+    *holder = h->str ? h->str : "";   /* "": new; else the claim extended */
     *token = t->integer;
     return APR_SUCCESS;
 }
 
 apr_status_t acme_cluster_lock_keep(acme_redis_t *r, apr_pool_t *p, const char *name,
-                                    const char *node, long long token, long ttl_ms)
+                                    const char *node, long long *token, long ttl_ms,
+                                    long grace_ms, const acme_cluster_epoch_seen_t *seen,
+                                    int *reclaimed)
 {
-    const char *keys[1] = { acme_cluster_key(p, "lock", name) };
-    const char *args[2] = { claim(p, node, token), apr_ltoa(p, ttl_ms) };
+    const char *keys[3] = { acme_cluster_key(p, "lock", name), acme_cluster_key(p, "fence", name),
+                            ACME_CLUSTER_EPOCH_KEY };
+    const char *args[6] = { claim(p, node, *token), apr_ltoa(p, ttl_ms), node,
+                            apr_ltoa(p, grace_ms), seen->id, NULL };
     acme_redis_reply_t *reply;
     apr_status_t rv;
 
-    if ((rv = eval(r, p, &reply, keep_lua, 1, keys, 2, args, NULL)) != APR_SUCCESS) {
+    if ((rv = acme_cluster_epoch_new_id(p, &args[5])) != APR_SUCCESS
+        || (rv = eval(r, p, &reply, keep_lua, 3, keys, 6, args, NULL)) != APR_SUCCESS) {
         return rv;
     }
-    return reply->type == ACME_REDIS_INTEGER && reply->integer == 1 ? APR_SUCCESS : APR_EAGAIN;
+    if (reply->type != ACME_REDIS_INTEGER || reply->integer == 0) {
+        return APR_EAGAIN;
+    }
+    *reclaimed = reply->integer < 0;
+    if (reply->integer < 0) {
+        *token = -reply->integer;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_cluster_epoch_new_id(apr_pool_t *p, const char **id)
+{
+    unsigned char raw[8];
+    char *hex = apr_palloc(p, 2 * sizeof(raw) + 1);
+    apr_status_t rv;
+    int i;
+
+    if ((rv = apr_generate_random_bytes(raw, sizeof(raw))) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < (int)sizeof(raw); ++i) {
+        apr_snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    }
+    *id = hex;
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_cluster_epoch_parse(const char *mark, const char **id, apr_time_t *at,
+                                      int *emptied, apr_pool_t *p)
+{
+    const char *sp1 = mark ? strchr(mark, ' ') : NULL, *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+
+    if (!sp2 || sp1 == mark) {
+        return APR_EINVAL;
+    }
+    *id = apr_pstrmemdup(p, mark, (apr_size_t)(sp1 - mark));
+    *at = apr_time_from_msec(apr_atoi64(sp1 + 1));
+    *emptied = !strcmp(sp2 + 1, "emptied");
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_cluster_epoch_mark(acme_redis_t *r, apr_pool_t *p, const char *known,
+                                     const char **mark, int *made)
+{
+    const char *keys[1] = { ACME_CLUSTER_EPOCH_KEY };
+    const char *args[2] = { NULL, known ? known : "" };
+    acme_redis_reply_t *reply, *v, *m;
+    apr_status_t rv;
+
+    if ((rv = acme_cluster_epoch_new_id(p, &args[0])) != APR_SUCCESS
+        || (rv = eval(r, p, &reply, epoch_lua, 1, keys, 2, args, NULL)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (reply->type != ACME_REDIS_ARRAY || reply->elements->nelts != 2) {
+        return APR_EGENERAL;
+    }
+    v = APR_ARRAY_IDX(reply->elements, 0, acme_redis_reply_t *);
+    m = APR_ARRAY_IDX(reply->elements, 1, acme_redis_reply_t *);
+    if (v->type != ACME_REDIS_STRING || m->type != ACME_REDIS_INTEGER) {
+        return APR_EGENERAL;
+    }
+    *mark = v->str;
+    *made = m->integer == 1;
+    return APR_SUCCESS;
 }
 
 apr_status_t acme_cluster_lock_release(acme_redis_t *r, apr_pool_t *p, const char *name,
@@ -204,29 +355,30 @@ apr_status_t acme_cluster_restore(acme_redis_t *r, apr_pool_t *p, const char *na
 
 apr_status_t acme_cluster_versions(acme_redis_t *r, apr_pool_t *p,
                                    const apr_array_header_t *names,
-                                   apr_array_header_t **versions)
+                                   apr_array_header_t **versions, const char **mark)
 {
-    int argc = names->nelts + 1, i;
+    int argc = names->nelts + 2, i;
     const char **argv = apr_palloc(p, sizeof(*argv) * argc);
     acme_redis_reply_t *reply;
+    const acme_redis_reply_t *e;
     apr_status_t rv;
 
     *versions = apr_array_make(p, names->nelts + 1, sizeof(long long));
-    if (names->nelts == 0) {
-        return APR_SUCCESS;
-    }
     argv[0] = "MGET";
+    argv[1] = ACME_CLUSTER_EPOCH_KEY;
     for (i = 0; i < names->nelts; ++i) {
-        argv[i + 1] = acme_cluster_key(p, "ver", APR_ARRAY_IDX(names, i, const char *));
+        argv[i + 2] = acme_cluster_key(p, "ver", APR_ARRAY_IDX(names, i, const char *));
     }
     if ((rv = acme_redis_command(r, p, &reply, argc, argv, NULL)) != APR_SUCCESS) {
         return rv;
     }
-    if (reply->type != ACME_REDIS_ARRAY || reply->elements->nelts != names->nelts) {
+    if (reply->type != ACME_REDIS_ARRAY || reply->elements->nelts != names->nelts + 1) {
         return APR_EGENERAL;
     }
+    e = APR_ARRAY_IDX(reply->elements, 0, acme_redis_reply_t *);
+    *mark = e->type == ACME_REDIS_STRING ? e->str : NULL;
     for (i = 0; i < names->nelts; ++i) {
-        const acme_redis_reply_t *e = APR_ARRAY_IDX(reply->elements, i, acme_redis_reply_t *);
+        e = APR_ARRAY_IDX(reply->elements, i + 1, acme_redis_reply_t *);
         APR_ARRAY_PUSH(*versions, long long) = e->type == ACME_REDIS_STRING ? atoll(e->str) : 0;
     }
     return APR_SUCCESS;

@@ -12,24 +12,73 @@
  *                          to take from Redis (a takeover)
  *   mod_acme:publish:<node> set of names whose next key its root is to
  *                          publish again
- * Every check-and-set is one Lua script (EVAL), so it is atomic in Redis. */
+ *   mod_acme:epoch         "<id> <ms> <fresh|emptied>": put there by the
+ *                          first root that finds it missing (see below)
+ * Every check-and-set is one Lua script (EVAL), so it is atomic in Redis.
+ *
+ * Redis restarted empty (no RDB/AOF) or flushed loses the claims, fences
+ * and order states while an order may be running. The epoch mark says so:
+ * a root that saw a mark before and finds none (or another) marks Redis
+ * 'emptied' with Redis' own time, and then no node takes a new claim for
+ * the claim lifetime (grace): the node that was ordering claims again at
+ * its next keep (its claim could have lived that long anyway), with a new
+ * token from the fence, and the roots publish again from their stores what
+ * they serve. A cluster that starts on an empty Redis (no root saw a mark)
+ * is 'fresh' and waits for nothing. */
 #ifndef ACME_CLUSTER_LOCK_H
 #define ACME_CLUSTER_LOCK_H
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include "acme_redis.h"
 
+#define ACME_CLUSTER_EPOCH_KEY  ACME_CLUSTER_PREFIX "epoch"
+#define ACME_CLUSTER_EPOCH_ID_MAX 64
+
+/* The epoch mark a node saw last: its id, "" before the first. */
+typedef struct acme_cluster_epoch_seen_t {
+    char id[ACME_CLUSTER_EPOCH_ID_MAX];
+} acme_cluster_epoch_seen_t;
+
 /* Claims name for node for ttl_ms. APR_SUCCESS with *token (this node's
- * claim, new or still held, e.g. after its restart: then extended);
+ * claim, new: *holder "", or still held, e.g. after its restart: then
+ * extended, *holder the claim);
  * APR_EAGAIN when another node holds it (*holder: "<node> <token>", from p);
- * acme_redis_command's failures. */
+ * APR_INCOMPLETE when no claim may be taken yet: Redis has no epoch mark
+ * (*wait_ms -1), or it was emptied less than grace_ms ago (*wait_ms the
+ * milliseconds left) and again is 0 (again
+ * = 1 when node held the claim of name before, so it may claim at once);
+ * acme_redis_command's failures. seen: the epoch mark the node saw last,
+ * updated to the one there now (a node that saw one and finds none marks
+ * Redis 'emptied' here). */
 apr_status_t acme_cluster_lock_take(acme_redis_t *r, apr_pool_t *p, const char *name,
-                                    const char *node, long ttl_ms, long long *token,
-                                    const char **holder);
-/* Extends node's claim with token by ttl_ms. APR_SUCCESS; APR_EAGAIN when it
- * is not node's any more (expired, taken over). */
+                                    const char *node, long ttl_ms, long grace_ms, int again,
+                                    acme_cluster_epoch_seen_t *seen, long long *token,
+                                    const char **holder, long *wait_ms);
+/* Extends node's claim with *token by ttl_ms. APR_SUCCESS: kept
+ * (*reclaimed 0), or Redis had lost it, emptied less than grace_ms ago or
+ * just now, and it is node's again (*reclaimed 1): *token is then the new
+ * token from the fence, the one of the fenced writes from now on;
+ * APR_EAGAIN when it is not node's any more (expired, taken over). */
 apr_status_t acme_cluster_lock_keep(acme_redis_t *r, apr_pool_t *p, const char *name,
-                                    const char *node, long long token, long ttl_ms);
+                                    const char *node, long long *token, long ttl_ms,
+                                    long grace_ms, const acme_cluster_epoch_seen_t *seen,
+                                    int *reclaimed);
+
+/* A new random epoch id (16 hex digits, from p). APR_SUCCESS, or
+ * apr_generate_random_bytes' failure. */
+apr_status_t acme_cluster_epoch_new_id(apr_pool_t *p, const char **id);
+/* The epoch mark as read from Redis: *id (from p), *at when it was made
+ * (Redis' clock), *emptied 1 for 'emptied'. APR_SUCCESS, APR_EINVAL when
+ * mark (may be NULL) is not one. */
+apr_status_t acme_cluster_epoch_parse(const char *mark, const char **id, apr_time_t *at,
+                                      int *emptied, apr_pool_t *p);
+/* Makes the epoch mark when there is none: 'emptied' when known (the id
+ * this node saw before, NULL: none) is given, 'fresh' else; a 'fresh'
+ * mark of another id becomes 'emptied' when known is given. *mark (from
+ * p) is the mark after, *made 1 when this call made it. APR_SUCCESS, or
+ * acme_redis_command's failures. */
+apr_status_t acme_cluster_epoch_mark(acme_redis_t *r, apr_pool_t *p, const char *known,
+                                     const char **mark, int *made);
 /* Drops node's claim with token, if it still holds it. */
 apr_status_t acme_cluster_lock_release(acme_redis_t *r, apr_pool_t *p, const char *name,
                                        const char *node, long long token);
@@ -56,9 +105,11 @@ apr_status_t acme_cluster_restore(acme_redis_t *r, apr_pool_t *p, const char *na
 apr_status_t acme_cluster_job_put(acme_redis_t *r, apr_pool_t *p, const char *name,
                                   long long token, const char *record, apr_size_t len,
                                   long ttl_ms);
-/* The published versions of names (const char*), one MGET: versions[i] is
- * the token of names[i]'s record, 0 when none (array of long long, from p). */
+/* The published versions of names (const char*) and the epoch mark, one
+ * MGET: versions[i] is the token of names[i]'s record, 0 when none (array
+ * of long long, from p); *mark the epoch mark (from p), NULL when Redis
+ * has none. */
 apr_status_t acme_cluster_versions(acme_redis_t *r, apr_pool_t *p,
                                    const apr_array_header_t *names,
-                                   apr_array_header_t **versions);
+                                   apr_array_header_t **versions, const char **mark);
 #endif
