@@ -157,16 +157,6 @@ static json_t *dns_status(dns_fixture_t *d)
     return unit_status_json(d->f->store, d->f->p, DNS_NAME);
 }
 
-static int count_logged(fixture_t *f, const char *fragment)
-{
-    int i, n = 0;
-
-    for (i = 0; i < f->log->nelts; ++i) {
-        n += strstr(APR_ARRAY_IDX(f->log, i, const char *), fragment) != NULL;
-    }
-    return n;
-}
-
 /* The lines of a file ("" when it does not exist). */
 static const char *file_text(apr_pool_t *p, const char *path)
 {

@@ -55,6 +55,17 @@ static inline int logged(fixture_t *f, const char *fragment)
     return unit_logged(f->log, fragment);
 }
 
+/* How many messages logged so far contain fragment. */
+static inline int count_logged(fixture_t *f, const char *fragment)
+{
+    int i, n = 0;
+
+    for (i = 0; i < f->log->nelts; ++i) {
+        n += strstr(APR_ARRAY_IDX(f->log, i, const char *), fragment) != NULL;
+    }
+    return n;
+}
+
 static inline apr_status_t sink_publish(void *baton, const char *token, const char *answer)
 {
     fixture_t *f = baton;

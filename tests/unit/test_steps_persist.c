@@ -1,0 +1,356 @@
+/* dns-persist-01 through the HTTP seam (acme_dns_persist.c): a recorded
+ * issuance for one name (fixtures/issue-persist.jsonl; the test proxy of
+ * the integration tests is the CA for it, after draft-ietf-acme-dns-persist
+ * -02) and its variants (fixtures/variants.py), with the TXT record served
+ * by a real DNS server (unit_dns_server.h, AcmeDnsResolver): no order while
+ * the record is missing or wrong, the exact record shown (issuer domain
+ * name, the hashed accounturi of §4.1, computed here from the stored
+ * account), issued once it is set; persistUntil, a resolver that refuses,
+ * a draft -01 CA (accounturi the account URL, issuer names learnt from the
+ * challenge and kept in the store), and a challenge that contradicts the
+ * directory. */
+#include <sys/stat.h>
+#include <openssl/evp.h>
+
+#include "unit_steps.h"
+#include "unit_dns_server.h"
+#include "acme_b64url.h"
+#include "acme_crypto.h"
+#include "acme_store_paths.h"
+
+#define PERSIST        "issue-persist.jsonl"
+#define PERSIST_NAME   "persist.test"
+#define PERSIST_RECORD "_validation-persist.persist.test"
+#define PERSIST_ISSUER "pebble.acme.test"
+#define PERSIST_ACCOUNT 4       /* directory, nonce, account lookup, new account */
+
+typedef struct {
+    fixture_t *f;
+    const char *zone;
+    unit_dns_server_t *dns;
+} persist_fixture_t;
+
+static int persist_setup(void **state)
+{
+    persist_fixture_t *d;
+    acme_cert_info_t info;
+    fixture_t *f;
+
+    if (fixture_setup(state) != 0) {
+        return -1;
+    }
+    f = *state;
+    d = apr_pcalloc(f->p, sizeof(*d));
+    d->f = f;
+    d->zone = apr_pstrcat(f->p, f->dir, "/zone", NULL);
+    if (mkdir(d->zone, 0755) != 0) {
+        return -1;
+    }
+    d->dns = unit_dns_server_start(f->p, d->zone);
+    f->domain->name = PERSIST_NAME;
+    f->domain->names = strings2(f->p, PERSIST_NAME, NULL);
+    f->domain->challenges = strings2(f->p, "dns-persist-01", NULL);
+    f->domain->dns_resolver = unit_dns_server_address(d->dns);
+    f->key_fixture = "issue-persist.key.pem";
+    if (acme_cert_info(f->p, recorded_leaf_of(f->p, PERSIST, -1), &info) != APR_SUCCESS) {
+        return -1;
+    }
+    /* a minute into the certificate's life: its authorization (an hour) still valid */
+    f->now = info.not_before + SEC(60);
+    *state = d;
+    return 0;
+}
+
+static int persist_teardown(void **state)
+{
+    persist_fixture_t *d = *state;
+    void *f = d->f;
+
+    return fixture_teardown(&f);
+}
+
+/* Sets the TXT values at _validation-persist.persist.test (NULL: none). */
+static void txt_set(persist_fixture_t *d, const char *value)
+{
+    const char *path = apr_pstrcat(d->f->p, d->zone, "/" PERSIST_RECORD, NULL);
+    FILE *out;
+
+    if (!value) {
+        unlink(path);
+        return;
+    }
+    out = fopen(path, "w");
+    assert_non_null(out);
+    fprintf(out, "%s\n", value);
+    fclose(out);
+}
+
+/* The stored account's URL and key thumbprint. */
+static void stored_account(fixture_t *f, const char **kid, const char **thumbprint)
+{
+    const char *pem;
+    apr_size_t len;
+    EVP_PKEY *key;
+    json_t *json;
+
+    assert_int_equal(acme_store_read(f->store, f->p, acme_store_account_path(
+                                         f->p, UNIT_REPLAY_DIRECTORY, ACME_STORE_ACCOUNT_KEY_FILE),
+                                     ACME_MAX_STORE_FILE, &pem, &len), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_from_pem(f->p, pem, len, &key), APR_SUCCESS);
+    assert_int_equal(acme_crypto_jwk_thumbprint(f->p, key, thumbprint), APR_SUCCESS);
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, acme_store_account_path(
+                                                     f->p, UNIT_REPLAY_DIRECTORY,
+                                                     ACME_STORE_ACCOUNT_JSON_FILE), &json),
+                     APR_SUCCESS);
+    *kid = apr_pstrdup(f->p, json_string_value(json_object_get(json, "url")));
+    assert_non_null(*kid);
+}
+
+/* The record value draft -02 §4.1 asks for, computed here: the issuer
+ * domain name and the accountHashPrefix, "sha-256/", base64url of
+ * SHA-256(len(domain) || domain || thumbprint || account URL). */
+static const char *expected_value(fixture_t *f, const char *domain)
+{
+    const char *kid, *thumbprint;
+    unsigned char digest[EVP_MAX_MD_SIZE], n = (unsigned char)strlen(domain);
+    unsigned int dlen = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+    stored_account(f, &kid, &thumbprint);
+    assert_non_null(md);
+    assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+    assert_int_equal(EVP_DigestUpdate(md, &n, 1), 1);
+    assert_int_equal(EVP_DigestUpdate(md, domain, strlen(domain)), 1);
+    assert_int_equal(EVP_DigestUpdate(md, thumbprint, strlen(thumbprint)), 1);
+    assert_int_equal(EVP_DigestUpdate(md, kid, strlen(kid)), 1);
+    assert_int_equal(EVP_DigestFinal_ex(md, digest, &dlen), 1);
+    EVP_MD_CTX_free(md);
+    return apr_pstrcat(f->p, PERSIST_ISSUER "; accounturi=" UNIT_REPLAY_BASE
+                       "/account-hash/sha-256/", acme_b64url_encode(f->p, digest, dlen), NULL);
+}
+
+static const char *activity(fixture_t *f)
+{
+    const char *a = member(status(f), "activity");
+
+    return a ? a : "";
+}
+
+/* One run that ends waiting for the record: no order made. */
+static void run_waiting(fixture_t *f, int requests)
+{
+    run(f);
+    assert_int_equal(f->staged, 0);
+    assert_int_equal(unit_replay_sent(f->replay), requests);
+    assert_true(f->next_run > f->now);
+    f->now = f->next_run;
+}
+
+/* Missing: the record to set is shown and logged, no order; set as shown,
+ * the next look finds it and the certificate is issued without a hook. */
+static void test_missing_record_is_shown_then_issued(void **state)
+{
+    persist_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    const char *want;
+
+    unit_replay_add(f->replay, PERSIST, 0, -1);
+    run_waiting(f, PERSIST_ACCOUNT);
+    want = expected_value(f, PERSIST_NAME);
+    assert_non_null(strstr(activity(f), apr_pstrcat(f->p, "no order until the dns-persist-01 "
+                                                    "record is in place: set the TXT record "
+                                                    "once: " PERSIST_RECORD ". IN TXT \"", want,
+                                                    "\"", NULL)));
+    assert_true(logged(f, "ACME01455: " PERSIST_NAME));
+    assert_true(unit_dns_server_queries(d->dns) >= 1);
+    /* looked at again 5 s later, then less often; said once */
+    assert_int_equal(count_logged(f, "ACME01455"), 1);
+    run_waiting(f, PERSIST_ACCOUNT);
+    assert_int_equal(count_logged(f, "ACME01455"), 1);
+
+    txt_set(d, want);
+    run_until_staged(f, 4);
+    assert_staged(f);
+    assert_true(logged(f, "ACME01450: " PERSIST_NAME ": dns-persist-01: " PERSIST_RECORD
+                       " holds"));
+    assert_int_equal(f->publish_count, 0);
+    /* the challenge is answered with {} */
+    assert_string_equal(unit_replay_payload(f->replay, f->p, 6), "{}");
+}
+
+/* A record of this CA for another account: a clear error naming the record
+ * to set instead, and no order; then a persistUntil in the past. */
+static void test_wrong_record_is_an_error_and_no_order(void **state)
+{
+    persist_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    const char *want;
+
+    unit_replay_add(f->replay, PERSIST, 0, PERSIST_ACCOUNT);
+    txt_set(d, PERSIST_ISSUER "; accounturi=" UNIT_REPLAY_BASE "/account-hash/sha-256/AAAA");
+    run_waiting(f, PERSIST_ACCOUNT);
+    want = expected_value(f, PERSIST_NAME);
+    assert_non_null(strstr(activity(f), "the TXT record at " PERSIST_RECORD));
+    assert_non_null(strstr(activity(f), apr_pstrcat(f->p, "change it to: " PERSIST_RECORD
+                                                    ". IN TXT \"", want, "\"", NULL)));
+    assert_true(logged(f, "ACME01455"));
+
+    txt_set(d, apr_psprintf(f->p, "%s; persistUntil=%" APR_TIME_T_FMT, want,
+                            apr_time_sec(f->now) - 60));
+    run_waiting(f, PERSIST_ACCOUNT);
+    assert_non_null(strstr(activity(f), "persistUntil"));
+    assert_int_equal(count_logged(f, "ACME01455"), 2);
+    unit_replay_done(f->replay);
+}
+
+/* A record valid for less than 14 more days validates, with a warning. */
+static void test_persist_until_soon_is_warned(void **state)
+{
+    persist_fixture_t *d = *state;
+    fixture_t *f = d->f;
+
+    unit_replay_add(f->replay, PERSIST, 0, -1);
+    run_waiting(f, PERSIST_ACCOUNT);
+    txt_set(d, apr_psprintf(f->p, "%s; persistUntil=%" APR_TIME_T_FMT,
+                            expected_value(f, PERSIST_NAME), apr_time_sec(f->now) + 86400));
+    run_until_staged(f, 4);
+    assert_staged(f);
+    assert_true(logged(f, "ACME01453: " PERSIST_NAME ": dns-persist-01: the record at "
+                       PERSIST_RECORD " stops validating at"));
+}
+
+/* A resolver that refuses: the record counts as missing, and the status
+ * says what the resolver answered. */
+static void test_refusing_resolver_orders_nothing(void **state)
+{
+    persist_fixture_t *d = *state;
+    fixture_t *f = d->f;
+
+    unit_replay_add(f->replay, PERSIST, 0, PERSIST_ACCOUNT);
+    unit_dns_server_rcode(d->dns, 5);
+    run_waiting(f, PERSIST_ACCOUNT);
+    assert_non_null(strstr(activity(f), apr_pstrcat(f->p, " at ", unit_dns_server_address(d->dns),
+                                                    ": none)", NULL)));
+    unit_replay_done(f->replay);
+}
+
+/* A draft -01 CA names its issuer domain names only in the challenge: the
+ * order is made, the record (accounturi = the account URL) checked at the
+ * challenge, the names kept in the store for the next order. */
+static void test_draft_01_ca_learns_the_issuer_at_the_challenge(void **state)
+{
+    persist_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    const char *kid, *thumbprint, *value;
+    json_t *kept;
+    int i;
+
+    /* through the authorization; fetched again (still pending) once the
+     * record is there; then the challenge answered and as recorded */
+    unit_replay_add(f->replay, "issue-persist-draft01.jsonl", 0, PERSIST_ACCOUNT + 2);
+    unit_replay_add(f->replay, "issue-persist-draft01.jsonl", PERSIST_ACCOUNT + 1, 1);
+    unit_replay_add(f->replay, "issue-persist-draft01.jsonl", PERSIST_ACCOUNT + 2, -1);
+    run(f);
+    assert_true(logged(f, "ACME01454"));
+    /* ordered, then waiting at the challenge for the record */
+    assert_int_equal(unit_replay_sent(f->replay), PERSIST_ACCOUNT + 2);
+    assert_true(logged(f, "ACME01452: " PERSIST_NAME ": waiting for the dns-persist-01 TXT "
+                       "record"));
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, acme_store_account_path(
+                                                     f->p, UNIT_REPLAY_DIRECTORY,
+                                                     ACME_STORE_PERSIST_ISSUERS_FILE), &kept),
+                     APR_SUCCESS);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(
+                            kept, "issuer_domain_names"), 0)), PERSIST_ISSUER);
+    stored_account(f, &kid, &thumbprint);
+    value = apr_pstrcat(f->p, PERSIST_ISSUER "; accounturi=", kid, NULL);
+    assert_non_null(strstr(activity(f), apr_pstrcat(f->p, "\"", value, "\"", NULL)));
+    txt_set(d, value);
+    for (i = 0; i < 6 && !f->staged; ++i) {
+        f->now = f->next_run;
+        run(f);
+    }
+    assert_staged(f);
+    assert_true(logged(f, "ACME01450"));
+}
+
+/* Names learnt from a draft -01 CA in an earlier process (fields as
+ * learn_issuers writes them; NULL name: the file left out). */
+static void issuers_kept(fixture_t *f, const char *name)
+{
+    json_t *kept = json_pack("{s:s, s:[s]}", "ca", UNIT_REPLAY_DIRECTORY,
+                             "issuer_domain_names", name);
+
+    assert_int_equal(acme_store_write_json(f->store, f->p, acme_store_account_path(
+                                               f->p, UNIT_REPLAY_DIRECTORY,
+                                               ACME_STORE_PERSIST_ISSUERS_FILE),
+                                           kept, ACME_STORE_KEY_PERMS), APR_SUCCESS);
+    json_decref(kept);
+}
+
+/* Kept from an earlier process: the record is checked before the order. */
+static void test_draft_01_issuers_kept_in_the_store(void **state)
+{
+    persist_fixture_t *d = *state;
+    fixture_t *f = d->f;
+
+    issuers_kept(f, PERSIST_ISSUER);
+    unit_replay_add(f->replay, "issue-persist-draft01.jsonl", 0, PERSIST_ACCOUNT);
+    run_waiting(f, PERSIST_ACCOUNT);
+    assert_false(logged(f, "ACME01454"));
+    assert_non_null(strstr(activity(f), "no order until the dns-persist-01 record is in place"));
+    unit_replay_done(f->replay);
+}
+
+/* A kept file with a name no CA could use is ignored, and says so: the
+ * names are learnt again from the challenge. */
+static void test_draft_01_kept_bad_issuer_is_ignored(void **state)
+{
+    persist_fixture_t *d = *state;
+    fixture_t *f = d->f;
+
+    issuers_kept(f, "*.bad.example");
+    unit_replay_add(f->replay, "issue-persist-draft01.jsonl", 0, PERSIST_ACCOUNT + 2);
+    run(f);
+    assert_true(logged(f, "ACME01456: "));
+    assert_true(logged(f, "ACME01454"));
+    assert_true(logged(f, "ACME01452"));
+    unit_replay_done(f->replay);
+}
+
+/* A challenge that does not name the directory's issuer domain name: the
+ * attempt fails as malformed (draft -02 §3.2), nothing is answered. */
+static void test_challenge_contradicting_the_directory_fails(void **state)
+{
+    persist_fixture_t *d = *state;
+    fixture_t *f = d->f;
+
+    unit_replay_add(f->replay, "issue-persist-malformed.jsonl", 0, -1);
+    run_waiting(f, PERSIST_ACCOUNT);
+    txt_set(d, expected_value(f, PERSIST_NAME));
+    run(f);
+    assert_int_equal(events_of(f, "failed"), 1);
+    assert_non_null(strstr(error_member(f, "detail"), "the challenge is malformed "
+                           "(draft-ietf-acme-dns-persist section 3.2): the CA's directory names "
+                           "issuer domain name " PERSIST_ISSUER ", its challenge does not"));
+    unit_replay_done(f->replay);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define PERSIST_TEST(t) cmocka_unit_test_setup_teardown(t, persist_setup, persist_teardown)
+        PERSIST_TEST(test_missing_record_is_shown_then_issued),
+        PERSIST_TEST(test_wrong_record_is_an_error_and_no_order),
+        PERSIST_TEST(test_persist_until_soon_is_warned),
+        PERSIST_TEST(test_refusing_resolver_orders_nothing),
+        PERSIST_TEST(test_draft_01_ca_learns_the_issuer_at_the_challenge),
+        PERSIST_TEST(test_draft_01_issuers_kept_in_the_store),
+        PERSIST_TEST(test_draft_01_kept_bad_issuer_is_ignored),
+        PERSIST_TEST(test_challenge_contradicting_the_directory_fails),
+    };
+    if (unit_init()) {
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
