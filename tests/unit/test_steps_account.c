@@ -2,6 +2,10 @@
  * asking, an unreadable account key, External Account Binding (RFC 8555
  * §7.3.4), and what acmectl does beyond issuance (revocation, §7.6; key
  * rollover, §7.3.5), against exchanges recorded from Pebble. */
+#include <sys/stat.h>
+#include <unistd.h>
+#include <apr_file_info.h>
+
 #include "unit_steps.h"
 
 /* Stores an account for the CA as an earlier process left it: key (text
@@ -82,6 +86,109 @@ static void test_eab_binding_is_sent_with_the_new_account(void **state)
     assert_non_null(json_object_get(json_object_get(payload, "externalAccountBinding"),
                                     "signature"));
     json_decref(payload);
+}
+
+/* The CA already has an account for the key (RFC 8555 §7.3.1): the lookup
+ * finds it, no new account is asked for, its URL is stored. */
+static void test_existing_account_found_by_lookup(void **state)
+{
+    fixture_t *f = *state;
+    json_t *stored;
+
+    unit_replay_add(f->replay, "issue-http01-account-existing.jsonl", 0, -1);
+    run(f);
+    assert_staged(f);
+    assert_int_equal(unit_replay_sent(f->replay), ISSUE_EXCHANGES - 1);
+    assert_non_null(strstr(unit_replay_payload(f->replay, f->p, 2), "onlyReturnExisting"));
+    assert_true(logged(f, "ACME00411"));
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, acme_store_account_path(
+                                                     f->p, UNIT_REPLAY_DIRECTORY, "account.json"),
+                                                 &stored), APR_SUCCESS);
+    assert_non_null(strstr(json_string_value(json_object_get(stored, "url")), "/my-account/"));
+}
+
+/* The stored account was deactivated (§7.3.6): its key is refused for the
+ * order and for the lookup; the key is set aside, a new key and account are
+ * made, and the certificate is issued in the same attempt. */
+static void test_deactivated_account_gets_a_new_key_and_account(void **state)
+{
+    fixture_t *f = *state;
+    const char *key_path = acme_store_path(f->store, f->p, acme_store_account_path(
+                                               f->p, UNIT_REPLAY_DIRECTORY, "account.key"));
+    const char *old_key, *new_key, *aside;
+    apr_size_t len;
+    apr_dir_t *dir;
+    apr_finfo_t entry;
+    json_t *stored;
+    int found = 0;
+
+    account_stored(f, NULL);
+    assert_int_equal(acme_store_read(f->store, f->p, acme_store_account_path(
+                                         f->p, UNIT_REPLAY_DIRECTORY, "account.key"),
+                                     ACME_MAX_STORE_FILE, &old_key, &len), APR_SUCCESS);
+    unit_replay_add(f->replay, "issue-http01-account-deactivated.jsonl", 0, -1);
+    run(f);
+    assert_staged(f);
+    assert_true(logged(f, "ACME00412"));
+    assert_true(logged(f, "ACME00434: " UNIT_REPLAY_DIRECTORY ": the CA refuses the account key "
+                       "of " NAME));
+    assert_true(logged(f, "creating a new account with a new key"));
+    /* a new key, the old one set aside beside it */
+    assert_int_equal(acme_store_read(f->store, f->p, acme_store_account_path(
+                                         f->p, UNIT_REPLAY_DIRECTORY, "account.key"),
+                                     ACME_MAX_STORE_FILE, &new_key, &len), APR_SUCCESS);
+    assert_string_not_equal(old_key, new_key);
+    aside = apr_pstrcat(f->p, strrchr(key_path, '/') + 1, ".deactivated-", NULL);
+    assert_int_equal(apr_dir_open(&dir, apr_pstrndup(f->p, key_path,
+                                                     (apr_size_t)(strrchr(key_path, '/') - key_path)),
+                                  f->p), APR_SUCCESS);
+    while (apr_dir_read(&entry, APR_FINFO_NAME, dir) == APR_SUCCESS) {
+        found += strncmp(entry.name, aside, strlen(aside)) == 0;
+    }
+    apr_dir_close(dir);
+    assert_int_equal(found, 1);
+    /* the new account's URL stored in place of the old one */
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, acme_store_account_path(
+                                                     f->p, UNIT_REPLAY_DIRECTORY, "account.json"),
+                                                 &stored), APR_SUCCESS);
+    assert_string_not_equal(json_string_value(json_object_get(stored, "url")),
+                            "https://acme.test/my-account/1");
+}
+
+/* The stored account key cannot be read (here: a directory where the file
+ * should be): nothing is sent, the failure names the file. */
+static void test_account_key_that_cannot_be_read_fails_without_asking(void **state)
+{
+    fixture_t *f = *state;
+    const char *key_path = acme_store_path(f->store, f->p, acme_store_account_path(
+                                               f->p, UNIT_REPLAY_DIRECTORY, "account.key"));
+
+    account_stored(f, NULL);
+    assert_int_equal(unlink(key_path), 0);
+    assert_int_equal(mkdir(key_path, 0700), 0);
+    run(f);
+    assert_failed(f, NULL);
+    assert_non_null(strstr(error_member(f, "detail"),
+                           apr_pstrcat(f->p, "cannot read account key ", key_path, NULL)));
+    assert_int_equal(unit_replay_sent(f->replay), 0);
+}
+
+/* The new account's URL cannot be stored (a directory in the way): the
+ * attempt fails saying where. */
+static void test_account_url_that_cannot_be_stored_fails(void **state)
+{
+    fixture_t *f = *state;
+    const char *json_path = acme_store_path(f->store, f->p, acme_store_account_path(
+                                                f->p, UNIT_REPLAY_DIRECTORY, "account.json"));
+
+    account_stored(f, NULL);
+    assert_int_equal(unlink(json_path), 0);
+    assert_int_equal(mkdir(json_path, 0700), 0);
+    unit_replay_add(f->replay, ISSUE, 0, 4);      /* directory, nonce, lookup, new account */
+    run(f);
+    assert_failed(f, NULL);
+    assert_non_null(strstr(error_member(f, "detail"),
+                           apr_pstrcat(f->p, "cannot store the account URL in ", json_path, NULL)));
 }
 
 /* ---- account operations beyond issuance (acmectl) ---- */
@@ -169,6 +276,10 @@ int main(void)
         STEP_TEST(test_unreadable_account_key_fails_without_asking),
         STEP_TEST(test_eab_required_without_a_key_fails_before_sending),
         STEP_TEST(test_eab_binding_is_sent_with_the_new_account),
+        STEP_TEST(test_existing_account_found_by_lookup),
+        STEP_TEST(test_deactivated_account_gets_a_new_key_and_account),
+        STEP_TEST(test_account_key_that_cannot_be_read_fails_without_asking),
+        STEP_TEST(test_account_url_that_cannot_be_stored_fails),
         STEP_TEST(test_revocation),
         STEP_TEST(test_revocation_refused_by_the_ca),
         STEP_TEST(test_account_key_rollover),
