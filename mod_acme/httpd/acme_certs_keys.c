@@ -24,6 +24,8 @@
 #include "acme_time.h"
 
 #define KEYS_PENDING_KEY    "mod_acme:keys-pending"
+/* in the process pool: the store whose keys/ and archive/ were walked whole */
+#define MODES_SWEPT_KEY     "mod_acme:modes-swept"
 /* Even EC keys, with their two files, cost a few hundred microseconds: at
  * 10,000 domains seconds of startup. The issuing child waits for a CSR at
  * finalization (ACME00432), long after the start; httpd calls the monitor
@@ -265,6 +267,48 @@ static void modes_visit(void *baton, int dirfd, const char *name, const struct s
     }
 }
 
+/* One entry of dirfd as the full walk would meet it, at depth. */
+static void modes_visit_one(modes_walk_t *w, int dirfd, const char *name, int depth)
+{
+    struct stat st;
+
+    if (dirfd >= 0 && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        modes_visit(w, dirfd, name, &st, depth);
+    }
+}
+
+/* Graceful restarts: keys/<name>/ and the live version (the one domains/<name>
+ * links to) of every configured domain, as the full walk meets them. The
+ * other versions are not served; the keys of removed domains are no one's. */
+static void modes_live(modes_walk_t *w, int top)
+{
+    int keys = acme_store_open_dir_at(top, ACME_STORE_KEYS);
+    int archive = acme_store_open_dir_at(top, ACME_STORE_ARCHIVE);
+    int i;
+
+    for (i = 0; i < w->rt->domains->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(w->rt->domains, i, acme_domain_t *)->name;
+        const char *version = acme_store_live_version(w->rt->store, w->p, name);
+        int namefd;
+
+        w->relpath = ACME_STORE_KEYS;
+        modes_visit_one(w, keys, name, 1);
+        if (!version || archive < 0 || !strcmp(version, ".") || !strcmp(version, "..")
+            || (namefd = acme_store_open_dir_at(archive, name)) < 0) {
+            continue;
+        }
+        w->relpath = apr_pstrcat(w->p, ACME_STORE_ARCHIVE "/", name, NULL);
+        modes_visit_one(w, namefd, version, 1);
+        close(namefd);
+    }
+    if (keys >= 0) {
+        close(keys);
+    }
+    if (archive >= 0) {
+        close(archive);
+    }
+}
+
 void acme_certs_keys_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
     static const char *const private_dirs[] = {
@@ -273,8 +317,11 @@ void acme_certs_keys_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp)
     static const struct { const char *dir; int depth; } secret_trees[] = {
         { ACME_STORE_KEYS, 1 }, { ACME_STORE_ARCHIVE, 2 }, { ACME_STORE_FALLBACK, 0 }
     };
+    apr_pool_t *pproc = rt->base->process->pool;
     modes_walk_t w = { rt, ptemp, "", 0 };
-    int top, i;
+    apr_time_t began = apr_time_now();
+    void *swept = NULL;
+    int top, i, full;
 
     if (geteuid() != 0 || !rt->store) {
         return;
@@ -283,13 +330,27 @@ void acme_certs_keys_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp)
     if (top < 0) {
         return;
     }
+    /* The whole of keys/ and archive/ once in the parent's life (its first
+     * start); the process pool outlives graceful restarts. */
+    apr_pool_userdata_get(&swept, MODES_SWEPT_KEY, pproc);
+    full = !swept || strcmp(swept, acme_store_dir(rt->store));
     for (i = 0; private_dirs[i]; i++) {
         w.relpath = "";
         mode_tighten(&w, top, private_dirs[i], 1, 0700);
     }
     for (i = 0; i < (int)(sizeof(secret_trees) / sizeof(secret_trees[0])); i++) {
+        if (!full && strcmp(secret_trees[i].dir, ACME_STORE_FALLBACK)) {
+            continue;
+        }
         w.relpath = secret_trees[i].dir;
         acme_store_walk_subdir(top, secret_trees[i].dir, secret_trees[i].depth, modes_visit, &w);
+    }
+    if (!full) {
+        modes_live(&w, top);
+    }
+    else {
+        apr_pool_userdata_set(apr_pstrdup(pproc, acme_store_dir(rt->store)), MODES_SWEPT_KEY,
+                              NULL, pproc);
     }
     close(top);
     if (w.fixed) {
@@ -297,6 +358,12 @@ void acme_certs_keys_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp)
                      "directories of the store %s set back to their documented modes",
                      w.fixed, acme_store_dir(rt->store));
     }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00696: modes of the store's "
+                 "secrets checked in %" APR_TIME_T_FMT " ms (%s, %d domain(s))",
+                 apr_time_as_msec(apr_time_now() - began),
+                 full ? "all of keys/ and archive/, once per parent process"
+                      : "the live versions and keys/ of the configured domains",
+                 rt->domains->nelts);
 }
 
 apr_time_t acme_certs_keys_judged_at(acme_runtime_t *rt, apr_pool_t *p, const char *name,

@@ -55,8 +55,11 @@ void acme_certs_keys_batch_end(acme_runtime_t *rt);
  * added; only root's files are changed; links are never followed. Each
  * change is a warning naming the path, its mode and what was done (ACME00675
  * for an archived key, ACME00690 another key, ACME00691 a directory), a
- * failed one an error with the chmod to run (ACME00692). Temporary memory
- * from ptemp. */
+ * failed one an error with the chmod to run (ACME00692). All of keys/ and
+ * archive/ once per parent process (its first start, or a new AcmeStoreDir);
+ * at graceful restarts after it only keys/<name>/ and the live version of
+ * each configured domain, so a restart does not cost every archived version
+ * (ACME00696 at debug: which, and how long). Temporary memory from ptemp. */
 void acme_certs_keys_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp);
 /* acme_certs_keys.c: the time at which the served chain (X509*, leaf first)
  * of domain name is judged: now, except for the live version (live set)

@@ -212,6 +212,60 @@ def test_served_key_readable_beyond_root_is_set_back_to_0600(httpd, unique, mode
     assert not harness.store_problems(store, temp_files=False)
 
 
+def test_whole_store_walked_once_per_parent_live_keys_at_graceful(httpd, unique):
+    """The whole of keys/ and archive/ is walked once per parent process: at a
+    graceful restart only keys/<name>/ and the live version of each configured
+    domain are (ACME00696 says which walk), so a restart does not cost every
+    archived version; an archived version that is not live, and keys/ of a
+    name configured nowhere, are set back at the next cold start."""
+    name = unique("sweep")
+    issue(httpd, name)
+    store = httpd.store
+    live = harness.live_version(store, name)
+    older = os.path.join(os.path.dirname(live), "0-older")
+    os.makedirs(older, mode=0o700)
+    for f in os.listdir(live):
+        with open(os.path.join(live, f), "rb") as src, open(os.path.join(older, f), "wb") as dst:
+            dst.write(src.read())
+    older_key = os.path.join(older, "privkey.pem")
+    live_key = os.path.join(live, "privkey.pem")
+    gone_keys = os.path.join(store, "keys", unique("gone"))
+    os.makedirs(gone_keys)
+
+    def sweep_lines(since):
+        return [l for l in httpd.error_log_text()[since:].splitlines() if "ACME00696" in l]
+
+    def set_modes():
+        os.chmod(older_key, 0o644)
+        os.chmod(live_key, 0o644)
+        os.chmod(gone_keys, 0o755)
+    set_modes()
+    log_start = len(httpd.error_log_text())
+    httpd.graceful()
+    wait_for(lambda: sweep_lines(log_start), 30, what="ACME00696 after the graceful restart")
+    line = sweep_lines(log_start)[0]
+    assert "the live versions and keys/ of the configured domains" in line, line
+    assert _mode(live_key) == 0o600
+    # not walked at a graceful restart: not live, not configured
+    assert _mode(older_key) == 0o644 and _mode(gone_keys) == 0o755
+    httpd.stop()
+    log_start = len(httpd.error_log_text())
+    httpd.start()
+    wait_for(lambda: sweep_lines(log_start), 30, what="ACME00696 after the start")
+    log = httpd.error_log_text()[log_start:]
+    assert "all of keys/ and archive/, once per parent process" in sweep_lines(log_start)[0]
+    assert _mode(older_key) == 0o600 and _mode(gone_keys) == 0o700
+    assert re.search(r"ACME00675: .*%s" % re.escape(older_key), log), log
+    assert re.search(r"ACME00691: .*%s " % re.escape(gone_keys), log), log
+    # the next graceful restart walks the live ones again, and only those
+    set_modes()
+    log_start = len(httpd.error_log_text())
+    httpd.graceful()
+    wait_for(lambda: sweep_lines(log_start), 30, what="ACME00696 after the second graceful")
+    assert "the live versions" in sweep_lines(log_start)[0]
+    assert _mode(live_key) == 0o600 and _mode(older_key) == 0o644
+
+
 def test_no_key_readable_during_renewal(httpd, unique):
     """While a renewal runs (order, staging, activation), no file the User can
     read holds the key of the certificate that goes live."""
