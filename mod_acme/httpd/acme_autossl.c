@@ -416,7 +416,8 @@ static const char *auto_fix(const char *why)
  * mod_ssl picks the vhost by SNI, so a client asking for the name gets the
  * certificate anyway and sees a name mismatch. Told by configtest with why
  * and what to change; whatever else serves the name, it is this vhost. */
-static void uncovered_add(apr_pool_t *p, acme_autossl_t *plan, const apr_array_header_t *vhosts)
+static void uncovered_add(apr_pool_t *p, apr_pool_t *scratch, acme_autossl_t *plan,
+                          const apr_array_header_t *vhosts)
 {
     int i, j;
 
@@ -428,18 +429,24 @@ static void uncovered_add(apr_pool_t *p, acme_autossl_t *plan, const apr_array_h
         if (!v->ssl || !v->domains->nelts) {
             continue;
         }
-        covered = covered_names(p, v, vhosts);
-        where = acme_autossl_tree_where(p, v->node);
-        cert = v->auto_added
-            ? apr_psprintf(p, "'AcmeDomain %s', added by AcmeAutoDomains at %s",
-                           v->auto_added->args, plan->auto_where)
-            : apr_psprintf(p, "the AcmeDomain at %s", acme_autossl_tree_where(
-                               p, APR_ARRAY_IDX(v->domains, 0, ap_directive_t *)));
+        /* from scratch: at 10,000 vhosts, kept for each would be MBs in
+         * the parent and every child, for nothing when all are covered */
+        covered = covered_names(scratch, v, vhosts);
+        where = acme_autossl_tree_where(scratch, v->node);
+        cert = NULL;
         for (j = 0; j < v->names->nelts; j++) {
             const char *name = APR_ARRAY_IDX(v->names, j, const char *);
             acme_autossl_skip_t *u;
             if (acme_autossl_tree_in_list(covered, name)) {
                 continue;
+            }
+            if (!cert) {
+                where = apr_pstrdup(p, where);
+                cert = v->auto_added
+                    ? apr_psprintf(p, "'AcmeDomain %s', added by AcmeAutoDomains at %s",
+                                   v->auto_added->args, plan->auto_where)
+                    : apr_psprintf(p, "the AcmeDomain at %s", acme_autossl_tree_where(
+                                       p, APR_ARRAY_IDX(v->domains, 0, ap_directive_t *)));
             }
             u = skip_take(plan, where, name);
             u = u ? u : apr_pcalloc(p, sizeof(*u));
@@ -495,6 +502,7 @@ static int autossl_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     apr_array_header_t *except = NULL;
     int http_port, https_port, on = 0, terms = 0;
     ap_directive_t *d;
+    apr_pool_t *scratch;
 
     plan->twins = apr_array_make(pconf, 4, sizeof(acme_twin_t *));
     plan->wanted = apr_array_make(pconf, 1, sizeof(acme_twin_t *));
@@ -509,12 +517,14 @@ static int autossl_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     if (!ap_conftree) {
         return OK;
     }
+    scratch = acme_runtime_scratch_pool(ptemp, "acme_autossl");
     tree_ports(pconf, &http_port, &https_port);
     plan->http_port = http_port;
     plan->https_port = https_port;
     for (d = ap_conftree; d; d = d->next) {
         if (acme_autossl_tree_is(d, "<VirtualHost")) {
-            acme_autossl_vhost_t *v = acme_autossl_tree_vhost(pconf, d, http_port, https_port);
+            acme_autossl_vhost_t *v = acme_autossl_tree_vhost(pconf, scratch, d, http_port,
+                                                              https_port);
             APR_ARRAY_PUSH(vhosts, acme_autossl_vhost_t *) = v;
             if (!v->named) {
                 acme_autossl_unnamed_t *u = apr_pcalloc(pconf, sizeof(*u));
@@ -557,8 +567,9 @@ static int autossl_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     if (plan->auto_where) {
         acme_autossl_auto_domains(pconf, plan, vhosts, top_domains, except);
     }
-    twins_add(pconf, ptemp, plan, vhosts);
-    uncovered_add(pconf, plan, vhosts);
+    twins_add(pconf, scratch, plan, vhosts);
+    uncovered_add(pconf, scratch, plan, vhosts);
+    apr_pool_destroy(scratch);
     return OK;
 }
 

@@ -42,9 +42,10 @@ const char *acme_autossl_tree_host(apr_pool_t *p, const char *arg);
 /* The <VirtualHost> node read: its names (ServerName first), its AcmeDomain
  * children, whether it is SSL or plain http (ports as AcmePortMap says; an
  * address without a port, <VirtualHost *>, answers on every port, the http
- * port included). */
-acme_autossl_vhost_t *acme_autossl_tree_vhost(apr_pool_t *p, ap_directive_t *node,
-                                              int http_port, int https_port);
+ * port included). What it keeps from p (pconf); the words it reads from
+ * scratch, which may go when it returns. */
+acme_autossl_vhost_t *acme_autossl_tree_vhost(apr_pool_t *p, apr_pool_t *scratch,
+                                              ap_directive_t *node, int http_port, int https_port);
 /* 1 when v has name as ServerName or ServerAlias, or a wildcard alias matches it. */
 int acme_autossl_tree_has_name(const acme_autossl_vhost_t *v, const char *name);
 

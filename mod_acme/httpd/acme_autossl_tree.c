@@ -74,11 +74,11 @@ const char *acme_autossl_tree_host(apr_pool_t *p, const char *arg)
     return host;
 }
 
-acme_autossl_vhost_t *acme_autossl_tree_vhost(apr_pool_t *p, ap_directive_t *node,
-                                              int http_port, int https_port)
+acme_autossl_vhost_t *acme_autossl_tree_vhost(apr_pool_t *p, apr_pool_t *scratch,
+                                              ap_directive_t *node, int http_port, int https_port)
 {
     acme_autossl_vhost_t *v = apr_pcalloc(p, sizeof(*v));
-    apr_array_header_t *addrs = acme_autossl_tree_words(p, node->args);
+    apr_array_header_t *addrs = acme_autossl_tree_words(scratch, node->args);
     const char *server_name = NULL;
     ap_directive_t *c;
     int i, ssl_engine = 0, all_http = addrs->nelts > 0;
@@ -92,7 +92,7 @@ acme_autossl_vhost_t *acme_autossl_tree_vhost(apr_pool_t *p, ap_directive_t *nod
         all_http &= port == http_port || port == 0;
     }
     for (c = node->first_child; c; c = c->next) {
-        apr_array_header_t *words = acme_autossl_tree_words(p, c->args);
+        apr_array_header_t *words = acme_autossl_tree_words(scratch, c->args);
         if (acme_autossl_tree_is(c, "ServerName") && words->nelts) {
             server_name = acme_autossl_tree_host(p, APR_ARRAY_IDX(words, 0, const char *));
         }

@@ -362,28 +362,6 @@ static apr_status_t runtime_open_store(acme_runtime_t *rt, apr_pool_t *ptemp)
     return APR_SUCCESS;
 }
 
-/* A pool for the per-domain work of a start (store records, keys, checks)
- * on its own allocator, destroyed at the end of post_config: its memory goes
- * back to the system. In httpd's ptemp it would stay in the parent's free
- * lists, inherited by every child: about 3 KB per domain in each process.
- * NULL when none can be made (the caller uses ptemp). */
-static apr_pool_t *work_pool_make(apr_pool_t *pconf)
-{
-    apr_allocator_t *allocator;
-    apr_pool_t *work;
-
-    if (apr_allocator_create(&allocator) != APR_SUCCESS) {
-        return NULL;
-    }
-    if (apr_pool_create_ex(&work, pconf, NULL, allocator) != APR_SUCCESS) {
-        apr_allocator_destroy(allocator);
-        return NULL;
-    }
-    apr_allocator_owner_set(allocator, work);
-    apr_pool_tag(work, "acme_start");
-    return work;
-}
-
 /* The parent's heap after the per-domain work is full of freed chunks (the
  * JSON records, OpenSSL's objects): every child forked later writes into
  * them as its malloc sorts its free lists, and so copies those pages, about
@@ -429,9 +407,9 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
                      "shared memory limits)");
     }
 
-    if ((work = work_pool_make(pconf)) != NULL) {
-        ptemp = work;
-    }
+    /* the per-domain work of a start (store records, keys, checks) */
+    work = acme_runtime_scratch_pool(pconf, "acme_start");
+    ptemp = work;
     if ((rv = runtime_open_store(rt, ptemp)) != APR_SUCCESS) {
         if (work) {
             apr_pool_destroy(work);
@@ -509,6 +487,17 @@ static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acm
     return rv;
 }
 
+/* A copy of v in p: only what is served stays for the generation; the paths
+ * of a domain that has none yet (all of them at a first start) do not. */
+static served_t *served_keep(apr_pool_t *p, const served_t *v)
+{
+    served_t *keep = apr_pcalloc(p, sizeof(*keep));
+
+    keep->cert = apr_pstrdup(p, v->cert);
+    keep->key = apr_pstrdup(p, v->key);
+    return keep;
+}
+
 /* The newest archived version of d, other than the live one, that passes
  * pair_usable: what serves while the live one cannot. NULL when none. */
 static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d)
@@ -535,11 +524,11 @@ static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const ac
         if (is_live) {
             continue;
         }
-        v = apr_pcalloc(rt->pool, sizeof(*v));
-        v->cert = apr_pstrcat(rt->pool, base, "/" ACME_STORE_CERT_FILE, NULL);
-        v->key = apr_pstrcat(rt->pool, base, "/" ACME_STORE_KEY_FILE, NULL);
+        v = apr_pcalloc(ptemp, sizeof(*v));
+        v->cert = apr_pstrcat(ptemp, base, "/" ACME_STORE_CERT_FILE, NULL);
+        v->key = apr_pstrcat(ptemp, base, "/" ACME_STORE_KEY_FILE, NULL);
         if (pair_usable(rt, ptemp, d, v->cert, v->key, 0, &why) == APR_SUCCESS) {
-            found = v;
+            found = served_keep(rt->pool, v);
         }
     }
     free(live);
@@ -562,14 +551,14 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
     }
     apr_hash_set(st->live_checked, d->name, APR_HASH_KEY_STRING, "");
     apr_pool_create(&ptemp, rt->pool);
-    live = apr_pcalloc(rt->pool, sizeof(*live));
-    live->cert = acme_store_live_cert_path(rt->store, rt->pool, d->name);
-    live->key = acme_store_live_key_path(rt->store, rt->pool, d->name);
+    live = apr_pcalloc(ptemp, sizeof(*live));
+    live->cert = acme_store_live_cert_path(rt->store, ptemp, d->name);
+    live->key = acme_store_live_key_path(rt->store, ptemp, d->name);
     rv = acme_store_name_check(d->name) == APR_SUCCESS
          ? pair_usable(rt, ptemp, d, live->cert, live->key, 1, &why) : APR_EINVAL;
     if (rv == APR_SUCCESS) {
         apr_hash_set(st->live_usable, d->name, APR_HASH_KEY_STRING, "");
-        apr_hash_set(st->served, d->name, APR_HASH_KEY_STRING, live);
+        apr_hash_set(st->served, d->name, APR_HASH_KEY_STRING, served_keep(rt->pool, live));
     }
     else if (rv == APR_ENOENT) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00609: no certificate for "

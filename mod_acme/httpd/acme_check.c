@@ -214,13 +214,14 @@ static acme_domain_t *domain_make(apr_pool_t *p, const acme_domain_decl_t *decl,
     return d;
 }
 
-apr_array_header_t *acme_check_domains_decls(apr_pool_t *p, server_rec *base,
-                                             apr_array_header_t **decls_out, const char **err)
+/* acme_check_domains_decls; the indexes only it reads from scratch */
+static apr_array_header_t *domains_decls(apr_pool_t *p, apr_pool_t *scratch, server_rec *base,
+                                         apr_array_header_t **decls_out, const char **err)
 {
     apr_array_header_t *domains = apr_array_make(p, 8, sizeof(acme_domain_t *));
     apr_array_header_t *decls = apr_array_make(p, 8, sizeof(acme_domain_decl_t *));
-    apr_hash_t *owner = apr_hash_make(p);   /* name -> acme_domain_decl_t* */
-    apr_hash_t *seen = apr_hash_make(p);    /* decls arrays already read */
+    apr_hash_t *owner = apr_hash_make(scratch);   /* name -> acme_domain_decl_t* */
+    apr_hash_t *seen = apr_hash_make(scratch);    /* decls arrays already read */
     server_rec *s;
     int i, j;
 
@@ -232,7 +233,7 @@ apr_array_header_t *acme_check_domains_decls(apr_pool_t *p, server_rec *base,
         if (apr_hash_get(seen, &sdecls, sizeof(sdecls))) {
             continue;
         }
-        apr_hash_set(seen, apr_pmemdup(p, &sdecls, sizeof(sdecls)), sizeof(sdecls), "");
+        apr_hash_set(seen, apr_pmemdup(scratch, &sdecls, sizeof(sdecls)), sizeof(sdecls), "");
         for (i = 0; sdecls && i < sdecls->nelts; i++) {
             acme_domain_decl_t *decl = APR_ARRAY_IDX(sdecls, i, acme_domain_decl_t *);
             const apr_array_header_t *key_types = acme_config_key_types(decl->s);
@@ -266,6 +267,16 @@ apr_array_header_t *acme_check_domains_decls(apr_pool_t *p, server_rec *base,
     if (decls_out) {
         *decls_out = decls;
     }
+    return domains;
+}
+
+apr_array_header_t *acme_check_domains_decls(apr_pool_t *p, server_rec *base,
+                                             apr_array_header_t **decls_out, const char **err)
+{
+    apr_pool_t *scratch = acme_runtime_scratch_pool(p, "acme_decls");
+    apr_array_header_t *domains = domains_decls(p, scratch, base, decls_out, err);
+
+    apr_pool_destroy(scratch);
     return domains;
 }
 

@@ -41,4 +41,11 @@ typedef struct acme_runtime_t {
 acme_runtime_t *acme_runtime_get(server_rec *s);
 /* Hands rt to base and every server after it (post_config, in the parent). */
 void acme_runtime_set(server_rec *base, acme_runtime_t *rt);
+/* A pool for the per-vhost or per-domain work of a configuration pass, a
+ * child of parent on an allocator of its own: destroyed, its memory goes back
+ * to the system. In httpd's ptemp it would stay in the parent's free lists,
+ * mapped in every child (PSS) and unmapped page by page at exit (configtest's
+ * time). A plain subpool of parent when no allocator can be made; never NULL.
+ * The caller destroys it. */
+apr_pool_t *acme_runtime_scratch_pool(apr_pool_t *parent, const char *tag);
 #endif
