@@ -5,8 +5,14 @@ vhosts with one static certificate and no mod_acme, side by side on this machine
 Rows (each run alternates mod_acme and plain, so load drifts hit both):
   configtest        `apache2 -t` wall time and CPU time (user+sys of the process)
   start -> serving  from `apache2 -k start` until the plain port answers
-  PSS               parent + children, /proc/PID/smaps_rollup, 3 s after serving,
-                    and again after the status page requests (its per-child cache)
+  graceful restart  from `apache2 -k graceful` until the parent logs that it
+                    resumes (AH00489): the new configuration read, every
+                    post_config hook run
+  PSS               parent + its two oldest children (the MPM is held at two:
+                    StartServers 2, spare threads within what two give), from
+                    /proc/PID/smaps_rollup, 3 s after serving, and again after
+                    the status page requests; a further child the MPM started
+                    anyway is left out of the sum and shown in its count
   status page       GET /acme-status as JSON and HTML, median of 5
   static req/s      wrk on a small static file, mod_acme loaded vs not loaded
   http-01 answers/s wrk on a pending challenge token vs the same static file
@@ -17,6 +23,9 @@ Rows (each run alternates mod_acme and plain, so load drifts hit both):
 mod_acme's CA is unreachable in the scale rows (a closed port), as a new user's
 first start with the CA down: nothing is issued, every vhost serves the shared
 fallback certificate. Prints a Markdown table: medians with [min-max] of --runs.
+--archive V plants a store as after V renewals of every domain (V archived
+versions, the newest live, keys/<name>/ with its key), so startup walks what a
+long-running server's store holds.
 """
 
 import argparse
@@ -46,6 +55,9 @@ NAME_FMT = "d{:05d}.bench.test"
 COMMON = HTTPD_BASE_CONF + """\
 SSLSessionCache none
 StartServers 2
+ThreadsPerChild 25
+MinSpareThreads 25
+MaxSpareThreads 75
 <Directory />
     Require all granted
 </Directory>
@@ -185,26 +197,85 @@ class Server:
         except (OSError, ValueError):
             return None
 
+    CHILDREN = 2     # the MPM's children counted (COMMON holds it there)
+
     def pss_kib(self):
-        """PSS of the parent and all its children, KiB."""
+        """PSS of the parent and its CHILDREN oldest children, KiB; sets
+        self.procs to the number of children seen and self.pss_parent,
+        self.pss_children to the parts."""
         parent = self.pid()
-        pids = [parent]
+        children = []
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 try:
                     with open("/proc/%s/stat" % entry) as f:
-                        if int(f.read().rsplit(")", 1)[1].split()[1]) == parent:
-                            pids.append(int(entry))
+                        fields = f.read().rsplit(")", 1)[1].split()
+                    if int(fields[1]) == parent:
+                        children.append((int(fields[19]), int(entry)))   # starttime
                 except (OSError, ValueError, IndexError):
                     pass
-        total = 0
-        for pid in pids:
+        children.sort()
+        self.procs = len(children)
+
+        def pss(pid):
             try:
                 with open("/proc/%d/smaps_rollup" % pid) as f:
-                    total += sum(int(l.split()[1]) for l in f if l.startswith("Pss:"))
+                    return sum(int(l.split()[1]) for l in f if l.startswith("Pss:"))
             except OSError:
-                pass
-        return total
+                return 0
+        self.pss_parent = pss(parent)
+        self.pss_children = [pss(pid) for _, pid in children[:self.CHILDREN]]
+        return self.pss_parent + sum(self.pss_children)
+
+    def graceful(self, timeout):
+        """Seconds from apache2 -k graceful until the parent resumes (AH00489)."""
+        log = os.path.join(self.root, "error.log")
+
+        def resumed():
+            with open(log, errors="replace") as f:
+                return f.read().count("AH00489")
+        before = resumed()
+        t0 = time.monotonic()
+        r = subprocess.run(self.cmd("-k", "graceful"), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, env=self.env())
+        if r.returncode != 0:
+            raise RuntimeError("%s graceful failed: %s" % (self.mode, r.stdout[-2000:].decode()))
+        deadline = t0 + timeout
+        while time.monotonic() < deadline:
+            if resumed() > before:
+                return time.monotonic() - t0
+            time.sleep(0.005)
+        raise RuntimeError("%s: no AH00489 %.0f s after graceful" % (self.mode, timeout))
+
+    def plant_store(self, versions, cert):
+        """The store after `versions` renewals of every domain: archive/<name>/
+        <version>/ (cert.pem, chain.pem, privkey.pem 0600), domains/<name> to
+        the newest, keys/<name>/ 0700 with its key; the static certificate
+        stands in for each."""
+        store = os.path.join(self.root, "acme")
+        with open(cert[0], "rb") as f:
+            pem = f.read()
+        with open(cert[1], "rb") as f:
+            key = f.read()
+        for sub in ("archive", "domains", "keys"):
+            os.makedirs(os.path.join(store, sub), mode=0o700, exist_ok=True)
+        os.chmod(store, 0o755)
+        for name in self.names:
+            for v in range(versions):
+                d = os.path.join(store, "archive", name, "%04d" % v)
+                os.makedirs(d)
+                for f, data, mode in (("cert.pem", pem, 0o644), ("chain.pem", pem, 0o644),
+                                      ("privkey.pem", key, 0o600)):
+                    fd = os.open(os.path.join(d, f), os.O_WRONLY | os.O_CREAT, mode)
+                    os.write(fd, data)
+                    os.close(fd)
+            os.symlink("../archive/%s/%04d" % (name, versions - 1),
+                       os.path.join(store, "domains", name))
+            k = os.path.join(store, "keys", name)
+            os.makedirs(k, mode=0o700)
+            fd = os.open(os.path.join(k, "planted.key"), os.O_WRONLY | os.O_CREAT, 0o600)
+            os.write(fd, key)
+            os.close(fd)
 
     def get_ms(self, path, accept=None, tries=5):
         """Median milliseconds of GET path on the plain port (full body read)."""
@@ -262,13 +333,16 @@ def scale_rows(args, so, workdir, cert):
     added = {}     # N -> KiB mod_acme adds (median PSS difference)
     for n in args.ns:
         res = {m: {"ct": [], "cpu": [], "start": [], "pss": [], "json": [], "html": [],
-                   "rps": [], "pss_status": []} for m in ("acme", "plain")}
+                   "rps": [], "pss_status": [], "graceful": [], "procs": [], "parent": [],
+                   "child": []} for m in ("acme", "plain")}
         first_row, loads = len(rows), []
         for run in range(args.runs):
             for mode in ("acme", "plain") if run % 2 == 0 else ("plain", "acme"):
                 loads.append(os.getloadavg()[0])
                 srv = Server(workdir, mode, n, so, cert)
                 r = res[mode]
+                if mode == "acme" and args.archive:
+                    srv.plant_store(args.archive, cert)
                 try:
                     wall, cpu = srv.configtest()
                     r["ct"].append(wall)
@@ -278,6 +352,9 @@ def scale_rows(args, so, workdir, cert):
                     r["start"].append(srv.start(args.timeout + n * 0.02))
                     time.sleep(3)
                     r["pss"].append(srv.pss_kib())
+                    r["procs"].append(srv.procs)
+                    r["parent"].append(srv.pss_parent)
+                    r["child"].extend(srv.pss_children)
                     if mode == "acme":
                         r["json"].append(srv.get_ms("/acme-status?format=json"))
                         r["html"].append(srv.get_ms("/acme-status", "text/html"))
@@ -286,6 +363,7 @@ def scale_rows(args, so, workdir, cert):
                     if n <= args.static_max_n and args.wrk_seconds:
                         r["rps"].append(wrk_rps(srv.http, "/small.txt", "localhost",
                                                 args.wrk_seconds))
+                    r["graceful"].append(srv.graceful(args.timeout + n * 0.02))
                 finally:
                     srv.stop()
                     shutil.rmtree(srv.root, ignore_errors=True)
@@ -299,9 +377,21 @@ def scale_rows(args, so, workdir, cert):
             continue
         rows.append(("start → serving", n, median_spread(a["start"], "%.2f s"),
                      median_spread(p["start"], "%.2f s"), ratio(a["start"], p["start"]), "≤ 1.1"))
-        rows.append(("PSS parent+children", n, median_spread([v / 1024 for v in a["pss"]], "%.1f MiB"),
+        rows.append(("graceful restart → resumed", n, median_spread(a["graceful"], "%.2f s"),
+                     median_spread(p["graceful"], "%.2f s"), ratio(a["graceful"], p["graceful"]),
+                     ""))
+        procs = lambda x: "/".join(str(c) for c in sorted(set(x)))
+        rows.append(("PSS parent + %d children (children seen: %s / %s)"
+                     % (Server.CHILDREN, procs(a["procs"]), procs(p["procs"])), n,
+                     median_spread([v / 1024 for v in a["pss"]], "%.1f MiB"),
                      median_spread([v / 1024 for v in p["pss"]], "%.1f MiB"),
                      ratio(a["pss"], p["pss"]), ""))
+        rows.append(("PSS parent", n, median_spread([v / 1024 for v in a["parent"]], "%.1f MiB"),
+                     median_spread([v / 1024 for v in p["parent"]], "%.1f MiB"),
+                     ratio(a["parent"], p["parent"]), ""))
+        rows.append(("PSS per child", n, median_spread([v / 1024 for v in a["child"]], "%.1f MiB"),
+                     median_spread([v / 1024 for v in p["child"]], "%.1f MiB"),
+                     ratio(a["child"], p["child"]), ""))
         if med(a["pss"]) and med(p["pss"]):
             added[n] = med(a["pss"]) - med(p["pss"])
             rows.append(("memory added per domain", n, "%.1f KiB" % ((med(a["pss"]) - med(p["pss"])) / n),
@@ -409,6 +499,8 @@ def main():
                     help="largest N with the static req/s row [1000]")
     ap.add_argument("--timeout", type=float, default=120, help="start timeout, + 0.02 s per domain")
     ap.add_argument("--json", help="also write the rows as JSON to this file")
+    ap.add_argument("--archive", type=int, default=0,
+                    help="plant V archived versions per domain in mod_acme's store [0]")
     args = ap.parse_args()
     args.ns = [int(x) for x in args.n.split(",") if x.strip()]
     args.md_ns = [int(x) for x in args.md.split(",") if x.strip()]
