@@ -268,6 +268,41 @@ static void test_account_key_rollover(void **state)
     json_decref(payload);
 }
 
+/* acmectl account deactivate (RFC 8555 §7.3.6): {"status": "deactivated"}
+ * posted to the account URL; success only when the CA says so. */
+static void test_account_deactivation(void **state)
+{
+    fixture_t *f = *state;
+    acme_problem_t prob;
+    EVP_PKEY *key;
+    acme_client_t *client = account_client(f, &key);
+
+    unit_replay_add(f->replay, "account-deactivate.jsonl", 0, -1);
+    assert_int_equal(acme_account_deactivate(client, f->p, &prob), APR_SUCCESS);
+    unit_replay_done(f->replay);
+    assert_string_equal(unit_replay_payload(f->replay, f->p, 2), "{\"status\":\"deactivated\"}");
+}
+
+static void test_account_deactivation_refused(void **state)
+{
+    fixture_t *f = *state;
+    acme_problem_t prob;
+    EVP_PKEY *key;
+    acme_client_t *client = account_client(f, &key);
+    acme_client_t *none;
+
+    unit_replay_add(f->replay, "account-deactivate-refused.jsonl", 0, -1);
+    assert_int_not_equal(acme_account_deactivate(client, f->p, &prob), APR_SUCCESS);
+    unit_replay_done(f->replay);
+    assert_true(acme_problem_is(&prob, "unauthorized"));
+    assert_int_equal(prob.http_status, 403);
+    /* no account selected: nothing sent */
+    assert_int_equal(acme_client_create(&none, f->p, &f->ctx, UNIT_REPLAY_DIRECTORY, NULL),
+                     APR_SUCCESS);
+    assert_int_equal(acme_account_deactivate(none, f->p, &prob), APR_EINVAL);
+    assert_int_equal(unit_replay_sent(f->replay), 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +318,8 @@ int main(void)
         STEP_TEST(test_revocation),
         STEP_TEST(test_revocation_refused_by_the_ca),
         STEP_TEST(test_account_key_rollover),
+        STEP_TEST(test_account_deactivation),
+        STEP_TEST(test_account_deactivation_refused),
     };
     if (unit_init()) {
         return 1;
