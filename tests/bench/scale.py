@@ -250,17 +250,30 @@ class Server:
     def plant_store(self, versions, cert):
         """The store after `versions` renewals of every domain: archive/<name>/
         <version>/ (cert.pem, chain.pem, privkey.pem 0600), domains/<name> to
-        the newest, keys/<name>/ 0700 with its key; the static certificate
-        stands in for each."""
+        the newest, keys/<name>/ 0700 with its key. Each name gets a
+        certificate of its own for the static key (self-signed, valid now),
+        so the live version is served as a renewed one would be."""
+        import datetime
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.x509.oid import NameOID
         store = os.path.join(self.root, "acme")
-        with open(cert[0], "rb") as f:
-            pem = f.read()
         with open(cert[1], "rb") as f:
             key = f.read()
-        for sub in ("archive", "domains", "keys"):
-            os.makedirs(os.path.join(store, sub), mode=0o700, exist_ok=True)
+        signer = serialization.load_pem_private_key(key, None)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        for sub, mode in (("archive", 0o755), ("domains", 0o755), ("keys", 0o700)):
+            os.makedirs(os.path.join(store, sub), exist_ok=True)
+            os.chmod(os.path.join(store, sub), mode)
         os.chmod(store, 0o755)
         for name in self.names:
+            subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+            pem = x509.CertificateBuilder().subject_name(subject).issuer_name(subject) \
+                .public_key(signer.public_key()).serial_number(x509.random_serial_number()) \
+                .not_valid_before(now - datetime.timedelta(days=1)) \
+                .not_valid_after(now + datetime.timedelta(days=60)) \
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), False) \
+                .sign(signer, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
             for v in range(versions):
                 d = os.path.join(store, "archive", name, "%04d" % v)
                 os.makedirs(d)
