@@ -1,5 +1,6 @@
-/* acmectl commands: list, show, renew. Everything comes from the store;
- * a missing or damaged file makes a field unknown, never the command fail. */
+/* acmectl commands: list, show, renew. Everything comes from the store
+ * (acmectl_view.c reads it); a missing or damaged file makes a field
+ * unknown, never the command fail. */
 #include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,327 +28,10 @@
 #include "acme_time.h"
 #include "acme_json.h"
 #include "acme_custody.h"
+#include "acmectl_view.h"
 
-/* What the store knows about one domain. */
-typedef struct domain_view_t {
-    const char *name;
-    json_t *config;                  /* config/<name>.json, NULL if missing or unreadable */
-    acme_status_record_t *status;    /* status/<name>.json, idem */
-    apr_array_header_t *names;       /* const char* */
-    const char *key_type, *ca;
-    int has_live;
-    acme_cert_info_t live;
-    const char *live_version;        /* the archive version domains/<name> points at */
-    const char *live_error;          /* why the live certificate cannot be read */
-    int staged, rejected;            /* staged: a "ready" entry activation would take */
-    int staged_check;                /* staged_check_e */
-    const char *staged_why;          /* why refused, or why it could not be checked */
-    acme_cert_info_t staged_info;    /* the staged leaf (serial NULL when unreadable) */
-    const char *record_note;         /* where status/<name>.json disagrees with the files */
-    int config_names;                /* names and key_type come from config/<name>.json */
-    apr_time_t held_until;           /* the refusal backoff holds what is staged (0: not) */
-    int refusals;                    /* staged entries refused in a row */
-    int revoked;                     /* the live certificate was revoked (acmectl revoke) */
-    int renew_requested;             /* jobs/<name>.renew or revoked: a new one is due */
-    const char *state, *step, *next_action, *last_error;
-    const char *activity;            /* what a running job waits for (a record to set...) */
-    int configured;                  /* in configured.json (or no server wrote it yet) */
-    const char *configured_by;       /* the servers configuring it ("" or NULL: unknown) */
-} domain_view_t;
-
-/* The state of files a removed AcmeDomain left, which the server neither
- * renews nor serves, and the status page does not show. */
-#define NOT_CONFIGURED "not-configured"
-
-/* What acme_store_staged_inspect found in staging/<name>/ (with "ready"). */
-typedef enum {
-    STAGED_NONE,         /* nothing staged */
-    STAGED_OK,           /* activation would take it */
-    STAGED_REFUSED,      /* activation would refuse it */
-    STAGED_LIVE,         /* it is the live certificate already */
-    STAGED_UNCHECKED     /* cannot be proven here (keys unreadable, no config) */
-} staged_check_e;
-/* Their names in --json output. */
+/* staged_check_e's names in --json output. */
 static const char *const staged_check_names[] = { NULL, "ok", "refused", "live", "unchecked" };
-
-/* The names of the last start of each server using the store
- * (configured.json), each with the servers configuring it; NULL when no
- * server wrote it yet: every name counts as configured then. */
-static apr_hash_t *configured_names(acmectl_t *ctl, apr_pool_t *p, apr_time_t *since)
-{
-    apr_hash_t *names;
-
-    if (acme_store_configured_read(ctl->store, p, &names, since) != APR_SUCCESS) {
-        return NULL;
-    }
-    return names;
-}
-
-static const char *json_str(json_t *obj, const char *key)
-{
-    json_t *v = obj ? json_object_get(obj, key) : NULL;
-
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static apr_array_header_t *json_str_array(apr_pool_t *p, json_t *arr)
-{
-    apr_array_header_t *out;
-    size_t i;
-    json_t *v;
-
-    if (!json_is_array(arr)) {
-        return NULL;
-    }
-    out = apr_array_make(p, (int)json_array_size(arr), sizeof(const char *));
-    json_array_foreach(arr, i, v) {
-        if (json_is_string(v)) {
-            APR_ARRAY_PUSH(out, const char *) = apr_pstrdup(p, json_string_value(v));
-        }
-    }
-    return out;
-}
-
-static const char *join(apr_pool_t *p, const apr_array_header_t *arr, const char *sep)
-{
-    const char *s = NULL;
-    int i;
-
-    for (i = 0; arr && i < arr->nelts; ++i) {
-        const char *item = APR_ARRAY_IDX(arr, i, const char *);
-        s = s ? apr_pstrcat(p, s, sep, item, NULL) : item;
-    }
-    return s ? s : "-";
-}
-
-static void view_config(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
-{
-    acme_domain_t *domain = NULL;
-    json_t *ca;
-
-    if (acme_store_read_json_pooled(ctl->store, p, acme_store_rel_config(p, v->name),
-                             &v->config) != APR_SUCCESS) {
-        v->config = NULL;
-        return;
-    }
-    if (acme_job_domain_from_json(p, v->config, &domain) == APR_SUCCESS && domain) {
-        v->config_names = domain->names != NULL;
-        v->names = domain->names;
-        v->key_type = acme_key_type_name(domain->key_type);
-        if (domain->ca_urls && domain->ca_urls->nelts > 0) {
-            v->ca = APR_ARRAY_IDX(domain->ca_urls, 0, const char *);
-        }
-        return;
-    }
-    /* Written by another version of the module: take what is recognizable. */
-    v->names = json_str_array(p, json_object_get(v->config, "names"));
-    v->key_type = json_str(v->config, "key_type");
-    ca = json_object_get(v->config, "ca_urls");
-    if (!ca) {
-        ca = json_object_get(v->config, "ca");
-    }
-    v->ca = json_is_array(ca) ? json_string_value(json_array_get(ca, 0))
-                              : json_is_string(ca) ? json_string_value(ca) : NULL;
-}
-
-static void view_live(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
-{
-    apr_array_header_t *chain;
-    char target[1024];
-    ssize_t n;
-    apr_status_t rv;
-
-    n = readlink(acme_store_path(ctl->store, p, acme_store_rel_live(p, v->name)),
-                 target, sizeof(target) - 1);
-    if (n > 0) {
-        const char *slash;
-        target[n] = '\0';
-        slash = strrchr(target, '/');
-        v->live_version = apr_pstrdup(p, slash ? slash + 1 : target);
-    }
-    rv = acme_store_load_live(ctl->store, p, v->name, &chain);
-    if (rv == APR_SUCCESS && chain->nelts > 0
-        && acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &v->live) == APR_SUCCESS) {
-        v->has_live = 1;
-    }
-    else if (!APR_STATUS_IS_ENOENT(rv)) {
-        v->live_error = "live certificate cannot be read";
-    }
-}
-
-/* The status file is the User's: its decoder makes every string one line,
- * the rest is escaped on output. */
-static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
-{
-    const acme_status_error_t *err;
-
-    if (acme_status_record_load(ctl->store, p, v->name, &v->status) != APR_SUCCESS) {
-        v->status = NULL;
-        return;
-    }
-    v->state = acme_status_record_state_name(v->status->state);
-    v->step = v->status->step;
-    v->activity = v->status->activity;
-    v->next_action = v->status->next_action ? acme_time_rfc3339(p, v->status->next_action)
-                                            : NULL;
-    err = v->status->error;
-    if (err && (err->detail || err->type)) {
-        const char *type = err->type, *detail = err->detail;
-        const char *at = err->at ? acme_time_rfc3339(p, err->at) : NULL;
-        if (type && !strncmp(type, ACME_ERROR_NS, sizeof(ACME_ERROR_NS) - 1)) {
-            type += sizeof(ACME_ERROR_NS) - 1;
-        }
-        v->last_error = apr_pstrcat(p, at ? at : "", at ? " " : "", type ? type : "",
-                                    type && detail ? ": " : "", detail ? detail : "", NULL);
-    }
-    if (!v->names) {
-        v->names = v->status->names;
-    }
-}
-
-/* The staged entry as activation would judge it (read only). */
-static void view_staged(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
-{
-    acme_key_type_e type;
-    apr_status_t rv;
-
-    if (!acme_store_has_staged(ctl->store, p, v->name)) {
-        return;
-    }
-    if (!v->config_names || !v->key_type || acme_key_type_parse(v->key_type, &type) != APR_SUCCESS) {
-        v->staged = 1;
-        v->staged_check = STAGED_UNCHECKED;
-        v->staged_why = "no readable config/<name>.json to check it against";
-        return;
-    }
-    rv = acme_store_staged_inspect(ctl->store, p, &ctl->ctx, v->name, v->names, type,
-                                   &v->staged_info, &v->staged_why);
-    v->staged_check = rv == APR_SUCCESS ? STAGED_OK : rv == APR_EEXIST ? STAGED_LIVE
-                    : rv == APR_EINVAL ? STAGED_REFUSED : rv == APR_ENOENT ? STAGED_NONE
-                    : STAGED_UNCHECKED;
-    v->staged = v->staged_check == STAGED_OK || v->staged_check == STAGED_UNCHECKED;
-}
-
-/* The status record is the child's last word; the files are the truth. Where
- * they disagree the files win, and show says so. */
-static void view_reconcile(apr_pool_t *p, domain_view_t *v)
-{
-    const acme_status_cert_t *rc = v->status ? v->status->cert : NULL;
-    const char *expected = v->live_error ? "unreadable" : !v->has_live ? "missing"
-                         : v->live.not_after < apr_time_now() ? "expired" : "valid";
-
-    if (!v->status) {
-        return;
-    }
-    if (v->live_error && (v->status->state == ACME_STATUS_VALID
-                          || v->status->state == ACME_STATUS_RENEWING)) {
-        /* Written while the file was sound: what is on disk now is not. */
-        v->record_note = apr_psprintf(
-            p, "status/%s.json says \"%s\", but the live certificate cannot be read; at its next "
-            "start or graceful restart the server serves the previous version, or its temporary "
-            "certificate, and orders a new one", v->name, acme_status_record_state_name(v->status->state));
-        v->state = expected;
-    }
-    else if (v->status->state == ACME_STATUS_STAGED && !v->staged) {
-        v->record_note = apr_psprintf(
-            p, "status/%s.json says \"staged\", but %s; the record predates the last "
-            "activation or refusal and is rewritten at the server's next check", v->name,
-            v->staged_check == STAGED_REFUSED ? "activation would refuse what is staged"
-            : v->staged_check == STAGED_LIVE ? "what is staged is the live certificate already"
-            : v->rejected ? "the staged certificate was refused" : "nothing is staged");
-        v->state = expected;
-    }
-    else if (rc && rc->serial && v->has_live && v->live.serial
-             && strcasecmp(rc->serial, v->live.serial)) {
-        v->record_note = apr_psprintf(p, "status/%s.json names certificate %s, the live one "
-                                      "is %s; the record is rewritten at the server's next check",
-                                      v->name, rc->serial, v->live.serial);
-    }
-}
-
-static domain_view_t *view_load(acmectl_t *ctl, apr_pool_t *p, const char *name,
-                                apr_hash_t *configured)
-{
-    domain_view_t *v = apr_pcalloc(p, sizeof(*v));
-
-    v->name = name;
-    v->configured_by = configured ? apr_hash_get(configured, name, APR_HASH_KEY_STRING) : NULL;
-    v->configured = !configured || v->configured_by;
-    view_config(ctl, p, v);
-    view_status(ctl, p, v);
-    view_live(ctl, p, v);
-    view_staged(ctl, p, v);
-    v->revoked = v->has_live && acme_store_live_revoked(ctl->store, p, name);
-    v->renew_requested = acme_store_renewal_requested(ctl->store, p, name);
-    v->rejected = apr_stat(&(apr_finfo_t){ 0 }, acme_store_path(ctl->store, p, acme_store_rel_staged(
-                               p, name, ACME_STORE_REJECTED_FILE)), APR_FINFO_TYPE, p)
-                  == APR_SUCCESS;
-    /* keys/ is root's: as another user there is nothing to show */
-    v->held_until = acme_custody_refused_info(ctl->store, p, name, &v->refusals);
-    if (v->held_until <= apr_time_now()) {
-        v->held_until = 0;
-    }
-    if (!v->names && v->has_live) {
-        v->names = v->live.names;
-    }
-    view_reconcile(p, v);
-    if (!v->configured) {
-        v->state = NOT_CONFIGURED;
-    }
-    if (!v->state) {
-        v->state = v->staged ? "staged"
-                 : v->live_error ? "unreadable"
-                 : !v->has_live ? "missing"
-                 : v->live.not_after < apr_time_now() ? "expired" : "valid";
-    }
-    return v;
-}
-
-static void add_names(apr_pool_t *p, apr_hash_t *seen, const apr_array_header_t *entries,
-                      const char *suffix)
-{
-    int i;
-
-    for (i = 0; i < entries->nelts; ++i) {
-        const char *e = APR_ARRAY_IDX(entries, i, const char *);
-        apr_size_t len = strlen(e), slen = suffix ? strlen(suffix) : 0;
-        if (suffix && (len <= slen || strcmp(e + len - slen, suffix))) {
-            continue;
-        }
-        apr_hash_set(seen, apr_pstrndup(p, e, len - slen), APR_HASH_KEY_STRING, "");
-    }
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Every domain the store holds, sorted: the configured ones and those with
- * a live certificate. Only root's areas name domains: the child's (status/,
- * staging/) are the User's to fill with anything, so an entry there alone
- * is no domain. */
-static apr_array_header_t *domain_names(acmectl_t *ctl, apr_pool_t *p)
-{
-    static const struct { const char *dir, *suffix; } sources[] = {
-        { ACME_STORE_CONFIG, ".json" }, { ACME_STORE_DOMAINS, NULL },
-    };
-    apr_hash_t *seen = apr_hash_make(p);
-    apr_array_header_t *entries, *names = apr_array_make(p, 16, sizeof(const char *));
-    apr_hash_index_t *hi;
-    apr_size_t i;
-
-    for (i = 0; i < sizeof(sources) / sizeof(sources[0]); ++i) {
-        if (acme_store_list(ctl->store, p, sources[i].dir, &entries) == APR_SUCCESS) {
-            add_names(p, seen, entries, sources[i].suffix);
-        }
-    }
-    for (hi = apr_hash_first(p, seen); hi; hi = apr_hash_next(hi)) {
-        APR_ARRAY_PUSH(names, const char *) = apr_hash_this_key(hi);
-    }
-    qsort(names->elts, (size_t)names->nelts, sizeof(const char *), cmp_str);
-    return names;
-}
 
 static void set_opt_str(json_t *obj, const char *key, const char *value)
 {
@@ -416,7 +100,7 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
  * AcmeKeyType but the first, and the first type's <name> for those. */
 static apr_array_header_t *sibling_names(acmectl_t *ctl, apr_pool_t *p, const char *name)
 {
-    apr_array_header_t *all = domain_names(ctl, p);
+    apr_array_header_t *all = acmectl_view_names(ctl, p);
     apr_array_header_t *out = apr_array_make(p, 2, sizeof(const char *));
     const char *plus = strchr(name, '+');
     apr_size_t base_len = plus ? (apr_size_t)(plus - name) : strlen(name);
@@ -519,10 +203,10 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
             return ACMECTL_USAGE;
         }
     }
-    names = domain_names(ctl, p);
-    configured = configured_names(ctl, p, &since);
+    names = acmectl_view_names(ctl, p);
+    configured = acmectl_view_configured(ctl, p, &since);
     for (i = 0; i < names->nelts; ++i) {
-        domain_view_t *v = view_load(ctl, p, APR_ARRAY_IDX(names, i, const char *), configured);
+        domain_view_t *v = acmectl_view_load(ctl, p, APR_ARRAY_IDX(names, i, const char *), configured);
         if (!v->configured && !all) {
             APR_ARRAY_PUSH(hidden, const char *) = v->name;
             continue;
@@ -551,14 +235,14 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
                 v->name, v->state, v->has_live ? acmectl_time(p, v->live.not_after) : "-",
                 v->configured ? next_action_of(v) : "none (not configured)",
                 v->has_live && v->live.issuer ? v->live.issuer : "-",
-                join(p, v->names, ","), v->key_type ? v->key_type : "-",
+                acmectl_view_join(p, v->names, ","), v->key_type ? v->key_type : "-",
                 v->last_error ? " error=\"" : "",
                 v->last_error ? v->last_error : "", v->last_error ? "\"" : "");
     }
     if (hidden->nelts > 0) {
         acmectl_printf(ctl, "%d more in the store not configured by any server using it "
                        "(last start %s): %s; acmectl list --all shows them\n", hidden->nelts,
-                       acmectl_time(p, since), join(p, hidden, " "));
+                       acmectl_time(p, since), acmectl_view_join(p, hidden, " "));
     }
     cluster_lines(ctl, cluster_view(ctl, p), NULL);
     return ACMECTL_OK;
@@ -613,8 +297,8 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
         acmectl_error(ctl, "'%s' is not a domain name", argv[1]);
         return ACMECTL_USAGE;
     }
-    configured = configured_names(ctl, p, &since);
-    v = view_load(ctl, p, apr_pstrdup(p, argv[1]), configured);
+    configured = acmectl_view_configured(ctl, p, &since);
+    v = acmectl_view_load(ctl, p, apr_pstrdup(p, argv[1]), configured);
     if (!v->config && !v->status && !v->has_live && !v->staged && !v->rejected
         && !v->live_version) {
         acmectl_error(ctl, "no domain '%s' in %s", v->name, acme_store_dir(ctl->store));
@@ -633,7 +317,7 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
         return ACMECTL_OK;
     }
     show_line(ctl, "name:", v->name);
-    show_line(ctl, "names:", join(p, v->names, " "));
+    show_line(ctl, "names:", acmectl_view_join(p, v->names, " "));
     show_line(ctl, "state:", v->state);
     show_line(ctl, "configured:", !v->configured
               ? apr_psprintf(p, "no: not in the configuration of any server using this store "
@@ -643,7 +327,7 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
               ? apr_psprintf(p, "yes, by %s", v->configured_by) : "yes");
     show_line(ctl, "step:", v->step);
     show_line(ctl, "key type:", v->key_type);
-    show_line(ctl, "other types:", join(p, sibling_names(ctl, p, v->name), " "));
+    show_line(ctl, "other types:", acmectl_view_join(p, sibling_names(ctl, p, v->name), " "));
     show_line(ctl, "CA:", v->ca);
     show_line(ctl, "next action:", v->configured ? next_action_of(v) : "none (not configured)");
     show_line(ctl, "last error:", v->last_error);
@@ -652,7 +336,7 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
         show_line(ctl, "certificate:", v->live.serial);
         show_line(ctl, "  subject:", v->live.subject);
         show_line(ctl, "  issuer:", v->live.issuer);
-        show_line(ctl, "  names:", join(p, v->live.names, " "));
+        show_line(ctl, "  names:", acmectl_view_join(p, v->live.names, " "));
         show_line(ctl, "  not before:", acmectl_time(p, v->live.not_before));
         show_line(ctl, "  not after:", acmectl_time(p, v->live.not_after));
         show_line(ctl, "  version:", v->live_version);
@@ -674,7 +358,7 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
                       "certificate for root's current key, once); apachectl graceful does it "
                       "now", acmectl_time(p, v->held_until), v->refusals));
     }
-    show_line(ctl, "archive:", join(p, versions, " "));
+    show_line(ctl, "archive:", acmectl_view_join(p, versions, " "));
     if (v->renew_requested) {
         show_line(ctl, "renewal:", "requested; a new certificate is ordered at the next check");
     }

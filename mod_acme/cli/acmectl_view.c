@@ -1,0 +1,311 @@
+/* What acmectl knows of one domain, read from the store: its config, the
+ * child's status record, the live certificate, what is staged, and where the
+ * record disagrees with the files (the files win). Nothing is written. */
+#include <unistd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <apr_file_info.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
+
+#include "acmectl.h"
+#include "acme_account.h"
+#include "acme_store_account.h"
+#include "acme_store_renew.h"
+#include "acme_store_configured.h"
+#include "acme_cluster.h"
+#include "acme_cert.h"
+#include "acme_crypto.h"
+#include "acme_job.h"
+#include "acme_store_paths.h"
+#include "acme_status_record.h"
+#include "acme_time.h"
+#include "acme_json.h"
+#include "acme_custody.h"
+#include "acmectl_view.h"
+
+/* The names of the last start of each server using the store
+ * (configured.json), each with the servers configuring it; NULL when no
+ * server wrote it yet: every name counts as configured then. */
+apr_hash_t *acmectl_view_configured(acmectl_t *ctl, apr_pool_t *p, apr_time_t *since)
+{
+    apr_hash_t *names;
+
+    if (acme_store_configured_read(ctl->store, p, &names, since) != APR_SUCCESS) {
+        return NULL;
+    }
+    return names;
+}
+
+static const char *json_str(json_t *obj, const char *key)
+{
+    json_t *v = obj ? json_object_get(obj, key) : NULL;
+
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static apr_array_header_t *json_str_array(apr_pool_t *p, json_t *arr)
+{
+    apr_array_header_t *out;
+    size_t i;
+    json_t *v;
+
+    if (!json_is_array(arr)) {
+        return NULL;
+    }
+    out = apr_array_make(p, (int)json_array_size(arr), sizeof(const char *));
+    json_array_foreach(arr, i, v) {
+        if (json_is_string(v)) {
+            APR_ARRAY_PUSH(out, const char *) = apr_pstrdup(p, json_string_value(v));
+        }
+    }
+    return out;
+}
+
+const char *acmectl_view_join(apr_pool_t *p, const apr_array_header_t *arr, const char *sep)
+{
+    const char *s = NULL;
+    int i;
+
+    for (i = 0; arr && i < arr->nelts; ++i) {
+        const char *item = APR_ARRAY_IDX(arr, i, const char *);
+        s = s ? apr_pstrcat(p, s, sep, item, NULL) : item;
+    }
+    return s ? s : "-";
+}
+
+static void view_config(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
+{
+    acme_domain_t *domain = NULL;
+    json_t *ca;
+
+    if (acme_store_read_json_pooled(ctl->store, p, acme_store_rel_config(p, v->name),
+                             &v->config) != APR_SUCCESS) {
+        v->config = NULL;
+        return;
+    }
+    if (acme_job_domain_from_json(p, v->config, &domain) == APR_SUCCESS && domain) {
+        v->config_names = domain->names != NULL;
+        v->names = domain->names;
+        v->key_type = acme_key_type_name(domain->key_type);
+        if (domain->ca_urls && domain->ca_urls->nelts > 0) {
+            v->ca = APR_ARRAY_IDX(domain->ca_urls, 0, const char *);
+        }
+        return;
+    }
+    /* Written by another version of the module: take what is recognizable. */
+    v->names = json_str_array(p, json_object_get(v->config, "names"));
+    v->key_type = json_str(v->config, "key_type");
+    ca = json_object_get(v->config, "ca_urls");
+    if (!ca) {
+        ca = json_object_get(v->config, "ca");
+    }
+    v->ca = json_is_array(ca) ? json_string_value(json_array_get(ca, 0))
+                              : json_is_string(ca) ? json_string_value(ca) : NULL;
+}
+
+static void view_live(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
+{
+    apr_array_header_t *chain;
+    char target[1024];
+    ssize_t n;
+    apr_status_t rv;
+
+    n = readlink(acme_store_path(ctl->store, p, acme_store_rel_live(p, v->name)),
+                 target, sizeof(target) - 1);
+    if (n > 0) {
+        const char *slash;
+        target[n] = '\0';
+        slash = strrchr(target, '/');
+        v->live_version = apr_pstrdup(p, slash ? slash + 1 : target);
+    }
+    rv = acme_store_load_live(ctl->store, p, v->name, &chain);
+    if (rv == APR_SUCCESS && chain->nelts > 0
+        && acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &v->live) == APR_SUCCESS) {
+        v->has_live = 1;
+    }
+    else if (!APR_STATUS_IS_ENOENT(rv)) {
+        v->live_error = "live certificate cannot be read";
+    }
+}
+
+/* The status file is the User's: its decoder makes every string one line,
+ * the rest is escaped on output. */
+static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
+{
+    const acme_status_error_t *err;
+
+    if (acme_status_record_load(ctl->store, p, v->name, &v->status) != APR_SUCCESS) {
+        v->status = NULL;
+        return;
+    }
+    v->state = acme_status_record_state_name(v->status->state);
+    v->step = v->status->step;
+    v->activity = v->status->activity;
+    v->next_action = v->status->next_action ? acme_time_rfc3339(p, v->status->next_action)
+                                            : NULL;
+    err = v->status->error;
+    if (err && (err->detail || err->type)) {
+        const char *type = err->type, *detail = err->detail;
+        const char *at = err->at ? acme_time_rfc3339(p, err->at) : NULL;
+        if (type && !strncmp(type, ACME_ERROR_NS, sizeof(ACME_ERROR_NS) - 1)) {
+            type += sizeof(ACME_ERROR_NS) - 1;
+        }
+        v->last_error = apr_pstrcat(p, at ? at : "", at ? " " : "", type ? type : "",
+                                    type && detail ? ": " : "", detail ? detail : "", NULL);
+    }
+    if (!v->names) {
+        v->names = v->status->names;
+    }
+}
+
+/* The staged entry as activation would judge it (read only). */
+static void view_staged(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
+{
+    acme_key_type_e type;
+    apr_status_t rv;
+
+    if (!acme_store_has_staged(ctl->store, p, v->name)) {
+        return;
+    }
+    if (!v->config_names || !v->key_type || acme_key_type_parse(v->key_type, &type) != APR_SUCCESS) {
+        v->staged = 1;
+        v->staged_check = STAGED_UNCHECKED;
+        v->staged_why = "no readable config/<name>.json to check it against";
+        return;
+    }
+    rv = acme_store_staged_inspect(ctl->store, p, &ctl->ctx, v->name, v->names, type,
+                                   &v->staged_info, &v->staged_why);
+    v->staged_check = rv == APR_SUCCESS ? STAGED_OK : rv == APR_EEXIST ? STAGED_LIVE
+                    : rv == APR_EINVAL ? STAGED_REFUSED : rv == APR_ENOENT ? STAGED_NONE
+                    : STAGED_UNCHECKED;
+    v->staged = v->staged_check == STAGED_OK || v->staged_check == STAGED_UNCHECKED;
+}
+
+/* The status record is the child's last word; the files are the truth. Where
+ * they disagree the files win, and show says so. */
+static void view_reconcile(apr_pool_t *p, domain_view_t *v)
+{
+    const acme_status_cert_t *rc = v->status ? v->status->cert : NULL;
+    const char *expected = v->live_error ? "unreadable" : !v->has_live ? "missing"
+                         : v->live.not_after < apr_time_now() ? "expired" : "valid";
+
+    if (!v->status) {
+        return;
+    }
+    if (v->live_error && (v->status->state == ACME_STATUS_VALID
+                          || v->status->state == ACME_STATUS_RENEWING)) {
+        /* Written while the file was sound: what is on disk now is not. */
+        v->record_note = apr_psprintf(
+            p, "status/%s.json says \"%s\", but the live certificate cannot be read; at its next "
+            "start or graceful restart the server serves the previous version, or its temporary "
+            "certificate, and orders a new one", v->name, acme_status_record_state_name(v->status->state));
+        v->state = expected;
+    }
+    else if (v->status->state == ACME_STATUS_STAGED && !v->staged) {
+        v->record_note = apr_psprintf(
+            p, "status/%s.json says \"staged\", but %s; the record predates the last "
+            "activation or refusal and is rewritten at the server's next check", v->name,
+            v->staged_check == STAGED_REFUSED ? "activation would refuse what is staged"
+            : v->staged_check == STAGED_LIVE ? "what is staged is the live certificate already"
+            : v->rejected ? "the staged certificate was refused" : "nothing is staged");
+        v->state = expected;
+    }
+    else if (rc && rc->serial && v->has_live && v->live.serial
+             && strcasecmp(rc->serial, v->live.serial)) {
+        v->record_note = apr_psprintf(p, "status/%s.json names certificate %s, the live one "
+                                      "is %s; the record is rewritten at the server's next check",
+                                      v->name, rc->serial, v->live.serial);
+    }
+}
+
+domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name,
+                                apr_hash_t *configured)
+{
+    domain_view_t *v = apr_pcalloc(p, sizeof(*v));
+
+    v->name = name;
+    v->configured_by = configured ? apr_hash_get(configured, name, APR_HASH_KEY_STRING) : NULL;
+    v->configured = !configured || v->configured_by;
+    view_config(ctl, p, v);
+    view_status(ctl, p, v);
+    view_live(ctl, p, v);
+    view_staged(ctl, p, v);
+    v->revoked = v->has_live && acme_store_live_revoked(ctl->store, p, name);
+    v->renew_requested = acme_store_renewal_requested(ctl->store, p, name);
+    v->rejected = apr_stat(&(apr_finfo_t){ 0 }, acme_store_path(ctl->store, p, acme_store_rel_staged(
+                               p, name, ACME_STORE_REJECTED_FILE)), APR_FINFO_TYPE, p)
+                  == APR_SUCCESS;
+    /* keys/ is root's: as another user there is nothing to show */
+    v->held_until = acme_custody_refused_info(ctl->store, p, name, &v->refusals);
+    if (v->held_until <= apr_time_now()) {
+        v->held_until = 0;
+    }
+    if (!v->names && v->has_live) {
+        v->names = v->live.names;
+    }
+    view_reconcile(p, v);
+    if (!v->configured) {
+        v->state = NOT_CONFIGURED;
+    }
+    if (!v->state) {
+        v->state = v->staged ? "staged"
+                 : v->live_error ? "unreadable"
+                 : !v->has_live ? "missing"
+                 : v->live.not_after < apr_time_now() ? "expired" : "valid";
+    }
+    return v;
+}
+
+static void add_names(apr_pool_t *p, apr_hash_t *seen, const apr_array_header_t *entries,
+                      const char *suffix)
+{
+    int i;
+
+    for (i = 0; i < entries->nelts; ++i) {
+        const char *e = APR_ARRAY_IDX(entries, i, const char *);
+        apr_size_t len = strlen(e), slen = suffix ? strlen(suffix) : 0;
+        if (suffix && (len <= slen || strcmp(e + len - slen, suffix))) {
+            continue;
+        }
+        apr_hash_set(seen, apr_pstrndup(p, e, len - slen), APR_HASH_KEY_STRING, "");
+    }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every domain the store holds, sorted: the configured ones and those with
+ * a live certificate. Only root's areas name domains: the child's (status/,
+ * staging/) are the User's to fill with anything, so an entry there alone
+ * is no domain. */
+apr_array_header_t *acmectl_view_names(acmectl_t *ctl, apr_pool_t *p)
+{
+    static const struct { const char *dir, *suffix; } sources[] = {
+        { ACME_STORE_CONFIG, ".json" }, { ACME_STORE_DOMAINS, NULL },
+    };
+    apr_hash_t *seen = apr_hash_make(p);
+    apr_array_header_t *entries, *names = apr_array_make(p, 16, sizeof(const char *));
+    apr_hash_index_t *hi;
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(sources) / sizeof(sources[0]); ++i) {
+        if (acme_store_list(ctl->store, p, sources[i].dir, &entries) == APR_SUCCESS) {
+            add_names(p, seen, entries, sources[i].suffix);
+        }
+    }
+    for (hi = apr_hash_first(p, seen); hi; hi = apr_hash_next(hi)) {
+        APR_ARRAY_PUSH(names, const char *) = apr_hash_this_key(hi);
+    }
+    qsort(names->elts, (size_t)names->nelts, sizeof(const char *), cmp_str);
+    return names;
+}
+

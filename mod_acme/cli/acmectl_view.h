@@ -1,0 +1,67 @@
+/* acmectl_view.c: what the store knows about one domain, for list, show
+ * and check. */
+#ifndef ACMECTL_VIEW_H
+#define ACMECTL_VIEW_H
+#include <apr_hash.h>
+#include <jansson.h>
+#include "acmectl.h"
+#include "acme_cert.h"
+#include "acme_status_record.h"
+
+/* What the store knows about one domain. */
+typedef struct domain_view_t {
+    const char *name;
+    json_t *config;                  /* config/<name>.json, NULL if missing or unreadable */
+    acme_status_record_t *status;    /* status/<name>.json, idem */
+    apr_array_header_t *names;       /* const char* */
+    const char *key_type, *ca;
+    int has_live;
+    acme_cert_info_t live;
+    const char *live_version;        /* the archive version domains/<name> points at */
+    const char *live_error;          /* why the live certificate cannot be read */
+    int staged, rejected;            /* staged: a "ready" entry activation would take */
+    int staged_check;                /* staged_check_e */
+    const char *staged_why;          /* why refused, or why it could not be checked */
+    acme_cert_info_t staged_info;    /* the staged leaf (serial NULL when unreadable) */
+    const char *record_note;         /* where status/<name>.json disagrees with the files */
+    int config_names;                /* names and key_type come from config/<name>.json */
+    apr_time_t held_until;           /* the refusal backoff holds what is staged (0: not) */
+    int refusals;                    /* staged entries refused in a row */
+    int revoked;                     /* the live certificate was revoked (acmectl revoke) */
+    int renew_requested;             /* jobs/<name>.renew or revoked: a new one is due */
+    const char *state, *step, *next_action, *last_error;
+    const char *activity;            /* what a running job waits for (a record to set...) */
+    int configured;                  /* in configured.json (or no server wrote it yet) */
+    const char *configured_by;       /* the servers configuring it ("" or NULL: unknown) */
+} domain_view_t;
+
+/* The state of files a removed AcmeDomain left, which the server neither
+ * renews nor serves, and the status page does not show. */
+#define NOT_CONFIGURED "not-configured"
+
+/* What acme_store_staged_inspect found in staging/<name>/ (with "ready"). */
+typedef enum {
+    STAGED_NONE,         /* nothing staged */
+    STAGED_OK,           /* activation would take it */
+    STAGED_REFUSED,      /* activation would refuse it */
+    STAGED_LIVE,         /* it is the live certificate already */
+    STAGED_UNCHECKED     /* cannot be proven here (keys unreadable, no config) */
+} staged_check_e;
+/* Their names in --json output. */
+
+/* The names of the last start of each server using the store
+ * (configured.json), each with the servers configuring it, from p; NULL
+ * when no server wrote it yet (every name counts as configured then).
+ * *since: when it was written. */
+apr_hash_t *acmectl_view_configured(acmectl_t *ctl, apr_pool_t *p, apr_time_t *since);
+/* Everything the store holds about name, from p (configured: as
+ * acmectl_view_configured returned). Never NULL; what cannot be read is
+ * left unknown. */
+domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name,
+                                 apr_hash_t *configured);
+/* Every domain the store holds, sorted (const char*, from p): the
+ * configured ones and those with a live certificate. */
+apr_array_header_t *acmectl_view_names(acmectl_t *ctl, apr_pool_t *p);
+/* The strings of arr (const char*) joined by sep, from p; "-" when none. */
+const char *acmectl_view_join(apr_pool_t *p, const apr_array_header_t *arr, const char *sep);
+#endif
