@@ -37,7 +37,9 @@ ADVICE = {
     "00303": "The AcmeNotifyCmd event is lost; check disk space and the store's permissions.",
     "00407": "A new certificate is ordered by itself; if it happens again, run "
              "'acmectl check' to see what is wrong in the store.",
-    "00408": "The status page may be out of date; check disk space and the store's permissions.",
+    "00408": "The status page may be out of date (acmectl list, show and check say the record "
+             "is out of date while status/<name>.unsaved exists); check disk space and the "
+             "store's permissions.",
     "00412": "Nothing to do unless it repeats: then check that AcmeCA still names the CA "
              "the account was made at.",
     "00424": "Read the message: it names the renewal-information problem.",

@@ -17,6 +17,8 @@
 #include "acme_crypto.h"
 #include "acme_store_paths.h"
 #include "acme_json.h"
+#include "acme_time.h"
+#include "acmectl_view.h"
 
 /* --- check ---------------------------------------------------------------- */
 
@@ -25,6 +27,8 @@ typedef struct check_t {
     apr_pool_t *p;
     apr_array_header_t *problems;    /* const char* */
     json_t *temps;                   /* leftover temp files: {"path", "age_seconds"} */
+    json_t *failing;                 /* certificates whose attempts fail (not problems) */
+    json_t *orders;                  /* orders in progress (jobs/<name>.json) */
 } check_t;
 
 /* A temp file younger than this may be a write in progress (the server's
@@ -334,6 +338,94 @@ static void check_staging(check_t *c)
     }
 }
 
+/* jobs/<name>.json: an order under way, as the server resumes it (name,
+ * fingerprint, step, ca, order, started); one it would discard is reported
+ * (it then orders anew, so this is no harm, but says the store was written
+ * by something else or cut short). */
+static void check_job(check_t *c, const char *name)
+{
+    const char *rel = acme_store_rel_job(c->p, name);
+    json_t *job, *started;
+    const char *step;
+    apr_status_t rv;
+
+    rv = acme_store_read_json_pooled(c->ctl->store, c->p, rel, &job);
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        return;
+    }
+    started = json_object_get(job, "started");
+    step = json_string_value(json_object_get(job, "step"));
+    if (rv != APR_SUCCESS || !json_is_object(job) || !json_is_integer(started) || !step
+        || !json_is_string(json_object_get(job, "order"))
+        || !json_is_string(json_object_get(job, "fingerprint"))) {
+        problem(c, "%s: not an order record the server can resume (unreadable, not JSON or "
+                "incomplete); the server removes it and makes a new order", rel);
+        return;
+    }
+    json_array_append_new(c->orders, json_pack(
+        "{s:s, s:s, s:s}", "name", name, "step", step, "started",
+        acmectl_time(c->p, apr_time_from_sec(json_integer_value(started)))));
+}
+
+/* What the records say of each domain: an out-of-date status record (the
+ * server could not write it) is a problem; failing attempts and orders in
+ * progress are listed, not problems (the server retries by itself). */
+static void check_domains(check_t *c)
+{
+    apr_array_header_t *names = acmectl_view_names(c->ctl, c->p);
+    apr_hash_t *configured = acmectl_view_configured(c->ctl, c->p, &(apr_time_t){ 0 });
+    int i;
+
+    for (i = 0; i < names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        domain_view_t *v = acmectl_view_load(c->ctl, c->p, name, configured);
+
+        if (v->unsaved_since) {
+            problem(c, "%s: the server could not write status/%s.json since %s (a full or "
+                    "read-only store; the error log says \"cannot write the status file\"): "
+                    "list and show cannot say how it stands now", name, name,
+                    acmectl_time(c->p, v->unsaved_since));
+        }
+        if (v->failing && v->configured) {
+            json_array_append_new(c->failing, json_pack(
+                "{s:s, s:b, s:i, s:s, s:s?, s:s?}", "name", name,
+                "renewal_failing", v->renewal_failing, "attempts", v->attempts,
+                "since", acmectl_time(c->p, v->failing_since),
+                "next_attempt", v->next_action, "error", v->last_error));
+        }
+        check_job(c, name);
+    }
+}
+
+/* The failing certificates and the orders under way, after the problems. */
+static void check_report(check_t *c)
+{
+    json_t *f;
+    size_t i;
+
+    json_array_foreach(c->failing, i, f) {
+        const char *error = json_string_value(json_object_get(f, "error"));
+
+        acmectl_printf(c->ctl, "failing: %s: %s since %s, %d failed attempt%s, next attempt %s"
+                       "%s%s\n", json_string_value(json_object_get(f, "name")),
+                       json_is_true(json_object_get(f, "renewal_failing"))
+                       ? "renewal failing (the live certificate is valid and served)"
+                       : "obtaining a certificate fails",
+                       json_string_value(json_object_get(f, "since")),
+                       (int)json_integer_value(json_object_get(f, "attempts")),
+                       json_integer_value(json_object_get(f, "attempts")) == 1 ? "" : "s",
+                       json_string_value(json_object_get(f, "next_attempt"))
+                       ? json_string_value(json_object_get(f, "next_attempt")) : "-",
+                       error ? ": " : "", error ? error : "");
+    }
+    json_array_foreach(c->orders, i, f) {
+        acmectl_printf(c->ctl, "order in progress: %s: step %s, started %s\n",
+                       json_string_value(json_object_get(f, "name")),
+                       json_string_value(json_object_get(f, "step")),
+                       json_string_value(json_object_get(f, "started")));
+    }
+}
+
 int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
 {
     static const char *const areas[] = { ACME_STORE_ACCOUNTS, ACME_STORE_CONFIG,
@@ -355,6 +447,10 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
     c.problems = apr_array_make(c.p, 8, sizeof(const char *));
     c.temps = json_array();
     acme_json_pool_owned(c.p, c.temps);
+    c.failing = json_array();
+    acme_json_pool_owned(c.p, c.failing);
+    c.orders = json_array();
+    acme_json_pool_owned(c.p, c.orders);
     check_tree(&c, "", 0);
     for (i = 0; areas[i]; ++i) {
         check_tree(&c, areas[i], 3);
@@ -363,6 +459,7 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
     check_staging(&c);
     check_json_files(&c, ACME_STORE_CONFIG);
     check_json_files(&c, ACME_STORE_STATUS);
+    check_domains(&c);
     if (apr_stat(&finfo, acme_store_path(ctl->store, c.p, ACME_STORE_FALLBACK_CERT),
                  APR_FINFO_TYPE, c.p) == APR_SUCCESS) {
         check_pair(&c, ACME_STORE_FALLBACK, ACME_STORE_FALLBACK_CERT, ACME_STORE_FALLBACK_KEY);
@@ -373,11 +470,14 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
         json_object_set_new(obj, "ok", json_boolean(c.problems->nelts == 0));
         json_object_set_new(obj, "problems", acme_json_strings(c.problems));
         json_object_set(obj, "temp_files", c.temps);
+        json_object_set(obj, "failing", c.failing);
+        json_object_set(obj, "orders", c.orders);
         acmectl_print_json(ctl, obj);
         json_decref(obj);
     }
     else if (c.problems->nelts == 0) {
         acmectl_printf(ctl, "%s: no problems found\n", acme_store_dir(ctl->store));
+        check_report(&c);
     }
     else {
         for (i = 0; i < c.problems->nelts; ++i) {
@@ -388,6 +488,7 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
                            "than a minute, or restart httpd (apachectl graceful), which "
                            "removes them\n", (int)json_array_size(c.temps));
         }
+        check_report(&c);
     }
     return c.problems->nelts == 0 ? ACMECTL_OK : ACMECTL_FAIL;
 }

@@ -54,6 +54,13 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
     set_opt_str(obj, "ca", v->ca);
     set_opt_str(obj, "next_action", v->next_action);
     set_opt_str(obj, "last_error", v->last_error);
+    json_object_set_new(obj, "record_unsaved_since", v->unsaved_since
+                        ? json_string(acmectl_time(p, v->unsaved_since)) : json_null());
+    json_object_set_new(obj, "failing", json_boolean(v->failing));
+    json_object_set_new(obj, "renewal_failing", json_boolean(v->renewal_failing));
+    json_object_set_new(obj, "attempts", json_integer(v->attempts));
+    json_object_set_new(obj, "failing_since", v->failing_since
+                        ? json_string(acmectl_time(p, v->failing_since)) : json_null());
     set_opt_str(obj, "activity", v->activity);
     json_object_set_new(obj, "staged", json_boolean(v->staged));
     if (v->has_live) {
@@ -118,6 +125,9 @@ static apr_array_header_t *sibling_names(acmectl_t *ctl, apr_pool_t *p, const ch
 
 static const char *next_action_of(const domain_view_t *v)
 {
+    if (v->unsaved_since) {
+        return "unknown (record out of date)";
+    }
     if (v->staged) {
         return "activation (graceful restart)";
     }
@@ -231,11 +241,13 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
     }
     for (i = 0; i < views->nelts; ++i) {
         domain_view_t *v = APR_ARRAY_IDX(views, i, domain_view_t *);
-        acmectl_printf(ctl, "%-30s %-9s %-20s %-30s issuer=\"%s\" names=%s key=%s%s%s%s\n",
+        acmectl_printf(ctl, "%-30s %-9s %-20s %-30s issuer=\"%s\" names=%s key=%s%s%s%s%s\n",
                 v->name, v->state, v->has_live ? acmectl_time(p, v->live.not_after) : "-",
                 v->configured ? next_action_of(v) : "none (not configured)",
                 v->has_live && v->live.issuer ? v->live.issuer : "-",
                 acmectl_view_join(p, v->names, ","), v->key_type ? v->key_type : "-",
+                v->failing ? apr_psprintf(p, " failing_since=%s attempts=%d",
+                                          acmectl_time(p, v->failing_since), v->attempts) : "",
                 v->last_error ? " error=\"" : "",
                 v->last_error ? v->last_error : "", v->last_error ? "\"" : "");
     }
@@ -273,6 +285,23 @@ static const char *staged_text(apr_pool_t *p, const domain_view_t *v)
     }
     return v->rejected ? "no: the last staged certificate was refused at activation "
                          "(see the error log)" : "no";
+}
+
+/* Since when and how often it fails, when it is tried again, and whether
+ * the site is still served meanwhile. */
+static const char *failing_text(apr_pool_t *p, const domain_view_t *v)
+{
+    const char *what = apr_psprintf(p, "since %s, %d failed attempt%s, next attempt %s",
+                                    acmectl_time(p, v->failing_since), v->attempts,
+                                    v->attempts == 1 ? "" : "s",
+                                    v->next_action ? v->next_action : "-");
+
+    if (v->renewal_failing) {
+        return apr_psprintf(p, "%s; the renewal fails, the live certificate is valid until %s "
+                            "and keeps being served", what, acmectl_time(p, v->live.not_after));
+    }
+    return apr_psprintf(p, "%s; %s", what, v->has_live ? "the live certificate has expired"
+                                                       : "no certificate is served yet");
 }
 
 static void show_line(acmectl_t *ctl, const char *key, const char *value)
@@ -331,6 +360,10 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     show_line(ctl, "CA:", v->ca);
     show_line(ctl, "next action:", v->configured ? next_action_of(v) : "none (not configured)");
     show_line(ctl, "last error:", v->last_error);
+    if (v->failing) {
+        show_line(ctl, "failing:", failing_text(p, v));
+        show_line(ctl, "advice:", acme_problem_advice(v->error_type, NULL));
+    }
     show_line(ctl, "waiting for:", v->activity);
     if (v->has_live) {
         show_line(ctl, "certificate:", v->live.serial);

@@ -140,10 +140,15 @@ static void view_live(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
 static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
 {
     const acme_status_error_t *err;
+    struct stat st;
 
+    v->unsaved_since = acme_status_record_unsaved_since(ctl->store, p, v->name);
     if (acme_status_record_load(ctl->store, p, v->name, &v->status) != APR_SUCCESS) {
         v->status = NULL;
         return;
+    }
+    if (lstat(acme_store_path(ctl->store, p, acme_store_rel_status(p, v->name)), &st) == 0) {
+        v->record_at = apr_time_from_sec(st.st_mtime);
     }
     v->state = acme_status_record_state_name(v->status->state);
     v->step = v->status->step;
@@ -151,6 +156,12 @@ static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
     v->next_action = v->status->next_action ? acme_time_rfc3339(p, v->status->next_action)
                                             : NULL;
     err = v->status->error;
+    v->failing = err && (v->status->state == ACME_STATUS_ERROR || v->status->attempts > 0);
+    if (v->failing) {
+        v->attempts = v->status->attempts > 0 ? v->status->attempts : 0;
+        v->failing_since = err->since ? err->since : err->at;
+        v->error_type = err->type;
+    }
     if (err && (err->detail || err->type)) {
         const char *type = err->type, *detail = err->detail;
         const char *at = err->at ? acme_time_rfc3339(p, err->at) : NULL;
@@ -197,6 +208,19 @@ static void view_reconcile(apr_pool_t *p, domain_view_t *v)
                          : v->live.not_after < apr_time_now() ? "expired" : "valid";
 
     if (!v->status) {
+        return;
+    }
+    if (v->unsaved_since) {
+        /* Its state, step, error and next action are what the server knew
+         * before then: none of it can be shown as current. */
+        v->record_note = apr_psprintf(
+            p, "status/%s.json is out of date: the server could not write it since %s (a full "
+            "or read-only store: the error log says \"cannot write the status file\"); "
+            "what it says is from %s. The certificate lines are the files' own", v->name,
+            acmectl_time(p, v->unsaved_since), acmectl_time(p, v->record_at));
+        v->state = "stale";
+        v->next_action = NULL;
+        v->failing = v->renewal_failing = 0;
         return;
     }
     if (v->live_error && (v->status->state == ACME_STATUS_VALID
@@ -253,6 +277,12 @@ domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name
     view_reconcile(p, v);
     if (!v->configured) {
         v->state = NOT_CONFIGURED;
+    }
+    /* The certificate serves; only its renewal fails (the page's "Valid,
+     * renewal failing"). */
+    v->renewal_failing = v->failing && v->has_live && v->live.not_after > apr_time_now();
+    if (v->renewal_failing && v->configured && !v->record_note && !v->staged) {
+        v->state = "renewal-failing";
     }
     if (!v->state) {
         v->state = v->staged ? "staged"

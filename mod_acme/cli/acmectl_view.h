@@ -30,6 +30,14 @@ typedef struct domain_view_t {
     int revoked;                     /* the live certificate was revoked (acmectl revoke) */
     int renew_requested;             /* jobs/<name>.renew or revoked: a new one is due */
     const char *state, *step, *next_action, *last_error;
+    /* failing: the record's last attempts failed (as the status page says);
+     * renewal_failing: so, while the live certificate is valid and served */
+    int failing, renewal_failing;
+    int attempts;                    /* failed attempts since the last success */
+    apr_time_t failing_since;        /* the first of them, 0 = unknown */
+    const char *error_type;          /* the CA's problem type of the last one, NULL: none */
+    apr_time_t unsaved_since;        /* the server could not write status/<name>.json since */
+    apr_time_t record_at;            /* when status/<name>.json was written, 0: unknown */
     const char *activity;            /* what a running job waits for (a record to set...) */
     int configured;                  /* in configured.json (or no server wrote it yet) */
     const char *configured_by;       /* the servers configuring it ("" or NULL: unknown) */
@@ -47,7 +55,6 @@ typedef enum {
     STAGED_LIVE,         /* it is the live certificate already */
     STAGED_UNCHECKED     /* cannot be proven here (keys unreadable, no config) */
 } staged_check_e;
-/* Their names in --json output. */
 
 /* The names of the last start of each server using the store
  * (configured.json), each with the servers configuring it, from p; NULL

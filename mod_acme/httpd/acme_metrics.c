@@ -146,7 +146,7 @@ static void metrics_body(request_rec *r, json_t *doc)
     ap_rprintf(r, "acme_info{version=\"%s\"} 1\n", label(r->pool, str(doc, "version")));
     family(r, "acme_certificates", "gauge",
            "Managed certificates by summary class (valid, renewing, failing, missing; "
-           "expiring_soon overlaps them; total).");
+           "renewal_failing and expiring_soon overlap them; total).");
     json_object_foreach(summary, key, value) {
         ap_rprintf(r, "acme_certificates{class=\"%s\"} %" APR_INT64_T_FMT "\n",
                    label(r->pool, key), (apr_int64_t)json_integer_value(value));
@@ -220,6 +220,7 @@ static int acme_status_section(request_rec *r, int flags)
         static const struct { const char *key, *line; } lines[] = {
             { "total", "AcmeCertificates" }, { "valid", "AcmeCertificatesValid" },
             { "renewing", "AcmeCertificatesRenewing" }, { "failing", "AcmeCertificatesFailing" },
+            { "renewal_failing", "AcmeCertificatesRenewalFailing" },
             { "missing", "AcmeCertificatesMissing" },
             { "expiring_soon", "AcmeCertificatesExpiringSoon" },
         };
@@ -247,7 +248,8 @@ static int acme_status_section(request_rec *r, int flags)
         ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
                    ap_escape_html2(r->pool, str(d, "name") ? str(d, "name") : "", 0),
                    ap_escape_html2(r->pool, str(d, "key_type") ? str(d, "key_type") : "", 0),
-                   json_is_true(json_object_get(d, "failing")) ? "failing"
+                   json_is_true(json_object_get(d, "renewal_failing")) ? "valid, renewal failing"
+                   : json_is_true(json_object_get(d, "failing")) ? "failing"
                    : ap_escape_html2(r->pool, str(d, "state") ? str(d, "state") : "", 0),
                    json_is_integer(days) ? apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
                                                         (apr_int64_t)json_integer_value(days))

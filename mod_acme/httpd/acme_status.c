@@ -213,88 +213,16 @@ static json_t *warning_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain
     return out;
 }
 
-/* Per CA problem type (RFC 8555 section 6.7): a short reason, for the
- * 503 page visitors see (no CA text, which may name paths or tokens), and
- * one line on what to change, for the status page. */
-static const struct problem_text_t {
-    const char *type, *reason, *advice;
-} problem_texts[] = {
-    { "connection", "the CA could not connect to this server",
-      "The CA could not connect to this server: make port 80 (http-01) or 443 "
-      "(tls-alpn-01) reachable from the internet for every name, and check their DNS." },
-    { "dns", "the CA could not resolve one of the names",
-      "The CA could not resolve a name: check the A/AAAA records of every name "
-      "(or the TXT records your AcmeDnsCmd sets)." },
-    { "unauthorized", "the CA saw a wrong challenge answer",
-      "The CA saw a wrong answer: point every name's DNS at this server and "
-      "let no proxy or redirect take /.well-known/acme-challenge/." },
-    { "incorrectResponse", "the CA saw a wrong challenge answer",
-      "The CA saw a wrong answer: point every name's DNS at this "
-      "server and let no proxy or redirect take /.well-known/acme-challenge/." },
-    { "tls", "TLS to this server failed during validation",
-      "TLS to this server failed during validation: check the https listener and "
-      "that no other server answers for these names on port 443." },
-    { "caa", "a CAA record forbids the CA",
-      "A CAA record forbids this CA: add it to the CAA records of the names." },
-    { "rejectedIdentifier", "the CA will not issue for one of the names",
-      "The CA will not issue for one of the names: remove it from AcmeDomain." },
-    { "rateLimited", "the CA's rate limit was reached",
-      "The CA's rate limit was reached: nothing to change, mod_acme waits and "
-      "retries; avoid changing the names meanwhile." },
-    { "externalAccountRequired", "the CA requires an external account binding",
-      "The CA requires External Account Binding: set AcmeEAB "
-      "with the key id and MAC key from your CA account." },
-    { "userActionRequired", "the CA asks the administrator to act",
-      "The CA asks you to act (e.g. new terms): follow the "
-      "instructions in its message." },
-    { "badNonce", "a passing CA hiccup",
-      "A passing CA hiccup: nothing to change, the next attempt retries." },
-    { "serverInternal", "the CA had an internal problem",
-      "The CA had an internal problem: nothing to change, the next "
-      "attempt retries." },
-};
-
-/* The entry of the error's type, NULL for an unknown type; *no_type when
- * the error has none (no problem document from the CA). */
-static const struct problem_text_t *problem_text(const acme_status_error_t *error, int *no_type)
-{
-    const char *type = error->type;
-    size_t i;
-
-    *no_type = !type;
-    if (!type) {
-        return NULL;
-    }
-    if (!strncmp(type, "urn:ietf:params:acme:error:", 27)) {
-        type += 27;
-    }
-    for (i = 0; i < sizeof(problem_texts) / sizeof(problem_texts[0]); i++) {
-        if (!strcmp(type, problem_texts[i].type)) {
-            return &problem_texts[i];
-        }
-    }
-    return NULL;
-}
-
 /* One line on what to change, from the CA's problem type. */
 static const char *error_advice(const acme_status_error_t *error)
 {
-    int no_type;
-    const struct problem_text_t *text = problem_text(error, &no_type);
-
-    if (no_type) {
-        /* No problem document: the step failed on this side (a hook, the
-         * store), on the way to the CA, or on an answer it could not use. */
-        return "No error came from the CA: the detail above says which step failed: an "
-               "AcmeDnsCmd hook, outbound HTTPS to AcmeCA (or AcmeCACertificateFile), an "
-               "answer mod_acme could not use, or the store; the error log has the details "
-               "(ACME tags).";
-    }
-    return text ? text->advice
-                : "Read the CA's message above; mod_acme retries by itself at the next attempt.";
+    return acme_problem_advice(error->type, NULL);
 }
 
-/* days_left, failing, expiring_soon and advice: what people look at first. */
+/* days_left, failing, renewal_failing, expiring_soon and advice: what people
+ * look at first. renewal_failing: failing while a live certificate that has
+ * not expired is still served (the site is fine for now; only its renewal
+ * is not). */
 static void domain_assessment(json_t *json, const acme_cert_info_t *live,
                               const acme_status_record_t *status)
 {
@@ -309,6 +237,7 @@ static void domain_assessment(json_t *json, const acme_cert_info_t *live,
     }
     json_object_set_new(json, "days_left", live ? json_integer(days) : json_null());
     json_object_set_new(json, "failing", json_boolean(failing));
+    json_object_set_new(json, "renewal_failing", json_boolean(failing && live && left > 0));
     json_object_set_new(json, "expiring_soon", json_boolean(
                         live && (days < EXPIRING_SOON_DAYS
                                  || json_is_object(json_object_get(json, "warning")))));
@@ -407,12 +336,13 @@ static void summary_count(json_t *summary, const char *key)
 }
 
 /* Counts for the summary line; every certificate is in total and in exactly
- * one of valid, renewing, failing, missing; expiring_soon overlaps them. */
+ * one of valid, renewing, failing, missing; renewal_failing (those of
+ * failing still serving a valid certificate) and expiring_soon overlap them. */
 static json_t *summary_json(json_t *domains)
 {
-    json_t *summary = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "total", 0, "valid", 0,
-                                "renewing", 0, "failing", 0, "missing", 0,
-                                "expiring_soon", 0);
+    json_t *summary = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "total", 0, "valid", 0,
+                                "renewing", 0, "failing", 0, "renewal_failing", 0,
+                                "missing", 0, "expiring_soon", 0);
     size_t i;
 
     for (i = 0; i < json_array_size(domains); i++) {
@@ -422,6 +352,9 @@ static json_t *summary_json(json_t *domains)
         summary_count(summary, "total");
         if (json_is_true(json_object_get(d, "failing"))) {
             summary_count(summary, "failing");
+            if (json_is_true(json_object_get(d, "renewal_failing"))) {
+                summary_count(summary, "renewal_failing");
+            }
         }
         else if (state && (!strcmp(state, "renewing") || !strcmp(state, "staged"))) {
             summary_count(summary, "renewing");
@@ -519,9 +452,7 @@ const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, con
 {
     acme_runtime_t *rt = acme_runtime_get(r->server);
     const char *first = APR_ARRAY_IDX(d->names, 0, const char *), *reason, *next, *state;
-    const struct problem_text_t *text;
     const acme_status_record_t *st = NULL;
-    int no_type;
 
     if (rt && rt->store) {
         st = apr_hash_get(acme_status_records(rt, r->pool), d->name, APR_HASH_KEY_STRING);
@@ -533,10 +464,10 @@ const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, con
                             "%s; HTTPS for this site starts automatically when it arrives.\n",
                             first, ca);
     }
-    text = problem_text(st->error, &no_type);
-    reason = text ? text->reason
-           : no_type ? "a step failed without an error from the CA (a hook, the network or "
-                       "this server's store)"
+    acme_problem_advice(st->error->type, &reason);
+    reason = reason ? reason
+           : !st->error->type ? "a step failed without an error from the CA (a hook, the "
+                                "network or this server's store)"
            : "the CA refused the order";
     next = st->next_action > apr_time_now()
            ? apr_psprintf(r->pool, "the next attempt is at %s",

@@ -140,7 +140,7 @@ static apr_bucket *pieces_bucket(request_rec *r, const char *dir, const pieces_t
 /* Every domain's text from page gathered into out with the clock's values,
  * the summary counted. 0 when page is not of these domains. */
 static int gather(request_rec *r, acme_runtime_t *rt, const acme_page_t *page, int json,
-                  pieces_t *out, json_int_t count[6])
+                  pieces_t *out, json_int_t count[7])
 {
     apr_time_t now = apr_time_now();
     int i;
@@ -165,7 +165,7 @@ static int gather(request_rec *r, acme_runtime_t *rt, const acme_page_t *page, i
         expiring = e->has_live && (days < EXPIRING_SOON_DAYS || e->warning);
         count[0]++;
         count[1 + e->cls]++;
-        count[5] += expiring;
+        count[6] += expiring;
         if (json) {
             add(out, i ? ",\n    " : "\n    ", i ? 6 : 5);
             add(out, acme_page_str(page, e, ACME_PAGE_JSON0), e->len[ACME_PAGE_JSON0]);
@@ -191,7 +191,8 @@ int acme_status_frag_send(request_rec *r, int json)
 {
     acme_runtime_t *rt = acme_runtime_get(r->server);
     pieces_t out;
-    json_int_t count[6] = { 0 };  /* total, valid, renewing, failing, missing, expiring */
+    /* total, valid, renewing, failing, missing, renewal failing, expiring */
+    json_int_t count[7] = { 0 };
     const char *generated_at, *head, *tail, *dir;
     json_t *summary;
     acme_page_t page;
@@ -213,12 +214,15 @@ int acme_status_frag_send(request_rec *r, int json)
         return DECLINED;
     }
     generated_at = acme_time_rfc3339(r->pool, apr_time_now());
-    summary = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "total", count[0],
+    /* as acme_status.c's summary: a renewal failing counts as failing too */
+    summary = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "total", count[0],
                         "valid", count[1 + ACME_PAGE_CLS_VALID],
                         "renewing", count[1 + ACME_PAGE_CLS_RENEWING],
-                        "failing", count[1 + ACME_PAGE_CLS_FAILING],
+                        "failing", count[1 + ACME_PAGE_CLS_FAILING]
+                                   + count[1 + ACME_PAGE_CLS_RENEWAL_FAILING],
+                        "renewal_failing", count[1 + ACME_PAGE_CLS_RENEWAL_FAILING],
                         "missing", count[1 + ACME_PAGE_CLS_MISSING],
-                        "expiring_soon", count[5]);
+                        "expiring_soon", count[6]);
     if (!summary) {
         return DECLINED;
     }

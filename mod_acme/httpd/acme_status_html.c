@@ -36,11 +36,13 @@ static const char STYLE[] =
     ".card{background:#fff;border:1px solid #d0d4d9;border-left:6px solid #2e7d32;"
     "border-radius:6px;padding:.8rem 1rem;min-width:0}"
     ".card.s-failing{border-left-color:#c62828}.card.s-renewing{border-left-color:#1565c0}"
+    ".card.s-renewal-failing{border-left-color:#b45309}"
     ".card.s-missing{border-left-color:#757575}.card.s-expiring{border-left-color:#ef6c00}"
     ".names{margin:0 0 .5rem;color:#444;overflow-wrap:anywhere}"
     ".badge{display:inline-block;padding:0 .5rem;border-radius:1rem;font-weight:600;"
     "font-size:.9rem;color:#fff;background:#2e7d32}"
     ".b-failing{background:#c62828}.b-renewing{background:#1565c0}.b-missing{background:#757575}"
+    ".b-renewal-failing{background:#b45309}"
     ".days{font-weight:600;margin-left:.4rem}"
     ".d-ok{color:#2e7d32}.d-amber{color:#b45309}.d-red{color:#c62828}"
     "dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.15rem .8rem;"
@@ -110,13 +112,16 @@ static const char *names_text(apr_pool_t *p, json_t *names)
     return out;
 }
 
-/* failing / renewing / missing / valid: the card's class and badge. */
+/* failing / renewal-failing / renewing / missing / valid: the card's class
+ * and badge. renewal-failing: the live certificate is still valid and
+ * served, only its renewal keeps failing. */
 static const char *card_state(json_t *d)
 {
     const char *state = str(d, "state");
 
     if (json_is_true(json_object_get(d, "failing"))) {
-        return "failing";
+        return json_is_true(json_object_get(d, "renewal_failing")) ? "renewal-failing"
+                                                                   : "failing";
     }
     if (state && (!strcmp(state, "renewing") || !strcmp(state, "staged"))) {
         return "renewing";
@@ -128,6 +133,9 @@ static const char *state_label(const char *state)
 {
     if (!strcmp(state, "failing")) {
         return "Failing";
+    }
+    if (!strcmp(state, "renewal-failing")) {
+        return "Valid, renewal failing";
     }
     if (!strcmp(state, "renewing")) {
         return "Renewing";
@@ -176,9 +184,11 @@ static void problem_html(out_t *o, json_t *d)
     putf(o, "<div class=\"problem\"><p><strong>%s%s%s%s:</strong> %s</p>",
                from_ca ? "CA error" : "Error", type ? " (" : "", esc(o->pool, type), type ? ")" : "",
                esc(o->pool, str(error, "detail") ? str(error, "detail") : "no detail"));
-    putf(o, "<p class=\"since\"><strong>Failing since %s</strong> &middot; %"
+    putf(o, "<p class=\"since\"><strong>%s since %s</strong> &middot; %"
                APR_INT64_T_FMT " failed attempt%s &middot; last failure %s &middot; "
                "next attempt %s</p>",
+               json_is_true(json_object_get(d, "renewal_failing")) ? "Renewal failing"
+                                                                   : "Failing",
                when(o->pool, str(error, "since") ? str(error, "since") : str(error, "at")),
                json_is_integer(attempts) ? (apr_int64_t)json_integer_value(attempts) : 0,
                json_integer_value(attempts) == 1 ? "" : "s",
@@ -365,7 +375,11 @@ static void card_body(out_t *o, json_t *d, int detail)
     row(o, "Issuer", esc(o->pool, str(cert, "issuer")));
     row(o, "Key type", esc(o->pool, str(d, "key_type")));
     row(o, "Valid until", json_is_object(cert) ? when(o->pool, str(cert, "not_after")) : "");
-    if (json_is_object(cert)) {
+    if (json_is_object(cert) && json_is_true(json_object_get(d, "failing"))) {
+        /* the planned renewal time has passed or does not matter now */
+        row(o, "Next attempt", when(o->pool, str(d, "next_action")));
+    }
+    else if (json_is_object(cert)) {
         row(o, "Next renewal", when(o->pool, str(d, "renew_at") ? str(d, "renew_at")
                                              : str(d, "next_action")));
     }
@@ -443,17 +457,23 @@ const char *acme_status_html_card_days(apr_pool_t *p, int has_days, apr_int64_t 
     return days_close(p, has_days ? days_text(p, days) : "", expiring);
 }
 
+/* The summary line; a certificate still valid whose renewal fails is
+ * counted apart from valid and from failing (the JSON's failing has it). */
 static const char *summary_text(apr_pool_t *p, json_t *s)
 {
     apr_int64_t total = json_integer_value(json_object_get(s, "total"));
+    apr_int64_t renewal = json_integer_value(json_object_get(s, "renewal_failing"));
 
-    return apr_psprintf(p, "%" APR_INT64_T_FMT " certificate%s: %" APR_INT64_T_FMT " valid, %"
+    return apr_psprintf(p, "%" APR_INT64_T_FMT " certificate%s: %" APR_INT64_T_FMT " valid, %s%"
                         APR_INT64_T_FMT " renewing, %" APR_INT64_T_FMT " failing, %"
                         APR_INT64_T_FMT " expiring soon%s",
                         total, total == 1 ? "" : "s",
                         (apr_int64_t)json_integer_value(json_object_get(s, "valid")),
+                        renewal ? apr_psprintf(p, "%" APR_INT64_T_FMT " valid with renewal "
+                                               "failing, ", renewal) : "",
                         (apr_int64_t)json_integer_value(json_object_get(s, "renewing")),
-                        (apr_int64_t)json_integer_value(json_object_get(s, "failing")),
+                        (apr_int64_t)json_integer_value(json_object_get(s, "failing"))
+                        - renewal,
                         (apr_int64_t)json_integer_value(json_object_get(s, "expiring_soon")),
                         json_integer_value(json_object_get(s, "missing"))
                         ? apr_psprintf(p, ", %" APR_INT64_T_FMT " waiting for the first",

@@ -50,7 +50,7 @@
 #define DAYS_KEY            "\n  \"days_left\": "
 #define EXPIRING_KEY        "\n  \"expiring_soon\": "
 /* Its layout's mark; a new layout takes a new one (an old file is rebuilt). */
-#define PAGE_MAGIC          "ACMEPG04"
+#define PAGE_MAGIC          "ACMEPG05"
 /* Larger than this is not a page of ours. */
 #define PAGE_MAX            ((apr_uint64_t)1 << 31)
 
@@ -164,7 +164,7 @@ static int page_sane(acme_page_t *page, apr_size_t n)
             len += (apr_uint64_t)e->len[k] + 1;
         }
         if (e->off < sizeof(acme_page_head_t) + n * sizeof(acme_page_entry_t) || e->off > page->size
-            || len > page->size - e->off || e->cls > ACME_PAGE_CLS_MISSING) {
+            || len > page->size - e->off || e->cls > ACME_PAGE_CLS_RENEWAL_FAILING) {
             return 0;
         }
     }
@@ -296,7 +296,8 @@ static int summary_class(json_t *d)
     const char *state = json_string_value(json_object_get(d, "state"));
 
     if (json_is_true(json_object_get(d, "failing"))) {
-        return ACME_PAGE_CLS_FAILING;
+        return json_is_true(json_object_get(d, "renewal_failing"))
+               ? ACME_PAGE_CLS_RENEWAL_FAILING : ACME_PAGE_CLS_FAILING;
     }
     if (state && (!strcmp(state, "renewing") || !strcmp(state, "staged"))) {
         return ACME_PAGE_CLS_RENEWING;
@@ -387,9 +388,12 @@ static int render(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *tmp,
     b->e.cls = (apr_uint32_t)summary_class(d);
     b->e.warning = json_is_object(json_object_get(d, "warning"));
     b->e.needs_account = account != NULL;
-    /* as the card reads it: to the second (RFC 3339 in the JSON) */
+    /* as the card reads it: to the second (RFC 3339 in the JSON); a
+     * renewal failing turns plain failing when the live certificate expires */
     b->e.turns_at = !live && status && status->next_action > apr_time_now()
-                    ? apr_time_from_sec(apr_time_sec(status->next_action)) : 0;
+                    ? apr_time_from_sec(apr_time_sec(status->next_action))
+                    : b->e.cls == ACME_PAGE_CLS_RENEWAL_FAILING
+                    ? apr_time_from_sec(apr_time_sec(live->not_after)) : 0;
     acme_status_html_card(tmp, d, &card);
     if (!json_pieces(tmp, d, json)) {
         json_decref(d);

@@ -6,9 +6,10 @@
 #include <httpd.h>
 #include "acme_runtime.h"
 
-/* An entry's place in the summary. */
+/* An entry's place in the summary (RENEWAL_FAILING: failing, its live
+ * certificate still valid; it counts in "failing" too). */
 enum { ACME_PAGE_CLS_VALID, ACME_PAGE_CLS_RENEWING, ACME_PAGE_CLS_FAILING,
-       ACME_PAGE_CLS_MISSING };
+       ACME_PAGE_CLS_MISSING, ACME_PAGE_CLS_RENEWAL_FAILING };
 
 /* An entry's strings, in this order, each followed by a NUL. */
 enum { ACME_PAGE_NAME, ACME_PAGE_TARGET, ACME_PAGE_ISSUER, ACME_PAGE_SERIAL, ACME_PAGE_ACCOUNT,

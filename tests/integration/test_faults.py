@@ -10,6 +10,7 @@ only; unmounted in teardown). Faults are injected by the CA proxy at the
 renewal's new order (hostile_ca.py: a callable in the queue), so they hit a
 running issuance; AcmeCA lists two proxies so that the retry after a fault
 comes after ~10 s (the first failover pass), not a minute."""
+import json
 import os
 import re
 import subprocess
@@ -253,3 +254,64 @@ def test_corrupted_store_files(httpd_factory, workdir, challtestsrv, unique):
     finally:
         print("took %.0f s" % (time.time() - started))
         srv.stop()
+
+
+def test_a_status_record_the_full_store_keeps_old_is_not_shown_as_current(httpd, unique,
+                                                                          tmpfs_store):
+    """The store fills up, then a renewal is asked for and fails: the server
+    cannot write status/<name>.json, so the record on disk still says "valid"
+    (or "renewing") from before, without the failure. acmectl list/show/check say the record is out of date since the
+    failure (never its old state as current); with room again, the next
+    record is written and they say how it stands."""
+    store = tmpfs_store(httpd.store)
+    name = unique("full-record")
+    httpd.write_config(vhosts=ssl_vhost(name))
+    httpd.start()
+    first = httpd.wait_for_pebble_cert(name, 60)
+    wait_for(lambda: httpd.domain_status(name).get("renew_at"), 60, interval=0.5,
+             what="the check after activation")
+    httpd.wait_idle(timeout=60)
+
+    def listed():
+        out = httpd.acmectl("--store", httpd.store, "--json", "list")
+        assert out.returncode == 0, out.stdout + out.stderr
+        return [d for d in json.loads(out.stdout) if d["name"] == name][0]
+    assert listed()["state"] == "valid" and listed()["record_unsaved_since"] is None
+    offset = len(httpd.error_log_text())
+    store.fill(leave=0)
+    r = httpd.acmectl("--store", httpd.store, "renew", name)    # an empty file: still fits
+    assert r.returncode == 0, r.stdout + r.stderr
+
+    def unsaved():
+        text = httpd.error_log_text()[offset:]
+        return "ACME00408: %s: cannot write the status file" % name in text
+    wait_for(unsaved, 60, interval=0.5, what="the status file of %s to fail" % name)
+    marker = os.path.join(httpd.store, "status", name + ".unsaved")
+    assert os.path.isfile(marker) and os.path.getsize(marker) == 0, os.listdir(
+        os.path.join(httpd.store, "status"))
+    wait_for(lambda: "ACME00402: %s: obtaining a certificate failed" % name
+             in httpd.error_log_text()[offset:], 60, interval=0.5, what="the attempt to fail")
+    with open(os.path.join(httpd.store, "status", name + ".json")) as f:
+        on_disk = json.load(f)                       # from before: it knows no failure
+    assert on_disk["state"] in ("valid", "renewing") and not on_disk.get("error"), on_disk
+    d = listed()
+    assert d["state"] == "stale" and d["record_unsaved_since"], d
+    out = httpd.acmectl("--store", httpd.store, "list").stdout
+    line = [l for l in out.splitlines() if l.startswith(name + " ")]
+    assert line and line[0].split()[1] == "stale" and "record out of date" in line[0], out
+    out = httpd.acmectl("--store", httpd.store, "show", name).stdout
+    assert re.search(r"^state: +stale$", out, re.M), out
+    assert re.search(r"^record: +status/%s\.json is out of date: the server could not write "
+                     r"it since 20" % re.escape(name), out, re.M), out
+    chk = httpd.acmectl("--store", httpd.store, "check")
+    assert chk.returncode == 1, chk.stdout + chk.stderr
+    assert "problem: %s: the server could not write status/%s.json since" % (name, name) \
+        in chk.stdout, chk.stdout
+    assert httpd.verified_cert(name).serial_number == first.serial_number
+
+    # room again: the renewal goes through and the records are current
+    store.unfill()
+    wait_for_new_cert(httpd, name, first.serial_number, 120)
+    wait_for(lambda: not os.path.exists(marker) and listed()["state"] == "valid", 60,
+             interval=0.5, what="the record of %s written again" % name)
+    assert listed()["record_unsaved_since"] is None

@@ -2,17 +2,21 @@
 Chromium): valid and failing certificates, at 390 px (a phone) and 1400 px,
 nothing overflowing, every certificate's state, days left and error visible
 text; its JSON against docs/status-schema.json; the detail page."""
+import datetime
 import json
 import os
 import re
 import shutil
 import subprocess
+import time
+import uuid
 
 import jsonschema
 import pytest
 import requests
 
-from harness import parse_time, ssl_vhost, wait_for
+import harness
+from harness import parse_time, ssl_vhost, utcnow, wait_for
 
 ISSUE_TIMEOUT = 60
 SCHEMA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
@@ -180,9 +184,9 @@ def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three
     _, text = get(three, "/acme-status?format=json")
     doc = json.loads(text)
     jsonschema.validate(doc, schema)
-    assert doc["schema"] == 3
-    assert doc["summary"] == {"total": 3, "valid": 2, "renewing": 0, "failing": 1, "missing": 0,
-                              "expiring_soon": 0}, doc["summary"]
+    assert doc["schema"] == 4
+    assert doc["summary"] == {"total": 3, "valid": 2, "renewing": 0, "failing": 1,
+                              "renewal_failing": 0, "missing": 0, "expiring_soon": 0}, doc["summary"]
     by_name = {d["name"]: d for d in doc["domains"]}
     good = by_name[three.names["good"]]
     assert good["state"] == "valid" and good["days_left"] >= 1 and not good["failing"], good
@@ -376,3 +380,104 @@ def test_server_status_says_1_certificate_in_the_singular(httpd, unique):
     _, page = get(httpd, "/server-status")
     assert "<p>1 certificate: 1 valid," in page, page[-2000:]
     assert "1 certificates" not in page, page[-2000:]
+
+
+@pytest.fixture
+def fresh_pebble(workdir, challtestsrv):
+    """A Pebble of the test's own that validates every order anew (no
+    authorization reuse), so that a renewal meets the fault the test sets."""
+    try:
+        pb = harness.private_pebble(workdir, challtestsrv.dns_port,
+                                    "fresh-%s" % uuid.uuid4().hex[:8],
+                                    env={"PEBBLE_AUTHZREUSE": "0"})
+    except harness.HarnessError as exc:
+        pytest.fail(str(exc))
+    yield pb
+    pb.stop()
+
+
+def test_a_valid_certificate_whose_renewal_fails(httpd_factory, fresh_pebble, challtestsrv,
+                                                 unique):
+    """A live certificate, then its renewal fails at the CA (the name now
+    resolves where nothing listens): the page, its JSON, server-status, the
+    metrics and acmectl say "valid, renewal failing", apart from failing
+    certificates, with the CA's error, since when, the attempts, the next
+    attempt (where the next renewal was) and the advice; the certificate is
+    still served."""
+    httpd = httpd_factory(pebble=fresh_pebble)
+    name = unique("renew-fails")
+    extra = dict(extra_global="LoadModule status_module /usr/lib/apache2/modules/mod_status.so",
+                 plain_vhost_extra="<Location /metrics>\n    SetHandler acme-metrics\n"
+                                   "</Location>\n<Location /server-status>\n"
+                                   "    SetHandler server-status\n</Location>")
+    httpd.write_config(vhosts=ssl_vhost(name), **extra)
+    httpd.start()
+    first = httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+    wait_for(lambda: httpd.domain_status(name).get("renew_at"), ISSUE_TIMEOUT, interval=0.5,
+             what="the renewal time of %s" % name)
+    _, overview = get(httpd, "/acme-status")
+    assert "<dt>Next renewal</dt>" in card_of(overview, name), card_of(overview, name)
+    add_a(challtestsrv, name, "127.0.0.2")      # the CA can no longer reach the name
+    time.sleep(1.2)                             # a configuration change in a later second
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeRenewWindow": "100%"}, **extra)
+    httpd.graceful()
+
+    def failed():
+        d = httpd.domain_status(name)
+        return d if d.get("failing") and d.get("error") and d.get("cert") else None
+    d = wait_for(failed, ISSUE_TIMEOUT, interval=0.5, what="the renewal of %s to fail" % name)
+    with open(SCHEMA) as f:
+        schema = json.load(f)
+    _, text = get(httpd, "/acme-status?format=json")
+    doc = json.loads(text)
+    jsonschema.validate(doc, schema)
+    assert doc["summary"]["failing"] == 1 and doc["summary"]["renewal_failing"] == 1 \
+        and doc["summary"]["valid"] == 0, doc["summary"]
+    d = doc["domains"][0]
+    assert d["renewal_failing"] is True and d["days_left"] >= 1, d
+    assert d["error"]["type"].endswith(":connection") and d["attempts"] >= 1, d
+    next_attempt = parse_time(d["next_action"])
+    assert next_attempt > utcnow() - datetime.timedelta(seconds=5), d
+    check_overview_matches_detail(httpd, [name])
+
+    # the page for people: its own badge, counted apart, the next attempt shown
+    _, overview = get(httpd, "/acme-status")
+    card = card_of(overview, name)
+    summary = re.search(r'id="summary">([^<]*)<', overview).group(1)
+    assert summary == ("1 certificate: 0 valid, 1 valid with renewal failing, 0 renewing, "
+                       "0 failing, 0 expiring soon"), summary
+    when = "%s UTC" % d["next_action"][:16].replace("T", " ")
+    assert 'class="card s-renewal-failing"' in overview and "Valid, renewal failing" in card, card
+    assert "<dt>Next attempt</dt><dd>%s</dd>" % when in card, (when, card)
+    assert "Next renewal" not in card and "d-ok" in card, card
+    assert "CA error (connection)" in card and "Renewal failing since" in card, card
+    assert "What to do: The CA could not connect" in card, card
+    _, detail = get(httpd, "/acme-status/" + name)
+    assert "Valid, renewal failing" in detail and "<dt>Next attempt</dt>" in detail
+
+    # server-status and the metrics count it apart too
+    _, auto = get(httpd, "/server-status?auto")
+    fields = dict(line.split(": ", 1) for line in auto.splitlines() if ": " in line)
+    assert fields["AcmeCertificatesRenewalFailing"] == "1", auto
+    assert fields["AcmeCertificatesFailing"] == "1" and fields["AcmeCertificatesValid"] == "0"
+    _, metrics_text = get(httpd, "/metrics")
+    metrics = parse_prometheus(metrics_text)
+    assert metrics["acme_certificates"][(("class", "renewal_failing"),)] == 1, metrics
+
+    # acmectl: list, show, --json
+    out = httpd.acmectl("--store", httpd.store, "list")
+    line = [l for l in out.stdout.splitlines() if l.startswith(name + " ")]
+    assert line and line[0].split()[1] == "renewal-failing", out.stdout
+    assert "attempts=" in line[0] and "failing_since=" in line[0] and "connection" in line[0]
+    out = httpd.acmectl("--store", httpd.store, "show", name)
+    assert re.search(r"^state: +renewal-failing$", out.stdout, re.M), out.stdout
+    failing = re.search(r"^failing: +(.*)$", out.stdout, re.M)
+    assert failing and "failed attempt" in failing.group(1) and "next attempt 20" \
+        in failing.group(1) and "keeps being served" in failing.group(1), out.stdout
+    assert re.search(r"^advice: +The CA could not connect", out.stdout, re.M), out.stdout
+    listed = json.loads(httpd.acmectl("--store", httpd.store, "--json", "list").stdout)
+    mine = [x for x in listed if x["name"] == name][0]
+    assert mine["state"] == "renewal-failing" and mine["renewal_failing"] is True, mine
+    assert mine["attempts"] >= 1 and mine["failing_since"], mine
+    # and the site still has its certificate
+    assert httpd.verified_cert(name).serial_number == first.serial_number

@@ -5,6 +5,9 @@
 #include "acme_status_record.h"
 #include "acme_status_cache.h"
 #include "acme_time.h"
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utime.h>
 
 #define SEC(s) apr_time_from_sec(s)
 #define T0     SEC(1790000000)   /* a whole second, as RFC 3339 keeps it */
@@ -143,6 +146,38 @@ static void test_save_load(void **state)
     assert_int_equal(acme_status_record_load(store, p, "../x", &back), APR_EINVAL);
     rec->name = "../escape";
     assert_int_equal(acme_status_record_save(store, p, rec), APR_EINVAL);
+}
+
+/* A record that cannot be written leaves status/<name>.unsaved, dated at
+ * the first failure (a second failure keeps it); the next record written
+ * removes it. The write is made to fail by a directory where the file goes. */
+static void test_unsaved_mark(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = unit_temp_store(p, "acme-status", NULL);
+    acme_status_record_t *rec = full_record(p);
+    const char *record = acme_store_path(store, p, "status/example.org.json");
+    const char *mark = acme_store_path(store, p, "status/example.org" ACME_STATUS_UNSAVED_SUFFIX);
+    struct utimbuf old = { 1700000000, 1700000000 };
+    struct stat st;
+
+    assert_int_equal(acme_status_record_save(store, p, rec), APR_SUCCESS);
+    assert_int_equal(acme_status_record_unsaved_since(store, p, "example.org"), 0);
+    assert_int_equal(unlink(record), 0);
+    assert_int_equal(mkdir(record, 0755), 0);
+    assert_int_not_equal(acme_status_record_save(store, p, rec), APR_SUCCESS);
+    assert_int_equal(stat(mark, &st), 0);
+    assert_true(S_ISREG(st.st_mode) && st.st_size == 0);
+    assert_true(acme_status_record_unsaved_since(store, p, "example.org")
+                >= apr_time_now() - SEC(60));
+    assert_int_equal(utime(mark, &old), 0);
+    assert_int_not_equal(acme_status_record_save(store, p, rec), APR_SUCCESS);
+    assert_int_equal(acme_status_record_unsaved_since(store, p, "example.org"), SEC(1700000000));
+    assert_int_equal(acme_status_record_unsaved_since(store, p, "../x"), 0);
+    assert_int_equal(rmdir(record), 0);
+    assert_int_equal(acme_status_record_save(store, p, rec), APR_SUCCESS);
+    assert_int_equal(acme_status_record_unsaved_since(store, p, "example.org"), 0);
+    assert_int_not_equal(stat(mark, &st), 0);
 }
 
 /* The file name is the key: a record claiming another name is still read
@@ -393,6 +428,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         UNIT_TEST(test_round_trip),
         UNIT_TEST(test_save_load),
+        UNIT_TEST(test_unsaved_mark),
         UNIT_TEST(test_load_uses_the_file_name),
         UNIT_TEST(test_load_all),
         UNIT_TEST(test_load_all_cached),

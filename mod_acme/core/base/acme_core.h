@@ -82,6 +82,14 @@ const char *acme_problem_str(const acme_problem_t *prob, apr_pool_t *p);
 /* Type without the "urn:ietf:params:acme:error:" prefix, or NULL. */
 const char *acme_problem_short_type(const acme_problem_t *prob);
 int acme_problem_is(const acme_problem_t *prob, const char *short_type);
+/* One line on what to change after a failure of problem type type (RFC 8555
+ * section 6.7, with or without "urn:ietf:params:acme:error:"; NULL: the
+ * failure came with no problem document from the CA: a hook, the network,
+ * the store), for the status page and acmectl (static text). *reason
+ * (reason may be NULL): a short reason without the CA's own words, for the
+ * page visitors of a name without a certificate see; NULL for no type or
+ * a type of no known meaning. */
+const char *acme_problem_advice(const char *type, const char **reason);
 
 /* What a CA's answer means for the client; pure functions of the problem.
  *

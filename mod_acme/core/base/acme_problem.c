@@ -106,3 +106,73 @@ int acme_problem_lookup_means_create(const acme_problem_t *prob)
            /* a plain 404 ("not found", no problem document) says the same */
            || (prob && prob->http_status == 404 && !acme_problem_short_type(prob));
 }
+
+/* Per CA problem type (RFC 8555 section 6.7): a short reason, for the
+ * 503 page visitors see (no CA text, which may name paths or tokens), and
+ * one line on what to change, for the status page and acmectl. */
+static const struct problem_text_t {
+    const char *type, *reason, *advice;
+} problem_texts[] = {
+    { "connection", "the CA could not connect to this server",
+      "The CA could not connect to this server: make port 80 (http-01) or 443 "
+      "(tls-alpn-01) reachable from the internet for every name, and check their DNS." },
+    { "dns", "the CA could not resolve one of the names",
+      "The CA could not resolve a name: check the A/AAAA records of every name "
+      "(or the TXT records your AcmeDnsCmd sets)." },
+    { "unauthorized", "the CA saw a wrong challenge answer",
+      "The CA saw a wrong answer: point every name's DNS at this server and "
+      "let no proxy or redirect take /.well-known/acme-challenge/." },
+    { "incorrectResponse", "the CA saw a wrong challenge answer",
+      "The CA saw a wrong answer: point every name's DNS at this "
+      "server and let no proxy or redirect take /.well-known/acme-challenge/." },
+    { "tls", "TLS to this server failed during validation",
+      "TLS to this server failed during validation: check the https listener and "
+      "that no other server answers for these names on port 443." },
+    { "caa", "a CAA record forbids the CA",
+      "A CAA record forbids this CA: add it to the CAA records of the names." },
+    { "rejectedIdentifier", "the CA will not issue for one of the names",
+      "The CA will not issue for one of the names: remove it from AcmeDomain." },
+    { "rateLimited", "the CA's rate limit was reached",
+      "The CA's rate limit was reached: nothing to change, mod_acme waits and "
+      "retries; avoid changing the names meanwhile." },
+    { "externalAccountRequired", "the CA requires an external account binding",
+      "The CA requires External Account Binding: set AcmeEAB "
+      "with the key id and MAC key from your CA account." },
+    { "userActionRequired", "the CA asks the administrator to act",
+      "The CA asks you to act (e.g. new terms): follow the "
+      "instructions in its message." },
+    { "badNonce", "a passing CA hiccup",
+      "A passing CA hiccup: nothing to change, the next attempt retries." },
+    { "serverInternal", "the CA had an internal problem",
+      "The CA had an internal problem: nothing to change, the next "
+      "attempt retries." },
+};
+
+const char *acme_problem_advice(const char *type, const char **reason)
+{
+    size_t i;
+
+    if (reason) {
+        *reason = NULL;
+    }
+    if (!type) {
+        /* No problem document: the step failed on this side (a hook, the
+         * store), on the way to the CA, or on an answer it could not use. */
+        return "No error came from the CA: the detail above says which step failed: an "
+               "AcmeDnsCmd hook, outbound HTTPS to AcmeCA (or AcmeCACertificateFile), an "
+               "answer mod_acme could not use, or the store; the error log has the details "
+               "(ACME tags).";
+    }
+    if (!strncmp(type, "urn:ietf:params:acme:error:", 27)) {
+        type += 27;
+    }
+    for (i = 0; i < sizeof(problem_texts) / sizeof(problem_texts[0]); i++) {
+        if (!strcmp(type, problem_texts[i].type)) {
+            if (reason) {
+                *reason = problem_texts[i].reason;
+            }
+            return problem_texts[i].advice;
+        }
+    }
+    return "Read the CA's message above; mod_acme retries by itself at the next attempt.";
+}

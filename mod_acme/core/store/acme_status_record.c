@@ -2,6 +2,8 @@
  * and the decoder's rules are in acme_status_record.h. */
 #include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <apr_strings.h>
 
 #include "acme_status_record.h"
@@ -320,6 +322,30 @@ apr_status_t acme_status_record_decode(apr_pool_t *p, const json_t *json,
 
 /* ---- the store ---- */
 
+static const char *unsaved_path(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, ACME_STORE_STATUS "/", name, ACME_STATUS_UNSAVED_SUFFIX, NULL);
+}
+
+/* status/<name>.unsaved: made (empty, so that a full filesystem still takes
+ * it) at the first record that cannot be written, its time that of the
+ * failure; removed by the next record written. Readers then know the record
+ * on disk is older than what the server knows. */
+static void unsaved_mark(acme_store_t *store, apr_pool_t *p, const char *name, int failed)
+{
+    const char *rel = unsaved_path(p, name);
+    struct stat st;
+
+    if (!failed) {
+        /* the child's own area, and the child writes it: a plain unlink,
+         * one call, which finds nothing nearly every time */
+        unlink(acme_store_path(store, p, rel));
+    }
+    else if (lstat(acme_store_path(store, p, rel), &st) != 0) {
+        acme_store_write(store, p, rel, "", 0, ACME_STORE_FILE_PERMS);
+    }
+}
+
 apr_status_t acme_status_record_save(acme_store_t *store, apr_pool_t *p,
                                      const acme_status_record_t *rec)
 {
@@ -336,7 +362,20 @@ apr_status_t acme_status_record_save(acme_store_t *store, apr_pool_t *p,
     rv = acme_store_write_json(store, p, acme_store_rel_status(p, rec->name), json,
                                ACME_STORE_FILE_PERMS);
     json_decref(json);
+    unsaved_mark(store, p, rec->name, rv != APR_SUCCESS);
     return rv;
+}
+
+apr_time_t acme_status_record_unsaved_since(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    struct stat st;
+
+    if (acme_store_name_check(name) != APR_SUCCESS
+        || lstat(acme_store_path(store, p, unsaved_path(p, name)), &st) != 0
+        || !S_ISREG(st.st_mode)) {
+        return 0;
+    }
+    return apr_time_from_sec(st.st_mtime);
 }
 
 apr_status_t acme_status_record_load(acme_store_t *store, apr_pool_t *p, const char *name,

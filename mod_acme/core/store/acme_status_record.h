@@ -141,9 +141,17 @@ apr_status_t acme_status_record_decode(apr_pool_t *p, const json_t *json,
 
 /* Writes status/<rec->name>.json (atomic, 0644). APR_EINVAL for a name that is
  * no store name or a record that cannot be encoded; else acme_store_write's
- * errors. p holds temporary memory. */
+ * errors. When the write fails (a full or read-only filesystem), an empty
+ * status/<name>.unsaved is made, unless there is one (its mtime: since when
+ * the record is behind); a write that succeeds removes it. p holds
+ * temporary memory. */
+#define ACME_STATUS_UNSAVED_SUFFIX ".unsaved"
 apr_status_t acme_status_record_save(acme_store_t *store, apr_pool_t *p,
                                      const acme_status_record_t *rec);
+/* Since when status/<name>.json could not be written (the mtime of
+ * status/<name>.unsaved, to the second), 0 when it could (no mark, or not a
+ * plain file). */
+apr_time_t acme_status_record_unsaved_since(acme_store_t *store, apr_pool_t *p, const char *name);
 
 /* Reads and decodes status/<name>.json; rec->name is set to name (the store
  * key the file lives under, whatever its "name" member says). APR_ENOENT when

@@ -63,6 +63,8 @@ apr_fileperms_t acme_store_dir_perms_for(const char *relpath);
  *   jobs/<name>.key                     child       none any more: an older version's key, removed
  *   jobs/.in-flight                     child 0644  present (mtime refreshed) while orders are in flight
  *   status/<name>.json                  child 0644  last result, next action (acme_status_record.h)
+ *   status/<name>.unsaved               child 0644  empty: the record could not be written since
+ *                                                    its mtime (a full or read-only store)
  *   events/<time>-<event>-<name>.json   child 0644  failed, expiring: for AcmeNotifyCmd
  *   root-events/<time>-<event>-<name>.json root 0644 issued, renewed: for AcmeNotifyCmd
  *   fallback/cert.pem, privkey.pem      root  0644/0600 the one shared temporary certificate
