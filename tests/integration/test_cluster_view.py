@@ -16,6 +16,7 @@ import pytest
 import harness
 from cluster import Cluster, Redis
 from harness import parse_time, utcnow, wait_for
+from test_metrics_counters import documented_families, exposed_families
 
 TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 SCHEMA = os.path.join(TOP, "docs", "status-schema.json")
@@ -62,6 +63,32 @@ def sample(text, metric):
     """The value of metric's one sample (labels ignored), or None."""
     m = re.search(r"^%s\{[^}]*\} (\S+)$" % re.escape(metric), text, re.M)
     return float(m.group(1)) if m else None
+
+
+def cluster_families_match_the_doc(text, down):
+    """Every acme_cluster_* family docs/metrics.md lists is in text with one
+    HELP and one TYPE line, of the documented type and labels, and every
+    acme_cluster_* family in text is documented. down: Redis is unreachable
+    now, so every family has a sample (the down-since one only then)."""
+    docs = {n: d for n, d in documented_families().items() if n.startswith("acme_cluster_")}
+    assert len(docs) >= 4, docs
+    exposed = {n: f for n, f in exposed_families(text).items() if n.startswith("acme_cluster_")}
+    problems = ["%s is exposed but not in docs/metrics.md" % n for n in sorted(set(exposed) - set(docs))]
+    problems += ["%s is documented but not exposed" % n for n in sorted(set(docs) - set(exposed))]
+    for name in sorted(set(docs) & set(exposed)):
+        kind, labels, _ = docs[name]
+        for line in ("# HELP %s " % name, "# TYPE %s %s\n" % (name, kind)):
+            if text.count("\n" + line) != 1:
+                problems.append("%r appears %d times" % (line, text.count("\n" + line)))
+        sampled = set(exposed[name][1])
+        if exposed[name][0] != kind:
+            problems.append("%s is a %s, docs/metrics.md says %s" % (name, exposed[name][0], kind))
+        if sampled and sampled != set(labels):
+            problems.append("%s has labels %s, docs/metrics.md says %s"
+                            % (name, sorted(sampled), sorted(labels)))
+        if not sampled and (down or name != "acme_cluster_redis_down_since_timestamp_seconds"):
+            problems.append("%s has no sample" % name)
+    assert not problems, "\n".join(problems) + "\n" + text
 
 
 def escaped(text):
@@ -117,6 +144,7 @@ def test_redis_unreachable_is_shown_everywhere(workdir, challtestsrv, httpd_fact
         assert sample(m, "acme_cluster_redis_up") == 1 and sample(m, "acme_cluster_nodes") == 2, m
         assert sample(m, "acme_cluster_redis_down_since_timestamp_seconds") is None, m
         assert "# TYPE acme_cluster_redis_up gauge" in m
+        cluster_families_match_the_doc(m, down=False)
 
         # Redis goes away (the real server, stopped).
         before_stop = utcnow()
@@ -150,6 +178,7 @@ def test_redis_unreachable_is_shown_everywhere(workdir, challtestsrv, httpd_fact
         assert sample(m, "acme_cluster_redis_down_since_timestamp_seconds") \
             == since.timestamp(), m
         assert sample(m, "acme_cluster_nodes") == 2, m
+        cluster_families_match_the_doc(m, down=True)
         # It keeps serving, and the CA was not asked again.
         for n in cluster.nodes:
             assert n.verified_cert(name).serial_number in serials
