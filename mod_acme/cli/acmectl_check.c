@@ -345,13 +345,16 @@ static void check_staging(check_t *c)
 static void check_job(check_t *c, const char *name)
 {
     const char *rel = acme_store_rel_job(c->p, name);
-    json_t *job, *started;
+    json_t *job = NULL, *started;
     const char *step;
     apr_status_t rv;
 
     rv = acme_store_read_json_pooled(c->ctl->store, c->p, rel, &job);
     if (APR_STATUS_IS_ENOENT(rv)) {
         return;
+    }
+    if (rv != APR_SUCCESS) {
+        job = NULL;               /* nothing read: every member below is absent */
     }
     started = json_object_get(job, "started");
     step = json_string_value(json_object_get(job, "step"));

@@ -253,3 +253,34 @@ def test_two_servers_sharing_a_store_keep_each_others_names(httpd_factory, uniqu
     r = acmectl(a.store, "show", name_b)
     assert re.search(r"^configured: +no: not in the configuration of any server", r.stdout,
                      re.M), r.stdout
+
+
+def test_check_reads_the_order_records(tmp_path, pebble, unique):
+    """jobs/<name>.json: one the server could not resume (garbage, or JSON
+    without its members) is a problem of acmectl check; a sound one is an
+    order in progress, listed with its step and start, and no problem."""
+    name = unique("jobrec")
+    cert, key = self_signed(str(tmp_path), name)
+    store = str(tmp_path / "store")
+    r = acmectl(store, "import", "--yes", md_domain(str(tmp_path / "md"), name, cert, key,
+                                                   pebble.directory_url))
+    assert r.returncode == 0, r.stdout + r.stderr
+    os.makedirs(os.path.join(store, "jobs"), exist_ok=True)
+    job = os.path.join(store, "jobs", name + ".json")
+    for garbage in (b"\x00\xffnot json", b'{"name": "%s", "step": "order"}' % name.encode()):
+        with open(job, "wb") as f:
+            f.write(garbage)
+        r = acmectl(store, "check")
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "problem: jobs/%s.json: not an order record the server can resume" % name \
+            in r.stdout, r.stdout
+    with open(job, "w") as f:
+        json.dump({"name": name, "fingerprint": "f", "step": "validate",
+                   "ca": pebble.directory_url, "order": pebble.directory_url + "/order/1",
+                   "started": 1790000000}, f)
+    r = acmectl(store, "check")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "order in progress: %s: step validate, started 2026-09-21T" % name in r.stdout, r.stdout
+    doc = json.loads(acmectl(store, "--json", "check").stdout)
+    assert doc["orders"] == [{"name": name, "step": "validate",
+                              "started": doc["orders"][0]["started"]}], doc

@@ -479,5 +479,14 @@ def test_a_valid_certificate_whose_renewal_fails(httpd_factory, fresh_pebble, ch
     mine = [x for x in listed if x["name"] == name][0]
     assert mine["state"] == "renewal-failing" and mine["renewal_failing"] is True, mine
     assert mine["attempts"] >= 1 and mine["failing_since"], mine
+    # check: no store problem, but the failing renewal listed with its next attempt
+    chk = httpd.acmectl("--store", httpd.store, "check")
+    assert chk.returncode == 0, chk.stdout + chk.stderr
+    assert re.search(r"^failing: %s: renewal failing \(the live certificate is valid and "
+                     r"served\) since 20\S+, \d+ failed attempts?, next attempt 20\S+: .*"
+                     r"connection" % re.escape(name), chk.stdout, re.M), chk.stdout
+    chk = json.loads(httpd.acmectl("--store", httpd.store, "--json", "check").stdout)
+    assert chk["ok"] is True and [f["name"] for f in chk["failing"]] == [name], chk
+    assert chk["failing"][0]["renewal_failing"] is True and chk["failing"][0]["next_attempt"]
     # and the site still has its certificate
     assert httpd.verified_cert(name).serial_number == first.serial_number
