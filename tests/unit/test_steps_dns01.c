@@ -69,15 +69,6 @@ static void hook_write(dns_fixture_t *d, const char *setup_extra, const char *te
     assert_int_equal(chmod(d->hook, 0755), 0);
 }
 
-/* The recorded certificate's notBefore. */
-static apr_time_t recorded_not_before(apr_pool_t *p)
-{
-    acme_cert_info_t info;
-
-    assert_int_equal(acme_cert_info(p, recorded_leaf_of(p, DNS_FIXTURE, -1), &info), APR_SUCCESS);
-    return info.not_before;
-}
-
 static int dns_setup(void **state)
 {
     dns_fixture_t *d;
@@ -89,21 +80,20 @@ static int dns_setup(void **state)
     f = *state;
     d = apr_pcalloc(f->p, sizeof(*d));
     d->f = f;
-    d->zone = apr_pstrcat(f->p, f->dir, "/zone", NULL);
     d->hook = apr_pstrcat(f->p, f->dir, "/dns-hook", NULL);
     d->calls = apr_pstrcat(f->p, f->dir, "/dns-hook.calls", NULL);
-    if (mkdir(d->zone, 0755) != 0 || mkdir(apr_pstrcat(f->p, d->zone, "/.pending", NULL), 0755)) {
+    d->dns = unit_dns_server_in(f->p, f->dir, &d->zone);
+    if (mkdir(apr_pstrcat(f->p, d->zone, "/.pending", NULL), 0755)) {
         return -1;
     }
     hook_write(d, NULL, NULL);
-    d->dns = unit_dns_server_start(f->p, d->zone);
     f->domain->name = DNS_NAME;
     f->domain->names = strings2(f->p, DNS_NAME, DNS_WILD);
     f->domain->challenges = strings2(f->p, "dns-01", NULL);
     f->domain->dns_cmd = d->hook;
     f->domain->dns_resolver = unit_dns_server_address(d->dns);
     f->key_fixture = "issue-dns01.key.pem";
-    f->now = recorded_not_before(f->p) + SEC(3600);
+    f->now = recorded_not_before_of(f->p, DNS_FIXTURE, -1) + SEC(3600);
     *state = d;
     return 0;
 }

@@ -9,7 +9,6 @@
  * a draft -01 CA (accounturi the account URL, issuer names learnt from the
  * challenge and kept in the store), and a challenge that contradicts the
  * directory. */
-#include <sys/stat.h>
 #include <openssl/evp.h>
 
 #include "unit_steps.h"
@@ -33,7 +32,6 @@ typedef struct {
 static int persist_setup(void **state)
 {
     persist_fixture_t *d;
-    acme_cert_info_t info;
     fixture_t *f;
 
     if (fixture_setup(state) != 0) {
@@ -42,21 +40,14 @@ static int persist_setup(void **state)
     f = *state;
     d = apr_pcalloc(f->p, sizeof(*d));
     d->f = f;
-    d->zone = apr_pstrcat(f->p, f->dir, "/zone", NULL);
-    if (mkdir(d->zone, 0755) != 0) {
-        return -1;
-    }
-    d->dns = unit_dns_server_start(f->p, d->zone);
+    d->dns = unit_dns_server_in(f->p, f->dir, &d->zone);
     f->domain->name = PERSIST_NAME;
     f->domain->names = strings2(f->p, PERSIST_NAME, NULL);
     f->domain->challenges = strings2(f->p, "dns-persist-01", NULL);
     f->domain->dns_resolver = unit_dns_server_address(d->dns);
     f->key_fixture = "issue-persist.key.pem";
-    if (acme_cert_info(f->p, recorded_leaf_of(f->p, PERSIST, -1), &info) != APR_SUCCESS) {
-        return -1;
-    }
     /* a minute into the certificate's life: its authorization (an hour) still valid */
-    f->now = info.not_before + SEC(60);
+    f->now = recorded_not_before_of(f->p, PERSIST, -1) + SEC(60);
     *state = d;
     return 0;
 }

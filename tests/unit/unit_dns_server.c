@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -211,6 +212,13 @@ unit_dns_server_t *unit_dns_server_start(apr_pool_t *p, const char *zone_dir)
     assert_int_equal(pthread_create(&s->thread, NULL, serve, s), 0);
     apr_pool_cleanup_register(p, s, server_stop, apr_pool_cleanup_null);
     return s;
+}
+
+unit_dns_server_t *unit_dns_server_in(apr_pool_t *p, const char *dir, const char **zone)
+{
+    *zone = apr_pstrcat(p, dir, "/zone", NULL);
+    assert_int_equal(mkdir(*zone, 0755), 0);
+    return unit_dns_server_start(p, *zone);
 }
 
 const char *unit_dns_server_address(const unit_dns_server_t *s)

@@ -15,6 +15,9 @@ typedef struct unit_dns_server_t unit_dns_server_t;
 /* Starts a server answering from zone_dir; stopped when p is destroyed.
  * Fails the test when it cannot start. */
 unit_dns_server_t *unit_dns_server_start(apr_pool_t *p, const char *zone_dir);
+/* Makes the zone directory <dir>/zone (0755; *zone: its path, from p) and
+ * starts a server answering from it. Fails the test when it cannot. */
+unit_dns_server_t *unit_dns_server_in(apr_pool_t *p, const char *dir, const char **zone);
 /* "127.0.0.1:<port>", as AcmeDnsResolver takes it. */
 const char *unit_dns_server_address(const unit_dns_server_t *s);
 /* Questions answered so far. */

@@ -140,6 +140,15 @@ static inline X509 *recorded_leaf_of(apr_pool_t *p, const char *fixture, int n)
     return APR_ARRAY_IDX(recorded_chain_of(p, fixture, n), 0, X509 *);
 }
 
+/* The notBefore of that leaf. */
+static inline apr_time_t recorded_not_before_of(apr_pool_t *p, const char *fixture, int n)
+{
+    acme_cert_info_t info;
+
+    assert_int_equal(acme_cert_info(p, recorded_leaf_of(p, fixture, n), &info), APR_SUCCESS);
+    return info.not_before;
+}
+
 /* The certificate of the recorded http-01 issuance. */
 static inline X509 *recorded_leaf(apr_pool_t *p)
 {
