@@ -140,15 +140,11 @@ static void view_live(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
 static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
 {
     const acme_status_error_t *err;
-    struct stat st;
 
     v->unsaved_since = acme_status_record_unsaved_since(ctl->store, p, v->name);
     if (acme_status_record_load(ctl->store, p, v->name, &v->status) != APR_SUCCESS) {
         v->status = NULL;
         return;
-    }
-    if (lstat(acme_store_path(ctl->store, p, acme_store_rel_status(p, v->name)), &st) == 0) {
-        v->record_at = apr_time_from_sec(st.st_mtime);
     }
     v->state = acme_status_record_state_name(v->status->state);
     v->step = v->status->step;
@@ -216,8 +212,8 @@ static void view_reconcile(apr_pool_t *p, domain_view_t *v)
         v->record_note = apr_psprintf(
             p, "status/%s.json is out of date: the server could not write it since %s (a full "
             "or read-only store: the error log says \"cannot write the status file\"); "
-            "what it says is from %s. The certificate lines are the files' own", v->name,
-            acmectl_time(p, v->unsaved_since), acmectl_time(p, v->record_at));
+            "what it says is from before then. The certificate lines are the files' own",
+            v->name, acmectl_time(p, v->unsaved_since));
         v->state = "stale";
         v->next_action = NULL;
         v->failing = v->renewal_failing = 0;

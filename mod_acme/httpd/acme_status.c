@@ -285,6 +285,9 @@ json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_do
     json_object_set_new(json, "requests", int_or_null(status ? status->requests : -1));
     json_object_set_new(json, "notice", string_or_null(status ? status->notice : NULL));
     json_object_set_new(json, "activity", string_or_null(status ? status->activity : NULL));
+    /* the record is older than what the server knows: it could not write it */
+    json_object_set_new(json, "record_behind_since", time_or_null(
+                        p, acme_status_record_unsaved_since(rt->store, p, domain->name)));
     domain_assessment(json, has_live ? &info : NULL, status);
     return json;
 }

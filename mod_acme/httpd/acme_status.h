@@ -12,8 +12,9 @@
 /* Version of the JSON document's layout (docs/status-schema.json): raised
  * when a member is added, changes meaning or goes away, so that a consumer
  * can tell which members to expect (2: error.since; 3: cluster; 4:
- * renewal_failing, per certificate and in the summary). */
-#define ACME_STATUS_SCHEMA 4
+ * renewal_failing, per certificate and in the summary; 5:
+ * record_behind_since). */
+#define ACME_STATUS_SCHEMA 5
 
 /* acme_status.c: {"schema", "version", "generated_at", "summary", "domains"}
  * of the request's generation; only != NULL keeps the certificate(s) named so

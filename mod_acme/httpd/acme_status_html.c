@@ -202,6 +202,13 @@ static void notes_html(out_t *o, json_t *d)
 {
     json_t *warning = json_object_get(d, "warning");
 
+    if (str(d, "record_behind_since")) {
+        putf(o, "<p class=\"note\"><strong>Out of date since %s:</strong> the server could not "
+             "write its record of this certificate (the store is full or read-only; the error "
+             "log says &quot;cannot write the status file&quot;), so what this card shows is "
+             "from before then.</p>", when(o->pool, str(d, "record_behind_since")));
+    }
+
     if (json_is_object(warning)) {
         putf(o, "<p class=\"note\"><strong>Warning: expires %s.</strong> %s</p>",
                    when(o->pool, str(warning, "expires_at")),

@@ -261,8 +261,9 @@ def test_a_status_record_the_full_store_keeps_old_is_not_shown_as_current(httpd,
     """The store fills up, then a renewal is asked for and fails: the server
     cannot write status/<name>.json, so the record on disk still says "valid"
     (or "renewing") from before, without the failure. acmectl list/show/check say the record is out of date since the
-    failure (never its old state as current); with room again, the next
-    record is written and they say how it stands."""
+    failure (never its old state as current), and so does the status page;
+    with room again, the next record is written and they say how it
+    stands."""
     store = tmpfs_store(httpd.store)
     name = unique("full-record")
     httpd.write_config(vhosts=ssl_vhost(name))
@@ -307,6 +308,12 @@ def test_a_status_record_the_full_store_keeps_old_is_not_shown_as_current(httpd,
     assert chk.returncode == 1, chk.stdout + chk.stderr
     assert "problem: %s: the server could not write status/%s.json since" % (name, name) \
         in chk.stdout, chk.stdout
+    # the status page says so too (its JSON, and the card for people)
+    d = httpd.domain_status(name)
+    assert d["record_behind_since"] and d["record_behind_since"] == listed()[
+        "record_unsaved_since"], d
+    st, _, body = httpd.http_request("/acme-status", headers={"Accept": "text/html"})
+    assert st == 200 and "Out of date since" in body.decode(), body[-3000:]
     assert httpd.verified_cert(name).serial_number == first.serial_number
 
     # room again: the renewal goes through and the records are current
@@ -315,3 +322,4 @@ def test_a_status_record_the_full_store_keeps_old_is_not_shown_as_current(httpd,
     wait_for(lambda: not os.path.exists(marker) and listed()["state"] == "valid", 60,
              interval=0.5, what="the record of %s written again" % name)
     assert listed()["record_unsaved_since"] is None
+    assert httpd.domain_status(name)["record_behind_since"] is None

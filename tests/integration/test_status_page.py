@@ -184,7 +184,7 @@ def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three
     _, text = get(three, "/acme-status?format=json")
     doc = json.loads(text)
     jsonschema.validate(doc, schema)
-    assert doc["schema"] == 4
+    assert doc["schema"] == 5
     assert doc["summary"] == {"total": 3, "valid": 2, "renewing": 0, "failing": 1,
                               "renewal_failing": 0, "missing": 0, "expiring_soon": 0}, doc["summary"]
     by_name = {d["name"]: d for d in doc["domains"]}

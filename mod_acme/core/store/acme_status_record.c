@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <apr_strings.h>
 
@@ -341,8 +342,13 @@ static void unsaved_mark(acme_store_t *store, apr_pool_t *p, const char *name, i
          * one call, which finds nothing nearly every time */
         unlink(acme_store_path(store, p, rel));
     }
-    else if (lstat(acme_store_path(store, p, rel), &st) != 0) {
-        acme_store_write(store, p, rel, "", 0, ACME_STORE_FILE_PERMS);
+    else {
+        if (lstat(acme_store_path(store, p, rel), &st) != 0) {
+            acme_store_write(store, p, rel, "", 0, ACME_STORE_FILE_PERMS);
+        }
+        /* new times (no space needed) tell the readers keyed on the
+         * record's stamp (status cache, shared page) to look again */
+        utimes(acme_store_path(store, p, acme_store_rel_status(p, name)), NULL);
     }
 }
 

@@ -143,8 +143,9 @@ apr_status_t acme_status_record_decode(apr_pool_t *p, const json_t *json,
  * no store name or a record that cannot be encoded; else acme_store_write's
  * errors. When the write fails (a full or read-only filesystem), an empty
  * status/<name>.unsaved is made, unless there is one (its mtime: since when
- * the record is behind); a write that succeeds removes it. p holds
- * temporary memory. */
+ * the record is behind), and the record's times are set to now, so that
+ * readers keyed on its stamp read it (and the mark) again; a write that
+ * succeeds removes the mark. p holds temporary memory. */
 #define ACME_STATUS_UNSAVED_SUFFIX ".unsaved"
 apr_status_t acme_status_record_save(acme_store_t *store, apr_pool_t *p,
                                      const acme_status_record_t *rec);
