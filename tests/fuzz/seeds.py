@@ -173,6 +173,36 @@ def from_hand():
          "Link: <https://acme.test/cert/1/1>;rel=\"alternate\", <https://acme.test/cert/1/2>; "
          "rel=alternate; title=\"a \\\"b\\\"\"\r\n"
          "Link: <https://acme.test/dir>;rel=\"index up\"\r\n\r\n-----BEGIN CERTIFICATE-----\n")
+    # directory meta the recorded Pebble does not send: profiles, dns-persist-01, CAA
+    seed("directory", json.dumps({
+        "newNonce": "https://acme.test/nonce-plz", "newAccount": "https://acme.test/sign-me-up",
+        "newOrder": "https://acme.test/order-plz", "renewalInfo": "https://acme.test/draft-ari",
+        "meta": {"profiles": {"classic": "https://acme.test/p/classic", "shortlived": "6 days"},
+                 "caaIdentities": ["Acme.Test.", "ca.example"],
+                 "accountHashPrefix": "_validation-persist",
+                 "issuerDomainNames": ["Acme.Test", "ca.example"],
+                 "externalAccountRequired": True, "termsOfService": "https://acme.test/tos"}}))
+    # a problem with subproblems (RFC 8555 §6.7.1), one of them without an identifier
+    subs = [{"type": "urn:ietf:params:acme:error:rejectedIdentifier", "detail": "no %d" % i,
+             "identifier": {"type": "dns", "value": "n%d.example.test" % i}} for i in range(12)]
+    subs.insert(1, {"type": "urn:ietf:params:acme:error:caa", "detail": "CAA forbids"})
+    seed("problem", json.dumps({"type": "urn:ietf:params:acme:error:compound",
+                                "detail": "some names failed", "subproblems": subs[:3]}))
+    seed("problem", json.dumps({"type": "urn:ietf:params:acme:error:compound",
+                                "detail": "many names failed", "subproblems": subs}))
+    # an authorization with a dns-persist-01 challenge and a failed one with subproblems
+    seed("authz", json.dumps({
+        "status": "invalid", "expires": "2026-12-06T22:34:16Z",
+        "identifier": {"type": "dns", "value": "example.test"},
+        "challenges": [
+            {"type": "dns-persist-01", "url": "https://acme.test/chalZ/p1", "status": "pending",
+             "issuerDomainNames": ["acme.test"]},
+            {"type": "dns-persist-01", "url": "https://acme.test/chalZ/p2", "status": "pending",
+             "issuer-domain-names": ["acme.test", "ca.example"]},
+            {"type": "dns-01", "url": "https://acme.test/chalZ/d1", "status": "invalid",
+             "token": token, "validated": "2026-11-29T22:34:16Z",
+             "error": {"type": "urn:ietf:params:acme:error:compound", "detail": "failed",
+                       "subproblems": subs[:2]}}]}))
     seed("retry_after", "120")
     seed("retry_after", "Sun, 29 Nov 2026 23:34:16 GMT")
     seed("b64url", "eyJhbGciOiJFUzI1NiJ9")
