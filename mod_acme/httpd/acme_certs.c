@@ -156,8 +156,8 @@ static apr_time_t config_recorded_change(acme_runtime_t *rt, apr_pool_t *ptemp, 
         || acme_time_rfc3339_parse(json_string_value(changed), &at) != APR_SUCCESS) {
         at = 0;
     }
-    if (at <= 0 && json_is_integer(seconds) && json_integer_value(seconds) > 0) {
-        at = apr_time_from_sec(json_integer_value(seconds));
+    if (at <= 0 && json_is_integer(seconds)) {    /* at stays 0 for a garbled count */
+        (void)acme_time_from_sec_checked(json_integer_value(seconds), &at);
     }
     if (at <= 0 && apr_stat(&finfo, acme_store_path(rt->store, ptemp, rel), APR_FINFO_MTIME,
                             ptemp) == APR_SUCCESS) {

@@ -448,8 +448,8 @@ static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const c
     if (rv == APR_SUCCESS) {
         serial = json_string_value(json_object_get(record, "serial"));
         if (serial && strcmp(serial, live_serial)
-            && apr_time_from_sec(json_integer_value(json_object_get(record, "renew_at")))
-               > apr_time_now()) {
+            && json_integer_value(json_object_get(record, "renew_at"))   /* seconds: no overflow */
+               > apr_time_sec(apr_time_now())) {
             *why = apr_psprintf(p, "certificate %s, ordered by %s, is being installed here",
                                 serial, json_string_value(json_object_get(record, "node")));
             return APR_EAGAIN;

@@ -203,6 +203,11 @@ def from_hand():
              "token": token, "validated": "2026-11-29T22:34:16Z",
              "error": {"type": "urn:ietf:params:acme:error:compound", "detail": "failed",
                        "subproblems": subs[:2]}}]}))
+    # dns-persist-01 records (first byte: bit 0 draft -01, bit 1 wildcard wanted)
+    acct = "accounturi=https://acme.test/my-account/1"
+    seed("persist", "\x01acme.test; %s; persistUntil=1895991656" % acct)
+    seed("persist", "\x03other.ca; accounturi=x\nACME.test ; %s ; policy=wildcard" % acct)
+    seed("persist", "\x00acme.test; accounturi=sha-256/abc; persistUntil=1; persistUntil=2")
     seed("retry_after", "120")
     seed("retry_after", "Sun, 29 Nov 2026 23:34:16 GMT")
     seed("b64url", "eyJhbGciOiJFUzI1NiJ9")

@@ -1,6 +1,7 @@
 /* Key custody (acme_custody.h) and the proofs of an issued certificate
  * (acme_certverify.h): chain against key, names, key type, lifetime, trust,
  * and what a TLS server would load. */
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -408,6 +409,27 @@ static void test_backoff_exempt_once_per_key(void **state)
     assert_int_equal(count, 0);
 }
 
+/* A refused.json whose numbers no clock or counter reaches (garbled, or
+ * planted): no refusal and a capped count, never an overflow. */
+static void test_refused_garbled_times(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
+    const char *huge = "{\"until\": 99999999999999, \"count\": 99999999999}";
+    const char *sane = "{\"until\": 1795991656, \"count\": 99999999999}";
+    int count = -1;
+
+    assert_int_equal(acme_store_write(store, p, "keys/example.org/refused.json", huge,
+                                      strlen(huge), ACME_STORE_KEY_PERMS), APR_SUCCESS);
+    assert_int_equal(acme_custody_refused_info(store, p, "example.org", &count), 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(acme_store_write(store, p, "keys/example.org/refused.json", sane,
+                                      strlen(sane), ACME_STORE_KEY_PERMS), APR_SUCCESS);
+    assert_int_equal(acme_custody_refused_info(store, p, "example.org", &count),
+                     apr_time_from_sec(1795991656));
+    assert_int_equal(count, INT_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +441,7 @@ int main(void)
         UNIT_TEST(test_custody_adopt),
         UNIT_TEST(test_custody_sweep_removed),
         UNIT_TEST(test_backoff_exempt_once_per_key),
+        UNIT_TEST(test_refused_garbled_times),
     };
 
     if (unit_init() != 0) {

@@ -385,6 +385,24 @@ static void test_domain_from_json_rejects(void **state)
     expect_rejected(p, "{\"names\": [\"example.org\"], \"renew_window\": {\"percent\": 101}}");
     expect_rejected(p, "{\"names\": [\"example.org\"], \"renew_window\": {\"duration\": -5}}");
     expect_rejected(p, "{\"names\": [\"example.org\"], \"ca_urls\": [null]}");
+    /* seconds no clock reaches: garbled, and an overflow of apr_time_t */
+    expect_rejected(p, "{\"names\": [\"example.org\"], \"config_changed_at\": 99999999999999}");
+    expect_rejected(p, "{\"names\": [\"example.org\"], \"config_changed_at\": -1}");
+}
+
+static void test_time_from_sec_checked(void **state)
+{
+    apr_time_t t = 1;
+
+    assert_int_equal(acme_time_from_sec_checked(0, &t), APR_SUCCESS);
+    assert_int_equal(t, 0);
+    assert_int_equal(acme_time_from_sec_checked(ACME_TIME_MAX_SEC, &t), APR_SUCCESS);
+    assert_int_equal(t, apr_time_from_sec(ACME_TIME_MAX_SEC));
+    assert_string_equal(acme_time_rfc3339(*state, t), "9999-12-31T23:59:59Z");
+    assert_int_equal(acme_time_from_sec_checked(ACME_TIME_MAX_SEC + 1, &t), APR_EINVAL);
+    assert_int_equal(t, 0);
+    assert_int_equal(acme_time_from_sec_checked(-1, &t), APR_EINVAL);
+    assert_int_equal(acme_time_from_sec_checked(APR_INT64_MAX, &t), APR_EINVAL);
 }
 
 static void test_rfc3339(void **state)
@@ -447,6 +465,7 @@ int main(void)
         UNIT_TEST(test_domain_from_json_normalizes),
         UNIT_TEST(test_domain_from_json_rejects),
         UNIT_TEST(test_rfc3339),
+        UNIT_TEST(test_time_from_sec_checked),
         UNIT_TEST(test_record_strings),
     };
     if (unit_init()) return 1;

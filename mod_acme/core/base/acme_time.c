@@ -79,3 +79,13 @@ apr_status_t acme_time_rfc3339_parse(const char *text, apr_time_t *when)
     *when = t - apr_time_from_sec(offset);
     return APR_SUCCESS;
 }
+
+apr_status_t acme_time_from_sec_checked(apr_int64_t secs, apr_time_t *when)
+{
+    if (secs < 0 || secs > ACME_TIME_MAX_SEC) {
+        *when = 0;
+        return APR_EINVAL;
+    }
+    *when = apr_time_from_sec(secs);
+    return APR_SUCCESS;
+}

@@ -9,6 +9,7 @@
 
 #include "acme_dns_persist.h"
 #include "acme_b64url.h"
+#include "acme_time.h"
 
 #define TXT_STRING_MAX 255      /* octets in one character-string (RFC 1035 §3.3) */
 
@@ -218,7 +219,10 @@ static const char *refusal(apr_pool_t *p, const acme_persist_want_t *want,
             return apr_psprintf(p, "is malformed: persistUntil=%s is not a UNIX time", v->until);
         }
         t = apr_atoi64(v->until);
-        *until = apr_time_from_sec(t);
+        if (acme_time_from_sec_checked(t, until) != APR_SUCCESS) {
+            return apr_psprintf(p, "is malformed: persistUntil=%s is past the year 9999",
+                                v->until);
+        }
     }
     if (!names_account(p, want, v->accounturi)) {
         return account_mismatch(p, want, v->accounturi);

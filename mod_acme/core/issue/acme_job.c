@@ -9,6 +9,7 @@
 #include "acme_name.h"
 #include "acme_json.h"
 #include "acme_store_paths.h"
+#include "acme_time.h"
 
 /* ---- domains as JSON (config/<name>.json) ---- */
 
@@ -169,10 +170,14 @@ apr_status_t acme_job_domain_from_json(apr_pool_t *p, json_t *json, acme_domain_
         || window_from_json(json_object_get(json, "renew_window"), &domain->renew_window)
         || window_from_json(json_object_get(json, "warn_window"), &domain->warn_window)
         || (agree && !json_is_boolean(agree))
-        || (changed && (!json_is_integer(changed) || json_integer_value(changed) < 0))) {
+        || (changed && (!json_is_integer(changed)
+                        || acme_time_from_sec_checked(json_integer_value(changed),
+                                                      &domain->config_changed_at)))) {
         return APR_EINVAL;
     }
-    domain->config_changed_at = changed ? apr_time_from_sec(json_integer_value(changed)) : 0;
+    if (!changed) {
+        domain->config_changed_at = 0;
+    }
     name = optional_string(p, json, "name", &rv);
     domain->agree_tos = json_is_true(agree);
     domain->ca_file = optional_string(p, json, "ca_file", &rv);
@@ -261,6 +266,7 @@ acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
     const char *fingerprint, *order, *ca;
     json_t *json;
     json_int_t started;
+    apr_time_t started_at = 0;
     apr_status_t rv;
 
     *resumed = 0;
@@ -289,8 +295,8 @@ acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
      * certificate it led to is live now, so it must not be fetched again. */
     if (!fingerprint || strcmp(fingerprint, job->fingerprint) != 0 || !order
         || !ca || strcmp(ca, job->ca_url) != 0
-        || started <= 0 || now - apr_time_from_sec(started) > ACME_JOB_MAX_AGE
-        || apr_time_from_sec(started) <= live_issued_at) {
+        || started <= 0 || acme_time_from_sec_checked(started, &started_at) != APR_SUCCESS
+        || now - started_at > ACME_JOB_MAX_AGE || started_at <= live_issued_at) {
         acme_log(&driver->ctx, ACME_LOG_INFO, rv,
                  "ACME00409: %s: discarding an unfinished order record (incomplete, older than a "
                  "day or than the live certificate, or for another configuration or CA)",
@@ -301,7 +307,7 @@ acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
     /* Re-enter at the account: free when the account is known, and the order
      * step re-reads the order, so every later step sees the CA's current view. */
     job->order_url = apr_pstrdup(pool, order);
-    job->started = apr_time_from_sec(started);
+    job->started = started_at;
     *resumed = 1;
     return job;
 }

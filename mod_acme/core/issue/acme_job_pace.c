@@ -57,9 +57,13 @@ static void pacer_load(acme_driver_t *driver, apr_pool_t *p)
         return;
     }
     json_object_foreach(json, url, value) {
-        if (json_is_integer(value)) {
+        apr_time_t at;
+
+        /* a time no clock reaches (garbled) is as good as none */
+        if (json_is_integer(value)
+            && acme_time_from_sec_checked(json_integer_value(value), &at) == APR_SUCCESS) {
             apr_time_t *tat = apr_palloc(driver->pool, sizeof(*tat));
-            *tat = apr_time_from_sec(json_integer_value(value));
+            *tat = at;
             apr_hash_set(driver->pacer, apr_pstrdup(driver->pool, url), APR_HASH_KEY_STRING, tat);
         }
     }

@@ -1,6 +1,7 @@
 /* The refusal backoff of staged entries (keys/<name>/refused.json, root's)
  * and its one exemption per key for a chain of root's current key. See
  * acme_custody.h and docs/security.md, "The backoff and genuine renewals". */
+#include <limits.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -10,6 +11,7 @@
 #include "acme_custody.h"
 #include "acme_b64url.h"
 #include "acme_store_paths.h"
+#include "acme_time.h"
 
 #define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
 #define PEM_END   "-----END CERTIFICATE-----"
@@ -31,15 +33,20 @@ apr_time_t acme_custody_refused_info(acme_store_t *store, apr_pool_t *p, const c
                                      int *count)
 {
     json_t *json = refused_read(store, p, name);
+    json_int_t n;
+    apr_time_t until;
 
     *count = 0;
-    if (!json || !json_is_integer(json_object_get(json, "until"))) {
+    /* an "until" no clock reaches (garbled) is no refusal */
+    if (!json || !json_is_integer(json_object_get(json, "until"))
+        || acme_time_from_sec_checked(json_integer_value(json_object_get(json, "until")), &until)) {
         return 0;
     }
     if (json_is_integer(json_object_get(json, "count"))) {
-        *count = (int)json_integer_value(json_object_get(json, "count"));
+        n = json_integer_value(json_object_get(json, "count"));
+        *count = n < 0 ? 0 : n > INT_MAX ? INT_MAX : (int)n;
     }
-    return apr_time_from_sec(json_integer_value(json_object_get(json, "until")));
+    return until;
 }
 
 apr_time_t acme_custody_refused_until(acme_store_t *store, apr_pool_t *p, const char *name)
