@@ -325,3 +325,56 @@ def assert_one_order_each(cluster, names, timeout):
     return serials
 
 
+# ---- a node killed while it orders (test_cluster_takeover*.py) -------------
+
+def kill9_server(node):
+    """kill -9 of the node's parent and every child, all at once."""
+    pids = set(p for p in harness.pids_with_arg(node.serverroot) if p != os.getpid())
+    if node.pid():
+        pids.add(node.pid())
+    harness.kill9(pids)
+    wait_for(lambda: not port_open(node.http_port), 10, what="the killed node's port to close")
+
+
+def the_orderer(cluster, name):
+    """The one node that claimed name's order (ACME01015)."""
+    claim = re.compile(r"ACME01015: %s: this node orders it" % re.escape(name))
+    orderers = [n for n in cluster.nodes if claim.search(n.error_log_text())]
+    assert len(orderers) == 1, [n.serverroot for n in orderers]
+    return orderers[0]
+
+
+def take_over(cluster, victim, name, release, timeout):
+    """kill -9 of victim (the orderer), then release() of what the test held
+    back; waits until every other node serves name verified against
+    Pebble's root. Returns (survivors, their serials, when victim died)."""
+    kill9_server(victim)
+    victim.started = False
+    killed_at = time.monotonic()
+    release()
+    survivors = [n for n in cluster.nodes if n is not victim]
+    serials = set()
+    for node in survivors:
+        serials.add(node.wait_for_pebble_cert(name, timeout=timeout).serial_number)
+    return survivors, serials, killed_at
+
+
+def taken_over_once(survivors, name):
+    """The error log of the one survivor that took name's order over
+    (ACME01029), and every survivor's log."""
+    logs = [n.error_log_text() for n in survivors]
+    took = [t for t in logs if re.search(r"ACME01029: %s: taking over order \S+ from cluster node"
+                                         % re.escape(name), t)]
+    assert len(took) == 1, "no (or more than one) survivor took the order over"
+    return took[0], logs
+
+
+def assert_published_once(logs, name):
+    assert len(re.findall(r"ACME01017: %s: certificate published" % re.escape(name),
+                          "".join(logs))) == 1
+
+
+def wait_order_state_gone(cluster):
+    wait_for(lambda: not cluster.redis.keys("mod_acme:job:*")
+             and not cluster.redis.keys("mod_acme:lock:*"), 30,
+             what="order state and claim to leave Redis")

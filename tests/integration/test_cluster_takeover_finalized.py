@@ -9,9 +9,10 @@ the killed one restarted too, serves that one certificate."""
 import re
 import time
 
-from cluster import assert_cluster_served, ca_proxy, cluster3, redis  # noqa: F401 (fixtures)
+from cluster import (assert_cluster_served, assert_published_once, ca_proxy,  # noqa: F401
+                     cluster3, redis, take_over, taken_over_once, the_orderer,
+                     wait_order_state_gone)
 from harness import wait_for
-from test_cluster_takeover import kill9_server
 
 
 def test_kill9_after_finalize_resumes_the_valid_order(cluster3, ca_proxy, unique):
@@ -22,10 +23,7 @@ def test_kill9_after_finalize_resumes_the_valid_order(cluster3, ca_proxy, unique
     cluster3.start()
     # The orderer finalized and now asks for the certificate: held.
     wait_for(gate.held.is_set, 180, what="the certificate download at the proxy gate")
-    claim = re.compile(r"ACME01015: %s: this node orders it" % re.escape(name))
-    orderers = [n for n in cluster3.nodes if claim.search(n.error_log_text())]
-    assert len(orderers) == 1, [n.serverroot for n in orderers]
-    victim = orderers[0]
+    victim = the_orderer(cluster3, name)
     # Taken by the CA once (a finalize sent as soon as the challenge is
     # answered may be refused with orderNotReady first).
     finalizes = [r for r in ca_proxy.recorded("POST", r"^/finalize-order/") if r.status == 200]
@@ -38,14 +36,8 @@ def test_kill9_after_finalize_resumes_the_valid_order(cluster3, ca_proxy, unique
         if re.search(r"ACME010|ACME0043|csr|ACME006|ACME007", l))
     for k in keys:
         assert cluster3.redis.cli("GETRANGE", k, "0", "3").strip() == "mac1", k
-    kill9_server(victim)
-    victim.started = False
-    killed_at = time.monotonic()
-    ca_proxy.open_gates()             # the dead node's request goes on; nobody reads the answer
-    survivors = [n for n in cluster3.nodes if n is not victim]
-    serials = set()
-    for node in survivors:
-        serials.add(node.wait_for_pebble_cert(name, timeout=300).serial_number)
+    # the gate opened: the dead node's request goes on; nobody reads the answer
+    survivors, serials, killed_at = take_over(cluster3, victim, name, ca_proxy.open_gates, 300)
     done = time.monotonic()
     print("takeover after finalize: served on both survivors %.1f s after start, %.1f s after "
           "kill -9" % (done - t0, done - killed_at))
@@ -55,19 +47,13 @@ def test_kill9_after_finalize_resumes_the_valid_order(cluster3, ca_proxy, unique
     assert cluster3.pebble.new_order_count() == 1, cluster3.pebble.request_lines()
     assert [r for r in ca_proxy.recorded("POST", r"^/finalize-order/") if r.status == 200] \
         == finalizes, ca_proxy.recorded("POST", r"^/finalize-order/")
-    logs = [n.error_log_text() for n in survivors]
-    took = [t for t in logs if re.search(r"ACME01029: %s: taking over order \S+ from cluster node"
-                                         % re.escape(name), t)]
-    assert len(took) == 1, "no (or more than one) survivor took the order over"
+    took, logs = taken_over_once(survivors, name)
     assert re.search(r"ACME01032: %s: the key of order \S+ of cluster node \S+ taken over"
-                     % re.escape(name), took[0]), "the order's key was not taken from Redis"
-    assert len(re.findall(r"ACME01017: %s: certificate published" % re.escape(name),
-                          "".join(logs))) == 1
+                     % re.escape(name), took), "the order's key was not taken from Redis"
+    assert_published_once(logs, name)
     # The killed node, started again, takes the same certificate in.
     victim.start()
     served = assert_cluster_served(cluster3, [name], 120)
     assert served[name] == serials, served
     assert cluster3.pebble.new_order_count() == 1, cluster3.pebble.request_lines()
-    wait_for(lambda: not cluster3.redis.keys("mod_acme:job:*")
-             and not cluster3.redis.keys("mod_acme:lock:*"), 30,
-             what="order state and claim to leave Redis")
+    wait_order_state_gone(cluster3)
