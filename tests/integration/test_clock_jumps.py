@@ -61,6 +61,17 @@ def started(httpd_factory, pebble, name):
     return httpd, cert
 
 
+def jumped(httpd_factory, pebble, name, clock):
+    """httpd serving name's first certificate, then its clock set to clock
+    (a libfaketime spec: "+365d", "-1d"). Returns (httpd, that certificate,
+    the count of archive versions, the error log's length before the jump)."""
+    httpd, first = started(httpd_factory, pebble, name)
+    versions = len(archive_versions(httpd.store, name))
+    offset = len(httpd.error_log_text())
+    httpd.set_clock(clock)
+    return httpd, first, versions, offset
+
+
 def log_since(httpd, offset):
     return httpd.error_log_text()[offset:]
 
@@ -107,11 +118,7 @@ def restart_keeps_serving(httpd, name, serial, versions):
 
 def test_clock_a_year_ahead(httpd_factory, pebble90, unique):
     name = unique("clock-ahead")
-    httpd, first = started(httpd_factory, pebble90, name)
-    versions = len(archive_versions(httpd.store, name))
-    offset = len(httpd.error_log_text())
-
-    httpd.set_clock("+365d")
+    httpd, first, versions, offset = jumped(httpd_factory, pebble90, name, "+365d")
     # nothing asked for it: the certificate is past its end by this clock
     try:
         m = wait_for(lambda: (failures(httpd, name, offset) or [None])[0], 90, interval=0.2,
@@ -163,11 +170,7 @@ def test_clock_a_year_ahead(httpd_factory, pebble90, unique):
 
 def test_clock_a_day_behind(httpd_factory, pebble90, unique):
     name = unique("clock-behind")
-    httpd, first = started(httpd_factory, pebble90, name)
-    versions = len(archive_versions(httpd.store, name))
-    offset = len(httpd.error_log_text())
-
-    httpd.set_clock("-1d")
+    httpd, first, versions, offset = jumped(httpd_factory, pebble90, name, "-1d")
     wait_log(httpd, offset, r"ACME00485: the clock went back", 90, "the clock going back noticed")
     unharmed(httpd, name, first.serial_number, versions)
     restart_keeps_serving(httpd, name, first.serial_number, versions)
