@@ -1288,21 +1288,28 @@ def new_eab_key():
     return base64.urlsafe_b64encode(secrets.token_bytes(48)).rstrip(b"=").decode()
 
 
-def started_eab_pebble(workdir, dns_port, label, kid, key):
-    """For a fixture (`yield from`): a private Pebble that requires external
-    account binding with the one MAC key kid/key, stopped afterwards. A Pebble
-    that does not start fails the test."""
+def started_private_pebble(workdir, dns_port, label, make=None, **kwargs):
+    """For a fixture (`yield from`): private_pebble(workdir, dns_port, label,
+    **kwargs) (or make(...) with the same arguments, e.g. alt_roots_pebble),
+    stopped afterwards. A Pebble that does not start fails the test."""
     import pytest
     try:
-        pb = private_pebble(workdir, dns_port, label, extra_config={
-            "externalAccountBindingRequired": True,
-            "externalAccountMACKeys": {kid: key}})
+        pb = (make or private_pebble)(workdir, dns_port, label, **kwargs)
     except HarnessError as exc:
         pytest.fail(str(exc))
     try:
         yield pb
     finally:
         pb.stop()
+
+
+def started_eab_pebble(workdir, dns_port, label, kid, key):
+    """For a fixture (`yield from`): a private Pebble that requires external
+    account binding with the one MAC key kid/key, stopped afterwards. A Pebble
+    that does not start fails the test."""
+    yield from started_private_pebble(workdir, dns_port, label, extra_config={
+        "externalAccountBindingRequired": True,
+        "externalAccountMACKeys": {kid: key}})
 
 
 # --------------------------------------------------------------------------

@@ -221,16 +221,8 @@ def test_rollover_replaces_the_key_and_the_new_key_works(httpd, pebble, unique):
 @pytest.fixture
 def own_pebble(workdir, challtestsrv):
     """A Pebble this test may stop."""
-    d = os.path.join(workdir, "pebble-own-%d" % os.getpid())
-    os.makedirs(d, exist_ok=True)
-    pb = harness.Pebble(d, challtestsrv.dns_port, harness.free_port(), harness.free_port())
-    try:
-        pb.start()
-    except (harness.HarnessError, TimeoutError) as exc:
-        pb.stop()
-        pytest.fail("Pebble did not start: %s" % exc)
-    yield pb
-    pb.stop()
+    yield from harness.started_private_pebble(workdir, challtestsrv.dns_port,
+                                              "own-%d" % os.getpid())
 
 
 def test_refused_rollover_keeps_the_old_key(httpd_factory, own_pebble, unique):

@@ -42,24 +42,16 @@ def eab_pebble(workdir, challtestsrv):
 
 @pytest.fixture(scope="module")
 def alt_pebble(workdir, challtestsrv):
-    try:
-        pb = harness.alt_roots_pebble(workdir, challtestsrv.dns_port, "personality-alt", 1)
-    except harness.HarnessError as exc:
-        pytest.fail(str(exc))
-    yield pb
-    pb.stop()
+    yield from harness.started_private_pebble(workdir, challtestsrv.dns_port, "personality-alt",
+                                              make=harness.alt_roots_pebble, alternates=1)
 
 
 @pytest.fixture(scope="module")
 def long_pebble(workdir, challtestsrv):
     """Pebble issuing 180-day certificates, as Buypass does."""
-    try:
-        pb = harness.private_pebble(workdir, challtestsrv.dns_port, "personality-180d",
-                                    extra_config={"certificateValidityPeriod": 180 * 86400})
-    except harness.HarnessError as exc:
-        pytest.fail(str(exc))
-    yield pb
-    pb.stop()
+    yield from harness.started_private_pebble(
+        workdir, challtestsrv.dns_port, "personality-180d",
+        extra_config={"certificateValidityPeriod": 180 * 86400})
 
 
 def ca_for(request, settings):

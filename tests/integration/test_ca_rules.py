@@ -81,12 +81,8 @@ ALT_ROOTS = 2
 
 @pytest.fixture(scope="module")
 def alt_pebble(workdir, challtestsrv):
-    try:
-        pb = harness.alt_roots_pebble(workdir, challtestsrv.dns_port, "altroots", ALT_ROOTS)
-    except harness.HarnessError as exc:
-        pytest.fail(str(exc))
-    yield pb
-    pb.stop()
+    yield from harness.started_private_pebble(workdir, challtestsrv.dns_port, "altroots",
+                                              make=harness.alt_roots_pebble, alternates=ALT_ROOTS)
 
 
 served_chain = harness.served_chain

@@ -39,14 +39,10 @@ def pebble90(workdir, challtestsrv):
     certificates it issues meet the wrong clock. Its TLS certificate out of
     date by the jumped clock is the other case; the error names the clock
     that judged (ACME00402 "judged by this machine's clock")."""
-    try:
-        pb = harness.private_pebble(workdir, challtestsrv.dns_port, "clock",
-                                    extra_config={"certificateValidityPeriod": VALIDITY},
-                                    listener={"age": datetime.timedelta(days=30), "days": 400})
-    except harness.HarnessError as exc:
-        pytest.fail(str(exc))
-    yield pb
-    pb.stop()
+    yield from harness.started_private_pebble(
+        workdir, challtestsrv.dns_port, "clock",
+        extra_config={"certificateValidityPeriod": VALIDITY},
+        listener={"age": datetime.timedelta(days=30), "days": 400})
 
 
 def started(httpd_factory, pebble, name):

@@ -32,14 +32,9 @@ exit 0
 def persist_pebble(workdir, challtestsrv):
     """Short-lived certificates, and no reused authorizations: every renewal
     is validated again."""
-    try:
-        pb = harness.private_pebble(workdir, challtestsrv.dns_port, "persist",
-                                    env={"PEBBLE_AUTHZREUSE": "0"},
-                                    extra_config={"certificateValidityPeriod": LIFETIME})
-    except harness.HarnessError as exc:
-        pytest.fail(str(exc))
-    yield pb
-    pb.stop()
+    yield from harness.started_private_pebble(workdir, challtestsrv.dns_port, "persist",
+                                              env={"PEBBLE_AUTHZREUSE": "0"},
+                                              extra_config={"certificateValidityPeriod": LIFETIME})
 
 
 def make_proxy(persist_pebble, challtestsrv, draft):

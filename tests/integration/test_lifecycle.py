@@ -82,17 +82,8 @@ def test_default_key_type_is_ec_p256(httpd, unique):
 @pytest.fixture
 def nonce_rejecting_pebble(workdir, challtestsrv):
     """A second Pebble that rejects half of the good nonces (badNonce)."""
-    d = os.path.join(workdir, "pebble-badnonce")
-    os.makedirs(d, exist_ok=True)
-    pb = harness.Pebble(d, challtestsrv.dns_port, harness.free_port(), harness.free_port(),
-                        env={"PEBBLE_WFE_NONCEREJECT": "50"})
-    try:
-        pb.start()
-    except (harness.HarnessError, TimeoutError) as exc:
-        pb.stop()
-        pytest.fail("Pebble (bad nonces) did not start: %s" % exc)
-    yield pb
-    pb.stop()
+    yield from harness.started_private_pebble(workdir, challtestsrv.dns_port, "badnonce",
+                                              env={"PEBBLE_WFE_NONCEREJECT": "50"})
 
 
 def test_bad_nonces_are_retried(httpd_factory, nonce_rejecting_pebble, unique):

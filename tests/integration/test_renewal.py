@@ -79,12 +79,7 @@ def assert_archived(httpd, name, old, new):
 def pebble_fixture(label, **kwargs):
     @pytest.fixture(scope="module")
     def fixture(workdir, challtestsrv):
-        try:
-            pb = harness.private_pebble(workdir, challtestsrv.dns_port, label, **kwargs)
-        except harness.HarnessError as exc:
-            pytest.fail(str(exc))
-        yield pb
-        pb.stop()
+        yield from harness.started_private_pebble(workdir, challtestsrv.dns_port, label, **kwargs)
     return fixture
 
 
@@ -163,12 +158,8 @@ def test_renewal_with_a_ca_rejecting_half_the_nonces(httpd_factory, nonce_pebble
 @pytest.fixture
 def own_pebble(workdir, challtestsrv):
     """A Pebble this test may stop and start again (same ports, same config)."""
-    try:
-        pb = harness.private_pebble(workdir, challtestsrv.dns_port, "own-%s" % uuid.uuid4().hex[:8])
-    except harness.HarnessError as exc:
-        pytest.fail(str(exc))
-    yield pb
-    pb.stop()
+    yield from harness.started_private_pebble(workdir, challtestsrv.dns_port,
+                                              "own-%s" % uuid.uuid4().hex[:8])
 
 
 def wait_for_status_error(httpd, name, timeout=30):
@@ -272,12 +263,8 @@ def snapshot(directory):
 @pytest.fixture
 def fanout_pebble(workdir, challtestsrv):
     """A Pebble whose http-01 port is a fan-out to several httpd instances."""
-    try:
-        pb = harness.private_pebble(workdir, challtestsrv.dns_port, "twin-%s" % uuid.uuid4().hex[:8])
-    except harness.HarnessError as exc:
-        pytest.fail(str(exc))
-    yield pb
-    pb.stop()
+    yield from harness.started_private_pebble(workdir, challtestsrv.dns_port,
+                                              "twin-%s" % uuid.uuid4().hex[:8])
 
 
 def test_two_servers_sharing_a_store_order_once(httpd_factory, fanout_pebble, unique):

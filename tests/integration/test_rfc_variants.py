@@ -21,13 +21,8 @@ RENEW_TIMEOUT = 90
 
 @pytest.fixture(scope="module")
 def reuse_pebble(workdir, challtestsrv):
-    try:
-        pb = harness.private_pebble(workdir, challtestsrv.dns_port, "authzreuse",
-                                    env={"PEBBLE_AUTHZREUSE": "100"})
-    except harness.HarnessError as exc:
-        pytest.fail(str(exc))
-    yield pb
-    pb.stop()
+    yield from harness.started_private_pebble(workdir, challtestsrv.dns_port, "authzreuse",
+                                              env={"PEBBLE_AUTHZREUSE": "100"})
 
 
 def test_rfc8555_variants_and_an_order_ready_on_creation(httpd_factory, reuse_pebble, unique):

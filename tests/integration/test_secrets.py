@@ -27,14 +27,8 @@ KEY_FILE_SUFFIXES = (".key", ".key.new")
 
 @pytest.fixture(scope="module")
 def eab_pebble(workdir, challtestsrv):
-    try:
-        pb = harness.private_pebble(workdir, challtestsrv.dns_port, "secrets", extra_config={
-            "externalAccountBindingRequired": True,
-            "externalAccountMACKeys": {EAB_KID: EAB_KEY}})
-    except harness.HarnessError as exc:
-        pytest.fail(str(exc))
-    yield pb
-    pb.stop()
+    yield from harness.started_eab_pebble(workdir, challtestsrv.dns_port, "secrets", EAB_KID,
+                                          EAB_KEY)
 
 
 def b64url(data):

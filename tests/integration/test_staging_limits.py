@@ -169,13 +169,8 @@ def test_genuine_renewal_passes_the_backoff_once_per_key(httpd, unique):
 @pytest.fixture(scope="module")
 def short_lived_pebble(workdir, challtestsrv):
     """A Pebble of this module's issuing 60-second certificates."""
-    try:
-        pb = harness.private_pebble(workdir, challtestsrv.dns_port, "staging-short",
-                                    extra_config={"certificateValidityPeriod": 60})
-    except harness.HarnessError as exc:
-        pytest.fail(str(exc))
-    yield pb
-    pb.stop()
+    yield from harness.started_private_pebble(workdir, challtestsrv.dns_port, "staging-short",
+                                              extra_config={"certificateValidityPeriod": 60})
 
 
 def test_renewal_due_by_time_goes_live_past_a_held_planted_entry(httpd_factory,
