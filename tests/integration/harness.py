@@ -1486,6 +1486,19 @@ def top_issuer_cn(chain):
     """The common name of the issuer of a chain's last certificate."""
     return chain[-1].issuer.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
 
+def wait_for_status_error(httpd, name, timeout=30):
+    """name's entry of the status page once it shows an error; on timeout an
+    AssertionError with the whole page and httpd's diagnostics."""
+    def has_error():
+        d = httpd.domain_status(name)
+        return d if d.get("error") else None
+    try:
+        return wait_for(has_error, timeout, what="an error for %s on the status page" % name)
+    except TimeoutError as exc:
+        raise AssertionError("%s; page: %s\n%s" % (exc, json.dumps(httpd.status(), indent=1),
+                                                   httpd.diagnostics())) from None
+
+
 def wait_for_new_cert(httpd, name, old_serial, timeout, port=None):
     """The first Pebble-issued certificate for name whose serial is not
     old_serial; on timeout an AssertionError with the status file and logs."""

@@ -162,17 +162,6 @@ def own_pebble(workdir, challtestsrv):
                                               "own-%s" % uuid.uuid4().hex[:8])
 
 
-def wait_for_status_error(httpd, name, timeout=30):
-    def has_error():
-        d = httpd.domain_status(name)
-        return d if d.get("error") else None
-    try:
-        return wait_for(has_error, timeout, what="an error for %s on the status page" % name)
-    except TimeoutError as exc:
-        raise AssertionError("%s; page: %s\n%s" % (exc, json.dumps(httpd.status(), indent=1),
-                                                   httpd.diagnostics())) from None
-
-
 def test_renewal_survives_an_unreachable_ca(httpd_factory, own_pebble, unique):
     """The CA goes down before a renewal: the live certificate keeps being
     served (also across a full stop and start), the status page says why and
@@ -183,7 +172,7 @@ def test_renewal_survives_an_unreachable_ca(httpd_factory, own_pebble, unique):
     own_pebble.stop()
     force_renewal(httpd, name)
 
-    domain = wait_for_status_error(httpd, name)
+    domain = harness.wait_for_status_error(httpd, name)
     err = domain["error"]
     assert err.get("detail"), err
     assert "127.0.0.1:%d" % own_pebble.port in err["detail"], \

@@ -2,14 +2,14 @@
 the vhost serves a temporary certificate and a 503, the status page says why,
 and httpd keeps serving."""
 import datetime
-import json
 import re
 import ssl
 import time
 
 import pytest
 
-from harness import closed_port, free_port, parse_time, ssl_vhost, utcnow, wait_for
+from harness import (closed_port, free_port, parse_time, ssl_vhost, utcnow,
+                     wait_for_status_error)
 
 
 def dead_ca_url():
@@ -21,17 +21,6 @@ def start_with_dead_ca(httpd, name, aliases=()):
     httpd.write_config(vhosts=ssl_vhost(name, aliases), acme={"AcmeCA": url})
     httpd.start()
     return url
-
-
-def wait_for_error(httpd, name, timeout=30):
-    def has_error():
-        d = httpd.domain_status(name)
-        return d if d.get("error") else None
-    try:
-        return wait_for(has_error, timeout, what="an error for %s on the status page" % name)
-    except TimeoutError as exc:
-        raise AssertionError("%s; page: %s\n%s" % (exc, json.dumps(httpd.status(), indent=1),
-                                                   httpd.diagnostics()))
 
 
 def visible_text(body):
@@ -68,7 +57,7 @@ def test_fallback_certificate_and_503_until_issued(httpd, pebble, unique):
 def test_status_page_names_unreachable_ca(httpd, unique):
     name = unique("deadca")
     url = start_with_dead_ca(httpd, name)
-    domain = wait_for_error(httpd, name)
+    domain = wait_for_status_error(httpd, name)
     err = domain["error"]
     hostport = url.split("/")[2]
     assert hostport in (err.get("detail") or ""), \
@@ -87,7 +76,7 @@ def test_unreachable_ca_never_stops_httpd(httpd, unique):
     name = unique("alive")
     start_with_dead_ca(httpd, name)
     parent = httpd.pid()
-    wait_for_error(httpd, name)
+    wait_for_status_error(httpd, name)
     time.sleep(2)
     assert httpd.running() and httpd.pid() == parent, httpd.diagnostics()
     status, _, body = httpd.http_request("/index.html")
@@ -105,7 +94,7 @@ def test_refused_order_never_stops_httpd(httpd_factory, pebble, unique):
     orders_before = pebble.new_order_count()
     httpd.start()
     parent = httpd.pid()
-    domain = wait_for_error(httpd, name, timeout=60)
+    domain = wait_for_status_error(httpd, name, timeout=60)
     assert pebble.new_order_count() > orders_before, "no order reached Pebble"
     assert domain.get("state") != "valid", domain
     assert domain["error"].get("detail"), domain["error"]
