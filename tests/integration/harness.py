@@ -1486,6 +1486,19 @@ def top_issuer_cn(chain):
     """The common name of the issuer of a chain's last certificate."""
     return chain[-1].issuer.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
 
+def acmectl_on_store(httpd, *args):
+    """acmectl --store <httpd's store> args (at most 60 s), run as httpd runs
+    its programs (stepca.py: inside the test's network namespace)."""
+    return httpd.acmectl("--store", httpd.store, *args, timeout=60)
+
+
+def acmectl_ok(proc):
+    """proc, once it is certain acmectl exited 0 (else its output fails the test)."""
+    assert proc.returncode == 0, "acmectl exited %d\nstdout: %s\nstderr: %s" % (
+        proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
 def wait_for_status_error(httpd, name, timeout=30):
     """name's entry of the status page once it shows an error; on timeout an
     AssertionError with the whole page and httpd's diagnostics."""

@@ -4,14 +4,10 @@ import json
 
 import pytest
 
-from harness import ssl_vhost
+from harness import acmectl_on_store as acmectl, ssl_vhost
 
 ISSUE_TIMEOUT = 60
 COMMANDS = ["list", "show", "check", "renew", "revoke", "account", "import"]
-
-
-def acmectl(httpd, *args):
-    return httpd.acmectl("--store", httpd.store, *args, timeout=60)
 
 
 @pytest.mark.parametrize("command", COMMANDS)

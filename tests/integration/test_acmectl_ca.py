@@ -11,22 +11,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import harness
-from harness import cert_serial_hex, ssl_vhost, wait_for
+from harness import (acmectl_ok as ok, acmectl_on_store as acmectl, cert_serial_hex,
+                     ssl_vhost, wait_for)
 
 ISSUE_TIMEOUT = 60
 # The driver looks at a valid certificate again on its own schedule; a revoked
 # one must be replaced within that time, without anyone restarting httpd.
 REPLACE_TIMEOUT = 90
-
-
-def acmectl(httpd, *args):
-    return httpd.acmectl("--store", httpd.store, *args, timeout=60)
-
-
-def ok(proc):
-    assert proc.returncode == 0, "acmectl exited %d\nstdout: %s\nstderr: %s" % (
-        proc.returncode, proc.stdout, proc.stderr)
-    return proc
 
 
 def pebble_cert_status(pebble, cert):

@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 import harness
 import stepca
-from harness import cert_serial_hex, ssl_vhost, wait_for
+from harness import (acmectl_ok as ok, acmectl_on_store as acmectl, cert_serial_hex,
+                     ssl_vhost, wait_for)
 
 ISSUE_TIMEOUT = 90
 REPLACE_TIMEOUT = 120
@@ -145,16 +146,6 @@ def issue(httpd, ca, name, acme=None):
     httpd.write_config(vhosts=ssl_vhost(name), acme=acme)
     httpd.start()
     return wait_for_stepca_cert(httpd, ca, name)
-
-
-def acmectl(httpd, *args):
-    return httpd.acmectl("--store", httpd.store, *args, timeout=60)
-
-
-def ok(proc):
-    assert proc.returncode == 0, "acmectl exited %d\nstdout: %s\nstderr: %s" % (
-        proc.returncode, proc.stdout, proc.stderr)
-    return proc
 
 
 def stepca_renew_status(ca, version_dir):
