@@ -68,19 +68,16 @@ static void sink_withdraw(void *baton, const char *token)
 static int fixture_setup(void **state)
 {
     acme_challenge_sink_t sink = { .publish = sink_publish, .withdraw = sink_withdraw };
-    char tmpl[] = "/tmp/acme-test-job-XXXXXX";
     apr_pool_t *p;
     fixture_t *f;
 
-    if (apr_pool_create(&p, NULL) != APR_SUCCESS || !mkdtemp(tmpl)) return -1;
+    if (apr_pool_create(&p, NULL) != APR_SUCCESS) return -1;
     f = apr_pcalloc(p, sizeof(*f));
     f->p = p;
-    f->dir = apr_pstrdup(p, tmpl);
-    f->log = apr_array_make(p, 16, sizeof(const char *));
-    unit_driver_ctx(&f->ctx, f->log, &f->now);
+    if (unit_fixture_base(p, "acme-test-job", 16, &f->dir, &f->store, &f->log, &f->ctx,
+                          &f->now)) return -1;
     /* the real client: these tests see what a CA nobody answers for does */
     if (acme_http_create(&f->ctx.http, p, &f->ctx, NULL) != APR_SUCCESS) return -1;
-    if (acme_store_open(&f->store, p, f->dir, 1) != APR_SUCCESS) return -1;
     if (acme_driver_create(&f->driver, p, &f->ctx, f->store, &sink, "test") != APR_SUCCESS) return -1;
     *state = f;
     return 0;
@@ -89,8 +86,8 @@ static int fixture_setup(void **state)
 static int fixture_teardown(void **state)
 {
     fixture_t *f = *state;
-    unit_remove_tree(f->p, f->dir);
-    apr_pool_destroy(f->p);
+
+    apr_pool_destroy(f->p);     /* the store's directory goes with it */
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <apr_strings.h>
 #include <openssl/x509v3.h>
 #include "unit.h"
+#include "unit_store.h"
 #include "acme_cert.h"
 #include "acme_time.h"
 #include "acme_client.h"
@@ -165,15 +166,13 @@ typedef struct {
 
 static int store_setup(void **state)
 {
-    char tmpl[] = "/tmp/acme-test-events-XXXXXX";
     store_fixture_t *f;
     apr_pool_t *p;
 
-    if (apr_pool_create(&p, NULL) != APR_SUCCESS || !mkdtemp(tmpl)) return -1;
+    if (apr_pool_create(&p, NULL) != APR_SUCCESS) return -1;
     f = apr_pcalloc(p, sizeof(*f));
     f->p = p;
-    f->dir = apr_pstrdup(p, tmpl);
-    if (acme_store_open(&f->store, p, f->dir, 1) != APR_SUCCESS) return -1;
+    if (unit_fixture_store(p, "acme-test-events", &f->dir, &f->store)) return -1;
     *state = f;
     return 0;
 }
@@ -181,10 +180,8 @@ static int store_setup(void **state)
 static int store_teardown(void **state)
 {
     store_fixture_t *f = *state;
-    char *cmd = apr_psprintf(f->p, "rm -rf '%s'", f->dir);
 
-    assert_int_equal(system(cmd), 0);
-    apr_pool_destroy(f->p);
+    apr_pool_destroy(f->p);     /* the store's directory goes with it */
     return 0;
 }
 

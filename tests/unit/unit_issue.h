@@ -19,6 +19,7 @@
 #include "acme_events.h"
 #include "acme_job.h"
 #include "acme_time.h"
+#include "unit_store.h"
 
 typedef struct unit_ca_t {
     EVP_PKEY *key;
@@ -198,6 +199,20 @@ static inline void unit_driver_ctx(acme_ctx_t *ctx, apr_array_header_t *log, apr
     ctx->log_level = ACME_LOG_DEBUG;
     ctx->clock = unit_clock;
     ctx->clock_baton = now;
+}
+
+/* What a driver fixture starts with, from p: its store
+ * (unit_fixture_store: a fresh directory /tmp/<prefix>-XXXXXX, removed with
+ * p), an empty captured log (*log, room for nlog messages) and ctx logging
+ * into it and reading its time from *now. Returns 0, or -1 when the store
+ * cannot be made. */
+static inline int unit_fixture_base(apr_pool_t *p, const char *prefix, int nlog,
+                                    const char **dir, acme_store_t **store,
+                                    apr_array_header_t **log, acme_ctx_t *ctx, apr_time_t *now)
+{
+    *log = apr_array_make(p, nlog, sizeof(const char *));
+    unit_driver_ctx(ctx, *log, now);
+    return unit_fixture_store(p, prefix, dir, store);
 }
 
 /* status/<name>.json as written; the test fails when there is none. */

@@ -157,23 +157,20 @@ static inline X509 *recorded_leaf(apr_pool_t *p)
 
 static inline int fixture_setup(void **state)
 {
-    char tmpl[] = "/tmp/acme-test-steps-XXXXXX";
     acme_cert_info_t info;
     apr_pool_t *p;
     fixture_t *f;
 
-    if (apr_pool_create(&p, NULL) != APR_SUCCESS || !mkdtemp(tmpl)) return -1;
+    if (apr_pool_create(&p, NULL) != APR_SUCCESS) return -1;
     f = apr_pcalloc(p, sizeof(*f));
     f->p = p;
-    f->dir = apr_pstrdup(p, tmpl);
-    f->log = apr_array_make(p, 64, sizeof(const char *));
+    if (unit_fixture_base(p, "acme-test-steps", 64, &f->dir, &f->store, &f->log, &f->ctx,
+                          &f->now)) return -1;
     f->published = apr_hash_make(p);
     f->key_fixture = "issue-http01.key.pem";
-    unit_driver_ctx(&f->ctx, f->log, &f->now);
     /* an hour into the recorded certificate's life */
     if (acme_cert_info(p, recorded_leaf(p), &info) != APR_SUCCESS) return -1;
     f->now = info.not_before + SEC(3600);
-    if (acme_store_open(&f->store, p, f->dir, 1) != APR_SUCCESS) return -1;
     f->domain = apr_pcalloc(p, sizeof(*f->domain));
     f->domain->name = NAME;
     f->domain->names = strings2(p, NAME, ALIAS);
@@ -194,8 +191,7 @@ static inline int fixture_teardown(void **state)
 {
     fixture_t *f = *state;
 
-    unit_remove_tree(f->p, f->dir);
-    apr_pool_destroy(f->p);
+    apr_pool_destroy(f->p);     /* the store's directory goes with it */
     return 0;
 }
 

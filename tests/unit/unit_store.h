@@ -69,4 +69,20 @@ static inline acme_store_t *unit_temp_store(apr_pool_t *p, const char *prefix, c
                                      1), APR_SUCCESS);
     return store;
 }
+
+/* A fixture's store (cmocka setups report failure by their return value):
+ * *dir a fresh directory "/tmp/<prefix>-XXXXXX" (mode 0700, from p, removed
+ * when p is destroyed), opened (created) as *store. Returns 0, or -1 when
+ * the directory or the store cannot be made. */
+static inline int unit_fixture_store(apr_pool_t *p, const char *prefix, const char **dir,
+                                     acme_store_t **store)
+{
+    char *tmpl = apr_pstrcat(p, "/tmp/", prefix, "-XXXXXX", NULL);
+
+    if (!mkdtemp(tmpl)) return -1;
+    apr_pool_cleanup_register(p, tmpl, unit_tree_cleanup, apr_pool_cleanup_null);
+    *dir = tmpl;
+    return acme_store_open(store, p, tmpl, 1) == APR_SUCCESS ? 0 : -1;
+}
+
 #endif
