@@ -20,14 +20,6 @@ static acme_store_t *new_store(apr_pool_t *p)
     return unit_temp_store(p, "acme-configured-test", "acme");
 }
 
-static int mode_of(acme_store_t *store, apr_pool_t *p, const char *relpath)
-{
-    struct stat st;
-
-    assert_int_equal(stat(acme_store_path(store, p, relpath), &st), 0);
-    return (int)(st.st_mode & 07777);
-}
-
 /* configured.json: the names of the last start; kept (with its time) while
  * they stay the same, in any order. */
 static void test_configured(void **state)
@@ -43,9 +35,9 @@ static void test_configured(void **state)
     APR_ARRAY_PUSH(names, const char *) = "b.example";
     assert_int_equal(acme_store_configured_write(store, p, "/etc/a.conf", names, 10 * DAY),
                      APR_SUCCESS);
-    assert_int_equal(mode_of(store, p, "configured.json"), 0644);
+    assert_int_equal(unit_store_mode(store, p, "configured.json"), 0644);
     /* open(2) got APR_FPROT_* bits once, making the lock 03104: such a lock is set right */
-    assert_int_equal(mode_of(store, p, "configured.lock"), 0644);
+    assert_int_equal(unit_store_mode(store, p, "configured.lock"), 0644);
     assert_int_equal(chmod(acme_store_path(store, p, "configured.lock"), 03104), 0);
     assert_int_equal(acme_store_configured_read(store, p, &set, &since), APR_SUCCESS);
     assert_int_equal(apr_hash_count(set), 2);
@@ -55,7 +47,7 @@ static void test_configured(void **state)
     APR_ARRAY_IDX(names, 1, const char *) = "a.example";
     assert_int_equal(acme_store_configured_write(store, p, "/etc/a.conf", names, 11 * DAY),
                      APR_SUCCESS);
-    assert_int_equal(mode_of(store, p, "configured.lock"), 0644);
+    assert_int_equal(unit_store_mode(store, p, "configured.lock"), 0644);
     assert_int_equal(acme_store_configured_read(store, p, &set, &since), APR_SUCCESS);
     assert_true(since == 10 * DAY);
     names->nelts = 1;

@@ -28,14 +28,6 @@ static acme_store_t *new_store(apr_pool_t *p)
     return unit_temp_store(p, "acme-store-test", "acme");
 }
 
-static int mode_of(acme_store_t *store, apr_pool_t *p, const char *relpath)
-{
-    struct stat st;
-
-    assert_int_equal(stat(acme_store_path(store, p, relpath), &st), 0);
-    return (int)(st.st_mode & 07777);
-}
-
 static int exists(acme_store_t *store, apr_pool_t *p, const char *relpath)
 {
     struct stat st;
@@ -99,15 +91,15 @@ static void test_perms_despite_umask(void **state)
     assert_int_equal(acme_store_write(store, p, "archive/x/v/cert.pem", "c", 1,
                                       ACME_STORE_FILE_PERMS), APR_SUCCESS);
     umask(old);
-    assert_int_equal(mode_of(store, p, "accounts/ca/account.key"), 0600);
-    assert_int_equal(mode_of(store, p, "accounts/ca"), 0700);
-    assert_int_equal(mode_of(store, p, "accounts"), 0700);
-    assert_int_equal(mode_of(store, p, "staging"), 0700);
-    assert_int_equal(mode_of(store, p, "jobs"), 0700);
-    assert_int_equal(mode_of(store, p, "archive/x/v/cert.pem"), 0644);
-    assert_int_equal(mode_of(store, p, "archive/x/v"), 0755);
-    assert_int_equal(mode_of(store, p, "domains"), 0755);
-    assert_int_equal(mode_of(store, p, "."), 0755);
+    assert_int_equal(unit_store_mode(store, p, "accounts/ca/account.key"), 0600);
+    assert_int_equal(unit_store_mode(store, p, "accounts/ca"), 0700);
+    assert_int_equal(unit_store_mode(store, p, "accounts"), 0700);
+    assert_int_equal(unit_store_mode(store, p, "staging"), 0700);
+    assert_int_equal(unit_store_mode(store, p, "jobs"), 0700);
+    assert_int_equal(unit_store_mode(store, p, "archive/x/v/cert.pem"), 0644);
+    assert_int_equal(unit_store_mode(store, p, "archive/x/v"), 0755);
+    assert_int_equal(unit_store_mode(store, p, "domains"), 0755);
+    assert_int_equal(unit_store_mode(store, p, "."), 0755);
 }
 
 static void test_read_caps(void **state)
@@ -317,7 +309,7 @@ static void test_lock_exclusive(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     apr_pool_clear(p1);
     assert_int_equal(acme_store_lock(store, p2, "example.org"), APR_SUCCESS);
-    assert_int_equal(mode_of(store, p, "jobs/example.org.lock") & 0600, 0600);
+    assert_int_equal(unit_store_mode(store, p, "jobs/example.org.lock") & 0600, 0600);
 }
 
 /* --- staging and activation ---------------------------------------------- */
@@ -356,8 +348,8 @@ static void test_stage_flags(void **state)
     assert_false(acme_store_has_staged(store, p, "example.org"));
     assert_int_equal(acme_store_stage(store, p, "example.org", "chain", 5, "key"), APR_SUCCESS);
     assert_true(acme_store_has_staged(store, p, "example.org"));
-    assert_int_equal(mode_of(store, p, "staging/example.org/privkey.pem"), 0600);
-    assert_int_equal(mode_of(store, p, "staging/example.org/cert.pem"), 0644);
+    assert_int_equal(unit_store_mode(store, p, "staging/example.org/privkey.pem"), 0600);
+    assert_int_equal(unit_store_mode(store, p, "staging/example.org/cert.pem"), 0644);
 }
 
 static void stage_chain(acme_store_t *store, apr_pool_t *p, const char *name, const char *chain,
@@ -389,16 +381,16 @@ static void test_activate_good(void **state)
 
     assert_int_equal(activate(store, p, &ctx, names, ACME_KEY_EC_P256, ca, &why), APR_ENOENT);
     key = unit_custody_key(p, store, "example.org", names, ACME_KEY_EC_P256);
-    assert_int_equal(mode_of(store, p, "keys"), 0700);
-    assert_int_equal(mode_of(store, p, "keys/example.org"), 0700);
-    assert_int_equal(mode_of(store, p, "csr/example.org.json"), 0644);
+    assert_int_equal(unit_store_mode(store, p, "keys"), 0700);
+    assert_int_equal(unit_store_mode(store, p, "keys/example.org"), 0700);
+    assert_int_equal(unit_store_mode(store, p, "csr/example.org.json"), 0644);
     stage_chain(store, p, "example.org", unit_ca_issue(ca, p, key, names, 30 * DAY), NULL);
     assert_false(exists(store, p, "staging/example.org/privkey.pem"));
     assert_int_equal(activate(store, p, &ctx, names, ACME_KEY_EC_P256, ca, &why), APR_SUCCESS);
     first = live_target(store, p, "example.org");
     assert_int_equal(strncmp(first, "../archive/example.org/", 23), 0);
     assert_false(acme_store_has_staged(store, p, "example.org"));
-    assert_int_equal(mode_of(store, p, "domains/example.org/privkey.pem"), 0600);
+    assert_int_equal(unit_store_mode(store, p, "domains/example.org/privkey.pem"), 0600);
     assert_int_equal(acme_store_load_live(store, p, "example.org", &chain), APR_SUCCESS);
     assert_int_equal(chain->nelts, 1);
     /* The live key is the one root generated; it left keys/, and the next
@@ -554,7 +546,7 @@ static void test_fallback(void **state)
     apr_size_t len;
 
     assert_int_equal(acme_store_fallback(store, p, &cert, &key), APR_SUCCESS);
-    assert_int_equal(mode_of(store, p, "fallback/privkey.pem"), 0600);
+    assert_int_equal(unit_store_mode(store, p, "fallback/privkey.pem"), 0600);
     assert_int_equal(acme_store_read(store, p, "fallback/cert.pem", 100000, &pem1, &len),
                      APR_SUCCESS);
     assert_int_equal(acme_store_fallback(store, p, &cert, &key), APR_SUCCESS);

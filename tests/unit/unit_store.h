@@ -85,4 +85,12 @@ static inline int unit_fixture_store(apr_pool_t *p, const char *prefix, const ch
     return acme_store_open(store, p, tmpl, 1) == APR_SUCCESS ? 0 : -1;
 }
 
+/* The mode bits (07777) of relpath in store; the test fails when it is not there. */
+static inline int unit_store_mode(acme_store_t *store, apr_pool_t *p, const char *relpath)
+{
+    struct stat st;
+
+    assert_int_equal(stat(acme_store_path(store, p, relpath), &st), 0);
+    return (int)(st.st_mode & 07777);
+}
 #endif
