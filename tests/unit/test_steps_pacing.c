@@ -114,19 +114,50 @@ static json_t *order_payload(fixture_t *f, int n)
     return order;
 }
 
-static void test_profile_listed_by_the_ca_is_asked_for(void **state)
+/* AcmeProfile shortlived at a CA: what it answered (recording), the profile
+ * the order then asks for (NULL: none), and the notice the status record
+ * and the log give (NULL: none). */
+typedef struct {
+    const char *recording;
+    const char *asked;
+    const char *notice;
+    const char *logged;
+} profile_case_t;
+
+static const profile_case_t listed_by_the_ca = { PROFILES, "shortlived", NULL, NULL };
+static const profile_case_t ca_without_profiles = {
+    ISSUE, NULL, "AcmeProfile shortlived ignored: the CA offers no profiles",
+    "ACME00431: " NAME ": AcmeProfile shortlived ignored"
+};
+
+static void profile_case(fixture_t *f, const profile_case_t *c)
 {
-    fixture_t *f = *state;
     json_t *order;
 
     f->domain->profile = "shortlived";
-    unit_replay_add(f->replay, PROFILES, 0, ISSUE_EXCHANGES);
+    unit_replay_add(f->replay, c->recording, 0, ISSUE_EXCHANGES);
     run(f);
     assert_staged(f);
     order = order_payload(f, 4);
-    assert_string_equal(json_string_value(json_object_get(order, "profile")), "shortlived");
+    if (c->asked) {
+        assert_string_equal(json_string_value(json_object_get(order, "profile")), c->asked);
+    }
+    else {
+        assert_null(json_object_get(order, "profile"));
+    }
     json_decref(order);
-    assert_null(json_object_get(status(f), "notice"));
+    if (c->notice) {
+        assert_string_equal(member(status(f), "notice"), c->notice);
+        assert_true(logged(f, c->logged));
+    }
+    else {
+        assert_null(json_object_get(status(f), "notice"));
+    }
+}
+
+static void test_profile_listed_by_the_ca_is_asked_for(void **state)
+{
+    profile_case(*state, &listed_by_the_ca);
 }
 
 static void test_profile_not_listed_fails_naming_the_offered_ones(void **state)
@@ -146,19 +177,7 @@ static void test_profile_not_listed_fails_naming_the_offered_ones(void **state)
 
 static void test_profile_at_a_ca_without_profiles_is_dropped_with_a_notice(void **state)
 {
-    fixture_t *f = *state;
-    json_t *order;
-
-    f->domain->profile = "shortlived";
-    unit_replay_add(f->replay, ISSUE, 0, ISSUE_EXCHANGES);
-    run(f);
-    assert_staged(f);
-    order = order_payload(f, 4);
-    assert_null(json_object_get(order, "profile"));
-    json_decref(order);
-    assert_string_equal(member(status(f), "notice"),
-                        "AcmeProfile shortlived ignored: the CA offers no profiles");
-    assert_true(logged(f, "ACME00431: " NAME ": AcmeProfile shortlived ignored"));
+    profile_case(*state, &ca_without_profiles);
 }
 
 /* An order for an IP address without AcmeProfile asks for "shortlived"
