@@ -207,6 +207,20 @@ static void make_temp(acme_store_t *store, apr_pool_t *p, const char *relpath, a
                      APR_SUCCESS);
 }
 
+/* The pid of a process that has ended (forked, exited and reaped): a
+ * writer that is gone. */
+static pid_t dead_pid(void)
+{
+    pid_t dead = fork();
+
+    if (dead == 0) {
+        _exit(0);
+    }
+    assert_true(dead > 0);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);
+    return dead;
+}
+
 static void test_stale_temp_cleanup(void **state)
 {
     apr_pool_t *p = *state;
@@ -218,16 +232,9 @@ static void test_stale_temp_cleanup(void **state)
     make_temp(store, p, "status/x.json.tmp.99.0123abcd", old);
     make_temp(store, p, "archive/x/v1/cert.pem.tmp.99.0123abcd", old);
     const char *live_writer = apr_psprintf(p, "status/y.json.tmp.%ld.0123abcd", (long)getpid());
-    const char *dead_writer;
-    pid_t dead = fork();
-
     /* A writer that is gone: its fresh temp file will never be finished. */
-    if (dead == 0) {
-        _exit(0);
-    }
-    assert_true(dead > 0);
-    assert_int_equal(waitpid(dead, NULL, 0), dead);
-    dead_writer = apr_psprintf(p, "status/z.json.tmp.%ld.0123abcd", (long)dead);
+    const char *dead_writer = apr_psprintf(p, "status/z.json.tmp.%ld.0123abcd",
+                                           (long)dead_pid());
     make_temp(store, p, live_writer, apr_time_now());
     make_temp(store, p, dead_writer, apr_time_now());
     assert_int_equal(symlink("../archive/x/v1", acme_store_path(
@@ -249,13 +256,8 @@ static void test_dead_temps_removed_while_running(void **state)
     acme_store_t *store = new_store(p);
     const char *live_writer = apr_psprintf(p, "jobs/y.json.tmp.%ld.0123abcd", (long)getpid());
     const char *dead_writer, *dead_in_archive;
-    pid_t dead = fork();
+    pid_t dead = dead_pid();
 
-    if (dead == 0) {
-        _exit(0);
-    }
-    assert_true(dead > 0);
-    assert_int_equal(waitpid(dead, NULL, 0), dead);
     dead_writer = apr_psprintf(p, "jobs/x.ari.json.tmp.%ld.0123abcd", (long)dead);
     dead_in_archive = apr_psprintf(p, "archive/x/v1/cert.pem.tmp.%ld.0123abcd", (long)dead);
     assert_int_equal(acme_store_write(store, p, "archive/x/v1/cert.pem", "c", 1,
