@@ -22,6 +22,14 @@ ADVICE = {
     "01411": "The message ends with what to change for that name: add it to the vhost's "
              "AcmeDomain, take it out of 'AcmeAutoDomains on except', or move it to an SSL "
              "<VirtualHost> of its own whose certificate holds it.",
+    "01414": "The message ends with the <VirtualHost> line to write in place of the one "
+             "it names (that vhost then also listens on the addresses this one has, and its "
+             "twin answers the name there over https), or keep the name in one "
+             "<VirtualHost> only.",
+    "01415": "Add the Listen lines the message gives (one for each address it names), next "
+             "to the Listen of the https port it names (Debian: ports.conf, inside "
+             "<IfModule ssl_module>); or take the address out of the port-80 <VirtualHost> "
+             "if https is not wanted there.",
     "00691": "Nothing to do for this start: mod_acme took the extra bits away. Find what "
              "opened the directory (a restore, a chmod -R, a deployment tool) and make it "
              "keep the store's modes (cp -p, tar -p); 'acmectl check' lists what is left.",

@@ -54,20 +54,52 @@ static int listen_port(const char *word)
     return atoi(port ? port : word);
 }
 
-/* The twin's <VirtualHost> arguments: every address on the https port. */
-static const char *twin_args(apr_pool_t *p, const ap_directive_t *node, int https_port)
+/* The addresses of a <VirtualHost> (its arguments, as written), each on
+ * port instead, space-separated. */
+static const char *addrs_on(apr_pool_t *p, const char *addrs, int port)
 {
-    apr_array_header_t *addrs = acme_autossl_tree_words(p, node->args);
+    apr_array_header_t *words = acme_autossl_tree_words(p, addrs);
     const char *args = "";
     int i;
 
-    for (i = 0; i < addrs->nelts; i++) {
-        const char *a = APR_ARRAY_IDX(addrs, i, const char *);
-        const char *port = acme_autossl_tree_port(a);
-        args = apr_psprintf(p, "%s%s%.*s:%d", args, i ? " " : "",
-                            (int)(port ? port - 1 - a : (int)strlen(a)), a, https_port);
+    for (i = 0; i < words->nelts; i++) {
+        const char *a = APR_ARRAY_IDX(words, i, const char *);
+        args = apr_psprintf(p, "%s%s%s:%d", args, i ? " " : "", acme_autossl_tree_addr_host(p, a),
+                            port);
     }
-    return apr_pstrcat(p, args, ">", NULL);
+    return args;
+}
+
+/* The twin's <VirtualHost> arguments: every address on the https port. */
+static const char *twin_args(apr_pool_t *p, const ap_directive_t *node, int https_port)
+{
+    return apr_pstrcat(p, addrs_on(p, node->args, https_port), ">", NULL);
+}
+
+/* The addresses of mine (as written) whose host none of theirs has
+ * (space-separated), or NULL when theirs has every one. httpd looks a name
+ * up among the vhosts of the connection's address only (those on the
+ * address itself, else those on *), so the twin of theirs serves a name
+ * wherever the twin of mine would only when it is on each of these hosts. */
+static const char *addrs_lacking(apr_pool_t *p, const char *mine, const char *theirs)
+{
+    apr_array_header_t *m = acme_autossl_tree_words(p, mine);
+    apr_array_header_t *t = acme_autossl_tree_words(p, theirs);
+    const char *lacking = NULL;
+    int i, j, found;
+
+    for (i = 0; i < m->nelts; i++) {
+        const char *a = APR_ARRAY_IDX(m, i, const char *);
+        const char *host = acme_autossl_tree_addr_host(p, a);
+        for (j = 0, found = 0; !found && j < t->nelts; j++) {
+            found = !strcasecmp(host, acme_autossl_tree_addr_host(
+                                    p, APR_ARRAY_IDX(t, j, const char *)));
+        }
+        if (!found) {
+            lacking = lacking ? apr_pstrcat(p, lacking, " ", a, NULL) : a;
+        }
+    }
+    return lacking;
 }
 
 /* The names of v that a certificate of its AcmeDomain lines covers, in
@@ -276,6 +308,7 @@ static void twin_left_out(apr_pool_t *p, acme_autossl_t *plan, const acme_autoss
         const char *name = APR_ARRAY_IDX(v->names, j, const char *);
         const twin_server_t *other;
         acme_autossl_skip_t *e;
+        const char *lacking;
         /* a name an SSL vhost serves is that vhost's (uncovered_add) */
         if (acme_autossl_tree_in_list(covered, name)
             || acme_autossl_tree_served_by_ssl(vhosts, name)) {
@@ -301,6 +334,16 @@ static void twin_left_out(apr_pool_t *p, acme_autossl_t *plan, const acme_autoss
                               "<VirtualHost %s> serves it with %s", other->t->addrs,
                               other->t->where, other->t->twin_addrs,
                               cert_of(p, plan, other->v, name));
+        lacking = addrs_lacking(p, t->addrs, other->t->addrs);
+        if (lacking) {
+            /* over https that twin is not there on some of this vhost's addresses */
+            e->why = apr_psprintf(p, "%s, but not on %s", e->why,
+                                  addrs_on(p, lacking, plan->https_port));
+            e->fix = apr_psprintf(p, "to serve it there too, write '<VirtualHost %s %s>' in "
+                                  "place of '<VirtualHost %s>' at %s, or keep %s in one "
+                                  "<VirtualHost> only", other->t->addrs, lacking,
+                                  other->t->addrs, other->t->where, name);
+        }
         APR_ARRAY_PUSH(plan->elsewhere, acme_autossl_skip_t *) = e;
     }
 }
@@ -548,10 +591,15 @@ static int autossl_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
                 plan->auto_where = on ? acme_autossl_tree_where(pconf, d) : NULL;
             }
         }
-        else if (acme_autossl_tree_is(d, "Listen") && !plan->http_listen_where) {
+        else if (acme_autossl_tree_is(d, "Listen")) {
             apr_array_header_t *words = acme_autossl_tree_words(ptemp, d->args);
-            if (words->nelts && listen_port(APR_ARRAY_IDX(words, 0, const char *)) == http_port) {
+            int port = words->nelts ? listen_port(APR_ARRAY_IDX(words, 0, const char *)) : 0;
+            if (port == http_port && !plan->http_listen_where) {
                 plan->http_listen_where = acme_autossl_tree_where(pconf, d);
+            }
+            else if (port == https_port && !plan->https_listen) {
+                plan->https_listen = apr_psprintf(pconf, "'Listen %s' at %s", d->args,
+                                                  acme_autossl_tree_where(pconf, d));
             }
         }
     }

@@ -1,6 +1,6 @@
 /* Shared by the files that edit the configuration tree before pre_config
  * ends (acme_autossl.c, acme_autossl_tree.c, acme_autossl_auto.c,
- * acme_autossl_redirects.c):
+ * acme_autossl_redirects.c; acme_autossl_report.c reads address words):
  * a <VirtualHost> as read from the tree, and the tree helpers. Everything is
  * allocated from the pool passed in (pconf); nothing here is used after
  * pre_config except through acme_autossl_t (acme_config.h). */
@@ -37,6 +37,9 @@ apr_array_header_t *acme_autossl_tree_words(apr_pool_t *p, const char *args);
 /* Where the port of "addr:port" ([v6]:port, *:port, _default_:port) starts,
  * a pointer into word, or NULL when it names none. */
 const char *acme_autossl_tree_port(const char *word);
+/* The address of "addr:port" without its port (word itself when it names
+ * none), from p. */
+const char *acme_autossl_tree_addr_host(apr_pool_t *p, const char *word);
 /* ServerName's host: without scheme and port, lowercase, from p. */
 const char *acme_autossl_tree_host(apr_pool_t *p, const char *arg);
 /* The <VirtualHost> node read: its names (ServerName first), its AcmeDomain

@@ -19,6 +19,7 @@
  *    only repeats the vhost selection its ClientHello callback already made
  *    (OpenSSL >= 1.1.1), so nothing is lost. */
 #include <string.h>
+#include <arpa/inet.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include <httpd.h>
@@ -26,11 +27,13 @@
 #include <http_core.h>
 #include <http_log.h>
 #include <http_vhost.h>
+#include <ap_listen.h>
 #include <apr_optional_hooks.h>
 #include <openssl/ssl.h>
 
 #include "acme_private.h"
 #include "acme_config.h"
+#include "acme_autossl_int.h"
 
 /* mod_ssl_openssl.h's optional hook, which Debian's apache2-dev does not ship:
  * called for every SSL-enabled server with its SSL_CTX, after mod_ssl set it up. */
@@ -67,6 +70,15 @@ static void report(const acme_autossl_t *plan, server_rec *s)
     for (i = 0; i < plan->elsewhere->nelts; i++) {
         const acme_autossl_skip_t *e = APR_ARRAY_IDX(plan->elsewhere, i,
                                                       const acme_autossl_skip_t *);
+        if (e->fix) {   /* that twin is not on every address of this vhost */
+            ap_log_error(APLOG_MARK, startup | APLOG_WARNING, 0, s, "ACME01414: %s: %s is "
+                         "left out of this <VirtualHost>'s HTTPS twin, as another twin serves "
+                         "it: %s. There a client asking for %s over https is handed the "
+                         "certificate of the address's first SSL <VirtualHost>, which does not "
+                         "hold it (over http this <VirtualHost> answers it); %s", e->where,
+                         e->name, e->why, e->name, e->fix);
+            continue;
+        }
         ap_log_error(APLOG_MARK, startup | APLOG_NOTICE, 0, s, "ACME01412: %s: %s is left out "
                      "of this <VirtualHost>'s HTTPS twin, and it does get a certificate: %s. "
                      "Over https that vhost answers every request for %s; over http, the "
@@ -88,12 +100,82 @@ static void report(const acme_autossl_t *plan, server_rec *s)
     }
 }
 
+/* Does a Listen on port take connections for host (an address of a
+ * <VirtualHost>, as written)? "*", "_default_" and names: any Listen on
+ * port; an IP address: a Listen on it or on every address. */
+static int listened_at(apr_pool_t *p, const char *host, int port)
+{
+    apr_sockaddr_t *want = NULL;
+    ap_listen_rec *lr;
+    const char *ip = host;
+    unsigned char buf[sizeof(struct in6_addr)];
+
+    if (host[0] == '[') {
+        ip = apr_pstrmemdup(p, host + 1, strcspn(host + 1, "]"));
+    }
+    /* only an address literal: a name is not looked up here */
+    if ((inet_pton(AF_INET, ip, buf) == 1 || inet_pton(AF_INET6, ip, buf) == 1)
+        && apr_sockaddr_info_get(&want, ip, APR_UNSPEC, (apr_port_t)port, 0, p)
+           != APR_SUCCESS) {
+        want = NULL;
+    }
+    for (lr = ap_listeners; lr; lr = lr->next) {
+        if (!lr->bind_addr || lr->bind_addr->port != port) {
+            continue;
+        }
+        if (!want || apr_sockaddr_is_wildcard(lr->bind_addr)
+            || apr_sockaddr_equal(lr->bind_addr, want)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Each twin on an address no Listen of the https port takes (a Listen on
+ * another address of the port: without any, check_config's ACME00551
+ * fails the start): unreachable there, though the vhost of the http port
+ * answers on it. */
+static void report_unlistened(apr_pool_t *p, const acme_autossl_t *plan, server_rec *s)
+{
+    int startup = s ? 0 : APLOG_STARTUP;
+    int i, j, any = 0;
+    ap_listen_rec *lr;
+
+    for (lr = ap_listeners; lr; lr = lr->next) {
+        any |= lr->bind_addr && lr->bind_addr->port == plan->https_port;
+    }
+    for (i = 0; any && i < plan->twins->nelts; i++) {
+        const acme_twin_t *t = APR_ARRAY_IDX(plan->twins, i, const acme_twin_t *);
+        apr_array_header_t *addrs = acme_autossl_tree_words(p, t->twin_addrs);
+        const char *missing = NULL, *listen = NULL;
+
+        for (j = 0; j < addrs->nelts; j++) {
+            const char *a = APR_ARRAY_IDX(addrs, j, const char *);
+            if (!listened_at(p, acme_autossl_tree_addr_host(p, a), plan->https_port)) {
+                missing = missing ? apr_pstrcat(p, missing, " ", a, NULL) : a;
+                listen = apr_pstrcat(p, listen ? listen : "", listen ? "' and 'Listen " : "",
+                                     a, NULL);
+            }
+        }
+        if (missing) {
+            ap_log_error(APLOG_MARK, startup | APLOG_WARNING, 0, s, "ACME01415: %s: mod_acme "
+                         "adds the HTTPS twin <VirtualHost %s> of <VirtualHost %s> (%s), but "
+                         "no Listen takes connections at %s, so no client reaches it there "
+                         "while this <VirtualHost> answers http there; add 'Listen %s'%s",
+                         t->where, t->twin_addrs, t->addrs, t->names, missing, listen,
+                         plan->https_listen ? apr_psprintf(p, " next to %s", plan->https_listen)
+                                            : "");
+        }
+    }
+}
+
 static void autossl_test_config(apr_pool_t *pconf, server_rec *s)
 {
     const acme_autossl_t *plan = acme_autossl_get(pconf);
 
     if (plan) {
         report(plan, NULL);
+        report_unlistened(pconf, plan, NULL);
     }
 }
 
@@ -130,6 +212,7 @@ static int autossl_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
      * goes on to serve, so each warning comes once per start. */
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
         report(plan, base);
+        report_unlistened(ptemp, plan, base);
     }
     return OK;
 }

@@ -51,6 +51,13 @@ const char *acme_autossl_tree_port(const char *word)
     return colon + 1;
 }
 
+const char *acme_autossl_tree_addr_host(apr_pool_t *p, const char *word)
+{
+    const char *port = acme_autossl_tree_port(word);
+
+    return port ? apr_pstrmemdup(p, word, (apr_size_t)(port - 1 - word)) : word;
+}
+
 static int port_of(const char *word)
 {
     const char *port = acme_autossl_tree_port(word);

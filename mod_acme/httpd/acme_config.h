@@ -214,7 +214,7 @@ typedef struct acme_autossl_skip_t {
     const char *where;        /* "file:line" of its <VirtualHost> */
     const char *why;          /* the reason, a sentence fragment */
     const char *cert;         /* uncovered only: the certificate it is served with */
-    const char *fix;          /* uncovered only: what to change */
+    const char *fix;          /* uncovered and elsewhere: what to change */
 } acme_autossl_skip_t;
 /* A <VirtualHost> without a ServerName of its own: httpd gives it the main
  * server's name or its address's reverse DNS name (server/vhost.c). */
@@ -229,6 +229,8 @@ typedef struct acme_autossl_t {
     const char *auto_where;          /* "file:line" of AcmeAutoDomains on, or NULL */
     int auto_added;                  /* AcmeDomain lines AcmeAutoDomains added */
     const char *http_listen_where;   /* "file:line" of a Listen on the http port, or NULL */
+    const char *https_listen;        /* "'Listen args' at file:line", the first on the https
+                                      * port, or NULL */
     apr_array_header_t *skipped;     /* acme_autossl_skip_t*: names left without certificate */
     apr_array_header_t *uncovered;   /* acme_autossl_skip_t*: names of SSL vhosts whose
                                       * certificate from mod_acme does not hold them */
@@ -240,7 +242,11 @@ typedef struct acme_autossl_t {
                                       * address serves is refused (unrecognized_name) */
     apr_array_header_t *elsewhere;   /* acme_autossl_skip_t*: names a twin leaves out that
                                       * another <VirtualHost>'s twin serves with a certificate
-                                      * holding them (why: that vhost and its certificate) */
+                                      * holding them (why: that vhost and its certificate;
+                                      * where that twin is not on every address of this
+                                      * vhost, why also names the https addresses it lacks
+                                      * and fix the <VirtualHost> line that would put it
+                                      * there; else fix is NULL) */
     apr_hash_t *unnamed;             /* "file:line" of a <VirtualHost> (server_rec's
                                       * defn_name:defn_line_number) -> acme_autossl_unnamed_t*,
                                       * for each one without a ServerName of its own */
