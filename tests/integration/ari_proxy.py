@@ -235,7 +235,41 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
-class AcmeProxy:
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    """HTTP/1.1, nothing logged."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *_args):
+        pass
+
+
+class _Serving:
+    """A threaded HTTP server on 127.0.0.1:self.port in a daemon thread."""
+    _server = None
+    _thread = None
+
+    def _serve(self, handler, name, wrap=None):
+        """Serves with handler (a _Quiet subclass); wrap(socket), if given,
+        returns the socket to listen on (TLS)."""
+        self._server = _Server(("127.0.0.1", self.port), handler)
+        if wrap:
+            self._server.socket = wrap(self._server.socket)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        name="%s-%d" % (name, self.port))
+        self._thread.start()
+        return self
+
+    def _stop_serving(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+
+class AcmeProxy(_Serving):
     def __init__(self, pebble, port=None):
         from harness import free_port  # the proxy lives next to the harness
         self.pebble = pebble
@@ -330,12 +364,7 @@ class AcmeProxy:
     def start(self):
         proxy = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *_args):
-                pass
-
+        class Handler(_Quiet):
             def do_GET(self):
                 proxy._handle(self)
 
@@ -347,24 +376,13 @@ class AcmeProxy:
 
         ctx = self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.pebble.ca.cert_pem, self.pebble.ca.key_pem)
-        self._server = _Server(("127.0.0.1", self.port), Handler)
         # the handshake happens in the handler thread, so a slow client blocks no one
-        self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True,
-                                              do_handshake_on_connect=False)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="acme-proxy-%d" % self.port)
-        self._thread.start()
-        return self
+        return self._serve(Handler, "acme-proxy", wrap=lambda sock: ctx.wrap_socket(
+            sock, server_side=True, do_handshake_on_connect=False))
 
     def stop(self):
         self.open_gates()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
+        self._stop_serving()
 
     # -- request handling ------------------------------------------------
     def _handle(self, h):
@@ -710,7 +728,7 @@ class AcmeProxy:
         return 200, headers, json.dumps(doc).encode()
 
 
-class ChallengeFanout:
+class ChallengeFanout(_Serving):
     """Plain HTTP on port: each request is sent to every backend port in turn
     (same method, path and Host); the first 200 is the answer, else the last."""
 
@@ -724,12 +742,7 @@ class ChallengeFanout:
     def start(self):
         fanout = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *_args):
-                pass
-
+        class Handler(_Quiet):
             def do_GET(self):
                 status, ctype, out = 404, "text/plain", b"no backend answered\n"
                 for port in fanout.backend_ports:
@@ -752,18 +765,8 @@ class ChallengeFanout:
                 self.end_headers()
                 self.wfile.write(out)
 
-        self._server = _Server(("127.0.0.1", self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="challenge-fanout-%d" % self.port)
-        self._thread.start()
-        return self
+        return self._serve(Handler, "challenge-fanout")
 
     def stop(self):
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
+        self._stop_serving()
 
