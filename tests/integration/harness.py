@@ -798,6 +798,15 @@ class Pebble(Daemon):
     def new_order_count(self):
         return len(self.request_lines("POST", "/order-plz"))
 
+    def cert_status(self, cert):
+        """Pebble's own view of a certificate it issued (management API:
+        Status, Reason, ...)."""
+        r = requests.get("https://127.0.0.1:%d/cert-status-by-serial/%s"
+                         % (self.mgmt_port, cert_serial_hex(cert)),
+                         verify=self.ca.ca_pem, timeout=5)
+        r.raise_for_status()
+        return r.json()
+
     def new_account_count(self):
         return len(self.request_lines("POST", "/sign-me-up"))
 

@@ -6,7 +6,6 @@ import os
 import stat
 
 import pytest
-import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -18,15 +17,6 @@ ISSUE_TIMEOUT = 60
 # The driver looks at a valid certificate again on its own schedule; a revoked
 # one must be replaced within that time, without anyone restarting httpd.
 REPLACE_TIMEOUT = 90
-
-
-def pebble_cert_status(pebble, cert):
-    """Pebble's own view of a certificate it issued (management API)."""
-    r = requests.get("https://127.0.0.1:%d/cert-status-by-serial/%s"
-                     % (pebble.mgmt_port, cert_serial_hex(cert)),
-                     verify=pebble.ca.ca_pem, timeout=5)
-    r.raise_for_status()
-    return r.json()
 
 
 def account_dir(httpd):
@@ -57,12 +47,12 @@ def revoked(httpd, pebble, name):
     the CA and the store say. Returns the certificate and its archive directory."""
     first = issued(httpd, name)
     version = live_version_dir(httpd, name)
-    assert pebble_cert_status(pebble, first)["Status"] == "Valid"
+    assert pebble.cert_status(first)["Status"] == "Valid"
 
     out = ok(acmectl(httpd, "revoke", name, "--reason", "keyCompromise")).stdout
     assert cert_serial_hex(first) in out.replace(":", "").lower(), out
 
-    status = pebble_cert_status(pebble, first)
+    status = pebble.cert_status(first)
     assert status["Status"] == "Revoked", status
     assert status.get("Reason") == 1, status
     with open(os.path.join(version, "revoked.json")) as f:
@@ -88,7 +78,7 @@ def test_revoke_is_confirmed_by_the_ca(httpd, pebble, unique):
     if live_version_dir(httpd, name) == version:
         p = ok(acmectl(httpd, "revoke", name))
         assert "already" in p.stdout, p.stdout
-    assert pebble_cert_status(pebble, first)["Reason"] == 1
+    assert pebble.cert_status(first)["Reason"] == 1
 
 
 def test_revoke_twice_keeps_the_first_reason(httpd, pebble, unique):
@@ -109,7 +99,7 @@ def test_revoke_twice_keeps_the_first_reason(httpd, pebble, unique):
         assert read_bytes(record_file) == before, read_bytes(record_file)
     shown = json.loads(ok(acmectl(httpd, "--json", "revoke", name)).stdout)
     assert shown["already_revoked"] is True and shown["reason"] == "keyCompromise", shown
-    assert pebble_cert_status(pebble, first)["Reason"] == 1
+    assert pebble.cert_status(first)["Reason"] == 1
 
 
 def test_revoked_certificate_is_replaced_without_restart(httpd, pebble, unique):
@@ -125,7 +115,7 @@ def test_revoked_certificate_is_replaced_without_restart(httpd, pebble, unique):
     except TimeoutError as exc:
         raise AssertionError("%s; still serial %s\n%s" % (exc, cert_serial_hex(first),
                                                           httpd.diagnostics()))
-    assert pebble_cert_status(pebble, second)["Status"] == "Valid"
+    assert pebble.cert_status(second)["Status"] == "Valid"
     assert httpd.running()
 
 
@@ -198,7 +188,7 @@ def test_rollover_replaces_the_key_and_the_new_key_works(httpd, pebble, unique):
 
     # The CA accepts requests signed with the new key for the same account ...
     ok(acmectl(httpd, "revoke", name, "--reason", "superseded"))
-    assert pebble_cert_status(pebble, first)["Status"] == "Revoked"
+    assert pebble.cert_status(first)["Status"] == "Revoked"
     # ... and a server started afresh orders with it.
     httpd.stop()
     other = unique("after-rollover")
@@ -265,6 +255,6 @@ def test_renew_orders_a_new_certificate_without_restart(httpd, pebble, unique):
     except TimeoutError as exc:
         raise AssertionError("%s\n%s" % (exc, httpd.diagnostics()))
     # the old certificate was not revoked, and it stays in the archive
-    assert pebble_cert_status(pebble, first)["Status"] == "Valid"
+    assert pebble.cert_status(first)["Status"] == "Valid"
     assert len(os.listdir(os.path.join(httpd.store, "archive", name))) == 2
     assert not os.path.exists(os.path.join(httpd.store, "jobs", name + ".renew"))

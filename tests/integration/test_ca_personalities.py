@@ -18,7 +18,6 @@ import datetime
 import json
 
 import pytest
-import requests
 
 import harness
 from ca_personality import PERSONALITIES, PersonalityProxy
@@ -73,14 +72,6 @@ def acmectl(httpd, *args):
     assert p.returncode == 0, "acmectl %s exited %d\nstdout: %s\nstderr: %s" % (
         " ".join(args), p.returncode, p.stdout, p.stderr)
     return p.stdout
-
-
-def cert_status(pebble, cert):
-    r = requests.get("https://127.0.0.1:%d/cert-status-by-serial/%s"
-                     % (pebble.mgmt_port, cert_serial_hex(cert)),
-                     verify=pebble.ca.ca_pem, timeout=5)
-    r.raise_for_status()
-    return r.json()
 
 
 @pytest.mark.parametrize("personality", sorted(PERSONALITIES))
@@ -167,12 +158,12 @@ def test_full_cycle(request, httpd_factory, unique, personality):
             assert "replaces" not in renewal, renewal
         if settings.get("alternate_roots"):  # the renewal keeps the chosen chain
             assert harness.top_issuer_cn(harness.served_chain(httpd, name)) == ca.root_cns[1]
-        assert cert_status(ca, first)["Status"] == "Valid"
+        assert ca.cert_status(first)["Status"] == "Valid"
 
         # revocation through acmectl, confirmed by the CA
         out = acmectl(httpd, "revoke", name, "--reason", "keyCompromise")
         assert cert_serial_hex(second) in out.replace(":", "").lower(), out
-        revoked = cert_status(ca, second)
+        revoked = ca.cert_status(second)
         assert revoked["Status"] == "Revoked" and revoked.get("Reason") == 1, revoked
     finally:
         proxy.stop()
