@@ -41,6 +41,7 @@
 #include "acme_status_record.h"
 #include "acme_status.h"
 #include "acme_status_page.h"
+#include "acme_counters.h"
 #include "acme_cluster_view.h"
 
 /* Fewer days than this left counts as expiring soon (as acme_status.c). */
@@ -56,6 +57,9 @@
 
 /* The watchdog brings the page up to date at most this often. */
 #define REFRESH_INTERVAL    apr_time_from_sec(5)
+/* ... and looks at every entry's files at most this often, for a change
+ * the change log could not see (acme_changes.h). */
+#define FULL_INTERVAL       apr_time_from_sec(300)
 
 struct acme_status_frag_t {
 #if APR_HAS_THREADS
@@ -424,11 +428,13 @@ static int render(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *tmp,
 /* A page of the current state of every domain into *out (its memory lives
  * as long as keep; temporaries in p),
  * reusing old's entries (old may be NULL) whose record stamp, link target
- * and account are unchanged; *rendered counts the others. The directory
+ * and account are unchanged; *rendered counts the others. check (n flags,
+ * NULL: all) says whose files are looked at: the others are taken from old
+ * as they are, unless their account or the clock moved them. The directory
  * stamps go into its head as given. 0 when an entry cannot be made. */
 static int page_build(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *keep, const acme_page_t *old,
-                      int status_fd, int domains_fd, const acme_page_head_t *head, acme_page_t *out,
-                      int *rendered)
+                      int status_fd, int domains_fd, const acme_page_head_t *head,
+                      const char *check, acme_page_t *out, int *rendered)
 {
     const apr_array_header_t *domains = rt->domains;
     apr_size_t n = (apr_size_t)domains->nelts, size, i;
@@ -451,6 +457,14 @@ static int page_build(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *keep, const
 
         if (oe && strcmp(acme_page_str(old, oe, ACME_PAGE_NAME), d->name)) {
             oe = NULL;
+        }
+        if (oe && check && !check[i] && account_same(rt, p, old, oe, d)) {
+            built[i].e = *oe;     /* not changed, says the change log */
+            built[i].from = old;
+            for (k = 0; k < ACME_PAGE_COUNT; k++) {
+                size += built[i].e.len[k] + 1;
+            }
+            continue;
         }
         record_stamp(tmp, status_fd, d->name, &rec);
         if (oe && same_links) {
@@ -587,14 +601,65 @@ static apr_pool_t *work_pool(void)
     return pool;
 }
 
+/* Which entries of old (the page of the same domains) may have changed
+ * since it was built, as the change log tells: *check (n flags, from p)
+ * marks them, NULL when every entry's files must be looked at (the log
+ * cannot tell, or a directory changed in a way it does not explain). 1 when
+ * nothing changed at all. head: the new page's, filled in by the caller. */
+static int changed_since(apr_pool_t *p, acme_runtime_t *rt, acme_changes_t *changes,
+                         const acme_page_t *old, const acme_page_head_t *head,
+                         const acme_changes_pos_t pos[2], char **check)
+{
+    const acme_page_head_t *oh = old->head;
+    int status_known, domains_known, i;
+    apr_array_header_t *names;
+    apr_hash_t *changed;
+
+    *check = NULL;
+    /* a directory untouched since old was built, or changed only by noted
+     * changes that continue the chain old's stamp was on */
+    status_known = (oh->status_trusted && stamp_same(&oh->status_dir, &head->status_dir))
+                   || (oh->status_chained && head->status_chained
+                       && pos[ACME_CHANGES_STATUS].unexplained <= oh->gen);
+    domains_known = (oh->domains_trusted && stamp_same(&oh->domains_dir, &head->domains_dir))
+                    || (oh->domains_chained && head->domains_chained
+                        && pos[ACME_CHANGES_DOMAINS].unexplained <= oh->gen);
+    if (!changes || oh->changes_id != acme_changes_id(changes) || !status_known
+        || !domains_known || head->gen < oh->gen) {
+        return 0;
+    }
+    if (head->gen == oh->gen) {
+        return 1;
+    }
+    names = apr_array_make(p, 16, sizeof(const char *));
+    if (!acme_changes_since(changes, oh->gen, head->gen, names)) {
+        return 0;
+    }
+    /* a few names against every domain's: no index kept per child */
+    changed = apr_hash_make(p);
+    for (i = 0; i < names->nelts; i++) {
+        apr_hash_set(changed, APR_ARRAY_IDX(names, i, const char *), APR_HASH_KEY_STRING, "");
+    }
+    *check = apr_pcalloc(p, (apr_size_t)rt->domains->nelts + 1);
+    for (i = 0; names->nelts && i < rt->domains->nelts; i++) {
+        const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
+        (*check)[i] = apr_hash_get(changed, d->name, APR_HASH_KEY_STRING) != NULL;
+    }
+    return 0;
+}
+
 /* The page of the current state into *page (for p's life): the shared file
- * when it is fresh, else built (reusing what is unchanged) and shared. 0
+ * when it is fresh, else built (reusing what is unchanged) and shared. full:
+ * look at every entry's files when that was last done FULL_INTERVAL ago. 0
  * when it cannot be had (the caller renders the long way). */
-int acme_status_page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page)
+static int page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page, int full)
 {
     acme_status_frag_t *cache = rt->status_frag;
+    acme_changes_t *changes = acme_counters_changes(rt->ctx.counters);
+    acme_changes_pos_t pos[2];
     apr_size_t n, i;
     const char *name;
+    char *check = NULL;
     int status_fd, domains_fd, page_fd, fresh = 0, ok = 0, rendered = 0;
     apr_pool_t *work;
     struct timespec started;
@@ -616,6 +681,10 @@ int acme_status_page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page)
     }
     page_fd = acme_store_open_dir_at(status_fd, ACME_STORE_STATUS_PAGE_DIR);
     domains_fd = acme_store_open_reldir(rt->store, p, ACME_STORE_DOMAINS);
+    /* where the change log stands, then the directories: a change noted
+     * after this shows in the next request's log or stamps */
+    acme_changes_where(changes, ACME_CHANGES_STATUS, &pos[ACME_CHANGES_STATUS]);
+    acme_changes_where(changes, ACME_CHANGES_DOMAINS, &pos[ACME_CHANGES_DOMAINS]);
     /* stamped before anything in them is read: a change from here on shows */
     memset(&head, 0, sizeof(head));
     memcpy(head.magic, PAGE_MAGIC, 8);
@@ -625,17 +694,31 @@ int acme_status_page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page)
                           && head.status_dir.ctime_ns < ns(&started) - 1000000000;
     head.domains_trusted = head.domains_dir.mtime_ns < ns(&started) - 1000000000
                            && head.domains_dir.ctime_ns < ns(&started) - 1000000000;
+    head.changes_id = acme_changes_id(changes);
+    head.gen = pos[0].gen < pos[1].gen ? pos[0].gen : pos[1].gen;
+    head.status_chained = acme_changes_stamp_same(&head.status_dir, &pos[0].chain);
+    head.domains_chained = acme_changes_stamp_same(&head.domains_dir, &pos[1].chain);
+    head.full_at = apr_time_now();
 #if APR_HAS_THREADS
     apr_thread_mutex_lock(cache->mutex);
 #endif
     memset(&old, 0, sizeof(old));
     if (page_fd >= 0 && page_map(p, page_fd, name, n, &old)) {
-        fresh = old.head->status_trusted && old.head->domains_trusted
-                && stamp_same(&old.head->status_dir, &head.status_dir)
-                && stamp_same(&old.head->domains_dir, &head.domains_dir);
-        for (i = 0; fresh && i < n; i++) {
+        int unchanged = 0;
+
+        full = full && head.full_at - old.head->full_at > FULL_INTERVAL;
+        if (!full) {
+            unchanged = changed_since(p, rt, changes, &old, &head, pos, &check);
+        }
+        for (i = 0, fresh = unchanged; fresh && i < n; i++) {
             fresh = account_same(rt, p, &old, &old.entries[i],
                                  APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *));
+        }
+        if (unchanged && !fresh) {
+            check = apr_pcalloc(p, n ? n : 1);  /* only what the clock or an account moved */
+        }
+        if (check) {
+            head.full_at = old.head->full_at;
         }
     }
     else {
@@ -646,8 +729,8 @@ int acme_status_page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page)
         ok = 1;
     }
     else if ((work = work_pool()) != NULL) {
-        if (page_build(rt, work, p, old.base ? &old : NULL, status_fd, domains_fd, &head, page,
-                       &rendered)) {
+        if (page_build(rt, work, p, old.base ? &old : NULL, status_fd, domains_fd, &head,
+                       old.base ? check : NULL, page, &rendered)) {
             ok = 1;
             if (page_fd >= 0 && old.base && !rendered) {
                 head_write(page_fd, name, &old, page);
@@ -676,6 +759,10 @@ int acme_status_page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page)
     return ok;
 }
 
+int acme_status_page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page)
+{
+    return page_get(p, rt, page, 0);
+}
 
 void acme_status_page_refresh(acme_runtime_t *rt, apr_pool_t *p)
 {
@@ -702,7 +789,7 @@ void acme_status_page_refresh(acme_runtime_t *rt, apr_pool_t *p)
         close(page_fd);
     }
     if (used) {
-        acme_status_page_get(sub, rt, &page);
+        page_get(sub, rt, &page, 1);
     }
     apr_pool_destroy(sub);
 }

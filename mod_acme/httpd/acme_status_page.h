@@ -5,6 +5,7 @@
 #define ACME_STATUS_PAGE_H
 #include <httpd.h>
 #include "acme_runtime.h"
+#include "acme_changes.h"
 
 /* An entry's place in the summary (RENEWAL_FAILING: failing, its live
  * certificate still valid; it counts in "failing" too). */
@@ -17,10 +18,7 @@ enum { ACME_PAGE_NAME, ACME_PAGE_TARGET, ACME_PAGE_ISSUER, ACME_PAGE_SERIAL, ACM
        ACME_PAGE_BODY, ACME_PAGE_COUNT };
 
 /* What says a file or directory changed; all 0: it does not exist. */
-typedef struct acme_page_stamp_t {
-    apr_int64_t mtime_ns, ctime_ns, size;
-    apr_uint64_t ino, dev;
-} acme_page_stamp_t;
+typedef acme_changes_stamp_t acme_page_stamp_t;
 
 /* The file: head, n entries, their strings. Native layout: only processes
  * of this machine read it, and the magic and sizes are checked. */
@@ -31,6 +29,12 @@ typedef struct acme_page_head_t {
     /* each stamp below a second older than the build that took it */
     apr_uint32_t status_trusted, domains_trusted;
     acme_page_stamp_t status_dir, domains_dir;
+    /* the change log (acme_changes.h) it was built at: the segment's id,
+     * how many changes were noted, and whether each directory's stamp
+     * above was where the log's chain ended */
+    apr_uint64_t changes_id, gen;
+    apr_uint32_t status_chained, domains_chained;
+    apr_int64_t full_at;          /* when every entry's files were last looked at */
 } acme_page_head_t;
 
 typedef struct acme_page_entry_t {
@@ -76,6 +80,7 @@ int acme_status_page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page);
 /* The issuance watchdog, after each run: brings the shared page up to date
  * (at most every 5 s, and only when a page of these domains exists, so a
  * server whose status page nobody reads renders nothing), so that a request
- * seldom finds it stale. Temporaries in p. */
+ * seldom finds it stale; every 5 minutes at most it looks at every entry's
+ * files, for a change the change log could not see. Temporaries in p. */
 void acme_status_page_refresh(acme_runtime_t *rt, apr_pool_t *p);
 #endif

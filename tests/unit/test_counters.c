@@ -7,6 +7,9 @@
 #include <apr_strings.h>
 #include "unit.h"
 #include "acme_counters.h"
+#include "acme_changes.h"
+#include <apr_file_io.h>
+#include <apr_tables.h>
 
 static acme_counters_t *make(apr_pool_t *p)
 {
@@ -136,6 +139,130 @@ static void test_children_count_into_the_parent(void **state)
     assert_int_equal(sample(p, c, "acme_challenge_answers_total{type=\"tls-alpn-01\"}"), 40000);
 }
 
+/* A fresh directory under the system's temp dir, removed with p. */
+static const char *temp_dir(apr_pool_t *p)
+{
+    char *dir = apr_pstrdup(p, "/tmp/acme-changes-XXXXXX");
+
+    assert_non_null(mkdtemp(dir));
+    return dir;
+}
+
+static void touch(apr_pool_t *p, const char *dir, const char *name)
+{
+    apr_file_t *f;
+
+    assert_int_equal(apr_file_open(&f, apr_pstrcat(p, dir, "/", name, NULL),
+                                   APR_FOPEN_CREATE | APR_FOPEN_WRITE, APR_FPROT_OS_DEFAULT, p),
+                     APR_SUCCESS);
+    apr_file_close(f);
+}
+
+static void cleanup_dir(apr_pool_t *p, const char *dir, const char *const *names)
+{
+    for (; *names; names++) {
+        apr_file_remove(apr_pstrcat(p, dir, "/", *names, NULL), p);
+    }
+    apr_dir_remove(dir, p);
+}
+
+/* A writer's change continues the chain and names what changed; a change
+ * made by anyone else between two writers' changes is unexplained. */
+static void test_changes_chain_and_unexplained(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_changes_t *ch = acme_counters_changes(make(p));
+    const char *dir = temp_dir(p);
+    static const char *const files[] = { "a.json", "b.json", "hand.json", NULL };
+    acme_changes_pos_t before, after, now;
+    acme_changes_stamp_t stamp;
+    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
+
+    assert_non_null(ch);
+    assert_true(acme_changes_id(ch) != 0);
+    assert_null(acme_counters_changes(NULL));
+    acme_changes_where(ch, ACME_CHANGES_STATUS, &before);
+    /* nothing known of the time before the segment */
+    assert_true(before.unexplained >= 1);
+    acme_changes_begin(ch, ACME_CHANGES_STATUS, dir);
+    touch(p, dir, "a.json");
+    acme_changes_note(ch, ACME_CHANGES_STATUS, dir, "a");
+    acme_changes_begin(ch, ACME_CHANGES_STATUS, dir);
+    touch(p, dir, "b.json");
+    acme_changes_note(ch, ACME_CHANGES_STATUS, dir, "b");
+    acme_changes_note(ch, ACME_CHANGES_DOMAINS, dir, "a");
+    acme_changes_where(ch, ACME_CHANGES_STATUS, &after);
+    assert_int_equal(after.gen, before.gen + 3);
+    acme_changes_stamp(dir, &stamp);
+    assert_true(acme_changes_stamp_same(&stamp, &after.chain));
+    /* the second change started where the first ended: explained */
+    assert_true(after.unexplained <= before.gen + 1);
+    assert_true(acme_changes_since(ch, before.gen, after.gen, names));
+    assert_int_equal(names->nelts, 2);  /* each name once */
+    assert_string_equal(APR_ARRAY_IDX(names, 0, const char *), "a");
+    assert_string_equal(APR_ARRAY_IDX(names, 1, const char *), "b");
+    /* by hand, a clock tick later (coarse file times) */
+    usleep(30000);
+    touch(p, dir, "hand.json");
+    acme_changes_stamp(dir, &stamp);
+    assert_false(acme_changes_stamp_same(&stamp, &after.chain));
+    acme_changes_begin(ch, ACME_CHANGES_STATUS, dir);
+    acme_changes_note(ch, ACME_CHANGES_STATUS, dir, "a");
+    acme_changes_where(ch, ACME_CHANGES_STATUS, &now);
+    assert_int_equal(now.unexplained, now.gen);
+    /* a failed change (no name) is unexplained, too */
+    acme_changes_begin(ch, ACME_CHANGES_DOMAINS, dir);
+    acme_changes_note(ch, ACME_CHANGES_DOMAINS, dir, NULL);
+    acme_changes_where(ch, ACME_CHANGES_DOMAINS, &now);
+    assert_int_equal(now.unexplained, now.gen);
+    cleanup_dir(p, dir, files);
+}
+
+/* A reader further behind than the ring learns that it cannot know. */
+static void test_changes_ring_overrun(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_changes_t *ch = acme_counters_changes(make(p));
+    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
+    acme_changes_pos_t start, end;
+    int i;
+
+    acme_changes_where(ch, ACME_CHANGES_STATUS, &start);
+    for (i = 0; i < ACME_CHANGES_RING + 1; i++) {
+        acme_changes_note(ch, ACME_CHANGES_STATUS, "/nonexistent", i % 2 ? "x" : "y");
+    }
+    acme_changes_where(ch, ACME_CHANGES_STATUS, &end);
+    assert_false(acme_changes_since(ch, start.gen, end.gen, names));
+    assert_true(acme_changes_since(ch, end.gen - 10, end.gen, names));
+    assert_int_equal(names->nelts, 2);
+    /* NULL changes: nothing to know */
+    assert_false(acme_changes_since(NULL, 0, 0, names));
+}
+
+/* Changes noted by a forked process are seen by the parent. */
+static void test_changes_from_a_child(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_changes_t *ch = acme_counters_changes(make(p));
+    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
+    acme_changes_pos_t start, end;
+    int status;
+    pid_t pid;
+
+    acme_changes_where(ch, ACME_CHANGES_DOMAINS, &start);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        acme_changes_note(ch, ACME_CHANGES_DOMAINS, "/", "from-the-child");
+        _exit(0);
+    }
+    waitpid(pid, &status, 0);
+    acme_changes_where(ch, ACME_CHANGES_DOMAINS, &end);
+    assert_int_equal(end.gen, start.gen + 1);
+    assert_true(acme_changes_since(ch, start.gen, end.gen, names));
+    assert_string_equal(APR_ARRAY_IDX(names, 0, const char *), "from-the-child");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -143,6 +270,9 @@ int main(void)
         UNIT_TEST(test_labels),
         UNIT_TEST(test_same_segment_in_same_pool),
         UNIT_TEST(test_children_count_into_the_parent),
+        UNIT_TEST(test_changes_chain_and_unexplained),
+        UNIT_TEST(test_changes_ring_overrun),
+        UNIT_TEST(test_changes_from_a_child),
     };
 
     if (unit_init()) {

@@ -5,10 +5,11 @@
 #include <apr_strings.h>
 
 #include "acme_counters.h"
+#include "acme_changes.h"
 
 /* The key names the layout: a build with another layout makes its own
  * segment instead of reading this one wrongly. */
-#define COUNTERS_POOL_KEY "mod_acme.counters/1"
+#define COUNTERS_POOL_KEY "mod_acme.counters/2"
 
 static const char *const endpoints[] = {
     "directory", "newNonce", "newAccount", "newOrder", "order", "authz", "challenge",
@@ -53,6 +54,7 @@ typedef struct counter_block_t {
 struct acme_counters_t {
     apr_shm_t *shm;
     counter_block_t *block;
+    acme_changes_t *changes;      /* NULL when its segment could not be made */
 };
 
 apr_status_t acme_counters_create(acme_counters_t **counters, apr_pool_t *pool)
@@ -73,9 +75,17 @@ apr_status_t acme_counters_create(acme_counters_t **counters, apr_pool_t *pool)
     }
     c->block = apr_shm_baseaddr_get(c->shm);
     memset(c->block, 0, sizeof(*c->block));
+    if (acme_changes_create(&c->changes, pool) != APR_SUCCESS) {
+        c->changes = NULL;        /* readers then look at every file */
+    }
     apr_pool_userdata_set(c, COUNTERS_POOL_KEY, NULL, pool);
     *counters = c;
     return APR_SUCCESS;
+}
+
+struct acme_changes_t *acme_counters_changes(const acme_counters_t *counters)
+{
+    return counters ? counters->changes : NULL;
 }
 
 static void bump(apr_uint64_t *slot)

@@ -19,6 +19,11 @@ typedef struct acme_counters_t acme_counters_t;
  * or apr_shm_create's error with *counters NULL. */
 apr_status_t acme_counters_create(acme_counters_t **counters, apr_pool_t *pool);
 
+/* The change log of status records and live links (acme_changes.h) that
+ * comes with the counters' segment, made and kept alike; NULL when there is
+ * none (NULL counters, or its segment could not be made). */
+struct acme_changes_t *acme_counters_changes(const acme_counters_t *counters);
+
 /* One request sent to a CA. endpoint: "directory", "newNonce", "newAccount",
  * "newOrder", "order", "authz", "challenge", "finalize", "certificate",
  * "account", "keyChange", "revokeCert", "renewalInfo"; anything else counts

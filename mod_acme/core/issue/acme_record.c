@@ -7,6 +7,9 @@
 #include "acme_job_int.h"
 #include "acme_time.h"
 #include "acme_status_record.h"
+#include "acme_counters.h"
+#include "acme_changes.h"
+#include "acme_store_paths.h"
 
 acme_record_t *acme_record_make(apr_pool_t *pool, const char *name)
 {
@@ -107,12 +110,19 @@ void acme_record_status_update(acme_driver_t *driver, acme_record_t *rec,
     summary = apr_psprintf(p, "%s %x %u %s", summary,
                            apr_hashfunc_default(rec->notice, &notice_len),
                            rec->job ? rec->job->activity_seq : 0, rec->queued);
+    acme_changes_t *changes = acme_counters_changes(driver->ctx.counters);
+    const char *status_dir;
     apr_status_t rv;
 
     if (strcmp(summary, rec->status_written) == 0) {
         return;
     }
+    /* noted for the status page, which then reads this record alone */
+    status_dir = acme_store_path(driver->store, p, ACME_STORE_STATUS);
+    acme_changes_begin(changes, ACME_CHANGES_STATUS, status_dir);
     rv = acme_status_record_save(driver->store, p, status_record(rec, domain, p));
+    acme_changes_note(changes, ACME_CHANGES_STATUS, status_dir,
+                      rv == APR_SUCCESS ? domain->name : NULL);
     if (rv != APR_SUCCESS) {
         acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00408: %s: cannot write the status file",
                  domain->name);

@@ -18,6 +18,8 @@
 #include "acme_store.h"
 #include "acme_time.h"
 #include "acme_cert.h"
+#include "acme_counters.h"
+#include "acme_changes.h"
 #include "acme_crypto.h"
 #include "acme_events.h"
 #include "acme_custody.h"
@@ -222,25 +224,30 @@ static const char *version_name(apr_pool_t *p, const acme_ctx_t *ctx, const char
                        *hex ? hex : "00000000", NULL);
 }
 
-/* domains/<name> → ../archive/<name>/<version>, replaced in one rename. */
-static apr_status_t link_replace(acme_store_t *store, apr_pool_t *p, const char *name,
-                                 const char *version)
+/* domains/<name> → ../archive/<name>/<version>, replaced in one rename,
+ * noted in ctx's change log (acme_changes.h) for the status page. */
+static apr_status_t link_replace(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                 const char *name, const char *version)
 {
     const char *domains = acme_store_path(store, p, ACME_STORE_DOMAINS);
     const char *link = acme_store_path(store, p, acme_store_rel_live(p, name));
     const char *tmp = acme_store_tmp_path(p, link);
     const char *target = acme_store_rel_link_target(p, name, version);
+    acme_changes_t *changes = acme_counters_changes(ctx->counters);
     apr_status_t rv;
 
+    acme_changes_begin(changes, ACME_CHANGES_DOMAINS, domains);
     if (symlink(target, tmp) < 0) {
-        return errno;
+        rv = errno;
+        acme_changes_note(changes, ACME_CHANGES_DOMAINS, domains, NULL);
+        return rv;
     }
     rv = apr_file_rename(tmp, link, p);
     if (rv != APR_SUCCESS) {
         apr_file_remove(tmp, p);
-        return rv;
     }
-    return acme_store_sync_dir(domains);
+    acme_changes_note(changes, ACME_CHANGES_DOMAINS, domains, rv == APR_SUCCESS ? name : NULL);
+    return rv == APR_SUCCESS ? acme_store_sync_dir(domains) : rv;
 }
 
 static apr_status_t archive_write(acme_store_t *store, apr_pool_t *p, const char *name,
@@ -329,7 +336,7 @@ static apr_status_t activate_loaded(acme_store_t *store, apr_pool_t *p, const ac
 
     rv = archive_write(store, p, name, version, st);
     if (rv == APR_SUCCESS) {
-        rv = link_replace(store, p, name, version);
+        rv = link_replace(store, p, ctx, name, version);
     }
     if (rv != APR_SUCCESS) {
         *why = "cannot write the new version into the store";
@@ -643,7 +650,7 @@ apr_status_t acme_store_import(acme_store_t *store, apr_pool_t *p, const acme_ct
     *version = version_name(p, ctx, st.info.serial);
     rv = archive_write(store, p, name, *version, &st);
     if (rv == APR_SUCCESS) {
-        rv = link_replace(store, p, name, *version);
+        rv = link_replace(store, p, ctx, name, *version);
     }
     if (rv != APR_SUCCESS) {
         *why = "cannot write the version into the store";
