@@ -56,6 +56,11 @@
 #define ACME_WD_RETEST_DELAY   apr_time_from_sec(300)
 #define ACME_WD_THREAD_POLL_MS 200    /* the activation thread's look at staging */
 #define ACME_WD_SAFETY_POLL_MS 1000   /* the same when inotify wakes it */
+/* With every entry watched and nothing staged, held or waiting, a look at
+ * every entry (a stat each) comes only when inotify says staging changed,
+ * and this often anyway: at 10,000 names, a look each second was the idle
+ * server's largest cost. */
+#define ACME_WD_QUIET_LOOK     apr_time_from_sec(300)
 #define ACME_WD_BATCH_POLL_MS  200
 #define ACME_WD_THREAD_STACK   (256 * 1024)
 /* Automatic graceful restarts that replace live certificates: at most
@@ -135,9 +140,13 @@ static apr_array_header_t *staged_unseen(acme_wd_t *wd, apr_pool_t *p, apr_hash_
         /* Refused before (acme_custody_refused): whatever is planted there
          * again waits out the name's backoff instead of restarting httpd,
          * but for a chain of root's current key, once (acme_activation_held). */
-        if (at && !seen_before(seen, name, at) && !seen_before(seen_too, name, at)
-            && !acme_activation_held(wd, p, name, at)) {
-            APR_ARRAY_PUSH(names, const char *) = name;
+        if (at && !seen_before(seen, name, at) && !seen_before(seen_too, name, at)) {
+            if (!acme_activation_held(wd, p, name, at)) {
+                APR_ARRAY_PUSH(names, const char *) = name;
+            }
+            else {
+                wd->look_held = 1;  /* its backoff ends with no change to wake anyone */
+            }
         }
     }
     return names;
@@ -508,11 +517,16 @@ static void watch_staging(acme_wd_t *wd, apr_pool_t *p)
     const apr_array_header_t *domains = wd->rt->domains;
     int i;
 
-    inotify_add_watch(wd->notify_fd, acme_store_path(wd->rt->store, p, ACME_STORE_STAGING),
-                      events);
+    wd->watch_failed = inotify_add_watch(wd->notify_fd, acme_store_path(wd->rt->store, p,
+                                         ACME_STORE_STAGING), events) < 0;
     for (i = 0; i < domains->nelts; ++i) {
-        inotify_add_watch(wd->notify_fd, acme_store_path(wd->rt->store, p, acme_store_rel_staging(
-                          p, APR_ARRAY_IDX(domains, i, const acme_domain_t *)->name)), events);
+        /* no entry yet: staging's own watch sees it come */
+        if (inotify_add_watch(wd->notify_fd, acme_store_path(wd->rt->store, p,
+                              acme_store_rel_staging(p, APR_ARRAY_IDX(domains, i,
+                                                     const acme_domain_t *)->name)), events) < 0
+            && errno != ENOENT && errno != ENOTDIR) {
+            wd->watch_failed = 1;   /* e.g. max_user_watches reached */
+        }
     }
 #endif
 }
@@ -534,6 +548,7 @@ static int activation_look(acme_wd_t *wd, apr_pool_t *p, int interval)
     apr_time_t now = apr_time_now(), allowed;
     int wait = interval;
 
+    wd->look_idle = wd->look_held = 0;
     if (wd->notify_fd >= 0) {
         watch_staging(wd, p);
     }
@@ -541,7 +556,7 @@ static int activation_look(acme_wd_t *wd, apr_pool_t *p, int interval)
         fresh = staged_unseen(wd, p, wd->stale, wd->checked);
         allowed = fresh->nelts > 0 ? restart_allowed_at(wd, fresh) : 0;
         if (fresh->nelts == 0) {
-            /* nothing to do */
+            wd->look_idle = !wd->look_held;   /* nothing to do until staging changes */
         }
         else if (now < allowed) {
             /* Look again when the interval is over (or sooner, if woken). */
@@ -568,9 +583,10 @@ static void *APR_THREAD_FUNC activation_thread(apr_thread_t *thread, void *baton
 {
     acme_wd_t *wd = baton;
     struct pollfd fds[2] = { { wd->wake[0], POLLIN, 0 }, { wd->notify_fd, POLLIN, 0 } };
-    int watched = wd->notify_fd >= 0;
+    int watched = wd->notify_fd >= 0, woken;
     int interval = watched ? ACME_WD_SAFETY_POLL_MS : ACME_WD_THREAD_POLL_MS;
     int wait = activation_look(wd, wd->look_pool, interval);
+    apr_time_t looked = apr_time_now();
 
     fork_gate_set(0);   /* busy since before the thread was created */
     while (!wd->restart_sent) {
@@ -581,11 +597,17 @@ static void *APR_THREAD_FUNC activation_thread(apr_thread_t *thread, void *baton
         if (fds[0].revents) {
             break;
         }
-        if (watched && fds[1].revents) {
+        woken = watched && fds[1].revents;
+        if (woken) {
             drain_events(wd->notify_fd);
+        }
+        if (watched && !woken && wd->look_idle && !wd->watch_failed
+            && apr_time_now() - looked < ACME_WD_QUIET_LOOK) {
+            continue;             /* nothing changed in staging: no look at every entry */
         }
         fork_gate_set(1);
         wait = activation_look(wd, wd->look_pool, interval);
+        looked = apr_time_now();
         fork_gate_set(0);
     }
     apr_thread_exit(thread, APR_SUCCESS);
@@ -722,7 +744,7 @@ void acme_activation_start_thread(acme_wd_t *wd, apr_pool_t *pconf)
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, wd->rt->base,
                  "ACME00720: activation thread watching %s/staging (%s)",
                  acme_store_dir(wd->rt->store),
-                 wd->notify_fd >= 0 ? "inotify, and every second" : "every 200 ms");
+                 wd->notify_fd >= 0 ? "inotify, and every 5 minutes" : "every 200 ms");
 }
 
 void acme_activation_register_hooks(apr_pool_t *p)

@@ -57,6 +57,9 @@ typedef struct acme_wd_t {
     pid_t thread_owner;               /* forked children share the memory, not the thread */
     int wake[2];                      /* pipe: a byte written asks the thread to stop */
     int notify_fd;                    /* inotify on staging and its entries; -1: poll only */
+    int look_idle;                    /* the last look found nothing staged, held or waiting */
+    int look_held;                    /* ... and whether an entry the refusal backoff holds */
+    int watch_failed;                 /* an entry could not be watched: look every second */
 } acme_wd_t;
 
 static APR_INLINE acme_wd_t *wd_state(apr_pool_t *pconf)
