@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include "acme_counters.h"
+#include "acme_changes.h"
 #include "acme_job_int.h"
 #include "acme_time.h"
 #include "acme_store_account.h"
@@ -540,11 +541,29 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
 /* acmectl renew or revoke on a valid certificate, acmectl renew while
  * something is staged, or the staged entry gone (made live or refused): no
  * need to wait for its check. */
+/* jobs/ changed since the last run, or that cannot be told: acmectl renew
+ * and revoke write their marker (jobs/<name>.renew) there, so while it
+ * stands still no valid certificate's marker is looked for (at 10,000
+ * names, two lstat each every ACME_MARKER_POLL). A stamp counts only when
+ * taken a second after jobs/ last changed: file times are coarse. */
+static int jobs_changed(acme_driver_t *driver, apr_pool_t *p)
+{
+    apr_int64_t settled = (apr_int64_t)(apr_time_now() - apr_time_from_sec(1)) * 1000;
+    acme_changes_stamp_t now;
+    int changed;
+
+    acme_changes_stamp(acme_store_path(driver->store, p, ACME_STORE_JOBS), &now);
+    changed = !driver->jobs_trusted || !acme_changes_stamp_same(&now, &driver->jobs_stamp);
+    driver->jobs_stamp = now;
+    driver->jobs_trusted = now.ino && now.mtime_ns < settled && now.ctime_ns < settled;
+    return changed;
+}
+
 static int renewal_asked(acme_driver_t *driver, const acme_record_t *rec,
-                         const acme_domain_t *domain, apr_pool_t *p)
+                         const acme_domain_t *domain, apr_pool_t *p, int markers)
 {
     return !rec->job && !rec->force
-           && ((strcmp(rec->state, "valid") == 0
+           && ((strcmp(rec->state, "valid") == 0 && markers
                 && acme_store_renewal_requested(driver->store, p, domain->name))
                || (strcmp(rec->state, "staged") == 0
                    && (acme_store_renewal_marked(driver->store, p, domain->name)
@@ -617,7 +636,7 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
     apr_time_t marked_at = 0;
     apr_time_t earliest = acme_core_now(&driver->ctx) + ACME_RECHECK_VALID;
     apr_time_t marker_poll = acme_core_now(&driver->ctx) + ACME_MARKER_POLL;
-    int i;
+    int i, markers;
 
     *staged = 0;
     driver->run += 1;
@@ -633,6 +652,7 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
         acme_store_remove_dead_temps(driver->store, ptemp);
         driver->swept_at = acme_core_now(&driver->ctx);
     }
+    markers = jobs_changed(driver, ptemp);
     for (i = 0; domains && i < domains->nelts && !apr_atomic_read32(&driver->stop); ++i) {
         const acme_domain_t *domain = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
         acme_record_t *rec = acme_record_get(driver, domain->name, 1);
@@ -642,7 +662,7 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
         if (!rec->restored) {
             acme_renewal_restore(driver, rec, domain, acme_core_now(&driver->ctx), p);
         }
-        if (rec->next_run <= acme_core_now(&driver->ctx) || renewal_asked(driver, rec, domain, p)) {
+        if (rec->next_run <= acme_core_now(&driver->ctx) || renewal_asked(driver, rec, domain, p, markers)) {
             /* Mark before the work, not only after it: one run can take a
              * while and stage certificates early in it. */
             if (acme_core_now(&driver->ctx) - marked_at > ACME_IN_FLIGHT_REFRESH) {

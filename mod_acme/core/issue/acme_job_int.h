@@ -9,6 +9,7 @@
 #include "acme_job.h"
 #include "acme_client.h"
 #include "acme_status_record.h"
+#include "acme_changes.h"
 
 /* Polls start this fast and slow down to ACME_POLL_MAX (acme_driver.c). */
 #define ACME_POLL_INITIAL apr_time_from_msec(500)
@@ -144,6 +145,8 @@ struct acme_driver_t {
     apr_hash_t *pacer;              /* CA URL -> apr_time_t* GCRA arrival time; NULL = unread */
     int active;                     /* jobs in flight, counted at each run's start */
     acme_order_gate_t gate;         /* begin NULL: none */
+    acme_changes_stamp_t jobs_stamp; /* jobs/ at the last run, for acmectl's markers */
+    int jobs_trusted;               /* ... taken a second after jobs/ last changed */
 };
 
 /* acme_job_pace.c: may a new order for ca_url start at now? 0 = yes (its
