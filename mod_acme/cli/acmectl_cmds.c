@@ -172,6 +172,9 @@ static void cluster_lines(acmectl_t *ctl, json_t *c, const char *name)
                    json_object_get(c, "down_since") ? jstr(c, "down_since") : "",
                    json_object_get(c, "down_since") ? apr_psprintf(ctl->pool, ": %s",
                                                                    jstr(c, "error")) : "");
+    if (json_is_true(json_object_get(c, "key_mismatch"))) {
+        acmectl_printf(ctl, "  KEY MISMATCH: %s\n", jstr(c, "error"));
+    }
     json_array_foreach(json_object_get(c, "nodes"), i, v) {
         json_t *certs = json_object_get(v, "certificates");
         const char *serial = name ? json_string_value(json_object_get(certs, name)) : NULL;

@@ -67,6 +67,7 @@ typedef struct gate_t {
     apr_time_t down_since;            /* Redis unreachable since, 0 while it answers */
     apr_hash_t *key_wait;             /* name -> apr_time_t*: since when waiting for root's key */
     acme_cluster_epoch_seen_t epoch;  /* Redis' epoch mark as this child saw it last */
+    int key_checked;                  /* mod_acme:keycheck opened with this node's key */
     acme_driver_t *driver;
 } gate_t;
 
@@ -444,7 +445,17 @@ static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const c
         return redis_down(g, retry_at, why, apr_psprintf(p, "Redis is not reachable (%s)", *why),
                           p);
     }
-    rv = published(r, p, domain, &record, why);
+    /* A node whose key is not the cluster's (mod_acme:keycheck, looked at
+     * once) orders nothing: its answers, order state and result would be
+     * sealed where no node can open them. */
+    rv = g->key_checked ? APR_SUCCESS : acme_redis_key_check(r, p, why);
+    if (rv == APR_EINVAL) {
+        rv = APR_EBADF;
+    }
+    if (rv == APR_SUCCESS) {
+        g->key_checked = 1;
+        rv = published(r, p, domain, &record, why);
+    }
     if (rv == APR_SUCCESS) {
         serial = json_string_value(json_object_get(record, "serial"));
         if (serial && strcmp(serial, live_serial)

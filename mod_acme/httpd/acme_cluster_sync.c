@@ -31,6 +31,7 @@
 #define POLL_BUDGET         apr_time_from_msec(500)
 #define KEY_TTL_MS          (200L * 86400 * 1000)     /* longer than any certificate lives */
 #define RESTORES_PER_POLL   64        /* a poll stays short with thousands of names */
+#define KEY_RECHECK         apr_time_from_sec(60)    /* a wrong key: looked at again */
 
 typedef struct sync_t {
     acme_runtime_t *rt;
@@ -49,6 +50,10 @@ typedef struct sync_t {
     apr_hash_t *adopt_told;           /* name -> "": ACME01033 logged */
     acme_cluster_epoch_seen_t *epoch; /* the mark this node saw last (process pool:
                                        * across generations) */
+    int key_checked;                  /* mod_acme:keycheck opened (or made) with this key */
+    const char *key_wrong;            /* why this node's key is not the cluster's, NULL: it is */
+    apr_time_t key_next;              /* while it is not: when to look again */
+    apr_time_t key_logged;
     apr_array_header_t *names;        /* const char*: every domain's store name */
 } sync_t;
 
@@ -528,6 +533,7 @@ static int epoch_check(sync_t *sy, acme_redis_t *r, const char *mark, apr_pool_t
                      (int)apr_time_sec(ACME_CLUSTER_CLAIM_GRACE));
         apr_hash_clear(sy->seen);
         apr_hash_clear(sy->keys_published);
+        sy->key_checked = 0;          /* the key check went with the rest */
         for (hi = apr_hash_first(p, sy->csr_seen); hi; hi = apr_hash_next(hi)) {
             *(apr_time_t *)apr_hash_this_val(hi) = 0;
         }
@@ -540,6 +546,53 @@ static int epoch_check(sync_t *sy, acme_redis_t *r, const char *mark, apr_pool_t
     return 1;
 }
 
+/* Is this node's AcmeClusterKeyFile the cluster's (acme_redis_key_check)?
+ * Looked at once per generation, after Redis lost its data, and while it
+ * is not, every KEY_RECHECK. 1 when it is; 0 when not (sy->key_wrong says
+ * why: nothing may be written then) or Redis failed. */
+static int key_ok(sync_t *sy, acme_redis_t *r, apr_pool_t *p)
+{
+    const char *why = NULL;
+    apr_time_t now = apr_time_now();
+    apr_status_t rv;
+
+    if (sy->key_checked) {
+        return 1;
+    }
+    if (sy->key_wrong && now < sy->key_next) {
+        return 0;
+    }
+    rv = acme_redis_key_check(r, p, &why);
+    if (rv == APR_SUCCESS) {
+        if (sy->key_wrong) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, sy->rt->base, "ACME01042: cluster: this "
+                         "node's AcmeClusterKeyFile %s is the cluster's now; it takes part again",
+                         sy->rt->cluster->key_file);
+        }
+        sy->key_checked = 1;
+        sy->key_wrong = NULL;
+        return 1;
+    }
+    if (rv != APR_EBADF && rv != APR_EINVAL) {
+        sy->redis = NULL;
+        return 0;
+    }
+    if (!sy->key_wrong || now - sy->key_logged >= apr_time_from_sec(600)) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, sy->rt->base, "ACME01041: cluster: this node's "
+                     "AcmeClusterKeyFile %s is not the cluster's: %s; this node writes nothing "
+                     "to Redis, orders nothing and takes nothing in, and keeps serving the "
+                     "certificates it has; advice: copy %s from a node that works (the same 32 "
+                     "bytes on every node) and restart this node, or, when every node got a new "
+                     "key, delete mod_acme:keycheck in Redis", sy->rt->cluster->key_file, why,
+                     sy->rt->cluster->key_file);
+        sy->key_logged = now;
+    }
+    sy->key_wrong = apr_pstrdup(sy->pool, why);
+    sy->key_next = now + KEY_RECHECK;
+    sy->next_view = sy->next_view > now + apr_time_from_sec(1) ? 0 : sy->next_view;
+    return 0;
+}
+
 static void sync_poll(sync_t *sy, apr_pool_t *p)
 {
     apr_array_header_t *versions;
@@ -547,11 +600,33 @@ static void sync_poll(sync_t *sy, apr_pool_t *p)
     acme_redis_t *r;
     int i, restores = 0;
 
-    for (i = 0; i < sy->rt->domains->nelts; ++i) {
+    if (!(r = sync_redis(sy))) {
+        return;
+    }
+    if (!key_ok(sy, r, p)) {
+        /* Not the cluster's key: nothing written; what others published is
+         * looked at only to say that it does not open here (ACME01021). */
+        if (sy->redis && acme_cluster_versions(r, p, sy->names, &versions, &mark)
+                         == APR_SUCCESS) {
+            for (i = 0; i < sy->rt->domains->nelts && sy->redis; ++i) {
+                const acme_domain_t *domain = APR_ARRAY_IDX(sy->rt->domains, i,
+                                                            const acme_domain_t *);
+                long long v = APR_ARRAY_IDX(versions, i, long long);
+                long long *seen = apr_hash_get(sy->seen, domain->name, APR_HASH_KEY_STRING);
+
+                if (v > 0 && (!seen || *seen != v)
+                    && take_in(sy, r, domain, p) == APR_SUCCESS) {
+                    mark_seen(sy, domain->name, v);
+                }
+            }
+        }
+        return;
+    }
+    for (i = 0; i < sy->rt->domains->nelts && sy->redis; ++i) {
         publish_key(sy, APR_ARRAY_IDX(sy->rt->domains, i, const acme_domain_t *), p);
         publish_pending_key(sy, APR_ARRAY_IDX(sy->rt->domains, i, const acme_domain_t *), p);
     }
-    if (!(r = sync_redis(sy))) {
+    if (!sy->redis) {
         return;
     }
     republish_requested(sy, r, p);
@@ -617,7 +692,8 @@ static int sync_monitor(apr_pool_t *p, server_rec *s)
         apr_pool_clear(tmp);
         acme_cluster_view_refresh(sy->rt, sy->redis, sy->down_why, sy->names,
                                   sy->redis ? 0 : (sy->down_since ? sy->down_since
-                                                                  : apr_time_now()), tmp);
+                                                                  : apr_time_now()),
+                                  sy->key_wrong, tmp);
     }
     apr_pool_destroy(tmp);
     return DECLINED;

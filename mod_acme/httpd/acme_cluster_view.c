@@ -137,13 +137,16 @@ static apr_status_t read_locks(acme_redis_t *r, apr_pool_t *p, const apr_array_h
 
 void acme_cluster_view_refresh(acme_runtime_t *rt, acme_redis_t *r, const char *why,
                                const apr_array_header_t *names, apr_time_t down_since,
-                               apr_pool_t *p)
+                               const char *key_wrong, apr_pool_t *p)
 {
     apr_time_t now = apr_time_now();
     json_t *view = NULL, *nodes = NULL, *locks = NULL;
     const char *text, *hb;
     apr_status_t rv = APR_EGENERAL;
 
+    if (key_wrong) {
+        r = NULL;                     /* nothing written with a key the cluster does not share */
+    }
     if (r && (hb = heartbeat(rt, p, now)) != NULL) {
         const char *sadd[3] = { "SADD", NODES_SET, rt->cluster->node };
         acme_redis_reply_t *reply;
@@ -179,21 +182,32 @@ void acme_cluster_view_refresh(acme_runtime_t *rt, acme_redis_t *r, const char *
 
         acme_store_read_json_pooled(rt->store, p, ACME_STORE_CLUSTER_VIEW, &old);
         down_since = down_since ? down_since : now;
+        if (key_wrong) {
+            down_since = 0;
+        }
         /* A graceful restart (an activation) starts a new generation that
          * only knows its own first failure: the outage began when the
          * last view said so. */
-        if ((old_since = json_string_value(json_object_get(old, "down_since"))) != NULL
+        if (down_since && (old_since = json_string_value(json_object_get(old, "down_since")))
+               != NULL
             && !strcmp(json_string_value(json_object_get(old, "redis")) ?: "", "unreachable")
             && acme_time_rfc3339_parse(old_since, &t) == APR_SUCCESS && t < down_since) {
             down_since = t;
         }
-        view = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+        view = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
                          "node", rt->cluster->node,
                          "url", acme_cluster_url_show(p, rt->cluster->url),
-                         "key_id", rt->cluster->key_id_hex, "redis", "unreachable",
+                         "key_id", rt->cluster->key_id_hex,
+                         "redis", key_wrong ? "reachable" : "unreachable",
                          "checked_at", acme_time_rfc3339(p, now),
-                         "error", why ? why : "no usable reply",
-                         "down_since", acme_time_rfc3339(p, down_since));
+                         "error", key_wrong ? key_wrong : why ? why : "no usable reply");
+        if (view && down_since) {
+            json_object_set_new(view, "down_since",
+                                json_string(acme_time_rfc3339(p, down_since)));
+        }
+        if (view && key_wrong) {
+            json_object_set_new(view, "key_mismatch", json_true());
+        }
         if (view) {
             json_t *v;
 

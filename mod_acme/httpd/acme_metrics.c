@@ -117,6 +117,11 @@ static void cluster_metrics(request_rec *r, json_t *c)
            "1 when this node reached the cluster's Redis at its last check, 0 when not.");
     ap_rprintf(r, "acme_cluster_redis_up{node=\"%s\"} %d\n", label(r->pool, str(c, "node")),
                str(c, "redis") && !strcmp(str(c, "redis"), "reachable"));
+    family(r, "acme_cluster_key_mismatch", "gauge",
+           "1 when this node's AcmeClusterKeyFile is not the cluster's (it writes nothing to "
+           "Redis and orders nothing), 0 when it is.");
+    ap_rprintf(r, "acme_cluster_key_mismatch{node=\"%s\"} %d\n", label(r->pool, str(c, "node")),
+               json_is_true(json_object_get(c, "key_mismatch")));
     family(r, "acme_cluster_redis_down_since_timestamp_seconds", "gauge",
            "Since when Redis has been unreachable from this node, Unix time (only while it is).");
     if ((t = seconds(c, "down_since")) >= 0) {

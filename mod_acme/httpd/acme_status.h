@@ -13,7 +13,7 @@
  * when a member is added, changes meaning or goes away, so that a consumer
  * can tell which members to expect (2: error.since; 3: cluster; 4:
  * renewal_failing, per certificate and in the summary; 5:
- * record_behind_since). */
+ * record_behind_since, cluster.key_mismatch). */
 #define ACME_STATUS_SCHEMA 5
 
 /* acme_status.c: {"schema", "version", "generated_at", "summary", "domains"}

@@ -524,7 +524,11 @@ static void cluster_html(out_t *o, json_t *c)
     putf(o, "<section id=\"cluster\"><h2>Cluster</h2><p>This node: <code>%s</code> &middot; "
          "Redis <code>%s</code>: <strong>%s</strong>", esc(o->pool, str(c, "node")),
          esc(o->pool, str(c, "url")), esc(o->pool, str(c, "redis")));
-    if (json_string_value(json_object_get(c, "error"))) {
+    if (json_is_true(json_object_get(c, "key_mismatch"))) {
+        putf(o, " &middot; <strong>this node's cluster key is not the cluster's</strong>: %s",
+             esc(o->pool, str(c, "error")));
+    }
+    else if (json_string_value(json_object_get(c, "error"))) {
         putf(o, " since %s (%s)", when(o->pool, str(c, "down_since")),
              esc(o->pool, str(c, "error")));
     }

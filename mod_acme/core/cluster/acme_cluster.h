@@ -76,6 +76,7 @@ typedef struct acme_cluster_t {
     unsigned char key[ACME_CLUSTER_KEY_LEN];
     unsigned char key_id[ACME_CLUSTER_KEY_ID_LEN];  /* names the key, reveals nothing */
     const char *key_id_hex;
+    const char *key_file;         /* AcmeClusterKeyFile, for messages */
     const char *ca_file;          /* NULL: the system's trust store */
     const char *node;             /* this node, e.g. "hostname:ServerRoot" */
     apr_interval_time_t timeout;  /* budget of one command (connect included) */

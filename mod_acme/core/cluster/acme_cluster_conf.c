@@ -389,6 +389,7 @@ apr_status_t acme_cluster_create(acme_cluster_t **cluster, apr_pool_t *p, const 
     }
     key_id(c, p);
     c->ca_file = ca_file;
+    c->key_file = apr_pstrdup(p, key_file);
     if (!node) {
         if (gethostname(host, sizeof(host)) != 0) {
             apr_cpystrn(host, "node", sizeof(host));

@@ -587,3 +587,47 @@ apr_status_t acme_redis_del(acme_redis_t *r, apr_pool_t *p, const char *name)
 
     return acme_redis_command(r, p, &reply, 2, argv, NULL);
 }
+
+apr_status_t acme_redis_key_check(acme_redis_t *r, apr_pool_t *p, const char **why)
+{
+    const char *name = ACME_CLUSTER_PREFIX "keycheck", *argv[4], *made;
+    apr_size_t lens[4], len, sealed_len;
+    acme_redis_reply_t *reply;
+    char *value, *sealed;
+    apr_status_t rv;
+    int tries;
+
+    for (tries = 0; tries < 2; ++tries) {
+        rv = acme_redis_fetch(r, p, name, &value, &len, why);
+        if (rv == APR_EBADF || rv == APR_EINVAL) {
+            *why = apr_psprintf(p, "%s (this node's AcmeClusterKeyFile: %s)", *why,
+                                r->cluster->key_file ? r->cluster->key_file : "?");
+        }
+        if (rv != APR_ENOENT) {
+            return rv;
+        }
+        made = apr_psprintf(p, "made by %s at %" APR_TIME_T_FMT,
+                            r->cluster->node ? r->cluster->node : "?",
+                            apr_time_sec(apr_time_now()));
+        if ((rv = acme_cluster_seal(r->cluster, p, name, made, strlen(made), &sealed,
+                                    &sealed_len)) != APR_SUCCESS) {
+            return rv;
+        }
+        argv[0] = "SET";
+        argv[1] = name;
+        argv[2] = sealed;
+        argv[3] = "NX";
+        lens[0] = 3;
+        lens[1] = strlen(name);
+        lens[2] = sealed_len;
+        lens[3] = 2;
+        if ((rv = acme_redis_command(r, p, &reply, 4, argv, lens)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (reply->type == ACME_REDIS_STATUS) {
+            return APR_SUCCESS;       /* this node's key is the cluster's now */
+        }
+        /* another node made it first: open that one */
+    }
+    return APR_EGENERAL;
+}

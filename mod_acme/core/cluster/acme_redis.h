@@ -79,6 +79,14 @@ apr_status_t acme_redis_put(acme_redis_t *r, apr_pool_t *p, const char *name,
 apr_status_t acme_redis_fetch(acme_redis_t *r, apr_pool_t *p, const char *name,
                               char **value, apr_size_t *len, const char **why);
 
+/* Is this node's AcmeClusterKeyFile the cluster's? mod_acme:keycheck holds
+ * a value sealed with the key of the first node that found none (made
+ * here, SET NX, when there is none); opening it here proves the same key.
+ * APR_SUCCESS (same key, or made now); APR_EBADF (another key) or
+ * APR_EINVAL (not a sealed value, or forged): *why (from p) says which key
+ * ids and names this node's key file; acme_redis_command's failures. */
+apr_status_t acme_redis_key_check(acme_redis_t *r, apr_pool_t *p, const char **why);
+
 /* DEL name. APR_SUCCESS, or acme_redis_command's failures. */
 apr_status_t acme_redis_del(acme_redis_t *r, apr_pool_t *p, const char *name);
 #endif
