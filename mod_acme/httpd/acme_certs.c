@@ -357,7 +357,8 @@ static apr_status_t runtime_open_store(acme_runtime_t *rt, apr_pool_t *ptemp)
         rt->fallback_cert = rt->fallback_key = NULL;
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00606: cannot create the "
                      "temporary certificate in %s/fallback; vhosts without a certificate "
-                     "will fail to start; check that the store is writable", dir);
+                     "will fail to start; free space on the store's filesystem or make the "
+                     "store writable by root, as the error says", dir);
     }
     return APR_SUCCESS;
 }

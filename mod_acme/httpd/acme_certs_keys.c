@@ -102,8 +102,9 @@ void acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
         rv = acme_custody_prepare(rt->store, ptemp, d->name, d->names, d->key_type, &generated);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00634: %s: cannot generate "
-                         "the certificate key in %s/keys (it must be a directory of root's, "
-                         "mode 0700); no certificate can be ordered for it",
+                         "the certificate key in %s/keys; no certificate can be ordered for "
+                         "it; free space on the store's filesystem, or make keys/ a directory "
+                         "of root's, mode 0700, as the error says",
                          d->name, acme_store_dir(rt->store));
         }
         made += generated;
