@@ -152,6 +152,8 @@ static void test_missing_record_is_shown_then_issued(void **state)
                                                     "record is in place: set the TXT record "
                                                     "once: " PERSIST_RECORD ". IN TXT \"", want,
                                                     "\"", NULL)));
+    assert_non_null(strstr(activity(f), apr_pstrcat(f->p, "(", unit_dns_server_address(d->dns),
+                                                    " has no TXT record there)", NULL)));
     assert_true(logged(f, "ACME01455: " PERSIST_NAME));
     assert_true(unit_dns_server_queries(d->dns) >= 1);
     /* looked at again 5 s later, then less often; said once */
@@ -211,7 +213,7 @@ static void test_persist_until_soon_is_warned(void **state)
 }
 
 /* A resolver that refuses: the record counts as missing, and the status
- * says what the resolver answered. */
+ * says what the resolver answered, naming it once. */
 static void test_refusing_resolver_orders_nothing(void **state)
 {
     persist_fixture_t *d = *state;
@@ -220,8 +222,10 @@ static void test_refusing_resolver_orders_nothing(void **state)
     unit_replay_add(f->replay, PERSIST, 0, PERSIST_ACCOUNT);
     unit_dns_server_rcode(d->dns, 5);
     run_waiting(f, PERSIST_ACCOUNT);
-    assert_non_null(strstr(activity(f), apr_pstrcat(f->p, " at ", unit_dns_server_address(d->dns),
-                                                    ": none)", NULL)));
+    assert_non_null(strstr(activity(f), apr_pstrcat(f->p, "(", unit_dns_server_address(d->dns),
+                                                    " gave no answer for ", NULL)));
+    assert_null(strstr(activity(f), apr_pstrcat(f->p, " at ", unit_dns_server_address(d->dns),
+                                                NULL)));
     unit_replay_done(f->replay);
 }
 

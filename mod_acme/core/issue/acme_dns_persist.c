@@ -37,6 +37,22 @@ static const char *resolver_name(const acme_step_ctx_t *sc)
     return sc->domain->dns_resolver ? sc->domain->dns_resolver : "the system resolver";
 }
 
+/* What the lookup of a missing record found, for the status page: the
+ * lookup's own reason when it failed (it names the resolver), else what
+ * the resolver holds there. */
+static const char *lookup_found(const acme_step_ctx_t *sc, const char *why,
+                                const apr_array_header_t *values)
+{
+    if (why) {
+        return why;
+    }
+    if (!values || !values->nelts) {
+        return apr_psprintf(sc->p, "%s has no TXT record there", resolver_name(sc));
+    }
+    return apr_psprintf(sc->p, "%s has \"%s\"", resolver_name(sc),
+                        acme_job_join(sc->p, values));
+}
+
 static int in_array(const apr_array_header_t *list, const char *s)
 {
     int i;
@@ -233,7 +249,7 @@ acme_outcome_e acme_dns_persist_check(acme_step_ctx_t *sc, const acme_authz_t *a
 {
     const acme_directory_t *dir = directory_of(sc);
     const char *record = apr_pstrcat(sc->p, ACME_PERSIST_LABEL, authz->identifier, NULL);
-    const char *value, *line, *why = NULL, *matched, *bad, *seen, *activity;
+    const char *value, *line, *why = NULL, *matched, *bad, *activity;
     apr_array_header_t *values = NULL;
     acme_persist_want_t want;
     apr_time_t until;
@@ -280,11 +296,8 @@ acme_outcome_e acme_dns_persist_check(acme_step_ctx_t *sc, const acme_authz_t *a
                  sc->prob.detail);
         return ACME_OUTCOME_FAILED;
     }
-    seen = values && values->nelts ? apr_pstrcat(sc->p, "\"", acme_job_join(sc->p, values), "\"",
-                                                 NULL) : "none";
     activity = apr_psprintf(sc->p, "waiting for the dns-persist-01 TXT record, set it once: "
-                            "%s (%s at %s: %s)", line, why ? why : "seen", resolver_name(sc),
-                            seen);
+                            "%s (%s)", line, lookup_found(sc, why, values));
     if (!sc->job->activity || strcmp(sc->job->activity, activity)) {
         acme_log(&sc->driver->ctx, ACME_LOG_WARN, 0, "ACME01452: %s: %s", sc->domain->name,
                  activity);
@@ -331,11 +344,8 @@ static const char *preorder_one(acme_step_ctx_t *sc, const acme_directory_t *dir
         return apr_psprintf(sc->p, "the TXT record at %s %s; change it to: %s", record, bad,
                             line);
     }
-    return apr_psprintf(sc->p, "set the TXT record once: %s (%s at %s: %s)", line,
-                        why ? why : "seen", resolver_name(sc),
-                        values && values->nelts
-                        ? apr_pstrcat(sc->p, "\"", acme_job_join(sc->p, values), "\"", NULL)
-                        : "none");
+    return apr_psprintf(sc->p, "set the TXT record once: %s (%s)", line,
+                        lookup_found(sc, why, values));
 }
 
 acme_outcome_e acme_dns_persist_preorder(acme_step_ctx_t *sc)
