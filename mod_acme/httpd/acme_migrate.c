@@ -13,6 +13,7 @@
 #include "acme_private.h"
 #include "acme_config.h"
 #include "acme_name.h"
+#include "acme_cert.h"
 #include "acme_store_paths.h"
 
 static int is_directive(const ap_directive_t *d, const char *name)
@@ -56,16 +57,18 @@ static int migrate_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t 
 {
     const char *store = acme_config_store_dir(base), *name;
     const ap_directive_t *node, *line;
-    apr_finfo_t finfo;
+    apr_array_header_t *chain;
 
     for (node = ap_conftree; node && store; node = node->next) {
         if (!is_directive(node, "<VirtualHost")
             || !(name = vhost_store_name(ptemp, node, &line))) {
             continue;
         }
-        if (apr_stat(&finfo, apr_pstrcat(ptemp, store, "/", acme_store_rel_live_file(
-                     ptemp, name, ACME_STORE_CERT_FILE), NULL), APR_FINFO_TYPE, ptemp)
-            != APR_SUCCESS) {
+        /* Only a live certificate that parses is served: an emptied or
+         * garbled one is not, whatever the file's presence says. */
+        if (acme_cert_chain_read_file(ptemp, apr_pstrcat(ptemp, store, "/",
+                                      acme_store_rel_live_file(ptemp, name, ACME_STORE_CERT_FILE),
+                                      NULL), &chain) != APR_SUCCESS || !chain->nelts) {
             continue;
         }
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, base, "ACME00639: %s:%d: this <VirtualHost> "

@@ -66,3 +66,17 @@ def test_static_certificate_serves_until_the_managed_one_is_live(httpd, unique):
     assert code == 0, out
     line = httpd.line_of("SSLCertificateFile")
     assert "ACME00639: %s:%d:" % (httpd.conf_path, line) in out and name in out, out
+    # a live certificate that does not parse (emptied, truncated, garbage) is
+    # not served, so configtest does not say it is
+    live = os.path.join(httpd.store, "domains", name, "cert.pem")
+    with open(live, "rb") as f:
+        good = f.read()
+    try:
+        for bad in (b"", good[:len(good) // 2], b"\x00garbage\xff" * 40):
+            with open(live, "wb") as f:
+                f.write(bad)
+            code, out = httpd.configtest()
+            assert code == 0 and "ACME00639" not in out, (bad[:20], out)
+    finally:
+        with open(live, "wb") as f:
+            f.write(good)
