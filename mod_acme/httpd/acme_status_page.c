@@ -82,36 +82,10 @@ acme_status_frag_t *acme_status_frag_make(apr_pool_t *p, int n)
     return cache;
 }
 
-static apr_int64_t ns(const struct timespec *ts)
-{
-    return (apr_int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
-
-static void stamp_of(const struct stat *st, acme_page_stamp_t *stamp)
-{
-    memset(stamp, 0, sizeof(*stamp));
-    stamp->mtime_ns = ns(&st->st_mtim);
-    stamp->ctime_ns = ns(&st->st_ctim);
-    stamp->size = (apr_int64_t)st->st_size;
-    stamp->ino = (apr_uint64_t)st->st_ino;
-    stamp->dev = (apr_uint64_t)st->st_dev;
-}
-
 static int stamp_same(const acme_page_stamp_t *a, const acme_page_stamp_t *b)
 {
     return a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns && a->size == b->size
            && a->ino == b->ino && a->dev == b->dev;
-}
-
-/* The stamp of fd's directory (fd < 0: none, all 0). */
-static void dir_stamp(int fd, acme_page_stamp_t *stamp)
-{
-    struct stat st;
-
-    memset(stamp, 0, sizeof(*stamp));
-    if (fd >= 0 && fstat(fd, &st) == 0) {
-        stamp_of(&st, stamp);
-    }
 }
 
 /* The stamp of a regular file status/<name>.json; all 0 when there is none. */
@@ -122,7 +96,7 @@ static void record_stamp(apr_pool_t *p, int status_fd, const char *name, acme_pa
     memset(stamp, 0, sizeof(*stamp));
     if (fstatat(status_fd, apr_pstrcat(p, name, ".json", NULL), &st, AT_SYMLINK_NOFOLLOW) == 0
         && S_ISREG(st.st_mode)) {
-        stamp_of(&st, stamp);
+        acme_changes_stamp_stat(&st, stamp);
     }
 }
 
@@ -688,12 +662,12 @@ static int page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page, int fu
     /* stamped before anything in them is read: a change from here on shows */
     memset(&head, 0, sizeof(head));
     memcpy(head.magic, PAGE_MAGIC, 8);
-    dir_stamp(status_fd, &head.status_dir);
-    dir_stamp(domains_fd, &head.domains_dir);
-    head.status_trusted = head.status_dir.mtime_ns < ns(&started) - 1000000000
-                          && head.status_dir.ctime_ns < ns(&started) - 1000000000;
-    head.domains_trusted = head.domains_dir.mtime_ns < ns(&started) - 1000000000
-                           && head.domains_dir.ctime_ns < ns(&started) - 1000000000;
+    acme_changes_stamp_fd(status_fd, &head.status_dir);
+    acme_changes_stamp_fd(domains_fd, &head.domains_dir);
+    head.status_trusted = head.status_dir.mtime_ns < acme_changes_ns(&started) - 1000000000
+                          && head.status_dir.ctime_ns < acme_changes_ns(&started) - 1000000000;
+    head.domains_trusted = head.domains_dir.mtime_ns < acme_changes_ns(&started) - 1000000000
+                           && head.domains_dir.ctime_ns < acme_changes_ns(&started) - 1000000000;
     head.changes_id = acme_changes_id(changes);
     head.gen = pos[0].gen < pos[1].gen ? pos[0].gen : pos[1].gen;
     head.status_chained = acme_changes_stamp_same(&head.status_dir, &pos[0].chain);

@@ -73,16 +73,16 @@ apr_uint64_t acme_changes_id(const acme_changes_t *changes)
     return changes ? changes->block->id : 0;
 }
 
-static apr_int64_t ns(const struct timespec *ts)
+apr_int64_t acme_changes_ns(const struct timespec *ts)
 {
     return (apr_int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
-static void stamp_of(const struct stat *st, acme_changes_stamp_t *stamp)
+void acme_changes_stamp_stat(const struct stat *st, acme_changes_stamp_t *stamp)
 {
     memset(stamp, 0, sizeof(*stamp));
-    stamp->mtime_ns = ns(&st->st_mtim);
-    stamp->ctime_ns = ns(&st->st_ctim);
+    stamp->mtime_ns = acme_changes_ns(&st->st_mtim);
+    stamp->ctime_ns = acme_changes_ns(&st->st_ctim);
     stamp->size = (apr_int64_t)st->st_size;
     stamp->ino = (apr_uint64_t)st->st_ino;
     stamp->dev = (apr_uint64_t)st->st_dev;
@@ -94,7 +94,7 @@ void acme_changes_stamp(const char *path, acme_changes_stamp_t *stamp)
 
     memset(stamp, 0, sizeof(*stamp));
     if (path && stat(path, &st) == 0) {
-        stamp_of(&st, stamp);
+        acme_changes_stamp_stat(&st, stamp);
     }
 }
 
@@ -104,7 +104,7 @@ void acme_changes_stamp_fd(int fd, acme_changes_stamp_t *stamp)
 
     memset(stamp, 0, sizeof(*stamp));
     if (fd >= 0 && fstat(fd, &st) == 0) {
-        stamp_of(&st, stamp);
+        acme_changes_stamp_stat(&st, stamp);
     }
 }
 

@@ -25,6 +25,8 @@
  * changes and then does nothing. */
 #ifndef ACME_CHANGES_H
 #define ACME_CHANGES_H
+#include <sys/stat.h>
+#include <time.h>
 #include <apr_pools.h>
 #include "acme_core.h"
 
@@ -43,6 +45,14 @@ typedef struct acme_changes_stamp_t {
     apr_int64_t mtime_ns, ctime_ns, size;
     apr_uint64_t ino, dev;
 } acme_changes_stamp_t;
+
+/* ts in nanoseconds since the epoch. */
+apr_int64_t acme_changes_ns(const struct timespec *ts);
+
+/* The stamp of what st describes (mtime and ctime in nanoseconds, size in
+ * bytes, inode, device), into *stamp: one definition of "changed" for the
+ * change log, the status cache and the shared status page. */
+void acme_changes_stamp_stat(const struct stat *st, acme_changes_stamp_t *stamp);
 
 /* Where the changes of one directory stand. */
 typedef struct acme_changes_pos_t {

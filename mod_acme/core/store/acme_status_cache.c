@@ -20,13 +20,11 @@
 #include <apr_thread_mutex.h>
 
 #include "acme_status_cache.h"
+#include "acme_changes.h"
 #include "acme_store_paths.h"
 
 /* What says a file or directory changed. */
-typedef struct stamp_t {
-    apr_int64_t mtime_ns, ctime_ns, size;
-    apr_uint64_t ino, dev;
-} stamp_t;
+typedef acme_changes_stamp_t stamp_t;
 
 typedef struct entry_t {
     stamp_t stamp;
@@ -114,20 +112,6 @@ apr_uint64_t acme_status_cache_parsed(acme_status_cache_t *cache)
     n = cache->parsed;
     unlock(cache);
     return n;
-}
-
-static apr_int64_t ns(const struct timespec *ts)
-{
-    return (apr_int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
-
-static void stamp_of(const struct stat *st, stamp_t *stamp)
-{
-    stamp->mtime_ns = ns(&st->st_mtim);
-    stamp->ctime_ns = ns(&st->st_ctim);
-    stamp->size = (apr_int64_t)st->st_size;
-    stamp->ino = (apr_uint64_t)st->st_ino;
-    stamp->dev = (apr_uint64_t)st->st_dev;
 }
 
 static int stamp_same(const stamp_t *a, const stamp_t *b)
@@ -257,7 +241,7 @@ static apr_status_t full_scan(acme_status_cache_t *cache, acme_store_t *store, a
             || fstatat(dirfd, entry, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
             continue;
         }
-        stamp_of(&st, &stamp);
+        acme_changes_stamp_stat(&st, &stamp);
         apr_hash_set(seen, entry, APR_HASH_KEY_STRING, entry);
         e = apr_hash_get(gen->entries, entry, APR_HASH_KEY_STRING);
         if (!e) {
@@ -301,7 +285,7 @@ static apr_int64_t now_ns(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    return ns(&ts);
+    return acme_changes_ns(&ts);
 }
 
 static apr_status_t cache_load_all(acme_status_cache_t *cache, acme_store_t *store,
@@ -327,7 +311,7 @@ static apr_status_t cache_load_all(acme_status_cache_t *cache, acme_store_t *sto
         close(dirfd);
         return rv;
     }
-    stamp_of(&st, &dir);
+    acme_changes_stamp_stat(&st, &dir);
     lock(cache);
     if (cache->dead) {
         rv = APR_EINVAL;
