@@ -79,6 +79,7 @@ static void serve_one(unit_http_server_t *s, int conn)
             break;
         }
         len += (size_t)got;
+        buf[len] = '\0';             /* request_end's string searches stop here */
     }
     pthread_mutex_lock(&s->lock);
     if (end && s->nrequests < QUEUE_MAX) {
