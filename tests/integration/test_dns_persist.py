@@ -30,8 +30,8 @@ exit 0
 
 @pytest.fixture(scope="module")
 def persist_pebble(workdir, challtestsrv):
-    """Short-lived certificates, and no reused authorizations: every renewal
-    is validated again."""
+    """Short-lived certificates, and (almost) no reused authorizations: a
+    renewal is validated again (see orders_to_validate)."""
     yield from harness.started_private_pebble(workdir, challtestsrv.dns_port, "persist",
                                               env={"PEBBLE_AUTHZREUSE": "0"},
                                               extra_config={"certificateValidityPeriod": LIFETIME})
@@ -106,6 +106,16 @@ def orders_for(proxy, fqdn):
         i.get("value") in (fqdn, "*." + fqdn) for i in o.get("identifiers", []))]
 
 
+def orders_to_validate(httpd, fqdn):
+    """How many orders of fqdn the CA created pending (ACME00417), not ready.
+    A CA may hand back an order whose authorizations it reuses (Let's Encrypt
+    does for 30 days); Pebble does so about once in 100 orders even with
+    PEBBLE_AUTHZREUSE=0, as makeAuthorizations in its wfe/wfe.go reuses unless
+    rand.Intn(100) > the percentage."""
+    return len(re.findall(r"ACME00417: %s: order \S+ created \(pending\)" % re.escape(fqdn),
+                          httpd.error_log_text()))
+
+
 def account_of(proxy):
     kids = list(proxy.account_jwks)
     assert len(kids) == 1, kids
@@ -154,8 +164,12 @@ def test_record_set_once_validates_issuance_and_renewals(httpd_factory, persist_
         return len(serials) >= 3
     wait_for(renewed, 4 * LIFETIME, interval=0.5, what="two renewals of %s" % name)
 
+    # every order with an authorization to validate was validated by the record;
+    # an order born ready (a reused authorization) needs no validation
     results = proxy.persist_validations()
-    assert len([r for r in results if r[0] == name and r[1]]) >= 3, results
+    pending = orders_to_validate(httpd, name)
+    assert pending >= 1, "no order of %s needed a validation" % name
+    assert len([r for r in results if r[0] == name and r[1]]) >= pending, (pending, results)
     assert not [r for r in results if not r[1]], results
     with open(hook_log) as f:
         calls = f.read()

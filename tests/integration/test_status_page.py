@@ -384,8 +384,11 @@ def test_server_status_says_1_certificate_in_the_singular(httpd, unique):
 
 @pytest.fixture
 def fresh_pebble(workdir, challtestsrv):
-    """A Pebble of the test's own that validates every order anew (no
-    authorization reuse), so that a renewal meets the fault the test sets."""
+    """A Pebble of the test's own that validates (almost) every order anew, so
+    that a renewal meets the fault the test sets. PEBBLE_AUTHZREUSE=0 still
+    reuses about one authorization in 100 (makeAuthorizations in Pebble's
+    wfe/wfe.go reuses unless rand.Intn(100) > the percentage): such a renewal
+    succeeds, and the one after it, with a window of 100 %, meets the fault."""
     try:
         pb = harness.private_pebble(workdir, challtestsrv.dns_port,
                                     "fresh-%s" % uuid.uuid4().hex[:8],
@@ -488,5 +491,8 @@ def test_a_valid_certificate_whose_renewal_fails(httpd_factory, fresh_pebble, ch
     chk = json.loads(httpd.acmectl("--store", httpd.store, "--json", "check").stdout)
     assert chk["ok"] is True and [f["name"] for f in chk["failing"]] == [name], chk
     assert chk["failing"][0]["renewal_failing"] is True and chk["failing"][0]["next_attempt"]
-    # and the site still has its certificate
-    assert httpd.verified_cert(name).serial_number == first.serial_number
+    # and the site still has its certificate: the first, or (when the CA reused
+    # the authorization, see fresh_pebble) the one renewed before the fault bit
+    served = httpd.verified_cert(name).serial_number
+    assert served == int(d["cert"]["serial"].replace(":", ""), 16), (served, d["cert"])
+    assert served == first.serial_number or "created (ready)" in httpd.error_log_text(), served
