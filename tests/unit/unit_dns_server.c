@@ -1,31 +1,21 @@
 /* The dns-01 tests' DNS server (unit_dns_server.h): one thread, one UDP
  * socket, answers built from the zone directory at each question. */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
-#include <unistd.h>
 #include <sys/stat.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <apr_strings.h>
 
 #include "unit.h"
+#include "unit_server.h"
 #include "unit_dns_server.h"
 #include "unit_dns_msg.h"
 
 struct unit_dns_server_t {
+    unit_server_t server;       /* first: the thread's callback gets it */
     apr_pool_t *pool;
     const char *zone;
     const char *address;
-    int fd;
-    int stop[2];                /* a byte on stop[1] ends the thread */
-    pthread_t thread;
-    pthread_mutex_t lock;
     int queries;
     int rcode;
 };
@@ -126,10 +116,10 @@ static void answer(unit_dns_server_t *s, const unsigned char *q, size_t len,
     if (!qend) {
         return;
     }
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->server.lock);
     s->queries++;
     rcode = s->rcode;
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->server.lock);
     unit_dns_put(&m, q, qend);           /* ID, flags, counts and the question, fixed below */
     if (rcode == 0) {
         count = answers(s, &m, name);
@@ -142,75 +132,29 @@ static void answer(unit_dns_server_t *s, const unsigned char *q, size_t len,
     m.buf[6] = (unsigned char)(count >> 8);
     m.buf[7] = (unsigned char)count;
     memset(m.buf + 8, 0, 4);
-    sendto(s->fd, m.buf, m.len, 0, from, fromlen);
+    sendto(s->server.fd, m.buf, m.len, 0, from, fromlen);
 }
 
-static void *serve(void *data)
+static void receive_one(unit_server_t *server)
 {
-    unit_dns_server_t *s = data;
     unsigned char q[UNIT_DNS_MSG_MAX];
+    struct sockaddr_storage from;
+    socklen_t fromlen = sizeof(from);
+    ssize_t got = recvfrom(server->fd, q, sizeof(q), 0, (struct sockaddr *)&from, &fromlen);
 
-    for (;;) {
-        struct pollfd pfd[2] = { { .fd = s->fd, .events = POLLIN },
-                                 { .fd = s->stop[0], .events = POLLIN } };
-        struct sockaddr_storage from;
-        socklen_t fromlen = sizeof(from);
-        ssize_t got;
-
-        if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
-            break;
-        }
-        if (pfd[1].revents) {
-            break;
-        }
-        if (!(pfd[0].revents & POLLIN)) {
-            continue;
-        }
-        got = recvfrom(s->fd, q, sizeof(q), 0, (struct sockaddr *)&from, &fromlen);
-        if (got > 0) {
-            answer(s, q, (size_t)got, (struct sockaddr *)&from, fromlen);
-        }
+    if (got > 0) {
+        answer((unit_dns_server_t *)server, q, (size_t)got, (struct sockaddr *)&from, fromlen);
     }
-    return NULL;
-}
-
-static apr_status_t server_stop(void *data)
-{
-    unit_dns_server_t *s = data;
-
-    if (write(s->stop[1], "x", 1) == 1) {
-        pthread_join(s->thread, NULL);
-    }
-    close(s->fd);
-    close(s->stop[0]);
-    close(s->stop[1]);
-    pthread_mutex_destroy(&s->lock);
-    return APR_SUCCESS;
 }
 
 unit_dns_server_t *unit_dns_server_start(apr_pool_t *p, const char *zone_dir)
 {
     unit_dns_server_t *s = apr_pcalloc(p, sizeof(*s));
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
 
     s->pool = p;
     s->zone = apr_pstrdup(p, zone_dir);
-    s->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    assert_true(s->fd >= 0);
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&sa, &len), 0);
-    s->address = apr_psprintf(p, "127.0.0.1:%d", ntohs(sa.sin_port));
-    assert_int_equal(pipe(s->stop), 0);
-    /* hooks started meanwhile must not hold the server's descriptors */
-    fcntl(s->stop[0], F_SETFD, FD_CLOEXEC);
-    fcntl(s->stop[1], F_SETFD, FD_CLOEXEC);
-    pthread_mutex_init(&s->lock, NULL);
-    assert_int_equal(pthread_create(&s->thread, NULL, serve, s), 0);
-    apr_pool_cleanup_register(p, s, server_stop, apr_pool_cleanup_null);
+    s->address = apr_psprintf(p, "127.0.0.1:%d",
+                              unit_server_start(&s->server, p, SOCK_DGRAM, receive_one));
     return s;
 }
 
@@ -230,15 +174,15 @@ int unit_dns_server_queries(unit_dns_server_t *s)
 {
     int n;
 
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->server.lock);
     n = s->queries;
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->server.lock);
     return n;
 }
 
 void unit_dns_server_rcode(unit_dns_server_t *s, int rcode)
 {
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->server.lock);
     s->rcode = rcode;
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->server.lock);
 }

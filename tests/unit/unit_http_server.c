@@ -1,34 +1,25 @@
 /* The HTTP client tests' server (unit_http_server.h): one thread, one
  * connection at a time. */
-#include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <apr_strings.h>
 
 #include "unit.h"
+#include "unit_server.h"
 #include "unit_http_server.h"
 
 #define REQUEST_MAX (256 * 1024)
 #define READ_WAIT_MS 5000
 #define QUEUE_MAX 64
 
-/* The thread allocates with malloc only: APR pools are not shared across
- * threads. */
 struct unit_http_server_t {
+    unit_server_t server;       /* first: the thread's callback gets it */
     apr_pool_t *pool;
     const char *base;
-    int fd;
-    int stop[2];                /* a byte on stop[1] ends the thread */
-    pthread_t thread;
-    pthread_mutex_t lock;
     char *answers[QUEUE_MAX];   /* in order */
     int nanswers;
     int next_answer;
@@ -81,7 +72,7 @@ static void serve_one(unit_http_server_t *s, int conn)
         len += (size_t)got;
         buf[len] = '\0';             /* request_end's string searches stop here */
     }
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->server.lock);
     if (end && s->nrequests < QUEUE_MAX) {
         buf[end] = '\0';
         s->requests[s->nrequests++] = strdup(buf);
@@ -89,7 +80,7 @@ static void serve_one(unit_http_server_t *s, int conn)
             raw = s->answers[s->next_answer++];
         }
     }
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->server.lock);
     for (len = 0, end = raw ? strlen(raw) : 0; len < end; ) {
         ssize_t put = write(conn, raw + len, end - len);
         if (put <= 0) {
@@ -101,43 +92,22 @@ static void serve_one(unit_http_server_t *s, int conn)
     free(buf);
 }
 
-static void *serve(void *data)
+static void accept_one(unit_server_t *server)
 {
-    unit_http_server_t *s = data;
+    unit_http_server_t *s = (unit_http_server_t *)server;
+    int conn;
 
-    for (;;) {
-        struct pollfd pfd[2] = { { .fd = s->fd, .events = POLLIN },
-                                 { .fd = s->stop[0], .events = POLLIN } };
-        int conn;
-
-        if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
-            break;
-        }
-        if (pfd[1].revents) {
-            break;
-        }
-        if (!(pfd[0].revents & POLLIN)) {
-            continue;
-        }
-        if ((conn = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-            serve_one(s, conn);
-            close(conn);
-        }
+    if ((conn = accept4(server->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+        serve_one(s, conn);
+        close(conn);
     }
-    return NULL;
 }
 
-static apr_status_t server_stop(void *data)
+/* After the thread ended (registered before it started). */
+static apr_status_t queues_free(void *data)
 {
     unit_http_server_t *s = data;
 
-    if (write(s->stop[1], "x", 1) == 1) {
-        pthread_join(s->thread, NULL);
-    }
-    close(s->fd);
-    close(s->stop[0]);
-    close(s->stop[1]);
-    pthread_mutex_destroy(&s->lock);
     while (s->nanswers > 0) {
         free(s->answers[--s->nanswers]);
     }
@@ -150,23 +120,11 @@ static apr_status_t server_stop(void *data)
 unit_http_server_t *unit_http_server_start(apr_pool_t *p)
 {
     unit_http_server_t *s = apr_pcalloc(p, sizeof(*s));
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
 
     s->pool = p;
-    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(s->fd >= 0);
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(s->fd, 16), 0);
-    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&sa, &len), 0);
-    s->base = apr_psprintf(p, "http://127.0.0.1:%d", ntohs(sa.sin_port));
-    assert_int_equal(pipe2(s->stop, O_CLOEXEC), 0);
-    pthread_mutex_init(&s->lock, NULL);
-    assert_int_equal(pthread_create(&s->thread, NULL, serve, s), 0);
-    apr_pool_cleanup_register(p, s, server_stop, apr_pool_cleanup_null);
+    apr_pool_cleanup_register(p, s, queues_free, apr_pool_cleanup_null);
+    s->base = apr_psprintf(p, "http://127.0.0.1:%d",
+                           unit_server_start(&s->server, p, SOCK_STREAM, accept_one));
     return s;
 }
 
@@ -177,19 +135,19 @@ const char *unit_http_server_url(const unit_http_server_t *s, apr_pool_t *p, con
 
 void unit_http_server_answer(unit_http_server_t *s, const char *raw)
 {
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->server.lock);
     assert_true(s->nanswers < QUEUE_MAX);
     s->answers[s->nanswers++] = strdup(raw);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->server.lock);
 }
 
 int unit_http_server_requests(unit_http_server_t *s)
 {
     int n;
 
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->server.lock);
     n = s->nrequests;
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->server.lock);
     return n;
 }
 
@@ -197,10 +155,10 @@ const char *unit_http_server_request(unit_http_server_t *s, int n)
 {
     const char *r = NULL;
 
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->server.lock);
     if (n >= 0 && n < s->nrequests) {
         r = s->requests[n];
     }
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->server.lock);
     return r;
 }
