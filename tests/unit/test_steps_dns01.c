@@ -71,29 +71,26 @@ static void hook_write(dns_fixture_t *d, const char *setup_extra, const char *te
 
 static int dns_setup(void **state)
 {
+    const char *zone;
+    unit_dns_server_t *dns;
     dns_fixture_t *d;
     fixture_t *f;
 
-    if (fixture_setup(state) != 0) {
+    if (!(f = unit_dns_fixture_setup(state, DNS_NAME, DNS_WILD, "dns-01", DNS_FIXTURE,
+                                     "issue-dns01.key.pem", SEC(3600), &zone, &dns))) {
         return -1;
     }
-    f = *state;
     d = apr_pcalloc(f->p, sizeof(*d));
     d->f = f;
+    d->zone = zone;
+    d->dns = dns;
     d->hook = apr_pstrcat(f->p, f->dir, "/dns-hook", NULL);
     d->calls = apr_pstrcat(f->p, f->dir, "/dns-hook.calls", NULL);
-    d->dns = unit_dns_server_in(f->p, f->dir, &d->zone);
     if (mkdir(apr_pstrcat(f->p, d->zone, "/.pending", NULL), 0755)) {
         return -1;
     }
     hook_write(d, NULL, NULL);
-    f->domain->name = DNS_NAME;
-    f->domain->names = strings2(f->p, DNS_NAME, DNS_WILD);
-    f->domain->challenges = strings2(f->p, "dns-01", NULL);
     f->domain->dns_cmd = d->hook;
-    f->domain->dns_resolver = unit_dns_server_address(d->dns);
-    f->key_fixture = "issue-dns01.key.pem";
-    f->now = recorded_not_before_of(f->p, DNS_FIXTURE, -1) + SEC(3600);
     *state = d;
     return 0;
 }

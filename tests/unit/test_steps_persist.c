@@ -31,23 +31,20 @@ typedef struct {
 
 static int persist_setup(void **state)
 {
+    const char *zone;
+    unit_dns_server_t *dns;
     persist_fixture_t *d;
     fixture_t *f;
 
-    if (fixture_setup(state) != 0) {
+    /* a minute into the certificate's life: its authorization (an hour) still valid */
+    if (!(f = unit_dns_fixture_setup(state, PERSIST_NAME, NULL, "dns-persist-01", PERSIST,
+                                     "issue-persist.key.pem", SEC(60), &zone, &dns))) {
         return -1;
     }
-    f = *state;
     d = apr_pcalloc(f->p, sizeof(*d));
     d->f = f;
-    d->dns = unit_dns_server_in(f->p, f->dir, &d->zone);
-    f->domain->name = PERSIST_NAME;
-    f->domain->names = strings2(f->p, PERSIST_NAME, NULL);
-    f->domain->challenges = strings2(f->p, "dns-persist-01", NULL);
-    f->domain->dns_resolver = unit_dns_server_address(d->dns);
-    f->key_fixture = "issue-persist.key.pem";
-    /* a minute into the certificate's life: its authorization (an hour) still valid */
-    f->now = recorded_not_before_of(f->p, PERSIST, -1) + SEC(60);
+    d->zone = zone;
+    d->dns = dns;
     *state = d;
     return 0;
 }

@@ -15,6 +15,7 @@
 #include "unit_store.h"
 #include "unit_replay.h"
 #include "unit_issue.h"
+#include "unit_dns_server.h"
 #include "acme_job_int.h"
 #include "acme_events.h"
 #include "acme_store_account.h"
@@ -193,6 +194,34 @@ static inline int fixture_teardown(void **state)
 
     apr_pool_destroy(f->p);     /* the store's directory goes with it */
     return 0;
+}
+
+/* A fixture (fixture_setup) for a name validated through DNS: the domain is
+ * name (and alias, when not NULL) with the one challenge, AcmeDnsResolver a
+ * DNS server answering from the zone <dir>/zone (unit_dns_server_in; *zone
+ * its path, *dns the server, both from the fixture's pool), the certificate
+ * key key_fixture, the clock at the notBefore of recording's last
+ * certificate plus after. Returns the fixture, NULL when it could not be
+ * set up (*state is then unset). */
+static inline fixture_t *unit_dns_fixture_setup(void **state, const char *name, const char *alias,
+                                                const char *challenge, const char *recording,
+                                                const char *key_fixture, apr_interval_time_t after,
+                                                const char **zone, unit_dns_server_t **dns)
+{
+    fixture_t *f;
+
+    if (fixture_setup(state) != 0) {
+        return NULL;
+    }
+    f = *state;
+    *dns = unit_dns_server_in(f->p, f->dir, zone);
+    f->domain->name = name;
+    f->domain->names = strings2(f->p, name, alias);
+    f->domain->challenges = strings2(f->p, challenge, NULL);
+    f->domain->dns_resolver = unit_dns_server_address(*dns);
+    f->key_fixture = key_fixture;
+    f->now = recorded_not_before_of(f->p, recording, -1) + after;
+    return f;
 }
 
 /* What the root parent does before the child orders (acme_custody.h): a key
