@@ -228,22 +228,6 @@ static void test_revocation(void **state)
     json_decref(payload);
 }
 
-static void test_revocation_refused_by_the_ca(void **state)
-{
-    fixture_t *f = *state;
-    acme_problem_t prob;
-    EVP_PKEY *key;
-    acme_client_t *client = account_client(f, &key);
-
-    /* the same request answered as RFC 8555 §7.6 says for a revoked certificate */
-    unit_replay_add(f->replay, "revoke-already-revoked.jsonl", 0, -1);
-    assert_int_not_equal(acme_account_revoke(client, f->p, recorded_leaf(f->p), -1, &prob),
-                         APR_SUCCESS);
-    unit_replay_done(f->replay);
-    assert_true(acme_problem_is(&prob, "alreadyRevoked"));
-    assert_int_equal(prob.http_status, 400);
-}
-
 static void test_account_key_rollover(void **state)
 {
     fixture_t *f = *state;
@@ -268,39 +252,73 @@ static void test_account_key_rollover(void **state)
     json_decref(payload);
 }
 
-/* acmectl account deactivate (RFC 8555 §7.3.6): {"status": "deactivated"}
- * posted to the account URL; success only when the CA says so. */
-static void test_account_deactivation(void **state)
-{
-    fixture_t *f = *state;
-    acme_problem_t prob;
-    EVP_PKEY *key;
-    acme_client_t *client = account_client(f, &key);
+/* Revocation refused (RFC 8555 §7.6) and account deactivation (§7.3.6,
+ * acmectl account deactivate: {"status": "deactivated"} posted to the
+ * account URL; success only when the CA says so), each against its
+ * recording, in a fixture of its own. */
+typedef struct {
+    const char *recording;
+    int deactivate;             /* else revoke the recorded certificate */
+    const char *problem;        /* NULL: the CA agrees */
+    int http_status;            /* of the problem */
+    const char *payload;        /* the request's payload (exchange 2), or NULL */
+    int sent_unselected;        /* > 0: a client without an account tries too; exchanges sent */
+} account_op_case_t;
 
-    unit_replay_add(f->replay, "account-deactivate.jsonl", 0, -1);
-    assert_int_equal(acme_account_deactivate(client, f->p, &prob), APR_SUCCESS);
-    unit_replay_done(f->replay);
-    assert_string_equal(unit_replay_payload(f->replay, f->p, 2), "{\"status\":\"deactivated\"}");
+static const account_op_case_t account_op_cases[] = {
+    /* the same request answered as RFC 8555 §7.6 says for a revoked certificate */
+    { "revoke-already-revoked.jsonl", 0, "alreadyRevoked", 400, NULL, 0 },
+    { "account-deactivate.jsonl", 1, NULL, 0, "{\"status\":\"deactivated\"}", 0 },
+    /* no account selected: nothing sent */
+    { "account-deactivate-refused.jsonl", 1, "unauthorized", 403, NULL, 3 },
+};
+
+static apr_status_t account_op(fixture_t *f, acme_client_t *client, const account_op_case_t *c,
+                               acme_problem_t *prob)
+{
+    return c->deactivate ? acme_account_deactivate(client, f->p, prob)
+        : acme_account_revoke(client, f->p, recorded_leaf(f->p), -1, prob);
 }
 
-static void test_account_deactivation_refused(void **state)
+static void test_account_operations_answered_by_the_ca(void **state)
 {
-    fixture_t *f = *state;
-    acme_problem_t prob;
-    EVP_PKEY *key;
-    acme_client_t *client = account_client(f, &key);
-    acme_client_t *none;
+    size_t i;
 
-    unit_replay_add(f->replay, "account-deactivate-refused.jsonl", 0, -1);
-    assert_int_not_equal(acme_account_deactivate(client, f->p, &prob), APR_SUCCESS);
-    unit_replay_done(f->replay);
-    assert_true(acme_problem_is(&prob, "unauthorized"));
-    assert_int_equal(prob.http_status, 403);
-    /* no account selected: nothing sent */
-    assert_int_equal(acme_client_create(&none, f->p, &f->ctx, UNIT_REPLAY_DIRECTORY, NULL),
-                     APR_SUCCESS);
-    assert_int_equal(acme_account_deactivate(none, f->p, &prob), APR_EINVAL);
-    assert_int_equal(unit_replay_sent(f->replay), 3);
+    (void)state;
+    for (i = 0; i < sizeof(account_op_cases) / sizeof(account_op_cases[0]); ++i) {
+        const account_op_case_t *c = &account_op_cases[i];
+        void *fixture;
+        fixture_t *f;
+        acme_problem_t prob;
+        EVP_PKEY *key;
+        acme_client_t *client, *none;
+
+        assert_int_equal(fixture_setup(&fixture), 0);
+        f = fixture;
+        client = account_client(f, &key);
+        unit_replay_add(f->replay, c->recording, 0, -1);
+        if (c->problem) {
+            assert_int_not_equal(account_op(f, client, c, &prob), APR_SUCCESS);
+        }
+        else {
+            assert_int_equal(account_op(f, client, c, &prob), APR_SUCCESS);
+        }
+        unit_replay_done(f->replay);
+        if (c->problem) {
+            assert_true(acme_problem_is(&prob, c->problem));
+            assert_int_equal(prob.http_status, c->http_status);
+        }
+        if (c->payload) {
+            assert_string_equal(unit_replay_payload(f->replay, f->p, 2), c->payload);
+        }
+        if (c->sent_unselected) {
+            assert_int_equal(acme_client_create(&none, f->p, &f->ctx, UNIT_REPLAY_DIRECTORY,
+                                                NULL), APR_SUCCESS);
+            assert_int_equal(account_op(f, none, c, &prob), APR_EINVAL);
+            assert_int_equal(unit_replay_sent(f->replay), c->sent_unselected);
+        }
+        fixture_teardown(&fixture);
+    }
 }
 
 int main(void)
@@ -316,10 +334,8 @@ int main(void)
         STEP_TEST(test_account_key_that_cannot_be_read_fails_without_asking),
         STEP_TEST(test_account_url_that_cannot_be_stored_fails),
         STEP_TEST(test_revocation),
-        STEP_TEST(test_revocation_refused_by_the_ca),
         STEP_TEST(test_account_key_rollover),
-        STEP_TEST(test_account_deactivation),
-        STEP_TEST(test_account_deactivation_refused),
+        cmocka_unit_test(test_account_operations_answered_by_the_ca),
     };
     if (unit_init()) {
         return 1;
