@@ -69,6 +69,7 @@ typedef struct gate_t {
     acme_cluster_epoch_seen_t epoch;  /* Redis' epoch mark as this child saw it last */
     int key_checked;                  /* mod_acme:keycheck opened with this node's key */
     acme_driver_t *driver;
+    acme_challenge_sink_t *sink;      /* the answers this node publishes */
 } gate_t;
 
 static acme_redis_t *gate_redis(gate_t *g, const char **why)
@@ -478,18 +479,26 @@ static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const c
     }
     held = apr_hash_get(g->tokens, domain->name, APR_HASH_KEY_STRING);
     rv = acme_cluster_lock_take(r, p, domain->name, g->cluster->node, CLAIM_TTL_MS, CLAIM_TTL_MS,
-                                held != NULL, &g->epoch, &token, &holder, &wait_ms);
+                                ACME_CLUSTER_FRESH_SETTLE_MS, held != NULL, &g->epoch, &token,
+                                &holder, &wait_ms);
     if (rv == APR_EAGAIN) {
         *why = apr_psprintf(p, "cluster node %s orders it", holder);
         return rv;
     }
-    if (rv == APR_INCOMPLETE) {
-        /* Redis lost its data (or no root marked it yet): a node may have
-         * been ordering this one; it claims again first. */
+    if (rv == APR_INCOMPLETE || rv == APR_EBUSY) {
+        /* Redis lost its data (or no root marked it yet, or it is marked
+         * new so briefly that a root which knew it before may not have
+         * looked yet): a node may have been ordering this one; it claims
+         * again first. */
         *retry_at = apr_time_now() + apr_time_from_msec(wait_ms < 1000 ? 1000
                                                         : wait_ms > 5000 ? 5000 : wait_ms);
         *why = wait_ms < 0 ? "Redis holds no mark of the cluster yet (started "
                "empty); waiting for a node's parent to look at it"
+             : rv == APR_EBUSY
+             ? apr_psprintf(p, "Redis was marked as a new cluster's %ld ms ago; no node claims "
+                            "an order for %ld s more, so that a node which knew it before can "
+                            "say that it was emptied", ACME_CLUSTER_FRESH_SETTLE_MS - wait_ms,
+                            (wait_ms + 999) / 1000)
              : apr_psprintf(p, "Redis lost its data (restarted empty or flushed); no node "
                             "claims a new order for %ld s more, so that the node which was "
                             "ordering can claim it again", (wait_ms + 999) / 1000);
@@ -537,6 +546,8 @@ static apr_status_t claim_keep(gate_t *g, acme_redis_t *r, const acme_domain_t *
                      (apr_int64_t)*held);
         *held = token;
         memset(sent_digest(g, domain->name), 0, JOB_DIGEST_LEN);
+        /* The answers went with the rest; the CA may validate at any node. */
+        acme_cluster_node_answers_again(g->sink);
     }
     return rv;
 }
@@ -674,7 +685,8 @@ static void gate_end(void *baton, const acme_domain_t *domain, int staged, apr_p
     }
 }
 
-void acme_cluster_issue_gate_install(acme_driver_t *driver, acme_runtime_t *rt, apr_pool_t *p)
+void acme_cluster_issue_gate_install(acme_driver_t *driver, acme_runtime_t *rt,
+                                     acme_challenge_sink_t *sink, apr_pool_t *p)
 {
     gate_t *g = apr_pcalloc(p, sizeof(*g));
     acme_order_gate_t gate;
@@ -689,6 +701,7 @@ void acme_cluster_issue_gate_install(acme_driver_t *driver, acme_runtime_t *rt, 
     g->adopting = apr_hash_make(g->pool);
     g->key_wait = apr_hash_make(g->pool);
     g->driver = driver;
+    g->sink = sink;
     gate.begin = gate_begin;
     gate.keep = gate_keep;
     gate.end = gate_end;

@@ -7,9 +7,11 @@
 #include "acme_cluster_node.h"
 
 /* Installs on driver the gate that lets one cluster node at a time order a
- * certificate (rt->cluster set). Its state lives in subpools of p, used
- * by the driver's thread only. */
-void acme_cluster_issue_gate_install(acme_driver_t *driver, acme_runtime_t *rt, apr_pool_t *p);
+ * certificate (rt->cluster set); sink: the driver's answers (wrapped by
+ * acme_cluster_node_sink_wrap), published again when Redis lost them. Its
+ * state lives in subpools of p, used by the driver's thread only. */
+void acme_cluster_issue_gate_install(acme_driver_t *driver, acme_runtime_t *rt,
+                                     acme_challenge_sink_t *sink, apr_pool_t *p);
 
 /* The record of mod_acme:cert:<name> for chain (PEM, len bytes; its leaf
  * names the key by SPKI id) and meta (the store's meta.json text, NULL:

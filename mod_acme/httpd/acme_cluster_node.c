@@ -30,6 +30,16 @@
 #define KIND_TLSALPN01  "chal:tls-alpn-01"
 #define CONN_CACHE_KEY  "mod_acme.cluster.tlsalpn"
 
+/* An answer this node published and has not withdrawn, kept to publish
+ * it again should Redis lose it (acme_cluster_node_answers_again). */
+typedef struct answer_t {
+    apr_pool_t *pool;                 /* its own: destroyed with the withdrawal */
+    const char *kind, *id;
+    char *value;
+    apr_size_t len;
+    apr_time_t at;                    /* published at: its lifetime runs from here */
+} answer_t;
+
 /* The wrapped sink's baton. Used by the issuing thread only. */
 typedef struct cluster_sink_t {
     acme_challenge_sink_t inner;      /* the node's own answers */
@@ -38,7 +48,10 @@ typedef struct cluster_sink_t {
     apr_pool_t *pool;                 /* parent of the temporary pools below */
     apr_pool_t *conn_pool;            /* holds the connection; cleared when it breaks */
     acme_redis_t *redis;              /* NULL: connect at the next use */
+    apr_hash_t *answers;              /* "<kind> <id>" -> answer_t*: live answers */
 } cluster_sink_t;
+
+static apr_status_t cs_publish(void *baton, const char *token, const char *key_authorization);
 
 static acme_redis_t *sink_redis(cluster_sink_t *cs)
 {
@@ -59,10 +72,41 @@ static acme_redis_t *sink_redis(cluster_sink_t *cs)
     return cs->redis;
 }
 
+/* Keeps (value) or forgets (NULL) the answer under (kind, id). */
+static void answer_note(cluster_sink_t *cs, const char *kind, const char *id, const char *value,
+                        apr_size_t len)
+{
+    char key[ACME_MAX_NAME_LEN + 32];
+    answer_t *a;
+    apr_pool_t *pool;
+
+    apr_snprintf(key, sizeof(key), "%s %s", kind, id);
+    a = apr_hash_get(cs->answers, key, APR_HASH_KEY_STRING);
+
+    if (a) {
+        apr_hash_set(cs->answers, key, APR_HASH_KEY_STRING, NULL);
+        memset(a->value, 0, a->len);
+        apr_pool_destroy(a->pool);
+    }
+    if (!value) {
+        return;
+    }
+    apr_pool_create(&pool, cs->pool);
+    a = apr_pcalloc(pool, sizeof(*a));
+    a->pool = pool;
+    a->kind = kind;
+    a->id = apr_pstrdup(pool, id);
+    a->value = apr_pstrmemdup(pool, value, len);
+    a->len = len;
+    a->at = apr_time_now();
+    apr_hash_set(cs->answers, apr_pstrcat(pool, kind, " ", id, NULL), APR_HASH_KEY_STRING, a);
+}
+
 /* One write to Redis; a failure drops the connection for the next try.
+ * ttl_ms: the expiry of a put (0: the answers' lifetime).
  * APR_SUCCESS, or APR_EAGAIN when Redis did not take it. */
-static apr_status_t sink_write(cluster_sink_t *cs, const char *kind, const char *id,
-                               const char *value, apr_size_t len, int del)
+static apr_status_t sink_put(cluster_sink_t *cs, const char *kind, const char *id,
+                             const char *value, apr_size_t len, int del, long ttl_ms)
 {
     apr_pool_t *p;
     acme_redis_t *redis = sink_redis(cs);
@@ -74,7 +118,8 @@ static apr_status_t sink_write(cluster_sink_t *cs, const char *kind, const char 
     apr_pool_create(&p, cs->pool);
     rv = del ? acme_redis_del(redis, p, acme_cluster_key(p, kind, id))
              : acme_redis_put(redis, p, acme_cluster_key(p, kind, id), value, len,
-                              (long)apr_time_as_msec(ACME_CHALLENGE_LIFETIME));
+                              ttl_ms > 0 ? ttl_ms
+                                         : (long)apr_time_as_msec(ACME_CHALLENGE_LIFETIME));
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, cs->s, "ACME01009: cluster: cannot %s "
                      "the %s answer in Redis; other nodes cannot serve it", del ? "withdraw"
@@ -87,6 +132,48 @@ static apr_status_t sink_write(cluster_sink_t *cs, const char *kind, const char 
     }
     apr_pool_destroy(p);
     return rv == APR_SUCCESS ? APR_SUCCESS : APR_EAGAIN;
+}
+
+/* sink_put with the answers' lifetime; what is published is kept, what is
+ * withdrawn forgotten (both also when Redis did not take it: the answer
+ * stands here, or is gone here). */
+static apr_status_t sink_write(cluster_sink_t *cs, const char *kind, const char *id,
+                               const char *value, apr_size_t len, int del)
+{
+    answer_note(cs, kind, id, del ? NULL : value, len);
+    return sink_put(cs, kind, id, value, len, del, 0);
+}
+
+int acme_cluster_node_answers_again(acme_challenge_sink_t *sink)
+{
+    cluster_sink_t *cs = sink->publish == cs_publish ? sink->baton : NULL;
+    apr_time_t now = apr_time_now();
+    apr_hash_index_t *hi;
+    apr_pool_t *p;
+    int n = 0;
+
+    if (!cs) {
+        return 0;
+    }
+    cs->redis = NULL;                 /* a restarted Redis closed the one held: a new one */
+    apr_pool_create(&p, cs->pool);
+    for (hi = apr_hash_first(p, cs->answers); hi; hi = apr_hash_next(hi)) {
+        answer_t *a = apr_hash_this_val(hi);
+        apr_interval_time_t left = ACME_CHALLENGE_LIFETIME - (now - a->at);
+
+        if (left >= apr_time_from_sec(1)
+            && sink_put(cs, a->kind, a->id, a->value, a->len, 0, (long)apr_time_as_msec(left))
+               == APR_SUCCESS) {
+            ++n;
+        }
+    }
+    apr_pool_destroy(p);
+    if (n) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, cs->s, "ACME01044: cluster: %d pending "
+                     "challenge answer(s) of this node published to Redis again (Redis had "
+                     "lost them)", n);
+    }
+    return n;
 }
 
 static apr_status_t cs_publish(void *baton, const char *token, const char *key_authorization)
@@ -155,6 +242,7 @@ void acme_cluster_node_sink_wrap(acme_challenge_sink_t *sink, acme_cluster_t *cl
     cs->s = s;
     apr_pool_create(&cs->pool, p);
     apr_pool_create(&cs->conn_pool, cs->pool);
+    cs->answers = apr_hash_make(cs->pool);
     sink->publish = cs_publish;
     sink->withdraw = cs_withdraw;
     sink->publish_tls_alpn = cs->inner.publish_tls_alpn ? cs_publish_tls_alpn : NULL;

@@ -16,6 +16,11 @@
  * long: a claim it lost could have lived that long. */
 #define ACME_CLUSTER_CLAIM_TTL_MS   60000L
 #define ACME_CLUSTER_CLAIM_GRACE    apr_time_from_msec(ACME_CLUSTER_CLAIM_TTL_MS)
+/* A 'fresh' epoch mark (acme_cluster_lock.h) takes claims only this many
+ * ms after it was made: three of the roots' polls (ACME_CLUSTER_POLL, 2 s;
+ * a root retries a refused connection as often), so a root that knew the
+ * mark Redis had before finds the new one and makes it 'emptied' first. */
+#define ACME_CLUSTER_FRESH_SETTLE_MS 6000L
 /* Budget of each command of the issuing child. */
 #define ACME_CLUSTER_ISSUE_BUDGET   apr_time_from_sec(2)
 
@@ -25,6 +30,13 @@
  * stands. The connection lives in a subpool of p (the issuing thread's). */
 void acme_cluster_node_sink_wrap(acme_challenge_sink_t *sink, acme_cluster_t *cluster, server_rec *s,
                                  apr_pool_t *p);
+
+/* Publishes to Redis again every answer sink (wrapped by
+ * acme_cluster_node_sink_wrap) published and has not withdrawn, with what
+ * is left of its lifetime: Redis lost them (restarted empty, flushed) while
+ * the CA may still come to validate at another node. Returns how many were
+ * published (0 too when sink is not wrapped). From the issuing thread. */
+int acme_cluster_node_answers_again(acme_challenge_sink_t *sink);
 
 /* The key authorization of an http-01 token published by any node, from
  * Redis within ACME_CLUSTER_LOOKUP_BUDGET, into buf (NUL-terminated).

@@ -69,7 +69,12 @@ static acme_redis_t *sync_redis(sync_t *sy)
     if (acme_redis_open(&sy->redis, sy->rt->cluster, sy->conn_pool, POLL_BUDGET, &why)
         != APR_SUCCESS) {
         sy->redis = NULL;
-        sy->next_poll = now + ACME_CLUSTER_RETRY;
+        /* Refused at once (Redis restarting): looked at again at the poll's
+         * pace, so a Redis back empty is found within a poll (the 'fresh'
+         * mark's settle counts on it); one that does not answer at all cost
+         * the budget, and is tried less often. */
+        sy->next_poll = now + (apr_time_now() - now < POLL_BUDGET / 2 ? ACME_CLUSTER_POLL
+                                                                      : ACME_CLUSTER_RETRY);
         sy->down_why = apr_pstrdup(sy->pool, why ? why : "no answer");
         if (!sy->down_since) {
             sy->down_since = now;
@@ -501,30 +506,73 @@ static apr_status_t take_in(sync_t *sy, acme_redis_t *r, const acme_domain_t *do
     return rv == APR_SUCCESS ? APR_SUCCESS : APR_EAGAIN;
 }
 
+/* Has this node's store anything of the cluster's names: a live or staged
+ * certificate, or an order's state? Then it took part in the cluster (or
+ * served them alone before), and a Redis without the cluster's mark lost it. */
+static int store_has_history(sync_t *sy, apr_pool_t *p)
+{
+    apr_finfo_t finfo;
+    int i;
+
+    for (i = 0; i < sy->names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(sy->names, i, const char *);
+
+        if (apr_stat(&finfo, acme_store_path(sy->rt->store, p, acme_store_rel_live_file(p, name,
+                     ACME_STORE_CERT_FILE)), APR_FINFO_TYPE, p) == APR_SUCCESS
+            || apr_stat(&finfo, acme_store_path(sy->rt->store, p, acme_store_rel_job(p, name)),
+                        APR_FINFO_TYPE, p) == APR_SUCCESS
+            || acme_store_has_staged(sy->rt->store, p, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The epoch mark read with the versions (mark: NULL when Redis has none):
  * made when missing, and when it is not the one this node saw before,
  * Redis lost its data (restarted empty, flushed): what this node knows to
  * be in Redis (versions judged, keys published) is forgotten, so that the
  * same poll restores its certificates and the next ones publish its keys
- * again. 0 when Redis failed. */
+ * again. At this process' first look, a store with something of the
+ * cluster's names says that an empty Redis, or one marked 'fresh' less
+ * than the claim lifetime ago, lost its data: 'emptied'; only a node with
+ * nothing calls it 'fresh'. 0 when Redis failed. */
 static int epoch_check(sync_t *sy, acme_redis_t *r, const char *mark, apr_pool_t *p)
 {
-    const char *id = NULL;
+    const char *id = NULL, *known = *sy->epoch->id ? sy->epoch->id : NULL;
     apr_time_t at;
-    int emptied = 0, made = 0;
+    int emptied = 0, made = 0, parsed, history = 0;
     apr_hash_index_t *hi;
 
-    if (acme_cluster_epoch_parse(mark, &id, &at, &emptied, p) == APR_SUCCESS
-        && (!*sy->epoch->id || !strcmp(id, sy->epoch->id))) {
-        apr_cpystrn(sy->epoch->id, id, sizeof(sy->epoch->id));
-        return 1;                     /* the one seen before (or the first seen) */
+    parsed = acme_cluster_epoch_parse(mark, &id, &at, &emptied, p) == APR_SUCCESS;
+    if (parsed && known && !strcmp(id, known)) {
+        return 1;                     /* the one seen before */
     }
-    if (acme_cluster_epoch_mark(r, p, *sy->epoch->id ? sy->epoch->id : NULL, &mark, &made)
-        != APR_SUCCESS || acme_cluster_epoch_parse(mark, &id, &at, &emptied, p) != APR_SUCCESS) {
+    if (!known && (!parsed || !emptied) && (history = store_has_history(sy, p))) {
+        known = "?";                  /* Redis had a mark: none, or a young fresh one, is lost */
+    }
+    else if (parsed && !known) {
+        apr_cpystrn(sy->epoch->id, id, sizeof(sy->epoch->id));
+        return 1;                     /* the first seen */
+    }
+    if (acme_cluster_epoch_mark(r, p, known, history ? ACME_CLUSTER_CLAIM_TTL_MS : 0, &mark,
+                                &made) != APR_SUCCESS
+        || acme_cluster_epoch_parse(mark, &id, &at, &emptied, p) != APR_SUCCESS) {
         sy->redis = NULL;
         return 0;
     }
-    if (*sy->epoch->id && strcmp(id, sy->epoch->id)) {
+    if (history && emptied && (made || parsed)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sy->rt->base, "ACME01043: cluster: Redis "
+                     "has %s, and this node's store has certificates or orders of the "
+                     "cluster's names: Redis is taken as emptied (restarted empty or flushed); "
+                     "this node publishes what its store has, and no node claims a new order "
+                     "for %d s after the mark; advice: give Redis persistence (appendonly yes); "
+                     "a node that served these names alone before joining a cluster says this "
+                     "once", made ? "no mark of this cluster"
+                                  : "a mark made moments ago by a node that had nothing",
+                     (int)apr_time_sec(ACME_CLUSTER_CLAIM_GRACE));
+    }
+    else if (*sy->epoch->id && strcmp(id, sy->epoch->id)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sy->rt->base, "ACME01039: cluster: Redis "
                      "lost its data (restarted empty or flushed); this node publishes again "
                      "the certificates and keys its store has, and no node claims a new order "

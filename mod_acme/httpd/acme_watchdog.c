@@ -84,7 +84,7 @@ static apr_status_t issue_start(acme_wd_t *wd)
         acme_driver_verify_chains(wd->driver, acme_config_trusted_roots(wd->rt->base));
     }
     if (rv == APR_SUCCESS && wd->rt->cluster) {
-        acme_cluster_issue_gate_install(wd->driver, wd->rt, wd->pool);
+        acme_cluster_issue_gate_install(wd->driver, wd->rt, &wd->sink, wd->pool);
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, wd->rt->base,

@@ -110,6 +110,7 @@ class Balancer:
         self._open = threading.Event()    # cleared: new connections wait (hold)
         self._open.set()
         self.held = 0                     # connections waiting at the hold now
+        self.avoid = set()                # backend ports passed over (as if down)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", self.port))
@@ -156,6 +157,8 @@ class Balancer:
         killed): as a load balancer with redispatch does."""
         i = self.backends.index(port)
         for k in range(len(self.backends)):
+            if self.backends[(i + k) % len(self.backends)] in self.avoid:
+                continue
             try:
                 return socket.create_connection(
                     ("127.0.0.1", self.backends[(i + k) % len(self.backends)]), timeout=5)
@@ -218,6 +221,12 @@ def node_config(node, names, redis_url, key, extra_acme=None):
 
 
 # ---- fixtures and checks shared by the test_cluster*.py files ---------------
+
+def log_lines(nodes, pattern):
+    """The error log lines of nodes that match pattern (a regex)."""
+    rx = re.compile(pattern)
+    return [l for n in nodes for l in n.error_log_text().splitlines() if rx.search(l)]
+
 
 @pytest.fixture
 def redis(workdir):

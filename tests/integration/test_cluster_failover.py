@@ -129,6 +129,7 @@ def test_sentinel_failover_nodes_follow_the_new_master(workdir, challtestsrv, ht
 
         # An issuance started after the failover: its claim, answers and
         # certificate go through the new master.
+        renew_from = len(cluster.nodes[1].error_log_text())   # either node may have ordered the first
         out = cluster.nodes[1].acmectl("--store", cluster.nodes[1].store, "renew", name)
         assert out.returncode == 0, out
         fresh = set()
@@ -143,7 +144,8 @@ def test_sentinel_failover_nodes_follow_the_new_master(workdir, challtestsrv, ht
         assert replica.keys("mod_acme:lock:*") == [], "claim not released on the new master"
         logs = [n.error_log_text() for n in cluster.nodes]
         assert len(re.findall(r"ACME01017: %s: certificate published" % re.escape(name),
-                              logs[1])) == 1, "the renewal was not published by the renewing node"
+                              logs[1][renew_from:])) == 1, \
+            "the renewal was not published by the renewing node"
         assert sum(len(re.findall(r"ACME01017: %s: certificate published" % re.escape(name), t))
                    for t in logs) == 2
         print("sentinel failover: promoted %.1f s after kill -9, nodes on the new master after "

@@ -8,15 +8,10 @@ node serves the one certificate."""
 import re
 import time
 
-from cluster import assert_cluster_served, ca_proxy, cluster3, redis  # noqa: F401 (fixtures)
+from cluster import assert_cluster_served, ca_proxy, cluster3, log_lines, redis  # noqa: F401
 from harness import wait_for
 
 HELD = 12            # seconds the order stays held after the restart: two gate retries of the others
-
-
-def log_lines(nodes, pattern):
-    rx = re.compile(pattern)
-    return [l for n in nodes for l in n.error_log_text().splitlines() if rx.search(l)]
 
 
 def test_redis_restarted_empty_during_an_order(cluster3, ca_proxy, unique):

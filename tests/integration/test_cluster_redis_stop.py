@@ -16,15 +16,11 @@ import signal
 import time
 
 import harness
-from cluster import assert_cluster_served, assert_one_order_each, ca_proxy, cluster3, redis  # noqa: F401
+from cluster import (assert_cluster_served, assert_one_order_each, ca_proxy, cluster3,  # noqa: F401
+                     log_lines, redis)
 from harness import port_open, wait_for
 
 DOWN_FOR = 20        # seconds Redis stays away: several of the nodes' retries
-
-
-def log_lines(nodes, pattern):
-    rx = re.compile(pattern)
-    return [l for n in nodes for l in n.error_log_text().splitlines() if rx.search(l)]
 
 
 def challenge_responses(proxy):

@@ -308,7 +308,8 @@ static apr_status_t take(acme_redis_t *r, apr_pool_t *p, const char *name, const
     acme_cluster_epoch_seen_t seen = { "" };
     long wait = 0;
 
-    return acme_cluster_lock_take(r, p, name, node, 60000, 60000, 0, &seen, token, holder, &wait);
+    return acme_cluster_lock_take(r, p, name, node, 60000, 60000, 0, 0, &seen, token, holder,
+                                  &wait);
 }
 
 static void flushall(acme_redis_t *r, apr_pool_t *p)
@@ -331,28 +332,72 @@ static void epoch_first(acme_redis_t *r, apr_pool_t *p)
     apr_time_t at;
     int made = 0, emptied = 1;
 
-    assert_int_equal(acme_cluster_lock_take(r, p, "e.test", "node-a", 60000, 60000, 0, &seen, &t,
-                                            &holder, &wait), APR_INCOMPLETE);
+    assert_int_equal(acme_cluster_lock_take(r, p, "e.test", "node-a", 60000, 60000, 0, 0, &seen,
+                                            &t, &holder, &wait), APR_INCOMPLETE);
     assert_int_equal(wait, -1);
-    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, &mark, &made), APR_SUCCESS);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, 0, &mark, &made), APR_SUCCESS);
     assert_int_equal(made, 1);
     assert_int_equal(acme_cluster_epoch_parse(mark, &id, &at, &emptied, p), APR_SUCCESS);
     assert_int_equal(emptied, 0);
     assert_int_equal(strlen(id), 16);
-    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, &mark, &made), APR_SUCCESS);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, 0, &mark, &made), APR_SUCCESS);
     assert_int_equal(made, 0);
-    assert_int_equal(acme_cluster_lock_take(r, p, "e.test", "node-a", 60000, 60000, 0, &seen, &t,
-                                            &holder, &wait), APR_SUCCESS);
+    assert_int_equal(acme_cluster_lock_take(r, p, "e.test", "node-a", 60000, 60000, 0, 0, &seen,
+                                            &t, &holder, &wait), APR_SUCCESS);
     assert_string_equal(holder, "");
     assert_string_equal(seen.id, id);
     assert_int_equal(acme_cluster_lock_release(r, p, "e.test", "node-a", t), APR_SUCCESS);
+}
+
+/* A 'fresh' mark takes no claim until it is settle ms old; a root whose
+ * store says Redis had a mark ("?") makes a young fresh mark 'emptied',
+ * and leaves an old one as it is. */
+static void fresh_settles(acme_redis_t *r, apr_pool_t *p)
+{
+    const char *holder = NULL, *mark = NULL, *id = NULL;
+    const char *old[3] = { "SET", ACME_CLUSTER_EPOCH_KEY, "0123456789abcdef 1000 fresh" };
+    acme_cluster_epoch_seen_t seen = { "" };
+    acme_redis_reply_t *reply;
+    long long t = 0;
+    long wait = 0;
+    apr_time_t at;
+    int made = 0, emptied = 1;
+
+    flushall(r, p);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, 0, &mark, &made), APR_SUCCESS);
+    assert_int_equal(made, 1);
+    assert_int_equal(acme_cluster_lock_take(r, p, "f.test", "node-a", 60000, 60000, 60000, 0,
+                                            &seen, &t, &holder, &wait), APR_EBUSY);
+    assert_true(wait > 50000 && wait <= 60000);
+    assert_int_equal(acme_cluster_lock_take(r, p, "f.test", "node-a", 60000, 60000, 0, 0,
+                                            &seen, &t, &holder, &wait), APR_SUCCESS);
+    assert_int_equal(acme_cluster_lock_release(r, p, "f.test", "node-a", t), APR_SUCCESS);
+    /* young and fresh: a root that knows better makes it 'emptied' */
+    assert_int_equal(acme_cluster_epoch_mark(r, p, "?", 60000, &mark, &made), APR_SUCCESS);
+    assert_int_equal(made, 0);
+    assert_int_equal(acme_cluster_epoch_parse(mark, &id, &at, &emptied, p), APR_SUCCESS);
+    assert_int_equal(emptied, 1);
+    assert_string_equal(id, seen.id);
+    /* none: "?" makes it 'emptied' */
+    flushall(r, p);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, "?", 60000, &mark, &made), APR_SUCCESS);
+    assert_int_equal(made, 1);
+    assert_int_equal(acme_cluster_epoch_parse(mark, &id, &at, &emptied, p), APR_SUCCESS);
+    assert_int_equal(emptied, 1);
+    /* an old fresh mark stays fresh, and takes claims */
+    assert_int_equal(acme_redis_command(r, p, &reply, 3, old, NULL), APR_SUCCESS);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, "?", 60000, &mark, &made), APR_SUCCESS);
+    assert_string_equal(mark, old[2]);
+    assert_int_equal(acme_cluster_lock_take(r, p, "f.test", "node-a", 60000, 60000, 60000, 0,
+                                            &seen, &t, &holder, &wait), APR_SUCCESS);
+    assert_int_equal(acme_cluster_lock_release(r, p, "f.test", "node-a", t), APR_SUCCESS);
 }
 
 static apr_status_t take_seen(acme_redis_t *r, apr_pool_t *p, const char *name, const char *node,
                               int again, acme_cluster_epoch_seen_t *seen, long long *token,
                               const char **holder, long *wait)
 {
-    return acme_cluster_lock_take(r, p, name, node, 60000, 60000, again, seen, token, holder,
+    return acme_cluster_lock_take(r, p, name, node, 60000, 60000, 0, again, seen, token, holder,
                                   wait);
 }
 
@@ -371,7 +416,7 @@ static void emptied(acme_redis_t *r, apr_pool_t *p)
     apr_time_t at;
     int made = 0, again = 0, is_emptied = 0;
 
-    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, &mark, &made), APR_SUCCESS);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, 0, &mark, &made), APR_SUCCESS);
     assert_int_equal(acme_cluster_epoch_parse(mark, &old_id, &at, &is_emptied, p), APR_SUCCESS);
     assert_int_equal(take_seen(r, p, "w.test", "node-a", 0, &sa, &ta, &holder, &wait),
                      APR_SUCCESS);
@@ -391,7 +436,7 @@ static void emptied(acme_redis_t *r, apr_pool_t *p)
     assert_int_equal(acme_cluster_publish(r, p, "w.test", ta, "{}", 2), APR_SUCCESS);
     /* emptied again; this time a root notices first (it saw old_id) */
     flushall(r, p);
-    assert_int_equal(acme_cluster_epoch_mark(r, p, old_id, &mark, &made), APR_SUCCESS);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, old_id, 0, &mark, &made), APR_SUCCESS);
     assert_int_equal(made, 1);
     assert_int_equal(acme_cluster_epoch_parse(mark, &id, &at, &is_emptied, p), APR_SUCCESS);
     assert_int_equal(is_emptied, 1);
@@ -402,14 +447,14 @@ static void emptied(acme_redis_t *r, apr_pool_t *p)
                      APR_SUCCESS);
     assert_int_equal(acme_cluster_lock_release(r, p, "x.test", "node-b", tb), APR_SUCCESS);
     /* past the grace (0 here): claims go, and a claim Redis lost stays lost */
-    assert_int_equal(acme_cluster_lock_take(r, p, "x.test", "node-b", 60000, 0, 0, &sb, &tb,
+    assert_int_equal(acme_cluster_lock_take(r, p, "x.test", "node-b", 60000, 0, 0, 0, &sb, &tb,
                                             &holder, &wait), APR_SUCCESS);
     assert_int_equal(acme_cluster_lock_release(r, p, "x.test", "node-b", tb), APR_SUCCESS);
     assert_int_equal(acme_cluster_lock_keep(r, p, "x.test", "node-b", &tb, 60000, 0, &sb,
                                             &again), APR_EAGAIN);
     /* emptied; a root that saw none marks it 'fresh' ... */
     flushall(r, p);
-    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, &mark, &made), APR_SUCCESS);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, 0, &mark, &made), APR_SUCCESS);
     assert_int_equal(acme_cluster_epoch_parse(mark, &old_id, &at, &is_emptied, p), APR_SUCCESS);
     assert_int_equal(is_emptied, 0);
     /* ... and node-b, which saw the one before, finds it emptied: no claim */
@@ -419,8 +464,8 @@ static void emptied(acme_redis_t *r, apr_pool_t *p)
     assert_string_equal(sb.id, old_id);
     /* a root that saw another also turns a fresh one 'emptied' */
     flushall(r, p);
-    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, &mark, &made), APR_SUCCESS);
-    assert_int_equal(acme_cluster_epoch_mark(r, p, old_id, &mark, &made), APR_SUCCESS);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, 0, &mark, &made), APR_SUCCESS);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, old_id, 0, &mark, &made), APR_SUCCESS);
     assert_int_equal(made, 0);
     assert_int_equal(acme_cluster_epoch_parse(mark, &id, &at, &is_emptied, p), APR_SUCCESS);
     assert_int_equal(is_emptied, 1);
@@ -529,6 +574,7 @@ static void test_real_redis(void **state)
     assert_int_equal(acme_redis_fetch(r, p, name, &value, &len, &why), APR_ENOENT);
     assert_true(acme_redis_round_trips(r) >= 6);   /* AUTH, SELECT, SET, GET, DEL, GET */
     epoch_first(r, p);
+    fresh_settles(r, p);
     claims_and_fences(r, p);
     restores(r, p);
     emptied(r, p);

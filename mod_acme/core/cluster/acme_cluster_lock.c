@@ -12,7 +12,8 @@
  * be for a caller that saw the mark known ('' none) before. Missing: made
  * 'emptied' by a caller that saw one (Redis lost it), 'fresh' by a root
  * that saw none (make_fresh), else left missing (nil); a 'fresh' mark of
- * another id than known (made by a node that saw none) becomes 'emptied'. */
+ * another id than known (made by a node that saw none) becomes 'emptied'
+ * (young: only when made less than that many ms ago; nil: always). */
 #define LUA_EPOCH \
     "local function now_ms()\n" \
     "  local t = redis.call('TIME')\n" \
@@ -23,7 +24,7 @@
     "  local id, at, st = string.match(v, '^(%S+) (%d+) (%a+)$')\n" \
     "  return id, tonumber(at or '0'), st\n" \
     "end\n" \
-    "local function settle(key, known, new_id, make_fresh)\n" \
+    "local function settle(key, known, new_id, make_fresh, young)\n" \
     "  local v = redis.call('GET', key)\n" \
     "  if not v then\n" \
     "    if known ~= '' then v = new_id .. ' ' .. now_ms() .. ' emptied'\n" \
@@ -33,7 +34,8 @@
     "    return v, 1\n" \
     "  end\n" \
     "  local id, at, st = epoch(v)\n" \
-    "  if known ~= '' and id ~= known and st == 'fresh' then\n" \
+    "  if known ~= '' and id ~= known and st == 'fresh'\n" \
+    "     and (not young or now_ms() - at < young) then\n" \
     "    v = id .. ' ' .. at .. ' emptied'\n" \
     "    redis.call('SET', key, v)\n" \
     "  end\n" \
@@ -42,10 +44,11 @@
 
 /* KEYS: lock, fence, epoch. ARGV: node, ttl, grace, again ("1": this node
  * held the claim before Redis lost it), the epoch id the node saw last
- * ('' none), a new epoch id. Returns {token, holder, mark}; token 0: held
- * by holder; -1: Redis holds no epoch mark and the node saw none (a root
- * marks it); -2: Redis was emptied less than grace ms ago, holder the ms
- * left. The same node's claim is returned and extended. */
+ * ('' none), a new epoch id, settle. Returns {token, holder, mark}; token
+ * 0: held by holder; -1: Redis holds no epoch mark and the node saw none
+ * (a root marks it); -2: Redis was emptied less than grace ms ago, holder
+ * the ms left; -3: the mark is 'fresh' and less than settle ms old, holder
+ * the ms left. The same node's claim is returned and extended. */
 static const char take_lua[] =
     LUA_EPOCH
     "local m = settle(KEYS[3], ARGV[5], ARGV[6], false)\n"
@@ -63,6 +66,10 @@ static const char take_lua[] =
     "if st == 'emptied' and ARGV[4] ~= '1' then\n"
     "  local left = at + tonumber(ARGV[3]) - now_ms()\n"
     "  if left > 0 then return {-2, tostring(left), m} end\n"
+    "end\n"
+    "if st == 'fresh' then\n"
+    "  local left = at + tonumber(ARGV[7]) - now_ms()\n"
+    "  if left > 0 then return {-3, tostring(left), m} end\n"
     "end\n"
     "local t = redis.call('INCR', KEYS[2])\n"
     "redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. t, 'PX', ARGV[2])\n"
@@ -85,11 +92,11 @@ static const char keep_lua[] =
     "redis.call('SET', KEYS[1], ARGV[3] .. ' ' .. t, 'PX', ARGV[2])\n"
     "return -t\n";
 
-/* KEYS: epoch. ARGV: new id, the id this node saw before ('' none).
- * Returns {mark after settle(), 1 when made here}. */
+/* KEYS: epoch. ARGV: new id, the id this node saw before ('' none), young
+ * ms ('' none: always). Returns {mark after settle(), 1 when made here}. */
 static const char epoch_lua[] =
     LUA_EPOCH
-    "local v, made = settle(KEYS[1], ARGV[2], ARGV[1], true)\n"
+    "local v, made = settle(KEYS[1], ARGV[2], ARGV[1], true, tonumber(ARGV[3]))\n"
     "return {v, made}\n";
 
 /* KEYS: lock. ARGV: "<node> <token>". */
@@ -156,14 +163,15 @@ static const char *claim(apr_pool_t *p, const char *node, long long token)
 }
 
 apr_status_t acme_cluster_lock_take(acme_redis_t *r, apr_pool_t *p, const char *name,
-                                    const char *node, long ttl_ms, long grace_ms, int again,
+                                    const char *node, long ttl_ms, long grace_ms,
+                                    long settle_ms, int again,
                                     acme_cluster_epoch_seen_t *seen, long long *token,
                                     const char **holder, long *wait_ms)
 {
     const char *keys[3] = { acme_cluster_key(p, "lock", name), acme_cluster_key(p, "fence", name),
                             ACME_CLUSTER_EPOCH_KEY };
-    const char *args[6] = { node, apr_ltoa(p, ttl_ms), apr_ltoa(p, grace_ms), again ? "1" : "0",
-                            seen->id, NULL };
+    const char *args[7] = { node, apr_ltoa(p, ttl_ms), apr_ltoa(p, grace_ms), again ? "1" : "0",
+                            seen->id, NULL, apr_ltoa(p, settle_ms) };
     acme_redis_reply_t *reply, *t, *h, *m;
     const char *id;
     apr_time_t at;
@@ -171,7 +179,7 @@ apr_status_t acme_cluster_lock_take(acme_redis_t *r, apr_pool_t *p, const char *
     apr_status_t rv;
 
     if ((rv = acme_cluster_epoch_new_id(p, &args[5])) != APR_SUCCESS
-        || (rv = eval(r, p, &reply, take_lua, 3, keys, 6, args, NULL)) != APR_SUCCESS) {
+        || (rv = eval(r, p, &reply, take_lua, 3, keys, 7, args, NULL)) != APR_SUCCESS) {
         return rv;
     }
     if (reply->type != ACME_REDIS_ARRAY || reply->elements->nelts != 3) {
@@ -192,8 +200,8 @@ apr_status_t acme_cluster_lock_take(acme_redis_t *r, apr_pool_t *p, const char *
         return APR_EAGAIN;
     }
     if (t->integer < 0) {
-        *wait_ms = t->integer == -2 && h->str ? atol(h->str) : -1;
-        return APR_INCOMPLETE;
+        *wait_ms = t->integer <= -2 && h->str ? atol(h->str) : -1;
+        return t->integer == -3 ? APR_EBUSY : APR_INCOMPLETE;
     }
     *holder = h->str ? h->str : "";   /* "": new; else the claim extended */
     *token = t->integer;
@@ -258,15 +266,15 @@ apr_status_t acme_cluster_epoch_parse(const char *mark, const char **id, apr_tim
 }
 
 apr_status_t acme_cluster_epoch_mark(acme_redis_t *r, apr_pool_t *p, const char *known,
-                                     const char **mark, int *made)
+                                     long young_ms, const char **mark, int *made)
 {
     const char *keys[1] = { ACME_CLUSTER_EPOCH_KEY };
-    const char *args[2] = { NULL, known ? known : "" };
+    const char *args[3] = { NULL, known ? known : "", young_ms > 0 ? apr_ltoa(p, young_ms) : "" };
     acme_redis_reply_t *reply, *v, *m;
     apr_status_t rv;
 
     if ((rv = acme_cluster_epoch_new_id(p, &args[0])) != APR_SUCCESS
-        || (rv = eval(r, p, &reply, epoch_lua, 1, keys, 2, args, NULL)) != APR_SUCCESS) {
+        || (rv = eval(r, p, &reply, epoch_lua, 1, keys, 3, args, NULL)) != APR_SUCCESS) {
         return rv;
     }
     if (reply->type != ACME_REDIS_ARRAY || reply->elements->nelts != 2) {

@@ -23,8 +23,14 @@
  * the claim lifetime (grace): the node that was ordering claims again at
  * its next keep (its claim could have lived that long anyway), with a new
  * token from the fence, and the roots publish again from their stores what
- * they serve. A cluster that starts on an empty Redis (no root saw a mark)
- * is 'fresh' and waits for nothing. */
+ * they serve. A cluster that starts on an empty Redis is 'fresh': marked
+ * so by a root that saw no mark and whose store has nothing of the
+ * cluster's names (a root whose store has certificates or orders of them
+ * marks it 'emptied'). A 'fresh' mark takes claims only once it is settle
+ * ms old, time enough for the roots that saw an older mark (polling every
+ * few seconds) to find it and make it 'emptied': so Redis emptied within a
+ * cluster's first seconds, or before a node's first look, is not taken for
+ * a new one by a node that never saw its mark. */
 #ifndef ACME_CLUSTER_LOCK_H
 #define ACME_CLUSTER_LOCK_H
 #include <apr_pools.h>
@@ -47,11 +53,14 @@ typedef struct acme_cluster_epoch_seen_t {
  * (*wait_ms -1), or it was emptied less than grace_ms ago (*wait_ms the
  * milliseconds left) and again is 0 (again
  * = 1 when node held the claim of name before, so it may claim at once);
+ * APR_EBUSY when the mark is 'fresh' and less than settle_ms old (*wait_ms
+ * the milliseconds left);
  * acme_redis_command's failures. seen: the epoch mark the node saw last,
  * updated to the one there now (a node that saw one and finds none marks
  * Redis 'emptied' here). */
 apr_status_t acme_cluster_lock_take(acme_redis_t *r, apr_pool_t *p, const char *name,
-                                    const char *node, long ttl_ms, long grace_ms, int again,
+                                    const char *node, long ttl_ms, long grace_ms,
+                                    long settle_ms, int again,
                                     acme_cluster_epoch_seen_t *seen, long long *token,
                                     const char **holder, long *wait_ms);
 /* Extends node's claim with *token by ttl_ms. APR_SUCCESS: kept
@@ -73,12 +82,14 @@ apr_status_t acme_cluster_epoch_new_id(apr_pool_t *p, const char **id);
 apr_status_t acme_cluster_epoch_parse(const char *mark, const char **id, apr_time_t *at,
                                       int *emptied, apr_pool_t *p);
 /* Makes the epoch mark when there is none: 'emptied' when known (the id
- * this node saw before, NULL: none) is given, 'fresh' else; a 'fresh'
- * mark of another id becomes 'emptied' when known is given. *mark (from
- * p) is the mark after, *made 1 when this call made it. APR_SUCCESS, or
+ * this node saw before, or any id that is none, e.g. "?", for a node that
+ * knows Redis had a mark; NULL: none) is given, 'fresh' else; a 'fresh'
+ * mark of another id becomes 'emptied' when known is given (and, young_ms
+ * > 0, it is younger than young_ms on Redis' clock). *mark (from p) is the
+ * mark after, *made 1 when this call made it. APR_SUCCESS, or
  * acme_redis_command's failures. */
 apr_status_t acme_cluster_epoch_mark(acme_redis_t *r, apr_pool_t *p, const char *known,
-                                     const char **mark, int *made);
+                                     long young_ms, const char **mark, int *made);
 /* Drops node's claim with token, if it still holds it. */
 apr_status_t acme_cluster_lock_release(acme_redis_t *r, apr_pool_t *p, const char *name,
                                        const char *node, long long token);
