@@ -414,6 +414,7 @@ json_t *acme_status_document(request_rec *r, const char *only)
     acme_runtime_t *rt = acme_runtime_get(r->server);
     json_t *doc, *domains = json_array();
     apr_hash_t *records = NULL, *live = NULL;
+    const char *now;
     int i;
 
     if (rt && rt->store && rt->domains) {
@@ -436,9 +437,10 @@ json_t *acme_status_document(request_rec *r, const char *only)
             json_array_append_new(domains, domain);
         }
     }
-    doc = json_pack("{s:i, s:s, s:s, s:o, s:o}", "schema", ACME_STATUS_SCHEMA,
-                    "version", ACME_VERSION,
-                    "generated_at", acme_time_rfc3339(r->pool, apr_time_now()),
+    now = acme_time_rfc3339(r->pool, apr_time_now());
+    /* read by this request: its state is as of now */
+    doc = json_pack("{s:i, s:s, s:s, s:s, s:o, s:o}", "schema", ACME_STATUS_SCHEMA,
+                    "version", ACME_VERSION, "generated_at", now, "as_of", now,
                     "summary", summary_json(domains), "domains", domains);
     if (doc) {
         json_t *cluster = acme_cluster_view_read(rt, r->pool);

@@ -13,10 +13,11 @@
  * when a member is added, changes meaning or goes away, so that a consumer
  * can tell which members to expect (2: error.since; 3: cluster; 4:
  * renewal_failing, per certificate and in the summary; 5:
- * record_behind_since, cluster.key_mismatch). */
-#define ACME_STATUS_SCHEMA 5
+ * record_behind_since, cluster.key_mismatch; 6: as_of, since when what the
+ * document shows is the store's state). */
+#define ACME_STATUS_SCHEMA 6
 
-/* acme_status.c: {"schema", "version", "generated_at", "summary", "domains"}
+/* acme_status.c: {"schema", "version", "generated_at", "as_of", "summary", "domains"}
  * of the request's generation; only != NULL keeps the certificate(s) named so
  * (store name or one of its names) and adds their "history". Owned by
  * r->pool (released with it); NULL only when Jansson cannot allocate. */
@@ -86,7 +87,8 @@ const char *acme_status_html_card_days(apr_pool_t *p, int has_days, apr_int64_t 
                                        int expiring);
 /* The overview page around n cards' text (a bucket of r's connection's
  * allocator, which the page takes), with the cluster view after the cards
- * (cluster NULL: none); OK. */
+ * (cluster NULL: none) and the times it was made and its state is as of
+ * (RFC 3339); OK. */
 int acme_status_html_send_overview(request_rec *r, json_t *summary, const char *generated_at,
-                                   json_t *cluster, int n, apr_bucket *cards);
+                                   const char *as_of, json_t *cluster, int n, apr_bucket *cards);
 #endif

@@ -29,11 +29,11 @@
 /* The document's head and tail around the certificates: the document with
  * an empty "domains", cut at its "[]". */
 static int json_frame(apr_pool_t *p, json_t *summary, const char *generated_at,
-                      json_t *cluster, const char **head, const char **tail)
+                      const char *as_of, json_t *cluster, const char **head, const char **tail)
 {
-    json_t *doc = json_pack("{s:i, s:s, s:s, s:O, s:[]}", "schema", ACME_STATUS_SCHEMA,
+    json_t *doc = json_pack("{s:i, s:s, s:s, s:s, s:O, s:[]}", "schema", ACME_STATUS_SCHEMA,
                             "version", ACME_VERSION, "generated_at", generated_at,
-                            "summary", summary, "domains");
+                            "as_of", as_of, "summary", summary, "domains");
     char *text, *cut;
 
     if (doc && cluster) {
@@ -193,7 +193,8 @@ int acme_status_frag_send(request_rec *r, int json)
     pieces_t out;
     /* total, valid, renewing, failing, missing, renewal failing, expiring */
     json_int_t count[7] = { 0 };
-    const char *generated_at, *head, *tail, *dir;
+    const char *generated_at, *as_of_text, *head, *tail, *dir;
+    apr_time_t as_of;
     json_t *summary;
     acme_page_t page;
 
@@ -202,7 +203,7 @@ int acme_status_frag_send(request_rec *r, int json)
     }
     dir = acme_store_path(rt->store, r->pool, ACME_STORE_STATUS "/" ACME_STORE_STATUS_PAGE_DIR);
     memset(&page, 0, sizeof(page));
-    if (!acme_status_page_get(r->pool, rt, &page)) {
+    if (!acme_status_page_get(r->pool, rt, &page, &as_of)) {
         return DECLINED;
     }
     out.v = apr_array_make(r->pool, rt->domains->nelts * 6 + 4, sizeof(struct iovec));
@@ -214,6 +215,7 @@ int acme_status_frag_send(request_rec *r, int json)
         return DECLINED;
     }
     generated_at = acme_time_rfc3339(r->pool, apr_time_now());
+    as_of_text = acme_time_rfc3339(r->pool, as_of);
     /* as acme_status.c's summary: a renewal failing counts as failing too */
     summary = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "total", count[0],
                         "valid", count[1 + ACME_PAGE_CLS_VALID],
@@ -228,12 +230,12 @@ int acme_status_frag_send(request_rec *r, int json)
     }
     acme_json_pool_owned(r->pool, summary);
     if (!json) {
-        return acme_status_html_send_overview(r, summary, generated_at,
+        return acme_status_html_send_overview(r, summary, generated_at, as_of_text,
                                               acme_cluster_view_read(rt, r->pool),
                                               (int)count[0], pieces_bucket(r, dir, &out));
     }
-    if (!json_frame(r->pool, summary, generated_at, acme_cluster_view_read(rt, r->pool), &head,
-                    &tail)) {
+    if (!json_frame(r->pool, summary, generated_at, as_of_text,
+                    acme_cluster_view_read(rt, r->pool), &head, &tail)) {
         return DECLINED;
     }
     head = apr_pstrcat(r->pool, head, "[", NULL);

@@ -18,6 +18,7 @@
 #include "acme_store_paths.h"
 #include "acme_store_configured.h"
 #include "acme_status.h"
+#include "acme_status_page.h"
 
 #define ACME_STATUS_HANDLER "acme-status"
 
@@ -285,8 +286,15 @@ static int status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     return OK;
 }
 
+/* Each child: its render thread of the status page ends with it. */
+static void status_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    acme_status_render_child_init(acme_runtime_get(s), pchild);
+}
+
 void acme_status_register_hooks(apr_pool_t *p)
 {
+    ap_hook_child_init(status_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(status_post_config, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(acme_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -550,13 +550,20 @@ static void cluster_html(out_t *o, json_t *c)
     put(o, "</p></section>\n");
 }
 
-static void page_foot(out_t *o, const char *generated_at, json_t *cluster)
+/* The footer says when the page was made and since when what it shows is
+ * the store's state (as_of, to the second: a page served as it is while a
+ * render runs is a few seconds older). */
+static void page_foot(out_t *o, const char *generated_at, const char *as_of, json_t *cluster)
 {
     put(o, "</main>");
     cluster_html(o, cluster);
-    putf(o, "<footer>mod_acme %s &middot; %s &middot; "
+    putf(o, "<footer>mod_acme %s &middot; %s &middot; state as of %s UTC &middot; "
          "<a href=\"?format=json\">JSON</a></footer></body></html>\n",
-         esc(o->pool, ACME_VERSION), when(o->pool, generated_at));
+         esc(o->pool, ACME_VERSION), when(o->pool, generated_at),
+         as_of && strlen(as_of) >= 19
+         ? esc(o->pool, apr_pstrcat(o->pool, apr_pstrndup(o->pool, as_of, 10), " ",
+                                    apr_pstrndup(o->pool, as_of + 11, 8), NULL))
+         : "&ndash;");
 }
 
 static int send_out(request_rec *r, out_t *o)
@@ -581,17 +588,18 @@ int acme_status_send_html(request_rec *r, json_t *doc, int detail)
     for (i = 0; i < json_array_size(domains); ++i) {
         card_html(&o, json_array_get(domains, i), detail);
     }
-    page_foot(&o, str(doc, "generated_at"), detail ? NULL : json_object_get(doc, "cluster"));
+    page_foot(&o, str(doc, "generated_at"), str(doc, "as_of"),
+              detail ? NULL : json_object_get(doc, "cluster"));
     return send_out(r, &o);
 }
 
 int acme_status_html_send_overview(request_rec *r, json_t *summary, const char *generated_at,
-                                   json_t *cluster, int n, apr_bucket *cards)
+                                   const char *as_of, json_t *cluster, int n, apr_bucket *cards)
 {
     out_t o = { r->pool, apr_brigade_create(r->pool, r->connection->bucket_alloc), r->uri };
 
     page_head(&o, summary, NULL, 0, n == 0);
     APR_BRIGADE_INSERT_TAIL(o.bb, cards);
-    page_foot(&o, generated_at, cluster);
+    page_foot(&o, generated_at, as_of, cluster);
     return send_out(r, &o);
 }

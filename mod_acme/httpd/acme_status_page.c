@@ -2,22 +2,20 @@
  * child: each certificate's JSON object and HTML card (acme_status_domain_json,
  * acme_status_html_card) live in one file, status/.page/overview-<hash>,
  * written by the first child that finds it stale and read (mapped) by all.
- * An entry stays while what it shows is unchanged: its status record file
- * (mtime, ctime, size, inode), its live link's target (an archived version,
- * never rewritten) and the account URL its CA error is redacted with. While
- * status/ and domains/ themselves are unchanged (their times a second older
- * than the build that read them: both change by rename), the file is used
- * without looking at a single entry's files. Only what moves with the clock
- * (days_left, expiring_soon, the card's colour and days) and the summary are
- * made per request. The text is byte for byte what acme_status_document and
- * acme_status_send_html make.
- *
- * Memory: nothing per certificate stays in a child; the file (about 1.2 KB
- * per certificate) is in the page cache, mapped only while a request uses
- * it. A child writes it (0644, the child's like status/), so it is trusted
- * exactly as far as the records it is made from. */
+ * An entry stays while its status record (mtime, ctime, size, inode), its
+ * live link's target and the account URL its CA error is redacted with are
+ * unchanged. What changed is told by the change log (acme_changes.h): the
+ * names the watchdog and the parent noted since the page was made are looked
+ * at alone; a change the log does not explain (acmectl, a hand edit) has
+ * every entry's files looked at. Only what moves with the clock (days_left,
+ * expiring_soon, the card's colour and days) and the summary are made per
+ * request; the text is byte for byte what acme_status_document and
+ * acme_status_send_html make. Nothing per certificate stays in a child: the
+ * file (about 1.2 KB per certificate) is mapped only while a request uses
+ * it. A child writes it (0644, the child's like status/). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,8 +23,10 @@
 #include <limits.h>
 #include <malloc.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include <httpd.h>
@@ -51,36 +51,20 @@
 #define DAYS_KEY            "\n  \"days_left\": "
 #define EXPIRING_KEY        "\n  \"expiring_soon\": "
 /* Its layout's mark; a new layout takes a new one (an old file is rebuilt). */
-#define PAGE_MAGIC          "ACMEPG05"
+#define PAGE_MAGIC          "ACMEPG06"
 /* Larger than this is not a page of ours. */
 #define PAGE_MAX            ((apr_uint64_t)1 << 31)
 
 /* The watchdog brings the page up to date at most this often. */
 #define REFRESH_INTERVAL    apr_time_from_sec(5)
-/* ... and looks at every entry's files at most this often, for a change
- * the change log could not see (acme_changes.h). */
+/* ... and at every entry's files this often, for what the log missed. */
 #define FULL_INTERVAL       apr_time_from_sec(300)
+/* More certificates to look at than this (mass failure, a start, an
+ * unexplained change with many domains): a request serves the page as it
+ * is, stating when it was made, and a render thread brings it up to date
+ * (acme_status_render.c); fewer are rendered by the request itself. */
+#define INLINE_MAX          256
 
-struct acme_status_frag_t {
-#if APR_HAS_THREADS
-    apr_thread_mutex_t *mutex;    /* one thread of a child builds at a time */
-#endif
-    int n;
-    apr_time_t refreshed;         /* the watchdog's last look (its thread only) */
-};
-
-acme_status_frag_t *acme_status_frag_make(apr_pool_t *p, int n)
-{
-    acme_status_frag_t *cache = apr_pcalloc(p, sizeof(*cache));
-
-#if APR_HAS_THREADS
-    if (apr_thread_mutex_create(&cache->mutex, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS) {
-        return NULL;
-    }
-#endif
-    cache->n = n;
-    return cache;
-}
 
 static int stamp_same(const acme_page_stamp_t *a, const acme_page_stamp_t *b)
 {
@@ -102,7 +86,7 @@ static void record_stamp(apr_pool_t *p, int status_fd, const char *name, acme_pa
 
 /* The file's name for these domains: a hash (FNV-1a) of their store names
  * and key types, so configurations sharing a store keep their own. */
-static const char *page_name(apr_pool_t *p, const apr_array_header_t *domains)
+const char *acme_status_page_name(apr_pool_t *p, const apr_array_header_t *domains)
 {
     apr_uint64_t h = 14695981039346656037ULL;
     int i;
@@ -429,6 +413,10 @@ static int page_build(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *keep, const
         acme_page_stamp_t rec;
         int k;
 
+        if (apr_atomic_read32(&rt->status_frag->stop)) {
+            ok = 0;               /* the process ends: give up */
+            break;
+        }
         if (oe && strcmp(acme_page_str(old, oe, ACME_PAGE_NAME), d->name)) {
             oe = NULL;
         }
@@ -557,6 +545,44 @@ static void head_write(int dirfd, const char *name, const acme_page_t *old, cons
     }
 }
 
+int acme_status_page_lock(int dirfd, const char *name)
+{
+    /* the directory itself (no file of its own beside the pages): a store
+     * shared by configurations renders one of their pages at a time */
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    (void)name;
+    if (fd < 0) {
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* That the page in the file old was mapped from (if still there) shows the
+ * store as of when: one aligned 8-byte write into its head, so that a
+ * request serving it as it is states since when, and knows whether a render
+ * ran lately (ACME_PAGE_STALE_MAX). */
+static void known_write(int dirfd, const char *name, const acme_page_t *old, apr_time_t when)
+{
+    apr_int64_t value = when;
+    int fd = dirfd >= 0 ? openat(dirfd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+    struct stat st;
+
+    if (fd >= 0) {
+        if (fstat(fd, &st) == 0 && (apr_uint64_t)st.st_ino == old->ino
+            && (apr_uint64_t)st.st_dev == old->dev
+            && pwrite(fd, &value, sizeof(value), offsetof(acme_page_head_t, known_at))
+               != (ssize_t)sizeof(value)) {
+            /* as it was: the page only looks older than it is */
+        }
+        close(fd);
+    }
+}
+
 /* A pool with an allocator of its own: what a build allocates is freed
  * (to malloc) when it is destroyed, not kept by the request's thread. */
 static apr_pool_t *work_pool(void)
@@ -579,10 +605,12 @@ static apr_pool_t *work_pool(void)
  * since it was built, as the change log tells: *check (n flags, from p)
  * marks them, NULL when every entry's files must be looked at (the log
  * cannot tell, or a directory changed in a way it does not explain). 1 when
- * nothing changed at all. head: the new page's, filled in by the caller. */
+ * nothing changed at all. *many: every change was noted, but more than
+ * INLINE_MAX of them (or more than the ring holds). head: the new page's,
+ * filled in by the caller. */
 static int changed_since(apr_pool_t *p, acme_runtime_t *rt, acme_changes_t *changes,
                          const acme_page_t *old, const acme_page_head_t *head,
-                         const acme_changes_pos_t pos[2], char **check)
+                         const acme_changes_pos_t pos[2], char **check, int *many)
 {
     const acme_page_head_t *oh = old->head;
     int status_known, domains_known, i;
@@ -590,6 +618,7 @@ static int changed_since(apr_pool_t *p, acme_runtime_t *rt, acme_changes_t *chan
     apr_hash_t *changed;
 
     *check = NULL;
+    *many = 0;
     /* a directory untouched since old was built, or changed only by noted
      * changes that continue the chain old's stamp was on */
     status_known = (oh->status_trusted && stamp_same(&oh->status_dir, &head->status_dir))
@@ -606,7 +635,8 @@ static int changed_since(apr_pool_t *p, acme_runtime_t *rt, acme_changes_t *chan
         return 1;
     }
     names = apr_array_make(p, 16, sizeof(const char *));
-    if (!acme_changes_since(changes, oh->gen, head->gen, names)) {
+    if (!acme_changes_since(changes, oh->gen, head->gen, names) || names->nelts > INLINE_MAX) {
+        *many = 1;
         return 0;
     }
     /* a few names against every domain's: no index kept per child */
@@ -622,11 +652,16 @@ static int changed_since(apr_pool_t *p, acme_runtime_t *rt, acme_changes_t *chan
     return 0;
 }
 
-/* The page of the current state into *page (for p's life): the shared file
- * when it is fresh, else built (reusing what is unchanged) and shared. full:
- * look at every entry's files when that was last done FULL_INTERVAL ago. 0
- * when it cannot be had (the caller renders the long way). */
-static int page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page, int full)
+/* The page of the current state into *page (for p's life) and since when
+ * it shows the store into *as_of: the shared file when it is fresh, else
+ * built (reusing what is unchanged) and shared. mode ACME_PAGE_REQUEST:
+ * more than INLINE_MAX certificates to look at and a page to show, the page
+ * as it is (a render thread is started, or one is running) unless no render
+ * finished in the last ACME_PAGE_STALE_MAX; ACME_PAGE_FULL: also look at
+ * every entry's files when that was last done FULL_INTERVAL ago. 0 when it
+ * cannot be had (the caller renders the long way). */
+int acme_status_page_build(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page, int mode,
+                           apr_time_t *as_of)
 {
     acme_status_frag_t *cache = rt->status_frag;
     acme_changes_t *changes = acme_counters_changes(rt->ctx.counters);
@@ -634,7 +669,8 @@ static int page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page, int fu
     apr_size_t n, i;
     const char *name;
     char *check = NULL;
-    int status_fd, domains_fd, page_fd, fresh = 0, ok = 0, rendered = 0;
+    int status_fd, domains_fd, page_fd, fresh = 0, ok = 0, rendered = 0, lock = -1;
+    int full = mode == ACME_PAGE_FULL, stale = 0;
     apr_pool_t *work;
     struct timespec started;
     acme_page_head_t head;
@@ -644,7 +680,7 @@ static int page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page, int fu
         return 0;
     }
     n = (apr_size_t)rt->domains->nelts;
-    name = page_name(p, rt->domains);
+    name = acme_status_page_name(p, rt->domains);
     clock_gettime(CLOCK_REALTIME, &started);
     if ((status_fd = acme_store_open_reldir(rt->store, p, ACME_STORE_STATUS)) < 0) {
         return 0;
@@ -672,17 +708,35 @@ static int page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page, int fu
     head.gen = pos[0].gen < pos[1].gen ? pos[0].gen : pos[1].gen;
     head.status_chained = acme_changes_stamp_same(&head.status_dir, &pos[0].chain);
     head.domains_chained = acme_changes_stamp_same(&head.domains_dir, &pos[1].chain);
-    head.full_at = apr_time_now();
+    head.full_at = head.made_at = head.known_at = apr_time_now();
+    *as_of = head.made_at;
 #if APR_HAS_THREADS
     apr_thread_mutex_lock(cache->mutex);
 #endif
     memset(&old, 0, sizeof(old));
     if (page_fd >= 0 && page_map(p, page_fd, name, n, &old)) {
-        int unchanged = 0;
+        int unchanged = 0, many = 0;
 
         full = full && head.full_at - old.head->full_at > FULL_INTERVAL;
         if (!full) {
-            unchanged = changed_since(p, rt, changes, &old, &head, pos, &check);
+            unchanged = changed_since(p, rt, changes, &old, &head, pos, &check, &many);
+            /* every file looked at (the log cannot tell what changed) is many too */
+            many = many || (!unchanged && !check && n > INLINE_MAX);
+        }
+        if (many && mode == ACME_PAGE_REQUEST) {
+            /* the request renders none of them: a render thread does (one
+             * at a time for all processes, the lock says) */
+            lock = acme_status_page_lock(page_fd, name);
+            if (lock < 0) {
+                stale = 1;        /* being rendered now */
+            }
+            else if (head.made_at - old.head->known_at < ACME_PAGE_STALE_MAX
+                     && cache->render_start && cache->render_start(rt, lock) == APR_SUCCESS) {
+                lock = -1;        /* the thread's now */
+                stale = 1;
+            }
+            /* else none rendered lately (nobody looked): rendered here, holding
+             * the lock, so the requests meanwhile serve the page as it is */
         }
         for (i = 0, fresh = unchanged; fresh && i < n; i++) {
             fresh = account_same(rt, p, &old, &old.entries[i],
@@ -698,9 +752,17 @@ static int page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page, int fu
     else {
         old.base = NULL;
     }
-    if (fresh) {
+    if (stale) {
+        *page = old;
+        *as_of = old.head->known_at;
+        ok = 1;
+    }
+    else if (fresh) {
         *page = old;
         ok = 1;
+        if (head.made_at - old.head->known_at > apr_time_from_sec(1)) {
+            known_write(page_fd, name, &old, head.made_at);
+        }
     }
     else if ((work = work_pool()) != NULL) {
         if (page_build(rt, work, p, old.base ? &old : NULL, status_fd, domains_fd, &head,
@@ -723,6 +785,9 @@ static int page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page, int fu
 #if APR_HAS_THREADS
     apr_thread_mutex_unlock(cache->mutex);
 #endif
+    if (lock >= 0) {
+        close(lock);
+    }
     if (page_fd >= 0) {
         close(page_fd);
     }
@@ -733,37 +798,8 @@ static int page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page, int fu
     return ok;
 }
 
-int acme_status_page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page)
+int acme_status_page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page,
+                         apr_time_t *as_of)
 {
-    return page_get(p, rt, page, 0);
-}
-
-void acme_status_page_refresh(acme_runtime_t *rt, apr_pool_t *p)
-{
-    acme_status_frag_t *cache = rt ? rt->status_frag : NULL;
-    apr_time_t now = apr_time_now();
-    struct stat st;
-    acme_page_t page;
-    apr_pool_t *sub;
-    int status_fd, page_fd = -1, used;
-
-    if (!cache || !rt->store || !rt->domains || now - cache->refreshed < REFRESH_INTERVAL) {
-        return;
-    }
-    cache->refreshed = now;
-    apr_pool_create(&sub, p);
-    if ((status_fd = acme_store_open_reldir(rt->store, sub, ACME_STORE_STATUS)) >= 0) {
-        page_fd = acme_store_open_dir_at(status_fd, ACME_STORE_STATUS_PAGE_DIR);
-        close(status_fd);
-    }
-    /* only where the page is in use: someone asked for it before */
-    used = page_fd >= 0 && fstatat(page_fd, page_name(sub, rt->domains), &st,
-                                   AT_SYMLINK_NOFOLLOW) == 0;
-    if (page_fd >= 0) {
-        close(page_fd);
-    }
-    if (used) {
-        page_get(sub, rt, &page, 1);
-    }
-    apr_pool_destroy(sub);
+    return acme_status_page_build(p, rt, page, ACME_PAGE_REQUEST, as_of);
 }

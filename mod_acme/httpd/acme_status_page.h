@@ -4,6 +4,8 @@
 #ifndef ACME_STATUS_PAGE_H
 #define ACME_STATUS_PAGE_H
 #include <httpd.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
 #include "acme_runtime.h"
 #include "acme_changes.h"
 
@@ -35,6 +37,9 @@ typedef struct acme_page_head_t {
     apr_uint64_t changes_id, gen;
     apr_uint32_t status_chained, domains_chained;
     apr_int64_t full_at;          /* when every entry's files were last looked at */
+    apr_int64_t made_at;          /* when its build started */
+    apr_int64_t known_at;         /* it shows the store as of then: made_at, or a later
+                                   * look that found nothing changed */
 } acme_page_head_t;
 
 typedef struct acme_page_entry_t {
@@ -57,6 +62,32 @@ typedef struct acme_page_t {
     apr_uint64_t ino, dev;        /* of the file it was mapped from, else 0 */
 } acme_page_t;
 
+/* The longest a request serves a page as it is while certificates it shows
+ * changed and no render runs: older than this (known_at), the request
+ * renders itself (apr_time_t). While a render runs, the page as it is. */
+#define ACME_PAGE_STALE_MAX apr_time_from_sec(5)
+
+/* The overview's cache of one configuration generation (in pconf). */
+struct acme_status_frag_t {
+#if APR_HAS_THREADS
+    apr_thread_mutex_t *mutex;    /* one thread of a process builds at a time */
+    apr_thread_t *thread;         /* the render thread last started (acme_status_render.c) */
+    apr_pool_t *thread_pool;      /* its pool, a subpool of pchild, destroyed after it */
+#endif
+    volatile apr_uint32_t running;  /* it has not ended yet */
+    volatile apr_uint32_t stop;     /* the process ends: a build gives up */
+    apr_pool_t *pchild;           /* the process's pool (child_init); NULL: no thread */
+    /* starts the render thread of this process (acme_status_render.c),
+     * which takes lock and closes it when done: APR_SUCCESS; else (one
+     * still runs, no thread here) lock stays the caller's */
+    apr_status_t (*render_start)(acme_runtime_t *rt, int lock);
+    int n;
+    apr_time_t refreshed;         /* the watchdog's last look (its thread only) */
+};
+
+/* How acme_status_page_build looks. */
+enum { ACME_PAGE_REQUEST, ACME_PAGE_BACKGROUND, ACME_PAGE_FULL };
+
 /* String which (ACME_PAGE_*) of e, NUL-terminated, in page's memory. */
 static inline const char *acme_page_str(const acme_page_t *page, const acme_page_entry_t *e,
                                         int which)
@@ -76,7 +107,25 @@ static inline const char *acme_page_str(const acme_page_t *page, const acme_page
  * record, live link or account changed) and shared. 1 when had; 0 when it
  * cannot be had (no store, out of memory, an entry that does not render:
  * the caller then renders the long way). */
-int acme_status_page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page);
+int acme_status_page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page,
+                         apr_time_t *as_of);
+/* acme_status_page_get's work in a mode (ACME_PAGE_*): ACME_PAGE_REQUEST
+ * renders at most a few hundred certificates and otherwise returns the page
+ * as it is (*as_of then says since when), starting the render thread;
+ * ACME_PAGE_BACKGROUND renders every certificate that changed;
+ * ACME_PAGE_FULL also looks at every entry's files every 5 minutes. */
+int acme_status_page_build(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page, int mode,
+                           apr_time_t *as_of);
+/* The page file's name for domains (acme_domain_t *), from p. */
+const char *acme_status_page_name(apr_pool_t *p, const apr_array_header_t *domains);
+
+/* The lock that one process renders the page name in dirfd (status/.page)
+ * at a time, taken without waiting: its descriptor (closing it releases
+ * it), or -1 when another holds it or it cannot be had. */
+int acme_status_page_lock(int dirfd, const char *name);
+/* acme_status_render.c: */
+/* child_init: the render thread lives in pchild; its end waits for it. */
+void acme_status_render_child_init(acme_runtime_t *rt, apr_pool_t *pchild);
 /* The issuance watchdog, after each run: brings the shared page up to date
  * (at most every 5 s, and only when a page of these domains exists, so a
  * server whose status page nobody reads renders nothing), so that a request

@@ -184,7 +184,7 @@ def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three
     _, text = get(three, "/acme-status?format=json")
     doc = json.loads(text)
     jsonschema.validate(doc, schema)
-    assert doc["schema"] == 5
+    assert doc["schema"] == 6
     assert doc["summary"] == {"total": 3, "valid": 2, "renewing": 0, "failing": 1,
                               "renewal_failing": 0, "missing": 0, "expiring_soon": 0}, doc["summary"]
     by_name = {d["name"]: d for d in doc["domains"]}
@@ -496,3 +496,104 @@ def test_a_valid_certificate_whose_renewal_fails(httpd_factory, fresh_pebble, ch
     served = httpd.verified_cert(name).serial_number
     assert served == int(d["cert"]["serial"].replace(":", ""), 16), (served, d["cert"])
     assert served == first.serial_number or "created (ready)" in httpd.error_log_text(), served
+
+
+def plant_live(store, names, cert_pem, version):
+    """domains/<name> -> ../archive/<name>/<version> holding cert_pem, as after
+    an activation (each link replaced in one rename); returns when done."""
+    for name in names:
+        vdir = os.path.join(store, "archive", name, version)
+        os.makedirs(vdir, exist_ok=True)
+        with open(os.path.join(vdir, "cert.pem"), "w") as f:
+            f.write(cert_pem)
+        link = os.path.join(store, "domains", name)
+        os.symlink(os.path.join("..", "archive", name, version), link + ".new")
+        os.rename(link + ".new", link)
+
+
+def self_signed(workdir, days):
+    key, cert = os.path.join(workdir, "k-%d.pem" % days), os.path.join(workdir, "c-%d.pem" % days)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", str(days), "-subj", "/CN=status-page.test"],
+                   check=True, capture_output=True)
+    with open(cert) as f:
+        return f.read()
+
+
+def test_status_page_under_mass_change_is_at_most_seconds_old_and_shows_a_change(httpd, unique,
+                                                                                 tmp_path):
+    """300 certificates change at once (more than a request renders itself):
+    the overview is served as last rendered, its JSON and HTML saying since
+    when ("as_of", never more than a few seconds before the request), while
+    a render off the request path brings it up to date; every certificate
+    that was made live shows within a few seconds, and so does one more
+    certificate made live while the others keep changing."""
+    n, bound = 300, 6.0
+    names = [unique("m%03d" % i) for i in range(n)]
+    url = "https://127.0.0.1:%d/dir" % harness.closed_port()
+    httpd.write_config(vhosts="".join(ssl_vhost(name) for name in names),
+                       acme={"AcmeCA": url})
+    httpd.start()
+    status_dir = os.path.join(httpd.store, "status")
+    wait_for(lambda: sum(f.endswith(".json") for f in os.listdir(status_dir)) >= n, 120,
+             interval=0.5, what="%d status records" % n)
+
+    def page():
+        _, text = get(httpd, "/acme-status?format=json")
+        doc = json.loads(text)
+        return doc, {d["name"]: d for d in doc["domains"]}
+
+    doc, by_name = page()
+    assert doc["schema"] == 6 and doc["as_of"] == doc["generated_at"], doc["as_of"]
+    assert not any(d.get("cert") for d in by_name.values())
+    first, second = self_signed(str(tmp_path), 30), self_signed(str(tmp_path), 60)
+    get(httpd, "/acme-status?format=json")      # looked at just now: a render may be left to a thread
+
+    def watch(until, what, timeout):
+        """GETs until until(by_name) holds; every answer's as_of at most
+        bound before its generated_at; returns (seconds, answers served as
+        they were)."""
+        start, stale = time.monotonic(), 0
+        while True:
+            doc, by_name = page()
+            made, as_of = parse_time(doc["generated_at"]), parse_time(doc["as_of"])
+            assert 0 <= (made - as_of).total_seconds() <= bound, (doc["generated_at"], doc["as_of"])
+            stale += as_of < made
+            if until(doc, by_name):
+                return time.monotonic() - start, stale
+            assert time.monotonic() - start < timeout, "%s not shown within %.0f s" % (what, timeout)
+            time.sleep(0.1)
+
+    changed_at = utcnow().replace(microsecond=0)
+    plant_live(httpd.store, names, first, "v1")
+
+    def all_live(doc, by_name):
+        if parse_time(doc["as_of"]) < changed_at + datetime.timedelta(seconds=1):
+            return False
+        # a page as of after the change shows every one of them
+        missing = [x for x in names if not by_name[x].get("cert")]
+        assert not missing, (doc["as_of"], missing[:5])
+        return True
+    took, stale = watch(all_live, "%d certificates made live" % n, bound)
+    print("%d certificates made live: shown after %.2f s, %d answer(s) served as rendered before"
+          % (n, took, stale))
+    assert stale >= 1, "no answer was served as rendered: the request rendered them itself"
+    # the HTML says it too
+    _, html = get(httpd, "/acme-status")
+    assert re.search(r"state as of 20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC", html), html[-600:]
+
+    # one certificate made live again while the others change at once again
+    target = names[n // 2]
+    changed_at = utcnow().replace(microsecond=0)
+    plant_live(httpd.store, [x for x in names if x != target], first, "v2")
+    plant_live(httpd.store, [target], second, "v2")
+    days = lambda d: d["days_left"] if d.get("cert") else None   # noqa: E731
+
+    def one_shown(doc, by_name):
+        if days(by_name[target]) is not None and days(by_name[target]) >= 55:
+            assert parse_time(doc["as_of"]) >= changed_at, doc["as_of"]
+            return True
+        return False
+    took, _ = watch(one_shown, "the certificate of %s" % target, bound)
+    print("one certificate made live amid %d changes: shown after %.2f s" % (n, took))
