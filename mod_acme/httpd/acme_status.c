@@ -417,7 +417,26 @@ json_t *acme_status_document(request_rec *r, const char *only)
     const char *now;
     int i;
 
-    if (rt && rt->store && rt->domains) {
+    if (rt && rt->store && rt->domains && only) {
+        /* one certificate: its own record and chain, read now, not every
+         * record and link of the configuration (10,000 at a time) */
+        apr_array_header_t *named = apr_array_make(r->pool, 1, sizeof(const acme_domain_t *));
+        acme_status_record_t *rec;
+
+        records = apr_hash_make(r->pool);
+        for (i = 0; i < rt->domains->nelts; ++i) {
+            const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
+
+            if (domain_named(d, only)) {
+                APR_ARRAY_PUSH(named, const acme_domain_t *) = d;
+                if (acme_status_record_load(rt->store, r->pool, d->name, &rec) == APR_SUCCESS) {
+                    apr_hash_set(records, d->name, APR_HASH_KEY_STRING, rec);
+                }
+            }
+        }
+        live = acme_status_live_of(rt, r->pool, named);
+    }
+    else if (rt && rt->store && rt->domains) {
         records = acme_status_records(rt, r->pool);
         live = acme_status_live_get(rt, r->pool, rt->domains);
     }

@@ -40,6 +40,10 @@ acme_status_live_t *acme_status_live_make(apr_pool_t *p);
  * chains that changed since the last call. */
 apr_hash_t *acme_status_live_get(acme_runtime_t *rt, apr_pool_t *p,
                                  const apr_array_header_t *domains);
+/* The same for a few domains, read now without the cache (a detail page:
+ * not every link of a large configuration looked at for one). */
+apr_hash_t *acme_status_live_of(acme_runtime_t *rt, apr_pool_t *p,
+                                const apr_array_header_t *domains);
 
 /* acme_status.c, for acme_status_frag.c: one certificate's object of the
  * document (a new reference; temporaries in p); the account URL of domain's

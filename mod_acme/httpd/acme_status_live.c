@@ -201,3 +201,24 @@ apr_hash_t *acme_status_live_get(acme_runtime_t *rt, apr_pool_t *p,
 #endif
     return out;
 }
+
+apr_hash_t *acme_status_live_of(acme_runtime_t *rt, apr_pool_t *p,
+                                const apr_array_header_t *domains)
+{
+    apr_hash_t *out = apr_hash_make(p);
+    int i;
+
+    for (i = 0; rt->store && i < domains->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(domains, i, const acme_domain_t *)->name;
+        apr_array_header_t *chain;
+        acme_cert_info_t *info = apr_pcalloc(p, sizeof(*info));
+
+        if (acme_store_load_live(rt->store, p, name, &chain) == APR_SUCCESS && chain->nelts >= 1
+            && acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), info) == APR_SUCCESS) {
+            info->names = NULL;
+            info->subject = NULL;
+            apr_hash_set(out, name, APR_HASH_KEY_STRING, info);
+        }
+    }
+    return out;
+}
