@@ -365,7 +365,12 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     show_line(ctl, "last error:", v->last_error);
     if (v->failing) {
         show_line(ctl, "failing:", failing_text(p, v));
-        show_line(ctl, "advice:", acme_problem_advice(v->error_type, NULL));
+        show_line(ctl, "advice:", v->status && v->status->error
+                  ? acme_problem_advice_of(p, v->error_type, v->status->error->kind,
+                                           v->status->error->detail,
+                                           v->status->ca && v->status->ca->url
+                                           ? v->status->ca->url : v->status->error->url, NULL)
+                  : acme_problem_advice(v->error_type, NULL));
     }
     show_line(ctl, "waiting for:", v->activity);
     if (v->has_live) {

@@ -213,17 +213,22 @@ static json_t *warning_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain
     return out;
 }
 
-/* One line on what to change, from the CA's problem type. */
-static const char *error_advice(const acme_status_error_t *error)
+/* One line on what to change: from the CA's problem type, or for a failure
+ * on the way to the CA or on this server, from its kind. */
+static const char *error_advice(apr_pool_t *p, const acme_status_record_t *status)
 {
-    return acme_problem_advice(error->type, NULL);
+    const acme_status_error_t *error = status->error;
+
+    return acme_problem_advice_of(p, error->type, error->kind, error->detail,
+                                  status->ca && status->ca->url ? status->ca->url : error->url,
+                                  NULL);
 }
 
 /* days_left, failing, renewal_failing, expiring_soon and advice: what people
  * look at first. renewal_failing: failing while a live certificate that has
  * not expired is still served (the site is fine for now; only its renewal
  * is not). */
-static void domain_assessment(json_t *json, const acme_cert_info_t *live,
+static void domain_assessment(apr_pool_t *p, json_t *json, const acme_cert_info_t *live,
                               const acme_status_record_t *status)
 {
     const char *state = json_string_value(json_object_get(json, "state"));
@@ -242,7 +247,7 @@ static void domain_assessment(json_t *json, const acme_cert_info_t *live,
                         live && (days < EXPIRING_SOON_DAYS
                                  || json_is_object(json_object_get(json, "warning")))));
     json_object_set_new(json, "advice", failing && status && status->error
-                        ? json_string(error_advice(status->error)) : json_null());
+                        ? json_string(error_advice(p, status)) : json_null());
 }
 
 /* One domain's entry. status: its record, NULL without; live: its live
@@ -288,7 +293,7 @@ json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_do
     /* the record is older than what the server knows: it could not write it */
     json_object_set_new(json, "record_behind_since", time_or_null(
                         p, acme_status_record_unsaved_since(rt->store, p, domain->name)));
-    domain_assessment(json, has_live ? &info : NULL, status);
+    domain_assessment(p, json, has_live ? &info : NULL, status);
     return json;
 }
 
@@ -488,7 +493,8 @@ const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, con
                             "%s; HTTPS for this site starts automatically when it arrives.\n",
                             first, ca);
     }
-    acme_problem_advice(st->error->type, &reason);
+    acme_problem_advice_of(r->pool, st->error->type, st->error->kind, st->error->detail,
+                           NULL, &reason);
     reason = reason ? reason
            : !st->error->type ? "a step failed without an error from the CA (a hook, the "
                                 "network or this server's store)"

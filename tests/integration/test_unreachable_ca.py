@@ -72,6 +72,39 @@ def test_status_page_names_unreachable_ca(httpd, unique):
     assert domain.get("cert") is None, domain
 
 
+def test_advice_for_an_unreachable_ca_names_it_and_the_fix(httpd, unique):
+    """Connection refused on the way to the CA: the status page, acmectl show
+    and the visitors' 503 say that the CA cannot be reached, with curl's reason
+    and the fix, not the list of every cause of a failure without a CA error."""
+    name = unique("adviceca")
+    url = start_with_dead_ca(httpd, name)
+    domain = wait_for_status_error(httpd, name)
+    advice = domain.get("advice") or ""
+    assert advice.startswith("Cannot reach AcmeCA %s: " % url), domain
+    reason = advice[len("Cannot reach AcmeCA %s: " % url):]
+    assert re.search(r"(?i)connect", reason.split(". Check")[0]), advice
+    assert "AcmeDnsCmd" not in advice and "the store" not in advice, advice
+    out = httpd.acmectl("--store", httpd.store, "show", name)
+    assert re.search(r"^advice: +Cannot reach AcmeCA %s: " % re.escape(url), out.stdout,
+                     re.M), out.stdout
+    _, _, body = httpd.https_request(name, "/index.html")
+    assert b"this server cannot reach the CA" in body, body[:500]
+
+
+def test_advice_for_a_ca_failing_tls_verification(httpd, unique):
+    """AcmeCA at an https listener whose certificate the CA file does not
+    trust (this httpd's own temporary certificate): the advice is the TLS one."""
+    name = unique("advicetls")
+    url = "https://127.0.0.1:%d/dir" % httpd.https_port
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeCA": url})
+    httpd.start()
+    domain = wait_for_status_error(httpd, name)
+    advice = domain.get("advice") or ""
+    assert advice.startswith("TLS to AcmeCA %s failed: " % url), domain
+    assert "AcmeCACertificateFile" in advice and "clock" in advice, advice
+    assert "AcmeDnsCmd" not in advice, advice
+
+
 def test_unreachable_ca_never_stops_httpd(httpd, unique):
     name = unique("alive")
     start_with_dead_ca(httpd, name)

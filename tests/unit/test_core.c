@@ -113,6 +113,58 @@ static void test_problems(void **state)
     assert_int_equal(acme_problem_set(NULL, p, APR_ENOENT, NULL, "x"), APR_ENOENT);
 }
 
+/* Advice by kind for failures without a CA problem document: the one fix
+ * for that kind, naming the CA and the reason after the URL. */
+static void test_advice_by_kind(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *ca = "https://ca.example/dir", *reason, *advice;
+    int kind;
+
+    for (kind = ACME_PROBLEM_KIND_TRANSPORT; kind <= ACME_PROBLEM_KIND_HOOK; kind++) {
+        assert_int_equal(acme_problem_kind_parse(acme_problem_kind_name(kind)), kind);
+    }
+    assert_null(acme_problem_kind_name(ACME_PROBLEM_KIND_NONE));
+    assert_int_equal(acme_problem_kind_parse("nonsense"), ACME_PROBLEM_KIND_NONE);
+    assert_int_equal(acme_problem_kind_parse(NULL), ACME_PROBLEM_KIND_NONE);
+
+    advice = acme_problem_advice_of(p, NULL, "transport", "GET https://ca.example/dir: "
+                                    "Failed to connect to ca.example port 443: Connection refused",
+                                    ca, &reason);
+    assert_string_equal(reason, "this server cannot reach the CA");
+    assert_non_null(strstr(advice, "Cannot reach AcmeCA https://ca.example/dir: Failed to "
+                                   "connect to ca.example port 443: Connection refused. Check"));
+    assert_non_null(strstr(advice, "proxy"));
+    assert_null(strstr(advice, "AcmeDnsCmd"));
+    advice = acme_problem_advice_of(p, NULL, "tls", "GET https://ca.example/dir: SSL "
+                                    "certificate problem: self-signed certificate", ca, NULL);
+    assert_non_null(strstr(advice, "TLS to AcmeCA https://ca.example/dir failed: SSL "
+                                   "certificate problem: self-signed certificate."));
+    assert_non_null(strstr(advice, "AcmeCACertificateFile"));
+    advice = acme_problem_advice_of(p, NULL, "ca-file", "GET https://ca.example/dir: the CA "
+                                    "certificate file /x (AcmeCACertificateFile) cannot be "
+                                    "loaded", ca, NULL);
+    assert_non_null(strstr(advice, "AcmeCACertificateFile cannot be used"));
+    advice = acme_problem_advice_of(p, NULL, "answer", "HTTP 502 from https://ca.example/dir: "
+                                    "<html>", ca, NULL);
+    assert_non_null(strstr(advice, "answered with something mod_acme cannot use"));
+    assert_non_null(strstr(advice, "ACME directory URL"));
+    advice = acme_problem_advice_of(p, NULL, "store", "cannot write the new certificate to "
+                                    "/var/lib/acme/staging", ca, NULL);
+    assert_non_null(strstr(advice, "Free space"));
+    assert_null(strstr(advice, "AcmeCA "));
+    advice = acme_problem_advice_of(p, NULL, "hook", "setup _acme-challenge.a.example exited "
+                                    "with 3", ca, NULL);
+    assert_non_null(strstr(advice, "AcmeDnsCmd"));
+    assert_null(strstr(advice, "AcmeCA "));
+    /* a CA problem type wins over a kind; no kind: as before */
+    assert_string_equal(acme_problem_advice_of(p, ACME_ERROR_NS "caa", "transport", "x", ca,
+                                               NULL),
+                        acme_problem_advice(ACME_ERROR_NS "caa", NULL));
+    assert_string_equal(acme_problem_advice_of(p, NULL, NULL, "x", ca, NULL),
+                        acme_problem_advice(NULL, NULL));
+}
+
 static acme_problem_t answer(const char *type, int http_status)
 {
     acme_problem_t prob;
@@ -236,6 +288,7 @@ int main(void)
         UNIT_TEST(test_log_levels),
         UNIT_TEST(test_log_truncates_long_messages),
         UNIT_TEST(test_clock),
+        UNIT_TEST(test_advice_by_kind),
         UNIT_TEST(test_problems),
         UNIT_TEST(test_refused_replaces),
         UNIT_TEST(test_account_gone),

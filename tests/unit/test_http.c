@@ -286,11 +286,13 @@ static void test_transport_failures(void **state)
     assert_string_equal(prob.url, "http://127.0.0.1:1/dir");
     assert_non_null(strstr(prob.detail, "GET http://127.0.0.1:1/dir: "));
     assert_true(unit_logged(f->log, "ACME00202"));
+    assert_int_equal(prob.kind, ACME_PROBLEM_KIND_TRANSPORT);
 
     /* nothing queued: the server reads the request and closes */
     assert_int_equal(send_to(f, "GET", "/dir", NULL, 1024, &resp, &prob), APR_EGENERAL);
     assert_int_equal(unit_http_server_requests(f->server), 1);
     assert_non_null(strstr(prob.detail, "/dir: "));
+    assert_int_equal(prob.kind, ACME_PROBLEM_KIND_TRANSPORT);
 }
 
 /* AcmeCACertificateFile that cannot be loaded: the problem names the file
@@ -314,6 +316,7 @@ static void test_ca_file_problems(void **state)
     assert_non_null(strstr(prob.detail, "holds no certificate libcurl can load"));
     assert_non_null(strstr(prob.detail, path));
     assert_true(unit_logged(f->log, "ACME00220"));
+    assert_int_equal(prob.kind, ACME_PROBLEM_KIND_CA_FILE);
 
     unlink(path);
     assert_int_equal(acme_http_send(&f->ctx, f->p, &req, &resp, &prob), APR_EGENERAL);

@@ -70,7 +70,27 @@ typedef struct acme_problem_t {
     const char *detail;      /* the CA's detail, or our own description */
     const char *url;         /* the request that failed, if any */
     apr_time_t retry_after;  /* the CA's Retry-After as absolute time, 0 if none */
+    int kind;                /* acme_problem_kind_e: what failed when no CA problem
+                              * document says it; acme_problem_set resets it */
 } acme_problem_t;
+
+/* The kind of a failure that came without a problem document from the CA,
+ * set where it happened, so the advice can name the one fix for it. */
+typedef enum {
+    ACME_PROBLEM_KIND_NONE = 0,   /* a CA problem document, or not known */
+    ACME_PROBLEM_KIND_TRANSPORT,  /* no HTTP answer: DNS, connection refused, timeout, proxy */
+    ACME_PROBLEM_KIND_TLS,        /* the TLS handshake with the CA or its verification failed */
+    ACME_PROBLEM_KIND_CA_FILE,    /* AcmeCACertificateFile cannot be loaded */
+    ACME_PROBLEM_KIND_ANSWER,     /* the CA answered with something that cannot be used */
+    ACME_PROBLEM_KIND_STORE,      /* the store could not be read or written */
+    ACME_PROBLEM_KIND_HOOK        /* a DNS hook (AcmeDnsCmd) or the DNS check after it */
+} acme_problem_kind_e;
+
+/* "transport", "tls", "ca-file", "answer", "store", "hook"; NULL for
+ * ACME_PROBLEM_KIND_NONE or an unknown value (static text). */
+const char *acme_problem_kind_name(int kind);
+/* The kind of its name; ACME_PROBLEM_KIND_NONE for NULL or any other text. */
+int acme_problem_kind_parse(const char *name);
 
 void acme_problem_clear(acme_problem_t *prob);
 /* Sets status, type (may be NULL) and a formatted detail; returns status. */
@@ -90,6 +110,15 @@ int acme_problem_is(const acme_problem_t *prob, const char *short_type);
  * page visitors of a name without a certificate see; NULL for no type or
  * a type of no known meaning. */
 const char *acme_problem_advice(const char *type, const char **reason);
+/* As acme_problem_advice, with what a status record keeps of a failure:
+ * kind (acme_problem_kind_name, NULL: none), detail (the failure's own text,
+ * e.g. "GET URL: curl's reason") and ca_url (the AcmeCA in use, NULL: not
+ * known). A failure of a known kind gets the advice for that kind only,
+ * naming the CA and the reason (e.g. "Cannot reach AcmeCA URL: reason");
+ * the rest as acme_problem_advice. Text from p (or static). */
+const char *acme_problem_advice_of(apr_pool_t *p, const char *type, const char *kind,
+                                   const char *detail, const char *ca_url,
+                                   const char **reason);
 
 /* What a CA's answer means for the client; pure functions of the problem.
  *

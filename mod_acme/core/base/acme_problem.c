@@ -23,6 +23,7 @@ apr_status_t acme_problem_set(acme_problem_t *prob, apr_pool_t *p, apr_status_t 
     }
     prob->status = status;
     prob->type = type ? apr_pstrdup(p, type) : NULL;
+    prob->kind = ACME_PROBLEM_KIND_NONE;
     va_start(ap, fmt);
     prob->detail = apr_pvsprintf(p, fmt, ap);
     va_end(ap);
@@ -175,4 +176,106 @@ const char *acme_problem_advice(const char *type, const char **reason)
         }
     }
     return "Read the CA's message above; mod_acme retries by itself at the next attempt.";
+}
+
+static const char *const kind_names[] = {
+    NULL, "transport", "tls", "ca-file", "answer", "store", "hook"
+};
+
+const char *acme_problem_kind_name(int kind)
+{
+    if (kind <= ACME_PROBLEM_KIND_NONE || kind > ACME_PROBLEM_KIND_HOOK) {
+        return NULL;
+    }
+    return kind_names[kind];
+}
+
+int acme_problem_kind_parse(const char *name)
+{
+    int kind;
+
+    for (kind = ACME_PROBLEM_KIND_TRANSPORT; name && kind <= ACME_PROBLEM_KIND_HOOK; kind++) {
+        if (!strcmp(name, kind_names[kind])) {
+            return kind;
+        }
+    }
+    return ACME_PROBLEM_KIND_NONE;
+}
+
+/* The reason in a detail "METHOD URL: reason" (acme_http's transfer
+ * failures): what follows the URL; the whole detail otherwise. */
+static const char *detail_reason(const char *detail)
+{
+    const char *scheme = detail ? strstr(detail, "://") : NULL;
+    const char *colon = scheme ? strstr(scheme + 3, ": ") : NULL;
+
+    if (!detail || !*detail) {
+        return "no reason given";
+    }
+    return colon && colon[2] ? colon + 2 : detail;
+}
+
+const char *acme_problem_advice_of(apr_pool_t *p, const char *type, const char *kind,
+                                   const char *detail, const char *ca_url,
+                                   const char **reason)
+{
+    const char *why = detail_reason(detail), *ca = ca_url && *ca_url ? ca_url : "(AcmeCA)";
+
+    if (type || !kind) {
+        return acme_problem_advice(type, reason);
+    }
+    if (reason) {
+        *reason = NULL;
+    }
+    switch (acme_problem_kind_parse(kind)) {
+    case ACME_PROBLEM_KIND_TRANSPORT:
+        if (reason) {
+            *reason = "this server cannot reach the CA";
+        }
+        return apr_psprintf(p, "Cannot reach AcmeCA %s: %s. Check that the AcmeCA URL is "
+                            "right, that this server can make outbound HTTPS connections to it "
+                            "(DNS, firewall, and the proxy it must use, if any: https_proxy in "
+                            "httpd's environment); mod_acme retries by itself.", ca, why);
+    case ACME_PROBLEM_KIND_TLS:
+        if (reason) {
+            *reason = "TLS to the CA failed";
+        }
+        return apr_psprintf(p, "TLS to AcmeCA %s failed: %s. Check that AcmeCA is the CA's "
+                            "https URL, that AcmeCACertificateFile (if the CA's certificate is "
+                            "not publicly trusted) holds its TLS trust anchors, and this "
+                            "machine's clock.", ca, why);
+    case ACME_PROBLEM_KIND_CA_FILE:
+        if (reason) {
+            *reason = "the CA's trust anchors cannot be loaded";
+        }
+        return apr_psprintf(p, "AcmeCACertificateFile cannot be used to reach AcmeCA %s: %s. "
+                            "Point it at a PEM file of the CA's TLS trust anchors that the "
+                            "server's User can read.", ca, why);
+    case ACME_PROBLEM_KIND_ANSWER:
+        if (reason) {
+            *reason = "the CA's answer could not be used";
+        }
+        return apr_psprintf(p, "AcmeCA %s answered with something mod_acme cannot use: %s. "
+                            "Check that AcmeCA is the CA's ACME directory URL (not a web page "
+                            "or a proxy in between); mod_acme retries by itself.", ca, why);
+    case ACME_PROBLEM_KIND_STORE:
+        if (reason) {
+            *reason = "this server's certificate store cannot be written";
+        }
+        return apr_psprintf(p, "No error came from the CA: the store cannot be read or "
+                            "written: %s. Free space on its "
+                            "filesystem (df -h) and let the server's User write AcmeStoreDir; "
+                            "mod_acme retries by itself.", why);
+    case ACME_PROBLEM_KIND_HOOK:
+        if (reason) {
+            *reason = "the DNS step for the challenge failed";
+        }
+        /* the detail (shown with it) already names the hook and its output */
+        return "No error came from the CA: the dns-01 step on this server failed (the error "
+               "above says how): run the "
+               "AcmeDnsCmd hook by hand as the server's User, and check that the TXT record it "
+               "sets becomes visible to AcmeDnsResolver.";
+    default:
+        return acme_problem_advice(type, reason);
+    }
 }

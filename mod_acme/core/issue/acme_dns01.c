@@ -267,6 +267,7 @@ static acme_outcome_e setup_failed(acme_step_ctx_t *sc, dns01_entry_t *entry, ap
                      "the server's user to see why), it is tried again at the next attempt",
                      acme_dns_hook_label(entry->setup), acme_dns_hook_result(entry->setup),
                      *output ? ": " : "", output);
+    sc->prob.kind = ACME_PROBLEM_KIND_HOOK;
     return ACME_OUTCOME_FAILED;
 }
 
@@ -348,6 +349,7 @@ static acme_outcome_e lookup_advance(acme_step_ctx_t *sc, struct acme_dns01_set_
                          (int)apr_time_sec(ACME_DNS_VISIBLE_TIMEOUT),
                          entry->lookup_error ? "; last lookup: " : "",
                          entry->lookup_error ? entry->lookup_error : "");
+        sc->prob.kind = ACME_PROBLEM_KIND_HOOK;
         return ACME_OUTCOME_FAILED;
     }
     entry->next_lookup = sc->now + ACME_DNS_CHECK_INTERVAL;

@@ -34,8 +34,10 @@ static apr_status_t account_key_load_or_create(acme_step_ctx_t *sc)
                   : APR_SUCCESS;
     }
     if (rv != APR_ENOENT) {
-        return acme_problem_set(&sc->prob, sc->p, rv, NULL, "cannot read account key %s",
-                                acme_store_path(driver->store, sc->p, path));
+        acme_problem_set(&sc->prob, sc->p, rv, NULL, "cannot read account key %s",
+                         acme_store_path(driver->store, sc->p, path));
+        sc->prob.kind = ACME_PROBLEM_KIND_STORE;
+        return rv;
     }
     /* Stored before the CA sees it: an account the CA creates is never orphaned. */
     if ((rv = acme_crypto_key_generate(driver->pool, ACME_ACCOUNT_KEY_TYPE, &ca->account_key))
@@ -43,8 +45,10 @@ static apr_status_t account_key_load_or_create(acme_step_ctx_t *sc)
         || (rv = acme_store_write(driver->store, sc->p, path, pem, strlen(pem),
                                   ACME_STORE_KEY_PERMS))) {
         ca->account_key = NULL;
-        return acme_problem_set(&sc->prob, sc->p, rv, NULL, "cannot create account key %s",
-                                acme_store_path(driver->store, sc->p, path));
+        acme_problem_set(&sc->prob, sc->p, rv, NULL, "cannot create account key %s",
+                         acme_store_path(driver->store, sc->p, path));
+        sc->prob.kind = ACME_PROBLEM_KIND_STORE;
+        return rv;
     }
     return APR_SUCCESS;
 }
@@ -136,7 +140,7 @@ acme_outcome_e acme_job_account_step(acme_step_ctx_t *sc)
     if (!kid || strcmp(kid, kid_out) != 0) {
         acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME00411: account at %s ready", ca->url);
         if ((rv = account_kid_save(sc, kid_out)) != APR_SUCCESS) {
-            return acme_job_step_failed(sc, rv, "cannot store the account URL in %s",
+            return acme_job_store_failed(sc, rv, "cannot store the account URL in %s",
                                acme_store_path(sc->driver->store, sc->p,
                                                account_path(sc->p, ca, ACME_STORE_ACCOUNT_JSON_FILE)));
         }

@@ -117,6 +117,7 @@ typedef struct acme_record_t {
     const char *error_type;         /* ACME_ERR_TYPE_MAX */
     const char *error_detail;       /* ACME_ERR_DETAIL_MAX */
     const char *error_url;          /* ACME_ERR_URL_MAX */
+    int error_kind;                 /* acme_problem_kind_e of the last failure */
     const char *status_written;     /* what the status file last said; ACME_REC_NOTE_MAX */
     const char *notice;             /* status "notice": e.g. an AcmeProfile the CA ignores;
                                      * ACME_REC_NOTE_MAX */
@@ -257,6 +258,11 @@ acme_outcome_e acme_job_account_step(acme_step_ctx_t *sc);
  * Returns ACME_OUTCOME_FAILED. */
 acme_outcome_e acme_job_step_failed(acme_step_ctx_t *sc, apr_status_t rv, const char *fmt,
                                     const char *arg);
+/* As acme_job_step_failed, for a store that could not be read or written
+ * (sc->prob.kind ACME_PROBLEM_KIND_STORE: the advice names free space and
+ * ownership). */
+acme_outcome_e acme_job_store_failed(acme_step_ctx_t *sc, apr_status_t rv, const char *fmt,
+                                     const char *arg);
 /* The CA's answer is already in sc->prob: makes sure it reads as a failure
  * (its status rv, APR_EGENERAL for 0). Returns ACME_OUTCOME_FAILED. */
 acme_outcome_e acme_job_ca_failed(acme_step_ctx_t *sc, apr_status_t rv);

@@ -13,6 +13,14 @@ acme_outcome_e acme_job_step_failed(acme_step_ctx_t *sc, apr_status_t rv, const 
     return ACME_OUTCOME_FAILED;
 }
 
+acme_outcome_e acme_job_store_failed(acme_step_ctx_t *sc, apr_status_t rv, const char *fmt,
+                                     const char *arg)
+{
+    acme_job_step_failed(sc, rv, fmt, arg);
+    sc->prob.kind = ACME_PROBLEM_KIND_STORE;
+    return ACME_OUTCOME_FAILED;
+}
+
 acme_outcome_e acme_job_ca_failed(acme_step_ctx_t *sc, apr_status_t rv)
 {
     if (sc->prob.status == APR_SUCCESS) {

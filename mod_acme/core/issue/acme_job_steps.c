@@ -709,7 +709,7 @@ static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
                                     acme_renewal_meta_json(sc->p, sc->ca->url, sc->domain->names,
                                                            acme_core_now(&sc->driver->ctx)));
     if (rv != APR_SUCCESS) {
-        return acme_job_step_failed(sc, rv, "cannot write the new certificate to %s",
+        return acme_job_store_failed(sc, rv, "cannot write the new certificate to %s",
                            acme_store_path(sc->driver->store, sc->p, ACME_STORE_STAGING));
     }
     log_staged(sc, APR_ARRAY_IDX(chain, 0, X509 *));

@@ -83,6 +83,7 @@ static const acme_status_record_t *status_record(const acme_record_t *rec,
         error->since = rec->failing_since;
         error->type = nonempty(rec->error_type);
         error->url = nonempty(rec->error_url);
+        error->kind = acme_problem_kind_name(rec->error_kind);
         st->error = error;
     }
     st->next_action = rec->next_run;
@@ -157,6 +158,7 @@ void acme_record_error(acme_record_t *rec, const acme_problem_t *prob, const cha
     acme_record_text_set(rec, &rec->error_type, ACME_ERR_TYPE_MAX, prob->type);
     acme_record_text_set(rec, &rec->error_detail, ACME_ERR_DETAIL_MAX, without_account(p, detail, kid));
     acme_record_text_set(rec, &rec->error_url, ACME_ERR_URL_MAX, without_account(p, prob->url, kid));
+    rec->error_kind = prob->type ? ACME_PROBLEM_KIND_NONE : prob->kind;
 }
 
 void acme_record_cert(acme_record_t *rec, const acme_cert_info_t *info)

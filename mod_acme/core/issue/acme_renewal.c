@@ -349,6 +349,7 @@ static void restore_error(acme_record_t *rec, const acme_status_record_t *st, ap
     acme_record_text_set(rec, &rec->error_type, ACME_ERR_TYPE_MAX, error->type);
     acme_record_text_set(rec, &rec->error_detail, ACME_ERR_DETAIL_MAX, error->detail);
     acme_record_text_set(rec, &rec->error_url, ACME_ERR_URL_MAX, error->url);
+    rec->error_kind = acme_problem_kind_parse(error->kind);
     /* The backoff (and the CA's Retry-After, which may be days) outlives the
      * restart; a time beyond any we plan is clamped, not obeyed. */
     if (!rec->force && st->next_action > now) {

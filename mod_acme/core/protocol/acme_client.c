@@ -139,6 +139,7 @@ static apr_status_t unexpected_status(apr_pool_t *p, const char *method, const c
                                        resp->status);
     prob->http_status = resp->status;
     prob->url = apr_pstrdup(p, url);
+    prob->kind = ACME_PROBLEM_KIND_ANSWER;
     return rv;
 }
 
@@ -240,6 +241,7 @@ static apr_status_t fetch_nonce(acme_client_t *client, apr_pool_t *p, acme_probl
         rv = acme_problem_set(prob, p, APR_EGENERAL, NULL,
                               "HEAD %s: no valid Replay-Nonce in the response", dir->new_nonce);
         prob->url = dir->new_nonce;
+        prob->kind = ACME_PROBLEM_KIND_ANSWER;
         return rv;
     }
     return APR_SUCCESS;

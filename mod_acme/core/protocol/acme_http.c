@@ -280,6 +280,38 @@ static const char *clock_hint(curl_client_t *cc, apr_pool_t *p, CURLcode rc)
                         acme_time_rfc3339(p, acme_core_now(cc->ctx)));
 }
 
+/* What a failed transfer says to fix (acme_problem_kind_e). */
+static int transfer_kind(CURLcode rc, const transfer_t *t)
+{
+    if (t->body_too_large || t->header_line_too_long || t->too_many_headers
+        || rc == CURLE_FILESIZE_EXCEEDED) {
+        return ACME_PROBLEM_KIND_ANSWER;
+    }
+    switch (rc) {
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CRL_BADFILE:
+        return ACME_PROBLEM_KIND_CA_FILE;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+        return ACME_PROBLEM_KIND_TLS;
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_HTTP2:
+    case CURLE_BAD_CONTENT_ENCODING:
+    case CURLE_TOO_MANY_REDIRECTS:
+        return ACME_PROBLEM_KIND_ANSWER;
+    default:
+        /* resolving, connecting, proxy, timeouts, resets, nothing received,
+         * a URL curl cannot use */
+        return ACME_PROBLEM_KIND_TRANSPORT;
+    }
+}
+
 static apr_status_t transfer_failed(curl_client_t *cc, apr_pool_t *p,
                                     const acme_http_request_t *req, CURLcode rc,
                                     const char *errbuf, const transfer_t *t,
@@ -311,6 +343,7 @@ static apr_status_t transfer_failed(curl_client_t *cc, apr_pool_t *p,
         rv = acme_problem_set(prob, p, APR_EGENERAL, NULL, "%s %s: %s%s", method, url,
                               *errbuf ? errbuf : curl_easy_strerror(rc), clock_hint(cc, p, rc));
     }
+    prob->kind = transfer_kind(rc, t);
     prob->url = apr_pstrdup(p, url);
     acme_log(cc->ctx, ACME_LOG_DEBUG, rv, "ACME00202: %s", prob->detail);
     return rv;

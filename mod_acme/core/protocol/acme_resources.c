@@ -88,7 +88,9 @@ static apr_status_t invalid(acme_problem_t *prob, apr_pool_t *p, const char *wha
     va_start(ap, fmt);
     reason = apr_pvsprintf(p, fmt, ap);
     va_end(ap);
-    return acme_problem_set(prob, p, APR_EINVAL, NULL, "%s: %s", what, reason);
+    acme_problem_set(prob, p, APR_EINVAL, NULL, "%s: %s", what, reason);
+    prob->kind = ACME_PROBLEM_KIND_ANSWER;
+    return APR_EINVAL;
 }
 
 /* Parses text into a JSON object, size-capped. */
@@ -357,6 +359,7 @@ void acme_resources_problem_from_json(apr_pool_t *p, const char *json, apr_size_
                          url ? url : "CA", *snippet ? ": " : "", snippet);
         prob->http_status = http_status;
         prob->url = url ? apr_pstrdup(p, url) : NULL;
+        prob->kind = ACME_PROBLEM_KIND_ANSWER;   /* no problem document: a proxy's page? */
     }
     if (root) json_decref(root);
 }

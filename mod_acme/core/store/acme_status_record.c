@@ -103,6 +103,7 @@ json_t *acme_status_record_encode(const acme_status_record_t *rec, apr_pool_t *p
         put_string(error, "type", rec->error->type);
         put_string(error, "detail", rec->error->detail);
         put_string(error, "url", rec->error->url);
+        put_string(error, "kind", rec->error->kind);
         put_time(error, "at", rec->error->at, p);
         put_time(error, "since", rec->error->since, p);
         put_object(json, "error", error);
@@ -243,6 +244,7 @@ static const acme_status_error_t *decode_error(apr_pool_t *p, const json_t *obj)
     error->type = get_string(p, obj, "type");
     error->detail = get_string(p, obj, "detail");
     error->url = get_string(p, obj, "url");
+    error->kind = get_string(p, obj, "kind");
     error->at = get_time(obj, "at");
     error->since = get_time(obj, "since");
     return error;

@@ -17,7 +17,9 @@
  *                           ari_id? (its ARI certificate id, RFC 9773 §4.1)}
  *   error?        object   the last failure: {detail, at, type? (RFC 8555 §6.7
  *                          problem type), url? (the request's URL), since?
- *                          (the first failure since the last success)}
+ *                          (the first failure since the last success), kind?
+ *                          (without a problem type: what failed on this side,
+ *                          acme_problem_kind_name: "transport", "tls", ...)}
  *   next_action   time     when the driver looks at the domain again
  *   attempts      integer  failures since the last success
  *   requests      integer  ACME requests sent for the current certificate
@@ -75,6 +77,7 @@ typedef struct acme_status_cert_t {
 
 typedef struct acme_status_error_t {
     const char *type, *detail, *url;
+    const char *kind;          /* acme_problem_kind_name, NULL: none */
     apr_time_t at;
     apr_time_t since;          /* first failure since the last success, 0 = unknown */
 } acme_status_error_t;
