@@ -250,6 +250,47 @@ static void domain_assessment(apr_pool_t *p, json_t *json, const acme_cert_info_
                         ? json_string(error_advice(p, status)) : json_null());
 }
 
+/* The live certificate came from a CA AcmeCA no longer names (changed in
+ * the configuration): it stays valid and served until its replacement from
+ * the new CA arrives; without saying so, the replacement's order reads as
+ * trouble with a certificate that is fine. NULL when that is not the case. */
+static const char *previous_ca_text(apr_pool_t *p, const acme_domain_t *domain,
+                                    const acme_status_record_t *status,
+                                    const acme_cert_info_t *live, json_t *json)
+{
+    const char *from = status && status->cert ? status->cert->ca : NULL;
+    const char *serial = status_cert_serial(status);
+    const char *now_ca = json_string_value(json_object_get(json, "ca"));
+    const char *state = json_string_value(json_object_get(json, "state"));
+    const char *next = json_string_value(json_object_get(json, "next_action"));
+    const char *when;
+    int i;
+
+    if (!live || !from || !serial || strcasecmp(serial, live->serial)
+        || live->not_after <= apr_time_now()) {
+        return NULL;
+    }
+    for (i = 0; domain->ca_urls && i < domain->ca_urls->nelts; ++i) {
+        if (!strcmp(from, APR_ARRAY_IDX(domain->ca_urls, i, const char *))) {
+            return NULL;
+        }
+    }
+    if (json_is_true(json_object_get(json, "failing"))) {
+        when = apr_pstrcat(p, "ordering it is failing (see the error), next attempt ",
+                           next ? next : "soon", NULL);
+    }
+    else if (state && (!strcmp(state, "renewing") || !strcmp(state, "staged"))) {
+        when = "it is being ordered now";
+    }
+    else {
+        when = apr_pstrcat(p, "it is ordered ", next ? "at " : "soon", next ? next : "", NULL);
+    }
+    return apr_psprintf(p, "this certificate is from the previous CA %s (AcmeCA changed); it "
+                        "is still valid, until %s, and served until a new one from %s is "
+                        "live: %s.", from, acme_time_rfc3339(p, live->not_after),
+                        now_ca ? now_ca : "the new CA", when);
+}
+
 /* One domain's entry. status: its record, NULL without; live: its live
  * certificate (read from the store: authoritative over the record, which the
  * child may not have rewritten since the last activation), NULL without. */
@@ -258,6 +299,7 @@ json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_do
 {
     json_t *cert = json_null(), *json;
     acme_cert_info_t info;
+    const char *previous;
     int has_live = live != NULL;
 
     if (has_live) {
@@ -294,6 +336,13 @@ json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_do
     json_object_set_new(json, "record_behind_since", time_or_null(
                         p, acme_status_record_unsaved_since(rt->store, p, domain->name)));
     domain_assessment(p, json, has_live ? &info : NULL, status);
+    previous = previous_ca_text(p, domain, status, has_live ? &info : NULL, json);
+    if (previous) {
+        const char *notice = status ? status->notice : NULL;
+
+        json_object_set_new(json, "notice", json_string(
+                            notice ? apr_pstrcat(p, notice, "; ", previous, NULL) : previous));
+    }
     return json;
 }
 

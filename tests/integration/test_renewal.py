@@ -488,6 +488,31 @@ def test_changed_ca_gets_a_new_certificate(httpd, pebble, workdir, challtestsrv,
         other.stop()
 
 
+def test_changed_ca_says_the_certificate_is_from_the_previous_one(httpd, pebble, unique):
+    """AcmeCA changed to a CA that cannot be reached yet: the certificate of the
+    previous CA stays served, and the status page says so (from which CA, still
+    valid, served until the new CA's one is live, and when it is ordered)
+    instead of only showing a failing renewal."""
+    name = unique("ca-prev")
+    first = issue(httpd, name)
+    dead = "https://127.0.0.1:%d/dir" % harness.closed_port()
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeCA": dead})
+    httpd.graceful()
+
+    def failing():
+        d = httpd.domain_status(name)
+        return d if d.get("failing") and d.get("ca") == dead else None
+    d = wait_for(failing, 60, what="the order at the new CA to fail")
+    notice = d.get("notice") or ""
+    assert "from the previous CA %s" % pebble.directory_url in notice, d
+    assert "still valid" in notice and "served until a new one from %s" % dead in notice, d
+    assert "next attempt " + d["next_action"] in notice, d
+    assert d["renewal_failing"] is True, d
+    assert httpd.served_cert(name).serial_number == first.serial_number
+    status, _, body = httpd.http_request("/acme-status/" + name)
+    assert status == 200 and "from the previous CA" in body.decode(), body[:3000]
+
+
 def test_renewal_fails_over_to_the_next_ca(httpd_factory, own_pebble, workdir, challtestsrv,
                                            unique):
     """AcmeCA with two CAs, the first down at renewal time: after three failed
