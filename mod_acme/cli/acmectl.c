@@ -43,10 +43,13 @@ static const acmectl_command_t commands[] = {
       "Asks the server for a new certificate of NAME now (jobs/NAME.renew); the live one\n"
       "serves until the server activates the new one. Exit status: 0, 1, 2 without NAME.\n" },
     { "revoke", acmectl_cmd_revoke,
-      "Usage: acmectl [--store DIR] [--json] revoke NAME [--reason R]\n"
+      "Usage: acmectl [--store DIR] [--json] revoke NAME [--reason R] [--key]\n"
       "Revokes the live certificate of NAME at its CA (RFC 8555 section 7.6); the server\n"
       "orders a new one at its next check. R: unspecified, keyCompromise, superseded,\n"
-      "cessationOfOperation, affiliationChanged. Exit status: 0, 1 CA or store error, 2 usage.\n" },
+      "cessationOfOperation, affiliationChanged. --key: sign with the certificate's own\n"
+      "private key instead of this store's account (a certificate another client's account\n"
+      "ordered, e.g. one taken over with acmectl import).\n"
+      "Exit status: 0, 1 CA or store error, 2 usage.\n" },
     { "account", acmectl_cmd_account,
       "Usage: acmectl [--store DIR] [--json] account show [--ca URL]\n"
       "       acmectl [--store DIR] [--json] account rollover [--ca URL]\n"
@@ -103,8 +106,9 @@ static void usage(FILE *f)
         "              matching their certificates, key file permissions\n"
         "  renew NAME  obtain a new certificate now; the live one serves until\n"
         "              the new one is activated by the server itself\n"
-        "  revoke NAME [--reason R]\n"
-        "              revoke the live certificate at the CA with the account key;\n"
+        "  revoke NAME [--reason R] [--key]\n"
+        "              revoke the live certificate at the CA with the account key (--key:\n"
+        "              with the certificate's own key);\n"
         "              the server orders a new one at its next check. R: unspecified,\n"
         "              keyCompromise, superseded, cessationOfOperation, affiliationChanged\n"
         "  account show [--ca URL]\n"

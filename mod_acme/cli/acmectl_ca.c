@@ -112,6 +112,7 @@ typedef struct revoke_t {
     EVP_PKEY *key;
     const char *kid;
     const char *reason_name;        /* what the record says (an earlier record's, if any) */
+    int with_cert_key;              /* --key: signed with the certificate's own key */
 } revoke_t;
 
 static int revoke_args(acmectl_t *ctl, int argc, const char *const *argv, revoke_t *r)
@@ -128,8 +129,11 @@ static int revoke_args(acmectl_t *ctl, int argc, const char *const *argv, revoke
                 return ACMECTL_USAGE;
             }
         }
+        else if (!missing && !strcmp(argv[i], "--key")) {
+            r->with_cert_key = 1;
+        }
         else if (missing || argv[i][0] == '-' || r->name) {
-            acmectl_error(ctl, "usage: acmectl revoke NAME [--reason R]");
+            acmectl_error(ctl, "usage: acmectl revoke NAME [--reason R] [--key]");
             return ACMECTL_USAGE;
         }
         else {
@@ -137,7 +141,7 @@ static int revoke_args(acmectl_t *ctl, int argc, const char *const *argv, revoke
         }
     }
     if (!r->name) {
-        acmectl_error(ctl, "usage: acmectl revoke NAME [--reason R]");
+        acmectl_error(ctl, "usage: acmectl revoke NAME [--reason R] [--key]");
         return ACMECTL_USAGE;
     }
     if (acme_store_name_check(r->name) != APR_SUCCESS) {
@@ -165,6 +169,35 @@ static const char *live_version(acmectl_t *ctl, apr_pool_t *p, const char *name)
     }
     version = target + strlen(prefix);
     return acme_store_name_check(version) == APR_SUCCESS ? apr_pstrdup(p, version) : NULL;
+}
+
+/* --key: the live version's private key, and the CA that issued the
+ * certificate (meta.json's "ca", which acmectl import also records), else
+ * the first AcmeCA. */
+static int revoke_load_cert_key(acmectl_t *ctl, apr_pool_t *p, revoke_t *r)
+{
+    const char *relpath = acme_store_rel_version_file(p, r->name, r->version,
+                                                      ACME_STORE_KEY_FILE), *pem, *ca;
+    apr_size_t len;
+    json_t *meta;
+
+    if (acme_store_read_secret(ctl->store, p, relpath, ACME_MAX_STORE_FILE, &pem, &len)
+        != APR_SUCCESS || acme_crypto_key_from_pem(p, pem, len, &r->key) != APR_SUCCESS) {
+        acmectl_error(ctl, "the key of the live certificate %s cannot be read",
+                      acme_store_path(ctl->store, p, relpath));
+        return ACMECTL_FAIL;
+    }
+    relpath = acme_store_rel_version_file(p, r->name, r->version, ACME_STORE_META_FILE);
+    ca = acme_store_read_json_pooled(ctl->store, p, relpath, &meta) == APR_SUCCESS
+         ? json_string_value(json_object_get(meta, "ca")) : NULL;
+    r->ca_url = ca && !strncmp(ca, "https://", 8) ? apr_pstrdup(p, ca)
+              : r->domain->ca_urls && r->domain->ca_urls->nelts > 0
+              ? APR_ARRAY_IDX(r->domain->ca_urls, 0, const char *) : NULL;
+    if (!r->ca_url) {
+        acmectl_error(ctl, "no CA known for '%s' (AcmeCA)", r->name);
+        return ACMECTL_FAIL;
+    }
+    return ACMECTL_OK;
 }
 
 /* Configuration, live certificate (read from its version, so both agree) and account. */
@@ -196,6 +229,9 @@ static int revoke_load(acmectl_t *ctl, apr_pool_t *p, revoke_t *r)
         return ACMECTL_FAIL;
     }
     r->leaf = APR_ARRAY_IDX(chain, 0, X509 *);
+    if (r->with_cert_key) {
+        return revoke_load_cert_key(ctl, p, r);
+    }
     /* The account that ordered it is the one of the first CA we hold a key for. */
     for (i = 0; r->domain->ca_urls && i < r->domain->ca_urls->nelts; ++i) {
         const char *url = APR_ARRAY_IDX(r->domain->ca_urls, i, const char *);
@@ -204,8 +240,14 @@ static int revoke_load(acmectl_t *ctl, apr_pool_t *p, revoke_t *r)
             return ACMECTL_OK;
         }
     }
-    acmectl_error(ctl, "no account key for the CA of '%s' in %s", r->name,
-                  acme_store_path(ctl->store, p, ACME_STORE_ACCOUNTS));
+    acmectl_error(ctl, "no account key for the CA of '%s' in %s: this server's account did not "
+                  "order the certificate (imported from another client?). Revoke it with its "
+                  "own key: acmectl revoke %s --key%s; or from the account that ordered it "
+                  "(certbot: certbot revoke --cert-name %s)", r->name,
+                  acme_store_path(ctl->store, p, ACME_STORE_ACCOUNTS), r->name,
+                  r->reason >= 0 ? apr_pstrcat(p, " --reason ",
+                                               acme_account_revoke_reason_name(r->reason), NULL)
+                                 : "", r->name);
     return ACMECTL_FAIL;
 }
 
@@ -300,10 +342,20 @@ int acmectl_cmd_revoke(acmectl_t *ctl, int argc, const char *const *argv)
     if (client_for(ctl, p, r.ca_url, r.domain->ca_file, &client) != ACMECTL_OK) {
         return ACMECTL_FAIL;
     }
-    if (select_account(client, p, r.key, r.kid, &kid, &prob) != APR_SUCCESS) {
+    if (!r.with_cert_key
+        && select_account(client, p, r.key, r.kid, &kid, &prob) != APR_SUCCESS) {
         return failed(ctl, apr_psprintf(p, "account at %s", r.ca_url), &prob);
     }
-    if (acme_account_revoke(client, p, r.leaf, r.reason, &prob) != APR_SUCCESS) {
+    if ((r.with_cert_key ? acme_account_revoke_with_key(client, p, r.leaf, r.key, r.reason, &prob)
+                         : acme_account_revoke(client, p, r.leaf, r.reason, &prob))
+        != APR_SUCCESS) {
+        if (!r.with_cert_key && acme_problem_is(&prob, "unauthorized")) {
+            acmectl_error(ctl, "revoking %s of '%s': %s; this server's account did not order "
+                          "it (imported from another client?): revoke it with its own key: "
+                          "acmectl revoke %s --key", r.info.serial, r.name,
+                          acme_problem_str(&prob, p), r.name);
+            return ACMECTL_FAIL;
+        }
         if (!acme_problem_is(&prob, "alreadyRevoked")) {
             return failed(ctl, apr_psprintf(p, "revoking %s of '%s'", r.info.serial, r.name),
                           &prob);

@@ -3,6 +3,7 @@ show|rollover (§7.3.5), against the real Pebble that issued the certificate."""
 import hashlib
 import json
 import os
+import shutil
 import stat
 
 import pytest
@@ -79,6 +80,30 @@ def test_revoke_is_confirmed_by_the_ca(httpd, pebble, unique):
         p = ok(acmectl(httpd, "revoke", name))
         assert "already" in p.stdout, p.stdout
     assert pebble.cert_status(first)["Reason"] == 1
+
+
+def test_revoke_without_the_account_names_the_fix_and_key_works(httpd, pebble, unique):
+    """A certificate this store's account did not order (as after acmectl
+    import: no account key in the store): revoke says what to do instead of
+    only "no account key", and --key revokes it with the certificate's own key
+    (RFC 8555 §7.6)."""
+    name = unique("revokekey")
+    first = issued(httpd, name)
+    httpd.stop()
+    shutil.rmtree(os.path.join(httpd.store, "accounts"))
+    p = acmectl(httpd, "revoke", name, "--reason", "superseded")
+    assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
+    assert "no account key" in p.stderr, p.stderr
+    assert "acmectl revoke %s --key --reason superseded" % name in p.stderr, p.stderr
+    assert "from the account that ordered it" in p.stderr, p.stderr
+    assert pebble.cert_status(first)["Status"] == "Valid"
+
+    out = ok(acmectl(httpd, "revoke", name, "--key", "--reason", "superseded")).stdout
+    assert cert_serial_hex(first) in out.replace(":", "").lower(), out
+    status = pebble.cert_status(first)
+    assert status["Status"] == "Revoked" and status.get("Reason") == 4, status
+    assert not os.path.exists(os.path.join(httpd.store, "accounts")), "an account was made"
+    assert os.path.exists(os.path.join(httpd.store, "jobs", name + ".renew"))
 
 
 def test_revoke_twice_keeps_the_first_reason(httpd, pebble, unique):

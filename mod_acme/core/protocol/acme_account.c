@@ -107,8 +107,28 @@ static apr_status_t resource_url(acme_client_t *client, apr_pool_t *p, int key_c
     return APR_SUCCESS;
 }
 
+static apr_status_t revoke_cert(acme_client_t *client, apr_pool_t *p, X509 *cert,
+                                EVP_PKEY *cert_key, int reason, acme_problem_t *prob);
+
 apr_status_t acme_account_revoke(acme_client_t *client, apr_pool_t *p, X509 *cert, int reason,
                                  acme_problem_t *prob)
+{
+    return revoke_cert(client, p, cert, NULL, reason, prob);
+}
+
+apr_status_t acme_account_revoke_with_key(acme_client_t *client, apr_pool_t *p, X509 *cert,
+                                          EVP_PKEY *cert_key, int reason, acme_problem_t *prob)
+{
+    if (!cert_key) {
+        acme_problem_clear(prob);
+        return acme_problem_set(prob, p, APR_EINVAL, NULL, "no key of the certificate");
+    }
+    return revoke_cert(client, p, cert, cert_key, reason, prob);
+}
+
+/* revokeCert, signed by the account (cert_key NULL) or by cert_key. */
+static apr_status_t revoke_cert(acme_client_t *client, apr_pool_t *p, X509 *cert,
+                                EVP_PKEY *cert_key, int reason, acme_problem_t *prob)
 {
     const char *url, *der;
     json_t *payload;
@@ -132,7 +152,21 @@ apr_status_t acme_account_revoke(acme_client_t *client, apr_pool_t *p, X509 *cer
     if (reason >= 0) {
         json_object_set_new(payload, "reason", json_integer(reason));
     }
-    rv = post_expect_ok(client, p, url, payload, prob);
+    if (cert_key) {
+        acme_http_response_t *resp;
+
+        rv = acme_client_post_with_key(client, p, url, payload, cert_key, ACME_MAX_JSON_BODY,
+                                       &resp, prob);
+        if (rv == APR_SUCCESS && resp->status != 200) {
+            rv = acme_problem_set(prob, p, APR_EGENERAL, NULL, "POST %s: unexpected HTTP "
+                                  "status %d", url, resp->status);
+            prob->http_status = resp->status;
+            prob->url = apr_pstrdup(p, url);
+        }
+    }
+    else {
+        rv = post_expect_ok(client, p, url, payload, prob);
+    }
     json_decref(payload);
     return rv;
 }

@@ -20,6 +20,12 @@ const char *acme_account_revoke_reason_name(int code);
  * out. A certificate the CA already revoked fails with prob type alreadyRevoked. */
 apr_status_t acme_account_revoke(acme_client_t *client, apr_pool_t *p, X509 *cert, int reason,
                                  acme_problem_t *prob);
+/* The same, signed with the certificate's own private key cert_key (RFC
+ * 8555 §7.6, "jwk" in the header): no account needed, for a certificate
+ * another client's account ordered (e.g. one taken over with acmectl
+ * import). The CA refuses a key that is not the certificate's. */
+apr_status_t acme_account_revoke_with_key(acme_client_t *client, apr_pool_t *p, X509 *cert,
+                                          EVP_PKEY *cert_key, int reason, acme_problem_t *prob);
 
 /* keyChange: replaces the account's key at the CA with new_key, then makes the
  * client sign with new_key. new_key must outlive the client. On failure the

@@ -310,6 +310,24 @@ apr_status_t acme_client_post(acme_client_t *client, apr_pool_t *p, const char *
     return post_json(client, p, url, payload, client->kid, NULL, max_body, resp, prob);
 }
 
+apr_status_t acme_client_post_with_key(acme_client_t *client, apr_pool_t *p, const char *url,
+                                       json_t *payload, EVP_PKEY *key, apr_size_t max_body,
+                                       acme_http_response_t **resp, acme_problem_t *prob)
+{
+    EVP_PKEY *account_key = client->account_key;
+    apr_status_t rv;
+
+    acme_problem_clear(prob);
+    *resp = NULL;
+    if (!key) {
+        return acme_problem_set(prob, p, APR_EINVAL, NULL, "no key to sign %s with", url);
+    }
+    client->account_key = key;      /* post_jws signs with it; kid NULL embeds its jwk */
+    rv = post_json(client, p, url, payload, NULL, NULL, max_body, resp, prob);
+    client->account_key = account_key;
+    return rv;
+}
+
 static apr_status_t expect_status(apr_pool_t *p, const char *url,
                                   const acme_http_response_t *resp, int ok1, int ok2,
                                   acme_problem_t *prob)

@@ -116,6 +116,13 @@ void acme_client_set_eab(acme_client_t *client, const char *kid, const char *hma
 apr_status_t acme_client_post(acme_client_t *client, apr_pool_t *p, const char *url,
                               json_t *payload, apr_size_t max_body,
                               acme_http_response_t **resp, acme_problem_t *prob);
+/* As acme_client_post, but signed with key and its public key in the JWS
+ * header ("jwk", no account): RFC 8555 §7.6 revocation with the
+ * certificate's own key. key must outlive the call; the client's account
+ * is left as it was. */
+apr_status_t acme_client_post_with_key(acme_client_t *client, apr_pool_t *p, const char *url,
+                                       json_t *payload, EVP_PKEY *key, apr_size_t max_body,
+                                       acme_http_response_t **resp, acme_problem_t *prob);
 
 /* replaces: the ARI certificate ID of the certificate this order renews (RFC
  * 9773 §5), or NULL. */
