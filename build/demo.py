@@ -193,7 +193,7 @@ def main():
                "--resolve", "%s:%d:127.0.0.1" % (NAME, httpd.https_port), url]
         say("verifying with curl: " + " ".join(cmd))
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              timeout=20, env=harness.clean_env())
+                              timeout=20, env=harness.tool_env())
         if proc.returncode != 0:
             raise harness.HarnessError("curl failed (%d): %s" % (proc.returncode, proc.stderr))
         print("    curl verified the chain against Pebble's root and got: %s" % proc.stdout.strip())

@@ -310,6 +310,15 @@ def clean_env(extra=None):
 _asan_runtime = []
 
 
+def tool_env(extra=None):
+    """clean_env for a tool that is not under test (curl): without the ASan
+    runtime a sanitized build preloads, as libcurl's start-up waits forever
+    under it."""
+    env = clean_env(extra)
+    env.pop("LD_PRELOAD", None)
+    return env
+
+
 def sanitizer_runtime():
     """The ASan runtime (path) the module under test links, or None when the
     build is not sanitized. httpd itself is not instrumented, so the runtime
@@ -317,8 +326,12 @@ def sanitizer_runtime():
     if not _asan_runtime:
         found = None
         try:
+            # ldd of a process that has the runtime preloaded already (demo.py
+            # started by a test) lists it by path alone, without "=>"
+            env = dict((k, v) for k, v in os.environ.items() if k != "LD_PRELOAD")
             out = subprocess.run(["ldd", module_path()], stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, text=True, timeout=30).stdout
+                                 stderr=subprocess.DEVNULL, text=True, timeout=30,
+                                 env=env).stdout
             m = re.search(r"^\s*libasan\.so[.0-9]* => (\S+)", out, re.M)
             found = m.group(1) if m else None
         except (OSError, subprocess.SubprocessError):

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 
-from harness import acmectl_path, clean_env, make_tree, pids_with_arg, port_open
+from harness import acmectl_path, clean_env, make_tree, tool_env, pids_with_arg, port_open
 
 DEMO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "demo.py")
 
@@ -57,7 +57,7 @@ def test_demo_leaves_a_live_site_until_stopped(tmp_path):
         m = re.search(r"open it: +(curl .*)", out)
         assert m, out
         r = subprocess.run(m.group(1).split(), capture_output=True, text=True, timeout=20,
-                           env=clean_env())
+                           env=tool_env())
         assert r.returncode == 0 and "Hello from demo.test" in r.stdout, r.stderr
         assert port_open(state["http_port"]) and port_open(state["https_port"])
         # another user's demo (its own XDG_RUNTIME_DIR) neither sees nor stops this one
@@ -70,7 +70,7 @@ def test_demo_leaves_a_live_site_until_stopped(tmp_path):
         assert os.path.exists(state_file)
         assert port_open(state["http_port"]) and port_open(state["https_port"])
         r = subprocess.run(m.group(1).split(), capture_output=True, text=True, timeout=20,
-                           env=clean_env())
+                           env=tool_env())
         assert r.returncode == 0 and "Hello from demo.test" in r.stdout, r.stderr
     finally:
         s = demo("stop", run_dir=run_dir, timeout=60)
@@ -150,7 +150,7 @@ def test_demo_as_a_user_other_than_root():
             assert r.returncode == 0 and "demo.test" in r.stdout, r.stdout + r.stderr
             m = re.search(r"open it: +(curl .*)", out)
             r = subprocess.run(m.group(1).split(), capture_output=True, text=True, timeout=20,
-                               env=clean_env())
+                               env=tool_env())
             assert r.returncode == 0 and "Hello from demo.test" in r.stdout, r.stderr
         finally:
             s = subprocess.run(prefix + demo_py + ["stop"], capture_output=True, text=True,
