@@ -59,6 +59,10 @@ def test_paced_orders_meet_no_429_and_show_their_start(httpd, limited, unique):
 
 
 def test_the_limited_ca_refuses_a_burst_without_the_pacer(httpd, limited, unique):
+    # 3 orders, then one per 200 s: five names exceed it however slowly the
+    # orders go (a sanitized build under load takes seconds per order, and
+    # LIMIT's one per 4 s would keep up with it)
+    limited.order_limit = (3, 600)
     names = [unique("burst%d" % i) for i in range(5)]
     start(httpd, limited, names, None)
     wait_for(lambda: limited.refused_429 > 0, 60, interval=0.5,
