@@ -5,7 +5,7 @@ For each module and each N, a fresh Pebble, pebble-challtestsrv, ServerRoot and
 store are created, httpd is started with N managed SSL vhosts, and the script
 measures how long it takes until httpd answers on its plain port, how long until
 all N names serve a certificate issued by Pebble, and how many ACME requests
-Pebble received per domain.  See README.md for the meaning of each column.
+Pebble received per domain.  See docs/benchmarks.md for the meaning of each column.
 """
 
 import argparse

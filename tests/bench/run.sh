@@ -1,5 +1,5 @@
 #!/bin/sh
-# Side-by-side benchmark of mod_acme and mod_md on a local Pebble; see README.md.
+# Side-by-side benchmark of mod_acme and mod_md on a local Pebble; see docs/benchmarks.md.
 # ACME_BUILD_DIR names the build directory holding .libs/mod_acme.so [repository root].
 set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
