@@ -186,6 +186,7 @@ static int page_map(apr_pool_t *p, int dirfd, const char *name, apr_size_t n, ac
     page->size = (apr_size_t)st.st_size;
     page->ino = (apr_uint64_t)st.st_ino;
     page->dev = (apr_uint64_t)st.st_dev;
+    page->written = apr_time_from_sec(st.st_mtim.tv_sec) + st.st_mtim.tv_nsec / 1000;
     big = apr_palloc(p, sizeof(*big));
     big->base = base;
     big->size = page->size;
@@ -730,7 +731,7 @@ int acme_status_page_build(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page,
             if (lock < 0) {
                 stale = 1;        /* being rendered now */
             }
-            else if (head.made_at - old.head->known_at < ACME_PAGE_STALE_MAX
+            else if (head.made_at - old.written < ACME_PAGE_STALE_MAX
                      && cache->render_start && cache->render_start(rt, lock) == APR_SUCCESS) {
                 lock = -1;        /* the thread's now */
                 stale = 1;

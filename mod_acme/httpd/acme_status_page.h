@@ -60,11 +60,16 @@ typedef struct acme_page_t {
     const acme_page_head_t *head;
     const acme_page_entry_t *entries;
     apr_uint64_t ino, dev;        /* of the file it was mapped from, else 0 */
+    apr_time_t written;           /* that file's mtime: a build finished or a look found
+                                   * it current (known_at) then */
 } acme_page_t;
 
 /* The longest a request serves a page as it is while certificates it shows
- * changed and no render runs: older than this (known_at), the request
- * renders itself (apr_time_t). While a render runs, the page as it is. */
+ * changed and no render runs: when no render finished and no look found it
+ * current for this long (its file's mtime; nobody looked lately), the
+ * request renders itself (apr_time_t). While a render runs, the page as it
+ * is. Not known_at: a render of 10,000 certificates on a loaded machine can
+ * take longer than this, and the next render must still be a thread's. */
 #define ACME_PAGE_STALE_MAX apr_time_from_sec(5)
 
 /* The overview's cache of one configuration generation (in pconf). */
