@@ -117,10 +117,31 @@ def log_lines(path, tag):
         return 0
 
 
+def tag_counts(path, start):
+    """{tag: lines} of mod_acme's messages from byte offset start on."""
+    import re
+    counts = {}
+    try:
+        with open(path, "rb") as f:
+            f.seek(start)
+            for line in f:
+                m = re.search(rb"ACME\d{5}", line)
+                if m:
+                    tag = m.group(0).decode()
+                    counts[tag] = counts.get(tag, 0) + 1
+    except OSError:
+        pass
+    return counts
+
+
 def measure(srv, args):
     """(average % of one core, busiest sample %, watchdog runs, load)."""
     log = os.path.join(srv.root, "error.log")
     runs0, lines0 = log_lines(log, "ACME00711"), log_lines(log, "[acme:")
+    try:
+        offset0 = os.path.getsize(log)
+    except OSError:
+        offset0 = 0
     parent = srv.pid()
     t0, c0 = time.monotonic(), cpu_seconds(parent)
     end = t0 + args.minutes * 60
@@ -133,6 +154,8 @@ def measure(srv, args):
     avg = (last_c - c0) * 100 / (last_t - t0)
     print("# %d mod_acme log lines in the window (debug)" % (log_lines(log, "[acme:") - lines0),
           flush=True)
+    tags = sorted(tag_counts(log, offset0).items(), key=lambda kv: -kv[1])
+    print("# by tag: " + (", ".join("%s %d" % kv for kv in tags[:12]) or "none"), flush=True)
     return avg, busiest, log_lines(log, "ACME00711") - runs0, os.getloadavg()[0]
 
 

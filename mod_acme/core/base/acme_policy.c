@@ -11,6 +11,7 @@
 #define ACME_ARI_POLL_DEFAULT             apr_time_from_sec(6 * 3600)
 #define ACME_ARI_POLL_MIN                 apr_time_from_sec(60)
 #define ACME_ARI_POLL_MAX                 apr_time_from_sec(24 * 3600)
+#define ACME_ARI_DOWN_CAP                 apr_time_from_sec(3600)
 #define ACME_FAILOVER_RETRY               apr_time_from_sec(10)
 
 static int default_percent(apr_interval_time_t lifetime)
@@ -132,6 +133,17 @@ apr_time_t acme_policy_ari_next_poll(apr_time_t now, apr_time_t retry_after)
         delay = ACME_ARI_POLL_MAX;
     }
     return now + delay;
+}
+
+apr_interval_time_t acme_policy_ari_down_backoff(int failures)
+{
+    apr_interval_time_t delay = ACME_ARI_POLL_MIN;
+    int i;
+
+    for (i = 1; i < failures && delay < ACME_ARI_DOWN_CAP; ++i) {
+        delay *= 2;
+    }
+    return delay > ACME_ARI_DOWN_CAP ? ACME_ARI_DOWN_CAP : delay;
 }
 
 apr_time_t acme_policy_failover_retry_at(int attempts, int ca_count, apr_time_t now,

@@ -50,6 +50,12 @@ apr_time_t acme_policy_ari_pick(apr_time_t start, apr_time_t end, apr_time_t now
  * 0 = none) clamped to 1 minute .. 24 hours from now; 6 hours without one. */
 apr_time_t acme_policy_ari_next_poll(apr_time_t now, apr_time_t retry_after);
 
+/* RFC 9773 §4.3.3: after `failures` renewal-information requests in a row
+ * that got no answer (1 = the first), how long nobody asks that CA again: 1
+ * minute, doubling, capped at 1 hour (the renewal window still decides in the
+ * meantime). Returns the interval in microseconds. */
+apr_interval_time_t acme_policy_ari_down_backoff(int failures);
+
 /* Waiting for the CA (RFC 8555 §7.5.1, §7.4): an authorization it keeps
  * "pending" after the challenge was answered, an order it keeps "pending"
  * with every authorization valid, or "processing" after finalization. Each

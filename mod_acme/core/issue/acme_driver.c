@@ -611,6 +611,7 @@ static void clock_check(acme_driver_t *driver, apr_pool_t *p)
             acme_record_t *rec = apr_hash_this_val(hi);
             rec->next_run = now;
         }
+        driver->sched_ok = 0;       /* the schedule holds the later clock's times */
     }
     driver->last_run_at = now;
 }
@@ -629,21 +630,123 @@ static int count_active(acme_driver_t *driver, apr_pool_t *p)
     return n;
 }
 
+/* What the looks at the domains of one run found. */
+typedef struct run_sum_t {
+    apr_time_t earliest;            /* the earliest next_run seen */
+    apr_time_t marker_poll;         /* when to look for acmectl's markers again */
+    apr_time_t marked_at;           /* jobs/.in-flight last touched in this run */
+    int in_flight;                  /* names due or in an order that has not failed */
+    int busy;                       /* a job, an order in flight or something staged */
+    int markers;                    /* a name valid, staged or in a job */
+} run_sum_t;
+
+static int counts_in_flight(const acme_record_t *rec)
+{
+    return rec->attempts == 0 && (rec->job || !strcmp(rec->state, "missing")
+                                  || !strcmp(rec->state, "renewing"));
+}
+
+/* One domain's turn in a run: restored at its first, worked on when due. */
+static void look_at(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_t *ptemp,
+                    int markers, int *staged, run_sum_t *sum)
+{
+    acme_record_t *rec = acme_record_get(driver, domain->name, 1);
+    apr_pool_t *p;
+
+    apr_pool_create(&p, ptemp);
+    if (!rec->restored) {
+        acme_renewal_restore(driver, rec, domain, acme_core_now(&driver->ctx), p);
+    }
+    if (rec->next_run <= acme_core_now(&driver->ctx) || renewal_asked(driver, rec, domain, p, markers)) {
+        /* Mark before the work, not only after it: one run can take a
+         * while and stage certificates early in it. A valid certificate's
+         * recheck does not (it would touch jobs/ at every look). */
+        if (counts_in_flight(rec)
+            && acme_core_now(&driver->ctx) - sum->marked_at > ACME_IN_FLIGHT_REFRESH) {
+            mark_orders_in_flight(driver, p, 1);
+            sum->marked_at = acme_core_now(&driver->ctx);
+        }
+        domain_run(driver, rec, domain, p, staged);
+    }
+    apr_pool_destroy(p);
+    sum->in_flight += counts_in_flight(rec);
+    sum->busy |= counts_in_flight(rec) || rec->job || !strcmp(rec->state, "staged");
+    sum->earliest = rec->next_run < sum->earliest ? rec->next_run : sum->earliest;
+    /* A job's wait (up to a day behind a clock set back) is measured by
+     * the wall clock: looked at every poll, a clock set right ends it
+     * then, not after the watchdog's longest sleep. */
+    if (rec->job || !strcmp(rec->state, "valid") || !strcmp(rec->state, "staged")) {
+        sum->markers = 1;
+        sum->earliest = sum->marker_poll < sum->earliest ? sum->marker_poll : sum->earliest;
+    }
+}
+
+/* Every name, then the schedule rebuilt when nothing is in progress. */
+static void full_run(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *ptemp,
+                     int markers, int *staged, run_sum_t *sum)
+{
+    int i;
+
+    for (i = 0; domains && i < domains->nelts && !apr_atomic_read32(&driver->stop); ++i) {
+        look_at(driver, APR_ARRAY_IDX(domains, i, const acme_domain_t *), ptemp, markers, staged,
+                sum);
+    }
+    acme_job_sched_reset(driver, domains);
+    driver->sched_ok = domains && !sum->busy && !apr_atomic_read32(&driver->stop);
+    driver->sched_markers = sum->markers;
+    for (i = 0; driver->sched_ok && i < domains->nelts; ++i) {
+        const acme_domain_t *domain = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
+
+        acme_job_sched_push(driver, acme_record_get(driver, domain->name, 1)->next_run, i);
+    }
+}
+
+/* Only the names due now: nothing is in progress and jobs/ stood still. */
+static void due_run(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *ptemp,
+                    int *staged, run_sum_t *sum)
+{
+    apr_array_header_t *looked = apr_array_make(ptemp, 16, sizeof(int));
+    apr_time_t now = acme_core_now(&driver->ctx);
+    int i, index;
+
+    while (!apr_atomic_read32(&driver->stop) && acme_job_sched_pop_due(driver, now, &index)) {
+        look_at(driver, APR_ARRAY_IDX(domains, index, const acme_domain_t *), ptemp, 0, staged,
+                sum);
+        APR_ARRAY_PUSH(looked, int) = index;
+    }
+    /* back in after the loop: one planned for now again waits for the next run */
+    for (i = 0; i < looked->nelts; ++i) {
+        index = APR_ARRAY_IDX(looked, i, int);
+        acme_job_sched_push(driver, acme_record_get(driver, APR_ARRAY_IDX(domains, index,
+                                                const acme_domain_t *)->name, 1)->next_run, index);
+    }
+    if (sum->busy || apr_atomic_read32(&driver->stop)) {
+        driver->sched_ok = 0;
+    }
+    if (acme_job_sched_next(driver) && acme_job_sched_next(driver) < sum->earliest) {
+        sum->earliest = acme_job_sched_next(driver);
+    }
+    if (driver->sched_markers && sum->marker_poll < sum->earliest) {
+        sum->earliest = sum->marker_poll;
+    }
+}
+
 apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *domains,
                              apr_pool_t *ptemp, apr_time_t *next_run, int *staged)
 {
-    int in_flight = 0;
-    apr_time_t marked_at = 0;
-    apr_time_t earliest = acme_core_now(&driver->ctx) + ACME_RECHECK_VALID;
-    apr_time_t marker_poll = acme_core_now(&driver->ctx) + ACME_MARKER_POLL;
-    int i, markers;
+    run_sum_t sum;
+    int markers, full;
 
+    memset(&sum, 0, sizeof(sum));
+    sum.earliest = acme_core_now(&driver->ctx) + ACME_RECHECK_VALID;
+    sum.marker_poll = acme_core_now(&driver->ctx) + ACME_MARKER_POLL;
     *staged = 0;
     driver->run += 1;
     clock_check(driver, ptemp);
-    driver->active = count_active(driver, ptemp);
+    /* a valid schedule: the last run ended with no job anywhere */
+    driver->active = driver->sched_ok ? 0 : count_active(driver, ptemp);
     if (apr_atomic_read32(&driver->stop)) {
-        *next_run = earliest;
+        *next_run = sum.earliest;
         return APR_SUCCESS;
     }
     /* A writer killed after the parent's sweep at startup (a crashed child)
@@ -653,41 +756,21 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
         driver->swept_at = acme_core_now(&driver->ctx);
     }
     markers = jobs_changed(driver, ptemp);
-    for (i = 0; domains && i < domains->nelts && !apr_atomic_read32(&driver->stop); ++i) {
-        const acme_domain_t *domain = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
-        acme_record_t *rec = acme_record_get(driver, domain->name, 1);
-        apr_pool_t *p;
-
-        apr_pool_create(&p, ptemp);
-        if (!rec->restored) {
-            acme_renewal_restore(driver, rec, domain, acme_core_now(&driver->ctx), p);
-        }
-        if (rec->next_run <= acme_core_now(&driver->ctx) || renewal_asked(driver, rec, domain, p, markers)) {
-            /* Mark before the work, not only after it: one run can take a
-             * while and stage certificates early in it. */
-            if (acme_core_now(&driver->ctx) - marked_at > ACME_IN_FLIGHT_REFRESH) {
-                mark_orders_in_flight(driver, p, 1);
-                marked_at = acme_core_now(&driver->ctx);
-            }
-            domain_run(driver, rec, domain, p, staged);
-        }
-        apr_pool_destroy(p);
-        in_flight += rec->attempts == 0 && (rec->job || !strcmp(rec->state, "missing")
-                                            || !strcmp(rec->state, "renewing"));
-        earliest = rec->next_run < earliest ? rec->next_run : earliest;
-        /* A job's wait (up to a day behind a clock set back) is measured by
-         * the wall clock: looked at every poll, a clock set right ends it
-         * then, not after the watchdog's longest sleep. */
-        if (rec->job || !strcmp(rec->state, "valid") || !strcmp(rec->state, "staged")) {
-            earliest = marker_poll < earliest ? marker_poll : earliest;
-        }
+    full = markers || !driver->sched_ok || driver->active > 0 || !domains
+           || driver->sched_domains != domains || driver->sched_nelts != domains->nelts;
+    if (full) {
+        full_run(driver, domains, ptemp, markers, staged, &sum);
     }
-    acme_dns01_poll_teardowns(driver, acme_core_now(&driver->ctx), &earliest);
-    /* Stopped early, the domains not looked at may have orders in flight. */
-    if (!apr_atomic_read32(&driver->stop)) {
-        mark_orders_in_flight(driver, ptemp, in_flight);
+    else {
+        due_run(driver, domains, ptemp, staged, &sum);
     }
-    *next_run = earliest;
+    acme_dns01_poll_teardowns(driver, acme_core_now(&driver->ctx), &sum.earliest);
+    /* Stopped early, the domains not looked at may have orders in flight.
+     * A run over the due names only started with none in flight. */
+    if (!apr_atomic_read32(&driver->stop) && (full || sum.in_flight)) {
+        mark_orders_in_flight(driver, ptemp, sum.in_flight);
+    }
+    *next_run = sum.earliest;
     return APR_SUCCESS;
 }
 

@@ -25,6 +25,12 @@ typedef struct acme_ca_t {
      * (draft -01), learnt from its challenges; NULL until then */
     apr_array_header_t *persist_issuers;
     unsigned unreachable_run;       /* the driver run in which it could not be reached */
+    /* Renewal information (RFC 9773 §4.3.3): after a request got no answer,
+     * no name asks this CA again before ari_down_until (exponential backoff,
+     * ari_down_len the current step); 0 = it answered last time. */
+    int ari_failures;
+    apr_time_t ari_down_until;
+    apr_interval_time_t ari_down_len;
     apr_time_t directory_stale_at;  /* when a failure last asked for a directory re-read */
 } acme_ca_t;
 
@@ -77,6 +83,8 @@ typedef struct acme_ari_state_t {
     apr_time_t start, end;          /* suggested window, 0 = none (CA without ARI) */
     apr_time_t chosen;              /* renewal time drawn from the window, 0 = none */
     apr_time_t next_poll;           /* no request before this */
+    apr_time_t retry_at;            /* the CA was unreachable: not before this either
+                                     * (memory only: nothing learnt, nothing written) */
 } acme_ari_state_t;
 
 /* Per-domain memory of the driver. Its strings are sized to what they hold
@@ -126,6 +134,12 @@ typedef struct acme_record_t {
     int profile_warned;             /* that notice was logged in this run */
 } acme_record_t;
 
+/* One domain in the driver's schedule (acme_job_sched.c). */
+typedef struct acme_sched_entry_t {
+    apr_time_t at;                  /* its rec->next_run when scheduled */
+    int index;                      /* in the domains array the schedule was built for */
+} acme_sched_entry_t;
+
 struct acme_driver_t {
     apr_pool_t *pool;
     acme_ctx_t ctx;
@@ -148,6 +162,16 @@ struct acme_driver_t {
     acme_order_gate_t gate;         /* begin NULL: none */
     acme_changes_stamp_t jobs_stamp; /* jobs/ at the last run, for acmectl's markers */
     int jobs_trusted;               /* ... taken a second after jobs/ last changed */
+    /* The schedule: a min-heap of every domain by next_run, valid (sched_ok)
+     * after a full run found nothing in progress; then a run looks at the due
+     * names only (acme_driver_run). */
+    acme_sched_entry_t *sched;
+    int sched_n, sched_cap;
+    const apr_array_header_t *sched_domains; /* the array it was built for */
+    int sched_nelts;                /* ... and its size then */
+    int sched_ok;
+    int sched_markers;              /* a name is valid, staged or in a job: look for
+                                     * acmectl's markers every ACME_MARKER_POLL */
 };
 
 /* acme_job_pace.c: may a new order for ca_url start at now? 0 = yes (its
@@ -220,10 +244,22 @@ void acme_record_text_set(acme_record_t *rec, const char **field, apr_size_t max
 void acme_record_status_update(acme_driver_t *driver, acme_record_t *rec,
                                const acme_domain_t *domain, apr_pool_t *p);
 
+/* The driver's schedule (acme_job_sched.c), memory in driver->pool. */
+/* Empties the schedule and sizes it for domains (may be NULL). */
+void acme_job_sched_reset(acme_driver_t *driver, const apr_array_header_t *domains);
+/* Adds domain number index, due at `at`; at most one entry per domain. */
+void acme_job_sched_push(acme_driver_t *driver, apr_time_t at, int index);
+/* Returns 1 and the index of the earliest entry due at or before now,
+ * removing it; 0 when none is due. */
+int acme_job_sched_pop_due(acme_driver_t *driver, apr_time_t now, int *index);
+/* The earliest scheduled time, 0 when empty. */
+apr_time_t acme_job_sched_next(const acme_driver_t *driver);
+
 /* Renewal decisions beyond the window (acme_renewal.c). */
 /* ARI: polls when due (at most at the poll interval, never before next_poll,
- * also across restarts) and lowers rec->renew_at to the chosen time. Returns
- * the time to look again for the poll (0 = no poll planned). */
+ * also across restarts, nor while the CA's backoff after an unanswered
+ * request lasts) and lowers rec->renew_at to the chosen time. Returns the
+ * time to look again for the poll (0 = no poll planned). */
 apr_time_t acme_renewal_ari_update(acme_driver_t *driver, acme_record_t *rec,
                                    const acme_domain_t *domain, X509 *leaf, apr_time_t now,
                                    apr_pool_t *p);

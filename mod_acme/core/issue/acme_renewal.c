@@ -173,23 +173,52 @@ static void ari_window(acme_driver_t *driver, acme_record_t *rec, const char *na
              acme_time_rfc3339(p, end), acme_time_rfc3339(p, ari->chosen));
 }
 
+/* The CA did not answer (this run, or within its backoff): this name asks
+ * once the backoff is over, at a time drawn from the backoff's length so
+ * that thousands of names do not come due in one run. Memory only: nothing
+ * was learnt, so neither jobs/<name>.ari.json nor the status file changes. */
+static void ari_wait_for_ca(acme_record_t *rec, const acme_ca_t *ca, apr_time_t now)
+{
+    apr_interval_time_t spread = ca->ari_down_len > 0 ? ca->ari_down_len : ACME_CA_DOWN_RETRY;
+    apr_time_t from = ca->ari_down_until > now + ACME_CA_DOWN_RETRY
+                      ? ca->ari_down_until : now + ACME_CA_DOWN_RETRY;
+
+    rec->ari.retry_at = from + (apr_interval_time_t)((double)spread * acme_core_random01());
+}
+
 static void ari_poll(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                      X509 *leaf, apr_time_t now, apr_pool_t *p)
 {
     const char *url = ari_ca_url(rec, domain);
+    const acme_ca_t *known = url ? apr_hash_get(driver->cas, url, APR_HASH_KEY_STRING) : NULL;
     apr_time_t start, end, retry_after = 0;
     acme_problem_t prob;
     acme_ca_t *ca;
     apr_status_t rv;
 
     acme_problem_clear(&prob);
-    if (!url || acme_ca_down(driver, url)) {
+    if (!url) {
         rec->ari.next_poll = now + ACME_CA_DOWN_RETRY;
         return;
     }
+    if (known && (acme_ca_down(driver, url) || now < known->ari_down_until)) {
+        ari_wait_for_ca(rec, known, now);
+        return;
+    }
+    rec->ari.retry_at = 0;
     rv = acme_ca_get(driver, domain, url, &ca, &prob, p);
     if (rv == APR_SUCCESS) {
         rv = acme_client_renewal_info(ca->client, p, leaf, &start, &end, &retry_after, &prob);
+    }
+    if (ca && rv != APR_SUCCESS && prob.http_status == 0 && prob.url && !prob.type) {
+        ca->ari_failures += 1;
+        ca->ari_down_len = acme_policy_ari_down_backoff(ca->ari_failures);
+        ca->ari_down_until = now + ca->ari_down_len;
+    }
+    else if (ca) {
+        ca->ari_failures = 0;
+        ca->ari_down_until = 0;
+        ca->ari_down_len = 0;
     }
     rec->ari.next_poll = acme_policy_ari_next_poll(now, retry_after);
     if (rv == APR_SUCCESS) {
@@ -221,13 +250,13 @@ apr_time_t acme_renewal_ari_update(acme_driver_t *driver, acme_record_t *rec,
     if (strcmp(rec->ari.serial, rec->cert_serial) != 0) {
         ari_load(driver, rec, domain->name, now, p);
     }
-    if (now >= rec->ari.next_poll) {
+    if (now >= rec->ari.next_poll && now >= rec->ari.retry_at) {
         ari_poll(driver, rec, domain, leaf, now, p);
     }
     if (rec->ari.chosen && rec->ari.chosen < rec->renew_at) {
         rec->renew_at = rec->ari.chosen;
     }
-    return rec->ari.next_poll;
+    return rec->ari.retry_at > rec->ari.next_poll ? rec->ari.retry_at : rec->ari.next_poll;
 }
 
 /* ---- expiry warning ---- */
