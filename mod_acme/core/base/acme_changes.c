@@ -148,17 +148,30 @@ static void write_close(block_t *b)
     __atomic_fetch_add(&b->seq, 1, __ATOMIC_RELEASE);
 }
 
-void acme_changes_begin(acme_changes_t *changes, int dir, const char *path)
+/* The block, locked, with the stamp of path into *now; NULL (nothing
+ * locked) for NULL changes or a dir out of range. */
+static block_t *locked_stamp(acme_changes_t *changes, int dir, const char *path,
+                             acme_changes_stamp_t *now)
 {
-    acme_changes_stamp_t now;
     block_t *b;
 
     if (!changes || dir < 0 || dir >= ACME_CHANGES_DIRS) {
-        return;
+        return NULL;
     }
     b = changes->block;
     lock(b);
-    acme_changes_stamp(path, &now);
+    acme_changes_stamp(path, now);
+    return b;
+}
+
+void acme_changes_begin(acme_changes_t *changes, int dir, const char *path)
+{
+    acme_changes_stamp_t now;
+    block_t *b = locked_stamp(changes, dir, path, &now);
+
+    if (!b) {
+        return;
+    }
     if (!acme_changes_stamp_same(&now, &b->chain[dir])) {
         write_open(b);
         b->unexplained[dir] = b->gen + 1;
@@ -170,16 +183,13 @@ void acme_changes_begin(acme_changes_t *changes, int dir, const char *path)
 void acme_changes_note(acme_changes_t *changes, int dir, const char *path, const char *name)
 {
     acme_changes_stamp_t now;
+    block_t *b = locked_stamp(changes, dir, path, &now);
     apr_uint64_t gen;
     slot_t *slot;
-    block_t *b;
 
-    if (!changes || dir < 0 || dir >= ACME_CHANGES_DIRS) {
+    if (!b) {
         return;
     }
-    b = changes->block;
-    lock(b);
-    acme_changes_stamp(path, &now);
     write_open(b);
     gen = ++b->gen;
     b->chain[dir] = now;
