@@ -1,10 +1,10 @@
 /* The answer table (acme_answers.h): slots in anonymous shared memory, each
  * a seqlock, so readers never block. */
 #include <string.h>
-#include <apr_shm.h>
 #include <apr_strings.h>
 
 #include "acme_answers.h"
+#include "acme_shm.h"
 
 /* The key names the slot layout: a build with another layout makes its own
  * table instead of reading this one wrongly. */
@@ -22,7 +22,6 @@ typedef struct answer_slot_t {
 } answer_slot_t;
 
 struct acme_answers_t {
-    apr_shm_t *shm;
     answer_slot_t *slots;
     int nslots;
     apr_interval_time_t lifetime;
@@ -38,31 +37,20 @@ apr_pool_t *acme_answers_home(apr_pool_t *pconf)
     return parent ? home : pconf;
 }
 
-/* The cleanup apr_shm_create registers in pool unmaps the segment. */
 apr_status_t acme_answers_create(acme_answers_t **table, apr_pool_t *pool,
                                  apr_interval_time_t lifetime)
 {
-    apr_size_t size = sizeof(answer_slot_t) * ACME_ANSWERS_SLOTS;
-    acme_answers_t *t = NULL;
-    apr_status_t rv;
+    void *slots;
+    apr_status_t rv = acme_shm_segment(pool, ANSWERS_POOL_KEY,
+                                       sizeof(answer_slot_t) * ACME_ANSWERS_SLOTS,
+                                       sizeof(**table), (void **)table, &slots);
 
-    apr_pool_userdata_get((void **)&t, ANSWERS_POOL_KEY, pool);
-    if (t && t->shm) {
-        *table = t;
-        return APR_SUCCESS;
+    if (rv == APR_SUCCESS && slots) {
+        (*table)->slots = slots;
+        (*table)->nslots = ACME_ANSWERS_SLOTS;
+        (*table)->lifetime = lifetime;
     }
-    t = apr_pcalloc(pool, sizeof(*t));
-    if ((rv = apr_shm_create(&t->shm, size, NULL, pool)) != APR_SUCCESS) {
-        *table = NULL;
-        return rv;
-    }
-    t->slots = apr_shm_baseaddr_get(t->shm);
-    t->nslots = ACME_ANSWERS_SLOTS;
-    t->lifetime = lifetime;
-    memset(t->slots, 0, size);
-    apr_pool_userdata_set(t, ANSWERS_POOL_KEY, NULL, pool);
-    *table = t;
-    return APR_SUCCESS;
+    return rv;
 }
 
 /* ---- the seqlock ---------------------------------------------------------- */

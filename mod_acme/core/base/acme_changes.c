@@ -5,7 +5,6 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/stat.h>
-#include <apr_shm.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
 #include <apr_hash.h>
@@ -13,6 +12,7 @@
 #include <apr_general.h>
 
 #include "acme_changes.h"
+#include "acme_shm.h"
 
 /* The key names the layout: a build with another layout makes its own. */
 #define CHANGES_POOL_KEY "mod_acme.changes/1"
@@ -35,36 +35,27 @@ typedef struct block_t {
 } block_t;
 
 struct acme_changes_t {
-    apr_shm_t *shm;
     block_t *block;
 };
 
 apr_status_t acme_changes_create(acme_changes_t **changes, apr_pool_t *pool)
 {
-    acme_changes_t *c = NULL;
-    apr_status_t rv;
+    void *base;
+    block_t *b;
+    apr_status_t rv = acme_shm_segment(pool, CHANGES_POOL_KEY, sizeof(block_t),
+                                       sizeof(**changes), (void **)changes, &base);
 
-    apr_pool_userdata_get((void **)&c, CHANGES_POOL_KEY, pool);
-    if (c && c->shm) {
-        *changes = c;
-        return APR_SUCCESS;
-    }
-    c = apr_pcalloc(pool, sizeof(*c));
-    if ((rv = apr_shm_create(&c->shm, sizeof(block_t), NULL, pool)) != APR_SUCCESS) {
-        *changes = NULL;
+    if (rv != APR_SUCCESS || !base) {
         return rv;
     }
-    c->block = apr_shm_baseaddr_get(c->shm);
-    memset(c->block, 0, sizeof(*c->block));
-    if (apr_generate_random_bytes((unsigned char *)&c->block->id, sizeof(c->block->id))
-        != APR_SUCCESS || !c->block->id) {
-        c->block->id = (apr_uint64_t)apr_time_now() | 1;
+    b = (*changes)->block = base;
+    if (apr_generate_random_bytes((unsigned char *)&b->id, sizeof(b->id)) != APR_SUCCESS
+        || !b->id) {
+        b->id = (apr_uint64_t)apr_time_now() | 1;
     }
     /* nothing is known of what happened before: every reader looks once */
-    c->block->unexplained[ACME_CHANGES_STATUS] = c->block->unexplained[ACME_CHANGES_DOMAINS] = 1;
-    c->block->gen = 1;
-    apr_pool_userdata_set(c, CHANGES_POOL_KEY, NULL, pool);
-    *changes = c;
+    b->unexplained[ACME_CHANGES_STATUS] = b->unexplained[ACME_CHANGES_DOMAINS] = 1;
+    b->gen = 1;
     return APR_SUCCESS;
 }
 

@@ -1,11 +1,11 @@
 /* Counters in anonymous shared memory (acme_counters.h): a fixed array of
  * 64-bit counters, each label set one slot, incremented atomically. */
 #include <string.h>
-#include <apr_shm.h>
 #include <apr_strings.h>
 
 #include "acme_counters.h"
 #include "acme_changes.h"
+#include "acme_shm.h"
 
 /* The key names the layout: a build with another layout makes its own
  * segment instead of reading this one wrongly. */
@@ -52,35 +52,23 @@ typedef struct counter_block_t {
 } counter_block_t;
 
 struct acme_counters_t {
-    apr_shm_t *shm;
     counter_block_t *block;
     acme_changes_t *changes;      /* NULL when its segment could not be made */
 };
 
 apr_status_t acme_counters_create(acme_counters_t **counters, apr_pool_t *pool)
 {
-    acme_counters_t *c = NULL;
-    apr_status_t rv;
+    void *block;
+    apr_status_t rv = acme_shm_segment(pool, COUNTERS_POOL_KEY, sizeof(counter_block_t),
+                                       sizeof(**counters), (void **)counters, &block);
 
-    apr_pool_userdata_get((void **)&c, COUNTERS_POOL_KEY, pool);
-    if (c && c->shm) {
-        *counters = c;
-        return APR_SUCCESS;
+    if (rv == APR_SUCCESS && block) {
+        (*counters)->block = block;
+        if (acme_changes_create(&(*counters)->changes, pool) != APR_SUCCESS) {
+            (*counters)->changes = NULL;  /* readers then look at every file */
+        }
     }
-    c = apr_pcalloc(pool, sizeof(*c));
-    /* Anonymous: inherited by every process forked after this, named by nothing. */
-    if ((rv = apr_shm_create(&c->shm, sizeof(counter_block_t), NULL, pool)) != APR_SUCCESS) {
-        *counters = NULL;
-        return rv;
-    }
-    c->block = apr_shm_baseaddr_get(c->shm);
-    memset(c->block, 0, sizeof(*c->block));
-    if (acme_changes_create(&c->changes, pool) != APR_SUCCESS) {
-        c->changes = NULL;        /* readers then look at every file */
-    }
-    apr_pool_userdata_set(c, COUNTERS_POOL_KEY, NULL, pool);
-    *counters = c;
-    return APR_SUCCESS;
+    return rv;
 }
 
 struct acme_changes_t *acme_counters_changes(const acme_counters_t *counters)
