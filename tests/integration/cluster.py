@@ -210,6 +210,18 @@ def key_file(directory, content=None, mode=0o600):
     return path
 
 
+def order_held_at_authz(cluster, proxy, name):
+    """Starts the cluster for name with proxy as its CA and waits until the
+    first order's authorization fetch is held at proxy's gate (one order
+    at Pebble); returns the gate."""
+    cluster.configure([name], extra_acme={"AcmeCA": proxy.directory_url})
+    gate = proxy.gate("POST", r"^/authZ/", timeout=600)
+    cluster.start()
+    wait_for(gate.held.is_set, 180, what="the authorization fetch at the proxy gate")
+    assert cluster.pebble.new_order_count() == 1
+    return gate
+
+
 def node_config(node, names, redis_url, key, extra_acme=None):
     """One node's configuration: its own ServerRoot, store and ports, the
     shared Redis and key."""

@@ -8,7 +8,8 @@ node serves the one certificate."""
 import re
 import time
 
-from cluster import assert_cluster_served, ca_proxy, cluster3, log_lines, redis  # noqa: F401
+from cluster import (assert_cluster_served, ca_proxy, cluster3, log_lines,  # noqa: F401 (fixtures)
+                     order_held_at_authz, redis)
 from harness import wait_for
 
 HELD = 12            # seconds the order stays held after the restart: two gate retries of the others
@@ -16,11 +17,7 @@ HELD = 12            # seconds the order stays held after the restart: two gate 
 
 def test_redis_restarted_empty_during_an_order(cluster3, ca_proxy, unique):
     name = unique("rempty")
-    cluster3.configure([name], extra_acme={"AcmeCA": ca_proxy.directory_url})
-    gate = ca_proxy.gate("POST", r"^/authZ/", timeout=600)
-    cluster3.start()
-    wait_for(gate.held.is_set, 180, what="the authorization fetch at the proxy gate")
-    assert cluster3.pebble.new_order_count() == 1
+    gate = order_held_at_authz(cluster3, ca_proxy, name)
     orderers = [n for n in cluster3.nodes
                 if re.search(r"ACME01015: %s: this node orders it" % re.escape(name),
                              n.error_log_text())]

@@ -16,8 +16,8 @@ import signal
 import time
 
 import harness
-from cluster import (assert_cluster_served, assert_one_order_each, ca_proxy, cluster3,  # noqa: F401
-                     log_lines, redis)
+from cluster import (assert_cluster_served, assert_one_order_each, ca_proxy,  # noqa: F401
+                     cluster3, log_lines, order_held_at_authz, redis)
 from harness import port_open, wait_for
 
 DOWN_FOR = 20        # seconds Redis stays away: several of the nodes' retries
@@ -30,11 +30,7 @@ def challenge_responses(proxy):
 
 def test_redis_sigstop_during_an_order(cluster3, ca_proxy, unique):
     name = unique("rstop")
-    cluster3.configure([name], extra_acme={"AcmeCA": ca_proxy.directory_url})
-    gate = ca_proxy.gate("POST", r"^/authZ/", timeout=600)
-    cluster3.start()
-    wait_for(gate.held.is_set, 180, what="the authorization fetch at the proxy gate")
-    assert cluster3.pebble.new_order_count() == 1
+    gate = order_held_at_authz(cluster3, ca_proxy, name)
     pid = cluster3.redis.proc.pid
     os.kill(pid, signal.SIGSTOP)
     stopped_at = time.monotonic()

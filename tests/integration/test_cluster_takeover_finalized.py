@@ -10,7 +10,7 @@ import re
 import time
 
 from cluster import (assert_cluster_served, assert_published_once, ca_proxy,  # noqa: F401
-                     cluster3, redis, take_over, taken_over_once, the_orderer,
+                     cluster3, log_lines, redis, take_over, taken_over_once, the_orderer,
                      wait_order_state_gone)
 from harness import wait_for
 
@@ -32,8 +32,7 @@ def test_kill9_after_finalize_resumes_the_valid_order(cluster3, ca_proxy, unique
     # The key the order was finalized with is in Redis, sealed.
     keys = cluster3.redis.keys("mod_acme:key:%s/*" % name)
     assert keys, "the order's key is not in Redis:\n" + "\n".join(
-        l for n in cluster3.nodes for l in n.error_log_text().splitlines()
-        if re.search(r"ACME010|ACME0043|csr|ACME006|ACME007", l))
+        log_lines(cluster3.nodes, r"ACME010|ACME0043|csr|ACME006|ACME007"))
     for k in keys:
         assert cluster3.redis.cli("GETRANGE", k, "0", "3").strip() == "mac1", k
     # the gate opened: the dead node's request goes on; nobody reads the answer
