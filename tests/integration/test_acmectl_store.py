@@ -18,13 +18,20 @@ def acmectl(store, *args):
     return run([acmectl_path(), "--store", store] + list(args), timeout=30)
 
 
-def test_check_flags_temp_files_everywhere_with_age_and_cleanup(tmp_path, pebble, unique):
-    name = unique("temps")
+def imported_store(tmp_path, pebble, name):
+    """tmp_path/store with name imported by acmectl from a mod_md store
+    (a self-signed certificate, Pebble as its CA); its path."""
     cert, key = self_signed(str(tmp_path), name)
     store = str(tmp_path / "store")
     r = acmectl(store, "import", "--yes", md_domain(str(tmp_path / "md"), name, cert, key,
                                                    pebble.directory_url))
     assert r.returncode == 0, r.stdout + r.stderr
+    return store
+
+
+def test_check_flags_temp_files_everywhere_with_age_and_cleanup(tmp_path, pebble, unique):
+    name = unique("temps")
+    store = imported_store(tmp_path, pebble, name)
     r = acmectl(store, "check")
     assert r.returncode == 0, r.stdout + r.stderr
     version = os.path.realpath(os.path.join(store, "domains", name))
@@ -260,11 +267,7 @@ def test_check_reads_the_order_records(tmp_path, pebble, unique):
     without its members) is a problem of acmectl check; a sound one is an
     order in progress, listed with its step and start, and no problem."""
     name = unique("jobrec")
-    cert, key = self_signed(str(tmp_path), name)
-    store = str(tmp_path / "store")
-    r = acmectl(store, "import", "--yes", md_domain(str(tmp_path / "md"), name, cert, key,
-                                                   pebble.directory_url))
-    assert r.returncode == 0, r.stdout + r.stderr
+    store = imported_store(tmp_path, pebble, name)
     os.makedirs(os.path.join(store, "jobs"), exist_ok=True)
     job = os.path.join(store, "jobs", name + ".json")
     for garbage in (b"\x00\xffnot json", b'{"name": "%s", "step": "order"}' % name.encode()):
