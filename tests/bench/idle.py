@@ -21,17 +21,15 @@ are measured the same way, for what httpd itself costs idle.
 Needs root. ACME_BUILD_DIR as for tests/bench/run.
 """
 
-import argparse
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import bench_common  # noqa: E402
 import scale  # noqa: E402
+from bench_common import cpu_seconds  # noqa: E402
 
 
 def plant(store, names):
@@ -81,32 +79,6 @@ def plant(store, names):
             f.write(kpem)
         os.symlink(os.path.join("..", "archive", name, "bench"),
                    os.path.join(store, "domains", name))
-
-
-def cpu_seconds(parent):
-    """user+sys of parent, its live children and the children it reaped."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(entry) == parent:
-            total += sum(int(x) for x in fields[11:15]) / tick
-        elif int(fields[1]) == parent:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
-
-def count_records(store):
-    try:
-        return sum(1 for e in os.listdir(os.path.join(store, "status")) if e.endswith(".json"))
-    except OSError:
-        return 0
 
 
 def log_lines(path, tag):
@@ -160,19 +132,13 @@ def measure(srv, args):
 
 
 def run_acme(args, so, workdir, n):
-    srv = scale.Server(workdir, "acme", n, so, scale.static_cert(workdir),
-                       acme_extra="LogLevel warn acme:debug")
-    try:
+    with bench_common.server(workdir, "acme", n, so, scale.static_cert(workdir), keep=args.keep,
+                             acme_extra="LogLevel warn acme:debug") as srv:
         store = os.path.join(srv.root, "acme")
         plant(store, srv.names)
         t0 = time.monotonic()
         srv.start(args.timeout + n * 0.05)
-        deadline = time.monotonic() + args.timeout + n * 0.05
-        while count_records(store) < n:
-            if time.monotonic() > deadline:
-                raise RuntimeError("%d of %d status records after start"
-                                   % (count_records(store), n))
-            time.sleep(1)
+        bench_common.wait_records(store, n, args.timeout + n * 0.05, pause=1)
         ready = time.monotonic() - t0
         print("# N=%d: %d records %.0f s after start; settling %d s"
               % (n, n, ready, args.settle), flush=True)
@@ -187,46 +153,28 @@ def run_acme(args, so, workdir, n):
             states[st] = states.get(st, 0) + 1
         got = measure(srv, args)
         return got + (states,)
-    finally:
-        if args.keep:
-            print("# kept " + srv.root)
-        srv.stop()
-        if not args.keep:
-            shutil.rmtree(srv.root, ignore_errors=True)
 
 
 def run_plain(args, so, workdir, n):
-    cert = scale.static_cert(workdir)
-    srv = scale.Server(workdir, "plain", n, so, cert)
-    try:
+    with bench_common.server(workdir, "plain", n, so, scale.static_cert(workdir)) as srv:
         srv.start(args.timeout + n * 0.05)
         time.sleep(args.settle)
         return measure(srv, args) + ({},)
-    finally:
-        srv.stop()
-        shutil.rmtree(srv.root, ignore_errors=True)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", default="10000", help="domain counts [10000]")
+    ap = bench_common.arguments(__doc__, "10000", 0.05)
     ap.add_argument("--minutes", type=float, default=10, help="measuring window [10]")
     ap.add_argument("--settle", type=float, default=60,
                     help="seconds after the last status record before measuring [60]")
     ap.add_argument("--sample", type=float, default=10, help="sample interval, s [10]")
-    ap.add_argument("--timeout", type=float, default=120, help="start timeout, + 0.05 s per domain")
     ap.add_argument("--plain", action="store_true", help="also measure without mod_acme")
     ap.add_argument("--keep", action="store_true", help="keep the server's directory")
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        sys.exit("must run as root (httpd binds and switches to www-data)")
-    so = os.path.join(os.environ.get("ACME_BUILD_DIR", scale.REPO_ROOT), ".libs", "mod_acme.so")
-    where = scale.machine()
-    workdir = tempfile.mkdtemp(prefix="acme-idle-bench-")
-    os.chmod(workdir, 0o755)
     rows = []
-    try:
-        for n in [int(x) for x in args.n.split(",") if x.strip()]:
+
+    def measure_all(so, workdir):
+        for n in bench_common.counts(args):
             modes = (("mod_acme", run_acme), ("without mod_acme", run_plain)) if args.plain \
                 else (("mod_acme", run_acme),)
             for label, fn in modes:
@@ -235,8 +183,8 @@ def main():
                 print("# N=%d %s: %.3f %% of one core, busiest %.1f %%, %d watchdog runs, "
                       "load %.1f, states of the first 50 %s"
                       % (n, label, avg, busiest, runs, load, states), flush=True)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+
+    where, _ = bench_common.run("acme-idle-bench-", measure_all)
     print("| idle cost | N | CPU, average over %.0f min | busiest %.0f s | watchdog runs "
           "| load (1 min) | target |" % (args.minutes, args.sample))
     print("|---|---:|---:|---:|---:|---:|---|")

@@ -18,17 +18,14 @@ from /proc, minus the same span idle) where it can be read.
 Prints a Markdown table. Needs root. ACME_BUILD_DIR as for tests/bench/run.
 """
 
-import argparse
 import os
-import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import bench_common  # noqa: E402
 import scale  # noqa: E402
 
 
@@ -46,34 +43,9 @@ def plant_live(store, names, cert):
             os.symlink(os.path.join("..", "archive", name, "bench"), link)
 
 
-def wait_records(store, n, timeout):
-    status = os.path.join(store, "status")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if sum(1 for e in os.listdir(status) if e.endswith(".json")) >= n:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("fewer than %d status records after %.0f s" % (n, timeout))
-
-
 def children_cpu(srv):
     """user+sys seconds of every child of srv's parent, from /proc."""
-    parent, total = srv.pid(), 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+    return bench_common.cpu_seconds(srv.pid(), own=False)
 
 
 def graceful(srv, timeout):
@@ -86,11 +58,10 @@ def graceful(srv, timeout):
 
 
 def run_one(args, so, workdir, cert, n):
-    srv = scale.Server(workdir, "acme", n, so, cert)
-    try:
+    with bench_common.server(workdir, "acme", n, so, cert) as srv:
         srv.start(args.timeout + n * 0.02)
         store = os.path.join(srv.root, "acme")
-        wait_records(store, n, args.timeout + n * 0.05)
+        bench_common.wait_records(store, n, args.timeout + n * 0.05)
         if args.live:
             plant_live(store, srv.names, cert[0])
         time.sleep(1.5)        # let the store settle (writes within a second are never trusted)
@@ -109,28 +80,18 @@ def run_one(args, so, workdir, cert, n):
         for kind, path, accept in pages:
             out[kind].append(srv.get_ms(path, accept, tries=1))
         return out
-    finally:
-        srv.stop()
-        shutil.rmtree(srv.root, ignore_errors=True)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", default="1000,10000", help="domain counts [1000,10000]")
+    ap = bench_common.arguments(__doc__, "1000,10000", 0.02)
     ap.add_argument("--tries", type=int, default=10, help="warm GETs per page [10]")
     ap.add_argument("--live", action="store_true", help="give every domain a live certificate")
-    ap.add_argument("--timeout", type=float, default=120, help="start timeout, + 0.02 s per domain")
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        sys.exit("must run as root (httpd binds and switches to www-data)")
-    so = os.path.join(os.environ.get("ACME_BUILD_DIR", scale.REPO_ROOT), ".libs", "mod_acme.so")
-    where = scale.machine()
-    workdir = tempfile.mkdtemp(prefix="acme-status-bench-")
-    os.chmod(workdir, 0o755)
     rows = []
-    try:
+
+    def measure_all(so, workdir):
         cert = scale.static_cert(workdir)
-        for n in [int(x) for x in args.n.split(",") if x.strip()]:
+        for n in bench_common.counts(args):
             got = run_one(args, so, workdir, cert, n)
             for kind in ("json", "html"):
                 first, warm, cpu, load, restart = got[kind]
@@ -138,8 +99,8 @@ def main():
                              scale.median_spread(warm, "%.1f ms"), "%.1f ms" % cpu,
                              "%.1f ms" % restart, "%.1f" % load))
                 print("# N=%d %s: %s" % (n, kind, " | ".join(rows[-1][2:])), flush=True)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+
+    where, _ = bench_common.run("acme-status-bench-", measure_all)
     print("| status page | N | first GET | warm GET, median [min–max] | server CPU per warm GET "
           "| first GET after a graceful restart | load (1 min) | target |")
     print("|---|---:|---:|---:|---:|---:|---:|---|")
