@@ -353,12 +353,17 @@ static apr_status_t runtime_open_store(acme_runtime_t *rt, apr_pool_t *ptemp)
     store_activate_staged(rt, ptemp);
 
     rv = acme_store_fallback(rt->store, rt->pool, &rt->fallback_cert, &rt->fallback_key);
-    if (rv != APR_SUCCESS) {
-        rt->fallback_cert = rt->fallback_key = NULL;
+    if (rv != APR_SUCCESS) {   /* a full store at the first start: httpd starts all the same */
+        apr_status_t mem = acme_store_fallback_in_memory(rt->pool, &rt->fallback_cert,
+                                                         &rt->fallback_key);
+        if (mem != APR_SUCCESS) {
+            rt->fallback_cert = rt->fallback_key = NULL;
+        }
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00606: cannot create the "
-                     "temporary certificate in %s/fallback; vhosts without a certificate "
-                     "will fail to start; free space on the store's filesystem or make the "
-                     "store writable by root, as the error says", dir);
+                     "temporary certificate in %s/fallback; %s; free space on the store's "
+                     "filesystem or make the store writable by root, as the error says", dir,
+                     mem == APR_SUCCESS ? "vhosts without a certificate serve one held in "
+                     "memory meanwhile" : "vhosts without a certificate will fail to start");
     }
     return APR_SUCCESS;
 }

@@ -323,3 +323,34 @@ def test_a_status_record_the_full_store_keeps_old_is_not_shown_as_current(httpd,
              interval=0.5, what="the record of %s written again" % name)
     assert listed()["record_unsaved_since"] is None
     assert httpd.domain_status(name)["record_behind_since"] is None
+
+
+def test_first_start_on_a_full_store_serves_a_fallback_held_in_memory(httpd, unique,
+                                                                      tmpfs_store):
+    """The very first start with the store's filesystem full: the fallback
+    certificate cannot be written, yet httpd starts (mod_ssl would refuse an
+    SSL vhost without a certificate), serves a fallback held in memory with
+    the 503, and logs the full store with the fix; once there is room the
+    certificate is obtained and served."""
+    store = tmpfs_store(httpd.store)
+    store.fill(leave=0)
+    name = unique("full-first")
+    httpd.write_config(vhosts=ssl_vhost(name))
+    httpd.start()
+    assert httpd.running(), httpd.diagnostics()
+    assert not os.path.exists(os.path.join(httpd.store, "fallback", "cert.pem")) or \
+        os.path.getsize(os.path.join(httpd.store, "fallback", "cert.pem")) == 0
+    cert = httpd.served_cert(name)
+    assert cert.issuer == cert.subject, cert.issuer.rfc4514_string()
+    assert httpd.https_request(name, "/index.html")[0] == 503
+    assert httpd.http_request("/index.html")[0] == 200
+    text = httpd.error_log_text()
+    line = [l for l in text.splitlines() if "ACME00606" in l]
+    assert line and "held in memory" in line[0] and "free space" in line[0], text[-3000:]
+    assert "No space left on device" in line[0], line[0]
+
+    # room again and a reload (root makes the certificate key at startup)
+    store.unfill()
+    httpd.graceful()
+    served = httpd.wait_for_pebble_cert(name, 120)
+    assert "Pebble" in served.issuer.rfc4514_string()

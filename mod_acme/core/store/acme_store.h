@@ -199,6 +199,14 @@ apr_status_t acme_store_archive_prune(acme_store_t *store, apr_pool_t *p, const 
 /* The shared fallback certificate and key, generated once (EC P-256). */
 apr_status_t acme_store_fallback(acme_store_t *store, apr_pool_t *p,
                                  const char **cert_path, const char **key_path);
+/* A new fallback pair held in memory, for when the store cannot take one (a
+ * full or read-only filesystem): *cert_path and *key_path name anonymous
+ * in-memory files of this process (/proc/self/fd/N, mode 0600, closed on
+ * exec), open until p is cleared; only this process can open them by those
+ * names (mod_ssl reads them at startup in the parent). APR_ENOTIMPL without
+ * memfd_create (not Linux); else the errno of the failure. */
+apr_status_t acme_store_fallback_in_memory(apr_pool_t *p, const char **cert_path,
+                                           const char **key_path);
 
 /* Building blocks shared by the store's own files (and acmectl check). */
 /* APR_EINVAL for an empty or absolute relpath or one with a ".." component. */

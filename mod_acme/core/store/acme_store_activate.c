@@ -30,11 +30,6 @@
 /* meta.json is a few hundred bytes; anything larger is not ours. */
 #define ACME_STAGED_META_MAX (8 * 1024)
 
-#define FALLBACK_CN       "mod_acme fallback certificate"
-#define FALLBACK_VALIDITY apr_time_from_sec(30 * 24 * 3600)
-/* A fallback this close to its end is replaced rather than served expired. */
-#define FALLBACK_MARGIN   apr_time_from_sec(24 * 3600)
-
 const char *acme_store_live_cert_path(const acme_store_t *store, apr_pool_t *p, const char *name)
 {
     return acme_store_path(store, p, acme_store_rel_live_file(p, name, ACME_STORE_CERT_FILE));
@@ -663,79 +658,4 @@ apr_status_t acme_store_import(acme_store_t *store, apr_pool_t *p, const acme_ct
              st.info.serial ? st.info.serial : "?", acme_time_rfc3339(p, st.info.not_after),
              st.info.issuer ? st.info.issuer : "?", *version);
     return APR_SUCCESS;
-}
-
-/* Is the fallback on disk complete, matching and good for a while? */
-static int fallback_usable(acme_store_t *store, apr_pool_t *p)
-{
-    const char *pem, *why;
-    apr_size_t len;
-    EVP_PKEY *pkey;
-    apr_array_header_t *chain, *no_names = apr_array_make(p, 1, sizeof(const char *));
-
-    if (acme_store_read_secret(store, p, ACME_STORE_FALLBACK_KEY, ACME_MAX_STORE_FILE, &pem, &len)
-        != APR_SUCCESS
-        || acme_crypto_key_from_pem(p, pem, len, &pkey) != APR_SUCCESS
-        || acme_store_read(store, p, ACME_STORE_FALLBACK_CERT, ACME_MAX_STORE_FILE, &pem, &len)
-           != APR_SUCCESS
-        || acme_cert_chain_parse(p, pem, len, &chain) != APR_SUCCESS || chain->nelts < 1) {
-        return 0;
-    }
-    return acme_cert_check(p, APR_ARRAY_IDX(chain, 0, X509 *), pkey, no_names,
-                           apr_time_now() + FALLBACK_MARGIN, &why) == APR_SUCCESS;
-}
-
-static apr_status_t fallback_generate(acme_store_t *store, apr_pool_t *p)
-{
-    EVP_PKEY *pkey;
-    const char *key_pem, *cert_pem;
-    apr_array_header_t *no_names = apr_array_make(p, 1, sizeof(const char *));
-    apr_status_t rv;
-
-    if ((rv = acme_crypto_key_generate(p, ACME_KEY_EC_P256, &pkey)) != APR_SUCCESS
-        || (rv = acme_crypto_key_to_pem(p, pkey, &key_pem)) != APR_SUCCESS
-        || (rv = acme_cert_selfsigned_create(p, pkey, FALLBACK_CN, no_names, FALLBACK_VALIDITY,
-                                             &cert_pem)) != APR_SUCCESS) {
-        return rv;
-    }
-    /* Key first: a crash between the two leaves a mismatch, which is regenerated. */
-    rv = acme_store_write(store, p, ACME_STORE_FALLBACK_KEY, key_pem, strlen(key_pem),
-                          ACME_STORE_KEY_PERMS);
-    if (rv == APR_SUCCESS) {
-        rv = acme_store_write(store, p, ACME_STORE_FALLBACK_CERT, cert_pem, strlen(cert_pem),
-                              ACME_STORE_FILE_PERMS);
-    }
-    return rv;
-}
-
-apr_status_t acme_store_fallback(acme_store_t *store, apr_pool_t *p,
-                                 const char **cert_path, const char **key_path)
-{
-    apr_pool_t *ptemp;
-    apr_status_t rv = APR_SUCCESS;
-
-    int lock_fd;
-
-    if ((rv = apr_pool_create(&ptemp, p)) != APR_SUCCESS) {
-        return rv;
-    }
-    /* Two servers sharing a store may start together: without the lock each
-     * could write one half of the pair and leave a key that fits no cert. */
-    lock_fd = open(acme_store_path(store, ptemp, ACME_STORE_FALLBACK_LOCK),
-                   O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    while (lock_fd >= 0 && flock(lock_fd, LOCK_EX) < 0 && errno == EINTR) {
-        continue;
-    }
-    if (!fallback_usable(store, ptemp)) {
-        rv = fallback_generate(store, ptemp);
-    }
-    if (lock_fd >= 0) {
-        close(lock_fd);
-    }
-    apr_pool_destroy(ptemp);
-    if (rv == APR_SUCCESS) {
-        *cert_path = acme_store_path(store, p, ACME_STORE_FALLBACK_CERT);
-        *key_path = acme_store_path(store, p, ACME_STORE_FALLBACK_KEY);
-    }
-    return rv;
 }
