@@ -423,7 +423,7 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* Every start, graceful too, before mod_ssl loads the keys. */
-    acme_certs_keys_modes_sweep(rt, ptemp);
+    acme_certs_modes_sweep(rt, ptemp);
     /* The checks configtest makes as the User, logged where the log is open;
      * after store_grant_child, so they see the store as the child will. */
     acme_check_user(ptemp, base, domains, decls);

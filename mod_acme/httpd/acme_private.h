@@ -22,6 +22,7 @@ void acme_autossl_register_hooks(apr_pool_t *p);   /* acme_autossl.c: pre_config
 void acme_check_register_hooks(apr_pool_t *p);     /* acme_check.c: check_config */
 void acme_certs_register_hooks(apr_pool_t *p);     /* acme_certs.c: post_config, ssl hooks, 503 */
 void acme_certs_keys_register_hooks(apr_pool_t *p); /* acme_certs_keys.c: keys made later */
+void acme_certs_modes_register_hooks(apr_pool_t *p); /* acme_certs_modes.c: the store walk */
 void acme_challenge_register_hooks(apr_pool_t *p); /* acme_challenge.c: http-01 responder */
 void acme_tlsalpn_register_hooks(apr_pool_t *p);   /* acme_tlsalpn.c: tls-alpn-01 handshake */
 void acme_watchdog_register_hooks(apr_pool_t *p);  /* acme_watchdog.c: issuance (child) */
@@ -47,7 +48,7 @@ server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host);
 void acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp);
 /* Ends the store's write batch (acme_store_batch_end), logging a failure. */
 void acme_certs_keys_batch_end(acme_runtime_t *rt);
-/* acme_certs_keys.c, post_config at every start, graceful ones too (parent,
+/* acme_certs_modes.c, post_config at every start, graceful ones too (parent,
  * root; nothing otherwise): the store's secrets back to their documented
  * modes (acme_store_paths.h) before mod_ssl loads a key: keys/, staging/,
  * accounts/ and jobs/ 0700, keys/<name>/ 0700 and its files 0600, every
@@ -55,12 +56,14 @@ void acme_certs_keys_batch_end(acme_runtime_t *rt);
  * added; only root's files are changed; links are never followed. Each
  * change is a warning naming the path, its mode and what was done (ACME00675
  * for an archived key, ACME00690 another key, ACME00691 a directory), a
- * failed one an error with the chmod to run (ACME00692). All of keys/ and
- * archive/ once per parent process (its first start, or a new AcmeStoreDir);
- * at graceful restarts after it only keys/<name>/ and the live version of
- * each configured domain, so a restart does not cost every archived version
- * (ACME00696 at debug: which, and how long). Temporary memory from ptemp. */
-void acme_certs_keys_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp);
+ * failed one an error with the chmod to run (ACME00692). Before serving only
+ * what is served: keys/<name>/ and the live version of each configured
+ * domain (ACME00696 at debug, with how long it took). All of keys/ and
+ * archive/ (every archived version, keys of names configured nowhere) once
+ * per parent process (its first start, or a new AcmeStoreDir), walked by the
+ * monitor hook in slices of 200 ms after the server serves (ACME00697 at
+ * debug when done). Temporary memory from ptemp. */
+void acme_certs_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp);
 /* acme_certs_keys.c: the time at which the served chain (X509*, leaf first)
  * of domain name is judged: now, except for the live version (live set)
  * whose leaf this machine's clock puts outside its validity. That one is

@@ -18,6 +18,8 @@ import harness
 from harness import HTTPD_USER, public_der, ssl_vhost, utcnow, wait_for
 
 ISSUE_TIMEOUT = 90
+# the monitor hook runs about every 10 s; the walk takes one slice here
+WALK_TIMEOUT = 90
 RENEW_TIMEOUT = 120
 
 # Runs as the User: every PEM private key it can read below the store.
@@ -252,8 +254,11 @@ def test_whole_store_walked_once_per_parent_live_keys_at_graceful(httpd, unique)
     log_start = len(httpd.error_log_text())
     httpd.start()
     wait_for(lambda: sweep_lines(log_start), 30, what="ACME00696 after the start")
+    assert "all of keys/ and archive/ follow in the background" in sweep_lines(log_start)[0]
+    # the monitor hook walks the whole store after the server serves
+    wait_for(lambda: "ACME00697" in httpd.error_log_text()[log_start:], WALK_TIMEOUT,
+             what="ACME00697: the background walk of the whole store done")
     log = httpd.error_log_text()[log_start:]
-    assert "all of keys/ and archive/, once per parent process" in sweep_lines(log_start)[0]
     assert _mode(older_key) == 0o600 and _mode(gone_keys) == 0o700
     assert re.search(r"ACME00675: .*%s" % re.escape(older_key), log), log
     assert re.search(r"ACME00691: .*%s " % re.escape(gone_keys), log), log
@@ -264,6 +269,59 @@ def test_whole_store_walked_once_per_parent_live_keys_at_graceful(httpd, unique)
     wait_for(lambda: sweep_lines(log_start), 30, what="ACME00696 after the second graceful")
     assert "the live versions" in sweep_lines(log_start)[0]
     assert _mode(live_key) == 0o600 and _mode(older_key) == 0o644
+
+
+def test_first_start_serves_before_the_whole_store_walk(httpd, unique):
+    """A parent's first start serves after checking only what it serves
+    (keys/<name>/ and the live version of each configured domain): every
+    archived version is walked after that, by the monitor hook in slices, so
+    the time to serve does not grow with the archive. The findings are the
+    same: an old archived key left readable, among many versions of a name
+    configured nowhere, is logged (ACME00675) and set back to 0600 once the
+    server has resumed normal operations (AH00489), not before."""
+    name = unique("walk")
+    httpd.write_config(vhosts=ssl_vhost(name))
+    httpd.start()
+    wait_for(lambda: "AH00489" in httpd.error_log_text(), 30, what="the first start")
+    httpd.stop()
+    store = httpd.store
+    gone = unique("archived")
+    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
+    versions = 600
+    for v in range(versions):
+        d = os.path.join(store, "archive", gone, "%04d" % v)
+        os.makedirs(d, mode=0o755)
+        fd = os.open(os.path.join(d, "privkey.pem"), os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, key)
+        os.close(fd)
+    old_key = os.path.join(store, "archive", gone, "%04d" % (versions // 2), "privkey.pem")
+    os.chmod(old_key, 0o644)
+    log_start = len(httpd.error_log_text())
+    httpd.start()
+    wait_for(lambda: "ACME00697" in httpd.error_log_text()[log_start:], WALK_TIMEOUT,
+             what="ACME00697: the background walk of the whole store done")
+    log = httpd.error_log_text()[log_start:]
+    resumed = log.index("AH00489")
+    before = log[:resumed]
+    # each configuration pass of the start (httpd reads it twice) checks the
+    # served files only; the first schedules the walk of the whole store
+    checked = [l for l in before.splitlines() if "ACME00696" in l]
+    assert checked and all("the live versions and keys/ of the configured domains" in l
+                           for l in checked), before
+    assert "follow in the background" in checked[0], before
+    # nothing of the archive of a name configured nowhere before serving
+    assert gone not in before, before
+    fixed = re.search(r"ACME00675: the private key of %s \(%s\) had mode 0644" % (
+        re.escape(gone), re.escape(old_key)), log)
+    assert fixed and fixed.start() > resumed, log
+    done = re.search(r"ACME00697: .* (\d+) in archive/, (\d+) file\(s\) or directories set back",
+                     log)
+    assert done and done.start() > resumed and int(done.group(1)) >= 2 \
+        and int(done.group(2)) >= 1, log
+    assert _mode(old_key) == 0o600
+    assert _mode(os.path.join(store, "archive", gone, "0000", "privkey.pem")) == 0o600
 
 
 def test_no_key_readable_during_renewal(httpd, unique):
