@@ -79,7 +79,9 @@ typedef struct acme_job_t {
 
 /* What ARI said about the live certificate (jobs/<name>.ari.json). */
 typedef struct acme_ari_state_t {
-    char serial[80];                /* the certificate it is about; "" = nothing loaded */
+    const char *serial;             /* the certificate it is about; "" = nothing loaded;
+                                     * ACME_REC_SERIAL_MAX (a record's text slot: no 80
+                                     * bytes in each record of a domain without one) */
     apr_time_t start, end;          /* suggested window, 0 = none (CA without ARI) */
     apr_time_t chosen;              /* renewal time drawn from the window, 0 = none */
     apr_time_t next_poll;           /* no request before this */
@@ -126,7 +128,8 @@ typedef struct acme_record_t {
     const char *error_detail;       /* ACME_ERR_DETAIL_MAX */
     const char *error_url;          /* ACME_ERR_URL_MAX */
     int error_kind;                 /* acme_problem_kind_e of the last failure */
-    const char *status_written;     /* what the status file last said; ACME_REC_NOTE_MAX */
+    apr_uint64_t status_written;    /* digest (acme_record_text_digest) of what the status
+                                     * file last said, 0 = not written in this run */
     const char *notice;             /* status "notice": e.g. an AcmeProfile the CA ignores;
                                      * ACME_REC_NOTE_MAX */
     const char *queued;             /* status activity while paced: "queued, starts at T";
@@ -239,6 +242,9 @@ void acme_record_text_init(acme_record_t *rec, apr_pool_t *pool);
 /* *field (one of rec's strings) = value (NULL = ""), at most max - 1 bytes;
  * the memory is reused while the new text fits. */
 void acme_record_text_set(acme_record_t *rec, const char **field, apr_size_t max, const char *value);
+/* A 64-bit digest (FNV-1a) of text, never 0: what a record keeps of a text
+ * it only compares with the next one, instead of a copy. */
+apr_uint64_t acme_record_text_digest(const char *text);
 /* Writes status/<name>.json when state, step or error changed since the last
  * write (failures logged, not returned). */
 void acme_record_status_update(acme_driver_t *driver, acme_record_t *rec,

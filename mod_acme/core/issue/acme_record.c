@@ -113,9 +113,11 @@ void acme_record_status_update(acme_driver_t *driver, acme_record_t *rec,
                            rec->job ? rec->job->activity_seq : 0, rec->queued);
     acme_changes_t *changes = acme_counters_changes(driver->ctx.counters);
     const char *status_dir;
+    apr_uint64_t digest;
     apr_status_t rv;
 
-    if (strcmp(summary, rec->status_written) == 0) {
+    digest = acme_record_text_digest(summary);
+    if (digest == rec->status_written) {
         return;
     }
     /* noted for the status page, which then reads this record alone */
@@ -129,7 +131,7 @@ void acme_record_status_update(acme_driver_t *driver, acme_record_t *rec,
                  domain->name);
         return;
     }
-    acme_record_text_set(rec, &rec->status_written, ACME_REC_NOTE_MAX, summary);
+    rec->status_written = digest;
 }
 
 /* The CA's words may name our account URL; the status file must not. */

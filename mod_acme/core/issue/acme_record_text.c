@@ -49,5 +49,16 @@ void acme_record_text_init(acme_record_t *rec, apr_pool_t *pool)
     rec->pool = pool;
     rec->cert_issuer = rec->cert_serial = rec->cert_ca = rec->cert_ari_id = empty_slot.s;
     rec->replaces_refused = rec->error_type = rec->error_detail = rec->error_url = empty_slot.s;
-    rec->status_written = rec->notice = rec->queued = empty_slot.s;
+    rec->notice = rec->queued = rec->ari.serial = empty_slot.s;
+}
+
+apr_uint64_t acme_record_text_digest(const char *text)
+{
+    apr_uint64_t h = APR_UINT64_C(14695981039346656037);
+    const unsigned char *c;
+
+    for (c = (const unsigned char *)text; *c; c++) {
+        h = (h ^ *c) * APR_UINT64_C(1099511628211);
+    }
+    return h ? h : 1;
 }

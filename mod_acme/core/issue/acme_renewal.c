@@ -108,11 +108,12 @@ static void ari_load(acme_driver_t *driver, acme_record_t *rec, const char *name
                      apr_pool_t *p)
 {
     acme_ari_state_t *ari = &rec->ari;
-    const char *serial;
+    const char *serial, *slot = ari->serial;
     json_t *json;
 
     memset(ari, 0, sizeof(*ari));
-    apr_cpystrn(ari->serial, rec->cert_serial, sizeof(ari->serial));
+    ari->serial = slot;
+    acme_record_text_set(rec, &ari->serial, ACME_REC_SERIAL_MAX, rec->cert_serial);
     /* Nothing known about this certificate yet: ask at the first look. */
     if (acme_store_read_json_pooled(driver->store, p, ari_path(p, name), &json) != APR_SUCCESS
         || !(serial = json_string_value(json_object_get(json, "serial")))
