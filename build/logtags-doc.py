@@ -16,6 +16,10 @@ CONFIG_FILES = ("acme_config.c", "acme_config_cmds.c", "acme_conf_parse.c", "acm
                 "acme_rootprog.c", "acme_check_user.c")
 # What to do, where the message itself does not say it after a ';'.
 ADVICE = {
+    "01053": "The second file of AcmeClusterKeyFile is the cluster key being replaced: it must "
+             "be a key file like the first (32 bytes, mode 0600) and another key; write the new "
+             "key's file first, the old one second (README, Cluster, 'Changing the cluster "
+             "key'), or one file only when no key is being replaced.",
     "00581": "Write AcmeAutoDomains once (Debian: the line in mods-available/acme.conf): the "
              "message gives the one line that means both, 'except' lists joined, and where "
              "the other one is to remove.",

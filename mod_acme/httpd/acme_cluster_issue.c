@@ -43,8 +43,7 @@
 #define CLAIM_TTL_MS      ACME_CLUSTER_CLAIM_TTL_MS   /* kept alive after every step */
 #define ACME_CLUSTER_POLL apr_time_from_sec(2)
 #define POLL_BUDGET       apr_time_from_msec(500)
-#define KEY_TTL_MS        (200L * 86400 * 1000)       /* longer than any certificate lives */
-#define JOB_TTL_MS        (24L * 3600 * 1000)         /* a day: older order records are discarded */
+#define JOB_TTL_MS        ACME_CLUSTER_JOB_TTL_MS     /* a day: older order records are discarded */
 #define JOB_DIGEST_LEN    32                          /* SHA-256 */
 #define ADOPT_POLL        apr_time_from_sec(2)        /* root looks about this often */
 #define ADOPT_WAIT        apr_time_from_sec(60)       /* then a new order instead */
@@ -244,6 +243,24 @@ static int key_here(gate_t *g, const acme_domain_t *domain, const char *key_id, 
                             &id) == APR_SUCCESS && !strcmp(id, key_id);
 }
 
+/* Adds name to the set mod_acme:<kind>:<node> that node's root reads at
+ * each poll (and empties); the set goes after JOB_TTL_MS should that node
+ * never come back. APR_SUCCESS, or acme_redis_command's failures. */
+static apr_status_t ask_root(acme_redis_t *r, apr_pool_t *p, const char *kind, const char *node,
+                             const char *name)
+{
+    const char *set = acme_cluster_key(p, kind, node);
+    const char *sadd[3] = { "SADD", set, name };
+    const char *pexpire[3] = { "PEXPIRE", set, apr_ltoa(p, JOB_TTL_MS) };
+    acme_redis_reply_t *reply;
+    apr_status_t rv;
+
+    if ((rv = acme_redis_command(r, p, &reply, 3, sadd, NULL)) == APR_SUCCESS) {
+        rv = acme_redis_command(r, p, &reply, 3, pexpire, NULL);
+    }
+    return rv;
+}
+
 /* The order was made for key_id, which root here does not offer yet: ask
  * root (the set mod_acme:adopt:<node>, which its poll reads) to take it from
  * Redis and make it current. APR_EAGAIN while waiting, at most ADOPT_WAIT;
@@ -254,10 +271,6 @@ static apr_status_t key_wait(gate_t *g, acme_redis_t *r, const acme_domain_t *do
 {
     apr_time_t *since = apr_hash_get(g->adopting, domain->name, APR_HASH_KEY_STRING);
     apr_time_t now = apr_time_now();
-    const char *argv[3] = { "SADD", acme_cluster_key(p, "adopt", g->cluster->node),
-                            domain->name };
-    acme_redis_reply_t *reply;
-
     if (!since) {
         since = apr_palloc(g->pool, sizeof(*since));
         *since = now;
@@ -275,7 +288,7 @@ static apr_status_t key_wait(gate_t *g, acme_redis_t *r, const acme_domain_t *do
                      key_id, order, node, (int)apr_time_sec(ADOPT_WAIT));
         return APR_EGENERAL;
     }
-    if (acme_redis_command(r, p, &reply, 3, argv, NULL) != APR_SUCCESS) {
+    if (ask_root(r, p, "adopt", g->cluster->node, domain->name) != APR_SUCCESS) {
         g->redis = NULL;
     }
     *why = apr_psprintf(p, "order %s of cluster node %s is resumed once this node's root has "
@@ -410,10 +423,8 @@ static apr_status_t order_key_published(gate_t *g, acme_redis_t *r, const acme_d
         since = apr_palloc(g->pool, sizeof(*since));
         *since = now;
         apr_hash_set(g->key_wait, apr_pstrdup(g->pool, domain->name), APR_HASH_KEY_STRING, since);
-        argv[0] = "SADD";             /* root publishes it (again) at its next poll */
-        argv[1] = acme_cluster_key(p, "publish", g->cluster->node);
-        argv[2] = domain->name;
-        if (acme_redis_command(r, p, &reply, 3, argv, NULL) != APR_SUCCESS) {
+        /* root publishes it (again) at its next poll */
+        if (ask_root(r, p, "publish", g->cluster->node, domain->name) != APR_SUCCESS) {
             g->redis = NULL;
         }
     }
@@ -586,7 +597,7 @@ static apr_status_t gate_keep(void *baton, const acme_domain_t *domain, apr_pool
 
 const char *acme_cluster_issue_record(apr_pool_t *p, const acme_cluster_t *cluster,
                                 const acme_domain_t *domain, const char *chain, apr_size_t len,
-                                const char *meta, long long token)
+                                const char *meta, long long token, apr_time_t *expires)
 {
     const char *key_id, *text;
     apr_array_header_t *certs;
@@ -618,6 +629,9 @@ const char *acme_cluster_issue_record(apr_pool_t *p, const acme_cluster_t *clust
     if (!json) {
         return NULL;
     }
+    if (expires) {
+        *expires = info.not_after + apr_time_from_msec(ACME_CLUSTER_AFTER_END_MS);
+    }
     text = acme_json_dump(p, json);
     json_decref(json);
     return text;
@@ -626,7 +640,7 @@ const char *acme_cluster_issue_record(apr_pool_t *p, const acme_cluster_t *clust
 /* The record other nodes take in: the staged chain and what they need to
  * judge it without parsing it first. */
 static const char *record_of_staged(gate_t *g, const acme_domain_t *domain, long long token,
-                                    apr_pool_t *p)
+                                    apr_time_t *expires, apr_pool_t *p)
 {
     const char *chain, *meta = NULL;
     apr_size_t len, mlen;
@@ -637,7 +651,8 @@ static const char *record_of_staged(gate_t *g, const acme_domain_t *domain, long
     }
     acme_store_read(g->store, p, acme_store_rel_staged(p, domain->name, "meta.json"),
                     ACME_MAX_STORE_FILE, &meta, &mlen);
-    return acme_cluster_issue_record(p, g->cluster, domain, chain, len, meta, token);
+    return acme_cluster_issue_record(p, g->cluster, domain, chain, len, meta, token,
+                                     expires);
 }
 
 static void gate_end(void *baton, const acme_domain_t *domain, int staged, apr_pool_t *p)
@@ -646,6 +661,7 @@ static void gate_end(void *baton, const acme_domain_t *domain, int staged, apr_p
     long long *held = apr_hash_get(g->tokens, domain->name, APR_HASH_KEY_STRING);
     const char *why = NULL, *record;
     acme_redis_t *r = gate_redis(g, &why);
+    apr_time_t expires = 0;
     apr_status_t rv = APR_SUCCESS;
 
     if (!held) {
@@ -658,14 +674,14 @@ static void gate_end(void *baton, const acme_domain_t *domain, int staged, apr_p
                      "publishes it again", domain->name, why);
         return;
     }
-    if (staged && (record = record_of_staged(g, domain, *held, p)) != NULL) {
-        rv = acme_cluster_publish(r, p, domain->name, *held, record, strlen(record));
+    if (staged && (record = record_of_staged(g, domain, *held, &expires, p)) != NULL) {
+        rv = acme_cluster_publish(r, p, domain->name, *held, record, strlen(record), expires);
         if (rv == APR_EAGAIN && claim_keep(g, r, domain, held, p) == APR_SUCCESS) {
             /* Redis lost the claim since the last step (emptied): the
              * claim taken again fences the record with its new token. */
-            record = record_of_staged(g, domain, *held, p);
+            record = record_of_staged(g, domain, *held, &expires, p);
             rv = record ? acme_cluster_publish(r, p, domain->name, *held, record,
-                                               strlen(record)) : APR_EGENERAL;
+                                               strlen(record), expires) : APR_EGENERAL;
         }
         if (rv == APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, g->s, "ACME01017: %s: certificate "

@@ -17,8 +17,10 @@ void acme_cluster_issue_gate_install(acme_driver_t *driver, acme_runtime_t *rt,
  * names the key by SPKI id) and meta (the store's meta.json text, NULL:
  * "{}"): names, key type, serial, validity, when it is due for renewal, the
  * publishing node and its claim token (0: published from a store). JSON
- * text from p; NULL when the chain does not parse. */
+ * text from p; NULL when the chain does not parse. *expires (may be NULL):
+ * when the record may go from Redis, the leaf's end and
+ * ACME_CLUSTER_AFTER_END_MS. */
 const char *acme_cluster_issue_record(apr_pool_t *p, const acme_cluster_t *cluster,
                                 const acme_domain_t *domain, const char *chain, apr_size_t len,
-                                const char *meta, long long token);
+                                const char *meta, long long token, apr_time_t *expires);
 #endif

@@ -25,6 +25,7 @@
 #include "acme_cluster_node.h"
 #include "acme_redis.h"
 #include "acme_name.h"
+#include "acme_certverify.h"
 
 #define KIND_HTTP01     "chal:http-01"
 #define KIND_TLSALPN01  "chal:tls-alpn-01"
@@ -100,6 +101,28 @@ static void answer_note(cluster_sink_t *cs, const char *kind, const char *id, co
     a->len = len;
     a->at = apr_time_now();
     apr_hash_set(cs->answers, apr_pstrcat(pool, kind, " ", id, NULL), APR_HASH_KEY_STRING, a);
+}
+
+long acme_cluster_node_live_ttl_ms(apr_time_t not_after)
+{
+    apr_interval_time_t left = not_after - apr_time_now();
+
+    return (left > 0 ? (long)apr_time_as_msec(left) : 0) + ACME_CLUSTER_AFTER_END_MS;
+}
+
+long acme_cluster_node_key_ttl(acme_store_t *store, const char *name, const char *id, apr_pool_t *p)
+{
+    apr_array_header_t *chain;
+    acme_cert_info_t info;
+    const char *live_id;
+
+    if (acme_store_load_live(store, p, name, &chain) == APR_SUCCESS && chain->nelts > 0
+        && acme_certverify_spki_id(p, X509_get0_pubkey(APR_ARRAY_IDX(chain, 0, X509 *)),
+                                   &live_id) == APR_SUCCESS && !strcmp(live_id, id)
+        && acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &info) == APR_SUCCESS) {
+        return acme_cluster_node_live_ttl_ms(info.not_after);
+    }
+    return ACME_CLUSTER_JOB_TTL_MS;
 }
 
 /* One write to Redis; a failure drops the connection for the next try.
@@ -368,7 +391,7 @@ static int cluster_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     acme_runtime_t *rt;
     acme_cluster_t *cluster;
     const char *url = acme_config_cluster(s, ACME_CONF_CLUSTER_URL, NULL);
-    const char *why;
+    const char *why, *previous, *where = NULL;
     char host[256];
 
     if (!url || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
@@ -386,9 +409,16 @@ static int cluster_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "ACME01006: %s", why);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    if ((previous = acme_config_cluster(s, ACME_CONF_CLUSTER_PREVIOUS, &where))
+        && acme_cluster_set_previous(cluster, pconf, previous, &why) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "ACME01053: %s: AcmeClusterKeyFile's second file, the "
+                     "key being replaced: %s", where, why);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     rt->cluster = cluster;
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ACME01007: cluster node %s on %s, key %s",
-                 cluster->node, acme_cluster_url_show(ptemp, cluster->url), cluster->key_id_hex);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ACME01007: cluster node %s on %s, key %s%s%s",
+                 cluster->node, acme_cluster_url_show(ptemp, cluster->url), cluster->key_id_hex,
+                 previous ? ", replacing key " : "", previous ? cluster->previous_id_hex : "");
     return OK;
 }
 

@@ -21,6 +21,23 @@
  * a root retries a refused connection as often), so a root that knew the
  * mark Redis had before finds the new one and makes it 'emptied' first. */
 #define ACME_CLUSTER_FRESH_SETTLE_MS 6000L
+/* An order's state in Redis (mod_acme:job:<name>) lives this long (ms):
+ * older ones are not resumed. The key published for a node's next order
+ * lives as long: it matters only to a node taking that order over, and a
+ * node about to order has its root publish it again when it is gone. */
+#define ACME_CLUSTER_JOB_TTL_MS     (24L * 3600 * 1000)
+/* What a live certificate leaves in Redis (its record, version, fence and
+ * key) lives until the certificate expires and this long after (ms): each
+ * node publishes the key again at the graceful restart that activates a
+ * renewal, so a key in use never expires first. */
+#define ACME_CLUSTER_AFTER_END_MS   (24L * 3600 * 1000)
+/* How long (ms) what a certificate valid until not_after leaves in Redis
+ * lives: until then and ACME_CLUSTER_AFTER_END_MS (that at least). */
+long acme_cluster_node_live_ttl_ms(apr_time_t not_after);
+/* How long (ms) the key id of name (its SPKI id) lives in Redis: as long
+ * as the live certificate (acme_cluster_live_ttl_ms) when it is that one's
+ * key, else ACME_CLUSTER_JOB_TTL_MS (a next order's key). Scratch from p. */
+long acme_cluster_node_key_ttl(acme_store_t *store, const char *name, const char *id, apr_pool_t *p);
 /* Budget of each command of the issuing child. */
 #define ACME_CLUSTER_ISSUE_BUDGET   apr_time_from_sec(2)
 

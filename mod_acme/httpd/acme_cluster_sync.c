@@ -17,6 +17,7 @@
 #include "acme_private.h"
 #include "acme_cluster_issue.h"
 #include "acme_cluster_lock.h"
+#include "acme_cluster_rotate.h"
 #include "acme_cluster_view.h"
 #include "acme_custody.h"
 #include "acme_json.h"
@@ -29,7 +30,6 @@
 #define ACME_CLUSTER_POLL   apr_time_from_sec(2)
 #define ACME_CLUSTER_RETRY  apr_time_from_sec(10)
 #define POLL_BUDGET         apr_time_from_msec(500)
-#define KEY_TTL_MS          (200L * 86400 * 1000)     /* longer than any certificate lives */
 #define RESTORES_PER_POLL   64        /* a poll stays short with thousands of names */
 #define KEY_RECHECK         apr_time_from_sec(60)    /* a wrong key: looked at again */
 
@@ -55,6 +55,7 @@ typedef struct sync_t {
     apr_time_t key_next;              /* while it is not: when to look again */
     apr_time_t key_logged;
     apr_array_header_t *names;        /* const char*: every domain's store name */
+    acme_cluster_rotate_t *rotate;    /* AcmeClusterKeyFile NEW OLD: re-sealing */
 } sync_t;
 
 static acme_redis_t *sync_redis(sync_t *sy)
@@ -111,6 +112,7 @@ static void publish_key(sync_t *sy, const acme_domain_t *domain, apr_pool_t *p)
     apr_array_header_t *chain;
     const char *id, *pem, *mark;
     apr_size_t len;
+    acme_cert_info_t info;
     acme_redis_t *r;
     apr_status_t rv;
 
@@ -118,7 +120,8 @@ static void publish_key(sync_t *sy, const acme_domain_t *domain, apr_pool_t *p)
         || acme_store_load_live(sy->rt->store, p, domain->name, &chain) != APR_SUCCESS
         || chain->nelts == 0
         || acme_certverify_spki_id(p, X509_get0_pubkey(APR_ARRAY_IDX(chain, 0, X509 *)), &id)
-           != APR_SUCCESS) {
+           != APR_SUCCESS
+        || acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &info) != APR_SUCCESS) {
         return;                       /* nothing live (yet) */
     }
     if ((rv = acme_store_read(sy->rt->store, p,
@@ -135,7 +138,8 @@ static void publish_key(sync_t *sy, const acme_domain_t *domain, apr_pool_t *p)
         return;
     }
     mark = apr_pstrcat(p, domain->name, "/", id, NULL);
-    rv = acme_redis_put(r, p, acme_cluster_key(p, "key", mark), pem, len, KEY_TTL_MS);
+    rv = acme_redis_put(r, p, acme_cluster_key(p, "key", mark), pem, len,
+                        acme_cluster_node_live_ttl_ms(info.not_after));
     memset((char *)pem, 0, len);
     if (rv != APR_SUCCESS) {
         sy->redis = NULL;
@@ -183,7 +187,7 @@ static void publish_pending_key(sync_t *sy, const acme_domain_t *domain, apr_poo
     }
     rv = acme_redis_put(r, p, acme_cluster_key(p, "key", apr_pstrcat(p, domain->name, "/", id,
                                                                      NULL)),
-                        pem, len, KEY_TTL_MS);
+                        pem, len, acme_cluster_node_key_ttl(sy->rt->store, domain->name, id, p));
     memset((char *)pem, 0, len);
     if (rv != APR_SUCCESS) {
         *known = 0;
@@ -399,7 +403,8 @@ static apr_status_t restore(sync_t *sy, acme_redis_t *r, const acme_domain_t *do
     }
     acme_store_read(sy->rt->store, p, acme_store_rel_live_file(p, domain->name,
                     ACME_STORE_META_FILE), ACME_MAX_STORE_FILE, &meta, &mlen);
-    if (!(record = acme_cluster_issue_record(p, sy->rt->cluster, domain, chain, len, meta, 0))
+    if (!(record = acme_cluster_issue_record(p, sy->rt->cluster, domain, chain, len, meta, 0,
+                                              NULL))
         || acme_store_read(sy->rt->store, p, acme_store_rel_live_file(p, domain->name,
                            ACME_STORE_KEY_FILE), ACME_MAX_STORE_FILE, &pem, &key_len)
            != APR_SUCCESS) {
@@ -407,10 +412,12 @@ static apr_status_t restore(sync_t *sy, acme_redis_t *r, const acme_domain_t *do
     }
     rv = acme_redis_put(r, p, acme_cluster_key(p, "key", apr_pstrcat(p, domain->name, "/", key_id,
                                                                      NULL)),
-                        pem, key_len, KEY_TTL_MS);
+                        pem, key_len, acme_cluster_node_live_ttl_ms(info.not_after));
     memset((char *)pem, 0, key_len);
     if (rv == APR_SUCCESS) {
-        rv = acme_cluster_restore(r, p, domain->name, expected, record, strlen(record), &version);
+        rv = acme_cluster_restore(r, p, domain->name, expected, record, strlen(record),
+                                  info.not_after + apr_time_from_msec(ACME_CLUSTER_AFTER_END_MS),
+                                  &version);
     }
     if (rv == APR_EAGAIN) {
         return rv;
@@ -494,9 +501,21 @@ static apr_status_t take_in(sync_t *sy, acme_redis_t *r, const acme_domain_t *do
                                         NULL, meta && *meta ? meta : "{}");
     }
     if (rv == APR_SUCCESS) {
+        const char *csr, *mine;
+
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, sy->rt->base, "ACME01023: %s: certificate %s "
                      "ordered by cluster node %s staged for activation", domain->name, serial,
                      node ? node : "?");
+        /* The key this node offered for the order another node made is of no
+         * use to anyone now; should this node order with it later, its
+         * child asks for it to be published again. */
+        if (acme_custody_csr(sy->rt->store, p, domain->name, domain->names, domain->key_type,
+                             &csr, &mine) == APR_SUCCESS && strcmp(mine, key_id)
+            && acme_redis_del(r, p, acme_cluster_key(p, "key", apr_pstrcat(p, domain->name, "/",
+                                                                           mine, NULL)))
+               != APR_SUCCESS) {
+            sy->redis = NULL;
+        }
     }
     else {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, sy->rt->base, "ACME01024: %s: certificate %s "
@@ -630,8 +649,9 @@ static int key_ok(sync_t *sy, acme_redis_t *r, apr_pool_t *p)
                      "AcmeClusterKeyFile %s is not the cluster's: %s; this node writes nothing "
                      "to Redis, orders nothing and takes nothing in, and keeps serving the "
                      "certificates it has; advice: copy %s from a node that works (the same 32 "
-                     "bytes on every node) and restart this node, or, when every node got a new "
-                     "key, delete mod_acme:keycheck in Redis", sy->rt->cluster->key_file, why,
+                     "bytes on every node) and restart this node, or, to give every node a new "
+                     "key, rotate it with 'AcmeClusterKeyFile NEW OLD' on every node (README, "
+                     "Cluster)", sy->rt->cluster->key_file, why,
                      sy->rt->cluster->key_file);
         sy->key_logged = now;
     }
@@ -715,6 +735,9 @@ static void sync_poll(sync_t *sy, apr_pool_t *p)
             return;
         }
     }
+    if (!acme_cluster_rotate_poll(sy->rotate, r, sy->rt->base, p)) {
+        sy->redis = NULL;
+    }
 }
 
 static int sync_monitor(apr_pool_t *p, server_rec *s)
@@ -781,6 +804,7 @@ static int sync_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
                               s->process->pool);
     }
     sy->adopt_told = apr_hash_make(pconf);
+    sy->rotate = acme_cluster_rotate_make(pconf);
     sy->names = apr_array_make(pconf, rt->domains->nelts, sizeof(const char *));
     for (i = 0; i < rt->domains->nelts; ++i) {
         APR_ARRAY_PUSH(sy->names, const char *) =

@@ -149,12 +149,22 @@ void acme_cluster_view_refresh(acme_runtime_t *rt, acme_redis_t *r, const char *
     }
     if (r && (hb = heartbeat(rt, p, now)) != NULL) {
         const char *sadd[3] = { "SADD", NODES_SET, rt->cluster->node };
+        /* The set of nodes and the cluster's marks live while nodes beat. */
+        const char *renew[8] = { "EVAL", "redis.call('PEXPIRE', KEYS[1], ARGV[1]) "
+                                 "redis.call('PEXPIRE', KEYS[2], ARGV[2]) "
+                                 "redis.call('PEXPIRE', KEYS[3], ARGV[2]) return 1", "3",
+                                 NODES_SET, ACME_CLUSTER_EPOCH_KEY,
+                                 ACME_CLUSTER_PREFIX "keycheck", apr_ltoa(p, NODE_TTL_MS),
+                                 apr_ltoa(p, ACME_CLUSTER_MARK_TTL_MS) };
         acme_redis_reply_t *reply;
 
         rv = acme_redis_put(r, p, acme_cluster_key(p, "node", rt->cluster->node), hb,
                             strlen(hb), NODE_TTL_MS);
         if (rv == APR_SUCCESS) {
             rv = cmd(r, p, &reply, 3, sadd);
+        }
+        if (rv == APR_SUCCESS) {
+            rv = cmd(r, p, &reply, 8, renew);
         }
         if (rv == APR_SUCCESS) {
             rv = read_nodes(r, p, &nodes);

@@ -66,6 +66,8 @@ typedef enum {
     ACME_CONF_CLUSTER_URL = 0,    /* AcmeCluster: the URL as written */
     ACME_CONF_CLUSTER_KEY,        /* AcmeClusterKeyFile: absolute path */
     ACME_CONF_CLUSTER_CA,         /* AcmeClusterCACertificateFile: absolute path */
+    ACME_CONF_CLUSTER_PREVIOUS,   /* AcmeClusterKeyFile's second file (the key being
+                                   * rotated out): absolute path */
     ACME_CONF_CLUSTER_N
 } acme_conf_cluster_e;
 /* The value of one AcmeCluster* directive (NULL: not set), *where (if not

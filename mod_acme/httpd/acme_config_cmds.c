@@ -391,6 +391,24 @@ static const char *set_cluster(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* AcmeClusterKeyFile NEW [OLD]: OLD, the key being rotated out, opens what
+ * Redis holds sealed with it until everything is sealed again with NEW. */
+static const char *set_cluster_key(cmd_parms *cmd, void *dc, const char *key, const char *old)
+{
+    const char *err, *value = NULL;
+
+    if ((err = set_cluster(cmd, dc, key)) || !old) {
+        cmd_conf(cmd)->cluster[ACME_CONF_CLUSTER_PREVIOUS] = NULL;
+        return err;
+    }
+    if ((err = acme_config_cluster_parse(cmd, ACME_CONF_CLUSTER_KEY, old, &value))) {
+        return err;
+    }
+    cmd_conf(cmd)->cluster[ACME_CONF_CLUSTER_PREVIOUS] = value;
+    cmd_conf(cmd)->cluster_where[ACME_CONF_CLUSTER_PREVIOUS] = where(cmd);
+    return NULL;
+}
+
 /* AcmeTrustedRootsFile FILE...: server-wide, each file readable with a PEM
  * certificate now, so a typo fails the configtest instead of every activation. */
 static const char *set_trusted_roots(cmd_parms *cmd, void *dc, const char *arg)
@@ -570,9 +588,10 @@ const command_rec acme_cmds[] = {
     AP_INIT_TAKE1("AcmeCluster", set_cluster, (void *)ACME_CONF_CLUSTER_URL, RSRC_CONF,
                   "redis://, rediss:// or redis-sentinel:// URL of the Redis the nodes of a "
                   "cluster share"),
-    AP_INIT_TAKE1("AcmeClusterKeyFile", set_cluster, (void *)ACME_CONF_CLUSTER_KEY, RSRC_CONF,
-                  "File of 32 random bytes (mode 0600), the same on every node: seals keys "
-                  "in Redis"),
+    AP_INIT_TAKE12("AcmeClusterKeyFile", set_cluster_key, (void *)ACME_CONF_CLUSTER_KEY,
+                   RSRC_CONF, "File of 32 random bytes (mode 0600), the same on every node: "
+                   "seals keys in Redis; a second file, the key being replaced, still opens "
+                   "what it sealed while everything is sealed again with the first"),
     AP_INIT_TAKE1("AcmeClusterCACertificateFile", set_cluster, (void *)ACME_CONF_CLUSTER_CA,
                   RSRC_CONF, "PEM trust anchors for rediss://"),
     { NULL }

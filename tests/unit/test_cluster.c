@@ -163,6 +163,22 @@ static void test_seal(void **state)
                                        &why), APR_EBADF);
     assert_non_null(strstr(why, c->key_id_hex));
     assert_non_null(strstr(why, other->key_id_hex));
+    /* Key rotation: with c's key as the previous one, other opens what c
+     * sealed and tells it apart; the same key twice is refused. */
+    assert_int_equal(acme_cluster_set_previous(other, p, c->key_file, &why), APR_SUCCESS);
+    assert_string_equal(other->previous_id_hex, c->key_id_hex);
+    assert_int_equal(acme_cluster_open(other, p, "mod_acme:k:a", sealed, slen, &plain, &len,
+                                       &why), APR_SUCCESS);
+    assert_string_equal(plain, msg);
+    assert_true(acme_cluster_sealed_with_previous(other, sealed, slen));
+    assert_false(acme_cluster_sealed_with_previous(c, sealed, slen));
+    assert_int_equal(acme_cluster_seal(other, p, "mod_acme:k:a", msg, sizeof(msg) - 1, &again,
+                                       &alen), APR_SUCCESS);
+    assert_false(acme_cluster_sealed_with_previous(other, again, alen));
+    assert_int_equal(acme_cluster_open(c, p, "mod_acme:k:a", again, alen, &plain, &len, &why),
+                     APR_EBADF);
+    assert_int_equal(acme_cluster_set_previous(c, p, c->key_file, &why), APR_EINVAL);
+    assert_non_null(strstr(why, "same key"));
     /* Moved to another key name, or changed: refused. */
     assert_int_equal(acme_cluster_open(c, p, "mod_acme:k:b", sealed, slen, &plain, &len, &why),
                      APR_EINVAL);
@@ -312,6 +328,17 @@ static apr_status_t take(acme_redis_t *r, apr_pool_t *p, const char *name, const
                                   &wait);
 }
 
+/* PTTL of name (ms; -1 none, -2 no such key). */
+static long long pttl(acme_redis_t *r, apr_pool_t *p, const char *name)
+{
+    const char *argv[2] = { "PTTL", name };
+    acme_redis_reply_t *reply;
+
+    assert_int_equal(acme_redis_command(r, p, &reply, 2, argv, NULL), APR_SUCCESS);
+    assert_int_equal(reply->type, ACME_REDIS_INTEGER);
+    return reply->integer;
+}
+
 static void flushall(acme_redis_t *r, apr_pool_t *p)
 {
     const char *argv[1] = { "FLUSHALL" };
@@ -433,7 +460,7 @@ static void emptied(acme_redis_t *r, apr_pool_t *p)
     assert_int_equal(acme_cluster_lock_keep(r, p, "w.test", "node-a", &ta, 60000, 60000, &sa,
                                             &again), APR_SUCCESS);
     assert_int_equal(again, 0);
-    assert_int_equal(acme_cluster_publish(r, p, "w.test", ta, "{}", 2), APR_SUCCESS);
+    assert_int_equal(acme_cluster_publish(r, p, "w.test", ta, "{}", 2, 0), APR_SUCCESS);
     /* emptied again; this time a root notices first (it saw old_id) */
     flushall(r, p);
     assert_int_equal(acme_cluster_epoch_mark(r, p, old_id, 0, &mark, &made), APR_SUCCESS);
@@ -500,7 +527,7 @@ static void claims_and_fences(acme_redis_t *r, apr_pool_t *p)
                                             &again), APR_EAGAIN);
     assert_int_equal(acme_cluster_job_put(r, p, "u.test", ta, "{\"a\":2}", 7, 60000),
                      APR_EAGAIN);
-    assert_int_equal(acme_cluster_publish(r, p, "u.test", ta, "{}", 2), APR_EAGAIN);
+    assert_int_equal(acme_cluster_publish(r, p, "u.test", ta, "{}", 2, 0), APR_EAGAIN);
     assert_int_equal(acme_redis_fetch(r, p, job, &value, &len, &why), APR_SUCCESS);
     assert_string_equal(value, "{\"a\":1}");
     /* the holder's end: its state goes, its claim goes */
@@ -525,22 +552,40 @@ static void restores(acme_redis_t *r, apr_pool_t *p)
 
     assert_int_equal(take(r, p, "v.test", "node-a", &t, &holder),
                      APR_SUCCESS);
-    assert_int_equal(acme_cluster_restore(r, p, "v.test", 0, "{\"r\":1}", 7, &v1), APR_EAGAIN);
+    assert_int_equal(acme_cluster_restore(r, p, "v.test", 0, "{\"r\":1}", 7, 0, &v1), APR_EAGAIN);
     assert_int_equal(acme_redis_fetch(r, p, cert, &value, &len, &why), APR_ENOENT);
     assert_int_equal(acme_cluster_lock_release(r, p, "v.test", "node-a", t), APR_SUCCESS);
-    assert_int_equal(acme_cluster_restore(r, p, "v.test", 0, "{\"r\":1}", 7, &v1), APR_SUCCESS);
+    assert_int_equal(acme_cluster_restore(r, p, "v.test", 0, "{\"r\":1}", 7, 0, &v1), APR_SUCCESS);
     assert_true(v1 > t);
     /* a second node that also found none comes too late */
-    assert_int_equal(acme_cluster_restore(r, p, "v.test", 0, "{\"r\":2}", 7, &v2), APR_EAGAIN);
+    assert_int_equal(acme_cluster_restore(r, p, "v.test", 0, "{\"r\":2}", 7, 0, &v2), APR_EAGAIN);
     assert_int_equal(acme_redis_fetch(r, p, cert, &value, &len, &why), APR_SUCCESS);
     assert_string_equal(value, "{\"r\":1}");
     /* the claim taken before the restore cannot publish over it */
-    assert_int_equal(acme_cluster_publish(r, p, "v.test", t, "{}", 2), APR_EAGAIN);
+    assert_int_equal(acme_cluster_publish(r, p, "v.test", t, "{}", 2, 0), APR_EAGAIN);
     /* a newer one replaces it when the version is the one it saw */
-    assert_int_equal(acme_cluster_restore(r, p, "v.test", v1, "{\"r\":3}", 7, &v2), APR_SUCCESS);
+    assert_int_equal(acme_cluster_restore(r, p, "v.test", v1, "{\"r\":3}", 7, 0, &v2), APR_SUCCESS);
     assert_true(v2 > v1);
     assert_int_equal(acme_redis_fetch(r, p, cert, &value, &len, &why), APR_SUCCESS);
     assert_string_equal(value, "{\"r\":3}");
+    /* a claim's fence lives a day; a record, its version and the fence until
+     * the expiry given (the certificate's end and a day) */
+    assert_int_equal(take(r, p, "e.test", "node-a", &t, &holder), APR_SUCCESS);
+    assert_true(pttl(r, p, acme_cluster_key(p, "fence", "e.test")) > 86000000L);
+    assert_true(pttl(r, p, acme_cluster_key(p, "fence", "e.test")) <= 86400000L);
+    assert_int_equal(acme_cluster_publish(r, p, "e.test", t, "{}", 2,
+                                          apr_time_now() + apr_time_from_sec(10 * 86400)),
+                     APR_SUCCESS);
+    assert_true(pttl(r, p, acme_cluster_key(p, "cert", "e.test")) > 9L * 86400000L);
+    assert_true(pttl(r, p, acme_cluster_key(p, "ver", "e.test")) <= 10L * 86400000L);
+    assert_true(pttl(r, p, acme_cluster_key(p, "fence", "e.test")) > 9L * 86400000L);
+    assert_int_equal(acme_cluster_lock_release(r, p, "e.test", "node-a", t), APR_SUCCESS);
+    /* restored with a nearer end: the fence is not cut short */
+    assert_int_equal(acme_cluster_restore(r, p, "e.test", t, "{}", 2,
+                                          apr_time_now() + apr_time_from_sec(2 * 86400), &v1),
+                     APR_SUCCESS);
+    assert_true(pttl(r, p, acme_cluster_key(p, "cert", "e.test")) <= 2L * 86400000L);
+    assert_true(pttl(r, p, acme_cluster_key(p, "fence", "e.test")) > 9L * 86400000L);
 }
 
 static void test_real_redis(void **state)
@@ -548,7 +593,9 @@ static void test_real_redis(void **state)
     apr_pool_t *p = *state;
     int port = free_port(), i;
     pid_t pid;
-    acme_cluster_t *c, *other, *nopw;
+    acme_cluster_t *c, *other, *nopw, *rotated;
+    acme_cluster_rekey_t tally = { 0, 0 };
+    char cursor[32] = "0";
     acme_redis_t *r = NULL;
     const char *why = NULL, *name = "mod_acme:unit:x";
     char *value;
@@ -584,6 +631,29 @@ static void test_real_redis(void **state)
     assert_int_equal(acme_redis_open(&r, other, p, apr_time_from_sec(1), &why), APR_SUCCESS);
     assert_int_equal(acme_redis_fetch(r, p, name, &value, &len, &why), APR_EBADF);
     assert_non_null(strstr(why, "AcmeClusterKeyFile"));
+    /* Key rotation to that key: everything sealed with c's is sealed again
+     * with it, expiry kept; a step without a previous key is refused. */
+    assert_int_equal(acme_cluster_rekey_step(r, p, cursor, sizeof(cursor), 64, &tally),
+                     APR_EINVAL);
+    assert_int_equal(acme_cluster_set_previous(other, p, c->key_file, &why), APR_SUCCESS);
+    do {
+        assert_int_equal(acme_cluster_rekey_step(r, p, cursor, sizeof(cursor), 2, &tally),
+                         APR_SUCCESS);
+    } while (strcmp(cursor, "0"));
+    assert_true(tally.resealed >= 1);              /* name, and what else is left */
+    assert_int_equal(tally.left, 0);
+    assert_true(pttl(r, p, name) > 50000);
+    rotated = make_cluster(p, apr_psprintf(p, "redis://:unit-pw@127.0.0.1:%d/1", port), 9);
+    assert_int_equal(acme_redis_open(&r, rotated, p, apr_time_from_sec(1), &why), APR_SUCCESS);
+    assert_int_equal(acme_redis_fetch(r, p, name, &value, &len, &why), APR_SUCCESS);
+    assert_string_equal(value, "hello");
+    memset(&tally, 0, sizeof(tally));
+    assert_int_equal(acme_cluster_set_previous(rotated, p, c->key_file, &why), APR_SUCCESS);
+    do {
+        assert_int_equal(acme_cluster_rekey_step(r, p, cursor, sizeof(cursor), 64, &tally),
+                         APR_SUCCESS);
+    } while (strcmp(cursor, "0"));
+    assert_int_equal(tally.resealed, 0);           /* nothing left under the old key */
     /* A wrong password: refused, said so. */
     nopw = make_cluster(p, apr_psprintf(p, "redis://:wrong@127.0.0.1:%d", port), 1);
     assert_int_equal(acme_redis_open(&r, nopw, p, apr_time_from_sec(1), &why), APR_EACCES);

@@ -24,6 +24,10 @@
 #define ACME_CLUSTER_SENTINEL_PORT 26379
 #define ACME_CLUSTER_MAX_HOSTS    8           /* sentinels in one URL */
 #define ACME_CLUSTER_PREFIX       "mod_acme:" /* every key mod_acme writes starts so */
+/* The cluster's own marks (mod_acme:keycheck, mod_acme:epoch) expire after
+ * this long (ms) unless a node's heartbeat renews them: a Redis no node
+ * uses any more is left with nothing of mod_acme's. */
+#define ACME_CLUSTER_MARK_TTL_MS  (30L * 86400 * 1000)
 #define ACME_STORE_CLUSTER_VIEW   "cluster.json" /* in the store: nodes, claims, Redis reachable */
 
 typedef enum {
@@ -77,6 +81,13 @@ typedef struct acme_cluster_t {
     unsigned char key_id[ACME_CLUSTER_KEY_ID_LEN];  /* names the key, reveals nothing */
     const char *key_id_hex;
     const char *key_file;         /* AcmeClusterKeyFile, for messages */
+    /* AcmeClusterKeyFile's second file, the key being rotated out: values
+     * sealed with it still open here; nothing is sealed with it. */
+    int has_previous;
+    unsigned char previous[ACME_CLUSTER_KEY_LEN];
+    unsigned char previous_id[ACME_CLUSTER_KEY_ID_LEN];
+    const char *previous_id_hex;
+    const char *previous_file;
     const char *ca_file;          /* NULL: the system's trust store */
     const char *node;             /* this node, e.g. "hostname:ServerRoot" */
     apr_interval_time_t timeout;  /* budget of one command (connect included) */
@@ -90,6 +101,19 @@ apr_status_t acme_cluster_create(acme_cluster_t **cluster, apr_pool_t *p, const 
                                  const char *key_file, const char *ca_file, const char *node,
                                  const char **why);
 
+/* Adds the previous key (AcmeClusterKeyFile's second file, checked as
+ * acme_cluster_read_key) to c: values sealed with it open, and
+ * acme_cluster_sealed_with_previous tells them apart for re-sealing.
+ * APR_SUCCESS; APR_EINVAL with *why (from p) when the file is not a key
+ * file or holds the same key as the first. */
+apr_status_t acme_cluster_set_previous(acme_cluster_t *c, apr_pool_t *p, const char *key_file,
+                                       const char **why);
+
+/* 1 when sealed (len bytes, as read from Redis) carries c's previous key
+ * id (c has one), else 0. */
+int acme_cluster_sealed_with_previous(const acme_cluster_t *c, const char *sealed,
+                                      apr_size_t len);
+
 /* Seals plain (len bytes) for the Redis key name with AES-256-GCM under the
  * cluster key: ACME_CLUSTER_MAGIC | key id | random nonce | ciphertext | tag,
  * the name and the header bound in as associated data, so a value moved to
@@ -100,8 +124,9 @@ apr_status_t acme_cluster_seal(const acme_cluster_t *c, apr_pool_t *p, const cha
                                char **out, apr_size_t *outlen);
 
 /* Opens what acme_cluster_seal made for name into *plain (NUL-terminated,
- * from p) and *len. APR_SUCCESS; APR_EBADF when it was sealed with another
- * key (*why names both key ids: another AcmeClusterKeyFile); APR_EINVAL when
+ * from p) and *len, with c's key or its previous one. APR_SUCCESS;
+ * APR_EBADF when it was sealed with another key (*why names both key ids:
+ * another AcmeClusterKeyFile); APR_EINVAL when
  * it is not a sealed value or fails authentication (changed, or moved from
  * another key). *why (may be NULL) from p. */
 apr_status_t acme_cluster_open(const acme_cluster_t *c, apr_pool_t *p, const char *name,

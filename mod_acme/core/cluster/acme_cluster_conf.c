@@ -332,7 +332,9 @@ const char *acme_cluster_check_ca_file(apr_pool_t *p, const char *path)
     return NULL;
 }
 
-static void key_id(acme_cluster_t *c, apr_pool_t *p)
+/* The id of key (id, and as hex from p): SHA-256 of a label and the key,
+ * its first ACME_CLUSTER_KEY_ID_LEN bytes; names the key, reveals nothing. */
+static const char *key_id(const unsigned char *key, unsigned char *id, apr_pool_t *p)
 {
     static const char label[] = "mod_acme cluster key id";
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -345,15 +347,15 @@ static void key_id(acme_cluster_t *c, apr_pool_t *p)
     if (md_ctx) {
         EVP_DigestInit_ex(md_ctx, EVP_sha256(), NULL);
         EVP_DigestUpdate(md_ctx, label, sizeof(label));
-        EVP_DigestUpdate(md_ctx, c->key, ACME_CLUSTER_KEY_LEN);
+        EVP_DigestUpdate(md_ctx, key, ACME_CLUSTER_KEY_LEN);
         EVP_DigestFinal_ex(md_ctx, md, &mdlen);
         EVP_MD_CTX_free(md_ctx);
     }
-    memcpy(c->key_id, md, ACME_CLUSTER_KEY_ID_LEN);
+    memcpy(id, md, ACME_CLUSTER_KEY_ID_LEN);
     for (i = 0; i < ACME_CLUSTER_KEY_ID_LEN; ++i) {
-        apr_snprintf(hex + 2 * i, 3, "%02x", c->key_id[i]);
+        apr_snprintf(hex + 2 * i, 3, "%02x", id[i]);
     }
-    c->key_id_hex = hex;
+    return hex;
 }
 
 static apr_status_t wipe_key(void *data)
@@ -361,6 +363,7 @@ static apr_status_t wipe_key(void *data)
     acme_cluster_t *c = data;
 
     OPENSSL_cleanse(c->key, sizeof(c->key));
+    OPENSSL_cleanse(c->previous, sizeof(c->previous));
     return APR_SUCCESS;
 }
 
@@ -387,7 +390,7 @@ apr_status_t acme_cluster_create(acme_cluster_t **cluster, apr_pool_t *p, const 
     if (ca_file && (*why = acme_cluster_check_ca_file(p, ca_file))) {
         return APR_EINVAL;
     }
-    key_id(c, p);
+    c->key_id_hex = key_id(c->key, c->key_id, p);
     c->ca_file = ca_file;
     c->key_file = apr_pstrdup(p, key_file);
     if (!node) {
@@ -400,6 +403,25 @@ apr_status_t acme_cluster_create(acme_cluster_t **cluster, apr_pool_t *p, const 
     c->node = apr_pstrdup(p, node);
     c->timeout = apr_time_from_sec(2);
     *cluster = c;
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_cluster_set_previous(acme_cluster_t *c, apr_pool_t *p, const char *key_file,
+                                       const char **why)
+{
+    if ((*why = acme_cluster_read_key(p, key_file, c->previous))) {
+        return APR_EINVAL;
+    }
+    c->previous_id_hex = key_id(c->previous, c->previous_id, p);
+    if (!memcmp(c->previous_id, c->key_id, ACME_CLUSTER_KEY_ID_LEN)) {
+        *why = apr_psprintf(p, "AcmeClusterKeyFile %s and %s hold the same key; the second "
+                            "file names the key being replaced: write 'AcmeClusterKeyFile NEW "
+                            "OLD' with the new key first, or only one file", c->key_file,
+                            key_file);
+        return APR_EINVAL;
+    }
+    c->previous_file = apr_pstrdup(p, key_file);
+    c->has_previous = 1;
     return APR_SUCCESS;
 }
 

@@ -42,6 +42,13 @@
     "  return v, 0\n" \
     "end\n"
 
+/* A fence a claim made (INCR of none) expires after a day unless a
+ * published version keeps it longer (LUA_EXPIRE): an order that never
+ * published leaves nothing behind. */
+#define LUA_FENCE_TTL(fence) \
+    "if redis.call('PTTL', " fence ") == -1 then redis.call('PEXPIRE', " fence ", " \
+    ACME_CLUSTER_FENCE_TTL_MS ") end\n"
+
 /* KEYS: lock, fence, epoch. ARGV: node, ttl, grace, again ("1": this node
  * held the claim before Redis lost it), the epoch id the node saw last
  * ('' none), a new epoch id, settle. Returns {token, holder, mark}; token
@@ -72,6 +79,7 @@ static const char take_lua[] =
     "  if left > 0 then return {-3, tostring(left), m} end\n"
     "end\n"
     "local t = redis.call('INCR', KEYS[2])\n"
+    LUA_FENCE_TTL("KEYS[2]")
     "redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. t, 'PX', ARGV[2])\n"
     "return {t, '', m}\n";
 
@@ -89,6 +97,7 @@ static const char keep_lua[] =
     "local id, at, st = epoch(m)\n"
     "if st ~= 'emptied' or now_ms() >= at + tonumber(ARGV[4]) then return 0 end\n"
     "local t = redis.call('INCR', KEYS[2])\n"
+    LUA_FENCE_TTL("KEYS[2]")
     "redis.call('SET', KEYS[1], ARGV[3] .. ' ' .. t, 'PX', ARGV[2])\n"
     "return -t\n";
 
@@ -104,20 +113,42 @@ static const char release_lua[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
     "return 0\n";
 
-/* KEYS: fence, cert, ver. ARGV: token, sealed record. */
+/* expire(fence, cert, ver, at): the record and its version expire at
+ * ms (Unix time; 0: never), the fence not before them (never earlier than
+ * it would anyway), so no token is handed out twice while a version lives. */
+#define LUA_EXPIRE \
+    "local function expire(fence, cert, ver, at)\n" \
+    "  at = tonumber(at)\n" \
+    "  if at <= 0 then return end\n" \
+    "  redis.call('PEXPIREAT', cert, at)\n" \
+    "  redis.call('PEXPIREAT', ver, at)\n" \
+    "  local left = redis.call('PTTL', fence)\n" \
+    "  local t = redis.call('TIME')\n" \
+    "  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" \
+    "  if left == -1 or (left >= 0 and now + left < at) then\n" \
+    "    redis.call('PEXPIREAT', fence, at)\n" \
+    "  end\n" \
+    "end\n"
+
+/* KEYS: fence, cert, ver. ARGV: token, sealed record, expiry (ms). */
 static const char publish_lua[] =
+    LUA_EXPIRE
     "if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then return 0 end\n"
     "redis.call('SET', KEYS[2], ARGV[2])\n"
     "redis.call('SET', KEYS[3], ARGV[1])\n"
+    "expire(KEYS[1], KEYS[2], KEYS[3], ARGV[3])\n"
     "return 1\n";
 
-/* KEYS: lock, fence, cert, ver. ARGV: expected version, sealed record. */
+/* KEYS: lock, fence, cert, ver. ARGV: expected version, sealed record,
+ * expiry (ms). */
 static const char restore_lua[] =
+    LUA_EXPIRE
     "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
     "if tonumber(redis.call('GET', KEYS[4]) or '0') ~= tonumber(ARGV[1]) then return 0 end\n"
     "local t = redis.call('INCR', KEYS[2])\n"
     "redis.call('SET', KEYS[3], ARGV[2])\n"
     "redis.call('SET', KEYS[4], t)\n"
+    "expire(KEYS[2], KEYS[3], KEYS[4], ARGV[3])\n"
     "return t\n";
 
 /* KEYS: fence, record. ARGV: token, sealed record ("" deletes it), ttl_ms. */
@@ -306,10 +337,10 @@ apr_status_t acme_cluster_lock_release(acme_redis_t *r, apr_pool_t *p, const cha
 static apr_status_t eval_sealed(acme_redis_t *r, apr_pool_t *p, acme_redis_reply_t **reply,
                                 const char *script, int nkeys, const char *const *keys,
                                 int cert_at, long long number, const char *record,
-                                apr_size_t len)
+                                apr_size_t len, apr_time_t expires)
 {
-    const char *args[2];
-    apr_size_t lens[2];
+    const char *args[3];
+    apr_size_t lens[3];
     char *sealed;
     apr_size_t sealed_len;
     apr_status_t rv;
@@ -321,20 +352,25 @@ static apr_status_t eval_sealed(acme_redis_t *r, apr_pool_t *p, acme_redis_reply
     }
     args[0] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)number);
     args[1] = sealed;
+    args[2] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)(expires > 0
+                                                                 ? apr_time_as_msec(expires) : 0));
     lens[0] = strlen(args[0]);
     lens[1] = sealed_len;
-    return eval(r, p, reply, script, nkeys, keys, 2, args, lens);
+    lens[2] = strlen(args[2]);
+    return eval(r, p, reply, script, nkeys, keys, 3, args, lens);
 }
 
 apr_status_t acme_cluster_publish(acme_redis_t *r, apr_pool_t *p, const char *name,
-                                  long long token, const char *record, apr_size_t len)
+                                  long long token, const char *record, apr_size_t len,
+                                  apr_time_t expires)
 {
     const char *keys[3] = { acme_cluster_key(p, "fence", name), acme_cluster_key(p, "cert", name),
                             acme_cluster_key(p, "ver", name) };
     acme_redis_reply_t *reply;
     apr_status_t rv;
 
-    if ((rv = eval_sealed(r, p, &reply, publish_lua, 3, keys, 1, token, record, len))
+    if ((rv = eval_sealed(r, p, &reply, publish_lua, 3, keys, 1, token, record, len,
+                          expires))
         != APR_SUCCESS) {
         return rv;
     }
@@ -343,14 +379,15 @@ apr_status_t acme_cluster_publish(acme_redis_t *r, apr_pool_t *p, const char *na
 
 apr_status_t acme_cluster_restore(acme_redis_t *r, apr_pool_t *p, const char *name,
                                   long long expected, const char *record, apr_size_t len,
-                                  long long *version)
+                                  apr_time_t expires, long long *version)
 {
     const char *keys[4] = { acme_cluster_key(p, "lock", name), acme_cluster_key(p, "fence", name),
                             acme_cluster_key(p, "cert", name), acme_cluster_key(p, "ver", name) };
     acme_redis_reply_t *reply;
     apr_status_t rv;
 
-    if ((rv = eval_sealed(r, p, &reply, restore_lua, 4, keys, 2, expected, record, len))
+    if ((rv = eval_sealed(r, p, &reply, restore_lua, 4, keys, 2, expected, record, len,
+                          expires))
         != APR_SUCCESS) {
         return rv;
     }

@@ -30,7 +30,12 @@
  * ms old, time enough for the roots that saw an older mark (polling every
  * few seconds) to find it and make it 'emptied': so Redis emptied within a
  * cluster's first seconds, or before a node's first look, is not taken for
- * a new one by a node that never saw its mark. */
+ * a new one by a node that never saw its mark.
+ *
+ * Nothing lives forever once it is no longer needed: record, version and
+ * fence expire a day after the certificate's end (the fence of an order
+ * that never published after ACME_CLUSTER_FENCE_TTL_MS), a claim after
+ * its lifetime, an order's state a day after its last step. */
 #ifndef ACME_CLUSTER_LOCK_H
 #define ACME_CLUSTER_LOCK_H
 #include <apr_pools.h>
@@ -39,6 +44,7 @@
 
 #define ACME_CLUSTER_EPOCH_KEY  ACME_CLUSTER_PREFIX "epoch"
 #define ACME_CLUSTER_EPOCH_ID_MAX 64
+#define ACME_CLUSTER_FENCE_TTL_MS "86400000" /* a day; text: it goes into Lua */
 
 /* The epoch mark a node saw last: its id, "" before the first. */
 typedef struct acme_cluster_epoch_seen_t {
@@ -95,20 +101,23 @@ apr_status_t acme_cluster_lock_release(acme_redis_t *r, apr_pool_t *p, const cha
                                        const char *node, long long token);
 /* Publishes record (len bytes, sealed here) as mod_acme:cert:<name> and
  * token as its version, only if token is still the newest claim's (the
- * fence). APR_SUCCESS; APR_EAGAIN when a newer claim exists (nothing
+ * fence). Both expire at expires (Unix time; 0: never), the fence not
+ * before them. APR_SUCCESS; APR_EAGAIN when a newer claim exists (nothing
  * written); acme_redis_command's failures. */
 apr_status_t acme_cluster_publish(acme_redis_t *r, apr_pool_t *p, const char *name,
-                                  long long token, const char *record, apr_size_t len);
+                                  long long token, const char *record, apr_size_t len,
+                                  apr_time_t expires);
 /* Publishes record (len bytes, sealed here) from a node's own store (Redis
  * emptied, or holding an older certificate than this node serves): only
  * while nobody holds the claim of name and the published version is still
  * expected (0: none), with a new version from the fence counter, so every
  * node looks at it and a claim taken before it cannot publish over it.
+ * Record and version expire at expires (as acme_cluster_publish).
  * APR_SUCCESS with *version; APR_EAGAIN when a claim is held or the
  * version moved (nothing written); acme_redis_command's failures. */
 apr_status_t acme_cluster_restore(acme_redis_t *r, apr_pool_t *p, const char *name,
                                   long long expected, const char *record, apr_size_t len,
-                                  long long *version);
+                                  apr_time_t expires, long long *version);
 /* Writes record (len bytes, sealed here) as mod_acme:job:<name>, expiring
  * after ttl_ms, or deletes it (record NULL), only while token is the newest
  * claim's. APR_SUCCESS; APR_EAGAIN when a newer claim exists (nothing

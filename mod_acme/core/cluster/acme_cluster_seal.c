@@ -19,7 +19,7 @@
 
 #define HEADER_LEN (ACME_CLUSTER_MAGIC_LEN + ACME_CLUSTER_KEY_ID_LEN + ACME_CLUSTER_NONCE_LEN)
 
-static int gcm_run(int enc, const acme_cluster_t *c, const unsigned char *nonce,
+static int gcm_run(int enc, const unsigned char *key, const unsigned char *nonce,
                    const char *name, const unsigned char *header,
                    const unsigned char *in, int inlen, unsigned char *out, unsigned char *tag)
 {
@@ -31,7 +31,7 @@ static int gcm_run(int enc, const acme_cluster_t *c, const unsigned char *nonce,
     }
     ok = EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc)
          && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, ACME_CLUSTER_NONCE_LEN, NULL)
-         && EVP_CipherInit_ex(ctx, NULL, NULL, c->key, nonce, enc)
+         && EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, enc)
          && EVP_CipherUpdate(ctx, NULL, &n, header, HEADER_LEN)
          && EVP_CipherUpdate(ctx, NULL, &n, (const unsigned char *)name, (int)strlen(name))
          && (inlen == 0 || EVP_CipherUpdate(ctx, out, &n, in, inlen))
@@ -57,7 +57,7 @@ apr_status_t acme_cluster_seal(const acme_cluster_t *c, apr_pool_t *p, const cha
     memcpy(buf + ACME_CLUSTER_MAGIC_LEN, c->key_id, ACME_CLUSTER_KEY_ID_LEN);
     nonce = buf + ACME_CLUSTER_MAGIC_LEN + ACME_CLUSTER_KEY_ID_LEN;
     if (RAND_bytes(nonce, ACME_CLUSTER_NONCE_LEN) != 1
-        || !gcm_run(1, c, nonce, name, buf, plain, (int)len, buf + HEADER_LEN,
+        || !gcm_run(1, c->key, nonce, name, buf, plain, (int)len, buf + HEADER_LEN,
                     buf + HEADER_LEN + len)) {
         return APR_EGENERAL;
     }
@@ -66,11 +66,19 @@ apr_status_t acme_cluster_seal(const acme_cluster_t *c, apr_pool_t *p, const cha
     return APR_SUCCESS;
 }
 
+int acme_cluster_sealed_with_previous(const acme_cluster_t *c, const char *sealed,
+                                      apr_size_t len)
+{
+    return c->has_previous && sealed && len >= ACME_CLUSTER_SEAL_OVERHEAD
+           && !memcmp(sealed, ACME_CLUSTER_MAGIC, ACME_CLUSTER_MAGIC_LEN)
+           && !memcmp(sealed + ACME_CLUSTER_MAGIC_LEN, c->previous_id, ACME_CLUSTER_KEY_ID_LEN);
+}
+
 apr_status_t acme_cluster_open(const acme_cluster_t *c, apr_pool_t *p, const char *name,
                                const char *sealed, apr_size_t sealed_len,
                                char **plain, apr_size_t *len, const char **why)
 {
-    const unsigned char *in = (const unsigned char *)sealed;
+    const unsigned char *in = (const unsigned char *)sealed, *key;
     unsigned char tag[ACME_CLUSTER_TAG_LEN];
     apr_size_t clen;
     char *buf;
@@ -83,7 +91,13 @@ apr_status_t acme_cluster_open(const acme_cluster_t *c, apr_pool_t *p, const cha
         }
         return APR_EINVAL;
     }
-    if (memcmp(in + ACME_CLUSTER_MAGIC_LEN, c->key_id, ACME_CLUSTER_KEY_ID_LEN)) {
+    if (!memcmp(in + ACME_CLUSTER_MAGIC_LEN, c->key_id, ACME_CLUSTER_KEY_ID_LEN)) {
+        key = c->key;
+    }
+    else if (acme_cluster_sealed_with_previous(c, sealed, sealed_len)) {
+        key = c->previous;            /* being rotated out: still opens */
+    }
+    else {
         if (why) {
             char hex[2 * ACME_CLUSTER_KEY_ID_LEN + 1];
             int i;
@@ -101,7 +115,7 @@ apr_status_t acme_cluster_open(const acme_cluster_t *c, apr_pool_t *p, const cha
     clen = sealed_len - ACME_CLUSTER_SEAL_OVERHEAD;
     buf = apr_palloc(p, clen + 1);
     memcpy(tag, in + HEADER_LEN + clen, ACME_CLUSTER_TAG_LEN);
-    if (!gcm_run(0, c, in + ACME_CLUSTER_MAGIC_LEN + ACME_CLUSTER_KEY_ID_LEN, name, in,
+    if (!gcm_run(0, key, in + ACME_CLUSTER_MAGIC_LEN + ACME_CLUSTER_KEY_ID_LEN, name, in,
                  in + HEADER_LEN, (int)clen, (unsigned char *)buf, tag)) {
         if (why) {
             *why = apr_psprintf(p, "%s fails authentication: it was changed, or copied from "

@@ -590,8 +590,8 @@ apr_status_t acme_redis_del(acme_redis_t *r, apr_pool_t *p, const char *name)
 
 apr_status_t acme_redis_key_check(acme_redis_t *r, apr_pool_t *p, const char **why)
 {
-    const char *name = ACME_CLUSTER_PREFIX "keycheck", *argv[4], *made;
-    apr_size_t lens[4], len, sealed_len;
+    const char *name = ACME_CLUSTER_PREFIX "keycheck", *argv[6], *made;
+    apr_size_t lens[6], len, sealed_len;
     acme_redis_reply_t *reply;
     char *value, *sealed;
     apr_status_t rv;
@@ -617,11 +617,15 @@ apr_status_t acme_redis_key_check(acme_redis_t *r, apr_pool_t *p, const char **w
         argv[1] = name;
         argv[2] = sealed;
         argv[3] = "NX";
+        argv[4] = "PX";
+        argv[5] = apr_ltoa(p, ACME_CLUSTER_MARK_TTL_MS);
         lens[0] = 3;
         lens[1] = strlen(name);
         lens[2] = sealed_len;
         lens[3] = 2;
-        if ((rv = acme_redis_command(r, p, &reply, 4, argv, lens)) != APR_SUCCESS) {
+        lens[4] = 2;
+        lens[5] = strlen(argv[5]);
+        if ((rv = acme_redis_command(r, p, &reply, 6, argv, lens)) != APR_SUCCESS) {
             return rv;
         }
         if (reply->type == ACME_REDIS_STATUS) {

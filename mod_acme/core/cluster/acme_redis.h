@@ -87,6 +87,25 @@ apr_status_t acme_redis_fetch(acme_redis_t *r, apr_pool_t *p, const char *name,
  * ids and names this node's key file; acme_redis_command's failures. */
 apr_status_t acme_redis_key_check(acme_redis_t *r, apr_pool_t *p, const char **why);
 
+/* Values one key rotation step found sealed with the previous key. */
+typedef struct acme_cluster_rekey_t {
+    int resealed;                 /* sealed again with the current key */
+    int left;                     /* changed meanwhile or not opening: a later cycle */
+} acme_cluster_rekey_t;
+
+/* One step of a key rotation (the cluster r was opened for has a previous
+ * key, acme_cluster_set_previous): SCAN from cursor ("0": a new cycle)
+ * for about count mod_acme:* string keys; each value sealed with the
+ * previous key is sealed again with the current one, only while it is
+ * still the value read, its expiry kept (one Lua script). cursor (a
+ * buffer of cursor_size bytes) is set to the next one, "0" when the cycle
+ * ended; tally is added to. APR_SUCCESS; APR_EINVAL when there is no
+ * previous key; acme_redis_command's failures (APR_EGENERAL on an error
+ * reply: Redis older than 6.0 has no SCAN TYPE and no KEEPTTL). */
+apr_status_t acme_cluster_rekey_step(acme_redis_t *r, apr_pool_t *p, char *cursor,
+                                   apr_size_t cursor_size, int count,
+                                   acme_cluster_rekey_t *tally);
+
 /* DEL name. APR_SUCCESS, or acme_redis_command's failures. */
 apr_status_t acme_redis_del(acme_redis_t *r, apr_pool_t *p, const char *name);
 #endif
