@@ -546,10 +546,15 @@ static void claims_and_fences(acme_redis_t *r, apr_pool_t *p)
 static void restores(acme_redis_t *r, apr_pool_t *p)
 {
     const char *holder = NULL, *why = NULL, *cert = acme_cluster_key(p, "cert", "v.test");
+    const char *shorten[3] = { "PEXPIRE", acme_cluster_key(p, "fence", "e.test"), "1000" };
+    acme_cluster_epoch_seen_t seen;
+    acme_redis_reply_t *reply;
     long long t = 0, v1 = 0, v2 = 0;
+    int again = 0;
     char *value;
     apr_size_t len;
 
+    memset(&seen, 0, sizeof(seen));
     assert_int_equal(take(r, p, "v.test", "node-a", &t, &holder),
                      APR_SUCCESS);
     assert_int_equal(acme_cluster_restore(r, p, "v.test", 0, "{\"r\":1}", 7, 0, &v1), APR_EAGAIN);
@@ -573,6 +578,13 @@ static void restores(acme_redis_t *r, apr_pool_t *p)
     assert_int_equal(take(r, p, "e.test", "node-a", &t, &holder), APR_SUCCESS);
     assert_true(pttl(r, p, acme_cluster_key(p, "fence", "e.test")) > 86000000L);
     assert_true(pttl(r, p, acme_cluster_key(p, "fence", "e.test")) <= 86400000L);
+    /* a claim kept gives its fence a day again (a long order keeps it) */
+    assert_int_equal(acme_redis_command(r, p, &reply, 3, shorten, NULL), APR_SUCCESS);
+    assert_true(pttl(r, p, acme_cluster_key(p, "fence", "e.test")) <= 1000L);
+    assert_int_equal(acme_cluster_lock_keep(r, p, "e.test", "node-a", &t, 60000, 60000, &seen,
+                                            &again), APR_SUCCESS);
+    assert_int_equal(again, 0);
+    assert_true(pttl(r, p, acme_cluster_key(p, "fence", "e.test")) > 86000000L);
     assert_int_equal(acme_cluster_publish(r, p, "e.test", t, "{}", 2,
                                           apr_time_now() + apr_time_from_sec(10 * 86400)),
                      APR_SUCCESS);

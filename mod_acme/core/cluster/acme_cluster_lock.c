@@ -42,12 +42,13 @@
     "  return v, 0\n" \
     "end\n"
 
-/* A fence a claim made (INCR of none) expires after a day unless a
- * published version keeps it longer (LUA_EXPIRE): an order that never
- * published leaves nothing behind. */
+/* While a claim lives (taken, kept), its fence has a day left at least;
+ * a published version keeps it longer (LUA_EXPIRE): an order that never
+ * published leaves nothing behind a day after its last step, and a long
+ * one does not lose its fence before it publishes. */
 #define LUA_FENCE_TTL(fence) \
-    "if redis.call('PTTL', " fence ") == -1 then redis.call('PEXPIRE', " fence ", " \
-    ACME_CLUSTER_FENCE_TTL_MS ") end\n"
+    "if redis.call('PTTL', " fence ") < " ACME_CLUSTER_FENCE_TTL_MS " then " \
+    "redis.call('PEXPIRE', " fence ", " ACME_CLUSTER_FENCE_TTL_MS ") end\n"
 
 /* KEYS: lock, fence, epoch. ARGV: node, ttl, grace, again ("1": this node
  * held the claim before Redis lost it), the epoch id the node saw last
@@ -91,7 +92,10 @@ static const char take_lua[] =
 static const char keep_lua[] =
     LUA_EPOCH
     "local v = redis.call('GET', KEYS[1])\n"
-    "if v == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end\n"
+    "if v == ARGV[1] then\n"
+    LUA_FENCE_TTL("KEYS[2]")
+    "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "end\n"
     "if v then return 0 end\n"
     "local m = settle(KEYS[3], ARGV[5] ~= '' and ARGV[5] or '?', ARGV[6], false)\n"
     "local id, at, st = epoch(m)\n"
