@@ -481,8 +481,8 @@ static int key_ok(sync_t *sy, acme_redis_t *r, apr_pool_t *p)
                      "to Redis, orders nothing and takes nothing in, and keeps serving the "
                      "certificates it has; advice: copy %s from a node that works (the same 32 "
                      "bytes on every node) and restart this node, or, to give every node a new "
-                     "key, rotate it with 'AcmeClusterKeyFile NEW OLD' on every node (README, "
-                     "Cluster)", sy->rt->cluster->key_file, why,
+                     "key, rotate it with 'AcmeClusterKeyFile NEW OLD' on every node "
+                     "(docs/cluster.md, key rotation)", sy->rt->cluster->key_file, why,
                      sy->rt->cluster->key_file);
         sy->key_logged = now;
     }
