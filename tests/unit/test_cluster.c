@@ -177,6 +177,32 @@ static void test_seal(void **state)
     assert_false(acme_cluster_sealed_with_previous(other, again, alen));
     assert_int_equal(acme_cluster_open(c, p, "mod_acme:k:a", again, alen, &plain, &len, &why),
                      APR_EBADF);
+    /* While the rotation waits for every node (seal_previous set): sealed
+     * with the previous key, which c (the previous key alone) opens. */
+    {
+        apr_uint32_t word = 1;
+
+        assert_string_equal(acme_cluster_sealed_id_hex(p, again, alen), other->key_id_hex);
+        other->seal_previous = &word;
+        assert_true(acme_cluster_sealing_previous(other));
+        assert_string_equal(acme_cluster_sealing_id_hex(other), c->key_id_hex);
+        assert_int_equal(acme_cluster_seal(other, p, "mod_acme:k:a", msg, sizeof(msg) - 1,
+                                           &again, &alen), APR_SUCCESS);
+        assert_string_equal(acme_cluster_sealed_id_hex(p, again, alen), c->key_id_hex);
+        assert_int_equal(acme_cluster_open(c, p, "mod_acme:k:a", again, alen, &plain, &len,
+                                           &why), APR_SUCCESS);
+        assert_string_equal(plain, msg);
+        word = 0;
+        assert_false(acme_cluster_sealing_previous(other));
+        assert_string_equal(acme_cluster_sealing_id_hex(other), other->key_id_hex);
+        other->seal_previous = NULL;
+        /* Without a previous key the word means nothing. */
+        c->seal_previous = &word;
+        word = 1;
+        assert_false(acme_cluster_sealing_previous(c));
+        c->seal_previous = NULL;
+        assert_null(acme_cluster_sealed_id_hex(p, "mac1", 4));
+    }
     assert_int_equal(acme_cluster_set_previous(c, p, c->key_file, &why), APR_EINVAL);
     assert_non_null(strstr(why, "same key"));
     /* Moved to another key name, or changed: refused. */

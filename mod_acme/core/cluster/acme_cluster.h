@@ -88,6 +88,11 @@ typedef struct acme_cluster_t {
     unsigned char previous_id[ACME_CLUSTER_KEY_ID_LEN];
     const char *previous_id_hex;
     const char *previous_file;
+    /* While a rotation waits for every live node to hold the current key,
+     * the node seals with the previous one: non-zero here (a word in memory
+     * the node's processes share, set by its parent; apr_atomic) means so.
+     * NULL or 0, or no previous key: seal with the current key. */
+    volatile apr_uint32_t *seal_previous;
     const char *ca_file;          /* NULL: the system's trust store */
     const char *node;             /* this node, e.g. "hostname:ServerRoot" */
     apr_interval_time_t timeout;  /* budget of one command (connect included) */
@@ -109,13 +114,24 @@ apr_status_t acme_cluster_create(acme_cluster_t **cluster, apr_pool_t *p, const 
 apr_status_t acme_cluster_set_previous(acme_cluster_t *c, apr_pool_t *p, const char *key_file,
                                        const char **why);
 
+/* 1 when c seals with its previous key now (a rotation waits for every
+ * live node to hold the current one: seal_previous set), else 0. */
+int acme_cluster_sealing_previous(const acme_cluster_t *c);
+
+/* The id (hex, 16 characters, c's memory) of the key c seals with now. */
+const char *acme_cluster_sealing_id_hex(const acme_cluster_t *c);
+
+/* The key id (hex, from p) a sealed value (len bytes, as read from Redis)
+ * carries, NULL when it is not a sealed value. */
+const char *acme_cluster_sealed_id_hex(apr_pool_t *p, const char *sealed, apr_size_t len);
+
 /* 1 when sealed (len bytes, as read from Redis) carries c's previous key
  * id (c has one), else 0. */
 int acme_cluster_sealed_with_previous(const acme_cluster_t *c, const char *sealed,
                                       apr_size_t len);
 
 /* Seals plain (len bytes) for the Redis key name with AES-256-GCM under the
- * cluster key: ACME_CLUSTER_MAGIC | key id | random nonce | ciphertext | tag,
+ * cluster key (the previous one while acme_cluster_sealing_previous): ACME_CLUSTER_MAGIC | key id | random nonce | ciphertext | tag,
  * the name and the header bound in as associated data, so a value moved to
  * another key does not open. *out, *outlen from p. APR_SUCCESS, APR_EGENERAL
  * when OpenSSL fails (no randomness). */

@@ -72,8 +72,9 @@ apr_status_t acme_cluster_rekey_step(acme_redis_t *r, apr_pool_t *p, char *curso
     apr_status_t rv;
     int i, done;
 
-    if (!acme_redis_cluster(r)->has_previous) {
-        return APR_EINVAL;
+    if (!acme_redis_cluster(r)->has_previous
+        || acme_cluster_sealing_previous(acme_redis_cluster(r))) {
+        return APR_EINVAL;            /* nothing to re-seal, or it would seal with OLD */
     }
     if ((rv = acme_redis_command(r, p, &reply, 8, scan, NULL)) != APR_SUCCESS) {
         return rv;

@@ -11,6 +11,7 @@
  * mistake on one node and is reported as such. A random 96-bit nonce per
  * value is safe far beyond the number of values a cluster ever writes. */
 #include <string.h>
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -42,11 +43,39 @@ static int gcm_run(int enc, const unsigned char *key, const unsigned char *nonce
     return ok;
 }
 
+int acme_cluster_sealing_previous(const acme_cluster_t *c)
+{
+    return c->has_previous && c->seal_previous && apr_atomic_read32(c->seal_previous) != 0;
+}
+
+const char *acme_cluster_sealing_id_hex(const acme_cluster_t *c)
+{
+    return acme_cluster_sealing_previous(c) ? c->previous_id_hex : c->key_id_hex;
+}
+
+const char *acme_cluster_sealed_id_hex(apr_pool_t *p, const char *sealed, apr_size_t len)
+{
+    char *hex;
+    int i;
+
+    if (!sealed || len < ACME_CLUSTER_SEAL_OVERHEAD
+        || memcmp(sealed, ACME_CLUSTER_MAGIC, ACME_CLUSTER_MAGIC_LEN)) {
+        return NULL;
+    }
+    hex = apr_palloc(p, 2 * ACME_CLUSTER_KEY_ID_LEN + 1);
+    for (i = 0; i < ACME_CLUSTER_KEY_ID_LEN; ++i) {
+        apr_snprintf(hex + 2 * i, 3, "%02x",
+                     (unsigned char)sealed[ACME_CLUSTER_MAGIC_LEN + i]);
+    }
+    return hex;
+}
+
 apr_status_t acme_cluster_seal(const acme_cluster_t *c, apr_pool_t *p, const char *name,
                                const void *plain, apr_size_t len,
                                char **out, apr_size_t *outlen)
 {
     apr_size_t total = ACME_CLUSTER_SEAL_OVERHEAD + len;
+    int previous = acme_cluster_sealing_previous(c);
     unsigned char *buf, *nonce;
 
     if (len > ACME_CLUSTER_VALUE_MAX) {
@@ -54,10 +83,11 @@ apr_status_t acme_cluster_seal(const acme_cluster_t *c, apr_pool_t *p, const cha
     }
     buf = apr_palloc(p, total);
     memcpy(buf, ACME_CLUSTER_MAGIC, ACME_CLUSTER_MAGIC_LEN);
-    memcpy(buf + ACME_CLUSTER_MAGIC_LEN, c->key_id, ACME_CLUSTER_KEY_ID_LEN);
+    memcpy(buf + ACME_CLUSTER_MAGIC_LEN, previous ? c->previous_id : c->key_id,
+           ACME_CLUSTER_KEY_ID_LEN);
     nonce = buf + ACME_CLUSTER_MAGIC_LEN + ACME_CLUSTER_KEY_ID_LEN;
     if (RAND_bytes(nonce, ACME_CLUSTER_NONCE_LEN) != 1
-        || !gcm_run(1, c->key, nonce, name, buf, plain, (int)len, buf + HEADER_LEN,
+        || !gcm_run(1, previous ? c->previous : c->key, nonce, name, buf, plain, (int)len, buf + HEADER_LEN,
                     buf + HEADER_LEN + len)) {
         return APR_EGENERAL;
     }

@@ -100,7 +100,7 @@ typedef struct acme_cluster_rekey_t {
  * still the value read, its expiry kept (one Lua script). cursor (a
  * buffer of cursor_size bytes) is set to the next one, "0" when the cycle
  * ended; tally is added to. APR_SUCCESS; APR_EINVAL when there is no
- * previous key; acme_redis_command's failures (APR_EGENERAL on an error
+ * previous key or the node still seals with it (acme_cluster_sealing_previous); acme_redis_command's failures (APR_EGENERAL on an error
  * reply: Redis older than 6.0 has no SCAN TYPE and no KEEPTTL). */
 apr_status_t acme_cluster_rekey_step(acme_redis_t *r, apr_pool_t *p, char *cursor,
                                    apr_size_t cursor_size, int count,
