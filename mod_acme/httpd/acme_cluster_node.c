@@ -23,6 +23,7 @@
 #include "acme_challenge.h"
 #include "acme_config.h"
 #include "acme_cluster_node.h"
+#include "acme_cluster_rotate.h"
 #include "acme_redis.h"
 #include "acme_name.h"
 #include "acme_certverify.h"
@@ -416,9 +417,12 @@ static int cluster_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     rt->cluster = cluster;
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ACME01007: cluster node %s on %s, key %s%s%s",
+    acme_cluster_rotate_setup(rt, s, ptemp);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ACME01007: cluster node %s on %s, key %s%s%s%s%s",
                  cluster->node, acme_cluster_url_show(ptemp, cluster->url), cluster->key_id_hex,
-                 previous ? ", replacing key " : "", previous ? cluster->previous_id_hex : "");
+                 previous ? ", replacing key " : "", previous ? cluster->previous_id_hex : "",
+                 previous ? ", sealing with key " : "",
+                 previous ? acme_cluster_sealing_id_hex(cluster) : "");
     return OK;
 }
 

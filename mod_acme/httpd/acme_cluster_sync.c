@@ -592,7 +592,7 @@ static int sync_monitor(apr_pool_t *p, server_rec *s)
     if (apr_time_now() >= sy->next_view) {
         sy->next_view = apr_time_now() + ACME_CLUSTER_VIEW_EVERY;
         apr_pool_clear(tmp);
-        acme_cluster_view_refresh(sy->rt, sy->redis, sy->down_why, sy->names,
+        acme_cluster_view_refresh(sy->rt, sy->rotate, sy->redis, sy->down_why, sy->names,
                                   sy->redis ? 0 : (sy->down_since ? sy->down_since
                                                                   : apr_time_now()),
                                   sy->key_wrong, tmp);

@@ -20,6 +20,7 @@
 #include "acme_private.h"
 #include "acme_cluster_view.h"
 #include "acme_cluster_lock.h"
+#include "acme_cluster_rotate.h"
 #include "acme_json.h"
 #include "acme_time.h"
 
@@ -27,11 +28,12 @@
 #define NODE_TTL_MS   300000L           /* a node gone 5 minutes drops off the view */
 #define CERTS_MAX     1000              /* serials per heartbeat (the value stays small) */
 
-/* This node's heartbeat: its name, now, and the serial of every live
- * certificate (at most CERTS_MAX). */
+/* This node's heartbeat: its name, now, the ids of the keys it opens (never
+ * key material) and the serial of every live certificate (at most
+ * CERTS_MAX). The key it seals with is the one its heartbeat is sealed with. */
 static const char *heartbeat(acme_runtime_t *rt, apr_pool_t *p, apr_time_t now)
 {
-    json_t *certs = json_object(), *hb;
+    json_t *certs = json_object(), *hb, *ids;
     const char *text;
     int i;
 
@@ -45,8 +47,12 @@ static const char *heartbeat(acme_runtime_t *rt, apr_pool_t *p, apr_time_t now)
             json_object_set_new(certs, d->name, json_string(info.serial));
         }
     }
-    hb = json_pack("{s:s, s:s, s:o}", "node", rt->cluster->node,
-                   "last_seen", acme_time_rfc3339(p, now), "certificates", certs);
+    ids = rt->cluster->has_previous
+          ? json_pack("[s, s]", rt->cluster->key_id_hex, rt->cluster->previous_id_hex)
+          : json_pack("[s]", rt->cluster->key_id_hex);
+    hb = json_pack("{s:s, s:s, s:o, s:o}", "node", rt->cluster->node,
+                   "last_seen", acme_time_rfc3339(p, now), "key_ids", ids,
+                   "certificates", certs);
     text = hb ? acme_json_dump(p, hb) : NULL;
     json_decref(hb);
     return text;
@@ -58,6 +64,45 @@ static apr_status_t cmd(acme_redis_t *r, apr_pool_t *p, acme_redis_reply_t **rep
     apr_status_t rv = acme_redis_command(r, p, reply, argc, argv, NULL);
 
     return rv == APR_SUCCESS && (*reply)->type == ACME_REDIS_ERROR ? APR_EGENERAL : rv;
+}
+
+/* The heartbeat of node (*hb, new reference): as the node wrote it, with
+ * seals_with (the key id it is sealed with); one sealed with a key this
+ * node does not have is only {node, seals_with, unreadable}. APR_SUCCESS;
+ * APR_ENOENT when there is none (expired); APR_EINVAL when it is no sealed
+ * heartbeat (forged); acme_redis_command's failures. */
+static apr_status_t read_heartbeat(acme_redis_t *r, apr_pool_t *p, const char *node, json_t **hb)
+{
+    const char *argv[2] = { "GET", acme_cluster_key(p, "node", node) }, *id;
+    acme_redis_reply_t *reply;
+    char *value;
+    apr_size_t len;
+    apr_status_t rv;
+
+    *hb = NULL;
+    if ((rv = cmd(r, p, &reply, 2, argv)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (reply->type == ACME_REDIS_NIL) {
+        return APR_ENOENT;
+    }
+    if (reply->type != ACME_REDIS_STRING
+        || !(id = acme_cluster_sealed_id_hex(p, reply->str, reply->len))) {
+        return APR_EINVAL;
+    }
+    rv = acme_cluster_open(acme_redis_cluster(r), p, argv[1], reply->str, reply->len, &value,
+                           &len, NULL);
+    if (rv == APR_EBADF) {
+        *hb = json_pack("{s:s, s:s, s:b}", "node", node, "seals_with", id, "unreadable", 1);
+        return *hb ? APR_SUCCESS : APR_EINVAL;
+    }
+    if (rv != APR_SUCCESS || !(*hb = json_loadb(value, len, 0, NULL)) || !json_is_object(*hb)) {
+        json_decref(*hb);
+        *hb = NULL;
+        return APR_EINVAL;
+    }
+    json_object_set_new(*hb, "seals_with", json_string(id));
+    return APR_SUCCESS;
 }
 
 /* Every node's heartbeat (json array, new reference); nodes whose
@@ -75,24 +120,23 @@ static apr_status_t read_nodes(acme_redis_t *r, apr_pool_t *p, json_t **nodes)
     *nodes = json_array();
     for (i = 0; i < reply->elements->nelts; ++i) {
         const acme_redis_reply_t *m = APR_ARRAY_IDX(reply->elements, i, acme_redis_reply_t *);
-        char *value;
-        apr_size_t len;
         json_t *hb;
 
         if (m->type != ACME_REDIS_STRING) {
             continue;
         }
-        rv = acme_redis_fetch(r, p, acme_cluster_key(p, "node", m->str), &value, &len, NULL);
+        rv = read_heartbeat(r, p, m->str, &hb);
         if (rv == APR_ENOENT) {
             const char *srem[3] = { "SREM", NODES_SET, m->str };
             acme_redis_reply_t *ignored;
             rv = cmd(r, p, &ignored, 3, srem);
         }
-        else if (rv == APR_SUCCESS && (hb = json_loadb(value, len, 0, NULL)) != NULL) {
+        else if (rv == APR_SUCCESS) {
             json_array_append_new(*nodes, hb);
         }
-        if (rv != APR_SUCCESS && rv != APR_EBADF && rv != APR_EINVAL) {
+        if (rv != APR_SUCCESS && rv != APR_EINVAL) {
             json_decref(*nodes);
+            *nodes = NULL;
             return rv;            /* the connection failed */
         }
     }
@@ -135,12 +179,32 @@ static apr_status_t read_locks(acme_redis_t *r, apr_pool_t *p, const apr_array_h
     return APR_SUCCESS;
 }
 
-void acme_cluster_view_refresh(acme_runtime_t *rt, acme_redis_t *r, const char *why,
-                               const apr_array_header_t *names, apr_time_t down_since,
-                               const char *key_wrong, apr_pool_t *p)
+/* After the sealing key changed: this node's heartbeat written again at
+ * once (sealed with the new choice), so the others see it now, and its
+ * entry in nodes says so. */
+static apr_status_t beat_again(acme_runtime_t *rt, acme_redis_t *r, json_t *nodes,
+                               apr_time_t now, apr_pool_t *p)
+{
+    const char *hb = heartbeat(rt, p, now);
+    json_t *v;
+    size_t i;
+
+    json_array_foreach(nodes, i, v) {
+        if (!strcmp(json_string_value(json_object_get(v, "node")) ?: "", rt->cluster->node)) {
+            json_object_set_new(v, "seals_with",
+                                json_string(acme_cluster_sealing_id_hex(rt->cluster)));
+        }
+    }
+    return hb ? acme_redis_put(r, p, acme_cluster_key(p, "node", rt->cluster->node), hb,
+                               strlen(hb), NODE_TTL_MS) : APR_SUCCESS;
+}
+
+void acme_cluster_view_refresh(acme_runtime_t *rt, acme_cluster_rotate_t *rot, acme_redis_t *r,
+                               const char *why, const apr_array_header_t *names,
+                               apr_time_t down_since, const char *key_wrong, apr_pool_t *p)
 {
     apr_time_t now = apr_time_now();
-    json_t *view = NULL, *nodes = NULL, *locks = NULL;
+    json_t *view = NULL, *nodes = NULL, *locks = NULL, *rotation = NULL;
     const char *text, *hb;
     apr_status_t rv = APR_EGENERAL;
 
@@ -169,8 +233,17 @@ void acme_cluster_view_refresh(acme_runtime_t *rt, acme_redis_t *r, const char *
         if (rv == APR_SUCCESS) {
             rv = read_nodes(r, p, &nodes);
         }
-        if (rv == APR_SUCCESS && (rv = read_locks(r, p, names, &locks)) != APR_SUCCESS) {
+        if (rv == APR_SUCCESS && rot
+            && acme_cluster_rotate_decide(rot, rt, nodes, &rotation, p)) {
+            rv = beat_again(rt, r, nodes, now, p);
+        }
+        if (rv == APR_SUCCESS) {
+            rv = read_locks(r, p, names, &locks);
+        }
+        if (rv != APR_SUCCESS) {
             json_decref(nodes);
+            json_decref(rotation);
+            rotation = NULL;
         }
     }
     if (rv == APR_SUCCESS) {
@@ -183,6 +256,10 @@ void acme_cluster_view_refresh(acme_runtime_t *rt, acme_redis_t *r, const char *
         if (view) {
             json_object_set_new(view, "last_contact", json_string(acme_time_rfc3339(p, now)));
         }
+        if (view && rotation) {
+            json_object_set(view, "rotation", rotation);
+        }
+        json_decref(rotation);
     }
     else {
         /* The last view, said to be from before Redis went away. */
@@ -228,6 +305,17 @@ void acme_cluster_view_refresh(acme_runtime_t *rt, acme_redis_t *r, const char *
             if ((v = json_object_get(old, "last_contact")) != NULL) {
                 json_object_set_new(view, "last_contact", json_deep_copy(v));
             }
+            if (rt->cluster->has_previous && (v = json_object_get(old, "rotation")) != NULL) {
+                json_object_set_new(view, "rotation", json_deep_copy(v));
+            }
+        }
+    }
+    if (view) {
+        json_object_set_new(view, "seals_with",
+                            json_string(acme_cluster_sealing_id_hex(rt->cluster)));
+        if (rt->cluster->has_previous) {
+            json_object_set_new(view, "previous_key_id",
+                                json_string(rt->cluster->previous_id_hex));
         }
     }
     if (!view || !(text = acme_json_dump(p, view))) {

@@ -5,25 +5,31 @@
 #define ACME_CLUSTER_VIEW_H
 #include "acme_runtime.h"
 #include "acme_redis.h"
+#include "acme_cluster_rotate.h"
 
 /* How often the parent refreshes the view (and this node's heartbeat). */
 #define ACME_CLUSTER_VIEW_EVERY  apr_time_from_sec(10)
 
 /* Refreshes the view: with r (connected), this node's heartbeat written and
- * every node's heartbeat and the claims of names (const char*) read; with
+ * every node's heartbeat (the key ids it opens, the one it seals with) and
+ * the claims of names (const char*) read, and with rot (NULL: none) which
+ * key this node seals with decided from the heartbeats
+ * (acme_cluster_rotate_decide: the view's rotation); with
  * r NULL, the last view kept and marked unreachable since down_since (0:
  * now), or since the last view's down_since when that view already said
  * unreachable and is earlier (an outage outlives graceful restarts), with
  * why. key_wrong (NULL: the key is the cluster's): this node's
  * AcmeClusterKeyFile is not the cluster's, why so; nothing is written to
  * Redis, the view keeps the last nodes and claims and says so (error, and
- * key_mismatch true). Writes ACME_STORE_CLUSTER_VIEW (JSON, 0644: no secrets in it); a
- * failed write is logged. A Redis failure is not logged here: r's owner
+ * key_mismatch true). The view says which key this node seals with
+ * (seals_with) and, with a previous key, its id. Writes
+ * ACME_STORE_CLUSTER_VIEW (JSON, 0644: no secrets in it); a failed write
+ * is logged. A Redis failure is not logged here: r's owner
  * sees it at its next command (r is closed after a failure). Temporary
  * memory from p. */
-void acme_cluster_view_refresh(acme_runtime_t *rt, acme_redis_t *r, const char *why,
-                               const apr_array_header_t *names, apr_time_t down_since,
-                               const char *key_wrong, apr_pool_t *p);
+void acme_cluster_view_refresh(acme_runtime_t *rt, acme_cluster_rotate_t *rot, acme_redis_t *r,
+                               const char *why, const apr_array_header_t *names,
+                               apr_time_t down_since, const char *key_wrong, apr_pool_t *p);
 
 /* The view as last written (JSON object owned by p: never json_decref it),
  * or NULL without AcmeCluster or before the first refresh. */
