@@ -154,6 +154,61 @@ static const char *jstr(json_t *o, const char *key)
     return v ? v : "-";
 }
 
+/* ", keys A B, seals with A" of a node's heartbeat ("" from a node that
+ * does not say). */
+static const char *node_keys(apr_pool_t *p, json_t *hb)
+{
+    json_t *ids = json_object_get(hb, "key_ids"), *v;
+    const char *list = NULL;
+    size_t i;
+
+    json_array_foreach(ids, i, v) {
+        list = apr_pstrcat(p, list ? list : "", list ? " " : "", json_string_value(v) ?: "?",
+                           NULL);
+    }
+    if (!list && !json_object_get(hb, "seals_with")) {
+        return "";
+    }
+    return apr_psprintf(p, ", keys %s, seals with %s", list ? list : "-",
+                        jstr(hb, "seals_with"));
+}
+
+/* How far a key rotation (AcmeClusterKeyFile NEW OLD) is, from the view's
+ * rotation member; nothing without one. */
+static void rotation_line(acmectl_t *ctl, json_t *c)
+{
+    json_t *rot = json_object_get(c, "rotation"), *v;
+    const char *state = json_string_value(json_object_get(rot, "state")), *who = NULL;
+    size_t i;
+
+    if (!state) {
+        return;
+    }
+    if (!strcmp(state, "waiting")) {
+        json_array_foreach(json_object_get(rot, "waiting_for"), i, v) {
+            who = apr_pstrcat(ctl->pool, who ? who : "", who ? ", " : "",
+                              json_string_value(v) ?: "?", NULL);
+        }
+        acmectl_printf(ctl, "  key rotation %s -> %s: in progress, sealing with %s until "
+                       "node(s) %s have %s\n", jstr(rot, "previous_key_id"), jstr(rot, "key_id"),
+                       jstr(rot, "previous_key_id"), who ? who : "-", jstr(rot, "key_id"));
+    }
+    else if (!strcmp(state, "resealing")) {
+        acmectl_printf(ctl, "  key rotation %s -> %s: in progress, sealing with %s, re-sealing "
+                       "what Redis holds under %s (%" APR_INT64_T_FMT " value(s) so far%s)\n",
+                       jstr(rot, "previous_key_id"), jstr(rot, "key_id"), jstr(rot, "key_id"),
+                       jstr(rot, "previous_key_id"),
+                       (apr_int64_t)json_integer_value(json_object_get(rot, "resealed")),
+                       json_is_true(json_object_get(rot, "cycle_running"))
+                       ? ", a pass over Redis running" : "");
+    }
+    else {
+        acmectl_printf(ctl, "  key rotation %s -> %s: done, nothing in Redis under %s; the "
+                       "second AcmeClusterKeyFile can go\n", jstr(rot, "previous_key_id"),
+                       jstr(rot, "key_id"), jstr(rot, "previous_key_id"));
+    }
+}
+
 /* The cluster lines of list (name NULL: every claim) and show NAME (that
  * name's claim and each node's serial of it). */
 static void cluster_lines(acmectl_t *ctl, json_t *c, const char *name)
@@ -175,13 +230,20 @@ static void cluster_lines(acmectl_t *ctl, json_t *c, const char *name)
     if (json_is_true(json_object_get(c, "key_mismatch"))) {
         acmectl_printf(ctl, "  KEY MISMATCH: %s\n", jstr(c, "error"));
     }
+    rotation_line(ctl, c);
     json_array_foreach(json_object_get(c, "nodes"), i, v) {
         json_t *certs = json_object_get(v, "certificates");
         const char *serial = name ? json_string_value(json_object_get(certs, name)) : NULL;
 
-        acmectl_printf(ctl, "  node %s: last seen %s, %lu certificate(s)%s%s\n", jstr(v, "node"),
-                       jstr(v, "last_seen"), (unsigned long)json_object_size(certs),
-                       name ? ", this one " : "", name ? (serial ? serial : "none") : "");
+        if (json_is_true(json_object_get(v, "unreadable"))) {
+            acmectl_printf(ctl, "  node %s: seals with key %s, which this node does not have\n",
+                           jstr(v, "node"), jstr(v, "seals_with"));
+            continue;
+        }
+        acmectl_printf(ctl, "  node %s: last seen %s, %lu certificate(s)%s%s%s\n",
+                       jstr(v, "node"), jstr(v, "last_seen"),
+                       (unsigned long)json_object_size(certs), name ? ", this one " : "",
+                       name ? (serial ? serial : "none") : "", node_keys(ctl->pool, v));
     }
     json_array_foreach(json_object_get(c, "locks"), i, v) {
         if (!name || !strcmp(jstr(v, "name"), name)) {

@@ -14,8 +14,10 @@
  * can tell which members to expect (2: error.since; 3: cluster; 4:
  * renewal_failing, per certificate and in the summary; 5:
  * record_behind_since, cluster.key_mismatch; 6: as_of, since when what the
- * document shows is the store's state). */
-#define ACME_STATUS_SCHEMA 6
+ * document shows is the store's state; 7: cluster.seals_with,
+ * cluster.previous_key_id, cluster.rotation, and per node key_ids,
+ * seals_with, unreadable). */
+#define ACME_STATUS_SCHEMA 7
 
 /* acme_status.c: {"schema", "version", "generated_at", "as_of", "summary", "domains"}
  * of the request's generation; only != NULL keeps the certificate(s) named so

@@ -511,8 +511,42 @@ static void page_head(out_t *o, json_t *summary, const char *title, int detail, 
     put(o, "<main class=\"grid\">\n");
 }
 
+/* AcmeClusterKeyFile NEW OLD: how far the key rotation is. */
+static void rotation_html(out_t *o, json_t *rot)
+{
+    const char *state = json_string_value(json_object_get(rot, "state"));
+    const char *neu = esc(o->pool, str(rot, "key_id"));
+    const char *old = esc(o->pool, str(rot, "previous_key_id"));
+    const char *who = NULL;
+    json_t *v;
+    size_t i;
+
+    if (!state) {
+        return;
+    }
+    putf(o, "<p>Key rotation <code>%s</code> &rarr; <code>%s</code>: ", old, neu);
+    if (!strcmp(state, "waiting")) {
+        json_array_foreach(json_object_get(rot, "waiting_for"), i, v) {
+            who = apr_pstrcat(o->pool, who ? who : "", who ? ", " : "",
+                              esc(o->pool, json_string_value(v) ?: "?"), NULL);
+        }
+        putf(o, "<strong>in progress</strong>, sealing with <code>%s</code> until node(s) "
+             "<code>%s</code> have <code>%s</code>", old, who ? who : "-", neu);
+    }
+    else if (!strcmp(state, "resealing")) {
+        putf(o, "<strong>in progress</strong>, sealing with <code>%s</code>, re-sealing what "
+             "Redis holds under <code>%s</code> (%" APR_INT64_T_FMT " value(s) so far)", neu,
+             old, (apr_int64_t)json_integer_value(json_object_get(rot, "resealed")));
+    }
+    else {
+        putf(o, "<strong>done</strong>, nothing in Redis under <code>%s</code>", old);
+    }
+    put(o, "</p>\n");
+}
+
 /* AcmeCluster: Redis reachable or not, every node and when it was last
- * seen, and who holds which certificate's claim. */
+ * seen, the keys it opens and seals with, and who holds which
+ * certificate's claim. */
 static void cluster_html(out_t *o, json_t *c)
 {
     json_t *v;
@@ -532,12 +566,26 @@ static void cluster_html(out_t *o, json_t *c)
         putf(o, " since %s (%s)", when(o->pool, str(c, "down_since")),
              esc(o->pool, str(c, "error")));
     }
-    putf(o, " &middot; checked %s</p>\n<table><tr><th>Node</th><th>Last seen</th>"
-         "<th>Certificates</th></tr>", when(o->pool, str(c, "checked_at")));
+    putf(o, " &middot; checked %s</p>\n", when(o->pool, str(c, "checked_at")));
+    rotation_html(o, json_object_get(c, "rotation"));
+    put(o, "<table><tr><th>Node</th><th>Last seen</th><th>Certificates</th><th>Keys it "
+        "opens</th><th>Seals with</th></tr>");
     json_array_foreach(json_object_get(c, "nodes"), i, v) {
-        putf(o, "<tr><td><code>%s</code></td><td>%s</td><td>%lu</td></tr>",
-             esc(o->pool, str(v, "node")), when(o->pool, str(v, "last_seen")),
-             (unsigned long)json_object_size(json_object_get(v, "certificates")));
+        const char *keys = NULL;
+        json_t *id;
+        size_t k;
+
+        json_array_foreach(json_object_get(v, "key_ids"), k, id) {
+            keys = apr_pstrcat(o->pool, keys ? keys : "", keys ? " " : "",
+                               esc(o->pool, json_string_value(id) ?: "?"), NULL);
+        }
+        putf(o, "<tr><td><code>%s</code></td><td>%s</td><td>%lu</td><td><code>%s</code></td>"
+             "<td><code>%s</code>%s</td></tr>", esc(o->pool, str(v, "node")),
+             when(o->pool, str(v, "last_seen")),
+             (unsigned long)json_object_size(json_object_get(v, "certificates")),
+             keys ? keys : "-", esc(o->pool, str(v, "seals_with")),
+             json_is_true(json_object_get(v, "unreadable")) ? " (a key this node does not have)"
+             : "");
     }
     put(o, "</table>\n<p>Order claims: ");
     if (!json_array_size(json_object_get(c, "locks"))) {
