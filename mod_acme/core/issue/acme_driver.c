@@ -178,34 +178,6 @@ static void job_staged(acme_driver_t *driver, acme_record_t *rec, const acme_dom
     rec->next_run = acme_core_now(&driver->ctx) + ACME_RECHECK_STAGED;
 }
 
-static const char *outcome_name(acme_outcome_e outcome)
-{
-    switch (outcome) {
-    case ACME_OUTCOME_DONE:        return "done";
-    case ACME_OUTCOME_WAIT:        return "waits";
-    case ACME_OUTCOME_FAILED:      return "failed";
-    case ACME_OUTCOME_NEW_ACCOUNT: return "needs the account again";
-    case ACME_OUTCOME_NEW_ORDER:   return "needs a new order";
-    }
-    return "?";
-}
-
-/* One step with its own pool; returns the outcome with sc filled in. */
-static acme_outcome_e job_step_once(acme_driver_t *driver, acme_step_ctx_t *sc, apr_pool_t *p)
-{
-    int before;
-    acme_outcome_e outcome;
-
-    apr_pool_create(&sc->p, p);
-    acme_problem_clear(&sc->prob);
-    sc->retry_after = 0;
-    sc->now = acme_core_now(&driver->ctx);
-    before = acme_client_request_count(sc->ca->client);
-    outcome = acme_job_step(sc);
-    sc->rec->requests += acme_client_request_count(sc->ca->client) - before;
-    return outcome;
-}
-
 static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                         acme_ca_t *ca, apr_pool_t *p, int *staged)
 {
@@ -214,11 +186,11 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
 
     for (i = 0; i < ACME_MAX_STEPS_PER_RUN && !apr_atomic_read32(&driver->stop); ++i) {
         acme_step_e step = rec->job->step;
-        acme_outcome_e outcome = job_step_once(driver, &sc, p);
+        acme_outcome_e outcome = acme_job_step_once(driver, &sc, p);
         apr_status_t rv;
 
         acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00400: %s: step %s %s -> %s (%d requests so far)",
-                 domain->name, acme_job_step_name(step), outcome_name(outcome),
+                 domain->name, acme_job_step_name(step), acme_job_outcome_name(outcome),
                  acme_job_step_name(acme_job_step_after(step, outcome)), rec->requests);
         if (outcome == ACME_OUTCOME_FAILED) {
             acme_ca_note_failure(driver, ca, &sc.prob);
@@ -268,6 +240,12 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
             job_end(driver, rec);
             rec->next_run = acme_core_now(&driver->ctx) + ACME_RETRY_GATE;
             return;
+        }
+        /* The CA validates while the other names of this run take their
+         * turn: finalizing at once would wait out each validation in a row. */
+        if (step == ACME_STEP_AUTHORIZE && driver->may_yield) {
+            rec->yielded = 1;
+            break;
         }
     }
     rec->next_run = acme_core_now(&driver->ctx);
@@ -646,9 +624,11 @@ static int counts_in_flight(const acme_record_t *rec)
                                   || !strcmp(rec->state, "renewing"));
 }
 
-/* One domain's turn in a run: restored at its first, worked on when due. */
-static void look_at(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_t *ptemp,
-                    int markers, int *staged, run_sum_t *sum)
+/* One domain's turn in a run: restored at its first, worked on when due.
+ * Returns 1 when its order yielded (rec->yielded): it is counted in sum at
+ * its second look. */
+static int look_at(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_t *ptemp,
+                   int markers, int *staged, run_sum_t *sum)
 {
     acme_record_t *rec = acme_record_get(driver, domain->name, 1);
     apr_pool_t *p;
@@ -669,6 +649,9 @@ static void look_at(acme_driver_t *driver, const acme_domain_t *domain, apr_pool
         domain_run(driver, rec, domain, p, staged);
     }
     apr_pool_destroy(p);
+    if (rec->yielded) {
+        return 1;
+    }
     sum->in_flight += counts_in_flight(rec);
     sum->busy |= counts_in_flight(rec) || rec->job || !strcmp(rec->state, "staged");
     sum->earliest = rec->next_run < sum->earliest ? rec->next_run : sum->earliest;
@@ -679,18 +662,43 @@ static void look_at(acme_driver_t *driver, const acme_domain_t *domain, apr_pool
         sum->markers = 1;
         sum->earliest = sum->marker_poll < sum->earliest ? sum->marker_poll : sum->earliest;
     }
+    return 0;
+}
+
+/* The second pass: the orders that yielded in the first, in the same order. */
+static void look_again(acme_driver_t *driver, const apr_array_header_t *domains,
+                       const apr_array_header_t *again, apr_pool_t *ptemp, int markers,
+                       int *staged, run_sum_t *sum)
+{
+    int i;
+
+    driver->may_yield = 0;
+    for (i = 0; i < again->nelts; ++i) {
+        const acme_domain_t *domain = APR_ARRAY_IDX(domains, APR_ARRAY_IDX(again, i, int),
+                                                    const acme_domain_t *);
+
+        acme_record_get(driver, domain->name, 1)->yielded = 0;
+        if (!apr_atomic_read32(&driver->stop)) {
+            look_at(driver, domain, ptemp, markers, staged, sum);
+        }
+    }
 }
 
 /* Every name, then the schedule rebuilt when nothing is in progress. */
 static void full_run(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *ptemp,
                      int markers, int *staged, run_sum_t *sum)
 {
+    apr_array_header_t *again = apr_array_make(ptemp, 8, sizeof(int));
     int i;
 
+    driver->may_yield = 1;
     for (i = 0; domains && i < domains->nelts && !apr_atomic_read32(&driver->stop); ++i) {
-        look_at(driver, APR_ARRAY_IDX(domains, i, const acme_domain_t *), ptemp, markers, staged,
-                sum);
+        if (look_at(driver, APR_ARRAY_IDX(domains, i, const acme_domain_t *), ptemp, markers,
+                    staged, sum)) {
+            APR_ARRAY_PUSH(again, int) = i;
+        }
     }
+    look_again(driver, domains, again, ptemp, markers, staged, sum);
     acme_job_sched_reset(driver, domains);
     driver->sched_ok = domains && !sum->busy && !apr_atomic_read32(&driver->stop);
     driver->sched_markers = sum->markers;
@@ -706,14 +714,19 @@ static void due_run(acme_driver_t *driver, const apr_array_header_t *domains, ap
                     int *staged, run_sum_t *sum)
 {
     apr_array_header_t *looked = apr_array_make(ptemp, 16, sizeof(int));
+    apr_array_header_t *again = apr_array_make(ptemp, 8, sizeof(int));
     apr_time_t now = acme_core_now(&driver->ctx);
     int i, index;
 
+    driver->may_yield = 1;
     while (!apr_atomic_read32(&driver->stop) && acme_job_sched_pop_due(driver, now, &index)) {
-        look_at(driver, APR_ARRAY_IDX(domains, index, const acme_domain_t *), ptemp, 0, staged,
-                sum);
+        if (look_at(driver, APR_ARRAY_IDX(domains, index, const acme_domain_t *), ptemp, 0,
+                    staged, sum)) {
+            APR_ARRAY_PUSH(again, int) = index;
+        }
         APR_ARRAY_PUSH(looked, int) = index;
     }
+    look_again(driver, domains, again, ptemp, 0, staged, sum);
     /* back in after the loop: one planned for now again waits for the next run */
     for (i = 0; i < looked->nelts; ++i) {
         index = APR_ARRAY_IDX(looked, i, int);

@@ -329,8 +329,8 @@ apr_status_t acme_job_save(acme_driver_t *driver, const acme_domain_t *domain,
     if (!json) {
         return APR_ENOMEM;
     }
-    rv = acme_store_write_json(driver->store, ptemp, job_json_path(ptemp, domain->name), json,
-                               ACME_STORE_KEY_PERMS);
+    rv = acme_store_write_json_unsynced(driver->store, ptemp, job_json_path(ptemp, domain->name),
+                                        json, ACME_STORE_KEY_PERMS);
     json_decref(json);
     return rv;
 }

@@ -135,6 +135,8 @@ typedef struct acme_record_t {
     const char *queued;             /* status activity while paced: "queued, starts at T";
                                      * ACME_REC_QUEUED_MAX */
     int profile_warned;             /* that notice was logged in this run */
+    int yielded;                    /* challenges answered in this run's first pass: the
+                                     * rest of its order waits for the second */
 } acme_record_t;
 
 /* One domain in the driver's schedule (acme_job_sched.c). */
@@ -175,6 +177,8 @@ struct acme_driver_t {
     int sched_ok;
     int sched_markers;              /* a name is valid, staged or in a job: look for
                                      * acmectl's markers every ACME_MARKER_POLL */
+    int may_yield;                  /* a run's first pass: an order stops after its
+                                     * challenges are answered (acme_driver_run) */
 };
 
 /* acme_job_pace.c: may a new order for ca_url start at now? 0 = yes (its
@@ -314,6 +318,14 @@ acme_outcome_e acme_job_ca_failed(acme_step_ctx_t *sc, apr_status_t rv);
  * the order; a change bumps job->activity_seq. */
 void acme_job_activity_set(acme_job_t *job, const char *text);
 
+/* An outcome as the debug log says it ("done", "waits", ...); static text. */
+const char *acme_job_outcome_name(acme_outcome_e outcome);
+
+/* One step of sc's job, in a subpool sc->p of p (the caller destroys it);
+ * returns the step's outcome with sc filled in (prob, retry_after) and the
+ * requests it sent added to sc->rec->requests. */
+acme_outcome_e acme_job_step_once(acme_driver_t *driver, acme_step_ctx_t *sc, apr_pool_t *p);
+
 /* Persistence of a job in jobs/<name>.json (the certificate key is root's:
  * acme_custody.h). */
 const char *acme_job_fingerprint(apr_pool_t *p, const acme_domain_t *domain);
@@ -324,6 +336,8 @@ const char *acme_job_fingerprint(apr_pool_t *p, const acme_domain_t *domain);
 acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
                              const char *ca_url, apr_time_t live_issued_at,
                              apr_pool_t *pool, apr_pool_t *ptemp, apr_time_t now, int *resumed);
+/* Written at every step without fsync (acme_store_write_json_unsynced): a
+ * machine's crash resumes it a step earlier, or orders anew. */
 apr_status_t acme_job_save(acme_driver_t *driver, const acme_domain_t *domain,
                            const acme_job_t *job, apr_pool_t *ptemp);
 void acme_job_remove_files(acme_driver_t *driver, const char *name, apr_pool_t *ptemp);

@@ -1,4 +1,4 @@
-/* How an issuance step says it failed: the problem in sc->prob, read by the
+/* How an issuance step ends: its outcome; a failure says why in sc->prob, read by the
  * driver (status page, events, backoff); and what a waiting job waits for.
  * Shared by every step file. */
 #include <string.h>
@@ -36,4 +36,16 @@ void acme_job_activity_set(acme_job_t *job, const char *text)
     }
     job->activity = text ? apr_pstrdup(job->pool, text) : NULL;
     job->activity_seq++;
+}
+
+const char *acme_job_outcome_name(acme_outcome_e outcome)
+{
+    switch (outcome) {
+    case ACME_OUTCOME_DONE:        return "done";
+    case ACME_OUTCOME_WAIT:        return "waits";
+    case ACME_OUTCOME_FAILED:      return "failed";
+    case ACME_OUTCOME_NEW_ACCOUNT: return "needs the account again";
+    case ACME_OUTCOME_NEW_ORDER:   return "needs a new order";
+    }
+    return "?";
 }

@@ -740,3 +740,18 @@ acme_outcome_e acme_job_step(acme_step_ctx_t *sc)
     }
     return ACME_OUTCOME_DONE;
 }
+
+acme_outcome_e acme_job_step_once(acme_driver_t *driver, acme_step_ctx_t *sc, apr_pool_t *p)
+{
+    int before;
+    acme_outcome_e outcome;
+
+    apr_pool_create(&sc->p, p);
+    acme_problem_clear(&sc->prob);
+    sc->retry_after = 0;
+    sc->now = acme_core_now(&driver->ctx);
+    before = acme_client_request_count(sc->ca->client);
+    outcome = acme_job_step(sc);
+    sc->rec->requests += acme_client_request_count(sc->ca->client) - before;
+    return outcome;
+}

@@ -367,8 +367,8 @@ apr_status_t acme_status_record_save(acme_store_t *store, apr_pool_t *p,
     if (!json) {
         return APR_EINVAL;
     }
-    rv = acme_store_write_json(store, p, acme_store_rel_status(p, rec->name), json,
-                               ACME_STORE_FILE_PERMS);
+    rv = acme_store_write_json_unsynced(store, p, acme_store_rel_status(p, rec->name), json,
+                                        ACME_STORE_FILE_PERMS);
     json_decref(json);
     unsaved_mark(store, p, rec->name, rv != APR_SUCCESS);
     return rv;

@@ -57,6 +57,17 @@ apr_status_t acme_store_read_secret(acme_store_t *store, apr_pool_t *p, const ch
                                     apr_size_t max, const char **data, apr_size_t *len);
 apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
                                    json_t *json, apr_fileperms_t perms);
+/* acme_store_write_json without its two fsyncs (file and directory): as
+ * atomic for every reader (a temp file renamed over the old one), but after
+ * a crash of the machine, not of a process, the file may be an earlier
+ * version. For records rewritten from state kept in memory, at every step
+ * of an order: status records and an order's state (which, a version
+ * behind, resumes one step earlier). At about 10 ms per fsync on a loaded
+ * disk those fsyncs were most of a first issuance's time. Returns as
+ * acme_store_write_json. */
+apr_status_t acme_store_write_json_unsynced(acme_store_t *store, apr_pool_t *p,
+                                            const char *relpath, json_t *json,
+                                            apr_fileperms_t perms);
 /* Reads and parses the JSON file at relpath (capped like acme_store_read).
  * The json belongs to p: a cleanup of p releases it, so the caller never
  * calls json_decref on it (json_incref to keep it past p). APR_SUCCESS,

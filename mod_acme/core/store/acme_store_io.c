@@ -155,8 +155,9 @@ static apr_status_t write_temp(int dirfd, const char *tmp, const void *data, apr
     return rv;
 }
 
-apr_status_t acme_store_write(acme_store_t *store, apr_pool_t *p, const char *relpath,
-                              const void *data, apr_size_t len, apr_fileperms_t perms)
+static apr_status_t store_write(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                                const void *data, apr_size_t len, apr_fileperms_t perms,
+                                int sync)
 {
     const char *base, *tmp;
     uid_t uid;
@@ -168,19 +169,25 @@ apr_status_t acme_store_write(acme_store_t *store, apr_pool_t *p, const char *re
         return rv;
     }
     tmp = acme_store_tmp_path(p, base);
-    rv = write_temp(dirfd, tmp, data, len, acme_store_mode_of(perms), uid, gid,
-                    !acme_store_batched(store));
+    sync = sync && !acme_store_batched(store);
+    rv = write_temp(dirfd, tmp, data, len, acme_store_mode_of(perms), uid, gid, sync);
     if (rv == APR_SUCCESS && renameat(dirfd, tmp, dirfd, base) < 0) {
         rv = errno;
     }
     if (rv != APR_SUCCESS) {
         unlinkat(dirfd, tmp, 0);
     }
-    else if (!acme_store_batched(store) && fsync(dirfd) < 0) {
+    else if (sync && fsync(dirfd) < 0) {
         rv = errno;
     }
     close(dirfd);
     return rv;
+}
+
+apr_status_t acme_store_write(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                              const void *data, apr_size_t len, apr_fileperms_t perms)
+{
+    return store_write(store, p, relpath, data, len, perms, 1);
 }
 
 apr_status_t acme_store_rename(acme_store_t *store, apr_pool_t *p, const char *from,
@@ -307,8 +314,8 @@ apr_status_t acme_store_read_secret(acme_store_t *store, apr_pool_t *p, const ch
     return store_read(store, p, relpath, max, 1, data, len);
 }
 
-apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
-                                   json_t *json, apr_fileperms_t perms)
+static apr_status_t write_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                               json_t *json, apr_fileperms_t perms, int sync)
 {
     char *text = json_dumps(json, JSON_INDENT(2) | JSON_SORT_KEYS);
     const char *copy;
@@ -318,7 +325,20 @@ apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const cha
     }
     copy = apr_pstrcat(p, text, "\n", NULL);
     free(text);
-    return acme_store_write(store, p, relpath, copy, strlen(copy), perms);
+    return store_write(store, p, relpath, copy, strlen(copy), perms, sync);
+}
+
+apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                                   json_t *json, apr_fileperms_t perms)
+{
+    return write_json(store, p, relpath, json, perms, 1);
+}
+
+apr_status_t acme_store_write_json_unsynced(acme_store_t *store, apr_pool_t *p,
+                                            const char *relpath, json_t *json,
+                                            apr_fileperms_t perms)
+{
+    return write_json(store, p, relpath, json, perms, 0);
 }
 
 apr_status_t acme_store_read_json_pooled(acme_store_t *store, apr_pool_t *p,
