@@ -128,6 +128,9 @@ static const char *next_action_of(const domain_view_t *v)
     if (v->unsaved_since) {
         return "unknown (record out of date)";
     }
+    if (v->record_unreadable) {
+        return "unknown (record unreadable)";
+    }
     if (v->staged) {
         return "activation (graceful restart)";
     }

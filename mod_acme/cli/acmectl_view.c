@@ -140,10 +140,17 @@ static void view_live(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
 static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
 {
     const acme_status_error_t *err;
+    apr_status_t rv;
 
     v->unsaved_since = acme_status_record_unsaved_since(ctl->store, p, v->name);
-    if (acme_status_record_load(ctl->store, p, v->name, &v->status) != APR_SUCCESS) {
+    if ((rv = acme_status_record_load(ctl->store, p, v->name, &v->status)) != APR_SUCCESS) {
+        char buf[120];
+
         v->status = NULL;
+        if (rv != APR_ENOENT) {
+            v->record_unreadable = rv == APR_EINVAL ? "not a status record"
+                                   : apr_pstrdup(p, apr_strerror(rv, buf, sizeof(buf)));
+        }
         return;
     }
     v->state = acme_status_record_state_name(v->status->state);
@@ -203,6 +210,13 @@ static void view_reconcile(apr_pool_t *p, domain_view_t *v)
     const char *expected = v->live_error ? "unreadable" : !v->has_live ? "missing"
                          : v->live.not_after < apr_time_now() ? "expired" : "valid";
 
+    if (!v->status && v->record_unreadable) {
+        v->record_note = apr_psprintf(
+            p, "status/%s.json cannot be read (%s): state, next action and errors are unknown "
+            "until the server writes it again (at its next look at %s, or a graceful restart). "
+            "The certificate lines are the files' own", v->name, v->record_unreadable, v->name);
+        return;
+    }
     if (!v->status) {
         return;
     }

@@ -37,6 +37,8 @@ typedef struct domain_view_t {
     apr_time_t failing_since;        /* the first of them, 0 = unknown */
     const char *error_type;          /* the CA's problem type of the last one, NULL: none */
     apr_time_t unsaved_since;        /* the server could not write status/<name>.json since */
+    const char *record_unreadable;   /* why status/<name>.json could not be read, NULL = read
+                                      * or absent */
     const char *activity;            /* what a running job waits for (a record to set...) */
     int configured;                  /* in configured.json (or no server wrote it yet) */
     const char *configured_by;       /* the servers configuring it ("" or NULL: unknown) */

@@ -287,3 +287,41 @@ def test_check_reads_the_order_records(tmp_path, pebble, unique):
     doc = json.loads(acmectl(store, "--json", "check").stdout)
     assert doc["orders"] == [{"name": name, "step": "validate",
                               "started": doc["orders"][0]["started"]}], doc
+
+
+def test_an_unreadable_status_record_is_said_to_be_unreadable(tmp_path, pebble, unique):
+    """A status record that cannot be read (not JSON, JSON of another shape,
+    a directory where the file belongs) leaves next action unknown in list
+    and says why in show, instead of a bare '-'; the certificate lines stay
+    the files' own."""
+    name = unique("unread") + ".example"
+    store = imported_store(tmp_path, pebble, name)
+    record = os.path.join(store, "status", name + ".json")
+    os.makedirs(os.path.dirname(record), exist_ok=True)
+
+    def plant(kind):
+        if os.path.isdir(record):
+            os.rmdir(record)
+        elif os.path.exists(record):
+            os.unlink(record)
+        if kind == "dir":
+            os.mkdir(record)
+            return
+        with open(record, "w") as f:
+            f.write({"garbage": "{not json", "shape": "[1, 2, 3]\n"}[kind])
+
+    for kind in ("garbage", "shape", "dir"):
+        plant(kind)
+        r = acmectl(store, "list")
+        assert r.returncode == 0, r.stdout + r.stderr
+        line = [l for l in r.stdout.splitlines() if l.startswith(name)]
+        assert line and "unknown (record unreadable)" in line[0], (kind, r.stdout)
+        r = acmectl(store, "show", name)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert re.search(r"record: +status/%s\.json cannot be read \(" % re.escape(name),
+                         r.stdout), (kind, r.stdout)
+        assert "certificate:" in r.stdout, (kind, r.stdout)
+    os.rmdir(record)
+    r = acmectl(store, "list")
+    line = [l for l in r.stdout.splitlines() if l.startswith(name)]
+    assert line and "unreadable" not in line[0], r.stdout
