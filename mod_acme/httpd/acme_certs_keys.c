@@ -102,7 +102,8 @@ void acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00634: %s: cannot generate "
                          "the certificate key in %s/keys; no certificate can be ordered for "
                          "it; free space on the store's filesystem, or make keys/ a directory "
-                         "of root's, mode 0700, as the error says",
+                         "of root's, mode 0700, as the error says, then reload httpd "
+                         "('apachectl graceful') so the key is made again",
                          d->name, acme_store_dir(rt->store));
         }
         made += generated;
