@@ -503,6 +503,7 @@ static void emptied(acme_redis_t *r, apr_pool_t *p)
     assert_int_equal(acme_cluster_lock_take(r, p, "x.test", "node-b", 60000, 0, 0, 0, &sb, &tb,
                                             &holder, &wait), APR_SUCCESS);
     assert_int_equal(acme_cluster_lock_release(r, p, "x.test", "node-b", tb), APR_SUCCESS);
+    assert_int_equal(acme_redis_del(r, p, acme_cluster_key(p, "fence", "x.test")), APR_SUCCESS);
     assert_int_equal(acme_cluster_lock_keep(r, p, "x.test", "node-b", &tb, 60000, 0, &sb,
                                             &again), APR_EAGAIN);
     /* emptied; a root that saw none marks it 'fresh' ... */
@@ -626,6 +627,58 @@ static void restores(acme_redis_t *r, apr_pool_t *p)
     assert_true(pttl(r, p, acme_cluster_key(p, "fence", "e.test")) > 9L * 86400000L);
 }
 
+/* The keeper's renewal: every claim still the node's in one script; one
+ * that expired while nobody claimed the name since (the fence still its
+ * token) is the node's again, with the same token; one another node
+ * claimed meanwhile stays that node's. */
+static void kept_claims(acme_redis_t *r, apr_pool_t *p)
+{
+    const char *names[2] = { "k1.test", "k2.test" }, *holder = NULL;
+    const char *lock1 = acme_cluster_key(p, "lock", "k1.test");
+    const char *shorten[3] = { "PEXPIRE", acme_cluster_key(p, "lock", "k2.test"), "1000" };
+    acme_cluster_epoch_seen_t seen = { "" };
+    acme_redis_reply_t *reply;
+    long long tokens[2] = { 0, 0 }, tb = 0, t2;
+    int kept[2] = { 0, 0 }, again = 0;
+
+    assert_int_equal(take(r, p, names[0], "node-a", &tokens[0], &holder), APR_SUCCESS);
+    assert_int_equal(take(r, p, names[1], "node-a", &tokens[1], &holder), APR_SUCCESS);
+    assert_int_equal(acme_redis_command(r, p, &reply, 3, shorten, NULL), APR_SUCCESS);
+    assert_int_equal(acme_redis_del(r, p, lock1), APR_SUCCESS);      /* expired */
+    assert_int_equal(acme_cluster_lock_keep_all(r, p, "node-a", 2, names, tokens, 60000, kept),
+                     APR_SUCCESS);
+    assert_int_equal(kept[0], 1);
+    assert_int_equal(kept[1], 1);
+    assert_true(pttl(r, p, lock1) > 50000);
+    assert_true(pttl(r, p, shorten[1]) > 50000);
+    /* expired, and another node claimed it: lost, and left as it is */
+    assert_int_equal(acme_redis_del(r, p, lock1), APR_SUCCESS);
+    assert_int_equal(take(r, p, names[0], "node-b", &tb, &holder), APR_SUCCESS);
+    assert_true(tb > tokens[0]);
+    assert_int_equal(acme_cluster_lock_keep_all(r, p, "node-a", 2, names, tokens, 60000, kept),
+                     APR_SUCCESS);
+    assert_int_equal(kept[0], 0);
+    assert_int_equal(kept[1], 1);
+    assert_int_equal(take(r, p, names[0], "node-a", &t2, &holder), APR_EAGAIN);
+    assert_string_equal(holder, apr_psprintf(p, "node-b %" APR_INT64_T_FMT, (apr_int64_t)tb));
+    assert_int_equal(acme_cluster_lock_keep(r, p, names[0], "node-a", &tokens[0], 60000, 60000,
+                                            &seen, &again), APR_EAGAIN);
+    /* a step's keep takes an expired claim nobody took again too, same token */
+    t2 = tokens[1];
+    assert_int_equal(acme_redis_del(r, p, shorten[1]), APR_SUCCESS);
+    assert_int_equal(acme_cluster_lock_keep(r, p, names[1], "node-a", &t2, 60000, 60000, &seen,
+                                            &again), APR_SUCCESS);
+    assert_int_equal(again, 2);
+    assert_true(t2 == tokens[1]);
+    assert_int_equal(acme_cluster_lock_keep(r, p, names[1], "node-a", &t2, 60000, 60000, &seen,
+                                            &again), APR_SUCCESS);
+    assert_int_equal(again, 0);
+    assert_int_equal(acme_cluster_lock_keep_all(r, p, "node-a", 0, names, tokens, 60000, kept),
+                     APR_EINVAL);
+    assert_int_equal(acme_cluster_lock_release(r, p, names[0], "node-b", tb), APR_SUCCESS);
+    assert_int_equal(acme_cluster_lock_release(r, p, names[1], "node-a", t2), APR_SUCCESS);
+}
+
 static void test_real_redis(void **state)
 {
     apr_pool_t *p = *state;
@@ -661,6 +714,7 @@ static void test_real_redis(void **state)
     epoch_first(r, p);
     fresh_settles(r, p);
     claims_and_fences(r, p);
+    kept_claims(r, p);
     restores(r, p);
     emptied(r, p);
     /* Another node with another key file: a clear refusal, nothing read. */

@@ -84,19 +84,38 @@ static const char take_lua[] =
     "redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. t, 'PX', ARGV[2])\n"
     "return {t, '', m}\n";
 
+/* keep(lock, fence, claim, token, ttl): the claim "<node> <token>" kept
+ * for ttl ms: 1 when it was there; 2 when it had expired and the fence is
+ * still its token (every claim since would have taken the next one, so
+ * nobody claimed the name since: it is set again, same token); 0 else. */
+#define LUA_KEEP \
+    "local function keep(lock, fence, claim, token, ttl)\n" \
+    "  local v, kept = redis.call('GET', lock), 1\n" \
+    "  if v == claim then\n" \
+    "    redis.call('PEXPIRE', lock, ttl)\n" \
+    "  elseif v or tonumber(redis.call('GET', fence) or '0') ~= tonumber(token) then\n" \
+    "    return 0\n" \
+    "  else\n" \
+    "    redis.call('SET', lock, claim, 'PX', ttl)\n" \
+    "    kept = 2\n" \
+    "  end\n" \
+    LUA_FENCE_TTL("fence") \
+    "  return kept\n" \
+    "end\n"
+
 /* KEYS: lock, fence, epoch. ARGV: "<node> <token>", ttl, node, grace, the
- * epoch id the node saw last, a new epoch id. 1: kept; 0: lost (another
- * claim, or it expired); -t: Redis lost it (emptied less than grace ms
- * ago, or just now: no mark, then marked here) and it is this node's
- * again with the new token t, above every version published since. */
+ * epoch id the node saw last, a new epoch id, token. 1: kept; 2: it had
+ * expired, nobody claimed since, kept again (LUA_KEEP); 0: lost (another
+ * claim, or it expired and Redis lost the fence too, past the grace); -t:
+ * Redis lost it (emptied less than grace ms ago, or just now: no mark,
+ * then marked here) and it is this node's again with the new token t,
+ * above every version published since. */
 static const char keep_lua[] =
     LUA_EPOCH
-    "local v = redis.call('GET', KEYS[1])\n"
-    "if v == ARGV[1] then\n"
-    LUA_FENCE_TTL("KEYS[2]")
-    "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
-    "end\n"
-    "if v then return 0 end\n"
+    LUA_KEEP
+    "local kept = keep(KEYS[1], KEYS[2], ARGV[1], ARGV[7], ARGV[2])\n"
+    "if kept > 0 then return kept end\n"
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
     "local m = settle(KEYS[3], ARGV[5] ~= '' and ARGV[5] or '?', ARGV[6], false)\n"
     "local id, at, st = epoch(m)\n"
     "if st ~= 'emptied' or now_ms() >= at + tonumber(ARGV[4]) then return 0 end\n"
@@ -104,6 +123,18 @@ static const char keep_lua[] =
     LUA_FENCE_TTL("KEYS[2]")
     "redis.call('SET', KEYS[1], ARGV[3] .. ' ' .. t, 'PX', ARGV[2])\n"
     "return -t\n";
+
+/* KEYS: lock, fence of each claim, in pairs. ARGV: ttl, then "<node>
+ * <token>" and token of each claim, in pairs. Returns 1 (kept) or 0 (not
+ * the node's any more) per claim (LUA_KEEP). */
+static const char keep_all_lua[] =
+    LUA_KEEP
+    "local out = {}\n"
+    "for i = 1, #KEYS / 2 do\n"
+    "  out[i] = keep(KEYS[2 * i - 1], KEYS[2 * i], ARGV[2 * i], ARGV[2 * i + 1], ARGV[1]) > 0\n"
+    "    and 1 or 0\n"
+    "end\n"
+    "return out\n";
 
 /* KEYS: epoch. ARGV: new id, the id this node saw before ('' none), young
  * ms ('' none: always). Returns {mark after settle(), 1 when made here}. */
@@ -250,21 +281,57 @@ apr_status_t acme_cluster_lock_keep(acme_redis_t *r, apr_pool_t *p, const char *
 {
     const char *keys[3] = { acme_cluster_key(p, "lock", name), acme_cluster_key(p, "fence", name),
                             ACME_CLUSTER_EPOCH_KEY };
-    const char *args[6] = { claim(p, node, *token), apr_ltoa(p, ttl_ms), node,
-                            apr_ltoa(p, grace_ms), seen->id, NULL };
+    const char *args[7] = { claim(p, node, *token), apr_ltoa(p, ttl_ms), node,
+                            apr_ltoa(p, grace_ms), seen->id, NULL,
+                            apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)*token) };
     acme_redis_reply_t *reply;
     apr_status_t rv;
 
     if ((rv = acme_cluster_epoch_new_id(p, &args[5])) != APR_SUCCESS
-        || (rv = eval(r, p, &reply, keep_lua, 3, keys, 6, args, NULL)) != APR_SUCCESS) {
+        || (rv = eval(r, p, &reply, keep_lua, 3, keys, 7, args, NULL)) != APR_SUCCESS) {
         return rv;
     }
     if (reply->type != ACME_REDIS_INTEGER || reply->integer == 0) {
         return APR_EAGAIN;
     }
-    *reclaimed = reply->integer < 0;
+    *reclaimed = reply->integer < 0 ? 1 : reply->integer == 2 ? 2 : 0;
     if (reply->integer < 0) {
         *token = -reply->integer;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_cluster_lock_keep_all(acme_redis_t *r, apr_pool_t *p, const char *node,
+                                        int n, const char *const *names,
+                                        const long long *tokens, long ttl_ms, int *kept)
+{
+    const char **keys, **args;
+    acme_redis_reply_t *reply;
+    apr_status_t rv;
+    int i;
+
+    if (n <= 0 || n > ACME_CLUSTER_KEEP_ALL_MAX) {
+        return APR_EINVAL;
+    }
+    keys = apr_palloc(p, sizeof(*keys) * 2 * n);
+    args = apr_palloc(p, sizeof(*args) * (2 * n + 1));
+    args[0] = apr_ltoa(p, ttl_ms);
+    for (i = 0; i < n; ++i) {
+        keys[2 * i] = acme_cluster_key(p, "lock", names[i]);
+        keys[2 * i + 1] = acme_cluster_key(p, "fence", names[i]);
+        args[2 * i + 1] = claim(p, node, tokens[i]);
+        args[2 * i + 2] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)tokens[i]);
+    }
+    if ((rv = eval(r, p, &reply, keep_all_lua, 2 * n, keys, 2 * n + 1, args, NULL))
+        != APR_SUCCESS) {
+        return rv;
+    }
+    if (reply->type != ACME_REDIS_ARRAY || reply->elements->nelts != n) {
+        return APR_EGENERAL;
+    }
+    for (i = 0; i < n; ++i) {
+        const acme_redis_reply_t *e = APR_ARRAY_IDX(reply->elements, i, acme_redis_reply_t *);
+        kept[i] = e->type == ACME_REDIS_INTEGER && e->integer == 1;
     }
     return APR_SUCCESS;
 }

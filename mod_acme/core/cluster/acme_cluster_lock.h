@@ -70,14 +70,30 @@ apr_status_t acme_cluster_lock_take(acme_redis_t *r, apr_pool_t *p, const char *
                                     acme_cluster_epoch_seen_t *seen, long long *token,
                                     const char **holder, long *wait_ms);
 /* Extends node's claim with *token by ttl_ms. APR_SUCCESS: kept
- * (*reclaimed 0), or Redis had lost it, emptied less than grace_ms ago or
- * just now, and it is node's again (*reclaimed 1): *token is then the new
- * token from the fence, the one of the fenced writes from now on;
- * APR_EAGAIN when it is not node's any more (expired, taken over). */
+ * (*reclaimed 0); or it had expired and nobody claimed the name since (the
+ * fence still holds *token): set again with the same token (*reclaimed 2);
+ * or Redis had lost it, emptied less than grace_ms ago or just now, and it
+ * is node's again (*reclaimed 1): *token is then the new token from the
+ * fence, the one of the fenced writes from now on; APR_EAGAIN when it is
+ * not node's any more (another node claimed it after it expired). */
 apr_status_t acme_cluster_lock_keep(acme_redis_t *r, apr_pool_t *p, const char *name,
                                     const char *node, long long *token, long ttl_ms,
                                     long grace_ms, const acme_cluster_epoch_seen_t *seen,
                                     int *reclaimed);
+
+/* Claims one acme_cluster_lock_keep_all call keeps at most. */
+#define ACME_CLUSTER_KEEP_ALL_MAX 256
+/* Extends n (1 to ACME_CLUSTER_KEEP_ALL_MAX) claims of node at once, in one
+ * script: names[i] with tokens[i], each by ttl_ms while it is still node's
+ * (or expired with nobody claiming since: set again, as
+ * acme_cluster_lock_keep does). kept[i] (n ints, the caller's) is 1 when
+ * kept, 0 when the claim is not node's (another's, or gone with Redis'
+ * data: acme_cluster_lock_keep tells those apart). APR_SUCCESS; APR_EINVAL
+ * for n out of range; APR_EGENERAL on a reply of another shape;
+ * acme_redis_command's failures. Scratch from p. */
+apr_status_t acme_cluster_lock_keep_all(acme_redis_t *r, apr_pool_t *p, const char *node,
+                                        int n, const char *const *names,
+                                        const long long *tokens, long ttl_ms, int *kept);
 
 /* A new random epoch id (16 hex digits, from p). APR_SUCCESS, or
  * apr_generate_random_bytes' failure. */
