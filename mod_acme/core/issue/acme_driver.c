@@ -178,6 +178,19 @@ static void job_staged(acme_driver_t *driver, acme_record_t *rec, const acme_dom
     rec->next_run = acme_core_now(&driver->ctx) + ACME_RECHECK_STAGED;
 }
 
+/* The gate's keep (acme_job_gate_keep): 1; or 0, the job stopped where
+ * it is, its state kept, to begin again later. */
+static int gate_kept(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
+                     apr_pool_t *p)
+{
+    if (acme_job_gate_keep(driver, domain, p) == APR_SUCCESS) {
+        return 1;
+    }
+    job_end(driver, rec);
+    rec->next_run = acme_core_now(&driver->ctx) + ACME_RETRY_GATE;
+    return 0;
+}
+
 static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                         acme_ca_t *ca, apr_pool_t *p, int *staged)
 {
@@ -186,9 +199,15 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
 
     for (i = 0; i < ACME_MAX_STEPS_PER_RUN && !apr_atomic_read32(&driver->stop); ++i) {
         acme_step_e step = rec->job->step;
-        acme_outcome_e outcome = acme_job_step_once(driver, &sc, p);
+        acme_outcome_e outcome;
         apr_status_t rv;
 
+        /* Right before newOrder (RFC 8555 §7.4), which makes at the CA what
+         * no other server could find: the claim confirmed still this one's. */
+        if (step == ACME_STEP_ORDER && !rec->job->order_url && !gate_kept(driver, rec, domain, p)) {
+            return;
+        }
+        outcome = acme_job_step_once(driver, &sc, p);
         acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00400: %s: step %s %s -> %s (%d requests so far)",
                  domain->name, acme_job_step_name(step), acme_job_outcome_name(outcome),
                  acme_job_step_name(acme_job_step_after(step, outcome)), rec->requests);
@@ -224,21 +243,7 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
         }
         acme_record_status_update(driver, rec, domain, sc.p);
         apr_pool_destroy(sc.p);
-        if (driver->gate.begin
-            && (rv = driver->gate.keep(driver->gate.baton, domain, p)) != APR_SUCCESS) {
-            if (rv == APR_EAGAIN) {
-                acme_log(&driver->ctx, ACME_LOG_WARN, 0, "ACME01175: %s: the claim to order "
-                         "this certificate was lost (another server took it over); stopping "
-                         "here", domain->name);
-            }
-            else {
-                acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME01231: %s: the claim to order "
-                         "this certificate cannot be confirmed (the servers' shared store does "
-                         "not answer); stopping here with the order's state kept, to resume it "
-                         "once the claim can be confirmed", domain->name);
-            }
-            job_end(driver, rec);
-            rec->next_run = acme_core_now(&driver->ctx) + ACME_RETRY_GATE;
+        if (!gate_kept(driver, rec, domain, p)) {
             return;
         }
         /* The CA validates while the other names of this run take their

@@ -161,10 +161,12 @@ typedef struct acme_order_gate_t {
      * look again at *retry_at, *why (may stay NULL) says which. */
     apr_status_t (*begin)(void *baton, const acme_domain_t *domain, const char *live_serial,
                           apr_time_t *retry_at, const char **why, apr_pool_t *p);
-    /* After every step of a running job: the claim kept alive. APR_EAGAIN
-     * when it was lost, any other error when the gate cannot tell (the
-     * store of claims does not answer): either way the job stops where it
-     * is, its state kept, and begins again later. */
+    /* After every step of a running job, and right before a step that
+     * creates an order at the CA (RFC 8555 §7.4 newOrder): the claim kept
+     * alive and confirmed still this server's. APR_EAGAIN when it was
+     * lost, any other error when the gate cannot tell (the store of claims
+     * does not answer): either way the job stops where it is (before the
+     * new order), its state kept, and begins again later. */
     apr_status_t (*keep)(void *baton, const acme_domain_t *domain, apr_pool_t *p);
     /* The job ended: staged = 1 when its certificate is in staging now. */
     void (*end)(void *baton, const acme_domain_t *domain, int staged, apr_pool_t *p);

@@ -321,6 +321,14 @@ void acme_job_activity_set(acme_job_t *job, const char *text);
 /* An outcome as the debug log says it ("done", "waits", ...); static text. */
 const char *acme_job_outcome_name(acme_outcome_e outcome);
 
+/* The order gate's keep for domain's running job (acme_job_gate.c): the
+ * claim kept alive and confirmed still this server's. APR_SUCCESS, also
+ * without a gate; else the keep's failure, logged (APR_EAGAIN: lost; any
+ * other: cannot be told), and the job is to stop where it is. Scratch
+ * from p. */
+apr_status_t acme_job_gate_keep(acme_driver_t *driver, const acme_domain_t *domain,
+                                apr_pool_t *p);
+
 /* One step of sc's job, in a subpool sc->p of p (the caller destroys it);
  * returns the step's outcome with sc filled in (prob, retry_after) and the
  * requests it sent added to sc->rec->requests. */
