@@ -4,7 +4,9 @@
  * starts, a certificate another node published and this node has not yet
  * installed holds it back; else the node claims mod_acme:lock:<name> (SET
  * NX with expiry, a fencing token from INCR: acme_cluster_lock.h), keeps the
- * claim alive after every step, publishes the staged chain as
+ * claim alive (its keeper thread every few seconds, acme_cluster_keeper.h,
+ * and every step: confirmed right before newOrder, the order's state
+ * published right after), publishes the staged chain as
  * mod_acme:cert:<name> only while its token is still the newest, then lets
  * the claim go.
  *
@@ -31,6 +33,7 @@
 
 #include "acme_private.h"
 #include "acme_cluster_issue.h"
+#include "acme_cluster_keeper.h"
 #include "acme_cluster_lock.h"
 #include "acme_custody.h"
 #include "acme_json.h"
@@ -40,7 +43,7 @@
 #include "acme_time.h"
 #include "acme_key_type.h"
 
-#define CLAIM_TTL_MS      ACME_CLUSTER_CLAIM_TTL_MS   /* kept alive after every step */
+#define CLAIM_TTL_MS      ACME_CLUSTER_CLAIM_TTL_MS   /* kept alive: acme_cluster_keeper.h */
 #define ACME_CLUSTER_POLL apr_time_from_sec(2)
 #define POLL_BUDGET       apr_time_from_msec(500)
 #define JOB_TTL_MS        ACME_CLUSTER_JOB_TTL_MS     /* a day: older order records are discarded */
@@ -69,6 +72,7 @@ typedef struct gate_t {
     int key_checked;                  /* mod_acme:keycheck opened with this node's key */
     acme_driver_t *driver;
     acme_challenge_sink_t *sink;      /* the answers this node publishes */
+    acme_cluster_keeper_t *keeper;    /* renews the claims in tokens; NULL: steps only */
 } gate_t;
 
 static acme_redis_t *gate_redis(gate_t *g, const char **why)
@@ -520,6 +524,7 @@ static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const c
         return redis_down(g, retry_at, why, "Redis did not answer", p);
     }
     g->down_since = 0;
+    acme_cluster_keeper_hold(g->keeper, domain->name, token);
     if (held && *held == token && *holder) {      /* still waiting for a key */
         rv = job_adopt(g, r, domain, token, retry_at, why, p);
         return rv == APR_SUCCESS ? order_key_published(g, r, domain, retry_at, why, p) : rv;
@@ -548,7 +553,17 @@ static apr_status_t claim_keep(gate_t *g, acme_redis_t *r, const acme_domain_t *
 
     rv = acme_cluster_lock_keep(r, p, domain->name, g->cluster->node, &token, CLAIM_TTL_MS,
                                 CLAIM_TTL_MS, &g->epoch, &reclaimed);
-    if (rv == APR_SUCCESS && reclaimed) {
+    if (rv == APR_SUCCESS) {
+        acme_cluster_keeper_hold(g->keeper, domain->name, token);
+    }
+    if (rv == APR_SUCCESS && reclaimed == 2) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, g->s, "ACME01057: %s: this node's claim %"
+                     APR_INT64_T_FMT " had expired (not renewed for %ld s: Redis out of reach, "
+                     "or this process stalled) and no node claimed it since; it is this "
+                     "node's again, the order goes on", domain->name, (apr_int64_t)token,
+                     CLAIM_TTL_MS / 1000);
+    }
+    if (rv == APR_SUCCESS && reclaimed == 1) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g->s, "ACME01038: %s: Redis lost this "
                      "node's claim to order it (restarted empty or flushed); claimed again "
                      "(claim %" APR_INT64_T_FMT ", was %" APR_INT64_T_FMT "), the order goes "
@@ -561,6 +576,40 @@ static apr_status_t claim_keep(gate_t *g, acme_redis_t *r, const acme_domain_t *
         acme_cluster_node_answers_again(g->sink);
     }
     return rv;
+}
+
+/* The claim is another node's now: nothing more of this order is written
+ * (its state, its certificate: the fence refuses them anyway). An order
+ * the CA has already is named, for it is left to expire there. */
+static void claim_lost(gate_t *g, acme_redis_t *r, const acme_domain_t *domain,
+                       long long token, apr_pool_t *p)
+{
+    const char *job, *order, *holder = "nobody's", *argv[2];
+    acme_redis_reply_t *reply;
+    apr_size_t len;
+    json_t *jj;
+
+    acme_cluster_keeper_drop(g->keeper, domain->name);
+    if (acme_store_read(g->store, p, acme_store_rel_job(p, domain->name), ACME_MAX_STORE_FILE,
+                        &job, &len) != APR_SUCCESS || !(jj = json_loadb(job, len, 0, NULL))) {
+        return;
+    }
+    acme_json_pool_owned(p, jj);
+    if (!(order = json_string_value(json_object_get(jj, "order")))) {
+        return;                       /* no order at the CA yet */
+    }
+    argv[0] = "GET";
+    argv[1] = acme_cluster_key(p, "lock", domain->name);
+    if (acme_redis_command(r, p, &reply, 2, argv, NULL) == APR_SUCCESS
+        && reply->type == ACME_REDIS_STRING) {
+        holder = apr_psprintf(p, "\"%s\"", reply->str);
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g->s, "ACME01054: %s: this node lost its claim %"
+                 APR_INT64_T_FMT " (the claim is %s now) after it made order %s at the CA; it "
+                 "writes nothing more of that order, which is left to expire at the CA while "
+                 "the claim's holder orders the certificate; advice: the claim lapsed while "
+                 "this node worked: look for Redis errors, or a claim no longer kept alive, "
+                 "before this line", domain->name, (apr_int64_t)token, holder, order);
 }
 
 static apr_status_t gate_keep(void *baton, const acme_domain_t *domain, apr_pool_t *p)
@@ -589,9 +638,11 @@ static apr_status_t gate_keep(void *baton, const acme_domain_t *domain, apr_pool
         g->redis = NULL;
         return rv;
     }
-    if (rv == APR_SUCCESS) {
-        job_publish(g, r, domain, *held, p);
+    if (rv == APR_EAGAIN) {
+        claim_lost(g, r, domain, *held, p);
+        return rv;
     }
+    job_publish(g, r, domain, *held, p);
     return rv;
 }
 
@@ -668,6 +719,7 @@ static void gate_end(void *baton, const acme_domain_t *domain, int staged, apr_p
         return;
     }
     apr_hash_set(g->tokens, domain->name, APR_HASH_KEY_STRING, NULL);
+    acme_cluster_keeper_drop(g->keeper, domain->name);
     if (!r) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g->s, "ACME01016: %s: Redis is not "
                      "reachable (%s); the certificate stays on this node until the parent "
@@ -701,8 +753,10 @@ static void gate_end(void *baton, const acme_domain_t *domain, int staged, apr_p
     }
 }
 
-void acme_cluster_issue_gate_install(acme_driver_t *driver, acme_runtime_t *rt,
-                                     acme_challenge_sink_t *sink, apr_pool_t *p)
+acme_cluster_keeper_t *acme_cluster_issue_gate_install(acme_driver_t *driver,
+                                                       acme_runtime_t *rt,
+                                                       acme_challenge_sink_t *sink,
+                                                       apr_pool_t *p)
 {
     gate_t *g = apr_pcalloc(p, sizeof(*g));
     acme_order_gate_t gate;
@@ -723,4 +777,6 @@ void acme_cluster_issue_gate_install(acme_driver_t *driver, acme_runtime_t *rt,
     gate.end = gate_end;
     gate.baton = g;
     acme_driver_set_gate(driver, &gate);
+    acme_cluster_keeper_start(&g->keeper, g->cluster, g->s);   /* failure logged */
+    return g->keeper;
 }

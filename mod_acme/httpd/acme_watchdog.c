@@ -84,7 +84,7 @@ static apr_status_t issue_start(acme_wd_t *wd)
         acme_driver_verify_chains(wd->driver, acme_config_trusted_roots(wd->rt->base));
     }
     if (rv == APR_SUCCESS && wd->rt->cluster) {
-        acme_cluster_issue_gate_install(wd->driver, wd->rt, &wd->sink, wd->pool);
+        wd->keeper = acme_cluster_issue_gate_install(wd->driver, wd->rt, &wd->sink, wd->pool);
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, wd->rt->base,
@@ -253,6 +253,10 @@ static apr_status_t issue_child_exit(void *baton)
         apr_thread_mutex_lock(wd->run_mutex);
     }
     apr_thread_mutex_unlock(wd->run_mutex);
+    /* No run renews a claim any more; the keeper's thread must not outlive
+     * exit() either (its TLS to Redis). Its claims lapse within their life. */
+    acme_cluster_keeper_stop(wd->keeper);
+    wd->keeper = NULL;
     return APR_SUCCESS;
 }
 

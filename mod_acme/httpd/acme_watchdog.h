@@ -35,6 +35,7 @@ typedef struct acme_wd_t {
     apr_thread_mutex_t *run_mutex;    /* held by the watchdog thread while it starts or runs */
     volatile apr_uint32_t stopping;   /* the child exits: no more runs */
     acme_challenge_sink_t sink;
+    struct acme_cluster_keeper_t *keeper; /* AcmeCluster: keeps the claims alive; NULL: none */
     const char *user_agent;
     /* parent side */
     apr_hash_t *stale;                /* name -> ready time: staged but left by activation */
