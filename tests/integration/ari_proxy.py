@@ -39,6 +39,14 @@ what a public source documents:
   acceptable for finalization"; the order stays as it was, letsencrypt/boulder
   pull request #4075). Pebble 2.4 answers the same, but validates at once
   (PEBBLE_VA_NOSLEEP), so without this it rarely does.
+- slow_bad_nonces = (N, seconds): the first N newOrder requests (of any
+  client) wait that many seconds and are then answered 400 badNonce with a
+  fresh nonce, without reaching Pebble. RFC 8555 §6.5 lets a server refuse
+  any nonce ("badNonce"; the client retries with the one sent back, §6.5),
+  as Pebble does at random with PEBBLE_WFE_NONCEREJECT; the wait is a
+  loaded CA's. One newOrder step then lasts about N x seconds, the client
+  alive and waiting for the CA all along, while each request stays under
+  the client's own timeout.
 - reuse_failed_authz = {"validated": datetime, "expires": datetime}: every
   order lists, per identifier, the same invalid authorization (challenge
   failed at "validated", an empty "error" object), as Boulder once put failed
@@ -296,6 +304,8 @@ class AcmeProxy(_Serving):
         self.freeze_order = None
         self.freeze_retry_after = 1
         self.not_ready_finalizes = 0
+        self.slow_bad_nonces = None
+        self._bad_nonces_sent = 0
         self._finalizes_refused = {}   # finalize path -> how many were refused
         self.reuse_failed_authz = None
         self.ip_needs_profile = None
@@ -511,6 +521,13 @@ class AcmeProxy(_Serving):
         """The answer of a behaviour that replaces Pebble's, or None."""
         if method != "POST" or not isinstance(payload, (dict, str)):
             return None
+        if path == "/order-plz" and self.slow_bad_nonces:
+            with self.lock:
+                refuse = self._bad_nonces_sent < self.slow_bad_nonces[0]
+                self._bad_nonces_sent += refuse
+            if refuse:
+                time.sleep(self.slow_bad_nonces[1])
+                return self._problem(400, "badNonce", "JWS has an invalid anti-replay nonce")
         if path == "/order-plz" and self.order_limit:
             ok, wait = self._order_admitted()
             if not ok:
