@@ -606,10 +606,11 @@ static void claim_lost(gate_t *g, acme_redis_t *r, const acme_domain_t *domain,
     }
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g->s, "ACME01054: %s: this node lost its claim %"
                  APR_INT64_T_FMT " (the claim is %s now) after it made order %s at the CA; it "
-                 "writes nothing more of that order, which is left to expire at the CA while "
-                 "the claim's holder orders the certificate; advice: the claim lapsed while "
-                 "this node worked: look for Redis errors, or a claim no longer kept alive, "
-                 "before this line", domain->name, (apr_int64_t)token, holder, order);
+                 "writes nothing more of that order: the claim's holder resumes it if it found "
+                 "its state in Redis, else it expires unused at the CA; advice: the claim "
+                 "lapsed while this node worked: look for Redis errors, or a claim no longer "
+                 "kept alive, before this line", domain->name, (apr_int64_t)token, holder,
+                 order);
 }
 
 static apr_status_t gate_keep(void *baton, const acme_domain_t *domain, apr_pool_t *p)

@@ -11,9 +11,10 @@
 /* Budget of a lookup on the request path (a CA's fetch that reached a node
  * that did not order): connect, TLS, AUTH and GET together. */
 #define ACME_CLUSTER_LOOKUP_BUDGET  apr_time_from_msec(200)
-/* A claim to order lives this long (ms), kept alive after every step of the
- * order; and after Redis lost its data, no node takes a new claim for as
- * long: a claim it lost could have lived that long. */
+/* A claim to order lives this long (ms), kept alive while the order is
+ * (acme_cluster_keeper.h) and after every step of it; and after Redis lost
+ * its data, no node takes a new claim for as long: a claim it lost could
+ * have lived that long. */
 #define ACME_CLUSTER_CLAIM_TTL_MS   60000L
 #define ACME_CLUSTER_CLAIM_GRACE    apr_time_from_msec(ACME_CLUSTER_CLAIM_TTL_MS)
 /* A 'fresh' epoch mark (acme_cluster_lock.h) takes claims only this many
