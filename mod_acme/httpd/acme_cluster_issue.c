@@ -4,9 +4,8 @@
  * starts, a certificate another node published and this node has not yet
  * installed holds it back; else the node claims mod_acme:lock:<name> (SET
  * NX with expiry, a fencing token from INCR: acme_cluster_lock.h), keeps the
- * claim alive (its keeper thread every few seconds, acme_cluster_keeper.h,
- * and every step: confirmed right before newOrder, the order's state
- * published right after), publishes the staged chain as
+ * claim alive (a keeper thread, acme_cluster_keeper.h, and every step),
+ * publishes the staged chain as
  * mod_acme:cert:<name> only while its token is still the newest, then lets
  * the claim go.
  *
@@ -446,12 +445,28 @@ static apr_status_t order_key_published(gate_t *g, acme_redis_t *r, const acme_d
     return APR_EAGAIN;
 }
 
+/* Is record (published) a certificate due here, not the live one (serial
+ * live_serial) and not due for renewal? Then 1, with *why. */
+static int installing(json_t *record, const char *live_serial, const char **why, apr_pool_t *p)
+{
+    const char *serial = json_string_value(json_object_get(record, "serial"));
+
+    if (!serial || !strcmp(serial, live_serial)
+        || json_integer_value(json_object_get(record, "renew_at"))   /* seconds: no overflow */
+           <= apr_time_sec(apr_time_now())) {
+        return 0;
+    }
+    *why = apr_psprintf(p, "certificate %s, ordered by %s, is being installed here", serial,
+                        json_string_value(json_object_get(record, "node")));
+    return 1;
+}
+
 static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const char *live_serial,
                                apr_time_t *retry_at, const char **why, apr_pool_t *p)
 {
     gate_t *g = baton;
     acme_redis_t *r = gate_redis(g, why);
-    const char *holder = NULL, *serial;
+    const char *holder = NULL;
     long long token, *held;
     long wait_ms = 0;
     json_t *record;
@@ -472,23 +487,16 @@ static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const c
         g->key_checked = 1;
         rv = published(r, p, domain, &record, why);
     }
-    if (rv == APR_SUCCESS) {
-        serial = json_string_value(json_object_get(record, "serial"));
-        if (serial && strcmp(serial, live_serial)
-            && json_integer_value(json_object_get(record, "renew_at"))   /* seconds: no overflow */
-               > apr_time_sec(apr_time_now())) {
-            *why = apr_psprintf(p, "certificate %s, ordered by %s, is being installed here",
-                                serial, json_string_value(json_object_get(record, "node")));
-            return APR_EAGAIN;
-        }
+    if (rv == APR_SUCCESS && installing(record, live_serial, why, p)) {
+        return APR_EAGAIN;
     }
-    else if (rv == APR_EBADF) {
+    if (rv == APR_EBADF) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, g->s, "ACME01014: cluster: %s; this node "
                      "orders nothing and overwrites nothing until it has the right key", *why);
         *retry_at = apr_time_now() + apr_time_from_sec(60);
         return APR_EAGAIN;
     }
-    else if (rv != APR_ENOENT && rv != APR_EINVAL) {
+    if (rv != APR_SUCCESS && rv != APR_ENOENT && rv != APR_EINVAL) {
         g->redis = NULL;
         return redis_down(g, retry_at, why, "Redis did not answer", p);
     }
@@ -524,6 +532,13 @@ static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const c
         return redis_down(g, retry_at, why, "Redis did not answer", p);
     }
     g->down_since = 0;
+    /* The claim before may have published and been let go between that look
+     * and this claim: a look again, under the claim. */
+    if (!*holder && published(r, p, domain, &record, why) == APR_SUCCESS
+        && installing(record, live_serial, why, p)) {
+        acme_cluster_lock_release(r, p, domain->name, g->cluster->node, token);
+        return APR_EAGAIN;
+    }
     acme_cluster_keeper_hold(g->keeper, domain->name, token);
     if (held && *held == token && *holder) {      /* still waiting for a key */
         rv = job_adopt(g, r, domain, token, retry_at, why, p);
@@ -579,8 +594,7 @@ static apr_status_t claim_keep(gate_t *g, acme_redis_t *r, const acme_domain_t *
 }
 
 /* The claim is another node's now: nothing more of this order is written
- * (its state, its certificate: the fence refuses them anyway). An order
- * the CA has already is named, for it is left to expire there. */
+ * (the fence refuses it anyway); an order the CA has already is named. */
 static void claim_lost(gate_t *g, acme_redis_t *r, const acme_domain_t *domain,
                        long long token, apr_pool_t *p)
 {

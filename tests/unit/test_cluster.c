@@ -628,9 +628,9 @@ static void restores(acme_redis_t *r, apr_pool_t *p)
 }
 
 /* The keeper's renewal: every claim still the node's in one script; one
- * that expired while nobody claimed the name since (the fence still its
- * token) is the node's again, with the same token; one another node
- * claimed meanwhile stays that node's. */
+ * that expired (or was released) is not set again there, but a step's keep
+ * takes it again, with the same token, while nobody claimed the name since
+ * (the fence still its token); one another node claimed stays that node's. */
 static void kept_claims(acme_redis_t *r, apr_pool_t *p)
 {
     const char *names[2] = { "k1.test", "k2.test" }, *holder = NULL;
@@ -647,10 +647,16 @@ static void kept_claims(acme_redis_t *r, apr_pool_t *p)
     assert_int_equal(acme_redis_del(r, p, lock1), APR_SUCCESS);      /* expired */
     assert_int_equal(acme_cluster_lock_keep_all(r, p, "node-a", 2, names, tokens, 60000, kept),
                      APR_SUCCESS);
-    assert_int_equal(kept[0], 1);
+    assert_int_equal(kept[0], 0);
     assert_int_equal(kept[1], 1);
-    assert_true(pttl(r, p, lock1) > 50000);
+    assert_int_equal(pttl(r, p, lock1), -2);
     assert_true(pttl(r, p, shorten[1]) > 50000);
+    t2 = tokens[0];
+    assert_int_equal(acme_cluster_lock_keep(r, p, names[0], "node-a", &t2, 60000, 60000, &seen,
+                                            &again), APR_SUCCESS);
+    assert_int_equal(again, 2);
+    assert_true(t2 == tokens[0]);
+    assert_true(pttl(r, p, lock1) > 50000);
     /* expired, and another node claimed it: lost, and left as it is */
     assert_int_equal(acme_redis_del(r, p, lock1), APR_SUCCESS);
     assert_int_equal(take(r, p, names[0], "node-b", &tb, &holder), APR_SUCCESS);

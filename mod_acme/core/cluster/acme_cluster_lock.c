@@ -125,14 +125,19 @@ static const char keep_lua[] =
     "return -t\n";
 
 /* KEYS: lock, fence of each claim, in pairs. ARGV: ttl, then "<node>
- * <token>" and token of each claim, in pairs. Returns 1 (kept) or 0 (not
- * the node's any more) per claim (LUA_KEEP). */
+ * <token>" of each claim. Returns 1 (kept) or 0 (not the node's) per
+ * claim. A claim that expired is not set again here: this round may be
+ * older than the release that removed it. */
 static const char keep_all_lua[] =
-    LUA_KEEP
     "local out = {}\n"
     "for i = 1, #KEYS / 2 do\n"
-    "  out[i] = keep(KEYS[2 * i - 1], KEYS[2 * i], ARGV[2 * i], ARGV[2 * i + 1], ARGV[1]) > 0\n"
-    "    and 1 or 0\n"
+    "  local fence = KEYS[2 * i]\n"
+    "  out[i] = 0\n"
+    "  if redis.call('GET', KEYS[2 * i - 1]) == ARGV[i + 1] then\n"
+    "    redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[1])\n"
+    LUA_FENCE_TTL("fence")
+    "    out[i] = 1\n"
+    "  end\n"
     "end\n"
     "return out\n";
 
@@ -314,15 +319,14 @@ apr_status_t acme_cluster_lock_keep_all(acme_redis_t *r, apr_pool_t *p, const ch
         return APR_EINVAL;
     }
     keys = apr_palloc(p, sizeof(*keys) * 2 * n);
-    args = apr_palloc(p, sizeof(*args) * (2 * n + 1));
+    args = apr_palloc(p, sizeof(*args) * (n + 1));
     args[0] = apr_ltoa(p, ttl_ms);
     for (i = 0; i < n; ++i) {
         keys[2 * i] = acme_cluster_key(p, "lock", names[i]);
         keys[2 * i + 1] = acme_cluster_key(p, "fence", names[i]);
-        args[2 * i + 1] = claim(p, node, tokens[i]);
-        args[2 * i + 2] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)tokens[i]);
+        args[i + 1] = claim(p, node, tokens[i]);
     }
-    if ((rv = eval(r, p, &reply, keep_all_lua, 2 * n, keys, 2 * n + 1, args, NULL))
+    if ((rv = eval(r, p, &reply, keep_all_lua, 2 * n, keys, n + 1, args, NULL))
         != APR_SUCCESS) {
         return rv;
     }

@@ -85,9 +85,9 @@ apr_status_t acme_cluster_lock_keep(acme_redis_t *r, apr_pool_t *p, const char *
 #define ACME_CLUSTER_KEEP_ALL_MAX 256
 /* Extends n (1 to ACME_CLUSTER_KEEP_ALL_MAX) claims of node at once, in one
  * script: names[i] with tokens[i], each by ttl_ms while it is still node's
- * (or expired with nobody claiming since: set again, as
- * acme_cluster_lock_keep does). kept[i] (n ints, the caller's) is 1 when
- * kept, 0 when the claim is not node's (another's, or gone with Redis'
+ * (an expired one is not set again: the caller's list may be older than a
+ * release). kept[i] (n ints, the caller's) is 1 when kept, 0 when the
+ * claim is not there (another's, expired, released, or gone with Redis'
  * data: acme_cluster_lock_keep tells those apart). APR_SUCCESS; APR_EINVAL
  * for n out of range; APR_EGENERAL on a reply of another shape;
  * acme_redis_command's failures. Scratch from p. */
