@@ -89,6 +89,9 @@ void acme_status_html_card(apr_pool_t *p, json_t *d, acme_status_card_t *card);
  * "expiring soon", ending the badge line; both in p. */
 const char *acme_status_html_card_open(apr_pool_t *p, const char *uri, const char *state,
                                        int expiring);
+/* What the overview's card links (acme_status_html_card_open) start with
+ * for a page at uri: "" or its last segment and "/", HTML-escaped, in p. */
+const char *acme_status_html_href_base(apr_pool_t *p, const char *uri);
 const char *acme_status_html_card_days(apr_pool_t *p, int has_days, apr_int64_t days,
                                        int expiring);
 /* The overview page around n cards' text (a bucket of r's connection's

@@ -2,9 +2,12 @@
  * (acme_status_page.c): each certificate's JSON object or HTML card as
  * rendered, with what moves with the clock (days_left, expiring_soon, the
  * card's colour and days) and the summary made here. The text is byte for
- * byte what acme_status_document and acme_status_send_html make. The answer
- * goes out from an unlinked file (megabytes at 10,000 certificates), not
- * from this child's heap. */
+ * byte what acme_status_document and acme_status_send_html make. The
+ * certificates' part (megabytes at 10,000 certificates) is assembled once
+ * per page content, format and day boundary into a file every child shares
+ * (acme_status_answer.c) and sent from there, not from this child's heap;
+ * the frame around it (generated_at, as_of, the summary, the cluster view)
+ * is made per request. */
 #include <string.h>
 #include <unistd.h>
 #include <sys/uio.h>
@@ -20,6 +23,7 @@
 #include "acme_store_paths.h"
 #include "acme_status.h"
 #include "acme_status_page.h"
+#include "acme_status_answer.h"
 #include "acme_cluster_view.h"
 
 /* Fewer days than this left counts as expiring soon (as acme_status.c). */
@@ -53,14 +57,18 @@ static int json_frame(apr_pool_t *p, json_t *summary, const char *generated_at,
     return 1;
 }
 
-/* The answer: body (len bytes), which the brigade takes. */
-static int send_json(request_rec *r, apr_bucket *body, apr_size_t len)
+/* The answer: head, body (len bytes, which the brigade takes), tail. */
+static int send_json(request_rec *r, const char *head, apr_bucket *body, apr_size_t len,
+                     const char *tail)
 {
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool, ba);
 
     ap_set_content_type(r, "application/json");
-    ap_set_content_length(r, len);
+    ap_set_content_length(r, strlen(head) + len + strlen(tail));
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create(head, strlen(head), ba));
     APR_BRIGADE_INSERT_TAIL(bb, body);
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create(tail, strlen(tail), ba));
     if (!r->header_only) {
         ap_pass_brigade(r->output_filters, bb);
     }
@@ -102,49 +110,18 @@ static char *flatten(apr_pool_t *p, const pieces_t *out)
     return text;
 }
 
-/* The answer's text as one bucket for r: written into an unlinked file in
- * dir (status/.page) and sent from there (sendfile or mapped, never copied
- * into this child's heap: at 10,000 certificates it is megabytes); in
- * r->pool when the file cannot be written. */
-static apr_bucket *pieces_bucket(request_rec *r, const char *dir, const pieces_t *out)
-{
-    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
-    apr_file_t *file = NULL;
-    apr_size_t done;
-    int i, step;
-
-    if (dir && apr_file_mktemp(&file, apr_pstrcat(r->pool, dir, "/answer.XXXXXX", NULL),
-                               APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE
-                               | APR_FOPEN_EXCL, r->pool) == APR_SUCCESS) {
-        const char *path = NULL;
-
-        apr_file_name_get(&path, file);
-        if (path) {
-            unlink(path);
-        }
-        for (i = 0; file && i < out->v->nelts; i += step) {
-            step = out->v->nelts - i < 512 ? out->v->nelts - i : 512;
-            if (apr_file_writev_full(file, &APR_ARRAY_IDX(out->v, i, struct iovec), step, &done)
-                != APR_SUCCESS) {
-                apr_file_close(file);
-                file = NULL;
-            }
-        }
-        if (file) {
-            return apr_bucket_file_create(file, 0, out->len, r->pool, ba);
-        }
-    }
-    return apr_bucket_pool_create(flatten(r->pool, out), out->len, r->pool, ba);
-}
-
-/* Every domain's text from page gathered into out with the clock's values,
- * the summary counted. 0 when page is not of these domains. */
+/* Every domain's text from page gathered into out with the clock's values
+ * at now, the summary counted into count, and the first moment
+ * (apr_time_t) a certificate's days left (and with them expiring soon)
+ * would read differently into *valid_until. 0 when page is not of these
+ * domains. */
 static int gather(request_rec *r, acme_runtime_t *rt, const acme_page_t *page, int json,
-                  pieces_t *out, json_int_t count[7])
+                  apr_time_t now, pieces_t *out, apr_int64_t count[7], apr_time_t *valid_until)
 {
-    apr_time_t now = apr_time_now();
+    const apr_time_t day = apr_time_from_sec(86400);
     int i;
 
+    *valid_until = APR_INT64_MAX;
     for (i = 0; i < rt->domains->nelts; ++i) {
         const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
         const acme_page_entry_t *e = &page->entries[i];
@@ -157,9 +134,13 @@ static int gather(request_rec *r, acme_runtime_t *rt, const acme_page_t *page, i
         }
         if (e->has_live) {
             apr_time_t left = e->not_after - now;
-            days = (apr_int64_t)(left / apr_time_from_sec(86400));
-            if (left < 0 && left % apr_time_from_sec(86400)) {
+            days = (apr_int64_t)(left / day);
+            if (left < 0 && left % day) {
                 --days;           /* floor: an expired certificate has negative days */
+            }
+            /* days stays while not_after - now >= days * day */
+            if (e->not_after - days * day + 1 < *valid_until) {
+                *valid_until = e->not_after - days * day + 1;
             }
         }
         expiring = e->has_live && (days < EXPIRING_SOON_DAYS || e->warning);
@@ -187,63 +168,97 @@ static int gather(request_rec *r, acme_runtime_t *rt, const acme_page_t *page, i
     return 1;
 }
 
+/* The certificates' part of the answer for key from page: the cached one
+ * when it is still what gather would make, else gathered, cached and
+ * sent from the new file (from r->pool when no file can be written).
+ * NULL when page is not of these domains. */
+static apr_bucket *answer_body(request_rec *r, acme_runtime_t *rt, const acme_page_t *page,
+                               const acme_status_answer_key_t *key, acme_status_answer_t *ans)
+{
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    apr_time_t valid_until;
+    apr_status_t rv;
+    pieces_t out;
+
+    memset(ans, 0, sizeof(*ans));
+    if (acme_status_answer_find(r->pool, key, ans)) {
+        return apr_bucket_file_create(ans->file, ans->off, ans->len, r->pool, ba);
+    }
+    out.v = apr_array_make(r->pool, rt->domains->nelts * 6 + 4, sizeof(struct iovec));
+    out.len = 0;
+    if (!gather(r, rt, page, key->json, key->now, &out, ans->count, &valid_until)) {
+        return NULL;
+    }
+    rv = acme_status_answer_write(r->pool, key, (const struct iovec *)out.v->elts, out.v->nelts,
+                                  valid_until, ans);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, "ACME00751: status page: %s overview of %d "
+                  "certificates assembled%s", key->json ? "JSON" : "HTML", rt->domains->nelts,
+                  rv != APR_SUCCESS ? ", not cached (cannot write it to status/.page)"
+                  : apr_psprintf(r->pool, " and cached until %s or the next change",
+                                 valid_until == APR_INT64_MAX ? "-"
+                                 : acme_time_rfc3339(r->pool, valid_until)));
+    if (rv == APR_SUCCESS) {
+        return apr_bucket_file_create(ans->file, ans->off, ans->len, r->pool, ba);
+    }
+    ans->len = out.len;
+    return apr_bucket_pool_create(flatten(r->pool, &out), out.len, r->pool, ba);
+}
+
 int acme_status_frag_send(request_rec *r, int json)
 {
     acme_runtime_t *rt = acme_runtime_get(r->server);
-    pieces_t out;
-    /* total, valid, renewing, failing, missing, renewal failing, expiring */
-    json_int_t count[7] = { 0 };
-    const char *generated_at, *as_of_text, *head, *tail, *dir;
+    const char *generated_at, *as_of_text, *head, *tail;
+    acme_status_answer_key_t key;
+    acme_status_answer_t ans;
     apr_time_t as_of;
+    apr_bucket *body;
     json_t *summary;
     acme_page_t page;
 
     if (!rt || !rt->store || !rt->domains) {
         return DECLINED;
     }
-    dir = acme_store_path(rt->store, r->pool, ACME_STORE_STATUS "/" ACME_STORE_STATUS_PAGE_DIR);
     memset(&page, 0, sizeof(page));
     if (!acme_status_page_get(r->pool, rt, &page, &as_of)) {
         return DECLINED;
     }
-    out.v = apr_array_make(r->pool, rt->domains->nelts * 6 + 4, sizeof(struct iovec));
-    out.len = 0;
-    if (json) {
-        add(&out, "", 0);         /* the head, once the summary is known */
-    }
-    if (!gather(r, rt, &page, json, &out, count)) {
+    key.dir = acme_store_path(rt->store, r->pool,
+                              ACME_STORE_STATUS "/" ACME_STORE_STATUS_PAGE_DIR);
+    key.page_name = acme_status_page_name(r->pool, rt->domains);
+    key.content = page.head->content;
+    key.json = json;
+    key.variant = json ? "" : acme_status_html_href_base(r->pool, r->uri);
+    key.now = apr_time_now();
+    if (!(body = answer_body(r, rt, &page, &key, &ans))) {
         return DECLINED;
     }
-    generated_at = acme_time_rfc3339(r->pool, apr_time_now());
+    /* made per request: an answer from the cache is still as of now */
+    generated_at = acme_time_rfc3339(r->pool, key.now);
     as_of_text = acme_time_rfc3339(r->pool, as_of);
     /* as acme_status.c's summary: a renewal failing counts as failing too */
-    summary = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "total", count[0],
-                        "valid", count[1 + ACME_PAGE_CLS_VALID],
-                        "renewing", count[1 + ACME_PAGE_CLS_RENEWING],
-                        "failing", count[1 + ACME_PAGE_CLS_FAILING]
-                                   + count[1 + ACME_PAGE_CLS_RENEWAL_FAILING],
-                        "renewal_failing", count[1 + ACME_PAGE_CLS_RENEWAL_FAILING],
-                        "missing", count[1 + ACME_PAGE_CLS_MISSING],
-                        "expiring_soon", count[6]);
+    summary = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "total", (json_int_t)ans.count[0],
+                        "valid", (json_int_t)ans.count[1 + ACME_PAGE_CLS_VALID],
+                        "renewing", (json_int_t)ans.count[1 + ACME_PAGE_CLS_RENEWING],
+                        "failing", (json_int_t)(ans.count[1 + ACME_PAGE_CLS_FAILING]
+                                   + ans.count[1 + ACME_PAGE_CLS_RENEWAL_FAILING]),
+                        "renewal_failing", (json_int_t)ans.count[1 + ACME_PAGE_CLS_RENEWAL_FAILING],
+                        "missing", (json_int_t)ans.count[1 + ACME_PAGE_CLS_MISSING],
+                        "expiring_soon", (json_int_t)ans.count[6]);
     if (!summary) {
+        apr_bucket_destroy(body);
         return DECLINED;
     }
     acme_json_pool_owned(r->pool, summary);
     if (!json) {
         return acme_status_html_send_overview(r, summary, generated_at, as_of_text,
                                               acme_cluster_view_read(rt, r->pool),
-                                              (int)count[0], pieces_bucket(r, dir, &out));
+                                              (int)ans.count[0], body);
     }
     if (!json_frame(r->pool, summary, generated_at, as_of_text,
                     acme_cluster_view_read(rt, r->pool), &head, &tail)) {
+        apr_bucket_destroy(body);
         return DECLINED;
     }
-    head = apr_pstrcat(r->pool, head, "[", NULL);
-    APR_ARRAY_IDX(out.v, 0, struct iovec).iov_base = (void *)head;
-    APR_ARRAY_IDX(out.v, 0, struct iovec).iov_len = strlen(head);
-    out.len += strlen(head);
-    add_str(&out, count[0] ? "\n  ]" : "]");
-    add_str(&out, tail);
-    add_str(&out, "\n");
-    return send_json(r, pieces_bucket(r, dir, &out), out.len);
+    return send_json(r, apr_pstrcat(r->pool, head, "[", NULL), body, ans.len,
+                     apr_pstrcat(r->pool, ans.count[0] ? "\n  ]" : "]", tail, "\n", NULL));
 }

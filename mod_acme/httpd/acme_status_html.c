@@ -326,6 +326,11 @@ static const char *href_prefix(apr_pool_t *p, const char *uri)
     return esc(p, apr_pstrcat(p, ap_escape_path_segment(p, last + 1), "/", NULL));
 }
 
+const char *acme_status_html_href_base(apr_pool_t *p, const char *uri)
+{
+    return href_prefix(p, uri);
+}
+
 /* The card's class: its state, "expiring" for a valid one expiring soon. */
 static const char *card_class(const char *state, int expiring)
 {

@@ -32,6 +32,7 @@
 #include <httpd.h>
 #include <http_protocol.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "acme_private.h"
 #include "acme_time.h"
@@ -49,7 +50,7 @@
 #define EXPIRING_SOON_DAYS  7
 #define JSON_FLAGS          (JSON_INDENT(2) | JSON_PRESERVE_ORDER)
 /* Its layout's mark; a new layout takes a new one (an old file is rebuilt). */
-#define PAGE_MAGIC          "ACMEPG06"
+#define PAGE_MAGIC          "ACMEPG07"
 /* Larger than this is not a page of ours. */
 #define PAGE_MAX            ((apr_uint64_t)1 << 31)
 
@@ -318,6 +319,37 @@ static int render(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *tmp,
     return 1;
 }
 
+/* The content id of the n entries at buf (a page's file image) into id
+ * (ACME_STATUS_ANSWER_ID_LEN bytes of a SHA-256): what the overview takes
+ * from each entry, not the stamps it was checked by. All 0 when no digest
+ * can be had (the overview is then assembled per request). */
+static void content_id(const char *buf, apr_size_t n, unsigned char id[16])
+{
+    const acme_page_entry_t *entries = (const acme_page_entry_t *)(buf + sizeof(acme_page_head_t));
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char md[EVP_MAX_MD_SIZE];
+    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    apr_size_t i;
+
+    for (i = 0; ok && i < n; i++) {
+        const acme_page_entry_t *e = &entries[i];
+        apr_int64_t facts[4] = { e->has_live, e->not_after, e->cls, e->warning };
+        apr_size_t len = 0;
+        int k;
+
+        for (k = 0; k < ACME_PAGE_COUNT; k++) {
+            len += e->len[k] + 1;
+        }
+        ok = EVP_DigestUpdate(ctx, facts, sizeof(facts)) && EVP_DigestUpdate(ctx, buf + e->off, len);
+    }
+    ok = ok && EVP_DigestFinal_ex(ctx, md, NULL);
+    EVP_MD_CTX_free(ctx);
+    memset(id, 0, 16);
+    if (ok) {
+        memcpy(id, md, 16);
+    }
+}
+
 /* Entries rendered between two clears of the temporary pool: the account
  * file is read once per CA and batch, not once per failing certificate. */
 #define RENDER_BATCH 256
@@ -402,6 +434,7 @@ static int page_build(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *keep, const
 
         h->size = old->size;
         h->n = n;
+        memcpy(h->content, old->head->content, sizeof(h->content));
         *out = *old;
         out->head = h;
         return 1;
@@ -433,6 +466,7 @@ static int page_build(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *keep, const
             at += e->len[k] + 1;
         }
     }
+    content_id(buf, n, ((acme_page_head_t *)buf)->content);
     out->base = buf;
     out->size = size;
     return page_sane(out, n);

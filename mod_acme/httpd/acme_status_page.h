@@ -40,6 +40,11 @@ typedef struct acme_page_head_t {
     apr_int64_t made_at;          /* when its build started */
     apr_int64_t known_at;         /* it shows the store as of then: made_at, or a later
                                    * look that found nothing changed */
+    /* a digest of what the overview takes from every entry (its strings,
+     * has_live, not_after, cls, warning): the same content, the same id,
+     * whichever build wrote it; the cache of assembled answers
+     * (acme_status_answer.h) is keyed on it. All 0: none. */
+    unsigned char content[16];
 } acme_page_head_t;
 
 typedef struct acme_page_entry_t {

@@ -3,6 +3,7 @@ Chromium): valid and failing certificates, at 390 px (a phone) and 1400 px,
 nothing overflowing, every certificate's state, days left and error visible
 text; its JSON against docs/status-schema.json; the detail page."""
 import datetime
+import glob
 import json
 import os
 import re
@@ -209,9 +210,15 @@ def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three
     # which is built the long way, and a record rewritten since shows at once
     check_overview_matches_detail(three, [three.names["good"], three.names["long"]])
     page_dir = os.path.join(three.store, "status", ".page")
-    pages = sorted(os.listdir(page_dir))
-    assert len(pages) == 1 and pages[0].startswith("overview-"), pages
-    assert os.stat(os.path.join(page_dir, pages[0])).st_mode & 0o777 == 0o644
+    files = sorted(os.listdir(page_dir))
+    # the page, and the answers assembled from it: JSON, and HTML per link base
+    pages = [f for f in files if re.fullmatch(r"overview-[0-9a-f]{16}", f)]
+    assert len(pages) == 1, files
+    assert all(f == pages[0] or re.fullmatch(re.escape(pages[0]) + r"\.(json|html-[0-9a-f]{16})", f)
+               for f in files), files
+    assert pages[0] + ".json" in files, files
+    for f in files:
+        assert os.stat(os.path.join(page_dir, f)).st_mode & 0o777 == 0o644, f
     record = os.path.join(three.store, "status", three.names["good"] + ".json")
     with open(record) as f:
         saved = f.read()
@@ -597,3 +604,113 @@ def test_status_page_under_mass_change_is_at_most_seconds_old_and_shows_a_change
         return False
     took, _ = watch(one_shown, "the certificate of %s" % target, bound)
     print("one certificate made live amid %d changes: shown after %.2f s" % (n, took))
+
+
+def cert_expiring_at(workdir, not_after):
+    """A self-signed certificate (PEM) valid until not_after (UTC, to the second)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "status-page.test")])
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(not_after - datetime.timedelta(days=30)).not_valid_after(not_after)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_status_page_answer_is_cached_until_something_in_it_changes(httpd, unique, tmp_path):
+    """The assembled overview is cached per format in status/.page and shared
+    by every child: two requests in a row with nothing changed are served
+    from the same file (not assembled again: no ACME00751, the file's inode
+    and mtime unchanged), with generated_at still the request's own time; a
+    certificate made live shows within seconds in both formats (the cache
+    invalidated); a certificate's days left drop at its day boundary even
+    when nothing else changed."""
+    names = [unique("c%d" % i) for i in range(3)]
+    url = "https://127.0.0.1:%d/dir" % harness.closed_port()
+    httpd.write_config(vhosts="".join(ssl_vhost(name) for name in names),
+                       acme={"AcmeCA": url})
+    httpd.start()
+    status_dir = os.path.join(httpd.store, "status")
+    wait_for(lambda: sum(f.endswith(".json") for f in os.listdir(status_dir)) >= len(names), 60,
+             interval=0.5, what="%d status records" % len(names))
+    page_dir = os.path.join(status_dir, ".page")
+    formats = {"json": ("/acme-status?format=json", ".json"),
+               "html": ("/acme-status", ".html-*")}
+
+    def answer_file(kind):
+        [path] = glob.glob(os.path.join(page_dir, "overview-*" + formats[kind][1]))
+        st = os.stat(path)
+        return st.st_ino, st.st_mtime_ns
+
+    def timeless(kind, text):
+        if kind == "json":
+            doc = json.loads(text)
+            return json.dumps(dict(doc, generated_at=None, as_of=None), sort_keys=True)
+        return re.sub(r"<footer>.*</footer>", "", text)
+
+    def assembled():
+        return httpd.error_log_text().count("ACME00751")
+
+    for kind in formats:
+        # two answers in a row alike (apart from the time fields; a record may
+        # still be rewritten at first): the second must be the cached file
+        deadline, pair = time.monotonic() + 30, None
+        _, prev = get(httpd, formats[kind][0])
+        while time.monotonic() < deadline and pair is None:
+            before = (answer_file(kind), assembled())
+            asked = utcnow().replace(microsecond=0)
+            _, text = get(httpd, formats[kind][0])
+            after = (answer_file(kind), assembled())
+            if timeless(kind, text) == timeless(kind, prev):
+                pair = before, after, asked, text
+            prev = text
+            time.sleep(0.3)
+        assert pair, "%s: no two answers alike within 30 s" % kind
+        before, after, asked, text = pair
+        assert after == before, ("%s: an answer alike was assembled again" % kind, before, after)
+        if kind == "json":
+            # served from the cache, its generated_at is still the request's time
+            doc = json.loads(text)
+            assert parse_time(doc["generated_at"]) >= asked, (doc["generated_at"], asked)
+            assert parse_time(doc["as_of"]) <= parse_time(doc["generated_at"]), doc
+
+    # a certificate made live shows in both formats within seconds
+    cached = {kind: answer_file(kind) for kind in formats}
+    plant_live(httpd.store, [names[0]], self_signed(str(tmp_path), 30), "v1")
+    start = time.monotonic()
+
+    def shown_json():
+        _, text = get(httpd, formats["json"][0])
+        d = {x["name"]: x for x in json.loads(text)["domains"]}[names[0]]
+        return d.get("cert") and d["days_left"] in (29, 30)
+
+    def shown_html():
+        _, text = get(httpd, formats["html"][0])
+        return re.search(r"\b(29|30) days left", card_of(text, names[0]))
+    wait_for(shown_json, 6, interval=0.1, what="the live certificate in the JSON")
+    wait_for(shown_html, 6, interval=0.1, what="the live certificate in the HTML")
+    print("a certificate made live: shown in both formats after %.2f s" % (time.monotonic() - start))
+    for kind in formats:
+        assert answer_file(kind) != cached[kind], kind
+
+    # days left move with the clock: a certificate with 1 day left for a few
+    # more seconds reads 0 days left after that, cached answer or not
+    boundary = utcnow().replace(microsecond=0) + datetime.timedelta(seconds=8)
+    plant_live(httpd.store, [names[1]],
+               cert_expiring_at(str(tmp_path), boundary + datetime.timedelta(days=1)), "v1")
+
+    def days_of(name):
+        _, text = get(httpd, formats["json"][0])
+        return {x["name"]: x for x in json.loads(text)["domains"]}[name].get("days_left")
+    wait_for(lambda: days_of(names[1]) == 1, 6, interval=0.1, what="1 day left")
+    _, html = get(httpd, "/acme-status")
+    assert re.search(r"\b1 day left", card_of(html, names[1])), card_of(html, names[1])
+    while utcnow() < boundary + datetime.timedelta(seconds=1):
+        time.sleep(0.2)
+    assert days_of(names[1]) == 0
+    _, html = get(httpd, "/acme-status")
+    assert re.search(r"\b0 days left", card_of(html, names[1])), card_of(html, names[1])
