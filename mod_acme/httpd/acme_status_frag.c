@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/uio.h>
 #include <apr_strings.h>
+#include <apr_hash.h>
 #include <apr_file_io.h>
 #include <httpd.h>
 #include <http_protocol.h>
@@ -119,6 +120,7 @@ static int gather(request_rec *r, acme_runtime_t *rt, const acme_page_t *page, i
                   apr_time_t now, pieces_t *out, apr_int64_t count[7], apr_time_t *valid_until)
 {
     const apr_time_t day = apr_time_from_sec(86400);
+    apr_hash_t *made = apr_hash_make(r->pool);
     int i;
 
     *valid_until = APR_INT64_MAX;
@@ -157,11 +159,25 @@ static int gather(request_rec *r, acme_runtime_t *rt, const acme_page_t *page, i
             add(out, acme_page_str(page, e, ACME_PAGE_JSON2), e->len[ACME_PAGE_JSON2]);
         }
         else {
-            add_str(out, acme_status_html_card_open(r->pool, r->uri,
-                                                    acme_page_str(page, e, ACME_PAGE_STATE),
-                                                    expiring));
+            /* a few states and day counts among thousands of cards: each
+             * opening and badge made once */
+            const char *state = acme_page_str(page, e, ACME_PAGE_STATE);
+            const char *open = apr_pstrcat(r->pool, state, expiring ? "+" : "-", NULL);
+            const char *badge = apr_psprintf(r->pool, "%d/%" APR_INT64_T_FMT "/%d",
+                                             (int)e->has_live, days, expiring);
+            const char *text = apr_hash_get(made, open, APR_HASH_KEY_STRING);
+
+            if (!text) {
+                text = acme_status_html_card_open(r->pool, r->uri, state, expiring);
+                apr_hash_set(made, open, APR_HASH_KEY_STRING, text);
+            }
+            add_str(out, text);
             add(out, acme_page_str(page, e, ACME_PAGE_TITLE), e->len[ACME_PAGE_TITLE]);
-            add_str(out, acme_status_html_card_days(r->pool, e->has_live, days, expiring));
+            if (!(text = apr_hash_get(made, badge, APR_HASH_KEY_STRING))) {
+                text = acme_status_html_card_days(r->pool, e->has_live, days, expiring);
+                apr_hash_set(made, badge, APR_HASH_KEY_STRING, text);
+            }
+            add_str(out, text);
             add(out, acme_page_str(page, e, ACME_PAGE_BODY), e->len[ACME_PAGE_BODY]);
         }
     }
