@@ -50,7 +50,7 @@
 #define EXPIRING_SOON_DAYS  7
 #define JSON_FLAGS          (JSON_INDENT(2) | JSON_PRESERVE_ORDER)
 /* Its layout's mark; a new layout takes a new one (an old file is rebuilt). */
-#define PAGE_MAGIC          "ACMEPG07"
+#define PAGE_MAGIC          "ACMEPG08"
 /* Larger than this is not a page of ours. */
 #define PAGE_MAX            ((apr_uint64_t)1 << 31)
 
@@ -319,28 +319,17 @@ static int render(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *tmp,
     return 1;
 }
 
-/* The content id of the n entries at buf (a page's file image) into id
- * (ACME_STATUS_ANSWER_ID_LEN bytes of a SHA-256): what the overview takes
- * from each entry, not the stamps it was checked by. All 0 when no digest
- * can be had (the overview is then assembled per request). */
-static void content_id(const char *buf, apr_size_t n, unsigned char id[16])
+/* SHA-256 of n pieces (v), its first 16 bytes into id; all 0 when no
+ * digest can be had (the overview is then assembled per request). */
+static void digest(const struct iovec *v, apr_size_t n, unsigned char id[16])
 {
-    const acme_page_entry_t *entries = (const acme_page_entry_t *)(buf + sizeof(acme_page_head_t));
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned char md[EVP_MAX_MD_SIZE];
     int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
     apr_size_t i;
 
     for (i = 0; ok && i < n; i++) {
-        const acme_page_entry_t *e = &entries[i];
-        apr_int64_t facts[4] = { e->has_live, e->not_after, e->cls, e->warning };
-        apr_size_t len = 0;
-        int k;
-
-        for (k = 0; k < ACME_PAGE_COUNT; k++) {
-            len += e->len[k] + 1;
-        }
-        ok = EVP_DigestUpdate(ctx, facts, sizeof(facts)) && EVP_DigestUpdate(ctx, buf + e->off, len);
+        ok = EVP_DigestUpdate(ctx, v[i].iov_base, v[i].iov_len);
     }
     ok = ok && EVP_DigestFinal_ex(ctx, md, NULL);
     EVP_MD_CTX_free(ctx);
@@ -348,6 +337,32 @@ static void content_id(const char *buf, apr_size_t n, unsigned char id[16])
     if (ok) {
         memcpy(id, md, 16);
     }
+}
+
+/* e's digest (its strings of len bytes at text, and the facts the overview
+ * takes from it), into e->digest. */
+static void entry_digest(acme_page_entry_t *e, const char *text, apr_size_t len)
+{
+    apr_int64_t facts[4] = { e->has_live, e->not_after, e->cls, e->warning };
+    struct iovec v[2] = { { facts, sizeof(facts) }, { (void *)text, len } };
+
+    digest(v, 2, e->digest);
+}
+
+/* The content id of the page image at buf (n entries) into its head: of
+ * every entry's digest, in order; a kept entry keeps its digest, so only
+ * what was rendered is digested again. */
+static void content_id(apr_pool_t *p, char *buf, apr_size_t n)
+{
+    const acme_page_entry_t *e = (const acme_page_entry_t *)(buf + sizeof(acme_page_head_t));
+    struct iovec *v = apr_palloc(p, sizeof(*v) * (n ? n : 1));
+    apr_size_t i;
+
+    for (i = 0; i < n; i++) {
+        v[i].iov_base = (void *)e[i].digest;
+        v[i].iov_len = sizeof(e[i].digest);
+    }
+    digest(v, n, ((acme_page_head_t *)buf)->content);
 }
 
 /* Entries rendered between two clears of the temporary pool: the account
@@ -465,8 +480,9 @@ static int page_build(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *keep, const
             memcpy(at, built[i].s[k], e->len[k] + 1);
             at += e->len[k] + 1;
         }
+        entry_digest(e, buf + e->off, len);
     }
-    content_id(buf, n, ((acme_page_head_t *)buf)->content);
+    content_id(p, buf, n);
     out->base = buf;
     out->size = size;
     return page_sane(out, n);

@@ -40,10 +40,10 @@ typedef struct acme_page_head_t {
     apr_int64_t made_at;          /* when its build started */
     apr_int64_t known_at;         /* it shows the store as of then: made_at, or a later
                                    * look that found nothing changed */
-    /* a digest of what the overview takes from every entry (its strings,
-     * has_live, not_after, cls, warning): the same content, the same id,
-     * whichever build wrote it; the cache of assembled answers
-     * (acme_status_answer.h) is keyed on it. All 0: none. */
+    /* a digest of every entry's digest, in order (what the overview takes
+     * from each): the same content, the same id, whichever build wrote it;
+     * the cache of assembled answers (acme_status_answer.h) is keyed on
+     * it. All 0: none. */
     unsigned char content[16];
 } acme_page_head_t;
 
@@ -56,6 +56,9 @@ typedef struct acme_page_entry_t {
     apr_int64_t turns_at;
     apr_uint64_t off;             /* of its strings from the file's start */
     apr_uint32_t len[ACME_PAGE_COUNT];
+    /* a digest of its strings, has_live, not_after, cls and warning: the
+     * head's content id is made of these */
+    unsigned char digest[16];
 } acme_page_entry_t;
 
 /* A page in memory: mapped (a cleanup of the request's pool unmaps it) or built. */
