@@ -11,7 +11,10 @@
  * a certificate's days left would read differently. A request that finds
  * it sends its body from the file (sendfile or mapped), reading a few
  * hundred bytes. Every child writes it (0644, the child's like status/). */
+#include <dirent.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 #include <apr_strings.h>
 #include <apr_file_info.h>
 
@@ -22,6 +25,10 @@
 #define ANSWER_MAGIC    "ACMEAN01"
 /* Longer than this is not a link base of ours. */
 #define VARIANT_MAX     4096
+/* What a retired file's name has after the name it was replaced under. */
+#define RETIRED         ".old-"
+/* ... and how long it is kept at most when no watchdog round sweeps it. */
+#define RETIRED_MAX     apr_time_from_sec(120)
 /* iovecs per writev */
 #define WRITE_BATCH     512
 
@@ -150,12 +157,55 @@ apr_status_t acme_status_answer_write(apr_pool_t *p, const acme_status_answer_ke
         return rv;
     }
     /* an answer without a content id is sent once and not kept */
+    if (has_id(key->content)) {
+        int dirfd = open(key->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (dirfd >= 0) {
+            acme_status_answer_retire(p, dirfd, strrchr(path, '/') + 1);
+            close(dirfd);
+        }
+    }
     if (!has_id(key->content) || apr_file_rename(tmp, path, p) != APR_SUCCESS) {
         apr_file_remove(tmp, p);
     }
+    /* what no watchdog round swept for a while (none ran): swept here */
+    acme_status_answer_sweep(key->dir, key->now - RETIRED_MAX);
     out->file = file;
     out->off = (apr_off_t)(sizeof(head) + vlen);
     out->len = len;
     out->made_at = key->now;
     return APR_SUCCESS;
+}
+
+void acme_status_answer_retire(apr_pool_t *p, int dirfd, const char *name)
+{
+    const char *kept = apr_psprintf(p, "%s" RETIRED "%" APR_PID_T_FMT "-%" APR_UINT64_T_HEX_FMT,
+                                    name, getpid(), (apr_uint64_t)apr_time_now());
+
+    if (linkat(dirfd, name, dirfd, kept, 0) != 0) {
+        /* none there, or the same name taken this microsecond: replaced
+         * the plain way */
+    }
+}
+
+void acme_status_answer_sweep(const char *dir, apr_time_t before)
+{
+    DIR *d = opendir(dir);
+    struct dirent *ent;
+    const char *at, *stamp;
+
+    if (!d) {
+        return;
+    }
+    while ((ent = readdir(d)) != NULL) {
+        /* NAME.old-PID-TIME: TIME (hex) when it was kept */
+        if (!(at = strstr(ent->d_name, RETIRED)) || !(stamp = strrchr(at, '-'))
+            || apr_strtoi64(stamp + 1, NULL, 16) >= before) {
+            continue;
+        }
+        if (unlinkat(dirfd(d), ent->d_name, 0) != 0) {
+            /* gone already (another process swept it) */
+        }
+    }
+    closedir(d);
 }

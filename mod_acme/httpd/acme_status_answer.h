@@ -49,4 +49,17 @@ int acme_status_answer_find(apr_pool_t *p, const acme_status_answer_key_t *key,
 apr_status_t acme_status_answer_write(apr_pool_t *p, const acme_status_answer_key_t *key,
                                       const struct iovec *v, int nv, apr_time_t valid_until,
                                       acme_status_answer_t *out);
+
+/* Keeps the file name in dirfd (a page or an answer about to be replaced)
+ * linked under a name of its own until the next acme_status_answer_sweep,
+ * so that replacing it does not free its blocks (megabytes, which on a
+ * file system discarding freed blocks at once costs the replacing request
+ * a wait) on the request path. Best effort: nothing when there is none. */
+void acme_status_answer_retire(apr_pool_t *p, int dirfd, const char *name);
+
+/* Removes what acme_status_answer_retire kept in dir (status/.page, a
+ * path) before the time before (apr_time_t): the watchdog after each
+ * issuance run (all of it), and a request writing an answer (what is older
+ * than two minutes, when no run came). */
+void acme_status_answer_sweep(const char *dir, apr_time_t before);
 #endif

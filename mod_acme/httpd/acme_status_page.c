@@ -43,6 +43,7 @@
 #include "acme_status.h"
 #include "acme_status_page.h"
 #include "acme_status_pieces.h"
+#include "acme_status_answer.h"
 #include "acme_counters.h"
 #include "acme_cluster_view.h"
 
@@ -509,6 +510,7 @@ static void page_write(apr_pool_t *p, int dirfd, const char *name, const acme_pa
         }
         done += (apr_size_t)n;
     }
+    acme_status_answer_retire(p, dirfd, name);      /* its blocks freed off the request path */
     if (close(fd) != 0 || done != page->size || renameat(dirfd, tmp, dirfd, name) != 0) {
         unlinkat(dirfd, tmp, 0);
     }

@@ -18,6 +18,7 @@
 #include "acme_store_paths.h"
 #include "acme_status.h"
 #include "acme_status_page.h"
+#include "acme_status_answer.h"
 
 /* The watchdog brings the page up to date at most this often. */
 #define REFRESH_INTERVAL    apr_time_from_sec(5)
@@ -178,6 +179,9 @@ void acme_status_page_refresh(acme_runtime_t *rt, apr_pool_t *p)
     }
     if (page_fd >= 0) {
         close(page_fd);
+        /* what pages and answers replaced since kept, freed here */
+        acme_status_answer_sweep(acme_store_path(rt->store, sub, ACME_STORE_STATUS "/"
+                                                 ACME_STORE_STATUS_PAGE_DIR), now + 1);
     }
     if (lock >= 0) {
         acme_status_page_build(sub, rt, &page, ACME_PAGE_FULL, &as_of);
