@@ -64,7 +64,7 @@ def test_renewal_inside_the_suggested_window_replaces_the_old_certificate(httpd,
     ari = wait_for(ari_state, 10, what="the suggested window in status/%s.json" % name)
     chosen = harness.parse_time(ari["chosen"])
     assert start.replace(microsecond=0) <= chosen <= end, (ari, start, end)
-    with open(os.path.join(httpd.store, "jobs", name + ".ari.json")) as f:
+    with open(os.path.join(httpd.store, "jobs", ".ari", name + ".json")) as f:
         stored = json.load(f)
     assert harness.parse_time(stored["start"]) == start.replace(microsecond=0), stored
     page = httpd.domain_status(name).get("ari")

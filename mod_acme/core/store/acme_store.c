@@ -255,16 +255,19 @@ static int temp_writer_gone(const char *name)
     return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
 }
 
+static void remove_stale_temps_at(int dirfd, int depth, apr_time_t now);
+
 /* Removes temp files a crashed writer left: at once when the writer is gone,
  * otherwise once they are too old to be a write in progress. */
-static void visit_stale_temp(void *baton, int dirfd, const char *name, const struct stat *st,
-                             int depth)
+static void visit_stale_temp(int dirfd, const char *name, const struct stat *st, int depth,
+                             apr_time_t now)
 {
-    apr_time_t now = *(const apr_time_t *)baton;
-
     if (S_ISDIR(st->st_mode)) {
-        if (depth > 0) {
-            acme_store_walk_subdir(dirfd, name, depth - 1, visit_stale_temp, baton);
+        int sub = depth > 0 ? acme_store_open_dir_at(dirfd, name) : -1;
+
+        if (sub >= 0) {
+            remove_stale_temps_at(sub, depth - 1, now);
+            close(sub);
         }
     }
     else if (acme_store_is_temp_name(name)
@@ -274,12 +277,41 @@ static void visit_stale_temp(void *baton, int dirfd, const char *name, const str
     }
 }
 
+/* As acme_store_walk_dir, but only a directory or a temp name is stat'ed:
+ * with 10,000 domains, status/ alone holds 10,000 records the sweep has no
+ * business with, and the driver sweeps while idle. */
+static void remove_stale_temps_at(int dirfd, int depth, apr_time_t now)
+{
+    int fd = dup(dirfd);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+
+    if (!dir) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return;
+    }
+    while ((e = readdir(dir)) != NULL) {
+        struct stat st;
+
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")
+            || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN
+                && !acme_store_is_temp_name(e->d_name))
+            || fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            continue;
+        }
+        visit_stale_temp(dirfd, e->d_name, &st, depth, now);
+    }
+    closedir(dir);
+}
+
 static void remove_stale_temps(const char *path, int depth, apr_time_t now)
 {
     int fd = acme_store_open_dir_at(AT_FDCWD, path);
 
     if (fd >= 0) {
-        acme_store_walk_dir(fd, depth, visit_stale_temp, &now);
+        remove_stale_temps_at(fd, depth, now);
         close(fd);
     }
 }
@@ -528,6 +560,12 @@ apr_status_t acme_store_grant(acme_store_t *store, apr_pool_t *p, apr_uid_t uid,
     for (i = 0; rv == APR_SUCCESS && child_dirs[i]; ++i) {
         const char *path = acme_store_path(store, ptemp, child_dirs[i]);
         rv = make_dir(ptemp, path, acme_store_dir_perms_for(child_dirs[i]));
+        /* jobs/.ari now, not at the child's first save of an ARI record: a
+         * change of jobs/ then makes the child look for acmectl's markers */
+        if (rv == APR_SUCCESS && strcmp(child_dirs[i], ACME_STORE_JOBS) == 0) {
+            rv = make_dir(ptemp, acme_store_path(store, ptemp, ACME_STORE_ARI_DIR),
+                          acme_store_dir_perms_for(ACME_STORE_ARI_DIR));
+        }
         if (rv == APR_SUCCESS) {
             rv = chown_tree(path, uid, gid, STORE_MAX_DEPTH);
         }

@@ -84,6 +84,11 @@ const char *acme_store_rel_renew(apr_pool_t *p, const char *name)
 
 const char *acme_store_rel_ari(apr_pool_t *p, const char *name)
 {
+    return apr_pstrcat(p, ACME_STORE_ARI_DIR "/", name, ".json", NULL);
+}
+
+const char *acme_store_rel_ari_before(apr_pool_t *p, const char *name)
+{
     return apr_pstrcat(p, ACME_STORE_JOBS "/", name, ".ari.json", NULL);
 }
 

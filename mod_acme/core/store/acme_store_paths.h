@@ -59,7 +59,12 @@ apr_fileperms_t acme_store_dir_perms_for(const char *relpath);
  *   jobs/<name>.lock                    child 0644  flock: one job per name at a time
  *   jobs/<name>.renew                   child 0644  acmectl renew/revoke: renew now (empty;
  *                                                    acmectl, as root, gives it to the child)
- *   jobs/<name>.ari.json                child 0644  ARI state of the live certificate
+ *   jobs/.ari/<name>.json               child 0644  ARI state of the live certificate (a
+ *                                                    directory of its own: a routine save
+ *                                                    leaves jobs/, where acmectl's markers
+ *                                                    are looked for when it changed, alone)
+ *   jobs/<name>.ari.json                child       none any more: where an older version
+ *                                                    kept it, moved at the first look
  *   jobs/<name>.key                     child       none any more: an older version's key, removed
  *   jobs/.in-flight                     child 0644  present (mtime refreshed) while orders are in flight
  *   status/<name>.json                  child 0644  last result, next action (acme_status_record.h)
@@ -81,6 +86,8 @@ apr_fileperms_t acme_store_dir_perms_for(const char *relpath);
 #define ACME_STORE_REVOKED_FILE  "revoked.json"
 #define ACME_STORE_READY_FILE    "ready"
 #define ACME_STORE_REJECTED_FILE "rejected"
+/* jobs/.ari: ARI records (no name starts with a dot) */
+#define ACME_STORE_ARI_DIR       ACME_STORE_JOBS "/.ari"
 /* jobs/.in-flight */
 #define ACME_STORE_IN_FLIGHT     ACME_STORE_JOBS "/.in-flight"
 /* The status page's shared rendering (status/.page/overview-<hash>), a
@@ -100,12 +107,14 @@ const char *acme_store_rel_account(apr_pool_t *p, const char *ca_id, const char 
 /* config/<name>.json */
 const char *acme_store_rel_config(apr_pool_t *p, const char *name);
 /* jobs/<name>.json, .key (a job's own key, from before root's custody),
- * .lock, .renew, .ari.json */
+ * .lock, .renew; jobs/.ari/<name>.json (acme_store_rel_ari), and where an
+ * older version kept that, jobs/<name>.ari.json (acme_store_rel_ari_before) */
 const char *acme_store_rel_job(apr_pool_t *p, const char *name);
 const char *acme_store_rel_job_key(apr_pool_t *p, const char *name);
 const char *acme_store_rel_lock(apr_pool_t *p, const char *name);
 const char *acme_store_rel_renew(apr_pool_t *p, const char *name);
 const char *acme_store_rel_ari(apr_pool_t *p, const char *name);
+const char *acme_store_rel_ari_before(apr_pool_t *p, const char *name);
 /* staging/<name>, and staging/<name>/<file> */
 const char *acme_store_rel_staging(apr_pool_t *p, const char *name);
 const char *acme_store_rel_staged(apr_pool_t *p, const char *name, const char *file);
