@@ -14,6 +14,7 @@
 #include "acme_time.h"
 #include "acme_store_account.h"
 #include "acme_store_renew.h"
+#include "acme_store_paths.h"
 #include "acme_events.h"
 #include "acme_account.h"
 #include "acme_http.h"
@@ -145,7 +146,7 @@ static void restart(fixture_t *f)
 static json_t *ari_of(fixture_t *f, const char *name)
 {
     json_t *json = NULL;
-    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, apr_pstrcat(f->p, "jobs/", name, ".ari.json",
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, apr_pstrcat(f->p, "jobs/.ari/", name, ".json",
                                                                       NULL), &json), APR_SUCCESS);
     return json;
 }
@@ -164,7 +165,7 @@ static void write_ari(fixture_t *f, const char *name, const char *serial, apr_ti
                              "start", acme_time_rfc3339(f->p, start), "end", acme_time_rfc3339(f->p, end),
                              "chosen", acme_time_rfc3339(f->p, chosen),
                              "next_poll", acme_time_rfc3339(f->p, next_poll));
-    assert_int_equal(acme_store_write_json(f->store, f->p, apr_pstrcat(f->p, "jobs/", name, ".ari.json",
+    assert_int_equal(acme_store_write_json(f->store, f->p, apr_pstrcat(f->p, "jobs/.ari/", name, ".json",
                                                                        NULL), json,
                                            ACME_STORE_FILE_PERMS), APR_SUCCESS);
     json_decref(json);
@@ -248,6 +249,84 @@ static void test_driver_ari_poll_persists_across_restart(void **state)
     f->now = now + apr_time_from_sec(6 * 3600 + 60);
     run(f, one(f->p, d), &next_run, &staged);
     assert_true(logged(f, "ACME00426: ari.example"));
+}
+
+static int count_logged(fixture_t *f, const char *fragment)
+{
+    int i, n = 0;
+
+    for (i = 0; i < f->log->nelts; ++i) {
+        n += strstr(APR_ARRAY_IDX(f->log, i, const char *), fragment) != NULL;
+    }
+    return n;
+}
+
+/* An older version's ARI record (jobs/<name>.ari.json) is read and moved to
+ * jobs/.ari/, where a save does not change jobs/ (whose change makes the
+ * driver look for acmectl's markers at every name). */
+static void test_driver_ari_record_moves_out_of_jobs(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "moved.example");
+    const char *before = apr_pstrcat(f->p, "jobs/", d->name, ".ari.json", NULL);
+    apr_time_t next_run, now = apr_time_now();
+    json_t *json, *status;
+    int staged;
+
+    install_live(f, d, ACME_KEY_EC_P256, d->names, 0);
+    run(f, one(f->p, d), &next_run, &staged);
+    json = json_pack("{s:s, s:s}", "serial", serial_of(f, d->name), "next_poll",
+                     acme_time_rfc3339(f->p, now + apr_time_from_sec(5 * 3600)));
+    assert_int_equal(acme_store_write_json(f->store, f->p, before, json, ACME_STORE_FILE_PERMS),
+                     APR_SUCCESS);
+    json_decref(json);
+    assert_int_equal(acme_store_remove(f->store, f->p, acme_store_rel_ari(f->p, d->name)),
+                     APR_SUCCESS);
+    restart(f);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_false(logged(f, "ACME00426"));   /* its next poll was kept */
+    status = status_of(f, d->name);
+    assert_int_equal(time_of(json_object_get(status, "ari"), "next_poll"),
+                     apr_time_from_sec(apr_time_sec(now + apr_time_from_sec(5 * 3600))));
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, before, &json), APR_ENOENT);
+    assert_int_equal(time_of(ari_of(f, d->name), "next_poll"),
+                     apr_time_from_sec(apr_time_sec(now + apr_time_from_sec(5 * 3600))));
+}
+
+/* The CA does not answer renewal information requests: one name asks again
+ * at each step of the CA's backoff, the others are not looked at until it
+ * answers. */
+static void test_driver_ari_ca_down_one_name_asks(void **state)
+{
+    fixture_t *f = *state;
+    const char *names[] = { "p1.example", "p2.example", "p3.example", "p4.example" };
+    apr_array_header_t *domains = apr_array_make(f->p, 4, sizeof(acme_domain_t *));
+    apr_time_t next_run, now = apr_time_now();
+    acme_ca_t *ca;
+    int i, staged;
+
+    for (i = 0; i < 4; ++i) {
+        acme_domain_t *d = driver_domain(f->p, names[i]);
+        install_live(f, d, ACME_KEY_EC_P256, d->names, 0);
+        APR_ARRAY_PUSH(domains, acme_domain_t *) = d;
+    }
+    f->now = now;
+    run(f, domains, &next_run, &staged);
+    assert_int_equal(count_logged(f, "ACME00426"), 1);
+    assert_int_equal(count_logged(f, "ACME00413"), 4);
+    /* nothing due before the look for acmectl's markers */
+    assert_true(next_run >= now + apr_time_from_sec(30));
+    for (i = 0; i < 3; ++i) {
+        apr_array_clear(f->log);
+        f->now = now + apr_time_from_sec(i == 0 ? 61 : i == 1 ? 185 : 430);
+        run(f, domains, &next_run, &staged);
+        assert_int_equal(count_logged(f, "ACME00426"), 1);
+        assert_int_equal(count_logged(f, "ACME00413"), 1);
+    }
+    /* the other three wait for the CA to answer */
+    ca = apr_hash_get(f->driver->cas, CLOSED_CA, APR_HASH_KEY_STRING);
+    assert_non_null(ca);
+    assert_int_equal(ca->ari_parked, 1);
 }
 
 static void test_driver_ari_chosen_time_renews(void **state)
@@ -678,6 +757,8 @@ int main(void)
         DRIVER_TEST(test_driver_valid_certificate_sends_nothing),
         DRIVER_TEST(test_driver_ari_poll_persists_across_restart),
         DRIVER_TEST(test_driver_ari_chosen_time_renews),
+    DRIVER_TEST(test_driver_ari_record_moves_out_of_jobs),
+    DRIVER_TEST(test_driver_ari_ca_down_one_name_asks),
         DRIVER_TEST(test_driver_renewal_marker_is_noticed_at_once),
         DRIVER_TEST(test_driver_ca_changed),
         DRIVER_TEST(test_driver_whole_window_renews_once),

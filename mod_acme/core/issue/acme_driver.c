@@ -10,7 +10,6 @@
 #include <openssl/x509.h>
 
 #include "acme_counters.h"
-#include "acme_changes.h"
 #include "acme_job_int.h"
 #include "acme_time.h"
 #include "acme_store_account.h"
@@ -31,8 +30,13 @@
 #define ACME_POLL_MAX         apr_time_from_sec(10)
 /* Enough for a whole issuance plus one account and one order restart. */
 #define ACME_MAX_STEPS_PER_RUN 16
-/* How often a run looks for temp files whose writer died. */
-#define ACME_TEMP_SWEEP       apr_time_from_sec(60)
+/* How often a run looks for temp files whose writer died (it reads every
+ * directory of the child's, status/ with a record per name). */
+#define ACME_TEMP_SWEEP       apr_time_from_sec(300)
+/* With nothing in progress, the names due within this of the first one are
+ * looked at together, in one run when the last of them is due, instead of
+ * one run (one wake-up of the watchdog) each. */
+#define ACME_DUE_GROUP        apr_time_from_sec(5)
 
 /* ---- driver ---- */
 
@@ -524,24 +528,6 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
 /* acmectl renew or revoke on a valid certificate, acmectl renew while
  * something is staged, or the staged entry gone (made live or refused): no
  * need to wait for its check. */
-/* jobs/ changed since the last run, or that cannot be told: acmectl renew
- * and revoke write their marker (jobs/<name>.renew) there, so while it
- * stands still no valid certificate's marker is looked for (at 10,000
- * names, two lstat each every ACME_MARKER_POLL). A stamp counts only when
- * taken a second after jobs/ last changed: file times are coarse. */
-static int jobs_changed(acme_driver_t *driver, apr_pool_t *p)
-{
-    apr_int64_t settled = (apr_int64_t)(apr_time_now() - apr_time_from_sec(1)) * 1000;
-    acme_changes_stamp_t now;
-    int changed;
-
-    acme_changes_stamp(acme_store_path(driver->store, p, ACME_STORE_JOBS), &now);
-    changed = !driver->jobs_trusted || !acme_changes_stamp_same(&now, &driver->jobs_stamp);
-    driver->jobs_stamp = now;
-    driver->jobs_trusted = now.ino && now.mtime_ns < settled && now.ctime_ns < settled;
-    return changed;
-}
-
 static int renewal_asked(acme_driver_t *driver, const acme_record_t *rec,
                          const acme_domain_t *domain, apr_pool_t *p, int markers)
 {
@@ -573,30 +559,6 @@ static void mark_orders_in_flight(acme_driver_t *driver, apr_pool_t *p, int in_f
         futimens(fd, NULL);
         close(fd);
     }
-}
-
-/* The wall clock went back (set by hand, NTP after a wrong start, a VM
- * restored): every time planned by the later clock would wait the jump out
- * (a day, a year); each domain is looked at again now instead. */
-#define ACME_CLOCK_BACK_SLACK apr_time_from_sec(60)
-
-static void clock_check(acme_driver_t *driver, apr_pool_t *p)
-{
-    apr_time_t now = acme_core_now(&driver->ctx);
-    apr_hash_index_t *hi;
-
-    if (driver->last_run_at && now < driver->last_run_at - ACME_CLOCK_BACK_SLACK) {
-        acme_log(&driver->ctx, ACME_LOG_WARN, 0, "ACME00485: the clock went back by %"
-                 APR_TIME_T_FMT " s (from %s to %s); every domain is checked again now",
-                 apr_time_sec(driver->last_run_at - now),
-                 acme_time_rfc3339(p, driver->last_run_at), acme_time_rfc3339(p, now));
-        for (hi = apr_hash_first(p, driver->records); hi; hi = apr_hash_next(hi)) {
-            acme_record_t *rec = apr_hash_this_val(hi);
-            rec->next_run = now;
-        }
-        driver->sched_ok = 0;       /* the schedule holds the later clock's times */
-    }
-    driver->last_run_at = now;
 }
 
 /* Orders in flight: a job restored from disk after a restart counts too. */
@@ -749,6 +711,31 @@ static void due_run(acme_driver_t *driver, const apr_array_header_t *domains, ap
     }
 }
 
+/* A run over every name (not only the due ones) and why, at debug, unless
+ * orders are in progress (then each run is one: it would log at every poll). */
+static void full_run_note(acme_driver_t *driver, const apr_array_header_t *domains, int markers)
+{
+    if (driver->active > 0 || !domains) {
+        return;
+    }
+    acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME01233: looking at all %d names: %s",
+             domains->nelts, markers ? "jobs/ changed (acmectl's markers are looked for)"
+             : driver->sched_ok ? "the configured names changed" : "no schedule yet");
+}
+
+/* When the next run is due with nothing in progress: the first name's time
+ * plus ACME_DUE_GROUP, so the names due within a few seconds of it come in
+ * one run; the look for acmectl's markers is not put off. */
+static apr_time_t grouped(const acme_driver_t *driver, const run_sum_t *sum)
+{
+    apr_time_t at = sum->earliest + ACME_DUE_GROUP;
+
+    if (driver->sched_markers && sum->marker_poll >= sum->earliest && sum->marker_poll < at) {
+        at = sum->marker_poll;
+    }
+    return at;
+}
+
 apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *domains,
                              apr_pool_t *ptemp, apr_time_t *next_run, int *staged)
 {
@@ -760,7 +747,7 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
     sum.marker_poll = acme_core_now(&driver->ctx) + ACME_MARKER_POLL;
     *staged = 0;
     driver->run += 1;
-    clock_check(driver, ptemp);
+    acme_job_sched_clock_check(driver, ptemp);
     /* a valid schedule: the last run ended with no job anywhere */
     driver->active = driver->sched_ok ? 0 : count_active(driver, ptemp);
     if (apr_atomic_read32(&driver->stop)) {
@@ -773,10 +760,11 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
         acme_store_remove_dead_temps(driver->store, ptemp);
         driver->swept_at = acme_core_now(&driver->ctx);
     }
-    markers = jobs_changed(driver, ptemp);
+    markers = acme_job_sched_jobs_changed(driver, ptemp);
     full = markers || !driver->sched_ok || driver->active > 0 || !domains
            || driver->sched_domains != domains || driver->sched_nelts != domains->nelts;
     if (full) {
+        full_run_note(driver, domains, markers);
         full_run(driver, domains, ptemp, markers, staged, &sum);
     }
     else {
@@ -788,7 +776,7 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
     if (!apr_atomic_read32(&driver->stop) && (full || sum.in_flight)) {
         mark_orders_in_flight(driver, ptemp, sum.in_flight);
     }
-    *next_run = sum.earliest;
+    *next_run = driver->sched_ok ? grouped(driver, &sum) : sum.earliest;
     return APR_SUCCESS;
 }
 

@@ -31,6 +31,13 @@ typedef struct acme_ca_t {
     int ari_failures;
     apr_time_t ari_down_until;
     apr_interval_time_t ari_down_len;
+    /* While it does not answer, one name (ari_prober) asks again at
+     * ari_probe_at; the others wait parked (acme_ari_state_t.parked_on) until
+     * it answers, so a CA down for hours costs one look per backoff step
+     * instead of one per name. ari_parked: a name is parked on it. */
+    struct acme_record_t *ari_prober;
+    apr_time_t ari_probe_at;
+    int ari_parked;
     apr_time_t directory_stale_at;  /* when a failure last asked for a directory re-read */
 } acme_ca_t;
 
@@ -77,7 +84,7 @@ typedef struct acme_job_t {
 #define ACME_ERR_URL_MAX    512
 #define ACME_ARI_ID_MAX     256
 
-/* What ARI said about the live certificate (jobs/<name>.ari.json). */
+/* What ARI said about the live certificate (jobs/.ari/<name>.json). */
 typedef struct acme_ari_state_t {
     const char *serial;             /* the certificate it is about; "" = nothing loaded;
                                      * ACME_REC_SERIAL_MAX (a record's text slot: no 80
@@ -87,6 +94,8 @@ typedef struct acme_ari_state_t {
     apr_time_t next_poll;           /* no request before this */
     apr_time_t retry_at;            /* the CA was unreachable: not before this either
                                      * (memory only: nothing learnt, nothing written) */
+    const struct acme_ca_t *parked_on; /* waiting for this CA to answer again, which
+                                     * sets retry_at (memory only); NULL = not parked */
 } acme_ari_state_t;
 
 /* Per-domain memory of the driver. Its strings are sized to what they hold
@@ -264,6 +273,14 @@ void acme_job_sched_push(acme_driver_t *driver, apr_time_t at, int index);
 int acme_job_sched_pop_due(acme_driver_t *driver, apr_time_t now, int *index);
 /* The earliest scheduled time, 0 when empty. */
 apr_time_t acme_job_sched_next(const acme_driver_t *driver);
+/* 1 when jobs/ changed since the last call (or that cannot be told: its
+ * stamp was taken within a second of a change), 0 when it stood still; then
+ * no acmectl marker (jobs/<name>.renew) can have come. Temporaries in p. */
+int acme_job_sched_jobs_changed(acme_driver_t *driver, apr_pool_t *p);
+/* Once per run: when the wall clock went back by more than a minute since
+ * the last run, every domain is due now and the schedule is dropped (logged
+ * as ACME00485). Temporaries in p. */
+void acme_job_sched_clock_check(acme_driver_t *driver, apr_pool_t *p);
 
 /* Renewal decisions beyond the window (acme_renewal.c). */
 /* ARI: polls when due (at most at the poll interval, never before next_poll,

@@ -102,7 +102,32 @@ void acme_renewal_read_meta(acme_driver_t *driver, acme_record_t *rec, const cha
     json_decref(json);
 }
 
-/* ---- ARI state: jobs/<name>.ari.json ---- */
+/* ---- ARI state: jobs/.ari/<name>.json ---- */
+
+/* The record, read where this version keeps it; an older version's
+ * (jobs/<name>.ari.json) moves there at the first look after the upgrade,
+ * so jobs/ changes once per name then and never again for a save. The
+ * json belongs to p (acme_store_read_json_pooled). */
+static apr_status_t ari_read(acme_driver_t *driver, const char *name, apr_pool_t *p,
+                             json_t **json)
+{
+    const char *before = acme_store_rel_ari_before(p, name);
+    apr_status_t rv = acme_store_read_json_pooled(driver->store, p, ari_path(p, name), json);
+
+    if (!APR_STATUS_IS_ENOENT(rv)) {
+        return rv;
+    }
+    rv = acme_store_read_json_pooled(driver->store, p, before, json);
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        return rv;
+    }
+    /* kept where it is when it cannot be written anew (read again next time) */
+    if (rv != APR_SUCCESS || acme_store_write_json(driver->store, p, ari_path(p, name), *json,
+                                                   ACME_STORE_FILE_PERMS) == APR_SUCCESS) {
+        acme_store_remove(driver->store, p, before);
+    }
+    return rv;
+}
 
 static void ari_load(acme_driver_t *driver, acme_record_t *rec, const char *name, apr_time_t now,
                      apr_pool_t *p)
@@ -115,7 +140,7 @@ static void ari_load(acme_driver_t *driver, acme_record_t *rec, const char *name
     ari->serial = slot;
     acme_record_text_set(rec, &ari->serial, ACME_REC_SERIAL_MAX, rec->cert_serial);
     /* Nothing known about this certificate yet: ask at the first look. */
-    if (acme_store_read_json_pooled(driver->store, p, ari_path(p, name), &json) != APR_SUCCESS
+    if (ari_read(driver, name, p, &json) != APR_SUCCESS
         || !(serial = json_string_value(json_object_get(json, "serial")))
         || strcmp(serial, rec->cert_serial) != 0) {
         return;
@@ -174,24 +199,75 @@ static void ari_window(acme_driver_t *driver, acme_record_t *rec, const char *na
              acme_time_rfc3339(p, end), acme_time_rfc3339(p, ari->chosen));
 }
 
-/* The CA did not answer (this run, or within its backoff): this name asks
- * once the backoff is over, at a time drawn from the backoff's length so
- * that thousands of names do not come due in one run. Memory only: nothing
- * was learnt, so neither jobs/<name>.ari.json nor the status file changes. */
-static void ari_wait_for_ca(acme_record_t *rec, const acme_ca_t *ca, apr_time_t now)
+/* The CA did not answer (this run, or within its backoff). One name, the
+ * prober, asks again once the backoff is over; every other name is parked
+ * until the CA answers (ari_unpark), so a CA down for hours costs one look per
+ * backoff step, not one look per name (at 10,000 names with the backoff at
+ * its hour: 2.8 looks a second, each reading and parsing a certificate). A
+ * prober that missed its time by ACME_CA_DOWN_RETRY (it began an order, its
+ * AcmeDomain went) hands over to the next name that looks. Memory only:
+ * nothing was learnt, so neither its ARI record nor the status file changes. */
+static void ari_wait_for_ca(acme_driver_t *driver, acme_record_t *rec, acme_ca_t *ca,
+                            apr_time_t now)
 {
-    apr_interval_time_t spread = ca->ari_down_len > 0 ? ca->ari_down_len : ACME_CA_DOWN_RETRY;
     apr_time_t from = ca->ari_down_until > now + ACME_CA_DOWN_RETRY
                       ? ca->ari_down_until : now + ACME_CA_DOWN_RETRY;
 
-    rec->ari.retry_at = from + (apr_interval_time_t)((double)spread * acme_core_random01());
+    if (ca->ari_prober && ca->ari_prober != rec && ca->ari_probe_at + ACME_CA_DOWN_RETRY > now) {
+        rec->ari.retry_at = 0;
+        rec->ari.parked_on = ca;
+        /* the first one parked: the prober, planned for its own next poll
+         * (hours), now asks when the backoff is over */
+        if (!ca->ari_parked && !ca->ari_prober->job
+            && ca->ari_prober->next_run > ca->ari_probe_at) {
+            ca->ari_prober->next_run = ca->ari_probe_at;
+            driver->sched_ok = 0;
+        }
+        ca->ari_parked = 1;
+        return;
+    }
+    rec->ari.parked_on = NULL;
+    rec->ari.retry_at = from;
+    ca->ari_prober = rec;
+    ca->ari_probe_at = from;
+}
+
+/* The CA answered again: every name parked on it asks within the backoff's
+ * length it last had (at least ACME_CA_DOWN_RETRY), at a time drawn from it,
+ * so that thousands of names do not come due in one run. Their next looks
+ * moved, so the driver's schedule is rebuilt. */
+static void ari_unpark(acme_driver_t *driver, acme_ca_t *ca, apr_interval_time_t spread,
+                       apr_time_t now, apr_pool_t *p)
+{
+    apr_hash_index_t *hi;
+
+    if (spread < ACME_CA_DOWN_RETRY) {
+        spread = ACME_CA_DOWN_RETRY;
+    }
+    for (hi = apr_hash_first(p, driver->records); hi; hi = apr_hash_next(hi)) {
+        acme_record_t *rec = apr_hash_this_val(hi);
+
+        if (rec->ari.parked_on != ca) {
+            continue;
+        }
+        rec->ari.parked_on = NULL;
+        rec->ari.retry_at = now + (apr_interval_time_t)((double)spread * acme_core_random01());
+        if (!rec->job && rec->ari.retry_at < rec->next_run) {
+            rec->next_run = rec->ari.retry_at;
+        }
+    }
+    ca->ari_parked = 0;
+    ca->ari_prober = NULL;
+    ca->ari_probe_at = 0;
+    driver->sched_ok = 0;
 }
 
 static void ari_poll(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                      X509 *leaf, apr_time_t now, apr_pool_t *p)
 {
     const char *url = ari_ca_url(rec, domain);
-    const acme_ca_t *known = url ? apr_hash_get(driver->cas, url, APR_HASH_KEY_STRING) : NULL;
+    acme_ca_t *known = url ? apr_hash_get(driver->cas, url, APR_HASH_KEY_STRING) : NULL;
+    apr_interval_time_t down_len = known ? known->ari_down_len : 0;
     apr_time_t start, end, retry_after = 0;
     acme_problem_t prob;
     acme_ca_t *ca;
@@ -203,10 +279,11 @@ static void ari_poll(acme_driver_t *driver, acme_record_t *rec, const acme_domai
         return;
     }
     if (known && (acme_ca_down(driver, url) || now < known->ari_down_until)) {
-        ari_wait_for_ca(rec, known, now);
+        ari_wait_for_ca(driver, rec, known, now);
         return;
     }
     rec->ari.retry_at = 0;
+    rec->ari.parked_on = NULL;
     rv = acme_ca_get(driver, domain, url, &ca, &prob, p);
     if (rv == APR_SUCCESS) {
         rv = acme_client_renewal_info(ca->client, p, leaf, &start, &end, &retry_after, &prob);
@@ -220,8 +297,17 @@ static void ari_poll(acme_driver_t *driver, acme_record_t *rec, const acme_domai
         ca->ari_failures = 0;
         ca->ari_down_until = 0;
         ca->ari_down_len = 0;
+        if (ca->ari_parked || ca->ari_prober) {
+            ari_unpark(driver, ca, down_len, now, p);
+        }
     }
     rec->ari.next_poll = acme_policy_ari_next_poll(now, retry_after);
+    /* no answer: while names are parked, this one asks again when the
+     * backoff is over (its own next poll stays as it was) */
+    if (ca && ca->ari_down_until > now) {
+        ca->ari_prober = rec;
+        ca->ari_probe_at = ca->ari_down_until;
+    }
     if (rv == APR_SUCCESS) {
         ari_window(driver, rec, domain->name, start, end, now, p);
     }
@@ -241,23 +327,52 @@ static void ari_poll(acme_driver_t *driver, acme_record_t *rec, const acme_domai
     ari_save(driver, rec, domain->name, p);
 }
 
+/* The CA asked for the live certificate's renewal information, NULL while
+ * none was asked. */
+static acme_ca_t *ari_ca(acme_driver_t *driver, const acme_record_t *rec,
+                         const acme_domain_t *domain)
+{
+    const char *url = ari_ca_url(rec, domain);
+
+    return url ? apr_hash_get(driver->cas, url, APR_HASH_KEY_STRING) : NULL;
+}
+
+/* rec is its CA's prober while names are parked on it, and the probe is
+ * due at now (any time with now 0). */
+static int ari_probing(acme_driver_t *driver, const acme_record_t *rec,
+                       const acme_domain_t *domain, apr_time_t now)
+{
+    const acme_ca_t *ca = ari_ca(driver, rec, domain);
+
+    return ca && ca->ari_prober == rec && ca->ari_parked && (!now || now >= ca->ari_probe_at);
+}
+
 apr_time_t acme_renewal_ari_update(acme_driver_t *driver, acme_record_t *rec,
                                    const acme_domain_t *domain, X509 *leaf, apr_time_t now,
                                    apr_pool_t *p)
 {
+    apr_time_t at;
+
     if (!rec->has_cert || !rec->cert_serial[0]) {
         return 0;
     }
     if (strcmp(rec->ari.serial, rec->cert_serial) != 0) {
         ari_load(driver, rec, domain->name, now, p);
     }
-    if (now >= rec->ari.next_poll && now >= rec->ari.retry_at) {
+    if ((now >= rec->ari.next_poll && now >= rec->ari.retry_at) || ari_probing(driver, rec, domain, now)) {
         ari_poll(driver, rec, domain, leaf, now, p);
     }
     if (rec->ari.chosen && rec->ari.chosen < rec->renew_at) {
         rec->renew_at = rec->ari.chosen;
     }
-    return rec->ari.retry_at > rec->ari.next_poll ? rec->ari.retry_at : rec->ari.next_poll;
+    if (rec->ari.parked_on) {
+        return 0;                   /* the CA's answer to its prober sets the time */
+    }
+    at = rec->ari.retry_at > rec->ari.next_poll ? rec->ari.retry_at : rec->ari.next_poll;
+    if (ari_probing(driver, rec, domain, 0) && ari_ca(driver, rec, domain)->ari_probe_at < at) {
+        at = ari_ca(driver, rec, domain)->ari_probe_at;
+    }
+    return at;
 }
 
 /* ---- expiry warning ---- */
