@@ -1,11 +1,19 @@
 """Idle with valid certificates and the CA unreachable: nothing is due, so no
 name's status record is rewritten and each name is looked at no more than
 once in the window (it was every minute, each look rewriting the record).
+While the CA does not answer renewal information requests, one name asks at
+each step of its backoff and the others are not looked at (before, each name
+looked again once per backoff step, each look in a watchdog run of its own);
+saving that name's ARI record does not make the watchdog look for acmectl's
+markers at every name (it did: the record was in jobs/, where the markers
+are looked for when it changed).
 
 200 SSL vhosts with AcmeDomain and a live certificate planted for each (the
 idle bench's plant), AcmeCA on a closed port, acme:debug. After every status
-record exists, a WINDOW-second window: status records rewritten (mtime) and
-ACME00413 ("certificate valid") lines are counted.
+record exists, a WINDOW-second window (longer if no ARI request fell into it):
+status records rewritten (mtime), ACME00413 ("certificate valid") lines,
+watchdog runs (ACME00711), ARI requests that got no answer (ACME00426) and
+runs over every name because jobs/ changed (ACME01233) are counted.
 """
 import os
 import shutil
@@ -36,6 +44,22 @@ def status_mtimes(store):
     return out
 
 
+def after_ari_save(log, offset):
+    """(runs over every name because jobs/ changed (ACME01233), watchdog runs
+    (ACME00711)) after the first ARI request with no answer (ACME00426, whose
+    record is saved then) from offset on."""
+    scans = runs = 0
+    seen = False
+    with open(log, "rb") as f:
+        f.seek(offset)
+        for line in f:
+            seen = seen or b"ACME00426" in line
+            if seen:
+                scans += b"ACME01233" in line and b"jobs/ changed" in line
+                runs += b"ACME00711" in line
+    return scans, runs
+
+
 def test_idle_valid_certificates_no_per_name_work():
     harness.require_build()
     workdir = tempfile.mkdtemp(prefix="acme-idle-test-")
@@ -52,19 +76,41 @@ def test_idle_valid_certificates_no_per_name_work():
         log = os.path.join(srv.root, "error.log")
         before = status_mtimes(store)
         offset = os.path.getsize(log)
+        t0 = time.monotonic()
         time.sleep(WINDOW)
+        # an ARI request in the window, and the look for markers after it
+        # (ACME_MARKER_POLL, 30 s): the backoff's steps are 1, 2, 4 minutes
+        if not idle.tag_counts(log, offset).get("ACME00426"):
+            harness.wait_for(lambda: idle.tag_counts(log, offset).get("ACME00426"), 300,
+                             interval=2, what="an ARI request in the window")
+            time.sleep(40)
+        window = time.monotonic() - t0
         after = status_mtimes(store)
         tags = idle.tag_counts(log, offset)
         rewritten = [n for n, t in before.items() if after.get(n) != t]
         looks = tags.get("ACME00413", 0)
+        runs = tags.get("ACME00711", 0)
+        scans, runs_after = after_ari_save(log, offset)
         print("window %d s: %d of %d status records rewritten, %d looks (ACME00413), "
-              "%d runs (ACME00711)" % (WINDOW, len(rewritten), N, looks,
-                                       tags.get("ACME00711", 0)))
+              "%d runs (ACME00711), %d ARI requests (ACME00426), then %d runs over every "
+              "name since jobs/ changed (ACME01233) in %d runs" % (
+                  window, len(rewritten), N, looks, runs, tags.get("ACME00426", 0), scans,
+                  runs_after))
         # one name per backoff step asks the CA (and records its next poll)
         assert len(rewritten) <= 3, "%d of %d status records rewritten while nothing " \
             "changed, e.g. %s" % (len(rewritten), N, rewritten[:3])
-        assert looks <= N * 3 // 2, "%d looks at %d valid certificates in %d s" % (
-            looks, N, WINDOW)
+        # that one name, not every name once per backoff step
+        assert looks <= 5, "%d looks at %d valid certificates in %d s" % (looks, N, window)
+        # a run per look for acmectl's markers (30 s) and per ARI request, not
+        # one per name due (each name's own time): about 5 in 130 s
+        assert runs <= window / 30 + 2 * tags.get("ACME00426", 0) + 3, \
+            "%d watchdog runs in %d s" % (runs, window)
+        # the ARI record's save left jobs/ alone: the runs after it (the one
+        # that saved it, then a look for markers 30 s later) did not find
+        # jobs/ changed
+        assert tags.get("ACME00426", 0) >= 1 and runs_after >= 2, runs_after
+        assert scans == 0, "%d looks at every name's markers in %d runs after an ARI " \
+            "record was saved" % (scans, runs_after)
         assert not tags.get("ACME00403"), "an order was started"
     finally:
         srv.stop()
