@@ -329,6 +329,38 @@ static void test_driver_ari_ca_down_one_name_asks(void **state)
     assert_int_equal(ca->ari_parked, 1);
 }
 
+/* Names due within a few seconds of each other are looked at in one run:
+ * the next run is planned for the last of them, not for the first. */
+static void test_driver_names_due_together_one_run(void **state)
+{
+    fixture_t *f = *state;
+    const char *names[] = { "g1.example", "g2.example", "g3.example" };
+    apr_array_header_t *domains = apr_array_make(f->p, 3, sizeof(acme_domain_t *));
+    apr_time_t next_run, now = apr_time_now();
+    int i, staged;
+
+    for (i = 0; i < 3; ++i) {
+        acme_domain_t *d = driver_domain(f->p, names[i]);
+        install_live(f, d, ACME_KEY_EC_P256, d->names, 0);
+        APR_ARRAY_PUSH(domains, acme_domain_t *) = d;
+    }
+    f->now = now;
+    run(f, domains, &next_run, &staged);
+    /* due 10, 11 and 12 s from now */
+    for (i = 0; i < 3; ++i) {
+        acme_record_get(f->driver, names[i], 0)->next_run = now + apr_time_from_sec(10 + i);
+    }
+    f->driver->sched_ok = 0;
+    f->now = now + apr_time_from_sec(1);
+    run(f, domains, &next_run, &staged);
+    assert_true(next_run >= now + apr_time_from_sec(12));
+    assert_true(next_run <= now + apr_time_from_sec(16));
+    apr_array_clear(f->log);
+    f->now = next_run;
+    run(f, domains, &next_run, &staged);
+    assert_int_equal(count_logged(f, "ACME00413"), 3);
+}
+
 static void test_driver_ari_chosen_time_renews(void **state)
 {
     fixture_t *f = *state;
@@ -759,6 +791,7 @@ int main(void)
         DRIVER_TEST(test_driver_ari_chosen_time_renews),
     DRIVER_TEST(test_driver_ari_record_moves_out_of_jobs),
     DRIVER_TEST(test_driver_ari_ca_down_one_name_asks),
+    DRIVER_TEST(test_driver_names_due_together_one_run),
         DRIVER_TEST(test_driver_renewal_marker_is_noticed_at_once),
         DRIVER_TEST(test_driver_ca_changed),
         DRIVER_TEST(test_driver_whole_window_renews_once),
