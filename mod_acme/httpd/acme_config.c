@@ -28,26 +28,39 @@ static const acme_key_type_e default_key_type_list[] = { ACME_KEY_EC_P256 };
 static const apr_array_header_t default_key_types = {
     NULL, sizeof(acme_key_type_e), 1, 1, (char *)default_key_type_list
 };
+/* A server without AcmeDomain lines of its own. */
+static const apr_array_header_t no_decls = { NULL, sizeof(acme_domain_decl_t *), 0, 0, NULL };
 
 acme_srv_conf_t *acme_config_get(server_rec *s)
 {
     return ap_get_module_config(s->module_config, &acme_module);
 }
 
+acme_srv_global_t *acme_config_global(server_rec *s)
+{
+    return acme_config_get(s)->g;
+}
+
+/* A vhost's record is created when the parser meets its first Acme
+ * directive; only the base server's gets the server-level record. */
 void *acme_config_create_srv(apr_pool_t *p, server_rec *s)
 {
     acme_srv_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
-    conf->agree_tos = -1;
-    conf->port_http = -1;
-    conf->port_https = -1;
-    conf->activation_auto = -1;
+    if (!s->is_virtual) {
+        acme_srv_global_t *g = apr_pcalloc(p, sizeof(*g));
+
+        g->agree_tos = -1;
+        g->port_http = -1;
+        g->port_https = -1;
+        g->activation_auto = -1;
+        conf->g = g;
+    }
     conf->require_https = ACME_HTTPS_UNSET;
     conf->renew_window.percent = -1;
     conf->renew_window.duration = 0;
     conf->warn_window.percent = -1;
     conf->warn_window.duration = 0;
-    conf->decls = apr_array_make(p, 2, sizeof(acme_domain_decl_t *));
     return conf;
 }
 
@@ -58,49 +71,30 @@ static int window_is_set(acme_window_t w)
 
 /* Merged in place: httpd replaces the vhost's own record with the result
  * and never reads it again, so a copy per vhost (10,000 of them at 10,000
- * domains) would only be memory the parent and every child carry. */
+ * domains) would only be memory the parent and every child carry. The
+ * server-level values are the base server's record itself, not copies:
+ * a vhost cannot set them. */
 void *acme_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
 {
     const acme_srv_conf_t *base = basev;
     acme_srv_conf_t *add = addv, *m = add;
-    const char *dns_cmd_where = add->dns_cmd ? add->where[ACME_CONF_WHERE_DNS_CMD]
-                                             : base->where[ACME_CONF_WHERE_DNS_CMD];
 
     (void)p;
 
 #define MERGE_PTR(f) m->f = add->f ? add->f : base->f
-#define MERGE_INT(f) m->f = (add->f != -1) ? add->f : base->f
-    MERGE_PTR(ca_urls);
-    MERGE_PTR(ca_file);
-    MERGE_PTR(trusted_roots);
-    MERGE_PTR(contact);
-    MERGE_INT(agree_tos);
-    MERGE_PTR(agree_tos_where);
-    MERGE_PTR(store_dir);
-    MERGE_INT(port_http);
-    MERGE_INT(port_https);
-    MERGE_INT(activation_auto);
+    m->g = base->g;
     MERGE_PTR(challenges);
     MERGE_PTR(key_types);
     MERGE_PTR(profile);
     MERGE_PTR(preferred_chain);
-    MERGE_PTR(notify_cmd);
+    m->dns_cmd_where = add->dns_cmd ? add->dns_cmd_where : base->dns_cmd_where;
     MERGE_PTR(dns_cmd);
-    MERGE_PTR(dns_resolver);
-    MERGE_PTR(eab_kid);
-    MERGE_PTR(eab_hmac);
-    m->where[ACME_CONF_WHERE_CA_FILE] = base->where[ACME_CONF_WHERE_CA_FILE];
-    m->where[ACME_CONF_WHERE_STORE_DIR] = base->where[ACME_CONF_WHERE_STORE_DIR];
-    m->where[ACME_CONF_WHERE_DNS_CMD] = dns_cmd_where;
-    memcpy(m->cluster, base->cluster, sizeof(m->cluster));
-    memcpy(m->cluster_where, base->cluster_where, sizeof(m->cluster_where));
 #undef MERGE_PTR
-#undef MERGE_INT
     m->renew_window = window_is_set(add->renew_window) ? add->renew_window : base->renew_window;
     m->warn_window = window_is_set(add->warn_window) ? add->warn_window : base->warn_window;
     /* An AcmeDomain belongs to the server it is written in, never inherited;
-     * AcmeRequireHttps is resolved per request (acme_https.c). */
-    m->runtime = NULL;   /* decls and require_https: the vhost's own, kept */
+     * AcmeRequireHttps is resolved per request (acme_https.c): decls and
+     * require_https stay the vhost's own. */
     return m;
 }
 
@@ -108,18 +102,18 @@ void *acme_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
 
 apr_array_header_t *acme_config_ca_urls(server_rec *s)
 {
-    acme_srv_conf_t *conf = acme_config_get(s);
-    return conf->ca_urls ? conf->ca_urls : (apr_array_header_t *)&default_ca_urls;
+    acme_srv_global_t *g = acme_config_global(s);
+    return g->ca_urls ? g->ca_urls : (apr_array_header_t *)&default_ca_urls;
 }
 
 const char *acme_config_ca_file(server_rec *s)
 {
-    return acme_config_get(s)->ca_file;
+    return acme_config_global(s)->ca_file;
 }
 
 const apr_array_header_t *acme_config_trusted_roots(server_rec *s)
 {
-    return acme_config_get(s)->trusted_roots;
+    return acme_config_global(s)->trusted_roots;
 }
 
 static const char *contact_default(apr_pool_t *p)
@@ -134,36 +128,36 @@ static const char *contact_default(apr_pool_t *p)
 
 const char *acme_config_contact(server_rec *s)
 {
-    acme_srv_conf_t *conf = acme_config_get(s);
-    return conf->contact ? conf->contact : contact_default(s->process->pconf);
+    acme_srv_global_t *g = acme_config_global(s);
+    return g->contact ? g->contact : contact_default(s->process->pconf);
 }
 
 int acme_config_agree_tos(server_rec *s)
 {
-    return acme_config_get(s)->agree_tos == 1;
+    return acme_config_global(s)->agree_tos == 1;
 }
 
 const char *acme_config_store_dir(server_rec *s)
 {
-    acme_srv_conf_t *conf = acme_config_get(s);
-    return conf->store_dir ? conf->store_dir : ap_server_root_relative(s->process->pconf, "acme");
+    acme_srv_global_t *g = acme_config_global(s);
+    return g->store_dir ? g->store_dir : ap_server_root_relative(s->process->pconf, "acme");
 }
 
 int acme_config_port_http(server_rec *s)
 {
-    int port = acme_config_get(s)->port_http;
+    int port = acme_config_global(s)->port_http;
     return port > 0 ? port : 80;
 }
 
 int acme_config_port_https(server_rec *s)
 {
-    int port = acme_config_get(s)->port_https;
+    int port = acme_config_global(s)->port_https;
     return port > 0 ? port : 443;
 }
 
 int acme_config_activation_auto(server_rec *s)
 {
-    return acme_config_get(s)->activation_auto != 0;
+    return acme_config_global(s)->activation_auto != 0;
 }
 
 apr_array_header_t *acme_config_challenges(server_rec *s)
@@ -225,11 +219,11 @@ const apr_array_header_t *acme_config_key_types(server_rec *s)
 
 void acme_config_pacing(server_rec *s, acme_pacing_t *pacing)
 {
-    const acme_srv_conf_t *conf = acme_config_get(s);
+    const acme_srv_global_t *g = acme_config_global(s);
 
-    pacing->max_parallel = conf->max_parallel;
-    pacing->orders = conf->pace_orders;
-    pacing->window = conf->pace_window;
+    pacing->max_parallel = g->max_parallel;
+    pacing->orders = g->pace_orders;
+    pacing->window = g->pace_window;
 }
 
 const char *acme_config_profile(server_rec *s)
@@ -260,7 +254,7 @@ acme_window_t acme_config_warn_window(server_rec *s)
 
 const apr_array_header_t *acme_config_notify_cmd(server_rec *s)
 {
-    return acme_config_get(s)->notify_cmd;
+    return acme_config_global(s)->notify_cmd;
 }
 
 const char *acme_config_dns_cmd(server_rec *s)
@@ -270,7 +264,7 @@ const char *acme_config_dns_cmd(server_rec *s)
 
 const char *acme_config_dns_resolver(server_rec *s)
 {
-    return acme_config_get(s)->dns_resolver;
+    return acme_config_global(s)->dns_resolver;
 }
 
 acme_https_mode_e acme_config_require_https_own(server_rec *s)
@@ -286,46 +280,51 @@ acme_https_mode_e acme_config_require_https_own(server_rec *s)
 
 const apr_array_header_t *acme_config_decls(server_rec *s)
 {
-    return acme_config_get(s)->decls;
+    const apr_array_header_t *decls = acme_config_get(s)->decls;
+
+    return decls ? decls : &no_decls;
 }
 
 const char *acme_config_where(server_rec *s, acme_conf_where_e which)
 {
-    return which < ACME_CONF_WHERE_N ? acme_config_get(s)->where[which] : NULL;
+    if (which == ACME_CONF_WHERE_DNS_CMD) {
+        return acme_config_get(s)->dns_cmd_where;
+    }
+    return which < ACME_CONF_WHERE_N ? acme_config_global(s)->where[which] : NULL;
 }
 
 const char *acme_config_agree_tos_where(server_rec *s)
 {
-    return acme_config_get(s)->agree_tos_where;
+    return acme_config_global(s)->agree_tos_where;
 }
 
 acme_runtime_t *acme_config_runtime(server_rec *s)
 {
     acme_srv_conf_t *conf = acme_config_get(s);
-    return conf ? conf->runtime : NULL;
+    return conf && conf->g ? conf->g->runtime : NULL;
 }
 
 void acme_config_set_runtime(server_rec *s, acme_runtime_t *rt)
 {
-    acme_config_get(s)->runtime = rt;
+    acme_config_global(s)->runtime = rt;
 }
 
 const char *acme_config_cluster(server_rec *s, acme_conf_cluster_e which, const char **where)
 {
-    acme_srv_conf_t *conf = acme_config_get(s);
+    acme_srv_global_t *g = acme_config_global(s);
 
     if (where) {
-        *where = conf->cluster_where[which];
+        *where = g->cluster_where[which];
     }
-    return conf->cluster[which];
+    return g->cluster[which];
 }
 
 void acme_config_eab(server_rec *s, const char **kid, const char **hmac)
 {
-    acme_srv_conf_t *conf = acme_config_get(s);
+    acme_srv_global_t *g = acme_config_global(s);
 
-    *kid = conf->eab_kid;
-    *hmac = conf->eab_kid ? conf->eab_hmac : NULL;
+    *kid = g->eab_kid;
+    *hmac = g->eab_kid ? g->eab_hmac : NULL;
 }
 
 /* Defaults that need memory are computed once in the parent, before the
@@ -333,19 +332,11 @@ void acme_config_eab(server_rec *s, const char **kid, const char **hmac)
 static int config_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                               server_rec *base)
 {
-    const char *store_dir = acme_config_store_dir(base);
-    const char *contact = acme_config_contact(base);
-    server_rec *s;
+    acme_srv_global_t *g = acme_config_global(base);
 
-    for (s = base; s; s = s->next) {
-        acme_srv_conf_t *conf = acme_config_get(s);
-        if (!conf->store_dir) {
-            conf->store_dir = store_dir;
-        }
-        if (!conf->contact) {
-            conf->contact = contact;
-        }
-    }
+    /* every server's record points at this one */
+    g->store_dir = acme_config_store_dir(base);
+    g->contact = acme_config_contact(base);
     return OK;
 }
 

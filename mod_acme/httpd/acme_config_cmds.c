@@ -21,6 +21,13 @@ static acme_srv_conf_t *cmd_conf(cmd_parms *cmd)
     return acme_config_get(cmd->server);
 }
 
+/* The server-level record: call only once server_only (or another
+ * GLOBAL_ONLY check) passed, cmd->server is then the base server. */
+static acme_srv_global_t *cmd_global(cmd_parms *cmd)
+{
+    return acme_config_global(cmd->server);
+}
+
 static const char *where(cmd_parms *cmd)
 {
     if (!cmd->directive) {
@@ -62,7 +69,8 @@ static const char *set_domain(cmd_parms *cmd, void *dc, const char *args)
     decl->s = cmd->server;
     decl->file = cmd->directive ? cmd->directive->filename : "?";
     decl->line = cmd->directive ? cmd->directive->line_num : 0;
-    decl->names = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    /* most lines name one host or none (the vhost's own names) */
+    decl->names = apr_array_make(cmd->pool, 1, sizeof(const char *));
 
     while (*(word = ap_getword_conf(cmd->pool, &args))) {
         /* Wildcards are checked in check_config, when AcmeDnsCmd is known. */
@@ -81,19 +89,23 @@ static const char *set_domain(cmd_parms *cmd, void *dc, const char *args)
                             "holds at most %d; split them over several AcmeDomain lines",
                             decl->names->nelts, ACME_MAX_NAMES);
     }
+    if (!conf->decls) {
+        conf->decls = apr_array_make(cmd->pool, 1, sizeof(acme_domain_decl_t *));
+    }
     APR_ARRAY_PUSH(conf->decls, acme_domain_decl_t *) = decl;
     return NULL;
 }
 
 static const char *set_ca(cmd_parms *cmd, void *dc, const char *arg)
 {
-    acme_srv_conf_t *conf = cmd_conf(cmd);
+    acme_srv_global_t *conf;
     const char *err, *url = NULL;
     int i;
 
     if ((err = server_only(cmd)) || (err = acme_conf_parse_ca_url(cmd->pool, arg, &url))) {
         return err;
     }
+    conf = cmd_global(cmd);
     if (!conf->ca_urls) {
         conf->ca_urls = apr_array_make(cmd->pool, 2, sizeof(const char *));
     }
@@ -121,8 +133,8 @@ static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *arg)
     if ((err = acme_conf_parse_check_ca_file(cmd->pool, path))) {
         return err;
     }
-    cmd_conf(cmd)->ca_file = path;
-    cmd_conf(cmd)->where[ACME_CONF_WHERE_CA_FILE] = where(cmd);
+    cmd_global(cmd)->ca_file = path;
+    cmd_global(cmd)->where[ACME_CONF_WHERE_CA_FILE] = where(cmd);
     return NULL;
 }
 
@@ -133,18 +145,19 @@ static const char *set_contact(cmd_parms *cmd, void *dc, const char *arg)
     if ((err = server_only(cmd)) || (err = acme_conf_parse_contact(cmd->pool, arg, &contact))) {
         return err;
     }
-    cmd_conf(cmd)->contact = contact;
+    cmd_global(cmd)->contact = contact;
     return NULL;
 }
 
 static const char *set_agree_tos(cmd_parms *cmd, void *dc, const char *arg)
 {
-    acme_srv_conf_t *conf = cmd_conf(cmd);
+    acme_srv_global_t *conf;
     const char *err;
 
     if ((err = server_only(cmd))) {
         return err;
     }
+    conf = cmd_global(cmd);
     if (!strcasecmp(arg, "on")) {
         conf->agree_tos = 1;
     }
@@ -175,18 +188,24 @@ static const char *set_store_dir(cmd_parms *cmd, void *dc, const char *arg)
     if ((err = acme_rootprog_check_store_dir(cmd->temp_pool, path))) {
         return apr_psprintf(cmd->pool, "ACME00548: AcmeStoreDir: %s", err);
     }
-    cmd_conf(cmd)->store_dir = path;
-    cmd_conf(cmd)->where[ACME_CONF_WHERE_STORE_DIR] = where(cmd);
+    cmd_global(cmd)->store_dir = path;
+    cmd_global(cmd)->where[ACME_CONF_WHERE_STORE_DIR] = where(cmd);
     return NULL;
 }
 
 static const char *set_port_map(cmd_parms *cmd, void *dc, const char *a1, const char *a2)
 {
-    acme_srv_conf_t *conf = cmd_conf(cmd);
-    int http = conf->port_http, https = conf->port_https;
+    acme_srv_global_t *conf;
+    int http, https;
     const char *err;
 
-    if ((err = server_only(cmd)) || (err = acme_conf_parse_port(cmd->pool, a1, &http, &https))
+    if ((err = server_only(cmd))) {
+        return err;
+    }
+    conf = cmd_global(cmd);
+    http = conf->port_http;
+    https = conf->port_https;
+    if ((err = acme_conf_parse_port(cmd->pool, a1, &http, &https))
         || (a2 && (err = acme_conf_parse_port(cmd->pool, a2, &http, &https)))) {
         return err;
     }
@@ -223,10 +242,10 @@ static const char *set_activation(cmd_parms *cmd, void *dc, const char *arg)
         return err;
     }
     if (!strcasecmp(arg, "auto")) {
-        cmd_conf(cmd)->activation_auto = 1;
+        cmd_global(cmd)->activation_auto = 1;
     }
     else if (!strcasecmp(arg, "manual")) {
-        cmd_conf(cmd)->activation_auto = 0;
+        cmd_global(cmd)->activation_auto = 0;
     }
     else {
         return apr_psprintf(cmd->pool, "ACME00518: AcmeActivation '%s' is neither auto nor "
@@ -250,13 +269,14 @@ static const char *set_preferred_chain(cmd_parms *cmd, void *dc, const char *arg
 
 static const char *set_max_parallel(cmd_parms *cmd, void *dc, const char *n, const char *rate)
 {
-    acme_srv_conf_t *conf = cmd_conf(cmd);
+    acme_srv_global_t *conf;
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 
     if (err) {
         return apr_psprintf(cmd->pool, "ACME00555: %s; it applies to the whole server: move "
                             "it outside the <VirtualHost>", err);
     }
+    conf = cmd_global(cmd);
     return acme_conf_parse_max_parallel(cmd->pool, n, rate, &conf->max_parallel,
                                         &conf->pace_orders, &conf->pace_window);
 }
@@ -331,7 +351,7 @@ static const char *set_notify_cmd(cmd_parms *cmd, void *dc, const char *args)
     while (*(word = ap_getword_conf(cmd->pool, &args))) {
         APR_ARRAY_PUSH(argv, const char *) = word;
     }
-    cmd_conf(cmd)->notify_cmd = argv;
+    cmd_global(cmd)->notify_cmd = argv;
     return NULL;
 }
 
@@ -348,8 +368,8 @@ static const char *set_eab(cmd_parms *cmd, void *dc, const char *kid, const char
                             "MAC key (base64url) from your CA account page: "
                             "'AcmeEAB <kid> <hmac>'", why);
     }
-    cmd_conf(cmd)->eab_kid = apr_pstrdup(cmd->pool, kid);
-    cmd_conf(cmd)->eab_hmac = apr_pstrdup(cmd->pool, hmac);
+    cmd_global(cmd)->eab_kid = apr_pstrdup(cmd->pool, kid);
+    cmd_global(cmd)->eab_hmac = apr_pstrdup(cmd->pool, hmac);
     return NULL;
 }
 
@@ -361,7 +381,7 @@ static const char *set_dns_cmd(cmd_parms *cmd, void *dc, const char *arg)
         return err;
     }
     cmd_conf(cmd)->dns_cmd = path;
-    cmd_conf(cmd)->where[ACME_CONF_WHERE_DNS_CMD] = where(cmd);
+    cmd_conf(cmd)->dns_cmd_where = where(cmd);
     return NULL;
 }
 
@@ -372,7 +392,7 @@ static const char *set_dns_resolver(cmd_parms *cmd, void *dc, const char *arg)
     if ((err = acme_config_dns_resolver_parse(cmd, arg))) {
         return err;
     }
-    cmd_conf(cmd)->dns_resolver = apr_pstrdup(cmd->pool, arg);
+    cmd_global(cmd)->dns_resolver = apr_pstrdup(cmd->pool, arg);
     return NULL;
 }
 
@@ -386,8 +406,8 @@ static const char *set_cluster(cmd_parms *cmd, void *dc, const char *arg)
     if ((err = server_only(cmd)) || (err = acme_config_cluster_parse(cmd, which, arg, &value))) {
         return err;
     }
-    cmd_conf(cmd)->cluster[which] = value;
-    cmd_conf(cmd)->cluster_where[which] = where(cmd);
+    cmd_global(cmd)->cluster[which] = value;
+    cmd_global(cmd)->cluster_where[which] = where(cmd);
     return NULL;
 }
 
@@ -397,15 +417,18 @@ static const char *set_cluster_key(cmd_parms *cmd, void *dc, const char *key, co
 {
     const char *err, *value = NULL;
 
-    if ((err = set_cluster(cmd, dc, key)) || !old) {
-        cmd_conf(cmd)->cluster[ACME_CONF_CLUSTER_PREVIOUS] = NULL;
+    if ((err = set_cluster(cmd, dc, key))) {
         return err;
+    }
+    if (!old) {
+        cmd_global(cmd)->cluster[ACME_CONF_CLUSTER_PREVIOUS] = NULL;
+        return NULL;
     }
     if ((err = acme_config_cluster_parse(cmd, ACME_CONF_CLUSTER_KEY, old, &value))) {
         return err;
     }
-    cmd_conf(cmd)->cluster[ACME_CONF_CLUSTER_PREVIOUS] = value;
-    cmd_conf(cmd)->cluster_where[ACME_CONF_CLUSTER_PREVIOUS] = where(cmd);
+    cmd_global(cmd)->cluster[ACME_CONF_CLUSTER_PREVIOUS] = value;
+    cmd_global(cmd)->cluster_where[ACME_CONF_CLUSTER_PREVIOUS] = where(cmd);
     return NULL;
 }
 
@@ -413,7 +436,7 @@ static const char *set_cluster_key(cmd_parms *cmd, void *dc, const char *key, co
  * certificate now, so a typo fails the configtest instead of every activation. */
 static const char *set_trusted_roots(cmd_parms *cmd, void *dc, const char *arg)
 {
-    acme_srv_conf_t *conf = acme_config_get(cmd->server);
+    acme_srv_global_t *conf;
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY), *path;
     char *buf;
     apr_file_t *f;
@@ -439,6 +462,7 @@ static const char *set_trusted_roots(cmd_parms *cmd, void *dc, const char *arg)
         return apr_psprintf(cmd->pool, "ACME00546: AcmeTrustedRootsFile %s holds no PEM "
                             "certificate; point it at the root certificates of your CA", path);
     }
+    conf = cmd_global(cmd);
     if (!conf->trusted_roots) {
         conf->trusted_roots = apr_array_make(cmd->pool, 2, sizeof(const char *));
     }
@@ -480,7 +504,7 @@ static const char *set_require_https(cmd_parms *cmd, void *dc, const char *arg)
  * that says what both mean together, 'except' lists joined. */
 static const char *auto_domains_again(cmd_parms *cmd, int on, apr_array_header_t *except)
 {
-    acme_srv_conf_t *conf = cmd_conf(cmd);
+    acme_srv_global_t *conf = cmd_global(cmd);
     apr_array_header_t *first_except;
     const char *fix;
     int first_on = 0, i;
@@ -523,11 +547,11 @@ static const char *set_auto_domains(cmd_parms *cmd, void *dc, const char *args)
     if ((err = acme_autossl_auto_parse(cmd->pool, args, &on, &except))) {
         return err;
     }
-    if (cmd_conf(cmd)->auto_domains_where) {
+    if (cmd_global(cmd)->auto_domains_where) {
         return auto_domains_again(cmd, on, except);
     }
-    cmd_conf(cmd)->auto_domains_where = where(cmd);
-    cmd_conf(cmd)->auto_domains_args = args;
+    cmd_global(cmd)->auto_domains_where = where(cmd);
+    cmd_global(cmd)->auto_domains_args = args;
     return NULL;
 }
 

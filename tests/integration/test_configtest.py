@@ -139,3 +139,40 @@ def test_configtest_rejects(httpd, unique, case):
     assert not missing, "message lacks %s:\n%s" % (missing, out)
     # a failed configtest must not leave a server behind
     assert not httpd.running()
+
+
+# Every server-level directive, with a value it accepts at server level: in a
+# <VirtualHost> it is refused (the vhost's record has no server-level part).
+SERVER_LEVEL = [
+    "AcmeCA https://ca.example.test/dir",
+    "AcmeCACertificateFile /etc/ssl/certs/ca-certificates.crt",
+    "AcmeTrustedRootsFile /etc/ssl/certs/ca-certificates.crt",
+    "AcmeContact mailto:admin@example.test",
+    "AcmeAgreeToTerms on",
+    "AcmeStoreDir /var/lib/acme-elsewhere",
+    "AcmePortMap http:8080 https:8443",
+    "AcmeActivation auto",
+    "AcmeMaxParallel 4 10/3h",
+    "AcmeNotifyCmd /bin/true",
+    "AcmeEAB kid-1 aGVsbG8td29ybGQtaGVsbG8td29ybGQ",
+    "AcmeDnsResolver 192.0.2.53",
+    "AcmeAutoDomains on",
+    "AcmeCluster rediss://127.0.0.1:6380/0",
+    "AcmeClusterKeyFile /etc/apache2/acme-cluster.key /etc/apache2/acme-cluster.key.old",
+    "AcmeClusterCACertificateFile /etc/ssl/certs/ca-certificates.crt",
+]
+
+
+@pytest.mark.parametrize("line", SERVER_LEVEL, ids=[l.split()[0] for l in SERVER_LEVEL])
+def test_server_level_directive_in_vhost_refused(httpd, unique, line):
+    """configtest fails at the directive's line, telling to move it out."""
+    name = unique("srv")
+    httpd.write_config(vhosts=ssl_vhost(name, extra=line))
+    rc, out = httpd.configtest()
+    assert rc != 0, "configtest passed:\n%s\nconfig:\n%s" % (out, httpd.conf_text)
+    # ssl_vhost writes ServerName, DocumentRoot, SSLEngine, then the extra line
+    # (some of these lines are also written at server level, earlier)
+    at = httpd.line_of("ServerName %s" % name) + 3
+    assert location_named(out, httpd.conf_path, at), out
+    assert "outside the <VirtualHost>" in out, out
+    assert not httpd.running()

@@ -15,10 +15,10 @@ typedef struct acme_domain_t {
                                        * "<first name>+<type>" for a further AcmeKeyType */
     apr_array_header_t *names;        /* const char*, lowercase, in AcmeDomain order */
     acme_key_type_e key_type;
+    int agree_tos;                    /* next to key_type: no padding (one per domain) */
     apr_array_header_t *ca_urls;      /* const char*, failover order (AcmeCA) */
     const char *ca_file;              /* trust anchors for TLS to the CA, NULL = system */
     apr_array_header_t *contacts;     /* const char* "mailto:..." */
-    int agree_tos;
     apr_array_header_t *challenges;   /* const char*, preference order, e.g. "http-01" */
     const char *profile;              /* NULL = none */
     const char *preferred_chain;      /* AcmePreferredChain: issuer CN of the top

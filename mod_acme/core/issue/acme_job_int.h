@@ -110,14 +110,9 @@ typedef struct acme_record_t {
     const char *name;
     apr_pool_t *pool;               /* the driver's: its strings' memory */
     apr_time_t next_run;
-    int attempts;                   /* failures since the last success */
-    int requests;                   /* ACME requests for the current certificate */
-    int force;                      /* renewal requested */
     const char *state;              /* missing valid renewing staged error */
     acme_job_t *job;
-    int restored;                   /* status file read back after a restart */
     acme_failover_t failover;       /* which CA of domain->ca_urls, and its failures */
-    int has_cert;
     apr_time_t cert_not_before;
     apr_time_t cert_not_after;
     apr_time_t cert_issued_at;      /* meta.json issued_at, 0 = unknown */
@@ -129,20 +124,27 @@ typedef struct acme_record_t {
     const char *replaces_refused;   /* the CA refused an order replacing it; "" = none;
                                      * ACME_ARI_ID_MAX */
     acme_ari_state_t ari;
-    int warning;                    /* inside the warn window and renewal keeps failing */
     apr_time_t expiring_posted_at;  /* the last ACME_EVENT_EXPIRING */
     apr_time_t error_at;
     apr_time_t failing_since;       /* the first failure since the last success, 0 = none */
     const char *error_type;         /* ACME_ERR_TYPE_MAX */
     const char *error_detail;       /* ACME_ERR_DETAIL_MAX */
     const char *error_url;          /* ACME_ERR_URL_MAX */
-    int error_kind;                 /* acme_problem_kind_e of the last failure */
     apr_uint64_t status_written;    /* digest (acme_record_text_digest) of what the status
                                      * file last said, 0 = not written in this run */
     const char *notice;             /* status "notice": e.g. an AcmeProfile the CA ignores;
                                      * ACME_REC_NOTE_MAX */
     const char *queued;             /* status activity while paced: "queued, starts at T";
                                      * ACME_REC_QUEUED_MAX */
+    /* the ints last, next to each other: no padding between them (one
+     * record per domain) */
+    int attempts;                   /* failures since the last success */
+    int requests;                   /* ACME requests for the current certificate */
+    int force;                      /* renewal requested */
+    int restored;                   /* status file read back after a restart */
+    int has_cert;
+    int warning;                    /* inside the warn window and renewal keeps failing */
+    int error_kind;                 /* acme_problem_kind_e of the last failure */
     int profile_warned;             /* that notice was logged in this run */
     int yielded;                    /* challenges answered in this run's first pass: the
                                      * rest of its order waits for the second */
