@@ -9,7 +9,8 @@
 /* One AcmeDomain line, as written. */
 typedef struct acme_domain_decl_t {
     server_rec *s;                    /* vhost (or base server) it appeared in */
-    apr_array_header_t *names;        /* const char*; empty = the vhost's ServerName + ServerAlias */
+    apr_array_header_t *names;        /* const char*; empty = the vhost's ServerName + ServerAlias
+                                       * (then a shared read-only array: never push) */
     const char *file;
     int line;
 } acme_domain_decl_t;

@@ -56,6 +56,8 @@ static const char *not_in_dir(cmd_parms *cmd)
                         "<VirtualHost>", err);
 }
 
+static const apr_array_header_t no_names = { NULL, sizeof(const char *), 0, 0, NULL };
+
 static const char *set_domain(cmd_parms *cmd, void *dc, const char *args)
 {
     acme_srv_conf_t *conf = cmd_conf(cmd);
@@ -69,13 +71,17 @@ static const char *set_domain(cmd_parms *cmd, void *dc, const char *args)
     decl->s = cmd->server;
     decl->file = cmd->directive ? cmd->directive->filename : "?";
     decl->line = cmd->directive ? cmd->directive->line_num : 0;
-    /* most lines name one host or none (the vhost's own names) */
-    decl->names = apr_array_make(cmd->pool, 1, sizeof(const char *));
+    /* A line without names (the vhost's own, the usual case) keeps the
+     * shared empty list: nothing but this handler adds to a decl's names. */
+    decl->names = (apr_array_header_t *)&no_names;
 
     while (*(word = ap_getword_conf(cmd->pool, &args))) {
         /* Wildcards are checked in check_config, when AcmeDnsCmd is known. */
         if ((err = acme_conf_parse_check_name(cmd->pool, word, 1))) {
             return err;
+        }
+        if (decl->names == &no_names) {
+            decl->names = apr_array_make(cmd->pool, 1, sizeof(const char *));
         }
         APR_ARRAY_PUSH(decl->names, const char *) = acme_name_normalize(cmd->pool, word);
     }
