@@ -685,6 +685,91 @@ static void kept_claims(acme_redis_t *r, apr_pool_t *p)
     assert_int_equal(acme_cluster_lock_release(r, p, names[1], "node-a", t2), APR_SUCCESS);
 }
 
+/* Which sealed values Redis holds as a node would write them (the check a
+ * node makes before publishing its keys at a restart): missing, sealed
+ * with another key or not sealed, held; an expiry shorter than needed
+ * lengthened (never shortened, none left alone); more names than one
+ * script takes. */
+static void held_push(apr_array_header_t *e, const char *name, long want_ms, long set_ms)
+{
+    acme_cluster_held_t *h = apr_array_push(e);
+
+    h->name = name;
+    h->want_ms = want_ms;
+    h->set_ms = set_ms;
+    h->state = (acme_cluster_held_e)99;  /* not looked at yet */
+    h->baton = NULL;
+}
+
+static void held(acme_cluster_t *c, acme_cluster_t *other, int port, apr_pool_t *p)
+{
+    apr_uint32_t word = 1;
+    acme_cluster_t *waiting;
+    const char *plain[3] = { "SET", "mod_acme:unit:h-plain", "not sealed" };
+    apr_array_header_t *e = apr_array_make(p, 8, sizeof(acme_cluster_held_t));
+    acme_redis_reply_t *reply;
+    acme_redis_t *r, *ro;
+    const char *why = NULL;
+    int i;
+
+    assert_int_equal(acme_redis_open(&r, c, p, apr_time_from_sec(1), &why), APR_SUCCESS);
+    assert_int_equal(acme_redis_open(&ro, other, p, apr_time_from_sec(1), &why), APR_SUCCESS);
+    assert_int_equal(acme_redis_put(r, p, "mod_acme:unit:h-held", "a", 1, 600000), APR_SUCCESS);
+    assert_int_equal(acme_redis_put(r, p, "mod_acme:unit:h-short", "a", 1, 1000), APR_SUCCESS);
+    assert_int_equal(acme_redis_put(r, p, "mod_acme:unit:h-forever", "a", 1, 0), APR_SUCCESS);
+    assert_int_equal(acme_redis_put(ro, p, "mod_acme:unit:h-other", "a", 1, 600000),
+                     APR_SUCCESS);
+    assert_int_equal(acme_redis_command(r, p, &reply, 3, plain, NULL), APR_SUCCESS);
+    held_push(e, "mod_acme:unit:h-held", 300000, 400000);
+    held_push(e, "mod_acme:unit:h-short", 300000, 400000);
+    held_push(e, "mod_acme:unit:h-forever", 300000, 400000);
+    held_push(e, "mod_acme:unit:h-other", 300000, 400000);
+    held_push(e, "mod_acme:unit:h-plain", 300000, 400000);
+    held_push(e, "mod_acme:unit:h-missing", 300000, 400000);
+    for (i = 0; i < ACME_CLUSTER_HELD_BATCH + 3; ++i) {
+        held_push(e, apr_psprintf(p, "mod_acme:unit:h-none-%d", i), 1000, 1000);
+    }
+    assert_int_equal(acme_cluster_held_check(r, p, e), APR_SUCCESS);
+    assert_int_equal(APR_ARRAY_IDX(e, 0, acme_cluster_held_t).state, ACME_CLUSTER_HELD);
+    assert_true(pttl(r, p, "mod_acme:unit:h-held") > 500000);
+    assert_int_equal(APR_ARRAY_IDX(e, 1, acme_cluster_held_t).state,
+                     ACME_CLUSTER_HELD_LENGTHENED);
+    assert_true(pttl(r, p, "mod_acme:unit:h-short") > 300000);
+    assert_true(pttl(r, p, "mod_acme:unit:h-short") <= 400000);
+    assert_int_equal(APR_ARRAY_IDX(e, 2, acme_cluster_held_t).state, ACME_CLUSTER_HELD);
+    assert_int_equal(pttl(r, p, "mod_acme:unit:h-forever"), -1);
+    assert_int_equal(APR_ARRAY_IDX(e, 3, acme_cluster_held_t).state, ACME_CLUSTER_HELD_OTHER);
+    assert_int_equal(APR_ARRAY_IDX(e, 4, acme_cluster_held_t).state, ACME_CLUSTER_HELD_OTHER);
+    assert_int_equal(APR_ARRAY_IDX(e, 5, acme_cluster_held_t).state, ACME_CLUSTER_HELD_MISSING);
+    for (i = 6; i < e->nelts; ++i) {
+        assert_int_equal(APR_ARRAY_IDX(e, i, acme_cluster_held_t).state,
+                         ACME_CLUSTER_HELD_MISSING);
+    }
+    assert_int_equal(pttl(r, p, "mod_acme:unit:h-missing"), -2);   /* nothing written */
+    /* the node with the other key holds that one, and not this one's */
+    apr_array_clear(e);
+    held_push(e, "mod_acme:unit:h-other", 300000, 400000);
+    held_push(e, "mod_acme:unit:h-held", 300000, 400000);
+    assert_int_equal(acme_cluster_held_check(ro, p, e), APR_SUCCESS);
+    assert_int_equal(APR_ARRAY_IDX(e, 0, acme_cluster_held_t).state, ACME_CLUSTER_HELD);
+    assert_int_equal(APR_ARRAY_IDX(e, 1, acme_cluster_held_t).state, ACME_CLUSTER_HELD_OTHER);
+    acme_redis_close(ro);
+    /* a node in a rotation that waits (sealing with its previous key, c's)
+     * holds what that key sealed, and not what the new one did */
+    waiting = make_cluster(p, apr_psprintf(p, "redis://:unit-pw@127.0.0.1:%d/1", port), 9);
+    assert_int_equal(acme_cluster_set_previous(waiting, p, c->key_file, &why), APR_SUCCESS);
+    waiting->seal_previous = &word;
+    assert_int_equal(acme_redis_open(&ro, waiting, p, apr_time_from_sec(1), &why), APR_SUCCESS);
+    apr_array_clear(e);
+    held_push(e, "mod_acme:unit:h-held", 300000, 400000);
+    held_push(e, "mod_acme:unit:h-other", 300000, 400000);
+    assert_int_equal(acme_cluster_held_check(ro, p, e), APR_SUCCESS);
+    assert_int_equal(APR_ARRAY_IDX(e, 0, acme_cluster_held_t).state, ACME_CLUSTER_HELD);
+    assert_int_equal(APR_ARRAY_IDX(e, 1, acme_cluster_held_t).state, ACME_CLUSTER_HELD_OTHER);
+    acme_redis_close(ro);
+    acme_redis_close(r);
+}
+
 static void test_real_redis(void **state)
 {
     apr_pool_t *p = *state;
@@ -729,6 +814,7 @@ static void test_real_redis(void **state)
     assert_int_equal(acme_redis_open(&r, other, p, apr_time_from_sec(1), &why), APR_SUCCESS);
     assert_int_equal(acme_redis_fetch(r, p, name, &value, &len, &why), APR_EBADF);
     assert_non_null(strstr(why, "AcmeClusterKeyFile"));
+    held(c, other, port, p);
     /* Key rotation to that key: everything sealed with c's is sealed again
      * with it, expiry kept; a step without a previous key is refused. */
     assert_int_equal(acme_cluster_rekey_step(r, p, cursor, sizeof(cursor), 64, &tally),

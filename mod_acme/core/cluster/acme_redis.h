@@ -106,6 +106,41 @@ apr_status_t acme_cluster_rekey_step(acme_redis_t *r, apr_pool_t *p, char *curso
                                    apr_size_t cursor_size, int count,
                                    acme_cluster_rekey_t *tally);
 
+/* What Redis holds under one name, as acme_cluster_held_check found it. */
+typedef enum {
+    ACME_CLUSTER_HELD = 0,        /* sealed with the key this node seals with, expiry
+                                   * long enough */
+    ACME_CLUSTER_HELD_LENGTHENED, /* the same, its expiry lengthened to set_ms now */
+    ACME_CLUSTER_HELD_MISSING,    /* nothing there: to be written */
+    ACME_CLUSTER_HELD_OTHER       /* sealed with another key (the one a rotation
+                                   * replaces), or not a sealed value: to be written */
+} acme_cluster_held_e;
+
+/* One name to look at. */
+typedef struct acme_cluster_held_t {
+    const char *name;             /* the Redis key, e.g. mod_acme:key:<name>/<id> */
+    long want_ms;                 /* the expiry (ms from now) it needs at least */
+    long set_ms;                  /* the expiry it gets when it has less (>= want_ms) */
+    acme_cluster_held_e state;    /* out */
+    void *baton;                  /* the caller's */
+} acme_cluster_held_t;
+
+#define ACME_CLUSTER_HELD_BATCH  256  /* names per script: its reply stays an array of
+                                       * fewer than ACME_REDIS_ARRAY_MAX */
+
+/* For each entry of entries (acme_cluster_held_t), whether Redis holds a
+ * value sealed with the key this node seals with now (bytes 4..11 of the
+ * value, its key id; acme_cluster_sealing_previous says which) under its
+ * name, with at least want_ms left: sets state, and
+ * lengthens the expiry of a value that has less to set_ms (PEXPIRE; a
+ * value without expiry is left so). Nothing is sealed or written else: the
+ * caller writes what is MISSING or OTHER. One EVAL per
+ * ACME_CLUSTER_HELD_BATCH entries, reading the first 12 bytes of each
+ * value. APR_SUCCESS; APR_EGENERAL on an unexpected reply (Redis older
+ * than 2.6: no Lua); acme_redis_command's failures. Scratch from p. */
+apr_status_t acme_cluster_held_check(acme_redis_t *r, apr_pool_t *p,
+                                     apr_array_header_t *entries);
+
 /* DEL name. APR_SUCCESS, or acme_redis_command's failures. */
 apr_status_t acme_redis_del(acme_redis_t *r, apr_pool_t *p, const char *name);
 #endif
