@@ -26,7 +26,6 @@
 #include "acme_cluster_rotate.h"
 #include "acme_redis.h"
 #include "acme_name.h"
-#include "acme_certverify.h"
 
 #define KIND_HTTP01     "chal:http-01"
 #define KIND_TLSALPN01  "chal:tls-alpn-01"
@@ -109,21 +108,6 @@ long acme_cluster_node_live_ttl_ms(apr_time_t not_after)
     apr_interval_time_t left = not_after - apr_time_now();
 
     return (left > 0 ? (long)apr_time_as_msec(left) : 0) + ACME_CLUSTER_AFTER_END_MS;
-}
-
-long acme_cluster_node_key_ttl(acme_store_t *store, const char *name, const char *id, apr_pool_t *p)
-{
-    apr_array_header_t *chain;
-    acme_cert_info_t info;
-    const char *live_id;
-
-    if (acme_store_load_live(store, p, name, &chain) == APR_SUCCESS && chain->nelts > 0
-        && acme_certverify_spki_id(p, X509_get0_pubkey(APR_ARRAY_IDX(chain, 0, X509 *)),
-                                   &live_id) == APR_SUCCESS && !strcmp(live_id, id)
-        && acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &info) == APR_SUCCESS) {
-        return acme_cluster_node_live_ttl_ms(info.not_after);
-    }
-    return ACME_CLUSTER_JOB_TTL_MS;
 }
 
 /* One write to Redis; a failure drops the connection for the next try.

@@ -35,10 +35,11 @@
 /* How long (ms) what a certificate valid until not_after leaves in Redis
  * lives: until then and ACME_CLUSTER_AFTER_END_MS (that at least). */
 long acme_cluster_node_live_ttl_ms(apr_time_t not_after);
-/* How long (ms) the key id of name (its SPKI id) lives in Redis: as long
- * as the live certificate (acme_cluster_live_ttl_ms) when it is that one's
- * key, else ACME_CLUSTER_JOB_TTL_MS (a next order's key). Scratch from p. */
-long acme_cluster_node_key_ttl(acme_store_t *store, const char *name, const char *id, apr_pool_t *p);
+/* A live certificate's key is written to Redis with this much (ms) more
+ * than acme_cluster_node_live_ttl_ms: a node that finds at least that much
+ * left writes nothing when it restarts, whichever node wrote it and when
+ * (nodes' clocks up to this far apart). */
+#define ACME_CLUSTER_KEY_MARGIN_MS  60000L
 /* Budget of each command of the issuing child. */
 #define ACME_CLUSTER_ISSUE_BUDGET   apr_time_from_sec(2)
 

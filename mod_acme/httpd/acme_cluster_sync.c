@@ -1,5 +1,6 @@
 /* AcmeCluster, the parent's side (root): in the monitor hook, about every
- * ACME_CLUSTER_POLL, publish the certificate keys root holds and take in
+ * ACME_CLUSTER_POLL, publish the certificate keys root holds (what Redis
+ * lacks of them: acme_cluster_keys.c) and take in
  * certificates other nodes published (see acme_cluster_issue.c for why a
  * poll). Each call is bounded (POLL_BUDGET per command): a Redis that does
  * not answer costs the parent's maintenance loop at most that, and then
@@ -78,105 +79,6 @@ static acme_redis_t *sync_redis(sync_t *sy)
     return sy->redis;
 }
 
-/* The key of domain's live certificate, sealed into Redis by its SPKI id
- * once per generation: the id a record in mod_acme:cert:<name> names.
- * Root's custody moves a key out of keys/ when its certificate goes live
- * (the graceful restart that activates it), so the live key file is where
- * it is found; a node that ordered a certificate publishes its key at the
- * first poll after that restart, and the nodes taking it in look again at
- * each poll until it is there. */
-static void publish_key(sync_t *sy, const acme_domain_t *domain, apr_pool_t *p)
-{
-    apr_array_header_t *chain;
-    const char *id, *pem, *mark;
-    apr_size_t len;
-    acme_cert_info_t info;
-    acme_redis_t *r;
-    apr_status_t rv;
-
-    if (apr_hash_get(sy->keys_published, domain->name, APR_HASH_KEY_STRING)
-        || acme_store_load_live(sy->rt->store, p, domain->name, &chain) != APR_SUCCESS
-        || chain->nelts == 0
-        || acme_certverify_spki_id(p, X509_get0_pubkey(APR_ARRAY_IDX(chain, 0, X509 *)), &id)
-           != APR_SUCCESS
-        || acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &info) != APR_SUCCESS) {
-        return;                       /* nothing live (yet) */
-    }
-    if ((rv = acme_store_read(sy->rt->store, p,
-                              acme_store_rel_live_file(p, domain->name, ACME_STORE_KEY_FILE),
-                              ACME_MAX_STORE_FILE, &pem, &len)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, sy->rt->base, "ACME01025: %s: the key of "
-                     "the live certificate cannot be read; other cluster nodes cannot take "
-                     "this certificate in", domain->name);
-        apr_hash_set(sy->keys_published, apr_pstrdup(sy->pool, domain->name),
-                     APR_HASH_KEY_STRING, "");
-        return;
-    }
-    if (!(r = sync_redis(sy))) {
-        return;
-    }
-    mark = apr_pstrcat(p, domain->name, "/", id, NULL);
-    rv = acme_redis_put(r, p, acme_cluster_key(p, "key", mark), pem, len,
-                        acme_cluster_node_live_ttl_ms(info.not_after));
-    memset((char *)pem, 0, len);
-    if (rv != APR_SUCCESS) {
-        sy->redis = NULL;
-        return;
-    }
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, sy->rt->base, "ACME01026: %s: key of the live "
-                 "certificate published (sealed) to the cluster", domain->name);
-    apr_hash_set(sy->keys_published, apr_pstrdup(sy->pool, domain->name), APR_HASH_KEY_STRING, "");
-}
-
-/* The current key of domain, the one its child orders with (its CSR in
- * csr/<name>.json), sealed into Redis by its SPKI id when csr/<name>.json
- * changed (one stat per poll): should this node die mid-order, the node
- * that takes the order over finalizes with that key, or activates the
- * certificate the order already has (acme_cluster_adopt_keys there). */
-static void publish_pending_key(sync_t *sy, const acme_domain_t *domain, apr_pool_t *p)
-{
-    apr_time_t *known = apr_hash_get(sy->csr_seen, domain->name, APR_HASH_KEY_STRING);
-    const char *id, *pem;
-    apr_size_t len;
-    apr_finfo_t finfo;
-    acme_redis_t *r;
-    apr_status_t rv;
-
-    rv = apr_stat(&finfo, acme_store_path(sy->rt->store, p, acme_store_rel_csr(p, domain->name)),
-                 APR_FINFO_MTIME, p);
-    if (rv != APR_SUCCESS
-        || (known && *known == finfo.mtime)) {
-        return;
-    }
-    if (!known) {
-        apr_pool_t *keep = apr_hash_pool_get(sy->csr_seen);
-
-        known = apr_palloc(keep, sizeof(*known));
-        apr_hash_set(sy->csr_seen, apr_pstrdup(keep, domain->name), APR_HASH_KEY_STRING, known);
-    }
-    if (acme_custody_current_key(sy->rt->store, p, domain->name, domain->names,
-                                 domain->key_type, &id, &pem, &len) != APR_SUCCESS) {
-        *known = finfo.mtime;         /* for other names: root makes the right one soon */
-        return;
-    }
-    if (!(r = sync_redis(sy))) {
-        *known = 0;
-        return;
-    }
-    rv = acme_redis_put(r, p, acme_cluster_key(p, "key", apr_pstrcat(p, domain->name, "/", id,
-                                                                     NULL)),
-                        pem, len, acme_cluster_node_key_ttl(sy->rt->store, domain->name, id, p));
-    memset((char *)pem, 0, len);
-    if (rv != APR_SUCCESS) {
-        *known = 0;
-        sy->redis = NULL;
-        return;
-    }
-    *known = finfo.mtime;
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, sy->rt->base, "ACME01036: %s: key %.16s of the "
-                 "next order published (sealed) to the cluster", domain->name, id);
-}
-
 /* The live certificate's facts; 0 when there is none. */
 static int live_info(sync_t *sy, const char *name, apr_pool_t *p, acme_cert_info_t *info)
 {
@@ -243,7 +145,8 @@ static apr_status_t restore(sync_t *sy, acme_redis_t *r, const acme_domain_t *do
     }
     rv = acme_redis_put(r, p, acme_cluster_key(p, "key", apr_pstrcat(p, domain->name, "/", key_id,
                                                                      NULL)),
-                        pem, key_len, acme_cluster_node_live_ttl_ms(info.not_after));
+                        pem, key_len, acme_cluster_node_live_ttl_ms(info.not_after)
+                                      + ACME_CLUSTER_KEY_MARGIN_MS);
     memset((char *)pem, 0, key_len);
     if (rv == APR_SUCCESS) {
         rv = acme_cluster_restore(r, p, domain->name, expected, record, strlen(record),
@@ -521,9 +424,9 @@ static void sync_poll(sync_t *sy, apr_pool_t *p)
         }
         return;
     }
-    for (i = 0; i < sy->rt->domains->nelts && sy->redis; ++i) {
-        publish_key(sy, APR_ARRAY_IDX(sy->rt->domains, i, const acme_domain_t *), p);
-        publish_pending_key(sy, APR_ARRAY_IDX(sy->rt->domains, i, const acme_domain_t *), p);
+    acme_cluster_keys_publish_live(sy, r, p);
+    if (sy->redis) {
+        acme_cluster_keys_publish_pending(sy, r, p);
     }
     if (!sy->redis) {
         return;

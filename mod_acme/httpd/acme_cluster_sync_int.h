@@ -1,5 +1,5 @@
 /* The parent's side of AcmeCluster (acme_cluster_sync.c) and its parts in
- * other files (acme_cluster_adopt.c): the state of one generation's sync
+ * other files (acme_cluster_adopt.c, acme_cluster_keys.c): the state of one generation's sync
  * with Redis. Used by the parent's monitor hook only, one thread. */
 #ifndef ACME_CLUSTER_SYNC_INT_H
 #define ACME_CLUSTER_SYNC_INT_H
@@ -18,7 +18,8 @@ typedef struct acme_cluster_sync_t {
     apr_time_t down_since;            /* 0: Redis answered at the last try */
     const char *down_why;             /* from conn_pool's parent: why not */
     apr_time_t next_view;
-    apr_hash_t *keys_published;       /* name -> "": live key published (or unreadable) */
+    apr_hash_t *keys_published;       /* name -> "": live key in Redis (found or written), or
+                                       * unreadable */
     apr_hash_t *seen;                 /* name -> long long*: version taken in or judged */
     apr_hash_t *csr_seen;             /* name -> apr_time_t*: csr/<name>.json's mtime when its
                                        * key was published (process pool: across generations) */
@@ -38,6 +39,20 @@ typedef struct acme_cluster_sync_t {
  * again at the next poll; one SMEMBERS per poll, mostly empty. Redis
  * failures drop sy->redis. */
 void acme_cluster_adopt_requests(acme_cluster_sync_t *sy, acme_redis_t *r, apr_pool_t *p);
+
+/* The keys of the live certificates not published yet in this generation
+ * (acme_cluster_keys.c): one script per batch of names finds which Redis
+ * lacks, or holds sealed with another cluster key (written now, sealed
+ * with this node's), or with too short an expiry (lengthened, PEXPIRE).
+ * ACME01025 when a key cannot be read. Redis failures drop sy->redis. */
+void acme_cluster_keys_publish_live(acme_cluster_sync_t *sy, acme_redis_t *r, apr_pool_t *p);
+
+/* The key of each next order whose csr/<name>.json changed since it was
+ * published, checked and written the same way; at a start, only those of
+ * orders under way and of names with nothing live (the child asks for the
+ * others before it orders).
+ * Redis failures drop sy->redis. */
+void acme_cluster_keys_publish_pending(acme_cluster_sync_t *sy, acme_redis_t *r, apr_pool_t *p);
 
 /* Orders this node's children are to take over wait for their key: for
  * the names in mod_acme:adopt:<this node> the key their order was made
