@@ -8,6 +8,7 @@
  * (acme_status_answer.c) and sent from there, not from this child's heap;
  * the frame around it (generated_at, as_of, the summary, the cluster view)
  * is made per request. */
+#include <stddef.h>   /* offsetof first: APR's ring macros fall back to NULL arithmetic */
 #include <string.h>
 #include <unistd.h>
 #include <sys/uio.h>

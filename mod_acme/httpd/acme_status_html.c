@@ -7,6 +7,7 @@
  * names and messages wrap instead of widening the page. Everything comes
  * from the status document (acme_status.c) and is HTML-escaped here. */
 #include <stdarg.h>
+#include <stddef.h>   /* offsetof first: APR's ring macros fall back to NULL arithmetic */
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
