@@ -1,0 +1,392 @@
+/* AcmeCluster's claims against a real redis-server (started here on a free
+ * port): the epoch mark, claims and fencing tokens, claims kept and taken
+ * back, restores, and Redis emptied while a node orders. */
+#include "unit_cluster.h"
+
+/* A claim as the gate takes it (claim lifetime and grace 60 s). */
+static apr_status_t take(acme_redis_t *r, apr_pool_t *p, const char *name, const char *node,
+                         long long *token, const char **holder)
+{
+    acme_cluster_epoch_seen_t seen = { "" };
+    long wait = 0;
+
+    return acme_cluster_lock_take(r, p, name, node, 60000, 60000, 0, 0, &seen, token, holder,
+                                  &wait);
+}
+
+static void flushall(acme_redis_t *r, apr_pool_t *p)
+{
+    const char *argv[1] = { "FLUSHALL" };
+    acme_redis_reply_t *reply;
+
+    assert_int_equal(acme_redis_command(r, p, &reply, 1, argv, NULL), APR_SUCCESS);
+    assert_int_equal(reply->type, ACME_REDIS_STATUS);
+}
+
+/* Redis without an epoch mark: no claim until a root marks it; a fresh
+ * mark lets claims go at once, and the claim tells the node the mark. */
+static void epoch_first(acme_redis_t *r, apr_pool_t *p)
+{
+    const char *holder = NULL, *mark = NULL, *id = NULL;
+    acme_cluster_epoch_seen_t seen = { "" };
+    long long t = 0;
+    long wait = 0;
+    apr_time_t at;
+    int made = 0, emptied = 1;
+
+    assert_int_equal(acme_cluster_lock_take(r, p, "e.test", "node-a", 60000, 60000, 0, 0, &seen,
+                                            &t, &holder, &wait), APR_INCOMPLETE);
+    assert_int_equal(wait, -1);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, 0, &mark, &made), APR_SUCCESS);
+    assert_int_equal(made, 1);
+    assert_int_equal(acme_cluster_epoch_parse(mark, &id, &at, &emptied, p), APR_SUCCESS);
+    assert_int_equal(emptied, 0);
+    assert_int_equal(strlen(id), 16);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, 0, &mark, &made), APR_SUCCESS);
+    assert_int_equal(made, 0);
+    assert_int_equal(acme_cluster_lock_take(r, p, "e.test", "node-a", 60000, 60000, 0, 0, &seen,
+                                            &t, &holder, &wait), APR_SUCCESS);
+    assert_string_equal(holder, "");
+    assert_string_equal(seen.id, id);
+    assert_int_equal(acme_cluster_lock_release(r, p, "e.test", "node-a", t), APR_SUCCESS);
+}
+
+/* A 'fresh' mark takes no claim until it is settle ms old; a root whose
+ * store says Redis had a mark ("?") makes a young fresh mark 'emptied',
+ * and leaves an old one as it is. */
+static void fresh_settles(acme_redis_t *r, apr_pool_t *p)
+{
+    const char *holder = NULL, *mark = NULL, *id = NULL;
+    const char *old[3] = { "SET", ACME_CLUSTER_EPOCH_KEY, "0123456789abcdef 1000 fresh" };
+    acme_cluster_epoch_seen_t seen = { "" };
+    acme_redis_reply_t *reply;
+    long long t = 0;
+    long wait = 0;
+    apr_time_t at;
+    int made = 0, emptied = 1;
+
+    flushall(r, p);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, 0, &mark, &made), APR_SUCCESS);
+    assert_int_equal(made, 1);
+    assert_int_equal(acme_cluster_lock_take(r, p, "f.test", "node-a", 60000, 60000, 60000, 0,
+                                            &seen, &t, &holder, &wait), APR_EBUSY);
+    assert_true(wait > 50000 && wait <= 60000);
+    assert_int_equal(acme_cluster_lock_take(r, p, "f.test", "node-a", 60000, 60000, 0, 0,
+                                            &seen, &t, &holder, &wait), APR_SUCCESS);
+    assert_int_equal(acme_cluster_lock_release(r, p, "f.test", "node-a", t), APR_SUCCESS);
+    /* young and fresh: a root that knows better makes it 'emptied' */
+    assert_int_equal(acme_cluster_epoch_mark(r, p, "?", 60000, &mark, &made), APR_SUCCESS);
+    assert_int_equal(made, 0);
+    assert_int_equal(acme_cluster_epoch_parse(mark, &id, &at, &emptied, p), APR_SUCCESS);
+    assert_int_equal(emptied, 1);
+    assert_string_equal(id, seen.id);
+    /* none: "?" makes it 'emptied' */
+    flushall(r, p);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, "?", 60000, &mark, &made), APR_SUCCESS);
+    assert_int_equal(made, 1);
+    assert_int_equal(acme_cluster_epoch_parse(mark, &id, &at, &emptied, p), APR_SUCCESS);
+    assert_int_equal(emptied, 1);
+    /* an old fresh mark stays fresh, and takes claims */
+    assert_int_equal(acme_redis_command(r, p, &reply, 3, old, NULL), APR_SUCCESS);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, "?", 60000, &mark, &made), APR_SUCCESS);
+    assert_string_equal(mark, old[2]);
+    assert_int_equal(acme_cluster_lock_take(r, p, "f.test", "node-a", 60000, 60000, 60000, 0,
+                                            &seen, &t, &holder, &wait), APR_SUCCESS);
+    assert_int_equal(acme_cluster_lock_release(r, p, "f.test", "node-a", t), APR_SUCCESS);
+}
+
+static apr_status_t take_seen(acme_redis_t *r, apr_pool_t *p, const char *name, const char *node,
+                              int again, acme_cluster_epoch_seen_t *seen, long long *token,
+                              const char **holder, long *wait)
+{
+    return acme_cluster_lock_take(r, p, name, node, 60000, 60000, 0, again, seen, token, holder,
+                                  wait);
+}
+
+/* Redis emptied while node-a orders: node-b claims nothing (no mark, then
+ * the grace after a node marked it 'emptied'); node-a's keep claims it
+ * again with a new token that fences its publish; a node that held a claim
+ * may claim during the grace; after the grace a lost claim stays lost; a
+ * 'fresh' mark made by a node that saw none is 'emptied' for one that saw
+ * another. */
+static void emptied(acme_redis_t *r, apr_pool_t *p)
+{
+    const char *holder = NULL, *mark = NULL, *id = NULL, *old_id = NULL;
+    acme_cluster_epoch_seen_t sa = { "" }, sb = { "" }, none = { "" };
+    long long ta = 0, tb = 0;
+    long wait = 0;
+    apr_time_t at;
+    int made = 0, again = 0, is_emptied = 0;
+
+    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, 0, &mark, &made), APR_SUCCESS);
+    assert_int_equal(acme_cluster_epoch_parse(mark, &old_id, &at, &is_emptied, p), APR_SUCCESS);
+    assert_int_equal(take_seen(r, p, "w.test", "node-a", 0, &sa, &ta, &holder, &wait),
+                     APR_SUCCESS);
+    flushall(r, p);
+    assert_int_equal(take_seen(r, p, "w.test", "node-b", 0, &none, &tb, &holder, &wait),
+                     APR_INCOMPLETE);
+    assert_int_equal(wait, -1);
+    assert_int_equal(acme_cluster_lock_keep(r, p, "w.test", "node-a", &ta, 60000, 60000, &sa,
+                                            &again), APR_SUCCESS);
+    assert_int_equal(again, 1);
+    assert_int_equal(take_seen(r, p, "w.test", "node-b", 0, &sb, &tb, &holder, &wait),
+                     APR_EAGAIN);
+    assert_string_equal(holder, apr_psprintf(p, "node-a %" APR_INT64_T_FMT, (apr_int64_t)ta));
+    assert_int_equal(acme_cluster_lock_keep(r, p, "w.test", "node-a", &ta, 60000, 60000, &sa,
+                                            &again), APR_SUCCESS);
+    assert_int_equal(again, 0);
+    assert_int_equal(acme_cluster_publish(r, p, "w.test", ta, "{}", 2, 0), APR_SUCCESS);
+    /* emptied again; this time a root notices first (it saw old_id) */
+    flushall(r, p);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, old_id, 0, &mark, &made), APR_SUCCESS);
+    assert_int_equal(made, 1);
+    assert_int_equal(acme_cluster_epoch_parse(mark, &id, &at, &is_emptied, p), APR_SUCCESS);
+    assert_int_equal(is_emptied, 1);
+    assert_int_equal(take_seen(r, p, "x.test", "node-b", 0, &sb, &tb, &holder, &wait),
+                     APR_INCOMPLETE);
+    assert_true(wait > 50000 && wait <= 60000);
+    assert_int_equal(take_seen(r, p, "x.test", "node-b", 1, &sb, &tb, &holder, &wait),
+                     APR_SUCCESS);
+    assert_int_equal(acme_cluster_lock_release(r, p, "x.test", "node-b", tb), APR_SUCCESS);
+    /* past the grace (0 here): claims go, and a claim Redis lost stays lost */
+    assert_int_equal(acme_cluster_lock_take(r, p, "x.test", "node-b", 60000, 0, 0, 0, &sb, &tb,
+                                            &holder, &wait), APR_SUCCESS);
+    assert_int_equal(acme_cluster_lock_release(r, p, "x.test", "node-b", tb), APR_SUCCESS);
+    assert_int_equal(acme_redis_del(r, p, acme_cluster_key(p, "fence", "x.test")), APR_SUCCESS);
+    assert_int_equal(acme_cluster_lock_keep(r, p, "x.test", "node-b", &tb, 60000, 0, &sb,
+                                            &again), APR_EAGAIN);
+    /* emptied; a root that saw none marks it 'fresh' ... */
+    flushall(r, p);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, 0, &mark, &made), APR_SUCCESS);
+    assert_int_equal(acme_cluster_epoch_parse(mark, &old_id, &at, &is_emptied, p), APR_SUCCESS);
+    assert_int_equal(is_emptied, 0);
+    /* ... and node-b, which saw the one before, finds it emptied: no claim */
+    assert_int_equal(take_seen(r, p, "y.test", "node-b", 0, &sb, &tb, &holder, &wait),
+                     APR_INCOMPLETE);
+    assert_true(wait > 50000);
+    assert_string_equal(sb.id, old_id);
+    /* a root that saw another also turns a fresh one 'emptied' */
+    flushall(r, p);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, NULL, 0, &mark, &made), APR_SUCCESS);
+    assert_int_equal(acme_cluster_epoch_mark(r, p, old_id, 0, &mark, &made), APR_SUCCESS);
+    assert_int_equal(made, 0);
+    assert_int_equal(acme_cluster_epoch_parse(mark, &id, &at, &is_emptied, p), APR_SUCCESS);
+    assert_int_equal(is_emptied, 1);
+}
+
+/* One claim at a time; a node whose claim was taken over (here: expired,
+ * deleted by hand) writes neither order state nor certificate. */
+static void claims_and_fences(acme_redis_t *r, apr_pool_t *p)
+{
+    const char *holder = NULL, *why = NULL, *job = acme_cluster_key(p, "job", "u.test");
+    acme_cluster_epoch_seen_t seen = { "" };
+    long long ta = 0, tb = 0;
+    int again = 0;
+    char *value;
+    apr_size_t len;
+
+    assert_int_equal(take(r, p, "u.test", "node-a", &ta, &holder),
+                     APR_SUCCESS);
+    assert_int_equal(take(r, p, "u.test", "node-b", &tb, &holder),
+                     APR_EAGAIN);
+    assert_string_equal(holder, apr_psprintf(p, "node-a %" APR_INT64_T_FMT, (apr_int64_t)ta));
+    assert_int_equal(acme_cluster_job_put(r, p, "u.test", ta, "{\"a\":1}", 7, 60000),
+                     APR_SUCCESS);
+    assert_int_equal(acme_redis_fetch(r, p, job, &value, &len, &why), APR_SUCCESS);
+    assert_string_equal(value, "{\"a\":1}");
+    /* node-a vanishes; its claim expires; node-b takes over with a newer token */
+    assert_int_equal(acme_redis_del(r, p, acme_cluster_key(p, "lock", "u.test")), APR_SUCCESS);
+    assert_int_equal(take(r, p, "u.test", "node-b", &tb, &holder),
+                     APR_SUCCESS);
+    assert_true(tb > ta);
+    assert_int_equal(acme_cluster_lock_keep(r, p, "u.test", "node-a", &ta, 60000, 60000, &seen,
+                                            &again), APR_EAGAIN);
+    assert_int_equal(acme_cluster_job_put(r, p, "u.test", ta, "{\"a\":2}", 7, 60000),
+                     APR_EAGAIN);
+    assert_int_equal(acme_cluster_publish(r, p, "u.test", ta, "{}", 2, 0), APR_EAGAIN);
+    assert_int_equal(acme_redis_fetch(r, p, job, &value, &len, &why), APR_SUCCESS);
+    assert_string_equal(value, "{\"a\":1}");
+    /* the holder's end: its state goes, its claim goes */
+    assert_int_equal(acme_cluster_job_put(r, p, "u.test", tb, NULL, 0, 0), APR_SUCCESS);
+    assert_int_equal(acme_redis_fetch(r, p, job, &value, &len, &why), APR_ENOENT);
+    assert_int_equal(acme_cluster_lock_release(r, p, "u.test", "node-b", tb), APR_SUCCESS);
+    assert_int_equal(take(r, p, "u.test", "node-a", &ta, &holder),
+                     APR_SUCCESS);
+    assert_true(ta > tb);
+    assert_int_equal(acme_cluster_lock_release(r, p, "u.test", "node-a", ta), APR_SUCCESS);
+}
+
+/* Restoring from a store: only while no claim is held and the version is
+ * the one expected; each restore takes a new version from the fence, so a
+ * claim taken before it cannot publish over it. */
+static void restores(acme_redis_t *r, apr_pool_t *p)
+{
+    const char *holder = NULL, *why = NULL, *cert = acme_cluster_key(p, "cert", "v.test");
+    const char *shorten[3] = { "PEXPIRE", acme_cluster_key(p, "fence", "e.test"), "1000" };
+    acme_cluster_epoch_seen_t seen;
+    acme_redis_reply_t *reply;
+    long long t = 0, v1 = 0, v2 = 0;
+    int again = 0;
+    char *value;
+    apr_size_t len;
+
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(take(r, p, "v.test", "node-a", &t, &holder),
+                     APR_SUCCESS);
+    assert_int_equal(acme_cluster_restore(r, p, "v.test", 0, "{\"r\":1}", 7, 0, &v1), APR_EAGAIN);
+    assert_int_equal(acme_redis_fetch(r, p, cert, &value, &len, &why), APR_ENOENT);
+    assert_int_equal(acme_cluster_lock_release(r, p, "v.test", "node-a", t), APR_SUCCESS);
+    assert_int_equal(acme_cluster_restore(r, p, "v.test", 0, "{\"r\":1}", 7, 0, &v1), APR_SUCCESS);
+    assert_true(v1 > t);
+    /* a second node that also found none comes too late */
+    assert_int_equal(acme_cluster_restore(r, p, "v.test", 0, "{\"r\":2}", 7, 0, &v2), APR_EAGAIN);
+    assert_int_equal(acme_redis_fetch(r, p, cert, &value, &len, &why), APR_SUCCESS);
+    assert_string_equal(value, "{\"r\":1}");
+    /* the claim taken before the restore cannot publish over it */
+    assert_int_equal(acme_cluster_publish(r, p, "v.test", t, "{}", 2, 0), APR_EAGAIN);
+    /* a newer one replaces it when the version is the one it saw */
+    assert_int_equal(acme_cluster_restore(r, p, "v.test", v1, "{\"r\":3}", 7, 0, &v2), APR_SUCCESS);
+    assert_true(v2 > v1);
+    assert_int_equal(acme_redis_fetch(r, p, cert, &value, &len, &why), APR_SUCCESS);
+    assert_string_equal(value, "{\"r\":3}");
+    /* a claim's fence lives a day; a record, its version and the fence until
+     * the expiry given (the certificate's end and a day) */
+    assert_int_equal(take(r, p, "e.test", "node-a", &t, &holder), APR_SUCCESS);
+    assert_true(pttl(r, p, acme_cluster_key(p, "fence", "e.test")) > 86000000L);
+    assert_true(pttl(r, p, acme_cluster_key(p, "fence", "e.test")) <= 86400000L);
+    /* a claim kept gives its fence a day again (a long order keeps it) */
+    assert_int_equal(acme_redis_command(r, p, &reply, 3, shorten, NULL), APR_SUCCESS);
+    assert_true(pttl(r, p, acme_cluster_key(p, "fence", "e.test")) <= 1000L);
+    assert_int_equal(acme_cluster_lock_keep(r, p, "e.test", "node-a", &t, 60000, 60000, &seen,
+                                            &again), APR_SUCCESS);
+    assert_int_equal(again, 0);
+    assert_true(pttl(r, p, acme_cluster_key(p, "fence", "e.test")) > 86000000L);
+    assert_int_equal(acme_cluster_publish(r, p, "e.test", t, "{}", 2,
+                                          apr_time_now() + apr_time_from_sec(10 * 86400)),
+                     APR_SUCCESS);
+    assert_true(pttl(r, p, acme_cluster_key(p, "cert", "e.test")) > 9L * 86400000L);
+    assert_true(pttl(r, p, acme_cluster_key(p, "ver", "e.test")) <= 10L * 86400000L);
+    assert_true(pttl(r, p, acme_cluster_key(p, "fence", "e.test")) > 9L * 86400000L);
+    assert_int_equal(acme_cluster_lock_release(r, p, "e.test", "node-a", t), APR_SUCCESS);
+    /* restored with a nearer end: the fence is not cut short */
+    assert_int_equal(acme_cluster_restore(r, p, "e.test", t, "{}", 2,
+                                          apr_time_now() + apr_time_from_sec(2 * 86400), &v1),
+                     APR_SUCCESS);
+    assert_true(pttl(r, p, acme_cluster_key(p, "cert", "e.test")) <= 2L * 86400000L);
+    assert_true(pttl(r, p, acme_cluster_key(p, "fence", "e.test")) > 9L * 86400000L);
+}
+
+/* The keeper's renewal: every claim still the node's in one script; one
+ * that expired (or was released) is not set again there, but a step's keep
+ * takes it again, with the same token, while nobody claimed the name since
+ * (the fence still its token); one another node claimed stays that node's. */
+static void kept_claims(acme_redis_t *r, apr_pool_t *p)
+{
+    const char *names[2] = { "k1.test", "k2.test" }, *holder = NULL;
+    const char *lock1 = acme_cluster_key(p, "lock", "k1.test");
+    const char *shorten[3] = { "PEXPIRE", acme_cluster_key(p, "lock", "k2.test"), "1000" };
+    acme_cluster_epoch_seen_t seen = { "" };
+    acme_redis_reply_t *reply;
+    long long tokens[2] = { 0, 0 }, tb = 0, t2;
+    int kept[2] = { 0, 0 }, again = 0;
+
+    assert_int_equal(take(r, p, names[0], "node-a", &tokens[0], &holder), APR_SUCCESS);
+    assert_int_equal(take(r, p, names[1], "node-a", &tokens[1], &holder), APR_SUCCESS);
+    assert_int_equal(acme_redis_command(r, p, &reply, 3, shorten, NULL), APR_SUCCESS);
+    assert_int_equal(acme_redis_del(r, p, lock1), APR_SUCCESS);      /* expired */
+    assert_int_equal(acme_cluster_lock_keep_all(r, p, "node-a", 2, names, tokens, 60000, kept),
+                     APR_SUCCESS);
+    assert_int_equal(kept[0], 0);
+    assert_int_equal(kept[1], 1);
+    assert_int_equal(pttl(r, p, lock1), -2);
+    assert_true(pttl(r, p, shorten[1]) > 50000);
+    t2 = tokens[0];
+    assert_int_equal(acme_cluster_lock_keep(r, p, names[0], "node-a", &t2, 60000, 60000, &seen,
+                                            &again), APR_SUCCESS);
+    assert_int_equal(again, 2);
+    assert_true(t2 == tokens[0]);
+    assert_true(pttl(r, p, lock1) > 50000);
+    /* expired, and another node claimed it: lost, and left as it is */
+    assert_int_equal(acme_redis_del(r, p, lock1), APR_SUCCESS);
+    assert_int_equal(take(r, p, names[0], "node-b", &tb, &holder), APR_SUCCESS);
+    assert_true(tb > tokens[0]);
+    assert_int_equal(acme_cluster_lock_keep_all(r, p, "node-a", 2, names, tokens, 60000, kept),
+                     APR_SUCCESS);
+    assert_int_equal(kept[0], 0);
+    assert_int_equal(kept[1], 1);
+    assert_int_equal(take(r, p, names[0], "node-a", &t2, &holder), APR_EAGAIN);
+    assert_string_equal(holder, apr_psprintf(p, "node-b %" APR_INT64_T_FMT, (apr_int64_t)tb));
+    assert_int_equal(acme_cluster_lock_keep(r, p, names[0], "node-a", &tokens[0], 60000, 60000,
+                                            &seen, &again), APR_EAGAIN);
+    /* a step's keep takes an expired claim nobody took again too, same token */
+    t2 = tokens[1];
+    assert_int_equal(acme_redis_del(r, p, shorten[1]), APR_SUCCESS);
+    assert_int_equal(acme_cluster_lock_keep(r, p, names[1], "node-a", &t2, 60000, 60000, &seen,
+                                            &again), APR_SUCCESS);
+    assert_int_equal(again, 2);
+    assert_true(t2 == tokens[1]);
+    assert_int_equal(acme_cluster_lock_keep(r, p, names[1], "node-a", &t2, 60000, 60000, &seen,
+                                            &again), APR_SUCCESS);
+    assert_int_equal(again, 0);
+    assert_int_equal(acme_cluster_lock_keep_all(r, p, "node-a", 0, names, tokens, 60000, kept),
+                     APR_EINVAL);
+    assert_int_equal(acme_cluster_lock_release(r, p, names[0], "node-b", tb), APR_SUCCESS);
+    assert_int_equal(acme_cluster_lock_release(r, p, names[1], "node-a", t2), APR_SUCCESS);
+}
+
+/* Which sealed values Redis holds as a node would write them (the check a
+ * node makes before publishing its keys at a restart): missing, sealed
+ * with another key or not sealed, held; an expiry shorter than needed
+ * lengthened (never shortened, none left alone); more names than one
+ * script takes. */
+
+static void test_claims_on_real_redis(void **state)
+{
+    apr_pool_t *p = *state;
+    int port = free_port(), i;
+    pid_t pid;
+    acme_cluster_t *c;
+    acme_redis_t *r = NULL;
+    const char *why = NULL;
+    apr_status_t rv = APR_EGENERAL;
+
+    if (access("/usr/bin/redis-server", X_OK) != 0) {
+        print_message("SKIPPED test_claims_on_real_redis: /usr/bin/redis-server is not "
+                      "installed (apt-get install redis-server)\n");
+        return;
+    }
+    pid = start_redis(port);
+    c = make_cluster(p, apr_psprintf(p, "redis://:unit-pw@127.0.0.1:%d/1", port), 1);
+    for (i = 0; i < 100 && rv != APR_SUCCESS; ++i) {
+        apr_sleep(apr_time_from_msec(50));
+        rv = acme_redis_open(&r, c, p, apr_time_from_sec(1), &why);
+    }
+    assert_int_equal(rv, APR_SUCCESS);
+    epoch_first(r, p);
+    fresh_settles(r, p);
+    claims_and_fences(r, p);
+    kept_claims(r, p);
+    restores(r, p);
+    emptied(r, p);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        UNIT_TEST(test_claims_on_real_redis),
+    };
+    char cleanup[64];
+    int rc;
+
+    if (unit_init()) {
+        return 1;
+    }
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    snprintf(cleanup, sizeof(cleanup), "rm -rf /tmp/unit-cluster-%ld", (long)getpid());
+    if (system(cleanup) != 0) {
+        print_message("could not remove /tmp/unit-cluster-%ld\n", (long)getpid());
+    }
+    return rc;
+}

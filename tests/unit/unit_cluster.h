@@ -1,0 +1,100 @@
+/* Shared by the AcmeCluster unit tests (test_cluster.c, test_cluster_claims.c):
+ * key files under /tmp/unit-cluster-<pid>, a cluster of a given key, a free
+ * loopback port, a real redis-server on it (password unit-pw), PTTL. */
+#ifndef UNIT_CLUSTER_H
+#define UNIT_CLUSTER_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <poll.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <apr_strings.h>
+#include "unit.h"
+#include "acme_cluster.h"
+#include "acme_redis.h"
+#include "acme_cluster_lock.h"
+
+static inline const char *write_file(apr_pool_t *p, const char *name, const void *data, size_t len,
+                              mode_t mode)
+{
+    const char *dir = apr_psprintf(p, "/tmp/unit-cluster-%ld", (long)getpid());
+    const char *path = apr_pstrcat(p, dir, "/", name, NULL);
+    int fd;
+
+    mkdir(dir, 0700);
+    unlink(path);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    close(fd);
+    chmod(path, mode);
+    return path;
+}
+
+static inline acme_cluster_t *make_cluster(apr_pool_t *p, const char *url, unsigned char fill)
+{
+    unsigned char bytes[32];
+    acme_cluster_t *c;
+    const char *why = NULL;
+
+    memset(bytes, fill, sizeof(bytes));
+    assert_int_equal(acme_cluster_create(&c, p, url,
+                                         write_file(p, apr_psprintf(p, "k%u", fill), bytes, 32,
+                                                    0600), NULL, "unit", &why), APR_SUCCESS);
+    return c;
+}
+
+static inline int free_port(void)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    getsockname(fd, (struct sockaddr *)&sa, &len);
+    port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+static inline pid_t start_redis(int port)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        char portstr[8];
+        int devnull = open("/dev/null", O_WRONLY);
+
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        snprintf(portstr, sizeof(portstr), "%d", port);
+        execlp("redis-server", "redis-server", "--port", portstr, "--bind", "127.0.0.1",
+               "--save", "", "--appendonly", "no", "--requirepass", "unit-pw", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* PTTL of name (ms; -1 none, -2 no such key). */
+static inline long long pttl(acme_redis_t *r, apr_pool_t *p, const char *name)
+{
+    const char *argv[2] = { "PTTL", name };
+    acme_redis_reply_t *reply;
+
+    assert_int_equal(acme_redis_command(r, p, &reply, 2, argv, NULL), APR_SUCCESS);
+    assert_int_equal(reply->type, ACME_REDIS_INTEGER);
+    return reply->integer;
+}
+
+#endif
