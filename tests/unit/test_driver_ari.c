@@ -143,6 +143,15 @@ static void test_driver_names_due_together_one_run(void **state)
     f->now = next_run;
     run(f, domains, &next_run, &staged);
     assert_int_equal(count_logged(f, "ACME00413"), 3);
+    /* a name alone is looked at at its own time, not up to the group's 5 s
+     * later (an ARI window may be 10 s wide) */
+    for (i = 0; i < 3; ++i) {
+        acme_record_get(f->driver, names[i], 0)->next_run = now + apr_time_from_sec(i ? 100 : 30);
+    }
+    f->driver->sched_ok = 0;
+    f->now = now + apr_time_from_sec(20);
+    run(f, domains, &next_run, &staged);
+    assert_true(next_run == now + apr_time_from_sec(30));
 }
 
 static void test_driver_ari_chosen_time_renews(void **state)

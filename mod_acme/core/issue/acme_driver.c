@@ -723,12 +723,20 @@ static void full_run_note(acme_driver_t *driver, const apr_array_header_t *domai
              : driver->sched_ok ? "the configured names changed" : "no schedule yet");
 }
 
-/* When the next run is due with nothing in progress: the first name's time
- * plus ACME_DUE_GROUP, so the names due within a few seconds of it come in
- * one run; the look for acmectl's markers is not put off. */
+/* When the next run is due with nothing in progress: the time of the last
+ * name due within ACME_DUE_GROUP of the first, so those come in one run; a
+ * name alone runs at its own time (a CA's renewal window may be seconds
+ * wide). The look for acmectl's markers is not put off. */
 static apr_time_t grouped(const acme_driver_t *driver, const run_sum_t *sum)
 {
-    apr_time_t at = sum->earliest + ACME_DUE_GROUP;
+    apr_time_t at = sum->earliest;
+    int i;
+
+    for (i = 0; i < driver->sched_n; ++i) {
+        if (driver->sched[i].at > at && driver->sched[i].at <= sum->earliest + ACME_DUE_GROUP) {
+            at = driver->sched[i].at;
+        }
+    }
 
     if (driver->sched_markers && sum->marker_poll >= sum->earliest && sum->marker_poll < at) {
         at = sum->marker_poll;
