@@ -13,10 +13,9 @@ import re
 import subprocess
 import time
 
-import pytest
 from cryptography.hazmat.primitives import serialization
 
-from cluster import REDIS_CLI, Cluster, key_file, node_config, redis  # noqa: F401
+from cluster import REDIS_CLI, cluster2, key_file, node_config, redis  # noqa: F401
 from harness import make_tree, wait_for
 from test_cluster_rotate import raw_hex
 
@@ -37,13 +36,6 @@ EXCEPTED = [(("SET", "PEXPIRE"), re.compile(r"^mod_acme:node:")),
             (("SADD", "PEXPIRE"), re.compile(r"^mod_acme:nodes$")),
             (("PEXPIRE",), re.compile(r"^mod_acme:(epoch|keycheck)$"))]
 TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"')
-
-
-@pytest.fixture
-def cluster2(workdir, challtestsrv, httpd_factory, redis):  # noqa: F811
-    c = Cluster(workdir, challtestsrv, httpd_factory, redis, n=2, label="rsw")
-    yield c
-    c.close()
 
 
 def spki_id(cert):

@@ -9,17 +9,9 @@ import os
 import re
 import time
 
-import pytest
 
-from cluster import Cluster, key_file, node_config, redis  # noqa: F401
+from cluster import cluster2, key_file, node_config, redis  # noqa: F401
 from harness import make_tree, wait_for
-
-
-@pytest.fixture
-def cluster2(workdir, challtestsrv, httpd_factory, redis):  # noqa: F811
-    c = Cluster(workdir, challtestsrv, httpd_factory, redis, n=2, label="rot")
-    yield c
-    c.close()
 
 
 def key_id(path):

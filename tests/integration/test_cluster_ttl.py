@@ -10,21 +10,13 @@ import datetime
 import hashlib
 import time
 
-import pytest
 from cryptography.hazmat.primitives import serialization
 
-from cluster import Cluster, redis  # noqa: F401
+from cluster import cluster2, redis  # noqa: F401
 from harness import wait_for
 
 DAY = 86400
 SLACK = 120                           # s: the test's own delays, clocks
-
-
-@pytest.fixture
-def cluster2(workdir, challtestsrv, httpd_factory, redis):  # noqa: F811
-    c = Cluster(workdir, challtestsrv, httpd_factory, redis, n=2, label="ttl")
-    yield c
-    c.close()
 
 
 def spki_id(cert):
