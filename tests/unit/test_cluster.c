@@ -347,7 +347,7 @@ static void held(acme_cluster_t *c, acme_cluster_t *other, int port, apr_pool_t 
 static void test_real_redis(void **state)
 {
     apr_pool_t *p = *state;
-    int port = free_port(), i;
+    int port = free_port();
     pid_t pid;
     acme_cluster_t *c, *other, *nopw, *rotated;
     acme_cluster_rekey_t tally = { 0, 0 };
@@ -356,20 +356,13 @@ static void test_real_redis(void **state)
     const char *why = NULL, *name = "mod_acme:unit:x";
     char *value;
     apr_size_t len;
-    apr_status_t rv = APR_EGENERAL;
 
-    if (access("/usr/bin/redis-server", X_OK) != 0) {
-        print_message("SKIPPED test_real_redis: /usr/bin/redis-server is not installed "
-                      "(apt-get install redis-server)\n");
+    if (redis_server_missing("test_real_redis")) {
         return;
     }
     pid = start_redis(port);
     c = make_cluster(p, apr_psprintf(p, "redis://:unit-pw@127.0.0.1:%d/1", port), 1);
-    for (i = 0; i < 100 && rv != APR_SUCCESS; ++i) {
-        apr_sleep(apr_time_from_msec(50));
-        rv = acme_redis_open(&r, c, p, apr_time_from_sec(1), &why);
-    }
-    assert_int_equal(rv, APR_SUCCESS);
+    r = open_started_redis(c, p);
     assert_int_equal(acme_redis_put(r, p, name, "hello", 5, 60000), APR_SUCCESS);
     assert_int_equal(acme_redis_fetch(r, p, name, &value, &len, &why), APR_SUCCESS);
     assert_string_equal(value, "hello");
@@ -426,16 +419,9 @@ int main(void)
         UNIT_TEST(test_silent_server_is_bounded),
         UNIT_TEST(test_real_redis),
     };
-    char cleanup[64];
-    int rc;
 
     if (unit_init()) {
         return 1;
     }
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-    snprintf(cleanup, sizeof(cleanup), "rm -rf /tmp/unit-cluster-%ld", (long)getpid());
-    if (system(cleanup) != 0) {
-        print_message("could not remove /tmp/unit-cluster-%ld\n", (long)getpid());
-    }
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, remove_key_files);
 }

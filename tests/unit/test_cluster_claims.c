@@ -343,25 +343,17 @@ static void kept_claims(acme_redis_t *r, apr_pool_t *p)
 static void test_claims_on_real_redis(void **state)
 {
     apr_pool_t *p = *state;
-    int port = free_port(), i;
+    int port = free_port();
     pid_t pid;
     acme_cluster_t *c;
-    acme_redis_t *r = NULL;
-    const char *why = NULL;
-    apr_status_t rv = APR_EGENERAL;
+    acme_redis_t *r;
 
-    if (access("/usr/bin/redis-server", X_OK) != 0) {
-        print_message("SKIPPED test_claims_on_real_redis: /usr/bin/redis-server is not "
-                      "installed (apt-get install redis-server)\n");
+    if (redis_server_missing("test_claims_on_real_redis")) {
         return;
     }
     pid = start_redis(port);
     c = make_cluster(p, apr_psprintf(p, "redis://:unit-pw@127.0.0.1:%d/1", port), 1);
-    for (i = 0; i < 100 && rv != APR_SUCCESS; ++i) {
-        apr_sleep(apr_time_from_msec(50));
-        rv = acme_redis_open(&r, c, p, apr_time_from_sec(1), &why);
-    }
-    assert_int_equal(rv, APR_SUCCESS);
+    r = open_started_redis(c, p);
     epoch_first(r, p);
     fresh_settles(r, p);
     claims_and_fences(r, p);
@@ -377,16 +369,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         UNIT_TEST(test_claims_on_real_redis),
     };
-    char cleanup[64];
-    int rc;
 
     if (unit_init()) {
         return 1;
     }
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-    snprintf(cleanup, sizeof(cleanup), "rm -rf /tmp/unit-cluster-%ld", (long)getpid());
-    if (system(cleanup) != 0) {
-        print_message("could not remove /tmp/unit-cluster-%ld\n", (long)getpid());
-    }
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, remove_key_files);
 }

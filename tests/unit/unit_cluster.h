@@ -1,6 +1,7 @@
 /* Shared by the AcmeCluster unit tests (test_cluster.c, test_cluster_claims.c):
  * key files under /tmp/unit-cluster-<pid>, a cluster of a given key, a free
- * loopback port, a real redis-server on it (password unit-pw), PTTL. */
+ * loopback port, a real redis-server on it (password unit-pw) and a
+ * connection that waits for it to start, PTTL. */
 #ifndef UNIT_CLUSTER_H
 #define UNIT_CLUSTER_H
 
@@ -84,6 +85,49 @@ static inline pid_t start_redis(int port)
         _exit(127);
     }
     return pid;
+}
+
+/* Is /usr/bin/redis-server missing? Then prints that test skips, and why. */
+static inline int redis_server_missing(const char *test)
+{
+    if (access("/usr/bin/redis-server", X_OK) == 0) {
+        return 0;
+    }
+    print_message("SKIPPED %s: /usr/bin/redis-server is not installed "
+                  "(apt-get install redis-server)\n", test);
+    return 1;
+}
+
+/* A connection of cluster c to the redis-server start_redis just started:
+ * tried every 50 ms, for up to 5 s, while it starts; the test fails if it
+ * never answers. The connection is in p. */
+static inline acme_redis_t *open_started_redis(acme_cluster_t *c, apr_pool_t *p)
+{
+    acme_redis_t *r = NULL;
+    const char *why = NULL;
+    apr_status_t rv = APR_EGENERAL;
+    int i;
+
+    for (i = 0; i < 100 && rv != APR_SUCCESS; ++i) {
+        apr_sleep(apr_time_from_msec(50));
+        rv = acme_redis_open(&r, c, p, apr_time_from_sec(1), &why);
+    }
+    assert_int_equal(rv, APR_SUCCESS);
+    return r;
+}
+
+/* The group teardown of both programs: removes /tmp/unit-cluster-<pid>
+ * (write_file's key files), saying so if it cannot; never fails the group. */
+static inline int remove_key_files(void **state)
+{
+    char cleanup[64];
+
+    (void)state;
+    snprintf(cleanup, sizeof(cleanup), "rm -rf /tmp/unit-cluster-%ld", (long)getpid());
+    if (system(cleanup) != 0) {
+        print_message("could not remove /tmp/unit-cluster-%ld\n", (long)getpid());
+    }
+    return 0;
 }
 
 /* PTTL of name (ms; -1 none, -2 no such key). */
