@@ -174,7 +174,15 @@ int acme_store_open_dir_at(int dirfd, const char *name)
     return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-void acme_store_walk_dir(int dirfd, int depth, acme_store_visit_fn *visit, void *baton)
+/* May an entry be one the walk's visit wants, judged from its name and the
+ * type readdir gives (a DT_* value; DT_UNKNOWN where the file system gives
+ * none), before it costs an lstat? */
+typedef int want_entry_fn(const char *name, unsigned char type);
+
+/* acme_store_walk_dir, visiting only the entries want accepts (every one
+ * without want). */
+static void walk_dir(int dirfd, int depth, want_entry_fn *want, acme_store_visit_fn *visit,
+                     void *baton)
 {
     int fd = dup(dirfd);
     DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
@@ -188,13 +196,20 @@ void acme_store_walk_dir(int dirfd, int depth, acme_store_visit_fn *visit, void 
     }
     while ((e = readdir(dir)) != NULL) {
         struct stat st;
+
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")
+            || (want && !want(e->d_name, e->d_type))
             || fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
             continue;
         }
         visit(baton, dirfd, e->d_name, &st, depth);
     }
     closedir(dir);
+}
+
+void acme_store_walk_dir(int dirfd, int depth, acme_store_visit_fn *visit, void *baton)
+{
+    walk_dir(dirfd, depth, NULL, visit, baton);
 }
 
 void acme_store_walk_subdir(int dirfd, const char *name, int depth, acme_store_visit_fn *visit,
@@ -255,18 +270,27 @@ static int temp_writer_gone(const char *name)
     return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
 }
 
-static void remove_stale_temps_at(int dirfd, int depth, apr_time_t now);
+/* Only a directory or a temp name is stat'ed: with 10,000 domains, status/
+ * alone holds 10,000 records the sweep has no business with, and the driver
+ * sweeps while idle. */
+static int might_be_temp(const char *name, unsigned char type)
+{
+    return type == DT_DIR || type == DT_UNKNOWN || acme_store_is_temp_name(name);
+}
 
 /* Removes temp files a crashed writer left: at once when the writer is gone,
- * otherwise once they are too old to be a write in progress. */
-static void visit_stale_temp(int dirfd, const char *name, const struct stat *st, int depth,
-                             apr_time_t now)
+ * otherwise once they are too old to be a write in progress. baton: the
+ * sweep's apr_time_t now. */
+static void visit_stale_temp(void *baton, int dirfd, const char *name, const struct stat *st,
+                             int depth)
 {
+    apr_time_t now = *(const apr_time_t *)baton;
+
     if (S_ISDIR(st->st_mode)) {
         int sub = depth > 0 ? acme_store_open_dir_at(dirfd, name) : -1;
 
         if (sub >= 0) {
-            remove_stale_temps_at(sub, depth - 1, now);
+            walk_dir(sub, depth - 1, might_be_temp, visit_stale_temp, baton);
             close(sub);
         }
     }
@@ -277,41 +301,12 @@ static void visit_stale_temp(int dirfd, const char *name, const struct stat *st,
     }
 }
 
-/* As acme_store_walk_dir, but only a directory or a temp name is stat'ed:
- * with 10,000 domains, status/ alone holds 10,000 records the sweep has no
- * business with, and the driver sweeps while idle. */
-static void remove_stale_temps_at(int dirfd, int depth, apr_time_t now)
-{
-    int fd = dup(dirfd);
-    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
-    struct dirent *e;
-
-    if (!dir) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        return;
-    }
-    while ((e = readdir(dir)) != NULL) {
-        struct stat st;
-
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")
-            || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN
-                && !acme_store_is_temp_name(e->d_name))
-            || fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-            continue;
-        }
-        visit_stale_temp(dirfd, e->d_name, &st, depth, now);
-    }
-    closedir(dir);
-}
-
 static void remove_stale_temps(const char *path, int depth, apr_time_t now)
 {
     int fd = acme_store_open_dir_at(AT_FDCWD, path);
 
     if (fd >= 0) {
-        remove_stale_temps_at(fd, depth, now);
+        walk_dir(fd, depth, might_be_temp, visit_stale_temp, &now);
         close(fd);
     }
 }
