@@ -673,31 +673,16 @@ static apr_status_t open_thread_fds(acme_wd_t *wd)
  * signal the thread sends interrupts the MPM's sleep). */
 static apr_status_t create_activation_thread(acme_wd_t *wd)
 {
-    apr_threadattr_t *attr;
-    sigset_t blocked, previous;
     apr_status_t rv;
 
-    sigfillset(&blocked);
-    sigdelset(&blocked, SIGSEGV);
-    sigdelset(&blocked, SIGBUS);
-    sigdelset(&blocked, SIGILL);
-    sigdelset(&blocked, SIGFPE);
-    if ((rv = apr_threadattr_create(&attr, wd->thread_pool)) != APR_SUCCESS
-        || (rv = apr_threadattr_stacksize_set(attr, ACME_WD_THREAD_STACK)) != APR_SUCCESS) {
-        return rv;
-    }
-    if ((rv = pthread_sigmask(SIG_SETMASK, &blocked, &previous)) != 0) {
-        return rv;
-    }
     /* The thread's start-up allocates too: forks wait until its first look
      * is over (the MPM forks its first children right after post_config). */
     pthread_once(&fork_gate_once, fork_gate_register);
     fork_gate_set(1);
-    rv = apr_thread_create(&wd->thread, attr, activation_thread, wd, wd->thread_pool);
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    rv = acme_runtime_thread_create(&wd->thread, ACME_WD_THREAD_STACK, activation_thread, wd,
+                                    wd->thread_pool);
     if (rv != APR_SUCCESS) {
         fork_gate_set(0);
-        wd->thread = NULL;
     }
     return rv;
 }

@@ -6,8 +6,6 @@
  * keeper thread's (its rounds and its Redis connection: a connection is
  * used by one thread only). An entry stays in the table once made (names
  * are the configured domains), marked inactive when dropped. */
-#include <pthread.h>
-#include <signal.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_thread_cond.h>
@@ -186,30 +184,6 @@ static void *APR_THREAD_FUNC keeper_main(apr_thread_t *thread, void *baton)
     return NULL;
 }
 
-/* Every asynchronous signal blocked from the thread's first instant: the
- * MPM's handlers stay on the child's main thread. */
-static apr_status_t keeper_thread_create(acme_cluster_keeper_t *k)
-{
-    apr_threadattr_t *attr;
-    sigset_t blocked, previous;
-    apr_status_t rv;
-
-    sigfillset(&blocked);
-    sigdelset(&blocked, SIGSEGV);
-    sigdelset(&blocked, SIGBUS);
-    sigdelset(&blocked, SIGILL);
-    sigdelset(&blocked, SIGFPE);
-    if ((rv = apr_threadattr_create(&attr, k->thread_pool)) != APR_SUCCESS) {
-        return rv;
-    }
-    if ((rv = pthread_sigmask(SIG_SETMASK, &blocked, &previous)) != 0) {
-        return rv;
-    }
-    rv = apr_thread_create(&k->thread, attr, keeper_main, k, k->thread_pool);
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    return rv;
-}
-
 apr_status_t acme_cluster_keeper_start(acme_cluster_keeper_t **keeper,
                                        const acme_cluster_t *cluster, server_rec *s)
 {
@@ -237,7 +211,8 @@ apr_status_t acme_cluster_keeper_start(acme_cluster_keeper_t **keeper,
         rv = apr_thread_cond_create(&k->wake, pool);
     }
     if (rv == APR_SUCCESS) {
-        rv = keeper_thread_create(k);
+        /* the MPM's signal handlers stay on the child's main thread */
+        rv = acme_runtime_thread_create(&k->thread, 0, keeper_main, k, k->thread_pool);
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "ACME01058: cluster: cannot start the "

@@ -1,4 +1,7 @@
-/* The runtime's home: the per-server configuration of every server. */
+/* The runtime's home: the per-server configuration of every server, and the
+ * pools and threads the module makes its own. */
+#include <pthread.h>
+#include <signal.h>
 #include "acme_private.h"
 #include "acme_config.h"
 
@@ -35,4 +38,33 @@ apr_pool_t *acme_runtime_scratch_pool(apr_pool_t *parent, const char *tag)
     }
     apr_pool_tag(p, tag);
     return p;
+}
+
+apr_status_t acme_runtime_thread_create(apr_thread_t **thread, apr_size_t stacksize,
+                                        apr_thread_start_t func, void *data, apr_pool_t *pool)
+{
+    apr_threadattr_t *attr;
+    sigset_t blocked, previous;
+    apr_status_t rv;
+
+    *thread = NULL;
+    sigfillset(&blocked);
+    sigdelset(&blocked, SIGSEGV);
+    sigdelset(&blocked, SIGBUS);
+    sigdelset(&blocked, SIGILL);
+    sigdelset(&blocked, SIGFPE);
+    if ((rv = apr_threadattr_create(&attr, pool)) != APR_SUCCESS
+        || (stacksize > 0
+            && (rv = apr_threadattr_stacksize_set(attr, stacksize)) != APR_SUCCESS)) {
+        return rv;
+    }
+    if ((rv = pthread_sigmask(SIG_SETMASK, &blocked, &previous)) != 0) {
+        return rv;
+    }
+    rv = apr_thread_create(thread, attr, func, data, pool);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (rv != APR_SUCCESS) {
+        *thread = NULL;
+    }
+    return rv;
 }

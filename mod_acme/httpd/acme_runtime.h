@@ -5,6 +5,7 @@
 #define ACME_RUNTIME_H
 
 #include <apr_hash.h>
+#include <apr_thread_proc.h>
 #include <httpd.h>
 #include "acme_core.h"
 #include "acme_store.h"
@@ -48,4 +49,18 @@ void acme_runtime_set(server_rec *base, acme_runtime_t *rt);
  * time). A plain subpool of parent when no allocator can be made; never NULL.
  * The caller destroys it. */
 apr_pool_t *acme_runtime_scratch_pool(apr_pool_t *parent, const char *tag);
+/* Starts func(thread, data) on a thread of the module's own (the activation
+ * thread in the parent, the claim keeper in a child) with every asynchronous
+ * signal blocked from its first instant (SIGSEGV, SIGBUS, SIGILL and SIGFPE
+ * excepted), so the MPM's handlers keep running on the process's main thread;
+ * the caller's signal mask is the same on return. stacksize is in bytes, 0
+ * for APR's default. pool holds the thread's attributes and handle: it must
+ * outlive the thread, so the caller destroys it only after apr_thread_join.
+ * Returns APR_SUCCESS with *thread set; otherwise *thread is NULL, no thread
+ * runs, and the value is that of the step that failed: apr_threadattr_create
+ * or apr_threadattr_stacksize_set (APR_ENOMEM, an errno), pthread_sigmask
+ * (an errno) or apr_thread_create (an errno such as EAGAIN: the process is
+ * out of threads). */
+apr_status_t acme_runtime_thread_create(apr_thread_t **thread, apr_size_t stacksize,
+                                        apr_thread_start_t func, void *data, apr_pool_t *pool);
 #endif
