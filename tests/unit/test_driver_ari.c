@@ -77,25 +77,39 @@ static void test_driver_ari_record_moves_out_of_jobs(void **state)
                      apr_time_from_sec(apr_time_sec(now + apr_time_from_sec(5 * 3600))));
 }
 
+/* Domains of these names, each with a live certificate (EC P-256), and the
+ * driver's first run over them at now; next_run is the run it plans next.
+ * The array is in f->p. */
+static apr_array_header_t *live_domains_run(fixture_t *f, const char *const *names, int n,
+                                            apr_time_t now, apr_time_t *next_run)
+{
+    apr_array_header_t *domains = apr_array_make(f->p, n, sizeof(acme_domain_t *));
+    int i, staged;
+
+    for (i = 0; i < n; ++i) {
+        acme_domain_t *d = driver_domain(f->p, names[i]);
+
+        install_live(f, d, ACME_KEY_EC_P256, d->names, 0);
+        APR_ARRAY_PUSH(domains, acme_domain_t *) = d;
+    }
+    f->now = now;
+    run(f, domains, next_run, &staged);
+    return domains;
+}
+
 /* The CA does not answer renewal information requests: one name asks again
  * at each step of the CA's backoff, the others are not looked at until it
  * answers. */
 static void test_driver_ari_ca_down_one_name_asks(void **state)
 {
     fixture_t *f = *state;
-    const char *names[] = { "p1.example", "p2.example", "p3.example", "p4.example" };
-    apr_array_header_t *domains = apr_array_make(f->p, 4, sizeof(acme_domain_t *));
+    const char *const names[] = { "p1.example", "p2.example", "p3.example", "p4.example" };
     apr_time_t next_run, now = apr_time_now();
+    apr_array_header_t *domains;
     acme_ca_t *ca;
     int i, staged;
 
-    for (i = 0; i < 4; ++i) {
-        acme_domain_t *d = driver_domain(f->p, names[i]);
-        install_live(f, d, ACME_KEY_EC_P256, d->names, 0);
-        APR_ARRAY_PUSH(domains, acme_domain_t *) = d;
-    }
-    f->now = now;
-    run(f, domains, &next_run, &staged);
+    domains = live_domains_run(f, names, 4, now, &next_run);
     assert_int_equal(count_logged(f, "ACME00426"), 1);
     assert_int_equal(count_logged(f, "ACME00413"), 4);
     /* nothing due before the look for acmectl's markers */
@@ -118,18 +132,12 @@ static void test_driver_ari_ca_down_one_name_asks(void **state)
 static void test_driver_names_due_together_one_run(void **state)
 {
     fixture_t *f = *state;
-    const char *names[] = { "g1.example", "g2.example", "g3.example" };
-    apr_array_header_t *domains = apr_array_make(f->p, 3, sizeof(acme_domain_t *));
+    const char *const names[] = { "g1.example", "g2.example", "g3.example" };
     apr_time_t next_run, now = apr_time_now();
+    apr_array_header_t *domains;
     int i, staged;
 
-    for (i = 0; i < 3; ++i) {
-        acme_domain_t *d = driver_domain(f->p, names[i]);
-        install_live(f, d, ACME_KEY_EC_P256, d->names, 0);
-        APR_ARRAY_PUSH(domains, acme_domain_t *) = d;
-    }
-    f->now = now;
-    run(f, domains, &next_run, &staged);
+    domains = live_domains_run(f, names, 3, now, &next_run);
     /* due 10, 11 and 12 s from now */
     for (i = 0; i < 3; ++i) {
         acme_record_get(f->driver, names[i], 0)->next_run = now + apr_time_from_sec(10 + i);
