@@ -24,7 +24,6 @@
 #include "acme_challenge.h"
 #include "acme_cert.h"
 #include "acme_client.h"
-#include "acme_name.h"
 #include "acme_custody.h"
 #include "acme_certverify.h"
 #include "acme_store_paths.h"
@@ -675,7 +674,7 @@ static int certs_index_live(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     acme_runtime_t *rt = acme_runtime_get(base);
     certs_state_t *st = state_get(rt);
     server_rec *s;
-    int order = 0, i, j;
+    int order = 0, i;
 
     if (!st) {
         return OK;
@@ -689,7 +688,6 @@ static int certs_index_live(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         for (i = 0; list && i < list->nelts; i++) {
             const acme_domain_t *d = APR_ARRAY_IDX(list, i, const acme_domain_t *);
             live_at_t *at;
-            int pattern = 0;
             if (!apr_hash_get(st->served, d->name, APR_HASH_KEY_STRING)) {
                 continue;
             }
@@ -697,14 +695,7 @@ static int certs_index_live(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
             at->s = s;
             at->d = d;
             at->order = order;
-            for (j = 0; j < d->names->nelts; j++) {
-                const char *name = APR_ARRAY_IDX(d->names, j, const char *);
-                pattern = pattern || acme_name_is_wildcard(name) || acme_name_is_ip(name);
-                if (!apr_hash_get(st->live_by_name, name, APR_HASH_KEY_STRING)) {
-                    apr_hash_set(st->live_by_name, name, APR_HASH_KEY_STRING, at);
-                }
-            }
-            if (pattern) {
+            if (acme_vhost_map_index_domain(st->live_by_name, d, at)) {
                 APR_ARRAY_PUSH(st->live_patterns, live_at_t *) = at;
             }
         }

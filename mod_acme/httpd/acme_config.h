@@ -166,6 +166,12 @@ int acme_vhost_map_covers(const acme_domain_t *d, const char *host);
  * rt->domains (post_config, in the parent; read-only afterwards, so request
  * threads read them without locks). Allocates from rt->pool. */
 void acme_vhost_map_index_names(acme_runtime_t *rt);
+/* acme_vhost_map.c: maps each of d's names that by_name does not hold yet
+ * to value, so a name stays with the first domain indexed for it. Returns 1
+ * when one of d's names is a wildcard or an IP address (a name lookup alone
+ * does not find every host such a domain covers), else 0. d's names are the
+ * keys: they must live as long as by_name. Allocates from by_name's pool. */
+int acme_vhost_map_index_domain(apr_hash_t *by_name, const acme_domain_t *d, void *value);
 /* The domain one of whose names is host or covers it, or NULL: a hash
  * lookup, then a walk over the few domains with wildcard or IP names.
  * host as httpd gives r->hostname (lowercase, no brackets). Allocates nothing. */

@@ -207,23 +207,31 @@ apr_hash_t *acme_vhost_map_domains(apr_pool_t *p, apr_pool_t *ptemp, server_rec 
     return map;
 }
 
+int acme_vhost_map_index_domain(apr_hash_t *by_name, const acme_domain_t *d, void *value)
+{
+    int j, pattern = 0;
+
+    for (j = 0; j < d->names->nelts; j++) {
+        const char *name = APR_ARRAY_IDX(d->names, j, const char *);
+
+        pattern = pattern || acme_name_is_wildcard(name) || acme_name_is_ip(name);
+        if (!apr_hash_get(by_name, name, APR_HASH_KEY_STRING)) {
+            apr_hash_set(by_name, name, APR_HASH_KEY_STRING, value);
+        }
+    }
+    return pattern;
+}
+
 void acme_vhost_map_index_names(acme_runtime_t *rt)
 {
-    int i, j;
+    int i;
 
     rt->names = apr_hash_make(rt->pool);
     rt->pattern_domains = apr_array_make(rt->pool, 4, sizeof(acme_domain_t *));
     for (i = 0; i < rt->domains->nelts; i++) {
         acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, acme_domain_t *);
-        int pattern = 0;
-        for (j = 0; j < d->names->nelts; j++) {
-            const char *name = APR_ARRAY_IDX(d->names, j, const char *);
-            pattern = pattern || acme_name_is_wildcard(name) || acme_name_is_ip(name);
-            if (!apr_hash_get(rt->names, name, APR_HASH_KEY_STRING)) {
-                apr_hash_set(rt->names, name, APR_HASH_KEY_STRING, d);
-            }
-        }
-        if (pattern) {
+
+        if (acme_vhost_map_index_domain(rt->names, d, d)) {
             APR_ARRAY_PUSH(rt->pattern_domains, acme_domain_t *) = d;
         }
     }
