@@ -190,13 +190,10 @@ static void metrics_body(request_rec *r, json_t *doc)
 static int acme_metrics_handler(request_rec *r)
 {
     json_t *doc;
+    int rc;
 
-    if (!r->handler || strcmp(r->handler, ACME_METRICS_HANDLER)) {
-        return DECLINED;
-    }
-    r->allowed |= (AP_METHOD_BIT << M_GET);
-    if (r->method_number != M_GET) {
-        return HTTP_METHOD_NOT_ALLOWED;
+    if ((rc = acme_status_handler_begin(r, ACME_METRICS_HANDLER)) != OK) {
+        return rc;
     }
     if (!(doc = acme_status_document(r, NULL))) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ACME00731: cannot build the metrics");

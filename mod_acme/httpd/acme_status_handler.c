@@ -193,17 +193,26 @@ static int send_not_found(request_rec *r, const char *tail)
     return OK;
 }
 
-static int acme_status_handler(request_rec *r)
+int acme_status_handler_begin(request_rec *r, const char *handler)
 {
-    const char *tail, *only = NULL, *format;
-    json_t *doc;
-
-    if (!r->handler || strcmp(r->handler, ACME_STATUS_HANDLER)) {
+    if (!r->handler || strcmp(r->handler, handler)) {
         return DECLINED;
     }
     r->allowed |= (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
+    }
+    return OK;
+}
+
+static int acme_status_handler(request_rec *r)
+{
+    const char *tail, *only = NULL, *format;
+    json_t *doc;
+    int rc;
+
+    if ((rc = acme_status_handler_begin(r, ACME_STATUS_HANDLER)) != OK) {
+        return rc;
     }
     format = format_arg(r);
     if (format && strcasecmp(format, "json") && strcasecmp(format, "html")) {
