@@ -231,16 +231,50 @@ static const apr_array_header_t *shown_first(apr_pool_t *p, const apr_array_head
     return list;
 }
 
-static void log_accepted(acme_step_ctx_t *sc, const char *record, const char *matched,
-                         apr_time_t until, const char *when)
+/* The TXT record of one name as the resolver has it, judged. */
+typedef struct {
+    const char *record;               /* its DNS name: _validation-persist.NAME */
+    const char *line;                 /* the record to set, as a zone file line */
+    apr_array_header_t *values;       /* what the resolver holds there; NULL: lookup failed */
+    const char *why;                  /* why the lookup failed, or NULL */
+    acme_persist_verdict_e verdict;   /* acme_dns_persist_evaluate's */
+    const char *matched, *bad;        /* the value that validates; what is wrong */
+    apr_time_t until;                 /* the match's persistUntil, 0 without */
+} persist_look_t;
+
+/* Looks up fqdn's record and judges it against want, all in sc->p.
+ * APR_EINVAL, with nothing looked up, when want's value cannot be computed. */
+static apr_status_t look_up(acme_step_ctx_t *sc, const acme_persist_want_t *want,
+                            const char *fqdn, persist_look_t *look)
+{
+    const char *value = acme_dns_persist_value(sc->p, want);
+
+    memset(look, 0, sizeof(*look));
+    look->record = apr_pstrcat(sc->p, ACME_PERSIST_LABEL, fqdn, NULL);
+    if (!value) {
+        return APR_EINVAL;
+    }
+    look->line = acme_dns_persist_record_line(sc->p, fqdn, value);
+    if (acme_dns_txt_lookup(sc->p, sc->domain->dns_resolver, look->record, &look->values,
+                            &look->why) != APR_SUCCESS) {
+        look->values = NULL;
+    }
+    look->verdict = acme_dns_persist_evaluate(sc->p, want, look->values, &look->matched,
+                                              &look->until, &look->bad);
+    return APR_SUCCESS;
+}
+
+/* A record in place: said, and warned of when its persistUntil is near. */
+static void log_accepted(acme_step_ctx_t *sc, const persist_look_t *look, const char *when)
 {
     acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME01450: %s: dns-persist-01: %s holds "
-             "\"%s\" at %s; %s", sc->domain->name, record, matched, resolver_name(sc), when);
-    if (until && until < sc->now + PERSIST_UNTIL_WARN) {
+             "\"%s\" at %s; %s", sc->domain->name, look->record, look->matched,
+             resolver_name(sc), when);
+    if (look->until && look->until < sc->now + PERSIST_UNTIL_WARN) {
         acme_log(&sc->driver->ctx, ACME_LOG_WARN, 0, "ACME01453: %s: dns-persist-01: the "
                  "record at %s stops validating at %s (persistUntil); set a later persistUntil "
-                 "or remove it, or renewals after then fail", sc->domain->name, record,
-                 acme_time_rfc3339(sc->p, until));
+                 "or remove it, or renewals after then fail", sc->domain->name, look->record,
+                 acme_time_rfc3339(sc->p, look->until));
     }
 }
 
@@ -248,12 +282,9 @@ acme_outcome_e acme_dns_persist_check(acme_step_ctx_t *sc, const acme_authz_t *a
                                       const acme_challenge_t *challenge)
 {
     const acme_directory_t *dir = directory_of(sc);
-    const char *record = apr_pstrcat(sc->p, ACME_PERSIST_LABEL, authz->identifier, NULL);
-    const char *value, *line, *why = NULL, *matched, *bad, *activity;
-    apr_array_header_t *values = NULL;
+    const char *bad, *activity;
     acme_persist_want_t want;
-    apr_time_t until;
-    acme_persist_verdict_e verdict;
+    persist_look_t look;
 
     want_init(sc, dir, authz->identifier, authz->wildcard, challenge->issuers, &want);
     if (!want.account_url || !want.thumbprint) {
@@ -273,31 +304,25 @@ acme_outcome_e acme_dns_persist_check(acme_step_ctx_t *sc, const acme_authz_t *a
     else {
         want.issuers = shown_first(sc->p, dir->issuer_domain_names, challenge->issuers);
     }
-    if (!(value = acme_dns_persist_value(sc->p, &want))) {
+    if (look_up(sc, &want, authz->identifier, &look) != APR_SUCCESS) {
         acme_problem_set(&sc->prob, sc->p, APR_EINVAL, NULL, "dns-persist-01 for %s: cannot "
                          "compute the record", authz->identifier);
         return ACME_OUTCOME_FAILED;
     }
-    line = acme_dns_persist_record_line(sc->p, authz->identifier, value);
-    if (acme_dns_txt_lookup(sc->p, sc->domain->dns_resolver, record, &values, &why)
-        != APR_SUCCESS) {
-        values = NULL;
-    }
-    verdict = acme_dns_persist_evaluate(sc->p, &want, values, &matched, &until, &bad);
-    if (verdict == ACME_PERSIST_OK) {
-        log_accepted(sc, record, matched, until, "the CA validates it, no DNS change needed");
+    if (look.verdict == ACME_PERSIST_OK) {
+        log_accepted(sc, &look, "the CA validates it, no DNS change needed");
         acme_job_activity_set(sc->job, NULL);
         return ACME_OUTCOME_DONE;
     }
-    if (verdict == ACME_PERSIST_WRONG) {
+    if (look.verdict == ACME_PERSIST_WRONG) {
         acme_problem_set(&sc->prob, sc->p, APR_EINVAL, NULL, "dns-persist-01: the TXT record "
-                         "at %s %s; change it to: %s", record, bad, line);
+                         "at %s %s; change it to: %s", look.record, look.bad, look.line);
         acme_log(&sc->driver->ctx, ACME_LOG_ERR, 0, "ACME01451: %s: %s", sc->domain->name,
                  sc->prob.detail);
         return ACME_OUTCOME_FAILED;
     }
     activity = apr_psprintf(sc->p, "waiting for the dns-persist-01 TXT record, set it once: "
-                            "%s (%s)", line, lookup_found(sc, why, values));
+                            "%s (%s)", look.line, lookup_found(sc, look.why, look.values));
     if (!sc->job->activity || strcmp(sc->job->activity, activity)) {
         acme_log(&sc->driver->ctx, ACME_LOG_WARN, 0, "ACME01452: %s: %s", sc->domain->name,
                  activity);
@@ -305,7 +330,7 @@ acme_outcome_e acme_dns_persist_check(acme_step_ctx_t *sc, const acme_authz_t *a
     acme_job_activity_set(sc->job, activity);
     if (authz->expires && authz->expires <= sc->now) {
         acme_problem_set(&sc->prob, sc->p, APR_TIMEUP, NULL, "dns-persist-01: no TXT record "
-                         "%s before the authorization expired", line);
+                         "%s before the authorization expired", look.line);
         return ACME_OUTCOME_FAILED;
     }
     sc->retry_after = sc->now + PERSIST_POLL;
@@ -318,34 +343,24 @@ static const char *preorder_one(acme_step_ctx_t *sc, const acme_directory_t *dir
                                 const apr_array_header_t *issuers, const char *fqdn,
                                 int wildcard, int *wrong)
 {
-    const char *record = apr_pstrcat(sc->p, ACME_PERSIST_LABEL, fqdn, NULL);
-    const char *value, *line, *why = NULL, *matched, *bad;
-    apr_array_header_t *values = NULL;
     acme_persist_want_t want;
-    apr_time_t until;
-    acme_persist_verdict_e verdict;
+    persist_look_t look;
 
     want_init(sc, dir, fqdn, wildcard, issuers, &want);
-    if (!(value = acme_dns_persist_value(sc->p, &want))) {
+    if (look_up(sc, &want, fqdn, &look) != APR_SUCCESS) {
         return apr_psprintf(sc->p, "cannot compute the dns-persist-01 record of %s", fqdn);
     }
-    line = acme_dns_persist_record_line(sc->p, fqdn, value);
-    if (acme_dns_txt_lookup(sc->p, sc->domain->dns_resolver, record, &values, &why)
-        != APR_SUCCESS) {
-        values = NULL;
-    }
-    verdict = acme_dns_persist_evaluate(sc->p, &want, values, &matched, &until, &bad);
-    if (verdict == ACME_PERSIST_OK) {
-        log_accepted(sc, record, matched, until, "ordering");
+    if (look.verdict == ACME_PERSIST_OK) {
+        log_accepted(sc, &look, "ordering");
         return NULL;
     }
-    if (verdict == ACME_PERSIST_WRONG) {
+    if (look.verdict == ACME_PERSIST_WRONG) {
         *wrong = 1;
-        return apr_psprintf(sc->p, "the TXT record at %s %s; change it to: %s", record, bad,
-                            line);
+        return apr_psprintf(sc->p, "the TXT record at %s %s; change it to: %s", look.record,
+                            look.bad, look.line);
     }
-    return apr_psprintf(sc->p, "set the TXT record once: %s (%s)", line,
-                        lookup_found(sc, why, values));
+    return apr_psprintf(sc->p, "set the TXT record once: %s (%s)", look.line,
+                        lookup_found(sc, look.why, look.values));
 }
 
 acme_outcome_e acme_dns_persist_preorder(acme_step_ctx_t *sc)
