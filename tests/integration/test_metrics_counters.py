@@ -235,3 +235,8 @@ def test_every_exposed_family_is_documented_with_its_type_and_labels(httpd, chal
     # the check can fail: the server really showed per-certificate series of both domains
     assert {good, bad} <= exposed["acme_certificate_state"][1]["name"], exposed
     assert "connection" in exposed["acme_failures_total"][1]["type"]
+    # read-only: any other method gets 405 with an Allow header naming GET
+    # (RFC 9110 §15.5.6), not httpd's bare default
+    status, headers, _ = httpd.http_request("/metrics", method="POST")
+    allow = {m.strip() for m in headers.get("Allow", "").split(",")}
+    assert status == 405 and "GET" in allow, (status, headers)
