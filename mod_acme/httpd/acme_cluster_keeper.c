@@ -4,10 +4,9 @@
  * of held claims (with its mutex and condition), touched only under the
  * mutex, by the watchdog thread (hold, drop) and the keeper; and the
  * keeper thread's (its rounds and its Redis connection: a connection is
- * used by one thread only). An entry stays in the table once made (names
- * are the configured domains), marked inactive when dropped. */
-#include <apr_hash.h>
-#include <apr_strings.h>
+ * used by one thread only). What to renew and what to let go is decided
+ * by the table (acme_cluster_kept.h); this file adds the thread, the lock,
+ * Redis and the log lines. */
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
@@ -17,16 +16,9 @@
 #include "acme_private.h"
 #include "acme_crypto.h"
 #include "acme_cluster_keeper.h"
+#include "acme_cluster_kept.h"
 #include "acme_cluster_lock.h"
 #include "acme_cluster_node.h"
-
-typedef struct held_t {
-    const char *name;
-    long long token;
-    apr_time_t step_at;           /* the order's last step under this claim */
-    int active;                   /* 0: dropped, or found lost */
-    int idle_told;                /* ACME01056 logged for this claim */
-} held_t;
 
 struct acme_cluster_keeper_t {
     const acme_cluster_t *cluster;
@@ -36,73 +28,45 @@ struct acme_cluster_keeper_t {
     apr_thread_mutex_t *mutex;
     apr_thread_cond_t *wake;      /* signalled to stop */
     apr_thread_t *thread;
-    apr_hash_t *held;             /* name -> held_t* */
+    acme_cluster_kept_t *held;    /* the claims held, and the decisions on them */
     int stopping;
 };
 
-/* One round's claims, copied from the table (from the round's pool). */
-typedef struct round_t {
-    int n;
-    const char **names;
-    long long *tokens;
-    int *kept;
-} round_t;
-
 /* Under the mutex: the active claims whose order made a step within
  * ACME_CLUSTER_KEEP_IDLE; the others are told once and let go. */
-static void round_take(acme_cluster_keeper_t *k, round_t *rd, apr_pool_t *p)
+static void round_take(acme_cluster_keeper_t *k, acme_cluster_kept_round_t *rd, apr_pool_t *p)
 {
-    int count = (int)apr_hash_count(k->held);
-    apr_time_t now = apr_time_now();
-    apr_hash_index_t *hi;
+    int i;
 
-    rd->n = 0;
-    rd->names = apr_palloc(p, sizeof(*rd->names) * (count + 1));
-    rd->tokens = apr_palloc(p, sizeof(*rd->tokens) * (count + 1));
-    rd->kept = apr_pcalloc(p, sizeof(*rd->kept) * (count + 1));
-    for (hi = apr_hash_first(p, k->held); hi; hi = apr_hash_next(hi)) {
-        held_t *h = apr_hash_this_val(hi);
-
-        if (!h->active) {
-            continue;
-        }
-        if (now - h->step_at > ACME_CLUSTER_KEEP_IDLE) {
-            if (!h->idle_told) {
-                h->idle_told = 1;
-                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, k->s, "ACME01056: %s: its order "
-                             "made no step for %d s; claim %" APR_INT64_T_FMT " is no longer "
-                             "kept alive and lapses within %ld s, so that another cluster "
-                             "node can take the order over; advice: this node's issuing "
-                             "thread may hang (a CA or DNS hook that does not answer): its "
-                             "last steps show at LogLevel acme:debug",
-                             h->name, (int)apr_time_sec(ACME_CLUSTER_KEEP_IDLE),
-                             (apr_int64_t)h->token, ACME_CLUSTER_CLAIM_TTL_MS / 1000);
-            }
-            continue;
-        }
-        rd->names[rd->n] = apr_pstrdup(p, h->name);
-        rd->tokens[rd->n] = h->token;
-        rd->n++;
+    acme_cluster_kept_take(k->held, apr_time_now(), rd, p);
+    for (i = 0; i < rd->idle_n; ++i) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, k->s, "ACME01056: %s: its order "
+                     "made no step for %d s; claim %" APR_INT64_T_FMT " is no longer "
+                     "kept alive and lapses within %ld s, so that another cluster "
+                     "node can take the order over; advice: this node's issuing "
+                     "thread may hang (a CA or DNS hook that does not answer): its "
+                     "last steps show at LogLevel acme:debug",
+                     rd->idle_names[i], (int)apr_time_sec(ACME_CLUSTER_KEEP_IDLE),
+                     (apr_int64_t)rd->idle_tokens[i], ACME_CLUSTER_CLAIM_TTL_MS / 1000);
     }
 }
 
 /* Under the mutex: a claim found not this node's any more is let go (an
  * order's next step finds out why: taken over, or Redis emptied). */
-static void round_settle(acme_cluster_keeper_t *k, const round_t *rd)
+static void round_settle(acme_cluster_keeper_t *k, acme_cluster_kept_round_t *rd)
 {
     int i;
 
+    if (!acme_cluster_kept_settle(k->held, rd)) {
+        return;
+    }
     for (i = 0; i < rd->n; ++i) {
-        held_t *h = apr_hash_get(k->held, rd->names[i], APR_HASH_KEY_STRING);
-
-        if (rd->kept[i] || !h || !h->active || h->token != rd->tokens[i]) {
-            continue;
+        if (rd->lost[i]) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, k->s, "ACME01055: %s: claim %"
+                         APR_INT64_T_FMT " is no longer this node's in Redis (another node's "
+                         "now, or Redis lost it); no longer kept alive: its order's next step "
+                         "finds out which", rd->names[i], (apr_int64_t)rd->tokens[i]);
         }
-        h->active = 0;
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, k->s, "ACME01055: %s: claim %" APR_INT64_T_FMT
-                     " is no longer this node's in Redis (another node's now, or Redis lost "
-                     "it); no longer kept alive: its order's next step finds out which",
-                     h->name, (apr_int64_t)h->token);
     }
 }
 
@@ -110,7 +74,7 @@ static void round_settle(acme_cluster_keeper_t *k, const round_t *rd)
  * ACME_CLUSTER_KEEP_ALL_MAX: one round trip each. A connection that fails
  * is closed (conn cleared) and opened once more for the rest. */
 static void round_keep(acme_cluster_keeper_t *k, acme_redis_t **r, apr_pool_t *conn,
-                       round_t *rd, apr_pool_t *p)
+                       acme_cluster_kept_round_t *rd, apr_pool_t *p)
 {
     int done = 0, fresh = 0;
     const char *why = NULL;
@@ -157,7 +121,7 @@ static void *APR_THREAD_FUNC keeper_main(apr_thread_t *thread, void *baton)
     acme_cluster_keeper_t *k = baton;
     apr_pool_t *rp = NULL, *conn = NULL;
     acme_redis_t *r = NULL;
-    round_t rd;
+    acme_cluster_kept_round_t rd;
 
     apr_pool_create(&rp, k->thread_pool);
     apr_pool_create(&conn, k->thread_pool);
@@ -204,7 +168,7 @@ apr_status_t acme_cluster_keeper_start(acme_cluster_keeper_t **keeper,
         k->s = s;
         k->pool = pool;
         k->thread_pool = thread_pool;
-        k->held = apr_hash_make(pool);
+        k->held = acme_cluster_kept_make(pool);
         rv = apr_thread_mutex_create(&k->mutex, APR_THREAD_MUTEX_DEFAULT, pool);
     }
     if (rv == APR_SUCCESS) {
@@ -234,36 +198,21 @@ apr_status_t acme_cluster_keeper_start(acme_cluster_keeper_t **keeper,
 
 void acme_cluster_keeper_hold(acme_cluster_keeper_t *k, const char *name, long long token)
 {
-    held_t *h;
-
     if (!k) {
         return;
     }
     apr_thread_mutex_lock(k->mutex);
-    h = apr_hash_get(k->held, name, APR_HASH_KEY_STRING);
-    if (!h) {
-        h = apr_pcalloc(k->pool, sizeof(*h));
-        h->name = apr_pstrdup(k->pool, name);
-        apr_hash_set(k->held, h->name, APR_HASH_KEY_STRING, h);
-    }
-    h->token = token;
-    h->step_at = apr_time_now();
-    h->active = 1;
-    h->idle_told = 0;
+    acme_cluster_kept_hold(k->held, name, token, apr_time_now());
     apr_thread_mutex_unlock(k->mutex);
 }
 
 void acme_cluster_keeper_drop(acme_cluster_keeper_t *k, const char *name)
 {
-    held_t *h;
-
     if (!k) {
         return;
     }
     apr_thread_mutex_lock(k->mutex);
-    if ((h = apr_hash_get(k->held, name, APR_HASH_KEY_STRING)) != NULL) {
-        h->active = 0;
-    }
+    acme_cluster_kept_drop(k->held, name);
     apr_thread_mutex_unlock(k->mutex);
 }
 

@@ -13,18 +13,12 @@
 #define ACME_CLUSTER_KEEPER_H
 #include <httpd.h>
 #include "acme_cluster.h"
+#include "acme_cluster_kept.h"   /* ACME_CLUSTER_KEEP_IDLE */
 
 /* How often the keeper renews the claims it holds: a quarter of the claim's
  * 60 s lifetime, so two renewals in a row may fail (Redis slow or away a
  * moment) before a claim lapses. */
 #define ACME_CLUSTER_KEEP_EVERY  apr_time_from_sec(15)
-/* A claim whose order made no step for this long is kept no more, so that
- * a wedged thread cannot hold a name for ever: it lapses a claim's lifetime
- * later and another node may take the order over. Longer than any one step
- * takes (ten badNonce retries of 30 s requests) and than the waits between
- * steps (polls every 10 s at most). */
-#define ACME_CLUSTER_KEEP_IDLE   apr_time_from_sec(600)
-
 typedef struct acme_cluster_keeper_t acme_cluster_keeper_t;
 
 /* Starts the keeper thread of the issuing child for cluster (s: where it
