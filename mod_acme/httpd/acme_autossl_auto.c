@@ -105,6 +105,12 @@ static const char *auto_skip_why(apr_pool_t *p, const acme_autossl_t *plan,
                "*.lan, *.arpa, private or loopback address ...): no public CA can "
                "validate it";
     }
+    if (acme_name_is_ip(name)) {
+        /* a client asking for an address sends no name (RFC 6066 §3), so the
+         * name-based HTTPS twin would never be picked for it */
+        return "an IP address: AcmeAutoDomains manages DNS names only; for a certificate "
+               "of the address, an SSL <VirtualHost> on it with 'AcmeDomain <address>'";
+    }
     if (acme_name_validate(p, name, &why) != APR_SUCCESS) {
         return apr_psprintf(p, "not a name a certificate can hold: %s", why);
     }

@@ -571,6 +571,43 @@ static void check_inherited_names(apr_pool_t *p, server_rec *base, apr_array_hea
     }
 }
 
+/* An address in a ServerAlias of the <VirtualHost> of an AcmeDomain without
+ * names that no SSL vhost answers (written there for http: health checks,
+ * a bare-address site): said with the vhost, the address and the ways out,
+ * rather than as a name to add a vhost for. 1 when reported. */
+static int alias_address_unserved(apr_pool_t *p, server_rec *base, const served_index_t *ix,
+                                  const acme_domain_decl_t *decl, const acme_domain_t *d,
+                                  int https_port)
+{
+    const char *ip = NULL, *dns = "", *name;
+    int i;
+
+    for (i = 0; i < d->names->nelts; i++) {
+        name = APR_ARRAY_IDX(d->names, i, const char *);
+        if (!acme_name_is_ip(name)) {
+            dns = apr_pstrcat(p, dns, *dns ? " " : "", name, NULL);
+        }
+        else if (!ip && !served(ix, name) && acme_check_server_has_name(decl->s, name)
+                 && !(decl->s->server_hostname && !strcasecmp(decl->s->server_hostname, name))) {
+            ip = name;
+        }
+    }
+    if (decl->names->nelts || decl->s == base || !ip) {
+        return 0;
+    }
+    report(base, apr_psprintf(p, "ACME00587: %s: AcmeDomain without names takes every "
+           "ServerName and ServerAlias of its <VirtualHost> (at %s:%u), and 'ServerAlias %s' "
+           "there is an IP address that no SSL virtual host (port %d) answers: a client "
+           "asking for an address sends no name, so only an SSL <VirtualHost> on that address "
+           "serves a certificate for it; take %s out of that ServerAlias%s%s%s, or, for a "
+           "certificate of the address, give it a <VirtualHost %s%s%s:%d> with 'AcmeDomain %s'",
+           decl_where(p, decl), decl->s->defn_name, decl->s->defn_line_number, ip, https_port,
+           ip, *dns ? ", or list the names after AcmeDomain ('AcmeDomain " : "", dns,
+           *dns ? "')" : "", strchr(ip, ':') ? "[" : "", ip, strchr(ip, ':') ? "]" : "",
+           https_port, ip));
+    return 1;
+}
+
 static int check_served(apr_pool_t *p, server_rec *base, apr_array_header_t *domains,
                         apr_array_header_t *decls)
 {
@@ -588,7 +625,8 @@ static int check_served(apr_pool_t *p, server_rec *base, apr_array_header_t *dom
             continue;
         }
         missing = unserved_names(p, ix, d);
-        if (missing && unnamed_unserved(p, base, decl, d, https_port, missing)) {
+        if (missing && (unnamed_unserved(p, base, decl, d, https_port, missing)
+                        || alias_address_unserved(p, base, ix, decl, d, https_port))) {
             ok = 0;
         }
         else if (missing) {

@@ -145,3 +145,43 @@ def test_a_twin_on_an_address_no_https_listen_takes(httpd):
                        extra_global="Listen 127.0.0.2:{http_port}\nListen 127.0.0.2:{https_port}")
     rc, out = httpd.configtest()
     assert rc == 0 and "ACME01415" not in out, out
+
+
+def test_an_address_in_the_serveralias_of_a_port80_vhost(httpd):
+    """A port-80 vhost whose ServerAlias holds IP addresses (health checks,
+    the bare address): AcmeAutoDomains leaves each address out, saying so,
+    and the names get their twin; an AcmeDomain without names there fails
+    configtest naming the AcmeDomain line, the <VirtualHost>, the address
+    and the ways out (never a DNS name for an address, never a vhost to add
+    by name for it)."""
+    name = public("addr-alias")
+    addrs = ["203.0.113.7", "2001:db8::7", "10.1.2.3"]
+    httpd.write_config(vhosts=vhost([http("*")], name, ["www." + name] + addrs, domain=""),
+                       extra_global="AcmeAutoDomains on")
+    rc, out = httpd.configtest()
+    assert rc == 0 and "ACME00531" not in out and "ACME00587" not in out, out
+    for ip in addrs:
+        line = only_line(out, "ACME01407: %s: %s gets no certificate" % (
+            at(httpd, "ServerName " + name, -1), ip))
+        assert ("an IP address: AcmeAutoDomains manages DNS names only" in line
+                or "does not look public" in line), line
+
+    httpd.write_config(vhosts=vhost([http("*")], name, ["www." + name, addrs[0]]))
+    rc, out = httpd.configtest()
+    assert rc != 0, out
+    line = only_line(out, "ACME00587")
+    assert line.startswith(
+        "ACME00587: %s: AcmeDomain without names takes every ServerName and ServerAlias of "
+        "its <VirtualHost> (at %s), and 'ServerAlias %s' there is an IP address that no SSL "
+        "virtual host (port %d) answers" % (at(httpd, "AcmeDomain"), at(httpd, "ServerName " + name, -1),
+                                             addrs[0], httpd.https_port)), line
+    assert line.endswith(
+        "take %s out of that ServerAlias, or list the names after AcmeDomain ('AcmeDomain %s "
+        "www.%s'), or, for a certificate of the address, give it a <VirtualHost %s:%d> with "
+        "'AcmeDomain %s'" % (addrs[0], name, name, addrs[0], httpd.https_port, addrs[0])), line
+    assert "ACME00531" not in out, out
+    # IPv6: the <VirtualHost> to write has the address in brackets
+    httpd.write_config(vhosts=vhost([http("*")], name, [addrs[1]]))
+    rc, out = httpd.configtest()
+    assert rc != 0 and "<VirtualHost [%s]:%d>" % (addrs[1], httpd.https_port) in \
+        only_line(out, "ACME00587"), out
