@@ -111,8 +111,12 @@ static json_t *error_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t
     if (account && url && !strncmp(url, account, strlen(account))) {
         url = NULL;
     }
-    return json_pack("{s:o, s:o, s:o, s:o, s:o}",
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}",
                      "type", string_or_null(error->type),
+                     /* what failed on the way to the CA or here, when the CA
+                      * sent no problem document (a known name, or null) */
+                     "kind", string_or_null(acme_problem_kind_name(
+                                 acme_problem_kind_parse(error->kind))),
                      "detail", string_or_null(redact(p, error->detail, account)),
                      "url", string_or_null(url),
                      "at", time_or_null(p, error->at),

@@ -16,8 +16,9 @@
  * record_behind_since, cluster.key_mismatch; 6: as_of, since when what the
  * document shows is the store's state; 7: cluster.seals_with,
  * cluster.previous_key_id, cluster.rotation, and per node key_ids,
- * seals_with, unreadable). */
-#define ACME_STATUS_SCHEMA 7
+ * seals_with, unreadable; 8: error.kind, the class of a failure the CA
+ * sent no problem document for). */
+#define ACME_STATUS_SCHEMA 8
 
 /* acme_status.c: {"schema", "version", "generated_at", "as_of", "summary", "domains"}
  * of the request's generation; only != NULL keeps the certificate(s) named so

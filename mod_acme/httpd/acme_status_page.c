@@ -51,7 +51,7 @@
 #define EXPIRING_SOON_DAYS  7
 #define JSON_FLAGS          (JSON_INDENT(2) | JSON_PRESERVE_ORDER)
 /* Its layout's mark; a new layout takes a new one (an old file is rebuilt). */
-#define PAGE_MAGIC          "ACMEPG08"
+#define PAGE_MAGIC          "ACMEPG09"
 /* Larger than this is not a page of ours. */
 #define PAGE_MAX            ((apr_uint64_t)1 << 31)
 

@@ -59,6 +59,8 @@ def test_status_page_names_unreachable_ca(httpd, unique):
     url = start_with_dead_ca(httpd, name)
     domain = wait_for_status_error(httpd, name)
     err = domain["error"]
+    # no problem document from a CA nobody reached: no type, the local class
+    assert err["type"] is None and err["kind"] == "transport", err
     hostport = url.split("/")[2]
     assert hostport in (err.get("detail") or ""), \
         "error detail does not name the CA %s: %s" % (url, err)
@@ -102,6 +104,7 @@ def test_advice_for_a_ca_failing_tls_verification(httpd, unique):
     advice = domain.get("advice") or ""
     assert advice.startswith("TLS to AcmeCA %s failed: " % url), domain
     assert "AcmeCACertificateFile" in advice and "clock" in advice, advice
+    assert domain["error"]["type"] is None and domain["error"]["kind"] == "tls", domain["error"]
     assert "AcmeDnsCmd" not in advice, advice
 
 
