@@ -22,7 +22,7 @@
 #include "acme_status_answer.h"
 
 /* Its layout's mark; a new layout takes a new one (an old file is not read). */
-#define ANSWER_MAGIC    "ACMEAN01"
+#define ANSWER_MAGIC    "ACMEAN02"
 /* Longer than this is not a link base of ours. */
 #define VARIANT_MAX     4096
 /* What a retired file's name has after the name it was replaced under. */

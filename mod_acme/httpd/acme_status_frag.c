@@ -26,14 +26,15 @@
 #include "acme_status.h"
 #include "acme_status_page.h"
 #include "acme_status_answer.h"
+#include "acme_status_pieces.h"
 #include "acme_cluster_view.h"
 
 /* Fewer days than this left counts as expiring soon (as acme_status.c). */
 #define EXPIRING_SOON_DAYS  7
-#define JSON_FLAGS          (JSON_INDENT(2) | JSON_PRESERVE_ORDER)
 
 /* The document's head and tail around the certificates: the document with
- * an empty "domains", cut at its "[]". */
+ * an empty "domains", cut at its "[]" (head ends with the "[", tail starts
+ * with the "]"). */
 static int json_frame(apr_pool_t *p, json_t *summary, const char *generated_at,
                       const char *as_of, json_t *cluster, const char **head, const char **tail)
 {
@@ -45,16 +46,16 @@ static int json_frame(apr_pool_t *p, json_t *summary, const char *generated_at,
     if (doc && cluster) {
         json_object_set(doc, "cluster", cluster);
     }
-    text = doc ? json_dumps(doc, JSON_FLAGS) : NULL;
+    text = doc ? json_dumps(doc, ACME_STATUS_JSON_FLAGS) : NULL;
 
     json_decref(doc);
-    if (!text || !(cut = strstr(text, "\"domains\": []"))) {
+    if (!text || !(cut = strstr(text, "\"domains\":[]"))) {
         free(text);
         return 0;
     }
-    cut += strlen("\"domains\": ");
+    cut += strlen("\"domains\":[");
     *head = apr_pstrndup(p, text, (apr_size_t)(cut - text));
-    *tail = apr_pstrdup(p, cut + 2);
+    *tail = apr_pstrdup(p, cut);
     free(text);
     return 1;
 }
@@ -151,7 +152,9 @@ static int gather(request_rec *r, acme_runtime_t *rt, const acme_page_t *page, i
         count[1 + e->cls]++;
         count[6] += expiring;
         if (json) {
-            add(out, i ? ",\n    " : "\n    ", i ? 6 : 5);
+            if (i) {
+                add(out, ",", 1);
+            }
             add(out, acme_page_str(page, e, ACME_PAGE_JSON0), e->len[ACME_PAGE_JSON0]);
             add_str(out, e->has_live ? apr_psprintf(r->pool, "%" APR_INT64_T_FMT, days)
                                      : "null");
@@ -276,6 +279,5 @@ int acme_status_frag_send(request_rec *r, int json)
         apr_bucket_destroy(body);
         return DECLINED;
     }
-    return send_json(r, apr_pstrcat(r->pool, head, "[", NULL), body, ans.len,
-                     apr_pstrcat(r->pool, ans.count[0] ? "\n  ]" : "]", tail, "\n", NULL));
+    return send_json(r, head, body, ans.len, apr_pstrcat(r->pool, tail, "\n", NULL));
 }

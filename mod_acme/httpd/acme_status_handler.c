@@ -19,6 +19,7 @@
 #include "acme_store_configured.h"
 #include "acme_status.h"
 #include "acme_status_page.h"
+#include "acme_status_pieces.h"
 
 #define ACME_STATUS_HANDLER "acme-status"
 
@@ -93,7 +94,7 @@ static apr_status_t free_text(void *text)
 static int send_json(request_rec *r, json_t *doc)
 {
     /* One pass (json_dumpb would serialise twice: to size, then to fill). */
-    char *buf = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *buf = json_dumps(doc, ACME_STATUS_JSON_FLAGS);
     size_t len;
 
     if (!buf) {

@@ -49,9 +49,8 @@
 
 /* Fewer days than this left counts as expiring soon (as acme_status.c). */
 #define EXPIRING_SOON_DAYS  7
-#define JSON_FLAGS          (JSON_INDENT(2) | JSON_PRESERVE_ORDER)
 /* Its layout's mark; a new layout takes a new one (an old file is rebuilt). */
-#define PAGE_MAGIC          "ACMEPG09"
+#define PAGE_MAGIC          "ACMEPG10"
 /* Larger than this is not a page of ours. */
 #define PAGE_MAX            ((apr_uint64_t)1 << 31)
 

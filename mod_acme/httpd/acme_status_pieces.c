@@ -7,33 +7,11 @@
 
 #include "acme_status_pieces.h"
 
-#define JSON_FLAGS          (JSON_INDENT(2) | JSON_PRESERVE_ORDER)
-/* Where the clock's members sit in one certificate's object, dumped alone. */
-#define DAYS_KEY            "\n  \"days_left\": "
-#define EXPIRING_KEY        "\n  \"expiring_soon\": "
-
-/* text with every line after the first indented by four more spaces: an
- * object dumped alone, as it reads two levels deep in the document. */
-static char *indent4(apr_pool_t *p, const char *text, apr_size_t len, apr_size_t *out_len)
-{
-    apr_size_t i, lines = 0;
-    char *out, *at;
-
-    for (i = 0; i < len; i++) {
-        lines += text[i] == '\n';
-    }
-    at = out = apr_palloc(p, len + 4 * lines + 1);
-    for (i = 0; i < len; i++) {
-        *at++ = text[i];
-        if (text[i] == '\n') {
-            memcpy(at, "    ", 4);
-            at += 4;
-        }
-    }
-    *at = '\0';
-    *out_len = (apr_size_t)(at - out);
-    return out;
-}
+/* Where the clock's members sit in one certificate's object, dumped alone:
+ * neither is its first member, and inside a string a quote is escaped, so
+ * a comma right before a quote is a member's start. */
+#define DAYS_KEY            ",\"days_left\":"
+#define EXPIRING_KEY        ",\"expiring_soon\":"
 
 /* See acme_status_pieces.h. */
 int acme_status_pieces_split(apr_pool_t *p, json_t *d, struct iovec piece[3])
@@ -45,10 +23,9 @@ int acme_status_pieces_split(apr_pool_t *p, json_t *d, struct iovec piece[3])
 
     json_object_set_new(d, "days_left", json_null());
     json_object_set_new(d, "expiring_soon", json_false());
-    if (!(text = json_dumps(d, JSON_FLAGS))) {
+    if (!(text = json_dumps(d, ACME_STATUS_JSON_FLAGS))) {
         return 0;
     }
-    /* a string holds no raw line break: the keys cannot match inside one */
     days = strstr(text, DAYS_KEY "null");
     expiring = days ? strstr(days, EXPIRING_KEY "false") : NULL;
     if (!expiring) {
@@ -62,9 +39,8 @@ int acme_status_pieces_split(apr_pool_t *p, json_t *d, struct iovec piece[3])
     from[2] = expiring + strlen(EXPIRING_KEY "false");
     len[2] = strlen(from[2]);
     for (i = 0; i < 3; i++) {
-        apr_size_t n;
-        piece[i].iov_base = indent4(p, from[i], len[i], &n);
-        piece[i].iov_len = n;
+        piece[i].iov_base = apr_pstrmemdup(p, from[i], len[i]);
+        piece[i].iov_len = len[i];
     }
     free(text);
     return 1;
