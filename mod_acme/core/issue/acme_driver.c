@@ -169,7 +169,6 @@ static void job_wait(acme_driver_t *driver, acme_record_t *rec, const acme_step_
 static void job_staged(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                        apr_pool_t *p)
 {
-    acme_counters_attempt(driver->ctx.counters, 1, NULL);
     gate_end(driver, rec, domain, 1, p);
     job_end(driver, rec);
     rec->attempts = 0;
@@ -201,7 +200,10 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
     acme_step_ctx_t sc = { driver, rec, rec->job, domain, ca, NULL, 0, 0, { 0 }, staged };
     int i;
 
-    for (i = 0; i < ACME_MAX_STEPS_PER_RUN && !apr_atomic_read32(&driver->stop); ++i) {
+    /* A staged job ends even when the child is exiting: nothing is sent, and
+     * its end (answers withdrawn, the gate told) belongs to this run. */
+    for (i = 0; i < ACME_MAX_STEPS_PER_RUN
+                && (rec->job->step == ACME_STEP_STAGED || !apr_atomic_read32(&driver->stop)); ++i) {
         acme_step_e step = rec->job->step;
         acme_outcome_e outcome;
         apr_status_t rv;

@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include <openssl/x509.h>
 
+#include "acme_counters.h"
 #include "acme_job_int.h"
 #include "acme_time.h"
 #include "acme_store_account.h"
@@ -712,6 +713,10 @@ static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
         return acme_job_store_failed(sc, rv, "cannot write the new certificate to %s",
                            acme_store_path(sc->driver->store, sc->p, ACME_STORE_STAGING));
     }
+    /* Counted with the staging itself: a child told to exit right after
+     * (a restart) ends its run before the STAGED step, and no later run
+     * comes back to a certificate already staged. */
+    acme_counters_attempt(sc->driver->ctx.counters, 1, NULL);
     log_staged(sc, APR_ARRAY_IDX(chain, 0, X509 *));
     acme_store_renewal_done(sc->driver->store, sc->p, sc->domain->name);
     acme_job_remove_files(sc->driver, sc->domain->name, sc->p);
