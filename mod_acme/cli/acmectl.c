@@ -127,6 +127,7 @@ static void usage(FILE *f)
         "Options:\n"
         "  --store DIR  the state directory (AcmeStoreDir) [%s]\n"
         "  --json       machine-readable output\n"
+        "Options may also follow the command (acmectl list --json).\n"
         "\n"
         "Exit status: 0 success, 1 failure or problems found, 2 usage error.\n",
         ACME_DEFAULT_STORE);
@@ -156,14 +157,56 @@ static const char *option_value(int argc, const char *const *argv, int *i, const
     return NULL;
 }
 
+/* Takes a global option at argv[*i] (--json, --store DIR, --store=DIR) into
+ * ctl: 1 when it was one (*i on its last word), 0 when it is not, -1 when
+ * --store lacks its value. */
+static int global_option(acmectl_t *ctl, int argc, const char *const *argv, int *i)
+{
+    const char *value;
+
+    if (!strcmp(argv[*i], "--json")) {
+        ctl->json = 1;
+        return 1;
+    }
+    if (strcmp(argv[*i], "--store") != 0 && strncmp(argv[*i], "--store=", 8) != 0) {
+        return 0;
+    }
+    if ((value = option_value(argc, argv, i, "--store")) == NULL || !*value) {
+        return -1;
+    }
+    ctl->store_dir = value;
+    return 1;
+}
+
+/* The command's own words (its name first) with the global options among
+ * them taken into ctl, so "acmectl list --json" means "acmectl --json list";
+ * NULL (reported) when --store lacks its value. */
+static apr_array_header_t *command_words(acmectl_t *ctl, int argc, const char *const *argv)
+{
+    apr_array_header_t *words = apr_array_make(ctl->pool, argc + 1, sizeof(const char *));
+    int i, taken;
+
+    APR_ARRAY_PUSH(words, const char *) = argv[0];
+    for (i = 1; i < argc; ++i) {
+        if ((taken = global_option(ctl, argc, argv, &i)) < 0) {
+            acmectl_error(ctl, "incomplete option '%s' (--store DIR)", argv[i]);
+            return NULL;
+        }
+        if (!taken) {
+            APR_ARRAY_PUSH(words, const char *) = argv[i];
+        }
+    }
+    return words;
+}
+
 static int run(acmectl_t *ctl, int argc, const char *const *argv)
 {
     const acmectl_command_t *cmd;
+    apr_array_header_t *words;
     apr_status_t rv;
     int i;
 
     for (i = 1; i < argc && argv[i][0] == '-'; ++i) {
-        const char *value;
         if (!strcmp(argv[i], "--version")) {
             fprintf(ctl->out, "acmectl (mod_acme) %s\n", ACME_VERSION);
             return ACMECTL_OK;
@@ -172,14 +215,7 @@ static int run(acmectl_t *ctl, int argc, const char *const *argv)
             usage(ctl->out);
             return ACMECTL_OK;
         }
-        if (!strcmp(argv[i], "--json")) {
-            ctl->json = 1;
-        }
-        else if (!strncmp(argv[i], "--store", 7)
-                 && (value = option_value(argc, argv, &i, "--store")) != NULL && *value) {
-            ctl->store_dir = value;
-        }
-        else {
+        if (global_option(ctl, argc, argv, &i) <= 0) {
             acmectl_error(ctl, "unknown or incomplete option '%s'", argv[i]);
             usage(stderr);
             return ACMECTL_USAGE;
@@ -202,6 +238,9 @@ static int run(acmectl_t *ctl, int argc, const char *const *argv)
     if (command_help(ctl, cmd, argc - i, argv + i)) {
         return ACMECTL_OK;
     }
+    if (!(words = command_words(ctl, argc - i, argv + i))) {
+        return ACMECTL_USAGE;
+    }
     /* Never create a store here: an import (with --yes) makes a missing one
      * itself, once its checks passed, so a refusal leaves nothing behind. */
     rv = acme_store_open(&ctl->store, ctl->pool, ctl->store_dir, 0);
@@ -214,7 +253,7 @@ static int run(acmectl_t *ctl, int argc, const char *const *argv)
                       apr_strerror(rv, buf, sizeof(buf)));
         return ACMECTL_FAIL;
     }
-    return cmd->run(ctl, argc - i, argv + i);
+    return cmd->run(ctl, words->nelts, (const char *const *)words->elts);
 }
 
 int main(int argc, const char *const *argv)

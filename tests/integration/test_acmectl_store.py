@@ -325,3 +325,23 @@ def test_an_unreadable_status_record_is_said_to_be_unreadable(tmp_path, pebble, 
     r = acmectl(store, "list")
     line = [l for l in r.stdout.splitlines() if l.startswith(name)]
     assert line and "unreadable" not in line[0], r.stdout
+
+
+def test_global_options_may_follow_the_command(tmp_path, pebble, unique):
+    name = unique("opts-after")
+    store = imported_store(tmp_path, pebble, name)
+    for words in (["list"], ["show", name], ["check"]):
+        before = acmectl(store, "--json", *words)
+        assert before.returncode in (0, 1), (words, before.returncode, before.stderr)
+        json.loads(before.stdout)
+        # after the command, and after its own arguments; --store too
+        after = run([acmectl_path()] + words + ["--json", "--store", store], timeout=30)
+        assert after.returncode == before.returncode, (words, after.returncode, after.stderr)
+        assert json.loads(after.stdout) == json.loads(before.stdout), (words, after.stdout)
+        after = run([acmectl_path(), words[0], "--store=" + store, "--json"] + words[1:],
+                    timeout=30)
+        assert json.loads(after.stdout) == json.loads(before.stdout), (words, after.stdout)
+    assert [d["name"] for d in json.loads(acmectl(store, "list", "--all", "--json").stdout)] \
+        == [name]
+    p = run([acmectl_path(), "list", "--store"], timeout=30)
+    assert p.returncode == 2 and "--store" in p.stderr, (p.returncode, p.stderr)
