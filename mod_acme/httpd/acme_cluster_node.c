@@ -18,6 +18,7 @@
 #include <http_log.h>
 #include <http_main.h>
 #include <http_core.h>
+#include <unixd.h>
 
 #include "acme_private.h"
 #include "acme_challenge.h"
@@ -65,9 +66,9 @@ static acme_redis_t *sink_redis(cluster_sink_t *cs)
     apr_pool_clear(cs->conn_pool);
     rv = acme_redis_open(&cs->redis, cs->cluster, cs->conn_pool, ACME_CLUSTER_ISSUE_BUDGET, &why);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, cs->s, "ACME01008: cluster: %s; "
-                     "challenge answers are served by this node only until Redis is back",
-                     why);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cs->s, "ACME01008: cluster: %s; "
+                     "challenge answers are served by this node only until %s", why,
+                     rv == APR_EACCES ? "AcmeCluster is fixed" : "Redis is back");
         cs->redis = NULL;
     }
     return cs->redis;
@@ -129,9 +130,12 @@ static apr_status_t sink_put(cluster_sink_t *cs, const char *kind, const char *i
                               ttl_ms > 0 ? ttl_ms
                                          : (long)apr_time_as_msec(ACME_CHALLENGE_LIFETIME));
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, cs->s, "ACME01009: cluster: cannot %s "
-                     "the %s answer in Redis; other nodes cannot serve it", del ? "withdraw"
-                     : "publish", kind + 5);
+        const char *fail = NULL;
+
+        acme_redis_failure(redis, &fail);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cs->s, "ACME01009: cluster: cannot %s "
+                     "the %s answer in Redis (%s); other nodes cannot serve it", del ? "withdraw"
+                     : "publish", kind + 5, fail ? fail : "Redis refused the command");
         cs->redis = NULL;
     }
     else {
@@ -262,7 +266,7 @@ void acme_cluster_node_sink_wrap(acme_challenge_sink_t *sink, acme_cluster_t *cl
 static apr_status_t lookup(const acme_cluster_t *cluster, apr_pool_t *p, server_rec *s,
                            const char *kind, const char *id, char **value, apr_size_t *len)
 {
-    acme_redis_t *redis;
+    acme_redis_t *redis = NULL;
     const char *why = NULL;
     apr_status_t rv;
 
@@ -272,10 +276,13 @@ static apr_status_t lookup(const acme_cluster_t *cluster, apr_pool_t *p, server_
         acme_redis_close(redis);
     }
     if (rv == APR_EBADF) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "ACME01011: cluster: %s", why);
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "ACME01011: cluster: %s", why);
     }
     else if (rv != APR_SUCCESS && rv != APR_ENOENT) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "ACME01012: cluster: %s answer not "
+        if (!why) {
+            acme_redis_failure(redis, &why);
+        }
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "ACME01012: cluster: %s answer not "
                      "looked up in Redis: %s", kind + 5, why ? why : "no usable reply");
     }
     return rv;
@@ -332,6 +339,29 @@ apr_status_t acme_cluster_node_lookup_tlsalpn(const acme_cluster_t *cluster, con
     return APR_SUCCESS;
 }
 
+/* The key file (and the one being replaced) is root's alone: the children's
+ * User must not read it, nobody but root replace it. 1 when it is. */
+static int key_custody_ok(server_rec *s, apr_pool_t *ptemp, acme_conf_cluster_e which)
+{
+    const char *where, *why;
+    const char *path = acme_config_cluster(s, which, &where);
+    uid_t me = geteuid();
+
+    if (!path) {
+        return 1;
+    }
+    why = acme_cluster_check_key_custody(ptemp, path, me, me == 0 ? "root"
+                                         : apr_psprintf(ptemp, "uid %ld", (long)me),
+                                         ap_unixd_config.user_id,
+                                         me == 0 ? ap_unixd_config.user_name : NULL);
+    if (why) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG | APLOG_STARTUP, 0, s, "ACME01070: %s: %s", where,
+                     why);
+        return 0;
+    }
+    return 1;
+}
+
 /* The directives belong together: a URL without a key cannot seal anything,
  * a key or trust file without a URL is a forgotten line. */
 static int cluster_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -345,11 +375,16 @@ static int cluster_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t 
 
     if (url && !key) {
         ap_log_error(APLOG_MARK, APLOG_EMERG | APLOG_STARTUP, 0, s,
-                     "ACME01003: %s: AcmeCluster needs AcmeClusterKeyFile, the key that seals "
-                     "private keys in Redis: make it once with 'head -c 32 /dev/urandom > "
+                     "ACME01003: %s: AcmeCluster %s needs AcmeClusterKeyFile, the key that "
+                     "seals private keys in Redis: make it once with 'head -c 32 /dev/urandom > "
                      "/etc/apache2/acme-cluster.key; chmod 600 /etc/apache2/acme-cluster.key', "
                      "copy it to every node and add 'AcmeClusterKeyFile "
-                     "/etc/apache2/acme-cluster.key'", url_where);
+                     "/etc/apache2/acme-cluster.key'", url_where,
+                     acme_cluster_url_mask(ptemp, url));
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (url && (!key_custody_ok(s, ptemp, ACME_CONF_CLUSTER_KEY)
+                || !key_custody_ok(s, ptemp, ACME_CONF_CLUSTER_PREVIOUS))) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (!url && (key || ca)) {
@@ -362,7 +397,9 @@ static int cluster_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t 
     if (url && ca && !acme_cluster_parse_url(ptemp, url, &u) && u->scheme != ACME_CLUSTER_REDISS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING | APLOG_STARTUP, 0, s,
                      "ACME01005: %s: AcmeClusterCACertificateFile is used only by rediss:// "
-                     "(TLS); AcmeCluster at %s is not TLS", ca_where, url_where);
+                     "(TLS); AcmeCluster %s at %s is not TLS: remove the line, or write "
+                     "rediss:// and Redis' TLS port", ca_where, acme_cluster_url_mask(ptemp, url),
+                     url_where);
     }
     return OK;
 }

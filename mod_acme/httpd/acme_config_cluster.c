@@ -17,7 +17,8 @@ const char *acme_config_cluster_parse(cmd_parms *cmd, acme_conf_cluster_e which,
 
     if (which == ACME_CONF_CLUSTER_URL) {
         if ((why = acme_cluster_parse_url(cmd->pool, arg, &url))) {
-            return apr_psprintf(cmd->pool, "ACME01000: AcmeCluster: %s", why);
+            return apr_psprintf(cmd->pool, "ACME01000: AcmeCluster '%s': %s",
+                                acme_cluster_url_mask(cmd->temp_pool, arg), why);
         }
         *value = apr_pstrdup(cmd->pool, arg);
         return NULL;

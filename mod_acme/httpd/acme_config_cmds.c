@@ -402,6 +402,30 @@ static const char *set_dns_resolver(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* A second line of an AcmeCluster* directive: the first would be replaced
+ * without a word, so neither is taken. */
+static const char *cluster_again(cmd_parms *cmd, acme_conf_cluster_e which)
+{
+    const char *fix;
+
+    switch (which) {
+    case ACME_CONF_CLUSTER_URL:
+        fix = "keep the one with the URL of the Redis every node shares and remove the other";
+        break;
+    case ACME_CONF_CLUSTER_KEY:
+        fix = "keep one; to change the key, write both files on one line, 'AcmeClusterKeyFile "
+              "NEW OLD' (docs/cluster.md, changing the cluster key)";
+        break;
+    default:
+        fix = "keep the one with the CA that signed Redis' TLS certificate (one PEM file may "
+              "hold several CA certificates) and remove the other";
+        break;
+    }
+    return apr_psprintf(cmd->pool, "ACME00582: %s at %s repeats the one at %s, and only one "
+                        "can count: the second would replace the first without a word; %s",
+                        cmd->cmd->name, where(cmd), cmd_global(cmd)->cluster_where[which], fix);
+}
+
 /* AcmeCluster, AcmeClusterKeyFile, AcmeClusterCACertificateFile: cmd_data
  * says which; the values are checked in acme_config_cluster.c. */
 static const char *set_cluster(cmd_parms *cmd, void *dc, const char *arg)
@@ -409,7 +433,13 @@ static const char *set_cluster(cmd_parms *cmd, void *dc, const char *arg)
     acme_conf_cluster_e which = (acme_conf_cluster_e)(apr_uintptr_t)cmd->cmd->cmd_data;
     const char *err, *value = NULL;
 
-    if ((err = server_only(cmd)) || (err = acme_config_cluster_parse(cmd, which, arg, &value))) {
+    if ((err = server_only(cmd))) {
+        return err;
+    }
+    if (cmd_global(cmd)->cluster_where[which]) {
+        return cluster_again(cmd, which);
+    }
+    if ((err = acme_config_cluster_parse(cmd, which, arg, &value))) {
         return err;
     }
     cmd_global(cmd)->cluster[which] = value;

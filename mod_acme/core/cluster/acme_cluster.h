@@ -10,6 +10,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <apr_time.h>
+#include <sys/types.h>
 
 #define ACME_CLUSTER_KEY_LEN      32          /* AcmeClusterKeyFile: exactly this many bytes */
 #define ACME_CLUSTER_KEY_ID_LEN   8           /* stored with every sealed value */
@@ -59,6 +60,11 @@ typedef struct acme_cluster_url_t {
  * without the password. */
 const char *acme_cluster_parse_url(apr_pool_t *p, const char *text, acme_cluster_url_t **url);
 
+/* text (an AcmeCluster value as written, parsed or not) with its password,
+ * everything between the first ':' after "://" (or the start) and the
+ * last '@', replaced by "***"; text itself when it has no '@'. From p. */
+const char *acme_cluster_url_mask(apr_pool_t *p, const char *text);
+
 /* The URL without its password, for logs and the status page (from p). */
 const char *acme_cluster_url_show(apr_pool_t *p, const acme_cluster_url_t *url);
 
@@ -68,6 +74,18 @@ const char *acme_cluster_url_show(apr_pool_t *p, const acme_cluster_url_t *url);
  * wrong; how to fix it" (from p). */
 const char *acme_cluster_read_key(apr_pool_t *p, const char *path,
                                   unsigned char key[ACME_CLUSTER_KEY_LEN]);
+
+/* Who can read or replace the AcmeClusterKeyFile at path: it must be owned
+ * by owner (the user that starts httpd, owner_name for the fix, e.g.
+ * "root"), and no directory above it (links resolved) may be writable by
+ * another user than owner or root (group- or world-writable without the
+ * sticky bit; a group-writable directory of group 0 is root's). child_uid
+ * and child_user (NULL: children do not change user) name httpd's User, for
+ * the message when it owns the file. Returns NULL, or "what is wrong; how
+ * to fix it" (from p). */
+const char *acme_cluster_check_key_custody(apr_pool_t *p, const char *path, uid_t owner,
+                                           const char *owner_name, uid_t child_uid,
+                                           const char *child_user);
 
 /* AcmeClusterCACertificateFile: readable and holding a PEM certificate.
  * Returns NULL, or "what is wrong; how to fix it" (from p). */

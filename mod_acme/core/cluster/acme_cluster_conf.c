@@ -2,6 +2,8 @@
  * cluster handle made of them. Pure functions of their arguments and files. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -250,6 +252,24 @@ const char *acme_cluster_parse_url(apr_pool_t *p, const char *text, acme_cluster
     return NULL;
 }
 
+const char *acme_cluster_url_mask(apr_pool_t *p, const char *text)
+{
+    const char *rest, *at, *colon;
+
+    if (!text) {
+        return "";
+    }
+    rest = strstr(text, "://");
+    rest = rest ? rest + 3 : text;
+    /* The last '@' anywhere: a password with a '/' must not leak either. */
+    if (!(at = strrchr(rest, '@'))) {
+        return text;
+    }
+    colon = memchr(rest, ':', (apr_size_t)(at - rest));
+    rest = colon ? colon + 1 : rest;
+    return apr_psprintf(p, "%.*s***%s", (int)(rest - text), text, at);
+}
+
 const char *acme_cluster_url_show(apr_pool_t *p, const acme_cluster_url_t *u)
 {
     static const char *const schemes[] = { "", "redis", "rediss", "redis-sentinel" };
@@ -307,6 +327,76 @@ const char *acme_cluster_read_key(apr_pool_t *p, const char *path,
         memcpy(key, buf, ACME_CLUSTER_KEY_LEN);
     }
     OPENSSL_cleanse(buf, sizeof(buf));
+    return NULL;
+}
+
+/* Who may replace files in directory st: its owner, and with group or
+ * world write permission and no sticky bit (restricted deletion) anyone in
+ * its group or anyone. NULL when only owner (or root) can, else why. */
+static const char *dir_writable(apr_pool_t *p, const char *dir, const struct stat *st,
+                                uid_t owner, const char *owner_name)
+{
+    if (st->st_uid != owner && st->st_uid != 0) {
+        return apr_psprintf(p, "its directory %s is owned by uid %ld, who can replace the "
+                            "key file (rename another file over it); run 'chown %s %s' or "
+                            "move the key file into a directory only %s can write, e.g. "
+                            "/etc/apache2", dir, (long)st->st_uid, owner_name, dir, owner_name);
+    }
+    if ((st->st_mode & S_IWOTH || (st->st_mode & S_IWGRP && st->st_gid != 0))
+        && !(st->st_mode & S_ISVTX)) {
+        return apr_psprintf(p, "its directory %s has mode %04o: %s can replace the key file "
+                            "(rename another file over it); run 'chmod go-w %s' or move the "
+                            "key file into a directory only %s can write, e.g. /etc/apache2",
+                            dir, (unsigned)(st->st_mode & 07777),
+                            st->st_mode & S_IWOTH ? "every user" : "every user of its group",
+                            dir, owner_name);
+    }
+    return NULL;
+}
+
+const char *acme_cluster_check_key_custody(apr_pool_t *p, const char *path, uid_t owner,
+                                           const char *owner_name, uid_t child_uid,
+                                           const char *child_user)
+{
+    char real[PATH_MAX], *slash;
+    struct stat st;
+    const char *why;
+
+    if (lstat(path, &st) != 0 || !realpath(path, real)) {
+        return apr_psprintf(p, "cannot look at AcmeClusterKeyFile %s (%s)", path,
+                            strerror(errno));
+    }
+    if (st.st_uid != owner) {
+        if (child_user && st.st_uid == child_uid) {
+            return apr_psprintf(p, "AcmeClusterKeyFile %s is owned by %s, the User httpd's "
+                                "children (and the site's scripts) run as: they could read "
+                                "it, and it opens every private key in Redis; run 'chown "
+                                "%s %s' (mode 0600 stays)", path, child_user, owner_name,
+                                path);
+        }
+        return apr_psprintf(p, "AcmeClusterKeyFile %s is owned by uid %ld, not by %s, who "
+                            "starts httpd: its owner can read or replace the key; run 'chown "
+                            "%s %s'", path, (long)st.st_uid, owner_name, owner_name, path);
+    }
+    /* Every directory above it: whoever can write one can swap what is below. */
+    while ((slash = strrchr(real, '/')) != NULL) {
+        if (slash == real) {
+            slash[1] = '\0';
+        }
+        else {
+            *slash = '\0';
+        }
+        if (stat(real, &st) != 0) {
+            return apr_psprintf(p, "cannot look at %s, the directory of AcmeClusterKeyFile %s "
+                                "(%s)", real, path, strerror(errno));
+        }
+        if ((why = dir_writable(p, real, &st, owner, owner_name)) != NULL) {
+            return apr_psprintf(p, "AcmeClusterKeyFile %s: %s", path, why);
+        }
+        if (slash == real) {
+            break;
+        }
+    }
     return NULL;
 }
 
