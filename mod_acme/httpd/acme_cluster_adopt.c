@@ -90,7 +90,8 @@ static int adopt_key(sync_t *sy, acme_redis_t *r, const acme_domain_t *domain, a
     }
     if (!apr_hash_get(sy->adopt_told, domain->name, APR_HASH_KEY_STRING)) {
         apr_hash_set(sy->adopt_told, apr_pstrdup(sy->pool, domain->name), APR_HASH_KEY_STRING, "");
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, sy->rt->base, "ACME01033: %s: the key "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, why || rv == APR_ENOENT
+                     || rv == APR_EINVAL ? 0 : rv, sy->rt->base, "ACME01033: %s: the key "
                      "%.16s of order %s of cluster node %s cannot be taken over from Redis "
                      "(%s); the order is not resumed here, and a new one is made; advice: that "
                      "node publishes the key of each order as it starts, so it may have died "

@@ -34,6 +34,7 @@
 #include "acme_cluster_issue.h"
 #include "acme_cluster_keeper.h"
 #include "acme_cluster_lock.h"
+#include "acme_cluster_outage.h"
 #include "acme_custody.h"
 #include "acme_json.h"
 #include "acme_certverify.h"
@@ -50,8 +51,6 @@
 #define ADOPT_POLL        apr_time_from_sec(2)        /* root looks about this often */
 #define ADOPT_WAIT        apr_time_from_sec(60)       /* then a new order instead */
 #define KEY_WAIT          apr_time_from_sec(30)       /* root publishes within a poll or two */
-#define DOWN_WAIT_MIN     apr_time_from_sec(5)        /* Redis unreachable: the pause grows */
-#define DOWN_WAIT_MAX     apr_time_from_sec(60)       /* with the outage, up to this */
 
 /* ---- the child's gate ------------------------------------------------------ */
 
@@ -74,12 +73,13 @@ typedef struct gate_t {
     acme_cluster_keeper_t *keeper;    /* renews the claims in tokens; NULL: steps only */
 } gate_t;
 
-static acme_redis_t *gate_redis(gate_t *g, const char **why)
+static acme_redis_t *gate_redis(gate_t *g, apr_status_t *rv, const char **why)
 {
+    *rv = APR_SUCCESS;
     if (!g->redis) {
         apr_pool_clear(g->conn_pool);
-        if (acme_redis_open(&g->redis, g->cluster, g->conn_pool, ACME_CLUSTER_ISSUE_BUDGET, why)
-            != APR_SUCCESS) {
+        if ((*rv = acme_redis_open(&g->redis, g->cluster, g->conn_pool,
+                                   ACME_CLUSTER_ISSUE_BUDGET, why)) != APR_SUCCESS) {
             g->redis = NULL;
         }
     }
@@ -318,7 +318,7 @@ static apr_status_t job_adopt(gate_t *g, acme_redis_t *r, const acme_domain_t *d
 
     rv = acme_redis_fetch(r, p, acme_cluster_key(p, "job", domain->name), &value, &len, &why);
     if (rv == APR_EBADF || rv == APR_EINVAL) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, g->s, "ACME01027: %s: the order state in Redis "
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s, "ACME01027: %s: the order state in Redis "
                      "cannot be used (%s); a new order is made", domain->name, why);
         return APR_SUCCESS;
     }
@@ -374,25 +374,14 @@ static apr_status_t job_adopt(gate_t *g, acme_redis_t *r, const acme_domain_t *d
     return APR_SUCCESS;
 }
 
-/* No order starts or resumes while Redis cannot say who orders. The pause
- * grows with the outage (as long as it has lasted, DOWN_WAIT_MIN to
- * DOWN_WAIT_MAX), the same for every name, and the driver logs it
- * (ACME01176, with the time it looks again). */
-static apr_status_t redis_down(gate_t *g, apr_time_t *retry_at, const char **why,
-                               const char *what, apr_pool_t *p)
+/* No order starts or resumes while Redis cannot say who orders (r: the
+ * connection that failed, NULL: none opened, why says so); the driver
+ * logs the wait (ACME01176, with the time it looks again). */
+static apr_status_t redis_down(gate_t *g, acme_redis_t *r, apr_status_t rv, apr_time_t *retry_at,
+                               const char **why, apr_pool_t *p)
 {
-    apr_time_t now = apr_time_now();
-    apr_interval_time_t wait;
-
-    if (!g->down_since) {
-        g->down_since = now;
-    }
-    wait = now - g->down_since;
-    wait = wait < DOWN_WAIT_MIN ? DOWN_WAIT_MIN : wait > DOWN_WAIT_MAX ? DOWN_WAIT_MAX : wait;
-    *retry_at = now + wait;
-    *why = apr_psprintf(p, "%s; orders wait for it (down %d s, next look in %d s)", what,
-                        (int)apr_time_sec(now - g->down_since), (int)apr_time_sec(wait));
-    return APR_EAGAIN;
+    g->redis = NULL;
+    return acme_cluster_outage_wait(&g->down_since, r, rv, *why, retry_at, why, p);
 }
 
 /* Before the order's first request: the key root offers for it must be in
@@ -415,8 +404,7 @@ static apr_status_t order_key_published(gate_t *g, acme_redis_t *r, const acme_d
     argv[0] = "EXISTS";
     argv[1] = acme_cluster_key(p, "key", apr_pstrcat(p, domain->name, "/", id, NULL));
     if (acme_redis_command(r, p, &reply, 2, argv, NULL) != APR_SUCCESS) {
-        g->redis = NULL;
-        return redis_down(g, retry_at, why, "Redis did not answer", p);
+        return redis_down(g, r, APR_SUCCESS, retry_at, why, p);
     }
     if (reply->type == ACME_REDIS_INTEGER && reply->integer == 1) {
         apr_hash_set(g->key_wait, domain->name, APR_HASH_KEY_STRING, NULL);
@@ -465,16 +453,15 @@ static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const c
                                apr_time_t *retry_at, const char **why, apr_pool_t *p)
 {
     gate_t *g = baton;
-    acme_redis_t *r = gate_redis(g, why);
     const char *holder = NULL;
     long long token, *held;
     long wait_ms = 0;
     json_t *record;
     apr_status_t rv;
+    acme_redis_t *r = gate_redis(g, &rv, why);
 
     if (!r) {
-        return redis_down(g, retry_at, why, apr_psprintf(p, "Redis is not reachable (%s)", *why),
-                          p);
+        return redis_down(g, NULL, rv, retry_at, why, p);
     }
     /* A node whose key is not the cluster's (mod_acme:keycheck, looked at
      * once) orders nothing: its answers, order state and result would be
@@ -491,21 +478,20 @@ static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const c
         return APR_EAGAIN;
     }
     if (rv == APR_EBADF) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, g->s, "ACME01014: cluster: %s; this node "
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s, "ACME01014: cluster: %s; this node "
                      "orders nothing and overwrites nothing until it has the right key", *why);
         *retry_at = apr_time_now() + apr_time_from_sec(60);
         return APR_EAGAIN;
     }
     if (rv != APR_SUCCESS && rv != APR_ENOENT && rv != APR_EINVAL) {
-        g->redis = NULL;
-        return redis_down(g, retry_at, why, "Redis did not answer", p);
+        return redis_down(g, r, APR_SUCCESS, retry_at, why, p);
     }
     held = apr_hash_get(g->tokens, domain->name, APR_HASH_KEY_STRING);
     rv = acme_cluster_lock_take(r, p, domain->name, g->cluster->node, CLAIM_TTL_MS, CLAIM_TTL_MS,
                                 ACME_CLUSTER_FRESH_SETTLE_MS, held != NULL, &g->epoch, &token,
                                 &holder, &wait_ms);
     if (rv == APR_EAGAIN) {
-        *why = apr_psprintf(p, "cluster node %s orders it", holder);
+        *why = acme_cluster_lock_holder_says(p, holder);
         return rv;
     }
     if (rv == APR_INCOMPLETE || rv == APR_EBUSY) {
@@ -528,8 +514,7 @@ static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const c
         return APR_EAGAIN;
     }
     if (rv != APR_SUCCESS) {
-        g->redis = NULL;
-        return redis_down(g, retry_at, why, "Redis did not answer", p);
+        return redis_down(g, r, APR_SUCCESS, retry_at, why, p);
     }
     g->down_since = 0;
     /* The claim before may have published and been let go between that look
@@ -633,8 +618,8 @@ static apr_status_t gate_keep(void *baton, const acme_domain_t *domain, apr_pool
     long long *held = apr_hash_get(g->tokens, domain->name, APR_HASH_KEY_STRING);
     const char *why = NULL;
     int fresh = g->redis == NULL;
-    acme_redis_t *r = gate_redis(g, &why);
     apr_status_t rv;
+    acme_redis_t *r = gate_redis(g, &rv, &why);
 
     if (!held) {
         return APR_EAGAIN;
@@ -647,7 +632,8 @@ static apr_status_t gate_keep(void *baton, const acme_domain_t *domain, apr_pool
         /* The connection of the last step may have died with a Redis
          * restart: one more try on a new one before the job stops. */
         g->redis = NULL;
-        rv = (r = gate_redis(g, &why)) ? claim_keep(g, r, domain, held, p) : APR_ECONNREFUSED;
+        rv = (r = gate_redis(g, &rv, &why)) ? claim_keep(g, r, domain, held, p)
+                                            : APR_ECONNREFUSED;
     }
     if (rv != APR_SUCCESS && rv != APR_EAGAIN) {
         g->redis = NULL;
@@ -726,9 +712,9 @@ static void gate_end(void *baton, const acme_domain_t *domain, int staged, apr_p
     gate_t *g = baton;
     long long *held = apr_hash_get(g->tokens, domain->name, APR_HASH_KEY_STRING);
     const char *why = NULL, *record;
-    acme_redis_t *r = gate_redis(g, &why);
+    apr_status_t rv = APR_SUCCESS, open_rv;
+    acme_redis_t *r = gate_redis(g, &open_rv, &why);
     apr_time_t expires = 0;
-    apr_status_t rv = APR_SUCCESS;
 
     if (!held) {
         return;
@@ -736,9 +722,10 @@ static void gate_end(void *baton, const acme_domain_t *domain, int staged, apr_p
     apr_hash_set(g->tokens, domain->name, APR_HASH_KEY_STRING, NULL);
     acme_cluster_keeper_drop(g->keeper, domain->name);
     if (!r) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g->s, "ACME01016: %s: Redis is not "
-                     "reachable (%s); the certificate stays on this node until the parent "
-                     "publishes it again", domain->name, why);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g->s, "ACME01016: %s: Redis %s (%s); the "
+                     "certificate stays on this node until the parent publishes it again",
+                     domain->name, open_rv == APR_EACCES ? "refused this node" : "is not "
+                     "reachable", why);
         return;
     }
     if (staged && (record = record_of_staged(g, domain, *held, &expires, p)) != NULL) {
@@ -756,10 +743,14 @@ static void gate_end(void *baton, const acme_domain_t *domain, int staged, apr_p
                          domain->name, (apr_int64_t)*held);
         }
         else {
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, g->s, "ACME01018: %s: certificate not "
-                         "published: claim %" APR_INT64_T_FMT " is not the newest (another node "
-                         "took over) or Redis failed; it serves here only", domain->name,
-                         (apr_int64_t)*held);
+            const char *fail = NULL;
+
+            acme_redis_failure(r, &fail);
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, g->s, "ACME01018: %s: certificate not "
+                         "published: %s; it serves here only", domain->name, rv == APR_EAGAIN
+                         ? apr_psprintf(p, "claim %" APR_INT64_T_FMT " is not the newest "
+                                        "(another node took over)", (apr_int64_t)*held)
+                         : fail ? fail : "no record to publish, or Redis refused it");
         }
     }
     job_drop(g, r, domain, *held, p);

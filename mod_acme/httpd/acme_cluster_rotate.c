@@ -207,7 +207,7 @@ int acme_cluster_rotate_poll(acme_cluster_rotate_t *rot, acme_redis_t *r, server
                                &rot->cycle);
     if (rv == APR_EGENERAL) {
         if (now - rot->failed_told >= apr_time_from_sec(600)) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "ACME01052: cluster: what Redis "
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "ACME01052: cluster: what Redis "
                          "holds sealed with the previous key %s (AcmeClusterKeyFile %s) cannot "
                          "be sealed again with key %s: Redis refused the commands; advice: "
                          "key rotation needs Redis 6.0 or later (SCAN TYPE, SET KEEPTTL), and "

@@ -16,8 +16,10 @@
 #include <jansson.h>
 
 #include "acme_private.h"
+#include "acme_config.h"
 #include "acme_cluster_issue.h"
 #include "acme_cluster_lock.h"
+#include "acme_cluster_outage.h"
 #include "acme_cluster_rotate.h"
 #include "acme_cluster_sync_int.h"
 #include "acme_cluster_view.h"
@@ -37,17 +39,28 @@
 
 typedef acme_cluster_sync_t sync_t;
 
+/* Redis failed (rv, why): an outage begins or goes on; the view says so at once. */
+static void redis_failed(sync_t *sy, apr_status_t rv, const char *why)
+{
+    sy->down_why = apr_pstrdup(sy->pool, why ? why : "no answer");
+    if (!acme_cluster_outage_since(sy->outage)) {
+        sy->next_view = 0;
+    }
+    acme_cluster_outage_down(sy->outage, sy->rt->base, rv, sy->down_why);
+}
+
 static acme_redis_t *sync_redis(sync_t *sy)
 {
     const char *why = NULL;
     apr_time_t now = apr_time_now();
+    apr_status_t rv;
 
     if (sy->redis) {
         return sy->redis;
     }
     apr_pool_clear(sy->conn_pool);
-    if (acme_redis_open(&sy->redis, sy->rt->cluster, sy->conn_pool, POLL_BUDGET, &why)
-        != APR_SUCCESS) {
+    rv = acme_redis_open(&sy->redis, sy->rt->cluster, sy->conn_pool, POLL_BUDGET, &why);
+    if (rv != APR_SUCCESS) {
         sy->redis = NULL;
         /* Refused at once (Redis restarting): looked at again at the poll's
          * pace, so a Redis back empty is found within a poll (the 'fresh'
@@ -55,26 +68,7 @@ static acme_redis_t *sync_redis(sync_t *sy)
          * the budget, and is tried less often. */
         sy->next_poll = now + (apr_time_now() - now < POLL_BUDGET / 2 ? ACME_CLUSTER_POLL
                                                                       : ACME_CLUSTER_RETRY);
-        sy->down_why = apr_pstrdup(sy->pool, why ? why : "no answer");
-        if (!sy->down_since) {
-            sy->down_since = now;
-            sy->next_view = 0;        /* say so at once */
-        }
-        if (now - sy->down_logged > apr_time_from_sec(300)) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sy->rt->base, "ACME01019: cluster: %s; "
-                         "this node serves what it has and takes no new certificates from the "
-                         "cluster until Redis is back", why);
-            sy->down_logged = now;
-        }
-    }
-    else if (sy->down_logged) {
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, sy->rt->base, "ACME01020: cluster: Redis "
-                     "reachable again");
-        sy->down_logged = 0;
-    }
-    if (sy->redis && sy->down_since) {
-        sy->down_since = 0;
-        sy->next_view = 0;
+        redis_failed(sy, rv, why);
     }
     return sy->redis;
 }
@@ -187,7 +181,7 @@ static apr_status_t take_in(sync_t *sy, acme_redis_t *r, const acme_domain_t *do
 
     rv = acme_redis_fetch(r, p, acme_cluster_key(p, "cert", domain->name), &value, &len, &why);
     if (rv == APR_EBADF || rv == APR_EINVAL) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, sy->rt->base, "ACME01021: cluster: %s; "
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, sy->rt->base, "ACME01021: cluster: %s; "
                      "not taken in, nothing here overwritten", why);
         return APR_SUCCESS;
     }
@@ -220,7 +214,11 @@ static apr_status_t take_in(sync_t *sy, acme_redis_t *r, const acme_domain_t *do
                                                                        key_id, NULL)),
                           &pem, &pem_len, &why);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, sy->rt->base, "ACME01022: %s: the key of "
+        if (rv != APR_ENOENT && rv != APR_EBADF && rv != APR_EINVAL) {
+            acme_redis_failure(r, &why);
+            sy->redis = NULL;
+        }
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sy->rt->base, "ACME01022: %s: the key of "
                      "certificate %s is not (yet) in Redis%s%s", domain->name, serial,
                      why ? ": " : "", why ? why : "");
         return APR_EAGAIN;
@@ -229,6 +227,7 @@ static apr_status_t take_in(sync_t *sy, acme_redis_t *r, const acme_domain_t *do
     memset(pem, 0, pem_len);
     if (rv == APR_SUCCESS && strcmp(imported, key_id)) {
         rv = APR_EINVAL;
+        why = apr_psprintf(p, "the key in Redis is %.16s, not the certificate's", imported);
     }
     if (rv == APR_SUCCESS) {
         rv = acme_store_stage_with_meta(sy->rt->store, p, domain->name, chain, strlen(chain),
@@ -252,9 +251,9 @@ static apr_status_t take_in(sync_t *sy, acme_redis_t *r, const acme_domain_t *do
         }
     }
     else {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, sy->rt->base, "ACME01024: %s: certificate %s "
-                     "of cluster node %s cannot be staged here", domain->name, serial,
-                     node ? node : "?");
+        ap_log_error(APLOG_MARK, APLOG_ERR, why ? 0 : rv, sy->rt->base, "ACME01024: %s: "
+                     "certificate %s of cluster node %s cannot be staged here%s%s", domain->name,
+                     serial, node ? node : "?", why ? ": " : "", why ? why : "");
     }
     return rv == APR_SUCCESS ? APR_SUCCESS : APR_EAGAIN;
 }
@@ -379,7 +378,7 @@ static int key_ok(sync_t *sy, acme_redis_t *r, apr_pool_t *p)
         return 0;
     }
     if (!sy->key_wrong || now - sy->key_logged >= apr_time_from_sec(600)) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, sy->rt->base, "ACME01041: cluster: this node's "
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, sy->rt->base, "ACME01041: cluster: this node's "
                      "AcmeClusterKeyFile %s is not the cluster's: %s; this node writes nothing "
                      "to Redis, orders nothing and takes nothing in, and keeps serving the "
                      "certificates it has; advice: copy %s from a node that works (the same 32 "
@@ -395,16 +394,12 @@ static int key_ok(sync_t *sy, acme_redis_t *r, apr_pool_t *p)
     return 0;
 }
 
-static void sync_poll(sync_t *sy, apr_pool_t *p)
+static void sync_poll(sync_t *sy, acme_redis_t *r, apr_pool_t *p)
 {
     apr_array_header_t *versions;
     const char *mark = NULL;
-    acme_redis_t *r;
     int i, restores = 0;
 
-    if (!(r = sync_redis(sy))) {
-        return;
-    }
     if (!key_ok(sy, r, p)) {
         /* Not the cluster's key: nothing written; what others published is
          * looked at only to say that it does not open here (ACME01021). */
@@ -478,8 +473,12 @@ static int sync_monitor(apr_pool_t *p, server_rec *s)
 {
     acme_runtime_t *rt = acme_runtime_get(s);
     void *data = NULL;
+    const char *why = NULL;
+    acme_redis_t *r;
+    apr_status_t rv;
     sync_t *sy;
     apr_pool_t *tmp;
+    int held;
 
     if (!rt || !rt->cluster || !rt->domains) {
         return DECLINED;
@@ -491,14 +490,37 @@ static int sync_monitor(apr_pool_t *p, server_rec *s)
     }
     sy->next_poll = apr_time_now() + ACME_CLUSTER_POLL;
     apr_pool_create(&tmp, sy->pool);
-    sync_poll(sy, tmp);
+    held = sy->redis != NULL;
+    if ((r = sync_redis(sy)) != NULL) {
+        sync_poll(sy, r, tmp);
+        if (sy->redis) {
+            if (acme_cluster_outage_since(sy->outage)) {
+                sy->next_view = 0;
+            }
+            acme_cluster_outage_ok(sy->outage, sy->rt->base);
+        }
+        else {
+            /* A command failed (a stopped Redis still takes connections):
+             * an outage as much as a refused connection. */
+            rv = acme_redis_failure(r, &why);
+            redis_failed(sy, rv != APR_SUCCESS ? rv : APR_EGENERAL, why ? why : sy->down_why);
+            /* The connection held since the last look broke (a restart in
+             * between, shorter than the looks are apart): one more try. */
+            if (held && rv != APR_EACCES && rv != APR_TIMEUP
+                && (r = sync_redis(sy)) != NULL) {
+                sy->next_view = 0;
+                acme_cluster_outage_up(sy->outage, sy->rt->base);
+            }
+        }
+    }
     if (apr_time_now() >= sy->next_view) {
+        apr_time_t since = acme_cluster_outage_since(sy->outage);
+
         sy->next_view = apr_time_now() + ACME_CLUSTER_VIEW_EVERY;
         apr_pool_clear(tmp);
         acme_cluster_view_refresh(sy->rt, sy->rotate, sy->redis, sy->down_why, sy->names,
-                                  sy->redis ? 0 : (sy->down_since ? sy->down_since
-                                                                  : apr_time_now()),
-                                  sy->key_wrong, tmp);
+                                  sy->redis ? 0 : since ? since : apr_time_now(),
+                                  !sy->url_changed, sy->key_wrong, tmp);
     }
     apr_pool_destroy(tmp);
     return DECLINED;
@@ -537,6 +559,10 @@ static int sync_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         apr_pool_userdata_set(sy->epoch, EPOCH_SEEN_KEY, apr_pool_cleanup_null,
                               s->process->pool);
     }
+    /* In the process pool too: an outage outlives a graceful restart,
+     * unless AcmeCluster names another Redis now. */
+    sy->outage = acme_cluster_outage_get(s, acme_config_cluster(s, ACME_CONF_CLUSTER_URL, NULL),
+                                         &sy->url_changed);
     sy->adopt_told = apr_hash_make(pconf);
     sy->rotate = acme_cluster_rotate_make(pconf);
     sy->names = apr_array_make(pconf, rt->domains->nelts, sizeof(const char *));

@@ -6,6 +6,7 @@
 #include <apr_hash.h>
 #include "acme_private.h"
 #include "acme_cluster_lock.h"
+#include "acme_cluster_outage.h"
 #include "acme_cluster_rotate.h"
 
 typedef struct acme_cluster_sync_t {
@@ -14,8 +15,9 @@ typedef struct acme_cluster_sync_t {
     apr_pool_t *conn_pool;
     acme_redis_t *redis;
     apr_time_t next_poll;
-    apr_time_t down_logged;
-    apr_time_t down_since;            /* 0: Redis answered at the last try */
+    acme_cluster_outage_t *outage;    /* Redis' outages (process pool: across generations) */
+    int url_changed;                  /* AcmeCluster names another Redis than the last
+                                       * generation's: no outage carried over */
     const char *down_why;             /* from conn_pool's parent: why not */
     apr_time_t next_view;
     apr_hash_t *keys_published;       /* name -> "": live key in Redis (found or written), or

@@ -201,7 +201,8 @@ static apr_status_t beat_again(acme_runtime_t *rt, acme_redis_t *r, json_t *node
 
 void acme_cluster_view_refresh(acme_runtime_t *rt, acme_cluster_rotate_t *rot, acme_redis_t *r,
                                const char *why, const apr_array_header_t *names,
-                               apr_time_t down_since, const char *key_wrong, apr_pool_t *p)
+                               apr_time_t down_since, int same_url, const char *key_wrong,
+                               apr_pool_t *p)
 {
     apr_time_t now = apr_time_now();
     json_t *view = NULL, *nodes = NULL, *locks = NULL, *rotation = NULL;
@@ -272,12 +273,13 @@ void acme_cluster_view_refresh(acme_runtime_t *rt, acme_cluster_rotate_t *rot, a
         if (key_wrong) {
             down_since = 0;
         }
-        /* A graceful restart (an activation) starts a new generation that
-         * only knows its own first failure: the outage began when the
-         * last view said so. */
-        if (down_since && (old_since = json_string_value(json_object_get(old, "down_since")))
-               != NULL
+        /* A start knows only its own first failure: the outage began when
+         * the last view said so, if that view was of the same Redis. */
+        if (down_since && same_url
+            && (old_since = json_string_value(json_object_get(old, "down_since"))) != NULL
             && !strcmp(json_string_value(json_object_get(old, "redis")) ?: "", "unreachable")
+            && !strcmp(json_string_value(json_object_get(old, "url")) ?: "",
+                       acme_cluster_url_show(p, rt->cluster->url))
             && acme_time_rfc3339_parse(old_since, &t) == APR_SUCCESS && t < down_since) {
             down_since = t;
         }

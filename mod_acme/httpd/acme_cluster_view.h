@@ -17,8 +17,8 @@
  * (acme_cluster_rotate_decide: the view's rotation); with
  * r NULL, the last view kept and marked unreachable since down_since (0:
  * now), or since the last view's down_since when that view already said
- * unreachable and is earlier (an outage outlives graceful restarts), with
- * why. key_wrong (NULL: the key is the cluster's): this node's
+ * unreachable, is earlier and, same_url, was of the same URL (an outage
+ * outlives a restart, not a change of AcmeCluster), with why. key_wrong (NULL: the key is the cluster's): this node's
  * AcmeClusterKeyFile is not the cluster's, why so; nothing is written to
  * Redis, the view keeps the last nodes and claims and says so (error, and
  * key_mismatch true). The view says which key this node seals with
@@ -29,7 +29,8 @@
  * memory from p. */
 void acme_cluster_view_refresh(acme_runtime_t *rt, acme_cluster_rotate_t *rot, acme_redis_t *r,
                                const char *why, const apr_array_header_t *names,
-                               apr_time_t down_since, const char *key_wrong, apr_pool_t *p);
+                               apr_time_t down_since, int same_url, const char *key_wrong,
+                               apr_pool_t *p);
 
 /* The view as last written (JSON object owned by p: never json_decref it),
  * or NULL without AcmeCluster or before the first refresh. */

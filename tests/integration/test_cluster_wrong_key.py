@@ -36,6 +36,15 @@ def test_wrong_key_file_on_one_node(cluster3, unique):
     assert cluster3.redis.cli("STRLEN", "mod_acme:cert:%s" % name).strip() == cert_len
     served = bad.served_cert(name)
     assert served.serial_number not in serials, "serves the cluster's certificate without its key"
+    assert_no_status_prefix(text)
+
+
+def assert_no_status_prefix(text):
+    """The key's refusal is in the message: no errno or APR status before
+    the tag (such a status would be left over from another call)."""
+    stale = [l for l in text.splitlines()
+             if re.search(r"\] \(\d+\)[^\]]*: ACME010(14|21|41|22|33|27)", l)]
+    assert not stale, stale
 
 
 METRICS = """<Location /acme-metrics>
@@ -118,6 +127,7 @@ def test_node_restarted_with_another_key_writes_nothing(cluster3, unique):
     assert metric(bad, "acme_cluster_key_mismatch") == 1
     assert metric(cluster3.nodes[0], "acme_cluster_key_mismatch") == 0
     time.sleep(4)                     # more polls of the node with the other key
+    assert_no_status_prefix(bad.error_log_text())
     after = redis_snapshot(cluster3.redis, bad.serverroot)
     assert after == before, {k: (before.get(k), after.get(k)) for k in set(before) | set(after)
                              if before.get(k) != after.get(k)}

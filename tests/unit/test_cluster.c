@@ -91,6 +91,55 @@ static void test_key_file(void **state)
     }
 }
 
+static void test_url_mask(void **state)
+{
+    apr_pool_t *p = *state;
+
+    /* Echoed in configuration errors: parsed or not, the password never shows. */
+    assert_string_equal(acme_cluster_url_mask(p, "redis://:s3cret@10.0.0.5:6379/0"),
+                        "redis://:***@10.0.0.5:6379/0");
+    assert_string_equal(acme_cluster_url_mask(p, "rediss://acme:p@ss@h:99999"),
+                        "rediss://acme:***@h:99999");
+    assert_string_equal(acme_cluster_url_mask(p, "redis://nocolon@h"), "redis://***@h");
+    assert_string_equal(acme_cluster_url_mask(p, "redis://:pa/ss@h"), "redis://:***@h");
+    assert_string_equal(acme_cluster_url_mask(p, "http://10.0.0.5:6379"),
+                        "http://10.0.0.5:6379");
+    assert_string_equal(acme_cluster_url_mask(p, "s3cret@h"), "***@h");
+}
+
+static void test_key_custody(void **state)
+{
+    apr_pool_t *p = *state;
+    unsigned char bytes[32];
+    const char *path, *dir, *err;
+
+    memset(bytes, 7, sizeof(bytes));
+    path = write_file(p, "custody.key", bytes, 32, 0600);
+    dir = apr_psprintf(p, "/tmp/unit-cluster-%ld", (long)getpid());
+    /* Owned by the one who starts httpd, in a directory only it writes (the
+     * sticky /tmp above is fine): good. */
+    assert_null(acme_cluster_check_key_custody(p, path, geteuid(), "root", 33, "www-data"));
+    /* Owned by httpd's User: it could read it. */
+    assert_non_null(err = acme_cluster_check_key_custody(p, path, geteuid() + 1, "root",
+                                                         geteuid(), "www-data"));
+    assert_non_null(strstr(err, "owned by www-data"));
+    assert_non_null(strstr(err, "chown root"));
+    /* Owned by someone else. */
+    assert_non_null(err = acme_cluster_check_key_custody(p, path, geteuid() + 1, "root", 33,
+                                                         "www-data"));
+    assert_non_null(strstr(err, "chown root"));
+    /* A world-writable directory without the sticky bit: anyone can swap the file. */
+    assert_int_equal(chmod(dir, 0777), 0);
+    assert_non_null(err = acme_cluster_check_key_custody(p, path, geteuid(), "root", 33,
+                                                         "www-data"));
+    assert_non_null(strstr(err, "0777"));
+    assert_non_null(strstr(err, "chmod go-w"));
+    /* With the sticky bit only the owner may rename over it: good. */
+    assert_int_equal(chmod(dir, 01777), 0);
+    assert_null(acme_cluster_check_key_custody(p, path, geteuid(), "root", 33, "www-data"));
+    assert_int_equal(chmod(dir, 0700), 0);
+}
+
 static void test_seal(void **state)
 {
     apr_pool_t *p = *state;
@@ -402,7 +451,18 @@ static void test_real_redis(void **state)
     /* A wrong password: refused, said so. */
     nopw = make_cluster(p, apr_psprintf(p, "redis://:wrong@127.0.0.1:%d", port), 1);
     assert_int_equal(acme_redis_open(&r, nopw, p, apr_time_from_sec(1), &why), APR_EACCES);
-    assert_non_null(strstr(why, "refused the credentials"));
+    assert_non_null(strstr(why, "the password in AcmeCluster is wrong"));
+    assert_non_null(strstr(why, "WRONGPASS"));
+    assert_non_null(strstr(why, "redis://:PASSWORD@HOST:PORT"));
+    assert_null(strstr(why, ":wrong"));
+    /* No password where Redis asks for one: the first command is refused
+     * (NOAUTH) as a failure of its own, saying what to change. */
+    nopw = make_cluster(p, apr_psprintf(p, "redis://127.0.0.1:%d", port), 1);
+    assert_int_equal(acme_redis_open(&r, nopw, p, apr_time_from_sec(1), &why), APR_SUCCESS);
+    assert_int_equal(acme_redis_fetch(r, p, name, &value, &len, &why), APR_EACCES);
+    assert_int_equal(acme_redis_failure(r, &why), APR_EACCES);
+    assert_non_null(strstr(why, "it asks for a password and AcmeCluster gives none"));
+    assert_non_null(strstr(why, "NOAUTH"));
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     /* Redis gone: the next command fails at once, not after a hang. */
@@ -415,6 +475,8 @@ int main(void)
         UNIT_TEST(test_url_good),
         UNIT_TEST(test_url_bad),
         UNIT_TEST(test_key_file),
+        UNIT_TEST(test_url_mask),
+        UNIT_TEST(test_key_custody),
         UNIT_TEST(test_seal),
         UNIT_TEST(test_silent_server_is_bounded),
         UNIT_TEST(test_real_redis),

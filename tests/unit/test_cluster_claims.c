@@ -132,6 +132,10 @@ static void emptied(acme_redis_t *r, apr_pool_t *p)
     assert_int_equal(take_seen(r, p, "w.test", "node-b", 0, &sb, &tb, &holder, &wait),
                      APR_EAGAIN);
     assert_string_equal(holder, apr_psprintf(p, "node-a %" APR_INT64_T_FMT, (apr_int64_t)ta));
+    /* Said with the claim's token named as such, not a bare number. */
+    assert_string_equal(acme_cluster_lock_holder_says(p, holder),
+                        apr_psprintf(p, "cluster node node-a orders it (claim %"
+                                     APR_INT64_T_FMT ")", (apr_int64_t)ta));
     assert_int_equal(acme_cluster_lock_keep(r, p, "w.test", "node-a", &ta, 60000, 60000, &sa,
                                             &again), APR_SUCCESS);
     assert_int_equal(again, 0);

@@ -532,3 +532,17 @@ apr_status_t acme_cluster_job_put(acme_redis_t *r, apr_pool_t *p, const char *na
     }
     return reply->type == ACME_REDIS_INTEGER && reply->integer == 1 ? APR_SUCCESS : APR_EAGAIN;
 }
+
+const char *acme_cluster_lock_holder_says(apr_pool_t *p, const char *holder)
+{
+    const char *sp = holder ? strrchr(holder, ' ') : NULL;
+
+    if (!holder || !*holder) {
+        return "another cluster node orders it";
+    }
+    if (!sp) {
+        return apr_psprintf(p, "cluster node %s orders it", holder);
+    }
+    return apr_psprintf(p, "cluster node %.*s orders it (claim %s)", (int)(sp - holder), holder,
+                        sp + 1);
+}

@@ -112,6 +112,11 @@ apr_status_t acme_cluster_epoch_parse(const char *mark, const char **id, apr_tim
  * acme_redis_command's failures. */
 apr_status_t acme_cluster_epoch_mark(acme_redis_t *r, apr_pool_t *p, const char *known,
                                      long young_ms, const char **mark, int *made);
+/* Who holds a claim, in words, from acme_cluster_lock_take's *holder
+ * ("<node> <token>"): "cluster node <node> orders it (claim <token>)";
+ * static or from p. */
+const char *acme_cluster_lock_holder_says(apr_pool_t *p, const char *holder);
+
 /* Drops node's claim with token, if it still holds it. */
 apr_status_t acme_cluster_lock_release(acme_redis_t *r, apr_pool_t *p, const char *name,
                                        const char *node, long long token);

@@ -29,6 +29,8 @@ struct acme_redis_t {
     apr_time_t deadline;
     unsigned long round_trips;
     const char *peer;             /* host:port, for messages */
+    const char *failure;          /* the last failure in words (from pool) */
+    apr_status_t failed;          /* its status; APR_SUCCESS: none */
 };
 
 static void teardown(acme_redis_t *r)
@@ -170,7 +172,7 @@ static apr_status_t start_tls(acme_redis_t *r, const char *host, const char **wh
          ? SSL_CTX_load_verify_locations(r->ssl_ctx, r->cluster->ca_file, NULL)
          : SSL_CTX_set_default_verify_paths(r->ssl_ctx)) != 1) {
         *why = "cannot load the trust anchors for rediss:// (AcmeClusterCACertificateFile)";
-        return APR_EACCES;
+        return APR_EGENERAL;
     }
     r->ssl = SSL_new(r->ssl_ctx);
     if (!r->ssl || SSL_set_fd(r->ssl, r->fd) != 1) {
@@ -190,14 +192,14 @@ static apr_status_t start_tls(acme_redis_t *r, const char *host, const char **wh
             *why = apr_psprintf(r->pool, "TLS certificate of %s not trusted: %s (check "
                                 "AcmeClusterCACertificateFile and the name in Redis' "
                                 "certificate)", r->peer, X509_verify_cert_error_string(vr));
-            return APR_EACCES;
+            return APR_EGENERAL;
         }
         if ((rv = ssl_wait(r, ret)) != APR_SUCCESS) {
             *why = apr_psprintf(r->pool, "TLS handshake with %s failed (%s: is it Redis' "
                                 "TLS port?)", r->peer, rv == APR_TIMEUP ? "no TLS answer in time"
                                 : "not TLS");
             ERR_clear_error();
-            return rv == APR_TIMEUP ? rv : APR_EACCES;
+            return rv == APR_TIMEUP ? rv : APR_EGENERAL;
         }
     }
     return APR_SUCCESS;
@@ -347,6 +349,29 @@ static apr_status_t exchange(acme_redis_t *r, apr_pool_t *p, acme_redis_reply_t 
     return rv;
 }
 
+/* Redis refused this node's credentials, or asks for some (err: its
+ * error reply, e.g. WRONGPASS or NOAUTH): what is wrong and the fix. */
+static const char *auth_refused(acme_redis_t *r, const char *err)
+{
+    const acme_cluster_url_t *u = r->cluster->url;
+
+    return apr_psprintf(r->pool, "Redis at %s refused this node: %s (Redis said '%s'); write "
+                        "the password Redis expects (its requirepass, or the ACL user's) in "
+                        "AcmeCluster, as redis://:PASSWORD@HOST:PORT (redis://USER:PASSWORD@"
+                        "HOST:PORT for an ACL user), the same on every node, then 'apachectl "
+                        "graceful'", r->peer ? r->peer : "?",
+                        !u->password ? "it asks for a password and AcmeCluster gives none"
+                        : u->user ? "the user or password in AcmeCluster is wrong"
+                        : "the password in AcmeCluster is wrong", err ? err : "");
+}
+
+/* Is err (an error reply) Redis refusing the connection's credentials? */
+static int auth_error(const char *err)
+{
+    return err && (!strncmp(err, "NOAUTH", 6) || !strncmp(err, "WRONGPASS", 9)
+                   || strstr(err, "invalid password") != NULL);
+}
+
 apr_status_t acme_redis_command(acme_redis_t *r, apr_pool_t *p, acme_redis_reply_t **reply,
                                 int argc, const char *const *argv, const apr_size_t *lens)
 {
@@ -354,10 +379,40 @@ apr_status_t acme_redis_command(acme_redis_t *r, apr_pool_t *p, acme_redis_reply
 
     r->deadline = apr_time_now() + r->budget;
     rv = exchange(r, p, reply, argc, argv, lens);
+    if (rv == APR_SUCCESS && (*reply)->type == ACME_REDIS_ERROR && auth_error((*reply)->str)) {
+        r->failure = auth_refused(r, (*reply)->str);
+        rv = r->failed = APR_EACCES;
+    }
+    else if (rv != APR_SUCCESS) {
+        r->failure = apr_psprintf(r->pool, "Redis at %s: %s", r->peer ? r->peer : "?",
+                                  acme_redis_status_text(r->pool, rv));
+        r->failed = rv;
+    }
     if (rv != APR_SUCCESS) {
         teardown(r);                   /* half a reply leaves the stream out of step */
     }
     return rv;
+}
+
+apr_status_t acme_redis_failure(const acme_redis_t *r, const char **why)
+{
+    *why = r ? r->failure : NULL;
+    return r ? r->failed : APR_SUCCESS;
+}
+
+const char *acme_redis_status_text(apr_pool_t *p, apr_status_t rv)
+{
+    char buf[128];
+
+    switch (rv) {
+    case APR_TIMEUP:        return "no answer in time";
+    case APR_EOF:           return "it closed the connection";
+    case APR_ECONNABORTED:  return "not connected (an earlier command failed)";
+    case APR_ENOSPC:        return "its reply is larger than mod_acme reads";
+    case APR_EGENERAL:      return "an error reply, or not Redis' protocol";
+    case APR_EACCES:        return "it refused this node's credentials";
+    default:                return apr_pstrdup(p, apr_strerror(rv, buf, sizeof(buf)));
+    }
 }
 
 /* One host: TCP, TLS when asked, then a fresh reader. */
@@ -441,8 +496,7 @@ static apr_status_t login(acme_redis_t *r, const char **why)
             return rv;
         }
         if (reply->type == ACME_REDIS_ERROR) {
-            *why = apr_psprintf(r->pool, "Redis at %s refused the credentials of AcmeCluster "
-                                "(%s)", r->peer, reply->str);
+            *why = auth_refused(r, reply->str);
             return APR_EACCES;
         }
     }
@@ -497,6 +551,8 @@ apr_status_t acme_redis_open(acme_redis_t **rp, const acme_cluster_t *c, apr_poo
             *why = apr_psprintf(p, "Redis at %s: %s", r->peer ? r->peer : "?",
                                 rv == APR_TIMEUP ? "no answer in time" : "connection failed");
         }
+        r->failure = *why;
+        r->failed = rv;
         teardown(r);
         return rv;
     }

@@ -40,8 +40,11 @@ typedef struct acme_redis_t acme_redis_t;
  * store for rediss://), then AUTH and SELECT as the URL says, all within
  * budget (microseconds). *r lives in p. APR_SUCCESS; APR_TIMEUP when the
  * budget ran out; APR_ECONNREFUSED/other socket errors when no host answered;
- * APR_EACCES when TLS verification or AUTH failed; *why (from p) says which
- * host and what happened. */
+ * APR_EGENERAL when TLS failed (certificate not trusted, not a TLS port);
+ * APR_EACCES when Redis refused the credentials (AUTH: a wrong password,
+ * a fault of this node's configuration, not an outage); APR_EINVAL when
+ * the URL's database does not exist; *why (from p) says which host, what
+ * happened and, for APR_EACCES, what to change. */
 apr_status_t acme_redis_open(acme_redis_t **r, const acme_cluster_t *c, apr_pool_t *p,
                              apr_interval_time_t budget, const char **why);
 
@@ -52,10 +55,23 @@ void acme_redis_set_budget(acme_redis_t *r, apr_interval_time_t budget);
 /* Sends one command (argc arguments, lens[i] bytes each; lens NULL: strlen)
  * and reads its reply into *reply (from p), within the budget. APR_SUCCESS
  * (the reply may be an ACME_REDIS_ERROR); APR_TIMEUP; APR_EOF when the
- * server closed; APR_ENOSPC when the reply exceeds ACME_REDIS_REPLY_MAX.
- * After any failure r is closed and every later command fails APR_ECONNABORTED. */
+ * server closed; APR_ENOSPC when the reply exceeds ACME_REDIS_REPLY_MAX;
+ * APR_EACCES when Redis refused the connection's credentials (an error reply
+ * NOAUTH, WRONGPASS or "invalid password": AcmeCluster gives no password or
+ * a wrong one). After any failure r is closed, every later command fails
+ * APR_ECONNABORTED, and acme_redis_failure says what happened. */
 apr_status_t acme_redis_command(acme_redis_t *r, apr_pool_t *p, acme_redis_reply_t **reply,
                                 int argc, const char *const *argv, const apr_size_t *lens);
+
+/* The last failure of r, a command's (acme_redis_command's status), with
+ * *why (from r's pool: host and what happened; for refused credentials,
+ * what to change); APR_SUCCESS and *why NULL when nothing failed on r or r
+ * is NULL. */
+apr_status_t acme_redis_failure(const acme_redis_t *r, const char **why);
+
+/* A command's failure status in words ("no answer in time", ...), static
+ * or from p. */
+const char *acme_redis_status_text(apr_pool_t *p, apr_status_t rv);
 
 /* The cluster r was opened for. */
 const acme_cluster_t *acme_redis_cluster(const acme_redis_t *r);

@@ -293,13 +293,15 @@ static apr_status_t job_start(acme_driver_t *driver, acme_record_t *rec, const a
                                 &retry_at, &why, p);
         if (rv != APR_SUCCESS) {
             apr_pool_destroy(pool);
-            acme_log(&driver->ctx, ACME_LOG_INFO, rv, "ACME01176: %s: not ordering here now: "
-                     "%s; looking again at %s", domain->name, why ? why : "the gate said so",
+            acme_log(&driver->ctx, acme_record_text_wait_told(rec, why, now) ? ACME_LOG_INFO
+                     : ACME_LOG_DEBUG, 0, "ACME01176: %s: not ordering here now: %s; looking "
+                     "again at %s", domain->name, why ? why : "the gate said so",
                      acme_time_rfc3339(p, retry_at));
             rec->next_run = retry_at;
             return rv;
         }
     }
+    rec->wait_told = 0;
     ca_url = acme_ca_in_use(rec, domain);
     job = acme_job_restore(driver, domain, ca_url, rec->cert_issued_at, pool, p, now, &resumed);
     job->reason = reason;

@@ -136,6 +136,9 @@ typedef struct acme_record_t {
                                      * ACME_REC_NOTE_MAX */
     const char *queued;             /* status activity while paced: "queued, starts at T";
                                      * ACME_REC_QUEUED_MAX */
+    apr_uint64_t wait_told;         /* digest of the gate's reason last logged (ACME01176),
+                                     * 0 = none since the last start */
+    apr_time_t wait_told_at;
     /* the ints last, next to each other: no padding between them (one
      * record per domain) */
     int attempts;                   /* failures since the last success */
@@ -260,6 +263,11 @@ void acme_record_text_set(acme_record_t *rec, const char **field, apr_size_t max
 /* A 64-bit digest (FNV-1a) of text, never 0: what a record keeps of a text
  * it only compares with the next one, instead of a copy. */
 apr_uint64_t acme_record_text_digest(const char *text);
+/* Should the gate's wait (why: its reason) be logged at info (1), or at
+ * debug (0: the same reason, its numbers aside, was logged less than
+ * ACME_REC_WAIT_RETELL ago)? Notes what is logged in rec. */
+#define ACME_REC_WAIT_RETELL apr_time_from_sec(300)
+int acme_record_text_wait_told(acme_record_t *rec, const char *why, apr_time_t now);
 /* Writes status/<name>.json when state, step or error changed since the last
  * write (failures logged, not returned). */
 void acme_record_status_update(acme_driver_t *driver, acme_record_t *rec,

@@ -62,3 +62,23 @@ apr_uint64_t acme_record_text_digest(const char *text)
     }
     return h ? h : 1;
 }
+
+int acme_record_text_wait_told(acme_record_t *rec, const char *why, apr_time_t now)
+{
+    apr_uint64_t h = APR_UINT64_C(14695981039346656037);
+    const unsigned char *c;
+
+    /* Numbers (seconds waited, ms left) change at every look: not a change. */
+    for (c = (const unsigned char *)(why ? why : ""); *c; c++) {
+        if (*c < '0' || *c > '9') {
+            h = (h ^ *c) * APR_UINT64_C(1099511628211);
+        }
+    }
+    h = h ? h : 1;
+    if (h == rec->wait_told && now - rec->wait_told_at < ACME_REC_WAIT_RETELL) {
+        return 0;
+    }
+    rec->wait_told = h;
+    rec->wait_told_at = now;
+    return 1;
+}
