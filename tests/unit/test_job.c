@@ -87,7 +87,39 @@ static void test_fitness_fit(void **state)
     apr_time_t renew_at;
 
     assert_int_equal(acme_job_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + DAY, &renew_at), ACME_RENEW_NONE);
-    assert_int_equal(renew_at, acme_policy_renew_at(info->not_before, info->not_after, d->renew_window));
+    assert_int_equal(renew_at, acme_policy_spread(acme_policy_renew_at(info->not_before, info->not_after,
+                                                                       d->renew_window),
+                                                  info->not_before, info->not_after, 1.0 / 256));
+}
+
+/* Certificates issued at the same moment are due at different times, each
+ * by its serial number, the same at every look, never later than the window. */
+static void test_fitness_spread_by_serial(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_domain_t *d = domain_make(p);
+    const char *serials[] = { "00", "7f3a9c0d11", "FFFFFFFF", "2b", "not hex" };
+    apr_time_t at[5], again, plain;
+    int i, j;
+
+    for (i = 0; i < 5; ++i) {
+        acme_cert_info_t *info = info_make(p, "www.example.org", "example.org", t0, 90 * DAY);
+
+        info->serial = serials[i];
+        plain = acme_policy_renew_at(info->not_before, info->not_after, d->renew_window);
+        acme_job_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + DAY, &at[i]);
+        acme_job_cert_fitness(d, info, ACME_KEY_EC_P256, NULL, t0 + 2 * DAY, &again);
+        assert_int_equal(at[i], again);
+        assert_true(at[i] <= plain && at[i] >= plain - (info->not_after - plain) / 10);
+    }
+    assert_int_equal(at[0], at[4]);   /* 0 and no digits: the window's own time */
+    for (i = 0; i < 4; ++i) {
+        for (j = i + 1; j < 4; ++j) {
+            assert_true(at[i] != at[j]);
+        }
+    }
+    /* "FFFFFFFF": almost the whole tenth of the 30-day window, ~3 days */
+    assert_true(acme_policy_renew_at(t0, t0 + 90 * DAY, d->renew_window) - at[2] > 2 * DAY);
 }
 
 static void test_fitness_wildcard_covers(void **state)
@@ -453,6 +485,7 @@ int main(void)
         UNIT_TEST(test_step_names),
         UNIT_TEST(test_fitness_no_cert),
         UNIT_TEST(test_fitness_fit),
+        UNIT_TEST(test_fitness_spread_by_serial),
         UNIT_TEST(test_fitness_wildcard_covers),
         UNIT_TEST(test_fitness_names_changed),
         UNIT_TEST(test_fitness_key_type_changed),

@@ -84,6 +84,24 @@ static void test_whole_window_renews_once(void **state)
     assert_int_equal(acme_policy_due_at(t0, t0 + 100 * DAY, 0, whole, changed), t0 + DAY);
 }
 
+static void test_spread(void **state)
+{
+    apr_time_t nb = t0, na = t0 + 90 * DAY, at = na - 30 * DAY;
+
+    (void)state;
+    assert_int_equal(acme_policy_spread(at, nb, na, 0.0), at);
+    assert_int_equal(acme_policy_spread(at, nb, na, 0.5), at - 30 * DAY / 10 / 2);
+    assert_true(acme_policy_spread(at, nb, na, 0.999999) > at - 3 * DAY);
+    /* a window 5 s after issuance: at most half of those 5 s, never at issuance */
+    assert_int_equal(acme_policy_spread(nb + apr_time_from_sec(5), nb, na, 0.999999) >= nb
+                     + apr_time_from_sec(5) / 2, 1);
+    /* outside the lifetime, or no place in the spread: unchanged */
+    assert_int_equal(acme_policy_spread(nb, nb, na, 0.5), nb);
+    assert_int_equal(acme_policy_spread(na, nb, na, 0.5), na);
+    assert_int_equal(acme_policy_spread(at, nb, na, -1.0), at);
+    assert_int_equal(acme_policy_spread(at, nb, na, 1.0), at);
+}
+
 static void test_warn_window(void **state)
 {
     acme_window_t w = { -1, 0 };
@@ -319,6 +337,7 @@ int main(void)
         UNIT_TEST(test_duration_window),
         UNIT_TEST(test_duration_longer_than_lifetime),
         UNIT_TEST(test_whole_window_renews_once),
+        UNIT_TEST(test_spread),
         UNIT_TEST(test_warn_window),
         UNIT_TEST(test_degenerate_lifetime),
         UNIT_TEST(test_backoff_grows),

@@ -74,6 +74,21 @@ apr_time_t acme_policy_due_at(apr_time_t not_before, apr_time_t not_after, apr_t
     return acme_policy_renew_at(not_before, not_after, fallback);
 }
 
+apr_time_t acme_policy_spread(apr_time_t renew_at, apr_time_t not_before, apr_time_t not_after,
+                              double spread01)
+{
+    apr_interval_time_t most;
+
+    if (renew_at <= not_before || renew_at >= not_after || !(spread01 >= 0.0 && spread01 < 1.0)) {
+        return renew_at;
+    }
+    most = (not_after - renew_at) / 10;
+    if ((renew_at - not_before) / 2 < most) {
+        most = (renew_at - not_before) / 2;
+    }
+    return renew_at - (apr_interval_time_t)((double)most * spread01);
+}
+
 apr_time_t acme_policy_warn_at(apr_time_t not_before, apr_time_t not_after, acme_window_t window)
 {
     return window_at(not_before, not_after, window, ACME_DEFAULT_WARN_PERCENT);

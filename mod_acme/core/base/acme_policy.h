@@ -30,6 +30,16 @@ apr_time_t acme_policy_renew_at(apr_time_t not_before, apr_time_t not_after, acm
 apr_time_t acme_policy_due_at(apr_time_t not_before, apr_time_t not_after, apr_time_t issued_at,
                               acme_window_t window, apr_time_t config_changed_at);
 
+/* Certificates issued together would all be due at the same moment (and
+ * meet the CA's limits together, as at their first issuance): renew_at moved
+ * earlier by spread01 (in [0,1), fixed per certificate) of at most a tenth of
+ * the window [renew_at, not_after), and of at most half of [not_before,
+ * renew_at), so a short window never renews right after issuance. Never
+ * later than renew_at. renew_at outside (not_before, not_after), or spread01
+ * outside [0,1): renew_at unchanged. Returns an absolute time (apr_time_t). */
+apr_time_t acme_policy_spread(apr_time_t renew_at, apr_time_t not_before, apr_time_t not_after,
+                              double spread01);
+
 /* Time from which an expiry warning is due (AcmeWarnWindow; default 10%). */
 apr_time_t acme_policy_warn_at(apr_time_t not_before, apr_time_t not_after, acme_window_t window);
 

@@ -460,6 +460,33 @@ static int issued_before_change(const acme_domain_t *domain, const acme_cert_inf
     return domain->config_changed_at > 0 && issued < domain->config_changed_at;
 }
 
+/* The certificate's fixed place in the renewal spread, in [0,1): the last
+ * (up to) 8 hex digits of its serial number, which CAs draw at random (at
+ * least 64 bits: CA/Browser Forum Baseline Requirements 7.1); -1 without one,
+ * so no spread. The same certificate keeps its renewal time across restarts. */
+static double serial_spread(const char *serial)
+{
+    apr_size_t len = serial ? strlen(serial) : 0, digits = len < 8 ? len : 8;
+    double value = 0.0, scale = 1.0;
+    apr_size_t i;
+
+    if (digits == 0) {
+        return -1.0;
+    }
+    for (i = len - digits; i < len; ++i) {
+        int c = serial[i], d = c >= '0' && c <= '9' ? c - '0'
+                               : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                               : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+
+        if (d < 0) {
+            return -1.0;
+        }
+        value = value * 16.0 + d;
+        scale *= 16.0;
+    }
+    return value / scale;
+}
+
 acme_renew_reason_e acme_job_cert_fitness(const acme_domain_t *domain, const acme_cert_info_t *info,
                                           int key_type, const acme_cert_origin_t *origin,
                                           apr_time_t now, apr_time_t *renew_at)
@@ -470,9 +497,11 @@ acme_renew_reason_e acme_job_cert_fitness(const acme_domain_t *domain, const acm
     if (!info) {
         return ACME_RENEW_NO_CERT;
     }
-    *renew_at = acme_policy_due_at(info->not_before, info->not_after,
-                                   origin ? origin->issued_at : 0, domain->renew_window,
-                                   domain->config_changed_at);
+    *renew_at = acme_policy_spread(acme_policy_due_at(info->not_before, info->not_after,
+                                                      origin ? origin->issued_at : 0,
+                                                      domain->renew_window,
+                                                      domain->config_changed_at),
+                                   info->not_before, info->not_after, serial_spread(info->serial));
     if (!names_covered(domain->names, info->names)) {
         return ACME_RENEW_NAMES;
     }

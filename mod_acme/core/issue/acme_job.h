@@ -110,8 +110,9 @@ typedef struct acme_cert_origin_t {
  * (every configured name covered; a name none covers only when it was ordered
  * for other names than the domain's, or, not knowing, when it is older than
  * domain->config_changed_at), key type, CA (not in domain->ca_urls at all), then the renewal window
- * (acme_policy_due_at with domain->config_changed_at). *renew_at receives the
- * time it is due by the window (0 without a certificate). */
+ * (acme_policy_due_at with domain->config_changed_at, spread by the serial
+ * number with acme_policy_spread). *renew_at receives the time it is due by
+ * the window (0 without a certificate). */
 acme_renew_reason_e acme_job_cert_fitness(const acme_domain_t *domain, const acme_cert_info_t *info,
                                           int key_type, const acme_cert_origin_t *origin,
                                           apr_time_t now, apr_time_t *renew_at);
