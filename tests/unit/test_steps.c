@@ -309,6 +309,35 @@ static void test_finalize_refused_as_not_ready_polls_then_finalizes(void **state
     assert_non_null(strstr(unit_replay_payload(f->replay, f->p, ISSUE_FINALIZE + 3), "\"csr\""));
 }
 
+/* The poll after that refusal comes ACME_POLL_FAST (100 ms) later, not the
+ * usual 500 ms: a CA not done at once is often done a moment later. */
+static void test_finalize_refused_as_not_ready_polls_soon(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-not-ready.jsonl", 0, -1);
+    run(f);               /* the finalize after the challenges: orderNotReady */
+    assert_int_equal(unit_replay_sent(f->replay), ISSUE_FINALIZE + 1);
+    assert_int_equal(f->next_run, f->now + apr_time_from_msec(100));
+    f->now = f->next_run;
+    run(f);               /* the polls: both valid, then the finalize */
+    assert_staged(f);
+}
+
+/* ... unless the CA said when to come back (Retry-After on the refusal). */
+static void test_finalize_refused_as_not_ready_waits_for_retry_after(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-not-ready-retry-after.jsonl", 0, -1);
+    run(f);
+    assert_int_equal(unit_replay_sent(f->replay), ISSUE_FINALIZE + 1);
+    assert_int_equal(f->next_run, f->now + SEC(3));
+    f->now = f->next_run;
+    run(f);
+    assert_staged(f);
+}
+
 /* Refused again after every authorization was seen valid (the CA's order
  * lags behind): the order is asked for, and finalized once "ready". */
 static void test_finalize_refused_twice_asks_for_the_order(void **state)
@@ -565,6 +594,8 @@ int main(void)
         STEP_TEST(test_gone_order_of_a_resumed_job_is_replaced),
         STEP_TEST(test_processing_order_then_valid),
         STEP_TEST(test_finalize_refused_as_not_ready_polls_then_finalizes),
+        STEP_TEST(test_finalize_refused_as_not_ready_polls_soon),
+        STEP_TEST(test_finalize_refused_as_not_ready_waits_for_retry_after),
         STEP_TEST(test_finalize_refused_twice_asks_for_the_order),
         STEP_TEST(test_finalize_waits_for_the_csr_of_root),
         STEP_TEST(test_malformed_order_fails_the_attempt),

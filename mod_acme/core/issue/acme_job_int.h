@@ -13,6 +13,16 @@
 
 /* Polls start this fast and slow down to ACME_POLL_MAX (acme_driver.c). */
 #define ACME_POLL_INITIAL apr_time_from_msec(500)
+/* After the CA refused the finalize sent right after the challenges
+ * (orderNotReady), the first poll comes this soon and the next ones twice
+ * as late each time (ACME_POLL_FAST, 2x, 4x: 0.7 s in all), at most
+ * ACME_POLL_FAST_MAX of them per job: a CA that validates in milliseconds
+ * (one reusing a valid authorization, a local one) is seen done at once,
+ * one that takes seconds gets 3 more polls per certificate than with
+ * ACME_POLL_INITIAL, and a Retry-After it sends is waited for (RFC 8555
+ * §7.5.1: the client polls the authorization; the server MAY say how often). */
+#define ACME_POLL_FAST apr_time_from_msec(100)
+#define ACME_POLL_FAST_MAX 3
 
 /* One CA directory URL: its client and account, shared by every domain using it. */
 typedef struct acme_ca_t {
@@ -65,6 +75,8 @@ typedef struct acme_job_t {
     apr_array_header_t *authz_urls; /* const char*, of the order */
     apr_array_header_t *pending;    /* acme_pending_t*, published and responded to */
     apr_interval_time_t poll_interval;
+    int fast_polls;                 /* waits shorter than ACME_POLL_INITIAL so far (at most
+                                     * ACME_POLL_FAST_MAX per job) */
     int ca_polls;                   /* polls of the CA in the current step's wait */
     apr_time_t ca_wait_since;       /* when that wait began, 0 = not waiting */
     int account_retried;

@@ -407,8 +407,10 @@ static acme_outcome_e finalize_known(acme_step_ctx_t *sc)
  * one, or one that reuses valid authorizations) takes it, and the polls of
  * every authorization and of the order are saved. Otherwise the CA answers
  * orderNotReady (RFC 8555 §7.4), which costs what the first poll would
- * have (it would have said "pending"), and the authorizations are polled as
- * usual. 1: the CA took it; 0: it refused (poll after the usual wait); -1:
+ * have (it would have said "pending"), and the authorizations are polled:
+ * the first polls soon (ACME_POLL_FAST), as a CA that was not done at once
+ * is often done a moment later, or at the CA's Retry-After
+ * (sc->retry_after). 1: the CA took it; 0: it refused (poll then); -1:
  * nothing was sent (the key is not there yet: the finalize step waits). */
 static int validate_by_finalizing(acme_step_ctx_t *sc)
 {
@@ -425,14 +427,18 @@ static int validate_by_finalizing(acme_step_ctx_t *sc)
         job->finalized = 1;
         return 1;
     }
+    sc->retry_after = 0;
     if (outcome == ACME_OUTCOME_FAILED) {
         acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME01116: %s: order %s not finalized "
                  "yet (%s); polling its authorizations", sc->domain->name, job->order_url,
                  acme_problem_str(&sc->prob, sc->p));
+        if (acme_problem_is(&sc->prob, "orderNotReady") && job->fast_polls < ACME_POLL_FAST_MAX) {
+            job->poll_interval = ACME_POLL_FAST;
+        }
+        sc->retry_after = sc->prob.retry_after;
     }
     acme_job_activity_set(job, NULL);
     acme_problem_clear(&sc->prob);
-    sc->retry_after = 0;
     return outcome == ACME_OUTCOME_FAILED ? 0 : -1;
 }
 
@@ -446,7 +452,7 @@ static acme_outcome_e step_validate(acme_step_ctx_t *sc)
     if (!job->probed && job->pending->nelts > 0 && job->order_url && job->finalize_url) {
         switch (validate_by_finalizing(sc)) {
         case 1:  return ACME_OUTCOME_DONE;
-        case 0:  return wait_for_ca(sc, 0);    /* the usual poll interval */
+        case 0:  return wait_for_ca(sc, sc->retry_after);
         default: break;
         }
     }
