@@ -62,6 +62,11 @@
  * server's largest cost. */
 #define ACME_WD_QUIET_LOOK     apr_time_from_sec(300)
 #define ACME_WD_BATCH_POLL_MS  200
+/* While entries wait for their batch, the in-flight mark alone (one stat) is
+ * looked at this often: the child removes it at the end of the run that
+ * staged the last certificate, and the restart should not wait out a whole
+ * ACME_WD_BATCH_POLL_MS for that (a first certificate's time to live). */
+#define ACME_WD_BATCH_MARK_MS  20
 #define ACME_WD_THREAD_STACK   (256 * 1024)
 /* Automatic graceful restarts that replace live certificates: at most
  * ACME_WD_RESTART_BURST in a row, then one per ACME_WD_RESTART_MIN_INTERVAL
@@ -549,6 +554,7 @@ static int activation_look(acme_wd_t *wd, apr_pool_t *p, int interval)
     int wait = interval;
 
     wd->look_idle = wd->look_held = 0;
+    wd->batch_since = 0;
     if (wd->notify_fd >= 0) {
         watch_staging(wd, p);
     }
@@ -565,7 +571,8 @@ static int activation_look(acme_wd_t *wd, apr_pool_t *p, int interval)
             wait = now < allowed ? (int)apr_time_as_msec(allowed - now) + 1 : 1;
         }
         else if (acme_activation_batch_waits(wd, p, fresh, now)) {
-            wait = ACME_WD_BATCH_POLL_MS;
+            wd->batch_since = now;
+            wait = ACME_WD_BATCH_MARK_MS;
         }
         else {
             check_and_restart(wd, fresh, p, wd->wake[0], 0);
@@ -573,6 +580,22 @@ static int activation_look(acme_wd_t *wd, apr_pool_t *p, int interval)
     }
     apr_pool_clear(p);
     return wait < interval ? wait : interval;
+}
+
+/* While entries wait for their batch and no full look is due yet
+ * (ACME_WD_BATCH_POLL_MS after the last), is the in-flight mark still there?
+ * 1: keep waiting; 0: look at every entry now. On the thread, fork gate held. */
+static int batch_still_marked(acme_wd_t *wd)
+{
+    apr_time_t now = apr_time_now();
+    int marked;
+
+    if (!wd->batch_since || now - wd->batch_since >= apr_time_from_msec(ACME_WD_BATCH_POLL_MS)) {
+        return 0;
+    }
+    marked = acme_activation_batch_marked(wd, wd->look_pool, now);
+    apr_pool_clear(wd->look_pool);
+    return marked;
 }
 
 /* Parent, on the activation thread: looks at staging when inotify says it
@@ -606,6 +629,11 @@ static void *APR_THREAD_FUNC activation_thread(apr_thread_t *thread, void *baton
             continue;             /* nothing changed in staging: no look at every entry */
         }
         fork_gate_set(1);
+        if (!woken && batch_still_marked(wd)) {
+            fork_gate_set(0);
+            wait = ACME_WD_BATCH_MARK_MS;
+            continue;             /* the batch still waits: no look at every entry yet */
+        }
         wait = activation_look(wd, wd->look_pool, interval);
         looked = apr_time_now();
         fork_gate_set(0);

@@ -33,6 +33,15 @@ apr_time_t acme_activation_batch_staged_at(acme_store_t *store, apr_pool_t *p, c
     return finfo.mtime ? finfo.mtime : 1;
 }
 
+int acme_activation_batch_marked(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
+{
+    apr_finfo_t finfo;
+
+    return apr_stat(&finfo, acme_store_path(wd->rt->store, p, ACME_STORE_IN_FLIGHT),
+                    APR_FINFO_MTIME, p) == APR_SUCCESS
+           && now - finfo.mtime < ACME_WD_IN_FLIGHT_FRESH;
+}
+
 /* Is some other order still in progress? Job files are rewritten after every
  * step and removed once the certificate is staged; failed jobs waiting for
  * their retry are not rewritten, so they do not hold a restart back. */
@@ -43,9 +52,7 @@ static int orders_moving(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
     int i;
 
     /* The issuing child's own word first (acme_driver_run keeps it fresh). */
-    if (apr_stat(&finfo, acme_store_path(wd->rt->store, p, ACME_STORE_IN_FLIGHT),
-                 APR_FINFO_MTIME, p) == APR_SUCCESS
-        && now - finfo.mtime < ACME_WD_IN_FLIGHT_FRESH) {
+    if (acme_activation_batch_marked(wd, p, now)) {
         return 1;
     }
     if (acme_store_list(wd->rt->store, p, ACME_STORE_JOBS, &entries) != APR_SUCCESS) {

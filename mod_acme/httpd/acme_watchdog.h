@@ -60,6 +60,8 @@ typedef struct acme_wd_t {
     int notify_fd;                    /* inotify on staging and its entries; -1: poll only */
     int look_idle;                    /* the last look found nothing staged, held or waiting */
     int look_held;                    /* ... and whether an entry the refusal backoff holds */
+    apr_time_t batch_since;           /* the look that left entries waiting for their batch
+                                       * (acme_activation_batch_waits), 0 = none waits */
     int watch_failed;                 /* an entry could not be watched: look every second */
 } acme_wd_t;
 
@@ -111,6 +113,11 @@ apr_time_t acme_activation_batch_staged_at(acme_store_t *store, apr_pool_t *p, c
  * temporary memory from p. */
 int acme_activation_batch_waits(acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *fresh,
                                 apr_time_t now);
+/* Is the issuing child's in-flight mark (jobs/.in-flight) there and fresh at
+ * now (apr_time_t)? 1 or 0; one stat, temporary memory from p. While staged
+ * entries wait for their batch, the activation thread asks this often, and
+ * looks at staging again as soon as it says 0. */
+int acme_activation_batch_marked(acme_wd_t *wd, apr_pool_t *p, apr_time_t now);
 /* Closes the thread's descriptors (in a forked child, which has no such thread). */
 void acme_activation_close_fds(acme_wd_t *wd);
 #endif
