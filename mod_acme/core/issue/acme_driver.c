@@ -163,10 +163,6 @@ static void job_wait(acme_driver_t *driver, acme_record_t *rec, const acme_step_
     apr_time_t now = acme_core_now(&driver->ctx);
 
     rec->next_run = sc->retry_after > now ? sc->retry_after : now + job->poll_interval;
-    if (job->poll_interval < ACME_POLL_INITIAL && ++job->fast_polls >= ACME_POLL_FAST_MAX
-        && job->poll_interval * 2 < ACME_POLL_INITIAL) {
-        job->poll_interval = ACME_POLL_INITIAL / 2;     /* the fast polls are used up */
-    }
     job->poll_interval = job->poll_interval * 2 > ACME_POLL_MAX ? ACME_POLL_MAX : job->poll_interval * 2;
 }
 

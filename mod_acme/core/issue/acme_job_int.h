@@ -75,8 +75,8 @@ typedef struct acme_job_t {
     apr_array_header_t *authz_urls; /* const char*, of the order */
     apr_array_header_t *pending;    /* acme_pending_t*, published and responded to */
     apr_interval_time_t poll_interval;
-    int fast_polls;                 /* waits shorter than ACME_POLL_INITIAL so far (at most
-                                     * ACME_POLL_FAST_MAX per job) */
+    int fast_polls;                 /* the fast polls given (ACME_POLL_FAST_MAX, once per
+                                     * job), 0 = none yet */
     int ca_polls;                   /* polls of the CA in the current step's wait */
     apr_time_t ca_wait_since;       /* when that wait began, 0 = not waiting */
     int account_retried;

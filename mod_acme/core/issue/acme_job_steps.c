@@ -432,7 +432,8 @@ static int validate_by_finalizing(acme_step_ctx_t *sc)
         acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME01116: %s: order %s not finalized "
                  "yet (%s); polling its authorizations", sc->domain->name, job->order_url,
                  acme_problem_str(&sc->prob, sc->p));
-        if (acme_problem_is(&sc->prob, "orderNotReady") && job->fast_polls < ACME_POLL_FAST_MAX) {
+        if (acme_problem_is(&sc->prob, "orderNotReady") && !job->fast_polls) {
+            job->fast_polls = ACME_POLL_FAST_MAX;   /* 100, 200, 400 ms: then 800 */
             job->poll_interval = ACME_POLL_FAST;
         }
         sc->retry_after = sc->prob.retry_after;
