@@ -283,6 +283,14 @@ static const char *set_max_parallel(cmd_parms *cmd, void *dc, const char *n, con
                             "it outside the <VirtualHost>", err);
     }
     conf = cmd_global(cmd);
+    /* a second line would replace the first without a word */
+    if (conf->max_parallel_where) {
+        return apr_psprintf(cmd->pool, "ACME00590: AcmeMaxParallel at %s repeats the one at %s, "
+                            "and only one can count: the second would replace the first "
+                            "without a word; keep the one you mean and remove the other",
+                            where(cmd), conf->max_parallel_where);
+    }
+    conf->max_parallel_where = where(cmd);
     return acme_conf_parse_max_parallel(cmd->pool, n, rate, &conf->max_parallel,
                                         &conf->pace_orders, &conf->pace_window);
 }

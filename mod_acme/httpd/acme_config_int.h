@@ -28,6 +28,7 @@ typedef struct acme_srv_global_t {
     acme_runtime_t *runtime;          /* set by post_config, the same for every server */
     /* where the server-level directives were set, for configtest messages */
     const char *agree_tos_where;
+    const char *max_parallel_where;   /* AcmeMaxParallel */
     const char *auto_domains_where, *auto_domains_args;  /* AcmeAutoDomains */
     const char *where[ACME_CONF_WHERE_N]; /* "file:line" by acme_conf_where_e, but
                                            * ACME_CONF_WHERE_DNS_CMD (per server) */

@@ -115,7 +115,15 @@ def store_dir_on_proc(h, name):
     return "AcmeStoreDir", [path, "cannot open or create the store", "proc file system"]
 
 
-CASES = [invalid_dns_name, wildcard_http01_only, agree_to_terms_missing, unknown_key_type,
+def pace_rate_in_weeks(h, name):
+    """A DURATION unit AcmeMaxParallel does not know: the message lists the
+    ones it does and the longest DURATION."""
+    h.write_config(vhosts=ssl_vhost(name), acme={"AcmeMaxParallel": "10 60/1w"})
+    return "AcmeMaxParallel", ["ACME00554", "60/1w", "s, m, h or d", "at most 3650d",
+                               "1 to 1000000"]
+
+
+CASES = [pace_rate_in_weeks, invalid_dns_name, wildcard_http01_only, agree_to_terms_missing, unknown_key_type,
          unknown_challenge_type, names_without_ssl_vhost, vhost_domain_with_unserved_name,
          plain_vhost_domain, unreadable_ca_file, store_dir_owned_by_user,
          store_dir_in_user_directory, store_dir_is_a_file, store_dir_on_proc]
@@ -175,4 +183,17 @@ def test_server_level_directive_in_vhost_refused(httpd, unique, line):
     at = httpd.line_of("ServerName %s" % name) + 3
     assert location_named(out, httpd.conf_path, at), out
     assert "outside the <VirtualHost>" in out, out
+    assert not httpd.running()
+
+
+def test_second_max_parallel_refused_naming_both_lines(httpd, unique):
+    """A second AcmeMaxParallel would replace the first without a word."""
+    httpd.write_config(vhosts=ssl_vhost(unique("mp")),
+                       extra_global="AcmeMaxParallel 10 60/1m\nAcmeMaxParallel 20")
+    rc, out = httpd.configtest()
+    assert rc != 0, out
+    first = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeMaxParallel 10 60/1m"))
+    second = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeMaxParallel 20"))
+    assert ("ACME00590: AcmeMaxParallel at %s repeats the one at %s, and only one can count"
+            % (second, first)) in out, out
     assert not httpd.running()

@@ -380,7 +380,9 @@ const char *acme_conf_parse_max_parallel(apr_pool_t *p, const char *n, const cha
         || !acme_conf_parse_window(slash + 1, &w) || w.duration <= 0) {
         return apr_psprintf(p, "ACME00554: AcmeMaxParallel: '%s' is not a rate of new orders; "
                             "write ORDERS/DURATION, e.g. 'AcmeMaxParallel 20 300/3h' (at most "
-                            "300 new orders every 3 hours per CA)", rate);
+                            "300 new orders every 3 hours per CA): ORDERS from 1 to 1000000, "
+                            "DURATION a number with the unit s, m, h or d (seconds, minutes, "
+                            "hours, days), at most 3650d", rate);
     }
     *orders = (int)v;
     *window = w.duration;
