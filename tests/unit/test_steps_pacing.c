@@ -65,13 +65,13 @@ static void test_second_order_queued_behind_max_parallel(void **state)
 }
 
 /* One new order per hour at this CA: the first domain orders, the second
- * is queued until the bucket has a token again (an hour, plus the 5 % margin
+ * is queued until the bucket has a token again (an hour, plus the 2.5 % margin
  * each order spends), also in the next process, and orders then. */
 static void test_orders_paced_by_the_ca_limit_across_a_restart(void **state)
 {
     fixture_t *f = *state;
     const apr_interval_time_t hour = SEC(3600);
-    apr_time_t start = f->now, at = start + hour + hour / 20;
+    apr_time_t start = f->now, at = start + hour + hour / 40;
     const char *queued = apr_pstrcat(f->p, "queued, starts at ", acme_time_rfc3339(f->p, at),
                                      NULL);
     json_t *pacer;

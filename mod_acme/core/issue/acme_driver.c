@@ -501,19 +501,11 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
         return;
     }
     if (!rec->job) {
-        apr_time_t at = acme_job_pace_admit(driver, acme_ca_in_use(rec, domain), now, p);
-        if (at) {
-            acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX,
-                            apr_pstrcat(p, "queued, starts at ", acme_time_rfc3339(p, at), NULL));
-            acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00488: %s: %s (AcmeMaxParallel %d, "
-                     "%d in flight)", domain->name, rec->queued, driver->pacing.max_parallel,
-                     driver->active);
-            rec->next_run = at;
+        if (acme_job_pace_queue(driver, rec, domain->name, acme_ca_in_use(rec, domain), now, p)) {
             acme_renewal_warn_check(driver, rec, domain, now, p);
             acme_record_status_update(driver, rec, domain, p);
             return;
         }
-        acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX, NULL);
         if (job_start(driver, rec, domain, reason, p) != APR_SUCCESS) {
             acme_record_status_update(driver, rec, domain, p);
             return;

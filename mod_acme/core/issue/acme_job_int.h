@@ -122,6 +122,8 @@ typedef struct acme_record_t {
     const char *name;
     apr_pool_t *pool;               /* the driver's: its strings' memory */
     apr_time_t next_run;
+    apr_time_t queued_at;           /* its estimated start while paced (acme_job_pace.c),
+                                     * 0 = not queued in this process */
     const char *state;              /* missing valid renewing staged error */
     acme_job_t *job;
     acme_failover_t failover;       /* which CA of domain->ca_urls, and its failures */
@@ -189,6 +191,7 @@ struct acme_driver_t {
     const apr_array_header_t *trusted_roots; /* its files (const char*), may be NULL */
     acme_pacing_t pacing;           /* AcmeMaxParallel (acme_job_pace.c) */
     apr_hash_t *pacer;              /* CA URL -> apr_time_t* GCRA arrival time; NULL = unread */
+    apr_hash_t *pace_tail;          /* CA URL -> apr_time_t*: the last queued name's start */
     int active;                     /* jobs in flight, counted at each run's start */
     acme_order_gate_t gate;         /* begin NULL: none */
     acme_changes_stamp_t jobs_stamp; /* jobs/ at the last run, for acmectl's markers */
@@ -212,6 +215,18 @@ struct acme_driver_t {
  * slot frees (max_parallel reached) or the CA's bucket refills. */
 apr_time_t acme_job_pace_admit(acme_driver_t *driver, const char *ca_url, apr_time_t now,
                                apr_pool_t *p);
+
+/* acme_job_pace.c: may rec's new order at ca_url start at now (seconds are
+ * apr_time_t microseconds)? 0 = yes (rec->queued cleared); 1 = not yet:
+ * rec->next_run, rec->queued_at and the status activity "queued, starts at
+ * T" are the name's own place in the queue: the first queued name gets the
+ * pacer's next slot, each later one the slot after the one before it (one
+ * interval of the CA's limit, or of the in-flight bound's recheck shared by
+ * max_parallel), so the names are looked at one by one as their time comes,
+ * not all at every slot. A name that reached its time and still may not
+ * start goes to the front (the pacer's next slot). Strings from p. */
+int acme_job_pace_queue(acme_driver_t *driver, acme_record_t *rec, const char *domain_name,
+                        const char *ca_url, apr_time_t now, apr_pool_t *p);
 
 /* Everything one step needs; p is cleared after the step. */
 typedef struct acme_step_ctx_t {
