@@ -424,6 +424,76 @@ static void test_driver_discards_unreadable_job(void **state)
     assert_true(logged(f, "(no certificate)"));
 }
 
+/* How many log lines hold fragment. */
+static int count_logged(fixture_t *f, const char *fragment)
+{
+    int i, n = 0;
+
+    for (i = 0; i < f->log->nelts; i++) {
+        n += strstr(APR_ARRAY_IDX(f->log, i, const char *), fragment) != NULL;
+    }
+    return n;
+}
+
+static const char *queued_at(fixture_t *f, apr_time_t at)
+{
+    return apr_pstrcat(f->p, "queued, starts at ", acme_time_rfc3339(f->p, at), NULL);
+}
+
+/* AcmeMaxParallel 50 1/10s with the CA's bucket empty for another 10 s:
+ * twenty names queued in one run each get their own start, the slot after
+ * the one before (10 s plus the 2.5 % margin; the failed orders' retries,
+ * two minutes on, take no slot here), distinct and increasing in
+ * queue order; at each slot only the name whose time has come is looked at
+ * (one ACME00488 per queued look, each with a status record write), not
+ * the whole queue again. */
+static void test_driver_queued_names_get_their_own_starts(void **state)
+{
+    fixture_t *f = *state;
+    const apr_interval_time_t window = apr_time_from_sec(10), cost = window + window / 40;
+    acme_pacing_t pacing = { .max_parallel = 50, .orders = 1, .window = window };
+    apr_array_header_t *domains = apr_array_make(f->p, 20, sizeof(acme_domain_t *));
+    apr_time_t next_run, first;
+    char pacer[128];
+    int staged, i, slot;
+
+    f->now = apr_time_from_sec(1800000000);
+    first = f->now + window;
+    apr_snprintf(pacer, sizeof(pacer), "{\"%s\": %" APR_TIME_T_FMT "}", CLOSED_CA,
+                 apr_time_sec(first));
+    assert_int_equal(acme_store_write(f->store, f->p, ACME_STORE_JOBS "/.pacer.json", pacer,
+                                      strlen(pacer), ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    acme_job_pace_set(f->driver, &pacing);
+    for (i = 0; i < 20; i++) {
+        APR_ARRAY_PUSH(domains, acme_domain_t *) =
+            driver_domain(f->p, apr_psprintf(f->p, "q%02d.example.org", i));
+    }
+    run(f, domains, &next_run, &staged);
+    assert_int_equal(count_logged(f, "ACME00488"), 20);
+    assert_int_equal(next_run, first);
+    for (i = 0; i < 20; i++) {
+        const char *name = APR_ARRAY_IDX(domains, i, acme_domain_t *)->name;
+        assert_string_equal(member(status_of(f, name), "activity"), queued_at(f, first + i * cost));
+    }
+    /* five slots: each starts its name's order (the CA here is down) and
+     * looks at no other queued name */
+    for (slot = 0; slot < 5; slot++) {
+        const char *name = APR_ARRAY_IDX(domains, slot, acme_domain_t *)->name;
+        const char *next = APR_ARRAY_IDX(domains, slot + 1, acme_domain_t *)->name;
+
+        apr_array_clear(f->log);
+        f->now = first + slot * cost;
+        run(f, domains, &next_run, &staged);
+        assert_int_equal(count_logged(f, "ACME00488"), 0);
+        assert_true(logged(f, apr_pstrcat(f->p, name, ": ", NULL)));
+        assert_false(member(status_of(f, name), "activity")
+                     && !strncmp(member(status_of(f, name), "activity"), "queued", 6));
+        assert_string_equal(member(status_of(f, next), "activity"),
+                            queued_at(f, first + (slot + 1) * cost));
+        assert_true(next_run <= first + (slot + 1) * cost);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -445,6 +515,7 @@ int main(void)
         DRIVER_TEST(test_driver_lock_held_elsewhere),
         DRIVER_TEST(test_driver_discards_stale_job),
         DRIVER_TEST(test_driver_discards_unreadable_job),
+        DRIVER_TEST(test_driver_queued_names_get_their_own_starts),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
