@@ -191,7 +191,8 @@ struct acme_driver_t {
     const apr_array_header_t *trusted_roots; /* its files (const char*), may be NULL */
     acme_pacing_t pacing;           /* AcmeMaxParallel (acme_job_pace.c) */
     apr_hash_t *pacer;              /* CA URL -> apr_time_t* GCRA arrival time; NULL = unread */
-    apr_hash_t *pace_tail;          /* CA URL -> apr_time_t*: the last queued name's start */
+    apr_hash_t *pace_queues;        /* CA URL -> the starts given to queued names
+                                     * (acme_job_pace.c); NULL = none yet */
     int active;                     /* jobs in flight, counted at each run's start */
     acme_order_gate_t gate;         /* begin NULL: none */
     acme_changes_stamp_t jobs_stamp; /* jobs/ at the last run, for acmectl's markers */
@@ -224,7 +225,8 @@ apr_time_t acme_job_pace_admit(acme_driver_t *driver, const char *ca_url, apr_ti
  * interval of the CA's limit, or of the in-flight bound's recheck shared by
  * max_parallel), so the names are looked at one by one as their time comes,
  * not all at every slot. A name that reached its time and still may not
- * start goes to the front (the pacer's next slot). Strings from p. */
+ * start goes to the front (the pacer's next slot, one spacing behind the
+ * last name put there). Strings from p. */
 int acme_job_pace_queue(acme_driver_t *driver, acme_record_t *rec, const char *domain_name,
                         const char *ca_url, apr_time_t now, apr_pool_t *p);
 

@@ -158,48 +158,64 @@ apr_time_t acme_job_pace_admit(acme_driver_t *driver, const char *ca_url, apr_ti
     return admit_at(driver, ca_url, now, p, &spacing);
 }
 
-/* The start of the last name queued for ca_url ("" without one), created 0. */
-static apr_time_t *queue_tail(acme_driver_t *driver, const char *ca_url)
-{
-    apr_time_t *tail;
+/* A CA's queue of names waiting for their turn (in memory). */
+typedef struct pace_queue_t {
+    apr_time_t tail;                /* the start given to the last name queued */
+    apr_time_t front;               /* ... to the last name put back in front */
+} pace_queue_t;
 
-    if (!driver->pace_tail) {
-        driver->pace_tail = apr_hash_make(driver->pool);
+/* The queue of ca_url ("" without one), created empty. */
+static pace_queue_t *queue_of(acme_driver_t *driver, const char *ca_url)
+{
+    pace_queue_t *q;
+
+    if (!driver->pace_queues) {
+        driver->pace_queues = apr_hash_make(driver->pool);
     }
-    tail = apr_hash_get(driver->pace_tail, ca_url, APR_HASH_KEY_STRING);
-    if (!tail) {
-        tail = apr_pcalloc(driver->pool, sizeof(*tail));
-        apr_hash_set(driver->pace_tail, apr_pstrdup(driver->pool, ca_url), APR_HASH_KEY_STRING,
-                     tail);
+    q = apr_hash_get(driver->pace_queues, ca_url, APR_HASH_KEY_STRING);
+    if (!q) {
+        q = apr_pcalloc(driver->pool, sizeof(*q));
+        apr_hash_set(driver->pace_queues, apr_pstrdup(driver->pool, ca_url), APR_HASH_KEY_STRING,
+                     q);
     }
-    return tail;
+    return q;
 }
 
 int acme_job_pace_queue(acme_driver_t *driver, acme_record_t *rec, const char *domain_name,
                         const char *ca_url, apr_time_t now, apr_pool_t *p)
 {
     apr_interval_time_t spacing;
-    apr_time_t at = admit_at(driver, ca_url, now, p, &spacing), *tail;
+    apr_time_t at = admit_at(driver, ca_url, now, p, &spacing);
+    pace_queue_t *q;
 
     if (!at) {
         rec->queued_at = 0;
         acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX, NULL);
         return 0;
     }
-    tail = queue_tail(driver, ca_url ? ca_url : "");
+    q = queue_of(driver, ca_url ? ca_url : "");
     if (rec->queued_at > now) {
         at = rec->queued_at;            /* looked at before its time: its place stays */
     }
     else if (!rec->queued_at) {
         /* new in the queue: behind the last one (a queue that has run empty
          * has its tail in the past) */
-        if (*tail && *tail + spacing > at) {
-            at = *tail + spacing;
+        if (q->tail && q->tail + spacing > at) {
+            at = q->tail + spacing;
         }
-        *tail = at;
+        q->tail = at;
     }
-    /* else its time came and it still may not start: first again, at the
-     * pacer's next slot */
+    else {
+        /* its time came and it still may not start (the orders in flight
+         * take longer than the estimate, or another order took the slot):
+         * in front again, at the pacer's next slot, one spacing behind the
+         * last one put there, so a queue that runs late is still looked at
+         * a few names per slot, not all of it */
+        if (q->front && q->front + spacing > at) {
+            at = q->front + spacing;
+        }
+        q->front = at;
+    }
     rec->queued_at = at;
     rec->next_run = at;
     acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX,
