@@ -98,19 +98,28 @@ acme_autossl_vhost_t *acme_autossl_tree_vhost(apr_pool_t *p, apr_pool_t *scratch
         v->ssl |= port == https_port;
         all_http &= port == http_port || port == 0;
     }
+    /* only the words of the directives read here: three per vhost at
+     * 10,000 vhosts are megabytes of configtest's mappings */
     for (c = node->first_child; c; c = c->next) {
-        apr_array_header_t *words = acme_autossl_tree_words(scratch, c->args);
-        if (acme_autossl_tree_is(c, "ServerName") && words->nelts) {
-            server_name = acme_autossl_tree_host(p, APR_ARRAY_IDX(words, 0, const char *));
+        apr_array_header_t *words;
+        if (acme_autossl_tree_is(c, "ServerName")) {
+            words = acme_autossl_tree_words(scratch, c->args);
+            if (words->nelts) {
+                server_name = acme_autossl_tree_host(p, APR_ARRAY_IDX(words, 0, const char *));
+            }
         }
         else if (acme_autossl_tree_is(c, "ServerAlias")) {
+            words = acme_autossl_tree_words(scratch, c->args);
             for (i = 0; i < words->nelts; i++) {
                 APR_ARRAY_PUSH(v->names, const char *) =
                     acme_name_normalize(p, APR_ARRAY_IDX(words, i, const char *));
             }
         }
-        else if (acme_autossl_tree_is(c, "SSLEngine") && words->nelts) {
-            ssl_engine = !strcasecmp(APR_ARRAY_IDX(words, 0, const char *), "on");
+        else if (acme_autossl_tree_is(c, "SSLEngine")) {
+            words = acme_autossl_tree_words(scratch, c->args);
+            if (words->nelts) {
+                ssl_engine = !strcasecmp(APR_ARRAY_IDX(words, 0, const char *), "on");
+            }
         }
         else if (acme_autossl_tree_is(c, "AcmeDomain")) {
             APR_ARRAY_PUSH(v->domains, ap_directive_t *) = c;

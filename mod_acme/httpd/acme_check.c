@@ -74,7 +74,8 @@ static const char *name_origin(apr_pool_t *p, const server_rec *s, const char **
     const char *addr = s->addrs && s->addrs->virthost ? s->addrs->virthost : "?";
 
     *written = 0;
-    if (!s->is_virtual || !plan || !plan->unnamed || !s->defn_name) {
+    if (!s->is_virtual || !plan || !plan->unnamed || !apr_hash_count(plan->unnamed)
+        || !s->defn_name) {
         return NULL;
     }
     u = apr_hash_get(plan->unnamed, apr_psprintf(p, "%s:%u", s->defn_name,
@@ -277,7 +278,7 @@ static apr_array_header_t *domains_decls(apr_pool_t *p, apr_pool_t *scratch, ser
     apr_array_header_t *domains = apr_array_make(p, 8, sizeof(acme_domain_t *));
     apr_array_header_t *decls = apr_array_make(p, 8, sizeof(acme_domain_decl_t *));
     apr_hash_t *owner = apr_hash_make(scratch);   /* name -> acme_domain_decl_t* */
-    apr_hash_t *seen = apr_hash_make(scratch);    /* decls arrays already read */
+    const apr_array_header_t *base_decls = acme_config_decls(base);
     domain_share_t share = { scratch, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
     server_rec *s;
     int i, j;
@@ -286,11 +287,11 @@ static apr_array_header_t *domains_decls(apr_pool_t *p, apr_pool_t *scratch, ser
     for (s = base; s; s = s->next) {
         const apr_array_header_t *sdecls = acme_config_decls(s);
 
-        /* A vhost without any Acme directive shares the base server's record. */
-        if (apr_hash_get(seen, &sdecls, sizeof(sdecls))) {
+        /* A vhost without any Acme directive shares the base server's
+         * record; every other record is its vhost's own (merged in place). */
+        if (s != base && sdecls == base_decls) {
             continue;
         }
-        apr_hash_set(seen, apr_pmemdup(scratch, &sdecls, sizeof(sdecls)), sizeof(sdecls), "");
         for (i = 0; sdecls && i < sdecls->nelts; i++) {
             acme_domain_decl_t *decl = APR_ARRAY_IDX(sdecls, i, acme_domain_decl_t *);
             const apr_array_header_t *key_types = acme_config_key_types(decl->s);
@@ -732,15 +733,18 @@ static void check_challenge_ports(apr_pool_t *p, server_rec *base, apr_array_hea
         int usable = 0;
 
         for (j = 0; decl != warned && !usable && j < d->challenges->nelts; j++) {
-            const char *type = APR_ARRAY_IDX(d->challenges, j, const char *);
-            int port = challenge_port(base, type);
+            int port = challenge_port(base, APR_ARRAY_IDX(d->challenges, j, const char *));
 
             usable = !port || acme_config_listener_on((apr_port_t)port);
-            missing = apr_psprintf(p, "%s%s'Listen %d' for %s", missing ? missing : "",
-                                   missing ? " or " : "", port, type);
         }
         if (decl == warned || usable) {
             continue;
+        }
+        for (j = 0; j < d->challenges->nelts; j++) {
+            const char *type = APR_ARRAY_IDX(d->challenges, j, const char *);
+
+            missing = apr_psprintf(p, "%s%s'Listen %d' for %s", missing ? missing : "",
+                                   missing ? " or " : "", challenge_port(base, type), type);
         }
         warned = decl;
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, base, "ACME00542: %s: no "

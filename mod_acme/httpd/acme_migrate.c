@@ -26,9 +26,8 @@ static int is_directive(const ap_directive_t *d, const char *name)
 static const char *vhost_store_name(apr_pool_t *p, const ap_directive_t *vhost,
                                     const ap_directive_t **static_line)
 {
-    const ap_directive_t *c;
+    const ap_directive_t *c, *name_line = NULL, *acme_line = NULL;
     const char *acme = NULL, *server_name = NULL, *args;
-    int has_acme = 0;
 
     *static_line = NULL;
     for (c = vhost->first_child; c; c = c->next) {
@@ -36,18 +35,22 @@ static const char *vhost_store_name(apr_pool_t *p, const ap_directive_t *vhost,
             *static_line = c;
         }
         else if (is_directive(c, "ServerName") && c->args) {
-            args = c->args;
-            server_name = ap_getword_conf(p, &args);
+            name_line = c;
         }
         else if (is_directive(c, "AcmeDomain")) {
-            has_acme = 1;
-            args = c->args ? c->args : "";
-            acme = *args ? ap_getword_conf(p, &args) : NULL;
+            acme_line = c;
         }
     }
-    if (!has_acme || !*static_line) {
+    /* the words only where they are needed: most vhosts have no static line */
+    if (!acme_line || !*static_line) {
         return NULL;
     }
+    if (name_line) {
+        args = name_line->args;
+        server_name = ap_getword_conf(p, &args);
+    }
+    args = acme_line->args ? acme_line->args : "";
+    acme = *args ? ap_getword_conf(p, &args) : NULL;
     acme = acme && *acme ? acme : server_name;
     return acme && *acme ? acme_name_normalize(p, acme) : NULL;
 }

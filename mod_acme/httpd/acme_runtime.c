@@ -2,6 +2,8 @@
  * pools and threads the module makes its own. */
 #include <pthread.h>
 #include <signal.h>
+#include <http_core.h>
+
 #include "acme_private.h"
 #include "acme_config.h"
 
@@ -24,7 +26,11 @@ apr_pool_t *acme_runtime_scratch_pool(apr_pool_t *parent, const char *tag)
     apr_allocator_t *allocator;
     apr_pool_t *p = NULL;
 
-    if (apr_allocator_create(&allocator) == APR_SUCCESS) {
+    /* configtest exits right after its checks: what one pass frees is worth
+     * more to the next (no new mapping, none unmapped at exit) than to the
+     * system */
+    if (ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_CONFIG_TEST
+        && apr_allocator_create(&allocator) == APR_SUCCESS) {
         if (apr_pool_create_ex(&p, parent, NULL, allocator) == APR_SUCCESS) {
             apr_allocator_owner_set(allocator, p);
         }

@@ -46,8 +46,10 @@ void acme_runtime_set(server_rec *base, acme_runtime_t *rt);
  * child of parent on an allocator of its own: destroyed, its memory goes back
  * to the system. In httpd's ptemp it would stay in the parent's free lists,
  * mapped in every child (PSS) and unmapped page by page at exit (configtest's
- * time). A plain subpool of parent when no allocator can be made; never NULL.
- * The caller destroys it. */
+ * time). A plain subpool of parent at configtest (the process exits after
+ * it: freed blocks are better reused by the next pass than unmapped and
+ * mapped again) and when no allocator can be made; never NULL. The caller
+ * destroys it. */
 apr_pool_t *acme_runtime_scratch_pool(apr_pool_t *parent, const char *tag);
 /* Starts func(thread, data) on a thread of the module's own (the activation
  * thread in the parent, the claim keeper in a child) with every asynchronous
