@@ -113,16 +113,17 @@ static char *flatten(apr_pool_t *p, const pieces_t *out)
     return text;
 }
 
-/* Every domain's text from page gathered into out with the clock's values
- * at now, the summary counted into count, and the first moment
+/* Every domain's text from page gathered into out (pieces from p) with the
+ * clock's values at now, the summary counted into count, and the first moment
  * (apr_time_t) a certificate's days left (and with them expiring soon)
  * would read differently into *valid_until. 0 when page is not of these
  * domains. */
-static int gather(request_rec *r, acme_runtime_t *rt, const acme_page_t *page, int json,
-                  apr_time_t now, pieces_t *out, apr_int64_t count[7], apr_time_t *valid_until)
+static int gather(request_rec *r, apr_pool_t *p, acme_runtime_t *rt, const acme_page_t *page,
+                  int json, apr_time_t now, pieces_t *out, apr_int64_t count[7],
+                  apr_time_t *valid_until)
 {
     const apr_time_t day = apr_time_from_sec(86400);
-    apr_hash_t *made = apr_hash_make(r->pool);
+    apr_hash_t *made = apr_hash_make(p);
     int i;
 
     *valid_until = APR_INT64_MAX;
@@ -156,7 +157,7 @@ static int gather(request_rec *r, acme_runtime_t *rt, const acme_page_t *page, i
                 add(out, ",", 1);
             }
             add(out, acme_page_str(page, e, ACME_PAGE_JSON0), e->len[ACME_PAGE_JSON0]);
-            add_str(out, e->has_live ? apr_psprintf(r->pool, "%" APR_INT64_T_FMT, days)
+            add_str(out, e->has_live ? apr_psprintf(p, "%" APR_INT64_T_FMT, days)
                                      : "null");
             add(out, acme_page_str(page, e, ACME_PAGE_JSON1), e->len[ACME_PAGE_JSON1]);
             add_str(out, expiring ? "true" : "false");
@@ -166,19 +167,19 @@ static int gather(request_rec *r, acme_runtime_t *rt, const acme_page_t *page, i
             /* a few states and day counts among thousands of cards: each
              * opening and badge made once */
             const char *state = acme_page_str(page, e, ACME_PAGE_STATE);
-            const char *open = apr_pstrcat(r->pool, state, expiring ? "+" : "-", NULL);
-            const char *badge = apr_psprintf(r->pool, "%d/%" APR_INT64_T_FMT "/%d",
+            const char *open = apr_pstrcat(p, state, expiring ? "+" : "-", NULL);
+            const char *badge = apr_psprintf(p, "%d/%" APR_INT64_T_FMT "/%d",
                                              (int)e->has_live, days, expiring);
             const char *text = apr_hash_get(made, open, APR_HASH_KEY_STRING);
 
             if (!text) {
-                text = acme_status_html_card_open(r->pool, r->uri, state, expiring);
+                text = acme_status_html_card_open(p, r->uri, state, expiring);
                 apr_hash_set(made, open, APR_HASH_KEY_STRING, text);
             }
             add_str(out, text);
             add(out, acme_page_str(page, e, ACME_PAGE_TITLE), e->len[ACME_PAGE_TITLE]);
             if (!(text = apr_hash_get(made, badge, APR_HASH_KEY_STRING))) {
-                text = acme_status_html_card_days(r->pool, e->has_live, days, expiring);
+                text = acme_status_html_card_days(p, e->has_live, days, expiring);
                 apr_hash_set(made, badge, APR_HASH_KEY_STRING, text);
             }
             add_str(out, text);
@@ -198,15 +199,21 @@ static apr_bucket *answer_body(request_rec *r, acme_runtime_t *rt, const acme_pa
     apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
     apr_time_t valid_until;
     apr_status_t rv;
+    apr_bucket *body;
+    apr_pool_t *work;
     pieces_t out;
 
     memset(ans, 0, sizeof(*ans));
     if (acme_status_answer_find(r->pool, key, ans)) {
         return apr_bucket_file_create(ans->file, ans->off, ans->len, r->pool, ba);
     }
-    out.v = apr_array_make(r->pool, rt->domains->nelts * 6 + 4, sizeof(struct iovec));
+    /* the pieces (a MiB at 10,000 certificates) go back to the system
+     * after the answer is written, not to this thread's free blocks */
+    work = acme_runtime_scratch_pool(r->pool, "acme_status_gather");
+    out.v = apr_array_make(work, rt->domains->nelts * 6 + 4, sizeof(struct iovec));
     out.len = 0;
-    if (!gather(r, rt, page, key->json, key->now, &out, ans->count, &valid_until)) {
+    if (!gather(r, work, rt, page, key->json, key->now, &out, ans->count, &valid_until)) {
+        apr_pool_destroy(work);
         return NULL;
     }
     rv = acme_status_answer_write(r->pool, key, (const struct iovec *)out.v->elts, out.v->nelts,
@@ -218,10 +225,14 @@ static apr_bucket *answer_body(request_rec *r, acme_runtime_t *rt, const acme_pa
                                  valid_until == APR_INT64_MAX ? "-"
                                  : acme_time_rfc3339(r->pool, valid_until)));
     if (rv == APR_SUCCESS) {
-        return apr_bucket_file_create(ans->file, ans->off, ans->len, r->pool, ba);
+        body = apr_bucket_file_create(ans->file, ans->off, ans->len, r->pool, ba);
     }
-    ans->len = out.len;
-    return apr_bucket_pool_create(flatten(r->pool, &out), out.len, r->pool, ba);
+    else {
+        ans->len = out.len;
+        body = apr_bucket_pool_create(flatten(r->pool, &out), out.len, r->pool, ba);
+    }
+    apr_pool_destroy(work);
+    return body;
 }
 
 int acme_status_frag_send(request_rec *r, int json)

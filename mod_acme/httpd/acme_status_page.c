@@ -90,11 +90,18 @@ const char *acme_status_page_name(apr_pool_t *p, const apr_array_header_t *domai
     apr_uint64_t h = 14695981039346656037ULL;
     int i;
 
+    /* hashed in place: a string per domain would be hundreds of KiB of the
+     * request's pool at 10,000 domains, kept by its thread afterwards */
     for (i = 0; i < domains->nelts; i++) {
         const acme_domain_t *d = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
-        const char *s = apr_psprintf(p, "%s/%d\n", d->name, (int)d->key_type);
+        char tail[32];
+        const char *s;
 
-        for (; *s; ++s) {
+        apr_snprintf(tail, sizeof(tail), "/%d\n", (int)d->key_type);
+        for (s = d->name; *s; ++s) {
+            h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+        }
+        for (s = tail; *s; ++s) {
             h = (h ^ (unsigned char)*s) * 1099511628211ULL;
         }
     }
