@@ -150,6 +150,17 @@ def proxy(pebble):
 
 
 @pytest.fixture
+def plain_proxy(pebble):
+    """The ACME proxy in front of Pebble as Pebble is (no ARI added), for
+    tests that only hold or count requests at it (its gates)."""
+    p = AcmeProxy(pebble)
+    p.ari_enabled = False
+    p.start()
+    yield p
+    p.stop()
+
+
+@pytest.fixture
 def unique():
     """unique('one') -> 'one-<random>.test': Pebble remembers names."""
     def make(label):

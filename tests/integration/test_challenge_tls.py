@@ -10,33 +10,22 @@ import http.server
 import socketserver
 import threading
 
-import pytest
-
 import harness
-from ari_proxy import AcmeProxy
 from harness import ssl_vhost, wait_for
 
 PREFIX = "/.well-known/acme-challenge/"
 
 
-@pytest.fixture
-def proxy(pebble):
-    p = AcmeProxy(pebble)
-    p.ari_enabled = False
-    p.start()
-    yield p
-    p.stop()
-
-
-def test_pending_token_is_answered_over_https_on_the_fallback_certificate(httpd, proxy, unique):
+def test_pending_token_is_answered_over_https_on_the_fallback_certificate(httpd, plain_proxy,
+                                                                          unique):
     name = unique("tlshttp01")
     # held where the client has published the answer and tells the CA to validate
-    gate = proxy.gate("POST", r"^/chalZ/", timeout=60)
+    gate = plain_proxy.gate("POST", r"^/chalZ/", timeout=60)
     httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeChallenges http-01"),
-                       acme={"AcmeCA": proxy.directory_url})
+                       acme={"AcmeCA": plain_proxy.directory_url})
     httpd.start()
     wait_for(gate.held.is_set, 60, interval=0.05, what="the challenge POST held at the proxy")
-    token = proxy.http01_tokens()[-1]
+    token = plain_proxy.http01_tokens()[-1]
 
     status, _, plain = httpd.http_request(PREFIX + token, host=name)
     assert status == 200 and plain.decode().startswith(token + "."), (status, plain)
@@ -53,7 +42,7 @@ def test_pending_token_is_answered_over_https_on_the_fallback_certificate(httpd,
     status, _, body = httpd.https_request(name, PREFIX + token + "x")
     assert status == 503, (status, body)
 
-    proxy.open_gates()
+    plain_proxy.open_gates()
     httpd.wait_for_pebble_cert(name, 60)
 
 

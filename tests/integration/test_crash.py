@@ -17,7 +17,6 @@ import time
 import pytest
 
 import harness
-from ari_proxy import AcmeProxy
 from harness import kill9, pids_with_arg, ssl_vhost, store_problems, wait_for
 
 ISSUE_TIMEOUT = 60
@@ -28,15 +27,6 @@ POINTS = {
     "challenge-answered": ("validate", "POST", r"^/finalize-order/", 0),  # finalize, validated?
     "finalized": ("certificate", "POST", r"^/certZ/", 0),            # downloading the chain
 }
-
-
-@pytest.fixture
-def proxy(pebble):
-    p = AcmeProxy(pebble)
-    p.ari_enabled = False     # Pebble as it is, only slowed down at one point
-    p.start()
-    yield p
-    p.stop()
 
 
 def job_step(store, name):
@@ -88,11 +78,11 @@ def assert_store_consistent(httpd):
 
 @pytest.mark.parametrize("victim", ["watchdog-child", "server"])
 @pytest.mark.parametrize("point", list(POINTS))
-def test_kill_during_issuance(httpd, pebble, proxy, unique, point, victim):
+def test_kill_during_issuance(httpd, pebble, plain_proxy, unique, point, victim):
     step, method, path, skip = POINTS[point]
-    gate = proxy.gate(method, path, timeout=60, skip=skip)
+    gate = plain_proxy.gate(method, path, timeout=60, skip=skip)
     name = unique("crash-%s-%s" % (point[:5], victim[:5]))
-    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeCA": proxy.directory_url})
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeCA": plain_proxy.directory_url})
     httpd.start()
 
     def at_point():
@@ -107,19 +97,19 @@ def test_kill_during_issuance(httpd, pebble, proxy, unique, point, victim):
     if victim == "watchdog-child":
         parent = httpd.pid()
         kill9([watchdog_child(httpd)])
-        proxy.open_gates()
+        plain_proxy.open_gates()
         # the parent lives on and starts a new child, which resumes the job
         assert httpd.running() and httpd.pid() == parent
     else:
         kill_server(httpd)
-        proxy.open_gates()
+        plain_proxy.open_gates()
         problems = store_problems(httpd.store, temp_files=False)
         assert not problems, "right after kill -9:\n" + "\n".join(problems)
         httpd.start()
 
     cert = httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
     assert name in harness.cert_names(cert)
-    orders = proxy.new_orders()
+    orders = plain_proxy.new_orders()
     assert len(orders) == 1, "the order was not resumed: %d new orders\n%s" % (
         len(orders), httpd.diagnostics())
     live = harness.live_version(httpd.store, name)

@@ -11,20 +11,10 @@ import re
 
 import pytest
 
-from ari_proxy import AcmeProxy
 from harness import ssl_vhost, wait_for
 from test_metrics_counters import METRICS_LOCATION, scrape, text_string_to_metric_families, value
 
 ISSUE_TIMEOUT = 60
-
-
-@pytest.fixture
-def proxy(pebble):
-    p = AcmeProxy(pebble)
-    p.ari_enabled = False     # Pebble as it is, only held at the certificate download
-    p.start()
-    yield p
-    p.stop()
 
 
 def hold_then_restart(httpd, proxy, start, restart):
@@ -67,18 +57,19 @@ def assert_counters_add_up(httpd, proxy, names):
 
 @pytest.mark.skipif(text_string_to_metric_families is None,
                     reason="python3-prometheus-client is not installed (build/deps.sh)")
-def test_counters_add_up_after_restarts_during_issuance(httpd, proxy, unique):
+def test_counters_add_up_after_restarts_during_issuance(httpd, plain_proxy, unique):
     first, second = unique("cnt-grace"), unique("cnt-hard")
-    httpd.write_config(vhosts=ssl_vhost(first), acme={"AcmeCA": proxy.directory_url},
+    httpd.write_config(vhosts=ssl_vhost(first), acme={"AcmeCA": plain_proxy.directory_url},
                        plain_vhost_extra=METRICS_LOCATION)
     # the issuing child is told to exit while the CA sends the certificate:
     # it stages it after the restart began
-    hold_then_restart(httpd, proxy, httpd.start, "graceful")
-    assert_counters_add_up(httpd, proxy, [first])
+    hold_then_restart(httpd, plain_proxy, httpd.start, "graceful")
+    assert_counters_add_up(httpd, plain_proxy, [first])
 
     # a full restart picks up the new name; the next one, while its download
     # is held, ends the issuing child (killed when it does not exit in time)
     httpd.write_config(vhosts=ssl_vhost(first) + ssl_vhost(second),
-                       acme={"AcmeCA": proxy.directory_url}, plain_vhost_extra=METRICS_LOCATION)
-    hold_then_restart(httpd, proxy, lambda: httpd._ctl("-k", "restart"), "restart")
-    assert_counters_add_up(httpd, proxy, [first, second])
+                       acme={"AcmeCA": plain_proxy.directory_url},
+                       plain_vhost_extra=METRICS_LOCATION)
+    hold_then_restart(httpd, plain_proxy, lambda: httpd._ctl("-k", "restart"), "restart")
+    assert_counters_add_up(httpd, plain_proxy, [first, second])
