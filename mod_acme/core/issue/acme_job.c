@@ -467,24 +467,18 @@ static int issued_before_change(const acme_domain_t *domain, const acme_cert_inf
 static double serial_spread(const char *serial)
 {
     apr_size_t len = serial ? strlen(serial) : 0, digits = len < 8 ? len : 8;
-    double value = 0.0, scale = 1.0;
-    apr_size_t i;
+    char *end;
+    apr_int64_t value;
 
-    if (digits == 0) {
+    /* digits only: apr_strtoi64 would also take a sign, blanks or "0x" */
+    if (digits == 0 || strspn(serial + len - digits, "0123456789abcdefABCDEF") != digits) {
         return -1.0;
     }
-    for (i = len - digits; i < len; ++i) {
-        int c = serial[i], d = c >= '0' && c <= '9' ? c - '0'
-                               : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                               : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-
-        if (d < 0) {
-            return -1.0;
-        }
-        value = value * 16.0 + d;
-        scale *= 16.0;
+    value = apr_strtoi64(serial + len - digits, &end, 16);
+    if (*end) {
+        return -1.0;
     }
-    return value / scale;
+    return (double)value / (double)((apr_int64_t)1 << (4 * digits));
 }
 
 acme_renew_reason_e acme_job_cert_fitness(const acme_domain_t *domain, const acme_cert_info_t *info,
