@@ -28,8 +28,8 @@ json_t *acme_status_document(request_rec *r, const char *only);
 
 /* acme_status_handler.c: how the read-only handlers (acme-status,
  * acme-metrics) take a request. DECLINED when r is not for handler (its
- * SetHandler name); otherwise GET is added to r->allowed and
- * r->allowed_methods (the Allow header of a 405), and the result is
+ * SetHandler name); otherwise GET is added to r->allowed_methods (the
+ * Allow header of a 405), and the result is
  * HTTP_METHOD_NOT_ALLOWED for any method but GET (httpd gives HEAD as GET,
  * with r->header_only), OK when the handler is to answer r. */
 int acme_status_handler_begin(request_rec *r, const char *handler);

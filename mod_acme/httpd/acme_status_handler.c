@@ -199,9 +199,9 @@ int acme_status_handler_begin(request_rec *r, const char *handler)
     if (!r->handler || strcmp(r->handler, handler)) {
         return DECLINED;
     }
-    /* the Allow header of a 405 (and OPTIONS) comes from r->allowed_methods,
-     * not from r->allowed */
-    r->allowed |= (AP_METHOD_BIT << M_GET);
+    /* httpd 2.4 builds the Allow header of a 405 (and OPTIONS) from
+     * r->allowed_methods alone (make_allow in modules/http/http_protocol.c);
+     * r->allowed is only copied along an internal redirect, read by nothing */
     ap_allow_standard_methods(r, MERGE_ALLOW, M_GET, -1);
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
