@@ -4,6 +4,8 @@ as Let's Encrypt's New Orders per Account limit): paced, every certificate
 arrives without a single 429, domains waiting for their turn say "queued,
 starts at T" on the status page, and never more orders are in flight than
 AcmeMaxParallel allows. Without the pacer the same CA refuses orders."""
+import time
+
 import pytest
 
 from ari_proxy import AcmeProxy
@@ -67,6 +69,34 @@ def test_the_limited_ca_refuses_a_burst_without_the_pacer(httpd, limited, unique
     start(httpd, limited, names, None)
     wait_for(lambda: limited.refused_429 > 0, 60, interval=0.5,
              what="a 429 from the limited CA")
+
+
+PAUSED = "CA rate limit: new orders wait until "
+
+
+def test_a_429_at_new_order_pauses_the_account(httpd, limited, unique):
+    """A 429 rateLimited at newOrder limits the account, not the name: of
+    four names ordering at once, one gets its order, one meets the 429, and
+    the other two send no newOrder while the pause lasts (the later of the
+    CA's Retry-After, about 40 s here, and the refused name's backoff, at
+    least 30 s); their status says until when, and the pause is logged once."""
+    limited.order_limit = (1, 40)       # one order, then the next one 40 s later
+    names = [unique("pause%d" % i) for i in range(4)]
+    start(httpd, limited, names, None)
+    wait_for(lambda: limited.refused_429 > 0, 60, interval=0.2,
+             what="a 429 from the limited CA")
+    first_429 = min(r.time for r in limited.new_orders() if r.status == 429)
+    time.sleep(20)
+    later = [r for r in limited.new_orders() if r.time > first_429 + 1.0]
+    assert not later and limited.refused_429 == 1, \
+        "%d new orders after the first 429, %d refused\n%s" % (
+            len(later), limited.refused_429, httpd.diagnostics(60))
+    paused = [n for n in names
+              if (store_status(httpd.store, n).get("activity") or "").startswith(PAUSED)]
+    assert len(paused) == 2, [store_status(httpd.store, n) for n in names]
+    assert httpd.error_log_text().count("ACME01260: ") == 1, httpd.diagnostics(60)
+    until = store_status(httpd.store, paused[0])["activity"][len(PAUSED):]
+    assert store_status(httpd.store, paused[0])["next_action"] == until
 
 
 def test_delivered_rate_is_the_configured_one(httpd, pebble, unique):

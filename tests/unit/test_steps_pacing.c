@@ -103,6 +103,41 @@ static void test_orders_paced_by_the_ca_limit_across_a_restart(void **state)
     assert_false(logged(f, "ACME00487"));
 }
 
+/* A 429 rateLimited at newOrder limits the account (Let's Encrypt's New
+ * Orders per Account), not the name: the other name sends no newOrder of
+ * its own to meet the same 429, also after a restart (jobs/.paused.json),
+ * its status says until when it waits (the CA's Retry-After, an hour), and
+ * the pause is logged once. */
+static void test_rate_limited_new_order_pauses_the_account(void **state)
+{
+    fixture_t *f = *state;
+    const apr_time_t until = f->now + SEC(3600);
+    const char *paused = apr_pstrcat(f->p, "CA rate limit: new orders wait until ",
+                                     acme_time_rfc3339(f->p, until), NULL);
+    int i, pauses = 0;
+
+    second_domain(f);
+    unit_replay_add(f->replay, "issue-http01-ratelimited.jsonl", 0, -1);
+    run(f);
+    assert_failed(f, "rateLimited");
+    assert_int_equal(unit_replay_sent(f->replay), 5);
+    assert_string_equal(member(status_of(f, OTHER), "activity"), paused);
+    assert_int_equal(time_member(status_of(f, OTHER), "next_action"), until);
+    /* half-way, in a new process (an activation's graceful restart brings
+     * a new watchdog child): still nothing sent, nothing logged again */
+    restart(f);
+    f->now += SEC(1800);
+    run(f);
+    assert_int_equal(unit_replay_sent(f->replay), 0);
+    assert_string_equal(member(status_of(f, OTHER), "activity"), paused);
+    for (i = 0; i < f->log->nelts; i++) {
+        pauses += strstr(APR_ARRAY_IDX(f->log, i, const char *), "ACME01260: ") != NULL;
+    }
+    assert_int_equal(pauses, 1);
+    assert_true(logged(f, "ACME01260: " UNIT_REPLAY_DIRECTORY " limits new orders of this "
+                          "account"));
+}
+
 /* ---- ACME profiles ---- */
 
 static json_t *order_payload(fixture_t *f, int n)
@@ -228,6 +263,7 @@ int main(void)
 #define STEP_TEST(t) cmocka_unit_test_setup_teardown(t, fixture_setup, fixture_teardown)
         STEP_TEST(test_second_order_queued_behind_max_parallel),
         STEP_TEST(test_orders_paced_by_the_ca_limit_across_a_restart),
+        STEP_TEST(test_rate_limited_new_order_pauses_the_account),
         STEP_TEST(test_profile_listed_by_the_ca_is_asked_for),
         STEP_TEST(test_profile_not_listed_fails_naming_the_offered_ones),
         STEP_TEST(test_profile_at_a_ca_without_profiles_is_dropped_with_a_notice),

@@ -5,9 +5,17 @@
 #include <apr_strings.h>
 
 #include "acme_job_int.h"
+#include "acme_store_paths.h"
+#include "acme_time.h"
 
 /* A failure re-reads the CA's directory at most this often. */
 #define ACME_DIRECTORY_REREAD_MIN  apr_time_from_sec(60)
+/* The longest one 429 at newOrder holds back the other names' new orders.
+ * Some limits on one name's certificates come as 429 at newOrder too, with
+ * a Retry-After of days (Let's Encrypt's "New Certificates per Exact Set of
+ * Identifiers", https://letsencrypt.org/docs/rate-limits/): the name itself
+ * waits that out, the others only this long. */
+#define ACME_ORDER_PAUSE_MAX       apr_time_from_sec(3600)
 
 const char *acme_ca_in_use(const acme_record_t *rec, const acme_domain_t *domain)
 {
@@ -48,6 +56,101 @@ void acme_ca_note_failure(acme_driver_t *driver, acme_ca_t *ca, const acme_probl
         ca->directory_stale_at = now;
         acme_client_directory_stale(ca->client);
     }
+}
+
+#define PAUSED_FILE ACME_STORE_JOBS "/.paused.json"
+
+/* The pauses of new orders by CA URL, read from PAUSED_FILE at first use
+ * (one that is unreadable, or a time no clock reaches, is none). */
+static apr_hash_t *orders_paused(acme_driver_t *driver, apr_pool_t *p)
+{
+    json_t *json = NULL, *value;
+    const char *url;
+
+    if (driver->orders_paused) {
+        return driver->orders_paused;
+    }
+    driver->orders_paused = apr_hash_make(driver->pool);
+    if (acme_store_read_json_pooled(driver->store, p, PAUSED_FILE, &json) != APR_SUCCESS) {
+        return driver->orders_paused;
+    }
+    json_object_foreach(json, url, value) {
+        apr_time_t at;
+
+        if (json_is_integer(value)
+            && acme_time_from_sec_checked(json_integer_value(value), &at) == APR_SUCCESS) {
+            apr_time_t *until = apr_palloc(driver->pool, sizeof(*until));
+
+            *until = at;
+            apr_hash_set(driver->orders_paused, apr_pstrdup(driver->pool, url),
+                         APR_HASH_KEY_STRING, until);
+        }
+    }
+    return driver->orders_paused;
+}
+
+/* The pauses not over at now into PAUSED_FILE (seconds, rounded up). */
+static void orders_paused_save(acme_driver_t *driver, apr_time_t now, apr_pool_t *p)
+{
+    json_t *json = json_object();
+    apr_hash_index_t *hi;
+    apr_status_t rv;
+
+    for (hi = apr_hash_first(p, driver->orders_paused); hi; hi = apr_hash_next(hi)) {
+        const void *url;
+        void *until;
+
+        apr_hash_this(hi, &url, NULL, &until);
+        if (*(apr_time_t *)until > now) {
+            json_object_set_new(json, url, json_integer((json_int_t)(
+                (*(apr_time_t *)until + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC)));
+        }
+    }
+    rv = acme_store_write_json(driver->store, p, PAUSED_FILE, json, ACME_STORE_FILE_PERMS);
+    json_decref(json);
+    if (rv != APR_SUCCESS) {
+        acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME01261: cannot write %s; after a "
+                 "restart new orders may meet the CA's rate limit again", PAUSED_FILE);
+    }
+}
+
+void acme_ca_orders_refused(acme_driver_t *driver, acme_ca_t *ca, const acme_problem_t *prob,
+                            apr_time_t until, apr_pool_t *p)
+{
+    apr_time_t now = acme_core_now(&driver->ctx);
+    apr_hash_t *paused;
+    apr_time_t *at;
+
+    if (!acme_problem_is(prob, "rateLimited") && prob->http_status != 429) {
+        return;
+    }
+    until = prob->retry_after > until ? prob->retry_after : until;
+    until = until - now > ACME_ORDER_PAUSE_MAX ? now + ACME_ORDER_PAUSE_MAX : until;
+    paused = orders_paused(driver, p);
+    at = apr_hash_get(paused, ca->url, APR_HASH_KEY_STRING);
+    if (until <= now || (at && until <= *at)) {
+        return;
+    }
+    if (!at || *at <= now) {
+        acme_log(&driver->ctx, ACME_LOG_NOTICE, 0, "ACME01260: %s limits new orders of this "
+                 "account (%s); no new order goes to it before %s", ca->url,
+                 acme_problem_str(prob, p), acme_time_rfc3339(p, until));
+    }
+    if (!at) {
+        at = apr_palloc(driver->pool, sizeof(*at));
+        apr_hash_set(paused, ca->url, APR_HASH_KEY_STRING, at);
+    }
+    *at = until;
+    orders_paused_save(driver, now, p);
+}
+
+apr_time_t acme_ca_orders_paused(acme_driver_t *driver, const char *url, apr_time_t now,
+                                 apr_pool_t *p)
+{
+    const apr_time_t *until = url ? apr_hash_get(orders_paused(driver, p), url,
+                                                 APR_HASH_KEY_STRING) : NULL;
+
+    return until && *until > now ? *until : 0;
 }
 
 apr_status_t acme_ca_get(acme_driver_t *driver, const acme_domain_t *domain, const char *url,

@@ -218,8 +218,13 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
                  domain->name, acme_job_step_name(step), acme_job_outcome_name(outcome),
                  acme_job_step_name(acme_job_step_after(step, outcome)), rec->requests);
         if (outcome == ACME_OUTCOME_FAILED) {
+            int at_new_order = step == ACME_STEP_ORDER && !rec->job->order_url;
+
             acme_ca_note_failure(driver, ca, &sc.prob);
             job_failed(driver, rec, domain, step, &sc.prob, sc.p);
+            if (at_new_order) {
+                acme_ca_orders_refused(driver, ca, &sc.prob, rec->next_run, sc.p);
+            }
             acme_record_status_update(driver, rec, domain, sc.p);
             return;
         }
@@ -260,6 +265,25 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
         }
     }
     rec->next_run = acme_core_now(&driver->ctx);
+}
+
+/* New orders at the name's CA are paused (acme_ca_orders_refused): the name
+ * waits for the end of the pause without a request, its status activity
+ * says until when. Returns 1 when so (rec scheduled), 0 otherwise. */
+static int orders_paused(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
+                         apr_time_t now, apr_pool_t *p)
+{
+    apr_time_t until = acme_ca_orders_paused(driver, acme_ca_in_use(rec, domain), now, p);
+
+    if (!until) {
+        return 0;
+    }
+    rec->next_run = until;
+    rec->queued_at = 0;
+    acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX,
+                         apr_pstrcat(p, ACME_ACTIVITY_ORDERS_PAUSED,
+                                     acme_time_rfc3339(p, until), NULL));
+    return 1;
 }
 
 /* Takes the store lock and creates (or resumes) the job. */
@@ -501,7 +525,8 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
         return;
     }
     if (!rec->job) {
-        if (acme_job_pace_queue(driver, rec, domain->name, acme_ca_in_use(rec, domain), now, p)) {
+        if (orders_paused(driver, rec, domain, now, p)
+            || acme_job_pace_queue(driver, rec, domain->name, acme_ca_in_use(rec, domain), now, p)) {
             acme_renewal_warn_check(driver, rec, domain, now, p);
             acme_record_status_update(driver, rec, domain, p);
             return;

@@ -151,6 +151,10 @@ typedef struct acme_pacing_t {
  * yet stay "missing"/"renewing" with the status activity "queued, starts at
  * <time>" (RFC 3339) and next_action at that time. */
 void acme_job_pace_set(acme_driver_t *driver, const acme_pacing_t *pacing);
+/* The status activity of a domain whose new order waits because the CA
+ * refused one of the account's with 429 rateLimited (RFC 8555 §6.6),
+ * followed by the end of that wait (RFC 3339), also its next_action. */
+#define ACME_ACTIVITY_ORDERS_PAUSED "CA rate limit: new orders wait until "
 /* Who may order a certificate when several servers share its names
  * (AcmeCluster): one at a time. Without a gate the store lock alone decides.
  * All three are called from the driver's thread. */

@@ -191,6 +191,8 @@ struct acme_driver_t {
     const apr_array_header_t *trusted_roots; /* its files (const char*), may be NULL */
     acme_pacing_t pacing;           /* AcmeMaxParallel (acme_job_pace.c) */
     apr_hash_t *pacer;              /* CA URL -> apr_time_t* GCRA arrival time; NULL = unread */
+    apr_hash_t *orders_paused;      /* CA URL -> apr_time_t* end of its pause of new orders
+                                     * (acme_ca_orders_refused); NULL = unread */
     apr_hash_t *pace_queues;        /* CA URL -> the starts given to queued names
                                      * (acme_job_pace.c); NULL = none yet */
     int active;                     /* jobs in flight, counted at each run's start */
@@ -258,6 +260,20 @@ const char *acme_ca_kid(acme_driver_t *driver, const char *url);
  * next request, at most once a minute (ACME_DIRECTORY_REREAD_MIN), since
  * the CA may have moved a resource (RFC 8555 §7.1.1). */
 void acme_ca_note_failure(acme_driver_t *driver, acme_ca_t *ca, const acme_problem_t *prob);
+/* After newOrder failed at ca: a 429 rateLimited limits the account, not
+ * the name (RFC 8555 §6.6; Let's Encrypt's New Orders per Account), so no
+ * name sends newOrder there before until (absolute; the later of the CA's
+ * Retry-After and the failed name's backoff), at most ACME_ORDER_PAUSE_MAX
+ * from now. Kept in jobs/.paused.json, so the watchdog child a graceful
+ * restart (an activation) brings does not meet the 429 again. Logged once
+ * per pause; other problems change nothing. */
+void acme_ca_orders_refused(acme_driver_t *driver, acme_ca_t *ca, const acme_problem_t *prob,
+                            apr_time_t until, apr_pool_t *p);
+/* The end of the pause of new orders at the CA at url (absolute), or 0 when
+ * new orders may go there at now. p: temporary (the first call reads
+ * jobs/.paused.json). */
+apr_time_t acme_ca_orders_paused(acme_driver_t *driver, const char *url, apr_time_t now,
+                                 apr_pool_t *p);
 /* The client of the CA at url, created on first use in the driver's pool.
  * APR_EINVAL without a url; prob says why it failed. */
 apr_status_t acme_ca_get(acme_driver_t *driver, const acme_domain_t *domain,
