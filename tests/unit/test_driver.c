@@ -494,6 +494,43 @@ static void test_driver_queued_names_get_their_own_starts(void **state)
     }
 }
 
+/* Two names queued one slot apart (AcmeMaxParallel 50 1/10s, the CA's
+ * bucket empty for another 10 s); looked at only at the second slot, the
+ * first starts its order and fails at once (the CA is down), so the second
+ * does not start in this run: its status no longer says it starts at its
+ * slot, which has passed, but when it is looked at again. */
+static void test_driver_queued_name_behind_a_failed_start_keeps_no_stale_start(void **state)
+{
+    fixture_t *f = *state;
+    const apr_interval_time_t window = apr_time_from_sec(10), cost = window + window / 40;
+    acme_pacing_t pacing = { .max_parallel = 50, .orders = 1, .window = window };
+    apr_array_header_t *domains = apr_array_make(f->p, 2, sizeof(acme_domain_t *));
+    apr_time_t next_run, first;
+    json_t *second;
+    char pacer[128];
+    int staged;
+
+    f->now = apr_time_from_sec(1800000000);
+    first = f->now + window;
+    apr_snprintf(pacer, sizeof(pacer), "{\"%s\": %" APR_TIME_T_FMT "}", CLOSED_CA,
+                 apr_time_sec(first));
+    assert_int_equal(acme_store_write(f->store, f->p, ACME_STORE_JOBS "/.pacer.json", pacer,
+                                      strlen(pacer), ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    acme_job_pace_set(f->driver, &pacing);
+    APR_ARRAY_PUSH(domains, acme_domain_t *) = driver_domain(f->p, "s0.example.org");
+    APR_ARRAY_PUSH(domains, acme_domain_t *) = driver_domain(f->p, "s1.example.org");
+    run(f, domains, &next_run, &staged);
+    assert_string_equal(member(status_of(f, "s1.example.org"), "activity"),
+                        queued_at(f, first + cost));
+    f->now = first + cost;
+    run(f, domains, &next_run, &staged);
+    assert_true(logged(f, "ACME00403: s0.example.org: ordering"));
+    assert_false(logged(f, "ACME00403: s1.example.org"));
+    second = status_of(f, "s1.example.org");
+    assert_null(member(second, "activity"));
+    assert_true(time_of(second, "next_action") > f->now);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -516,6 +553,7 @@ int main(void)
         DRIVER_TEST(test_driver_discards_stale_job),
         DRIVER_TEST(test_driver_discards_unreadable_job),
         DRIVER_TEST(test_driver_queued_names_get_their_own_starts),
+        DRIVER_TEST(test_driver_queued_name_behind_a_failed_start_keeps_no_stale_start),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -510,6 +510,8 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
         job_end(driver, rec);
     }
     if (!rec->job && (reason = domain_decide(driver, rec, domain, p, now)) == ACME_RENEW_NONE) {
+        rec->queued_at = 0;         /* nothing to order: out of the queue */
+        acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX, NULL);
         acme_record_status_update(driver, rec, domain, p);
         return;
     }
@@ -520,6 +522,9 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
         acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00419: %s: the CA did not answer in this "
                  "run; trying again later", domain->name);
         rec->next_run = now + ACME_RETRY_LOCKED;
+        /* a queued name keeps its place, but not the start it had: it is
+         * looked at again at next_run */
+        acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX, NULL);
         acme_renewal_warn_check(driver, rec, domain, now, p);
         acme_record_status_update(driver, rec, domain, p);
         return;
