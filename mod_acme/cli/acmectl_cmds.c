@@ -472,14 +472,53 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     return ACMECTL_OK;
 }
 
+/* Why a renewal acmectl asks for cannot start at the server's next check:
+ * the name waits out the CA's rate limit, or the backoff after a failed
+ * attempt (the later of the CA's Retry-After and the server's own), and is
+ * not looked at before *start (status/<name>.json's next_action). NULL
+ * when nothing holds it back; the text is from p. */
+static const char *renewal_held(acmectl_t *ctl, apr_pool_t *p, const char *name,
+                                apr_time_t *start)
+{
+    acme_status_record_t *st;
+    const acme_status_error_t *err;
+    const char *what;
+
+    *start = 0;
+    if (acme_status_record_load(ctl->store, p, name, &st) != APR_SUCCESS
+        || st->next_action <= apr_time_now()) {
+        return NULL;
+    }
+    err = st->error;
+    if (st->activity && !strncmp(st->activity, ACME_ACTIVITY_ORDERS_PAUSED,
+                                 strlen(ACME_ACTIVITY_ORDERS_PAUSED))) {
+        *start = st->next_action;
+        return "the CA refused a new order of this account with 429 rateLimited and asked "
+               "to wait";
+    }
+    if (st->state != ACME_STATUS_ERROR || !err) {
+        return NULL;
+    }
+    *start = st->next_action;
+    what = err->detail ? err->detail : err->type ? err->type : "no detail";
+    if (err->type && strlen(err->type) >= 12
+        && !strcmp(err->type + strlen(err->type) - 12, ":rateLimited")) {
+        return apr_psprintf(p, "the CA refused the last order with 429 rateLimited (%s) and "
+                            "asked to wait", what);
+    }
+    return apr_psprintf(p, "the last attempt failed (%s) and the server backs off before the "
+                        "next one", what);
+}
+
 /* renew NAME: the issuing child sees the marker at its next check (it looks
  * every 30 s at most) and orders a new certificate; the live one keeps
  * serving until the new one is activated. */
 int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
 {
     apr_pool_t *p = ctl->pool;
-    const char *name;
+    const char *name, *held;
     json_t *config, *out;
+    apr_time_t start;
     apr_status_t rv;
 
     if (argc != 2) {
@@ -502,10 +541,18 @@ int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
                       apr_psprintf(p, "%pm", &rv));
         return ACMECTL_FAIL;
     }
+    held = renewal_held(ctl, p, name, &start);
     if (ctl->json) {
         out = json_pack("{s:s, s:b}", "name", name, "renewal_requested", 1);
+        set_opt_str(out, "starts_at", held ? acme_time_rfc3339(p, start) : NULL);
+        set_opt_str(out, "held_because", held);
         acmectl_print_json(ctl, out);
         json_decref(out);
+    }
+    else if (held) {
+        acmectl_printf(ctl, "renewal of %s requested: it starts at %s, not before: %s; the "
+                       "server orders a new certificate then and activates it by itself\n",
+                       name, acme_time_rfc3339(p, start), held);
     }
     else {
         acmectl_printf(ctl, "renewal of %s requested: the server orders a new certificate at its "

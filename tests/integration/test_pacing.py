@@ -9,7 +9,7 @@ import time
 import pytest
 
 from ari_proxy import AcmeProxy
-from harness import ssl_vhost, store_status, wait_for
+from harness import acmectl_ok, acmectl_on_store, ssl_vhost, store_status, wait_for
 
 LIMIT = (3, 12)        # 3 new orders, then one every 4 s
 
@@ -79,7 +79,8 @@ def test_a_429_at_new_order_pauses_the_account(httpd, limited, unique):
     four names ordering at once, one gets its order, one meets the 429, and
     the other two send no newOrder while the pause lasts (the later of the
     CA's Retry-After, about 40 s here, and the refused name's backoff, at
-    least 30 s); their status says until when, and the pause is logged once."""
+    least 30 s); their status says until when, the pause is logged once, and
+    acmectl renew says when a held-back renewal starts and why."""
     limited.order_limit = (1, 40)       # one order, then the next one 40 s later
     names = [unique("pause%d" % i) for i in range(4)]
     start(httpd, limited, names, None)
@@ -97,6 +98,13 @@ def test_a_429_at_new_order_pauses_the_account(httpd, limited, unique):
     assert httpd.error_log_text().count("ACME01260: ") == 1, httpd.diagnostics(60)
     until = store_status(httpd.store, paused[0])["activity"][len(PAUSED):]
     assert store_status(httpd.store, paused[0])["next_action"] == until
+    out = acmectl_ok(acmectl_on_store(httpd, "renew", paused[0])).stdout
+    assert "it starts at %s" % until in out and "429 rateLimited" in out, out
+    refused = [n for n in names if store_status(httpd.store, n).get("state") == "error"]
+    assert len(refused) == 1, [store_status(httpd.store, n) for n in names]
+    out = acmectl_ok(acmectl_on_store(httpd, "renew", refused[0])).stdout
+    assert "it starts at %s" % store_status(httpd.store, refused[0])["next_action"] in out \
+        and "429 rateLimited (too many new orders" in out, out
 
 
 def test_delivered_rate_is_the_configured_one(httpd, pebble, unique):
