@@ -144,13 +144,31 @@ void acme_ca_orders_refused(acme_driver_t *driver, acme_ca_t *ca, const acme_pro
     orders_paused_save(driver, now, p);
 }
 
-apr_time_t acme_ca_orders_paused(acme_driver_t *driver, const char *url, apr_time_t now,
-                                 apr_pool_t *p)
+/* The end of the pause of new orders at the CA at url (absolute), or 0 when
+ * new orders may go there at now. */
+static apr_time_t orders_paused_until(acme_driver_t *driver, const char *url, apr_time_t now,
+                                      apr_pool_t *p)
 {
     const apr_time_t *until = url ? apr_hash_get(orders_paused(driver, p), url,
                                                  APR_HASH_KEY_STRING) : NULL;
 
     return until && *until > now ? *until : 0;
+}
+
+int acme_ca_orders_wait(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
+                        apr_time_t now, apr_pool_t *p)
+{
+    apr_time_t until = orders_paused_until(driver, acme_ca_in_use(rec, domain), now, p);
+
+    if (!until) {
+        return 0;
+    }
+    rec->next_run = until;
+    rec->queued_at = 0;
+    acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX,
+                         apr_pstrcat(p, ACME_ACTIVITY_ORDERS_PAUSED,
+                                     acme_time_rfc3339(p, until), NULL));
+    return 1;
 }
 
 apr_status_t acme_ca_get(acme_driver_t *driver, const acme_domain_t *domain, const char *url,

@@ -267,25 +267,6 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
     rec->next_run = acme_core_now(&driver->ctx);
 }
 
-/* New orders at the name's CA are paused (acme_ca_orders_refused): the name
- * waits for the end of the pause without a request, its status activity
- * says until when. Returns 1 when so (rec scheduled), 0 otherwise. */
-static int orders_paused(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
-                         apr_time_t now, apr_pool_t *p)
-{
-    apr_time_t until = acme_ca_orders_paused(driver, acme_ca_in_use(rec, domain), now, p);
-
-    if (!until) {
-        return 0;
-    }
-    rec->next_run = until;
-    rec->queued_at = 0;
-    acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX,
-                         apr_pstrcat(p, ACME_ACTIVITY_ORDERS_PAUSED,
-                                     acme_time_rfc3339(p, until), NULL));
-    return 1;
-}
-
 /* Takes the store lock and creates (or resumes) the job. */
 static apr_status_t job_start(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                               acme_renew_reason_e reason, apr_pool_t *p)
@@ -510,8 +491,7 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
         job_end(driver, rec);
     }
     if (!rec->job && (reason = domain_decide(driver, rec, domain, p, now)) == ACME_RENEW_NONE) {
-        rec->queued_at = 0;         /* nothing to order: out of the queue */
-        acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX, NULL);
+        acme_job_pace_leave(rec, 0);        /* nothing to order */
         acme_record_status_update(driver, rec, domain, p);
         return;
     }
@@ -522,15 +502,13 @@ static void domain_run(acme_driver_t *driver, acme_record_t *rec, const acme_dom
         acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00419: %s: the CA did not answer in this "
                  "run; trying again later", domain->name);
         rec->next_run = now + ACME_RETRY_LOCKED;
-        /* a queued name keeps its place, but not the start it had: it is
-         * looked at again at next_run */
-        acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX, NULL);
+        acme_job_pace_leave(rec, 1);        /* its place stays, not the start it had */
         acme_renewal_warn_check(driver, rec, domain, now, p);
         acme_record_status_update(driver, rec, domain, p);
         return;
     }
     if (!rec->job) {
-        if (orders_paused(driver, rec, domain, now, p)
+        if (acme_ca_orders_wait(driver, rec, domain, now, p)
             || acme_job_pace_queue(driver, rec, domain->name, acme_ca_in_use(rec, domain), now, p)) {
             acme_renewal_warn_check(driver, rec, domain, now, p);
             acme_record_status_update(driver, rec, domain, p);

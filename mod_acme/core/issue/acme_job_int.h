@@ -218,6 +218,11 @@ struct acme_driver_t {
  * slot frees (max_parallel reached) or the CA's bucket refills. */
 apr_time_t acme_job_pace_admit(acme_driver_t *driver, const char *ca_url, apr_time_t now,
                                apr_pool_t *p);
+/* acme_job_pace.c: a name that does not start in this run drops its status
+ * activity "queued, starts at T" (that start has passed or no longer holds);
+ * keep_place: its place in the queue (rec->queued_at) stays, else it leaves
+ * the queue. */
+void acme_job_pace_leave(acme_record_t *rec, int keep_place);
 
 /* acme_job_pace.c: may rec's new order at ca_url start at now (seconds are
  * apr_time_t microseconds)? 0 = yes (rec->queued cleared); 1 = not yet:
@@ -269,11 +274,12 @@ void acme_ca_note_failure(acme_driver_t *driver, acme_ca_t *ca, const acme_probl
  * per pause; other problems change nothing. */
 void acme_ca_orders_refused(acme_driver_t *driver, acme_ca_t *ca, const acme_problem_t *prob,
                             apr_time_t until, apr_pool_t *p);
-/* The end of the pause of new orders at the CA at url (absolute), or 0 when
- * new orders may go there at now. p: temporary (the first call reads
- * jobs/.paused.json). */
-apr_time_t acme_ca_orders_paused(acme_driver_t *driver, const char *url, apr_time_t now,
-                                 apr_pool_t *p);
+/* Before a new order: are new orders at the domain's CA paused
+ * (acme_ca_orders_refused)? 1: yes, rec->next_run is the end of the pause
+ * and its status activity ACME_ACTIVITY_ORDERS_PAUSED says so; 0: no. p:
+ * temporary (the first call reads jobs/.paused.json). */
+int acme_ca_orders_wait(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
+                        apr_time_t now, apr_pool_t *p);
 /* The client of the CA at url, created on first use in the driver's pool.
  * APR_EINVAL without a url; prob says why it failed. */
 apr_status_t acme_ca_get(acme_driver_t *driver, const acme_domain_t *domain,

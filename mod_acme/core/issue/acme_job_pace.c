@@ -225,3 +225,11 @@ int acme_job_pace_queue(acme_driver_t *driver, acme_record_t *rec, const char *d
              driver->active);
     return 1;
 }
+
+void acme_job_pace_leave(acme_record_t *rec, int keep_place)
+{
+    if (!keep_place) {
+        rec->queued_at = 0;
+    }
+    acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX, NULL);
+}
