@@ -255,7 +255,7 @@ int acme_status_frag_send(request_rec *r, int json)
     }
     key.dir = acme_store_path(rt->store, r->pool,
                               ACME_STORE_STATUS "/" ACME_STORE_STATUS_PAGE_DIR);
-    key.page_name = acme_status_page_name(r->pool, rt->domains);
+    key.page_name = acme_status_page_name_of(r->pool, rt);
     key.content = page.head->content;
     key.json = json;
     key.variant = json ? "" : acme_status_html_href_base(r->pool, r->uri);

@@ -22,8 +22,6 @@
 #include <unistd.h>
 #include <limits.h>
 #include <malloc.h>
-#include <sys/mman.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <apr_atomic.h>
@@ -49,10 +47,6 @@
 
 /* Fewer days than this left counts as expiring soon (as acme_status.c). */
 #define EXPIRING_SOON_DAYS  7
-/* Its layout's mark; a new layout takes a new one (an old file is rebuilt). */
-#define PAGE_MAGIC          "ACMEPG10"
-/* Larger than this is not a page of ours. */
-#define PAGE_MAX            ((apr_uint64_t)1 << 31)
 
 /* The watchdog brings the page up to date at most this often. */
 #define REFRESH_INTERVAL    apr_time_from_sec(5)
@@ -108,96 +102,11 @@ const char *acme_status_page_name(apr_pool_t *p, const apr_array_header_t *domai
     return apr_psprintf(p, "overview-%016" APR_UINT64_T_HEX_FMT, h);
 }
 
-/* Does page hold a well-formed head and n entries inside its size? */
-static int page_sane(acme_page_t *page, apr_size_t n)
+const char *acme_status_page_name_of(apr_pool_t *p, acme_runtime_t *rt)
 {
-    apr_size_t i;
+    const acme_status_frag_t *cache = rt->status_frag;
 
-    if (page->size < sizeof(acme_page_head_t)) {
-        return 0;
-    }
-    page->head = (const acme_page_head_t *)page->base;
-    page->entries = (const acme_page_entry_t *)(page->base + sizeof(acme_page_head_t));
-    if (memcmp(page->head->magic, PAGE_MAGIC, 8) || page->head->size != page->size
-        || page->head->n != n
-        || (page->size - sizeof(acme_page_head_t)) / sizeof(acme_page_entry_t) < n) {
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        const acme_page_entry_t *e = &page->entries[i];
-        apr_uint64_t len = 0;
-        int k;
-
-        for (k = 0; k < ACME_PAGE_COUNT; k++) {
-            len += (apr_uint64_t)e->len[k] + 1;
-        }
-        if (e->off < sizeof(acme_page_head_t) + n * sizeof(acme_page_entry_t) || e->off > page->size
-            || len > page->size - e->off || e->cls > ACME_PAGE_CLS_RENEWAL_FAILING) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* size bytes of fresh memory for p's life, mapped apart from the heap: a
- * page's megabytes go back to the system with p, not into a child's malloc
- * arenas (which would keep them). NULL when it cannot be had. */
-typedef struct big_t {
-    void *base;
-    apr_size_t size;
-} big_t;
-
-static apr_status_t big_free(void *data)
-{
-    big_t *big = data;
-
-    munmap(big->base, big->size);
-    return APR_SUCCESS;
-}
-
-static void *big_alloc(apr_pool_t *p, apr_size_t size)
-{
-    big_t *big = apr_palloc(p, sizeof(*big));
-
-    big->size = size ? size : 1;
-    big->base = mmap(NULL, big->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (big->base == MAP_FAILED) {
-        return NULL;
-    }
-    apr_pool_cleanup_register(p, big, big_free, apr_pool_cleanup_null);
-    return big->base;
-}
-
-/* The file name in dirfd, mapped for p's life and checked; 0 when there is
- * none or it is not a page of n entries. */
-static int page_map(apr_pool_t *p, int dirfd, const char *name, apr_size_t n, acme_page_t *page)
-{
-    struct stat st;
-    big_t *big;
-    void *base;
-    int fd;
-
-    if (dirfd < 0 || (fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-        return 0;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0
-        || (apr_uint64_t)st.st_size > PAGE_MAX
-        || (base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0))
-           == MAP_FAILED) {
-        close(fd);
-        return 0;
-    }
-    close(fd);
-    page->base = base;
-    page->size = (apr_size_t)st.st_size;
-    page->ino = (apr_uint64_t)st.st_ino;
-    page->dev = (apr_uint64_t)st.st_dev;
-    page->written = apr_time_from_sec(st.st_mtim.tv_sec) + st.st_mtim.tv_nsec / 1000;
-    big = apr_palloc(p, sizeof(*big));
-    big->base = base;
-    big->size = page->size;
-    apr_pool_cleanup_register(p, big, big_free, apr_pool_cleanup_null);
-    return page_sane(page, n);
+    return cache && cache->page_name ? cache->page_name : acme_status_page_name(p, rt->domains);
 }
 
 static int summary_class(json_t *d)
@@ -461,7 +370,7 @@ static int page_build(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *keep, const
         out->head = h;
         return 1;
     }
-    if (!(at = buf = big_alloc(keep, size))) {
+    if (!(at = buf = acme_status_page_alloc(keep, size))) {
         return 0;
     }
     memcpy(at, head, sizeof(*head));
@@ -492,92 +401,7 @@ static int page_build(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *keep, const
     content_id(p, buf, n);
     out->base = buf;
     out->size = size;
-    return page_sane(out, n);
-}
-
-/* Puts page where name in dirfd says, in one rename (readers see the old
- * file or the new one); a failure only means the next reader builds again. */
-static void page_write(apr_pool_t *p, int dirfd, const char *name, const acme_page_t *page)
-{
-    const char *tmp = acme_store_tmp_path(p, name);
-    apr_size_t done = 0;
-    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-
-    if (fd < 0) {
-        return;
-    }
-    while (done < page->size) {
-        ssize_t n = write(fd, page->base + done, page->size - done);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break;
-        }
-        done += (apr_size_t)n;
-    }
-    acme_status_answer_retire(p, dirfd, name);      /* its blocks freed off the request path */
-    if (close(fd) != 0 || done != page->size || renameat(dirfd, tmp, dirfd, name) != 0) {
-        unlinkat(dirfd, tmp, 0);
-    }
-}
-
-/* Only the head of page into the file old was mapped from, if it is still
- * there (another process may have put a new one): the stamps moved, no
- * entry did. A reader seeing half of it finds the stamps changed and builds
- * again. */
-static void head_write(int dirfd, const char *name, const acme_page_t *old, const acme_page_t *page)
-{
-    int fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat st;
-
-    if (fd >= 0) {
-        if (fstat(fd, &st) != 0 || (apr_uint64_t)st.st_ino != old->ino
-            || (apr_uint64_t)st.st_dev != old->dev
-            || pwrite(fd, page->head, sizeof(acme_page_head_t), 0)
-               != (ssize_t)sizeof(acme_page_head_t)) {
-            /* the file stays as it was: the next reader builds again */
-        }
-        close(fd);
-    }
-}
-
-int acme_status_page_lock(int dirfd, const char *name)
-{
-    /* the directory itself (no file of its own beside the pages): a store
-     * shared by configurations renders one of their pages at a time */
-    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    (void)name;
-    if (fd < 0) {
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* That the page in the file old was mapped from (if still there) shows the
- * store as of when: one aligned 8-byte write into its head, so that a
- * request serving it as it is states since when, and knows whether a render
- * ran lately (ACME_PAGE_STALE_MAX). */
-static void known_write(int dirfd, const char *name, const acme_page_t *old, apr_time_t when)
-{
-    apr_int64_t value = when;
-    int fd = dirfd >= 0 ? openat(dirfd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
-    struct stat st;
-
-    if (fd >= 0) {
-        if (fstat(fd, &st) == 0 && (apr_uint64_t)st.st_ino == old->ino
-            && (apr_uint64_t)st.st_dev == old->dev
-            && pwrite(fd, &value, sizeof(value), offsetof(acme_page_head_t, known_at))
-               != (ssize_t)sizeof(value)) {
-            /* as it was: the page only looks older than it is */
-        }
-        close(fd);
-    }
+    return acme_status_page_sane(out, n);
 }
 
 /* A pool with an allocator of its own: what a build allocates is freed
@@ -596,6 +420,40 @@ static apr_pool_t *work_pool(void)
     }
     apr_allocator_owner_set(allocator, pool);
     return pool;
+}
+
+/* A request's way past a build running in another thread of its process
+ * (a render thread or the watchdog's refresh, which hold cache->mutex for
+ * as long as they render, seconds at 10,000 certificates): when the mutex
+ * is taken, the page file as last written (whole: it is replaced by a
+ * rename, and only its head's stamps and known_at are written in place)
+ * mapped into *page for p's life, and 1; its known_at says since when it
+ * shows the store. 0 otherwise; *locked then says whether the mutex was
+ * free and is now the caller's (else the caller waits for it). */
+static int busy_page(apr_pool_t *p, acme_status_frag_t *cache, int page_fd, const char *name,
+                     apr_size_t n, acme_page_t *page, int *locked)
+{
+#if APR_HAS_THREADS
+    apr_status_t rv = apr_thread_mutex_trylock(cache->mutex);
+
+    *locked = rv == APR_SUCCESS;
+    if (!APR_STATUS_IS_EBUSY(rv) || page_fd < 0) {
+        return 0;
+    }
+    if (acme_status_page_map(p, page_fd, name, n, page)) {
+        return 1;
+    }
+    memset(page, 0, sizeof(*page));
+#else
+    (void)p;
+    (void)cache;
+    (void)page_fd;
+    (void)name;
+    (void)n;
+    (void)page;
+    *locked = 0;
+#endif
+    return 0;
 }
 
 /* Which entries of old (the page of the same domains) may have changed
@@ -667,7 +525,7 @@ int acme_status_page_build(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page,
     const char *name;
     char *check = NULL;
     int status_fd, domains_fd, page_fd, fresh = 0, ok = 0, rendered = 0, lock = -1;
-    int full = mode == ACME_PAGE_FULL, stale = 0;
+    int full = mode == ACME_PAGE_FULL, stale = 0, locked = 0;
     apr_pool_t *work;
     struct timespec started;
     acme_page_head_t head;
@@ -677,7 +535,7 @@ int acme_status_page_build(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page,
         return 0;
     }
     n = (apr_size_t)rt->domains->nelts;
-    name = acme_status_page_name(p, rt->domains);
+    name = acme_status_page_name_of(p, rt);
     clock_gettime(CLOCK_REALTIME, &started);
     if ((status_fd = acme_store_open_reldir(rt->store, p, ACME_STORE_STATUS)) < 0) {
         return 0;
@@ -694,7 +552,7 @@ int acme_status_page_build(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page,
     acme_changes_where(changes, ACME_CHANGES_DOMAINS, &pos[ACME_CHANGES_DOMAINS]);
     /* stamped before anything in them is read: a change from here on shows */
     memset(&head, 0, sizeof(head));
-    memcpy(head.magic, PAGE_MAGIC, 8);
+    memcpy(head.magic, ACME_PAGE_MAGIC, 8);
     acme_changes_stamp_fd(status_fd, &head.status_dir);
     acme_changes_stamp_fd(domains_fd, &head.domains_dir);
     head.status_trusted = head.status_dir.mtime_ns < acme_changes_ns(&started) - 1000000000
@@ -707,11 +565,20 @@ int acme_status_page_build(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page,
     head.domains_chained = acme_changes_stamp_same(&head.domains_dir, &pos[1].chain);
     head.full_at = head.made_at = head.known_at = apr_time_now();
     *as_of = head.made_at;
-#if APR_HAS_THREADS
-    apr_thread_mutex_lock(cache->mutex);
-#endif
     memset(&old, 0, sizeof(old));
-    if (page_fd >= 0 && page_map(p, page_fd, name, n, &old)) {
+    if (mode == ACME_PAGE_REQUEST && busy_page(p, cache, page_fd, name, n, &old, &locked)) {
+        /* another thread of this process builds: the page as last written */
+        *page = old;
+        *as_of = old.head->known_at;
+        ok = 1;
+        goto done;
+    }
+#if APR_HAS_THREADS
+    if (!locked) {
+        apr_thread_mutex_lock(cache->mutex);
+    }
+#endif
+    if (page_fd >= 0 && acme_status_page_map(p, page_fd, name, n, &old)) {
         int unchanged = 0, many = 0;
 
         full = full && head.full_at - old.head->full_at > FULL_INTERVAL;
@@ -758,7 +625,7 @@ int acme_status_page_build(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page,
         *page = old;
         ok = 1;
         if (head.made_at - old.head->known_at > apr_time_from_sec(1)) {
-            known_write(page_fd, name, &old, head.made_at);
+            acme_status_page_known_write(page_fd, name, &old, head.made_at);
         }
     }
     else if ((work = work_pool()) != NULL) {
@@ -766,10 +633,10 @@ int acme_status_page_build(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page,
                        old.base ? check : NULL, page, &rendered)) {
             ok = 1;
             if (page_fd >= 0 && old.base && !rendered) {
-                head_write(page_fd, name, &old, page);
+                acme_status_page_head_write(page_fd, name, &old, page);
             }
             else if (page_fd >= 0) {
-                page_write(p, page_fd, name, page);
+                acme_status_page_write(p, page_fd, name, page);
             }
         }
         apr_pool_destroy(work);
@@ -782,6 +649,7 @@ int acme_status_page_build(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page,
 #if APR_HAS_THREADS
     apr_thread_mutex_unlock(cache->mutex);
 #endif
+done:
     if (lock >= 0) {
         close(lock);
     }

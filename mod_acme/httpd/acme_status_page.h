@@ -96,6 +96,9 @@ struct acme_status_frag_t {
     apr_status_t (*render_start)(acme_runtime_t *rt, int lock);
     int n;
     apr_time_t refreshed;         /* the watchdog's last look (its thread only) */
+    /* acme_status_page_name of the domains, made once per child (child_init;
+     * read-only after it); NULL: made per call */
+    const char *page_name;
 };
 
 /* How acme_status_page_build looks. */
@@ -131,7 +134,40 @@ int acme_status_page_build(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page,
                            apr_time_t *as_of);
 /* The page file's name for domains (acme_domain_t *), from p. */
 const char *acme_status_page_name(apr_pool_t *p, const apr_array_header_t *domains);
+/* The page file's name for rt's domains: the one its child made at its
+ * start (acme_status_render_child_init), else made in p. At 10,000 domains
+ * making it is 10,000 formatted strings, not to be redone per request. */
+const char *acme_status_page_name_of(apr_pool_t *p, acme_runtime_t *rt);
 
+/* acme_status_page_file.c: */
+/* Its layout's mark; a new layout takes a new one (an old file is rebuilt). */
+#define ACME_PAGE_MAGIC     "ACMEPG10"
+/* Larger than this (bytes) is not a page of ours. */
+#define ACME_PAGE_SIZE_MAX  ((apr_uint64_t)1 << 31)
+/* 1 when page (base, size) holds a well-formed head and n entries inside
+ * its size, and sets its head and entries; 0 otherwise. */
+int acme_status_page_sane(acme_page_t *page, apr_size_t n);
+/* size bytes of fresh memory for p's life, mapped apart from the heap: a
+ * page's megabytes go back to the system with p, not into a child's malloc
+ * arenas (which would keep them). NULL when it cannot be had. */
+void *acme_status_page_alloc(apr_pool_t *p, apr_size_t size);
+/* The file name in dirfd (status/.page), mapped read-only for p's life and
+ * checked into *page: 1; 0 when there is none or it is not a page of n
+ * entries. */
+int acme_status_page_map(apr_pool_t *p, int dirfd, const char *name, apr_size_t n,
+                         acme_page_t *page);
+/* Puts page where name in dirfd says, in one rename (readers see the old
+ * file or the new one); a failure only means the next reader builds again.
+ * Temporaries in p. */
+void acme_status_page_write(apr_pool_t *p, int dirfd, const char *name, const acme_page_t *page);
+/* Only page's head into the file old was mapped from, if it is still there
+ * (another process may have put a new one): the stamps moved, no entry did. */
+void acme_status_page_head_write(int dirfd, const char *name, const acme_page_t *old,
+                                 const acme_page_t *page);
+/* That the page in the file old was mapped from (if still there) shows the
+ * store as of when (apr_time_t): one aligned 8-byte write of its known_at. */
+void acme_status_page_known_write(int dirfd, const char *name, const acme_page_t *old,
+                                  apr_time_t when);
 /* The lock that one process renders the page name in dirfd (status/.page)
  * at a time, taken without waiting: its descriptor (closing it releases
  * it), or -1 when another holds it or it cannot be had. */

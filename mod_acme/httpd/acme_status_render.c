@@ -147,6 +147,9 @@ void acme_status_render_child_init(acme_runtime_t *rt, apr_pool_t *pchild)
         return;
     }
     cache->pchild = pchild;
+    if (rt->domains && rt->domains->nelts == cache->n) {
+        cache->page_name = acme_status_page_name(pchild, rt->domains);
+    }
 #if APR_HAS_THREADS
     apr_pool_pre_cleanup_register(pchild, cache, render_join);
 #endif
@@ -167,7 +170,7 @@ void acme_status_page_refresh(acme_runtime_t *rt, apr_pool_t *p)
     }
     cache->refreshed = now;
     apr_pool_create(&sub, p);
-    name = acme_status_page_name(sub, rt->domains);
+    name = acme_status_page_name_of(sub, rt);
     if ((status_fd = acme_store_open_reldir(rt->store, sub, ACME_STORE_STATUS)) >= 0) {
         page_fd = acme_store_open_dir_at(status_fd, ACME_STORE_STATUS_PAGE_DIR);
         close(status_fd);

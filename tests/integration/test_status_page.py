@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 import uuid
 
@@ -610,6 +611,65 @@ def test_status_page_under_mass_change_is_at_most_seconds_old_and_shows_a_change
         return False
     took, _ = watch(one_shown, "the certificate of %s" % target, bound)
     print("one certificate made live amid %d changes: shown after %.2f s" % (n, took))
+
+
+def test_status_page_is_served_whole_and_at_once_while_its_process_renders(httpd, unique,
+                                                                          tmp_path):
+    """300 certificates change at once in a server of one child: a render
+    thread of that child renders them, holding the child's page lock for as
+    long as it takes. Requests meanwhile, in the same child, get the page as
+    last written, whole (every certificate, valid JSON), at once, instead of
+    waiting for the render to end; then every certificate shows live."""
+    n, bound = 300, 6.0
+    names = [unique("w%03d" % i) for i in range(n)]
+    url = "https://127.0.0.1:%d/dir" % harness.closed_port()
+    httpd.write_config(vhosts="".join(ssl_vhost(name) for name in names),
+                       acme={"AcmeCA": url}, extra_global="ServerLimit 1\nMaxRequestWorkers 16\n")
+    httpd.start()
+    status_dir = os.path.join(httpd.store, "status")
+    wait_for(lambda: sum(f.endswith(".json") for f in os.listdir(status_dir)) >= n, 120,
+             interval=0.5, what="%d status records" % n)
+    get(httpd, "/acme-status?format=json")
+    time.sleep(1.5)        # the store settled: a request may leave the render to a thread
+    get(httpd, "/acme-status?format=json")
+    plant_live(httpd.store, names, self_signed(str(tmp_path), 30), "v1")
+
+    answers, lock = [], threading.Lock()
+    done = threading.Event()
+
+    def client():
+        while not done.is_set():
+            t0 = time.monotonic()
+            _, text = get(httpd, "/acme-status?format=json")
+            took = time.monotonic() - t0
+            doc = json.loads(text)         # whole: it parses
+            live = sum(1 for d in doc["domains"] if d.get("cert"))
+            with lock:
+                answers.append((took, len(doc["domains"]), live))
+            if live == n:
+                done.set()
+    threads = [threading.Thread(target=client) for _ in range(2)]
+    for t in threads:
+        t.start()
+    done.wait(bound * 2)
+    done.set()
+    for t in threads:
+        t.join()
+    pids = set(re.findall(r"\"GET /acme-status[^\"]*\" 200 .*pid=(\d+)",
+                          open(httpd.access_log).read()))
+    assert len(pids) == 1, ("one child serves every request", pids)
+    assert answers and all(count == n for _, count, _ in answers), answers
+    assert answers[-1][2] == n, ("every certificate shown live within %.0f s" % (bound * 2),
+                                 answers[-5:])
+    before = [took for took, _, live in answers if live == 0]
+    print("%d answers while the render ran, as last written (%.0f ms at most), then %d, "
+          "%d of them with every certificate live"
+          % (len(before), 1000 * max(before or [0]), len(answers) - len(before),
+             sum(1 for *_, live in answers if live == n)))
+    # the request that started the render got the page as it was; without
+    # serving past the render's lock, every later one waited for the render
+    assert len(before) >= 3, ("requests waited for the render instead of getting the page "
+                              "as last written", answers[:10])
 
 
 def cert_expiring_at(workdir, not_after):
