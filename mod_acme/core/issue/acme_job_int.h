@@ -213,6 +213,13 @@ struct acme_driver_t {
                                      * challenges are answered (acme_driver_run) */
 };
 
+/* acme_driver.c: one name's turn in a run (acme_driver_run.c): a job
+ * started when one is needed and may start, advanced as far as it goes
+ * without waiting; rec and its status record updated. *staged is set when a
+ * certificate was staged. Scratch memory from p. */
+void acme_driver_domain_run(acme_driver_t *driver, acme_record_t *rec,
+                            const acme_domain_t *domain, apr_pool_t *p, int *staged);
+
 /* acme_job_pace.c: may a new order for ca_url start at now? 0 = yes (its
  * slot and the CA's token are taken); otherwise the time to ask again: a
  * slot frees (max_parallel reached) or the CA's bucket refills. */

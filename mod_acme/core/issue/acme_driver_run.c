@@ -1,0 +1,291 @@
+/* The driver's run (acme_driver_run): which names are looked at in a run
+ * (every name, or only the due ones from the schedule), the second pass for
+ * orders that yielded after answering their challenges, the jobs/.in-flight
+ * marker, and when the next run is due. One name's look is domain_run in
+ * acme_driver.c. */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <apr_atomic.h>
+#include <apr_strings.h>
+
+#include "acme_job_int.h"
+#include "acme_time.h"
+#include "acme_store_renew.h"
+#include "acme_store_paths.h"
+
+#define ACME_RECHECK_VALID    apr_time_from_sec(12 * 3600)
+/* How soon a renewal acmectl asks for (jobs/<name>.renew) is noticed. */
+#define ACME_MARKER_POLL      apr_time_from_sec(30)
+/* How often a run looks for temp files whose writer died (it reads every
+ * directory of the child's, status/ with a record per name). */
+#define ACME_TEMP_SWEEP       apr_time_from_sec(300)
+/* With nothing in progress, the names due within this of the first one are
+ * looked at together, in one run when the last of them is due, instead of
+ * one run (one wake-up of the watchdog) each. */
+#define ACME_DUE_GROUP        apr_time_from_sec(5)
+
+/* acmectl renew or revoke on a valid certificate, acmectl renew while
+ * something is staged, or the staged entry gone (made live or refused): no
+ * need to wait for its check. */
+static int renewal_asked(acme_driver_t *driver, const acme_record_t *rec,
+                         const acme_domain_t *domain, apr_pool_t *p, int markers)
+{
+    return !rec->job && !rec->force
+           && ((strcmp(rec->state, "valid") == 0 && markers
+                && acme_store_renewal_requested(driver->store, p, domain->name))
+               || (strcmp(rec->state, "staged") == 0
+                   && (acme_store_renewal_marked(driver->store, p, domain->name)
+                       || !acme_store_has_staged(driver->store, p, domain->name))));
+}
+
+/* jobs/.in-flight exists (and is touched every run) while certificates are
+ * due or being ordered and have not failed yet: the parent then holds a
+ * restart back for the batch.
+ * A hint only, so no fsync; a dead child's marker goes stale by its mtime. */
+#define ACME_IN_FLIGHT_REFRESH apr_time_from_sec(5)
+
+static void mark_orders_in_flight(acme_driver_t *driver, apr_pool_t *p, int in_flight)
+{
+    const char *path = acme_store_path(driver->store, p, ACME_STORE_IN_FLIGHT);
+    int fd;
+
+    if (!in_flight) {
+        unlink(path);
+        return;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd >= 0) {
+        futimens(fd, NULL);
+        close(fd);
+    }
+}
+
+/* Orders in flight: a job restored from disk after a restart counts too. */
+static int count_active(acme_driver_t *driver, apr_pool_t *p)
+{
+    apr_hash_index_t *hi;
+    int n = 0;
+
+    for (hi = apr_hash_first(p, driver->records); hi; hi = apr_hash_next(hi)) {
+        void *rec;
+        apr_hash_this(hi, NULL, NULL, &rec);
+        n += ((acme_record_t *)rec)->job != NULL;
+    }
+    return n;
+}
+
+/* What the looks at the domains of one run found. */
+typedef struct run_sum_t {
+    apr_time_t earliest;            /* the earliest next_run seen */
+    apr_time_t marker_poll;         /* when to look for acmectl's markers again */
+    apr_time_t marked_at;           /* jobs/.in-flight last touched in this run */
+    int in_flight;                  /* names due or in an order that has not failed */
+    int busy;                       /* a job, an order in flight or something staged */
+    int markers;                    /* a name valid, staged or in a job */
+} run_sum_t;
+
+static int counts_in_flight(const acme_record_t *rec)
+{
+    return rec->attempts == 0 && (rec->job || !strcmp(rec->state, "missing")
+                                  || !strcmp(rec->state, "renewing"));
+}
+
+/* One domain's turn in a run: restored at its first, worked on when due.
+ * Returns 1 when its order yielded (rec->yielded): it is counted in sum at
+ * its second look. */
+static int look_at(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_t *ptemp,
+                   int markers, int *staged, run_sum_t *sum)
+{
+    acme_record_t *rec = acme_record_get(driver, domain->name, 1);
+    apr_pool_t *p;
+
+    apr_pool_create(&p, ptemp);
+    if (!rec->restored) {
+        acme_renewal_restore(driver, rec, domain, acme_core_now(&driver->ctx), p);
+    }
+    if (rec->next_run <= acme_core_now(&driver->ctx) || renewal_asked(driver, rec, domain, p, markers)) {
+        /* Mark before the work, not only after it: one run can take a
+         * while and stage certificates early in it. A valid certificate's
+         * recheck does not (it would touch jobs/ at every look). */
+        if (counts_in_flight(rec)
+            && acme_core_now(&driver->ctx) - sum->marked_at > ACME_IN_FLIGHT_REFRESH) {
+            mark_orders_in_flight(driver, p, 1);
+            sum->marked_at = acme_core_now(&driver->ctx);
+        }
+        acme_driver_domain_run(driver, rec, domain, p, staged);
+    }
+    apr_pool_destroy(p);
+    if (rec->yielded) {
+        return 1;
+    }
+    sum->in_flight += counts_in_flight(rec);
+    sum->busy |= counts_in_flight(rec) || rec->job || !strcmp(rec->state, "staged");
+    sum->earliest = rec->next_run < sum->earliest ? rec->next_run : sum->earliest;
+    /* A job's wait (up to a day behind a clock set back) is measured by
+     * the wall clock: looked at every poll, a clock set right ends it
+     * then, not after the watchdog's longest sleep. */
+    if (rec->job || !strcmp(rec->state, "valid") || !strcmp(rec->state, "staged")) {
+        sum->markers = 1;
+        sum->earliest = sum->marker_poll < sum->earliest ? sum->marker_poll : sum->earliest;
+    }
+    return 0;
+}
+
+/* The second pass: the orders that yielded in the first, in the same order. */
+static void look_again(acme_driver_t *driver, const apr_array_header_t *domains,
+                       const apr_array_header_t *again, apr_pool_t *ptemp, int markers,
+                       int *staged, run_sum_t *sum)
+{
+    int i;
+
+    driver->may_yield = 0;
+    for (i = 0; i < again->nelts; ++i) {
+        const acme_domain_t *domain = APR_ARRAY_IDX(domains, APR_ARRAY_IDX(again, i, int),
+                                                    const acme_domain_t *);
+
+        acme_record_get(driver, domain->name, 1)->yielded = 0;
+        if (!apr_atomic_read32(&driver->stop)) {
+            look_at(driver, domain, ptemp, markers, staged, sum);
+        }
+    }
+}
+
+/* Every name, then the schedule rebuilt when nothing is in progress. */
+static void full_run(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *ptemp,
+                     int markers, int *staged, run_sum_t *sum)
+{
+    apr_array_header_t *again = apr_array_make(ptemp, 8, sizeof(int));
+    int i;
+
+    driver->may_yield = 1;
+    for (i = 0; domains && i < domains->nelts && !apr_atomic_read32(&driver->stop); ++i) {
+        if (look_at(driver, APR_ARRAY_IDX(domains, i, const acme_domain_t *), ptemp, markers,
+                    staged, sum)) {
+            APR_ARRAY_PUSH(again, int) = i;
+        }
+    }
+    look_again(driver, domains, again, ptemp, markers, staged, sum);
+    acme_job_sched_reset(driver, domains);
+    driver->sched_ok = domains && !sum->busy && !apr_atomic_read32(&driver->stop);
+    driver->sched_markers = sum->markers;
+    for (i = 0; driver->sched_ok && i < domains->nelts; ++i) {
+        const acme_domain_t *domain = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
+
+        acme_job_sched_push(driver, acme_record_get(driver, domain->name, 1)->next_run, i);
+    }
+}
+
+/* Only the names due now: nothing is in progress and jobs/ stood still. */
+static void due_run(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *ptemp,
+                    int *staged, run_sum_t *sum)
+{
+    apr_array_header_t *looked = apr_array_make(ptemp, 16, sizeof(int));
+    apr_array_header_t *again = apr_array_make(ptemp, 8, sizeof(int));
+    apr_time_t now = acme_core_now(&driver->ctx);
+    int i, index;
+
+    driver->may_yield = 1;
+    while (!apr_atomic_read32(&driver->stop) && acme_job_sched_pop_due(driver, now, &index)) {
+        if (look_at(driver, APR_ARRAY_IDX(domains, index, const acme_domain_t *), ptemp, 0,
+                    staged, sum)) {
+            APR_ARRAY_PUSH(again, int) = index;
+        }
+        APR_ARRAY_PUSH(looked, int) = index;
+    }
+    look_again(driver, domains, again, ptemp, 0, staged, sum);
+    /* back in after the loop: one planned for now again waits for the next run */
+    for (i = 0; i < looked->nelts; ++i) {
+        index = APR_ARRAY_IDX(looked, i, int);
+        acme_job_sched_push(driver, acme_record_get(driver, APR_ARRAY_IDX(domains, index,
+                                                const acme_domain_t *)->name, 1)->next_run, index);
+    }
+    if (sum->busy || apr_atomic_read32(&driver->stop)) {
+        driver->sched_ok = 0;
+    }
+    if (acme_job_sched_next(driver) && acme_job_sched_next(driver) < sum->earliest) {
+        sum->earliest = acme_job_sched_next(driver);
+    }
+    if (driver->sched_markers && sum->marker_poll < sum->earliest) {
+        sum->earliest = sum->marker_poll;
+    }
+}
+
+/* A run over every name (not only the due ones) and why, at debug, unless
+ * orders are in progress (then each run is one: it would log at every poll). */
+static void full_run_note(acme_driver_t *driver, const apr_array_header_t *domains, int markers)
+{
+    if (driver->active > 0 || !domains) {
+        return;
+    }
+    acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME01233: looking at all %d names: %s",
+             domains->nelts, markers ? "jobs/ changed (acmectl's markers are looked for)"
+             : driver->sched_ok ? "the configured names changed" : "no schedule yet");
+}
+
+/* When the next run is due with nothing in progress: the time of the last
+ * name due within ACME_DUE_GROUP of the first, so those come in one run; a
+ * name alone runs at its own time (a CA's renewal window may be seconds
+ * wide). The look for acmectl's markers is not put off. */
+static apr_time_t grouped(const acme_driver_t *driver, const run_sum_t *sum)
+{
+    apr_time_t at = sum->earliest;
+    int i;
+
+    for (i = 0; i < driver->sched_n; ++i) {
+        if (driver->sched[i].at > at && driver->sched[i].at <= sum->earliest + ACME_DUE_GROUP) {
+            at = driver->sched[i].at;
+        }
+    }
+
+    if (driver->sched_markers && sum->marker_poll >= sum->earliest && sum->marker_poll < at) {
+        at = sum->marker_poll;
+    }
+    return at;
+}
+
+apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *domains,
+                             apr_pool_t *ptemp, apr_time_t *next_run, int *staged)
+{
+    run_sum_t sum;
+    int markers, full;
+
+    memset(&sum, 0, sizeof(sum));
+    sum.earliest = acme_core_now(&driver->ctx) + ACME_RECHECK_VALID;
+    sum.marker_poll = acme_core_now(&driver->ctx) + ACME_MARKER_POLL;
+    *staged = 0;
+    driver->run += 1;
+    acme_job_sched_clock_check(driver, ptemp);
+    /* a valid schedule: the last run ended with no job anywhere */
+    driver->active = driver->sched_ok ? 0 : count_active(driver, ptemp);
+    if (apr_atomic_read32(&driver->stop)) {
+        *next_run = sum.earliest;
+        return APR_SUCCESS;
+    }
+    /* A writer killed after the parent's sweep at startup (a crashed child)
+     * left its temp file; look again now and then. */
+    if (!driver->swept_at || acme_core_now(&driver->ctx) - driver->swept_at > ACME_TEMP_SWEEP) {
+        acme_store_remove_dead_temps(driver->store, ptemp);
+        driver->swept_at = acme_core_now(&driver->ctx);
+    }
+    markers = acme_job_sched_jobs_changed(driver, ptemp);
+    full = markers || !driver->sched_ok || driver->active > 0 || !domains
+           || driver->sched_domains != domains || driver->sched_nelts != domains->nelts;
+    if (full) {
+        full_run_note(driver, domains, markers);
+        full_run(driver, domains, ptemp, markers, staged, &sum);
+    }
+    else {
+        due_run(driver, domains, ptemp, staged, &sum);
+    }
+    acme_dns01_poll_teardowns(driver, acme_core_now(&driver->ctx), &sum.earliest);
+    /* Stopped early, the domains not looked at may have orders in flight.
+     * A run over the due names only started with none in flight. */
+    if (!apr_atomic_read32(&driver->stop) && (full || sum.in_flight)) {
+        mark_orders_in_flight(driver, ptemp, sum.in_flight);
+    }
+    *next_run = driver->sched_ok ? grouped(driver, &sum) : sum.earliest;
+    return APR_SUCCESS;
+}
+
