@@ -38,8 +38,29 @@ const char *acme_store_untraversable(acme_store_t *store, apr_pool_t *p, apr_uid
 /* Absolute path of a store-relative path. */
 const char *acme_store_path(const acme_store_t *store, apr_pool_t *p, const char *relpath);
 
+/* Writes relpath (store-relative; its directories made as needed) with data
+ * of len bytes and mode perms, atomically: a temp file, its fsync, renamed
+ * over the old one, then an fsync of the directory, so after a crash the file
+ * is the old or the new one, whole. APR_SUCCESS, or the errno of the step
+ * that failed (the temp file is removed then). */
 apr_status_t acme_store_write(acme_store_t *store, apr_pool_t *p, const char *relpath,
                               const void *data, apr_size_t len, apr_fileperms_t perms);
+/* acme_store_write without the directory's fsync: the file's content is on
+ * disk before its name, but the name (the rename) only once the caller syncs
+ * the directory (acme_store_sync_reldir), one fsync for several files written
+ * into it. Returns as acme_store_write. */
+apr_status_t acme_store_write_data_synced(acme_store_t *store, apr_pool_t *p,
+                                          const char *relpath, const void *data,
+                                          apr_size_t len, apr_fileperms_t perms);
+/* acme_store_write with no fsync at all: as atomic for every reader, but after
+ * a crash of the machine the file may be missing, earlier or empty. For
+ * markers whose existence is what counts. Returns as acme_store_write. */
+apr_status_t acme_store_write_unsynced(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                                       const void *data, apr_size_t len, apr_fileperms_t perms);
+/* fsync of the store-relative directory reldir, reached by the store's walk
+ * (acme_store_open_reldir): the renames and unlinks made in it survive a
+ * crash. APR_SUCCESS, or the errno of opening or syncing it. */
+apr_status_t acme_store_sync_reldir(acme_store_t *store, apr_pool_t *p, const char *reldir);
 /* A batch of writes (thousands of files at a first start): between begin and
  * end, acme_store_write and acme_store_write_json still write a temp file and
  * rename it, but skip the two fsyncs per file; acme_store_batch_end flushes

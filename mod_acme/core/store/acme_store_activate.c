@@ -245,29 +245,39 @@ static apr_status_t link_replace(acme_store_t *store, apr_pool_t *p, const acme_
     return rv == APR_SUCCESS ? acme_store_sync_dir(domains) : rv;
 }
 
+/* The version's files, each with its data on disk before its name, then
+ * one fsync of the version's directory for all three names (not one per
+ * file): all of it is on disk before link_replace points domains/<name>
+ * at it, so a crash leaves the old live version or the whole new one. */
 static apr_status_t archive_write(acme_store_t *store, apr_pool_t *p, const char *name,
                                   const char *version, const staged_t *st)
 {
     apr_status_t rv;
 
-    rv = acme_store_write(store, p, acme_store_rel_version_file(p, name, version,
-                                                                ACME_STORE_KEY_FILE), st->key_pem,
-                          st->key_len, ACME_STORE_KEY_PERMS);
+    rv = acme_store_write_data_synced(store, p, acme_store_rel_version_file(
+                                          p, name, version, ACME_STORE_KEY_FILE),
+                                      st->key_pem, st->key_len, ACME_STORE_KEY_PERMS);
     if (rv == APR_SUCCESS) {
-        rv = acme_store_write(store, p, acme_store_rel_version_file(p, name, version,
-                                                                    ACME_STORE_CERT_FILE), st->chain_pem,
-                              st->chain_len, ACME_STORE_FILE_PERMS);
+        rv = acme_store_write_data_synced(store, p, acme_store_rel_version_file(
+                                              p, name, version, ACME_STORE_CERT_FILE),
+                                          st->chain_pem, st->chain_len, ACME_STORE_FILE_PERMS);
     }
     if (rv == APR_SUCCESS && st->meta_json) {
-        rv = acme_store_write(store, p, acme_store_rel_version_file(p, name, version,
-                                                                    ACME_STORE_META_FILE), st->meta_json,
-                              strlen(st->meta_json), ACME_STORE_FILE_PERMS);
+        rv = acme_store_write_data_synced(store, p, acme_store_rel_version_file(
+                                              p, name, version, ACME_STORE_META_FILE),
+                                          st->meta_json, strlen(st->meta_json),
+                                          ACME_STORE_FILE_PERMS);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = acme_store_sync_reldir(store, p, acme_store_rel_version(p, name, version));
     }
     return rv;
 }
 
 /* The staged entry is live now; "ready" goes first so a crash here cannot
- * make the parent activate it twice. */
+ * make the parent activate it twice. No fsync: the link to the new version
+ * is on disk already (link_replace), so an entry a crash brings back is the
+ * live certificate, which activation only clears (already_live). */
 static void staged_clear(acme_store_t *store, apr_pool_t *p, const char *name, int dirfd,
                          ino_t ready)
 {
@@ -282,7 +292,6 @@ static void staged_clear(acme_store_t *store, apr_pool_t *p, const char *name, i
     for (i = 0; files[i]; ++i) {
         unlinkat(dirfd, files[i], 0);
     }
-    fsync(dirfd);
     apr_dir_remove(acme_store_path(store, p, acme_store_rel_staging(p, name)), p);
 }
 

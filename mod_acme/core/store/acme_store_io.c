@@ -155,6 +155,11 @@ static apr_status_t write_temp(int dirfd, const char *tmp, const void *data, apr
     return rv;
 }
 
+/* What store_write flushes to disk. */
+#define WRITE_SYNC_FILE 1           /* the file's data, before its rename */
+#define WRITE_SYNC_DIR  2           /* its directory, after the rename */
+#define WRITE_SYNC_BOTH (WRITE_SYNC_FILE | WRITE_SYNC_DIR)
+
 static apr_status_t store_write(acme_store_t *store, apr_pool_t *p, const char *relpath,
                                 const void *data, apr_size_t len, apr_fileperms_t perms,
                                 int sync)
@@ -169,15 +174,16 @@ static apr_status_t store_write(acme_store_t *store, apr_pool_t *p, const char *
         return rv;
     }
     tmp = acme_store_tmp_path(p, base);
-    sync = sync && !acme_store_batched(store);
-    rv = write_temp(dirfd, tmp, data, len, acme_store_mode_of(perms), uid, gid, sync);
+    sync = acme_store_batched(store) ? 0 : sync;
+    rv = write_temp(dirfd, tmp, data, len, acme_store_mode_of(perms), uid, gid,
+                    sync & WRITE_SYNC_FILE);
     if (rv == APR_SUCCESS && renameat(dirfd, tmp, dirfd, base) < 0) {
         rv = errno;
     }
     if (rv != APR_SUCCESS) {
         unlinkat(dirfd, tmp, 0);
     }
-    else if (sync && fsync(dirfd) < 0) {
+    else if ((sync & WRITE_SYNC_DIR) && fsync(dirfd) < 0) {
         rv = errno;
     }
     close(dirfd);
@@ -187,7 +193,35 @@ static apr_status_t store_write(acme_store_t *store, apr_pool_t *p, const char *
 apr_status_t acme_store_write(acme_store_t *store, apr_pool_t *p, const char *relpath,
                               const void *data, apr_size_t len, apr_fileperms_t perms)
 {
-    return store_write(store, p, relpath, data, len, perms, 1);
+    return store_write(store, p, relpath, data, len, perms, WRITE_SYNC_BOTH);
+}
+
+apr_status_t acme_store_write_data_synced(acme_store_t *store, apr_pool_t *p,
+                                          const char *relpath, const void *data,
+                                          apr_size_t len, apr_fileperms_t perms)
+{
+    return store_write(store, p, relpath, data, len, perms, WRITE_SYNC_FILE);
+}
+
+apr_status_t acme_store_write_unsynced(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                                       const void *data, apr_size_t len, apr_fileperms_t perms)
+{
+    return store_write(store, p, relpath, data, len, perms, 0);
+}
+
+apr_status_t acme_store_sync_reldir(acme_store_t *store, apr_pool_t *p, const char *reldir)
+{
+    int fd = acme_store_open_reldir(store, p, reldir);
+    apr_status_t rv = APR_SUCCESS;
+
+    if (fd < 0) {
+        return errno;
+    }
+    if (fsync(fd) < 0) {
+        rv = errno;
+    }
+    close(fd);
+    return rv;
 }
 
 apr_status_t acme_store_rename(acme_store_t *store, apr_pool_t *p, const char *from,
@@ -331,7 +365,7 @@ static apr_status_t write_json(acme_store_t *store, apr_pool_t *p, const char *r
 apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
                                    json_t *json, apr_fileperms_t perms)
 {
-    return write_json(store, p, relpath, json, perms, 1);
+    return write_json(store, p, relpath, json, perms, WRITE_SYNC_BOTH);
 }
 
 apr_status_t acme_store_write_json_unsynced(acme_store_t *store, apr_pool_t *p,

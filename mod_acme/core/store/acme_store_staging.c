@@ -37,23 +37,36 @@ apr_status_t acme_store_stage_with_meta(acme_store_t *store, apr_pool_t *p, cons
                                                         p, name, ACME_STORE_KEY_FILE))) != APR_SUCCESS)) {
         return rv;
     }
+    /* Durability in three fsyncs or four, not two per file: each file's
+     * data before its rename, then one fsync of the entry's directory for
+     * every rename and unlink before it, then "ready" with none. After a
+     * machine crash at any instant "ready" is absent (the entry is not
+     * activated, nothing is replaced; the driver, finding neither it nor a
+     * live certificate, orders again) or present with the chain and
+     * meta.json whole beside it, since their names were on disk before
+     * "ready" had one; only its existence counts (its content is never
+     * read). The live certificate and root's keys are not touched here:
+     * activation copies the entry into archive/ with every fsync. */
     if (key_pem) {
-        rv = acme_store_write(store, p, acme_store_rel_staged(p, name, ACME_STORE_KEY_FILE), key_pem,
-                              strlen(key_pem), ACME_STORE_KEY_PERMS);
+        rv = acme_store_write_data_synced(store, p, acme_store_rel_staged(p, name, ACME_STORE_KEY_FILE),
+                                          key_pem, strlen(key_pem), ACME_STORE_KEY_PERMS);
     }
     if (rv == APR_SUCCESS) {
-        rv = acme_store_write(store, p, acme_store_rel_staged(p, name, ACME_STORE_CERT_FILE), chain_pem,
-                              chain_len, ACME_STORE_FILE_PERMS);
+        rv = acme_store_write_data_synced(store, p, acme_store_rel_staged(p, name, ACME_STORE_CERT_FILE),
+                                          chain_pem, chain_len, ACME_STORE_FILE_PERMS);
     }
     if (rv == APR_SUCCESS && meta_json) {
-        rv = acme_store_write(store, p, acme_store_rel_staged(p, name, ACME_STORE_META_FILE), meta_json,
-                              strlen(meta_json), ACME_STORE_FILE_PERMS);
+        rv = acme_store_write_data_synced(store, p, acme_store_rel_staged(p, name, ACME_STORE_META_FILE),
+                                          meta_json, strlen(meta_json), ACME_STORE_FILE_PERMS);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = acme_store_sync_reldir(store, p, acme_store_rel_staging(p, name));
     }
     if (rv == APR_SUCCESS) {
         apr_rfc822_date(stamp, apr_time_now());
         ready = apr_psprintf(p, "{\"staged\": \"%s\"}\n", stamp);
-        rv = acme_store_write(store, p, acme_store_rel_staged(p, name, ACME_STORE_READY_FILE), ready,
-                              strlen(ready), ACME_STORE_FILE_PERMS);
+        rv = acme_store_write_unsynced(store, p, acme_store_rel_staged(p, name, ACME_STORE_READY_FILE),
+                                       ready, strlen(ready), ACME_STORE_FILE_PERMS);
     }
     if (rv != APR_SUCCESS) {
         /* A full disk stopped it half way: nothing half-staged stays behind. */
