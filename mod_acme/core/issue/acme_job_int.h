@@ -189,6 +189,11 @@ struct acme_driver_t {
     apr_time_t last_run_at;         /* the clock at the start of the last run */
     int verify_chains;              /* acme_driver_verify_chains was called */
     const apr_array_header_t *trusted_roots; /* its files (const char*), may be NULL */
+    apr_pool_t *anchors_pool;       /* holds anchors; cleared when they are renewed */
+    apr_hash_t *anchors;            /* AcmeCACertificateFile or "" -> X509_STORE*, the
+                                     * roots issued chains are verified to
+                                     * (acme_job_issued.c); NULL = none read yet */
+    apr_time_t anchors_at;          /* when anchors was made */
     acme_pacing_t pacing;           /* AcmeMaxParallel (acme_job_pace.c) */
     apr_hash_t *pacer;              /* CA URL -> apr_time_t* GCRA arrival time; NULL = unread */
     apr_hash_t *orders_paused;      /* CA URL -> apr_time_t* end of its pause of new orders

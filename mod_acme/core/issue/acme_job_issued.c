@@ -58,23 +58,68 @@ static apr_status_t key_fits(acme_step_ctx_t *sc, X509 *leaf, const char **why)
     return APR_SUCCESS;
 }
 
+/* The trust anchors for the domain's chain: the system's roots,
+ * AcmeTrustedRootsFile and its AcmeCACertificateFile. Reading the system's
+ * roots costs tens of milliseconds of CPU (80 ms on a loaded machine), most
+ * of what the child spent per certificate, so one store per
+ * AcmeCACertificateFile is kept in the driver and read again after
+ * ACME_ANCHORS_MAX_AGE (a ca-certificates update reaches the child without a
+ * restart; activation reads its own anyway). NULL (*unreadable says which
+ * file) when they cannot be read. On the driver's thread. */
+#define ACME_ANCHORS_MAX_AGE apr_time_from_sec(3600)
+static X509_STORE *domain_anchors(acme_step_ctx_t *sc, const char **unreadable)
+{
+    acme_driver_t *driver = sc->driver;
+    const char *key = sc->domain->ca_file ? sc->domain->ca_file : "";
+    apr_time_t now = apr_time_now();
+    apr_array_header_t *files;
+    apr_pool_t *sub;
+    X509_STORE *anchors;
+
+    if (!driver->anchors_pool && apr_pool_create(&driver->anchors_pool, driver->pool)
+                                 != APR_SUCCESS) {
+        return NULL;
+    }
+    if (!driver->anchors || now - driver->anchors_at > ACME_ANCHORS_MAX_AGE
+        || now < driver->anchors_at) {
+        apr_pool_clear(driver->anchors_pool);
+        driver->anchors = apr_hash_make(driver->anchors_pool);
+        driver->anchors_at = now;
+    }
+    if ((anchors = apr_hash_get(driver->anchors, key, APR_HASH_KEY_STRING)) != NULL) {
+        return anchors;
+    }
+    files = apr_array_make(sc->p, 4, sizeof(const char *));
+    if (driver->trusted_roots) {
+        apr_array_cat(files, driver->trusted_roots);
+    }
+    if (sc->domain->ca_file) {
+        APR_ARRAY_PUSH(files, const char *) = sc->domain->ca_file;
+    }
+    /* An unreadable file is not kept: the next certificate tries again. */
+    if (apr_pool_create(&sub, driver->anchors_pool) != APR_SUCCESS) {
+        return NULL;
+    }
+    if (acme_certverify_trust_anchors(sub, 1, files, &anchors, unreadable) != APR_SUCCESS) {
+        *unreadable = apr_pstrdup(sc->p, *unreadable ? *unreadable : "?");
+        apr_pool_destroy(sub);
+        return NULL;
+    }
+    apr_hash_set(driver->anchors, apr_pstrdup(driver->anchors_pool, key), APR_HASH_KEY_STRING,
+                 anchors);
+    return anchors;
+}
+
 static apr_status_t chain_fits(acme_step_ctx_t *sc, const apr_array_header_t *chain,
                                const char **why)
 {
-    apr_array_header_t *files = apr_array_make(sc->p, 4, sizeof(const char *));
-    X509_STORE *anchors = NULL;
+    X509_STORE *anchors;
     const char *unreadable = NULL;
 
     if (!sc->driver->verify_chains) {
         return APR_SUCCESS;
     }
-    if (sc->driver->trusted_roots) {
-        apr_array_cat(files, sc->driver->trusted_roots);
-    }
-    if (sc->domain->ca_file) {
-        APR_ARRAY_PUSH(files, const char *) = sc->domain->ca_file;
-    }
-    if (acme_certverify_trust_anchors(sc->p, 1, files, &anchors, &unreadable) != APR_SUCCESS) {
+    if (!(anchors = domain_anchors(sc, &unreadable))) {
         acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME00481: %s: trust anchors unreadable "
                  "here (%s); activation verifies the chain", sc->domain->name,
                  unreadable ? unreadable : "?");
