@@ -511,40 +511,6 @@ static int graceful_signal_handled(void)
            && current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN;
 }
 
-/* Watches staging and the entry of each configured name, where the "ready"
- * marker appears (entries come and go); other entries get no watch. Watching
- * again what is watched changes nothing. */
-static void watch_staging(acme_wd_t *wd, apr_pool_t *p)
-{
-#ifdef __linux__
-    const uint32_t events = IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR
-                            | IN_DONT_FOLLOW;
-    const apr_array_header_t *domains = wd->rt->domains;
-    int i;
-
-    wd->watch_failed = inotify_add_watch(wd->notify_fd, acme_store_path(wd->rt->store, p,
-                                         ACME_STORE_STAGING), events) < 0;
-    for (i = 0; i < domains->nelts; ++i) {
-        /* no entry yet: staging's own watch sees it come */
-        if (inotify_add_watch(wd->notify_fd, acme_store_path(wd->rt->store, p,
-                              acme_store_rel_staging(p, APR_ARRAY_IDX(domains, i,
-                                                     const acme_domain_t *)->name)), events) < 0
-            && errno != ENOENT && errno != ENOTDIR) {
-            wd->watch_failed = 1;   /* e.g. max_user_watches reached */
-        }
-    }
-#endif
-}
-
-static void drain_events(int fd)
-{
-    char events[4096];
-
-    while (read(fd, events, sizeof(events)) > 0) {
-        continue;
-    }
-}
-
 /* How long to wait before the next look (ms): interval, or less while
  * certificates wait for their batch or for the restart interval to pass. */
 static int activation_look(acme_wd_t *wd, apr_pool_t *p, int interval)
@@ -555,9 +521,7 @@ static int activation_look(acme_wd_t *wd, apr_pool_t *p, int interval)
 
     wd->look_idle = wd->look_held = 0;
     wd->batch_since = 0;
-    if (wd->notify_fd >= 0) {
-        watch_staging(wd, p);
-    }
+    acme_activation_watch_all(wd, p);
     if (now >= wd->next_poll && graceful_signal_handled()) {
         fresh = staged_unseen(wd, p, wd->stale, wd->checked);
         allowed = fresh->nelts > 0 ? restart_allowed_at(wd, fresh) : 0;
@@ -622,7 +586,10 @@ static void *APR_THREAD_FUNC activation_thread(apr_thread_t *thread, void *baton
         }
         woken = watched && fds[1].revents;
         if (woken) {
-            drain_events(wd->notify_fd);
+            fork_gate_set(1);
+            acme_activation_watch_events(wd, wd->look_pool);
+            apr_pool_clear(wd->look_pool);
+            fork_gate_set(0);
         }
         if (watched && !woken && wd->look_idle && !wd->watch_failed
             && apr_time_now() - looked < ACME_WD_QUIET_LOOK) {
@@ -690,6 +657,7 @@ static apr_status_t open_thread_fds(acme_wd_t *wd)
     fcntl(wd->wake[0], F_SETFD, FD_CLOEXEC);
     fcntl(wd->wake[1], F_SETFD, FD_CLOEXEC);
     fcntl(wd->wake[1], F_SETFL, O_NONBLOCK);
+    wd->staging_watch = -1;
 #ifdef __linux__
     wd->notify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 #endif

@@ -63,6 +63,9 @@ typedef struct acme_wd_t {
     apr_time_t batch_since;           /* the look that left entries waiting for their batch
                                        * (acme_activation_batch_waits), 0 = none waits */
     int watch_failed;                 /* an entry could not be watched: look every second */
+    int staging_watch;                /* inotify's descriptor of staging/; -1: watch it and
+                                       * every configured entry at the next look */
+    long watch_calls;                 /* inotify_add_watch calls made (ACME00756) */
 } acme_wd_t;
 
 static APR_INLINE acme_wd_t *wd_state(apr_pool_t *pconf)
@@ -118,6 +121,14 @@ int acme_activation_batch_waits(acme_wd_t *wd, apr_pool_t *p, const apr_array_he
  * entries wait for their batch, the activation thread asks this often, and
  * looks at staging again as soon as it says 0. */
 int acme_activation_batch_marked(acme_wd_t *wd, apr_pool_t *p, apr_time_t now);
+/* acme_activation_watch.c (activation thread, fork gate held): unless done
+ * already, watches staging/ and every configured entry in it (the thread's
+ * first look, and after inotify lost events or a watch failed). Temporary
+ * memory from p. */
+void acme_activation_watch_all(acme_wd_t *wd, apr_pool_t *p);
+/* Reads every pending inotify event: a configured entry created in staging/
+ * gets its watch. 1 when an event was read, else 0. Temporary memory from p. */
+int acme_activation_watch_events(acme_wd_t *wd, apr_pool_t *p);
 /* Closes the thread's descriptors (in a forked child, which has no such thread). */
 void acme_activation_close_fds(acme_wd_t *wd);
 #endif
