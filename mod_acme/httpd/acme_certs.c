@@ -278,41 +278,6 @@ X509_STORE *acme_certs_domain_anchors(server_rec *base, apr_pool_t *ptemp, apr_h
     return anchors;
 }
 
-/* "Renewal at restart": staged certificates become live before mod_ssl reads them. */
-static void store_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
-{
-    apr_hash_t *anchors = apr_hash_make(ptemp);
-    int i;
-
-    for (i = 0; i < rt->domains->nelts; i++) {
-        const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
-        const char *why = NULL;
-        apr_status_t rv;
-
-        if (!acme_store_has_staged(rt->store, ptemp, d->name)) {
-            continue;
-        }
-        rv = acme_store_activate(rt->store, ptemp, &rt->ctx, d->name, d->names, d->key_type,
-                                 acme_certs_domain_anchors(rt->base, ptemp, anchors, d), &why);
-        if (rv == APR_SUCCESS) {
-            acme_counters_activation(rt->ctx.counters, 1);
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rt->base, "ACME00603: the new "
-                         "certificate of %s is live", d->name);
-        }
-        else if (rv != APR_ENOENT) {
-            acme_counters_activation(rt->ctx.counters, 0);
-            apr_finfo_t finfo;
-            int has_live = apr_stat(&finfo, acme_store_live_cert_path(rt->store, ptemp, d->name),
-                                    APR_FINFO_TYPE, ptemp) == APR_SUCCESS;
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv == APR_EINVAL ? 0 : rv, rt->base, "ACME00604: "
-                         "refused the new certificate of %s: %s; %s, and a new one will be "
-                         "ordered", d->name, why ? why : "activation failed",
-                         has_live ? "the current certificate stays in use"
-                                  : "the site keeps its temporary certificate");
-        }
-    }
-}
-
 /* When this configuration ends (graceful restart, stop), remove temp files
  * whose writer is gone: a child killed at shutdown while writing leaves one,
  * and without this it would stay until the next start. Writers still alive
@@ -349,7 +314,7 @@ static apr_status_t runtime_open_store(acme_runtime_t *rt, apr_pool_t *ptemp)
     apr_pool_cleanup_register(rt->pool, rt, sweep_dead_temps, apr_pool_cleanup_null);
     store_grant_child(rt, ptemp);
     store_write_configs(rt, ptemp);
-    store_activate_staged(rt, ptemp);
+    acme_certs_activate_staged(rt, ptemp);
 
     rv = acme_store_fallback(rt->store, rt->pool, &rt->fallback_cert, &rt->fallback_key);
     if (rv != APR_SUCCESS) {   /* a full store at the first start: httpd starts all the same */

@@ -76,6 +76,12 @@ apr_time_t acme_certs_keys_judged_at(acme_runtime_t *rt, apr_pool_t *p, const ch
 /* Log sink for the core, writing to s's error log with the acme module index. */
 void acme_certs_ctx_init(acme_ctx_t *ctx, server_rec *s);
 
+/* acme_certs_activate.c, post_config (parent, root), before mod_ssl reads
+ * the certificate files: the staged certificate of every configured domain
+ * proven and made live (acme_store_activate_write, then one flush of the
+ * store, then acme_store_activate_link); each outcome logged on rt->base
+ * (ACME00603 live, ACME00604 refused) and counted. Temporaries in ptemp. */
+void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp);
 /* Roots an issued chain of d may lead to (acme_certs.c), in ptemp: the
  * system's, AcmeTrustedRootsFile and d's AcmeCACertificateFile. NULL, logged
  * on base, when a file is unreadable: nothing is activated then. cache (NULL:

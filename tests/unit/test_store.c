@@ -416,6 +416,55 @@ static void test_activate_good(void **state)
     assert_int_equal(raw_count(p, acme_store_path(store, p, "domains")), 1);
 }
 
+/* Many names activated at once: every version written inside one batch,
+ * then linked after the batch's flush; a failed flush links nothing. */
+static void test_activate_batched(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    const char *const hosts[] = { "example.org", "example.net" };
+    acme_store_staged_version_t *v[2];
+    apr_time_t now = apr_time_now();
+    acme_ctx_t ctx = { NULL, NULL, 0, test_clock, &now };
+    unit_ca_t *ca = unit_ca_create(p, "unit test root");
+    apr_array_header_t *names[2];
+    const char *why, *first;
+    int i;
+
+    acme_store_batch_begin(store);
+    for (i = 0; i < 2; i++) {
+        names[i] = names_of(p, hosts[i], NULL);
+        stage_chain(store, p, hosts[i], unit_issue_custody(ca, p, store, hosts[i], names[i],
+                                                           ACME_KEY_EC_P256, 30 * DAY), NULL);
+        assert_int_equal(acme_store_activate_write(store, p, &ctx, hosts[i], names[i],
+                                                   ACME_KEY_EC_P256, ca->anchors, &v[i], &why),
+                         APR_SUCCESS);
+        assert_non_null(v[i]);
+        assert_false(exists(store, p, apr_pstrcat(p, "domains/", hosts[i], "/cert.pem", NULL)));
+    }
+    assert_int_equal(acme_store_batch_end(store), APR_SUCCESS);
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(acme_store_activate_link(store, p, &ctx, v[i], APR_SUCCESS, &why),
+                         APR_SUCCESS);
+        assert_false(acme_store_has_staged(store, p, hosts[i]));
+        assert_false(exists(store, p, apr_pstrcat(p, "csr/", hosts[i], ".json", NULL)));
+    }
+    first = live_target(store, p, "example.org");
+
+    /* The flush failed: the live version stays, the entry stays staged. */
+    now += apr_time_from_sec(5);
+    stage_chain(store, p, "example.org", unit_issue_custody(ca, p, store, "example.org",
+                                                            names[0], ACME_KEY_EC_P256, 30 * DAY),
+                NULL);
+    assert_int_equal(acme_store_activate_write(store, p, &ctx, "example.org", names[0],
+                                               ACME_KEY_EC_P256, ca->anchors, &v[0], &why),
+                     APR_SUCCESS);
+    assert_int_equal(acme_store_activate_link(store, p, &ctx, v[0], APR_EIO, &why), APR_EIO);
+    assert_non_null(why);
+    assert_string_equal(live_target(store, p, "example.org"), first);
+    assert_true(acme_store_has_staged(store, p, "example.org"));
+}
+
 static void assert_refused(acme_store_t *store, apr_pool_t *p, acme_ctx_t *ctx,
                            const apr_array_header_t *names, acme_key_type_e type, unit_ca_t *ca,
                            const char *chain, const char *planted_key, const char *live,
@@ -686,6 +735,7 @@ int main(void)
         UNIT_TEST(test_ca_id),
         UNIT_TEST(test_lock_exclusive),
         UNIT_TEST(test_stage_flags),
+        UNIT_TEST(test_activate_batched),
         UNIT_TEST(test_activate_good),
         UNIT_TEST(test_activate_refuses_bad),
         UNIT_TEST(test_activate_ignores_links),

@@ -66,7 +66,8 @@ apr_status_t acme_store_sync_reldir(acme_store_t *store, apr_pool_t *p, const ch
  * rename it, but skip the two fsyncs per file; acme_store_batch_end flushes
  * the store's file system once (syncfs) and returns its errno, APR_SUCCESS
  * when it was flushed or no batch was open. Nothing written in a batch may be
- * relied on (used by another process) before its end. Not for activation. */
+ * relied on (used by another process, or linked as live) before its end
+ * returned APR_SUCCESS (acme_store_activate_write). */
 void acme_store_batch_begin(acme_store_t *store);
 apr_status_t acme_store_batch_end(acme_store_t *store);
 /* APR_ENOENT if missing, APR_ENOSPC if larger than max. Data is NUL-terminated. */
@@ -161,6 +162,27 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
                                  const char *name, const apr_array_header_t *names,
                                  acme_key_type_e key_type, X509_STORE *anchors,
                                  const char **why);
+/* acme_store_activate in two halves, so that activating many names flushes
+ * their new versions to disk once: acme_store_activate_write proves the
+ * staged entry of name as acme_store_activate does (same refusals, same
+ * return values) and writes it as a new archive version, without its own
+ * fsyncs when called inside acme_store_batch_begin/_end; *written (in p; NULL
+ * when nothing needs linking: refused, nothing staged, or live already) then
+ * goes to acme_store_activate_link after the batch's end, with what
+ * acme_store_batch_end returned as flushed (APR_SUCCESS when the files are on
+ * disk; else nothing is linked, the live certificate stays and flushed is
+ * returned, *why says so). acme_store_activate_link moves domains/<name> to
+ * the version, retires its key from custody, clears the staged entry (when it
+ * is still the one read) and prunes the archive. p must live across both. */
+typedef struct acme_store_staged_version_t acme_store_staged_version_t;
+apr_status_t acme_store_activate_write(acme_store_t *store, apr_pool_t *p,
+                                       const acme_ctx_t *ctx, const char *name,
+                                       const apr_array_header_t *names,
+                                       acme_key_type_e key_type, X509_STORE *anchors,
+                                       acme_store_staged_version_t **written, const char **why);
+apr_status_t acme_store_activate_link(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                      const acme_store_staged_version_t *v, apr_status_t flushed,
+                                      const char **why);
 
 /* acmectl import: a certificate obtained elsewhere (certbot, mod_md) and its
  * key. Fit to go live as name's: chain_pem (leaf first) parses, key_pem is a

@@ -331,29 +331,37 @@ static void post_activated(acme_store_t *store, apr_pool_t *p, const acme_ctx_t 
     }
 }
 
-static apr_status_t activate_loaded(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
-                                    const char *name, const staged_t *st, const char **why)
-{
-    const char *version = version_name(p, ctx, st->info.serial);
-    int first = !has_live(store, p, name);
-    apr_status_t rv;
+/* A staged entry proven and written as an archive version, not linked yet. */
+struct acme_store_staged_version_t {
+    const char *name;
+    const char *version;
+    staged_t st;
+    ino_t ready;                    /* the "ready" marker the entry was read with */
+    int first;                      /* no live version before it */
+};
 
-    rv = archive_write(store, p, name, version, st);
+/* domains/<name> moved to the version written before (its files on disk). */
+static apr_status_t link_written(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                 const acme_store_staged_version_t *v, apr_status_t flushed,
+                                 const char **why)
+{
+    apr_status_t rv = flushed;
+
     if (rv == APR_SUCCESS) {
-        rv = link_replace(store, p, ctx, name, version);
+        rv = link_replace(store, p, ctx, v->name, v->version);
     }
     if (rv != APR_SUCCESS) {
         *why = "cannot write the new version into the store";
         acme_log(ctx, ACME_LOG_ERR, rv, "ACME00302: %s: activation of version %s failed, "
-                 "the live certificate stays", name, version);
+                 "the live certificate stays", v->name, v->version);
         return rv;
     }
     acme_log(ctx, ACME_LOG_NOTICE, APR_SUCCESS,
              "ACME00300: %s: activated certificate %s valid until %s, issued by %s",
-             name, st->info.serial ? st->info.serial : "?",
-             acme_time_rfc3339(p, st->info.not_after),
-             st->info.issuer ? st->info.issuer : "?");
-    post_activated(store, p, ctx, name, st, first);
+             v->name, v->st.info.serial ? v->st.info.serial : "?",
+             acme_time_rfc3339(p, v->st.info.not_after),
+             v->st.info.issuer ? v->st.info.issuer : "?");
+    post_activated(store, p, ctx, v->name, &v->st, v->first);
     return APR_SUCCESS;
 }
 
@@ -541,33 +549,75 @@ static void archive_prune(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *
     }
 }
 
+apr_status_t acme_store_activate_write(acme_store_t *store, apr_pool_t *p,
+                                       const acme_ctx_t *ctx, const char *name,
+                                       const apr_array_header_t *names,
+                                       acme_key_type_e key_type, X509_STORE *anchors,
+                                       acme_store_staged_version_t **written, const char **why)
+{
+    acme_store_staged_version_t *v = apr_pcalloc(p, sizeof(*v));
+    const char *reason = NULL;
+    int dirfd;
+    apr_status_t rv;
+
+    *written = NULL;
+    rv = staged_prepare(store, p, ctx, name, names, key_type, anchors, &v->st, &reason, &dirfd,
+                        &v->ready, why);
+    if (dirfd < 0) {
+        return rv == APR_EEXIST ? APR_SUCCESS : rv;
+    }
+    close(dirfd);
+    v->name = apr_pstrdup(p, name);
+    v->version = version_name(p, ctx, v->st.info.serial);
+    v->first = !has_live(store, p, name);
+    rv = archive_write(store, p, name, v->version, &v->st);
+    if (rv != APR_SUCCESS) {
+        *why = "cannot write the new version into the store";
+        acme_log(ctx, ACME_LOG_ERR, rv, "ACME00302: %s: activation of version %s failed, "
+                 "the live certificate stays", name, v->version);
+        return rv;
+    }
+    *written = v;
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_store_activate_link(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                      const acme_store_staged_version_t *v, apr_status_t flushed,
+                                      const char **why)
+{
+    const char *previous = acme_store_live_version(store, p, v->name);
+    ino_t ready = 0;
+    int dirfd;
+    apr_status_t rv;
+
+    *why = NULL;
+    if ((rv = link_written(store, p, ctx, v, flushed, why)) != APR_SUCCESS) {
+        return rv;
+    }
+    acme_custody_retire(store, p, v->name, v->st.pkey);
+    acme_custody_refused_clear(store, p, v->name);
+    /* Cleared only when still the entry that went live (its "ready"). */
+    if ((dirfd = staged_open(store, p, v->name, &ready)) >= 0) {
+        staged_clear(store, p, v->name, dirfd, v->ready);
+        close(dirfd);
+    }
+    archive_prune(store, p, ctx, v->name, previous);
+    return APR_SUCCESS;
+}
+
 apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                  const char *name, const apr_array_header_t *names,
                                  acme_key_type_e key_type, X509_STORE *anchors,
                                  const char **why)
 {
-    staged_t st;
-    const char *reason = NULL, *previous;
-    ino_t ready = 0;
-    int dirfd;
-    apr_status_t rv;
+    acme_store_staged_version_t *v;
+    apr_status_t rv = acme_store_activate_write(store, p, ctx, name, names, key_type, anchors,
+                                                &v, why);
 
-    rv = staged_prepare(store, p, ctx, name, names, key_type, anchors, &st, &reason, &dirfd,
-                        &ready, why);
-    if (dirfd < 0) {
-        return rv == APR_EEXIST ? APR_SUCCESS : rv;
+    if (rv != APR_SUCCESS || !v) {
+        return rv;
     }
-    previous = acme_store_live_version(store, p, name);
-    rv = activate_loaded(store, p, ctx, name, &st, &reason);
-    if (rv == APR_SUCCESS) {
-        acme_custody_retire(store, p, name, st.pkey);
-        acme_custody_refused_clear(store, p, name);
-        staged_clear(store, p, name, dirfd, ready);
-        archive_prune(store, p, ctx, name, previous);
-    }
-    close(dirfd);
-    *why = reason;
-    return rv;
+    return acme_store_activate_link(store, p, ctx, v, APR_SUCCESS, why);
 }
 
 apr_status_t acme_store_import_check(apr_pool_t *p, const acme_ctx_t *ctx, const char *name,

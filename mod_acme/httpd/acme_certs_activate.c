@@ -1,0 +1,89 @@
+/* Activation at post_config (parent, root): every configured name's staged
+ * certificate is proven (acme_store_activate_write: the child's files are
+ * untrusted) and becomes the live version before mod_ssl reads the files. */
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include <httpd.h>
+#include <http_log.h>
+
+#include "acme_private.h"
+#include "acme_store_paths.h"
+
+/* One activation's outcome, logged and counted. */
+static void activation_report(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
+                              apr_status_t rv, const char *why)
+{
+    apr_finfo_t finfo;
+    int has_live;
+
+    if (rv == APR_SUCCESS) {
+        acme_counters_activation(rt->ctx.counters, 1);
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rt->base, "ACME00603: the new "
+                     "certificate of %s is live", d->name);
+        return;
+    }
+    if (rv == APR_ENOENT) {
+        return;
+    }
+    acme_counters_activation(rt->ctx.counters, 0);
+    has_live = apr_stat(&finfo, acme_store_live_cert_path(rt->store, ptemp, d->name),
+                        APR_FINFO_TYPE, ptemp) == APR_SUCCESS;
+    ap_log_error(APLOG_MARK, APLOG_ERR, rv == APR_EINVAL ? 0 : rv, rt->base, "ACME00604: "
+                 "refused the new certificate of %s: %s; %s, and a new one will be "
+                 "ordered", d->name, why ? why : "activation failed",
+                 has_live ? "the current certificate stays in use"
+                          : "the site keeps its temporary certificate");
+}
+
+/* A version written, waiting for the batch's flush to be linked. */
+typedef struct written_t {
+    const acme_domain_t *d;
+    acme_store_staged_version_t *v;
+} written_t;
+
+/* "Renewal at restart": staged certificates become live before mod_ssl
+ * reads them. Every new version is written first and flushed to disk once
+ * (syncfs), then linked: at a restart that activates hundreds of names, the
+ * fsyncs of each version's files, one after the other, were most of the
+ * parent's time. */
+void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
+{
+    apr_hash_t *anchors = apr_hash_make(ptemp);
+    apr_array_header_t *written = apr_array_make(ptemp, 8, sizeof(written_t));
+    apr_status_t flushed;
+    int i;
+
+    acme_store_batch_begin(rt->store);
+    for (i = 0; i < rt->domains->nelts; i++) {
+        const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
+        acme_store_staged_version_t *v = NULL;
+        const char *why = NULL;
+        apr_status_t rv;
+
+        if (!acme_store_has_staged(rt->store, ptemp, d->name)) {
+            continue;
+        }
+        rv = acme_store_activate_write(rt->store, ptemp, &rt->ctx, d->name, d->names,
+                                       d->key_type,
+                                       acme_certs_domain_anchors(rt->base, ptemp, anchors, d),
+                                       &v, &why);
+        if (rv == APR_SUCCESS && v) {
+            written_t *w = apr_array_push(written);
+
+            w->d = d;
+            w->v = v;
+        }
+        else {
+            activation_report(rt, ptemp, d, rv, why);
+        }
+    }
+    flushed = acme_store_batch_end(rt->store);
+    for (i = 0; i < written->nelts; i++) {
+        const written_t *w = &APR_ARRAY_IDX(written, i, written_t);
+        const char *why = NULL;
+        apr_status_t rv = acme_store_activate_link(rt->store, ptemp, &rt->ctx, w->v, flushed,
+                                                   &why);
+
+        activation_report(rt, ptemp, w->d, rv, why);
+    }
+}
