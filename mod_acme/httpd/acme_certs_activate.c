@@ -41,6 +41,37 @@ typedef struct written_t {
     acme_store_staged_version_t *v;
 } written_t;
 
+/* The versions written (and flushed: flushed), linked with one sync of
+ * domains/ for all, then settled (keys retired, staging cleared) in a batch
+ * of their own: each is reported. */
+static void link_written(acme_runtime_t *rt, apr_pool_t *ptemp, apr_array_header_t *written,
+                         apr_status_t flushed)
+{
+    apr_status_t *linked = apr_pcalloc(ptemp, sizeof(*linked) * (apr_size_t)(written->nelts + 1));
+    const char **why = apr_pcalloc(ptemp, sizeof(*why) * (apr_size_t)(written->nelts + 1));
+    apr_status_t synced;
+    int i;
+
+    acme_store_batch_begin(rt->store);
+    for (i = 0; i < written->nelts; i++) {
+        written_t *w = &APR_ARRAY_IDX(written, i, written_t);
+
+        linked[i] = acme_store_activate_link(rt->store, ptemp, &rt->ctx, w->v, flushed, &why[i]);
+    }
+    synced = written->nelts ? acme_store_activate_links_sync(rt->store, ptemp) : APR_SUCCESS;
+    for (i = 0; i < written->nelts; i++) {
+        written_t *w = &APR_ARRAY_IDX(written, i, written_t);
+
+        /* Not on disk for sure: the entry stays staged for the next start,
+         * which finds it live already (or, after a crash, not). */
+        if (linked[i] == APR_SUCCESS && synced == APR_SUCCESS) {
+            acme_store_activate_settle(rt->store, ptemp, &rt->ctx, w->v);
+        }
+        activation_report(rt, ptemp, w->d, linked[i], why[i]);
+    }
+    acme_certs_keys_batch_end(rt);
+}
+
 /* "Renewal at restart": staged certificates become live before mod_ssl
  * reads them. Every new version is written first and flushed to disk once
  * (syncfs), then linked: at a restart that activates hundreds of names, the
@@ -78,12 +109,5 @@ void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
         }
     }
     flushed = acme_store_batch_end(rt->store);
-    for (i = 0; i < written->nelts; i++) {
-        const written_t *w = &APR_ARRAY_IDX(written, i, written_t);
-        const char *why = NULL;
-        apr_status_t rv = acme_store_activate_link(rt->store, ptemp, &rt->ctx, w->v, flushed,
-                                                   &why);
-
-        activation_report(rt, ptemp, w->d, rv, why);
-    }
+    link_written(rt, ptemp, written, flushed);
 }

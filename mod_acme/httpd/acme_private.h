@@ -78,8 +78,9 @@ void acme_certs_ctx_init(acme_ctx_t *ctx, server_rec *s);
 
 /* acme_certs_activate.c, post_config (parent, root), before mod_ssl reads
  * the certificate files: the staged certificate of every configured domain
- * proven and made live (acme_store_activate_write, then one flush of the
- * store, then acme_store_activate_link); each outcome logged on rt->base
+ * proven and made live: every version written (acme_store_activate_write),
+ * one flush of the store, every link moved, one sync of domains/, then the
+ * keys retired and staging cleared, with one flush; each outcome logged on rt->base
  * (ACME00603 live, ACME00604 refused) and counted. Temporaries in ptemp. */
 void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp);
 /* Roots an issued chain of d may lead to (acme_certs.c), in ptemp: the

@@ -443,12 +443,20 @@ static void test_activate_batched(void **state)
         assert_false(exists(store, p, apr_pstrcat(p, "domains/", hosts[i], "/cert.pem", NULL)));
     }
     assert_int_equal(acme_store_batch_end(store), APR_SUCCESS);
+    acme_store_batch_begin(store);
     for (i = 0; i < 2; i++) {
         assert_int_equal(acme_store_activate_link(store, p, &ctx, v[i], APR_SUCCESS, &why),
                          APR_SUCCESS);
+        assert_true(exists(store, p, apr_pstrcat(p, "domains/", hosts[i], "/cert.pem", NULL)));
+        assert_true(acme_store_has_staged(store, p, hosts[i]));   /* until settled */
+    }
+    assert_int_equal(acme_store_activate_links_sync(store, p), APR_SUCCESS);
+    for (i = 0; i < 2; i++) {
+        acme_store_activate_settle(store, p, &ctx, v[i]);
         assert_false(acme_store_has_staged(store, p, hosts[i]));
         assert_false(exists(store, p, apr_pstrcat(p, "csr/", hosts[i], ".json", NULL)));
     }
+    assert_int_equal(acme_store_batch_end(store), APR_SUCCESS);
     first = live_target(store, p, "example.org");
 
     /* The flush failed: the live version stays, the entry stays staged. */

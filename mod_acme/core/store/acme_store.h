@@ -162,18 +162,24 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
                                  const char *name, const apr_array_header_t *names,
                                  acme_key_type_e key_type, X509_STORE *anchors,
                                  const char **why);
-/* acme_store_activate in two halves, so that activating many names flushes
- * their new versions to disk once: acme_store_activate_write proves the
- * staged entry of name as acme_store_activate does (same refusals, same
- * return values) and writes it as a new archive version, without its own
- * fsyncs when called inside acme_store_batch_begin/_end; *written (in p; NULL
- * when nothing needs linking: refused, nothing staged, or live already) then
- * goes to acme_store_activate_link after the batch's end, with what
- * acme_store_batch_end returned as flushed (APR_SUCCESS when the files are on
- * disk; else nothing is linked, the live certificate stays and flushed is
- * returned, *why says so). acme_store_activate_link moves domains/<name> to
- * the version, retires its key from custody, clears the staged entry (when it
- * is still the one read) and prunes the archive. p must live across both. */
+/* acme_store_activate in parts, so that activating many names flushes to
+ * disk once per part instead of several times per name:
+ * - acme_store_activate_write proves the staged entry of name as
+ *   acme_store_activate does (same refusals, same return values) and writes
+ *   it as a new archive version, without its own fsyncs when called inside
+ *   acme_store_batch_begin/_end; *written (in p; NULL when nothing needs
+ *   linking: refused, nothing staged, or live already) goes on after the
+ *   batch's end.
+ * - acme_store_activate_link moves domains/<name> to it, flushed being what
+ *   acme_store_batch_end returned (APR_SUCCESS: the files are on disk; else
+ *   nothing is linked, the live certificate stays, flushed is returned and
+ *   *why says so). Inside a batch domains/ is not synced:
+ *   acme_store_activate_links_sync does it once (its errno, or APR_SUCCESS).
+ * - acme_store_activate_settle, only once the link is on disk: retires the
+ *   key from custody, clears the staged entry (when it is still the one
+ *   read) and prunes the archive. A crash before it leaves the entry staged,
+ *   and the next activation finds it live already.
+ * p must live across all of them. */
 typedef struct acme_store_staged_version_t acme_store_staged_version_t;
 apr_status_t acme_store_activate_write(acme_store_t *store, apr_pool_t *p,
                                        const acme_ctx_t *ctx, const char *name,
@@ -181,8 +187,11 @@ apr_status_t acme_store_activate_write(acme_store_t *store, apr_pool_t *p,
                                        acme_key_type_e key_type, X509_STORE *anchors,
                                        acme_store_staged_version_t **written, const char **why);
 apr_status_t acme_store_activate_link(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
-                                      const acme_store_staged_version_t *v, apr_status_t flushed,
+                                      acme_store_staged_version_t *v, apr_status_t flushed,
                                       const char **why);
+apr_status_t acme_store_activate_links_sync(acme_store_t *store, apr_pool_t *p);
+void acme_store_activate_settle(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                const acme_store_staged_version_t *v);
 
 /* acmectl import: a certificate obtained elsewhere (certbot, mod_md) and its
  * key. Fit to go live as name's: chain_pem (leaf first) parses, key_pem is a

@@ -26,6 +26,7 @@
 #include "acme_certverify.h"
 #include "acme_store_paths.h"
 #include "acme_name.h"
+#include "acme_store_int.h"
 
 /* meta.json is a few hundred bytes; anything larger is not ours. */
 #define ACME_STAGED_META_MAX (8 * 1024)
@@ -242,7 +243,9 @@ static apr_status_t link_replace(acme_store_t *store, apr_pool_t *p, const acme_
         apr_file_remove(tmp, p);
     }
     acme_changes_note(changes, ACME_CHANGES_DOMAINS, domains, rv == APR_SUCCESS ? name : NULL);
-    return rv == APR_SUCCESS ? acme_store_sync_dir(domains) : rv;
+    /* In a batch, the caller syncs domains/ once for every link
+     * (acme_store_activate_link) before anything that relies on it. */
+    return rv == APR_SUCCESS && !acme_store_batched(store) ? acme_store_sync_dir(domains) : rv;
 }
 
 /* The version's files, each with its data on disk before its name, then
@@ -335,6 +338,7 @@ static void post_activated(acme_store_t *store, apr_pool_t *p, const acme_ctx_t 
 struct acme_store_staged_version_t {
     const char *name;
     const char *version;
+    const char *previous;           /* the live version it replaces (NULL: none) */
     staged_t st;
     ino_t ready;                    /* the "ready" marker the entry was read with */
     int first;                      /* no live version before it */
@@ -582,18 +586,25 @@ apr_status_t acme_store_activate_write(acme_store_t *store, apr_pool_t *p,
 }
 
 apr_status_t acme_store_activate_link(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
-                                      const acme_store_staged_version_t *v, apr_status_t flushed,
+                                      acme_store_staged_version_t *v, apr_status_t flushed,
                                       const char **why)
 {
-    const char *previous = acme_store_live_version(store, p, v->name);
+    *why = NULL;
+    v->previous = acme_store_live_version(store, p, v->name);
+    return link_written(store, p, ctx, v, flushed, why);
+}
+
+apr_status_t acme_store_activate_links_sync(acme_store_t *store, apr_pool_t *p)
+{
+    return acme_store_sync_dir(acme_store_path(store, p, ACME_STORE_DOMAINS));
+}
+
+void acme_store_activate_settle(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                const acme_store_staged_version_t *v)
+{
     ino_t ready = 0;
     int dirfd;
-    apr_status_t rv;
 
-    *why = NULL;
-    if ((rv = link_written(store, p, ctx, v, flushed, why)) != APR_SUCCESS) {
-        return rv;
-    }
     acme_custody_retire(store, p, v->name, v->st.pkey);
     acme_custody_refused_clear(store, p, v->name);
     /* Cleared only when still the entry that went live (its "ready"). */
@@ -601,8 +612,7 @@ apr_status_t acme_store_activate_link(acme_store_t *store, apr_pool_t *p, const 
         staged_clear(store, p, v->name, dirfd, v->ready);
         close(dirfd);
     }
-    archive_prune(store, p, ctx, v->name, previous);
-    return APR_SUCCESS;
+    archive_prune(store, p, ctx, v->name, v->previous);
 }
 
 apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
@@ -617,7 +627,10 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
     if (rv != APR_SUCCESS || !v) {
         return rv;
     }
-    return acme_store_activate_link(store, p, ctx, v, APR_SUCCESS, why);
+    if ((rv = acme_store_activate_link(store, p, ctx, v, APR_SUCCESS, why)) == APR_SUCCESS) {
+        acme_store_activate_settle(store, p, ctx, v);
+    }
+    return rv;
 }
 
 apr_status_t acme_store_import_check(apr_pool_t *p, const acme_ctx_t *ctx, const char *name,

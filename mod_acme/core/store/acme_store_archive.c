@@ -11,6 +11,7 @@
 
 #include "acme_store.h"
 #include "acme_store_paths.h"
+#include "acme_store_int.h"
 
 const char *acme_store_live_version(acme_store_t *store, apr_pool_t *p, const char *name)
 {
@@ -93,7 +94,9 @@ apr_status_t acme_store_archive_prune(acme_store_t *store, apr_pool_t *p, const 
             first = rv;
         }
     }
-    fsync(archfd);
+    if (!acme_store_batched(store)) {   /* else the batch's end flushes it */
+        fsync(archfd);
+    }
     close(archfd);
     return first;
 }
