@@ -52,13 +52,16 @@ static void link_written(acme_runtime_t *rt, apr_pool_t *ptemp, apr_array_header
     apr_status_t synced;
     int i;
 
+    if (written->nelts == 0) {
+        return;
+    }
     acme_store_batch_begin(rt->store);
     for (i = 0; i < written->nelts; i++) {
         written_t *w = &APR_ARRAY_IDX(written, i, written_t);
 
         linked[i] = acme_store_activate_link(rt->store, ptemp, &rt->ctx, w->v, flushed, &why[i]);
     }
-    synced = written->nelts ? acme_store_activate_links_sync(rt->store, ptemp) : APR_SUCCESS;
+    synced = acme_store_activate_links_sync(rt->store, ptemp);
     for (i = 0; i < written->nelts; i++) {
         written_t *w = &APR_ARRAY_IDX(written, i, written_t);
 
@@ -84,7 +87,6 @@ void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
     apr_status_t flushed;
     int i;
 
-    acme_store_batch_begin(rt->store);
     for (i = 0; i < rt->domains->nelts; i++) {
         const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
         acme_store_staged_version_t *v = NULL;
@@ -94,6 +96,7 @@ void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
         if (!acme_store_has_staged(rt->store, ptemp, d->name)) {
             continue;
         }
+        acme_store_batch_begin(rt->store);   /* a start with nothing staged flushes nothing */
         rv = acme_store_activate_write(rt->store, ptemp, &rt->ctx, d->name, d->names,
                                        d->key_type,
                                        acme_certs_domain_anchors(rt->base, ptemp, anchors, d),
