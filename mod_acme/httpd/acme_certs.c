@@ -241,43 +241,6 @@ static void store_write_configs(acme_runtime_t *rt, apr_pool_t *ptemp)
     acme_certs_keys_batch_end(rt);
 }
 
-/* Roots an issued chain may lead to: the system's, AcmeTrustedRootsFile and
- * the domain's AcmeCACertificateFile (a private CA often has one root for
- * both). NULL, logged, when a file is unreadable: nothing is activated then.
- * The system's roots take tens of milliseconds to read, so a loop over many
- * domains passes a cache: one store per AcmeCACertificateFile. */
-X509_STORE *acme_certs_domain_anchors(server_rec *base, apr_pool_t *ptemp, apr_hash_t *cache,
-                                      const acme_domain_t *d)
-{
-    const apr_array_header_t *roots = acme_config_trusted_roots(base);
-    apr_array_header_t *files;
-    X509_STORE *anchors = NULL;
-    const char *why = NULL, *key = d->ca_file ? d->ca_file : "";
-    apr_status_t rv;
-
-    if (cache && (anchors = apr_hash_get(cache, key, APR_HASH_KEY_STRING)) != NULL) {
-        return anchors;
-    }
-    files = apr_array_make(ptemp, 4, sizeof(const char *));
-
-    if (roots) {
-        apr_array_cat(files, roots);
-    }
-    if (d->ca_file) {
-        APR_ARRAY_PUSH(files, const char *) = d->ca_file;
-    }
-    rv = acme_certverify_trust_anchors(ptemp, 1, files, &anchors, &why);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, base, "ACME00633: %s: no trust anchors, "
-                     "so no new certificate can be activated: %s", d->name, why ? why : "?");
-        return NULL;
-    }
-    if (cache) {
-        apr_hash_set(cache, apr_pstrdup(ptemp, key), APR_HASH_KEY_STRING, anchors);
-    }
-    return anchors;
-}
-
 /* When this configuration ends (graceful restart, stop), remove temp files
  * whose writer is gone: a child killed at shutdown while writing leaves one,
  * and without this it would stay until the next start. Writers still alive

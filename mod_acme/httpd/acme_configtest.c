@@ -278,7 +278,7 @@ static void staged_check_all(server_rec *base, apr_pool_t *ptemp, const char *no
             continue;
         }
         rv = acme_store_staged_check(store, ptemp, &ctx, d->name, d->names, d->key_type,
-                                     acme_certs_domain_anchors(base, ptemp, anchors, d), &why);
+                                     acme_certs_activate_anchors(base, ptemp, anchors, d), &why);
         if (exempt && rv != APR_SUCCESS && rv != APR_ENOENT) {
             acme_custody_backoff_exempt_use(store, ptemp, d->name, exempt);
         }

@@ -83,11 +83,11 @@ void acme_certs_ctx_init(acme_ctx_t *ctx, server_rec *s);
  * keys retired and staging cleared, with one flush; each outcome logged on rt->base
  * (ACME00603 live, ACME00604 refused) and counted. Temporaries in ptemp. */
 void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp);
-/* Roots an issued chain of d may lead to (acme_certs.c), in ptemp: the
+/* Roots an issued chain of d may lead to (acme_certs_activate.c), in ptemp: the
  * system's, AcmeTrustedRootsFile and d's AcmeCACertificateFile. NULL, logged
  * on base, when a file is unreadable: nothing is activated then. cache (NULL:
  * none; a hash in ptemp) keeps one store per AcmeCACertificateFile for the
  * next domains: reading the system's roots takes tens of milliseconds. */
-X509_STORE *acme_certs_domain_anchors(server_rec *base, apr_pool_t *ptemp, apr_hash_t *cache,
+X509_STORE *acme_certs_activate_anchors(server_rec *base, apr_pool_t *ptemp, apr_hash_t *cache,
                                       const acme_domain_t *d);
 #endif

@@ -577,8 +577,8 @@ apr_status_t acme_store_activate_write(acme_store_t *store, apr_pool_t *p,
     rv = archive_write(store, p, name, v->version, &v->st);
     if (rv != APR_SUCCESS) {
         *why = "cannot write the new version into the store";
-        acme_log(ctx, ACME_LOG_ERR, rv, "ACME00302: %s: activation of version %s failed, "
-                 "the live certificate stays", name, v->version);
+        acme_log(ctx, ACME_LOG_ERR, rv, "ACME00315: %s: cannot write version %s into the "
+                 "archive, the live certificate stays", name, v->version);
         return rv;
     }
     *written = v;
