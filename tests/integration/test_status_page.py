@@ -659,8 +659,11 @@ def test_status_page_is_served_whole_and_at_once_while_its_process_renders(httpd
                           open(httpd.access_log).read()))
     assert len(pids) == 1, ("one child serves every request", pids)
     assert answers and all(count == n for _, count, _ in answers), answers
-    assert answers[-1][2] == n, ("every certificate shown live within %.0f s" % (bound * 2),
-                                 answers[-5:])
+    # the two clients append as their answers end: the other client's request,
+    # begun while the render ran, may end after the one that saw every
+    # certificate live, with the page as last written before
+    assert any(live == n for *_, live in answers), (
+        "every certificate shown live within %.0f s" % (bound * 2), answers[-5:])
     before = [took for took, _, live in answers if live == 0]
     print("%d answers while the render ran, as last written (%.0f ms at most), then %d, "
           "%d of them with every certificate live"
