@@ -12,8 +12,8 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 LEVELS = {"APLOG_EMERG": "emerg", "APLOG_ALERT": "alert", "APLOG_CRIT": "crit",
           "APLOG_ERR": "error", "APLOG_WARNING": "warn", "ACME_LOG_ERR": "error",
           "ACME_LOG_WARN": "warn"}
-CONFIG_FILES = ("acme_config.c", "acme_config_cmds.c", "acme_conf_parse.c", "acme_check.c", "acme_config_dns.c",
-                "acme_rootprog.c", "acme_check_user.c")
+CONFIG_FILES = ("acme_config.c", "acme_config_cmds.c", "acme_conf_parse.c", "acme_check.c",
+                "acme_check_domains.c", "acme_config_dns.c", "acme_rootprog.c", "acme_check_user.c")
 # What to do, where the message itself does not say it after a ';'.
 ADVICE = {
     "01053": "The second file of AcmeClusterKeyFile is the cluster key being replaced: it must "

@@ -123,13 +123,23 @@ const char *acme_config_dns_problem(const char *dns_cmd, const apr_array_header_
 /* AcmeMaxParallel of the server (base server's values; zeros = defaults). */
 void acme_config_pacing(server_rec *s, acme_pacing_t *pacing);
 
-/* acme_check.c: the domain table: every AcmeDomain of every server, names resolved (vhost
+/* acme_check_domains.c: the domain table: every AcmeDomain of every server, names resolved (vhost
  * ServerName + aliases when none given), validated, as acme_domain_t*.
  * On a config error returns NULL and sets *err to "ACME005nn: file:line: what; fix".
  * *decls (if not NULL) gets the acme_domain_decl_t* each domain comes from,
  * index for index, for messages that name the AcmeDomain line. */
 apr_array_header_t *acme_check_domains_decls(apr_pool_t *p, server_rec *base,
                                              apr_array_header_t **decls, const char **err);
+/* acme_check_domains.c: "file:line" of the AcmeDomain line decl, from p. */
+const char *acme_check_domains_where(apr_pool_t *p, const acme_domain_decl_t *decl);
+/* acme_check_domains.c: for a <VirtualHost> without a ServerName of its own,
+ * where httpd took the name it gave it (server/vhost.c, ap_fini_vhost_config):
+ * the main server's name on a default address, else its address's reverse DNS
+ * name. Returns NULL when s has a ServerName of its own. *vhost_at gets the
+ * <VirtualHost>'s "file:line"; *written 1 when the name is a server-level
+ * ServerName written in the configuration. Strings from p. */
+const char *acme_check_domains_origin(apr_pool_t *p, const server_rec *s,
+                                      const char **vhost_at, int *written);
 /* acme_check.c: 1 when host name name (lowercase, no trailing dot) is s's
  * ServerName or one of its ServerAlias names, or a wildcard ServerAlias of s
  * matches it; else 0. IP literals get no special case here. */
