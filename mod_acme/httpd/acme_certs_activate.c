@@ -115,10 +115,10 @@ static void link_written(acme_runtime_t *rt, apr_pool_t *ptemp, apr_array_header
 }
 
 /* "Renewal at restart": staged certificates become live before mod_ssl
- * reads them. Every new version is written first and flushed to disk once
- * (syncfs), then linked: at a restart that activates hundreds of names, the
- * fsyncs of each version's files, one after the other, were most of the
- * parent's time. */
+ * reads them. Every new version is written first and flushed to disk in one
+ * batch (its files many at a time, acme_store_batch_end), then linked: at a
+ * restart that activates hundreds of names, the fsyncs of each version's
+ * files, one after the other, were most of the parent's time. */
 void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
     apr_hash_t *anchors = apr_hash_make(ptemp);

@@ -24,7 +24,7 @@
 struct acme_store_t {
     apr_pool_t *pool;
     const char *dir;
-    int batch;                 /* writes not synced one by one: acme_store_batch_begin */
+    acme_store_batch_t *batch; /* writes not synced one by one: acme_store_batch_begin */
 };
 
 /* A crashed writer's temp file older than this is garbage. */
@@ -125,48 +125,37 @@ mode_t acme_store_mode_of(apr_fileperms_t perms)
 
 void acme_store_batch_begin(acme_store_t *store)
 {
-    store->batch = 1;
+    if (!store->batch) {
+        store->batch = acme_store_batch_make(store->pool);
+    }
 }
 
 int acme_store_batched(const acme_store_t *store)
 {
-    return store->batch;
+    return store->batch != NULL;
+}
+
+void acme_store_batch_noted(acme_store_t *store, const char *path, int is_dir)
+{
+    if (store->batch) {
+        acme_store_batch_note(store->batch, path, is_dir);
+    }
 }
 
 apr_status_t acme_store_batch_end(acme_store_t *store)
 {
-    int fd;
-    apr_status_t rv = APR_SUCCESS;
+    acme_store_batch_t *batch = store->batch;
 
-    if (!store->batch) {
+    if (!batch) {
         return APR_SUCCESS;
     }
-    store->batch = 0;
-    if ((fd = open(store->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        sync();
-        return errno;
-    }
-    /* One flush of the store's file system for the whole batch. */
-    if (syncfs(fd) < 0) {
-        rv = errno;
-    }
-    close(fd);
-    return rv;
+    store->batch = NULL;
+    return acme_store_batch_flush(batch);
 }
 
 apr_status_t acme_store_sync_dir(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    apr_status_t rv = APR_SUCCESS;
-
-    if (fd < 0) {
-        return errno;
-    }
-    if (fsync(fd) < 0) {
-        rv = errno;
-    }
-    close(fd);
-    return rv;
+    return acme_store_fsync_close(open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 }
 
 int acme_store_open_dir_at(int dirfd, const char *name)

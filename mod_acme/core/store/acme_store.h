@@ -59,13 +59,15 @@ apr_status_t acme_store_write_unsynced(acme_store_t *store, apr_pool_t *p, const
                                        const void *data, apr_size_t len, apr_fileperms_t perms);
 /* fsync of the store-relative directory reldir, reached by the store's walk
  * (acme_store_open_reldir): the renames and unlinks made in it survive a
- * crash. APR_SUCCESS, or the errno of opening or syncing it. */
+ * crash. In a batch it is only noted, for the batch's end. APR_SUCCESS, or
+ * the errno of opening or syncing it. */
 apr_status_t acme_store_sync_reldir(acme_store_t *store, apr_pool_t *p, const char *reldir);
 /* A batch of writes (thousands of files at a first start): between begin and
  * end, acme_store_write and acme_store_write_json still write a temp file and
- * rename it, but skip the two fsyncs per file; acme_store_batch_end flushes
- * the store's file system once (syncfs) and returns its errno, APR_SUCCESS
- * when it was flushed or no batch was open. Nothing written in a batch may be
+ * rename it, but skip the two fsyncs per file; acme_store_batch_end fsyncs
+ * exactly the files written and the directories changed in the batch, many at
+ * once (acme_store_batch.c), and returns the first errno, APR_SUCCESS when all
+ * were flushed or no batch was open. Nothing written in a batch may be
  * relied on (used by another process, or linked as live) before its end
  * returned APR_SUCCESS (acme_store_activate_write). */
 void acme_store_batch_begin(acme_store_t *store);

@@ -243,9 +243,12 @@ static apr_status_t link_replace(acme_store_t *store, apr_pool_t *p, const acme_
         apr_file_remove(tmp, p);
     }
     acme_changes_note(changes, ACME_CHANGES_DOMAINS, domains, rv == APR_SUCCESS ? name : NULL);
-    /* In a batch, the caller syncs domains/ once for every link
-     * (acme_store_activate_link) before anything that relies on it. */
-    return rv == APR_SUCCESS && !acme_store_batched(store) ? acme_store_sync_dir(domains) : rv;
+    if (rv == APR_SUCCESS && acme_store_batched(store)) {
+        /* The batch's end syncs domains/ once for every link. */
+        acme_store_batch_noted(store, domains, 1);
+        return rv;
+    }
+    return rv == APR_SUCCESS ? acme_store_sync_dir(domains) : rv;
 }
 
 /* The version's files, each with its data on disk before its name, then

@@ -94,8 +94,11 @@ apr_status_t acme_store_archive_prune(acme_store_t *store, apr_pool_t *p, const 
             first = rv;
         }
     }
-    if (!acme_store_batched(store)) {   /* else the batch's end flushes it */
+    if (!acme_store_batched(store)) {
         fsync(archfd);
+    }
+    else {
+        acme_store_batch_noted(store, acme_store_path(store, p, reldir), 1);
     }
     close(archfd);
     return first;

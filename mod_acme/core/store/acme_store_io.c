@@ -167,13 +167,14 @@ static apr_status_t store_write(acme_store_t *store, apr_pool_t *p, const char *
     const char *base, *tmp;
     uid_t uid;
     gid_t gid;
-    int dirfd;
+    int dirfd, wanted;
     apr_status_t rv;
 
     if ((rv = acme_store_walk(store, p, relpath, 1, &dirfd, &base, &uid, &gid)) != APR_SUCCESS) {
         return rv;
     }
     tmp = acme_store_tmp_path(p, base);
+    wanted = sync;
     sync = acme_store_batched(store) ? 0 : sync;
     rv = write_temp(dirfd, tmp, data, len, acme_store_mode_of(perms), uid, gid,
                     sync & WRITE_SYNC_FILE);
@@ -185,6 +186,16 @@ static apr_status_t store_write(acme_store_t *store, apr_pool_t *p, const char *
     }
     else if ((sync & WRITE_SYNC_DIR) && fsync(dirfd) < 0) {
         rv = errno;
+    }
+    else if (wanted && acme_store_batched(store)) {
+        /* The batch's end flushes what this write's fsyncs would have. */
+        const char *path = acme_store_path(store, p, relpath);
+
+        acme_store_batch_noted(store, path, 0);
+        if (wanted & WRITE_SYNC_DIR) {
+            acme_store_batch_noted(store, apr_pstrndup(p, path, (apr_size_t)(strrchr(path, '/')
+                                                                             - path)), 1);
+        }
     }
     close(dirfd);
     return rv;
@@ -211,17 +222,11 @@ apr_status_t acme_store_write_unsynced(acme_store_t *store, apr_pool_t *p, const
 
 apr_status_t acme_store_sync_reldir(acme_store_t *store, apr_pool_t *p, const char *reldir)
 {
-    int fd = acme_store_open_reldir(store, p, reldir);
-    apr_status_t rv = APR_SUCCESS;
-
-    if (fd < 0) {
-        return errno;
+    if (acme_store_batched(store)) {
+        acme_store_batch_noted(store, acme_store_path(store, p, reldir), 1);
+        return APR_SUCCESS;
     }
-    if (fsync(fd) < 0) {
-        rv = errno;
-    }
-    close(fd);
-    return rv;
+    return acme_store_fsync_close(acme_store_open_reldir(store, p, reldir));
 }
 
 apr_status_t acme_store_rename(acme_store_t *store, apr_pool_t *p, const char *from,
