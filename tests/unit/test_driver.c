@@ -440,6 +440,23 @@ static const char *queued_at(fixture_t *f, apr_time_t at)
     return apr_pstrcat(f->p, "queued, starts at ", acme_time_rfc3339(f->p, at), NULL);
 }
 
+/* The clock at a fixed time, the pacer set to pacing, and the CA's bucket
+ * (jobs/.pacer.json) empty until one window from now; returns that time. */
+static apr_time_t pace_behind_closed_bucket(fixture_t *f, const acme_pacing_t *pacing)
+{
+    apr_time_t first;
+    char pacer[128];
+
+    f->now = apr_time_from_sec(1800000000);
+    first = f->now + pacing->window;
+    apr_snprintf(pacer, sizeof(pacer), "{\"%s\": %" APR_TIME_T_FMT "}", CLOSED_CA,
+                 apr_time_sec(first));
+    assert_int_equal(acme_store_write(f->store, f->p, ACME_STORE_JOBS "/.pacer.json", pacer,
+                                      strlen(pacer), ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    acme_job_pace_set(f->driver, pacing);
+    return first;
+}
+
 /* AcmeMaxParallel 50 1/10s with the CA's bucket empty for another 10 s:
  * twenty names queued in one run each get their own start, the slot after
  * the one before (10 s plus the 2.5 % margin; the failed orders' retries,
@@ -455,16 +472,9 @@ static void test_driver_queued_names_get_their_own_starts(void **state)
     acme_pacing_t pacing = { .max_parallel = 50, .orders = 1, .window = window };
     apr_array_header_t *domains = apr_array_make(f->p, 20, sizeof(acme_domain_t *));
     apr_time_t next_run, first;
-    char pacer[128];
     int staged, i, slot;
 
-    f->now = apr_time_from_sec(1800000000);
-    first = f->now + window;
-    apr_snprintf(pacer, sizeof(pacer), "{\"%s\": %" APR_TIME_T_FMT "}", CLOSED_CA,
-                 apr_time_sec(first));
-    assert_int_equal(acme_store_write(f->store, f->p, ACME_STORE_JOBS "/.pacer.json", pacer,
-                                      strlen(pacer), ACME_STORE_FILE_PERMS), APR_SUCCESS);
-    acme_job_pace_set(f->driver, &pacing);
+    first = pace_behind_closed_bucket(f, &pacing);
     for (i = 0; i < 20; i++) {
         APR_ARRAY_PUSH(domains, acme_domain_t *) =
             driver_domain(f->p, apr_psprintf(f->p, "q%02d.example.org", i));
@@ -507,16 +517,9 @@ static void test_driver_queued_name_behind_a_failed_start_keeps_no_stale_start(v
     apr_array_header_t *domains = apr_array_make(f->p, 2, sizeof(acme_domain_t *));
     apr_time_t next_run, first;
     json_t *second;
-    char pacer[128];
     int staged;
 
-    f->now = apr_time_from_sec(1800000000);
-    first = f->now + window;
-    apr_snprintf(pacer, sizeof(pacer), "{\"%s\": %" APR_TIME_T_FMT "}", CLOSED_CA,
-                 apr_time_sec(first));
-    assert_int_equal(acme_store_write(f->store, f->p, ACME_STORE_JOBS "/.pacer.json", pacer,
-                                      strlen(pacer), ACME_STORE_FILE_PERMS), APR_SUCCESS);
-    acme_job_pace_set(f->driver, &pacing);
+    first = pace_behind_closed_bucket(f, &pacing);
     APR_ARRAY_PUSH(domains, acme_domain_t *) = driver_domain(f->p, "s0.example.org");
     APR_ARRAY_PUSH(domains, acme_domain_t *) = driver_domain(f->p, "s1.example.org");
     run(f, domains, &next_run, &staged);
