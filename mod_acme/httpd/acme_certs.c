@@ -23,6 +23,7 @@
 #include "acme_config.h"
 #include "acme_challenge.h"
 #include "acme_cert.h"
+#include "acme_name.h"
 #include "acme_client.h"
 #include "acme_custody.h"
 #include "acme_certverify.h"
@@ -58,6 +59,10 @@ typedef struct live_at_t {
 typedef struct served_t {
     const char *cert;
     const char *key;
+    /* The domain's names the certificate holds: d->names itself when it
+     * holds them all, else a shorter list in the runtime's pool (a name
+     * added to the configuration waits for the next certificate). */
+    const apr_array_header_t *names;
 } served_t;
 
 
@@ -383,12 +388,48 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 
 /* ---- mod_ssl hooks ---------------------------------------------------------- */
 
+/* The names of d that leaf holds (a SAN equal to it or a wildcard SAN over
+ * it): d->names itself when it holds all, else a new list in p. */
+static const apr_array_header_t *names_held(apr_pool_t *p, apr_pool_t *ptemp,
+                                            const acme_domain_t *d, X509 *leaf)
+{
+    acme_cert_info_t info;
+    apr_array_header_t *held = NULL;
+    int i, j;
+
+    if (acme_cert_info(ptemp, leaf, &info) != APR_SUCCESS) {
+        return d->names;   /* acme_cert_check read it a moment ago */
+    }
+    for (i = 0; i < d->names->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(d->names, i, const char *);
+        int found = 0;
+
+        for (j = 0; j < info.names->nelts && !found; j++) {
+            const char *san = APR_ARRAY_IDX(info.names, j, const char *);
+
+            found = !strcasecmp(san, name) || acme_name_covers(san, name);
+        }
+        if (!found && !held) {
+            held = apr_array_make(p, d->names->nelts, sizeof(const char *));
+            for (j = 0; j < i; j++) {
+                APR_ARRAY_PUSH(held, const char *) = APR_ARRAY_IDX(d->names, j, const char *);
+            }
+        }
+        else if (found && held) {
+            APR_ARRAY_PUSH(held, const char *) = name;
+        }
+    }
+    return held ? held : d->names;
+}
+
 /* Would mod_ssl load this pair, and does it serve d now: the key matches,
  * the leaf covers d's first name and is valid, and an SSL_CTX as strict as
- * mod_ssl's takes both (acme_certverify_loadable). APR_ENOENT when absent. */
+ * mod_ssl's takes both (acme_certverify_loadable). APR_SUCCESS (and *held:
+ * the names of d the leaf holds, names_held), APR_ENOENT when absent, else
+ * an error with *why. */
 static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
                                 const char *cert_path, const char *key_path, int live,
-                                const char **why)
+                                const char **why, const apr_array_header_t **held)
 {
     apr_array_header_t *chain, *first;
     const char *pem;
@@ -417,6 +458,9 @@ static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acm
     if (rv == APR_SUCCESS) {
         rv = acme_certverify_loadable(ptemp, chain, key, why);
     }
+    if (rv == APR_SUCCESS) {
+        *held = names_held(rt->pool, ptemp, d, APR_ARRAY_IDX(chain, 0, X509 *));
+    }
     return rv;
 }
 
@@ -428,6 +472,7 @@ static served_t *served_keep(apr_pool_t *p, const served_t *v)
 
     keep->cert = apr_pstrdup(p, v->cert);
     keep->key = apr_pstrdup(p, v->key);
+    keep->names = v->names;
     return keep;
 }
 
@@ -460,7 +505,7 @@ static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const ac
         v = apr_pcalloc(ptemp, sizeof(*v));
         v->cert = apr_pstrcat(ptemp, base, "/" ACME_STORE_CERT_FILE, NULL);
         v->key = apr_pstrcat(ptemp, base, "/" ACME_STORE_KEY_FILE, NULL);
-        if (pair_usable(rt, ptemp, d, v->cert, v->key, 0, &why) == APR_SUCCESS) {
+        if (pair_usable(rt, ptemp, d, v->cert, v->key, 0, &why, &v->names) == APR_SUCCESS) {
             found = served_keep(rt->pool, v);
         }
     }
@@ -488,7 +533,8 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
     live->cert = acme_store_live_cert_path(rt->store, ptemp, d->name);
     live->key = acme_store_live_key_path(rt->store, ptemp, d->name);
     rv = acme_store_name_check(d->name) == APR_SUCCESS
-         ? pair_usable(rt, ptemp, d, live->cert, live->key, 1, &why) : APR_EINVAL;
+         ? pair_usable(rt, ptemp, d, live->cert, live->key, 1, &why, &live->names)
+         : APR_EINVAL;
     if (rv == APR_SUCCESS) {
         apr_hash_set(st->live_usable, d->name, APR_HASH_KEY_STRING, "");
         apr_hash_set(st->served, d->name, APR_HASH_KEY_STRING, served_keep(rt->pool, live));
@@ -615,9 +661,19 @@ static int certs_index_live(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         const apr_array_header_t *list = hash_get_server(st->server_domain, s);
         for (i = 0; list && i < list->nelts; i++) {
             const acme_domain_t *d = APR_ARRAY_IDX(list, i, const acme_domain_t *);
+            const served_t *v = apr_hash_get(st->served, d->name, APR_HASH_KEY_STRING);
             live_at_t *at;
-            if (!apr_hash_get(st->served, d->name, APR_HASH_KEY_STRING)) {
+
+            if (!v) {
                 continue;
+            }
+            if (v->names != d->names) {
+                /* Only what the live certificate holds is live (redirects,
+                 * HSTS): a name added since waits for its certificate. */
+                acme_domain_t *held = apr_pmemdup(rt->pool, d, sizeof(*d));
+
+                held->names = (apr_array_header_t *)v->names;
+                d = held;
             }
             at = apr_palloc(rt->pool, sizeof(*at));
             at->s = s;

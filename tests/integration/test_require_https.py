@@ -97,3 +97,28 @@ def test_temporary_at_server_level_and_off_in_one_vhost(httpd, unique):
     assert status == 200 and header(headers, HSTS) is None, headers
     status, headers, body = httpd.http_request("/index.html", host=other)
     assert status == 200 and b"plain docroot" in body, (status, headers)
+
+
+def test_a_name_added_since_the_live_certificate_is_not_redirected(httpd, unique):
+    """Only the names the live certificate holds are live: an alias added to
+    the configuration (its certificate not yet obtained: the CA is
+    unreachable now) is neither redirected nor sent HSTS, while the names the
+    live certificate holds still are."""
+    name = unique("added")
+    alias = "new." + name
+    httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeRequireHttps permanent"))
+    httpd.start()
+    httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+    status, headers, _ = httpd.http_request("/", host=name)
+    assert status == 301, (status, headers)
+
+    httpd.write_config(vhosts=ssl_vhost(name, [alias], extra="AcmeRequireHttps permanent"),
+                       acme={"AcmeCA": "https://127.0.0.1:%d/dir" % closed_port()})
+    httpd.graceful()
+    status, headers, body = httpd.http_request("/index.html", host=alias)
+    assert status == 200 and b"plain docroot" in body, (status, headers, httpd.diagnostics())
+    assert header(headers, "Location") is None, headers
+    status, headers, _ = httpd.http_request("/x", host=name)
+    assert status == 301 and header(headers, "Location") == "https://%s/x" % name, headers
+    status, headers, _ = httpd.https_request(name, "/index.html", verify=True)
+    assert status == 200 and header(headers, HSTS) == "max-age=31536000", headers
