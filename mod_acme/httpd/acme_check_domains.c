@@ -186,6 +186,34 @@ static const char *check_ip_challenges(apr_pool_t *p, const acme_domain_decl_t *
     return NULL;
 }
 
+/* ACME00523 for name in both decl and other (earlier). A bare AcmeDomain
+ * takes its vhost's ServerName and ServerAlias names: the fix is then in
+ * those lines, not in an AcmeDomain that lists nothing to remove. */
+static const char *duplicate_name(apr_pool_t *p, const acme_domain_decl_t *decl,
+                                  const acme_domain_decl_t *other, const char *name)
+{
+    static const char taken[] = " (without names: it takes ServerName and ServerAlias of the "
+                                "<VirtualHost> at %s:%d)";
+    int bare = !decl->names->nelts, other_bare = !other->names->nelts;
+    const char *fix = "remove it from one of them";
+
+    if (bare && other_bare) {
+        fix = "remove it from the ServerAlias of one of the two <VirtualHost>s, or list the "
+              "names after one of the AcmeDomain lines";
+    }
+    else if (bare || other_bare) {
+        fix = "remove it from the AcmeDomain that lists it, or list the names after the one "
+              "without names";
+    }
+    return apr_psprintf(p, "ACME00523: %s: %s%s is also in the AcmeDomain at %s%s; a name belongs "
+                        "to one certificate only: %s", acme_check_domains_where(p, decl), name,
+                        bare ? apr_psprintf(p, taken, decl->s->defn_name,
+                                            decl->s->defn_line_number) : "",
+                        acme_check_domains_where(p, other),
+                        other_bare ? apr_psprintf(p, taken, other->s->defn_name,
+                                                  other->s->defn_line_number) : "", fix);
+}
+
 /* The arrays domains of the same settings share: nothing writes a domain's
  * arrays after the table is made, so one copy per setting serves all of them
  * (at 10,000 domains, three arrays each were ~1.5 MB in every process). */
@@ -304,10 +332,7 @@ static apr_array_header_t *domains_decls(apr_pool_t *p, apr_pool_t *scratch, ser
                 const char *name = APR_ARRAY_IDX(names, j, const char *);
                 const acme_domain_decl_t *other = apr_hash_get(owner, name, APR_HASH_KEY_STRING);
                 if (other) {
-                    *err = apr_psprintf(p, "ACME00523: %s: %s is also in the AcmeDomain at %s; "
-                                        "a name belongs to one certificate only: remove it "
-                                        "from one of them", acme_check_domains_where(p, decl), name,
-                                        acme_check_domains_where(p, other));
+                    *err = duplicate_name(p, decl, other, name);
                     return NULL;
                 }
                 apr_hash_set(owner, name, APR_HASH_KEY_STRING, decl);

@@ -11,6 +11,8 @@ import subprocess
 import time
 import uuid
 
+import pytest
+
 from harness import cert_names, ssl_vhost, wait_for
 
 ISSUE_TIMEOUT = 90
@@ -728,3 +730,37 @@ def test_except_typo_is_warned_once_per_start(httpd):
     time.sleep(1)
     warned, after = counts()
     assert after > generations and warned == after, httpd.diagnostics()
+
+
+@pytest.mark.parametrize("first,second", [("explicit", "explicit"), ("bare", "bare"),
+                                          ("bare", "explicit")])
+def test_a_name_in_two_acme_domains_names_the_lines_to_change(httpd, first, second):
+    """ACME00523 names both AcmeDomain lines, and for an AcmeDomain without
+    names (it takes its vhost's ServerName and ServerAlias) the <VirtualHost>
+    whose ServerAlias to change, not an AcmeDomain that lists nothing."""
+    a, b, shared = public("one"), public("two"), public("shared")
+
+    def acme_domain(kind, own):
+        return "AcmeDomain" if kind == "bare" else "AcmeDomain %s %s" % (own, shared)
+
+    httpd.write_config(vhosts=plain_vhost(a, [shared], extra=acme_domain(first, a))
+                       + plain_vhost(b, [shared], extra=acme_domain(second, b)))
+    rc, out = httpd.configtest()
+    assert rc != 0, out
+    line_a = httpd.line_of("ServerName %s" % a)
+    line_b = httpd.line_of("ServerName %s" % b)
+    at_a, at_b = ["%s:%d" % (httpd.conf_path, n + 3) for n in (line_a, line_b)]
+    # either line may be the one reported: httpd's list of vhosts is not in file order
+    assert ("ACME00523: %s: %s" % (at_a, shared) in out and at_b in out) \
+        or ("ACME00523: %s: %s" % (at_b, shared) in out and at_a in out), out
+    if first == second == "explicit":
+        assert "remove it from one of them" in out, out
+        assert "ServerAlias" not in out, out
+        return
+    if second == "bare":
+        assert "<VirtualHost> at %s:%d" % (httpd.conf_path, line_b - 1) in out, out
+    assert "<VirtualHost> at %s:%d" % (httpd.conf_path, line_a - 1) in out, out
+    if first == second:
+        assert "remove it from the ServerAlias of one of the two <VirtualHost>s" in out, out
+    else:
+        assert "remove it from the AcmeDomain that lists it" in out, out
