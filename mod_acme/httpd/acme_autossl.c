@@ -595,7 +595,13 @@ static int autossl_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
             apr_array_header_t *words = acme_autossl_tree_words(ptemp, d->args);
             int port = words->nelts ? listen_port(APR_ARRAY_IDX(words, 0, const char *)) : 0;
             if (port == http_port && !plan->http_listen_where) {
+                const char *word = APR_ARRAY_IDX(words, 0, const char *);
+                const char *colon = strrchr(word, ':');
+
                 plan->http_listen_where = acme_autossl_tree_where(pconf, d);
+                plan->http_listen_word = apr_pstrdup(pconf, word);
+                plan->http_listen_addr = colon ? apr_pstrndup(pconf, word,
+                                                              (apr_size_t)(colon - word)) : NULL;
             }
             else if (port == https_port && !plan->https_listen) {
                 plan->https_listen = apr_psprintf(pconf, "'Listen %s' at %s", d->args,

@@ -379,10 +379,12 @@ static int check_twins_listen(apr_pool_t *p, server_rec *base, const acme_autoss
     port = autossl->https_port;
     report(base, apr_psprintf(p, "ACME00551: %s: mod_acme adds the HTTPS twin <VirtualHost %s> "
            "of <VirtualHost %s> (%s), but no Listen covers port %d, so no client could reach "
-           "it; add 'Listen %d'%s (Debian: ports.conf has it inside <IfModule ssl_module>)",
-           t->where, t->twin_addrs, t->addrs, t->names, port, port,
+           "it; add 'Listen %s%s%d'%s (Debian: ports.conf has it inside <IfModule ssl_module>)",
+           t->where, t->twin_addrs, t->addrs, t->names, port,
+           autossl->http_listen_addr ? autossl->http_listen_addr : "",
+           autossl->http_listen_addr ? ":" : "", port,
            autossl->http_listen_where
-               ? apr_psprintf(p, " next to 'Listen %d' at %s", autossl->http_port,
+               ? apr_psprintf(p, " next to 'Listen %s' at %s", autossl->http_listen_word,
                               autossl->http_listen_where)
                : " at server level"));
     return 0;

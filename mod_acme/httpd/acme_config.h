@@ -248,6 +248,8 @@ typedef struct acme_autossl_t {
     const char *auto_where;          /* "file:line" of AcmeAutoDomains on, or NULL */
     int auto_added;                  /* AcmeDomain lines AcmeAutoDomains added */
     const char *http_listen_where;   /* "file:line" of a Listen on the http port, or NULL */
+    const char *http_listen_word;    /* its address and port as written ("127.0.0.1:80") */
+    const char *http_listen_addr;    /* its address ("127.0.0.1", "[::1]"), NULL for a port */
     const char *https_listen;        /* "'Listen args' at file:line", the first on the https
                                       * port, or NULL */
     apr_array_header_t *skipped;     /* acme_autossl_skip_t*: names left without certificate */

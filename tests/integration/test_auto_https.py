@@ -88,7 +88,9 @@ def test_configtest_names_the_missing_listen(httpd, unique):
     edit_config(httpd, "Listen 127.0.0.1:%d\n" % httpd.https_port, "")
     rc, out = httpd.configtest()
     assert rc != 0, out
-    assert "ACME00551" in out and "'Listen %d'" % httpd.https_port in out, out
+    # on the address of the http Listen ('Listen 127.0.0.1:<http>'), not on every address
+    assert "ACME00551" in out and "'Listen 127.0.0.1:%d'" % httpd.https_port in out, out
+    assert "next to 'Listen 127.0.0.1:%d'" % httpd.http_port in out, out
     # where the vhost is, and where the http Listen is to put it next to
     assert "%s:%d" % (httpd.conf_path, httpd.line_of("ServerName " + name) - 1) in out, out
     assert "%s:%d" % (httpd.conf_path, httpd.line_of(
