@@ -250,6 +250,9 @@ void acme_activation_record_stale(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *
     wd->live_until = live_expiries(wd, pconf, ptemp);
     wd->stale = apr_hash_make(pconf);
     wd->announced = apr_hash_make(pconf);
+    /* a restart held by the last generation happened (this is it) or is
+     * held again, with its time, by this generation's first look */
+    acme_activation_held_restart_clear(wd, ptemp);
     left = staged_unseen(wd, ptemp, wd->stale, NULL);
     for (i = 0; i < left->nelts; ++i) {
         const char *name = APR_ARRAY_IDX(left, i, const char *);
@@ -422,6 +425,7 @@ static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, ap
     }
     if (hold_until) {
         remember_checked(wd, wd->prechecked, p, names);
+        acme_activation_held_restart_write(wd, p, hold_until);
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, wd->rt->base,
                      "ACME00734: new certificate(s) staged (%s) and ready to go live; "
                      "automatic restarts that replace live certificates are %d in a row at "
@@ -434,6 +438,7 @@ static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, ap
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, wd->rt->base,
                  "ACME00704: new certificate(s) staged (%s), performing a graceful restart "
                  "to activate them", apr_array_pstrcat(p, names, ' '));
+    acme_activation_held_restart_clear(wd, p);
     wd->restart_sent = 1;
     wd->restarts->requested = 1;
     wd->restarts->last = apr_time_now();

@@ -5,7 +5,8 @@
  * window and name (ACME00743), not at every look: the record lives across
  * generations, in a pool of its own that only one of the parent's lookers
  * (post_config, then the activation thread or the monitor hook) uses at a
- * time. */
+ * time. Also the record of the graceful restart the restart interval
+ * holds back (activation.json, acme_store_restart.h). */
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <httpd.h>
@@ -15,6 +16,7 @@
 #include "acme_custody.h"
 #include "acme_watchdog.h"
 #include "acme_store_paths.h"
+#include "acme_store_restart.h"
 #include "acme_time.h"
 
 #define ACME_WD_HELD_KEY "mod_acme.held"
@@ -95,4 +97,34 @@ int acme_activation_held(acme_wd_t *wd, apr_pool_t *p, const char *name, apr_tim
         log_held(wd, p, name, until, count);
     }
     return h->held;
+}
+
+void acme_activation_held_restart_write(acme_wd_t *wd, apr_pool_t *p, apr_time_t at)
+{
+    apr_array_header_t *names = apr_array_make(p, 8, sizeof(const char *));
+    apr_hash_index_t *hi;
+    apr_status_t rv;
+
+    for (hi = apr_hash_first(p, wd->prechecked); hi; hi = apr_hash_next(hi)) {
+        APR_ARRAY_PUSH(names, const char *) = apr_hash_this_key(hi);
+    }
+    if ((rv = acme_store_restart_held_write(wd->rt->store, p, at, names)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, wd->rt->base,
+                     "ACME00759: cannot write %s, so the status page and acmectl do not "
+                     "say when the held graceful restart comes (%s, as logged)",
+                     acme_store_path(wd->rt->store, p, ACME_STORE_RESTART_HELD),
+                     acme_time_rfc3339(p, at));
+    }
+}
+
+void acme_activation_held_restart_clear(acme_wd_t *wd, apr_pool_t *p)
+{
+    apr_status_t rv = acme_store_restart_held_clear(wd->rt->store, p);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, wd->rt->base,
+                     "ACME00760: cannot remove %s, so the status page and acmectl may give "
+                     "the time of a restart that is no longer held",
+                     acme_store_path(wd->rt->store, p, ACME_STORE_RESTART_HELD));
+    }
 }

@@ -104,6 +104,14 @@ acme_wd_held_t *acme_activation_held_state(server_rec *s);
  * entry is held in a backoff window, ACME00743 says until when and what
  * the administrator can do. 1 or 0. */
 int acme_activation_held(acme_wd_t *wd, apr_pool_t *p, const char *name, apr_time_t at);
+/* The automatic restart is held until at (apr_time_t) for the entries in
+ * wd->prechecked: activation.json says so (acme_store_restart.h), with the
+ * time ACME00734 logs, for the status page and acmectl; ACME00759 when it
+ * cannot be written. Temporaries in p. */
+void acme_activation_held_restart_write(acme_wd_t *wd, apr_pool_t *p, apr_time_t at);
+/* No restart is held (any more): activation.json removed (ACME00760 when it
+ * cannot be). Temporaries in p. */
+void acme_activation_held_restart_clear(acme_wd_t *wd, apr_pool_t *p);
 /* acme_activation_batch.c: when the staged certificate of name became ready
  * (apr_time_t, microseconds); 0 if none is. One lstat: a "ready" that is not
  * a plain file does not count. Temporary memory from p. */

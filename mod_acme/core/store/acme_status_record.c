@@ -22,6 +22,29 @@ const char *acme_status_record_state_name(acme_status_state_e state)
            ? state_names[state] : NULL;
 }
 
+int acme_status_record_failing(const acme_status_record_t *rec)
+{
+    return rec && (rec->state == ACME_STATUS_ERROR || (rec->error && rec->attempts > 0));
+}
+
+const char *acme_status_record_shown_state(const acme_status_record_t *rec, int has_live,
+                                    int live_valid)
+{
+    if (rec && rec->state == ACME_STATUS_STAGED) {
+        return ACME_STATE_STAGED;
+    }
+    if (acme_status_record_failing(rec)) {
+        return has_live && live_valid ? ACME_STATE_RENEWAL_FAILING : ACME_STATE_FAILING;
+    }
+    if (rec && rec->state == ACME_STATUS_RENEWING) {
+        return ACME_STATE_RENEWING;
+    }
+    if (!has_live) {
+        return ACME_STATE_MISSING;
+    }
+    return live_valid ? ACME_STATE_VALID : ACME_STATE_EXPIRED;
+}
+
 acme_status_state_e acme_status_record_state_parse(const char *name)
 {
     unsigned i;

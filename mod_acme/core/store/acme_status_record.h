@@ -125,6 +125,31 @@ const char *acme_status_record_state_name(acme_status_state_e state);
 /* The state of its name; ACME_STATUS_UNKNOWN for NULL or any other text. */
 acme_status_state_e acme_status_record_state_parse(const char *name);
 
+/* The states people and scripts are shown, one vocabulary for the status
+ * page (JSON "state", the card's badge), the metrics and acmectl list/show
+ * (docs/status-schema.json $defs/state, acmectl(1)). The record's own
+ * "state" above is the driver's word and is not shown as such. acmectl
+ * adds what only a reader of the files sees: "unreadable", "stale",
+ * "not-configured". */
+#define ACME_STATE_MISSING          "missing"          /* no certificate yet */
+#define ACME_STATE_VALID            "valid"
+#define ACME_STATE_RENEWING         "renewing"         /* an order runs */
+#define ACME_STATE_STAGED           "staged"           /* a new one waits for the restart */
+#define ACME_STATE_RENEWAL_FAILING  "renewal-failing"  /* valid and served; renewing fails */
+#define ACME_STATE_FAILING          "failing"          /* no valid certificate; ordering fails */
+#define ACME_STATE_EXPIRED          "expired"          /* the live one expired; nothing fails */
+/* The longest of them and of acmectl's own (for a column's width). */
+#define ACME_STATE_NAME_MAX         15
+
+/* Do rec's last attempts fail (state error, or an error with failed
+ * attempts since the last success)? 1 or 0; 0 for NULL. */
+int acme_status_record_failing(const acme_status_record_t *rec);
+/* The shown state (ACME_STATE_*, static) of a certificate whose record is
+ * rec (NULL: none, or one a newer live certificate made stale), with a live
+ * certificate or not (has_live) that is still valid or not (live_valid). */
+const char *acme_status_record_shown_state(const acme_status_record_t *rec, int has_live,
+                                    int live_valid);
+
 /* A record with nothing in it (integers -1), from p. */
 acme_status_record_t *acme_status_record_make(apr_pool_t *p);
 

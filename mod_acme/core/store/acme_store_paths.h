@@ -75,6 +75,7 @@ apr_fileperms_t acme_store_dir_perms_for(const char *relpath);
  *   fallback/cert.pem, privkey.pem      root  0644/0600 the one shared temporary certificate
  *   fallback/.lock                      root  0644  flock while the fallback pair is made
  *   configured.json, configured.lock    root  0644  acme_store_configured.h
+ *   activation.json                     root  0644  the held graceful restart (acme_store_restart.h)
  * Every function below returns a store-relative path allocated from p; the
  * name arguments are not checked (acme_store_name_check). */
 

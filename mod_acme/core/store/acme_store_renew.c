@@ -42,6 +42,17 @@ int acme_store_renewal_marked(acme_store_t *store, apr_pool_t *p, const char *na
            && lstat(acme_store_path(store, p, renew_marker(p, name)), &st) == 0;
 }
 
+apr_time_t acme_store_renewal_marked_at(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    struct stat st;
+
+    if (acme_store_name_check(name) != APR_SUCCESS
+        || lstat(acme_store_path(store, p, renew_marker(p, name)), &st) != 0) {
+        return 0;
+    }
+    return apr_time_from_sec(st.st_mtime);
+}
+
 int acme_store_renewal_requested(acme_store_t *store, apr_pool_t *p, const char *name)
 {
     return acme_store_renewal_marked(store, p, name) || acme_store_live_revoked(store, p, name);

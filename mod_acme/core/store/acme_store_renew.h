@@ -3,6 +3,7 @@
 #ifndef ACME_STORE_RENEW_H
 #define ACME_STORE_RENEW_H
 #include <apr_pools.h>
+#include <apr_time.h>
 #include "acme_store.h"
 
 /* Renewal markers. acmectl (revoke, renew) leaves jobs/<name>.renew; revoke also
@@ -12,6 +13,8 @@ apr_status_t acme_store_request_renewal(acme_store_t *store, apr_pool_t *p, cons
 int acme_store_live_revoked(acme_store_t *store, apr_pool_t *p, const char *name);
 /* Is the marker there (acmectl renew or revoke asked, not yet staged)? One lstat. */
 int acme_store_renewal_marked(acme_store_t *store, apr_pool_t *p, const char *name);
+/* When the marker was left (its mtime, apr_time_t); 0 when there is none. One lstat. */
+apr_time_t acme_store_renewal_marked_at(acme_store_t *store, apr_pool_t *p, const char *name);
 /* Must name get a new certificate now: the marker exists or the live one is revoked? */
 int acme_store_renewal_requested(acme_store_t *store, apr_pool_t *p, const char *name);
 /* Removes the marker, once a new certificate is staged. */
