@@ -20,7 +20,11 @@
 
 #define ACME_METRICS_HANDLER "acme-metrics"
 
-static const char *const states[] = { "missing", "valid", "renewing", "staged", "error" };
+/* The shown states (acme_status_record_shown_state), one vocabulary with the status
+ * page and acmectl. */
+static const char *const states[] = { ACME_STATE_MISSING, ACME_STATE_VALID, ACME_STATE_RENEWING,
+                                      ACME_STATE_STAGED, ACME_STATE_RENEWAL_FAILING,
+                                      ACME_STATE_FAILING, ACME_STATE_EXPIRED };
 
 /* A label value: backslash, double quote and newline escaped. */
 static const char *label(apr_pool_t *p, const char *value)
@@ -150,8 +154,8 @@ static void metrics_body(request_rec *r, json_t *doc)
     family(r, "acme_info", "gauge", "mod_acme version (always 1).");
     ap_rprintf(r, "acme_info{version=\"%s\"} 1\n", label(r->pool, str(doc, "version")));
     family(r, "acme_certificates", "gauge",
-           "Managed certificates by summary class (valid, renewing, failing, missing; "
-           "renewal_failing and expiring_soon overlap them; total).");
+           "Managed certificates by summary class (each in one of valid, renewing, "
+           "renewal_failing, failing, missing; expiring_soon overlaps them; total).");
     json_object_foreach(summary, key, value) {
         ap_rprintf(r, "acme_certificates{class=\"%s\"} %" APR_INT64_T_FMT "\n",
                    label(r->pool, key), (apr_int64_t)json_integer_value(value));
@@ -236,9 +240,11 @@ static int acme_status_section(request_rec *r, int flags)
     ap_rputs("<hr />\n<h2>mod_acme certificates</h2>\n", r);
     total = (apr_int64_t)json_integer_value(json_object_get(summary, "total"));
     ap_rprintf(r, "<p>%" APR_INT64_T_FMT " certificate%s: %" APR_INT64_T_FMT " valid, %"
-               APR_INT64_T_FMT " renewing, %" APR_INT64_T_FMT " failing, %" APR_INT64_T_FMT
-               " expiring soon</p>\n", total, total == 1 ? "" : "s",
+               APR_INT64_T_FMT " valid with renewal failing, %" APR_INT64_T_FMT " renewing, %"
+               APR_INT64_T_FMT " failing, %" APR_INT64_T_FMT " expiring soon</p>\n", total,
+               total == 1 ? "" : "s",
                (apr_int64_t)json_integer_value(json_object_get(summary, "valid")),
+               (apr_int64_t)json_integer_value(json_object_get(summary, "renewal_failing")),
                (apr_int64_t)json_integer_value(json_object_get(summary, "renewing")),
                (apr_int64_t)json_integer_value(json_object_get(summary, "failing")),
                (apr_int64_t)json_integer_value(json_object_get(summary, "expiring_soon")));

@@ -23,6 +23,7 @@
 #include "acme_store_account.h"
 #include "acme_store_paths.h"
 #include "acme_store_configured.h"
+#include "acme_store_restart.h"
 #include "acme_status_record.h"
 #include "acme_status_cache.h"
 #include "acme_status.h"
@@ -142,15 +143,42 @@ static int record_stale(const acme_status_record_t *status, const acme_cert_info
            && (!serial || strcasecmp(serial, live->serial));
 }
 
-/* The status file's state unless a newer live certificate makes it stale. */
+/* The shown state (acme_status_record_shown_state): from the record, unless a
+ * newer live certificate made it stale, and the live certificate. */
 static const char *domain_state(const acme_status_record_t *status, const acme_cert_info_t *live)
 {
-    const char *recorded = status ? acme_status_record_state_name(status->state) : NULL;
+    return acme_status_record_shown_state(record_stale(status, live) ? NULL : status, live != NULL,
+                                   live && live->not_after > apr_time_now());
+}
 
-    if (!recorded) {
-        return live ? "valid" : "missing";
+apr_time_t acme_status_restart_at(acme_runtime_t *rt, apr_pool_t *p, const char *name)
+{
+    /* read once per pool: every staged certificate of a page waits for the same one */
+    struct held { apr_time_t at; apr_hash_t *names; } *held = NULL;
+
+    apr_pool_userdata_get((void **)&held, "acme-status-restart", p);
+    if (!held) {
+        held = apr_pcalloc(p, sizeof(*held));
+        held->at = rt && rt->store ? acme_store_restart_held_read(rt->store, p, &held->names) : 0;
+        apr_pool_userdata_setn(held, "acme-status-restart", NULL, p);
     }
-    return record_stale(status, live) ? "valid" : recorded;
+    return held->at && held->names && apr_hash_get(held->names, name, APR_HASH_KEY_STRING)
+           ? held->at : 0;
+}
+
+/* What happens next, and when: for a staged certificate the graceful
+ * restart that makes it live, at the time the parent holds it until
+ * (activation.json: the time ACME00734 and acmectl give), null when none is
+ * held (it comes at once, or with AcmeActivation manual at the next
+ * apachectl graceful); otherwise the record's next_action: the next attempt
+ * while failing, else the driver's next look. */
+static json_t *next_action_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain,
+                                const acme_status_record_t *status, const char *state)
+{
+    if (!strcmp(state, ACME_STATE_STAGED)) {
+        return time_or_null(p, acme_status_restart_at(rt, p, domain->name));
+    }
+    return time_or_null(p, status ? status->next_action : 0);
 }
 
 /* The CA the driver uses now, if it is still configured; else the first one. */
@@ -236,8 +264,8 @@ static void domain_assessment(apr_pool_t *p, json_t *json, const acme_cert_info_
                               const acme_status_record_t *status)
 {
     const char *state = json_string_value(json_object_get(json, "state"));
-    int failing = state && (!strcmp(state, "error")
-                            || (status && status->error && status->attempts > 0));
+    int renewal_failing = state && !strcmp(state, ACME_STATE_RENEWAL_FAILING);
+    int failing = renewal_failing || (state && !strcmp(state, ACME_STATE_FAILING));
     apr_time_t left = live ? live->not_after - apr_time_now() : 0;
     apr_int64_t days = live ? (apr_int64_t)(left / apr_time_from_sec(86400)) : 0;
 
@@ -246,7 +274,7 @@ static void domain_assessment(apr_pool_t *p, json_t *json, const acme_cert_info_
     }
     json_object_set_new(json, "days_left", live ? json_integer(days) : json_null());
     json_object_set_new(json, "failing", json_boolean(failing));
-    json_object_set_new(json, "renewal_failing", json_boolean(failing && live && left > 0));
+    json_object_set_new(json, "renewal_failing", json_boolean(renewal_failing));
     json_object_set_new(json, "expiring_soon", json_boolean(
                         live && (days < EXPIRING_SOON_DAYS
                                  || json_is_object(json_object_get(json, "warning")))));
@@ -328,7 +356,8 @@ json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_do
     json_object_set_new(json, "ari", ari_json(p, status));
     json_object_set_new(json, "attempts", int_or_null(status ? status->attempts : -1));
     json_object_set_new(json, "renew_at", time_or_null(p, status ? status->renew_at : 0));
-    json_object_set_new(json, "next_action", time_or_null(p, status ? status->next_action : 0));
+    json_object_set_new(json, "next_action", next_action_json(
+                        rt, p, domain, status, json_string_value(json_object_get(json, "state"))));
     /* the step of a stale record ("staged") is over too: nothing is in progress */
     json_object_set_new(json, "step", string_or_null(
                         record_stale(status, has_live ? &info : NULL) ? "idle"
@@ -396,9 +425,30 @@ static void summary_count(json_t *summary, const char *key)
                         json_integer_value(json_object_get(summary, key)) + 1));
 }
 
+/* The summary class of a certificate (d: its object): the member of the
+ * summary it counts in. */
+const char *acme_status_summary_class(json_t *d)
+{
+    const char *state = json_string_value(json_object_get(d, "state"));
+
+    if (!state || !strcmp(state, ACME_STATE_MISSING)) {
+        return "missing";
+    }
+    if (!strcmp(state, ACME_STATE_RENEWING) || !strcmp(state, ACME_STATE_STAGED)) {
+        return "renewing";
+    }
+    if (!strcmp(state, ACME_STATE_RENEWAL_FAILING)) {
+        return "renewal_failing";
+    }
+    if (!strcmp(state, ACME_STATE_FAILING) || !strcmp(state, ACME_STATE_EXPIRED)) {
+        return "failing";
+    }
+    return "valid";
+}
+
 /* Counts for the summary line; every certificate is in total and in exactly
- * one of valid, renewing, failing, missing; renewal_failing (those of
- * failing still serving a valid certificate) and expiring_soon overlap them. */
+ * one of valid, renewing, renewal_failing, failing, missing;
+ * expiring_soon overlaps them. */
 static json_t *summary_json(json_t *domains)
 {
     json_t *summary = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "total", 0, "valid", 0,
@@ -408,24 +458,9 @@ static json_t *summary_json(json_t *domains)
 
     for (i = 0; i < json_array_size(domains); i++) {
         json_t *d = json_array_get(domains, i);
-        const char *state = json_string_value(json_object_get(d, "state"));
 
         summary_count(summary, "total");
-        if (json_is_true(json_object_get(d, "failing"))) {
-            summary_count(summary, "failing");
-            if (json_is_true(json_object_get(d, "renewal_failing"))) {
-                summary_count(summary, "renewal_failing");
-            }
-        }
-        else if (state && (!strcmp(state, "renewing") || !strcmp(state, "staged"))) {
-            summary_count(summary, "renewing");
-        }
-        else if (json_is_object(json_object_get(d, "cert"))) {
-            summary_count(summary, "valid");
-        }
-        else {
-            summary_count(summary, "missing");
-        }
+        summary_count(summary, acme_status_summary_class(d));
         if (json_is_true(json_object_get(d, "expiring_soon"))) {
             summary_count(summary, "expiring_soon");
         }
@@ -533,15 +568,14 @@ json_t *acme_status_document(request_rec *r, const char *only)
 const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, const char *ca)
 {
     acme_runtime_t *rt = acme_runtime_get(r->server);
-    const char *first = APR_ARRAY_IDX(d->names, 0, const char *), *reason, *next, *state;
+    const char *first = APR_ARRAY_IDX(d->names, 0, const char *), *reason, *next;
     const acme_status_record_t *st = NULL;
 
     if (rt && rt->store) {
         st = apr_hash_get(acme_status_records(rt, r->pool), d->name, APR_HASH_KEY_STRING);
     }
-    state = st ? acme_status_record_state_name(st->state) : NULL;
-    /* failing as on the status page (domain_assessment) */
-    if (!st || !st->error || !((state && !strcmp(state, "error")) || st->attempts > 0)) {
+    /* failing as on the status page (acme_status_record_shown_state) */
+    if (!st || !st->error || !acme_status_record_failing(st)) {
         return apr_psprintf(r->pool, "mod_acme: the certificate for %s is being obtained from "
                             "%s; HTTPS for this site starts automatically when it arrives.\n",
                             first, ca);

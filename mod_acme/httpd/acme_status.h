@@ -17,8 +17,11 @@
  * document shows is the store's state; 7: cluster.seals_with,
  * cluster.previous_key_id, cluster.rotation, and per node key_ids,
  * seals_with, unreadable; 8: error.kind, the class of a failure the CA
- * sent no problem document for). */
-#define ACME_STATUS_SCHEMA 8
+ * sent no problem document for; 9: one vocabulary of states with acmectl
+ * ("renewal-failing", "failing" and "expired" instead of "error"), the
+ * summary counts renewal_failing apart from failing, and a staged
+ * certificate's next_action is the held restart's time or null). */
+#define ACME_STATUS_SCHEMA 9
 
 /* acme_status.c: {"schema", "version", "generated_at", "as_of", "summary", "domains"}
  * of the request's generation; only != NULL keeps the certificate(s) named so
@@ -66,6 +69,14 @@ json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_do
 const char *acme_status_account_url(acme_runtime_t *rt, apr_pool_t *p,
                                     const acme_domain_t *domain);
 apr_hash_t *acme_status_records(acme_runtime_t *rt, apr_pool_t *p);
+/* When the graceful restart the parent holds back makes name's staged
+ * certificate live (activation.json, acme_store_restart.h; apr_time_t), 0
+ * when none is held for it. The file is read once per p. */
+apr_time_t acme_status_restart_at(acme_runtime_t *rt, apr_pool_t *p, const char *name);
+/* The summary member a certificate's object d counts in: "valid",
+ * "renewing" (renewing or staged), "renewal_failing", "failing" (failing or
+ * expired) or "missing" (static). */
+const char *acme_status_summary_class(json_t *d);
 
 /* The certificate a detail address's tail (what follows .../acme-status/)
  * names: its store name or one of its names, one trailing slash allowed; in

@@ -266,12 +266,11 @@ int acme_status_frag_send(request_rec *r, int json)
     /* made per request: an answer from the cache is still as of now */
     generated_at = acme_time_rfc3339(r->pool, key.now);
     as_of_text = acme_time_rfc3339(r->pool, as_of);
-    /* as acme_status.c's summary: a renewal failing counts as failing too */
+    /* as acme_status.c's summary: each certificate in exactly one class */
     summary = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "total", (json_int_t)ans.count[0],
                         "valid", (json_int_t)ans.count[1 + ACME_PAGE_CLS_VALID],
                         "renewing", (json_int_t)ans.count[1 + ACME_PAGE_CLS_RENEWING],
-                        "failing", (json_int_t)(ans.count[1 + ACME_PAGE_CLS_FAILING]
-                                   + ans.count[1 + ACME_PAGE_CLS_RENEWAL_FAILING]),
+                        "failing", (json_int_t)ans.count[1 + ACME_PAGE_CLS_FAILING],
                         "renewal_failing", (json_int_t)ans.count[1 + ACME_PAGE_CLS_RENEWAL_FAILING],
                         "missing", (json_int_t)ans.count[1 + ACME_PAGE_CLS_MISSING],
                         "expiring_soon", (json_int_t)ans.count[6]);

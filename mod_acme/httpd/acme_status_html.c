@@ -101,6 +101,17 @@ static const char *when(apr_pool_t *p, const char *rfc3339)
                         esc(p, apr_pstrndup(p, rfc3339 + 11, 5)));
 }
 
+/* The same to the second ("2026-11-30 01:02:03 UTC"): for what comes soon
+ * (the next attempt, a held restart), where the minute is not enough. */
+static const char *when_s(apr_pool_t *p, const char *rfc3339)
+{
+    if (!rfc3339 || strlen(rfc3339) < 19) {
+        return when(p, rfc3339);
+    }
+    return apr_psprintf(p, "%s %s UTC", esc(p, apr_pstrndup(p, rfc3339, 10)),
+                        esc(p, apr_pstrndup(p, rfc3339 + 11, 8)));
+}
+
 static const char *names_text(apr_pool_t *p, json_t *names)
 {
     const char *out = "";
@@ -114,34 +125,45 @@ static const char *names_text(apr_pool_t *p, json_t *names)
 }
 
 /* failing / renewal-failing / renewing / missing / valid: the card's class
- * and badge. renewal-failing: the live certificate is still valid and
- * served, only its renewal keeps failing. */
+ * and badge colour, from the shown state (acme_status_record_shown_state).
+ * renewal-failing: the live certificate is still valid and served, only
+ * its renewal keeps failing. */
 static const char *card_state(json_t *d)
 {
     const char *state = str(d, "state");
 
-    if (json_is_true(json_object_get(d, "failing"))) {
-        return json_is_true(json_object_get(d, "renewal_failing")) ? "renewal-failing"
-                                                                   : "failing";
+    if (!state || !strcmp(state, ACME_STATE_MISSING)) {
+        return "missing";
     }
-    if (state && (!strcmp(state, "renewing") || !strcmp(state, "staged"))) {
+    if (!strcmp(state, ACME_STATE_RENEWAL_FAILING)) {
+        return "renewal-failing";
+    }
+    if (!strcmp(state, ACME_STATE_FAILING) || !strcmp(state, ACME_STATE_EXPIRED)) {
+        return "failing";
+    }
+    if (!strcmp(state, ACME_STATE_RENEWING) || !strcmp(state, ACME_STATE_STAGED)) {
         return "renewing";
     }
-    return json_is_object(json_object_get(d, "cert")) ? "valid" : "missing";
+    return "valid";
 }
 
-static const char *state_label(const char *state)
+/* The badge's words for the shown state. */
+static const char *state_label(json_t *d)
 {
-    if (!strcmp(state, "failing")) {
-        return "Failing";
+    const char *state = str(d, "state");
+    static const struct { const char *state, *label; } labels[] = {
+        { ACME_STATE_VALID, "Valid" }, { ACME_STATE_RENEWAL_FAILING, "Valid, renewal failing" },
+        { ACME_STATE_FAILING, "Failing" }, { ACME_STATE_EXPIRED, "Expired" },
+        { ACME_STATE_RENEWING, "Renewing" }, { ACME_STATE_STAGED, "New certificate staged" },
+    };
+    apr_size_t i;
+
+    for (i = 0; state && i < sizeof(labels) / sizeof(labels[0]); i++) {
+        if (!strcmp(state, labels[i].state)) {
+            return labels[i].label;
+        }
     }
-    if (!strcmp(state, "renewal-failing")) {
-        return "Valid, renewal failing";
-    }
-    if (!strcmp(state, "renewing")) {
-        return "Renewing";
-    }
-    return strcmp(state, "valid") ? "No certificate yet" : "Valid";
+    return "No certificate yet";
 }
 
 /* Days left, coloured and in words, so colour is never the only signal. */
@@ -194,7 +216,7 @@ static void problem_html(out_t *o, json_t *d)
                json_is_integer(attempts) ? (apr_int64_t)json_integer_value(attempts) : 0,
                json_integer_value(attempts) == 1 ? "" : "s",
                when(o->pool, str(error, "at")),
-               when(o->pool, str(d, "next_action")));
+               when_s(o->pool, str(d, "next_action")));
     putf(o, "<p class=\"advice\">What to do: %s</p></div>",
                esc(o->pool, str(d, "advice")));
 }
@@ -352,7 +374,7 @@ static void card_title_tail(out_t *o, json_t *d)
 
     putf(o, "\">%s</a></h2>", esc(o->pool, name));
     putf(o, "<p class=\"names\">%s</p>", names_text(o->pool, json_object_get(d, "names")));
-    putf(o, "<p><span class=\"badge b-%s\">%s</span>", state, state_label(state));
+    putf(o, "<p><span class=\"badge b-%s\">%s</span>", state, state_label(d));
 }
 
 /* Where the first certificate of a domain without one stands: obtained and
@@ -365,13 +387,15 @@ static const char *first_order(apr_pool_t *p, json_t *d)
     apr_time_t at;
 
     if (step && !strcmp(step, "staged")) {
-        return "obtained, going live at the next activation";
+        return next ? apr_pstrcat(p, "obtained, going live at the graceful restart at ",
+                                  when_s(p, next), NULL)
+                    : "obtained, going live at the next activation";
     }
     if (step && strcmp(step, "idle")) {
         return apr_pstrcat(p, "in progress (step: ", esc(p, step), ")", NULL);
     }
     if (json_is_true(json_object_get(d, "failing"))) {
-        return apr_pstrcat(p, "next attempt ", when(p, next), NULL);
+        return apr_pstrcat(p, "next attempt ", when_s(p, next), NULL);
     }
     if (next && acme_time_rfc3339_parse(next, &at) == APR_SUCCESS && at > apr_time_now()) {
         return apr_pstrcat(p, "queued for ", when(p, next), NULL);
@@ -390,7 +414,16 @@ static void card_body(out_t *o, json_t *d, int detail)
     row(o, "Valid until", json_is_object(cert) ? when(o->pool, str(cert, "not_after")) : "");
     if (json_is_object(cert) && json_is_true(json_object_get(d, "failing"))) {
         /* the planned renewal time has passed or does not matter now */
-        row(o, "Next attempt", when(o->pool, str(d, "next_action")));
+        row(o, "Next attempt", when_s(o->pool, str(d, "next_action")));
+    }
+    else if (json_is_object(cert) && str(d, "state") && !strcmp(str(d, "state"),
+                                                                ACME_STATE_STAGED)) {
+        /* the held restart's time, as ACME00734 and acmectl give it */
+        row(o, "Goes live", str(d, "next_action")
+            ? apr_pstrcat(o->pool, "at the graceful restart at ", when_s(o->pool, str(d, "next_action")),
+                          " (automatic restarts are rate-limited; apachectl graceful makes it "
+                          "live now)", NULL)
+            : "at the next graceful restart");
     }
     else if (json_is_object(cert)) {
         row(o, "Next renewal", when(o->pool, str(d, "renew_at") ? str(d, "renew_at")
@@ -421,7 +454,7 @@ static void card_html(out_t *o, json_t *d, int detail)
     if (detail) {
         putf(o, "<h2>%s</h2>", esc(o->pool, name));
         putf(o, "<p class=\"names\">%s</p>", names_text(o->pool, json_object_get(d, "names")));
-        putf(o, "<p><span class=\"badge b-%s\">%s</span>", state, state_label(state));
+        putf(o, "<p><span class=\"badge b-%s\">%s</span>", state, state_label(d));
     }
     else {
         putf(o, "<h2><a href=\"%s%s", href_prefix(o->pool, o->uri),
@@ -471,7 +504,7 @@ const char *acme_status_html_card_days(apr_pool_t *p, int has_days, apr_int64_t 
 }
 
 /* The summary line; a certificate still valid whose renewal fails is
- * counted apart from valid and from failing (the JSON's failing has it). */
+ * counted apart from valid and from failing, as in the JSON. */
 static const char *summary_text(apr_pool_t *p, json_t *s)
 {
     apr_int64_t total = json_integer_value(json_object_get(s, "total"));
@@ -485,8 +518,7 @@ static const char *summary_text(apr_pool_t *p, json_t *s)
                         renewal ? apr_psprintf(p, "%" APR_INT64_T_FMT " valid with renewal "
                                                "failing, ", renewal) : "",
                         (apr_int64_t)json_integer_value(json_object_get(s, "renewing")),
-                        (apr_int64_t)json_integer_value(json_object_get(s, "failing"))
-                        - renewal,
+                        (apr_int64_t)json_integer_value(json_object_get(s, "failing")),
                         (apr_int64_t)json_integer_value(json_object_get(s, "expiring_soon")),
                         json_integer_value(json_object_get(s, "missing"))
                         ? apr_psprintf(p, ", %" APR_INT64_T_FMT " waiting for the first",

@@ -111,18 +111,13 @@ const char *acme_status_page_name_of(apr_pool_t *p, acme_runtime_t *rt)
 
 static int summary_class(json_t *d)
 {
-    const char *state = json_string_value(json_object_get(d, "state"));
+    const char *cls = acme_status_summary_class(d);
 
-    if (json_is_true(json_object_get(d, "failing"))) {
-        return json_is_true(json_object_get(d, "renewal_failing"))
-               ? ACME_PAGE_CLS_RENEWAL_FAILING : ACME_PAGE_CLS_FAILING;
-    }
-    if (state && (!strcmp(state, "renewing") || !strcmp(state, "staged"))) {
-        return ACME_PAGE_CLS_RENEWING;
-    }
-    return json_is_object(json_object_get(d, "cert")) ? ACME_PAGE_CLS_VALID : ACME_PAGE_CLS_MISSING;
+    return !strcmp(cls, "renewal_failing") ? ACME_PAGE_CLS_RENEWAL_FAILING
+         : !strcmp(cls, "failing") ? ACME_PAGE_CLS_FAILING
+         : !strcmp(cls, "renewing") ? ACME_PAGE_CLS_RENEWING
+         : !strcmp(cls, "missing") ? ACME_PAGE_CLS_MISSING : ACME_PAGE_CLS_VALID;
 }
-
 
 /* One entry of a page being built: its strings in the old page (reused) or
  * freshly rendered (s). */
@@ -141,12 +136,16 @@ static const char *account_now(acme_runtime_t *rt, apr_pool_t *p, const acme_dom
 }
 
 /* Does e still read as it would be rendered now: its card not moved with
- * the clock, its redaction the one domain's account asks for? */
+ * the clock, a staged one's restart still the one the parent holds, its
+ * redaction the one domain's account asks for? */
 static int account_same(acme_runtime_t *rt, apr_pool_t *p, const acme_page_t *page,
                         const acme_page_entry_t *e, const acme_domain_t *domain)
 {
     if (e->turns_at && apr_time_now() >= e->turns_at) {
         return 0;                 /* its card moved with the clock: render it again */
+    }
+    if (e->staged && acme_status_restart_at(rt, p, domain->name) != e->restart_at) {
+        return 0;                 /* the parent held its restart, or let it go, since */
     }
     return !e->needs_account
            || !strcmp(acme_page_str(page, e, ACME_PAGE_ACCOUNT), account_now(rt, p, domain));
@@ -205,6 +204,8 @@ static int render(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *tmp,
     b->e.not_after = live ? live->not_after : 0;
     b->e.cls = (apr_uint32_t)summary_class(d);
     b->e.warning = json_is_object(json_object_get(d, "warning"));
+    b->e.staged = !strcmp(json_string_value(json_object_get(d, "state")), ACME_STATE_STAGED);
+    b->e.restart_at = b->e.staged ? acme_status_restart_at(rt, tmp, domain->name) : 0;
     b->e.needs_account = account != NULL;
     /* as the card reads it: to the second (RFC 3339 in the JSON); a
      * renewal failing turns plain failing when the live certificate expires */

@@ -9,8 +9,8 @@
 #include "acme_runtime.h"
 #include "acme_changes.h"
 
-/* An entry's place in the summary (RENEWAL_FAILING: failing, its live
- * certificate still valid; it counts in "failing" too). */
+/* An entry's place in the summary (acme_status_summary_class;
+ * RENEWAL_FAILING: its live certificate still valid, counted apart). */
 enum { ACME_PAGE_CLS_VALID, ACME_PAGE_CLS_RENEWING, ACME_PAGE_CLS_FAILING,
        ACME_PAGE_CLS_MISSING, ACME_PAGE_CLS_RENEWAL_FAILING };
 
@@ -54,6 +54,10 @@ typedef struct acme_page_entry_t {
     /* when its card, rendered then, reads differently (a certificate without
      * one: "queued for T" turns "queued" at T); 0: never */
     apr_int64_t turns_at;
+    /* staged: a new certificate waits for the restart; restart_at: the held
+     * restart's time it was rendered with (acme_status_restart_at), 0: none */
+    apr_uint32_t staged, pad;
+    apr_int64_t restart_at;
     apr_uint64_t off;             /* of its strings from the file's start */
     apr_uint32_t len[ACME_PAGE_COUNT];
     /* a digest of its strings, has_live, not_after, cls and warning: the
@@ -141,7 +145,7 @@ const char *acme_status_page_name_of(apr_pool_t *p, acme_runtime_t *rt);
 
 /* acme_status_page_file.c: */
 /* Its layout's mark; a new layout takes a new one (an old file is rebuilt). */
-#define ACME_PAGE_MAGIC     "ACMEPG10"
+#define ACME_PAGE_MAGIC     "ACMEPG11"
 /* Larger than this (bytes) is not a page of ours. */
 #define ACME_PAGE_SIZE_MAX  ((apr_uint64_t)1 << 31)
 /* 1 when page (base, size) holds a well-formed head and n entries inside

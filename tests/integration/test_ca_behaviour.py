@@ -178,7 +178,7 @@ def test_a_ca_that_never_gets_there_fails_the_attempt(httpd, proxy, unique, froz
     assert said in error["detail"] and "%d polls" % WAIT_POLLS in error["detail"], error
     assert "new one" in error["detail"], error
     page = httpd.domain_status(name)
-    assert page["state"] == "error" and page["attempts"] == 1, page
+    assert page["state"] == "failing" and page["attempts"] == 1, page
     assert harness.parse_time(page["next_action"]) > utcnow(), page    # backing off
     polls = proxy.recorded("POST", polled)
     assert WAIT_POLLS <= len(polls) <= WAIT_POLLS + 6, (len(polls), polls)

@@ -107,7 +107,7 @@ def test_failing_hook_is_reported_and_retried(httpd, challtestsrv, unique):
     detail = d["error"]["detail"]
     assert "setup _acme-challenge.%s" % name in detail, d
     assert "exited with 3" in detail and "REFUSED (zone example-fail)" in detail, d
-    assert d["state"] == "error" and d["attempts"] >= 1, d
+    assert d["state"] == "failing" and d["attempts"] >= 1, d
     # no problem document from the CA: the advice points at the hook, never
     # at the CA's reachability
     assert "No error came from the CA" in d["advice"] and "AcmeDnsCmd" in d["advice"], d
@@ -167,7 +167,7 @@ def test_hanging_hook_times_out_without_holding_up_others(httpd, challtestsrv, u
         return s if "timed out after 60 s" in ((s.get("error") or {}).get("detail") or "") else None
     d = wait_for(timed_out, 100, interval=1, what="the hook timeout on the status page")
     assert "AcmeDnsCmd %s setup _acme-challenge.%s" % (hook, hang) in d["error"]["detail"], d
-    assert d["state"] == "error" and not d.get("activity"), d
+    assert d["state"] == "failing" and not d.get("activity"), d
     assert "timed out after 60 s" in httpd.error_log_text()
     # the hook of the attempt that timed out was killed (one started by a
     # server generation that a graceful restart replaced may still run)
@@ -394,7 +394,7 @@ def test_dns01_record_never_visible_fails_after_the_bound(httpd_factory, challte
             in detail, error
         assert "asked the system resolver instead, which has 0 TXT value(s)" in detail, error
         page = httpd.domain_status(name)
-        assert page["state"] == "error" and page["attempts"] == 1, page
+        assert page["state"] == "failing" and page["attempts"] == 1, page
         assert not page.get("activity"), page
         # backing off, by the server's clock (150 s ahead)
         assert harness.parse_time(page["next_action"]) > utcnow() + \

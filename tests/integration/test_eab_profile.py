@@ -102,7 +102,7 @@ def test_wrong_eab_mac_is_the_cas_error_on_the_status_page(httpd_factory, eab_pe
     assert error.get("type", "").startswith("urn:ietf:params:acme:error:"), error
     assert error.get("detail"), error
     page = httpd.domain_status(name)
-    assert page["state"] == "error" and page["attempts"] >= 1, page
+    assert page["state"] == "failing" and page["attempts"] >= 1, page
     assert harness.parse_time(page["next_action"]) > harness.utcnow(), page   # backing off
     log = httpd.error_log_text()
     assert error["detail"] in log, "the CA's detail %r is not in the log" % error["detail"]

@@ -44,7 +44,7 @@ def assert_counters_add_up(httpd, proxy, names):
     text = httpd.error_log_text()
     staged = len(re.findall(r"ACME00405: ", text))
     in_flight = sum(1 for d in httpd.status().get("domains", [])
-                    if d.get("state") in ("missing", "renewing", "error"))
+                    if d.get("state") in ("missing", "renewing", "failing"))
     why = "orders %d, issued %d, failed %d, staged %d, CA's new orders %d\n%s" % (
         orders, issued, failed, staged, len(proxy.new_orders()), httpd.diagnostics(60))
     assert staged == len(names), why

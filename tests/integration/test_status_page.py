@@ -186,7 +186,7 @@ def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three
     _, text = get(three, "/acme-status?format=json")
     doc = json.loads(text)
     jsonschema.validate(doc, schema)
-    assert doc["schema"] == 8
+    assert doc["schema"] == 9
     # compact, one line: indentation was 30 % of the overview's bytes (8 MB
     # at 10,000 certificates), and sending them most of a request's time
     assert text.endswith("}\n") and "\n" not in text[:-1], text[:300]
@@ -197,6 +197,7 @@ def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three
     assert good["state"] == "valid" and good["days_left"] >= 1 and not good["failing"], good
     bad = by_name[three.names["bad"]]
     assert bad["failing"] and bad["attempts"] >= 1 and bad["advice"], bad
+    assert bad["state"] == "failing" and not bad["renewal_failing"], bad
     assert bad["error"]["type"].endswith(":connection"), bad["error"]
     assert bad["error"]["kind"] is None, bad["error"]   # the CA's problem: no local class
     # failing since the first failure of the streak, which is no later than the last
@@ -264,7 +265,9 @@ def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three
     assert good_labels in metrics["acme_certificate_renewal_window_start_timestamp_seconds"]
     state = metrics["acme_certificate_state"]
     assert state[good_labels + (("state", "valid"),)] == 1
-    assert state[good_labels + (("state", "error"),)] == 0
+    assert state[good_labels + (("state", "failing"),)] == 0
+    assert state[bad_labels + (("state", "failing"),)] == 1
+    assert not [l for l in state if ("state", "error") in l], state
     assert metrics["acme_certificate_consecutive_failures"][bad_labels] >= 1
     assert metrics["acme_certificates"][(("class", "failing"),)] == 1
     assert metrics["acme_certificates"][(("class", "total"),)] == 3
@@ -448,10 +451,12 @@ def test_a_valid_certificate_whose_renewal_fails(httpd_factory, fresh_pebble, ch
     _, text = get(httpd, "/acme-status?format=json")
     doc = json.loads(text)
     jsonschema.validate(doc, schema)
-    assert doc["summary"]["failing"] == 1 and doc["summary"]["renewal_failing"] == 1 \
+    # counted apart: neither valid nor failing
+    assert doc["summary"]["failing"] == 0 and doc["summary"]["renewal_failing"] == 1 \
         and doc["summary"]["valid"] == 0, doc["summary"]
     d = doc["domains"][0]
     assert d["renewal_failing"] is True and d["days_left"] >= 1, d
+    assert d["state"] == "renewal-failing" and d["failing"] is True, d
     assert d["error"]["type"].endswith(":connection") and d["attempts"] >= 1, d
     next_attempt = parse_time(d["next_action"])
     assert next_attempt > utcnow() - datetime.timedelta(seconds=5), d
@@ -463,7 +468,8 @@ def test_a_valid_certificate_whose_renewal_fails(httpd_factory, fresh_pebble, ch
     summary = re.search(r'id="summary">([^<]*)<', overview).group(1)
     assert summary == ("1 certificate: 0 valid, 1 valid with renewal failing, 0 renewing, "
                        "0 failing, 0 expiring soon"), summary
-    when = "%s UTC" % d["next_action"][:16].replace("T", " ")
+    # the next attempt to the second: it is a minute or so away
+    when = "%s UTC" % d["next_action"][:19].replace("T", " ")
     assert 'class="card s-renewal-failing"' in overview and "Valid, renewal failing" in card, card
     assert "<dt>Next attempt</dt><dd>%s</dd>" % when in card, (when, card)
     assert "Next renewal" not in card and "d-ok" in card, card
@@ -476,15 +482,19 @@ def test_a_valid_certificate_whose_renewal_fails(httpd_factory, fresh_pebble, ch
     _, auto = get(httpd, "/server-status?auto")
     fields = dict(line.split(": ", 1) for line in auto.splitlines() if ": " in line)
     assert fields["AcmeCertificatesRenewalFailing"] == "1", auto
-    assert fields["AcmeCertificatesFailing"] == "1" and fields["AcmeCertificatesValid"] == "0"
+    assert fields["AcmeCertificatesFailing"] == "0" and fields["AcmeCertificatesValid"] == "0"
     _, metrics_text = get(httpd, "/metrics")
     metrics = parse_prometheus(metrics_text)
     assert metrics["acme_certificates"][(("class", "renewal_failing"),)] == 1, metrics
+    assert metrics["acme_certificates"][(("class", "failing"),)] == 0, metrics
+    assert metrics["acme_certificate_state"][(("name", name), ("key_type", "ec-p256"),
+                                              ("state", "renewal-failing"))] == 1, metrics
 
     # acmectl: list, show, --json
     out = httpd.acmectl("--store", httpd.store, "list")
     line = [l for l in out.stdout.splitlines() if l.startswith(name + " ")]
     assert line and line[0].split()[1] == "renewal-failing", out.stdout
+    assert "retry at %s" % d["next_action"] in line[0], (d["next_action"], line[0])
     assert "attempts=" in line[0] and "failing_since=" in line[0] and "connection" in line[0]
     out = httpd.acmectl("--store", httpd.store, "show", name)
     assert re.search(r"^state: +renewal-failing$", out.stdout, re.M), out.stdout
