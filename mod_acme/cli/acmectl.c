@@ -24,8 +24,9 @@ typedef struct acmectl_command_t {
 static const acmectl_command_t commands[] = {
     { "list", acmectl_cmd_list,
       "Usage: acmectl [--store DIR] [--json] list [--all]\n"
-      "One line per managed certificate: state, names, expiry, issuer, next action and\n"
-      "last error. Names the server's last start did not configure (files a removed\n"
+      "One line per managed certificate: state, expiry, renewal time (RENEW AT), what\n"
+      "happens next and when (renew, retry, restart, order, check), issuer, names and\n"
+      "last error. States as on the status page (man acmectl). Names the server's last start did not configure (files a removed\n"
       "AcmeDomain left; the status page does not show them either) are only counted;\n"
       "--all lists them too, as not-configured; a live certificate that cannot be read\n"
       "is unreadable. Exit status: 0, 1 when the store\n"
@@ -39,9 +40,12 @@ static const acmectl_command_t commands[] = {
       "Store consistency: leftover temp files, live links, keys matching their\n"
       "certificates, key file permissions. Exit status: 0 all good, 1 problems found.\n" },
     { "renew", acmectl_cmd_renew,
-      "Usage: acmectl [--store DIR] [--json] renew NAME\n"
+      "Usage: acmectl [--store DIR] [--json] renew NAME [--force]\n"
       "Asks the server for a new certificate of NAME now (jobs/NAME.renew); the live one\n"
-      "serves until the server activates the new one. Exit status: 0, 1, 2 without NAME.\n" },
+      "serves until the server activates the new one. While a new certificate is staged\n"
+      "(it says when it goes live) or a renewal was requested already (it says when),\n"
+      "nothing more is requested; --force requests one anyway.\n"
+      "Exit status: 0, 1, 2 without NAME.\n" },
     { "revoke", acmectl_cmd_revoke,
       "Usage: acmectl [--store DIR] [--json] revoke NAME [--reason R] [--key]\n"
       "Revokes the live certificate of NAME at its CA (RFC 8555 section 7.6); the server\n"

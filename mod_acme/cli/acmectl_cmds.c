@@ -30,6 +30,9 @@
 #include "acme_custody.h"
 #include "acmectl_view.h"
 
+/* The NEXT ACTION column: "restart at " and a time. */
+#define NEXT_WIDTH 31
+
 /* staged_check_e's names in --json output. */
 static const char *const staged_check_names[] = { NULL, "ok", "refused", "live", "unchecked" };
 
@@ -52,7 +55,10 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
     }
     set_opt_str(obj, "key_type", v->key_type);
     set_opt_str(obj, "ca", v->ca);
-    set_opt_str(obj, "next_action", v->next_action);
+    set_opt_str(obj, "next_action_what", v->next_what);
+    set_opt_str(obj, "next_action", v->next_at ? acmectl_time(p, v->next_at) : NULL);
+    set_opt_str(obj, "renew_at", v->renew_at ? acmectl_time(p, v->renew_at) : NULL);
+    set_opt_str(obj, "restart_at", v->restart_at ? acmectl_time(p, v->restart_at) : NULL);
     set_opt_str(obj, "last_error", v->last_error);
     json_object_set_new(obj, "record_unsaved_since", v->unsaved_since
                         ? json_string(acmectl_time(p, v->unsaved_since)) : json_null());
@@ -95,6 +101,8 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
         json_object_set_new(obj, "refusals", json_integer(v->refusals));
         json_object_set_new(obj, "revoked", json_boolean(v->revoked));
         json_object_set_new(obj, "renewal_requested", json_boolean(v->renew_requested));
+        set_opt_str(obj, "renewal_requested_at", v->renew_marked_at
+                    ? acmectl_time(p, v->renew_marked_at) : NULL);
         set_opt_str(obj, "live_error", v->live_error);
         json_object_set(obj, "config", v->config ? v->config : json_null());
         status = v->status ? acme_status_record_encode(v->status, p) : NULL;
@@ -123,18 +131,28 @@ static apr_array_header_t *sibling_names(acmectl_t *ctl, apr_pool_t *p, const ch
     return out;
 }
 
-static const char *next_action_of(const domain_view_t *v)
+/* What happens next and when (acmectl_view.c's view_next), in words. */
+static const char *next_action_of(apr_pool_t *p, const domain_view_t *v)
 {
+    if (!v->configured) {
+        return "none (not configured)";
+    }
     if (v->unsaved_since) {
         return "unknown (record out of date)";
     }
     if (v->record_unreadable) {
         return "unknown (record unreadable)";
     }
-    if (v->staged) {
-        return "activation (graceful restart)";
+    if (!v->next_what) {
+        return "-";
     }
-    return v->next_action ? v->next_action : "-";
+    if (!v->next_at) {
+        return !strcmp(v->next_what, "restart") ? "restart (next graceful)"
+             : !strcmp(v->next_what, "order") && v->step && strcmp(v->step, "idle")
+             ? apr_psprintf(p, "order (%s)", v->step)
+             : apr_psprintf(p, "%s (next check)", v->next_what);
+    }
+    return apr_psprintf(p, "%s at %s", v->next_what, acmectl_time(p, v->next_at));
 }
 
 /* The cluster view a server's parent writes with AcmeCluster (Redis
@@ -304,14 +322,17 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
         acmectl_printf(ctl, "no domains in %s\n", acme_store_dir(ctl->store));
     }
     else {
-        acmectl_printf(ctl, "%-30s %-9s %-20s %-30s %s\n", "NAME", "STATE", "NOT AFTER",
-                       "NEXT ACTION", "ISSUER / NAMES / LAST ERROR");
+        acmectl_printf(ctl, "%-30s %-*s %-20s %-20s %-*s %s\n", "NAME", ACME_STATE_NAME_MAX,
+                       "STATE", "NOT AFTER", "RENEW AT", NEXT_WIDTH, "NEXT ACTION",
+                       "ISSUER / NAMES / LAST ERROR");
     }
     for (i = 0; i < views->nelts; ++i) {
         domain_view_t *v = APR_ARRAY_IDX(views, i, domain_view_t *);
-        acmectl_printf(ctl, "%-30s %-9s %-20s %-30s issuer=\"%s\" names=%s key=%s%s%s%s%s\n",
-                v->name, v->state, v->has_live ? acmectl_time(p, v->live.not_after) : "-",
-                v->configured ? next_action_of(v) : "none (not configured)",
+        acmectl_printf(ctl, "%-30s %-*s %-20s %-20s %-*s issuer=\"%s\" names=%s key=%s%s%s%s%s\n",
+                v->name, ACME_STATE_NAME_MAX, v->state,
+                v->has_live ? acmectl_time(p, v->live.not_after) : "-",
+                v->renew_at ? acmectl_time(p, v->renew_at) : "-", NEXT_WIDTH,
+                next_action_of(p, v),
                 v->has_live && v->live.issuer ? v->live.issuer : "-",
                 acmectl_view_join(p, v->names, ","), v->key_type ? v->key_type : "-",
                 v->failing ? apr_psprintf(p, " failing_since=%s attempts=%d",
@@ -328,6 +349,19 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
     return ACMECTL_OK;
 }
 
+/* When what is staged goes live: at the held restart's time, or the next
+ * graceful restart. */
+static const char *live_when(apr_pool_t *p, const domain_view_t *v)
+{
+    if (v->restart_at) {
+        return apr_psprintf(p, "live at the graceful restart at %s (automatic restarts are "
+                            "rate-limited; apachectl graceful makes it live now)",
+                            acmectl_time(p, v->restart_at));
+    }
+    return "live at the next graceful restart (with AcmeActivation auto the server makes it "
+           "at once)";
+}
+
 /* What staging/<name>/ holds, as activation would judge it. */
 static const char *staged_text(apr_pool_t *p, const domain_view_t *v)
 {
@@ -337,11 +371,12 @@ static const char *staged_text(apr_pool_t *p, const domain_view_t *v)
 
     if (v->staged_check == STAGED_OK) {
         return apr_psprintf(p, "yes, waiting for activation: %s (its key, names, type and "
-                            "dates checked; activation also proves its chain)", cert);
+                            "dates checked; activation also proves its chain); %s", cert,
+                            live_when(p, v));
     }
     if (v->staged_check == STAGED_UNCHECKED) {
-        return apr_psprintf(p, "yes, waiting for activation: %s, not checked here: %s", cert,
-                            v->staged_why ? v->staged_why : "?");
+        return apr_psprintf(p, "yes, waiting for activation: %s, not checked here: %s; %s",
+                            cert, v->staged_why ? v->staged_why : "?", live_when(p, v));
     }
     if (v->staged_check == STAGED_REFUSED) {
         return apr_psprintf(p, "no: %s is staged, but activation would refuse it: %s", cert,
@@ -426,7 +461,10 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     show_line(ctl, "key type:", v->key_type);
     show_line(ctl, "other types:", acmectl_view_join(p, sibling_names(ctl, p, v->name), " "));
     show_line(ctl, "CA:", v->ca);
-    show_line(ctl, "next action:", v->configured ? next_action_of(v) : "none (not configured)");
+    show_line(ctl, "renew at:", v->renew_at ? apr_psprintf(
+                  p, "%s (the renewal window or the CA's ARI)", acmectl_time(p, v->renew_at))
+              : NULL);
+    show_line(ctl, "next action:", next_action_of(p, v));
     show_line(ctl, "last error:", v->last_error);
     if (v->failing) {
         show_line(ctl, "failing:", failing_text(p, v));
@@ -466,7 +504,11 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     }
     show_line(ctl, "archive:", acmectl_view_join(p, versions, " "));
     if (v->renew_requested) {
-        show_line(ctl, "renewal:", "requested; a new certificate is ordered at the next check");
+        show_line(ctl, "renewal:", v->renew_marked_at
+                  ? apr_psprintf(p, "requested at %s; a new certificate is ordered at the "
+                                 "next check", acmectl_time(p, v->renew_marked_at))
+                  : "requested (the live certificate is revoked); a new certificate is "
+                    "ordered at the next check");
     }
     cluster_lines(ctl, cluster_view(ctl, p), v->name);
     return ACMECTL_OK;
@@ -510,22 +552,69 @@ static const char *renewal_held(acmectl_t *ctl, apr_pool_t *p, const char *name,
                         "next one", what);
 }
 
-/* renew NAME: the issuing child sees the marker at its next check (it looks
- * every 30 s at most) and orders a new certificate; the live one keeps
- * serving until the new one is activated. */
+/* What renew says when it orders nothing: a new certificate is staged and
+ * waits for its restart (v->staged), or a renewal was requested already
+ * (its marker is there). ACMECTL_OK. */
+static int renew_not_again(acmectl_t *ctl, apr_pool_t *p, const domain_view_t *v)
+{
+    const char *serial = v->staged_info.serial;
+    json_t *out;
+
+    if (ctl->json) {
+        out = json_pack("{s:s, s:b, s:b}", "name", v->name, "renewal_requested",
+                        !v->staged, "staged", v->staged);
+        set_opt_str(out, "requested_at", !v->staged && v->renew_marked_at
+                    ? acme_time_rfc3339(p, v->renew_marked_at) : NULL);
+        set_opt_str(out, "live_at", v->staged && v->restart_at
+                    ? acme_time_rfc3339(p, v->restart_at) : NULL);
+        json_object_set_new(out, "ordered", json_false());
+        acmectl_print_json(ctl, out);
+        json_decref(out);
+    }
+    else if (v->staged) {
+        acmectl_printf(ctl, "%s: a new certificate%s%s is staged, %s; no other one is ordered "
+                       "(acmectl renew --force orders one anyway)\n", v->name,
+                       serial ? " " : "", serial ? serial : "", live_when(p, v));
+    }
+    else {
+        acmectl_printf(ctl, "%s: a renewal was requested already, at %s, and not again: the "
+                       "server orders a new certificate at its next check and activates it "
+                       "by itself\n", v->name, acmectl_time(p, v->renew_marked_at));
+    }
+    return ACMECTL_OK;
+}
+
+/* renew NAME [--force]: the issuing child sees the marker at its next check
+ * (it looks every 30 s at most) and orders a new certificate; the live one
+ * keeps serving until the new one is activated. Nothing is ordered while a
+ * new certificate is staged or a renewal was requested already, unless
+ * --force. */
 int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
 {
     apr_pool_t *p = ctl->pool;
-    const char *name, *held;
+    const char *name = NULL, *held;
     json_t *config, *out;
-    apr_time_t start;
+    apr_time_t start, since = 0;
+    domain_view_t *v;
     apr_status_t rv;
+    int i, force = 0;
 
-    if (argc != 2) {
-        acmectl_error(ctl, "usage: acmectl renew NAME");
+    for (i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--force")) {
+            force = 1;
+        }
+        else if (!name && argv[i][0] != '-') {
+            name = argv[i];
+        }
+        else {
+            name = NULL;
+            break;
+        }
+    }
+    if (!name) {
+        acmectl_error(ctl, "usage: acmectl renew NAME [--force]");
         return ACMECTL_USAGE;
     }
-    name = argv[1];
     if (acme_store_name_check(name) != APR_SUCCESS) {
         acmectl_error(ctl, "'%s' is not a domain name", name);
         return ACMECTL_USAGE;
@@ -536,6 +625,10 @@ int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
                       "when httpd starts)", name, acme_store_dir(ctl->store), name);
         return ACMECTL_FAIL;
     }
+    v = acmectl_view_load(ctl, p, name, acmectl_view_configured(ctl, p, &since));
+    if (!force && (v->staged || v->renew_marked_at)) {
+        return renew_not_again(ctl, p, v);
+    }
     if ((rv = acme_store_request_renewal(ctl->store, p, name)) != APR_SUCCESS) {
         acmectl_error(ctl, "cannot request the renewal of '%s': %s", name,
                       apr_psprintf(p, "%pm", &rv));
@@ -543,7 +636,10 @@ int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
     }
     held = renewal_held(ctl, p, name, &start);
     if (ctl->json) {
-        out = json_pack("{s:s, s:b}", "name", name, "renewal_requested", 1);
+        out = json_pack("{s:s, s:b, s:b, s:b}", "name", name, "renewal_requested", 1,
+                        "staged", v->staged, "ordered", 1);
+        set_opt_str(out, "requested_at", acme_time_rfc3339(p, acme_store_renewal_marked_at(
+                                                                 ctl->store, p, name)));
         set_opt_str(out, "starts_at", held ? acme_time_rfc3339(p, start) : NULL);
         set_opt_str(out, "held_because", held);
         acmectl_print_json(ctl, out);

@@ -18,6 +18,7 @@
 #include "acme_account.h"
 #include "acme_store_account.h"
 #include "acme_store_renew.h"
+#include "acme_store_restart.h"
 #include "acme_store_configured.h"
 #include "acme_cluster.h"
 #include "acme_cert.h"
@@ -153,13 +154,13 @@ static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
         }
         return;
     }
-    v->state = acme_status_record_state_name(v->status->state);
     v->step = v->status->step;
+    v->renew_at = v->status->renew_at;
     v->activity = v->status->activity;
     v->next_action = v->status->next_action ? acme_time_rfc3339(p, v->status->next_action)
                                             : NULL;
     err = v->status->error;
-    v->failing = err && (v->status->state == ACME_STATUS_ERROR || v->status->attempts > 0);
+    v->failing = err && acme_status_record_failing(v->status);
     if (v->failing) {
         v->attempts = v->status->attempts > 0 ? v->status->attempts : 0;
         v->failing_since = err->since ? err->since : err->at;
@@ -207,8 +208,6 @@ static void view_staged(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
 static void view_reconcile(apr_pool_t *p, domain_view_t *v)
 {
     const acme_status_cert_t *rc = v->status ? v->status->cert : NULL;
-    const char *expected = v->live_error ? "unreadable" : !v->has_live ? "missing"
-                         : v->live.not_after < apr_time_now() ? "expired" : "valid";
 
     if (!v->status && v->record_unreadable) {
         v->record_note = apr_psprintf(
@@ -228,7 +227,6 @@ static void view_reconcile(apr_pool_t *p, domain_view_t *v)
             "or read-only store: the error log says \"cannot write the status file\"); "
             "what it says is from before then. The certificate lines are the files' own",
             v->name, acmectl_time(p, v->unsaved_since));
-        v->state = "stale";
         v->next_action = NULL;
         v->failing = v->renewal_failing = 0;
         return;
@@ -240,7 +238,6 @@ static void view_reconcile(apr_pool_t *p, domain_view_t *v)
             p, "status/%s.json says \"%s\", but the live certificate cannot be read; at its next "
             "start or graceful restart the server serves the previous version, or its temporary "
             "certificate, and orders a new one", v->name, acme_status_record_state_name(v->status->state));
-        v->state = expected;
     }
     else if (v->status->state == ACME_STATUS_STAGED && !v->staged) {
         v->record_note = apr_psprintf(
@@ -249,13 +246,80 @@ static void view_reconcile(apr_pool_t *p, domain_view_t *v)
             v->staged_check == STAGED_REFUSED ? "activation would refuse what is staged"
             : v->staged_check == STAGED_LIVE ? "what is staged is the live certificate already"
             : v->rejected ? "the staged certificate was refused" : "nothing is staged");
-        v->state = expected;
     }
     else if (rc && rc->serial && v->has_live && v->live.serial
              && strcasecmp(rc->serial, v->live.serial)) {
         v->record_note = apr_psprintf(p, "status/%s.json names certificate %s, the live one "
                                       "is %s; the record is rewritten at the server's next check",
                                       v->name, rc->serial, v->live.serial);
+    }
+}
+
+/* The shown state: the status page's (acme_status_record_shown_state) from the
+ * record and the files, where the record is not behind them; else what the
+ * files alone say, or acmectl's own. */
+static void view_state(domain_view_t *v)
+{
+    int valid = v->has_live && v->live.not_after > apr_time_now();
+
+    if (!v->configured) {
+        v->state = NOT_CONFIGURED;
+    }
+    else if (v->unsaved_since) {
+        v->state = STATE_STALE;
+    }
+    else if (v->live_error) {
+        v->state = STATE_UNREADABLE;
+    }
+    else if (v->staged) {
+        v->state = ACME_STATE_STAGED;
+    }
+    else {
+        /* a record that disagrees with the files says nothing of them */
+        const acme_status_record_t *rec = v->record_note ? NULL : v->status;
+
+        if (rec && rec->state == ACME_STATUS_STAGED) {
+            rec = NULL;           /* nothing is staged (view_reconcile said so) */
+        }
+        v->state = acme_status_record_shown_state(rec, v->has_live, valid);
+    }
+}
+
+/* What happens next and when, as list and show say it. */
+static void view_next(domain_view_t *v)
+{
+    apr_time_t look = v->status ? v->status->next_action : 0;
+
+    v->next_at = 0;
+    if (v->unsaved_since || v->record_unreadable || !v->configured) {
+        v->next_what = NULL;
+    }
+    else if (v->staged) {
+        v->next_what = "restart";
+        v->next_at = v->restart_at;
+    }
+    else if (v->failing) {
+        v->next_what = "retry";
+        v->next_at = look;
+    }
+    else if (v->renew_requested) {
+        v->next_what = "renew";
+        v->next_at = look > apr_time_now() ? look : 0;
+    }
+    else if (!strcmp(v->state, ACME_STATE_RENEWING)) {
+        v->next_what = "order";
+    }
+    else if (!v->has_live) {
+        v->next_what = "order";
+        v->next_at = look > apr_time_now() ? look : 0;
+    }
+    else if (v->renew_at) {
+        v->next_what = "renew";
+        v->next_at = v->renew_at;
+    }
+    else {
+        v->next_what = "check";
+        v->next_at = look;
     }
 }
 
@@ -285,21 +349,13 @@ domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name
         v->names = v->live.names;
     }
     view_reconcile(p, v);
-    if (!v->configured) {
-        v->state = NOT_CONFIGURED;
-    }
+    v->restart_at = v->staged ? acme_store_restart_held_at(ctl->store, p, name) : 0;
+    v->renew_marked_at = acme_store_renewal_marked_at(ctl->store, p, name);
     /* The certificate serves; only its renewal fails (the page's "Valid,
      * renewal failing"). */
     v->renewal_failing = v->failing && v->has_live && v->live.not_after > apr_time_now();
-    if (v->renewal_failing && v->configured && !v->record_note && !v->staged) {
-        v->state = "renewal-failing";
-    }
-    if (!v->state) {
-        v->state = v->staged ? "staged"
-                 : v->live_error ? "unreadable"
-                 : !v->has_live ? "missing"
-                 : v->live.not_after < apr_time_now() ? "expired" : "valid";
-    }
+    view_state(v);
+    view_next(v);
     return v;
 }
 

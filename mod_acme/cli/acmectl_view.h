@@ -29,7 +29,18 @@ typedef struct domain_view_t {
     int refusals;                    /* staged entries refused in a row */
     int revoked;                     /* the live certificate was revoked (acmectl revoke) */
     int renew_requested;             /* jobs/<name>.renew or revoked: a new one is due */
+    /* state: the shown state (acme_status_record_shown_state, or acmectl's own:
+     * unreadable, stale, not-configured); next_action: the record's next
+     * look or attempt (RFC 3339) */
     const char *state, *step, *next_action, *last_error;
+    apr_time_t renew_at;             /* the record's: when renewal is due, 0 = unknown */
+    apr_time_t restart_at;           /* the held restart that makes what is staged live
+                                      * (activation.json), 0 = none held for it */
+    apr_time_t renew_marked_at;      /* when acmectl renew left its marker, 0 = none */
+    /* What happens next and when (0: no time): "renew", "retry", "restart",
+     * "order", "check"; NULL when unknown (the record cannot be read). */
+    const char *next_what;
+    apr_time_t next_at;
     /* failing: the record's last attempts failed (as the status page says);
      * renewal_failing: so, while the live certificate is valid and served */
     int failing, renewal_failing;
@@ -44,6 +55,10 @@ typedef struct domain_view_t {
     const char *configured_by;       /* the servers configuring it ("" or NULL: unknown) */
 } domain_view_t;
 
+/* acmectl's own states (beside acme_status_record_shown_state's): a live
+ * certificate that cannot be read, a record the server could not write. */
+#define STATE_UNREADABLE "unreadable"
+#define STATE_STALE      "stale"
 /* The state of files a removed AcmeDomain left, which the server neither
  * renews nor serves, and the status page does not show. */
 #define NOT_CONFIGURED "not-configured"

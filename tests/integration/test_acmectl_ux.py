@@ -1,0 +1,144 @@
+"""What acmectl list/show/renew say about when things happen and in which
+state a certificate is, on a store as the server leaves it (imported from
+mod_md, its status record written as the server writes it): the renewal
+date and what comes next, the state names of the status page in columns
+that fit them, and a renew that says a renewal was requested already
+instead of asking again."""
+import datetime
+import json
+import os
+import re
+import time
+
+from harness import utcnow
+from test_acmectl_store import acmectl, imported_store
+
+SCHEMA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                      "status-schema.json")
+MAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "acmectl.1")
+
+
+def rfc3339(when):
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_record(store, name, **members):
+    """status/<name>.json as the server writes it (acme_status_record.h)."""
+    shown = json.loads(acmectl(store, "--json", "show", name).stdout)
+    record = {"name": name, "names": shown["names"], "state": "valid", "step": "idle",
+              "attempts": 0, "requests": 0, "fingerprint": "x",
+              "cert": {"not_before": shown["cert"]["not_before"],
+                       "not_after": shown["cert"]["not_after"],
+                       "issuer": shown["cert"]["issuer"], "serial": shown["cert"]["serial"]}}
+    record.update(members)
+    os.makedirs(os.path.join(store, "status"), exist_ok=True)
+    with open(os.path.join(store, "status", name + ".json"), "w") as f:
+        json.dump(record, f)
+    return shown
+
+
+def row_of(out, name):
+    lines = out.splitlines()
+    rows = [l for l in lines if l.startswith(name + " ")]
+    assert lines and lines[0].startswith("NAME") and rows, out
+    return lines[0], rows[0]
+
+
+def column(header, row, title, width=20):
+    """The value in row under title (rows are laid out in fixed columns)."""
+    at = header.index(title)
+    return row[at:at + width].strip()
+
+
+def test_list_and_show_give_the_renewal_date_and_what_comes_next(tmp_path, pebble, unique):
+    """A valid certificate renewed in 2030, looked at again in 6 hours: list
+    has its renewal date in RENEW AT and "renew at <that date>" as the next
+    action (not the next look), show prints the renewal date, and --json
+    says the same."""
+    name = unique("renewat")
+    store = imported_store(tmp_path, pebble, name)
+    look = rfc3339(utcnow() + datetime.timedelta(hours=6))
+    renew_at = "2030-03-01T04:05:06Z"
+    write_record(store, name, next_action=look, renew_at=renew_at)
+
+    r = acmectl(store, "list")
+    assert r.returncode == 0, r.stdout + r.stderr
+    header, row = row_of(r.stdout, name)
+    assert column(header, row, "STATE", 15) == "valid", r.stdout
+    assert column(header, row, "RENEW AT") == renew_at, r.stdout
+    assert column(header, row, "NEXT ACTION", 31) == "renew at " + renew_at, r.stdout
+    assert look not in row, row
+    r = acmectl(store, "show", name)
+    assert re.search(r"^renew at: +%s \(" % renew_at, r.stdout, re.M), r.stdout
+    assert re.search(r"^next action: +renew at %s$" % renew_at, r.stdout, re.M), r.stdout
+    for cmd in ("list", "show"):
+        doc = json.loads(acmectl(store, "--json", cmd, *([name] if cmd == "show" else [])).stdout)
+        mine = doc if cmd == "show" else [d for d in doc if d["name"] == name][0]
+        assert mine["renew_at"] == renew_at and mine["next_action"] == renew_at, mine
+        assert mine["next_action_what"] == "renew" and mine["restart_at"] is None, mine
+
+
+def test_a_failing_renewal_has_the_status_pages_state_in_a_column_that_fits(tmp_path, pebble,
+                                                                          unique):
+    """The record says the renewal failed 3 times and is tried again in a
+    minute: the state is the status page's renewal-failing (one vocabulary,
+    the schema's $defs/state and the man page's STATES), the columns after
+    it stay in place, and the next action is the retry, to the second."""
+    name = unique("failcol")
+    store = imported_store(tmp_path, pebble, name)
+    retry = rfc3339(utcnow() + datetime.timedelta(seconds=60))
+    since = rfc3339(utcnow() - datetime.timedelta(hours=1))
+    shown = write_record(store, name, state="error", attempts=3, next_action=retry,
+                         renew_at="2030-03-01T04:05:06Z",
+                         error={"type": "urn:ietf:params:acme:error:connection",
+                                "detail": "cannot connect", "at": since, "since": since})
+    r = acmectl(store, "list")
+    header, row = row_of(r.stdout, name)
+    assert column(header, row, "STATE", 15) == "renewal-failing", r.stdout
+    assert column(header, row, "NOT AFTER") == shown["cert"]["not_after"], r.stdout
+    assert column(header, row, "NEXT ACTION", 31) == "retry at " + retry, r.stdout
+    r = acmectl(store, "show", name)
+    assert re.search(r"^state: +renewal-failing$", r.stdout, re.M), r.stdout
+    assert re.search(r"^next action: +retry at %s$" % retry, r.stdout, re.M), r.stdout
+    mine = json.loads(acmectl(store, "--json", "show", name).stdout)
+    assert mine["state"] == "renewal-failing" and mine["next_action"] == retry, mine
+
+    # one vocabulary: every state acmectl shows from a record is the JSON's,
+    # documented in the schema and the man page
+    with open(SCHEMA) as f:
+        states = json.load(f)["$defs"]["state"]["enum"]
+    with open(MAN) as f:
+        man = f.read()
+    assert "renewal-failing" in states and "error" not in states, states
+    for state in states + ["unreadable", "stale", "not-configured"]:
+        assert re.search(r"^\.B %s$" % re.escape(state), man, re.M) or \
+            "\n.B %s\n" % state in man, state
+    assert len(max(states + ["not-configured"], key=len)) <= 15
+
+
+def test_renew_twice_requests_once_and_says_since_when(tmp_path, pebble, unique):
+    """The second renew finds the first one's request: it says so, with
+    when it was made, and leaves it as it is; --force asks again."""
+    name = unique("renewtwice")
+    store = imported_store(tmp_path, pebble, name)
+    marker = os.path.join(store, "jobs", name + ".renew")
+    # as the server's start writes it for an AcmeDomain (an import has none yet)
+    os.makedirs(os.path.join(store, "config"), exist_ok=True)
+    with open(os.path.join(store, "config", name + ".json"), "w") as f:
+        json.dump({"names": [name]}, f)
+    r = acmectl(store, "renew", name)
+    assert r.returncode == 0 and "renewal of %s requested" % name in r.stdout, r.stdout + r.stderr
+    then = int(time.time()) - 3600
+    os.utime(marker, (then, then))
+    when = rfc3339(datetime.datetime.fromtimestamp(then, datetime.timezone.utc))
+    r = acmectl(store, "renew", name)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "a renewal was requested already, at %s, and not again" % when in r.stdout, r.stdout
+    assert int(os.stat(marker).st_mtime) == then, "asked again"
+    doc = json.loads(acmectl(store, "--json", "renew", name).stdout)
+    assert doc["ordered"] is False and doc["requested_at"] == when, doc
+    assert int(os.stat(marker).st_mtime) == then, "asked again"
+    r = acmectl(store, "show", name)
+    assert re.search(r"^renewal: +requested at %s;" % when, r.stdout, re.M), r.stdout
+    doc = json.loads(acmectl(store, "--json", "renew", name, "--force").stdout)
+    assert doc["ordered"] is True and int(os.stat(marker).st_mtime) > then, doc
