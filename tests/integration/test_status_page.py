@@ -487,7 +487,7 @@ def test_a_valid_certificate_whose_renewal_fails(httpd_factory, fresh_pebble, ch
     metrics = parse_prometheus(metrics_text)
     assert metrics["acme_certificates"][(("class", "renewal_failing"),)] == 1, metrics
     assert metrics["acme_certificates"][(("class", "failing"),)] == 0, metrics
-    assert metrics["acme_certificate_state"][(("name", name), ("key_type", "ec-p256"),
+    assert metrics["acme_certificate_state"][(("key_type", "ec-p256"), ("name", name),
                                               ("state", "renewal-failing"))] == 1, metrics
 
     # acmectl: list, show, --json
