@@ -165,6 +165,49 @@ static void test_advice_by_kind(void **state)
                         acme_problem_advice(NULL, NULL));
 }
 
+/* A certificate the CA sent that is not fit to serve: a kind each, named
+ * and parsed back, advice and a reason of its own, and no system error in
+ * the log line (the status is APR_EINVAL, which would read "(22)Invalid
+ * argument"). */
+static void test_problem_kinds_of_unfit_certificates(void **state)
+{
+    static const char *const kinds[] = { "cert-names", "cert-expired", "cert-not-yet-valid",
+                                         "cert-key", "chain-untrusted", "chain-invalid" };
+    apr_pool_t *p = *state;
+    const char *advice, *reason, *seen = "";
+    acme_problem_t prob;
+    size_t i;
+
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        int kind = acme_problem_kind_parse(kinds[i]);
+
+        assert_true(kind >= ACME_PROBLEM_KIND_CERT_NAMES && kind <= ACME_PROBLEM_KIND_LAST);
+        assert_string_equal(acme_problem_kind_name(kind), kinds[i]);
+        reason = NULL;
+        advice = acme_problem_advice_of(p, NULL, kinds[i], "the CA's certificate is not fit",
+                                        "https://ca.example/dir", &reason);
+        assert_non_null(reason);
+        assert_null(strstr(seen, advice));      /* its own */
+        assert_string_not_equal(advice, acme_problem_advice(NULL, NULL));
+        seen = apr_pstrcat(p, seen, advice, "|", NULL);
+        acme_problem_clear(&prob);
+        acme_problem_set(&prob, p, APR_EINVAL, NULL, "the CA's certificate is not fit");
+        prob.kind = kind;
+        assert_int_equal(acme_problem_log_status(&prob), APR_SUCCESS);
+    }
+    assert_null(acme_problem_kind_name(ACME_PROBLEM_KIND_LAST + 1));
+    advice = acme_problem_advice_of(p, NULL, "chain-untrusted", "x", NULL, NULL);
+    assert_non_null(strstr(advice, "AcmeTrustedRootsFile"));
+    assert_non_null(strstr(advice, "gracefully"));
+    assert_non_null(strstr(advice, "no new order"));
+    /* other kinds keep their status: it says what the system said */
+    acme_problem_clear(&prob);
+    acme_problem_set(&prob, p, APR_ENOSPC, NULL, "cannot write");
+    prob.kind = ACME_PROBLEM_KIND_STORE;
+    assert_int_equal(acme_problem_log_status(&prob), APR_ENOSPC);
+    assert_int_equal(acme_problem_log_status(NULL), APR_SUCCESS);
+}
+
 static acme_problem_t answer(const char *type, int http_status)
 {
     acme_problem_t prob;
@@ -289,6 +332,7 @@ int main(void)
         UNIT_TEST(test_log_truncates_long_messages),
         UNIT_TEST(test_clock),
         UNIT_TEST(test_advice_by_kind),
+        UNIT_TEST(test_problem_kinds_of_unfit_certificates),
         UNIT_TEST(test_problems),
         UNIT_TEST(test_refused_replaces),
         UNIT_TEST(test_account_gone),

@@ -83,12 +83,26 @@ typedef enum {
     ACME_PROBLEM_KIND_CA_FILE,    /* AcmeCACertificateFile cannot be loaded */
     ACME_PROBLEM_KIND_ANSWER,     /* the CA answered with something that cannot be used */
     ACME_PROBLEM_KIND_STORE,      /* the store could not be read or written */
-    ACME_PROBLEM_KIND_HOOK        /* a DNS hook (AcmeDnsCmd) or the DNS check after it */
+    ACME_PROBLEM_KIND_HOOK,       /* a DNS hook (AcmeDnsCmd) or the DNS check after it */
+    /* The certificate the CA sent is not fit to serve: */
+    ACME_PROBLEM_KIND_CERT_NAMES,         /* it does not cover the names ordered */
+    ACME_PROBLEM_KIND_CERT_EXPIRED,       /* it has expired by this machine's clock */
+    ACME_PROBLEM_KIND_CERT_NOT_YET_VALID, /* it starts after this machine's clock */
+    ACME_PROBLEM_KIND_CERT_KEY,           /* it is for another key than the CSR's */
+    ACME_PROBLEM_KIND_CHAIN_UNTRUSTED,    /* its chain leads to no trusted root */
+    ACME_PROBLEM_KIND_CHAIN_INVALID       /* its chain cannot verify (a loop, a bad signature) */
 } acme_problem_kind_e;
+#define ACME_PROBLEM_KIND_LAST ACME_PROBLEM_KIND_CHAIN_INVALID
 
-/* "transport", "tls", "ca-file", "answer", "store", "hook"; NULL for
- * ACME_PROBLEM_KIND_NONE or an unknown value (static text). */
+/* "transport", "tls", "ca-file", "answer", "store", "hook", "cert-names",
+ * "cert-expired", "cert-not-yet-valid", "cert-key", "chain-untrusted",
+ * "chain-invalid"; NULL for ACME_PROBLEM_KIND_NONE or an unknown value
+ * (static text). */
 const char *acme_problem_kind_name(int kind);
+/* The status to log a failure with: 0 for the kinds whose status says no
+ * more than the detail (a certificate not fit to serve: no system error
+ * such as "(22)Invalid argument" belongs before it), prob->status else. */
+apr_status_t acme_problem_log_status(const acme_problem_t *prob);
 /* The kind of its name; ACME_PROBLEM_KIND_NONE for NULL or any other text. */
 int acme_problem_kind_parse(const char *name);
 

@@ -179,22 +179,31 @@ const char *acme_problem_advice(const char *type, const char **reason)
 }
 
 static const char *const kind_names[] = {
-    NULL, "transport", "tls", "ca-file", "answer", "store", "hook"
+    NULL, "transport", "tls", "ca-file", "answer", "store", "hook", "cert-names",
+    "cert-expired", "cert-not-yet-valid", "cert-key", "chain-untrusted", "chain-invalid"
 };
 
 const char *acme_problem_kind_name(int kind)
 {
-    if (kind <= ACME_PROBLEM_KIND_NONE || kind > ACME_PROBLEM_KIND_HOOK) {
+    if (kind <= ACME_PROBLEM_KIND_NONE || kind > ACME_PROBLEM_KIND_LAST) {
         return NULL;
     }
     return kind_names[kind];
+}
+
+apr_status_t acme_problem_log_status(const acme_problem_t *prob)
+{
+    if (!prob || prob->type || prob->kind < ACME_PROBLEM_KIND_CERT_NAMES) {
+        return prob ? prob->status : APR_SUCCESS;
+    }
+    return APR_SUCCESS;
 }
 
 int acme_problem_kind_parse(const char *name)
 {
     int kind;
 
-    for (kind = ACME_PROBLEM_KIND_TRANSPORT; name && kind <= ACME_PROBLEM_KIND_HOOK; kind++) {
+    for (kind = ACME_PROBLEM_KIND_TRANSPORT; name && kind <= ACME_PROBLEM_KIND_LAST; kind++) {
         if (!strcmp(name, kind_names[kind])) {
             return kind;
         }
@@ -213,6 +222,56 @@ static const char *detail_reason(const char *detail)
         return "no reason given";
     }
     return colon && colon[2] ? colon + 2 : detail;
+}
+
+/* Per kind of a certificate not fit to serve (ACME_PROBLEM_KIND_CERT_NAMES
+ * on): the short reason and the advice. The detail shown with it names the
+ * certificate, the chain's top and the roots in use. */
+static const struct kind_text_t {
+    int kind;
+    const char *reason, *advice;
+} cert_texts[] = {
+    { ACME_PROBLEM_KIND_CERT_NAMES, "the CA's certificate is for other names",
+      "The CA sent a certificate that does not cover the names ordered: the CA is at fault; "
+      "it was discarded and mod_acme orders again after the backoff. If it persists, tell the "
+      "CA or list another CA in AcmeCA." },
+    { ACME_PROBLEM_KIND_CERT_EXPIRED, "the CA's certificate has expired by this server's clock",
+      "The CA sent a certificate that has expired by this server's clock: when the detail says "
+      "this machine's clock is ahead, set it right (NTP) and the next attempt succeeds; "
+      "otherwise the CA is at fault and mod_acme orders again after the backoff." },
+    { ACME_PROBLEM_KIND_CERT_NOT_YET_VALID, "the CA's certificate is not valid yet",
+      "The CA sent a certificate that starts later than this server's clock and than the CA's "
+      "own: the CA is at fault (check this machine's clock too, NTP); it was discarded and "
+      "mod_acme orders again after the backoff." },
+    { ACME_PROBLEM_KIND_CERT_KEY, "the CA's certificate is for another key",
+      "The CA certified another key than the one of the CSR (RFC 8555 section 7.4): the CA is "
+      "at fault; the certificate was discarded and mod_acme orders again after the backoff. "
+      "If it persists, tell the CA or list another CA in AcmeCA." },
+    { ACME_PROBLEM_KIND_CHAIN_UNTRUSTED, "the CA's certificate chain leads to no trusted root",
+      "The CA's certificate chain ends at a root this server does not trust (the detail names "
+      "the chain's top certificate and the roots in use). If that root is right (a private or "
+      "test CA, a new root), put it into the file AcmeTrustedRootsFile names (or point "
+      "AcmeTrustedRootsFile at the right file) and restart httpd gracefully: the certificate "
+      "already issued is fetched again and goes live, with no new order." },
+    { ACME_PROBLEM_KIND_CHAIN_INVALID, "the CA's certificate chain cannot verify",
+      "The CA sent a certificate chain that cannot verify (it loops, or a signature or "
+      "extension is wrong): the CA is at fault; it was discarded and mod_acme orders again "
+      "after the backoff. If it persists, tell the CA or list another CA in AcmeCA." },
+};
+
+static const char *cert_advice(int kind, const char **reason)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(cert_texts) / sizeof(cert_texts[0]); i++) {
+        if (cert_texts[i].kind == kind) {
+            if (reason) {
+                *reason = cert_texts[i].reason;
+            }
+            return cert_texts[i].advice;
+        }
+    }
+    return acme_problem_advice(NULL, reason);
 }
 
 const char *acme_problem_advice_of(apr_pool_t *p, const char *type, const char *kind,
@@ -276,6 +335,9 @@ const char *acme_problem_advice_of(apr_pool_t *p, const char *type, const char *
                "AcmeDnsCmd hook by hand as the server's User, and check that the TXT record it "
                "sets becomes visible to AcmeDnsResolver.";
     default:
+        if (acme_problem_kind_parse(kind) >= ACME_PROBLEM_KIND_CERT_NAMES) {
+            return cert_advice(acme_problem_kind_parse(kind), reason);
+        }
         return acme_problem_advice(type, reason);
     }
 }
