@@ -191,13 +191,51 @@ static apr_status_t validity_sane(apr_pool_t *p, const acme_cert_info_t *info, a
     return APR_SUCCESS;
 }
 
+/* One line (RFC 2253) of name, in p; NULL when it cannot be printed. */
+static const char *name_line(apr_pool_t *p, const X509_NAME *name)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    const char *line = NULL;
+    char *data;
+    long len;
+
+    if (bio && X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0
+        && (len = BIO_get_mem_data(bio, &data)) >= 0) {
+        line = apr_pstrmemdup(p, data, (apr_size_t)len);
+    }
+    BIO_free(bio);
+    return line;
+}
+
+/* The top of the path OpenSSL built (the chain as sent when it built none):
+ * its names, and whether its issuer is already on the path (a loop). */
+static void path_top(apr_pool_t *p, X509_STORE_CTX *sctx, const apr_array_header_t *chain,
+                     acme_chain_failure_t *failure)
+{
+    STACK_OF(X509) *path = X509_STORE_CTX_get0_chain(sctx);
+    int n = path ? sk_X509_num(path) : 0, i;
+    X509 *top = n > 0 ? sk_X509_value(path, n - 1)
+                      : APR_ARRAY_IDX(chain, chain->nelts - 1, X509 *);
+    const X509_NAME *issuer = X509_get_issuer_name(top);
+
+    failure->top_subject = name_line(p, X509_get_subject_name(top));
+    failure->top_issuer = name_line(p, issuer);
+    for (i = 0; i < n - 1 || (n == 0 && i < chain->nelts - 1); ++i) {
+        X509 *below = n > 0 ? sk_X509_value(path, i) : APR_ARRAY_IDX(chain, i, X509 *);
+        if (i > 0 && X509_NAME_cmp(X509_get_subject_name(below), issuer) == 0) {
+            failure->loops = 1;
+        }
+    }
+}
+
 static apr_status_t chain_trusted(apr_pool_t *p, const apr_array_header_t *chain,
-                                  X509_STORE *anchors, apr_time_t now, const char **why)
+                                  X509_STORE *anchors, apr_time_t now, const char **why,
+                                  acme_chain_failure_t *failure)
 {
     X509_STORE_CTX *sctx = X509_STORE_CTX_new();
     STACK_OF(X509) *untrusted = sk_X509_new_null();
     apr_status_t rv = APR_EINVAL;
-    int i;
+    int i, err;
 
     if (!sctx || !untrusted) {
         *why = "out of memory";
@@ -215,10 +253,17 @@ static apr_status_t chain_trusted(apr_pool_t *p, const apr_array_header_t *chain
     X509_STORE_CTX_set_time(sctx, 0, (time_t)apr_time_sec(now));
     if (X509_verify_cert(sctx) == 1) {
         rv = APR_SUCCESS;
+        goto done;
     }
-    else {
-        *why = apr_psprintf(p, "the chain does not verify to a trusted root: %s",
-                            X509_verify_cert_error_string(X509_STORE_CTX_get_error(sctx)));
+    err = X509_STORE_CTX_get_error(sctx);
+    *why = apr_psprintf(p, "the chain does not verify to a trusted root: %s",
+                        X509_verify_cert_error_string(err));
+    if (failure) {
+        path_top(p, sctx, chain, failure);
+        failure->no_anchor = !failure->loops
+            && (err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT
+                || err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+                || err == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN);
     }
 done:
     sk_X509_free(untrusted);       /* the certificates belong to chain */
@@ -227,15 +272,25 @@ done:
     return rv;
 }
 
-apr_status_t acme_certverify_chain(apr_pool_t *p, const apr_array_header_t *chain,
-                                   X509_STORE *anchors, apr_time_t now, const char **why)
+apr_status_t acme_certverify_chain_explained(apr_pool_t *p, const apr_array_header_t *chain,
+                                             X509_STORE *anchors, apr_time_t now,
+                                             const char **why, acme_chain_failure_t *failure)
 {
     *why = NULL;
+    if (failure) {
+        memset(failure, 0, sizeof(*failure));
+    }
     if (!chain || chain->nelts < 1 || !anchors) {
         *why = "no certificate or no trust anchors";
         return APR_EINVAL;
     }
-    return chain_trusted(p, chain, anchors, now, why);
+    return chain_trusted(p, chain, anchors, now, why, failure);
+}
+
+apr_status_t acme_certverify_chain(apr_pool_t *p, const apr_array_header_t *chain,
+                                   X509_STORE *anchors, apr_time_t now, const char **why)
+{
+    return acme_certverify_chain_explained(p, chain, anchors, now, why, NULL);
 }
 
 apr_status_t acme_certverify_leaf(apr_pool_t *p, const apr_array_header_t *chain,
@@ -291,7 +346,7 @@ apr_status_t acme_certverify_issued(apr_pool_t *p, const apr_array_header_t *cha
         *why = "no trust anchors to verify the chain with";
         return APR_EINVAL;
     }
-    if ((rv = chain_trusted(p, chain, anchors, now, why)) != APR_SUCCESS) {
+    if ((rv = chain_trusted(p, chain, anchors, now, why, NULL)) != APR_SUCCESS) {
         return rv;
     }
     return acme_certverify_loadable(p, chain, key, why);

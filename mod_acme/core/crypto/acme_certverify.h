@@ -44,6 +44,25 @@ apr_status_t acme_certverify_loadable(apr_pool_t *p, const apr_array_header_t *c
 apr_status_t acme_certverify_chain(apr_pool_t *p, const apr_array_header_t *chain,
                                    X509_STORE *anchors, apr_time_t now, const char **why);
 
+/* Why a chain did not verify, for the one who must fix it. */
+typedef struct acme_chain_failure_t {
+    /* 1: the path OpenSSL built ends at a certificate that no trusted root
+     * issued (its issuer is no anchor: X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT,
+     * _LOCALLY, or a self-signed root the CA sent, _SELF_SIGNED_CERT_IN_CHAIN)
+     * and does not loop: the chain may be sound, only the anchor is missing.
+     * 0: anything else (a loop, a bad signature, a wrong extension). */
+    int no_anchor;
+    int loops;               /* 1: the top's issuer is already on the path */
+    const char *top_subject; /* of the path's top certificate, one line (RFC 2253), or NULL */
+    const char *top_issuer;
+} acme_chain_failure_t;
+
+/* As acme_certverify_chain; on APR_EINVAL, *failure (may be NULL) says
+ * more, its strings in p. */
+apr_status_t acme_certverify_chain_explained(apr_pool_t *p, const apr_array_header_t *chain,
+                                             X509_STORE *anchors, apr_time_t now,
+                                             const char **why, acme_chain_failure_t *failure);
+
 /* The part of acme_certverify_issued that needs no trust anchors: the leaf
  * carries key's public key, key is of key_type, the leaf names exactly names,
  * it is valid at now and lasts at most ACME_CERT_MAX_LIFETIME. APR_SUCCESS,
