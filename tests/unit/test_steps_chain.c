@@ -1,10 +1,13 @@
-/* Which chain is staged (acme_job_chain.c): AcmePreferredChain against a CA
+/* Which chain is staged (acme_job_chain.c), and whether it is fit to serve
+ * (acme_job_issued.c): AcmePreferredChain against a CA
  * that offers an alternate chain (RFC 8555 §7.4.2, Link rel="alternate"),
  * replayed from a Pebble with one alternate root
  * (fixtures/issue-altchain.jsonl) and its variants (fixtures/variants.py):
  * the alternate taken when its top certificate is issued by the name, the
  * default kept with a notice when no chain is, nothing more fetched when the
- * default already is, and an alternate that is gone or does not parse. */
+ * default already is, and an alternate that is gone or does not parse; then
+ * each kind of certificate not fit to serve, against the recorded http-01
+ * issuance, and the order kept when only the trust anchor is missing. */
 #include "unit_steps.h"
 #include "acme_store_paths.h"
 
@@ -130,6 +133,194 @@ static void test_alternate_not_a_chain_keeps_the_default(void **state)
                        "not a usable certificate chain");
 }
 
+/* ---- a certificate not fit to serve (acme_job_issued.c) ---- */
+
+/* The child verifies chains to the roots in a file holding pem (with the
+ * system's store): AcmeTrustedRootsFile. Returns the file's path. */
+static const char *trust(fixture_t *f, const char *pem)
+{
+    const char *path = apr_pstrcat(f->p, f->dir, "/roots.pem", NULL);
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    assert_true(fputs(pem, fp) >= 0);
+    assert_int_equal(fclose(fp), 0);
+    acme_driver_verify_chains(f->driver, unit_strings(f->p, path, NULL, NULL));
+    return path;
+}
+
+/* The recorded issuance's root, the CA's. */
+static const char *right_root(fixture_t *f)
+{
+    return unit_fixture_text(f->p, "issue-http01.root.pem", NULL);
+}
+
+/* Certificates of another Pebble (the alternate-chain recording's): no root
+ * of the recorded issuance. */
+static const char *unrelated_roots(fixture_t *f)
+{
+    const char *pem;
+
+    assert_int_equal(acme_cert_chain_to_pem(f->p, recorded_chain_of(f->p, ALT, ALT_DEFAULT),
+                                            &pem), APR_SUCCESS);
+    return pem;
+}
+
+/* The attempt failed in step certificate with kind: the order dropped. */
+static void assert_unfit(fixture_t *f, const char *kind, const char *says)
+{
+    assert_failed(f, NULL);
+    assert_true(logged(f, "ACME00402: " NAME ": obtaining a certificate failed in step "
+                          "certificate (attempt 1): the CA's certificate is not fit to serve: "));
+    assert_string_equal(error_member(f, "kind"), kind);
+    assert_non_null(strstr(error_member(f, "detail"), "the CA's certificate is not fit to serve: "));
+    assert_non_null(strstr(error_member(f, "detail"), says));
+    assert_false(exists(f, "jobs/" NAME ".json"));
+}
+
+static void test_chain_to_a_trusted_root_is_staged(void **state)
+{
+    fixture_t *f = *state;
+
+    trust(f, right_root(f));
+    unit_replay_add(f->replay, ISSUE, 0, ISSUE_EXCHANGES);
+    run(f);
+    assert_staged(f);
+}
+
+/* A chain sound but for its root (a wrong AcmeTrustedRootsFile): the error
+ * names the file and the chain's top; the order is kept, and each attempt
+ * fetches its certificate again with no new order (the replay refuses any
+ * request beyond those given); once the roots are right, a new process
+ * (a graceful restart) tries at once, despite the backoff, and stages it. */
+static void test_chain_to_no_trusted_root_keeps_the_order(void **state)
+{
+    fixture_t *f = *state;
+    const char *roots = trust(f, unrelated_roots(f)), *detail;
+
+    unit_replay_add(f->replay, ISSUE, 0, ISSUE_EXCHANGES);
+    run(f);
+    assert_failed(f, NULL);
+    assert_string_equal(error_member(f, "kind"), "chain-untrusted");
+    detail = error_member(f, "detail");
+    assert_non_null(strstr(detail, "the chain does not verify to a trusted root: unable to get "
+                                   "local issuer certificate; its top certificate \"CN=Pebble "
+                                   "Intermediate CA "));
+    assert_non_null(strstr(detail, "a root this server does not trust (trusted roots: the "
+                                   "system's store, AcmeTrustedRootsFile "));
+    assert_non_null(strstr(detail, roots));
+    assert_non_null(strstr(detail, "/my-order/do5ZNc2UNPQByQbNF7mTdYaSdYOdy3x_JWyczKsfp4M is "
+                                   "kept: the next attempt fetches its certificate again"));
+    assert_true(exists(f, "jobs/" NAME ".json"));
+    assert_true(f->next_run > f->now + SEC(20));
+
+    /* the next attempt: the order (valid) and its certificate, nothing else */
+    f->now = f->next_run;
+    unit_replay_add(f->replay, ISSUE, ISSUE_EXCHANGES - 2, 2);
+    run(f);
+    unit_replay_done(f->replay);
+    assert_true(logged(f, "ACME00403: " NAME ": resuming the order of"));
+    assert_int_equal(json_integer_value(json_object_get(status(f), "attempts")), 2);
+    assert_string_equal(error_member(f, "kind"), "chain-untrusted");
+    assert_true(exists(f, "jobs/" NAME ".json"));
+    assert_true(f->next_run > f->now + SEC(20));
+
+    /* the roots fixed, httpd restarted: at once, the same order's certificate */
+    restart(f);
+    trust(f, right_root(f));
+    unit_replay_add(f->replay, ISSUE, 0, 2);
+    unit_replay_add(f->replay, ISSUE, ISSUE_EXCHANGES - 2, 2);
+    run(f);
+    assert_staged(f);
+    assert_false(exists(f, "jobs/" NAME ".json"));
+}
+
+/* The default chain leads to no trusted root (the CA left out its
+ * intermediate); its alternate (RFC 8555 §7.4.2) does, and is staged. */
+#define LEAF_ONLY "issue-http01-cert-alternate.jsonl"
+static void test_alternate_to_a_trusted_root_is_staged(void **state)
+{
+    fixture_t *f = *state;
+    const char *pem;
+    apr_size_t len;
+    apr_array_header_t *chain;
+
+    trust(f, right_root(f));
+    unit_replay_add(f->replay, LEAF_ONLY, 0, -1);
+    run(f);
+    assert_staged(f);
+    assert_true(logged(f, "ACME01263: " NAME ": using the CA's alternate chain " UNIT_REPLAY_BASE
+                          "/certZ/32304d7f72c0750c/alternate/1, whose top certificate is issued "
+                          "by \"Pebble Root CA "));
+    assert_int_equal(acme_store_read(f->store, f->p, acme_store_rel_staged(
+                                         f->p, NAME, ACME_STORE_CERT_FILE),
+                                     ACME_MAX_STORE_FILE, &pem, &len), APR_SUCCESS);
+    assert_int_equal(acme_cert_chain_parse(f->p, pem, len, &chain), APR_SUCCESS);
+    assert_int_equal(chain->nelts, 2);
+}
+
+/* No chain the CA offers leads to a trusted root: the default chain's
+ * failure is told, and the order kept. */
+static void test_no_chain_to_a_trusted_root_keeps_the_order(void **state)
+{
+    fixture_t *f = *state;
+
+    trust(f, unrelated_roots(f));
+    unit_replay_add(f->replay, LEAF_ONLY, 0, -1);
+    run(f);
+    assert_failed(f, NULL);
+    assert_string_equal(error_member(f, "kind"), "chain-untrusted");
+    assert_non_null(strstr(error_member(f, "detail"), "its top certificate \"CN=replay.test\" is "
+                                                      "issued by \"CN=Pebble Intermediate CA "));
+    assert_false(logged(f, "ACME01263"));
+    assert_true(exists(f, "jobs/" NAME ".json"));
+}
+
+/* Each other way a certificate is not fit to serve has its kind, and the
+ * next attempt orders anew. */
+static void test_certificate_for_other_names_is_refused(void **state)
+{
+    fixture_t *f = *state;
+
+    f->domain->names = unit_strings(f->p, NAME, ALIAS, "more.replay.test");
+    unit_replay_add(f->replay, ISSUE, 0, ISSUE_EXCHANGES);
+    run(f);
+    assert_unfit(f, "cert-names", "certificate does not cover more.replay.test");
+}
+
+static void test_expired_certificate_is_refused(void **state)
+{
+    fixture_t *f = *state;
+    acme_cert_info_t info;
+
+    assert_int_equal(acme_cert_info(f->p, recorded_leaf(f->p), &info), APR_SUCCESS);
+    f->now = info.not_after + SEC(3600);
+    unit_replay_add(f->replay, ISSUE, 0, ISSUE_EXCHANGES);
+    run(f);
+    assert_unfit(f, "cert-expired", "certificate expired on ");
+}
+
+static void test_certificate_not_yet_valid_is_refused(void **state)
+{
+    fixture_t *f = *state;
+
+    /* further ahead than a local clock behind is waited for */
+    f->now = recorded_not_before_of(f->p, ISSUE, ISSUE_EXCHANGES - 1) - SEC(8 * 86400);
+    unit_replay_add(f->replay, ISSUE, 0, ISSUE_EXCHANGES);
+    run(f);
+    assert_unfit(f, "cert-not-yet-valid", "certificate is not valid before ");
+}
+
+static void test_certificate_for_another_key_is_refused(void **state)
+{
+    fixture_t *f = *state;
+
+    f->key_fixture = "issue-dns01.key.pem";      /* the CSR root publishes */
+    unit_replay_add(f->replay, ISSUE, 0, ISSUE_EXCHANGES);
+    run(f);
+    assert_unfit(f, "cert-key", "the certificate is for another key than the CSR's");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +330,14 @@ int main(void)
         STEP_TEST(test_preferred_nowhere_keeps_the_default_with_a_notice),
         STEP_TEST(test_alternate_gone_keeps_the_default),
         STEP_TEST(test_alternate_not_a_chain_keeps_the_default),
+        STEP_TEST(test_chain_to_a_trusted_root_is_staged),
+        STEP_TEST(test_chain_to_no_trusted_root_keeps_the_order),
+        STEP_TEST(test_alternate_to_a_trusted_root_is_staged),
+        STEP_TEST(test_no_chain_to_a_trusted_root_keeps_the_order),
+        STEP_TEST(test_certificate_for_other_names_is_refused),
+        STEP_TEST(test_expired_certificate_is_refused),
+        STEP_TEST(test_certificate_not_yet_valid_is_refused),
+        STEP_TEST(test_certificate_for_another_key_is_refused),
     };
     if (unit_init()) {
         return 1;

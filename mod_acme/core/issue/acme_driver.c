@@ -134,12 +134,24 @@ static void job_failed(acme_driver_t *driver, acme_record_t *rec, const acme_dom
                                                   domain->ca_urls ? domain->ca_urls->nelts : 0,
                                                   now, prob->retry_after, acme_core_random01());
     acme_record_error(rec, prob, kid, now, p);
-    acme_log(&driver->ctx, ACME_LOG_ERR, prob->status,
+    acme_log(&driver->ctx, ACME_LOG_ERR, acme_problem_log_status(prob),
              "ACME00402: %s: obtaining a certificate failed in step %s (attempt %d): %s; "
              "next attempt at %s", domain->name, acme_job_step_name(step), rec->attempts,
              acme_problem_str(prob, p), acme_time_rfc3339(p, rec->next_run));
-    /* The next attempt starts over with a new order; the account stays cached. */
-    acme_job_remove_files(driver, domain->name, p);
+    /* The next attempt starts over with a new order (the account stays
+     * cached), unless this one is kept: then it resumes it (acme_job_restore). */
+    if (rec->job && rec->job->keep_order) {
+        apr_status_t rv = acme_job_save(driver, domain, rec->job, p);
+        if (rv != APR_SUCCESS) {
+            acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME01262: %s: cannot save the kept "
+                     "order %s (the next attempt orders anew); let the server's User write "
+                     "AcmeStoreDir and free space on its filesystem", domain->name,
+                     rec->job->order_url);
+        }
+    }
+    else {
+        acme_job_remove_files(driver, domain->name, p);
+    }
     gate_end(driver, rec, domain, 0, p);
     job_end(driver, rec);
     rec->state = "error";

@@ -198,6 +198,11 @@ apr_status_t acme_job_domain_from_json(apr_pool_t *p, json_t *json, acme_domain_
 /* ---- persistence: jobs/<name>.json ---- */
 
 #define ACME_JOB_MAX_AGE      apr_time_from_sec(24 * 3600)
+/* An order kept at its certificate (a chain that led to no trusted root:
+ * acme_job_issued_fits) is resumed for longer: each attempt only fetches
+ * the certificate again, while a new order would be a new certificate (Let's
+ * Encrypt: 5 for the same names a week). The CA says when it is gone. */
+#define ACME_JOB_KEPT_MAX_AGE apr_time_from_sec(7 * 24 * 3600)
 
 static const char *job_json_path(apr_pool_t *p, const char *name)
 {
@@ -263,7 +268,7 @@ acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
                              apr_pool_t *pool, apr_pool_t *ptemp, apr_time_t now, int *resumed)
 {
     acme_job_t *job = job_new(pool, domain, ca_url, now);
-    const char *fingerprint, *order, *ca;
+    const char *fingerprint, *order, *ca, *step;
     json_t *json;
     json_int_t started;
     apr_time_t started_at = 0;
@@ -291,15 +296,19 @@ acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
     order = rv == APR_SUCCESS ? json_string_value(json_object_get(json, "order")) : NULL;
     ca = rv == APR_SUCCESS ? json_string_value(json_object_get(json, "ca")) : NULL;
     started = rv == APR_SUCCESS ? json_integer_value(json_object_get(json, "started")) : 0;
+    step = json_string_value(json_object_get(json, "step"));
     /* A crash between staging and removing the record leaves it behind: the
      * certificate it led to is live now, so it must not be fetched again. */
     if (!fingerprint || strcmp(fingerprint, job->fingerprint) != 0 || !order
         || !ca || strcmp(ca, job->ca_url) != 0
         || started <= 0 || acme_time_from_sec_checked(started, &started_at) != APR_SUCCESS
-        || now - started_at > ACME_JOB_MAX_AGE || started_at <= live_issued_at) {
+        || now - started_at > (step && !strcmp(step, acme_job_step_name(ACME_STEP_CERTIFICATE))
+                               ? ACME_JOB_KEPT_MAX_AGE : ACME_JOB_MAX_AGE)
+        || started_at <= live_issued_at) {
         acme_log(&driver->ctx, ACME_LOG_INFO, rv,
                  "ACME00409: %s: discarding an unfinished order record (incomplete, older than a "
-                 "day or than the live certificate, or for another configuration or CA)",
+                 "day, a week for one kept at its certificate, or than the live certificate, or "
+                 "for another configuration or CA)",
                  domain->name);
         acme_job_remove_files(driver, domain->name, ptemp);
         return job;

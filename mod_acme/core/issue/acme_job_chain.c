@@ -2,7 +2,9 @@
  * AcmePreferredChain the first of the default and the alternates (RFC 8555
  * §7.4.2, Link rel="alternate") whose top certificate is issued by that
  * name (certbot's --preferred-chain). A CA that offers two chains for one
- * certificate does so to let old clients chain to an older root. */
+ * certificate does so to let old clients chain to an older root; and, when
+ * the chain chosen leads to no root this server trusts, the first alternate
+ * that does. */
 #include <string.h>
 #include <apr_strings.h>
 
@@ -39,16 +41,17 @@ static apr_array_header_t *alternate(acme_step_ctx_t *sc, const char *url, const
 }
 
 apr_status_t acme_job_download_chain(acme_step_ctx_t *sc, const char **pem, apr_size_t *len,
-                                     apr_array_header_t **chain)
+                                     apr_array_header_t **chain, apr_array_header_t **alternates_out)
 {
     const char *want = sc->domain->preferred_chain, *alt_pem, *tops;
-    apr_array_header_t *alternates, *alt;
+    apr_array_header_t *alternates = NULL, *alt;
     apr_size_t alt_len;
     apr_status_t rv;
     int i;
 
     rv = acme_client_download(sc->ca->client, sc->p, sc->job->cert_url, pem, len,
-                              want ? &alternates : NULL, &sc->prob);
+                              &alternates, &sc->prob);
+    *alternates_out = alternates;
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -84,4 +87,38 @@ apr_status_t acme_job_download_chain(acme_step_ctx_t *sc, const char **pem, apr_
     acme_log(&sc->driver->ctx, ACME_LOG_NOTICE, 0, "ACME00483: %s: %s", sc->domain->name,
              sc->rec->notice);
     return APR_SUCCESS;
+}
+
+apr_status_t acme_job_chain_fit_alternate(acme_step_ctx_t *sc,
+                                          const apr_array_header_t *alternates,
+                                          const char **pem, apr_size_t *len,
+                                          apr_array_header_t **chain)
+{
+    acme_problem_t refused = sc->prob;
+    const char *alt_pem;
+    apr_array_header_t *alt;
+    apr_size_t alt_len;
+    int i;
+
+    for (i = 0; alternates && i < alternates->nelts; ++i) {
+        const char *url = APR_ARRAY_IDX(alternates, i, const char *);
+
+        if (!(alt = alternate(sc, url, &alt_pem, &alt_len))) {
+            continue;
+        }
+        if (acme_job_issued_fits(sc, alt) == APR_SUCCESS) {
+            acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME01263: %s: using the CA's "
+                     "alternate chain %s, whose top certificate is issued by \"%s\": the "
+                     "default chain leads to no trusted root", sc->domain->name, url,
+                     top_issuer(sc->p, alt));
+            acme_problem_clear(&sc->prob);
+            sc->job->keep_order = 0;
+            *pem = alt_pem;
+            *len = alt_len;
+            *chain = alt;
+            return APR_SUCCESS;
+        }
+    }
+    sc->prob = refused;
+    return APR_ENOENT;
 }

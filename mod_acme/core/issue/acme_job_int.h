@@ -89,6 +89,8 @@ typedef struct acme_job_t {
                                      * asking for the order first (RFC 8555 §7.1.6) */
     int probed;                     /* finalize was tried right after the challenges */
     int finalized;                  /* and the CA took it: the order is processing */
+    int keep_order;                 /* a failure keeps the order (jobs/<name>.json): its
+                                     * certificate is fetched again at the next attempt */
 } acme_job_t;
 
 #define ACME_ERR_TYPE_MAX   128
@@ -428,8 +430,9 @@ acme_outcome_e acme_job_step_once(acme_driver_t *driver, acme_step_ctx_t *sc, ap
  * acme_custody.h). */
 const char *acme_job_fingerprint(apr_pool_t *p, const acme_domain_t *domain);
 /* A new job in pool, or the persisted one when it is usable (same fingerprint
- * and CA, younger than a day, started after the live certificate was issued:
- * an older one already ended in it). Unusable records are removed. *resumed
+ * and CA, younger than a day, or a week when it was kept at step certificate,
+ * started after the live certificate was issued: an older one already ended
+ * in it). Unusable records are removed. *resumed
  * tells which. */
 acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
                              const char *ca_url, apr_time_t live_issued_at,
@@ -442,13 +445,19 @@ void acme_job_remove_files(acme_driver_t *driver, const char *name, apr_pool_t *
 /* Withdraws every published answer of the job. */
 void acme_job_withdraw_all(acme_driver_t *driver, acme_job_t *job);
 
-/* Is the chain the CA sent (X509*, leaf first) for the key of the CSR root
- * published, and does it verify to the trust anchors activation uses
- * (acme_job_issued.c)? APR_SUCCESS, or APR_EINVAL with *why (in sc->p): the
- * child refuses it before staging, so a bad chain costs an attempt (with
- * backoff), never a staged entry root has to refuse. */
-apr_status_t acme_job_issued_fits(acme_step_ctx_t *sc, const apr_array_header_t *chain,
-                                  const char **why);
+/* Is the chain the CA sent (X509*, leaf first) fit to serve (acme_job_issued.c):
+ * the leaf covers the names and is valid now, carries the key of the CSR
+ * root published, and the chain verifies to the trust anchors activation
+ * uses (the system's, AcmeTrustedRootsFile, AcmeCACertificateFile)?
+ * APR_SUCCESS, or ACME_OUTCOME_FAILED's problem in sc->prob: status
+ * APR_EINVAL, the kind (ACME_PROBLEM_KIND_CERT_NAMES and after) and a detail
+ * naming what is wrong, the chain's top certificate and the roots in use.
+ * The child refuses it before staging, so a bad chain costs an attempt
+ * (with backoff), never a staged entry root has to refuse. A chain that is
+ * sound but for its root (ACME_PROBLEM_KIND_CHAIN_UNTRUSTED) sets
+ * sc->job->keep_order: the next attempt fetches the order's certificate
+ * again instead of ordering another (RFC 8555 §7.4.2). */
+apr_status_t acme_job_issued_fits(acme_step_ctx_t *sc, const apr_array_header_t *chain);
 /* Is this machine's clock behind? The chain (X509*, leaf first) the CA just
  * sent starts after the local clock, while the CA's own clock (its Date
  * header, acme_client_ca_date) says it has started (within
@@ -496,10 +505,21 @@ void acme_job_explain_refused_ip(acme_step_ctx_t *sc, const char *profile);
 /* Downloads the certificate at sc->job->cert_url; with AcmePreferredChain,
  * the first of the default and the alternate chains whose top certificate is
  * issued by that name (none: the default, with a notice). APR_SUCCESS with
- * *pem, *len and *chain (parsed, leaf first) from sc->p; otherwise the error,
- * with sc->prob saying what went wrong (APR_EINVAL: not a usable chain). */
+ * *pem, *len and *chain (parsed, leaf first) and *alternates (the URLs of
+ * the CA's alternate chains, Link rel="alternate"; may be NULL) from sc->p;
+ * otherwise the error, with sc->prob saying what went wrong (APR_EINVAL: not
+ * a usable chain). */
 apr_status_t acme_job_download_chain(acme_step_ctx_t *sc, const char **pem, apr_size_t *len,
-                                     apr_array_header_t **chain);
+                                     apr_array_header_t **chain, apr_array_header_t **alternates);
+/* The chain downloaded leads to no trusted root (acme_job_issued_fits said
+ * ACME_PROBLEM_KIND_CHAIN_UNTRUSTED): the first of the CA's alternates
+ * (const char* URLs, may be NULL) that is fit to serve. APR_SUCCESS with
+ * *pem, *len and *chain replaced (from sc->p) and sc->prob cleared;
+ * APR_ENOENT when none is, sc->prob still the first chain's failure. */
+apr_status_t acme_job_chain_fit_alternate(acme_step_ctx_t *sc,
+                                          const apr_array_header_t *alternates,
+                                          const char **pem, apr_size_t *len,
+                                          apr_array_header_t **chain);
 
 /* Answers of the authorize step (acme_job_answer.c). */
 /* Puts the answer where the CA looks: the sink (http-01, tls-alpn-01), or

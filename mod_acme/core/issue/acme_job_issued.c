@@ -58,6 +58,28 @@ static apr_status_t key_fits(acme_step_ctx_t *sc, X509 *leaf, const char **why)
     return APR_SUCCESS;
 }
 
+/* The leaf covers the names (checked at its own start, so a wrong time is
+ * told as such) and is valid now; *kind says which failed. */
+static apr_status_t leaf_fits(acme_step_ctx_t *sc, X509 *leaf, const char **why, int *kind)
+{
+    acme_cert_info_t info;
+    apr_time_t now = acme_core_now(&sc->driver->ctx);
+    apr_status_t rv;
+
+    *kind = ACME_PROBLEM_KIND_CERT_NAMES;
+    if (acme_cert_info(sc->p, leaf, &info) != APR_SUCCESS) {
+        *why = "certificate cannot be read";
+        return APR_EINVAL;
+    }
+    if ((rv = acme_cert_check(sc->p, leaf, NULL, sc->domain->names, info.not_before, why))
+        != APR_SUCCESS) {
+        return rv;
+    }
+    *kind = now < info.not_before ? ACME_PROBLEM_KIND_CERT_NOT_YET_VALID
+                                  : ACME_PROBLEM_KIND_CERT_EXPIRED;
+    return acme_cert_check(sc->p, leaf, NULL, NULL, now, why);
+}
+
 /* The trust anchors for the domain's chain: the system's roots,
  * AcmeTrustedRootsFile and its AcmeCACertificateFile. Reading the system's
  * roots costs tens of milliseconds of CPU (80 ms on a loaded machine), most
@@ -110,11 +132,29 @@ static X509_STORE *domain_anchors(acme_step_ctx_t *sc, const char **unreadable)
     return anchors;
 }
 
+/* The anchors the chain was checked against, for the one who must fix it:
+ * "the system's store, AcmeTrustedRootsFile FILE...[, AcmeCACertificateFile
+ * FILE]", or "the system's store (AcmeTrustedRootsFile not set)[...]". */
+static const char *roots_in_use(acme_step_ctx_t *sc)
+{
+    const apr_array_header_t *files = sc->driver->trusted_roots;
+    const char *ca_file = sc->domain->ca_file;
+    const char *roots = files && files->nelts > 0
+        ? apr_psprintf(sc->p, "the system's store, AcmeTrustedRootsFile %s",
+                       apr_array_pstrcat(sc->p, files, ' '))
+        : "the system's store (AcmeTrustedRootsFile not set)";
+
+    return ca_file ? apr_psprintf(sc->p, "%s, AcmeCACertificateFile %s", roots, ca_file)
+                   : roots;
+}
+
 static apr_status_t chain_fits(acme_step_ctx_t *sc, const apr_array_header_t *chain,
-                               const char **why)
+                               const char **why, int *kind)
 {
     X509_STORE *anchors;
     const char *unreadable = NULL;
+    acme_chain_failure_t failure;
+    apr_status_t rv;
 
     if (!sc->driver->verify_chains) {
         return APR_SUCCESS;
@@ -125,19 +165,52 @@ static apr_status_t chain_fits(acme_step_ctx_t *sc, const apr_array_header_t *ch
                  unreadable ? unreadable : "?");
         return APR_SUCCESS;
     }
-    return acme_certverify_chain(sc->p, chain, anchors, acme_core_now(&sc->driver->ctx), why);
-}
-
-apr_status_t acme_job_issued_fits(acme_step_ctx_t *sc, const apr_array_header_t *chain,
-                                  const char **why)
-{
-    apr_status_t rv;
-
-    *why = NULL;
-    if ((rv = key_fits(sc, APR_ARRAY_IDX(chain, 0, X509 *), why)) != APR_SUCCESS) {
+    rv = acme_certverify_chain_explained(sc->p, chain, anchors, acme_core_now(&sc->driver->ctx),
+                                         why, &failure);
+    if (rv != APR_EINVAL) {
         return rv;
     }
-    return chain_fits(sc, chain, why);
+    *kind = failure.no_anchor ? ACME_PROBLEM_KIND_CHAIN_UNTRUSTED
+                              : ACME_PROBLEM_KIND_CHAIN_INVALID;
+    *why = apr_psprintf(sc->p, "%s; its top certificate \"%s\" is issued by \"%s\"%s (trusted "
+                        "roots: %s)", *why, failure.top_subject ? failure.top_subject : "?",
+                        failure.top_issuer ? failure.top_issuer : "?",
+                        failure.loops ? ", which is on the chain already: the chain loops"
+                        : failure.no_anchor ? ", a root this server does not trust" : "",
+                        roots_in_use(sc));
+    return rv;
+}
+
+apr_status_t acme_job_issued_fits(acme_step_ctx_t *sc, const apr_array_header_t *chain)
+{
+    X509 *leaf = APR_ARRAY_IDX(chain, 0, X509 *);
+    const char *why = NULL, *clock = NULL;
+    int kind = ACME_PROBLEM_KIND_CERT_NAMES;
+    apr_status_t rv;
+
+    if ((rv = leaf_fits(sc, leaf, &why, &kind)) != APR_SUCCESS) {
+        clock = acme_job_clock_ahead(sc, leaf);
+    }
+    else if ((rv = key_fits(sc, leaf, &why)) != APR_SUCCESS) {
+        kind = ACME_PROBLEM_KIND_CERT_KEY;
+    }
+    else if ((rv = chain_fits(sc, chain, &why, &kind)) == APR_SUCCESS) {
+        return APR_SUCCESS;
+    }
+    acme_problem_set(&sc->prob, sc->p, rv, NULL, "the CA's certificate is not fit to serve: "
+                     "%s%s", why ? why : "?", clock ? clock : "");
+    sc->prob.kind = kind;
+    if (kind == ACME_PROBLEM_KIND_CHAIN_UNTRUSTED && sc->job->order_url) {
+        /* The certificate is good but for the anchor: a wrong or missing
+         * AcmeTrustedRootsFile would otherwise cost a new certificate per
+         * attempt (and the CA's duplicate-certificate limit). */
+        sc->job->keep_order = 1;
+        sc->prob.detail = apr_psprintf(sc->p, "%s; order %s is kept: the next attempt fetches "
+                                       "its certificate again and checks it against the roots "
+                                       "then configured, with no new order", sc->prob.detail,
+                                       sc->job->order_url);
+    }
+    return rv;
 }
 
 /* The latest notBefore of the chain's certificates (the leaf's issuer may be

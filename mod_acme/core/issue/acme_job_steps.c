@@ -197,6 +197,12 @@ static acme_outcome_e step_order(acme_step_ctx_t *sc)
             return order_request_failed(sc, rv, 0);
         }
         job_adopt_order(sc, order);
+        /* Issued before (a restart, or a kept order whose chain had no
+         * trusted root): nothing to answer or finalize, only to fetch. */
+        if (strcmp(order->status, "valid") == 0 && order->certificate) {
+            job->cert_url = apr_pstrdup(job->pool, order->certificate);
+            job->finalized = 1;
+        }
         return ACME_OUTCOME_DONE;
     }
     /* dns-persist-01: no order while a record is missing (the CA would refuse it) */
@@ -355,6 +361,9 @@ static acme_outcome_e step_authorize(acme_step_ctx_t *sc)
     apr_status_t rv;
     int i;
 
+    if (job->finalized) {
+        return ACME_OUTCOME_DONE;      /* a valid order resumed */
+    }
     /* dns-01 records must be visible before any challenge is responded to. */
     if ((prepared = acme_dns01_prepare(sc)) != ACME_OUTCOME_DONE) {
         return prepared;
@@ -450,6 +459,9 @@ static acme_outcome_e step_validate(acme_step_ctx_t *sc)
     const acme_pending_t *stuck = NULL;
     int i, waiting = 0;
 
+    if (job->finalized) {
+        return ACME_OUTCOME_DONE;      /* a valid order resumed */
+    }
     if (!job->probed && job->pending->nelts > 0 && job->order_url && job->finalize_url) {
         switch (validate_by_finalizing(sc)) {
         case 1:  return ACME_OUTCOME_DONE;
@@ -680,8 +692,8 @@ static acme_outcome_e wait_for_clock(acme_step_ctx_t *sc, apr_time_t from)
 static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
 {
     acme_job_t *job = sc->job;
-    apr_array_header_t *chain;
-    const char *pem, *why = NULL;
+    apr_array_header_t *chain, *alternates;
+    const char *pem;
     apr_size_t len;
     acme_outcome_e outcome;
     apr_time_t from;
@@ -690,7 +702,7 @@ static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
     if (!job->cert_url && (outcome = certificate_url(sc)) != ACME_OUTCOME_DONE) {
         return outcome;
     }
-    rv = acme_job_download_chain(sc, &pem, &len, &chain);
+    rv = acme_job_download_chain(sc, &pem, &len, &chain, &alternates);
     if (rv != APR_SUCCESS) {
         return acme_job_ca_failed(sc, rv);
     }
@@ -700,17 +712,11 @@ static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
     if (strncmp(sc->rec->notice, ACME_CLOCK_NOTE, sizeof(ACME_CLOCK_NOTE) - 1) == 0) {
         acme_record_text_set(sc->rec, &sc->rec->notice, ACME_REC_NOTE_MAX, NULL);
     }
-    /* Names and time here; the key, the trust and the rest are proven by
-     * root at activation, which alone can see the key. */
-    rv = acme_cert_check(sc->p, APR_ARRAY_IDX(chain, 0, X509 *), NULL, sc->domain->names,
-                         acme_core_now(&sc->driver->ctx), &why);
-    if (rv == APR_SUCCESS) {
-        rv = acme_job_issued_fits(sc, chain, &why);
-    }
-    if (rv != APR_SUCCESS) {
-        const char *clock = acme_job_clock_ahead(sc, APR_ARRAY_IDX(chain, 0, X509 *));
-        return acme_job_step_failed(sc, rv, "the CA's certificate is not fit to serve: %s",
-                                    apr_pstrcat(sc->p, why ? why : "?", clock, NULL));
+    /* Root proves it all again at activation, which alone can see the key. */
+    if (acme_job_issued_fits(sc, chain) != APR_SUCCESS
+        && (sc->prob.kind != ACME_PROBLEM_KIND_CHAIN_UNTRUSTED
+            || acme_job_chain_fit_alternate(sc, alternates, &pem, &len, &chain) != APR_SUCCESS)) {
+        return ACME_OUTCOME_FAILED;
     }
     rv = acme_store_stage_with_meta(sc->driver->store, sc->p, sc->domain->name, pem, len,
                                     NULL,

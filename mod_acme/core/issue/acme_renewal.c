@@ -497,7 +497,10 @@ static void restore_error(acme_record_t *rec, const acme_status_record_t *st, ap
     rec->error_kind = acme_problem_kind_parse(error->kind);
     /* The backoff (and the CA's Retry-After, which may be days) outlives the
      * restart; a time beyond any we plan is clamped, not obeyed. */
-    if (!rec->force && st->next_action > now) {
+    if (!rec->force && st->next_action > now
+        /* the order is kept, and fetching its certificate again costs no
+         * new one: a restart (AcmeTrustedRootsFile fixed) tries at once */
+        && rec->error_kind != ACME_PROBLEM_KIND_CHAIN_UNTRUSTED) {
         rec->next_run = st->next_action < now + ACME_RESTORED_WAIT_MAX
                         ? st->next_action : now + ACME_RESTORED_WAIT_MAX;
     }
