@@ -20,7 +20,9 @@
  * sent no problem document for; 9: one vocabulary of states with acmectl
  * ("renewal-failing", "failing" and "expired" instead of "error"), the
  * summary counts renewal_failing apart from failing, and a staged
- * certificate's next_action is the held restart's time or null). */
+ * certificate's next_action is the held restart's time or null; and
+ * error.kind's values for a certificate the CA sent that is not fit to
+ * serve). */
 #define ACME_STATUS_SCHEMA 9
 
 /* acme_status.c: {"schema", "version", "generated_at", "as_of", "summary", "domains"}
