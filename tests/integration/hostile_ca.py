@@ -34,8 +34,11 @@ an HTTP/ACME client:
 
 The modes change at attempt boundaries, by the proxy itself (a test thread
 on a loaded machine may be seconds late): state.queue lists the mode of each
-coming attempt (None: behave), and every new order (each attempt makes one)
-takes the next. state.after_cert (a list of such lists): once a certificate
+coming attempt (None: behave), and every new order takes the next. An
+attempt after a chain that led to no trusted root makes no order: it fetches
+the kept order's certificate again (RFC 8555 §7.4.2), and that second
+download of one certificate URL takes the next mode instead
+(state.same_order lists the modes so taken). state.after_cert (a list of such lists): once a certificate
 download is answered normally, the next list becomes the queue, so a test
 obtains a good certificate and the renewal meets the hostile CA.
 """
@@ -67,7 +70,9 @@ class HostileState:
         self.mode = None
         self.queue = []              # the modes of the coming attempts, taken at each new order
         self.after_cert = []         # queues to take after a good certificate download
-        self.attempts = []           # the mode each new order was answered in
+        self.attempts = []           # the mode each attempt was answered in
+        self.same_order = []         # those of attempts that ordered nothing (a kept order)
+        self.cert_paths = set()      # certificate URLs (paths) downloaded so far
         self.good_chains = []        # PEM chains the CA issued and the proxy passed on
         self.csr_key = None          # public key of the last CSR finalized
         self.names = []              # identifiers of the last new order
@@ -175,6 +180,13 @@ class HostileProxy(AcmeProxy):
             if fault:
                 fault()
                 h.close_connection = True    # the next request connects anew
+        if cmd == "POST" and path.startswith("/certZ/"):
+            with st.lock:
+                if path in st.cert_paths:    # a kept order's certificate, again
+                    st.mode = st.queue.pop(0) if st.queue else None
+                    st.attempts.append(st.mode)
+                    st.same_order.append(st.mode)
+                st.cert_paths.add(path)
         if cmd == "POST" and path.startswith("/finalize-order/") and \
                 isinstance(rec.payload, dict) and rec.payload.get("csr"):
             csr = x509.load_der_x509_csr(b64url_decode(rec.payload["csr"]))

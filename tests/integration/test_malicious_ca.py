@@ -45,10 +45,23 @@ CERTIFICATES = [
     ("cert_not_yet_valid", r"not fit to serve: certificate is not valid before "),
     ("cert_other_key", r"not fit to serve: the certificate is for another key than the CSR's"),
     ("chain_untrusted", r"not fit to serve: the chain does not verify to a trusted root: "
-                        r"self-signed certificate in certificate chain"),
-    ("chain_loop", r"not fit to serve: the chain does not verify to a trusted root"),
+                        r"self-signed certificate in certificate chain; its top certificate "
+                        r"\"CN=Hostile Test CA\" is issued by \"CN=Hostile Test CA\", a root "
+                        r"this server does not trust \(trusted roots: the system's store, "
+                        r"AcmeTrustedRootsFile \S+, AcmeCACertificateFile \S+\); order "
+                        r"\S+ is kept: the next attempt fetches its certificate again"),
+    ("chain_loop", r"not fit to serve: the chain does not verify to a trusted root: .*, which "
+                   r"is on the chain already: the chain loops"),
 ]
-ATTEMPT = re.compile(r"ACME00402: (\S+): obtaining a certificate failed in step (\S+) "
+# the error kind of each (status page, JSON "kind"); the protocol modes have their own
+CERT_KINDS = {"cert_other_names": "cert-names", "cert_expired": "cert-expired",
+              "cert_not_yet_valid": "cert-not-yet-valid", "cert_other_key": "cert-key",
+              "chain_untrusted": "chain-untrusted", "chain_loop": "chain-invalid"}
+# the attempts that fetch a kept order's certificate again instead of ordering:
+# the one after the chain that led to no trusted root
+SAME_ORDER = ["chain_loop"]
+# group 1: what the log line has between its "[pid ...] " and the tag (a system error)
+ATTEMPT = re.compile(r"(?:\] )?([^\]\n]*?)ACME00402: (\S+): obtaining a certificate failed in step (\S+) "
                      r"\(attempt (\d+)\): (.*); next attempt at (\S+)")
 
 
@@ -65,12 +78,12 @@ class Scenario(HostileCA):
     # -- what the server shows ---------------------------------------------
     def failures(self):
         text = self.httpd.error_log_text()[self.log_offset:]
-        return [m for m in ATTEMPT.finditer(text) if m.group(1) == self.name]
+        return [m for m in ATTEMPT.finditer(text) if m.group(2) == self.name]
 
     def wait_failure(self, attempt, timeout):
         def found():
             for m in self.failures():
-                if int(m.group(3)) == attempt:
+                if int(m.group(4)) == attempt:
                     return m
             return None
         try:
@@ -100,16 +113,26 @@ class Scenario(HostileCA):
         at a good CA; returns the renewed certificate."""
         parent = self.httpd.pid()
         versions = len(archive_versions(self.httpd.store, self.name))
+        with self.state.lock:
+            same_before = len(self.state.same_order)
         for i, (mode, expect) in enumerate(phases, 1):
             m = self.wait_failure(i, 90 if mode == "slow_loris" else 60)
-            step, detail, next_at = m.group(2), m.group(4), harness.parse_time(m.group(5))
-            self.seen.append((mode, step, detail, m.group(5)))
+            step, detail, next_at = m.group(3), m.group(5), harness.parse_time(m.group(6))
+            self.seen.append((mode, step, detail, m.group(6)))
             assert self.state.acted.get(mode), "%s: mode %s never acted" % (self.name, mode)
             assert re.search(expect, detail), "%s: %s: %r does not match %r" % (
                 self.name, mode, detail, expect)
+            if mode in CERT_KINDS:
+                # no system error such as "(22)Invalid argument: " before the tag
+                assert m.group(1) == "", (mode, m.group(0))
+                error = wait_for(lambda: (self.httpd.domain_status(self.name).get("error")
+                                          or {}).get("detail", "")[:300] == detail[:300]
+                                 and self.httpd.domain_status(self.name)["error"], 10,
+                                 what="%s: status of attempt %d" % (self.name, i))
+                assert error["kind"] == CERT_KINDS[mode] and error["type"] is None, (mode, error)
             assert next_at > utcnow() - datetime.timedelta(seconds=5), (mode, m.group(0))
             assert next_at < utcnow() + datetime.timedelta(minutes=3), \
-                "%s: next attempt only at %s" % (mode, m.group(5))
+                "%s: next attempt only at %s" % (mode, m.group(6))
             self.still_serving(first.serial_number)
             self.store_clean(versions)
             assert self.httpd.pid() == parent, "httpd restarted or died"
@@ -118,6 +141,9 @@ class Scenario(HostileCA):
         with self.state.lock:
             modes = self.state.attempts[-len(phases) - 1:]
         assert modes == [m for m, _ in phases] + [recovery], modes
+        with self.state.lock:
+            same_order = self.state.same_order[same_before:]
+        assert same_order == [m for m, _ in phases if m in SAME_ORDER], same_order
         if recovery == "directory_moves":
             # the order ended on the endpoints it began with; the moved
             # directory was not followed
