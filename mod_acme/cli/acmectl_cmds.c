@@ -256,6 +256,13 @@ static void cluster_lines(acmectl_t *ctl, json_t *c, const char *name)
         json_t *certs = json_object_get(v, "certificates");
         const char *serial = name ? json_string_value(json_object_get(certs, name)) : NULL;
 
+        if (json_is_true(json_object_get(v, "key_mismatch"))) {
+            acmectl_printf(ctl, "  node %s: last seen %s, WRONG CLUSTER KEY%s: it cannot open "
+                           "what the cluster seals (challenge answers, certificates); give it "
+                           "this cluster's AcmeClusterKeyFile\n", jstr(v, "node"),
+                           jstr(v, "last_seen"), node_keys(ctl->pool, v));
+            continue;
+        }
         if (json_is_true(json_object_get(v, "unreadable"))) {
             acmectl_printf(ctl, "  node %s: seals with key %s, which this node does not have\n",
                            jstr(v, "node"), jstr(v, "seals_with"));
@@ -407,6 +414,32 @@ static const char *failing_text(apr_pool_t *p, const domain_view_t *v)
                                                        : "no certificate is served yet");
 }
 
+/* When the CA's validation failed (it saw no answer, a wrong one, or could
+ * not connect) and the cluster view lists a node with another cluster key,
+ * the advice that names it (from p); else NULL. */
+static const char *wrong_key_advice(apr_pool_t *p, json_t *c, const char *error_type)
+{
+    const char *nodes = NULL, *type = error_type ? strrchr(error_type, ':') : NULL;
+    json_t *v;
+    size_t i;
+
+    type = type ? type + 1 : error_type;
+    if (!type || (strcmp(type, "unauthorized") && strcmp(type, "incorrectResponse")
+                  && strcmp(type, "connection"))) {
+        return NULL;
+    }
+    json_array_foreach(json_object_get(c, "nodes"), i, v) {
+        if (json_is_true(json_object_get(v, "key_mismatch"))) {
+            nodes = apr_pstrcat(p, nodes ? nodes : "", nodes ? ", " : "", jstr(v, "node"), NULL);
+        }
+    }
+    return nodes ? apr_psprintf(p, "Cluster node %s holds another AcmeClusterKeyFile: it cannot "
+                                "open the challenge answers, so the CA's fetch failed where it "
+                                "reached it. Copy this node's key file there (the same 32 bytes "
+                                "on every node) and restart it gracefully, or stop it.", nodes)
+                 : NULL;
+}
+
 static void show_line(acmectl_t *ctl, const char *key, const char *value)
 {
     acmectl_printf(ctl, "%-14s %s\n", key, value && *value ? value : "-");
@@ -468,7 +501,12 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     show_line(ctl, "last error:", v->last_error);
     if (v->failing) {
         show_line(ctl, "failing:", failing_text(p, v));
-        show_line(ctl, "advice:", v->status && v->status->error
+        const char *wrong_key = wrong_key_advice(p, cluster_view(ctl, p), v->error_type);
+
+        if (wrong_key) {
+            show_line(ctl, "advice:", wrong_key);
+        }
+        show_line(ctl, wrong_key ? "otherwise:" : "advice:", v->status && v->status->error
                   ? acme_problem_advice_of(p, v->error_type, v->status->error->kind,
                                            v->status->error->detail,
                                            v->status->ca && v->status->ca->url

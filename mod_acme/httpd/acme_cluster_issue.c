@@ -35,6 +35,7 @@
 #include "acme_cluster_keeper.h"
 #include "acme_cluster_lock.h"
 #include "acme_cluster_outage.h"
+#include "acme_cluster_view.h"
 #include "acme_custody.h"
 #include "acme_json.h"
 #include "acme_certverify.h"
@@ -485,6 +486,11 @@ static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const c
     }
     if (rv != APR_SUCCESS && rv != APR_ENOENT && rv != APR_EINVAL) {
         return redis_down(g, r, APR_SUCCESS, retry_at, why, p);
+    }
+    /* A live node that cannot open what this node seals would fail the CA's validation. */
+    if ((*why = acme_cluster_view_wrong_key(g->store, g->cluster, p)) != NULL) {
+        *retry_at = apr_time_now() + ACME_CLUSTER_VIEW_EVERY;
+        return APR_EAGAIN;
     }
     held = apr_hash_get(g->tokens, domain->name, APR_HASH_KEY_STRING);
     rv = acme_cluster_lock_take(r, p, domain->name, g->cluster->node, CLAIM_TTL_MS, CLAIM_TTL_MS,

@@ -156,8 +156,9 @@ int acme_cluster_rotate_decide(acme_cluster_rotate_t *rot, acme_runtime_t *rt, j
     json_array_foreach(nodes, i, hb) {
         const char *node = json_string_value(json_object_get(hb, "node")) ?: "?";
 
-        if (json_is_true(json_object_get(hb, "unreadable"))) {
-            lack_old = 1;             /* sealed with a key this node does not have */
+        if (json_is_true(json_object_get(hb, "unreadable"))
+            || json_is_true(json_object_get(hb, "key_mismatch"))) {
+            lack_old = 1;             /* sealed with, or holding, a key this node does not have */
             continue;
         }
         if (!holds(hb, c->key_id_hex)) {

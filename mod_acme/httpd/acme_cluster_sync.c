@@ -380,7 +380,8 @@ static int key_ok(sync_t *sy, acme_redis_t *r, apr_pool_t *p)
     if (!sy->key_wrong || now - sy->key_logged >= apr_time_from_sec(600)) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, sy->rt->base, "ACME01041: cluster: this node's "
                      "AcmeClusterKeyFile %s is not the cluster's: %s; this node writes nothing "
-                     "to Redis, orders nothing and takes nothing in, and keeps serving the "
+                     "sealed to Redis (its heartbeat says in clear that it holds another key), "
+                     "orders nothing and takes nothing in, and keeps serving the "
                      "certificates it has; advice: copy %s from a node that works (the same 32 "
                      "bytes on every node) and restart this node, or, to give every node a new "
                      "key, rotate it with 'AcmeClusterKeyFile NEW OLD' on every node "

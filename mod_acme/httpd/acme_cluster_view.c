@@ -58,6 +58,59 @@ static const char *heartbeat(acme_runtime_t *rt, apr_pool_t *p, apr_time_t now)
     return text;
 }
 
+/* The heartbeat of a node whose key does not open the cluster's values: in
+ * clear (nobody could open it sealed), its name, now and the ids of the
+ * keys it holds, marked key_mismatch; never key material. */
+static const char *heartbeat_wrong_key(acme_runtime_t *rt, apr_pool_t *p, apr_time_t now)
+{
+    json_t *ids = rt->cluster->has_previous
+                  ? json_pack("[s, s]", rt->cluster->key_id_hex, rt->cluster->previous_id_hex)
+                  : json_pack("[s]", rt->cluster->key_id_hex);
+    json_t *hb = json_pack("{s:s, s:s, s:o, s:b}", "node", rt->cluster->node,
+                           "last_seen", acme_time_rfc3339(p, now), "key_ids", ids,
+                           "key_mismatch", 1);
+    const char *text = hb ? acme_json_dump(p, hb) : NULL;
+
+    json_decref(hb);
+    return text;
+}
+
+/* A clear heartbeat (heartbeat_wrong_key) of node as the view keeps it
+ * (new reference): only its last_seen and key ids (at most WRONG_KEY_IDS,
+ * hex), marked key_mismatch; whatever else the value says is not taken.
+ * NULL when it is no such heartbeat. */
+#define WRONG_KEY_IDS 2
+static json_t *read_wrong_key(const char *node, const char *value, apr_size_t len)
+{
+    json_t *v = len < 4096 ? json_loadb(value, len, 0, NULL) : NULL, *ids, *id, *hb = NULL;
+    const char *seen = json_string_value(json_object_get(v, "last_seen"));
+    size_t i;
+
+    ids = json_object_get(v, "key_ids");
+    if (json_is_true(json_object_get(v, "key_mismatch")) && seen && strlen(seen) < 40
+        && json_is_array(ids) && json_array_size(ids) >= 1
+        && json_array_size(ids) <= WRONG_KEY_IDS) {
+        hb = json_pack("{s:s, s:s, s:[], s:b}", "node", node, "last_seen", seen, "key_ids",
+                       "key_mismatch", 1);
+        json_array_foreach(ids, i, id) {
+            const char *hex = json_string_value(id);
+
+            if (!hb || !hex || strlen(hex) != 2 * ACME_CLUSTER_KEY_ID_LEN
+                || strspn(hex, "0123456789abcdef") != strlen(hex)) {
+                json_decref(hb);
+                hb = NULL;
+                break;
+            }
+            json_array_append_new(json_object_get(hb, "key_ids"), json_string(hex));
+        }
+        if (hb) {
+            json_object_set(hb, "seals_with", json_array_get(json_object_get(hb, "key_ids"), 0));
+        }
+    }
+    json_decref(v);
+    return hb;
+}
+
 static apr_status_t cmd(acme_redis_t *r, apr_pool_t *p, acme_redis_reply_t **reply, int argc,
                         const char *const *argv)
 {
@@ -68,7 +121,8 @@ static apr_status_t cmd(acme_redis_t *r, apr_pool_t *p, acme_redis_reply_t **rep
 
 /* The heartbeat of node (*hb, new reference): as the node wrote it, with
  * seals_with (the key id it is sealed with); one sealed with a key this
- * node does not have is only {node, seals_with, unreadable}. APR_SUCCESS;
+ * node does not have is only {node, seals_with, unreadable}; a node that
+ * found its key is not the cluster's says so in clear (read_wrong_key). APR_SUCCESS;
  * APR_ENOENT when there is none (expired); APR_EINVAL when it is no sealed
  * heartbeat (forged); acme_redis_command's failures. */
 static apr_status_t read_heartbeat(acme_redis_t *r, apr_pool_t *p, const char *node, json_t **hb)
@@ -85,6 +139,11 @@ static apr_status_t read_heartbeat(acme_redis_t *r, apr_pool_t *p, const char *n
     }
     if (reply->type == ACME_REDIS_NIL) {
         return APR_ENOENT;
+    }
+    if (reply->type == ACME_REDIS_STRING
+        && !acme_cluster_sealed_id_hex(p, reply->str, reply->len)) {
+        *hb = read_wrong_key(node, reply->str, reply->len);
+        return *hb ? APR_SUCCESS : APR_EINVAL;
     }
     if (reply->type != ACME_REDIS_STRING
         || !(id = acme_cluster_sealed_id_hex(p, reply->str, reply->len))) {
@@ -179,6 +238,38 @@ static apr_status_t read_locks(acme_redis_t *r, apr_pool_t *p, const apr_array_h
     return APR_SUCCESS;
 }
 
+/* Logs (ACME01072, once: the store's last view did not mark it) each node
+ * of nodes that said its key is not the cluster's. */
+static void tell_wrong_keys(acme_runtime_t *rt, json_t *nodes, apr_pool_t *p)
+{
+    json_t *old = NULL, *hb, *o;
+    size_t i, j;
+
+    acme_store_read_json_pooled(rt->store, p, ACME_STORE_CLUSTER_VIEW, &old);
+    json_array_foreach(nodes, i, hb) {
+        const char *node = json_string_value(json_object_get(hb, "node")) ?: "?";
+        int told = 0;
+
+        if (!json_is_true(json_object_get(hb, "key_mismatch"))) {
+            continue;
+        }
+        json_array_foreach(json_object_get(old, "nodes"), j, o) {
+            told |= !strcmp(json_string_value(json_object_get(o, "node")) ?: "", node)
+                    && json_is_true(json_object_get(o, "key_mismatch"));
+        }
+        if (!told) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rt->base, "ACME01072: cluster: node "
+                         "%s holds another AcmeClusterKeyFile (key %s; the cluster's is %s): "
+                         "it cannot open the challenge answers, certificates and keys the "
+                         "cluster seals, and while it runs no node offers an order's "
+                         "challenges to the CA; advice: copy this node's AcmeClusterKeyFile "
+                         "%s to %s and restart it gracefully, or stop it", node,
+                         json_string_value(json_object_get(hb, "seals_with")) ?: "?",
+                         acme_cluster_sealing_id_hex(rt->cluster), rt->cluster->key_file, node);
+        }
+    }
+}
+
 /* After the sealing key changed: this node's heartbeat written again at
  * once (sealed with the new choice), so the others see it now, and its
  * entry in nodes says so. */
@@ -209,8 +300,21 @@ void acme_cluster_view_refresh(acme_runtime_t *rt, acme_cluster_rotate_t *rot, a
     const char *text, *hb;
     apr_status_t rv = APR_EGENERAL;
 
+    if (key_wrong && r && (hb = heartbeat_wrong_key(rt, p, now)) != NULL) {
+        /* Nothing sealed with a key the cluster does not share; only the
+         * clear heartbeat that lets the others see this node holds another
+         * key (and not order while it cannot open their answers). */
+        const char *sadd[3] = { "SADD", NODES_SET, rt->cluster->node };
+        acme_redis_reply_t *reply;
+        const char *node_key = acme_cluster_key(p, "node", rt->cluster->node);
+        const char *set[6] = { "SET", node_key, hb, "PX", apr_ltoa(p, NODE_TTL_MS), NULL };
+
+        if (cmd(r, p, &reply, 5, set) == APR_SUCCESS) {
+            cmd(r, p, &reply, 3, sadd);
+        }
+    }
     if (key_wrong) {
-        r = NULL;                     /* nothing written with a key the cluster does not share */
+        r = NULL;
     }
     if (r && (hb = heartbeat(rt, p, now)) != NULL) {
         const char *sadd[3] = { "SADD", NODES_SET, rt->cluster->node };
@@ -233,6 +337,9 @@ void acme_cluster_view_refresh(acme_runtime_t *rt, acme_cluster_rotate_t *rot, a
         }
         if (rv == APR_SUCCESS) {
             rv = read_nodes(r, p, &nodes);
+        }
+        if (rv == APR_SUCCESS) {
+            tell_wrong_keys(rt, nodes, p);
         }
         if (rv == APR_SUCCESS && rot
             && acme_cluster_rotate_decide(rot, rt, nodes, &rotation, p)) {
@@ -343,4 +450,68 @@ json_t *acme_cluster_view_read(acme_runtime_t *rt, apr_pool_t *p)
         return NULL;
     }
     return view;
+}
+
+/* Does node entry hb (a heartbeat of the view) list key id? */
+static int lists_key(json_t *hb, const char *id)
+{
+    json_t *v;
+    size_t i;
+
+    json_array_foreach(json_object_get(hb, "key_ids"), i, v) {
+        if (!strcmp(json_string_value(v) ?: "", id)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A wrong-key node of the view, for a message (from p). */
+static const char *wrong_key_node(apr_pool_t *p, json_t *hb)
+{
+    json_t *v;
+    const char *ids = NULL;
+    size_t i;
+
+    json_array_foreach(json_object_get(hb, "key_ids"), i, v) {
+        ids = apr_pstrcat(p, ids ? ids : "", ids ? " and " : "", json_string_value(v), NULL);
+    }
+    return apr_psprintf(p, "%s (key %s, last seen %s)",
+                        json_string_value(json_object_get(hb, "node")) ?: "?", ids ? ids : "?",
+                        json_string_value(json_object_get(hb, "last_seen")) ?: "?");
+}
+
+const char *acme_cluster_view_wrong_key(acme_store_t *store, const acme_cluster_t *cluster,
+                                        apr_pool_t *p)
+{
+    const char *seals = acme_cluster_sealing_id_hex(cluster), *names = NULL, *bare = NULL;
+    apr_time_t now = apr_time_now(), seen;
+    json_t *view = NULL, *hb;
+    size_t i;
+
+    if (acme_store_read_json_pooled(store, p, ACME_STORE_CLUSTER_VIEW, &view) != APR_SUCCESS
+        || !json_is_object(view)) {
+        return NULL;
+    }
+    json_array_foreach(json_object_get(view, "nodes"), i, hb) {
+        const char *node = json_string_value(json_object_get(hb, "node")) ?: "?";
+
+        if (json_is_true(json_object_get(hb, "key_mismatch")) && !lists_key(hb, seals)
+            && strcmp(node, cluster->node)
+            && acme_time_rfc3339_parse(json_string_value(json_object_get(hb, "last_seen")),
+                                       &seen) == APR_SUCCESS
+            && now - seen < ACME_CLUSTER_WRONG_KEY_LIVE) {
+            names = apr_pstrcat(p, names ? names : "", names ? ", " : "",
+                                wrong_key_node(p, hb), NULL);
+            bare = apr_pstrcat(p, bare ? bare : "", bare ? " and " : "", node, NULL);
+        }
+    }
+    return names ? apr_psprintf(p, "cluster node %s holds another AcmeClusterKeyFile than the "
+                                "cluster's key %s: it cannot open this node's challenge "
+                                "answers, so the CA's validation would fail where it reaches "
+                                "that node (and count against the CA's failed-validation "
+                                "limit); no order is offered to the CA until it has the key; "
+                                "advice: copy this node's AcmeClusterKeyFile %s to %s and "
+                                "restart it gracefully, or stop it", names, seals,
+                                cluster->key_file, bare) : NULL;
 }

@@ -32,6 +32,20 @@ void acme_cluster_view_refresh(acme_runtime_t *rt, acme_cluster_rotate_t *rot, a
                                apr_time_t down_since, int same_url, const char *key_wrong,
                                apr_pool_t *p);
 
+/* How long after its last heartbeat (last_seen) a node holding another
+ * cluster key still holds this node's orders (acme_cluster_view_wrong_key):
+ * its heartbeat comes every ACME_CLUSTER_VIEW_EVERY while it runs. */
+#define ACME_CLUSTER_WRONG_KEY_LIVE apr_time_from_sec(60)
+
+/* The nodes of the store's last view (store: a node's ACME_STORE_CLUSTER_VIEW)
+ * that said, within ACME_CLUSTER_WRONG_KEY_LIVE, that they hold none of the
+ * key cluster seals with: they cannot open this node's challenge answers,
+ * so the CA's validation fails wherever it reaches them. Returns why an
+ * order waits, naming them, their key ids and the fix (from p), or NULL
+ * when there are none (or no view). For the issuing child's gate. */
+const char *acme_cluster_view_wrong_key(acme_store_t *store, const acme_cluster_t *cluster,
+                                        apr_pool_t *p);
+
 /* The view as last written (JSON object owned by p: never json_decref it),
  * or NULL without AcmeCluster or before the first refresh. */
 json_t *acme_cluster_view_read(acme_runtime_t *rt, apr_pool_t *p);

@@ -22,8 +22,9 @@
  * summary counts renewal_failing apart from failing, and a staged
  * certificate's next_action is the held restart's time or null; and
  * error.kind's values for a certificate the CA sent that is not fit to
- * serve). */
-#define ACME_STATUS_SCHEMA 9
+ * serve); 10: per node key_mismatch, a node whose key is not the
+ * cluster's). */
+#define ACME_STATUS_SCHEMA 10
 
 /* acme_status.c: {"schema", "version", "generated_at", "as_of", "summary", "domains"}
  * of the request's generation; only != NULL keeps the certificate(s) named so

@@ -622,7 +622,10 @@ static void cluster_html(out_t *o, json_t *c)
              when(o->pool, str(v, "last_seen")),
              (unsigned long)json_object_size(json_object_get(v, "certificates")),
              keys ? keys : "-", esc(o->pool, str(v, "seals_with")),
-             json_is_true(json_object_get(v, "unreadable")) ? " (a key this node does not have)"
+             json_is_true(json_object_get(v, "key_mismatch"))
+             ? " <strong>(wrong cluster key: it cannot open what the cluster seals; give it "
+               "this cluster's AcmeClusterKeyFile)</strong>"
+             : json_is_true(json_object_get(v, "unreadable")) ? " (a key this node does not have)"
              : "");
     }
     put(o, "</table>\n<p>Order claims: ");

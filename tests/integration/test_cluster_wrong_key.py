@@ -1,6 +1,7 @@
 """AcmeCluster with a wrong AcmeClusterKeyFile on one node: the node says so
 (both key ids), orders nothing, takes nothing in and overwrites nothing in
 Redis; it never serves what it cannot open."""
+import json
 import re
 import time
 
@@ -91,8 +92,9 @@ def metric(node, name):
 def test_node_restarted_with_another_key_writes_nothing(cluster3, unique):
     """A node that had its certificate gets another AcmeClusterKeyFile and
     restarts: it finds that mod_acme:keycheck does not open with its key,
-    says so naming the file (ACME01041), writes nothing to Redis (no key
-    under a new name, no heartbeat), orders nothing even when told to renew
+    says so naming the file (ACME01041), writes nothing sealed to Redis (no
+    key under a new name; its heartbeat only in clear: its key id and when
+    it was seen, no secret), orders nothing even when told to renew
     (ACME01014), shows it on the status page and in the metrics, and keeps
     serving the certificate it has."""
     name = unique("wkey2")
@@ -103,7 +105,7 @@ def test_node_restarted_with_another_key_writes_nothing(cluster3, unique):
     bad.stop()
     wrong = key_file(make_tree("it-cluster-wrongkey-"))
     configure(bad, name, cluster3.redis.url(), wrong)
-    before = redis_snapshot(cluster3.redis, bad.serverroot)
+    before = redis_snapshot(cluster3.redis, "\0")        # no heartbeat: they change
     assert any(k.startswith("mod_acme:key:%s/" % name) for k in before), before
     since = len(bad.error_log_text())
     bad.start()
@@ -128,7 +130,11 @@ def test_node_restarted_with_another_key_writes_nothing(cluster3, unique):
     assert metric(cluster3.nodes[0], "acme_cluster_key_mismatch") == 0
     time.sleep(4)                     # more polls of the node with the other key
     assert_no_status_prefix(bad.error_log_text())
-    after = redis_snapshot(cluster3.redis, bad.serverroot)
+    after = redis_snapshot(cluster3.redis, "\0")
+    beat = [k for k in cluster3.redis.keys("mod_acme:node:*") if k.endswith(bad.serverroot)]
+    assert len(beat) == 1, beat
+    beat = json.loads(cluster3.redis.cli("GET", beat[0]))
+    assert beat["key_mismatch"] is True and beat["key_ids"] == [c["key_id"]], beat
     assert after == before, {k: (before.get(k), after.get(k)) for k in set(before) | set(after)
                              if before.get(k) != after.get(k)}
     assert bad.verified_cert(name).serial_number in serials
