@@ -730,8 +730,8 @@ static void gate_end(void *baton, const acme_domain_t *domain, int staged, apr_p
     if (!r) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g->s, "ACME01016: %s: Redis %s (%s); the "
                      "certificate stays on this node until the parent publishes it again",
-                     domain->name, open_rv == APR_EACCES ? "refused this node" : "is not "
-                     "reachable", why);
+                     domain->name, open_rv == APR_EACCES ? "cannot be used as AcmeCluster "
+                     "says" : "is not reachable", why);
         return;
     }
     if (staged && (record = record_of_staged(g, domain, *held, &expires, p)) != NULL) {

@@ -163,7 +163,7 @@ apr_status_t acme_cluster_outage_wait(apr_time_t *down_since, const acme_redis_t
     wait = wait < DOWN_WAIT_MIN ? DOWN_WAIT_MIN : wait > DOWN_WAIT_MAX ? DOWN_WAIT_MAX : wait;
     *retry_at = now + wait;
     *why = apr_psprintf(p, "%s (%s); orders wait for it (down %d s, next look in %d s)",
-                        rv == APR_EACCES ? "Redis refused this node" : "Redis is not reachable",
+                        rv == APR_EACCES ? "AcmeCluster needs a fix" : "Redis is not reachable",
                         what ? what : "it did not answer", (int)apr_time_sec(now - *down_since),
                         (int)apr_time_sec(wait));
     return APR_EAGAIN;

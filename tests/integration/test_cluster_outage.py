@@ -70,8 +70,9 @@ def test_wrong_or_missing_password(httpd, workdir, unique):
         assert "until AcmeCluster is fixed" in line and "until Redis is back" not in line, line
         assert "redis://:PASSWORD@HOST:PORT" in line, line
         # The order gate says the same, not "not reachable".
-        wait_for(lambda: lines(httpd, r"ACME01176: %s: not ordering here now: Redis refused "
-                               r"this node" % re.escape(name)), 60, what="the gate's wait")
+        wait_for(lambda: lines(httpd, r"ACME01176: %s: not ordering here now: AcmeCluster "
+                               r"needs a fix \(Redis at" % re.escape(name)), 60,
+                 what="the gate's wait")
         httpd.stop()
         since = len(httpd.error_log_text())
         configure(httpd, name, "redis://127.0.0.1:%d" % r.port)
@@ -81,6 +82,39 @@ def test_wrong_or_missing_password(httpd, workdir, unique):
         assert "NOAUTH" in lines(httpd, said, since)[0]
         assert "wrong-pw" not in httpd.error_log_text()
         assert not r.keys(), "wrote to Redis without its password"
+
+
+def test_url_mistakes_are_configuration_errors(httpd, unique):
+    """AcmeCluster mistakes that pass configtest but no waiting cures: a
+    database Redis does not have (/16 of the default 16) and a host name
+    that does not resolve (127.0.0.l) are said at error level with the fix,
+    not as an outage ("until Redis is back"); the lookup failure as such,
+    not as "refused or unreachable"; the order gate waits for the fix."""
+    name = unique("cfg")
+    with harness.started(Redis(make_tree("it-redis-db-"), password="s3cret"),
+                         "redis-server") as r:
+        configure(httpd, name, "redis://:s3cret@127.0.0.1:%d/16" % r.port)
+        httpd.start()
+        said = r"ACME01019: cluster: Redis at 127.0.0.1:%d has no database 16 " % r.port
+        wait_for(lambda: lines(httpd, said), 30, what="the missing database said")
+        line = lines(httpd, said)[0]
+        assert "[acme:error]" in line and "DB index is out of range" in line, line
+        assert "until AcmeCluster is fixed" in line and "until Redis is back" not in line, line
+        wait_for(lambda: lines(httpd, r"ACME01176: %s: not ordering here now: AcmeCluster "
+                               r"needs a fix \(Redis at .* has no database 16" % re.escape(name)),
+                 60, what="the gate's wait")
+        httpd.stop()
+        since = len(httpd.error_log_text())
+        configure(httpd, name, "redis://:s3cret@127.0.0.l:%d" % r.port)
+        httpd.start()
+        said = r"ACME01019: cluster: cannot connect to 127.0.0.l:%d \(the name '127.0.0.l' " \
+               r"in AcmeCluster does not resolve" % r.port
+        wait_for(lambda: lines(httpd, said, since), 30, what="the lookup failure said")
+        line = lines(httpd, said, since)[0]
+        assert "[acme:error]" in line and "refused or unreachable" not in line, line
+        assert "until AcmeCluster is fixed" in line, line
+        assert "s3cret" not in httpd.error_log_text()
+        assert not r.keys(), "wrote to Redis"
 
 
 def test_outage_start_not_carried_to_another_redis(httpd, unique):

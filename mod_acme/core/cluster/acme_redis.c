@@ -89,8 +89,10 @@ static apr_status_t wait_fd(acme_redis_t *r, short events)
 
 /* One address of host:port, connected within the deadline. Name lookup
  * (getaddrinfo) cannot be bounded here: give addresses, or a resolver that
- * answers, in AcmeCluster. */
-static apr_status_t connect_tcp(acme_redis_t *r, const char *host, int port)
+ * answers, in AcmeCluster. A name that does not resolve is APR_EACCES (no
+ * waiting cures it: a typo in AcmeCluster), a lookup that failed for now
+ * APR_EHOSTUNREACH; *why says which (from r's pool). */
+static apr_status_t connect_tcp(acme_redis_t *r, const char *host, int port, const char **why)
 {
     struct addrinfo hints, *res = NULL, *ai;
     char portstr[8];
@@ -101,9 +103,21 @@ static apr_status_t connect_tcp(acme_redis_t *r, const char *host, int port)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     apr_snprintf(portstr, sizeof(portstr), "%d", port);
-    if (getaddrinfo(host, portstr, &hints, &res) != 0 || !res) {
-        return APR_EHOSTUNREACH;
+    if ((rv = getaddrinfo(host, portstr, &hints, &res)) != 0 || !res) {
+        int lasting = rv == EAI_NONAME || rv == EAI_FAIL
+#ifdef EAI_NODATA
+                      || rv == EAI_NODATA
+#endif
+                      ;
+
+        *why = apr_psprintf(r->pool, lasting ? "the name '%s' in AcmeCluster does not resolve "
+                            "(%s): a typo, or a name the resolver does not know; write the host "
+                            "name or address of Redis, the same on every node, then 'apachectl "
+                            "graceful'" : "cannot look up the name '%s' now (%s)", host,
+                            rv ? gai_strerror((int)rv) : "no address");
+        return lasting ? APR_EACCES : APR_EHOSTUNREACH;
     }
+    rv = APR_ECONNREFUSED;
     for (ai = res; ai; ai = ai->ai_next) {
         int err = 0;
         socklen_t elen = sizeof(err);
@@ -192,7 +206,7 @@ static apr_status_t start_tls(acme_redis_t *r, const char *host, const char **wh
             *why = apr_psprintf(r->pool, "TLS certificate of %s not trusted: %s (check "
                                 "AcmeClusterCACertificateFile and the name in Redis' "
                                 "certificate)", r->peer, X509_verify_cert_error_string(vr));
-            return APR_EGENERAL;
+            return APR_EACCES;        /* no waiting makes it trusted */
         }
         if ((rv = ssl_wait(r, ret)) != APR_SUCCESS) {
             *why = apr_psprintf(r->pool, "TLS handshake with %s failed (%s: is it Redis' "
@@ -365,6 +379,31 @@ static const char *auth_refused(acme_redis_t *r, const char *err)
                         : "the password in AcmeCluster is wrong", err ? err : "");
 }
 
+/* An error reply no waiting cures (err: Redis' text): an ACL user without
+ * the permission (NOPERM), a command Redis does not have or that its
+ * configuration renamed away. What is wrong and the fix (from r's pool), or
+ * NULL for any other error reply. */
+static const char *lasting_error(acme_redis_t *r, const char *err)
+{
+    if (!err) {
+        return NULL;
+    }
+    if (!strncmp(err, "NOPERM", 6)) {
+        return apr_psprintf(r->pool, "Redis at %s does not let AcmeCluster's user do what "
+                            "mod_acme needs (Redis said '%s'); give that ACL user the keys "
+                            "'mod_acme:*' and the commands GET SET DEL MGET EXISTS SADD SREM "
+                            "SMEMBERS PEXPIRE SCAN EVAL INCR, then 'apachectl graceful'",
+                            r->peer ? r->peer : "?", err);
+    }
+    if (!strncmp(err, "ERR unknown command", 19)) {
+        return apr_psprintf(r->pool, "Redis at %s lacks a command mod_acme needs (Redis said "
+                            "'%s'); use Redis 6.0 or later without that command renamed "
+                            "(rename-command), then 'apachectl graceful'",
+                            r->peer ? r->peer : "?", err);
+    }
+    return NULL;
+}
+
 /* Is err (an error reply) Redis refusing the connection's credentials? */
 static int auth_error(const char *err)
 {
@@ -381,6 +420,10 @@ apr_status_t acme_redis_command(acme_redis_t *r, apr_pool_t *p, acme_redis_reply
     rv = exchange(r, p, reply, argc, argv, lens);
     if (rv == APR_SUCCESS && (*reply)->type == ACME_REDIS_ERROR && auth_error((*reply)->str)) {
         r->failure = auth_refused(r, (*reply)->str);
+        rv = r->failed = APR_EACCES;
+    }
+    else if (rv == APR_SUCCESS && (*reply)->type == ACME_REDIS_ERROR
+             && (r->failure = lasting_error(r, (*reply)->str)) != NULL) {
         rv = r->failed = APR_EACCES;
     }
     else if (rv != APR_SUCCESS) {
@@ -424,10 +467,12 @@ static apr_status_t open_host(acme_redis_t *r, const acme_cluster_addr_t *addr, 
     teardown(r);
     r->peer = apr_psprintf(r->pool, strchr(addr->host, ':') ? "[%s]:%d" : "%s:%d",
                            addr->host, addr->port);
-    rv = connect_tcp(r, addr->host, addr->port);
+    *why = NULL;
+    rv = connect_tcp(r, addr->host, addr->port, why);
     if (rv != APR_SUCCESS) {
         *why = apr_psprintf(r->pool, "cannot connect to %s (%s)", r->peer,
-                            rv == APR_TIMEUP ? "timed out" : "refused or unreachable");
+                            *why ? *why : rv == APR_TIMEUP ? "timed out"
+                            : "refused or unreachable");
         return rv;
     }
     if (tls && (rv = start_tls(r, addr->host, why)) != APR_SUCCESS) {
@@ -496,7 +541,13 @@ static apr_status_t login(acme_redis_t *r, const char **why)
             return rv;
         }
         if (reply->type == ACME_REDIS_ERROR) {
-            *why = auth_refused(r, reply->str);
+            *why = auth_error(reply->str) ? auth_refused(r, reply->str)
+                   : lasting_error(r, reply->str) ? lasting_error(r, reply->str)
+                   : apr_psprintf(r->pool, "Redis at %s refused AUTH (Redis said '%s'): "
+                                  "AcmeCluster gives a password where Redis has none set, "
+                                  "or a user it does not know; write AcmeCluster as Redis is "
+                                  "set up (redis://HOST:PORT without a password), then "
+                                  "'apachectl graceful'", r->peer ? r->peer : "?", reply->str);
             return APR_EACCES;
         }
     }
@@ -508,9 +559,12 @@ static apr_status_t login(acme_redis_t *r, const char **why)
             return rv;
         }
         if (reply->type == ACME_REDIS_ERROR) {
-            *why = apr_psprintf(r->pool, "Redis at %s has no database %d (%s)", r->peer,
-                                u->db, reply->str);
-            return APR_EINVAL;
+            *why = apr_psprintf(r->pool, "Redis at %s has no database %d (Redis said '%s'); "
+                                "the number after the last '/' of AcmeCluster must be one "
+                                "of Redis' databases (0 to its 'databases' setting less 1: "
+                                "0 to 15 by default), the same on every node, then "
+                                "'apachectl graceful'", r->peer, u->db, reply->str);
+            return APR_EACCES;        /* no waiting creates it */
         }
     }
     return APR_SUCCESS;

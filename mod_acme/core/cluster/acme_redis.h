@@ -40,11 +40,14 @@ typedef struct acme_redis_t acme_redis_t;
  * store for rediss://), then AUTH and SELECT as the URL says, all within
  * budget (microseconds). *r lives in p. APR_SUCCESS; APR_TIMEUP when the
  * budget ran out; APR_ECONNREFUSED/other socket errors when no host answered;
- * APR_EGENERAL when TLS failed (certificate not trusted, not a TLS port);
- * APR_EACCES when Redis refused the credentials (AUTH: a wrong password,
- * a fault of this node's configuration, not an outage); APR_EINVAL when
- * the URL's database does not exist; *why (from p) says which host, what
- * happened and, for APR_EACCES, what to change. */
+ * APR_EGENERAL when the TLS handshake failed (not a TLS port);
+ * APR_EACCES for what no waiting cures, a fault of this node's
+ * configuration, not an outage: Redis refused the credentials (AUTH: a
+ * wrong password, or one where Redis has none), the URL's database does
+ * not exist, the host name does not resolve, Redis' TLS certificate is not
+ * trusted, a command Redis lacks or the ACL user may not run;
+ * APR_EHOSTUNREACH when a name lookup failed for now; *why (from p) says
+ * which host, what happened and, for APR_EACCES, what to change. */
 apr_status_t acme_redis_open(acme_redis_t **r, const acme_cluster_t *c, apr_pool_t *p,
                              apr_interval_time_t budget, const char **why);
 
@@ -58,7 +61,8 @@ void acme_redis_set_budget(acme_redis_t *r, apr_interval_time_t budget);
  * server closed; APR_ENOSPC when the reply exceeds ACME_REDIS_REPLY_MAX;
  * APR_EACCES when Redis refused the connection's credentials (an error reply
  * NOAUTH, WRONGPASS or "invalid password": AcmeCluster gives no password or
- * a wrong one). After any failure r is closed, every later command fails
+ * a wrong one) or gave another error no waiting cures (NOPERM, "ERR unknown
+ * command"). After any failure r is closed, every later command fails
  * APR_ECONNABORTED, and acme_redis_failure says what happened. */
 apr_status_t acme_redis_command(acme_redis_t *r, apr_pool_t *p, acme_redis_reply_t **reply,
                                 int argc, const char *const *argv, const apr_size_t *lens);
