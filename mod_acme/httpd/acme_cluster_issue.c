@@ -445,7 +445,7 @@ static int installing(json_t *record, const char *live_serial, const char **why,
            <= apr_time_sec(apr_time_now())) {
         return 0;
     }
-    *why = apr_psprintf(p, "certificate %s, ordered by %s, is being installed here", serial,
+    *why = apr_psprintf(p, "certificate %s, published by %s, is being installed here", serial,
                         json_string_value(json_object_get(record, "node")));
     return 1;
 }

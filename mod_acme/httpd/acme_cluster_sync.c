@@ -163,6 +163,9 @@ static apr_status_t restore(sync_t *sy, acme_redis_t *r, const acme_domain_t *do
     return APR_SUCCESS;
 }
 
+static void drop_own_order(sync_t *sy, const acme_domain_t *domain, const char *node,
+                           apr_pool_t *p);
+
 /* Takes in the record of domain: key into custody, chain into staging.
  * APR_SUCCESS also when there is nothing to take (same certificate, other
  * names); APR_EEXIST when this node serves a newer certificate (issued
@@ -237,8 +240,9 @@ static apr_status_t take_in(sync_t *sy, acme_redis_t *r, const acme_domain_t *do
         const char *csr, *mine;
 
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, sy->rt->base, "ACME01023: %s: certificate %s "
-                     "ordered by cluster node %s staged for activation", domain->name, serial,
+                     "published by cluster node %s staged for activation", domain->name, serial,
                      node ? node : "?");
+        drop_own_order(sy, domain, node, p);
         /* The key this node offered for the order another node made is of no
          * use to anyone now; should this node order with it later, its
          * child asks for it to be published again. */
@@ -393,6 +397,28 @@ static int key_ok(sync_t *sy, acme_redis_t *r, apr_pool_t *p)
     sy->key_next = now + KEY_RECHECK;
     sy->next_view = sy->next_view > now + apr_time_from_sec(1) ? 0 : sy->next_view;
     return 0;
+}
+
+/* A certificate another node published was taken in: this node's own order
+ * record of it (left by a node killed mid-order, whose order another node
+ * took over and finished) is of no use any more; it goes now, not at the
+ * next renewal, so that acmectl and the status page stop calling it in
+ * progress. The issuing child restarts with the activation that follows. */
+static void drop_own_order(sync_t *sy, const acme_domain_t *domain, const char *node,
+                           apr_pool_t *p)
+{
+    const char *rel = acme_store_rel_job(p, domain->name);
+    json_t *job = NULL;
+
+    if (acme_store_read_json_pooled(sy->rt->store, p, rel, &job) != APR_SUCCESS) {
+        return;                       /* none (or unreadable: the child's restore handles it) */
+    }
+    if (acme_store_remove(sy->rt->store, p, rel) == APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, sy->rt->base, "ACME01073: %s: this node's own "
+                     "order record (order %s) dropped: cluster node %s published the "
+                     "certificate", domain->name,
+                     json_string_value(json_object_get(job, "order")) ?: "-", node ? node : "?");
+    }
 }
 
 static void sync_poll(sync_t *sy, acme_redis_t *r, apr_pool_t *p)

@@ -73,6 +73,12 @@ def test_flushall_is_restored_from_the_stores(cluster3, unique):
     node.start()
     for name in names:
         assert node.wait_for_pebble_cert(name, timeout=60).serial_number in serials[name]
-        assert re.search(r"ACME01023: %s: certificate" % re.escape(name),
-                         node.error_log_text()[before:]), "not taken in from Redis"
+        taken = re.search(r"ACME01023: %s: certificate \S+ published by cluster node (\S+) "
+                          r"staged" % re.escape(name), node.error_log_text()[before:])
+        assert taken, "not taken in from Redis"
+        # the node named is the one that re-published it (ACME01030), whoever ordered it
+        publisher = [n for n in cluster3.nodes
+                     if re.search(r"ACME01030: %s: " % re.escape(name), n.error_log_text())]
+        assert len(publisher) == 1 and taken.group(1).endswith(publisher[0].serverroot), \
+            (taken.group(0), [n.serverroot for n in publisher])
     assert cluster3.pebble.new_order_count() == len(names), cluster3.pebble.request_lines()

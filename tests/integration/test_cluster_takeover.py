@@ -2,6 +2,7 @@
 of its parent and every child) while the CA's validation fetch is held at the
 balancer (a proxy gate); after its claim expires another node resumes the same
 order from the state kept in Redis, and the CA sees one order."""
+import os
 import re
 import time
 
@@ -33,3 +34,16 @@ def test_kill9_of_the_orderer_is_taken_over(cluster3, unique):
     assert re.search(r"ACME00403: %s: resuming the order of" % re.escape(name), took)
     assert_published_once(logs, name)
     wait_order_state_gone(cluster3)
+    # The killed node comes back: it takes the certificate in and drops its
+    # own record of the order the survivor finished (not "in progress" until
+    # the next renewal).
+    record = os.path.join(victim.store, "jobs", name + ".json")
+    assert os.path.exists(record), "the killed node left no order record"
+    victim.start()
+    assert victim.wait_for_pebble_cert(name, timeout=120).serial_number in serials
+    wait_for(lambda: not os.path.exists(record), 30, what="the stale order record to go")
+    check = victim.acmectl("--store", victim.store, "check")
+    assert "order in progress: %s" % name not in check.stdout, check.stdout
+    assert re.search(r"ACME01073: %s: this node's own order record \(order \S+\) dropped"
+                     % re.escape(name), victim.error_log_text())
+    assert cluster3.pebble.new_order_count() == 1, cluster3.pebble.request_lines()
