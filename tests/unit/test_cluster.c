@@ -102,6 +102,10 @@ static void test_url_mask(void **state)
                         "rediss://acme:***@h:99999");
     assert_string_equal(acme_cluster_url_mask(p, "redis://nocolon@h"), "redis://***@h");
     assert_string_equal(acme_cluster_url_mask(p, "redis://:pa/ss@h"), "redis://:***@h");
+    /* a typo in the separator stays visible; only the password goes */
+    assert_string_equal(acme_cluster_url_mask(p, "redis:/:s3cret@127.0.0.1:6390"),
+                        "redis:/:***@127.0.0.1:6390");
+    assert_string_equal(acme_cluster_url_mask(p, "redis::s3cret@h"), "redis::***@h");
     assert_string_equal(acme_cluster_url_mask(p, "http://10.0.0.5:6379"),
                         "http://10.0.0.5:6379");
     assert_string_equal(acme_cluster_url_mask(p, "s3cret@h"), "***@h");

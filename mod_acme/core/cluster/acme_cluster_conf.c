@@ -260,7 +260,17 @@ const char *acme_cluster_url_mask(apr_pool_t *p, const char *text)
         return "";
     }
     rest = strstr(text, "://");
-    rest = rest ? rest + 3 : text;
+    if (rest) {
+        rest += 3;
+    }
+    else {
+        /* A mistyped separator ("redis:/:pw@h") stays visible: only what
+         * follows the scheme and its slashes can be a password. */
+        apr_size_t n = strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+-.");
+
+        rest = n > 0 && text[n] == ':' ? text + n + 1 : text;
+        rest += strspn(rest, "/");
+    }
     /* The last '@' anywhere: a password with a '/' must not leak either. */
     if (!(at = strrchr(rest, '@'))) {
         return text;
