@@ -1,8 +1,10 @@
-/* AcmeCluster: Redis' outages. The parent logs each once, as it begins and
- * as it ends with its length, whatever its length: a Redis restarted in a
- * second is an outage too (a command failed), and one whose connection
- * still opens but whose commands fail (a stopped process) as well. Nothing
- * floods: a Redis that keeps coming and going is summed up. */
+/* AcmeCluster: Redis' outages. The parent logs one as it begins and as it
+ * ends with its length, however short: a Redis restarted in a second is an
+ * outage too (a command failed), and one whose connection still opens but
+ * whose commands fail (a stopped process) as well. Nothing floods: an
+ * outage that begins within FLAP_WINDOW of the last logged start is logged
+ * only once it lasts FLAP_LONG, else counted and summed up (ACME01071);
+ * configuration errors (APR_EACCES) are always logged. */
 #include <string.h>
 #include <apr_strings.h>
 #include <httpd.h>
