@@ -12,7 +12,8 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 LEVELS = {"APLOG_EMERG": "emerg", "APLOG_ALERT": "alert", "APLOG_CRIT": "crit",
           "APLOG_ERR": "error", "APLOG_WARNING": "warn", "ACME_LOG_ERR": "error",
           "ACME_LOG_WARN": "warn"}
-CONFIG_FILES = ("acme_config.c", "acme_config_cmds.c", "acme_conf_parse.c", "acme_check.c",
+CONFIG_FILES = ("acme_config.c", "acme_config_cmds.c", "acme_config_once.c", "acme_conf_parse.c",
+                "acme_check.c",
                 "acme_check_domains.c", "acme_config_dns.c", "acme_rootprog.c", "acme_check_user.c")
 # What to do, where the message itself does not say it after a ';'.
 ADVICE = {
@@ -20,9 +21,11 @@ ADVICE = {
              "be a key file like the first (32 bytes, mode 0600) and another key; write the new "
              "key's file first, the old one second (README, Cluster, 'Changing the cluster "
              "key'), or one file only when no key is being replaced.",
-    "00581": "Write AcmeAutoDomains once (Debian: the line in mods-available/acme.conf): the "
-             "message gives the one line that means both, 'except' lists joined, and where "
-             "the other one is to remove.",
+    "01600": "Write the directive once in the server configuration (Debian: mind the line in "
+             "mods-available/acme.conf) and once at most in each <VirtualHost>: keep the line "
+             "the message's fix gives (for a list, both lines' values joined on one line, or "
+             "for AcmeAutoDomains both 'except' lists joined) and remove the other one it "
+             "names. A <VirtualHost>'s own line overriding the server-level one is fine.",
     "01411": "The message ends with what to change for that name: add it to the vhost's "
              "AcmeDomain, take it out of 'AcmeAutoDomains on except', or move it to an SSL "
              "<VirtualHost> of its own whose certificate holds it.",

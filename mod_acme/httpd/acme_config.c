@@ -90,6 +90,15 @@ void *acme_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     m->dns_cmd_where = add->dns_cmd ? add->dns_cmd_where : base->dns_cmd_where;
     MERGE_PTR(dns_cmd);
 #undef MERGE_PTR
+    if (!add->once_at) {
+        m->once_at = base->once_at;
+    }
+    else if (base->once_at) {
+        int i;
+        for (i = 0; i < acme_config_once_n(); i++) {
+            m->once_at[i] = add->once_at[i] ? add->once_at[i] : base->once_at[i];
+        }
+    }
     m->renew_window = window_is_set(add->renew_window) ? add->renew_window : base->renew_window;
     m->warn_window = window_is_set(add->warn_window) ? add->warn_window : base->warn_window;
     /* An AcmeDomain belongs to the server it is written in, never inherited;

@@ -94,6 +94,16 @@ typedef enum {
 } acme_conf_where_e;
 /* "file:line" of the directive that set what s uses, NULL when not written. */
 const char *acme_config_where(server_rec *s, acme_conf_where_e which);
+/* acme_config_once.c: NULL when cmd's directive, if it takes one value per
+ * context (server configuration, or one <VirtualHost>), is its first line
+ * in cmd's context (then remembered in acme_srv_conf_t's once_at); else
+ * "ACME01600: ..." naming both lines and what to keep (cmd->pool). Call it
+ * once the directive's context is checked. */
+const char *acme_config_once(cmd_parms *cmd);
+/* "file:line" (from p) of the line that set directive name (e.g.
+ * "AcmeChallenges") for s: its own, else the server-level one; NULL when
+ * not written, or name is not a directive of one value per context. */
+const char *acme_config_once_where(apr_pool_t *p, server_rec *s, const char *name);
 /* "file:line" of AcmeAgreeToTerms, NULL when not written. */
 const char *acme_config_agree_tos_where(server_rec *s);
 /* The runtime post_config hands every server (acme_runtime.c), or NULL. */

@@ -36,11 +36,14 @@ static const char *where(cmd_parms *cmd)
     return apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num);
 }
 
+/* Where a directive may be written, and how often: server_only and
+ * not_in_dir also refuse a second line of a directive that takes one value
+ * per context (acme_config_once). */
 static const char *server_only(cmd_parms *cmd)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     if (!err) {
-        return NULL;
+        return acme_config_once(cmd);
     }
     return apr_psprintf(cmd->pool, "ACME00500: %s; it applies to the whole server: "
                         "move it outside the <VirtualHost>", err);
@@ -50,7 +53,7 @@ static const char *not_in_dir(cmd_parms *cmd)
 {
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
     if (!err) {
-        return NULL;
+        return acme_config_once(cmd);
     }
     return apr_psprintf(cmd->pool, "ACME00501: %s; use it at server level or in a "
                         "<VirtualHost>", err);
@@ -282,15 +285,10 @@ static const char *set_max_parallel(cmd_parms *cmd, void *dc, const char *n, con
         return apr_psprintf(cmd->pool, "ACME00555: %s; it applies to the whole server: move "
                             "it outside the <VirtualHost>", err);
     }
-    conf = cmd_global(cmd);
-    /* a second line would replace the first without a word */
-    if (conf->max_parallel_where) {
-        return apr_psprintf(cmd->pool, "ACME00590: AcmeMaxParallel at %s repeats the one at %s, "
-                            "and only one can count: the second would replace the first "
-                            "without a word; keep the one you mean and remove the other",
-                            where(cmd), conf->max_parallel_where);
+    if ((err = acme_config_once(cmd))) {
+        return err;
     }
-    conf->max_parallel_where = where(cmd);
+    conf = cmd_global(cmd);
     return acme_conf_parse_max_parallel(cmd->pool, n, rate, &conf->max_parallel,
                                         &conf->pace_orders, &conf->pace_window);
 }
@@ -410,30 +408,6 @@ static const char *set_dns_resolver(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
-/* A second line of an AcmeCluster* directive: the first would be replaced
- * without a word, so neither is taken. */
-static const char *cluster_again(cmd_parms *cmd, acme_conf_cluster_e which)
-{
-    const char *fix;
-
-    switch (which) {
-    case ACME_CONF_CLUSTER_URL:
-        fix = "keep the one with the URL of the Redis every node shares and remove the other";
-        break;
-    case ACME_CONF_CLUSTER_KEY:
-        fix = "keep one; to change the key, write both files on one line, 'AcmeClusterKeyFile "
-              "NEW OLD' (docs/cluster.md, changing the cluster key)";
-        break;
-    default:
-        fix = "keep the one with the CA that signed Redis' TLS certificate (one PEM file may "
-              "hold several CA certificates) and remove the other";
-        break;
-    }
-    return apr_psprintf(cmd->pool, "ACME00582: %s at %s repeats the one at %s, and only one "
-                        "can count: the second would replace the first without a word; %s",
-                        cmd->cmd->name, where(cmd), cmd_global(cmd)->cluster_where[which], fix);
-}
-
 /* AcmeCluster, AcmeClusterKeyFile, AcmeClusterCACertificateFile: cmd_data
  * says which; the values are checked in acme_config_cluster.c. */
 static const char *set_cluster(cmd_parms *cmd, void *dc, const char *arg)
@@ -443,9 +417,6 @@ static const char *set_cluster(cmd_parms *cmd, void *dc, const char *arg)
 
     if ((err = server_only(cmd))) {
         return err;
-    }
-    if (cmd_global(cmd)->cluster_where[which]) {
-        return cluster_again(cmd, which);
     }
     if ((err = acme_config_cluster_parse(cmd, which, arg, &value))) {
         return err;
@@ -543,40 +514,6 @@ static const char *set_require_https(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
-/* A second AcmeAutoDomains would replace the first without a word (the
- * shipped acme.conf has one): an error naming both lines and the one line
- * that says what both mean together, 'except' lists joined. */
-static const char *auto_domains_again(cmd_parms *cmd, int on, apr_array_header_t *except)
-{
-    acme_srv_global_t *conf = cmd_global(cmd);
-    apr_array_header_t *first_except;
-    const char *fix;
-    int first_on = 0, i;
-
-    (void)acme_autossl_auto_parse(cmd->pool, conf->auto_domains_args, &first_on, &first_except);
-    if (on && first_on) {
-        for (i = 0; i < except->nelts; i++) {
-            const char *name = APR_ARRAY_IDX(except, i, const char *);
-            int j, dup = 0;
-            for (j = 0; !dup && j < first_except->nelts; j++) {
-                dup = !strcmp(APR_ARRAY_IDX(first_except, j, const char *), name);
-            }
-            if (!dup) {
-                APR_ARRAY_PUSH(first_except, const char *) = name;
-            }
-        }
-        fix = apr_psprintf(cmd->pool, "keep one line, 'AcmeAutoDomains on%s%s', and remove "
-                           "the other", first_except->nelts ? " except " : "",
-                           apr_array_pstrcat(cmd->pool, first_except, ' '));
-    }
-    else {
-        fix = "keep the one you mean (on or off) and remove the other";
-    }
-    return apr_psprintf(cmd->pool, "ACME00581: AcmeAutoDomains at %s repeats the one at %s, "
-                        "and only one can count: the second would replace the first "
-                        "without a word; %s", where(cmd), conf->auto_domains_where, fix);
-}
-
 /* The work is done in pre_config (acme_autossl.c), before vhosts exist;
  * here the value is only checked, so a typo fails with its file and line. */
 static const char *set_auto_domains(cmd_parms *cmd, void *dc, const char *args)
@@ -591,11 +528,6 @@ static const char *set_auto_domains(cmd_parms *cmd, void *dc, const char *args)
     if ((err = acme_autossl_auto_parse(cmd->pool, args, &on, &except))) {
         return err;
     }
-    if (cmd_global(cmd)->auto_domains_where) {
-        return auto_domains_again(cmd, on, except);
-    }
-    cmd_global(cmd)->auto_domains_where = where(cmd);
-    cmd_global(cmd)->auto_domains_args = args;
     return NULL;
 }
 

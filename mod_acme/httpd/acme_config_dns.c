@@ -20,6 +20,9 @@ const char *acme_config_dns_cmd_parse(cmd_parms *cmd, const char *arg, const cha
         return apr_psprintf(cmd->pool, "ACME00909: %s; use it at server level or in a "
                             "<VirtualHost>", err);
     }
+    if ((err = acme_config_once(cmd))) {
+        return err;
+    }
     *path = ap_server_root_relative(cmd->pool, arg);
     if (!*path || !*arg) {
         return apr_psprintf(cmd->pool, "ACME00910: AcmeDnsCmd '%s' is not a valid path; write "
@@ -42,6 +45,9 @@ const char *acme_config_dns_resolver_parse(cmd_parms *cmd, const char *arg)
     if (err) {
         return apr_psprintf(cmd->pool, "ACME00912: %s; it applies to the whole server: move it "
                             "outside the <VirtualHost>", err);
+    }
+    if ((err = acme_config_once(cmd))) {
+        return err;
     }
     if (acme_dns_resolver_parse(cmd->temp_pool, arg, &host, &port, &why) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "ACME00913: AcmeDnsResolver '%s': %s; write the DNS "

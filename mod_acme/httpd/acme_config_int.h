@@ -28,8 +28,6 @@ typedef struct acme_srv_global_t {
     acme_runtime_t *runtime;          /* set by post_config, the same for every server */
     /* where the server-level directives were set, for configtest messages */
     const char *agree_tos_where;
-    const char *max_parallel_where;   /* AcmeMaxParallel */
-    const char *auto_domains_where, *auto_domains_args;  /* AcmeAutoDomains */
     const char *where[ACME_CONF_WHERE_N]; /* "file:line" by acme_conf_where_e, but
                                            * ACME_CONF_WHERE_DNS_CMD (per server) */
 } acme_srv_global_t;
@@ -53,6 +51,10 @@ struct acme_srv_conf_t {
     apr_array_header_t *decls;        /* AcmeDomain lines in this server: acme_domain_decl_t*;
                                        * NULL until the first */
     int require_https;                /* AcmeRequireHttps: own value, not merged */
+    const ap_directive_t **once_at;   /* by acme_config_once's table: the line that set each
+                                       * directive written once per context; NULL until the
+                                       * first such line (merged: the server-level one where
+                                       * the vhost has none) */
 };
 
 /* The record of server s (its module config; never NULL after create). */
@@ -60,4 +62,6 @@ acme_srv_conf_t *acme_config_get(server_rec *s);
 /* The server-level record s uses: the base server's (for a vhost, once
  * merged). */
 acme_srv_global_t *acme_config_global(server_rec *s);
+/* The number of entries of a record's once_at. */
+int acme_config_once_n(void);
 #endif

@@ -673,7 +673,7 @@ def test_configtest_refuses_a_second_auto_domains(httpd):
     assert rc != 0, out
     first = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeAutoDomains on except %s" % a))
     second = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeAutoDomains on except %s" % b))
-    assert ("ACME00581: AcmeAutoDomains at %s repeats the one at %s, and only one can count: "
+    assert ("ACME01600: AcmeAutoDomains at %s repeats the one at %s, and only one can count: "
             "the second would replace the first without a word; keep one line, "
             "'AcmeAutoDomains on except %s %s', and remove the other" % (second, first, a, b)) \
         in out, out

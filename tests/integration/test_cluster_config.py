@@ -51,7 +51,7 @@ def test_cluster_directive_twice(httpd, unique):
     for directive, lines, fix in cases:
         httpd.write_config(vhosts=ssl_vhost(name), extra_global=lines)
         first, second = at(httpd, directive + " "), at(httpd, directive + " ", 1)
-        fails(httpd, ["ACME00582", "%s at %s repeats the one at %s" % (directive, second, first)]
+        fails(httpd, ["ACME01600", "%s at %s repeats the one at %s" % (directive, second, first)]
               + fix)
 
 

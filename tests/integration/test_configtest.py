@@ -194,6 +194,6 @@ def test_second_max_parallel_refused_naming_both_lines(httpd, unique):
     assert rc != 0, out
     first = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeMaxParallel 10 60/1m"))
     second = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeMaxParallel 20"))
-    assert ("ACME00590: AcmeMaxParallel at %s repeats the one at %s, and only one can count"
+    assert ("ACME01600: AcmeMaxParallel at %s repeats the one at %s, and only one can count"
             % (second, first)) in out, out
     assert not httpd.running()
