@@ -107,13 +107,15 @@ static const char *decl_names(apr_pool_t *p, apr_pool_t *scratch,
     int wildcards_ok = acme_config_wildcards_ok(acme_config_dns_cmd(s),
                                                 acme_config_challenges_set(s));
     apr_array_header_t *names = apr_array_make(scratch, 4, sizeof(const char *));
-    const char *err = acme_config_dns_problem(acme_config_dns_cmd(s),
-                                              acme_config_challenges_set(s));
+    const char *err = acme_config_dns_problem(p, acme_config_dns_cmd(s),
+                                              acme_config_challenges_set(s),
+                                              acme_config_once_where(p, s, "AcmeChallenges"),
+                                              acme_check_domains_where(p, decl));
     const char *origin, *vhost_at = NULL;
     int i, written;
 
     if (err) {
-        return located(p, decl, err, "");
+        return err;
     }
 
     for (i = 0; !err && i < decl->names->nelts; i++) {

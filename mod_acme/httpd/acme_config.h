@@ -127,8 +127,13 @@ apr_array_header_t *acme_config_domain_challenges(apr_pool_t *p, const apr_array
                                                   const apr_array_header_t *explicit_types,
                                                   const char *dns_cmd,
                                                   const apr_array_header_t *names);
-/* "ACME009nn: what; fix" when these dns-01 settings cannot work, else NULL. */
-const char *acme_config_dns_problem(const char *dns_cmd, const apr_array_header_t *explicit_types);
+/* "ACME009nn: file:line: what; fix" (from p) when these dns-01 settings
+ * cannot work, else NULL: challenges_at is where AcmeChallenges was written
+ * ("file:line", the place the message names), domain_at the AcmeDomain the
+ * settings apply to. */
+const char *acme_config_dns_problem(apr_pool_t *p, const char *dns_cmd,
+                                   const apr_array_header_t *explicit_types,
+                                   const char *challenges_at, const char *domain_at);
 
 /* AcmeMaxParallel of the server (base server's values; zeros = defaults). */
 void acme_config_pacing(server_rec *s, acme_pacing_t *pacing);

@@ -101,12 +101,16 @@ apr_array_header_t *acme_config_domain_challenges(apr_pool_t *p, const apr_array
     return result;
 }
 
-const char *acme_config_dns_problem(const char *dns_cmd, const apr_array_header_t *explicit_types)
+const char *acme_config_dns_problem(apr_pool_t *p, const char *dns_cmd,
+                                   const apr_array_header_t *explicit_types,
+                                   const char *challenges_at, const char *domain_at)
 {
     if (explicit_types && explicit_types->nelts == 1 && lists_dns01(explicit_types) && !dns_cmd) {
-        return "ACME00914: AcmeChallenges allows only dns-01, but no AcmeDnsCmd publishes the "
-               "TXT records; add 'AcmeDnsCmd /path/to/hook' (run as 'PROGRAM setup|teardown "
-               "_acme-challenge.NAME VALUE'), or allow http-01 too";
+        return apr_psprintf(p, "ACME00914: %s: AcmeChallenges allows only dns-01 for the "
+                            "AcmeDomain at %s, but no AcmeDnsCmd publishes the TXT records; add "
+                            "'AcmeDnsCmd /path/to/hook' (run as 'PROGRAM setup|teardown "
+                            "_acme-challenge.NAME VALUE') where this AcmeChallenges is, or "
+                            "allow http-01 too", challenges_at ? challenges_at : "?", domain_at);
     }
     return NULL;
 }
