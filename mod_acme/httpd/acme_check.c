@@ -447,6 +447,82 @@ static int check_store_dir(apr_pool_t *p, server_rec *base)
     return 0;
 }
 
+/* A window as written: "33%" or a duration in the largest unit that fits. */
+static const char *window_text(apr_pool_t *p, acme_window_t w)
+{
+    apr_int64_t sec = (apr_int64_t)apr_time_sec(w.duration);
+
+    if (w.percent >= 0) {
+        return apr_psprintf(p, "%d%%", w.percent);
+    }
+    if (sec % 86400 == 0) {
+        return apr_psprintf(p, "%" APR_INT64_T_FMT "d", sec / 86400);
+    }
+    if (sec % 3600 == 0) {
+        return apr_psprintf(p, "%" APR_INT64_T_FMT "h", sec / 3600);
+    }
+    return sec % 60 ? apr_psprintf(p, "%" APR_INT64_T_FMT "s", sec)
+                    : apr_psprintf(p, "%" APR_INT64_T_FMT "m", sec / 60);
+}
+
+/* AcmeWarnWindow warns while a certificate in it is not renewed yet; a warn
+ * window as wide as the renew window (or wider) would warn before renewal
+ * is even attempted, about every renewal. Only windows of one kind (shares,
+ * or durations) compare without a lifetime; an unset renew window is 33%
+ * (ARI, where the CA offers it, usually renews earlier still). Warned once
+ * per pair of lines. */
+static void check_warn_window(apr_pool_t *p, server_rec *base, const acme_domain_decl_t *decl,
+                              apr_hash_t *told)
+{
+    server_rec *s = decl->s;
+    acme_window_t renew = acme_config_renew_window(s), warn = acme_config_warn_window(s);
+    const char *renew_at = acme_config_once_where(p, s, "AcmeRenewWindow");
+    const char *warn_at = acme_config_once_where(p, s, "AcmeWarnWindow"), *key, *half;
+    acme_window_t w;
+
+    if (renew.percent < 0 && renew.duration == 0) {
+        renew.percent = 33;
+    }
+    if ((renew.percent >= 0) != (warn.percent >= 0)
+        || (renew.percent >= 0 ? warn.percent < renew.percent : warn.duration < renew.duration)) {
+        return;
+    }
+    key = apr_pstrcat(p, renew_at ? renew_at : "-", " ", warn_at ? warn_at : "-", NULL);
+    if (apr_hash_get(told, key, APR_HASH_KEY_STRING)) {
+        return;
+    }
+    apr_hash_set(told, key, APR_HASH_KEY_STRING, key);
+    w = renew;
+    if (w.percent >= 0) {
+        w.percent = w.percent > 1 ? w.percent / 2 : 1;
+    }
+    else {
+        w.duration = apr_time_from_sec(apr_time_sec(w.duration / 2) > 0
+                                       ? apr_time_sec(w.duration / 2) : 1);
+    }
+    half = window_text(p, w);
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, base, "ACME01605: %s: "
+                 "AcmeWarnWindow %s (%s) is not inside AcmeRenewWindow %s (%s), for the "
+                 "AcmeDomain at %s: a certificate would be warned about (error log, status "
+                 "page, 'expiring' event) as soon as its renewal is due, before renewal is "
+                 "even attempted; write 'AcmeWarnWindow %s' (half the renew window), so the "
+                 "warning says renewal has been failing", warn_at ? warn_at : renew_at ? renew_at
+                 : acme_check_domains_where(p, decl), window_text(p, warn),
+                 warn_at ? "written there" : "the default",
+                 window_text(p, renew), renew_at ? renew_at : "the default",
+                 acme_check_domains_where(p, decl), half);
+}
+
+static void check_warn_windows(apr_pool_t *p, server_rec *base, apr_array_header_t *decls)
+{
+    apr_hash_t *told = apr_hash_make(p);
+    int i;
+
+    for (i = 0; i < decls->nelts; i++) {
+        check_warn_window(p, base, APR_ARRAY_IDX(decls, i, const acme_domain_decl_t *), told);
+    }
+}
+
 static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                         server_rec *base)
 {
@@ -475,6 +551,7 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     }
     check_challenge_ports(ptemp, base, domains, decls);
     check_inherited_names(ptemp, base, decls);
+    check_warn_windows(ptemp, base, decls);
     return ok ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 

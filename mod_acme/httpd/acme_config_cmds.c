@@ -313,12 +313,18 @@ static const char *set_window(cmd_parms *cmd, const char *arg, acme_window_t *wi
     if ((err = not_in_dir(cmd))) {
         return err;
     }
-    if (!acme_conf_parse_window(arg, window)) {
+    switch (acme_conf_parse_window(arg, window)) {
+    case ACME_CONF_WINDOW_OK:
+        return NULL;
+    case ACME_CONF_WINDOW_RANGE:
+        return apr_psprintf(cmd->pool, "ACME01604: %s %s is out of range; write a share of the "
+                            "lifetime left from 1%% to 100%% (e.g. %s) or a duration from 1s to "
+                            "3650d (e.g. %s)", cmd->cmd->name, arg, share, duration);
+    default:
         return apr_psprintf(cmd->pool, "%s: %s '%s' is not understood; write a share of the "
                             "lifetime left (1%%..100%%, e.g. %s) or a duration (e.g. %s, 12h, "
                             "90m)", tag, cmd->cmd->name, arg, share, duration);
     }
-    return NULL;
 }
 
 static const char *set_renew_window(cmd_parms *cmd, void *dc, const char *arg)

@@ -1,5 +1,9 @@
-"""configtest on values: AcmeChallenges dns-01 without a hook is reported at
-the AcmeChallenges line."""
+"""configtest on values: a number, share or duration that parses but lies
+outside its range says "out of range" with the range; AcmeChallenges dns-01
+without a hook is reported at the AcmeChallenges line; a warn window not
+inside the renew window is warned about (configtest passes)."""
+import pytest
+
 from harness import ssl_vhost
 
 
@@ -27,3 +31,52 @@ def test_dns01_without_hook_names_the_challenges_line(httpd, unique):
     httpd.write_config(vhosts=ssl_vhost(name), extra_global="AcmeChallenges dns-01")
     fails(httpd, ["ACME00914: %s: AcmeChallenges allows only dns-01 for the AcmeDomain at %s"
                   % (at(httpd, "AcmeChallenges dns-01"), at(httpd, "    AcmeDomain"))])
+
+
+@pytest.mark.parametrize("line,words", [
+    ("AcmeRenewWindow 150%", ["ACME01604: AcmeRenewWindow 150% is out of range; write a share "
+                              "of the lifetime left from 1% to 100%"]),
+    ("AcmeRenewWindow 0%", ["ACME01604: AcmeRenewWindow 0% is out of range"]),
+    ("AcmeWarnWindow 0d", ["ACME01604: AcmeWarnWindow 0d is out of range", "from 1s to 3650d"]),
+    ("AcmeWarnWindow 4000d", ["ACME01604: AcmeWarnWindow 4000d is out of range"]),
+    ("AcmeRenewWindow soon", ["ACME00520: AcmeRenewWindow 'soon' is not understood"]),
+    ("AcmeMaxParallel 0", ["ACME01601: AcmeMaxParallel 0 is out of range", "1 to 100000"]),
+    ("AcmeMaxParallel 5 0/1h", ["ACME01602: AcmeMaxParallel: rate '0/1h' is out of range"]),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_out_of_range_values_say_so(httpd, unique, line, words):
+    httpd.write_config(vhosts=ssl_vhost(unique("rng")), extra_global=line)
+    out = fails(httpd, words)
+    assert "line %d of %s" % (httpd.line_of(line), httpd.conf_path) in out, out
+
+
+def test_port_map_out_of_range(httpd, unique):
+    httpd.write_config(vhosts=ssl_vhost(unique("pm")), acme={"AcmePortMap": "http:0 https:443"})
+    fails(httpd, ["ACME01603: AcmePortMap 'http:0' is out of range: a port is from 1 to 65535"])
+
+
+def test_warn_window_not_inside_renew_window_is_warned(httpd, unique):
+    """AcmeWarnWindow 50% with AcmeRenewWindow 10%: every renewal would be
+    warned about before it is attempted. configtest passes with a warning
+    naming both lines and a warn window that fits."""
+    name = unique("ww")
+    httpd.write_config(vhosts=ssl_vhost(name),
+                       extra_global="AcmeRenewWindow 10%\nAcmeWarnWindow 50%")
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+    assert ("ACME01605: %s: AcmeWarnWindow 50%% (written there) is not inside AcmeRenewWindow "
+            "10%% (%s), for the AcmeDomain at %s" % (at(httpd, "AcmeWarnWindow 50%"),
+                                                     at(httpd, "AcmeRenewWindow 10%"),
+                                                     at(httpd, "    AcmeDomain"))) in out, out
+    assert "write 'AcmeWarnWindow 5%'" in out, out
+    # durations compare too; the default warn window (10%) against a renew window of 5%
+    httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeRenewWindow 30d\nAcmeWarnWindow 30d"))
+    rc, out = httpd.configtest()
+    assert rc == 0 and "ACME01605" in out and "write 'AcmeWarnWindow 15d'" in out, out
+    httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeRenewWindow 5%"))
+    rc, out = httpd.configtest()
+    assert rc == 0 and "AcmeWarnWindow 10% (the default) is not inside AcmeRenewWindow 5%" \
+        in out, out
+    # inside: nothing said
+    httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeRenewWindow 30d\nAcmeWarnWindow 7d"))
+    rc, out = httpd.configtest()
+    assert rc == 0 and "ACME01605" not in out, out

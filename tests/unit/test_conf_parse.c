@@ -33,16 +33,25 @@ static void test_window_valid(void **state)
 static void test_window_invalid(void **state)
 {
     static const char *const bad[] = {
-        "", "%", "0%", "101%", "-5%", "+5%", " 5%", "5", "5x", "5dd", "d", "0d", "-1d",
-        "3651d", "87601h", "5.5d", "33 %", "abc", "99999999999999999999d",
-        "122222222d", "315360000d", "5256000000m", NULL
+        "", "%", "-5%", "+5%", " 5%", "5", "5x", "5dd", "d", "-1d", "5.5d", "33 %", "abc",
+        "150%x", NULL
+    };
+    /* understood, but outside 1%..100% or 1s..3650d */
+    static const char *const range[] = {
+        "0%", "101%", "150%", "0d", "0s", "3651d", "87601h", "99999999999999999999d",
+        "122222222d", "315360000d", "5256000000m", "99999999999999999999%", NULL
     };
     acme_window_t w = { 7, 0 };
     int i;
 
     for (i = 0; bad[i]; i++) {
-        assert_false(acme_conf_parse_window(bad[i], &w));
+        assert_int_equal(acme_conf_parse_window(bad[i], &w), ACME_CONF_WINDOW_BAD);
         assert_int_equal(w.percent, 7);   /* untouched */
+        assert_int_equal(w.duration, 0);
+    }
+    for (i = 0; range[i]; i++) {
+        assert_int_equal(acme_conf_parse_window(range[i], &w), ACME_CONF_WINDOW_RANGE);
+        assert_int_equal(w.percent, 7);
         assert_int_equal(w.duration, 0);
     }
 }
@@ -100,8 +109,8 @@ static void test_port_map(void **state)
 {
     apr_pool_t *p = *state;
     static const char *const bad[] = {
-        "8080", "http:", "http:0", "http:65536", "http:80x", "ftp:21", "https8443",
-        "HTTP-S:443", ":80", NULL
+        "8080", "http:", "http:80x", "ftp:21", "https8443", "HTTP-S:443", ":80", "ftp:0",
+        "http:-1", NULL
     };
     int http = -1, https = -1, i;
 
@@ -119,8 +128,52 @@ static void test_port_map(void **state)
                                          "ports that the public ports 80 and 443 reach, e.g. "
                                          "'AcmePortMap http:8080 https:8443'", bad[i]));
     }
+    assert_string_equal(acme_conf_parse_port(p, "http:0", &http, &https),
+                        "ACME01603: AcmePortMap 'http:0' is out of range: a port is from 1 to "
+                        "65535; write the local ports that the public ports 80 and 443 reach, "
+                        "e.g. 'AcmePortMap http:8080 https:8443'");
+    assert_non_null(strstr(acme_conf_parse_port(p, "HTTPS:65536", &http, &https),
+                           "ACME01603: AcmePortMap 'HTTPS:65536' is out of range"));
     assert_int_equal(http, 8080);
     assert_int_equal(https, 65535);
+}
+
+/* A number or a rate that parses but lies outside its range says so, with
+ * the range; one that does not parse keeps its "not a number/rate" message. */
+static void test_max_parallel_range(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_interval_time_t window = 0;
+    int max = 0, orders = 0;
+    const char *err;
+
+    assert_null(acme_conf_parse_max_parallel(p, "20", "300/3h", &max, &orders, &window));
+    assert_int_equal(max, 20);
+    assert_int_equal(orders, 300);
+    assert_true(window == apr_time_from_sec(3 * 3600));
+    assert_string_equal(acme_conf_parse_max_parallel(p, "0", NULL, &max, &orders, &window),
+                        "ACME01601: AcmeMaxParallel 0 is out of range: orders in flight are "
+                        "from 1 to 100000; write e.g. 'AcmeMaxParallel 20'");
+    err = acme_conf_parse_max_parallel(p, "100001", NULL, &max, &orders, &window);
+    assert_non_null(strstr(err, "ACME01601: AcmeMaxParallel 100001 is out of range"));
+    err = acme_conf_parse_max_parallel(p, "ten", NULL, &max, &orders, &window);
+    assert_non_null(strstr(err, "ACME00553: AcmeMaxParallel 'ten' is not a number"));
+    err = acme_conf_parse_max_parallel(p, "-3", NULL, &max, &orders, &window);
+    assert_non_null(strstr(err, "ACME00553: "));
+    for (const char *const *r = (const char *const[]){ "0/3h", "1000001/3h", "300/0s",
+                                                       "300/3651d", NULL }; *r; r++) {
+        err = acme_conf_parse_max_parallel(p, "20", *r, &max, &orders, &window);
+        assert_non_null(err);
+        assert_non_null(strstr(err, apr_psprintf(p, "ACME01602: AcmeMaxParallel: rate '%s' is "
+                                                 "out of range: ORDERS from 1 to 1000000, "
+                                                 "DURATION from 1s to 3650d", *r)));
+    }
+    for (const char *const *r = (const char *const[]){ "300", "300/3x", "x/3h", "300/50%",
+                                                       "300/0%", NULL }; *r; r++) {
+        err = acme_conf_parse_max_parallel(p, "20", *r, &max, &orders, &window);
+        assert_non_null(err);
+        assert_non_null(strstr(err, "ACME00554: "));
+    }
 }
 
 static void test_challenges(void **state)
@@ -311,6 +364,7 @@ int main(void)
         UNIT_TEST(test_ca_url),
         UNIT_TEST(test_contact),
         UNIT_TEST(test_port_map),
+        UNIT_TEST(test_max_parallel_range),
         UNIT_TEST(test_challenges),
         UNIT_TEST(test_key_types),
         UNIT_TEST(test_profile),

@@ -21,40 +21,41 @@
 #define PREFERRED_CHAIN_MAX 64   /* an X.520 commonName is at most 64 characters */
 #define CA_FILE_PEEK       (64 * 1024)
 
-int acme_conf_parse_window(const char *arg, acme_window_t *w)
+acme_conf_window_e acme_conf_parse_window(const char *arg, acme_window_t *w)
 {
     apr_interval_time_t unit;
     char *end;
-    long n = strtol(arg, &end, 10);
+    long n;
 
-    if (end == arg || n <= 0 || !apr_isdigit(arg[0])) {
-        return 0;
+    if (!apr_isdigit(arg[0])) {
+        return ACME_CONF_WINDOW_BAD;
     }
+    n = strtol(arg, &end, 10);   /* LONG_MAX when too long: out of range below */
     if (!strcmp(end, "%")) {
-        if (n > 100) {
-            return 0;
+        if (n < 1 || n > 100) {
+            return ACME_CONF_WINDOW_RANGE;
         }
         w->percent = (int)n;
         w->duration = 0;
-        return 1;
+        return ACME_CONF_WINDOW_OK;
     }
-    if (!end[0] || end[1] || n > WINDOW_MAX_SECONDS) {
-        return 0;
+    if (!end[0] || end[1]) {
+        return ACME_CONF_WINDOW_BAD;
     }
     switch (apr_tolower(end[0])) {
     case 'd': unit = apr_time_from_sec(24 * 3600); break;
     case 'h': unit = apr_time_from_sec(3600); break;
     case 'm': unit = apr_time_from_sec(60); break;
     case 's': unit = apr_time_from_sec(1); break;
-    default: return 0;
+    default: return ACME_CONF_WINDOW_BAD;
     }
     /* divided, not multiplied: n days in microseconds can overflow */
-    if ((apr_interval_time_t)n > apr_time_from_sec(WINDOW_MAX_SECONDS) / unit) {
-        return 0;
+    if (n < 1 || (apr_interval_time_t)n > apr_time_from_sec(WINDOW_MAX_SECONDS) / unit) {
+        return ACME_CONF_WINDOW_RANGE;
     }
     w->percent = -1;
     w->duration = (apr_interval_time_t)n * unit;
-    return 1;
+    return ACME_CONF_WINDOW_OK;
 }
 
 const char *acme_conf_parse_ca_url(apr_pool_t *p, const char *arg, const char **url)
@@ -119,25 +120,29 @@ const char *acme_conf_parse_port(apr_pool_t *p, const char *arg, int *http, int 
 {
     const char *colon = strchr(arg, ':');
     const char *num;
-    char *end;
+    char *end = NULL;
     long port;
 
     if (!colon) {
         goto bad;
     }
     num = colon + 1;
-    port = strtol(num, &end, 10);
-    if (!*num || *end || port < 1 || port > 65535) {
+    port = apr_isdigit(*num) ? strtol(num, &end, 10) : -1;
+    if (port < 0 || *end || !((colon - arg == 4 && !strncasecmp(arg, "http", 4))
+                              || (colon - arg == 5 && !strncasecmp(arg, "https", 5)))) {
         goto bad;
     }
-    if (colon - arg == 4 && !strncasecmp(arg, "http", 4)) {
+    if (port < 1 || port > 65535) {
+        return apr_psprintf(p, "ACME01603: AcmePortMap '%s' is out of range: a port is from 1 "
+                            "to 65535; write the local ports that the public ports 80 and 443 "
+                            "reach, e.g. 'AcmePortMap http:8080 https:8443'", arg);
+    }
+    if (colon - arg == 4) {
         *http = (int)port;
         return NULL;
     }
-    if (colon - arg == 5 && !strncasecmp(arg, "https", 5)) {
-        *https = (int)port;
-        return NULL;
-    }
+    *https = (int)port;
+    return NULL;
 bad:
     return apr_psprintf(p, "ACME00514: AcmePortMap '%s' is not understood; write "
                         "'AcmePortMap http:N https:M' with the local ports that the public "
@@ -361,13 +366,19 @@ const char *acme_conf_parse_max_parallel(apr_pool_t *p, const char *n, const cha
                                          int *max, int *orders, apr_interval_time_t *window)
 {
     const char *slash = rate ? strchr(rate, '/') : NULL;
-    acme_window_t w;
-    char *end;
-    long v = strtol(n, &end, 10);
+    acme_window_t w = { -1, 0 };
+    acme_conf_window_e parsed;
+    char *end = NULL;
+    int digits;
+    long v = apr_isdigit(n[0]) ? strtol(n, &end, 10) : 0;
 
-    if (!*n || *end || v < 1 || v > 100000) {
+    if (!apr_isdigit(n[0]) || *end) {
         return apr_psprintf(p, "ACME00553: AcmeMaxParallel '%s' is not a number of orders "
                             "from 1 to 100000; write e.g. 'AcmeMaxParallel 20'", n);
+    }
+    if (v < 1 || v > 100000) {
+        return apr_psprintf(p, "ACME01601: AcmeMaxParallel %s is out of range: orders in "
+                            "flight are from 1 to 100000; write e.g. 'AcmeMaxParallel 20'", n);
     }
     *max = (int)v;
     *orders = 0;
@@ -375,9 +386,20 @@ const char *acme_conf_parse_max_parallel(apr_pool_t *p, const char *n, const cha
     if (!rate) {
         return NULL;
     }
-    v = slash ? strtol(rate, &end, 10) : 0;
+    digits = slash && apr_isdigit(rate[0]);
+    v = digits ? strtol(rate, &end, 10) : 0;
+    /* a duration (not a share) whose numbers are outside their ranges */
+    parsed = slash && !strchr(slash, '%') ? acme_conf_parse_window(slash + 1, &w)
+                                          : ACME_CONF_WINDOW_BAD;
+    if (digits && end == slash && parsed != ACME_CONF_WINDOW_BAD
+        && (v < 1 || v > 1000000 || parsed == ACME_CONF_WINDOW_RANGE)) {
+        return apr_psprintf(p, "ACME01602: AcmeMaxParallel: rate '%s' is out of range: ORDERS "
+                            "from 1 to 1000000, DURATION from 1s to 3650d; write e.g. "
+                            "'AcmeMaxParallel 20 300/3h' (at most 300 new orders every 3 hours "
+                            "per CA)", rate);
+    }
     if (!slash || end != slash || v < 1 || v > 1000000
-        || !acme_conf_parse_window(slash + 1, &w) || w.duration <= 0) {
+        || parsed != ACME_CONF_WINDOW_OK || w.duration <= 0) {
         return apr_psprintf(p, "ACME00554: AcmeMaxParallel: '%s' is not a rate of new orders; "
                             "write ORDERS/DURATION, e.g. 'AcmeMaxParallel 20 300/3h' (at most "
                             "300 new orders every 3 hours per CA): ORDERS from 1 to 1000000, "

@@ -12,9 +12,16 @@
 #define ACME_KEY_TYPE_CHOICES        "ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096"
 
 /* AcmeRenewWindow, AcmeWarnWindow: "N%" (1..100) or a duration ("30d",
- * "12h", "90m", "3600s", at most ten years) into *w. 1 if parsed, 0 if
- * neither (*w untouched). */
-int acme_conf_parse_window(const char *arg, acme_window_t *w);
+ * "12h", "90m", "3600s"; 1 s to ten years) into *w. Returns
+ * ACME_CONF_WINDOW_OK if parsed; ACME_CONF_WINDOW_RANGE for a share or a
+ * duration outside those ranges ("0%", "150%", "0d", "3651d");
+ * ACME_CONF_WINDOW_BAD for anything else. *w is untouched unless OK. */
+typedef enum {
+    ACME_CONF_WINDOW_BAD = 0,
+    ACME_CONF_WINDOW_OK,
+    ACME_CONF_WINDOW_RANGE
+} acme_conf_window_e;
+acme_conf_window_e acme_conf_parse_window(const char *arg, acme_window_t *w);
 
 /* AcmeMaxParallel N [ORDERS/DURATION]: at most N orders in flight
  * (1..100000) into *max; with rate (may be NULL), at most ORDERS new orders
