@@ -229,6 +229,35 @@ static void test_driver_backoff_survives_restart(void **state)
     assert_true(logged(f, "ACME00403"));
 }
 
+/* How a domain is validated is part of what decides its attempts: the
+ * failure may have been its challenge configuration (a dns-01 hook that
+ * fails, a challenge type the server cannot answer). Changing it (or the
+ * dns-01 hook) tries at once after the restart, not after the backoff. */
+static void test_driver_backoff_ends_when_challenges_change(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "challenges.example");
+    apr_time_t next_run;
+    int staged;
+
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(next_run > (f->now ? f->now : apr_time_now()) + apr_time_from_sec(20));
+    restart(f);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_false(logged(f, "ACME00403"));        /* the same configuration waits */
+    d->challenges = strings(f->p, "tls-alpn-01", NULL, NULL);
+    restart(f);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "ACME00403: challenges.example: ordering"));
+    restart(f);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_false(logged(f, "ACME00403"));
+    d->dns_cmd = "/usr/local/bin/acme-dns-hook";
+    restart(f);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_true(logged(f, "ACME00403: challenges.example: ordering"));
+}
+
 static void test_driver_discards_job_older_than_live_cert(void **state)
 {
     fixture_t *f = *state;
@@ -545,6 +574,7 @@ int main(void)
         DRIVER_TEST(test_driver_warning_while_not_failing),
         DRIVER_TEST(test_driver_failover),
         DRIVER_TEST(test_driver_backoff_survives_restart),
+        DRIVER_TEST(test_driver_backoff_ends_when_challenges_change),
         DRIVER_TEST(test_driver_discards_job_older_than_live_cert),
         DRIVER_TEST(test_driver_warns_of_an_unreadable_job_record),
         DRIVER_TEST(test_driver_staged_waits_for_activation),

@@ -431,12 +431,23 @@ void acme_renewal_warn_check(acme_driver_t *driver, acme_record_t *rec,
 
 /* ---- status/<name>.json: written by the driver, read back after a restart ---- */
 
+/* The configuration the attempts and backoff of a status record count for:
+ * what is ordered (acme_job_fingerprint) and how it is validated (challenge
+ * types, dns-01 hook), since a failure may come from either. A record
+ * written for another one is not restored: the next attempt comes at once. */
+static const char *attempts_fingerprint(apr_pool_t *p, const acme_domain_t *domain)
+{
+    return apr_pstrcat(p, acme_job_fingerprint(p, domain), " challenges:",
+                       domain->challenges ? apr_array_pstrcat(p, domain->challenges, ',') : "",
+                       " dns-hook:", domain->dns_cmd ? domain->dns_cmd : "", NULL);
+}
+
 void acme_renewal_status_fill(const acme_record_t *rec, const acme_domain_t *domain,
                               acme_status_record_t *st, apr_pool_t *p)
 {
     acme_status_ca_t *ca = apr_pcalloc(p, sizeof(*ca));
 
-    st->fingerprint = acme_job_fingerprint(p, domain);
+    st->fingerprint = attempts_fingerprint(p, domain);
     ca->url = acme_ca_in_use(rec, domain);
     ca->index = rec->failover.index;
     ca->failures = rec->failover.failures;
@@ -524,7 +535,7 @@ void acme_renewal_restore(acme_driver_t *driver, acme_record_t *rec, const acme_
         return;
     }
     /* A changed configuration deserves a fresh start. */
-    if (!st->fingerprint || strcmp(st->fingerprint, acme_job_fingerprint(p, domain)) != 0) {
+    if (!st->fingerprint || strcmp(st->fingerprint, attempts_fingerprint(p, domain)) != 0) {
         return;
     }
     restore_failover(rec, domain, st->ca);
