@@ -1,5 +1,6 @@
 /* dns-01 building blocks: record names, AcmeDnsResolver values, TXT answers
- * (built packets, CNAMEs, malformed ones) and the hook process. */
+ * (built packets, CNAMEs, malformed ones), each outcome of a lookup at a
+ * real server (unit_dns_server.h) and the hook process. */
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <valgrind/valgrind.h>
 #include "unit.h"
 #include "unit_dns_msg.h"
+#include "unit_dns_server.h"
 #include "acme_dns.h"
 #include "acme_dns_persist.h"
 
@@ -158,6 +160,96 @@ static void test_txt_parse_malformed(void **state)
                      APR_EINVAL);
     assert_int_equal(acme_dns_txt_parse(p, pk.buf, 5, "_acme-challenge.example.org", &values),
                      APR_EINVAL);
+}
+
+/* ---- lookups at a server: each outcome in its own words ---- */
+
+#define LOOKUP_NAME "_validation-persist.example.org"
+
+/* One lookup of LOOKUP_NAME at resolver: its status, *why ("" for NULL). */
+static apr_status_t lookup(apr_pool_t *p, const char *resolver, int *nvalues, const char **why)
+{
+    apr_array_header_t *values = NULL;
+    apr_status_t rv = acme_dns_txt_lookup(p, resolver, LOOKUP_NAME, &values, why);
+
+    *nvalues = values ? values->nelts : -1;
+    *why = *why ? *why : "";
+    return rv;
+}
+
+/* A port on 127.0.0.1 where nothing listens (just freed): "127.0.0.1:N". */
+static const char *port_unused(apr_pool_t *p)
+{
+    apr_socket_t *sock;
+    apr_sockaddr_t *sa;
+    const char *at;
+
+    assert_int_equal(apr_sockaddr_info_get(&sa, "127.0.0.1", APR_INET, 0, 0, p), APR_SUCCESS);
+    assert_int_equal(apr_socket_create(&sock, APR_INET, SOCK_DGRAM, APR_PROTO_UDP, p),
+                     APR_SUCCESS);
+    assert_int_equal(apr_socket_bind(sock, sa), APR_SUCCESS);
+    assert_int_equal(apr_socket_addr_get(&sa, APR_LOCAL, sock), APR_SUCCESS);
+    at = apr_psprintf(p, "127.0.0.1:%d", sa->port);
+    apr_socket_close(sock);
+    return at;
+}
+
+static const struct {
+    int rcode;
+    unit_dns_mode_e mode;
+    apr_status_t rv;
+    const char *said;
+} lookup_cases[] = {
+    /* an empty answer as pebble-challtestsrv sends it: no record, not a failure */
+    { 0, UNIT_DNS_CHALLTESTSRV, APR_SUCCESS,
+      " has no TXT record at " LOOKUP_NAME " (NOERROR, no data)" },
+    { 0, UNIT_DNS_NORMAL, APR_SUCCESS, " has no TXT record at " LOOKUP_NAME " (NOERROR, no data)" },
+    { 3, UNIT_DNS_NORMAL, APR_SUCCESS, " says " LOOKUP_NAME " does not exist (NXDOMAIN)" },
+    { 2, UNIT_DNS_NORMAL, APR_EGENERAL, " failed to answer for " LOOKUP_NAME " (SERVFAIL" },
+    { 5, UNIT_DNS_NORMAL, APR_EGENERAL, " refused to answer for " LOOKUP_NAME " (REFUSED" },
+    { 0, UNIT_DNS_TRUNCATED, APR_EGENERAL,
+      " sent a truncated answer for " LOOKUP_NAME " over UDP and none over TCP" },
+    { 0, UNIT_DNS_SILENT, APR_EGENERAL,
+      " did not answer for " LOOKUP_NAME " within 4 s (timed out" },
+};
+
+static void test_lookup_outcomes(void **state)
+{
+    apr_pool_t *p = *state;
+    char dir[] = "/tmp/acme-dns-XXXXXX";
+    const char *zone, *at, *why;
+    unit_dns_server_t *dns;
+    FILE *f;
+    size_t i;
+    int n;
+
+    assert_non_null(mkdtemp(dir));
+    dns = unit_dns_server_in(p, dir, &zone);
+    at = unit_dns_server_address(dns);
+    for (i = 0; i < sizeof(lookup_cases) / sizeof(lookup_cases[0]); ++i) {
+        unit_dns_server_rcode(dns, lookup_cases[i].rcode);
+        unit_dns_server_mode(dns, lookup_cases[i].mode);
+        assert_int_equal(lookup(p, at, &n, &why), lookup_cases[i].rv);
+        print_message("  %s\n", why);
+        assert_non_null(strstr(why, apr_pstrcat(p, at, lookup_cases[i].said, NULL)));
+        assert_int_equal(n, 0);
+    }
+    /* a record there: found, nothing to say */
+    unit_dns_server_rcode(dns, 0);
+    unit_dns_server_mode(dns, UNIT_DNS_CHALLTESTSRV);
+    assert_non_null(f = fopen(apr_pstrcat(p, zone, "/" LOOKUP_NAME, NULL), "w"));
+    fputs("ca.example; accounturi=x\n", f);
+    fclose(f);
+    assert_int_equal(lookup(p, at, &n, &why), APR_SUCCESS);
+    assert_int_equal(n, 1);
+    assert_string_equal(why, "");
+    /* nothing listens there: the connection is refused */
+    at = port_unused(p);
+    assert_int_equal(lookup(p, at, &n, &why), APR_EGENERAL);
+    print_message("  %s\n", why);
+    assert_non_null(strstr(why, apr_pstrcat(p, at, " refused the connection when asked for "
+                                            LOOKUP_NAME " (no DNS server listens", NULL)));
+    assert_int_equal(system(apr_pstrcat(p, "rm -rf ", dir, NULL)), 0);
 }
 
 /* ---- the hook ---- */
@@ -411,6 +503,7 @@ int main(void)
         UNIT_TEST(test_txt_parse),
         UNIT_TEST(test_txt_parse_cname),
         UNIT_TEST(test_txt_parse_malformed),
+        UNIT_TEST(test_lookup_outcomes),
         UNIT_TEST(test_hook_success),
         UNIT_TEST(test_hook_failure_and_cap),
         UNIT_TEST(test_hook_timeout),

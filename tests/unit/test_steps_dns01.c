@@ -403,11 +403,65 @@ static void test_dns01_record_never_visible_fails_after_the_bound(void **state)
     detail = json_string_value(json_object_get(json_object_get(dns_status(d), "error"),
                                                "detail"));
     assert_non_null(strstr(detail, apr_psprintf(f->p, "TXT record " DNS_RECORD " not visible "
-                                                "at %s after 120 s; check that AcmeDnsCmd",
+                                                "at %s after 120 s; last lookup: %s has no TXT "
+                                                "record at " DNS_RECORD " (NOERROR, no data); "
+                                                "check that AcmeDnsCmd",
+                                                unit_dns_server_address(d->dns),
                                                 unit_dns_server_address(d->dns))));
     teardowns_end(d);
     assert_true(logged(f, "ACME00903: AcmeDnsCmd "));
     assert_true(logged(f, "teardown refused; the TXT record may be left in DNS"));
+}
+
+/* Each answer the resolver can give while the record is not visible is
+ * told in its own words (ACME00908, and the failure's "last lookup"): an
+ * empty answer (pebble-challtestsrv's: no AA, no RA) is no record, not a
+ * server failure. */
+static void test_dns01_each_lookup_outcome_is_told_apart(void **state)
+{
+    dns_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    apr_file_t *mode;
+    size_t i;
+    const struct {
+        int rcode;
+        unit_dns_mode_e mode;
+        const char *said;
+    } cases[] = {
+        { 0, UNIT_DNS_CHALLTESTSRV, " has no TXT record at " DNS_RECORD " (NOERROR, no data)" },
+        { 3, UNIT_DNS_NORMAL, " says " DNS_RECORD " does not exist (NXDOMAIN)" },
+        { 2, UNIT_DNS_NORMAL, " failed to answer for " DNS_RECORD " (SERVFAIL" },
+        { 5, UNIT_DNS_NORMAL, " refused to answer for " DNS_RECORD " (REFUSED" },
+        { 0, UNIT_DNS_TRUNCATED, " sent a truncated answer for " DNS_RECORD " over UDP" },
+        { 0, UNIT_DNS_SILENT, " did not answer for " DNS_RECORD " within 4 s (timed out" },
+        { 0, UNIT_DNS_CHALLTESTSRV, " has no TXT record at " DNS_RECORD " (NOERROR, no data)" },
+    };
+
+    /* the hook publishes where the server does not look */
+    assert_int_equal(apr_file_open(&mode, apr_pstrcat(f->p, d->zone, "/.pending-mode", NULL),
+                                   APR_FOPEN_WRITE | APR_FOPEN_CREATE, APR_FPROT_OS_DEFAULT, f->p),
+                     APR_SUCCESS);
+    apr_file_close(mode);
+    unit_replay_add(f->replay, DNS_FIXTURE, 0, DNS_AUTHZS);
+    dns_run(d);
+    dns_run(d);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+        const char *said = apr_pstrcat(f->p, unit_dns_server_address(d->dns), cases[i].said,
+                                       NULL);
+        unit_dns_server_rcode(d->dns, cases[i].rcode);
+        unit_dns_server_mode(d->dns, cases[i].mode);
+        dns_run(d);
+        assert_true(logged(f, apr_pstrcat(f->p, "ACME00908: " DNS_NAME ": TXT record "
+                                          DNS_RECORD " not yet visible at ",
+                                          unit_dns_server_address(d->dns), NULL)));
+        assert_true(logged(f, said));
+    }
+    f->now += ACME_DNS_VISIBLE_TIMEOUT;
+    run(f);
+    unit_replay_done(f->replay);
+    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(
+        dns_status(d), "error"), "detail")), apr_pstrcat(f->p, "; last lookup: ",
+        unit_dns_server_address(d->dns), cases[0].said, NULL)));
 }
 
 /* AcmeDnsResolver refuses every question: the last lookup's failure is in
@@ -429,9 +483,8 @@ static void test_dns01_refusing_resolver_is_named_in_the_failure(void **state)
                                                "detail"));
     assert_non_null(detail);
     assert_non_null(strstr(detail, "; last lookup: "));
-    /* glibc's res_nsend does not hand a REFUSED answer over */
-    assert_non_null(strstr(detail, apr_psprintf(f->p, "; last lookup: %s gave no answer for "
-                                                DNS_RECORD " (refused, failed or timed out)",
+    assert_non_null(strstr(detail, apr_psprintf(f->p, "; last lookup: %s refused to answer "
+                                                "for " DNS_RECORD " (REFUSED: ",
                                                 unit_dns_server_address(d->dns))));
     assert_true(unit_dns_server_queries(d->dns) >= 2);
 }
@@ -473,6 +526,7 @@ int main(void)
         DNS_TEST(test_dns01_failing_hook_fails_the_attempt),
         DNS_TEST(test_dns01_hanging_hook_is_killed_after_its_timeout),
         DNS_TEST(test_dns01_record_never_visible_fails_after_the_bound),
+        DNS_TEST(test_dns01_each_lookup_outcome_is_told_apart),
         DNS_TEST(test_dns01_refusing_resolver_is_named_in_the_failure),
         DNS_TEST(test_dns01_cname_delegation_publishes_at_the_target),
     };

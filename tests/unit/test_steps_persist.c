@@ -5,7 +5,7 @@
  * by a real DNS server (unit_dns_server.h, AcmeDnsResolver): no order while
  * the record is missing or wrong, the exact record shown (issuer domain
  * name, the hashed accounturi of §4.1, computed here from the stored
- * account), issued once it is set; persistUntil, a resolver that refuses,
+ * account), issued once it is set; persistUntil, each answer of the resolver,
  * a draft -01 CA (accounturi the account URL, issuer names learnt from the
  * challenge and kept in the store), and a challenge that contradicts the
  * directory. */
@@ -150,7 +150,8 @@ static void test_missing_record_is_shown_then_issued(void **state)
                                                     "once: " PERSIST_RECORD ". IN TXT \"", want,
                                                     "\"", NULL)));
     assert_non_null(strstr(activity(f), apr_pstrcat(f->p, "(", unit_dns_server_address(d->dns),
-                                                    " has no TXT record there)", NULL)));
+                                                    " has no TXT record at " PERSIST_RECORD
+                                                    " (NOERROR, no data))", NULL)));
     assert_true(logged(f, "ACME01455: " PERSIST_NAME));
     assert_true(unit_dns_server_queries(d->dns) >= 1);
     /* looked at again 5 s later, then less often; said once */
@@ -209,20 +210,46 @@ static void test_persist_until_soon_is_warned(void **state)
                        PERSIST_RECORD " stops validating at"));
 }
 
-/* A resolver that refuses: the record counts as missing, and the status
- * says what the resolver answered, naming it once. */
-static void test_refusing_resolver_orders_nothing(void **state)
+/* A resolver that cannot answer: the record counts as missing, and the
+ * status says what the resolver answered, in its own words, naming it once;
+ * an empty answer as pebble-challtestsrv sends it (no AA, no RA) is a
+ * missing record, not a failure. */
+static void test_each_lookup_outcome_is_told_apart(void **state)
 {
     persist_fixture_t *d = *state;
     fixture_t *f = d->f;
+    const char *said;
+    size_t i;
+    int runs;
+    const struct {
+        int rcode;
+        unit_dns_mode_e mode;
+        const char *said;
+    } cases[] = {
+        { 0, UNIT_DNS_CHALLTESTSRV, " has no TXT record at " PERSIST_RECORD
+          " (NOERROR, no data))" },
+        { 3, UNIT_DNS_NORMAL, " says " PERSIST_RECORD " does not exist (NXDOMAIN))" },
+        { 2, UNIT_DNS_NORMAL, " failed to answer for " PERSIST_RECORD " (SERVFAIL" },
+        { 5, UNIT_DNS_NORMAL, " refused to answer for " PERSIST_RECORD " (REFUSED" },
+        { 0, UNIT_DNS_TRUNCATED, " sent a truncated answer for " PERSIST_RECORD " over UDP" },
+        { 0, UNIT_DNS_SILENT, " did not answer for " PERSIST_RECORD " within 4 s (timed out" },
+    };
 
     unit_replay_add(f->replay, PERSIST, 0, PERSIST_ACCOUNT);
-    unit_dns_server_rcode(d->dns, 5);
-    run_waiting(f, PERSIST_ACCOUNT);
-    assert_non_null(strstr(activity(f), apr_pstrcat(f->p, "(", unit_dns_server_address(d->dns),
-                                                    " gave no answer for ", NULL)));
-    assert_null(strstr(activity(f), apr_pstrcat(f->p, " at ", unit_dns_server_address(d->dns),
-                                                NULL)));
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+        unit_dns_server_rcode(d->dns, cases[i].rcode);
+        unit_dns_server_mode(d->dns, cases[i].mode);
+        said = apr_pstrcat(f->p, "(", unit_dns_server_address(d->dns), cases[i].said, NULL);
+        /* the looks come less often: runs until the next one */
+        runs = 0;
+        do {
+            run_waiting(f, PERSIST_ACCOUNT);
+        } while (!strstr(activity(f), said) && ++runs < 4);
+        assert_non_null(strstr(activity(f), said));
+        assert_null(strstr(activity(f), apr_pstrcat(f->p, " at ",
+                                                    unit_dns_server_address(d->dns), NULL)));
+        assert_null(strstr(activity(f), "no answer"));
+    }
     unit_replay_done(f->replay);
 }
 
@@ -335,7 +362,7 @@ int main(void)
         PERSIST_TEST(test_missing_record_is_shown_then_issued),
         PERSIST_TEST(test_wrong_record_is_an_error_and_no_order),
         PERSIST_TEST(test_persist_until_soon_is_warned),
-        PERSIST_TEST(test_refusing_resolver_orders_nothing),
+        PERSIST_TEST(test_each_lookup_outcome_is_told_apart),
         PERSIST_TEST(test_draft_01_ca_learns_the_issuer_at_the_challenge),
         PERSIST_TEST(test_draft_01_issuers_kept_in_the_store),
         PERSIST_TEST(test_draft_01_kept_bad_issuer_is_ignored),

@@ -18,6 +18,7 @@ struct unit_dns_server_t {
     const char *address;
     int queries;
     int rcode;
+    unit_dns_mode_e mode;
 };
 
 /* The question's name (lower case, dotted) and where the question ends;
@@ -104,6 +105,18 @@ static unsigned answers(unit_dns_server_t *s, unit_dns_msg_t *m, const char *nam
     return n;
 }
 
+/* An SOA for the question's name in the authority section (RFC 2308 §3):
+ * "ns. hostmaster. 1 0 0 0 0", TTL 0. */
+static void soa(unit_dns_msg_t *m)
+{
+    static const unsigned char rdata[] = {
+        2, 'n', 's', 0, 10, 'h', 'o', 's', 't', 'm', 'a', 's', 't', 'e', 'r', 0,
+        0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+    };
+
+    rr(m, 6, rdata, sizeof(rdata));
+}
+
 static void answer(unit_dns_server_t *s, const unsigned char *q, size_t len,
                    const struct sockaddr *from, socklen_t fromlen)
 {
@@ -111,6 +124,8 @@ static void answer(unit_dns_server_t *s, const unsigned char *q, size_t len,
     size_t qend = question(q, len, name, sizeof(name));
     unit_dns_msg_t m = { .len = 0 };
     unsigned count = 0;
+    unsigned authority = 0;
+    unit_dns_mode_e mode;
     int rcode;
 
     if (!qend) {
@@ -119,19 +134,31 @@ static void answer(unit_dns_server_t *s, const unsigned char *q, size_t len,
     pthread_mutex_lock(&s->server.lock);
     s->queries++;
     rcode = s->rcode;
+    mode = s->mode;
     pthread_mutex_unlock(&s->server.lock);
+    if (mode == UNIT_DNS_SILENT) {
+        return;
+    }
     unit_dns_put(&m, q, qend);           /* ID, flags, counts and the question, fixed below */
-    if (rcode == 0) {
+    if (rcode == 0 && mode != UNIT_DNS_TRUNCATED) {
         count = answers(s, &m, name);
+    }
+    if (mode == UNIT_DNS_CHALLTESTSRV && count == 0) {
+        soa(&m);
+        authority = 1;
     }
     if (m.full) {
         return;
     }
-    m.buf[2] = (unsigned char)(0x84 | (q[2] & 0x01));  /* QR, AA, the query's RD */
-    m.buf[3] = (unsigned char)(0x80 | (rcode & 0x0f)); /* RA, RCODE */
+    m.buf[2] = (unsigned char)(0x80 | (mode == UNIT_DNS_CHALLTESTSRV ? 0 : 0x04)
+                               | (mode == UNIT_DNS_TRUNCATED ? 0x02 : 0)
+                               | (q[2] & 0x01));         /* QR, AA, TC, the query's RD */
+    m.buf[3] = (unsigned char)((mode == UNIT_DNS_CHALLTESTSRV ? 0 : 0x80)
+                               | (rcode & 0x0f));        /* RA, RCODE */
     m.buf[6] = (unsigned char)(count >> 8);
     m.buf[7] = (unsigned char)count;
     memset(m.buf + 8, 0, 4);
+    m.buf[9] = (unsigned char)authority;
     sendto(s->server.fd, m.buf, m.len, 0, from, fromlen);
 }
 
@@ -184,5 +211,12 @@ void unit_dns_server_rcode(unit_dns_server_t *s, int rcode)
 {
     pthread_mutex_lock(&s->server.lock);
     s->rcode = rcode;
+    pthread_mutex_unlock(&s->server.lock);
+}
+
+void unit_dns_server_mode(unit_dns_server_t *s, unit_dns_mode_e mode)
+{
+    pthread_mutex_lock(&s->server.lock);
+    s->mode = mode;
     pthread_mutex_unlock(&s->server.lock);
 }

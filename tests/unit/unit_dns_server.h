@@ -23,6 +23,17 @@ const char *unit_dns_server_address(const unit_dns_server_t *s);
 /* Questions answered so far. */
 int unit_dns_server_queries(unit_dns_server_t *s);
 /* From now on, answer every question with this RCODE (0: answer normally;
- * 2: SERVFAIL, 5: REFUSED). */
+ * 2: SERVFAIL, 3: NXDOMAIN, 5: REFUSED). */
 void unit_dns_server_rcode(unit_dns_server_t *s, int rcode);
+
+/* How the server answers from now on (RCODE aside). */
+typedef enum {
+    UNIT_DNS_NORMAL,        /* AA and RA set, as above */
+    /* neither AA nor RA, an SOA in the authority section: what
+     * pebble-challtestsrv sends (glibc's res_nsend drops such empty answers) */
+    UNIT_DNS_CHALLTESTSRV,
+    UNIT_DNS_SILENT,        /* no answer at all: the client times out */
+    UNIT_DNS_TRUNCATED      /* TC set, no records; nothing listens on TCP */
+} unit_dns_mode_e;
+void unit_dns_server_mode(unit_dns_server_t *s, unit_dns_mode_e mode);
 #endif

@@ -171,9 +171,7 @@ void acme_dns01_poll_teardowns(acme_driver_t *driver, apr_time_t now, apr_time_t
 /* ---- what the order needs ---- */
 
 /* Whether entry->record is a CNAME, and to where. A lookup that fails still
- * names the last CNAME target it got to (or the record itself): many servers
- * give no answer at all for a name without records, as glibc takes an empty
- * answer without recursion for a lame server's. */
+ * names the last CNAME target it got to (or the record itself). */
 static void delegation_find(acme_step_ctx_t *sc, struct acme_dns01_set_t *set,
                             dns01_entry_t *entry)
 {

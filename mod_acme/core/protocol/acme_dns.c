@@ -1,11 +1,19 @@
 /* dns-01 building blocks: the AcmeDnsCmd hook as a polled child process, and
- * the TXT lookup (glibc's res_nsend at AcmeDnsResolver, ns_parserr on the
- * answer, CNAMEs followed) that tells when the record can be seen. */
+ * the TXT lookup (a query built by res_nmkquery, sent here over UDP, then
+ * TCP when truncated, ns_parserr on the answer, CNAMEs followed) that tells
+ * when the record can be seen. The query is sent here, not by res_nsend:
+ * glibc's drops SERVFAIL and REFUSED answers, and empty answers without
+ * AA or RA (pebble-challtestsrv's), alike as "no answer", where an
+ * administrator needs to know which one it was. */
 #include <string.h>
 #include <netinet/in.h>
 #include <arpa/nameser.h>
 #include <resolv.h>
 #include <netdb.h>
+#include <errno.h>
+#include <poll.h>
+#include <unistd.h>
+#include <sys/socket.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 
@@ -14,7 +22,7 @@
 
 #define ACME_DNS_DEFAULT_PORT  53
 #define ACME_DNS_CNAME_HOPS    8
-/* res_nsend waits retrans seconds per try: one query blocks at most ~4 s. */
+/* ACME_DNS_RETRANS s per try: one query blocks at most ~4 s per server. */
 #define ACME_DNS_RETRANS       2
 #define ACME_DNS_RETRY         2
 
@@ -179,27 +187,7 @@ apr_status_t acme_dns_txt_parse(apr_pool_t *p, const unsigned char *buf, apr_siz
     return answer_parse(p, &msg, name, values, &end);
 }
 
-/* Points res at resolver instead of resolv.conf's servers. */
-static apr_status_t use_resolver(apr_pool_t *p, struct __res_state *res, const char *resolver,
-                                 const char **why)
-{
-    apr_sockaddr_t *sa;
-    const char *host;
-    apr_port_t port;
-    apr_status_t rv;
-
-    if ((rv = acme_dns_resolver_parse(p, resolver, &host, &port, why)) != APR_SUCCESS) {
-        *why = apr_psprintf(p, "AcmeDnsResolver %s: %s", resolver, *why);
-        return rv;
-    }
-    if ((rv = apr_sockaddr_info_get(&sa, host, APR_INET, port, 0, p)) != APR_SUCCESS) {
-        *why = apr_psprintf(p, "cannot resolve the address of AcmeDnsResolver %s", resolver);
-        return rv;
-    }
-    memcpy(&res->nsaddr_list[0], &sa->sa.sin, sizeof(res->nsaddr_list[0]));
-    res->nscount = 1;
-    return APR_SUCCESS;
-}
+/* ---- asking one server ---- */
 
 static apr_status_t resolver_cleanup(void *data)
 {
@@ -207,10 +195,278 @@ static apr_status_t resolver_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* Where a query goes: AcmeDnsResolver, else resolv.conf's servers in turn. */
+typedef struct {
+    struct sockaddr_storage addr[MAXNS];
+    socklen_t len[MAXNS];
+    int count;
+} dns_servers_t;
+
+/* resolver's address, or those of resolv.conf (IPv4 and IPv6, as glibc's
+ * res_ninit keeps them). */
+static apr_status_t servers_get(apr_pool_t *p, const char *resolver, struct __res_state *res,
+                                dns_servers_t *servers, const char **why)
+{
+    apr_sockaddr_t *sa;
+    const char *host;
+    apr_port_t port;
+    apr_status_t rv;
+    int i;
+
+    memset(servers, 0, sizeof(*servers));
+    if (resolver) {
+        if ((rv = acme_dns_resolver_parse(p, resolver, &host, &port, why)) != APR_SUCCESS) {
+            *why = apr_psprintf(p, "AcmeDnsResolver %s: %s", resolver, *why);
+            return rv;
+        }
+        if ((rv = apr_sockaddr_info_get(&sa, host, APR_INET, port, 0, p)) != APR_SUCCESS) {
+            *why = apr_psprintf(p, "cannot resolve the address of AcmeDnsResolver %s", resolver);
+            return rv;
+        }
+        memcpy(&servers->addr[0], &sa->sa.sin, sizeof(sa->sa.sin));
+        servers->len[0] = sizeof(sa->sa.sin);
+        servers->count = 1;
+        return APR_SUCCESS;
+    }
+    for (i = 0; i < res->nscount && i < MAXNS; ++i) {
+        if (res->nsaddr_list[i].sin_family == AF_INET) {
+            memcpy(&servers->addr[servers->count], &res->nsaddr_list[i],
+                   sizeof(res->nsaddr_list[i]));
+            servers->len[servers->count++] = sizeof(res->nsaddr_list[i]);
+        }
+        else if (res->_u._ext.nsaddrs[i]) {
+            memcpy(&servers->addr[servers->count], res->_u._ext.nsaddrs[i],
+                   sizeof(struct sockaddr_in6));
+            servers->len[servers->count++] = sizeof(struct sockaddr_in6);
+        }
+    }
+    if (!servers->count) {
+        *why = "/etc/resolv.conf names no name server";
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* Is this the answer to query: same ID, a response, the same question
+ * (RFC 1035 §7.3; names without case)? */
+static int answer_matches(const unsigned char *query, int qlen, const unsigned char *answer,
+                          int len)
+{
+    int i;
+
+    if (len < qlen || len < NS_HFIXEDSZ || answer[0] != query[0] || answer[1] != query[1]
+        || !(answer[2] & 0x80) || answer[4] != query[4] || answer[5] != query[5]) {
+        return 0;
+    }
+    for (i = NS_HFIXEDSZ; i < qlen; ++i) {
+        if (apr_tolower(answer[i]) != apr_tolower(query[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* How one exchange with a server ended, when no answer came. */
+typedef enum {
+    DNS_ANSWERED,
+    DNS_TIMED_OUT,          /* nothing came back */
+    DNS_UNREACHABLE,        /* connection refused (ICMP port unreachable): no server there */
+    DNS_NO_TCP              /* a truncated answer over UDP, none over TCP */
+} dns_exchange_e;
+
+/* The query over UDP (RFC 1035 §4.2.1): ACME_DNS_RETRY sends, each waited
+ * for ACME_DNS_RETRANS s. *len the answer's length (up to max). */
+static dns_exchange_e exchange_udp(const struct sockaddr *to, socklen_t tolen,
+                                   const unsigned char *query, int qlen, unsigned char *answer,
+                                   int max, int *len)
+{
+    dns_exchange_e result = DNS_TIMED_OUT;
+    int fd = socket(to->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), try, got;
+    struct pollfd pfd;
+    apr_time_t until;
+
+    if (fd < 0 || connect(fd, to, tolen) != 0) {
+        result = DNS_UNREACHABLE;
+        goto done;
+    }
+    for (try = 0; try < ACME_DNS_RETRY; ++try) {
+        if (send(fd, query, (size_t)qlen, 0) != qlen) {
+            result = errno == ECONNREFUSED ? DNS_UNREACHABLE : DNS_TIMED_OUT;
+            continue;
+        }
+        until = apr_time_now() + apr_time_from_sec(ACME_DNS_RETRANS);
+        for (;;) {
+            apr_interval_time_t left = until - apr_time_now();
+            pfd.fd = fd;
+            pfd.events = POLLIN;
+            if (left <= 0 || poll(&pfd, 1, (int)(left / 1000) + 1) <= 0) {
+                break;
+            }
+            got = (int)recv(fd, answer, (size_t)max, 0);
+            if (got < 0 && errno == ECONNREFUSED) {
+                result = DNS_UNREACHABLE;
+                break;
+            }
+            if (got > 0 && answer_matches(query, qlen, answer, got)) {
+                *len = got;
+                result = DNS_ANSWERED;
+                goto done;
+            }
+        }
+    }
+done:
+    if (fd >= 0) {
+        close(fd);
+    }
+    return result;
+}
+
+static int read_full(int fd, unsigned char *buf, size_t len)
+{
+    size_t at = 0;
+
+    while (at < len) {
+        ssize_t got = recv(fd, buf + at, len - at, 0);
+        if (got <= 0) {
+            return -1;
+        }
+        at += (size_t)got;
+    }
+    return 0;
+}
+
+/* The query over TCP (RFC 1035 §4.2.2, RFC 7766), after a truncated UDP
+ * answer; each step waits at most ACME_DNS_RETRANS * ACME_DNS_RETRY s. */
+static dns_exchange_e exchange_tcp(const struct sockaddr *to, socklen_t tolen,
+                                   const unsigned char *query, int qlen, unsigned char *answer,
+                                   int max, int *len)
+{
+    struct timeval tv = { ACME_DNS_RETRANS * ACME_DNS_RETRY, 0 };
+    int fd = socket(to->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0), ok = 0;
+    unsigned char head[2] = { (unsigned char)(qlen >> 8), (unsigned char)qlen };
+    size_t want;
+
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0
+        && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0
+        && connect(fd, to, tolen) == 0 && send(fd, head, 2, MSG_NOSIGNAL) == 2
+        && send(fd, query, (size_t)qlen, MSG_NOSIGNAL) == qlen && read_full(fd, head, 2) == 0) {
+        want = ((size_t)head[0] << 8) | head[1];
+        if (want <= (size_t)max && read_full(fd, answer, want) == 0
+            && answer_matches(query, qlen, answer, (int)want)) {
+            *len = (int)want;
+            ok = 1;
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return ok ? DNS_ANSWERED : DNS_NO_TCP;
+}
+
+/* One exchange with one server: UDP, then TCP when the answer is truncated. */
+static dns_exchange_e exchange(const struct sockaddr *to, socklen_t tolen,
+                               const unsigned char *query, int qlen, unsigned char *answer,
+                               int max, int *len)
+{
+    dns_exchange_e result = exchange_udp(to, tolen, query, qlen, answer, max, len);
+
+    if (result == DNS_ANSWERED && (answer[2] & 0x02)) {     /* TC */
+        return exchange_tcp(to, tolen, query, qlen, answer, max, len);
+    }
+    return result;
+}
+
+/* Why no answer came, in the administrator's terms. */
+static const char *exchange_failed(apr_pool_t *p, dns_exchange_e result, const char *where,
+                                   const char *name)
+{
+    switch (result) {
+    case DNS_UNREACHABLE:
+        return apr_psprintf(p, "%s refused the connection when asked for %s (no DNS server "
+                            "listens at that address and port)", where, name);
+    case DNS_NO_TCP:
+        return apr_psprintf(p, "%s sent a truncated answer for %s over UDP and none over TCP "
+                            "(the answer is too large for UDP; allow DNS over TCP)", where, name);
+    default:
+        return apr_psprintf(p, "%s did not answer for %s within %d s (timed out: check the "
+                            "address, the port and firewalls)", where, name,
+                            ACME_DNS_RETRANS * ACME_DNS_RETRY);
+    }
+}
+
+/* Why an answer with this RCODE (RFC 1035 §4.1.1) holds nothing to use. */
+static const char *rcode_failed(apr_pool_t *p, int rcode, const char *where, const char *name)
+{
+    switch (rcode) {
+    case ns_r_servfail:
+        return apr_psprintf(p, "%s failed to answer for %s (SERVFAIL: it could not resolve "
+                            "the name; check the zone's servers, or DNSSEC)", where, name);
+    case ns_r_refused:
+        return apr_psprintf(p, "%s refused to answer for %s (REFUSED: not a zone it serves, "
+                            "and no recursion for this client)", where, name);
+    case ns_r_notimpl:
+        return apr_psprintf(p, "%s does not implement TXT queries for %s (NOTIMP)", where, name);
+    default:
+        return apr_psprintf(p, "%s answered %s with error %d", where, name, rcode);
+    }
+}
+
+/* The answer from the first server that can answer (resolv.conf's in turn,
+ * as glibc asks them); APR_ENOENT with *why (the last server's) when none. */
+static apr_status_t ask(apr_pool_t *p, const char *resolver, const char *name,
+                        unsigned char *answer, int *len, const char **where, const char **why)
+{
+    unsigned char query[NS_PACKETSZ];
+    struct __res_state *res = apr_pcalloc(p, sizeof(*res));
+    dns_servers_t servers;
+    dns_exchange_e result;
+    int qlen, i;
+
+    *where = resolver ? resolver : "the system resolver";
+    if (res_ninit(res) != 0) {
+        *why = "cannot initialize the resolver (/etc/resolv.conf)";
+        return APR_EGENERAL;
+    }
+    apr_pool_cleanup_register(p, res, resolver_cleanup, apr_pool_cleanup_null);
+    if (servers_get(p, resolver, res, &servers, why) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    qlen = res_nmkquery(res, ns_o_query, name, ns_c_in, ns_t_txt, NULL, 0, NULL, query,
+                        sizeof(query));
+    if (qlen < 0) {
+        *why = apr_psprintf(p, "%s is not a name that can be looked up", name);
+        return APR_EGENERAL;
+    }
+    for (i = 0; i < servers.count; ++i) {
+        int rcode;
+
+        result = exchange((struct sockaddr *)&servers.addr[i], servers.len[i], query, qlen,
+                          answer, ACME_DNS_ANSWER_MAX, len);
+        if (result != DNS_ANSWERED) {
+            *why = exchange_failed(p, result, *where, name);
+            continue;
+        }
+        rcode = answer[3] & 0x0f;
+        if (rcode == ns_r_noerror || rcode == ns_r_nxdomain) {
+            return APR_SUCCESS;
+        }
+        *why = rcode_failed(p, rcode, *where, name);
+    }
+    return APR_ENOENT;
+}
+
+/* Says what an answer without TXT values holds: no data or no such name. */
+static const char *empty_answer(apr_pool_t *p, ns_msg *msg, const char *where, const char *name)
+{
+    if (ns_msg_getflag(*msg, ns_f_rcode) == ns_r_nxdomain) {
+        return apr_psprintf(p, "%s says %s does not exist (NXDOMAIN)", where, name);
+    }
+    return apr_psprintf(p, "%s has no TXT record at %s (NOERROR, no data)", where, name);
+}
+
 /* Whether an empty NOERROR answer is a referral or a lame answer: neither
  * authoritative nor recursive, and no SOA saying the name has no such data
- * (RFC 2308 §2.2). Such a server cannot answer for that name. (glibc's
- * res_nsend already drops such answers without any additional record.) */
+ * (RFC 2308 §2.2). Such a server cannot answer for that name. */
 static int answer_is_referral(ns_msg *msg)
 {
     ns_rr rr;
@@ -229,57 +485,28 @@ static int answer_is_referral(ns_msg *msg)
 }
 
 /* One TXT query for name at resolver (NULL: the system's). APR_SUCCESS with
- * the values and where the answer's CNAMEs lead (*end); APR_ENOENT when that
- * server cannot answer for name (refused, failed, referral); APR_EGENERAL on
- * anything else. *why set unless APR_SUCCESS. */
+ * the values and where the answer's CNAMEs lead (*end), and *why saying what
+ * the answer was when it holds no value there; APR_ENOENT when that server
+ * cannot answer for name (no answer, an error, a referral); APR_EGENERAL on
+ * anything else. *why set unless values were found. */
 static apr_status_t txt_query(apr_pool_t *p, const char *resolver, const char *name,
                               apr_array_header_t **values, const char **end, const char **why)
 {
-    struct __res_state *res = apr_pcalloc(p, sizeof(*res));
-    unsigned char *answer = apr_palloc(p, ACME_DNS_ANSWER_MAX), query[NS_PACKETSZ];
-    const char *where = resolver ? resolver : "the system resolver";
+    unsigned char *answer = apr_palloc(p, ACME_DNS_ANSWER_MAX);
+    const char *where;
     apr_status_t rv;
     ns_msg msg;
-    int len, qlen;
+    int len = 0;
 
     *values = apr_array_make(p, 1, sizeof(const char *));
     *end = dns_name_key(p, name);
-    if (res_ninit(res) != 0) {
-        *why = "cannot initialize the resolver (/etc/resolv.conf)";
-        return APR_EGENERAL;
-    }
-    apr_pool_cleanup_register(p, res, resolver_cleanup, apr_pool_cleanup_null);
-    res->retrans = ACME_DNS_RETRANS;
-    res->retry = ACME_DNS_RETRY;
-    if (resolver && (rv = use_resolver(p, res, resolver, why)) != APR_SUCCESS) {
+    *why = NULL;
+    if ((rv = ask(p, resolver, name, answer, &len, &where, why)) != APR_SUCCESS) {
         return rv;
     }
-    qlen = res_nmkquery(res, ns_o_query, name, ns_c_in, ns_t_txt, NULL, 0, NULL, query,
-                        sizeof(query));
-    if (qlen < 0) {
-        *why = apr_psprintf(p, "%s is not a name that can be looked up", name);
-        return APR_EGENERAL;
-    }
-    /* res_nsend, unlike res_nquery, hands over every answer with its flags. */
-    len = res_nsend(res, query, qlen, answer, ACME_DNS_ANSWER_MAX);
-    if (len < 0) {
-        /* glibc does not tell a refusal or a failure from a timeout here. */
-        *why = apr_psprintf(p, "%s gave no answer for %s (refused, failed or timed out)", where,
-                            name);
-        return APR_ENOENT;
-    }
-    if (ns_initparse(answer, len > ACME_DNS_ANSWER_MAX ? ACME_DNS_ANSWER_MAX : len, &msg) < 0) {
+    if (ns_initparse(answer, len, &msg) < 0) {
         *why = apr_psprintf(p, "%s sent a malformed answer for %s", where, name);
         return APR_EGENERAL;
-    }
-    switch (ns_msg_getflag(msg, ns_f_rcode)) {
-    case ns_r_noerror:
-    case ns_r_nxdomain:         /* possibly after a CNAME to a name without records */
-        break;
-    default:
-        *why = apr_psprintf(p, "%s answered %s with error %d", where, name,
-                            ns_msg_getflag(msg, ns_f_rcode));
-        return APR_ENOENT;
     }
     if (answer_is_referral(&msg)) {
         *why = apr_psprintf(p, "%s does not answer for %s (not its zone, no recursion)", where,
@@ -289,6 +516,9 @@ static apr_status_t txt_query(apr_pool_t *p, const char *resolver, const char *n
     if (answer_parse(p, &msg, name, values, end) != APR_SUCCESS) {
         *why = apr_psprintf(p, "%s sent a malformed answer for %s", where, name);
         return APR_EGENERAL;
+    }
+    if (!(*values)->nelts) {
+        *why = empty_answer(p, &msg, where, strcmp(*end, dns_name_key(p, name)) ? *end : name);
     }
     return APR_SUCCESS;
 }
@@ -323,7 +553,8 @@ apr_status_t acme_dns_txt_resolve(apr_pool_t *p, const char *resolver, const cha
         }
         *target = end;
         if ((*values)->nelts > 0 || strcmp(end, at) == 0) {
-            *why = note;
+            /* none there: what the answer said, after how it was had */
+            *why = note && *why ? apr_psprintf(p, "%s; %s", note, *why) : note ? note : *why;
             return APR_SUCCESS;
         }
         if (hops == ACME_DNS_CNAME_HOPS) {

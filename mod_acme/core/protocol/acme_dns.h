@@ -40,10 +40,14 @@ apr_status_t acme_dns_txt_parse(apr_pool_t *p, const unsigned char *msg, apr_siz
  * server cannot answer for it (refused, failed, a referral: the primary of
  * one zone only), at the system resolver. *target is where the chain ends
  * (name itself without a CNAME; lower case, no trailing dot), *values the
- * TXT strings there (an empty array when there are none). APR_SUCCESS
- * (*why NULL, or a note that the system resolver was asked and why), or
- * APR_EGENERAL with *why (and *target the name that could not be looked
- * up). Waits at most a few seconds per name asked (Pool p owns all). */
+ * TXT strings there (an empty array when there are none). APR_SUCCESS with
+ * *why NULL, or a note that the system resolver was asked and why, and,
+ * when there is no value, what the answer said: no TXT record (NOERROR, no
+ * data) or no such name (NXDOMAIN). APR_EGENERAL with *why (and *target the
+ * name that could not be looked up) saying which failure it was: timed
+ * out, connection refused, SERVFAIL, REFUSED, a truncated answer and no TCP,
+ * a referral, a malformed answer. Waits at most a few seconds per server
+ * and name asked (Pool p owns all). */
 apr_status_t acme_dns_txt_resolve(apr_pool_t *p, const char *resolver, const char *name,
                                   apr_array_header_t **values, const char **target,
                                   const char **why);
