@@ -28,6 +28,7 @@
 #include "acme_status_cache.h"
 #include "acme_status.h"
 #include "acme_cluster_view.h"
+#include "acme_dns_persist.h"
 
 /* Fewer days than this left counts as expiring soon, whatever the windows. */
 #define EXPIRING_SOON_DAYS  7
@@ -565,6 +566,36 @@ json_t *acme_status_document(request_rec *r, const char *only)
     return doc;
 }
 
+/* While a dns-persist-01 record is missing or wrong nothing is asked of the
+ * CA: the page says so and shows the record to set (no secret: the DNS
+ * shows it to anyone once set). NULL when the job waits for nothing of the
+ * kind. */
+static const char *waiting_for_record(request_rec *r, const char *first, const char *ca,
+                                      const acme_status_record_t *st)
+{
+    const apr_array_header_t *lines;
+    const char *text = "";
+    int i;
+
+    if (!st || !st->activity || !strstr(st->activity, "dns-persist-01")) {
+        return NULL;
+    }
+    lines = acme_dns_persist_record_lines_in(r->pool, st->activity);
+    if (!lines->nelts) {
+        return NULL;
+    }
+    for (i = 0; i < lines->nelts; ++i) {
+        text = apr_pstrcat(r->pool, text, "\n    ", APR_ARRAY_IDX(lines, i, const char *), NULL);
+    }
+    return apr_psprintf(r->pool, "mod_acme: the certificate for %s waits for a DNS TXT record "
+                        "(dns-persist-01): nothing is asked of the CA (%s) until the site's "
+                        "administrator %s, once:\n%s\n\nmod_acme looks for it by itself; "
+                        "HTTPS for this site starts automatically after it is in place.\n",
+                        first, ca, strstr(st->activity, "change it to:")
+                                   ? "replaces the TXT record there with this one"
+                                   : "sets this TXT record", text);
+}
+
 const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, const char *ca)
 {
     acme_runtime_t *rt = acme_runtime_get(r->server);
@@ -573,6 +604,9 @@ const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, con
 
     if (rt && rt->store) {
         st = apr_hash_get(acme_status_records(rt, r->pool), d->name, APR_HASH_KEY_STRING);
+    }
+    if ((reason = waiting_for_record(r, first, ca, st)) != NULL) {
+        return reason;
     }
     /* failing as on the status page (acme_status_record_shown_state) */
     if (!st || !st->error || !acme_status_record_failing(st)) {

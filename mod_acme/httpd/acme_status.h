@@ -41,8 +41,10 @@ json_t *acme_status_document(request_rec *r, const char *only);
 int acme_status_handler_begin(request_rec *r, const char *handler);
 
 /* acme_status.c: the text of the 503 a name waiting for its first
- * certificate answers (ca: the CA's directory URL): "being obtained", or,
- * when obtaining it is failing (as the status page says), a short reason
+ * certificate answers (ca: the CA's directory URL): "being obtained"; while
+ * no order is made until a dns-persist-01 TXT record is set, that it waits
+ * for it, with the record to set; or, when obtaining it is failing (as the
+ * status page says), a short reason
  * from the CA's problem type (never the CA's own text, which can carry
  * paths or tokens), how long and the next attempt. From r->pool. */
 const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, const char *ca);

@@ -495,6 +495,35 @@ static void test_persist_evaluate(void **state)
     assert_non_null(strstr(why, "draft -01"));
 }
 
+/* The records a job's activity asks to set, for the 503 page. */
+static void test_persist_record_lines_in(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *a = acme_dns_persist_record_line(p, "a.example", "ca.example; accounturi=u1");
+    const char *b = acme_dns_persist_record_line(p, "b.example", "ca.example; accounturi=u2");
+    char *big = apr_palloc(p, 301);
+    const char *c;
+    apr_array_header_t *lines;
+
+    memset(big, 'x', 300);
+    big[300] = '\0';
+    c = acme_dns_persist_record_line(p, "c.example", big);
+    lines = acme_dns_persist_record_lines_in(p, apr_psprintf(p, "no order until the "
+        "dns-persist-01 record is in place: set the TXT record once: %s (127.0.0.1:53 has no "
+        "TXT record at _validation-persist.a.example (NOERROR, no data)); and the TXT record "
+        "at _validation-persist.b.example names another account; change it to: %s; and set "
+        "the TXT record once: %s (x); looking again at 2026-01-01T00:00:00Z", a, b, c));
+    assert_int_equal(lines->nelts, 3);
+    assert_string_equal(APR_ARRAY_IDX(lines, 0, const char *), a);
+    assert_string_equal(APR_ARRAY_IDX(lines, 1, const char *), b);
+    assert_string_equal(APR_ARRAY_IDX(lines, 2, const char *), c);
+    assert_non_null(strstr(c, "\" \""));      /* two strings: 255 + 45 octets */
+    lines = acme_dns_persist_record_lines_in(p, apr_pstrcat(p, a, " ", a, NULL));
+    assert_int_equal(lines->nelts, 1);
+    assert_int_equal(acme_dns_persist_record_lines_in(p, "renewing")->nelts, 0);
+    assert_int_equal(acme_dns_persist_record_lines_in(p, "_validation-persist.x IN")->nelts, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -511,6 +540,7 @@ int main(void)
         UNIT_TEST(test_persist_hashed_uri),
         UNIT_TEST(test_persist_value_and_line),
         UNIT_TEST(test_persist_evaluate),
+        UNIT_TEST(test_persist_record_lines_in),
     };
     if (unit_init()) {
         return 1;

@@ -48,6 +48,11 @@ const char *acme_dns_persist_value(apr_pool_t *p, const acme_persist_want_t *wan
  * a value over 255 octets split into several strings (RFC 1035 §3.3.14). */
 const char *acme_dns_persist_record_line(apr_pool_t *p, const char *fqdn, const char *value);
 
+/* The record lines (as acme_dns_persist_record_line writes them) that a
+ * text holds, in order, without repeats: what a job's activity asks to set.
+ * An empty array when there are none; in p. */
+apr_array_header_t *acme_dns_persist_record_lines_in(apr_pool_t *p, const char *text);
+
 /* Judges the TXT values found at _validation-persist.FQDN as the CA will
  * (draft -02 §4.1, §4.2, §9.3.1): values naming other issuers are ignored;
  * of this CA's, one is enough that has no repeated parameter, an accounturi

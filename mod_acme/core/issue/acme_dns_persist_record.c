@@ -89,6 +89,35 @@ const char *acme_dns_persist_record_line(apr_pool_t *p, const char *fqdn, const 
     return line;
 }
 
+apr_array_header_t *acme_dns_persist_record_lines_in(apr_pool_t *p, const char *text)
+{
+    apr_array_header_t *lines = apr_array_make(p, 1, sizeof(const char *));
+    const char *at = text, *end, *close;
+    int i, seen;
+
+    while (at && (at = strstr(at, ACME_PERSIST_LABEL)) != NULL) {
+        end = strstr(at, ". IN TXT \"");
+        if (!end || memchr(at, ' ', end - at)) {
+            at += strlen(ACME_PERSIST_LABEL);
+            continue;
+        }
+        end += strlen(". IN TXT");
+        /* one or more quoted strings, a space before each */
+        while (end[0] == ' ' && end[1] == '"' && (close = strchr(end + 2, '"')) != NULL) {
+            end = close + 1;
+        }
+        for (i = 0, seen = 0; i < lines->nelts && !seen; ++i) {
+            seen = !strncmp(APR_ARRAY_IDX(lines, i, const char *), at, end - at)
+                   && APR_ARRAY_IDX(lines, i, const char *)[end - at] == '\0';
+        }
+        if (!seen) {
+            APR_ARRAY_PUSH(lines, const char *) = apr_pstrmemdup(p, at, end - at);
+        }
+        at = end;
+    }
+    return lines;
+}
+
 static char *trim(char *s)
 {
     char *end;
