@@ -38,6 +38,11 @@
 #define ACME_WD_NAME           "_acme_issue_"
 #define ACME_WD_MIN_INTERVAL   apr_time_from_msec(100)
 #define ACME_WD_MAX_INTERVAL   apr_time_from_sec(3600)
+/* mod_watchdog calls back at most every 100 ms (its AP_WD_TM_SLICE): when
+ * the driver asks to run again sooner (the fast polls after orderNotReady,
+ * ACME_POLL_FAST: 20, 40, 80 ms), the run naps in place instead, this many
+ * times at most per callback. */
+#define ACME_WD_NAPS_MAX       4
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get_instance;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register_callback;
@@ -108,10 +113,23 @@ static void issue_run(acme_wd_t *wd, apr_pool_t *ptemp)
 {
     apr_time_t next_run = 0;
     apr_interval_time_t interval;
-    int staged = 0;
+    int staged = 0, naps;
     apr_status_t rv;
 
-    rv = acme_driver_run(wd->driver, wd->rt->domains, ptemp, &next_run, &staged);
+    for (naps = 0; ; ++naps) {
+        int staged_now = 0;
+
+        rv = acme_driver_run(wd->driver, wd->rt->domains, ptemp, &next_run, &staged_now);
+        staged += staged_now;
+        interval = next_run - apr_time_now();
+        if (rv != APR_SUCCESS || next_run <= 0 || interval >= ACME_WD_MIN_INTERVAL
+            || naps >= ACME_WD_NAPS_MAX || apr_atomic_read32(&wd->stopping)) {
+            break;
+        }
+        if (interval > 0) {
+            apr_sleep(interval);
+        }
+    }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, wd->rt->base,
                      "ACME00709: certificate issuance run failed; retrying later");

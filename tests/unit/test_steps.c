@@ -285,6 +285,25 @@ static void test_processing_order_then_valid(void **state)
     assert_staged(f);
 }
 
+/* The order still "processing" (the certificate not signed yet) at the look
+ * right after the finalize, with no Retry-After: asked again 20 ms later,
+ * then 40 ms (ACME_POLL_FAST doubling), not at the usual 500 ms. */
+static void test_processing_order_is_polled_soon(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-processing-fast.jsonl", 0, -1);
+    run(f);
+    assert_int_equal(unit_replay_sent(f->replay), ISSUE_FINALIZE + 2);
+    assert_int_equal(f->next_run, f->now + apr_time_from_msec(20));
+    f->now = f->next_run;
+    run(f);               /* processing again */
+    assert_int_equal(f->next_run, f->now + apr_time_from_msec(40));
+    f->now = f->next_run;
+    run(f);
+    assert_staged(f);
+}
+
 /* A CA that has not validated yet refuses the finalize sent right after the
  * challenges with orderNotReady (RFC 8555 §7.4; Pebble and Boulder do): the
  * authorizations are polled and the order finalized then, with no failure
@@ -309,7 +328,7 @@ static void test_finalize_refused_as_not_ready_polls_then_finalizes(void **state
     assert_non_null(strstr(unit_replay_payload(f->replay, f->p, ISSUE_FINALIZE + 3), "\"csr\""));
 }
 
-/* The poll after that refusal comes ACME_POLL_FAST (100 ms) later, not the
+/* The poll after that refusal comes ACME_POLL_FAST (20 ms) later, not the
  * usual 500 ms: a CA not done at once is often done a moment later. */
 static void test_finalize_refused_as_not_ready_polls_soon(void **state)
 {
@@ -318,10 +337,33 @@ static void test_finalize_refused_as_not_ready_polls_soon(void **state)
     unit_replay_add(f->replay, "issue-http01-not-ready.jsonl", 0, -1);
     run(f);               /* the finalize after the challenges: orderNotReady */
     assert_int_equal(unit_replay_sent(f->replay), ISSUE_FINALIZE + 1);
-    assert_int_equal(f->next_run, f->now + apr_time_from_msec(100));
+    assert_int_equal(f->next_run, f->now + apr_time_from_msec(20));
     f->now = f->next_run;
     run(f);               /* the polls: both valid, then the finalize */
     assert_staged(f);
+}
+
+/* A CA still validating at that poll: the next come 40 and 80 ms later
+ * (ACME_POLL_FAST doubling, ACME_POLL_FAST_MAX polls in all), then at the
+ * usual ACME_POLL_INITIAL (500 ms), not ever faster. */
+static void test_finalize_refused_as_not_ready_fast_polls_then_usual(void **state)
+{
+    fixture_t *f = *state;
+    static const int gaps_ms[] = { 20, 40, 80, 500 };
+    int i;
+
+    unit_replay_add(f->replay, "issue-http01-not-ready-slow.jsonl", 0, -1);
+    run(f);               /* the finalize after the challenges: orderNotReady */
+    for (i = 0; i < (int)(sizeof(gaps_ms) / sizeof(gaps_ms[0])); ++i) {
+        /* the refusal, then A and B (B valid), then A alone */
+        assert_int_equal(unit_replay_sent(f->replay), ISSUE_FINALIZE + 1 + (i ? i + 1 : 0));
+        assert_int_equal(f->staged, 0);
+        assert_int_equal(f->next_run, f->now + apr_time_from_msec(gaps_ms[i]));
+        f->now = f->next_run;
+        run(f);
+    }
+    assert_staged(f);     /* A valid at the fourth poll, then the finalize */
+    assert_int_equal(events_of(f, "failed"), 0);
 }
 
 /* ... unless the CA said when to come back (Retry-After on the refusal). */
@@ -593,8 +635,10 @@ int main(void)
         STEP_TEST(test_pending_authorization_is_polled_again),
         STEP_TEST(test_gone_order_of_a_resumed_job_is_replaced),
         STEP_TEST(test_processing_order_then_valid),
+        STEP_TEST(test_processing_order_is_polled_soon),
         STEP_TEST(test_finalize_refused_as_not_ready_polls_then_finalizes),
         STEP_TEST(test_finalize_refused_as_not_ready_polls_soon),
+        STEP_TEST(test_finalize_refused_as_not_ready_fast_polls_then_usual),
         STEP_TEST(test_finalize_refused_as_not_ready_waits_for_retry_after),
         STEP_TEST(test_finalize_refused_twice_asks_for_the_order),
         STEP_TEST(test_finalize_waits_for_the_csr_of_root),

@@ -13,16 +13,23 @@
 
 /* Polls start this fast and slow down to ACME_POLL_MAX (acme_driver.c). */
 #define ACME_POLL_INITIAL apr_time_from_msec(500)
-/* After the CA refused the finalize sent right after the challenges
- * (orderNotReady), the first poll comes this soon and the next ones twice
- * as late each time (ACME_POLL_FAST, 2x, 4x: 0.7 s in all), at most
- * ACME_POLL_FAST_MAX of them per job: a CA that validates in milliseconds
- * (one reusing a valid authorization, a local one) is seen done at once,
- * one that takes seconds gets 3 more polls per certificate than with
- * ACME_POLL_INITIAL, and a Retry-After it sends is waited for (RFC 8555
- * §7.5.1: the client polls the authorization; the server MAY say how often). */
-#define ACME_POLL_FAST apr_time_from_msec(100)
+/* Two waits the CA usually ends within milliseconds get fast polls: the
+ * authorizations after the CA refused the finalize sent right after the
+ * challenges (orderNotReady: it had not validated yet), and the order found
+ * "processing" after the finalize (the certificate not signed yet). The
+ * first poll comes ACME_POLL_FAST later, then twice as late each time,
+ * ACME_POLL_FAST_MAX such polls (20, 40, 80 ms: 140 ms in all), then at
+ * ACME_POLL_INITIAL and doubling as usual; once per job and kind of wait. A
+ * CA that is done in milliseconds (Pebble validates 10-20 ms after the
+ * challenge's response) is seen done at the first; one that takes seconds
+ * gets those 3 polls more per certificate. A Retry-After the CA sends is
+ * waited for instead (RFC 8555 §7.5.1: the client polls; the server MAY say
+ * how often). The module's watchdog naps in place for waits this short
+ * (acme_watchdog.c): mod_watchdog itself wakes in 100 ms slices. */
+#define ACME_POLL_FAST apr_time_from_msec(20)
 #define ACME_POLL_FAST_MAX 3
+#define ACME_FAST_NOT_READY  1      /* acme_job_t.fast_given: the authorizations */
+#define ACME_FAST_PROCESSING 2      /* ... the order after the finalize */
 
 /* One CA directory URL: its client and account, shared by every domain using it. */
 typedef struct acme_ca_t {
@@ -75,8 +82,8 @@ typedef struct acme_job_t {
     apr_array_header_t *authz_urls; /* const char*, of the order */
     apr_array_header_t *pending;    /* acme_pending_t*, published and responded to */
     apr_interval_time_t poll_interval;
-    int fast_polls;                 /* the fast polls given (ACME_POLL_FAST_MAX, once per
-                                     * job), 0 = none yet */
+    int fast_polls;                 /* fast polls left in the current wait */
+    int fast_given;                 /* ACME_FAST_* bits: those waits had their fast polls */
     int ca_polls;                   /* polls of the CA in the current step's wait */
     apr_time_t ca_wait_since;       /* when that wait began, 0 = not waiting */
     int account_retried;
@@ -404,6 +411,13 @@ acme_outcome_e acme_job_store_failed(acme_step_ctx_t *sc, apr_status_t rv, const
 /* The CA's answer is already in sc->prob: makes sure it reads as a failure
  * (its status rv, APR_EGENERAL for 0). Returns ACME_OUTCOME_FAILED. */
 acme_outcome_e acme_job_ca_failed(acme_step_ctx_t *sc, apr_status_t rv);
+/* Fast polls (ACME_POLL_FAST, acme_job_outcome.c): a wait of kind
+ * (ACME_FAST_*) begins; the first of its polls is due ACME_POLL_FAST from
+ * now unless that kind had its fast polls in this job already. */
+void acme_job_fast_polls_start(acme_job_t *job, int kind);
+/* A poll is scheduled at job->poll_interval from now: one fast poll is used
+ * up; after the last, the interval is ACME_POLL_INITIAL again. */
+void acme_job_fast_polls_count(acme_job_t *job);
 /* What a waiting job waits for (acme_job_outcome.c), shown on the status
  * page and by acmectl: text is copied into the job's pool, NULL clears it.
  * Unchanged text is not copied again, since the job's pool lives as long as

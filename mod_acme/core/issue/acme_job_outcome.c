@@ -49,3 +49,25 @@ const char *acme_job_outcome_name(acme_outcome_e outcome)
     }
     return "?";
 }
+
+void acme_job_fast_polls_start(acme_job_t *job, int kind)
+{
+    if (!(job->fast_given & kind)) {
+        job->fast_given |= kind;
+        job->fast_polls = ACME_POLL_FAST_MAX;
+        job->poll_interval = ACME_POLL_FAST;
+    }
+}
+
+void acme_job_fast_polls_count(acme_job_t *job)
+{
+    if (job->poll_interval >= ACME_POLL_INITIAL) {
+        return;                    /* the usual polls */
+    }
+    if (job->fast_polls > 0) {
+        job->fast_polls -= 1;
+    }
+    else {
+        job->poll_interval = ACME_POLL_INITIAL;
+    }
+}

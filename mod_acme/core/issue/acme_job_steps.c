@@ -60,6 +60,7 @@ static acme_outcome_e wait_for_ca_bounded(acme_step_ctx_t *sc, apr_time_t retry_
         ca_reported(sc, url);
         return ACME_OUTCOME_FAILED;
     }
+    acme_job_fast_polls_count(job);
     return wait_for_ca(sc, acme_policy_ca_wait_next(job->ca_wait_since, retry_after,
                                                     sc->now + job->poll_interval));
 }
@@ -441,9 +442,9 @@ static int validate_by_finalizing(acme_step_ctx_t *sc)
         acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME01116: %s: order %s not finalized "
                  "yet (%s); polling its authorizations", sc->domain->name, job->order_url,
                  acme_problem_str(&sc->prob, sc->p));
-        if (acme_problem_is(&sc->prob, "orderNotReady") && !job->fast_polls) {
-            job->fast_polls = ACME_POLL_FAST_MAX;   /* 100, 200, 400 ms: then 800 */
-            job->poll_interval = ACME_POLL_FAST;
+        if (acme_problem_is(&sc->prob, "orderNotReady")) {
+            acme_job_fast_polls_start(job, ACME_FAST_NOT_READY);
+            acme_job_fast_polls_count(job);
         }
         sc->retry_after = sc->prob.retry_after;
     }
@@ -639,6 +640,9 @@ static acme_outcome_e certificate_url(acme_step_ctx_t *sc)
         return failed;
     }
     if (strcmp(order->status, "processing") == 0) {
+        if (!sc->job->ca_polls) {  /* just finalized: signing takes the CA a moment */
+            acme_job_fast_polls_start(sc->job, ACME_FAST_PROCESSING);
+        }
         return wait_for_ca_bounded(sc, retry_after, "the order", "processing", order->url);
     }
     if (strcmp(order->status, "valid") != 0 || !order->certificate) {
