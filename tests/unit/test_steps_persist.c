@@ -294,17 +294,22 @@ static void test_draft_01_ca_learns_the_issuer_at_the_challenge(void **state)
 }
 
 /* Names learnt from a draft -01 CA in an earlier process (fields as
- * learn_issuers writes them; NULL name: the file left out). */
-static void issuers_kept(fixture_t *f, const char *name)
+ * learn_issuers writes them), kept for the replayed CA; ca the CA the file
+ * says they came from. */
+static void issuers_kept_from(fixture_t *f, const char *ca, const char *name)
 {
-    json_t *kept = json_pack("{s:s, s:[s]}", "ca", UNIT_REPLAY_DIRECTORY,
-                             "issuer_domain_names", name);
+    json_t *kept = json_pack("{s:s, s:[s]}", "ca", ca, "issuer_domain_names", name);
 
     assert_int_equal(acme_store_write_json(f->store, f->p, acme_store_account_path(
                                                f->p, UNIT_REPLAY_DIRECTORY,
                                                ACME_STORE_PERSIST_ISSUERS_FILE),
                                            kept, ACME_STORE_KEY_PERMS), APR_SUCCESS);
     json_decref(kept);
+}
+
+static void issuers_kept(fixture_t *f, const char *name)
+{
+    issuers_kept_from(f, UNIT_REPLAY_DIRECTORY, name);
 }
 
 /* Kept from an earlier process: the record is checked before the order. */
@@ -355,6 +360,229 @@ static void test_challenge_contradicting_the_directory_fails(void **state)
     unit_replay_done(f->replay);
 }
 
+/* A record of another CA only: missing for this one; the status says what
+ * the resolver holds there. */
+static void test_other_issuers_record_counts_as_missing(void **state)
+{
+    persist_fixture_t *d = *state;
+    fixture_t *f = d->f;
+
+    unit_replay_add(f->replay, PERSIST, 0, PERSIST_ACCOUNT);
+    txt_set(d, "other-ca.example; accounturi=https://other-ca.example/acct/1");
+    run_waiting(f, PERSIST_ACCOUNT);
+    assert_non_null(strstr(activity(f), "set the TXT record once: " PERSIST_RECORD));
+    assert_non_null(strstr(activity(f), apr_pstrcat(f->p, "(", unit_dns_server_address(d->dns),
+                                                    " has \"other-ca.example; accounturi="
+                                                    "https://other-ca.example/acct/1\")", NULL)));
+    unit_replay_done(f->replay);
+}
+
+/* Records of this CA that it would refuse (draft -02 §4.1, §9.3.1): each
+ * said with what is wrong, no order. "%s" stands for the right value. */
+static const struct {
+    const char *value, *why;
+} refused_records[] = {
+    { PERSIST_ISSUER "; accounturi=https://other.example/acct/1",
+      "names account https://other.example/acct/1, not this server's account" },
+    { "%s; persistUntil=99999999999999999",
+      "is malformed: persistUntil=99999999999999999 is past the year 9999" },
+    { "%s; persistUntil=soon", "is malformed: persistUntil=soon is not a UNIX time" },
+    { "%s; accounturi=x", "is malformed: 'accounturi' appears twice" },
+    { PERSIST_ISSUER "; policy=wildcard", "has no accounturi" },
+};
+
+static void test_records_the_ca_would_refuse(void **state)
+{
+    const char *want, *kid, *thumbprint;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i <= sizeof(refused_records) / sizeof(refused_records[0]); ++i) {
+        void *fixture;
+        persist_fixture_t *d;
+        fixture_t *f;
+        const char *value, *why;
+
+        assert_int_equal(persist_setup(&fixture), 0);
+        d = fixture;
+        f = d->f;
+        unit_replay_add(f->replay, PERSIST, 0, PERSIST_ACCOUNT);
+        run_waiting(f, PERSIST_ACCOUNT);
+        want = expected_value(f, PERSIST_NAME);
+        if (i < sizeof(refused_records) / sizeof(refused_records[0])) {
+            value = apr_psprintf(f->p, refused_records[i].value, want);
+            why = refused_records[i].why;
+        }
+        else {
+            /* the account URL itself, as draft -01 had it */
+            stored_account(f, &kid, &thumbprint);
+            value = apr_pstrcat(f->p, PERSIST_ISSUER "; accounturi=", kid, NULL);
+            why = "has the account URL itself as accounturi, as draft -01 had it; this CA "
+                  "(draft -02) wants the hashed account URI";
+        }
+        txt_set(d, value);
+        run_waiting(f, PERSIST_ACCOUNT);
+        assert_non_null(strstr(activity(f), apr_pstrcat(
+                                   f->p, "the TXT record at " PERSIST_RECORD " \"", value, "\" ",
+                                   why, "; change it to: " PERSIST_RECORD ". IN TXT \"", want,
+                                   "\"", NULL)));
+        /* an error, said once more since what to do changed */
+        assert_int_equal(count_logged(f, "ACME01455"), 2);
+        unit_replay_done(f->replay);
+        persist_teardown(&fixture);
+    }
+}
+
+/* A name and its wildcard in one certificate: one record, with
+ * policy=wildcard, serves both; it is looked up once and shown once. */
+static void test_name_and_its_wildcard_share_one_record(void **state)
+{
+    persist_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    const char *want;
+
+    f->domain->names = strings2(f->p, PERSIST_NAME, "*." PERSIST_NAME);
+    unit_replay_add(f->replay, PERSIST, 0, PERSIST_ACCOUNT);
+    run_waiting(f, PERSIST_ACCOUNT);
+    want = apr_pstrcat(f->p, expected_value(f, PERSIST_NAME), "; policy=wildcard", NULL);
+    assert_non_null(strstr(activity(f), apr_pstrcat(f->p, "set the TXT record once: "
+                                                    PERSIST_RECORD ". IN TXT \"", want, "\"",
+                                                    NULL)));
+    assert_null(strstr(activity(f), "; and "));
+    assert_int_equal(unit_dns_server_queries(d->dns), 1);
+    unit_replay_done(f->replay);
+}
+
+/* Issuer names kept for another CA (the file copied between stores) are
+ * not this CA's: not used, not warned of; learnt from the challenge. */
+static void test_draft_01_names_kept_for_another_ca_are_not_used(void **state)
+{
+    persist_fixture_t *d = *state;
+    fixture_t *f = d->f;
+
+    issuers_kept_from(f, "https://other-ca.example/directory", PERSIST_ISSUER);
+    unit_replay_add(f->replay, "issue-persist-draft01.jsonl", 0, PERSIST_ACCOUNT + 2);
+    run(f);
+    assert_true(logged(f, "ACME01454"));
+    assert_false(logged(f, "ACME01456"));
+    assert_true(logged(f, "ACME01452"));
+    unit_replay_done(f->replay);
+}
+
+/* At a draft -01 CA's challenge, a record of this CA for another account:
+ * the attempt fails naming the record to set instead; nothing answered. */
+static void test_draft_01_wrong_record_at_the_challenge_fails(void **state)
+{
+    persist_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    const char *kid, *thumbprint;
+
+    txt_set(d, PERSIST_ISSUER "; accounturi=" UNIT_REPLAY_BASE "/my-account/999");
+    unit_replay_add(f->replay, "issue-persist-draft01.jsonl", 0, PERSIST_ACCOUNT + 2);
+    run(f);
+    stored_account(f, &kid, &thumbprint);
+    assert_int_equal(events_of(f, "failed"), 1);
+    /* the status record shows this server's account URL as "(account)" */
+    assert_non_null(strstr(error_member(f, "detail"), "dns-persist-01: the TXT record at "
+                           PERSIST_RECORD " \"" PERSIST_ISSUER "; accounturi=" UNIT_REPLAY_BASE
+                           "/my-account/999\" names account " UNIT_REPLAY_BASE "/my-account/999, "
+                           "not this server's account; change it to: " PERSIST_RECORD ". IN TXT "
+                           "\"" PERSIST_ISSUER "; accounturi=(account)\""));
+    assert_true(logged(f, apr_pstrcat(f->p, "ACME01451: " PERSIST_NAME ": dns-persist-01: the "
+                                      "TXT record at " PERSIST_RECORD " \"" PERSIST_ISSUER
+                                      "; accounturi=" UNIT_REPLAY_BASE "/my-account/999\" names "
+                                      "account " UNIT_REPLAY_BASE "/my-account/999, not this "
+                                      "server's account; change it to: " PERSIST_RECORD
+                                      ". IN TXT \"" PERSIST_ISSUER "; accounturi=", kid, "\"",
+                                      NULL)));
+    unit_replay_done(f->replay);
+}
+
+/* The "expires" of the authorization of the draft -01 recording. */
+static apr_time_t draft01_authz_expires(fixture_t *f)
+{
+    const char *text = unit_fixture_text(f->p, "issue-persist-draft01.jsonl", NULL);
+    apr_time_t when = 0;
+    json_t *line, *authz;
+    int i;
+
+    for (i = 0; i < PERSIST_ACCOUNT + 1; ++i) {
+        text = strchr(text, '\n') + 1;
+    }
+    line = json_loadb(text, strcspn(text, "\n"), 0, NULL);
+    assert_non_null(line);
+    authz = json_loads(json_string_value(json_object_get(json_object_get(line, "response"),
+                                                         "body")), 0, NULL);
+    assert_non_null(authz);
+    assert_int_equal(acme_time_rfc3339_parse(json_string_value(json_object_get(authz, "expires")),
+                                             &when), APR_SUCCESS);
+    json_decref(authz);
+    json_decref(line);
+    return when;
+}
+
+/* Waiting at the challenge for a record that never comes: once the
+ * authorization expired, the attempt fails saying which record was missing. */
+static void test_draft_01_record_missing_until_the_authorization_expired(void **state)
+{
+    persist_fixture_t *d = *state;
+    fixture_t *f = d->f;
+
+    unit_replay_add(f->replay, "issue-persist-draft01.jsonl", 0, PERSIST_ACCOUNT + 2);
+    unit_replay_add(f->replay, "issue-persist-draft01.jsonl", PERSIST_ACCOUNT + 1, 1);
+    run(f);
+    assert_true(logged(f, "ACME01452"));
+    assert_int_equal(events_of(f, "failed"), 0);
+    f->now = draft01_authz_expires(f) + SEC(1);
+    run(f);
+    assert_int_equal(events_of(f, "failed"), 1);
+    assert_non_null(strstr(error_member(f, "detail"), "dns-persist-01: no TXT record "
+                           PERSIST_RECORD ". IN TXT \"" PERSIST_ISSUER "; accounturi="));
+    assert_non_null(strstr(error_member(f, "detail"), "\" before the authorization expired"));
+    unit_replay_done(f->replay);
+}
+
+/* The issuer names learnt from a draft -01 challenge cannot be kept (a
+ * directory where the file goes): said as a warning, the record is still
+ * checked within the order. */
+static void test_draft_01_names_that_cannot_be_kept_are_warned_of(void **state)
+{
+    persist_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    const char *path = acme_store_path(f->store, f->p, acme_store_account_path(
+                                           f->p, UNIT_REPLAY_DIRECTORY,
+                                           ACME_STORE_PERSIST_ISSUERS_FILE));
+
+    assert_int_equal(apr_dir_make_recursive(path, APR_FPROT_OS_DEFAULT, f->p), APR_SUCCESS);
+    unit_replay_add(f->replay, "issue-persist-draft01.jsonl", 0, PERSIST_ACCOUNT + 2);
+    run(f);
+    assert_true(logged(f, apr_pstrcat(f->p, "ACME01457: ", path, ": cannot keep the CA's "
+                                      "dns-persist-01 issuer domain names", NULL)));
+    assert_true(logged(f, "ACME01452: " PERSIST_NAME ": waiting for the dns-persist-01 TXT "
+                       "record"));
+    assert_int_equal(events_of(f, "failed"), 0);
+    unit_replay_done(f->replay);
+}
+
+/* A challenge naming an issuer domain name that the directory's
+ * caaIdentities do not hold: malformed (draft -02 §3.2), nothing answered. */
+static void test_challenge_outside_the_caa_identities_fails(void **state)
+{
+    persist_fixture_t *d = *state;
+    fixture_t *f = d->f;
+
+    unit_replay_add(f->replay, "issue-persist-caa.jsonl", 0, -1);
+    run_waiting(f, PERSIST_ACCOUNT);
+    txt_set(d, expected_value(f, PERSIST_NAME));
+    run(f);
+    assert_int_equal(events_of(f, "failed"), 1);
+    assert_non_null(strstr(error_member(f, "detail"), "the challenge is malformed "
+                           "(draft-ietf-acme-dns-persist section 3.2): the challenge names "
+                           "issuer domain name " PERSIST_ISSUER ", which the CA's "
+                           "caaIdentities do not"));
+    unit_replay_done(f->replay);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +595,14 @@ int main(void)
         PERSIST_TEST(test_draft_01_issuers_kept_in_the_store),
         PERSIST_TEST(test_draft_01_kept_bad_issuer_is_ignored),
         PERSIST_TEST(test_challenge_contradicting_the_directory_fails),
+        PERSIST_TEST(test_other_issuers_record_counts_as_missing),
+        cmocka_unit_test(test_records_the_ca_would_refuse),
+        PERSIST_TEST(test_name_and_its_wildcard_share_one_record),
+        PERSIST_TEST(test_draft_01_names_kept_for_another_ca_are_not_used),
+        PERSIST_TEST(test_draft_01_wrong_record_at_the_challenge_fails),
+        PERSIST_TEST(test_draft_01_record_missing_until_the_authorization_expired),
+        PERSIST_TEST(test_draft_01_names_that_cannot_be_kept_are_warned_of),
+        PERSIST_TEST(test_challenge_outside_the_caa_identities_fails),
     };
     if (unit_init()) {
         return 1;
