@@ -7,6 +7,7 @@
 #include <apr_file_info.h>
 
 #include "unit_steps.h"
+#include "acme_b64url.h"
 
 /* Stores an account for the CA as an earlier process left it: key (text
  * key_pem, or a new key when NULL) and URL. */
@@ -191,6 +192,125 @@ static void test_account_url_that_cannot_be_stored_fails(void **state)
                            apr_pstrcat(f->p, "cannot store the account URL in ", json_path, NULL)));
 }
 
+/* The deactivated account's key cannot be set aside (a directory where it
+ * goes): no new account is made with a key the CA refuses, the attempt
+ * fails with the CA's problem, the key stays. */
+static void test_deactivated_key_that_cannot_be_set_aside_fails(void **state)
+{
+    fixture_t *f = *state;
+    const char *key_path = acme_store_path(f->store, f->p, acme_store_account_path(
+                                               f->p, UNIT_REPLAY_DIRECTORY, "account.key"));
+    const char *before, *after;
+    apr_size_t len;
+
+    account_stored(f, NULL);
+    assert_int_equal(acme_store_read(f->store, f->p, acme_store_account_path(
+                                         f->p, UNIT_REPLAY_DIRECTORY, "account.key"),
+                                     ACME_MAX_STORE_FILE, &before, &len), APR_SUCCESS);
+    assert_int_equal(mkdir(apr_psprintf(f->p, "%s.deactivated-%" APR_TIME_T_FMT, key_path,
+                                        apr_time_sec(f->now)), 0700), 0);
+    /* directory, nonce, the order and the lookup refused */
+    unit_replay_add(f->replay, "issue-http01-account-deactivated.jsonl", 0, 4);
+    run(f);
+    assert_failed(f, "unauthorized");
+    assert_true(logged(f, "ACME00434: " UNIT_REPLAY_DIRECTORY ": the CA refuses the account key "
+                       "of " NAME));
+    assert_true(logged(f, "cannot set the key aside, no new account is made"));
+    assert_false(logged(f, "creating a new account with a new key"));
+    assert_int_equal(acme_store_read(f->store, f->p, acme_store_account_path(
+                                         f->p, UNIT_REPLAY_DIRECTORY, "account.key"),
+                                     ACME_MAX_STORE_FILE, &after, &len), APR_SUCCESS);
+    assert_string_equal(before, after);
+}
+
+/* A stored account URL on another host than the CA's: nothing is signed for
+ * it, the attempt fails saying so. */
+static void test_stored_account_on_another_host_fails_without_asking(void **state)
+{
+    fixture_t *f = *state;
+    json_t *json = json_pack("{s:s, s:s}", "url", "https://elsewhere.test/my-account/1",
+                             "ca", UNIT_REPLAY_DIRECTORY);
+
+    account_stored(f, NULL);
+    assert_int_equal(acme_store_write_json(f->store, f->p, acme_store_account_path(
+                                               f->p, UNIT_REPLAY_DIRECTORY, "account.json"),
+                                           json, ACME_STORE_KEY_PERMS), APR_SUCCESS);
+    json_decref(json);
+    run(f);
+    assert_failed(f, NULL);
+    assert_non_null(strstr(error_member(f, "detail"), "the stored account URL "
+                           "https://elsewhere.test/my-account/1 is not on the CA's host"));
+    assert_int_equal(unit_replay_sent(f->replay), 0);
+}
+
+/* Without AcmeAgreeToTerms on (acmectl can run a domain so): the lookup
+ * finds no account and none is created, since a new account must say
+ * termsOfServiceAgreed (RFC 8555 §7.3). */
+static void test_no_account_without_agreeing_to_the_terms(void **state)
+{
+    fixture_t *f = *state;
+
+    f->domain->agree_tos = 0;
+    unit_replay_add(f->replay, ISSUE, 0, 3);      /* directory, nonce, lookup */
+    run(f);
+    assert_failed(f, "accountDoesNotExist");
+    assert_false(logged(f, "ACME00411"));
+}
+
+/* What the CA answers to the new account, and what the attempt then says:
+ * new terms to agree to (§7.3.3), an account that is not "valid", an
+ * account URL on another host, a lookup refused for want of a binding. */
+static const struct {
+    const char *recording;
+    const char *type;            /* the problem's short type, NULL: none */
+    const char *detail;          /* a part of the detail */
+} account_refusals[] = {
+    { "issue-http01-account-terms.jsonl", "userActionRequired", "Terms of service have changed" },
+    { "issue-http01-account-not-valid.jsonl", NULL,
+      "the ACME account https://acme.test/my-account/" },
+    { "issue-http01-account-foreign.jsonl", NULL, "the account Location "
+      "https://elsewhere.test/my-account/1 is missing or not on the CA's host" },
+    { "issue-http01-eab-lookup.jsonl", "externalAccountRequired",
+      "add 'AcmeEAB <kid> <hmac>' from your CA account page" },
+};
+
+static void test_account_refusals(void **state)
+{
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(account_refusals) / sizeof(account_refusals[0]); ++i) {
+        void *fixture;
+        fixture_t *f;
+
+        assert_int_equal(fixture_setup(&fixture), 0);
+        f = fixture;
+        unit_replay_add(f->replay, account_refusals[i].recording, 0, -1);
+        run(f);
+        assert_failed(f, account_refusals[i].type);
+        assert_non_null(strstr(error_member(f, "detail"), account_refusals[i].detail));
+        assert_false(logged(f, "ACME00411"));
+        assert_false(exists(f, acme_store_account_path(f->p, UNIT_REPLAY_DIRECTORY,
+                                                       "account.json")));
+        fixture_teardown(&fixture);
+    }
+}
+
+/* An AcmeEAB MAC key that is no base64url: the binding cannot be signed, the
+ * new account is not asked for. */
+static void test_eab_key_that_cannot_sign_fails_before_sending(void **state)
+{
+    fixture_t *f = *state;
+
+    f->domain->eab_kid = "kid-1";
+    f->domain->eab_hmac = "not base64url!";
+    unit_replay_add(f->replay, "issue-http01-eab.jsonl", 0, 3);   /* dir, nonce, lookup */
+    run(f);
+    assert_failed(f, NULL);
+    assert_non_null(strstr(error_member(f, "detail"), "cannot sign the External Account Binding "
+                           "for key id kid-1; check the MAC key of AcmeEAB"));
+}
+
 /* ---- account operations beyond issuance (acmectl) ---- */
 
 /* A client whose account is known: selecting it sends nothing. */
@@ -199,6 +319,7 @@ static acme_client_t *account_client(fixture_t *f, EVP_PKEY **key)
     acme_client_t *client;
     acme_problem_t prob;
     const char *kid = "https://acme.test/my-account/1", *kid_out = NULL;
+    int sent = unit_replay_sent(f->replay);
 
     assert_int_equal(acme_client_create(&client, f->p, &f->ctx, UNIT_REPLAY_DIRECTORY, NULL),
                      APR_SUCCESS);
@@ -206,7 +327,7 @@ static acme_client_t *account_client(fixture_t *f, EVP_PKEY **key)
     assert_int_equal(acme_client_account(client, f->p, *key, kid, NULL, 1, &kid_out, &prob),
                      APR_SUCCESS);
     assert_string_equal(kid_out, kid);
-    assert_int_equal(unit_replay_sent(f->replay), 0);
+    assert_int_equal(unit_replay_sent(f->replay), sent);
     return client;
 }
 
@@ -226,6 +347,45 @@ static void test_revocation(void **state)
     assert_int_equal(json_integer_value(json_object_get(payload, "reason")), 4);
     assert_non_null(json_string_value(json_object_get(payload, "certificate")));
     json_decref(payload);
+}
+
+/* Revocation signed by the certificate's key (§7.6): the JWS carries that
+ * key as "jwk", not the account's URL; without a key nothing is sent; a
+ * reason RFC 5280 does not define is refused before sending. */
+static void test_revocation_with_the_certificate_key(void **state)
+{
+    fixture_t *f = *state;
+    acme_problem_t prob;
+    EVP_PKEY *key, *cert_key;
+    acme_client_t *client = account_client(f, &key);
+    const char *pem, *protected_b64;
+    unsigned char *protected_json;
+    apr_size_t len;
+    json_t *jws, *header;
+
+    pem = unit_fixture_text(f->p, "issue-http01.key.pem", &len);
+    assert_int_equal(acme_crypto_key_from_pem(f->p, pem, len, &cert_key), APR_SUCCESS);
+    assert_int_equal(acme_account_revoke_with_key(client, f->p, recorded_leaf(f->p), NULL, 1,
+                                                  &prob), APR_EINVAL);
+    assert_int_equal(acme_account_revoke(client, f->p, recorded_leaf(f->p), 7, &prob),
+                     APR_EINVAL);
+    assert_non_null(strstr(prob.detail, "7 is not an RFC 5280 revocation reason"));
+    assert_int_equal(unit_replay_sent(f->replay), 0);
+    unit_replay_add(f->replay, "revoke.jsonl", 0, -1);
+    assert_int_equal(acme_account_revoke_with_key(client, f->p, recorded_leaf(f->p), cert_key,
+                                                  1, &prob), APR_SUCCESS);
+    unit_replay_done(f->replay);
+    jws = json_loads(unit_replay_body(f->replay, 2), 0, NULL);
+    assert_non_null(jws);
+    protected_b64 = json_string_value(json_object_get(jws, "protected"));
+    assert_non_null(protected_b64);
+    assert_int_equal(acme_b64url_decode(f->p, protected_b64, &protected_json, &len), APR_SUCCESS);
+    header = json_loadb((const char *)protected_json, len, 0, NULL);
+    assert_non_null(header);
+    assert_non_null(json_object_get(header, "jwk"));
+    assert_null(json_object_get(header, "kid"));
+    json_decref(header);
+    json_decref(jws);
 }
 
 static void test_account_key_rollover(void **state)
@@ -250,6 +410,49 @@ static void test_account_key_rollover(void **state)
     assert_non_null(inner);
     assert_non_null(json_string_value(json_object_get(payload, "protected")));
     json_decref(payload);
+}
+
+/* Key rollover refused: the same key (nothing sent), a directory without
+ * keyChange, the CA's 409 for a key another account holds; the client keeps
+ * signing with the old key. */
+static void test_account_key_rollover_refused(void **state)
+{
+    fixture_t *f = *state;
+    acme_problem_t prob;
+    EVP_PKEY *key, *new_key, *now_key;
+    acme_client_t *client = account_client(f, &key);
+    const char *kid;
+
+    assert_int_equal(acme_account_key_change(client, f->p, key, &prob), APR_EINVAL);
+    assert_non_null(strstr(prob.detail, "the new account key must differ from the old one"));
+    assert_int_equal(unit_replay_sent(f->replay), 0);
+    assert_int_equal(acme_crypto_key_generate(f->p, ACME_KEY_EC_P256, &new_key), APR_SUCCESS);
+    unit_replay_add(f->replay, "rollover-conflict.jsonl", 0, -1);
+    assert_int_not_equal(acme_account_key_change(client, f->p, new_key, &prob), APR_SUCCESS);
+    unit_replay_done(f->replay);
+    assert_int_equal(prob.http_status, 409);
+    acme_client_account_get(client, &now_key, &kid);
+    assert_ptr_equal(now_key, key);
+
+    client = account_client(f, &key);
+    unit_replay_add(f->replay, "rollover-no-keychange.jsonl", 0, -1);
+    assert_int_equal(acme_account_key_change(client, f->p, new_key, &prob), APR_ENOTIMPL);
+    unit_replay_done(f->replay);
+    assert_non_null(strstr(prob.detail, "the CA's directory has no keyChange"));
+}
+
+/* Deactivation answered 200 with the account still "valid": not done. */
+static void test_account_deactivation_not_done(void **state)
+{
+    fixture_t *f = *state;
+    acme_problem_t prob;
+    EVP_PKEY *key;
+    acme_client_t *client = account_client(f, &key);
+
+    unit_replay_add(f->replay, "account-deactivate-unchanged.jsonl", 0, -1);
+    assert_int_equal(acme_account_deactivate(client, f->p, &prob), APR_EGENERAL);
+    unit_replay_done(f->replay);
+    assert_non_null(strstr(prob.detail, "HTTP 200 without status \"deactivated\""));
 }
 
 /* Revocation refused (RFC 8555 §7.6) and account deactivation (§7.3.6,
@@ -335,6 +538,14 @@ int main(void)
         STEP_TEST(test_account_url_that_cannot_be_stored_fails),
         STEP_TEST(test_revocation),
         STEP_TEST(test_account_key_rollover),
+        STEP_TEST(test_deactivated_key_that_cannot_be_set_aside_fails),
+        STEP_TEST(test_stored_account_on_another_host_fails_without_asking),
+        STEP_TEST(test_no_account_without_agreeing_to_the_terms),
+        cmocka_unit_test(test_account_refusals),
+        STEP_TEST(test_eab_key_that_cannot_sign_fails_before_sending),
+        STEP_TEST(test_revocation_with_the_certificate_key),
+        STEP_TEST(test_account_key_rollover_refused),
+        STEP_TEST(test_account_deactivation_not_done),
         cmocka_unit_test(test_account_operations_answered_by_the_ca),
     };
     if (unit_init()) {
