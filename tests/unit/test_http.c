@@ -295,6 +295,40 @@ static void test_transport_failures(void **state)
     assert_int_equal(prob.kind, ACME_PROBLEM_KIND_TRANSPORT);
 }
 
+/* An answer libcurl cannot read as HTTP (a Content-Length that is no
+ * number): a failure of the CA's answer, not of the network. */
+static void test_malformed_answer_is_the_cas_fault(void **state)
+{
+    http_fixture_t *f = *state;
+    acme_http_response_t *resp;
+    acme_problem_t prob;
+
+    unit_http_server_answer(f->server, "HTTP/1.1 200 OK\r\nContent-Length: eleven\r\n"
+                            "Connection: close\r\n\r\n{\"a\": true}");
+    assert_int_equal(send_to(f, "GET", "/dir", NULL, 1024, &resp, &prob), APR_EGENERAL);
+    assert_null(resp);
+    assert_non_null(strstr(prob.detail, "/dir: "));
+    assert_int_equal(prob.kind, ACME_PROBLEM_KIND_ANSWER);
+    assert_true(unit_logged(f->log, "ACME00202"));
+}
+
+/* Link parameters without a value are passed over (RFC 8288 §3 allows
+ * them); a link-value that is not "<URI>" ends its header's parse. */
+static void test_link_parameters(void **state)
+{
+    http_fixture_t *f = *state;
+    acme_http_response_t resp = { .status = 200, .headers = apr_table_make(f->p, 4) };
+    apr_array_header_t *alt;
+
+    apr_table_add(resp.headers, "Link", "<https://ca.test/cert/1/1>; crossorigin; "
+                  "rel=\"alternate\"");
+    apr_table_add(resp.headers, "Link", "https://ca.test/cert/1/2; rel=alternate, "
+                  "<https://ca.test/cert/1/3>; rel=alternate");
+    alt = acme_http_links(f->p, &resp, "alternate", 8);
+    assert_int_equal(alt->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(alt, 0, const char *), "https://ca.test/cert/1/1");
+}
+
 /* AcmeCACertificateFile that cannot be loaded: the problem names the file
  * and the reason, not libcurl's words. */
 static void test_ca_file_problems(void **state)
@@ -421,6 +455,8 @@ int main(void)
         HTTP_TEST(test_redirect_is_refused),
         HTTP_TEST(test_retry_after_and_links_of_an_answer),
         HTTP_TEST(test_transport_failures),
+        HTTP_TEST(test_malformed_answer_is_the_cas_fault),
+        HTTP_TEST(test_link_parameters),
         HTTP_TEST(test_ca_file_problems),
         HTTP_TEST(test_refused_before_sending),
         HTTP_TEST(test_recording),
