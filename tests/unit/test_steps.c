@@ -617,6 +617,37 @@ static void test_preferred_chain_not_offered_keeps_the_default(void **state)
     assert_non_null(strstr(member(status(f), "notice"), "No Such Root"));
 }
 
+/* A challenge token that is not base64url (RFC 8555 §8.3): the
+ * authorization is refused as the CA's malformed answer; nothing is
+ * published or answered. */
+static void test_malformed_challenge_token_fails(void **state)
+{
+    fixture_t *f = *state;
+
+    unit_replay_add(f->replay, "issue-http01-token-malformed.jsonl", 0, -1);
+    run(f);
+    assert_failed(f, NULL);
+    assert_string_equal(error_member(f, "detail"), "ACME challenge: the token holds characters "
+                        "outside base64url");
+    assert_string_equal(error_member(f, "kind"), "answer");
+    assert_int_equal(f->publish_count, 0);
+}
+
+/* The CA certifies another key than the CSR's (RFC 8555 §7.4): the chain is
+ * not staged, the failure says why. */
+static void test_certificate_for_another_key_is_not_staged(void **state)
+{
+    fixture_t *f = *state;
+
+    f->key_fixture = "issue-dns01.key.pem";
+    unit_replay_add(f->replay, ISSUE, 0, ISSUE_EXCHANGES);
+    run(f);
+    assert_failed(f, NULL);
+    assert_non_null(strstr(error_member(f, "detail"), "the CA's certificate is not fit to "
+                           "serve: the certificate is for another key than the CSR's"));
+    assert_false(acme_store_has_staged(f->store, f->p, NAME));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -658,6 +689,8 @@ int main(void)
         STEP_TEST(test_reused_valid_authorization_is_not_answered),
         STEP_TEST(test_pending_order_is_asked_again),
         STEP_TEST(test_preferred_chain_not_offered_keeps_the_default),
+        STEP_TEST(test_malformed_challenge_token_fails),
+        STEP_TEST(test_certificate_for_another_key_is_not_staged),
     };
     if (unit_init()) {
         return 1;
