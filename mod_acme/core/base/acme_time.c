@@ -14,6 +14,13 @@ const char *acme_time_rfc3339(apr_pool_t *p, apr_time_t t)
                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+const char *acme_time_http_date(apr_pool_t *p, apr_time_t t)
+{
+    char *buf = apr_palloc(p, APR_RFC822_DATE_LEN);
+
+    return apr_rfc822_date(buf, t) == APR_SUCCESS ? buf : "(unknown date)";
+}
+
 static int digits(const char *s, int n, int *value)
 {
     int i;

@@ -1,4 +1,4 @@
-/* RFC 3339 time stamps, in UTC, to the second. */
+/* RFC 3339 time stamps, in UTC, to the second (and HTTP dates for people). */
 #ifndef ACME_TIME_H
 #define ACME_TIME_H
 #include <apr_pools.h>
@@ -11,6 +11,11 @@ const char *acme_time_rfc3339(apr_pool_t *p, apr_time_t t);
  * as :59) → *when. APR_SUCCESS, or APR_EINVAL for anything else (NULL, longer
  * than 64 bytes, before 1970, out-of-range fields). */
 apr_status_t acme_time_rfc3339_parse(const char *text, apr_time_t *when);
+/* t as an HTTP date, "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 §5.6.7
+ * IMF-fixdate, apr_rfc822_date), allocated from p; "(unknown date)" when
+ * APR cannot format it. For messages that people read next to a server's
+ * or a browser's dates. */
+const char *acme_time_http_date(apr_pool_t *p, apr_time_t t);
 
 /* The last second a time read as seconds since the epoch may name:
  * 9999-12-31T23:59:59Z, as far as RFC 3339 goes. Later (or negative) counts

@@ -17,6 +17,7 @@
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_name.h"
+#include "acme_time.h"
 
 /* RFC 5280 ub-common-name */
 #define ACME_MAX_CN_LEN 64
@@ -428,12 +429,6 @@ static int names_cover(const apr_array_header_t *sans, const char *name)
     return 0;
 }
 
-static const char *date_str(apr_pool_t *p, apr_time_t t)
-{
-    char *buf = apr_palloc(p, APR_RFC822_DATE_LEN);
-    return apr_rfc822_date(buf, t) == APR_SUCCESS ? buf : "(unknown date)";
-}
-
 apr_status_t acme_cert_check(apr_pool_t *p, X509 *leaf, EVP_PKEY *pkey,
                              const apr_array_header_t *names, apr_time_t now, const char **why)
 {
@@ -463,11 +458,12 @@ apr_status_t acme_cert_check(apr_pool_t *p, X509 *leaf, EVP_PKEY *pkey,
     }
     if (now < info.not_before) {
         *why = apr_psprintf(p, "certificate is not valid before %s",
-                            date_str(p, info.not_before));
+                            acme_time_http_date(p, info.not_before));
         return APR_EINVAL;
     }
     if (now >= info.not_after) {
-        *why = apr_psprintf(p, "certificate expired on %s", date_str(p, info.not_after));
+        *why = apr_psprintf(p, "certificate expired on %s",
+                            acme_time_http_date(p, info.not_after));
         return APR_EINVAL;
     }
     return APR_SUCCESS;

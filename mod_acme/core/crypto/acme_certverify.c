@@ -12,6 +12,7 @@
 #include "acme_certverify.h"
 #include "acme_cert.h"
 #include "acme_name.h"
+#include "acme_time.h"
 
 apr_status_t acme_certverify_spki_id(apr_pool_t *p, EVP_PKEY *pkey, const char **id)
 {
@@ -162,23 +163,17 @@ static apr_status_t names_exact(apr_pool_t *p, const acme_cert_info_t *info,
     return APR_SUCCESS;
 }
 
-static const char *date_str(apr_pool_t *p, apr_time_t t)
-{
-    char *buf = apr_palloc(p, APR_RFC822_DATE_LEN);
-    return apr_rfc822_date(buf, t) == APR_SUCCESS ? buf : "(unknown date)";
-}
-
 static apr_status_t validity_sane(apr_pool_t *p, const acme_cert_info_t *info, apr_time_t now,
                                   const char **why)
 {
     if (now < info->not_before) {
         *why = apr_psprintf(p, "the certificate is not valid before %s",
-                            date_str(p, info->not_before));
+                            acme_time_http_date(p, info->not_before));
         return APR_EINVAL;
     }
     if (now >= info->not_after) {
         *why = apr_psprintf(p, "the certificate expired on %s",
-                            date_str(p, info->not_after));
+                            acme_time_http_date(p, info->not_after));
         return APR_EINVAL;
     }
     if (info->not_after - info->not_before > ACME_CERT_MAX_LIFETIME) {
