@@ -154,8 +154,10 @@ static void log_output(server_rec *s, apr_pool_t *p, const acme_event_t *ev,
                      ev->event, ev->name, printable(p, line, ACME_PROC_OUTPUT_MAX));
     }
     if (res->truncated) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ACME00616: AcmeNotifyCmd %s %s: output "
-                     "beyond %d bytes was dropped", ev->event, ev->name, ACME_PROC_OUTPUT_MAX);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "ACME00616: AcmeNotifyCmd %s %s: it "
+                     "wrote %" APR_OFF_T_FMT " bytes; only the first %d and the last %d are "
+                     "logged above", ev->event, ev->name, res->output_total,
+                     ACME_PROC_OUTPUT_HEAD, ACME_PROC_OUTPUT_MAX - ACME_PROC_OUTPUT_HEAD);
     }
 }
 

@@ -315,12 +315,16 @@ static void test_hook_failure_and_cap(void **state)
     const char *path = script(p, "head -c 100000 /dev/zero | tr '\\0' x; echo; "
                                  "echo 'zone refused' >&2; exit 3");
     acme_dns_hook_t *hook;
+    const char *output;
 
     assert_int_equal(acme_dns_hook_start(&hook, p, path, "setup", "n", "v", NULL, apr_time_now(),
                                          1), APR_SUCCESS);
     assert_int_equal(poll_until_done(hook), APR_EGENERAL);
     assert_string_equal(acme_dns_hook_result(hook), "exited with 3");
     assert_true(strlen(acme_dns_hook_output(hook)) <= ACME_DNS_HOOK_OUTPUT_MAX);
+    /* the reason it printed last is kept, past the 100,000 bytes before it */
+    output = acme_dns_hook_output(hook);
+    assert_string_equal(output + strlen(output) - 12, "zone refused");
     unlink(path);
 }
 

@@ -139,20 +139,88 @@ static void test_poll_timeout(void **state)
     assert_true(process_gone(p, acme_proc_pid(proc)));
 }
 
+/* The start and the end stay, the middle goes: a program says how it
+ * ended last (httpd -t's "Syntax OK" or its error). */
 static void test_output_cap(void **state)
 {
-    const acme_proc_result_t *res = run_sh(*state, "head -c 100000 /dev/zero | tr '\\0' x; "
-                                                   "echo tail >&2; exit 3", NULL, 0);
-    apr_size_t i;
+    const acme_proc_result_t *res = run_sh(*state, "echo first; head -c 100000 /dev/zero | "
+                                                   "tr '\\0' x; echo; echo last >&2; exit 3",
+                                           NULL, 0);
+    apr_size_t tail = ACME_PROC_OUTPUT_MAX - ACME_PROC_OUTPUT_HEAD, i;
+    const char *elided;
 
     assert_int_equal(res->state, ACME_PROC_EXITED);
     assert_int_equal(res->code, 3);
-    assert_int_equal(res->output_len, ACME_PROC_OUTPUT_MAX);
-    assert_int_equal(strlen(res->output), ACME_PROC_OUTPUT_MAX);
     assert_true(res->truncated);
-    for (i = 0; i < res->output_len; ++i) {
+    assert_int_equal(res->output_total, 6 + 100000 + 1 + 5);
+    assert_int_equal(res->output_len, ACME_PROC_OUTPUT_MAX + strlen(ACME_PROC_ELIDED));
+    assert_int_equal(strlen(res->output), res->output_len);
+    assert_memory_equal(res->output, "first\n", 6);
+    for (i = 6; i < ACME_PROC_OUTPUT_HEAD; ++i) {
         assert_int_equal(res->output[i], 'x');
     }
+    elided = res->output + ACME_PROC_OUTPUT_HEAD;
+    assert_memory_equal(elided, ACME_PROC_ELIDED, strlen(ACME_PROC_ELIDED));
+    elided += strlen(ACME_PROC_ELIDED);
+    for (i = 0; i < tail - 6; ++i) {
+        assert_int_equal(elided[i], 'x');
+    }
+    assert_string_equal(elided + tail - 6, "\nlast\n");
+}
+
+/* Exactly ACME_PROC_OUTPUT_MAX bytes: all of it, no gap. */
+static void test_output_at_cap(void **state)
+{
+    const acme_proc_result_t *res = run_sh(*state, apr_psprintf(*state, "head -c %d /dev/zero "
+                                                                "| tr '\\0' y",
+                                                                ACME_PROC_OUTPUT_MAX), NULL, 0);
+
+    assert_false(res->truncated);
+    assert_int_equal(res->output_len, ACME_PROC_OUTPUT_MAX);
+    assert_int_equal(res->output_total, ACME_PROC_OUTPUT_MAX);
+    assert_int_equal(strspn(res->output, "y"), ACME_PROC_OUTPUT_MAX);
+}
+
+/* The report descriptor reaches the program as ACME_PROC_REPORT_FD, whole
+ * whatever the output, even when the caller's copy has a low number; fd 3
+ * stays closed without an exec_fd. */
+static void test_report_fd(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *argv[] = { "sh", "-c", "head -c 50000 /dev/zero; echo report >&4; "
+                           "ls /proc/$$/fd | tr '\\n' ' ' >&4", NULL };
+    char path[] = "/tmp/acme-test-report-XXXXXX", buf[256];
+    acme_proc_spec_t spec;
+    acme_proc_t *proc;
+    int tmp = mkstemp(path), fd, saved3, low;
+    ssize_t got;
+
+    assert_true(tmp >= 0);
+    unlink(path);
+    fd = fcntl(tmp, F_DUPFD_CLOEXEC, 20);
+    close(tmp);
+    assert_true(fd >= 20);
+    saved3 = fcntl(3, F_DUPFD_CLOEXEC, 21);   /* -1 when 3 is not open */
+    close(3);
+    low = dup(fd);               /* the lowest free number: 3 */
+    assert_int_equal(low, 3);
+    acme_proc_spec_init(&spec);
+    spec.path = "/bin/sh";
+    spec.argv = argv;
+    spec.report_fd = low;
+    assert_int_equal(acme_proc_run(&proc, p, &spec), APR_SUCCESS);
+    assert_int_equal(acme_proc_result(proc)->state, ACME_PROC_EXITED);
+    assert_true(acme_proc_result(proc)->truncated);
+    got = pread(fd, buf, sizeof(buf) - 1, 0);
+    assert_true(got > 0);
+    buf[got] = '\0';
+    assert_string_equal(buf, "report\n0 1 2 4 ");
+    close(low);
+    if (saved3 >= 0) {
+        dup2(saved3, 3);
+        close(saved3);
+    }
+    close(fd);
 }
 
 /* The shell's open descriptors, listed by a child of it: 0, 1 and 2 only,
@@ -425,6 +493,8 @@ int main(void)
         UNIT_TEST(test_timeout_sigkill_after_grace),
         UNIT_TEST(test_poll_timeout),
         UNIT_TEST(test_output_cap),
+        UNIT_TEST(test_output_at_cap),
+        UNIT_TEST(test_report_fd),
         UNIT_TEST(test_descriptors_closed),
         UNIT_TEST(test_environment),
         UNIT_TEST(test_exec_by_descriptor),

@@ -16,6 +16,8 @@
 #define PROC_READ_CHUNK  4096
 /* Reads after the exit: a grandchild writing on would otherwise hold us. */
 #define PROC_FINAL_READS 64
+#define PROC_TAIL_MAX    (ACME_PROC_OUTPUT_MAX - ACME_PROC_OUTPUT_HEAD)
+#define PROC_ELIDED_LEN  (sizeof(ACME_PROC_ELIDED) - 1)
 
 extern char **environ;
 
@@ -26,7 +28,10 @@ struct acme_proc_t {
     int wake_fd;
     int kill_on_cleanup;
     apr_time_t deadline;         /* 0: none */
-    char *buf;                   /* ACME_PROC_OUTPUT_MAX + 1 */
+    char *buf;                   /* the output: ACME_PROC_OUTPUT_MAX + PROC_ELIDED_LEN + 1 */
+    apr_size_t head_len;         /* its first bytes, at most ACME_PROC_OUTPUT_HEAD */
+    char *tail;                  /* what came after them, a ring of PROC_TAIL_MAX bytes */
+    apr_off_t tail_total;        /* bytes that went into the ring (the last ones stay) */
     acme_proc_result_t result;
 };
 
@@ -35,6 +40,7 @@ void acme_proc_spec_init(acme_proc_spec_t *spec)
     memset(spec, 0, sizeof(*spec));
     spec->exec_fd = -1;
     spec->wake_fd = -1;
+    spec->report_fd = -1;
 }
 
 static void close_output(acme_proc_t *proc)
@@ -45,14 +51,65 @@ static void close_output(acme_proc_t *proc)
     }
 }
 
-/* Reads what is there without waiting, at most max_reads chunks; keeps the
- * start, drops the rest. Closes the pipe at EOF. */
-static void proc_drain(acme_proc_t *proc, int max_reads)
+/* len more bytes of output: the head until it is full, then the ring. */
+static void proc_keep(acme_proc_t *proc, const char *data, apr_size_t len)
+{
+    apr_size_t take, at;
+
+    proc->result.output_total += (apr_off_t)len;
+    take = ACME_PROC_OUTPUT_HEAD - proc->head_len;
+    take = len < take ? len : take;
+    memcpy(proc->buf + proc->head_len, data, take);
+    proc->head_len += take;
+    data += take;
+    len -= take;
+    if (len > PROC_TAIL_MAX) {   /* only the last PROC_TAIL_MAX can stay */
+        proc->tail_total += (apr_off_t)(len - PROC_TAIL_MAX);
+        data += len - PROC_TAIL_MAX;
+        len = PROC_TAIL_MAX;
+    }
+    while (len > 0) {
+        at = (apr_size_t)(proc->tail_total % PROC_TAIL_MAX);
+        take = PROC_TAIL_MAX - at < len ? PROC_TAIL_MAX - at : len;
+        memcpy(proc->tail + at, data, take);
+        proc->tail_total += (apr_off_t)take;
+        data += take;
+        len -= take;
+    }
+}
+
+/* The result's output: the head, then the ring in order, with
+ * ACME_PROC_ELIDED between them when bytes were dropped. */
+static void proc_compose(acme_proc_t *proc)
 {
     acme_proc_result_t *res = &proc->result;
+    apr_size_t len = proc->head_len, at;
+
+    if (proc->tail_total <= PROC_TAIL_MAX) {
+        memcpy(proc->buf + len, proc->tail, (apr_size_t)proc->tail_total);
+        len += (apr_size_t)proc->tail_total;
+    }
+    else {
+        res->truncated = 1;
+        at = (apr_size_t)(proc->tail_total % PROC_TAIL_MAX);
+        memcpy(proc->buf + len, ACME_PROC_ELIDED, PROC_ELIDED_LEN);
+        len += PROC_ELIDED_LEN;
+        memcpy(proc->buf + len, proc->tail + at, PROC_TAIL_MAX - at);
+        len += PROC_TAIL_MAX - at;
+        memcpy(proc->buf + len, proc->tail, at);
+        len += at;
+    }
+    proc->buf[len] = '\0';
+    res->output_len = len;
+}
+
+/* Reads what is there without waiting, at most max_reads chunks; keeps the
+ * start and the end, drops the middle. Closes the pipe at EOF. */
+static void proc_drain(acme_proc_t *proc, int max_reads)
+{
     char chunk[PROC_READ_CHUNK];
     ssize_t got;
-    apr_size_t take;
+    int read_some = 0;
 
     while (proc->out_fd >= 0 && max_reads-- > 0) {
         got = read(proc->out_fd, chunk, sizeof(chunk));
@@ -60,18 +117,17 @@ static void proc_drain(acme_proc_t *proc, int max_reads)
             continue;
         }
         if (got < 0 && errno == EAGAIN) {
-            return;
+            break;
         }
         if (got <= 0) {
             close_output(proc);   /* EOF, or a broken pipe: nothing more to come */
-            return;
+            break;
         }
-        take = ACME_PROC_OUTPUT_MAX - res->output_len;
-        take = (apr_size_t)got < take ? (apr_size_t)got : take;
-        memcpy(proc->buf + res->output_len, chunk, take);
-        res->output_len += take;
-        proc->buf[res->output_len] = '\0';
-        res->truncated |= take < (apr_size_t)got;
+        proc_keep(proc, chunk, (apr_size_t)got);
+        read_some = 1;
+    }
+    if (read_some) {
+        proc_compose(proc);
     }
 }
 
@@ -147,24 +203,33 @@ static apr_status_t proc_cleanup(void *data)
 }
 
 /* The file actions: 0 from /dev/null, 1 and 2 into the pipe, the program's
- * descriptor (if any) as ACME_PROC_EXEC_FD, everything above closed. The
- * pipe's write end is never below 3 (0-2 are open), so it is duplicated
- * before exec_fd can take 3. */
-static int spawn_actions(posix_spawn_file_actions_t *actions, int write_fd, int exec_fd)
+ * descriptor (if any) as ACME_PROC_EXEC_FD, the report descriptor (if any)
+ * as ACME_PROC_REPORT_FD, everything else above 2 closed. The pipe's write
+ * end is never below 3 (0-2 are open), so it is duplicated before exec_fd
+ * can take 3; report_fd is above ACME_PROC_REPORT_FD (acme_proc_start), so
+ * exec_fd's dup2 cannot overwrite it. */
+static int spawn_actions(posix_spawn_file_actions_t *actions, int write_fd, int exec_fd,
+                         int report_fd)
 {
     int rc;
 
     if ((rc = posix_spawn_file_actions_addopen(actions, 0, "/dev/null", O_RDONLY, 0)) == 0
         && (rc = posix_spawn_file_actions_adddup2(actions, write_fd, 1)) == 0
-        && (rc = posix_spawn_file_actions_adddup2(actions, write_fd, 2)) == 0
-        && exec_fd >= 0) {
-        /* dup2 onto itself clears close-on-exec (POSIX, glibc >= 2.29). */
-        rc = posix_spawn_file_actions_adddup2(actions, exec_fd, ACME_PROC_EXEC_FD);
+        && (rc = posix_spawn_file_actions_adddup2(actions, write_fd, 2)) == 0) {
+        /* dup2 onto itself clears close-on-exec (POSIX, glibc >= 2.29);
+         * closing a descriptor that is not open is no error (POSIX 2008). */
+        rc = exec_fd >= 0 ? posix_spawn_file_actions_adddup2(actions, exec_fd, ACME_PROC_EXEC_FD)
+             : report_fd >= 0 ? posix_spawn_file_actions_addclose(actions, ACME_PROC_EXEC_FD)
+             : 0;
+    }
+    if (rc == 0 && report_fd >= 0) {
+        rc = posix_spawn_file_actions_adddup2(actions, report_fd, ACME_PROC_REPORT_FD);
     }
     if (rc == 0) {
-        rc = posix_spawn_file_actions_addclosefrom_np(actions, exec_fd >= 0
-                                                               ? ACME_PROC_EXEC_FD + 1
-                                                               : ACME_PROC_EXEC_FD);
+        rc = posix_spawn_file_actions_addclosefrom_np(actions,
+                                                      report_fd >= 0 ? ACME_PROC_REPORT_FD + 1
+                                                      : exec_fd >= 0 ? ACME_PROC_EXEC_FD + 1
+                                                      : ACME_PROC_EXEC_FD);
     }
     return rc;
 }
@@ -186,7 +251,8 @@ static int spawn_attr(posix_spawnattr_t *attr)
     return rc;
 }
 
-static int proc_spawn(acme_proc_t *proc, const acme_proc_spec_t *spec, int write_fd)
+static int proc_spawn(acme_proc_t *proc, const acme_proc_spec_t *spec, int write_fd,
+                      int report_fd)
 {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
@@ -198,7 +264,7 @@ static int proc_spawn(acme_proc_t *proc, const acme_proc_spec_t *spec, int write
         return rc;
     }
     if ((rc = posix_spawnattr_init(&attr)) == 0) {
-        if ((rc = spawn_actions(&actions, write_fd, spec->exec_fd)) == 0
+        if ((rc = spawn_actions(&actions, write_fd, spec->exec_fd, report_fd)) == 0
             && (rc = spawn_attr(&attr)) == 0) {
             rc = posix_spawn(&proc->pid, path, &actions, &attr, (char *const *)spec->argv, env);
         }
@@ -212,28 +278,43 @@ apr_status_t acme_proc_start(acme_proc_t **proc_out, apr_pool_t *p, const acme_p
                              apr_time_t now)
 {
     acme_proc_t *proc = apr_pcalloc(p, sizeof(*proc));
-    int fds[2], rc;
+    int fds[2], rc, report_fd = spec->report_fd, report_moved = -1;
 
     proc->pool = p;
     proc->out_fd = -1;
     proc->wake_fd = spec->wake_fd;
     proc->kill_on_cleanup = spec->kill_on_cleanup;
     proc->deadline = spec->timeout > 0 ? now + spec->timeout : 0;
-    proc->buf = apr_pcalloc(p, ACME_PROC_OUTPUT_MAX + 1);
+    proc->buf = apr_pcalloc(p, ACME_PROC_OUTPUT_MAX + PROC_ELIDED_LEN + 1);
+    proc->tail = apr_palloc(p, PROC_TAIL_MAX);
     proc->result.output = proc->buf;
     proc->result.state = ACME_PROC_LOST;
     *proc_out = proc;
     if (spec->exec_fd >= 0 && spec->exec_fd < ACME_PROC_EXEC_FD) {
         return APR_EINVAL;
     }
+    /* Where the file actions put other descriptors: moved above them first. */
+    if (report_fd >= 0 && report_fd <= ACME_PROC_REPORT_FD) {
+        if ((report_moved = fcntl(report_fd, F_DUPFD_CLOEXEC, ACME_PROC_REPORT_FD + 1)) < 0) {
+            return APR_FROM_OS_ERROR(errno);
+        }
+        report_fd = report_moved;
+    }
     /* Close-on-exec from the start: a fork on another thread (the MPM's)
      * must not keep a copy of the write end. */
     if (pipe2(fds, O_CLOEXEC) != 0) {
-        return APR_FROM_OS_ERROR(errno);
+        rc = errno;
+        if (report_moved >= 0) {
+            close(report_moved);
+        }
+        return APR_FROM_OS_ERROR(rc);
     }
     fcntl(fds[0], F_SETFL, O_NONBLOCK);
-    rc = proc_spawn(proc, spec, fds[1]);
+    rc = proc_spawn(proc, spec, fds[1], report_fd);
     close(fds[1]);   /* the program holds its own copy */
+    if (report_moved >= 0) {
+        close(report_moved);
+    }
     if (rc != 0) {
         close(fds[0]);
         proc->pid = 0;

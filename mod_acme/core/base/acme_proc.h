@@ -2,18 +2,28 @@
  * one way: posix_spawn, so no code of ours runs in the new process (safe in
  * a threaded process whose other threads may hold APR's locks or fork);
  * stdin from /dev/null; stdout and stderr into one pipe whose output is kept
- * up to ACME_PROC_OUTPUT_MAX bytes and drained beyond; no other descriptor
- * of ours; default signal handling; a process group of its own, so a timeout
- * stops whatever the program started too. */
+ * in part (its start and its end, ACME_PROC_OUTPUT_MAX bytes) and drained
+ * beyond; no other descriptor of ours but the ones the caller names;
+ * default signal handling; a process group of its own, so a timeout stops
+ * whatever the program started too.
+ *
+ * What is kept of the output is for people (log lines, problem details):
+ * anything the caller must read whole, whatever the program printed before,
+ * goes through a channel of its own (spec.report_fd). */
 #ifndef ACME_PROC_H
 #define ACME_PROC_H
 #include <sys/types.h>
 #include <apr_pools.h>
 #include <apr_time.h>
 
-/* Bytes of stdout+stderr kept; what comes beyond is read and dropped, so the
- * program never blocks on a full pipe. */
+/* Bytes of stdout+stderr kept: the first ACME_PROC_OUTPUT_HEAD and the last
+ * ACME_PROC_OUTPUT_MAX - ACME_PROC_OUTPUT_HEAD (where a program says how it
+ * ended: httpd -t's error or "Syntax OK", a hook's failure). What comes
+ * between is read and dropped, so the program never blocks on a full pipe,
+ * and the output shows ACME_PROC_ELIDED in its place. */
 #define ACME_PROC_OUTPUT_MAX  4096
+#define ACME_PROC_OUTPUT_HEAD 1024
+#define ACME_PROC_ELIDED      "\n[...]\n"
 /* After a timeout the group gets SIGTERM, then SIGKILL this much later. */
 #define ACME_PROC_KILL_GRACE  apr_time_from_sec(2)
 /* How often acme_proc_wait looks for the exit. Short: in httpd's parent the
@@ -21,6 +31,8 @@
 #define ACME_PROC_TICK        apr_time_from_msec(2)
 /* The descriptor number an opened program is executed from (exec_fd). */
 #define ACME_PROC_EXEC_FD     3
+/* The descriptor number the program gets spec.report_fd as. */
+#define ACME_PROC_REPORT_FD   4
 
 typedef struct acme_proc_spec_t {
     const char *path;            /* the program; ignored when exec_fd >= 0 */
@@ -31,6 +43,10 @@ typedef struct acme_proc_spec_t {
      * interpreter reopens it by that name), so what runs is what the caller
      * checked with fstat. The caller keeps and closes its descriptor. */
     int exec_fd;
+    /* >= 0: a descriptor (a file) the program gets as ACME_PROC_REPORT_FD,
+     * for what the caller must read whole (the output is kept in part).
+     * The caller keeps and closes its descriptor. -1: none. */
+    int report_fd;
     /* acme_proc_wait gives up when this becomes readable (-1: none). */
     int wake_fd;
     apr_interval_time_t timeout; /* from the start; 0: none */
@@ -51,21 +67,28 @@ typedef enum {
 typedef struct acme_proc_result_t {
     acme_proc_state_e state;
     int code;
-    const char *output;          /* NUL-terminated (a NUL it wrote ends it early) */
-    apr_size_t output_len;       /* bytes in output, at most ACME_PROC_OUTPUT_MAX */
-    int truncated;               /* it wrote more than ACME_PROC_OUTPUT_MAX */
+    /* What it wrote, NUL-terminated (a NUL it wrote ends it early); when it
+     * wrote more than ACME_PROC_OUTPUT_MAX bytes: the first
+     * ACME_PROC_OUTPUT_HEAD, ACME_PROC_ELIDED, the last ones. */
+    const char *output;
+    apr_size_t output_len;       /* bytes in output, at most ACME_PROC_OUTPUT_MAX
+                                  * + strlen(ACME_PROC_ELIDED) */
+    int truncated;               /* it wrote more than ACME_PROC_OUTPUT_MAX: output
+                                  * has a gap */
+    apr_off_t output_total;      /* bytes it wrote in all */
 } acme_proc_result_t;
 
 typedef struct acme_proc_t acme_proc_t;
 
-/* exec_fd and wake_fd -1, everything else zero/NULL. */
+/* exec_fd, report_fd and wake_fd -1, everything else zero/NULL. */
 void acme_proc_spec_init(acme_proc_spec_t *spec);
 
 /* Starts spec's program; now: the start, from which the timeout counts
  * (apr_time_now() or the caller's clock). *proc, its output and result live
  * in p; destroying p closes the pipe (and kills, see kill_on_cleanup).
  * APR_SUCCESS, or the error of pipe/posix_spawn (APR_ENOENT: no such
- * program; the exec's own failure is reported here, not as an exit code),
+ * program; the exec's own failure is reported here, not as an exit code;
+ * or fcntl's, when report_fd has to be moved out of the way first),
  * or APR_EINVAL for an exec_fd below 3. *proc is set even on failure (state
  * ACME_PROC_LOST, pid 0). */
 apr_status_t acme_proc_start(acme_proc_t **proc, apr_pool_t *p, const acme_proc_spec_t *spec,

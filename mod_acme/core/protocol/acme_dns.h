@@ -13,7 +13,9 @@
 #include "acme_proc.h"
 
 #define ACME_DNS_HOOK_TIMEOUT     apr_time_from_sec(60)   /* then its group is killed */
-#define ACME_DNS_HOOK_OUTPUT_MAX  ACME_PROC_OUTPUT_MAX    /* stdout + stderr kept */
+/* stdout + stderr kept: the start and the end (where a failing hook says
+ * why), with acme_proc's gap mark between */
+#define ACME_DNS_HOOK_OUTPUT_MAX  (ACME_PROC_OUTPUT_MAX + sizeof(ACME_PROC_ELIDED) - 1)
 #define ACME_DNS_VISIBLE_TIMEOUT  apr_time_from_sec(120)  /* TXT record must show by then */
 #define ACME_DNS_CHECK_INTERVAL   apr_time_from_sec(1)
 #define ACME_DNS_ANSWER_MAX       8192                    /* one DNS response */
