@@ -114,6 +114,13 @@ ADVICE = {
              "certificates were refused (ACME00301 above it); then run apachectl graceful to "
              "check and activate what is staged now, or remove the refusal record the message "
              "names to end the backoff (docs/security.md).",
+    "00766": "Nothing is lost: the live certificates keep serving and the test runs again by "
+             "itself. Run apachectl configtest by hand: if it passes, apachectl graceful "
+             "activates what is staged; the reason in the message says what the test lacked "
+             "(a timeout: a very slow machine or many domains; a report that is not whole: "
+             "another module stopping the test early).",
+    "00767": "Nothing to do if the name was taken out of the configuration; else apachectl "
+             "graceful checks and activates what is staged.",
     "00702": "Read the messages above it; a new certificate replaces the staged one.",
     "00719": "Nothing to do: certificates go live up to ten seconds later.",
     "00547": "Fix AcmeStoreDir as the message says.",

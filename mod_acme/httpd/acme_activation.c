@@ -53,7 +53,6 @@
 #include "acme_cert.h"
 
 #define ACME_WD_POLL_INTERVAL  apr_time_from_sec(1)
-#define ACME_WD_RETEST_DELAY   apr_time_from_sec(300)
 #define ACME_WD_THREAD_POLL_MS 200    /* the activation thread's look at staging */
 #define ACME_WD_SAFETY_POLL_MS 1000   /* the same when inotify wakes it */
 /* With every entry watched and nothing staged, held or waiting, a look at
@@ -297,6 +296,26 @@ static apr_array_header_t *names_in_both(apr_pool_t *p, const apr_array_header_t
     return both;
 }
 
+/* Names of a not in b, in p. */
+static apr_array_header_t *not_in_list(apr_pool_t *p, const apr_array_header_t *a,
+                                       const apr_array_header_t *b)
+{
+    apr_array_header_t *both = names_in_both(p, a, b), *rest;
+    int i, j;
+
+    rest = apr_array_make(p, a->nelts, sizeof(const char *));
+    for (i = 0, j = 0; i < a->nelts; ++i) {
+        if (j < both->nelts && APR_ARRAY_IDX(a, i, const char *)
+                               == APR_ARRAY_IDX(both, j, const char *)) {
+            ++j;
+        }
+        else {
+            APR_ARRAY_PUSH(rest, const char *) = APR_ARRAY_IDX(a, i, const char *);
+        }
+    }
+    return rest;
+}
+
 /* Records the current "ready" time of each of names in seen (wd->checked:
  * entries the check did not pass, not checked again until they change, as
  * a refused one has no "ready" any more and its backoff holds it;
@@ -393,32 +412,34 @@ static apr_time_t restart_allowed_at(const acme_wd_t *wd, const apr_array_header
 static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, apr_pool_t *p,
                               int wake_fd, apr_time_t hold_until)
 {
-    const char *output;
-    apr_array_header_t *ready, *refused, *names, *left;
-    acme_configtest_e verdict = acme_configtest_run(wd->rt->base, p, wake_fd, &output, &ready,
-                                                    &refused);
+    acme_configtest_t test;
+    apr_array_header_t *names, *left, *unchecked;
 
-    if (verdict == ACME_CONFIGTEST_STOPPED) {
+    if (!acme_activation_test(wd, fresh, p, wake_fd, &test)) {
         return;
     }
-    if (verdict != ACME_CONFIGTEST_PASSED) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, wd->rt->base,
-                     "ACME00717: new certificate(s) staged (%s), but the configuration fails "
-                     "its test now, so httpd is not restarted; fix it (apachectl configtest), "
-                     "then run apachectl graceful. The test said: %s",
-                     apr_array_pstrcat(p, fresh, ' '), output);
-        wd->next_poll = apr_time_now() + ACME_WD_RETEST_DELAY;
-        return;
-    }
-    names = names_in_both(p, fresh, ready);
+    names = names_in_both(p, fresh, test.ready);
     /* Refused ones are not looked at again until they change (their backoff
-     * holds them anyway); a name the check did not report is tried again. */
-    left = names_in_both(p, fresh, refused);
+     * holds them anyway). */
+    left = names_in_both(p, fresh, test.refused);
     if (left->nelts > 0) {
         remember_checked(wd, wd->checked, p, left);
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->rt->base,
                      "ACME00733: the staged entry of %s would not go live, so it causes no "
-                     "restart; the check said: %s", apr_array_pstrcat(p, left, ' '), output);
+                     "restart; the check said: %s", apr_array_pstrcat(p, left, ' '), test.said);
+    }
+    /* The whole report leaves them out: the test would not activate them
+     * either. Not looked at again until they change, or the test would run
+     * at every look. */
+    unchecked = not_in_list(p, not_in_list(p, fresh, test.ready), test.refused);
+    if (unchecked->nelts > 0) {
+        remember_checked(wd, wd->checked, p, unchecked);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->rt->base,
+                     "ACME00767: the configuration test did not check the staged entry of "
+                     "%s: the configuration on disk has no such AcmeDomain any more, the "
+                     "entry went away, or its refusal backoff holds it. It causes no restart "
+                     "until it changes; apachectl graceful activates what would go live",
+                     apr_array_pstrcat(p, unchecked, ' '));
     }
     if (names->nelts == 0) {
         return;

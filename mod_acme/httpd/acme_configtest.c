@@ -7,26 +7,37 @@
  * The same run checks the staged certificates (-D ACME_STAGED_CHECK): the
  * test process, root and single-threaded, proves each staged entry of a
  * configured name as activation would (acme_store_staged_check), refuses
- * those that fail, and prints one line per name it looked at,
- * "mod_acme-staged <nonce>: ready|refused <name>", on stdout. So nothing
- * staged restarts httpd unless it would go live, and the parent's thread
- * never runs OpenSSL while the MPM forks.
+ * those that fail, and reports one line per name it looked at,
+ * "mod_acme-staged <nonce>: ready|refused <name>", then "... done".
  *
- * Why the nonce: stdout and stderr share one pipe, and the test's log lines
- * (the refusal's reason, OpenSSL's errors, other modules' messages) may carry
- * text the staged files or the User control, line breaks included. A line
- * counts only with the nonce the parent drew for this run (16 random bytes,
- * hex), passed in the environment (ACME_STAGED_NONCE_ENV): root's process
+ * Why a channel of its own: the test's output (stdout and stderr, one pipe)
+ * is kept only in part (acme_proc: its start and its end), and a
+ * configuration that makes the test print a lot (AcmeAutoDomains with many
+ * names it skips prints a notice each) pushed the report lines out of it: a
+ * passing test without verdicts, run again at every look. Printing them first
+ * or last cannot help, as other modules print before and after. So the
+ * parent gives the test an unlinked file (memfd) as ACME_PROC_REPORT_FD; the
+ * test writes there only after it checked that descriptor is such a file,
+ * and the parent reads all of it, up to what the configured names can fill,
+ * after the exit. The "done" line says the report is whole: without it a
+ * name missing from the report is not a verdict.
+ *
+ * Why the nonce: the test process takes it out of its environment before
+ * anything else runs, and without one it checks nothing, so running
+ * "httpd -D ACME_STAGED_CHECK -t" by hand refuses nothing; root's process
  * environment is readable by root alone, unlike the command line (-D would
- * show in ps and /proc/<pid>/cmdline to every user). The test process takes
- * it out of its environment before anything else runs, and without one it
- * checks nothing. */
+ * show in ps and /proc/<pid>/cmdline to every user). Report lines count only
+ * with the parent's nonce. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 #include <apr_general.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
@@ -50,6 +61,10 @@
 #define ACME_STAGED_MARK         "mod_acme-staged "
 #define ACME_STAGED_NONCE_ENV    "ACME_STAGED_NONCE"
 #define ACME_STAGED_NONCE_BYTES  16
+/* A report line at most: the mark, the nonce, the verdict, a name (253). */
+#define ACME_STAGED_LINE_MAX     320
+/* What the log quotes of the test's output (ACME00717, ACME00733), bytes. */
+#define ACME_CONFIGTEST_SAID_MAX 1536
 
 extern char **environ;
 
@@ -113,15 +128,18 @@ static const char *const *staged_env(apr_pool_t *p, const char *nonce)
     return (const char *const *)env->elts;
 }
 
-/* The lines of the staged check in the test's output: at the start of a
- * line, the mark with this run's nonce, the verdict, one name, the line's
- * end. Verdict "ready" or "refused": the name goes into ready or refused. */
-static void staged_lines(apr_pool_t *p, const char *text, const char *nonce,
-                         apr_array_header_t *ready, apr_array_header_t *refused)
+/* The staged check's report: lines with this run's mark and nonce, each a
+ * verdict and one name ("ready" or "refused": the name goes into ready or
+ * refused), "done" at its end, or "failed <why>". Returns NULL when the
+ * report is whole, else why not, in p. */
+static const char *staged_lines(apr_pool_t *p, const char *text, const char *nonce,
+                                apr_array_header_t *ready, apr_array_header_t *refused)
 {
     const char *mark = apr_pstrcat(p, ACME_STAGED_MARK, nonce, ": ", NULL);
     apr_size_t mark_len = strlen(mark);
-    const char *line, *end;
+    const char *line, *end, *incomplete = "it has no end (the test stopped before it checked "
+                                          "every staged certificate, could not write its "
+                                          "report, or found no report file)";
 
     for (line = text; line && *line; line = end ? end + 1 : NULL) {
         const char *name;
@@ -132,6 +150,13 @@ static void staged_lines(apr_pool_t *p, const char *text, const char *nonce,
             continue;               /* a cut-off last line counts for nothing */
         }
         line += mark_len;
+        if (!strncmp(line, "done\n", 5)) {
+            incomplete = NULL;
+            continue;
+        }
+        if (!strncmp(line, "failed ", 7)) {
+            return apr_pstrmemdup(p, line + 7, end - line - 7);
+        }
         if (!strncmp(line, "ready ", 6)) {
             into = ready;
             line += 6;
@@ -148,6 +173,129 @@ static void staged_lines(apr_pool_t *p, const char *text, const char *nonce,
             APR_ARRAY_PUSH(into, const char *) = name;
         }
     }
+    return incomplete;
+}
+
+static apr_status_t report_close(void *data)
+{
+    close(*(int *)data);
+    return APR_SUCCESS;
+}
+
+/* The report channel: an unlinked file only this process and the test hold
+ * (close-on-exec here; acme_proc gives the test its copy). -1 on failure. */
+static int report_open(void)
+{
+    int fd = -1;
+#ifdef __linux__
+    fd = memfd_create("mod_acme-staged-check", MFD_CLOEXEC);
+#endif
+    if (fd < 0) {
+        char path[] = "/tmp/mod_acme-staged-XXXXXX";
+
+        if ((fd = mkstemp(path)) >= 0) {
+            unlink(path);
+            fcntl(fd, F_SETFD, FD_CLOEXEC);
+        }
+    }
+    return fd;
+}
+
+/* The report as text, in p, at most max bytes (a longer one is cut: its
+ * "done" line is then missing). "" when it cannot be read. */
+static const char *report_read(apr_pool_t *p, int fd, apr_size_t max)
+{
+    struct stat st;
+    apr_size_t len = 0;
+    ssize_t got;
+    char *text;
+
+    if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+        return "";
+    }
+    if ((apr_size_t)st.st_size < max) {
+        max = (apr_size_t)st.st_size;
+    }
+    text = apr_palloc(p, max + 1);
+    while (len < max && ((got = pread(fd, text + len, max - len, (off_t)len)) > 0
+                         || (got < 0 && errno == EINTR))) {
+        len += got > 0 ? (apr_size_t)got : 0;
+    }
+    text[len] = '\0';
+    return text;
+}
+
+/* Is line (len bytes) one of the test's errors? 2: httpd's "Syntax error on
+ * line ..." (its next line says what); 1: a log line at level error or
+ * worse; 0: neither. */
+static int error_line(const char *line, apr_size_t len)
+{
+    static const char *const marks[] = { "Syntax error ", ":emerg] ", ":alert] ", ":crit] ",
+                                         ":error] ", NULL };
+    int i;
+
+    for (i = 0; marks[i]; ++i) {
+        apr_size_t mlen = strlen(marks[i]), at;
+
+        for (at = 0; at + mlen <= len; ++at) {
+            if (!memcmp(line + at, marks[i], mlen)) {
+                return i == 0 ? 2 : 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* What the log quotes of output: its error lines (with the line after a
+ * syntax error), else its end, at most ACME_CONFIGTEST_SAID_MAX bytes, line
+ * breaks as blanks, in p. */
+static const char *configtest_said(apr_pool_t *p, const char *output)
+{
+    apr_array_header_t *errors = apr_array_make(p, 4, sizeof(const char *));
+    const char *line, *end, *said;
+    int kind, follow = 0;
+    apr_size_t len = strlen(output);
+    char *text;
+    apr_size_t i;
+
+    for (line = output; *line; line = *end ? end + 1 : end) {
+        end = line + strcspn(line, "\n");
+        kind = error_line(line, (apr_size_t)(end - line));
+        if (follow || kind) {
+            APR_ARRAY_PUSH(errors, const char *) = apr_pstrmemdup(p, line, end - line);
+        }
+        follow = kind == 2;
+    }
+    if (errors->nelts > 0) {
+        said = apr_array_pstrcat(p, errors, '\n');
+    }
+    else if (len > ACME_CONFIGTEST_SAID_MAX) {
+        said = apr_pstrcat(p, "...", output + len - ACME_CONFIGTEST_SAID_MAX, NULL);
+    }
+    else {
+        said = output;
+    }
+    if (strlen(said) > ACME_CONFIGTEST_SAID_MAX) {
+        said = apr_pstrcat(p, apr_pstrndup(p, said, ACME_CONFIGTEST_SAID_MAX), "...", NULL);
+    }
+    text = apr_pstrdup(p, said);
+    for (i = 0; text[i]; ++i) {
+        text[i] = (text[i] == '\n' || text[i] == '\r') ? ' ' : text[i];
+    }
+    return text;
+}
+
+/* Is the last line of output "Syntax OK" (httpd's last word when it passed)? */
+static int ends_syntax_ok(const char *output)
+{
+    apr_size_t len = strlen(output);
+
+    while (len > 0 && (output[len - 1] == '\n' || output[len - 1] == '\r'
+                       || output[len - 1] == ' ')) {
+        --len;
+    }
+    return len >= 9 && !strncmp(output + len - 9, "Syntax OK", 9)
+           && (len == 9 || output[len - 10] == '\n');
 }
 
 /* How long the test may take: ACME_CONFIGTEST_TIMEOUT plus what many
@@ -172,10 +320,44 @@ static apr_interval_time_t configtest_timeout(server_rec *s, apr_pool_t *p, int 
     return timeout;
 }
 
+/* The outcome of a test that ended (not stopped), into *test. */
+static void configtest_outcome(apr_pool_t *p, const acme_proc_result_t *res,
+                               apr_interval_time_t timeout, acme_configtest_t *test)
+{
+    test->said = configtest_said(p, res->output);
+    switch (res->state) {
+    case ACME_PROC_EXITED:
+        test->verdict = res->code == 0 ? ACME_CONFIGTEST_PASSED : ACME_CONFIGTEST_FAILED;
+        break;
+    case ACME_PROC_SIGNALED:
+        test->verdict = ACME_CONFIGTEST_FAILED;
+        test->said = apr_psprintf(p, "it was killed by signal %d; %s", res->code, test->said);
+        break;
+    case ACME_PROC_LOST:
+        /* Reaped by the MPM's wait for its children: the test's last line
+         * tells (acme_proc keeps the end of the output). */
+        if (ends_syntax_ok(res->output)) {
+            test->verdict = ACME_CONFIGTEST_PASSED;
+            break;
+        }
+        test->verdict = ACME_CONFIGTEST_NO_VERDICT;
+        test->said = apr_psprintf(p, "its exit status was lost (reaped by another wait) and "
+                                  "its output does not end with \"Syntax OK\"; %s", test->said);
+        break;
+    case ACME_PROC_TIMED_OUT:
+        test->verdict = ACME_CONFIGTEST_NO_VERDICT;
+        test->said = apr_psprintf(p, "it did not finish within %d s, so it was stopped; %s",
+                                  (int)apr_time_sec(timeout), test->said);
+        break;
+    default:
+        test->verdict = ACME_CONFIGTEST_NO_VERDICT;
+        break;
+    }
+}
+
 /* A restart re-reads the configuration: when someone left it broken, httpd
  * would stop instead of restarting. So the parent checks it first, as
- * apachectl graceful does, for at most configtest_timeout(). *output: what
- * the test printed, or why it has no verdict.
+ * apachectl graceful does, for at most configtest_timeout().
  *
  * acme_proc spawns without running code of ours in the new process (with
  * the MPM forking on another thread, a fork that walks APR's pools could
@@ -183,69 +365,92 @@ static apr_interval_time_t configtest_timeout(server_rec *s, apr_pool_t *p, int 
  * forks meanwhile may inherit the write end, so the exit decides, looked for
  * often, which keeps the MPM's own wait for children from reaping the test
  * first. */
-acme_configtest_e acme_configtest_run(server_rec *s, apr_pool_t *p, int wake_fd,
-                                      const char **output, apr_array_header_t **ready,
-                                      apr_array_header_t **refused)
+acme_configtest_e acme_configtest_run(server_rec *s, apr_pool_t *p, int wake_fd, int staged,
+                                      acme_configtest_t *test)
 {
+    acme_runtime_t *rt = acme_runtime_get(s);
     const acme_proc_result_t *res;
     acme_proc_spec_t spec;
     acme_proc_t *proc;
     const char *nonce = NULL;
-    char *text;
-    apr_size_t i;
+    int *report_fd;
+    apr_status_t rv;
+    char ebuf[128];
 
-    *output = "cannot run the configuration test";
+    memset(test, 0, sizeof(*test));
+    test->verdict = ACME_CONFIGTEST_NO_VERDICT;
+    test->ready = apr_array_make(p, 1, sizeof(const char *));
+    test->refused = apr_array_make(p, 1, sizeof(const char *));
     acme_proc_spec_init(&spec);
     spec.path = access("/proc/self/exe", X_OK) == 0 ? "/proc/self/exe" : s->process->argv[0];
-    if (ready) {
-        *ready = apr_array_make(p, 1, sizeof(const char *));
-        *refused = apr_array_make(p, 1, sizeof(const char *));
+    if (staged) {
         if (!(nonce = staged_nonce(p))) {
-            *output = "no random bytes for the staged check";
-            return ACME_CONFIGTEST_FAILED;
+            test->said = "no random bytes for the staged check";
+            return test->verdict;
         }
+        if ((spec.report_fd = report_open()) < 0) {
+            test->said = apr_psprintf(p, "no file for the staged check's report: %s",
+                                      apr_strerror(APR_FROM_OS_ERROR(errno), ebuf, sizeof(ebuf)));
+            return test->verdict;
+        }
+        report_fd = apr_pmemdup(p, &spec.report_fd, sizeof(spec.report_fd));
+        apr_pool_cleanup_register(p, report_fd, report_close, apr_pool_cleanup_null);
         spec.env = staged_env(p, nonce);
     }
-    spec.argv = configtest_argv(p, s->process, nonce != NULL);
+    spec.argv = configtest_argv(p, s->process, staged);
     spec.wake_fd = wake_fd;
-    spec.timeout = configtest_timeout(s, p, nonce != NULL);
+    spec.timeout = configtest_timeout(s, p, staged);
     spec.kill_on_cleanup = 1;
-    if (acme_proc_run(&proc, p, &spec) != APR_SUCCESS) {
-        return ACME_CONFIGTEST_FAILED;
+    if ((rv = acme_proc_run(&proc, p, &spec)) != APR_SUCCESS) {
+        test->said = apr_psprintf(p, "cannot run %s: %s", spec.path,
+                                  apr_strerror(rv, ebuf, sizeof(ebuf)));
+        return test->verdict;
     }
     res = acme_proc_result(proc);
     if (res->state == ACME_PROC_STOPPED) {
-        return ACME_CONFIGTEST_STOPPED;
+        return test->verdict = ACME_CONFIGTEST_STOPPED;
     }
-    text = apr_pstrdup(p, res->output);
-    if (nonce && (res->state == ACME_PROC_EXITED || res->state == ACME_PROC_LOST)) {
-        staged_lines(p, text, nonce, *ready, *refused);
+    configtest_outcome(p, res, spec.timeout, test);
+    if (staged && test->verdict == ACME_CONFIGTEST_PASSED) {
+        int domains = rt && rt->domains ? rt->domains->nelts : 0;
+
+        test->staged_incomplete = staged_lines(
+            p, report_read(p, spec.report_fd, (apr_size_t)(domains + 2) * ACME_STAGED_LINE_MAX),
+            nonce, test->ready, test->refused);
     }
-    for (i = 0; text[i]; ++i) {
-        text[i] = (text[i] == '\n' || text[i] == '\r') ? ' ' : text[i];
-    }
-    *output = text;
-    switch (res->state) {
-    case ACME_PROC_TIMED_OUT:
-        *output = apr_psprintf(p, "it did not finish within %d s, so it was stopped; %s",
-                               (int)apr_time_sec(spec.timeout), text);
-        return ACME_CONFIGTEST_FAILED;
-    case ACME_PROC_EXITED:
-        return res->code == 0 ? ACME_CONFIGTEST_PASSED : ACME_CONFIGTEST_FAILED;
-    case ACME_PROC_LOST:
-        /* Reaped by the MPM's wait for its children: the test's last line tells. */
-        return strstr(text, "Syntax OK") ? ACME_CONFIGTEST_PASSED : ACME_CONFIGTEST_FAILED;
-    default:
-        return ACME_CONFIGTEST_FAILED;
-    }
+    return test->verdict;
 }
 
 /* ---- in the test process ------------------------------------------------- */
 
+/* One line of the report on ACME_PROC_REPORT_FD, whole (a single write of
+ * a regular file). 0 when it could not be written (logged). */
+static int staged_report(server_rec *base, apr_pool_t *p, const char *nonce, const char *what)
+{
+    const char *line = apr_pstrcat(p, ACME_STAGED_MARK, nonce, ": ", what, "\n", NULL);
+    apr_size_t len = strlen(line);
+
+    if (write(ACME_PROC_REPORT_FD, line, len) != (ssize_t)len) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, errno, base, "ACME00556: cannot report the check "
+                     "of the staged certificates (%s)", what);
+        return 0;
+    }
+    return 1;
+}
+
+/* Is ACME_PROC_REPORT_FD the parent's report file: open, a regular file,
+ * with no name anyone else could open it by? */
+static int staged_report_fd_ok(void)
+{
+    struct stat st;
+
+    return fstat(ACME_PROC_REPORT_FD, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 0;
+}
+
 /* Staged entries of configured names only, each proven as activation would
  * and refused when it fails; names held back by their backoff are left
  * alone, but for the one exemption per key (acme_custody_backoff_exempt).
- * One line per name checked on stdout. */
+ * One report line per name checked, then "done". */
 static void staged_check_all(server_rec *base, apr_pool_t *ptemp, const char *nonce)
 {
     apr_array_header_t *domains;
@@ -257,15 +462,21 @@ static void staged_check_all(server_rec *base, apr_pool_t *ptemp, const char *no
     int i;
 
     domains = acme_check_domains_decls(ptemp, base, NULL, &err);
-    if (!domains || domains->nelts == 0
-        || acme_store_open(&store, ptemp, acme_config_store_dir(base), 0) != APR_SUCCESS) {
+    if (!domains || domains->nelts == 0) {
+        staged_report(base, ptemp, nonce, "done");
+        return;
+    }
+    if (acme_store_open(&store, ptemp, acme_config_store_dir(base), 0) != APR_SUCCESS) {
+        staged_report(base, ptemp, nonce, apr_pstrcat(ptemp, "failed the test cannot open "
+                                                      "the store ", acme_config_store_dir(base),
+                                                      NULL));
         return;
     }
     acme_certs_ctx_init(&ctx, base);
     anchors = apr_hash_make(ptemp);
     for (i = 0; i < domains->nelts; ++i) {
         const acme_domain_t *d = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
-        const char *why = NULL, *line, *exempt = NULL;
+        const char *why = NULL, *exempt = NULL;
         apr_status_t rv;
 
         if (!acme_store_has_staged(store, ptemp, d->name)) {
@@ -282,21 +493,13 @@ static void staged_check_all(server_rec *base, apr_pool_t *ptemp, const char *no
         if (exempt && rv != APR_SUCCESS && rv != APR_ENOENT) {
             acme_custody_backoff_exempt_use(store, ptemp, d->name, exempt);
         }
-        if (rv == APR_SUCCESS) {
-            line = apr_pstrcat(ptemp, ACME_STAGED_MARK, nonce, ": ready ", d->name, "\n", NULL);
-        }
-        else if (rv != APR_ENOENT) {
-            line = apr_pstrcat(ptemp, ACME_STAGED_MARK, nonce, ": refused ", d->name, "\n", NULL);
-        }
-        else {
-            continue;
-        }
-        /* stdout, unbuffered, so the line stays whole among the log lines */
-        if (write(STDOUT_FILENO, line, strlen(line)) < 0) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, errno, base, "ACME00556: cannot report "
-                         "the check of the staged certificate of %s", d->name);
+        if (rv != APR_ENOENT && !staged_report(base, ptemp, nonce, apr_pstrcat(
+                                   ptemp, rv == APR_SUCCESS ? "ready " : "refused ", d->name,
+                                   NULL))) {
+            return;             /* no "done": the parent knows the report is not whole */
         }
     }
+    staged_report(base, ptemp, nonce, "done");
 }
 
 /* The parent's nonce, taken out of the environment (so nothing this process
@@ -328,8 +531,9 @@ static void staged_test_config(apr_pool_t *pconf, server_rec *s)
         return;
     }
     apr_pool_create(&ptemp, pconf);
-    /* Without the parent's nonce nobody reads the verdicts: check nothing. */
-    if ((nonce = staged_take_nonce(ptemp)) != NULL) {
+    /* Without the parent's nonce and report file nobody reads the verdicts:
+     * check nothing (the parent finds no "done" and says so). */
+    if ((nonce = staged_take_nonce(ptemp)) != NULL && staged_report_fd_ok()) {
         staged_check_all(s, ptemp, nonce);
     }
     apr_pool_destroy(ptemp);

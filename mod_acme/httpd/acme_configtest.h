@@ -5,21 +5,40 @@
 #include <apr_tables.h>
 
 typedef enum {
-    ACME_CONFIGTEST_PASSED,
-    ACME_CONFIGTEST_FAILED,
+    ACME_CONFIGTEST_PASSED,           /* it exited with 0 (or, reaped by someone else,
+                                       * its last line is "Syntax OK") */
+    ACME_CONFIGTEST_FAILED,           /* it exited with another status, or a signal
+                                       * killed it: a restart would fail too */
+    ACME_CONFIGTEST_NO_VERDICT,       /* it could not run, ran past its timeout, or was
+                                       * reaped by someone else without "Syntax OK" last */
     ACME_CONFIGTEST_STOPPED           /* wake_fd became readable: the caller is stopping */
 } acme_configtest_e;
+
+typedef struct acme_configtest_t {
+    acme_configtest_e verdict;
+    /* One line for a log message: the test's error lines (level error or
+     * worse, httpd's syntax error) when it printed any, else the end of its
+     * output; with ACME_CONFIGTEST_NO_VERDICT, why first. */
+    const char *said;
+    /* The staged check (when asked for): names whose entry would go live,
+     * names it refused (a name in neither was not checked). */
+    apr_array_header_t *ready;
+    apr_array_header_t *refused;
+    /* NULL: the staged check reported to its end (or was not asked for);
+     * else why its report is not whole, and ready and refused may lack names
+     * it checked. */
+    const char *staged_incomplete;
+} acme_configtest_t;
 
 /* Runs "httpd <the parent's arguments> -t" for at most 15 s plus 10 ms per
  * configured domain and 500 ms per staged entry it proves (then kills it).
  * Safe on a thread of the parent while the MPM forks. wake_fd: readable means
- * give up now (-1: none). *output: what the test printed, or why it has no verdict.
- * ready (may be NULL, then refused too): the test also proves the staged
+ * give up now (-1: none). staged: the test also proves the staged
  * certificates of the configured names as activation would
- * (acme_store_staged_check: those that fail are refused and backed off);
- * *ready gets, in p, the names whose entry would activate, *refused those it
- * refused (a name in neither: not checked, or its line was cut off). */
-acme_configtest_e acme_configtest_run(server_rec *s, apr_pool_t *p, int wake_fd,
-                                      const char **output, apr_array_header_t **ready,
-                                      apr_array_header_t **refused);
+ * (acme_store_staged_check: those that fail are refused and backed off), and
+ * reports them on a channel of its own (an unlinked file, ACME_PROC_REPORT_FD),
+ * never in its output, which is kept only in part. *test (its arrays and
+ * strings in p) gets the outcome; returns test->verdict. */
+acme_configtest_e acme_configtest_run(server_rec *s, apr_pool_t *p, int wake_fd, int staged,
+                                      acme_configtest_t *test);
 #endif

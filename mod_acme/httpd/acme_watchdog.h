@@ -50,6 +50,8 @@ typedef struct acme_wd_t {
     apr_hash_t *live_until;           /* name -> apr_time_t: notAfter of the live certificate
                                        * at post_config (no entry: none live) */
     apr_time_t next_poll;
+    int unusable;                     /* tests in a row with no usable result
+                                       * (acme_activation_test.c) */
     int restart_sent;
     /* parent side, activation thread: everything below is the thread's once it runs */
     apr_pool_t *thread_pool;          /* unmanaged, with its own allocator */
@@ -112,6 +114,18 @@ void acme_activation_held_restart_write(acme_wd_t *wd, apr_pool_t *p, apr_time_t
 /* No restart is held (any more): activation.json removed (ACME00760 when it
  * cannot be). Temporaries in p. */
 void acme_activation_held_restart_clear(acme_wd_t *wd, apr_pool_t *p);
+/* acme_activation_test.c: runs the configuration test with the staged check
+ * (acme_configtest_run) before a restart for the staged names fresh. 1: it
+ * passed and its staged check reported whole, *test tells what would go
+ * live. 0: do nothing now; the test failed (ACME00717; next try in 5
+ * minutes), was stopped, or gave no usable result twice in a row (no
+ * verdict, or a pass whose staged report is not whole: ACME00766; the next
+ * try waits 10 s, twice that each time up to 5 minutes). Never more than two
+ * runs per call; the second only when the one before it was usable.
+ * Memory from p. */
+struct acme_configtest_t;
+int acme_activation_test(acme_wd_t *wd, const apr_array_header_t *fresh, apr_pool_t *p,
+                         int wake_fd, struct acme_configtest_t *test);
 /* acme_activation_batch.c: when the staged certificate of name became ready
  * (apr_time_t, microseconds); 0 if none is. One lstat: a "ready" that is not
  * a plain file does not count. Temporary memory from p. */
