@@ -41,12 +41,23 @@ static void test_log_levels(void **state)
     assert_string_equal(cap.message, "ACME00002: example.org has 3 names");
     acme_log(&ctx, ACME_LOG_INFO, 0, "at the level");
     assert_int_equal(cap.calls, 2);
+    /* statuses that only sort outcomes are no error of the system to print */
+    acme_log(&ctx, ACME_LOG_ERR, APR_ENOTIMPL, "ACME00003: no usable challenge");
+    assert_int_equal(cap.rv, 0);
+    acme_log(&ctx, ACME_LOG_ERR, APR_EGENERAL, "ACME00003: failed");
+    assert_int_equal(cap.rv, 0);
+    acme_log(&ctx, ACME_LOG_ERR, APR_TIMEUP, "ACME00003: timed out");
+    assert_int_equal(cap.rv, 0);
+    acme_log(&ctx, ACME_LOG_ERR, APR_ENOENT, "ACME00003: missing");
+    assert_int_equal(cap.rv, APR_ENOENT);
+    assert_int_equal(acme_log_os_error(APR_EACCES), APR_EACCES);
+    assert_int_equal(cap.calls, 6);
 
     /* No context or no sink: dropped without a crash. */
     acme_log(NULL, ACME_LOG_ERR, 0, "nobody listens");
     ctx.log = NULL;
     acme_log(&ctx, ACME_LOG_ERR, 0, "nobody listens");
-    assert_int_equal(cap.calls, 2);
+    assert_int_equal(cap.calls, 6);
 }
 
 static void test_log_truncates_long_messages(void **state)
@@ -121,7 +132,7 @@ static void test_advice_by_kind(void **state)
     const char *ca = "https://ca.example/dir", *reason, *advice;
     int kind;
 
-    for (kind = ACME_PROBLEM_KIND_TRANSPORT; kind <= ACME_PROBLEM_KIND_HOOK; kind++) {
+    for (kind = ACME_PROBLEM_KIND_TRANSPORT; kind <= ACME_PROBLEM_KIND_CHALLENGE; kind++) {
         assert_int_equal(acme_problem_kind_parse(acme_problem_kind_name(kind)), kind);
     }
     assert_null(acme_problem_kind_name(ACME_PROBLEM_KIND_NONE));

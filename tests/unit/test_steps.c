@@ -94,6 +94,41 @@ static void test_no_usable_challenge(void **state)
     assert_int_equal(f->publish_count, 0);
 }
 
+/* dns-persist-01 alone, at a CA that does not offer it: logged without an
+ * errno text (the failure is no error of the system), and the advice is to
+ * choose another type or CA, not about a DNS hook or the network. */
+static void test_dns_persist_not_offered(void **state)
+{
+    fixture_t *f = *state;
+    const char *detail, *kind, *reason, *advice, *line;
+    int i;
+
+    f->domain->challenges = strings2(f->p, "dns-persist-01", NULL);
+    unit_replay_add(f->replay, ISSUE, 0, 6);
+    run(f);
+    assert_failed(f, NULL);
+    detail = error_member(f, "detail");
+    assert_non_null(strstr(detail, "no usable challenge for"));
+    /* the line begins with its tag: no "(70023)This function has not been
+     * implemented on this platform: " before it, as httpd would print */
+    for (i = 0, line = NULL; i < f->log->nelts && !line; ++i) {
+        line = strstr(APR_ARRAY_IDX(f->log, i, const char *), "ACME00402: ");
+        line = line ? APR_ARRAY_IDX(f->log, i, const char *) : NULL;
+    }
+    assert_non_null(line);
+    assert_int_equal(strncmp(line, "ACME00402: ", 11), 0);
+    kind = error_member(f, "kind");
+    assert_non_null(kind);
+    assert_string_equal(kind, "challenge");
+    advice = acme_problem_advice_of(f->p, NULL, kind, detail, "https://ca.example/dir", &reason);
+    assert_string_equal(reason, "the CA offers no challenge type this server may use");
+    assert_non_null(strstr(advice, "AcmeCA https://ca.example/dir does not offer dns-persist-01. "
+                                   "Choose another challenge type with AcmeChallenges"));
+    assert_non_null(strstr(advice, "or another CA with AcmeCA"));
+    assert_null(strstr(advice, "AcmeDnsCmd"));
+    assert_null(strstr(advice, "outbound"));
+}
+
 /* ---- after activation: renewal information (RFC 9773) ---- */
 
 static void issue_and_activate(fixture_t *f, const char *fixture)
@@ -656,6 +691,7 @@ int main(void)
         STEP_TEST(test_staged_certificate_is_not_ordered_again),
         STEP_TEST(test_tls_alpn_01_issuance),
         STEP_TEST(test_no_usable_challenge),
+        STEP_TEST(test_dns_persist_not_offered),
         STEP_TEST(test_ari_window_after_activation),
         STEP_TEST(test_no_ari_renews_by_the_window),
         STEP_TEST(test_bad_nonce_retried_with_the_nonce_of_the_error),

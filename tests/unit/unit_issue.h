@@ -168,14 +168,18 @@ static inline apr_time_t unit_clock(void *baton)
 }
 
 /* The log of the context: every message is kept in the array baton (const
- * char *, copied to the array's pool); UNIT_LOG=1 also prints them. */
+ * char *, copied to the array's pool), with rv before it as httpd prints it
+ * ("(13)Permission denied: ACME..."); UNIT_LOG=1 also prints them. */
 static inline void unit_log_capture(void *baton, acme_log_level_t level, apr_status_t rv,
                                     const char *msg)
 {
     apr_array_header_t *log = baton;
+    char ebuf[128];
 
     (void)level;
-    (void)rv;
+    if (rv) {
+        msg = apr_psprintf(log->pool, "(%d)%s: %s", rv, apr_strerror(rv, ebuf, sizeof(ebuf)), msg);
+    }
     if (getenv("UNIT_LOG")) fprintf(stderr, "log: %s\n", msg);
     APR_ARRAY_PUSH(log, const char *) = apr_pstrdup(log->pool, msg);
 }

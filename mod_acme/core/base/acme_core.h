@@ -52,10 +52,19 @@ typedef struct acme_ctx_t {
     struct acme_counters_t *counters; /* Prometheus counters (acme_counters.h), NULL: none */
 } acme_ctx_t;
 
-/* Messages carry their own tag: "ACME00123: what happened". */
+/* Messages carry their own tag: "ACME00123: what happened". rv is the
+ * system's error behind it (0: none), which the host prints before the
+ * message as httpd does ("(13)Permission denied: ..."); acme_log passes
+ * on only what acme_log_os_error keeps. */
 void acme_log(const acme_ctx_t *ctx, acme_log_level_t level, apr_status_t rv,
               const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* rv when it is an error of the system or of APR that names what failed
+ * (errno values, resolver errors); 0 for the statuses the core returns only
+ * to sort outcomes (APR_EGENERAL, APR_ENOTIMPL, APR_TIMEUP, APR_INCOMPLETE,
+ * APR_EINCOMPLETE), whose text ("This function has not been implemented on
+ * this platform") would mislead before a message. */
+apr_status_t acme_log_os_error(apr_status_t rv);
 apr_time_t acme_core_now(const acme_ctx_t *ctx);
 /* A uniformly distributed number in [0, 1) from the system's random source
  * (jitter of retries and ARI renewal times); 0.5 when none is available. */
@@ -84,6 +93,7 @@ typedef enum {
     ACME_PROBLEM_KIND_ANSWER,     /* the CA answered with something that cannot be used */
     ACME_PROBLEM_KIND_STORE,      /* the store could not be read or written */
     ACME_PROBLEM_KIND_HOOK,       /* a DNS hook (AcmeDnsCmd) or the DNS check after it */
+    ACME_PROBLEM_KIND_CHALLENGE,  /* the CA offers no challenge type AcmeChallenges allows */
     /* The certificate the CA sent is not fit to serve: */
     ACME_PROBLEM_KIND_CERT_NAMES,         /* it does not cover the names ordered */
     ACME_PROBLEM_KIND_CERT_EXPIRED,       /* it has expired by this machine's clock */
@@ -94,10 +104,10 @@ typedef enum {
 } acme_problem_kind_e;
 #define ACME_PROBLEM_KIND_LAST ACME_PROBLEM_KIND_CHAIN_INVALID
 
-/* "transport", "tls", "ca-file", "answer", "store", "hook", "cert-names",
- * "cert-expired", "cert-not-yet-valid", "cert-key", "chain-untrusted",
- * "chain-invalid"; NULL for ACME_PROBLEM_KIND_NONE or an unknown value
- * (static text). */
+/* "transport", "tls", "ca-file", "answer", "store", "hook", "challenge",
+ * "cert-names", "cert-expired", "cert-not-yet-valid", "cert-key",
+ * "chain-untrusted", "chain-invalid"; NULL for ACME_PROBLEM_KIND_NONE or an
+ * unknown value (static text). */
 const char *acme_problem_kind_name(int kind);
 /* The status to log a failure with: 0 for the kinds whose status says no
  * more than the detail (a certificate not fit to serve: no system error

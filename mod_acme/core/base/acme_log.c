@@ -7,6 +7,20 @@
 /* Long enough for a URL, a CA's problem detail and some context. */
 #define ACME_LOG_LINE_MAX 2048
 
+apr_status_t acme_log_os_error(apr_status_t rv)
+{
+    switch (rv) {
+    case APR_EGENERAL:
+    case APR_ENOTIMPL:
+    case APR_TIMEUP:
+    case APR_INCOMPLETE:
+    case APR_EINCOMPLETE:
+        return 0;
+    default:
+        return rv;
+    }
+}
+
 void acme_log(const acme_ctx_t *ctx, acme_log_level_t level, apr_status_t rv,
               const char *fmt, ...)
 {
@@ -20,6 +34,6 @@ void acme_log(const acme_ctx_t *ctx, acme_log_level_t level, apr_status_t rv,
     va_start(ap, fmt);
     apr_vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    ctx->log(ctx->log_baton, level, rv, line);
+    ctx->log(ctx->log_baton, level, acme_log_os_error(rv), line);
 }
 

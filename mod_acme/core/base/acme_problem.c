@@ -179,7 +179,7 @@ const char *acme_problem_advice(const char *type, const char **reason)
 }
 
 static const char *const kind_names[] = {
-    NULL, "transport", "tls", "ca-file", "answer", "store", "hook", "cert-names",
+    NULL, "transport", "tls", "ca-file", "answer", "store", "hook", "challenge", "cert-names",
     "cert-expired", "cert-not-yet-valid", "cert-key", "chain-untrusted", "chain-invalid"
 };
 
@@ -209,6 +209,20 @@ int acme_problem_kind_parse(const char *name)
         }
     }
     return ACME_PROBLEM_KIND_NONE;
+}
+
+/* The enabled types a "no usable challenge" detail names ("...; enabled:
+ * TYPES; ..."), or NULL. */
+static const char *detail_enabled(apr_pool_t *p, const char *detail)
+{
+    const char *at = detail ? strstr(detail, "; enabled: ") : NULL, *end;
+
+    if (!at) {
+        return NULL;
+    }
+    at += strlen("; enabled: ");
+    end = strchr(at, ';');
+    return end ? apr_pstrmemdup(p, at, end - at) : apr_pstrdup(p, at);
 }
 
 /* The reason in a detail "METHOD URL: reason" (acme_http's transfer
@@ -334,6 +348,16 @@ const char *acme_problem_advice_of(apr_pool_t *p, const char *type, const char *
                "above says how): run the "
                "AcmeDnsCmd hook by hand as the server's User, and check that the TXT record it "
                "sets becomes visible to AcmeDnsResolver.";
+    case ACME_PROBLEM_KIND_CHALLENGE:
+        if (reason) {
+            *reason = "the CA offers no challenge type this server may use";
+        }
+        /* neither a hook nor the network: the CA and AcmeChallenges disagree */
+        return apr_psprintf(p, "No error came from the CA: AcmeCA %s does not offer %s. Choose "
+                            "another challenge type with AcmeChallenges (one the CA offers, "
+                            "named above), or another CA with AcmeCA.", ca,
+                            detail_enabled(p, detail) ? detail_enabled(p, detail)
+                            : "the challenge types AcmeChallenges allows");
     default:
         if (acme_problem_kind_parse(kind) >= ACME_PROBLEM_KIND_CERT_NAMES) {
             return cert_advice(acme_problem_kind_parse(kind), reason);

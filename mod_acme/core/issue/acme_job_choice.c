@@ -147,6 +147,7 @@ acme_outcome_e acme_job_no_usable_challenge(acme_step_ctx_t *sc, const acme_auth
                      authz->wildcard ? "*." : "", authz->identifier,
                      offered_types(sc->p, authz), acme_job_join(sc->p, enabled_types(sc)),
                      acme_job_join(sc->p, answered_types(sc)), usable_advice(sc, authz));
+    sc->prob.kind = ACME_PROBLEM_KIND_CHALLENGE;
     return ACME_OUTCOME_FAILED;
 }
 
