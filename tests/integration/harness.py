@@ -862,6 +862,23 @@ def ssl_vhost(server_name, aliases=(), acme_domain="AcmeDomain", extra="", port=
     return "\n".join(lines) + "\n"
 
 
+def configtest_fails(httpd, words):
+    """configtest of httpd's configuration fails and says each of words (exact
+    text); its output."""
+    rc, out = httpd.configtest()
+    assert rc != 0, "configtest passed:\n%s\nconfig:\n%s" % (out, httpd.conf_text)
+    for w in words:
+        assert w in out, "%r not in:\n%s" % (w, out)
+    return out
+
+
+def names_place(out, where):
+    """Whether out names the config line where ("FILE:LINE", Httpd.where) as
+    mod_acme does, or as httpd does ("line LINE of FILE")."""
+    path, line = where.rsplit(":", 1)
+    return where in out or "line %s of %s" % (line, path) in out
+
+
 class Httpd:
     """One httpd instance in its own ServerRoot under /tmp.
 
@@ -986,6 +1003,11 @@ class Httpd:
             if fragment in line:
                 return i
         raise KeyError("%r not in %s" % (fragment, self.conf_path))
+
+    def where(self, fragment, below=0):
+        """"FILE:LINE" of the first config line containing fragment (or of the
+        line that many below it), as configtest's messages name a line."""
+        return "%s:%d" % (self.conf_path, self.line_of(fragment) + below)
 
     # -- control ---------------------------------------------------------
     # Where the test reaches httpd's ports (a subclass may put httpd elsewhere,

@@ -5,11 +5,7 @@ import re
 
 import pytest
 
-from harness import HTTPD_USER, ssl_vhost
-
-
-def location_named(out, path, line):
-    return ("line %d of %s" % (line, path) in out) or ("%s:%d" % (path, line) in out)
+from harness import HTTPD_USER, configtest_fails, names_place, ssl_vhost
 
 
 def any_location_named(out, path):
@@ -133,13 +129,10 @@ CASES = [pace_rate_in_weeks, invalid_dns_name, wildcard_http01_only, agree_to_te
 def test_configtest_rejects(httpd, unique, case):
     name = unique("cfg")
     fragment, words = case(httpd, name)
-    rc, out = httpd.configtest()
-    assert rc != 0, "configtest passed:\n%s\nconfig:\n%s" % (out, httpd.conf_text)
-    assert httpd.conf_path in out, "message does not name the config file:\n" + out
+    out = configtest_fails(httpd, [httpd.conf_path])
     if fragment:
-        line = httpd.line_of(fragment)
-        assert location_named(out, httpd.conf_path, line), \
-            "message does not name line %d (%r):\n%s" % (line, fragment, out)
+        assert names_place(out, httpd.where(fragment)), \
+            "message does not name %s (%r):\n%s" % (httpd.where(fragment), fragment, out)
     else:
         assert any_location_named(out, httpd.conf_path), "message names no line:\n" + out
     low = out.lower()
@@ -176,13 +169,10 @@ def test_server_level_directive_in_vhost_refused(httpd, unique, line):
     """configtest fails at the directive's line, telling to move it out."""
     name = unique("srv")
     httpd.write_config(vhosts=ssl_vhost(name, extra=line))
-    rc, out = httpd.configtest()
-    assert rc != 0, "configtest passed:\n%s\nconfig:\n%s" % (out, httpd.conf_text)
+    out = configtest_fails(httpd, ["outside the <VirtualHost>"])
     # ssl_vhost writes ServerName, DocumentRoot, SSLEngine, then the extra line
     # (some of these lines are also written at server level, earlier)
-    at = httpd.line_of("ServerName %s" % name) + 3
-    assert location_named(out, httpd.conf_path, at), out
-    assert "outside the <VirtualHost>" in out, out
+    assert names_place(out, httpd.where("ServerName %s" % name, below=3)), out
     assert not httpd.running()
 
 
@@ -190,10 +180,9 @@ def test_second_max_parallel_refused_naming_both_lines(httpd, unique):
     """A second AcmeMaxParallel would replace the first without a word."""
     httpd.write_config(vhosts=ssl_vhost(unique("mp")),
                        extra_global="AcmeMaxParallel 10 60/1m\nAcmeMaxParallel 20")
-    rc, out = httpd.configtest()
-    assert rc != 0, out
-    first = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeMaxParallel 10 60/1m"))
-    second = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeMaxParallel 20"))
+    out = configtest_fails(httpd, [])
+    first = httpd.where("AcmeMaxParallel 10 60/1m")
+    second = httpd.where("AcmeMaxParallel 20")
     assert ("ACME01600: AcmeMaxParallel at %s repeats the one at %s, and only one can count"
             % (second, first)) in out, out
     assert not httpd.running()

@@ -8,24 +8,12 @@ import os
 
 import pytest
 
-from harness import ssl_vhost
-
-
-def at(httpd, fragment):
-    return "%s:%d" % (httpd.conf_path, httpd.line_of(fragment))
+from harness import configtest_fails, ssl_vhost
 
 
 def at_nth(httpd, fragment, n):
     lines = [i for i, l in enumerate(httpd.conf_text.splitlines(), 1) if fragment in l]
     return "%s:%d" % (httpd.conf_path, lines[n])
-
-
-def fails(httpd, words):
-    rc, out = httpd.configtest()
-    assert rc != 0, "configtest passed:\n%s\nconfig:\n%s" % (out, httpd.conf_text)
-    for w in words:
-        assert w in out, "%r not in:\n%s" % (w, out)
-    return out
 
 
 def repeated(directive, second, first):
@@ -49,8 +37,8 @@ def test_server_level_repeat_names_both_lines(httpd, unique, directive, second):
     httpd.write_config(vhosts=ssl_vhost(unique("rep")), extra_global=second)
     first_at, second_at = at_nth(httpd, directive + " ", 0), at_nth(httpd, directive + " ", -1)
     assert first_at != second_at
-    fails(httpd, [repeated(directive, second_at, first_at) + "replace the first without a word; "
-                  "keep"])
+    configtest_fails(httpd, [repeated(directive, second_at, first_at)
+                             + "replace the first without a word; keep"])
     assert not httpd.running()
 
 
@@ -63,16 +51,16 @@ def test_server_level_repeat_across_included_file(httpd, unique):
     httpd.write_config(vhosts=ssl_vhost(unique("inc")),
                        extra_global="Include %s\nAcmeRenewWindow 20d\nAcmeActivation manual"
                        % included)
-    out = fails(httpd, [repeated("AcmeRenewWindow", at(httpd, "AcmeRenewWindow 20d"),
-                                 "%s:2" % included)
-                        + "replace the first without a word; keep the one you mean and remove "
-                          "the other"])
+    out = configtest_fails(httpd, [repeated("AcmeRenewWindow", httpd.where("AcmeRenewWindow 20d"),
+                                            "%s:2" % included)
+                                   + "replace the first without a word; keep the one you mean "
+                                     "and remove the other"])
     assert "ACME01600" in out
     # the next one is found once the first is fixed
     httpd.write_config(vhosts=ssl_vhost(unique("inc")),
                        extra_global="Include %s\nAcmeActivation manual" % included)
-    fails(httpd, [repeated("AcmeActivation", at(httpd, "AcmeActivation manual"),
-                           "%s:3" % included)])
+    configtest_fails(httpd, [repeated("AcmeActivation", httpd.where("AcmeActivation manual"),
+                                      "%s:3" % included)])
 
 
 def test_list_directive_repeat_offers_the_joined_line(httpd, unique):
@@ -80,10 +68,10 @@ def test_list_directive_repeat_offers_the_joined_line(httpd, unique):
     certificates), which may not be what either line meant."""
     httpd.write_config(vhosts=ssl_vhost(unique("kt")),
                        extra_global="AcmeKeyType ec-p256\nAcmeKeyType rsa-2048")
-    fails(httpd, [repeated("AcmeKeyType", at(httpd, "AcmeKeyType rsa-2048"),
-                           at(httpd, "AcmeKeyType ec-p256"))
-                  + "add to the list of the first without a word; write one line, "
-                    "'AcmeKeyType ec-p256 rsa-2048', if you mean all of them"])
+    configtest_fails(httpd, [repeated("AcmeKeyType", httpd.where("AcmeKeyType rsa-2048"),
+                                      httpd.where("AcmeKeyType ec-p256"))
+                             + "add to the list of the first without a word; write one line, "
+                               "'AcmeKeyType ec-p256 rsa-2048', if you mean all of them"])
 
 
 def test_vhost_repeat_names_both_lines(httpd, unique):
@@ -91,14 +79,14 @@ def test_vhost_repeat_names_both_lines(httpd, unique):
     name = unique("vh")
     httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeRenewWindow 30d\nAcmeProfile a\n"
                                                     "AcmeRenewWindow 20%"))
-    fails(httpd, [repeated("AcmeRenewWindow", at(httpd, "AcmeRenewWindow 20%"),
-                           at(httpd, "AcmeRenewWindow 30d"))
-                  + "replace the first without a word; keep the one you mean and remove the "
-                    "other in this <VirtualHost>"])
+    configtest_fails(httpd, [repeated("AcmeRenewWindow", httpd.where("AcmeRenewWindow 20%"),
+                                      httpd.where("AcmeRenewWindow 30d"))
+                             + "replace the first without a word; keep the one you mean and "
+                               "remove the other in this <VirtualHost>"])
     httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeRequireHttps permanent\n"
                                                     "AcmeRequireHttps off"))
-    fails(httpd, [repeated("AcmeRequireHttps", at(httpd, "AcmeRequireHttps off"),
-                           at(httpd, "AcmeRequireHttps permanent"))])
+    configtest_fails(httpd, [repeated("AcmeRequireHttps", httpd.where("AcmeRequireHttps off"),
+                                      httpd.where("AcmeRequireHttps permanent"))])
 
 
 def test_vhost_overrides_server_value_and_vhosts_are_separate(httpd, unique):

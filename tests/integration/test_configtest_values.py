@@ -4,19 +4,7 @@ without a hook is reported at the AcmeChallenges line; a warn window not
 inside the renew window is warned about (configtest passes)."""
 import pytest
 
-from harness import ssl_vhost
-
-
-def at(httpd, fragment):
-    return "%s:%d" % (httpd.conf_path, httpd.line_of(fragment))
-
-
-def fails(httpd, words):
-    rc, out = httpd.configtest()
-    assert rc != 0, "configtest passed:\n%s\nconfig:\n%s" % (out, httpd.conf_text)
-    for w in words:
-        assert w in out, "%r not in:\n%s" % (w, out)
-    return out
+from harness import configtest_fails, ssl_vhost
 
 
 def test_dns01_without_hook_names_the_challenges_line(httpd, unique):
@@ -25,12 +13,13 @@ def test_dns01_without_hook_names_the_challenges_line(httpd, unique):
     and <VirtualHost>."""
     name = unique("dns")
     httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeChallenges dns-01"))
-    fails(httpd, ["ACME00914: %s: AcmeChallenges allows only dns-01 for the AcmeDomain at %s, "
-                  "but no AcmeDnsCmd" % (at(httpd, "AcmeChallenges dns-01"),
-                                         at(httpd, "    AcmeDomain"))])
+    configtest_fails(httpd, ["ACME00914: %s: AcmeChallenges allows only dns-01 for the AcmeDomain "
+                             "at %s, but no AcmeDnsCmd" % (httpd.where("AcmeChallenges dns-01"),
+                                                           httpd.where("    AcmeDomain"))])
     httpd.write_config(vhosts=ssl_vhost(name), extra_global="AcmeChallenges dns-01")
-    fails(httpd, ["ACME00914: %s: AcmeChallenges allows only dns-01 for the AcmeDomain at %s"
-                  % (at(httpd, "AcmeChallenges dns-01"), at(httpd, "    AcmeDomain"))])
+    configtest_fails(httpd, ["ACME00914: %s: AcmeChallenges allows only dns-01 for the AcmeDomain "
+                             "at %s" % (httpd.where("AcmeChallenges dns-01"),
+                                        httpd.where("    AcmeDomain"))])
 
 
 @pytest.mark.parametrize("line,words", [
@@ -45,13 +34,14 @@ def test_dns01_without_hook_names_the_challenges_line(httpd, unique):
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_out_of_range_values_say_so(httpd, unique, line, words):
     httpd.write_config(vhosts=ssl_vhost(unique("rng")), extra_global=line)
-    out = fails(httpd, words)
+    out = configtest_fails(httpd, words)
     assert "line %d of %s" % (httpd.line_of(line), httpd.conf_path) in out, out
 
 
 def test_port_map_out_of_range(httpd, unique):
     httpd.write_config(vhosts=ssl_vhost(unique("pm")), acme={"AcmePortMap": "http:0 https:443"})
-    fails(httpd, ["ACME01603: AcmePortMap 'http:0' is out of range: a port is from 1 to 65535"])
+    configtest_fails(httpd, ["ACME01603: AcmePortMap 'http:0' is out of range: a port is from 1 "
+                             "to 65535"])
 
 
 def test_warn_window_not_inside_renew_window_is_warned(httpd, unique):
@@ -64,9 +54,9 @@ def test_warn_window_not_inside_renew_window_is_warned(httpd, unique):
     rc, out = httpd.configtest()
     assert rc == 0, out
     assert ("ACME01605: %s: AcmeWarnWindow 50%% (written there) is not inside AcmeRenewWindow "
-            "10%% (%s), for the AcmeDomain at %s" % (at(httpd, "AcmeWarnWindow 50%"),
-                                                     at(httpd, "AcmeRenewWindow 10%"),
-                                                     at(httpd, "    AcmeDomain"))) in out, out
+            "10%% (%s), for the AcmeDomain at %s" % (httpd.where("AcmeWarnWindow 50%"),
+                                                     httpd.where("AcmeRenewWindow 10%"),
+                                                     httpd.where("    AcmeDomain"))) in out, out
     assert "write 'AcmeWarnWindow 5%'" in out, out
     # durations compare too; the default warn window (10%) against a renew window of 5%
     httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeRenewWindow 30d\nAcmeWarnWindow 30d"))
