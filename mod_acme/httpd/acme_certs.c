@@ -388,24 +388,21 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 
 /* ---- mod_ssl hooks ---------------------------------------------------------- */
 
-/* The names of d that leaf holds (a SAN equal to it or a wildcard SAN over
- * it): d->names itself when it holds all, else a new list in p. */
-static const apr_array_header_t *names_held(apr_pool_t *p, apr_pool_t *ptemp,
-                                            const acme_domain_t *d, X509 *leaf)
+/* The names of d that a leaf with SANs sans holds (a SAN equal to it or a
+ * wildcard SAN over it): d->names itself when it holds all, else a new list
+ * in p. */
+static const apr_array_header_t *names_held(apr_pool_t *p, const acme_domain_t *d,
+                                            const apr_array_header_t *sans)
 {
-    acme_cert_info_t info;
     apr_array_header_t *held = NULL;
     int i, j;
 
-    if (acme_cert_info(ptemp, leaf, &info) != APR_SUCCESS) {
-        return d->names;   /* acme_cert_check read it a moment ago */
-    }
     for (i = 0; i < d->names->nelts; i++) {
         const char *name = APR_ARRAY_IDX(d->names, i, const char *);
         int found = 0;
 
-        for (j = 0; j < info.names->nelts && !found; j++) {
-            const char *san = APR_ARRAY_IDX(info.names, j, const char *);
+        for (j = 0; j < sans->nelts && !found; j++) {
+            const char *san = APR_ARRAY_IDX(sans, j, const char *);
 
             found = !strcasecmp(san, name) || acme_name_covers(san, name);
         }
@@ -426,15 +423,17 @@ static const apr_array_header_t *names_held(apr_pool_t *p, apr_pool_t *ptemp,
  * the leaf covers d's first name and is valid, and an SSL_CTX as strict as
  * mod_ssl's takes both (acme_certverify_loadable). APR_SUCCESS (and *held:
  * the names of d the leaf holds, names_held), APR_ENOENT when absent, else
- * an error with *why. */
+ * an error with *why. The leaf is parsed once, for all three. */
 static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
                                 const char *cert_path, const char *key_path, int live,
                                 const char **why, const apr_array_header_t **held)
 {
     apr_array_header_t *chain, *first;
+    acme_cert_info_t info;
     const char *pem;
     apr_size_t len;
     EVP_PKEY *key;
+    X509 *leaf;
     apr_finfo_t finfo;
     apr_status_t rv;
 
@@ -451,15 +450,20 @@ static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acm
         *why = "its private key is missing or unreadable";
         return APR_EINVAL;
     }
+    leaf = APR_ARRAY_IDX(chain, 0, X509 *);
+    if (acme_cert_info(ptemp, leaf, &info) != APR_SUCCESS) {
+        *why = "certificate cannot be read";
+        return APR_EINVAL;
+    }
     first = apr_array_make(ptemp, 1, sizeof(const char *));
     APR_ARRAY_PUSH(first, const char *) = APR_ARRAY_IDX(d->names, 0, const char *);
-    rv = acme_cert_check(ptemp, APR_ARRAY_IDX(chain, 0, X509 *), key, first,
-                         acme_certs_keys_judged_at(rt, ptemp, d->name, chain, live), why);
+    rv = acme_cert_check_info(ptemp, leaf, &info, key, first,
+                              acme_certs_keys_judged_at(rt, ptemp, d->name, &info, live), why);
     if (rv == APR_SUCCESS) {
         rv = acme_certverify_loadable(ptemp, chain, key, why);
     }
     if (rv == APR_SUCCESS) {
-        *held = names_held(rt->pool, ptemp, d, APR_ARRAY_IDX(chain, 0, X509 *));
+        *held = names_held(rt->pool, d, info.names);
     }
     return rv;
 }

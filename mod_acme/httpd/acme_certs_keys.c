@@ -157,21 +157,18 @@ void acme_certs_keys_register_hooks(apr_pool_t *p)
 }
 
 apr_time_t acme_certs_keys_judged_at(acme_runtime_t *rt, apr_pool_t *p, const char *name,
-                                     const apr_array_header_t *chain, int live)
+                                     const acme_cert_info_t *leaf, int live)
 {
     apr_time_t now = acme_core_now(&rt->ctx);
-    acme_cert_info_t info;
 
-    if (!live || chain->nelts < 1
-        || acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &info) != APR_SUCCESS
-        || (now >= info.not_before && now < info.not_after)) {
+    if (!live || (now >= leaf->not_before && now < leaf->not_after)) {
         return now;
     }
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rt->base, "ACME00681: the live certificate of %s "
                  "is valid from %s until %s, and this machine's clock says %s: it is served all "
                  "the same, since clients judge it by their own clocks; if this clock is wrong, "
                  "set it right (NTP); a certificate really out of date is renewed", name,
-                 acme_time_rfc3339(p, info.not_before), acme_time_rfc3339(p, info.not_after),
+                 acme_time_rfc3339(p, leaf->not_before), acme_time_rfc3339(p, leaf->not_after),
                  acme_time_rfc3339(p, now));
-    return info.not_before;
+    return leaf->not_before;
 }

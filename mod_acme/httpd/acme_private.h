@@ -64,14 +64,15 @@ void acme_certs_keys_batch_end(acme_runtime_t *rt);
  * monitor hook in slices of 200 ms after the server serves (ACME00697 at
  * debug when done). Temporary memory from ptemp. */
 void acme_certs_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp);
-/* acme_certs_keys.c: the time at which the served chain (X509*, leaf first)
- * of domain name is judged: now, except for the live version (live set)
- * whose leaf this machine's clock puts outside its validity. That one is
+/* acme_certs_keys.c: the time (apr_time_t) at which the served leaf of
+ * domain name, of which leaf is what acme_cert_info read, is judged: now,
+ * except for the live version (live set) whose leaf this machine's clock
+ * puts outside its validity. That one is
  * judged at its own start, so it serves all the same (clients judge it by
  * their clocks; a clock set wrong must not swap it for an older version or
  * for nothing), with warning ACME00681 naming both times and the fix. */
 apr_time_t acme_certs_keys_judged_at(acme_runtime_t *rt, apr_pool_t *p, const char *name,
-                                     const apr_array_header_t *chain, int live);
+                                     const acme_cert_info_t *leaf, int live);
 
 /* Log sink for the core, writing to s's error log with the acme module index. */
 void acme_certs_ctx_init(acme_ctx_t *ctx, server_rec *s);

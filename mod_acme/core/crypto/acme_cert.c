@@ -433,6 +433,20 @@ apr_status_t acme_cert_check(apr_pool_t *p, X509 *leaf, EVP_PKEY *pkey,
                              const apr_array_header_t *names, apr_time_t now, const char **why)
 {
     acme_cert_info_t info;
+
+    if (!leaf || acme_cert_info(p, leaf, &info) != APR_SUCCESS) {
+        if (why) {
+            *why = "certificate cannot be read";
+        }
+        return APR_EINVAL;
+    }
+    return acme_cert_check_info(p, leaf, &info, pkey, names, now, why);
+}
+
+apr_status_t acme_cert_check_info(apr_pool_t *p, X509 *leaf, const acme_cert_info_t *info,
+                                  EVP_PKEY *pkey, const apr_array_header_t *names,
+                                  apr_time_t now, const char **why)
+{
     const char *dummy;
     int i;
 
@@ -440,10 +454,6 @@ apr_status_t acme_cert_check(apr_pool_t *p, X509 *leaf, EVP_PKEY *pkey,
         why = &dummy;
     }
     *why = NULL;
-    if (!leaf || acme_cert_info(p, leaf, &info) != APR_SUCCESS) {
-        *why = "certificate cannot be read";
-        return APR_EINVAL;
-    }
     if (pkey && EVP_PKEY_eq(X509_get0_pubkey(leaf), pkey) != 1) {
         ERR_clear_error();
         *why = "certificate's public key does not match the private key";
@@ -451,19 +461,19 @@ apr_status_t acme_cert_check(apr_pool_t *p, X509 *leaf, EVP_PKEY *pkey,
     }
     for (i = 0; names && i < names->nelts; ++i) {
         const char *name = APR_ARRAY_IDX(names, i, const char *);
-        if (!names_cover(info.names, name)) {
+        if (!names_cover(info->names, name)) {
             *why = apr_psprintf(p, "certificate does not cover %s", name);
             return APR_EINVAL;
         }
     }
-    if (now < info.not_before) {
+    if (now < info->not_before) {
         *why = apr_psprintf(p, "certificate is not valid before %s",
-                            acme_time_http_date(p, info.not_before));
+                            acme_time_http_date(p, info->not_before));
         return APR_EINVAL;
     }
-    if (now >= info.not_after) {
+    if (now >= info->not_after) {
         *why = apr_psprintf(p, "certificate expired on %s",
-                            acme_time_http_date(p, info.not_after));
+                            acme_time_http_date(p, info->not_after));
         return APR_EINVAL;
     }
     return APR_SUCCESS;

@@ -44,9 +44,16 @@ const char *acme_cert_issuer_cn(apr_pool_t *p, X509 *cert);
 apr_status_t acme_cert_ari_id(apr_pool_t *p, X509 *cert, const char **id);
 
 /* Is the leaf fit to serve: public key equals pkey (if not NULL), every name in
- * names covered, valid at now. APR_EINVAL with *why otherwise. */
+ * names covered, valid at now (apr_time_t). APR_SUCCESS; APR_EINVAL with *why
+ * (from p) otherwise. */
 apr_status_t acme_cert_check(apr_pool_t *p, X509 *leaf, EVP_PKEY *pkey,
                              const apr_array_header_t *names, apr_time_t now, const char **why);
+/* acme_cert_check on info, what acme_cert_info read of leaf: for a caller
+ * that keeps what it read (its names, its validity) and must not parse the
+ * leaf again. Same returns. */
+apr_status_t acme_cert_check_info(apr_pool_t *p, X509 *leaf, const acme_cert_info_t *info,
+                                  EVP_PKEY *pkey, const apr_array_header_t *names,
+                                  apr_time_t now, const char **why);
 
 /* Self-signed certificate for pkey (the fallback until the real one exists). */
 apr_status_t acme_cert_selfsigned_create(apr_pool_t *p, EVP_PKEY *pkey, const char *common_name,
