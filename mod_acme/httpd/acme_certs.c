@@ -51,7 +51,9 @@ typedef struct certs_state_t {
 /* A vhost serving a domain's live certificate, and its place in the config. */
 typedef struct live_at_t {
     server_rec *s;
-    const acme_domain_t *d;
+    /* the domain's names its certificate holds (served_t names): only those
+     * are live (redirects, HSTS); a name added since waits for its certificate */
+    const apr_array_header_t *names;
     int order;
 } live_at_t;
 
@@ -671,19 +673,11 @@ static int certs_index_live(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
             if (!v) {
                 continue;
             }
-            if (v->names != d->names) {
-                /* Only what the live certificate holds is live (redirects,
-                 * HSTS): a name added since waits for its certificate. */
-                acme_domain_t *held = apr_pmemdup(rt->pool, d, sizeof(*d));
-
-                held->names = (apr_array_header_t *)v->names;
-                d = held;
-            }
             at = apr_palloc(rt->pool, sizeof(*at));
             at->s = s;
-            at->d = d;
+            at->names = v->names;
             at->order = order;
-            if (acme_vhost_map_index_domain(st->live_by_name, d, at)) {
+            if (acme_vhost_map_index(st->live_by_name, at->names, at)) {
                 APR_ARRAY_PUSH(st->live_patterns, live_at_t *) = at;
             }
         }
@@ -708,7 +702,7 @@ server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host)
         if (best && at->order >= best->order) {
             break;
         }
-        if (acme_vhost_map_covers(at->d, host)) {
+        if (acme_vhost_map_names_cover(at->names, host)) {
             best = at;
             break;
         }

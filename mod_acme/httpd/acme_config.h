@@ -186,17 +186,21 @@ apr_hash_t *acme_vhost_map_domains(apr_pool_t *p, apr_pool_t *ptemp, server_rec 
 /* acme_vhost_map.c: 1 if one of d's names is host or covers it (a
  * wildcard one label up, the same IP address), else 0. */
 int acme_vhost_map_covers(const acme_domain_t *d, const char *host);
+/* acme_vhost_map.c: acme_vhost_map_covers for a list of names (const char *)
+ * instead of a domain's. */
+int acme_vhost_map_names_cover(const apr_array_header_t *names, const char *host);
 
 /* acme_vhost_map.c: fills rt->names and rt->pattern_domains from
  * rt->domains (post_config, in the parent; read-only afterwards, so request
  * threads read them without locks). Allocates from rt->pool. */
 void acme_vhost_map_index_names(acme_runtime_t *rt);
-/* acme_vhost_map.c: maps each of d's names that by_name does not hold yet
- * to value, so a name stays with the first domain indexed for it. Returns 1
- * when one of d's names is a wildcard or an IP address (a name lookup alone
- * does not find every host such a domain covers), else 0. d's names are the
- * keys: they must live as long as by_name. Allocates from by_name's pool. */
-int acme_vhost_map_index_domain(apr_hash_t *by_name, const acme_domain_t *d, void *value);
+/* acme_vhost_map.c: maps each of names (const char *, a domain's or those
+ * its certificate holds) that by_name does not hold yet to value, so a name
+ * stays with the first entry indexed for it. Returns 1 when one of names is
+ * a wildcard or an IP address (a name lookup alone does not find every host
+ * such names cover), else 0. The names are the keys: they must live as long
+ * as by_name. Allocates from by_name's pool. */
+int acme_vhost_map_index(apr_hash_t *by_name, const apr_array_header_t *names, void *value);
 /* The domain one of whose names is host or covers it, or NULL: a hash
  * lookup, then a walk over the few domains with wildcard or IP names.
  * host as httpd gives r->hostname (lowercase, no brackets). Allocates nothing. */

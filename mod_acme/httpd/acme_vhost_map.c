@@ -11,17 +11,22 @@
 #include "acme_config.h"
 #include "acme_name.h"
 
-int acme_vhost_map_covers(const acme_domain_t *d, const char *host)
+int acme_vhost_map_names_cover(const apr_array_header_t *names, const char *host)
 {
     int i;
 
-    for (i = 0; i < d->names->nelts; i++) {
-        const char *name = APR_ARRAY_IDX(d->names, i, const char *);
+    for (i = 0; i < names->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
         if (!strcasecmp(name, host) || acme_name_covers(name, host)) {
             return 1;
         }
     }
     return 0;
+}
+
+int acme_vhost_map_covers(const acme_domain_t *d, const char *host)
+{
+    return acme_vhost_map_names_cover(d->names, host);
 }
 
 static int domain_covers_list(const acme_domain_t *d, const apr_array_header_t *hosts)
@@ -207,12 +212,12 @@ apr_hash_t *acme_vhost_map_domains(apr_pool_t *p, apr_pool_t *ptemp, server_rec 
     return map;
 }
 
-int acme_vhost_map_index_domain(apr_hash_t *by_name, const acme_domain_t *d, void *value)
+int acme_vhost_map_index(apr_hash_t *by_name, const apr_array_header_t *names, void *value)
 {
     int j, pattern = 0;
 
-    for (j = 0; j < d->names->nelts; j++) {
-        const char *name = APR_ARRAY_IDX(d->names, j, const char *);
+    for (j = 0; j < names->nelts; j++) {
+        const char *name = APR_ARRAY_IDX(names, j, const char *);
 
         pattern = pattern || acme_name_is_wildcard(name) || acme_name_is_ip(name);
         if (!apr_hash_get(by_name, name, APR_HASH_KEY_STRING)) {
@@ -231,7 +236,7 @@ void acme_vhost_map_index_names(acme_runtime_t *rt)
     for (i = 0; i < rt->domains->nelts; i++) {
         acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, acme_domain_t *);
 
-        if (acme_vhost_map_index_domain(rt->names, d, d)) {
+        if (acme_vhost_map_index(rt->names, d->names, d)) {
             APR_ARRAY_PUSH(rt->pattern_domains, acme_domain_t *) = d;
         }
     }
