@@ -2,8 +2,8 @@
 """Reports call and include circles between the source files of mod_acme.
 
 Call graph: a .c file depends on the .c file that defines a function it uses.
-A definition is a line at column 0 of the form `type name(` that is not
-static; a use is any mention of that name in another .c file (a call, or a
+A definition is a file-scope `type name(parameters) {` that is not static,
+the type on the name's line or on lines of its own (build/csource.py); a use is any mention of that name in another .c file (a call, or a
 function pointer in a table).  Include graph: a file depends on each header it
 includes with #include "..." that is part of mod_acme.
 

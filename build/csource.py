@@ -2,16 +2,23 @@
 code without comments and strings, the functions they define, their command
 line and their lists of known exceptions.
 
-A definition is a line at column 0 of the form `type name(` that is not
-static and does not end in ';'.
+A definition is a declaration at file scope, `type name(parameters)`, that
+is followed by its body `{` and is not static.  The type may stand on lines of
+its own (`int\nname(void)`, `static\nchar *\nname(...)`), and carry
+attributes (`__attribute__((...))`) and pointers (`char *name(`).
 """
 import argparse
 import os
 import re
 
-DEFINITION = re.compile(
-    r'^(?!static\b|typedef\b|extern\b|return\b|struct\b[^(]*\{|#)'
-    r'[A-Za-z_][\w \t\*]*?[\s\*](\w+)\s*\(')
+# What stands before a body `{` at file scope when it is a function's:
+# specifiers and type words, pointers, the name, one parameter list.
+FUNCTION_HEAD = re.compile(
+    r'^((?:[A-Za-z_]\w*[\s\*]+)+?)\**\s*([A-Za-z_]\w*)\s*\((.*)\)\s*$', re.S)
+NOT_FUNCTION = {'typedef', 'return', 'if', 'while', 'for',
+                'switch', 'sizeof', 'do', 'else'}
+PREPROCESSOR = re.compile(r'^[ \t]*#(?:[^\n]*\\\n)*[^\n]*', re.M)
+ATTRIBUTE = re.compile(r'\b__attribute__\s*\(')
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 COMMENT = re.compile(r'/\*.*?\*/|//[^\n]*', re.S)
 STRING = re.compile(r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'')
@@ -39,13 +46,58 @@ def code_only(text):
     return STRING.sub('""', text)
 
 
+def _without_attributes(head):
+    while True:
+        m = ATTRIBUTE.search(head)
+        if not m:
+            return head
+        depth, i = 0, m.end() - 1
+        while i < len(head):
+            depth += {'(': 1, ')': -1}.get(head[i], 0)
+            if depth == 0:
+                break
+            i += 1
+        head = head[:m.start()] + ' ' + head[i + 1:]
+
+
+def function_definitions(text):
+    """(name, is_static) of every function defined in text (C source), in
+    order: each file-scope `head {` whose head is `type name(parameters)`."""
+    code = PREPROCESSOR.sub(lambda m: '\n' * m.group(0).count('\n'), code_only(text))
+    found, head, depth, i = [], [], 0, 0
+    while i < len(code):
+        c = code[i]
+        if depth == 0 and c == ';':
+            head = []
+        elif c == '{':
+            if depth == 0:
+                found.extend(_head_function(''.join(head)))
+                head = []
+            depth += 1
+        elif c == '}':
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            head.append(c)
+        i += 1
+    return found
+
+
+def _head_function(head):
+    head = _without_attributes(head).strip()
+    if '=' in head:
+        return []
+    m = FUNCTION_HEAD.match(head)
+    if not m:
+        return []
+    words = set(re.findall(r'[A-Za-z_]\w*', m.group(1)))
+    if words & NOT_FUNCTION or m.group(2) in NOT_FUNCTION:
+        return []
+    return [(m.group(2), 'static' in words)]
+
+
 def definitions(text):
-    names = set()
-    for line in code_only(text).splitlines():
-        m = DEFINITION.match(line)
-        if m and not line.rstrip().endswith(';'):
-            names.add(m.group(1))
-    return names
+    """Names of the functions text defines without `static`."""
+    return {name for name, is_static in function_definitions(text) if not is_static}
 
 
 def known_entries(path):
