@@ -2,7 +2,15 @@
 # Checks mod_acme's log tags against mod_acme/LOGTAGS; run by `make check`.
 # Fails (exit 1, one "file:line: problem" per violation) when
 #  - a tag ACMEnnnnn appears in more than one place (a reused tag),
-#  - a log call at debug level or above carries no tag,
+#  - a log call at debug level or above carries no tag: acme_log(), the
+#    context's sink (ctx.log / ctx->log), ap_log_*error() and ap_log_*error_();
+#    any other call that passes a log level constant fails as unknown, so a
+#    new way to log is taught to this checker before it can hide a message,
+#  - a level is computed (ACME_LOG_TRACE1 - 4 is a warning that looks like
+#    trace): a level is a constant, a variable or a choice between constants,
+#  - a "logtag: from caller" comment sits on a call whose format is text of
+#    its own: it is only for a call whose tag comes in an argument (a format
+#    that is not a literal, or one that starts with a conversion, "%s"),
 #  - a tag lies outside the range of its file's part (files map to parts by
 #    basename, so moving a file between folders changes nothing),
 #  - a part's "next" number is not above every tag used in its range,
@@ -100,11 +108,17 @@ def literal(arg):
     return m.group(1) if m else None
 
 # Log calls: name -> (index of the level argument, index of the format argument).
-# ap_log_error_() without APLOG_MARK is the bridge that forwards core messages,
-# which are checked where acme_log() is called.
+# ap_log_*error() take APLOG_MARK (three arguments in one) first; written with
+# __FILE__, __LINE__, APLOG_MODULE_INDEX instead, their indices move by two.
+# "log" is the context's sink, called as ctx.log(baton, level, rv, message).
 CALLS = {"acme_log": (1, 3), "ap_log_error": (1, 4), "ap_log_rerror": (1, 4),
-         "ap_log_cerror": (1, 4), "ap_log_perror": (1, 4), "ap_log_cserror": (1, 5)}
-CALL = re.compile(r"\b(%s)\s*\(" % "|".join(CALLS))
+         "ap_log_cerror": (1, 4), "ap_log_perror": (1, 4), "ap_log_cserror": (1, 5),
+         "ap_log_error_": (3, 6), "ap_log_rerror_": (3, 6), "ap_log_cerror_": (3, 6),
+         "ap_log_perror_": (3, 6), "ap_log_cserror_": (3, 7), "log": (1, 3)}
+CALL = re.compile(r"(?:\b(%s)|(?:\.|->)\s*(log))\s*\(" % "|".join(n for n in CALLS if n != "log"))
+LEVEL = re.compile(r"\b(?:ACME_LOG|APLOG)_(?:EMERG|ALERT|CRIT|ERR|ERROR|WARN|WARNING|NOTICE|INFO|"
+                   r"DEBUG|TRACE\d?)\b")
+CALLEE = re.compile(r"([A-Za-z_]\w*)\s*$")
 TAG = re.compile(r"ACME(\d{5})")
 # A call that logs a message tagged elsewhere ("%s", msg) says so in a comment
 # on its lines or on the line above it.
@@ -131,20 +145,53 @@ for path in files:
                     % (odd.group(0), ord(odd.group(0))))
         for t in TAG.finditer(m.group(1)):
             uses.setdefault(int(t.group(1)), []).append((rel, lineno(m.start()), path))
+    # Every call that passes a level constant must be one of CALLS.
+    for m in LEVEL.finditer(code):
+        depth, i = 0, m.start() - 1
+        while i >= 0 and not (depth == 0 and code[i] in ";{}"):
+            if code[i] == ")":
+                depth += 1
+            elif code[i] == "(":
+                if depth == 0:
+                    break
+                depth -= 1
+            i -= 1
+        if i < 0 or code[i] != "(":
+            continue
+        callee = CALLEE.search(code, 0, i)
+        if not callee or callee.group(1) in CALLS or callee.group(1) in ("if", "while", "return",
+                                                                         "switch", "sizeof"):
+            continue
+        if re.search(r"\b(void|int|static|extern)\s*\**\s*$", code[max(0, callee.start() - 40):callee.start()]):
+            continue
+        problem("%s:%d" % (rel, lineno(m.start())),
+                "%s() is given log level %s, and check-logtags does not know it as a log call, "
+                "so it cannot see whether its message is tagged; the rule: every message at debug "
+                "level and above starts with 'ACMEnnnnn: '. Fix: log through acme_log() or "
+                "ap_log_*error(APLOG_MARK, ...), or add %s to CALLS in build/check-logtags.sh with "
+                "the positions of its level and format"
+                % (callee.group(1), m.group(0), callee.group(1)))
     for m in CALL.finditer(code):
-        name = m.group(1)
+        name = m.group(1) or m.group(2)
         if re.search(r"\b(void|int|static|extern)\s*\**\s*$", code[max(0, m.start() - 40):m.start()]):
             continue    # the prototype or definition, not a call
         args = split_args(code, m.end() - 1)
         where = "%s:%d" % (rel, lineno(m.start()))
         lvl_i, fmt_i = CALLS[name]
-        if name != "acme_log" and (not args or args[0][1].strip() != "APLOG_MARK"):
-            continue
+        if name.startswith("ap_log_") and not name.endswith("_") and \
+                (not args or args[0][1].strip() != "APLOG_MARK"):
+            lvl_i, fmt_i = lvl_i + 2, fmt_i + 2
         if len(args) <= fmt_i:
             problem(where, "%s() with too few arguments to find its format" % name)
             continue
         level = args[lvl_i][1]
         lv = re.findall(r"(?:ACME_LOG|APLOG)_([A-Z0-9]+)", level)
+        if LEVEL.search(level) and re.search(r"[-+*/%<>]", level):
+            problem(where, "%s() at level '%s': a computed level hides what it is (ACME_LOG_TRACE1 "
+                    "- 4 is a warning); the rule: a level is a constant, a variable or a choice "
+                    "between constants. Fix: write the constant meant, and tag the message if it "
+                    "is debug or above" % (name, " ".join(level.split())))
+            continue
         lv = [x for x in lv if x not in ("STARTUP", "NOMODULE")]
         if lv and all(x.startswith(QUIET) for x in lv):
             continue
@@ -153,9 +200,19 @@ for path in files:
             continue
         end = args[-1][0] + len(args[-1][1])
         if PASS in raw[raw.rfind("\n", 0, raw.rfind("\n", 0, m.start())):raw.find("\n", end)]:
+            if fmt is None or fmt.startswith("%"):
+                continue
+            problem(where, "%s() at level %s has a '%s' comment but its format \"%s\" is text of "
+                    "its own; the rule: that comment is only for a call whose tag comes in an "
+                    "argument (a format that is not a literal, or starts with \"%%s\"). Fix: "
+                    "start the message with its own 'ACMEnnnnn: ' tag and drop the comment"
+                    % (name, " ".join(level.split()), PASS, fmt[:40]))
             continue
-        problem(where, "%s() at level %s without a leading 'ACMEnnnnn: ' tag"
-                % (name, level.strip()))
+        problem(where, "%s() at level %s without a leading 'ACMEnnnnn: ' tag; the rule: every "
+                "message at debug level and above starts with its own tag. Fix: take the part's "
+                "next number from mod_acme/LOGTAGS and bump next (or, when the tag comes in an "
+                "argument, say '%s' in a comment above the call)"
+                % (name, " ".join(level.split()), PASS))
 
 for num in sorted(uses):
     places = uses[num]

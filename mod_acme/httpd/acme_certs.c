@@ -77,7 +77,8 @@ static void log_to_server(void *baton, acme_log_level_t level, apr_status_t rv,
     if (rv == APR_EGENERAL) {
         rv = APR_SUCCESS;
     }
-    /* No file:line: it would name this sink, not the core code that logged. */
+    /* No file:line: it would name this sink, not the core code that logged.
+     * logtag: from caller (the core's acme_log() call carries it) */
     ap_log_error_(NULL, 0, APLOG_MODULE_INDEX, (int)level, rv, s, "%s", message);
 }
 

@@ -34,6 +34,7 @@ void acme_log(const acme_ctx_t *ctx, acme_log_level_t level, apr_status_t rv,
     va_start(ap, fmt);
     apr_vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    /* logtag: from caller (the format acme_log() was given) */
     ctx->log(ctx->log_baton, level, acme_log_os_error(rv), line);
 }
 
