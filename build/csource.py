@@ -95,6 +95,26 @@ def _head_function(head):
     return [(m.group(2), 'static' in words)]
 
 
+LEXEME = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
+
+
+def string_literals(text):
+    """(line, value) of every string literal of text outside comments, with
+    adjacent literals joined as the compiler joins them ("a" "b" is "ab");
+    value keeps its escapes as written."""
+    found, last_end = [], None
+    for m in LEXEME.finditer(text):
+        token = m.group(0)
+        if not token.startswith('"'):
+            continue
+        if last_end is not None and not text[last_end:m.start()].strip():
+            found[-1] = (found[-1][0], found[-1][1] + token[1:-1])
+        else:
+            found.append((text.count('\n', 0, m.start()) + 1, token[1:-1]))
+        last_end = m.end()
+    return found
+
+
 def definitions(text):
     """Names of the functions text defines without `static`."""
     return {name for name, is_static in function_definitions(text) if not is_static}

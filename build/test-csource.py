@@ -71,6 +71,16 @@ class Definitions(unittest.TestCase):
                          {'b'})
 
 
+class StringLiterals(unittest.TestCase):
+    def test_joined_and_outside_comments(self):
+        text = ('a = "https://x" /* "no" */;\n'
+                'b("not " \n  "staging/", \'"\');\n'
+                '// "jobs/"\n'
+                'c("q\\"x");\n')
+        self.assertEqual(csource.string_literals(text),
+                         [(1, 'https://x'), (2, 'not staging/'), (5, 'q\\"x')])
+
+
 def tree(case, files):
     top = tempfile.mkdtemp(prefix='csource-test-')
     case.addCleanup(shutil.rmtree, top)
