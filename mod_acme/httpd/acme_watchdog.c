@@ -101,6 +101,11 @@ static apr_status_t issue_start(acme_wd_t *wd)
         acme_pacing_t pacing;
         acme_config_pacing(wd->rt->base, &pacing);
         acme_job_pace_set(wd->driver, &pacing);
+        /* Requests of different orders overlap, no more of them at once
+         * than orders may be in flight (capped at ACME_WIRE_MAX); without
+         * a lock for that, they go one at a time as before. */
+        (void)acme_driver_wire_at_once(wd->driver, pacing.max_parallel > 0
+                                           ? pacing.max_parallel : ACME_MAX_PARALLEL_DEFAULT);
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->rt->base,
                  "ACME00708: issuance watchdog running for %d domain(s) in process %" APR_PID_T_FMT

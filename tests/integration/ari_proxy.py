@@ -317,6 +317,13 @@ class AcmeProxy(_Serving):
         self.order_limit = None
         self.refused_429 = 0
         self._order_tat = 0.0         # the bucket's theoretical arrival time (GCRA)
+        # A CA across the Internet: every answer comes a round trip later,
+        # which Pebble on loopback answers at once. delay: seconds added
+        # before each answer; in_flight/max_in_flight: requests being
+        # answered now / at most at once.
+        self.delay = 0.0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._server = None
         self._thread = None
 
@@ -396,6 +403,18 @@ class AcmeProxy(_Serving):
 
     # -- request handling ------------------------------------------------
     def _handle(self, h):
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            self._answer(h)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _answer(self, h):
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
         rec = Recorded(h.command, h.path, dict(h.headers.items()), body)

@@ -36,6 +36,9 @@ typedef void acme_log_fn(void *baton, acme_log_level_t level, apr_status_t rv,
                          const char *message);
 typedef apr_time_t acme_clock_fn(void *baton);
 
+/* acme_ctx_t.wire: on_wire 1 before a request is sent, 0 after. */
+typedef void acme_wire_fn(void *baton, int on_wire);
+
 /* The HTTP client (acme_http.h): libcurl in the module and acmectl
  * (acme_http_create), a recorded conversation in unit tests. */
 struct acme_http_t;
@@ -50,6 +53,16 @@ typedef struct acme_ctx_t {
     struct acme_http_t *http; /* every request to a CA goes through it; NULL: the
                               * host talks to no CA (acme_client_create refuses) */
     struct acme_counters_t *counters; /* Prometheus counters (acme_counters.h), NULL: none */
+    /* Around each request on the wire (acme_http_send): wire(wire_baton, 1)
+     * before it is sent, wire(wire_baton, 0) once its answer or failure is
+     * in. A host whose threads share one lock lets go of it in between; the
+     * exchange then touches no memory but wire_pool (its own allocator, used
+     * by this context's thread alone) and the request, and the answer is
+     * copied into the caller's pool after wire(..., 0). NULL: nothing is
+     * done around a request. */
+    acme_wire_fn *wire;
+    void *wire_baton;
+    apr_pool_t *wire_pool;
 } acme_ctx_t;
 
 /* Messages carry their own tag: "ACME00123: what happened". rv is the

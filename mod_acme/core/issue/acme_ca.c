@@ -184,6 +184,7 @@ apr_status_t acme_ca_get(acme_driver_t *driver, const acme_domain_t *domain, con
     if (!(ca = apr_hash_get(driver->cas, url, APR_HASH_KEY_STRING))) {
         ca = apr_pcalloc(driver->pool, sizeof(*ca));
         ca->url = apr_pstrdup(driver->pool, url);
+        ca->ca_file = domain->ca_file ? apr_pstrdup(driver->pool, domain->ca_file) : NULL;
         rv = acme_client_create(&ca->client, driver->pool, &driver->ctx, ca->url, domain->ca_file);
         if (rv != APR_SUCCESS) {
             return acme_problem_set(prob, p, rv, NULL, "cannot set up a client for %s", url);

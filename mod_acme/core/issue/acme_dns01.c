@@ -196,7 +196,7 @@ static dns01_entry_t *entry_make(acme_step_ctx_t *sc, struct acme_dns01_set_t *s
 {
     dns01_entry_t *entry = apr_pcalloc(set->pool, sizeof(*entry));
     const char *key_authz = acme_crypto_key_authorization(set->pool, challenge->token,
-                                                          acme_client_thumbprint(sc->ca->client));
+                                                          acme_client_thumbprint(sc->client));
 
     entry->authz_url = apr_pstrdup(set->pool, authz->url);
     entry->identifier = apr_pstrcat(set->pool, authz->wildcard ? "*." : "", authz->identifier, NULL);
@@ -237,7 +237,7 @@ static acme_outcome_e entries_collect(acme_step_ctx_t *sc)
         apr_time_t retry_after = 0;
         acme_authz_t *authz;
 
-        rv = acme_client_get_authz(sc->ca->client, sc->p, APR_ARRAY_IDX(job->authz_urls, i, const char *),
+        rv = acme_client_get_authz(sc->client, sc->p, APR_ARRAY_IDX(job->authz_urls, i, const char *),
                                    &authz, &retry_after, &sc->prob);
         if (rv != APR_SUCCESS) {
             sc->prob.status = sc->prob.status ? sc->prob.status : rv;

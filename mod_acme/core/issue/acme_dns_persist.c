@@ -88,7 +88,7 @@ static const acme_directory_t *directory_of(acme_step_ctx_t *sc)
     acme_problem_t prob;
 
     acme_problem_clear(&prob);
-    return acme_client_directory(sc->ca->client, sc->p, &dir, &prob) == APR_SUCCESS ? dir : NULL;
+    return acme_client_directory(sc->client, sc->p, &dir, &prob) == APR_SUCCESS ? dir : NULL;
 }
 
 static void want_init(acme_step_ctx_t *sc, const acme_directory_t *dir, const char *fqdn,
@@ -97,12 +97,12 @@ static void want_init(acme_step_ctx_t *sc, const acme_directory_t *dir, const ch
     EVP_PKEY *key = NULL;
     const char *kid = NULL;
 
-    acme_client_account_get(sc->ca->client, &key, &kid);
+    acme_client_account_get(sc->client, &key, &kid);
     memset(want, 0, sizeof(*want));
     want->fqdn = fqdn;
     want->issuers = issuers;
     want->account_url = kid;
-    want->thumbprint = acme_client_thumbprint(sc->ca->client);
+    want->thumbprint = acme_client_thumbprint(sc->client);
     want->hash_prefix = dir ? dir->account_hash_prefix : NULL;
     want->wildcard = wildcard;
     want->show_wildcard = has_wildcard_of(sc->domain, fqdn);

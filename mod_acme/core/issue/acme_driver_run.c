@@ -133,40 +133,67 @@ static int look_at(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_
     return 0;
 }
 
-/* The second pass: the orders that yielded in the first, in the same order. */
-static void look_again(acme_driver_t *driver, const apr_array_header_t *domains,
-                       const apr_array_header_t *again, apr_pool_t *ptemp, int markers,
-                       int *staged, run_sum_t *sum)
+/* The looks of one pass of a run (look_each), shared by its threads. */
+typedef struct look_pass_t {
+    const apr_array_header_t *domains;
+    const apr_array_header_t *indices; /* int into domains; NULL = every domain */
+    apr_pool_t *ptemp;
+    int markers;
+    int second;                     /* the second pass: yielded orders go on */
+    int *staged;
+    run_sum_t *sum;
+    char *yielded;                  /* per look: its order yielded */
+} look_pass_t;
+
+static void look_one(acme_driver_t *driver, int i, void *baton)
 {
+    look_pass_t *pass = baton;
+    int index = pass->indices ? APR_ARRAY_IDX(pass->indices, i, int) : i;
+    const acme_domain_t *domain = APR_ARRAY_IDX(pass->domains, index, const acme_domain_t *);
+
+    if (pass->second) {
+        acme_record_get(driver, domain->name, 1)->yielded = 0;
+    }
+    if (!apr_atomic_read32(&driver->stop)) {
+        pass->yielded[i] = (char)look_at(driver, domain, pass->ptemp, pass->markers,
+                                         pass->staged, pass->sum);
+    }
+}
+
+/* Looks at the domains at indices (NULL: all), on the driver's threads
+ * (acme_driver_wire_each), then, as a second pass, at the orders that yielded
+ * in the first, in the same order. */
+static void look_each(acme_driver_t *driver, const apr_array_header_t *domains,
+                      const apr_array_header_t *indices, apr_pool_t *ptemp, int markers,
+                      int *staged, run_sum_t *sum)
+{
+    look_pass_t pass = { domains, indices, ptemp, markers, 0, staged, sum, NULL };
+    int n = indices ? indices->nelts : domains ? domains->nelts : 0;
+    apr_array_header_t *again = apr_array_make(ptemp, 8, sizeof(int));
     int i;
 
-    driver->may_yield = 0;
-    for (i = 0; i < again->nelts; ++i) {
-        const acme_domain_t *domain = APR_ARRAY_IDX(domains, APR_ARRAY_IDX(again, i, int),
-                                                    const acme_domain_t *);
-
-        acme_record_get(driver, domain->name, 1)->yielded = 0;
-        if (!apr_atomic_read32(&driver->stop)) {
-            look_at(driver, domain, ptemp, markers, staged, sum);
+    pass.yielded = apr_pcalloc(ptemp, n + 1);
+    driver->may_yield = 1;
+    acme_driver_wire_each(driver, n, look_one, &pass);
+    for (i = 0; i < n; ++i) {
+        if (pass.yielded[i]) {
+            APR_ARRAY_PUSH(again, int) = indices ? APR_ARRAY_IDX(indices, i, int) : i;
         }
     }
+    driver->may_yield = 0;
+    pass.indices = again;
+    pass.second = 1;
+    pass.yielded = apr_pcalloc(ptemp, again->nelts + 1);
+    acme_driver_wire_each(driver, again->nelts, look_one, &pass);
 }
 
 /* Every name, then the schedule rebuilt when nothing is in progress. */
 static void full_run(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *ptemp,
                      int markers, int *staged, run_sum_t *sum)
 {
-    apr_array_header_t *again = apr_array_make(ptemp, 8, sizeof(int));
     int i;
 
-    driver->may_yield = 1;
-    for (i = 0; domains && i < domains->nelts && !apr_atomic_read32(&driver->stop); ++i) {
-        if (look_at(driver, APR_ARRAY_IDX(domains, i, const acme_domain_t *), ptemp, markers,
-                    staged, sum)) {
-            APR_ARRAY_PUSH(again, int) = i;
-        }
-    }
-    look_again(driver, domains, again, ptemp, markers, staged, sum);
+    look_each(driver, domains, NULL, ptemp, markers, staged, sum);
     acme_job_sched_reset(driver, domains);
     driver->sched_ok = domains && !sum->busy && !apr_atomic_read32(&driver->stop);
     driver->sched_markers = sum->markers;
@@ -182,19 +209,13 @@ static void due_run(acme_driver_t *driver, const apr_array_header_t *domains, ap
                     int *staged, run_sum_t *sum)
 {
     apr_array_header_t *looked = apr_array_make(ptemp, 16, sizeof(int));
-    apr_array_header_t *again = apr_array_make(ptemp, 8, sizeof(int));
     apr_time_t now = acme_core_now(&driver->ctx);
     int i, index;
 
-    driver->may_yield = 1;
     while (!apr_atomic_read32(&driver->stop) && acme_job_sched_pop_due(driver, now, &index)) {
-        if (look_at(driver, APR_ARRAY_IDX(domains, index, const acme_domain_t *), ptemp, 0,
-                    staged, sum)) {
-            APR_ARRAY_PUSH(again, int) = index;
-        }
         APR_ARRAY_PUSH(looked, int) = index;
     }
-    look_again(driver, domains, again, ptemp, 0, staged, sum);
+    look_each(driver, domains, looked, ptemp, 0, staged, sum);
     /* back in after the loop: one planned for now again waits for the next run */
     for (i = 0; i < looked->nelts; ++i) {
         index = APR_ARRAY_IDX(looked, i, int);

@@ -132,6 +132,16 @@ apr_status_t acme_driver_create(acme_driver_t **driver, apr_pool_t *p, const acm
  * and the domain's ca_file. Without this call (acmectl) only activation
  * verifies. Anchors this process cannot read leave the check to activation. */
 void acme_driver_verify_chains(acme_driver_t *driver, const apr_array_header_t *trusted_roots);
+/* Lets up to n requests of different orders be on the wire at once in a
+ * run (at most ACME_WIRE_MAX; n <= 1: one at a time, the default): the run's
+ * names are then looked at by that many threads (APR threads of p's
+ * process), which take turns under one lock for everything but the
+ * exchange itself; each has its own HTTP client, and its own client (and
+ * nonces) per CA with the CA's one account. The gate, the sink, the store
+ * and the log are then called from any of those threads, one at a time.
+ * APR_SUCCESS; the failure to make the lock (then one at a time). */
+#define ACME_WIRE_MAX 4
+apr_status_t acme_driver_wire_at_once(acme_driver_t *driver, int n);
 /* Advances every due domain (acme_domain_t*) as far as it can without waiting.
  * *next_run: earliest time any domain needs attention again. *staged: number of
  * certificates newly staged by this call. Never blocks longer than one request's
@@ -157,7 +167,8 @@ void acme_job_pace_set(acme_driver_t *driver, const acme_pacing_t *pacing);
 #define ACME_ACTIVITY_ORDERS_PAUSED "CA rate limit: new orders wait until "
 /* Who may order a certificate when several servers share its names
  * (AcmeCluster): one at a time. Without a gate the store lock alone decides.
- * All three are called from the driver's thread. */
+ * All three are called from the driver's run, one call at a time (from any
+ * of its threads with acme_driver_wire_at_once). */
 typedef struct acme_order_gate_t {
     /* Before a job starts (or resumes) for domain. live_serial: the live
      * certificate's serial (hex), "" without one. APR_SUCCESS: go, the claim

@@ -112,7 +112,7 @@ static apr_status_t account_key_retire(acme_step_ctx_t *sc)
     return APR_SUCCESS;
 }
 
-acme_outcome_e acme_job_account_step(acme_step_ctx_t *sc)
+static acme_outcome_e account_step(acme_step_ctx_t *sc)
 {
     acme_ca_t *ca = sc->ca;
     const char *kid, *kid_out = NULL;
@@ -125,13 +125,13 @@ acme_outcome_e acme_job_account_step(acme_step_ctx_t *sc)
         return ACME_OUTCOME_FAILED;
     }
     kid = ca->kid ? ca->kid : (sc->job->account_retried ? NULL : account_kid_load(sc));
-    acme_client_set_eab(ca->client, sc->domain->eab_kid, sc->domain->eab_hmac);
-    rv = acme_client_account(ca->client, sc->p, ca->account_key, kid, sc->domain->contacts,
+    acme_client_set_eab(sc->client, sc->domain->eab_kid, sc->domain->eab_hmac);
+    rv = acme_client_account(sc->client, sc->p, ca->account_key, kid, sc->domain->contacts,
                              sc->domain->agree_tos, &kid_out, &sc->prob);
     if (rv != APR_SUCCESS && !kid && sc->job->account_retried
         && acme_problem_is(&sc->prob, "unauthorized") && account_key_retire(sc) == APR_SUCCESS
         && account_key_load_or_create(sc) == APR_SUCCESS) {
-        rv = acme_client_account(ca->client, sc->p, ca->account_key, NULL, sc->domain->contacts,
+        rv = acme_client_account(sc->client, sc->p, ca->account_key, NULL, sc->domain->contacts,
                                  sc->domain->agree_tos, &kid_out, &sc->prob);
     }
     if (rv != APR_SUCCESS) {
@@ -148,4 +148,17 @@ acme_outcome_e acme_job_account_step(acme_step_ctx_t *sc)
     ca->kid = apr_pstrdup(sc->driver->pool, kid_out);
     ca->account_ready = 1;
     return ACME_OUTCOME_DONE;
+}
+
+/* The account's requests keep the driver's lock: another order's thread
+ * would otherwise find no account yet and make one too. */
+acme_outcome_e acme_job_account_step(acme_step_ctx_t *sc)
+{
+    int held = sc->driver->wire_held;
+    acme_outcome_e outcome;
+
+    sc->driver->wire_held = 1;
+    outcome = account_step(sc);
+    sc->driver->wire_held = held;
+    return outcome;
 }

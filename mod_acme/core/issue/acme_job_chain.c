@@ -27,7 +27,7 @@ static apr_array_header_t *alternate(acme_step_ctx_t *sc, const char *url, const
     acme_problem_t prob;
     apr_status_t rv;
 
-    rv = acme_client_download(sc->ca->client, sc->p, url, pem, len, NULL, &prob);
+    rv = acme_client_download(sc->client, sc->p, url, pem, len, NULL, &prob);
     if (rv == APR_SUCCESS && (rv = acme_cert_chain_parse(sc->p, *pem, *len, &chain)) != APR_SUCCESS) {
         acme_problem_set(&prob, sc->p, rv, NULL, "not a usable certificate chain");
     }
@@ -49,7 +49,7 @@ apr_status_t acme_job_download_chain(acme_step_ctx_t *sc, const char **pem, apr_
     apr_status_t rv;
     int i;
 
-    rv = acme_client_download(sc->ca->client, sc->p, sc->job->cert_url, pem, len,
+    rv = acme_client_download(sc->client, sc->p, sc->job->cert_url, pem, len,
                               &alternates, &sc->prob);
     *alternates_out = alternates;
     if (rv != APR_SUCCESS) {

@@ -6,6 +6,7 @@
 #ifndef ACME_JOB_INT_H
 #define ACME_JOB_INT_H
 #include <apr_hash.h>
+#include <apr_thread_mutex.h>
 #include "acme_job.h"
 #include "acme_client.h"
 #include "acme_status_record.h"
@@ -56,6 +57,8 @@ typedef struct acme_ca_t {
     apr_time_t ari_probe_at;
     int ari_parked;
     apr_time_t directory_stale_at;  /* when a failure last asked for a directory re-read */
+    const char *ca_file;            /* its TLS trust anchors (AcmeCACertificateFile),
+                                     * NULL: the system's */
 } acme_ca_t;
 
 /* A published answer waiting for its authorization to be validated. */
@@ -176,6 +179,18 @@ typedef struct acme_record_t {
                                      * rest of its order waits for the second */
 } acme_record_t;
 
+/* A thread of a run that sends requests (acme_driver_wire.c); slot 0 is the
+ * run's own thread, which uses the driver's context and each CA's client. */
+typedef struct acme_wire_slot_t {
+    struct acme_driver_t *driver;
+    int index;
+    acme_ctx_t ctx;                 /* slot > 0: the driver's, with its own HTTP client */
+    apr_pool_t *pool;               /* slot > 0: its clients; only used under the lock */
+    apr_hash_t *clients;            /* slot > 0: CA URL -> its client of that CA */
+    int released;                   /* let go of the lock for the request on the wire */
+    struct acme_wire_each_t *each;  /* the work of the current acme_driver_wire_each */
+} acme_wire_slot_t;
+
 /* One domain in the driver's schedule (acme_job_sched.c). */
 typedef struct acme_sched_entry_t {
     apr_time_t at;                  /* its rec->next_run when scheduled */
@@ -225,7 +240,30 @@ struct acme_driver_t {
                                      * acmectl's markers every ACME_MARKER_POLL */
     int may_yield;                  /* a run's first pass: an order stops after its
                                      * challenges are answered (acme_driver_run) */
+    /* Requests of different orders at once (acme_driver_wire.c): wire_max
+     * threads take turns under wire_mutex, let go only while a request is
+     * on the wire; 1 = one thread, no lock. */
+    int wire_max;
+    apr_thread_mutex_t *wire_mutex;
+    apr_pool_t *wire_threads;       /* own allocator with a mutex: threads made and ended */
+    acme_wire_slot_t *slots;        /* wire_max of them, made when first needed */
+    acme_wire_slot_t *current;      /* the slot holding the lock; NULL outside a run's threads */
+    int wire_shared;                /* threads of acme_driver_wire_each are running */
+    int wire_held;                  /* requests keep the lock (an account being made) */
 };
+
+/* acme_driver_wire.c: fn(driver, i, baton) for every i in [0, n), on up to
+ * wire_max threads (the caller's one of them), one at a time but while a
+ * request is on the wire; returns when all are done. Without the threads
+ * (wire_max 1, n 1, or none could be made) in order on the caller's thread. */
+typedef void acme_driver_wire_fn(acme_driver_t *driver, int i, void *baton);
+void acme_driver_wire_each(acme_driver_t *driver, int n, acme_driver_wire_fn *fn, void *baton);
+/* acme_driver_wire.c: the client of ca for the thread holding the lock:
+ * ca->client on the run's own thread, else that thread's own client of the
+ * CA (made at its first use, in the slot's pool), told of the CA's account
+ * and of a directory re-read asked for since its last use. Never NULL. */
+acme_client_t *acme_driver_wire_client(acme_driver_t *driver, acme_ca_t *ca);
+
 
 /* acme_driver.c: one name's turn in a run (acme_driver_run.c): a job
  * started when one is needed and may start, advanced as far as it goes
@@ -270,6 +308,8 @@ typedef struct acme_step_ctx_t {
     apr_time_t retry_after;         /* the CA's Retry-After with ACME_OUTCOME_WAIT */
     acme_problem_t prob;            /* why, with ACME_OUTCOME_FAILED */
     int *staged;
+    acme_client_t *client;          /* ca's client of this thread (acme_driver_wire_client), set
+                                     * by acme_job_step_once before each step */
 } acme_step_ctx_t;
 
 /* The CA registry (acme_ca.c). */

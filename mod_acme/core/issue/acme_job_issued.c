@@ -233,7 +233,7 @@ static apr_time_t chain_valid_from(apr_pool_t *p, const apr_array_header_t *chai
 apr_time_t acme_job_clock_behind(acme_step_ctx_t *sc, const apr_array_header_t *chain)
 {
     apr_time_t now = acme_core_now(&sc->driver->ctx);
-    apr_time_t ca_now = acme_client_ca_date(sc->ca->client);
+    apr_time_t ca_now = acme_client_ca_date(sc->client);
     apr_time_t from = chain_valid_from(sc->p, chain);
 
     /* The CA's Date has whole seconds and is stamped after it issued. */
@@ -247,7 +247,7 @@ apr_time_t acme_job_clock_behind(acme_step_ctx_t *sc, const apr_array_header_t *
 const char *acme_job_clock_ahead(acme_step_ctx_t *sc, X509 *leaf)
 {
     apr_time_t now = acme_core_now(&sc->driver->ctx);
-    apr_time_t ca_now = acme_client_ca_date(sc->ca->client);
+    apr_time_t ca_now = acme_client_ca_date(sc->client);
     acme_cert_info_t info;
 
     if (acme_cert_info(sc->p, leaf, &info) != APR_SUCCESS || now < info.not_after || !ca_now

@@ -45,7 +45,7 @@ static apr_status_t default_profile(acme_step_ctx_t *sc, const char **profile)
     const acme_directory_t *dir;
     acme_problem_t prob;
 
-    if (!ip || acme_client_directory(sc->ca->client, sc->p, &dir, &prob) != APR_SUCCESS
+    if (!ip || acme_client_directory(sc->client, sc->p, &dir, &prob) != APR_SUCCESS
         || !profile_offered(dir, IP_PROFILE)) {
         return APR_SUCCESS;
     }
@@ -71,7 +71,7 @@ apr_status_t acme_job_order_profile(acme_step_ctx_t *sc, const char **profile)
     if (!want || !*want) {
         return default_profile(sc, profile);
     }
-    if ((rv = acme_client_directory(sc->ca->client, sc->p, &dir, &sc->prob)) != APR_SUCCESS) {
+    if ((rv = acme_client_directory(sc->client, sc->p, &dir, &sc->prob)) != APR_SUCCESS) {
         return rv;
     }
     if (profile_offered(dir, want)) {
@@ -109,7 +109,7 @@ void acme_job_explain_refused_ip(acme_step_ctx_t *sc, const char *profile)
              || acme_problem_is(&sc->prob, "malformed"))) {
         return;
     }
-    if (acme_client_directory(sc->ca->client, sc->p, &dir, &prob) != APR_SUCCESS) {
+    if (acme_client_directory(sc->client, sc->p, &dir, &prob) != APR_SUCCESS) {
         return;
     }
     if (profile) {

@@ -128,7 +128,7 @@ static const char *order_replaces(acme_step_ctx_t *sc)
     acme_problem_t prob;
 
     if (!sc->job->replaces
-        || acme_client_directory(sc->ca->client, sc->p, &dir, &prob) != APR_SUCCESS) {
+        || acme_client_directory(sc->client, sc->p, &dir, &prob) != APR_SUCCESS) {
         return NULL;
     }
     return dir->renewal_info ? sc->job->replaces : NULL;
@@ -145,7 +145,7 @@ static apr_status_t new_order(acme_step_ctx_t *sc, acme_order_t **order, int *ca
         return rv;
     }
     *carried = replaces != NULL;
-    rv = acme_client_new_order(sc->ca->client, sc->p, sc->domain->names, profile,
+    rv = acme_client_new_order(sc->client, sc->p, sc->domain->names, profile,
                                replaces, order, &sc->prob);
     /* RFC 9773 §5: the CA may refuse the replacement for reasons of its own
      * (another account ordered the old certificate, it is already replaced):
@@ -158,7 +158,7 @@ static apr_status_t new_order(acme_step_ctx_t *sc, acme_order_t **order, int *ca
         acme_record_text_set(sc->rec, &sc->rec->replaces_refused, ACME_ARI_ID_MAX, replaces);
         *carried = 0;
         acme_problem_clear(&sc->prob);
-        rv = acme_client_new_order(sc->ca->client, sc->p, sc->domain->names, profile,
+        rv = acme_client_new_order(sc->client, sc->p, sc->domain->names, profile,
                                    NULL, order, &sc->prob);
     }
     if (rv != APR_SUCCESS) {
@@ -189,7 +189,7 @@ static acme_outcome_e step_order(acme_step_ctx_t *sc)
     int carried;
 
     if (job->order_url) {
-        rv = acme_client_get_order(sc->ca->client, sc->p, job->order_url, &order, &retry_after,
+        rv = acme_client_get_order(sc->client, sc->p, job->order_url, &order, &retry_after,
                                    &sc->prob);
         if (order_is_gone(order, rv, &sc->prob)) {
             return new_order_needed(sc, rv, "can no longer be used");
@@ -261,7 +261,7 @@ static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
                            authz->identifier);
     }
     else if ((key_authz = acme_crypto_key_authorization(sc->p, challenge->token,
-                                                        acme_client_thumbprint(sc->ca->client)))
+                                                        acme_client_thumbprint(sc->client)))
              && (rv = acme_job_publish_answer(sc, authz, challenge, key_authz))) {
         if (rv == APR_EAGAIN) {
             return answer_later(sc, challenge, authz);
@@ -285,7 +285,7 @@ static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
     if (challenge->status && strcmp(challenge->status, "pending") != 0) {
         return ACME_OUTCOME_DONE;
     }
-    rv = acme_client_respond(sc->ca->client, sc->p, challenge->url, &sc->prob);
+    rv = acme_client_respond(sc->client, sc->p, challenge->url, &sc->prob);
     return rv == APR_SUCCESS ? ACME_OUTCOME_DONE : acme_job_ca_failed(sc, rv);
 }
 
@@ -374,7 +374,7 @@ static acme_outcome_e step_authorize(acme_step_ctx_t *sc)
         const char *url = APR_ARRAY_IDX(job->authz_urls, i, const char *);
         acme_outcome_e outcome;
 
-        rv = acme_client_get_authz(sc->ca->client, sc->p, url, &authz, &retry_after, &sc->prob);
+        rv = acme_client_get_authz(sc->client, sc->p, url, &authz, &retry_after, &sc->prob);
         if (rv != APR_SUCCESS) {
             return acme_job_ca_failed(sc, rv);
         }
@@ -477,7 +477,7 @@ static acme_outcome_e step_validate(acme_step_ctx_t *sc)
         apr_status_t rv;
 
         retry_after = 0;
-        rv = acme_client_get_authz(sc->ca->client, sc->p, pending->authz_url, &authz, &retry_after,
+        rv = acme_client_get_authz(sc->client, sc->p, pending->authz_url, &authz, &retry_after,
                                    &sc->prob);
         if (rv != APR_SUCCESS) {
             return acme_job_ca_failed(sc, rv);
@@ -557,7 +557,7 @@ static acme_outcome_e finalize_order(acme_step_ctx_t *sc, const acme_order_t *or
     }
     acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME00433: %s: finalizing with key %.16s",
              sc->domain->name, key_id);
-    rv = acme_client_finalize(sc->ca->client, sc->p, order, csr, &updated, &sc->prob);
+    rv = acme_client_finalize(sc->client, sc->p, order, csr, &updated, &sc->prob);
     if (rv != APR_SUCCESS) {
         return acme_job_ca_failed(sc, rv);
     }
@@ -576,7 +576,7 @@ static acme_order_t *fetch_order(acme_step_ctx_t *sc, apr_time_t *retry_after,
     apr_status_t rv;
 
     *retry_after = 0;
-    rv = acme_client_get_order(sc->ca->client, sc->p, sc->job->order_url, &order, retry_after,
+    rv = acme_client_get_order(sc->client, sc->p, sc->job->order_url, &order, retry_after,
                                &sc->prob);
     if (rv != APR_SUCCESS) {
         *failed = acme_job_ca_failed(sc, rv);
@@ -589,7 +589,7 @@ static acme_outcome_e step_finalize(acme_step_ctx_t *sc)
 {
     acme_order_t *order;
     apr_time_t retry_after;
-    acme_outcome_e failed;
+    acme_outcome_e failed = ACME_OUTCOME_FAILED;
 
     /* Every authorization was just seen valid, so the order is "ready"
      * (RFC 8555 §7.1.6): finalize at once instead of asking first. Should
@@ -634,7 +634,7 @@ static acme_outcome_e certificate_url(acme_step_ctx_t *sc)
 {
     acme_order_t *order;
     apr_time_t retry_after;
-    acme_outcome_e failed;
+    acme_outcome_e failed = ACME_OUTCOME_FAILED;
 
     if (!(order = fetch_order(sc, &retry_after, &failed))) {
         return failed;
@@ -688,7 +688,7 @@ static acme_outcome_e wait_for_clock(acme_step_ctx_t *sc, apr_time_t from)
                  "start; no new order is made", sc->domain->name,
                  acme_time_rfc3339(sc->p, from), apr_time_sec(from - now),
                  acme_time_rfc3339(sc->p, now),
-                 acme_time_rfc3339(sc->p, acme_client_ca_date(sc->ca->client)), sc->job->cert_url);
+                 acme_time_rfc3339(sc->p, acme_client_ca_date(sc->client)), sc->job->cert_url);
     }
     return wait_for_ca(sc, from + apr_time_from_sec(1));
 }
@@ -772,8 +772,9 @@ acme_outcome_e acme_job_step_once(acme_driver_t *driver, acme_step_ctx_t *sc, ap
     acme_problem_clear(&sc->prob);
     sc->retry_after = 0;
     sc->now = acme_core_now(&driver->ctx);
-    before = acme_client_request_count(sc->ca->client);
+    sc->client = acme_driver_wire_client(driver, sc->ca);
+    before = acme_client_request_count(sc->client);
     outcome = acme_job_step(sc);
-    sc->rec->requests += acme_client_request_count(sc->ca->client) - before;
+    sc->rec->requests += acme_client_request_count(sc->client) - before;
     return outcome;
 }

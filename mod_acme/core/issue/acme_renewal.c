@@ -286,7 +286,8 @@ static void ari_poll(acme_driver_t *driver, acme_record_t *rec, const acme_domai
     rec->ari.parked_on = NULL;
     rv = acme_ca_get(driver, domain, url, &ca, &prob, p);
     if (rv == APR_SUCCESS) {
-        rv = acme_client_renewal_info(ca->client, p, leaf, &start, &end, &retry_after, &prob);
+        rv = acme_client_renewal_info(acme_driver_wire_client(driver, ca), p, leaf, &start, &end,
+                                      &retry_after, &prob);
     }
     if (ca && rv != APR_SUCCESS && prob.http_status == 0 && prob.url && !prob.type) {
         ca->ari_failures += 1;

@@ -463,6 +463,49 @@ static apr_status_t redirect_refused(const acme_ctx_t *ctx, apr_pool_t *p,
     return rv;
 }
 
+static int header_copy(void *baton, const char *name, const char *value)
+{
+    apr_table_add(baton, name, value);     /* copies both, keeps every Link */
+    return 1;
+}
+
+/* The exchange with the host's lock let go (acme_ctx_t.wire): collected in
+ * ctx->wire_pool, which no other thread allocates from, then copied into p
+ * with the lock taken again. */
+static apr_status_t request_off_lock(const acme_ctx_t *ctx, apr_pool_t *p,
+                                     const acme_http_request_t *req,
+                                     acme_http_response_t **presp, acme_problem_t *prob)
+{
+    apr_pool_t *wp = ctx->wire_pool;
+    acme_http_response_t *wresp = NULL, *resp;
+    acme_problem_t wprob;
+    apr_status_t rv;
+
+    apr_pool_clear(wp);
+    acme_problem_clear(&wprob);
+    ctx->wire(ctx->wire_baton, 1);
+    rv = ctx->http->request(ctx->http->baton, wp, req, &wresp, &wprob);
+    ctx->wire(ctx->wire_baton, 0);
+    *prob = wprob;
+    prob->type = wprob.type ? apr_pstrdup(p, wprob.type) : NULL;
+    prob->detail = wprob.detail ? apr_pstrdup(p, wprob.detail) : NULL;
+    prob->url = wprob.url ? apr_pstrdup(p, wprob.url) : NULL;
+    if (wresp) {
+        resp = apr_pcalloc(p, sizeof(*resp));
+        resp->status = wresp->status;
+        resp->headers = apr_table_make(p, 16);
+        if (wresp->headers) {
+            apr_table_do(header_copy, resp->headers, wresp->headers, NULL);
+        }
+        resp->content_type = apr_pstrdup(p, wresp->content_type ? wresp->content_type : "");
+        resp->body = apr_pstrmemdup(p, wresp->body ? wresp->body : "", wresp->body_len);
+        resp->body_len = wresp->body_len;
+        *presp = resp;
+    }
+    apr_pool_clear(wp);
+    return rv;
+}
+
 apr_status_t acme_http_send(const acme_ctx_t *ctx, apr_pool_t *p, const acme_http_request_t *req,
                             acme_http_response_t **presp, acme_problem_t *prob)
 {
@@ -485,7 +528,8 @@ apr_status_t acme_http_send(const acme_ctx_t *ctx, apr_pool_t *p, const acme_htt
         return acme_problem_set(prob, p, APR_EINVAL, NULL,
                                 "%s %s: no HTTP client in the context", method, url);
     }
-    rv = ctx->http->request(ctx->http->baton, p, req, &resp, prob);
+    rv = ctx->wire && ctx->wire_pool ? request_off_lock(ctx, p, req, &resp, prob)
+         : ctx->http->request(ctx->http->baton, p, req, &resp, prob);
     if (rv != APR_SUCCESS) {
         return rv;
     }

@@ -61,7 +61,9 @@ apr_status_t acme_http_create(acme_http_t **http, apr_pool_t *p, const acme_ctx_
  * method, a URL that is neither https:// nor http://, or a context without
  * an HTTP client; a 3xx answer fails with APR_EGENERAL (redirects are never
  * followed). Otherwise as acme_http_fn: an HTTP error status is NOT a
- * failure here. *resp and prob's strings are allocated from p. */
+ * failure here. *resp and prob's strings are allocated from p. With
+ * ctx->wire set, the exchange runs between its two calls and is collected
+ * in ctx->wire_pool (cleared before and after), then copied into p. */
 apr_status_t acme_http_send(const acme_ctx_t *ctx, apr_pool_t *p,
                             const acme_http_request_t *req, acme_http_response_t **resp,
                             acme_problem_t *prob);
