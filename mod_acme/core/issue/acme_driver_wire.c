@@ -227,6 +227,8 @@ acme_client_t *acme_driver_wire_client(acme_driver_t *driver, acme_ca_t *ca)
             driver->wire_held = 1;
             return ca->client;
         }
+        /* the run's own thread read it (account, first order): no GET */
+        acme_client_directory_adopt(wc->client, ca->client);
         wc->stale_seen = ca->directory_stale_at;
         apr_hash_set(slot->clients, ca->url, APR_HASH_KEY_STRING, wc);
     }

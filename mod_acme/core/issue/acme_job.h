@@ -44,7 +44,9 @@ apr_status_t acme_job_domain_from_json(apr_pool_t *p, json_t *json, acme_domain_
  * and publish_tls_alpn return APR_SUCCESS, APR_EAGAIN when the answer
  * cannot be put everywhere the CA's request may land yet (AcmeCluster with
  * Redis unreachable): the job waits, with growing pauses, and does not ask
- * the CA to validate; any other error fails the attempt. */
+ * the CA to validate; any other error fails the attempt. Called from the
+ * driver's run, one call at a time (one writer), from any of its threads
+ * with acme_driver_wire_at_once. */
 typedef struct acme_challenge_sink_t {
     apr_status_t (*publish)(void *baton, const char *token, const char *key_authorization);
     void (*withdraw)(void *baton, const char *token);

@@ -29,6 +29,8 @@ struct acme_client_t {
      * in the step that asked for the re-read stay valid. */
     apr_pool_t *dir_pool, *dir_pool_old;
     int dir_stale;                         /* read it again before its next use */
+    const char *dir_json;                  /* the directory as read (in dir_pool) */
+    apr_size_t dir_json_len;
     char nonce[ACME_MAX_NONCE_LEN + 1];    /* "" when none is cached */
     EVP_PKEY *account_key;
     const char *kid;
@@ -209,9 +211,34 @@ apr_status_t acme_client_directory(acme_client_t *client, apr_pool_t *p,
                                         prob);
     if (rv != APR_SUCCESS) return rv;
     client->directory = dir;
+    client->dir_json = apr_pstrmemdup(client->dir_pool, resp->body, resp->body_len);
+    client->dir_json_len = resp->body_len;
     client->dir_stale = 0;
     *pdir = dir;
     return APR_SUCCESS;
+}
+
+void acme_client_directory_adopt(acme_client_t *client, const acme_client_t *from)
+{
+    acme_directory_t *dir;
+    acme_problem_t prob;
+    apr_pool_t *pool;
+
+    if (client->directory || !from->directory || from->dir_stale || !from->dir_json
+        || strcmp(client->directory_url, from->directory_url) != 0
+        || apr_pool_create(&pool, client->pool) != APR_SUCCESS) {
+        return;
+    }
+    acme_problem_clear(&prob);
+    if (acme_resources_directory_parse(pool, from->dir_json, from->dir_json_len,
+                                       client->directory_url, &dir, &prob) != APR_SUCCESS) {
+        apr_pool_destroy(pool);
+        return;
+    }
+    client->dir_pool = pool;
+    client->directory = dir;
+    client->dir_json = apr_pstrmemdup(pool, from->dir_json, from->dir_json_len);
+    client->dir_json_len = from->dir_json_len;
 }
 
 void acme_client_directory_stale(acme_client_t *client)

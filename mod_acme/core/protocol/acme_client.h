@@ -93,6 +93,10 @@ apr_status_t acme_client_create(acme_client_t **client, apr_pool_t *p, const acm
  * the failure in prob (no answer, an HTTP error, a malformed directory). */
 apr_status_t acme_client_directory(acme_client_t *client, apr_pool_t *p,
                                    const acme_directory_t **dir, acme_problem_t *prob);
+/* A client without a directory yet takes from's (the same directory URL,
+ * read and not stale) instead of reading it: a copy in its own pool, so
+ * nothing of from's is kept. Nothing is sent; otherwise nothing changes. */
+void acme_client_directory_adopt(acme_client_t *client, const acme_client_t *from);
 /* The next acme_client_directory reads the directory again: after a failed
  * attempt, since a CA may have moved its resources (a directory is only
  * good until its URLs change). Nothing is sent now. */
