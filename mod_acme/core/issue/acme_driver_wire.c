@@ -26,6 +26,9 @@ typedef struct wire_client_t {
     const char *kid;                /* the CA's account it was told of */
 } wire_client_t;
 
+static acme_client_t *slot_client(acme_driver_t *driver, acme_wire_slot_t *slot,
+                                  acme_ca_t *ca);
+
 static apr_status_t pool_destroy(void *data)
 {
     apr_pool_destroy(data);
@@ -210,9 +213,41 @@ void acme_driver_wire_each(acme_driver_t *driver, int n, acme_driver_wire_fn *fn
     apr_pool_destroy(threads_pool);
 }
 
+/* client has no nonce: another thread's client of the CA that has one
+ * (none is on the wire now: its nonce went with its request) gives it, so
+ * no newNonce is asked for while one is at hand. */
+static void nonce_borrow(acme_driver_t *driver, acme_ca_t *ca, acme_client_t *client)
+{
+    int i;
+
+    if (client != ca->client && acme_client_nonce_take(client, ca->client)) {
+        return;
+    }
+    for (i = 1; i < driver->wire_max; ++i) {
+        wire_client_t *other = driver->slots[i].clients
+                               ? apr_hash_get(driver->slots[i].clients, ca->url,
+                                              APR_HASH_KEY_STRING) : NULL;
+
+        if (other && other->client != client && acme_client_nonce_take(client, other->client)) {
+            return;
+        }
+    }
+}
+
 acme_client_t *acme_driver_wire_client(acme_driver_t *driver, acme_ca_t *ca)
 {
     acme_wire_slot_t *slot = driver->current;
+    acme_client_t *client = slot_client(driver, slot, ca);
+
+    if (slot && driver->wire_shared) {
+        nonce_borrow(driver, ca, client);
+    }
+    return client;
+}
+
+/* The client of ca for slot (see acme_driver_wire_client). */
+static acme_client_t *slot_client(acme_driver_t *driver, acme_wire_slot_t *slot, acme_ca_t *ca)
+{
     wire_client_t *wc;
 
     if (!slot || slot->index == 0) {

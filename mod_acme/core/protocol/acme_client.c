@@ -218,6 +218,17 @@ apr_status_t acme_client_directory(acme_client_t *client, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
+int acme_client_nonce_take(acme_client_t *client, acme_client_t *from)
+{
+    if (client->nonce[0] || !from->nonce[0]
+        || strcmp(client->directory_url, from->directory_url) != 0) {
+        return 0;
+    }
+    memcpy(client->nonce, from->nonce, sizeof(client->nonce));
+    from->nonce[0] = '\0';
+    return 1;
+}
+
 void acme_client_directory_adopt(acme_client_t *client, const acme_client_t *from)
 {
     acme_directory_t *dir;

@@ -97,6 +97,10 @@ apr_status_t acme_client_directory(acme_client_t *client, apr_pool_t *p,
  * read and not stale) instead of reading it: a copy in its own pool, so
  * nothing of from's is kept. Nothing is sent; otherwise nothing changes. */
 void acme_client_directory_adopt(acme_client_t *client, const acme_client_t *from);
+/* A client without a nonce takes from's (a client of the same CA): a nonce
+ * is the CA's, good for one request of any client (RFC 8555 §6.5), and a
+ * client that has one need not ask newNonce. 1 taken, 0 not. */
+int acme_client_nonce_take(acme_client_t *client, acme_client_t *from);
 /* The next acme_client_directory reads the directory again: after a failed
  * attempt, since a CA may have moved its resources (a directory is only
  * good until its URLs change). Nothing is sent now. */
