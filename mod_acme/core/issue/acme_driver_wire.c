@@ -234,12 +234,45 @@ static void nonce_borrow(acme_driver_t *driver, acme_ca_t *ca, acme_client_t *cl
     }
 }
 
+/* client has no directory: another thread's client of the CA gives its
+ * copy; none has one: it is read now, keeping the lock, so the others
+ * take it instead of reading it too (unless the CA is down in this run). */
+static void directory_share(acme_driver_t *driver, acme_ca_t *ca, acme_client_t *client)
+{
+    const acme_directory_t *dir;
+    acme_problem_t prob;
+    apr_pool_t *p;
+    int i, held = driver->wire_held;
+
+    if (client != ca->client) {
+        acme_client_directory_adopt(client, ca->client);
+    }
+    for (i = 1; i < driver->wire_max; ++i) {
+        wire_client_t *other = driver->slots[i].clients
+                               ? apr_hash_get(driver->slots[i].clients, ca->url,
+                                              APR_HASH_KEY_STRING) : NULL;
+
+        if (other && other->client != client) {
+            acme_client_directory_adopt(client, other->client);
+        }
+    }
+    if (acme_ca_down(driver, ca->url) || apr_pool_create(&p, driver->pool) != APR_SUCCESS) {
+        return;
+    }
+    driver->wire_held = 1;
+    acme_problem_clear(&prob);
+    (void)acme_client_directory(client, p, &dir, &prob);    /* nothing sent when it has one */
+    driver->wire_held = held;
+    apr_pool_destroy(p);
+}
+
 acme_client_t *acme_driver_wire_client(acme_driver_t *driver, acme_ca_t *ca)
 {
     acme_wire_slot_t *slot = driver->current;
     acme_client_t *client = slot_client(driver, slot, ca);
 
     if (slot && driver->wire_shared) {
+        directory_share(driver, ca, client);
         nonce_borrow(driver, ca, client);
     }
     return client;
@@ -262,8 +295,6 @@ static acme_client_t *slot_client(acme_driver_t *driver, acme_wire_slot_t *slot,
             driver->wire_held = 1;
             return ca->client;
         }
-        /* the run's own thread read it (account, first order): no GET */
-        acme_client_directory_adopt(wc->client, ca->client);
         wc->stale_seen = ca->directory_stale_at;
         apr_hash_set(slot->clients, ca->url, APR_HASH_KEY_STRING, wc);
     }
