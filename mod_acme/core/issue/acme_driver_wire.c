@@ -5,6 +5,7 @@
  * request is on the wire (acme_ctx_t.wire, acme_http_send). Each thread has
  * its own HTTP client and its own client per CA: its own nonces (every JWS
  * needs a fresh one, RFC 8555 §6.5) with the CA's one account. */
+#include <string.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 
@@ -23,7 +24,6 @@ typedef struct acme_wire_each_t {
 typedef struct wire_client_t {
     acme_client_t *client;
     apr_time_t stale_seen;          /* the CA's directory_stale_at it was told of */
-    const char *kid;                /* the CA's account it was told of */
 } wire_client_t;
 
 static acme_client_t *slot_client(acme_driver_t *driver, acme_wire_slot_t *slot,
@@ -266,11 +266,34 @@ static void directory_share(acme_driver_t *driver, acme_ca_t *ca, acme_client_t 
     apr_pool_destroy(p);
 }
 
+/* The CA's account, made or found by whichever thread's client, selected
+ * in client too (with the kid known nothing is sent). */
+static void account_share(acme_driver_t *driver, acme_ca_t *ca, acme_client_t *client)
+{
+    const char *kid, *kid_out;
+    acme_problem_t prob;
+    EVP_PKEY *key;
+    apr_pool_t *p;
+
+    if (!ca->account_ready || !ca->account_key || !ca->kid) {
+        return;
+    }
+    acme_client_account_get(client, &key, &kid);
+    if ((key == ca->account_key && kid && strcmp(kid, ca->kid) == 0)
+        || apr_pool_create(&p, driver->pool) != APR_SUCCESS) {
+        return;
+    }
+    acme_problem_clear(&prob);
+    (void)acme_client_account(client, p, ca->account_key, ca->kid, NULL, 0, &kid_out, &prob);
+    apr_pool_destroy(p);
+}
+
 acme_client_t *acme_driver_wire_client(acme_driver_t *driver, acme_ca_t *ca)
 {
     acme_wire_slot_t *slot = driver->current;
     acme_client_t *client = slot_client(driver, slot, ca);
 
+    account_share(driver, ca, client);
     if (slot && driver->wire_shared) {
         directory_share(driver, ca, client);
         nonce_borrow(driver, ca, client);
@@ -301,17 +324,6 @@ static acme_client_t *slot_client(acme_driver_t *driver, acme_wire_slot_t *slot,
     if (wc->stale_seen != ca->directory_stale_at) {
         acme_client_directory_stale(wc->client);
         wc->stale_seen = ca->directory_stale_at;
-    }
-    if (ca->account_ready && ca->kid && wc->kid != ca->kid) {
-        const char *kid_out;
-        acme_problem_t prob;
-
-        /* With the kid known nothing is sent (acme_client_account). */
-        acme_problem_clear(&prob);
-        if (acme_client_account(wc->client, slot->pool, ca->account_key, ca->kid, NULL, 0,
-                                &kid_out, &prob) == APR_SUCCESS) {
-            wc->kid = ca->kid;
-        }
     }
     return wc->client;
 }
