@@ -3,44 +3,13 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_date.h>
-#include "acme_client.h"
+#include "acme_client_int.h"
 #include "acme_json.h"
 #include "acme_time.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_name.h"
 #include "acme_counters.h"
-
-#define ACME_MAX_NONCE_LEN      256
-/* A CA may reject any nonce; each retry carries the fresh one it sent back.
- * Ten in a row would mean the CA is broken, not unlucky. */
-#define ACME_BAD_NONCE_RETRIES  10
-#define ACME_JOSE_JSON          "application/jose+json"
-#define ACME_PEM_CHAIN          "application/pem-certificate-chain"
-
-struct acme_client_t {
-    apr_pool_t *pool;
-    const acme_ctx_t *ctx;
-    const char *ca_file;                   /* trust anchors for TLS to the CA, NULL = system */
-    const char *directory_url;
-    const acme_directory_t *directory;
-    /* The directory's pool, and the one before it: a re-read keeps the
-     * previous directory alive until the next one, so pointers taken from it
-     * in the step that asked for the re-read stay valid. */
-    apr_pool_t *dir_pool, *dir_pool_old;
-    int dir_stale;                         /* read it again before its next use */
-    const char *dir_json;                  /* the directory as read (in dir_pool) */
-    apr_size_t dir_json_len;
-    char nonce[ACME_MAX_NONCE_LEN + 1];    /* "" when none is cached */
-    EVP_PKEY *account_key;
-    const char *kid;
-    const char *thumbprint;
-    const char *eab_kid, *eab_hmac;        /* External Account Binding, NULL = none */
-    int requests;
-    apr_time_t ca_date;                    /* the CA's Date header last seen, 0 = none */
-    const char *endpoint;                  /* acme_requests_total's endpoint of a URL that
-                                            * is no directory member: set by the call */
-};
 
 apr_status_t acme_client_create(acme_client_t **pclient, apr_pool_t *p, const acme_ctx_t *ctx,
                                 const char *directory_url, const char *ca_file)
@@ -285,11 +254,10 @@ static apr_status_t fetch_nonce(acme_client_t *client, apr_pool_t *p, acme_probl
     return APR_SUCCESS;
 }
 
-/* One JWS POST; kid NULL embeds the key (newAccount). badNonce is retried. */
-static apr_status_t post_jws(acme_client_t *client, apr_pool_t *p, const char *url,
-                             const char *payload, const char *kid, const char *accept,
-                             apr_size_t max_body, acme_http_response_t **presp,
-                             acme_problem_t *prob)
+apr_status_t acme_client_post_jws(acme_client_t *client, apr_pool_t *p, const char *url,
+                                  const char *payload, const char *kid, const char *accept,
+                                  apr_size_t max_body, acme_http_response_t **presp,
+                                  acme_problem_t *prob)
 {
     acme_http_response_t *resp;
     const char *nonce, *jws;
@@ -333,7 +301,7 @@ static apr_status_t post_json(acme_client_t *client, apr_pool_t *p, const char *
 
     *resp = NULL;
     if (!text) return acme_problem_set(prob, p, APR_ENOMEM, NULL, "cannot encode the payload");
-    return post_jws(client, p, url, text, kid, accept, max_body, resp, prob);
+    return acme_client_post_jws(client, p, url, text, kid, accept, max_body, resp, prob);
 }
 
 apr_status_t acme_client_post(acme_client_t *client, apr_pool_t *p, const char *url,
@@ -366,9 +334,9 @@ apr_status_t acme_client_post_with_key(acme_client_t *client, apr_pool_t *p, con
     return rv;
 }
 
-static apr_status_t expect_status(apr_pool_t *p, const char *url,
-                                  const acme_http_response_t *resp, int ok1, int ok2,
-                                  acme_problem_t *prob)
+apr_status_t acme_client_expect_status(apr_pool_t *p, const char *url,
+                                       const acme_http_response_t *resp, int ok1, int ok2,
+                                       acme_problem_t *prob)
 {
     if (resp->status == ok1 || resp->status == ok2) return APR_SUCCESS;
     return unexpected_status(p, "POST", url, resp, prob);
@@ -445,7 +413,7 @@ static apr_status_t find_account(acme_client_t *client, apr_pool_t *p,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    if ((rv = expect_status(p, dir->new_account, resp, 200, 200, prob))) return rv;
+    if ((rv = acme_client_expect_status(p, dir->new_account, resp, 200, 200, prob))) return rv;
     if ((rv = take_account(client, p, dir->new_account, resp, prob))) return rv;
     acme_log(client->ctx, ACME_LOG_DEBUG, APR_SUCCESS, "ACME00209: found ACME account %s",
              client->kid);
@@ -500,7 +468,7 @@ static apr_status_t create_account(acme_client_t *client, apr_pool_t *p,
                    &resp, prob);
     json_decref(payload);
     if (rv != APR_SUCCESS) return rv;
-    if ((rv = expect_status(p, dir->new_account, resp, 201, 200, prob))) return rv;
+    if ((rv = acme_client_expect_status(p, dir->new_account, resp, 201, 200, prob))) return rv;
     if ((rv = take_account(client, p, dir->new_account, resp, prob))) return rv;
     acme_log(client->ctx, ACME_LOG_DEBUG, APR_SUCCESS, "ACME00210: created ACME account %s",
              client->kid);
@@ -535,182 +503,6 @@ apr_status_t acme_client_account(acme_client_t *client, apr_pool_t *p, EVP_PKEY 
     }
     if (rv == APR_SUCCESS) *kid_out = client->kid;
     return rv;
-}
-
-static json_t *identifiers_json(const apr_array_header_t *names)
-{
-    json_t *list = json_array();
-    int i;
-
-    for (i = 0; i < names->nelts; i++) {
-        const char *name = APR_ARRAY_IDX(names, i, const char *);
-        json_array_append_new(list, json_pack("{s:s,s:s}", "type",
-                                              acme_name_is_ip(name) ? "ip" : "dns",
-                                              "value", name));
-    }
-    return list;
-}
-
-apr_status_t acme_client_new_order(acme_client_t *client, apr_pool_t *p,
-                                   const apr_array_header_t *names, const char *profile,
-                                   const char *replaces, acme_order_t **order,
-                                   acme_problem_t *prob)
-{
-    const acme_directory_t *dir;
-    acme_http_response_t *resp;
-    const char *location;
-    json_t *payload;
-    apr_status_t rv;
-
-    acme_problem_clear(prob);
-    *order = NULL;
-    if (!names || names->nelts < 1 || names->nelts > ACME_MAX_NAMES) {
-        return acme_problem_set(prob, p, APR_EINVAL, NULL, "an order needs 1 to %d names",
-                                ACME_MAX_NAMES);
-    }
-    if ((rv = acme_client_directory(client, p, &dir, prob)) != APR_SUCCESS) return rv;
-    payload = json_pack("{s:o}", "identifiers", identifiers_json(names));
-    if (profile && *profile) json_object_set_new(payload, "profile", json_string(profile));
-    if (replaces && *replaces) json_object_set_new(payload, "replaces", json_string(replaces));
-    rv = acme_client_post(client, p, dir->new_order, payload, ACME_MAX_JSON_BODY, &resp, prob);
-    json_decref(payload);
-    if (rv != APR_SUCCESS) return rv;
-    if ((rv = expect_status(p, dir->new_order, resp, 201, 200, prob))) return rv;
-    acme_counters_order(client->ctx->counters);
-    location = apr_table_get(resp->headers, "Location");
-    if (!location) {
-        prob->url = dir->new_order;
-        return acme_problem_set(prob, p, APR_EINVAL, NULL,
-                                "POST %s: the new order has no Location", dir->new_order);
-    }
-    return acme_resources_order_parse(p, resp->body, resp->body_len, location, client->directory_url,
-                                      order, prob);
-}
-
-static apr_status_t post_as_get(acme_client_t *client, apr_pool_t *p, const char *url,
-                                acme_http_response_t **resp, apr_time_t *retry_after,
-                                acme_problem_t *prob)
-{
-    apr_status_t rv;
-
-    if (retry_after) *retry_after = 0;
-    rv = acme_client_post(client, p, url, NULL, ACME_MAX_JSON_BODY, resp, prob);
-    if (rv != APR_SUCCESS) return rv;
-    if ((rv = expect_status(p, url, *resp, 200, 200, prob))) return rv;
-    if (retry_after) *retry_after = acme_http_retry_after(*resp, acme_core_now(client->ctx));
-    return APR_SUCCESS;
-}
-
-apr_status_t acme_client_get_order(acme_client_t *client, apr_pool_t *p, const char *url,
-                                   acme_order_t **order, apr_time_t *retry_after,
-                                   acme_problem_t *prob)
-{
-    acme_http_response_t *resp;
-    apr_status_t rv;
-
-    *order = NULL;
-    client->endpoint = "order";
-    if ((rv = post_as_get(client, p, url, &resp, retry_after, prob))) return rv;
-    return acme_resources_order_parse(p, resp->body, resp->body_len, url, client->directory_url,
-                                      order, prob);
-}
-
-apr_status_t acme_client_get_authz(acme_client_t *client, apr_pool_t *p, const char *url,
-                                   acme_authz_t **authz, apr_time_t *retry_after,
-                                   acme_problem_t *prob)
-{
-    acme_http_response_t *resp;
-    apr_status_t rv;
-
-    *authz = NULL;
-    client->endpoint = "authz";
-    if ((rv = post_as_get(client, p, url, &resp, retry_after, prob))) return rv;
-    return acme_resources_authz_parse(p, resp->body, resp->body_len, url, client->directory_url,
-                                      authz, prob);
-}
-
-apr_status_t acme_client_respond(acme_client_t *client, apr_pool_t *p, const char *challenge_url,
-                                 acme_problem_t *prob)
-{
-    json_t *payload = json_object();
-    acme_http_response_t *resp;
-    apr_status_t rv;
-
-    client->endpoint = "challenge";
-    rv = acme_client_post(client, p, challenge_url, payload, ACME_MAX_JSON_BODY, &resp, prob);
-    json_decref(payload);
-    if (rv != APR_SUCCESS) return rv;
-    return expect_status(p, challenge_url, resp, 200, 200, prob);
-}
-
-apr_status_t acme_client_finalize(acme_client_t *client, apr_pool_t *p, const acme_order_t *order,
-                                  const char *csr_b64url, acme_order_t **updated,
-                                  acme_problem_t *prob)
-{
-    json_t *payload = json_pack("{s:s}", "csr", csr_b64url ? csr_b64url : "");
-    acme_http_response_t *resp;
-    apr_status_t rv;
-
-    *updated = NULL;
-    client->endpoint = "finalize";
-    rv = acme_client_post(client, p, order->finalize, payload, ACME_MAX_JSON_BODY, &resp, prob);
-    json_decref(payload);
-    if (rv != APR_SUCCESS) return rv;
-    if ((rv = expect_status(p, order->finalize, resp, 200, 200, prob))) return rv;
-    return acme_resources_order_parse(p, resp->body, resp->body_len, order->url, client->directory_url,
-                                      updated, prob);
-}
-
-static apr_array_header_t *same_origin_alternates(apr_pool_t *p, const char *cert_url,
-                                                  const acme_http_response_t *resp)
-{
-    apr_array_header_t *all = acme_http_links(p, resp, "alternate", ACME_MAX_ALTERNATES);
-    apr_array_header_t *ok = apr_array_make(p, all->nelts, sizeof(const char *));
-    int i;
-
-    for (i = 0; i < all->nelts; ++i) {
-        const char *url = APR_ARRAY_IDX(all, i, const char *);
-        if (acme_resources_same_origin(p, url, cert_url) && strcmp(url, cert_url) != 0) {
-            APR_ARRAY_PUSH(ok, const char *) = url;
-        }
-    }
-    return ok;
-}
-
-apr_status_t acme_client_download(acme_client_t *client, apr_pool_t *p, const char *cert_url,
-                                  const char **pem, apr_size_t *len,
-                                  apr_array_header_t **alternates, acme_problem_t *prob)
-{
-    acme_http_response_t *resp;
-    apr_status_t rv;
-
-    acme_problem_clear(prob);
-    *pem = NULL;
-    *len = 0;
-    if (alternates) *alternates = apr_array_make(p, 1, sizeof(const char *));
-    if (!client->account_key || !client->kid) {
-        return acme_problem_set(prob, p, APR_EINVAL, NULL, "no ACME account selected");
-    }
-    client->endpoint = "certificate";
-    rv = post_jws(client, p, cert_url, "", client->kid, ACME_PEM_CHAIN, ACME_MAX_CHAIN_BYTES,
-                  &resp, prob);
-    if (rv != APR_SUCCESS) return rv;
-    if ((rv = expect_status(p, cert_url, resp, 200, 200, prob))) return rv;
-    prob->url = apr_pstrdup(p, cert_url);
-    if (strcmp(resp->content_type, ACME_PEM_CHAIN)) {
-        return acme_problem_set(prob, p, APR_EINVAL, NULL, "POST %s: certificate chain came as "
-                                "\"%s\", not %s", cert_url, resp->content_type, ACME_PEM_CHAIN);
-    }
-    if (strlen(resp->body) != resp->body_len
-        || !strstr(resp->body, "-----BEGIN CERTIFICATE-----")) {
-        return acme_problem_set(prob, p, APR_EINVAL, NULL,
-                                "POST %s: the response is not a PEM certificate chain", cert_url);
-    }
-    acme_problem_clear(prob);
-    *pem = resp->body;
-    *len = resp->body_len;
-    if (alternates) *alternates = same_origin_alternates(p, cert_url, resp);
-    return APR_SUCCESS;
 }
 
 static const char *renewal_info_url(apr_pool_t *p, const char *base, const char *cert_id)
