@@ -204,6 +204,8 @@ class Recorded:
         self.body = body
         self.payload = jws_payload(body) if method == "POST" and body else None
         self.status = None
+        self.arrived = self.time      # before the proxy's delay
+        self.answered = None          # its answer written
 
     def __repr__(self):
         return "<%s %s at %.3f -> %s>" % (self.method, self.path, self.time, self.status)
@@ -320,7 +322,8 @@ class AcmeProxy(_Serving):
         # A CA across the Internet: every answer comes a round trip later,
         # which Pebble on loopback answers at once. delay: seconds added
         # before each answer; in_flight/max_in_flight: requests being
-        # answered now / at most at once.
+        # answered now / at most at once. Each Recorded has arrived (before
+        # the delay) and answered (its answer written) as well.
         self.delay = 0.0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -403,6 +406,7 @@ class AcmeProxy(_Serving):
 
     # -- request handling ------------------------------------------------
     def _handle(self, h):
+        h.acme_arrived = time.time()
         with self.lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -418,6 +422,7 @@ class AcmeProxy(_Serving):
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
         rec = Recorded(h.command, h.path, dict(h.headers.items()), body)
+        rec.arrived = getattr(h, "acme_arrived", rec.time)
         with self.lock:
             self.requests.append(rec)
             gates = [g for g in self.gates if g.matches(h.command, h.path)]
@@ -470,6 +475,7 @@ class AcmeProxy(_Serving):
         h.end_headers()
         if h.command != "HEAD":
             h.wfile.write(out)
+        rec.answered = time.time()
 
     def _intercept(self, h, rec, body):
         """A subclass's own answer, written to h (True), or False for the usual one."""

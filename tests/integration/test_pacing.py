@@ -84,7 +84,8 @@ def test_a_429_at_new_order_pauses_the_account(httpd, limited, unique):
     limited.order_limit = (1, 40)       # one order, then the next one 40 s later
     names = [unique("pause%d" % i) for i in range(4)]
     start(httpd, limited, names, None)
-    wait_for(lambda: limited.refused_429 > 0, 60, interval=0.2,
+    # its record's status, not refused_429: that counts before the answer is recorded
+    wait_for(lambda: any(r.status == 429 for r in limited.new_orders()), 60, interval=0.2,
              what="a 429 from the limited CA")
     first_429 = min(r.time for r in limited.new_orders() if r.status == 429)
     time.sleep(20)

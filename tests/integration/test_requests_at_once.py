@@ -1,20 +1,24 @@
 """Requests of different orders overlap: against a CA that takes DELAY
 seconds to answer every request (the proxy's delay, a CA across the
 Internet), ten names are all served in far less time than their requests
-one after the other would take, and the CA sees several requests at once,
-never more than ACME_WIRE_MAX (acme_job.h), nor more than AcmeMaxParallel.
-Every order still gets its own nonces (no badNonce) and one account serves
-them all."""
+one after the other would take, and the CA sees requests of different
+orders at once (an order's own requests go one after the other, from the
+one thread serving it), never more than ACME_WIRE_MAX, nor more than
+AcmeMaxParallel. Every order still gets its own nonces (no badNonce) and
+one account serves them all. A 429 at newOrder stops the new orders of
+every thread: none reaches the CA after it."""
 import time
 
 import pytest
 
 from ari_proxy import AcmeProxy
-from harness import ssl_vhost, wait_for
+from harness import ssl_vhost, store_status, wait_for
 
 DELAY = 0.3
 NAMES = 10
 WIRE_MAX = 4            # ACME_WIRE_MAX (mod_acme/core/issue/acme_job.h)
+# the resources of one order (Pebble's paths), not the account's or the directory's
+ORDER_PATHS = ("/order-plz", "/my-order/", "/authZ/", "/chalZ/", "/finalize-order/", "/certZ/")
 
 
 @pytest.fixture
@@ -38,14 +42,29 @@ def issue_all(httpd, proxy, names, max_parallel=None):
     return time.monotonic() - began
 
 
+def most_order_requests_at_once(proxy):
+    """The most requests to order resources the CA was answering at once,
+    from their arrival to their answer."""
+    events = []
+    for r in proxy.recorded():
+        if r.answered and r.path.startswith(ORDER_PATHS):
+            events += [(r.arrived, 1), (r.answered, -1)]
+    level = peak = 0
+    for _, d in sorted(events):
+        level += d
+        peak = max(peak, level)
+    return peak
+
+
 def test_requests_of_different_orders_overlap(httpd, slow, unique):
     names = [unique("wire%d" % i) for i in range(NAMES)]
     took = issue_all(httpd, slow, names)
     requests = len(slow.requests)
     serial = requests * DELAY
-    print("%d names: %.1f s, %d requests (%.1f s one after the other), at most %d at once"
-          % (NAMES, took, requests, serial, slow.max_in_flight))
-    assert slow.max_in_flight >= 2, "the CA never saw two requests at once"
+    at_once = most_order_requests_at_once(slow)
+    print("%d names: %.1f s, %d requests (%.1f s one after the other), at most %d at once, "
+          "%d of orders" % (NAMES, took, requests, serial, slow.max_in_flight, at_once))
+    assert at_once >= 2, "the CA never answered requests of two orders at once"
     assert slow.max_in_flight <= WIRE_MAX, \
         "%d requests at once, more than ACME_WIRE_MAX" % slow.max_in_flight
     # one after the other, the requests alone take serial seconds
@@ -62,3 +81,31 @@ def test_one_order_at_a_time_sends_one_request_at_a_time(httpd, slow, unique):
     issue_all(httpd, slow, names, max_parallel=1)
     assert slow.max_in_flight == 1, \
         "%d requests at once with AcmeMaxParallel 1" % slow.max_in_flight
+
+
+PAUSED = "CA rate limit: new orders wait until "
+
+
+def test_a_429_at_new_order_stops_the_new_orders_of_every_thread(httpd, slow, unique):
+    """Four names start at once on four threads against a CA that allows one
+    new order per 60 s: the second newOrder meets the 429, and no other
+    newOrder reaches the CA after it arrived, not even one sent while the
+    429 was on its way back; the two names left wait for the pause."""
+    slow.order_limit = (1, 60)
+    names = [unique("hold%d" % i) for i in range(4)]
+    httpd.write_config(vhosts="".join(ssl_vhost(n) for n in names),
+                       acme={"AcmeCA": slow.directory_url})
+    httpd.start()
+    wait_for(lambda: any(r.status == 429 for r in slow.new_orders()), 90, interval=0.2,
+             what="a 429 from the limited CA")
+    first = min((r for r in slow.new_orders() if r.status == 429), key=lambda r: r.arrived)
+    # the other threads' turns come within a few of the proxy's delays
+    time.sleep(10 * DELAY + 3)
+    later = [r for r in slow.new_orders() if r.arrived > first.arrived]
+    assert not later and slow.refused_429 == 1, \
+        "%d new orders reached the CA after the first 429, %d refused: %s\n%s" % (
+            len(later), slow.refused_429, slow.new_orders(), httpd.diagnostics(60))
+    paused = [n for n in names
+              if (store_status(httpd.store, n).get("activity") or "").startswith(PAUSED)]
+    assert len(paused) == 2, [store_status(httpd.store, n) for n in names]
+    assert httpd.error_log_text().count("ACME01260: ") == 1, httpd.diagnostics(60)

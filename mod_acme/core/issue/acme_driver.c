@@ -197,6 +197,46 @@ static int gate_kept(acme_driver_t *driver, acme_record_t *rec, const acme_domai
     return 0;
 }
 
+/* A 429 at another order's newOrder paused new orders at the CA after this
+ * job began (its requests and that newOrder were on the wire at once): it
+ * stops before its own newOrder, as one that had not begun, and starts when
+ * the pause ends (acme_ca_orders_wait). 1 stopped, 0 go on. */
+static int orders_paused(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
+                         apr_pool_t *p)
+{
+    apr_time_t now = acme_core_now(&driver->ctx);
+
+    if (!acme_ca_orders_wait(driver, rec, domain, now, p)) {
+        return 0;
+    }
+    acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME01270: %s: new orders at %s are paused "
+             "until %s; this one waits for it", domain->name, rec->job->ca_url,
+             acme_time_rfc3339(p, rec->next_run));
+    gate_end(driver, rec, domain, 0, p);
+    job_end(driver, rec);
+    acme_renewal_warn_check(driver, rec, domain, now, p);
+    acme_record_status_update(driver, rec, domain, p);
+    return 1;
+}
+
+/* One step; newOrder keeps the run's lock (acme_driver_wire_hold) while it
+ * is on the wire: a 429 to it pauses new orders (acme_ca_orders_refused)
+ * before any other order's newOrder can leave. */
+static acme_outcome_e new_order_step_once(acme_driver_t *driver, acme_step_ctx_t *sc,
+                                          acme_step_e step, apr_pool_t *p)
+{
+    acme_outcome_e outcome;
+    int held;
+
+    if (step != ACME_STEP_ORDER || sc->job->order_url) {
+        return acme_job_step_once(driver, sc, p);
+    }
+    held = acme_driver_wire_hold(driver, 1);
+    outcome = acme_job_step_once(driver, sc, p);
+    acme_driver_wire_hold(driver, held);
+    return outcome;
+}
+
 static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                         acme_ca_t *ca, apr_pool_t *p, int *staged)
 {
@@ -213,10 +253,11 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
 
         /* Right before newOrder (RFC 8555 §7.4), which makes at the CA what
          * no other server could find: the claim confirmed still this one's. */
-        if (step == ACME_STEP_ORDER && !rec->job->order_url && !gate_kept(driver, rec, domain, p)) {
+        if (step == ACME_STEP_ORDER && !rec->job->order_url
+            && (!gate_kept(driver, rec, domain, p) || orders_paused(driver, rec, domain, p))) {
             return;
         }
-        outcome = acme_job_step_once(driver, &sc, p);
+        outcome = new_order_step_once(driver, &sc, step, p);
         acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00400: %s: step %s %s -> %s (%d requests so far)",
                  domain->name, acme_job_step_name(step), acme_job_outcome_name(outcome),
                  acme_job_step_name(acme_job_step_after(step, outcome)), rec->requests);

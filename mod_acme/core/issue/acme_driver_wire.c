@@ -327,3 +327,11 @@ static acme_client_t *slot_client(acme_driver_t *driver, acme_wire_slot_t *slot,
     }
     return wc->client;
 }
+
+int acme_driver_wire_hold(acme_driver_t *driver, int hold)
+{
+    int held = driver->wire_held;
+
+    driver->wire_held = hold;
+    return held;
+}

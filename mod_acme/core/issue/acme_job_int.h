@@ -263,7 +263,10 @@ void acme_driver_wire_each(acme_driver_t *driver, int n, acme_driver_wire_fn *fn
  * CA (made at its first use, in the slot's pool), told of the CA's account
  * and of a directory re-read asked for since its last use. Never NULL. */
 acme_client_t *acme_driver_wire_client(acme_driver_t *driver, acme_ca_t *ca);
-
+/* acme_driver_wire.c: hold 1: the requests of the thread holding the lock
+ * keep it while on the wire (no other thread runs until hold 0 is set
+ * again); returns the setting before, to put back. */
+int acme_driver_wire_hold(acme_driver_t *driver, int hold);
 
 /* acme_driver.c: one name's turn in a run (acme_driver_run.c): a job
  * started when one is needed and may start, advanced as far as it goes
