@@ -9,6 +9,7 @@
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 
+#include "acme_crypto.h"
 #include "acme_http.h"
 #include "acme_job_int.h"
 
@@ -157,6 +158,8 @@ static void *APR_THREAD_FUNC slot_main(apr_thread_t *thread, void *data)
     apr_thread_mutex_lock(slot->driver->wire_mutex);
     each_loop(slot);
     apr_thread_mutex_unlock(slot->driver->wire_mutex);
+    /* its OpenSSL state (JWS, TLS) freed now, not by exit() */
+    acme_crypto_thread_done();
     apr_thread_exit(thread, APR_SUCCESS);
     return NULL;
 }
