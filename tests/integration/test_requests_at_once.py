@@ -56,6 +56,24 @@ def most_order_requests_at_once(proxy):
     return peak
 
 
+def busy_and_summed(proxy):
+    """The time the CA had at least one request to answer, and the sum of
+    the times of every request (arrival to answer): one after the other,
+    the two are equal."""
+    spans = sorted((r.arrived, r.answered) for r in proxy.recorded() if r.answered)
+    busy = summed = 0.0
+    end = None
+    for a, b in spans:
+        summed += b - a
+        if end is None or a > end:
+            busy += b - a
+            end = b
+        elif b > end:
+            busy += b - end
+            end = b
+    return busy, summed
+
+
 def test_requests_of_different_orders_overlap(httpd, slow, unique):
     names = [unique("wire%d" % i) for i in range(NAMES)]
     took = issue_all(httpd, slow, names)
@@ -67,9 +85,14 @@ def test_requests_of_different_orders_overlap(httpd, slow, unique):
     assert at_once >= 2, "the CA never answered requests of two orders at once"
     assert slow.max_in_flight <= WIRE_MAX, \
         "%d requests at once, more than ACME_WIRE_MAX" % slow.max_in_flight
-    # one after the other, the requests alone take serial seconds
-    assert took < serial * 0.8, \
-        "%.1f s for %d requests of %.1f s each: not overlapping" % (took, requests, DELAY)
+    # One after the other, the CA is busy for as long as all the requests
+    # take together; overlapping, for a good part less. Measured at the CA,
+    # not from httpd's start: its start, key generation and the graceful
+    # restart are no requests.
+    busy, summed = busy_and_summed(slow)
+    print("the CA busy %.1f s with requests that took %.1f s together" % (busy, summed))
+    assert busy < summed * 0.8, \
+        "%.1f s busy for %.1f s of requests: not overlapping" % (busy, summed)
     made = [r for r in slow.recorded("POST", r"^/sign-me-up$") if r.status == 201]
     assert len(made) == 1, "one account expected: %s" % slow.recorded("POST", r"^/sign-me-up$")
     assert "badNonce" not in httpd.error_log_text()
