@@ -427,7 +427,8 @@ static void summary_count(json_t *summary, const char *key)
 }
 
 /* The summary class of a certificate (d: its object): the member of the
- * summary it counts in. */
+ * summary it counts in. "renewing" only with a live certificate: a name
+ * whose first one is being ordered or is staged counts as "missing". */
 const char *acme_status_summary_class(json_t *d)
 {
     const char *state = json_string_value(json_object_get(d, "state"));
@@ -436,7 +437,9 @@ const char *acme_status_summary_class(json_t *d)
         return "missing";
     }
     if (!strcmp(state, ACME_STATE_RENEWING) || !strcmp(state, ACME_STATE_STAGED)) {
-        return "renewing";
+        /* a first certificate, ordered or staged, renews nothing: it is
+         * still waited for until it goes live */
+        return json_is_object(json_object_get(d, "cert")) ? "renewing" : "missing";
     }
     if (!strcmp(state, ACME_STATE_RENEWAL_FAILING)) {
         return "renewal_failing";

@@ -127,7 +127,8 @@ static const char *names_text(apr_pool_t *p, json_t *names)
 /* failing / renewal-failing / renewing / missing / valid: the card's class
  * and badge colour, from the shown state (acme_status_record_shown_state).
  * renewal-failing: the live certificate is still valid and served, only
- * its renewal keeps failing. */
+ * its renewal keeps failing; a first certificate being ordered or staged
+ * is "missing", as in the summary (acme_status_summary_class). */
 static const char *card_state(json_t *d)
 {
     const char *state = str(d, "state");
@@ -142,7 +143,7 @@ static const char *card_state(json_t *d)
         return "failing";
     }
     if (!strcmp(state, ACME_STATE_RENEWING) || !strcmp(state, ACME_STATE_STAGED)) {
-        return "renewing";
+        return json_is_object(json_object_get(d, "cert")) ? "renewing" : "missing";
     }
     return "valid";
 }
