@@ -92,6 +92,7 @@ static void view_config(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
         return;
     }
     if (acme_job_domain_from_json(p, v->config, &domain) == APR_SUCCESS && domain) {
+        v->domain = domain;
         v->config_names = domain->names != NULL;
         v->names = domain->names;
         v->key_type = acme_key_type_name(domain->key_type);
@@ -347,6 +348,10 @@ domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name
     }
     if (!v->names && v->has_live) {
         v->names = v->live.names;
+    }
+    if (v->domain) {
+        v->renew_at = acme_job_renew_at_shown(v->domain, v->has_live ? &v->live : NULL,
+                                              v->status);
     }
     view_reconcile(p, v);
     v->restart_at = v->staged ? acme_store_restart_held_at(ctl->store, p, name) : 0;

@@ -7,6 +7,7 @@
 #include "acmectl.h"
 #include "acme_cert.h"
 #include "acme_status_record.h"
+#include "acme_job.h"
 
 /* What the store knows about one domain. */
 typedef struct domain_view_t {
@@ -33,11 +34,15 @@ typedef struct domain_view_t {
      * unreadable, stale, not-configured); next_action: the record's next
      * look or attempt (RFC 3339) */
     const char *state, *step, *next_action, *last_error;
-    apr_time_t renew_at;             /* the record's: when renewal is due, 0 = unknown */
+    apr_time_t renew_at;             /* when the live certificate is due for renewal, as
+                                      * the status page says (acme_job_renew_at_shown),
+                                      * 0 = no live certificate or unknown */
+    const acme_domain_t *domain;     /* config/<name>.json as read, NULL: unreadable */
     apr_time_t restart_at;           /* the held restart that makes what is staged live
                                       * (activation.json), 0 = none held for it */
     apr_time_t renew_marked_at;      /* when acmectl renew left its marker, 0 = none */
     /* What happens next and when (0: no time): "renew", "retry", "restart",
+     * "queued" (its order waits for its turn under AcmeMaxParallel),
      * "order", "check"; NULL when unknown (the record cannot be read). */
     const char *next_what;
     apr_time_t next_at;

@@ -25,6 +25,7 @@
 #include "acme_store_configured.h"
 #include "acme_store_restart.h"
 #include "acme_status_record.h"
+#include "acme_job.h"
 #include "acme_status_cache.h"
 #include "acme_status.h"
 #include "acme_cluster_view.h"
@@ -356,7 +357,8 @@ json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_do
     json_object_set_new(json, "ca", ca_json(status, domain));
     json_object_set_new(json, "ari", ari_json(p, status));
     json_object_set_new(json, "attempts", int_or_null(status ? status->attempts : -1));
-    json_object_set_new(json, "renew_at", time_or_null(p, status ? status->renew_at : 0));
+    json_object_set_new(json, "renew_at", time_or_null(p, acme_job_renew_at_shown(
+                        domain, has_live ? &info : NULL, status)));
     json_object_set_new(json, "next_action", next_action_json(
                         rt, p, domain, status, json_string_value(json_object_get(json, "state"))));
     /* the step of a stale record ("staged") is over too: nothing is in progress */

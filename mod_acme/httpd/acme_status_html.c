@@ -427,8 +427,8 @@ static void card_body(out_t *o, json_t *d, int detail)
             : "at the next graceful restart");
     }
     else if (json_is_object(cert)) {
-        row(o, "Next renewal", when(o->pool, str(d, "renew_at") ? str(d, "renew_at")
-                                             : str(d, "next_action")));
+        /* the certificate's own due time: the driver's next look is no renewal */
+        row(o, "Next renewal", when(o->pool, str(d, "renew_at")));
     }
     else {
         row(o, "First order", first_order(o->pool, d));

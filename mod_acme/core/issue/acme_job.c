@@ -524,3 +524,19 @@ acme_renew_reason_e acme_job_cert_fitness(const acme_domain_t *domain, const acm
     return now < *renew_at ? ACME_RENEW_NONE : ACME_RENEW_WINDOW;
 }
 
+
+apr_time_t acme_job_renew_at_shown(const acme_domain_t *domain, const acme_cert_info_t *info,
+                                   const acme_status_record_t *rec)
+{
+    const char *serial = rec && rec->cert ? rec->cert->serial : NULL;
+    apr_time_t at = 0;
+
+    if (!info) {
+        return 0;
+    }
+    if (rec && rec->renew_at && serial && info->serial && !strcasecmp(serial, info->serial)) {
+        return rec->renew_at;
+    }
+    acme_job_cert_fitness(domain, info, (int)domain->key_type, NULL, apr_time_now(), &at);
+    return at;
+}

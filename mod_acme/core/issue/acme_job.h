@@ -8,6 +8,7 @@
 #include "acme_cert.h"
 #include "acme_store.h"
 #include "acme_policy.h"
+#include "acme_status_record.h"
 
 /* One managed certificate, as configured. */
 typedef struct acme_domain_t {
@@ -118,6 +119,15 @@ typedef struct acme_cert_origin_t {
 acme_renew_reason_e acme_job_cert_fitness(const acme_domain_t *domain, const acme_cert_info_t *info,
                                           int key_type, const acme_cert_origin_t *origin,
                                           apr_time_t now, apr_time_t *renew_at);
+
+/* When the live certificate info of domain is due for renewal, as the
+ * status page and acmectl show it (apr_time_t; 0 without info: a first
+ * certificate renews nothing). The time rec (the status record, NULL
+ * without) chose, when it is about that certificate (its serial); else the
+ * renewal window's (acme_job_cert_fitness). Never the driver's next look:
+ * a record written before the certificate went live has only that. */
+apr_time_t acme_job_renew_at_shown(const acme_domain_t *domain, const acme_cert_info_t *info,
+                                   const acme_status_record_t *rec);
 
 
 /* Drives every domain: decides what needs a certificate (missing, names or key
