@@ -152,7 +152,8 @@ static const char *next_action_of(apr_pool_t *p, const domain_view_t *v)
              ? apr_psprintf(p, "order (%s)", v->step)
              : apr_psprintf(p, "%s (next check)", v->next_what);
     }
-    return apr_psprintf(p, "%s at %s", v->next_what, acmectl_time(p, v->next_at));
+    return apr_psprintf(p, "%s at %s", !strcmp(v->next_what, "queued") ? "queued, starts"
+                        : v->next_what, acmectl_time(p, v->next_at));
 }
 
 /* The cluster view a server's parent writes with AcmeCluster (Redis

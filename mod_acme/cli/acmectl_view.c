@@ -289,7 +289,7 @@ static void view_state(domain_view_t *v)
 /* What happens next and when, as list and show say it. */
 static void view_next(domain_view_t *v)
 {
-    apr_time_t look = v->status ? v->status->next_action : 0;
+    apr_time_t look = v->status ? v->status->next_action : 0, queued = 0;
 
     v->next_at = 0;
     if (v->unsaved_since || v->record_unreadable || !v->configured) {
@@ -309,6 +309,14 @@ static void view_next(domain_view_t *v)
     }
     else if (!strcmp(v->state, ACME_STATE_RENEWING)) {
         v->next_what = "order";
+    }
+    else if (!v->has_live && v->activity
+             && !strncmp(v->activity, ACME_ACTIVITY_QUEUED, sizeof(ACME_ACTIVITY_QUEUED) - 1)
+             && acme_time_rfc3339_parse(v->activity + sizeof(ACME_ACTIVITY_QUEUED) - 1,
+                                        &queued) == APR_SUCCESS) {
+        /* waiting for its turn under AcmeMaxParallel: the status page's words */
+        v->next_what = "queued";
+        v->next_at = queued;
     }
     else if (!v->has_live) {
         v->next_what = "order";

@@ -177,6 +177,9 @@ void acme_job_pace_set(acme_driver_t *driver, const acme_pacing_t *pacing);
  * refused one of the account's with 429 rateLimited (RFC 8555 §6.6),
  * followed by the end of that wait (RFC 3339), also its next_action. */
 #define ACME_ACTIVITY_ORDERS_PAUSED "CA rate limit: new orders wait until "
+/* Status activity of a name waiting for its turn under AcmeMaxParallel's
+ * pace, followed by the RFC 3339 time its order is expected to start. */
+#define ACME_ACTIVITY_QUEUED "queued, starts at "
 /* Who may order a certificate when several servers share its names
  * (AcmeCluster): one at a time. Without a gate the store lock alone decides.
  * All three are called from the driver's run, one call at a time (from any

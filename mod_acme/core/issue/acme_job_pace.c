@@ -219,7 +219,7 @@ int acme_job_pace_queue(acme_driver_t *driver, acme_record_t *rec, const char *d
     rec->queued_at = at;
     rec->next_run = at;
     acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX,
-                         apr_pstrcat(p, "queued, starts at ", acme_time_rfc3339(p, at), NULL));
+                         apr_pstrcat(p, ACME_ACTIVITY_QUEUED, acme_time_rfc3339(p, at), NULL));
     acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00488: %s: %s (AcmeMaxParallel %d, "
              "%d in flight)", domain_name, rec->queued, driver->pacing.max_parallel,
              driver->active);
