@@ -301,6 +301,29 @@ static acme_domain_t *domain_make(apr_pool_t *p, domain_share_t *sh,
     return d;
 }
 
+/* base, then its virtual hosts in the order the configuration has them:
+ * httpd links each <VirtualHost> in front of the ones read before it. The
+ * domain table follows this order, and with it the order names are first
+ * ordered in and the status page's order. */
+static apr_array_header_t *servers_in_config_order(apr_pool_t *p, server_rec *base)
+{
+    apr_array_header_t *servers = apr_array_make(p, 16, sizeof(server_rec *));
+    server_rec *s;
+    int i, j;
+
+    for (s = base->next; s; s = s->next) {
+        APR_ARRAY_PUSH(servers, server_rec *) = s;
+    }
+    APR_ARRAY_PUSH(servers, server_rec *) = base;
+    for (i = 0, j = servers->nelts - 1; i < j; i++, j--) {
+        server_rec *t = APR_ARRAY_IDX(servers, i, server_rec *);
+
+        APR_ARRAY_IDX(servers, i, server_rec *) = APR_ARRAY_IDX(servers, j, server_rec *);
+        APR_ARRAY_IDX(servers, j, server_rec *) = t;
+    }
+    return servers;
+}
+
 /* acme_check_domains_decls; the indexes only it reads from scratch */
 static apr_array_header_t *domains_decls(apr_pool_t *p, apr_pool_t *scratch, server_rec *base,
                                          apr_array_header_t **decls_out, const char **err)
@@ -310,11 +333,12 @@ static apr_array_header_t *domains_decls(apr_pool_t *p, apr_pool_t *scratch, ser
     apr_hash_t *owner = apr_hash_make(scratch);   /* name -> acme_domain_decl_t* */
     const apr_array_header_t *base_decls = acme_config_decls(base);
     domain_share_t share = { scratch, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
-    server_rec *s;
-    int i, j;
+    apr_array_header_t *servers = servers_in_config_order(scratch, base);
+    int i, j, k;
 
     *err = NULL;
-    for (s = base; s; s = s->next) {
+    for (k = 0; k < servers->nelts; k++) {
+        server_rec *s = APR_ARRAY_IDX(servers, k, server_rec *);
         const apr_array_header_t *sdecls = acme_config_decls(s);
 
         /* A vhost without any Acme directive shares the base server's

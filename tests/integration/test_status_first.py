@@ -1,0 +1,94 @@
+"""First certificates of several names under AcmeMaxParallel, on the status
+page and in acmectl: names are ordered and listed in configuration order; a
+name waiting for its turn reads "queued, starts at T" in acmectl list as its
+status says; a first certificate that is staged counts as waiting for the
+first, never as "renewing"; once live, its next renewal is the
+certificate's own, not the server's next look. Each wrong reading is
+collected and all are reported together."""
+import datetime
+import json
+import re
+import time
+
+from harness import parse_time, ssl_vhost, store_status, utcnow, wait_for
+from test_status_page import card_of, get
+
+ISSUE_TIMEOUT = 90
+
+
+def card_order(html, names):
+    at = [html.find('href="acme-status/%s"' % n) for n in names]
+    return at == sorted(at) and -1 not in at
+
+
+def renewal_shown(httpd, overview, d, wrong):
+    """d (a JSON domain): renew_at is the certificate's, the card and acmectl
+    say the same."""
+    if not d["renew_at"]:
+        wrong.append("P2: %s live, renew_at null (next_action %s)" % (d["name"], d["next_action"]))
+        return
+    renew_at = parse_time(d["renew_at"])
+    if not (renew_at - utcnow() > datetime.timedelta(days=1)
+            and parse_time(d["cert"]["not_before"]) < renew_at < parse_time(d["cert"]["not_after"])):
+        wrong.append("P2: %s renew_at %s for %s" % (d["name"], d["renew_at"], d["cert"]))
+    row = re.search(r"<dt>Next renewal</dt><dd>([^<]*)</dd>", card_of(overview, d["name"]))
+    if not row or row.group(1) != "%s %s UTC" % (d["renew_at"][:10], d["renew_at"][11:16]):
+        wrong.append("P2: %s card's next renewal %s, renew_at %s"
+                     % (d["name"], row and row.group(1), d["renew_at"]))
+    shown = json.loads(httpd.acmectl("--store", httpd.store, "--json", "show", d["name"]).stdout)
+    if shown["renew_at"] != d["renew_at"]:
+        wrong.append("P2: acmectl renew_at %s, page %s" % (shown["renew_at"], d["renew_at"]))
+
+
+def test_first_certificates_go_in_config_order_and_read_right(httpd, unique):
+    # configured neither in the order of their names nor its reverse
+    names = [unique(label) for label in ("d", "b", "c", "a")]
+    httpd.write_config(vhosts="".join(ssl_vhost(n) for n in names),
+                       acme={"AcmeActivation": "manual", "AcmeMaxParallel": "1 1/3s"})
+    httpd.start()
+    wrong = []
+    listed = [d["name"] for d in httpd.status()["domains"]]
+    if listed != names:
+        wrong.append("P4: JSON lists %s, configured %s" % (listed, names))
+
+    staged_at = {}
+    queued_listed = set()
+
+    def all_staged():
+        listing = httpd.acmectl("--store", httpd.store, "list").stdout
+        for n in names:
+            if re.search(r"^%s .* queued, starts at \d{4}-" % re.escape(n), listing, re.M):
+                queued_listed.add(n)
+            if n not in staged_at and store_status(httpd.store, n).get("state") == "staged":
+                staged_at[n] = time.monotonic()
+        return len(staged_at) == len(names)
+    wait_for(all_staged, ISSUE_TIMEOUT, interval=0.3, what="every first certificate staged")
+    if sorted(names, key=staged_at.get) != names:
+        wrong.append("P4: staged in the order %s, configured %s"
+                     % (sorted(names, key=staged_at.get), names))
+    if not queued_listed:
+        wrong.append("P3: acmectl list never said 'queued, starts at'")
+
+    # staged first certificates: waiting for the first, nothing renewing
+    doc = httpd.status()
+    if doc["summary"]["renewing"] != 0 or doc["summary"]["missing"] != len(names):
+        wrong.append("P1: JSON summary %s" % doc["summary"])
+    _, overview = get(httpd, "/acme-status")
+    summary = re.search(r'id="summary">([^<]*)<', overview).group(1)
+    if " 0 renewing," not in summary or "%d waiting for the first" % len(names) not in summary:
+        wrong.append("P1: HTML summary %r" % summary)
+    if any("s-renewing" in card_of(overview, n) for n in names):
+        wrong.append("P1: a staged first certificate's card is coloured as renewing")
+    if not card_order(overview, names):
+        wrong.append("P4: cards out of configuration order")
+
+    # live: the next renewal is the certificate's, at once
+    httpd.graceful()
+    for n in names:
+        httpd.wait_for_pebble_cert(n, 20)
+    doc = httpd.status()
+    _, overview = get(httpd, "/acme-status")
+    for d in doc["domains"]:
+        renewal_shown(httpd, overview, d, wrong)
+    assert not wrong, "\n".join(wrong)
+
