@@ -135,3 +135,28 @@ def test_proxy_is_transparent_and_pebble_builds_urls_on_its_origin(httpd, proxy,
     assert not [r for r in proxy.recorded() if r.status and r.status >= 500], proxy.recorded()
     direct = "127.0.0.1:%d/" % proxy.pebble.port
     assert direct not in httpd.error_log_text(), "the module talked to Pebble directly"
+
+
+def test_a_404_to_renewal_info_is_no_ari_for_it_said_once_per_ca(httpd, proxy, unique):
+    """A CA answering renewalInfo with 404 has no renewal information for
+    that certificate (Boulder's answer for one it does not know): RFC 9773
+    §4.2 leaves the time to the client, so the renewal window decides. One
+    warning for the CA (ACME01280), not one per certificate (ACME00426 was
+    logged for each of 200)."""
+    names = [unique("ari-404-%d" % i) for i in range(3)]
+    proxy.set_window_function(lambda _cid: None)
+    httpd.write_config(vhosts="".join(ssl_vhost(n) for n in names),
+                       acme={"AcmeCA": proxy.directory_url})
+    httpd.start()
+    certs = [httpd.wait_for_pebble_cert(n, ISSUE_TIMEOUT) for n in names]
+    for cert in certs:
+        first_request_for(httpd, proxy, cert, timeout=30)
+    assert all(r.status == 404 for r in proxy.renewal_info_requests()), proxy.renewal_info_requests()
+    wait_for(lambda: "ACME01280" in httpd.error_log_text(), 10, what="ACME01280 logged")
+    time.sleep(2)
+    log = httpd.error_log_text()
+    assert "ACME00426" not in log, [l for l in log.splitlines() if "ACME00426" in l]
+    assert log.count("ACME01280") == 1, [l for l in log.splitlines() if "ACME01280" in l]
+    for n in names:
+        d = httpd.domain_status(n)
+        assert d["ari"] is None and d["renew_at"] and not d["failing"], d

@@ -56,6 +56,10 @@ typedef struct acme_ca_t {
     struct acme_record_t *ari_prober;
     apr_time_t ari_probe_at;
     int ari_parked;
+    /* It answered a renewalInfo request with 404: it has no renewal
+     * information for that certificate (RFC 9773 §4.2: the client decides
+     * itself). Said once at warn level for the CA, then at debug. */
+    int ari_absent_said;
     apr_time_t directory_stale_at;  /* when a failure last asked for a directory re-read */
     const char *ca_file;            /* its TLS trust anchors (AcmeCACertificateFile),
                                      * NULL: the system's */

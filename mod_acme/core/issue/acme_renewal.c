@@ -262,6 +262,30 @@ static void ari_unpark(acme_driver_t *driver, acme_ca_t *ca, apr_interval_time_t
     driver->sched_ok = 0;
 }
 
+/* The CA answered rec's renewalInfo request with 404: it has no renewal
+ * information for this certificate (Boulder says so for one it does not
+ * know). RFC 9773 §4.2: without an answer the client decides when to renew;
+ * the renewal window does, and the next poll asks again. One warning per CA
+ * for the server's run: a CA answering so answers so for every certificate. */
+static void ari_absent(acme_driver_t *driver, acme_ca_t *ca, acme_record_t *rec,
+                       const char *name, const acme_problem_t *prob, apr_pool_t *p)
+{
+    rec->ari.start = rec->ari.end = rec->ari.chosen = 0;
+    if (!ca->ari_absent_said) {
+        ca->ari_absent_said = 1;
+        acme_log(&driver->ctx, ACME_LOG_WARN, 0, "ACME01280: %s has no renewal information "
+                 "(ARI) for the certificate of %s (404: %s): the renewal window decides when "
+                 "it is renewed, and so for every certificate this CA answers the same way, "
+                 "which only debug level logs; asked again at %s",
+                 ca->url, name, acme_problem_str(prob, p),
+                 acme_time_rfc3339(p, rec->ari.next_poll));
+        return;
+    }
+    acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME01281: %s: %s has no renewal information "
+             "for it (404); the renewal window decides; asked again at %s", name, ca->url,
+             acme_time_rfc3339(p, rec->ari.next_poll));
+}
+
 static void ari_poll(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                      X509 *leaf, apr_time_t now, apr_pool_t *p)
 {
@@ -316,6 +340,9 @@ static void ari_poll(acme_driver_t *driver, acme_record_t *rec, const acme_domai
         rec->ari.start = rec->ari.end = rec->ari.chosen = 0;
         acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00425: %s: %s offers no renewal "
                  "information; the renewal window decides", domain->name, url);
+    }
+    else if (prob.http_status == 404 && ca) {
+        ari_absent(driver, ca, rec, domain->name, &prob, p);
     }
     else {
         if (prob.http_status == 0 && prob.url && !prob.type && ca) {
