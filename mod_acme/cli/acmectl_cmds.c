@@ -336,7 +336,10 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
     }
     for (i = 0; i < views->nelts; ++i) {
         domain_view_t *v = APR_ARRAY_IDX(views, i, domain_view_t *);
-        acmectl_printf(ctl, "%-30s %-*s %-20s %-20s %-*s issuer=\"%s\" names=%s key=%s%s%s%s%s\n",
+        int waiting = v->activity && (!v->next_what || strcmp(v->next_what, "queued"));
+
+        acmectl_printf(ctl, "%-30s %-*s %-20s %-20s %-*s issuer=\"%s\" names=%s key=%s%s%s%s%s"
+                       "%s%s%s\n",
                 v->name, ACME_STATE_NAME_MAX, v->state,
                 v->has_live ? acmectl_time(p, v->live.not_after) : "-",
                 v->renew_at ? acmectl_time(p, v->renew_at) : "-", NEXT_WIDTH,
@@ -346,7 +349,10 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
                 v->failing ? apr_psprintf(p, " failing_since=%s attempts=%d",
                                           acmectl_time(p, v->failing_since), v->attempts) : "",
                 v->last_error ? " error=\"" : "",
-                v->last_error ? v->last_error : "", v->last_error ? "\"" : "");
+                v->last_error ? v->last_error : "", v->last_error ? "\"" : "",
+                /* what it waits for (the CA not answering, its rate limit), as the
+                 * status page says it; a queued name's NEXT ACTION says that already */
+                waiting ? " waiting=\"" : "", waiting ? v->activity : "", waiting ? "\"" : "");
     }
     if (hidden->nelts > 0) {
         acmectl_printf(ctl, "%d more in the store not configured by any server using it "

@@ -601,6 +601,30 @@ static const char *waiting_for_record(request_rec *r, const char *first, const c
                                    : "sets this TXT record", text);
 }
 
+/* While the CA's rate limit pauses new orders, or the CA does not answer,
+ * nothing is being obtained: the page says what it waits for and until
+ * when (the record's activity, ACME_ACTIVITY_*). NULL otherwise. */
+static const char *waiting_for_ca(request_rec *r, const char *first, const char *ca,
+                                  const acme_status_record_t *st)
+{
+    static const char tail[] = " HTTPS for this site starts automatically when the certificate "
+                               "arrives.\n";
+
+    if (st && st->activity && !strncmp(st->activity, ACME_ACTIVITY_ORDERS_PAUSED,
+                                       sizeof(ACME_ACTIVITY_ORDERS_PAUSED) - 1)) {
+        return apr_psprintf(r->pool, "mod_acme: the certificate for %s waits for the rate "
+                            "limit of the CA (%s): it takes no new order before %s.%s", first,
+                            ca, st->activity + sizeof(ACME_ACTIVITY_ORDERS_PAUSED) - 1, tail);
+    }
+    if (st && st->activity && !strncmp(st->activity, ACME_ACTIVITY_CA_DOWN,
+                                       sizeof(ACME_ACTIVITY_CA_DOWN) - 1)) {
+        return apr_psprintf(r->pool, "mod_acme: the certificate for %s waits for the CA (%s), "
+                            "which has not answered since %s.%s", first, ca,
+                            st->activity + sizeof(ACME_ACTIVITY_CA_DOWN) - 1, tail);
+    }
+    return NULL;
+}
+
 const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, const char *ca)
 {
     acme_runtime_t *rt = acme_runtime_get(r->server);
@@ -611,6 +635,9 @@ const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, con
         st = apr_hash_get(acme_status_records(rt, r->pool), d->name, APR_HASH_KEY_STRING);
     }
     if ((reason = waiting_for_record(r, first, ca, st)) != NULL) {
+        return reason;
+    }
+    if ((reason = waiting_for_ca(r, first, ca, st)) != NULL) {
         return reason;
     }
     /* failing as on the status page (acme_status_record_shown_state) */

@@ -10,7 +10,7 @@ import json
 import re
 import time
 
-from harness import parse_time, ssl_vhost, store_status, utcnow, wait_for
+from harness import closed_port, parse_time, ssl_vhost, store_status, utcnow, wait_for
 from test_status_page import card_of, get
 
 ISSUE_TIMEOUT = 90
@@ -92,3 +92,33 @@ def test_first_certificates_go_in_config_order_and_read_right(httpd, unique):
         renewal_shown(httpd, overview, d, wrong)
     assert not wrong, "\n".join(wrong)
 
+
+DOWN = "waiting for the CA, unreachable since "
+
+
+def test_names_held_back_while_the_ca_is_down_say_what_they_wait_for(httpd, unique):
+    """AcmeCA on a closed port: the first name's order fails; the names held
+    back in that run (ACME00419) say they wait for the CA, since when, its
+    last error and the next try, in the status JSON, acmectl list and the
+    503 page their visitors get, not just "missing"."""
+    names = [unique("down%d" % i) for i in range(3)]
+    httpd.write_config(vhosts="".join(ssl_vhost(n) for n in names),
+                       acme={"AcmeCA": "https://127.0.0.1:%d/dir" % closed_port()})
+    httpd.start()
+
+    def held():
+        for n in names:
+            if (store_status(httpd.store, n).get("activity") or "").startswith(DOWN):
+                return n
+        return None
+    name = wait_for(held, 60, interval=0.3, what="a name held back saying the CA is down")
+    d = wait_for(lambda: (lambda d: d if (d.get("activity") or "").startswith(DOWN) else None)(
+        httpd.domain_status(name)), 10, interval=0.3, what="the page to say so")
+    assert d["state"] == "missing" and "; next try at " in d["activity"], d
+    assert "127.0.0.1" in d["activity"] or "connect" in d["activity"].lower(), d
+    listing = httpd.acmectl("--store", httpd.store, "list").stdout
+    line = [l for l in listing.splitlines() if l.startswith(name + " ")]
+    assert line and ('waiting="%s' % DOWN) in line[0], listing
+    status, _, body = httpd.https_request(name, "/")
+    assert status == 503 and "which has not answered since" in body.decode() \
+        and b"being obtained" not in body, (status, body)

@@ -28,6 +28,19 @@ const char *acme_ca_in_use(const acme_record_t *rec, const acme_domain_t *domain
     return APR_ARRAY_IDX(domain->ca_urls, index >= 0 && index < n ? index : 0, const char *);
 }
 
+const char *acme_ca_down_activity(acme_driver_t *driver, const char *url, apr_time_t next,
+                                  apr_pool_t *p)
+{
+    const acme_ca_t *ca = url ? apr_hash_get(driver->cas, url, APR_HASH_KEY_STRING) : NULL;
+
+    if (!ca || !ca->unreachable_since) {
+        return NULL;
+    }
+    return apr_psprintf(p, "%s%s (%s); next try at %s", ACME_ACTIVITY_CA_DOWN,
+                        acme_time_rfc3339(p, ca->unreachable_since), ca->unreachable_error,
+                        acme_time_rfc3339(p, next));
+}
+
 int acme_ca_down(acme_driver_t *driver, const char *url)
 {
     const acme_ca_t *ca = url ? apr_hash_get(driver->cas, url, APR_HASH_KEY_STRING) : NULL;
@@ -49,6 +62,12 @@ void acme_ca_note_failure(acme_driver_t *driver, acme_ca_t *ca, const acme_probl
 
     if (prob->http_status == 0 && prob->url && !prob->type) {
         ca->unreachable_run = driver->run;
+        if (!ca->unreachable_since) {
+            ca->unreachable_since = now;
+        }
+        /* the detail only: the request's URL may be the account's */
+        apr_cpystrn(ca->unreachable_error, prob->detail ? prob->detail : "no answer",
+                    sizeof(ca->unreachable_error));
     }
     if ((prob->http_status >= 400 || (prob->http_status == 0 && prob->url))
         && (ca->directory_stale_at == 0 || now < ca->directory_stale_at

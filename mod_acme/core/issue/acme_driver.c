@@ -261,6 +261,9 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
         acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00400: %s: step %s %s -> %s (%d requests so far)",
                  domain->name, acme_job_step_name(step), acme_job_outcome_name(outcome),
                  acme_job_step_name(acme_job_step_after(step, outcome)), rec->requests);
+        if (outcome != ACME_OUTCOME_FAILED) {
+            ca->unreachable_since = 0;          /* it answered */
+        }
         if (outcome == ACME_OUTCOME_FAILED) {
             int at_new_order = step == ACME_STEP_ORDER && !rec->job->order_url;
 
@@ -547,6 +550,8 @@ void acme_driver_domain_run(acme_driver_t *driver, acme_record_t *rec,
                  "run; trying again later", domain->name);
         rec->next_run = now + ACME_RETRY_LOCKED;
         acme_job_pace_leave(rec, 1);        /* its place stays, not the start it had */
+        acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX, acme_ca_down_activity(
+                             driver, acme_ca_in_use(rec, domain), rec->next_run, p));
         acme_renewal_warn_check(driver, rec, domain, now, p);
         acme_record_status_update(driver, rec, domain, p);
         return;

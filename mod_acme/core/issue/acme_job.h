@@ -180,6 +180,10 @@ void acme_job_pace_set(acme_driver_t *driver, const acme_pacing_t *pacing);
 /* Status activity of a name waiting for its turn under AcmeMaxParallel's
  * pace, followed by the RFC 3339 time its order is expected to start. */
 #define ACME_ACTIVITY_QUEUED "queued, starts at "
+/* Status activity of a name held back while its CA does not answer,
+ * followed by the RFC 3339 time since when, the last failure in
+ * parentheses and "; next try at T". */
+#define ACME_ACTIVITY_CA_DOWN "waiting for the CA, unreachable since "
 /* Who may order a certificate when several servers share its names
  * (AcmeCluster): one at a time. Without a gate the store lock alone decides.
  * All three are called from the driver's run, one call at a time (from any

@@ -43,6 +43,10 @@ typedef struct acme_ca_t {
      * (draft -01), learnt from its challenges; NULL until then */
     apr_array_header_t *persist_issuers;
     unsigned unreachable_run;       /* the driver run in which it could not be reached */
+    /* Since when no request got an HTTP answer from it (0: the last one
+     * did), and the last such failure's detail (cut) */
+    apr_time_t unreachable_since;
+    char unreachable_error[160];
     /* Renewal information (RFC 9773 §4.3.3): after a request got no answer,
      * no name asks this CA again before ari_down_until (exponential backoff,
      * ari_down_len the current step); 0 = it answered last time. */
@@ -133,7 +137,7 @@ typedef struct acme_ari_state_t {
 #define ACME_REC_ISSUER_MAX 256
 #define ACME_REC_SERIAL_MAX 80
 #define ACME_REC_NOTE_MAX   256
-#define ACME_REC_QUEUED_MAX 64
+#define ACME_REC_QUEUED_MAX 320
 typedef struct acme_record_t {
     const char *name;
     apr_pool_t *pool;               /* the driver's: its strings' memory */
@@ -164,7 +168,8 @@ typedef struct acme_record_t {
                                      * file last said, 0 = not written in this run */
     const char *notice;             /* status "notice": e.g. an AcmeProfile the CA ignores;
                                      * ACME_REC_NOTE_MAX */
-    const char *queued;             /* status activity while paced: "queued, starts at T";
+    const char *queued;             /* status activity while it waits: "queued, starts at
+                                     * T", the CA's rate limit, the CA not answering;
                                      * ACME_REC_QUEUED_MAX */
     apr_uint64_t wait_told;         /* digest of the gate's reason last logged (ACME01176),
                                      * 0 = none since the last start */
@@ -333,6 +338,11 @@ const char *acme_ca_kid(acme_driver_t *driver, const char *url);
  * next request, at most once a minute (ACME_DIRECTORY_REREAD_MIN), since
  * the CA may have moved a resource (RFC 8555 §7.1.1). */
 void acme_ca_note_failure(acme_driver_t *driver, acme_ca_t *ca, const acme_problem_t *prob);
+/* The status activity of a name held back while the CA at url does not
+ * answer (ACME_ACTIVITY_CA_DOWN, since when, the last failure, next: its
+ * next try); NULL when it answered last. From p. */
+const char *acme_ca_down_activity(acme_driver_t *driver, const char *url, apr_time_t next,
+                                  apr_pool_t *p);
 /* After newOrder failed at ca: a 429 rateLimited limits the account, not
  * the name (RFC 8555 §6.6; Let's Encrypt's New Orders per Account), so no
  * name sends newOrder there before until (absolute; the later of the CA's
