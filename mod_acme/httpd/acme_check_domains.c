@@ -2,11 +2,13 @@
  * acme_domain_t (names normalized, settings inherited, errors located at
  * the line that causes them). acme_check.c runs the checks that need the
  * whole table. */
+#include <strings.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include <apr_lib.h>
 #include <http_core.h>
 #include <http_main.h>
+#include <util_cfgtree.h>
 
 #include "acme_private.h"
 #include "acme_config.h"
@@ -188,6 +190,47 @@ static const char *check_ip_challenges(apr_pool_t *p, const acme_domain_decl_t *
     return NULL;
 }
 
+/* The directive that gives decl name: its AcmeDomain line when it lists
+ * names, else its <VirtualHost>'s ServerName or ServerAlias. */
+static const char *name_source(const acme_domain_decl_t *decl, const char *name)
+{
+    if (decl->names->nelts) {
+        return "AcmeDomain";
+    }
+    return decl->s->server_hostname && !strcasecmp(decl->s->server_hostname, name)
+           ? "ServerName" : "ServerAlias";
+}
+
+/* What to change so that name is in one certificate only, from the
+ * directives that give it to decl and other (name_source). */
+static const char *duplicate_fix(apr_pool_t *p, const acme_domain_decl_t *decl,
+                                 const acme_domain_decl_t *other, const char *name)
+{
+    const char *mine = name_source(decl, name), *theirs = name_source(other, name);
+
+    if (!strcmp(mine, "AcmeDomain") && !strcmp(theirs, "AcmeDomain")) {
+        return "remove it from one of them";
+    }
+    if (!strcmp(mine, "AcmeDomain") || !strcmp(theirs, "AcmeDomain")) {
+        return apr_psprintf(p, "remove it from the AcmeDomain that lists it, or list the names "
+                            "after the one without names (it takes %s from its %s)", name,
+                            !strcmp(mine, "AcmeDomain") ? theirs : mine);
+    }
+    if (!strcmp(mine, "ServerName") && !strcmp(theirs, "ServerName")) {
+        return "it is the ServerName of both <VirtualHost>s: merge them into one, or list the "
+               "names each certificate is for after one of the AcmeDomain lines (without it)";
+    }
+    if (!strcmp(mine, "ServerAlias") && !strcmp(theirs, "ServerAlias")) {
+        return "remove it from the ServerAlias of one of the two <VirtualHost>s, or list the "
+               "names after one of the AcmeDomain lines";
+    }
+    return apr_psprintf(p, "it is the ServerName of one <VirtualHost> and in the ServerAlias of "
+                        "the other: remove it from that ServerAlias (at %s:%d's <VirtualHost>), "
+                        "or list the names after one of the AcmeDomain lines",
+                        (!strcmp(mine, "ServerAlias") ? decl : other)->s->defn_name,
+                        (!strcmp(mine, "ServerAlias") ? decl : other)->s->defn_line_number);
+}
+
 /* ACME00523 for name in both decl and other (earlier). A bare AcmeDomain
  * takes its vhost's ServerName and ServerAlias names: the fix is then in
  * those lines, not in an AcmeDomain that lists nothing to remove. */
@@ -197,23 +240,15 @@ static const char *duplicate_name(apr_pool_t *p, const acme_domain_decl_t *decl,
     static const char taken[] = " (without names: it takes ServerName and ServerAlias of the "
                                 "<VirtualHost> at %s:%d)";
     int bare = !decl->names->nelts, other_bare = !other->names->nelts;
-    const char *fix = "remove it from one of them";
 
-    if (bare && other_bare) {
-        fix = "remove it from the ServerAlias of one of the two <VirtualHost>s, or list the "
-              "names after one of the AcmeDomain lines";
-    }
-    else if (bare || other_bare) {
-        fix = "remove it from the AcmeDomain that lists it, or list the names after the one "
-              "without names";
-    }
     return apr_psprintf(p, "ACME00523: %s: %s%s is also in the AcmeDomain at %s%s; a name belongs "
                         "to one certificate only: %s", acme_check_domains_where(p, decl), name,
                         bare ? apr_psprintf(p, taken, decl->s->defn_name,
                                             decl->s->defn_line_number) : "",
                         acme_check_domains_where(p, other),
                         other_bare ? apr_psprintf(p, taken, other->s->defn_name,
-                                                  other->s->defn_line_number) : "", fix);
+                                                  other->s->defn_line_number) : "",
+                        duplicate_fix(p, decl, other, name));
 }
 
 /* The arrays domains of the same settings share: nothing writes a domain's

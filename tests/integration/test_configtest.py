@@ -186,3 +186,27 @@ def test_second_max_parallel_refused_naming_both_lines(httpd, unique):
     assert ("ACME01600: AcmeMaxParallel at %s repeats the one at %s, and only one can count"
             % (second, first)) in out, out
     assert not httpd.running()
+
+
+@pytest.mark.parametrize("where_a,where_b", [("name", "name"), ("name", "alias"),
+                                             ("alias", "name")])
+def test_a_name_in_two_vhosts_gets_advice_for_the_directives_holding_it(httpd, unique,
+                                                                        where_a, where_b):
+    """ACME00523 for a name two AcmeDomain lines without names take from
+    their <VirtualHost>s: the advice names the directives that hold it. Two
+    ServerNames have no ServerAlias to remove it from."""
+    a, b, shared = unique("one"), unique("two"), unique("shared")
+
+    def vhost(kind, own):
+        return ssl_vhost(shared, [own]) if kind == "name" else ssl_vhost(own, [shared])
+    httpd.write_config(vhosts=vhost(where_a, a) + vhost(where_b, b))
+    rc, out = httpd.configtest()
+    assert rc != 0 and "ACME00523" in out, out
+    if where_a == where_b == "name":
+        assert "ServerAlias" not in out.split("a name belongs to one certificate only:")[1], out
+        assert "it is the ServerName of both <VirtualHost>s" in out, out
+    else:
+        alias_line = httpd.line_of("ServerAlias %s" % shared)
+        assert "remove it from that ServerAlias (at %s:%d's <VirtualHost>)" \
+            % (httpd.conf_path, alias_line - 2) in out, (alias_line, out)
+
