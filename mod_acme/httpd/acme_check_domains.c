@@ -31,13 +31,84 @@ static const char *located(apr_pool_t *p, const acme_domain_decl_t *decl, const 
                         rest ? rest + 1 : msg, suffix);
 }
 
+/* Does the ServerName or ServerAlias argument arg stand for name? A
+ * ServerName may carry a scheme and a port ("https://www.example.org:443"). */
+static int arg_names(apr_pool_t *p, const char *arg, const char *name)
+{
+    const char *host = ap_strstr_c(arg, "://") ? ap_strstr_c(arg, "://") + 3 : arg;
+    const char *colon = strrchr(host, ':');
+
+    if (colon && !strchr(host, ']') && strchr(host, ':') == colon) {
+        host = apr_pstrndup(p, host, (apr_size_t)(colon - host));
+    }
+    return !strcasecmp(host, name);
+}
+
+/* The ServerName or ServerAlias line below node (a <VirtualHost>'s
+ * children, <If...> sections included) that holds name, NULL without. */
+static const ap_directive_t *name_line(apr_pool_t *p, const ap_directive_t *node,
+                                       const char *name)
+{
+    for (; node; node = node->next) {
+        const ap_directive_t *found;
+
+        if (!strcasecmp(node->directive, "ServerName")
+            || !strcasecmp(node->directive, "ServerAlias")) {
+            const char *args = node->args, *arg;
+
+            while (*(arg = ap_getword_conf(p, &args))) {
+                if (arg_names(p, arg, name)) {
+                    return node;
+                }
+            }
+        }
+        if (node->first_child && strcasecmp(node->directive, "<VirtualHost")
+            && (found = name_line(p, node->first_child, name))) {
+            return found;
+        }
+    }
+    return NULL;
+}
+
+/* The <VirtualHost> section of s in the configuration tree (ap_conftree,
+ * kept by httpd for the configuration's life), NULL when not found. */
+static const ap_directive_t *vhost_section(const ap_directive_t *node, const server_rec *s)
+{
+    for (; node; node = node->next) {
+        const ap_directive_t *found;
+
+        if (!strcasecmp(node->directive, "<VirtualHost")
+            && node->line_num == (int)s->defn_line_number
+            && node->filename && s->defn_name && !strcmp(node->filename, s->defn_name)) {
+            return node;
+        }
+        if (node->first_child && (found = vhost_section(node->first_child, s))) {
+            return found;
+        }
+    }
+    return NULL;
+}
+
+/* "file:line" of the ServerName or ServerAlias line of s that gives it
+ * name, NULL when the configuration tree does not show it; *directive: its
+ * name as written. From p. */
+static const char *vhost_name_where(apr_pool_t *p, const server_rec *s, const char *name,
+                                    const char **directive)
+{
+    const ap_directive_t *vhost = s->is_virtual ? vhost_section(ap_conftree, s) : NULL;
+    const ap_directive_t *line = vhost ? name_line(p, vhost->first_child, name) : NULL;
+
+    *directive = line ? line->directive : NULL;
+    return line ? apr_psprintf(p, "%s:%d", line->filename, line->line_num) : NULL;
+}
+
 /* Adds name (normalized) unless already there; a config error otherwise.
  * The configuration's own string is kept when already normalized (the
  * AcmeDomain parser normalizes): one copy of a name per start, not one per
  * table (at 10,000 domains each copy is memory every child carries). */
 static const char *add_name(apr_pool_t *p, apr_pool_t *scratch, const acme_domain_decl_t *decl,
                             apr_array_header_t *names, const char *name, const char *origin,
-                            int wildcards_ok)
+                            int wildcards_ok, int vhost)
 {
     const char *norm = acme_name_normalize(scratch, name), *err;
     int i;
@@ -49,7 +120,16 @@ static const char *add_name(apr_pool_t *p, apr_pool_t *scratch, const acme_domai
     }
     name = strcmp(norm, name) ? apr_pstrdup(p, norm) : name;
     if ((err = acme_conf_parse_check_name(p, name, wildcards_ok))) {
-        return located(p, decl, err, origin);
+        const char *directive = NULL, *rest = strchr(err, ' ');
+        const char *at = vhost ? vhost_name_where(scratch, decl->s, name, &directive) : NULL;
+
+        /* the line that holds the name, not the AcmeDomain that took it */
+        return at && rest ? apr_psprintf(p, "%.*s %s: %s (in this %s; the AcmeDomain at %s "
+                                         "without names takes the <VirtualHost>'s ServerName "
+                                         "and ServerAlias: fix the name here, or list the "
+                                         "names after AcmeDomain)", (int)(rest - err), err, at,
+                                         rest + 1, directive, acme_check_domains_where(p, decl))
+                          : located(p, decl, err, origin);
     }
     if (names->nelts >= ACME_MAX_NAMES) {
         return apr_psprintf(p, "ACME00521: %s: this AcmeDomain has more than %d names, the "
@@ -122,7 +202,7 @@ static const char *decl_names(apr_pool_t *p, apr_pool_t *scratch,
 
     for (i = 0; !err && i < decl->names->nelts; i++) {
         err = add_name(p, scratch, decl, names, APR_ARRAY_IDX(decl->names, i, const char *), "",
-                       wildcards_ok);
+                       wildcards_ok, 0);
     }
     if (decl->names->nelts == 0) {
         if (!s->server_hostname || !*s->server_hostname) {
@@ -148,14 +228,14 @@ static const char *decl_names(apr_pool_t *p, apr_pool_t *scratch,
                            "gave it %s; add 'ServerName www.example.org' (the site's name) "
                            "inside the <VirtualHost> at %s, or list the names after "
                            "AcmeDomain)", vhost_at, origin, vhost_at) : vhost_origin,
-                       wildcards_ok);
+                       wildcards_ok, origin == NULL);
         for (i = 0; !err && s->names && i < s->names->nelts; i++) {
             err = add_name(p, scratch, decl, names, APR_ARRAY_IDX(s->names, i, const char *),
-                           vhost_origin, wildcards_ok);
+                           vhost_origin, wildcards_ok, 1);
         }
         for (i = 0; !err && s->wild_names && i < s->wild_names->nelts; i++) {
             err = add_name(p, scratch, decl, names, APR_ARRAY_IDX(s->wild_names, i, const char *),
-                           vhost_origin, wildcards_ok);
+                           vhost_origin, wildcards_ok, 1);
         }
     }
     /* the table's copy sized to its names (most domains have one or two) */

@@ -210,3 +210,17 @@ def test_a_name_in_two_vhosts_gets_advice_for_the_directives_holding_it(httpd, u
         assert "remove it from that ServerAlias (at %s:%d's <VirtualHost>)" \
             % (httpd.conf_path, alias_line - 2) in out, (alias_line, out)
 
+
+@pytest.mark.parametrize("directive", ["ServerName", "ServerAlias"])
+def test_a_bad_name_from_the_vhost_is_located_at_its_own_line(httpd, unique, directive):
+    """A name no certificate can hold that an AcmeDomain without names took
+    from ServerName or ServerAlias: ACME00502 names that line (the one to
+    fix), and the AcmeDomain that took it."""
+    good, bad = unique("good"), "site_150.%s" % unique("bad")
+    vhost = ssl_vhost(bad, [good]) if directive == "ServerName" else ssl_vhost(good, [bad])
+    httpd.write_config(vhosts=vhost)
+    out = configtest_fails(httpd, ["ACME00502", bad])
+    at = "%s:%d" % (httpd.conf_path, httpd.line_of("%s %s" % (directive, bad)))
+    acme_domain = "%s:%d" % (httpd.conf_path, httpd.line_of("AcmeDomain"))
+    assert "ACME00502: %s: '%s'" % (at, bad) in out, (at, out)
+    assert "in this %s; the AcmeDomain at %s" % (directive, acme_domain) in out, out
