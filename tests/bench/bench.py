@@ -382,8 +382,9 @@ def render(results):
     lo = ns[0] if ns else None
     a, m = by.get(("mod_acme", lo)), by.get(("mod_md", lo))
     if a and m and a["all_certs"] and m["all_certs"]:
-        lines.append("- time to a served certificate at N=%d, mod_acme / mod_md: %.2f (target ≤ 0.50)" % (
-            lo, a["all_certs"] / m["all_certs"]))
+        # the target is N=1's: one certificate, where only the ACME exchange counts
+        lines.append("- time to a served certificate at N=%d, mod_acme / mod_md: %.2f%s" % (
+            lo, a["all_certs"] / m["all_certs"], " (target ≤ 0.50)" if lo == 1 else ""))
     return "\n".join(lines)
 
 
