@@ -113,7 +113,9 @@ def get(srv, path, accept):
         view = memoryview(buf)
         have = len(head) - end - 4
         view[:have] = head[end + 4:]
-        while (have < length[0]) if length else not buf[:have].endswith(b"\r\n0\r\n\r\n"):
+        # the end of the chunks looked at in place: a slice of the whole
+        # would copy megabytes per read
+        while (have < length[0]) if length else buf[max(0, have - 7):have] != b"\r\n0\r\n\r\n":
             if have == len(buf):
                 view.release()
                 buf.extend(bytes(len(buf)))
