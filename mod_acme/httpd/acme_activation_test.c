@@ -45,15 +45,49 @@ static apr_interval_time_t unusable_delay(int unusable)
     return delay < ACME_WD_RETEST_DELAY ? delay : ACME_WD_RETEST_DELAY;
 }
 
+/* When the newest of the staged entries of names became ready (0: none is). */
+static apr_time_t newest_ready(acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *names)
+{
+    apr_time_t newest = 0, at;
+    int i;
+
+    for (i = 0; i < names->nelts; ++i) {
+        at = acme_activation_batch_staged_at(wd->rt->store, p, APR_ARRAY_IDX(names, i,
+                                                                             const char *));
+        newest = at > newest ? at : newest;
+    }
+    return newest;
+}
+
+/* Where the time from a certificate staged to its restart goes: how long
+ * after the newest entry became ready the test began (the activation's
+ * detection and batching), and how long the test took. */
+static void log_test_time(acme_wd_t *wd, const apr_array_header_t *fresh, apr_time_t ready,
+                          apr_time_t began, int runs)
+{
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, wd->rt->base, "ACME00772: the configuration test "
+                 "with the staged check of %d entr%s took %" APR_TIME_T_FMT " ms (%d run%s); "
+                 "it began %" APR_TIME_T_FMT " ms after the newest entry was ready",
+                 fresh->nelts, fresh->nelts == 1 ? "y" : "ies",
+                 apr_time_as_msec(apr_time_now() - began), runs, runs == 1 ? "" : "s",
+                 ready && ready <= began ? apr_time_as_msec(began - ready) : 0);
+}
+
 int acme_activation_test(acme_wd_t *wd, const apr_array_header_t *fresh, apr_pool_t *p,
                          int wake_fd, acme_configtest_t *test)
 {
     const char *names = apr_array_pstrcat(p, fresh, ' '), *why = NULL;
+    apr_time_t ready = newest_ready(wd, p, fresh), began = apr_time_now();
     apr_interval_time_t delay;
     int runs;
 
     for (runs = 1;; ++runs) {
-        switch (acme_configtest_run(wd->rt->base, p, wake_fd, 1, test)) {
+        acme_configtest_e verdict = acme_configtest_run(wd->rt->base, p, wake_fd, 1, test);
+
+        if (verdict != ACME_CONFIGTEST_STOPPED) {
+            log_test_time(wd, fresh, ready, began, runs);
+        }
+        switch (verdict) {
         case ACME_CONFIGTEST_STOPPED:
             return 0;
         case ACME_CONFIGTEST_FAILED:

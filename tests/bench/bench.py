@@ -152,7 +152,8 @@ VHOST_CONF = """\
 
 
 class Httpd:
-    def __init__(self, module, workdir, n, http_port, https_port, pebble, mod_acme_path):
+    def __init__(self, module, workdir, n, http_port, https_port, pebble, mod_acme_path,
+                 loglevel="info"):
         self.module = module
         self.root = os.path.join(workdir, "httpd")
         self.http_port, self.https_port = http_port, https_port
@@ -167,7 +168,7 @@ class Httpd:
         fields = dict(root=self.root, modules=MODULES, http=http_port, https=https_port,
                       directory=pebble.directory, ca_file=pebble.ca_file, mod_md=MOD_MD,
                       root_pem=pebble.root_path,
-                      mod_acme=mod_acme_path, loglevel="info")
+                      mod_acme=mod_acme_path, loglevel=loglevel)
         conf = COMMON_CONF.format(**fields)
         if module == "mod_md":
             conf += MOD_MD_CONF.format(**fields)
@@ -286,7 +287,7 @@ def still_pending(pending, port, ctx):
 
 # ---------------------------------------------------------------- one run ---
 
-def run_one(module, n, timeout, mod_acme_path, keep):
+def run_one(module, n, timeout, mod_acme_path, keep, loglevel="info"):
     workdir = tempfile.mkdtemp(prefix="bench-%s-%d-" % (module, n))
     os.chmod(workdir, 0o755)
     http_port, https_port = free_ports(2)
@@ -297,7 +298,7 @@ def run_one(module, n, timeout, mod_acme_path, keep):
               "requests": None, "status": "ok", "workdir": workdir}
     try:
         pebble.start()
-        httpd = Httpd(module, workdir, n, http_port, https_port, pebble, mod_acme_path)
+        httpd = Httpd(module, workdir, n, http_port, https_port, pebble, mod_acme_path, loglevel)
         httpd.configtest()
         ctx = ssl.create_default_context(cafile=pebble.root_path)
         pending = list(httpd.names)
@@ -397,6 +398,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per cell; the table shows the median [1]")
     parser.add_argument("--keep", action="store_true", help="keep the work directories of every run")
+    parser.add_argument("--loglevel", default="info",
+                        help="httpd LogLevel, e.g. 'info acme:debug' to profile with --keep [info]")
     args = parser.parse_args()
 
     build_dir = os.environ.get("ACME_BUILD_DIR", REPO_ROOT)
@@ -414,7 +417,7 @@ def main():
             timeout = args.timeout or (60 + 2.4 * n)
             runs = []
             for _ in range(max(1, args.repeat)):
-                r = run_one(module, n, timeout, mod_acme_path, args.keep)
+                r = run_one(module, n, timeout, mod_acme_path, args.keep, args.loglevel)
                 runs.append(r)
                 report_run(r, args.keep)
             results.append(median_result(runs))
