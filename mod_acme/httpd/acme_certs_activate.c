@@ -108,6 +108,7 @@ static void link_written(acme_runtime_t *rt, apr_pool_t *ptemp, apr_array_header
          * which finds it live already (or, after a crash, not). */
         if (linked[i] == APR_SUCCESS && synced == APR_SUCCESS) {
             acme_store_activate_settle(rt->store, ptemp, &rt->ctx, w->v);
+            apr_hash_set(rt->activated, w->d->name, APR_HASH_KEY_STRING, "");
         }
         activation_report(rt, ptemp, w->d, linked[i], why[i]);
     }
@@ -127,6 +128,7 @@ void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
     apr_status_t flushed;
     int i;
 
+    rt->activated = apr_hash_make(rt->pool);
     for (i = 0; i < rt->domains->nelts; i++) {
         const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
         acme_store_staged_version_t *v = NULL;

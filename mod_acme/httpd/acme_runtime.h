@@ -31,6 +31,8 @@ typedef struct acme_runtime_t {
     const char *fallback_cert;        /* paths of the shared fallback certificate */
     const char *fallback_key;
     int activation_auto;
+    apr_hash_t *activated;            /* name -> "": its staged certificate went live at this
+                                       * post_config (acme_certs_activate.c); in pool */
     acme_ctx_t ctx;                   /* log sink to the base server's error log */
     struct acme_status_cache_t *status_cache; /* decoded status/ records (status page) */
     acme_status_live_t *status_live;  /* live certificates' facts (status page) */
