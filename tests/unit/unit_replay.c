@@ -34,6 +34,9 @@ struct unit_replay_t {
     apr_array_header_t *exchanges; /* exchange_t */
     int next;
     acme_http_t http;
+    int hook_at;                /* the request hook runs before, -1: none */
+    unit_replay_hook_fn *hook;
+    void *hook_baton;
 };
 
 unit_replay_t *unit_replay_make(apr_pool_t *p)
@@ -42,6 +45,7 @@ unit_replay_t *unit_replay_make(apr_pool_t *p)
 
     r->pool = p;
     r->exchanges = apr_array_make(p, 32, sizeof(exchange_t));
+    r->hook_at = -1;
     return r;
 }
 
@@ -166,6 +170,10 @@ static apr_status_t replay_request(void *baton, apr_pool_t *p, const acme_http_r
     if (req->body && (apr_size_t)strlen(req->body) > 0) {
         x->sent_body = apr_pstrdup(r->pool, req->body);
     }
+    if (r->next == r->hook_at) {
+        r->hook_at = -1;
+        r->hook(r->hook_baton);
+    }
     r->next++;
     resp = apr_pcalloc(p, sizeof(*resp));
     resp->status = x->status;
@@ -185,6 +193,13 @@ static apr_status_t replay_request(void *baton, apr_pool_t *p, const acme_http_r
     resp->body_len = !strcmp(req->method, "HEAD") ? 0 : x->body_len;
     *presp = resp;
     return APR_SUCCESS;
+}
+
+void unit_replay_before(unit_replay_t *r, int n, unit_replay_hook_fn *hook, void *baton)
+{
+    r->hook_at = n;
+    r->hook = hook;
+    r->hook_baton = baton;
 }
 
 void unit_replay_install(unit_replay_t *r, acme_ctx_t *ctx)

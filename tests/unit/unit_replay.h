@@ -23,6 +23,14 @@ unit_replay_t *unit_replay_make(apr_pool_t *p);
  * first and count, only those lines (0-based; count -1 = to the end).
  * Fails the test when the file is unreadable or malformed. */
 void unit_replay_add(unit_replay_t *r, const char *fixture, int first, int count);
+/* What a test does to the world at a given point of the exchanges. */
+typedef void unit_replay_hook_fn(void *baton);
+/* Calls hook(baton) once, when the n-th request (0-based, counted over every
+ * exchange added) has matched, before it is answered: a fault the test
+ * plants while a step runs, e.g. a store directory made unusable before the
+ * certificate's download is answered. One hook at a time; a new call
+ * replaces it. */
+void unit_replay_before(unit_replay_t *r, int n, unit_replay_hook_fn *hook, void *baton);
 /* Installs the double as ctx's HTTP client. */
 void unit_replay_install(unit_replay_t *r, acme_ctx_t *ctx);
 /* Expectations not yet consumed. */
