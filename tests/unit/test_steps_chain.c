@@ -311,6 +311,44 @@ static void test_certificate_not_yet_valid_is_refused(void **state)
     assert_unfit(f, "cert-not-yet-valid", "certificate is not valid before ");
 }
 
+/* This machine's clock ten minutes behind the CA's (which its Date says):
+ * the certificate starts "later", it is kept and the order too, with a
+ * notice on the status page (ACME01225); at its start the
+ * certificate is fetched again, staged, and the notice goes. */
+static void test_clock_behind_the_ca_keeps_the_certificate_until_its_start(void **state)
+{
+    fixture_t *f = *state;
+    apr_time_t from = recorded_not_before_of(f->p, ISSUE, ISSUE_EXCHANGES - 1);
+    const char *notice;
+
+    f->now = from - SEC(600);
+    unit_replay_add(f->replay, ISSUE, 0, ISSUE_EXCHANGES);
+    run(f);
+    unit_replay_done(f->replay);
+    assert_int_equal(f->staged, 0);
+    assert_int_equal(events_of(f, "failed"), 0);
+    assert_int_equal(count_logged(f, "ACME01225: " NAME ": the CA's new certificate is valid "
+                                     "from "), 1);
+    assert_true(logged(f, "this machine's clock is behind; set it right (NTP)"));
+    notice = member(status(f), "notice");
+    assert_non_null(notice);
+    assert_non_null(strstr(notice, "this machine's clock is behind: the new certificate is "
+                                   "valid from "));
+    assert_false(acme_store_has_staged(f->store, f->p, NAME));
+
+    /* a minute later: nothing asked before its start (the replay refuses any request) */
+    f->now += SEC(60);
+    run(f);
+    assert_int_equal(f->staged, 0);
+
+    /* at its start: the kept order's certificate, no new order */
+    f->now = from + SEC(1);
+    unit_replay_add(f->replay, ISSUE, ISSUE_EXCHANGES - 1, 1);
+    run(f);
+    assert_staged(f);
+    assert_null(json_object_get(status(f), "notice"));
+}
+
 static void test_certificate_for_another_key_is_refused(void **state)
 {
     fixture_t *f = *state;
@@ -338,6 +376,7 @@ int main(void)
         STEP_TEST(test_expired_certificate_is_refused),
         STEP_TEST(test_certificate_not_yet_valid_is_refused),
         STEP_TEST(test_certificate_for_another_key_is_refused),
+        STEP_TEST(test_clock_behind_the_ca_keeps_the_certificate_until_its_start),
     };
     if (unit_init()) {
         return 1;
