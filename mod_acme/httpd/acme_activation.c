@@ -236,7 +236,10 @@ static apr_hash_t *live_expiries(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *p
 }
 
 /* Staged entries that survived this generation's activation (refused or
- * failed) must not trigger restart after restart. */
+ * failed) must not trigger restart after restart. Only those the activation
+ * looked at count: at a graceful restart the old child goes on issuing while
+ * the parent activates, and what it stages after the activation passed its
+ * name is new, for this generation's activation thread to make live. */
 void acme_activation_record_stale(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *ptemp)
 {
     apr_array_header_t *left;
@@ -256,6 +259,10 @@ void acme_activation_record_stale(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *
     for (i = 0; i < left->nelts; ++i) {
         const char *name = APR_ARRAY_IDX(left, i, const char *);
 
+        if (wd->rt->activation_seen
+            && !apr_hash_get(wd->rt->activation_seen, name, APR_HASH_KEY_STRING)) {
+            continue;
+        }
         remember(wd->stale, pconf, wd, ptemp, name);
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->rt->base,
                      "ACME00702: the staged certificate of %s was not activated; it stays "

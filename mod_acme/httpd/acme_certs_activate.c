@@ -129,6 +129,7 @@ void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
     int i;
 
     rt->activated = apr_hash_make(rt->pool);
+    rt->activation_seen = apr_hash_make(rt->pool);
     for (i = 0; i < rt->domains->nelts; i++) {
         const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
         acme_store_staged_version_t *v = NULL;
@@ -138,6 +139,7 @@ void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
         if (!acme_store_has_staged(rt->store, ptemp, d->name)) {
             continue;
         }
+        apr_hash_set(rt->activation_seen, d->name, APR_HASH_KEY_STRING, d);
         acme_store_batch_begin(rt->store);   /* a start with nothing staged flushes nothing */
         rv = acme_store_activate_write(rt->store, ptemp, &rt->ctx, d->name, d->names,
                                        d->key_type,

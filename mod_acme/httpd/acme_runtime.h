@@ -37,6 +37,9 @@ typedef struct acme_runtime_t {
     struct acme_status_cache_t *status_cache; /* decoded status/ records (status page) */
     acme_status_live_t *status_live;  /* live certificates' facts (status page) */
     acme_status_frag_t *status_frag;  /* the overview's rendered text (status page) */
+    apr_hash_t *activation_seen;      /* names with a staged certificate when this
+                                       * generation's activation looked (pconf); anything
+                                       * else staged came later */
 } acme_runtime_t;
 
 /* The runtime of s's generation; NULL before post_config, or when nothing is
