@@ -31,7 +31,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from csource import INCLUDE, checker_args, read, sources
+from csource import checker_args, read, sources
 
 CORE = ('base', 'crypto', 'store', 'protocol', 'issue', 'cluster')
 # What each layer may include, itself among them.
@@ -57,6 +57,13 @@ def layer_of(path, root):
     return parts[0] if parts[0] in SEES and len(parts) > 1 else None
 
 
+# Every #include, quoted or <angled>, with or without a space after the
+# keyword; an include by macro (`#include HEADER`) hides its header from this
+# check, so it is refused as such.
+ANY_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*(?:"([^"\n]+)"|<([^>\n]+)>|([A-Za-z_]\w*))',
+                         re.M)
+
+
 def include_problems(root):
     files = sources(root)
     headers = {}
@@ -70,9 +77,18 @@ def include_problems(root):
         if layer is None:
             continue
         text = read(path)
-        for m in INCLUDE.finditer(text):
-            inc = m.group(1)
+        for m in ANY_INCLUDE.finditer(text):
             where = '%s:%d' % (os.path.relpath(path, base), text.count('\n', 0, m.start()) + 1)
+            if m.group(3):
+                problems.append(
+                    '%s: #include %s names its header through a macro; the rule: a mod_acme file '
+                    'names each header it includes, so its layer can be checked (%s). Fix: '
+                    '#include "the_header.h" itself' % (where, m.group(3), DIRECTION))
+                continue
+            inc = m.group(1) or m.group(2)
+            angled = m.group(2) is not None
+            if angled and os.path.basename(inc) not in headers:
+                continue            # a system or library header
             if '/' in inc:
                 problems.append(
                     '%s: #include "%s" spells a path; the rule: include a mod_acme header by its '
@@ -94,7 +110,9 @@ def include_problems(root):
     return problems
 
 
-ASSIGN = re.compile(r'^([A-Za-z_]\w*)\s*=(.*)$')
+ASSIGN = re.compile(r'^([A-Za-z_]\w*)\s*(\+|:|\?)?=(.*)$')
+# -I dir, -Idir, -iquote dir, -isystem dir, -idirafter dir
+INCLUDE_DIR = re.compile(r'-(?:I|iquote|isystem|idirafter)\s*\S*?mod_acme/core/(\w+)')
 
 
 def makefile_vars(text):
@@ -103,7 +121,10 @@ def makefile_vars(text):
     for line in text.splitlines():
         m = ASSIGN.match(line)
         if m:
-            found[m.group(1)] = m.group(2)
+            if m.group(2) == '+':
+                found[m.group(1)] = found.get(m.group(1), '') + ' ' + m.group(3)
+            else:
+                found[m.group(1)] = m.group(3)
     return found
 
 
@@ -126,14 +147,17 @@ def makefile_problems(makefile, top):
             problems.append('%s: no %s; the rule: every core layer builds with its own -I list '
                             '(%s). Fix: add it' % (os.path.relpath(makefile, top), name, DIRECTION))
             continue
-        seen = re.findall(r'-I\S*?mod_acme/core/(\w+)', expand(variables[name], variables))
+        flags = ' '.join(expand(value, variables) for var, value in variables.items()
+                         if var.startswith('libacme_%s_la_' % layer)
+                         and var.endswith(('CPPFLAGS', 'CFLAGS')))
+        seen = sorted(set(INCLUDE_DIR.findall(flags)))
         for folder in seen:
             if folder not in SEES[layer]:
                 problems.append(
-                    '%s: %s lets %s/ see core/%s/, a layer above or beside it; the rule: %s. '
+                    '%s: %s (or another libacme_%s_la_ flags variable) lets %s/ see core/%s/, a layer above or beside it; the rule: %s. '
                     'Fix: take -I.../core/%s out of that list (the *_INC variables) and move what '
                     '%s needs down instead'
-                    % (os.path.relpath(makefile, top), name, layer, folder, DIRECTION, folder,
+                    % (os.path.relpath(makefile, top), name, layer, layer, folder, DIRECTION, folder,
                        layer))
     return problems
 

@@ -159,6 +159,14 @@ for path in files:
         if i < 0 or code[i] != "(":
             continue
         callee = CALLEE.search(code, 0, i)
+        if not callee and code[:i].rstrip().endswith(")"):
+            # (*ctx->log)(...), (fn)(...): a call through an expression
+            problem("%s:%d" % (rel, lineno(m.start())),
+                    "a call through a function pointer expression is given log level %s, and "
+                    "check-logtags cannot see whether its message is tagged; the rule: every "
+                    "message at debug level and above starts with 'ACMEnnnnn: '. Fix: log "
+                    "through acme_log() or ap_log_*error(APLOG_MARK, ...)" % m.group(0))
+            continue
         if not callee or callee.group(1) in CALLS or callee.group(1) in ("if", "while", "return",
                                                                          "switch", "sizeof"):
             continue
