@@ -9,8 +9,7 @@ import shutil
 
 import pytest
 
-from harness import HTTPD_USER, ssl_vhost, wait_for
-from test_configtest import location_named
+from harness import HTTPD_USER, names_place, ssl_vhost, wait_for
 
 HOOK = "#!/bin/sh\nexit 0\n"
 
@@ -114,7 +113,7 @@ def test_configtest_checks_as_user(httpd, unique, case):
     rc, out = httpd.configtest()
     assert rc != 0, "configtest passed:\n%s\nconfig:\n%s" % (out, httpd.conf_text)
     line = httpd.line_of(fragment)
-    assert location_named(out, httpd.conf_path, line), \
+    assert names_place(out, "%s:%d" % (httpd.conf_path, line)), \
         "message does not name line %d (%r):\n%s" % (line, fragment, out)
     missing = [w for w in words if w not in out]
     assert not missing, "message lacks %s:\n%s" % (missing, out)
