@@ -399,8 +399,44 @@ static int challenge_port(server_rec *base, const char *type)
     return strcmp(type, "tls-alpn-01") ? 0 : acme_config_port_https(base);
 }
 
-/* Only a warning: a frontend elsewhere may answer for this server. */
-static void check_challenge_ports(apr_pool_t *p, server_rec *base, apr_array_header_t *domains,
+/* Why a challenge type listed for d cannot be answered by this server, NULL
+ * when it can as far as configtest knows (dns-persist-01's record is looked
+ * up before each order, not here); *fix says what would make it work. */
+static const char *challenge_unusable(apr_pool_t *p, server_rec *base, const acme_domain_t *d,
+                                      const char *type, const char **fix)
+{
+    int port = challenge_port(base, type);
+
+    if (!strcmp(type, "dns-01") && !d->dns_cmd) {
+        *fix = "'AcmeDnsCmd /path/to/hook' for dns-01";
+        return "dns-01 needs an AcmeDnsCmd to publish its TXT records, and none is set";
+    }
+    if (port && !acme_config_listener_on((apr_port_t)port)) {
+        *fix = apr_psprintf(p, "'Listen %d' for %s", port, type);
+        return apr_psprintf(p, "no Listen covers port %d, where the CA's %s requests arrive",
+                            port, type);
+    }
+    return NULL;
+}
+
+/* Types listed that cannot be used while another can: a warning naming the
+ * AcmeChallenges line (configtest passes, the other types are used). */
+static void warn_unusable_types(apr_pool_t *p, server_rec *base, const acme_domain_decl_t *decl,
+                                const char *why, const char *fix)
+{
+    const char *at = acme_config_once_where(p, decl->s, "AcmeChallenges");
+
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, base, "ACME01606: %s: "
+                 "AcmeChallenges lists a type the AcmeDomain at %s cannot use: %s; the CA is "
+                 "offered only the others; add %s, or take it out of AcmeChallenges",
+                 at ? at : acme_check_domains_where(p, decl), acme_check_domains_where(p, decl),
+                 why, fix);
+}
+
+/* None usable is only a warning where a port is missing: a frontend elsewhere
+ * (or another cluster node) may answer for this server. AcmeChallenges dns-01
+ * alone without a hook fails earlier (ACME00914). */
+static void check_challenge_types(apr_pool_t *p, server_rec *base, apr_array_header_t *domains,
                                   apr_array_header_t *decls)
 {
     const acme_domain_decl_t *warned = NULL;
@@ -409,30 +445,31 @@ static void check_challenge_ports(apr_pool_t *p, server_rec *base, apr_array_hea
     for (i = 0; i < domains->nelts; i++) {
         const acme_domain_t *d = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
         const acme_domain_decl_t *decl = APR_ARRAY_IDX(decls, i, const acme_domain_decl_t *);
-        const char *missing = NULL;
+        const char *why = NULL, *fixes = NULL, *fix;
         int usable = 0;
 
-        for (j = 0; decl != warned && !usable && j < d->challenges->nelts; j++) {
-            int port = challenge_port(base, APR_ARRAY_IDX(d->challenges, j, const char *));
-
-            usable = !port || acme_config_listener_on((apr_port_t)port);
+        for (j = 0; decl != warned && j < d->challenges->nelts; j++) {
+            const char *w = challenge_unusable(p, base, d, APR_ARRAY_IDX(d->challenges, j,
+                                                                         const char *), &fix);
+            if (!w) {
+                usable = 1;
+                continue;
+            }
+            why = why ? apr_pstrcat(p, why, "; ", w, NULL) : w;
+            fixes = fixes ? apr_pstrcat(p, fixes, " or ", fix, NULL) : fix;
         }
-        if (decl == warned || usable) {
+        if (decl == warned || !why) {
             continue;
         }
-        for (j = 0; j < d->challenges->nelts; j++) {
-            const char *type = APR_ARRAY_IDX(d->challenges, j, const char *);
-
-            missing = apr_psprintf(p, "%s%s'Listen %d' for %s", missing ? missing : "",
-                                   missing ? " or " : "", challenge_port(base, type), type);
-        }
         warned = decl;
+        if (usable) {
+            warn_unusable_types(p, base, decl, why, fixes);
+            continue;
+        }
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, base, "ACME00542: %s: no "
-                     "Listen covers the port where the CA's challenge requests for %s arrive, "
-                     "so none can be answered; add %s, or set AcmePortMap to the local ports "
-                     "that the public ports 80 and 443 reach", acme_check_domains_where(p, decl),
-                     d->name,
-                     missing);
+                     "challenge type for %s can be answered here: %s; add %s, or set AcmePortMap "
+                     "to the local ports that the public ports 80 and 443 reach",
+                     acme_check_domains_where(p, decl), d->name, why, fixes);
     }
 }
 
@@ -549,7 +586,7 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     if (ok && ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST) {
         ok = acme_check_user(ptemp, base, domains, decls);
     }
-    check_challenge_ports(ptemp, base, domains, decls);
+    check_challenge_types(ptemp, base, domains, decls);
     check_inherited_names(ptemp, base, decls);
     check_warn_windows(ptemp, base, decls);
     return ok ? OK : HTTP_INTERNAL_SERVER_ERROR;

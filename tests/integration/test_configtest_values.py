@@ -1,9 +1,11 @@
 """configtest on values: a number, share or duration that parses but lies
 outside its range says "out of range" with the range; AcmeChallenges dns-01
-without a hook is reported at the AcmeChallenges line; a warn window not
+without a hook is reported at the AcmeChallenges line, and a listed type that
+cannot be used while another can is warned about there; a warn window not
 inside the renew window is warned about (configtest passes)."""
 import pytest
 
+import harness
 from harness import configtest_fails, ssl_vhost
 
 
@@ -20,6 +22,48 @@ def test_dns01_without_hook_names_the_challenges_line(httpd, unique):
     configtest_fails(httpd, ["ACME00914: %s: AcmeChallenges allows only dns-01 for the AcmeDomain "
                              "at %s" % (httpd.where("AcmeChallenges dns-01"),
                                         httpd.where("    AcmeDomain"))])
+
+
+def test_unusable_listed_type_is_warned_at_the_challenges_line(httpd, unique):
+    """AcmeChallenges dns-01 http-01 without AcmeDnsCmd: http-01 works, so
+    configtest passes, with a warning at the AcmeChallenges line that names
+    the AcmeDomain and why dns-01 cannot be used; a listed type whose port no
+    Listen covers is warned about the same way."""
+    name = unique("dnsmix")
+    httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeChallenges dns-01 http-01"))
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+    assert ("ACME01606: %s: AcmeChallenges lists a type the AcmeDomain at %s cannot use: dns-01 "
+            "needs an AcmeDnsCmd" % (httpd.where("AcmeChallenges dns-01"),
+                                     httpd.where("    AcmeDomain"))) in out, out
+    assert "add 'AcmeDnsCmd /path/to/hook' for dns-01" in out, out
+
+    http_port = harness.closed_port()
+    httpd.write_config(vhosts=ssl_vhost(name), acme={
+        "AcmePortMap": "http:%d https:%d" % (http_port, httpd.https_port),
+        "AcmeChallenges": "http-01 tls-alpn-01"})
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+    assert ("ACME01606: %s: AcmeChallenges lists a type the AcmeDomain at %s cannot use: no "
+            "Listen covers port %d, where the CA's http-01 requests arrive"
+            % (httpd.where("AcmeChallenges http-01"), httpd.where("    AcmeDomain"),
+               http_port)) in out, out
+
+
+def test_no_usable_type_names_every_reason(httpd, unique):
+    """AcmeChallenges dns-01 http-01, no hook and nothing on the http-01
+    port: the warning that nothing can be answered names both."""
+    name = unique("dnsnone")
+    http_port = harness.closed_port()
+    httpd.write_config(vhosts=ssl_vhost(name), acme={
+        "AcmePortMap": "http:%d https:%d" % (http_port, httpd.https_port),
+        "AcmeChallenges": "dns-01 http-01"})
+    rc, out = httpd.configtest()
+    assert "ACME00542: %s: no challenge type for %s can be answered here: dns-01 needs an " \
+        "AcmeDnsCmd" % (httpd.where("    AcmeDomain"), name) in out, out
+    assert "add 'AcmeDnsCmd /path/to/hook' for dns-01 or 'Listen %d' for http-01" % http_port \
+        in out, out
+    assert "ACME01606" not in out, out
 
 
 @pytest.mark.parametrize("line,words", [
