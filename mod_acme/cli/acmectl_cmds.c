@@ -69,6 +69,9 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
                         ? json_string(acmectl_time(p, v->failing_since)) : json_null());
     set_opt_str(obj, "activity", v->activity);
     json_object_set_new(obj, "staged", json_boolean(v->staged));
+    json_object_set_new(obj, "activation_held_until", v->held_until
+                        ? json_string(acmectl_time(p, v->held_until)) : json_null());
+    json_object_set_new(obj, "refusals", json_integer(v->refusals));
     if (v->has_live) {
         cert = json_object();
         json_object_set_new(cert, "not_after", json_string(acmectl_time(p, v->live.not_after)));
@@ -96,9 +99,6 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
         set_opt_str(obj, "record_disagrees", v->record_note);
         set_opt_str(obj, "step", v->step);
         json_object_set_new(obj, "rejected", json_boolean(v->rejected));
-        json_object_set_new(obj, "activation_held_until", v->held_until
-                            ? json_string(acmectl_time(p, v->held_until)) : json_null());
-        json_object_set_new(obj, "refusals", json_integer(v->refusals));
         json_object_set_new(obj, "revoked", json_boolean(v->revoked));
         json_object_set_new(obj, "renewal_requested", json_boolean(v->renew_requested));
         set_opt_str(obj, "renewal_requested_at", v->renew_marked_at
@@ -129,6 +129,13 @@ static apr_array_header_t *sibling_names(acmectl_t *ctl, apr_pool_t *p, const ch
         }
     }
     return out;
+}
+
+/* The refusal backoff, as the status page says it. */
+static const char *held_text(apr_pool_t *p, const domain_view_t *v)
+{
+    return apr_psprintf(p, "held until %s (%d refused)", acmectl_time(p, v->held_until),
+                        v->refusals);
 }
 
 /* What happens next and when (acmectl_view.c's view_next), in words. */
@@ -339,7 +346,7 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
         int waiting = v->activity && (!v->next_what || strcmp(v->next_what, "queued"));
 
         acmectl_printf(ctl, "%-30s %-*s %-20s %-20s %-*s issuer=\"%s\" names=%s key=%s%s%s%s%s"
-                       "%s%s%s\n",
+                       "%s%s%s%s%s%s\n",
                 v->name, ACME_STATE_NAME_MAX, v->state,
                 v->has_live ? acmectl_time(p, v->live.not_after) : "-",
                 v->renew_at ? acmectl_time(p, v->renew_at) : "-", NEXT_WIDTH,
@@ -352,7 +359,9 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
                 v->last_error ? v->last_error : "", v->last_error ? "\"" : "",
                 /* what it waits for (the CA not answering, its rate limit), as the
                  * status page says it; a queued name's NEXT ACTION says that already */
-                waiting ? " waiting=\"" : "", waiting ? v->activity : "", waiting ? "\"" : "");
+                waiting ? " waiting=\"" : "", waiting ? v->activity : "", waiting ? "\"" : "",
+                v->held_until ? " activation=\"" : "", v->held_until ? held_text(p, v) : "",
+                v->held_until ? "\"" : "");
     }
     if (hidden->nelts > 0) {
         acmectl_printf(ctl, "%d more in the store not configured by any server using it "
@@ -541,11 +550,11 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
         show_line(ctl, "record:", v->record_note);
     }
     if (v->held_until) {
-        show_line(ctl, "activation held:", apr_psprintf(
-                      p, "until %s: %d staged certificate(s) refused in a row, so what is "
-                      "staged now is neither checked nor activated before then (but for a "
+        show_line(ctl, "activation:", apr_psprintf(
+                      p, "%s: staged certificates were refused in a row, so what is staged "
+                      "now is neither checked nor activated before then (but for a "
                       "certificate for root's current key, once); apachectl graceful does it "
-                      "now", acmectl_time(p, v->held_until), v->refusals));
+                      "now", held_text(p, v)));
     }
     show_line(ctl, "archive:", acmectl_view_join(p, versions, " "));
     if (v->renew_requested) {

@@ -24,6 +24,7 @@
 #include "acme_store_paths.h"
 #include "acme_store_configured.h"
 #include "acme_store_restart.h"
+#include "acme_custody.h"
 #include "acme_status_record.h"
 #include "acme_job.h"
 #include "acme_status_cache.h"
@@ -166,6 +167,31 @@ apr_time_t acme_status_restart_at(acme_runtime_t *rt, apr_pool_t *p, const char 
     }
     return held->at && held->names && apr_hash_get(held->names, name, APR_HASH_KEY_STRING)
            ? held->at : 0;
+}
+
+const acme_custody_held_t *acme_status_held(acme_runtime_t *rt, apr_pool_t *p, const char *name)
+{
+    /* one listing of refused/ per pool: nearly always empty */
+    apr_hash_t *held = NULL;
+
+    apr_pool_userdata_get((void **)&held, "acme-status-held", p);
+    if (!held) {
+        held = rt && rt->store ? acme_custody_refused_shown(rt->store, p, apr_time_now())
+                               : apr_hash_make(p);
+        apr_pool_userdata_setn(held, "acme-status-held", NULL, p);
+    }
+    return apr_hash_get(held, name, APR_HASH_KEY_STRING);
+}
+
+/* The refusal backoff holding what is staged for name: {"until", "refusals"},
+ * null when none holds it (as acmectl show says). */
+static json_t *activation_held_json(acme_runtime_t *rt, apr_pool_t *p, const char *name)
+{
+    const acme_custody_held_t *held = acme_status_held(rt, p, name);
+
+    return held ? json_pack("{s:s, s:i}", "until", acme_time_rfc3339(p, held->until),
+                            "refusals", held->count)
+                : json_null();
 }
 
 /* What happens next, and when: for a staged certificate the graceful
@@ -361,6 +387,7 @@ json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_do
                         domain, has_live ? &info : NULL, status)));
     json_object_set_new(json, "next_action", next_action_json(
                         rt, p, domain, status, json_string_value(json_object_get(json, "state"))));
+    json_object_set_new(json, "activation_held", activation_held_json(rt, p, domain->name));
     /* the step of a stale record ("staged") is over too: nothing is in progress */
     json_object_set_new(json, "step", string_or_null(
                         record_stale(status, has_live ? &info : NULL) ? "idle"

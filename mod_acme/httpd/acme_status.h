@@ -8,6 +8,7 @@
 #include "acme_runtime.h"
 #include "acme_cert.h"
 #include "acme_status_record.h"
+#include "acme_custody.h"
 
 /* Version of the JSON document's layout (docs/status-schema.json): raised
  * when a member is added, changes meaning or goes away, so that a consumer
@@ -24,7 +25,7 @@
  * error.kind's values for a certificate the CA sent that is not fit to
  * serve); 10: per node key_mismatch, a node whose key is not the
  * cluster's). */
-#define ACME_STATUS_SCHEMA 11
+#define ACME_STATUS_SCHEMA 12
 
 /* acme_status.c: {"schema", "version", "generated_at", "as_of", "summary", "domains"}
  * of the request's generation; only != NULL keeps the certificate(s) named so
@@ -78,6 +79,10 @@ apr_hash_t *acme_status_records(acme_runtime_t *rt, apr_pool_t *p);
  * certificate live (activation.json, acme_store_restart.h; apr_time_t), 0
  * when none is held for it. The file is read once per p. */
 apr_time_t acme_status_restart_at(acme_runtime_t *rt, apr_pool_t *p, const char *name);
+/* The refusal backoff that holds name's staged certificates back (its end
+ * and refusals in a row, refused/<name>.json, acme_custody.h), NULL when
+ * none does now. refused/ is listed once per p. */
+const acme_custody_held_t *acme_status_held(acme_runtime_t *rt, apr_pool_t *p, const char *name);
 /* The summary member a certificate's object d counts in: "valid",
  * "renewing" (renewing or staged), "renewal_failing", "failing" (failing or
  * expired) or "missing" (static). */

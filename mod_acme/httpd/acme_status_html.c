@@ -244,6 +244,16 @@ static void notes_html(out_t *o, json_t *d)
     if (str(d, "activity")) {
         putf(o, "<p class=\"note\">In progress: %s</p>", esc(o->pool, str(d, "activity")));
     }
+    if (json_is_object(json_object_get(d, "activation_held"))) {
+        json_t *held = json_object_get(d, "activation_held");
+
+        putf(o, "<p class=\"note\"><strong>Activation held until %s (%" APR_INT64_T_FMT
+             " refused):</strong> staged certificates were refused in a row, so what is "
+             "staged now is neither checked nor made live before then (but a certificate for "
+             "the server's current key, once); apachectl graceful does it now.</p>",
+             when(o->pool, str(held, "until")),
+             (apr_int64_t)json_integer_value(json_object_get(held, "refusals")));
+    }
 }
 
 /* One line of the detail page's event list. */

@@ -135,6 +135,14 @@ static const char *account_now(acme_runtime_t *rt, apr_pool_t *p, const acme_dom
     return account ? account : "";
 }
 
+/* The refusal backoff's end for name in seconds as the card shows it, 0: none. */
+static apr_uint32_t held_sec(acme_runtime_t *rt, apr_pool_t *p, const char *name)
+{
+    const acme_custody_held_t *held = acme_status_held(rt, p, name);
+
+    return held ? (apr_uint32_t)apr_time_sec(held->until) : 0;
+}
+
 /* Does e still read as it would be rendered now: its card not moved with
  * the clock, a staged one's restart still the one the parent holds, its
  * redaction the one domain's account asks for? */
@@ -146,6 +154,9 @@ static int account_same(acme_runtime_t *rt, apr_pool_t *p, const acme_page_t *pa
     }
     if (e->staged && acme_status_restart_at(rt, p, domain->name) != e->restart_at) {
         return 0;                 /* the parent held its restart, or let it go, since */
+    }
+    if (held_sec(rt, p, domain->name) != e->held_sec) {
+        return 0;                 /* a refusal backoff began or ended since */
     }
     return !e->needs_account
            || !strcmp(acme_page_str(page, e, ACME_PAGE_ACCOUNT), account_now(rt, p, domain));
@@ -206,6 +217,7 @@ static int render(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *tmp,
     b->e.warning = json_is_object(json_object_get(d, "warning"));
     b->e.staged = !strcmp(json_string_value(json_object_get(d, "state")), ACME_STATE_STAGED);
     b->e.restart_at = b->e.staged ? acme_status_restart_at(rt, tmp, domain->name) : 0;
+    b->e.held_sec = held_sec(rt, tmp, domain->name);
     b->e.needs_account = account != NULL;
     /* as the card reads it: to the second (RFC 3339 in the JSON); a
      * renewal failing turns plain failing when the live certificate expires */

@@ -55,8 +55,10 @@ typedef struct acme_page_entry_t {
      * one: "queued for T" turns "queued" at T); 0: never */
     apr_int64_t turns_at;
     /* staged: a new certificate waits for the restart; restart_at: the held
-     * restart's time it was rendered with (acme_status_restart_at), 0: none */
-    apr_uint32_t staged, pad;
+     * restart's time it was rendered with (acme_status_restart_at), 0: none;
+     * held_sec: the refusal backoff's end it was rendered with (seconds,
+     * acme_status_held), 0: none */
+    apr_uint32_t staged, held_sec;
     apr_int64_t restart_at;
     apr_uint64_t off;             /* of its strings from the file's start */
     apr_uint32_t len[ACME_PAGE_COUNT];

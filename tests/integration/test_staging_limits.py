@@ -103,6 +103,41 @@ def refusals(httpd, name):
     return len(logged(httpd, "ACME00301", name + ": staged certificate refused"))
 
 
+def test_refusal_backoff_is_shown_like_the_held_restart(httpd, unique):
+    """A refused staged entry holds the name's activation back (30 s after a
+    first refusal): the status page (JSON and HTML), acmectl list and acmectl
+    show say "activation held until T (1 refused)", with the time root wrote;
+    once the backoff is over the page says nothing of it any more."""
+    name = unique("heldshown")
+    issued_httpd(httpd, name)
+    key = ec.generate_private_key(ec.SECP256R1())
+    plant(httpd, name, key, self_signed([name], key, 90))
+    wait_for(lambda: refusals(httpd, name) == 1, 30, what="the planted certificate refused")
+    with open(os.path.join(httpd.store, "keys", name, "refused.json")) as f:
+        until = json.load(f)["until"]
+    shown_until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(until))
+    held = wait_for(lambda: httpd.domain_status(name).get("activation_held"), 10,
+                    what="the status page to show the backoff")
+    assert held == {"until": shown_until, "refusals": 1}, held
+    status, _, body = httpd.http_request("/acme-status/" + name + "?format=html")
+    assert status == 200 and b"Activation held until " in body, body[:3000]
+    assert b" (1 refused)" in body, body[:3000]
+    listed = httpd.acmectl("--store", httpd.store, "list")
+    line = [l for l in listed.stdout.splitlines() if l.startswith(name + " ")]
+    assert line and re.search(r' activation="held until [^"]+ \(1 refused\)"', line[0]), \
+        listed.stdout
+    shown = httpd.acmectl("--store", httpd.store, "show", name)
+    assert re.search(r"activation: +held until [^ ]+ \(1 refused\)", shown.stdout), shown.stdout
+    out = json.loads(httpd.acmectl("--store", httpd.store, "--json", "list").stdout)
+    assert [d["refusals"] for d in out if d["name"] == name] == [1], out
+
+    # over: the overview (kept between changes of a record) says so again
+    wait_for(lambda: httpd.domain_status(name).get("activation_held") is None,
+             until - time.time() + 15, what="the page to drop the ended backoff")
+    listed = httpd.acmectl("--store", httpd.store, "list")
+    assert "activation=" not in listed.stdout, listed.stdout
+
+
 def test_genuine_renewal_passes_the_backoff_once_per_key(httpd, unique):
     """docs/security.md, "The backoff and genuine renewals": after a planted
     entry was refused, the name's backoff holds what is staged for it, which
@@ -133,7 +168,7 @@ def test_genuine_renewal_passes_the_backoff_once_per_key(httpd, unique):
     assert os.path.exists(os.path.join(entry, "ready")), "the held entry was looked at"
     assert refusals(httpd, name) == 1
     shown = httpd.acmectl("--store", httpd.store, "show", name)
-    assert shown.returncode == 0 and "activation held:" in shown.stdout, shown.stdout
+    assert shown.returncode == 0 and "activation: " in shown.stdout, shown.stdout
     assert "apachectl graceful" in shown.stdout, shown.stdout
     out = httpd.acmectl("--store", httpd.store, "--json", "show", name)
     assert json.loads(out.stdout)["activation_held_until"], out.stdout

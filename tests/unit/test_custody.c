@@ -334,6 +334,46 @@ static void test_custody_sweep_removed(void **state)
     assert_int_equal(removed->nelts, 2);
 }
 
+/* The backoff's public copy (refused/<name>.json, for the status page, which
+ * cannot read keys/): count and until, no exemption, readable by all;
+ * listed while it holds; gone with the backoff, also when keys/<name>/
+ * refused.json was removed by hand. */
+static void test_backoff_public_copy(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
+    const char *shown = acme_store_path(store, p, "refused/example.org.json");
+    const acme_custody_held_t *held;
+    apr_time_t now = apr_time_now(), until;
+    struct stat st;
+    json_t *json;
+    int count;
+
+    assert_int_equal(apr_hash_count(acme_custody_refused_shown(store, p, now)), 0);
+    acme_custody_refused(store, p, "example.org", now);
+    until = acme_custody_refused(store, p, "example.org", now);
+    held = apr_hash_get(acme_custody_refused_shown(store, p, now), "example.org",
+                        APR_HASH_KEY_STRING);
+    assert_non_null(held);
+    assert_int_equal(held->count, 2);
+    assert_int_equal(held->until, apr_time_from_sec(apr_time_sec(until) + 1));
+    assert_int_equal(stat(shown, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    assert_int_equal(acme_store_read_json_pooled(store, p, "refused/example.org.json", &json),
+                     APR_SUCCESS);
+    assert_null(json_object_get(json, "exempted"));
+    /* over: no longer listed */
+    assert_int_equal(apr_hash_count(acme_custody_refused_shown(store, p, held->until)), 0);
+    acme_custody_refused_clear(store, p, "example.org");
+    assert_int_equal(stat(shown, &st), -1);
+
+    acme_custody_refused(store, p, "example.org", now);
+    assert_int_equal(stat(shown, &st), 0);
+    assert_int_equal(unlink(acme_store_path(store, p, "keys/example.org/refused.json")), 0);
+    assert_int_equal(acme_custody_refused_info(store, p, "example.org", &count), 0);
+    assert_int_equal(stat(shown, &st), -1);
+}
+
 /* The backoff's exemption, once per key (acme_custody_backoff_exempt): a
  * staged chain whose leaf carries root's current key passes a backoff until
  * one such entry was refused; anything else stays held. */
@@ -441,6 +481,7 @@ int main(void)
         UNIT_TEST(test_custody_adopt),
         UNIT_TEST(test_custody_sweep_removed),
         UNIT_TEST(test_backoff_exempt_once_per_key),
+        UNIT_TEST(test_backoff_public_copy),
         UNIT_TEST(test_refused_garbled_times),
     };
 

@@ -1,5 +1,6 @@
 #ifndef ACME_CUSTODY_H
 #define ACME_CUSTODY_H
+#include <apr_hash.h>
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <openssl/evp.h>
@@ -128,13 +129,28 @@ apr_status_t acme_custody_sweep_removed(acme_store_t *store, apr_pool_t *p,
 #define ACME_CUSTODY_BACKOFF_MAX apr_time_from_sec(3600)
 /* Until when staged entries of name are not acted upon (0: not held back). */
 apr_time_t acme_custody_refused_until(acme_store_t *store, apr_pool_t *p, const char *name);
-/* The same and the number of refusals in a row (*count 0 when none). */
+/* The same and the number of refusals in a row (*count 0 when none). When
+ * keys/<name>/refused.json is gone (removed by hand), its public copy
+ * refused/<name>.json is removed too (root; nothing for others). */
 apr_time_t acme_custody_refused_info(acme_store_t *store, apr_pool_t *p, const char *name,
                                      int *count);
 /* Records one refusal at now; the new time until which name is held back. */
 apr_time_t acme_custody_refused(acme_store_t *store, apr_pool_t *p, const char *name,
                                 apr_time_t now);
+/* Root: the backoff ends (a successful activation); its public copy goes too. */
 void acme_custody_refused_clear(acme_store_t *store, apr_pool_t *p, const char *name);
+
+/* One name's backoff as refused/<name>.json shows it to anyone (the status
+ * page runs as the User, who cannot read keys/): until (apr_time_t) and the
+ * refusals in a row. */
+typedef struct acme_custody_held_t {
+    apr_time_t until;
+    int count;
+} acme_custody_held_t;
+/* The backoffs that hold names at now: store name -> acme_custody_held_t,
+ * from p (empty when none, or refused/ cannot be read). One listing of
+ * refused/ and one read per name held. */
+apr_hash_t *acme_custody_refused_shown(acme_store_t *store, apr_pool_t *p, apr_time_t now);
 
 /* The exemption, once per key: does the first certificate of
  * staging/<name>/cert.pem carry the public key of root's current key for

@@ -37,6 +37,10 @@ apr_time_t acme_custody_refused_info(acme_store_t *store, apr_pool_t *p, const c
     apr_time_t until;
 
     *count = 0;
+    if (!json && acme_store_name_check(name) == APR_SUCCESS) {
+        /* removed by hand (as ACME00743 offers): the public copy goes too */
+        acme_store_remove(store, p, acme_store_rel_refused_shown(p, name));
+    }
     /* an "until" no clock reaches (garbled) is no refusal */
     if (!json || !json_is_integer(json_object_get(json, "until"))
         || acme_time_from_sec_checked(json_integer_value(json_object_get(json, "until")), &until)) {
@@ -87,6 +91,9 @@ apr_time_t acme_custody_refused(acme_store_t *store, apr_pool_t *p, const char *
     if (json) {
         acme_store_write_json(store, p, acme_store_rel_refused(p, name), json,
                               ACME_STORE_KEY_PERMS);
+        json_object_del(json, "exempted");
+        acme_store_write_json(store, p, acme_store_rel_refused_shown(p, name), json,
+                              ACME_STORE_FILE_PERMS);
         json_decref(json);
     }
     return until;
@@ -96,7 +103,48 @@ void acme_custody_refused_clear(acme_store_t *store, apr_pool_t *p, const char *
 {
     if (acme_store_name_check(name) == APR_SUCCESS) {
         acme_store_remove(store, p, acme_store_rel_refused(p, name));
+        acme_store_remove(store, p, acme_store_rel_refused_shown(p, name));
     }
+}
+
+apr_hash_t *acme_custody_refused_shown(acme_store_t *store, apr_pool_t *p, apr_time_t now)
+{
+    apr_hash_t *held = apr_hash_make(p);
+    apr_array_header_t *files = NULL;
+    int i;
+
+    if (acme_store_list(store, p, ACME_STORE_REFUSED, &files) != APR_SUCCESS) {
+        return held;
+    }
+    for (i = 0; i < files->nelts; ++i) {
+        const char *file = APR_ARRAY_IDX(files, i, const char *), *dot = strrchr(file, '.');
+        acme_custody_held_t *h;
+        json_t *json;
+        json_int_t n;
+        apr_time_t until;
+        char *name;
+
+        if (!dot || strcmp(dot, ".json")) {
+            continue;
+        }
+        name = apr_pstrndup(p, file, (apr_size_t)(dot - file));
+        if (acme_store_name_check(name) != APR_SUCCESS
+            || acme_store_read_json_pooled(store, p, acme_store_rel_refused_shown(p, name), &json)
+               != APR_SUCCESS
+            || !json_is_integer(json_object_get(json, "until"))
+            || acme_time_from_sec_checked(json_integer_value(json_object_get(json, "until")),
+                                          &until)
+            || until <= now) {
+            continue;
+        }
+        n = json_is_integer(json_object_get(json, "count"))
+            ? json_integer_value(json_object_get(json, "count")) : 0;
+        h = apr_palloc(p, sizeof(*h));
+        h->until = until;
+        h->count = n < 0 ? 0 : n > INT_MAX ? INT_MAX : (int)n;
+        apr_hash_set(held, name, APR_HASH_KEY_STRING, h);
+    }
+    return held;
 }
 
 /* The DER of the first PEM certificate in pem (len bytes), in p: the base64

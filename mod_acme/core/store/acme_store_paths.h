@@ -6,7 +6,8 @@
 
 /* The store's top-level directories.  The child's (accounts, staging, jobs,
  * status, events) belong to the unprivileged child after acme_store_grant;
- * the others to root.  accounts, staging, jobs and keys are 0700, the rest
+ * the others to root (refused: the refusal backoff's public copies).
+ * accounts, staging, jobs and keys are 0700, the rest
  * 0755. */
 #define ACME_STORE_ACCOUNTS     "accounts"
 #define ACME_STORE_STAGING      "staging"
@@ -20,6 +21,7 @@
 #define ACME_STORE_ROOT_EVENTS  "root-events"
 #define ACME_STORE_KEYS         "keys"
 #define ACME_STORE_CSR          "csr"
+#define ACME_STORE_REFUSED      "refused"
 /* root, 0644: the store names of each server's last start (acme_store_configured.h) */
 #define ACME_STORE_CONFIGURED   "configured.json"
 /* root, 0644, empty: flock'ed while a server updates configured.json */
@@ -54,6 +56,8 @@ apr_fileperms_t acme_store_dir_perms_for(const char *relpath);
  *   staging/<name>/rejected             root  0644  "ready" renamed when activation refused it
  *   keys/<name>/<id>.key                root  0600  certificate keys root generated (dir 0700)
  *   keys/<name>/refused.json            root  0600  backoff after refused staged entries
+ *   refused/<name>.json                 root  0644  its public copy: {"count", "until"}, for
+ *                                                    the status page (written and removed with it)
  *   csr/<name>.json                     root  0644  CSR of the current key, for the child
  *   jobs/<name>.json                    child 0600  the issuance state machine, resumable
  *   jobs/<name>.lock                    child 0644  flock: one job per name at a time
@@ -135,6 +139,8 @@ const char *acme_store_rel_status(apr_pool_t *p, const char *name);
 const char *acme_store_rel_keys(apr_pool_t *p, const char *name);
 const char *acme_store_rel_key(apr_pool_t *p, const char *name, const char *id);
 const char *acme_store_rel_refused(apr_pool_t *p, const char *name);
+/* refused/<name>.json */
+const char *acme_store_rel_refused_shown(apr_pool_t *p, const char *name);
 /* csr/<name>.json */
 const char *acme_store_rel_csr(apr_pool_t *p, const char *name);
 
