@@ -6,7 +6,8 @@
  * The tests run as root, so file modes would not stop a write. Each checks
  * how the step ends (the status file's error and its kind), that the live
  * certificate and key are byte for byte what they were, and that no
- * temporary file is left anywhere in the store. */
+ * temporary file is left anywhere in the store; where the certificate could
+ * not be staged, that its order is kept and fetched again. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -205,6 +206,27 @@ static void assert_stage_failed(store_fault_t *sf, apr_status_t rv)
     no_temp_under(f->p, f->dir);
 }
 
+/* The order was kept: once the store takes files again, the next attempt
+ * fetches the same order's certificate (the order, then its certificate:
+ * the replay refuses a new order or anything else) and stages it. */
+static void kept_order_staged_next(store_fault_t *sf)
+{
+    fixture_t *f = sf->f;
+
+    assert_non_null(strstr(error_member(f, "detail"), "/my-order/do5ZNc2UNPQByQbNF7mTdYaSdYOdy3x"
+                                                      "_JWyczKsfp4M is kept: the next attempt "
+                                                      "fetches its certificate again"));
+    assert_true(exists(f, "jobs/" NAME ".json"));
+    f->now = f->next_run;
+    f->log->nelts = 0;
+    unit_replay_add(f->replay, ISSUE, ISSUE_EXCHANGES - 2, 2);
+    run(f);
+    unit_replay_done(f->replay);
+    assert_true(logged(f, "ACME00403: " NAME ": resuming the order of"));
+    assert_staged(f);
+    assert_false(exists(f, "jobs/" NAME ".json"));
+}
+
 /* staging/ is a regular file: the walk to the entry fails (ENOTDIR). */
 static void test_staging_area_not_a_directory_fails_the_certificate_step(void **state)
 {
@@ -218,6 +240,8 @@ static void test_staging_area_not_a_directory_fails_the_certificate_step(void **
     unit_replay_before(f->replay, RENEW_DOWNLOAD, plant, &sf);
     run(f);
     assert_stage_failed(&sf, ENOTDIR);
+    assert_int_equal(unlink(sf.fault_path), 0);
+    kept_order_staged_next(&sf);
 }
 
 /* staging/<name> is a link to itself: the store follows no link in the
@@ -239,7 +263,8 @@ static void test_staging_entry_a_link_loop_fails_the_certificate_step(void **sta
 }
 
 /* A chain longer than the file size limit: the write stops half way
- * (EFBIG); its temporary file is removed and nothing of the entry stays. */
+ * (EFBIG); its temporary file is removed and nothing of the entry stays;
+ * the next attempt downloads the same certificate again. */
 static void test_chain_beyond_the_file_size_limit_leaves_nothing_staged(void **state)
 {
     fixture_t *f = *state;
@@ -261,6 +286,7 @@ static void test_chain_beyond_the_file_size_limit_leaves_nothing_staged(void **s
     assert_int_equal(stat(apr_pstrcat(f->p, entry, "/" ACME_STORE_CERT_FILE, NULL), &st), -1);
     assert_int_equal(stat(apr_pstrcat(f->p, entry, "/" ACME_STORE_META_FILE, NULL), &st), -1);
     assert_int_equal(stat(apr_pstrcat(f->p, entry, "/" ACME_STORE_READY_FILE, NULL), &st), -1);
+    kept_order_staged_next(&sf);
 }
 
 /* jobs/ becomes a regular file once the renewal has begun (its lock is

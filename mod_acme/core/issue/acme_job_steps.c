@@ -693,6 +693,25 @@ static acme_outcome_e wait_for_clock(acme_step_ctx_t *sc, apr_time_t from)
     return wait_for_ca(sc, from + apr_time_from_sec(1));
 }
 
+/* The CA issued it, only this store could not take it (full, a file size
+ * limit): a new order would be a new certificate (and count against the
+ * CA's duplicate-certificate limit), so the order is kept and the next
+ * attempt fetches its certificate again (RFC 8555 §7.4.2). */
+static acme_outcome_e staging_failed(acme_step_ctx_t *sc, apr_status_t rv)
+{
+    acme_outcome_e outcome = acme_job_store_failed(
+        sc, rv, "cannot write the new certificate to %s",
+        acme_store_path(sc->driver->store, sc->p, ACME_STORE_STAGING));
+
+    if (sc->job->order_url) {
+        sc->job->keep_order = 1;
+        sc->prob.detail = apr_psprintf(sc->p, "%s; order %s is kept: the next attempt fetches "
+                                       "its certificate again, with no new order",
+                                       sc->prob.detail, sc->job->order_url);
+    }
+    return outcome;
+}
+
 static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
 {
     acme_job_t *job = sc->job;
@@ -727,8 +746,7 @@ static acme_outcome_e step_certificate(acme_step_ctx_t *sc)
                                     acme_renewal_meta_json(sc->p, sc->ca->url, sc->domain->names,
                                                            acme_core_now(&sc->driver->ctx)));
     if (rv != APR_SUCCESS) {
-        return acme_job_store_failed(sc, rv, "cannot write the new certificate to %s",
-                           acme_store_path(sc->driver->store, sc->p, ACME_STORE_STAGING));
+        return staging_failed(sc, rv);
     }
     /* Counted with the staging itself: a child told to exit right after
      * (a restart) ends its run before the STAGED step, and no later run
