@@ -382,7 +382,9 @@ static apr_status_t redis_down(gate_t *g, acme_redis_t *r, apr_status_t rv, apr_
                                const char **why, apr_pool_t *p)
 {
     g->redis = NULL;
-    return acme_cluster_outage_wait(&g->down_since, r, rv, *why, retry_at, why, p);
+    return acme_cluster_outage_wait(&g->down_since,
+                                    acme_cluster_view_down_since(g->store, g->cluster, p), r, rv,
+                                    *why, retry_at, why, p);
 }
 
 /* Before the order's first request: the key root offers for it must be in

@@ -148,7 +148,8 @@ apr_time_t acme_cluster_outage_since(const acme_cluster_outage_t *o)
     return o->since;
 }
 
-apr_status_t acme_cluster_outage_wait(apr_time_t *down_since, const acme_redis_t *r,
+apr_status_t acme_cluster_outage_wait(apr_time_t *down_since, apr_time_t began,
+                                      const acme_redis_t *r,
                                       apr_status_t open_rv, const char *open_why,
                                       apr_time_t *retry_at, const char **why, apr_pool_t *p)
 {
@@ -161,12 +162,13 @@ apr_status_t acme_cluster_outage_wait(apr_time_t *down_since, const acme_redis_t
     if (!*down_since) {
         *down_since = now;
     }
+    began = began && began < *down_since ? began : *down_since;
     wait = now - *down_since;
     wait = wait < DOWN_WAIT_MIN ? DOWN_WAIT_MIN : wait > DOWN_WAIT_MAX ? DOWN_WAIT_MAX : wait;
     *retry_at = now + wait;
     *why = apr_psprintf(p, "%s (%s); orders wait for it (down %d s, next look in %d s)",
                         rv == APR_EACCES ? "AcmeCluster needs a fix" : "Redis is not reachable",
-                        what ? what : "it did not answer", (int)apr_time_sec(now - *down_since),
+                        what ? what : "it did not answer", (int)apr_time_sec(now - began),
                         (int)apr_time_sec(wait));
     return APR_EAGAIN;
 }

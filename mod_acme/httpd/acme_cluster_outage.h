@@ -37,11 +37,15 @@ apr_time_t acme_cluster_outage_since(const acme_cluster_outage_t *o);
 
 /* The order gate's wait while Redis cannot say who orders: *down_since
  * (the gate's, 0 while Redis answers) set at the first call; the pause
- * grows with the outage, 5 s to 60 s. r (NULL: not connected) says why
+ * grows with the outage, 5 s to 60 s. began: when the outage began as the
+ * cluster view says (an earlier generation's first failure), 0: unknown;
+ * the "down N s" of *why counts from the earlier of the two (a graceful
+ * restart does not end an outage). r (NULL: not connected) says why
  * the last command failed, else open_why (acme_redis_open's *why) does.
  * Sets *retry_at and *why (from p: refused credentials and what to change,
  * or unreachable and why); returns APR_EAGAIN. */
-apr_status_t acme_cluster_outage_wait(apr_time_t *down_since, const acme_redis_t *r,
+apr_status_t acme_cluster_outage_wait(apr_time_t *down_since, apr_time_t began,
+                                      const acme_redis_t *r,
                                       apr_status_t open_rv, const char *open_why,
                                       apr_time_t *retry_at, const char **why, apr_pool_t *p);
 #endif

@@ -290,6 +290,24 @@ static apr_status_t beat_again(acme_runtime_t *rt, acme_redis_t *r, json_t *node
                                strlen(hb), NODE_TTL_MS) : APR_SUCCESS;
 }
 
+apr_time_t acme_cluster_view_down_since(acme_store_t *store, const acme_cluster_t *cluster,
+                                        apr_pool_t *p)
+{
+    json_t *view = NULL;
+    const char *since;
+    apr_time_t t;
+
+    if (acme_store_read_json_pooled(store, p, ACME_STORE_CLUSTER_VIEW, &view) != APR_SUCCESS
+        || strcmp(json_string_value(json_object_get(view, "redis")) ?: "", "unreachable")
+        || strcmp(json_string_value(json_object_get(view, "url")) ?: "",
+                  acme_cluster_url_show(p, cluster->url))
+        || !(since = json_string_value(json_object_get(view, "down_since")))
+        || acme_time_rfc3339_parse(since, &t) != APR_SUCCESS) {
+        return 0;
+    }
+    return t;
+}
+
 void acme_cluster_view_refresh(acme_runtime_t *rt, acme_cluster_rotate_t *rot, acme_redis_t *r,
                                const char *why, const apr_array_header_t *names,
                                apr_time_t down_since, int same_url, const char *key_wrong,

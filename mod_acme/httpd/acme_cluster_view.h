@@ -46,6 +46,12 @@ void acme_cluster_view_refresh(acme_runtime_t *rt, acme_cluster_rotate_t *rot, a
 const char *acme_cluster_view_wrong_key(acme_store_t *store, const acme_cluster_t *cluster,
                                         apr_pool_t *p);
 
+/* When the outage of cluster's Redis began, as the store's last view says
+ * it (down_since of the same URL while unreachable: a start or graceful
+ * restart before this one may have seen it begin), 0 when it says none. */
+apr_time_t acme_cluster_view_down_since(acme_store_t *store, const acme_cluster_t *cluster,
+                                        apr_pool_t *p);
+
 /* The view as last written (JSON object owned by p: never json_decref it),
  * or NULL without AcmeCluster or before the first refresh. */
 json_t *acme_cluster_view_read(acme_runtime_t *rt, apr_pool_t *p);

@@ -2,7 +2,9 @@
 it begins and once as it ends, with its length; a wrong password says so
 and what to change instead of waiting for Redis; the outage's start shown
 on the status page does not carry over to another Redis after a graceful
-restart; the order gate's wait is logged once at info, not at every look."""
+restart, while over a graceful restart with the same Redis the order gate
+still counts it from its start; the order gate's wait is logged once at info,
+not at every look."""
 import calendar
 import re
 import time
@@ -146,3 +148,28 @@ def test_outage_start_not_carried_to_another_redis(httpd, unique):
     t2 = wait_for(lambda: down_since(port2), 30, what="the outage of the new URL")
     print("down since %s at port %d, %s at port %d" % (t1, port1, t2, port2))
     assert epoch(t2) >= int(changed_at) - 1 > epoch(t1), (t1, t2)
+
+
+def test_outage_length_counted_across_a_graceful_restart(httpd, unique):
+    """Redis down, then a graceful restart with the same AcmeCluster: the
+    order gate's first wait after it (ACME01176) counts the outage from its
+    start (the status page's down_since), not from the restart ("down 0 s")."""
+    name = unique("downlen")
+    port = free_port()
+    configure(httpd, name, "redis://127.0.0.1:%d" % port)
+    httpd.start()
+
+    def down_since():
+        c = httpd.status().get("cluster") or {}
+        return c.get("redis") == "unreachable" and c.get("down_since")
+    began = epoch(wait_for(down_since, 30, what="the outage on the status page"))
+    waits = r"ACME01176: %s: not ordering here now: Redis is not reachable" % re.escape(name)
+    wait_for(lambda: lines(httpd, waits), 60, what="the order gate's wait")
+    wait_for(lambda: time.time() - began >= 6, 10, what="an outage of 6 s")
+    mark = len(httpd.error_log_text())
+    restarted_at = time.time()
+    httpd.graceful()
+    after = wait_for(lambda: lines(httpd, waits, mark), 60,
+                     what="the order gate's wait after the restart")
+    down = int(re.search(r"\(down (\d+) s,", after[0]).group(1))
+    assert down >= int(restarted_at - began) - 1, (down, restarted_at - began, after[0])
