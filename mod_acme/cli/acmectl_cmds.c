@@ -251,6 +251,8 @@ static void cluster_lines(acmectl_t *ctl, json_t *c, const char *name)
     }
     acmectl_printf(ctl, "cluster: node %s, Redis %s %s (checked %s)%s%s%s\n", jstr(c, "node"),
                    jstr(c, "url"), !strcmp(jstr(c, "redis"), "reachable") ? "reachable"
+                   : !strcmp(jstr(c, "redis"), "refused")
+                   ? "REFUSED THIS NODE (authentication or AcmeCluster failed)"
                    : "UNREACHABLE", jstr(c, "checked_at"),
                    json_object_get(c, "down_since") ? ", since " : "",
                    json_object_get(c, "down_since") ? jstr(c, "down_since") : "",

@@ -43,6 +43,7 @@ typedef acme_cluster_sync_t sync_t;
 static void redis_failed(sync_t *sy, apr_status_t rv, const char *why)
 {
     sy->down_why = apr_pstrdup(sy->pool, why ? why : "no answer");
+    sy->down_rv = rv;
     if (!acme_cluster_outage_since(sy->outage)) {
         sy->next_view = 0;
     }
@@ -545,7 +546,8 @@ static int sync_monitor(apr_pool_t *p, server_rec *s)
 
         sy->next_view = apr_time_now() + ACME_CLUSTER_VIEW_EVERY;
         apr_pool_clear(tmp);
-        acme_cluster_view_refresh(sy->rt, sy->rotate, sy->redis, sy->down_why, sy->names,
+        acme_cluster_view_refresh(sy->rt, sy->rotate, sy->redis, sy->down_why,
+                                  sy->down_rv == APR_EACCES, sy->names,
                                   sy->redis ? 0 : since ? since : apr_time_now(),
                                   !sy->url_changed, sy->key_wrong, tmp);
     }

@@ -19,6 +19,8 @@ typedef struct acme_cluster_sync_t {
     int url_changed;                  /* AcmeCluster names another Redis than the last
                                        * generation's: no outage carried over */
     const char *down_why;             /* from conn_pool's parent: why not */
+    apr_status_t down_rv;             /* and its status (APR_EACCES: this node's
+                                       * configuration, e.g. a wrong password) */
     apr_time_t next_view;
     apr_hash_t *keys_published;       /* name -> "": live key in Redis (found or written), or
                                        * unreadable */

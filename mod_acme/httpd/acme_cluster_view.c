@@ -309,7 +309,7 @@ apr_time_t acme_cluster_view_down_since(acme_store_t *store, const acme_cluster_
 }
 
 void acme_cluster_view_refresh(acme_runtime_t *rt, acme_cluster_rotate_t *rot, acme_redis_t *r,
-                               const char *why, const apr_array_header_t *names,
+                               const char *why, int refused, const apr_array_header_t *names,
                                apr_time_t down_since, int same_url, const char *key_wrong,
                                apr_pool_t *p)
 {
@@ -412,7 +412,8 @@ void acme_cluster_view_refresh(acme_runtime_t *rt, acme_cluster_rotate_t *rot, a
                          "node", rt->cluster->node,
                          "url", acme_cluster_url_show(p, rt->cluster->url),
                          "key_id", rt->cluster->key_id_hex,
-                         "redis", key_wrong ? "reachable" : "unreachable",
+                         "redis", key_wrong ? "reachable" : refused ? "refused"
+                                                                   : "unreachable",
                          "checked_at", acme_time_rfc3339(p, now),
                          "error", key_wrong ? key_wrong : why ? why : "no usable reply");
         if (view && down_since) {

@@ -18,7 +18,10 @@
  * r NULL, the last view kept and marked unreachable since down_since (0:
  * now), or since the last view's down_since when that view already said
  * unreachable, is earlier and, same_url, was of the same URL (an outage
- * outlives a restart, not a change of AcmeCluster), with why. key_wrong (NULL: the key is the cluster's): this node's
+ * outlives a restart, not a change of AcmeCluster), with why; refused
+ * (why's failure was APR_EACCES: Redis refused the credentials, or another
+ * fault of this node's configuration no waiting cures) marks it "refused"
+ * instead of "unreachable". key_wrong (NULL: the key is the cluster's): this node's
  * AcmeClusterKeyFile is not the cluster's, why so; nothing is written to
  * Redis, the view keeps the last nodes and claims and says so (error, and
  * key_mismatch true). The view says which key this node seals with
@@ -28,7 +31,7 @@
  * sees it at its next command (r is closed after a failure). Temporary
  * memory from p. */
 void acme_cluster_view_refresh(acme_runtime_t *rt, acme_cluster_rotate_t *rot, acme_redis_t *r,
-                               const char *why, const apr_array_header_t *names,
+                               const char *why, int refused, const apr_array_header_t *names,
                                apr_time_t down_since, int same_url, const char *key_wrong,
                                apr_pool_t *p);
 

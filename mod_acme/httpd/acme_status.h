@@ -25,7 +25,7 @@
  * error.kind's values for a certificate the CA sent that is not fit to
  * serve); 10: per node key_mismatch, a node whose key is not the
  * cluster's). */
-#define ACME_STATUS_SCHEMA 12
+#define ACME_STATUS_SCHEMA 13
 
 /* acme_status.c: {"schema", "version", "generated_at", "as_of", "summary", "domains"}
  * of the request's generation; only != NULL keeps the certificate(s) named so

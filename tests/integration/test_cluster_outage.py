@@ -58,7 +58,9 @@ def test_short_outage_logged_once(httpd, redis, unique):
 def test_wrong_or_missing_password(httpd, workdir, unique):
     """A wrong password (WRONGPASS) and none where Redis asks for one
     (NOAUTH) are said as such, with what to change, at error level; not
-    as an outage to wait out. The password never shows."""
+    as an outage to wait out: the status page says Redis "refused" (not
+    "unreachable"), acmectl list that it refused this node. The password
+    never shows."""
     name = unique("pw")
     with harness.started(Redis(make_tree("it-redis-pw-"), password="right-pw"),
                          "redis-server") as r:
@@ -71,6 +73,12 @@ def test_wrong_or_missing_password(httpd, workdir, unique):
         assert "[acme:error]" in line and "WRONGPASS" in line, line
         assert "until AcmeCluster is fixed" in line and "until Redis is back" not in line, line
         assert "redis://:PASSWORD@HOST:PORT" in line, line
+        wait_for(lambda: (httpd.status().get("cluster") or {}).get("redis") == "refused", 30,
+                 what="the status page to say Redis refused this node")
+        listed = httpd.acmectl("--store", httpd.store, "list").stdout
+        assert "REFUSED THIS NODE (authentication or AcmeCluster failed)" in listed, listed
+        assert "UNREACHABLE" not in listed and "the password in AcmeCluster is wrong" in listed, \
+            listed
         # The order gate says the same, not "not reachable".
         wait_for(lambda: lines(httpd, r"ACME01176: %s: not ordering here now: AcmeCluster "
                                r"needs a fix \(Redis at" % re.escape(name)), 60,
