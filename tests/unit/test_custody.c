@@ -210,6 +210,60 @@ static void test_custody_lifecycle(void **state)
                      APR_EINVAL);
 }
 
+static apr_time_t test_clock(void *baton)
+{
+    return *(apr_time_t *)baton;
+}
+
+/* A version linked but not settled yet: settled later (on a thread, through
+ * a handle of its own), or left by a crash for the next activation, which
+ * finds it live already. Either way its key and CSR leave custody, by the
+ * key's id only (no OpenSSL on the thread), and staging is cleared. */
+static void test_settle_later_or_after_a_crash(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
+    const char *const hosts[] = { "example.org", "example.net" };
+    acme_store_staged_version_t *v;
+    apr_time_t now = apr_time_now();
+    acme_ctx_t ctx = { NULL, NULL, 0, test_clock, &now };
+    unit_ca_t *ca = unit_ca_create(p, "unit test root");
+    apr_array_header_t *names, *keys;
+    const char *why, *csr, *chain;
+    apr_size_t len;
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        names = names_of(p, hosts[i], NULL, NULL);
+        csr = apr_pstrcat(p, "csr/", hosts[i], ".json", NULL);
+        chain = unit_issue_custody(ca, p, store, hosts[i], names, ACME_KEY_EC_P256, 30 * DAY);
+        assert_int_equal(acme_store_stage(store, p, hosts[i], chain, strlen(chain), NULL),
+                         APR_SUCCESS);
+        assert_int_equal(acme_store_activate_write(store, p, &ctx, hosts[i], names,
+                                                   ACME_KEY_EC_P256, ca->anchors, &v, &why),
+                         APR_SUCCESS);
+        assert_int_equal(acme_store_activate_link(store, p, &ctx, v, APR_SUCCESS, &why),
+                         APR_SUCCESS);
+        assert_true(acme_store_has_staged(store, p, hosts[i]));
+        assert_true(acme_custody_ready(store, p, hosts[i], names, ACME_KEY_EC_P256));
+        if (i == 0) {
+            acme_store_settle(acme_store_handle_for_thread(store, p), p, &ctx,
+                              acme_store_activate_settle_info(p, v));
+        }
+        else {
+            assert_int_equal(acme_store_activate(store, p, &ctx, hosts[i], names,
+                                                 ACME_KEY_EC_P256, ca->anchors, &why),
+                             APR_SUCCESS);
+        }
+        assert_false(acme_store_has_staged(store, p, hosts[i]));
+        assert_int_equal(acme_store_read(store, p, csr, 4096, &why, &len), APR_ENOENT);
+        assert_false(acme_custody_ready(store, p, hosts[i], names, ACME_KEY_EC_P256));
+        assert_int_equal(acme_store_list(store, p, apr_pstrcat(p, "keys/", hosts[i], NULL),
+                                         &keys), APR_SUCCESS);
+        assert_int_equal(keys->nelts, 0);
+    }
+}
+
 /* keys/ that is a link, or someone else's, is never written into. */
 static void test_custody_refuses_foreign_keys_dir(void **state)
 {
@@ -477,6 +531,7 @@ int main(void)
         UNIT_TEST(test_verify_refuses),
         UNIT_TEST(test_loadable),
         UNIT_TEST(test_custody_lifecycle),
+        UNIT_TEST(test_settle_later_or_after_a_crash),
         UNIT_TEST(test_custody_refuses_foreign_keys_dir),
         UNIT_TEST(test_custody_adopt),
         UNIT_TEST(test_custody_sweep_removed),

@@ -391,12 +391,24 @@ apr_status_t acme_custody_import(acme_store_t *store, apr_pool_t *p, const char 
 apr_status_t acme_custody_retire(acme_store_t *store, apr_pool_t *p, const char *name,
                                  EVP_PKEY *pub)
 {
-    const char *id, *current;
+    const char *id;
+    apr_status_t rv;
+
+    if ((rv = acme_certverify_spki_id(p, pub, &id)) != APR_SUCCESS) {
+        return rv;
+    }
+    return acme_custody_retire_id(store, p, name, id);
+}
+
+apr_status_t acme_custody_retire_id(acme_store_t *store, apr_pool_t *p, const char *name,
+                                    const char *id)
+{
+    const char *current;
     json_t *json;
     apr_status_t rv;
 
     if ((rv = acme_store_name_check(name)) != APR_SUCCESS
-        || (rv = acme_certverify_spki_id(p, pub, &id)) != APR_SUCCESS) {
+        || (rv = acme_store_name_check(id)) != APR_SUCCESS) {
         return rv;
     }
     /* The CSR first: it must never name a key that is gone. */

@@ -100,6 +100,12 @@ int acme_custody_staged_current(acme_store_t *store, apr_pool_t *p, const char *
  * order gets a new key. */
 apr_status_t acme_custody_retire(acme_store_t *store, apr_pool_t *p, const char *name,
                                  EVP_PKEY *pub);
+/* The same for the key whose acme_certverify_spki_id is id, with no OpenSSL
+ * call (a thread of the parent may run it). APR_EINVAL for a name or id that
+ * is no store name; the store's errors (APR_ENOENT and kin when the key file
+ * is gone already). */
+apr_status_t acme_custody_retire_id(acme_store_t *store, apr_pool_t *p, const char *name,
+                                    const char *id);
 
 /* keys/<name>/ of a name no longer configured holds keys that never went
  * live (the live one is in archive/, which stays) and its backoff. It is

@@ -123,6 +123,15 @@ mode_t acme_store_mode_of(apr_fileperms_t perms)
     return mode;
 }
 
+acme_store_t *acme_store_handle_for_thread(const acme_store_t *store, apr_pool_t *p)
+{
+    acme_store_t *copy = apr_pcalloc(p, sizeof(*copy));
+
+    copy->pool = p;
+    copy->dir = apr_pstrdup(p, store->dir);
+    return copy;
+}
+
 void acme_store_batch_begin(acme_store_t *store)
 {
     if (!store->batch) {

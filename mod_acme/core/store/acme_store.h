@@ -179,8 +179,9 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
  *   acme_store_activate_links_sync does it once (its errno, or APR_SUCCESS).
  * - acme_store_activate_settle, only once the link is on disk: retires the
  *   key from custody, clears the staged entry (when it is still the one
- *   read) and prunes the archive. A crash before it leaves the entry staged,
- *   and the next activation finds it live already.
+ *   read) and prunes the archive (acme_store_settle). A crash before it
+ *   leaves the entry staged, and the next activation (or configuration
+ *   test's check) finds it live already and settles it.
  * p must live across all of them. */
 typedef struct acme_store_staged_version_t acme_store_staged_version_t;
 apr_status_t acme_store_activate_write(acme_store_t *store, apr_pool_t *p,
@@ -194,6 +195,41 @@ apr_status_t acme_store_activate_link(acme_store_t *store, apr_pool_t *p, const 
 apr_status_t acme_store_activate_links_sync(acme_store_t *store, apr_pool_t *p);
 void acme_store_activate_settle(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                 const acme_store_staged_version_t *v);
+
+/* What settling a version that went live needs, so that it can be done
+ * later, on another thread, with no OpenSSL call (acme_store_settle.c). */
+typedef struct acme_store_settle_t {
+    const char *name;
+    const char *key_id;             /* acme_certverify_spki_id of its key; NULL: unknown,
+                                     * the key stays in custody */
+    const char *previous;           /* the live version it replaced (NULL: none) */
+    apr_uint64_t ready;             /* identity of the staged "ready" it was read with */
+} acme_store_settle_t;
+/* The settling of the version whose leaf carries pub (a private key works
+ * too), replacing previous, staged under the "ready" of identity ready; in
+ * p. Computes the key id: OpenSSL, so on the thread that may run it. */
+acme_store_settle_t *acme_store_settle_make(apr_pool_t *p, const char *name, EVP_PKEY *pub,
+                                            const char *previous, apr_uint64_t ready);
+/* The archive version v was written as (in v's pool) and its leaf's notAfter. */
+const char *acme_store_staged_version_name(const acme_store_staged_version_t *v,
+                                           apr_time_t *not_after);
+/* The settling of v, linked by acme_store_activate_link, in p. */
+acme_store_settle_t *acme_store_activate_settle_info(apr_pool_t *p,
+                                                     const acme_store_staged_version_t *v);
+/* Settles an activated version once its link is on disk: retires its key
+ * from custody (and the CSR when it names that key, acme_custody_retire_id),
+ * clears the name's refusal backoff, clears staging/<name> when its "ready"
+ * is still s->ready, and prunes archive/<name>/ to ACME_ARCHIVE_KEEP
+ * versions (the live one and s->previous kept). No OpenSSL call, no fsync
+ * outside a batch but the archive directory's. Failures only leave files
+ * behind (logged through ctx): an entry still staged is live already for
+ * the next activation, which settles it again. */
+void acme_store_settle(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                       const acme_store_settle_t *s);
+/* Another handle on store's directory, in p (which must outlive it), with
+ * batches of its own: for a thread that writes to the store while the one
+ * owning store may be inside acme_store_batch_begin/_end. */
+acme_store_t *acme_store_handle_for_thread(const acme_store_t *store, apr_pool_t *p);
 
 /* acmectl import: a certificate obtained elsewhere (certbot, mod_md) and its
  * key. Fit to go live as name's: chain_pem (leaf first) parses, key_pem is a

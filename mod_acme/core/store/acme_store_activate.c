@@ -183,23 +183,11 @@ static apr_status_t staged_load(apr_pool_t *p, int dirfd, staged_t *st, const ch
     return APR_SUCCESS;
 }
 
-/* Identity of the "ready" marker (0: none). Each staging writes a new one, so
- * a changed identity means the child staged again while we were reading. */
-static ino_t ready_id(int dirfd)
-{
-    struct stat st;
-
-    if (fstatat(dirfd, ACME_STORE_READY_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
-        return 0;
-    }
-    return st.st_ino ? st.st_ino : 1;
-}
-
 /* Moves "ready" aside so the parent does not try the same entry every second. */
-static void staged_reject(int dirfd, const acme_ctx_t *ctx, const char *name, ino_t ready,
+static void staged_reject(int dirfd, const acme_ctx_t *ctx, const char *name, apr_uint64_t ready,
                           const char *why)
 {
-    if (ready_id(dirfd) != ready) {
+    if (acme_store_staged_ready_id(dirfd) != ready) {
         return;
     }
     renameat(dirfd, ACME_STORE_READY_FILE, dirfd, ACME_STORE_REJECTED_FILE);
@@ -280,27 +268,6 @@ static apr_status_t archive_write(acme_store_t *store, apr_pool_t *p, const char
     return rv;
 }
 
-/* The staged entry is live now; "ready" goes first so a crash here cannot
- * make the parent activate it twice. No fsync: the link to the new version
- * is on disk already (link_replace), so an entry a crash brings back is the
- * live certificate, which activation only clears (already_live). */
-static void staged_clear(acme_store_t *store, apr_pool_t *p, const char *name, int dirfd,
-                         ino_t ready)
-{
-    static const char *const files[] = { ACME_STORE_READY_FILE, ACME_STORE_REJECTED_FILE,
-                                         ACME_STORE_KEY_FILE, ACME_STORE_CERT_FILE,
-                                         ACME_STORE_META_FILE, NULL };
-    int i;
-
-    if (ready_id(dirfd) != ready) {
-        return;
-    }
-    for (i = 0; files[i]; ++i) {
-        unlinkat(dirfd, files[i], 0);
-    }
-    apr_dir_remove(acme_store_path(store, p, acme_store_rel_staging(p, name)), p);
-}
-
 /* Is there a live version (domains/<name> link) at all? */
 static int has_live(acme_store_t *store, apr_pool_t *p, const char *name)
 {
@@ -343,7 +310,7 @@ struct acme_store_staged_version_t {
     const char *version;
     const char *previous;           /* the live version it replaces (NULL: none) */
     staged_t st;
-    ino_t ready;                    /* the "ready" marker the entry was read with */
+    apr_uint64_t ready;                    /* the "ready" marker the entry was read with */
     int first;                      /* no live version before it */
 };
 
@@ -418,36 +385,42 @@ static apr_status_t staged_validate(acme_store_t *store, apr_pool_t *p, const ac
 
 /* The staging directory of name, opened without following links, and the
  * identity of its "ready" marker; -1 (APR_ENOENT) when nothing is staged. */
-static int staged_open(acme_store_t *store, apr_pool_t *p, const char *name, ino_t *ready)
+static int staged_open(acme_store_t *store, apr_pool_t *p, const char *name, apr_uint64_t *ready)
 {
     int dirfd = acme_store_open_dir_at(AT_FDCWD, acme_store_path(
                                            store, p, acme_store_rel_staging(p, name)));
 
-    if (dirfd >= 0 && (*ready = ready_id(dirfd)) == 0) {
+    if (dirfd >= 0 && (*ready = acme_store_staged_ready_id(dirfd)) == 0) {
         close(dirfd);
         dirfd = -1;
     }
     return dirfd;
 }
 
-static void log_already_live(const acme_ctx_t *ctx, const char *name, const staged_t *st)
+/* A crash (or a restart) after the link switch, before the version was
+ * settled: it is settled now, its key retired by the leaf's public key
+ * (archive/ holds the key), so the next order gets a new one. */
+static void settle_already_live(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                const char *name, const staged_t *st, apr_uint64_t ready)
 {
-    /* A crash after the link switch: its key is archived and retired. */
     acme_log(ctx, ACME_LOG_INFO, APR_SUCCESS, "ACME00304: %s: the staged certificate %s is "
              "live already", name, st->info.serial ? st->info.serial : "?");
+    acme_store_settle(store, p, ctx, acme_store_settle_make(
+                          p, name, X509_get0_pubkey(APR_ARRAY_IDX(st->chain, 0, X509 *)), NULL,
+                          ready));
 }
 
 /* The part of a check and an activation that is the same: the name, the
  * staging directory opened by fd, its files validated, a refusal recorded.
  * APR_SUCCESS with *dirfd open when the staged version may go live; with
- * *dirfd at -1: APR_EEXIST (staging cleared) when it is live already,
+ * *dirfd at -1: APR_EEXIST (settled: acme_store_settle) when it is live already,
  * APR_EINVAL when it is refused or the name is invalid (*why says why),
  * APR_ENOENT when nothing is staged. */
 static apr_status_t staged_prepare(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                    const char *name, const apr_array_header_t *names,
                                    acme_key_type_e key_type, X509_STORE *anchors,
                                    staged_t *st, const char **reason, int *dirfd,
-                                   ino_t *ready, const char **why)
+                                   apr_uint64_t *ready, const char **why)
 {
     apr_status_t rv;
 
@@ -462,8 +435,7 @@ static apr_status_t staged_prepare(acme_store_t *store, apr_pool_t *p, const acm
     }
     rv = staged_validate(store, p, ctx, name, names, key_type, anchors, *dirfd, st, reason);
     if (rv == APR_EEXIST) {
-        log_already_live(ctx, name, st);
-        staged_clear(store, p, name, *dirfd, *ready);
+        settle_already_live(store, p, ctx, name, st, *ready);
     }
     else if (rv != APR_SUCCESS) {
         /* Unreadable counts as refused: what cannot be read now would only
@@ -491,7 +463,7 @@ apr_status_t acme_store_staged_check(acme_store_t *store, apr_pool_t *p, const a
 {
     staged_t st;
     const char *reason = NULL;
-    ino_t ready = 0;
+    apr_uint64_t ready = 0;
     int dirfd;
     apr_status_t rv;
 
@@ -509,7 +481,7 @@ apr_status_t acme_store_staged_inspect(acme_store_t *store, apr_pool_t *p, const
                                        const char **why)
 {
     staged_t st;
-    ino_t ready = 0;
+    apr_uint64_t ready = 0;
     int dirfd;
     apr_status_t rv;
 
@@ -535,25 +507,6 @@ apr_status_t acme_store_staged_inspect(acme_store_t *store, apr_pool_t *p, const
     }
     *info = st.info;
     return rv;
-}
-
-/* Older versions go once the new one is live; a failure to prune only
- * leaves more versions behind. */
-static void archive_prune(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
-                          const char *name, const char *previous)
-{
-    int removed = 0;
-    apr_status_t rv = acme_store_archive_prune(store, p, name, ACME_ARCHIVE_KEEP, previous,
-                                               &removed);
-
-    if (rv != APR_SUCCESS) {
-        acme_log(ctx, ACME_LOG_WARN, rv, "ACME00305: %s: cannot remove old versions from %s",
-                 name, acme_store_path(store, p, acme_store_rel_archive(p, name)));
-    }
-    else if (removed > 0) {
-        acme_log(ctx, ACME_LOG_INFO, APR_SUCCESS, "ACME00306: %s: %d old version(s) removed "
-                 "from the archive, %d kept", name, removed, ACME_ARCHIVE_KEEP);
-    }
 }
 
 apr_status_t acme_store_activate_write(acme_store_t *store, apr_pool_t *p,
@@ -602,20 +555,23 @@ apr_status_t acme_store_activate_links_sync(acme_store_t *store, apr_pool_t *p)
     return acme_store_sync_dir(acme_store_path(store, p, ACME_STORE_DOMAINS));
 }
 
+const char *acme_store_staged_version_name(const acme_store_staged_version_t *v,
+                                           apr_time_t *not_after)
+{
+    *not_after = v->st.info.not_after;
+    return v->version;
+}
+
+acme_store_settle_t *acme_store_activate_settle_info(apr_pool_t *p,
+                                                     const acme_store_staged_version_t *v)
+{
+    return acme_store_settle_make(p, v->name, v->st.pkey, v->previous, v->ready);
+}
+
 void acme_store_activate_settle(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                 const acme_store_staged_version_t *v)
 {
-    ino_t ready = 0;
-    int dirfd;
-
-    acme_custody_retire(store, p, v->name, v->st.pkey);
-    acme_custody_refused_clear(store, p, v->name);
-    /* Cleared only when still the entry that went live (its "ready"). */
-    if ((dirfd = staged_open(store, p, v->name, &ready)) >= 0) {
-        staged_clear(store, p, v->name, dirfd, v->ready);
-        close(dirfd);
-    }
-    archive_prune(store, p, ctx, v->name, v->previous);
+    acme_store_settle(store, p, ctx, acme_store_activate_settle_info(p, v));
 }
 
 apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,

@@ -27,4 +27,14 @@ apr_status_t acme_store_batch_flush(acme_store_batch_t *batch);
 /* fsync of the open descriptor fd, which it closes; fd < 0 (a failed open)
  * returns errno as the open left it. APR_SUCCESS or the errno. */
 apr_status_t acme_store_fsync_close(int fd);
+/* acme_store_settle.c: the identity of staging/<name>/ready in the staging
+ * directory dirfd (0: none). Each staging writes a new one, so a changed
+ * identity means the child staged again. */
+apr_uint64_t acme_store_staged_ready_id(int dirfd);
+/* Removes the files of the staged entry in dirfd (staging/<name>/), "ready"
+ * first, then the directory, only while its "ready" is still ready (the
+ * entry that was read). No fsync: a crash that brings the entry back leaves
+ * the live certificate staged, which activation only settles. */
+void acme_store_staged_clear_at(acme_store_t *store, apr_pool_t *p, const char *name, int dirfd,
+                                apr_uint64_t ready);
 #endif
