@@ -10,8 +10,9 @@
  * still, a look takes the allocator's locks (and the configuration test's
  * spawn, the log's), so the MPM's forks wait for a look to end (fork_gate):
  * a child forked in the middle of one inherited a lock held by a thread it
- * does not have and hung on it before serving anything. Where the thread
- * cannot start, and for manual activation, the monitor hook does the looking.
+ * does not have and hung on it before serving anything (acme_activation_gate.c).
+ * Where the thread cannot start, and for manual activation, the monitor hook
+ * does the looking.
  *
  * The User can write anything into staging/, so (docs/security.md, "Restarts
  * and floods"): only staging/<configured name> is looked at (one stat each,
@@ -23,7 +24,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -77,48 +77,6 @@
  * this long after the last automatic restart: each name has that once. */
 #define ACME_WD_RESTART_NEW_INTERVAL apr_time_from_sec(5)
 #define ACME_WD_RESTARTS_KEY   "mod_acme.restarts"
-
-/* The fork gate: fork() (the MPM making children) waits while the thread is
- * busy: from before it starts to the end of its first look, then during each
- * look; between looks it only polls. Process-wide, as pthread_atfork takes no
- * argument (glibc drops the handlers when the module is unloaded). The thread
- * never forks: posix_spawn (the configuration test) runs no handlers. */
-static struct { pthread_mutex_t lock; pthread_cond_t idle; int busy; } fork_gate = {
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
-static pthread_once_t fork_gate_once = PTHREAD_ONCE_INIT;
-
-static void fork_gate_prepare(void)
-{
-    pthread_mutex_lock(&fork_gate.lock);
-    while (fork_gate.busy) {
-        pthread_cond_wait(&fork_gate.idle, &fork_gate.lock);
-    }
-}
-
-static void fork_gate_parent(void)
-{
-    pthread_mutex_unlock(&fork_gate.lock);
-}
-
-static void fork_gate_child(void)   /* which has no activation thread */
-{
-    pthread_mutex_init(&fork_gate.lock, NULL);
-    pthread_cond_init(&fork_gate.idle, NULL);
-    fork_gate.busy = 0;
-}
-
-static void fork_gate_register(void) { pthread_atfork(fork_gate_prepare, fork_gate_parent,
-                                                      fork_gate_child); }
-
-static void fork_gate_set(int busy)
-{
-    pthread_mutex_lock(&fork_gate.lock);
-    fork_gate.busy = busy;
-    if (!busy) {
-        pthread_cond_broadcast(&fork_gate.idle);
-    }
-    pthread_mutex_unlock(&fork_gate.lock);
-}
 
 static int seen_before(apr_hash_t *seen, const char *name, apr_time_t at)
 {
@@ -258,12 +216,15 @@ void acme_activation_record_stale(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *
     left = staged_unseen(wd, ptemp, wd->stale, NULL);
     for (i = 0; i < left->nelts; ++i) {
         const char *name = APR_ARRAY_IDX(left, i, const char *);
+        acme_activation_outcome_e outcome = acme_runtime_activation_outcome(wd->rt, name);
 
-        if (wd->rt->activation_seen
-            && !apr_hash_get(wd->rt->activation_seen, name, APR_HASH_KEY_STRING)) {
+        if (outcome == ACME_ACTIVATION_NONE) {
             continue;
         }
         remember(wd->stale, pconf, wd, ptemp, name);
+        if (outcome != ACME_ACTIVATION_LEFT) {
+            continue;   /* live, its staging cleared after the children serve */
+        }
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->rt->base,
                      "ACME00702: the staged certificate of %s was not activated; it stays "
                      "in staging until a new one replaces it (see the messages above)", name);
@@ -605,10 +566,13 @@ static void *APR_THREAD_FUNC activation_thread(apr_thread_t *thread, void *baton
     struct pollfd fds[2] = { { wd->wake[0], POLLIN, 0 }, { wd->notify_fd, POLLIN, 0 } };
     int watched = wd->notify_fd >= 0, woken;
     int interval = watched ? ACME_WD_SAFETY_POLL_MS : ACME_WD_THREAD_POLL_MS;
+    unsigned long forks = acme_activation_gate_forks();   /* none since: the gate is busy */
     int wait = activation_look(wd, wd->look_pool, interval);
-    apr_time_t looked = apr_time_now();
+    apr_time_t looked;
 
-    fork_gate_set(0);   /* busy since before the thread was created */
+    acme_activation_gate_set(0);   /* busy since before the thread was created */
+    acme_activation_gate_settle_later(wd, forks);
+    looked = apr_time_now();
     while (!wd->restart_sent) {
         if (poll(fds, watched ? 2 : 1, wait) < 0) {
             apr_sleep(apr_time_from_msec(ACME_WD_THREAD_POLL_MS));   /* ENOMEM: rare */
@@ -619,24 +583,24 @@ static void *APR_THREAD_FUNC activation_thread(apr_thread_t *thread, void *baton
         }
         woken = watched && fds[1].revents;
         if (woken) {
-            fork_gate_set(1);
+            acme_activation_gate_set(1);
             acme_activation_watch_events(wd, wd->look_pool);
             apr_pool_clear(wd->look_pool);
-            fork_gate_set(0);
+            acme_activation_gate_set(0);
         }
         if (watched && !woken && wd->look_idle && !wd->watch_failed
             && apr_time_now() - looked < ACME_WD_QUIET_LOOK) {
             continue;             /* nothing changed in staging: no look at every entry */
         }
-        fork_gate_set(1);
+        acme_activation_gate_set(1);
         if (!woken && batch_still_marked(wd)) {
-            fork_gate_set(0);
+            acme_activation_gate_set(0);
             wait = ACME_WD_BATCH_MARK_MS;
             continue;             /* the batch still waits: no look at every entry yet */
         }
         wait = activation_look(wd, wd->look_pool, interval);
         looked = apr_time_now();
-        fork_gate_set(0);
+        acme_activation_gate_set(0);
     }
     apr_thread_exit(thread, APR_SUCCESS);
     return NULL;
@@ -706,12 +670,12 @@ static apr_status_t create_activation_thread(acme_wd_t *wd)
 
     /* The thread's start-up allocates too: forks wait until its first look
      * is over (the MPM forks its first children right after post_config). */
-    pthread_once(&fork_gate_once, fork_gate_register);
-    fork_gate_set(1);
+    acme_activation_gate_init();
+    acme_activation_gate_set(1);
     rv = acme_runtime_thread_create(&wd->thread, ACME_WD_THREAD_STACK, activation_thread, wd,
                                     wd->thread_pool);
     if (rv != APR_SUCCESS) {
-        fork_gate_set(0);
+        acme_activation_gate_set(0);
     }
     return rv;
 }

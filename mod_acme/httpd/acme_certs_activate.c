@@ -1,6 +1,10 @@
 /* Activation at post_config (parent, root): every configured name's staged
  * certificate is proven (acme_store_activate_write: the child's files are
- * untrusted) and becomes the live version before mod_ssl reads the files. */
+ * untrusted) and becomes the live version before mod_ssl reads the files.
+ * Settling the versions (keys retired, staging cleared, archive pruned) is
+ * not needed to serve them: all but the first wait until the new children
+ * serve (acme_activation.c's thread, or the end of post_config without it). */
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include <httpd.h>
@@ -80,16 +84,48 @@ typedef struct written_t {
     acme_store_staged_version_t *v;
 } written_t;
 
+/* Records what became of name's staged entry; v: the version that went live. */
+static void outcome_set(acme_runtime_t *rt, const char *name, acme_activation_outcome_e outcome,
+                        const acme_store_staged_version_t *v)
+{
+    acme_activation_t *a = apr_hash_get(rt->activation, name, APR_HASH_KEY_STRING);
+
+    if (!a) {
+        a = apr_pcalloc(rt->pool, sizeof(*a));
+        apr_hash_set(rt->activation, apr_pstrdup(rt->pool, name), APR_HASH_KEY_STRING, a);
+    }
+    a->outcome = outcome;
+    if (v) {
+        a->version = apr_pstrdup(rt->pool, acme_store_staged_version_name(v, &a->not_after));
+    }
+}
+
+/* The first version that went live is settled now, so its next key comes
+ * at this post_config as before (acme_certs_keys_prepare); the others after
+ * the new children serve (acme_certs_activate_settle_later): their unlinks,
+ * about 20 ms per name on a loaded machine, kept the restart from serving. */
+static void settle_or_defer(acme_runtime_t *rt, apr_pool_t *ptemp, const written_t *w,
+                            int first)
+{
+    if (first) {
+        acme_store_activate_settle(rt->store, ptemp, &rt->ctx, w->v);
+        outcome_set(rt, w->d->name, ACME_ACTIVATION_LIVE, w->v);
+        return;
+    }
+    APR_ARRAY_PUSH(rt->settle_later, acme_store_settle_t *) =
+        acme_store_activate_settle_info(rt->pool, w->v);
+    outcome_set(rt, w->d->name, ACME_ACTIVATION_SETTLE_LATER, w->v);
+}
+
 /* The versions written (and flushed: flushed), linked with one sync of
- * domains/ for all, then settled (keys retired, staging cleared) in a batch
- * of their own: each is reported. */
+ * domains/ for all, then settled or left for later: each is reported. */
 static void link_written(acme_runtime_t *rt, apr_pool_t *ptemp, apr_array_header_t *written,
                          apr_status_t flushed)
 {
     apr_status_t *linked = apr_pcalloc(ptemp, sizeof(*linked) * (apr_size_t)(written->nelts + 1));
     const char **why = apr_pcalloc(ptemp, sizeof(*why) * (apr_size_t)(written->nelts + 1));
     apr_status_t synced;
-    int i;
+    int i, live = 0;
 
     if (written->nelts == 0) {
         return;
@@ -107,12 +143,34 @@ static void link_written(acme_runtime_t *rt, apr_pool_t *ptemp, apr_array_header
         /* Not on disk for sure: the entry stays staged for the next start,
          * which finds it live already (or, after a crash, not). */
         if (linked[i] == APR_SUCCESS && synced == APR_SUCCESS) {
-            acme_store_activate_settle(rt->store, ptemp, &rt->ctx, w->v);
-            apr_hash_set(rt->activated, w->d->name, APR_HASH_KEY_STRING, "");
+            settle_or_defer(rt, ptemp, w, live++ == 0);
         }
         activation_report(rt, ptemp, w->d, linked[i], why[i]);
     }
     acme_certs_keys_batch_end(rt);
+    apr_atomic_set32(&rt->settling, rt->settle_later->nelts > 0);
+}
+
+void acme_certs_activate_settle_one(acme_runtime_t *rt, acme_store_t *store, apr_pool_t *p,
+                                    int i)
+{
+    acme_store_settle(store, p, &rt->ctx, APR_ARRAY_IDX(rt->settle_later, i,
+                                                        const acme_store_settle_t *));
+}
+
+void acme_certs_activate_settle_later(acme_runtime_t *rt, apr_pool_t *ptemp)
+{
+    int i;
+
+    if (!rt->settle_later || !apr_atomic_read32(&rt->settling)) {
+        return;
+    }
+    acme_store_batch_begin(rt->store);
+    for (i = 0; i < rt->settle_later->nelts; i++) {
+        acme_certs_activate_settle_one(rt, rt->store, ptemp, i);
+    }
+    acme_certs_keys_batch_end(rt);
+    apr_atomic_set32(&rt->settling, 0);
 }
 
 /* "Renewal at restart": staged certificates become live before mod_ssl
@@ -128,8 +186,9 @@ void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
     apr_status_t flushed;
     int i;
 
-    rt->activated = apr_hash_make(rt->pool);
-    rt->activation_seen = apr_hash_make(rt->pool);
+    rt->activation = apr_hash_make(rt->pool);
+    rt->settle_later = apr_array_make(rt->pool, 0, sizeof(acme_store_settle_t *));
+    apr_atomic_set32(&rt->settling, 0);
     for (i = 0; i < rt->domains->nelts; i++) {
         const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
         acme_store_staged_version_t *v = NULL;
@@ -139,7 +198,7 @@ void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
         if (!acme_store_has_staged(rt->store, ptemp, d->name)) {
             continue;
         }
-        apr_hash_set(rt->activation_seen, d->name, APR_HASH_KEY_STRING, d);
+        outcome_set(rt, d->name, ACME_ACTIVATION_LEFT, NULL);   /* until it goes live */
         acme_store_batch_begin(rt->store);   /* a start with nothing staged flushes nothing */
         rv = acme_store_activate_write(rt->store, ptemp, &rt->ctx, d->name, d->names,
                                        d->key_type,

@@ -10,7 +10,9 @@
  * to the monitor, so a restart that activates many certificates does not
  * make a key for each before mod_ssl sets up the vhosts and the new
  * children serve (50 keys took 0.3 s of a 2.5 s restart on a loaded
- * machine), and one that activates one is as before. Each batch of files
+ * machine), and one that activates one is as before. The others' keys are
+ * retired only after the new children serve (acme_certs_activate.c), so
+ * the monitor makes none while rt->settling says that is still to come. Each batch of files
  * is flushed to disk once (acme_store_batch_begin), not twice per file:
  * at 10,000 domains those fsyncs were most of the first start. */
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <apr_atomic.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <httpd.h>
@@ -96,12 +99,21 @@ void acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
     for (i = 0; i < rt->domains->nelts; i++) {
         acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, acme_domain_t *);
         int generated = 0, activated;
+        acme_activation_outcome_e outcome;
         apr_status_t rv;
 
+        outcome = acme_runtime_activation_outcome(rt, d->name);
+        if (outcome == ACME_ACTIVATION_SETTLE_LATER) {
+            /* its key is retired only after the children serve: the
+             * monitor makes the next one once it is */
+            APR_ARRAY_PUSH(pending->domains, acme_domain_t *) = d;
+            ++renewal;
+            continue;
+        }
         if (acme_custody_ready(rt->store, ptemp, d->name, d->names, d->key_type)) {
             continue;
         }
-        activated = rt->activated && apr_hash_get(rt->activated, d->name, APR_HASH_KEY_STRING);
+        activated = outcome == ACME_ACTIVATION_LIVE;
         if (activated && renewal_made > 0) {
             APR_ARRAY_PUSH(pending->domains, acme_domain_t *) = d;
             ++renewal;
@@ -145,8 +157,9 @@ static int keys_monitor(apr_pool_t *pconf, server_rec *s)
     if (rt) {
         apr_pool_userdata_get((void **)&pending, KEYS_PENDING_KEY, rt->pool);
     }
-    if (!pending || pending->next >= pending->domains->nelts) {
-        return DECLINED;
+    if (!pending || pending->next >= pending->domains->nelts
+        || apr_atomic_read32(&rt->settling)) {
+        return DECLINED;   /* a key still current until settled would be kept */
     }
     apr_pool_create(&ptemp, pconf);
     acme_store_batch_begin(rt->store);

@@ -81,9 +81,20 @@ void acme_certs_ctx_init(acme_ctx_t *ctx, server_rec *s);
  * the certificate files: the staged certificate of every configured domain
  * proven and made live: every version written (acme_store_activate_write),
  * one flush of the store, every link moved, one sync of domains/, then the
- * keys retired and staging cleared, with one flush; each outcome logged on rt->base
- * (ACME00603 live, ACME00604 refused) and counted. Temporaries in ptemp. */
+ * first version settled (key retired, staging cleared, archive pruned) and
+ * the others left in rt->settle_later (rt->settling 1); each outcome in
+ * rt->activation, logged on rt->base (ACME00603 live, ACME00604 refused)
+ * and counted. Temporaries in ptemp. */
 void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp);
+/* Settles rt->settle_later's entry i (acme_store_settle) through store, in
+ * p: no OpenSSL call, so the activation thread may run it (with a store
+ * handle of its own, acme_store_handle_for_thread). */
+void acme_certs_activate_settle_one(acme_runtime_t *rt, acme_store_t *store, apr_pool_t *p,
+                                    int i);
+/* Settles every entry of rt->settle_later now, on the main thread, with one
+ * flush, and clears rt->settling; nothing when rt->settling is 0 (done).
+ * For a generation whose activation thread does not run. */
+void acme_certs_activate_settle_later(acme_runtime_t *rt, apr_pool_t *ptemp);
 /* Roots an issued chain of d may lead to (acme_certs_activate.c), in ptemp: the
  * system's, AcmeTrustedRootsFile and d's AcmeCACertificateFile. NULL, logged
  * on base, when a file is unreadable: nothing is activated then. cache (NULL:

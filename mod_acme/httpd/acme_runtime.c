@@ -74,3 +74,16 @@ apr_status_t acme_runtime_thread_create(apr_thread_t **thread, apr_size_t stacks
     }
     return rv;
 }
+
+const acme_activation_t *acme_runtime_activation(const acme_runtime_t *rt, const char *name)
+{
+    return rt->activation ? apr_hash_get(rt->activation, name, APR_HASH_KEY_STRING) : NULL;
+}
+
+acme_activation_outcome_e acme_runtime_activation_outcome(const acme_runtime_t *rt,
+                                                          const char *name)
+{
+    const acme_activation_t *a = acme_runtime_activation(rt, name);
+
+    return a ? a->outcome : ACME_ACTIVATION_NONE;
+}

@@ -13,6 +13,22 @@
 #include "acme_cluster.h"
 
 
+/* What this generation's activation did with a staged entry it looked at. */
+typedef enum {
+    ACME_ACTIVATION_NONE = 0,         /* not looked at: nothing was staged */
+    ACME_ACTIVATION_LEFT,             /* staged but not activated (refused, failed) */
+    ACME_ACTIVATION_LIVE,             /* activated and settled */
+    ACME_ACTIVATION_SETTLE_LATER      /* activated; settled after the children serve */
+} acme_activation_outcome_e;
+
+/* One name's entry in acme_runtime_t's activation. */
+typedef struct acme_activation_t {
+    acme_activation_outcome_e outcome;
+    const char *version;              /* LIVE, SETTLE_LATER: the archive version that went
+                                       * live, proven at this post_config */
+    apr_time_t not_after;             /* ... and its leaf's notAfter */
+} acme_activation_t;
+
 /* Everything post_config builds for one configuration generation. It lives
  * in pconf and hangs off every server's config (no process globals). */
 typedef struct acme_status_live_t acme_status_live_t;
@@ -31,15 +47,20 @@ typedef struct acme_runtime_t {
     const char *fallback_cert;        /* paths of the shared fallback certificate */
     const char *fallback_key;
     int activation_auto;
-    apr_hash_t *activated;            /* name -> "": its staged certificate went live at this
-                                       * post_config (acme_certs_activate.c); in pool */
+    apr_hash_t *activation;           /* name -> acme_activation_t: the names with a
+                                       * staged certificate when this
+                                       * generation's activation looked, and what became
+                                       * of it (acme_certs_activate.c); in pool. Anything
+                                       * else staged came later */
+    apr_array_header_t *settle_later; /* acme_store_settle_t*, in pool: versions that went
+                                       * live at this post_config, settled after the new
+                                       * children serve (acme_certs_activate_settle) */
+    volatile apr_uint32_t settling;   /* 1 until settle_later is done (the activation
+                                       * thread's), so no next key is made before */
     acme_ctx_t ctx;                   /* log sink to the base server's error log */
     struct acme_status_cache_t *status_cache; /* decoded status/ records (status page) */
     acme_status_live_t *status_live;  /* live certificates' facts (status page) */
     acme_status_frag_t *status_frag;  /* the overview's rendered text (status page) */
-    apr_hash_t *activation_seen;      /* names with a staged certificate when this
-                                       * generation's activation looked (pconf); anything
-                                       * else staged came later */
 } acme_runtime_t;
 
 /* The runtime of s's generation; NULL before post_config, or when nothing is
@@ -70,4 +91,11 @@ apr_pool_t *acme_runtime_scratch_pool(apr_pool_t *parent, const char *tag);
  * out of threads). */
 apr_status_t acme_runtime_thread_create(apr_thread_t **thread, apr_size_t stacksize,
                                         apr_thread_start_t func, void *data, apr_pool_t *pool);
+/* This generation's activation record of name (NULL: nothing was staged). */
+const acme_activation_t *acme_runtime_activation(const acme_runtime_t *rt,
+                                                const char *name);
+/* What this generation's activation did with name's staged entry
+ * (ACME_ACTIVATION_NONE: there was none). */
+acme_activation_outcome_e acme_runtime_activation_outcome(const acme_runtime_t *rt,
+                                                          const char *name);
 #endif

@@ -230,10 +230,13 @@ static int acme_watchdog_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_po
     acme_runtime_t *rt;
     acme_wd_t *wd;
 
+    rt = acme_runtime_get(s);
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        if (rt) {
+            acme_certs_activate_settle_later(rt, ptemp);   /* no thread in this pass */
+        }
         return OK;
     }
-    rt = acme_runtime_get(s);
     if (!has_domains(rt)) {
         return OK;
     }
@@ -250,6 +253,9 @@ static int acme_watchdog_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_po
     }
     if (wd->activation_auto) {
         acme_activation_start_thread(wd, pconf);
+    }
+    if (!wd->thread) {
+        acme_certs_activate_settle_later(rt, ptemp);   /* no thread to do it later */
     }
     return OK;
 }

@@ -97,6 +97,19 @@ apr_hash_t *acme_activation_configured_names(const apr_array_header_t *domains,
 void acme_activation_record_stale(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *ptemp);
 /* The activation thread (AcmeActivation auto); the monitor hook looks where it cannot run. */
 void acme_activation_start_thread(acme_wd_t *wd, apr_pool_t *pconf);
+/* acme_activation_gate.c: the fork gate. _init registers its fork handlers
+ * (once per process); _set(1) makes forks wait until _set(0); _forks is the
+ * number of forks the parent has made. */
+void acme_activation_gate_init(void);
+void acme_activation_gate_set(int busy);
+unsigned long acme_activation_gate_forks(void);
+/* On the activation thread: the versions this generation's activation left
+ * to settle (wd->rt->settle_later), settled once the parent has made more
+ * than forks forks (a new child), or ACME_WD_SETTLE_WAIT_MS after the call
+ * anyway; each with the gate taken only while no fork waits for it. Woken
+ * through wd->wake, it returns with the rest left (wd->rt->settling stays
+ * 1): the next activation finds them live and settles them. */
+void acme_activation_gate_settle_later(acme_wd_t *wd, unsigned long forks);
 /* acme_activation_held.c: the record of held entries, made on first use in
  * s's process pool (post_config, main thread). */
 acme_wd_held_t *acme_activation_held_state(server_rec *s);

@@ -1,0 +1,136 @@
+/* The parent's fork gate (see acme_activation.c: the MPM's forks wait while
+ * the activation thread is busy), and what the thread does around the
+ * forks of a new generation's children: settling the versions that went
+ * live (acme_certs_activate.c). */
+#include <poll.h>
+#include <pthread.h>
+#include <apr_atomic.h>
+#include <httpd.h>
+#include <http_log.h>
+
+#include "acme_private.h"
+#include "acme_watchdog.h"
+
+/* Versions that went live are settled after the first new child is forked,
+ * or this long after the thread starts when none is (ms). */
+#define ACME_WD_SETTLE_WAIT_MS 2000
+
+/* The fork gate: fork() (the MPM making children) waits while the thread is
+ * busy: from before it starts to the end of its first look, then during each
+ * look; between looks it only polls. Process-wide, as pthread_atfork takes no
+ * argument (glibc drops the handlers when the module is unloaded). The thread
+ * never forks: posix_spawn (the configuration test) runs no handlers. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t idle;
+    int busy;
+    int waiting;                /* forks waiting for the gate */
+    unsigned long forks;        /* forks made, counted in the parent */
+} fork_gate = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0 };
+static pthread_once_t fork_gate_once = PTHREAD_ONCE_INIT;
+
+static void fork_gate_prepare(void)
+{
+    pthread_mutex_lock(&fork_gate.lock);
+    ++fork_gate.waiting;
+    while (fork_gate.busy) {
+        pthread_cond_wait(&fork_gate.idle, &fork_gate.lock);
+    }
+    --fork_gate.waiting;
+}
+
+static void fork_gate_parent(void)
+{
+    ++fork_gate.forks;
+    pthread_mutex_unlock(&fork_gate.lock);
+}
+
+static void fork_gate_child(void)   /* which has no activation thread */
+{
+    pthread_mutex_init(&fork_gate.lock, NULL);
+    pthread_cond_init(&fork_gate.idle, NULL);
+    fork_gate.busy = fork_gate.waiting = 0;
+}
+
+static void fork_gate_register(void) { pthread_atfork(fork_gate_prepare, fork_gate_parent,
+                                                      fork_gate_child); }
+
+void acme_activation_gate_set(int busy)
+{
+    pthread_mutex_lock(&fork_gate.lock);
+    fork_gate.busy = busy;
+    if (!busy) {
+        pthread_cond_broadcast(&fork_gate.idle);
+    }
+    pthread_mutex_unlock(&fork_gate.lock);
+}
+
+/* Busy, but only once no fork waits for the gate: work that may go on
+ * while the MPM starts its children lets each fork go first. */
+static void fork_gate_set_behind_forks(void)
+{
+    pthread_mutex_lock(&fork_gate.lock);
+    while (fork_gate.waiting) {
+        pthread_mutex_unlock(&fork_gate.lock);
+        apr_sleep(apr_time_from_msec(1));
+        pthread_mutex_lock(&fork_gate.lock);
+    }
+    fork_gate.busy = 1;
+    pthread_mutex_unlock(&fork_gate.lock);
+}
+
+unsigned long acme_activation_gate_forks(void)
+{
+    unsigned long forks;
+
+    pthread_mutex_lock(&fork_gate.lock);
+    forks = fork_gate.forks;
+    pthread_mutex_unlock(&fork_gate.lock);
+    return forks;
+}
+
+void acme_activation_gate_init(void)
+{
+    pthread_once(&fork_gate_once, fork_gate_register);
+}
+
+/* The versions this generation's activation left to settle
+ * (acme_certs_activate.c), settled once the MPM has forked a child since
+ * forks (or after ACME_WD_SETTLE_WAIT_MS anyway), one at a time with the
+ * fork gate taken for each only while no fork waits, so a new child waits
+ * for one name's unlinks at most. Woken to stop, it leaves the rest to the
+ * next generation's activation, which finds them live and settles them. */
+void acme_activation_gate_settle_later(acme_wd_t *wd, unsigned long forks)
+{
+    acme_runtime_t *rt = wd->rt;
+    struct pollfd wake = { wd->wake[0], POLLIN, 0 };
+    apr_time_t began = apr_time_now(), deadline = began + apr_time_from_msec(
+                                                      ACME_WD_SETTLE_WAIT_MS);
+    acme_store_t *store;
+    int i;
+
+    if (!apr_atomic_read32(&rt->settling)) {
+        return;
+    }
+    while (acme_activation_gate_forks() == forks && apr_time_now() < deadline) {
+        if (poll(&wake, 1, 5) != 0) {
+            return;
+        }
+    }
+    began = apr_time_now();
+    store = acme_store_handle_for_thread(rt->store, wd->thread_pool);
+    for (i = 0; i < rt->settle_later->nelts; ++i) {
+        if (poll(&wake, 1, 0) != 0) {
+            return;
+        }
+        fork_gate_set_behind_forks();
+        acme_certs_activate_settle_one(rt, store, wd->look_pool, i);
+        apr_pool_clear(wd->look_pool);
+        acme_activation_gate_set(0);
+    }
+    apr_atomic_set32(&rt->settling, 0);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00773: %d certificate(s) that "
+                 "went live settled (keys retired, staging cleared, archive pruned) in %"
+                 APR_TIME_T_FMT " ms, after the first new child was forked",
+                 rt->settle_later->nelts, apr_time_as_msec(apr_time_now() - began));
+}
