@@ -168,7 +168,9 @@ static void remember(apr_hash_t *seen, apr_pool_t *pconf, acme_wd_t *wd, apr_poo
 
 /* name -> the live certificate's notAfter, for every configured name that
  * has one, read at post_config (the main thread: the activation thread
- * never runs OpenSSL) from root's domains/, never from what the child writes. */
+ * never runs OpenSSL) from root's domains/, never from what the child writes;
+ * for a certificate this post_config's activation made live, from what it
+ * proved. */
 static apr_hash_t *live_expiries(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *ptemp)
 {
     apr_hash_t *until = apr_hash_make(pconf);
@@ -177,13 +179,18 @@ static apr_hash_t *live_expiries(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *p
 
     for (i = 0; i < domains->nelts; ++i) {
         const char *name = APR_ARRAY_IDX(domains, i, const acme_domain_t *)->name;
+        const acme_activation_t *a = acme_runtime_activation(wd->rt, name);
         apr_array_header_t *chain;
         acme_cert_info_t info;
         apr_time_t *at;
 
-        if (acme_store_load_live(wd->rt->store, ptemp, name, &chain) != APR_SUCCESS
-            || chain->nelts < 1
-            || acme_cert_info(ptemp, APR_ARRAY_IDX(chain, 0, X509 *), &info) != APR_SUCCESS) {
+        if (a && a->version && a->outcome != ACME_ACTIVATION_LEFT) {
+            info.not_after = a->not_after;     /* just proven: no need to read it again */
+        }
+        else if (acme_store_load_live(wd->rt->store, ptemp, name, &chain) != APR_SUCCESS
+                 || chain->nelts < 1
+                 || acme_cert_info(ptemp, APR_ARRAY_IDX(chain, 0, X509 *), &info)
+                    != APR_SUCCESS) {
             continue;
         }
         at = apr_palloc(pconf, sizeof(*at));

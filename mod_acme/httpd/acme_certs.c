@@ -426,7 +426,8 @@ static const apr_array_header_t *names_held(apr_pool_t *p, const acme_domain_t *
  * the leaf covers d's first name and is valid, and an SSL_CTX as strict as
  * mod_ssl's takes both (acme_certverify_loadable). APR_SUCCESS (and *held:
  * the names of d the leaf holds, names_held), APR_ENOENT when absent, else
- * an error with *why. The leaf is parsed once, for all three. */
+ * an error with *why. The leaf is parsed once, for all three; not at all
+ * for a live version this post_config's activation proved. */
 static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
                                 const char *cert_path, const char *key_path, int live,
                                 const char **why, const apr_array_header_t **held)
@@ -441,6 +442,10 @@ static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acm
     apr_status_t rv;
 
     *why = NULL;
+    if (live && acme_certs_activate_proven(rt, ptemp, d->name)) {
+        *held = d->names;          /* activation proved exactly d's names */
+        return APR_SUCCESS;
+    }
     if (apr_stat(&finfo, cert_path, APR_FINFO_TYPE, ptemp) != APR_SUCCESS) {
         return APR_ENOENT;
     }

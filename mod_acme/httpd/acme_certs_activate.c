@@ -4,6 +4,7 @@
  * Settling the versions (keys retired, staging cleared, archive pruned) is
  * not needed to serve them: all but the first wait until the new children
  * serve (acme_activation.c's thread, or the end of post_config without it). */
+#include <string.h>
 #include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
@@ -98,6 +99,20 @@ static void outcome_set(acme_runtime_t *rt, const char *name, acme_activation_ou
     if (v) {
         a->version = apr_pstrdup(rt->pool, acme_store_staged_version_name(v, &a->not_after));
     }
+}
+
+int acme_certs_activate_proven(const acme_runtime_t *rt, apr_pool_t *ptemp,
+                               const char *name)
+{
+    const acme_activation_t *a = acme_runtime_activation(rt, name);
+    const char *live;
+
+    if (!a || !a->version || (a->outcome != ACME_ACTIVATION_LIVE
+                              && a->outcome != ACME_ACTIVATION_SETTLE_LATER)) {
+        return 0;
+    }
+    live = acme_store_live_version(rt->store, ptemp, name);
+    return live && !strcmp(live, a->version);
 }
 
 /* The first version that went live is settled now, so its next key comes
