@@ -14,6 +14,10 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from csource import report  # noqa: E402
+
 root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(
     os.path.abspath(__file__)), "..")
 problems = []
@@ -59,9 +63,6 @@ with open(os.path.join(root, "docs", "troubleshooting.md"), encoding="utf-8") as
         problems.append("docs/troubleshooting.md is not what the sources say: run "
                         "python3 build/logtags-doc.py and commit the page")
 
-for line in problems:
-    print(line)
-if problems:
-    print("check-docs: %d problem(s)" % len(problems))
-    sys.exit(1)
-print("check-docs: %d directives documented, troubleshooting.md current" % len(directives))
+sys.exit(report("check-docs", problems,
+                "check-docs: %d directives documented, troubleshooting.md current"
+                % len(directives)))

@@ -31,7 +31,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from csource import checker_args, read, sources
+from csource import checker_args, read, report, sources
 
 CORE = ('base', 'crypto', 'store', 'protocol', 'issue', 'cluster')
 # What each layer may include, itself among them.
@@ -167,15 +167,9 @@ def main():
     root = os.path.abspath(args.root)
     problems = include_problems(root)
     problems += makefile_problems(os.path.join(os.path.dirname(root), 'Makefile.am'), top)
-    for line in problems:
-        print(line)
-    if problems:
-        print('check-layers: %d problem(s); the layers are described in docs/internals.md "Layers"'
-              % len(problems))
-        return 1
-    if not args.quiet:
-        print('check-layers: every #include stays in its layer or below')
-    return 0
+    return report('check-layers', problems,
+                  'check-layers: every #include stays in its layer or below', args.quiet,
+                  '; the layers are described in docs/internals.md "Layers"')
 
 
 if __name__ == '__main__':

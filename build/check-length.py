@@ -17,6 +17,10 @@ import glob
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from csource import report  # noqa: E402
+
 LIMIT = 800
 PATTERNS = ('mod_acme/**/*.c', 'mod_acme/**/*.h', 'build/*.py', 'tests/unit/*.c')
 # path relative to TOP -> why it may be longer (never under mod_acme/).
@@ -49,14 +53,8 @@ def main():
                             'under one header, as acme_store_*.c or acme_job_*.c do; a test file '
                             'per part), not by cutting at line %d'
                             % (rel, lines, LIMIT, LIMIT))
-    for line in problems:
-        print(line)
-    if problems:
-        print('check-length: %d problem(s)' % len(problems))
-        return 1
-    if not args.quiet:
-        print('check-length: %d files, none over %d lines' % (count, LIMIT))
-    return 0
+    return report('check-length', problems,
+                  'check-length: %d files, none over %d lines' % (count, LIMIT), args.quiet)
 
 
 if __name__ == '__main__':

@@ -20,7 +20,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from csource import checker_args, read, sources, string_literals
+from csource import checker_args, read, report, sources, string_literals
 
 LAYOUT_H = os.path.join('core', 'store', 'acme_store_paths.h')
 LAYOUT_C = os.path.join('core', 'store', 'acme_store_paths.c')
@@ -59,15 +59,8 @@ def problems_in(root):
 def main():
     args, top = checker_args(__doc__, 'paths-known.txt')
     root = os.path.abspath(args.root)
-    problems = problems_in(root)
-    for line in problems:
-        print(line)
-    if problems:
-        print('check-paths: %d problem(s)' % len(problems))
-        return 1
-    if not args.quiet:
-        print('check-paths: no store path spelled outside %s' % LAYOUT_C)
-    return 0
+    return report('check-paths', problems_in(root),
+                  'check-paths: no store path spelled outside %s' % LAYOUT_C, args.quiet)
 
 
 if __name__ == '__main__':

@@ -1,6 +1,6 @@
 """What the source checkers of build/ share: the C files of a tree, their
 code without comments and strings, the functions they define, their command
-line and their lists of known exceptions.
+line, their lists of known exceptions and their report.
 
 A definition is a declaration at file scope, `type name(parameters)`, that
 is followed by its body `{` and is not static.  The type may stand on lines of
@@ -143,3 +143,18 @@ def checker_args(doc, known_file):
     ap.add_argument('--known', default=os.path.join(here, known_file))
     ap.add_argument('--quiet', action='store_true', help='print only what fails')
     return ap.parse_args(), top
+
+
+def report(name, problems, ok_message, quiet=False, where=''):
+    """Prints what a checker found and returns its exit status: each of
+    problems on a line of its own, then `name: N problem(s)` (followed by
+    where, a pointer to the rule's description, if given), and 1; with no
+    problems ok_message (unless quiet), and 0."""
+    for line in problems:
+        print(line)
+    if problems:
+        print('%s: %d problem(s)%s' % (name, len(problems), where))
+        return 1
+    if not quiet:
+        print(ok_message)
+    return 0
