@@ -57,7 +57,7 @@ static apr_status_t send_to(http_fixture_t *f, const char *method, const char *p
                             acme_http_response_t **resp, acme_problem_t *prob)
 {
     acme_http_request_t req = { .method = method, .max_body = max_body, .body = body,
-                                .url = unit_http_server_url(f->server, f->p, path),
+                                .url = unit_server_url(f->server, f->p, path),
                                 .accept = "application/json",
                                 .content_type = body ? "application/jose+json" : NULL };
 
@@ -217,7 +217,7 @@ static void test_redirect_is_refused(void **state)
     http_fixture_t *f = *state;
     acme_http_response_t *resp;
     acme_problem_t prob;
-    const char *elsewhere = unit_http_server_url(f->server, f->p, "/elsewhere");
+    const char *elsewhere = unit_server_url(f->server, f->p, "/elsewhere");
 
     unit_http_server_answer(f->server, apr_pstrcat(f->p, "HTTP/1.1 301 Moved Permanently\r\n"
                                                    "Location: ", elsewhere, "\r\nContent-Length: "
@@ -339,7 +339,7 @@ static void test_ca_file_problems(void **state)
     char path[] = "/tmp/acme-test-cafile-XXXXXX";
     int fd = mkstemp(path);
     acme_http_request_t req = { .method = "GET", .max_body = 1024,
-                                .url = apr_pstrcat(f->p, "https", unit_http_server_url(
+                                .url = apr_pstrcat(f->p, "https", unit_server_url(
                                                        f->server, f->p, "/dir") + 4, NULL) };
 
     assert_true(fd >= 0);
@@ -366,7 +366,7 @@ static void test_refused_before_sending(void **state)
     acme_problem_t prob;
     acme_ctx_t bare = { 0 };
     acme_http_request_t req = { .method = "PUT", .max_body = 1024,
-                                .url = unit_http_server_url(f->server, f->p, "/dir") };
+                                .url = unit_server_url(f->server, f->p, "/dir") };
 
     assert_int_equal(acme_http_send(&f->ctx, f->p, &req, &resp, &prob), APR_EINVAL);
     assert_non_null(strstr(prob.detail, "unsupported HTTP method PUT"));
@@ -374,7 +374,7 @@ static void test_refused_before_sending(void **state)
     req.url = "ftp://127.0.0.1/dir";
     assert_int_equal(acme_http_send(&f->ctx, f->p, &req, &resp, &prob), APR_EINVAL);
     assert_non_null(strstr(prob.detail, "only https:// and http:// URLs are allowed"));
-    req.url = unit_http_server_url(f->server, f->p, "/dir");
+    req.url = unit_server_url(f->server, f->p, "/dir");
     assert_int_equal(acme_http_send(&bare, f->p, &req, &resp, &prob), APR_EINVAL);
     assert_non_null(strstr(prob.detail, "no HTTP client in the context"));
     assert_int_equal(unit_http_server_requests(f->server), 0);
@@ -401,7 +401,7 @@ static void test_recording(void **state)
     unit_http_server_answer(f->server, JSON_OK);
     {
         acme_http_request_t req = { .method = "POST", .body = "{\"p\":1}", .max_body = 1024,
-                                    .url = unit_http_server_url(f->server, f->p, "/order"),
+                                    .url = unit_server_url(f->server, f->p, "/order"),
                                     .content_type = "application/jose+json" };
         assert_int_equal(acme_http_send(&ctx, f->p, &req, &resp, &prob), APR_SUCCESS);
     }
@@ -434,7 +434,7 @@ static void test_recording(void **state)
     assert_false(unit_logged(f->log, "ACME00213"));   /* f's own client records nothing */
     {
         acme_http_request_t req = { .method = "GET", .max_body = 1024,
-                                    .url = unit_http_server_url(f->server, f->p, "/dir") };
+                                    .url = unit_server_url(f->server, f->p, "/dir") };
         unit_http_server_answer(f->server, JSON_OK);
         assert_int_equal(acme_http_send(&ctx, f->p, &req, &resp, &prob), APR_SUCCESS);
     }

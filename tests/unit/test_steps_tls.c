@@ -79,7 +79,7 @@ static void serve(tls_t *t, unit_tls_mode_e mode, X509 *cert)
     fixture_t *f = t->f;
 
     t->server = unit_tls_server_start(f->p, mode, cert, t->key, dir_answer(f->p));
-    f->domain->ca_urls = unit_strings(f->p, unit_tls_server_url(t->server, f->p, "/dir"), NULL,
+    f->domain->ca_urls = unit_strings(f->p, unit_server_url(t->server, f->p, "/dir"), NULL,
                                       NULL);
     assert_int_equal(acme_http_create(&f->ctx.http, f->p, &f->ctx, NULL), APR_SUCCESS);
     driver_start(f);
@@ -93,7 +93,7 @@ static void fetch_works(tls_t *t, X509 *cert)
     unit_tls_server_t *good = unit_tls_server_start(f->p, UNIT_TLS_HANDSHAKE, cert, t->key,
                                                     dir_answer(f->p));
     acme_http_request_t req = { .method = "GET", .max_body = 4096, .ca_file = t->roots,
-                                .url = unit_tls_server_url(good, f->p, "/dir") };
+                                .url = unit_server_url(good, f->p, "/dir") };
     acme_http_response_t *resp;
     acme_problem_t prob;
 

@@ -19,7 +19,6 @@
 struct unit_http_server_t {
     unit_server_t server;       /* first: the thread's callback gets it */
     apr_pool_t *pool;
-    const char *base;
     char *answers[QUEUE_MAX];   /* in order */
     int nanswers;
     int next_answer;
@@ -123,14 +122,9 @@ unit_http_server_t *unit_http_server_start(apr_pool_t *p)
 
     s->pool = p;
     apr_pool_cleanup_register(p, s, queues_free, apr_pool_cleanup_null);
-    s->base = apr_psprintf(p, "http://127.0.0.1:%d",
+    s->server.base = apr_psprintf(p, "http://127.0.0.1:%d",
                            unit_server_start(&s->server, p, SOCK_STREAM, accept_one));
     return s;
-}
-
-const char *unit_http_server_url(const unit_http_server_t *s, apr_pool_t *p, const char *path)
-{
-    return apr_pstrcat(p, s->base, path, NULL);
 }
 
 void unit_http_server_answer(unit_http_server_t *s, const char *raw)

@@ -7,14 +7,13 @@
 #ifndef ACME_UNIT_HTTP_SERVER_H
 #define ACME_UNIT_HTTP_SERVER_H
 #include <apr_pools.h>
+#include "unit_server.h"
 
 typedef struct unit_http_server_t unit_http_server_t;
 
-/* Starts a server; stopped when p is destroyed. Fails the test when it
- * cannot start. */
+/* Starts a server (its URLs: unit_server_url()); stopped when p is destroyed.
+ * Fails the test when it cannot start. */
 unit_http_server_t *unit_http_server_start(apr_pool_t *p);
-/* "http://127.0.0.1:<port><path>", from p. */
-const char *unit_http_server_url(const unit_http_server_t *s, apr_pool_t *p, const char *path);
 /* Queues the raw bytes (status line, headers, body) of the next answer. */
 void unit_http_server_answer(unit_http_server_t *s, const char *raw);
 /* Requests read so far. */

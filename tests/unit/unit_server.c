@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
+#include <apr_strings.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -68,4 +69,11 @@ int unit_server_start(unit_server_t *s, apr_pool_t *p, int type, unit_server_rea
     assert_int_equal(pthread_create(&s->thread, NULL, serve, s), 0);
     apr_pool_cleanup_register(p, s, server_stop, apr_pool_cleanup_null);
     return ntohs(sa.sin_port);
+}
+
+const char *unit_server_url(const void *server, apr_pool_t *p, const char *path)
+{
+    const unit_server_t *s = server;
+
+    return apr_pstrcat(p, s->base, path, NULL);
 }

@@ -22,6 +22,7 @@ struct unit_server_t {
     pthread_t thread;
     pthread_mutex_t lock;       /* guards the protocol's state */
     unit_server_ready_fn *ready;
+    const char *base;           /* "scheme://127.0.0.1:<port>", set by the protocol, or NULL */
 };
 
 /* Binds s->fd (type SOCK_STREAM, then listening, or SOCK_DGRAM, all
@@ -31,4 +32,8 @@ struct unit_server_t {
  * p before this call (those may free what the thread used). Fails the test
  * when it cannot start. */
 int unit_server_start(unit_server_t *s, apr_pool_t *p, int type, unit_server_ready_fn *ready);
+/* "<base><path>" (base as the protocol set it: "http://127.0.0.1:<port>",
+ * "https://..."), from p. server is a protocol's server (unit_http_server_t,
+ * unit_tls_server_t), which embeds unit_server_t as its first member. */
+const char *unit_server_url(const void *server, apr_pool_t *p, const char *path);
 #endif

@@ -21,7 +21,6 @@ struct unit_tls_server_t {
     unit_tls_mode_e mode;
     SSL_CTX *ssl_ctx;
     char *answer;               /* malloc'd: the thread reads it */
-    const char *base;
     int accepted, handshakes, requests;
 };
 
@@ -152,14 +151,9 @@ unit_tls_server_t *unit_tls_server_start(apr_pool_t *p, unit_tls_mode_e mode, X5
         assert_int_equal(SSL_CTX_check_private_key(s->ssl_ctx), 1);
     }
     apr_pool_cleanup_register(p, s, server_free, apr_pool_cleanup_null);
-    s->base = apr_psprintf(p, "https://127.0.0.1:%d",
+    s->server.base = apr_psprintf(p, "https://127.0.0.1:%d",
                            unit_server_start(&s->server, p, SOCK_STREAM, accept_one));
     return s;
-}
-
-const char *unit_tls_server_url(const unit_tls_server_t *s, apr_pool_t *p, const char *path)
-{
-    return apr_pstrcat(p, s->base, path, NULL);
 }
 
 static int counted(unit_tls_server_t *s, const int *what)

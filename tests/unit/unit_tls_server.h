@@ -8,6 +8,7 @@
 #ifndef ACME_UNIT_TLS_SERVER_H
 #define ACME_UNIT_TLS_SERVER_H
 #include <apr_pools.h>
+#include "unit_server.h"
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -20,13 +21,11 @@ typedef enum {
 typedef struct unit_tls_server_t unit_tls_server_t;
 
 /* Starts a server in mode presenting cert (and its key; both unused for
- * the other modes, may be NULL), answering every request with
- * the raw bytes of answer; stopped when p is destroyed. Fails the test when
- * it cannot start. */
+ * the other modes, may be NULL), answering every request with the raw bytes
+ * of answer (its URLs: unit_server_url()); stopped when p is destroyed.
+ * Fails the test when it cannot start. */
 unit_tls_server_t *unit_tls_server_start(apr_pool_t *p, unit_tls_mode_e mode, X509 *cert,
                                          EVP_PKEY *key, const char *answer);
-/* "https://127.0.0.1:<port><path>", from p. */
-const char *unit_tls_server_url(const unit_tls_server_t *s, apr_pool_t *p, const char *path);
 /* Connections accepted so far. */
 int unit_tls_server_accepted(unit_tls_server_t *s);
 /* TLS handshakes completed so far (the client verified the certificate). */
