@@ -5,6 +5,7 @@ mod_acme looks the record up: while it is missing or wrong no order is made
 and the status page shows the exact record to set. Pebble 2.4 has no
 dns-persist-01: the test proxy (ari_proxy.AcmeProxy.dns_persist) is the CA
 for it, reading the records at pebble-challtestsrv's DNS as the draft says."""
+import calendar
 import glob
 import html
 import json
@@ -314,3 +315,40 @@ def test_configtest_wildcard_with_dns_persist_needs_no_hook(httpd, unique):
     httpd.write_config(vhosts=ssl_vhost(name, ["*." + name]), acme={"AcmeChallenges": "http-01"})
     code, out = httpd.configtest()
     assert code != 0 and "or 'AcmeChallenges dns-persist-01'" in out, out
+
+
+def next_look_in(httpd, name):
+    """Seconds until the status page's "looking again at TIME", or None."""
+    m = re.search(r"looking again at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)", activity_of(httpd, name))
+    if not m:
+        return None
+    at = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%SZ"))
+    return at - time.time()
+
+
+def test_acmectl_renew_looks_for_the_record_at_once(httpd_factory, persist_pebble, proxy,
+                                                    challtestsrv, unique):
+    """The looks at a missing record back off to every 5 minutes; an
+    administrator who has just set it and runs 'acmectl renew' gets the record
+    looked up at the server's next look for markers (30 s), not at the next
+    look the backoff planned."""
+    name = unique("persistrenew")
+    record = "_validation-persist." + name
+    httpd, _ = persist_server(httpd_factory, persist_pebble, proxy, challtestsrv, name)
+    httpd.start()
+    value = shown_record(httpd, name, name)
+    # the looks 5, 10, 20, 40 s apart, then 80: wait for the first 80 s wait
+    ahead = wait_for(lambda: (next_look_in(httpd, name) or 0) > 60 and next_look_in(httpd, name),
+                     180, interval=0.5, what="a look at the record planned a minute ahead")
+    planned = time.monotonic() + ahead
+    assert orders_for(proxy, name) == [], orders_for(proxy, name)
+    set_txt(challtestsrv, record, value)
+    out = httpd.acmectl("--store", httpd.store, "renew", name)
+    assert out.returncode == 0, out.stdout + out.stderr
+    # the marker poll (30 s) with room to spare, and well before the planned look
+    wait_for(lambda: re.search(r"ACME01450: %s: .* ordering" % re.escape(name),
+                               httpd.error_log_text()),
+             max(planned - time.monotonic() - 10, 35), interval=0.5,
+             what="the record looked up after acmectl renew, before the look planned %.0f s ahead"
+             % ahead)
+    httpd.wait_for_pebble_cert(name, 60)

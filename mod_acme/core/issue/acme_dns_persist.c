@@ -410,6 +410,7 @@ acme_outcome_e acme_dns_persist_preorder(acme_step_ctx_t *sc)
     wait = ACME_PERSIST_RECHECK_MIN << (job->persist_checks < 6 ? job->persist_checks : 6);
     wait = wait > ACME_PERSIST_RECHECK_MAX ? ACME_PERSIST_RECHECK_MAX : wait;
     job->persist_checks++;
+    job->persist_looked_at = sc->now;
     activity = apr_psprintf(sc->p, "no order until the dns-persist-01 record is in place: %s; "
                             "looking again at %s", missing,
                             acme_time_rfc3339(sc->p, sc->now + wait));

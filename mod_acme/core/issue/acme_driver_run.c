@@ -40,6 +40,27 @@ static int renewal_asked(acme_driver_t *driver, const acme_record_t *rec,
                        || !acme_store_has_staged(driver->store, p, domain->name))));
 }
 
+/* acmectl renew on a name whose order waits for its dns-persist-01 record
+ * (the marker left since the last look, in seconds as file times go): the
+ * record was most likely just set, so it is looked up in this run instead
+ * of after the backoff between looks (up to 5 minutes), which starts again
+ * from its shortest. */
+static int persist_look_asked(acme_driver_t *driver, acme_record_t *rec,
+                              const acme_domain_t *domain, apr_pool_t *p, int markers)
+{
+    apr_time_t marked;
+
+    if (!markers || !rec->job || rec->job->persist_checks == 0) {
+        return 0;
+    }
+    marked = acme_store_renewal_marked_at(driver->store, p, domain->name);
+    if (!marked || apr_time_sec(marked) < apr_time_sec(rec->job->persist_looked_at)) {
+        return 0;
+    }
+    rec->job->persist_checks = 0;
+    return 1;
+}
+
 /* jobs/.in-flight exists (and is touched every run) while certificates are
  * due or being ordered and have not failed yet: the parent then holds a
  * restart back for the batch.
@@ -105,7 +126,8 @@ static int look_at(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_
     if (!rec->restored) {
         acme_renewal_restore(driver, rec, domain, acme_core_now(&driver->ctx), p);
     }
-    if (rec->next_run <= acme_core_now(&driver->ctx) || renewal_asked(driver, rec, domain, p, markers)) {
+    if (rec->next_run <= acme_core_now(&driver->ctx) || renewal_asked(driver, rec, domain, p, markers)
+        || persist_look_asked(driver, rec, domain, p, markers)) {
         /* Mark before the work, not only after it: one run can take a
          * while and stage certificates early in it. A valid certificate's
          * recheck does not (it would touch jobs/ at every look). */

@@ -102,6 +102,7 @@ typedef struct acme_job_t {
     const char *activity;           /* what it waits for (status "activity"), or NULL */
     unsigned activity_seq;          /* bumped when activity changes */
     int persist_checks;             /* dns-persist-01 lookups before the order, for the backoff */
+    apr_time_t persist_looked_at;   /* when the last of them found the record missing or wrong */
     const char *persist_said;       /* what the last such log line asked for */
     int order_ready;                /* every authorization seen valid: finalize without
                                      * asking for the order first (RFC 8555 §7.1.6) */
