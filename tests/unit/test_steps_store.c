@@ -227,44 +227,70 @@ static void kept_order_staged_next(store_fault_t *sf)
     assert_false(exists(f, "jobs/" NAME ".json"));
 }
 
-/* staging/ is a regular file: the walk to the entry fails (ENOTDIR). */
+/* A fault planted before the renewal's certificate download, so that its
+ * certificate cannot be staged. */
+typedef struct {
+    int fault;                   /* FAULT_* */
+    int at_entry;                /* the fault at staging/<name>, else at staging/ */
+    rlim_t fsize;                /* for FAULT_FSIZE */
+    apr_status_t rv;             /* the attempt's failure */
+} stage_case_t;
+
+static const stage_case_t STAGE_CASES[] = {
+    /* staging/ is a regular file: the walk to the entry fails (ENOTDIR). */
+    { FAULT_FILE, 0, 0, ENOTDIR },
+    /* staging/<name> is a link to itself: the store follows no link in the
+     * child's areas (ELOOP, told as APR_EINVAL). */
+    { FAULT_LOOP, 1, 0, APR_EINVAL },
+    /* A chain longer than the file size limit: the write stops half way
+     * (EFBIG); its temporary file is removed and nothing of the entry
+     * stays (the recorded chain has 2177 bytes). */
+    { FAULT_FSIZE, 0, 1024, EFBIG },
+};
+
+/* The renewal with c planted fails in the certificate step (assert_stage_failed). */
+static void stage_fails(store_fault_t *sf, fixture_t *f, const stage_case_t *c)
+{
+    live_then_renew(sf, f);
+    sf->fault = c->fault;
+    sf->fsize = c->fsize;
+    if (c->fault == FAULT_FSIZE) {
+        limited_fault = sf;
+    } else {
+        sf->fault_path = acme_store_path(f->store, f->p, c->at_entry
+                                         ? acme_store_rel_staging(f->p, NAME) : ACME_STORE_STAGING);
+    }
+    renewal_replay(f);
+    unit_replay_before(f->replay, RENEW_DOWNLOAD, plant, sf);
+    run(f);
+    fsize_restore(sf);
+    limited_fault = NULL;
+    assert_stage_failed(sf, c->rv);
+}
+
+/* Once staging/ is a directory again, the kept order is fetched again. */
 static void test_staging_area_not_a_directory_fails_the_certificate_step(void **state)
 {
     fixture_t *f = *state;
     store_fault_t sf = { 0 };
 
-    live_then_renew(&sf, f);
-    sf.fault = FAULT_FILE;
-    sf.fault_path = acme_store_path(f->store, f->p, ACME_STORE_STAGING);
-    renewal_replay(f);
-    unit_replay_before(f->replay, RENEW_DOWNLOAD, plant, &sf);
-    run(f);
-    assert_stage_failed(&sf, ENOTDIR);
+    stage_fails(&sf, f, &STAGE_CASES[0]);
     assert_int_equal(unlink(sf.fault_path), 0);
     kept_order_staged_next(&sf);
 }
 
-/* staging/<name> is a link to itself: the store follows no link in the
- * child's areas (ELOOP, told as APR_EINVAL). */
 static void test_staging_entry_a_link_loop_fails_the_certificate_step(void **state)
 {
     fixture_t *f = *state;
     store_fault_t sf = { 0 };
 
-    live_then_renew(&sf, f);
-    sf.fault = FAULT_LOOP;
-    sf.fault_path = acme_store_path(f->store, f->p, acme_store_rel_staging(f->p, NAME));
-    renewal_replay(f);
-    unit_replay_before(f->replay, RENEW_DOWNLOAD, plant, &sf);
-    run(f);
-    assert_stage_failed(&sf, APR_EINVAL);
+    stage_fails(&sf, f, &STAGE_CASES[1]);
     assert_int_equal(unlink(sf.fault_path), 0);
     assert_false(acme_store_has_staged(f->store, f->p, NAME));
 }
 
-/* A chain longer than the file size limit: the write stops half way
- * (EFBIG); its temporary file is removed and nothing of the entry stays;
- * the next attempt downloads the same certificate again. */
+/* Nothing of the entry stays; the next attempt downloads the same
+ * certificate again. */
 static void test_chain_beyond_the_file_size_limit_leaves_nothing_staged(void **state)
 {
     fixture_t *f = *state;
@@ -272,16 +298,7 @@ static void test_chain_beyond_the_file_size_limit_leaves_nothing_staged(void **s
     struct stat st;
     const char *entry;
 
-    live_then_renew(&sf, f);
-    sf.fault = FAULT_FSIZE;
-    sf.fsize = 1024;             /* the recorded chain has 2177 bytes */
-    limited_fault = &sf;
-    renewal_replay(f);
-    unit_replay_before(f->replay, RENEW_DOWNLOAD, plant, &sf);
-    run(f);
-    fsize_restore(&sf);
-    limited_fault = NULL;
-    assert_stage_failed(&sf, EFBIG);
+    stage_fails(&sf, f, &STAGE_CASES[2]);
     entry = acme_store_path(f->store, f->p, acme_store_rel_staging(f->p, NAME));
     assert_int_equal(stat(apr_pstrcat(f->p, entry, "/" ACME_STORE_CERT_FILE, NULL), &st), -1);
     assert_int_equal(stat(apr_pstrcat(f->p, entry, "/" ACME_STORE_META_FILE, NULL), &st), -1);

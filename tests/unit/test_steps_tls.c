@@ -133,78 +133,125 @@ static void assert_refused(tls_t *t, const char *kind, const char *says)
     assert_int_equal(unit_tls_server_requests(t->server), 0);
 }
 
-/* (a) A self-signed certificate, not in the roots file. */
+/* What the server presents. */
+typedef enum {
+    CERT_NONE,                  /* no certificate (UNIT_TLS_PLAIN, UNIT_TLS_CUT) */
+    CERT_SELF_SIGNED,           /* for 127.0.0.1, signed by no trusted root */
+    CERT_GOOD,                  /* of the trusted root, for 127.0.0.1 */
+    CERT_OTHER_NAME,            /* of the trusted root, for other.test */
+    CERT_EXPIRED                /* of the trusted root, ended a day ago */
+} cert_e;
+
+/* What the server counted, checked after the refusal. */
+typedef enum {
+    SERVER_ANY,
+    SERVER_NO_HANDSHAKE,        /* no handshake completed */
+    SERVER_ACCEPTED             /* at least one connection accepted */
+} server_e;
+
+typedef struct {
+    unit_tls_mode_e mode;
+    cert_e cert;
+    int roots_hold_none;        /* AcmeCACertificateFile holds no certificate */
+    int fetch_works_first;      /* the roots verify a good server of the same key */
+    const char *kind;           /* the error's kind */
+    const char *says;           /* in the error's detail */
+    const char *also_says;      /* also in the detail, or NULL */
+    server_e server;
+} refused_case_t;
+
+static const refused_case_t REFUSED[] = {
+    /* (a) A self-signed certificate, not in the roots file. */
+    { UNIT_TLS_HANDSHAKE, CERT_SELF_SIGNED, 0, 1, "tls", "SSL certificate problem", NULL,
+      SERVER_NO_HANDSHAKE },
+    /* (b) A certificate of the trusted root for another name. */
+    { UNIT_TLS_HANDSHAKE, CERT_OTHER_NAME, 0, 0, "tls", "127.0.0.1", NULL, SERVER_ANY },
+    /* (c) An expired certificate of the trusted root: the detail says which
+     * clock judged it. */
+    { UNIT_TLS_HANDSHAKE, CERT_EXPIRED, 0, 0, "tls", "judged by this machine's clock", "expired",
+      SERVER_NO_HANDSHAKE },
+    /* (d) Plain HTTP on the TLS port: the client never reads it as HTTP. */
+    { UNIT_TLS_PLAIN, CERT_NONE, 0, 0, "tls", "GET https://127.0.0.1:", NULL, SERVER_ACCEPTED },
+    /* (e) The connection closed after the ClientHello: the handshake cut. */
+    { UNIT_TLS_CUT, CERT_NONE, 0, 0, "tls", "GET https://127.0.0.1:", NULL, SERVER_ACCEPTED },
+    /* AcmeCACertificateFile holds no certificate: "ca-file", nothing sent. */
+    { UNIT_TLS_HANDSHAKE, CERT_GOOD, 1, 0, "ca-file", "holds no certificate libcurl can load",
+      NULL, SERVER_NO_HANDSHAKE },
+};
+
+static X509 *case_cert(tls_t *t, cert_e cert)
+{
+    switch (cert) {
+    case CERT_SELF_SIGNED:
+        return server_cert(t, NULL, "127.0.0.1", 0, SEC(86400));
+    case CERT_GOOD:
+        return server_cert(t, t->ca, "127.0.0.1", 0, SEC(86400));
+    case CERT_OTHER_NAME:
+        return server_cert(t, t->ca, "other.test", 0, SEC(86400));
+    case CERT_EXPIRED:
+        return server_cert(t, t->ca, "127.0.0.1", apr_time_now() - SEC(2 * 86400), SEC(86400));
+    case CERT_NONE:
+        break;
+    }
+    return NULL;
+}
+
+/* The attempt against a server as c describes is refused as c says. */
+static void assert_case_refused(fixture_t *f, const refused_case_t *c)
+{
+    tls_t t;
+
+    tls_begin(&t, f);
+    if (c->roots_hold_none) {
+        FILE *fp = fopen(t.roots, "w");
+
+        assert_non_null(fp);
+        assert_true(fputs("not a certificate\n", fp) >= 0);
+        assert_int_equal(fclose(fp), 0);
+    }
+    serve(&t, c->mode, case_cert(&t, c->cert));
+    if (c->fetch_works_first) {
+        fetch_works(&t, case_cert(&t, CERT_GOOD));
+    }
+    assert_refused(&t, c->kind, c->says);
+    if (c->also_says) {
+        assert_non_null(strstr(error_member(f, "detail"), c->also_says));
+    }
+    if (c->server == SERVER_NO_HANDSHAKE) {
+        assert_int_equal(unit_tls_server_handshakes(t.server), 0);
+    } else if (c->server == SERVER_ACCEPTED) {
+        assert_true(unit_tls_server_accepted(t.server) >= 1);
+    }
+}
+
 static void test_certificate_of_no_trusted_root_is_tls(void **state)
 {
-    tls_t t;
-
-    tls_begin(&t, *state);
-    serve(&t, UNIT_TLS_HANDSHAKE, server_cert(&t, NULL, "127.0.0.1", 0, SEC(86400)));
-    fetch_works(&t, server_cert(&t, t.ca, "127.0.0.1", 0, SEC(86400)));
-    assert_refused(&t, "tls", "SSL certificate problem");
-    assert_int_equal(unit_tls_server_handshakes(t.server), 0);
+    assert_case_refused(*state, &REFUSED[0]);
 }
 
-/* (b) A certificate of the trusted root for another name. */
 static void test_certificate_for_another_name_is_tls(void **state)
 {
-    tls_t t;
-
-    tls_begin(&t, *state);
-    serve(&t, UNIT_TLS_HANDSHAKE, server_cert(&t, t.ca, "other.test", 0, SEC(86400)));
-    assert_refused(&t, "tls", "127.0.0.1");
+    assert_case_refused(*state, &REFUSED[1]);
 }
 
-/* (c) An expired certificate of the trusted root: the detail says which
- * clock judged it. */
 static void test_expired_certificate_is_tls_judged_by_this_clock(void **state)
 {
-    tls_t t;
-
-    tls_begin(&t, *state);
-    serve(&t, UNIT_TLS_HANDSHAKE, server_cert(&t, t.ca, "127.0.0.1",
-                                              apr_time_now() - SEC(2 * 86400), SEC(86400)));
-    assert_refused(&t, "tls", "judged by this machine's clock");
-    assert_non_null(strstr(error_member(t.f, "detail"), "expired"));
-    assert_int_equal(unit_tls_server_handshakes(t.server), 0);
+    assert_case_refused(*state, &REFUSED[2]);
 }
 
-/* (d) Plain HTTP on the TLS port: the client never reads it as HTTP. */
 static void test_plain_http_on_the_tls_port_is_tls(void **state)
 {
-    tls_t t;
-
-    tls_begin(&t, *state);
-    serve(&t, UNIT_TLS_PLAIN, NULL);
-    assert_refused(&t, "tls", "GET https://127.0.0.1:");
-    assert_true(unit_tls_server_accepted(t.server) >= 1);
+    assert_case_refused(*state, &REFUSED[3]);
 }
 
-/* (e) The connection closed after the ClientHello: the handshake cut. */
 static void test_handshake_cut_is_tls(void **state)
 {
-    tls_t t;
-
-    tls_begin(&t, *state);
-    serve(&t, UNIT_TLS_CUT, NULL);
-    assert_refused(&t, "tls", "GET https://127.0.0.1:");
-    assert_true(unit_tls_server_accepted(t.server) >= 1);
+    assert_case_refused(*state, &REFUSED[4]);
 }
 
-/* AcmeCACertificateFile holds no certificate: "ca-file", nothing sent. */
 static void test_roots_file_without_a_certificate_is_ca_file(void **state)
 {
-    tls_t t;
-    FILE *fp;
-
-    tls_begin(&t, *state);
-    fp = fopen(t.roots, "w");
-    assert_non_null(fp);
-    assert_true(fputs("not a certificate\n", fp) >= 0);
-    assert_int_equal(fclose(fp), 0);
-    serve(&t, UNIT_TLS_HANDSHAKE, server_cert(&t, t.ca, "127.0.0.1", 0, SEC(86400)));
-    assert_refused(&t, "ca-file", "holds no certificate libcurl can load");
-    assert_int_equal(unit_tls_server_handshakes(t.server), 0);
+    assert_case_refused(*state, &REFUSED[5]);
 }
 
 /* Nothing listens: "transport". */
