@@ -9,8 +9,12 @@
 CLANG ?= clang
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 COV =
+# The warnings of the normal build (configure.ac), -Wmissing-prototypes and
+# -Wmissing-declarations among them: a target's helpers are static, and what
+# it defines for libFuzzer is declared in fuzz.h.
 FUZZ_CFLAGS = -g -O1 $(SAN) $(COV) -Wall -Wextra -Werror -Wno-unused-parameter \
-	-Wno-missing-field-initializers -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
+	-Wno-missing-field-initializers -Wmissing-prototypes -Wmissing-declarations \
+	-DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
 	$(addprefix -I$(SRCDIR)/mod_acme/core/,base crypto store protocol issue cluster) $(DEP_CFLAGS)
 CORE_SRCS = $(wildcard $(SRCDIR)/mod_acme/core/*/*.c)
 CORE_OBJS = $(patsubst $(SRCDIR)/%.c,$(OUT)/obj/%.o,$(CORE_SRCS))
