@@ -233,6 +233,7 @@ static acme_outcome_e new_order_step_once(acme_driver_t *driver, acme_step_ctx_t
     }
     held = acme_driver_wire_hold(driver, 1);
     outcome = acme_job_step_once(driver, sc, p);
+    acme_job_pace_sent(driver, sc->rec, sc->job->ca_url, acme_core_now(&driver->ctx), p);
     acme_driver_wire_hold(driver, held);
     return outcome;
 }

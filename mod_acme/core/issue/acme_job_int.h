@@ -145,6 +145,8 @@ typedef struct acme_record_t {
     apr_time_t next_run;
     apr_time_t queued_at;           /* its estimated start while paced (acme_job_pace.c),
                                      * 0 = not queued in this process */
+    apr_time_t paced_full_at;       /* admitted then with the CA's bucket full: its newOrder
+                                     * starts the bucket (acme_job_pace_sent); 0 = not */
     const char *state;              /* missing valid renewing staged error */
     acme_job_t *job;
     acme_failover_t failover;       /* which CA of domain->ca_urls, and its failures */
@@ -308,6 +310,15 @@ void acme_job_pace_leave(acme_record_t *rec, int keep_place);
  * last name put there). Strings from p. */
 int acme_job_pace_queue(acme_driver_t *driver, acme_record_t *rec, const char *domain_name,
                         const char *ca_url, apr_time_t now, apr_pool_t *p);
+/* acme_job_pace.c: rec's newOrder to ca_url was answered at now (apr_time_t
+ * microseconds). Admitted with the CA's bucket full, the order started the
+ * bucket at its admission, but the CA's count starts at its arrival, after
+ * the account and nonce requests before it (the account made first can take
+ * longer than many margins): the bucket's tat moves by that delay, once, so
+ * the orders admitted after it never arrive early by the CA's count. Other
+ * orders change nothing: a late one among queued ones delays none after it. */
+void acme_job_pace_sent(acme_driver_t *driver, acme_record_t *rec, const char *ca_url,
+                        apr_time_t now, apr_pool_t *p);
 
 /* Everything one step needs; p is cleared after the step. */
 typedef struct acme_step_ctx_t {

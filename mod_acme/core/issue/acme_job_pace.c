@@ -11,7 +11,9 @@
  * request, using a token bucket algorithm"; New Orders per Account: 300 per
  * 3 hours, refilling one every 36 seconds). tat is kept in jobs/.pacer.json,
  * so a restart (the watchdog child is replaced at every graceful restart)
- * does not hand out a fresh burst. */
+ * does not hand out a fresh burst, to the millisecond: rounded up to the
+ * second instead, each restart while names are queued (every activation of
+ * a certificate is one) cost up to a second of the configured rate. */
 #include <string.h>
 #include <apr_strings.h>
 
@@ -47,6 +49,39 @@ static void limit_for(const acme_driver_t *driver, const char *ca_url, int *burs
     published_limit(ca_url, burst, interval);
 }
 
+/* A CA's tat as kept in PACER_FILE: seconds since the epoch, a number with
+ * up to three decimals (an integer in files written before those). */
+static apr_status_t pacer_time(const json_t *value, apr_time_t *at)
+{
+    double secs;
+    apr_int64_t msec;
+
+    if (json_is_integer(value)) {
+        return acme_time_from_sec_checked(json_integer_value(value), at);
+    }
+    if (!json_is_real(value)) {
+        return APR_EINVAL;
+    }
+    secs = json_real_value(value);
+    if (!(secs >= 0 && secs <= (double)ACME_TIME_MAX_SEC)) {
+        *at = 0;
+        return APR_EINVAL;
+    }
+    /* to the nearest millisecond: a double holds these to far better than that */
+    msec = (apr_int64_t)(secs * 1000.0 + 0.5);
+    *at = (apr_time_t)msec * 1000;
+    return APR_SUCCESS;
+}
+
+/* tat for PACER_FILE: rounded up to the millisecond, so a restart never
+ * sees an earlier time than was used. */
+static json_t *pacer_value(apr_time_t tat)
+{
+    apr_int64_t msec = (tat + 999) / 1000;
+
+    return json_real((double)msec / 1000.0);
+}
+
 static void pacer_load(acme_driver_t *driver, apr_pool_t *p)
 {
     json_t *json = NULL, *value;
@@ -60,8 +95,7 @@ static void pacer_load(acme_driver_t *driver, apr_pool_t *p)
         apr_time_t at;
 
         /* a time no clock reaches (garbled) is as good as none */
-        if (json_is_integer(value)
-            && acme_time_from_sec_checked(json_integer_value(value), &at) == APR_SUCCESS) {
+        if (pacer_time(value, &at) == APR_SUCCESS) {
             apr_time_t *tat = apr_palloc(driver->pool, sizeof(*tat));
             *tat = at;
             apr_hash_set(driver->pacer, apr_pstrdup(driver->pool, url), APR_HASH_KEY_STRING, tat);
@@ -79,9 +113,7 @@ static void pacer_save(acme_driver_t *driver, apr_pool_t *p)
         const void *url;
         void *tat;
         apr_hash_this(hi, &url, NULL, &tat);
-        /* rounded up: a restart must never see an earlier time than was used */
-        json_object_set_new(json, url, json_integer(
-            (json_int_t)((*(apr_time_t *)tat + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC)));
+        json_object_set_new(json, url, pacer_value(*(apr_time_t *)tat));
     }
     rv = acme_store_write_json(driver->store, p, PACER_FILE, json, ACME_STORE_FILE_PERMS);
     json_decref(json);
@@ -115,12 +147,13 @@ static apr_interval_time_t pace_margin(apr_interval_time_t interval)
 /* acme_job_pace_admit, and *spacing: how far apart queued names' starts
  * are (microseconds) when it refuses. */
 static apr_time_t admit_at(acme_driver_t *driver, const char *ca_url, apr_time_t now,
-                           apr_pool_t *p, apr_interval_time_t *spacing)
+                           apr_pool_t *p, apr_interval_time_t *spacing, int *full)
 {
     int burst;
     apr_interval_time_t interval;
     apr_time_t *tat, at;
 
+    *full = 0;
     limit_for(driver, ca_url, &burst, &interval);
     *spacing = burst > 0 && interval > 0 && ca_url ? interval + pace_margin(interval) : 0;
     if (driver->active >= driver->pacing.max_parallel) {
@@ -138,6 +171,7 @@ static apr_time_t admit_at(acme_driver_t *driver, const char *ca_url, apr_time_t
     }
     tat = apr_hash_get(driver->pacer, ca_url, APR_HASH_KEY_STRING);
     at = tat && *tat > now ? *tat : now;
+    *full = at == now;
     if (at - (apr_interval_time_t)(burst - 1) * interval > now) {
         return at - (apr_interval_time_t)(burst - 1) * interval;
     }
@@ -154,8 +188,23 @@ apr_time_t acme_job_pace_admit(acme_driver_t *driver, const char *ca_url, apr_ti
                                apr_pool_t *p)
 {
     apr_interval_time_t spacing;
+    int full;
 
-    return admit_at(driver, ca_url, now, p, &spacing);
+    return admit_at(driver, ca_url, now, p, &spacing, &full);
+}
+
+void acme_job_pace_sent(acme_driver_t *driver, acme_record_t *rec, const char *ca_url,
+                        apr_time_t now, apr_pool_t *p)
+{
+    apr_time_t *tat, from = rec->paced_full_at;
+
+    rec->paced_full_at = 0;
+    if (!from || now <= from || !ca_url || !driver->pacer
+        || !(tat = apr_hash_get(driver->pacer, ca_url, APR_HASH_KEY_STRING))) {
+        return;
+    }
+    *tat += now - from;
+    pacer_save(driver, p);
 }
 
 /* A CA's queue of names waiting for their turn (in memory). */
@@ -185,11 +234,13 @@ int acme_job_pace_queue(acme_driver_t *driver, acme_record_t *rec, const char *d
                         const char *ca_url, apr_time_t now, apr_pool_t *p)
 {
     apr_interval_time_t spacing;
-    apr_time_t at = admit_at(driver, ca_url, now, p, &spacing);
+    int full = 0;
+    apr_time_t at = admit_at(driver, ca_url, now, p, &spacing, &full);
     pace_queue_t *q;
 
     if (!at) {
         rec->queued_at = 0;
+        rec->paced_full_at = spacing && full ? now : 0;
         acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX, NULL);
         return 0;
     }
