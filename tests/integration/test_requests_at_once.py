@@ -7,6 +7,9 @@ one thread serving it), never more than ACME_WIRE_MAX, nor more than
 AcmeMaxParallel. Every order still gets its own nonces (no badNonce) and
 one account serves them all. A 429 at newOrder stops the new orders of
 every thread: none reaches the CA after it."""
+import datetime
+import re
+import socket
 import time
 
 import pytest
@@ -132,3 +135,81 @@ def test_a_429_at_new_order_stops_the_new_orders_of_every_thread(httpd, slow, un
               if (store_status(httpd.store, n).get("activity") or "").startswith(PAUSED)]
     assert len(paused) == 2, [store_status(httpd.store, n) for n in names]
     assert httpd.error_log_text().count("ACME01260: ") == 1, httpd.diagnostics(60)
+
+
+class DroppingProxy(AcmeProxy):
+    """A CA that goes down: from the first request whose path starts with
+    down_at on, every request is read and its connection closed without an
+    answer (a CA behind a load balancer whose backends died; no HTTP status,
+    as libcurl's "Empty reply from server"). Pebble has no such behaviour:
+    only this is added, everything else is forwarded."""
+    down_at = "/finalize-order/"
+
+    def __init__(self, pebble):
+        super().__init__(pebble)
+        self.down_since = None
+
+    def _intercept(self, h, rec, body):
+        with self.lock:
+            if self.down_since is None and h.path.startswith(self.down_at):
+                self.down_since = rec.arrived
+            down = self.down_since is not None
+        if not down:
+            return False
+        rec.status = 0
+        h.close_connection = True
+        try:
+            h.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        return True
+
+
+def runs_ended(httpd):
+    """The end times (seconds since the epoch) of the issuance runs (ACME00711)."""
+    ends = []
+    for stamp in re.findall(r"^\[([^\]]+)\] \[acme:[a-z0-9]+\] \[pid \d+:tid \d+\] "
+                            r"(?:[^ ]+ )?ACME00711: ", httpd.error_log_text(), re.M):
+        ends.append(datetime.datetime.strptime(stamp, "%a %b %d %H:%M:%S.%f %Y").timestamp())
+    return ends
+
+
+def test_a_ca_down_mid_run_gets_one_request_per_thread(httpd, pebble, unique):
+    """Eight names on four threads; the CA stops answering at the first
+    finalize (the probe right after a name's challenges were answered, whose
+    failure only makes that order wait). Its first unanswered request parks
+    every name of the run that has not sent its own yet: until the run ends,
+    no more than one request of each other thread reaches the CA (the one it
+    had on the wire, or its job's next one), not one per name."""
+    proxy = DroppingProxy(pebble)
+    proxy.delay = DELAY
+    proxy.start()
+    try:
+        names = [unique("down%d" % i) for i in range(8)]
+        httpd.write_config(vhosts="".join(ssl_vhost(n) for n in names),
+                           acme={"AcmeCA": proxy.directory_url})
+        httpd.start()
+        wait_for(lambda: proxy.down_since is not None, 90, interval=0.2,
+                 what="the first finalize at the CA")
+        down = proxy.down_since
+        wait_for(lambda: any(t > down for t in runs_ended(httpd)), 60, interval=0.2,
+                 what="the end of the run the CA went down in")
+        end = min(t for t in runs_ended(httpd) if t > down)
+        # libcurl sends a request again, once, on a fresh connection when a
+        # reused one closed without an answer: a POST to the same URL (each
+        # order's own) is that request, not one more
+        seen, later = set(), []
+        for r in sorted(proxy.recorded(), key=lambda r: r.arrived):
+            if r.arrived < down or r.arrived > end:
+                continue
+            if r.method == "POST" and r.path in seen:
+                continue
+            seen.add(r.path)
+            if r.arrived > down:
+                later.append(r)
+        print("requests after the first unanswered one, in its run: %s" % later)
+        assert len(later) <= WIRE_MAX - 1, \
+            "%d requests reached the CA after its first unanswered one in that run: %s\n%s" % (
+                len(later), later, httpd.diagnostics(60))
+    finally:
+        proxy.stop()

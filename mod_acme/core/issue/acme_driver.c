@@ -219,22 +219,17 @@ static int orders_paused(acme_driver_t *driver, acme_record_t *rec, const acme_d
     return 1;
 }
 
-/* One step; newOrder keeps the run's lock (acme_driver_wire_hold) while it
- * is on the wire: a 429 to it pauses new orders (acme_ca_orders_refused)
- * before any other order's newOrder can leave. */
+/* One step; newOrder tells the pacer when it was answered. */
 static acme_outcome_e new_order_step_once(acme_driver_t *driver, acme_step_ctx_t *sc,
                                           acme_step_e step, apr_pool_t *p)
 {
     acme_outcome_e outcome;
-    int held;
 
     if (step != ACME_STEP_ORDER || sc->job->order_url) {
         return acme_job_step_once(driver, sc, p);
     }
-    held = acme_driver_wire_hold(driver, 1);
     outcome = acme_job_step_once(driver, sc, p);
     acme_job_pace_sent(driver, sc->rec, sc->job->ca_url, acme_core_now(&driver->ctx), p);
-    acme_driver_wire_hold(driver, held);
     return outcome;
 }
 
@@ -262,8 +257,8 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
         acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00400: %s: step %s %s -> %s (%d requests so far)",
                  domain->name, acme_job_step_name(step), acme_job_outcome_name(outcome),
                  acme_job_step_name(acme_job_step_after(step, outcome)), rec->requests);
-        if (outcome != ACME_OUTCOME_FAILED) {
-            ca->unreachable_since = 0;          /* it answered */
+        if (outcome != ACME_OUTCOME_FAILED && !acme_ca_down(driver, ca->url)) {
+            ca->unreachable_since = 0;          /* it answered (a wait may be for no answer) */
         }
         if (outcome == ACME_OUTCOME_FAILED) {
             int at_new_order = step == ACME_STEP_ORDER && !rec->job->order_url;

@@ -65,14 +65,15 @@ static apr_status_t own_pool(apr_pool_t **pool, apr_pool_t *owner, int with_mute
 }
 
 /* acme_ctx_t.wire of every slot: the lock is let go only by the thread
- * holding it, while other threads run, and not while an account is made. */
+ * holding it, while other threads run, and not for a request that decides
+ * for other names (acme_driver_wire_decides). */
 static void slot_wire(void *baton, int on_wire)
 {
     acme_wire_slot_t *slot = baton;
     acme_driver_t *driver = slot->driver;
 
     if (on_wire) {
-        if (driver->wire_shared && !driver->wire_held && driver->current == slot) {
+        if (driver->wire_shared && !driver->wire_decides && driver->current == slot) {
             slot->released = 1;
             apr_thread_mutex_unlock(driver->wire_mutex);
         }
@@ -188,7 +189,7 @@ void acme_driver_wire_each(acme_driver_t *driver, int n, acme_driver_wire_fn *fn
     }
     apr_thread_mutex_lock(driver->wire_mutex);
     driver->wire_shared = 1;
-    driver->wire_held = 0;
+    driver->wire_decides = 0;
     driver->slots[0].each = &e;
     for (i = 1; i < want; ++i) {
         acme_wire_slot_t *slot = slot_get(driver, i);
@@ -211,7 +212,7 @@ void acme_driver_wire_each(acme_driver_t *driver, int n, acme_driver_wire_fn *fn
         apr_thread_join(&rv, threads[i]);
     }
     driver->wire_shared = 0;
-    driver->wire_held = 0;
+    driver->wire_decides = 0;
     driver->current = NULL;
     apr_pool_destroy(threads_pool);
 }
@@ -245,7 +246,7 @@ static void directory_share(acme_driver_t *driver, acme_ca_t *ca, acme_client_t 
     const acme_directory_t *dir;
     acme_problem_t prob;
     apr_pool_t *p;
-    int i, held = driver->wire_held;
+    int i, decided;
 
     if (client != ca->client) {
         acme_client_directory_adopt(client, ca->client);
@@ -262,10 +263,10 @@ static void directory_share(acme_driver_t *driver, acme_ca_t *ca, acme_client_t 
     if (acme_ca_down(driver, ca->url) || apr_pool_create(&p, driver->pool) != APR_SUCCESS) {
         return;
     }
-    driver->wire_held = 1;
+    decided = acme_driver_wire_decides(driver, 1);
     acme_problem_clear(&prob);
     (void)acme_client_directory(client, p, &dir, &prob);    /* nothing sent when it has one */
-    driver->wire_held = held;
+    acme_driver_wire_decides(driver, decided);
     apr_pool_destroy(p);
 }
 
@@ -318,7 +319,7 @@ static acme_client_t *slot_client(acme_driver_t *driver, acme_wire_slot_t *slot,
                                ca->ca_file) != APR_SUCCESS) {
             /* Not with a URL and an HTTP client; were it so, the shared
              * client serves, and no request of this run leaves the lock. */
-            driver->wire_held = 1;
+            driver->wire_decides = 1;
             return ca->client;
         }
         wc->stale_seen = ca->directory_stale_at;
@@ -331,10 +332,10 @@ static acme_client_t *slot_client(acme_driver_t *driver, acme_wire_slot_t *slot,
     return wc->client;
 }
 
-int acme_driver_wire_hold(acme_driver_t *driver, int hold)
+int acme_driver_wire_decides(acme_driver_t *driver, int decides)
 {
-    int held = driver->wire_held;
+    int before = driver->wire_decides;
 
-    driver->wire_held = hold;
-    return held;
+    driver->wire_decides = decides;
+    return before;
 }

@@ -393,6 +393,15 @@ acme_step_e acme_job_step_after(acme_step_e step, acme_outcome_e outcome)
     return ACME_STEP_IDLE;
 }
 
+int acme_job_step_decides(const acme_job_t *job, acme_step_e step)
+{
+    switch (step) {
+    case ACME_STEP_ACCOUNT:     return 1;
+    case ACME_STEP_ORDER:       return !job->order_url;
+    default:                    return 0;
+    }
+}
+
 const char *acme_job_renew_reason_str(acme_renew_reason_e reason)
 {
     switch (reason) {

@@ -150,15 +150,9 @@ static acme_outcome_e account_step(acme_step_ctx_t *sc)
     return ACME_OUTCOME_DONE;
 }
 
-/* The account's requests keep the driver's lock: another order's thread
- * would otherwise find no account yet and make one too. */
+/* Its requests decide for other names (acme_job_step_decides): another
+ * order's thread would otherwise find no account yet and make one too. */
 acme_outcome_e acme_job_account_step(acme_step_ctx_t *sc)
 {
-    int held = sc->driver->wire_held;
-    acme_outcome_e outcome;
-
-    sc->driver->wire_held = 1;
-    outcome = account_step(sc);
-    sc->driver->wire_held = held;
-    return outcome;
+    return account_step(sc);
 }

@@ -261,7 +261,8 @@ struct acme_driver_t {
     acme_wire_slot_t *slots;        /* wire_max of them, made when first needed */
     acme_wire_slot_t *current;      /* the slot holding the lock; NULL outside a run's threads */
     int wire_shared;                /* threads of acme_driver_wire_each are running */
-    int wire_held;                  /* requests keep the lock (an account being made) */
+    int wire_decides;               /* the current request decides for other names: it
+                                     * keeps the lock on the wire (acme_driver_wire_decides) */
 };
 
 /* acme_driver_wire.c: fn(driver, i, baton) for every i in [0, n), on up to
@@ -275,10 +276,15 @@ void acme_driver_wire_each(acme_driver_t *driver, int n, acme_driver_wire_fn *fn
  * CA (made at its first use, in the slot's pool), told of the CA's account
  * and of a directory re-read asked for since its last use. Never NULL. */
 acme_client_t *acme_driver_wire_client(acme_driver_t *driver, acme_ca_t *ca);
-/* acme_driver_wire.c: hold 1: the requests of the thread holding the lock
- * keep it while on the wire (no other thread runs until hold 0 is set
- * again); returns the setting before, to put back. */
-int acme_driver_wire_hold(acme_driver_t *driver, int hold);
+/* acme_driver_wire.c: the one rule of the request threads (docs/internals.md,
+ * "Request threads"): a request whose answer decides for other names (the
+ * account, newOrder's 429, renewalInfo of a CA that does not answer, the
+ * directory) keeps the lock while on the wire, so every other thread sees
+ * that answer before its own request of the kind leaves. decides 1: the
+ * requests of the thread holding the lock are such requests until 0 is set
+ * again (slot_wire keeps the lock for them); returns the setting before, to
+ * put back. Steps are flagged by acme_job_step_decides. */
+int acme_driver_wire_decides(acme_driver_t *driver, int decides);
 
 /* acme_driver.c: one name's turn in a run (acme_driver_run.c): a job
  * started when one is needed and may start, advanced as far as it goes
@@ -508,6 +514,11 @@ apr_status_t acme_job_gate_keep(acme_driver_t *driver, const acme_domain_t *doma
  * returns the step's outcome with sc filled in (prob, retry_after) and the
  * requests it sent added to sc->rec->requests. */
 acme_outcome_e acme_job_step_once(acme_driver_t *driver, acme_step_ctx_t *sc, apr_pool_t *p);
+/* acme_job.c: 1 when step's requests decide for other names (they run with
+ * acme_driver_wire_decides): ACCOUNT (one account per CA: another thread
+ * would make a second) and ORDER before the order exists (a 429 at newOrder
+ * pauses every name's new orders); else 0. */
+int acme_job_step_decides(const acme_job_t *job, acme_step_e step);
 
 /* Persistence of a job in jobs/<name>.json (the certificate key is root's:
  * acme_custody.h). */

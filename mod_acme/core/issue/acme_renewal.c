@@ -310,14 +310,14 @@ static void ari_poll(acme_driver_t *driver, acme_record_t *rec, const acme_domai
     rec->ari.parked_on = NULL;
     rv = acme_ca_get(driver, domain, url, &ca, &prob, p);
     if (rv == APR_SUCCESS) {
-        /* keeps the run's lock while on the wire, as newOrder does: a CA
-         * whose renewalInfo does not answer has its other names parked
-         * (ari_wait_for_ca) before any of them asks too */
-        int held = acme_driver_wire_hold(driver, 1);
+        /* decides for other names: a CA whose renewalInfo does not answer
+         * has its other names parked (ari_wait_for_ca) before any of them
+         * asks too */
+        int decided = acme_driver_wire_decides(driver, 1);
 
         rv = acme_client_renewal_info(acme_driver_wire_client(driver, ca), p, leaf, &start, &end,
                                       &retry_after, &prob);
-        acme_driver_wire_hold(driver, held);
+        acme_driver_wire_decides(driver, decided);
     }
     if (ca && rv != APR_SUCCESS && prob.http_status == 0 && prob.url && !prob.type) {
         ca->ari_failures += 1;
