@@ -219,7 +219,7 @@ static int orders_paused(acme_driver_t *driver, acme_record_t *rec, const acme_d
     return 1;
 }
 
-/* One step; newOrder tells the pacer when it was answered. */
+/* One step; newOrder tells the pacer when it was sent. */
 static acme_outcome_e new_order_step_once(acme_driver_t *driver, acme_step_ctx_t *sc,
                                           acme_step_e step, apr_pool_t *p)
 {
@@ -229,7 +229,9 @@ static acme_outcome_e new_order_step_once(acme_driver_t *driver, acme_step_ctx_t
         return acme_job_step_once(driver, sc, p);
     }
     outcome = acme_job_step_once(driver, sc, p);
-    acme_job_pace_sent(driver, sc->rec, sc->job->ca_url, acme_core_now(&driver->ctx), p);
+    /* a request before its admission (none sent in this step) moves nothing */
+    acme_job_pace_sent(driver, sc->rec, sc->job->ca_url,
+                       sc->client ? acme_client_sent_at(sc->client) : 0, p);
     return outcome;
 }
 

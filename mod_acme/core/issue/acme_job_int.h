@@ -316,7 +316,7 @@ void acme_job_pace_leave(acme_record_t *rec, int keep_place);
  * last name put there). Strings from p. */
 int acme_job_pace_queue(acme_driver_t *driver, acme_record_t *rec, const char *domain_name,
                         const char *ca_url, apr_time_t now, apr_pool_t *p);
-/* acme_job_pace.c: rec's newOrder to ca_url was answered at now (apr_time_t
+/* acme_job_pace.c: rec's newOrder to ca_url was sent at now (apr_time_t
  * microseconds). Admitted with the CA's bucket full, the order started the
  * bucket at its admission, but the CA's count starts at its arrival, after
  * the account and nonce requests before it (the account made first can take

@@ -66,6 +66,7 @@ static apr_status_t client_send(acme_client_t *client, apr_pool_t *p, const char
     req.max_body = max_body;
     req.ca_file = client->ca_file;
     client->requests++;
+    client->sent_at = acme_core_now(client->ctx);
     rv = acme_http_send(client->ctx, p, &req, resp, prob);
     if (rv == APR_SUCCESS && *resp) {
         const char *date = apr_table_get((*resp)->headers, "Date");
@@ -582,6 +583,11 @@ void acme_client_account_get(const acme_client_t *client, EVP_PKEY **key, const 
 int acme_client_request_count(const acme_client_t *client)
 {
     return client->requests;
+}
+
+apr_time_t acme_client_sent_at(const acme_client_t *client)
+{
+    return client->sent_at;
 }
 
 apr_time_t acme_client_ca_date(const acme_client_t *client)

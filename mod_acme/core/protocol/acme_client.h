@@ -171,6 +171,9 @@ const char *acme_client_thumbprint(acme_client_t *client);
 void acme_client_account_get(const acme_client_t *client, EVP_PKEY **key, const char **kid);
 /* The ACME requests sent so far (for the status page and benchmarks). */
 int acme_client_request_count(const acme_client_t *client);
+/* When the last request was handed to the HTTP client (the context's clock,
+ * apr_time_t microseconds): about when it reached the CA; 0 before any. */
+apr_time_t acme_client_sent_at(const acme_client_t *client);
 /* The CA's clock: the Date header (RFC 9110 §6.6.1, 1 s resolution) of the
  * last response that carried a valid one, as apr_time_t (microseconds since
  * the epoch); 0 when no response had one. It tells this machine's clock

@@ -31,6 +31,7 @@ struct acme_client_t {
     const char *thumbprint;
     const char *eab_kid, *eab_hmac;        /* External Account Binding, NULL = none */
     int requests;
+    apr_time_t sent_at;             /* when the last request went out (acme_client_sent_at) */
     apr_time_t ca_date;                    /* the CA's Date header last seen, 0 = none */
     const char *endpoint;                  /* acme_requests_total's endpoint of a URL that
                                             * is no directory member: set by the call */
