@@ -1083,7 +1083,7 @@ class Httpd:
         every run (status/, jobs/, with a temp file per write) ends with an
         ACME00711 line that says when the next run is. Idle means: no restart
         under way; the current generation's watchdog (ACME00708 with the
-        generation of the last ACME00608) has ended a run whose next one is at
+        generation of the last ACME00608, logged after it) has ended a run whose next one is at
         least `quiet` seconds away; every older watchdog child has exited.
         Right after a restart the new child's first run rewrites the store, so
         a check of temp files before this races that run."""
@@ -1094,13 +1094,18 @@ class Httpd:
                 r"SIGUSR1 received|SIGHUP received|Graceful restart requested", text)]
             if not restarts or (requested and requested[-1] > restarts[-1]):
                 return None
-            gens = re.findall(r"ACME00608: .*configuration generation (\d+)",
-                              text[:restarts[-1]])
+            gens = list(re.finditer(r"ACME00608: .*configuration generation (\d+)",
+                                    text[:restarts[-1]]))
             if not gens:
                 return None
-            # (pid, generation, after the last restart?); a stop and start
-            # begins the generations anew, hence both tests
-            watchdogs = [(int(m.group(1)), int(m.group(2)), m.start() > restarts[-1])
+            # (pid, generation, of the last configuration?); a stop and start
+            # begins the generations anew, hence both tests. The children
+            # are forked before the parent logs 'resuming normal operations',
+            # so on a loaded machine the watchdog's ACME00708 may come first:
+            # it counts from the parent's last ACME00608 (its post_config).
+            configured = gens[-1].start()
+            gens = [m.group(1) for m in gens]
+            watchdogs = [(int(m.group(1)), int(m.group(2)), m.start() > configured)
                          for m in re.finditer(r"ACME00708: .* in process (\d+), "
                                               r"configuration generation (\d+)", text)]
             current = [pid for pid, gen, recent in watchdogs if recent and gen == int(gens[-1])]
