@@ -77,6 +77,13 @@ void acme_ca_note_failure(acme_driver_t *driver, acme_ca_t *ca, const acme_probl
     }
 }
 
+void acme_ca_note_no_answer(acme_driver_t *driver, acme_ca_t *ca, const acme_problem_t *prob)
+{
+    if (prob->http_status == 0 && prob->url && !prob->type) {
+        acme_ca_note_failure(driver, ca, prob);
+    }
+}
+
 #define PAUSED_FILE ACME_STORE_JOBS "/.paused.json"
 
 /* The pauses of new orders by CA URL, read from PAUSED_FILE at first use

@@ -219,16 +219,21 @@ static int orders_paused(acme_driver_t *driver, acme_record_t *rec, const acme_d
     return 1;
 }
 
-/* One step; newOrder tells the pacer when it was sent. */
-static acme_outcome_e new_order_step_once(acme_driver_t *driver, acme_step_ctx_t *sc,
-                                          acme_step_e step, apr_pool_t *p)
+/* One step, whose requests keep the lock on the wire when they decide for
+ * other names (acme_job_step_decides); newOrder tells the pacer when it was
+ * sent. */
+static acme_outcome_e step_once(acme_driver_t *driver, acme_step_ctx_t *sc, acme_step_e step,
+                                apr_pool_t *p)
 {
-    acme_outcome_e outcome;
+    int new_order = step == ACME_STEP_ORDER && !sc->job->order_url;
+    int decided = acme_driver_wire_decides(driver, acme_job_step_decides(sc->job, step)
+                                                   || driver->wire_decides);
+    acme_outcome_e outcome = acme_job_step_once(driver, sc, p);
 
-    if (step != ACME_STEP_ORDER || sc->job->order_url) {
-        return acme_job_step_once(driver, sc, p);
+    acme_driver_wire_decides(driver, decided);
+    if (!new_order) {
+        return outcome;
     }
-    outcome = acme_job_step_once(driver, sc, p);
     /* a request before its admission (none sent in this step) moves nothing */
     acme_job_pace_sent(driver, sc->rec, sc->job->ca_url,
                        sc->client ? acme_client_sent_at(sc->client) : 0, p);
@@ -255,7 +260,7 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
             && (!gate_kept(driver, rec, domain, p) || orders_paused(driver, rec, domain, p))) {
             return;
         }
-        outcome = new_order_step_once(driver, &sc, step, p);
+        outcome = step_once(driver, &sc, step, p);
         acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00400: %s: step %s %s -> %s (%d requests so far)",
                  domain->name, acme_job_step_name(step), acme_job_outcome_name(outcome),
                  acme_job_step_name(acme_job_step_after(step, outcome)), rec->requests);

@@ -356,6 +356,12 @@ const char *acme_ca_kid(acme_driver_t *driver, const char *url);
  * next request, at most once a minute (ACME_DIRECTORY_REREAD_MIN), since
  * the CA may have moved a resource (RFC 8555 §7.1.1). */
 void acme_ca_note_failure(acme_driver_t *driver, acme_ca_t *ca, const acme_problem_t *prob);
+/* acme_ca.c: acme_ca_note_failure for a request that got no answer at all
+ * only (prob without HTTP status and problem type), for a step whose other
+ * failures are answers it waits on (the finalize probe, ACME_STEP_VALIDATE):
+ * the job waits, but the CA is down for the run's other names (acme_ca_down),
+ * which would otherwise each send a request of their own to find out. */
+void acme_ca_note_no_answer(acme_driver_t *driver, acme_ca_t *ca, const acme_problem_t *prob);
 /* The status activity of a name held back while the CA at url does not
  * answer (ACME_ACTIVITY_CA_DOWN, since when, the last failure, next: its
  * next try); NULL when it answered last. From p. */

@@ -438,14 +438,8 @@ static int validate_by_finalizing(acme_step_ctx_t *sc)
         return 1;
     }
     sc->retry_after = 0;
-    if (outcome == ACME_OUTCOME_FAILED && sc->prob.http_status == 0 && sc->prob.url
-        && !sc->prob.type) {
-        /* no answer at all: the job waits, as for orderNotReady, but the CA
-         * is down for the run's other names too (acme_ca_down), which would
-         * otherwise each send a request of their own to find out */
-        acme_ca_note_failure(sc->driver, sc->ca, &sc->prob);
-    }
     if (outcome == ACME_OUTCOME_FAILED) {
+        acme_ca_note_no_answer(sc->driver, sc->ca, &sc->prob);     /* it waits, others not */
         acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME01116: %s: order %s not finalized "
                  "yet (%s); polling its authorizations", sc->domain->name, job->order_url,
                  acme_problem_str(&sc->prob, sc->p));
@@ -790,7 +784,7 @@ acme_outcome_e acme_job_step(acme_step_ctx_t *sc)
 
 acme_outcome_e acme_job_step_once(acme_driver_t *driver, acme_step_ctx_t *sc, apr_pool_t *p)
 {
-    int before, decided;
+    int before;
     acme_outcome_e outcome;
 
     apr_pool_create(&sc->p, p);
@@ -799,10 +793,7 @@ acme_outcome_e acme_job_step_once(acme_driver_t *driver, acme_step_ctx_t *sc, ap
     sc->now = acme_core_now(&driver->ctx);
     sc->client = acme_driver_wire_client(driver, sc->ca);
     before = acme_client_request_count(sc->client);
-    decided = acme_driver_wire_decides(driver, acme_job_step_decides(sc->job, sc->job->step)
-                                               || driver->wire_decides);
     outcome = acme_job_step(sc);
-    acme_driver_wire_decides(driver, decided);
     sc->rec->requests += acme_client_request_count(sc->client) - before;
     return outcome;
 }
