@@ -4,6 +4,7 @@ as Let's Encrypt's New Orders per Account limit): paced, every certificate
 arrives without a single 429, domains waiting for their turn say "queued,
 starts at T" on the status page, and never more orders are in flight than
 AcmeMaxParallel allows. Without the pacer the same CA refuses orders."""
+import re
 import time
 
 import pytest
@@ -196,3 +197,33 @@ def test_delivered_rate_is_the_configured_one(httpd, pebble, unique):
                  what="all sixteen certificates")
     finally:
         proxy.stop()
+
+
+def test_after_a_429_new_orders_keep_the_pace_the_ca_accepts(httpd, limited, unique):
+    """A CA with no published limit (none configured either) that refuses a
+    new order with 429: when the pause ends, the names still waiting do not
+    all send newOrder at once (its bucket holds two orders: a burst would be
+    refused again, pause after pause), but one at a time, one per the wait
+    the CA's Retry-After asked for. One 429 in all, the learned pace logged
+    once (ACME01286), and every certificate arrives."""
+    limited.order_limit = (2, 10)       # two orders, then one every 5 s
+    names = [unique("learn%d" % i) for i in range(9)]
+    start(httpd, limited, names, None)
+    wait_for(lambda: all(httpd.verified_cert(n) for n in names), 240, interval=0.5,
+             what="all nine certificates")
+    refused = [r for r in limited.new_orders() if r.status == 429]
+    accepted = sorted(r.time for r in limited.new_orders() if r.status == 201)
+    print("new orders: %d accepted, %d refused (%s)" % (
+        len(accepted), len(refused), ", ".join("%.1f" % (t - accepted[0]) for t in accepted)))
+    assert limited.refused_429 == 1, "%d orders refused with 429\n%s" % (
+        limited.refused_429, httpd.diagnostics(40))
+    log = httpd.error_log_text()
+    assert log.count("ACME01286: ") == 1, httpd.diagnostics(40)
+    # the proxy's Retry-After (the seconds to its next order, rounded up), less
+    # the time from its answer to the pace being set
+    m = re.search(r"one per (\d+) ms \(its Retry-After\)", log)
+    assert m and 4000 <= int(m.group(1)) <= 6000, httpd.diagnostics(40)
+    # after the pause, one at a time: never two accepted within the CA's 5 s
+    after = [t for t in accepted if t > min(r.time for r in refused)]
+    gaps = [b - a for a, b in zip(after, after[1:])]
+    assert gaps and min(gaps) >= 4.5, gaps

@@ -253,6 +253,7 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
         acme_step_e step = rec->job->step;
         acme_outcome_e outcome;
         apr_status_t rv;
+        int new_order;
 
         /* Right before newOrder (RFC 8555 §7.4), which makes at the CA what
          * no other server could find: the claim confirmed still this one's. */
@@ -260,7 +261,11 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
             && (!gate_kept(driver, rec, domain, p) || orders_paused(driver, rec, domain, p))) {
             return;
         }
+        new_order = step == ACME_STEP_ORDER && !rec->job->order_url;
         outcome = step_once(driver, &sc, step, p);
+        if (new_order && outcome != ACME_OUTCOME_FAILED && rec->job->order_url) {
+            acme_job_pace_accepted(driver, ca, acme_core_now(&driver->ctx));
+        }
         acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00400: %s: step %s %s -> %s (%d requests so far)",
                  domain->name, acme_job_step_name(step), acme_job_outcome_name(outcome),
                  acme_job_step_name(acme_job_step_after(step, outcome)), rec->requests);
@@ -274,6 +279,7 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
             job_failed(driver, rec, domain, step, &sc.prob, sc.p);
             if (at_new_order) {
                 acme_ca_orders_refused(driver, ca, &sc.prob, rec->next_run, sc.p);
+                acme_job_pace_learn(driver, ca, &sc.prob, sc.p);
             }
             acme_record_status_update(driver, rec, domain, sc.p);
             return;

@@ -33,6 +33,8 @@
 #define ACME_FAST_PROCESSING 2      /* ... the order after the finalize */
 
 /* One CA directory URL: its client and account, shared by every domain using it. */
+#define ACME_CA_ACCEPTED_KEPT 64
+
 typedef struct acme_ca_t {
     const char *url;
     acme_client_t *client;
@@ -67,6 +69,11 @@ typedef struct acme_ca_t {
     apr_time_t directory_stale_at;  /* when a failure last asked for a directory re-read */
     const char *ca_file;            /* its TLS trust anchors (AcmeCACertificateFile),
                                      * NULL: the system's */
+    /* When it accepted its last ACME_CA_ACCEPTED_KEPT new orders (0: none;
+     * a ring, accepted_next the oldest), for the pace learned from a 429
+     * (acme_job_pace_learned.c) */
+    apr_time_t accepted[ACME_CA_ACCEPTED_KEPT];
+    int accepted_next;
 } acme_ca_t;
 
 /* A published answer waiting for its authorization to be validated. */
@@ -236,6 +243,8 @@ struct acme_driver_t {
                                      * (acme_ca_orders_refused); NULL = unread */
     apr_hash_t *pace_queues;        /* CA URL -> the starts given to queued names
                                      * (acme_job_pace.c); NULL = none yet */
+    apr_hash_t *pace_learned;       /* CA URL -> the pace learned from its 429
+                                     * (acme_job_pace_learned.c); NULL = unread */
     int active;                     /* jobs in flight, counted at each run's start */
     acme_order_gate_t gate;         /* begin NULL: none */
     acme_changes_stamp_t jobs_stamp; /* jobs/ at the last run, for acmectl's markers */
@@ -303,6 +312,24 @@ apr_time_t acme_job_pace_admit(acme_driver_t *driver, const char *ca_url, apr_ti
  * keep_place: its place in the queue (rec->queued_at) stays, else it leaves
  * the queue. */
 void acme_job_pace_leave(acme_record_t *rec, int keep_place);
+/* acme_job_pace_learned.c: ca accepted a new order at now (apr_time_t). */
+void acme_job_pace_accepted(acme_driver_t *driver, acme_ca_t *ca, apr_time_t now);
+/* acme_job_pace_learned.c: after newOrder failed at ca with prob: a 429
+ * rateLimited sets the pace new orders keep at ca from then on, one per
+ * the wait its Retry-After asked for, or without one, as many per minute as
+ * it accepted in the minute before; a 429 while that pace is kept doubles
+ * the spacing (ACME01286, once per change). Kept in jobs/.pace-learned.json
+ * (ACME01288 when it cannot be written). Other problems change nothing.
+ * Temporaries in p. */
+void acme_job_pace_learn(acme_driver_t *driver, acme_ca_t *ca, const acme_problem_t *prob,
+                         apr_pool_t *p);
+/* acme_job_pace_learned.c: 1 and *interval (microseconds between new
+ * orders, one at a time) when a pace learned from a 429 holds for ca_url at
+ * now; 0 when none does, or it was forgotten now after 10 minutes without a
+ * new order asking for the CA (ACME01287). Each call counts as such a
+ * request. Temporaries in p (the first call reads the file). */
+int acme_job_pace_learned(acme_driver_t *driver, const char *ca_url, apr_time_t now,
+                          apr_pool_t *p, apr_interval_time_t *interval);
 
 /* acme_job_pace.c: may rec's new order at ca_url start at now (seconds are
  * apr_time_t microseconds)? 0 = yes (rec->queued cleared); 1 = not yet:

@@ -38,15 +38,26 @@ static void published_limit(const char *ca_url, int *burst, apr_interval_time_t 
     }
 }
 
-static void limit_for(const acme_driver_t *driver, const char *ca_url, int *burst,
-                      apr_interval_time_t *interval)
+/* The configured limit, else the CA's published one; a pace learned from
+ * the CA's 429 (acme_job_pace_learned.c) when that is slower, or there is
+ * none: one order at a time. */
+static void limit_for(acme_driver_t *driver, const char *ca_url, apr_time_t now, apr_pool_t *p,
+                      int *burst, apr_interval_time_t *interval)
 {
+    apr_interval_time_t learned;
+
     if (driver->pacing.orders > 0 && driver->pacing.window > 0) {
         *burst = driver->pacing.orders;
         *interval = driver->pacing.window / driver->pacing.orders;
-        return;
     }
-    published_limit(ca_url, burst, interval);
+    else {
+        published_limit(ca_url, burst, interval);
+    }
+    if (acme_job_pace_learned(driver, ca_url, now, p, &learned)
+        && (*burst <= 0 || *interval <= 0 || learned > *interval)) {
+        *burst = 1;
+        *interval = learned;
+    }
 }
 
 /* A CA's tat as kept in PACER_FILE: seconds since the epoch, a number with
@@ -154,7 +165,7 @@ static apr_time_t admit_at(acme_driver_t *driver, const char *ca_url, apr_time_t
     apr_time_t *tat, at;
 
     *full = 0;
-    limit_for(driver, ca_url, &burst, &interval);
+    limit_for(driver, ca_url, now, p, &burst, &interval);
     *spacing = burst > 0 && interval > 0 && ca_url ? interval + pace_margin(interval) : 0;
     if (driver->active >= driver->pacing.max_parallel) {
         /* max_parallel orders in flight: about that many may start per recheck */
