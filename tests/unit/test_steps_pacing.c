@@ -141,6 +141,55 @@ static void test_rate_limited_new_order_pauses_the_account(void **state)
                           "account"));
 }
 
+/* The 429 above asked for an hour (Retry-After): that is no pace for the
+ * orders after the pause (a limit of one name's certificates asks for days
+ * the same way), so the pace learned is what the CA accepted in the minute
+ * before (none: one a minute); it halves for every 10 minutes without
+ * another 429 and is forgotten under a second, also when a new order asks
+ * for the CA all along. */
+static void test_a_long_retry_after_is_not_learned_as_the_pace(void **state)
+{
+    fixture_t *f = *state;
+    apr_interval_time_t spacing;
+    apr_time_t at;
+
+    unit_replay_add(f->replay, "issue-http01-ratelimited.jsonl", 0, -1);
+    run(f);
+    assert_failed(f, "rateLimited");
+    assert_true(logged(f, "ACME01286: "));
+    assert_true(acme_job_pace_learned(f->driver, UNIT_REPLAY_DIRECTORY, f->now, f->p, &spacing));
+    assert_int_equal(spacing, SEC(60));
+    assert_true(acme_job_pace_learned(f->driver, UNIT_REPLAY_DIRECTORY, f->now + SEC(300),
+                                      f->p, &spacing));
+    assert_int_equal(spacing, SEC(60));
+    assert_true(acme_job_pace_learned(f->driver, UNIT_REPLAY_DIRECTORY, f->now + SEC(610),
+                                      f->p, &spacing));
+    assert_int_equal(spacing, SEC(30));
+    for (at = f->now + SEC(610); at < f->now + SEC(3600); at += SEC(300)) {
+        assert_true(acme_job_pace_learned(f->driver, UNIT_REPLAY_DIRECTORY, at, f->p,
+                                          &spacing));
+    }
+    assert_false(acme_job_pace_learned(f->driver, UNIT_REPLAY_DIRECTORY, f->now + SEC(3600),
+                                       f->p, &spacing));
+    assert_true(logged(f, "ACME01287: "));
+}
+
+/* A CA with a known limit (here a configured one) learns nothing from a
+ * 429: new orders already keep that limit, so the 429 is one name's. */
+static void test_a_429_under_a_known_limit_is_not_learned(void **state)
+{
+    fixture_t *f = *state;
+    apr_interval_time_t spacing;
+
+    pace(f, 50, 300, SEC(3 * 3600));
+    unit_replay_add(f->replay, "issue-http01-ratelimited.jsonl", 0, -1);
+    run(f);
+    assert_failed(f, "rateLimited");
+    assert_false(logged(f, "ACME01286: "));
+    assert_false(acme_job_pace_learned(f->driver, UNIT_REPLAY_DIRECTORY, f->now, f->p,
+                                       &spacing));
+}
+
 /* ---- ACME profiles ---- */
 
 static json_t *order_payload(fixture_t *f, int n)
@@ -267,6 +316,8 @@ int main(void)
         STEP_TEST(test_second_order_queued_behind_max_parallel),
         STEP_TEST(test_orders_paced_by_the_ca_limit_across_a_restart),
         STEP_TEST(test_rate_limited_new_order_pauses_the_account),
+        STEP_TEST(test_a_long_retry_after_is_not_learned_as_the_pace),
+        STEP_TEST(test_a_429_under_a_known_limit_is_not_learned),
         STEP_TEST(test_profile_listed_by_the_ca_is_asked_for),
         STEP_TEST(test_profile_not_listed_fails_naming_the_offered_ones),
         STEP_TEST(test_profile_at_a_ca_without_profiles_is_dropped_with_a_notice),

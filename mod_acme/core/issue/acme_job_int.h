@@ -314,20 +314,25 @@ apr_time_t acme_job_pace_admit(acme_driver_t *driver, const char *ca_url, apr_ti
 void acme_job_pace_leave(acme_record_t *rec, int keep_place);
 /* acme_job_pace_learned.c: ca accepted a new order at now (apr_time_t). */
 void acme_job_pace_accepted(acme_driver_t *driver, acme_ca_t *ca, apr_time_t now);
+/* acme_job_pace.c: 1 when new orders to ca_url keep a configured
+ * (AcmeMaxParallel ORDERS/DURATION) or published limit, else 0. */
+int acme_job_pace_limit_known(acme_driver_t *driver, const char *ca_url);
 /* acme_job_pace_learned.c: after newOrder failed at ca with prob: a 429
- * rateLimited sets the pace new orders keep at ca from then on, one per
- * the wait its Retry-After asked for, or without one, as many per minute as
- * it accepted in the minute before; a 429 while that pace is kept doubles
- * the spacing (ACME01286, once per change). Kept in jobs/.pace-learned.json
- * (ACME01288 when it cannot be written). Other problems change nothing.
- * Temporaries in p. */
+ * rateLimited from a CA without a known limit (acme_job_pace_limit_known)
+ * sets the pace new orders keep at ca from then on, one per the wait its
+ * Retry-After asked for (up to 5 minutes), or else as many per minute as it
+ * accepted in the minute before; a 429 while that pace is kept doubles the
+ * spacing (ACME01286, once per change); the spacing halves for every 10
+ * minutes without one. Kept in jobs/.pace-learned.json (ACME01288 when it
+ * cannot be written). Other problems change nothing. Temporaries in p. */
 void acme_job_pace_learn(acme_driver_t *driver, acme_ca_t *ca, const acme_problem_t *prob,
                          apr_pool_t *p);
 /* acme_job_pace_learned.c: 1 and *interval (microseconds between new
  * orders, one at a time) when a pace learned from a 429 holds for ca_url at
- * now; 0 when none does, or it was forgotten now after 10 minutes without a
- * new order asking for the CA (ACME01287). Each call counts as such a
- * request. Temporaries in p (the first call reads the file). */
+ * now (halved for every 10 minutes since that 429); 0 when none does, or it
+ * was forgotten now: 10 minutes without a new order asking for the CA, or
+ * halved below a second (ACME01287). Each call counts as such a request.
+ * Temporaries in p (the first call reads the file). */
 int acme_job_pace_learned(acme_driver_t *driver, const char *ca_url, apr_time_t now,
                           apr_pool_t *p, apr_interval_time_t *interval);
 

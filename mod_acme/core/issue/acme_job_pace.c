@@ -38,9 +38,19 @@ static void published_limit(const char *ca_url, int *burst, apr_interval_time_t 
     }
 }
 
-/* The configured limit, else the CA's published one; a pace learned from
- * the CA's 429 (acme_job_pace_learned.c) when that is slower, or there is
- * none: one order at a time. */
+int acme_job_pace_limit_known(acme_driver_t *driver, const char *ca_url)
+{
+    int burst;
+    apr_interval_time_t interval;
+
+    published_limit(ca_url, &burst, &interval);
+    return (driver->pacing.orders > 0 && driver->pacing.window > 0)
+           || (burst > 0 && interval > 0);
+}
+
+/* The configured limit, else the CA's published one; with neither, a pace
+ * learned from the CA's 429 (acme_job_pace_learned.c): one order at a
+ * time. */
 static void limit_for(acme_driver_t *driver, const char *ca_url, apr_time_t now, apr_pool_t *p,
                       int *burst, apr_interval_time_t *interval)
 {
@@ -49,12 +59,11 @@ static void limit_for(acme_driver_t *driver, const char *ca_url, apr_time_t now,
     if (driver->pacing.orders > 0 && driver->pacing.window > 0) {
         *burst = driver->pacing.orders;
         *interval = driver->pacing.window / driver->pacing.orders;
+        return;
     }
-    else {
-        published_limit(ca_url, burst, interval);
-    }
-    if (acme_job_pace_learned(driver, ca_url, now, p, &learned)
-        && (*burst <= 0 || *interval <= 0 || learned > *interval)) {
+    published_limit(ca_url, burst, interval);
+    if ((*burst <= 0 || *interval <= 0)
+        && acme_job_pace_learned(driver, ca_url, now, p, &learned)) {
         *burst = 1;
         *interval = learned;
     }
