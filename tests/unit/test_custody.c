@@ -264,6 +264,36 @@ static void test_settle_later_or_after_a_crash(void **state)
     }
 }
 
+/* A copy of the live cert.pem staged again (anyone who can write staging/
+ * can make one) is settled as live already, but the refusal backoff stays:
+ * else refused entries would be checked again at once, as often as the
+ * copy is planted. */
+static void test_live_copy_keeps_the_backoff(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
+    apr_time_t now = apr_time_now(), until;
+    acme_ctx_t ctx = { NULL, NULL, 0, test_clock, &now };
+    unit_ca_t *ca = unit_ca_create(p, "unit test root");
+    apr_array_header_t *names = names_of(p, "example.org", NULL, NULL);
+    const char *why, *chain;
+
+    chain = unit_issue_custody(ca, p, store, "example.org", names, ACME_KEY_EC_P256, 30 * DAY);
+    assert_int_equal(acme_store_stage(store, p, "example.org", chain, strlen(chain), NULL),
+                     APR_SUCCESS);
+    assert_int_equal(acme_store_activate(store, p, &ctx, "example.org", names, ACME_KEY_EC_P256,
+                                         ca->anchors, &why), APR_SUCCESS);
+    until = acme_custody_refused(store, p, "example.org", now);
+    assert_true(until > now);
+    assert_int_equal(acme_store_stage(store, p, "example.org", chain, strlen(chain), NULL),
+                     APR_SUCCESS);
+    acme_store_activate(store, p, &ctx, "example.org", names, ACME_KEY_EC_P256, ca->anchors,
+                        &why);
+    assert_false(acme_store_has_staged(store, p, "example.org"));
+    assert_int_equal(acme_custody_refused_until(store, p, "example.org"),
+                     apr_time_from_sec(apr_time_sec(until) + 1));
+}
+
 /* keys/ that is a link, or someone else's, is never written into. */
 static void test_custody_refuses_foreign_keys_dir(void **state)
 {
@@ -532,6 +562,7 @@ int main(void)
         UNIT_TEST(test_loadable),
         UNIT_TEST(test_custody_lifecycle),
         UNIT_TEST(test_settle_later_or_after_a_crash),
+        UNIT_TEST(test_live_copy_keeps_the_backoff),
         UNIT_TEST(test_custody_refuses_foreign_keys_dir),
         UNIT_TEST(test_custody_adopt),
         UNIT_TEST(test_custody_sweep_removed),

@@ -204,6 +204,9 @@ typedef struct acme_store_settle_t {
                                      * the key stays in custody */
     const char *previous;           /* the live version it replaced (NULL: none) */
     apr_uint64_t ready;             /* identity of the staged "ready" it was read with */
+    int keep_refusals;              /* 1: the refusal backoff stays (an entry found live
+                                     * already: a copy of the public cert.pem proves
+                                     * nothing the User could not plant) */
 } acme_store_settle_t;
 /* The settling of the version whose leaf carries pub (a private key works
  * too), replacing previous, staged under the "ready" of identity ready; in
@@ -218,9 +221,10 @@ acme_store_settle_t *acme_store_activate_settle_info(apr_pool_t *p,
                                                      const acme_store_staged_version_t *v);
 /* Settles an activated version once its link is on disk: retires its key
  * from custody (and the CSR when it names that key, acme_custody_retire_id),
- * clears the name's refusal backoff, clears staging/<name> when its "ready"
- * is still s->ready, and prunes archive/<name>/ to ACME_ARCHIVE_KEEP
- * versions (the live one and s->previous kept). No OpenSSL call, no fsync
+ * clears the name's refusal backoff (unless s->keep_refusals), clears
+ * staging/<name> when its "ready" is still s->ready, and prunes
+ * archive/<name>/ to ACME_ARCHIVE_KEEP versions (the live one and
+ * s->previous kept). No OpenSSL call, no fsync
  * outside a batch but the archive directory's. Failures only leave files
  * behind (logged through ctx): an entry still staged is live already for
  * the next activation, which settles it again. */

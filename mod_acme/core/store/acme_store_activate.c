@@ -399,15 +399,19 @@ static int staged_open(acme_store_t *store, apr_pool_t *p, const char *name, apr
 
 /* A crash (or a restart) after the link switch, before the version was
  * settled: it is settled now, its key retired by the leaf's public key
- * (archive/ holds the key), so the next order gets a new one. */
+ * (archive/ holds the key), so the next order gets a new one. The refusal
+ * backoff stays: the User can stage a copy of the live cert.pem at will,
+ * and clearing it then would let refused entries be checked again at once. */
 static void settle_already_live(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                 const char *name, const staged_t *st, apr_uint64_t ready)
 {
+    acme_store_settle_t *s = acme_store_settle_make(
+        p, name, X509_get0_pubkey(APR_ARRAY_IDX(st->chain, 0, X509 *)), NULL, ready);
+
     acme_log(ctx, ACME_LOG_INFO, APR_SUCCESS, "ACME00304: %s: the staged certificate %s is "
              "live already", name, st->info.serial ? st->info.serial : "?");
-    acme_store_settle(store, p, ctx, acme_store_settle_make(
-                          p, name, X509_get0_pubkey(APR_ARRAY_IDX(st->chain, 0, X509 *)), NULL,
-                          ready));
+    s->keep_refusals = 1;
+    acme_store_settle(store, p, ctx, s);
 }
 
 /* The part of a check and an activation that is the same: the name, the

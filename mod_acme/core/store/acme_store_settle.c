@@ -85,7 +85,9 @@ void acme_store_settle(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx
     if (s->key_id) {
         acme_custody_retire_id(store, p, s->name, s->key_id);
     }
-    acme_custody_refused_clear(store, p, s->name);
+    if (!s->keep_refusals) {
+        acme_custody_refused_clear(store, p, s->name);
+    }
     /* Cleared only when still the entry that went live (its "ready"). */
     dirfd = acme_store_open_dir_at(AT_FDCWD, acme_store_path(store, p,
                                                              acme_store_rel_staging(p, s->name)));
