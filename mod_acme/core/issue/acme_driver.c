@@ -279,7 +279,9 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
             job_failed(driver, rec, domain, step, &sc.prob, sc.p);
             if (at_new_order) {
                 acme_ca_orders_refused(driver, ca, &sc.prob, rec->next_run, sc.p);
-                acme_job_pace_learn(driver, ca, &sc.prob, sc.p);
+                if (!acme_job_pace_limit_known(driver, ca->url)) {
+                    acme_job_pace_learn(driver, ca, &sc.prob, sc.p);
+                }
             }
             acme_record_status_update(driver, rec, domain, sc.p);
             return;

@@ -318,8 +318,8 @@ void acme_job_pace_accepted(acme_driver_t *driver, acme_ca_t *ca, apr_time_t now
  * (AcmeMaxParallel ORDERS/DURATION) or published limit, else 0. */
 int acme_job_pace_limit_known(acme_driver_t *driver, const char *ca_url);
 /* acme_job_pace_learned.c: after newOrder failed at ca with prob: a 429
- * rateLimited from a CA without a known limit (acme_job_pace_limit_known)
- * sets the pace new orders keep at ca from then on, one per the wait its
+ * rateLimited sets (for a CA without a known limit: the caller asks
+ * acme_job_pace_limit_known first) the pace new orders keep at ca from then on, one per the wait its
  * Retry-After asked for (up to 5 minutes), or else as many per minute as it
  * accepted in the minute before; a 429 while that pace is kept doubles the
  * spacing (ACME01286, once per change); the spacing halves for every 10

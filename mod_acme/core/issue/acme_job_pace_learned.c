@@ -9,7 +9,7 @@
  * token bucket, as Let's Encrypt's, needs for one more order), or without
  * one, as many per minute as it accepted in the minute before the 429. A
  * further 429 at that pace doubles the spacing. A CA with a configured or
- * published limit (acme_job_pace_limit_known) learns nothing: new orders
+ * published limit (acme_job_pace_limit_known: the caller asks) learns nothing: new orders
  * already keep that limit, so its 429 is one name's limit (Let's Encrypt's
  * certificates per domain, duplicate certificates), whose Retry-After can
  * be days and says nothing of the pace other names may keep. Nor is a
@@ -156,8 +156,7 @@ void acme_job_pace_learn(acme_driver_t *driver, acme_ca_t *ca, const acme_proble
     apr_interval_time_t interval, retry_wait = prob->retry_after > now ? prob->retry_after - now
                                                                          : 0;
 
-    if ((!acme_problem_is(prob, "rateLimited") && prob->http_status != 429)
-        || acme_job_pace_limit_known(driver, ca->url)) {
+    if (!acme_problem_is(prob, "rateLimited") && prob->http_status != 429) {
         return;
     }
     interval = retry_wait && retry_wait <= ACME_LEARNED_RETRY_MAX
