@@ -419,36 +419,64 @@ static const char *challenge_unusable(apr_pool_t *p, server_rec *base, const acm
     return NULL;
 }
 
-/* Types listed that cannot be used while another can: a warning naming the
- * AcmeChallenges line (configtest passes, the other types are used). */
-static void warn_unusable_types(apr_pool_t *p, server_rec *base, const acme_domain_decl_t *decl,
-                                const char *why, const char *fix)
-{
-    const char *at = acme_config_once_where(p, decl->s, "AcmeChallenges");
+/* AcmeDomain lines whose listed types fail for the same reasons under the
+ * same AcmeChallenges line: one warning for all (a server-wide
+ * AcmeChallenges over 10,000 AcmeDomain lines is one line in the log, not
+ * 10,000 at every restart). */
+typedef struct unusable_t {
+    const acme_domain_decl_t *decl;     /* the first of them */
+    const char *name;                   /* its first domain */
+    const char *at;                     /* the AcmeChallenges line, or NULL */
+    const char *why, *fixes;
+    int usable;                         /* another listed type works */
+    int more;                           /* AcmeDomain lines after the first */
+} unusable_t;
 
-    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, base, "ACME01606: %s: "
-                 "AcmeChallenges lists a type the AcmeDomain at %s cannot use: %s; the CA is "
-                 "offered only the others; add %s, or take it out of AcmeChallenges",
-                 at ? at : acme_check_domains_where(p, decl), acme_check_domains_where(p, decl),
-                 why, fix);
+/* " (and N more AcmeDomain lines ...)" for u, or "". */
+static const char *unusable_more(apr_pool_t *p, const unusable_t *u)
+{
+    return u->more ? apr_psprintf(p, " (and %d more AcmeDomain line%s under the same "
+                                  "AcmeChallenges)", u->more, u->more == 1 ? "" : "s") : "";
 }
 
-/* None usable is only a warning where a port is missing: a frontend elsewhere
- * (or another cluster node) may answer for this server. AcmeChallenges dns-01
- * alone without a hook fails earlier (ACME00914). */
+/* Types listed that cannot be used while another can: a warning naming the
+ * AcmeChallenges line (configtest passes, the other types are used). None
+ * usable is only a warning too where a port is missing: a frontend
+ * elsewhere (or another cluster node) may answer for this server. */
+static void warn_unusable(apr_pool_t *p, server_rec *base, const unusable_t *u)
+{
+    const char *where = acme_check_domains_where(p, u->decl);
+
+    if (u->usable) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, base, "ACME01606: %s: "
+                     "AcmeChallenges lists a type the AcmeDomain at %s%s cannot use: %s; the CA "
+                     "is offered only the others; add %s, or take it out of AcmeChallenges",
+                     u->at ? u->at : where, where, unusable_more(p, u), u->why, u->fixes);
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, base, "ACME00542: %s: no "
+                 "challenge type for %s%s can be answered here: %s; add %s, or set AcmePortMap "
+                 "to the local ports that the public ports 80 and 443 reach",
+                 where, u->name, unusable_more(p, u), u->why, u->fixes);
+}
+
+/* AcmeChallenges dns-01 alone without a hook fails earlier (ACME00914). */
 static void check_challenge_types(apr_pool_t *p, server_rec *base, apr_array_header_t *domains,
                                   apr_array_header_t *decls)
 {
-    const acme_domain_decl_t *warned = NULL;
+    const acme_domain_decl_t *seen = NULL;
+    apr_hash_t *by_reason = apr_hash_make(p);
+    apr_array_header_t *order = apr_array_make(p, 4, sizeof(unusable_t *));
     int i, j;
 
     for (i = 0; i < domains->nelts; i++) {
         const acme_domain_t *d = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
         const acme_domain_decl_t *decl = APR_ARRAY_IDX(decls, i, const acme_domain_decl_t *);
-        const char *why = NULL, *fixes = NULL, *fix;
+        const char *why = NULL, *fixes = NULL, *fix, *at, *key;
         int usable = 0;
+        unusable_t *u;
 
-        for (j = 0; decl != warned && j < d->challenges->nelts; j++) {
+        for (j = 0; decl != seen && j < d->challenges->nelts; j++) {
             const char *w = challenge_unusable(p, base, d, APR_ARRAY_IDX(d->challenges, j,
                                                                          const char *), &fix);
             if (!w) {
@@ -458,18 +486,24 @@ static void check_challenge_types(apr_pool_t *p, server_rec *base, apr_array_hea
             why = why ? apr_pstrcat(p, why, "; ", w, NULL) : w;
             fixes = fixes ? apr_pstrcat(p, fixes, " or ", fix, NULL) : fix;
         }
-        if (decl == warned || !why) {
+        if (decl == seen || !why) {
             continue;
         }
-        warned = decl;
-        if (usable) {
-            warn_unusable_types(p, base, decl, why, fixes);
+        seen = decl;
+        at = acme_config_once_where(p, decl->s, "AcmeChallenges");
+        key = apr_psprintf(p, "%d\n%s\n%s", usable,
+                           at ? at : acme_check_domains_where(p, decl), why);
+        if ((u = apr_hash_get(by_reason, key, APR_HASH_KEY_STRING))) {
+            u->more++;
             continue;
         }
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, base, "ACME00542: %s: no "
-                     "challenge type for %s can be answered here: %s; add %s, or set AcmePortMap "
-                     "to the local ports that the public ports 80 and 443 reach",
-                     acme_check_domains_where(p, decl), d->name, why, fixes);
+        u = apr_pcalloc(p, sizeof(*u));
+        *u = (unusable_t){ decl, d->name, at, why, fixes, usable, 0 };
+        apr_hash_set(by_reason, key, APR_HASH_KEY_STRING, u);
+        APR_ARRAY_PUSH(order, unusable_t *) = u;
+    }
+    for (i = 0; i < order->nelts; i++) {
+        warn_unusable(p, base, APR_ARRAY_IDX(order, i, const unusable_t *));
     }
 }
 

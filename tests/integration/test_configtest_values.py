@@ -50,6 +50,22 @@ def test_unusable_listed_type_is_warned_at_the_challenges_line(httpd, unique):
                http_port)) in out, out
 
 
+def test_unusable_type_is_warned_once_per_challenges_line(httpd, unique):
+    """A server-wide AcmeChallenges dns-01 http-01 without AcmeDnsCmd over
+    several AcmeDomain lines: one warning, naming the first AcmeDomain and
+    how many more, not one per AcmeDomain (at every restart)."""
+    names = [unique("many%d" % i) for i in range(3)]
+    httpd.write_config(vhosts="".join(ssl_vhost(n) for n in names),
+                       extra_global="AcmeChallenges dns-01 http-01")
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+    assert out.count("ACME01606") == 1, out
+    assert ("ACME01606: %s: AcmeChallenges lists a type the AcmeDomain at %s (and 2 more "
+            "AcmeDomain lines under the same AcmeChallenges) cannot use: dns-01 needs an "
+            "AcmeDnsCmd" % (httpd.where("AcmeChallenges dns-01"),
+                            httpd.where("    AcmeDomain"))) in out, out
+
+
 def test_no_usable_type_names_every_reason(httpd, unique):
     """AcmeChallenges dns-01 http-01, no hook and nothing on the http-01
     port: the warning that nothing can be answered names both."""
