@@ -94,6 +94,15 @@ void acme_activation_gate_init(void)
     pthread_once(&fork_gate_once, fork_gate_register);
 }
 
+/* Has the wake pipe (stop) become readable within ms milliseconds? A
+ * signal interrupting the wait is no wake: the settling goes on, else
+ * rt->settling would stay set and no next key be made this generation. */
+static int woken(struct pollfd *wake, int ms)
+{
+    wake->revents = 0;
+    return poll(wake, 1, ms) > 0 && (wake->revents & (POLLIN | POLLHUP | POLLERR));
+}
+
 /* The versions this generation's activation left to settle
  * (acme_certs_activate.c), settled once the MPM has forked a child since
  * forks (or after ACME_WD_SETTLE_WAIT_MS anyway), one at a time with the
@@ -107,20 +116,21 @@ void acme_activation_gate_settle_later(acme_wd_t *wd, unsigned long forks)
     apr_time_t began = apr_time_now(), deadline = began + apr_time_from_msec(
                                                       ACME_WD_SETTLE_WAIT_MS);
     acme_store_t *store;
-    int i;
+    int i, forked;
 
     if (!apr_atomic_read32(&rt->settling)) {
         return;
     }
     while (acme_activation_gate_forks() == forks && apr_time_now() < deadline) {
-        if (poll(&wake, 1, 5) != 0) {
+        if (woken(&wake, 5)) {
             return;
         }
     }
+    forked = acme_activation_gate_forks() != forks;
     began = apr_time_now();
     store = acme_store_handle_for_thread(rt->store, wd->thread_pool);
     for (i = 0; i < rt->settle_later->nelts; ++i) {
-        if (poll(&wake, 1, 0) != 0) {
+        if (woken(&wake, 0)) {
             return;
         }
         fork_gate_set_behind_forks();
@@ -131,6 +141,8 @@ void acme_activation_gate_settle_later(acme_wd_t *wd, unsigned long forks)
     apr_atomic_set32(&rt->settling, 0);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00773: %d certificate(s) that "
                  "went live settled (keys retired, staging cleared, archive pruned) in %"
-                 APR_TIME_T_FMT " ms, after the first new child was forked",
-                 rt->settle_later->nelts, apr_time_as_msec(apr_time_now() - began));
+                 APR_TIME_T_FMT " ms, %s", rt->settle_later->nelts,
+                 apr_time_as_msec(apr_time_now() - began),
+                 forked ? "after the first new child was forked"
+                        : "no new child forked within the wait");
 }
