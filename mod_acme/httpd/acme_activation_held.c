@@ -76,6 +76,9 @@ int acme_activation_held(acme_wd_t *wd, apr_pool_t *p, const char *name, apr_tim
     apr_time_t until = acme_custody_refused_info(wd->rt->store, p, name, &count);
     held_t *h = wd->held ? apr_hash_get(wd->held->names, name, APR_HASH_KEY_STRING) : NULL;
 
+    if (!until) {
+        acme_custody_refused_shown_tidy(wd->rt->store, p, name);
+    }
     if (until <= apr_time_now()) {
         return 0;
     }

@@ -455,7 +455,15 @@ static void test_backoff_public_copy(void **state)
     assert_int_equal(stat(shown, &st), 0);
     assert_int_equal(unlink(acme_store_path(store, p, "keys/example.org/refused.json")), 0);
     assert_int_equal(acme_custody_refused_info(store, p, "example.org", &count), 0);
+    assert_int_equal(stat(shown, &st), 0);          /* a reader removes nothing */
+    acme_custody_refused_shown_tidy(store, p, "example.org");
     assert_int_equal(stat(shown, &st), -1);
+    /* a backoff that cannot be read (here: garbled) keeps its public copy */
+    acme_custody_refused(store, p, "example.org", now);
+    assert_int_equal(acme_store_write(store, p, "keys/example.org/refused.json", "{", 1, 0600),
+                     APR_SUCCESS);
+    acme_custody_refused_shown_tidy(store, p, "example.org");
+    assert_int_equal(stat(shown, &st), 0);
 }
 
 /* The backoff's exemption, once per key (acme_custody_backoff_exempt): a

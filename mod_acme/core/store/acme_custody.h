@@ -135,11 +135,14 @@ apr_status_t acme_custody_sweep_removed(acme_store_t *store, apr_pool_t *p,
 #define ACME_CUSTODY_BACKOFF_MAX apr_time_from_sec(3600)
 /* Until when staged entries of name are not acted upon (0: not held back). */
 apr_time_t acme_custody_refused_until(acme_store_t *store, apr_pool_t *p, const char *name);
-/* The same and the number of refusals in a row (*count 0 when none). When
- * keys/<name>/refused.json is gone (removed by hand), its public copy
- * refused/<name>.json is removed too (root; nothing for others). */
+/* The same and the number of refusals in a row (*count 0 when none). Reads
+ * only. */
 apr_time_t acme_custody_refused_info(acme_store_t *store, apr_pool_t *p, const char *name,
                                      int *count);
+/* Root: when keys/<name>/refused.json is gone (removed by hand, as ACME00743
+ * offers), its public copy refused/<name>.json goes too (only then: a file
+ * that cannot be read now keeps it). Temporaries in p. */
+void acme_custody_refused_shown_tidy(acme_store_t *store, apr_pool_t *p, const char *name);
 /* Records one refusal at now; the new time until which name is held back. */
 apr_time_t acme_custody_refused(acme_store_t *store, apr_pool_t *p, const char *name,
                                 apr_time_t now);

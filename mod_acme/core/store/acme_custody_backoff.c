@@ -1,6 +1,8 @@
 /* The refusal backoff of staged entries (keys/<name>/refused.json, root's)
  * and its one exemption per key for a chain of root's current key. See
  * acme_custody.h and docs/security.md, "The backoff and genuine renewals". */
+#include <errno.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <string.h>
 
@@ -37,10 +39,6 @@ apr_time_t acme_custody_refused_info(acme_store_t *store, apr_pool_t *p, const c
     apr_time_t until;
 
     *count = 0;
-    if (!json && acme_store_name_check(name) == APR_SUCCESS) {
-        /* removed by hand (as ACME00743 offers): the public copy goes too */
-        acme_store_remove(store, p, acme_store_rel_refused_shown(p, name));
-    }
     /* an "until" no clock reaches (garbled) is no refusal */
     if (!json || !json_is_integer(json_object_get(json, "until"))
         || acme_time_from_sec_checked(json_integer_value(json_object_get(json, "until")), &until)) {
@@ -51,6 +49,17 @@ apr_time_t acme_custody_refused_info(acme_store_t *store, apr_pool_t *p, const c
         *count = n < 0 ? 0 : n > INT_MAX ? INT_MAX : (int)n;
     }
     return until;
+}
+
+void acme_custody_refused_shown_tidy(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    struct stat st;
+
+    if (acme_store_name_check(name) == APR_SUCCESS
+        && lstat(acme_store_path(store, p, acme_store_rel_refused(p, name)), &st) != 0
+        && errno == ENOENT) {
+        acme_store_remove(store, p, acme_store_rel_refused_shown(p, name));
+    }
 }
 
 apr_time_t acme_custody_refused_until(acme_store_t *store, apr_pool_t *p, const char *name)
