@@ -24,7 +24,8 @@
  * certificate's next_action is the held restart's time or null; and
  * error.kind's values for a certificate the CA sent that is not fit to
  * serve); 10: per node key_mismatch, a node whose key is not the
- * cluster's). */
+ * cluster's; 11: error.kind "challenge"; 12: activation_held {until,
+ * refusals}, the refusal backoff; 13: cluster.redis "refused"). */
 #define ACME_STATUS_SCHEMA 13
 
 /* acme_status.c: {"schema", "version", "generated_at", "as_of", "summary", "domains"}
