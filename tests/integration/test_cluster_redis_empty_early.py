@@ -30,7 +30,12 @@ def test_redis_emptied_before_the_other_nodes_looked(cluster3, ca_proxy, unique)
     cluster3.redis.stop()
     time.sleep(DOWN_FOR)
     cluster3.redis.start()            # same port, nothing kept
-    assert not cluster3.redis.keys("mod_acme:*")
+    # nothing of the cluster kept (no epoch mark, no claim, no certificate);
+    # the first node may have named itself again already (its node entry
+    # and the node list, written at its next look)
+    kept = [k for k in cluster3.redis.keys("mod_acme:*")
+            if k != "mod_acme:nodes" and not k.startswith("mod_acme:node:")]
+    assert not kept, kept
     restarted_at = time.monotonic()
     for node in late:
         node.start()
