@@ -163,30 +163,46 @@ class HostileProxy(AcmeProxy):
         return status, headers, out
 
     # -- the hostile CA ------------------------------------------------------
+    def _next_attempt(self, new_order):
+        """A new attempt begins (a new order, or a kept order's certificate
+        fetched again): it takes the next mode of the queue. A callable there
+        is a fault the test injects now: returned to be called outside the
+        lock, and that attempt's download does not count as good. Every other
+        attempt's good download does (st.faulted is the attempt's own), so
+        the attempt after a fault's, even without a new order, moves on to
+        the next queue of after_cert. With the queue empty, a new order keeps
+        the mode of the last (a hostile CA stays hostile), the download again
+        behaves. Holds st.lock."""
+        st = self.state
+        fault = None
+        st.faulted = False
+        if st.queue:
+            st.mode = st.queue.pop(0)
+        elif not new_order:
+            st.mode = None
+        if callable(st.mode):
+            fault, st.mode = st.mode, None
+            st.faulted = True
+        st.attempts.append(fault or st.mode)
+        return fault
+
     def _intercept(self, h, rec, body):
         st = self.state
         path, cmd = h.path, h.command
+        fault = None
         if cmd == "POST" and path == "/order-plz" and isinstance(rec.payload, dict):
             st.names = [i.get("value") for i in rec.payload.get("identifiers", [])]
             with st.lock:
-                fault = None
-                st.faulted = False
-                if st.queue:
-                    st.mode = st.queue.pop(0)
-                    if callable(st.mode):    # a fault a test injects at this point
-                        fault, st.mode = st.mode, None
-                        st.faulted = True    # its download does not count as good
-                st.attempts.append(fault or st.mode)
-            if fault:
-                fault()
-                h.close_connection = True    # the next request connects anew
+                fault = self._next_attempt(new_order=True)
         if cmd == "POST" and path.startswith("/certZ/"):
             with st.lock:
                 if path in st.cert_paths:    # a kept order's certificate, again
-                    st.mode = st.queue.pop(0) if st.queue else None
-                    st.attempts.append(st.mode)
-                    st.same_order.append(st.mode)
+                    fault = self._next_attempt(new_order=False)
+                    st.same_order.append(fault or st.mode)
                 st.cert_paths.add(path)
+        if fault:
+            fault()
+            h.close_connection = True        # the next request connects anew
         if cmd == "POST" and path.startswith("/finalize-order/") and \
                 isinstance(rec.payload, dict) and rec.payload.get("csr"):
             csr = x509.load_der_x509_csr(b64url_decode(rec.payload["csr"]))
