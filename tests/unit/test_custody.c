@@ -372,7 +372,7 @@ static void test_custody_adopt(void **state)
 }
 
 /* keys/<name>/ of a name configured nowhere goes after the grace period,
- * with its CSR; a configured name's stays however old, and is marked in use. */
+ * with its CSR and the public copy of its refusal backoff; a configured name's stays however old, and is marked in use. */
 static void test_custody_sweep_removed(void **state)
 {
     apr_pool_t *p = *state;
@@ -390,6 +390,8 @@ static void test_custody_sweep_removed(void **state)
         assert_int_equal(acme_custody_prepare(store, p, name, names_of(p, name, NULL, NULL),
                                               ACME_KEY_EC_P256, NULL), APR_SUCCESS);
         if (i < 2) {
+            /* a refusal backoff, with its public copy in refused/ */
+            assert_true(acme_custody_refused(store, p, name, now) > now);
             assert_int_equal(utimes(acme_store_path(store, p, apr_pstrcat(p, "keys/", name,
                                                                         NULL)), old), 0);
         }
@@ -400,6 +402,8 @@ static void test_custody_sweep_removed(void **state)
     assert_string_equal(APR_ARRAY_IDX(removed, 0, const char *), "gone.org");
     assert_int_equal(stat(acme_store_path(store, p, "keys/gone.org"), &st), -1);
     assert_int_equal(stat(acme_store_path(store, p, "csr/gone.org.json"), &st), -1);
+    assert_int_equal(stat(acme_store_path(store, p, "refused/gone.org.json"), &st), -1);
+    assert_int_equal(stat(acme_store_path(store, p, "refused/kept.org.json"), &st), 0);
     assert_true(acme_custody_ready(store, p, "kept.org", names_of(p, "kept.org", NULL, NULL),
                                    ACME_KEY_EC_P256));
     assert_true(acme_custody_ready(store, p, "recent.org",

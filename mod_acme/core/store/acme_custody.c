@@ -478,6 +478,10 @@ apr_status_t acme_custody_sweep_removed(acme_store_t *store, apr_pool_t *p,
         if (rv == APR_SUCCESS) {
             APR_ARRAY_PUSH(gone, const char *) = apr_pstrdup(p, e->d_name);
             rv = acme_store_remove(store, p, csr_path(p, e->d_name));
+            /* the refusal backoff went with keys/<name>/: its public copy too */
+            if (rv == APR_SUCCESS) {
+                rv = acme_store_remove(store, p, acme_store_rel_refused_shown(p, e->d_name));
+            }
         }
         if (rv != APR_SUCCESS && first == APR_SUCCESS) {
             first = rv;
