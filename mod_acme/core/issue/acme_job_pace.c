@@ -38,31 +38,36 @@ static void published_limit(const char *ca_url, int *burst, apr_interval_time_t 
     }
 }
 
+/* The configured limit, else the CA's published one: 1 with *burst and
+ * *interval set, 0 (both 0) when neither is known. */
+static int known_limit(acme_driver_t *driver, const char *ca_url, int *burst,
+                       apr_interval_time_t *interval)
+{
+    if (driver->pacing.orders > 0 && driver->pacing.window > 0) {
+        *burst = driver->pacing.orders;
+        *interval = driver->pacing.window / driver->pacing.orders;
+        return 1;
+    }
+    published_limit(ca_url, burst, interval);
+    return *burst > 0 && *interval > 0;
+}
+
 int acme_job_pace_limit_known(acme_driver_t *driver, const char *ca_url)
 {
     int burst;
     apr_interval_time_t interval;
 
-    published_limit(ca_url, &burst, &interval);
-    return (driver->pacing.orders > 0 && driver->pacing.window > 0)
-           || (burst > 0 && interval > 0);
+    return known_limit(driver, ca_url, &burst, &interval);
 }
 
-/* The configured limit, else the CA's published one; with neither, a pace
- * learned from the CA's 429 (acme_job_pace_learned.c): one order at a
- * time. */
+/* The known limit (known_limit); without one, a pace learned from the CA's
+ * 429 (acme_job_pace_learned.c): one order at a time. */
 static void limit_for(acme_driver_t *driver, const char *ca_url, apr_time_t now, apr_pool_t *p,
                       int *burst, apr_interval_time_t *interval)
 {
     apr_interval_time_t learned;
 
-    if (driver->pacing.orders > 0 && driver->pacing.window > 0) {
-        *burst = driver->pacing.orders;
-        *interval = driver->pacing.window / driver->pacing.orders;
-        return;
-    }
-    published_limit(ca_url, burst, interval);
-    if ((*burst <= 0 || *interval <= 0)
+    if (!known_limit(driver, ca_url, burst, interval)
         && acme_job_pace_learned(driver, ca_url, now, p, &learned)) {
         *burst = 1;
         *interval = learned;
