@@ -4,6 +4,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
+#include "acme_ca_file.h"
 #include "acme_job_int.h"
 #include "acme_store_paths.h"
 #include "acme_time.h"
@@ -86,54 +87,40 @@ void acme_ca_note_no_answer(acme_driver_t *driver, acme_ca_t *ca, const acme_pro
 
 #define PAUSED_FILE ACME_STORE_JOBS "/.paused.json"
 
-/* The pauses of new orders by CA URL, read from PAUSED_FILE at first use
- * (one that is unreadable, or a time no clock reaches, is none). */
+/* A pause in PAUSED_FILE: when it ends, seconds since the epoch (a time no
+ * clock reaches, or not a number, is none). */
+static apr_status_t paused_decode(const json_t *value, void *entry)
+{
+    return json_is_integer(value)
+           ? acme_time_from_sec_checked(json_integer_value(value), entry) : APR_EINVAL;
+}
+
+/* Pauses not over at *(apr_time_t *)now, in seconds rounded up. */
+static json_t *paused_encode(void *entry, void *now)
+{
+    apr_time_t until = *(apr_time_t *)entry;
+
+    return until > *(apr_time_t *)now
+           ? json_integer((json_int_t)((until + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC))
+           : NULL;
+}
+
+/* The pauses of new orders by CA URL, read from PAUSED_FILE at first use. */
 static apr_hash_t *orders_paused(acme_driver_t *driver, apr_pool_t *p)
 {
-    json_t *json = NULL, *value;
-    const char *url;
-
-    if (driver->orders_paused) {
-        return driver->orders_paused;
-    }
-    driver->orders_paused = apr_hash_make(driver->pool);
-    if (acme_store_read_json_pooled(driver->store, p, PAUSED_FILE, &json) != APR_SUCCESS) {
-        return driver->orders_paused;
-    }
-    json_object_foreach(json, url, value) {
-        apr_time_t at;
-
-        if (json_is_integer(value)
-            && acme_time_from_sec_checked(json_integer_value(value), &at) == APR_SUCCESS) {
-            apr_time_t *until = apr_palloc(driver->pool, sizeof(*until));
-
-            *until = at;
-            apr_hash_set(driver->orders_paused, apr_pstrdup(driver->pool, url),
-                         APR_HASH_KEY_STRING, until);
-        }
+    if (!driver->orders_paused) {
+        driver->orders_paused = acme_ca_file_load(driver->store, driver->pool, p, PAUSED_FILE,
+                                                  sizeof(apr_time_t), paused_decode);
     }
     return driver->orders_paused;
 }
 
-/* The pauses not over at now into PAUSED_FILE (seconds, rounded up). */
+/* The pauses not over at now into PAUSED_FILE. */
 static void orders_paused_save(acme_driver_t *driver, apr_time_t now, apr_pool_t *p)
 {
-    json_t *json = json_object();
-    apr_hash_index_t *hi;
-    apr_status_t rv;
+    apr_status_t rv = acme_ca_file_save(driver->store, p, PAUSED_FILE, driver->orders_paused,
+                                        paused_encode, &now);
 
-    for (hi = apr_hash_first(p, driver->orders_paused); hi; hi = apr_hash_next(hi)) {
-        const void *url;
-        void *until;
-
-        apr_hash_this(hi, &url, NULL, &until);
-        if (*(apr_time_t *)until > now) {
-            json_object_set_new(json, url, json_integer((json_int_t)(
-                (*(apr_time_t *)until + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC)));
-        }
-    }
-    rv = acme_store_write_json(driver->store, p, PAUSED_FILE, json, ACME_STORE_FILE_PERMS);
-    json_decref(json);
     if (rv != APR_SUCCESS) {
         acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME01261: cannot write %s; after a "
                  "restart new orders may meet the CA's rate limit again", PAUSED_FILE);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
+#include "acme_ca_file.h"
 #include "acme_job_int.h"
 #include "acme_store_paths.h"
 #include "acme_time.h"
@@ -107,41 +108,28 @@ static json_t *pacer_value(apr_time_t tat)
     return json_real((double)msec / 1000.0);
 }
 
+static apr_status_t pacer_decode(const json_t *value, void *tat)
+{
+    return pacer_time(value, tat);
+}
+
+static json_t *pacer_encode(void *tat, void *baton)
+{
+    (void)baton;
+    return pacer_value(*(apr_time_t *)tat);
+}
+
 static void pacer_load(acme_driver_t *driver, apr_pool_t *p)
 {
-    json_t *json = NULL, *value;
-    const char *url;
-
-    driver->pacer = apr_hash_make(driver->pool);
-    if (acme_store_read_json_pooled(driver->store, p, PACER_FILE, &json) != APR_SUCCESS) {
-        return;
-    }
-    json_object_foreach(json, url, value) {
-        apr_time_t at;
-
-        /* a time no clock reaches (garbled) is as good as none */
-        if (pacer_time(value, &at) == APR_SUCCESS) {
-            apr_time_t *tat = apr_palloc(driver->pool, sizeof(*tat));
-            *tat = at;
-            apr_hash_set(driver->pacer, apr_pstrdup(driver->pool, url), APR_HASH_KEY_STRING, tat);
-        }
-    }
+    driver->pacer = acme_ca_file_load(driver->store, driver->pool, p, PACER_FILE,
+                                      sizeof(apr_time_t), pacer_decode);
 }
 
 static void pacer_save(acme_driver_t *driver, apr_pool_t *p)
 {
-    json_t *json = json_object();
-    apr_hash_index_t *hi;
-    apr_status_t rv;
+    apr_status_t rv = acme_ca_file_save(driver->store, p, PACER_FILE, driver->pacer,
+                                        pacer_encode, NULL);
 
-    for (hi = apr_hash_first(p, driver->pacer); hi; hi = apr_hash_next(hi)) {
-        const void *url;
-        void *tat;
-        apr_hash_this(hi, &url, NULL, &tat);
-        json_object_set_new(json, url, pacer_value(*(apr_time_t *)tat));
-    }
-    rv = acme_store_write_json(driver->store, p, PACER_FILE, json, ACME_STORE_FILE_PERMS);
-    json_decref(json);
     if (rv != APR_SUCCESS) {
         acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00487: cannot write %s; after a "
                  "restart new orders may start sooner than the CA's limit allows", PACER_FILE);

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
+#include "acme_ca_file.h"
 #include "acme_job_int.h"
 #include "acme_store_paths.h"
 #include "acme_time.h"
@@ -52,66 +53,57 @@ typedef struct learned_t {
     apr_time_t saved_used;          /* used as last written */
 } learned_t;
 
+static apr_status_t learned_decode(const json_t *value, void *entry)
+{
+    json_t *ms = json_object_get(value, "interval_ms"), *used = json_object_get(value, "used");
+    json_t *since = json_object_get(value, "since");
+    learned_t *l = entry;
+    apr_time_t at, since_at;
+
+    if (!json_is_integer(ms) || !json_is_integer(used)
+        || json_integer_value(ms) < apr_time_as_msec(ACME_LEARNED_MIN)
+        || json_integer_value(ms) > apr_time_as_msec(ACME_LEARNED_MAX)
+        || acme_time_from_sec_checked(json_integer_value(used), &at) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    /* written before "since" was kept: counted from the last use */
+    if (!json_is_integer(since)
+        || acme_time_from_sec_checked(json_integer_value(since), &since_at) != APR_SUCCESS
+        || since_at > at) {
+        since_at = at;
+    }
+    l->interval = apr_time_from_msec(json_integer_value(ms));
+    l->used = l->saved_used = at;
+    l->since = since_at;
+    return APR_SUCCESS;
+}
+
+/* The entry as written: its use is then the saved one. */
+static json_t *learned_encode(void *entry, void *baton)
+{
+    learned_t *l = entry;
+
+    (void)baton;
+    l->saved_used = l->used;
+    return json_pack("{s:I, s:I, s:I}", "interval_ms", (json_int_t)apr_time_as_msec(l->interval),
+                     "since", (json_int_t)apr_time_sec(l->since),
+                     "used", (json_int_t)apr_time_sec(l->used));
+}
+
 static apr_hash_t *learned_all(acme_driver_t *driver, apr_pool_t *p)
 {
-    json_t *json = NULL, *value;
-    const char *url;
-
-    if (driver->pace_learned) {
-        return driver->pace_learned;
-    }
-    driver->pace_learned = apr_hash_make(driver->pool);
-    if (acme_store_read_json_pooled(driver->store, p, LEARNED_FILE, &json) != APR_SUCCESS) {
-        return driver->pace_learned;
-    }
-    json_object_foreach(json, url, value) {
-        json_t *ms = json_object_get(value, "interval_ms"), *used = json_object_get(value, "used");
-        json_t *since = json_object_get(value, "since");
-        apr_time_t at, since_at;
-        learned_t *l;
-
-        if (!json_is_integer(ms) || !json_is_integer(used)
-            || json_integer_value(ms) < apr_time_as_msec(ACME_LEARNED_MIN)
-            || json_integer_value(ms) > apr_time_as_msec(ACME_LEARNED_MAX)
-            || acme_time_from_sec_checked(json_integer_value(used), &at) != APR_SUCCESS) {
-            continue;
-        }
-        /* written before "since" was kept: counted from the last use */
-        if (!json_is_integer(since)
-            || acme_time_from_sec_checked(json_integer_value(since), &since_at) != APR_SUCCESS
-            || since_at > at) {
-            since_at = at;
-        }
-        l = apr_pcalloc(driver->pool, sizeof(*l));
-        l->interval = apr_time_from_msec(json_integer_value(ms));
-        l->used = l->saved_used = at;
-        l->since = since_at;
-        apr_hash_set(driver->pace_learned, apr_pstrdup(driver->pool, url), APR_HASH_KEY_STRING, l);
+    if (!driver->pace_learned) {
+        driver->pace_learned = acme_ca_file_load(driver->store, driver->pool, p, LEARNED_FILE,
+                                                 sizeof(learned_t), learned_decode);
     }
     return driver->pace_learned;
 }
 
 static void learned_save(acme_driver_t *driver, apr_pool_t *p)
 {
-    json_t *json = json_object();
-    apr_hash_index_t *hi;
-    apr_status_t rv;
+    apr_status_t rv = acme_ca_file_save(driver->store, p, LEARNED_FILE, driver->pace_learned,
+                                        learned_encode, NULL);
 
-    for (hi = apr_hash_first(p, driver->pace_learned); hi; hi = apr_hash_next(hi)) {
-        const void *url;
-        void *value;
-        learned_t *l;
-
-        apr_hash_this(hi, &url, NULL, &value);
-        l = value;
-        l->saved_used = l->used;
-        json_object_set_new(json, url, json_pack("{s:I, s:I, s:I}",
-                            "interval_ms", (json_int_t)apr_time_as_msec(l->interval),
-                            "since", (json_int_t)apr_time_sec(l->since),
-                            "used", (json_int_t)apr_time_sec(l->used)));
-    }
-    rv = acme_store_write_json(driver->store, p, LEARNED_FILE, json, ACME_STORE_FILE_PERMS);
-    json_decref(json);
     if (rv != APR_SUCCESS) {
         acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME01288: cannot write %s; after a "
                  "restart new orders may go to the CA faster than it accepted them",
