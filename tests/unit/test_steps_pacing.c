@@ -106,6 +106,44 @@ static void test_orders_paced_by_the_ca_limit_across_a_restart(void **state)
     assert_false(logged(f, "ACME00487"));
 }
 
+static void three_seconds_pass(void *baton)
+{
+    ((fixture_t *)baton)->now += SEC(3);
+}
+
+/* The CA counts its bucket from a new order's arrival, not from the
+ * admission: the first order into a full bucket, whose newOrder goes out
+ * 3 s after it was admitted (the account's requests come first), moves the
+ * bucket by those 3 s (acme_job_pace_sent), in memory and in
+ * jobs/.pacer.json. Without the move the CA would meet the next order 3 s
+ * early and could refuse it. */
+static void test_the_bucket_starts_when_the_new_order_is_sent(void **state)
+{
+    fixture_t *f = *state;
+    const apr_interval_time_t hour = SEC(3600);
+    apr_time_t start = f->now, at = start + SEC(3) + hour + hour / 40;
+    json_t *pacer;
+
+    second_domain(f);
+    pace(f, 0, 1, hour);
+    unit_replay_add(f->replay, ISSUE, 0, ISSUE_EXCHANGES);
+    unit_replay_before(f->replay, 3, three_seconds_pass, f);    /* the account, before newOrder */
+    run(f);
+    assert_staged(f);
+    assert_int_equal(f->now, start + SEC(3));
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, "jobs/.pacer.json", &pacer),
+                     APR_SUCCESS);
+    assert_int_equal((apr_int64_t)(json_real_value(json_object_get(pacer, UNIT_REPLAY_DIRECTORY))
+                                   * 1000.0 + 0.5), (at + 999) / 1000);
+    /* the next process keeps it: the other name waits until then */
+    restart(f);
+    pace(f, 0, 1, hour);
+    f->now = at - SEC(2);
+    run(f);
+    assert_int_equal(unit_replay_sent(f->replay), 0);
+    assert_true(f->next_run <= at);
+}
+
 /* A 429 rateLimited at newOrder limits the account (Let's Encrypt's New
  * Orders per Account), not the name: the other name sends no newOrder of
  * its own to meet the same 429, also after a restart (jobs/.paused.json),
@@ -315,6 +353,7 @@ int main(void)
 #define STEP_TEST(t) cmocka_unit_test_setup_teardown(t, fixture_setup, fixture_teardown)
         STEP_TEST(test_second_order_queued_behind_max_parallel),
         STEP_TEST(test_orders_paced_by_the_ca_limit_across_a_restart),
+        STEP_TEST(test_the_bucket_starts_when_the_new_order_is_sent),
         STEP_TEST(test_rate_limited_new_order_pauses_the_account),
         STEP_TEST(test_a_long_retry_after_is_not_learned_as_the_pace),
         STEP_TEST(test_a_429_under_a_known_limit_is_not_learned),
