@@ -66,6 +66,8 @@ echo "==> Debian package (dpkg-buildpackage and lintian; ACME_FULL_PACKAGE=0: ma
 if [ "${ACME_FULL_PACKAGE:-1}" = 0 ]; then build/package.sh; else build/package.sh --full; fi
 echo "==> step-ca (second ACME CA of the integration tests)"
 build/stepca.sh
+echo "==> benchmark option checks (tests/bench/test_bench_args.py: refused before anything starts)"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/bench/test_bench_args.py
 echo "==> benchmark smoke (tests/bench/run at 100 domains, one run)"
 tests/bench/run --n 100 --runs 1 --md "" --wrk-seconds 1
 echo "==> cluster benchmark smoke (tests/bench/run-cluster: 3 nodes, 2 domains, about 35 s)"

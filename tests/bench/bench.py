@@ -38,6 +38,7 @@ STAGED_LINE_RE = {
     "mod_md": re.compile(r"^\[([^\]]+)\].*AH10059: The Managed Domain"),
     "mod_acme": re.compile(r"^\[([^\]]+)\].*ACME00405: .*new certificate staged"),
 }
+KNOWN_MODULES = ("mod_acme", "mod_md")
 
 
 def free_ports(count):
@@ -402,23 +403,72 @@ def render(results):
     return "\n".join(lines)
 
 
-def main():
+def domain_counts(text):
+    """--n: a comma-separated list of integers >= 1."""
+    try:
+        counts = [int(item) for item in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(
+            "%r: want a comma-separated list of integers >= 1, e.g. 1,10,50" % text)
+    return counts
+
+
+def module_names(text):
+    """--modules: a non-empty comma-separated list of KNOWN_MODULES."""
+    items = [item.strip() for item in text.split(",")]
+    if not all(item in KNOWN_MODULES for item in items):
+        raise argparse.ArgumentTypeError(
+            "%r: want a comma-separated list of %s" % (text, ", ".join(KNOWN_MODULES)))
+    return items
+
+
+def at_least_one(text):
+    """--repeat: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError("%r: want an integer >= 1" % text)
+    return value
+
+
+def positive_seconds(text):
+    """--timeout: seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("%r: want seconds > 0" % text)
+    return value
+
+
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", default="1,10,50", help="comma-separated domain counts [1,10,50]")
-    parser.add_argument("--modules", default="mod_acme,mod_md", help="which modules to run [mod_acme,mod_md]")
-    parser.add_argument("--timeout", type=float, default=0,
-                        help="seconds per run [60 + 2.4 per domain, 180 at N=50]")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="runs per cell; the table shows the median [1]")
+    parser.add_argument("--n", type=domain_counts, default=[1, 10, 50],
+                        help="comma-separated domain counts, each >= 1 [1,10,50]")
+    parser.add_argument("--modules", type=module_names, default=list(KNOWN_MODULES),
+                        help="which modules to run, of mod_acme and mod_md [mod_acme,mod_md]")
+    parser.add_argument("--timeout", type=positive_seconds, default=None,
+                        help="seconds per run, > 0 (0 is refused; leave the option out for "
+                             "the default) [60 + 2.4 per domain, 180 at N=50]")
+    parser.add_argument("--repeat", type=at_least_one, default=1,
+                        help="runs per cell, >= 1; the table shows the median [1]")
     parser.add_argument("--keep", action="store_true", help="keep the work directories of every run")
     parser.add_argument("--loglevel", default="info",
                         help="httpd LogLevel, e.g. 'info acme:debug' to profile with --keep [info]")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main():
+    args = parse_args()
 
     build_dir = os.environ.get("ACME_BUILD_DIR", REPO_ROOT)
     mod_acme_path = os.path.join(build_dir, ".libs", "mod_acme.so")
-    modules = [m.strip() for m in args.modules.split(",") if m.strip()]
-    ns = [int(x) for x in args.n.split(",") if x.strip()]
+    modules, ns = args.modules, args.n
     if os.geteuid() != 0:
         sys.exit("bench.py must run as root (httpd binds and switches to www-data)")
     if "mod_acme" in modules and not os.path.exists(mod_acme_path):
@@ -429,7 +479,7 @@ def main():
         for module in modules:
             timeout = args.timeout or (60 + 2.4 * n)
             runs = []
-            for _ in range(max(1, args.repeat)):
+            for _ in range(args.repeat):
                 r = run_one(module, n, timeout, mod_acme_path, args.keep, args.loglevel)
                 runs.append(r)
                 report_run(r, args.keep)
