@@ -10,6 +10,7 @@ Pebble received per domain.  See docs/benchmarks.md for the meaning of each colu
 
 import argparse
 import concurrent.futures
+import contextlib
 import datetime
 import os
 import re
@@ -39,6 +40,49 @@ STAGED_LINE_RE = {
     "mod_acme": re.compile(r"^\[([^\]]+)\].*ACME00405: .*new certificate staged"),
 }
 KNOWN_MODULES = ("mod_acme", "mod_md")
+
+
+# ---------------------------------------------------------------- signals ---
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM during a run: not an Exception, so a run's own error
+    handling lets it through to its cleanup and to main()."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+# The first SIGINT/SIGTERM (its number) and whether a cleanup is under way.
+_signal_state = {"received": None, "cleaning": 0}
+
+
+def on_signal(signum, frame):
+    """The first SIGINT or SIGTERM: every further one is ignored, so the
+    cleanup it starts runs to its end. Raised at once, or, during a cleanup,
+    when that cleanup is over (check_interrupted)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if _signal_state["received"] is None:
+        _signal_state["received"] = signum
+    if not _signal_state["cleaning"]:
+        raise Interrupted(signum)
+
+
+def check_interrupted():
+    """Raises Interrupted if a signal came during a cleanup."""
+    if _signal_state["received"] is not None:
+        raise Interrupted(_signal_state["received"])
+
+
+@contextlib.contextmanager
+def cleaning_up():
+    """A cleanup that a signal must not cut short: the signal waits for its end."""
+    _signal_state["cleaning"] += 1
+    try:
+        yield
+    finally:
+        _signal_state["cleaning"] -= 1
 
 
 def free_ports(count):
@@ -303,15 +347,20 @@ def still_pending(pending, port, ctx):
 # ---------------------------------------------------------------- one run ---
 
 def run_one(module, n, timeout, mod_acme_path, keep, loglevel="info"):
-    workdir = tempfile.mkdtemp(prefix="bench-%s-%d-" % (module, n))
-    os.chmod(workdir, 0o755)
-    http_port, https_port = free_ports(2)
-    pebble = CA(workdir, http_port, https_port)
-    httpd = None
+    """One run in a fresh work directory (removed when the run is ok and not
+    keep). An Interrupted (SIGINT/SIGTERM) still stops httpd, Pebble and
+    pebble-challtestsrv and removes the directory before it goes on."""
+    pebble = httpd = None
     result = {"module": module, "n": n, "serving": None, "all_certs": None, "issued": None,
               "restarts": None,
-              "requests": None, "status": "ok", "workdir": workdir}
+              "requests": None, "status": "ok", "workdir": None}
     try:
+        with cleaning_up():  # the directory is known before a signal is let through
+            result["workdir"] = workdir = tempfile.mkdtemp(prefix="bench-%s-%d-" % (module, n))
+        check_interrupted()
+        os.chmod(workdir, 0o755)
+        http_port, https_port = free_ports(2)
+        pebble = CA(workdir, http_port, https_port)
         pebble.start()
         httpd = Httpd(module, workdir, n, http_port, https_port, pebble, mod_acme_path, loglevel)
         httpd.configtest()
@@ -356,15 +405,19 @@ def run_one(module, n, timeout, mod_acme_path, keep, loglevel="info"):
         result["status"] = "error: %s" % " ".join(str(e).split())[:240]
         return result
     finally:
-        if httpd is not None:
-            httpd.stop()
-            httpd.kill_leftovers()
-        pebble.stop()
-        if result["status"] != "ok" and httpd is not None:
-            tail = httpd.error_log_text().splitlines()[-15:]
-            result["log_tail"] = "\n".join("    " + line[:200] for line in tail)
-        if not keep and result["status"] == "ok":
-            shutil.rmtree(workdir, ignore_errors=True)
+        with cleaning_up():
+            if httpd is not None:
+                httpd.stop()
+                httpd.kill_leftovers()
+            if pebble is not None:
+                pebble.stop()
+            if result["workdir"]:  # what a signal left half-started, by the directory's name
+                harness.kill_pids(harness.pids_with_arg(result["workdir"]))
+            if result["status"] != "ok" and httpd is not None:
+                tail = httpd.error_log_text().splitlines()[-15:]
+                result["log_tail"] = "\n".join("    " + line[:200] for line in tail)
+            if not keep and result["status"] == "ok" and result["workdir"]:
+                shutil.rmtree(result["workdir"], ignore_errors=True)
 
 
 # ---------------------------------------------------------------- report ---
@@ -465,7 +518,6 @@ def parse_args(argv=None):
 
 def main():
     args = parse_args()
-
     build_dir = os.environ.get("ACME_BUILD_DIR", REPO_ROOT)
     mod_acme_path = os.path.join(build_dir, ".libs", "mod_acme.so")
     modules, ns = args.modules, args.n
@@ -474,17 +526,38 @@ def main():
     if "mod_acme" in modules and not os.path.exists(mod_acme_path):
         sys.exit("%s not found: build it and set ACME_BUILD_DIR" % mod_acme_path)
 
-    results = []
-    for n in ns:
-        for module in modules:
-            timeout = args.timeout or (60 + 2.4 * n)
-            runs = []
-            for _ in range(args.repeat):
-                r = run_one(module, n, timeout, mod_acme_path, args.keep, args.loglevel)
-                runs.append(r)
-                report_run(r, args.keep)
-            results.append(median_result(runs))
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    results, all_runs, runs, note = [], [], [], None
+    try:
+        for n in ns:
+            for module in modules:
+                timeout = args.timeout or (60 + 2.4 * n)
+                runs = []
+                for _ in range(args.repeat):
+                    r = run_one(module, n, timeout, mod_acme_path, args.keep, args.loglevel)
+                    runs.append(r)
+                    all_runs.append(r)
+                    report_run(r, args.keep)
+                    check_interrupted()
+                with cleaning_up():  # the cell is in results, or still in runs
+                    results.append(median_result(runs))
+                    runs = []
+                check_interrupted()
+    except Interrupted as e:
+        name = signal.Signals(e.signum).name
+        if runs:  # the cell under way, from the runs it finished
+            row = median_result(runs)
+            if len(runs) < args.repeat:
+                row["status"] += ", %d of %d runs" % (len(runs), args.repeat)
+            results.append(row)
+        note = "partial: interrupted by %s, only the rows finished before it" % name
+    if note:
+        print("(%s)\n" % note)
     print(render(results))
+    if note:
+        sys.stdout.flush()
+        sys.exit(128 + _signal_state["received"])
 
 
 def report_run(r, keep):
