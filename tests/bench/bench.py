@@ -39,7 +39,12 @@ STAGED_LINE_RE = {
     "mod_md": re.compile(r"^\[([^\]]+)\].*AH10059: The Managed Domain"),
     "mod_acme": re.compile(r"^\[([^\]]+)\].*ACME00405: .*new certificate staged"),
 }
+# httpd's "resuming normal operations" line names its version; mod_md says its own at startup.
+HTTPD_VERSION_RE = re.compile(r"AH00489: Apache/(\S+)")
+MOD_MD_VERSION_RE = re.compile(r"AH10071: mod_md \(v([^,)]+)\)")
 KNOWN_MODULES = ("mod_acme", "mod_md")
+# The work directories run_one left in place (failed runs, or keep).
+KEPT_DIRS = []
 
 
 # ---------------------------------------------------------------- signals ---
@@ -409,6 +414,12 @@ def run_one(module, n, timeout, mod_acme_path, keep, loglevel="info"):
             if httpd is not None:
                 httpd.stop()
                 httpd.kill_leftovers()
+                log_text = httpd.error_log_text()
+                for key, pattern in (("httpd_version", HTTPD_VERSION_RE),
+                                     ("mod_md_version", MOD_MD_VERSION_RE)):
+                    m = pattern.search(log_text)
+                    if m:
+                        result[key] = m.group(1)
             if pebble is not None:
                 pebble.stop()
             if result["workdir"]:  # what a signal left half-started, by the directory's name
@@ -418,6 +429,8 @@ def run_one(module, n, timeout, mod_acme_path, keep, loglevel="info"):
                 result["log_tail"] = "\n".join("    " + line[:200] for line in tail)
             if not keep and result["status"] == "ok" and result["workdir"]:
                 shutil.rmtree(result["workdir"], ignore_errors=True)
+            elif result["workdir"]:
+                KEPT_DIRS.append(result["workdir"])
 
 
 # ---------------------------------------------------------------- report ---
@@ -453,6 +466,11 @@ def render(results):
         # the target is N=1's: one certificate, where only the ACME exchange counts
         lines.append("- time to a served certificate at N=%d, mod_acme / mod_md: %.2f%s" % (
             lo, a["all_certs"] / m["all_certs"], " (target ≤ 0.50)" if lo == 1 else ""))
+    for n in ns:
+        a, m = by.get(("mod_acme", n)), by.get(("mod_md", n))
+        if a and m and a["all_certs"] and m["all_certs"]:
+            lines.append("- N=%d: mod_acme is %.1f× faster to all served than mod_md "
+                         "(mod_md / mod_acme of the medians)" % (n, m["all_certs"] / a["all_certs"]))
     return "\n".join(lines)
 
 
@@ -516,6 +534,56 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def git_commit(directory):
+    """Short commit of the checkout at directory, "+changes" if tracked files
+    differ from it; "unknown" when it is no git checkout."""
+    def git(*args):
+        return subprocess.run(["git", "-c", "safe.directory=*", "-C", directory] + list(args),
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              timeout=30)
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        if head.returncode != 0:
+            return "unknown"
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head.stdout.strip() + ("+changes" if dirty.returncode != 0 or dirty.stdout.strip() else "")
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def loadavg():
+    return "%.2f %.2f %.2f" % os.getloadavg()
+
+
+def context_lines(results, build_dir, started, load_start):
+    """What the figures were measured on: times, build, host, versions."""
+    lines = ["- start %s, end %s" % (started, utc_now()),
+             "- build: %s, commit %s" % (build_dir, git_commit(build_dir)),
+             "- host: %d CPUs, load average (1, 5, 15 min) at start %s, at end %s" % (
+                 os.cpu_count() or 0, load_start, loadavg())]
+    versions = []
+    for key, label in (("httpd_version", "httpd"), ("mod_md_version", "mod_md")):
+        found = sorted({r[key] for r in results if r.get(key)})
+        if found:
+            versions.append("%s %s" % (label, ", ".join(found)))
+    if versions:
+        lines.append("- versions: " + "; ".join(versions))
+    return lines
+
+
+def kept_line():
+    """How many run directories this run left (KEPT_DIRS), and how to remove them."""
+    if not KEPT_DIRS:
+        return "- run directories kept: none"
+    return ("- run directories kept: %d (failed runs always, every run with --keep); "
+            "remove them with: rm -rf %s" % (len(KEPT_DIRS),
+                                              os.path.join(tempfile.gettempdir(), "bench-*")))
+
+
 def main():
     args = parse_args()
     build_dir = os.environ.get("ACME_BUILD_DIR", REPO_ROOT)
@@ -526,6 +594,7 @@ def main():
     if "mod_acme" in modules and not os.path.exists(mod_acme_path):
         sys.exit("%s not found: build it and set ACME_BUILD_DIR" % mod_acme_path)
 
+    started, load_start = utc_now(), loadavg()
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     results, all_runs, runs, note = [], [], [], None
@@ -555,6 +624,8 @@ def main():
     if note:
         print("(%s)\n" % note)
     print(render(results))
+    print("\n".join(context_lines(all_runs, build_dir, started, load_start)))
+    print(kept_line())
     if note:
         sys.stdout.flush()
         sys.exit(128 + _signal_state["received"])
