@@ -202,6 +202,14 @@ VHOST_CONF = """\
 """
 
 
+def loglevel_for(module, loglevel):
+    """The LogLevel of one module's run: a level set for the other module
+    (acme:... in mod_md's run, md:... in mod_acme's) is dropped, as httpd
+    refuses a LogLevel naming a module that is not loaded."""
+    other = "md:" if module == "mod_acme" else "acme:"
+    return " ".join(t for t in loglevel.split() if not t.startswith(other)) or "info"
+
+
 class Httpd:
     def __init__(self, module, workdir, n, http_port, https_port, pebble, mod_acme_path,
                  loglevel="info"):
@@ -219,7 +227,7 @@ class Httpd:
         fields = dict(root=self.root, modules=MODULES, http=http_port, https=https_port,
                       directory=pebble.directory, ca_file=pebble.ca_file, mod_md=MOD_MD,
                       root_pem=pebble.root_path,
-                      mod_acme=mod_acme_path, loglevel=loglevel)
+                      mod_acme=mod_acme_path, loglevel=loglevel_for(module, loglevel))
         conf = COMMON_CONF.format(**fields)
         if module == "mod_md":
             conf += MOD_MD_CONF.format(**fields)
@@ -530,7 +538,8 @@ def parse_args(argv=None):
                         help="runs per cell, >= 1; the table shows the median [1]")
     parser.add_argument("--keep", action="store_true", help="keep the work directories of every run")
     parser.add_argument("--loglevel", default="info",
-                        help="httpd LogLevel, e.g. 'info acme:debug' to profile with --keep [info]")
+                        help="httpd LogLevel, e.g. 'info acme:debug' to profile with --keep (a module's "
+                             "own level applies only to its runs) [info]")
     return parser.parse_args(argv)
 
 

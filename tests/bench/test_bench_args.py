@@ -36,3 +36,19 @@ def test_help_names_the_limits():
                           text=True, timeout=60)
     assert proc.returncode == 0
     assert "0 is refused" in " ".join(proc.stdout.split())
+
+
+@pytest.mark.parametrize("module,given,used", [
+    ("mod_md", "info acme:debug", "info"),             # httpd: "Cannot find module acme"
+    ("mod_md", "acme:debug", "info"),
+    ("mod_md", "warn md:debug acme:trace1", "warn md:debug"),
+    ("mod_acme", "info acme:debug md:debug", "info acme:debug"),
+    ("mod_acme", "debug", "debug"),
+])
+def test_loglevel_names_only_the_loaded_module(module, given, used):
+    sys.path.insert(0, os.path.dirname(BENCH))
+    try:
+        import bench
+    finally:
+        sys.path.pop(0)
+    assert bench.loglevel_for(module, given) == used
