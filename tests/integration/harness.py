@@ -1049,10 +1049,10 @@ class Httpd:
                 p.returncode, p.stderr + p.stdout, tail(self.error_log)))
         self.started = True
 
-        # The ports are open from the first configuration pass, before the
-        # detached parent reads the configuration again and says "resuming
-        # normal operations" (notice: logged at every LogLevel): a test that
-        # counts generations from here would count that line as a restart.
+        # The pid file and the ports are there before the detached parent
+        # says "resuming normal operations" (notice: logged at every
+        # LogLevel): a test that counts generations from here would count
+        # that line as a restart.
         def up():
             if not self.running():
                 return False

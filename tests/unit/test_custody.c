@@ -372,7 +372,8 @@ static void test_custody_adopt(void **state)
 }
 
 /* keys/<name>/ of a name configured nowhere goes after the grace period,
- * with its CSR and the public copy of its refusal backoff; a configured name's stays however old, and is marked in use. */
+ * with its CSR and the public copy of its refusal backoff; a configured
+ * name's stays however old, and is marked in use. */
 static void test_custody_sweep_removed(void **state)
 {
     apr_pool_t *p = *state;

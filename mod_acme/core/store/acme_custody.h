@@ -115,8 +115,9 @@ apr_status_t acme_custody_retire_id(acme_store_t *store, apr_pool_t *p, const ch
 #define ACME_CUSTODY_REMOVED_GRACE apr_time_from_sec(90 * 86400)
 /* Root, at each start: marks keys/<name>/ of every name in configured as in
  * use (its mtime becomes now), then removes keys/<name>/, csr/<name>.json
- * and refused/<name>.json (the backoff's public copy) of every other name whose directory was last marked more than
- * ACME_CUSTODY_REMOVED_GRACE before now. Walks keys/ by descriptor, never
+ * and refused/<name>.json (the backoff's public copy) of every other name
+ * whose directory was last marked more than ACME_CUSTODY_REMOVED_GRACE
+ * before now. Walks keys/ by descriptor, never
  * following a link. *removed (may be NULL): the names removed, in p.
  * APR_SUCCESS (also when there is no keys/), or the first error met (the
  * other names are still tried). */
