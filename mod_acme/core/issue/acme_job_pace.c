@@ -23,8 +23,13 @@
 #include "acme_time.h"
 
 #define PACER_FILE ACME_STORE_JOBS "/.pacer.json"
-/* Without a free slot, look again this often (an order ends in any run). */
-#define QUEUE_RECHECK apr_time_from_sec(5)
+/* Without a free slot, look again this often (an order ends in any run).
+ * It also spaces the queue: about AcmeMaxParallel names may start per
+ * recheck. At 5 s that admitted at most 10 names a second (AcmeMaxParallel
+ * 50) while an order against a CA on a fast link ends in under a second:
+ * 1,000 first issuances took 145 s instead of 41 s. A recheck that finds
+ * no slot costs the name's look (its files), about a millisecond. */
+#define QUEUE_RECHECK apr_time_from_sec(1)
 
 /* The CA's published limit on new orders, or 0 when it publishes none. */
 static void published_limit(const char *ca_url, int *burst, apr_interval_time_t *interval)
