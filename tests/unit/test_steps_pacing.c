@@ -32,6 +32,19 @@ static json_t *status_of(fixture_t *f, const char *name)
     return unit_status_json(f->store, f->p, name);
 }
 
+/* jobs/.pacer.json keeps the CA's bucket at `at`: seconds to the
+ * millisecond, rounded up, so a restart loses none of the rate. */
+static void assert_pacer_at(fixture_t *f, apr_time_t at)
+{
+    json_t *pacer;
+
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, "jobs/.pacer.json", &pacer),
+                     APR_SUCCESS);
+    assert_true(json_is_real(json_object_get(pacer, UNIT_REPLAY_DIRECTORY)));
+    assert_int_equal((apr_int64_t)(json_real_value(json_object_get(pacer, UNIT_REPLAY_DIRECTORY))
+                                   * 1000.0 + 0.5), (at + 999) / 1000);
+}
+
 /* ---- pacing ---- */
 
 /* AcmeMaxParallel 1: while the first order waits for the CA, the second
@@ -76,7 +89,6 @@ static void test_orders_paced_by_the_ca_limit_across_a_restart(void **state)
     apr_time_t start = f->now += apr_time_from_msec(400), at = start + hour + hour / 40;
     const char *queued = apr_pstrcat(f->p, "queued, starts at ", acme_time_rfc3339(f->p, at),
                                      NULL);
-    json_t *pacer;
 
     second_domain(f);
     pace(f, 0, 1, hour);
@@ -85,12 +97,7 @@ static void test_orders_paced_by_the_ca_limit_across_a_restart(void **state)
     assert_staged(f);
     assert_string_equal(member(status_of(f, OTHER), "activity"), queued);
     assert_true(f->next_run <= at);
-    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, "jobs/.pacer.json", &pacer),
-                     APR_SUCCESS);
-    /* seconds to the millisecond, rounded up: a restart loses none of the rate */
-    assert_true(json_is_real(json_object_get(pacer, UNIT_REPLAY_DIRECTORY)));
-    assert_int_equal((apr_int64_t)(json_real_value(json_object_get(pacer, UNIT_REPLAY_DIRECTORY))
-                                   * 1000.0 + 0.5), (at + 999) / 1000);
+    assert_pacer_at(f, at);
     /* A graceful restart hands out no fresh burst. */
     restart(f);
     pace(f, 0, 1, hour);
@@ -123,7 +130,6 @@ static void test_the_bucket_starts_when_the_new_order_is_sent(void **state)
     fixture_t *f = *state;
     const apr_interval_time_t hour = SEC(3600);
     apr_time_t start = f->now, at = start + SEC(3) + hour + hour / 40;
-    json_t *pacer;
 
     second_domain(f);
     pace(f, 0, 1, hour);
@@ -132,10 +138,7 @@ static void test_the_bucket_starts_when_the_new_order_is_sent(void **state)
     run(f);
     assert_staged(f);
     assert_int_equal(f->now, start + SEC(3));
-    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, "jobs/.pacer.json", &pacer),
-                     APR_SUCCESS);
-    assert_int_equal((apr_int64_t)(json_real_value(json_object_get(pacer, UNIT_REPLAY_DIRECTORY))
-                                   * 1000.0 + 0.5), (at + 999) / 1000);
+    assert_pacer_at(f, at);
     /* the next process keeps it: the other name waits until then */
     restart(f);
     pace(f, 0, 1, hour);
