@@ -48,7 +48,9 @@ static void assert_pacer_at(fixture_t *f, apr_time_t at)
 /* ---- pacing ---- */
 
 /* AcmeMaxParallel 1: while the first order waits for the CA, the second
- * domain sends nothing and shows when it will look again. */
+ * domain sends nothing and shows when it will look again; the run in which
+ * the first order ends gives its slot to the second at once, not at the
+ * start it was shown. */
 static void test_second_order_queued_behind_max_parallel(void **state)
 {
     fixture_t *f = *state;
@@ -72,10 +74,42 @@ static void test_second_order_queued_behind_max_parallel(void **state)
     /* the first order ends; every request so far was the first domain's */
     f->now += SEC(2);
     unit_replay_add(f->replay, "issue-http01-processing.jsonl", ISSUE_EXCHANGES - 1, -1);
+    /* ... and in that same run the second sends its newOrder (answered 429) */
+    unit_replay_add(f->replay, "issue-http01-ratelimited.jsonl", 4, 1);
     run(f);
     assert_staged(f);
     assert_int_equal(json_integer_value(json_object_get(status(f), "requests")),
                      ISSUE_EXCHANGES + 1);
+    unit_replay_done(f->replay);
+    assert_int_equal(unit_replay_left(f->replay), 0);
+}
+
+/* AcmeMaxParallel 1, the queued name looked at (and queued again) before
+ * the order that frees the slot ends in the same run: it still starts in
+ * that run, not at its estimated start. */
+static void test_a_slot_freed_late_in_a_run_is_taken_in_that_run(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t **first;
+
+    second_domain(f);
+    pace(f, 1, 0, 0);
+    unit_replay_add(f->replay, "issue-http01-processing.jsonl", 0, ISSUE_EXCHANGES - 1);
+    run(f);
+    assert_int_equal(f->staged, 0);
+    assert_true(logged(f, "ACME00488: " OTHER ": queued, starts at "));
+    /* the queued name now comes first in the configuration */
+    first = &APR_ARRAY_IDX(f->domains, 0, acme_domain_t *);
+    first[0] = first[1];
+    first[1] = f->domain;
+    f->now += SEC(2);
+    unit_replay_add(f->replay, "issue-http01-processing.jsonl", ISSUE_EXCHANGES - 1, -1);
+    unit_replay_add(f->replay, "issue-http01-ratelimited.jsonl", 4, 1);
+    run(f);
+    assert_staged(f);
+    unit_replay_done(f->replay);
+    assert_int_equal(unit_replay_left(f->replay), 0);
+    assert_true(logged(f, "ACME00403: " OTHER ": ordering"));
 }
 
 /* One new order per hour at this CA: the first domain orders, the second
@@ -356,6 +390,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define STEP_TEST(t) cmocka_unit_test_setup_teardown(t, fixture_setup, fixture_teardown)
         STEP_TEST(test_second_order_queued_behind_max_parallel),
+        STEP_TEST(test_a_slot_freed_late_in_a_run_is_taken_in_that_run),
         STEP_TEST(test_orders_paced_by_the_ca_limit_across_a_restart),
         STEP_TEST(test_the_bucket_starts_when_the_new_order_is_sent),
         STEP_TEST(test_rate_limited_new_order_pauses_the_account),

@@ -104,6 +104,9 @@ static void job_end(acme_driver_t *driver, acme_record_t *rec)
         acme_job_withdraw_all(driver, rec->job);
         apr_pool_destroy(rec->job->pool);
         rec->job = NULL;
+        if (driver->active > 0) {
+            driver->active--;           /* its slot is free for a queued name in this run */
+        }
     }
 }
 
@@ -541,6 +544,7 @@ void acme_driver_domain_run(acme_driver_t *driver, acme_record_t *rec,
     acme_problem_t prob;
     acme_ca_t *ca = NULL;
 
+    rec->queued_for_slot = 0;           /* set again below if it still waits for one */
     if (rec->job && strcmp(rec->job->fingerprint, acme_job_fingerprint(p, domain)) != 0) {
         acme_log(&driver->ctx, ACME_LOG_INFO, 0,
                  "ACME00415: %s: configuration changed; abandoning the running order", domain->name);

@@ -105,6 +105,7 @@ typedef struct run_sum_t {
     int in_flight;                  /* names due or in an order that has not failed */
     int busy;                       /* a job, an order in flight or something staged */
     int markers;                    /* a name valid, staged or in a job */
+    int slot_waiting;               /* names still queued for an AcmeMaxParallel slot */
 } run_sum_t;
 
 static int counts_in_flight(const acme_record_t *rec)
@@ -125,9 +126,11 @@ static int look_at(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_
     apr_pool_create(&p, ptemp);
     if (!rec->restored) {
         acme_renewal_restore(driver, rec, domain, acme_core_now(&driver->ctx), p);
+        driver->active += rec->job != NULL;    /* an order in flight before the restart */
     }
     if (rec->next_run <= acme_core_now(&driver->ctx) || renewal_asked(driver, rec, domain, p, markers)
-        || persist_look_asked(driver, rec, domain, p, markers)) {
+        || persist_look_asked(driver, rec, domain, p, markers)
+        || (rec->queued_for_slot && driver->active < driver->pacing.max_parallel)) {
         /* Mark before the work, not only after it: one run can take a
          * while and stage certificates early in it. A valid certificate's
          * recheck does not (it would touch jobs/ at every look). */
@@ -142,6 +145,7 @@ static int look_at(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_
     if (rec->yielded) {
         return 1;
     }
+    sum->slot_waiting += rec->queued_for_slot;
     sum->in_flight += counts_in_flight(rec);
     sum->busy |= counts_in_flight(rec) || rec->job || !strcmp(rec->state, "staged");
     sum->earliest = rec->next_run < sum->earliest ? rec->next_run : sum->earliest;
@@ -209,6 +213,31 @@ static void look_each(acme_driver_t *driver, const apr_array_header_t *domains,
     acme_driver_wire_each(driver, again->nelts, look_one, &pass);
 }
 
+/* Orders that ended in this run (most end in its second pass, after the
+ * queued names' looks) freed slots: as many names queued for one as there
+ * are free slots, the first in configuration order, start in this run. */
+static void admit_freed(acme_driver_t *driver, const apr_array_header_t *domains,
+                        apr_pool_t *ptemp, int markers, int *staged, run_sum_t *sum)
+{
+    int free_slots = driver->pacing.max_parallel - driver->active, i;
+    apr_array_header_t *waiting;
+
+    if (!sum->slot_waiting || free_slots <= 0 || apr_atomic_read32(&driver->stop)) {
+        return;
+    }
+    waiting = apr_array_make(ptemp, free_slots, sizeof(int));
+    for (i = 0; i < domains->nelts && waiting->nelts < free_slots; ++i) {
+        const acme_domain_t *domain = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
+
+        if (acme_record_get(driver, domain->name, 1)->queued_for_slot) {
+            APR_ARRAY_PUSH(waiting, int) = i;
+        }
+    }
+    /* those looked at again count anew; those left keep waiting */
+    sum->slot_waiting -= waiting->nelts;
+    look_each(driver, domains, waiting, ptemp, markers, staged, sum);
+}
+
 /* Every name, then the schedule rebuilt when nothing is in progress. */
 static void full_run(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *ptemp,
                      int markers, int *staged, run_sum_t *sum)
@@ -216,6 +245,9 @@ static void full_run(acme_driver_t *driver, const apr_array_header_t *domains, a
     int i;
 
     look_each(driver, domains, NULL, ptemp, markers, staged, sum);
+    if (domains) {
+        admit_freed(driver, domains, ptemp, markers, staged, sum);
+    }
     acme_job_sched_reset(driver, domains);
     driver->sched_ok = domains && !sum->busy && !apr_atomic_read32(&driver->stop);
     driver->sched_markers = sum->markers;
@@ -329,6 +361,13 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
         mark_orders_in_flight(driver, ptemp, sum.in_flight);
     }
     *next_run = driver->sched_ok ? grouped(driver, &sum) : sum.earliest;
+    /* An order ended after names queued for its slot were looked at in this
+     * run: they start in the next, now, not at their estimated start. Each
+     * such run starts one or frees another, so this never spins. */
+    if (sum.slot_waiting && driver->active < driver->pacing.max_parallel
+        && !apr_atomic_read32(&driver->stop)) {
+        *next_run = acme_core_now(&driver->ctx);
+    }
     return APR_SUCCESS;
 }
 

@@ -152,6 +152,9 @@ typedef struct acme_record_t {
     apr_time_t next_run;
     apr_time_t queued_at;           /* its estimated start while paced (acme_job_pace.c),
                                      * 0 = not queued in this process */
+    int queued_for_slot;            /* queued only for a free AcmeMaxParallel slot (not for
+                                     * the CA's pacer): looked at in the first run that has
+                                     * one, before its estimated start */
     apr_time_t paced_full_at;       /* admitted then with the CA's bucket full: its newOrder
                                      * starts the bucket (acme_job_pace_sent); 0 = not */
     const char *state;              /* missing valid renewing staged error */
@@ -245,7 +248,9 @@ struct acme_driver_t {
                                      * (acme_job_pace.c); NULL = none yet */
     apr_hash_t *pace_learned;       /* CA URL -> the pace learned from its 429
                                      * (acme_job_pace_learned.c); NULL = unread */
-    int active;                     /* jobs in flight, counted at each run's start */
+    int active;                     /* jobs in flight: counted at each run's start, and
+                                     * kept during the run (a job restored, started or
+                                     * ended), so a slot freed is taken in the same run */
     acme_order_gate_t gate;         /* begin NULL: none */
     acme_changes_stamp_t jobs_stamp; /* jobs/ at the last run, for acmectl's markers */
     int jobs_trusted;               /* ... taken a second after jobs/ last changed */

@@ -23,12 +23,12 @@
 #include "acme_time.h"
 
 #define PACER_FILE ACME_STORE_JOBS "/.pacer.json"
-/* Without a free slot, look again this often (an order ends in any run).
- * It also spaces the queue: about AcmeMaxParallel names may start per
- * recheck. At 5 s that admitted at most 10 names a second (AcmeMaxParallel
- * 50) while an order against a CA on a fast link ends in under a second:
- * 1,000 first issuances took 145 s instead of 41 s. A recheck that finds
- * no slot costs the name's look (its files), about a millisecond. */
+/* Without a free slot, the estimated start given to a queued name (about
+ * AcmeMaxParallel names per recheck). The name does not wait for it: a run
+ * in which an order ends and frees a slot looks at the names queued for one
+ * (rec->queued_for_slot, acme_driver_run.c), in the order of the
+ * configuration, so the queue moves as fast as orders end. A recheck that
+ * finds no slot costs the name's look (its files), about a millisecond. */
 #define QUEUE_RECHECK apr_time_from_sec(1)
 
 /* The CA's published limit on new orders, or 0 when it publishes none. */
@@ -287,6 +287,8 @@ int acme_job_pace_queue(acme_driver_t *driver, acme_record_t *rec, const char *d
     }
     rec->queued_at = at;
     rec->next_run = at;
+    /* behind AcmeMaxParallel only: the run that frees a slot takes it */
+    rec->queued_for_slot = driver->active >= driver->pacing.max_parallel;
     acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX,
                          apr_pstrcat(p, ACME_ACTIVITY_QUEUED, acme_time_rfc3339(p, at), NULL));
     acme_log(&driver->ctx, ACME_LOG_DEBUG, 0, "ACME00488: %s: %s (AcmeMaxParallel %d, "
@@ -297,6 +299,7 @@ int acme_job_pace_queue(acme_driver_t *driver, acme_record_t *rec, const char *d
 
 void acme_job_pace_leave(acme_record_t *rec, int keep_place)
 {
+    rec->queued_for_slot = 0;
     if (!keep_place) {
         rec->queued_at = 0;
     }
