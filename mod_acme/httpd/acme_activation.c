@@ -51,6 +51,7 @@
 #include "acme_store_paths.h"
 #include "acme_time.h"
 #include "acme_cert.h"
+#include "acme_certs_proof.h"
 
 #define ACME_WD_POLL_INTERVAL  apr_time_from_sec(1)
 #define ACME_WD_THREAD_POLL_MS 200    /* the activation thread's look at staging */
@@ -170,7 +171,8 @@ static void remember(apr_hash_t *seen, apr_pool_t *pconf, acme_wd_t *wd, apr_poo
  * has one, read at post_config (the main thread: the activation thread
  * never runs OpenSSL) from root's domains/, never from what the child writes;
  * for a certificate this post_config's activation made live, from what it
- * proved. */
+ * proved; for one proven before from those very files (acme_certs_proof.h),
+ * from that proof. */
 static apr_hash_t *live_expiries(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *ptemp)
 {
     apr_hash_t *until = apr_hash_make(pconf);
@@ -178,7 +180,8 @@ static apr_hash_t *live_expiries(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *p
     int i;
 
     for (i = 0; i < domains->nelts; ++i) {
-        const char *name = APR_ARRAY_IDX(domains, i, const acme_domain_t *)->name;
+        const acme_domain_t *d = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
+        const char *name = d->name;
         const acme_activation_t *a = acme_runtime_activation(wd->rt, name);
         apr_array_header_t *chain;
         acme_cert_info_t info;
@@ -186,6 +189,11 @@ static apr_hash_t *live_expiries(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *p
 
         if (a && a->version && a->outcome != ACME_ACTIVATION_LEFT) {
             info.not_after = a->not_after;     /* just proven: no need to read it again */
+        }
+        else if (acme_certs_proof_find(wd->rt->base, ptemp, acme_certs_proof_identify(ptemp, d,
+                     acme_store_live_cert_path(wd->rt->store, ptemp, name),
+                     acme_store_live_key_path(wd->rt->store, ptemp, name)), &info, 0)) {
+            /* proven at this post_config or one before, these very files */
         }
         else if (acme_store_load_live(wd->rt->store, ptemp, name, &chain) != APR_SUCCESS
                  || chain->nelts < 1

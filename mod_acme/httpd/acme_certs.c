@@ -27,6 +27,7 @@
 #include "acme_client.h"
 #include "acme_custody.h"
 #include "acme_certverify.h"
+#include "acme_certs_proof.h"
 #include "acme_store_paths.h"
 #include "acme_status_cache.h"
 #include "acme_status.h"
@@ -333,6 +334,7 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     if (domains->nelts == 0) {
         return OK;   /* nothing managed: touch no disk */
     }
+    acme_certs_proof_begin(base);   /* before activation: it proves too */
     rt = apr_pcalloc(pconf, sizeof(*rt));
     rt->base = base;
     rt->pool = pconf;
@@ -422,17 +424,34 @@ static const apr_array_header_t *names_held(apr_pool_t *p, const acme_domain_t *
     return held ? held : d->names;
 }
 
+/* Does the leaf info read (leaf and key: NULL for a proof kept from a start
+ * before, whose key match was proven then) cover d's first name and is it
+ * valid when acme_certs_keys_judged_at judges it? As acme_cert_check_info. */
+static apr_status_t leaf_serves(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
+                                X509 *leaf, EVP_PKEY *key, const acme_cert_info_t *info,
+                                int live, const char **why)
+{
+    apr_array_header_t *first = apr_array_make(ptemp, 1, sizeof(const char *));
+
+    APR_ARRAY_PUSH(first, const char *) = APR_ARRAY_IDX(d->names, 0, const char *);
+    return acme_cert_check_info(ptemp, leaf, info, key, first,
+                                acme_certs_keys_judged_at(rt, ptemp, d->name, info, live), why);
+}
+
 /* Would mod_ssl load this pair, and does it serve d now: the key matches,
  * the leaf covers d's first name and is valid, and an SSL_CTX as strict as
  * mod_ssl's takes both (acme_certverify_loadable). APR_SUCCESS (and *held:
  * the names of d the leaf holds, names_held), APR_ENOENT when absent, else
- * an error with *why. The leaf is parsed once, for all three; not at all
- * for a live version this post_config's activation proved. */
+ * an error with *why. The leaf is parsed once, for all three; for a live
+ * pair not at all when this post_config's activation proved it, or when a
+ * start before proved these very files (acme_certs_proof.h: only the time
+ * is judged again), and what is proven here is kept for the next. */
 static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
                                 const char *cert_path, const char *key_path, int live,
                                 const char **why, const apr_array_header_t **held)
 {
-    apr_array_header_t *chain, *first;
+    const acme_certs_proof_id_t *id = NULL;
+    apr_array_header_t *chain;
     acme_cert_info_t info;
     const char *pem;
     apr_size_t len;
@@ -442,9 +461,21 @@ static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acm
     apr_status_t rv;
 
     *why = NULL;
-    if (live && acme_certs_activate_proven(rt, ptemp, d->name)) {
-        *held = d->names;          /* activation proved exactly d's names */
-        return APR_SUCCESS;
+    if (live) {
+        /* taken before anything is read: a file changed meanwhile keys nothing */
+        id = acme_certs_proof_identify(ptemp, d, cert_path, key_path);
+        if (acme_certs_activate_proven(rt, ptemp, d, &info)) {
+            *held = d->names;          /* activation proved exactly d's names */
+            acme_certs_proof_store(rt->base, ptemp, id, &info, 1);
+            return APR_SUCCESS;
+        }
+        if (acme_certs_proof_find(rt->base, ptemp, id, &info, 1)) {
+            rv = leaf_serves(rt, ptemp, d, NULL, NULL, &info, live, why);
+            if (rv == APR_SUCCESS) {
+                *held = names_held(rt->pool, d, info.names);
+            }
+            return rv;
+        }
     }
     if (apr_stat(&finfo, cert_path, APR_FINFO_TYPE, ptemp) != APR_SUCCESS) {
         return APR_ENOENT;
@@ -463,15 +494,13 @@ static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acm
         *why = "certificate cannot be read";
         return APR_EINVAL;
     }
-    first = apr_array_make(ptemp, 1, sizeof(const char *));
-    APR_ARRAY_PUSH(first, const char *) = APR_ARRAY_IDX(d->names, 0, const char *);
-    rv = acme_cert_check_info(ptemp, leaf, &info, key, first,
-                              acme_certs_keys_judged_at(rt, ptemp, d->name, &info, live), why);
+    rv = leaf_serves(rt, ptemp, d, leaf, key, &info, live, why);
     if (rv == APR_SUCCESS) {
         rv = acme_certverify_loadable(ptemp, chain, key, why);
     }
     if (rv == APR_SUCCESS) {
         *held = names_held(rt->pool, d, info.names);
+        acme_certs_proof_store(rt->base, ptemp, id, &info, 0);   /* NULL id: nothing */
     }
     return rv;
 }
@@ -666,6 +695,7 @@ static int certs_index_live(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         return OK;
     }
     certs_log_fallback_summary(rt, st);
+    acme_certs_proof_report(rt->base);
     heap_release_free();
     st->live_by_name = apr_hash_make(rt->pool);
     st->live_patterns = apr_array_make(rt->pool, 4, sizeof(live_at_t *));

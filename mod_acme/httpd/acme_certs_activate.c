@@ -98,21 +98,29 @@ static void outcome_set(acme_runtime_t *rt, const char *name, acme_activation_ou
     a->outcome = outcome;
     if (v) {
         a->version = apr_pstrdup(rt->pool, acme_store_staged_version_name(v, &a->not_after));
+        a->not_before = acme_store_staged_version_not_before(v);
     }
 }
 
 int acme_certs_activate_proven(const acme_runtime_t *rt, apr_pool_t *ptemp,
-                               const char *name)
+                               const acme_domain_t *d, acme_cert_info_t *info)
 {
-    const acme_activation_t *a = acme_runtime_activation(rt, name);
+    const acme_activation_t *a = acme_runtime_activation(rt, d->name);
     const char *live;
 
     if (!a || !a->version || (a->outcome != ACME_ACTIVATION_LIVE
                               && a->outcome != ACME_ACTIVATION_SETTLE_LATER)) {
         return 0;
     }
-    live = acme_store_live_version(rt->store, ptemp, name);
-    return live && !strcmp(live, a->version);
+    live = acme_store_live_version(rt->store, ptemp, d->name);
+    if (!live || strcmp(live, a->version)) {
+        return 0;
+    }
+    memset(info, 0, sizeof(*info));
+    info->not_before = a->not_before;
+    info->not_after = a->not_after;
+    info->names = d->names;
+    return 1;
 }
 
 /* The first version that went live is settled now, so its next key comes

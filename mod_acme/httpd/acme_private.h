@@ -86,13 +86,15 @@ void acme_certs_ctx_init(acme_ctx_t *ctx, server_rec *s);
  * rt->activation, logged on rt->base (ACME00603 live, ACME00604 refused)
  * and counted. Temporaries in ptemp. */
 void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp);
-/* Is name's live version (domains/<name>, read now) the one this
+/* Is d's live version (domains/<name>, read now) the one this
  * post_config's activation wrote and proved (acme_certverify_issued: the key
  * matches, the names are exactly the domain's, valid now, loadable as mod_ssl
  * would)? Root wrote it into root's archive/ moments ago, where the User
- * cannot write, so the proof stands for the live pair's check. 1 or 0. */
+ * cannot write, so the proof stands for the live pair's check. 1, with
+ * what it proved of the leaf in *info (its validity; its names: d->names),
+ * or 0. */
 int acme_certs_activate_proven(const acme_runtime_t *rt, apr_pool_t *ptemp,
-                               const char *name);
+                               const acme_domain_t *d, acme_cert_info_t *info);
 /* Settles rt->settle_later's entry i (acme_store_settle) through store, in
  * p: no OpenSSL call, so the activation thread may run it (with a store
  * handle of its own, acme_store_handle_for_thread). */

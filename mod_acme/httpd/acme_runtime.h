@@ -26,6 +26,7 @@ typedef struct acme_activation_t {
     acme_activation_outcome_e outcome;
     const char *version;              /* LIVE, SETTLE_LATER: the archive version that went
                                        * live, proven at this post_config */
+    apr_time_t not_before;            /* ... its leaf's notBefore */
     apr_time_t not_after;             /* ... and its leaf's notAfter */
 } acme_activation_t;
 

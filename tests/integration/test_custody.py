@@ -427,6 +427,86 @@ def test_unloadable_live_version_falls_back(httpd, unique):
         in httpd.error_log_text(), httpd.diagnostics()
 
 
+PROOF_COUNTS = re.compile(r"ACME01506: (\d+) live certificate\(s\) reused from the last proof, "
+                          r"(\d+) proven, (\d+) proven by their activation")
+
+
+def proof_counts(httpd, offset):
+    """(reused, proven, activated) of the restarts logged after offset (each
+    summed), None when none said (a restart with no live pair it could use)."""
+    found = PROOF_COUNTS.findall(httpd.error_log_text()[offset:])
+    return tuple(sum(int(f[i]) for f in found) for i in range(3)) if found else None
+
+
+def restart_logged(httpd):
+    """A graceful restart; the error log from before it."""
+    offset = len(httpd.error_log_text())
+    httpd.graceful()
+    return offset
+
+
+def test_live_proof_reused_until_a_file_changes(httpd, unique):
+    """A graceful restart with nothing changed reuses the proof of the live
+    pair from the restart before (nothing parsed again). A cert.pem garbled in
+    place with its inode, size and mtime kept (only its ctime differs) is
+    proven again and not served; put back, it is proven and served again.
+    Another name's certificate with a key of its own, moved in under the same
+    path, is not served either."""
+    name = unique("proof")
+    cert = issue(httpd, name)
+    parent = httpd.pid()
+    # no replacement can be obtained: what is served is what the store holds
+    httpd.write_config(vhosts=ssl_vhost(name),
+                       acme={"AcmeCA": "https://127.0.0.1:%d/dir" % harness.closed_port()})
+    httpd.graceful()
+    offset = restart_logged(httpd)
+    assert proof_counts(httpd, offset) == (1, 0, 0), httpd.error_log_text()[offset:]
+    assert_still_serving(httpd, name, cert, parent)
+
+    path = os.path.join(harness.live_version(httpd.store, name), "cert.pem")
+    with open(path, "rb") as f:
+        good = f.read()
+    before = os.stat(path)
+
+    def rewrite_in_place(data):
+        with open(path, "r+b") as f:
+            f.write(data)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        now = os.stat(path)
+        assert (now.st_ino, now.st_size, now.st_mtime_ns) == \
+            (before.st_ino, before.st_size, before.st_mtime_ns)
+        assert now.st_ctime_ns != before.st_ctime_ns
+
+    time.sleep(0.01)   # a ctime of its own
+    rewrite_in_place(b"x" * len(good))
+    offset = restart_logged(httpd)
+    text = httpd.error_log_text()[offset:]
+    assert "ACME00610: the live certificate of %s cannot be served" % name in text, text
+    assert proof_counts(httpd, offset) in (None, (0, 0, 0)), text
+    assert httpd.running() and httpd.pid() == parent
+    assert httpd.served_cert(name).serial_number != cert.serial_number
+
+    rewrite_in_place(good)
+    offset = restart_logged(httpd)
+    assert proof_counts(httpd, offset) == (0, 1, 0), httpd.error_log_text()[offset:]
+    assert_still_serving(httpd, name, cert, parent)
+    offset = restart_logged(httpd)
+    assert proof_counts(httpd, offset) == (1, 0, 0), httpd.error_log_text()[offset:]
+
+    # a certificate that parses and loads, but not with this key
+    key = ec.generate_private_key(ec.SECP256R1())
+    tmp = path + ".new"
+    with open(tmp, "wb") as f:
+        f.write(self_signed([name], key, 90).public_bytes(serialization.Encoding.PEM))
+    os.rename(tmp, path)
+    offset = restart_logged(httpd)
+    text = httpd.error_log_text()[offset:]
+    assert re.search(r"ACME00610: the live certificate of %s cannot be served .*public key "
+                     r"does not match" % re.escape(name), text), text
+    assert proof_counts(httpd, offset) in (None, (0, 0, 0)), text
+    assert httpd.served_cert(name).serial_number != cert.serial_number
+
+
 # --------------------------------------------------------------------------
 # the account key: the child's, so the User's too
 

@@ -216,6 +216,8 @@ acme_store_settle_t *acme_store_settle_make(apr_pool_t *p, const char *name, EVP
 /* The archive version v was written as (in v's pool) and its leaf's notAfter. */
 const char *acme_store_staged_version_name(const acme_store_staged_version_t *v,
                                            apr_time_t *not_after);
+/* The notBefore (apr_time_t) of v's leaf. */
+apr_time_t acme_store_staged_version_not_before(const acme_store_staged_version_t *v);
 /* The settling of v, linked by acme_store_activate_link, in p. */
 acme_store_settle_t *acme_store_activate_settle_info(apr_pool_t *p,
                                                      const acme_store_staged_version_t *v);

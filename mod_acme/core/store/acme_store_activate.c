@@ -566,6 +566,11 @@ const char *acme_store_staged_version_name(const acme_store_staged_version_t *v,
     return v->version;
 }
 
+apr_time_t acme_store_staged_version_not_before(const acme_store_staged_version_t *v)
+{
+    return v->st.info.not_before;
+}
+
 acme_store_settle_t *acme_store_activate_settle_info(apr_pool_t *p,
                                                      const acme_store_staged_version_t *v)
 {
