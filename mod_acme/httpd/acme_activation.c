@@ -52,6 +52,7 @@
 #include "acme_time.h"
 #include "acme_cert.h"
 #include "acme_certs_proof.h"
+#include "acme_certs_verdicts.h"
 
 #define ACME_WD_POLL_INTERVAL  apr_time_from_sec(1)
 #define ACME_WD_THREAD_POLL_MS 200    /* the activation thread's look at staging */
@@ -427,6 +428,8 @@ static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, ap
     if (names->nelts == 0) {
         return;
     }
+    /* For the activation after the restart (this one, or a later one). */
+    acme_certs_verdicts_keep(wd->rt->verdicts, test.verdicts, names);
     if (hold_until) {
         remember_checked(wd, wd->prechecked, p, names);
         acme_activation_held_restart_write(wd, p, hold_until);

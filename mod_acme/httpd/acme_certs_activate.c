@@ -15,6 +15,7 @@
 #include "acme_config.h"
 #include "acme_certverify.h"
 #include "acme_store_paths.h"
+#include "acme_certs_verdicts.h"
 
 /* Roots an issued chain may lead to: the system's, AcmeTrustedRootsFile and
  * the domain's AcmeCACertificateFile (a private CA often has one root for
@@ -207,8 +208,9 @@ void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
     apr_array_header_t *written = apr_array_make(ptemp, 8, sizeof(written_t));
     apr_time_t began = apr_time_now(), proven, synced;
     apr_status_t flushed;
-    int i;
+    int i, on_verdict = 0;
 
+    rt->verdicts = acme_certs_verdicts_get(rt->base);
     rt->activation = apr_hash_make(rt->pool);
     rt->settle_later = apr_array_make(rt->pool, 0, sizeof(acme_store_settle_t *));
     apr_atomic_set32(&rt->settling, 0);
@@ -223,20 +225,24 @@ void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
         }
         outcome_set(rt, d->name, ACME_ACTIVATION_LEFT, NULL);   /* until it goes live */
         acme_store_batch_begin(rt->store);   /* a start with nothing staged flushes nothing */
-        rv = acme_store_activate_write(rt->store, ptemp, &rt->ctx, d->name, d->names,
-                                       d->key_type,
-                                       acme_certs_activate_anchors(rt->base, ptemp, anchors, d),
-                                       &v, &why);
+        /* The configuration test before this restart proved the entry:
+         * where its verdict is for the bytes read now, less is proven again. */
+        rv = acme_store_activate_write_verdict(
+            rt->store, ptemp, &rt->ctx, d->name, d->names, d->key_type,
+            acme_certs_activate_anchors(rt->base, ptemp, anchors, d),
+            acme_certs_verdicts_find(rt->verdicts, ptemp, d->name), &v, &why);
         if (rv == APR_SUCCESS && v) {
             written_t *w = apr_array_push(written);
 
             w->d = d;
             w->v = v;
+            on_verdict += acme_store_staged_version_on_verdict(v);
         }
         else {
             activation_report(rt, ptemp, d, rv, why);
         }
     }
+    acme_certs_verdicts_clear(rt->verdicts);   /* the next restart has a test of its own */
     proven = apr_time_now();
     flushed = acme_store_batch_end(rt->store);
     synced = apr_time_now();
@@ -245,8 +251,9 @@ void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
         /* where a restart's activation spends its time */
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME01505: %d staged "
                      "certificate(s) proven and written in %" APR_TIME_T_FMT " ms, flushed in %"
-                     APR_TIME_T_FMT " ms, made live in %" APR_TIME_T_FMT " ms", written->nelts,
+                     APR_TIME_T_FMT " ms, made live in %" APR_TIME_T_FMT " ms; %d of them "
+                     "with the configuration test's verdict", written->nelts,
                      apr_time_as_msec(proven - began), apr_time_as_msec(synced - proven),
-                     apr_time_as_msec(apr_time_now() - synced));
+                     apr_time_as_msec(apr_time_now() - synced), on_verdict);
     }
 }

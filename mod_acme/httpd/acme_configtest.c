@@ -8,7 +8,11 @@
  * test process, root and single-threaded, proves each staged entry of a
  * configured name as activation would (acme_store_staged_check), refuses
  * those that fail, and reports one line per name it looked at,
- * "mod_acme-staged <nonce>: ready|refused <name>", then "... done".
+ * "mod_acme-staged <nonce>: ready|refused <name>", then "... done". A
+ * "ready" line may add the test's verdict on the entry (64 hex digits,
+ * acme_store_staged_check_verdict): the parent keeps it in its memory
+ * (acme_certs_verdicts.h), and the activation after the restart proves less
+ * again where it is for the very bytes it reads.
  *
  * Why a channel of its own: the test's output (stdout and stderr, one pipe)
  * is kept only in part (acme_proc: its start and its end), and a
@@ -61,8 +65,10 @@
 #define ACME_STAGED_MARK         "mod_acme-staged "
 #define ACME_STAGED_NONCE_ENV    "ACME_STAGED_NONCE"
 #define ACME_STAGED_NONCE_BYTES  16
-/* A report line at most: the mark, the nonce, the verdict, a name (253). */
-#define ACME_STAGED_LINE_MAX     320
+/* A report line at most: the mark, the nonce, the verdict, a name (253),
+ * the entry's verdict (64). */
+#define ACME_STAGED_LINE_MAX     400
+#define ACME_STAGED_VERDICT_LEN  64
 /* What the log quotes of the test's output (ACME00717, ACME00733), bytes. */
 #define ACME_CONFIGTEST_SAID_MAX 1536
 
@@ -128,12 +134,34 @@ static const char *const *staged_env(apr_pool_t *p, const char *nonce)
     return (const char *const *)env->elts;
 }
 
+/* "<name>" or "<name> <verdict>" of a "ready" line (up to end): the name,
+ * and its verdict into verdicts when it is 64 hex digits. In p. */
+static const char *staged_ready(apr_pool_t *p, const char *line, const char *end,
+                                apr_hash_t *verdicts)
+{
+    const char *space = memchr(line, ' ', (apr_size_t)(end - line)), *c;
+    const char *name = apr_pstrmemdup(p, line, (space ? space : end) - line);
+
+    if (!space || end - space - 1 != ACME_STAGED_VERDICT_LEN) {
+        return name;
+    }
+    for (c = space + 1; c < end && apr_isxdigit(*c); ++c) {
+    }
+    if (c == end) {
+        apr_hash_set(verdicts, name, APR_HASH_KEY_STRING,
+                     apr_pstrmemdup(p, space + 1, ACME_STAGED_VERDICT_LEN));
+    }
+    return name;
+}
+
 /* The staged check's report: lines with this run's mark and nonce, each a
  * verdict and one name ("ready" or "refused": the name goes into ready or
- * refused), "done" at its end, or "failed <why>". Returns NULL when the
- * report is whole, else why not, in p. */
+ * refused; a "ready" one's entry verdict into verdicts), "done" at its end,
+ * or "failed <why>". Returns NULL when the report is whole, else why not,
+ * in p. */
 static const char *staged_lines(apr_pool_t *p, const char *text, const char *nonce,
-                                apr_array_header_t *ready, apr_array_header_t *refused)
+                                apr_array_header_t *ready, apr_array_header_t *refused,
+                                apr_hash_t *verdicts)
 {
     const char *mark = apr_pstrcat(p, ACME_STAGED_MARK, nonce, ": ", NULL);
     apr_size_t mark_len = strlen(mark);
@@ -168,7 +196,8 @@ static const char *staged_lines(apr_pool_t *p, const char *text, const char *non
         else {
             continue;
         }
-        name = apr_pstrmemdup(p, line, end - line);
+        name = into == ready ? staged_ready(p, line, end, verdicts)
+                             : apr_pstrmemdup(p, line, end - line);
         if (acme_store_name_check(name) == APR_SUCCESS) {
             APR_ARRAY_PUSH(into, const char *) = name;
         }
@@ -381,6 +410,7 @@ acme_configtest_e acme_configtest_run(server_rec *s, apr_pool_t *p, int wake_fd,
     test->verdict = ACME_CONFIGTEST_NO_VERDICT;
     test->ready = apr_array_make(p, 1, sizeof(const char *));
     test->refused = apr_array_make(p, 1, sizeof(const char *));
+    test->verdicts = apr_hash_make(p);
     acme_proc_spec_init(&spec);
     spec.path = access("/proc/self/exe", X_OK) == 0 ? "/proc/self/exe" : s->process->argv[0];
     if (staged) {
@@ -416,7 +446,7 @@ acme_configtest_e acme_configtest_run(server_rec *s, apr_pool_t *p, int wake_fd,
 
         test->staged_incomplete = staged_lines(
             p, report_read(p, spec.report_fd, (apr_size_t)(domains + 2) * ACME_STAGED_LINE_MAX),
-            nonce, test->ready, test->refused);
+            nonce, test->ready, test->refused, test->verdicts);
     }
     return test->verdict;
 }
@@ -476,7 +506,7 @@ static void staged_check_all(server_rec *base, apr_pool_t *ptemp, const char *no
     anchors = apr_hash_make(ptemp);
     for (i = 0; i < domains->nelts; ++i) {
         const acme_domain_t *d = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
-        const char *why = NULL, *exempt = NULL;
+        const char *why = NULL, *exempt = NULL, *verdict = NULL;
         apr_status_t rv;
 
         if (!acme_store_has_staged(store, ptemp, d->name)) {
@@ -488,14 +518,16 @@ static void staged_check_all(server_rec *base, apr_pool_t *ptemp, const char *no
             && !acme_custody_backoff_exempt(store, ptemp, d->name, &exempt)) {
             continue;
         }
-        rv = acme_store_staged_check(store, ptemp, &ctx, d->name, d->names, d->key_type,
-                                     acme_certs_activate_anchors(base, ptemp, anchors, d), &why);
+        rv = acme_store_staged_check_verdict(store, ptemp, &ctx, d->name, d->names, d->key_type,
+                                             acme_certs_activate_anchors(base, ptemp, anchors,
+                                                                         d), &verdict, &why);
         if (exempt && rv != APR_SUCCESS && rv != APR_ENOENT) {
             acme_custody_backoff_exempt_use(store, ptemp, d->name, exempt);
         }
         if (rv != APR_ENOENT && !staged_report(base, ptemp, nonce, apr_pstrcat(
                                    ptemp, rv == APR_SUCCESS ? "ready " : "refused ", d->name,
-                                   NULL))) {
+                                   rv == APR_SUCCESS && verdict ? " " : "",
+                                   rv == APR_SUCCESS && verdict ? verdict : "", NULL))) {
             return;             /* no "done": the parent knows the report is not whole */
         }
     }

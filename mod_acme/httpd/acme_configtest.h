@@ -24,6 +24,9 @@ typedef struct acme_configtest_t {
      * names it refused (a name in neither was not checked). */
     apr_array_header_t *ready;
     apr_array_header_t *refused;
+    /* name -> the test's verdict on its entry (acme_store_staged_check_verdict),
+     * for names in ready that have one */
+    apr_hash_t *verdicts;
     /* NULL: the staged check reported to its end (or was not asked for);
      * else why its report is not whole, and ready and refused may lack names
      * it checked. */

@@ -35,6 +35,7 @@ typedef struct acme_activation_t {
 typedef struct acme_status_live_t acme_status_live_t;
 typedef struct acme_status_frag_t acme_status_frag_t;
 struct acme_status_cache_t;
+struct acme_certs_verdicts_t;
 
 typedef struct acme_runtime_t {
     server_rec *base;
@@ -58,6 +59,8 @@ typedef struct acme_runtime_t {
                                        * children serve (acme_certs_activate_settle) */
     volatile apr_uint32_t settling;   /* 1 until settle_later is done (the activation
                                        * thread's), so no next key is made before */
+    struct acme_certs_verdicts_t *verdicts; /* the configuration test's verdicts on staged
+                                       * entries, for the next activation (process pool) */
     acme_ctx_t ctx;                   /* log sink to the base server's error log */
     struct acme_status_cache_t *status_cache; /* decoded status/ records (status page) */
     acme_status_live_t *status_live;  /* live certificates' facts (status page) */

@@ -1,6 +1,8 @@
 /* archive/<name>/ pruning at activation (the last ACME_ARCHIVE_KEEP versions,
  * the live one and the one before it always), and the check before a restart
- * (acme_store_staged_check): the same proof as activation, nothing activated. */
+ * (acme_store_staged_check): the same proof as activation, nothing activated;
+ * its verdict spares the activation part of the proof for the very bytes it
+ * proved, and nothing else. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +15,7 @@
 #include "unit_issue.h"
 #include "acme_store.h"
 #include "acme_custody.h"
+#include "acme_crypto.h"
 
 #define DAY apr_time_from_sec(24 * 3600)
 
@@ -215,6 +218,113 @@ static void test_staged_check(void **state)
     assert_false(acme_store_has_staged(store, p, "example.org"));
 }
 
+/* Activates example.org's staged entry with verdict: its outcome, and
+ * whether the verdict was used (*on_verdict). */
+static apr_status_t write_with(acme_store_t *store, apr_pool_t *p, acme_ctx_t *ctx,
+                               const apr_array_header_t *names, X509_STORE *anchors,
+                               const char *verdict, int *on_verdict)
+{
+    acme_store_staged_version_t *v = NULL;
+    const char *why;
+    apr_status_t rv = acme_store_activate_write_verdict(store, p, ctx, "example.org", names,
+                                                        ACME_KEY_EC_P256, anchors, verdict, &v,
+                                                        &why);
+
+    *on_verdict = v ? acme_store_staged_version_on_verdict(v) : 0;
+    if (rv == APR_SUCCESS && v) {
+        assert_int_equal(acme_store_activate_link(store, p, ctx, v, APR_SUCCESS, &why),
+                         APR_SUCCESS);
+        acme_store_activate_settle(store, p, ctx, v);
+    }
+    return rv;
+}
+
+/* The check's verdict is for the exact bytes it proved: the activation uses
+ * it for those, and for nothing else. An entry changed after the check (a
+ * chain for a key root never generated, one the CA of the verdict did not
+ * sign) is proven whole and refused; a verdict for a chain of another CA
+ * does not spare the chain's proof against this configuration's roots. */
+static void test_staged_verdict(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    apr_array_header_t *names = names_of(p, "example.org");
+    apr_time_t now = apr_time_now();
+    acme_ctx_t ctx = { NULL, NULL, 0, test_clock, &now };
+    unit_ca_t *ca = unit_ca_create(p, "unit test root");
+    unit_ca_t *rogue = unit_ca_create(p, "another root");
+    const char *verdict, *other, *why;
+    EVP_PKEY *foreign;
+    int on_verdict;
+
+    /* Proven at the check, activated on its verdict. */
+    stage(store, p, unit_issue_custody(ca, p, store, "example.org", names, ACME_KEY_EC_P256,
+                                       30 * DAY));
+    assert_int_equal(acme_store_staged_check_verdict(store, p, &ctx, "example.org", names,
+                                                     ACME_KEY_EC_P256, ca->anchors, &verdict,
+                                                     &why), APR_SUCCESS);
+    assert_non_null(verdict);
+    assert_int_equal(strlen(verdict), 64);
+    assert_int_equal(write_with(store, p, &ctx, names, ca->anchors, verdict, &on_verdict),
+                     APR_SUCCESS);
+    assert_true(on_verdict);
+    assert_true(exists(store, p, "domains/example.org"));
+
+    /* A good entry with a verdict that is not its own: proven whole, live. */
+    stage(store, p, unit_issue_custody(ca, p, store, "example.org", names, ACME_KEY_EC_P256,
+                                       30 * DAY));
+    assert_int_equal(write_with(store, p, &ctx, names, ca->anchors, verdict, &on_verdict),
+                     APR_SUCCESS);
+    assert_false(on_verdict);
+
+    /* Checked, then replaced before the activation by a chain for a key
+     * root never generated: the verdict does not let it through. */
+    stage(store, p, unit_issue_custody(ca, p, store, "example.org", names, ACME_KEY_EC_P256,
+                                       30 * DAY));
+    assert_int_equal(acme_store_staged_check_verdict(store, p, &ctx, "example.org", names,
+                                                     ACME_KEY_EC_P256, ca->anchors, &verdict,
+                                                     &why), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_generate(p, ACME_KEY_EC_P256, &foreign), APR_SUCCESS);
+    stage(store, p, unit_ca_issue(ca, p, foreign, names, 30 * DAY));
+    assert_int_equal(write_with(store, p, &ctx, names, ca->anchors, verdict, &on_verdict),
+                     APR_EINVAL);
+    assert_false(on_verdict);
+    assert_true(exists(store, p, "staging/example.org/rejected"));
+
+    /* ... or by a chain of another CA for root's own key: refused too. */
+    stage(store, p, unit_issue_custody(ca, p, store, "example.org", names, ACME_KEY_EC_P256,
+                                       30 * DAY));
+    assert_int_equal(acme_store_staged_check_verdict(store, p, &ctx, "example.org", names,
+                                                     ACME_KEY_EC_P256, ca->anchors, &verdict,
+                                                     &why), APR_SUCCESS);
+    stage(store, p, unit_issue_custody(rogue, p, store, "example.org", names, ACME_KEY_EC_P256,
+                                       30 * DAY));
+    assert_int_equal(write_with(store, p, &ctx, names, ca->anchors, verdict, &on_verdict),
+                     APR_EINVAL);
+    assert_false(on_verdict);
+
+    /* A verdict for these very bytes, proven against other roots: the
+     * chain is proven again against this configuration's, and refused. */
+    stage(store, p, unit_issue_custody(rogue, p, store, "example.org", names, ACME_KEY_EC_P256,
+                                       30 * DAY));
+    assert_int_equal(acme_store_staged_check_verdict(store, p, &ctx, "example.org", names,
+                                                     ACME_KEY_EC_P256, rogue->anchors, &other,
+                                                     &why), APR_SUCCESS);
+    assert_int_equal(write_with(store, p, &ctx, names, ca->anchors, other, &on_verdict),
+                     APR_EINVAL);
+    assert_false(acme_store_has_staged(store, p, "example.org"));
+
+    /* The same bytes for another name make another verdict. */
+    assert_int_equal(acme_store_verdict_make(p, "example.org", "c", 1, "k", 1, &verdict),
+                     APR_SUCCESS);
+    assert_int_equal(acme_store_verdict_make(p, "example.net", "c", 1, "k", 1, &other),
+                     APR_SUCCESS);
+    assert_string_not_equal(verdict, other);
+    assert_int_equal(acme_store_verdict_make(p, "example.org", "ck", 2, "", 0, &other),
+                     APR_SUCCESS);
+    assert_string_not_equal(verdict, other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +332,7 @@ int main(void)
         UNIT_TEST(test_prune_arguments_and_links),
         UNIT_TEST(test_activation_prunes),
         UNIT_TEST(test_staged_check),
+        UNIT_TEST(test_staged_verdict),
     };
 
     if (unit_init() != 0) {

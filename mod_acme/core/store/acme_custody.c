@@ -339,9 +339,8 @@ apr_status_t acme_custody_current_key(acme_store_t *store, apr_pool_t *p, const 
     return APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
 }
 
-apr_status_t acme_custody_key_for(acme_store_t *store, apr_pool_t *p, const char *name,
-                                  EVP_PKEY *pub, const char **pem, apr_size_t *len,
-                                  EVP_PKEY **key)
+apr_status_t acme_custody_key_file_for(acme_store_t *store, apr_pool_t *p, const char *name,
+                                       EVP_PKEY *pub, const char **pem, apr_size_t *len)
 {
     const char *id;
     apr_status_t rv;
@@ -351,8 +350,17 @@ apr_status_t acme_custody_key_for(acme_store_t *store, apr_pool_t *p, const char
         return APR_ENOENT;
     }
     rv = acme_store_read_secret(store, p, key_path(p, name, id), ACME_MAX_STORE_FILE, pem, len);
-    if (rv != APR_SUCCESS) {
-        return APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
+    return APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
+}
+
+apr_status_t acme_custody_key_for(acme_store_t *store, apr_pool_t *p, const char *name,
+                                  EVP_PKEY *pub, const char **pem, apr_size_t *len,
+                                  EVP_PKEY **key)
+{
+    apr_status_t rv;
+
+    if ((rv = acme_custody_key_file_for(store, p, name, pub, pem, len)) != APR_SUCCESS) {
+        return rv;
     }
     if (acme_crypto_key_from_pem(p, *pem, *len, key) != APR_SUCCESS
         || EVP_PKEY_eq(*key, pub) != 1) {

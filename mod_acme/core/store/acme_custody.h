@@ -70,6 +70,13 @@ apr_status_t acme_custody_current_key(acme_store_t *store, apr_pool_t *p, const 
                                       acme_key_type_e key_type, const char **id,
                                       const char **pem, apr_size_t *len);
 
+/* Root: the key file root wrote for name whose public key is pub, found by
+ * its SPKI id: *pem and *len (the file's text, in p), not parsed (nothing
+ * says it holds pub's private key: acme_custody_key_for proves that).
+ * APR_ENOENT when there is no such file; store errors. */
+apr_status_t acme_custody_key_file_for(acme_store_t *store, apr_pool_t *p, const char *name,
+                                       EVP_PKEY *pub, const char **pem, apr_size_t *len);
+
 /* Root: the key generated for name whose public key is pub: *pem and *len (the
  * file's text) and *key, in p. APR_ENOENT when root holds no such key. */
 apr_status_t acme_custody_key_for(acme_store_t *store, apr_pool_t *p, const char *name,

@@ -189,6 +189,21 @@ apr_status_t acme_store_activate_write(acme_store_t *store, apr_pool_t *p,
                                        const apr_array_header_t *names,
                                        acme_key_type_e key_type, X509_STORE *anchors,
                                        acme_store_staged_version_t **written, const char **why);
+/* acme_store_activate_write with the configuration test's verdict on the
+ * name's entry (acme_store_staged_check_verdict; NULL: none). Where it is
+ * for the very bytes read now (cert.pem, root's key file), the key is not
+ * parsed again nor the pair loaded into a TLS server context; the names,
+ * key type, time and chain are proven again. Any other verdict counts for
+ * nothing: the entry is proven whole. Same returns. */
+apr_status_t acme_store_activate_write_verdict(acme_store_t *store, apr_pool_t *p,
+                                               const acme_ctx_t *ctx, const char *name,
+                                               const apr_array_header_t *names,
+                                               acme_key_type_e key_type, X509_STORE *anchors,
+                                               const char *verdict,
+                                               acme_store_staged_version_t **written,
+                                               const char **why);
+/* 1 when v was proven with the configuration test's verdict, else 0. */
+int acme_store_staged_version_on_verdict(const acme_store_staged_version_t *v);
 apr_status_t acme_store_activate_link(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                       acme_store_staged_version_t *v, apr_status_t flushed,
                                       const char **why);
@@ -272,6 +287,23 @@ apr_status_t acme_store_staged_check(acme_store_t *store, apr_pool_t *p, const a
                                      const char *name, const apr_array_header_t *names,
                                      acme_key_type_e key_type, X509_STORE *anchors,
                                      const char **why);
+
+/* acme_store_staged_check, and on APR_SUCCESS the verdict (NULL when it
+ * cannot be made) for acme_store_activate_write_verdict: 64 hex digits in p,
+ * a SHA-256 of name, cert.pem as read and root's key file for its leaf
+ * (acme_store_verdict_make). Only root's memory may carry it to the
+ * activation: whoever could write it could skip the proof it stands for. */
+apr_status_t acme_store_staged_check_verdict(acme_store_t *store, apr_pool_t *p,
+                                             const acme_ctx_t *ctx, const char *name,
+                                             const apr_array_header_t *names,
+                                             acme_key_type_e key_type, X509_STORE *anchors,
+                                             const char **verdict, const char **why);
+/* The verdict on name's staged chain (chain_len bytes as read) with the key
+ * file key (key_len bytes): 64 hex digits in p. APR_ENOMEM, or APR_EINVAL
+ * when an argument is NULL or the digest fails. */
+apr_status_t acme_store_verdict_make(apr_pool_t *p, const char *name, const char *chain,
+                                     apr_size_t chain_len, const char *key, apr_size_t key_len,
+                                     const char **verdict);
 
 /* The staged entry of name as acmectl shows it, read only: nothing renamed,
  * recorded or logged (unlike acme_store_staged_check). Its files are read

@@ -63,6 +63,8 @@ apr_status_t acme_store_load_live(acme_store_t *store, apr_pool_t *p, const char
 typedef struct staged_t {
     const char *chain_pem;
     apr_size_t chain_len;
+    const char *raw_pem;            /* cert.pem as read, what a verdict is for */
+    apr_size_t raw_len;
     const char *key_pem;            /* root's key for the leaf (acme_custody_key_for) */
     apr_size_t key_len;
     const char *meta_json;          /* NULL when none, or not a JSON object */
@@ -172,6 +174,8 @@ static apr_status_t staged_load(apr_pool_t *p, int dirfd, staged_t *st, const ch
         *why = "staged certificate cannot be read";
         return APR_EINVAL;
     }
+    st->raw_pem = st->chain_pem;
+    st->raw_len = st->chain_len;
     /* From here on the chain is what OpenSSL writes of the parsed
      * certificates: that goes live, not the child's text. */
     if (acme_cert_chain_to_pem(p, st->chain, &st->chain_pem) != APR_SUCCESS) {
@@ -312,6 +316,7 @@ struct acme_store_staged_version_t {
     staged_t st;
     apr_uint64_t ready;                    /* the "ready" marker the entry was read with */
     int first;                      /* no live version before it */
+    int on_verdict;                 /* proven with the configuration test's verdict */
 };
 
 /* domains/<name> moved to the version written before (its files on disk). */
@@ -355,13 +360,50 @@ static apr_status_t staged_key(acme_store_t *store, apr_pool_t *p, const char *n
     return APR_SUCCESS;
 }
 
+/* The configuration test proved these very bytes (verdict, from
+ * acme_store_staged_check_verdict, handed to activation in root's memory):
+ * cert.pem as read now and root's key file for its public key. What depends
+ * on more than those bytes is proven again: the names, the key type, the
+ * time, the chain to the trust anchors of this configuration. Not again:
+ * the private key's parse and match, the TLS server context
+ * (acme_certverify_loadable), which depend on nothing else. Returns 0 when
+ * the verdict is not for these bytes (then the entry is proven whole), else
+ * 1 with *rv the outcome. */
+static int staged_on_verdict(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                             const char *name, const apr_array_header_t *names,
+                             acme_key_type_e key_type, X509_STORE *anchors, staged_t *st,
+                             const char *verdict, apr_status_t *rv, const char **reason)
+{
+    EVP_PKEY *pub = X509_get0_pubkey(APR_ARRAY_IDX(st->chain, 0, X509 *));
+    const char *key_pem, *mine;
+    apr_size_t key_len;
+
+    if (!pub || acme_custody_key_file_for(store, p, name, pub, &key_pem, &key_len) != APR_SUCCESS
+        || acme_store_verdict_make(p, name, st->raw_pem, st->raw_len, key_pem, key_len,
+                                   &mine) != APR_SUCCESS
+        || strcmp(mine, verdict) != 0) {
+        return 0;
+    }
+    st->key_pem = key_pem;
+    st->key_len = key_len;
+    st->pkey = pub;             /* for the key's SPKI id when settled */
+    *rv = acme_certverify_leaf(p, st->chain, pub, names, key_type, acme_core_now(ctx), reason);
+    if (*rv == APR_SUCCESS) {
+        *rv = acme_certverify_chain(p, st->chain, anchors, acme_core_now(ctx), reason);
+    }
+    return 1;
+}
+
 /* Reads the entry in dirfd and proves it: APR_SUCCESS with st filled,
  * APR_EEXIST when it is the live certificate already, APR_EINVAL when it is
- * refused (*reason), other errors when it cannot be read. */
+ * refused (*reason), other errors when it cannot be read. verdict: the
+ * configuration test's for this name (NULL: none); *on_verdict set when it
+ * was for these bytes. */
 static apr_status_t staged_validate(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                     const char *name, const apr_array_header_t *names,
                                     acme_key_type_e key_type, X509_STORE *anchors, int dirfd,
-                                    staged_t *st, const char **reason)
+                                    const char *verdict, staged_t *st, const char **reason,
+                                    int *on_verdict)
 {
     apr_status_t rv;
 
@@ -369,6 +411,11 @@ static apr_status_t staged_validate(acme_store_t *store, apr_pool_t *p, const ac
     rv = staged_load(p, dirfd, st, reason);
     if (rv == APR_SUCCESS && has_live(store, p, name) && already_live(store, p, name, st)) {
         return APR_EEXIST;
+    }
+    if (rv == APR_SUCCESS && verdict
+        && (*on_verdict = staged_on_verdict(store, p, ctx, name, names, key_type, anchors, st,
+                                            verdict, &rv, reason))) {
+        return rv;
     }
     if (rv == APR_SUCCESS) {
         rv = staged_key(store, p, name, st, reason);
@@ -423,12 +470,14 @@ static void settle_already_live(acme_store_t *store, apr_pool_t *p, const acme_c
 static apr_status_t staged_prepare(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                    const char *name, const apr_array_header_t *names,
                                    acme_key_type_e key_type, X509_STORE *anchors,
-                                   staged_t *st, const char **reason, int *dirfd,
-                                   apr_uint64_t *ready, const char **why)
+                                   const char *verdict, staged_t *st, const char **reason,
+                                   int *dirfd, apr_uint64_t *ready, int *on_verdict,
+                                   const char **why)
 {
     apr_status_t rv;
 
     *why = NULL;
+    *on_verdict = 0;
     *dirfd = -1;
     if (acme_store_name_check(name) != APR_SUCCESS) {
         *why = "invalid domain name";
@@ -437,7 +486,8 @@ static apr_status_t staged_prepare(acme_store_t *store, apr_pool_t *p, const acm
     if ((*dirfd = staged_open(store, p, name, ready)) < 0) {
         return APR_ENOENT;
     }
-    rv = staged_validate(store, p, ctx, name, names, key_type, anchors, *dirfd, st, reason);
+    rv = staged_validate(store, p, ctx, name, names, key_type, anchors, *dirfd, verdict, st,
+                         reason, on_verdict);
     if (rv == APR_EEXIST) {
         settle_already_live(store, p, ctx, name, st, *ready);
     }
@@ -460,23 +510,41 @@ static apr_status_t staged_prepare(acme_store_t *store, apr_pool_t *p, const acm
     return rv;
 }
 
+apr_status_t acme_store_staged_check_verdict(acme_store_t *store, apr_pool_t *p,
+                                             const acme_ctx_t *ctx, const char *name,
+                                             const apr_array_header_t *names,
+                                             acme_key_type_e key_type, X509_STORE *anchors,
+                                             const char **verdict, const char **why)
+{
+    staged_t st;
+    const char *reason = NULL;
+    apr_uint64_t ready = 0;
+    int dirfd, on_verdict;
+    apr_status_t rv;
+
+    if (verdict) {
+        *verdict = NULL;
+    }
+    rv = staged_prepare(store, p, ctx, name, names, key_type, anchors, NULL, &st, &reason,
+                        &dirfd, &ready, &on_verdict, why);
+    if (dirfd >= 0) {
+        close(dirfd);
+    }
+    if (rv == APR_SUCCESS && verdict
+        && acme_store_verdict_make(p, name, st.raw_pem, st.raw_len, st.key_pem, st.key_len,
+                                   verdict) != APR_SUCCESS) {
+        *verdict = NULL;
+    }
+    return rv == APR_EEXIST ? APR_ENOENT : rv;
+}
+
 apr_status_t acme_store_staged_check(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                      const char *name, const apr_array_header_t *names,
                                      acme_key_type_e key_type, X509_STORE *anchors,
                                      const char **why)
 {
-    staged_t st;
-    const char *reason = NULL;
-    apr_uint64_t ready = 0;
-    int dirfd;
-    apr_status_t rv;
-
-    rv = staged_prepare(store, p, ctx, name, names, key_type, anchors, &st, &reason, &dirfd,
-                        &ready, why);
-    if (dirfd >= 0) {
-        close(dirfd);
-    }
-    return rv == APR_EEXIST ? APR_ENOENT : rv;
+    return acme_store_staged_check_verdict(store, p, ctx, name, names, key_type, anchors, NULL,
+                                           why);
 }
 
 apr_status_t acme_store_staged_inspect(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
@@ -513,11 +581,13 @@ apr_status_t acme_store_staged_inspect(acme_store_t *store, apr_pool_t *p, const
     return rv;
 }
 
-apr_status_t acme_store_activate_write(acme_store_t *store, apr_pool_t *p,
-                                       const acme_ctx_t *ctx, const char *name,
-                                       const apr_array_header_t *names,
-                                       acme_key_type_e key_type, X509_STORE *anchors,
-                                       acme_store_staged_version_t **written, const char **why)
+apr_status_t acme_store_activate_write_verdict(acme_store_t *store, apr_pool_t *p,
+                                               const acme_ctx_t *ctx, const char *name,
+                                               const apr_array_header_t *names,
+                                               acme_key_type_e key_type, X509_STORE *anchors,
+                                               const char *verdict,
+                                               acme_store_staged_version_t **written,
+                                               const char **why)
 {
     acme_store_staged_version_t *v = apr_pcalloc(p, sizeof(*v));
     const char *reason = NULL;
@@ -525,8 +595,8 @@ apr_status_t acme_store_activate_write(acme_store_t *store, apr_pool_t *p,
     apr_status_t rv;
 
     *written = NULL;
-    rv = staged_prepare(store, p, ctx, name, names, key_type, anchors, &v->st, &reason, &dirfd,
-                        &v->ready, why);
+    rv = staged_prepare(store, p, ctx, name, names, key_type, anchors, verdict, &v->st, &reason,
+                        &dirfd, &v->ready, &v->on_verdict, why);
     if (dirfd < 0) {
         return rv == APR_EEXIST ? APR_SUCCESS : rv;
     }
@@ -543,6 +613,16 @@ apr_status_t acme_store_activate_write(acme_store_t *store, apr_pool_t *p,
     }
     *written = v;
     return APR_SUCCESS;
+}
+
+apr_status_t acme_store_activate_write(acme_store_t *store, apr_pool_t *p,
+                                       const acme_ctx_t *ctx, const char *name,
+                                       const apr_array_header_t *names,
+                                       acme_key_type_e key_type, X509_STORE *anchors,
+                                       acme_store_staged_version_t **written, const char **why)
+{
+    return acme_store_activate_write_verdict(store, p, ctx, name, names, key_type, anchors, NULL,
+                                             written, why);
 }
 
 apr_status_t acme_store_activate_link(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
@@ -569,6 +649,11 @@ const char *acme_store_staged_version_name(const acme_store_staged_version_t *v,
 apr_time_t acme_store_staged_version_not_before(const acme_store_staged_version_t *v)
 {
     return v->st.info.not_before;
+}
+
+int acme_store_staged_version_on_verdict(const acme_store_staged_version_t *v)
+{
+    return v->on_verdict;
 }
 
 acme_store_settle_t *acme_store_activate_settle_info(apr_pool_t *p,
