@@ -568,6 +568,54 @@ static void test_driver_queued_name_behind_a_failed_start_keeps_no_stale_start(v
     assert_true(time_of(second, "next_action") > f->now);
 }
 
+/* The first log line holding fragment, or -1. */
+static int log_index(fixture_t *f, const char *fragment)
+{
+    int i;
+
+    for (i = 0; i < f->log->nelts; ++i) {
+        if (strstr(APR_ARRAY_IDX(f->log, i, const char *), fragment)) return i;
+    }
+    return -1;
+}
+
+/* A new child's first run looks at the name whose order is in flight
+ * (jobs/<name>.json) before the names with a fit certificate, configured
+ * before it: the order goes on without waiting for their looks (here
+ * their renewal information, asked of the CA that is down, would even put
+ * it off to the next run). */
+static void test_driver_first_run_resumes_orders_first(void **state)
+{
+    fixture_t *f = *state;
+    apr_array_header_t *domains = apr_array_make(f->p, 3, sizeof(acme_domain_t *));
+    acme_domain_t *fit1 = driver_domain(f->p, "fit1.example");
+    acme_domain_t *fit2 = driver_domain(f->p, "fit2.example");
+    acme_domain_t *flight = driver_domain(f->p, "flight.example");
+    apr_time_t next_run, now = apr_time_now();
+    json_t *job;
+    int staged, resumed;
+
+    install_live(f, fit1, ACME_KEY_EC_P256, fit1->names, 0);
+    install_live(f, fit2, ACME_KEY_EC_P256, fit2->names, 0);
+    job = json_pack("{s:s, s:s, s:s, s:s, s:I}", "fingerprint", acme_job_fingerprint(f->p, flight),
+                    "step", "authorize", "ca", CLOSED_CA, "order", "https://127.0.0.1:9/order/1",
+                    "started", (json_int_t)(apr_time_sec(now) - 60));
+    assert_int_equal(acme_store_write_json(f->store, f->p, "jobs/flight.example.json", job,
+                                           ACME_STORE_KEY_PERMS), APR_SUCCESS);
+    json_decref(job);
+    APR_ARRAY_PUSH(domains, acme_domain_t *) = fit1;
+    APR_ARRAY_PUSH(domains, acme_domain_t *) = fit2;
+    APR_ARRAY_PUSH(domains, acme_domain_t *) = flight;
+    restart(f);
+    run(f, domains, &next_run, &staged);
+    resumed = log_index(f, "ACME00403: flight.example: resuming the order");
+    assert_true(resumed >= 0);
+    assert_true(log_index(f, "ACME00413: fit1.example: certificate valid") > resumed);
+    assert_true(log_index(f, "ACME00413: fit2.example: certificate valid")
+                > log_index(f, "ACME00413: fit1.example: certificate valid"));
+    assert_true(log_index(f, "fit1.example") > resumed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -592,6 +640,7 @@ int main(void)
         DRIVER_TEST(test_driver_discards_unreadable_job),
         DRIVER_TEST(test_driver_queued_names_get_their_own_starts),
         DRIVER_TEST(test_driver_queued_name_behind_a_failed_start_keeps_no_stale_start),
+        DRIVER_TEST(test_driver_first_run_resumes_orders_first),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);

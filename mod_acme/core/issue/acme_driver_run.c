@@ -238,13 +238,87 @@ static void admit_freed(acme_driver_t *driver, const apr_array_header_t *domains
     look_each(driver, domains, waiting, ptemp, markers, staged, sum);
 }
 
+/* The names of one of the store's directories (entries ending in suffix,
+ * that cut off; every entry when suffix is NULL), as a set in p. */
+static apr_hash_t *listed(acme_driver_t *driver, apr_pool_t *p, const char *reldir,
+                          const char *suffix)
+{
+    apr_hash_t *set = apr_hash_make(p);
+    apr_array_header_t *entries;
+    apr_size_t slen = suffix ? strlen(suffix) : 0;
+    int i;
+
+    if (acme_store_list(driver->store, p, reldir, &entries) != APR_SUCCESS) {
+        return set;
+    }
+    for (i = 0; i < entries->nelts; ++i) {
+        const char *entry = APR_ARRAY_IDX(entries, i, const char *);
+        apr_size_t len = strlen(entry);
+
+        if (!suffix || (len > slen && !strcmp(entry + len - slen, suffix))) {
+            apr_hash_set(set, apr_pstrmemdup(p, entry, len - slen), APR_HASH_KEY_STRING, "");
+        }
+    }
+    return set;
+}
+
+/* 0: an order in flight, 1: no fit certificate (due, queued, failing),
+ * 2: a certificate that was fit at the last look (or, before the first,
+ * one live in the store) or one staged. A record not restored yet (a new
+ * child) is told by the store: jobs/<name>.json, domains/<name>. */
+static int look_group(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_t *p,
+                      apr_hash_t **jobs, apr_hash_t **live)
+{
+    acme_record_t *rec = acme_record_get(driver, domain->name, 0);
+
+    if (rec && rec->restored) {
+        return rec->job ? 0 : !strcmp(rec->state, "valid") || !strcmp(rec->state, "staged")
+                              ? 2 : 1;
+    }
+    if (!*jobs) {
+        *jobs = listed(driver, p, ACME_STORE_JOBS, ".json");
+        *live = listed(driver, p, ACME_STORE_DOMAINS, NULL);
+    }
+    return apr_hash_get(*jobs, domain->name, APR_HASH_KEY_STRING) ? 0
+           : apr_hash_get(*live, domain->name, APR_HASH_KEY_STRING) ? 2 : 1;
+}
+
+/* The order of a full run's looks, as indices into domains: orders in
+ * flight first, then the names without a fit certificate, then the fit
+ * ones, each group in configuration order. A look is CPU work under the
+ * wire lock (a fit name's costs milliseconds: its live chain parsed), so
+ * after a restart that made hundreds of names live, the resumed orders
+ * would otherwise wait for all of those looks. */
+static apr_array_header_t *look_order(acme_driver_t *driver, const apr_array_header_t *domains,
+                                      apr_pool_t *p)
+{
+    apr_array_header_t *order = apr_array_make(p, domains->nelts, sizeof(int));
+    apr_hash_t *jobs = NULL, *live = NULL;
+    char *group = apr_palloc(p, (apr_size_t)domains->nelts + 1);
+    int g, i;
+
+    for (i = 0; i < domains->nelts; ++i) {
+        group[i] = (char)look_group(driver, APR_ARRAY_IDX(domains, i, const acme_domain_t *), p,
+                                    &jobs, &live);
+    }
+    for (g = 0; g < 3; ++g) {
+        for (i = 0; i < domains->nelts; ++i) {
+            if (group[i] == g) {
+                APR_ARRAY_PUSH(order, int) = i;
+            }
+        }
+    }
+    return order;
+}
+
 /* Every name, then the schedule rebuilt when nothing is in progress. */
 static void full_run(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *ptemp,
                      int markers, int *staged, run_sum_t *sum)
 {
     int i;
 
-    look_each(driver, domains, NULL, ptemp, markers, staged, sum);
+    look_each(driver, domains, domains ? look_order(driver, domains, ptemp) : NULL, ptemp,
+              markers, staged, sum);
     if (domains) {
         admit_freed(driver, domains, ptemp, markers, staged, sum);
     }
