@@ -180,6 +180,36 @@ static void test_unsaved_mark(void **state)
     assert_int_not_equal(stat(mark, &st), 0);
 }
 
+/* acme_status_record_unchanged: the file as save would write it, byte for
+ * byte; not when missing, different (a change, extra spaces) or marked
+ * unsaved (a save would remove the mark). */
+static void test_unchanged(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = unit_temp_store(p, "acme-status", NULL);
+    acme_status_record_t *rec = full_record(p);
+    const char *record = acme_store_path(store, p, "status/example.org.json");
+    const char *mark = acme_store_path(store, p, "status/example.org" ACME_STATUS_UNSAVED_SUFFIX);
+    FILE *fp;
+
+    assert_false(acme_status_record_unchanged(store, p, rec));
+    assert_int_equal(acme_status_record_save(store, p, rec), APR_SUCCESS);
+    assert_true(acme_status_record_unchanged(store, p, rec));
+    rec->attempts += 1;
+    assert_false(acme_status_record_unchanged(store, p, rec));
+    rec->attempts -= 1;
+    assert_non_null(fp = fopen(record, "a"));
+    fputs("\n", fp);
+    fclose(fp);
+    assert_false(acme_status_record_unchanged(store, p, rec));
+    assert_int_equal(acme_status_record_save(store, p, rec), APR_SUCCESS);
+    assert_non_null(fp = fopen(mark, "w"));
+    fclose(fp);
+    assert_false(acme_status_record_unchanged(store, p, rec));
+    rec->name = "../escape";
+    assert_false(acme_status_record_unchanged(store, p, rec));
+}
+
 /* The file name is the key: a record claiming another name is still read
  * under its file's name. */
 static void test_load_uses_the_file_name(void **state)
@@ -429,6 +459,7 @@ int main(void)
         UNIT_TEST(test_round_trip),
         UNIT_TEST(test_save_load),
         UNIT_TEST(test_unsaved_mark),
+        UNIT_TEST(test_unchanged),
         UNIT_TEST(test_load_uses_the_file_name),
         UNIT_TEST(test_load_all),
         UNIT_TEST(test_load_all_cached),

@@ -112,6 +112,7 @@ void acme_record_status_update(acme_driver_t *driver, acme_record_t *rec,
                            apr_hashfunc_default(rec->notice, &notice_len),
                            rec->job ? rec->job->activity_seq : 0, rec->queued);
     acme_changes_t *changes = acme_counters_changes(driver->ctx.counters);
+    const acme_status_record_t *st;
     const char *status_dir;
     apr_uint64_t digest;
     apr_status_t rv;
@@ -120,10 +121,19 @@ void acme_record_status_update(acme_driver_t *driver, acme_record_t *rec,
     if (digest == rec->status_written) {
         return;
     }
+    st = status_record(rec, domain, p);
+    /* This child's first record of the name: after a restart, a fit
+     * certificate's comes out as the last child wrote it. Reading it back
+     * costs less than writing and renaming a file per name, and readers
+     * keyed on its stamp then read nothing again. */
+    if (!rec->status_written && acme_status_record_unchanged(driver->store, p, st)) {
+        rec->status_written = digest;
+        return;
+    }
     /* noted for the status page, which then reads this record alone */
     status_dir = acme_store_path(driver->store, p, ACME_STORE_STATUS);
     acme_changes_begin(changes, ACME_CHANGES_STATUS, status_dir);
-    rv = acme_status_record_save(driver->store, p, status_record(rec, domain, p));
+    rv = acme_status_record_save(driver->store, p, st);
     acme_changes_note(changes, ACME_CHANGES_STATUS, status_dir,
                       rv == APR_SUCCESS ? domain->name : NULL);
     if (rv != APR_SUCCESS) {

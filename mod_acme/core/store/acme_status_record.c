@@ -397,6 +397,23 @@ apr_status_t acme_status_record_save(acme_store_t *store, apr_pool_t *p,
     return rv;
 }
 
+int acme_status_record_unchanged(acme_store_t *store, apr_pool_t *p,
+                                 const acme_status_record_t *rec)
+{
+    json_t *json;
+    struct stat st;
+    int same;
+
+    if (!rec->name || acme_store_name_check(rec->name) != APR_SUCCESS
+        || lstat(acme_store_path(store, p, unsaved_path(p, rec->name)), &st) == 0
+        || !(json = acme_status_record_encode(rec, p))) {
+        return 0;
+    }
+    same = acme_store_json_unchanged(store, p, acme_store_rel_status(p, rec->name), json);
+    json_decref(json);
+    return same;
+}
+
 apr_time_t acme_status_record_unsaved_since(acme_store_t *store, apr_pool_t *p, const char *name)
 {
     struct stat st;

@@ -177,6 +177,13 @@ apr_status_t acme_status_record_decode(apr_pool_t *p, const json_t *json,
 #define ACME_STATUS_UNSAVED_SUFFIX ".unsaved"
 apr_status_t acme_status_record_save(acme_store_t *store, apr_pool_t *p,
                                      const acme_status_record_t *rec);
+/* 1 when status/<rec->name>.json already holds, byte for byte, what
+ * acme_status_record_save would write for rec, and no status/<name>.unsaved
+ * mark stands (a save would remove it); 0 otherwise. A new child's first
+ * save of each record can then be left out: after a restart, most records
+ * come out as they were read. p holds temporary memory. */
+int acme_status_record_unchanged(acme_store_t *store, apr_pool_t *p,
+                                 const acme_status_record_t *rec);
 /* Since when status/<name>.json could not be written (the mtime of
  * status/<name>.unsaved, to the second), 0 when it could (no mark, or not a
  * plain file). */

@@ -92,6 +92,11 @@ apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const cha
 apr_status_t acme_store_write_json_unsynced(acme_store_t *store, apr_pool_t *p,
                                             const char *relpath, json_t *json,
                                             apr_fileperms_t perms);
+/* 1 when the file at relpath holds, byte for byte, what acme_store_write_json
+ * would write for json; 0 when it differs, is missing or cannot be read.
+ * p holds temporary memory. */
+int acme_store_json_unchanged(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                              const json_t *json);
 /* Reads and parses the JSON file at relpath (capped like acme_store_read).
  * The json belongs to p: a cleanup of p releases it, so the caller never
  * calls json_decref on it (json_incref to keep it past p). APR_SUCCESS,

@@ -353,18 +353,41 @@ apr_status_t acme_store_read_secret(acme_store_t *store, apr_pool_t *p, const ch
     return store_read(store, p, relpath, max, 1, data, len);
 }
 
-static apr_status_t write_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
-                               json_t *json, apr_fileperms_t perms, int sync)
+/* What a JSON file of the store holds for json, in p; NULL when it cannot
+ * be encoded. */
+static const char *json_text(apr_pool_t *p, const json_t *json)
 {
     char *text = json_dumps(json, JSON_INDENT(2) | JSON_SORT_KEYS);
     const char *copy;
 
     if (!text) {
-        return APR_EINVAL;
+        return NULL;
     }
     copy = apr_pstrcat(p, text, "\n", NULL);
     free(text);
+    return copy;
+}
+
+static apr_status_t write_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                               json_t *json, apr_fileperms_t perms, int sync)
+{
+    const char *copy = json_text(p, json);
+
+    if (!copy) {
+        return APR_EINVAL;
+    }
     return store_write(store, p, relpath, copy, strlen(copy), perms, sync);
+}
+
+int acme_store_json_unchanged(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                              const json_t *json)
+{
+    const char *text = json_text(p, json), *data;
+    apr_size_t len;
+
+    /* one byte more than the text: a longer file reads as different */
+    return text && acme_store_read(store, p, relpath, strlen(text) + 1, &data, &len) == APR_SUCCESS
+           && len == strlen(text) && memcmp(data, text, len) == 0;
 }
 
 apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
