@@ -386,6 +386,26 @@ static apr_time_t restart_allowed_at(const acme_wd_t *wd, const apr_array_header
                                                           : last + ACME_WD_RESTART_NEW_INTERVAL;
 }
 
+/* Why the restart for names waits (restart_allowed_at), for ACME00734: a
+ * name without a live certificate at this generation's start holds it by
+ * the short interval after the last automatic restart, not by the bound on
+ * restarts that replace live certificates. */
+static const char *hold_reason(const acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *names)
+{
+    int i;
+
+    for (i = 0; i < names->nelts; ++i) {
+        if (!wd->live_until || !apr_hash_get(wd->live_until, APR_ARRAY_IDX(names, i, const char *),
+                                             APR_HASH_KEY_STRING)) {
+            return apr_psprintf(p, "automatic restarts are %d s apart at least",
+                                (int)apr_time_sec(ACME_WD_RESTART_NEW_INTERVAL));
+        }
+    }
+    return apr_psprintf(p, "automatic restarts that replace live certificates are %d in a row "
+                        "at most, then one per %d s", ACME_WD_RESTART_BURST,
+                        (int)apr_time_sec(ACME_WD_RESTART_MIN_INTERVAL));
+}
+
 /* wake_fd: the activation thread's stop pipe (-1 from the monitor hook).
  * The configuration test proves the staged entries too: httpd restarts only
  * for names in fresh whose entry would go live. hold_until: 0 to restart
@@ -435,10 +455,10 @@ static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, ap
         acme_activation_held_restart_write(wd, p, hold_until);
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, wd->rt->base,
                      "ACME00734: new certificate(s) staged (%s) and ready to go live; "
-                     "automatic restarts that replace live certificates are %d in a row at "
-                     "most, then one per %d s, so the graceful restart comes at %s "
-                     "(apachectl graceful activates them now)", apr_array_pstrcat(p, names, ' '),
-                     ACME_WD_RESTART_BURST, (int)apr_time_sec(ACME_WD_RESTART_MIN_INTERVAL),
+                     "%s, so the graceful restart comes at %s at the earliest (later while "
+                     "other orders are still moving, so that one restart makes them live "
+                     "together; apachectl graceful activates them now)",
+                     apr_array_pstrcat(p, names, ' '), hold_reason(wd, p, names),
                      acme_time_rfc3339(p, hold_until));
         return;
     }

@@ -172,9 +172,20 @@ static void job_wait(acme_driver_t *driver, acme_record_t *rec, const acme_step_
     job->poll_interval = job->poll_interval * 2 > ACME_POLL_MAX ? ACME_POLL_MAX : job->poll_interval * 2;
 }
 
+/* An order that took longer than this (a CA that was down, a restart in
+ * between) says nothing of how fast the queue moves. */
+#define ACME_ORDER_TIME_MAX apr_time_from_sec(600)
+
 static void job_staged(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                        apr_pool_t *p)
 {
+    apr_interval_time_t took = acme_core_now(&driver->ctx) - rec->job->started;
+
+    if (rec->job->started && took > 0 && took < ACME_ORDER_TIME_MAX) {
+        /* weight 1/8: a few orders move it, one slow order does not */
+        driver->order_time = driver->order_time ? driver->order_time + (took - driver->order_time) / 8
+                                                : took;
+    }
     gate_end(driver, rec, domain, 1, p);
     job_end(driver, rec);
     rec->attempts = 0;

@@ -248,6 +248,9 @@ struct acme_driver_t {
                                      * (acme_job_pace.c); NULL = none yet */
     apr_hash_t *pace_learned;       /* CA URL -> the pace learned from its 429
                                      * (acme_job_pace_learned.c); NULL = unread */
+    apr_interval_time_t order_time; /* moving average of an order's time from its start to
+                                     * its certificate staged (microseconds), 0 = none yet:
+                                     * what AcmeMaxParallel's queue estimates starts by */
     int active;                     /* jobs in flight: counted at each run's start, and
                                      * kept during the run (a job restored, started or
                                      * ended), so a slot freed is taken in the same run */

@@ -23,8 +23,9 @@
 #include "acme_time.h"
 
 #define PACER_FILE ACME_STORE_JOBS "/.pacer.json"
-/* Without a free slot, the estimated start given to a queued name (about
- * AcmeMaxParallel names per recheck). The name does not wait for it: a run
+/* Without a free slot, the shortest estimated start given to a queued name
+ * (about AcmeMaxParallel names per recheck, or per order's time as the last
+ * orders took when that is longer: acme_driver_t.order_time). The name does not wait for it: a run
  * in which an order ends and frees a slot looks at the names queued for one
  * (rec->queued_for_slot, acme_driver_run.c), in the order of the
  * configuration, so the queue moves as fast as orders end. A recheck that
@@ -175,11 +176,15 @@ static apr_time_t admit_at(acme_driver_t *driver, const char *ca_url, apr_time_t
     limit_for(driver, ca_url, now, p, &burst, &interval);
     *spacing = burst > 0 && interval > 0 && ca_url ? interval + pace_margin(interval) : 0;
     if (driver->active >= driver->pacing.max_parallel) {
-        /* max_parallel orders in flight: about that many may start per recheck */
-        if (*spacing < QUEUE_RECHECK / driver->pacing.max_parallel) {
-            *spacing = QUEUE_RECHECK / driver->pacing.max_parallel;
+        /* max_parallel orders in flight: about that many start per order's
+         * time (as the last orders took, at least the recheck) */
+        apr_interval_time_t per = driver->order_time > QUEUE_RECHECK ? driver->order_time
+                                                                     : QUEUE_RECHECK;
+
+        if (*spacing < per / driver->pacing.max_parallel) {
+            *spacing = per / driver->pacing.max_parallel;
         }
-        return now + QUEUE_RECHECK;
+        return now + per;
     }
     if (!*spacing) {
         return 0;
