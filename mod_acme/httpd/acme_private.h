@@ -74,6 +74,15 @@ void acme_certs_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp);
 apr_time_t acme_certs_keys_judged_at(acme_runtime_t *rt, apr_pool_t *p, const char *name,
                                      const acme_cert_info_t *leaf, int live);
 
+/* acme_certs_store.c, post_config (root's parent): opens AcmeStoreDir (made
+ * if missing), grants the issuing child its directories, records each
+ * domain's configuration where it changed, activates what is staged and
+ * makes or loads the shared fallback (held in memory when the store is
+ * full). APR_SUCCESS, also when the fallback had to stay in memory; an
+ * error (logged, ACME00638 or ACME00605) when the store cannot be used:
+ * httpd must not start then. Memory: rt->pool; temporaries from ptemp. */
+apr_status_t acme_certs_store_open(acme_runtime_t *rt, apr_pool_t *ptemp);
+
 /* Log sink for the core, writing to s's error log with the acme module index. */
 void acme_certs_ctx_init(acme_ctx_t *ctx, server_rec *s);
 
