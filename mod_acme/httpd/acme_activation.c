@@ -386,20 +386,23 @@ static apr_time_t restart_allowed_at(const acme_wd_t *wd, const apr_array_header
                                                           : last + ACME_WD_RESTART_NEW_INTERVAL;
 }
 
-/* Why the restart for names waits (restart_allowed_at), for ACME00734: a
- * name without a live certificate at this generation's start holds it by
- * the short interval after the last automatic restart, not by the bound on
- * restarts that replace live certificates. */
-static const char *hold_reason(const acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *names)
+/* Why the restart for names waits until hold_until (restart_allowed_at),
+ * for ACME00734: a name without a live certificate at this generation's
+ * start, or a replacement within the burst, waits only for the short
+ * interval after the last automatic restart; other replacements for the
+ * bound on restarts that replace live certificates. */
+static const char *hold_reason(const acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *names,
+                               apr_time_t hold_until)
 {
-    int i;
+    int new_name = 0, i;
 
-    for (i = 0; i < names->nelts; ++i) {
-        if (!wd->live_until || !apr_hash_get(wd->live_until, APR_ARRAY_IDX(names, i, const char *),
-                                             APR_HASH_KEY_STRING)) {
-            return apr_psprintf(p, "automatic restarts are %d s apart at least",
-                                (int)apr_time_sec(ACME_WD_RESTART_NEW_INTERVAL));
-        }
+    for (i = 0; i < names->nelts && !new_name; ++i) {
+        new_name = !wd->live_until || !apr_hash_get(wd->live_until, APR_ARRAY_IDX(names, i,
+                                                    const char *), APR_HASH_KEY_STRING);
+    }
+    if (new_name || hold_until == wd->restarts->last + ACME_WD_RESTART_NEW_INTERVAL) {
+        return apr_psprintf(p, "automatic restarts are %d s apart at least",
+                            (int)apr_time_sec(ACME_WD_RESTART_NEW_INTERVAL));
     }
     return apr_psprintf(p, "automatic restarts that replace live certificates are %d in a row "
                         "at most, then one per %d s", ACME_WD_RESTART_BURST,
@@ -458,7 +461,7 @@ static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, ap
                      "%s, so the graceful restart comes at %s at the earliest (later while "
                      "other orders are still moving, so that one restart makes them live "
                      "together; apachectl graceful activates them now)",
-                     apr_array_pstrcat(p, names, ' '), hold_reason(wd, p, names),
+                     apr_array_pstrcat(p, names, ' '), hold_reason(wd, p, names, hold_until),
                      acme_time_rfc3339(p, hold_until));
         return;
     }

@@ -44,6 +44,7 @@ apr_status_t acme_driver_create(acme_driver_t **driver_out, apr_pool_t *p, const
     }
     driver = apr_pcalloc(pool, sizeof(*driver));
     driver->pool = pool;
+    driver->born = acme_core_now(ctx);
     if (ctx) {
         driver->ctx = *ctx;
     }
@@ -181,10 +182,12 @@ static void job_staged(acme_driver_t *driver, acme_record_t *rec, const acme_dom
 {
     apr_interval_time_t took = acme_core_now(&driver->ctx) - rec->job->started;
 
-    if (rec->job->started && took > 0 && took < ACME_ORDER_TIME_MAX) {
-        /* weight 1/8: a few orders move it, one slow order does not */
-        driver->order_time = driver->order_time ? driver->order_time + (took - driver->order_time) / 8
-                                                : took;
+    /* Only orders this child started: a resumed one's start (from its job
+     * file) includes the restart. Weight 1/8: a few orders move it, one slow
+     * order does not. */
+    if (rec->job->started >= driver->born && took > 0 && took < ACME_ORDER_TIME_MAX) {
+        driver->order_time = driver->order_time
+                             ? driver->order_time + (took - driver->order_time) / 8 : took;
     }
     gate_end(driver, rec, domain, 1, p);
     job_end(driver, rec);

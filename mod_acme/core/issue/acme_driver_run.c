@@ -126,7 +126,6 @@ static int look_at(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_
     apr_pool_create(&p, ptemp);
     if (!rec->restored) {
         acme_renewal_restore(driver, rec, domain, acme_core_now(&driver->ctx), p);
-        driver->active += rec->job != NULL;    /* an order in flight before the restart */
     }
     if (rec->next_run <= acme_core_now(&driver->ctx) || renewal_asked(driver, rec, domain, p, markers)
         || persist_look_asked(driver, rec, domain, p, markers)
@@ -435,12 +434,14 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
         mark_orders_in_flight(driver, ptemp, sum.in_flight);
     }
     *next_run = driver->sched_ok ? grouped(driver, &sum) : sum.earliest;
-    /* An order ended after names queued for its slot were looked at in this
-     * run: they start in the next, now, not at their estimated start. Each
+    /* Names still wait for a slot that is free (a run over the due names
+     * only, which has no admit_freed, or an order admitted there that failed
+     * at once): the next run, now and over every name, starts them. Each
      * such run starts one or frees another, so this never spins. */
     if (sum.slot_waiting && driver->active < driver->pacing.max_parallel
         && !apr_atomic_read32(&driver->stop)) {
         *next_run = acme_core_now(&driver->ctx);
+        driver->sched_ok = 0;
     }
     return APR_SUCCESS;
 }

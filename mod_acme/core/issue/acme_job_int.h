@@ -252,8 +252,9 @@ struct acme_driver_t {
                                      * its certificate staged (microseconds), 0 = none yet:
                                      * what AcmeMaxParallel's queue estimates starts by */
     int active;                     /* jobs in flight: counted at each run's start, and
-                                     * kept during the run (a job restored, started or
-                                     * ended), so a slot freed is taken in the same run */
+                                     * kept during the run (a job started, a resumed order
+                                     * too, or ended), so a slot freed is taken in it */
+    apr_time_t born;                /* when this driver (this child's) was made */
     acme_order_gate_t gate;         /* begin NULL: none */
     acme_changes_stamp_t jobs_stamp; /* jobs/ at the last run, for acmectl's markers */
     int jobs_trusted;               /* ... taken a second after jobs/ last changed */
