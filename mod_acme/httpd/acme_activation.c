@@ -149,10 +149,12 @@ static acme_wd_restarts_t *restarts_state(server_rec *s)
         restarts->last = restarts->credit = 0;
     }
     else {
-        restarts->cost = apr_time_now() - restarts->last;
+        /* issuance paid the test too: the child is replaced right after it */
+        restarts->cost = apr_time_now() - restarts->last + restarts->test_took;
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "ACME00750: the automatic restart took "
-                     "%" APR_TIME_T_FMT " ms to this generation's set-up; while orders are "
-                     "moving, staged certificates wait up to %d times that for the next",
+                     "%" APR_TIME_T_FMT " ms from its configuration test to this generation's "
+                     "set-up; while orders are moving, staged certificates wait up to %d times "
+                     "that for the next",
                      apr_time_as_msec(restarts->cost), ACME_WD_BATCH_COST_FACTOR);
     }
     restarts->requested = 0;

@@ -104,6 +104,9 @@ int acme_activation_test(acme_wd_t *wd, const apr_array_header_t *fresh, apr_poo
         }
         if (!(why = unusable_why(p, test))) {
             wd->unusable = 0;
+            if (wd->restarts) {
+                wd->restarts->test_took = apr_time_now() - began;  /* part of its cost */
+            }
             return 1;
         }
         if (runs > 1 || wd->unusable > 0) {

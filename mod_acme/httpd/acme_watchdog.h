@@ -17,7 +17,10 @@ typedef struct acme_wd_restarts_t {
     apr_time_t last;                  /* 0: none since startup or since someone else's restart */
     apr_time_t credit;                /* token bucket of restarts: each adds an interval */
     int requested;                    /* set with the signal, read by the next post_config */
-    apr_time_t cost;                  /* the last automatic one, signal to post_config; 0: none */
+    apr_time_t cost;                  /* the last automatic one as issuance saw it: its
+                                       * configuration test, then signal to the watchdog's
+                                       * post_config (after mod_ssl's); 0: none */
+    apr_interval_time_t test_took;    /* that configuration test's time */
 } acme_wd_restarts_t;
 
 /* Across generations: what the refusal backoff holds back, and what was

@@ -187,7 +187,8 @@ static void look_one(acme_driver_t *driver, int i, void *baton)
 
 /* Looks at the domains at indices (NULL: all), on the driver's threads
  * (acme_driver_wire_each), then, as a second pass, at the orders that yielded
- * in the first, in the same order. */
+ * in the first and those whose poll came due while the first went on (a
+ * long pass would otherwise hold them to the next run), in the same order. */
 static void look_each(acme_driver_t *driver, const apr_array_header_t *domains,
                       const apr_array_header_t *indices, apr_pool_t *ptemp, int markers,
                       int *staged, run_sum_t *sum)
@@ -201,8 +202,12 @@ static void look_each(acme_driver_t *driver, const apr_array_header_t *domains,
     driver->may_yield = 1;
     acme_driver_wire_each(driver, n, look_one, &pass);
     for (i = 0; i < n; ++i) {
-        if (pass.yielded[i]) {
-            APR_ARRAY_PUSH(again, int) = indices ? APR_ARRAY_IDX(indices, i, int) : i;
+        int index = indices ? APR_ARRAY_IDX(indices, i, int) : i;
+        const acme_record_t *rec = pass.yielded[i] ? NULL : acme_record_get(
+            driver, APR_ARRAY_IDX(domains, index, const acme_domain_t *)->name, 0);
+
+        if (pass.yielded[i] || (rec && rec->job && rec->next_run <= acme_core_now(&driver->ctx))) {
+            APR_ARRAY_PUSH(again, int) = index;
         }
     }
     driver->may_yield = 0;
@@ -289,7 +294,7 @@ static int look_group(acme_driver_t *driver, const acme_domain_t *domain, apr_po
  * after a restart that made hundreds of names live, the resumed orders
  * would otherwise wait for all of those looks. */
 static apr_array_header_t *look_order(acme_driver_t *driver, const apr_array_header_t *domains,
-                                      apr_pool_t *p)
+                                      apr_pool_t *p, int *in_flight)
 {
     apr_array_header_t *order = apr_array_make(p, domains->nelts, sizeof(int));
     apr_hash_t *jobs = NULL, *live = NULL;
@@ -306,6 +311,9 @@ static apr_array_header_t *look_order(acme_driver_t *driver, const apr_array_hea
                 APR_ARRAY_PUSH(order, int) = i;
             }
         }
+        if (g == 0) {
+            *in_flight = order->nelts;
+        }
     }
     return order;
 }
@@ -314,10 +322,23 @@ static apr_array_header_t *look_order(acme_driver_t *driver, const apr_array_hea
 static void full_run(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *ptemp,
                      int markers, int *staged, run_sum_t *sum)
 {
-    int i;
+    int i, in_flight = 0;
+    apr_array_header_t *order = domains ? look_order(driver, domains, ptemp, &in_flight) : NULL;
 
-    look_each(driver, domains, domains ? look_order(driver, domains, ptemp) : NULL, ptemp,
-              markers, staged, sum);
+    /* The orders in flight first, each pass of theirs before any other look:
+     * after a restart their polls come due while hundreds of other names
+     * are looked at (each milliseconds of work under the wire lock). */
+    if (order && in_flight > 0 && in_flight < order->nelts) {
+        apr_array_header_t *rest = apr_array_make(ptemp, order->nelts - in_flight, sizeof(int));
+
+        for (i = in_flight; i < order->nelts; ++i) {
+            APR_ARRAY_PUSH(rest, int) = APR_ARRAY_IDX(order, i, int);
+        }
+        order->nelts = in_flight;
+        look_each(driver, domains, order, ptemp, markers, staged, sum);
+        order = rest;
+    }
+    look_each(driver, domains, order, ptemp, markers, staged, sum);
     if (domains) {
         admit_freed(driver, domains, ptemp, markers, staged, sum);
     }
