@@ -80,6 +80,12 @@
 #define ACME_WD_RESTART_NEW_INTERVAL apr_time_from_sec(5)
 #define ACME_WD_RESTARTS_KEY   "mod_acme.restarts"
 
+/* Which rule holds an automatic restart back (restart_allowed_at). */
+typedef enum {
+    HOLD_INTERVAL,   /* ACME_WD_RESTART_NEW_INTERVAL after the last one */
+    HOLD_BOUND       /* the bound on restarts that replace live certificates */
+} hold_why_t;
+
 static int seen_before(apr_hash_t *seen, const char *name, apr_time_t at)
 {
     apr_time_t *known = seen ? apr_hash_get(seen, name, APR_HASH_KEY_STRING) : NULL;
@@ -362,12 +368,15 @@ static apr_array_header_t *not_in(acme_wd_t *wd, apr_pool_t *p, apr_hash_t *seen
  *   certificate the CA issued for a key root generated) gets one restart a
  *   minute.
  * The check of the staged entries does not wait (what would be refused is
- * refused at once); only the restart does. */
-static apr_time_t restart_allowed_at(const acme_wd_t *wd, const apr_array_header_t *names)
+ * refused at once); only the restart does. *why: which rule sets the time
+ * (for ACME00734; set whatever is returned). */
+static apr_time_t restart_allowed_at(const acme_wd_t *wd, const apr_array_header_t *names,
+                                     hold_why_t *why)
 {
     apr_time_t last = wd->restarts->last, allowed;
     int i;
 
+    *why = HOLD_INTERVAL;
     if (!last) {
         return 0;
     }
@@ -377,32 +386,23 @@ static apr_time_t restart_allowed_at(const acme_wd_t *wd, const apr_array_header
                                       names, i, const char *), APR_HASH_KEY_STRING) : NULL;
 
         if (!until) {
-            allowed = last + ACME_WD_RESTART_NEW_INTERVAL;
-            break;
+            return last + ACME_WD_RESTART_NEW_INTERVAL;
         }
         if (last + (*until - last) / 2 < allowed) {
             allowed = last + (*until - last) / 2;
         }
     }
-    return allowed > last + ACME_WD_RESTART_NEW_INTERVAL ? allowed
-                                                          : last + ACME_WD_RESTART_NEW_INTERVAL;
+    if (allowed > last + ACME_WD_RESTART_NEW_INTERVAL) {
+        *why = HOLD_BOUND;
+        return allowed;
+    }
+    return last + ACME_WD_RESTART_NEW_INTERVAL;
 }
 
-/* Why the restart for names waits until hold_until (restart_allowed_at),
- * for ACME00734: a name without a live certificate at this generation's
- * start, or a replacement within the burst, waits only for the short
- * interval after the last automatic restart; other replacements for the
- * bound on restarts that replace live certificates. */
-static const char *hold_reason(const acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *names,
-                               apr_time_t hold_until)
+/* ACME00734's words for why (restart_allowed_at), allocated from p. */
+static const char *hold_reason(apr_pool_t *p, hold_why_t why)
 {
-    int new_name = 0, i;
-
-    for (i = 0; i < names->nelts && !new_name; ++i) {
-        new_name = !wd->live_until || !apr_hash_get(wd->live_until, APR_ARRAY_IDX(names, i,
-                                                    const char *), APR_HASH_KEY_STRING);
-    }
-    if (new_name || hold_until == wd->restarts->last + ACME_WD_RESTART_NEW_INTERVAL) {
+    if (why == HOLD_INTERVAL) {
         return apr_psprintf(p, "automatic restarts are %d s apart at least",
                             (int)apr_time_sec(ACME_WD_RESTART_NEW_INTERVAL));
     }
@@ -416,10 +416,11 @@ static const char *hold_reason(const acme_wd_t *wd, apr_pool_t *p, const apr_arr
  * for names in fresh whose entry would go live. hold_until: 0 to restart
  * now; else (the restart interval holds it back) only the check runs, at
  * once, so what would be refused is refused now, and the entries it passed
- * are said to wait, with the time the restart may go (ACME00734), so the
- * delay is never a mystery; they are checked again before the restart. */
+ * are said to wait, with the time the restart may go and why (the rule
+ * restart_allowed_at applied, ACME00734), so the delay is never a mystery;
+ * they are checked again before the restart. */
 static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, apr_pool_t *p,
-                              int wake_fd, apr_time_t hold_until)
+                              int wake_fd, apr_time_t hold_until, hold_why_t why)
 {
     acme_configtest_t test;
     apr_array_header_t *names, *left, *unchecked;
@@ -463,7 +464,7 @@ static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, ap
                      "%s, so the graceful restart comes at %s at the earliest (later while "
                      "other orders are still moving, so that one restart makes them live "
                      "together; apachectl graceful activates them now)",
-                     apr_array_pstrcat(p, names, ' '), hold_reason(wd, p, names, hold_until),
+                     apr_array_pstrcat(p, names, ' '), hold_reason(p, why),
                      acme_time_rfc3339(p, hold_until));
         return;
     }
@@ -488,15 +489,15 @@ static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, ap
     }
 }
 
-/* While the restart interval holds fresh back until allowed: the entries
- * not checked yet are checked now. */
+/* While the restart interval holds fresh back until allowed (for why): the
+ * entries not checked yet are checked now. */
 static void hold_restart(acme_wd_t *wd, const apr_array_header_t *fresh, apr_pool_t *p,
-                               int wake_fd, apr_time_t allowed)
+                         int wake_fd, apr_time_t allowed, hold_why_t why)
 {
     apr_array_header_t *unchecked = not_in(wd, p, wd->prechecked, fresh);
 
     if (unchecked->nelts > 0) {
-        check_and_restart(wd, unchecked, p, wake_fd, allowed);
+        check_and_restart(wd, unchecked, p, wake_fd, allowed, why);
     }
 }
 
@@ -517,13 +518,14 @@ static int acme_activation_monitor(apr_pool_t *pconf, server_rec *s)
     if (wd->activation_auto) {
         fresh = staged_unseen(wd, p, wd->stale, wd->checked);
         if (fresh->nelts > 0) {
-            apr_time_t allowed = restart_allowed_at(wd, fresh);
+            hold_why_t why;
+            apr_time_t allowed = restart_allowed_at(wd, fresh, &why);
 
             if (now < allowed) {
-                hold_restart(wd, fresh, p, -1, allowed);
+                hold_restart(wd, fresh, p, -1, allowed, why);
             }
             else {
-                check_and_restart(wd, fresh, p, -1, 0);
+                check_and_restart(wd, fresh, p, -1, 0, why);
             }
         }
     }
@@ -554,6 +556,7 @@ static int activation_look(acme_wd_t *wd, apr_pool_t *p, int interval)
 {
     apr_array_header_t *fresh;
     apr_time_t now = apr_time_now(), allowed;
+    hold_why_t why = HOLD_INTERVAL;
     int wait = interval;
 
     wd->look_idle = wd->look_held = 0;
@@ -561,13 +564,13 @@ static int activation_look(acme_wd_t *wd, apr_pool_t *p, int interval)
     acme_activation_watch_all(wd, p);
     if (now >= wd->next_poll && graceful_signal_handled()) {
         fresh = staged_unseen(wd, p, wd->stale, wd->checked);
-        allowed = fresh->nelts > 0 ? restart_allowed_at(wd, fresh) : 0;
+        allowed = fresh->nelts > 0 ? restart_allowed_at(wd, fresh, &why) : 0;
         if (fresh->nelts == 0) {
             wd->look_idle = !wd->look_held;   /* nothing to do until staging changes */
         }
         else if (now < allowed) {
             /* Look again when the interval is over (or sooner, if woken). */
-            hold_restart(wd, fresh, p, wd->wake[0], allowed);
+            hold_restart(wd, fresh, p, wd->wake[0], allowed, why);
             now = apr_time_now();   /* the check took a while */
             wait = now < allowed ? (int)apr_time_as_msec(allowed - now) + 1 : 1;
         }
@@ -576,7 +579,7 @@ static int activation_look(acme_wd_t *wd, apr_pool_t *p, int interval)
             wait = ACME_WD_BATCH_MARK_MS;
         }
         else {
-            check_and_restart(wd, fresh, p, wd->wake[0], 0);
+            check_and_restart(wd, fresh, p, wd->wake[0], 0, why);
         }
     }
     apr_pool_clear(p);
