@@ -16,6 +16,8 @@
 #include "acme_store.h"
 #include "acme_custody.h"
 #include "acme_crypto.h"
+#include "acme_certverify.h"
+#include "acme_store_paths.h"
 
 #define DAY apr_time_from_sec(24 * 3600)
 
@@ -239,11 +241,87 @@ static apr_status_t write_with(acme_store_t *store, apr_pool_t *p, acme_ctx_t *c
     return rv;
 }
 
+/* What test_staged_verdict's cases share. */
+typedef struct {
+    acme_store_t *store;
+    apr_pool_t *p;
+    acme_ctx_t *ctx;
+    const apr_array_header_t *names;
+    X509_STORE *anchors;        /* the configuration's, for the activation */
+} verdict_fixture_t;
+
+/* Rewrites root's key file for the leaf of chain with the same key in the
+ * other PEM encoding (PKCS#8 "PRIVATE KEY" <-> traditional "EC PRIVATE
+ * KEY"): other bytes, the same key. */
+static void reencode_key(const verdict_fixture_t *f, const char *chain)
+{
+    BIO *in = BIO_new_mem_buf(chain, -1), *out = BIO_new(BIO_s_mem());
+    X509 *leaf = PEM_read_bio_X509(in, NULL, NULL, NULL);
+    EVP_PKEY *key, *again;
+    const char *id, *rel, *pem;
+    char *text;
+    apr_size_t len;
+    long text_len;
+    int pkcs8;
+
+    assert_non_null(leaf);
+    assert_non_null(out);
+    assert_int_equal(acme_certverify_spki_id(f->p, X509_get0_pubkey(leaf), &id), APR_SUCCESS);
+    rel = acme_store_rel_key(f->p, "example.org", id);
+    assert_int_equal(acme_store_read(f->store, f->p, rel, 1 << 16, &pem, &len), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_from_pem(f->p, pem, len, &key), APR_SUCCESS);
+    pkcs8 = strstr(pem, "-----BEGIN PRIVATE KEY-----") != NULL;
+    assert_int_equal(pkcs8 ? PEM_write_bio_PrivateKey_traditional(out, key, NULL, NULL, 0, NULL,
+                                                                   NULL)
+                           : PEM_write_bio_PrivateKey(out, key, NULL, NULL, 0, NULL, NULL), 1);
+    text_len = BIO_get_mem_data(out, &text);
+    assert_true(text_len > 0);
+    pem = apr_pstrmemdup(f->p, text, (apr_size_t)text_len);
+    assert_non_null(strstr(pem, pkcs8 ? "-----BEGIN EC PRIVATE KEY-----"
+                                      : "-----BEGIN PRIVATE KEY-----"));
+    assert_int_equal(acme_crypto_key_from_pem(f->p, pem, strlen(pem), &again), APR_SUCCESS);
+    assert_int_equal(EVP_PKEY_eq(key, again), 1);
+    assert_int_equal(acme_store_write(f->store, f->p, rel, pem, strlen(pem),
+                                      ACME_STORE_KEY_PERMS), APR_SUCCESS);
+    X509_free(leaf);
+    BIO_free(in);
+    BIO_free(out);
+}
+
+/* Stages chain, checks it against checked_by for a verdict (into *verdict
+ * when not NULL); before the activation, stages then in its place (when not
+ * NULL), or rewrites root's key file in another encoding (rekey); then
+ * activates with the verdict (write_with): its outcome, and *on_verdict. */
+static apr_status_t check_then_write(const verdict_fixture_t *f, const char *chain,
+                                     X509_STORE *checked_by, const char *then, int rekey,
+                                     const char **verdict, int *on_verdict)
+{
+    const char *mine, *why;
+
+    stage(f->store, f->p, chain);
+    assert_int_equal(acme_store_staged_check_verdict(f->store, f->p, f->ctx, "example.org",
+                                                     f->names, ACME_KEY_EC_P256, checked_by,
+                                                     &mine, &why), APR_SUCCESS);
+    assert_non_null(mine);
+    assert_int_equal(strlen(mine), 64);
+    if (then) {
+        stage(f->store, f->p, then);
+    }
+    if (rekey) {
+        reencode_key(f, chain);
+    }
+    if (verdict) {
+        *verdict = mine;
+    }
+    return write_with(f->store, f->p, f->ctx, f->names, f->anchors, mine, on_verdict);
+}
+
 /* The check's verdict is for the exact bytes it proved: the activation uses
  * it for those, and for nothing else. An entry changed after the check (a
  * chain for a key root never generated, one the CA of the verdict did not
- * sign) is proven whole and refused; a verdict for a chain of another CA
- * does not spare the chain's proof against this configuration's roots. */
+ * sign, root's key file in another encoding) is proven whole: refused, or
+ * live for the same key; a verdict for a chain of another CA does not
+ * spare the chain's proof against this configuration's roots. */
 static void test_staged_verdict(void **state)
 {
     apr_pool_t *p = *state;
@@ -253,19 +331,15 @@ static void test_staged_verdict(void **state)
     acme_ctx_t ctx = { NULL, NULL, 0, test_clock, &now };
     unit_ca_t *ca = unit_ca_create(p, "unit test root");
     unit_ca_t *rogue = unit_ca_create(p, "another root");
-    const char *verdict, *other, *why;
+    verdict_fixture_t f = { store, p, &ctx, names, ca->anchors };
+    const char *verdict, *other;
     EVP_PKEY *foreign;
     int on_verdict;
 
     /* Proven at the check, activated on its verdict. */
-    stage(store, p, unit_issue_custody(ca, p, store, "example.org", names, ACME_KEY_EC_P256,
-                                       30 * DAY));
-    assert_int_equal(acme_store_staged_check_verdict(store, p, &ctx, "example.org", names,
-                                                     ACME_KEY_EC_P256, ca->anchors, &verdict,
-                                                     &why), APR_SUCCESS);
-    assert_non_null(verdict);
-    assert_int_equal(strlen(verdict), 64);
-    assert_int_equal(write_with(store, p, &ctx, names, ca->anchors, verdict, &on_verdict),
+    assert_int_equal(check_then_write(&f, unit_issue_custody(ca, p, store, "example.org", names,
+                                                             ACME_KEY_EC_P256, 30 * DAY),
+                                      ca->anchors, NULL, 0, &verdict, &on_verdict),
                      APR_SUCCESS);
     assert_true(on_verdict);
     assert_true(exists(store, p, "domains/example.org"));
@@ -279,38 +353,41 @@ static void test_staged_verdict(void **state)
 
     /* Checked, then replaced before the activation by a chain for a key
      * root never generated: the verdict does not let it through. */
-    stage(store, p, unit_issue_custody(ca, p, store, "example.org", names, ACME_KEY_EC_P256,
-                                       30 * DAY));
-    assert_int_equal(acme_store_staged_check_verdict(store, p, &ctx, "example.org", names,
-                                                     ACME_KEY_EC_P256, ca->anchors, &verdict,
-                                                     &why), APR_SUCCESS);
     assert_int_equal(acme_crypto_key_generate(p, ACME_KEY_EC_P256, &foreign), APR_SUCCESS);
-    stage(store, p, unit_ca_issue(ca, p, foreign, names, 30 * DAY));
-    assert_int_equal(write_with(store, p, &ctx, names, ca->anchors, verdict, &on_verdict),
+    assert_int_equal(check_then_write(&f, unit_issue_custody(ca, p, store, "example.org", names,
+                                                             ACME_KEY_EC_P256, 30 * DAY),
+                                      ca->anchors, unit_ca_issue(ca, p, foreign, names, 30 * DAY),
+                                      0, NULL, &on_verdict),
                      APR_EINVAL);
     assert_false(on_verdict);
     assert_true(exists(store, p, "staging/example.org/rejected"));
 
     /* ... or by a chain of another CA for root's own key: refused too. */
-    stage(store, p, unit_issue_custody(ca, p, store, "example.org", names, ACME_KEY_EC_P256,
-                                       30 * DAY));
-    assert_int_equal(acme_store_staged_check_verdict(store, p, &ctx, "example.org", names,
-                                                     ACME_KEY_EC_P256, ca->anchors, &verdict,
-                                                     &why), APR_SUCCESS);
-    stage(store, p, unit_issue_custody(rogue, p, store, "example.org", names, ACME_KEY_EC_P256,
-                                       30 * DAY));
-    assert_int_equal(write_with(store, p, &ctx, names, ca->anchors, verdict, &on_verdict),
+    assert_int_equal(check_then_write(&f, unit_issue_custody(ca, p, store, "example.org", names,
+                                                             ACME_KEY_EC_P256, 30 * DAY),
+                                      ca->anchors,
+                                      unit_issue_custody(rogue, p, store, "example.org", names,
+                                                         ACME_KEY_EC_P256, 30 * DAY),
+                                      0, NULL, &on_verdict),
                      APR_EINVAL);
     assert_false(on_verdict);
 
+    /* Checked, then root's key file for it rewritten with the same key in
+     * another PEM encoding: the verdict covers the file as read, so it does
+     * not match; the entry is proven whole, and goes live. */
+    assert_int_equal(check_then_write(&f, unit_issue_custody(ca, p, store, "example.org", names,
+                                                             ACME_KEY_EC_P256, 30 * DAY),
+                                      ca->anchors, NULL, 1, NULL, &on_verdict),
+                     APR_SUCCESS);
+    assert_false(on_verdict);
+    assert_false(acme_store_has_staged(store, p, "example.org"));
+    assert_true(exists(store, p, "domains/example.org"));
+
     /* A verdict for these very bytes, proven against other roots: the
      * chain is proven again against this configuration's, and refused. */
-    stage(store, p, unit_issue_custody(rogue, p, store, "example.org", names, ACME_KEY_EC_P256,
-                                       30 * DAY));
-    assert_int_equal(acme_store_staged_check_verdict(store, p, &ctx, "example.org", names,
-                                                     ACME_KEY_EC_P256, rogue->anchors, &other,
-                                                     &why), APR_SUCCESS);
-    assert_int_equal(write_with(store, p, &ctx, names, ca->anchors, other, &on_verdict),
+    assert_int_equal(check_then_write(&f, unit_issue_custody(rogue, p, store, "example.org",
+                                                             names, ACME_KEY_EC_P256, 30 * DAY),
+                                      rogue->anchors, NULL, 0, NULL, &on_verdict),
                      APR_EINVAL);
     assert_false(acme_store_has_staged(store, p, "example.org"));
 
