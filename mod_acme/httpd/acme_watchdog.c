@@ -374,18 +374,26 @@ static void issue_handover(acme_wd_t *wd)
     const char *why = NULL;
     int look;
 
-    if (!apr_atomic_read32(&wd->graceful)) {
+    /* Only the child issuing (the watchdog's singleton) has a driver. */
+    if (!apr_atomic_read32(&wd->graceful)
+        || !apr_atomic_casptr((volatile void **)&wd->driver, NULL, NULL)
+        || !acme_handover_wanted(wd->handover, &wd->mark)) {
         return;
     }
-    apr_thread_mutex_lock(wd->run_mutex);     /* a run of the watchdog thread ends first */
+    /* Held from here: the next generation must not begin while the run in
+     * progress on the watchdog thread still holds names. */
+    acme_handover_hold(wd->handover);
+    apr_thread_mutex_lock(wd->run_mutex);     /* that run ends first */
     if (apr_atomic_read32(&wd->stopping) || !wd->driver
-        || !acme_handover_wanted(wd->handover, &wd->mark)
         || wd->next_run <= 0 || wd->next_run > apr_time_now() + ACME_WD_HANDOVER_SOON
         || apr_pool_create(&h.ptemp, wd->pool) != APR_SUCCESS) {
+        acme_handover_release(wd->handover);
         apr_thread_mutex_unlock(wd->run_mutex);
         return;
     }
-    acme_handover_hold(wd->handover);
+    /* Nothing serves a challenge answer until the next generation's
+     * children run: a CA asked to validate now could fail the authorization. */
+    acme_driver_hold_answers(wd->driver, 1);
     rv = apr_pool_create_unmanaged_ex(&hpool, NULL, NULL);
     if (rv == APR_SUCCESS) {
         rv = apr_thread_create(&thread, NULL, handover_runs, &h, hpool);
