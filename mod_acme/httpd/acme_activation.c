@@ -478,8 +478,6 @@ static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, ap
     wd->restarts->credit = (wd->restarts->credit > wd->restarts->last ? wd->restarts->credit
                                                                       : wd->restarts->last)
                            + ACME_WD_RESTART_MIN_INTERVAL;
-    /* before the signal: the issuing child reads it when its exit begins */
-    acme_handover_restart_asked(wd->handover);
     if (kill(getpid(), AP_SIG_GRACEFUL) != 0) {
         wd->restarts->requested = 0;
         ap_log_error(APLOG_MARK, APLOG_ERR, errno, wd->rt->base,

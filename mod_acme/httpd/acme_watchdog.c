@@ -20,7 +20,6 @@
 #include <http_config.h>
 #include <http_core.h>
 #include <http_log.h>
-#include <http_main.h>
 #include <ap_mpm.h>
 #include <mpm_common.h>
 #include <mod_watchdog.h>
@@ -44,16 +43,6 @@
  * ACME_POLL_FAST: 20, 40, 80 ms), the run naps in place instead, this many
  * times at most per callback. */
 #define ACME_WD_NAPS_MAX       4
-/* The handover (acme_handover.h): the old generation's child keeps issuing
- * at most this long after its exit began (the parent's set-up of the next
- * generation takes seconds at thousands of vhosts, not minutes), and only
- * when its next run is due within ACME_WD_HANDOVER_SOON; the next
- * generation's issuance waits at most ACME_WD_HANDOVER_WAIT for it to let go
- * (the end of the run it is in). */
-#define ACME_WD_HANDOVER_MAX   apr_time_from_sec(60)
-#define ACME_WD_HANDOVER_SOON  apr_time_from_sec(10)
-#define ACME_WD_HANDOVER_WAIT  apr_time_from_sec(10)
-#define ACME_WD_HANDOVER_NAP   100      /* ms between looks while nothing is due */
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get_instance;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register_callback;
@@ -88,19 +77,6 @@ static apr_status_t issue_start(acme_wd_t *wd)
     acme_challenge_sink(wd->rt->challenges, &wd->sink);
     if (wd->rt->cluster) {
         acme_cluster_node_sink_wrap(&wd->sink, wd->rt->cluster, wd->rt->base, wd->pool);
-    }
-    {
-        /* Not before the last generation's child let go of its orders: both
-         * at once would find each other's names locked. */
-        apr_interval_time_t waited = acme_handover_begin_issuing(wd->handover,
-                                                                 ACME_WD_HANDOVER_WAIT);
-        acme_handover_mark(wd->handover, &wd->mark);     /* its own start counted */
-        if (waited >= apr_time_from_msec(10)) {
-            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, wd->rt->base,
-                         "ACME00774: issuance began %" APR_TIME_T_FMT " ms after this child's "
-                         "start, when the last generation's child handed its orders over",
-                         apr_time_as_msec(waited));
-        }
     }
     /* The libcurl client lives in this child only, as long as the driver. */
     ctx = wd->rt->ctx;
@@ -138,9 +114,7 @@ static apr_status_t issue_start(acme_wd_t *wd)
     return APR_SUCCESS;
 }
 
-/* One callback's runs (with naps for the fast polls); *next_run is when the
- * driver wants the next, 0 for no wish. Logs ACME00709/00710. */
-static void issue_runs(acme_wd_t *wd, apr_pool_t *ptemp, apr_time_t *next_run_out)
+static void issue_run(acme_wd_t *wd, apr_pool_t *ptemp)
 {
     apr_time_t next_run = 0;
     apr_interval_time_t interval;
@@ -170,15 +144,6 @@ static void issue_runs(acme_wd_t *wd, apr_pool_t *ptemp, apr_time_t *next_run_ou
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, wd->rt->base,
                      "ACME00710: %d new certificate(s) staged for activation", staged);
     }
-    *next_run_out = wd->next_run = next_run;
-}
-
-static void issue_run(acme_wd_t *wd, apr_pool_t *ptemp)
-{
-    apr_time_t next_run;
-    apr_interval_time_t interval;
-
-    issue_runs(wd, ptemp, &next_run);
     interval = next_interval(next_run);
     /* The end of every run, with the quiet time after it: the one sign that
      * this process writes nothing to the store until then. */
@@ -281,9 +246,6 @@ static int acme_watchdog_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_po
     wd->user_agent = apr_psprintf(pconf, "mod_acme/%s %s", ACME_VERSION, ap_get_server_banner());
     wd->configured = acme_activation_configured_names(rt->domains, pconf);
     wd->wake[0] = wd->wake[1] = wd->notify_fd = -1;
-    if (acme_handover_create(&wd->handover, pconf) != APR_SUCCESS) {
-        wd->handover = NULL;          /* each restart stops issuance, as without it */
-    }
     acme_activation_record_stale(wd, pconf, ptemp);
     apr_pool_userdata_set(wd, ACME_WD_STATE_KEY, apr_pool_cleanup_null, pconf);
     if (start_issue_watchdog(wd, pconf) != OK) {
@@ -298,142 +260,6 @@ static int acme_watchdog_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_po
     return OK;
 }
 
-/* Is the parent still the one this child began with, and still running (a
- * graceful stop removes the pid file first)? 1 or 0. */
-static int parent_carries_on(const acme_wd_t *wd, apr_pool_t *p)
-{
-    apr_finfo_t finfo;
-    const char *pidfile;
-
-    if (getppid() != wd->parent) {
-        return 0;
-    }
-    pidfile = ap_pid_fname ? ap_runtime_dir_relative(p, ap_pid_fname) : NULL;
-    return !pidfile || apr_stat(&finfo, pidfile, APR_FINFO_TYPE, p) != APR_ENOENT;
-}
-
-/* The handover's runs, on a thread of their own: the main thread watches
- * what ends the handover, and asks the run in progress to end after its step
- * (acme_driver_stop), so the next generation does not wait for a whole run. */
-typedef struct handover_t {
-    acme_wd_t *wd;
-    apr_pool_t *ptemp;                /* the runs' (a child of the driver's pool) */
-    volatile apr_uint32_t quit;
-    int runs;
-} handover_t;
-
-static void *APR_THREAD_FUNC handover_runs(apr_thread_t *thread, void *baton)
-{
-    handover_t *h = baton;
-    apr_time_t next_run;
-
-    while (!apr_atomic_read32(&h->quit)) {
-        if (h->wd->next_run > 0 && h->wd->next_run <= apr_time_now()) {
-            issue_runs(h->wd, h->ptemp, &next_run);
-            apr_pool_clear(h->ptemp);
-            ++h->runs;
-            continue;
-        }
-        apr_sleep(apr_time_from_msec(ACME_WD_HANDOVER_NAP));
-    }
-    acme_crypto_thread_done();
-    apr_thread_exit(thread, APR_SUCCESS);
-    return NULL;
-}
-
-/* Why the handover ends now, or NULL while it goes on (every nap of the
- * main thread: SIGTERM ends the nap early). */
-static const char *handover_over(const acme_wd_t *wd, apr_time_t began, int look, apr_pool_t *p)
-{
-    if (acme_handover_successor(wd->handover, &wd->mark)) {
-        return "the next generation's issuance started";
-    }
-    if (poll(NULL, 0, ACME_WD_HANDOVER_NAP) < 0 && errno == EINTR) {
-        return "httpd stops (SIGTERM)";
-    }
-    if (look % 10 == 0 && !parent_carries_on(wd, p)) {
-        return "httpd stops";
-    }
-    return apr_time_now() - began >= ACME_WD_HANDOVER_MAX ? "the handover's time is up" : NULL;
-}
-
-/* The handover (acme_handover.h), on the exiting child's main thread: while
- * the parent sets up the generation that mod_acme's own restart asked for,
- * this child's orders keep moving, runs as the watchdog would make them,
- * until the next generation's issuance starts (it waits for this one to let
- * go), the parent goes away or stops, a SIGTERM comes (httpd stops: MPM
- * children take SIGTERM only on the main thread), or ACME_WD_HANDOVER_MAX
- * passed. Only after a graceful stop, and when a run is due soon. */
-static void issue_handover(acme_wd_t *wd)
-{
-    apr_time_t began = apr_time_now();
-    handover_t h = { wd, NULL, 0, 0 };
-    apr_pool_t *hpool = NULL;
-    apr_thread_t *thread;
-    apr_status_t rv, trv;
-    const char *why = NULL;
-    int look;
-
-    /* Only the child issuing (the watchdog's singleton) has a driver. */
-    if (!apr_atomic_read32(&wd->graceful)
-        || !apr_atomic_casptr((volatile void **)&wd->driver, NULL, NULL)
-        || !acme_handover_wanted(wd->handover, &wd->mark)) {
-        return;
-    }
-    /* Held from here: the next generation must not begin while the run in
-     * progress on the watchdog thread still holds names. */
-    acme_handover_hold(wd->handover);
-    apr_thread_mutex_lock(wd->run_mutex);     /* that run ends first */
-    if (apr_atomic_read32(&wd->stopping) || !wd->driver
-        || wd->next_run <= 0 || wd->next_run > apr_time_now() + ACME_WD_HANDOVER_SOON
-        || apr_pool_create(&h.ptemp, wd->pool) != APR_SUCCESS) {
-        acme_handover_release(wd->handover);
-        apr_thread_mutex_unlock(wd->run_mutex);
-        return;
-    }
-    /* Nothing serves a challenge answer until the next generation's
-     * children run: a CA asked to validate now could fail the authorization. */
-    acme_driver_hold_answers(wd->driver, 1);
-    rv = apr_pool_create_unmanaged_ex(&hpool, NULL, NULL);
-    if (rv == APR_SUCCESS) {
-        rv = apr_thread_create(&thread, NULL, handover_runs, &h, hpool);
-    }
-    if (rv == APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, wd->rt->base,
-                     "ACME00775: child %" APR_PID_T_FMT " keeps its orders moving while httpd "
-                     "sets up the next generation", getpid());
-        for (look = 0; !(why = handover_over(wd, began, look, hpool)); ++look) {
-            continue;
-        }
-        apr_atomic_set32(&h.quit, 1);
-        acme_driver_stop(wd->driver);         /* the run in progress ends after its step */
-        apr_thread_join(&trv, thread);
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, wd->rt->base,
-                     "ACME00776: child %" APR_PID_T_FMT " stopped issuing after %d run(s) in "
-                     "%" APR_TIME_T_FMT " ms of handover: %s", getpid(), h.runs,
-                     apr_time_as_msec(apr_time_now() - began), why);
-    }
-    acme_handover_release(wd->handover);
-    if (hpool) {
-        apr_pool_destroy(hpool);
-    }
-    apr_pool_destroy(h.ptemp);
-    apr_thread_mutex_unlock(wd->run_mutex);
-}
-
-/* child_stopping: a graceful stop (a graceful restart, or graceful-stop)
- * lets the handover happen; any other does not. */
-static void acme_watchdog_child_stopping(apr_pool_t *pchild, int graceful)
-{
-    acme_runtime_t *rt = ap_server_conf ? acme_runtime_get(ap_server_conf) : NULL;
-    acme_wd_t *wd = rt ? wd_state(rt->pool) : NULL;
-
-    (void)pchild;
-    if (wd) {
-        apr_atomic_set32(&wd->graceful, graceful ? 1 : 0);
-    }
-}
-
 /* pchild pre-cleanup, on the child's main thread right before it exits
  * (graceful restart, stop). exit() tears down OpenSSL and the process under a
  * run still going on the watchdog thread, cutting a store write short (its
@@ -444,7 +270,6 @@ static apr_status_t issue_child_exit(void *baton)
     acme_wd_t *wd = baton;
     acme_driver_t *driver;
 
-    issue_handover(wd);
     apr_atomic_set32(&wd->stopping, 1);
     driver = apr_atomic_casptr((volatile void **)&wd->driver, NULL, NULL);
     if (driver) {
@@ -498,7 +323,6 @@ static void acme_watchdog_child_init(apr_pool_t *pchild, server_rec *s)
         wd->run_mutex = NULL;
         return;
     }
-    wd->parent = getppid();
     apr_pool_pre_cleanup_register(pchild, wd, issue_child_exit);
 }
 
@@ -532,5 +356,4 @@ void acme_watchdog_register_hooks(apr_pool_t *p)
     ap_hook_check_config(acme_watchdog_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(acme_watchdog_post_config, NULL, before_watchdog, APR_HOOK_LAST);
     ap_hook_child_init(acme_watchdog_child_init, NULL, before_watchdog, APR_HOOK_MIDDLE);
-    ap_hook_child_stopping(acme_watchdog_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -8,7 +8,6 @@
 #include <mod_watchdog.h>
 
 #include "acme_private.h"
-#include "acme_handover.h"
 
 #define ACME_WD_STATE_KEY      "mod_acme.watchdog"
 
@@ -41,11 +40,6 @@ typedef struct acme_wd_t {
     acme_challenge_sink_t sink;
     struct acme_cluster_keeper_t *keeper; /* AcmeCluster: keeps the claims alive; NULL: none */
     const char *user_agent;
-    acme_handover_t *handover;        /* shared by both sides and generations; NULL: none */
-    acme_handover_mark_t mark;        /* child side: what it saw at child_init */
-    pid_t parent;                     /* child side: the parent at child_init */
-    volatile apr_uint32_t graceful;   /* child side: it stops gracefully (child_stopping) */
-    apr_time_t next_run;              /* child side: the last run's next run, 0 = none */
     /* parent side */
     apr_hash_t *stale;                /* name -> ready time: staged but left by activation */
     apr_hash_t *announced;            /* name -> ready time: logged (manual activation) */

@@ -284,32 +284,6 @@ static void test_pending_authorization_is_polled_again(void **state)
     assert_staged(f);
 }
 
-/* While httpd restarts nothing serves an answer: with answers held the
- * order goes as far as its authorizations and waits there, nothing
- * published and no challenge answered (a validation would fail); released,
- * it goes on from there with the same order. */
-static void test_held_answers_wait_without_asking_for_validation(void **state)
-{
-    fixture_t *f = *state;
-
-    unit_replay_add(f->replay, ISSUE, 0, 6);    /* up to the first authorization */
-    acme_driver_hold_answers(f->driver, 1);
-    run(f);
-    assert_int_equal(unit_replay_sent(f->replay), 6);
-    assert_int_equal(f->publish_count, 0);
-    assert_int_equal(f->staged, 0);
-    assert_true(logged(f, "ACME01289"));
-    assert_string_equal(member(status(f), "step"), "authorize");
-    assert_non_null(strstr(member(status(f), "activity"), "httpd's restart"));
-    assert_true(f->next_run > f->now);          /* tried again later, not in a loop */
-    acme_driver_hold_answers(f->driver, 0);
-    unit_replay_add(f->replay, ISSUE, 5, ISSUE_EXCHANGES - 5);   /* its authorization again */
-    f->now = f->next_run;
-    run(f);
-    assert_staged(f);
-    assert_int_equal(f->publish_count, 2);
-}
-
 static void test_gone_order_of_a_resumed_job_is_replaced(void **state)
 {
     fixture_t *f = *state;
@@ -726,7 +700,6 @@ int main(void)
         STEP_TEST(test_moved_directory_is_read_again_after_a_failure),
         STEP_TEST(test_invalid_authorization_fails_with_the_challenge_error),
         STEP_TEST(test_pending_authorization_is_polled_again),
-        STEP_TEST(test_held_answers_wait_without_asking_for_validation),
         STEP_TEST(test_gone_order_of_a_resumed_job_is_replaced),
         STEP_TEST(test_processing_order_then_valid),
         STEP_TEST(test_processing_order_is_polled_soon),

@@ -611,8 +611,3 @@ void acme_driver_stop(acme_driver_t *driver)
 {
     apr_atomic_set32(&driver->stop, 1);
 }
-
-void acme_driver_hold_answers(acme_driver_t *driver, int hold)
-{
-    apr_atomic_set32(&driver->answers_held, hold ? 1 : 0);
-}

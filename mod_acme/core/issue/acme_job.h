@@ -222,12 +222,5 @@ void acme_driver_forget_account(acme_driver_t *driver, const char *ca_url);
  * one request's timeout later. */
 void acme_driver_stop(acme_driver_t *driver);
 
-/* hold 1: no http-01 or tls-alpn-01 answer is published and no CA asked to
- * validate one (RFC 8555 §7.5.1) until hold 0; the orders that reach that
- * point wait there, everything else goes on. For a child that keeps issuing
- * while httpd restarts, when no process serves answers. Safe from any
- * thread. */
-void acme_driver_hold_answers(acme_driver_t *driver, int hold);
-
 /* status/<name>.json: schema and codec in acme_status_record.h. */
 #endif

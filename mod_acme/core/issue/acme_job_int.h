@@ -233,7 +233,6 @@ struct acme_driver_t {
     apr_hash_t *records;            /* domain name → acme_record_t* */
     unsigned run;                   /* counts acme_driver_run calls */
     volatile apr_uint32_t stop;     /* acme_driver_stop: set from another thread */
-    volatile apr_uint32_t answers_held; /* acme_driver_hold_answers */
     apr_time_t swept_at;            /* last look for a dead writer's temp files */
     apr_array_header_t *dns_teardowns; /* acme_dns_hook_t*, still running (acme_dns01.c) */
     apr_time_t last_run_at;         /* the clock at the start of the last run */
@@ -673,11 +672,6 @@ apr_status_t acme_job_publish_answer(acme_step_ctx_t *sc, const acme_authz_t *au
                                      const acme_challenge_t *challenge, const char *key_authz);
 /* Withdraws one published answer, whatever its type. */
 void acme_job_withdraw(acme_driver_t *driver, const acme_pending_t *pending);
-/* acme_job_publish_answer said APR_EAGAIN: the job waits (ACME_OUTCOME_WAIT,
- * sc->retry_after one poll interval on) without asking the CA to validate
- * (RFC 8555 §7.5.1), which would fail with nobody answering. */
-acme_outcome_e acme_job_answer_later(acme_step_ctx_t *sc, const acme_challenge_t *challenge,
-                                     const acme_authz_t *authz);
 
 /* dns-persist-01 (acme_dns_persist.c, draft-ietf-acme-dns-persist-02). */
 /* Within an order, before the CA is told to validate: is a TXT record at

@@ -222,6 +222,23 @@ static acme_outcome_e step_order(acme_step_ctx_t *sc)
 
 /* ---- AUTHORIZE ---- */
 
+/* The sink cannot put the answer everywhere the CA may look yet (a cluster
+ * without its Redis): the CA is not asked to validate, so the order stays
+ * usable; the step is tried again after the job's growing poll interval. */
+static acme_outcome_e answer_later(acme_step_ctx_t *sc, const acme_challenge_t *challenge,
+                                   const acme_authz_t *authz)
+{
+    if (!sc->job->activity) {
+        acme_log(&sc->driver->ctx, ACME_LOG_NOTICE, APR_EAGAIN, "ACME01230: %s: the %s answer "
+                 "for %s cannot be published to every cluster node yet (Redis unreachable); "
+                 "order %s waits, and the CA is asked to validate once it can",
+                 sc->domain->name, challenge->type, authz->identifier, sc->job->order_url);
+    }
+    acme_job_activity_set(sc->job, "waiting for the cluster's Redis to publish the challenge "
+                          "answer");
+    return wait_for_ca(sc, sc->now + sc->job->poll_interval);
+}
+
 static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *authz)
 {
     acme_job_t *job = sc->job;
@@ -247,7 +264,7 @@ static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
                                                         acme_client_thumbprint(sc->client)))
              && (rv = acme_job_publish_answer(sc, authz, challenge, key_authz))) {
         if (rv == APR_EAGAIN) {
-            return acme_job_answer_later(sc, challenge, authz);
+            return answer_later(sc, challenge, authz);
         }
         acme_problem_set(&sc->prob, sc->p, rv, NULL, "cannot publish the %s answer for %s",
                          challenge->type, authz->identifier);
