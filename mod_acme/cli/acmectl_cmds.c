@@ -138,8 +138,32 @@ static const char *held_text(apr_pool_t *p, const domain_view_t *v)
                         v->refusals);
 }
 
-/* What happens next and when (acmectl_view.c's view_next), in words. */
-static const char *next_action_of(apr_pool_t *p, const domain_view_t *v)
+/* When what is staged goes live, short (list) or with the administrator's
+ * option (show). activation.json is written only with AcmeActivation auto:
+ * with it the restart comes by itself; without it acmectl cannot tell auto
+ * (the restart comes within seconds) from manual (apachectl graceful). */
+static const char *goes_live(apr_pool_t *p, const domain_view_t *v, int full)
+{
+    const char *now = full ? "; apachectl graceful makes it live now" : "";
+
+    if (v->restart_at) {
+        return apr_psprintf(p, "goes live at the automatic restart (about %s)%s",
+                            acmectl_time(p, v->restart_at), now);
+    }
+    if (v->restart_after) {
+        return apr_psprintf(p, "goes live at the automatic restart (at or after %s)%s",
+                            acmectl_time(p, v->restart_after), now);
+    }
+    return full ? "goes live at the next restart: with AcmeActivation auto (the default) the "
+                  "automatic one, within seconds; with AcmeActivation manual, when the "
+                  "administrator runs apachectl graceful"
+                : "goes live at the next restart (automatic within seconds; "
+                  "AcmeActivation manual: apachectl graceful)";
+}
+
+/* What happens next and when (acmectl_view.c's view_next), in words;
+ * full: show's longer wording. */
+static const char *next_action_of(apr_pool_t *p, const domain_view_t *v, int full)
 {
     if (!v->configured) {
         return "none (not configured)";
@@ -153,9 +177,11 @@ static const char *next_action_of(apr_pool_t *p, const domain_view_t *v)
     if (!v->next_what) {
         return "-";
     }
+    if (!strcmp(v->next_what, "restart")) {
+        return goes_live(p, v, full);
+    }
     if (!v->next_at) {
-        return !strcmp(v->next_what, "restart") ? "restart (next graceful)"
-             : !strcmp(v->next_what, "order") && v->step && strcmp(v->step, "idle")
+        return !strcmp(v->next_what, "order") && v->step && strcmp(v->step, "idle")
              ? apr_psprintf(p, "order (%s)", v->step)
              : apr_psprintf(p, "%s (next check)", v->next_what);
     }
@@ -352,7 +378,7 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
                 v->name, ACME_STATE_NAME_MAX, v->state,
                 v->has_live ? acmectl_time(p, v->live.not_after) : "-",
                 v->renew_at ? acmectl_time(p, v->renew_at) : "-", NEXT_WIDTH,
-                next_action_of(p, v),
+                next_action_of(p, v, 0),
                 v->has_live && v->live.issuer ? v->live.issuer : "-",
                 acmectl_view_join(p, v->names, ","), v->key_type ? v->key_type : "-",
                 v->failing ? apr_psprintf(p, " failing_since=%s attempts=%d",
@@ -374,17 +400,20 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
     return ACMECTL_OK;
 }
 
-/* When what is staged goes live: at the held restart's time, or the next
- * graceful restart. */
+/* When what is staged goes live: at the held automatic restart's time (at
+ * or after activation.json's time when it does not list the name), or at
+ * the next graceful restart, automatic or the administrator's. */
 static const char *live_when(apr_pool_t *p, const domain_view_t *v)
 {
-    if (v->restart_at) {
-        return apr_psprintf(p, "live at the graceful restart at %s (automatic restarts are "
-                            "rate-limited; apachectl graceful makes it live now)",
-                            acmectl_time(p, v->restart_at));
+    if (v->restart_at || v->restart_after) {
+        return apr_psprintf(p, "live at the automatic graceful restart %s %s (automatic "
+                            "restarts are rate-limited; apachectl graceful makes it live now)",
+                            v->restart_at ? "at" : "at or after",
+                            acmectl_time(p, v->restart_at ? v->restart_at : v->restart_after));
     }
     return "live at the next graceful restart (with AcmeActivation auto the server makes it "
-           "at once)";
+           "within seconds; with AcmeActivation manual the administrator runs apachectl "
+           "graceful)";
 }
 
 /* What staging/<name>/ holds, as activation would judge it. */
@@ -515,7 +544,7 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     show_line(ctl, "renew at:", v->renew_at ? apr_psprintf(
                   p, "%s (the renewal window or the CA's ARI)", acmectl_time(p, v->renew_at))
               : NULL);
-    show_line(ctl, "next action:", next_action_of(p, v));
+    show_line(ctl, "next action:", next_action_of(p, v, 1));
     show_line(ctl, "last error:", v->last_error);
     if (v->failing) {
         show_line(ctl, "failing:", failing_text(p, v));

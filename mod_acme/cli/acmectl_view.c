@@ -297,7 +297,7 @@ static void view_next(domain_view_t *v)
     }
     else if (v->staged) {
         v->next_what = "restart";
-        v->next_at = v->restart_at;
+        v->next_at = v->restart_at ? v->restart_at : v->restart_after;
     }
     else if (v->failing) {
         v->next_what = "retry";
@@ -362,7 +362,13 @@ domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name
                                               v->status);
     }
     view_reconcile(p, v);
-    v->restart_at = v->staged ? acme_store_restart_held_at(ctl->store, p, name) : 0;
+    if (v->staged) {
+        apr_hash_t *waiting;
+
+        v->restart_after = acme_store_restart_held_read(ctl->store, p, &waiting);
+        v->restart_at = v->restart_after && waiting
+                        && apr_hash_get(waiting, name, APR_HASH_KEY_STRING) ? v->restart_after : 0;
+    }
     v->renew_marked_at = acme_store_renewal_marked_at(ctl->store, p, name);
     /* The certificate serves; only its renewal fails (the page's "Valid,
      * renewal failing"). */

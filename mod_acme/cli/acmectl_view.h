@@ -40,6 +40,9 @@ typedef struct domain_view_t {
     const acme_domain_t *domain;     /* config/<name>.json as read, NULL: unreadable */
     apr_time_t restart_at;           /* the held restart that makes what is staged live
                                       * (activation.json), 0 = none held for it */
+    apr_time_t restart_after;        /* staged: activation.json's time whether or not it
+                                      * lists the name (only AcmeActivation auto writes
+                                      * it; its restart comes at or after), 0 = no file */
     apr_time_t renew_marked_at;      /* when acmectl renew left its marker, 0 = none */
     /* What happens next and when (0: no time): "renew", "retry", "restart",
      * "queued" (its order waits for its turn under AcmeMaxParallel),

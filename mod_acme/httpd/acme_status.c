@@ -154,10 +154,13 @@ static const char *domain_state(const acme_status_record_t *status, const acme_c
                                    live && live->not_after > apr_time_now());
 }
 
-apr_time_t acme_status_restart_at(acme_runtime_t *rt, apr_pool_t *p, const char *name)
+/* activation.json as read once per p: every staged certificate of a page
+ * waits for the same restart. */
+struct restart_held { apr_time_t at; apr_hash_t *names; };
+
+static const struct restart_held *restart_held(acme_runtime_t *rt, apr_pool_t *p)
 {
-    /* read once per pool: every staged certificate of a page waits for the same one */
-    struct held { apr_time_t at; apr_hash_t *names; } *held = NULL;
+    struct restart_held *held = NULL;
 
     apr_pool_userdata_get((void **)&held, "acme-status-restart", p);
     if (!held) {
@@ -165,8 +168,43 @@ apr_time_t acme_status_restart_at(acme_runtime_t *rt, apr_pool_t *p, const char 
         held->at = rt && rt->store ? acme_store_restart_held_read(rt->store, p, &held->names) : 0;
         apr_pool_userdata_setn(held, "acme-status-restart", NULL, p);
     }
+    return held;
+}
+
+apr_time_t acme_status_restart_at(acme_runtime_t *rt, apr_pool_t *p, const char *name)
+{
+    const struct restart_held *held = restart_held(rt, p);
+
     return held->at && held->names && apr_hash_get(held->names, name, APR_HASH_KEY_STRING)
            ? held->at : 0;
+}
+
+apr_int64_t acme_status_restart_shown(acme_runtime_t *rt, apr_pool_t *p, const char *name)
+{
+    apr_time_t at = rt && rt->activation_auto ? restart_held(rt, p)->at : 0;
+
+    return at && !acme_status_restart_at(rt, p, name) ? -at : at;
+}
+
+const char *acme_status_goes_live_text(apr_pool_t *p, int activation_auto, apr_time_t at,
+                                       int listed)
+{
+    if (!activation_auto) {
+        return "goes live when the administrator restarts httpd (AcmeActivation manual: "
+               "apachectl graceful makes it live)";
+    }
+    if (at && listed) {
+        return apr_psprintf(p, "goes live at the automatic restart (about %s); apachectl "
+                            "graceful makes it live now", acme_time_rfc3339(p, at));
+    }
+    if (at) {
+        return apr_psprintf(p, "goes live at the automatic restart (at or after %s); "
+                            "apachectl graceful makes it live now", acme_time_rfc3339(p, at));
+    }
+    /* no restart held: the parent makes it live at once, or within seconds
+     * while other orders still move (one restart for the batch) */
+    return "goes live at the automatic restart, within seconds; apachectl graceful makes it "
+           "live now";
 }
 
 const acme_custody_held_t *acme_status_held(acme_runtime_t *rt, apr_pool_t *p, const char *name)
@@ -194,19 +232,36 @@ static json_t *activation_held_json(acme_runtime_t *rt, apr_pool_t *p, const cha
                 : json_null();
 }
 
-/* What happens next, and when: for a staged certificate the graceful
- * restart that makes it live, at the time the parent holds it until
- * (activation.json: the time ACME00734 and acmectl give), null when none is
- * held (it comes at once, or with AcmeActivation manual at the next
+/* What happens next, and when: for a staged certificate with AcmeActivation
+ * auto the automatic graceful restart that makes it live, at the time the
+ * parent holds it until (activation.json: the time ACME00734 and acmectl
+ * give; when the file does not list the name, that time still bounds it:
+ * the restart comes at or after it), null when none is held (it comes
+ * within seconds) or with AcmeActivation manual (the administrator's
  * apachectl graceful); otherwise the record's next_action: the next attempt
  * while failing, else the driver's next look. */
-static json_t *next_action_json(acme_runtime_t *rt, apr_pool_t *p, const acme_domain_t *domain,
+static json_t *next_action_json(acme_runtime_t *rt, apr_pool_t *p,
                                 const acme_status_record_t *status, const char *state)
 {
     if (!strcmp(state, ACME_STATE_STAGED)) {
-        return time_or_null(p, acme_status_restart_at(rt, p, domain->name));
+        return time_or_null(p, rt && rt->activation_auto ? restart_held(rt, p)->at : 0);
     }
     return time_or_null(p, status ? status->next_action : 0);
+}
+
+/* next_action in words, for a staged certificate (acme_status_goes_live_text);
+ * null otherwise. */
+static json_t *next_action_text_json(acme_runtime_t *rt, apr_pool_t *p,
+                                     const acme_domain_t *domain, const char *state)
+{
+    if (!strcmp(state, ACME_STATE_STAGED)) {
+        int auto_ = rt && rt->activation_auto;
+
+        return json_string(acme_status_goes_live_text(
+                           p, auto_, auto_ ? restart_held(rt, p)->at : 0,
+                           auto_ && acme_status_restart_at(rt, p, domain->name) != 0));
+    }
+    return json_null();
 }
 
 /* The CA the driver uses now, if it is still configured; else the first one. */
@@ -386,7 +441,9 @@ json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_do
     json_object_set_new(json, "renew_at", time_or_null(p, acme_job_renew_at_shown(
                         domain, has_live ? &info : NULL, status)));
     json_object_set_new(json, "next_action", next_action_json(
-                        rt, p, domain, status, json_string_value(json_object_get(json, "state"))));
+                        rt, p, status, json_string_value(json_object_get(json, "state"))));
+    json_object_set_new(json, "next_action_text", next_action_text_json(
+                        rt, p, domain, json_string_value(json_object_get(json, "state"))));
     json_object_set_new(json, "activation_held", activation_held_json(rt, p, domain->name));
     /* the step of a stale record ("staged") is over too: nothing is in progress */
     json_object_set_new(json, "step", string_or_null(

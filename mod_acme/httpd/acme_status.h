@@ -25,8 +25,11 @@
  * error.kind's values for a certificate the CA sent that is not fit to
  * serve); 10: per node key_mismatch, a node whose key is not the
  * cluster's; 11: error.kind "challenge"; 12: activation_held {until,
- * refusals}, the refusal backoff; 13: cluster.redis "refused"). */
-#define ACME_STATUS_SCHEMA 13
+ * refusals}, the refusal backoff; 13: cluster.redis "refused"; 14:
+ * next_action_text, and a staged certificate's next_action is
+ * activation.json's time even when the file does not list it, null with
+ * AcmeActivation manual). */
+#define ACME_STATUS_SCHEMA 14
 
 /* acme_status.c: {"schema", "version", "generated_at", "as_of", "summary", "domains"}
  * of the request's generation; only != NULL keeps the certificate(s) named so
@@ -80,6 +83,20 @@ apr_hash_t *acme_status_records(acme_runtime_t *rt, apr_pool_t *p);
  * certificate live (activation.json, acme_store_restart.h; apr_time_t), 0
  * when none is held for it. The file is read once per p. */
 apr_time_t acme_status_restart_at(acme_runtime_t *rt, apr_pool_t *p, const char *name);
+/* What a staged certificate's next_action and next_action_text are made
+ * of, as one number for a cache to compare: activation.json's time
+ * (apr_time_t) with AcmeActivation auto, negated when the file does not
+ * list name (the restart comes at or after it), 0 when no restart is held
+ * or with AcmeActivation manual. The file is read once per p. */
+apr_int64_t acme_status_restart_shown(acme_runtime_t *rt, apr_pool_t *p, const char *name);
+/* When a staged certificate goes live, in words (the status JSON's
+ * next_action_text, the page's "Goes live"): with activation_auto, at the
+ * automatic graceful restart, about at (apr_time_t; listed: activation.json
+ * names the certificate) or at or after at (not listed), within seconds
+ * when at is 0 (no restart held), apachectl graceful making it live now;
+ * without, when the administrator restarts httpd. From p (or static). */
+const char *acme_status_goes_live_text(apr_pool_t *p, int activation_auto, apr_time_t at,
+                                       int listed);
 /* The refusal backoff that holds name's staged certificates back (its end
  * and refusals in a row, refused/<name>.json, acme_custody.h), NULL when
  * none does now. refused/ is listed once per p. */

@@ -429,11 +429,14 @@ static void card_body(out_t *o, json_t *d, int detail)
     }
     else if (json_is_object(cert) && str(d, "state") && !strcmp(str(d, "state"),
                                                                 ACME_STATE_STAGED)) {
-        /* the held restart's time, as ACME00734 and acmectl give it */
+        /* the held restart's time, as ACME00734 and acmectl give it; the
+         * words say whether it comes by itself (AcmeActivation auto) */
         row(o, "Goes live", str(d, "next_action")
-            ? apr_pstrcat(o->pool, "at the graceful restart at ", when_s(o->pool, str(d, "next_action")),
+            ? apr_pstrcat(o->pool, "at the automatic graceful restart at ",
+                          when_s(o->pool, str(d, "next_action")),
                           " (automatic restarts are rate-limited; apachectl graceful makes it "
                           "live now)", NULL)
+            : str(d, "next_action_text") ? str(d, "next_action_text")
             : "at the next graceful restart");
     }
     else if (json_is_object(cert)) {

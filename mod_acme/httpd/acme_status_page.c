@@ -152,7 +152,7 @@ static int account_same(acme_runtime_t *rt, apr_pool_t *p, const acme_page_t *pa
     if (e->turns_at && apr_time_now() >= e->turns_at) {
         return 0;                 /* its card moved with the clock: render it again */
     }
-    if (e->staged && acme_status_restart_at(rt, p, domain->name) != e->restart_at) {
+    if (e->staged && acme_status_restart_shown(rt, p, domain->name) != e->restart_at) {
         return 0;                 /* the parent held its restart, or let it go, since */
     }
     if (held_sec(rt, p, domain->name) != e->held_sec) {
@@ -216,7 +216,7 @@ static int render(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *tmp,
     b->e.cls = (apr_uint32_t)summary_class(d);
     b->e.warning = json_is_object(json_object_get(d, "warning"));
     b->e.staged = !strcmp(json_string_value(json_object_get(d, "state")), ACME_STATE_STAGED);
-    b->e.restart_at = b->e.staged ? acme_status_restart_at(rt, tmp, domain->name) : 0;
+    b->e.restart_at = b->e.staged ? acme_status_restart_shown(rt, tmp, domain->name) : 0;
     b->e.held_sec = held_sec(rt, tmp, domain->name);
     b->e.needs_account = account != NULL;
     /* as the card reads it: to the second (RFC 3339 in the JSON); a

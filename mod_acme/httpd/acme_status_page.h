@@ -55,7 +55,7 @@ typedef struct acme_page_entry_t {
      * one: "queued for T" turns "queued" at T); 0: never */
     apr_int64_t turns_at;
     /* staged: a new certificate waits for the restart; restart_at: the held
-     * restart's time it was rendered with (acme_status_restart_at), 0: none;
+     * restart it was rendered with (acme_status_restart_shown), 0: none;
      * held_sec: the refusal backoff's end it was rendered with (seconds,
      * acme_status_held), 0: none */
     apr_uint32_t staged, held_sec;

@@ -170,6 +170,14 @@ def test_manual_activation_waits_for_the_admin(httpd, unique):
     assert doc["staged"] is True and doc["staged_check"]["result"] == "ok", doc
     assert doc["record_disagrees"] is None, doc
     staged_serial = doc["staged_check"]["serial"]
+    # the page and acmectl say the administrator's restart makes it live
+    page = httpd.domain_status(name)
+    assert page["next_action"] is None, page
+    assert page["next_action_text"].startswith(
+        "goes live when the administrator restarts httpd (AcmeActivation manual"), page
+    assert re.search(r"^next action: +goes live at the next restart: .*with AcmeActivation "
+                     r"manual, when the administrator runs apachectl graceful$", show.stdout,
+                     re.M), show.stdout
     httpd.graceful()
     cert = httpd.wait_for_pebble_cert(name, 10)
     assert name in cert_names(cert)

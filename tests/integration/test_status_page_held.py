@@ -68,9 +68,15 @@ def test_a_held_restart_has_one_time_everywhere(httpd, unique):
     # acmectl show
     r = httpd.acmectl("--store", httpd.store, "show", name)
     assert re.search(r"^state: +staged$", r.stdout, re.M), r.stdout
-    assert re.search(r"^next action: +restart at %s$" % at, r.stdout, re.M), r.stdout
-    assert re.search(r"^staged: +yes, .*live at the graceful restart at %s " % at, r.stdout,
-                     re.M), r.stdout
+    # it goes live by itself (AcmeActivation auto): no "restart httpd yourself"
+    assert re.search(r"^next action: +goes live at the automatic restart \(about %s\); "
+                     r"apachectl graceful makes it live now$" % at, r.stdout, re.M), r.stdout
+    assert re.search(r"^staged: +yes, .*live at the automatic graceful restart at %s " % at,
+                     r.stdout, re.M), r.stdout
+    listed = [l for l in httpd.acmectl("--store", httpd.store, "list").stdout.splitlines()
+              if l.startswith(name + " ")]
+    assert listed and "goes live at the automatic restart (about %s)" % at in listed[0], listed
+    assert "next graceful" not in listed[0], listed
     shown = json.loads(httpd.acmectl("--store", httpd.store, "--json", "show", name).stdout)
     assert shown["restart_at"] == at and shown["next_action"] == at, shown
     assert shown["next_action_what"] == "restart", shown
@@ -78,12 +84,15 @@ def test_a_held_restart_has_one_time_everywhere(httpd, unique):
     page = wait_for(lambda: (lambda d: d if d.get("state") == "staged" else None)(
         httpd.domain_status(name)), 10, interval=0.3, what="the page to say staged")
     assert page["next_action"] == at, (page, at)
+    assert page["next_action_text"].startswith(
+        "goes live at the automatic restart (about %s); apachectl graceful" % at), page
     _, overview = get(httpd, "/acme-status")
     card = card_of(overview, name)
     assert "New certificate staged" in card, card
-    assert "<dt>Goes live</dt><dd>at the graceful restart at %s " % when_s(at) in card, (at, card)
+    assert "<dt>Goes live</dt><dd>at the automatic graceful restart at %s " % when_s(at) in card, \
+        (at, card)
     _, detail = get(httpd, "/acme-status/" + name)
-    assert "at the graceful restart at %s " % when_s(at) in detail, detail
+    assert "at the automatic graceful restart at %s " % when_s(at) in detail, detail
     # renew now orders nothing: it says a new certificate is staged, and when
     # it goes live
     def marked():
@@ -91,7 +100,7 @@ def test_a_held_restart_has_one_time_everywhere(httpd, unique):
     before = marked()
     r = httpd.acmectl("--store", httpd.store, "renew", name)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "is staged, live at the graceful restart at %s" % at in r.stdout, r.stdout
+    assert "is staged, live at the automatic graceful restart at %s" % at in r.stdout, r.stdout
     assert marked() == before, "renew asked for another certificate"
     doc = json.loads(httpd.acmectl("--store", httpd.store, "--json", "renew", name).stdout)
     assert marked() == before, "renew asked for another certificate"
