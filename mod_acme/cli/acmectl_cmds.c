@@ -30,9 +30,6 @@
 #include "acme_custody.h"
 #include "acmectl_view.h"
 
-/* The NEXT ACTION column: "restart at " and a time. */
-#define NEXT_WIDTH 31
-
 /* staged_check_e's names in --json output. */
 static const char *const staged_check_names[] = { NULL, "ok", "refused", "live", "unchecked" };
 
@@ -323,6 +320,66 @@ static void cluster_lines(acmectl_t *ctl, json_t *c, const char *name)
     }
 }
 
+#define LIST_COLS 5
+
+/* list's table: NAME, STATE, NOT AFTER, RENEW AT and NEXT ACTION as wide as
+ * their longest cell, and at least as wide as they always were (a long
+ * next action such as a queued order's would push the columns after it out
+ * of line otherwise), then the rest of the line (issuer, names, key,
+ * error...). */
+static void list_table(acmectl_t *ctl, apr_pool_t *p, const apr_array_header_t *views)
+{
+    static const char *const heads[LIST_COLS] = { "NAME", "STATE", "NOT AFTER", "RENEW AT",
+                                                  "NEXT ACTION" };
+    /* the widths the table always had, at least: a short table looks as before */
+    static const int least[LIST_COLS] = { 30, ACME_STATE_NAME_MAX, 20, 20, 31 };
+    const char **cells = apr_pcalloc(p, sizeof(*cells) * LIST_COLS * views->nelts);
+    int width[LIST_COLS], i, c;
+
+    for (c = 0; c < LIST_COLS; ++c) {
+        width[c] = least[c];
+    }
+    for (i = 0; i < views->nelts; ++i) {
+        const domain_view_t *v = APR_ARRAY_IDX(views, i, domain_view_t *);
+        const char **row = cells + i * LIST_COLS;
+
+        row[0] = v->name;
+        row[1] = v->state;
+        row[2] = v->has_live ? acmectl_time(p, v->live.not_after) : "-";
+        row[3] = v->renew_at ? acmectl_time(p, v->renew_at) : "-";
+        row[4] = next_action_of(p, v, 0);
+        for (c = 0; c < LIST_COLS; ++c) {
+            if ((int)strlen(row[c]) > width[c]) {
+                width[c] = (int)strlen(row[c]);
+            }
+        }
+    }
+    acmectl_printf(ctl, "%-*s %-*s %-*s %-*s %-*s %s\n", width[0], heads[0], width[1], heads[1],
+                   width[2], heads[2], width[3], heads[3], width[4], heads[4],
+                   "ISSUER / NAMES / LAST ERROR");
+    for (i = 0; i < views->nelts; ++i) {
+        const domain_view_t *v = APR_ARRAY_IDX(views, i, domain_view_t *);
+        const char **row = cells + i * LIST_COLS;
+        int waiting = v->activity && (!v->next_what || strcmp(v->next_what, "queued"));
+
+        acmectl_printf(ctl, "%-*s %-*s %-*s %-*s %-*s issuer=\"%s\" names=%s key=%s%s%s%s%s"
+                       "%s%s%s%s%s%s\n",
+                width[0], row[0], width[1], row[1], width[2], row[2], width[3], row[3],
+                width[4], row[4],
+                v->has_live && v->live.issuer ? v->live.issuer : "-",
+                acmectl_view_join(p, v->names, ","), v->key_type ? v->key_type : "-",
+                v->failing ? apr_psprintf(p, " failing_since=%s attempts=%d",
+                                          acmectl_time(p, v->failing_since), v->attempts) : "",
+                v->last_error ? " error=\"" : "",
+                v->last_error ? v->last_error : "", v->last_error ? "\"" : "",
+                /* what it waits for (the CA not answering, its rate limit), as the
+                 * status page says it; a queued name's NEXT ACTION says that already */
+                waiting ? " waiting=\"" : "", waiting ? v->activity : "", waiting ? "\"" : "",
+                v->held_until ? " activation=\"" : "", v->held_until ? held_text(p, v) : "",
+                v->held_until ? "\"" : "");
+    }
+}
+
 int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
 {
     apr_pool_t *p = ctl->pool;
@@ -365,31 +422,7 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
         acmectl_printf(ctl, "no domains in %s\n", acme_store_dir(ctl->store));
     }
     else {
-        acmectl_printf(ctl, "%-30s %-*s %-20s %-20s %-*s %s\n", "NAME", ACME_STATE_NAME_MAX,
-                       "STATE", "NOT AFTER", "RENEW AT", NEXT_WIDTH, "NEXT ACTION",
-                       "ISSUER / NAMES / LAST ERROR");
-    }
-    for (i = 0; i < views->nelts; ++i) {
-        domain_view_t *v = APR_ARRAY_IDX(views, i, domain_view_t *);
-        int waiting = v->activity && (!v->next_what || strcmp(v->next_what, "queued"));
-
-        acmectl_printf(ctl, "%-30s %-*s %-20s %-20s %-*s issuer=\"%s\" names=%s key=%s%s%s%s%s"
-                       "%s%s%s%s%s%s\n",
-                v->name, ACME_STATE_NAME_MAX, v->state,
-                v->has_live ? acmectl_time(p, v->live.not_after) : "-",
-                v->renew_at ? acmectl_time(p, v->renew_at) : "-", NEXT_WIDTH,
-                next_action_of(p, v, 0),
-                v->has_live && v->live.issuer ? v->live.issuer : "-",
-                acmectl_view_join(p, v->names, ","), v->key_type ? v->key_type : "-",
-                v->failing ? apr_psprintf(p, " failing_since=%s attempts=%d",
-                                          acmectl_time(p, v->failing_since), v->attempts) : "",
-                v->last_error ? " error=\"" : "",
-                v->last_error ? v->last_error : "", v->last_error ? "\"" : "",
-                /* what it waits for (the CA not answering, its rate limit), as the
-                 * status page says it; a queued name's NEXT ACTION says that already */
-                waiting ? " waiting=\"" : "", waiting ? v->activity : "", waiting ? "\"" : "",
-                v->held_until ? " activation=\"" : "", v->held_until ? held_text(p, v) : "",
-                v->held_until ? "\"" : "");
+        list_table(ctl, p, views);
     }
     if (hidden->nelts > 0) {
         acmectl_printf(ctl, "%d more in the store not configured by any server using it "

@@ -12,6 +12,7 @@ import time
 
 from harness import utcnow
 from test_acmectl_store import acmectl, imported_store
+from test_import import md_domain, self_signed
 
 SCHEMA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
                       "status-schema.json")
@@ -142,3 +143,47 @@ def test_renew_twice_requests_once_and_says_since_when(tmp_path, pebble, unique)
     assert re.search(r"^renewal: +requested at %s;" % when, r.stdout, re.M), r.stdout
     doc = json.loads(acmectl(store, "--json", "renew", name, "--force").stdout)
     assert doc["ordered"] is True and int(os.stat(marker).st_mtime) > then, doc
+
+
+def test_list_columns_stay_in_line_whatever_the_next_action(tmp_path, pebble, unique):
+    """Two certificates in one store: one valid (a short next action), one
+    whose first order waits for its turn under AcmeMaxParallel (a long one:
+    "queued, starts at <time>"). The columns after NEXT ACTION start at the
+    same offset in both rows and under the header; show and --json keep the
+    whole text."""
+    short, queued = unique("short"), unique("queued-long")
+    store = imported_store(tmp_path, pebble, short)
+    cert, key = self_signed(str(tmp_path), queued)
+    r = acmectl(store, "import", "--yes", md_domain(str(tmp_path / "md2"), queued, cert, key,
+                                                   pebble.directory_url))
+    assert r.returncode == 0, r.stdout + r.stderr
+    # no live certificate (a link to nothing) and a record whose order is queued
+    link = os.path.join(store, "domains", queued)
+    os.remove(link)
+    os.symlink(os.path.join("..", "archive", queued, "none"), link)
+    starts = rfc3339(utcnow() + datetime.timedelta(minutes=5))
+    activity = "queued, starts at " + starts
+    with open(os.path.join(store, "status", queued + ".json"), "w") as f:
+        json.dump({"name": queued, "names": [queued], "state": "missing", "step": "idle",
+                   "attempts": 0, "requests": 0, "fingerprint": "x", "next_action": starts,
+                   "activity": activity}, f)
+
+    r = acmectl(store, "list")
+    assert r.returncode == 0, r.stdout + r.stderr
+    header, short_row = row_of(r.stdout, short)
+    _, long_row = row_of(r.stdout, queued)
+    assert activity in long_row, r.stdout
+    assert long_row.index(" issuer=") > header.index("NEXT ACTION") + len("NEXT ACTION"), \
+        r.stdout
+    assert short_row.index(" issuer=") == long_row.index(" issuer="), r.stdout
+    assert header.index("ISSUER") == short_row.index("issuer="), r.stdout
+    for title in ("STATE", "NOT AFTER", "RENEW AT", "NEXT ACTION"):
+        assert short_row[header.index(title) - 1] == " " != short_row[header.index(title)], \
+            (title, r.stdout)
+        assert long_row[header.index(title) - 1] == " " != long_row[header.index(title)], \
+            (title, r.stdout)
+    r = acmectl(store, "show", queued)
+    assert re.search(r"^next action: +%s$" % re.escape(activity), r.stdout, re.M), r.stdout
+    doc = json.loads(acmectl(store, "--json", "list").stdout)
+    mine = [d for d in doc if d["name"] == queued][0]
+    assert mine["next_action_what"] == "queued" and mine["next_action"] == starts, mine
