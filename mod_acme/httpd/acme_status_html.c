@@ -414,6 +414,18 @@ static const char *first_order(apr_pool_t *p, json_t *d)
     return "queued";              /* due now: the child takes it at its next look */
 }
 
+/* next_action_text without its leading "goes live " (the row's title says
+ * it); without a text, the words of schema 13. */
+static const char *goes_live_words(const char *text)
+{
+    static const char lead[] = "goes live ";
+
+    if (!text) {
+        return "at the next graceful restart";
+    }
+    return strncmp(text, lead, sizeof(lead) - 1) ? text : text + sizeof(lead) - 1;
+}
+
 /* From the facts list to the card's end. */
 static void card_body(out_t *o, json_t *d, int detail)
 {
@@ -436,8 +448,7 @@ static void card_body(out_t *o, json_t *d, int detail)
                           when_s(o->pool, str(d, "next_action")),
                           " (automatic restarts are rate-limited; apachectl graceful makes it "
                           "live now)", NULL)
-            : str(d, "next_action_text") ? str(d, "next_action_text")
-            : "at the next graceful restart");
+            : goes_live_words(str(d, "next_action_text")));
     }
     else if (json_is_object(cert)) {
         /* the certificate's own due time: the driver's next look is no renewal */
