@@ -388,6 +388,18 @@ static void card_title_tail(out_t *o, json_t *d)
     putf(o, "<p><span class=\"badge b-%s\">%s</span>", state, state_label(d));
 }
 
+/* next_action_text without its leading "goes live " (the row's title says
+ * it); without a text, the words of schema 13. */
+static const char *goes_live_words(const char *text)
+{
+    static const char lead[] = "goes live ";
+
+    if (!text) {
+        return "at the next graceful restart";
+    }
+    return strncmp(text, lead, sizeof(lead) - 1) ? text : text + sizeof(lead) - 1;
+}
+
 /* Where the first certificate of a domain without one stands: obtained and
  * waiting to go live, being ordered now, the next attempt after a failure,
  * or the time its order is queued for ("queued" when it is due now). Never
@@ -398,9 +410,10 @@ static const char *first_order(apr_pool_t *p, json_t *d)
     apr_time_t at;
 
     if (step && !strcmp(step, "staged")) {
-        return next ? apr_pstrcat(p, "obtained, going live at the graceful restart at ",
-                                  when_s(p, next), NULL)
-                    : "obtained, going live at the next activation";
+        return next ? apr_pstrcat(p, "obtained, going live at the automatic graceful restart "
+                                  "at ", when_s(p, next), NULL)
+                    : apr_pstrcat(p, "obtained, going live ",
+                                  goes_live_words(str(d, "next_action_text")), NULL);
     }
     if (step && strcmp(step, "idle")) {
         return apr_pstrcat(p, "in progress (step: ", esc(p, step), ")", NULL);
@@ -412,18 +425,6 @@ static const char *first_order(apr_pool_t *p, json_t *d)
         return apr_pstrcat(p, "queued for ", when(p, next), NULL);
     }
     return "queued";              /* due now: the child takes it at its next look */
-}
-
-/* next_action_text without its leading "goes live " (the row's title says
- * it); without a text, the words of schema 13. */
-static const char *goes_live_words(const char *text)
-{
-    static const char lead[] = "goes live ";
-
-    if (!text) {
-        return "at the next graceful restart";
-    }
-    return strncmp(text, lead, sizeof(lead) - 1) ? text : text + sizeof(lead) - 1;
 }
 
 /* From the facts list to the card's end. */

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 import harness
 from harness import cert_names, cert_serial_hex, ssl_vhost, wait_for
+from test_status_page import card_of, get
 
 ISSUE_TIMEOUT = 60
 
@@ -175,6 +176,10 @@ def test_manual_activation_waits_for_the_admin(httpd, unique):
     assert page["next_action"] is None, page
     assert page["next_action_text"].startswith(
         "goes live when the administrator restarts httpd (AcmeActivation manual"), page
+    # the overview may be a few seconds behind the JSON
+    wait_for(lambda: "obtained, going live when the administrator restarts httpd" in card_of(
+        get(httpd, "/acme-status")[1], name), 10, interval=0.5,
+        what="the card to say the administrator's restart makes it live")
     assert re.search(r"^next action: +goes live at the next restart: .*with AcmeActivation "
                      r"manual, when the administrator runs apachectl graceful$", show.stdout,
                      re.M), show.stdout
