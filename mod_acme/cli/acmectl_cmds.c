@@ -143,6 +143,12 @@ static const char *goes_live(apr_pool_t *p, const domain_view_t *v, int full)
 {
     const char *now = full ? "; apachectl graceful makes it live now" : "";
 
+    if (v->held_until) {
+        /* neither checked nor activated before the refusal backoff ends */
+        return apr_psprintf(p, "goes live at the automatic restart after the refusal backoff "
+                            "(%s), if it passes the check%s", acmectl_time(p, v->held_until),
+                            full ? "; apachectl graceful tries it now" : "");
+    }
     if (v->restart_at) {
         return apr_psprintf(p, "goes live at the automatic restart (about %s)%s",
                             acmectl_time(p, v->restart_at), now);

@@ -187,11 +187,17 @@ apr_int64_t acme_status_restart_shown(acme_runtime_t *rt, apr_pool_t *p, const c
 }
 
 const char *acme_status_goes_live_text(apr_pool_t *p, int activation_auto, apr_time_t at,
-                                       int listed)
+                                       int listed, apr_time_t held_until)
 {
     if (!activation_auto) {
         return "goes live when the administrator restarts httpd (AcmeActivation manual: "
                "apachectl graceful makes it live)";
+    }
+    if (held_until) {
+        /* neither checked nor activated before the backoff ends */
+        return apr_psprintf(p, "goes live at the automatic restart after the refusal backoff "
+                            "ends (%s), if it passes the check; apachectl graceful tries it now",
+                            acme_time_rfc3339(p, held_until));
     }
     if (at && listed) {
         return apr_psprintf(p, "goes live at the automatic restart (about %s); apachectl "
@@ -255,11 +261,13 @@ static json_t *next_action_text_json(acme_runtime_t *rt, apr_pool_t *p,
                                      const acme_domain_t *domain, const char *state)
 {
     if (!strcmp(state, ACME_STATE_STAGED)) {
+        const acme_custody_held_t *held = acme_status_held(rt, p, domain->name);
         int auto_ = rt && rt->activation_auto;
 
         return json_string(acme_status_goes_live_text(
                            p, auto_, auto_ ? restart_held(rt, p)->at : 0,
-                           auto_ && acme_status_restart_at(rt, p, domain->name) != 0));
+                           auto_ && acme_status_restart_at(rt, p, domain->name) != 0,
+                           held ? held->until : 0));
     }
     return json_null();
 }

@@ -94,9 +94,11 @@ apr_int64_t acme_status_restart_shown(acme_runtime_t *rt, apr_pool_t *p, const c
  * automatic graceful restart, about at (apr_time_t; listed: activation.json
  * names the certificate) or at or after at (not listed), within seconds
  * when at is 0 (no restart held), apachectl graceful making it live now;
- * without, when the administrator restarts httpd. From p (or static). */
+ * after held_until (apr_time_t, 0: none) when the refusal backoff holds it;
+ * without activation_auto, when the administrator restarts httpd. From p
+ * (or static). */
 const char *acme_status_goes_live_text(apr_pool_t *p, int activation_auto, apr_time_t at,
-                                       int listed);
+                                       int listed, apr_time_t held_until);
 /* The refusal backoff that holds name's staged certificates back (its end
  * and refusals in a row, refused/<name>.json, acme_custody.h), NULL when
  * none does now. refused/ is listed once per p. */
