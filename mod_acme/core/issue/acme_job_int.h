@@ -179,9 +179,6 @@ typedef struct acme_record_t {
     const char *error_url;          /* ACME_ERR_URL_MAX */
     apr_uint64_t status_written;    /* digest (acme_record_text_digest) of what the status
                                      * file last said, 0 = not written in this run */
-    const unsigned char *status_read; /* SHA-256 of the status file the restore read (from
-                                     * pool), for the first write's compare; NULL = none,
-                                     * or compared already */
     const char *notice;             /* status "notice": e.g. an AcmeProfile the CA ignores;
                                      * ACME_REC_NOTE_MAX */
     const char *queued;             /* status activity while it waits: "queued, starts at

@@ -123,19 +123,12 @@ void acme_record_status_update(acme_driver_t *driver, acme_record_t *rec,
     }
     st = status_record(rec, domain, p);
     /* This child's first record of the name: after a restart, a fit
-     * certificate's comes out as the last child wrote it. Comparing with
-     * the file (as the restore read it, else read back) costs less than
-     * writing and renaming a file per name, and readers keyed on its stamp
-     * then read nothing again. */
-    if (!rec->status_written) {
-        const unsigned char *as_read = rec->status_read;
-
-        /* once: after a write, what the restore read is no longer the file */
-        rec->status_read = NULL;
-        if (acme_status_record_unchanged(driver->store, p, st, as_read)) {
-            rec->status_written = digest;
-            return;
-        }
+     * certificate's comes out as the last child wrote it. Reading it back
+     * costs less than writing and renaming a file per name, and readers
+     * keyed on its stamp then read nothing again. */
+    if (!rec->status_written && acme_status_record_unchanged(driver->store, p, st)) {
+        rec->status_written = digest;
+        return;
     }
     /* noted for the status page, which then reads this record alone */
     status_dir = acme_store_path(driver->store, p, ACME_STORE_STATUS);

@@ -568,8 +568,6 @@ void acme_renewal_restore(acme_driver_t *driver, acme_record_t *rec, const acme_
         }
         return;
     }
-    /* what the first status write compares with, instead of reading it again */
-    rec->status_read = acme_status_record_file_sha256(st, rec->pool);
     /* A changed configuration deserves a fresh start. */
     if (!st->fingerprint || strcmp(st->fingerprint, attempts_fingerprint(p, domain)) != 0) {
         return;

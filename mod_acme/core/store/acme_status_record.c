@@ -6,7 +6,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 #include <apr_strings.h>
-#include <openssl/evp.h>
 
 #include "acme_status_record.h"
 #include "acme_store_paths.h"
@@ -398,31 +397,9 @@ apr_status_t acme_status_record_save(acme_store_t *store, apr_pool_t *p,
     return rv;
 }
 
-/* SHA-256 of len bytes at data into out (EVP_MAX_MD_SIZE bytes of room);
- * 1, or 0 when OpenSSL fails. */
-static int sha256(const char *data, apr_size_t len, unsigned char *out)
-{
-    unsigned int out_len = 0;
-
-    return EVP_Digest(data, len, out, &out_len, EVP_sha256(), NULL) == 1
-           && out_len == ACME_STATUS_SHA256_LEN;
-}
-
-const unsigned char *acme_status_record_file_sha256(const acme_status_record_t *rec,
-                                                    apr_pool_t *p)
-{
-    unsigned char out[EVP_MAX_MD_SIZE];
-
-    return rec->file && sha256(rec->file, rec->file_len, out)
-           ? apr_pmemdup(p, out, ACME_STATUS_SHA256_LEN) : NULL;
-}
-
 int acme_status_record_unchanged(acme_store_t *store, apr_pool_t *p,
-                                 const acme_status_record_t *rec,
-                                 const unsigned char *file_sha256)
+                                 const acme_status_record_t *rec)
 {
-    unsigned char text_sha256[EVP_MAX_MD_SIZE];
-    const char *text;
     json_t *json;
     struct stat st;
     int same;
@@ -432,15 +409,7 @@ int acme_status_record_unchanged(acme_store_t *store, apr_pool_t *p,
         || !(json = acme_status_record_encode(rec, p))) {
         return 0;
     }
-    if (file_sha256) {
-        /* the file as a load read it: no second read */
-        text = acme_store_json_text(p, json);
-        same = text && sha256(text, strlen(text), text_sha256)
-               && memcmp(text_sha256, file_sha256, ACME_STATUS_SHA256_LEN) == 0;
-    }
-    else {
-        same = acme_store_json_unchanged(store, p, acme_store_rel_status(p, rec->name), json);
-    }
+    same = acme_store_json_unchanged(store, p, acme_store_rel_status(p, rec->name), json);
     json_decref(json);
     return same;
 }
@@ -460,30 +429,18 @@ apr_time_t acme_status_record_unsaved_since(acme_store_t *store, apr_pool_t *p, 
 apr_status_t acme_status_record_load(acme_store_t *store, apr_pool_t *p, const char *name,
                                      acme_status_record_t **rec)
 {
-    const char *data;
-    apr_size_t len;
-    json_error_t err;
     json_t *json;
     apr_status_t rv;
 
     if (acme_store_name_check(name) != APR_SUCCESS) {
         return APR_EINVAL;
     }
-    /* acme_store_read_json_pooled's steps, keeping the bytes */
-    rv = acme_store_read(store, p, acme_store_rel_status(p, name), ACME_MAX_STORE_FILE, &data,
-                         &len);
-    if (rv != APR_SUCCESS) {
-        return rv;
+    rv = acme_store_read_json_pooled(store, p, acme_store_rel_status(p, name), &json);
+    if (rv == APR_SUCCESS) {
+        rv = acme_status_record_decode(p, json, rec);
     }
-    if (!(json = json_loadb(data, len, 0, &err))) {
-        return APR_EINVAL;
-    }
-    acme_json_pool_owned(p, json);
-    rv = acme_status_record_decode(p, json, rec);
     if (rv == APR_SUCCESS) {
         (*rec)->name = apr_pstrdup(p, name);
-        (*rec)->file = data;
-        (*rec)->file_len = len;
     }
     return rv;
 }

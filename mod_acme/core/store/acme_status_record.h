@@ -118,12 +118,6 @@ typedef struct acme_status_record_t {
      * decode by the same cache had, so a reader may key what it derives from
      * the record on it; 0 from anywhere else (nothing to key on). */
     apr_uint64_t version;
-    /* Set by acme_status_record_load: the bytes it decoded (in its pool,
-     * where the read put them anyway), so that a later compare with the
-     * file needs no second read (acme_status_record_file_sha256); NULL from
-     * anywhere else. */
-    const char *file;
-    apr_size_t file_len;
 } acme_status_record_t;
 
 /* "missing", "valid", ...; NULL for ACME_STATUS_UNKNOWN. */
@@ -187,19 +181,9 @@ apr_status_t acme_status_record_save(acme_store_t *store, apr_pool_t *p,
  * acme_status_record_save would write for rec, and no status/<name>.unsaved
  * mark stands (a save would remove it); 0 otherwise. A new child's first
  * save of each record can then be left out: after a restart, most records
- * come out as they were read. file_sha256: NULL to read the file; else the
- * SHA-256 (ACME_STATUS_SHA256_LEN bytes) of the file as a load read it
- * (acme_status_record_file_sha256), compared instead of reading it again.
- * p holds temporary memory. */
+ * come out as they were read. p holds temporary memory. */
 int acme_status_record_unchanged(acme_store_t *store, apr_pool_t *p,
-                                 const acme_status_record_t *rec,
-                                 const unsigned char *file_sha256);
-/* The SHA-256 of the file acme_status_record_load decoded into rec
- * (ACME_STATUS_SHA256_LEN bytes, from p), for acme_status_record_unchanged;
- * NULL when rec came from no load (rec->file NULL) or OpenSSL fails. */
-#define ACME_STATUS_SHA256_LEN 32
-const unsigned char *acme_status_record_file_sha256(const acme_status_record_t *rec,
-                                                    apr_pool_t *p);
+                                 const acme_status_record_t *rec);
 /* Since when status/<name>.json could not be written (the mtime of
  * status/<name>.unsaved, to the second), 0 when it could (no mark, or not a
  * plain file). */

@@ -92,9 +92,6 @@ apr_status_t acme_store_write_json(acme_store_t *store, apr_pool_t *p, const cha
 apr_status_t acme_store_write_json_unsynced(acme_store_t *store, apr_pool_t *p,
                                             const char *relpath, json_t *json,
                                             apr_fileperms_t perms);
-/* The text acme_store_write_json writes for json (NUL-terminated, from p);
- * NULL when Jansson cannot encode it. */
-const char *acme_store_json_text(apr_pool_t *p, const json_t *json);
 /* 1 when the file at relpath holds, byte for byte, what acme_store_write_json
  * would write for json; 0 when it differs, is missing or cannot be read.
  * p holds temporary memory. */

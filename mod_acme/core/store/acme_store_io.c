@@ -353,7 +353,9 @@ apr_status_t acme_store_read_secret(acme_store_t *store, apr_pool_t *p, const ch
     return store_read(store, p, relpath, max, 1, data, len);
 }
 
-const char *acme_store_json_text(apr_pool_t *p, const json_t *json)
+/* What a JSON file of the store holds for json, in p; NULL when it cannot
+ * be encoded. */
+static const char *json_text(apr_pool_t *p, const json_t *json)
 {
     char *text = json_dumps(json, JSON_INDENT(2) | JSON_SORT_KEYS);
     const char *copy;
@@ -369,7 +371,7 @@ const char *acme_store_json_text(apr_pool_t *p, const json_t *json)
 static apr_status_t write_json(acme_store_t *store, apr_pool_t *p, const char *relpath,
                                json_t *json, apr_fileperms_t perms, int sync)
 {
-    const char *copy = acme_store_json_text(p, json);
+    const char *copy = json_text(p, json);
 
     if (!copy) {
         return APR_EINVAL;
@@ -380,7 +382,7 @@ static apr_status_t write_json(acme_store_t *store, apr_pool_t *p, const char *r
 int acme_store_json_unchanged(acme_store_t *store, apr_pool_t *p, const char *relpath,
                               const json_t *json)
 {
-    const char *text = acme_store_json_text(p, json), *data;
+    const char *text = json_text(p, json), *data;
     apr_size_t len;
 
     /* one byte more than the text: a longer file reads as different */
