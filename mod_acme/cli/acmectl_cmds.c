@@ -439,22 +439,6 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
     return ACMECTL_OK;
 }
 
-/* When what is staged goes live: at the held automatic restart's time (at
- * or after activation.json's time when it does not list the name), or at
- * the next graceful restart, automatic or the administrator's. */
-static const char *live_when(apr_pool_t *p, const domain_view_t *v)
-{
-    if (v->restart_at || v->restart_after) {
-        return apr_psprintf(p, "live at the automatic graceful restart %s %s (automatic "
-                            "restarts are rate-limited; apachectl graceful makes it live now)",
-                            v->restart_at ? "at" : "at or after",
-                            acmectl_time(p, v->restart_at ? v->restart_at : v->restart_after));
-    }
-    return "live at the next graceful restart (with AcmeActivation auto the server makes it "
-           "within seconds; with AcmeActivation manual the administrator runs apachectl "
-           "graceful)";
-}
-
 /* What staging/<name>/ holds, as activation would judge it. */
 static const char *staged_text(apr_pool_t *p, const domain_view_t *v)
 {
@@ -465,11 +449,11 @@ static const char *staged_text(apr_pool_t *p, const domain_view_t *v)
     if (v->staged_check == STAGED_OK) {
         return apr_psprintf(p, "yes, waiting for activation: %s (its key, names, type and "
                             "dates checked; activation also proves its chain); %s", cert,
-                            live_when(p, v));
+                            goes_live(p, v, 1));
     }
     if (v->staged_check == STAGED_UNCHECKED) {
         return apr_psprintf(p, "yes, waiting for activation: %s, not checked here: %s; %s",
-                            cert, v->staged_why ? v->staged_why : "?", live_when(p, v));
+                            cert, v->staged_why ? v->staged_why : "?", goes_live(p, v, 1));
     }
     if (v->staged_check == STAGED_REFUSED) {
         return apr_psprintf(p, "no: %s is staged, but activation would refuse it: %s", cert,
@@ -698,7 +682,7 @@ static int renew_not_again(acmectl_t *ctl, apr_pool_t *p, const domain_view_t *v
     else if (v->staged) {
         acmectl_printf(ctl, "%s: a new certificate%s%s is staged, %s; no other one is ordered "
                        "(acmectl renew --force orders one anyway)\n", v->name,
-                       serial ? " " : "", serial ? serial : "", live_when(p, v));
+                       serial ? " " : "", serial ? serial : "", goes_live(p, v, 1));
     }
     else {
         acmectl_printf(ctl, "%s: a renewal was requested already, at %s, and not again: the "

@@ -297,7 +297,9 @@ static void view_next(domain_view_t *v)
     }
     else if (v->staged) {
         v->next_what = "restart";
-        v->next_at = v->restart_at ? v->restart_at : v->restart_after;
+        /* a time only where one holds for this name: the backoff, or the
+         * held restart that lists it (goes_live words the rest) */
+        v->next_at = v->held_until ? v->held_until : v->restart_at;
     }
     else if (v->failing) {
         v->next_what = "retry";

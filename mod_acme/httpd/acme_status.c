@@ -239,18 +239,30 @@ static json_t *activation_held_json(acme_runtime_t *rt, apr_pool_t *p, const cha
 }
 
 /* What happens next, and when: for a staged certificate with AcmeActivation
- * auto the automatic graceful restart that makes it live, at the time the
- * parent holds it until (activation.json: the time ACME00734 and acmectl
- * give; when the file does not list the name, that time still bounds it:
- * the restart comes at or after it), null when none is held (it comes
- * within seconds) or with AcmeActivation manual (the administrator's
- * apachectl graceful); otherwise the record's next_action: the next attempt
- * while failing, else the driver's next look. */
+ * auto, the end of the refusal backoff that holds it, else the time the
+ * parent holds the automatic restart until for it (activation.json lists
+ * the name: the time ACME00734 and acmectl give); null when no restart is
+ * held for it (it comes within seconds, or at or after a restart held for
+ * other names: next_action_text says which) or with AcmeActivation manual
+ * (the administrator's apachectl graceful); otherwise the record's
+ * next_action: the next attempt while failing, else the driver's next look. */
 static json_t *next_action_json(acme_runtime_t *rt, apr_pool_t *p,
-                                const acme_status_record_t *status, const char *state)
+                                const acme_status_record_t *status, const char *state,
+                                const char *name)
 {
     if (!strcmp(state, ACME_STATE_STAGED)) {
-        return time_or_null(p, rt && rt->activation_auto ? restart_held(rt, p)->at : 0);
+        const acme_custody_held_t *held;
+
+        if (!rt || !rt->activation_auto) {
+            return json_null();
+        }
+        /* the backoff first: no restart checks it before its end */
+        if ((held = acme_status_held(rt, p, name)) != NULL) {
+            return time_or_null(p, held->until);
+        }
+        /* a time only for a name the held restart lists: an unlisted one
+         * comes at or after it, which is no time to show (the words say it) */
+        return time_or_null(p, acme_status_restart_at(rt, p, name));
     }
     return time_or_null(p, status ? status->next_action : 0);
 }
@@ -449,7 +461,8 @@ json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_do
     json_object_set_new(json, "renew_at", time_or_null(p, acme_job_renew_at_shown(
                         domain, has_live ? &info : NULL, status)));
     json_object_set_new(json, "next_action", next_action_json(
-                        rt, p, status, json_string_value(json_object_get(json, "state"))));
+                        rt, p, status, json_string_value(json_object_get(json, "state")),
+                        domain->name));
     json_object_set_new(json, "next_action_text", next_action_text_json(
                         rt, p, domain, json_string_value(json_object_get(json, "state"))));
     json_object_set_new(json, "activation_held", activation_held_json(rt, p, domain->name));

@@ -410,10 +410,13 @@ static const char *first_order(apr_pool_t *p, json_t *d)
     apr_time_t at;
 
     if (step && !strcmp(step, "staged")) {
-        return next ? apr_pstrcat(p, "obtained, going live at the automatic graceful restart "
-                                  "at ", when_s(p, next), NULL)
-                    : apr_pstrcat(p, "obtained, going live ",
-                                  goes_live_words(str(d, "next_action_text")), NULL);
+        /* the words, which know a backoff or a batch; the time alone does not */
+        return str(d, "next_action_text")
+            ? apr_pstrcat(p, "obtained, going live ",
+                          esc(p, goes_live_words(str(d, "next_action_text"))), NULL)
+            : next ? apr_pstrcat(p, "obtained, going live at the automatic graceful restart "
+                                 "at ", when_s(p, next), NULL)
+                   : "obtained, going live at the next graceful restart";
     }
     if (step && strcmp(step, "idle")) {
         return apr_pstrcat(p, "in progress (step: ", esc(p, step), ")", NULL);
@@ -444,12 +447,14 @@ static void card_body(out_t *o, json_t *d, int detail)
                                                                 ACME_STATE_STAGED)) {
         /* the held restart's time, as ACME00734 and acmectl give it; the
          * words say whether it comes by itself (AcmeActivation auto) */
-        row(o, "Goes live", str(d, "next_action")
+        row(o, "Goes live", str(d, "next_action_text")
+            ? esc(o->pool, goes_live_words(str(d, "next_action_text")))
+            : str(d, "next_action")
             ? apr_pstrcat(o->pool, "at the automatic graceful restart at ",
                           when_s(o->pool, str(d, "next_action")),
                           " (automatic restarts are rate-limited; apachectl graceful makes it "
                           "live now)", NULL)
-            : goes_live_words(str(d, "next_action_text")));
+            : goes_live_words(NULL));
     }
     else if (json_is_object(cert)) {
         /* the certificate's own due time: the driver's next look is no renewal */
