@@ -60,11 +60,3 @@ apr_time_t acme_store_restart_held_read(acme_store_t *store, apr_pool_t *p, apr_
     }
     return at;
 }
-
-apr_time_t acme_store_restart_held_at(acme_store_t *store, apr_pool_t *p, const char *name)
-{
-    apr_hash_t *names;
-    apr_time_t at = acme_store_restart_held_read(store, p, &names);
-
-    return at && names && apr_hash_get(names, name, APR_HASH_KEY_STRING) ? at : 0;
-}

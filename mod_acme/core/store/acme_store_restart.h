@@ -32,7 +32,4 @@ apr_status_t acme_store_restart_held_clear(acme_store_t *store, apr_pool_t *p);
  * file is not one of ours) and the names waiting for it (store name -> "",
  * from p; NULL when none). */
 apr_time_t acme_store_restart_held_read(acme_store_t *store, apr_pool_t *p, apr_hash_t **names);
-/* When the held restart makes name's staged certificate live (apr_time_t);
- * 0 when no restart is held for name. One read of the file; temporaries in p. */
-apr_time_t acme_store_restart_held_at(acme_store_t *store, apr_pool_t *p, const char *name);
 #endif
