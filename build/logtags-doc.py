@@ -40,6 +40,15 @@ ADVICE = {
     "00691": "Nothing to do for this start: mod_acme took the extra bits away. Find what "
              "opened the directory (a restore, a chmod -R, a deployment tool) and make it "
              "keep the store's modes (cp -p, tar -p); 'acmectl check' lists what is left.",
+    "01507": "mod_acme took the write bits away. While others could write there, they could "
+             "have replaced a certificate, a key or a link in it: run 'acmectl check', compare "
+             "what each name serves with 'acmectl show NAME', and renew what looks wrong "
+             "('acmectl renew NAME'). Find what opened the directory (a restore, a chmod -R, "
+             "a deployment tool) and make it keep the store's modes (cp -p, tar -p).",
+    "01510": "Nothing is changed by configtest, which passes: the next start or graceful "
+             "restart sets the directory back and warns (ACME01507 or ACME00691). To fix it "
+             "now, run the chmod to the documented mode the message gives as root; if the "
+             "message says the directory was writable, run 'acmectl check' as well.",
     "00692": "Run the chmod the message gives, as root; if other users could read a key, "
              "replace its certificate with 'acmectl renew NAME'.",
     "00200": "libcurl could not start: reinstall libcurl4 (Debian) and restart Apache.",

@@ -1,7 +1,11 @@
-/* The modes of the store's secrets (acme_store_paths.h), set back by root in
- * the parent. Every start, graceful ones too, checks before mod_ssl loads a
- * key what is served: keys/<name>/ and the live version of each configured
- * domain, and the fallback key. The whole of keys/ and archive/ (every
+/* The modes of the store's secrets and directories (acme_store_paths.h), set
+ * back by root in the parent: no directory stays writable by others, who
+ * could swap a certificate or plant a link root writes through. Every start,
+ * graceful ones too, checks before mod_ssl loads a key what is served: the
+ * top-level directories, keys/<name>/, archive/<name>/ and the live version
+ * of each configured domain, and the fallback key; a directory is opened
+ * only when its lstat, which the walk makes anyway, shows it wrong. configtest
+ * tells the same without changing anything. The whole of keys/ and archive/ (every
  * archived version, the keys of names configured nowhere) is walked once per
  * parent process, in the background: the monitor hook walks it in slices of
  * MODES_SLICE_BUDGET, so the first start serves without waiting for it. At
@@ -19,6 +23,7 @@
 #include <mpm_common.h>
 
 #include "acme_private.h"
+#include "acme_config.h"
 #include "acme_store_paths.h"
 
 /* In the process pool (it outlives graceful restarts): the walk of all of
@@ -56,6 +61,7 @@ typedef struct modes_walk_t {
     apr_pool_t *p;
     const char *relpath;
     int fixed;
+    int report_only;    /* configtest: directories only, told, never changed */
 } modes_walk_t;
 
 static int is_key_file(const char *name)
@@ -121,6 +127,17 @@ static void mode_tighten(modes_walk_t *w, int dirfd, const char *name, int dir, 
                      "modes (cp -p, tar -p)", path,
                      (unsigned)had, path);
     }
+    else if (had & 022) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->rt->base, "ACME01507: the store "
+                     "directory %s had mode %04o, writable by other users; mod_acme set it "
+                     "to %04o, its documented %04o (chmod %04o '%s'). Anyone who could write "
+                     "there may have replaced files in it or planted links: run 'acmectl "
+                     "check' and compare what is served with 'acmectl show NAME' (renew what "
+                     "looks wrong: 'acmectl renew NAME'); find what changed the mode, and "
+                     "make the store's copies and restores keep modes (cp -p, tar -p)", path,
+                     (unsigned)had, (unsigned)(st.st_mode & want & 07777), (unsigned)want,
+                     (unsigned)(st.st_mode & want & 07777), path);
+    }
     else {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->rt->base, "ACME00691: the store "
                      "directory %s had mode %04o, open beyond its documented %04o; mod_acme "
@@ -133,6 +150,84 @@ static void mode_tighten(modes_walk_t *w, int dirfd, const char *name, int dir, 
     close(fd);
 }
 
+/* The mode a store directory must not exceed (acme_store_paths.h). */
+static mode_t dir_want(const char *relpath)
+{
+    return acme_store_dir_perms_for(relpath) == ACME_STORE_PRIVATE_DIR_PERMS ? 0700 : 0755;
+}
+
+/* configtest: a directory of the store that the next start or graceful
+ * restart sets back, or one it cannot, told and left as it is (the repair
+ * runs as the start's parent; a configtest error would stop "apachectl
+ * graceful" before it could run). */
+static void dir_report(modes_walk_t *w, const char *path, const struct stat *st, mode_t want,
+                       int foreign)
+{
+    unsigned had = (unsigned)(st->st_mode & 07777);
+
+    if (foreign) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, w->rt->base, "ACME01509: "
+                     "the store directory %s is owned by uid %ld, not root, who alone writes "
+                     "it: its owner can replace the certificates and keys in it, and mod_acme "
+                     "will not repair it; fix: chown root:root '%s' && chmod %04o '%s', then "
+                     "'acmectl check'", path, (long)st->st_uid, path, (unsigned)want, path);
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, w->rt->base, "ACME01510: "
+                     "the store directory %s has mode %04o, %s beyond its documented %04o; the "
+                     "next start or graceful restart sets it to %04o and warns%s", path, had,
+                     (st->st_mode & 022) ? "writable" : "open", (unsigned)want,
+                     had & (unsigned)want, (st->st_mode & 022) ? "; other users could have "
+                     "replaced files in it or planted links: run 'acmectl check'" : "");
+    }
+    w->fixed++;
+}
+
+/* A directory of the store, name in dirfd, st its lstat: back to its
+ * documented mode (mode_tighten), or told when root does not own one that
+ * is root's by design; the child's directories are the User's
+ * (acme_store_grant). Only opened when something is wrong, so a start's
+ * walk of the configured names costs one fstatat per directory. */
+static void dir_check(modes_walk_t *w, int dirfd, const char *name, const struct stat *st)
+{
+    const char *rel = *w->relpath ? apr_pstrcat(w->p, w->relpath, "/", name, NULL) : name;
+    mode_t want = dir_want(rel);
+    int foreign = st->st_uid != 0 && !acme_store_child_area(rel);
+    const char *path;
+
+    if (!foreign && !(st->st_mode & 0777 & ~want)) {
+        return;
+    }
+    path = acme_store_path(w->rt->store, w->p, rel);
+    if (w->report_only) {
+        dir_report(w, path, st, want, foreign);
+    }
+    else if (foreign) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, w->rt->base, "ACME01508: the store directory %s "
+                     "(mode %04o) is owned by uid %ld, not root, who alone writes it: its "
+                     "owner can replace the certificates and keys in it or plant links root "
+                     "then writes through; mod_acme leaves it as it is; fix: chown root:root "
+                     "'%s' && chmod %04o '%s', then check the store with 'acmectl check' and "
+                     "renew what it names ('acmectl renew NAME')", path,
+                     (unsigned)(st->st_mode & 07777), (long)st->st_uid, path, (unsigned)want,
+                     path);
+    }
+    else {
+        mode_tighten(w, dirfd, name, 1, want);
+    }
+}
+
+/* The directory name of dirfd, if there, as dir_check sees it. */
+static void dir_check_at(modes_walk_t *w, int dirfd, const char *name)
+{
+    struct stat st;
+
+    if (dirfd >= 0 && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+        && S_ISDIR(st.st_mode)) {
+        dir_check(w, dirfd, name, &st);
+    }
+}
+
 /* keys/ (depth 1: keys/<name>/ 0700, its files 0600), archive/ (depth 2:
  * archive/<name>/<version>/privkey.pem 0600) and fallback/privkey.pem. */
 static void modes_visit(void *baton, int dirfd, const char *name, const struct stat *st,
@@ -140,12 +235,13 @@ static void modes_visit(void *baton, int dirfd, const char *name, const struct s
 {
     modes_walk_t *w = baton;
     int in_keys = !strncmp(w->relpath, ACME_STORE_KEYS, sizeof(ACME_STORE_KEYS) - 1);
+    int in_archive = !strncmp(w->relpath, ACME_STORE_ARCHIVE, sizeof(ACME_STORE_ARCHIVE) - 1);
 
     if (S_ISDIR(st->st_mode)) {
         modes_walk_t sub = *w;
 
-        if (in_keys) {
-            mode_tighten(w, dirfd, name, 1, 0700);
+        if (in_keys || in_archive) {
+            dir_check(w, dirfd, name, st);
         }
         if (depth > 0) {
             sub.relpath = apr_pstrcat(w->p, w->relpath, "/", name, NULL);
@@ -154,7 +250,8 @@ static void modes_visit(void *baton, int dirfd, const char *name, const struct s
             w->fixed += sub.fixed;
         }
     }
-    else if (S_ISREG(st->st_mode) && (st->st_mode & 077) && (in_keys || is_key_file(name))) {
+    else if (S_ISREG(st->st_mode) && (st->st_mode & 077) && (in_keys || is_key_file(name))
+             && !w->report_only) {
         mode_tighten(w, dirfd, name, 0, 0600);
     }
 }
@@ -185,6 +282,8 @@ static void modes_live(modes_walk_t *w, int top)
 
         w->relpath = ACME_STORE_KEYS;
         modes_visit_one(w, keys, name, 1);
+        w->relpath = ACME_STORE_ARCHIVE;
+        dir_check_at(w, archive, name);
         if (!version || archive < 0 || !strcmp(version, ".") || !strcmp(version, "..")
             || (namefd = acme_store_open_dir_at(archive, name)) < 0) {
             continue;
@@ -229,15 +328,50 @@ static void modes_bg_schedule(acme_runtime_t *rt, modes_bg_t *old)
     apr_pool_userdata_set(bg, MODES_WALK_KEY, NULL, pproc);
 }
 
+/* Every top-level directory of the store (the child's and root's), as
+ * dir_check sees it. */
+static void modes_top(modes_walk_t *w, int top)
+{
+    const char *const *lists[2];
+    int i, l;
+
+    lists[0] = acme_store_child_dir_names();
+    lists[1] = acme_store_root_dir_names();
+    for (l = 0; l < 2; l++) {
+        for (i = 0; lists[l][i]; i++) {
+            w->relpath = "";
+            dir_check_at(w, top, lists[l][i]);
+        }
+    }
+}
+
+int acme_certs_modes_report(server_rec *base, apr_array_header_t *domains, apr_pool_t *ptemp)
+{
+    acme_runtime_t rt;
+    modes_walk_t w = { &rt, ptemp, "", 0, 1 };
+    int top;
+
+    memset(&rt, 0, sizeof(rt));
+    rt.base = base;
+    rt.pool = ptemp;
+    rt.domains = domains;
+    if (geteuid() != 0
+        || acme_store_open(&rt.store, ptemp, acme_config_store_dir(base), 0) != APR_SUCCESS
+        || (top = acme_store_open_dir_at(AT_FDCWD, acme_store_dir(rt.store))) < 0) {
+        return 0;
+    }
+    modes_top(&w, top);
+    modes_live(&w, top);
+    close(top);
+    return w.fixed;
+}
+
 void acme_certs_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
-    static const char *const private_dirs[] = {
-        ACME_STORE_KEYS, ACME_STORE_STAGING, ACME_STORE_ACCOUNTS, ACME_STORE_JOBS, NULL
-    };
-    modes_walk_t w = { rt, ptemp, "", 0 };
+    modes_walk_t w = { rt, ptemp, "", 0, 0 };
     apr_time_t began = apr_time_now();
     modes_bg_t *bg = NULL;
-    int top, i, full;
+    int top, full;
 
     if (geteuid() != 0 || !rt->store) {
         return;
@@ -248,10 +382,7 @@ void acme_certs_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp)
     }
     apr_pool_userdata_get((void **)&bg, MODES_WALK_KEY, rt->base->process->pool);
     full = !bg || strcmp(bg->dir, acme_store_dir(rt->store));
-    for (i = 0; private_dirs[i]; i++) {
-        w.relpath = "";
-        mode_tighten(&w, top, private_dirs[i], 1, 0700);
-    }
+    modes_top(&w, top);
     w.relpath = ACME_STORE_FALLBACK;
     acme_store_walk_subdir(top, ACME_STORE_FALLBACK, 0, modes_visit, &w);
     modes_live(&w, top);
@@ -279,7 +410,7 @@ void acme_certs_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp)
 static int modes_bg_slice(acme_runtime_t *rt, modes_bg_t *bg, apr_pool_t *p)
 {
     apr_time_t deadline = apr_time_now() + MODES_SLICE_BUDGET;
-    modes_walk_t w = { rt, p, "", 0 };
+    modes_walk_t w = { rt, p, "", 0, 0 };
     apr_pool_t *one;
     int top = acme_store_open_dir_at(AT_FDCWD, bg->dir), walked = 0;
 

@@ -615,7 +615,16 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     /* without mod_ssl no vhost serves anything: the message above says why */
     ok = ssl && check_served(ptemp, base, domains, decls) && ok;
     ok = check_twins_listen(ptemp, base, autossl) && ok;
-    ok = check_store_dir(ptemp, base) && ok;
+    if (check_store_dir(ptemp, base)) {
+        /* warnings: "apachectl graceful" runs configtest first, and the
+         * graceful restart is what sets the modes back */
+        if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST) {
+            acme_certs_modes_report(base, domains, ptemp);
+        }
+    }
+    else {
+        ok = 0;
+    }
     /* At a start the checks wait for post_config, where the log is open. */
     if (ok && ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST) {
         ok = acme_check_user(ptemp, base, domains, decls);

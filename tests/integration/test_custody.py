@@ -204,7 +204,7 @@ def test_served_key_readable_beyond_root_is_set_back_to_0600(httpd, unique, mode
         assert line, "no ACME00675 in round %d" % round_
         assert live_key in line[0] and "%04o" % mode in line[0] \
             and "acmectl renew %s" % name in line[0], line[0]
-        for path, had, tag in ((keys_dir, 0o755, "ACME00691"), (staging, 0o777, "ACME00691"),
+        for path, had, tag in ((keys_dir, 0o755, "ACME00691"), (staging, 0o777, "ACME01507"),
                                (name_keys, 0o750, "ACME00691"), (custody_key, mode, "ACME00690")):
             hits = [l for l in log if tag in l and "%s " % path in l]
             assert hits, "no %s naming %s in round %d" % (tag, path, round_)
