@@ -29,6 +29,7 @@ typedef struct check_t {
     json_t *temps;                   /* leftover temp files: {"path", "age_seconds"} */
     json_t *failing;                 /* certificates whose attempts fail (not problems) */
     json_t *orders;                  /* orders in progress (jobs/<name>.json) */
+    uid_t owner;                     /* the owner of the store's directory */
 } check_t;
 
 /* A temp file younger than this may be a write in progress (the server's
@@ -79,8 +80,47 @@ static void dir_mode(check_t *c, const char *relpath, mode_t mode)
                 (unsigned)(mode & 07777), path);
     }
     else if (mode & (S_IWGRP | S_IWOTH)) {
-        problem(c, "%s: directory has mode %04o, writable by other users, who could plant "
-                "files in it (fix: chmod go-w '%s')", path, (unsigned)(mode & 07777), path);
+        problem(c, "%s: directory has mode %04o, writable by other users, who could have "
+                "replaced files in it or planted links; httpd sets it back at its next start "
+                "or graceful restart (fix now: chmod go-w '%s'), then compare what is served "
+                "('acmectl show NAME') and renew what looks wrong", path,
+                (unsigned)(mode & 07777), path);
+    }
+}
+
+/* Root's directories (all but the child's, acme_store_paths.h) belong to
+ * the owner of the store's directory (root): another owner can replace the
+ * certificates and keys in them, whatever their mode. */
+static void dir_owner(check_t *c, const char *relpath, const struct stat *st)
+{
+    const char *path;
+
+    if (st->st_uid == c->owner || acme_store_child_area(relpath)) {
+        return;
+    }
+    path = acme_store_path(c->ctl->store, c->p, relpath);
+    problem(c, "%s: directory is owned by uid %ld, not by uid %ld, which owns the store and "
+            "alone writes here: its owner can replace the certificates and keys in it (fix: "
+            "chown %ld '%s', then check the certificates: 'acmectl show NAME', and renew "
+            "what looks wrong)", path, (long)st->st_uid, (long)c->owner, (long)c->owner, path);
+}
+
+/* The store's own directory: httpd refuses a store others can write to
+ * (configtest ACME00548, start ACME00638); so does check. */
+static void check_top(check_t *c)
+{
+    const char *path = acme_store_dir(c->ctl->store);
+    struct stat st;
+
+    if (stat(path, &st) < 0) {
+        return;
+    }
+    c->owner = st.st_uid;
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        problem(c, "%s: the store's directory has mode %04o, writable by other users, who "
+                "could have replaced its directories; httpd refuses to start with it, and "
+                "configtest fails (fix: chmod 755 '%s', then check again)", path,
+                (unsigned)(st.st_mode & 07777), path);
     }
 }
 
@@ -116,6 +156,7 @@ static void check_entry(void *baton, int dirfd, const char *name, const struct s
         check_walk_t sub = { c, child };
 
         dir_mode(c, child, st->st_mode);
+        dir_owner(c, child, st);
         if (depth > 0) {
             acme_store_walk_subdir(dirfd, name, depth - 1, check_entry, &sub);
         }
@@ -435,7 +476,8 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
                                          ACME_STORE_DOMAINS, ACME_STORE_ARCHIVE,
                                          ACME_STORE_STAGING, ACME_STORE_JOBS, ACME_STORE_STATUS,
                                          ACME_STORE_FALLBACK, ACME_STORE_KEYS, ACME_STORE_CSR,
-                                         ACME_STORE_EVENTS, ACME_STORE_ROOT_EVENTS, NULL };
+                                         ACME_STORE_EVENTS, ACME_STORE_ROOT_EVENTS,
+                                         ACME_STORE_REFUSED, NULL };
     check_t c;
     apr_finfo_t finfo;
     int i;
@@ -454,6 +496,8 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
     acme_json_pool_owned(c.p, c.failing);
     c.orders = json_array();
     acme_json_pool_owned(c.p, c.orders);
+    c.owner = geteuid();
+    check_top(&c);
     check_tree(&c, "", 0);
     for (i = 0; areas[i]; ++i) {
         check_tree(&c, areas[i], 3);

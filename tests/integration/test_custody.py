@@ -4,6 +4,7 @@ identity PHP and CGI code runs as: it acts through runuser."""
 import datetime
 import json
 import os
+import pwd
 import re
 import subprocess
 import time
@@ -212,6 +213,66 @@ def test_served_key_readable_beyond_root_is_set_back_to_0600(httpd, unique, mode
         assert httpd.verified_cert(name).serial_number == cert.serial_number
     # (a status record may be being written right now: its temp file is no problem)
     assert not harness.store_problems(store, temp_files=False)
+
+
+def test_store_directories_open_to_others_are_told_and_set_back(httpd, unique):
+    """Every directory of the store root writes, not only keys/: archive/,
+    domains/, archive/<name>/, its live version, config/ and refused/ (and the
+    child's status/) made writable by everyone are told by configtest (which
+    passes: "apachectl graceful" runs it before the repair), flagged by
+    acmectl check, and set back to 0755 at the graceful restart with a
+    warning naming path, modes and 'acmectl check'. A directory of root's
+    owned by the User is an error with the chown to run, and is left as it
+    is. A store directory writable by everyone fails acmectl check too."""
+    name = unique("dirmode")
+    issue(httpd, name)
+    store = httpd.store
+    live = harness.live_version(store, name)
+    dirs = [os.path.join(store, d) for d in ("archive", "domains", "config", "refused",
+                                              "status")]
+    dirs += [os.path.dirname(live), live]
+    csr = os.path.join(store, "csr")
+    user = pwd.getpwnam(HTTPD_USER)
+    for d in dirs:
+        os.chmod(d, 0o777)
+    os.chown(csr, user.pw_uid, -1)
+    try:
+        rc, out = httpd.configtest()
+        assert rc == 0, out
+        for d in dirs:
+            assert re.search(r"ACME01510: the store directory %s has mode 0777, writable "
+                             % re.escape(d), out), (d, out)
+        assert "ACME01509: the store directory %s is owned by uid %d" % (
+            csr, user.pw_uid) in out, out
+        chk = httpd.acmectl("--store", store, "check")
+        out = chk.stdout + chk.stderr
+        assert chk.returncode != 0, out
+        for d in dirs:
+            assert "%s: directory has mode 0777, writable by other users" % d in out, out
+        assert "%s: directory is owned by uid %d" % (csr, user.pw_uid) in out, out
+        log_start = len(httpd.error_log_text())
+        httpd.graceful()
+        wait_for(lambda: "ACME01508" in httpd.error_log_text()[log_start:], 30,
+                 what="the warnings about the store's directories")
+        log = httpd.error_log_text()[log_start:].splitlines()
+        for d in dirs:
+            assert _mode(d) == 0o755, "%s is %04o after the graceful restart" % (d, _mode(d))
+            hits = [l for l in log if "ACME01507: the store directory %s had mode 0777" % d in l]
+            assert hits and "set it to 0755" in hits[0] and "acmectl check" in hits[0], (d, log)
+        hits = [l for l in log if "ACME01508" in l]
+        assert csr in hits[0] and "chown root:root '%s'" % csr in hits[0], hits
+        assert os.stat(csr).st_uid == user.pw_uid    # told, not changed
+    finally:
+        os.chown(csr, 0, -1)
+    # the store's own directory: httpd refuses it (ACME00548); acmectl check too
+    os.chmod(store, 0o777)
+    try:
+        chk = httpd.acmectl("--store", store, "check")
+    finally:
+        os.chmod(store, 0o755)
+    out = chk.stdout + chk.stderr
+    assert chk.returncode != 0, out
+    assert "%s: the store's directory has mode 0777, writable by other users" % store in out, out
 
 
 def test_whole_store_walked_once_per_parent_live_keys_at_graceful(httpd, unique):
