@@ -135,33 +135,14 @@ static const char *held_text(apr_pool_t *p, const domain_view_t *v)
                         v->refusals);
 }
 
-/* When what is staged goes live, short (list) or with the administrator's
- * option (show). activation.json is written only with AcmeActivation auto:
- * with it the restart comes by itself; without it acmectl cannot tell auto
- * (the restart comes within seconds) from manual (apachectl graceful). */
+/* When what is staged goes live, short (list) or with what the
+ * administrator can do now (show): the status page's words, with the
+ * AcmeActivation the server last started with (activation-mode.json; a
+ * store without it gets both ways). */
 static const char *goes_live(apr_pool_t *p, const domain_view_t *v, int full)
 {
-    const char *now = full ? "; apachectl graceful makes it live now" : "";
-
-    if (v->held_until) {
-        /* neither checked nor activated before the refusal backoff ends */
-        return apr_psprintf(p, "goes live at the automatic restart after the refusal backoff "
-                            "(%s), if it passes the check%s", acmectl_time(p, v->held_until),
-                            full ? "; apachectl graceful tries it now" : "");
-    }
-    if (v->restart_at) {
-        return apr_psprintf(p, "goes live at the automatic restart (about %s)%s",
-                            acmectl_time(p, v->restart_at), now);
-    }
-    if (v->restart_after) {
-        return apr_psprintf(p, "goes live at the automatic restart (at or after %s)%s",
-                            acmectl_time(p, v->restart_after), now);
-    }
-    return full ? "goes live at the next restart: with AcmeActivation auto (the default) the "
-                  "automatic one, within seconds; with AcmeActivation manual, when the "
-                  "administrator runs apachectl graceful"
-                : "goes live at the next restart (automatic within seconds; "
-                  "AcmeActivation manual: apachectl graceful)";
+    return acme_store_activation_goes_live(p, v->activation, v->restart_after,
+                                          v->restart_at != 0, v->held_until, full);
 }
 
 /* What happens next and when (acmectl_view.c's view_next), in words;

@@ -298,8 +298,10 @@ static void view_next(domain_view_t *v)
     else if (v->staged) {
         v->next_what = "restart";
         /* a time only where one holds for this name: the backoff, or the
-         * held restart that lists it (goes_live words the rest) */
-        v->next_at = v->held_until ? v->held_until : v->restart_at;
+         * held restart that lists it (goes_live words the rest); none with
+         * AcmeActivation manual, as on the status page */
+        v->next_at = v->activation == ACME_ACTIVATION_MANUAL ? 0
+                   : v->held_until ? v->held_until : v->restart_at;
     }
     else if (v->failing) {
         v->next_what = "retry";
@@ -367,6 +369,7 @@ domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name
     if (v->staged) {
         apr_hash_t *waiting;
 
+        v->activation = acme_store_activation_mode_read(ctl->store, p);
         v->restart_after = acme_store_restart_held_read(ctl->store, p, &waiting);
         v->restart_at = v->restart_after && waiting
                         && apr_hash_get(waiting, name, APR_HASH_KEY_STRING) ? v->restart_after : 0;

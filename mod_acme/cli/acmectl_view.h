@@ -8,6 +8,7 @@
 #include "acme_cert.h"
 #include "acme_status_record.h"
 #include "acme_job.h"
+#include "acme_store_activation.h"
 
 /* What the store knows about one domain. */
 typedef struct domain_view_t {
@@ -43,6 +44,8 @@ typedef struct domain_view_t {
     apr_time_t restart_after;        /* staged: activation.json's time whether or not it
                                       * lists the name (only AcmeActivation auto writes
                                       * it; its restart comes at or after), 0 = no file */
+    acme_activation_mode_e activation; /* staged: AcmeActivation of the server's last
+                                      * start (activation-mode.json), UNKNOWN: no file */
     apr_time_t renew_marked_at;      /* when acmectl renew left its marker, 0 = none */
     /* What happens next and when (0: no time): "renew", "retry", "restart",
      * "queued" (its order waits for its turn under AcmeMaxParallel),

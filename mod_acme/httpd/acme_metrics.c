@@ -154,7 +154,7 @@ static void metrics_body(request_rec *r, json_t *doc)
     family(r, "acme_info", "gauge", "mod_acme version (always 1).");
     ap_rprintf(r, "acme_info{version=\"%s\"} 1\n", label(r->pool, str(doc, "version")));
     family(r, "acme_certificates", "gauge",
-           "Managed certificates by summary class (each in one of valid, renewing, "
+           "Managed certificates by summary class (each in one of valid, renewing, staged, "
            "renewal_failing, failing, missing; expiring_soon overlaps them; total).");
     json_object_foreach(summary, key, value) {
         ap_rprintf(r, "acme_certificates{class=\"%s\"} %" APR_INT64_T_FMT "\n",
@@ -225,7 +225,8 @@ static int acme_status_section(request_rec *r, int flags)
     if (flags & AP_STATUS_SHORT) {
         static const struct { const char *key, *line; } lines[] = {
             { "total", "AcmeCertificates" }, { "valid", "AcmeCertificatesValid" },
-            { "renewing", "AcmeCertificatesRenewing" }, { "failing", "AcmeCertificatesFailing" },
+            { "renewing", "AcmeCertificatesRenewing" }, { "staged", "AcmeCertificatesStaged" },
+            { "failing", "AcmeCertificatesFailing" },
             { "renewal_failing", "AcmeCertificatesRenewalFailing" },
             { "missing", "AcmeCertificatesMissing" },
             { "expiring_soon", "AcmeCertificatesExpiringSoon" },
@@ -241,11 +242,12 @@ static int acme_status_section(request_rec *r, int flags)
     total = (apr_int64_t)json_integer_value(json_object_get(summary, "total"));
     ap_rprintf(r, "<p>%" APR_INT64_T_FMT " certificate%s: %" APR_INT64_T_FMT " valid, %"
                APR_INT64_T_FMT " valid with renewal failing, %" APR_INT64_T_FMT " renewing, %"
-               APR_INT64_T_FMT " failing, %" APR_INT64_T_FMT " expiring soon</p>\n", total,
-               total == 1 ? "" : "s",
+               APR_INT64_T_FMT " staged, %" APR_INT64_T_FMT " failing, %" APR_INT64_T_FMT
+               " expiring soon</p>\n", total, total == 1 ? "" : "s",
                (apr_int64_t)json_integer_value(json_object_get(summary, "valid")),
                (apr_int64_t)json_integer_value(json_object_get(summary, "renewal_failing")),
                (apr_int64_t)json_integer_value(json_object_get(summary, "renewing")),
+               (apr_int64_t)json_integer_value(json_object_get(summary, "staged")),
                (apr_int64_t)json_integer_value(json_object_get(summary, "failing")),
                (apr_int64_t)json_integer_value(json_object_get(summary, "expiring_soon")));
     ap_rputs("<table border=\"0\"><tr><th>Certificate</th><th>Key</th><th>State</th>"

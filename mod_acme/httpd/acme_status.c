@@ -24,6 +24,7 @@
 #include "acme_store_paths.h"
 #include "acme_store_configured.h"
 #include "acme_store_restart.h"
+#include "acme_store_activation.h"
 #include "acme_custody.h"
 #include "acme_status_record.h"
 #include "acme_job.h"
@@ -186,31 +187,14 @@ apr_int64_t acme_status_restart_shown(acme_runtime_t *rt, apr_pool_t *p, const c
     return at && !acme_status_restart_at(rt, p, name) ? -at : at;
 }
 
-const char *acme_status_goes_live_text(apr_pool_t *p, int activation_auto, apr_time_t at,
-                                       int listed, apr_time_t held_until)
+const char *acme_status_goes_live(acme_runtime_t *rt, apr_pool_t *p, const char *name, int full)
 {
-    if (!activation_auto) {
-        return "goes live when the administrator restarts httpd (AcmeActivation manual: "
-               "apachectl graceful makes it live)";
-    }
-    if (held_until) {
-        /* neither checked nor activated before the backoff ends */
-        return apr_psprintf(p, "goes live at the automatic restart after the refusal backoff "
-                            "ends (%s), if it passes the check; apachectl graceful tries it now",
-                            acme_time_rfc3339(p, held_until));
-    }
-    if (at && listed) {
-        return apr_psprintf(p, "goes live at the automatic restart (about %s); apachectl "
-                            "graceful makes it live now", acme_time_rfc3339(p, at));
-    }
-    if (at) {
-        return apr_psprintf(p, "goes live at the automatic restart (at or after %s); "
-                            "apachectl graceful makes it live now", acme_time_rfc3339(p, at));
-    }
-    /* no restart held: the parent makes it live at once, or within seconds
-     * while other orders still move (one restart for the batch) */
-    return "goes live at the automatic restart, within seconds; apachectl graceful makes it "
-           "live now";
+    const acme_custody_held_t *held = acme_status_held(rt, p, name);
+    int auto_ = rt && rt->activation_auto;
+
+    return acme_store_activation_goes_live(p, auto_ ? ACME_ACTIVATION_AUTO : ACME_ACTIVATION_MANUAL,
+        auto_ ? restart_held(rt, p)->at : 0, auto_ && acme_status_restart_at(rt, p, name) != 0,
+        held ? held->until : 0, full);
 }
 
 const acme_custody_held_t *acme_status_held(acme_runtime_t *rt, apr_pool_t *p, const char *name)
@@ -267,19 +251,12 @@ static json_t *next_action_json(acme_runtime_t *rt, apr_pool_t *p,
     return time_or_null(p, status ? status->next_action : 0);
 }
 
-/* next_action in words, for a staged certificate (acme_status_goes_live_text);
- * null otherwise. */
+/* next_action in words, for a staged certificate (acmectl's words); else null. */
 static json_t *next_action_text_json(acme_runtime_t *rt, apr_pool_t *p,
                                      const acme_domain_t *domain, const char *state)
 {
     if (!strcmp(state, ACME_STATE_STAGED)) {
-        const acme_custody_held_t *held = acme_status_held(rt, p, domain->name);
-        int auto_ = rt && rt->activation_auto;
-
-        return json_string(acme_status_goes_live_text(
-                           p, auto_, auto_ ? restart_held(rt, p)->at : 0,
-                           auto_ && acme_status_restart_at(rt, p, domain->name) != 0,
-                           held ? held->until : 0));
+        return json_string(acme_status_goes_live(rt, p, domain->name, 1));
     }
     return json_null();
 }
@@ -534,8 +511,10 @@ static void summary_count(json_t *summary, const char *key)
 }
 
 /* The summary class of a certificate (d: its object): the member of the
- * summary it counts in. "renewing" only with a live certificate: a name
- * whose first one is being ordered or is staged counts as "missing". */
+ * summary it counts in. A staged one counts as "staged", first or renewal:
+ * with AcmeActivation manual it waits for the administrator's restart.
+ * "renewing" only with a live certificate: a name whose first one is being
+ * ordered counts as "missing". */
 const char *acme_status_summary_class(json_t *d)
 {
     const char *state = json_string_value(json_object_get(d, "state"));
@@ -543,9 +522,12 @@ const char *acme_status_summary_class(json_t *d)
     if (!state || !strcmp(state, ACME_STATE_MISSING)) {
         return "missing";
     }
-    if (!strcmp(state, ACME_STATE_RENEWING) || !strcmp(state, ACME_STATE_STAGED)) {
-        /* a first certificate, ordered or staged, renews nothing: it is
-         * still waited for until it goes live */
+    if (!strcmp(state, ACME_STATE_STAGED)) {
+        return "staged";
+    }
+    if (!strcmp(state, ACME_STATE_RENEWING)) {
+        /* a first certificate being ordered renews nothing: it is still
+         * waited for */
         return json_is_object(json_object_get(d, "cert")) ? "renewing" : "missing";
     }
     if (!strcmp(state, ACME_STATE_RENEWAL_FAILING)) {
@@ -558,13 +540,13 @@ const char *acme_status_summary_class(json_t *d)
 }
 
 /* Counts for the summary line; every certificate is in total and in exactly
- * one of valid, renewing, renewal_failing, failing, missing;
+ * one of valid, renewing, staged, renewal_failing, failing, missing;
  * expiring_soon overlaps them. */
 static json_t *summary_json(json_t *domains)
 {
-    json_t *summary = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "total", 0, "valid", 0,
-                                "renewing", 0, "failing", 0, "renewal_failing", 0,
-                                "missing", 0, "expiring_soon", 0);
+    json_t *summary = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "total", 0,
+                                "valid", 0, "renewing", 0, "staged", 0, "failing", 0,
+                                "renewal_failing", 0, "missing", 0, "expiring_soon", 0);
     size_t i;
 
     for (i = 0; i < json_array_size(domains); i++) {
@@ -676,6 +658,18 @@ json_t *acme_status_document(request_rec *r, const char *only)
     return doc;
 }
 
+/* When HTTPS starts: "automatically <when>" with AcmeActivation auto; with
+ * manual only at the administrator's graceful restart after <done>. */
+static const char *starts_when(request_rec *r, const char *when, const char *done)
+{
+    acme_runtime_t *rt = acme_runtime_get(r->server);
+
+    return !rt || rt->activation_auto
+           ? apr_pstrcat(r->pool, "automatically ", when, NULL)
+           : apr_pstrcat(r->pool, done, " and the site's administrator restarts httpd "
+                         "(AcmeActivation manual: apachectl graceful makes it live)", NULL);
+}
+
 /* While a dns-persist-01 record is missing or wrong nothing is asked of the
  * CA: the page says so and shows the record to set (no secret: the DNS
  * shows it to anyone once set). NULL when the job waits for nothing of the
@@ -700,10 +694,12 @@ static const char *waiting_for_record(request_rec *r, const char *first, const c
     return apr_psprintf(r->pool, "mod_acme: the certificate for %s waits for a DNS TXT record "
                         "(dns-persist-01): nothing is asked of the CA (%s) until the site's "
                         "administrator %s, once:\n%s\n\nmod_acme looks for it by itself; "
-                        "HTTPS for this site starts automatically after it is in place.\n",
+                        "HTTPS for this site starts %s.\n",
                         first, ca, strstr(st->activity, "change it to:")
                                    ? "replaces the TXT record there with this one"
-                                   : "sets this TXT record", text);
+                                   : "sets this TXT record", text,
+                        starts_when(r, "after it is in place",
+                                    "once it is in place, the certificate has arrived"));
 }
 
 /* While the CA's rate limit pauses new orders, or the CA does not answer,
@@ -712,8 +708,9 @@ static const char *waiting_for_record(request_rec *r, const char *first, const c
 static const char *waiting_for_ca(request_rec *r, const char *first, const char *ca,
                                   const acme_status_record_t *st)
 {
-    static const char tail[] = " HTTPS for this site starts automatically when the certificate "
-                               "arrives.\n";
+    const char *tail = apr_pstrcat(r->pool, " HTTPS for this site starts ",
+                                   starts_when(r, "when the certificate arrives",
+                                               "once the certificate has arrived"), ".\n", NULL);
 
     if (st && st->activity && !strncmp(st->activity, ACME_ACTIVITY_ORDERS_PAUSED,
                                        sizeof(ACME_ACTIVITY_ORDERS_PAUSED) - 1)) {
@@ -739,6 +736,12 @@ const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, con
     if (rt && rt->store) {
         st = apr_hash_get(acme_status_records(rt, r->pool), d->name, APR_HASH_KEY_STRING);
     }
+    if (st && st->state == ACME_STATUS_STAGED) {
+        /* obtained: what remains is the restart that makes it live */
+        return apr_psprintf(r->pool, "mod_acme: the certificate for %s has been obtained from "
+                            "%s and is staged: it %s. HTTPS for this site starts then.\n",
+                            first, ca, acme_status_goes_live(rt, r->pool, d->name, 1));
+    }
     if ((reason = waiting_for_record(r, first, ca, st)) != NULL) {
         return reason;
     }
@@ -748,8 +751,8 @@ const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, con
     /* failing as on the status page (acme_status_record_shown_state) */
     if (!st || !st->error || !acme_status_record_failing(st)) {
         return apr_psprintf(r->pool, "mod_acme: the certificate for %s is being obtained from "
-                            "%s; HTTPS for this site starts automatically when it arrives.\n",
-                            first, ca);
+                            "%s; HTTPS for this site starts %s.\n", first, ca,
+                            starts_when(r, "when it arrives", "once it has arrived"));
     }
     acme_problem_advice_of(r->pool, st->error->type, st->error->kind, st->error->detail,
                            NULL, &reason);
@@ -763,12 +766,12 @@ const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, con
            : "the next attempt comes soon";
     return apr_psprintf(r->pool, "mod_acme: obtaining the certificate for %s from %s is "
                         "failing: %s (%d attempt%s since %s); %s. HTTPS for this site starts "
-                        "automatically once it succeeds; the site's administrator finds what "
-                        "to change on the server's status page and in its error log.\n",
+                        "%s; the site's administrator finds what to change on the server's "
+                        "status page and in its error log.\n",
                         first, ca, reason, st->attempts, st->attempts == 1 ? "" : "s",
                         acme_time_rfc3339(r->pool, st->error->since ? st->error->since
                                                                      : st->error->at),
-                        next);
+                        next, starts_when(r, "once it succeeds", "once it has succeeded"));
 }
 
 /* The certificate a detail address names (its store name or one of its

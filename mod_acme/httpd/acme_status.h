@@ -29,7 +29,7 @@
  * next_action_text, and a staged certificate's next_action is
  * activation.json's time even when the file does not list it, null with
  * AcmeActivation manual). */
-#define ACME_STATUS_SCHEMA 14
+#define ACME_STATUS_SCHEMA 15
 
 /* acme_status.c: {"schema", "version", "generated_at", "as_of", "summary", "domains"}
  * of the request's generation; only != NULL keeps the certificate(s) named so
@@ -89,23 +89,20 @@ apr_time_t acme_status_restart_at(acme_runtime_t *rt, apr_pool_t *p, const char 
  * list name (the restart comes at or after it), 0 when no restart is held
  * or with AcmeActivation manual. The file is read once per p. */
 apr_int64_t acme_status_restart_shown(acme_runtime_t *rt, apr_pool_t *p, const char *name);
-/* When a staged certificate goes live, in words (the status JSON's
- * next_action_text, the page's "Goes live"): with activation_auto, at the
- * automatic graceful restart, about at (apr_time_t; listed: activation.json
- * names the certificate) or at or after at (not listed), within seconds
- * when at is 0 (no restart held), apachectl graceful making it live now;
- * after held_until (apr_time_t, 0: none) when the refusal backoff holds it;
- * without activation_auto, when the administrator restarts httpd. From p
- * (or static). */
-const char *acme_status_goes_live_text(apr_pool_t *p, int activation_auto, apr_time_t at,
-                                       int listed, apr_time_t held_until);
+/* When name's staged certificate goes live, in words
+ * (acme_store_activation_goes_live, with this server's AcmeActivation, the
+ * held restart of activation.json and the refusal backoff): the status
+ * JSON's next_action_text, the page's "Goes live", the 503 page. full: with
+ * what apachectl graceful does now. From p (or static). */
+const char *acme_status_goes_live(acme_runtime_t *rt, apr_pool_t *p, const char *name,
+                                  int full);
 /* The refusal backoff that holds name's staged certificates back (its end
  * and refusals in a row, refused/<name>.json, acme_custody.h), NULL when
  * none does now. refused/ is listed once per p. */
 const acme_custody_held_t *acme_status_held(acme_runtime_t *rt, apr_pool_t *p, const char *name);
 /* The summary member a certificate's object d counts in: "valid",
- * "renewing" (renewing or staged), "renewal_failing", "failing" (failing or
- * expired) or "missing" (static). */
+ * "renewing", "staged", "renewal_failing", "failing" (failing or expired)
+ * or "missing" (static). */
 const char *acme_status_summary_class(json_t *d);
 
 /* The certificate a detail address's tail (what follows .../acme-status/)

@@ -22,7 +22,7 @@
 #include "acme_status_answer.h"
 
 /* Its layout's mark; a new layout takes a new one (an old file is not read). */
-#define ANSWER_MAGIC    "ACMEAN02"
+#define ANSWER_MAGIC    "ACMEAN03"
 /* Longer than this is not a link base of ours. */
 #define VARIANT_MAX     4096
 /* What a retired file's name has after the name it was replaced under. */
@@ -41,7 +41,7 @@ typedef struct answer_head_t {
     unsigned char content[ACME_STATUS_ANSWER_ID_LEN];
     apr_int64_t made_at;          /* when it was assembled */
     apr_int64_t valid_until;      /* the first moment it reads differently */
-    apr_int64_t count[7];
+    apr_int64_t count[ACME_STATUS_ANSWER_COUNTS];
     apr_uint32_t json, variant_len;
 } answer_head_t;
 

@@ -25,11 +25,12 @@ typedef struct acme_status_answer_key_t {
 
 /* An answer's certificates' part in a file: len bytes at off, and the
  * summary's counts (total, then one per ACME_PAGE_CLS_*, then expiring). */
+#define ACME_STATUS_ANSWER_COUNTS 8      /* 1 + ACME_PAGE_CLS_N + 1 */
 typedef struct acme_status_answer_t {
     apr_file_t *file;
     apr_off_t off;
     apr_size_t len;
-    apr_int64_t count[7];
+    apr_int64_t count[ACME_STATUS_ANSWER_COUNTS];
     apr_time_t made_at;           /* when it was assembled */
 } acme_status_answer_t;
 

@@ -113,13 +113,16 @@ static char *flatten(apr_pool_t *p, const pieces_t *out)
     return text;
 }
 
+/* the answer file holds every count gather makes */
+typedef char acme_counts_fit[ACME_STATUS_ANSWER_COUNTS == ACME_PAGE_CLS_N + 2 ? 1 : -1];
+
 /* Every domain's text from page gathered into out (pieces from p) with the
  * clock's values at now, the summary counted into count, and the first moment
  * (apr_time_t) a certificate's days left (and with them expiring soon)
  * would read differently into *valid_until. 0 when page is not of these
  * domains. */
 static int gather(request_rec *r, apr_pool_t *p, acme_runtime_t *rt, const acme_page_t *page,
-                  int json, apr_time_t now, pieces_t *out, apr_int64_t count[7],
+                  int json, apr_time_t now, pieces_t *out, apr_int64_t *count,
                   apr_time_t *valid_until)
 {
     const apr_time_t day = apr_time_from_sec(86400);
@@ -151,7 +154,7 @@ static int gather(request_rec *r, apr_pool_t *p, acme_runtime_t *rt, const acme_
         expiring = e->has_live && (days < EXPIRING_SOON_DAYS || e->warning);
         count[0]++;
         count[1 + e->cls]++;
-        count[6] += expiring;
+        count[1 + ACME_PAGE_CLS_N] += expiring;
         if (json) {
             if (i) {
                 add(out, ",", 1);
@@ -267,13 +270,15 @@ int acme_status_frag_send(request_rec *r, int json)
     generated_at = acme_time_rfc3339(r->pool, key.now);
     as_of_text = acme_time_rfc3339(r->pool, as_of);
     /* as acme_status.c's summary: each certificate in exactly one class */
-    summary = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "total", (json_int_t)ans.count[0],
+    summary = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                        "total", (json_int_t)ans.count[0],
                         "valid", (json_int_t)ans.count[1 + ACME_PAGE_CLS_VALID],
                         "renewing", (json_int_t)ans.count[1 + ACME_PAGE_CLS_RENEWING],
+                        "staged", (json_int_t)ans.count[1 + ACME_PAGE_CLS_STAGED],
                         "failing", (json_int_t)ans.count[1 + ACME_PAGE_CLS_FAILING],
                         "renewal_failing", (json_int_t)ans.count[1 + ACME_PAGE_CLS_RENEWAL_FAILING],
                         "missing", (json_int_t)ans.count[1 + ACME_PAGE_CLS_MISSING],
-                        "expiring_soon", (json_int_t)ans.count[6]);
+                        "expiring_soon", (json_int_t)ans.count[1 + ACME_PAGE_CLS_N]);
     if (!summary) {
         apr_bucket_destroy(body);
         return DECLINED;

@@ -17,6 +17,7 @@
 #include "acme_private.h"
 #include "acme_store_paths.h"
 #include "acme_store_configured.h"
+#include "acme_store_activation.h"
 #include "acme_status.h"
 #include "acme_status_page.h"
 #include "acme_status_pieces.h"
@@ -269,7 +270,8 @@ static const char *server_config_file(server_rec *s, apr_pool_t *p)
 }
 
 /* Root, at each start: which names this configuration manages, for
- * acmectl (configured.json), the same the status page shows. */
+ * acmectl (configured.json), the same the status page shows, and its
+ * AcmeActivation (activation-mode.json), for acmectl's words. */
 static int status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                               server_rec *base)
 {
@@ -295,6 +297,14 @@ static int status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
                      "configured names in %s; check that root can write the store (until "
                      "then acmectl list may count removed domains as configured)",
                      acme_store_path(rt->store, ptemp, ACME_STORE_CONFIGURED));
+    }
+    rv = acme_store_activation_mode_write(rt->store, ptemp, rt->activation_auto
+                                          ? ACME_ACTIVATION_AUTO : ACME_ACTIVATION_MANUAL);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, base, "ACME00777: cannot record "
+                     "AcmeActivation in %s; check that root can write the store (until then "
+                     "acmectl says a staged certificate goes live either way)",
+                     acme_store_path(rt->store, ptemp, ACME_STORE_ACTIVATION_MODE));
     }
     return OK;
 }

@@ -64,6 +64,7 @@ typedef struct out_t {
     apr_pool_t *pool;
     apr_bucket_brigade *bb;
     const char *uri;              /* the request's, for relative links */
+    int manual;                   /* AcmeActivation manual: staged ones wait for the admin */
 } out_t;
 
 static void put(out_t *o, const char *s)
@@ -510,7 +511,7 @@ static const char *flatten(out_t *o)
 
 void acme_status_html_card(apr_pool_t *p, json_t *d, acme_status_card_t *card)
 {
-    out_t o = { p, apr_brigade_create(p, apr_bucket_alloc_create(p)), "" };
+    out_t o = { p, apr_brigade_create(p, apr_bucket_alloc_create(p)), "", 0 };
 
     card->state = card_state(d);
     put(&o, esc(p, ap_escape_path_segment(p, str(d, "name") ? str(d, "name") : "")));
@@ -535,15 +536,17 @@ const char *acme_status_html_card_days(apr_pool_t *p, int has_days, apr_int64_t 
 }
 
 /* The summary line; a certificate still valid whose renewal fails is
- * counted apart from valid and from failing, as in the JSON. */
-static const char *summary_text(apr_pool_t *p, json_t *s)
+ * counted apart from valid and from failing, as in the JSON; staged ones
+ * apart from those still waited for (manual: with what makes them live). */
+static const char *summary_text(apr_pool_t *p, json_t *s, int manual)
 {
     apr_int64_t total = json_integer_value(json_object_get(s, "total"));
     apr_int64_t renewal = json_integer_value(json_object_get(s, "renewal_failing"));
+    apr_int64_t staged = json_integer_value(json_object_get(s, "staged"));
 
     return apr_psprintf(p, "%" APR_INT64_T_FMT " certificate%s: %" APR_INT64_T_FMT " valid, %s%"
                         APR_INT64_T_FMT " renewing, %" APR_INT64_T_FMT " failing, %"
-                        APR_INT64_T_FMT " expiring soon%s",
+                        APR_INT64_T_FMT " expiring soon%s%s",
                         total, total == 1 ? "" : "s",
                         (apr_int64_t)json_integer_value(json_object_get(s, "valid")),
                         renewal ? apr_psprintf(p, "%" APR_INT64_T_FMT " valid with renewal "
@@ -551,6 +554,9 @@ static const char *summary_text(apr_pool_t *p, json_t *s)
                         (apr_int64_t)json_integer_value(json_object_get(s, "renewing")),
                         (apr_int64_t)json_integer_value(json_object_get(s, "failing")),
                         (apr_int64_t)json_integer_value(json_object_get(s, "expiring_soon")),
+                        staged ? apr_psprintf(p, ", %" APR_INT64_T_FMT " staged%s", staged,
+                                              manual ? " (needs apachectl graceful)" : "")
+                               : "",
                         json_integer_value(json_object_get(s, "missing"))
                         ? apr_psprintf(p, ", %" APR_INT64_T_FMT " waiting for the first",
                                        (apr_int64_t)json_integer_value(
@@ -571,7 +577,7 @@ static void page_head(out_t *o, json_t *summary, const char *title, int detail, 
              o->uri && *o->uri && o->uri[strlen(o->uri) - 1] == '/' ? "../" : "./");
     }
     else {
-        putf(o, "<p class=\"summary\" id=\"summary\">%s</p>", summary_text(o->pool, summary));
+        putf(o, "<p class=\"summary\" id=\"summary\">%s</p>", summary_text(o->pool, summary, o->manual));
     }
     put(o, "</header>\n");
     if (empty) {
@@ -696,10 +702,19 @@ static int send_out(request_rec *r, out_t *o)
     return OK;
 }
 
+/* With AcmeActivation manual nothing staged goes live by itself. */
+static int activation_manual(request_rec *r)
+{
+    acme_runtime_t *rt = acme_runtime_get(r->server);
+
+    return rt && !rt->activation_auto;
+}
+
 int acme_status_send_html(request_rec *r, json_t *doc, int detail)
 {
     json_t *domains = json_object_get(doc, "domains");
-    out_t o = { r->pool, apr_brigade_create(r->pool, r->connection->bucket_alloc), r->uri };
+    out_t o = { r->pool, apr_brigade_create(r->pool, r->connection->bucket_alloc), r->uri,
+                activation_manual(r) };
     size_t i;
 
     page_head(&o, json_object_get(doc, "summary"),
@@ -716,7 +731,8 @@ int acme_status_send_html(request_rec *r, json_t *doc, int detail)
 int acme_status_html_send_overview(request_rec *r, json_t *summary, const char *generated_at,
                                    const char *as_of, json_t *cluster, int n, apr_bucket *cards)
 {
-    out_t o = { r->pool, apr_brigade_create(r->pool, r->connection->bucket_alloc), r->uri };
+    out_t o = { r->pool, apr_brigade_create(r->pool, r->connection->bucket_alloc), r->uri,
+                activation_manual(r) };
 
     page_head(&o, summary, NULL, 0, n == 0);
     APR_BRIGADE_INSERT_TAIL(o.bb, cards);

@@ -78,11 +78,23 @@ static void record_stamp(apr_pool_t *p, int status_fd, const char *name, acme_pa
 }
 
 /* The file's name for these domains: a hash (FNV-1a) of their store names
- * and key types, so configurations sharing a store keep their own. */
-const char *acme_status_page_name(apr_pool_t *p, const apr_array_header_t *domains)
+ * and key types, and of AcmeActivation (a staged certificate's words differ
+ * with it), so configurations sharing a store keep their own, and a changed
+ * mode shows no card of the other. */
+const char *acme_status_page_name(apr_pool_t *p, const apr_array_header_t *domains,
+                                  int activation_auto)
 {
     apr_uint64_t h = 14695981039346656037ULL;
     int i;
+
+    if (!activation_auto) {
+        /* auto (the default) hashes as before: its files stay valid */
+        const char *s;
+
+        for (s = "activation manual\n"; *s; ++s) {
+            h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+        }
+    }
 
     /* hashed in place: a string per domain would be hundreds of KiB of the
      * request's pool at 10,000 domains, kept by its thread afterwards */
@@ -106,7 +118,8 @@ const char *acme_status_page_name_of(apr_pool_t *p, acme_runtime_t *rt)
 {
     const acme_status_frag_t *cache = rt->status_frag;
 
-    return cache && cache->page_name ? cache->page_name : acme_status_page_name(p, rt->domains);
+    return cache && cache->page_name ? cache->page_name
+                                     : acme_status_page_name(p, rt->domains, rt->activation_auto);
 }
 
 static int summary_class(json_t *d)
@@ -116,6 +129,7 @@ static int summary_class(json_t *d)
     return !strcmp(cls, "renewal_failing") ? ACME_PAGE_CLS_RENEWAL_FAILING
          : !strcmp(cls, "failing") ? ACME_PAGE_CLS_FAILING
          : !strcmp(cls, "renewing") ? ACME_PAGE_CLS_RENEWING
+         : !strcmp(cls, "staged") ? ACME_PAGE_CLS_STAGED
          : !strcmp(cls, "missing") ? ACME_PAGE_CLS_MISSING : ACME_PAGE_CLS_VALID;
 }
 

@@ -12,7 +12,8 @@
 /* An entry's place in the summary (acme_status_summary_class;
  * RENEWAL_FAILING: its live certificate still valid, counted apart). */
 enum { ACME_PAGE_CLS_VALID, ACME_PAGE_CLS_RENEWING, ACME_PAGE_CLS_FAILING,
-       ACME_PAGE_CLS_MISSING, ACME_PAGE_CLS_RENEWAL_FAILING };
+       ACME_PAGE_CLS_MISSING, ACME_PAGE_CLS_RENEWAL_FAILING, ACME_PAGE_CLS_STAGED,
+       ACME_PAGE_CLS_N };
 
 /* An entry's strings, in this order, each followed by a NUL. */
 enum { ACME_PAGE_NAME, ACME_PAGE_TARGET, ACME_PAGE_ISSUER, ACME_PAGE_SERIAL, ACME_PAGE_ACCOUNT,
@@ -138,8 +139,10 @@ int acme_status_page_get(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page,
  * ACME_PAGE_FULL also looks at every entry's files every 5 minutes. */
 int acme_status_page_build(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page, int mode,
                            apr_time_t *as_of);
-/* The page file's name for domains (acme_domain_t *), from p. */
-const char *acme_status_page_name(apr_pool_t *p, const apr_array_header_t *domains);
+/* The page file's name for domains (acme_domain_t *) shown with
+ * activation_auto (AcmeActivation auto, else manual), from p. */
+const char *acme_status_page_name(apr_pool_t *p, const apr_array_header_t *domains,
+                                  int activation_auto);
 /* The page file's name for rt's domains: the one its child made at its
  * start (acme_status_render_child_init), else made in p. At 10,000 domains
  * making it is 10,000 formatted strings, not to be redone per request. */
@@ -147,7 +150,7 @@ const char *acme_status_page_name_of(apr_pool_t *p, acme_runtime_t *rt);
 
 /* acme_status_page_file.c: */
 /* Its layout's mark; a new layout takes a new one (an old file is rebuilt). */
-#define ACME_PAGE_MAGIC     "ACMEPG11"
+#define ACME_PAGE_MAGIC     "ACMEPG12"
 /* Larger than this (bytes) is not a page of ours. */
 #define ACME_PAGE_SIZE_MAX  ((apr_uint64_t)1 << 31)
 /* 1 when page (base, size) holds a well-formed head and n entries inside

@@ -42,7 +42,7 @@ int acme_status_page_sane(acme_page_t *page, apr_size_t n)
             len += (apr_uint64_t)e->len[k] + 1;
         }
         if (e->off < sizeof(acme_page_head_t) + n * sizeof(acme_page_entry_t) || e->off > page->size
-            || len > page->size - e->off || e->cls > ACME_PAGE_CLS_RENEWAL_FAILING) {
+            || len > page->size - e->off || e->cls >= ACME_PAGE_CLS_N) {
             return 0;
         }
     }

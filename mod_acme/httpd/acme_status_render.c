@@ -148,7 +148,7 @@ void acme_status_render_child_init(acme_runtime_t *rt, apr_pool_t *pchild)
     }
     cache->pchild = pchild;
     if (rt->domains && rt->domains->nelts == cache->n) {
-        cache->page_name = acme_status_page_name(pchild, rt->domains);
+        cache->page_name = acme_status_page_name(pchild, rt->domains, rt->activation_auto);
     }
 #if APR_HAS_THREADS
     apr_pool_pre_cleanup_register(pchild, cache, render_join);

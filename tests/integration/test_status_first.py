@@ -1,8 +1,9 @@
 """First certificates of several names under AcmeMaxParallel, on the status
 page and in acmectl: names are ordered and listed in configuration order; a
 name waiting for its turn reads "queued, starts at T" in acmectl list as its
-status says; a first certificate that is staged counts as waiting for the
-first, never as "renewing"; once live, its next renewal is the
+status says; a first certificate that is staged counts as staged (needing
+apachectl graceful under AcmeActivation manual), never as "renewing" or
+as waiting for the first; once live, its next renewal is the
 certificate's own, not the server's next look. Each wrong reading is
 collected and all are reported together."""
 import datetime
@@ -69,13 +70,15 @@ def test_first_certificates_go_in_config_order_and_read_right(httpd, unique):
     if not queued_listed:
         wrong.append("P3: acmectl list never said 'queued, starts at'")
 
-    # staged first certificates: waiting for the first, nothing renewing
+    # staged first certificates: staged, nothing renewing or waited for
     doc = httpd.status()
-    if doc["summary"]["renewing"] != 0 or doc["summary"]["missing"] != len(names):
+    if (doc["summary"]["renewing"], doc["summary"]["missing"], doc["summary"]["staged"]) \
+            != (0, 0, len(names)):
         wrong.append("P1: JSON summary %s" % doc["summary"])
     _, overview = get(httpd, "/acme-status")
     summary = re.search(r'id="summary">([^<]*)<', overview).group(1)
-    if " 0 renewing," not in summary or "%d waiting for the first" % len(names) not in summary:
+    if " 0 renewing," not in summary or "waiting for the first" in summary \
+            or "%d staged (needs apachectl graceful)" % len(names) not in summary:
         wrong.append("P1: HTML summary %r" % summary)
     if any("s-renewing" in card_of(overview, n) for n in names):
         wrong.append("P1: a staged first certificate's card is coloured as renewing")

@@ -80,6 +80,7 @@ apr_fileperms_t acme_store_dir_perms_for(const char *relpath);
  *   fallback/.lock                      root  0644  flock while the fallback pair is made
  *   configured.json, configured.lock    root  0644  acme_store_configured.h
  *   activation.json                     root  0644  the held graceful restart (acme_store_restart.h)
+ *   activation-mode.json                root  0644  AcmeActivation of the last start (acme_store_activation.h)
  * Every function below returns a store-relative path allocated from p; the
  * name arguments are not checked (acme_store_name_check). */
 

@@ -1,0 +1,83 @@
+/* activation-mode.json and the words of when a staged certificate goes live
+ * (acme_store_activation.h). */
+#include <string.h>
+#include <apr_strings.h>
+#include <jansson.h>
+
+#include "acme_store_activation.h"
+#include "acme_time.h"
+
+apr_status_t acme_store_activation_mode_write(acme_store_t *store, apr_pool_t *p,
+                                              acme_activation_mode_e mode)
+{
+    json_t *doc;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (mode != ACME_ACTIVATION_AUTO && mode != ACME_ACTIVATION_MANUAL) {
+        return APR_EINVAL;
+    }
+    doc = json_pack("{s:s}", "activation", mode == ACME_ACTIVATION_AUTO ? "auto" : "manual");
+    if (!doc) {
+        return APR_ENOMEM;
+    }
+    /* every start, graceful too: no write (and no fsync) when nothing changed */
+    if (!acme_store_json_unchanged(store, p, ACME_STORE_ACTIVATION_MODE, doc)) {
+        rv = acme_store_write_json(store, p, ACME_STORE_ACTIVATION_MODE, doc,
+                                   ACME_STORE_FILE_PERMS);
+    }
+    json_decref(doc);
+    return rv;
+}
+
+acme_activation_mode_e acme_store_activation_mode_read(acme_store_t *store, apr_pool_t *p)
+{
+    json_t *doc = NULL;
+    const char *mode;
+
+    if (acme_store_read_json_pooled(store, p, ACME_STORE_ACTIVATION_MODE, &doc) != APR_SUCCESS
+        || !(mode = json_string_value(json_object_get(doc, "activation")))) {
+        return ACME_ACTIVATION_UNKNOWN;
+    }
+    return !strcmp(mode, "auto") ? ACME_ACTIVATION_AUTO
+         : !strcmp(mode, "manual") ? ACME_ACTIVATION_MANUAL : ACME_ACTIVATION_UNKNOWN;
+}
+
+const char *acme_store_activation_goes_live(apr_pool_t *p, acme_activation_mode_e mode,
+                                           apr_time_t restart_at, int listed,
+                                           apr_time_t held_until, int full)
+{
+    const char *now = full ? "; apachectl graceful makes it live now" : "";
+
+    if (mode == ACME_ACTIVATION_MANUAL) {
+        /* nothing restarts by itself; a graceful restart also checks what
+         * a refusal backoff holds */
+        return full ? "goes live when the administrator restarts httpd (AcmeActivation "
+                      "manual: apachectl graceful makes it live)"
+                    : "goes live when the administrator restarts httpd (apachectl graceful)";
+    }
+    if (held_until) {
+        /* neither checked nor activated before the backoff ends */
+        return apr_psprintf(p, "goes live at the automatic restart after the refusal backoff "
+                            "ends (%s), if it passes the check%s",
+                            acme_time_rfc3339(p, held_until),
+                            full ? "; apachectl graceful tries it now" : "");
+    }
+    if (restart_at) {
+        return apr_psprintf(p, "goes live at the automatic restart (%s %s)%s",
+                            listed ? "about" : "at or after",
+                            acme_time_rfc3339(p, restart_at), now);
+    }
+    if (mode == ACME_ACTIVATION_AUTO) {
+        /* no restart held: the parent makes it live at once, or within
+         * seconds while other orders still move (one restart for the batch) */
+        return full ? "goes live at the automatic restart, within seconds; apachectl graceful "
+                      "makes it live now"
+                    : "goes live at the automatic restart, within seconds";
+    }
+    /* a store no server of this version started on: either way may be meant */
+    return full ? "goes live at the next restart: with AcmeActivation auto (the default) the "
+                  "automatic one, within seconds; with AcmeActivation manual, when the "
+                  "administrator runs apachectl graceful"
+                : "goes live at the next restart (automatic within seconds; "
+                  "AcmeActivation manual: apachectl graceful)";
+}
