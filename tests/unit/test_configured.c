@@ -1,5 +1,7 @@
 /* configured.json and configured.lock (acme_store_configured.h): the names
- * each server sharing the store configured at its last start. */
+ * each server sharing the store configured at its last start; and
+ * activation-mode.json with the words of when a staged certificate goes
+ * live (acme_store_activation.h). */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,6 +13,7 @@
 #include "unit_store.h"
 #include "acme_store.h"
 #include "acme_store_configured.h"
+#include "acme_store_activation.h"
 
 #define DAY apr_time_from_sec(24 * 3600)
 
@@ -118,11 +121,80 @@ static void test_configured_shared(void **state)
     assert_int_equal(apr_hash_count(set), 2);
 }
 
+/* activation-mode.json: written when the mode changes or the file is not
+ * as written (its mode), read back; no file or a foreign one: unknown. */
+static void test_activation_mode(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    const char *path = acme_store_path(store, p, ACME_STORE_ACTIVATION_MODE);
+    struct stat st;
+    ino_t ino;
+
+    assert_int_equal(acme_store_activation_mode_read(store, p), ACME_ACTIVATION_UNKNOWN);
+    assert_int_equal(acme_store_activation_mode_write(store, p, ACME_ACTIVATION_UNKNOWN),
+                     APR_EINVAL);
+    assert_int_equal(acme_store_activation_mode_write(store, p, ACME_ACTIVATION_MANUAL),
+                     APR_SUCCESS);
+    assert_int_equal(unit_store_mode(store, p, ACME_STORE_ACTIVATION_MODE), 0644);
+    assert_int_equal(acme_store_activation_mode_read(store, p), ACME_ACTIVATION_MANUAL);
+    /* unchanged: not written again (a rename would give a new inode) */
+    assert_int_equal(stat(path, &st), 0);
+    ino = st.st_ino;
+    assert_int_equal(acme_store_activation_mode_write(store, p, ACME_ACTIVATION_MANUAL),
+                     APR_SUCCESS);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_ino == ino);
+    /* a mode not the store's: written again */
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_int_equal(acme_store_activation_mode_write(store, p, ACME_ACTIVATION_MANUAL),
+                     APR_SUCCESS);
+    assert_int_equal(unit_store_mode(store, p, ACME_STORE_ACTIVATION_MODE), 0644);
+    assert_int_equal(acme_store_activation_mode_write(store, p, ACME_ACTIVATION_AUTO),
+                     APR_SUCCESS);
+    assert_int_equal(acme_store_activation_mode_read(store, p), ACME_ACTIVATION_AUTO);
+    assert_int_equal(acme_store_write(store, p, ACME_STORE_ACTIVATION_MODE,
+                                      "{\"activation\": \"sometimes\"}", 27, 0644), APR_SUCCESS);
+    assert_int_equal(acme_store_activation_mode_read(store, p), ACME_ACTIVATION_UNKNOWN);
+}
+
+/* The words, case by case, short and full. */
+static void test_goes_live_words(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_time_t t = apr_time_from_sec(1800000000);   /* 2027-01-15T08:00:00Z */
+
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_MANUAL, t, 1, t, 1),
+                        "goes live when the administrator restarts httpd (AcmeActivation "
+                        "manual: apachectl graceful makes it live)");
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_MANUAL, 0, 0, 0, 0),
+                        "goes live when the administrator restarts httpd (apachectl graceful)");
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, t, 1, t, 1),
+                        "goes live at the automatic restart after the refusal backoff ends "
+                        "(2027-01-15T08:00:00Z), if it passes the check; apachectl graceful "
+                        "tries it now");
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, 0, 0, t, 0),
+                        "goes live at the automatic restart after the refusal backoff ends "
+                        "(2027-01-15T08:00:00Z), if it passes the check");
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, t, 1, 0, 1),
+                        "goes live at the automatic restart (about 2027-01-15T08:00:00Z); "
+                        "apachectl graceful makes it live now");
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, t, 0, 0, 0),
+                        "goes live at the automatic restart (at or after 2027-01-15T08:00:00Z)");
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, 0, 0, 0, 0),
+                        "goes live at the automatic restart, within seconds");
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, 0, 0, 0, 0),
+                        "goes live at the next restart (automatic within seconds; "
+                        "AcmeActivation manual: apachectl graceful)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         UNIT_TEST(test_configured),
         UNIT_TEST(test_configured_shared),
+        UNIT_TEST(test_activation_mode),
+        UNIT_TEST(test_goes_live_words),
     };
 
     if (unit_init() != 0) {

@@ -1,11 +1,25 @@
 /* activation-mode.json and the words of when a staged certificate goes live
  * (acme_store_activation.h). */
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <apr_strings.h>
 #include <jansson.h>
 
 #include "acme_store_activation.h"
+#include "acme_store_int.h"
 #include "acme_time.h"
+
+/* The file is ours as written: a regular file of this user, with the mode
+ * the store gives its state files (else acmectl might not read it). */
+static int mode_file_kept(acme_store_t *store, apr_pool_t *p)
+{
+    struct stat st;
+
+    return lstat(acme_store_path(store, p, ACME_STORE_ACTIVATION_MODE), &st) == 0
+           && S_ISREG(st.st_mode) && st.st_uid == geteuid()
+           && (st.st_mode & 07777) == acme_store_mode_of(ACME_STORE_FILE_PERMS);
+}
 
 apr_status_t acme_store_activation_mode_write(acme_store_t *store, apr_pool_t *p,
                                               acme_activation_mode_e mode)
@@ -21,7 +35,8 @@ apr_status_t acme_store_activation_mode_write(acme_store_t *store, apr_pool_t *p
         return APR_ENOMEM;
     }
     /* every start, graceful too: no write (and no fsync) when nothing changed */
-    if (!acme_store_json_unchanged(store, p, ACME_STORE_ACTIVATION_MODE, doc)) {
+    if (!acme_store_json_unchanged(store, p, ACME_STORE_ACTIVATION_MODE, doc)
+        || !mode_file_kept(store, p)) {
         rv = acme_store_write_json(store, p, ACME_STORE_ACTIVATION_MODE, doc,
                                    ACME_STORE_FILE_PERMS);
     }

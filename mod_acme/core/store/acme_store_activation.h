@@ -24,8 +24,8 @@ typedef enum {
 } acme_activation_mode_e;
 
 /* Root, at each start: records mode (AUTO or MANUAL) unless the file says
- * so already, atomically (acme_store_write_json, ACME_STORE_FILE_PERMS as
- * the store's modes make them). APR_SUCCESS (also when unchanged),
+ * so already, is root's and has its mode, atomically (acme_store_write_json,
+ * ACME_STORE_FILE_PERMS as the store's modes make them). APR_SUCCESS (also when unchanged),
  * APR_EINVAL for UNKNOWN, or the write's error. Temporaries in p. */
 apr_status_t acme_store_activation_mode_write(acme_store_t *store, apr_pool_t *p,
                                               acme_activation_mode_e mode);
