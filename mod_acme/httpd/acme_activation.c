@@ -348,6 +348,22 @@ static apr_array_header_t *not_in(acme_wd_t *wd, apr_pool_t *p, apr_hash_t *seen
     return left;
 }
 
+/* Did every one of names have a live certificate at this generation's
+ * start? 1: the restart for them only replaces live certificates; 0: it
+ * makes at least one name live for the first time. */
+static int all_live(const acme_wd_t *wd, const apr_array_header_t *names)
+{
+    int i;
+
+    for (i = 0; i < names->nelts; ++i) {
+        if (!wd->live_until || !apr_hash_get(wd->live_until, APR_ARRAY_IDX(names, i,
+                                             const char *), APR_HASH_KEY_STRING)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* When the next automatic restart for the staged names may go (0: now):
  * - the first one after startup, or after a restart mod_acme did not ask
  *   for (an administrator's), at once;
@@ -359,14 +375,15 @@ static apr_array_header_t *not_in(acme_wd_t *wd, apr_pool_t *p, apr_hash_t *seen
  *   revocation) ACME_WD_RESTART_BURST restarts in a row go without delay
  *   (ACME_WD_RESTART_NEW_INTERVAL apart, as every automatic one), then one
  *   per ACME_WD_RESTART_MIN_INTERVAL (restarts->credit, a token bucket kept
- *   as the time the bucket is empty up to: each restart adds one interval);
- *   never later, though, than halfway from the last automatic restart to
- *   the expiry of the soonest-expiring certificate replaced (short-lived
- *   certificates renew more often than that: the hold must not let one
- *   expire). So an issuance then a quick renewal or replacement never
- *   waits; a child that orders and stages again and again (each time a
- *   certificate the CA issued for a key root generated) gets one restart a
- *   minute.
+ *   as the time the bucket is empty up to: only a restart that replaced
+ *   live certificates alone adds one interval); never later, though, than
+ *   halfway from the last automatic restart to the expiry of the soonest-
+ *   expiring certificate replaced (short-lived certificates renew more often
+ *   than that: the hold must not let one expire). So the restarts of a first
+ *   issuance, however many, never hold a renewal or replacement back beyond
+ *   ACME_WD_RESTART_NEW_INTERVAL; a child that orders and stages again and
+ *   again (each time a certificate the CA issued for a key root generated)
+ *   gets one restart a minute.
  * The check of the staged entries does not wait (what would be refused is
  * refused at once); only the restart does. *why: which rule sets the time
  * (for ACME00734; set whatever is returned). */
@@ -475,9 +492,13 @@ static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, ap
     wd->restart_sent = 1;
     wd->restarts->requested = 1;
     wd->restarts->last = apr_time_now();
-    wd->restarts->credit = (wd->restarts->credit > wd->restarts->last ? wd->restarts->credit
-                                                                      : wd->restarts->last)
-                           + ACME_WD_RESTART_MIN_INTERVAL;
+    /* Only replacements of live certificates fill the bucket: a restart that
+     * makes a name live for the first time happens once per name. */
+    if (all_live(wd, names)) {
+        wd->restarts->credit = (wd->restarts->credit > wd->restarts->last
+                                ? wd->restarts->credit : wd->restarts->last)
+                               + ACME_WD_RESTART_MIN_INTERVAL;
+    }
     if (kill(getpid(), AP_SIG_GRACEFUL) != 0) {
         wd->restarts->requested = 0;
         ap_log_error(APLOG_MARK, APLOG_ERR, errno, wd->rt->base,

@@ -15,7 +15,8 @@
  * by itself, and whether the generation being set up came from that. */
 typedef struct acme_wd_restarts_t {
     apr_time_t last;                  /* 0: none since startup or since someone else's restart */
-    apr_time_t credit;                /* token bucket of restarts: each adds an interval */
+    apr_time_t credit;                /* token bucket of restarts: each that replaced only
+                                       * live certificates adds an interval */
     int requested;                    /* set with the signal, read by the next post_config */
     apr_time_t cost;                  /* the last automatic one as issuance saw it: its
                                        * configuration test, then signal to the watchdog's

@@ -306,6 +306,34 @@ done
     assert httpd.running()
 
 
+def test_first_issuance_restarts_leave_the_burst_for_renewals(httpd, unique):
+    """A first issuance that takes three automatic restarts (new orders one
+    per 15 s, so each name is staged on its own) uses none of the burst of
+    restarts that replace live certificates: a forced renewal right after
+    goes live at the next restart, never held back (ACME00734) by the
+    one-a-minute bound, which the old accounting put about a minute off."""
+    names = [unique("first%d" % i) for i in range(3)]
+    httpd.write_config(vhosts="".join(ssl_vhost(n) for n in names),
+                       acme={"AcmeMaxParallel": "1 1/15s"})
+    httpd.start()
+    for name in names:
+        httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+    assert len(logged(httpd, "ACME00704")) == 3, logged(httpd, "ACME00704")
+    name = names[0]
+    old = httpd.verified_cert(name).serial_number
+    held_before = len(logged(httpd, "ACME00734"))
+    r = httpd.acmectl("--store", httpd.store, "renew", name, "--force")
+    assert r.returncode == 0, r.stdout + r.stderr
+    wait_for(lambda: len(logged(httpd, "ACME00405", name)) > 1, ISSUE_TIMEOUT, interval=0.1,
+             what="the renewal to be staged")
+    staged = time.time()
+    harness.wait_for_new_cert(httpd, name, old, 30)
+    assert time.time() - staged < 20, "the renewal waited %.0f s" % (time.time() - staged)
+    held = logged(httpd, "ACME00734")[held_before:]
+    assert not [l for l in held if "replace live" in l], held
+    assert httpd.running()
+
+
 def test_a_refused_staging_is_told_to_the_child(httpd, unique):
     """The parent refuses what the child staged (its cert.pem garbled after
     staging, while root's backoff held it back, the key's one pass used up):
