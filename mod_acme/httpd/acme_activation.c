@@ -270,44 +270,6 @@ static void announce_manual(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *p,
     }
 }
 
-/* Names in both lists, in p. */
-static apr_array_header_t *names_in_both(apr_pool_t *p, const apr_array_header_t *a,
-                                         const apr_array_header_t *b)
-{
-    apr_array_header_t *both = apr_array_make(p, a->nelts, sizeof(const char *));
-    int i, j;
-
-    for (i = 0; i < a->nelts; ++i) {
-        for (j = 0; j < b->nelts; ++j) {
-            if (!strcmp(APR_ARRAY_IDX(a, i, const char *), APR_ARRAY_IDX(b, j, const char *))) {
-                APR_ARRAY_PUSH(both, const char *) = APR_ARRAY_IDX(a, i, const char *);
-                break;
-            }
-        }
-    }
-    return both;
-}
-
-/* Names of a not in b, in p. */
-static apr_array_header_t *not_in_list(apr_pool_t *p, const apr_array_header_t *a,
-                                       const apr_array_header_t *b)
-{
-    apr_array_header_t *both = names_in_both(p, a, b), *rest;
-    int i, j;
-
-    rest = apr_array_make(p, a->nelts, sizeof(const char *));
-    for (i = 0, j = 0; i < a->nelts; ++i) {
-        if (j < both->nelts && APR_ARRAY_IDX(a, i, const char *)
-                               == APR_ARRAY_IDX(both, j, const char *)) {
-            ++j;
-        }
-        else {
-            APR_ARRAY_PUSH(rest, const char *) = APR_ARRAY_IDX(a, i, const char *);
-        }
-    }
-    return rest;
-}
-
 /* Records the current "ready" time of each of names in seen (wd->checked:
  * entries the check did not pass, not checked again until they change, as
  * a refused one has no "ready" any more and its backoff holds it;
@@ -436,8 +398,8 @@ static const char *hold_reason(apr_pool_t *p, hold_why_t why)
  * are said to wait, with the time the restart may go and why (the rule
  * restart_allowed_at applied, ACME00734), so the delay is never a mystery;
  * they are checked again before the restart. */
-static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, apr_pool_t *p,
-                              int wake_fd, apr_time_t hold_until, hold_why_t why)
+static void check_then_restart(acme_wd_t *wd, const apr_array_header_t *fresh, apr_pool_t *p,
+                               int wake_fd, apr_time_t hold_until, hold_why_t why)
 {
     acme_configtest_t test;
     apr_array_header_t *names, *left, *unchecked;
@@ -445,10 +407,10 @@ static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, ap
     if (!acme_activation_test(wd, fresh, p, wake_fd, &test)) {
         return;
     }
-    names = names_in_both(p, fresh, test.ready);
+    names = acme_activation_test_names_in_both(p, fresh, test.ready);
     /* Refused ones are not looked at again until they change (their backoff
      * holds them anyway). */
-    left = names_in_both(p, fresh, test.refused);
+    left = acme_activation_test_names_in_both(p, fresh, test.refused);
     if (left->nelts > 0) {
         remember_checked(wd, wd->checked, p, left);
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->rt->base,
@@ -458,7 +420,8 @@ static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, ap
     /* The whole report leaves them out: the test would not activate them
      * either. Not looked at again until they change, or the test would run
      * at every look. */
-    unchecked = not_in_list(p, not_in_list(p, fresh, test.ready), test.refused);
+    unchecked = acme_activation_test_names_not_in(p, fresh, test.ready);
+    unchecked = acme_activation_test_names_not_in(p, unchecked, test.refused);
     if (unchecked->nelts > 0) {
         remember_checked(wd, wd->checked, p, unchecked);
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->rt->base,
@@ -491,6 +454,7 @@ static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, ap
     acme_activation_held_restart_clear(wd, p);
     wd->restart_sent = 1;
     wd->restarts->requested = 1;
+    acme_activation_test_hold(wd, 1);   /* the reload's time from now */
     wd->restarts->last = apr_time_now();
     /* Only replacements of live certificates fill the bucket: a restart that
      * makes a name live for the first time happens once per name. */
@@ -507,6 +471,22 @@ static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, ap
     }
     else {
         acme_counters_restart(wd->rt->ctx.counters);
+    }
+}
+
+/* check_then_restart; for a restart now, the CA is asked to validate no
+ * http-01 or tls-alpn-01 answer from the test on (acme_activation_test_hold,
+ * ACME00777): its request would wait in the listen backlog while httpd
+ * reloads. */
+static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, apr_pool_t *p,
+                              int wake_fd, apr_time_t hold_until, hold_why_t why)
+{
+    if (!hold_until) {
+        acme_activation_test_hold(wd, 1);
+    }
+    check_then_restart(wd, fresh, p, wake_fd, hold_until, why);
+    if (!hold_until && !wd->restarts->requested) {
+        acme_activation_test_hold(wd, 0);   /* no restart: the test failed, or nothing passed */
     }
 }
 

@@ -7,6 +7,7 @@
 #include <apr_strings.h>
 #include <httpd.h>
 #include <http_config.h>
+#include <http_core.h>
 #include <http_protocol.h>
 #include <http_request.h>
 #include <http_ssl.h>
@@ -50,6 +51,13 @@ static void sink_withdraw_tls_alpn(void *baton, const char *identifier)
     acme_tlsalpn_withdraw(baton, identifier);
 }
 
+/* The parent's hold before its automatic restart (acme_activation_test_hold),
+ * for this process's generation. */
+static apr_time_t sink_held_until(void *hold_baton, apr_time_t now)
+{
+    return acme_answers_held(hold_baton, (apr_uint32_t)ap_state_query(AP_SQ_CONFIG_GEN), now);
+}
+
 void acme_challenge_sink(acme_answers_t *answers, acme_challenge_sink_t *sink)
 {
     memset(sink, 0, sizeof(*sink));
@@ -58,6 +66,8 @@ void acme_challenge_sink(acme_answers_t *answers, acme_challenge_sink_t *sink)
     if (answers) {
         sink->publish_tls_alpn = sink_publish_tls_alpn;
         sink->withdraw_tls_alpn = sink_withdraw_tls_alpn;
+        sink->held_until = sink_held_until;
+        sink->hold_baton = answers;
     }
     sink->baton = answers;
 }

@@ -213,6 +213,37 @@ static void test_readers_see_whole_answers(void **state)
     assert_true(seen > 0);
 }
 
+/* The hold before a restart: set in one process (the parent), seen by one
+ * forked after (the issuing child) for its generation and the ones before,
+ * never by the next generation's; bounded by its end; ended by 0. */
+static void test_hold_is_per_generation_and_bounded(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_answers_t *t = make(p, HOUR);
+    apr_time_t now = apr_time_now(), until = now + apr_time_from_sec(30), held;
+    int status;
+    pid_t pid;
+
+    assert_int_equal(acme_answers_held(t, 4, now), 0);
+    acme_answers_hold(t, 4, until);
+    held = acme_answers_held(t, 4, now);
+    assert_true(held >= until && held < until + apr_time_from_sec(1));
+    assert_int_equal(acme_answers_held(t, 3, now), held);
+    assert_int_equal(acme_answers_held(t, 5, now), 0);         /* the next generation's */
+    assert_int_equal(acme_answers_held(t, 4, held), 0);        /* over */
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        _exit(acme_answers_held(t, 4, now) == held ? 0 : 1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    acme_answers_hold(t, 4, 0);
+    assert_int_equal(acme_answers_held(t, 4, now), 0);
+    assert_int_equal(acme_answers_held(NULL, 4, now), 0);
+    acme_answers_hold(NULL, 4, until);                          /* no table: nothing held */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +255,7 @@ int main(void)
         UNIT_TEST(test_same_table_in_same_pool),
         UNIT_TEST(test_shared_across_fork),
         UNIT_TEST(test_readers_see_whole_answers),
+        UNIT_TEST(test_hold_is_per_generation_and_bounded),
     };
 
     if (unit_init()) {

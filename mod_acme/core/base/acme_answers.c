@@ -8,7 +8,7 @@
 
 /* The key names the slot layout: a build with another layout makes its own
  * table instead of reading this one wrongly. */
-#define ANSWERS_POOL_KEY  "mod_acme.answers/1"
+#define ANSWERS_POOL_KEY  "mod_acme.answers/2"
 /* How often a reader retries a slot a writer keeps changing. */
 #define READ_TRIES        8
 
@@ -21,7 +21,15 @@ typedef struct answer_slot_t {
     char value[ACME_ANSWER_VALUE_MAX + 1];
 } answer_slot_t;
 
+/* Ahead of the slots, a cache line of its own: the hold (acme_answers_hold),
+ * the generation in the high 32 bits, the end in Unix seconds in the low. */
+typedef struct answers_head_t {
+    volatile apr_uint64_t hold;
+    char pad[64 - sizeof(apr_uint64_t)];
+} answers_head_t;
+
 struct acme_answers_t {
+    answers_head_t *head;
     answer_slot_t *slots;
     int nslots;
     apr_interval_time_t lifetime;
@@ -40,13 +48,14 @@ apr_pool_t *acme_answers_home(apr_pool_t *pconf)
 apr_status_t acme_answers_create(acme_answers_t **table, apr_pool_t *pool,
                                  apr_interval_time_t lifetime)
 {
-    void *slots;
-    apr_status_t rv = acme_shm_segment(pool, ANSWERS_POOL_KEY,
-                                       sizeof(answer_slot_t) * ACME_ANSWERS_SLOTS,
-                                       sizeof(**table), (void **)table, &slots);
+    void *base;
+    apr_status_t rv = acme_shm_segment(pool, ANSWERS_POOL_KEY, sizeof(answers_head_t)
+                                       + sizeof(answer_slot_t) * ACME_ANSWERS_SLOTS,
+                                       sizeof(**table), (void **)table, &base);
 
-    if (rv == APR_SUCCESS && slots) {
-        (*table)->slots = slots;
+    if (rv == APR_SUCCESS && base) {
+        (*table)->head = base;
+        (*table)->slots = (answer_slot_t *)((answers_head_t *)base + 1);
         (*table)->nslots = ACME_ANSWERS_SLOTS;
         (*table)->lifetime = lifetime;
     }
@@ -230,4 +239,33 @@ apr_status_t acme_answers_lookup(acme_answers_t *table, acme_answer_type_e type,
         return APR_SUCCESS;
     }
     return APR_ENOENT;
+}
+
+/* ---- the hold ------------------------------------------------------------------ */
+
+void acme_answers_hold(acme_answers_t *table, apr_uint32_t generation, apr_time_t until)
+{
+    apr_uint64_t word = 0;
+
+    if (!table || !table->head) {
+        return;
+    }
+    if (until > 0) {     /* rounded up: never shorter than asked */
+        word = ((apr_uint64_t)generation << 32)
+               | (apr_uint32_t)((until + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC);
+    }
+    __atomic_store_n(&table->head->hold, word, __ATOMIC_SEQ_CST);
+}
+
+apr_time_t acme_answers_held(acme_answers_t *table, apr_uint32_t generation, apr_time_t now)
+{
+    apr_uint64_t word;
+    apr_time_t until;
+
+    if (!table || !table->head) {
+        return 0;
+    }
+    word = __atomic_load_n(&table->head->hold, __ATOMIC_SEQ_CST);
+    until = apr_time_from_sec((apr_time_t)(word & 0xffffffffu));
+    return word && generation <= (apr_uint32_t)(word >> 32) && until > now ? until : 0;
 }

@@ -58,4 +58,17 @@ void acme_answers_withdraw(acme_answers_t *table, acme_answer_type_e type, const
 apr_status_t acme_answers_lookup(acme_answers_t *table, acme_answer_type_e type,
                                  const char *key, char *buf, apr_size_t bufsize,
                                  apr_size_t *len);
+
+/* The server is about to restart (its configuration test, then the reload,
+ * when no listener answers): processes of generation and earlier must not
+ * ask the CA to validate an answer before until (apr_time_t; rounded up to
+ * the second); the next generation's are not held. until 0 ends the hold.
+ * One word in the shared memory, written by the parent, read by the
+ * issuing child; a table without memory holds nothing. */
+void acme_answers_hold(acme_answers_t *table, apr_uint32_t generation, apr_time_t until);
+
+/* Until when the hold keeps a process of generation from asking the CA to
+ * validate, at now (apr_time_t); 0: it does not (none, over, or for an
+ * earlier generation). Never blocks. */
+apr_time_t acme_answers_held(acme_answers_t *table, apr_uint32_t generation, apr_time_t now);
 #endif

@@ -58,6 +58,12 @@ typedef struct acme_challenge_sink_t {
                                      const char *cert_pem, const char *key_pem);
     void (*withdraw_tls_alpn)(void *baton, const char *identifier);
     void *baton;
+    /* Until when (apr_time_t) the CA must not be asked to validate an
+     * http-01 or tls-alpn-01 answer now (the server is about to restart, its
+     * listeners unanswered for a while), 0: it may. The job waits and asks
+     * again every ACME_ANSWER_HOLD_RECHECK at most. NULL: never held. */
+    apr_time_t (*held_until)(void *hold_baton, apr_time_t now);
+    void *hold_baton;
 } acme_challenge_sink_t;
 
 /* Issuance steps; the job is persisted in jobs/<name>.json after each one so a

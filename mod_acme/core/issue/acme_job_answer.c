@@ -4,6 +4,7 @@
 #include <apr_strings.h>
 
 #include "acme_job_int.h"
+#include "acme_time.h"
 
 /* RFC 8737: a throwaway P-256 key (small enough for the module's shared
  * slots) and the self-signed certificate carrying the key authorization. */
@@ -52,4 +53,50 @@ void acme_job_withdraw(acme_driver_t *driver, const acme_pending_t *pending)
         return;
     }
     sink->withdraw(sink->baton, pending->token);
+}
+
+acme_outcome_e acme_job_answer_later(acme_step_ctx_t *sc, const acme_challenge_t *challenge,
+                                      const acme_authz_t *authz)
+{
+    if (!sc->job->activity) {
+        acme_log(&sc->driver->ctx, ACME_LOG_NOTICE, APR_EAGAIN, "ACME01230: %s: the %s answer "
+                 "for %s cannot be published to every cluster node yet (Redis unreachable); "
+                 "order %s waits, and the CA is asked to validate once it can",
+                 sc->domain->name, challenge->type, authz->identifier, sc->job->order_url);
+    }
+    acme_job_activity_set(sc->job, "waiting for the cluster's Redis to publish the challenge "
+                          "answer");
+    sc->retry_after = sc->now + sc->job->poll_interval;
+    return ACME_OUTCOME_WAIT;
+}
+
+/* Never longer between two looks at the hold: when it ends without a
+ * restart (the configuration test failed) the job goes on within this. */
+#define ACME_ANSWER_HOLD_RECHECK apr_time_from_sec(1)
+#define ACME_ANSWER_HOLD_ACTIVITY "waiting for the server's restart before asking the CA to " \
+                                  "validate (no listener answers during it)"
+
+acme_outcome_e acme_job_answer_hold(acme_step_ctx_t *sc, const acme_authz_t *authz,
+                                    const acme_challenge_t *challenge)
+{
+    const acme_challenge_sink_t *sink = &sc->driver->sink;
+    apr_time_t until;
+
+    if (!sc->driver->has_sink || !sink->held_until
+        || (strcmp(challenge->type, "http-01") && strcmp(challenge->type, "tls-alpn-01"))
+        || (challenge->status && strcmp(challenge->status, "pending"))
+        || !(until = sink->held_until(sink->hold_baton, sc->now))) {
+        return ACME_OUTCOME_DONE;   /* dns-01 needs no listener; one responded to, no POST */
+    }
+    if (!sc->job->activity || strcmp(sc->job->activity, ACME_ANSWER_HOLD_ACTIVITY)) {
+        acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME01290: %s: the server is about to "
+                 "restart, so the CA is not asked to validate the %s answer for %s before the "
+                 "restart is done (at %s at the latest); order %s waits", sc->domain->name,
+                 challenge->type, authz->identifier, acme_time_rfc3339(sc->p, until),
+                 sc->job->order_url);
+        acme_job_activity_set(sc->job, ACME_ANSWER_HOLD_ACTIVITY);
+    }
+    sc->retry_after = until < sc->now + ACME_ANSWER_HOLD_RECHECK
+                      ? until : sc->now + ACME_ANSWER_HOLD_RECHECK;
+    return ACME_OUTCOME_WAIT;
 }

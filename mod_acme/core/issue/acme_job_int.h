@@ -669,6 +669,18 @@ apr_status_t acme_job_publish_answer(acme_step_ctx_t *sc, const acme_authz_t *au
                                      const acme_challenge_t *challenge, const char *key_authz);
 /* Withdraws one published answer, whatever its type. */
 void acme_job_withdraw(acme_driver_t *driver, const acme_pending_t *pending);
+/* The sink cannot put the answer everywhere the CA may look yet (a cluster
+ * without its Redis): the CA is not asked to validate, so the order stays
+ * usable; ACME_OUTCOME_WAIT, the step tried again after the job's growing
+ * poll interval (sc->retry_after). */
+acme_outcome_e acme_job_answer_later(acme_step_ctx_t *sc, const acme_challenge_t *challenge,
+                                     const acme_authz_t *authz);
+/* Before the CA is asked to validate challenge (of authz): ACME_OUTCOME_DONE
+ * to go on, or ACME_OUTCOME_WAIT with sc->retry_after set while the sink
+ * holds http-01 and tls-alpn-01 validations back (held_until), said once per
+ * hold (ACME01290) and shown as the job's activity. */
+acme_outcome_e acme_job_answer_hold(acme_step_ctx_t *sc, const acme_authz_t *authz,
+                                    const acme_challenge_t *challenge);
 
 /* dns-persist-01 (acme_dns_persist.c, draft-ietf-acme-dns-persist-02). */
 /* Within an order, before the CA is told to validate: is a TXT record at

@@ -222,29 +222,13 @@ static acme_outcome_e step_order(acme_step_ctx_t *sc)
 
 /* ---- AUTHORIZE ---- */
 
-/* The sink cannot put the answer everywhere the CA may look yet (a cluster
- * without its Redis): the CA is not asked to validate, so the order stays
- * usable; the step is tried again after the job's growing poll interval. */
-static acme_outcome_e answer_later(acme_step_ctx_t *sc, const acme_challenge_t *challenge,
-                                   const acme_authz_t *authz)
-{
-    if (!sc->job->activity) {
-        acme_log(&sc->driver->ctx, ACME_LOG_NOTICE, APR_EAGAIN, "ACME01230: %s: the %s answer "
-                 "for %s cannot be published to every cluster node yet (Redis unreachable); "
-                 "order %s waits, and the CA is asked to validate once it can",
-                 sc->domain->name, challenge->type, authz->identifier, sc->job->order_url);
-    }
-    acme_job_activity_set(sc->job, "waiting for the cluster's Redis to publish the challenge "
-                          "answer");
-    return wait_for_ca(sc, sc->now + sc->job->poll_interval);
-}
-
 static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *authz)
 {
     acme_job_t *job = sc->job;
     const acme_challenge_t *challenge;
     const char *key_authz;
     acme_pending_t *pending;
+    acme_outcome_e held;
     apr_status_t rv;
 
     if (!(challenge = acme_job_challenge_for(sc, authz))) {
@@ -260,11 +244,14 @@ static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
         return acme_job_step_failed(sc, APR_EINVAL, "the CA sent a malformed challenge token for %s",
                            authz->identifier);
     }
+    else if ((held = acme_job_answer_hold(sc, authz, challenge)) != ACME_OUTCOME_DONE) {
+        return held;   /* a restart is coming: no listener would answer the CA for a while */
+    }
     else if ((key_authz = acme_crypto_key_authorization(sc->p, challenge->token,
                                                         acme_client_thumbprint(sc->client)))
              && (rv = acme_job_publish_answer(sc, authz, challenge, key_authz))) {
         if (rv == APR_EAGAIN) {
-            return answer_later(sc, challenge, authz);
+            return acme_job_answer_later(sc, challenge, authz);
         }
         acme_problem_set(&sc->prob, sc->p, rv, NULL, "cannot publish the %s answer for %s",
                          challenge->type, authz->identifier);
