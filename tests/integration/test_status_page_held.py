@@ -28,7 +28,8 @@ def test_a_held_restart_has_one_time_everywhere(httpd, unique):
     held_file = os.path.join(httpd.store, "activation.json")
     assert not os.path.exists(held_file)
 
-    # renewals back to back: three restarts go at once, the fourth is held.
+    # renewals back to back: after the first issuance's restart (not counted),
+    # three restarts go at once, the fourth is held.
     # The next renew is asked for as soon as a certificate is staged (ACME00405:
     # staging removes the marker, so one written earlier would be lost) and
     # before the restart's new child makes its first run, which looks at
