@@ -476,7 +476,7 @@ static void check_then_restart(acme_wd_t *wd, const apr_array_header_t *fresh, a
 
 /* check_then_restart; for a restart now, the CA is asked to validate no
  * http-01 or tls-alpn-01 answer from the test on (acme_activation_test_hold,
- * ACME00777): its request would wait in the listen backlog while httpd
+ * ACME00778): its request would wait in the listen backlog while httpd
  * reloads. */
 static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, apr_pool_t *p,
                               int wake_fd, apr_time_t hold_until, hold_why_t why)

@@ -185,7 +185,7 @@ void acme_activation_test_hold(acme_wd_t *wd, int on)
     acme_answers_hold(wd->rt->challenges, (apr_uint32_t)ap_state_query(AP_SQ_CONFIG_GEN),
                       on ? apr_time_now() + bound : 0);
     if (on) {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, wd->rt->base, "ACME00777: an automatic "
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, wd->rt->base, "ACME00778: an automatic "
                      "restart is being prepared: until this generation's restart is done "
                      "(%" APR_TIME_T_FMT " s at most), the issuing child asks the CA to "
                      "validate no http-01 or tls-alpn-01 answer", apr_time_sec(bound));

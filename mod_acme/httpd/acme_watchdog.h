@@ -154,7 +154,7 @@ apr_array_header_t *acme_activation_test_names_not_in(apr_pool_t *p,
  * then the reload, when no listener answers): until the next generation's
  * children run, this generation's issuing child asks the CA to validate no
  * http-01 or tls-alpn-01 answer (acme_answers_hold), for twice what the last
- * automatic restart took at most (60 s to 10 min; ACME00777 at debug). A
+ * automatic restart took at most (60 s to 10 min; ACME00778 at debug). A
  * second call starts that time again. on 0: no restart comes, the hold ends. */
 void acme_activation_test_hold(acme_wd_t *wd, int on);
 /* acme_activation_batch.c: when the staged certificate of name became ready

@@ -103,7 +103,7 @@ def test_no_challenge_is_answered_while_httpd_restarts_by_itself(httpd, plain_pr
 
     held_name = first if first in held[0] else second
     assert held_name in held[0] and "http-01" in held[0], held
-    begun = log_time(logged(httpd, "ACME00777")[0])
+    begun = log_time(logged(httpd, "ACME00778")[0])
     generations = [log_time(l) for l in logged(httpd, "resuming normal operations")]
     done = [t for t in generations if t > begun]
     assert done, generations
