@@ -330,7 +330,7 @@ static void list_table(acmectl_t *ctl, apr_pool_t *p, const apr_array_header_t *
         const domain_view_t *v = APR_ARRAY_IDX(views, i, domain_view_t *);
         const char **row = cells + i * LIST_COLS;
 
-        row[0] = v->name;
+        row[0] = acmectl_name(p, v->name);
         row[1] = v->state;
         row[2] = v->has_live ? acmectl_time(p, v->live.not_after) : "-";
         row[3] = v->renew_at ? acmectl_time(p, v->renew_at) : "-";
@@ -391,7 +391,7 @@ int acmectl_cmd_list(acmectl_t *ctl, int argc, const char *const *argv)
     for (i = 0; i < names->nelts; ++i) {
         domain_view_t *v = acmectl_view_load(ctl, p, APR_ARRAY_IDX(names, i, const char *), configured);
         if (!v->configured && !all) {
-            APR_ARRAY_PUSH(hidden, const char *) = v->name;
+            APR_ARRAY_PUSH(hidden, const char *) = acmectl_name(p, v->name);
             continue;
         }
         APR_ARRAY_PUSH(views, domain_view_t *) = v;
@@ -517,7 +517,7 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     v = acmectl_view_load(ctl, p, apr_pstrdup(p, argv[1]), configured);
     if (!v->config && !v->status && !v->has_live && !v->staged && !v->rejected
         && !v->live_version) {
-        acmectl_error(ctl, "no domain '%s' in %s", v->name, acme_store_dir(ctl->store));
+        acmectl_error(ctl, "no domain '%s' in %s", acmectl_name(p, v->name), acme_store_dir(ctl->store));
         return ACMECTL_FAIL;
     }
     acme_store_list(ctl->store, p, acme_store_rel_archive(p, v->name), &versions);
@@ -532,7 +532,7 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
         json_decref(obj);
         return ACMECTL_OK;
     }
-    show_line(ctl, "name:", v->name);
+    show_line(ctl, "name:", acmectl_name(p, v->name));
     show_line(ctl, "names:", acmectl_view_join(p, v->names, " "));
     show_line(ctl, "state:", v->state);
     show_line(ctl, "configured:", !v->configured

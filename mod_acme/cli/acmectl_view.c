@@ -75,7 +75,7 @@ const char *acmectl_view_join(apr_pool_t *p, const apr_array_header_t *arr, cons
     int i;
 
     for (i = 0; arr && i < arr->nelts; ++i) {
-        const char *item = APR_ARRAY_IDX(arr, i, const char *);
+        const char *item = acmectl_name(p, APR_ARRAY_IDX(arr, i, const char *));
         s = s ? apr_pstrcat(p, s, sep, item, NULL) : item;
     }
     return s ? s : "-";
@@ -209,12 +209,13 @@ static void view_staged(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
 static void view_reconcile(apr_pool_t *p, domain_view_t *v)
 {
     const acme_status_cert_t *rc = v->status ? v->status->cert : NULL;
+    const char *name = acmectl_name(p, v->name);
 
     if (!v->status && v->record_unreadable) {
         v->record_note = apr_psprintf(
             p, "status/%s.json cannot be read (%s): state, next action and errors are unknown "
             "until the server writes it again (at its next look at %s, or a graceful restart). "
-            "The certificate lines are the files' own", v->name, v->record_unreadable, v->name);
+            "The certificate lines are the files' own", name, v->record_unreadable, name);
         return;
     }
     if (!v->status) {
@@ -227,7 +228,7 @@ static void view_reconcile(apr_pool_t *p, domain_view_t *v)
             p, "status/%s.json is out of date: the server could not write it since %s (a full "
             "or read-only store: the error log says \"cannot write the status file\"); "
             "what it says is from before then. The certificate lines are the files' own",
-            v->name, acmectl_time(p, v->unsaved_since));
+            name, acmectl_time(p, v->unsaved_since));
         v->next_action = NULL;
         v->failing = v->renewal_failing = 0;
         return;
@@ -238,12 +239,12 @@ static void view_reconcile(apr_pool_t *p, domain_view_t *v)
         v->record_note = apr_psprintf(
             p, "status/%s.json says \"%s\", but the live certificate cannot be read; at its next "
             "start or graceful restart the server serves the previous version, or its temporary "
-            "certificate, and orders a new one", v->name, acme_status_record_state_name(v->status->state));
+            "certificate, and orders a new one", name, acme_status_record_state_name(v->status->state));
     }
     else if (v->status->state == ACME_STATUS_STAGED && !v->staged) {
         v->record_note = apr_psprintf(
             p, "status/%s.json says \"staged\", but %s; the record predates the last "
-            "activation or refusal and is rewritten at the server's next check", v->name,
+            "activation or refusal and is rewritten at the server's next check", name,
             v->staged_check == STAGED_REFUSED ? "activation would refuse what is staged"
             : v->staged_check == STAGED_LIVE ? "what is staged is the live certificate already"
             : v->rejected ? "the staged certificate was refused" : "nothing is staged");
@@ -252,7 +253,7 @@ static void view_reconcile(apr_pool_t *p, domain_view_t *v)
              && strcasecmp(rc->serial, v->live.serial)) {
         v->record_note = apr_psprintf(p, "status/%s.json names certificate %s, the live one "
                                       "is %s; the record is rewritten at the server's next check",
-                                      v->name, rc->serial, v->live.serial);
+                                      name, rc->serial, v->live.serial);
     }
 }
 

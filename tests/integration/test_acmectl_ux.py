@@ -187,3 +187,29 @@ def test_list_columns_stay_in_line_whatever_the_next_action(tmp_path, pebble, un
     doc = json.loads(acmectl(store, "--json", "list").stdout)
     mine = [d for d in doc if d["name"] == queued][0]
     assert mine["next_action_what"] == "queued" and mine["next_action"] == starts, mine
+
+
+
+def test_a_name_with_a_newline_keeps_to_one_row(tmp_path, pebble, unique):
+    """A config/ file whose name holds a newline (and a tab): list --all,
+    its hidden-names line and show print it escaped, one row each."""
+    name = unique("ctrl")
+    store = imported_store(tmp_path, pebble, name)
+    odd = "bad\nname\tx"
+    os.makedirs(os.path.join(store, "config"), exist_ok=True)
+    for n in (name, odd):
+        with open(os.path.join(store, "config", n + ".json"), "w") as f:
+            json.dump({"name": n, "names": [n]}, f)
+    with open(os.path.join(store, "configured.json"), "w") as f:
+        json.dump({"servers": {"s": {"names": [name], "since": rfc3339(utcnow())}}}, f)
+    shown = "bad\\x0aname\\x09x"
+    for args in (["list", "--all"], ["list"]):
+        r = acmectl(store, *args)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert shown in r.stdout, r.stdout
+        assert not any(l.startswith("name") for l in r.stdout.splitlines()), r.stdout
+        assert "\t" not in r.stdout, r.stdout
+    r = acmectl(store, "list", "--all")
+    assert len([l for l in r.stdout.splitlines() if shown in l]) == 1, r.stdout
+    r = acmectl(store, "show", odd)
+    assert re.search(r"^name: +%s$" % re.escape(shown), r.stdout, re.M), r.stdout
