@@ -436,6 +436,14 @@ static const char *staged_text(apr_pool_t *p, const domain_view_t *v)
         return apr_psprintf(p, "yes, waiting for activation: %s, not checked here: %s; %s",
                             cert, v->staged_why ? v->staged_why : "?", goes_live(p, v, 1));
     }
+    if (v->staged_check == STAGED_REFUSED && !v->staged_info.serial) {
+        /* no certificate could be read there: say what is wrong with the
+         * entry, not that some certificate would be refused */
+        return apr_psprintf(p, "no: staging/%s/ is marked ready, but %s; nothing there can be "
+                            "activated (the server stages a new certificate at its next "
+                            "order)", acmectl_name(p, v->name),
+                            v->staged_why ? v->staged_why : "its certificate cannot be read");
+    }
     if (v->staged_check == STAGED_REFUSED) {
         return apr_psprintf(p, "no: %s is staged, but activation would refuse it: %s", cert,
                             v->staged_why ? v->staged_why : "?");

@@ -1,6 +1,7 @@
 /* What acmectl knows of one domain, read from the store: its config, the
  * child's status record, the live certificate, what is staged, and where the
  * record disagrees with the files (the files win). Nothing is written. */
+#include <errno.h>
 #include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -188,6 +189,15 @@ static void view_staged(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
     apr_status_t rv;
 
     if (!acme_store_has_staged(ctl->store, p, v->name)) {
+        return;
+    }
+    if (lstat(acme_store_path(ctl->store, p, acme_store_rel_staged(p, v->name,
+                                                                   ACME_STORE_CERT_FILE)),
+              &(struct stat){ 0 }) < 0 && errno == ENOENT) {
+        /* marked ready without its chain: activation refuses it whatever the
+         * configuration says; say so rather than "not checked" */
+        v->staged_check = STAGED_REFUSED;
+        v->staged_why = "staged certificate file " ACME_STORE_CERT_FILE " is missing";
         return;
     }
     if (!v->config_names || !v->key_type || acme_key_type_parse(v->key_type, &type) != APR_SUCCESS) {

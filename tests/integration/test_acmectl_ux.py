@@ -213,3 +213,21 @@ def test_a_name_with_a_newline_keeps_to_one_row(tmp_path, pebble, unique):
     assert len([l for l in r.stdout.splitlines() if shown in l]) == 1, r.stdout
     r = acmectl(store, "show", odd)
     assert re.search(r"^name: +%s$" % re.escape(shown), r.stdout, re.M), r.stdout
+
+
+
+def test_staged_entry_without_its_certificate_says_what_is_missing(tmp_path, pebble, unique):
+    """staging/NAME/ marked ready without cert.pem: show says cert.pem is
+    missing, not that some certificate is staged and would be refused."""
+    name = unique("nocert")
+    store = imported_store(tmp_path, pebble, name)
+    staging = os.path.join(store, "staging", name)
+    os.makedirs(staging, exist_ok=True)
+    with open(os.path.join(staging, "ready"), "w") as f:
+        f.write("1\n")
+    r = acmectl(store, "show", name)
+    assert r.returncode == 0, r.stdout + r.stderr
+    line = [l for l in r.stdout.splitlines() if l.startswith("staged:")][0]
+    assert "cert.pem is missing" in line, r.stdout
+    assert "a certificate is staged" not in line, r.stdout
+    assert "staging/%s/ is marked ready" % name in line, r.stdout

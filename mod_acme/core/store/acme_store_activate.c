@@ -137,7 +137,7 @@ static apr_status_t staged_chain_read(apr_pool_t *p, int dirfd, staged_t *st, co
         return APR_SUCCESS;
     }
     if (APR_STATUS_IS_ENOENT(rv)) {
-        *why = "staged certificate file is missing";
+        *why = "staged certificate file " ACME_STORE_CERT_FILE " is missing";
     }
     else if (rv == APR_ENOSPC) {
         /* replaced by a larger one since the fstatat */
