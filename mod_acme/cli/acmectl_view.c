@@ -301,6 +301,13 @@ static void view_state(domain_view_t *v)
 static void view_next(domain_view_t *v)
 {
     apr_time_t look = v->status ? v->status->next_action : 0, queued = 0;
+    /* an order past its queue: its steps follow one another, no time is set
+     * for the next (the status page's next_action is null for it too) */
+    int in_flight = v->step && strcmp(v->step, "idle") && strcmp(v->step, "staged")
+                    && !(v->activity && (!strncmp(v->activity, ACME_ACTIVITY_QUEUED,
+                                                  sizeof(ACME_ACTIVITY_QUEUED) - 1)
+                                         || !strncmp(v->activity, ACME_ACTIVITY_ORDERS_PAUSED,
+                                                     sizeof(ACME_ACTIVITY_ORDERS_PAUSED) - 1)));
 
     v->next_at = 0;
     if (v->unsaved_since || v->record_unreadable || !v->configured) {
@@ -317,6 +324,9 @@ static void view_next(domain_view_t *v)
     else if (v->failing) {
         v->next_what = "retry";
         v->next_at = look;
+    }
+    else if (in_flight) {
+        v->next_what = "order";
     }
     else if (v->renew_requested) {
         v->next_what = "renew";

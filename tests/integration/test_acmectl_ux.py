@@ -231,3 +231,30 @@ def test_staged_entry_without_its_certificate_says_what_is_missing(tmp_path, peb
     assert "cert.pem is missing" in line, r.stdout
     assert "a certificate is staged" not in line, r.stdout
     assert "staging/%s/ is marked ready" % name in line, r.stdout
+
+
+def test_an_order_in_flight_has_no_next_time_in_list_show_or_json(tmp_path, pebble, unique):
+    """A first order past its queue, at step validate, its record's next look
+    an hour away: list says "order (validate)", not "order at <time>", and
+    --json has next_action null, as the status page's JSON (acmectl(1): an
+    order in flight has no next time unless a retry is due)."""
+    name = unique("inflight")
+    store = imported_store(tmp_path, pebble, name)
+    link = os.path.join(store, "domains", name)
+    os.remove(link)
+    os.symlink(os.path.join("..", "archive", name, "none"), link)
+    look = rfc3339(utcnow() + datetime.timedelta(hours=1))
+    with open(os.path.join(store, "status", name + ".json"), "w") as f:
+        json.dump({"name": name, "names": [name], "state": "missing", "step": "validate",
+                   "attempts": 0, "requests": 3, "fingerprint": "x", "next_action": look}, f)
+
+    r = acmectl(store, "list")
+    header, row = row_of(r.stdout, name)
+    assert column(header, row, "NEXT ACTION", 31) == "order (validate)", r.stdout
+    assert look not in row, row
+    r = acmectl(store, "show", name)
+    assert re.search(r"^next action: +order \(validate\)$", r.stdout, re.M), r.stdout
+    for cmd in ("list", "show"):
+        doc = json.loads(acmectl(store, "--json", cmd, *([name] if cmd == "show" else [])).stdout)
+        mine = doc if cmd == "show" else [d for d in doc if d["name"] == name][0]
+        assert mine["next_action"] is None and mine["next_action_what"] == "order", mine
