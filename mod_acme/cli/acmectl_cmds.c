@@ -46,6 +46,8 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
     json_object_set_new(obj, "names", acme_json_strings(v->names));
     json_object_set_new(obj, "state", json_string(v->state));
     json_object_set_new(obj, "configured", json_boolean(v->configured));
+    json_object_set_new(obj, "leftovers", v->leftovers ? acme_json_strings(v->leftovers)
+                                                       : json_null());
     if (full) {
         set_opt_str(obj, "configured_by", v->configured_by && *v->configured_by
                                           ? v->configured_by : NULL);
@@ -350,7 +352,7 @@ static void list_table(acmectl_t *ctl, apr_pool_t *p, const apr_array_header_t *
         int waiting = v->activity && (!v->next_what || strcmp(v->next_what, "queued"));
 
         acmectl_printf(ctl, "%-*s %-*s %-*s %-*s %-*s issuer=\"%s\" names=%s key=%s%s%s%s%s"
-                       "%s%s%s%s%s%s\n",
+                       "%s%s%s%s%s%s%s%s%s\n",
                 width[0], row[0], width[1], row[1], width[2], row[2], width[3], row[3],
                 width[4], row[4],
                 v->has_live && v->live.issuer ? v->live.issuer : "-",
@@ -363,7 +365,12 @@ static void list_table(acmectl_t *ctl, apr_pool_t *p, const apr_array_header_t *
                  * status page says it; a queued name's NEXT ACTION says that already */
                 waiting ? " waiting=\"" : "", waiting ? v->activity : "", waiting ? "\"" : "",
                 v->held_until ? " activation=\"" : "", v->held_until ? held_text(p, v) : "",
-                v->held_until ? "\"" : "");
+                v->held_until ? "\"" : "",
+                /* what a removed name's last configuration left (show says more) */
+                v->leftovers && v->leftovers->nelts ? " leftovers=\"" : "",
+                v->leftovers && v->leftovers->nelts ? acmectl_view_join(p, v->leftovers, " ")
+                                                    : "",
+                v->leftovers && v->leftovers->nelts ? "\"" : "");
     }
 }
 
@@ -549,7 +556,9 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
                              acmectl_time(p, since))
               : v->configured_by && *v->configured_by
               ? apr_psprintf(p, "yes, by %s", v->configured_by) : "yes");
-    show_line(ctl, "step:", v->step);
+    show_line(ctl, "step:", v->configured || !v->step || !strcmp(v->step, "idle") ? v->step
+              : apr_psprintf(p, "%s, when it was last configured (nothing resumes the order "
+                             "now)", v->step));
     show_line(ctl, "key type:", v->key_type);
     show_line(ctl, "other types:", acmectl_view_join(p, sibling_names(ctl, p, v->name), " "));
     show_line(ctl, "CA:", v->ca);
@@ -588,7 +597,11 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     else {
         show_line(ctl, "certificate:", v->live_error ? v->live_error : "none yet");
     }
-    show_line(ctl, "staged:", staged_text(p, v));
+    show_line(ctl, "staged:", v->configured || !v->staged ? staged_text(p, v)
+              : "a certificate, which nothing activates while the name is not configured");
+    if (v->leftovers && v->leftovers->nelts) {
+        show_line(ctl, "leftovers:", acmectl_view_leftovers_text(ctl, p, v));
+    }
     if (v->record_note) {
         show_line(ctl, "record:", v->record_note);
     }
@@ -600,7 +613,10 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
                       "now", held_text(p, v)));
     }
     show_line(ctl, "archive:", acmectl_view_join(p, versions, " "));
-    if (v->renew_requested) {
+    if (v->renew_requested && !v->configured) {
+        show_line(ctl, "renewal:", "requested while it was configured; nothing orders it now");
+    }
+    else if (v->renew_requested) {
         show_line(ctl, "renewal:", v->renew_marked_at
                   ? apr_psprintf(p, "requested at %s; a new certificate is ordered at the "
                                  "next check", acmectl_time(p, v->renew_marked_at))

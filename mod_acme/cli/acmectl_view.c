@@ -357,6 +357,46 @@ static void view_next(domain_view_t *v)
     }
 }
 
+/* What a name's last configuration left in the child's areas, by relative
+ * path (a directory with a trailing "/"): an unfinished order, a renewal
+ * request, a staged entry. */
+static apr_array_header_t *view_leftovers(acmectl_t *ctl, apr_pool_t *p, const char *name)
+{
+    const char *rels[3];
+    apr_array_header_t *out = apr_array_make(p, 3, sizeof(const char *));
+    apr_finfo_t finfo;
+    int i;
+
+    rels[0] = acme_store_rel_job(p, name);
+    rels[1] = acme_store_rel_renew(p, name);
+    rels[2] = acme_store_rel_staging(p, name);
+    for (i = 0; i < 3; ++i) {
+        if (apr_stat(&finfo, acme_store_path(ctl->store, p, rels[i]), APR_FINFO_LINK
+                     | APR_FINFO_TYPE, p) == APR_SUCCESS) {
+            APR_ARRAY_PUSH(out, const char *) = finfo.filetype == APR_DIR
+                                               ? apr_pstrcat(p, rels[i], "/", NULL) : rels[i];
+        }
+    }
+    return out;
+}
+
+const char *acmectl_view_leftovers_text(acmectl_t *ctl, apr_pool_t *p, const domain_view_t *v)
+{
+    const char *name = acmectl_name(p, v->name);
+
+    if (!v->leftovers || !v->leftovers->nelts) {
+        return NULL;
+    }
+    return apr_psprintf(
+        p, "%s: left by its last configuration (an unfinished order, a renewal request, a "
+        "staged certificate); nothing uses them while %s is not configured, and configuring it "
+        "again takes them up (the order resumes, what is staged goes live). Safe to remove "
+        "(acmectl has no command for it), as root: cd %s && rm -r %s ; keep archive/%s/, "
+        "domains/%s and config/%s.json, its certificates, for when it is configured again",
+        acmectl_view_join(p, v->leftovers, " "), name, acme_store_dir(ctl->store),
+        acmectl_view_join(p, v->leftovers, " "), name, name, name);
+}
+
 domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name,
                                 apr_hash_t *configured)
 {
@@ -399,6 +439,9 @@ domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name
     /* The certificate serves; only its renewal fails (the page's "Valid,
      * renewal failing"). */
     v->renewal_failing = v->failing && v->has_live && v->live.not_after > apr_time_now();
+    if (!v->configured) {
+        v->leftovers = view_leftovers(ctl, p, name);
+    }
     view_state(v);
     view_next(v);
     return v;

@@ -64,6 +64,10 @@ typedef struct domain_view_t {
     const char *activity;            /* what a running job waits for (a record to set...) */
     int configured;                  /* in configured.json (or no server wrote it yet) */
     const char *configured_by;       /* the servers configuring it ("" or NULL: unknown) */
+    /* not configured: what its last configuration left in the child's areas
+     * (relative paths, const char*: jobs/<name>.json, jobs/<name>.renew,
+     * staging/<name>/), which nothing uses now; NULL when configured */
+    apr_array_header_t *leftovers;
 } domain_view_t;
 
 /* acmectl's own states (beside acme_status_record_shown_state's): a live
@@ -96,6 +100,9 @@ domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name
 /* Every domain the store holds, sorted (const char*, from p): the
  * configured ones and those with a live certificate. */
 apr_array_header_t *acmectl_view_names(acmectl_t *ctl, apr_pool_t *p);
+/* show's words for v->leftovers: what they are, that nothing uses them,
+ * and the command that removes them (from p); NULL when there are none. */
+const char *acmectl_view_leftovers_text(acmectl_t *ctl, apr_pool_t *p, const domain_view_t *v);
 /* The strings of arr (const char*) joined by sep, from p; "-" when none. */
 const char *acmectl_view_join(apr_pool_t *p, const apr_array_header_t *arr, const char *sep);
 #endif

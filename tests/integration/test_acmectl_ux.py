@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import time
 
 from harness import utcnow
@@ -258,3 +259,44 @@ def test_an_order_in_flight_has_no_next_time_in_list_show_or_json(tmp_path, pebb
         doc = json.loads(acmectl(store, "--json", cmd, *([name] if cmd == "show" else [])).stdout)
         mine = doc if cmd == "show" else [d for d in doc if d["name"] == name][0]
         assert mine["next_action"] is None and mine["next_action_what"] == "order", mine
+
+
+def test_a_removed_name_says_what_it_left_and_how_to_remove_it(tmp_path, pebble, unique):
+    """A name taken out of the configuration while its order was at step
+    validate, a renewal requested and a certificate staged: show says the
+    name is not configured, that nothing resumes the order or orders the
+    renewal, which leftovers there are and the command that removes them;
+    list --all names them; nothing is removed."""
+    name, other = unique("removed"), unique("kept")
+    store = imported_store(tmp_path, pebble, name)
+    write_record(store, name, state="renewing", step="validate")
+    jobs, staging = os.path.join(store, "jobs"), os.path.join(store, "staging", name)
+    os.makedirs(staging, exist_ok=True)
+    for path in (os.path.join(jobs, name + ".json"), os.path.join(jobs, name + ".renew"),
+                 os.path.join(staging, "ready")):
+        with open(path, "w") as f:
+            f.write("{}" if path.endswith(".json") else "")
+    shutil.copy(os.path.join(store, "domains", name, "cert.pem"), staging)
+    with open(os.path.join(store, "configured.json"), "w") as f:
+        json.dump({"servers": {"s": {"names": [other], "since": rfc3339(utcnow())}}}, f)
+    left = "jobs/%s.json jobs/%s.renew staging/%s/" % (name, name, name)
+
+    r = acmectl(store, "show", name)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout
+    assert re.search(r"^configured: +no: ", out, re.M), out
+    assert re.search(r"^step: +validate, when it was last configured \(nothing resumes", out,
+                     re.M), out
+    assert re.search(r"^renewal: +requested while it was configured; nothing orders it now$",
+                     out, re.M), out
+    assert re.search(r"^staged: +a certificate, which nothing activates", out, re.M), out
+    line = [l for l in out.splitlines() if l.startswith("leftovers:")][0]
+    assert left in line and "rm -r " + left in line and "cd " + store in line, out
+    assert "keep archive/%s/" % name in line, out
+    r = acmectl(store, "list", "--all")
+    _, row = row_of(r.stdout, name)
+    assert 'leftovers="%s"' % left in row, r.stdout
+    doc = json.loads(acmectl(store, "--json", "show", name).stdout)
+    assert doc["leftovers"] == left.split(), doc
+    assert sorted(os.listdir(staging)) == ["cert.pem", "ready"], os.listdir(staging)
+    assert os.path.exists(os.path.join(jobs, name + ".renew"))
