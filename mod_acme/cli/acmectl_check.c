@@ -16,6 +16,7 @@
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_store_paths.h"
+#include "acme_store_restart.h"
 #include "acme_json.h"
 #include "acme_time.h"
 #include "acmectl_view.h"
@@ -276,6 +277,121 @@ static void check_json_files(check_t *c, const char *dir)
     }
 }
 
+/* Why config/<name>.json is not a configuration the server wrote (a member
+ * of the wrong type: "names": 5), or NULL. Only the members present are
+ * judged: an older version's file may lack some. */
+static const char *config_wrong(apr_pool_t *p, json_t *cfg)
+{
+    static const char *const lists[] = { "names", "ca_urls", "contacts", "challenges", NULL };
+    static const char *const strings[] = { "name", "key_type", "ca_file", "profile",
+                                           "preferred_chain", NULL };
+    json_t *v, *item;
+    size_t k;
+    int i;
+
+    if (!json_is_object(cfg)) {
+        return "not a JSON object";
+    }
+    for (i = 0; lists[i]; ++i) {
+        if ((v = json_object_get(cfg, lists[i])) == NULL) {
+            continue;
+        }
+        if (!json_is_array(v)) {
+            return apr_psprintf(p, "\"%s\" is not a list of strings", lists[i]);
+        }
+        json_array_foreach(v, k, item) {
+            if (!json_is_string(item)) {
+                return apr_psprintf(p, "\"%s\" holds something other than strings", lists[i]);
+            }
+        }
+    }
+    for (i = 0; strings[i]; ++i) {
+        if ((v = json_object_get(cfg, strings[i])) != NULL && !json_is_string(v)
+            && !json_is_null(v)) {
+            return apr_psprintf(p, "\"%s\" is not a string", strings[i]);
+        }
+    }
+    return NULL;
+}
+
+/* config/<name>.json that is JSON but not a configuration (check_json_files
+ * reports what is no JSON at all). httpd writes them at each start from
+ * AcmeDomain; a removed name's stays. */
+static void check_configs(check_t *c)
+{
+    apr_array_header_t *entries;
+    int i;
+
+    acme_store_list(c->ctl->store, c->p, ACME_STORE_CONFIG, &entries);
+    for (i = 0; i < entries->nelts; ++i) {
+        const char *file = APR_ARRAY_IDX(entries, i, const char *);
+        const char *rel = apr_pstrcat(c->p, ACME_STORE_CONFIG "/", file, NULL), *why;
+        apr_size_t len = strlen(file);
+        json_t *cfg;
+
+        if (len <= 5 || strcmp(file + len - 5, ".json")
+            || acme_store_read_json_pooled(c->ctl->store, c->p, rel, &cfg) != APR_SUCCESS
+            || (why = config_wrong(c->p, cfg)) == NULL) {
+            continue;
+        }
+        problem(c, "%s: not a configuration httpd wrote: %s; acmectl cannot tell the names, key "
+                "type or CA, and the server's child cannot order for it (fix: apachectl graceful "
+                "writes it again from AcmeDomain; for a name no longer configured, remove it: "
+                "rm '%s')", acmectl_name(c->p, rel), why,
+                acmectl_name(c->p, acme_store_path(c->ctl->store, c->p, rel)));
+    }
+}
+
+/* archive/<name>/ without any version: nothing reads it (a live link into
+ * it is check_live_links's). */
+static void check_archive(check_t *c)
+{
+    apr_array_header_t *names, *versions;
+    int i;
+
+    acme_store_list(c->ctl->store, c->p, ACME_STORE_ARCHIVE, &names);
+    for (i = 0; i < names->nelts; ++i) {
+        const char *rel = acme_store_rel_archive(c->p, APR_ARRAY_IDX(names, i, const char *));
+        const char *path = acme_store_path(c->ctl->store, c->p, rel);
+        apr_finfo_t finfo;
+
+        if (apr_stat(&finfo, path, APR_FINFO_LINK | APR_FINFO_TYPE, c->p) != APR_SUCCESS
+            || finfo.filetype != APR_DIR
+            || acme_store_list(c->ctl->store, c->p, rel, &versions) != APR_SUCCESS
+            || versions->nelts > 0) {
+            continue;
+        }
+        problem(c, "%s: empty directory, no certificate version in it (an activation that "
+                "stopped before writing one); nothing reads it (fix: rmdir '%s')",
+                acmectl_name(c->p, rel), acmectl_name(c->p, path));
+    }
+}
+
+/* activation.json: the held restart, {"restart_at", "names"} (acme_store_restart.h). */
+static void check_activation(check_t *c)
+{
+    const char *path = acme_store_path(c->ctl->store, c->p, ACME_STORE_RESTART_HELD);
+    apr_time_t at;
+    apr_hash_t *names;
+    json_t *doc;
+    apr_status_t rv;
+
+    rv = acme_store_read_json_pooled(c->ctl->store, c->p, ACME_STORE_RESTART_HELD, &doc);
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        return;
+    }
+    at = acme_store_restart_held_read(c->ctl->store, c->p, &names);
+    if (rv == APR_SUCCESS && at > 0 && json_is_array(json_object_get(doc, "names"))) {
+        return;
+    }
+    problem(c, "%s: %s, not a held restart ({\"restart_at\": time, \"names\": [...]}): "
+            "acmectl and the status page show no held restart from it, and the server "
+            "removes it at its next start (fix now: rm '%s')", ACME_STORE_RESTART_HELD,
+            rv != APR_SUCCESS ? "unreadable or not JSON" : json_is_array(doc) ? "a JSON list"
+            : !json_is_object(doc) ? "not a JSON object" : "no valid restart_at or names",
+            path);
+}
+
 /* At most this many lines about staging/, then one with the count: the
  * User can plant any number of entries. */
 #define CHECK_STAGING_REPORT_MAX 10
@@ -505,6 +621,9 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
     check_live_links(&c);
     check_staging(&c);
     check_json_files(&c, ACME_STORE_CONFIG);
+    check_configs(&c);
+    check_archive(&c);
+    check_activation(&c);
     check_json_files(&c, ACME_STORE_STATUS);
     check_domains(&c);
     if (apr_stat(&finfo, acme_store_path(ctl->store, c.p, ACME_STORE_FALLBACK_CERT),

@@ -300,3 +300,35 @@ def test_a_removed_name_says_what_it_left_and_how_to_remove_it(tmp_path, pebble,
     assert doc["leftovers"] == left.split(), doc
     assert sorted(os.listdir(staging)) == ["cert.pem", "ready"], os.listdir(staging)
     assert os.path.exists(os.path.join(jobs, name + ".renew"))
+
+
+def test_check_reports_a_wrong_config_an_empty_archive_and_a_bad_activation_file(
+        tmp_path, pebble, unique):
+    """check names three things it said nothing of, each with its fix: a
+    config/ file whose "names" is a number, an archive/ directory with no
+    version in it, an activation.json holding []. A sound store has none."""
+    name = unique("shapes")
+    store = imported_store(tmp_path, pebble, name)
+    r = acmectl(store, "check")
+    assert r.returncode == 0 and "problem:" not in r.stdout, r.stdout + r.stderr
+    os.makedirs(os.path.join(store, "config"), exist_ok=True)
+    with open(os.path.join(store, "config", name + ".json"), "w") as f:
+        json.dump({"name": name, "names": 5}, f)
+    os.makedirs(os.path.join(store, "archive", "empty.test"))
+    with open(os.path.join(store, "activation.json"), "w") as f:
+        f.write("[]")
+
+    r = acmectl(store, "check")
+    assert r.returncode == 1, r.stdout + r.stderr
+    problems = [l for l in r.stdout.splitlines() if l.startswith("problem: ")]
+    config = [l for l in problems if l.startswith("problem: config/%s.json: " % name)]
+    assert config and '"names" is not a list of strings' in config[0], r.stdout
+    assert "apachectl graceful" in config[0], r.stdout
+    archive = [l for l in problems if l.startswith("problem: archive/empty.test: ")]
+    assert archive and "rmdir '%s'" % os.path.join(store, "archive", "empty.test") \
+        in archive[0], r.stdout
+    act = [l for l in problems if l.startswith("problem: activation.json: ")]
+    assert act and "a JSON list" in act[0], r.stdout
+    assert "rm '%s'" % os.path.join(store, "activation.json") in act[0], r.stdout
+    doc = json.loads(acmectl(store, "--json", "check").stdout)
+    assert not doc["ok"] and len(doc["problems"]) == len(problems), doc
