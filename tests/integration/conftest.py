@@ -21,18 +21,23 @@ def pytest_configure(config):
     reaper.enable()
 
 
-# Seconds the slowest files took in a whole run (their slow tests, from
-# build/test.sh's --durations=20). The files run slowest first: with several
-# workers (pytest-xdist hands tests out in collection order), a long test
-# started last would leave the other workers idle at the end of the run.
+# Seconds the 30 slowest files took (the sum of their tests' --durations in a
+# whole run with 2 workers: 4,251 s of tests in all, 315 of them). The files
+# run slowest first: a long test started last would leave the other workers
+# idle at the end of the run.
 SLOW_FILES = {
-    "test_ca_personalities.py": 385, "test_cluster_restart_writes.py": 245,
-    "test_idle_valid.py": 141, "test_ca_behaviour.py": 113, "test_cluster_takeover.py": 111,
-    "test_cluster_takeover_finalized.py": 111, "test_cluster_claim_kept.py": 110,
-    "test_pacing.py": 109, "test_dns_persist.py": 106, "test_cluster_rotate_rolling.py": 105,
-    "test_cluster_rotate.py": 105, "test_cluster_failover.py": 92, "test_ari_parked.py": 78,
-    "test_cluster_redis_stop.py": 78, "test_chain_untrusted.py": 76, "test_dns01.py": 71,
-    "test_renewal.py": 67, "test_cluster_wrong_key_held.py": 66,
+    "test_ca_personalities.py": 477, "test_cluster_restart_writes.py": 248,
+    "test_ca_behaviour.py": 236, "test_dns_persist.py": 229, "test_renewal.py": 223,
+    "test_dns01.py": 173, "test_pacing.py": 172, "test_cluster_redis_stop.py": 132,
+    "test_cluster_redis_down.py": 122, "test_cluster_rotate_rolling.py": 117,
+    "test_cluster_wrong_key.py": 115, "test_cluster_takeover.py": 112,
+    "test_cluster_takeover_finalized.py": 112, "test_cluster_claim_kept.py": 112,
+    "test_idle_valid.py": 107, "test_cluster_rotate.py": 107, "test_cluster_outage.py": 101,
+    "test_cluster_redis_empty.py": 97, "test_ari.py": 94, "test_cluster_failover.py": 93,
+    "test_cluster_tls.py": 83, "test_cluster.py": 81, "test_ari_parked.py": 74,
+    "test_acmectl_ca.py": 70, "test_stepca.py": 69, "test_cluster_wrong_key_held.py": 68,
+    "test_chain_untrusted.py": 67, "test_cluster_view.py": 58,
+    "test_cluster_redis_empty_early.py": 50, "test_cluster_ttl.py": 50,
 }
 
 
