@@ -47,6 +47,75 @@ static void assert_pacer_at(fixture_t *f, apr_time_t at)
 
 /* ---- pacing ---- */
 
+/* Estimates read in queue order (as an administrator reads the list) are
+ * non-decreasing and each reads "queued, starts at T". */
+static void assert_queue_in_order(fixture_t *f, acme_record_t **recs, int n, apr_time_t now)
+{
+    int i;
+
+    for (i = 0; i < n; ++i) {
+        assert_string_equal(recs[i]->queued,
+                            apr_pstrcat(f->p, "queued, starts at ",
+                                        acme_time_rfc3339(f->p, recs[i]->queued_at), NULL));
+        assert_int_equal(recs[i]->next_run, recs[i]->queued_at);
+        assert_true(recs[i]->queued_at > now);
+        assert_true(i == 0 || recs[i]->queued_at >= recs[i - 1]->queued_at);
+    }
+}
+
+/* AcmeMaxParallel 3, all three slots busy with orders that take 30 s, 10
+ * names queued one after the other (10 s apart: a slot's time). When a
+ * name's estimate comes and no slot has freed, it stays at the front with
+ * one slot's time, not a whole order's (which put site01 at +60 s behind
+ * site02..site04); names that a put-back overtakes are pushed to its
+ * estimate, so the queue stays in order. */
+static void test_queue_estimates_stay_in_queue_order(void **state)
+{
+    fixture_t *f = *state;
+    acme_record_t *recs[10];
+    apr_time_t t0 = f->now;
+    int i;
+
+    pace(f, 3, 0, 0);
+    f->driver->active = 3;
+    f->driver->order_time = SEC(30);
+    for (i = 0; i < 10; ++i) {
+        acme_domain_t *d = apr_pmemdup(f->p, f->domain, sizeof(*f->domain));
+
+        d->name = apr_psprintf(f->p, "site%02d.test", i + 1);
+        d->names = strings2(f->p, d->name, NULL);
+        APR_ARRAY_PUSH(f->domains, acme_domain_t *) = d;
+        recs[i] = acme_record_get(f->driver, d->name, 1);
+        assert_int_equal(acme_job_pace_queue(f->driver, recs[i], d->name, NULL, t0, f->p), 1);
+        assert_true(recs[i]->queued_for_slot);
+        assert_int_equal(recs[i]->queued_at, t0 + SEC(30) + i * SEC(10));
+    }
+    /* site01's time comes; the three orders are still in flight */
+    assert_int_equal(acme_job_pace_queue(f->driver, recs[0], "site01.test", NULL, t0 + SEC(30),
+                                         f->p), 1);
+    assert_int_equal(recs[0]->queued_at, t0 + SEC(40));
+    assert_int_equal(acme_job_pace_order(f->driver, f->domains, f->p), 0);
+    assert_queue_in_order(f, recs, 10, t0 + SEC(30));
+    /* 10 s on, still no slot: site01 and site02 are due, in the order of the
+     * configuration; site02 goes one spacing behind site01 and overtakes
+     * site03, which is pushed to site02's time */
+    for (i = 0; i < 2; ++i) {
+        assert_int_equal(acme_job_pace_queue(f->driver, recs[i], recs[i]->name, NULL,
+                                             t0 + SEC(40), f->p), 1);
+    }
+    assert_int_equal(recs[0]->queued_at, t0 + SEC(50));
+    assert_int_equal(recs[1]->queued_at, t0 + SEC(60));
+    assert_int_equal(acme_job_pace_order(f->driver, f->domains, f->p), 1);
+    assert_int_equal(recs[2]->queued_at, t0 + SEC(60));
+    assert_int_equal(recs[3]->queued_at, t0 + SEC(60));
+    assert_int_equal(recs[4]->queued_at, t0 + SEC(70));
+    assert_queue_in_order(f, recs, 10, t0 + SEC(40));
+    assert_string_equal(member(status_of(f, "site03.test"), "activity"), recs[2]->queued);
+    /* a run without a put-back changes nothing */
+    assert_int_equal(acme_job_pace_order(f->driver, f->domains, f->p), 0);
+    f->driver->active = 0;
+}
+
 /* AcmeMaxParallel 1: while the first order waits for the CA, the second
  * domain sends nothing and shows when it will look again; the run in which
  * the first order ends gives its slot to the second at once, not at the
@@ -382,6 +451,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define STEP_TEST(t) cmocka_unit_test_setup_teardown(t, fixture_setup, fixture_teardown)
         STEP_TEST(test_second_order_queued_behind_max_parallel),
+        STEP_TEST(test_queue_estimates_stay_in_queue_order),
         STEP_TEST(test_a_slot_freed_late_in_a_run_is_taken_in_that_run),
         STEP_TEST(test_orders_paced_by_the_ca_limit_across_a_restart),
         STEP_TEST(test_the_bucket_starts_when_the_new_order_is_sent),

@@ -341,6 +341,7 @@ static void full_run(acme_driver_t *driver, const apr_array_header_t *domains, a
     look_each(driver, domains, order, ptemp, markers, staged, sum);
     if (domains) {
         admit_freed(driver, domains, ptemp, markers, staged, sum);
+        acme_job_pace_order(driver, domains, ptemp);
     }
     acme_job_sched_reset(driver, domains);
     driver->sched_ok = domains && !sum->busy && !apr_atomic_read32(&driver->stop);

@@ -152,6 +152,8 @@ typedef struct acme_record_t {
     apr_time_t next_run;
     apr_time_t queued_at;           /* its estimated start while paced (acme_job_pace.c),
                                      * 0 = not queued in this process */
+    apr_uint64_t queued_seq;        /* its place in the queue: the driver's pace_seq when it
+                                     * joined (acme_job_pace_order) */
     int queued_for_slot;            /* queued only for a free AcmeMaxParallel slot (not for
                                      * the CA's pacer): looked at in the first run that has
                                      * one, before its estimated start */
@@ -246,6 +248,9 @@ struct acme_driver_t {
                                      * (acme_ca_orders_refused); NULL = unread */
     apr_hash_t *pace_queues;        /* CA URL -> the starts given to queued names
                                      * (acme_job_pace.c); NULL = none yet */
+    apr_uint64_t pace_seq;          /* names queued so far (rec->queued_seq) */
+    int pace_put_back;              /* a queued name went back to the front in this run:
+                                     * acme_job_pace_order has estimates to mend */
     apr_hash_t *pace_learned;       /* CA URL -> the pace learned from its 429
                                      * (acme_job_pace_learned.c); NULL = unread */
     apr_interval_time_t order_time; /* moving average of an order's time from its start to
@@ -353,10 +358,20 @@ int acme_job_pace_learned(acme_driver_t *driver, const char *ca_url, apr_time_t 
  * interval of the CA's limit, or of the in-flight bound's recheck shared by
  * max_parallel), so the names are looked at one by one as their time comes,
  * not all at every slot. A name that reached its time and still may not
- * start goes to the front (the pacer's next slot, one spacing behind the
- * last name put there). Strings from p. */
+ * start goes to the front (one spacing from now, behind the last name put
+ * there: with every slot busy, the next to free one takes about a spacing),
+ * and acme_job_pace_order then pushes the names behind it. Strings from p. */
 int acme_job_pace_queue(acme_driver_t *driver, acme_record_t *rec, const char *domain_name,
                         const char *ca_url, apr_time_t now, apr_pool_t *p);
+/* acme_job_pace.c: after a run in which a queued name went back to the
+ * front (acme_job_pace_queue), the names of domains waiting for an
+ * AcmeMaxParallel slot, taken in the order they joined the queue, get
+ * estimates that never come before the one ahead of them (a name's raised
+ * to the one before it: rec->queued_at, rec->next_run, its activity and its
+ * status record), so the queue reads top to bottom. Names are only pushed
+ * later, never sooner, so no look comes sooner than it was due. Returns how
+ * many were pushed. Scratch memory from p. */
+int acme_job_pace_order(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *p);
 /* acme_job_pace.c: rec's newOrder to ca_url was sent at now (apr_time_t
  * microseconds). Admitted with the CA's bucket full, the order started the
  * bucket at its admission, but the CA's count starts at its arrival, after

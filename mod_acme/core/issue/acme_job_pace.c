@@ -14,6 +14,7 @@
  * does not hand out a fresh burst, to the millisecond: rounded up to the
  * second instead, each restart while names are queued (every activation of
  * a certificate is one) cost up to a second of the configured rate. */
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 
@@ -278,17 +279,25 @@ int acme_job_pace_queue(acme_driver_t *driver, acme_record_t *rec, const char *d
             at = q->tail + spacing;
         }
         q->tail = at;
+        rec->queued_seq = ++driver->pace_seq;
     }
     else {
         /* its time came and it still may not start (the orders in flight
          * take longer than the estimate, or another order took the slot):
-         * in front again, at the pacer's next slot, one spacing behind the
-         * last one put there, so a queue that runs late is still looked at
-         * a few names per slot, not all of it */
+         * in front again. With every slot busy, the next to free one takes
+         * about a spacing (at least the recheck), not a whole order's time,
+         * which would put it behind names queued after it; one spacing
+         * behind the last one put there, so a queue that runs late is still
+         * looked at a few names per slot, not all of it. The names behind
+         * it are pushed after the run (acme_job_pace_order). */
+        if (driver->active >= driver->pacing.max_parallel) {
+            at = now + (spacing > QUEUE_RECHECK ? spacing : QUEUE_RECHECK);
+        }
         if (q->front && q->front + spacing > at) {
             at = q->front + spacing;
         }
         q->front = at;
+        driver->pace_put_back = 1;
     }
     rec->queued_at = at;
     rec->next_run = at;
@@ -309,4 +318,61 @@ void acme_job_pace_leave(acme_record_t *rec, int keep_place)
         rec->queued_at = 0;
     }
     acme_record_text_set(rec, &rec->queued, ACME_REC_QUEUED_MAX, NULL);
+}
+
+/* One name waiting for a slot, for acme_job_pace_order. */
+typedef struct waiting_t {
+    acme_record_t *rec;
+    const acme_domain_t *domain;
+} waiting_t;
+
+static int cmp_waiting(const void *a, const void *b)
+{
+    apr_uint64_t x = ((const waiting_t *)a)->rec->queued_seq;
+    apr_uint64_t y = ((const waiting_t *)b)->rec->queued_seq;
+
+    return x < y ? -1 : x > y;
+}
+
+int acme_job_pace_order(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *p)
+{
+    apr_array_header_t *waiting;
+    apr_time_t before = 0;
+    int i, pushed = 0;
+
+    /* only after a put-back: a run without one leaves the order as it was */
+    if (!driver->pace_put_back || !domains) {
+        return 0;
+    }
+    driver->pace_put_back = 0;
+    waiting = apr_array_make(p, 16, sizeof(waiting_t));
+    for (i = 0; i < domains->nelts; ++i) {
+        const acme_domain_t *domain = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
+        acme_record_t *rec = acme_record_get(driver, domain->name, 0);
+
+        if (rec && rec->queued_for_slot && rec->queued_at && !rec->job) {
+            waiting_t *w = apr_array_push(waiting);
+
+            w->rec = rec;
+            w->domain = domain;
+        }
+    }
+    qsort(waiting->elts, (size_t)waiting->nelts, sizeof(waiting_t), cmp_waiting);
+    for (i = 0; i < waiting->nelts; ++i) {
+        waiting_t *w = &APR_ARRAY_IDX(waiting, i, waiting_t);
+
+        if (w->rec->queued_at < before) {
+            /* the same estimate as the one ahead (not one spacing more): a
+             * late queue then moves only the few names it overtook, not every
+             * name's status record at every put-back */
+            w->rec->queued_at = w->rec->next_run = before;
+            acme_record_text_set(w->rec, &w->rec->queued, ACME_REC_QUEUED_MAX,
+                                 apr_pstrcat(p, ACME_ACTIVITY_QUEUED,
+                                             acme_time_rfc3339(p, before), NULL));
+            acme_record_status_update(driver, w->rec, w->domain, p);
+            ++pushed;
+        }
+        before = w->rec->queued_at;
+    }
+    return pushed;
 }
