@@ -84,7 +84,7 @@ esac
 [ -z "$plain_skip" ] || echo "    (the files of SANITIZE_SUBSET run against the ASan+UBSan build below)"
 # shellcheck disable=SC2086 # the paths have no blanks
 # --durations: the 20 slowest tests, to keep the whole run inside CI's budget.
-/usr/bin/python3 -m pytest -q -p no:cacheprovider --durations=20 -n "${ACME_TEST_JOBS:-4}" \
+/usr/bin/python3 -m pytest -q -p no:cacheprovider --durations=20 -n "${ACME_TEST_JOBS:-4}" --dist loadfile \
     tests/integration $plain_skip "$@"
 if [ "${ACME_VALGRIND:-1}" != 0 ]; then
     echo "==> unit tests under valgrind memcheck (make check-valgrind, one program per CPU)"

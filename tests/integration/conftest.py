@@ -43,46 +43,12 @@ SLOW_FILES = {
 
 def pytest_collection_modifyitems(session, config, items):
     """The files of SLOW_FILES first, slowest first; each file's tests stay
-    together and in their order (module fixtures are set up once)."""
+    together and in their order. build/test.sh runs pytest-xdist with
+    --dist loadfile, which hands each worker whole files in this order (a
+    file's module fixtures, such as its own Pebble, are set up once, on one
+    worker), the next one when the worker is nearly done with what it has."""
     order = {item: i for i, item in enumerate(items)}
     items.sort(key=lambda item: (-SLOW_FILES.get(item.path.name, 0), order[item]))
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config, log):
-    """pytest-xdist's "load" distribution, each worker holding two tests (the
-    one it runs and the next, which it needs to know to run the first) and
-    getting the next test in collection order as one ends. xdist's own hands
-    out tests in chunks of up to an eighth of those left per worker; with the
-    slowest files first that gives one worker most of the long tests, which no
-    other worker can take once they are sent."""
-    from xdist.scheduler import LoadScheduling
-
-    class OneAhead(LoadScheduling):
-        def check_schedule(self, node, duration=0):
-            if node.shutting_down:
-                return
-            if not self.pending:
-                node.shutdown()
-                return
-            wanted = 2 - len(self.node2pending[node])
-            if wanted > 0:
-                self._send_tests(node, wanted)
-
-        def schedule(self):
-            assert self.collection_is_completed
-            if self.collection is None:
-                if not self._check_nodes_have_same_collection():
-                    self.log("**Different tests collected, aborting run**")
-                    return
-                self.collection = list(self.node2collection.values())[0]
-                self.pending[:] = range(len(self.collection))
-                if not self.collection:
-                    return
-            for node in self.nodes:
-                self.check_schedule(node)
-
-    return OneAhead(config, log)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
