@@ -84,6 +84,29 @@ def test_manual_mode_says_the_administrators_restart_everywhere(httpd, unique):
     assert "(automatic within seconds; AcmeActivation manual: apachectl graceful)" in listed, \
         listed
     assert "with AcmeActivation manual, when the administrator runs apachectl graceful" in shown
+    # a refusal backoff (recorded in either mode): still both ways
+    until = int(time.time()) + 600
+    refused = os.path.join(httpd.store, "keys", name, "refused.json")
+    os.makedirs(os.path.dirname(refused), exist_ok=True)
+    with open(refused, "w") as f:
+        json.dump({"count": 3, "until": until}, f)
+    os.chmod(refused, 0o600)
+    listed, shown, _ = acmectl_words(httpd, name)
+    assert ("goes live once it passes the check (automatic restart after the refusal backoff "
+            "ends, %s; AcmeActivation manual: apachectl graceful)" % rfc3339(until)) in listed, \
+        listed
+    assert shown.startswith("goes live once it passes the check: with AcmeActivation auto") \
+        and "with AcmeActivation manual, when the administrator runs apachectl graceful" \
+        in shown, shown
+    os.unlink(refused)
+    # a mode file anyone may write says nothing
+    with open(mode_file, "w") as f:
+        json.dump({"activation": "manual"}, f)
+    os.chmod(mode_file, 0o646)
+    listed, _, _ = acmectl_words(httpd, name)
+    assert "(automatic within seconds; AcmeActivation manual: apachectl graceful)" in listed, \
+        listed
+    os.unlink(mode_file)
 
     # each start records the mode; unchanged, the file is not rewritten
     pages = set(os.listdir(os.path.join(httpd.store, "status", ".page")))

@@ -128,6 +128,7 @@ static void test_activation_mode(void **state)
     apr_pool_t *p = *state;
     acme_store_t *store = new_store(p);
     const char *path = acme_store_path(store, p, ACME_STORE_ACTIVATION_MODE);
+    const char *link;
     struct stat st;
     ino_t ino;
 
@@ -153,6 +154,21 @@ static void test_activation_mode(void **state)
     assert_int_equal(acme_store_activation_mode_write(store, p, ACME_ACTIVATION_AUTO),
                      APR_SUCCESS);
     assert_int_equal(acme_store_activation_mode_read(store, p), ACME_ACTIVATION_AUTO);
+    /* writable by others or the group: anyone could have written it */
+    assert_int_equal(chmod(path, 0646), 0);
+    assert_int_equal(acme_store_activation_mode_read(store, p), ACME_ACTIVATION_UNKNOWN);
+    assert_int_equal(chmod(path, 0664), 0);
+    assert_int_equal(acme_store_activation_mode_read(store, p), ACME_ACTIVATION_UNKNOWN);
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(acme_store_activation_mode_read(store, p), ACME_ACTIVATION_AUTO);
+    /* a symlink, even to a file that says auto: not followed */
+    link = apr_pstrcat(p, path, ".real", NULL);
+    assert_int_equal(rename(path, link), 0);
+    assert_int_equal(symlink(link, path), 0);
+    assert_int_equal(acme_store_activation_mode_read(store, p), ACME_ACTIVATION_UNKNOWN);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rename(link, path), 0);
+    assert_int_equal(acme_store_activation_mode_read(store, p), ACME_ACTIVATION_AUTO);
     assert_int_equal(acme_store_write(store, p, ACME_STORE_ACTIVATION_MODE,
                                       "{\"activation\": \"sometimes\"}", 27, 0644), APR_SUCCESS);
     assert_int_equal(acme_store_activation_mode_read(store, p), ACME_ACTIVATION_UNKNOWN);
@@ -173,7 +189,18 @@ static void test_goes_live_words(void **state)
                         "goes live at the automatic restart after the refusal backoff ends "
                         "(2027-01-15T08:00:00Z), if it passes the check; apachectl graceful "
                         "tries it now");
+    /* unknown: refused/NAME.json is written in either mode, both ways; a
+     * held restart (only auto holds one) says auto */
     assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, 0, 0, t, 0),
+                        "goes live once it passes the check (automatic restart after the "
+                        "refusal backoff ends, 2027-01-15T08:00:00Z; AcmeActivation manual: "
+                        "apachectl graceful)");
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, 0, 0, t, 1),
+                        "goes live once it passes the check: with AcmeActivation auto (the "
+                        "default) at the automatic restart after the refusal backoff ends "
+                        "(2027-01-15T08:00:00Z); with AcmeActivation manual, when the "
+                        "administrator runs apachectl graceful");
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, t, 0, t, 0),
                         "goes live at the automatic restart after the refusal backoff ends "
                         "(2027-01-15T08:00:00Z), if it passes the check");
     assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, t, 1, 0, 1),

@@ -44,12 +44,25 @@ apr_status_t acme_store_activation_mode_write(acme_store_t *store, apr_pool_t *p
     return rv;
 }
 
+/* The file may say how the server runs: root's (or, for a server not
+ * started as root, this user's, the one that writes it then), a regular
+ * file no one else can write. Else anyone could pick acmectl's words. */
+static int mode_file_trusted(acme_store_t *store, apr_pool_t *p)
+{
+    struct stat st;
+
+    return lstat(acme_store_path(store, p, ACME_STORE_ACTIVATION_MODE), &st) == 0
+           && S_ISREG(st.st_mode) && (st.st_uid == 0 || st.st_uid == geteuid())
+           && !(st.st_mode & (S_IWGRP | S_IWOTH));
+}
+
 acme_activation_mode_e acme_store_activation_mode_read(acme_store_t *store, apr_pool_t *p)
 {
     json_t *doc = NULL;
     const char *mode;
 
-    if (acme_store_read_json_pooled(store, p, ACME_STORE_ACTIVATION_MODE, &doc) != APR_SUCCESS
+    if (!mode_file_trusted(store, p)
+        || acme_store_read_json_pooled(store, p, ACME_STORE_ACTIVATION_MODE, &doc) != APR_SUCCESS
         || !(mode = json_string_value(json_object_get(doc, "activation")))) {
         return ACME_ACTIVATION_UNKNOWN;
     }
@@ -69,6 +82,19 @@ const char *acme_store_activation_goes_live(apr_pool_t *p, acme_activation_mode_
         return full ? "goes live when the administrator restarts httpd (AcmeActivation "
                       "manual: apachectl graceful makes it live)"
                     : "goes live when the administrator restarts httpd (apachectl graceful)";
+    }
+    if (held_until && mode == ACME_ACTIVATION_UNKNOWN && !restart_at) {
+        /* refused/NAME.json is written in either mode: under manual a
+         * graceful restart checks it before the backoff ends too */
+        return full ? apr_psprintf(p, "goes live once it passes the check: with AcmeActivation "
+                                   "auto (the default) at the automatic restart after the "
+                                   "refusal backoff ends (%s); with AcmeActivation manual, "
+                                   "when the administrator runs apachectl graceful",
+                                   acme_time_rfc3339(p, held_until))
+                    : apr_psprintf(p, "goes live once it passes the check (automatic restart "
+                                   "after the refusal backoff ends, %s; AcmeActivation "
+                                   "manual: apachectl graceful)",
+                                   acme_time_rfc3339(p, held_until));
     }
     if (held_until) {
         /* neither checked nor activated before the backoff ends */

@@ -16,7 +16,8 @@
 #define ACME_STORE_ACTIVATION_MODE "activation-mode.json"
 
 /* AcmeActivation as a reader knows it; UNKNOWN: no file (a store an older
- * version wrote) or one that is not ours. */
+ * version wrote) or one that is not ours (not a regular file, not owned by
+ * root or the reader, or writable by group or others). */
 typedef enum {
     ACME_ACTIVATION_UNKNOWN,
     ACME_ACTIVATION_AUTO,
@@ -30,7 +31,8 @@ typedef enum {
 apr_status_t acme_store_activation_mode_write(acme_store_t *store, apr_pool_t *p,
                                               acme_activation_mode_e mode);
 /* The recorded mode; ACME_ACTIVATION_UNKNOWN when there is no file or it
- * cannot be read or is not ours. Temporaries in p. */
+ * cannot be read or is not ours (see acme_activation_mode_e). Temporaries
+ * in p. */
 acme_activation_mode_e acme_store_activation_mode_read(acme_store_t *store, apr_pool_t *p);
 
 /* When a staged certificate goes live, in words beginning "goes live ", the
@@ -43,8 +45,9 @@ acme_activation_mode_e acme_store_activation_mode_read(acme_store_t *store, apr_
  *     at or after restart_at (not listed), or within seconds (0: none held);
  *   - MANUAL: when the administrator restarts httpd (apachectl graceful),
  *     whatever the times;
- *   - UNKNOWN: as AUTO when a time says an automatic restart is meant (only
- *     AUTO holds them), else both ways.
+ *   - UNKNOWN: as AUTO when a held restart says an automatic one is meant
+ *     (only AUTO holds them), else both ways, the backoff's end too
+ *     (refused/NAME.json is written in either mode).
  * full: with what the administrator can do now (apachectl graceful makes it
  * live now, or tries it); else short, for a table cell. From p, or static. */
 const char *acme_store_activation_goes_live(apr_pool_t *p, acme_activation_mode_e mode,
