@@ -300,10 +300,20 @@ static int status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     }
     rv = acme_store_activation_mode_write(rt->store, ptemp, rt->activation_auto
                                           ? ACME_ACTIVATION_AUTO : ACME_ACTIVATION_MANUAL);
-    if (rv != APR_SUCCESS) {
+    /* the previous mode's file would keep its words: without a file,
+     * acmectl says both ways */
+    if (rv != APR_SUCCESS
+        && acme_store_remove(rt->store, ptemp, ACME_STORE_ACTIVATION_MODE) == APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, base, "ACME00777: cannot record "
                      "AcmeActivation in %s; check that root can write the store (until then "
                      "acmectl says a staged certificate goes live either way)",
+                     acme_store_path(rt->store, ptemp, ACME_STORE_ACTIVATION_MODE));
+    }
+    else if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, base, "ACME00779: cannot record "
+                     "AcmeActivation in %s, nor remove the previous one; check that root can "
+                     "write the store (until then acmectl may say a staged certificate goes "
+                     "live as under the mode it names)",
                      acme_store_path(rt->store, ptemp, ACME_STORE_ACTIVATION_MODE));
     }
     return OK;
