@@ -43,8 +43,10 @@ void acmectl_print_json(acmectl_t *ctl, json_t *json);
 void acmectl_printf(acmectl_t *ctl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void acmectl_vprintf(FILE *out, const char *fmt, va_list ap);
 /* name (a store entry's name, from a directory listing or a file) with every
- * control character, newline and tab included, as \xNN, from p: one name
- * keeps to one line and one cell of a table. */
+ * control character, newline and tab included, and invalid UTF-8 as \xNN
+ * (acme_text_printable, ACME_TEXT_ESCAPE | ACME_TEXT_ONE_LINE), from p: one
+ * name keeps to one line and one cell of a table. name itself (the same
+ * pointer) when nothing needed escaping; NULL for NULL. */
 const char *acmectl_name(apr_pool_t *p, const char *name);
 /* RFC 3339 UTC, "-" for 0. */
 const char *acmectl_time(apr_pool_t *p, apr_time_t t);

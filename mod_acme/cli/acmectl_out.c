@@ -63,27 +63,13 @@ const char *acmectl_time(apr_pool_t *p, apr_time_t t)
 
 const char *acmectl_name(apr_pool_t *p, const char *name)
 {
-    const unsigned char *c;
-    char *out, *o;
+    apr_size_t len;
+    const char *out;
 
     if (!name) {
         return NULL;
     }
-    for (c = (const unsigned char *)name; *c && *c >= 0x20 && *c != 0x7f; ++c) {
-    }
-    if (!*c) {
-        return name;               /* the usual case: nothing to escape */
-    }
-    o = out = apr_palloc(p, 4 * strlen(name) + 1);
-    for (c = (const unsigned char *)name; *c; ++c) {
-        if (*c < 0x20 || *c == 0x7f) {
-            apr_snprintf(o, 5, "\\x%02x", *c);
-            o += 4;
-        }
-        else {
-            *o++ = (char)*c;
-        }
-    }
-    *o = '\0';
-    return out;
+    len = strlen(name);
+    out = acme_text_printable(p, name, len, 4 * len, ACME_TEXT_ESCAPE | ACME_TEXT_ONE_LINE);
+    return strcmp(out, name) ? out : name;     /* the usual case: nothing escaped */
 }

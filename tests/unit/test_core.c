@@ -334,6 +334,10 @@ static void test_text_escape(void **state)
     /* An escape that does not fit whole is left out with the rest. */
     assert_string_equal(printable(p, "ab\x1b", 5, ACME_TEXT_ESCAPE), "ab");
     assert_string_equal(printable(p, "ab\x1b", 6, ACME_TEXT_ESCAPE), "ab\\x1b");
+    /* One line: newline and tab escaped too, the rest alike. */
+    assert_string_equal(printable(p, "a\nb\tc \xc3\xa9\x1b\xc2\x9b", 100,
+                                  ACME_TEXT_ESCAPE | ACME_TEXT_ONE_LINE),
+                        "a\\x0ab\\x09c \xc3\xa9\\x1b\\xc2\\x9b");
 }
 
 int main(void)

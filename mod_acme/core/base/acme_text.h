@@ -16,6 +16,9 @@
  * the text; a byte that would not fit whole into max is left out with all
  * after it. Takes precedence over the other flags. */
 #define ACME_TEXT_ESCAPE     0x4
+/* With ACME_TEXT_ESCAPE: newline and tab become "\x0a" and "\x09" too, so
+ * the text stays on one line (a name in a table or a command). */
+#define ACME_TEXT_ONE_LINE   0x8
 
 /* The first len bytes of s (NULL: "") as one line of at most max bytes,
  * allocated from p. Without ACME_TEXT_FOLD, control characters (newlines and
