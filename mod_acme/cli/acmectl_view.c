@@ -380,21 +380,42 @@ static apr_array_header_t *view_leftovers(acmectl_t *ctl, apr_pool_t *p, const c
     return out;
 }
 
+/* s as one shell word in '...', or NULL when it cannot be pasted as it is
+ * shown: it needed escaping (a \xNN names no file) or holds a quote. */
+static const char *shell_word(apr_pool_t *p, const char *s)
+{
+    return acmectl_name(p, s) != s || strchr(s, '\'') ? NULL : apr_pstrcat(p, "'", s, "'", NULL);
+}
+
 const char *acmectl_view_leftovers_text(acmectl_t *ctl, apr_pool_t *p, const domain_view_t *v)
 {
     const char *name = acmectl_name(p, v->name);
+    const char *dir = shell_word(p, acme_store_dir(ctl->store));
+    const char *paths = "", *word, *how;
+    int i;
 
     if (!v->leftovers || !v->leftovers->nelts) {
         return NULL;
     }
+    for (i = 0; dir && i < v->leftovers->nelts; ++i) {
+        word = shell_word(p, APR_ARRAY_IDX(v->leftovers, i, const char *));
+        paths = word ? apr_pstrcat(p, paths, " ", word, NULL) : NULL;
+        dir = word ? dir : NULL;
+    }
+    /* a name shown with \xNN is not the file's: nothing to paste then */
+    how = dir ? apr_pstrcat(p, "Safe to remove (acmectl has no command for it), as root: cd ",
+                            dir, " && rm -r", paths, " ;", NULL)
+              : apr_pstrcat(p, "Safe to remove by hand (acmectl has no command for "
+                            "it), as root, in ",
+                            acmectl_name(p, acme_store_dir(ctl->store)), " (a name here "
+                            "needed escaping or holds a quote, so no command to paste);", NULL);
     return apr_psprintf(
         p, "%s: left by its last configuration (an unfinished order, a renewal request, a "
         "staged certificate); nothing uses them while %s is not configured, and configuring it "
-        "again takes them up (the order resumes, what is staged goes live). Safe to remove "
-        "(acmectl has no command for it), as root: cd %s && rm -r %s ; keep archive/%s/, "
-        "domains/%s and config/%s.json, its certificates, for when it is configured again",
-        acmectl_view_join(p, v->leftovers, " "), name, acme_store_dir(ctl->store),
-        acmectl_view_join(p, v->leftovers, " "), name, name, name);
+        "again takes them up (the order resumes, what is staged goes live). %s keep "
+        "archive/%s/, domains/%s and config/%s.json, its certificates, for when it is "
+        "configured again", acmectl_view_join(p, v->leftovers, " "), name, how, name, name,
+        name);
 }
 
 domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name,

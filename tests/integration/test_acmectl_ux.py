@@ -214,6 +214,14 @@ def test_a_name_with_a_newline_keeps_to_one_row(tmp_path, pebble, unique):
     assert len([l for l in r.stdout.splitlines() if shown in l]) == 1, r.stdout
     r = acmectl(store, "show", odd)
     assert re.search(r"^name: +%s$" % re.escape(shown), r.stdout, re.M), r.stdout
+    # its leftovers: no command to paste (jobs/bad\x0a... names no file)
+    os.makedirs(os.path.join(store, "jobs"), exist_ok=True)
+    with open(os.path.join(store, "jobs", odd + ".renew"), "w") as f:
+        f.write("")
+    r = acmectl(store, "show", odd)
+    line = [l for l in r.stdout.splitlines() if l.startswith("leftovers:")][0]
+    assert "jobs/%s.renew" % shown in line and "remove by hand" in line, r.stdout
+    assert "rm -r" not in line and "cd " not in line, r.stdout
 
 
 
@@ -291,7 +299,9 @@ def test_a_removed_name_says_what_it_left_and_how_to_remove_it(tmp_path, pebble,
                      out, re.M), out
     assert re.search(r"^staged: +a certificate, which nothing activates", out, re.M), out
     line = [l for l in out.splitlines() if l.startswith("leftovers:")][0]
-    assert left in line and "rm -r " + left in line and "cd " + store in line, out
+    quoted = " ".join("'%s'" % path for path in left.split())
+    assert left in line and "rm -r " + quoted + " ;" in line and "cd '%s' &&" % store in line, \
+        out
     assert "keep archive/%s/" % name in line, out
     r = acmectl(store, "list", "--all")
     _, row = row_of(r.stdout, name)
