@@ -27,8 +27,8 @@
  * cluster's; 11: error.kind "challenge"; 12: activation_held {until,
  * refusals}, the refusal backoff; 13: cluster.redis "refused"; 14:
  * next_action_text, and a staged certificate's next_action is
- * activation.json's time even when the file does not list it, null with
- * AcmeActivation manual). */
+ * activation.json's time when the file lists it, null when it does not
+ * (next_action_text says "at or after") and with AcmeActivation manual). */
 #define ACME_STATUS_SCHEMA 15
 
 /* acme_status.c: {"schema", "version", "generated_at", "as_of", "summary", "domains"}
