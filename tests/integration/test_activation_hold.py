@@ -1,9 +1,12 @@
-"""No CA validation while httpd restarts by itself. From the configuration
-test before an automatic restart until the next generation runs, no child
-accepts connections (seconds at a thousand vhosts, tens of seconds at ten
-thousand), so a CA's http-01 or tls-alpn-01 request would wait in the listen
-backlog, and may fail. The issuing child therefore asks the CA to validate
-nothing in that time (ACME01290) and does it in the next generation."""
+"""No CA validation while httpd restarts by itself. During the reload that
+follows a passing configuration test no child accepts connections (seconds at
+a thousand vhosts, tens of seconds at ten thousand), so a CA's http-01 or
+tls-alpn-01 request would wait in the listen backlog, and may fail. The old
+children keep serving during the test itself; holding from the test on is a
+precaution. The issuing child therefore asks the CA to validate nothing from
+the test until the next generation runs (ACME01290), nor fetches an
+authorization meanwhile, and goes on in the next generation, or at once when
+the test fails and no restart comes."""
 import os
 import re
 import signal
@@ -113,5 +116,39 @@ def test_no_challenge_is_answered_while_httpd_restarts_by_itself(httpd, plain_pr
     assert not inside, "challenges answered during the restart (%.3f..%.3f): %s" % (
         begun, done[0], inside)
     assert max(r.arrived for r in responds) > done[0], responds
+    # held before the step's first CA request: no authorization fetched
+    fetches = [r for r in plain_proxy.recorded("POST", r"^/authZ/")
+               if begun <= r.arrived <= done[0]]
+    assert not fetches, "authorizations fetched during the hold (%.3f..%.3f): %s" % (
+        begun, done[0], fetches)
     assert len(plain_proxy.new_orders()) == 2, plain_proxy.new_orders()
+    assert httpd.running()
+
+
+def test_a_failed_configuration_test_ends_the_hold(httpd, plain_proxy, unique):
+    """As above, but the configuration test is killed while stopped (a
+    test ended by a signal fails, ACME00717): no restart comes, the hold
+    ends with the test, and the held order asks the CA to validate within
+    about 2 s (it looks at the hold every second)."""
+    first, second = unique("fail-a"), unique("fail-b")
+    httpd.write_config(vhosts=ssl_vhost(first) + ssl_vhost(second),
+                       acme={"AcmeCA": plain_proxy.directory_url,
+                             "AcmeMaxParallel": "1 1/15s"})
+    with ConfigtestStopper(httpd.serverroot) as stopper:
+        httpd.start()
+        wait_for(stopper.stopped.is_set, ISSUE_TIMEOUT, interval=0.05,
+                 what="the configuration test before the first automatic restart")
+        wait_for(lambda: logged(httpd, "ACME01290"), STOP_AT_MOST, interval=0.05,
+                 what="a challenge held back for the restart")
+        os.kill(stopper.pid, signal.SIGKILL)
+        failed = wait_for(lambda: logged(httpd, "ACME00717"), 10, interval=0.05,
+                          what="the failed configuration test")
+    ended = log_time(failed[0])
+    begun = log_time(logged(httpd, "ACME00778")[0])
+
+    def after():
+        return [r for r in plain_proxy.recorded("POST", r"^/chalZ/")
+                if r.payload == {} and r.arrived >= begun]
+    responds = wait_for(after, 10, interval=0.05, what="the held challenge answered")
+    assert ended <= responds[0].arrived < ended + 2.5, (ended, responds)
     assert httpd.running()

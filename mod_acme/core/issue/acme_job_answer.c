@@ -73,30 +73,61 @@ acme_outcome_e acme_job_answer_later(acme_step_ctx_t *sc, const acme_challenge_t
 /* Never longer between two looks at the hold: when it ends without a
  * restart (the configuration test failed) the job goes on within this. */
 #define ACME_ANSWER_HOLD_RECHECK apr_time_from_sec(1)
+/* The old children keep serving during the configuration test; the order
+ * waits from the test on as a precaution, since the reload that follows a
+ * passing test leaves no listener answering for a while. */
 #define ACME_ANSWER_HOLD_ACTIVITY "waiting for the server's restart before asking the CA to " \
-                                  "validate (no listener answers during it)"
+                                  "validate"
 
-acme_outcome_e acme_job_answer_hold(acme_step_ctx_t *sc, const acme_authz_t *authz,
-                                    const acme_challenge_t *challenge)
+/* Until when the sink holds validations back at sc->now, 0: it does not.
+ * A read of one shared word: no CA request, no lock. */
+static apr_time_t hold_until(acme_step_ctx_t *sc)
 {
     const acme_challenge_sink_t *sink = &sc->driver->sink;
-    apr_time_t until;
 
-    if (!sc->driver->has_sink || !sink->held_until
-        || (strcmp(challenge->type, "http-01") && strcmp(challenge->type, "tls-alpn-01"))
-        || (challenge->status && strcmp(challenge->status, "pending"))
-        || !(until = sink->held_until(sink->hold_baton, sc->now))) {
-        return ACME_OUTCOME_DONE;   /* dns-01 needs no listener; one responded to, no POST */
+    if (!sc->driver->has_sink || !sink->held_until) {
+        return 0;
     }
+    return sink->held_until(sink->hold_baton, sc->now);
+}
+
+/* WAIT until the hold ends (looked at again every ACME_ANSWER_HOLD_RECHECK
+ * at most); what: the answers held, for ACME01290, said once per hold. */
+static acme_outcome_e hold_wait(acme_step_ctx_t *sc, const char *what, apr_time_t until)
+{
     if (!sc->job->activity || strcmp(sc->job->activity, ACME_ANSWER_HOLD_ACTIVITY)) {
         acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME01290: %s: the server is about to "
-                 "restart, so the CA is not asked to validate the %s answer for %s before the "
-                 "restart is done (at %s at the latest); order %s waits", sc->domain->name,
-                 challenge->type, authz->identifier, acme_time_rfc3339(sc->p, until),
-                 sc->job->order_url);
+                 "restart, so the CA is not asked to validate %s before the restart is done "
+                 "(at %s at the latest); order %s waits", sc->domain->name, what,
+                 acme_time_rfc3339(sc->p, until), sc->job->order_url);
         acme_job_activity_set(sc->job, ACME_ANSWER_HOLD_ACTIVITY);
     }
     sc->retry_after = until < sc->now + ACME_ANSWER_HOLD_RECHECK
                       ? until : sc->now + ACME_ANSWER_HOLD_RECHECK;
     return ACME_OUTCOME_WAIT;
+}
+
+acme_outcome_e acme_job_order_hold(acme_step_ctx_t *sc)
+{
+    const char *type;
+    apr_time_t until;
+
+    if (!(until = hold_until(sc)) || !(type = acme_job_listener_type(sc))) {
+        return ACME_OUTCOME_DONE;
+    }
+    return hold_wait(sc, apr_psprintf(sc->p, "its %s answers", type), until);
+}
+
+acme_outcome_e acme_job_answer_hold(acme_step_ctx_t *sc, const acme_authz_t *authz,
+                                    const acme_challenge_t *challenge)
+{
+    apr_time_t until;
+
+    if ((strcmp(challenge->type, "http-01") && strcmp(challenge->type, "tls-alpn-01"))
+        || (challenge->status && strcmp(challenge->status, "pending"))
+        || !(until = hold_until(sc))) {
+        return ACME_OUTCOME_DONE;   /* dns-01 needs no listener; one responded to, no POST */
+    }
+    return hold_wait(sc, apr_psprintf(sc->p, "the %s answer for %s", challenge->type,
+                                      authz->identifier), until);
 }

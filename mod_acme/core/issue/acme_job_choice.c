@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 
 #include "acme_job_int.h"
+#include "acme_name.h"
 
 static const char *const known_types[] = { "http-01", "tls-alpn-01", "dns-01", "dns-persist-01",
                                            NULL };
@@ -179,6 +180,29 @@ const char *acme_job_planned_type(acme_step_ctx_t *sc, int wildcard)
             continue;
         }
         if (can_answer(sc, type)) {
+            return type;
+        }
+    }
+    return NULL;
+}
+
+const char *acme_job_listener_type(acme_step_ctx_t *sc)
+{
+    const apr_array_header_t *enabled = enabled_types(sc), *names = sc->domain->names;
+    int i, plain = !names || names->nelts == 0;
+
+    for (i = 0; !plain && i < names->nelts; ++i) {
+        plain = !acme_name_is_wildcard(APR_ARRAY_IDX(names, i, const char *));
+    }
+    if (!plain) {
+        return NULL;   /* wildcards only: dns-01 or dns-persist-01 (RFC 8555 §7.1.3) */
+    }
+    /* Any enabled type the CA may offer instead of an earlier one counts:
+     * which one an authorization gets is known only once it is fetched. */
+    for (i = 0; i < enabled->nelts; ++i) {
+        const char *type = APR_ARRAY_IDX(enabled, i, const char *);
+
+        if ((!strcmp(type, "http-01") || !strcmp(type, "tls-alpn-01")) && can_answer(sc, type)) {
             return type;
         }
     }

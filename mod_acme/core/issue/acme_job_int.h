@@ -641,6 +641,12 @@ const acme_challenge_t *acme_job_challenge_for(acme_step_ctx_t *sc, const acme_a
  * §7.1.3: dns-01 or dns-persist-01 for a wildcard). NULL when none. */
 const char *acme_job_planned_type(acme_step_ctx_t *sc, int wildcard);
 acme_outcome_e acme_job_no_usable_challenge(acme_step_ctx_t *sc, const acme_authz_t *authz);
+/* The first of AcmeChallenges (http-01 when none) that needs this server's
+ * listeners, http-01 or tls-alpn-01, and that this server can answer, when
+ * the order has a name that is no wildcard: the order may ask the CA to
+ * validate it. NULL: it can only use dns-01 or dns-persist-01. Known from
+ * the configuration alone, without a CA request; static or in sc->p. */
+const char *acme_job_listener_type(acme_step_ctx_t *sc);
 /* "a, b, c" ("none" for an empty or NULL list). */
 const char *acme_job_join(apr_pool_t *p, const apr_array_header_t *strings);
 
@@ -690,10 +696,16 @@ void acme_job_withdraw(acme_driver_t *driver, const acme_pending_t *pending);
  * poll interval (sc->retry_after). */
 acme_outcome_e acme_job_answer_later(acme_step_ctx_t *sc, const acme_challenge_t *challenge,
                                      const acme_authz_t *authz);
-/* Before the CA is asked to validate challenge (of authz): ACME_OUTCOME_DONE
- * to go on, or ACME_OUTCOME_WAIT with sc->retry_after set while the sink
- * holds http-01 and tls-alpn-01 validations back (held_until), said once per
- * hold (ACME01290) and shown as the job's activity. */
+/* At the start of the authorize step, before any CA request: while the
+ * sink holds http-01 and tls-alpn-01 validations back (held_until) and the
+ * order may use one of them (acme_job_listener_type), ACME_OUTCOME_WAIT
+ * with sc->retry_after set (1 s at most: the hold is looked at again, with
+ * no CA request), said once per hold (ACME01290) and shown as the job's
+ * activity; otherwise ACME_OUTCOME_DONE. */
+acme_outcome_e acme_job_order_hold(acme_step_ctx_t *sc);
+/* Right before the CA is asked to validate challenge (of authz), for a hold
+ * that began during the step: ACME_OUTCOME_DONE to go on, or
+ * ACME_OUTCOME_WAIT as acme_job_order_hold. One read of shared memory. */
 acme_outcome_e acme_job_answer_hold(acme_step_ctx_t *sc, const acme_authz_t *authz,
                                     const acme_challenge_t *challenge);
 

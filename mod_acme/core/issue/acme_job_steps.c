@@ -244,9 +244,6 @@ static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
         return acme_job_step_failed(sc, APR_EINVAL, "the CA sent a malformed challenge token for %s",
                            authz->identifier);
     }
-    else if ((held = acme_job_answer_hold(sc, authz, challenge)) != ACME_OUTCOME_DONE) {
-        return held;   /* a restart is coming: no listener would answer the CA for a while */
-    }
     else if ((key_authz = acme_crypto_key_authorization(sc->p, challenge->token,
                                                         acme_client_thumbprint(sc->client)))
              && (rv = acme_job_publish_answer(sc, authz, challenge, key_authz))) {
@@ -271,6 +268,11 @@ static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
     /* A challenge already processing was responded to before a restart. */
     if (challenge->status && strcmp(challenge->status, "pending") != 0) {
         return ACME_OUTCOME_DONE;
+    }
+    /* A hold that began since the step started (acme_job_order_hold): the
+     * next try stops at the step's start, with no CA request. */
+    if ((held = acme_job_answer_hold(sc, authz, challenge)) != ACME_OUTCOME_DONE) {
+        return held;
     }
     rv = acme_client_respond(sc->client, sc->p, challenge->url, &sc->prob);
     return rv == APR_SUCCESS ? ACME_OUTCOME_DONE : acme_job_ca_failed(sc, rv);
@@ -351,6 +353,11 @@ static acme_outcome_e step_authorize(acme_step_ctx_t *sc)
 
     if (job->finalized) {
         return ACME_OUTCOME_DONE;      /* a valid order resumed */
+    }
+    /* A restart is coming: wait before fetching any authorization, so a
+     * held order asks the CA nothing while it waits (looked at every 1 s). */
+    if ((prepared = acme_job_order_hold(sc)) != ACME_OUTCOME_DONE) {
+        return prepared;
     }
     /* dns-01 records must be visible before any challenge is responded to. */
     if ((prepared = acme_dns01_prepare(sc)) != ACME_OUTCOME_DONE) {
