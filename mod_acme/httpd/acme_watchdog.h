@@ -151,8 +151,9 @@ apr_array_header_t *acme_activation_test_names_not_in(apr_pool_t *p,
                                                       const apr_array_header_t *a,
                                                       const apr_array_header_t *b);
 /* on 1: an automatic restart is being prepared (its configuration test,
- * then the reload, when no listener answers): until the next generation's
- * children run, this generation's issuing child asks the CA to validate no
+ * during which the old children keep serving, so holding from it on is a
+ * precaution, then the reload, when no listener answers): until the next
+ * generation's children run, this generation's issuing child asks the CA to validate no
  * http-01 or tls-alpn-01 answer (acme_answers_hold), for twice what the last
  * automatic restart took at most (60 s to 10 min; ACME00778 at debug). A
  * second call starts that time again. on 0: no restart comes, the hold ends. */

@@ -60,9 +60,11 @@ apr_status_t acme_answers_lookup(acme_answers_t *table, acme_answer_type_e type,
                                  apr_size_t *len);
 
 /* The server is about to restart (its configuration test, then the reload,
- * when no listener answers): processes of generation and earlier must not
- * ask the CA to validate an answer before until (apr_time_t; rounded up to
- * the second); the next generation's are not held. until 0 ends the hold.
+ * when no listener answers; the old children keep serving during the test,
+ * so holding from the test on is a precaution): processes of generation and
+ * earlier must not ask the CA to validate an answer before until
+ * (apr_time_t; rounded up to the second); the next generation's are not
+ * held. until 0 ends the hold.
  * One word in the shared memory, written by the parent, read by the
  * issuing child; a table without memory holds nothing. */
 void acme_answers_hold(acme_answers_t *table, apr_uint32_t generation, apr_time_t until);
