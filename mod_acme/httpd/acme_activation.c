@@ -407,10 +407,10 @@ static void check_then_restart(acme_wd_t *wd, const apr_array_header_t *fresh, a
     if (!acme_activation_test(wd, fresh, p, wake_fd, &test)) {
         return;
     }
-    names = acme_activation_test_names_in_both(p, fresh, test.ready);
+    names = acme_activation_hold_names_in_both(p, fresh, test.ready);
     /* Refused ones are not looked at again until they change (their backoff
      * holds them anyway). */
-    left = acme_activation_test_names_in_both(p, fresh, test.refused);
+    left = acme_activation_hold_names_in_both(p, fresh, test.refused);
     if (left->nelts > 0) {
         remember_checked(wd, wd->checked, p, left);
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->rt->base,
@@ -420,8 +420,8 @@ static void check_then_restart(acme_wd_t *wd, const apr_array_header_t *fresh, a
     /* The whole report leaves them out: the test would not activate them
      * either. Not looked at again until they change, or the test would run
      * at every look. */
-    unchecked = acme_activation_test_names_not_in(p, fresh, test.ready);
-    unchecked = acme_activation_test_names_not_in(p, unchecked, test.refused);
+    unchecked = acme_activation_hold_names_not_in(p, fresh, test.ready);
+    unchecked = acme_activation_hold_names_not_in(p, unchecked, test.refused);
     if (unchecked->nelts > 0) {
         remember_checked(wd, wd->checked, p, unchecked);
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->rt->base,
@@ -454,7 +454,7 @@ static void check_then_restart(acme_wd_t *wd, const apr_array_header_t *fresh, a
     acme_activation_held_restart_clear(wd, p);
     wd->restart_sent = 1;
     wd->restarts->requested = 1;
-    acme_activation_test_hold(wd, 1);   /* the reload's time from now */
+    acme_activation_hold_set(wd, 1);   /* the reload's time from now */
     wd->restarts->last = apr_time_now();
     /* Only replacements of live certificates fill the bucket: a restart that
      * makes a name live for the first time happens once per name. */
@@ -475,18 +475,18 @@ static void check_then_restart(acme_wd_t *wd, const apr_array_header_t *fresh, a
 }
 
 /* check_then_restart; for a restart now, the CA is asked to validate no
- * http-01 or tls-alpn-01 answer from the test on (acme_activation_test_hold,
+ * http-01 or tls-alpn-01 answer from the test on (acme_activation_hold_set,
  * ACME00778): its request would wait in the listen backlog while httpd
  * reloads. */
 static void check_and_restart(acme_wd_t *wd, const apr_array_header_t *fresh, apr_pool_t *p,
                               int wake_fd, apr_time_t hold_until, hold_why_t why)
 {
     if (!hold_until) {
-        acme_activation_test_hold(wd, 1);
+        acme_activation_hold_set(wd, 1);
     }
     check_then_restart(wd, fresh, p, wake_fd, hold_until, why);
     if (!hold_until && !wd->restarts->requested) {
-        acme_activation_test_hold(wd, 0);   /* no restart: the test failed, or nothing passed */
+        acme_activation_hold_set(wd, 0);   /* no restart: the test failed, or nothing passed */
     }
 }
 

@@ -51,7 +51,7 @@ static void sink_withdraw_tls_alpn(void *baton, const char *identifier)
     acme_tlsalpn_withdraw(baton, identifier);
 }
 
-/* The parent's hold before its automatic restart (acme_activation_test_hold),
+/* The parent's hold before its automatic restart (acme_activation_hold_set),
  * for this process's generation. */
 static apr_time_t sink_held_until(void *hold_baton, apr_time_t now)
 {

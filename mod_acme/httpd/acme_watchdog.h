@@ -143,11 +143,12 @@ void acme_activation_held_restart_clear(acme_wd_t *wd, apr_pool_t *p);
 struct acme_configtest_t;
 int acme_activation_test(acme_wd_t *wd, const apr_array_header_t *fresh, apr_pool_t *p,
                          int wake_fd, struct acme_configtest_t *test);
-/* Names in both lists; names of a not in b. Arrays of const char *, from p. */
-apr_array_header_t *acme_activation_test_names_in_both(apr_pool_t *p,
+/* acme_activation_hold.c: names in both lists; names of a not in b.
+ * Arrays of const char *, from p. */
+apr_array_header_t *acme_activation_hold_names_in_both(apr_pool_t *p,
                                                        const apr_array_header_t *a,
                                                        const apr_array_header_t *b);
-apr_array_header_t *acme_activation_test_names_not_in(apr_pool_t *p,
+apr_array_header_t *acme_activation_hold_names_not_in(apr_pool_t *p,
                                                       const apr_array_header_t *a,
                                                       const apr_array_header_t *b);
 /* on 1: an automatic restart is being prepared (its configuration test,
@@ -157,7 +158,7 @@ apr_array_header_t *acme_activation_test_names_not_in(apr_pool_t *p,
  * http-01 or tls-alpn-01 answer (acme_answers_hold), for twice what the last
  * automatic restart took at most (60 s to 10 min; ACME00778 at debug). A
  * second call starts that time again. on 0: no restart comes, the hold ends. */
-void acme_activation_test_hold(acme_wd_t *wd, int on);
+void acme_activation_hold_set(acme_wd_t *wd, int on);
 /* acme_activation_batch.c: when the staged certificate of name became ready
  * (apr_time_t, microseconds); 0 if none is. One lstat: a "ready" that is not
  * a plain file does not count. Temporary memory from p. */
