@@ -69,24 +69,50 @@ typedef struct check_walk_t {
     const char *relpath;
 } check_walk_t;
 
-/* keys/ and its directories are root's alone (0700); no directory of the
- * store may be writable by group or others, who could plant files in it. */
+static int under_keys(const char *relpath)
+{
+    return !strcmp(relpath, ACME_STORE_KEYS) || !strncmp(relpath, ACME_STORE_KEYS "/", 5);
+}
+
+/* Every directory of the store against its documented mode
+ * (acme_store_dir_perms_for: 0700 under keys/, accounts/, staging/ and
+ * jobs/, 0755 elsewhere), the mode httpd warns of at start. Whether httpd
+ * sets it back is acme_store_dir_repaired, which httpd's repair follows too:
+ * where it does not, the fix is the administrator's. */
 static void dir_mode(check_t *c, const char *relpath, mode_t mode)
 {
-    const char *path = acme_store_path(c->ctl->store, c->p, relpath);
+    mode_t want = acme_store_dir_perms_for(relpath) == ACME_STORE_PRIVATE_DIR_PERMS ? 0700 : 0755;
+    unsigned had = (unsigned)(mode & 07777), fixed = (unsigned)(mode & want & 07777);
+    const char *path, *what, *when;
 
-    if ((!strcmp(relpath, ACME_STORE_KEYS) || !strncmp(relpath, ACME_STORE_KEYS "/", 5))
-        && (mode & 077)) {
-        problem(c, "%s: key directory has mode %04o, must be 0700 (fix: chmod 700 '%s')", path,
-                (unsigned)(mode & 07777), path);
+    if (!(mode & 0777 & ~want)) {
+        return;
     }
-    else if (mode & (S_IWGRP | S_IWOTH)) {
-        problem(c, "%s: directory has mode %04o, writable by other users, who could have "
-                "replaced files in it or planted links; httpd sets it back at its next start "
-                "or graceful restart (fix now: chmod go-w '%s'), then compare what is served "
-                "('acmectl show NAME') and renew what looks wrong", path,
-                (unsigned)(mode & 07777), path);
+    path = acme_store_path(c->ctl->store, c->p, relpath);
+    switch (acme_store_dir_repaired(relpath)) {
+    case ACME_STORE_DIR_REPAIRED_START:
+        when = "httpd sets it back at its next start or graceful restart (fix now";
+        break;
+    case ACME_STORE_DIR_REPAIRED_PARENT:
+        when = "httpd sets it back at its next start after a stop, or at any restart for "
+               "the keys and live certificate of a configured name (fix now";
+        break;
+    default:
+        when = "httpd does not set it back (fix";
+        break;
     }
+    if (mode & (S_IWGRP | S_IWOTH)) {
+        what = apr_psprintf(c->p, "mode %04o, writable by other users, who could have "
+                             "replaced files in it or planted links (documented: %04o)", had,
+                             (unsigned)want);
+    }
+    else {
+        what = apr_psprintf(c->p, "mode %04o, must be %04o", had, (unsigned)want);
+    }
+    problem(c, "%s: %s has %s; %s: chmod %04o '%s')%s", path,
+            under_keys(relpath) ? "key directory" : "directory", what, when, fixed, path,
+            (mode & (S_IWGRP | S_IWOTH)) ? ", then compare what is served ('acmectl show "
+            "NAME') and renew what looks wrong" : "");
 }
 
 /* Root's directories (all but the child's, acme_store_paths.h) belong to

@@ -33,12 +33,11 @@
  * maintenance of its children: a slice delays that much at most. */
 #define MODES_SLICE_BUDGET  apr_time_from_msec(200)
 
-/* The trees the background walk covers, as (directory, depth) of the walk:
- * keys/<name>/ 0700 and its files 0600; archive/<name>/<version>/privkey.pem
- * 0600. */
-static const struct { const char *dir; int depth; } walked_trees[] = {
-    { ACME_STORE_KEYS, 1 }, { ACME_STORE_ARCHIVE, 2 }
-};
+/* The trees the background walk covers: keys/<name>/ 0700 and its files
+ * 0600; archive/<name>/<version>/privkey.pem 0600. How deep their
+ * directories are set back is acme_store_repaired_levels, which acmectl
+ * check reads too (acme_store_dir_repaired). */
+static const char *const walked_trees[] = { ACME_STORE_KEYS, ACME_STORE_ARCHIVE };
 #define WALKED_TREES ((int)(sizeof(walked_trees) / sizeof(walked_trees[0])))
 
 /* The background walk of one store; in its own pool under the process pool. */
@@ -195,7 +194,9 @@ static void dir_check(modes_walk_t *w, int dirfd, const char *name, const struct
     int foreign = st->st_uid != 0 && !acme_store_child_area(rel);
     const char *path;
 
-    if (!foreign && !(st->st_mode & 0777 & ~want)) {
+    /* acmectl check tells the rest as left to the administrator */
+    if ((!foreign && !(st->st_mode & 0777 & ~want))
+        || acme_store_dir_repaired(rel) == ACME_STORE_DIR_REPAIRED_NEVER) {
         return;
     }
     path = acme_store_path(w->rt->store, w->p, rel);
@@ -281,7 +282,7 @@ static void modes_live(modes_walk_t *w, int top)
         int namefd;
 
         w->relpath = ACME_STORE_KEYS;
-        modes_visit_one(w, keys, name, 1);
+        modes_visit_one(w, keys, name, acme_store_repaired_levels(ACME_STORE_KEYS) - 1);
         w->relpath = ACME_STORE_ARCHIVE;
         dir_check_at(w, archive, name);
         if (!version || archive < 0 || !strcmp(version, ".") || !strcmp(version, "..")
@@ -289,7 +290,7 @@ static void modes_live(modes_walk_t *w, int top)
             continue;
         }
         w->relpath = apr_pstrcat(w->p, ACME_STORE_ARCHIVE "/", name, NULL);
-        modes_visit_one(w, namefd, version, 1);
+        modes_visit_one(w, namefd, version, acme_store_repaired_levels(ACME_STORE_ARCHIVE) - 2);
         close(namefd);
     }
     if (keys >= 0) {
@@ -420,7 +421,8 @@ static int modes_bg_slice(acme_runtime_t *rt, modes_bg_t *bg, apr_pool_t *p)
     apr_pool_create(&one, p);
     for (; bg->tree < WALKED_TREES; bg->tree++, bg->next = 0) {
         apr_array_header_t *names = bg->names[bg->tree];
-        int dirfd = acme_store_open_dir_at(top, walked_trees[bg->tree].dir);
+        const char *tree = walked_trees[bg->tree];
+        int dirfd = acme_store_open_dir_at(top, tree);
 
         if (!names) {
             /* listed once: a name made later is a configured one, or its
@@ -438,9 +440,9 @@ static int modes_bg_slice(acme_runtime_t *rt, modes_bg_t *bg, apr_pool_t *p)
                 return 0;
             }
             w.p = one;
-            w.relpath = walked_trees[bg->tree].dir;
+            w.relpath = tree;
             modes_visit_one(&w, dirfd, APR_ARRAY_IDX(names, bg->next, const char *),
-                            walked_trees[bg->tree].depth);
+                            acme_store_repaired_levels(tree) - 1);
             apr_pool_clear(one);
             bg->next++;
             walked++;

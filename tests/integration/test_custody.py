@@ -223,7 +223,10 @@ def test_store_directories_open_to_others_are_told_and_set_back(httpd, unique):
     acmectl check, and set back to 0755 at the graceful restart with a
     warning naming path, modes and 'acmectl check'. A directory of root's
     owned by the User is an error with the chown to run, and is left as it
-    is. A store directory writable by everyone fails acmectl check too."""
+    is. A store directory writable by everyone fails acmectl check too.
+    acmectl check says which of them httpd sets back, and when; staging/ at
+    0755 (documented 0700) is told and set back as httpd does; staging/<x>/,
+    which httpd never sets back, gets the chmod to run instead."""
     name = unique("dirmode")
     issue(httpd, name)
     store = httpd.store
@@ -233,8 +236,14 @@ def test_store_directories_open_to_others_are_told_and_set_back(httpd, unique):
     dirs += [os.path.dirname(live), live]
     csr = os.path.join(store, "csr")
     user = pwd.getpwnam(HTTPD_USER)
-    for d in dirs:
+    # staging/ open beyond its 0700 (set back, as the rest), and a directory
+    # in it that httpd never sets back: acmectl check gives its chmod
+    staging = os.path.join(store, "staging")
+    staged = os.path.join(staging, unique("open"))
+    os.makedirs(staged)
+    for d in dirs + [staged]:
         os.chmod(d, 0o777)
+    os.chmod(staging, 0o755)
     os.chown(csr, user.pw_uid, -1)
     try:
         rc, out = httpd.configtest()
@@ -242,6 +251,24 @@ def test_store_directories_open_to_others_are_told_and_set_back(httpd, unique):
         for d in dirs:
             assert re.search(r"ACME01510: the store directory %s has mode 0777, writable "
                              % re.escape(d), out), (d, out)
+        assert "ACME01510: the store directory %s has mode 0755, open beyond its " \
+            "documented 0700" % staging in out, out
+        assert staged not in out, out
+        chk = httpd.acmectl("--store", store, "check")
+        lines = (chk.stdout + chk.stderr).splitlines()
+
+        def said(d):
+            hit = [l for l in lines if l.startswith("problem: %s: directory has" % d)]
+            assert len(hit) == 1, (d, lines)
+            return hit[0]
+        for d in dirs[:5] + [staging]:
+            assert "httpd sets it back at its next start or graceful restart" in said(d)
+        for d in dirs[5:]:
+            assert "httpd sets it back at its next start after a stop, or at any restart " \
+                "for the keys and live certificate of a configured name" in said(d)
+        assert "%s: directory has mode 0755, must be 0700;" % staging in said(staging)
+        assert "httpd does not set it back (fix: chmod 0700 '%s')" % staged in said(staged)
+        assert "sets it back" not in said(staged)
         assert "ACME01509: the store directory %s is owned by uid %d" % (
             csr, user.pw_uid) in out, out
         chk = httpd.acmectl("--store", store, "check")
@@ -259,11 +286,18 @@ def test_store_directories_open_to_others_are_told_and_set_back(httpd, unique):
             assert _mode(d) == 0o755, "%s is %04o after the graceful restart" % (d, _mode(d))
             hits = [l for l in log if "ACME01507: the store directory %s had mode 0777" % d in l]
             assert hits and "set it to 0755" in hits[0] and "acmectl check" in hits[0], (d, log)
+        assert _mode(staging) == 0o700
+        assert [l for l in log if "ACME00691: the store directory %s had mode 0755" % staging
+                in l], log
+        assert _mode(staged) == 0o777, log
+        assert not [l for l in log if "the store directory %s " % staged in l], log
         hits = [l for l in log if "ACME01508" in l]
         assert csr in hits[0] and "chown root:root '%s'" % csr in hits[0], hits
         assert os.stat(csr).st_uid == user.pw_uid    # told, not changed
     finally:
         os.chown(csr, 0, -1)
+        os.rmdir(staged)
+        os.chmod(staging, 0o700)
     # the store's own directory: httpd refuses it (ACME00548); acmectl check too
     os.chmod(store, 0o777)
     try:

@@ -17,6 +17,7 @@
 #include "unit_issue.h"
 #include <openssl/rsa.h>
 #include "acme_store.h"
+#include "acme_store_paths.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
 
@@ -286,6 +287,28 @@ static void test_ca_id(void **state)
     for (c = id; *c; ++c) {
         assert_non_null(strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", *c));
     }
+}
+
+/* The directories httpd sets back to their modes, as acmectl check tells. */
+static void test_dir_repaired(void **state)
+{
+    (void)state;
+    assert_int_equal(acme_store_dir_repaired("staging"), ACME_STORE_DIR_REPAIRED_START);
+    assert_int_equal(acme_store_dir_repaired("refused"), ACME_STORE_DIR_REPAIRED_START);
+    assert_int_equal(acme_store_dir_repaired("keys/a"), ACME_STORE_DIR_REPAIRED_PARENT);
+    assert_int_equal(acme_store_dir_repaired("keys/a/b"), ACME_STORE_DIR_REPAIRED_PARENT);
+    assert_int_equal(acme_store_dir_repaired("keys/a/b/c"), ACME_STORE_DIR_REPAIRED_NEVER);
+    assert_int_equal(acme_store_dir_repaired("archive/a/2"), ACME_STORE_DIR_REPAIRED_PARENT);
+    assert_int_equal(acme_store_dir_repaired("archive/a/2/x"), ACME_STORE_DIR_REPAIRED_PARENT);
+    assert_int_equal(acme_store_dir_repaired("archive/a/2/x/y"), ACME_STORE_DIR_REPAIRED_NEVER);
+    assert_int_equal(acme_store_dir_repaired("keysx/a"), ACME_STORE_DIR_REPAIRED_NEVER);
+    assert_int_equal(acme_store_dir_repaired("staging/a"), ACME_STORE_DIR_REPAIRED_NEVER);
+    assert_int_equal(acme_store_dir_repaired("accounts/ca"), ACME_STORE_DIR_REPAIRED_NEVER);
+    assert_int_equal(acme_store_dir_repaired("status/.page"), ACME_STORE_DIR_REPAIRED_NEVER);
+    assert_int_equal(acme_store_dir_repaired("other"), ACME_STORE_DIR_REPAIRED_NEVER);
+    assert_int_equal(acme_store_repaired_levels("keys"), 2);
+    assert_int_equal(acme_store_repaired_levels("archive"), 3);
+    assert_int_equal(acme_store_repaired_levels("staging"), 0);
 }
 
 static void test_lock_exclusive(void **state)
@@ -743,6 +766,7 @@ int main(void)
         UNIT_TEST(test_dead_temps_removed_while_running),
         UNIT_TEST(test_ca_id),
         UNIT_TEST(test_lock_exclusive),
+        UNIT_TEST(test_dir_repaired),
         UNIT_TEST(test_stage_flags),
         UNIT_TEST(test_activate_batched),
         UNIT_TEST(test_activate_good),

@@ -52,6 +52,47 @@ apr_fileperms_t acme_store_dir_perms_for(const char *relpath)
                                                : ACME_STORE_DIR_PERMS;
 }
 
+/* The trees below a top-level directory whose directories httpd sets back,
+ * and how many levels deep: keys/<name>/<x>, archive/<name>/<version>/<x>. */
+static const struct { const char *top; int levels; } repaired_trees[] = {
+    { ACME_STORE_KEYS, 2 }, { ACME_STORE_ARCHIVE, 3 }
+};
+
+int acme_store_repaired_levels(const char *top)
+{
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(repaired_trees) / sizeof(repaired_trees[0]); i++) {
+        if (!strcmp(top, repaired_trees[i].top)) {
+            return repaired_trees[i].levels;
+        }
+    }
+    return 0;
+}
+
+int acme_store_dir_repaired(const char *relpath)
+{
+    const char *slash = strchr(relpath, '/'), *s;
+    apr_size_t len, i;
+    int levels = 0;
+
+    if (!slash) {
+        return under_one_of(child_dirs, relpath) || under_one_of(root_dirs, relpath)
+               ? ACME_STORE_DIR_REPAIRED_START : ACME_STORE_DIR_REPAIRED_NEVER;
+    }
+    for (s = slash; s; s = strchr(s + 1, '/')) {
+        levels++;
+    }
+    len = (apr_size_t)(slash - relpath);
+    for (i = 0; i < sizeof(repaired_trees) / sizeof(repaired_trees[0]); i++) {
+        if (strlen(repaired_trees[i].top) == len && !strncmp(relpath, repaired_trees[i].top, len)) {
+            return levels <= repaired_trees[i].levels ? ACME_STORE_DIR_REPAIRED_PARENT
+                                                      : ACME_STORE_DIR_REPAIRED_NEVER;
+        }
+    }
+    return ACME_STORE_DIR_REPAIRED_NEVER;
+}
+
 const char *acme_store_rel_account(apr_pool_t *p, const char *ca_id, const char *file)
 {
     return apr_pstrcat(p, ACME_STORE_ACCOUNTS "/", ca_id, "/", file, NULL);

@@ -37,6 +37,29 @@ int acme_store_child_area(const char *relpath);
  * keys, 0755 elsewhere. */
 apr_fileperms_t acme_store_dir_perms_for(const char *relpath);
 
+/* Which store directories httpd sets back to acme_store_dir_perms_for
+ * (acme_certs_modes.c), so that acmectl check tells the same:
+ *   ACME_STORE_DIR_REPAIRED_START   every start and graceful restart: the
+ *                                   top-level directories
+ *   ACME_STORE_DIR_REPAIRED_PARENT  keys/ and archive/ below their top,
+ *                                   acme_store_repaired_levels deep: every
+ *                                   start for a configured name's keys and
+ *                                   live version, all of them once per
+ *                                   parent process (its first start)
+ *   ACME_STORE_DIR_REPAIRED_NEVER   the rest (staging/<name>/,
+ *                                   accounts/<ca-id>/, below status/ ...):
+ *                                   told, never changed */
+#define ACME_STORE_DIR_REPAIRED_NEVER  0
+#define ACME_STORE_DIR_REPAIRED_START  1
+#define ACME_STORE_DIR_REPAIRED_PARENT 2
+/* One of ACME_STORE_DIR_REPAIRED_* for the store-relative directory relpath
+ * (no leading or trailing slash). */
+int acme_store_dir_repaired(const char *relpath);
+/* How many levels below the top-level directory top (keys or archive) httpd
+ * sets back: 2 for keys (keys/<name>/ and what is in it), 3 for archive
+ * (archive/<name>/<version>/ and what is in it); 0 for any other. */
+int acme_store_repaired_levels(const char *top);
+
 /* The store layout, relative to AcmeStoreDir.  <name> is a domain's store
  * name (acme_name_store_key), <ca-id> acme_store_ca_id of a CA's directory
  * URL.  Who writes it (root: the root parent or acmectl; child: the
