@@ -187,8 +187,15 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
         }
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    /* Every start, graceful too, before mod_ssl loads the keys. */
-    acme_certs_modes_sweep(rt, ptemp);
+    /* Every start, graceful too, before mod_ssl loads the keys; a directory
+     * of root's another user owns refuses the start (ACME01508), as sshd's
+     * StrictModes refuses a login. */
+    if (acme_certs_modes_sweep(rt, ptemp) > 0) {
+        if (work) {
+            apr_pool_destroy(work);
+        }
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     /* The checks configtest makes as the User, logged where the log is open;
      * after store_grant_child, so they see the store as the child will. */
     acme_check_user(ptemp, base, domains, decls);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <apr_strings.h>
+#include <apr_user.h>
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
@@ -61,6 +62,8 @@ typedef struct modes_walk_t {
     const char *relpath;
     int fixed;
     int report_only;    /* configtest: directories only, told, never changed */
+    int foreign;        /* directories of root's another user owns (ACME01508/ACME01509) */
+    int refuse;         /* a start or configtest that fails on one of those */
 } modes_walk_t;
 
 static int is_key_file(const char *name)
@@ -155,30 +158,80 @@ static mode_t dir_want(const char *relpath)
     return acme_store_dir_perms_for(relpath) == ACME_STORE_PRIVATE_DIR_PERMS ? 0700 : 0755;
 }
 
+/* What a directory of root's, relpath rel, holds and what another owner of
+ * it could do: for the errors ACME01508 and ACME01509. Static text. */
+static const char *owner_why(const char *rel)
+{
+    static const struct { const char *top; const char *why; } whys[] = {
+        { ACME_STORE_KEYS, "it holds the private key of every certificate: its owner can read "
+          "every private key in it, and replace them" },
+        { ACME_STORE_ARCHIVE, "it holds every certificate issued and its private key: its "
+          "owner can read those keys, and replace what is served" },
+        { ACME_STORE_FALLBACK, "it holds the fallback certificate and its private key: its "
+          "owner can read that key, and replace them" },
+        { ACME_STORE_DOMAINS, "it holds the link to the live certificate and key of each "
+          "domain: its owner can point one at a certificate and key of their own" },
+        { ACME_STORE_CONFIG, "it holds no certificates or keys but the configuration root "
+          "recorded for each domain (config/NAME.json), which each start compares with the "
+          "server's to decide what to order: its owner can rewrite those records, or plant "
+          "links root then writes through" },
+        { ACME_STORE_CSR, "it holds the CSR each certificate is ordered with: its owner can "
+          "swap one for a CSR of a key of their own, or plant links root then writes through" },
+        { ACME_STORE_ROOT_EVENTS, "it holds the events root writes (issued, renewed): its "
+          "owner can forge or remove them, or plant links root then writes through" },
+        { ACME_STORE_REFUSED, "it holds the public copies of the refusal backoff: its owner "
+          "can change what the status page shows, or plant links root then writes through" },
+    };
+    apr_size_t i, len;
+
+    for (i = 0; i < sizeof(whys) / sizeof(whys[0]); i++) {
+        len = strlen(whys[i].top);
+        if (!strncmp(rel, whys[i].top, len) && (rel[len] == '/' || rel[len] == '\0')) {
+            return whys[i].why;
+        }
+    }
+    return "its owner can replace files in it, or plant links root then writes through";
+}
+
+/* "uid N (name)" of uid, in p; "(no user name)" when the system has none. */
+static const char *owner_of(apr_pool_t *p, uid_t uid)
+{
+    char *name = NULL;
+
+    if (apr_uid_name_get(&name, (apr_uid_t)uid, p) != APR_SUCCESS || !name) {
+        name = "no user name";
+    }
+    return apr_psprintf(p, "uid %ld (%s)", (long)uid, name);
+}
+
 /* configtest: a directory of the store that the next start or graceful
- * restart sets back, or one it cannot, told and left as it is (the repair
- * runs as the start's parent; a configtest error would stop "apachectl
- * graceful" before it could run). */
-static void dir_report(modes_walk_t *w, const char *path, const struct stat *st, mode_t want,
-                       int foreign)
+ * restart sets back, told as a warning and left as it is (the repair runs as
+ * the start's parent; a configtest error would stop "apachectl graceful"
+ * before it could run); or one of root's another user owns, an error that
+ * fails configtest as it fails the start (mod_acme never changes an owner). */
+static void dir_report(modes_walk_t *w, const char *path, const char *rel,
+                       const struct stat *st, mode_t want, int foreign)
 {
     unsigned had = (unsigned)(st->st_mode & 07777);
 
     if (foreign) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, w->rt->base, "ACME01509: "
-                     "the store directory %s is owned by uid %ld, not root, who alone writes "
-                     "it: its owner can replace the certificates and keys in it, and mod_acme "
-                     "will not repair it; fix: chown root:root '%s' && chmod %04o '%s', then "
-                     "'acmectl check'", path, (long)st->st_uid, path, (unsigned)want, path);
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, w->rt->base, "ACME01509: "
+                     "the store directory %s is owned by %s, not root, who alone must write "
+                     "it: %s. The configuration test fails until root owns it, so 'apachectl "
+                     "graceful' and 'apachectl restart' are refused and a running server keeps "
+                     "serving what it loaded; mod_acme never changes an owner (its owner could "
+                     "change it back); fix: chown root:root '%s' && chmod %04o '%s', then "
+                     "'acmectl check'", path, owner_of(w->p, st->st_uid), owner_why(rel), path,
+                     (unsigned)want, path);
+        w->foreign++;
+        return;
     }
-    else {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, w->rt->base, "ACME01510: "
-                     "the store directory %s has mode %04o, %s beyond its documented %04o; the "
-                     "next start or graceful restart sets it to %04o and warns%s", path, had,
-                     (st->st_mode & 022) ? "writable" : "open", (unsigned)want,
-                     had & (unsigned)want, (st->st_mode & 022) ? "; other users could have "
-                     "replaced files in it or planted links: run 'acmectl check'" : "");
-    }
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, w->rt->base, "ACME01510: "
+                 "the store directory %s has mode %04o, %s beyond its documented %04o; the "
+                 "next start or graceful restart sets it to %04o and warns%s", path, had,
+                 (st->st_mode & 022) ? "writable" : "open", (unsigned)want,
+                 had & (unsigned)want, (st->st_mode & 022) ? "; other users could have "
+                 "replaced files in it or planted links: run 'acmectl check'" : "");
     w->fixed++;
 }
 
@@ -201,17 +254,18 @@ static void dir_check(modes_walk_t *w, int dirfd, const char *name, const struct
     }
     path = acme_store_path(w->rt->store, w->p, rel);
     if (w->report_only) {
-        dir_report(w, path, st, want, foreign);
+        dir_report(w, path, rel, st, want, foreign);
     }
     else if (foreign) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, w->rt->base, "ACME01508: the store directory %s "
-                     "(mode %04o) is owned by uid %ld, not root, who alone writes it: its "
-                     "owner can replace the certificates and keys in it or plant links root "
-                     "then writes through; mod_acme leaves it as it is; fix: chown root:root "
-                     "'%s' && chmod %04o '%s', then check the store with 'acmectl check' and "
-                     "renew what it names ('acmectl renew NAME')", path,
-                     (unsigned)(st->st_mode & 07777), (long)st->st_uid, path, (unsigned)want,
-                     path);
+                     "(mode %04o) is owned by %s, not root, who alone must write it: %s. %s; "
+                     "mod_acme never changes an owner (its owner could change it back); fix: "
+                     "chown root:root '%s' && chmod %04o '%s', then check the store with "
+                     "'acmectl check' and renew what it names ('acmectl renew NAME')", path,
+                     (unsigned)(st->st_mode & 07777), owner_of(w->p, st->st_uid),
+                     owner_why(rel), w->refuse ? "httpd does not start until root owns it"
+                     : "mod_acme leaves it as it is", path, (unsigned)want, path);
+        w->foreign++;
     }
     else {
         mode_tighten(w, dirfd, name, 1, want);
@@ -247,8 +301,10 @@ static void modes_visit(void *baton, int dirfd, const char *name, const struct s
         if (depth > 0) {
             sub.relpath = apr_pstrcat(w->p, w->relpath, "/", name, NULL);
             sub.fixed = 0;
+            sub.foreign = 0;
             acme_store_walk_subdir(dirfd, name, depth - 1, modes_visit, &sub);
             w->fixed += sub.fixed;
+            w->foreign += sub.foreign;
         }
     }
     else if (S_ISREG(st->st_mode) && (st->st_mode & 077) && (in_keys || is_key_file(name))
@@ -349,7 +405,7 @@ static void modes_top(modes_walk_t *w, int top)
 int acme_certs_modes_report(server_rec *base, apr_array_header_t *domains, apr_pool_t *ptemp)
 {
     acme_runtime_t rt;
-    modes_walk_t w = { &rt, ptemp, "", 0, 1 };
+    modes_walk_t w = { &rt, ptemp, "", 0, 1, 0, 1 };
     int top;
 
     memset(&rt, 0, sizeof(rt));
@@ -364,22 +420,22 @@ int acme_certs_modes_report(server_rec *base, apr_array_header_t *domains, apr_p
     modes_top(&w, top);
     modes_live(&w, top);
     close(top);
-    return w.fixed;
+    return w.foreign;
 }
 
-void acme_certs_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp)
+int acme_certs_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
-    modes_walk_t w = { rt, ptemp, "", 0, 0 };
+    modes_walk_t w = { rt, ptemp, "", 0, 0, 0, 1 };
     apr_time_t began = apr_time_now();
     modes_bg_t *bg = NULL;
     int top, full;
 
     if (geteuid() != 0 || !rt->store) {
-        return;
+        return 0;
     }
     top = acme_store_open_dir_at(AT_FDCWD, acme_store_dir(rt->store));
     if (top < 0) {
-        return;
+        return 0;
     }
     apr_pool_userdata_get((void **)&bg, MODES_WALK_KEY, rt->base->process->pool);
     full = !bg || strcmp(bg->dir, acme_store_dir(rt->store));
@@ -403,6 +459,7 @@ void acme_certs_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp)
                         "and archive/ follow in the background, once per parent process"
                       : "the live versions and keys/ of the configured domains",
                  rt->domains->nelts);
+    return w.foreign;
 }
 
 /* One slice of the background walk: the names of each tree in directory

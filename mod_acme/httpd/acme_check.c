@@ -616,10 +616,12 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     ok = ssl && check_served(ptemp, base, domains, decls) && ok;
     ok = check_twins_listen(ptemp, base, autossl) && ok;
     if (check_store_dir(ptemp, base)) {
-        /* warnings: "apachectl graceful" runs configtest first, and the
-         * graceful restart is what sets the modes back */
-        if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST) {
-            acme_certs_modes_report(base, domains, ptemp);
+        /* modes are warnings: "apachectl graceful" runs configtest first, and
+         * the graceful restart is what sets them back; a directory of root's
+         * another user owns fails, as the start does (nothing repairs it) */
+        if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST
+            && acme_certs_modes_report(base, domains, ptemp) > 0) {
+            ok = 0;
         }
     }
     else {

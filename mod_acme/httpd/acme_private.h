@@ -54,8 +54,8 @@ void acme_certs_keys_batch_end(acme_runtime_t *rt);
  * accounts/ and jobs/ 0700, keys/<name>/ 0700 and its files 0600, every
  * archived and the fallback privkey.pem 0600, every other top-level
  * directory, archive/<name>/ and its versions 0755 at most; a directory of
- * root's owned by another user is an error with the fix (ACME01508), left
- * as it is. Only bits are taken away, never added; only root's files are
+ * root's owned by another user is an error naming its owner, what it holds
+ * and the fix (ACME01508), left as it is. Only bits are taken away, never added; only root's files are
  * changed; links are never followed. Each change is a warning naming the
  * path, its mode and what was done (ACME00675 for an archived key, ACME00690
  * another key, ACME01507 a directory writable by others, ACME00691 another
@@ -65,14 +65,17 @@ void acme_certs_keys_batch_end(acme_runtime_t *rt);
  * archive/ (every archived version, keys of names configured nowhere) once
  * per parent process (its first start, or a new AcmeStoreDir), walked by the
  * monitor hook in slices of 200 ms after the server serves (ACME00697 at
- * debug when done). Temporary memory from ptemp. */
-void acme_certs_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp);
+ * debug when done). Returns how many directories of root's another user
+ * owns among those checked before serving: more than 0 refuses the start
+ * (the background walk only logs them). Temporary memory from ptemp. */
+int acme_certs_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp);
 /* acme_certs_modes.c, configtest (as root; nothing otherwise): tells, as
  * warnings on stderr, every directory of the store that the next start or
- * graceful restart sets back (ACME01510), and every one root should own but
- * does not (ACME01509), among the top-level ones and, for each configured
- * domain, keys/<name>/, archive/<name>/ and its live version; changes
- * nothing. Returns how many were told. Memory from ptemp. */
+ * graceful restart sets back (ACME01510), and as errors every one root
+ * should own but does not (ACME01509), among the top-level ones and, for
+ * each configured domain, keys/<name>/, archive/<name>/ and its live
+ * version; changes nothing. Returns how many of the latter it found: more
+ * than 0 fails configtest, as it fails the start. Memory from ptemp. */
 int acme_certs_modes_report(server_rec *base, apr_array_header_t *domains, apr_pool_t *ptemp);
 /* acme_certs_keys.c: the time (apr_time_t) at which the served leaf of
  * domain name, of which leaf is what acme_cert_info read, is judged: now,

@@ -221,10 +221,9 @@ def test_store_directories_open_to_others_are_told_and_set_back(httpd, unique):
     child's status/) made writable by everyone are told by configtest (which
     passes: "apachectl graceful" runs it before the repair), flagged by
     acmectl check, and set back to 0755 at the graceful restart with a
-    warning naming path, modes and 'acmectl check'. A directory of root's
-    owned by the User is an error with the chown to run, and is left as it
-    is. A store directory writable by everyone fails acmectl check too.
-    acmectl check says which of them httpd sets back, and when; staging/ at
+    warning naming path, modes and 'acmectl check'. A store directory writable by everyone fails acmectl check too.
+    acmectl check says which of them httpd sets back, and when (a directory
+    of root's another user owns: test_store_directory_of_another_owner_refused); staging/ at
     0755 (documented 0700) is told and set back as httpd does; staging/<x>/,
     which httpd never sets back, gets the chmod to run instead."""
     name = unique("dirmode")
@@ -234,8 +233,6 @@ def test_store_directories_open_to_others_are_told_and_set_back(httpd, unique):
     dirs = [os.path.join(store, d) for d in ("archive", "domains", "config", "refused",
                                               "status")]
     dirs += [os.path.dirname(live), live]
-    csr = os.path.join(store, "csr")
-    user = pwd.getpwnam(HTTPD_USER)
     # staging/ open beyond its 0700 (set back, as the rest), and a directory
     # in it that httpd never sets back: acmectl check gives its chmod
     staging = os.path.join(store, "staging")
@@ -244,7 +241,6 @@ def test_store_directories_open_to_others_are_told_and_set_back(httpd, unique):
     for d in dirs + [staged]:
         os.chmod(d, 0o777)
     os.chmod(staging, 0o755)
-    os.chown(csr, user.pw_uid, -1)
     try:
         rc, out = httpd.configtest()
         assert rc == 0, out
@@ -269,17 +265,15 @@ def test_store_directories_open_to_others_are_told_and_set_back(httpd, unique):
         assert "%s: directory has mode 0755, must be 0700;" % staging in said(staging)
         assert "httpd does not set it back (fix: chmod 0700 '%s')" % staged in said(staged)
         assert "sets it back" not in said(staged)
-        assert "ACME01509: the store directory %s is owned by uid %d" % (
-            csr, user.pw_uid) in out, out
+        assert "ACME01509" not in out, out
         chk = httpd.acmectl("--store", store, "check")
         out = chk.stdout + chk.stderr
         assert chk.returncode != 0, out
         for d in dirs:
             assert "%s: directory has mode 0777, writable by other users" % d in out, out
-        assert "%s: directory is owned by uid %d" % (csr, user.pw_uid) in out, out
         log_start = len(httpd.error_log_text())
         httpd.graceful()
-        wait_for(lambda: "ACME01508" in httpd.error_log_text()[log_start:], 30,
+        wait_for(lambda: "ACME01507" in httpd.error_log_text()[log_start:], 30,
                  what="the warnings about the store's directories")
         log = httpd.error_log_text()[log_start:].splitlines()
         for d in dirs:
@@ -291,11 +285,7 @@ def test_store_directories_open_to_others_are_told_and_set_back(httpd, unique):
                 in l], log
         assert _mode(staged) == 0o777, log
         assert not [l for l in log if "the store directory %s " % staged in l], log
-        hits = [l for l in log if "ACME01508" in l]
-        assert csr in hits[0] and "chown root:root '%s'" % csr in hits[0], hits
-        assert os.stat(csr).st_uid == user.pw_uid    # told, not changed
     finally:
-        os.chown(csr, 0, -1)
         os.rmdir(staged)
         os.chmod(staging, 0o700)
     # the store's own directory: httpd refuses it (ACME00548); acmectl check too
@@ -722,3 +712,72 @@ def test_keys_of_a_removed_domain_go_after_the_grace_period(httpd, unique):
     assert "ACME00640" in log and "gone-" + name in log, httpd.diagnostics()
     assert httpd.running()
 
+
+def _apachectl_graceful(httpd):
+    """apachectl graceful (Debian's apache2ctl) on httpd's configuration: it
+    runs configtest first and signals the server only if that passes."""
+    env = harness.clean_env(httpd.extra_env)
+    env.update({"APACHE_ENVVARS": "/nonexistent",
+                "APACHE_ARGUMENTS": "-d %s -f %s" % (httpd.serverroot, httpd.conf_path)})
+    p = subprocess.run(["/usr/sbin/apache2ctl", "graceful"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, env=env, timeout=60)
+    return p.returncode, p.stdout.decode("utf-8", "replace")
+
+
+def test_store_directory_of_another_owner_refused(httpd, unique):
+    """A directory of root's owned by another user is what sshd's StrictModes
+    refuses: keys/ owned by the User (who could then read every private key)
+    fails configtest with its owner, why it matters and the chown to run;
+    "apachectl graceful" is refused and the running server keeps serving;
+    a start is refused (ACME01508). config/, which holds no keys, is told
+    for what it holds. mod_acme never changes the owner."""
+    name = unique("owner")
+    cert = issue(httpd, name)
+    store = httpd.store
+    parent = httpd.pid()
+    user = pwd.getpwnam(HTTPD_USER)
+    keys = os.path.join(store, "keys")
+    config = os.path.join(store, "config")
+    os.chown(keys, user.pw_uid, -1)
+    try:
+        out = harness.configtest_fails(httpd, [
+            "ACME01509: the store directory %s is owned by uid %d (%s), not root"
+            % (keys, user.pw_uid, HTTPD_USER),
+            "its owner can read every private key in it",
+            "chown root:root '%s'" % keys,
+            "'apachectl graceful' and 'apachectl restart' are refused and a running server "
+            "keeps serving"])
+        assert "ACME01509: the store directory %s " % config not in out, out
+        generations = httpd.generation_count()
+        rc, out = _apachectl_graceful(httpd)
+        assert rc != 0 and "ACME01509" in out and keys in out, out
+        time.sleep(2)
+        assert httpd.generation_count() == generations, "the graceful restart ran"
+        assert_still_serving(httpd, name, cert, parent)
+        assert os.stat(keys).st_uid == user.pw_uid    # told, not changed
+        # a start (here after a stop) is refused, with the same words in the log
+        httpd.stop()
+        log_start = len(httpd.error_log_text())
+        with pytest.raises(harness.HarnessError):
+            httpd.start(timeout=10)
+        log = [l for l in httpd.error_log_text()[log_start:].splitlines() if "ACME01508" in l]
+        assert log and keys in log[0] and "owned by uid %d (%s)" % (user.pw_uid, HTTPD_USER) \
+            in log[0] and "httpd does not start until root owns it" in log[0] \
+            and "its owner can read every private key in it" in log[0] \
+            and "chown root:root '%s'" % keys in log[0], log
+        assert not httpd.running()
+    finally:
+        os.chown(keys, 0, -1)
+    os.chown(config, user.pw_uid, -1)
+    try:
+        out = harness.configtest_fails(httpd, [
+            "ACME01509: the store directory %s is owned by uid %d" % (config, user.pw_uid),
+            "it holds no certificates or keys but the configuration root recorded for each "
+            "domain", "chown root:root '%s'" % config])
+        assert "replace the certificates and keys" not in out, out
+    finally:
+        os.chown(config, 0, -1)
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+    httpd.start()
+    assert httpd.verified_cert(name).serial_number == cert.serial_number
