@@ -45,6 +45,21 @@ ADVICE = {
              "what each name serves with 'acmectl show NAME', and renew what looks wrong "
              "('acmectl renew NAME'). Find what opened the directory (a restore, a chmod -R, "
              "a deployment tool) and make it keep the store's modes (cp -p, tar -p).",
+    "01508": "httpd does not start: a directory of the store that root alone must write is "
+             "owned by the user the message names, who could read or replace what it holds "
+             "(keys/: every private key) or plant links root writes through. mod_acme never "
+             "changes an owner (that user could change it back). Find out how that user came "
+             "to own it (a restore, a chown -R, a deployment tool); run the chown and chmod the "
+             "message gives as root, then 'acmectl check', and renew what it names ('acmectl "
+             "renew NAME'), every name if keys/ or archive/ was another user's. A start or "
+             "'apachectl graceful' is refused earlier (ACME01509); this one is a graceful "
+             "restart signalled with kill -USR1, which stops the server. Logged by the "
+             "background walk of keys/ and archive/, it does not stop a running server.",
+    "01509": "configtest fails, a start is refused, and 'apachectl graceful' or 'apache2 -k "
+             "graceful' signals nothing: the running server keeps serving. Run the chown and "
+             "chmod the message gives as root, then 'acmectl check', and renew what it names "
+             "('acmectl renew NAME'); then the graceful restart. A graceful restart signalled "
+             "with kill -USR1 skips this check and stops the server (ACME01508).",
     "01510": "Nothing is changed by configtest, which passes: the next start or graceful "
              "restart sets the directory back and warns (ACME01507 or ACME00691). To fix it "
              "now, run the chmod to the documented mode the message gives as root; if the "

@@ -64,6 +64,7 @@ typedef struct modes_walk_t {
     int report_only;    /* configtest: directories only, told, never changed */
     int foreign;        /* directories of root's another user owns (ACME01508/ACME01509) */
     int refuse;         /* a start or configtest that fails on one of those */
+    int owners_only;    /* report_only: the owners, not the modes */
 } modes_walk_t;
 
 static int is_key_file(const char *name)
@@ -217,13 +218,16 @@ static void dir_report(modes_walk_t *w, const char *path, const char *rel,
     if (foreign) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, w->rt->base, "ACME01509: "
                      "the store directory %s is owned by %s, not root, who alone must write "
-                     "it: %s. The configuration test fails until root owns it, so 'apachectl "
-                     "graceful' and 'apachectl restart' are refused and a running server keeps "
-                     "serving what it loaded; mod_acme never changes an owner (its owner could "
-                     "change it back); fix: chown root:root '%s' && chmod %04o '%s', then "
+                     "it: %s. Until root owns it, configtest fails and httpd does not start; "
+                     "'apachectl graceful' and 'apache2 -k graceful' are refused and a running "
+                     "server keeps serving what it loaded; mod_acme never changes an owner (its "
+                     "owner could change it back); fix: chown root:root '%s' && chmod %04o '%s', then "
                      "'acmectl check'", path, owner_of(w->p, st->st_uid), owner_why(rel), path,
                      (unsigned)want, path);
         w->foreign++;
+        return;
+    }
+    if (w->owners_only) {
         return;
     }
     ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, w->rt->base, "ACME01510: "
@@ -263,8 +267,9 @@ static void dir_check(modes_walk_t *w, int dirfd, const char *name, const struct
                      "chown root:root '%s' && chmod %04o '%s', then check the store with "
                      "'acmectl check' and renew what it names ('acmectl renew NAME')", path,
                      (unsigned)(st->st_mode & 07777), owner_of(w->p, st->st_uid),
-                     owner_why(rel), w->refuse ? "httpd does not start until root owns it"
-                     : "mod_acme leaves it as it is", path, (unsigned)want, path);
+                     owner_why(rel), w->refuse ? "httpd does not start until root owns it (a "
+                     "graceful restart signalled with kill -USR1 skips the check that refuses "
+                     "it earlier and stops the server)" : "mod_acme leaves it as it is", path, (unsigned)want, path);
         w->foreign++;
     }
     else {
@@ -402,10 +407,11 @@ static void modes_top(modes_walk_t *w, int top)
     }
 }
 
-int acme_certs_modes_report(server_rec *base, apr_array_header_t *domains, apr_pool_t *ptemp)
+int acme_certs_modes_report(server_rec *base, apr_array_header_t *domains, apr_pool_t *ptemp,
+                            int owners_only)
 {
     acme_runtime_t rt;
-    modes_walk_t w = { &rt, ptemp, "", 0, 1, 0, 1 };
+    modes_walk_t w = { &rt, ptemp, "", 0, 1, 0, 1, owners_only };
     int top;
 
     memset(&rt, 0, sizeof(rt));

@@ -618,9 +618,14 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     if (check_store_dir(ptemp, base)) {
         /* modes are warnings: "apachectl graceful" runs configtest first, and
          * the graceful restart is what sets them back; a directory of root's
-         * another user owns fails, as the start does (nothing repairs it) */
-        if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST
-            && acme_certs_modes_report(base, domains, ptemp) > 0) {
+         * another user owns fails, as the start does (nothing repairs it).
+         * "apache2 -k graceful" reads the configuration before it signals
+         * (first pass, not a configtest): failing there too keeps the
+         * running server, which post_config would stop. */
+        int test = ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST;
+
+        if ((test || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+            && acme_certs_modes_report(base, domains, ptemp, !test) > 0) {
             ok = 0;
         }
     }

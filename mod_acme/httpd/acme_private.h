@@ -75,8 +75,11 @@ int acme_certs_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp);
  * should own but does not (ACME01509), among the top-level ones and, for
  * each configured domain, keys/<name>/, archive/<name>/ and its live
  * version; changes nothing. Returns how many of the latter it found: more
- * than 0 fails configtest, as it fails the start. Memory from ptemp. */
-int acme_certs_modes_report(server_rec *base, apr_array_header_t *domains, apr_pool_t *ptemp);
+ * than 0 fails configtest, as it fails the start. With owners_only (the
+ * first reading of the configuration of "apache2 -k graceful" or a start),
+ * only the latter are told. Memory from ptemp. */
+int acme_certs_modes_report(server_rec *base, apr_array_header_t *domains, apr_pool_t *ptemp,
+                            int owners_only);
 /* acme_certs_keys.c: the time (apr_time_t) at which the served leaf of
  * domain name, of which leaf is what acme_cert_info read, is judged: now,
  * except for the live version (live set) whose leaf this machine's clock

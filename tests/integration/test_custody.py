@@ -6,6 +6,7 @@ import json
 import os
 import pwd
 import re
+import signal
 import subprocess
 import time
 
@@ -728,8 +729,9 @@ def test_store_directory_of_another_owner_refused(httpd, unique):
     """A directory of root's owned by another user is what sshd's StrictModes
     refuses: keys/ owned by the User (who could then read every private key)
     fails configtest with its owner, why it matters and the chown to run;
-    "apachectl graceful" is refused and the running server keeps serving;
-    a start is refused (ACME01508). config/, which holds no keys, is told
+    "apachectl graceful" and "apache2 -k graceful" are refused and the
+    running server keeps serving; SIGUSR1 reaches the parent, which refuses
+    the restart (ACME01508) and stops; a start is refused. config/, which holds no keys, is told
     for what it holds. mod_acme never changes the owner."""
     name = unique("owner")
     cert = issue(httpd, name)
@@ -745,26 +747,39 @@ def test_store_directory_of_another_owner_refused(httpd, unique):
             % (keys, user.pw_uid, HTTPD_USER),
             "its owner can read every private key in it",
             "chown root:root '%s'" % keys,
-            "'apachectl graceful' and 'apachectl restart' are refused and a running server "
-            "keeps serving"])
+            "configtest fails and httpd does not start; 'apachectl graceful' and 'apache2 -k "
+            "graceful' are refused and a running server keeps serving"])
         assert "ACME01509: the store directory %s " % config not in out, out
         generations = httpd.generation_count()
         rc, out = _apachectl_graceful(httpd)
         assert rc != 0 and "ACME01509" in out and keys in out, out
         time.sleep(2)
         assert httpd.generation_count() == generations, "the graceful restart ran"
+        # apache2 -k graceful reads the configuration before it signals
+        with pytest.raises(harness.HarnessError) as refused:
+            httpd.graceful(timeout=5)
+        assert "ACME01509: the store directory %s " % keys in str(refused.value)
+        assert httpd.generation_count() == generations, "the graceful restart ran"
         assert_still_serving(httpd, name, cert, parent)
         assert os.stat(keys).st_uid == user.pw_uid    # told, not changed
-        # a start (here after a stop) is refused, with the same words in the log
-        httpd.stop()
+        # only a graceful restart signalled straight to the parent reaches
+        # post_config, which refuses it: the server stops, as for any error
         log_start = len(httpd.error_log_text())
-        with pytest.raises(harness.HarnessError):
-            httpd.start(timeout=10)
+        os.kill(parent, signal.SIGUSR1)
+        wait_for(lambda: not httpd.running(), 30, what="the refused restart to stop httpd")
+        # its pid file stays (a zombie here, where no init reaps it, keeps
+        # "apache2 -k start" from starting): gone as after a reboot
+        os.unlink(httpd.pid_file)
         log = [l for l in httpd.error_log_text()[log_start:].splitlines() if "ACME01508" in l]
         assert log and keys in log[0] and "owned by uid %d (%s)" % (user.pw_uid, HTTPD_USER) \
             in log[0] and "httpd does not start until root owns it" in log[0] \
             and "its owner can read every private key in it" in log[0] \
             and "chown root:root '%s'" % keys in log[0], log
+        # a start is refused with the words of configtest
+        with pytest.raises(harness.HarnessError) as refused:
+            httpd.start(timeout=10)
+        assert "ACME01509: the store directory %s is owned by uid %d (%s)" % (
+            keys, user.pw_uid, HTTPD_USER) in str(refused.value), refused.value
         assert not httpd.running()
     finally:
         os.chown(keys, 0, -1)
