@@ -764,8 +764,9 @@ int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
                        name, acme_time_rfc3339(p, start), held);
     }
     else {
-        acmectl_printf(ctl, "renewal of %s requested: the server orders a new certificate at its "
-                "next check and activates it by itself\n", name);
+        /* the issuing child looks for the marker every ACME_MARKER_POLL (30 s) */
+        acmectl_printf(ctl, "renewal of %s requested: the server sees it within 30 s, orders a "
+                "new certificate and activates it by itself\n", name);
     }
     return ACMECTL_OK;
 }

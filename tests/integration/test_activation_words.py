@@ -36,9 +36,12 @@ def acmectl_words(httpd, name):
     return (listed[0] if listed else "", m.group(1) if m else shown, doc["next_action"])
 
 
-def page_503(httpd, name):
-    status, _, body = httpd.https_request(name, "/")
+def page_503(httpd, name, retry_after="30"):
+    """The 503 page's text; its Retry-After is retry_after (None: none sent)."""
+    status, headers, body = httpd.https_request(name, "/")
     assert status == 503, (status, body)
+    got = {k.lower(): v for k, v in headers.items()}.get("retry-after")
+    assert got == retry_after, (got, headers)
     return body.decode()
 
 
@@ -70,7 +73,8 @@ def test_manual_mode_says_the_administrators_restart_everywhere(httpd, unique):
     assert "1 staged (needs apachectl graceful)" in summary, summary
     assert "waiting for the first" not in summary, summary
     assert "when the administrator restarts httpd" in card_of(overview, name)
-    body = page_503(httpd, name)
+    # only the administrator's restart changes anything: no time to come back
+    body = page_503(httpd, name, retry_after=None)
     assert "has been obtained" in body and "is staged: it " + words in body, body
     assert "automatically" not in body, body
     listed, shown, next_action = acmectl_words(httpd, name)
