@@ -130,6 +130,8 @@ def test_renew_twice_requests_once_and_says_since_when(tmp_path, pebble, unique)
         json.dump({"names": [name]}, f)
     r = acmectl(store, "renew", name)
     assert r.returncode == 0 and "renewal of %s requested" % name in r.stdout, r.stdout + r.stderr
+    # the issuing child looks for the marker every 30 s
+    assert "the server sees it within 30 s" in r.stdout and "next check" not in r.stdout, r.stdout
     then = int(time.time()) - 3600
     os.utime(marker, (then, then))
     when = rfc3339(datetime.datetime.fromtimestamp(then, datetime.timezone.utc))
