@@ -431,7 +431,7 @@ int acme_certs_modes_report(server_rec *base, apr_array_header_t *domains, apr_p
 
 int acme_certs_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
-    modes_walk_t w = { rt, ptemp, "", 0, 0, 0, 1 };
+    modes_walk_t w = { rt, ptemp, "", 0, 0, 0, 1, 0 };
     apr_time_t began = apr_time_now();
     modes_bg_t *bg = NULL;
     int top, full;
@@ -474,7 +474,7 @@ int acme_certs_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp)
 static int modes_bg_slice(acme_runtime_t *rt, modes_bg_t *bg, apr_pool_t *p)
 {
     apr_time_t deadline = apr_time_now() + MODES_SLICE_BUDGET;
-    modes_walk_t w = { rt, p, "", 0, 0 };
+    modes_walk_t w = { rt, p, "", 0, 0, 0, 0, 0 };
     apr_pool_t *one;
     int top = acme_store_open_dir_at(AT_FDCWD, bg->dir), walked = 0;
 
