@@ -594,6 +594,34 @@ static void check_warn_windows(apr_pool_t *p, server_rec *base, apr_array_header
     }
 }
 
+/* 1 when this process was started with "-k stop" or "-k graceful-stop"
+ * (it reads the configuration, then signals): a store that refuses a start
+ * must not keep the administrator from stopping the server. httpd takes
+ * -k out of process->argv, so the command line is read where Linux keeps
+ * it; elsewhere (or unreadable) 0. */
+static int stopping(apr_pool_t *p)
+{
+    apr_file_t *f;
+    char *buf = apr_palloc(p, 8192), *a, *end, *k = NULL;
+    apr_size_t len = 8191;
+
+    if (apr_file_open(&f, "/proc/self/cmdline", APR_FOPEN_READ, 0, p) != APR_SUCCESS) {
+        return 0;
+    }
+    apr_file_read_full(f, buf, len, &len);
+    apr_file_close(f);
+    buf[len] = '\0';
+    for (a = buf, end = buf + len; a < end; a += strlen(a) + 1) {
+        if (!strcmp(a, "-k") && a + 3 < end) {
+            k = a + 3;
+        }
+        else if (!strncmp(a, "-k", 2) && a[2]) {
+            k = a + 2;
+        }
+    }
+    return k && (!strcmp(k, "stop") || !strcmp(k, "graceful-stop"));
+}
+
 static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                         server_rec *base)
 {
@@ -624,7 +652,9 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
          * running server, which post_config would stop. */
         int test = ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST;
 
-        if ((test || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        if ((test || (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_NORMAL
+                      && ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
+                      && !stopping(ptemp)))
             && acme_certs_modes_report(base, domains, ptemp, !test) > 0) {
             ok = 0;
         }

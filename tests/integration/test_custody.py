@@ -783,6 +783,7 @@ def test_store_directory_of_another_owner_refused(httpd, unique):
         assert not httpd.running()
     finally:
         os.chown(keys, 0, -1)
+    httpd.start()
     os.chown(config, user.pw_uid, -1)
     try:
         out = harness.configtest_fails(httpd, [
@@ -790,6 +791,10 @@ def test_store_directory_of_another_owner_refused(httpd, unique):
             "it holds no certificates or keys but the configuration root recorded for each "
             "domain", "chown root:root '%s'" % config])
         assert "replace the certificates and keys" not in out, out
+        # stopping is never refused
+        p = httpd._ctl("-k", "stop")
+        assert p.returncode == 0, p.stdout + p.stderr
+        wait_for(lambda: not httpd.running(), 30, what="httpd to stop")
     finally:
         os.chown(config, 0, -1)
     rc, out = httpd.configtest()
