@@ -396,7 +396,11 @@ ln -sf /etc/shadow "$2/ready"
     chk = httpd.acmectl("--store", httpd.store, "check")
     problems = [l for l in chk.stdout.splitlines() if l.startswith("problem: ")]
     assert chk.returncode == 1, chk.stdout
-    assert len([l for l in problems if "staging" in l]) == 11, chk.stdout
+    # the entries themselves: ten told, the rest counted (their directories'
+    # modes, 0755 from the User's umask against the documented 0700, are
+    # told apart, one line each)
+    entries = [l for l in problems if "staging" in l and "directory has mode" not in l]
+    assert len(entries) == 11, chk.stdout
     assert any("staging: 23 more entries like the above" in l for l in problems), chk.stdout
 
 

@@ -257,8 +257,8 @@ def test_automatic_restarts_are_one_a_minute_after_a_burst(httpd, unique):
     """Genuine renewals back to back (acmectl renew each time one is staged,
     so the next child orders at once) while the User floods staging/ with
     ready markers for another configured name: three restarts in a row,
-    then one a minute, measured over about 75 s (the interval has no test
-    knob); the junk causes none. The restart that made both names live
+    then one a minute, measured until the fourth (about 75 s; at most 110 s:
+    the interval has no test knob); the junk causes none. The restart that made both names live
     first is not one of the three."""
     name, junk = unique("burst"), unique("junk")
     httpd.write_config(vhosts=ssl_vhost(name) + ssl_vhost(junk))
@@ -267,7 +267,7 @@ def test_automatic_restarts_are_one_a_minute_after_a_burst(httpd, unique):
     httpd.wait_for_pebble_cert(junk, ISSUE_TIMEOUT)
     entry = os.path.join(httpd.store, "staging", junk)
     flood = r'''
-end=$(( $(date +%s) + 80 ))
+end=$(( $(date +%s) + 115 ))
 n=0
 mkdir -p "$1"
 while [ $(date +%s) -lt $end ]; do
@@ -287,7 +287,9 @@ done
         start = time.time()
         r = httpd.acmectl("--store", httpd.store, "renew", name)
         assert r.returncode == 0, r.stdout + r.stderr
-        while time.time() - start < 75:
+        # until the fourth restart (the burst's three, then the first the
+        # minute held back), however late the first came
+        while time.time() - start < 110 and len(restart_times(httpd)) - before < 4:
             if os.path.exists(ready) and not os.path.exists(marker):
                 # staged: renew alone orders nothing more until it is live
                 r = httpd.acmectl("--store", httpd.store, "renew", name, "--force")
