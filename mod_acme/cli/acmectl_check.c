@@ -406,7 +406,7 @@ static void check_activation(check_t *c)
     if (APR_STATUS_IS_ENOENT(rv)) {
         return;
     }
-    at = acme_store_restart_held_read(c->ctl->store, c->p, &names, NULL);
+    at = acme_store_restart_held_read(c->ctl->store, c->p, &names);
     if (rv == APR_SUCCESS && at > 0 && json_is_array(json_object_get(doc, "names"))) {
         return;
     }

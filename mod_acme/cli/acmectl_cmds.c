@@ -144,8 +144,7 @@ static const char *held_text(apr_pool_t *p, const domain_view_t *v)
 static const char *goes_live(apr_pool_t *p, const domain_view_t *v, int full)
 {
     return acme_store_activation_goes_live(p, v->activation, v->restart_after,
-                                          v->restart_at != 0, &v->refused, v->held_until,
-                                          full);
+                                          v->restart_at != 0, v->held_until, full);
 }
 
 /* What happens next and when (acmectl_view.c's view_next), in words;

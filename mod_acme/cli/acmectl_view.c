@@ -452,8 +452,7 @@ domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name
         apr_hash_t *waiting;
 
         v->activation = acme_store_activation_mode_read(ctl->store, p);
-        v->restart_after = acme_store_restart_held_read(ctl->store, p, &waiting,
-                                                        &v->refused);
+        v->restart_after = acme_store_restart_held_read(ctl->store, p, &waiting);
         v->restart_at = v->restart_after && waiting
                         && apr_hash_get(waiting, name, APR_HASH_KEY_STRING) ? v->restart_after : 0;
     }

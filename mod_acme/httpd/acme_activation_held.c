@@ -120,23 +120,6 @@ void acme_activation_held_restart_write(acme_wd_t *wd, apr_pool_t *p, apr_time_t
     }
 }
 
-void acme_activation_held_restart_refused(acme_wd_t *wd, apr_pool_t *p,
-                                          const apr_array_header_t *names, apr_time_t retry_at,
-                                          const char *said)
-{
-    apr_status_t rv = acme_store_restart_refused_write(wd->rt->store, p, apr_time_now(),
-                                                       retry_at, said, names);
-
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, wd->rt->base,
-                     "ACME00780: cannot write %s, so the status page and acmectl do not "
-                     "say that the automatic restart was refused (the configuration test "
-                     "failed) nor when it runs again (%s)",
-                     acme_store_path(wd->rt->store, p, ACME_STORE_RESTART_HELD),
-                     acme_time_rfc3339(p, retry_at));
-    }
-}
-
 void acme_activation_held_restart_clear(acme_wd_t *wd, apr_pool_t *p)
 {
     apr_status_t rv = acme_store_restart_held_clear(wd->rt->store, p);

@@ -100,7 +100,6 @@ int acme_activation_test(acme_wd_t *wd, const apr_array_header_t *fresh, apr_poo
                          "configtest), then run apachectl graceful. The test said: %s",
                          names, test->said);
             wd->next_poll = apr_time_now() + ACME_WD_RETEST_DELAY;
-            acme_activation_held_restart_refused(wd, p, fresh, wd->next_poll, test->said);
             return 0;
         default:
             break;

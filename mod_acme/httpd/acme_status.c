@@ -155,9 +155,9 @@ static const char *domain_state(const acme_status_record_t *status, const acme_c
                                    live && live->not_after > apr_time_now());
 }
 
-/* activation.json as read once per p: a page's staged certificates wait for
- * one restart, held or refused (a refusal writes a new time: cards render again). */
-struct restart_held { apr_time_t at; apr_hash_t *names; acme_store_refusal_t refused; };
+/* activation.json as read once per p: every staged certificate of a page
+ * waits for the same restart. */
+struct restart_held { apr_time_t at; apr_hash_t *names; };
 
 static const struct restart_held *restart_held(acme_runtime_t *rt, apr_pool_t *p)
 {
@@ -166,8 +166,7 @@ static const struct restart_held *restart_held(acme_runtime_t *rt, apr_pool_t *p
     apr_pool_userdata_get((void **)&held, "acme-status-restart", p);
     if (!held) {
         held = apr_pcalloc(p, sizeof(*held));
-        held->at = rt && rt->store
-                   ? acme_store_restart_held_read(rt->store, p, &held->names, &held->refused) : 0;
+        held->at = rt && rt->store ? acme_store_restart_held_read(rt->store, p, &held->names) : 0;
         apr_pool_userdata_setn(held, "acme-status-restart", NULL, p);
     }
     return held;
@@ -195,7 +194,7 @@ const char *acme_status_goes_live(acme_runtime_t *rt, apr_pool_t *p, const char 
 
     return acme_store_activation_goes_live(p, auto_ ? ACME_ACTIVATION_AUTO : ACME_ACTIVATION_MANUAL,
         auto_ ? restart_held(rt, p)->at : 0, auto_ && acme_status_restart_at(rt, p, name) != 0,
-        &restart_held(rt, p)->refused, held ? held->until : 0, full);
+        held ? held->until : 0, full);
 }
 
 const acme_custody_held_t *acme_status_held(acme_runtime_t *rt, apr_pool_t *p, const char *name)

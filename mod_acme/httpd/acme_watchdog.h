@@ -128,14 +128,6 @@ int acme_activation_held(acme_wd_t *wd, apr_pool_t *p, const char *name, apr_tim
  * time ACME00734 logs, for the status page and acmectl; ACME00759 when it
  * cannot be written. Temporaries in p. */
 void acme_activation_held_restart_write(acme_wd_t *wd, apr_pool_t *p, apr_time_t at);
-/* The automatic restart for names (const char *) was refused now: the
- * configuration failed its test, which said said (ACME00717); it is tested
- * again at retry_at (apr_time_t). activation.json says so, for the status
- * page and acmectl (acme_store_restart_refused_write); ACME00780 when it
- * cannot be written. The next start removes it. Temporaries in p. */
-void acme_activation_held_restart_refused(acme_wd_t *wd, apr_pool_t *p,
-                                          const apr_array_header_t *names, apr_time_t retry_at,
-                                          const char *said);
 /* No restart is held (any more): activation.json removed (ACME00760 when it
  * cannot be). Temporaries in p. */
 void acme_activation_held_restart_clear(acme_wd_t *wd, apr_pool_t *p);

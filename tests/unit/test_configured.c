@@ -180,92 +180,39 @@ static void test_goes_live_words(void **state)
     apr_pool_t *p = *state;
     apr_time_t t = apr_time_from_sec(1800000000);   /* 2027-01-15T08:00:00Z */
 
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_MANUAL, t, 1, NULL,
-                                                        t, 1),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_MANUAL, t, 1, t, 1),
                         "goes live when the administrator restarts httpd (AcmeActivation "
                         "manual: apachectl graceful makes it live)");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_MANUAL, 0, 0, NULL,
-                                                        0, 0),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_MANUAL, 0, 0, 0, 0),
                         "goes live when the administrator restarts httpd (apachectl graceful)");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, t, 1, NULL,
-                                                        t, 1),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, t, 1, t, 1),
                         "goes live at the automatic restart after the refusal backoff ends "
                         "(2027-01-15T08:00:00Z), if it passes the check; apachectl graceful "
                         "tries it now");
     /* unknown: refused/NAME.json is written in either mode, both ways; a
      * held restart (only auto holds one) says auto */
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, 0, 0, NULL,
-                                                        t, 0),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, 0, 0, t, 0),
                         "goes live once it passes the check (automatic restart after the "
                         "refusal backoff ends, 2027-01-15T08:00:00Z; AcmeActivation manual: "
                         "apachectl graceful)");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, 0, 0, NULL,
-                                                        t, 1),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, 0, 0, t, 1),
                         "goes live once it passes the check: with AcmeActivation auto (the "
                         "default) at the automatic restart after the refusal backoff ends "
                         "(2027-01-15T08:00:00Z); with AcmeActivation manual, when the "
                         "administrator runs apachectl graceful");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, t, 0, NULL,
-                                                        t, 0),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, t, 0, t, 0),
                         "goes live at the automatic restart after the refusal backoff ends "
                         "(2027-01-15T08:00:00Z), if it passes the check");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, t, 1, NULL,
-                                                        0, 1),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, t, 1, 0, 1),
                         "goes live at the automatic restart (about 2027-01-15T08:00:00Z); "
                         "apachectl graceful makes it live now");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, t, 0, NULL,
-                                                        0, 0),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, t, 0, 0, 0),
                         "goes live at the automatic restart (at or after 2027-01-15T08:00:00Z)");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, 0, 0, NULL,
-                                                        0, 0),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, 0, 0, 0, 0),
                         "goes live at the automatic restart, within seconds");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, 0, 0, NULL,
-                                                        0, 0),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, 0, 0, 0, 0),
                         "goes live at the next restart (automatic within seconds; "
                         "AcmeActivation manual: apachectl graceful)");
-}
-
-/* A refused automatic restart: when, why, when it is tried again, and what
- * fixes it; not for a certificate the record does not list, nor under
- * manual. */
-static void test_goes_live_refused(void **state)
-{
-    apr_pool_t *p = *state;
-    apr_time_t t = apr_time_from_sec(1800000000);   /* 2027-01-15T08:00:00Z */
-    acme_store_refusal_t r = { t - apr_time_from_sec(300), "AH00526: Syntax error" };
-    char said[600];
-
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, t, 1, &r, 0, 1),
-                        "goes live once the configuration passes its test: the automatic "
-                        "restart was refused at 2027-01-15T07:55:00Z (configtest failed: "
-                        "AH00526: Syntax error); tried again at 2027-01-15T08:00:00Z; fix "
-                        "the configuration and run apachectl graceful");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, t, 1, &r, 0,
-                                                        0),
-                        "goes live once the configuration passes its test: the automatic "
-                        "restart was refused at 2027-01-15T07:55:00Z (configtest failed: "
-                        "AH00526: Syntax error); tried again at 2027-01-15T08:00:00Z");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, t, 0, &r, 0, 0),
-                        "goes live at the automatic restart (at or after "
-                        "2027-01-15T08:00:00Z)");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_MANUAL, t, 1, &r, 0,
-                                                        0),
-                        "goes live when the administrator restarts httpd (apachectl graceful)");
-    r.at = 0;
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, t, 1, &r, 0, 0),
-                        "goes live at the automatic restart (about 2027-01-15T08:00:00Z)");
-
-    /* why: the first non-empty line, no control characters, capped */
-    assert_string_equal(acme_store_restart_why(p, "\n  AH00526: bad\tline\nsecond\n"),
-                        "AH00526: bad?line");
-    assert_string_equal(acme_store_restart_why(p, NULL), "");
-    assert_string_equal(acme_store_restart_why(p, "a\x1b[31mb\xff\xc3\xa9"), "a?[31mb?\xc3\xa9");
-    memset(said, 'x', sizeof(said) - 1);
-    said[sizeof(said) - 1] = '\0';
-    said[ACME_STORE_REFUSED_WHY_MAX - 1] = '\xc3';   /* a character across the cap */
-    said[ACME_STORE_REFUSED_WHY_MAX] = '\xa9';
-    assert_int_equal(strlen(acme_store_restart_why(p, said)), ACME_STORE_REFUSED_WHY_MAX - 1 + 3);
-    assert_string_equal(acme_store_restart_why(p, said) + ACME_STORE_REFUSED_WHY_MAX - 1, "...");
 }
 
 int main(void)
@@ -275,7 +222,6 @@ int main(void)
         UNIT_TEST(test_configured_shared),
         UNIT_TEST(test_activation_mode),
         UNIT_TEST(test_goes_live_words),
-        UNIT_TEST(test_goes_live_refused),
     };
 
     if (unit_init() != 0) {

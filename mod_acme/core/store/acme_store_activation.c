@@ -72,21 +72,9 @@ acme_activation_mode_e acme_store_activation_mode_read(acme_store_t *store, apr_
 
 const char *acme_store_activation_goes_live(apr_pool_t *p, acme_activation_mode_e mode,
                                            apr_time_t restart_at, int listed,
-                                           const acme_store_refusal_t *refused,
                                            apr_time_t held_until, int full)
 {
     const char *now = full ? "; apachectl graceful makes it live now" : "";
-
-    if (refused && refused->at && restart_at && listed && mode != ACME_ACTIVATION_MANUAL) {
-        /* only the automatic restart is refused (the parent's configuration
-         * test failed): nothing goes live until the configuration is fixed */
-        return apr_psprintf(p, "goes live once the configuration passes its test: the "
-                            "automatic restart was refused at %s (configtest failed: %s); "
-                            "tried again at %s%s", acme_time_rfc3339(p, refused->at),
-                            refused->why && *refused->why ? refused->why : "?",
-                            acme_time_rfc3339(p, restart_at),
-                            full ? "; fix the configuration and run apachectl graceful" : "");
-    }
 
     if (mode == ACME_ACTIVATION_MANUAL) {
         /* nothing restarts by itself; a graceful restart also checks what

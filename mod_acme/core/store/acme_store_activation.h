@@ -12,7 +12,6 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 #include "acme_store.h"
-#include "acme_store_restart.h"
 
 #define ACME_STORE_ACTIVATION_MODE "activation-mode.json"
 
@@ -44,9 +43,6 @@ acme_activation_mode_e acme_store_activation_mode_read(acme_store_t *store, apr_
  *   - else at the automatic restart, about restart_at (apr_time_t, the held
  *     restart of activation.json; listed: the file names the certificate),
  *     at or after restart_at (not listed), or within seconds (0: none held);
- *   - the automatic restart of restart_at was refused (refused, NULL or
- *     at 0: none; only for a listed certificate, not under MANUAL): when,
- *     why, that the test runs again at restart_at, and what fixes it;
  *   - MANUAL: when the administrator restarts httpd (apachectl graceful),
  *     whatever the times;
  *   - UNKNOWN: as AUTO when a held restart says an automatic one is meant
@@ -56,6 +52,5 @@ acme_activation_mode_e acme_store_activation_mode_read(acme_store_t *store, apr_
  * live now, or tries it); else short, for a table cell. From p, or static. */
 const char *acme_store_activation_goes_live(apr_pool_t *p, acme_activation_mode_e mode,
                                            apr_time_t restart_at, int listed,
-                                           const acme_store_refusal_t *refused,
                                            apr_time_t held_until, int full);
 #endif
