@@ -12,6 +12,7 @@
 #include "acme_config.h"
 #include "acme_conf_parse.h"
 #include "acme_name.h"
+#include "acme_proc.h"
 
 /* ---- whole-configuration checks ------------------------------------------ */
 
@@ -598,12 +599,15 @@ static void check_warn_windows(apr_pool_t *p, server_rec *base, apr_array_header
  * (it reads the configuration, then signals): a store that refuses a start
  * must not keep the administrator from stopping the server. httpd takes
  * -k out of process->argv, so the command line is read where Linux keeps
- * it; elsewhere (or unreadable) 0. */
+ * it and parsed as httpd does (acme_proc_httpd_signal); elsewhere (or
+ * unreadable) 0, and such a store refuses the stop too. */
 static int stopping(apr_pool_t *p)
 {
     apr_file_t *f;
-    char *buf = apr_palloc(p, 8192), *a, *end, *k = NULL;
+    char *buf = apr_palloc(p, 8192), *a, *end;
     apr_size_t len = 8191;
+    apr_array_header_t *args = apr_array_make(p, 16, sizeof(const char *));
+    const char *k;
 
     if (apr_file_open(&f, "/proc/self/cmdline", APR_FOPEN_READ, 0, p) != APR_SUCCESS) {
         return 0;
@@ -612,13 +616,9 @@ static int stopping(apr_pool_t *p)
     apr_file_close(f);
     buf[len] = '\0';
     for (a = buf, end = buf + len; a < end; a += strlen(a) + 1) {
-        if (!strcmp(a, "-k") && a + 3 < end) {
-            k = a + 3;
-        }
-        else if (!strncmp(a, "-k", 2) && a[2]) {
-            k = a + 2;
-        }
+        APR_ARRAY_PUSH(args, const char *) = a;
     }
+    k = acme_proc_httpd_signal(args->nelts, (const char *const *)args->elts);
     return k && (!strcmp(k, "stop") || !strcmp(k, "graceful-stop"));
 }
 

@@ -791,7 +791,7 @@ def test_store_directory_of_another_owner_refused(httpd, unique):
             "it holds no certificates or keys but the configuration root recorded for each "
             "domain", "chown root:root '%s'" % config])
         assert "replace the certificates and keys" not in out, out
-        # stopping is never refused
+        # stopping is not refused (Linux: the command line is read)
         p = httpd._ctl("-k", "stop")
         assert p.returncode == 0, p.stdout + p.stderr
         wait_for(lambda: not httpd.running(), 30, what="httpd to stop")

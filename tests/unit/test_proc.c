@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -487,6 +488,55 @@ static void test_shebang_crlf_and_empty(void **state)
     assert_int_equal(shebang(p, "#!/bin/sh\n", 1, &interp, &arg), ACME_SHEBANG_NONE);
 }
 
+/* argv as httpd would be given it; NULL-terminated list of arguments */
+static const char *k_of(const char *a1, ...)
+{
+    const char *argv[16] = { "apache2" };
+    int argc = 1;
+    va_list ap;
+
+    va_start(ap, a1);
+    for (argv[argc] = a1; argv[argc] && argc < 15; argv[argc] = va_arg(ap, const char *)) {
+        argc++;
+    }
+    va_end(ap);
+    return acme_proc_httpd_signal(argc, argv);
+}
+
+static void test_httpd_signal(void **state)
+{
+    (void)state;
+    assert_string_equal(k_of("-k", "stop", NULL), "stop");
+    assert_string_equal(k_of("-kgraceful-stop", NULL), "graceful-stop");
+    assert_string_equal(k_of("-d", "/etc/apache2", "-k", "stop", NULL), "stop");
+    assert_string_equal(k_of("-DFOREGROUND", "-X", "-k", "stop", NULL), "stop");
+    /* flags share one "-", and the last letter may take the value */
+    assert_string_equal(k_of("-Xtk", "stop", NULL), "stop");
+    assert_string_equal(k_of("-Xkstop", NULL), "stop");
+    /* the first -k wins */
+    assert_string_equal(k_of("-k", "start", "-k", "stop", NULL), "start");
+    /* values of other options are no -k */
+    assert_null(k_of("-D", "-kstop", NULL));
+    assert_string_equal(k_of("-D", "-kfoo", "-k", "start", NULL), "start");
+    assert_string_equal(k_of("-f", "-k", "-k", "graceful", NULL), "graceful");
+    assert_null(k_of("-C", "-k stop", NULL));
+    assert_null(k_of("-c", "-k", NULL));
+    /* a glued value is the rest of the argument: "-Ef" logs to "f" */
+    assert_string_equal(k_of("-Ef", "-k", "stop", NULL), "stop");
+    /* the options end at "--", "-" or the first non-option */
+    assert_null(k_of("--", "-k", "stop", NULL));
+    assert_null(k_of("-", "-k", "stop", NULL));
+    assert_null(k_of("--help", "-k", "stop", NULL));
+    assert_null(k_of("stop", "-k", "stop", NULL));
+    /* an option httpd does not know: it refuses the command line */
+    assert_null(k_of("-Z", "-k", "stop", NULL));
+    assert_null(k_of("-Xz", "-k", "stop", NULL));
+    /* -k with no value, or none at all */
+    assert_null(k_of("-k", NULL));
+    assert_null(k_of(NULL));
+    assert_null(k_of("-t", NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,6 +560,7 @@ int main(void)
         UNIT_TEST(test_shebang_overlong),
         UNIT_TEST(test_shebang_missing_and_relative),
         UNIT_TEST(test_shebang_crlf_and_empty),
+        UNIT_TEST(test_httpd_signal),
     };
     if (unit_init()) {
         return 1;

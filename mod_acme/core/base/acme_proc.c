@@ -438,3 +438,34 @@ acme_shebang_e acme_proc_shebang(apr_pool_t *p, const char *buf, apr_size_t len,
     }
     return **interp == '/' ? ACME_SHEBANG_OK : ACME_SHEBANG_RELATIVE;
 }
+
+const char *acme_proc_httpd_signal(int argc, const char *const *argv)
+{
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *o;
+
+        /* apr_getopt: "-" alone and anything starting with "--" end the options */
+        if (a[0] != '-' || a[1] == '\0' || a[1] == '-') {
+            return NULL;
+        }
+        for (o = a + 1; *o; o++) {
+            if (strchr(ACME_HTTPD_VALUE_OPTS, *o)) {
+                const char *value = o[1] ? o + 1 : (i + 1 < argc ? argv[++i] : NULL);
+
+                if (*o == 'k') {
+                    return value;
+                }
+                if (!value) {
+                    return NULL;
+                }
+                break;
+            }
+            if (!strchr(ACME_HTTPD_FLAG_OPTS, *o)) {
+                return NULL;
+            }
+        }
+    }
+    return NULL;
+}

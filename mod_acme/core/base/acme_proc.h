@@ -143,4 +143,17 @@ typedef enum {
  * *interp and *arg are NULL unless set as said above; in p. */
 acme_shebang_e acme_proc_shebang(apr_pool_t *p, const char *buf, apr_size_t len,
                                  const char **interp, const char **arg);
+
+/* The value of httpd's "-k" in argv (argc entries, argv[0] the program), as
+ * httpd's apr_getopt reads its command line (server/main.c of httpd 2.4):
+ * the options taking a value are ACME_HTTPD_VALUE_OPTS, glued ("-kstop") or
+ * the next argument, whatever it starts with ("-D -kfoo" defines "-kfoo");
+ * the flags are ACME_HTTPD_FLAG_OPTS, several may share one "-"; the first
+ * -k wins; "--", "-" or the first argument not starting with "-" ends the
+ * options. NULL: no -k in option position, an option httpd does not know
+ * (it refuses the command line) or a "-k" with no value. Points into argv;
+ * no memory is allocated. */
+#define ACME_HTTPD_VALUE_OPTS "CcDdEefkR"
+#define ACME_HTTPD_FLAG_OPTS  "h?XlLtTSMvV"
+const char *acme_proc_httpd_signal(int argc, const char *const *argv);
 #endif
