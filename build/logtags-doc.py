@@ -55,8 +55,9 @@ ADVICE = {
              "'apachectl graceful' is refused earlier (ACME01509); this one is a graceful "
              "restart signalled with kill -USR1, which stops the server. Logged by the "
              "background walk of keys/ and archive/, it does not stop a running server.",
-    "01509": "configtest fails, a start is refused, and 'apachectl graceful' or 'apache2 -k "
-             "graceful' signals nothing: the running server keeps serving. Run the chown and "
+    "01509": "configtest fails, a start is refused, and 'apachectl graceful' or '<httpd> -k "
+             "graceful' (the message names the program httpd was run as: apache2, httpd) "
+             "signals nothing: the running server keeps serving. Run the chown and "
              "chmod the message gives as root, then 'acmectl check', and renew what it names "
              "('acmectl renew NAME'); then the graceful restart. A graceful restart signalled "
              "with kill -USR1 skips this check and stops the server (ACME01508).",

@@ -21,6 +21,7 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
+#include <http_main.h>
 #include <mpm_common.h>
 
 #include "acme_private.h"
@@ -219,11 +220,11 @@ static void dir_report(modes_walk_t *w, const char *path, const char *rel,
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, w->rt->base, "ACME01509: "
                      "the store directory %s is owned by %s, not root, who alone must write "
                      "it: %s. Until root owns it, configtest fails and httpd does not start; "
-                     "'apachectl graceful' and 'apache2 -k graceful' are refused and a running "
+                     "'apachectl graceful' and '%s -k graceful' are refused and a running "
                      "server keeps serving what it loaded; mod_acme never changes an owner (its "
-                     "owner could change it back); fix: chown root:root '%s' && chmod %04o '%s', then "
-                     "'acmectl check'", path, owner_of(w->p, st->st_uid), owner_why(rel), path,
-                     (unsigned)want, path);
+                     "owner could change it back); fix: chown root:root '%s' && chmod %04o "
+                     "'%s', then 'acmectl check'", path, owner_of(w->p, st->st_uid),
+                     owner_why(rel), ap_server_argv0, path, (unsigned)want, path);
         w->foreign++;
         return;
     }

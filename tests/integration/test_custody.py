@@ -750,6 +750,13 @@ def test_store_directory_of_another_owner_refused(httpd, unique):
             "configtest fails and httpd does not start; 'apachectl graceful' and 'apache2 -k "
             "graceful' are refused and a running server keeps serving"])
         assert "ACME01509: the store directory %s " % config not in out, out
+        # the command named is the program httpd was run as
+        link = os.path.join(httpd.serverroot, "httpd")
+        os.symlink(harness.APACHE_BIN, link)
+        p = harness.run([link, "-d", httpd.serverroot, "-f", httpd.conf_path, "-t"],
+                        env=harness.clean_env(httpd.extra_env))
+        assert p.returncode != 0 and "'apachectl graceful' and 'httpd -k graceful' are " \
+            "refused" in p.stderr + p.stdout, p.stderr + p.stdout
         generations = httpd.generation_count()
         rc, out = _apachectl_graceful(httpd)
         assert rc != 0 and "ACME01509" in out and keys in out, out
