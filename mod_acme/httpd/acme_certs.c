@@ -598,26 +598,13 @@ static const acme_domain_t *fallback_domain(request_rec *r)
     return d;
 }
 
-/* 1 when the certificate of d is staged and only an administrator's restart
- * makes it live (AcmeActivation manual): no retry time can be promised then;
- * else 0. Reads the status records (cached); memory from r->pool. */
-static int waits_for_admin(request_rec *r, const acme_domain_t *d)
-{
-    acme_runtime_t *rt = acme_runtime_get(r->server);
-    const acme_status_record_t *st;
-
-    if (!rt || !rt->store || rt->activation_auto) {
-        return 0;
-    }
-    st = apr_hash_get(acme_status_records(rt, r->pool), d->name, APR_HASH_KEY_STRING);
-    return st && st->state == ACME_STATUS_STAGED;
-}
-
 /* Runs before mod_ssl's own 503 for vhosts on a fallback certificate, so
  * the visitor reads why and for how long. Challenges pass through. */
 static int certs_unavailable(request_rec *r)
 {
     const acme_domain_t *d;
+    const char *text;
+    int retry;
 
     if (r->main || r->prev || !ap_ssl_conn_is_ssl(r->connection)) {
         return DECLINED;
@@ -632,14 +619,13 @@ static int certs_unavailable(request_rec *r)
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "ACME00613: 503 for %s: waiting for the "
                   "certificate of %s", r->hostname ? r->hostname : "-", d->name);
     r->status = HTTP_SERVICE_UNAVAILABLE;
-    /* staged under AcmeActivation manual: nothing changes until an
-     * administrator restarts httpd, so no time to come back is promised */
-    if (!waits_for_admin(r, d)) {
+    text = acme_status_waiting_text(r, d, domain_ca(d), &retry);
+    if (retry) {
         apr_table_setn(r->headers_out, "Retry-After", RETRY_AFTER_SECONDS);
     }
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     ap_set_content_type(r, "text/plain; charset=utf-8");
-    ap_rputs(acme_status_waiting_text(r, d, domain_ca(d)), r);
+    ap_rputs(text, r);
     return DONE;
 }
 

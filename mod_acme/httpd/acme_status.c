@@ -31,7 +31,6 @@
 #include "acme_status_cache.h"
 #include "acme_status.h"
 #include "acme_cluster_view.h"
-#include "acme_dns_persist.h"
 
 /* Fewer days than this left counts as expiring soon, whatever the windows. */
 #define EXPIRING_SOON_DAYS  7
@@ -656,122 +655,6 @@ json_t *acme_status_document(request_rec *r, const char *only)
         }
     }
     return doc;
-}
-
-/* When HTTPS starts: "automatically <when>" with AcmeActivation auto; with
- * manual only at the administrator's graceful restart after <done>. */
-static const char *starts_when(request_rec *r, const char *when, const char *done)
-{
-    acme_runtime_t *rt = acme_runtime_get(r->server);
-
-    return !rt || rt->activation_auto
-           ? apr_pstrcat(r->pool, "automatically ", when, NULL)
-           : apr_pstrcat(r->pool, done, " and the site's administrator restarts httpd "
-                         "(AcmeActivation manual: apachectl graceful makes it live)", NULL);
-}
-
-/* While a dns-persist-01 record is missing or wrong nothing is asked of the
- * CA: the page says so and shows the record to set (no secret: the DNS
- * shows it to anyone once set). NULL when the job waits for nothing of the
- * kind. */
-static const char *waiting_for_record(request_rec *r, const char *first, const char *ca,
-                                      const acme_status_record_t *st)
-{
-    const apr_array_header_t *lines;
-    const char *text = "";
-    int i;
-
-    if (!st || !st->activity || !strstr(st->activity, "dns-persist-01")) {
-        return NULL;
-    }
-    lines = acme_dns_persist_record_lines_in(r->pool, st->activity);
-    if (!lines->nelts) {
-        return NULL;
-    }
-    for (i = 0; i < lines->nelts; ++i) {
-        text = apr_pstrcat(r->pool, text, "\n    ", APR_ARRAY_IDX(lines, i, const char *), NULL);
-    }
-    return apr_psprintf(r->pool, "mod_acme: the certificate for %s waits for a DNS TXT record "
-                        "(dns-persist-01): nothing is asked of the CA (%s) until the site's "
-                        "administrator %s, once:\n%s\n\nmod_acme looks for it by itself; "
-                        "HTTPS for this site starts %s.\n",
-                        first, ca, strstr(st->activity, "change it to:")
-                                   ? "replaces the TXT record there with this one"
-                                   : "sets this TXT record", text,
-                        starts_when(r, "after it is in place",
-                                    "once it is in place, the certificate has arrived"));
-}
-
-/* While the CA's rate limit pauses new orders, or the CA does not answer,
- * nothing is being obtained: the page says what it waits for and until
- * when (the record's activity, ACME_ACTIVITY_*). NULL otherwise. */
-static const char *waiting_for_ca(request_rec *r, const char *first, const char *ca,
-                                  const acme_status_record_t *st)
-{
-    const char *tail = apr_pstrcat(r->pool, " HTTPS for this site starts ",
-                                   starts_when(r, "when the certificate arrives",
-                                               "once the certificate has arrived"), ".\n", NULL);
-
-    if (st && st->activity && !strncmp(st->activity, ACME_ACTIVITY_ORDERS_PAUSED,
-                                       sizeof(ACME_ACTIVITY_ORDERS_PAUSED) - 1)) {
-        return apr_psprintf(r->pool, "mod_acme: the certificate for %s waits for the rate "
-                            "limit of the CA (%s): it takes no new order before %s.%s", first,
-                            ca, st->activity + sizeof(ACME_ACTIVITY_ORDERS_PAUSED) - 1, tail);
-    }
-    if (st && st->activity && !strncmp(st->activity, ACME_ACTIVITY_CA_DOWN,
-                                       sizeof(ACME_ACTIVITY_CA_DOWN) - 1)) {
-        return apr_psprintf(r->pool, "mod_acme: the certificate for %s waits for the CA (%s), "
-                            "which has not answered since %s.%s", first, ca,
-                            st->activity + sizeof(ACME_ACTIVITY_CA_DOWN) - 1, tail);
-    }
-    return NULL;
-}
-
-const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, const char *ca)
-{
-    acme_runtime_t *rt = acme_runtime_get(r->server);
-    const char *first = APR_ARRAY_IDX(d->names, 0, const char *), *reason, *next;
-    const acme_status_record_t *st = NULL;
-
-    if (rt && rt->store) {
-        st = apr_hash_get(acme_status_records(rt, r->pool), d->name, APR_HASH_KEY_STRING);
-    }
-    if (st && st->state == ACME_STATUS_STAGED) {
-        /* obtained: what remains is the restart that makes it live */
-        return apr_psprintf(r->pool, "mod_acme: the certificate for %s has been obtained from "
-                            "%s and is staged: it %s. HTTPS for this site starts then.\n",
-                            first, ca, acme_status_goes_live(rt, r->pool, d->name, 1));
-    }
-    if ((reason = waiting_for_record(r, first, ca, st)) != NULL) {
-        return reason;
-    }
-    if ((reason = waiting_for_ca(r, first, ca, st)) != NULL) {
-        return reason;
-    }
-    /* failing as on the status page (acme_status_record_shown_state) */
-    if (!st || !st->error || !acme_status_record_failing(st)) {
-        return apr_psprintf(r->pool, "mod_acme: the certificate for %s is being obtained from "
-                            "%s; HTTPS for this site starts %s.\n", first, ca,
-                            starts_when(r, "when it arrives", "once it has arrived"));
-    }
-    acme_problem_advice_of(r->pool, st->error->type, st->error->kind, st->error->detail,
-                           NULL, &reason);
-    reason = reason ? reason
-           : !st->error->type ? "a step failed without an error from the CA (a hook, the "
-                                "network or this server's store)"
-           : "the CA refused the order";
-    next = st->next_action > apr_time_now()
-           ? apr_psprintf(r->pool, "the next attempt is at %s",
-                          acme_time_rfc3339(r->pool, st->next_action))
-           : "the next attempt comes soon";
-    return apr_psprintf(r->pool, "mod_acme: obtaining the certificate for %s from %s is "
-                        "failing: %s (%d attempt%s since %s); %s. HTTPS for this site starts "
-                        "%s; the site's administrator finds what to change on the server's "
-                        "status page and in its error log.\n",
-                        first, ca, reason, st->attempts, st->attempts == 1 ? "" : "s",
-                        acme_time_rfc3339(r->pool, st->error->since ? st->error->since
-                                                                     : st->error->at),
-                        next, starts_when(r, "once it succeeds", "once it has succeeded"));
 }
 
 /* The certificate a detail address names (its store name or one of its

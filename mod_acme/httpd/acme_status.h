@@ -45,14 +45,18 @@ json_t *acme_status_document(request_rec *r, const char *only);
  * with r->header_only), OK when the handler is to answer r. */
 int acme_status_handler_begin(request_rec *r, const char *handler);
 
-/* acme_status.c: the text of the 503 a name waiting for its first
+/* acme_status_waiting.c: the text of the 503 a name waiting for its first
  * certificate answers (ca: the CA's directory URL): "being obtained"; while
  * no order is made until a dns-persist-01 TXT record is set, that it waits
  * for it, with the record to set; or, when obtaining it is failing (as the
  * status page says), a short reason
  * from the CA's problem type (never the CA's own text, which can carry
- * paths or tokens), how long and the next attempt. From r->pool. */
-const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, const char *ca);
+ * paths or tokens), how long and the next attempt. From r->pool.
+ * *retry: 1 when a time to come back can be promised (Retry-After), 0 when
+ * the certificate is staged under AcmeActivation manual, where nothing
+ * changes until an administrator restarts httpd. */
+const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, const char *ca,
+                                     int *retry);
 
 /* acme_status_live.c: a cache of the live certificates' facts, from p
  * (pconf); NULL when its mutex cannot be made (the page then reads every
