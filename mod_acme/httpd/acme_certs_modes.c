@@ -270,7 +270,8 @@ static void dir_check(modes_walk_t *w, int dirfd, const char *name, const struct
                      (unsigned)(st->st_mode & 07777), owner_of(w->p, st->st_uid),
                      owner_why(rel), w->refuse ? "httpd does not start until root owns it (a "
                      "graceful restart signalled with kill -USR1 skips the check that refuses "
-                     "it earlier and stops the server)" : "mod_acme leaves it as it is", path, (unsigned)want, path);
+                     "it earlier and stops the server)" : "mod_acme leaves it as it is", path,
+                     (unsigned)want, path);
         w->foreign++;
     }
     else {

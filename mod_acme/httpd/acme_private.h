@@ -55,19 +55,20 @@ void acme_certs_keys_batch_end(acme_runtime_t *rt);
  * archived and the fallback privkey.pem 0600, every other top-level
  * directory, archive/<name>/ and its versions 0755 at most; a directory of
  * root's owned by another user is an error naming its owner, what it holds
- * and the fix (ACME01508), left as it is. Only bits are taken away, never added; only root's files are
- * changed; links are never followed. Each change is a warning naming the
- * path, its mode and what was done (ACME00675 for an archived key, ACME00690
- * another key, ACME01507 a directory writable by others, ACME00691 another
- * directory), a failed one an error with the chmod to run (ACME00692). Before serving only
- * what is served: keys/<name>/ and the live version of each configured
- * domain (ACME00696 at debug, with how long it took). All of keys/ and
- * archive/ (every archived version, keys of names configured nowhere) once
- * per parent process (its first start, or a new AcmeStoreDir), walked by the
- * monitor hook in slices of 200 ms after the server serves (ACME00697 at
- * debug when done). Returns how many directories of root's another user
- * owns among those checked before serving: more than 0 refuses the start
- * (the background walk only logs them). Temporary memory from ptemp. */
+ * and the fix (ACME01508), left as it is. Only bits are taken away, never
+ * added; only root's files are changed; links are never followed. Each change
+ * is a warning naming the path, its mode and what was done (ACME00675 for an
+ * archived key, ACME00690 another key, ACME01507 a directory writable by
+ * others, ACME00691 another directory), a failed one an error with the chmod
+ * to run (ACME00692). Before serving only what is served: keys/<name>/ and
+ * the live version of each configured domain (ACME00696 at debug, with how
+ * long it took). All of keys/ and archive/ (every archived version, keys of
+ * names configured nowhere) once per parent process (its first start, or a
+ * new AcmeStoreDir), walked by the monitor hook in slices of 200 ms after the
+ * server serves (ACME00697 at debug when done). Returns how many directories
+ * of root's another user owns among those checked before serving: more than 0
+ * refuses the start (the background walk only logs them). Temporary memory
+ * from ptemp. */
 int acme_certs_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp);
 /* acme_certs_modes.c, configtest (as root; nothing otherwise): tells, as
  * warnings on stderr, every directory of the store that the next start or
