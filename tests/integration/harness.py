@@ -872,6 +872,26 @@ def configtest_fails(httpd, words):
     return out
 
 
+def staged_check_pids(serverroot, skip=()):
+    """The processes running the parent's configuration test before an
+    automatic restart (a command line with ACME_STAGED_CHECK, -t and
+    serverroot: other servers of the suite run their own), read from /proc;
+    the pids in skip are not read again."""
+    needle = serverroot.encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in skip:
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"ACME_STAGED_CHECK" in args and b"-t" in args and any(needle in a for a in args):
+            found.append(int(entry))
+    return found
+
+
 def names_place(out, where):
     """Whether out names the config line where ("FILE:LINE", Httpd.where) as
     mod_acme does, or as httpd does ("line LINE of FILE")."""

@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 
-from harness import ssl_vhost, wait_for
+from harness import ssl_vhost, staged_check_pids, wait_for
 
 from test_privsep import logged
 
@@ -36,7 +36,7 @@ class ConfigtestStopper:
     root), looking at /proc every few ms: the restart it precedes then waits."""
 
     def __init__(self, serverroot):
-        self.needle = serverroot.encode()
+        self.serverroot = serverroot
         self.pid = None
         self.stopped = threading.Event()
         self._quit = threading.Event()
@@ -44,23 +44,14 @@ class ConfigtestStopper:
 
     def _run(self):
         while not self._quit.is_set() and self.pid is None:
-            for entry in os.listdir("/proc"):
-                if not entry.isdigit():
-                    continue
+            for pid in staged_check_pids(self.serverroot):
                 try:
-                    with open("/proc/%s/cmdline" % entry, "rb") as f:
-                        args = f.read().split(b"\0")
+                    os.kill(pid, signal.SIGSTOP)
                 except OSError:
                     continue
-                if b"ACME_STAGED_CHECK" in args and b"-t" in args \
-                        and any(self.needle in a for a in args):
-                    try:
-                        os.kill(int(entry), signal.SIGSTOP)
-                    except OSError:
-                        continue
-                    self.pid = int(entry)
-                    self.stopped.set()
-                    return
+                self.pid = pid
+                self.stopped.set()
+                return
             self._quit.wait(0.003)
 
     def resume(self):

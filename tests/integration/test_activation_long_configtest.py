@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 
-from harness import cert_names, slow
+from harness import cert_names, slow, staged_check_pids
 
 from test_auto_https import debian_listen, plain_vhost
 
@@ -32,24 +32,14 @@ class StagedCheckCounter:
     at /proc every 10 ms (each such test runs for well over 100 ms here)."""
 
     def __init__(self, serverroot):
-        self.needle = serverroot.encode()
+        self.serverroot = serverroot
         self.pids = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
         while not self._stop.is_set():
-            for entry in os.listdir("/proc"):
-                if not entry.isdigit() or int(entry) in self.pids:
-                    continue
-                try:
-                    with open("/proc/%s/cmdline" % entry, "rb") as f:
-                        args = f.read().split(b"\0")
-                except OSError:
-                    continue
-                if b"ACME_STAGED_CHECK" in args and b"-t" in args \
-                        and any(self.needle in a for a in args):
-                    self.pids.add(int(entry))
+            self.pids.update(staged_check_pids(self.serverroot, self.pids))
             self._stop.wait(0.01)
 
     def __enter__(self):
