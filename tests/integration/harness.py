@@ -10,6 +10,7 @@ build/build.sh builds): ACME_BUILD_DIR/.libs/mod_acme.so and ACME_BUILD_DIR/acme
 import atexit
 import base64
 import contextlib
+import ctypes
 import datetime
 import fcntl
 import http.client
@@ -23,6 +24,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import tempfile
 import time
@@ -1293,19 +1295,68 @@ def need_faketime():
                     % FAKETIME_LIB)
 
 
+# struct ft_shared_s of libfaketime 0.9.10 as ft_shm_create() sets it: no
+# ticks, no file index, the start times (real, monotonic, raw; boot) unset
+FAKETIME_SHM_INIT = struct.pack("=QQ" + "qq" * 4, 0, 0, 0, -1, 0, -1, 0, -1, 0, 0)
+
+
+def faketime_shared(tag):
+    """A semaphore and a shared memory object for libfaketime, named after tag,
+    that the caller owns until faketime_unshare: FAKETIME_SHARED's value.
+
+    Without it the first process under libfaketime makes its own, named
+    after its pid, and unlinks them when it exits (so does any process
+    forked from it, at exit()): "apache2 -k start" exits after forking the
+    daemon, and a configuration test the daemon runs later inherits a stale
+    name; it makes its own then, unless an object of a killed process with
+    its pid is left in /dev/shm, and then fails ("libfaketime: In
+    ft_shm_init(), sem_open failed and recreation attempts failed")."""
+    sem, shm = "/faketime_sem_it_%s" % tag, "/faketime_shm_it_%s" % tag
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.sem_open.restype = ctypes.c_void_p
+    handle = libc.sem_open(sem.encode(), os.O_CREAT | os.O_EXCL, 0o600, 1)
+    if not handle:
+        raise HarnessError("sem_open %s: %s" % (sem, os.strerror(ctypes.get_errno())))
+    libc.sem_close(ctypes.c_void_p(handle))
+    fd = os.open("/dev/shm" + shm, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(FAKETIME_SHM_INIT)
+    return "%s %s" % (sem, shm)
+
+
+def faketime_unshare(shared):
+    """Removes what faketime_shared made (shared: its value)."""
+    sem, shm = shared.split()
+    for path in ("/dev/shm/sem." + sem[1:], "/dev/shm" + shm):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
 class FakeClockHttpd(Httpd):
     """httpd under libfaketime: its wall clock is whatever the spec in
     clock_file says ("+0", "+365d", "-1d", "+150" seconds), re-read every
-    second; the monotonic clock stays real, as after a real clock jump."""
+    second; the monotonic clock stays real, as after a real clock jump.
+    Every process of it shares one libfaketime semaphore the test owns
+    (faketime_shared), so none of them makes or removes one."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.clock_file = os.path.join(self.serverroot, "faketime.rc")
         self.set_clock("+0")
+        self.faketime_shared = faketime_shared(os.path.basename(self.serverroot))
         self.extra_env.update({"LD_PRELOAD": FAKETIME_LIB,
                                "FAKETIME_TIMESTAMP_FILE": self.clock_file,
                                "FAKETIME_CACHE_DURATION": "1",
-                               "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
+                               "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                               "FAKETIME_SHARED": self.faketime_shared})
+
+    def cleanup(self, keep=False):
+        try:
+            super().cleanup(keep)
+        finally:
+            faketime_unshare(self.faketime_shared)
 
     def set_clock(self, spec):
         with open(self.clock_file + ".tmp", "w") as f:

@@ -54,6 +54,10 @@ def started(httpd_factory, pebble, name):
     life = (cert.not_valid_after - cert.not_valid_before).total_seconds()
     assert abs(life - VALIDITY) < 3600, "Pebble ignored certificateValidityPeriod: %s s" % life
     httpd.wait_idle()
+    # the restart's configuration test, run by the daemon after "apache2 -k
+    # start" exited, found the test's libfaketime semaphore: none is removed
+    assert "libfaketime" not in httpd.error_log_text(), httpd.diagnostics(40)
+    assert os.path.exists("/dev/shm/sem." + httpd.faketime_shared.split()[0][1:])
     return httpd, cert
 
 
