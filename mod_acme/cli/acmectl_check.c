@@ -605,7 +605,7 @@ static void check_report(check_t *c)
                        error ? ": " : "", error ? error : "");
     }
     json_array_foreach(c->orders, i, f) {
-        acmectl_printf(c->ctl, "order in progress: %s: step %s, started %s\n",
+        acmectl_printf(c->ctl, "order in progress: %s: saved at step %s, started %s\n",
                        json_string_value(json_object_get(f, "name")),
                        json_string_value(json_object_get(f, "step")),
                        json_string_value(json_object_get(f, "started")));

@@ -7,7 +7,8 @@ consistent: no temp files, every archived key matches its certificate, keys
 
 The points are made to last: a proxy in front of Pebble holds the request
 that follows the point, while the test watches jobs/<name>.json's "step"
-every few milliseconds and then kills."""
+(the order saved where a resume needs it) every few milliseconds and then
+kills."""
 import json
 import os
 import random
@@ -21,10 +22,12 @@ from harness import kill9, pids_with_arg, ssl_vhost, store_problems, wait_for
 
 ISSUE_TIMEOUT = 60
 
-# point -> (the step jobs/<name>.json shows there, the request the proxy holds, skip)
+# point -> (the step jobs/<name>.json shows there, the request the proxy holds, skip).
+# The record is written when the order is made and again at step certificate
+# (what a resume needs), so between the two it says "authorize".
 POINTS = {
     "order-created": ("authorize", "POST", r"^/authZ/", 0),          # fetching authorizations
-    "challenge-answered": ("validate", "POST", r"^/finalize-order/", 0),  # finalize, validated?
+    "challenge-answered": ("authorize", "POST", r"^/finalize-order/", 0),  # finalize, validated?
     "finalized": ("certificate", "POST", r"^/certZ/", 0),            # downloading the chain
 }
 

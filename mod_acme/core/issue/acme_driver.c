@@ -276,6 +276,7 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
          * no other server could find: the claim confirmed still this one's. */
         if (step == ACME_STEP_ORDER && !rec->job->order_url
             && (!gate_kept(driver, rec, domain, p) || orders_paused(driver, rec, domain, p))) {
+            acme_record_status_update(driver, rec, domain, p);
             return;
         }
         new_order = step == ACME_STEP_ORDER && !rec->job->order_url;
@@ -327,9 +328,9 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
                      "ACME00410: %s: cannot save the order state; a restart would start over",
                      domain->name);
         }
-        acme_record_status_update(driver, rec, domain, sc.p);
         apr_pool_destroy(sc.p);
         if (!gate_kept(driver, rec, domain, p)) {
+            acme_record_status_update(driver, rec, domain, p);
             return;
         }
         /* The CA validates while the other names of this run take their
@@ -339,6 +340,11 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
             break;
         }
     }
+    /* The status record is written once per run, with the step the run
+     * ended at: steps passed within one run (ms apart) are never seen by a
+     * reader, and each write is a new file, which on ext4 costs an inode
+     * allocation that grows with the inodes freed just before. */
+    acme_record_status_update(driver, rec, domain, p);
     rec->next_run = acme_core_now(&driver->ctx);
 }
 

@@ -317,18 +317,25 @@ acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
      * step re-reads the order, so every later step sees the CA's current view. */
     job->order_url = apr_pstrdup(pool, order);
     job->started = started_at;
+    job->saved_order = job->order_url;
+    job->saved_at_certificate = step && !strcmp(step, acme_job_step_name(ACME_STEP_CERTIFICATE));
     *resumed = 1;
     return job;
 }
 
 apr_status_t acme_job_save(acme_driver_t *driver, const acme_domain_t *domain,
-                           const acme_job_t *job, apr_pool_t *ptemp)
+                           acme_job_t *job, apr_pool_t *ptemp)
 {
+    int at_certificate = job->step == ACME_STEP_CERTIFICATE;
     json_t *json;
     apr_status_t rv;
 
     /* Nothing to resume before the order exists or after staging. */
     if (!job->order_url || job->step >= ACME_STEP_STAGED) {
+        return APR_SUCCESS;
+    }
+    if (job->saved_order && !strcmp(job->saved_order, job->order_url)
+        && job->saved_at_certificate == at_certificate) {
         return APR_SUCCESS;
     }
     json = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "name", domain->name,
@@ -341,6 +348,10 @@ apr_status_t acme_job_save(acme_driver_t *driver, const acme_domain_t *domain,
     rv = acme_store_write_json_unsynced(driver->store, ptemp, job_json_path(ptemp, domain->name),
                                         json, ACME_STORE_KEY_PERMS);
     json_decref(json);
+    if (rv == APR_SUCCESS) {
+        job->saved_order = job->order_url;
+        job->saved_at_certificate = at_certificate;
+    }
     return rv;
 }
 

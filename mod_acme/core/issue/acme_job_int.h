@@ -117,6 +117,8 @@ typedef struct acme_job_t {
     int finalized;                  /* and the CA took it: the order is processing */
     int keep_order;                 /* a failure keeps the order (jobs/<name>.json): its
                                      * certificate is fetched again at the next attempt */
+    const char *saved_order;        /* the order URL jobs/<name>.json holds, or NULL */
+    int saved_at_certificate;       /* and whether it was written at step certificate */
 } acme_job_t;
 
 #define ACME_ERR_TYPE_MAX   128
@@ -593,10 +595,15 @@ const char *acme_job_fingerprint(apr_pool_t *p, const acme_domain_t *domain);
 acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
                              const char *ca_url, apr_time_t live_issued_at,
                              apr_pool_t *pool, apr_pool_t *ptemp, apr_time_t now, int *resumed);
-/* Written at every step without fsync (acme_store_write_json_unsynced): a
- * machine's crash resumes it a step earlier, or orders anew. */
+/* Writes jobs/<name>.json without fsync (acme_store_write_json_unsynced)
+ * when what a resume reads changed since the last write: the order URL, or
+ * whether the step is certificate (the week-long age rule). The steps in
+ * between are not written: a resume re-reads the order at the CA anyway
+ * (RFC 8555 §7.1.3), and each write is a new file. A machine's crash resumes
+ * the order, or orders anew. Returns APR_SUCCESS (also when nothing needed
+ * writing), APR_ENOMEM, or the store's error; memory from ptemp. */
 apr_status_t acme_job_save(acme_driver_t *driver, const acme_domain_t *domain,
-                           const acme_job_t *job, apr_pool_t *ptemp);
+                           acme_job_t *job, apr_pool_t *ptemp);
 void acme_job_remove_files(acme_driver_t *driver, const char *name, apr_pool_t *ptemp);
 /* Withdraws every published answer of the job. */
 void acme_job_withdraw_all(acme_driver_t *driver, acme_job_t *job);

@@ -73,6 +73,7 @@ static void job_drop_order(acme_step_ctx_t *sc)
 
     acme_job_withdraw_all(sc->driver, job);
     job->order_url = job->finalize_url = job->cert_url = NULL;
+    job->saved_order = NULL;            /* its record is removed below */
     job->authz_urls = NULL;
     job->probed = job->order_ready = job->finalized = 0;   /* the next order is asked anew */
     acme_job_remove_files(sc->driver, sc->domain->name, sc->p);
