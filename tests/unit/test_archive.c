@@ -402,6 +402,182 @@ static void test_staged_verdict(void **state)
     assert_string_not_equal(verdict, other);
 }
 
+/* Which type mod_acme makes at each level of keys/, archive/ and domains/:
+ * anything else there is acmectl check's to report. */
+static void test_made_type(void **state)
+{
+    (void)state;
+    assert_int_equal(acme_store_made_type("archive"), S_IFDIR);
+    assert_int_equal(acme_store_made_type("keys"), S_IFDIR);
+    assert_int_equal(acme_store_made_type("archive/a.org"), S_IFDIR);
+    assert_int_equal(acme_store_made_type("archive/a.org/20240101T000000Z-01"), S_IFDIR);
+    assert_int_equal(acme_store_made_type("archive/a.org/20240101T000000Z-01/cert.pem"), S_IFREG);
+    assert_int_equal(acme_store_made_type("archive/a.org/v/cert.pem/x"), -1);
+    assert_int_equal(acme_store_made_type("keys/a.org"), S_IFDIR);
+    assert_int_equal(acme_store_made_type("keys/a.org/k1.key"), S_IFREG);
+    assert_int_equal(acme_store_made_type("keys/a.org/k1.key/x"), -1);
+    assert_int_equal(acme_store_made_type("domains/a.org"), S_IFLNK);
+    assert_int_equal(acme_store_made_type("domains/a.org/cert.pem"), -1);
+    /* the child's areas, config/, the top's files: judged elsewhere */
+    assert_int_equal(acme_store_made_type("staging/a.org/cert.pem"), 0);
+    assert_int_equal(acme_store_made_type("config/a.org.json"), 0);
+    assert_int_equal(acme_store_made_type("configured.json"), 0);
+}
+
+/* Only plain directories holding a plain cert.pem are versions: an empty
+ * one, one with only a key, a link to a good version elsewhere and a stray
+ * file are not. */
+static void test_archive_versions(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    const char *arch = acme_store_path(store, p, "archive/example.org");
+    apr_array_header_t *versions;
+
+    make_version(store, p, "example.org", "20240101T000000Z-01");
+    make_version(store, p, "example.org", "20240103T000000Z-03");
+    make_version(store, p, "other.org", "20240104T000000Z-04");
+    assert_int_equal(mkdir(apr_pstrcat(p, arch, "/20240105T000000Z-05", NULL), 0755), 0);
+    assert_int_equal(acme_store_write(store, p, "archive/example.org/20240106T000000Z-06/"
+                                      "privkey.pem", "k", 1, ACME_STORE_KEY_PERMS), APR_SUCCESS);
+    assert_int_equal(symlink("../other.org/20240104T000000Z-04",
+                             apr_pstrcat(p, arch, "/20240107T000000Z-07", NULL)), 0);
+    fclose(fopen(apr_pstrcat(p, arch, "/junk.txt", NULL), "w"));
+    assert_int_equal(acme_store_archive_versions(store, p, "example.org", &versions),
+                     APR_SUCCESS);
+    assert_string_equal(apr_array_pstrcat(p, versions, ' '),
+                        "20240101T000000Z-01 20240103T000000Z-03");
+    assert_int_equal(acme_store_archive_versions(store, p, "none.org", &versions), APR_SUCCESS);
+    assert_int_equal(versions->nelts, 0);
+    assert_int_equal(acme_store_archive_versions(store, p, "../etc", &versions), APR_EINVAL);
+}
+
+/* The shapes of domains/<name>: mod_acme's link, and what else can stand there. */
+static void test_live_state(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    const char *link = acme_store_path(store, p, "domains/example.org"), *target;
+
+    make_version(store, p, "example.org", "20240101T000000Z-01");
+    make_version(store, p, "other.org", "20240102T000000Z-02");
+    assert_int_equal(acme_store_live_state(store, p, "example.org", &target),
+                     ACME_STORE_LIVE_ABSENT);
+    assert_null(target);
+    make_live(store, p, "example.org", "20240101T000000Z-01");
+    assert_int_equal(acme_store_live_state(store, p, "example.org", &target), ACME_STORE_LIVE_OK);
+    assert_string_equal(target, "../archive/example.org/20240101T000000Z-01");
+    /* a dangling link: no such version */
+    make_live(store, p, "example.org", "20990101T000000Z-99");
+    assert_int_equal(acme_store_live_state(store, p, "example.org", &target),
+                     ACME_STORE_LIVE_DANGLING);
+    /* links out of archive/<name>/: another name's version, an absolute
+     * path, a way round through .., a version that is itself a link */
+    unlink(link);
+    assert_int_equal(symlink("../archive/other.org/20240102T000000Z-02", link), 0);
+    assert_int_equal(acme_store_live_state(store, p, "example.org", &target),
+                     ACME_STORE_LIVE_OUTSIDE);
+    unlink(link);
+    assert_int_equal(symlink("/etc", link), 0);
+    assert_int_equal(acme_store_live_state(store, p, "example.org", &target),
+                     ACME_STORE_LIVE_OUTSIDE);
+    unlink(link);
+    assert_int_equal(symlink("../archive/example.org/../other.org/20240102T000000Z-02", link),
+                     0);
+    assert_int_equal(acme_store_live_state(store, p, "example.org", &target),
+                     ACME_STORE_LIVE_OUTSIDE);
+    assert_int_equal(symlink("../../other.org/20240102T000000Z-02", acme_store_path(
+                             store, p, "archive/example.org/20240109T000000Z-09")), 0);
+    make_live(store, p, "example.org", "20240109T000000Z-09");
+    assert_int_equal(acme_store_live_state(store, p, "example.org", &target),
+                     ACME_STORE_LIVE_OUTSIDE);
+    /* a file or a directory in the link's place */
+    unlink(link);
+    fclose(fopen(link, "w"));
+    assert_int_equal(acme_store_live_state(store, p, "example.org", &target),
+                     ACME_STORE_LIVE_NOT_LINK);
+    assert_null(target);
+    unlink(link);
+    assert_int_equal(mkdir(link, 0755), 0);
+    assert_int_equal(acme_store_live_state(store, p, "example.org", &target),
+                     ACME_STORE_LIVE_NOT_LINK);
+    assert_int_equal(acme_store_live_state(store, p, "../etc", &target), ACME_STORE_LIVE_ABSENT);
+}
+
+static const char *read_link(apr_pool_t *p, const char *path)
+{
+    char buf[512];
+    ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+
+    assert_true(n > 0);
+    return apr_pstrmemdup(p, buf, (apr_size_t)n);
+}
+
+/* The repair keeps what was there aside (a file as a file, a link as the
+ * same link, a directory as a directory), never deletes it, and points the
+ * link at the version given, or leaves none. */
+static void test_live_repoint(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    const char *link = acme_store_path(store, p, "domains/example.org"), *aside, *target;
+    apr_time_t now = apr_time_from_sec(1700000000);     /* 2023-11-14T22:13:20Z */
+    acme_ctx_t ctx = { NULL, NULL, 0, test_clock, &now };
+    const char *data;
+    apr_size_t len;
+    struct stat st;
+
+    make_version(store, p, "example.org", "20240101T000000Z-01");
+    /* a regular file: aside with its bytes, the link in its place */
+    assert_int_equal(acme_store_write(store, p, "domains/example.org", "bad", 3,
+                                      ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    assert_int_equal(acme_store_live_repoint(store, p, &ctx, "example.org",
+                                             "20240101T000000Z-01", &aside), APR_SUCCESS);
+    assert_string_equal(aside, acme_store_path(store, p, "domains/example.org.broken-"
+                                               "20231114T221320Z"));
+    assert_int_equal(acme_store_read(store, p, "domains/example.org.broken-20231114T221320Z",
+                                     100, &data, &len), APR_SUCCESS);
+    assert_string_equal(data, "bad");
+    assert_int_equal(acme_store_live_state(store, p, "example.org", &target), ACME_STORE_LIVE_OK);
+    assert_string_equal(acme_store_live_version(store, p, "example.org"), "20240101T000000Z-01");
+    assert_true(acme_store_is_live_aside("example.org.broken-20231114T221320Z"));
+    assert_false(acme_store_is_live_aside("example.org"));
+    assert_false(acme_store_is_live_aside(".broken-x"));
+    /* a dangling link, the same second: kept as that link, a second name */
+    make_live(store, p, "example.org", "20990101T000000Z-99");
+    assert_int_equal(acme_store_live_repoint(store, p, &ctx, "example.org",
+                                             "20240101T000000Z-01", &aside), APR_SUCCESS);
+    assert_string_equal(aside, acme_store_path(store, p, "domains/example.org.broken-"
+                                               "20231114T221320Z-2"));
+    assert_string_equal(read_link(p, aside), "../archive/example.org/20990101T000000Z-99");
+    assert_int_equal(acme_store_live_state(store, p, "example.org", &target), ACME_STORE_LIVE_OK);
+    /* a directory, and no version to point at: moved aside, no link left */
+    now += apr_time_from_sec(1);
+    unlink(link);
+    assert_int_equal(mkdir(link, 0755), 0);
+    assert_int_equal(acme_store_live_repoint(store, p, &ctx, "example.org", NULL, &aside),
+                     APR_SUCCESS);
+    assert_int_equal(lstat(aside, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(lstat(link, &st), -1);
+    /* a link outside, no version: the link kept aside, none in its place */
+    now += apr_time_from_sec(1);
+    assert_int_equal(symlink("/etc", link), 0);
+    assert_int_equal(acme_store_live_repoint(store, p, &ctx, "example.org", NULL, &aside),
+                     APR_SUCCESS);
+    assert_string_equal(read_link(p, aside), "/etc");
+    assert_int_equal(lstat(link, &st), -1);
+    assert_int_equal(access("/etc/passwd", F_OK), 0);
+    /* nothing there: nothing aside, the link made */
+    assert_int_equal(acme_store_live_repoint(store, p, &ctx, "example.org",
+                                             "20240101T000000Z-01", &aside), APR_SUCCESS);
+    assert_null(aside);
+    assert_int_equal(acme_store_live_state(store, p, "example.org", &target), ACME_STORE_LIVE_OK);
+    assert_int_equal(acme_store_live_repoint(store, p, &ctx, "../etc", NULL, &aside), APR_EINVAL);
+    assert_int_equal(acme_store_live_repoint(store, p, &ctx, "example.org", "../x", &aside),
+                     APR_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +586,10 @@ int main(void)
         UNIT_TEST(test_activation_prunes),
         UNIT_TEST(test_staged_check),
         UNIT_TEST(test_staged_verdict),
+        UNIT_TEST(test_made_type),
+        UNIT_TEST(test_archive_versions),
+        UNIT_TEST(test_live_state),
+        UNIT_TEST(test_live_repoint),
     };
 
     if (unit_init() != 0) {

@@ -332,6 +332,37 @@ apr_status_t acme_store_staged_inspect(acme_store_t *store, apr_pool_t *p, const
 /* The version domains/<name> leads to (archive/<name>/<version>), in p; NULL
  * when there is no live link. */
 const char *acme_store_live_version(acme_store_t *store, apr_pool_t *p, const char *name);
+/* The versions of archive/<name>/ a live link can lead to: plain
+ * directories (not links) holding a plain cert.pem, sorted (oldest first),
+ * in p. An empty directory or a stray file there is no version. A missing
+ * archive is an empty list; APR_SUCCESS, or the errno of reading it. */
+apr_status_t acme_store_archive_versions(acme_store_t *store, apr_pool_t *p, const char *name,
+                                         apr_array_header_t **versions);
+
+/* The shape of domains/<name> (acme_store_live_state). */
+#define ACME_STORE_LIVE_ABSENT   0   /* nothing there (or a bad name) */
+#define ACME_STORE_LIVE_OK       1   /* a link to ../archive/<name>/<version>, a directory */
+#define ACME_STORE_LIVE_NOT_LINK 2   /* a file or directory where the link belongs */
+#define ACME_STORE_LIVE_DANGLING 3   /* a link to a version that does not exist */
+#define ACME_STORE_LIVE_OUTSIDE  4   /* a link leading anywhere else than one version */
+/* One of ACME_STORE_LIVE_*, for what domains/<name> is, read without
+ * following it; *target (in p, NULL when not a link) what the link says.
+ * Whether the version's files serve is not judged here. */
+int acme_store_live_state(acme_store_t *store, apr_pool_t *p, const char *name,
+                          const char **target);
+/* A few words for a state of acme_store_live_state (static). */
+const char *acme_store_live_state_text(int state);
+/* Keeps what is at domains/<name> as domains/<name>.broken-<UTC time>
+ * (a link stays a link, never followed; *aside: its absolute path in p, NULL
+ * when nothing was there), then, when version is not NULL, points
+ * domains/<name> at archive/<name>/<version> in one rename (never missing
+ * in between for a file or link); with version NULL domains/<name> is gone
+ * afterwards. Nothing is deleted. Root, at start. APR_SUCCESS, APR_EINVAL
+ * for a bad name or version, else the errno of the step that failed. */
+apr_status_t acme_store_live_repoint(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                     const char *name, const char *version, const char **aside);
+/* 1 if the entry of domains/ is one acme_store_live_repoint set aside. */
+int acme_store_is_live_aside(const char *entry);
 /* Removes the oldest versions of archive/<name>/ until at most keep (>= 2)
  * remain, never the live one nor previous (NULL: none), which count towards
  * keep. Versions sort by name, which starts with the activation time (UTC).

@@ -32,6 +32,41 @@ const char *acme_store_live_version(acme_store_t *store, apr_pool_t *p, const ch
     return apr_pstrdup(p, slash ? slash + 1 : target);
 }
 
+apr_status_t acme_store_archive_versions(acme_store_t *store, apr_pool_t *p, const char *name,
+                                         apr_array_header_t **versions)
+{
+    apr_array_header_t *entries;
+    apr_status_t rv;
+    int fd, i;
+
+    *versions = apr_array_make(p, 4, sizeof(const char *));
+    if (acme_store_name_check(name) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    if ((rv = acme_store_list(store, p, acme_store_rel_archive(p, name), &entries)) != APR_SUCCESS
+        || entries->nelts == 0) {
+        return rv;
+    }
+    if ((fd = acme_store_open_reldir(store, p, acme_store_rel_archive(p, name))) < 0) {
+        return errno == ENOENT ? APR_SUCCESS : errno;
+    }
+    for (i = 0; i < entries->nelts; ++i) {
+        const char *version = APR_ARRAY_IDX(entries, i, const char *);
+        int vfd = acme_store_open_dir_at(fd, version);
+        struct stat st;
+
+        if (vfd >= 0 && fstatat(vfd, ACME_STORE_CERT_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0
+            && S_ISREG(st.st_mode)) {
+            APR_ARRAY_PUSH(*versions, const char *) = version;
+        }
+        if (vfd >= 0) {
+            close(vfd);
+        }
+    }
+    close(fd);
+    return APR_SUCCESS;
+}
+
 /* Removes archive/<name>/<version>: its files, then the directory. Never
  * follows a link; a version holds plain files only. */
 static apr_status_t version_remove(int archfd, const char *version)

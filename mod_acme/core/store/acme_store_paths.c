@@ -1,6 +1,7 @@
 /* The store layout: which directory is whose, with which mode
  * (acme_store_paths.h). */
 #include <string.h>
+#include <sys/stat.h>
 #include <apr_strings.h>
 
 #include "acme_store.h"
@@ -91,6 +92,34 @@ int acme_store_dir_repaired(const char *relpath)
         }
     }
     return ACME_STORE_DIR_REPAIRED_NEVER;
+}
+
+int acme_store_made_type(const char *relpath)
+{
+    const char *slash = strchr(relpath, '/'), *s;
+    apr_size_t len = slash ? (apr_size_t)(slash - relpath) : strlen(relpath);
+    char top[32];
+    int levels = 0, made;
+
+    if (!slash) {
+        return under_one_of(child_dirs, relpath) || under_one_of(root_dirs, relpath)
+               ? S_IFDIR : 0;
+    }
+    if (len >= sizeof(top)) {
+        return 0;
+    }
+    memcpy(top, relpath, len);
+    top[len] = '\0';
+    for (s = slash; s; s = strchr(s + 1, '/')) {
+        levels++;
+    }
+    if (!strcmp(top, ACME_STORE_DOMAINS)) {
+        return levels == 1 ? S_IFLNK : -1;
+    }
+    if ((made = acme_store_repaired_levels(top)) == 0) {
+        return 0;
+    }
+    return levels < made ? S_IFDIR : levels == made ? S_IFREG : -1;
 }
 
 const char *acme_store_rel_account(apr_pool_t *p, const char *ca_id, const char *file)

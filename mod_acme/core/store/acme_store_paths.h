@@ -60,6 +60,18 @@ int acme_store_dir_repaired(const char *relpath);
  * (archive/<name>/<version>/ and what is in it); 0 for any other. */
 int acme_store_repaired_levels(const char *top);
 
+/* The type of entry mod_acme makes at the store-relative relpath (no
+ * leading or trailing slash), by its level below the top-level directory:
+ * S_IFDIR for the top-level directories and, in keys/ and archive/, above
+ * acme_store_repaired_levels (keys/<name>, archive/<name>/<version>);
+ * S_IFREG at that level (the files in them); S_IFLNK for domains/<name>;
+ * -1 where mod_acme makes nothing at all (below those files, below a link);
+ * 0 where it is not told here (the child's areas, config/, the top's files:
+ * their own checks judge them). Anything of another type is not mod_acme's
+ * and nothing of mod_acme's reads it, but for a link, which whoever reads
+ * the directory follows. */
+int acme_store_made_type(const char *relpath);
+
 /* The store layout, relative to AcmeStoreDir.  <name> is a domain's store
  * name (acme_name_store_key), <ca-id> acme_store_ca_id of a CA's directory
  * URL.  Who writes it (root: the root parent or acmectl; child: the

@@ -1,0 +1,161 @@
+/* domains/<name>, the live pointer: what shape it has (a link into
+ * archive/<name>/, or something mod_acme never makes there), and its repair:
+ * the bad entry kept aside, the link pointed at a version in one rename. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <apr_strings.h>
+
+#include "acme_core.h"
+#include "acme_store.h"
+#include "acme_store_paths.h"
+#include "acme_store_int.h"
+
+/* What a set-aside entry's name carries after the store name. */
+#define LIVE_ASIDE_MARK ".broken-"
+
+int acme_store_live_state(acme_store_t *store, apr_pool_t *p, const char *name,
+                          const char **target)
+{
+    const char *prefix, *version;
+    char buf[1024];
+    struct stat st;
+    ssize_t n;
+    int fd, state;
+
+    *target = NULL;
+    if (acme_store_name_check(name) != APR_SUCCESS) {
+        return ACME_STORE_LIVE_ABSENT;
+    }
+    if ((fd = acme_store_open_reldir(store, p, ACME_STORE_DOMAINS)) < 0) {
+        return ACME_STORE_LIVE_ABSENT;
+    }
+    if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        close(fd);
+        return ACME_STORE_LIVE_ABSENT;
+    }
+    if (!S_ISLNK(st.st_mode)) {
+        close(fd);
+        return ACME_STORE_LIVE_NOT_LINK;
+    }
+    n = readlinkat(fd, name, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return ACME_STORE_LIVE_OUTSIDE;
+    }
+    buf[n] = '\0';
+    *target = apr_pstrdup(p, buf);
+    /* exactly ../archive/<name>/<version>, as acme_store_rel_link_target makes */
+    prefix = acme_store_rel_link_target(p, name, "");
+    version = buf + strlen(prefix);
+    if (strncmp(buf, prefix, strlen(prefix)) || acme_store_name_check(version) != APR_SUCCESS) {
+        return ACME_STORE_LIVE_OUTSIDE;
+    }
+    /* the version itself a plain directory, not a link that leads elsewhere */
+    fd = acme_store_open_reldir(store, p, acme_store_rel_archive(p, name));
+    state = fd < 0 || fstatat(fd, version, &st, AT_SYMLINK_NOFOLLOW) < 0
+            ? ACME_STORE_LIVE_DANGLING
+            : S_ISLNK(st.st_mode) ? ACME_STORE_LIVE_OUTSIDE
+            : S_ISDIR(st.st_mode) ? ACME_STORE_LIVE_OK : ACME_STORE_LIVE_DANGLING;
+    if (fd >= 0) {
+        close(fd);
+    }
+    return state;
+}
+
+const char *acme_store_live_state_text(int state)
+{
+    switch (state) {
+    case ACME_STORE_LIVE_OK:
+        return "a link to a version in its archive";
+    case ACME_STORE_LIVE_NOT_LINK:
+        return "not a link (a file or directory put in its place)";
+    case ACME_STORE_LIVE_DANGLING:
+        return "a link to a version that does not exist";
+    case ACME_STORE_LIVE_OUTSIDE:
+        return "a link that leads outside its archive";
+    default:
+        return "absent";
+    }
+}
+
+int acme_store_is_live_aside(const char *entry)
+{
+    const char *mark = strstr(entry, LIVE_ASIDE_MARK);
+
+    return mark && mark != entry;
+}
+
+/* A name for the aside entry no entry of domains/ has yet: <name>.broken-
+ * <time>, then -2, -3... for a second repair within the same second. */
+static const char *aside_name(apr_pool_t *p, int dirfd, const char *name, apr_time_t now)
+{
+    char stamp[32];
+    struct tm tm;
+    time_t secs = (time_t)apr_time_sec(now);
+    const char *aside;
+    struct stat st;
+    int i;
+
+    gmtime_r(&secs, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    aside = apr_pstrcat(p, name, LIVE_ASIDE_MARK, stamp, NULL);
+    for (i = 2; fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) == 0 && i < 100; i++) {
+        aside = apr_psprintf(p, "%s" LIVE_ASIDE_MARK "%s-%d", name, stamp, i);
+    }
+    return aside;
+}
+
+apr_status_t acme_store_live_repoint(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                     const char *name, const char *version, const char **aside)
+{
+    const char *tmp, *base;
+    apr_status_t rv = APR_SUCCESS;
+    struct stat st;
+    int fd, kept = 0;
+
+    *aside = NULL;
+    if (acme_store_name_check(name) != APR_SUCCESS
+        || (version && acme_store_name_check(version) != APR_SUCCESS)) {
+        return APR_EINVAL;
+    }
+    if ((fd = acme_store_open_reldir(store, p, ACME_STORE_DOMAINS)) < 0) {
+        return errno;
+    }
+    if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        base = aside_name(p, fd, name, acme_core_now(ctx));
+        /* A second name for what is there (a link is linked, not followed):
+         * the rename below then replaces domains/<name> in one step, and
+         * never is it missing. A directory cannot be linked: moved aside. */
+        if (!S_ISDIR(st.st_mode) && linkat(fd, name, fd, base, 0) == 0) {
+            kept = 1;
+        }
+        else if (renameat(fd, name, fd, base) < 0) {
+            rv = errno;
+            close(fd);
+            return rv;
+        }
+        *aside = acme_store_path(store, p, apr_pstrcat(p, ACME_STORE_DOMAINS "/", base, NULL));
+    }
+    if (version) {
+        tmp = acme_store_tmp_path(p, name);
+        if (symlinkat(acme_store_rel_link_target(p, name, version), fd, tmp) < 0
+            || renameat(fd, tmp, fd, name) < 0) {
+            rv = errno;
+            unlinkat(fd, tmp, 0);
+        }
+    }
+    else if (kept && unlinkat(fd, name, 0) < 0 && errno != ENOENT) {
+        rv = errno;
+    }
+    if (fsync(fd) < 0 && rv == APR_SUCCESS) {
+        rv = errno;
+    }
+    close(fd);
+    return rv;
+}
