@@ -352,18 +352,21 @@ static served_t *served_keep(apr_pool_t *p, const served_t *v)
     return keep;
 }
 
-/* The newest archived version of d, other than the live one, that passes
+/* The newest archived version of d, other than the live one (any, when
+ * skip_live is 0: the live link is not mod_acme's), that passes
  * pair_usable: what serves while the live one cannot. NULL when none. */
-static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d)
+static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
+                                 int skip_live)
 {
-    const char *dir = acme_store_rel_archive(ptemp, d->name), *why;
-    char *live = realpath(acme_store_path(rt->store, ptemp,
-                                          acme_store_rel_live(ptemp, d->name)), NULL);
+    const char *why;
+    char *live = !skip_live ? NULL : realpath(acme_store_path(rt->store, ptemp,
+                                              acme_store_rel_live(ptemp, d->name)), NULL);
     apr_array_header_t *versions;
     served_t *found = NULL;
     int i;
 
-    if (acme_store_list(rt->store, ptemp, dir, &versions) != APR_SUCCESS) {
+    /* plain version directories only: a link there is not mod_acme's */
+    if (acme_store_archive_versions(rt->store, ptemp, d->name, &versions) != APR_SUCCESS) {
         versions = NULL;
     }
     /* Version names begin with their activation time: the last is the newest. */
@@ -389,6 +392,55 @@ static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const ac
     return found;
 }
 
+/* domains/<name> is not the link mod_acme makes (a file or directory in its
+ * place, a link to no version or outside archive/<name>/): kept aside, and
+ * the link pointed at the newest archived version a start proves usable
+ * (previous_usable), so that it is served and no certificate is ordered;
+ * with none usable, only kept aside (a new one is ordered). Root, at start. */
+static void live_repair(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d)
+{
+    const char *target, *link, *aside = NULL, *version = NULL;
+    int state = acme_store_live_state(rt->store, ptemp, d->name, &target);
+    served_t *prev;
+    apr_status_t rv;
+
+    if (state == ACME_STORE_LIVE_ABSENT || state == ACME_STORE_LIVE_OK) {
+        return;
+    }
+    link = acme_store_path(rt->store, ptemp, acme_store_rel_live(ptemp, d->name));
+    if ((prev = previous_usable(rt, ptemp, d, 0)) != NULL) {
+        /* .../archive/<name>/<version>/cert.pem: the version is the directory */
+        const char *dir = apr_pstrndup(ptemp, prev->cert, strlen(prev->cert)
+                                       - strlen("/" ACME_STORE_CERT_FILE));
+        const char *slash = strrchr(dir, '/');
+        version = slash ? slash + 1 : dir;
+    }
+    rv = acme_store_live_repoint(rt->store, ptemp, &rt->ctx, d->name, version, &aside);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME01513: %s, the live certificate "
+                     "link of %s, is %s%s%s, and it cannot be repaired: the name answers with a "
+                     "temporary certificate and 503 (fix: mv '%s' aside, then 'acmectl check')",
+                     link, d->name, acme_store_live_state_text(state), target ? " → " : "",
+                     target ? target : "", link);
+    }
+    else if (version) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rt->base, "ACME01511: %s, the live "
+                     "certificate link of %s, was %s%s%s: it now points at the newest usable "
+                     "archived version %s, which is served; what was there is kept as %s "
+                     "(look at it, then remove it)", link, d->name,
+                     acme_store_live_state_text(state), target ? " → " : "",
+                     target ? target : "", version, aside);
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rt->base, "ACME01512: %s, the live "
+                     "certificate link of %s, was %s%s%s, and no version in its archive is "
+                     "usable: it answers with a temporary certificate and 503 until a new "
+                     "certificate, ordered now, arrives; what was there is kept as %s (look "
+                     "at it, then remove it)", link, d->name, acme_store_live_state_text(state),
+                     target ? " → " : "", target ? target : "", aside ? aside : "-");
+    }
+}
+
 /* What d serves: the live version when mod_ssl can load it and it is valid
  * now; otherwise the newest archived version that is (reported), otherwise
  * nothing (the fallback). httpd must never fail to start on the store's
@@ -405,6 +457,7 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
     }
     apr_hash_set(st->live_checked, d->name, APR_HASH_KEY_STRING, "");
     apr_pool_create(&ptemp, rt->pool);
+    live_repair(rt, ptemp, d);
     live = apr_pcalloc(ptemp, sizeof(*live));
     live->cert = acme_store_live_cert_path(rt->store, ptemp, d->name);
     live->key = acme_store_live_key_path(rt->store, ptemp, d->name);
@@ -419,7 +472,7 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00609: no certificate for "
                      "%s yet", d->name);
     }
-    else if ((prev = previous_usable(rt, ptemp, d)) != NULL) {
+    else if ((prev = previous_usable(rt, ptemp, d, 1)) != NULL) {
         apr_hash_set(st->served, d->name, APR_HASH_KEY_STRING, prev);
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00637: the live certificate "
                      "of %s cannot be served (%s, %s): %s; serving the previous version %s "
