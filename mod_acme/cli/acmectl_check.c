@@ -13,6 +13,7 @@
 #include <apr_strings.h>
 
 #include "acmectl.h"
+#include "acmectl_check.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_store_paths.h"
@@ -22,16 +23,6 @@
 #include "acmectl_view.h"
 
 /* --- check ---------------------------------------------------------------- */
-
-typedef struct check_t {
-    acmectl_t *ctl;
-    apr_pool_t *p;
-    apr_array_header_t *problems;    /* const char* */
-    json_t *temps;                   /* leftover temp files: {"path", "age_seconds"} */
-    json_t *failing;                 /* certificates whose attempts fail (not problems) */
-    json_t *orders;                  /* orders in progress (jobs/<name>.json) */
-    uid_t owner;                     /* the owner of the store's directory */
-} check_t;
 
 /* A temp file younger than this may be a write in progress (the server's
  * own sweep waits as long: STALE_TEMP_AGE in acme_store.c). */
@@ -47,12 +38,17 @@ static const char *age_text(apr_pool_t *p, long secs)
 
 static void problem(check_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+void acmectl_check_vproblem(check_t *c, const char *fmt, va_list ap)
+{
+    APR_ARRAY_PUSH(c->problems, const char *) = apr_pvsprintf(c->p, fmt, ap);
+}
+
 static void problem(check_t *c, const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
-    APR_ARRAY_PUSH(c->problems, const char *) = apr_pvsprintf(c->p, fmt, ap);
+    acmectl_check_vproblem(c, fmt, ap);
     va_end(ap);
 }
 
@@ -182,15 +178,23 @@ static void check_entry(void *baton, int dirfd, const char *name, const struct s
     else if (S_ISDIR(st->st_mode)) {
         check_walk_t sub = { c, child };
 
+        acmectl_check_made(c, child, st);
         dir_mode(c, child, st->st_mode);
         dir_owner(c, child, st);
         if (depth > 0) {
             acme_store_walk_subdir(dirfd, name, depth - 1, check_entry, &sub);
         }
     }
-    else if (S_ISREG(st->st_mode) && is_key_file(name) && (st->st_mode & 077) != 0) {
-        problem(c, "%s: private key has mode %04o, must be 0600", child,
-                (unsigned)(st->st_mode & 07777));
+    else {
+        const char *path = acme_store_path(c->ctl->store, c->p, child);
+
+        acmectl_check_made(c, child, st);
+        if (S_ISREG(st->st_mode) && is_key_file(name) && (st->st_mode & 077) != 0) {
+            problem(c, "%s: private key has mode %04o, must be 0600: other users may have "
+                    "read it (fix: chmod 600 '%s', then 'acmectl renew NAME' for the name it "
+                    "is of, so that a key no one else read is served)", child,
+                    (unsigned)(st->st_mode & 07777), path);
+        }
     }
 }
 
@@ -207,84 +211,6 @@ static void check_tree(check_t *c, const char *relpath, int depth)
     }
 }
 
-/* Does the key in key_relpath belong to the first certificate of cert_relpath? */
-static void check_pair(check_t *c, const char *what, const char *cert_relpath,
-                       const char *key_relpath)
-{
-    apr_pool_t *p = c->p;
-    const char *pem, *why;
-    apr_size_t len;
-    apr_array_header_t *chain;
-    acme_cert_info_t info;
-    EVP_PKEY *pkey;
-    X509 *leaf;
-
-    if (acme_store_read(c->ctl->store, p, cert_relpath, ACME_MAX_CHAIN_BYTES, &pem, &len)
-        != APR_SUCCESS) {
-        problem(c, "%s: %s is missing or unreadable", what, cert_relpath);
-        return;
-    }
-    if (acme_cert_chain_parse(p, pem, len, &chain) != APR_SUCCESS || chain->nelts < 1) {
-        problem(c, "%s: %s is not a valid certificate chain", what, cert_relpath);
-        return;
-    }
-    if (acme_store_read_secret(c->ctl->store, p, key_relpath, ACME_MAX_STORE_FILE, &pem, &len)
-        != APR_SUCCESS) {
-        problem(c, "%s: %s is missing or unreadable", what, key_relpath);
-        return;
-    }
-    if (acme_crypto_key_from_pem(p, pem, len, &pkey) != APR_SUCCESS) {
-        problem(c, "%s: %s is not a valid private key", what, key_relpath);
-        return;
-    }
-    leaf = APR_ARRAY_IDX(chain, 0, X509 *);
-    if (acme_cert_info(p, leaf, &info) != APR_SUCCESS) {
-        problem(c, "%s: %s cannot be read", what, cert_relpath);
-        return;
-    }
-    /* At its own start time, only the key match can fail. */
-    if (acme_cert_check(p, leaf, pkey, NULL, info.not_before, &why) != APR_SUCCESS) {
-        problem(c, "%s: %s", what, why ? why : "key does not match the certificate");
-    }
-    else if (info.not_after <= apr_time_now()) {
-        problem(c, "%s: certificate expired on %s", what, acmectl_time(p, info.not_after));
-    }
-}
-
-static void check_live_links(check_t *c)
-{
-    apr_array_header_t *entries;
-    int i;
-
-    acme_store_list(c->ctl->store, c->p, ACME_STORE_DOMAINS, &entries);
-    for (i = 0; i < entries->nelts; ++i) {
-        const char *name = APR_ARRAY_IDX(entries, i, const char *);
-        const char *what = acme_store_rel_live(c->p, name);
-        const char *link = acme_store_path(c->ctl->store, c->p, what);
-        const char *prefix = acme_store_rel_link_target(c->p, name, "");
-        char target[1024];
-        ssize_t n = readlink(link, target, sizeof(target) - 1);
-        apr_finfo_t finfo;
-
-        if (n <= 0) {
-            problem(c, "%s: not a link into archive/", what);
-            continue;
-        }
-        target[n] = '\0';
-        if (strncmp(target, prefix, strlen(prefix)) || strchr(target + strlen(prefix), '/')) {
-            problem(c, "%s: points at %s instead of %s<version>", what, target, prefix);
-            continue;
-        }
-        if (apr_stat(&finfo, link, APR_FINFO_TYPE, c->p) != APR_SUCCESS
-            || finfo.filetype != APR_DIR) {
-            problem(c, "%s: points at %s, which does not exist", what, target);
-            continue;
-        }
-        check_pair(c, what, acme_store_rel_live_file(c->p, name, ACME_STORE_CERT_FILE),
-                   acme_store_rel_live_file(c->p, name, ACME_STORE_KEY_FILE));
-    }
-}
-
 static void check_json_files(check_t *c, const char *dir)
 {
     apr_array_header_t *entries;
@@ -298,7 +224,11 @@ static void check_json_files(check_t *c, const char *dir)
         json_t *json;
         if (len > 5 && !strcmp(name + len - 5, ".json")
             && acme_store_read_json_pooled(c->ctl->store, c->p, relpath, &json) != APR_SUCCESS) {
-            problem(c, "%s: unreadable or not JSON", relpath);
+            problem(c, "%s: unreadable or not JSON (fix: %s)", relpath,
+                    !strcmp(dir, ACME_STORE_CONFIG)
+                    ? "apachectl graceful writes it again from AcmeDomain; for a name no "
+                      "longer configured, remove it"
+                    : "remove it; the server writes it again at its next look at the name");
         }
     }
 }
@@ -365,31 +295,6 @@ static void check_configs(check_t *c)
                 "writes it again from AcmeDomain; for a name no longer configured, remove it: "
                 "rm '%s')", acmectl_name(c->p, rel), why,
                 acmectl_name(c->p, acme_store_path(c->ctl->store, c->p, rel)));
-    }
-}
-
-/* archive/<name>/ without any version: nothing reads it (a live link into
- * it is check_live_links's). */
-static void check_archive(check_t *c)
-{
-    apr_array_header_t *names, *versions;
-    int i;
-
-    acme_store_list(c->ctl->store, c->p, ACME_STORE_ARCHIVE, &names);
-    for (i = 0; i < names->nelts; ++i) {
-        const char *rel = acme_store_rel_archive(c->p, APR_ARRAY_IDX(names, i, const char *));
-        const char *path = acme_store_path(c->ctl->store, c->p, rel);
-        apr_finfo_t finfo;
-
-        if (apr_stat(&finfo, path, APR_FINFO_LINK | APR_FINFO_TYPE, c->p) != APR_SUCCESS
-            || finfo.filetype != APR_DIR
-            || acme_store_list(c->ctl->store, c->p, rel, &versions) != APR_SUCCESS
-            || versions->nelts > 0) {
-            continue;
-        }
-        problem(c, "%s: empty directory, no certificate version in it (an activation that "
-                "stopped before writing one); nothing reads it (fix: rmdir '%s')",
-                acmectl_name(c->p, rel), acmectl_name(c->p, path));
     }
 }
 
@@ -545,7 +450,7 @@ static void check_job(check_t *c, const char *name)
         || !json_is_string(json_object_get(job, "order"))
         || !json_is_string(json_object_get(job, "fingerprint"))) {
         problem(c, "%s: not an order record the server can resume (unreadable, not JSON or "
-                "incomplete); the server removes it and makes a new order", rel);
+                "incomplete); the server removes it and makes a new order (nothing to do)", rel);
         return;
     }
     json_array_append_new(c->orders, json_pack(
@@ -569,7 +474,9 @@ static void check_domains(check_t *c)
         if (v->unsaved_since) {
             problem(c, "%s: the server could not write status/%s.json since %s (a full or "
                     "read-only store; the error log says \"cannot write the status file\"): "
-                    "list and show cannot say how it stands now", name, name,
+                    "list and show cannot say how it stands now (fix: free space on the "
+                    "store's file system or make it writable; the server writes the record "
+                    "again at its next look, then check again)", name, name,
                     acmectl_time(c->p, v->unsaved_since));
         }
         if (v->failing && v->configured) {
@@ -644,17 +551,19 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
     for (i = 0; areas[i]; ++i) {
         check_tree(&c, areas[i], 3);
     }
-    check_live_links(&c);
+    acmectl_check_live_links(&c);
     check_staging(&c);
     check_json_files(&c, ACME_STORE_CONFIG);
     check_configs(&c);
-    check_archive(&c);
+    acmectl_check_archive(&c);
     check_activation(&c);
     check_json_files(&c, ACME_STORE_STATUS);
     check_domains(&c);
     if (apr_stat(&finfo, acme_store_path(ctl->store, c.p, ACME_STORE_FALLBACK_CERT),
                  APR_FINFO_TYPE, c.p) == APR_SUCCESS) {
-        check_pair(&c, ACME_STORE_FALLBACK, ACME_STORE_FALLBACK_CERT, ACME_STORE_FALLBACK_KEY);
+        acmectl_check_pair(&c, ACME_STORE_FALLBACK, ACME_STORE_FALLBACK_CERT,
+                           ACME_STORE_FALLBACK_KEY, "apachectl graceful makes a new pair "
+                           "in its place");
     }
     if (ctl->json) {
         json_t *obj = json_object();

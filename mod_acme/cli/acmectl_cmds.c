@@ -535,7 +535,8 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
         acmectl_error(ctl, "no domain '%s' in %s", acmectl_name(p, v->name), acme_store_dir(ctl->store));
         return ACMECTL_FAIL;
     }
-    acme_store_list(ctl->store, p, acme_store_rel_archive(p, v->name), &versions);
+    /* versions only: an empty or stray entry of archive/<name>/ is acmectl check's */
+    acme_store_archive_versions(ctl->store, p, v->name, &versions);
     if (ctl->json) {
         obj = view_json(p, v, 1);
         json_object_set_new(obj, "archive", acme_json_strings(versions));

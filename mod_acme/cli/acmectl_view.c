@@ -479,6 +479,9 @@ static void add_names(apr_pool_t *p, apr_hash_t *seen, const apr_array_header_t 
         if (suffix && (len <= slen || strcmp(e + len - slen, suffix))) {
             continue;
         }
+        if (!suffix && acme_store_is_live_aside(e)) {
+            continue;         /* domains/: a bad live link httpd set aside, no domain */
+        }
         apr_hash_set(seen, apr_pstrndup(p, e, len - slen), APR_HASH_KEY_STRING, "");
     }
 }

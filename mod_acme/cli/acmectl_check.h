@@ -1,0 +1,42 @@
+/* acmectl check's state, shared by its files (acmectl_check.c: the walk,
+ * records and staging/; acmectl_check_store.c: root's certificate areas). */
+#ifndef ACMECTL_CHECK_H
+#define ACMECTL_CHECK_H
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "acmectl.h"
+
+typedef struct check_t {
+    acmectl_t *ctl;
+    apr_pool_t *p;
+    apr_array_header_t *problems;    /* const char* */
+    json_t *temps;                   /* leftover temp files: {"path", "age_seconds"} */
+    json_t *failing;                 /* certificates whose attempts fail (not problems) */
+    json_t *orders;                  /* orders in progress (jobs/<name>.json) */
+    uid_t owner;                     /* the owner of the store's directory */
+} check_t;
+
+/* Adds one problem line (printf format, in c->p); each says what to do. */
+void acmectl_check_vproblem(check_t *c, const char *fmt, va_list ap);
+
+/* An entry of keys/, archive/ or domains/ (or a file of root's anywhere)
+ * met by the walk, at the store-relative relpath, with its lstat: reported
+ * when mod_acme never makes that type there (acme_store_made_type: a link,
+ * a file where a directory belongs, anything below a version's files) or
+ * when a file of root's belongs to another user. Directories' modes and
+ * owners are the walk's own. */
+void acmectl_check_made(check_t *c, const char *relpath, const struct stat *st);
+/* Each entry of domains/ against the link mod_acme makes
+ * (acme_store_live_state), and each live pair: key matches, not expired. */
+void acmectl_check_live_links(check_t *c);
+/* archive/<name>/ without any version, and version directories holding no
+ * certificate (acme_store_archive_versions leaves them out). */
+void acmectl_check_archive(check_t *c);
+/* Does the key in key_relpath belong to the first certificate of
+ * cert_relpath, and is it still valid? what names the pair in the lines,
+ * fix says what to do when it is not. */
+void acmectl_check_pair(check_t *c, const char *what, const char *cert_relpath,
+                        const char *key_relpath, const char *fix);
+#endif

@@ -1,0 +1,223 @@
+/* acmectl check of root's certificate areas: what mod_acme makes at each
+ * level of keys/, archive/ and domains/ (acme_store_made_type) and nothing
+ * else, the live links (acme_store_live_state) and their pairs, and the
+ * versions of archive/ (acme_store_archive_versions). Read only; nothing
+ * is followed but a live link whose shape is mod_acme's. */
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <apr_strings.h>
+
+#include "acmectl_check.h"
+#include "acme_cert.h"
+#include "acme_crypto.h"
+#include "acme_store_paths.h"
+
+static void problem(check_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void problem(check_t *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    acmectl_check_vproblem(c, fmt, ap);
+    va_end(ap);
+}
+
+/* The store name an entry of keys/, archive/ or domains/ is for (its second
+ * component), for the fix's 'acmectl renew NAME'; "NAME" when none. */
+static const char *entry_name(apr_pool_t *p, const char *relpath)
+{
+    const char *slash = strchr(relpath, '/'), *end;
+
+    if (!slash) {
+        return "NAME";
+    }
+    end = strchr(slash + 1, '/');
+    return acmectl_name(p, end ? apr_pstrmemdup(p, slash + 1, (apr_size_t)(end - slash - 1))
+                               : slash + 1);
+}
+
+static const char *type_text(mode_t type)
+{
+    return S_ISDIR(type) ? "a directory" : S_ISREG(type) ? "a file" : S_ISLNK(type) ? "a link"
+           : "a special file";
+}
+
+void acmectl_check_made(check_t *c, const char *relpath, const struct stat *st)
+{
+    int made = acme_store_made_type(relpath);
+    mode_t type = st->st_mode & S_IFMT;
+    const char *path = acmectl_name(c->p, acme_store_path(c->ctl->store, c->p, relpath));
+    const char *name = entry_name(c->p, relpath);
+
+    /* domains/<name>: acmectl_check_live_links tells its shape and fix */
+    if (made != 0 && made != S_IFLNK && (made == -1 || (mode_t)made != type)) {
+        if (S_ISLNK(type)) {
+            char target[1024];
+            ssize_t n = readlink(acme_store_path(c->ctl->store, c->p, relpath), target,
+                                 sizeof(target) - 1);
+
+            target[n > 0 ? n : 0] = '\0';
+            problem(c, "%s: a link (to %s), which mod_acme never makes: whatever reads this "
+                    "path follows it, and a version's cert.pem or privkey.pem is read by httpd "
+                    "when the version is live (fix: rm '%s' (the link only, not what it leads "
+                    "to), find out who made it, then 'acmectl show %s' and 'acmectl renew %s' "
+                    "if what is served looks wrong)", path, acmectl_name(c->p, target), path,
+                    name, name);
+        }
+        else {
+            problem(c, "%s: %s where mod_acme keeps %s; nothing of mod_acme's reads it "
+                    "(fix: look at it, then remove it: rm %s'%s')", path, type_text(type),
+                    made == -1 ? "nothing" : S_ISDIR((mode_t)made) ? "only directories"
+                    : "only files", S_ISDIR(type) ? "-r " : "", path);
+        }
+    }
+    if (!S_ISDIR(type) && st->st_uid != c->owner && !acme_store_child_area(relpath)) {
+        problem(c, "%s: %s owned by uid %ld, not by uid %ld, which owns the store and alone "
+                "writes here: its owner can change it%s (fix: %s '%s', find out how it came "
+                "there, then 'acmectl show %s' and 'acmectl renew %s' if what is served looks "
+                "wrong)", path, type_text(type), (long)st->st_uid, (long)c->owner,
+                !strncmp(relpath, ACME_STORE_KEYS "/", 5) ? " and read the key" : "",
+                made == -1 || (made > 0 && (mode_t)made != type) ? "rm"
+                : apr_psprintf(c->p, "chown -h %ld", (long)c->owner), path, name, name);
+    }
+}
+
+void acmectl_check_pair(check_t *c, const char *what, const char *cert_relpath,
+                        const char *key_relpath, const char *fix)
+{
+    apr_pool_t *p = c->p;
+    const char *pem, *why;
+    apr_size_t len;
+    apr_array_header_t *chain;
+    acme_cert_info_t info;
+    EVP_PKEY *pkey;
+    X509 *leaf;
+
+    if (acme_store_read(c->ctl->store, p, cert_relpath, ACME_MAX_CHAIN_BYTES, &pem, &len)
+        != APR_SUCCESS) {
+        problem(c, "%s: %s is missing or unreadable (fix: %s)", what, cert_relpath, fix);
+        return;
+    }
+    if (acme_cert_chain_parse(p, pem, len, &chain) != APR_SUCCESS || chain->nelts < 1) {
+        problem(c, "%s: %s is not a valid certificate chain (fix: %s)", what, cert_relpath, fix);
+        return;
+    }
+    if (acme_store_read_secret(c->ctl->store, p, key_relpath, ACME_MAX_STORE_FILE, &pem, &len)
+        != APR_SUCCESS) {
+        problem(c, "%s: %s is missing or unreadable (fix: %s)", what, key_relpath, fix);
+        return;
+    }
+    if (acme_crypto_key_from_pem(p, pem, len, &pkey) != APR_SUCCESS) {
+        problem(c, "%s: %s is not a valid private key (fix: %s)", what, key_relpath, fix);
+        return;
+    }
+    leaf = APR_ARRAY_IDX(chain, 0, X509 *);
+    if (acme_cert_info(p, leaf, &info) != APR_SUCCESS) {
+        problem(c, "%s: %s cannot be read (fix: %s)", what, cert_relpath, fix);
+        return;
+    }
+    /* At its own start time, only the key match can fail. */
+    if (acme_cert_check(p, leaf, pkey, NULL, info.not_before, &why) != APR_SUCCESS) {
+        problem(c, "%s: %s (fix: %s)", what, why ? why : "key does not match the certificate",
+                fix);
+    }
+    else if (info.not_after <= apr_time_now()) {
+        problem(c, "%s: certificate expired on %s (fix: %s)", what,
+                acmectl_time(p, info.not_after), fix);
+    }
+}
+
+void acmectl_check_live_links(check_t *c)
+{
+    apr_array_header_t *entries;
+    int i;
+
+    acme_store_list(c->ctl->store, c->p, ACME_STORE_DOMAINS, &entries);
+    for (i = 0; i < entries->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(entries, i, const char *), *target;
+        const char *what = acmectl_name(c->p, acme_store_rel_live(c->p, name));
+        const char *path = acmectl_name(c->p, acme_store_path(c->ctl->store, c->p,
+                                                              acme_store_rel_live(c->p, name)));
+        int state;
+
+        if (acme_store_is_live_aside(name)) {
+            problem(c, "%s: what httpd found in place of a live certificate link and set "
+                    "aside (the error log's ACME01511 or ACME01512 says when); nothing reads "
+                    "it (fix: look at it, then remove it: rm -r '%s')", what, path);
+            continue;
+        }
+        state = acme_store_live_state(c->ctl->store, c->p, name, &target);
+        if (state == ACME_STORE_LIVE_OK) {
+            acmectl_check_pair(c, what, acme_store_rel_live_file(c->p, name, ACME_STORE_CERT_FILE),
+                               acme_store_rel_live_file(c->p, name, ACME_STORE_KEY_FILE),
+                               apr_psprintf(c->p, "acmectl renew %s", acmectl_name(c->p, name)));
+            continue;
+        }
+        problem(c, "%s: %s%s%s, not a link to ../%s/%s/<version>: the name is not served from "
+                "it (fix: apachectl graceful: httpd keeps it aside as %s.broken-<time> and "
+                "points the link at the newest usable version in %s/%s/, or orders a new "
+                "certificate when none is usable; then 'acmectl check' again)", what,
+                acme_store_live_state_text(state), target ? " → " : "",
+                target ? acmectl_name(c->p, target) : "", ACME_STORE_ARCHIVE,
+                acmectl_name(c->p, name), what, ACME_STORE_ARCHIVE, acmectl_name(c->p, name));
+    }
+}
+
+/* Is the entry of archive/<name>/ a plain directory? */
+static int is_dir_at(int fd, const char *entry)
+{
+    struct stat st;
+
+    return fd >= 0 && fstatat(fd, entry, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+void acmectl_check_archive(check_t *c)
+{
+    apr_array_header_t *names, *entries, *versions;
+    int i, j, k;
+
+    acme_store_list(c->ctl->store, c->p, ACME_STORE_ARCHIVE, &names);
+    for (i = 0; i < names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        const char *rel = acme_store_rel_archive(c->p, name);
+        const char *path = acme_store_path(c->ctl->store, c->p, rel);
+        int fd = acme_store_open_reldir(c->ctl->store, c->p, rel);
+
+        /* a file or link in place of archive/<name>/ is acmectl_check_made's */
+        if (fd < 0 || acme_store_list(c->ctl->store, c->p, rel, &entries) != APR_SUCCESS) {
+            if (fd >= 0) {
+                close(fd);
+            }
+            continue;
+        }
+        if (entries->nelts == 0) {
+            problem(c, "%s: empty directory, no certificate version in it (an activation "
+                    "that stopped before writing one); nothing reads it (fix: rmdir '%s')",
+                    acmectl_name(c->p, rel), acmectl_name(c->p, path));
+        }
+        acme_store_archive_versions(c->ctl->store, c->p, name, &versions);
+        for (j = 0, k = 0; j < entries->nelts; ++j) {
+            const char *entry = APR_ARRAY_IDX(entries, j, const char *);
+            const char *vrel = acme_store_rel_version(c->p, name, entry);
+            apr_array_header_t *files;
+
+            if (k < versions->nelts && !strcmp(APR_ARRAY_IDX(versions, k, const char *), entry)) {
+                k++;
+                continue;
+            }
+            if (!is_dir_at(fd, entry)) {
+                continue;
+            }
+            acme_store_list(c->ctl->store, c->p, vrel, &files);
+            problem(c, "%s: %s, no cert.pem: not a version httpd or acmectl show counts, nor "
+                    "one to fall back on (fix: rm -r '%s')", acmectl_name(c->p, vrel),
+                    files->nelts ? "version directory without a certificate"
+                    : "empty version directory",
+                    acmectl_name(c->p, acme_store_path(c->ctl->store, c->p, vrel)));
+        }
+        close(fd);
+    }
+}
