@@ -17,6 +17,19 @@ CONFIG_FILES = ("acme_config.c", "acme_config_cmds.c", "acme_config_once.c", "ac
                 "acme_check_domains.c", "acme_config_dns.c", "acme_rootprog.c", "acme_check_user.c")
 # What to do, where the message itself does not say it after a ';'.
 ADVICE = {
+    "01511": "Nothing is needed for serving: the name serves the archived version the message "
+             "names and no certificate is ordered for it. domains/NAME was replaced by "
+             "something mod_acme never makes there (a restore or copy that turned the link "
+             "into a file, a link to a removed version or outside archive/NAME/): find out "
+             "what did it, look at the entry kept aside (domains/NAME.broken-TIME), then "
+             "remove it; 'acmectl check' lists what is left.",
+    "01512": "Nothing is needed for serving: a new certificate is ordered and served when it "
+             "arrives (the temporary one and 503 meanwhile). No version in archive/NAME/ "
+             "could be served (expired, unreadable, another key or other names); look at the "
+             "entry kept aside (domains/NAME.broken-TIME), then remove it.",
+    "01513": "The store directory domains/ cannot be written by root (read-only file system, "
+             "full disk, immutable attribute): fix that, move domains/NAME aside as the "
+             "message says, and restart httpd; it then links the newest usable version.",
     "01053": "The second file of AcmeClusterKeyFile is the cluster key being replaced: it must "
              "be a key file like the first (32 bytes, mode 0600) and another key; write the new "
              "key's file first, the old one second (README, Cluster, 'Changing the cluster "

@@ -38,11 +38,6 @@ static const char *age_text(apr_pool_t *p, long secs)
 
 static void problem(check_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-void acmectl_check_vproblem(check_t *c, const char *fmt, va_list ap)
-{
-    APR_ARRAY_PUSH(c->problems, const char *) = apr_pvsprintf(c->p, fmt, ap);
-}
-
 static void problem(check_t *c, const char *fmt, ...)
 {
     va_list ap;

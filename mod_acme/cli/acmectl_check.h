@@ -18,7 +18,8 @@ typedef struct check_t {
     uid_t owner;                     /* the owner of the store's directory */
 } check_t;
 
-/* Adds one problem line (printf format, in c->p); each says what to do. */
+/* Adds one problem line (printf format, in c->p); each says what to do
+ * (acmectl_check_store.c). */
 void acmectl_check_vproblem(check_t *c, const char *fmt, va_list ap);
 
 /* An entry of keys/, archive/ or domains/ (or a file of root's anywhere)

@@ -14,6 +14,11 @@
 #include "acme_crypto.h"
 #include "acme_store_paths.h"
 
+void acmectl_check_vproblem(check_t *c, const char *fmt, va_list ap)
+{
+    APR_ARRAY_PUSH(c->problems, const char *) = apr_pvsprintf(c->p, fmt, ap);
+}
+
 static void problem(check_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void problem(check_t *c, const char *fmt, ...)
@@ -145,8 +150,7 @@ void acmectl_check_live_links(check_t *c)
 
         if (acme_store_is_live_aside(name)) {
             problem(c, "%s: what httpd found in place of a live certificate link and set "
-                    "aside (the error log's ACME01511 or ACME01512 says when); nothing reads "
-                    "it (fix: look at it, then remove it: rm -r '%s')", what, path);
+                    "aside (its error log says when); nothing reads it (fix: look at it, then remove it: rm -r '%s')", what, path);
             continue;
         }
         state = acme_store_live_state(c->ctl->store, c->p, name, &target);
@@ -160,7 +164,7 @@ void acmectl_check_live_links(check_t *c)
                 "it (fix: apachectl graceful: httpd keeps it aside as %s.broken-<time> and "
                 "points the link at the newest usable version in %s/%s/, or orders a new "
                 "certificate when none is usable; then 'acmectl check' again)", what,
-                acme_store_live_state_text(state), target ? " → " : "",
+                acme_store_live_state_text(state), target ? " -> " : "",
                 target ? acmectl_name(c->p, target) : "", ACME_STORE_ARCHIVE,
                 acmectl_name(c->p, name), what, ACME_STORE_ARCHIVE, acmectl_name(c->p, name));
     }

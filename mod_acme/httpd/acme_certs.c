@@ -420,7 +420,7 @@ static void live_repair(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME01513: %s, the live certificate "
                      "link of %s, is %s%s%s, and it cannot be repaired: the name answers with a "
                      "temporary certificate and 503 (fix: mv '%s' aside, then 'acmectl check')",
-                     link, d->name, acme_store_live_state_text(state), target ? " → " : "",
+                     link, d->name, acme_store_live_state_text(state), target ? " -> " : "",
                      target ? target : "", link);
     }
     else if (version) {
@@ -428,7 +428,7 @@ static void live_repair(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain
                      "certificate link of %s, was %s%s%s: it now points at the newest usable "
                      "archived version %s, which is served; what was there is kept as %s "
                      "(look at it, then remove it)", link, d->name,
-                     acme_store_live_state_text(state), target ? " → " : "",
+                     acme_store_live_state_text(state), target ? " -> " : "",
                      target ? target : "", version, aside);
     }
     else {
@@ -437,7 +437,7 @@ static void live_repair(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain
                      "usable: it answers with a temporary certificate and 503 until a new "
                      "certificate, ordered now, arrives; what was there is kept as %s (look "
                      "at it, then remove it)", link, d->name, acme_store_live_state_text(state),
-                     target ? " → " : "", target ? target : "", aside ? aside : "-");
+                     target ? " -> " : "", target ? target : "", aside ? aside : "-");
     }
 }
 

@@ -82,6 +82,8 @@ int acme_store_made_type(const char *relpath);
  *                                                    [...]}: a draft -01 CA's dns-persist-01 names
  *   config/<name>.json                  root  0644  the domain as configured (names, key type, CA)
  *   domains/<name>                      root  link  → ../archive/<name>/<version>: the live version
+ *   domains/<name>.broken-<time>        root  as found  what a start found in its place, set
+ *                                                    aside (acme_store_live_repoint)
  *   archive/<name>/<version>/cert.pem   root  0644  chain, leaf first (the last 5 live versions)
  *   archive/<name>/<version>/privkey.pem root 0600  its key (from keys/)
  *   archive/<name>/<version>/meta.json  root  0644  {"ca": directory URL, "issued_at": RFC 3339}
