@@ -80,13 +80,16 @@ void acmectl_check_made(check_t *c, const char *relpath, const struct stat *st)
         }
     }
     if (!S_ISDIR(type) && st->st_uid != c->owner && !acme_store_child_area(relpath)) {
+        int stray = made == -1 || (made > 0 && (mode_t)made != type);
+
         problem(c, "%s: %s owned by uid %ld, not by uid %ld, which owns the store and alone "
                 "writes here: its owner can change it%s (fix: %s '%s', find out how it came "
                 "there, then 'acmectl show %s' and 'acmectl renew %s' if what is served looks "
                 "wrong)", path, type_text(type), (long)st->st_uid, (long)c->owner,
                 !strncmp(relpath, ACME_STORE_KEYS "/", 5) ? " and read the key" : "",
-                made == -1 || (made > 0 && (mode_t)made != type) ? "rm"
-                : apr_psprintf(c->p, "chown -h %ld", (long)c->owner), path, name, name);
+                stray ? "rm" : apr_psprintf(c->p, "rm it if mod_acme did not write it, else "
+                                            "chown -h %ld", (long)c->owner),
+                path, name, name);
     }
 }
 
