@@ -560,6 +560,39 @@ def git_commit(directory):
     return head.stdout.strip() + ("+changes" if dirty.returncode != 0 or dirty.stdout.strip() else "")
 
 
+def filesystem(path):
+    """The file system under path, as "ext4 (/dev/vda), no journal": on ext4
+    without a journal, every new inode skips those freed in the last seconds
+    (the kernel's recently_deleted check), which grows with the files an
+    issuance creates and removes, so figures on such a disk run slower than
+    on a journaled one or tmpfs."""
+    path = os.path.realpath(path)
+    best = None
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                left, right = line.split(" - ", 1)
+                mnt = left.split()[4].replace("\\040", " ")
+                fstype, source = right.split()[:2]
+                if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and (
+                        best is None or len(mnt) >= len(best[0])):
+                    best = (mnt, fstype, source)
+    except (OSError, ValueError, IndexError):
+        return "?"
+    if not best:
+        return "?"
+    mnt, fstype, source = best
+    text = "%s (%s)" % (fstype, source)
+    if fstype == "ext4":
+        dev = os.path.basename(source)
+        try:
+            journaled = any(e.startswith(dev + "-") for e in os.listdir("/proc/fs/jbd2"))
+        except OSError:
+            journaled = False
+        text += ", journal" if journaled else ", no journal"
+    return text
+
+
 def utc_now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -573,7 +606,9 @@ def context_lines(results, build_dir, started, load_start):
     lines = ["- start %s, end %s" % (started, utc_now()),
              "- build: %s, commit %s" % (build_dir, git_commit(build_dir)),
              "- host: %d CPUs, load average (1, 5, 15 min) at start %s, at end %s" % (
-                 os.cpu_count() or 0, load_start, loadavg())]
+                 os.cpu_count() or 0, load_start, loadavg()),
+             "- work directories (store, Pebble): %s on %s" % (
+                 tempfile.gettempdir(), filesystem(tempfile.gettempdir()))]
     versions = []
     for key, label in (("httpd_version", "httpd"), ("mod_md_version", "mod_md")):
         found = sorted({r[key] for r in results if r.get(key)})

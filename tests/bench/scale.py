@@ -45,7 +45,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness  # noqa: E402
-from bench import HTTPD_BASE_CONF  # noqa: E402
+from bench import HTTPD_BASE_CONF, filesystem  # noqa: E402
 
 APACHE2 = "/usr/sbin/apache2"
 MODULES = "/usr/lib/apache2/modules"
@@ -101,8 +101,10 @@ def machine():
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return "%s, %d CPUs (%s), %.0f GiB RAM, kernel %s, load %.1f at start" % (
-        platform.node(), os.cpu_count(), cpu, mem, platform.release(), os.getloadavg()[0])
+    return ("%s, %d CPUs (%s), %.0f GiB RAM, kernel %s, work directories on %s, "
+            "load %.1f at start") % (
+        platform.node(), os.cpu_count(), cpu, mem, platform.release(),
+        filesystem(tempfile.gettempdir()), os.getloadavg()[0])
 
 
 def static_cert(workdir):

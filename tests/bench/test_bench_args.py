@@ -52,3 +52,18 @@ def test_loglevel_names_only_the_loaded_module(module, given, used):
     finally:
         sys.path.pop(0)
     assert bench.loglevel_for(module, given) == used
+
+
+def test_filesystem_names_type_source_and_ext4_journal(tmp_path):
+    """The machine record names the work directory's file system, and for
+    ext4 whether it has a journal (without one, new inodes cost more)."""
+    def filesystem(path):
+        code = "import sys; sys.path.insert(0, %r); import bench; print(bench.filesystem(%r))" % (
+            os.path.dirname(BENCH), path)
+        return subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                              check=True, timeout=60).stdout.strip()
+    assert filesystem("/proc/self") == "proc (proc)"
+    text = filesystem(str(tmp_path))
+    assert text != "?"
+    if text.startswith("ext4 "):
+        assert text.endswith(", journal") or text.endswith(", no journal"), text
