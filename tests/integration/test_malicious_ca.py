@@ -165,6 +165,7 @@ class Scenario(HostileCA):
             if then:
                 self.log_offset = len(self.httpd.error_log_text())
                 self.hostile(then, renewed)
+            self.httpd.wait_idle()  # a write in progress has a temp file: no leftover
             assert harness.store_problems(self.httpd.store) == []
             assert "exit signal" not in self.httpd.error_log_text()
         except BaseException as exc:  # noqa: BLE001 -- reported by the test
