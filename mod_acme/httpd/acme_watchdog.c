@@ -281,6 +281,11 @@ static apr_status_t issue_child_exit(void *baton)
                      "run to end after its current step", getpid());
         apr_thread_mutex_lock(wd->run_mutex);
     }
+    /* exit() leaves the driver's pool alone: its running hooks would be
+     * orphaned, still publishing after the order is gone */
+    if (driver) {
+        acme_driver_child_exit(driver);
+    }
     apr_thread_mutex_unlock(wd->run_mutex);
     /* No run renews a claim any more; the keeper's thread must not outlive
      * exit() either (its TLS to Redis). Its claims lapse within their life. */

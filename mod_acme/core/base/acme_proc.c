@@ -1,5 +1,6 @@
 /* One way to run a child program: see acme_proc.h. */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -468,4 +469,69 @@ const char *acme_proc_httpd_signal(int argc, const char *const *argv)
         }
     }
     return NULL;
+}
+
+/* Field 22 of /proc/PID/stat, after the command in parentheses (which may
+ * hold blanks and parentheses itself: the last ')' ends it). */
+apr_uint64_t acme_proc_start_ticks(pid_t pid)
+{
+    char path[64], buf[1024], *s;
+    unsigned long long ticks = 0;
+    ssize_t n;
+    int fd, field;
+
+    if (pid <= 0) {
+        return 0;
+    }
+    apr_snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        return 0;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    if (!(s = strrchr(buf, ')'))) {
+        return 0;
+    }
+    /* s + 2 is field 3 (the state) */
+    for (s += 2, field = 3; *s && field < 22; ++s) {
+        field += *s == ' ';
+    }
+    if (field != 22 || sscanf(s, "%llu", &ticks) != 1) {
+        return 0;
+    }
+    return (apr_uint64_t)ticks;
+}
+
+int acme_proc_alive(pid_t pid, apr_uint64_t start_ticks)
+{
+    apr_uint64_t now_ticks;
+
+    if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH)) {
+        return 0;
+    }
+    if (!start_ticks) {
+        return 1;
+    }
+    now_ticks = acme_proc_start_ticks(pid);
+    /* unreadable /proc (another system, hidepid): kill's answer stands */
+    return !now_ticks || now_ticks == start_ticks;
+}
+
+int acme_proc_group_stop(pid_t pid, apr_uint64_t start_ticks)
+{
+    apr_time_t until = apr_time_now() + ACME_PROC_KILL_GRACE;
+
+    if (!acme_proc_alive(pid, start_ticks)) {
+        return 0;
+    }
+    kill(-pid, SIGTERM);
+    while (acme_proc_alive(pid, start_ticks) && apr_time_now() < until) {
+        apr_sleep(apr_time_from_msec(20));
+    }
+    kill(-pid, SIGKILL);
+    return 1;
 }

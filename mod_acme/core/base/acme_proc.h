@@ -123,6 +123,23 @@ const acme_proc_result_t *acme_proc_result(const acme_proc_t *proc);
 /* Its process id (also its process group), 0 when it was not started. */
 pid_t acme_proc_pid(const acme_proc_t *proc);
 
+/* The start time of process pid in clock ticks since boot (field 22 of
+ * /proc/PID/stat): with the pid, it names one process, as a pid alone is
+ * reused. 0 when it cannot be read (no such process, no /proc). */
+apr_uint64_t acme_proc_start_ticks(pid_t pid);
+
+/* 1 when process pid exists (kill(pid, 0) is not ESRCH) and, when
+ * start_ticks is not 0 and /proc can be read, started at start_ticks (the
+ * same process, not one that got its pid since); else 0. */
+int acme_proc_alive(pid_t pid, apr_uint64_t start_ticks);
+
+/* Stops the process group of pid, one not this process's child (one a
+ * previous process started with acme_proc_start, the group's leader): when
+ * acme_proc_alive(pid, start_ticks), its group gets SIGTERM, then SIGKILL
+ * once it ended or ACME_PROC_KILL_GRACE later (blocks that long at most).
+ * 1 when it was running, 0 when it was gone already (nothing is sent). */
+int acme_proc_group_stop(pid_t pid, apr_uint64_t start_ticks);
+
 /* A script's "#!" line as the kernel reads it (fs/binfmt_script.c): the
  * first ACME_SHEBANG_MAX bytes of the file; blanks (space, tab) after "#!";
  * the interpreter up to the next blank or NUL; the rest of the line,

@@ -13,11 +13,14 @@
 #include <string.h>
 #include <strings.h>
 #include <apr_strings.h>
+#include <apr_lib.h>
 
 #include "acme_job_int.h"
 #include "acme_time.h"
 #include "acme_dns.h"
 #include "acme_name.h"
+#include "acme_proc.h"
+#include "acme_store_paths.h"
 
 typedef enum {
     DNS01_SETUP = 0,            /* setup hook to start or running */
@@ -34,6 +37,7 @@ typedef struct dns01_entry_t {
     dns01_state_e state;
     acme_dns_hook_t *setup;
     int set_up;                 /* setup was started: a teardown is owed */
+    apr_uint64_t setup_ticks;   /* the running setup's start (acme_proc_start_ticks) */
     apr_time_t deadline;        /* for the record to become visible */
     apr_time_t next_lookup;
     const char *seen;           /* where the last lookup's CNAMEs led */
@@ -82,8 +86,10 @@ static const char *record_label(apr_pool_t *p, const dns01_entry_t *entry, const
 
 /* ---- teardown: started here, polled by the driver ---- */
 
-static void teardown_start(acme_driver_t *driver, const struct acme_dns01_set_t *set,
-                           const dns01_entry_t *entry)
+/* Starts "program teardown target value [delegated_from]"; identifier is
+ * for the log. */
+static void teardown_run(acme_driver_t *driver, const char *program, const char *identifier,
+                         const char *target, const char *value, const char *delegated_from)
 {
     apr_time_t now = acme_core_now(&driver->ctx);
     acme_dns_hook_t *hook;
@@ -95,16 +101,23 @@ static void teardown_start(acme_driver_t *driver, const struct acme_dns01_set_t 
     if (apr_pool_create(&pool, driver->pool) != APR_SUCCESS) {
         return;
     }
-    if (acme_dns_hook_start(&hook, pool, set->program, "teardown", entry->target, entry->value,
-                            delegated_from(entry), now, 0) != APR_SUCCESS) {
+    if (acme_dns_hook_start(&hook, pool, program, "teardown", target, value, delegated_from,
+                            now, 0) != APR_SUCCESS) {
         acme_log(&driver->ctx, ACME_LOG_ERR, 0, "ACME00900: %s %s; the TXT record may be left "
                  "in DNS", acme_dns_hook_label(hook), acme_dns_hook_result(hook));
         apr_pool_destroy(pool);
         return;
     }
-    acme_log(&driver->ctx, ACME_LOG_INFO, 0, "ACME00901: %s: running %s", entry->identifier,
+    acme_log(&driver->ctx, ACME_LOG_INFO, 0, "ACME00901: %s: running %s", identifier,
              acme_dns_hook_label(hook));
     APR_ARRAY_PUSH(driver->dns_teardowns, acme_dns_hook_t *) = hook;
+}
+
+static void teardown_start(acme_driver_t *driver, const struct acme_dns01_set_t *set,
+                           const dns01_entry_t *entry)
+{
+    teardown_run(driver, set->program, entry->identifier, entry->target, entry->value,
+                 delegated_from(entry));
 }
 
 void acme_dns01_teardown(acme_driver_t *driver, acme_job_t *job)
@@ -284,6 +297,16 @@ static acme_outcome_e setup_advance(acme_step_ctx_t *sc, struct acme_dns01_set_t
         acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME00906: %s: running %s (TXT value %s, "
                  "pid %" APR_PID_T_FMT ")", entry->identifier, acme_dns_hook_label(entry->setup),
                  entry->value, acme_dns_hook_pid(entry->setup));
+        /* Recorded in jobs/<name>.json before it can publish anything: whoever
+         * finds the order abandoned (acme_dns01_teardown_recorded) stops it
+         * and runs its teardown. */
+        entry->setup_ticks = acme_proc_start_ticks(acme_dns_hook_pid(entry->setup));
+        sc->job->hooks_seq++;
+        if ((rv = acme_job_save(sc->driver, sc->domain, sc->job, sc->p)) != APR_SUCCESS) {
+            acme_log(&sc->driver->ctx, ACME_LOG_WARN, rv, "ACME00919: %s: cannot record the "
+                     "running %s in the order record; if the order is abandoned, its teardown "
+                     "is not run", entry->identifier, acme_dns_hook_label(entry->setup));
+        }
     }
     rv = acme_dns_hook_poll(entry->setup, sc->now);
     if (rv == APR_EAGAIN) {
@@ -433,4 +456,151 @@ int acme_dns01_ready(const acme_job_t *job, const char *authz_url)
         }
     }
     return 0;
+}
+
+/* ---- the order's record (jobs/<name>.json) and abandoned orders ---- */
+
+json_t *acme_dns01_to_json(const acme_job_t *job)
+{
+    const struct acme_dns01_set_t *set = job->dns01;
+    json_t *array = NULL;
+    int i;
+
+    for (i = 0; set && i < set->entries->nelts; ++i) {
+        const dns01_entry_t *entry = APR_ARRAY_IDX(set->entries, i, const dns01_entry_t *);
+        json_t *obj;
+
+        if (!entry->set_up) {
+            continue;
+        }
+        obj = json_pack("{s:s, s:s, s:s, s:s}", "program", set->program, "identifier",
+                        entry->identifier, "name", entry->target, "value", entry->value);
+        if (!obj) {
+            continue;
+        }
+        if (delegated_from(entry)) {
+            json_object_set_new(obj, "delegated_from", json_string(delegated_from(entry)));
+        }
+        /* not seen to end yet: whoever reads this checks whether it runs */
+        if (entry->setup && entry->state == DNS01_SETUP) {
+            json_object_set_new(obj, "pid", json_integer(acme_dns_hook_pid(entry->setup)));
+            json_object_set_new(obj, "start_ticks", json_integer((json_int_t)entry->setup_ticks));
+            json_object_set_new(obj, "since", json_integer(apr_time_sec(
+                                    acme_dns_hook_started(entry->setup))));
+        }
+        if (!array) {
+            array = json_array();
+        }
+        json_array_append_new(array, obj);
+    }
+    return array;
+}
+
+/* A record name as this server passes it to the hook: letters, digits,
+ * '-', '_' and '.', not starting with '-' (no option to the hook). */
+static int dns_name_plain(const char *name)
+{
+    const char *c;
+
+    if (!*name || *name == '-' || strlen(name) > 253) {
+        return 0;
+    }
+    for (c = name; *c; ++c) {
+        if (!apr_isalnum(*c) && *c != '-' && *c != '_' && *c != '.') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int acme_dns01_teardown_recorded(acme_driver_t *driver, const char *name, json_t *record,
+                                 apr_pool_t *p)
+{
+    json_t *hooks = json_object_get(record, "dns01"), *h;
+    int started = 0;
+    size_t i;
+
+    json_array_foreach(hooks, i, h) {
+        const char *program = json_string_value(json_object_get(h, "program"));
+        const char *identifier = json_string_value(json_object_get(h, "identifier"));
+        const char *target = json_string_value(json_object_get(h, "name"));
+        const char *value = json_string_value(json_object_get(h, "value"));
+        const char *from = json_string_value(json_object_get(h, "delegated_from"));
+        json_int_t pid = json_integer_value(json_object_get(h, "pid"));
+        json_int_t ticks = json_integer_value(json_object_get(h, "start_ticks"));
+        int stopped;
+
+        /* only what this server wrote: a name it checked, a value it made */
+        if (!program || *program != '/' || !identifier || !target || !value
+            || !acme_name_token_is_valid(value) || !dns_name_plain(target)
+            || (from && !dns_name_plain(from))) {
+            continue;
+        }
+        /* The setup of a process that did not stop it (one that crashed):
+         * it must not publish after the teardown. */
+        stopped = pid > 0 && pid <= (json_int_t)INT32_MAX
+                  && acme_proc_group_stop((pid_t)pid, ticks > 0 ? (apr_uint64_t)ticks : 0);
+        acme_log(&driver->ctx, ACME_LOG_NOTICE, 0, "ACME00920: %s: its order was abandoned "
+                 "(the name is no longer configured or its order is not resumed) while "
+                 "AcmeDnsCmd setup for %s had run%s; running its teardown with the same "
+                 "arguments", name, identifier, stopped ? apr_psprintf(
+                     p, " (still running as pid %d: stopped)", (int)pid) : "");
+        teardown_run(driver, program, identifier, target, value, from);
+        started++;
+    }
+    return started;
+}
+
+void acme_dns01_orphans(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *p)
+{
+    apr_hash_t *configured = apr_hash_make(p);
+    apr_array_header_t *entries;
+    int i;
+
+    for (i = 0; domains && i < domains->nelts; ++i) {
+        const acme_domain_t *domain = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
+        apr_hash_set(configured, domain->name, APR_HASH_KEY_STRING, "");
+    }
+    if (acme_store_list(driver->store, p, ACME_STORE_JOBS, &entries) != APR_SUCCESS) {
+        return;
+    }
+    for (i = 0; i < entries->nelts; ++i) {
+        const char *entry = APR_ARRAY_IDX(entries, i, const char *), *rel;
+        apr_size_t len = strlen(entry);
+        const char *name;
+        json_t *record;
+        apr_status_t rv;
+
+        if (len <= 5 || strcmp(entry + len - 5, ".json") != 0 || entry[0] == '.') {
+            continue;
+        }
+        name = apr_pstrndup(p, entry, len - 5);
+        if (apr_hash_get(configured, name, APR_HASH_KEY_STRING)) {
+            continue;
+        }
+        rel = acme_store_rel_job(p, name);
+        if (acme_store_read_json_pooled(driver->store, p, rel, &record) != APR_SUCCESS
+            || !json_is_object(record) || !json_is_array(json_object_get(record, "dns01"))) {
+            continue;
+        }
+        acme_dns01_teardown_recorded(driver, name, record, p);
+        /* once: the record stays (acmectl lists it), without the hooks */
+        json_object_del(record, "dns01");
+        if ((rv = acme_store_write_json_unsynced(driver->store, p, rel, record,
+                                                 ACME_STORE_KEY_PERMS)) != APR_SUCCESS) {
+            acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00921: %s: cannot rewrite %s "
+                     "without its AcmeDnsCmd setups; their teardown runs again at the next "
+                     "start", name, rel);
+        }
+    }
+}
+
+void acme_dns01_stop_setups(acme_job_t *job)
+{
+    struct acme_dns01_set_t *set = job->dns01;
+
+    if (set) {
+        job->dns01 = NULL;
+        apr_pool_destroy(set->pool);    /* kill_on_cleanup: each running setup's group */
+    }
 }

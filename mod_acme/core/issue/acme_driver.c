@@ -617,3 +617,16 @@ void acme_driver_stop(acme_driver_t *driver)
 {
     apr_atomic_set32(&driver->stop, 1);
 }
+
+void acme_driver_child_exit(acme_driver_t *driver)
+{
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(NULL, driver->records); hi; hi = apr_hash_next(hi)) {
+        acme_record_t *rec = apr_hash_this_val(hi);
+
+        if (rec->job) {
+            acme_dns01_stop_setups(rec->job);
+        }
+    }
+}

@@ -439,6 +439,11 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
         acme_store_remove_dead_temps(driver->store, ptemp);
         driver->swept_at = acme_core_now(&driver->ctx);
     }
+    /* Orders a previous process left for names no longer configured: their
+     * dns-01 records are taken down now, nothing else will. */
+    if (driver->run == 1) {
+        acme_dns01_orphans(driver, domains, ptemp);
+    }
     markers = acme_job_sched_jobs_changed(driver, ptemp);
     full = markers || !driver->sched_ok || driver->active > 0 || !domains
            || driver->sched_domains != domains || driver->sched_nelts != domains->nelts;

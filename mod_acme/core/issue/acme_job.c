@@ -310,6 +310,7 @@ acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
                  "day, a week for one kept at its certificate, or than the live certificate, or "
                  "for another configuration or CA)",
                  domain->name);
+        acme_dns01_teardown_recorded(driver, domain->name, json, ptemp);
         acme_job_remove_files(driver, domain->name, ptemp);
         return job;
     }
@@ -327,7 +328,7 @@ apr_status_t acme_job_save(acme_driver_t *driver, const acme_domain_t *domain,
                            acme_job_t *job, apr_pool_t *ptemp)
 {
     int at_certificate = job->step == ACME_STEP_CERTIFICATE;
-    json_t *json;
+    json_t *json, *hooks;
     apr_status_t rv;
 
     /* Nothing to resume before the order exists or after staging. */
@@ -335,7 +336,7 @@ apr_status_t acme_job_save(acme_driver_t *driver, const acme_domain_t *domain,
         return APR_SUCCESS;
     }
     if (job->saved_order && !strcmp(job->saved_order, job->order_url)
-        && job->saved_at_certificate == at_certificate) {
+        && job->saved_at_certificate == at_certificate && job->saved_hooks == job->hooks_seq) {
         return APR_SUCCESS;
     }
     json = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "name", domain->name,
@@ -345,12 +346,16 @@ apr_status_t acme_job_save(acme_driver_t *driver, const acme_domain_t *domain,
     if (!json) {
         return APR_ENOMEM;
     }
+    if ((hooks = acme_dns01_to_json(job))) {
+        json_object_set_new(json, "dns01", hooks);
+    }
     rv = acme_store_write_json_unsynced(driver->store, ptemp, job_json_path(ptemp, domain->name),
                                         json, ACME_STORE_KEY_PERMS);
     json_decref(json);
     if (rv == APR_SUCCESS) {
         job->saved_order = job->order_url;
         job->saved_at_certificate = at_certificate;
+        job->saved_hooks = job->hooks_seq;
     }
     return rv;
 }

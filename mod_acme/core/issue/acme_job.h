@@ -228,5 +228,12 @@ void acme_driver_forget_account(acme_driver_t *driver, const char *ca_url);
  * one request's timeout later. */
 void acme_driver_stop(acme_driver_t *driver);
 
+/* The process exits (after acme_driver_stop, with no run in progress): the
+ * dns-01 setup hooks still running are stopped, each its process group (up
+ * to ACME_PROC_KILL_GRACE each), so none outlives the process unwatched;
+ * their teardowns follow from jobs/<name>.json (whoever resumes or abandons
+ * the order). Call from the thread that ran the driver or once runs ended. */
+void acme_driver_child_exit(acme_driver_t *driver);
+
 /* status/<name>.json: schema and codec in acme_status_record.h. */
 #endif

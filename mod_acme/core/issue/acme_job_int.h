@@ -119,6 +119,8 @@ typedef struct acme_job_t {
                                      * certificate is fetched again at the next attempt */
     const char *saved_order;        /* the order URL jobs/<name>.json holds, or NULL */
     int saved_at_certificate;       /* and whether it was written at step certificate */
+    unsigned hooks_seq;             /* bumped when a dns-01 setup starts (acme_dns01.c) */
+    unsigned saved_hooks;           /* hooks_seq when jobs/<name>.json was written */
 } acme_job_t;
 
 #define ACME_ERR_TYPE_MAX   128
@@ -746,4 +748,24 @@ int acme_dns01_ready(const acme_job_t *job, const char *authz_url);
 void acme_dns01_teardown(acme_driver_t *driver, acme_job_t *job);
 /* Polls running teardown hooks; *next_run is lowered while some run. */
 void acme_dns01_poll_teardowns(acme_driver_t *driver, apr_time_t now, apr_time_t *next_run);
+/* The setups the job started, for jobs/<name>.json "dns01": an array of
+ * {program, identifier, name, value, delegated_from?} and, while the setup
+ * runs, pid, start_ticks (acme_proc_start_ticks) and since (seconds); a new
+ * reference, or NULL when none was started. */
+json_t *acme_dns01_to_json(const acme_job_t *job);
+/* The order record `record` (jobs/<name>.json) is abandoned: each setup it
+ * lists that still runs is stopped (its process group, acme_proc_group_stop)
+ * and its teardown is started with the setup's arguments (polled by the
+ * driver like any teardown; ACME00920 says so). Returns how many were
+ * started. p: for the log's text. */
+int acme_dns01_teardown_recorded(acme_driver_t *driver, const char *name, json_t *record,
+                                 apr_pool_t *p);
+/* Teardowns of orders abandoned by a previous process: jobs/<name>.json of a
+ * name not in domains that lists setups (acme_dns01_teardown_recorded); the
+ * record is rewritten without them, so they run once. p: temporary. */
+void acme_dns01_orphans(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *p);
+/* The process exits: setups still running are stopped (their process
+ * groups, blocking up to ACME_PROC_KILL_GRACE each); their teardown is left
+ * to whoever resumes or abandons the order (it is in jobs/<name>.json). */
+void acme_dns01_stop_setups(acme_job_t *job);
 #endif
