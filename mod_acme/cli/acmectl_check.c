@@ -425,7 +425,7 @@ static void check_staging(check_t *c)
  * fingerprint, step, ca, order, started); one it would discard is reported
  * (it then orders anew, so this is no harm, but says the store was written
  * by something else or cut short). */
-static void check_job(check_t *c, const char *name)
+static void check_job(check_t *c, const char *name, int configured)
 {
     const char *rel = acme_store_rel_job(c->p, name);
     json_t *job = NULL, *started;
@@ -448,9 +448,11 @@ static void check_job(check_t *c, const char *name)
                 "incomplete); the server removes it and makes a new order (nothing to do)", rel);
         return;
     }
+    /* a name no longer configured: nothing resumes it (show says so too) */
     json_array_append_new(c->orders, json_pack(
-        "{s:s, s:s, s:s}", "name", name, "step", step, "started",
-        acmectl_time(c->p, apr_time_from_sec(json_integer_value(started)))));
+        "{s:s, s:s, s:s, s:b}", "name", name, "step", step, "started",
+        acmectl_time(c->p, apr_time_from_sec(json_integer_value(started))),
+        "configured", configured));
 }
 
 /* What the records say of each domain: an out-of-date status record (the
@@ -481,7 +483,7 @@ static void check_domains(check_t *c)
                 "since", acmectl_time(c->p, v->failing_since),
                 "next_attempt", v->next_action, "error", v->last_error));
         }
-        check_job(c, name);
+        check_job(c, name, v->configured);
     }
 }
 
@@ -507,10 +509,15 @@ static void check_report(check_t *c)
                        error ? ": " : "", error ? error : "");
     }
     json_array_foreach(c->orders, i, f) {
-        acmectl_printf(c->ctl, "order in progress: %s: saved at step %s, started %s\n",
+        int configured = json_is_true(json_object_get(f, "configured"));
+
+        acmectl_printf(c->ctl, "%s: %s: saved at step %s, started %s%s\n",
+                       configured ? "order in progress" : "abandoned order",
                        json_string_value(json_object_get(f, "name")),
                        json_string_value(json_object_get(f, "step")),
-                       json_string_value(json_object_get(f, "started")));
+                       json_string_value(json_object_get(f, "started")),
+                       configured ? "" : "; the name is not configured, nothing resumes it "
+                       "(acmectl show lists what it left)");
     }
 }
 

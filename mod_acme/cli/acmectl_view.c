@@ -31,6 +31,7 @@
 #include "acme_json.h"
 #include "acme_custody.h"
 #include "acmectl_view.h"
+#include "acme_proc.h"
 
 /* The names of the last start of each server using the store
  * (configured.json), each with the servers configuring it; NULL when no
@@ -138,6 +139,51 @@ static void view_live(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
     }
 }
 
+/* The start ticks jobs/<name>.json records for the setup hook with this pid
+ * (0: none recorded, or the record cannot be read). */
+static apr_uint64_t recorded_ticks(acmectl_t *ctl, apr_pool_t *p, const char *name, long pid)
+{
+    json_t *job, *h;
+    size_t i;
+
+    if (acme_store_read_json_pooled(ctl->store, p, acme_store_rel_job(p, name), &job)
+        != APR_SUCCESS) {
+        return 0;
+    }
+    json_array_foreach(json_object_get(job, "dns01"), i, h) {
+        json_int_t ticks = json_integer_value(json_object_get(h, "start_ticks"));
+        if (json_integer_value(json_object_get(h, "pid")) == pid && ticks > 0) {
+            return (apr_uint64_t)ticks;
+        }
+    }
+    return 0;
+}
+
+/* A running hook as the status record says it ("ID: LABEL running since T
+ * (pid N)", acme_dns01.c) holds only while that process runs: the record
+ * keeps the words of a process that exited, was stopped or was orphaned. */
+static const char *activity_checked(acmectl_t *ctl, apr_pool_t *p, const char *name,
+                                    const char *activity)
+{
+    const char *running = activity ? strstr(activity, " running since ") : NULL;
+    const char *pid_at = running ? strstr(running, " (pid ") : NULL;
+    const char *colon = activity ? strstr(activity, ": ") : NULL;
+    char *end;
+    long pid;
+
+    if (!pid_at || !colon || colon > running) {
+        return activity;
+    }
+    pid = strtol(pid_at + 6, &end, 10);
+    if (pid <= 0 || strcmp(end, ")") != 0
+        || acme_proc_alive((pid_t)pid, recorded_ticks(ctl, p, name, pid))) {
+        return activity;
+    }
+    return apr_psprintf(p, "%.*s: setup ended (no process): %.*s, pid %ld, started %.*s",
+                        (int)(colon - activity), activity, (int)(running - colon - 2), colon + 2,
+                        pid, (int)(pid_at - running - 15), running + 15);
+}
+
 /* The status file is the User's: its decoder makes every string one line,
  * the rest is escaped on output. */
 static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
@@ -158,7 +204,7 @@ static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
     }
     v->step = v->status->step;
     v->renew_at = v->status->renew_at;
-    v->activity = v->status->activity;
+    v->activity = activity_checked(ctl, p, v->name, v->status->activity);
     v->next_action = v->status->next_action ? acme_time_rfc3339(p, v->status->next_action)
                                             : NULL;
     err = v->status->error;
@@ -357,27 +403,80 @@ static void view_next(domain_view_t *v)
     }
 }
 
-/* What a name's last configuration left in the child's areas, by relative
- * path (a directory with a trailing "/"): an unfinished order, a renewal
- * request, a staged entry. */
+/* Whether rel (in the store) exists, as "rel" or "rel/" for a directory. */
+static const char *existing(acmectl_t *ctl, apr_pool_t *p, const char *rel)
+{
+    apr_finfo_t finfo;
+
+    if (apr_stat(&finfo, acme_store_path(ctl->store, p, rel), APR_FINFO_LINK | APR_FINFO_TYPE, p)
+        != APR_SUCCESS) {
+        return NULL;
+    }
+    return finfo.filetype == APR_DIR ? apr_pstrcat(p, rel, "/", NULL) : rel;
+}
+
+/* Whether the name has a certificate to keep (archive/<name>/ or
+ * domains/<name>): then config/ and keys/ go with it. */
+static int has_certificates(acmectl_t *ctl, apr_pool_t *p, const char *name)
+{
+    return existing(ctl, p, acme_store_rel_archive(p, name))
+           || existing(ctl, p, acme_store_rel_live(p, name));
+}
+
+/* What a name's last configuration left, by relative path (a directory with
+ * a trailing "/"), every one that exists: an unfinished order, a renewal
+ * request, a staged entry, its status record, its CSR; its configuration
+ * record and keys too when no certificate of it is kept (those are listed
+ * as kept by acmectl_view_leftovers_text otherwise). */
 static apr_array_header_t *view_leftovers(acmectl_t *ctl, apr_pool_t *p, const char *name)
 {
-    const char *rels[3];
-    apr_array_header_t *out = apr_array_make(p, 3, sizeof(const char *));
-    apr_finfo_t finfo;
-    int i;
+    const char *rels[9], *found;
+    apr_array_header_t *out = apr_array_make(p, 8, sizeof(const char *));
+    int i, n = 0;
 
-    rels[0] = acme_store_rel_job(p, name);
-    rels[1] = acme_store_rel_renew(p, name);
-    rels[2] = acme_store_rel_staging(p, name);
-    for (i = 0; i < 3; ++i) {
-        if (apr_stat(&finfo, acme_store_path(ctl->store, p, rels[i]), APR_FINFO_LINK
-                     | APR_FINFO_TYPE, p) == APR_SUCCESS) {
-            APR_ARRAY_PUSH(out, const char *) = finfo.filetype == APR_DIR
-                                               ? apr_pstrcat(p, rels[i], "/", NULL) : rels[i];
+    rels[n++] = acme_store_rel_job(p, name);
+    rels[n++] = acme_store_rel_job_key(p, name);
+    rels[n++] = acme_store_rel_renew(p, name);
+    rels[n++] = acme_store_rel_staging(p, name);
+    rels[n++] = acme_store_rel_status(p, name);
+    rels[n++] = acme_store_rel_csr(p, name);
+    if (!has_certificates(ctl, p, name)) {
+        rels[n++] = acme_store_rel_config(p, name);
+        rels[n++] = acme_store_rel_keys(p, name);
+    }
+    for (i = 0; i < n; ++i) {
+        if ((found = existing(ctl, p, rels[i]))) {
+            APR_ARRAY_PUSH(out, const char *) = found;
         }
     }
     return out;
+}
+
+/* What is kept for when the name is configured again: its certificates
+ * (archive/, domains/) and, with them, its configuration record and keys;
+ * "" when none exists. */
+static const char *kept_text(acmectl_t *ctl, apr_pool_t *p, const char *name)
+{
+    apr_array_header_t *kept = apr_array_make(p, 4, sizeof(const char *));
+    const char *found;
+
+    if (!has_certificates(ctl, p, name)) {
+        return "";
+    }
+    if ((found = existing(ctl, p, acme_store_rel_archive(p, name)))) {
+        APR_ARRAY_PUSH(kept, const char *) = found;
+    }
+    if ((found = existing(ctl, p, acme_store_rel_live(p, name)))) {
+        APR_ARRAY_PUSH(kept, const char *) = found;
+    }
+    if ((found = existing(ctl, p, acme_store_rel_config(p, name)))) {
+        APR_ARRAY_PUSH(kept, const char *) = found;
+    }
+    if ((found = existing(ctl, p, acme_store_rel_keys(p, name)))) {
+        APR_ARRAY_PUSH(kept, const char *) = found;
+    }
+    return apr_psprintf(p, "; keep %s, its certificates, for when it is configured again",
+                        acmectl_name(p, acmectl_view_join(p, kept, ", ")));
 }
 
 /* s as one shell word in '...', or NULL when it cannot be pasted as it is
@@ -404,18 +503,17 @@ const char *acmectl_view_leftovers_text(acmectl_t *ctl, apr_pool_t *p, const dom
     }
     /* a name shown with \xNN is not the file's: nothing to paste then */
     how = dir ? apr_pstrcat(p, "Safe to remove (acmectl has no command for it), as root: cd ",
-                            dir, " && rm -r", paths, " ;", NULL)
+                            dir, " && rm -r", paths, NULL)
               : apr_pstrcat(p, "Safe to remove by hand (acmectl has no command for "
                             "it), as root, in ",
                             acmectl_name(p, acme_store_dir(ctl->store)), " (a name here "
-                            "needed escaping or holds a quote, so no command to paste);", NULL);
+                            "needed escaping or holds a quote, so no command to paste)", NULL);
     return apr_psprintf(
         p, "%s: left by its last configuration (an unfinished order, a renewal request, a "
-        "staged certificate); nothing uses them while %s is not configured, and configuring it "
-        "again takes them up (the order resumes, what is staged goes live). %s keep "
-        "archive/%s/, domains/%s and config/%s.json, its certificates, for when it is "
-        "configured again", acmectl_view_join(p, v->leftovers, " "), name, how, name, name,
-        name);
+        "staged certificate, its status and keys); nothing uses them while %s is not "
+        "configured, and configuring it again takes them up (the order resumes, what is staged "
+        "goes live). %s%s", acmectl_view_join(p, v->leftovers, " "), name, how,
+        kept_text(ctl, p, v->name));
 }
 
 domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name,
