@@ -285,7 +285,7 @@ def test_check_reads_the_order_records(tmp_path, pebble, unique):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "order in progress: %s: saved at step validate, started 2026-09-21T" % name in r.stdout, r.stdout
     doc = json.loads(acmectl(store, "--json", "check").stdout)
-    assert doc["orders"] == [{"name": name, "step": "validate",
+    assert doc["orders"] == [{"name": name, "step": "validate", "configured": True,
                               "started": doc["orders"][0]["started"]}], doc
 
 

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import time
 
 from harness import utcnow
@@ -289,7 +290,7 @@ def test_a_removed_name_says_what_it_left_and_how_to_remove_it(tmp_path, pebble,
     shutil.copy(os.path.join(store, "domains", name, "cert.pem"), staging)
     with open(os.path.join(store, "configured.json"), "w") as f:
         json.dump({"servers": {"s": {"names": [other], "since": rfc3339(utcnow())}}}, f)
-    left = "jobs/%s.json jobs/%s.renew staging/%s/" % (name, name, name)
+    left = "jobs/%s.json jobs/%s.renew staging/%s/ status/%s.json" % (name, name, name, name)
 
     r = acmectl(store, "show", name)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -302,9 +303,9 @@ def test_a_removed_name_says_what_it_left_and_how_to_remove_it(tmp_path, pebble,
     assert re.search(r"^staged: +a certificate, which nothing activates", out, re.M), out
     line = [l for l in out.splitlines() if l.startswith("leftovers:")][0]
     quoted = " ".join("'%s'" % path for path in left.split())
-    assert left in line and "rm -r " + quoted + " ;" in line and "cd '%s' &&" % store in line, \
+    assert left in line and "rm -r " + quoted + ";" in line and "cd '%s' &&" % store in line, \
         out
-    assert "keep archive/%s/" % name in line, out
+    assert "keep archive/%s/, domains/%s" % (name, name) in line, out
     r = acmectl(store, "list", "--all")
     _, row = row_of(r.stdout, name)
     assert 'leftovers="%s"' % left in row, r.stdout
@@ -312,6 +313,69 @@ def test_a_removed_name_says_what_it_left_and_how_to_remove_it(tmp_path, pebble,
     assert doc["leftovers"] == left.split(), doc
     assert sorted(os.listdir(staging)) == ["cert.pem", "ready"], os.listdir(staging)
     assert os.path.exists(os.path.join(jobs, name + ".renew"))
+
+
+def dead_pid():
+    """The pid of a process that ran and was reaped."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def test_a_removed_name_whose_hook_is_gone_says_so_everywhere(tmp_path, pebble, unique):
+    """A name taken out of the configuration while its AcmeDnsCmd setup ran,
+    no certificate of it kept: its status record still says "running since
+    ... (pid N)". show and list --all say the setup ended (no process) once
+    that pid is gone or is another process (its start time differs from the
+    one jobs/NAME.json recorded); check calls the order abandoned, as show
+    does, not "in progress"; the leftovers are every file of the name
+    (status, config, keys too), with no word of archive/ or domains/."""
+    name, other = unique("gonehook"), unique("kept")
+    store = imported_store(tmp_path, pebble, name)
+    shutil.rmtree(os.path.join(store, "archive", name))
+    os.remove(os.path.join(store, "domains", name))
+    os.makedirs(os.path.join(store, "config"), exist_ok=True)
+    with open(os.path.join(store, "config", name + ".json"), "w") as f:
+        json.dump({"name": name, "names": [name, "*." + name]}, f)
+    since = rfc3339(utcnow())
+    for pid, ticks in ((dead_pid(), None), (os.getpid(), 1)):
+        running = "*.%s: AcmeDnsCmd /h setup _acme-challenge.%s running since %s (pid %d)" % (
+            name, name, since, pid)
+        os.makedirs(os.path.join(store, "status"), exist_ok=True)
+        with open(os.path.join(store, "status", name + ".json"), "w") as f:
+            json.dump({"name": name, "names": [name, "*." + name], "state": "missing",
+                       "step": "authorize", "attempts": 0, "requests": 3, "fingerprint": "x",
+                       "activity": running}, f)
+        os.makedirs(os.path.join(store, "jobs"), exist_ok=True)
+        hook = {"program": "/h", "identifier": "*." + name, "name": "_acme-challenge." + name,
+                "value": "v" * 43, "pid": pid, "since": 1790000000}
+        if ticks:
+            hook["start_ticks"] = ticks
+        with open(os.path.join(store, "jobs", name + ".json"), "w") as f:
+            json.dump({"name": name, "fingerprint": "f", "step": "authorize",
+                       "ca": pebble.directory_url, "order": pebble.directory_url + "/order/1",
+                       "started": 1790000000, "dns01": [hook]}, f)
+        with open(os.path.join(store, "configured.json"), "w") as f:
+            json.dump({"servers": {"s": {"names": [other], "since": rfc3339(utcnow())}}}, f)
+
+        r = acmectl(store, "show", name)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "running since" not in r.stdout, r.stdout
+        assert ("*.%s: setup ended (no process): AcmeDnsCmd /h setup _acme-challenge.%s, "
+                "pid %d, started %s" % (name, name, pid, since)) in r.stdout, r.stdout
+        r = acmectl(store, "list", "--all")
+        _, row = row_of(r.stdout, name)
+        assert "running since" not in row, r.stdout
+        r = acmectl(store, "check")
+        assert "order in progress: %s" % name not in r.stdout, r.stdout
+        assert "abandoned order: %s: step authorize" % name in r.stdout, r.stdout
+        assert "nothing resumes it" in r.stdout, r.stdout
+    r = acmectl(store, "show", name)
+    line = [l for l in r.stdout.splitlines() if l.startswith("leftovers:")][0]
+    for rel in ("jobs/%s.json" % name, "status/%s.json" % name, "config/%s.json" % name):
+        assert rel in line, line
+    assert "keys/%s" % name in line or not os.path.exists(os.path.join(store, "keys", name)), line
+    assert "archive/" not in line and "domains/" not in line, line
 
 
 def test_check_reports_a_wrong_config_an_empty_archive_and_a_bad_activation_file(

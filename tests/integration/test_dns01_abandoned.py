@@ -1,0 +1,111 @@
+"""dns-01 hooks of an order that ends with its process: a setup still running
+when the issuance child exits (graceful restart, stop) is stopped with its
+process group, and when the name is taken out of the configuration the next
+generation runs the teardown, once, with the setup's arguments; acmectl then
+says the setup ended and that nothing resumes the order."""
+import json
+import os
+import re
+import time
+
+import harness
+from harness import acmectl_on_store, ssl_vhost, wait_for
+
+ISSUE_TIMEOUT = 90
+
+# Setup hangs, with a grandchild in its process group; each call is logged,
+# each setup's pid and its grandchild's too ("pids P C").
+HANGING_HOOK = """#!/usr/bin/python3
+import os, subprocess, sys, time
+with open({log!r}, "a") as log:
+    log.write(" ".join(sys.argv[1:]) + "\\n")
+if sys.argv[1] == "setup":
+    child = subprocess.Popen(["sleep", "600"])
+    with open({log!r}, "a") as log:
+        log.write("pids %d %d\\n" % (os.getpid(), child.pid))
+    time.sleep(600)
+"""
+
+
+def calls(log):
+    with open(log) as f:
+        return [l.split() for l in f.read().splitlines() if l.strip()]
+
+
+def hook_pids(log):
+    return [int(p) for c in calls(log) if c[0] == "pids" for p in c[1:]]
+
+
+def current_setup(httpd, name):
+    """The pid of the setup this generation started (ACME00906), if it runs."""
+    text = httpd.error_log_text()
+    pids = re.findall(r"ACME00906: \*\.%s: running .* pid (\d+)\)" % re.escape(name),
+                      text[text.rfind("resuming normal operations"):])
+    return int(pids[-1]) if pids and harness.pid_alive(int(pids[-1])) else None
+
+
+def test_removed_name_gets_its_setup_stopped_and_its_teardown_run(httpd, challtestsrv, unique):
+    gone, other = unique("gonedns"), unique("staydns")
+    hook, log = harness.write_hook(httpd, "hang-hook", HANGING_HOOK)
+    resolver = {"AcmeDnsResolver": "127.0.0.1:%d" % challtestsrv.dns_port}
+    httpd.write_config(vhosts=ssl_vhost(gone, ["*." + gone], extra="AcmeDnsCmd %s" % hook)
+                       + ssl_vhost(other), acme=resolver)
+    httpd.start()
+    # other's certificate goes live by a graceful restart: the setup the
+    # first generation started is stopped with its child, not orphaned
+    httpd.wait_for_pebble_cert(other, ISSUE_TIMEOUT)
+    pid = wait_for(lambda: current_setup(httpd, gone), 30, what="this generation's setup")
+    earlier = [p for c in calls(log) if c[0] == "pids" and int(c[1]) != pid
+               for p in map(int, c[1:])]
+    assert earlier, calls(log)
+    wait_for(lambda: not [p for p in earlier if harness.pid_alive(p)], 15,
+             what="the earlier generation's setup and its child to be stopped: %s" % earlier)
+    setups = [c for c in calls(log) if c[0] == "setup"]
+    assert setups and not [c for c in calls(log) if c[0] == "teardown"], calls(log)
+    with open(os.path.join(httpd.store, "jobs", gone + ".json")) as f:
+        record = json.load(f)
+    assert [h["pid"] for h in record["dns01"]] == [pid], record
+
+    # gone is taken out of the configuration while its setup runs
+    httpd.write_config(vhosts=ssl_vhost(other), acme=resolver)
+    httpd.graceful()
+    wait_for(lambda: not [p for p in hook_pids(log) if harness.pid_alive(p)], 15,
+             what="every setup and its child to be stopped: %s" % hook_pids(log))
+    teardowns = wait_for(lambda: [c for c in calls(log) if c[0] == "teardown"], 30,
+                         what="the teardown of the abandoned order in %s" % log)
+    last = setups[-1]
+    assert teardowns == [["teardown", last[1], last[2]]], calls(log)
+    assert last[1] == "_acme-challenge." + gone and len(last[2]) == 43, last
+    text = httpd.error_log_text()
+    assert re.search(r"ACME00920: %s: its order was abandoned .* AcmeDnsCmd setup for \*\.%s"
+                     % (re.escape(gone), re.escape(gone)), text), httpd.diagnostics()
+    wait_for(lambda: "teardown _acme-challenge.%s succeeded" % gone in httpd.error_log_text(),
+             10, what="the teardown's end in the error log")
+
+    r = acmectl_on_store(httpd, "show", gone)
+    assert "running since" not in r.stdout, r.stdout
+    assert "setup ended (no process)" in r.stdout, r.stdout
+    r = acmectl_on_store(httpd, "list", "--all")
+    assert "running since" not in r.stdout, r.stdout
+    r = acmectl_on_store(httpd, "check")
+    assert "order in progress: %s" % gone not in r.stdout, r.stdout
+    assert "abandoned order: %s" % gone in r.stdout, r.stdout
+
+    # once: a later restart runs no second teardown
+    httpd.graceful()
+    time.sleep(5)
+    assert [c for c in calls(log) if c[0] == "teardown"] == teardowns, calls(log)
+
+
+def test_stop_leaves_no_setup_running(httpd, challtestsrv, unique):
+    """httpd -k stop while a setup runs: the setup and its child end with
+    the server (its teardown follows from jobs/NAME.json at the next start)."""
+    name = unique("stopdns")
+    hook, log = harness.write_hook(httpd, "hang-hook", HANGING_HOOK)
+    httpd.write_config(vhosts=ssl_vhost(name, ["*." + name], extra="AcmeDnsCmd %s" % hook),
+                       acme={"AcmeDnsResolver": "127.0.0.1:%d" % challtestsrv.dns_port})
+    httpd.start()
+    wait_for(lambda: current_setup(httpd, name), 30, what="the setup")
+    httpd.stop()
+    wait_for(lambda: not [p for p in hook_pids(log) if harness.pid_alive(p)], 15,
+             what="every setup and its child to be stopped: %s" % hook_pids(log))
