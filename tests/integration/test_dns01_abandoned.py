@@ -27,6 +27,20 @@ if sys.argv[1] == "setup":
 """
 
 
+# Setup hangs; the first teardown hangs too, a later one succeeds at once.
+SLOW_TEARDOWN_HOOK = """#!/usr/bin/python3
+import os, sys, time
+with open({log!r}, "a") as log:
+    log.write(" ".join(sys.argv[1:]) + "\\n")
+    log.write("pids %d\\n" % os.getpid())
+if sys.argv[1] == "setup":
+    time.sleep(600)
+elif not os.path.exists({mark!r}):
+    open({mark!r}, "w").close()
+    time.sleep(600)
+"""
+
+
 def calls(log):
     with open(log) as f:
         return [l.split() for l in f.read().splitlines() if l.strip()]
@@ -109,3 +123,37 @@ def test_stop_leaves_no_setup_running(httpd, challtestsrv, unique):
     httpd.stop()
     wait_for(lambda: not [p for p in hook_pids(log) if harness.pid_alive(p)], 15,
              what="every setup and its child to be stopped: %s" % hook_pids(log))
+
+
+def test_a_teardown_cut_short_by_a_restart_runs_again(httpd, challtestsrv, unique):
+    """The teardown of a removed name's order hangs when the next graceful
+    restart comes: the exiting child stops it (ACME00922) and the new one
+    runs it again (ACME00924) at a later run, with the same arguments."""
+    gone, other = unique("cutdns"), unique("keepdns")
+    marks = os.path.join(httpd.serverroot, "marks")
+    os.mkdir(marks)
+    os.chmod(marks, 0o777)
+    hook, log = harness.write_hook(httpd, "slow-hook", SLOW_TEARDOWN_HOOK,
+                                   mark=os.path.join(marks, "teardown-once"))
+    resolver = {"AcmeDnsResolver": "127.0.0.1:%d" % challtestsrv.dns_port}
+    httpd.write_config(vhosts=ssl_vhost(gone, ["*." + gone], extra="AcmeDnsCmd %s" % hook)
+                       + ssl_vhost(other), acme=resolver)
+    httpd.start()
+    wait_for(lambda: current_setup(httpd, gone), 30, what="the setup")
+    httpd.write_config(vhosts=ssl_vhost(other), acme=resolver)
+    httpd.graceful()
+    wait_for(lambda: [c for c in calls(log) if c[0] == "teardown"], 30, what="the teardown")
+    httpd.graceful()
+    teardowns = wait_for(lambda: (lambda t: t if len(t) == 2 else None)(
+        [c for c in calls(log) if c[0] == "teardown"]), 60, what="the teardown run again "
+        "(at the new child's next run: at the latest its look for acmectl's markers)")
+    setup = [c for c in calls(log) if c[0] == "setup"][-1]
+    assert teardowns == [["teardown", setup[1], setup[2]]] * 2, calls(log)
+    wait_for(lambda: "teardown _acme-challenge.%s succeeded" % gone in httpd.error_log_text(),
+             10, what="the second teardown's end")
+    text = httpd.error_log_text()
+    assert re.search(r"ACME00922: \*\.%s: AcmeDnsCmd .* teardown _acme-challenge\.%s stopped"
+                     % (re.escape(gone), re.escape(gone)), text), httpd.diagnostics()
+    assert "ACME00924: *.%s: running again" % gone in text, httpd.diagnostics()
+    wait_for(lambda: not [p for p in hook_pids(log) if harness.pid_alive(p)], 15,
+             what="every hook to end: %s" % hook_pids(log))

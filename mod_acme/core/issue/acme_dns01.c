@@ -20,6 +20,7 @@
 #include "acme_dns.h"
 #include "acme_name.h"
 #include "acme_proc.h"
+#include "acme_json.h"
 #include "acme_store_paths.h"
 
 typedef enum {
@@ -86,6 +87,16 @@ static const char *record_label(apr_pool_t *p, const dns01_entry_t *entry, const
 
 /* ---- teardown: started here, polled by the driver ---- */
 
+/* A running teardown and its arguments, to be run again by the next
+ * process when this one exits under it (acme_dns01_stop_teardowns). */
+typedef struct teardown_t {
+    acme_dns_hook_t *hook;
+    const char *program, *identifier, *target, *value, *from;
+} teardown_t;
+
+/* Where the teardowns stopped at a process's exit wait for the next start. */
+#define TEARDOWNS_FILE ACME_STORE_JOBS "/.teardowns.json"
+
 /* Starts "program teardown target value [delegated_from]"; identifier is
  * for the log. */
 static void teardown_run(acme_driver_t *driver, const char *program, const char *identifier,
@@ -93,10 +104,11 @@ static void teardown_run(acme_driver_t *driver, const char *program, const char 
 {
     apr_time_t now = acme_core_now(&driver->ctx);
     acme_dns_hook_t *hook;
+    teardown_t *td;
     apr_pool_t *pool;
 
     if (!driver->dns_teardowns) {
-        driver->dns_teardowns = apr_array_make(driver->pool, 4, sizeof(acme_dns_hook_t *));
+        driver->dns_teardowns = apr_array_make(driver->pool, 4, sizeof(teardown_t *));
     }
     if (apr_pool_create(&pool, driver->pool) != APR_SUCCESS) {
         return;
@@ -110,7 +122,14 @@ static void teardown_run(acme_driver_t *driver, const char *program, const char 
     }
     acme_log(&driver->ctx, ACME_LOG_INFO, 0, "ACME00901: %s: running %s", identifier,
              acme_dns_hook_label(hook));
-    APR_ARRAY_PUSH(driver->dns_teardowns, acme_dns_hook_t *) = hook;
+    td = apr_pcalloc(pool, sizeof(*td));
+    td->hook = hook;
+    td->program = apr_pstrdup(pool, program);
+    td->identifier = apr_pstrdup(pool, identifier);
+    td->target = apr_pstrdup(pool, target);
+    td->value = apr_pstrdup(pool, value);
+    td->from = delegated_from ? apr_pstrdup(pool, delegated_from) : NULL;
+    APR_ARRAY_PUSH(driver->dns_teardowns, teardown_t *) = td;
 }
 
 static void teardown_start(acme_driver_t *driver, const struct acme_dns01_set_t *set,
@@ -162,16 +181,16 @@ void acme_dns01_poll_teardowns(acme_driver_t *driver, apr_time_t now, apr_time_t
     int i, running = 0;
 
     for (i = 0; hooks && i < hooks->nelts; ++i) {
-        acme_dns_hook_t *hook = APR_ARRAY_IDX(hooks, i, acme_dns_hook_t *);
-        apr_status_t rv = acme_dns_hook_poll(hook, now);
+        teardown_t *td = APR_ARRAY_IDX(hooks, i, teardown_t *);
+        apr_status_t rv = acme_dns_hook_poll(td->hook, now);
 
         if (rv == APR_EAGAIN) {
-            APR_ARRAY_IDX(hooks, running++, acme_dns_hook_t *) = hook;
+            APR_ARRAY_IDX(hooks, running++, teardown_t *) = td;
             continue;
         }
-        hook_log_end(driver, hook, rv, "ACME00902", "ACME00903",
+        hook_log_end(driver, td->hook, rv, "ACME00902", "ACME00903",
                      "; the TXT record may be left in DNS");
-        apr_pool_destroy(acme_dns_hook_pool(hook));
+        apr_pool_destroy(acme_dns_hook_pool(td->hook));
     }
     if (hooks) {
         hooks->nelts = running;
@@ -540,6 +559,14 @@ int acme_dns01_teardown_recorded(acme_driver_t *driver, const char *name, json_t
          * it must not publish after the teardown. */
         stopped = pid > 0 && pid <= (json_int_t)INT32_MAX
                   && acme_proc_group_stop((pid_t)pid, ticks > 0 ? (apr_uint64_t)ticks : 0);
+        if (!name) {
+            acme_log(&driver->ctx, ACME_LOG_NOTICE, 0, "ACME00924: %s: running again the "
+                     "AcmeDnsCmd teardown stopped, unfinished, at the previous process's exit",
+                     identifier);
+            teardown_run(driver, program, identifier, target, value, from);
+            started++;
+            continue;
+        }
         acme_log(&driver->ctx, ACME_LOG_NOTICE, 0, "ACME00920: %s: its order was abandoned "
                  "(the name is no longer configured or its order is not resumed) while "
                  "AcmeDnsCmd setup for %s had run%s; running its teardown with the same "
@@ -549,6 +576,16 @@ int acme_dns01_teardown_recorded(acme_driver_t *driver, const char *name, json_t
         started++;
     }
     return started;
+}
+
+void acme_dns01_stopped_rerun(acme_driver_t *driver, apr_pool_t *p)
+{
+    json_t *record;
+
+    if (acme_store_read_json_pooled(driver->store, p, TEARDOWNS_FILE, &record) == APR_SUCCESS) {
+        acme_store_remove(driver->store, p, TEARDOWNS_FILE);
+        acme_dns01_teardown_recorded(driver, NULL, record, p);
+    }
 }
 
 void acme_dns01_orphans(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *p)
@@ -592,6 +629,59 @@ void acme_dns01_orphans(acme_driver_t *driver, const apr_array_header_t *domains
                      "without its AcmeDnsCmd setups; their teardown runs again at the next "
                      "start", name, rel);
         }
+    }
+}
+
+void acme_dns01_stop_teardowns(acme_driver_t *driver, apr_pool_t *p)
+{
+    apr_time_t until = apr_time_now() + ACME_PROC_KILL_GRACE;
+    apr_time_t next = 0;
+    json_t *left = NULL;
+    apr_status_t rv;
+    int i;
+
+    /* a moment to end by themselves: most take well under a second */
+    while (driver->dns_teardowns && driver->dns_teardowns->nelts && apr_time_now() < until) {
+        acme_dns01_poll_teardowns(driver, acme_core_now(&driver->ctx), &next);
+        if (driver->dns_teardowns->nelts) {
+            apr_sleep(apr_time_from_msec(50));
+        }
+    }
+    for (i = 0; driver->dns_teardowns && i < driver->dns_teardowns->nelts; ++i) {
+        teardown_t *td = APR_ARRAY_IDX(driver->dns_teardowns, i, teardown_t *);
+        json_t *obj = json_pack("{s:s, s:s, s:s, s:s}", "program", td->program, "identifier",
+                                td->identifier, "name", td->target, "value", td->value);
+
+        acme_dns_hook_stop(td->hook);
+        acme_log(&driver->ctx, ACME_LOG_WARN, 0, "ACME00922: %s: %s stopped, unfinished, as "
+                 "the process exits; the next start runs it again", td->identifier,
+                 acme_dns_hook_label(td->hook));
+        if (!obj) {
+            continue;
+        }
+        if (td->from) {
+            json_object_set_new(obj, "delegated_from", json_string(td->from));
+        }
+        if (!left && (acme_store_read_json_pooled(driver->store, p, TEARDOWNS_FILE, &left)
+                      != APR_SUCCESS || !json_is_array(json_object_get(left, "dns01")))) {
+            left = json_pack("{s:[]}", "dns01");
+            if (left) {
+                acme_json_pool_owned(p, left);
+            }
+        }
+        if (left) {
+            json_array_append(json_object_get(left, "dns01"), obj);
+        }
+        json_decref(obj);
+    }
+    if (driver->dns_teardowns) {
+        driver->dns_teardowns->nelts = 0;
+    }
+    if (left && (rv = acme_store_write_json_unsynced(driver->store, p, TEARDOWNS_FILE, left,
+                                                     ACME_STORE_KEY_PERMS)) != APR_SUCCESS) {
+        acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00923: cannot write %s: the "
+                 "teardowns stopped at this exit are not run again; their TXT records may be "
+                 "left in DNS", TEARDOWNS_FILE);
     }
 }
 

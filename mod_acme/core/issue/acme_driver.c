@@ -629,4 +629,5 @@ void acme_driver_child_exit(acme_driver_t *driver)
             acme_dns01_stop_setups(rec->job);
         }
     }
+    acme_dns01_stop_teardowns(driver, driver->pool);
 }

@@ -454,6 +454,7 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
     else {
         due_run(driver, domains, ptemp, staged, &sum);
     }
+    acme_dns01_stopped_rerun(driver, ptemp);
     acme_dns01_poll_teardowns(driver, acme_core_now(&driver->ctx), &sum.earliest);
     /* Stopped early, the domains not looked at may have orders in flight.
      * A run over the due names only started with none in flight. */

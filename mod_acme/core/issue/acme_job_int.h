@@ -237,7 +237,7 @@ struct acme_driver_t {
     unsigned run;                   /* counts acme_driver_run calls */
     volatile apr_uint32_t stop;     /* acme_driver_stop: set from another thread */
     apr_time_t swept_at;            /* last look for a dead writer's temp files */
-    apr_array_header_t *dns_teardowns; /* acme_dns_hook_t*, still running (acme_dns01.c) */
+    apr_array_header_t *dns_teardowns; /* teardown_t*, still running (acme_dns01.c) */
     apr_time_t last_run_at;         /* the clock at the start of the last run */
     int verify_chains;              /* acme_driver_verify_chains was called */
     const apr_array_header_t *trusted_roots; /* its files (const char*), may be NULL */
@@ -753,17 +753,28 @@ void acme_dns01_poll_teardowns(acme_driver_t *driver, apr_time_t now, apr_time_t
  * runs, pid, start_ticks (acme_proc_start_ticks) and since (seconds); a new
  * reference, or NULL when none was started. */
 json_t *acme_dns01_to_json(const acme_job_t *job);
-/* The order record `record` (jobs/<name>.json) is abandoned: each setup it
+/* The order record `record` (jobs/<name>.json) is abandoned (name NULL:
+ * jobs/.teardowns.json, whose teardowns only run again, ACME00924): each setup it
  * lists that still runs is stopped (its process group, acme_proc_group_stop)
  * and its teardown is started with the setup's arguments (polled by the
  * driver like any teardown; ACME00920 says so). Returns how many were
  * started. p: for the log's text. */
 int acme_dns01_teardown_recorded(acme_driver_t *driver, const char *name, json_t *record,
                                  apr_pool_t *p);
-/* Teardowns of orders abandoned by a previous process: jobs/<name>.json of a
+/* Teardowns a previous process stopped at its exit (jobs/.teardowns.json,
+ * removed once read) are started again (ACME00924). Looked for at every
+ * run: that process may still be ending its last run when this one starts,
+ * and writes the file only then. p: temporary. */
+void acme_dns01_stopped_rerun(acme_driver_t *driver, apr_pool_t *p);
+/* The teardowns of orders a previous process abandoned: jobs/<name>.json of a
  * name not in domains that lists setups (acme_dns01_teardown_recorded); the
  * record is rewritten without them, so they run once. p: temporary. */
 void acme_dns01_orphans(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *p);
+/* The process exits: teardowns still running get ACME_PROC_KILL_GRACE to
+ * end, then are stopped (their groups) and kept in jobs/.teardowns.json,
+ * which the next start (acme_dns01_orphans) runs again and removes.
+ * p: temporary. */
+void acme_dns01_stop_teardowns(acme_driver_t *driver, apr_pool_t *p);
 /* The process exits: setups still running are stopped (their process
  * groups, blocking up to ACME_PROC_KILL_GRACE each); their teardown is left
  * to whoever resumes or abandons the order (it is in jobs/<name>.json). */

@@ -683,6 +683,13 @@ apr_pool_t *acme_dns_hook_pool(const acme_dns_hook_t *hook)
     return hook->pool;
 }
 
+void acme_dns_hook_stop(acme_dns_hook_t *hook)
+{
+    if (hook->proc) {
+        acme_proc_kill(hook->proc, ACME_PROC_STOPPED);
+    }
+}
+
 pid_t acme_dns_hook_pid(const acme_dns_hook_t *hook)
 {
     return acme_proc_pid(hook->proc);

@@ -85,5 +85,8 @@ apr_time_t acme_dns_hook_started(const acme_dns_hook_t *hook);
 pid_t acme_dns_hook_pid(const acme_dns_hook_t *hook);
 /* The pool it was started in. */
 apr_pool_t *acme_dns_hook_pool(const acme_dns_hook_t *hook);
+/* Stops it, when it still runs: its group gets SIGTERM, then SIGKILL
+ * (acme_proc_kill: blocks up to ACME_PROC_KILL_GRACE); it is reaped. */
+void acme_dns_hook_stop(acme_dns_hook_t *hook);
 
 #endif
