@@ -368,7 +368,7 @@ def test_a_removed_name_whose_hook_is_gone_says_so_everywhere(tmp_path, pebble, 
         assert "running since" not in row, r.stdout
         r = acmectl(store, "check")
         assert "order in progress: %s" % name not in r.stdout, r.stdout
-        assert "abandoned order: %s: step authorize" % name in r.stdout, r.stdout
+        assert "abandoned order: %s: saved at step authorize" % name in r.stdout, r.stdout
         assert "nothing resumes it" in r.stdout, r.stdout
     r = acmectl(store, "show", name)
     line = [l for l in r.stdout.splitlines() if l.startswith("leftovers:")][0]
