@@ -55,6 +55,7 @@
 #include "acme_configtest.h"
 #include "acme_proc.h"
 #include "acme_store_paths.h"
+#include "acme_text.h"
 
 #define ACME_CONFIGTEST_TIMEOUT  apr_time_from_sec(15)
 /* ... plus this per configured domain and per staged entry it proves, about
@@ -254,9 +255,40 @@ static const char *report_read(apr_pool_t *p, int fd, apr_size_t max)
     return text;
 }
 
+/* mod_acme's messages at startup that are no error (APLOG_STARTUP with a
+ * level below error: the test prints them without their level, as it
+ * prints its errors). A new one missing here could be taken for the why of
+ * a failed test, never for a failure. */
+static const int startup_notes[] = {   /* their numbers, ACMEnnnnn */
+    542, 577, 579, 1004, 1005, 1406, 1408, 1410, 1510, 1605, 1606, 0
+};
+
+/* Does line (len bytes) begin with a tag of mod_acme ("ACME" and five
+ * digits, then ':') that is none of its startup notes? */
+static int acme_error_tag(const char *line, apr_size_t len)
+{
+    int i, number = 0;
+
+    if (len < 10 || strncmp(line, "ACME", 4) || line[9] != ':') {
+        return 0;
+    }
+    for (i = 4; i < 9; ++i) {
+        if (!apr_isdigit(line[i])) {
+            return 0;
+        }
+        number = number * 10 + (line[i] - '0');
+    }
+    for (i = 0; startup_notes[i]; ++i) {
+        if (number == startup_notes[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Is line (len bytes) one of the test's errors? 2: httpd's "Syntax error on
  * line ..." (its next line says what); 1: a log line at level error or
- * worse; 0: neither. */
+ * worse, or a mod_acme error at startup (acme_error_tag); 0: neither. */
 static int error_line(const char *line, apr_size_t len)
 {
     static const char *const marks[] = { "Syntax error ", ":emerg] ", ":alert] ", ":crit] ",
@@ -272,29 +304,41 @@ static int error_line(const char *line, apr_size_t len)
             }
         }
     }
-    return 0;
+    return acme_error_tag(line, len);
 }
 
-/* What the log quotes of output: its error lines (with the line after a
- * syntax error), else its end, at most ACME_CONFIGTEST_SAID_MAX bytes, line
- * breaks as blanks, in p. */
-static const char *configtest_said(apr_pool_t *p, const char *output)
+/* The error lines of output into errors (const char *, from p), a syntax
+ * error joined with the line after it, which says what. */
+static void configtest_errors(apr_pool_t *p, const char *output, apr_array_header_t *errors)
 {
-    apr_array_header_t *errors = apr_array_make(p, 4, sizeof(const char *));
-    const char *line, *end, *said;
+    const char *line, *end;
     int kind, follow = 0;
-    apr_size_t len = strlen(output);
-    char *text;
-    apr_size_t i;
 
     for (line = output; *line; line = *end ? end + 1 : end) {
         end = line + strcspn(line, "\n");
         kind = error_line(line, (apr_size_t)(end - line));
-        if (follow || kind) {
+        if (follow && errors->nelts > 0) {
+            const char **last = &APR_ARRAY_IDX(errors, errors->nelts - 1, const char *);
+
+            *last = apr_pstrcat(p, *last, " ", apr_pstrmemdup(p, line, end - line), NULL);
+        }
+        else if (kind) {
             APR_ARRAY_PUSH(errors, const char *) = apr_pstrmemdup(p, line, end - line);
         }
         follow = kind == 2;
     }
+}
+
+/* What the log quotes of output: its error lines, else its end, at most
+ * ACME_CONFIGTEST_SAID_MAX bytes, line breaks as blanks, in p. */
+static const char *configtest_said(apr_pool_t *p, const char *output,
+                                   const apr_array_header_t *errors)
+{
+    const char *said;
+    apr_size_t len = strlen(output);
+    char *text;
+    apr_size_t i;
+
     if (errors->nelts > 0) {
         said = apr_array_pstrcat(p, errors, '\n');
     }
@@ -312,6 +356,15 @@ static const char *configtest_said(apr_pool_t *p, const char *output)
         text[i] = (text[i] == '\n' || text[i] == '\r') ? ' ' : text[i];
     }
     return text;
+}
+
+const char *acme_configtest_why(apr_pool_t *p, const acme_configtest_t *test, apr_size_t max)
+{
+    const char *why = test->errors && test->errors->nelts > 0
+                      ? APR_ARRAY_IDX(test->errors, 0, const char *)
+                      : test->said ? test->said : "";
+
+    return acme_text_printable(p, why, strlen(why), max, ACME_TEXT_FOLD);
 }
 
 /* Is the last line of output "Syntax OK" (httpd's last word when it passed)? */
@@ -353,7 +406,8 @@ static apr_interval_time_t configtest_timeout(server_rec *s, apr_pool_t *p, int 
 static void configtest_outcome(apr_pool_t *p, const acme_proc_result_t *res,
                                apr_interval_time_t timeout, acme_configtest_t *test)
 {
-    test->said = configtest_said(p, res->output);
+    configtest_errors(p, res->output, test->errors);
+    test->said = configtest_said(p, res->output, test->errors);
     switch (res->state) {
     case ACME_PROC_EXITED:
         test->verdict = res->code == 0 ? ACME_CONFIGTEST_PASSED : ACME_CONFIGTEST_FAILED;
@@ -410,6 +464,7 @@ acme_configtest_e acme_configtest_run(server_rec *s, apr_pool_t *p, int wake_fd,
     test->verdict = ACME_CONFIGTEST_NO_VERDICT;
     test->ready = apr_array_make(p, 1, sizeof(const char *));
     test->refused = apr_array_make(p, 1, sizeof(const char *));
+    test->errors = apr_array_make(p, 2, sizeof(const char *));
     test->verdicts = apr_hash_make(p);
     acme_proc_spec_init(&spec);
     spec.path = access("/proc/self/exe", X_OK) == 0 ? "/proc/self/exe" : s->process->argv[0];

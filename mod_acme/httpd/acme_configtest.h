@@ -20,6 +20,14 @@ typedef struct acme_configtest_t {
      * worse, httpd's syntax error) when it printed any, else the end of its
      * output; with ACME_CONFIGTEST_NO_VERDICT, why first. */
     const char *said;
+    /* The test's error lines, in their order (const char *, each as printed,
+     * from p; empty when none was recognised): httpd's "Syntax error on line
+     * N of FILE:" with the line after it that says what, a log line at
+     * level error or worse, or a line that begins with a mod_acme tag
+     * (ACMEnnnnn:, its errors at startup carry no level) other than one of
+     * its startup warnings. httpd's own startup notes (AH00558: no
+     * ServerName) count for nothing. */
+    apr_array_header_t *errors;
     /* The staged check (when asked for): names whose entry would go live,
      * names it refused (a name in neither was not checked). */
     apr_array_header_t *ready;
@@ -44,4 +52,8 @@ typedef struct acme_configtest_t {
  * strings in p) gets the outcome; returns test->verdict. */
 acme_configtest_e acme_configtest_run(server_rec *s, apr_pool_t *p, int wake_fd, int staged,
                                       acme_configtest_t *test);
+/* Why test failed, in one line for the status page and acmectl: its first
+ * error line (test->errors; none: test->said), cleaned by acme_text_printable
+ * and at most max bytes. From p. */
+const char *acme_configtest_why(apr_pool_t *p, const acme_configtest_t *test, apr_size_t max);
 #endif
