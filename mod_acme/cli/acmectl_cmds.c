@@ -144,7 +144,8 @@ static const char *held_text(apr_pool_t *p, const domain_view_t *v)
 static const char *goes_live(apr_pool_t *p, const domain_view_t *v, int full)
 {
     return acme_store_activation_goes_live(p, v->activation, v->restart_after,
-                                          v->restart_at != 0, v->held_until, full);
+                                          v->restart_at != 0, v->refused, v->held_until,
+                                          full);
 }
 
 /* What happens next and when (acmectl_view.c's view_next), in words;
@@ -333,7 +334,9 @@ static void list_table(acmectl_t *ctl, apr_pool_t *p, const apr_array_header_t *
         const char **row = cells + i * LIST_COLS;
 
         row[0] = acmectl_name(p, v->name);
-        row[1] = v->state;
+        /* a refused restart shows in the list; show gives its why */
+        row[1] = v->refused && v->staged && v->activation != ACME_ACTIVATION_MANUAL
+                 ? "staged, restart refused" : v->state;
         row[2] = v->has_live ? acmectl_time(p, v->live.not_after) : "-";
         row[3] = v->renew_at ? acmectl_time(p, v->renew_at) : "-";
         row[4] = next_action_of(p, v, 0);

@@ -361,10 +361,12 @@ static void view_next(domain_view_t *v)
     }
     else if (v->staged) {
         v->next_what = "restart";
-        /* a time only where one holds for this name: the backoff, or the
-         * held restart that lists it (goes_live words the rest); none with
-         * AcmeActivation manual, as on the status page */
+        /* a time only where one holds for this name: the next test after
+         * a refused restart, the backoff, or the held restart that lists it
+         * (goes_live words the rest); none with AcmeActivation manual, as on
+         * the status page */
         v->next_at = v->activation == ACME_ACTIVATION_MANUAL ? 0
+                   : v->refused ? v->refused->retry_at
                    : v->held_until ? v->held_until : v->restart_at;
     }
     else if (v->failing) {
@@ -548,8 +550,11 @@ domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name
     view_reconcile(p, v);
     if (v->staged) {
         apr_hash_t *waiting;
+        acme_store_refusal_t *refused = apr_pcalloc(p, sizeof(*refused));
 
         v->activation = acme_store_activation_mode_read(ctl->store, p);
+        acme_store_restart_refused_read(ctl->store, p, refused);
+        v->refused = acme_store_restart_refused_of(refused, name);
         v->restart_after = acme_store_restart_held_read(ctl->store, p, &waiting);
         v->restart_at = v->restart_after && waiting
                         && apr_hash_get(waiting, name, APR_HASH_KEY_STRING) ? v->restart_after : 0;

@@ -44,6 +44,9 @@ typedef struct domain_view_t {
     apr_time_t restart_after;        /* staged: activation.json's time whether or not it
                                       * lists the name (only AcmeActivation auto writes
                                       * it; its restart comes at or after), 0 = no file */
+    const acme_store_refusal_t *refused; /* staged: the refused automatic restart it
+                                      * waits for (jobs/.restart-refused.json lists it;
+                                      * only root and the User read it), NULL = none */
     acme_activation_mode_e activation; /* staged: AcmeActivation of the server's last
                                       * start (activation-mode.json), UNKNOWN: no file */
     apr_time_t renew_marked_at;      /* when acmectl renew left its marker, 0 = none */

@@ -6,7 +6,9 @@
  * generations, in a pool of its own that only one of the parent's lookers
  * (post_config, then the activation thread or the monitor hook) uses at a
  * time. Also the record of the graceful restart the restart interval
- * holds back (activation.json, acme_store_restart.h). */
+ * holds back (activation.json, acme_store_restart.h), and of the one the
+ * configuration test refused (jobs/.restart-refused.json: set and ended in
+ * one place, acme_activation_held_refused, at each verdict of the test). */
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <httpd.h>
@@ -15,6 +17,7 @@
 #include "acme_private.h"
 #include "acme_custody.h"
 #include "acme_watchdog.h"
+#include "acme_configtest.h"
 #include "acme_store_paths.h"
 #include "acme_store_restart.h"
 #include "acme_time.h"
@@ -129,5 +132,55 @@ void acme_activation_held_restart_clear(acme_wd_t *wd, apr_pool_t *p)
                      "ACME00760: cannot remove %s, so the status page and acmectl may give "
                      "the time of a restart that is no longer held",
                      acme_store_path(wd->rt->store, p, ACME_STORE_RESTART_HELD));
+    }
+}
+
+void acme_activation_held_refused(acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *fresh,
+                                  const struct acme_configtest_t *test, int always)
+{
+    apr_array_header_t *names;
+    apr_hash_index_t *hi;
+    apr_hash_t *seen;
+    apr_status_t rv;
+    int i;
+
+    if (!test) {
+        if ((wd->restart_refused || always)
+            && (rv = acme_store_restart_refused_clear(wd->rt->store, p)) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, wd->rt->base,
+                         "ACME00781: cannot remove %s, so the status page and acmectl may "
+                         "still say that the automatic restart was refused",
+                         acme_store_path(wd->rt->store, p, ACME_STORE_RESTART_REFUSED));
+        }
+        wd->restart_refused = 0;
+        return;
+    }
+    /* fresh, and the names a held restart waits for: a failure while the
+     * restart is held refuses that restart too */
+    names = apr_array_make(p, fresh->nelts + 8, sizeof(const char *));
+    seen = apr_hash_make(p);
+    for (i = 0; i < fresh->nelts; ++i) {
+        apr_hash_set(seen, APR_ARRAY_IDX(fresh, i, const char *), APR_HASH_KEY_STRING, "");
+    }
+    for (hi = wd->prechecked ? apr_hash_first(p, wd->prechecked) : NULL; hi;
+         hi = apr_hash_next(hi)) {
+        apr_hash_set(seen, apr_hash_this_key(hi), APR_HASH_KEY_STRING, "");
+    }
+    for (hi = apr_hash_first(p, seen); hi; hi = apr_hash_next(hi)) {
+        APR_ARRAY_PUSH(names, const char *) = apr_hash_this_key(hi);
+    }
+    wd->restart_refused = 1;
+    rv = acme_store_restart_refused_write(wd->rt->store, p, apr_time_now(), wd->next_poll,
+                                          /* longer: the record cuts it, with "..." */
+                                          acme_configtest_why(p, test,
+                                                              2 * ACME_STORE_REFUSED_WHY_MAX),
+                                          names);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, wd->rt->base,
+                     "ACME00780: cannot write %s, so the status page and acmectl do not say "
+                     "that the automatic restart was refused (the configuration fails its "
+                     "test) nor that it is tried again at %s",
+                     acme_store_path(wd->rt->store, p, ACME_STORE_RESTART_REFUSED),
+                     acme_time_rfc3339(p, wd->next_poll));
     }
 }

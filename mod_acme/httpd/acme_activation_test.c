@@ -89,6 +89,12 @@ int acme_activation_test(acme_wd_t *wd, const apr_array_header_t *fresh, apr_poo
         if (verdict != ACME_CONFIGTEST_STOPPED) {
             log_test_time(wd, fresh, ready, began, runs);
         }
+        if (verdict != ACME_CONFIGTEST_STOPPED && verdict != ACME_CONFIGTEST_FAILED) {
+            /* any other verdict ends what a refusal recorded: a pass (with
+             * or without anything to make live, the restart held or sent),
+             * or none at all (ACME00766 says that one) */
+            acme_activation_held_refused(wd, p, fresh, NULL, 0);
+        }
         switch (verdict) {
         case ACME_CONFIGTEST_STOPPED:
             return 0;
@@ -100,6 +106,7 @@ int acme_activation_test(acme_wd_t *wd, const apr_array_header_t *fresh, apr_poo
                          "configtest), then run apachectl graceful. The test said: %s",
                          names, test->said);
             wd->next_poll = apr_time_now() + ACME_WD_RETEST_DELAY;
+            acme_activation_held_refused(wd, p, fresh, test, 0);
             return 0;
         default:
             break;

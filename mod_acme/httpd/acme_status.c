@@ -154,62 +154,6 @@ static const char *domain_state(const acme_status_record_t *status, const acme_c
                                    live && live->not_after > apr_time_now());
 }
 
-/* activation.json as read once per p: every staged certificate of a page
- * waits for the same restart. */
-struct restart_held { apr_time_t at; apr_hash_t *names; };
-
-static const struct restart_held *restart_held(acme_runtime_t *rt, apr_pool_t *p)
-{
-    struct restart_held *held = NULL;
-
-    apr_pool_userdata_get((void **)&held, "acme-status-restart", p);
-    if (!held) {
-        held = apr_pcalloc(p, sizeof(*held));
-        held->at = rt && rt->store ? acme_store_restart_held_read(rt->store, p, &held->names) : 0;
-        apr_pool_userdata_setn(held, "acme-status-restart", NULL, p);
-    }
-    return held;
-}
-
-apr_time_t acme_status_restart_at(acme_runtime_t *rt, apr_pool_t *p, const char *name)
-{
-    const struct restart_held *held = restart_held(rt, p);
-
-    return held->at && held->names && apr_hash_get(held->names, name, APR_HASH_KEY_STRING)
-           ? held->at : 0;
-}
-
-apr_int64_t acme_status_restart_shown(acme_runtime_t *rt, apr_pool_t *p, const char *name)
-{
-    apr_time_t at = rt && rt->activation_auto ? restart_held(rt, p)->at : 0;
-
-    return at && !acme_status_restart_at(rt, p, name) ? -at : at;
-}
-
-const char *acme_status_goes_live(acme_runtime_t *rt, apr_pool_t *p, const char *name, int full)
-{
-    const acme_custody_held_t *held = acme_status_held(rt, p, name);
-    int auto_ = rt && rt->activation_auto;
-
-    return acme_store_activation_goes_live(p, auto_ ? ACME_ACTIVATION_AUTO : ACME_ACTIVATION_MANUAL,
-        auto_ ? restart_held(rt, p)->at : 0, auto_ && acme_status_restart_at(rt, p, name) != 0,
-        held ? held->until : 0, full);
-}
-
-const acme_custody_held_t *acme_status_held(acme_runtime_t *rt, apr_pool_t *p, const char *name)
-{
-    /* one listing of refused/ per pool: nearly always empty */
-    apr_hash_t *held = NULL;
-
-    apr_pool_userdata_get((void **)&held, "acme-status-held", p);
-    if (!held) {
-        held = rt && rt->store ? acme_custody_refused_shown(rt->store, p, apr_time_now())
-                               : apr_hash_make(p);
-        apr_pool_userdata_setn(held, "acme-status-held", NULL, p);
-    }
-    return apr_hash_get(held, name, APR_HASH_KEY_STRING);
-}
-
 /* The refusal backoff holding what is staged for name: {"until", "refusals"},
  * null when none holds it (as acmectl show says). */
 static json_t *activation_held_json(acme_runtime_t *rt, apr_pool_t *p, const char *name)
@@ -221,8 +165,25 @@ static json_t *activation_held_json(acme_runtime_t *rt, apr_pool_t *p, const cha
                 : json_null();
 }
 
+/* The refused automatic restart a staged certificate waits for: {"at",
+ * "why"} (the test's first error line; the status page is the
+ * administrator's to restrict, unlike the 503 page, which never says it),
+ * null when none (or not staged, or AcmeActivation manual). Per certificate
+ * though one test refuses all: only those its record lists wait for it. */
+static json_t *restart_refused_json(acme_runtime_t *rt, apr_pool_t *p, const char *name,
+                                    const char *state)
+{
+    const acme_store_refusal_t *refused = state && !strcmp(state, ACME_STATE_STAGED)
+                                          ? acme_status_restart_refused(rt, p, name) : NULL;
+
+    return refused ? json_pack("{s:s, s:s}", "at", acme_time_rfc3339(p, refused->at),
+                               "why", refused->why ? refused->why : "")
+                   : json_null();
+}
+
 /* What happens next, and when: for a staged certificate with AcmeActivation
- * auto, the end of the refusal backoff that holds it, else the time the
+ * auto, the next configuration test while it waits for a refused restart,
+ * else the end of the refusal backoff that holds it, else the time the
  * parent holds the automatic restart until for it (activation.json lists
  * the name: the time ACME00734 and acmectl give); null when no restart is
  * held for it (it comes within seconds, or at or after a restart held for
@@ -234,12 +195,17 @@ static json_t *next_action_json(acme_runtime_t *rt, apr_pool_t *p,
                                 const char *name)
 {
     if (!strcmp(state, ACME_STATE_STAGED)) {
+        const acme_store_refusal_t *refused;
         const acme_custody_held_t *held;
 
         if (!rt || !rt->activation_auto) {
             return json_null();
         }
-        /* the backoff first: no restart checks it before its end */
+        /* a refused restart: the next test; then the backoff: no restart
+         * checks it before its end */
+        if ((refused = acme_status_restart_refused(rt, p, name)) != NULL) {
+            return time_or_null(p, refused->retry_at);
+        }
         if ((held = acme_status_held(rt, p, name)) != NULL) {
             return time_or_null(p, held->until);
         }
@@ -442,6 +408,8 @@ json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_do
     json_object_set_new(json, "next_action_text", next_action_text_json(
                         rt, p, domain, json_string_value(json_object_get(json, "state"))));
     json_object_set_new(json, "activation_held", activation_held_json(rt, p, domain->name));
+    json_object_set_new(json, "restart_refused", restart_refused_json(
+                        rt, p, domain->name, json_string_value(json_object_get(json, "state"))));
     /* the step of a stale record ("staged") is over too: nothing is in progress */
     json_object_set_new(json, "step", string_or_null(
                         record_stale(status, has_live ? &info : NULL) ? "idle"

@@ -9,6 +9,7 @@
 #include "acme_cert.h"
 #include "acme_status_record.h"
 #include "acme_custody.h"
+#include "acme_store_restart.h"
 
 /* Version of the JSON document's layout (docs/status-schema.json): raised
  * when a member is added, changes meaning or goes away, so that a consumer
@@ -28,8 +29,11 @@
  * refusals}, the refusal backoff; 13: cluster.redis "refused"; 14:
  * next_action_text, and a staged certificate's next_action is
  * activation.json's time when the file lists it, null when it does not
- * (next_action_text says "at or after") and with AcmeActivation manual). */
-#define ACME_STATUS_SCHEMA 15
+ * (next_action_text says "at or after") and with AcmeActivation manual;
+ * 16: restart_refused {at, why}, the automatic restart the configuration
+ * test refused, and a staged certificate's next_action is then the test's
+ * next run). */
+#define ACME_STATUS_SCHEMA 16
 
 /* acme_status.c: {"schema", "version", "generated_at", "as_of", "summary", "domains"}
  * of the request's generation; only != NULL keeps the certificate(s) named so
@@ -91,7 +95,8 @@ apr_time_t acme_status_restart_at(acme_runtime_t *rt, apr_pool_t *p, const char 
  * of, as one number for a cache to compare: activation.json's time
  * (apr_time_t) with AcmeActivation auto, negated when the file does not
  * list name (the restart comes at or after it), 0 when no restart is held
- * or with AcmeActivation manual. The file is read once per p. */
+ * or with AcmeActivation manual; when a refused restart lists name, its
+ * retry time plus one. The files are read once per p. */
 apr_int64_t acme_status_restart_shown(acme_runtime_t *rt, apr_pool_t *p, const char *name);
 /* When name's staged certificate goes live, in words
  * (acme_store_activation_goes_live, with this server's AcmeActivation, the
@@ -100,6 +105,11 @@ apr_int64_t acme_status_restart_shown(acme_runtime_t *rt, apr_pool_t *p, const c
  * what apachectl graceful does now. From p (or static). */
 const char *acme_status_goes_live(acme_runtime_t *rt, apr_pool_t *p, const char *name,
                                   int full);
+/* The refused automatic restart name's staged certificate waits for
+ * (jobs/.restart-refused.json lists it; AcmeActivation auto only), NULL
+ * when none. The file is read once per p, and the answer is from p. */
+const acme_store_refusal_t *acme_status_restart_refused(acme_runtime_t *rt, apr_pool_t *p,
+                                                        const char *name);
 /* The refusal backoff that holds name's staged certificates back (its end
  * and refusals in a row, refused/<name>.json, acme_custody.h), NULL when
  * none does now. refused/ is listed once per p. */

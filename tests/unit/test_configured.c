@@ -1,7 +1,8 @@
 /* configured.json and configured.lock (acme_store_configured.h): the names
  * each server sharing the store configured at its last start; and
  * activation-mode.json with the words of when a staged certificate goes
- * live (acme_store_activation.h). */
+ * live (acme_store_activation.h), a refused automatic restart's record
+ * among them (acme_store_restart.h). */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include "acme_store.h"
 #include "acme_store_configured.h"
 #include "acme_store_activation.h"
+#include "acme_store_restart.h"
 
 #define DAY apr_time_from_sec(24 * 3600)
 
@@ -180,39 +182,117 @@ static void test_goes_live_words(void **state)
     apr_pool_t *p = *state;
     apr_time_t t = apr_time_from_sec(1800000000);   /* 2027-01-15T08:00:00Z */
 
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_MANUAL, t, 1, t, 1),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_MANUAL, t, 1, NULL, t, 1),
                         "goes live when the administrator restarts httpd (AcmeActivation "
                         "manual: apachectl graceful makes it live)");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_MANUAL, 0, 0, 0, 0),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_MANUAL, 0, 0, NULL, 0, 0),
                         "goes live when the administrator restarts httpd (apachectl graceful)");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, t, 1, t, 1),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, t, 1, NULL, t, 1),
                         "goes live at the automatic restart after the refusal backoff ends "
                         "(2027-01-15T08:00:00Z), if it passes the check; apachectl graceful "
                         "tries it now");
     /* unknown: refused/NAME.json is written in either mode, both ways; a
      * held restart (only auto holds one) says auto */
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, 0, 0, t, 0),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, 0, 0, NULL, t, 0),
                         "goes live once it passes the check (automatic restart after the "
                         "refusal backoff ends, 2027-01-15T08:00:00Z; AcmeActivation manual: "
                         "apachectl graceful)");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, 0, 0, t, 1),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, 0, 0, NULL, t, 1),
                         "goes live once it passes the check: with AcmeActivation auto (the "
                         "default) at the automatic restart after the refusal backoff ends "
                         "(2027-01-15T08:00:00Z); with AcmeActivation manual, when the "
                         "administrator runs apachectl graceful");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, t, 0, t, 0),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, t, 0, NULL, t, 0),
                         "goes live at the automatic restart after the refusal backoff ends "
                         "(2027-01-15T08:00:00Z), if it passes the check");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, t, 1, 0, 1),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, t, 1, NULL, 0, 1),
                         "goes live at the automatic restart (about 2027-01-15T08:00:00Z); "
                         "apachectl graceful makes it live now");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, t, 0, 0, 0),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, t, 0, NULL, 0, 0),
                         "goes live at the automatic restart (at or after 2027-01-15T08:00:00Z)");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, 0, 0, 0, 0),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, 0, 0, NULL, 0, 0),
                         "goes live at the automatic restart, within seconds");
-    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, 0, 0, 0, 0),
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, 0, 0, NULL, 0, 0),
                         "goes live at the next restart (automatic within seconds; "
                         "AcmeActivation manual: apachectl graceful)");
+}
+
+/* A refused automatic restart: when, the why, when the test runs again,
+ * and to see the error log; only for a certificate its record lists, never
+ * under manual; short for a table cell. */
+static void test_goes_live_refused(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_time_t t = apr_time_from_sec(1800000000);   /* 2027-01-15T08:00:00Z */
+    acme_store_refusal_t r = { t - apr_time_from_sec(300), t, "ACME01509: the store directory "
+                               "/s/config is owned by uid 33 (www-data), not root", NULL };
+
+    r.names = apr_hash_make(p);
+    apr_hash_set(r.names, "a.example", APR_HASH_KEY_STRING, "");
+    assert_ptr_equal(acme_store_restart_refused_of(&r, "a.example"), &r);
+    assert_null(acme_store_restart_refused_of(&r, "b.example"));
+    assert_null(acme_store_restart_refused_of(NULL, "a.example"));
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, t, 1, &r, 0, 1),
+                        "goes live at the automatic restart, which was refused at "
+                        "2027-01-15T07:55:00Z: the configuration fails its test (ACME01509: "
+                        "the store directory /s/config is owned by uid 33 (www-data), not "
+                        "root); the test runs again at 2027-01-15T08:00:00Z. See the error "
+                        "log for what to fix; once the test passes, apachectl "
+                        "graceful makes it live now");
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_UNKNOWN, 0, 0, &r, t,
+                                                        0),
+                        "goes live once the configuration passes its test (restart refused "
+                        "at 2027-01-15T07:55:00Z; tested again at 2027-01-15T08:00:00Z)");
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_MANUAL, t, 1, &r, 0,
+                                                        0),
+                        "goes live when the administrator restarts httpd (apachectl graceful)");
+    r.at = 0;
+    assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, t, 1, &r, 0, 0),
+                        "goes live at the automatic restart (about 2027-01-15T08:00:00Z)");
+}
+
+/* jobs/.restart-refused.json: 0600 (its why names paths and owners), the
+ * why one printable line of at most ACME_STORE_REFUSED_WHY_MAX bytes, the
+ * names as written; gone when cleared; a record without names is none. */
+static void test_refused_record(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    apr_array_header_t *names = apr_array_make(p, 2, sizeof(const char *));
+    apr_time_t t = apr_time_from_sec(1800000000);
+    acme_store_refusal_t r;
+    char long_why[400];
+
+    assert_int_equal(acme_store_restart_refused_read(store, p, &r), 0);
+    assert_int_equal(r.at, 0);
+    APR_ARRAY_PUSH(names, const char *) = "a.example";
+    APR_ARRAY_PUSH(names, const char *) = "b.example";
+    assert_int_equal(acme_store_restart_refused_write(store, p, t, t + apr_time_from_sec(300),
+                                                      "AH00526: Syntax error\x1b[31m\tx\xc3\xa9",
+                                                      names), APR_SUCCESS);
+    assert_int_equal(unit_store_mode(store, p, ACME_STORE_RESTART_REFUSED), 0600);
+    assert_int_equal(acme_store_restart_refused_read(store, p, &r), 1);
+    assert_true(r.at == t && r.retry_at == t + apr_time_from_sec(300));
+    assert_string_equal(r.why, "AH00526: Syntax error[31m x");
+    assert_int_equal(apr_hash_count(r.names), 2);
+    assert_non_null(acme_store_restart_refused_of(&r, "b.example"));
+
+    memset(long_why, 'x', sizeof(long_why) - 1);
+    long_why[sizeof(long_why) - 1] = '\0';
+    assert_int_equal(acme_store_restart_refused_write(store, p, t, t, long_why, names),
+                     APR_SUCCESS);
+    assert_int_equal(acme_store_restart_refused_read(store, p, &r), 1);
+    assert_int_equal(strlen(r.why), ACME_STORE_REFUSED_WHY_MAX);
+    assert_string_equal(r.why + ACME_STORE_REFUSED_WHY_MAX - 3, "...");
+
+    APR_ARRAY_PUSH(names, const char *) = "../x";
+    assert_int_equal(acme_store_restart_refused_write(store, p, t, t, "x", names), APR_EINVAL);
+    names->nelts = 0;
+    assert_int_equal(acme_store_restart_refused_write(store, p, t, t, "x", names), APR_SUCCESS);
+    assert_int_equal(acme_store_restart_refused_read(store, p, &r), 0);
+    assert_int_equal(acme_store_restart_refused_clear(store, p), APR_SUCCESS);
+    assert_int_equal(acme_store_restart_refused_clear(store, p), APR_SUCCESS);
+    assert_int_equal(acme_store_restart_refused_read(store, p, &r), 0);
 }
 
 int main(void)
@@ -222,6 +302,8 @@ int main(void)
         UNIT_TEST(test_configured_shared),
         UNIT_TEST(test_activation_mode),
         UNIT_TEST(test_goes_live_words),
+        UNIT_TEST(test_goes_live_refused),
+        UNIT_TEST(test_refused_record),
     };
 
     if (unit_init() != 0) {

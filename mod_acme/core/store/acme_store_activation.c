@@ -72,9 +72,27 @@ acme_activation_mode_e acme_store_activation_mode_read(acme_store_t *store, apr_
 
 const char *acme_store_activation_goes_live(apr_pool_t *p, acme_activation_mode_e mode,
                                            apr_time_t restart_at, int listed,
+                                           const acme_store_refusal_t *refused,
                                            apr_time_t held_until, int full)
 {
     const char *now = full ? "; apachectl graceful makes it live now" : "";
+
+    if (refused && refused->at && mode != ACME_ACTIVATION_MANUAL) {
+        /* the test failed for a cause the error log tells whole (a
+         * configuration error, a store directory's owner): the why is its
+         * first error line; the fix is what that error says */
+        return full ? apr_psprintf(p, "goes live at the automatic restart, which was refused "
+                                   "at %s: the configuration fails its test (%s); the test "
+                                   "runs again at %s. See the error log for what "
+                                   "to fix; once the test passes, apachectl graceful makes it "
+                                   "live now", acme_time_rfc3339(p, refused->at),
+                                   refused->why && *refused->why ? refused->why : "no error "
+                                   "line", acme_time_rfc3339(p, refused->retry_at))
+                    : apr_psprintf(p, "goes live once the configuration passes its test "
+                                   "(restart refused at %s; tested again at %s)",
+                                   acme_time_rfc3339(p, refused->at),
+                                   acme_time_rfc3339(p, refused->retry_at));
+    }
 
     if (mode == ACME_ACTIVATION_MANUAL) {
         /* nothing restarts by itself; a graceful restart also checks what
@@ -121,4 +139,11 @@ const char *acme_store_activation_goes_live(apr_pool_t *p, acme_activation_mode_
                   "administrator runs apachectl graceful"
                 : "goes live at the next restart (automatic within seconds; "
                   "AcmeActivation manual: apachectl graceful)";
+}
+
+const acme_store_refusal_t *acme_store_restart_refused_of(const acme_store_refusal_t *refused,
+                                                          const char *name)
+{
+    return refused && refused->at && refused->names && name
+           && apr_hash_get(refused->names, name, APR_HASH_KEY_STRING) ? refused : NULL;
 }

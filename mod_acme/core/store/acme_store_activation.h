@@ -12,6 +12,7 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 #include "acme_store.h"
+#include "acme_store_restart.h"
 
 #define ACME_STORE_ACTIVATION_MODE "activation-mode.json"
 
@@ -36,8 +37,15 @@ apr_status_t acme_store_activation_mode_write(acme_store_t *store, apr_pool_t *p
 acme_activation_mode_e acme_store_activation_mode_read(acme_store_t *store, apr_pool_t *p);
 
 /* When a staged certificate goes live, in words beginning "goes live ", the
- * one wording of the status page (next_action_text, "Goes live", the 503
- * page) and acmectl (list, show, renew):
+ * one wording of the status page (next_action_text, "Goes live") and
+ * acmectl (list, show, renew); the anonymous 503 page says less
+ * (acme_status_waiting_text):
+ *   - the automatic restart it waits for was refused (refused: the
+ *     record of jobs/.restart-refused.json when it lists the certificate,
+ *     acme_store_restart_refused_of; NULL: none), not under MANUAL: when,
+ *     the test's first error line, when the test runs again, and to see
+ *     the error log (the whole error says what fixes it: an owner's refusal
+ *     wants a chown, not an edit of the configuration);
  *   - the refusal backoff holds it until held_until (apr_time_t, 0: none):
  *     at the automatic restart after it, if it passes the check;
  *   - else at the automatic restart, about restart_at (apr_time_t, the held
@@ -52,5 +60,10 @@ acme_activation_mode_e acme_store_activation_mode_read(acme_store_t *store, apr_
  * live now, or tries it); else short, for a table cell. From p, or static. */
 const char *acme_store_activation_goes_live(apr_pool_t *p, acme_activation_mode_e mode,
                                            apr_time_t restart_at, int listed,
+                                           const acme_store_refusal_t *refused,
                                            apr_time_t held_until, int full);
+/* refused when its record lists name (a refusal of the restart that would
+ * make name's staged certificate live), else NULL. */
+const acme_store_refusal_t *acme_store_restart_refused_of(const acme_store_refusal_t *refused,
+                                                          const char *name);
 #endif

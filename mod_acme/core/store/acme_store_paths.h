@@ -108,6 +108,9 @@ int acme_store_made_type(const char *relpath);
  *                                                    kept it, moved at the first look
  *   jobs/<name>.key                     child       none any more: an older version's key, removed
  *   jobs/.in-flight                     child 0644  present (mtime refreshed) while orders are in flight
+ *   jobs/.restart-refused.json          child 0600  root writes it: the automatic restart the configuration
+ *                                                   test refused, its why (acme_store_restart.h); only root
+ *                                                   and the status page read it
  *   status/<name>.json                  child 0644  last result, next action (acme_status_record.h)
  *   status/<name>.unsaved               child 0644  empty: the record could not be written since
  *                                                    its mtime (a full or read-only store)
