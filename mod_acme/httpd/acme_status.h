@@ -50,7 +50,9 @@ json_t *acme_status_document(request_rec *r, const char *only);
 int acme_status_handler_begin(request_rec *r, const char *handler);
 
 /* acme_status_waiting.c: the text of the 503 a name waiting for its first
- * certificate answers (ca: the CA's directory URL): "being obtained"; while
+ * certificate answers (ca: the CA's directory URL): "being obtained"; once
+ * staged, only that it is ready and waits for the server's restart (no
+ * time, no why, no advice: a refused restart's why is the status page's); while
  * no order is made until a dns-persist-01 TXT record is set, that it waits
  * for it, with the record to set; or, when obtaining it is failing (as the
  * status page says), a short reason
@@ -101,7 +103,7 @@ apr_int64_t acme_status_restart_shown(acme_runtime_t *rt, apr_pool_t *p, const c
 /* When name's staged certificate goes live, in words
  * (acme_store_activation_goes_live, with this server's AcmeActivation, the
  * held restart of activation.json and the refusal backoff): the status
- * JSON's next_action_text, the page's "Goes live", the 503 page. full: with
+ * JSON's next_action_text, the page's "Goes live" (not the 503 page). full: with
  * what apachectl graceful does now. From p (or static). */
 const char *acme_status_goes_live(acme_runtime_t *rt, apr_pool_t *p, const char *name,
                                   int full);

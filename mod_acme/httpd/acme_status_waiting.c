@@ -94,11 +94,15 @@ const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, con
     }
     if (st && st->state == ACME_STATUS_STAGED) {
         /* obtained: what remains is the restart that makes it live; under
-         * AcmeActivation manual an administrator's, so no time is promised */
+         * AcmeActivation manual an administrator's, so no time is promised.
+         * Only that: this page is every visitor's, and the words of the
+         * status page (a refused restart's why names configuration files,
+         * the store and owners; what the administrator should run) are the
+         * administrator's alone */
         *retry = rt->activation_auto;
         return apr_psprintf(r->pool, "mod_acme: the certificate for %s has been obtained from "
-                            "%s and is staged: it %s. HTTPS for this site starts then.\n",
-                            first, ca, acme_status_goes_live(rt, r->pool, d->name, 1));
+                            "%s and is ready; it waits for the server's restart. HTTPS for "
+                            "this site starts then.\n", first, ca);
     }
     if ((reason = waiting_for_record(r, first, ca, st)) != NULL) {
         return reason;

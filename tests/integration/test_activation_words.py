@@ -1,7 +1,8 @@
 """When a staged certificate goes live, said alike by the status page (JSON
-next_action and next_action_text, the card, the summary), the 503 page a
-visitor gets and acmectl list/show (next action, --json next_action), in
-the words of the server's AcmeActivation: the root parent records it in
+next_action and next_action_text, the card, the summary) and acmectl
+list/show (next action, --json next_action), in the words of the server's
+AcmeActivation (the 503 page a visitor gets says only that the certificate
+is ready and waits for the server's restart): the root parent records it in
 activation-mode.json (root, 0644, rewritten only when it changes), which
 acmectl reads; without the file (an older store) acmectl names both ways.
 Under AcmeActivation auto, the cases a staged name can be in: held by the
@@ -75,7 +76,9 @@ def test_manual_mode_says_the_administrators_restart_everywhere(httpd, unique):
     assert "when the administrator restarts httpd" in card_of(overview, name)
     # only the administrator's restart changes anything: no time to come back
     body = page_503(httpd, name, retry_after=None)
-    assert "has been obtained" in body and "is staged: it " + words in body, body
+    # the 503 page is every visitor's: only that it waits for the restart
+    assert "has been obtained" in body and "is ready; it waits for the server's restart" in body, body
+    assert words not in body and "apachectl" not in body, body
     assert "automatically" not in body, body
     listed, shown, next_action = acmectl_words(httpd, name)
     assert "goes live when the administrator restarts httpd (apachectl graceful)" in listed, listed
@@ -171,7 +174,8 @@ def test_auto_mode_held_by_the_backoff_or_unlisted(httpd, unique):
     assert d["next_action"] == at and d["next_action_text"] == words + \
         "; apachectl graceful tries it now", d
     body = page_503(httpd, name)
-    assert "is staged: it " + words + "; apachectl graceful tries it now" in body, body
+    assert "is ready; it waits for the server's restart" in body, body
+    assert at not in body and "apachectl" not in body, body
     listed, shown, next_action = acmectl_words(httpd, name)
     assert words in listed and "apachectl" not in listed, listed
     assert shown == words + "; apachectl graceful tries it now" and next_action == at, \
@@ -189,7 +193,7 @@ def test_auto_mode_held_by_the_backoff_or_unlisted(httpd, unique):
                  what="the page to say at or after")
     assert d["next_action"] is None and d["next_action_text"] == words + \
         "; apachectl graceful makes it live now", d
-    assert "is staged: it " + words in page_503(httpd, name)
+    assert "is ready; it waits for the server's restart" in page_503(httpd, name)
     assert parse_time(restart_at) > utcnow()
 
     # acmectl, the backoff gone (the server stopped, so nothing goes live)
