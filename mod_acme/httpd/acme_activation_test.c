@@ -86,19 +86,11 @@ int acme_activation_test(acme_wd_t *wd, const apr_array_header_t *fresh, apr_poo
     for (runs = 1;; ++runs) {
         acme_configtest_e verdict = acme_configtest_run(wd->rt->base, p, wake_fd, 1, test);
 
-        if (verdict != ACME_CONFIGTEST_STOPPED) {
-            log_test_time(wd, fresh, ready, began, runs);
+        if (verdict == ACME_CONFIGTEST_STOPPED) {
+            return 0;           /* httpd stops or restarts: the start removes a record */
         }
-        if (verdict != ACME_CONFIGTEST_STOPPED && verdict != ACME_CONFIGTEST_FAILED) {
-            /* any other verdict ends what a refusal recorded: a pass (with
-             * or without anything to make live, the restart held or sent),
-             * or none at all (ACME00766 says that one) */
-            acme_activation_held_refused(wd, p, fresh, NULL, 0);
-        }
-        switch (verdict) {
-        case ACME_CONFIGTEST_STOPPED:
-            return 0;
-        case ACME_CONFIGTEST_FAILED:
+        log_test_time(wd, fresh, ready, began, runs);
+        if (verdict == ACME_CONFIGTEST_FAILED) {
             wd->unusable = 0;
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, wd->rt->base,
                          "ACME00717: new certificate(s) staged (%s), but the configuration "
@@ -106,10 +98,15 @@ int acme_activation_test(acme_wd_t *wd, const apr_array_header_t *fresh, apr_poo
                          "configtest), then run apachectl graceful. The test said: %s",
                          names, test->said);
             wd->next_poll = apr_time_now() + ACME_WD_RETEST_DELAY;
-            acme_activation_held_refused(wd, p, fresh, test, 0);
+        }
+        /* Every verdict, in this one place: a failure records the refused
+         * restart; any other (a pass, with or without anything to make
+         * live, the restart held or sent; or none at all, ACME00766) ends
+         * what a failure recorded. */
+        acme_activation_held_refused(wd, p, fresh,
+                                     verdict == ACME_CONFIGTEST_FAILED ? test : NULL, 0);
+        if (verdict == ACME_CONFIGTEST_FAILED) {
             return 0;
-        default:
-            break;
         }
         if (!(why = unusable_why(p, test))) {
             wd->unusable = 0;

@@ -10,7 +10,8 @@
  * one it was assembled from and the clock has not passed the first moment
  * a certificate's days left would read differently. A request that finds
  * it sends its body from the file (sendfile or mapped), reading a few
- * hundred bytes. Every child writes it (0644, the child's like status/). */
+ * hundred bytes. Every child writes it (0644, in status/.page, which is
+ * 0700, the children's alone: acme_status_page.c). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <string.h>

@@ -12,7 +12,8 @@
  * request; the text is byte for byte what acme_status_document and
  * acme_status_send_html make. Nothing per certificate stays in a child: the
  * file (about 1.2 KB per certificate) is mapped only while a request uses
- * it. A child writes it (0644, the child's like status/). */
+ * it. A child writes it (0644, in status/.page, which is 0700: the text
+ * quotes a refused restart's why, acme_store_restart.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -557,6 +558,7 @@ int acme_status_page_build(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page,
     struct timespec started;
     acme_page_head_t head;
     acme_page_t old;
+    struct stat dir_st;
 
     if (!cache || !rt->store || !rt->domains || cache->n != rt->domains->nelts) {
         return 0;
@@ -567,11 +569,18 @@ int acme_status_page_build(apr_pool_t *p, acme_runtime_t *rt, acme_page_t *page,
     if ((status_fd = acme_store_open_reldir(rt->store, p, ACME_STORE_STATUS)) < 0) {
         return 0;
     }
-    if (mkdirat(status_fd, ACME_STORE_STATUS_PAGE_DIR, 0755) != 0 && errno != EEXIST) {
+    if (mkdirat(status_fd, ACME_STORE_STATUS_PAGE_DIR, 0700) != 0 && errno != EEXIST) {
         close(status_fd);
         return 0;
     }
     page_fd = acme_store_open_dir_at(status_fd, ACME_STORE_STATUS_PAGE_DIR);
+    /* the children's alone: the cards and the JSON quote a refused
+     * restart's why (configuration files, the store, owners), which only
+     * the status page, restricted by the administrator, may show; one an
+     * older version made 0755 closes here */
+    if (page_fd >= 0 && fstat(page_fd, &dir_st) == 0 && (dir_st.st_mode & 077)) {
+        fchmod(page_fd, 0700);
+    }
     domains_fd = acme_store_open_reldir(rt->store, p, ACME_STORE_DOMAINS);
     /* where the change log stands, then the directories: a change noted
      * after this shows in the next request's log or stamps */

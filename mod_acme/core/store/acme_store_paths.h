@@ -137,7 +137,8 @@ int acme_store_made_type(const char *relpath);
 /* jobs/.in-flight */
 #define ACME_STORE_IN_FLIGHT     ACME_STORE_JOBS "/.in-flight"
 /* The status page's shared rendering (status/.page/overview-<hash>), a
- * directory of status/ no record can be named after. */
+ * directory of status/ no record can be named after; 0700, the children's
+ * alone (its text quotes a refused restart's why: acme_store_restart.h). */
 #define ACME_STORE_STATUS_PAGE_DIR ".page"
 /* fallback/cert.pem and fallback/privkey.pem, and the lock of their creation */
 #define ACME_STORE_FALLBACK_CERT ACME_STORE_FALLBACK "/" ACME_STORE_CERT_FILE
