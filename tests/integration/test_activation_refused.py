@@ -29,6 +29,28 @@ BROKEN_FOR_THE_TEST = "<IfDefine ACME_STAGED_CHECK>\n%s\n</IfDefine>\n" % BROKEN
 RETEST_TIMEOUT = 330          # the test runs again 300 s after a failure
 
 
+def world_readable(top):
+    """Files under top that every local user can read (each directory on
+    the way searchable by others, the file readable by others)."""
+    for root, dirs, files in os.walk(top):
+        if not os.stat(root).st_mode & stat.S_IXOTH:
+            dirs[:] = []
+            continue
+        for f in files:
+            path = os.path.join(root, f)
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode) and st.st_mode & stat.S_IROTH:
+                yield path
+
+
+def assert_no_leak(httpd, words):
+    """No file of the store other users can read holds words (the why)."""
+    for path in world_readable(httpd.store):
+        with open(path, "rb") as f:
+            data = f.read()
+        assert not any(w.encode() in data for w in words), path
+
+
 def record(httpd):
     try:
         with open(os.path.join(httpd.store, RECORD)) as f:
@@ -73,6 +95,12 @@ def assert_said(httpd, name, rec, why_words):
     assert httpd.status()["schema"] == 16
     status, _, body = httpd.http_request("/acme-status/" + name + "?format=html")
     assert status == 200 and b"which was refused at" in body, body[:3000]
+    # the overview's cards and JSON, rendered and cached in status/.page
+    status, _, body = httpd.http_request("/acme-status?format=html")
+    assert status == 200 and b"which was refused at" in body, body[:3000]
+    assert name in json.dumps(httpd.status())
+    assert stat.S_IMODE(os.stat(os.path.join(httpd.store, "status", ".page")).st_mode) == 0o700
+    assert_no_leak(httpd, [rec["why"][:60], "which was refused at"])
 
 
 def assert_cleared(httpd, name):
