@@ -20,11 +20,12 @@
  * local user. jobs/ is the User's, 0700, so the record (root writes it
  * there, owned by the User as all in jobs/, 0600) is read by root
  * (acmectl) and by the children's status page only, which the
- * administrator restricts; never by the anonymous 503 page (acme_certs.c),
- * which says only that the certificate waits for the restart. The User
- * could write it as well: readers clean the why again
- * (acme_text_printable). The root parent removes it at each start and at
- * every verdict of its test but a failure (acme_activation_test.c). */
+ * administrator restricts; never by the anonymous 503 page
+ * (acme_status_waiting_text), which says only that the certificate waits
+ * for the restart; the page's rendered text that quotes it (status/.page)
+ * is 0700 too. The User could write the record as well: readers clean the
+ * why again (acme_text_printable). The root parent removes it at each start
+ * and at every verdict of its test but a failure (acme_activation_test.c). */
 #ifndef ACME_STORE_RESTART_H
 #define ACME_STORE_RESTART_H
 #include <apr_pools.h>
