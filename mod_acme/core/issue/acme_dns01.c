@@ -316,16 +316,12 @@ static acme_outcome_e setup_advance(acme_step_ctx_t *sc, struct acme_dns01_set_t
         acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME00906: %s: running %s (TXT value %s, "
                  "pid %" APR_PID_T_FMT ")", entry->identifier, acme_dns_hook_label(entry->setup),
                  entry->value, acme_dns_hook_pid(entry->setup));
-        /* Recorded in jobs/<name>.json as it starts (pid and start ticks):
-         * whoever finds the order abandoned (acme_dns01_teardown_recorded)
-         * stops it if it still runs and runs its teardown. */
+        /* Recorded in jobs/<name>.json (pid and start ticks) by the driver
+         * at the end of this step (hooks_seq): whoever finds the order
+         * abandoned (acme_dns01_teardown_recorded) stops it if it still runs
+         * and runs its teardown. */
         entry->setup_ticks = acme_proc_start_ticks(acme_dns_hook_pid(entry->setup));
         sc->job->hooks_seq++;
-        if ((rv = acme_job_save(sc->driver, sc->domain, sc->job, sc->p)) != APR_SUCCESS) {
-            acme_log(&sc->driver->ctx, ACME_LOG_WARN, rv, "ACME00919: %s: cannot record the "
-                     "running %s in the order record; if the order is abandoned, its teardown "
-                     "is not run", entry->identifier, acme_dns_hook_label(entry->setup));
-        }
     }
     rv = acme_dns_hook_poll(entry->setup, sc->now);
     if (rv == APR_EAGAIN) {

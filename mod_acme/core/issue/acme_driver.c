@@ -305,6 +305,13 @@ static void job_advance(acme_driver_t *driver, acme_record_t *rec, const acme_do
             return;
         }
         if (outcome == ACME_OUTCOME_WAIT) {
+            /* a dns-01 setup started in this step (hooks_seq) is recorded
+             * now, while it runs: acme_job_save writes only what changed */
+            if ((rv = acme_job_save(driver, domain, rec->job, sc.p)) != APR_SUCCESS) {
+                acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME01291: %s: cannot record the "
+                         "running dns-01 setup in the order record; if the order is abandoned, "
+                         "its teardown is not run", domain->name);
+            }
             if (driver->gate.begin) {
                 driver->gate.keep(driver->gate.baton, domain, sc.p);
             }
