@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -352,9 +353,32 @@ static served_t *served_keep(apr_pool_t *p, const served_t *v)
     return keep;
 }
 
+/* 1 when the version directory and its certificate and key are as mod_acme
+ * makes them: this process's (root's, at start), nothing else may write
+ * them, no links. A version another user owns could be changed by that user
+ * after the proof, so it is never made live or served in place of the live
+ * one (a live version so owned is refused: ACME01508/ACME01509). */
+static int version_owned(apr_pool_t *p, const char *dir)
+{
+    static const char *const files[] = { "", "/" ACME_STORE_CERT_FILE, "/" ACME_STORE_KEY_FILE };
+    uid_t me = geteuid();
+    struct stat st;
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        if (lstat(apr_pstrcat(p, dir, files[i], NULL), &st) != 0
+            || !(i == 0 ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode))
+            || st.st_uid != me || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* The newest archived version of d, other than the live one (any, when
- * skip_live is 0: the live link is not mod_acme's), that passes
- * pair_usable: what serves while the live one cannot. NULL when none. */
+ * skip_live is 0: the live link is not mod_acme's), that is owned as
+ * mod_acme makes it (version_owned) and passes pair_usable: what serves
+ * while the live one cannot. NULL when none. */
 static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
                                  int skip_live)
 {
@@ -378,7 +402,7 @@ static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const ac
         served_t *v;
 
         free(real);
-        if (is_live) {
+        if (is_live || !version_owned(ptemp, base)) {
             continue;
         }
         v = apr_pcalloc(ptemp, sizeof(*v));

@@ -139,6 +139,38 @@ def test_with_no_usable_version_the_link_is_set_aside_and_a_certificate_ordered(
     assert live and harness.version_leaf(live).serial_number == cert.serial_number
 
 
+@pytest.mark.parametrize("tamper", ["directory-owner", "key-owner", "directory-mode"])
+def test_a_version_another_user_could_change_is_never_made_live(httpd, pebble, unique, tamper):
+    """The only archived version is one another user owns or may write: the
+    repair must not point the live link at it (that user could swap the key
+    after the proof); the link is set aside and a certificate ordered."""
+    name = unique("repair-" + tamper.split("-")[0][:3] + tamper.split("-")[1][:3])
+    version = issued(httpd, name)
+    httpd.stop()
+    nobody = 65534
+    if tamper == "directory-owner":
+        os.chown(version, nobody, -1)
+    elif tamper == "key-owner":
+        os.chown(os.path.join(version, "privkey.pem"), nobody, -1)
+    else:
+        os.chmod(version, 0o775)
+    link = os.path.join(httpd.store, "domains", name)
+    os.remove(link)
+    with open(link, "w") as f:
+        f.write("junk")
+    orders = pebble.new_order_count()
+
+    httpd.start()
+    cert = httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+    log = httpd.error_log_text()
+    assert "ACME01511" not in log, httpd.diagnostics()
+    assert [l for l in log.splitlines() if "ACME01512" in l and link in l], httpd.diagnostics()
+    assert pebble.new_order_count() > orders
+    live = harness.live_version(httpd.store, name)
+    assert live and os.path.realpath(live) != os.path.realpath(version)
+    assert harness.version_leaf(live).serial_number == cert.serial_number
+
+
 def problems(store):
     r = acmectl(store, "check")
     return r.returncode, [l[len("problem: "):] for l in r.stdout.splitlines()
