@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <apr_strings.h>
 
@@ -537,6 +538,73 @@ static void test_httpd_signal(void **state)
     assert_null(k_of("-t", NULL));
 }
 
+/* A child in a process group of its own that sleeps until signalled. */
+static pid_t sleeper(void)
+{
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setpgid(0, 0);
+        for (;;) {
+            pause();
+        }
+    }
+    setpgid(pid, pid);   /* either call wins the race; the other fails harmlessly */
+    return pid;
+}
+
+/* 1 when pid ended from sig (reaped here). */
+static int reaped_by(pid_t pid, int sig)
+{
+    int status = 0;
+
+    return waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) && WTERMSIG(status) == sig;
+}
+
+static void test_alive_needs_start_ticks(void **state)
+{
+    pid_t pid = sleeper();
+    apr_uint64_t ticks;
+
+    (void)state;
+    while (!(ticks = acme_proc_start_ticks(pid))) {
+        apr_sleep(apr_time_from_msec(1));
+    }
+    assert_int_equal(acme_proc_alive(pid, ticks), 1);
+    assert_int_equal(acme_proc_alive(pid, ticks + 1), 0);   /* another process */
+    assert_int_equal(acme_proc_alive(pid, 0), 0);           /* not known */
+    assert_int_equal(acme_proc_alive(1, 0), 0);
+    assert_int_equal(acme_proc_alive(0, ticks), 0);
+    kill(pid, SIGKILL);
+    assert_true(reaped_by(pid, SIGKILL));
+    assert_int_equal(acme_proc_alive(pid, ticks), 0);
+}
+
+static void test_group_stop_only_the_recorded_process(void **state)
+{
+    pid_t pid = sleeper();
+    apr_uint64_t ticks;
+    int status = 0;
+
+    (void)state;
+    while (!(ticks = acme_proc_start_ticks(pid))) {
+        apr_sleep(apr_time_from_msec(1));
+    }
+    /* another start time, or none: not signalled */
+    assert_int_equal(acme_proc_group_stop(pid, ticks + 1), 0);
+    assert_int_equal(acme_proc_group_stop(pid, 0), 0);
+    apr_sleep(apr_time_from_msec(50));
+    assert_int_equal(waitpid(pid, &status, WNOHANG), 0);
+    /* init, this process and its group: refused, whatever their ticks */
+    assert_int_equal(acme_proc_group_stop(1, acme_proc_start_ticks(1)), 0);
+    assert_int_equal(acme_proc_group_stop(getpid(), acme_proc_start_ticks(getpid())), 0);
+    assert_int_equal(acme_proc_group_stop(getpgrp(), acme_proc_start_ticks(getpgrp())), 0);
+    /* the recorded one: stopped */
+    assert_int_equal(acme_proc_group_stop(pid, ticks), 1);
+    assert_true(reaped_by(pid, SIGTERM));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -561,6 +629,8 @@ int main(void)
         UNIT_TEST(test_shebang_missing_and_relative),
         UNIT_TEST(test_shebang_crlf_and_empty),
         UNIT_TEST(test_httpd_signal),
+        UNIT_TEST(test_alive_needs_start_ticks),
+        UNIT_TEST(test_group_stop_only_the_recorded_process),
     };
     if (unit_init()) {
         return 1;

@@ -472,14 +472,16 @@ const char *acme_proc_httpd_signal(int argc, const char *const *argv)
 }
 
 /* Field 22 of /proc/PID/stat, after the command in parentheses (which may
- * hold blanks and parentheses itself: the last ')' ends it). */
-apr_uint64_t acme_proc_start_ticks(pid_t pid)
+ * hold blanks and parentheses itself: the last ')' ends it); *zombie: 1 when
+ * field 3 says it exited and waits to be reaped. 0 when it cannot be read. */
+static apr_uint64_t proc_stat_ticks(pid_t pid, int *zombie)
 {
     char path[64], buf[1024], *s;
     unsigned long long ticks = 0;
     ssize_t n;
     int fd, field;
 
+    *zombie = 0;
     if (pid <= 0) {
         return 0;
     }
@@ -493,9 +495,10 @@ apr_uint64_t acme_proc_start_ticks(pid_t pid)
         return 0;
     }
     buf[n] = '\0';
-    if (!(s = strrchr(buf, ')'))) {
+    if (!(s = strrchr(buf, ')')) || !s[1] || !s[2]) {
         return 0;
     }
+    *zombie = s[2] == 'Z';
     /* s + 2 is field 3 (the state) */
     for (s += 2, field = 3; *s && field < 22; ++s) {
         field += *s == ' ';
@@ -506,32 +509,51 @@ apr_uint64_t acme_proc_start_ticks(pid_t pid)
     return (apr_uint64_t)ticks;
 }
 
-int acme_proc_alive(pid_t pid, apr_uint64_t start_ticks)
+apr_uint64_t acme_proc_start_ticks(pid_t pid)
+{
+    int zombie;
+
+    return proc_stat_ticks(pid, &zombie);
+}
+
+/* 2 when the recorded process runs, 1 when it exited unreaped (its pid, so
+ * its group id, stays reserved), 0 when it is gone or cannot be told apart
+ * from a process that got its pid since (start ticks unknown). */
+static int proc_state(pid_t pid, apr_uint64_t start_ticks)
 {
     apr_uint64_t now_ticks;
+    int zombie;
 
-    if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH)) {
+    if (pid <= 1 || !start_ticks || (kill(pid, 0) < 0 && errno == ESRCH)) {
         return 0;
     }
-    if (!start_ticks) {
-        return 1;
+    now_ticks = proc_stat_ticks(pid, &zombie);
+    if (!now_ticks || now_ticks != start_ticks) {
+        return 0;
     }
-    now_ticks = acme_proc_start_ticks(pid);
-    /* unreadable /proc (another system, hidepid): kill's answer stands */
-    return !now_ticks || now_ticks == start_ticks;
+    return zombie ? 1 : 2;
+}
+
+int acme_proc_alive(pid_t pid, apr_uint64_t start_ticks)
+{
+    return proc_state(pid, start_ticks) != 0;
 }
 
 int acme_proc_group_stop(pid_t pid, apr_uint64_t start_ticks)
 {
     apr_time_t until = apr_time_now() + ACME_PROC_KILL_GRACE;
 
-    if (!acme_proc_alive(pid, start_ticks)) {
+    /* never this process's own group, nor init's (kill(-1) is everyone) */
+    if (pid <= 1 || pid == getpid() || pid == getpgrp() || !acme_proc_alive(pid, start_ticks)) {
         return 0;
     }
     kill(-pid, SIGTERM);
-    while (acme_proc_alive(pid, start_ticks) && apr_time_now() < until) {
+    while (proc_state(pid, start_ticks) == 2 && apr_time_now() < until) {
         apr_sleep(apr_time_from_msec(20));
     }
-    kill(-pid, SIGKILL);
+    /* the pid may have been reaped and reused while we waited */
+    if (acme_proc_alive(pid, start_ticks)) {
+        kill(-pid, SIGKILL);
+    }
     return 1;
 }

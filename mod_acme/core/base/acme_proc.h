@@ -128,16 +128,19 @@ pid_t acme_proc_pid(const acme_proc_t *proc);
  * reused. 0 when it cannot be read (no such process, no /proc). */
 apr_uint64_t acme_proc_start_ticks(pid_t pid);
 
-/* 1 when process pid exists (kill(pid, 0) is not ESRCH) and, when
- * start_ticks is not 0 and /proc can be read, started at start_ticks (the
- * same process, not one that got its pid since); else 0. */
+/* 1 when process pid (above 1) exists, running or exited unreaped, and
+ * started at start_ticks (the same process, not one that got its pid since);
+ * 0 when it is gone, and when that cannot be told: start_ticks 0, or its
+ * start time unreadable now (no /proc, hidepid). */
 int acme_proc_alive(pid_t pid, apr_uint64_t start_ticks);
 
 /* Stops the process group of pid, one not this process's child (one a
  * previous process started with acme_proc_start, the group's leader): when
- * acme_proc_alive(pid, start_ticks), its group gets SIGTERM, then SIGKILL
- * once it ended or ACME_PROC_KILL_GRACE later (blocks that long at most).
- * 1 when it was running, 0 when it was gone already (nothing is sent). */
+ * acme_proc_alive(pid, start_ticks), its group gets SIGTERM, then, if it is
+ * still that process (checked again), SIGKILL once it ended or
+ * ACME_PROC_KILL_GRACE later (blocks that long at most). 1 when it was
+ * running; 0 when nothing is sent: it was gone, its start time is not known
+ * (see acme_proc_alive), or pid is 1 or less, this process or its group. */
 int acme_proc_group_stop(pid_t pid, apr_uint64_t start_ticks);
 
 /* A script's "#!" line as the kernel reads it (fs/binfmt_script.c): the
