@@ -157,3 +157,54 @@ def test_a_teardown_cut_short_by_a_restart_runs_again(httpd, challtestsrv, uniqu
     assert "ACME00924: *.%s: running again" % gone in text, httpd.diagnostics()
     wait_for(lambda: not [p for p in hook_pids(log) if harness.pid_alive(p)], 15,
              what="every hook to end: %s" % hook_pids(log))
+
+
+def test_abandoned_order_of_another_server_or_locked_waits(httpd, challtestsrv, unique):
+    """The teardown of a removed name's order waits while another server on
+    the store configures the name (configured.json), and while the name's
+    lock is held (a later run runs it, once the lock is free)."""
+    import fcntl
+    gone, other = unique("lockdns"), unique("keep2dns")
+    hook, log = harness.write_hook(httpd, "hang-hook", HANGING_HOOK)
+    resolver = {"AcmeDnsResolver": "127.0.0.1:%d" % challtestsrv.dns_port}
+    httpd.write_config(vhosts=ssl_vhost(gone, ["*." + gone], extra="AcmeDnsCmd %s" % hook)
+                       + ssl_vhost(other), acme=resolver)
+    httpd.start()
+    wait_for(lambda: current_setup(httpd, gone), 30, what="the setup")
+
+    # another server on this store configures gone: its order is that server's
+    conf = os.path.join(httpd.store, "configured.json")
+    other_server = os.path.join(httpd.serverroot, "other-httpd.conf")
+    with open(other_server, "w") as f:
+        f.write("# another server\n")
+    with open(conf) as f:
+        configured = json.load(f)
+    configured["servers"][other_server] = {"names": [gone], "since": "2026-01-01T00:00:00Z"}
+    with open(conf, "w") as f:
+        json.dump(configured, f)
+    httpd.write_config(vhosts=ssl_vhost(other), acme=resolver)
+    httpd.graceful()
+    wait_for(lambda: not [p for p in hook_pids(log) if harness.pid_alive(p)], 15,
+             what="the setup to be stopped at the exit: %s" % hook_pids(log))
+    time.sleep(6)
+    assert not [c for c in calls(log) if c[0] == "teardown"], calls(log)
+    with open(os.path.join(httpd.store, "jobs", gone + ".json")) as f:
+        assert json.load(f).get("dns01"), "the record keeps its setups"
+
+    # that server is gone; the name's lock is held: still nothing
+    os.unlink(other_server)
+    lock = open(os.path.join(httpd.store, "jobs", gone + ".lock"), "r")
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        httpd.graceful()
+        wait_for(lambda: "ACME00925: %s: its abandoned order's lock is held" % gone
+                 in httpd.error_log_text(), 30, what="the locked name to be skipped")
+        time.sleep(2)
+        assert not [c for c in calls(log) if c[0] == "teardown"], calls(log)
+    finally:
+        lock.close()
+    # a later run of the same generation runs it, once
+    teardowns = wait_for(lambda: [c for c in calls(log) if c[0] == "teardown"], 90,
+                         what="the teardown once the lock is free")
+    setup = [c for c in calls(log) if c[0] == "setup"][-1]
+    assert teardowns == [["teardown", setup[1], setup[2]]], calls(log)

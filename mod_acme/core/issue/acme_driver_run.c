@@ -21,6 +21,9 @@
 /* How often a run looks for temp files whose writer died (it reads every
  * directory of the child's, status/ with a record per name). */
 #define ACME_TEMP_SWEEP       apr_time_from_sec(300)
+/* An abandoned order's lock was held: its dns-01 teardowns are looked at
+ * again this much later at most. */
+#define ACME_ORPHANS_RETRY    apr_time_from_sec(60)
 /* With nothing in progress, the names due within this of the first one are
  * looked at together, in one run when the last of them is due, instead of
  * one run (one wake-up of the watchdog) each. */
@@ -440,9 +443,10 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
         driver->swept_at = acme_core_now(&driver->ctx);
     }
     /* Orders a previous process left for names no longer configured: their
-     * dns-01 records are taken down now, nothing else will. */
-    if (driver->run == 1) {
-        acme_dns01_orphans(driver, domains, ptemp);
+     * dns-01 records are taken down now, nothing else will; a name whose
+     * lock another holds is looked at again at a later run. */
+    if (driver->run == 1 || driver->orphans_left) {
+        driver->orphans_left = acme_dns01_orphans(driver, domains, ptemp);
     }
     markers = acme_job_sched_jobs_changed(driver, ptemp);
     full = markers || !driver->sched_ok || driver->active > 0 || !domains
@@ -462,6 +466,10 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
         mark_orders_in_flight(driver, ptemp, sum.in_flight);
     }
     *next_run = driver->sched_ok ? grouped(driver, &sum) : sum.earliest;
+    if (driver->orphans_left
+        && *next_run > acme_core_now(&driver->ctx) + ACME_ORPHANS_RETRY) {
+        *next_run = acme_core_now(&driver->ctx) + ACME_ORPHANS_RETRY;
+    }
     /* Names still wait for a slot that is free (a run over the due names
      * only, which has no admit_freed, or an order admitted there that failed
      * at once): the next run, now and over every name, starts them. Each

@@ -237,6 +237,7 @@ struct acme_driver_t {
     unsigned run;                   /* counts acme_driver_run calls */
     volatile apr_uint32_t stop;     /* acme_driver_stop: set from another thread */
     apr_time_t swept_at;            /* last look for a dead writer's temp files */
+    int orphans_left;               /* acme_dns01_orphans skipped a locked name */
     apr_array_header_t *dns_teardowns; /* teardown_t*, still running (acme_dns01.c) */
     apr_time_t last_run_at;         /* the clock at the start of the last run */
     int verify_chains;              /* acme_driver_verify_chains was called */
@@ -767,9 +768,13 @@ int acme_dns01_teardown_recorded(acme_driver_t *driver, const char *name, json_t
  * and writes the file only then. p: temporary. */
 void acme_dns01_stopped_rerun(acme_driver_t *driver, apr_pool_t *p);
 /* The teardowns of orders a previous process abandoned: jobs/<name>.json of a
- * name not in domains that lists setups (acme_dns01_teardown_recorded); the
- * record is rewritten without them, so they run once. p: temporary. */
-void acme_dns01_orphans(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *p);
+ * name not in domains, nor configured by another server on the store
+ * (configured.json), that lists setups (acme_dns01_teardown_recorded), each
+ * under the name's store lock, taken without waiting; the record is
+ * rewritten without them, so they run once. Returns how many names were
+ * skipped because their lock was held (or the jobs directory could not be
+ * listed: 1): call again at a later run. p: temporary. */
+int acme_dns01_orphans(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *p);
 /* The process exits: teardowns still running get ACME_PROC_KILL_GRACE to
  * end, then are stopped (their groups) and kept in jobs/.teardowns.json,
  * which the next start (acme_dns01_orphans) runs again and removes.
