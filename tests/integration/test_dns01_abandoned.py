@@ -208,3 +208,44 @@ def test_abandoned_order_of_another_server_or_locked_waits(httpd, challtestsrv, 
                          what="the teardown once the lock is free")
     setup = [c for c in calls(log) if c[0] == "setup"][-1]
     assert teardowns == [["teardown", setup[1], setup[2]]], calls(log)
+
+
+def test_setups_recorded_before_a_restart_are_torn_down_once(httpd, challtestsrv, plain_proxy,
+                                                             unique):
+    """A graceful restart comes while the CA is told to validate (the TXT
+    records published): the order resumes in the next generation and
+    completes, and each setup's record gets its teardown exactly once,
+    also one whose authorization became valid meanwhile (the resumed order
+    does not run its setup again)."""
+    name = unique("resumedns")
+    hook, log = harness.write_hook(httpd, "dns-hook", harness.DNS_HOOK,
+                                   mgmt=challtestsrv.mgmt_port)
+    acme = harness.dns_settings(hook, challtestsrv)
+    acme["AcmeCA"] = plain_proxy.directory_url
+    gate = plain_proxy.gate("POST", r"^/chalZ/", timeout=60)
+    httpd.write_config(vhosts=ssl_vhost(name, ["*." + name], extra="AcmeChallenges dns-01"),
+                       acme=acme)
+    httpd.start()
+    wait_for(gate.held.is_set, ISSUE_TIMEOUT, interval=0.05,
+             what="the first challenge answer held at the proxy")
+    with open(os.path.join(httpd.store, "jobs", name + ".json")) as f:
+        recorded = json.load(f)["dns01"]
+    assert len(recorded) == 2, recorded
+    before = httpd.generation_count()
+    httpd.graceful()
+    wait_for(lambda: httpd.generation_count() > before, 30, interval=0.1,
+             what="the graceful restart")
+    plain_proxy.open_gates()
+    httpd.wait_for_pebble_cert("foo." + name, 180)
+    setups = [tuple(c[1:3]) for c in calls(log) if c[0] == "setup"]
+    want = sorted(set(setups))
+    assert len(want) == 2, calls(log)
+    teardowns = wait_for(lambda: (lambda t: t if len(t) >= 2 else None)(
+        sorted(tuple(c[1:3]) for c in calls(log) if c[0] == "teardown")), 30,
+        what="the teardowns in %s" % log)
+    time.sleep(3)
+    teardowns = sorted(tuple(c[1:3]) for c in calls(log) if c[0] == "teardown")
+    assert teardowns == want, (calls(log), httpd.diagnostics())
+    text = httpd.error_log_text()
+    assert re.search(r"ACME00403: %s: resuming the order of" % re.escape(name), text), \
+        httpd.diagnostics()

@@ -140,15 +140,106 @@ static void teardown_start(acme_driver_t *driver, const struct acme_dns01_set_t 
                  delegated_from(entry));
 }
 
+/* ---- setups an earlier process recorded (jobs/<name>.json "dns01") ---- */
+
+/* One recorded setup's arguments and process. */
+typedef struct recorded_t {
+    const char *program, *identifier, *target, *value, *from;
+    json_int_t pid, ticks;
+} recorded_t;
+
+/* A record name as this server passes it to the hook: letters, digits,
+ * '-', '_' and '.', not starting with '-' (no option to the hook). */
+static int dns_name_plain(const char *name)
+{
+    const char *c;
+
+    if (!*name || *name == '-' || strlen(name) > 253) {
+        return 0;
+    }
+    for (c = name; *c; ++c) {
+        if (!apr_isalnum(*c) && *c != '-' && *c != '_' && *c != '.') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* 1 when h is a setup this server recorded: a program by its absolute path,
+ * a name it checked, a value it made. */
+static int recorded_read(json_t *h, recorded_t *r)
+{
+    r->program = json_string_value(json_object_get(h, "program"));
+    r->identifier = json_string_value(json_object_get(h, "identifier"));
+    r->target = json_string_value(json_object_get(h, "name"));
+    r->value = json_string_value(json_object_get(h, "value"));
+    r->from = json_string_value(json_object_get(h, "delegated_from"));
+    r->pid = json_integer_value(json_object_get(h, "pid"));
+    r->ticks = json_integer_value(json_object_get(h, "start_ticks"));
+    return r->program && *r->program == '/' && r->identifier && r->target && r->value
+           && acme_name_token_is_valid(r->value) && dns_name_plain(r->target)
+           && (!r->from || dns_name_plain(r->from));
+}
+
+/* The setup of a process that did not stop it (one that crashed) must not
+ * publish after the teardown: 1 when it still ran and was stopped. */
+static int recorded_stop(const recorded_t *r)
+{
+    return r->pid > 1 && r->pid <= (json_int_t)INT32_MAX
+           && acme_proc_group_stop((pid_t)r->pid, r->ticks > 0 ? (apr_uint64_t)r->ticks : 0);
+}
+
+/* Whether the job ran the recorded setup again itself (same record, same
+ * value): its own teardown covers it then. */
+static int set_runs(const struct acme_dns01_set_t *set, const recorded_t *r)
+{
+    int i;
+
+    for (i = 0; set && i < set->entries->nelts; ++i) {
+        const dns01_entry_t *entry = APR_ARRAY_IDX(set->entries, i, const dns01_entry_t *);
+        if (entry->set_up && strcasecmp(entry->target, r->target) == 0
+            && strcmp(entry->value, r->value) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A resumed order ended: the teardowns of the setups its record listed that
+ * the job did not run again itself. */
+static void recorded_teardown(acme_driver_t *driver, const struct acme_dns01_set_t *set,
+                              json_t *recorded)
+{
+    json_t *h;
+    size_t i;
+
+    json_array_foreach(recorded, i, h) {
+        recorded_t r;
+        int stopped;
+
+        if (!recorded_read(h, &r) || set_runs(set, &r)) {
+            continue;
+        }
+        stopped = recorded_stop(&r);
+        acme_log(&driver->ctx, ACME_LOG_INFO, 0, "ACME00926: %s: its order, resumed after a "
+                 "restart, ends; running the teardown of the AcmeDnsCmd setup the previous "
+                 "process ran%s", r.identifier, stopped ? " (still running: stopped)" : "");
+        teardown_run(driver, r.program, r.identifier, r.target, r.value, r.from);
+    }
+}
+
 void acme_dns01_teardown(acme_driver_t *driver, acme_job_t *job)
 {
     struct acme_dns01_set_t *set = job->dns01;
+    json_t *recorded = job->dns01_recorded;
     int i;
 
+    job->dns01 = NULL;
+    job->dns01_recorded = NULL;
+    recorded_teardown(driver, set, recorded);
     if (!set) {
         return;
     }
-    job->dns01 = NULL;
     for (i = 0; i < set->entries->nelts; ++i) {
         dns01_entry_t *entry = APR_ARRAY_IDX(set->entries, i, dns01_entry_t *);
         if (entry->set_up) {
@@ -479,10 +570,10 @@ int acme_dns01_ready(const acme_job_t *job, const char *authz_url)
 json_t *acme_dns01_to_json(const acme_job_t *job)
 {
     const struct acme_dns01_set_t *set = job->dns01;
-    json_t *array = NULL;
-    int i;
+    json_t *array = NULL, *h;
+    size_t i;
 
-    for (i = 0; set && i < set->entries->nelts; ++i) {
+    for (i = 0; set && i < (size_t)set->entries->nelts; ++i) {
         const dns01_entry_t *entry = APR_ARRAY_IDX(set->entries, i, const dns01_entry_t *);
         json_t *obj;
 
@@ -509,24 +600,19 @@ json_t *acme_dns01_to_json(const acme_job_t *job)
         }
         json_array_append_new(array, obj);
     }
-    return array;
-}
+    /* kept until the job's end runs their teardown */
+    json_array_foreach(job->dns01_recorded, i, h) {
+        recorded_t r;
 
-/* A record name as this server passes it to the hook: letters, digits,
- * '-', '_' and '.', not starting with '-' (no option to the hook). */
-static int dns_name_plain(const char *name)
-{
-    const char *c;
-
-    if (!*name || *name == '-' || strlen(name) > 253) {
-        return 0;
-    }
-    for (c = name; *c; ++c) {
-        if (!apr_isalnum(*c) && *c != '-' && *c != '_' && *c != '.') {
-            return 0;
+        if (!recorded_read(h, &r) || set_runs(set, &r)) {
+            continue;
         }
+        if (!array) {
+            array = json_array();
+        }
+        json_array_append(array, h);
     }
-    return 1;
+    return array;
 }
 
 int acme_dns01_teardown_recorded(acme_driver_t *driver, const char *name, json_t *record,
@@ -537,39 +623,27 @@ int acme_dns01_teardown_recorded(acme_driver_t *driver, const char *name, json_t
     size_t i;
 
     json_array_foreach(hooks, i, h) {
-        const char *program = json_string_value(json_object_get(h, "program"));
-        const char *identifier = json_string_value(json_object_get(h, "identifier"));
-        const char *target = json_string_value(json_object_get(h, "name"));
-        const char *value = json_string_value(json_object_get(h, "value"));
-        const char *from = json_string_value(json_object_get(h, "delegated_from"));
-        json_int_t pid = json_integer_value(json_object_get(h, "pid"));
-        json_int_t ticks = json_integer_value(json_object_get(h, "start_ticks"));
+        recorded_t r;
         int stopped;
 
-        /* only what this server wrote: a name it checked, a value it made */
-        if (!program || *program != '/' || !identifier || !target || !value
-            || !acme_name_token_is_valid(value) || !dns_name_plain(target)
-            || (from && !dns_name_plain(from))) {
+        if (!recorded_read(h, &r)) {
             continue;
         }
-        /* The setup of a process that did not stop it (one that crashed):
-         * it must not publish after the teardown. */
-        stopped = pid > 0 && pid <= (json_int_t)INT32_MAX
-                  && acme_proc_group_stop((pid_t)pid, ticks > 0 ? (apr_uint64_t)ticks : 0);
+        stopped = recorded_stop(&r);
         if (!name) {
             acme_log(&driver->ctx, ACME_LOG_NOTICE, 0, "ACME00924: %s: running again the "
                      "AcmeDnsCmd teardown stopped, unfinished, at the previous process's exit",
-                     identifier);
-            teardown_run(driver, program, identifier, target, value, from);
+                     r.identifier);
+            teardown_run(driver, r.program, r.identifier, r.target, r.value, r.from);
             started++;
             continue;
         }
         acme_log(&driver->ctx, ACME_LOG_NOTICE, 0, "ACME00920: %s: its order was abandoned "
                  "(the name is no longer configured or its order is not resumed) while "
                  "AcmeDnsCmd setup for %s had run%s; running its teardown with the same "
-                 "arguments", name, identifier, stopped ? apr_psprintf(
-                     p, " (still running as pid %d: stopped)", (int)pid) : "");
-        teardown_run(driver, program, identifier, target, value, from);
+                 "arguments", name, r.identifier, stopped ? apr_psprintf(
+                     p, " (still running as pid %d: stopped)", (int)r.pid) : "");
+        teardown_run(driver, r.program, r.identifier, r.target, r.value, r.from);
         started++;
     }
     return started;

@@ -320,6 +320,12 @@ acme_job_t *acme_job_restore(acme_driver_t *driver, const acme_domain_t *domain,
     job->started = started_at;
     job->saved_order = job->order_url;
     job->saved_at_certificate = step && !strcmp(step, acme_job_step_name(ACME_STEP_CERTIFICATE));
+    /* Setups the previous process ran: torn down when this job ends, unless
+     * it runs them again itself (acme_dns01_teardown). */
+    if (json_array_size(json_object_get(json, "dns01"))) {
+        job->dns01_recorded = acme_json_pool_owned(pool,
+                                                   json_deep_copy(json_object_get(json, "dns01")));
+    }
     *resumed = 1;
     return job;
 }

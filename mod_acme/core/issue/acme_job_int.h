@@ -106,6 +106,8 @@ typedef struct acme_job_t {
     apr_time_t ca_wait_since;       /* when that wait began, 0 = not waiting */
     int account_retried;
     struct acme_dns01_set_t *dns01; /* dns-01 answers of the order (acme_dns01.c) */
+    json_t *dns01_recorded;         /* a resumed order's record's "dns01": setups an earlier
+                                     * process ran, whose teardown is owed (job->pool's) */
     const char *activity;           /* what it waits for (status "activity"), or NULL */
     unsigned activity_seq;          /* bumped when activity changes */
     int persist_checks;             /* dns-persist-01 lookups before the order, for the backoff */
@@ -745,14 +747,17 @@ acme_outcome_e acme_dns_persist_preorder(acme_step_ctx_t *sc);
 acme_outcome_e acme_dns01_prepare(acme_step_ctx_t *sc);
 /* Is the TXT record of the authorization at authz_url in place? */
 int acme_dns01_ready(const acme_job_t *job, const char *authz_url);
-/* Starts the teardown hooks of the job's records (the driver polls them). */
+/* Starts the teardown hooks of the job's records (the driver polls them),
+ * and those of job->dns01_recorded's setups the job did not run again
+ * itself (same name and value; ACME00926); both are then forgotten. */
 void acme_dns01_teardown(acme_driver_t *driver, acme_job_t *job);
 /* Polls running teardown hooks; *next_run is lowered while some run. */
 void acme_dns01_poll_teardowns(acme_driver_t *driver, apr_time_t now, apr_time_t *next_run);
 /* The setups the job started, for jobs/<name>.json "dns01": an array of
  * {program, identifier, name, value, delegated_from?} and, while the setup
- * runs, pid, start_ticks (acme_proc_start_ticks) and since (seconds); a new
- * reference, or NULL when none was started. */
+ * runs, pid, start_ticks (acme_proc_start_ticks) and since (seconds), then
+ * those of job->dns01_recorded it did not run again; a new reference, or
+ * NULL when there is none. */
 json_t *acme_dns01_to_json(const acme_job_t *job);
 /* The order record `record` (jobs/<name>.json) is abandoned (name NULL:
  * jobs/.teardowns.json, whose teardowns only run again, ACME00924): each setup it
