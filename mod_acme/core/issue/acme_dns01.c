@@ -22,7 +22,6 @@
 #include "acme_proc.h"
 #include "acme_json.h"
 #include "acme_store_paths.h"
-#include "acme_store_configured.h"
 
 typedef enum {
     DNS01_SETUP = 0,            /* setup hook to start or running */
@@ -657,86 +656,6 @@ void acme_dns01_stopped_rerun(acme_driver_t *driver, apr_pool_t *p)
         acme_store_remove(driver->store, p, TEARDOWNS_FILE);
         acme_dns01_teardown_recorded(driver, NULL, record, p);
     }
-}
-
-/* The teardowns of name's abandoned order, under its store lock (taken
- * without waiting): 1 when the lock is held elsewhere (a job here or
- * another server's), to look again later; 0 otherwise. */
-static int orphan_teardown(acme_driver_t *driver, const char *name, apr_pool_t *p)
-{
-    const char *rel = acme_store_rel_job(p, name);
-    apr_pool_t *lock_pool;
-    json_t *record;
-    apr_status_t rv;
-    int busy = 0;
-
-    if (apr_pool_create(&lock_pool, p) != APR_SUCCESS) {
-        return 1;
-    }
-    if ((rv = acme_store_lock(driver->store, lock_pool, name)) != APR_SUCCESS) {
-        acme_log(&driver->ctx, ACME_LOG_INFO, rv, "ACME00925: %s: its abandoned order's "
-                 "lock is held by another process; the teardown of its AcmeDnsCmd setups "
-                 "waits for a later run", name);
-        busy = 1;
-    }
-    /* read under the lock: its holder may have ended or resumed the order */
-    else if (acme_store_read_json_pooled(driver->store, p, rel, &record) == APR_SUCCESS
-             && json_is_object(record) && json_is_array(json_object_get(record, "dns01"))) {
-        acme_dns01_teardown_recorded(driver, name, record, p);
-        /* once: the record stays (acmectl lists it), without the hooks */
-        json_object_del(record, "dns01");
-        if ((rv = acme_store_write_json_unsynced(driver->store, p, rel, record,
-                                                 ACME_STORE_KEY_PERMS)) != APR_SUCCESS) {
-            acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00921: %s: cannot rewrite %s "
-                     "without its AcmeDnsCmd setups; their teardown runs again at the next "
-                     "start", name, rel);
-        }
-    }
-    apr_pool_destroy(lock_pool);   /* the unlock */
-    return busy;
-}
-
-int acme_dns01_orphans(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *p)
-{
-    apr_hash_t *configured = apr_hash_make(p), *elsewhere = NULL;
-    apr_array_header_t *entries;
-    apr_time_t since;
-    int i, busy = 0;
-
-    for (i = 0; domains && i < domains->nelts; ++i) {
-        const acme_domain_t *domain = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
-        apr_hash_set(configured, domain->name, APR_HASH_KEY_STRING, "");
-    }
-    /* A name another server on this store configures is its own order. */
-    if (acme_store_configured_read(driver->store, p, &elsewhere, &since) != APR_SUCCESS) {
-        elsewhere = NULL;
-    }
-    if (acme_store_list(driver->store, p, ACME_STORE_JOBS, &entries) != APR_SUCCESS) {
-        return 1;
-    }
-    for (i = 0; i < entries->nelts; ++i) {
-        const char *entry = APR_ARRAY_IDX(entries, i, const char *);
-        apr_size_t len = strlen(entry);
-        const char *name;
-        json_t *record;
-
-        if (len <= 5 || strcmp(entry + len - 5, ".json") != 0 || entry[0] == '.') {
-            continue;
-        }
-        name = apr_pstrndup(p, entry, len - 5);
-        if (apr_hash_get(configured, name, APR_HASH_KEY_STRING)
-            || (elsewhere && apr_hash_get(elsewhere, name, APR_HASH_KEY_STRING))) {
-            continue;
-        }
-        /* a first look without the lock: most records list no setups */
-        if (acme_store_read_json_pooled(driver->store, p, acme_store_rel_job(p, name), &record)
-            != APR_SUCCESS || !json_is_object(record)
-            || !json_is_array(json_object_get(record, "dns01"))) {
-            continue;
-        }
-        busy += orphan_teardown(driver, name, p);
-    }
-    return busy;
 }
 
 void acme_dns01_stop_teardowns(acme_driver_t *driver, apr_pool_t *p)
