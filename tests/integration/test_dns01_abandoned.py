@@ -249,3 +249,42 @@ def test_setups_recorded_before_a_restart_are_torn_down_once(httpd, challtestsrv
     text = httpd.error_log_text()
     assert re.search(r"ACME00403: %s: resuming the order of" % re.escape(name), text), \
         httpd.diagnostics()
+
+
+def test_kept_order_of_a_resumed_dns01_order_tears_down_once(httpd, challtestsrv, plain_proxy,
+                                                              unique):
+    """An order resumed after a graceful restart fails at its certificate
+    (a chain to a root not trusted) and is kept: the setups its record
+    listed are torn down once, and the kept record lists them no more, so
+    the next attempt, which resumes it again, runs no second teardown."""
+    from test_chain_untrusted import failures, unrelated_root
+    name = unique("keptdns")
+    roots = os.path.join(httpd.serverroot, "roots.pem")
+    unrelated_root(roots)
+    hook, log = harness.write_hook(httpd, "dns-hook", harness.DNS_HOOK,
+                                   mgmt=challtestsrv.mgmt_port)
+    acme = harness.dns_settings(hook, challtestsrv)
+    acme.update({"AcmeCA": plain_proxy.directory_url, "AcmeTrustedRootsFile": roots})
+    gate = plain_proxy.gate("POST", r"^/chalZ/", timeout=60)
+    httpd.write_config(vhosts=ssl_vhost(name, ["*." + name], extra="AcmeChallenges dns-01"),
+                       acme=acme)
+    httpd.start()
+    wait_for(gate.held.is_set, ISSUE_TIMEOUT, interval=0.05,
+             what="the first challenge answer held at the proxy")
+    before = httpd.generation_count()
+    httpd.graceful()
+    wait_for(lambda: httpd.generation_count() > before, 30, interval=0.1,
+             what="the graceful restart")
+    plain_proxy.open_gates()
+    # two failed attempts at the certificate, the second a resume of the kept order
+    wait_for(lambda: len(failures(httpd, name)) >= 2, 180, interval=0.5,
+             what="%s: two failed attempts" % name)
+    assert [m.group(3) for m in failures(httpd, name)[:2]] == ["certificate"] * 2, \
+        httpd.diagnostics()
+    time.sleep(3)
+    want = sorted(set(tuple(c[1:3]) for c in calls(log) if c[0] == "setup"))
+    teardowns = sorted(tuple(c[1:3]) for c in calls(log) if c[0] == "teardown")
+    assert len(want) == 2 and teardowns == want, (calls(log), httpd.diagnostics())
+    with open(os.path.join(httpd.store, "jobs", name + ".json")) as f:
+        assert "dns01" not in json.load(f)
+    assert len(plain_proxy.new_orders()) == 1, plain_proxy.new_orders()

@@ -235,6 +235,9 @@ void acme_dns01_teardown(acme_driver_t *driver, acme_job_t *job)
 
     job->dns01 = NULL;
     job->dns01_recorded = NULL;
+    if (set || recorded) {
+        job->hooks_seq++;       /* the next save writes the record without them */
+    }
     recorded_teardown(driver, set, recorded);
     if (!set) {
         return;

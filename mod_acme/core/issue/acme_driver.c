@@ -145,7 +145,12 @@ static void job_failed(acme_driver_t *driver, acme_record_t *rec, const acme_dom
     /* The next attempt starts over with a new order (the account stays
      * cached), unless this one is kept: then it resumes it (acme_job_restore). */
     if (rec->job && rec->job->keep_order) {
-        apr_status_t rv = acme_job_save(driver, domain, rec->job, p);
+        apr_status_t rv;
+
+        /* The teardowns first: the kept record then lists no setup, which a
+         * resume, a sweep or a discard would tear down again. */
+        acme_dns01_teardown(driver, rec->job);
+        rv = acme_job_save(driver, domain, rec->job, p);
         if (rv != APR_SUCCESS) {
             acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME01262: %s: cannot save the kept "
                      "order %s (the next attempt orders anew); let the server's User write "

@@ -121,7 +121,8 @@ typedef struct acme_job_t {
                                      * certificate is fetched again at the next attempt */
     const char *saved_order;        /* the order URL jobs/<name>.json holds, or NULL */
     int saved_at_certificate;       /* and whether it was written at step certificate */
-    unsigned hooks_seq;             /* bumped when a dns-01 setup starts (acme_dns01.c) */
+    unsigned hooks_seq;             /* bumped when a dns-01 setup starts or the setups are
+                                     * torn down (acme_dns01.c) */
     unsigned saved_hooks;           /* hooks_seq when jobs/<name>.json was written */
 } acme_job_t;
 
