@@ -543,6 +543,22 @@ static void test_live_repoint(void **state)
     assert_true(acme_store_is_live_aside("example.org.broken-20231114T221320Z"));
     assert_false(acme_store_is_live_aside("example.org"));
     assert_false(acme_store_is_live_aside(".broken-x"));
+    /* only the exact suffix form, at the end, is an aside entry */
+    assert_false(acme_store_is_live_aside("shop.broken-arrow.com"));
+    assert_false(acme_store_is_live_aside("x.broken-2026"));
+    assert_true(acme_store_is_live_aside("x.broken-20261202T101010Z"));
+    assert_true(acme_store_is_live_aside("x.broken-20261202T101010Z-3"));
+    assert_true(acme_store_is_live_aside("x.broken-20261202T101010Z-99"));
+    assert_true(acme_store_is_live_aside("a.broken-b.broken-20261202T101010Z"));
+    assert_false(acme_store_is_live_aside(".broken-20261202T101010Z"));
+    assert_false(acme_store_is_live_aside("x.broken-20261202T101010Z-"));
+    assert_false(acme_store_is_live_aside("x.broken-20261202T101010Z-1"));
+    assert_false(acme_store_is_live_aside("x.broken-20261202T101010Z-03"));
+    assert_false(acme_store_is_live_aside("x.broken-20261202T101010Z-100"));
+    assert_false(acme_store_is_live_aside("x.broken-20261202T101010Z.com"));
+    assert_false(acme_store_is_live_aside("x.broken-20261202T101010Zx"));
+    assert_false(acme_store_is_live_aside("x.broken-2026120xT101010Z"));
+    assert_false(acme_store_is_live_aside("x.broken-20261202T101010Z.broken-arrow"));
     /* a dangling link, the same second: kept as that link, a second name */
     make_live(store, p, "example.org", "20990101T000000Z-99");
     assert_int_equal(acme_store_live_repoint(store, p, &ctx, "example.org",

@@ -361,7 +361,10 @@ const char *acme_store_live_state_text(int state);
  * for a bad name or version, else the errno of the step that failed. */
 apr_status_t acme_store_live_repoint(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                      const char *name, const char *version, const char **aside);
-/* 1 if the entry of domains/ is one acme_store_live_repoint set aside. */
+/* 1 if the entry of domains/ is one acme_store_live_repoint set aside:
+ * its name ends in exactly .broken-YYYYMMDDTHHMMSSZ, or that and -N (2..99),
+ * after a non-empty name; 0 otherwise (shop.broken-arrow.com is a domain).
+ * The one test of that name form: acmectl list and check use it. */
 int acme_store_is_live_aside(const char *entry);
 /* Removes the oldest versions of archive/<name>/ until at most keep (>= 2)
  * remain, never the live one nor previous (NULL: none), which count towards

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "acme_core.h"
@@ -16,8 +17,12 @@
 #include "acme_store_paths.h"
 #include "acme_store_int.h"
 
-/* What a set-aside entry's name carries after the store name. */
+/* What a set-aside entry's name carries after the store name, then the
+ * UTC time (LIVE_ASIDE_TIME's shape) and, for a second repair within the
+ * same second, -2 up to -LIVE_ASIDE_MAX. */
 #define LIVE_ASIDE_MARK ".broken-"
+#define LIVE_ASIDE_TIME "dddddddd" "T" "dddddd" "Z"
+#define LIVE_ASIDE_MAX  99
 
 int acme_store_live_state(acme_store_t *store, apr_pool_t *p, const char *name,
                           const char **target)
@@ -86,9 +91,30 @@ const char *acme_store_live_state_text(int state)
 
 int acme_store_is_live_aside(const char *entry)
 {
-    const char *mark = strstr(entry, LIVE_ASIDE_MARK);
+    const char *mark = NULL, *s, *form;
+    long n;
 
-    return mark && mark != entry;
+    /* only the name's end counts: shop.broken-arrow.com is a domain */
+    for (s = strstr(entry, LIVE_ASIDE_MARK); s; s = strstr(s + 1, LIVE_ASIDE_MARK)) {
+        mark = s;
+    }
+    if (!mark || mark == entry) {
+        return 0;
+    }
+    s = mark + strlen(LIVE_ASIDE_MARK);
+    for (form = LIVE_ASIDE_TIME; *form; ++form, ++s) {
+        if (*form == 'd' ? !apr_isdigit(*s) : *s != *form) {
+            return 0;
+        }
+    }
+    if (*s == '-' && s[1] != '0') {
+        /* -2 .. -LIVE_ASIDE_MAX, as aside_name writes it */
+        for (n = 0, ++s; apr_isdigit(*s) && n <= LIVE_ASIDE_MAX; ++s) {
+            n = n * 10 + (*s - '0');
+        }
+        return *s == '\0' && n >= 2 && n <= LIVE_ASIDE_MAX;
+    }
+    return *s == '\0';
 }
 
 /* A name for the aside entry no entry of domains/ has yet: <name>.broken-
@@ -105,7 +131,7 @@ static const char *aside_name(apr_pool_t *p, int dirfd, const char *name, apr_ti
     gmtime_r(&secs, &tm);
     strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
     aside = apr_pstrcat(p, name, LIVE_ASIDE_MARK, stamp, NULL);
-    for (i = 2; fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) == 0 && i < 100; i++) {
+    for (i = 2; fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) == 0 && i <= LIVE_ASIDE_MAX; i++) {
         aside = apr_psprintf(p, "%s" LIVE_ASIDE_MARK "%s-%d", name, stamp, i);
     }
     return aside;
