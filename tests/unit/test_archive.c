@@ -594,6 +594,62 @@ static void test_live_repoint(void **state)
                      APR_EINVAL);
 }
 
+/* Every aside name of the second taken: nothing is replaced, the entry
+ * stays where it is, and the repair says so (APR_EEXIST). */
+static void test_live_repoint_no_replace(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    const char *link = acme_store_path(store, p, "domains/example.org"), *aside, *target;
+    const char *first = "domains/example.org.broken-20231114T221320Z";
+    apr_time_t now = apr_time_from_sec(1700000000);     /* 2023-11-14T22:13:20Z */
+    acme_ctx_t ctx = { NULL, NULL, 0, test_clock, &now };
+    const char *data;
+    apr_size_t len;
+    struct stat st;
+    int i;
+
+    make_version(store, p, "example.org", "20240101T000000Z-01");
+    assert_int_equal(acme_store_write(store, p, first, "first", 5, ACME_STORE_FILE_PERMS),
+                     APR_SUCCESS);
+    for (i = 2; i <= 99; i++) {
+        assert_int_equal(acme_store_write(store, p, apr_psprintf(p, "%s-%d", first, i), "old", 3,
+                                          ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    }
+    /* a file in place: not linked over any of them */
+    assert_int_equal(acme_store_write(store, p, "domains/example.org", "bad", 3,
+                                      ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    assert_int_equal(acme_store_live_repoint(store, p, &ctx, "example.org",
+                                             "20240101T000000Z-01", &aside), APR_EEXIST);
+    assert_null(aside);
+    assert_int_equal(acme_store_live_state(store, p, "example.org", &target),
+                     ACME_STORE_LIVE_NOT_LINK);
+    assert_int_equal(acme_store_read(store, p, "domains/example.org", 100, &data, &len),
+                     APR_SUCCESS);
+    assert_string_equal(data, "bad");
+    /* a directory in place: not renamed over any of them */
+    unlink(link);
+    assert_int_equal(mkdir(link, 0755), 0);
+    assert_int_equal(acme_store_live_repoint(store, p, &ctx, "example.org", NULL, &aside),
+                     APR_EEXIST);
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(acme_store_read(store, p, first, 100, &data, &len), APR_SUCCESS);
+    assert_string_equal(data, "first");
+    assert_int_equal(acme_store_read(store, p, apr_pstrcat(p, first, "-99", NULL), 100, &data,
+                                     &len), APR_SUCCESS);
+    assert_string_equal(data, "old");
+    /* the next second has names free again */
+    now += apr_time_from_sec(1);
+    assert_int_equal(acme_store_live_repoint(store, p, &ctx, "example.org",
+                                             "20240101T000000Z-01", &aside), APR_SUCCESS);
+    assert_string_equal(aside, acme_store_path(store, p, "domains/example.org.broken-"
+                                               "20231114T221321Z"));
+    assert_int_equal(lstat(aside, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(acme_store_live_state(store, p, "example.org", &target), ACME_STORE_LIVE_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -606,6 +662,7 @@ int main(void)
         UNIT_TEST(test_archive_versions),
         UNIT_TEST(test_live_state),
         UNIT_TEST(test_live_repoint),
+        UNIT_TEST(test_live_repoint_no_replace),
     };
 
     if (unit_init() != 0) {

@@ -1,6 +1,7 @@
 /* domains/<name>, the live pointer: what shape it has (a link into
  * archive/<name>/, or something mod_acme never makes there), and its repair:
  * the bad entry kept aside, the link pointed at a version in one rename. */
+#define _GNU_SOURCE 1   /* renameat2, RENAME_NOREPLACE */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -118,7 +119,9 @@ int acme_store_is_live_aside(const char *entry)
 }
 
 /* A name for the aside entry no entry of domains/ has yet: <name>.broken-
- * <time>, then -2, -3... for a second repair within the same second. */
+ * <time>, then -2 .. -LIVE_ASIDE_MAX for more repairs within the same
+ * second; NULL when every one is taken. Only a hint: the link or rename
+ * that takes the name refuses an existing one (EEXIST). */
 static const char *aside_name(apr_pool_t *p, int dirfd, const char *name, apr_time_t now)
 {
     char stamp[32];
@@ -131,7 +134,10 @@ static const char *aside_name(apr_pool_t *p, int dirfd, const char *name, apr_ti
     gmtime_r(&secs, &tm);
     strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
     aside = apr_pstrcat(p, name, LIVE_ASIDE_MARK, stamp, NULL);
-    for (i = 2; fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) == 0 && i <= LIVE_ASIDE_MAX; i++) {
+    for (i = 2; fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) == 0; i++) {
+        if (i > LIVE_ASIDE_MAX) {
+            return NULL;
+        }
         aside = apr_psprintf(p, "%s" LIVE_ASIDE_MARK "%s-%d", name, stamp, i);
     }
     return aside;
@@ -154,14 +160,19 @@ apr_status_t acme_store_live_repoint(acme_store_t *store, apr_pool_t *p, const a
         return errno;
     }
     if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        base = aside_name(p, fd, name, acme_core_now(ctx));
         /* A second name for what is there (a link is linked, not followed):
          * the rename below then replaces domains/<name> in one step, and
-         * never is it missing. A directory cannot be linked: moved aside. */
+         * never is it missing. A directory cannot be linked: moved aside.
+         * Neither ever replaces an entry set aside before (EEXIST). */
+        if ((base = aside_name(p, fd, name, acme_core_now(ctx))) == NULL) {
+            close(fd);
+            return APR_EEXIST;
+        }
         if (!S_ISDIR(st.st_mode) && linkat(fd, name, fd, base, 0) == 0) {
             kept = 1;
         }
-        else if (renameat(fd, name, fd, base) < 0) {
+        else if ((!S_ISDIR(st.st_mode) && errno == EEXIST)
+                 || renameat2(fd, name, fd, base, RENAME_NOREPLACE) < 0) {
             rv = errno;
             close(fd);
             return rv;
