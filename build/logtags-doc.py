@@ -28,8 +28,13 @@ ADVICE = {
              "could be served (expired, unreadable, another key or other names); look at the "
              "entry kept aside (domains/NAME.broken-TIME), then remove it.",
     "01513": "The store directory domains/ cannot be written by root (read-only file system, "
-             "full disk, immutable attribute): fix that, move domains/NAME aside as the "
-             "message says, and restart httpd; it then links the newest usable version.",
+             "full disk, immutable attribute), or every name to keep the entry aside within "
+             "that second is taken: fix that, move domains/NAME aside as the message says, "
+             "and restart httpd; it then links the newest usable version. Meanwhile the "
+             "message says what the name serves: what domains/NAME holds when it is a usable "
+             "certificate and key (a copied version directory, a link to a copy elsewhere), "
+             "else the previous version (ACME00637), else the temporary certificate and 503 "
+             "until a new certificate arrives.",
     "01053": "The second file of AcmeClusterKeyFile is the cluster key being replaced: it must "
              "be a key file like the first (32 bytes, mode 0600) and another key; write the new "
              "key's file first, the old one second (README, Cluster, 'Changing the cluster "

@@ -420,16 +420,20 @@ static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const ac
  * place, a link to no version or outside archive/<name>/): kept aside, and
  * the link pointed at the newest archived version a start proves usable
  * (previous_usable), so that it is served and no certificate is ordered;
- * with none usable, only kept aside (a new one is ordered). Root, at start. */
-static void live_repair(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d)
+ * with none usable, only kept aside (a new one is ordered). Root, at start.
+ * Returns NULL, or when the repair failed (*rv: why) the shape of
+ * domains/<name> (its state, its target), in ptemp, for ACME01513, which
+ * served_files logs once it knows what the name serves instead. */
+static const char *live_repair(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
+                               apr_status_t *rv)
 {
     const char *target, *link, *aside = NULL, *version = NULL;
     int state = acme_store_live_state(rt->store, ptemp, d->name, &target);
     served_t *prev;
-    apr_status_t rv;
 
+    *rv = APR_SUCCESS;
     if (state == ACME_STORE_LIVE_ABSENT || state == ACME_STORE_LIVE_OK) {
-        return;
+        return NULL;
     }
     link = acme_store_path(rt->store, ptemp, acme_store_rel_live(ptemp, d->name));
     if ((prev = previous_usable(rt, ptemp, d, 0)) != NULL) {
@@ -439,13 +443,10 @@ static void live_repair(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain
         const char *slash = strrchr(dir, '/');
         version = slash ? slash + 1 : dir;
     }
-    rv = acme_store_live_repoint(rt->store, ptemp, &rt->ctx, d->name, version, &aside);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME01513: %s, the live certificate "
-                     "link of %s, is %s%s%s, and it cannot be repaired: the name answers with a "
-                     "temporary certificate and 503 (fix: mv '%s' aside, then 'acmectl check')",
-                     link, d->name, acme_store_live_state_text(state), target ? " -> " : "",
-                     target ? target : "", link);
+    *rv = acme_store_live_repoint(rt->store, ptemp, &rt->ctx, d->name, version, &aside);
+    if (*rv != APR_SUCCESS) {
+        return apr_pstrcat(ptemp, acme_store_live_state_text(state), target ? " -> " : "",
+                           target, NULL);
     }
     else if (version) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rt->base, "ACME01511: %s, the live "
@@ -463,6 +464,7 @@ static void live_repair(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain
                      "at it, then remove it)", link, d->name, acme_store_live_state_text(state),
                      target ? " -> " : "", target ? target : "", aside ? aside : "-");
     }
+    return NULL;
 }
 
 /* What d serves: the live version when mod_ssl can load it and it is valid
@@ -473,15 +475,16 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
 {
     served_t *live = NULL, *prev;
     const char *why = NULL;
+    const char *fault;
     apr_pool_t *ptemp;
-    apr_status_t rv;
+    apr_status_t rv, fault_rv;
 
     if (apr_hash_get(st->live_checked, d->name, APR_HASH_KEY_STRING)) {
         return apr_hash_get(st->served, d->name, APR_HASH_KEY_STRING);
     }
     apr_hash_set(st->live_checked, d->name, APR_HASH_KEY_STRING, "");
     apr_pool_create(&ptemp, rt->pool);
-    live_repair(rt, ptemp, d);
+    fault = live_repair(rt, ptemp, d, &fault_rv);
     live = apr_pcalloc(ptemp, sizeof(*live));
     live->cert = acme_store_live_cert_path(rt->store, ptemp, d->name);
     live->key = acme_store_live_key_path(rt->store, ptemp, d->name);
@@ -507,6 +510,24 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, rt->base, "ACME00610: the live "
                      "certificate of %s cannot be served (%s, %s): %s; a new one will be "
                      "ordered", d->name, live->cert, live->key, why ? why : "it cannot be read");
+    }
+    if (fault) {
+        /* told by what is served now: what the bad entry holds, when
+         * usable; else the previous version (ACME00637); else nothing */
+        const char *link = acme_store_path(rt->store, ptemp, acme_store_rel_live(ptemp, d->name));
+
+        prev = apr_hash_get(st->served, d->name, APR_HASH_KEY_STRING);
+        ap_log_error(APLOG_MARK, APLOG_ERR, fault_rv, rt->base, "ACME01513: %s, the live "
+                     "certificate link of %s, is %s, and it cannot be repaired%s: %s (fix: mv "
+                     "'%s' aside, then 'acmectl check')", link, d->name, fault,
+                     fault_rv == APR_EEXIST ? " (every name to keep it aside within this "
+                     "second, up to .broken-<time>-99, is taken)" : "", rv == APR_SUCCESS
+                     ? "the name serves the certificate and key found through it, which "
+                       "mod_acme did not put there"
+                     : prev ? apr_psprintf(ptemp, "the name serves the previous version %s",
+                                           prev->cert)
+                     : "the name answers with a temporary certificate and 503 until a new "
+                       "certificate, ordered now, arrives", link);
     }
     apr_pool_destroy(ptemp);
     return apr_hash_get(st->served, d->name, APR_HASH_KEY_STRING);

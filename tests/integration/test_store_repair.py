@@ -6,6 +6,7 @@ makes in keys/, archive/ and domains/."""
 import json
 import os
 import shutil
+import time
 
 import pytest
 
@@ -169,6 +170,62 @@ def test_a_version_another_user_could_change_is_never_made_live(httpd, pebble, u
     live = harness.live_version(httpd.store, name)
     assert live and os.path.realpath(live) != os.path.realpath(version)
     assert harness.version_leaf(live).serial_number == cert.serial_number
+
+
+def every_aside_name_taken(store, name, seconds=180):
+    """Files at every name a repair within the next seconds could keep
+    domains/NAME as (.broken-<time>, -2 .. -99): none may be replaced."""
+    now = int(time.time())
+    for t in range(now - 5, now + seconds):
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(t))
+        for n in [""] + ["-%d" % i for i in range(2, 100)]:
+            with open(os.path.join(store, "domains", "%s.broken-%s%s" % (name, stamp, n)),
+                      "w") as f:
+                f.write("earlier")
+
+
+@pytest.mark.parametrize("how", ["directory", "garbled", "file", "dangling"])
+def test_a_repair_that_cannot_keep_the_entry_aside_replaces_nothing_and_says_what_is_served(
+        httpd, pebble, unique, tmp_path, how):
+    name = unique("norepair-" + how)
+    version = issued(httpd, name)
+    httpd.stop()
+    break_link(httpd.store, name, "directory" if how == "garbled" else how, tmp_path, version)
+    if how == "garbled":
+        # a copied version whose certificate no longer parses
+        with open(os.path.join(httpd.store, "domains", name, "cert.pem"), "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\nnot one\n-----END CERTIFICATE-----\n")
+    before = sorted(os.listdir(os.path.join(httpd.store, "domains")))
+    every_aside_name_taken(httpd.store, name)
+    taken = sorted(os.listdir(os.path.join(httpd.store, "domains")))
+
+    httpd.start()
+    httpd.wait_idle()
+    link = os.path.join(httpd.store, "domains", name)
+    lines = [l for l in httpd.error_log_text().splitlines() if "ACME01513" in l]
+    assert lines and link in lines[0] and "[acme:error]" in lines[0], httpd.diagnostics()
+    assert "every name to keep it aside" in lines[0], lines[0]
+    # nothing set aside earlier replaced, the entry where it was
+    assert sorted(os.listdir(os.path.join(httpd.store, "domains"))) == taken
+    assert len(taken) > len(before)
+    for e in taken:
+        if e.startswith(name + ".broken-"):
+            with open(os.path.join(httpd.store, "domains", e)) as f:
+                assert f.read() == "earlier", e
+    # told by what is served: the pair found through the entry, else the
+    # previous version (ACME00637), else the temporary certificate and 503
+    if how == "directory":
+        assert os.path.isdir(link) and not os.path.islink(link)
+        assert "the name serves the certificate and key found through it" in lines[0], lines[0]
+    elif how == "garbled":
+        assert ("the name serves the previous version %s/cert.pem" % version) in lines[0], \
+            lines[0]
+    else:
+        # nothing readable through it: ACME00609, the fallback
+        assert "the name answers with a temporary certificate and 503" in lines[0], lines[0]
+    # acmectl list: the taken names are no domains
+    r = acmectl(httpd.store, "--json", "list", "--all")
+    assert [d["name"] for d in json.loads(r.stdout)] == [name], r.stdout
 
 
 def problems(store):
