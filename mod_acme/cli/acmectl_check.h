@@ -30,7 +30,9 @@ void acmectl_check_vproblem(check_t *c, const char *fmt, va_list ap);
  * owners are the walk's own. */
 void acmectl_check_made(check_t *c, const char *relpath, const struct stat *st);
 /* Each entry of domains/ against the link mod_acme makes
- * (acme_store_live_state), and each live pair: key matches, not expired. */
+ * (acme_store_live_state), and each live pair: key matches, not expired.
+ * A bad entry's fix is a graceful restart only for a name httpd is
+ * configured for (configured.json); else remove it or configure the name. */
 void acmectl_check_live_links(check_t *c);
 /* archive/<name>/ without any version, and version directories holding no
  * certificate (acme_store_archive_versions leaves them out). */

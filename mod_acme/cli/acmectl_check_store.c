@@ -10,6 +10,7 @@
 #include <apr_strings.h>
 
 #include "acmectl_check.h"
+#include "acmectl_view.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_store_paths.h"
@@ -140,12 +141,13 @@ void acmectl_check_pair(check_t *c, const char *what, const char *cert_relpath,
 
 void acmectl_check_live_links(check_t *c)
 {
+    apr_hash_t *configured = acmectl_view_configured(c->ctl, c->p, &(apr_time_t){ 0 });
     apr_array_header_t *entries;
     int i;
 
     acme_store_list(c->ctl->store, c->p, ACME_STORE_DOMAINS, &entries);
     for (i = 0; i < entries->nelts; ++i) {
-        const char *name = APR_ARRAY_IDX(entries, i, const char *), *target;
+        const char *name = APR_ARRAY_IDX(entries, i, const char *), *target, *shape, *repair;
         const char *what = acmectl_name(c->p, acme_store_rel_live(c->p, name));
         const char *path = acmectl_name(c->p, acme_store_path(c->ctl->store, c->p,
                                                               acme_store_rel_live(c->p, name)));
@@ -163,13 +165,29 @@ void acmectl_check_live_links(check_t *c)
                                apr_psprintf(c->p, "acmectl renew %s", acmectl_name(c->p, name)));
             continue;
         }
-        problem(c, "%s: %s%s%s, not a link to ../%s/%s/<version>: the name is not served from "
-                "it (fix: apachectl graceful: httpd keeps it aside as %s.broken-<time> and "
-                "points the link at the newest usable version in %s/%s/, or orders a new "
-                "certificate when none is usable; then 'acmectl check' again)", what,
-                acme_store_live_state_text(state), target ? " -> " : "",
-                target ? acmectl_name(c->p, target) : "", ACME_STORE_ARCHIVE,
-                acmectl_name(c->p, name), what, ACME_STORE_ARCHIVE, acmectl_name(c->p, name));
+        shape = apr_psprintf(c->p, "%s: %s%s%s, not a link to ../%s/%s/<version>: the name is "
+                             "not served from it", what, acme_store_live_state_text(state),
+                             target ? " -> " : "", target ? acmectl_name(c->p, target) : "",
+                             ACME_STORE_ARCHIVE, acmectl_name(c->p, name));
+        repair = apr_psprintf(c->p, "apachectl graceful: httpd keeps it aside as "
+                              "%s.broken-<time> and points the link at the newest usable "
+                              "version in %s/%s/, or orders a new certificate when none is "
+                              "usable; then 'acmectl check' again", what, ACME_STORE_ARCHIVE,
+                              acmectl_name(c->p, name));
+        /* httpd repairs only the names it is configured for */
+        if (!configured) {
+            problem(c, "%s (fix, if httpd is configured for %s: %s; if not, remove it: "
+                    "rm -r '%s', or configure the name)", shape, acmectl_name(c->p, name),
+                    repair, path);
+        }
+        else if (apr_hash_get(configured, name, APR_HASH_KEY_STRING)) {
+            problem(c, "%s (fix: %s)", shape, repair);
+        }
+        else {
+            problem(c, "%s, and httpd is not configured for %s, so it leaves it as it is "
+                    "(fix: remove it: rm -r '%s', or configure the name, then %s)", shape,
+                    acmectl_name(c->p, name), path, repair);
+        }
     }
 }
 

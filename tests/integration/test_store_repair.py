@@ -338,5 +338,23 @@ def test_check_reports_a_broken_live_link_with_its_fix(tmp_path, pebble, unique,
     assert rc == 1, out
     line = [l for l in lines if l.startswith("domains/%s: " % name)]
     assert line and what in line[0], out
-    assert "(fix: apachectl graceful: httpd keeps it aside" in line[0], line[0]
+    # no server wrote configured.json: the repair is httpd's only for a name it is configured for
+    link = os.path.join(store, "domains", name)
+    assert ("(fix, if httpd is configured for %s: apachectl graceful: httpd keeps it aside"
+            % name) in line[0], line[0]
     assert "newest usable version in archive/%s/" % name in line[0], line[0]
+    assert "if not, remove it: rm -r '%s', or configure the name)" % link in line[0], line[0]
+    # configured: the graceful restart repairs it
+    with open(os.path.join(store, "configured.json"), "w") as f:
+        json.dump({"names": [name]}, f)
+    rc, lines, out = problems(store)
+    line = [l for l in lines if l.startswith("domains/%s: " % name)]
+    assert line and "(fix: apachectl graceful: httpd keeps it aside" in line[0], out
+    # not configured: httpd leaves it; remove it or configure the name
+    with open(os.path.join(store, "configured.json"), "w") as f:
+        json.dump({"names": ["other.test"]}, f)
+    rc, lines, out = problems(store)
+    line = [l for l in lines if l.startswith("domains/%s: " % name)]
+    assert line and ("httpd is not configured for %s, so it leaves it as it is (fix: remove it: "
+                     "rm -r '%s', or configure the name, then apachectl graceful" % (name, link)
+                     ) in line[0], out
