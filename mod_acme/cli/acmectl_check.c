@@ -36,17 +36,6 @@ static const char *age_text(apr_pool_t *p, long secs)
          : apr_psprintf(p, "%ld days", secs / 86400);
 }
 
-static void problem(check_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void problem(check_t *c, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    acmectl_check_vproblem(c, fmt, ap);
-    va_end(ap);
-}
-
 static int is_key_file(const char *name)
 {
     apr_size_t len = strlen(name);
@@ -100,10 +89,11 @@ static void dir_mode(check_t *c, const char *relpath, mode_t mode)
     else {
         what = apr_psprintf(c->p, "mode %04o, must be %04o", had, (unsigned)want);
     }
-    problem(c, "%s: %s has %s; %s: chmod %04o '%s')%s", path,
-            under_keys(relpath) ? "key directory" : "directory", what, when, fixed, path,
-            (mode & (S_IWGRP | S_IWOTH)) ? ", then compare what is served ('acmectl show "
-            "NAME') and renew what looks wrong" : "");
+    acmectl_check_problem(c, "%s: %s has %s; %s: chmod %04o '%s')%s", path,
+                          under_keys(relpath) ? "key directory" : "directory", what, when,
+                          fixed, path, (mode & (S_IWGRP | S_IWOTH))
+                          ? ", then compare what is served ('acmectl show NAME') and renew "
+                            "what looks wrong" : "");
 }
 
 /* Root's directories (all but the child's, acme_store_paths.h) belong to
@@ -117,10 +107,11 @@ static void dir_owner(check_t *c, const char *relpath, const struct stat *st)
         return;
     }
     path = acme_store_path(c->ctl->store, c->p, relpath);
-    problem(c, "%s: directory is owned by uid %ld, not by uid %ld, which owns the store and "
-            "alone writes here: its owner can replace the certificates and keys in it (fix: "
-            "chown %ld '%s', then check the certificates: 'acmectl show NAME', and renew "
-            "what looks wrong)", path, (long)st->st_uid, (long)c->owner, (long)c->owner, path);
+    acmectl_check_problem(c, "%s: directory is owned by uid %ld, not by uid %ld, which owns the "
+                          "store and alone writes here: its owner can replace the certificates and "
+                          "keys in it (fix: chown %ld '%s', then check the certificates: 'acmectl "
+                          "show NAME', and renew what looks wrong)", path, (long)st->st_uid,
+                          (long)c->owner, (long)c->owner, path);
 }
 
 /* The store's own directory: httpd refuses a store others can write to
@@ -135,10 +126,10 @@ static void check_top(check_t *c)
     }
     c->owner = st.st_uid;
     if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-        problem(c, "%s: the store's directory has mode %04o, writable by other users, who "
-                "could have replaced its directories; httpd refuses to start with it, and "
-                "configtest fails (fix: chmod 755 '%s', then check again)", path,
-                (unsigned)(st.st_mode & 07777), path);
+        acmectl_check_problem(c, "%s: the store's directory has mode %04o, writable by other "
+                              "users, who could have replaced its directories; httpd refuses to "
+                              "start with it, and configtest fails (fix: chmod 755 '%s', then "
+                              "check again)", path, (unsigned)(st.st_mode & 07777), path);
     }
 }
 
@@ -161,13 +152,15 @@ static void check_entry(void *baton, int dirfd, const char *name, const struct s
         json_array_append_new(c->temps, json_pack("{s:s, s:I}", "path", path, "age_seconds",
                                                   (json_int_t)age));
         if (age < CHECK_TEMP_YOUNG) {
-            problem(c, "%s: temporary file, %s old: a write in progress or one just "
-                    "interrupted; check again in a minute", path, age_text(c->p, age));
+            acmectl_check_problem(c, "%s: temporary file, %s old: a write in progress or one just "
+                                  "interrupted; check again in a minute", path,
+                                  age_text(c->p, age));
         }
         else {
-            problem(c, "%s: leftover temporary file, %s old (a write was interrupted): "
-                    "remove it (rm '%s'), or restart httpd, which removes those older than "
-                    "a minute", path, age_text(c->p, age), path);
+            acmectl_check_problem(c, "%s: leftover temporary file, %s old (a write was "
+                                  "interrupted): remove it (rm '%s'), or restart httpd, which "
+                                  "removes those older than a minute", path, age_text(c->p, age),
+                                  path);
         }
     }
     else if (S_ISDIR(st->st_mode)) {
@@ -185,10 +178,11 @@ static void check_entry(void *baton, int dirfd, const char *name, const struct s
 
         acmectl_check_made(c, child, st);
         if (S_ISREG(st->st_mode) && is_key_file(name) && (st->st_mode & 077) != 0) {
-            problem(c, "%s: private key has mode %04o, must be 0600: other users may have "
-                    "read it (fix: chmod 600 '%s', then 'acmectl renew NAME' for the name it "
-                    "is of, so that a key no one else read is served)", child,
-                    (unsigned)(st->st_mode & 07777), path);
+            acmectl_check_problem(c, "%s: private key has mode %04o, must be 0600: other "
+                                  "users may have read it (fix: chmod 600 '%s', then 'acmectl "
+                                  "renew NAME' for the name it is of, so that a key no one "
+                                  "else read is served)", child,
+                                  (unsigned)(st->st_mode & 07777), path);
         }
     }
 }
@@ -219,11 +213,12 @@ static void check_json_files(check_t *c, const char *dir)
         json_t *json;
         if (len > 5 && !strcmp(name + len - 5, ".json")
             && acme_store_read_json_pooled(c->ctl->store, c->p, relpath, &json) != APR_SUCCESS) {
-            problem(c, "%s: unreadable or not JSON (fix: %s)", relpath,
-                    !strcmp(dir, ACME_STORE_CONFIG)
-                    ? "apachectl graceful writes it again from AcmeDomain; for a name no "
-                      "longer configured, remove it"
-                    : "remove it; the server writes it again at its next look at the name");
+            acmectl_check_problem(c, "%s: unreadable or not JSON (fix: %s)", relpath,
+                                  !strcmp(dir, ACME_STORE_CONFIG)
+                                  ? "apachectl graceful writes it again from AcmeDomain; for "
+                                    "a name no longer configured, remove it"
+                                  : "remove it; the server writes it again at its next look "
+                                    "at the name");
         }
     }
 }
@@ -285,11 +280,12 @@ static void check_configs(check_t *c)
             || (why = config_wrong(c->p, cfg)) == NULL) {
             continue;
         }
-        problem(c, "%s: not a configuration httpd wrote: %s; acmectl cannot tell the names, key "
-                "type or CA, and the server's child cannot order for it (fix: apachectl graceful "
-                "writes it again from AcmeDomain; for a name no longer configured, remove it: "
-                "rm '%s')", acmectl_name(c->p, rel), why,
-                acmectl_name(c->p, acme_store_path(c->ctl->store, c->p, rel)));
+        acmectl_check_problem(c, "%s: not a configuration httpd wrote: %s; acmectl cannot tell the "
+                              "names, key type or CA, and the server's child cannot order for it "
+                              "(fix: apachectl graceful writes it again from AcmeDomain; for a "
+                              "name no longer configured, remove it: rm '%s')",
+                              acmectl_name(c->p, rel), why,
+                              acmectl_name(c->p, acme_store_path(c->ctl->store, c->p, rel)));
     }
 }
 
@@ -310,12 +306,13 @@ static void check_activation(check_t *c)
     if (rv == APR_SUCCESS && at > 0 && json_is_array(json_object_get(doc, "names"))) {
         return;
     }
-    problem(c, "%s: %s, not a held restart ({\"restart_at\": time, \"names\": [...]}): "
-            "acmectl and the status page show no held restart from it, and the server "
-            "removes it at its next start (fix now: rm '%s')", ACME_STORE_RESTART_HELD,
-            rv != APR_SUCCESS ? "unreadable or not JSON" : json_is_array(doc) ? "a JSON list"
-            : !json_is_object(doc) ? "not a JSON object" : "no valid restart_at or names",
-            path);
+    acmectl_check_problem(c, "%s: %s, not a held restart ({\"restart_at\": time, \"names\": "
+                          "[...]}): acmectl and the status page show no held restart from it, "
+                          "and the server removes it at its next start (fix now: rm '%s')",
+                          ACME_STORE_RESTART_HELD, rv != APR_SUCCESS ? "unreadable or not JSON"
+                          : json_is_array(doc) ? "a JSON list"
+                          : !json_is_object(doc) ? "not a JSON object"
+                          : "no valid restart_at or names", path);
 }
 
 /* At most this many lines about staging/, then one with the count: the
@@ -332,7 +329,7 @@ static int staged_file_expected(const char *file)
 static void staging_problem(check_t *c, int *count, const char *what, const char *why)
 {
     if (++*count <= CHECK_STAGING_REPORT_MAX) {
-        problem(c, "%s: %s", what, why);
+        acmectl_check_problem(c, "%s: %s", what, why);
     }
 }
 
@@ -417,7 +414,8 @@ static void check_staging(check_t *c)
     closedir(dir);
     close(fd);
     if (count > CHECK_STAGING_REPORT_MAX) {
-        problem(c, "staging: %d more entries like the above", count - CHECK_STAGING_REPORT_MAX);
+        acmectl_check_problem(c, "staging: %d more entries like the above",
+                              count - CHECK_STAGING_REPORT_MAX);
     }
 }
 
@@ -444,8 +442,9 @@ static void check_job(check_t *c, const char *name, int configured)
     if (rv != APR_SUCCESS || !json_is_object(job) || !json_is_integer(started) || !step
         || !json_is_string(json_object_get(job, "order"))
         || !json_is_string(json_object_get(job, "fingerprint"))) {
-        problem(c, "%s: not an order record the server can resume (unreadable, not JSON or "
-                "incomplete); the server removes it and makes a new order (nothing to do)", rel);
+        acmectl_check_problem(c, "%s: not an order record the server can resume (unreadable, not "
+                              "JSON or incomplete); the server removes it and makes a new order "
+                              "(nothing to do)", rel);
         return;
     }
     /* a name no longer configured: nothing resumes it (show says so too) */
@@ -469,12 +468,13 @@ static void check_domains(check_t *c)
         domain_view_t *v = acmectl_view_load(c->ctl, c->p, name, configured);
 
         if (v->unsaved_since) {
-            problem(c, "%s: the server could not write status/%s.json since %s (a full or "
-                    "read-only store; the error log says \"cannot write the status file\"): "
-                    "list and show cannot say how it stands now (fix: free space on the "
-                    "store's file system or make it writable; the server writes the record "
-                    "again at its next look, then check again)", name, name,
-                    acmectl_time(c->p, v->unsaved_since));
+            acmectl_check_problem(c, "%s: the server could not write status/%s.json since %s (a "
+                                  "full or read-only store; the error log says \"cannot write the "
+                                  "status file\"): list and show cannot say how it stands now "
+                                  "(fix: free space on the store's file system or make it "
+                                  "writable; the server writes the record again at its next look, "
+                                  "then check again)", name, name,
+                                  acmectl_time(c->p, v->unsaved_since));
         }
         if (v->failing && v->configured) {
             json_array_append_new(c->failing, json_pack(

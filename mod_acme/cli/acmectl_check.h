@@ -18,9 +18,9 @@ typedef struct check_t {
     uid_t owner;                     /* the owner of the store's directory */
 } check_t;
 
-/* Adds one problem line (printf format, in c->p); each says what to do
- * (acmectl_check_store.c). */
-void acmectl_check_vproblem(check_t *c, const char *fmt, va_list ap);
+/* Adds one problem line to c->problems (printf format, formatted in c->p);
+ * each says what to do. Returns nothing. */
+void acmectl_check_problem(check_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* An entry of keys/, archive/ or domains/ (or a file of root's anywhere)
  * met by the walk, at the store-relative relpath, with its lstat: reported

@@ -15,19 +15,12 @@
 #include "acme_crypto.h"
 #include "acme_store_paths.h"
 
-void acmectl_check_vproblem(check_t *c, const char *fmt, va_list ap)
-{
-    APR_ARRAY_PUSH(c->problems, const char *) = apr_pvsprintf(c->p, fmt, ap);
-}
-
-static void problem(check_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void problem(check_t *c, const char *fmt, ...)
+void acmectl_check_problem(check_t *c, const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
-    acmectl_check_vproblem(c, fmt, ap);
+    APR_ARRAY_PUSH(c->problems, const char *) = apr_pvsprintf(c->p, fmt, ap);
     va_end(ap);
 }
 
@@ -66,31 +59,34 @@ void acmectl_check_made(check_t *c, const char *relpath, const struct stat *st)
                                  sizeof(target) - 1);
 
             target[n > 0 ? n : 0] = '\0';
-            problem(c, "%s: a link (to %s), which mod_acme never makes: whatever reads this "
-                    "path follows it, and a version's cert.pem or privkey.pem is read by httpd "
-                    "when the version is live (fix: rm '%s' (the link only, not what it leads "
-                    "to), find out who made it, then 'acmectl show %s' and 'acmectl renew %s' "
-                    "if what is served looks wrong)", path, acmectl_name(c->p, target), path,
-                    name, name);
+            acmectl_check_problem(c, "%s: a link (to %s), which mod_acme never makes: whatever "
+                                  "reads this path follows it, and a version's cert.pem or "
+                                  "privkey.pem is read by httpd when the version is live (fix: rm "
+                                  "'%s' (the link only, not what it leads to), find out who made "
+                                  "it, then 'acmectl show %s' and 'acmectl renew %s' if what is "
+                                  "served looks wrong)", path, acmectl_name(c->p, target), path,
+                                  name, name);
         }
         else {
-            problem(c, "%s: %s where mod_acme keeps %s; nothing of mod_acme's reads it "
-                    "(fix: look at it, then remove it: rm %s'%s')", path, type_text(type),
-                    made == -1 ? "nothing" : S_ISDIR((mode_t)made) ? "only directories"
-                    : "only files", S_ISDIR(type) ? "-r " : "", path);
+            acmectl_check_problem(c, "%s: %s where mod_acme keeps %s; nothing of mod_acme's "
+                                  "reads it (fix: look at it, then remove it: rm %s'%s')", path,
+                                  type_text(type), made == -1 ? "nothing"
+                                  : S_ISDIR((mode_t)made) ? "only directories" : "only files",
+                                  S_ISDIR(type) ? "-r " : "", path);
         }
     }
     if (!S_ISDIR(type) && st->st_uid != c->owner && !acme_store_child_area(relpath)) {
         int stray = made == -1 || (made > 0 && (mode_t)made != type);
+        int in_keys = !strncmp(relpath, ACME_STORE_KEYS "/", sizeof(ACME_STORE_KEYS "/") - 1);
 
-        problem(c, "%s: %s owned by uid %ld, not by uid %ld, which owns the store and alone "
-                "writes here: its owner can change it%s (fix: %s '%s', find out how it came "
-                "there, then 'acmectl show %s' and 'acmectl renew %s' if what is served looks "
-                "wrong)", path, type_text(type), (long)st->st_uid, (long)c->owner,
-                !strncmp(relpath, ACME_STORE_KEYS "/", 5) ? " and read the key" : "",
-                stray ? "rm" : apr_psprintf(c->p, "rm it if mod_acme did not write it, else "
-                                            "chown -h %ld", (long)c->owner),
-                path, name, name);
+        acmectl_check_problem(c, "%s: %s owned by uid %ld, not by uid %ld, which owns the store "
+                              "and alone writes here: its owner can change it%s (fix: %s '%s', "
+                              "find out how it came there, then 'acmectl show %s' and 'acmectl "
+                              "renew %s' if what is served looks wrong)", path, type_text(type),
+                              (long)st->st_uid, (long)c->owner, in_keys ? " and read the key" : "",
+                              stray ? "rm" : apr_psprintf(c->p, "rm it if mod_acme did not write "
+                                                          "it, else chown -h %ld", (long)c->owner),
+                              path, name, name);
     }
 }
 
@@ -107,35 +103,39 @@ void acmectl_check_pair(check_t *c, const char *what, const char *cert_relpath,
 
     if (acme_store_read(c->ctl->store, p, cert_relpath, ACME_MAX_CHAIN_BYTES, &pem, &len)
         != APR_SUCCESS) {
-        problem(c, "%s: %s is missing or unreadable (fix: %s)", what, cert_relpath, fix);
+        acmectl_check_problem(c, "%s: %s is missing or unreadable (fix: %s)", what, cert_relpath,
+                              fix);
         return;
     }
     if (acme_cert_chain_parse(p, pem, len, &chain) != APR_SUCCESS || chain->nelts < 1) {
-        problem(c, "%s: %s is not a valid certificate chain (fix: %s)", what, cert_relpath, fix);
+        acmectl_check_problem(c, "%s: %s is not a valid certificate chain (fix: %s)", what,
+                              cert_relpath, fix);
         return;
     }
     if (acme_store_read_secret(c->ctl->store, p, key_relpath, ACME_MAX_STORE_FILE, &pem, &len)
         != APR_SUCCESS) {
-        problem(c, "%s: %s is missing or unreadable (fix: %s)", what, key_relpath, fix);
+        acmectl_check_problem(c, "%s: %s is missing or unreadable (fix: %s)", what, key_relpath,
+                              fix);
         return;
     }
     if (acme_crypto_key_from_pem(p, pem, len, &pkey) != APR_SUCCESS) {
-        problem(c, "%s: %s is not a valid private key (fix: %s)", what, key_relpath, fix);
+        acmectl_check_problem(c, "%s: %s is not a valid private key (fix: %s)", what, key_relpath,
+                              fix);
         return;
     }
     leaf = APR_ARRAY_IDX(chain, 0, X509 *);
     if (acme_cert_info(p, leaf, &info) != APR_SUCCESS) {
-        problem(c, "%s: %s cannot be read (fix: %s)", what, cert_relpath, fix);
+        acmectl_check_problem(c, "%s: %s cannot be read (fix: %s)", what, cert_relpath, fix);
         return;
     }
     /* At its own start time, only the key match can fail. */
     if (acme_cert_check(p, leaf, pkey, NULL, info.not_before, &why) != APR_SUCCESS) {
-        problem(c, "%s: %s (fix: %s)", what, why ? why : "key does not match the certificate",
-                fix);
+        acmectl_check_problem(c, "%s: %s (fix: %s)", what,
+                              why ? why : "key does not match the certificate", fix);
     }
     else if (info.not_after <= apr_time_now()) {
-        problem(c, "%s: certificate expired on %s (fix: %s)", what,
-                acmectl_time(p, info.not_after), fix);
+        acmectl_check_problem(c, "%s: certificate expired on %s (fix: %s)", what,
+                              acmectl_time(p, info.not_after), fix);
     }
 }
 
@@ -154,8 +154,9 @@ void acmectl_check_live_links(check_t *c)
         int state;
 
         if (acme_store_is_live_aside(name)) {
-            problem(c, "%s: what httpd found in place of a live certificate link and set "
-                    "aside (its error log says when); nothing reads it (fix: look at it, then remove it: rm -r '%s')", what, path);
+            acmectl_check_problem(c, "%s: what httpd found in place of a live certificate link and "
+                                  "set aside (its error log says when); nothing reads it (fix: "
+                                  "look at it, then remove it: rm -r '%s')", what, path);
             continue;
         }
         state = acme_store_live_state(c->ctl->store, c->p, name, &target);
@@ -176,17 +177,17 @@ void acmectl_check_live_links(check_t *c)
                               acmectl_name(c->p, name));
         /* httpd repairs only the names it is configured for */
         if (!configured) {
-            problem(c, "%s (fix, if httpd is configured for %s: %s; if not, remove it: "
-                    "rm -r '%s', or configure the name)", shape, acmectl_name(c->p, name),
-                    repair, path);
+            acmectl_check_problem(c, "%s (fix, if httpd is configured for %s: %s; if not, remove "
+                                  "it: rm -r '%s', or configure the name)", shape,
+                                  acmectl_name(c->p, name), repair, path);
         }
         else if (apr_hash_get(configured, name, APR_HASH_KEY_STRING)) {
-            problem(c, "%s (fix: %s)", shape, repair);
+            acmectl_check_problem(c, "%s (fix: %s)", shape, repair);
         }
         else {
-            problem(c, "%s, and httpd is not configured for %s, so it leaves it as it is "
-                    "(fix: remove it: rm -r '%s', or configure the name, then %s)", shape,
-                    acmectl_name(c->p, name), path, repair);
+            acmectl_check_problem(c, "%s, and httpd is not configured for %s, so it leaves it as "
+                                  "it is (fix: remove it: rm -r '%s', or configure the name, then "
+                                  "%s)", shape, acmectl_name(c->p, name), path, repair);
         }
     }
 }
@@ -219,9 +220,10 @@ void acmectl_check_archive(check_t *c)
             continue;
         }
         if (entries->nelts == 0) {
-            problem(c, "%s: empty directory, no certificate version in it (an activation "
-                    "that stopped before writing one); nothing reads it (fix: rmdir '%s')",
-                    acmectl_name(c->p, rel), acmectl_name(c->p, path));
+            acmectl_check_problem(c, "%s: empty directory, no certificate version in it (an "
+                                  "activation that stopped before writing one); nothing reads it "
+                                  "(fix: rmdir '%s')", acmectl_name(c->p, rel),
+                                  acmectl_name(c->p, path));
         }
         acme_store_archive_versions(c->ctl->store, c->p, name, &versions);
         for (j = 0, k = 0; j < entries->nelts; ++j) {
@@ -237,11 +239,12 @@ void acmectl_check_archive(check_t *c)
                 continue;
             }
             acme_store_list(c->ctl->store, c->p, vrel, &files);
-            problem(c, "%s: %s, no cert.pem: not a version httpd or acmectl show counts, nor "
-                    "one to fall back on (fix: rm -r '%s')", acmectl_name(c->p, vrel),
-                    files->nelts ? "version directory without a certificate"
-                    : "empty version directory",
-                    acmectl_name(c->p, acme_store_path(c->ctl->store, c->p, vrel)));
+            acmectl_check_problem(c, "%s: %s, no cert.pem: not a version httpd or acmectl "
+                                  "show counts, nor one to fall back on (fix: rm -r '%s')",
+                                  acmectl_name(c->p, vrel), files->nelts
+                                  ? "version directory without a certificate"
+                                  : "empty version directory",
+                                  acmectl_name(c->p, acme_store_path(c->ctl->store, c->p, vrel)));
         }
         close(fd);
     }
