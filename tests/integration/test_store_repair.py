@@ -358,3 +358,25 @@ def test_check_reports_a_broken_live_link_with_its_fix(tmp_path, pebble, unique,
     assert line and ("httpd is not configured for %s, so it leaves it as it is (fix: remove it: "
                      "rm -r '%s', or configure the name, then apachectl graceful" % (name, link)
                      ) in line[0], out
+
+
+def test_a_domain_whose_name_holds_broken_is_a_domain(tmp_path, pebble, unique):
+    """Only the exact name form httpd gives an entry it sets aside
+    (NAME.broken-YYYYMMDDTHHMMSSZ[-N]) is one: shop.broken-arrow... is
+    listed and checked as the domain it is."""
+    name = "shop.broken-" + unique("arrow")
+    store = imported_store(tmp_path, pebble, name)
+    link = os.path.join(store, "domains", name)
+    assert os.path.islink(link)
+    r = acmectl(store, "--json", "list", "--all")
+    assert [d["name"] for d in json.loads(r.stdout)] == [name], r.stdout
+    rc, lines, out = problems(store)
+    assert not [l for l in lines if name in l], out
+    # an entry set aside next to it is one, and only it
+    os.symlink("/nonexistent", link + ".broken-20261202T101010Z-3")
+    rc, lines, out = problems(store)
+    assert [l for l in lines if l.startswith("domains/%s.broken-20261202T101010Z-3: what httpd "
+                                             "found" % name)], out
+    assert not [l for l in lines if l.startswith("domains/%s: " % name)], out
+    r = acmectl(store, "--json", "list", "--all")
+    assert [d["name"] for d in json.loads(r.stdout)] == [name], r.stdout
