@@ -329,6 +329,68 @@ static void configtest_errors(apr_pool_t *p, const char *output, apr_array_heade
     }
 }
 
+/* Is line (len bytes) a note or warning, not what made the test fail: a
+ * log line at a level below error, httpd's startup notes without a level
+ * (AH00557, AH00558: no global ServerName), mod_acme's startup notes,
+ * "Syntax OK"? */
+static int note_line(const char *line, apr_size_t len)
+{
+    static const char *const marks[] = { ":warn] ", ":notice] ", ":info] ", ":debug] ",
+                                         ":trace", NULL };
+    int i;
+
+    if ((len >= 8 && (!strncmp(line, "AH00557:", 8) || !strncmp(line, "AH00558:", 8)))
+        || (len >= 9 && !strncmp(line, "Syntax OK", 9))
+        || (len >= 10 && !strncmp(line, "ACME", 4) && line[9] == ':'
+            && !acme_error_tag(line, len))) {
+        return 1;
+    }
+    for (i = 0; marks[i]; ++i) {
+        apr_size_t mlen = strlen(marks[i]), at;
+
+        for (at = 0; at + mlen <= len; ++at) {
+            if (!memcmp(line + at, marks[i], mlen)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The why of a test whose output has no error line (configtest_errors)
+ * that we know: its last non-empty line that is no note (note_line), as
+ * httpd prints its fatal error last ("AH00534: ... No MPM loaded" has no
+ * level), else its last non-empty line; NULL when it printed nothing. In p. */
+static const char *configtest_last(apr_pool_t *p, const char *output)
+{
+    const char *line, *end, *last = NULL, *last_end = NULL, *any = NULL, *any_end = NULL;
+
+    for (line = output; *line; line = *end ? end + 1 : end) {
+        const char *a = line, *b;
+
+        end = line + strcspn(line, "\n");
+        for (b = end; b > a && apr_isspace(b[-1]); --b) {
+        }
+        while (a < b && apr_isspace(*a)) {
+            ++a;
+        }
+        if (a == b) {
+            continue;
+        }
+        any = a;
+        any_end = b;
+        if (!note_line(a, (apr_size_t)(b - a))) {
+            last = a;
+            last_end = b;
+        }
+    }
+    if (!last) {
+        last = any;
+        last_end = any_end;
+    }
+    return last ? apr_pstrmemdup(p, last, last_end - last) : NULL;
+}
+
 /* What the log quotes of output: its error lines, else its end, at most
  * ACME_CONFIGTEST_SAID_MAX bytes, line breaks as blanks, in p. */
 static const char *configtest_said(apr_pool_t *p, const char *output,
@@ -362,7 +424,7 @@ const char *acme_configtest_why(apr_pool_t *p, const acme_configtest_t *test, ap
 {
     const char *why = test->errors && test->errors->nelts > 0
                       ? APR_ARRAY_IDX(test->errors, 0, const char *)
-                      : test->said ? test->said : "";
+                      : test->why ? test->why : test->said ? test->said : "";
 
     return acme_text_printable(p, why, strlen(why), max, ACME_TEXT_FOLD);
 }
@@ -408,6 +470,7 @@ static void configtest_outcome(apr_pool_t *p, const acme_proc_result_t *res,
 {
     configtest_errors(p, res->output, test->errors);
     test->said = configtest_said(p, res->output, test->errors);
+    test->why = test->errors->nelts > 0 ? NULL : configtest_last(p, res->output);
     switch (res->state) {
     case ACME_PROC_EXITED:
         test->verdict = res->code == 0 ? ACME_CONFIGTEST_PASSED : ACME_CONFIGTEST_FAILED;
@@ -415,6 +478,9 @@ static void configtest_outcome(apr_pool_t *p, const acme_proc_result_t *res,
     case ACME_PROC_SIGNALED:
         test->verdict = ACME_CONFIGTEST_FAILED;
         test->said = apr_psprintf(p, "it was killed by signal %d; %s", res->code, test->said);
+        test->why = test->errors->nelts > 0 ? NULL
+                    : apr_psprintf(p, "it was killed by signal %d%s%s", res->code,
+                                   test->why ? "; " : "", test->why ? test->why : "");
         break;
     case ACME_PROC_LOST:
         /* Reaped by the MPM's wait for its children: the test's last line

@@ -28,6 +28,10 @@ typedef struct acme_configtest_t {
      * its startup warnings. httpd's own startup notes (AH00558: no
      * ServerName) count for nothing. */
     apr_array_header_t *errors;
+    /* Without errors: the last line of the output that is no note or
+     * warning (httpd prints its fatal error last), else its last line; NULL
+     * when it printed nothing or errors has lines. From p. */
+    const char *why;
     /* The staged check (when asked for): names whose entry would go live,
      * names it refused (a name in neither was not checked). */
     apr_array_header_t *ready;
@@ -53,7 +57,7 @@ typedef struct acme_configtest_t {
 acme_configtest_e acme_configtest_run(server_rec *s, apr_pool_t *p, int wake_fd, int staged,
                                       acme_configtest_t *test);
 /* Why test failed, in one line for the status page and acmectl: its first
- * error line (test->errors; none: test->said), cleaned by acme_text_printable
+ * error line (test->errors; none: test->why, else test->said), cleaned by acme_text_printable
  * and at most max bytes. From p. */
 const char *acme_configtest_why(apr_pool_t *p, const acme_configtest_t *test, apr_size_t max);
 #endif
