@@ -55,6 +55,7 @@
 #include "acme_configtest.h"
 #include "acme_proc.h"
 #include "acme_store_paths.h"
+#include "acme_testout.h"
 #include "acme_text.h"
 
 #define ACME_CONFIGTEST_TIMEOUT  apr_time_from_sec(15)
@@ -255,142 +256,6 @@ static const char *report_read(apr_pool_t *p, int fd, apr_size_t max)
     return text;
 }
 
-/* mod_acme's messages at startup that are no error (APLOG_STARTUP with a
- * level below error: the test prints them without their level, as it
- * prints its errors). A new one missing here could be taken for the why of
- * a failed test, never for a failure. */
-static const int startup_notes[] = {   /* their numbers, ACMEnnnnn */
-    542, 577, 579, 1004, 1005, 1406, 1408, 1410, 1510, 1605, 1606, 0
-};
-
-/* Does line (len bytes) begin with a tag of mod_acme ("ACME" and five
- * digits, then ':') that is none of its startup notes? */
-static int acme_error_tag(const char *line, apr_size_t len)
-{
-    int i, number = 0;
-
-    if (len < 10 || strncmp(line, "ACME", 4) || line[9] != ':') {
-        return 0;
-    }
-    for (i = 4; i < 9; ++i) {
-        if (!apr_isdigit(line[i])) {
-            return 0;
-        }
-        number = number * 10 + (line[i] - '0');
-    }
-    for (i = 0; startup_notes[i]; ++i) {
-        if (number == startup_notes[i]) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* Is line (len bytes) one of the test's errors? 2: httpd's "Syntax error on
- * line ..." (its next line says what); 1: a log line at level error or
- * worse, or a mod_acme error at startup (acme_error_tag); 0: neither. */
-static int error_line(const char *line, apr_size_t len)
-{
-    static const char *const marks[] = { "Syntax error ", ":emerg] ", ":alert] ", ":crit] ",
-                                         ":error] ", NULL };
-    int i;
-
-    for (i = 0; marks[i]; ++i) {
-        apr_size_t mlen = strlen(marks[i]), at;
-
-        for (at = 0; at + mlen <= len; ++at) {
-            if (!memcmp(line + at, marks[i], mlen)) {
-                return i == 0 ? 2 : 1;
-            }
-        }
-    }
-    return acme_error_tag(line, len);
-}
-
-/* The error lines of output into errors (const char *, from p), a syntax
- * error joined with the line after it, which says what. */
-static void configtest_errors(apr_pool_t *p, const char *output, apr_array_header_t *errors)
-{
-    const char *line, *end;
-    int kind, follow = 0;
-
-    for (line = output; *line; line = *end ? end + 1 : end) {
-        end = line + strcspn(line, "\n");
-        kind = error_line(line, (apr_size_t)(end - line));
-        if (follow && errors->nelts > 0) {
-            const char **last = &APR_ARRAY_IDX(errors, errors->nelts - 1, const char *);
-
-            *last = apr_pstrcat(p, *last, " ", apr_pstrmemdup(p, line, end - line), NULL);
-        }
-        else if (kind) {
-            APR_ARRAY_PUSH(errors, const char *) = apr_pstrmemdup(p, line, end - line);
-        }
-        follow = kind == 2;
-    }
-}
-
-/* Is line (len bytes) a note or warning, not what made the test fail: a
- * log line at a level below error, httpd's startup notes without a level
- * (AH00557, AH00558: no global ServerName), mod_acme's startup notes,
- * "Syntax OK"? */
-static int note_line(const char *line, apr_size_t len)
-{
-    static const char *const marks[] = { ":warn] ", ":notice] ", ":info] ", ":debug] ",
-                                         ":trace", NULL };
-    int i;
-
-    if ((len >= 8 && (!strncmp(line, "AH00557:", 8) || !strncmp(line, "AH00558:", 8)))
-        || (len >= 9 && !strncmp(line, "Syntax OK", 9))
-        || (len >= 10 && !strncmp(line, "ACME", 4) && line[9] == ':'
-            && !acme_error_tag(line, len))) {
-        return 1;
-    }
-    for (i = 0; marks[i]; ++i) {
-        apr_size_t mlen = strlen(marks[i]), at;
-
-        for (at = 0; at + mlen <= len; ++at) {
-            if (!memcmp(line + at, marks[i], mlen)) {
-                return 1;
-            }
-        }
-    }
-    return 0;
-}
-
-/* The why of a test whose output has no error line (configtest_errors)
- * that we know: its last non-empty line that is no note (note_line), as
- * httpd prints its fatal error last ("AH00534: ... No MPM loaded" has no
- * level), else its last non-empty line; NULL when it printed nothing. In p. */
-static const char *configtest_last(apr_pool_t *p, const char *output)
-{
-    const char *line, *end, *last = NULL, *last_end = NULL, *any = NULL, *any_end = NULL;
-
-    for (line = output; *line; line = *end ? end + 1 : end) {
-        const char *a = line, *b;
-
-        end = line + strcspn(line, "\n");
-        for (b = end; b > a && apr_isspace(b[-1]); --b) {
-        }
-        while (a < b && apr_isspace(*a)) {
-            ++a;
-        }
-        if (a == b) {
-            continue;
-        }
-        any = a;
-        any_end = b;
-        if (!note_line(a, (apr_size_t)(b - a))) {
-            last = a;
-            last_end = b;
-        }
-    }
-    if (!last) {
-        last = any;
-        last_end = any_end;
-    }
-    return last ? apr_pstrmemdup(p, last, last_end - last) : NULL;
-}
-
 /* What the log quotes of output: its error lines, else its end, at most
  * ACME_CONFIGTEST_SAID_MAX bytes, line breaks as blanks, in p. */
 static const char *configtest_said(apr_pool_t *p, const char *output,
@@ -468,9 +333,9 @@ static apr_interval_time_t configtest_timeout(server_rec *s, apr_pool_t *p, int 
 static void configtest_outcome(apr_pool_t *p, const acme_proc_result_t *res,
                                apr_interval_time_t timeout, acme_configtest_t *test)
 {
-    configtest_errors(p, res->output, test->errors);
+    acme_testout_errors(p, res->output, test->errors);
     test->said = configtest_said(p, res->output, test->errors);
-    test->why = test->errors->nelts > 0 ? NULL : configtest_last(p, res->output);
+    test->why = test->errors->nelts > 0 ? NULL : acme_testout_last(p, res->output);
     switch (res->state) {
     case ACME_PROC_EXITED:
         test->verdict = res->code == 0 ? ACME_CONFIGTEST_PASSED : ACME_CONFIGTEST_FAILED;

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "unit.h"
+#include "acme_testout.h"
 #include "acme_text.h"
 
 typedef struct {
@@ -340,6 +341,65 @@ static void test_text_escape(void **state)
                         "a\\x0ab\\x09c \xc3\xa9\\x1b\\xc2\\x9b");
 }
 
+/* The configuration test's output: its error lines, and the why of a failure. */
+static void test_testout(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_array_header_t *errors = apr_array_make(p, 2, sizeof(const char *));
+    const char *servername = "AH00558: httpd: Could not reliably determine the server's fully "
+                             "qualified domain name, using 127.0.1.1. Set the 'ServerName' "
+                             "directive globally to suppress this message\n";
+
+    /* httpd's note first, mod_acme's startup error (no level) after it */
+    assert_string_equal(acme_testout_why(p, apr_pstrcat(p, servername, "ACME01509: the store "
+                                                        "/x is owned by uid 7\n", NULL)),
+                        "ACME01509: the store /x is owned by uid 7");
+    /* mod_acme's startup warning, then a real error */
+    acme_testout_errors(p, "ACME01510: AcmeStore /x is shared\n"
+                        "[Wed Dec 02 11:00:00 2026] [core:error] [pid 9] AH00526: bad\n", errors);
+    assert_int_equal(errors->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(errors, 0, const char *),
+                        "[Wed Dec 02 11:00:00 2026] [core:error] [pid 9] AH00526: bad");
+    assert_string_equal(acme_testout_why(p, "ACME01510: AcmeStore /x is shared\n"
+                                         "[x] [core:warn] [pid 9] AH00112: no root\n"
+                                         "[x] [ssl:emerg] [pid 9] AH02572: no key\n"),
+                        "[x] [ssl:emerg] [pid 9] AH02572: no key");
+    /* httpd's syntax error is joined with the line that says what */
+    apr_array_clear(errors);
+    acme_testout_errors(p, apr_pstrcat(p, servername, "AH00526: Syntax error on line 3 of "
+                                       "/x.conf:\nInvalid command 'Bogus', perhaps misspelled\n",
+                                       NULL), errors);
+    assert_int_equal(errors->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(errors, 0, const char *),
+                        "AH00526: Syntax error on line 3 of /x.conf: Invalid command 'Bogus', "
+                        "perhaps misspelled");
+    /* no error line known: the last line that is no note, not the note */
+    apr_array_clear(errors);
+    acme_testout_errors(p, apr_pstrcat(p, servername, "AH00534: httpd: Configuration error: "
+                                       "No MPM loaded.\n", NULL), errors);
+    assert_int_equal(errors->nelts, 0);
+    assert_string_equal(acme_testout_why(p, apr_pstrcat(p, servername, "AH00534: httpd: "
+                                                        "Configuration error: No MPM loaded.\n",
+                                                        NULL)),
+                        "AH00534: httpd: Configuration error: No MPM loaded.");
+    assert_string_equal(acme_testout_why(p, apr_pstrcat(p, "AH00534: httpd: Configuration "
+                                                        "error: No MPM loaded.\n", servername,
+                                                        "ACME01510: shared\n", NULL)),
+                        "AH00534: httpd: Configuration error: No MPM loaded.");
+    /* nothing recognised: the last non-empty line, blanks cut */
+    assert_string_equal(acme_testout_why(p, "first\n  something failed \r\n\n  \n"),
+                        "something failed");
+    assert_string_equal(acme_testout_last(p, "one line without end"), "one line without end");
+    /* only notes: the last of them rather than nothing */
+    assert_string_equal(acme_testout_why(p, servername),
+                        "AH00558: httpd: Could not reliably determine the server's fully "
+                        "qualified domain name, using 127.0.1.1. Set the 'ServerName' "
+                        "directive globally to suppress this message");
+    assert_null(acme_testout_why(p, ""));
+    assert_null(acme_testout_why(p, "\n \n\t\n"));
+    assert_string_equal(acme_testout_why(p, "Syntax OK\n"), "Syntax OK");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -354,6 +414,7 @@ int main(void)
         UNIT_TEST(test_lookup_means_create),
         UNIT_TEST(test_text_printable),
         UNIT_TEST(test_text_escape),
+        UNIT_TEST(test_testout),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
