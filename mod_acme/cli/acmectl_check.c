@@ -55,8 +55,8 @@ static int under_keys(const char *relpath)
 }
 
 /* Every directory of the store against its documented mode
- * (acme_store_dir_perms_for: 0700 under keys/, accounts/, staging/ and
- * jobs/, 0755 elsewhere), the mode httpd warns of at start. Whether httpd
+ * (acme_store_dir_perms_for: 0700 under keys/, accounts/, staging/,
+ * jobs/ and status/.page/, 0755 elsewhere), the mode httpd warns of at start. Whether httpd
  * sets it back is acme_store_dir_repaired, which httpd's repair follows too:
  * where it does not, the fix is the administrator's. */
 static void dir_mode(check_t *c, const char *relpath, mode_t mode)

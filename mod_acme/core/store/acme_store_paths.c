@@ -15,8 +15,11 @@ static const char *const root_dirs[] = { ACME_STORE_CONFIG, ACME_STORE_DOMAINS,
                                          ACME_STORE_ROOT_EVENTS, ACME_STORE_KEYS,
                                          ACME_STORE_CSR, ACME_STORE_REFUSED, NULL };
 /* keys/: certificate keys in root's custody (acme_custody.h). */
+/* status/.page is the children's alone too: it quotes a refused restart's why */
 static const char *const private_dirs[] = { ACME_STORE_ACCOUNTS, ACME_STORE_STAGING,
-                                            ACME_STORE_JOBS, ACME_STORE_KEYS, NULL };
+                                            ACME_STORE_JOBS, ACME_STORE_KEYS,
+                                            ACME_STORE_STATUS "/" ACME_STORE_STATUS_PAGE_DIR,
+                                            NULL };
 
 const char *const *acme_store_child_dir_names(void)
 {

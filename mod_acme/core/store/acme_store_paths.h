@@ -33,8 +33,8 @@ const char *const *acme_store_child_dir_names(void);
 const char *const *acme_store_root_dir_names(void);
 /* 1 if the store-relative relpath lies in (or is) one of the child's directories. */
 int acme_store_child_area(const char *relpath);
-/* The mode of a directory at relpath: 0700 under accounts, staging, jobs and
- * keys, 0755 elsewhere. */
+/* The mode of a directory at relpath: 0700 under accounts, staging, jobs,
+ * keys and status/.page, 0755 elsewhere. */
 apr_fileperms_t acme_store_dir_perms_for(const char *relpath);
 
 /* Which store directories httpd sets back to acme_store_dir_perms_for
