@@ -169,7 +169,8 @@ static json_t *activation_held_json(acme_runtime_t *rt, apr_pool_t *p, const cha
  * "why"} (the test's first error line; the status page is the
  * administrator's to restrict, unlike the 503 page, which never says it),
  * null when none (or not staged, or AcmeActivation manual). Per certificate
- * though one test refuses all: only those its record lists wait for it. */
+ * though one test refuses all: every staged one waits for the same retest,
+ * those staged after the refusal too. */
 static json_t *restart_refused_json(acme_runtime_t *rt, apr_pool_t *p, const char *name,
                                     const char *state)
 {
