@@ -238,6 +238,15 @@ void acme_dns01_teardown(acme_driver_t *driver, acme_job_t *job)
     if (set || recorded) {
         job->hooks_seq++;       /* the next save writes the record without them */
     }
+    /* Setups still running stop before any teardown starts: one that
+     * published after its teardown (or the recorded one's) would leave its
+     * TXT record in the zone. */
+    for (i = 0; set && i < set->entries->nelts; ++i) {
+        dns01_entry_t *entry = APR_ARRAY_IDX(set->entries, i, dns01_entry_t *);
+        if (entry->setup) {
+            acme_dns_hook_stop(entry->setup);
+        }
+    }
     recorded_teardown(driver, set, recorded);
     if (!set) {
         return;
@@ -248,7 +257,7 @@ void acme_dns01_teardown(acme_driver_t *driver, acme_job_t *job)
             teardown_start(driver, set, entry);
         }
     }
-    /* Kills setups still running; their teardown has just been started. */
+    /* the setups' processes are stopped above; this frees them */
     apr_pool_destroy(set->pool);
 }
 

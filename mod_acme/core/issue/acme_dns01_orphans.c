@@ -25,10 +25,20 @@ static int orphan_teardown(acme_driver_t *driver, const char *name, apr_pool_t *
         return 1;
     }
     if ((rv = acme_store_lock(driver->store, lock_pool, name)) != APR_SUCCESS) {
-        acme_log(&driver->ctx, ACME_LOG_INFO, rv, "ACME00925: %s: its abandoned order's "
-                 "lock is held by another process; the teardown of its AcmeDnsCmd setups "
-                 "waits for a later run", name);
-        busy = 1;
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            acme_log(&driver->ctx, ACME_LOG_INFO, rv, "ACME00925: %s: its abandoned order's "
+                     "lock is held by another process; the teardown of its AcmeDnsCmd setups "
+                     "waits for a later run", name);
+            busy = 1;
+        }
+        else {
+            /* not busy but broken (a bad name, no permission, a read-only
+             * store): looking again each minute would change nothing */
+            acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00927: %s: cannot take the lock "
+                     "of its abandoned order (jobs/); the teardown of its AcmeDnsCmd setups "
+                     "is not run: run it by hand with the values in %s, then remove that file",
+                     name, rel);
+        }
     }
     /* read under the lock: its holder may have ended or resumed the order */
     else if (acme_store_read_json_pooled(driver->store, p, rel, &record) == APR_SUCCESS
@@ -39,8 +49,9 @@ static int orphan_teardown(acme_driver_t *driver, const char *name, apr_pool_t *
         if ((rv = acme_store_write_json_unsynced(driver->store, p, rel, record,
                                                  ACME_STORE_KEY_PERMS)) != APR_SUCCESS) {
             acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00921: %s: cannot rewrite %s "
-                     "without its AcmeDnsCmd setups; their teardown runs again at the next "
-                     "start", name, rel);
+                     "without its AcmeDnsCmd setups; their teardown runs again when the "
+                     "sweep does (at the next start, or a minute on when a name was busy)",
+                     name, rel);
         }
     }
     apr_pool_destroy(lock_pool);   /* the unlock */
@@ -62,8 +73,9 @@ int acme_dns01_orphans(acme_driver_t *driver, const apr_array_header_t *domains,
     if (acme_store_configured_read(driver->store, p, &elsewhere, &since) != APR_SUCCESS) {
         elsewhere = NULL;
     }
+    /* jobs/ unreadable: the driver's own reads of it say so; no retry loop */
     if (acme_store_list(driver->store, p, ACME_STORE_JOBS, &entries) != APR_SUCCESS) {
-        return 1;
+        return 0;
     }
     for (i = 0; i < entries->nelts; ++i) {
         const char *entry = APR_ARRAY_IDX(entries, i, const char *);
