@@ -78,7 +78,6 @@
 /* A name still without a live certificate (serving the fallback) waits only
  * this long after the last automatic restart: each name has that once. */
 #define ACME_WD_RESTART_NEW_INTERVAL apr_time_from_sec(5)
-#define ACME_WD_RESTARTS_KEY   "mod_acme.restarts"
 
 /* Which rule holds an automatic restart back (restart_allowed_at). */
 typedef enum {
@@ -134,37 +133,6 @@ apr_hash_t *acme_activation_configured_names(const apr_array_header_t *domains,
         apr_hash_set(names, domain->name, APR_HASH_KEY_STRING, domain);
     }
     return names;
-}
-
-/* The record of automatic restarts, in the process pool (it outlives every
- * generation). A generation mod_acme did not ask for (startup, or someone
- * else's restart) lets the next automatic restart go at once. */
-static acme_wd_restarts_t *restarts_state(server_rec *s)
-{
-    apr_pool_t *process_pool = s->process->pool;
-    void *data = NULL;
-    acme_wd_restarts_t *restarts;
-
-    apr_pool_userdata_get(&data, ACME_WD_RESTARTS_KEY, process_pool);
-    if (!(restarts = data)) {
-        restarts = apr_pcalloc(process_pool, sizeof(*restarts));
-        apr_pool_userdata_set(restarts, ACME_WD_RESTARTS_KEY, apr_pool_cleanup_null,
-                              process_pool);
-    }
-    if (!restarts->requested) {
-        restarts->last = restarts->credit = 0;
-    }
-    else {
-        /* issuance paid the test too: the child is replaced right after it */
-        restarts->cost = apr_time_now() - restarts->last + restarts->test_took;
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "ACME00750: the automatic restart took "
-                     "%" APR_TIME_T_FMT " ms from its configuration test to this generation's "
-                     "set-up; while orders are moving, staged certificates wait up to %d times "
-                     "that for the next",
-                     apr_time_as_msec(restarts->cost), ACME_WD_BATCH_COST_FACTOR);
-    }
-    restarts->requested = 0;
-    return restarts;
 }
 
 static void remember(apr_hash_t *seen, apr_pool_t *pconf, acme_wd_t *wd, apr_pool_t *p,
@@ -229,7 +197,7 @@ void acme_activation_record_stale(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *
 
     wd->checked = apr_hash_make(pconf);
     wd->prechecked = apr_hash_make(pconf);
-    wd->restarts = restarts_state(wd->rt->base);
+    wd->restarts = acme_activation_batch_restarts(wd->rt->base);
     wd->held = acme_activation_held_state(wd->rt->base);
     wd->live_until = live_expiries(wd, pconf, ptemp);
     wd->stale = apr_hash_make(pconf);
@@ -777,5 +745,6 @@ void acme_activation_start_thread(acme_wd_t *wd, apr_pool_t *pconf)
 
 void acme_activation_register_hooks(apr_pool_t *p)
 {
+    ap_hook_pre_config(acme_activation_batch_pre_config, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_monitor(acme_activation_monitor, NULL, NULL, APR_HOOK_MIDDLE);
 }

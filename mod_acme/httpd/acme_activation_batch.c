@@ -1,9 +1,13 @@
 /* Batching of automatic restarts (acme_activation.c): a staged certificate
  * waits while other orders are still moving, so that one graceful restart
- * makes a batch live, but never longer than batch_max(). */
+ * makes a batch live, but never longer than batch_max(); and what a restart
+ * costs, the measure of that wait. */
 #include <string.h>
 #include <apr_strings.h>
 #include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
 
 #include "acme_private.h"
 #include "acme_watchdog.h"
@@ -16,6 +20,8 @@
 #define ACME_WD_BUSY_WINDOW    apr_time_from_msec(1500)
 #define ACME_WD_BATCH_MAX      apr_time_from_sec(10)
 #define ACME_WD_IN_FLIGHT_FRESH apr_time_from_sec(20)
+
+#define ACME_WD_RESTARTS_KEY   "mod_acme.restarts"
 
 /* When the staged certificate of name became ready; 0 if none is. One
  * lstat: a "ready" that is not a plain file does not count. */
@@ -77,7 +83,8 @@ static int orders_moving(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
 
 /* How long staged certificates may wait for the orders still moving:
  * ACME_WD_BATCH_MAX, or ACME_WD_BATCH_COST_FACTOR times what the last
- * automatic restart took if that is longer. A restart costs O(domains)
+ * automatic restart took (before the first, what this server's start took:
+ * acme_activation_batch_restarts below) if that is longer. A restart costs O(domains)
  * (every vhost set up again, every child replaced, the running orders cut
  * short and taken up again), so with a fixed window a first issuance of N
  * domains restarted about N/(certificates per window) times: O(N²) in all,
@@ -108,4 +115,66 @@ int acme_activation_batch_waits(acme_wd_t *wd, apr_pool_t *p, const apr_array_he
                                 apr_time_t now)
 {
     return orders_moving(wd, p, now) && now - oldest_staged(wd, p, fresh) < batch_max(wd);
+}
+
+/* The record of automatic restarts, retained across generations
+ * (ap_retained_data: the process pool). A generation mod_acme did not ask for
+ * (startup, or someone else's restart) lets the next automatic restart go at
+ * once. */
+static acme_wd_restarts_t *restarts_retained(void)
+{
+    acme_wd_restarts_t *restarts = ap_retained_data_get(ACME_WD_RESTARTS_KEY);
+
+    if (!restarts) {
+        restarts = ap_retained_data_create(ACME_WD_RESTARTS_KEY, sizeof(*restarts));
+    }
+    return restarts;
+}
+
+/* pre_config, first of every hook: when this generation's configuration read
+ * begins. At startup that is the first of httpd's two passes, kept through
+ * the second: a start reads the configuration twice and sets up mod_ssl once,
+ * as an automatic restart does with its configuration test and reload. */
+int acme_activation_batch_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    acme_wd_restarts_t *restarts = restarts_retained();
+
+    (void)pconf; (void)plog; (void)ptemp;
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG || !restarts->began) {
+        restarts->began = apr_time_now();
+    }
+    return OK;
+}
+
+acme_wd_restarts_t *acme_activation_batch_restarts(server_rec *s)
+{
+    acme_wd_restarts_t *restarts = restarts_retained();
+    apr_time_t now = apr_time_now();
+
+    if (!restarts->requested) {
+        restarts->last = restarts->credit = 0;
+        /* No automatic restart measured yet: what this generation's set-up
+         * took stands in for one, so that a first issuance of many names
+         * batches as long as it will once a restart was measured (at 1,000
+         * names the start takes seconds, and a 10 s batch split it in two). */
+        if (!restarts->cost && restarts->began && now > restarts->began) {
+            restarts->cost = now - restarts->began;
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "ACME00782: this generation's set-up "
+                         "took %" APR_TIME_T_FMT " ms; until an automatic restart is measured, "
+                         "staged certificates wait up to %d times that while orders are moving",
+                         apr_time_as_msec(restarts->cost), ACME_WD_BATCH_COST_FACTOR);
+        }
+    }
+    else {
+        /* issuance paid the test too: the child is replaced right after it */
+        restarts->cost = now - restarts->last + restarts->test_took;
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "ACME00750: the automatic restart took "
+                     "%" APR_TIME_T_FMT " ms from its configuration test to this generation's "
+                     "set-up; while orders are moving, staged certificates wait up to %d times "
+                     "that for the next",
+                     apr_time_as_msec(restarts->cost), ACME_WD_BATCH_COST_FACTOR);
+    }
+    restarts->requested = 0;
+    restarts->began = 0;
+    return restarts;
 }

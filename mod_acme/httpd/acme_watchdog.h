@@ -22,6 +22,8 @@ typedef struct acme_wd_restarts_t {
                                        * configuration test, then signal to the watchdog's
                                        * post_config (after mod_ssl's); 0: none */
     apr_interval_time_t test_took;    /* that configuration test's time */
+    apr_time_t began;                 /* this generation's pre_config (at startup the first
+                                       * pass's); 0 once its post_config took it */
 } acme_wd_restarts_t;
 
 /* Across generations: what the refusal backoff holds back, and what was
@@ -91,7 +93,8 @@ static APR_INLINE int has_domains(const acme_runtime_t *rt)
 }
 
 /* A restart batch may wait this many times what the last automatic restart
- * took (acme_activation_batch.c), so restarts take at most about a quarter of
+ * took, or before the first what the generation's set-up took
+ * (acme_activation_batch.c), so restarts take at most about a quarter of
  * a first issuance's time, whatever the number of domains. */
 #define ACME_WD_BATCH_COST_FACTOR 3
 
@@ -180,12 +183,22 @@ void acme_activation_hold_set(acme_wd_t *wd, int on);
  * (apr_time_t, microseconds); 0 if none is. One lstat: a "ready" that is not
  * a plain file does not count. Temporary memory from p. */
 apr_time_t acme_activation_batch_staged_at(acme_store_t *store, apr_pool_t *p, const char *name);
+/* The record of automatic restarts, retained across generations (the
+ * process pool, never NULL), brought up to date for the generation s is of:
+ * after an automatic restart its cost (configuration test to this set-up),
+ * after any other start or restart, until a restart is measured, what the
+ * set-up took (from the first pre_config). Call once per generation, in
+ * post_config; logs ACME00750/ACME00782 at debug. */
+acme_wd_restarts_t *acme_activation_batch_restarts(server_rec *s);
+/* pre_config hook (first of all): notes when the generation's configuration
+ * read began (apr_time_now()). Returns OK. */
+int acme_activation_batch_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
 /* Should the restart for the staged names fresh wait for the batch? 1 while
  * another order is still moving (the issuing child's in-flight mark, or a job
  * file rewritten within the last 1.5 s) and the oldest of fresh has waited
  * less than 10 s, or ACME_WD_BATCH_COST_FACTOR times what the last automatic
- * restart took if that is longer; else 0. now in apr_time_t microseconds;
- * temporary memory from p. */
+ * restart took (before the first, the start) if longer; else 0. now in
+ * apr_time_t microseconds; temporary memory from p. */
 int acme_activation_batch_waits(acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *fresh,
                                 apr_time_t now);
 /* Is the issuing child's in-flight mark (jobs/.in-flight) there and fresh at
