@@ -32,6 +32,9 @@
 #include "acme_status.h"
 #include "acme_cluster_view.h"
 
+/* A staged chain is the leaf and its issuers: 64 KiB is plenty, and caps the read. */
+#define ACME_STATUS_STAGED_PEM_MAX (64 * 1024)
+
 /* Fewer days than this left counts as expiring soon, whatever the windows. */
 #define EXPIRING_SOON_DAYS  7
 /* Versions the detail page lists, newest first. */
@@ -369,6 +372,32 @@ static const char *previous_ca_text(apr_pool_t *p, const acme_domain_t *domain,
                         now_ca ? now_ca : "the new CA", when);
 }
 
+/* A first certificate obtained and waiting to go live: its facts, read from
+ * staging (the record describes the live certificate, and there is none).
+ * null in every other case, and when the staged file cannot be read; the
+ * overview cache renders it once per change. */
+static json_t *staged_json(acme_runtime_t *rt, apr_pool_t *p, const char *name,
+                           const char *state, int has_live)
+{
+    apr_array_header_t *chain;
+    acme_cert_info_t info;
+    const char *pem;
+    apr_size_t len;
+
+    if (has_live || !state || strcmp(state, ACME_STATE_STAGED)
+        || acme_store_read(rt->store, p, acme_store_rel_staged(p, name, ACME_STORE_CERT_FILE),
+                           ACME_STATUS_STAGED_PEM_MAX, &pem, &len) != APR_SUCCESS
+        || acme_cert_chain_parse(p, pem, len, &chain) != APR_SUCCESS || chain->nelts < 1
+        || acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &info) != APR_SUCCESS) {
+        return json_null();
+    }
+    return json_pack("{s:s, s:s, s:o, s:o}",
+                     "not_before", acme_time_rfc3339(p, info.not_before),
+                     "not_after", acme_time_rfc3339(p, info.not_after),
+                     "issuer", string_or_null(info.issuer),
+                     "serial", string_or_null(info.serial));
+}
+
 /* One domain's entry. status: its record, NULL without; live: its live
  * certificate (read from the store: authoritative over the record, which the
  * child may not have rewritten since the last activation), NULL without. */
@@ -395,6 +424,8 @@ json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_do
     json_object_set_new(json, "key_type", json_string(acme_key_type_name(domain->key_type)));
     json_object_set_new(json, "state", json_string(domain_state(status, has_live ? &info : NULL)));
     json_object_set_new(json, "cert", cert ? cert : json_null());
+    json_object_set_new(json, "staged", staged_json(rt, p, domain->name,
+                        json_string_value(json_object_get(json, "state")), has_live));
     json_object_set_new(json, "warning", warning_json(rt, p, domain, status,
                                                       has_live ? &info : NULL));
     json_object_set_new(json, "error", error_json(rt, p, domain, status));

@@ -33,7 +33,7 @@
  * 16: restart_refused {at, why}, the automatic restart the configuration
  * test refused, and a staged certificate's next_action is then the test's
  * next run). */
-#define ACME_STATUS_SCHEMA 16
+#define ACME_STATUS_SCHEMA 17
 
 /* acme_status.c: {"schema", "version", "generated_at", "as_of", "summary", "domains"}
  * of the request's generation; only != NULL keeps the certificate(s) named so

@@ -435,11 +435,13 @@ static const char *first_order(apr_pool_t *p, json_t *d)
 static void card_body(out_t *o, json_t *d, int detail)
 {
     json_t *cert = json_object_get(d, "cert");
+    /* a first certificate obtained and waiting to go live: its facts, not "–" */
+    json_t *shown = json_is_object(cert) ? cert : json_object_get(d, "staged");
 
     put(o, "<dl>");
-    row(o, "Issuer", esc(o->pool, str(cert, "issuer")));
+    row(o, "Issuer", esc(o->pool, str(shown, "issuer")));
     row(o, "Key type", esc(o->pool, str(d, "key_type")));
-    row(o, "Valid until", json_is_object(cert) ? when(o->pool, str(cert, "not_after")) : "");
+    row(o, "Valid until", json_is_object(shown) ? when(o->pool, str(shown, "not_after")) : "");
     if (json_is_object(cert) && json_is_true(json_object_get(d, "failing"))) {
         /* the planned renewal time has passed or does not matter now */
         row(o, "Next attempt", when_s(o->pool, str(d, "next_action")));
@@ -465,8 +467,8 @@ static void card_body(out_t *o, json_t *d, int detail)
         row(o, "First order", first_order(o->pool, d));
     }
     if (detail) {
-        row(o, "Issued", json_is_object(cert) ? when(o->pool, str(cert, "not_before")) : "");
-        row(o, "Serial", esc(o->pool, str(cert, "serial")));
+        row(o, "Issued", json_is_object(shown) ? when(o->pool, str(shown, "not_before")) : "");
+        row(o, "Serial", esc(o->pool, str(shown, "serial")));
     }
     put(o, "</dl>");
     problem_html(o, d);

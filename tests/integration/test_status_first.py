@@ -84,6 +84,15 @@ def test_first_certificates_go_in_config_order_and_read_right(httpd, unique):
         wrong.append("P1: a staged first certificate's card is coloured as renewing")
     if not card_order(overview, names):
         wrong.append("P4: cards out of configuration order")
+    # the staged certificate's own facts, in JSON and on its card (not "–")
+    for d in doc["domains"]:
+        staged, card = d.get("staged"), card_of(overview, d["name"])
+        if d["cert"] is not None or not staged or "Pebble" not in (staged["issuer"] or "") \
+                or not staged["not_after"] or not staged["serial"]:
+            wrong.append("P5: %s: JSON cert %r staged %r" % (d["name"], d["cert"], staged))
+        elif "Pebble" not in card or staged["not_after"][:10] not in card:
+            wrong.append("P5: %s: the card lacks the staged issuer or validity: %s"
+                         % (d["name"], card))
 
     # live: the next renewal is the certificate's, at once
     httpd.graceful()
@@ -93,6 +102,8 @@ def test_first_certificates_go_in_config_order_and_read_right(httpd, unique):
     _, overview = get(httpd, "/acme-status")
     for d in doc["domains"]:
         renewal_shown(httpd, overview, d, wrong)
+        if d["staged"] is not None:
+            wrong.append("P5: %s: live, yet staged is %r" % (d["name"], d["staged"]))
     assert not wrong, "\n".join(wrong)
 
 
