@@ -8,13 +8,18 @@ restart_refused, next_action, next_action_text; HTML) say so with the retry
 time; acmectl list says "staged, restart refused"; the 503 page anonymous
 visitors get says only that the certificate waits for the server's restart:
 no why, no path. A start removes the record, and so does any verdict but a
-failure: here a passing retest with nothing to make live (ACME00733)."""
+failure: here a passing retest with nothing to make live (ACME00733), which
+the parent runs when its own clock reaches retry_at: httpd runs under
+libfaketime (harness.FakeClockHttpd) and the test moves its wall clock past
+retry_at instead of waiting the 5 minutes."""
 import json
 import os
 import pwd
 import re
+import math
 import socket
 import stat
+import time
 
 import harness
 from harness import HTTPD_USER, ssl_vhost, store_status, wait_for
@@ -27,7 +32,10 @@ BROKEN = "ThisIsNoDirectiveOfHttpd on"
 # error below breaks that test only, not the start, so the first staged
 # certificate meets it without a race against the issuance.
 BROKEN_FOR_THE_TEST = "<IfDefine ACME_STAGED_CHECK>\n%s\n</IfDefine>\n" % BROKEN
-RETEST_TIMEOUT = 330          # the test runs again 300 s after a failure
+# The test runs again 300 s after a failure, by the parent's wall clock
+# (apr_time_now); once that clock is past retry_at the activation thread's
+# next look (every second) runs it.
+RETEST_TIMEOUT = 30
 
 
 def world_readable(top):
@@ -160,7 +168,10 @@ def test_a_syntax_error_refuses_a_first_certificate_but_the_503_page_keeps_the_w
     assert status == 200 and b"refused" not in body, body[:3000]
 
 
-def test_an_owner_refusal_says_its_error_and_a_passing_retest_clears_it(httpd, unique):
+def test_an_owner_refusal_says_its_error_and_a_passing_retest_clears_it(httpd_factory,
+                                                                         unique):
+    harness.need_faketime()
+    httpd = httpd_factory(cls=harness.FakeClockHttpd)
     name = unique("cfgowner")
     httpd.write_config(vhosts=ssl_vhost(name))
     # no global ServerName: on a host whose name has no domain httpd's test
@@ -198,7 +209,16 @@ def test_an_owner_refusal_says_its_error_and_a_passing_retest_clears_it(httpd, u
     # certificate spoilt): no failure any more, so the record goes
     staged = os.path.join(httpd.store, "staging", name, "cert.pem")
     user_write(staged, b"not a certificate\n")
-    wait_for(lambda: logged(httpd, "ACME00733", name), RETEST_TIMEOUT, interval=1,
+    # not before retry_at: the change in staging wakes the thread, and the
+    # refusal's wait holds it
+    time.sleep(1.5)
+    assert not logged(httpd, "ACME00733", name) and record(httpd) == rec, record(httpd)
+    # httpd's clock 2 s past retry_at (the clock file is re-read every second)
+    ahead = harness.parse_time(rec["retry_at"]).timestamp() - time.time() + 2
+    assert 200 < ahead < 310, rec
+    httpd.set_clock("+%d" % math.ceil(ahead))
+    wait_for(lambda: logged(httpd, "ACME00733", name), RETEST_TIMEOUT, interval=0.2,
              what="the retest after the refusal")
+    assert "libfaketime" not in httpd.error_log_text(), httpd.diagnostics(40)
     assert_cleared(httpd, name)
     assert store_status(httpd.store, name)
