@@ -38,7 +38,6 @@ SLOW_FILES = {
     "test_acmectl_ca.py": 70, "test_stepca.py": 69, "test_cluster_wrong_key_held.py": 68,
     "test_chain_untrusted.py": 67, "test_cluster_view.py": 58,
     "test_cluster_redis_empty_early.py": 50, "test_cluster_ttl.py": 50,
-    "test_activation_refused.py": 380,
 }
 
 
