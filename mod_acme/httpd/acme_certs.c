@@ -717,7 +717,7 @@ static int certs_unavailable(request_rec *r)
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "ACME00613: 503 for %s: waiting for the "
                   "certificate of %s", r->hostname ? r->hostname : "-", d->name);
     r->status = HTTP_SERVICE_UNAVAILABLE;
-    text = acme_status_waiting_text(r, d, domain_ca(d), &retry);
+    text = acme_status_waiting_text(r, d, &retry);
     if (retry) {
         apr_table_setn(r->headers_out, "Retry-After", RETRY_AFTER_SECONDS);
     }

@@ -50,19 +50,22 @@ json_t *acme_status_document(request_rec *r, const char *only);
 int acme_status_handler_begin(request_rec *r, const char *handler);
 
 /* acme_status_waiting.c: the text of the 503 a name waiting for its first
- * certificate answers (ca: the CA's directory URL): "being obtained"; once
- * staged, only that it is ready and waits for the server's restart (no
- * time, no why, no advice: a refused restart's why is the status page's); while
- * no order is made until a dns-persist-01 TXT record is set, that it waits
- * for it, with the record to set; or, when obtaining it is failing (as the
- * status page says), a short reason
- * from the CA's problem type (never the CA's own text, which can carry
- * paths or tokens), how long and the next attempt. From r->pool.
+ * certificate answers, in plain words for any visitor: no URL (not the
+ * CA's directory, not an account), no path, no hook, no error's own text
+ * (the status page and the error log keep those): "being obtained from the
+ * certificate authority"; once staged, only that it is ready and waits for
+ * the server's restart (no time, no why, no advice: a refused restart's why
+ * is the status page's); while no order is made until a dns-persist-01 TXT
+ * record is set, that it waits for it (not the record, whose value names
+ * the account's URL); while the CA's rate limit pauses orders or the CA
+ * does not answer, since or until when; or, when obtaining it is failing
+ * (as the status page says), a short reason from the CA's problem type or
+ * the failure's kind (static words, never the CA's own text), how long and
+ * the next attempt. From r->pool.
  * *retry: 1 when a time to come back can be promised (Retry-After), 0 when
  * the certificate is staged under AcmeActivation manual, where nothing
  * changes until an administrator restarts httpd. */
-const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, const char *ca,
-                                     int *retry);
+const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, int *retry);
 
 /* acme_status_live.c: a cache of the live certificates' facts, from p
  * (pconf); NULL when its mutex cannot be made (the page then reads every

@@ -1,6 +1,9 @@
 /* The text of the 503 a name without its first certificate answers
  * (acme_status_waiting_text): what it waits for, read from its status
- * record, and whether a time to come back can be promised. */
+ * record, and whether a time to come back can be promised. Every visitor
+ * reads it: plain words and times only, never a URL (the CA's directory,
+ * an account), a path, a hook or an error's own text; those are the
+ * administrator's, on the status page and in the error log. */
 #include <string.h>
 #include <apr_strings.h>
 #include <httpd.h>
@@ -25,43 +28,36 @@ static const char *starts_when(request_rec *r, const char *when, const char *don
 }
 
 /* While a dns-persist-01 record is missing or wrong nothing is asked of the
- * CA: the page says so and shows the record to set (no secret: the DNS
- * shows it to anyone once set). NULL when the job waits for nothing of the
- * kind. */
-static const char *waiting_for_record(request_rec *r, const char *first, const char *ca,
+ * CA: the page says so. Not the record itself: its value names the ACME
+ * account's URL, at the CA's address (the status page, acmectl show and the
+ * error log show it). NULL when the job waits for nothing of the kind. */
+static const char *waiting_for_record(request_rec *r, const char *first,
                                       const acme_status_record_t *st)
 {
-    const apr_array_header_t *lines;
-    const char *text = "";
-    int i;
-
-    if (!st || !st->activity || !strstr(st->activity, "dns-persist-01")) {
+    if (!st || !st->activity || !strstr(st->activity, "dns-persist-01")
+        || !acme_dns_persist_record_lines_in(r->pool, st->activity)->nelts) {
         return NULL;
-    }
-    lines = acme_dns_persist_record_lines_in(r->pool, st->activity);
-    if (!lines->nelts) {
-        return NULL;
-    }
-    for (i = 0; i < lines->nelts; ++i) {
-        text = apr_pstrcat(r->pool, text, "\n    ", APR_ARRAY_IDX(lines, i, const char *), NULL);
     }
     return apr_psprintf(r->pool, "mod_acme: the certificate for %s waits for a DNS TXT record "
-                        "(dns-persist-01): nothing is asked of the CA (%s) until the site's "
-                        "administrator %s, once:\n%s\n\nmod_acme looks for it by itself; "
-                        "HTTPS for this site starts %s.\n",
-                        first, ca, strstr(st->activity, "change it to:")
-                                   ? "replaces the TXT record there with this one"
-                                   : "sets this TXT record", text,
+                        "(dns-persist-01): nothing is asked of the certificate authority "
+                        "until the site's administrator %s (the server's error log names "
+                        "it). mod_acme looks for it by itself; HTTPS for this site starts "
+                        "%s.\n", first,
+                        strstr(st->activity, "change it to:") ? "replaces the TXT record"
+                                                              : "sets the TXT record",
                         starts_when(r, "after it is in place",
                                     "once it is in place, the certificate has arrived"));
 }
 
 /* While the CA's rate limit pauses new orders, or the CA does not answer,
  * nothing is being obtained: the page says what it waits for and until
- * when (the record's activity, ACME_ACTIVITY_*). NULL otherwise. */
-static const char *waiting_for_ca(request_rec *r, const char *first, const char *ca,
+ * when (the record's activity, ACME_ACTIVITY_*: only its times; the CA-down
+ * activity's "(last error)" names the CA's address). NULL otherwise. */
+static const char *waiting_for_ca(request_rec *r, const char *first,
                                   const acme_status_record_t *st)
 {
+    const char *since;
+
     const char *tail = apr_pstrcat(r->pool, " HTTPS for this site starts ",
                                    starts_when(r, "when the certificate arrives",
                                                "once the certificate has arrived"), ".\n", NULL);
@@ -69,20 +65,21 @@ static const char *waiting_for_ca(request_rec *r, const char *first, const char 
     if (st && st->activity && !strncmp(st->activity, ACME_ACTIVITY_ORDERS_PAUSED,
                                        sizeof(ACME_ACTIVITY_ORDERS_PAUSED) - 1)) {
         return apr_psprintf(r->pool, "mod_acme: the certificate for %s waits for the rate "
-                            "limit of the CA (%s): it takes no new order before %s.%s", first,
-                            ca, st->activity + sizeof(ACME_ACTIVITY_ORDERS_PAUSED) - 1, tail);
+                            "limit of the certificate authority: it takes no new order before "
+                            "%s.%s", first,
+                            st->activity + sizeof(ACME_ACTIVITY_ORDERS_PAUSED) - 1, tail);
     }
     if (st && st->activity && !strncmp(st->activity, ACME_ACTIVITY_CA_DOWN,
                                        sizeof(ACME_ACTIVITY_CA_DOWN) - 1)) {
-        return apr_psprintf(r->pool, "mod_acme: the certificate for %s waits for the CA (%s), "
-                            "which has not answered since %s.%s", first, ca,
-                            st->activity + sizeof(ACME_ACTIVITY_CA_DOWN) - 1, tail);
+        since = st->activity + sizeof(ACME_ACTIVITY_CA_DOWN) - 1;
+        return apr_psprintf(r->pool, "mod_acme: the certificate for %s waits for the "
+                            "certificate authority, which has not answered since %s.%s", first,
+                            apr_pstrndup(r->pool, since, strcspn(since, " ")), tail);
     }
     return NULL;
 }
 
-const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, const char *ca,
-                                     int *retry)
+const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, int *retry)
 {
     acme_runtime_t *rt = acme_runtime_get(r->server);
     const char *first = APR_ARRAY_IDX(d->names, 0, const char *), *reason, *next;
@@ -101,19 +98,19 @@ const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, con
          * administrator's alone */
         *retry = rt->activation_auto;
         return apr_psprintf(r->pool, "mod_acme: the certificate for %s has been obtained from "
-                            "%s and is ready; it waits for the server's restart. HTTPS for "
-                            "this site starts then.\n", first, ca);
+                            "the certificate authority and is ready; it waits for the server's "
+                            "restart. HTTPS for this site starts then.\n", first);
     }
-    if ((reason = waiting_for_record(r, first, ca, st)) != NULL) {
+    if ((reason = waiting_for_record(r, first, st)) != NULL) {
         return reason;
     }
-    if ((reason = waiting_for_ca(r, first, ca, st)) != NULL) {
+    if ((reason = waiting_for_ca(r, first, st)) != NULL) {
         return reason;
     }
     /* failing as on the status page (acme_status_record_shown_state) */
     if (!st || !st->error || !acme_status_record_failing(st)) {
         return apr_psprintf(r->pool, "mod_acme: the certificate for %s is being obtained from "
-                            "%s; HTTPS for this site starts %s.\n", first, ca,
+                            "the certificate authority; HTTPS for this site starts %s.\n", first,
                             starts_when(r, "when it arrives", "once it has arrived"));
     }
     acme_problem_advice_of(r->pool, st->error->type, st->error->kind, st->error->detail,
@@ -126,11 +123,11 @@ const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, con
            ? apr_psprintf(r->pool, "the next attempt is at %s",
                           acme_time_rfc3339(r->pool, st->next_action))
            : "the next attempt comes soon";
-    return apr_psprintf(r->pool, "mod_acme: obtaining the certificate for %s from %s is "
-                        "failing: %s (%d attempt%s since %s); %s. HTTPS for this site starts "
+    return apr_psprintf(r->pool, "mod_acme: obtaining the certificate for %s from the "
+                        "certificate authority is failing: %s (%d attempt%s since %s); %s. HTTPS for this site starts "
                         "%s; the site's administrator finds what to change on the server's "
                         "status page and in its error log.\n",
-                        first, ca, reason, st->attempts, st->attempts == 1 ? "" : "s",
+                        first, reason, st->attempts, st->attempts == 1 ? "" : "s",
                         acme_time_rfc3339(r->pool, st->error->since ? st->error->since
                                                                      : st->error->at),
                         next, starts_when(r, "once it succeeds", "once it has succeeded"));

@@ -103,8 +103,9 @@ def test_a_429_at_new_order_pauses_the_account(httpd, limited, unique):
     # its visitors read what it waits for, not that it is being obtained
     status, _, body = httpd.https_request(paused[0], "/")
     assert status == 503 and b"being obtained" not in body \
-        and ("waits for the rate limit of the CA" in body.decode()) \
-        and ("it takes no new order before %s" % until) in body.decode(), (status, body)
+        and ("waits for the rate limit of the certificate authority" in body.decode()) \
+        and ("it takes no new order before %s" % until) in body.decode() \
+        and b"://" not in body, (status, body)
     out = acmectl_ok(acmectl_on_store(httpd, "renew", paused[0])).stdout
     assert "it starts at %s" % until in out and "429 rateLimited" in out, out
     refused = [n for n in names if store_status(httpd.store, n).get("state") == "error"]

@@ -136,3 +136,43 @@ def test_names_held_back_while_the_ca_is_down_say_what_they_wait_for(httpd, uniq
     status, _, body = httpd.https_request(name, "/")
     assert status == 503 and "which has not answered since" in body.decode() \
         and b"being obtained" not in body, (status, body)
+    # every visitor reads these: the times, not the CA's address nor its last error
+    since = d["activity"][len(DOWN):].split(" ")[0]
+    assert "which has not answered since %s." % since in body.decode(), body
+    for n in names:
+        status, _, body = httpd.https_request(n, "/")
+        assert status == 503, (n, status, body)
+        public_words(httpd, body.decode(), "127.0.0.1", "/dir", "refused", "onnect")
+
+
+def public_words(httpd, text, *words):
+    """The 503 page every visitor gets names no URL (the CA's, which may be a
+    private one; an account's), no path of the server, no error text (words)."""
+    for word in ("://", httpd.store, httpd.serverroot, "ACME0", "AcmeCA") + words:
+        assert word not in text, (word, text)
+
+
+def test_public_503_says_in_plain_words_what_happens(httpd, plain_proxy, unique):
+    """While the order is under way and once its certificate is staged
+    (AcmeActivation manual) the 503 says so without the CA's URL; the status
+    page still names the CA."""
+    name = unique("plain503")
+    gate = plain_proxy.gate("POST", r"^/order-plz", timeout=60)
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeCA": plain_proxy.directory_url,
+                                                     "AcmeActivation": "manual"})
+    httpd.start()
+    wait_for(gate.held.is_set, 60, interval=0.05, what="the newOrder held at the proxy")
+    status, _, body = httpd.https_request(name, "/")
+    text = body.decode()
+    assert status == 503 and ("the certificate for %s is being obtained from the certificate "
+                              "authority" % name) in text, (status, text)
+    public_words(httpd, text, "127.0.0.1", str(plain_proxy.port))
+    plain_proxy.open_gates()
+    wait_for(lambda: store_status(httpd.store, name).get("state") == "staged", ISSUE_TIMEOUT,
+             interval=0.3, what="%s staged" % name)
+    status, _, body = httpd.https_request(name, "/")
+    text = body.decode()
+    assert status == 503 and "has been obtained from the certificate authority and is ready" \
+        in text, (status, text)
+    public_words(httpd, text, "127.0.0.1", str(plain_proxy.port))
+    assert plain_proxy.directory_url in json.dumps(httpd.status()), httpd.status()

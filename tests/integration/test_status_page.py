@@ -350,7 +350,7 @@ def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three
     assert status == 503 and "Retry-After" in headers, (status, text)
     assert "is failing: the CA could not connect to this server" in text, text
     assert "being obtained" not in text and "next attempt" in text, text
-    assert three.store not in text and "/.well-known" not in text, text
+    assert three.store not in text and "/.well-known" not in text and "://" not in text, text
 
 
 def test_status_page_in_a_browser_at_390_and_1400_px(three, tmp_path):
