@@ -14,8 +14,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <apr_portable.h>
 #include <apr_strings.h>
 #include <apr_user.h>
 #include <httpd.h>
@@ -206,6 +208,29 @@ static const char *owner_of(apr_pool_t *p, uid_t uid)
     return apr_psprintf(p, "uid %ld (%s)", (long)uid, name);
 }
 
+/* The ErrorLog file of base, opened to append (as root), for an error told
+ * before httpd opens its logs (until then base's log is the terminal's
+ * stderr), as apachectl sends the administrator to the error log. NULL for
+ * a piped or syslog ErrorLog, one that cannot be opened, or when base's log
+ * is no longer stderr (what is logged goes there already). From p; the
+ * caller closes it. */
+static apr_file_t *error_log_file(server_rec *base, apr_pool_t *p)
+{
+    const char *fname = base->error_fname;
+    apr_os_file_t fd = STDERR_FILENO;
+    apr_file_t *f;
+
+    if ((base->error_log && (apr_os_file_get(&fd, base->error_log) != APR_SUCCESS
+                             || fd != STDERR_FILENO))
+        || !fname || *fname == '|' || !strncasecmp(fname, "syslog", 6)
+        || !(fname = ap_server_root_relative(p, fname))
+        || apr_file_open(&f, fname, APR_FOPEN_WRITE | APR_FOPEN_APPEND | APR_FOPEN_CREATE,
+                         APR_OS_DEFAULT, p) != APR_SUCCESS) {
+        return NULL;
+    }
+    return f;
+}
+
 /* configtest: a directory of the store that the next start or graceful
  * restart sets back, told as a warning and left as it is (the repair runs as
  * the start's parent; a configtest error would stop "apachectl graceful"
@@ -217,14 +242,26 @@ static void dir_report(modes_walk_t *w, const char *path, const char *rel,
     unsigned had = (unsigned)(st->st_mode & 07777);
 
     if (foreign) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, w->rt->base, "ACME01509: "
-                     "the store directory %s is owned by %s, not root, who alone must write "
-                     "it: %s. Until root owns it, configtest fails and httpd does not start; "
-                     "'apachectl graceful' and '%s -k graceful' are refused and a running "
-                     "server keeps serving what it loaded; mod_acme never changes an owner (its "
-                     "owner could change it back); fix: chown root:root '%s' && chmod %04o "
-                     "'%s', then 'acmectl check'", path, owner_of(w->p, st->st_uid),
-                     owner_why(rel), ap_server_argv0, path, (unsigned)want, path);
+        /* to the terminal, then, in its format, into the ErrorLog file */
+        apr_file_t *was = w->rt->base->error_log, *file = error_log_file(w->rt->base, w->p);
+        int pass;
+
+        for (pass = 0; pass < (file ? 2 : 1); pass++) {
+            w->rt->base->error_log = pass ? file : was;
+            ap_log_error(APLOG_MARK, pass ? APLOG_ERR : APLOG_STARTUP | APLOG_ERR, 0,
+                         w->rt->base, "ACME01509: "
+                         "the store directory %s is owned by %s, not root, who alone must write "
+                         "it: %s. Until root owns it, configtest fails and httpd does not start; "
+                         "'apachectl graceful' and '%s -k graceful' are refused and a running "
+                         "server keeps serving what it loaded; mod_acme never changes an owner "
+                         "(its owner could change it back); fix: chown root:root '%s' && chmod "
+                         "%04o '%s', then 'acmectl check'", path, owner_of(w->p, st->st_uid),
+                         owner_why(rel), ap_server_argv0, path, (unsigned)want, path);
+        }
+        w->rt->base->error_log = was;
+        if (file) {
+            apr_file_close(file);
+        }
         w->foreign++;
         return;
     }

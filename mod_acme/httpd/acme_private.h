@@ -73,7 +73,8 @@ int acme_certs_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp);
 /* acme_certs_modes.c, configtest (as root; nothing otherwise): tells, as
  * warnings on stderr, every directory of the store that the next start or
  * graceful restart sets back (ACME01510), and as errors every one root
- * should own but does not (ACME01509), among the top-level ones and, for
+ * should own but does not (ACME01509, also appended to the ErrorLog file:
+ * httpd has not opened its logs yet), among the top-level ones and, for
  * each configured domain, keys/<name>/, archive/<name>/ and its live
  * version; changes nothing. Returns how many of the latter it found: more
  * than 0 fails configtest, as it fails the start. With owners_only (the

@@ -728,6 +728,37 @@ def _apachectl_graceful(httpd):
     return p.returncode, p.stdout.decode("utf-8", "replace")
 
 
+def test_refused_start_is_told_in_the_error_log(httpd, unique):
+    """A start refused because keys/ has another owner says why on the
+    terminal and in the ErrorLog file too, where apachectl sends the
+    administrator ("The Apache error log may have more information"), in the
+    log's own format; so does the configtest that refuses "apachectl
+    graceful"."""
+    httpd.write_config(vhosts=ssl_vhost(unique("refusedlog")))
+    httpd.start()
+    httpd.stop()
+    keys = os.path.join(httpd.store, "keys")
+    user = pwd.getpwnam(HTTPD_USER)
+    os.chown(keys, user.pw_uid, -1)
+    said = "ACME01509: the store directory %s is owned by uid %d (%s), not root" % (
+        keys, user.pw_uid, HTTPD_USER)
+    try:
+        log_start = len(httpd.error_log_text())
+        with pytest.raises(harness.HarnessError) as refused:
+            httpd.start(timeout=10)
+        assert said in str(refused.value), refused.value
+        assert not httpd.running()
+        lines = [l for l in httpd.error_log_text()[log_start:].splitlines() if said in l]
+        assert len(lines) == 1 and re.match(r"^\[[^]]+\] \[acme:error\] \[pid \d+", lines[0]) \
+            and "chown root:root '%s'" % keys in lines[0], httpd.error_log_text()[log_start:]
+        log_start = len(httpd.error_log_text())
+        rc, out = httpd.configtest()
+        assert rc != 0 and said in out, out
+        assert said in httpd.error_log_text()[log_start:], httpd.error_log_text()[log_start:]
+    finally:
+        os.chown(keys, 0, -1)
+
+
 def test_store_directory_of_another_owner_refused(httpd, unique):
     """A directory of root's owned by another user is what sshd's StrictModes
     refuses: keys/ owned by the User (who could then read every private key)
