@@ -256,16 +256,36 @@ static const char *report_read(apr_pool_t *p, int fd, apr_size_t max)
     return text;
 }
 
+/* output with the log's prefix cut from each of its error log lines
+ * (acme_testout_message): a message that quotes it carries its own. In p. */
+static const char *messages_of(apr_pool_t *p, const char *output)
+{
+    apr_array_header_t *lines = apr_array_make(p, 8, sizeof(const char *));
+    const char *line, *end;
+
+    for (line = output; *line; line = *end ? end + 1 : end) {
+        apr_size_t at;
+
+        end = line + strcspn(line, "\n");
+        at = acme_testout_message(line, (apr_size_t)(end - line));
+        APR_ARRAY_PUSH(lines, const char *) = apr_pstrmemdup(p, line + at, end - line - at);
+    }
+    return apr_array_pstrcat(p, lines, '\n');
+}
+
 /* What the log quotes of output: its error lines, else its end, at most
- * ACME_CONFIGTEST_SAID_MAX bytes, line breaks as blanks, in p. */
+ * ACME_CONFIGTEST_SAID_MAX bytes, line breaks as blanks, log lines as their
+ * message alone, in p. */
 static const char *configtest_said(apr_pool_t *p, const char *output,
                                    const apr_array_header_t *errors)
 {
     const char *said;
-    apr_size_t len = strlen(output);
+    apr_size_t len;
     char *text;
     apr_size_t i;
 
+    output = messages_of(p, output);
+    len = strlen(output);
     if (errors->nelts > 0) {
         said = apr_array_pstrcat(p, errors, '\n');
     }

@@ -333,8 +333,13 @@ done
     assert restarts <= 1, "%d graceful restarts for junk in staging:\n%s" % (
         restarts, httpd.diagnostics())
     assert httpd.verified_cert(name).serial_number == good
-    assert logged(httpd, "ACME00733", name), "the junk entry was not refused:\n" + \
-        httpd.diagnostics()
+    refused = logged(httpd, "ACME00733", name)
+    assert refused, "the junk entry was not refused:\n" + httpd.diagnostics()
+    # it quotes the check's messages, not whole log lines inside its own
+    for line in refused:
+        said = line.split("the check said: ", 1)[1]
+        assert "[pid " not in said and not said.startswith("["), line
+        assert said.startswith("ACME0"), line
     assert not logged(httpd, "junk1.test"), "root looked at unconfigured staging entries"
     assert os.path.isdir(entry)
 

@@ -358,12 +358,18 @@ static void test_testout(void **state)
     acme_testout_errors(p, "ACME01510: AcmeStore /x is shared\n"
                         "[Wed Dec 02 11:00:00 2026] [core:error] [pid 9] AH00526: bad\n", errors);
     assert_int_equal(errors->nelts, 1);
-    assert_string_equal(APR_ARRAY_IDX(errors, 0, const char *),
-                        "[Wed Dec 02 11:00:00 2026] [core:error] [pid 9] AH00526: bad");
+    /* a log line: its message alone (the log quoting it adds its own prefix) */
+    assert_string_equal(APR_ARRAY_IDX(errors, 0, const char *), "AH00526: bad");
     assert_string_equal(acme_testout_why(p, "ACME01510: AcmeStore /x is shared\n"
                                          "[x] [core:warn] [pid 9] AH00112: no root\n"
                                          "[x] [ssl:emerg] [pid 9] AH02572: no key\n"),
-                        "[x] [ssl:emerg] [pid 9] AH02572: no key");
+                        "AH02572: no key");
+    assert_string_equal(acme_testout_why(p, "[Wed Dec 02 11:00:00.123456 2026] [acme:error] "
+                                         "[pid 9:tid 10] mod_acme/httpd/x.c(42): ACME00700: "
+                                         "a [bracket] (paren): here\n"),
+                        "ACME00700: a [bracket] (paren): here");
+    assert_string_equal(acme_testout_last(p, "[t] [:crit] [pid 9:tid 9] (2)No such file: x\n"),
+                        "(2)No such file: x");
     /* httpd's syntax error is joined with the line that says what */
     apr_array_clear(errors);
     acme_testout_errors(p, apr_pstrcat(p, servername, "AH00526: Syntax error on line 3 of "
@@ -390,6 +396,11 @@ static void test_testout(void **state)
     assert_string_equal(acme_testout_why(p, "first\n  something failed \r\n\n  \n"),
                         "something failed");
     assert_string_equal(acme_testout_last(p, "one line without end"), "one line without end");
+    /* no log prefix: left as it is */
+    assert_int_equal(acme_testout_message("[x] not a log line", 18), 0);
+    assert_int_equal(acme_testout_message("[x] [core:error] AH1: no pid", 28), 0);
+    assert_int_equal(acme_testout_message("[x] [m:l] [pid 1] f.c(3) x", 26), 18);
+    assert_int_equal(acme_testout_message("[x] [m:l] [pid 1] ", 18), 18);
     /* only notes: the last of them rather than nothing */
     assert_string_equal(acme_testout_why(p, servername),
                         "AH00558: httpd: Could not reliably determine the server's fully "

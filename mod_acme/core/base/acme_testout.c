@@ -59,6 +59,57 @@ static int error_line(const char *line, apr_size_t len)
     return acme_error_tag(line, len);
 }
 
+/* The length of the bracketed group "[...] " at line (len bytes), or 0;
+ * with lead, its text must begin so. */
+static apr_size_t log_group(const char *line, apr_size_t len, const char *lead)
+{
+    apr_size_t i, lead_len = lead ? strlen(lead) : 0;
+
+    if (len < 3 || line[0] != '[' || (lead && (len < 1 + lead_len
+                                               || strncmp(line + 1, lead, lead_len)))) {
+        return 0;
+    }
+    for (i = 1; i + 1 < len && line[i] != '[' && line[i] != '\n'; ++i) {
+        if (line[i] == ']' && line[i + 1] == ' ') {
+            return i + 2;
+        }
+    }
+    return 0;
+}
+
+apr_size_t acme_testout_message(const char *line, apr_size_t len)
+{
+    apr_size_t at, n, i;
+
+    /* [time] */
+    if (!(at = log_group(line, len, NULL))) {
+        return 0;
+    }
+    /* [module:level], the module empty for some of httpd's own */
+    if (!(n = log_group(line + at, len - at, NULL))
+        || !memchr(line + at, ':', n)) {
+        return 0;
+    }
+    at += n;
+    /* [pid P] or [pid P:tid T] */
+    if (!(n = log_group(line + at, len - at, "pid "))) {
+        return 0;
+    }
+    at += n;
+    /* file.c(N): at LogLevel debug (ErrorLogFormat's %7F) */
+    for (i = at; i < len && line[i] != ' ' && line[i] != '('; ++i) {
+    }
+    if (i > at && i < len && line[i] == '(') {
+        for (n = i + 1; n < len && apr_isdigit(line[n]); ++n) {
+        }
+        if (n > i + 1 && n + 2 < len && line[n] == ')' && line[n + 1] == ':'
+            && line[n + 2] == ' ') {
+            at = n + 3;
+        }
+    }
+    return at;
+}
+
 void acme_testout_errors(apr_pool_t *p, const char *output, apr_array_header_t *errors)
 {
     const char *line, *end;
@@ -73,7 +124,10 @@ void acme_testout_errors(apr_pool_t *p, const char *output, apr_array_header_t *
             *last = apr_pstrcat(p, *last, " ", apr_pstrmemdup(p, line, end - line), NULL);
         }
         else if (kind) {
-            APR_ARRAY_PUSH(errors, const char *) = apr_pstrmemdup(p, line, end - line);
+            apr_size_t at = acme_testout_message(line, (apr_size_t)(end - line));
+
+            APR_ARRAY_PUSH(errors, const char *) = apr_pstrmemdup(p, line + at,
+                                                                  end - line - at);
         }
         follow = kind == 2;
     }
@@ -134,7 +188,11 @@ const char *acme_testout_last(apr_pool_t *p, const char *output)
         last = any;
         last_end = any_end;
     }
-    return last ? apr_pstrmemdup(p, last, last_end - last) : NULL;
+    if (!last) {
+        return NULL;
+    }
+    last += acme_testout_message(last, (apr_size_t)(last_end - last));
+    return apr_pstrmemdup(p, last, last_end - last);
 }
 
 const char *acme_testout_why(apr_pool_t *p, const char *output)
