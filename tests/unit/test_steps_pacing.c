@@ -116,6 +116,32 @@ static void test_queue_estimates_stay_in_queue_order(void **state)
     f->driver->active = 0;
 }
 
+/* With every slot busy, a queued name's estimate is the median of the
+ * orders this child finished (not a mean one slow order pulls far off), at
+ * least 1 s (1 s before any has finished: test_second_order_queued_behind_max_parallel). */
+static void test_queue_estimate_is_the_median_order_time(void **state)
+{
+    fixture_t *f = *state;
+    acme_record_t *rec = acme_record_get(f->driver, f->domain->name, 1);
+    static const int took[] = { 2, 3, 60 };
+    int i;
+
+    pace(f, 1, 0, 0);
+    f->driver->active = 1;
+    assert_int_equal(f->driver->order_time, 0);
+    for (i = 0; i < 3; ++i) {
+        acme_job_pace_took(f->driver, SEC(took[i]));
+    }
+    assert_int_equal(f->driver->order_time, SEC(3));
+    assert_int_equal(acme_job_pace_queue(f->driver, rec, f->domain->name, NULL, f->now, f->p), 1);
+    assert_int_equal(rec->queued_at, f->now + SEC(3));
+    acme_job_pace_leave(rec, 0);
+    /* an even count: halfway between the two in the middle */
+    acme_job_pace_took(f->driver, SEC(1));
+    assert_int_equal(f->driver->order_time, SEC(5) / 2);
+    f->driver->active = 0;
+}
+
 /* AcmeMaxParallel 1: while the first order waits for the CA, the second
  * domain sends nothing and shows when it will look again; the run in which
  * the first order ends gives its slot to the second at once, not at the
@@ -452,6 +478,7 @@ int main(void)
 #define STEP_TEST(t) cmocka_unit_test_setup_teardown(t, fixture_setup, fixture_teardown)
         STEP_TEST(test_second_order_queued_behind_max_parallel),
         STEP_TEST(test_queue_estimates_stay_in_queue_order),
+    STEP_TEST(test_queue_estimate_is_the_median_order_time),
         STEP_TEST(test_a_slot_freed_late_in_a_run_is_taken_in_that_run),
         STEP_TEST(test_orders_paced_by_the_ca_limit_across_a_restart),
         STEP_TEST(test_the_bucket_starts_when_the_new_order_is_sent),

@@ -188,11 +188,9 @@ static void job_staged(acme_driver_t *driver, acme_record_t *rec, const acme_dom
     apr_interval_time_t took = acme_core_now(&driver->ctx) - rec->job->started;
 
     /* Only orders this child started: a resumed one's start (from its job
-     * file) includes the restart. Weight 1/8: a few orders move it, one slow
-     * order does not. */
+     * file) includes the restart. */
     if (rec->job->started >= driver->born && took > 0 && took < ACME_ORDER_TIME_MAX) {
-        driver->order_time = driver->order_time
-                             ? driver->order_time + (took - driver->order_time) / 8 : took;
+        acme_job_pace_took(driver, took);
     }
     gate_end(driver, rec, domain, 1, p);
     job_end(driver, rec);

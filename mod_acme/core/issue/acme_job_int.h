@@ -261,9 +261,10 @@ struct acme_driver_t {
                                      * acme_job_pace_order has estimates to mend */
     apr_hash_t *pace_learned;       /* CA URL -> the pace learned from its 429
                                      * (acme_job_pace_learned.c); NULL = unread */
-    apr_interval_time_t order_time; /* moving average of an order's time from its start to
-                                     * its certificate staged (microseconds), 0 = none yet:
-                                     * what AcmeMaxParallel's queue estimates starts by */
+    apr_interval_time_t order_time; /* median of this child's finished orders' times, start
+                                     * to staged (microseconds), 0 = none yet: what
+                                     * AcmeMaxParallel's queue estimates starts by */
+    apr_array_header_t *order_times;/* those times, sorted (acme_job_pace_took) */
     int active;                     /* jobs in flight: counted at each run's start, and
                                      * kept during the run (a job started, a resumed order
                                      * too, or ended), so a slot freed is taken in it */
@@ -329,6 +330,9 @@ void acme_driver_domain_run(acme_driver_t *driver, acme_record_t *rec,
  * slot frees (max_parallel reached) or the CA's bucket refills. */
 apr_time_t acme_job_pace_admit(acme_driver_t *driver, const char *ca_url, apr_time_t now,
                                apr_pool_t *p);
+/* acme_job_pace.c: an order this child started took took (microseconds,
+ * start to staged): driver->order_time becomes the median of all such. */
+void acme_job_pace_took(acme_driver_t *driver, apr_interval_time_t took);
 /* acme_job_pace.c: a name that does not start in this run drops its status
  * activity "queued, starts at T" (that start has passed or no longer holds);
  * keep_place: its place in the queue (rec->queued_at) stays, else it leaves

@@ -25,8 +25,9 @@
 
 #define PACER_FILE ACME_STORE_JOBS "/.pacer.json"
 /* Without a free slot, the shortest estimated start given to a queued name
- * (about AcmeMaxParallel names per recheck, or per order's time as the last
- * orders took when that is longer: acme_driver_t.order_time). The name does not wait for it: a run
+ * (about AcmeMaxParallel names per recheck, or per order's time, the median
+ * of the orders this child finished, when that is longer:
+ * acme_driver_t.order_time). The name does not wait for it: a run
  * in which an order ends and frees a slot looks at the names queued for one
  * (rec->queued_for_slot, acme_driver_run.c), in the order of the
  * configuration, so the queue moves as fast as orders end. A recheck that
@@ -178,7 +179,7 @@ static apr_time_t admit_at(acme_driver_t *driver, const char *ca_url, apr_time_t
     *spacing = burst > 0 && interval > 0 && ca_url ? interval + pace_margin(interval) : 0;
     if (driver->active >= driver->pacing.max_parallel) {
         /* max_parallel orders in flight: about that many start per order's
-         * time (as the last orders took, at least the recheck) */
+         * time (the median of the finished ones, at least the recheck) */
         apr_interval_time_t per = driver->order_time > QUEUE_RECHECK ? driver->order_time
                                                                      : QUEUE_RECHECK;
 
@@ -252,6 +253,28 @@ static pace_queue_t *queue_of(acme_driver_t *driver, const char *ca_url)
                      q);
     }
     return q;
+}
+
+void acme_job_pace_took(acme_driver_t *driver, apr_interval_time_t took)
+{
+    apr_array_header_t *times = driver->order_times;
+    apr_interval_time_t *at;
+    int i, n;
+
+    if (!times) {
+        times = driver->order_times = apr_array_make(driver->pool, 64,
+                                                     sizeof(apr_interval_time_t));
+    }
+    /* sorted as they come: one memmove each, no sort per estimate; the
+     * median, as one slow order (a CA's hiccup) moves a mean far more */
+    apr_array_push(times);
+    at = (apr_interval_time_t *)times->elts;
+    for (i = times->nelts - 1; i > 0 && at[i - 1] > took; --i) {
+    }
+    memmove(at + i + 1, at + i, (size_t)(times->nelts - 1 - i) * sizeof(*at));
+    at[i] = took;
+    n = times->nelts;
+    driver->order_time = n % 2 ? at[n / 2] : (at[n / 2 - 1] + at[n / 2]) / 2;
 }
 
 int acme_job_pace_queue(acme_driver_t *driver, acme_record_t *rec, const char *domain_name,
