@@ -48,6 +48,11 @@ void acmectl_vprintf(FILE *out, const char *fmt, va_list ap);
  * name keeps to one line and one cell of a table. name itself (the same
  * pointer) when nothing needed escaping; NULL for NULL. */
 const char *acmectl_name(apr_pool_t *p, const char *name);
+/* A name as the user typed it on the command line (show, renew, revoke,
+ * import --name), as the store names it: ASCII letters in lower case, since
+ * DNS names are case-insensitive and the store's names are all lower case
+ * (acme_name_store_key). A copy from p; NULL for NULL. */
+const char *acmectl_name_arg(apr_pool_t *p, const char *arg);
 /* RFC 3339 UTC, "-" for 0. */
 const char *acmectl_time(apr_pool_t *p, apr_time_t t);
 #endif

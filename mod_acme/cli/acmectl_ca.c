@@ -137,7 +137,7 @@ static int revoke_args(acmectl_t *ctl, int argc, const char *const *argv, revoke
             return ACMECTL_USAGE;
         }
         else {
-            r->name = argv[i];
+            r->name = acmectl_name_arg(ctl->pool, argv[i]);
         }
     }
     if (!r->name) {

@@ -532,7 +532,7 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
         return ACMECTL_USAGE;
     }
     configured = acmectl_view_configured(ctl, p, &since);
-    v = acmectl_view_load(ctl, p, apr_pstrdup(p, argv[1]), configured);
+    v = acmectl_view_load(ctl, p, acmectl_name_arg(p, argv[1]), configured);
     if (!v->config && !v->status && !v->has_live && !v->staged && !v->rejected
         && !v->live_version) {
         acmectl_error(ctl, "no domain '%s' in %s", acmectl_name(p, v->name), acme_store_dir(ctl->store));
@@ -721,7 +721,7 @@ int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
             force = 1;
         }
         else if (!name && argv[i][0] != '-') {
-            name = argv[i];
+            name = acmectl_name_arg(p, argv[i]);
         }
         else {
             name = NULL;

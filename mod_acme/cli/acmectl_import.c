@@ -399,10 +399,10 @@ int acmectl_cmd_import(acmectl_t *ctl, int argc, const char *const *argv)
             yes = 1;
         }
         else if (!strcmp(argv[i], "--name") && i + 1 < argc) {
-            name = apr_pstrdup(p, argv[++i]);
+            name = acmectl_name_arg(p, argv[++i]);
         }
         else if (!strncmp(argv[i], "--name=", 7)) {
-            name = apr_pstrdup(p, argv[i] + 7);
+            name = acmectl_name_arg(p, argv[i] + 7);
         }
         else if (argv[i][0] != '-' && !dir) {
             dir = argv[i];
@@ -422,11 +422,7 @@ int acmectl_cmd_import(acmectl_t *ctl, int argc, const char *const *argv)
         return ACMECTL_FAIL;
     }
     if (!name) {
-        char *c;
-        name = apr_pstrdup(p, src.dir_name);
-        for (c = (char *)name; *c; ++c) {
-            *c = (char)apr_tolower(*c);
-        }
+        name = acmectl_name_arg(p, src.dir_name);
     }
     if ((rv = acme_store_read_at(p, AT_FDCWD, resolved(p, src.cert_path), IMPORT_FILE_MAX, &cert_pem, &cert_len))
         != APR_SUCCESS

@@ -61,6 +61,19 @@ const char *acmectl_time(apr_pool_t *p, apr_time_t t)
     return t == 0 ? "-" : acme_time_rfc3339(p, t);
 }
 
+const char *acmectl_name_arg(apr_pool_t *p, const char *arg)
+{
+    char *name = arg ? apr_pstrdup(p, arg) : NULL, *c;
+
+    /* ASCII only: a store name is never anything else (an IDN is A-labels) */
+    for (c = name; c && *c; ++c) {
+        if (*c >= 'A' && *c <= 'Z') {
+            *c = (char)(*c - 'A' + 'a');
+        }
+    }
+    return name;
+}
+
 const char *acmectl_name(apr_pool_t *p, const char *name)
 {
     apr_size_t len;

@@ -408,3 +408,47 @@ def test_check_reports_a_wrong_config_an_empty_archive_and_a_bad_activation_file
     assert "rm '%s'" % os.path.join(store, "activation.json") in act[0], r.stdout
     doc = json.loads(acmectl(store, "--json", "check").stdout)
     assert not doc["ok"] and len(doc["problems"]) == len(problems), doc
+
+
+def test_a_name_in_upper_case_is_the_same_name(tmp_path, pebble, unique):
+    """DNS names are case-insensitive and the store's names are lower case:
+    show, renew, revoke and import --name fold the name they are given, so
+    A.EXAMPLE.ORG is a.example.org (renew names config/a.example.org.json,
+    never an upper-case file)."""
+    name = unique("case")
+    store = imported_store(tmp_path, pebble, name)
+    shouted = name.upper()
+    mixed = "".join(c.upper() if i % 2 else c for i, c in enumerate(name))
+    for typed in (shouted, mixed):
+        r = acmectl(store, "show", typed)
+        assert r.returncode == 0 and "no domain" not in r.stdout + r.stderr, r.stdout + r.stderr
+        doc = json.loads(acmectl(store, "--json", "show", typed).stdout)
+        assert doc["name"] == name, doc
+    # renew: the configured domain is found (config/<name>.json, as httpd writes it)
+    os.makedirs(os.path.join(store, "config"), exist_ok=True)
+    with open(os.path.join(store, "config", name + ".json"), "w") as f:
+        json.dump({"name": name, "names": [name], "ca_urls": [pebble.directory_url]}, f)
+    r = acmectl(store, "renew", shouted)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "renewal of %s requested" % name in out and shouted not in out, out
+    assert os.path.exists(os.path.join(store, "jobs", name + ".renew"))
+    r = acmectl(store, "--json", "renew", mixed)
+    assert json.loads(r.stdout)["name"] == name, r.stdout + r.stderr
+    # a name with no configuration: the message names the lower-case file
+    r = acmectl(store, "renew", "NOPE." + shouted)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "config/nope.%s.json" % name in r.stderr and "NOPE" not in r.stderr, r.stderr
+    # revoke finds the live certificate (then the CA refuses a self-signed one)
+    r = acmectl(store, "revoke", mixed)
+    out = r.stdout + r.stderr
+    assert "has no live certificate" not in out and mixed not in out, out
+    # import --name: stored under the lower-case name
+    other = unique("casei")
+    cert, key = self_signed(str(tmp_path), other)
+    r = acmectl(store, "import", "--yes", "--name", other.upper(),
+                md_domain(str(tmp_path / "md2"), other, cert, key, pebble.directory_url))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert os.path.islink(os.path.join(store, "domains", other)), os.listdir(
+        os.path.join(store, "domains"))
+    assert not os.path.lexists(os.path.join(store, "domains", other.upper()))
