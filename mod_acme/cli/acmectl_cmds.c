@@ -38,6 +38,14 @@ static void set_opt_str(json_t *obj, const char *key, const char *value)
     json_object_set_new(obj, key, value ? json_string(value) : json_null());
 }
 
+/* Is a staged certificate of v waiting for an automatic restart that was
+ * refused (jobs/.restart-refused.json)? With AcmeActivation manual nothing
+ * automatic is meant: no. */
+static int restart_refused(const domain_view_t *v)
+{
+    return v->refused && v->staged && v->activation != ACME_ACTIVATION_MANUAL;
+}
+
 static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
 {
     json_t *obj = json_object(), *cert = json_null(), *status;
@@ -71,6 +79,12 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
     json_object_set_new(obj, "activation_held_until", v->held_until
                         ? json_string(acmectl_time(p, v->held_until)) : json_null());
     json_object_set_new(obj, "refusals", json_integer(v->refusals));
+    /* the status page's restart_refused (schema 16), shown when list and
+     * show say "restart refused" */
+    json_object_set_new(obj, "restart_refused", restart_refused(v)
+                        ? json_pack("{s:s, s:s}", "at", acmectl_time(p, v->refused->at),
+                                    "why", v->refused->why ? v->refused->why : "")
+                        : json_null());
     if (v->has_live) {
         cert = json_object();
         json_object_set_new(cert, "not_after", json_string(acmectl_time(p, v->live.not_after)));
@@ -335,8 +349,7 @@ static void list_table(acmectl_t *ctl, apr_pool_t *p, const apr_array_header_t *
 
         row[0] = acmectl_name(p, v->name);
         /* a refused restart shows in the list; show gives its why */
-        row[1] = v->refused && v->staged && v->activation != ACME_ACTIVATION_MANUAL
-                 ? "staged, restart refused" : v->state;
+        row[1] = restart_refused(v) ? "staged, restart refused" : v->state;
         row[2] = v->has_live ? acmectl_time(p, v->live.not_after) : "-";
         row[3] = v->renew_at ? acmectl_time(p, v->renew_at) : "-";
         row[4] = next_action_of(p, v, 0);

@@ -452,3 +452,55 @@ def test_a_name_in_upper_case_is_the_same_name(tmp_path, pebble, unique):
     assert os.path.islink(os.path.join(store, "domains", other)), os.listdir(
         os.path.join(store, "domains"))
     assert not os.path.lexists(os.path.join(store, "domains", other.upper()))
+
+
+def refused_restart(store, name, why="AH00526: Syntax error on line 2 of /etc/x.conf: "
+                    "Invalid command 'Bad'"):
+    """A certificate of name staged (no config/: not checked) and the
+    record of the automatic restart the configuration test refused, as the
+    parent writes it (jobs/.restart-refused.json); the record."""
+    live = os.path.join(store, "domains", name)
+    staging = os.path.join(store, "staging", name)
+    os.makedirs(staging, exist_ok=True)
+    shutil.copy(os.path.join(live, "cert.pem"), os.path.join(staging, "cert.pem"))
+    with open(os.path.join(staging, "ready"), "w") as f:
+        f.write("1\n")
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    rec = {"at": rfc3339(now - datetime.timedelta(seconds=30)),
+           "retry_at": rfc3339(now + datetime.timedelta(seconds=270)), "why": why,
+           "names": [name]}
+    os.makedirs(os.path.join(store, "jobs"), exist_ok=True)
+    with open(os.path.join(store, "jobs", ".restart-refused.json"), "w") as f:
+        json.dump(rec, f)
+    return rec
+
+
+def test_show_json_has_the_refused_restart_as_the_status_page(tmp_path, pebble, unique):
+    """acmectl --json show (and list) carry restart_refused, {at, why} as
+    the status page's (schema 16), null when no restart was refused; the
+    manual page documents it."""
+    name = unique("refjson")
+    store = imported_store(tmp_path, pebble, name)
+    doc = json.loads(acmectl(store, "--json", "show", name).stdout)
+    assert doc["restart_refused"] is None, doc
+    rec = refused_restart(store, name)
+    doc = json.loads(acmectl(store, "--json", "show", name).stdout)
+    assert doc["staged"] and doc["restart_refused"] == {"at": rec["at"], "why": rec["why"]}, doc
+    listed = json.loads(acmectl(store, "--json", "list").stdout)
+    row = [d for d in (listed["domains"] if isinstance(listed, dict) else listed)
+           if d["name"] == name][0]
+    assert row["restart_refused"] == doc["restart_refused"], row
+    # the same shape as the status page's
+    with open(SCHEMA) as f:
+        schema = json.load(f)
+    page = schema["$defs"]["domain"]["properties"]["restart_refused"]
+    shape = [s for s in page["oneOf"] if s.get("type") == "object"][0]
+    assert set(doc["restart_refused"]) == set(shape["required"]) == set(shape["properties"])
+    with open(MAN) as f:
+        man = f.read()
+    assert "restart_refused" in man, "docs/acmectl.1 does not document restart_refused"
+    # with AcmeActivation manual nothing automatic is refused
+    with open(os.path.join(store, "activation-mode.json"), "w") as f:
+        json.dump({"activation": "manual"}, f)
+    doc = json.loads(acmectl(store, "--json", "show", name).stdout)
+    assert doc["restart_refused"] is None, doc

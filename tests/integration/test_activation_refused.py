@@ -98,6 +98,8 @@ def assert_said(httpd, name, rec, why_words):
     assert "staged, restart refused" in row and rec["retry_at"] in row, row
     d = refused_status(httpd, name)
     assert d["restart_refused"] == {"at": rec["at"], "why": rec["why"]}, d
+    shown = httpd.acmectl("--store", httpd.store, "--json", "show", name)
+    assert json.loads(shown.stdout)["restart_refused"] == d["restart_refused"], shown.stdout
     assert d["next_action"] == rec["retry_at"], d
     assert "the test runs again at %s" % rec["retry_at"] in d["next_action_text"], d
     assert all(w in d["next_action_text"] for w in why_words), d
