@@ -3,6 +3,7 @@
  * the User's staging/ area. Read only; walks by descriptor, never following
  * a link the child may have planted. */
 #include <dirent.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
@@ -289,6 +290,11 @@ static void check_configs(check_t *c)
     }
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* activation.json: the held restart, {"restart_at", "names"} (acme_store_restart.h). */
 static void check_activation(check_t *c)
 {
@@ -313,6 +319,33 @@ static void check_activation(check_t *c)
                           : json_is_array(doc) ? "a JSON list"
                           : !json_is_object(doc) ? "not a JSON object"
                           : "no valid restart_at or names", path);
+}
+
+/* jobs/.restart-refused.json: the automatic restart that would make the
+ * staged certificates live was refused, as show and list say; until the
+ * configuration passes its test nothing staged goes live. */
+static void check_restart_refused(check_t *c)
+{
+    acme_store_refusal_t refused;
+    apr_array_header_t *names = apr_array_make(c->p, 4, sizeof(const char *));
+    apr_hash_index_t *hi;
+
+    if (!acme_store_restart_refused_read(c->ctl->store, c->p, &refused)) {
+        return;
+    }
+    for (hi = apr_hash_first(c->p, refused.names); hi; hi = apr_hash_next(hi)) {
+        APR_ARRAY_PUSH(names, const char *) = acmectl_name(c->p, apr_hash_this_key(hi));
+    }
+    qsort(names->elts, (size_t)names->nelts, sizeof(const char *), cmp_names);
+    acmectl_check_problem(c, "%s: the automatic restart that makes the staged certificate%s of "
+                          "%s live was refused at %s: the configuration fails its test: %s; "
+                          "nothing staged goes live until it passes (tested again at %s) (fix: "
+                          "fix the configuration error (the error log has the test's whole "
+                          "output), then 'apachectl configtest' and 'apachectl "
+                          "graceful')", ACME_STORE_RESTART_REFUSED, names->nelts == 1 ? "" : "s",
+                          apr_array_pstrcat(c->p, names, ','), acmectl_time(c->p, refused.at),
+                          refused.why && *refused.why ? refused.why : "(no error line)",
+                          acmectl_time(c->p, refused.retry_at));
 }
 
 /* At most this many lines about staging/, then one with the count: the
@@ -559,6 +592,7 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
     check_configs(&c);
     acmectl_check_archive(&c);
     check_activation(&c);
+    check_restart_refused(&c);
     check_json_files(&c, ACME_STORE_STATUS);
     check_domains(&c);
     if (apr_stat(&finfo, acme_store_path(ctl->store, c.p, ACME_STORE_FALLBACK_CERT),

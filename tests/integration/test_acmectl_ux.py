@@ -504,3 +504,27 @@ def test_show_json_has_the_refused_restart_as_the_status_page(tmp_path, pebble, 
         json.dump({"activation": "manual"}, f)
     doc = json.loads(acmectl(store, "--json", "show", name).stdout)
     assert doc["restart_refused"] is None, doc
+
+
+def test_check_says_the_automatic_restart_was_refused_and_what_to_do(tmp_path, pebble, unique):
+    """A refused automatic restart (jobs/.restart-refused.json), which show
+    and list tell, is a problem check names: the certificates waiting, the
+    test's error line, when it runs again and the fix (the configuration
+    error, then apachectl configtest and apachectl graceful)."""
+    name = unique("refcheck")
+    store = imported_store(tmp_path, pebble, name)
+    rec = refused_restart(store, name)
+    r = acmectl(store, "check")
+    assert r.returncode == 1, r.stdout + r.stderr
+    lines = [l for l in r.stdout.splitlines() if l.startswith("problem: jobs/.restart-refused")]
+    assert len(lines) == 1, r.stdout
+    line = lines[0]
+    assert name in line and rec["why"] in line and rec["at"] in line \
+        and rec["retry_at"] in line, line
+    assert "fix the configuration error" in line and "'apachectl configtest'" in line \
+        and "'apachectl graceful'" in line, line
+    doc = json.loads(acmectl(store, "--json", "check").stdout)
+    assert not doc["ok"] and any(rec["why"] in p for p in doc["problems"]), doc
+    os.remove(os.path.join(store, "jobs", ".restart-refused.json"))
+    r = acmectl(store, "check")
+    assert "restart-refused" not in r.stdout, r.stdout
