@@ -528,3 +528,30 @@ def test_check_says_the_automatic_restart_was_refused_and_what_to_do(tmp_path, p
     os.remove(os.path.join(store, "jobs", ".restart-refused.json"))
     r = acmectl(store, "check")
     assert "restart-refused" not in r.stdout, r.stdout
+
+
+def test_a_copied_version_in_place_of_the_live_link_is_one_problem(tmp_path, pebble, unique):
+    """domains/NAME a real directory (a copy of the live version, as cp -r
+    leaves it) is one bad entry of domains/: one check line, one fix (the
+    graceful restart that sets it aside, or its removal), not a line per
+    file in it; a file there is one line too, even one another user owns."""
+    name = unique("copied")
+    store = imported_store(tmp_path, pebble, name)
+    live = os.path.join(store, "domains", name)
+    version = os.path.realpath(live)
+    os.remove(live)
+    shutil.copytree(version, live)
+    other = unique("plainfile")
+    with open(os.path.join(store, "domains", other), "w") as f:
+        f.write("not a link\n")
+    os.chown(os.path.join(store, "domains", other), 65534, -1)
+    r = acmectl(store, "check")
+    assert r.returncode == 1, r.stdout + r.stderr
+    problems = [l for l in r.stdout.splitlines() if l.startswith("problem: ")]
+    for n in (name, other):
+        about = [l for l in problems if "domains/" + n in l]
+        assert len(about) == 1, (n, problems)
+        assert about[0].count("(fix") == 1, about[0]
+    assert "rm '%s" % os.path.join(live, "") not in r.stdout, r.stdout
+    doc = json.loads(acmectl(store, "--json", "check").stdout)
+    assert len(doc["problems"]) == len(problems), doc
