@@ -44,9 +44,21 @@ static const char *type_text(mode_t type)
            : "a special file";
 }
 
+/* acme_store_made_files of the directory holding relpath: what mod_acme
+ * writes beside it, when it keeps files there (keys/<name>/,
+ * archive/<name>/<version>/); else NULL. */
+static const char *made_files_of_parent(apr_pool_t *p, const char *relpath)
+{
+    const char *slash = strrchr(relpath, '/');
+
+    return slash ? acme_store_made_files(apr_pstrndup(p, relpath, (apr_size_t)(slash - relpath)))
+                 : NULL;
+}
+
 void acmectl_check_made(check_t *c, const char *relpath, const struct stat *st)
 {
     int made = acme_store_made_type(relpath);
+    const char *files;
     mode_t type = st->st_mode & S_IFMT;
     const char *path = acmectl_name(c->p, acme_store_path(c->ctl->store, c->p, relpath));
     const char *name = entry_name(c->p, relpath);
@@ -67,10 +79,18 @@ void acmectl_check_made(check_t *c, const char *relpath, const struct stat *st)
                                   "served looks wrong)", path, acmectl_name(c->p, target), path,
                                   name, name);
         }
+        else if (made == -1 && !S_ISDIR(type) && (files = made_files_of_parent(c->p, relpath))) {
+            acmectl_check_problem(c, "%s: %s mod_acme never writes there (it writes only %s in "
+                                  "%s); nothing of mod_acme's reads it (fix: look at it, then "
+                                  "remove it: rm '%s')", path, type_text(type), files,
+                                  acmectl_name(c->p, apr_pstrndup(c->p, relpath, (apr_size_t)(
+                                      strrchr(relpath, '/') - relpath))), path);
+        }
         else {
             acmectl_check_problem(c, "%s: %s where mod_acme keeps %s; nothing of mod_acme's "
                                   "reads it (fix: look at it, then remove it: rm %s'%s')", path,
-                                  type_text(type), made == -1 ? "nothing"
+                                  type_text(type), made == -1
+                                  ? (made_files_of_parent(c->p, relpath) ? "only files" : "nothing")
                                   : S_ISDIR((mode_t)made) ? "only directories" : "only files",
                                   S_ISDIR(type) ? "-r " : "", path);
         }

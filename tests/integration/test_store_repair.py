@@ -380,3 +380,40 @@ def test_a_domain_whose_name_holds_broken_is_a_domain(tmp_path, pebble, unique):
     assert not [l for l in lines if l.startswith("domains/%s: " % name)], out
     r = acmectl(store, "--json", "list", "--all")
     assert [d["name"] for d in json.loads(r.stdout)] == [name], r.stdout
+
+
+def test_check_reports_files_mod_acme_never_writes_in_keys_and_versions(tmp_path, pebble,
+                                                                        unique):
+    """keys/NAME/ holds only <id>.key and refused.json, a version directory
+    only cert.pem, privkey.pem, meta.json and revoked.json: any other file
+    there (a backup, a fullchain.pem of another tool) is named with what
+    mod_acme writes there and its rm; check removes nothing."""
+    name = unique("junk")
+    store = imported_store(tmp_path, pebble, name)
+    version = harness.live_version(store, name)
+    keys = os.path.join(store, "keys", name)
+    os.makedirs(keys, mode=0o700, exist_ok=True)
+    good = [os.path.join(keys, "0123abcd.key"), os.path.join(keys, "refused.json"),
+            os.path.join(version, "revoked.json")]
+    junk = [os.path.join(keys, "0123abcd.key.bak"), os.path.join(keys, "notes.txt"),
+            os.path.join(version, "fullchain.pem"), os.path.join(version, "cert.pem~")]
+    for path in good + junk:
+        with open(path, "w") as f:
+            f.write("{}\n")
+        os.chmod(path, 0o600)
+    rc, lines, out = problems(store)
+    for path in good:
+        assert not [l for l in lines if l.startswith(path + ": ")], (path, out)
+    for path in junk:
+        found = [l for l in lines if l.startswith(path + ": ")]
+        assert len(found) == 1, (path, out)
+        assert "a file mod_acme never writes there" in found[0], found[0]
+        assert "(fix: look at it, then remove it: rm '%s')" % path in found[0], found[0]
+        assert os.path.exists(path)
+    assert "it writes only <id>.key (its keys) and refused.json in keys/%s)" % name in out, out
+    assert "it writes only cert.pem, privkey.pem, meta.json and revoked.json in archive/%s/%s)" \
+        % (name, os.path.basename(version)) in out, out
+    for path in junk:
+        os.remove(path)
+    rc, lines, out = problems(store)
+    assert not [l for l in lines if "never writes there" in l], out

@@ -416,6 +416,21 @@ static void test_made_type(void **state)
     assert_int_equal(acme_store_made_type("keys/a.org"), S_IFDIR);
     assert_int_equal(acme_store_made_type("keys/a.org/k1.key"), S_IFREG);
     assert_int_equal(acme_store_made_type("keys/a.org/k1.key/x"), -1);
+    /* at the level of files, only the names mod_acme writes there */
+    assert_int_equal(acme_store_made_type("keys/a.org/refused.json"), S_IFREG);
+    assert_int_equal(acme_store_made_type("keys/a.org/notes.txt"), -1);
+    assert_int_equal(acme_store_made_type("keys/a.org/.key"), -1);
+    assert_int_equal(acme_store_made_type("keys/a.org/privkey.pem"), -1);
+    assert_int_equal(acme_store_made_type("archive/a.org/v/privkey.pem"), S_IFREG);
+    assert_int_equal(acme_store_made_type("archive/a.org/v/meta.json"), S_IFREG);
+    assert_int_equal(acme_store_made_type("archive/a.org/v/revoked.json"), S_IFREG);
+    assert_int_equal(acme_store_made_type("archive/a.org/v/fullchain.pem"), -1);
+    assert_int_equal(acme_store_made_type("archive/a.org/v/cert.pem~"), -1);
+    assert_non_null(acme_store_made_files("keys/a.org"));
+    assert_non_null(acme_store_made_files("archive/a.org/v"));
+    assert_null(acme_store_made_files("archive/a.org"));
+    assert_null(acme_store_made_files("keys"));
+    assert_null(acme_store_made_files("staging/a.org"));
     assert_int_equal(acme_store_made_type("domains/a.org"), S_IFLNK);
     assert_int_equal(acme_store_made_type("domains/a.org/cert.pem"), -1);
     /* the child's areas, config/, the top's files: judged elsewhere */

@@ -97,6 +97,56 @@ int acme_store_dir_repaired(const char *relpath)
     return ACME_STORE_DIR_REPAIRED_NEVER;
 }
 
+/* The files mod_acme writes in keys/<name>/ and archive/<name>/<version>/
+ * (the last level of acme_store_repaired_levels), as the store layout
+ * lists them (acme_store_paths.h). */
+static const char *const version_files[] = { ACME_STORE_CERT_FILE, ACME_STORE_KEY_FILE,
+                                             ACME_STORE_META_FILE, ACME_STORE_REVOKED_FILE,
+                                             NULL };
+
+/* Is file (a name, no slash) one mod_acme writes in the directory of tree
+ * top (keys or archive) at the level of files? A write's temp file is not
+ * told here: acmectl check tells it first (acme_store_is_temp_name), with
+ * its age. */
+static int made_file(const char *top, const char *file)
+{
+    apr_size_t len = strlen(file);
+    int i;
+
+    if (!strcmp(top, ACME_STORE_KEYS)) {
+        /* <id>.key (acme_store_rel_key), refused.json (acme_store_rel_refused) */
+        return !strcmp(file, "refused.json") || (len > 4 && file[0] != '.'
+                                                 && !strcmp(file + len - 4, ".key"));
+    }
+    for (i = 0; version_files[i]; ++i) {
+        if (!strcmp(file, version_files[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *acme_store_made_files(const char *relpath)
+{
+    const char *slash = strchr(relpath, '/'), *s;
+    apr_size_t len = slash ? (apr_size_t)(slash - relpath) : 0;
+    int levels = 0;
+
+    for (s = slash; s; s = strchr(s + 1, '/')) {
+        levels++;
+    }
+    if (len == sizeof(ACME_STORE_KEYS) - 1 && !strncmp(relpath, ACME_STORE_KEYS, len)) {
+        return levels == acme_store_repaired_levels(ACME_STORE_KEYS) - 1
+               ? "<id>.key (its keys) and refused.json" : NULL;
+    }
+    if (len == sizeof(ACME_STORE_ARCHIVE) - 1 && !strncmp(relpath, ACME_STORE_ARCHIVE, len)) {
+        return levels == acme_store_repaired_levels(ACME_STORE_ARCHIVE) - 1
+               ? ACME_STORE_CERT_FILE ", " ACME_STORE_KEY_FILE ", " ACME_STORE_META_FILE
+                 " and " ACME_STORE_REVOKED_FILE : NULL;
+    }
+    return NULL;
+}
+
 int acme_store_made_type(const char *relpath)
 {
     const char *slash = strchr(relpath, '/'), *s;
@@ -122,7 +172,10 @@ int acme_store_made_type(const char *relpath)
     if ((made = acme_store_repaired_levels(top)) == 0) {
         return 0;
     }
-    return levels < made ? S_IFDIR : levels == made ? S_IFREG : -1;
+    if (levels == made) {
+        return made_file(top, strrchr(relpath, '/') + 1) ? S_IFREG : -1;
+    }
+    return levels < made ? S_IFDIR : -1;
 }
 
 const char *acme_store_rel_account(apr_pool_t *p, const char *ca_id, const char *file)

@@ -64,13 +64,22 @@ int acme_store_repaired_levels(const char *top);
  * leading or trailing slash), by its level below the top-level directory:
  * S_IFDIR for the top-level directories and, in keys/ and archive/, above
  * acme_store_repaired_levels (keys/<name>, archive/<name>/<version>);
- * S_IFREG at that level (the files in them); S_IFLNK for domains/<name>;
- * -1 where mod_acme makes nothing at all (below those files, below a link);
+ * S_IFREG at that level for the files mod_acme writes there (keys/<name>/:
+ * <id>.key, refused.json; archive/<name>/<version>/: cert.pem, privkey.pem,
+ * meta.json, revoked.json; a write's temp file is the caller's to tell
+ * apart first, acme_store_is_temp_name); S_IFLNK
+ * for domains/<name>; -1 where mod_acme makes nothing at all (any other
+ * name at that level, below those files, below a link);
  * 0 where it is not told here (the child's areas, config/, the top's files:
  * their own checks judge them). Anything of another type is not mod_acme's
  * and nothing of mod_acme's reads it, but for a link, which whoever reads
  * the directory follows. */
 int acme_store_made_type(const char *relpath);
+/* For a directory relpath in which mod_acme keeps files (keys/<name>,
+ * archive/<name>/<version>), the files it writes there in words, for a
+ * message ("cert.pem, privkey.pem, meta.json and revoked.json"); NULL for
+ * any other. Static text. */
+const char *acme_store_made_files(const char *relpath);
 
 /* The store layout, relative to AcmeStoreDir.  <name> is a domain's store
  * name (acme_name_store_key), <ca-id> acme_store_ca_id of a CA's directory
