@@ -70,6 +70,9 @@ static void dir_mode(check_t *c, const char *relpath, mode_t mode)
         return;
     }
     path = acme_store_path(c->ctl->store, c->p, relpath);
+    if (acme_store_dir_repaired(relpath) != ACME_STORE_DIR_REPAIRED_NEVER) {
+        APR_ARRAY_PUSH(c->sets_back, int) = c->problems->nelts;
+    }
     switch (acme_store_dir_repaired(relpath)) {
     case ACME_STORE_DIR_REPAIRED_START:
         when = "httpd sets it back at its next start or graceful restart (fix now";
@@ -97,22 +100,60 @@ static void dir_mode(check_t *c, const char *relpath, mode_t mode)
                             "what looks wrong" : "");
 }
 
+const char *acmectl_check_chown(check_t *c)
+{
+    return c->owner == 0 ? "chown root:root" : apr_psprintf(c->p, "chown %ld", (long)c->owner);
+}
+
+static int dir_foreign(const check_t *c, const char *relpath, const struct stat *st)
+{
+    return st->st_uid != c->owner && !acme_store_child_area(relpath);
+}
+
 /* Root's directories (all but the child's, acme_store_paths.h) belong to
  * the owner of the store's directory (root): another owner can replace the
- * certificates and keys in them, whatever their mode. */
+ * certificates and keys in them, whatever their mode. httpd never changes
+ * an owner nor, then, the mode: it refuses to start (as configtest fails)
+ * while one it checks (acme_store_dir_repaired) is so owned; one line gives
+ * the whole fix, the chown and the chmod to the documented mode. */
 static void dir_owner(check_t *c, const char *relpath, const struct stat *st)
 {
+    mode_t want = acme_store_dir_perms_for(relpath) == ACME_STORE_PRIVATE_DIR_PERMS ? 0700 : 0755;
+    int checked = acme_store_dir_repaired(relpath) != ACME_STORE_DIR_REPAIRED_NEVER;
     const char *path;
 
-    if (st->st_uid == c->owner || acme_store_child_area(relpath)) {
+    if (!dir_foreign(c, relpath, st)) {
         return;
     }
+    c->foreign += checked;
     path = acme_store_path(c->ctl->store, c->p, relpath);
     acmectl_check_problem(c, "%s: directory is owned by uid %ld, not by uid %ld, which owns the "
-                          "store and alone writes here: its owner can replace the certificates and "
-                          "keys in it (fix: chown %ld '%s', then check the certificates: 'acmectl "
-                          "show NAME', and renew what looks wrong)", path, (long)st->st_uid,
-                          (long)c->owner, (long)c->owner, path);
+                          "store and alone writes here%s: its owner can replace the certificates and keys in it%s; httpd never "
+                          "changes an owner, nor this directory's mode while it has another "
+                          "owner (fix: %s '%s' && chmod %04o '%s', then 'acmectl check' and "
+                          "check the certificates: 'acmectl show NAME', and renew what looks "
+                          "wrong)", path, (long)st->st_uid, (long)c->owner,
+                          (st->st_mode & 0777 & ~want)
+                          ? apr_psprintf(c->p, ", and has mode %04o (documented: %04o)",
+                                         (unsigned)(st->st_mode & 07777), (unsigned)want) : "",
+                          checked ? ", so httpd refuses to start while it is (configtest fails, "
+                          "apachectl graceful is refused)" : "",
+                          acmectl_check_chown(c), path, (unsigned)want, path);
+}
+
+/* A mode httpd sets back at its next start is set back only once it starts:
+ * never while a directory of root's has another owner. */
+static void sets_back_qualify(check_t *c)
+{
+    int i;
+
+    for (i = 0; c->foreign && i < c->sets_back->nelts; ++i) {
+        const char **line = &APR_ARRAY_IDX(c->problems, APR_ARRAY_IDX(c->sets_back, i, int),
+                                           const char *);
+
+        *line = apr_pstrcat(c->p, *line, "; but httpd does not start while a directory of "
+                            "root's has another owner (see its line): fix that first", NULL);
+    }
 }
 
 /* The store's own directory: httpd refuses a store others can write to
@@ -173,8 +214,12 @@ static void check_entry(void *baton, int dirfd, const char *name, const struct s
         check_walk_t sub = { c, child };
 
         acmectl_check_made(c, child, st);
-        dir_mode(c, child, st->st_mode);
-        dir_owner(c, child, st);
+        if (dir_foreign(c, child, st)) {
+            dir_owner(c, child, st);      /* its mode too: one line, one fix */
+        }
+        else {
+            dir_mode(c, child, st->st_mode);
+        }
         if (depth > 0) {
             acme_store_walk_subdir(dirfd, name, depth - 1, check_entry, &sub);
         }
@@ -586,11 +631,14 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
     c.orders = json_array();
     acme_json_pool_owned(c.p, c.orders);
     c.owner = geteuid();
+    c.foreign = 0;
+    c.sets_back = apr_array_make(c.p, 4, sizeof(int));
     check_top(&c);
     check_tree(&c, "", 0);
     for (i = 0; areas[i]; ++i) {
         check_tree(&c, areas[i], 3);
     }
+    sets_back_qualify(&c);
     acmectl_check_live_links(&c);
     check_staging(&c);
     check_json_files(&c, ACME_STORE_CONFIG);

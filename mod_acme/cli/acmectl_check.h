@@ -16,7 +16,16 @@ typedef struct check_t {
     json_t *failing;                 /* certificates whose attempts fail (not problems) */
     json_t *orders;                  /* orders in progress (jobs/<name>.json) */
     uid_t owner;                     /* the owner of the store's directory */
+    int foreign;                     /* directories of root's another user owns, which
+                                      * httpd refuses to start with */
+    apr_array_header_t *sets_back;   /* int: problems saying httpd sets a mode back at
+                                      * its next start, qualified when foreign */
 } check_t;
+
+/* "chown root:root" for a store root owns, else "chown UID": the owner the
+ * store's directories of root's must have, as httpd's message gives it. From
+ * c->p. */
+const char *acmectl_check_chown(check_t *c);
 
 /* Adds one problem line to c->problems (printf format, formatted in c->p);
  * each says what to do. Returns nothing. */

@@ -99,14 +99,22 @@ void acmectl_check_made(check_t *c, const char *relpath, const struct stat *st)
         int stray = made == -1 || (made > 0 && (mode_t)made != type);
         int in_keys = !strncmp(relpath, ACME_STORE_KEYS "/", sizeof(ACME_STORE_KEYS "/") - 1);
 
+        /* a file's documented mode (the store table): keys 0600, the rest
+         * 0644; never a chmod of a link, which would follow it */
+        const char *base = strrchr(relpath, '/') ? strrchr(relpath, '/') + 1 : relpath;
+        int secret = in_keys || !strcmp(base, ACME_STORE_KEY_FILE);
+        const char *fix = stray ? apr_psprintf(c->p, "rm '%s'", path)
+                        : apr_psprintf(c->p, "rm it if mod_acme did not write it, else chown -h "
+                                       "%ld '%s'%s", (long)c->owner, path, S_ISREG(type)
+                                       ? apr_psprintf(c->p, " && chmod %s '%s'",
+                                                      secret ? "0600" : "0644", path) : "");
+
         acmectl_check_problem(c, "%s: %s owned by uid %ld, not by uid %ld, which owns the store "
-                              "and alone writes here: its owner can change it%s (fix: %s '%s', "
+                              "and alone writes here: its owner can change it%s (fix: %s, "
                               "find out how it came there, then 'acmectl show %s' and 'acmectl "
                               "renew %s' if what is served looks wrong)", path, type_text(type),
                               (long)st->st_uid, (long)c->owner, in_keys ? " and read the key" : "",
-                              stray ? "rm" : apr_psprintf(c->p, "rm it if mod_acme did not write "
-                                                          "it, else chown -h %ld", (long)c->owner),
-                              path, name, name);
+                              fix, name, name);
     }
 }
 

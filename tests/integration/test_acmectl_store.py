@@ -345,3 +345,48 @@ def test_global_options_may_follow_the_command(tmp_path, pebble, unique):
         == [name]
     p = run([acmectl_path(), "list", "--store"], timeout=30)
     assert p.returncode == 2 and "--store" in p.stderr, (p.returncode, p.stderr)
+
+
+def test_check_of_a_directory_another_user_owns_says_httpd_refuses_and_the_whole_fix(
+        tmp_path, pebble, unique):
+    """keys/ owned by nobody at 0755: httpd refuses to start while it is
+    (ACME01509) and never sets its mode back, so check says so, not that
+    httpd sets it back, in one line with the whole fix: the chown and the
+    chmod to the documented mode (README: keys/ 0700, archive/ 0755). Any
+    mode httpd would set back at its next start waits for that fix; a file
+    of root's another user owns gets its chmod too."""
+    name = unique("owner")
+    store = imported_store(tmp_path, pebble, name)
+    keys = os.path.join(store, "keys")
+    archive = os.path.join(store, "archive")
+    os.makedirs(os.path.join(keys, name), mode=0o700, exist_ok=True)
+    key = os.path.join(keys, name, "0123abcd.key")
+    with open(key, "w") as f:
+        f.write("x")
+    os.chmod(key, 0o600)
+    os.chown(key, 65534, -1)
+    os.chown(keys, 65534, -1)
+    os.chmod(keys, 0o755)
+    os.chmod(archive, 0o775)
+    r = acmectl(store, "check")
+    assert r.returncode == 1, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    about = [l for l in lines if l.startswith("problem: %s: " % keys)]
+    assert len(about) == 1, r.stdout
+    line = about[0]
+    assert "owned by uid 65534" in line and "sets it back" not in line, line
+    assert "mode 0755 (documented: 0700)" in line, line
+    assert "httpd refuses to start while it is" in line, line
+    assert "(fix: chown root:root '%s' && chmod 0700 '%s'" % (keys, keys) in line, line
+    arch = [l for l in lines if l.startswith("problem: %s: " % archive)]
+    assert len(arch) == 1 and "httpd sets it back at its next start" in arch[0], r.stdout
+    assert "httpd does not start while a directory of root's has another owner" in arch[0], arch
+    owned = [l for l in lines if l.startswith("problem: %s: " % key)]
+    assert owned and "chown -h 0 '%s' && chmod 0600 '%s'" % (key, key) in owned[0], r.stdout
+    # fixed as told: no line about either
+    os.chown(keys, 0, -1)
+    os.chmod(keys, 0o700)
+    os.chmod(archive, 0o755)
+    os.chown(key, 0, -1)
+    r = acmectl(store, "check")
+    assert keys not in r.stdout and archive not in r.stdout, r.stdout
