@@ -517,6 +517,40 @@ static void test_dns01_cname_delegation_publishes_at_the_target(void **state)
     assert_non_null(strstr(calls, apr_psprintf(f->p, "teardown %s ", target)));
 }
 
+/* The process exits while both teardowns hang, ignoring SIGTERM: after a
+ * moment to end by themselves, they get SIGTERM together and one shared
+ * grace, then SIGKILL (a grace each, one after the other, could outlast
+ * httpd's patience with the exiting process); both are kept in
+ * jobs/.teardowns.json, to run again at the next start. */
+static void test_dns01_exit_stops_hanging_teardowns_together(void **state)
+{
+    dns_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    apr_time_t start, took;
+    json_t *left;
+
+    /* the call is logged first: hooks_finish sees it started */
+    hook_write(d, NULL, apr_psprintf(f->p, "echo \"$*\" >> %s; trap '' TERM; sleep 60",
+                                     d->calls));
+    unit_replay_add(f->replay, DNS_FIXTURE, 0, -1);
+    run_until_done(d, 20);
+    assert_staged(f);
+    assert_int_equal(count_logged(f, "ACME00901: "), 2);
+    assert_true(hook_running(d));
+    start = apr_time_now();
+    acme_driver_stop(f->driver);
+    acme_driver_child_exit(f->driver);
+    took = apr_time_now() - start;
+    /* one grace to end, one shared after SIGTERM: not 2 + 2 x 2 s */
+    assert_true(took >= 2 * ACME_PROC_KILL_GRACE - apr_time_from_msec(100));
+    assert_true(took < 2 * ACME_PROC_KILL_GRACE + apr_time_from_msec(900));
+    assert_false(hook_running(d));
+    assert_int_equal(count_logged(f, "ACME00922: "), 2);
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, "jobs/.teardowns.json", &left),
+                     APR_SUCCESS);
+    assert_int_equal(json_array_size(json_object_get(left, "dns01")), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -529,6 +563,7 @@ int main(void)
         DNS_TEST(test_dns01_each_lookup_outcome_is_told_apart),
         DNS_TEST(test_dns01_refusing_resolver_is_named_in_the_failure),
         DNS_TEST(test_dns01_cname_delegation_publishes_at_the_target),
+        DNS_TEST(test_dns01_exit_stops_hanging_teardowns_together),
     };
     if (unit_init()) {
         return 1;

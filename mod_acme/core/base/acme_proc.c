@@ -169,9 +169,20 @@ static int exited_unreaped(pid_t pid)
     return info.si_pid == pid;
 }
 
+void acme_proc_terminate(acme_proc_t *proc)
+{
+    if (proc->result.state == ACME_PROC_RUNNING && proc->pid > 0) {
+        kill(-proc->pid, SIGTERM);
+    }
+}
+
 void acme_proc_kill(acme_proc_t *proc, acme_proc_state_e state)
 {
-    apr_time_t until = apr_time_now() + ACME_PROC_KILL_GRACE;
+    acme_proc_kill_until(proc, state, apr_time_now() + ACME_PROC_KILL_GRACE);
+}
+
+void acme_proc_kill_until(acme_proc_t *proc, acme_proc_state_e state, apr_time_t until)
+{
     int status = 0;
     pid_t done;
 

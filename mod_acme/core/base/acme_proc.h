@@ -117,6 +117,16 @@ apr_status_t acme_proc_run(acme_proc_t **proc, apr_pool_t *p, const acme_proc_sp
  * nothing happens when it had ended. */
 void acme_proc_kill(acme_proc_t *proc, acme_proc_state_e state);
 
+/* acme_proc_kill with the grace ending at until (apr_time_now's clock), so
+ * that several programs sent SIGTERM together (acme_proc_terminate) share
+ * one grace: until already past sends SIGKILL at once. Blocks until then at
+ * most. */
+void acme_proc_kill_until(acme_proc_t *proc, acme_proc_state_e state, apr_time_t until);
+
+/* Its group gets SIGTERM, when it still runs; returns at once (no wait, no
+ * reaping: acme_proc_poll or acme_proc_kill_until follow). */
+void acme_proc_terminate(acme_proc_t *proc);
+
 /* How it ended so far (state ACME_PROC_RUNNING while it runs); owned by proc. */
 const acme_proc_result_t *acme_proc_result(const acme_proc_t *proc);
 

@@ -685,12 +685,19 @@ void acme_dns01_stop_teardowns(acme_driver_t *driver, apr_pool_t *p)
             apr_sleep(apr_time_from_msec(50));
         }
     }
+    /* The rest are stopped together: SIGTERM to all, one shared grace, then
+     * SIGKILL to those left (stopped one by one, each with its own grace,
+     * the last could be cut by httpd's own kill of this process). */
+    for (i = 0; driver->dns_teardowns && i < driver->dns_teardowns->nelts; ++i) {
+        acme_dns_hook_terminate(APR_ARRAY_IDX(driver->dns_teardowns, i, teardown_t *)->hook);
+    }
+    until = apr_time_now() + ACME_PROC_KILL_GRACE;
     for (i = 0; driver->dns_teardowns && i < driver->dns_teardowns->nelts; ++i) {
         teardown_t *td = APR_ARRAY_IDX(driver->dns_teardowns, i, teardown_t *);
         json_t *obj = json_pack("{s:s, s:s, s:s, s:s}", "program", td->program, "identifier",
                                 td->identifier, "name", td->target, "value", td->value);
 
-        acme_dns_hook_stop(td->hook);
+        acme_dns_hook_stop_until(td->hook, until);
         acme_log(&driver->ctx, ACME_LOG_WARN, 0, "ACME00922: %s: %s stopped, unfinished, as "
                  "the process exits; the next start runs it again", td->identifier,
                  acme_dns_hook_label(td->hook));

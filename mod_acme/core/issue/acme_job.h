@@ -233,7 +233,8 @@ void acme_driver_stop(acme_driver_t *driver);
  * to ACME_PROC_KILL_GRACE each), so none outlives the process unwatched;
  * their teardowns follow from jobs/<name>.json (whoever resumes or abandons
  * the order). Teardowns still running get that long to end, then are
- * stopped too and left for the next start (jobs/.teardowns.json). Call
+ * stopped together (SIGTERM to all, one shared ACME_PROC_KILL_GRACE, then
+ * SIGKILL) and left for the next start (jobs/.teardowns.json). Call
  * from the thread that ran the driver or once runs ended. */
 void acme_driver_child_exit(acme_driver_t *driver);
 

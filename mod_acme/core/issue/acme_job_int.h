@@ -786,9 +786,10 @@ void acme_dns01_stopped_rerun(acme_driver_t *driver, apr_pool_t *p);
  * listed: 1): call again at a later run. p: temporary. */
 int acme_dns01_orphans(acme_driver_t *driver, const apr_array_header_t *domains, apr_pool_t *p);
 /* The process exits: teardowns still running get ACME_PROC_KILL_GRACE to
- * end, then are stopped (their groups) and kept in jobs/.teardowns.json,
- * which the next start (acme_dns01_orphans) runs again and removes.
- * p: temporary. */
+ * end, then are stopped together (their groups get SIGTERM, then, after one
+ * shared ACME_PROC_KILL_GRACE, SIGKILL: blocks twice that long at most,
+ * however many run) and kept in jobs/.teardowns.json, which the next start
+ * (acme_dns01_stopped_rerun) runs again and removes. p: temporary. */
 void acme_dns01_stop_teardowns(acme_driver_t *driver, apr_pool_t *p);
 /* The process exits: setups still running are stopped (their process
  * groups, blocking up to ACME_PROC_KILL_GRACE each); their teardown is left

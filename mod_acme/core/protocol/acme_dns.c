@@ -690,6 +690,20 @@ void acme_dns_hook_stop(acme_dns_hook_t *hook)
     }
 }
 
+void acme_dns_hook_terminate(acme_dns_hook_t *hook)
+{
+    if (hook->proc) {
+        acme_proc_terminate(hook->proc);
+    }
+}
+
+void acme_dns_hook_stop_until(acme_dns_hook_t *hook, apr_time_t until)
+{
+    if (hook->proc) {
+        acme_proc_kill_until(hook->proc, ACME_PROC_STOPPED, until);
+    }
+}
+
 pid_t acme_dns_hook_pid(const acme_dns_hook_t *hook)
 {
     return acme_proc_pid(hook->proc);

@@ -88,5 +88,12 @@ apr_pool_t *acme_dns_hook_pool(const acme_dns_hook_t *hook);
 /* Stops it, when it still runs: its group gets SIGTERM, then SIGKILL
  * (acme_proc_kill: blocks up to ACME_PROC_KILL_GRACE); it is reaped. */
 void acme_dns_hook_stop(acme_dns_hook_t *hook);
+/* Its group gets SIGTERM when it still runs; returns at once (stop it with
+ * acme_dns_hook_stop_until). */
+void acme_dns_hook_terminate(acme_dns_hook_t *hook);
+/* acme_dns_hook_stop with the grace ending at until (apr_time_now's clock):
+ * hooks sent SIGTERM together (acme_dns_hook_terminate) share one grace;
+ * until already past kills it at once. Blocks until then at most. */
+void acme_dns_hook_stop_until(acme_dns_hook_t *hook, apr_time_t until);
 
 #endif
