@@ -13,11 +13,13 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "unit_steps.h"
 #include "unit_dns_server.h"
 #include "acme_dns.h"
+#include "acme_job_int.h"
 
 #define DNS_FIXTURE "issue-dns01.jsonl"
 #define DNS_NAME    "dns.test"
@@ -551,6 +553,53 @@ static void test_dns01_exit_stops_hanging_teardowns_together(void **state)
     assert_int_equal(json_array_size(json_object_get(left, "dns01")), 2);
 }
 
+/* Two processes at jobs/.teardowns.json at once (one still exiting, one
+ * starting): only the one that claims it runs its teardown, each of 20
+ * times, and the file is gone after. */
+static void test_dns01_stopped_teardowns_run_by_one_claimer(void **state)
+{
+    dns_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    json_t *left;
+    int round, k, ran;
+
+    for (round = 0; round < 20; ++round) {
+        json_t *file = json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "dns01", "program", d->hook,
+                                 "identifier", DNS_NAME, "name", DNS_RECORD, "value",
+                                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ");
+        pid_t kids[2];
+        int go[2];
+
+        assert_int_equal(acme_store_write_json_unsynced(f->store, f->p, "jobs/.teardowns.json",
+                                                        file, 0600), APR_SUCCESS);
+        json_decref(file);
+        assert_int_equal(pipe(go), 0);
+        for (k = 0; k < 2; ++k) {
+            char c;
+
+            if ((kids[k] = fork()) == 0) {
+                close(go[1]);
+                /* both start when the pipe closes */
+                _exit(read(go[0], &c, 1) == 0 ? acme_dns01_stopped_rerun(f->driver, f->p)
+                                              : 99);
+            }
+            assert_true(kids[k] > 0);
+        }
+        close(go[0]);
+        close(go[1]);
+        for (ran = 0, k = 0; k < 2; ++k) {
+            int status;
+
+            assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+            assert_true(WIFEXITED(status));
+            ran += WEXITSTATUS(status);
+        }
+        assert_int_equal(ran, 1);
+        assert_int_equal(acme_store_read_json_pooled(f->store, f->p, "jobs/.teardowns.json",
+                                                     &left), APR_ENOENT);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -564,6 +613,7 @@ int main(void)
         DNS_TEST(test_dns01_refusing_resolver_is_named_in_the_failure),
         DNS_TEST(test_dns01_cname_delegation_publishes_at_the_target),
         DNS_TEST(test_dns01_exit_stops_hanging_teardowns_together),
+        DNS_TEST(test_dns01_stopped_teardowns_run_by_one_claimer),
     };
     if (unit_init()) {
         return 1;

@@ -22,6 +22,7 @@
 #include "acme_proc.h"
 #include "acme_json.h"
 #include "acme_store_paths.h"
+#include "acme_dns01_claim.h"
 
 typedef enum {
     DNS01_SETUP = 0,            /* setup hook to start or running */
@@ -93,9 +94,6 @@ typedef struct teardown_t {
     acme_dns_hook_t *hook;
     const char *program, *identifier, *target, *value, *from;
 } teardown_t;
-
-/* Where the teardowns stopped at a process's exit wait for the next start. */
-#define TEARDOWNS_FILE ACME_STORE_JOBS "/.teardowns.json"
 
 /* Starts "program teardown target value [delegated_from]"; identifier is
  * for the log. */
@@ -660,14 +658,18 @@ int acme_dns01_teardown_recorded(acme_driver_t *driver, const char *name, json_t
     return started;
 }
 
-void acme_dns01_stopped_rerun(acme_driver_t *driver, apr_pool_t *p)
+int acme_dns01_stopped_rerun(acme_driver_t *driver, apr_pool_t *p)
 {
+    const char *claimed;
     json_t *record;
 
-    if (acme_store_read_json_pooled(driver->store, p, TEARDOWNS_FILE, &record) == APR_SUCCESS) {
-        acme_store_remove(driver->store, p, TEARDOWNS_FILE);
-        acme_dns01_teardown_recorded(driver, NULL, record, p);
+    if (acme_dns01_claim_take(driver, p, &record, &claimed) != APR_SUCCESS) {
+        return 0;
     }
+    /* removed first: a crash while they run leaves them to nobody, as a
+     * crash after their start would (they are not run twice) */
+    acme_store_remove(driver->store, p, claimed);
+    return acme_dns01_teardown_recorded(driver, NULL, record, p);
 }
 
 void acme_dns01_stop_teardowns(acme_driver_t *driver, apr_pool_t *p)
@@ -675,6 +677,7 @@ void acme_dns01_stop_teardowns(acme_driver_t *driver, apr_pool_t *p)
     apr_time_t until = apr_time_now() + ACME_PROC_KILL_GRACE;
     apr_time_t next = 0;
     json_t *left = NULL;
+    const char *claimed = NULL;
     apr_status_t rv;
     int i;
 
@@ -707,8 +710,10 @@ void acme_dns01_stop_teardowns(acme_driver_t *driver, apr_pool_t *p)
         if (td->from) {
             json_object_set_new(obj, "delegated_from", json_string(td->from));
         }
-        if (!left && (acme_store_read_json_pooled(driver->store, p, TEARDOWNS_FILE, &left)
-                      != APR_SUCCESS || !json_is_array(json_object_get(left, "dns01")))) {
+        /* claimed, not read in place: a process rerunning them at once
+         * (acme_dns01_stopped_rerun) finds nothing, or took them first */
+        if (!left && (acme_dns01_claim_take(driver, p, &left, &claimed) != APR_SUCCESS
+                      || !json_is_array(json_object_get(left, "dns01")))) {
             left = json_pack("{s:[]}", "dns01");
             if (left) {
                 acme_json_pool_owned(p, left);
@@ -722,11 +727,15 @@ void acme_dns01_stop_teardowns(acme_driver_t *driver, apr_pool_t *p)
     if (driver->dns_teardowns) {
         driver->dns_teardowns->nelts = 0;
     }
-    if (left && (rv = acme_store_write_json_unsynced(driver->store, p, TEARDOWNS_FILE, left,
-                                                     ACME_STORE_KEY_PERMS)) != APR_SUCCESS) {
+    if (left && (rv = acme_store_write_json_unsynced(driver->store, p, ACME_DNS01_TEARDOWNS_FILE,
+                                                     left, ACME_STORE_KEY_PERMS)) != APR_SUCCESS) {
         acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00923: cannot write %s: the "
                  "teardowns stopped at this exit are not run again; their TXT records may be "
-                 "left in DNS", TEARDOWNS_FILE);
+                 "left in DNS", ACME_DNS01_TEARDOWNS_FILE);
+        acme_dns01_claim_return(driver, p, claimed);   /* the earlier ones stay */
+    }
+    else if (claimed) {
+        acme_store_remove(driver->store, p, claimed);   /* its entries are written again */
     }
 }
 

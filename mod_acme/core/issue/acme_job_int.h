@@ -773,10 +773,11 @@ json_t *acme_dns01_to_json(const acme_job_t *job);
 int acme_dns01_teardown_recorded(acme_driver_t *driver, const char *name, json_t *record,
                                  apr_pool_t *p);
 /* Teardowns a previous process stopped at its exit (jobs/.teardowns.json,
- * removed once read) are started again (ACME00924). Looked for at every
- * run: that process may still be ending its last run when this one starts,
- * and writes the file only then. p: temporary. */
-void acme_dns01_stopped_rerun(acme_driver_t *driver, apr_pool_t *p);
+ * claimed with acme_dns01_claim_take, removed once read) are started again
+ * (ACME00924). Looked for at every run: that process may still be ending
+ * its last run when this one starts, and writes the file only then.
+ * Returns how many were started. p: temporary. */
+int acme_dns01_stopped_rerun(acme_driver_t *driver, apr_pool_t *p);
 /* The teardowns of orders a previous process abandoned: jobs/<name>.json of a
  * name not in domains, nor configured by another server on the store
  * (configured.json), that lists setups (acme_dns01_teardown_recorded), each

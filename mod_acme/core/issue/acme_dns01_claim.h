@@ -1,0 +1,25 @@
+/* jobs/.teardowns.json claimed by one process (acme_dns01_claim.c). */
+#ifndef ACME_DNS01_CLAIM_H
+#define ACME_DNS01_CLAIM_H
+#include <jansson.h>
+#include "acme_job_int.h"
+
+/* Where the teardowns stopped at a process's exit wait for the next start. */
+#define ACME_DNS01_TEARDOWNS_FILE ACME_STORE_JOBS "/.teardowns.json"
+
+/* Takes ACME_DNS01_TEARDOWNS_FILE for this process alone: renamed first to a
+ * name of its own (*claimed, in p: jobs/teardowns-claimed-PID-TIME), so that
+ * of two processes at it at once (one exiting, one starting) only one gets
+ * its entries; then read into *record (owned by p). APR_SUCCESS: the caller
+ * removes *claimed once the entries are run or written elsewhere; the
+ * rename's error (APR_ENOENT: none, or another process took it first) with
+ * *claimed NULL; or the read's, when the claimed file was put back
+ * (acme_dns01_claim_return). */
+apr_status_t acme_dns01_claim_take(acme_driver_t *driver, apr_pool_t *p, json_t **record,
+                                   const char **claimed);
+/* A claimed file (NULL: nothing) goes back under ACME_DNS01_TEARDOWNS_FILE
+ * for a later look (copied there, then removed), unless a new one was
+ * written there since: it is left under its claimed name then, as when the
+ * copy fails, rather than replace the new one's entries. p: temporary. */
+void acme_dns01_claim_return(acme_driver_t *driver, apr_pool_t *p, const char *claimed);
+#endif
