@@ -2,6 +2,7 @@
  * child's status record, the live certificate, what is staged, and where the
  * record disagrees with the files (the files win). Nothing is written. */
 #include <errno.h>
+#include <signal.h>
 #include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -140,20 +141,26 @@ static void view_live(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
 }
 
 /* The start ticks jobs/<name>.json records for the setup hook with this pid
- * (0: none recorded, or the record cannot be read). */
-static apr_uint64_t recorded_ticks(acmectl_t *ctl, apr_pool_t *p, const char *name, long pid)
+ * (0: none recorded, or the record cannot be read); *untimed set when it
+ * lists that pid without them. */
+static apr_uint64_t recorded_ticks(acmectl_t *ctl, apr_pool_t *p, const char *name, long pid,
+                                   int *untimed)
 {
     json_t *job, *h;
     size_t i;
 
+    *untimed = 0;
     if (acme_store_read_json_pooled(ctl->store, p, acme_store_rel_job(p, name), &job)
         != APR_SUCCESS) {
         return 0;
     }
     json_array_foreach(json_object_get(job, "dns01"), i, h) {
         json_int_t ticks = json_integer_value(json_object_get(h, "start_ticks"));
-        if (json_integer_value(json_object_get(h, "pid")) == pid && ticks > 0) {
-            return (apr_uint64_t)ticks;
+        if (json_integer_value(json_object_get(h, "pid")) == pid) {
+            if (ticks > 0) {
+                return (apr_uint64_t)ticks;
+            }
+            *untimed = 1;
         }
     }
     return 0;
@@ -168,20 +175,31 @@ static const char *activity_checked(acmectl_t *ctl, apr_pool_t *p, const char *n
     const char *running = activity ? strstr(activity, " running since ") : NULL;
     const char *pid_at = running ? strstr(running, " (pid ") : NULL;
     const char *colon = activity ? strstr(activity, ": ") : NULL;
+    const char *said = "setup ended (no process)";
+    apr_uint64_t ticks;
     char *end;
     long pid;
+    int untimed;
 
     if (!pid_at || !colon || colon > running) {
         return activity;
     }
     pid = strtol(pid_at + 6, &end, 10);
-    if (pid <= 0 || strcmp(end, ")") != 0
-        || acme_proc_alive((pid_t)pid, recorded_ticks(ctl, p, name, pid))) {
+    if (pid <= 0 || strcmp(end, ")") != 0) {
         return activity;
     }
-    return apr_psprintf(p, "%.*s: setup ended (no process): %.*s, pid %ld, started %.*s",
-                        (int)(colon - activity), activity, (int)(running - colon - 2), colon + 2,
-                        pid, (int)(pid_at - running - 15), running + 15);
+    ticks = recorded_ticks(ctl, p, name, pid, &untimed);
+    if (acme_proc_alive((pid_t)pid, ticks)) {
+        return activity;
+    }
+    /* a process with that pid runs, but without the recorded start time
+     * nothing tells whether it is the setup or one that got its pid since */
+    if (untimed && (kill((pid_t)pid, 0) == 0 || errno == EPERM)) {
+        said = "setup unknown (no start time recorded)";
+    }
+    return apr_psprintf(p, "%.*s: %s: %.*s, pid %ld, started %.*s",
+                        (int)(colon - activity), activity, said, (int)(running - colon - 2),
+                        colon + 2, pid, (int)(pid_at - running - 15), running + 15);
 }
 
 /* The status file is the User's: its decoder makes every string one line,

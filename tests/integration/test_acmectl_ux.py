@@ -327,7 +327,8 @@ def test_a_removed_name_whose_hook_is_gone_says_so_everywhere(tmp_path, pebble, 
     no certificate of it kept: its status record still says "running since
     ... (pid N)". show and list --all say the setup ended (no process) once
     that pid is gone or is another process (its start time differs from the
-    one jobs/NAME.json recorded); check calls the order abandoned, as show
+    one jobs/NAME.json recorded), and that it is unknown when a process with
+    that pid runs but the record has no start time for it; check calls the order abandoned, as show
     does, not "in progress"; the leftovers are every file of the name
     (status, config, keys too), with no word of archive/ or domains/."""
     name, other = unique("gonehook"), unique("kept")
@@ -338,7 +339,11 @@ def test_a_removed_name_whose_hook_is_gone_says_so_everywhere(tmp_path, pebble, 
     with open(os.path.join(store, "config", name + ".json"), "w") as f:
         json.dump({"name": name, "names": [name, "*." + name]}, f)
     since = rfc3339(utcnow())
-    for pid, ticks in ((dead_pid(), None), (os.getpid(), 1)):
+    # a pid that runs, recorded without a start time: nothing tells whether
+    # it is the setup, so that is said rather than "ended"
+    for pid, ticks, said in ((dead_pid(), None, "setup ended (no process)"),
+                             (os.getpid(), 1, "setup ended (no process)"),
+                             (os.getpid(), None, "setup unknown (no start time recorded)")):
         running = "*.%s: AcmeDnsCmd /h setup _acme-challenge.%s running since %s (pid %d)" % (
             name, name, since, pid)
         os.makedirs(os.path.join(store, "status"), exist_ok=True)
@@ -361,8 +366,8 @@ def test_a_removed_name_whose_hook_is_gone_says_so_everywhere(tmp_path, pebble, 
         r = acmectl(store, "show", name)
         assert r.returncode == 0, r.stdout + r.stderr
         assert "running since" not in r.stdout, r.stdout
-        assert ("*.%s: setup ended (no process): AcmeDnsCmd /h setup _acme-challenge.%s, "
-                "pid %d, started %s" % (name, name, pid, since)) in r.stdout, r.stdout
+        assert ("*.%s: %s: AcmeDnsCmd /h setup _acme-challenge.%s, "
+                "pid %d, started %s" % (name, said, name, pid, since)) in r.stdout, r.stdout
         r = acmectl(store, "list", "--all")
         _, row = row_of(r.stdout, name)
         assert "running since" not in row, r.stdout
