@@ -337,6 +337,10 @@ static apr_status_t job_adopt(gate_t *g, acme_redis_t *r, const acme_domain_t *d
         return APR_SUCCESS;           /* none, or this node's own (its jobs/ has it) */
     }
     acme_json_pool_owned(p, jj);
+    /* its setups ran on that node's machine: no pid of theirs is one here */
+    if (acme_dns01_record_foreign(jj) && !(job = acme_json_dump(p, jj))) {
+        return APR_SUCCESS;
+    }
     ca = json_string_value(json_object_get(jj, "ca"));
     order = json_string_value(json_object_get(jj, "order"));
     key_id = json_string_value(json_object_get(rec, "key_id"));

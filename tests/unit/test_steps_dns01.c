@@ -11,6 +11,7 @@
  * two runs the test waits (in real time) for every hook started so far to
  * have written its last line. */
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -20,6 +21,7 @@
 #include "unit_dns_server.h"
 #include "acme_dns.h"
 #include "acme_job_int.h"
+#include "acme_proc.h"
 
 #define DNS_FIXTURE "issue-dns01.jsonl"
 #define DNS_NAME    "dns.test"
@@ -600,6 +602,60 @@ static void test_dns01_stopped_teardowns_run_by_one_claimer(void **state)
     }
 }
 
+/* An order record taken over from another cluster node lists its setups
+ * with that node's pids: a process here with the same pid (and, by chance,
+ * start time) is not the setup. Stripped of them, the record's teardown
+ * stops nothing here, and still runs with the setup's arguments. */
+static void test_dns01_setups_taken_over_name_no_process_here(void **state)
+{
+    dns_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    pid_t here = fork();
+    json_t *record, *h;
+    int status, i;
+
+    if (here == 0) {
+        setpgid(0, 0);
+        execl("/bin/sleep", "sleep", "30", (char *)NULL);
+        _exit(127);
+    }
+    assert_true(here > 0);
+    setpgid(here, here);
+    /* the group exists and its start time is readable before it is recorded */
+    while (!acme_proc_start_ticks(here)) {
+        apr_sleep(apr_time_from_msec(5));
+    }
+    record = json_pack("{s:s, s:[{s:s, s:s, s:s, s:s, s:I, s:I, s:I}]}", "name", "gone.test",
+                       "dns01", "program", d->hook, "identifier", DNS_NAME, "name", DNS_RECORD,
+                       "value", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ",
+                       "pid", (json_int_t)here,
+                       "start_ticks", (json_int_t)acme_proc_start_ticks(here),
+                       "since", (json_int_t)1790000000);
+    assert_non_null(record);
+    assert_int_equal(acme_dns01_record_foreign(record), 1);
+    assert_int_equal(acme_dns01_record_foreign(record), 0);
+    h = json_array_get(json_object_get(record, "dns01"), 0);
+    assert_null(json_object_get(h, "pid"));
+    assert_null(json_object_get(h, "start_ticks"));
+    assert_null(json_object_get(h, "since"));
+    assert_string_equal(json_string_value(json_object_get(h, "name")), DNS_RECORD);
+    assert_int_equal(acme_dns01_teardown_recorded(f->driver, "gone.test", record, f->p), 1);
+    json_decref(record);
+    assert_true(logged(f, "ACME00920: gone.test: its order was abandoned"));
+    assert_false(logged(f, "still running as pid"));
+    assert_true(acme_proc_alive(here, acme_proc_start_ticks(here)));
+    for (i = 0; i < 3000 && !logged(f, "ACME00902: "); ++i) {
+        apr_time_t next = 0;
+
+        apr_sleep(apr_time_from_msec(10));
+        acme_dns01_poll_teardowns(f->driver, f->now, &next);
+    }
+    assert_int_equal(count_logged(f, "ACME00902: "), 1);
+    assert_int_equal(waitpid(here, &status, WNOHANG), 0);
+    kill(-here, SIGKILL);
+    assert_int_equal(waitpid(here, &status, 0), here);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -614,6 +670,7 @@ int main(void)
         DNS_TEST(test_dns01_cname_delegation_publishes_at_the_target),
         DNS_TEST(test_dns01_exit_stops_hanging_teardowns_together),
         DNS_TEST(test_dns01_stopped_teardowns_run_by_one_claimer),
+        DNS_TEST(test_dns01_setups_taken_over_name_no_process_here),
     };
     if (unit_init()) {
         return 1;

@@ -748,3 +748,21 @@ void acme_dns01_stop_setups(acme_job_t *job)
         apr_pool_destroy(set->pool);    /* kill_on_cleanup: each running setup's group */
     }
 }
+
+int acme_dns01_record_foreign(json_t *record)
+{
+    json_t *h;
+    size_t i;
+    int stripped = 0;
+
+    json_array_foreach(json_object_get(record, "dns01"), i, h) {
+        if (json_is_object(h) && (json_object_get(h, "pid") || json_object_get(h, "start_ticks")
+                                  || json_object_get(h, "since"))) {
+            json_object_del(h, "pid");
+            json_object_del(h, "start_ticks");
+            json_object_del(h, "since");
+            stripped++;
+        }
+    }
+    return stripped;
+}

@@ -220,6 +220,14 @@ void acme_driver_set_gate(acme_driver_t *driver, const acme_order_gate_t *gate);
  * and URL from the store again (a gate wrote another account there, the one
  * of an order it resumes). Call from the driver's thread (a gate's begin). */
 void acme_driver_forget_account(acme_driver_t *driver, const char *ca_url);
+/* An order record (jobs/<name>.json, parsed) taken over from another
+ * cluster node: the pid, start_ticks and since of its dns-01 setups are
+ * removed, in place. They name processes on that node's machine; here the
+ * same pid is another process, which a resume, a discard or the sweep
+ * would stop as the setup (acme_proc_group_stop), and acmectl would show
+ * as the setup running. The setups stay, for their teardown. Returns how
+ * many setups had them. */
+int acme_dns01_record_foreign(json_t *record);
 
 /* Asks the run in progress (on another thread) to end after the step it is
  * in, its state saved as after every step, and every later run to do nothing:
