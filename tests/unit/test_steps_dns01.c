@@ -656,6 +656,56 @@ static void test_dns01_setups_taken_over_name_no_process_here(void **state)
     assert_int_equal(waitpid(here, &status, 0), here);
 }
 
+static apr_status_t gate_begin(void *baton, const acme_domain_t *domain, const char *serial,
+                               apr_time_t *retry_at, const char **why, apr_pool_t *p)
+{
+    (void)baton, (void)domain, (void)serial, (void)retry_at, (void)why, (void)p;
+    return APR_SUCCESS;
+}
+
+static apr_status_t gate_keep(void *baton, const acme_domain_t *domain, apr_pool_t *p)
+{
+    (void)domain, (void)p;
+    return *(int *)baton ? APR_EAGAIN : APR_SUCCESS;
+}
+
+static void gate_end(void *baton, const acme_domain_t *domain, int staged, apr_pool_t *p)
+{
+    (void)baton, (void)domain, (void)staged, (void)p;
+}
+
+/* The claim to order is lost (AcmeCluster: another server took the order
+ * over) once the setups ran: the job stops without their teardown, which
+ * would take out the TXT values the claim's new holder answers the same
+ * authorizations with; the order record keeps the setups for whoever
+ * holds the claim. */
+static void test_dns01_claim_lost_leaves_the_setups_to_its_holder(void **state)
+{
+    dns_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    int lost = 0, i;
+    acme_order_gate_t gate = { gate_begin, gate_keep, gate_end, &lost };
+    json_t *record;
+
+    acme_driver_set_gate(f->driver, &gate);
+    unit_replay_add(f->replay, DNS_FIXTURE, 0, -1);
+    dns_run(d);
+    assert_int_equal(count_logged(f, "ACME00906: "), 2);
+    lost = 1;
+    for (i = 0; i < 20 && !logged(f, "ACME01175"); ++i) {
+        dns_run(d);
+    }
+    assert_true(logged(f, "ACME01175: " DNS_NAME ": the claim to order this certificate was "
+                       "lost"));
+    teardowns_end(d);
+    assert_false(logged(f, "ACME00901"));
+    assert_int_equal(lines_in(file_text(f->p, apr_pstrcat(f->p, d->zone, "/" DNS_RECORD,
+                                                          NULL))), 2);
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, "jobs/" DNS_NAME ".json",
+                                                 &record), APR_SUCCESS);
+    assert_int_equal(json_array_size(json_object_get(record, "dns01")), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -671,6 +721,7 @@ int main(void)
         DNS_TEST(test_dns01_exit_stops_hanging_teardowns_together),
         DNS_TEST(test_dns01_stopped_teardowns_run_by_one_claimer),
         DNS_TEST(test_dns01_setups_taken_over_name_no_process_here),
+        DNS_TEST(test_dns01_claim_lost_leaves_the_setups_to_its_holder),
     };
     if (unit_init()) {
         return 1;

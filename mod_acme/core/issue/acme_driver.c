@@ -212,6 +212,15 @@ static int gate_kept(acme_driver_t *driver, acme_record_t *rec, const acme_domai
     if (acme_job_gate_keep(driver, domain, p) == APR_SUCCESS) {
         return 1;
     }
+    /* No dns-01 teardown here: whoever holds the claim now may resume this
+     * order and answer its authorizations with the same TXT values, which
+     * a teardown from here would take out under it. The setups stay in
+     * jobs/<name>.json (and in the state a taking-over node adopted) for the
+     * claim's holder to tear down; the running ones are stopped. */
+    if (rec->job) {
+        acme_dns01_stop_setups(rec->job);
+        rec->job->dns01_recorded = NULL;
+    }
     job_end(driver, rec);
     rec->next_run = acme_core_now(&driver->ctx) + ACME_RETRY_GATE;
     return 0;
