@@ -48,6 +48,8 @@ typedef struct certs_state_t {
     apr_hash_t *served;           /* domain name -> served_t*: the version mod_ssl gets */
     apr_hash_t *live_by_name;     /* name -> live_at_t*: first SSL vhost serving it live */
     apr_array_header_t *live_patterns; /* live_at_t of domains with wildcard or IP names */
+    const char *archive_real;     /* realpath of the store's archive/, "" when none; NULL
+                                   * until served_files needs it (live_in_archive) */
 } certs_state_t;
 
 /* A vhost serving a domain's live certificate, and its place in the config. */
@@ -281,12 +283,15 @@ static apr_status_t leaf_serves(acme_runtime_t *rt, apr_pool_t *ptemp, const acm
  * an error with *why. The leaf is parsed once, for all three; for a live
  * pair not at all when this post_config's activation proved it, or when a
  * start before proved these very files (acme_certs_proof.h: only the time
- * is judged again), and what is proven here is kept for the next. */
+ * is judged again), and what is proven here is kept for the next. live:
+ * the pair is d's live one and id its identity, taken by the caller before
+ * anything is read (acme_certs_proof_identify; NULL: none, proven every
+ * time); a pair not live has none. */
 static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
                                 const char *cert_path, const char *key_path, int live,
-                                const char **why, const apr_array_header_t **held)
+                                const acme_certs_proof_id_t *id, const char **why,
+                                const apr_array_header_t **held)
 {
-    const acme_certs_proof_id_t *id = NULL;
     apr_array_header_t *chain;
     acme_cert_info_t info;
     const char *pem;
@@ -298,8 +303,6 @@ static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acm
 
     *why = NULL;
     if (live) {
-        /* taken before anything is read: a file changed meanwhile keys nothing */
-        id = acme_certs_proof_identify(ptemp, d, cert_path, key_path);
         if (acme_certs_activate_proven(rt, ptemp, d, &info)) {
             *held = d->names;          /* activation proved exactly d's names */
             acme_certs_proof_store(rt->base, ptemp, id, &info, 1);
@@ -408,12 +411,43 @@ static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const ac
         v = apr_pcalloc(ptemp, sizeof(*v));
         v->cert = apr_pstrcat(ptemp, base, "/" ACME_STORE_CERT_FILE, NULL);
         v->key = apr_pstrcat(ptemp, base, "/" ACME_STORE_KEY_FILE, NULL);
-        if (pair_usable(rt, ptemp, d, v->cert, v->key, 0, &why, &v->names) == APR_SUCCESS) {
+        if (pair_usable(rt, ptemp, d, v->cert, v->key, 0, NULL, &why, &v->names) == APR_SUCCESS) {
             found = served_keep(rt->pool, v);
         }
     }
     free(live);
     return found;
+}
+
+/* 1 when id (the identity of d's live pair, acme_certs_proof_identify) was
+ * found through domains/<name> leading to a directory right under
+ * archive/<name>/: the link as mod_acme makes it, as far as the realpath
+ * identify took already tells (a link written otherwise that still leads
+ * there, an absolute one, is taken as it is). That is the case at nearly
+ * every start, and then live_repair's own lstat and readlink of the link
+ * are spared. 0 (a file or directory in its place, a dangling link, one
+ * leading elsewhere, no pair there, no id): live_repair looks itself. */
+static int live_in_archive(acme_runtime_t *rt, certs_state_t *st, apr_pool_t *ptemp,
+                           const acme_domain_t *d, const acme_certs_proof_id_t *id)
+{
+    const char *dir = id ? acme_certs_proof_dir(id) : NULL;
+    apr_size_t len;
+
+    if (!dir) {
+        return 0;
+    }
+    if (!st->archive_real) {
+        /* once per generation: the store's path may itself hold links */
+        char *real = realpath(acme_store_path(rt->store, ptemp, ACME_STORE_ARCHIVE), NULL);
+
+        st->archive_real = real ? apr_pstrdup(rt->pool, real) : "";
+        free(real);
+    }
+    len = strlen(st->archive_real);
+    return len && !strncmp(dir, st->archive_real, len) && dir[len] == '/'
+           && !strncmp(dir + len + 1, d->name, strlen(d->name))
+           && dir[len + 1 + strlen(d->name)] == '/'
+           && acme_store_name_check(dir + len + 2 + strlen(d->name)) == APR_SUCCESS;
 }
 
 /* domains/<name> is not the link mod_acme makes (a file or directory in its
@@ -474,22 +508,32 @@ static const char *live_repair(acme_runtime_t *rt, apr_pool_t *ptemp, const acme
 static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const acme_domain_t *d)
 {
     served_t *live = NULL, *prev;
+    const acme_certs_proof_id_t *id;
     const char *why = NULL;
     const char *fault;
     apr_pool_t *ptemp;
     apr_status_t rv, fault_rv;
+    int named;
 
     if (apr_hash_get(st->live_checked, d->name, APR_HASH_KEY_STRING)) {
         return apr_hash_get(st->served, d->name, APR_HASH_KEY_STRING);
     }
     apr_hash_set(st->live_checked, d->name, APR_HASH_KEY_STRING, "");
     apr_pool_create(&ptemp, rt->pool);
-    fault = live_repair(rt, ptemp, d, &fault_rv);
     live = apr_pcalloc(ptemp, sizeof(*live));
     live->cert = acme_store_live_cert_path(rt->store, ptemp, d->name);
     live->key = acme_store_live_key_path(rt->store, ptemp, d->name);
-    rv = acme_store_name_check(d->name) == APR_SUCCESS
-         ? pair_usable(rt, ptemp, d, live->cert, live->key, 1, &why, &live->names)
+    named = acme_store_name_check(d->name) == APR_SUCCESS;
+    /* taken before anything is read: a file changed meanwhile keys nothing */
+    id = named ? acme_certs_proof_identify(ptemp, d, live->cert, live->key) : NULL;
+    fault = NULL;
+    fault_rv = APR_SUCCESS;
+    if (!live_in_archive(rt, st, ptemp, d, id)) {
+        fault = live_repair(rt, ptemp, d, &fault_rv);
+        /* a repair may have changed what the link leads to */
+        id = named ? acme_certs_proof_identify(ptemp, d, live->cert, live->key) : NULL;
+    }
+    rv = named ? pair_usable(rt, ptemp, d, live->cert, live->key, 1, id, &why, &live->names)
          : APR_EINVAL;
     if (rv == APR_SUCCESS) {
         apr_hash_set(st->live_usable, d->name, APR_HASH_KEY_STRING, "");

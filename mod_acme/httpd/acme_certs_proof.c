@@ -166,6 +166,11 @@ const acme_certs_proof_id_t *acme_certs_proof_identify(apr_pool_t *p, const acme
     return identify(p, d->name, deps, cert_path, key_path);
 }
 
+const char *acme_certs_proof_dir(const acme_certs_proof_id_t *id)
+{
+    return id->dir;
+}
+
 /* A copy of pf in p (entries move to the generation that uses them). */
 static proof_t *proof_copy(apr_pool_t *p, const proof_t *pf)
 {

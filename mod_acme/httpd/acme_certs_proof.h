@@ -32,6 +32,10 @@ const acme_certs_proof_id_t *acme_certs_proof_identify(apr_pool_t *p, const acme
                                                        const char *cert_path,
                                                        const char *key_path);
 
+/* The real path of the directory holding the pair of identity id (not
+ * NULL), as acme_certs_proof_identify resolved it; id's memory. */
+const char *acme_certs_proof_dir(const acme_certs_proof_id_t *id);
+
 /* Was the pair of identity id (not NULL) proven before: 1 with info's
  * not_before, not_after and names (the leaf's SANs, in p) filled, else 0.
  * Only the time-independent checks were proven: the caller judges the
