@@ -58,13 +58,22 @@ def current_setup(httpd, name):
     return int(pids[-1]) if pids and harness.pid_alive(int(pids[-1])) else None
 
 
-def test_removed_name_gets_its_setup_stopped_and_its_teardown_run(httpd, challtestsrv, unique):
-    gone, other = unique("gonedns"), unique("staydns")
-    hook, log = harness.write_hook(httpd, "hang-hook", HANGING_HOOK)
+def start_with_a_hooked_name(httpd, challtestsrv, gone, other, script=HANGING_HOOK, **marks):
+    """httpd started with gone (a wildcard: dns-01, AcmeDnsCmd script, whose
+    setup hangs) and other configured. Returns the hook's log and a function
+    that writes the configuration without gone (the graceful restart is the
+    caller's)."""
+    hook, log = harness.write_hook(httpd, "dns-hook", script, **marks)
     resolver = {"AcmeDnsResolver": "127.0.0.1:%d" % challtestsrv.dns_port}
     httpd.write_config(vhosts=ssl_vhost(gone, ["*." + gone], extra="AcmeDnsCmd %s" % hook)
                        + ssl_vhost(other), acme=resolver)
     httpd.start()
+    return log, lambda: httpd.write_config(vhosts=ssl_vhost(other), acme=resolver)
+
+
+def test_removed_name_gets_its_setup_stopped_and_its_teardown_run(httpd, challtestsrv, unique):
+    gone, other = unique("gonedns"), unique("staydns")
+    log, remove_gone = start_with_a_hooked_name(httpd, challtestsrv, gone, other)
     # other's certificate goes live by a graceful restart: the setup the
     # first generation started is stopped with its child, not orphaned
     httpd.wait_for_pebble_cert(other, ISSUE_TIMEOUT)
@@ -81,7 +90,7 @@ def test_removed_name_gets_its_setup_stopped_and_its_teardown_run(httpd, challte
     assert [h["pid"] for h in record["dns01"]] == [pid], record
 
     # gone is taken out of the configuration while its setup runs
-    httpd.write_config(vhosts=ssl_vhost(other), acme=resolver)
+    remove_gone()
     httpd.graceful()
     wait_for(lambda: not [p for p in hook_pids(log) if harness.pid_alive(p)], 15,
              what="every setup and its child to be stopped: %s" % hook_pids(log))
@@ -133,14 +142,11 @@ def test_a_teardown_cut_short_by_a_restart_runs_again(httpd, challtestsrv, uniqu
     marks = os.path.join(httpd.serverroot, "marks")
     os.mkdir(marks)
     os.chmod(marks, 0o777)
-    hook, log = harness.write_hook(httpd, "slow-hook", SLOW_TEARDOWN_HOOK,
-                                   mark=os.path.join(marks, "teardown-once"))
-    resolver = {"AcmeDnsResolver": "127.0.0.1:%d" % challtestsrv.dns_port}
-    httpd.write_config(vhosts=ssl_vhost(gone, ["*." + gone], extra="AcmeDnsCmd %s" % hook)
-                       + ssl_vhost(other), acme=resolver)
-    httpd.start()
+    log, remove_gone = start_with_a_hooked_name(httpd, challtestsrv, gone, other,
+                                                SLOW_TEARDOWN_HOOK,
+                                                mark=os.path.join(marks, "teardown-once"))
     wait_for(lambda: current_setup(httpd, gone), 30, what="the setup")
-    httpd.write_config(vhosts=ssl_vhost(other), acme=resolver)
+    remove_gone()
     httpd.graceful()
     wait_for(lambda: [c for c in calls(log) if c[0] == "teardown"], 30, what="the teardown")
     httpd.graceful()
@@ -165,11 +171,7 @@ def test_abandoned_order_of_another_server_or_locked_waits(httpd, challtestsrv, 
     lock is held (a later run runs it, once the lock is free)."""
     import fcntl
     gone, other = unique("lockdns"), unique("keep2dns")
-    hook, log = harness.write_hook(httpd, "hang-hook", HANGING_HOOK)
-    resolver = {"AcmeDnsResolver": "127.0.0.1:%d" % challtestsrv.dns_port}
-    httpd.write_config(vhosts=ssl_vhost(gone, ["*." + gone], extra="AcmeDnsCmd %s" % hook)
-                       + ssl_vhost(other), acme=resolver)
-    httpd.start()
+    log, remove_gone = start_with_a_hooked_name(httpd, challtestsrv, gone, other)
     wait_for(lambda: current_setup(httpd, gone), 30, what="the setup")
 
     # another server on this store configures gone: its order is that server's
@@ -182,7 +184,7 @@ def test_abandoned_order_of_another_server_or_locked_waits(httpd, challtestsrv, 
     configured["servers"][other_server] = {"names": [gone], "since": "2026-01-01T00:00:00Z"}
     with open(conf, "w") as f:
         json.dump(configured, f)
-    httpd.write_config(vhosts=ssl_vhost(other), acme=resolver)
+    remove_gone()
     httpd.graceful()
     wait_for(lambda: not [p for p in hook_pids(log) if harness.pid_alive(p)], 15,
              what="the setup to be stopped at the exit: %s" % hook_pids(log))

@@ -67,6 +67,20 @@ def break_link(store, name, how, tmp_path, version):
     return target
 
 
+def junk_at_the_link(httpd, pebble, name, change):
+    """name issued, httpd stopped, change(version) done to its version, then
+    a file in place of the live link. Returns (version, the link's path,
+    the CA's order count then)."""
+    version = issued(httpd, name)
+    httpd.stop()
+    change(version)
+    link = os.path.join(httpd.store, "domains", name)
+    os.remove(link)
+    with open(link, "w") as f:
+        f.write("junk")
+    return version, link, pebble.new_order_count()
+
+
 def aside_entries(store, name):
     return sorted(e for e in os.listdir(os.path.join(store, "domains"))
                   if e.startswith(name + ".broken-"))
@@ -117,15 +131,12 @@ def test_a_broken_live_link_is_set_aside_and_the_newest_usable_version_served(
 def test_with_no_usable_version_the_link_is_set_aside_and_a_certificate_ordered(
         httpd, pebble, unique):
     name = unique("repair-none")
-    version = issued(httpd, name)
-    httpd.stop()
-    unusable_newer_versions(httpd.store, name, version)
-    shutil.rmtree(version)
-    link = os.path.join(httpd.store, "domains", name)
-    os.remove(link)
-    with open(link, "w") as f:
-        f.write("junk")
-    orders = pebble.new_order_count()
+
+    def no_usable_version(version):
+        unusable_newer_versions(httpd.store, name, version)
+        shutil.rmtree(version)
+
+    _, link, orders = junk_at_the_link(httpd, pebble, name, no_usable_version)
 
     httpd.start()
     cert = httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
@@ -146,20 +157,17 @@ def test_a_version_another_user_could_change_is_never_made_live(httpd, pebble, u
     repair must not point the live link at it (that user could swap the key
     after the proof); the link is set aside and a certificate ordered."""
     name = unique("repair-" + tamper.split("-")[0][:3] + tamper.split("-")[1][:3])
-    version = issued(httpd, name)
-    httpd.stop()
     nobody = 65534
-    if tamper == "directory-owner":
-        os.chown(version, nobody, -1)
-    elif tamper == "key-owner":
-        os.chown(os.path.join(version, "privkey.pem"), nobody, -1)
-    else:
-        os.chmod(version, 0o775)
-    link = os.path.join(httpd.store, "domains", name)
-    os.remove(link)
-    with open(link, "w") as f:
-        f.write("junk")
-    orders = pebble.new_order_count()
+
+    def tampered(version):
+        if tamper == "directory-owner":
+            os.chown(version, nobody, -1)
+        elif tamper == "key-owner":
+            os.chown(os.path.join(version, "privkey.pem"), nobody, -1)
+        else:
+            os.chmod(version, 0o775)
+
+    version, link, orders = junk_at_the_link(httpd, pebble, name, tampered)
 
     httpd.start()
     cert = httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)

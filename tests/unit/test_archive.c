@@ -609,60 +609,108 @@ static void test_live_repoint(void **state)
                      APR_EINVAL);
 }
 
-/* Every aside name of the second taken: nothing is replaced, the entry
- * stays where it is, and the repair says so (APR_EEXIST). */
-static void test_live_repoint_no_replace(void **state)
+/* Puts a file ("bad"), or a directory holding one ("dir/marker"), at
+ * domains/example.org in place of whatever is there. */
+static void put_in_place(acme_store_t *store, apr_pool_t *p, int dir)
 {
-    apr_pool_t *p = *state;
-    acme_store_t *store = new_store(p);
-    const char *link = acme_store_path(store, p, "domains/example.org"), *aside, *target;
-    const char *first = "domains/example.org.broken-20231114T221320Z";
-    apr_time_t now = apr_time_from_sec(1700000000);     /* 2023-11-14T22:13:20Z */
-    acme_ctx_t ctx = { NULL, NULL, 0, test_clock, &now };
+    const char *link = acme_store_path(store, p, "domains/example.org");
+    struct stat st;
+
+    if (lstat(link, &st) == 0 && S_ISDIR(st.st_mode)) {
+        unit_remove_tree(p, link);
+    }
+    else if (lstat(link, &st) == 0) {
+        assert_int_equal(unlink(link), 0);
+    }
+    if (dir) {
+        assert_int_equal(mkdir(link, 0755), 0);
+    }
+    assert_int_equal(acme_store_write(store, p, dir ? "domains/example.org/marker"
+                                      : "domains/example.org", dir ? "dir" : "bad", 3,
+                                      ACME_STORE_FILE_PERMS), APR_SUCCESS);
+}
+
+/* What is at relpath: "" for an empty directory, "dir" for put_in_place's
+ * directory, else the file's bytes. */
+static const char *held_at(acme_store_t *store, apr_pool_t *p, const char *relpath)
+{
     const char *data;
     apr_size_t len;
     struct stat st;
+
+    assert_int_equal(lstat(acme_store_path(store, p, relpath), &st), 0);
+    if (S_ISDIR(st.st_mode)) {
+        relpath = apr_pstrcat(p, relpath, "/marker", NULL);
+        if (lstat(acme_store_path(store, p, relpath), &st) != 0) {
+            return "";
+        }
+    }
+    assert_int_equal(acme_store_read(store, p, relpath, 100, &data, &len), APR_SUCCESS);
+    return data;
+}
+
+/* An entry set aside before at the name a repair would use is never
+ * replaced: the link (a file) or the rename (a directory) that takes the
+ * name refuses it (EEXIST), and the next name is used; every name of the
+ * second taken, the repair changes nothing and says so (APR_EEXIST). */
+static void live_repoint_no_replace(apr_pool_t *p)
+{
+    acme_store_t *store = new_store(p);
+    const char *first = "domains/example.org.broken-20231114T221320Z", *aside, *target;
+    apr_time_t now = apr_time_from_sec(1700000000);     /* 2023-11-14T22:13:20Z */
+    acme_ctx_t ctx = { NULL, NULL, 0, test_clock, &now };
     int i;
 
     make_version(store, p, "example.org", "20240101T000000Z-01");
-    assert_int_equal(acme_store_write(store, p, first, "first", 5, ACME_STORE_FILE_PERMS),
+    /* an earlier repair's directory, empty: a plain rename would replace it */
+    assert_int_equal(mkdir(acme_store_path(store, p, first), 0755), 0);
+    /* a file in place: not linked over it, kept as -2 */
+    put_in_place(store, p, 0);
+    assert_int_equal(acme_store_live_repoint(store, p, &ctx, "example.org",
+                                             "20240101T000000Z-01", &aside), APR_SUCCESS);
+    assert_string_equal(aside, acme_store_path(store, p, apr_pstrcat(p, first, "-2", NULL)));
+    assert_string_equal(held_at(store, p, first), "");
+    assert_string_equal(held_at(store, p, apr_pstrcat(p, first, "-2", NULL)), "bad");
+    /* a directory in place: not renamed over either, kept as -3 */
+    put_in_place(store, p, 1);
+    assert_int_equal(acme_store_live_repoint(store, p, &ctx, "example.org", NULL, &aside),
                      APR_SUCCESS);
-    for (i = 2; i <= 99; i++) {
+    assert_string_equal(aside, acme_store_path(store, p, apr_pstrcat(p, first, "-3", NULL)));
+    assert_string_equal(held_at(store, p, first), "");
+    assert_string_equal(held_at(store, p, apr_pstrcat(p, first, "-2", NULL)), "bad");
+    assert_string_equal(held_at(store, p, apr_pstrcat(p, first, "-3", NULL)), "dir");
+    /* every other name of the second taken: nothing replaced, nothing moved */
+    for (i = 4; i <= 99; i++) {
         assert_int_equal(acme_store_write(store, p, apr_psprintf(p, "%s-%d", first, i), "old", 3,
                                           ACME_STORE_FILE_PERMS), APR_SUCCESS);
     }
-    /* a file in place: not linked over any of them */
-    assert_int_equal(acme_store_write(store, p, "domains/example.org", "bad", 3,
-                                      ACME_STORE_FILE_PERMS), APR_SUCCESS);
-    assert_int_equal(acme_store_live_repoint(store, p, &ctx, "example.org",
-                                             "20240101T000000Z-01", &aside), APR_EEXIST);
-    assert_null(aside);
-    assert_int_equal(acme_store_live_state(store, p, "example.org", &target),
-                     ACME_STORE_LIVE_NOT_LINK);
-    assert_int_equal(acme_store_read(store, p, "domains/example.org", 100, &data, &len),
-                     APR_SUCCESS);
-    assert_string_equal(data, "bad");
-    /* a directory in place: not renamed over any of them */
-    unlink(link);
-    assert_int_equal(mkdir(link, 0755), 0);
-    assert_int_equal(acme_store_live_repoint(store, p, &ctx, "example.org", NULL, &aside),
-                     APR_EEXIST);
-    assert_int_equal(lstat(link, &st), 0);
-    assert_true(S_ISDIR(st.st_mode));
-    assert_int_equal(acme_store_read(store, p, first, 100, &data, &len), APR_SUCCESS);
-    assert_string_equal(data, "first");
-    assert_int_equal(acme_store_read(store, p, apr_pstrcat(p, first, "-99", NULL), 100, &data,
-                                     &len), APR_SUCCESS);
-    assert_string_equal(data, "old");
+    for (i = 0; i <= 1; i++) {
+        put_in_place(store, p, i);
+        assert_int_equal(acme_store_live_repoint(store, p, &ctx, "example.org",
+                                                 i ? NULL : "20240101T000000Z-01", &aside),
+                         APR_EEXIST);
+        assert_null(aside);
+        assert_int_equal(acme_store_live_state(store, p, "example.org", &target),
+                         ACME_STORE_LIVE_NOT_LINK);
+        assert_string_equal(held_at(store, p, "domains/example.org"), i ? "dir" : "bad");
+        assert_string_equal(held_at(store, p, first), "");
+        assert_string_equal(held_at(store, p, apr_pstrcat(p, first, "-2", NULL)), "bad");
+        assert_string_equal(held_at(store, p, apr_pstrcat(p, first, "-3", NULL)), "dir");
+        assert_string_equal(held_at(store, p, apr_pstrcat(p, first, "-99", NULL)), "old");
+    }
     /* the next second has names free again */
     now += apr_time_from_sec(1);
     assert_int_equal(acme_store_live_repoint(store, p, &ctx, "example.org",
                                              "20240101T000000Z-01", &aside), APR_SUCCESS);
     assert_string_equal(aside, acme_store_path(store, p, "domains/example.org.broken-"
                                                "20231114T221321Z"));
-    assert_int_equal(lstat(aside, &st), 0);
-    assert_true(S_ISDIR(st.st_mode));
+    assert_string_equal(held_at(store, p, "domains/example.org.broken-20231114T221321Z"), "dir");
     assert_int_equal(acme_store_live_state(store, p, "example.org", &target), ACME_STORE_LIVE_OK);
+}
+
+static void test_live_repoint_no_replace(void **state)
+{
+    live_repoint_no_replace(*state);
 }
 
 int main(void)

@@ -359,8 +359,8 @@ const char *acme_store_live_state_text(int state);
  * in between for a file or link); with version NULL domains/<name> is gone
  * afterwards. Nothing is deleted or replaced. Root, at start. APR_SUCCESS,
  * APR_EINVAL for a bad name or version, APR_EEXIST when every aside name
- * of that second (-2 .. -99) is taken or one appeared meanwhile (nothing
- * changed), else the errno of the step that failed (ENOTSUP or EINVAL:
+ * of that second (-2 .. -99) is taken (each take refuses a name that
+ * exists; nothing changed), else the errno of the step that failed (ENOTSUP or EINVAL:
  * the file system cannot rename without replacing; nothing changed). */
 apr_status_t acme_store_live_repoint(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                      const char *name, const char *version, const char **aside);

@@ -118,29 +118,53 @@ int acme_store_is_live_aside(const char *entry)
     return *s == '\0';
 }
 
-/* A name for the aside entry no entry of domains/ has yet: <name>.broken-
- * <time>, then -2 .. -LIVE_ASIDE_MAX for more repairs within the same
- * second; NULL when every one is taken. Only a hint: the link or rename
- * that takes the name refuses an existing one (EEXIST). */
-static const char *aside_name(apr_pool_t *p, int dirfd, const char *name, apr_time_t now)
+/* The i-th name (1 .. LIVE_ASIDE_MAX) for an aside entry of name at now:
+ * <name>.broken-<time>, then -2 .. -LIVE_ASIDE_MAX for more repairs
+ * within the same second. From p. */
+static const char *aside_name(apr_pool_t *p, const char *name, apr_time_t now, int i)
 {
     char stamp[32];
     struct tm tm;
     time_t secs = (time_t)apr_time_sec(now);
-    const char *aside;
-    struct stat st;
-    int i;
 
     gmtime_r(&secs, &tm);
     strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-    aside = apr_pstrcat(p, name, LIVE_ASIDE_MARK, stamp, NULL);
-    for (i = 2; fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) == 0; i++) {
-        if (i > LIVE_ASIDE_MAX) {
-            return NULL;
+    return i < 2 ? apr_pstrcat(p, name, LIVE_ASIDE_MARK, stamp, NULL)
+                 : apr_psprintf(p, "%s" LIVE_ASIDE_MARK "%s-%d", name, stamp, i);
+}
+
+/* Keeps what is at name (st: its lstat) in dirfd under the first aside
+ * name free (aside_name): a second link to a file or link (never followed;
+ * *linked set, name is still there), else a rename. Each take itself
+ * refuses a name that exists (EEXIST), and then the next is tried: what an
+ * earlier repair set aside is never replaced, and no look before the take
+ * can be outrun. *base the name taken, from p. 0, EEXIST when every name
+ * of that second is taken, else the errno of the take. */
+static int keep_aside(apr_pool_t *p, int dirfd, const char *name, const struct stat *st,
+                      apr_time_t now, const char **base, int *linked)
+{
+    int i;
+
+    *linked = 0;
+    for (i = 1; i <= LIVE_ASIDE_MAX; i++) {
+        *base = aside_name(p, name, now, i);
+        if (!S_ISDIR(st->st_mode) && linkat(dirfd, name, dirfd, *base, 0) == 0) {
+            *linked = 1;
+            return 0;
         }
-        aside = apr_psprintf(p, "%s" LIVE_ASIDE_MARK "%s-%d", name, stamp, i);
+        if (!S_ISDIR(st->st_mode) && errno == EEXIST) {
+            continue;
+        }
+        /* a directory (it cannot be linked), or a link refused otherwise */
+        if (renameat2(dirfd, name, dirfd, *base, RENAME_NOREPLACE) == 0) {
+            return 0;
+        }
+        if (errno != EEXIST) {
+            return errno;
+        }
     }
-    return aside;
+    *base = NULL;
+    return EEXIST;
 }
 
 apr_status_t acme_store_live_repoint(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
@@ -149,7 +173,7 @@ apr_status_t acme_store_live_repoint(acme_store_t *store, apr_pool_t *p, const a
     const char *tmp, *base;
     apr_status_t rv = APR_SUCCESS;
     struct stat st;
-    int fd, kept = 0;
+    int fd, kept = 0, err;
 
     *aside = NULL;
     if (acme_store_name_check(name) != APR_SUCCESS
@@ -163,19 +187,10 @@ apr_status_t acme_store_live_repoint(acme_store_t *store, apr_pool_t *p, const a
         /* A second name for what is there (a link is linked, not followed):
          * the rename below then replaces domains/<name> in one step, and
          * never is it missing. A directory cannot be linked: moved aside.
-         * Neither ever replaces an entry set aside before (EEXIST). */
-        if ((base = aside_name(p, fd, name, acme_core_now(ctx))) == NULL) {
+         * Neither ever replaces an entry set aside before (keep_aside). */
+        if ((err = keep_aside(p, fd, name, &st, acme_core_now(ctx), &base, &kept)) != 0) {
             close(fd);
-            return APR_EEXIST;
-        }
-        if (!S_ISDIR(st.st_mode) && linkat(fd, name, fd, base, 0) == 0) {
-            kept = 1;
-        }
-        else if ((!S_ISDIR(st.st_mode) && errno == EEXIST)
-                 || renameat2(fd, name, fd, base, RENAME_NOREPLACE) < 0) {
-            rv = errno;
-            close(fd);
-            return rv;
+            return err;
         }
         *aside = acme_store_path(store, p, apr_pstrcat(p, ACME_STORE_DOMAINS "/", base, NULL));
     }
