@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -133,6 +134,49 @@ static const char *aside_name(apr_pool_t *p, const char *name, apr_time_t now, i
                  : apr_psprintf(p, "%s" LIVE_ASIDE_MARK "%s-%d", name, stamp, i);
 }
 
+/* renameat2(RENAME_NOREPLACE) of from to to in dirfd: 0, or -1 with errno
+ * (EEXIST: to exists, nothing changed). Some file systems (older NFS, some
+ * FUSE ones, overlay on such) answer EINVAL or ENOSYS: without this the
+ * repair would fail there, leaving domains/<name> broken at every start, so
+ * the same refusal is made by other means. A file or link: a second link
+ * (linkat refuses an existing name), then the old name unlinked. A
+ * directory cannot be linked: a look, then a plain rename, under an flock
+ * of dirfd (domains/), which every such repair on that file system takes,
+ * so none takes the name between the look and the rename; a plain rename
+ * would replace an empty directory set aside before. */
+static int rename_noreplace(int dirfd, const char *from, const char *to, int is_dir)
+{
+    struct stat st;
+    int rc, err;
+
+    if (renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0) {
+        return 0;
+    }
+    if (errno != EINVAL && errno != ENOSYS) {
+        return -1;
+    }
+    if (!is_dir) {
+        if (linkat(dirfd, from, dirfd, to, 0) < 0) {
+            return -1;
+        }
+        return unlinkat(dirfd, from, 0) < 0 && errno != ENOENT ? -1 : 0;
+    }
+    if (flock(dirfd, LOCK_EX) < 0) {
+        return -1;
+    }
+    if (fstatat(dirfd, to, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        errno = EEXIST;
+        rc = -1;
+    }
+    else {
+        rc = errno == ENOENT ? renameat(dirfd, from, dirfd, to) : -1;
+    }
+    err = errno;
+    flock(dirfd, LOCK_UN);
+    errno = err;
+    return rc;
+}
+
 /* Keeps what is at name (st: its lstat) in dirfd under the first aside
  * name free (aside_name): a second link to a file or link (never followed;
  * *linked set, name is still there), else a rename. Each take itself
@@ -156,7 +200,7 @@ static int keep_aside(apr_pool_t *p, int dirfd, const char *name, const struct s
             continue;
         }
         /* a directory (it cannot be linked), or a link refused otherwise */
-        if (renameat2(dirfd, name, dirfd, *base, RENAME_NOREPLACE) == 0) {
+        if (rename_noreplace(dirfd, name, *base, S_ISDIR(st->st_mode)) == 0) {
             return 0;
         }
         if (errno != EEXIST) {
