@@ -190,7 +190,10 @@ static int exited(apr_pool_t *p, long pid)
 static void hooks_finish(dns_fixture_t *d)
 {
     fixture_t *f = d->f;
-    int started = count_logged(f, "ACME00906") + count_logged(f, "ACME00901");
+    /* a setup still running when its attempt ends is stopped (ACME00928)
+     * and may never write its line */
+    int started = count_logged(f, "ACME00906") + count_logged(f, "ACME00901")
+                  - count_logged(f, "ACME00928");
     int i, j;
 
     for (i = 0; i < f->log->nelts; ++i) {

@@ -225,6 +225,40 @@ static void recorded_teardown(acme_driver_t *driver, const struct acme_dns01_set
     }
 }
 
+/* Stops the setups of set still running, together: SIGTERM to each, then one
+ * shared grace (ACME_PROC_KILL_GRACE), not a grace each one after the other.
+ * Each is said (ACME00928): its program was cut short, and the administrator
+ * who wrote it sees why. One that exited already is only reaped. */
+static void setups_stop(acme_driver_t *driver, struct acme_dns01_set_t *set)
+{
+    apr_time_t now = acme_core_now(&driver->ctx), until;
+    int i, running = 0;
+
+    for (i = 0; set && i < set->entries->nelts; ++i) {
+        dns01_entry_t *entry = APR_ARRAY_IDX(set->entries, i, dns01_entry_t *);
+
+        if (!entry->setup) {
+            continue;
+        }
+        if (entry->state != DNS01_SETUP || acme_dns_hook_poll(entry->setup, now) != APR_EAGAIN) {
+            continue;       /* ended and reaped: acme_dns_hook_stop_until leaves it be */
+        }
+        acme_log(&driver->ctx, ACME_LOG_INFO, 0, "ACME00928: %s: %s is still running as the "
+                 "attempt ends; it is stopped (SIGTERM, then SIGKILL) before its teardown runs",
+                 entry->identifier, acme_dns_hook_label(entry->setup));
+        acme_dns_hook_terminate(entry->setup);
+        running++;
+    }
+    until = apr_time_now() + ACME_PROC_KILL_GRACE;
+    for (i = 0; running && i < set->entries->nelts; ++i) {
+        dns01_entry_t *entry = APR_ARRAY_IDX(set->entries, i, dns01_entry_t *);
+
+        if (entry->setup) {
+            acme_dns_hook_stop_until(entry->setup, until);
+        }
+    }
+}
+
 void acme_dns01_teardown(acme_driver_t *driver, acme_job_t *job)
 {
     struct acme_dns01_set_t *set = job->dns01;
@@ -239,12 +273,7 @@ void acme_dns01_teardown(acme_driver_t *driver, acme_job_t *job)
     /* Setups still running stop before any teardown starts: one that
      * published after its teardown (or the recorded one's) would leave its
      * TXT record in the zone. */
-    for (i = 0; set && i < set->entries->nelts; ++i) {
-        dns01_entry_t *entry = APR_ARRAY_IDX(set->entries, i, dns01_entry_t *);
-        if (entry->setup) {
-            acme_dns_hook_stop(entry->setup);
-        }
-    }
+    setups_stop(driver, set);
     recorded_teardown(driver, set, recorded);
     if (!set) {
         return;
