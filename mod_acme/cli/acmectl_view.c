@@ -572,7 +572,7 @@ domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name
 
         v->activation = acme_store_activation_mode_read(ctl->store, p);
         acme_store_restart_refused_read(ctl->store, p, refused);
-        v->refused = acme_store_restart_refused_of(refused, name);
+        v->refused = acme_store_restart_refused_of(refused);
         v->restart_after = acme_store_restart_held_read(ctl->store, p, &waiting);
         v->restart_at = v->restart_after && waiting
                         && apr_hash_get(waiting, name, APR_HASH_KEY_STRING) ? v->restart_after : 0;

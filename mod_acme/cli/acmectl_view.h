@@ -45,7 +45,7 @@ typedef struct domain_view_t {
                                       * lists the name (only AcmeActivation auto writes
                                       * it; its restart comes at or after), 0 = no file */
     const acme_store_refusal_t *refused; /* staged: the refused automatic restart it
-                                      * waits for (jobs/.restart-refused.json lists it;
+                                      * waits for (jobs/.restart-refused.json, every staged one;
                                       * only root and the User read it), NULL = none */
     acme_activation_mode_e activation; /* staged: AcmeActivation of the server's last
                                       * start (activation-mode.json), UNKNOWN: no file */

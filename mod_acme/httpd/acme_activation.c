@@ -207,7 +207,7 @@ void acme_activation_record_stale(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *
     acme_activation_held_restart_clear(wd, ptemp);
     /* a refused restart's record is of the last generation; this one's test
      * writes its own */
-    acme_activation_held_refused(wd, ptemp, NULL, NULL, 1);
+    acme_activation_held_refused(wd, ptemp, NULL, 1);
     left = staged_unseen(wd, ptemp, wd->stale, NULL);
     for (i = 0; i < left->nelts; ++i) {
         const char *name = APR_ARRAY_IDX(left, i, const char *);

@@ -135,14 +135,10 @@ void acme_activation_held_restart_clear(acme_wd_t *wd, apr_pool_t *p)
     }
 }
 
-void acme_activation_held_refused(acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *fresh,
+void acme_activation_held_refused(acme_wd_t *wd, apr_pool_t *p,
                                   const struct acme_configtest_t *test, int always)
 {
-    apr_array_header_t *names;
-    apr_hash_index_t *hi;
-    apr_hash_t *seen;
     apr_status_t rv;
-    int i;
 
     if (!test) {
         if ((wd->restart_refused || always)
@@ -155,26 +151,13 @@ void acme_activation_held_refused(acme_wd_t *wd, apr_pool_t *p, const apr_array_
         wd->restart_refused = 0;
         return;
     }
-    /* fresh, and the names a held restart waits for: a failure while the
-     * restart is held refuses that restart too */
-    names = apr_array_make(p, fresh->nelts + 8, sizeof(const char *));
-    seen = apr_hash_make(p);
-    for (i = 0; i < fresh->nelts; ++i) {
-        apr_hash_set(seen, APR_ARRAY_IDX(fresh, i, const char *), APR_HASH_KEY_STRING, "");
-    }
-    for (hi = wd->prechecked ? apr_hash_first(p, wd->prechecked) : NULL; hi;
-         hi = apr_hash_next(hi)) {
-        apr_hash_set(seen, apr_hash_this_key(hi), APR_HASH_KEY_STRING, "");
-    }
-    for (hi = apr_hash_first(p, seen); hi; hi = apr_hash_next(hi)) {
-        APR_ARRAY_PUSH(names, const char *) = apr_hash_this_key(hi);
-    }
+    /* no names: the refused restart is the one for every staged
+     * certificate, held ones included, and the retest decides for all */
     wd->restart_refused = 1;
     rv = acme_store_restart_refused_write(wd->rt->store, p, apr_time_now(), wd->next_poll,
                                           /* longer: the record cuts it, with "..." */
                                           acme_configtest_why(p, test,
-                                                              2 * ACME_STORE_REFUSED_WHY_MAX),
-                                          names);
+                                                              2 * ACME_STORE_REFUSED_WHY_MAX));
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, wd->rt->base,
                      "ACME00780: cannot write %s, so the status page and acmectl do not say "

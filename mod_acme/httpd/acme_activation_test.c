@@ -103,8 +103,7 @@ int acme_activation_test(acme_wd_t *wd, const apr_array_header_t *fresh, apr_poo
          * restart; any other (a pass, with or without anything to make
          * live, the restart held or sent; or none at all, ACME00766) ends
          * what a failure recorded. */
-        acme_activation_held_refused(wd, p, fresh,
-                                     verdict == ACME_CONFIGTEST_FAILED ? test : NULL, 0);
+        acme_activation_held_refused(wd, p, verdict == ACME_CONFIGTEST_FAILED ? test : NULL, 0);
         if (verdict == ACME_CONFIGTEST_FAILED) {
             return 0;
         }

@@ -174,11 +174,10 @@ static json_t *activation_held_json(acme_runtime_t *rt, apr_pool_t *p, const cha
  * null when none (or not staged, or AcmeActivation manual). Per certificate
  * though one test refuses all: every staged one waits for the same retest,
  * those staged after the refusal too. */
-static json_t *restart_refused_json(acme_runtime_t *rt, apr_pool_t *p, const char *name,
-                                    const char *state)
+static json_t *restart_refused_json(acme_runtime_t *rt, apr_pool_t *p, const char *state)
 {
     const acme_store_refusal_t *refused = state && !strcmp(state, ACME_STATE_STAGED)
-                                          ? acme_status_restart_refused(rt, p, name) : NULL;
+                                          ? acme_status_restart_refused(rt, p) : NULL;
 
     return refused ? json_pack("{s:s, s:s}", "at", acme_time_rfc3339(p, refused->at),
                                "why", refused->why ? refused->why : "")
@@ -207,7 +206,7 @@ static json_t *next_action_json(acme_runtime_t *rt, apr_pool_t *p,
         }
         /* a refused restart: the next test; then the backoff: no restart
          * checks it before its end */
-        if ((refused = acme_status_restart_refused(rt, p, name)) != NULL) {
+        if ((refused = acme_status_restart_refused(rt, p)) != NULL) {
             return time_or_null(p, refused->retry_at);
         }
         if ((held = acme_status_held(rt, p, name)) != NULL) {
@@ -441,7 +440,7 @@ json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_do
                         rt, p, domain, json_string_value(json_object_get(json, "state"))));
     json_object_set_new(json, "activation_held", activation_held_json(rt, p, domain->name));
     json_object_set_new(json, "restart_refused", restart_refused_json(
-                        rt, p, domain->name, json_string_value(json_object_get(json, "state"))));
+                        rt, p, json_string_value(json_object_get(json, "state"))));
     /* the step of a stale record ("staged") is over too: nothing is in progress */
     json_object_set_new(json, "step", string_or_null(
                         record_stale(status, has_live ? &info : NULL) ? "idle"

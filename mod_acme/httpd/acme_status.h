@@ -100,7 +100,7 @@ apr_time_t acme_status_restart_at(acme_runtime_t *rt, apr_pool_t *p, const char 
  * of, as one number for a cache to compare: activation.json's time
  * (apr_time_t) with AcmeActivation auto, negated when the file does not
  * list name (the restart comes at or after it), 0 when no restart is held
- * or with AcmeActivation manual; when a refused restart lists name, its
+ * or with AcmeActivation manual; while a refused restart is recorded, its
  * retry time plus one. The files are read once per p. */
 apr_int64_t acme_status_restart_shown(acme_runtime_t *rt, apr_pool_t *p, const char *name);
 /* When name's staged certificate goes live, in words
@@ -110,11 +110,10 @@ apr_int64_t acme_status_restart_shown(acme_runtime_t *rt, apr_pool_t *p, const c
  * what apachectl graceful does now. From p (or static). */
 const char *acme_status_goes_live(acme_runtime_t *rt, apr_pool_t *p, const char *name,
                                   int full);
-/* The refused automatic restart name's staged certificate waits for
- * (jobs/.restart-refused.json lists it; AcmeActivation auto only), NULL
- * when none. The file is read once per p, and the answer is from p. */
-const acme_store_refusal_t *acme_status_restart_refused(acme_runtime_t *rt, apr_pool_t *p,
-                                                        const char *name);
+/* The refused automatic restart every staged certificate waits for
+ * (jobs/.restart-refused.json; AcmeActivation auto only), NULL when none.
+ * The file is read once per p, and the answer is from p. */
+const acme_store_refusal_t *acme_status_restart_refused(acme_runtime_t *rt, apr_pool_t *p);
 /* The refusal backoff that holds name's staged certificates back (its end
  * and refusals in a row, refused/<name>.json, acme_custody.h), NULL when
  * none does now. refused/ is listed once per p. */

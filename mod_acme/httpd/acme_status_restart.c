@@ -42,16 +42,15 @@ apr_time_t acme_status_restart_at(acme_runtime_t *rt, apr_pool_t *p, const char 
            ? held->at : 0;
 }
 
-const acme_store_refusal_t *acme_status_restart_refused(acme_runtime_t *rt, apr_pool_t *p,
-                                                        const char *name)
+const acme_store_refusal_t *acme_status_restart_refused(acme_runtime_t *rt, apr_pool_t *p)
 {
     return rt && rt->activation_auto
-           ? acme_store_restart_refused_of(&restart_held(rt, p)->refused, name) : NULL;
+           ? acme_store_restart_refused_of(&restart_held(rt, p)->refused) : NULL;
 }
 
 apr_int64_t acme_status_restart_shown(acme_runtime_t *rt, apr_pool_t *p, const char *name)
 {
-    const acme_store_refusal_t *refused = acme_status_restart_refused(rt, p, name);
+    const acme_store_refusal_t *refused = acme_status_restart_refused(rt, p);
     apr_time_t at = rt && rt->activation_auto ? restart_held(rt, p)->at : 0;
 
     if (refused) {
@@ -69,7 +68,7 @@ const char *acme_status_goes_live(acme_runtime_t *rt, apr_pool_t *p, const char 
 
     return acme_store_activation_goes_live(p, auto_ ? ACME_ACTIVATION_AUTO : ACME_ACTIVATION_MANUAL,
         auto_ ? restart_held(rt, p)->at : 0, auto_ && acme_status_restart_at(rt, p, name) != 0,
-        acme_status_restart_refused(rt, p, name), held ? held->until : 0, full);
+        acme_status_restart_refused(rt, p), held ? held->until : 0, full);
 }
 
 const acme_custody_held_t *acme_status_held(acme_runtime_t *rt, apr_pool_t *p, const char *name)

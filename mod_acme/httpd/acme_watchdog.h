@@ -140,16 +140,17 @@ void acme_activation_held_restart_clear(acme_wd_t *wd, apr_pool_t *p);
 struct acme_configtest_t;
 /* The verdict of the configuration test before an automatic restart, for
  * the status page and acmectl (acme_store_restart.h): failed (test not
- * NULL, its verdict ACME_CONFIGTEST_FAILED): the restart for fresh (const
- * char *) and for what wd->prechecked holds back was refused now, because
- * of test's first error line (acme_configtest_why), and the test runs again
- * at wd->next_poll: recorded (ACME00780 when it cannot be). Any other
+ * NULL, its verdict ACME_CONFIGTEST_FAILED): the restart for every staged
+ * certificate (the new ones and what wd->prechecked holds back) was
+ * refused now, because of test's first error line (acme_configtest_why),
+ * and the test runs again at wd->next_poll: recorded (ACME00780 when it
+ * cannot be). Any other
  * verdict (test NULL: passed, with or without anything to make live, held
  * or sent, or none at all): the record goes, when this generation wrote
  * one (wd->restart_refused; ACME00781 when it cannot be removed). Called
  * from acme_activation_test only, and with always set at each start
  * (acme_activation_record_stale), which removes any. Temporaries in p. */
-void acme_activation_held_refused(acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *fresh,
+void acme_activation_held_refused(acme_wd_t *wd, apr_pool_t *p,
                                   const struct acme_configtest_t *test, int always);
 /* acme_activation_test.c: runs the configuration test with the staged check
  * (acme_configtest_run) before a restart for the staged names fresh. 1: it

@@ -218,21 +218,19 @@ static void test_goes_live_words(void **state)
 }
 
 /* A refused automatic restart: when, the why, when the test runs again,
- * and to see the error log; only for a certificate its record lists, never
- * under manual; short for a table cell. */
+ * and to see the error log; for every staged certificate, never under
+ * manual; short for a table cell. */
 static void test_goes_live_refused(void **state)
 {
     apr_pool_t *p = *state;
     apr_time_t t = apr_time_from_sec(1800000000);   /* 2027-01-15T08:00:00Z */
     acme_store_refusal_t r = { t - apr_time_from_sec(300), t, "ACME01509: the store directory "
-                               "/s/config is owned by uid 33 (www-data), not root", NULL };
+                               "/s/config is owned by uid 33 (www-data), not root" };
 
-    r.names = apr_hash_make(p);
-    apr_hash_set(r.names, "a.example", APR_HASH_KEY_STRING, "");
-    assert_ptr_equal(acme_store_restart_refused_of(&r, "a.example"), &r);
-    /* staged after the refusal: not listed, waits for the same retest */
-    assert_ptr_equal(acme_store_restart_refused_of(&r, "b.example"), &r);
-    assert_null(acme_store_restart_refused_of(NULL, "a.example"));
+    /* every staged certificate, one staged after the refusal too, waits
+     * for the same retest */
+    assert_ptr_equal(acme_store_restart_refused_of(&r), &r);
+    assert_null(acme_store_restart_refused_of(NULL));
     assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, t, 1, &r, 0, 1),
                         "goes live at the automatic restart, which was refused at "
                         "2027-01-15T07:55:00Z: the configuration fails its test (ACME01509: "
@@ -248,49 +246,54 @@ static void test_goes_live_refused(void **state)
                                                         0),
                         "goes live when the administrator restarts httpd (apachectl graceful)");
     r.at = 0;
+    assert_null(acme_store_restart_refused_of(&r));
     assert_string_equal(acme_store_activation_goes_live(p, ACME_ACTIVATION_AUTO, t, 1, &r, 0, 0),
                         "goes live at the automatic restart (about 2027-01-15T08:00:00Z)");
 }
 
 /* jobs/.restart-refused.json: 0600 (its why names paths and owners), the
- * why one printable line of at most ACME_STORE_REFUSED_WHY_MAX bytes, the
- * names as written; gone when cleared; a record without names is none. */
+ * why one printable line of at most ACME_STORE_REFUSED_WHY_MAX bytes, no
+ * names (the refusal holds every staged certificate); gone when cleared; a
+ * record without both times is none. */
 static void test_refused_record(void **state)
 {
     apr_pool_t *p = *state;
     acme_store_t *store = new_store(p);
-    apr_array_header_t *names = apr_array_make(p, 2, sizeof(const char *));
     apr_time_t t = apr_time_from_sec(1800000000);
     acme_store_refusal_t r;
+    json_t *doc = NULL;
     char long_why[400];
 
     assert_int_equal(acme_store_restart_refused_read(store, p, &r), 0);
     assert_int_equal(r.at, 0);
-    APR_ARRAY_PUSH(names, const char *) = "a.example";
-    APR_ARRAY_PUSH(names, const char *) = "b.example";
     assert_int_equal(acme_store_restart_refused_write(store, p, t, t + apr_time_from_sec(300),
-                                                      "AH00526: Syntax error\x1b[31m\tx\xc3\xa9",
-                                                      names), APR_SUCCESS);
+                                                      "AH00526: Syntax error\x1b[31m\tx\xc3\xa9"),
+                     APR_SUCCESS);
     assert_int_equal(unit_store_mode(store, p, ACME_STORE_RESTART_REFUSED), 0600);
     assert_int_equal(acme_store_restart_refused_read(store, p, &r), 1);
     assert_true(r.at == t && r.retry_at == t + apr_time_from_sec(300));
     assert_string_equal(r.why, "AH00526: Syntax error[31m x");
-    assert_int_equal(apr_hash_count(r.names), 2);
-    assert_non_null(acme_store_restart_refused_of(&r, "b.example"));
+    assert_ptr_equal(acme_store_restart_refused_of(&r), &r);
+    assert_int_equal(acme_store_read_json_pooled(store, p, ACME_STORE_RESTART_REFUSED, &doc),
+                     APR_SUCCESS);
+    assert_int_equal(json_object_size(doc), 3);     /* at, retry_at, why: no names */
+    assert_null(json_object_get(doc, "names"));
 
     memset(long_why, 'x', sizeof(long_why) - 1);
     long_why[sizeof(long_why) - 1] = '\0';
-    assert_int_equal(acme_store_restart_refused_write(store, p, t, t, long_why, names),
+    assert_int_equal(acme_store_restart_refused_write(store, p, t, t, long_why),
                      APR_SUCCESS);
     assert_int_equal(acme_store_restart_refused_read(store, p, &r), 1);
     assert_int_equal(strlen(r.why), ACME_STORE_REFUSED_WHY_MAX);
     assert_string_equal(r.why + ACME_STORE_REFUSED_WHY_MAX - 3, "...");
 
-    APR_ARRAY_PUSH(names, const char *) = "../x";
-    assert_int_equal(acme_store_restart_refused_write(store, p, t, t, "x", names), APR_EINVAL);
-    names->nelts = 0;
-    assert_int_equal(acme_store_restart_refused_write(store, p, t, t, "x", names), APR_SUCCESS);
+    /* a record without a retry time is none */
+    doc = json_pack("{s:s}", "at", "2027-01-15T08:00:00Z");
+    assert_int_equal(acme_store_write_json(store, p, ACME_STORE_RESTART_REFUSED, doc,
+                                           ACME_STORE_KEY_PERMS), APR_SUCCESS);
+    json_decref(doc);
     assert_int_equal(acme_store_restart_refused_read(store, p, &r), 0);
+    assert_int_equal(r.at, 0);
     assert_int_equal(acme_store_restart_refused_clear(store, p), APR_SUCCESS);
     assert_int_equal(acme_store_restart_refused_clear(store, p), APR_SUCCESS);
     assert_int_equal(acme_store_restart_refused_read(store, p, &r), 0);

@@ -141,11 +141,10 @@ const char *acme_store_activation_goes_live(apr_pool_t *p, acme_activation_mode_
                   "AcmeActivation manual: apachectl graceful)";
 }
 
-const acme_store_refusal_t *acme_store_restart_refused_of(const acme_store_refusal_t *refused,
-                                                          const char *name)
+const acme_store_refusal_t *acme_store_restart_refused_of(const acme_store_refusal_t *refused)
 {
-    /* Every staged certificate, listed or not: the automatic restart tests
-     * them all at once, and one staged after the refusal waits for the same
-     * retest at retry_at. */
-    return refused && refused->at && name ? refused : NULL;
+    /* Every staged certificate: the automatic restart tests them all at
+     * once, and one staged after the refusal waits for the same retest at
+     * retry_at. */
+    return refused && refused->at ? refused : NULL;
 }

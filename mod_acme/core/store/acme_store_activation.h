@@ -41,7 +41,7 @@ acme_activation_mode_e acme_store_activation_mode_read(acme_store_t *store, apr_
  * acmectl (list, show, renew); the anonymous 503 page says less
  * (acme_status_waiting_text):
  *   - the automatic restart it waits for was refused (refused: the
- *     record of jobs/.restart-refused.json for any staged certificate,
+ *     record of jobs/.restart-refused.json, for every staged certificate,
  *     acme_store_restart_refused_of; NULL: none), not under MANUAL: when,
  *     the test's first error line, when the test runs again, and to see
  *     the error log (the whole error says what fixes it: an owner's refusal
@@ -62,10 +62,9 @@ const char *acme_store_activation_goes_live(apr_pool_t *p, acme_activation_mode_
                                            apr_time_t restart_at, int listed,
                                            const acme_store_refusal_t *refused,
                                            apr_time_t held_until, int full);
-/* refused when there is a record of a refused automatic restart and a name,
+/* refused when it records a refused automatic restart (refused->at set),
  * else NULL. Asked only for a staged certificate: the automatic restart
- * tests every staged one at once, so one staged after the refusal (not in
- * its names) waits for the same retest. */
-const acme_store_refusal_t *acme_store_restart_refused_of(const acme_store_refusal_t *refused,
-                                                          const char *name);
+ * tests every staged one at once, so each, staged before the refusal or
+ * after it, waits for the same retest. */
+const acme_store_refusal_t *acme_store_restart_refused_of(const acme_store_refusal_t *refused);
 #endif

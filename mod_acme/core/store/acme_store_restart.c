@@ -93,18 +93,12 @@ apr_time_t acme_store_restart_held_read(acme_store_t *store, apr_pool_t *p, apr_
 }
 
 apr_status_t acme_store_restart_refused_write(acme_store_t *store, apr_pool_t *p, apr_time_t at,
-                                              apr_time_t retry_at, const char *why,
-                                              const apr_array_header_t *names)
+                                              apr_time_t retry_at, const char *why)
 {
-    json_t *doc, *list = names_json(names);
+    json_t *doc = json_pack("{s:s, s:s, s:s}", "at", acme_time_rfc3339(p, at),
+                            "retry_at", acme_time_rfc3339(p, retry_at), "why", refused_why(p, why));
     apr_status_t rv;
 
-    if (!list) {
-        return APR_EINVAL;
-    }
-    doc = json_pack("{s:s, s:s, s:s, s:o}", "at", acme_time_rfc3339(p, at),
-                    "retry_at", acme_time_rfc3339(p, retry_at), "why", refused_why(p, why),
-                    "names", list);
     if (!doc) {
         return APR_ENOMEM;
     }
@@ -131,23 +125,11 @@ static apr_time_t time_of(const json_t *doc, const char *key)
 int acme_store_restart_refused_read(acme_store_t *store, apr_pool_t *p,
                                     acme_store_refusal_t *refused)
 {
-    json_t *doc = NULL, *v;
-    size_t i;
+    json_t *doc = NULL;
 
     memset(refused, 0, sizeof(*refused));
     if (acme_store_read_json_pooled(store, p, ACME_STORE_RESTART_REFUSED, &doc) != APR_SUCCESS
         || !json_is_object(doc) || !time_of(doc, "at") || !time_of(doc, "retry_at")) {
-        return 0;
-    }
-    refused->names = apr_hash_make(p);
-    json_array_foreach(json_object_get(doc, "names"), i, v) {
-        if (json_is_string(v) && acme_store_name_check(json_string_value(v)) == APR_SUCCESS) {
-            apr_hash_set(refused->names, apr_pstrdup(p, json_string_value(v)),
-                         APR_HASH_KEY_STRING, "");
-        }
-    }
-    if (apr_hash_count(refused->names) == 0) {
-        memset(refused, 0, sizeof(*refused));
         return 0;
     }
     refused->at = time_of(doc, "at");

@@ -13,8 +13,9 @@
  *
  * The automatic restart the parent refused because the configuration
  * failed its test (ACME00717) has a record of its own,
- * jobs/.restart-refused.json: {"at": time, "retry_at": time, "why": text,
- * "names": [store name...]}. Why not activation.json: the test's words
+ * jobs/.restart-refused.json: {"at": time, "retry_at": time, "why": text};
+ * no names: the restart it refused would make every staged certificate
+ * live, and the retest decides for them all at once. Why not activation.json: the test's words
  * name configuration files, the store's path and owners ("owned by uid 33"),
  * and activation.json, as every file at the store's top, is 0644 for every
  * local user. jobs/ is the User's, 0700, so the record (root writes it
@@ -41,15 +42,13 @@
 #define ACME_STORE_REFUSED_WHY_MAX 200
 
 /* A refused automatic restart as its record says: at (apr_time_t, 0: none
- * refused), retry_at (when the parent tests the configuration again), why
- * (one printable line of at most ACME_STORE_REFUSED_WHY_MAX bytes, "" when
- * the record has none) and names (store name -> "", the certificates
- * waiting for that restart). */
+ * refused), retry_at (when the parent tests the configuration again) and
+ * why (one printable line of at most ACME_STORE_REFUSED_WHY_MAX bytes, ""
+ * when the record has none). It holds back every staged certificate. */
 typedef struct acme_store_refusal_t {
     apr_time_t at;
     apr_time_t retry_at;
     const char *why;
-    apr_hash_t *names;
 } acme_store_refusal_t;
 
 /* Root: the restart is held until at (apr_time_t) for names (const char *,
@@ -64,21 +63,19 @@ apr_status_t acme_store_restart_held_clear(acme_store_t *store, apr_pool_t *p);
  * file is not one of ours) and the names waiting for it (store name -> "",
  * from p; NULL when none). */
 apr_time_t acme_store_restart_held_read(acme_store_t *store, apr_pool_t *p, apr_hash_t **names);
-/* Root: the automatic restart for names (const char *, store names) was
- * refused at at (apr_time_t) because the configuration failed its test,
- * whose first error line is why (cleaned again, acme_text_printable, and cut
- * to ACME_STORE_REFUSED_WHY_MAX bytes); it is tested again at retry_at.
- * Atomic (acme_store_write_json), 0600. APR_SUCCESS, APR_EINVAL for a name
- * that is no store name, or the write's error. Temporaries in p. */
+/* Root: the automatic restart was refused at at (apr_time_t) because the
+ * configuration failed its test, whose first error line is why (cleaned
+ * again, acme_text_printable, and cut to ACME_STORE_REFUSED_WHY_MAX bytes);
+ * it is tested again at retry_at. Atomic (acme_store_write_json), 0600.
+ * APR_SUCCESS, APR_ENOMEM, or the write's error. Temporaries in p. */
 apr_status_t acme_store_restart_refused_write(acme_store_t *store, apr_pool_t *p, apr_time_t at,
-                                              apr_time_t retry_at, const char *why,
-                                              const apr_array_header_t *names);
+                                              apr_time_t retry_at, const char *why);
 /* Root: no refused restart (the record removed; none is no error).
  * APR_SUCCESS or the unlink's errno. */
 apr_status_t acme_store_restart_refused_clear(acme_store_t *store, apr_pool_t *p);
-/* The refused restart, read into *refused (strings and hash from p): 1 when
- * a record names at least one certificate, else 0 and *refused all zero
- * (none, unreadable for this user, or not one of ours). */
+/* The refused restart, read into *refused (strings from p): 1 when there is
+ * a record with both times, else 0 and *refused all zero (none, unreadable
+ * for this user, or not one of ours). */
 int acme_store_restart_refused_read(acme_store_t *store, apr_pool_t *p,
                                     acme_store_refusal_t *refused);
 #endif
