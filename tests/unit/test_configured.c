@@ -299,6 +299,32 @@ static void test_refused_record(void **state)
     assert_int_equal(acme_store_restart_refused_read(store, p, &r), 0);
 }
 
+/* activation.json: the held restart's time and names read back as written;
+ * a restart_at that is no time is no held restart. */
+static void test_held_record(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *));
+    apr_time_t t = apr_time_from_sec(1800000000);
+    apr_hash_t *waiting;
+    json_t *doc;
+
+    assert_int_equal(acme_store_restart_held_read(store, p, &waiting), 0);
+    assert_null(waiting);
+    APR_ARRAY_PUSH(names, const char *) = "a.example";
+    assert_int_equal(acme_store_restart_held_write(store, p, t, names), APR_SUCCESS);
+    assert_true(acme_store_restart_held_read(store, p, &waiting) == t);
+    assert_non_null(apr_hash_get(waiting, "a.example", APR_HASH_KEY_STRING));
+    assert_int_equal(apr_hash_count(waiting), 1);
+    doc = json_pack("{s:s, s:[s]}", "restart_at", "soon", "names", "a.example");
+    assert_int_equal(acme_store_write_json(store, p, ACME_STORE_RESTART_HELD, doc,
+                                           ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    json_decref(doc);
+    assert_int_equal(acme_store_restart_held_read(store, p, &waiting), 0);
+    assert_int_equal(acme_store_restart_held_clear(store, p), APR_SUCCESS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +334,7 @@ int main(void)
         UNIT_TEST(test_goes_live_words),
         UNIT_TEST(test_goes_live_refused),
         UNIT_TEST(test_refused_record),
+        UNIT_TEST(test_held_record),
     };
 
     if (unit_init() != 0) {

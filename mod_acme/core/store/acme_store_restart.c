@@ -27,6 +27,31 @@ static const char *refused_why(apr_pool_t *p, const char *why)
     return text;
 }
 
+/* The RFC 3339 time of member key of doc, 0 when none or not one. */
+static apr_time_t time_of(const json_t *doc, const char *key)
+{
+    const char *text = json_string_value(json_object_get(doc, key));
+    apr_time_t at = 0;
+
+    return text && acme_time_rfc3339_parse(text, &at) == APR_SUCCESS && at > 0 ? at : 0;
+}
+
+/* doc (its reference taken; NULL: it could not be made) written at
+ * relpath with perms, atomically: APR_SUCCESS, APR_ENOMEM, or the write's
+ * error. */
+static apr_status_t write_doc(acme_store_t *store, apr_pool_t *p, const char *relpath,
+                              json_t *doc, apr_fileperms_t perms)
+{
+    apr_status_t rv;
+
+    if (!doc) {
+        return APR_ENOMEM;
+    }
+    rv = acme_store_write_json(store, p, relpath, doc, perms);
+    json_decref(doc);
+    return rv;
+}
+
 /* names as a JSON array of store names; NULL for one that is none. */
 static json_t *names_json(const apr_array_header_t *names)
 {
@@ -48,20 +73,16 @@ static json_t *names_json(const apr_array_header_t *names)
 apr_status_t acme_store_restart_held_write(acme_store_t *store, apr_pool_t *p, apr_time_t at,
                                            const apr_array_header_t *names)
 {
-    json_t *doc, *list = names_json(names);
-    apr_status_t rv;
+    json_t *list = names_json(names);
 
     if (!list) {
         return APR_EINVAL;
     }
-    doc = json_pack("{s:s, s:o, s:s}", "restart_at", acme_time_rfc3339(p, at), "names", list,
-                    "written_at", acme_time_rfc3339(p, apr_time_now()));
-    if (!doc) {
-        return APR_ENOMEM;
-    }
-    rv = acme_store_write_json(store, p, ACME_STORE_RESTART_HELD, doc, ACME_STORE_FILE_PERMS);
-    json_decref(doc);
-    return rv;
+    return write_doc(store, p, ACME_STORE_RESTART_HELD,
+                     json_pack("{s:s, s:o, s:s}", "restart_at", acme_time_rfc3339(p, at),
+                               "names", list, "written_at",
+                               acme_time_rfc3339(p, apr_time_now())),
+                     ACME_STORE_FILE_PERMS);
 }
 
 apr_status_t acme_store_restart_held_clear(acme_store_t *store, apr_pool_t *p)
@@ -77,10 +98,7 @@ apr_time_t acme_store_restart_held_read(acme_store_t *store, apr_pool_t *p, apr_
 
     *names = NULL;
     if (acme_store_read_json_pooled(store, p, ACME_STORE_RESTART_HELD, &doc) != APR_SUCCESS
-        || !json_is_object(doc)
-        || !json_is_string(json_object_get(doc, "restart_at"))
-        || acme_time_rfc3339_parse(json_string_value(json_object_get(doc, "restart_at")), &at)
-           != APR_SUCCESS || at <= 0) {
+        || !json_is_object(doc) || !(at = time_of(doc, "restart_at"))) {
         return 0;
     }
     *names = apr_hash_make(p);
@@ -95,17 +113,12 @@ apr_time_t acme_store_restart_held_read(acme_store_t *store, apr_pool_t *p, apr_
 apr_status_t acme_store_restart_refused_write(acme_store_t *store, apr_pool_t *p, apr_time_t at,
                                               apr_time_t retry_at, const char *why)
 {
-    json_t *doc = json_pack("{s:s, s:s, s:s}", "at", acme_time_rfc3339(p, at),
-                            "retry_at", acme_time_rfc3339(p, retry_at), "why", refused_why(p, why));
-    apr_status_t rv;
-
-    if (!doc) {
-        return APR_ENOMEM;
-    }
     /* 0600 in the User's jobs/: the why names paths and owners */
-    rv = acme_store_write_json(store, p, ACME_STORE_RESTART_REFUSED, doc, ACME_STORE_KEY_PERMS);
-    json_decref(doc);
-    return rv;
+    return write_doc(store, p, ACME_STORE_RESTART_REFUSED,
+                     json_pack("{s:s, s:s, s:s}", "at", acme_time_rfc3339(p, at),
+                               "retry_at", acme_time_rfc3339(p, retry_at),
+                               "why", refused_why(p, why)),
+                     ACME_STORE_KEY_PERMS);
 }
 
 apr_status_t acme_store_restart_refused_clear(acme_store_t *store, apr_pool_t *p)
@@ -113,27 +126,20 @@ apr_status_t acme_store_restart_refused_clear(acme_store_t *store, apr_pool_t *p
     return acme_store_remove(store, p, ACME_STORE_RESTART_REFUSED);
 }
 
-/* The RFC 3339 time of member key of doc, 0 when none or not one. */
-static apr_time_t time_of(const json_t *doc, const char *key)
-{
-    const char *text = json_string_value(json_object_get(doc, key));
-    apr_time_t at = 0;
-
-    return text && acme_time_rfc3339_parse(text, &at) == APR_SUCCESS && at > 0 ? at : 0;
-}
-
 int acme_store_restart_refused_read(acme_store_t *store, apr_pool_t *p,
                                     acme_store_refusal_t *refused)
 {
     json_t *doc = NULL;
+    apr_time_t at, retry_at;
 
     memset(refused, 0, sizeof(*refused));
     if (acme_store_read_json_pooled(store, p, ACME_STORE_RESTART_REFUSED, &doc) != APR_SUCCESS
-        || !json_is_object(doc) || !time_of(doc, "at") || !time_of(doc, "retry_at")) {
+        || !json_is_object(doc) || !(at = time_of(doc, "at"))
+        || !(retry_at = time_of(doc, "retry_at"))) {
         return 0;
     }
-    refused->at = time_of(doc, "at");
-    refused->retry_at = time_of(doc, "retry_at");
+    refused->at = at;
+    refused->retry_at = retry_at;
     refused->why = refused_why(p, json_string_value(json_object_get(doc, "why")));
     return 1;
 }
