@@ -377,14 +377,24 @@ static void check_activation(check_t *c)
 static void check_restart_refused(check_t *c)
 {
     acme_store_refusal_t refused;
-    apr_array_header_t *names = apr_array_make(c->p, 4, sizeof(const char *));
-    apr_hash_index_t *hi;
+    apr_array_header_t *names = apr_array_make(c->p, 4, sizeof(const char *)), *staged;
+    int i;
 
     if (!acme_store_restart_refused_read(c->ctl->store, c->p, &refused)) {
         return;
     }
-    for (hi = apr_hash_first(c->p, refused.names); hi; hi = apr_hash_next(hi)) {
-        APR_ARRAY_PUSH(names, const char *) = acmectl_name(c->p, apr_hash_this_key(hi));
+    /* the refusal holds every staged certificate: the test covers them all */
+    if (acme_store_list(c->ctl->store, c->p, ACME_STORE_STAGING, &staged) == APR_SUCCESS) {
+        for (i = 0; i < staged->nelts; ++i) {
+            const char *name = APR_ARRAY_IDX(staged, i, const char *);
+
+            if (acme_store_has_staged(c->ctl->store, c->p, name)) {
+                APR_ARRAY_PUSH(names, const char *) = acmectl_name(c->p, name);
+            }
+        }
+    }
+    if (names->nelts == 0) {
+        return;     /* nothing waits for the refused restart */
     }
     qsort(names->elts, (size_t)names->nelts, sizeof(const char *), cmp_names);
     acmectl_check_problem(c, "%s: the automatic restart that makes the staged certificate%s of "
