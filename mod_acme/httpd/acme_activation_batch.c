@@ -140,7 +140,16 @@ int acme_activation_batch_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_po
     acme_wd_restarts_t *restarts = restarts_retained();
 
     (void)pconf; (void)plog; (void)ptemp;
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG || !restarts->began) {
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        restarts->began = apr_time_now();
+        restarts->began_first_pass = 1;
+    }
+    else if (restarts->began_first_pass) {
+        restarts->began_first_pass = 0;     /* startup's second pass: from the first */
+    }
+    else {
+        /* every other generation from its own read: one without domains never
+         * took the last time, which could be hours old */
         restarts->began = apr_time_now();
     }
     return OK;

@@ -24,6 +24,7 @@ typedef struct acme_wd_restarts_t {
     apr_interval_time_t test_took;    /* that configuration test's time */
     apr_time_t began;                 /* this generation's pre_config (at startup the first
                                        * pass's); 0 once its post_config took it */
+    int began_first_pass;             /* began is the startup's first pass, for its second */
 } acme_wd_restarts_t;
 
 /* Across generations: what the refusal backoff holds back, and what was

@@ -2,18 +2,57 @@
  * teardowns it stopped (acme_dns01_stop_teardowns) for the next start to
  * run again (acme_dns01_stopped_rerun): claimed by a rename before it is
  * read, so that of two processes at it at once only one gets its entries. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <apr_strings.h>
 #include "acme_job_int.h"
 #include "acme_dns01_claim.h"
 #include "acme_store_paths.h"
 
+#define CLAIMED_PREFIX "teardowns-claimed-"
+
+/* A claimed file whose process is gone (it crashed between its claim and the
+ * file's removal, or could not put the file back at its exit): renamed to
+ * mine, as the file itself would be. 1 when one was taken. A pid another
+ * process has since is passed by until that one ends too: later, not lost. */
+static int claim_orphan(acme_driver_t *driver, apr_pool_t *p, const char *mine)
+{
+    apr_array_header_t *entries;
+    int i;
+
+    if (acme_store_list(driver->store, p, ACME_STORE_JOBS, &entries) != APR_SUCCESS) {
+        return 0;
+    }
+    for (i = 0; i < entries->nelts; ++i) {
+        const char *entry = APR_ARRAY_IDX(entries, i, const char *);
+        char *end;
+        long pid;
+
+        if (strncmp(entry, CLAIMED_PREFIX, sizeof(CLAIMED_PREFIX) - 1)) {
+            continue;
+        }
+        pid = strtol(entry + sizeof(CLAIMED_PREFIX) - 1, &end, 10);
+        if (pid <= 0 || *end != '-' || pid == (long)getpid()
+            || kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+            continue;           /* its process runs: it may still remove it */
+        }
+        if (acme_store_rename(driver->store, p, apr_pstrcat(p, ACME_STORE_JOBS "/", entry, NULL),
+                              mine) == APR_SUCCESS) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 apr_status_t acme_dns01_claim_take(acme_driver_t *driver, apr_pool_t *p, json_t **record,
                                         const char **claimed)
 {
     /* no leading dot (the store renames to none), nor ".json": the sweep
      * and every reader of jobs/<name>.json pass it by */
-    const char *mine = apr_psprintf(p, "%s/teardowns-claimed-%ld-%" APR_UINT64_T_HEX_FMT,
+    const char *mine = apr_psprintf(p, "%s/" CLAIMED_PREFIX "%ld-%" APR_UINT64_T_HEX_FMT,
                                     ACME_STORE_JOBS, (long)getpid(),
                                     (apr_uint64_t)apr_time_now());
     apr_status_t rv;
@@ -22,12 +61,20 @@ apr_status_t acme_dns01_claim_take(acme_driver_t *driver, apr_pool_t *p, json_t 
     *record = NULL;
     /* rename is atomic: of two processes, one gets the file, the other ENOENT */
     if ((rv = acme_store_rename(driver->store, p, ACME_DNS01_TEARDOWNS_FILE, mine))
-        != APR_SUCCESS) {
+        != APR_SUCCESS && !claim_orphan(driver, p, mine)) {
         return rv;
     }
     if ((rv = acme_store_read_json_pooled(driver->store, p, mine, record)) != APR_SUCCESS) {
+        const char *aside = apr_psprintf(p, "%s/teardowns-unreadable-%" APR_UINT64_T_HEX_FMT,
+                                         ACME_STORE_JOBS, (apr_uint64_t)apr_time_now());
+
+        /* put back, it would be claimed and fail again at every run */
         *record = NULL;
-        acme_dns01_claim_return(driver, p, mine);
+        acme_store_rename(driver->store, p, mine, aside);
+        acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00929: cannot read the dns-01 "
+                 "teardowns an earlier process left to run again (%s, now %s): they are not "
+                 "run; their TXT records may be left in DNS (run AcmeDnsCmd teardown for "
+                 "them by hand, then remove the file)", ACME_DNS01_TEARDOWNS_FILE, aside);
         return rv;
     }
     *claimed = mine;

@@ -13,8 +13,10 @@
  * its entries; then read into *record (owned by p). APR_SUCCESS: the caller
  * removes *claimed once the entries are run or written elsewhere; the
  * rename's error (APR_ENOENT: none, or another process took it first) with
- * *claimed NULL; or the read's, when the claimed file was put back
- * (acme_dns01_claim_return). */
+ * *claimed NULL; or the read's, when the claimed file was unreadable: set
+ * aside as jobs/teardowns-unreadable-TIME and logged (ACME00929), so it is
+ * not claimed again at every run. With no ACME_DNS01_TEARDOWNS_FILE, a
+ * claimed file a process that is gone left behind is taken instead. */
 apr_status_t acme_dns01_claim_take(acme_driver_t *driver, apr_pool_t *p, json_t **record,
                                    const char **claimed);
 /* A claimed file (NULL: nothing) goes back under ACME_DNS01_TEARDOWNS_FILE
