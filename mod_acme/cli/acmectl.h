@@ -49,9 +49,13 @@ void acmectl_vprintf(FILE *out, const char *fmt, va_list ap);
  * pointer) when nothing needed escaping; NULL for NULL. */
 const char *acmectl_name(apr_pool_t *p, const char *name);
 /* A name as the user typed it on the command line (show, renew, revoke,
- * import --name), as the store names it: ASCII letters in lower case, since
- * DNS names are case-insensitive and the store's names are all lower case
- * (acme_name_store_key). A copy from p; NULL for NULL. */
+ * import --name), as the store names it (acme_name_store_key): every
+ * spelling AcmeDomain accepts gives the same name, since it goes through
+ * AcmeDomain's normalizer (acme_name_normalize: ASCII letters in lower case,
+ * an IPv6 address in its canonical spelling), after one trailing dot (a
+ * fully qualified name's) is dropped; an IPv6 address gets the store's '_'
+ * for ':'. A store name ("2001_db8__1", "NAME+rsa-2048") is taken as it is
+ * (its key type as the store spells it). A copy from p; NULL for NULL. */
 const char *acmectl_name_arg(apr_pool_t *p, const char *arg);
 /* RFC 3339 UTC, "-" for 0. */
 const char *acmectl_time(apr_pool_t *p, apr_time_t t);

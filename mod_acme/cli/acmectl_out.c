@@ -9,6 +9,8 @@
 #include "acmectl.h"
 #include "acme_time.h"
 #include "acme_text.h"
+#include "acme_name.h"
+#include "acme_key_type.h"
 
 void acmectl_vprintf(FILE *out, const char *fmt, va_list ap)
 {
@@ -63,15 +65,35 @@ const char *acmectl_time(apr_pool_t *p, apr_time_t t)
 
 const char *acmectl_name_arg(apr_pool_t *p, const char *arg)
 {
-    char *name = arg ? apr_pstrdup(p, arg) : NULL, *c;
+    const char *plus, *type = NULL, *first;
+    acme_key_type_e parsed;
+    char *name;
+    apr_size_t len;
 
-    /* ASCII only: a store name is never anything else (an IDN is A-labels) */
-    for (c = name; c && *c; ++c) {
-        if (*c >= 'A' && *c <= 'Z') {
-            *c = (char)(*c - 'A' + 'a');
-        }
+    if (!arg) {
+        return NULL;
     }
-    return name;
+    /* the store name itself ("2001_db8__1", "example.org+rsa-2048") */
+    if (acme_name_store_key_parse(p, arg, &first, &type) == APR_SUCCESS) {
+        return acme_name_store_key(p, first, type);
+    }
+    plus = strchr(arg, '+');
+    name = plus ? apr_pstrmemdup(p, arg, (apr_size_t)(plus - arg)) : apr_pstrdup(p, arg);
+    if (plus) {
+        /* the type as the store spells it when it is one; else as typed,
+         * which then names no certificate */
+        type = acme_key_type_parse(plus + 1, &parsed) == APR_SUCCESS
+               ? acme_key_type_name(parsed) : acme_name_normalize(p, plus + 1);
+    }
+    /* a fully qualified name's trailing dot (the DNS root) names the same
+     * name; AcmeDomain is written without it */
+    len = strlen(name);
+    if (len > 1 && name[len - 1] == '.' && name[len - 2] != '.') {
+        name[len - 1] = '\0';
+    }
+    /* AcmeDomain's own normalizer (case, the IPv6 canonical spelling), then
+     * the store's spelling of it (':' as '_') */
+    return acme_name_store_key(p, acme_name_normalize(p, name), type);
 }
 
 const char *acmectl_name(apr_pool_t *p, const char *name)

@@ -1,0 +1,60 @@
+"""What a new user meets in acmectl after following the README: a name
+typed in any spelling the server accepts (a trailing dot, an IPv6 address
+written long or short) is the store's name."""
+import json
+import os
+import subprocess
+
+from test_acmectl_store import acmectl, imported_store
+from test_import import md_domain
+
+
+def self_signed_ip(workdir, address):
+    """A self-signed certificate for the IP address; (cert, key) PEM."""
+    key = os.path.join(workdir, "ip-key.pem")
+    cert = os.path.join(workdir, "ip-cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "30", "-subj", "/CN=ip", "-addext",
+                    "subjectAltName=IP:" + address], check=True, capture_output=True, timeout=30)
+    with open(cert, "rb") as f, open(key, "rb") as g:
+        return f.read(), g.read()
+
+
+def test_every_spelling_of_a_name_is_the_stores_name(tmp_path, pebble, unique):
+    """show, renew, revoke and import --name take a name as AcmeDomain
+    does: case folded, one trailing dot (the DNS root's) dropped, an IPv6
+    address in any spelling as its canonical one (the store writes its
+    ':' as '_'), and the store name itself."""
+    name = unique("spell")
+    store = imported_store(tmp_path, pebble, name)
+    os.makedirs(os.path.join(store, "config"), exist_ok=True)
+    with open(os.path.join(store, "config", name + ".json"), "w") as f:
+        json.dump({"name": name, "names": [name], "ca_urls": [pebble.directory_url]}, f)
+    for typed in (name + ".", name.upper() + "."):
+        r = acmectl(store, "show", typed)
+        assert r.returncode == 0 and "no domain" not in r.stderr, r.stdout + r.stderr
+        assert json.loads(acmectl(store, "--json", "show", typed).stdout)["name"] == name
+    r = acmectl(store, "renew", name.upper() + ".")
+    assert r.returncode == 0 and "renewal of %s requested" % name in r.stdout, \
+        r.stdout + r.stderr
+    assert os.path.exists(os.path.join(store, "jobs", name + ".renew"))
+    assert not os.path.exists(os.path.join(store, "jobs", name + "..renew"))
+    r = acmectl(store, "revoke", name + ".")
+    assert "has no live certificate" not in r.stdout + r.stderr, r.stdout + r.stderr
+    assert "not a domain name" not in r.stderr, r.stderr
+
+    # an IPv6 address: imported under one spelling, found under every other
+    cert, key = self_signed_ip(str(tmp_path), "2001:db8::7")
+    md = md_domain(str(tmp_path / "md6"), "v6", cert, key, pebble.directory_url)
+    r = acmectl(store, "import", "--yes", "--name", "2001:DB8:0:0:0:0:0:7", md)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert os.path.islink(os.path.join(store, "domains", "2001_db8__7")), \
+        os.listdir(os.path.join(store, "domains"))
+    for typed in ("2001:db8::7", "2001:DB8::7", "2001:0db8:0000::0007", "2001:db8:0:0:0:0:0:7",
+                  "2001_db8__7"):
+        doc = json.loads(acmectl(store, "--json", "show", typed).stdout or "{}")
+        assert doc.get("name") == "2001_db8__7", (typed, doc)
+    r = acmectl(store, "revoke", "2001:DB8:0::7")
+    assert "has no live certificate" not in r.stdout + r.stderr, r.stdout + r.stderr
+    assert "not a domain name" not in r.stderr, r.stderr
