@@ -128,7 +128,8 @@ static void dir_owner(check_t *c, const char *relpath, const struct stat *st)
     c->foreign += checked;
     path = acme_store_path(c->ctl->store, c->p, relpath);
     acmectl_check_problem(c, "%s: directory is owned by uid %ld, not by uid %ld, which owns the "
-                          "store and alone writes here%s: its owner can replace the certificates and keys in it%s; httpd never "
+                          "store and alone writes here%s: its owner can replace the "
+                          "certificates and keys in it%s; httpd never "
                           "changes an owner, nor this directory's mode while it has another "
                           "owner (fix: %s '%s' && chmod %04o '%s', then 'acmectl check' and "
                           "check the certificates: 'acmectl show NAME', and renew what looks "
