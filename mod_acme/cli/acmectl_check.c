@@ -213,8 +213,14 @@ static void check_entry(void *baton, int dirfd, const char *name, const struct s
     }
     else if (S_ISDIR(st->st_mode)) {
         check_walk_t sub = { c, child };
+        int made = acme_store_made_type(child);
 
         acmectl_check_made(c, child, st);
+        if (made == -1 || (made > 0 && (mode_t)made != S_IFDIR)) {
+            /* a directory mod_acme never makes: its line's fix (rm -r) is
+             * the whole fix, no chmod or chown of it, no line per file in it */
+            return;
+        }
         if (dir_foreign(c, child, st)) {
             dir_owner(c, child, st);      /* its mode too: one line, one fix */
         }

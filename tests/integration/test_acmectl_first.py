@@ -58,3 +58,28 @@ def test_every_spelling_of_a_name_is_the_stores_name(tmp_path, pebble, unique):
     r = acmectl(store, "revoke", "2001:DB8:0::7")
     assert "has no live certificate" not in r.stdout + r.stderr, r.stdout + r.stderr
     assert "not a domain name" not in r.stderr, r.stderr
+
+
+def test_a_stray_directory_in_keys_is_one_line_with_one_fix(tmp_path, pebble, unique):
+    """keys/NAME/stray/ (with a file in it, its mode 0755 as mkdir leaves
+    it): one check line, whose one fix is to remove it, never a second
+    line asking to chmod what the first says to remove."""
+    name = unique("straydir")
+    store = imported_store(tmp_path, pebble, name)
+    keys = os.path.join(store, "keys", name)
+    os.makedirs(keys, mode=0o700, exist_ok=True)
+    os.chmod(os.path.join(store, "keys"), 0o700)
+    os.chmod(keys, 0o700)
+    stray = os.path.join(keys, "stray")
+    os.mkdir(stray)
+    os.chmod(stray, 0o755)
+    with open(os.path.join(stray, "note"), "w") as f:
+        f.write("x\n")
+    r = acmectl(store, "check")
+    assert r.returncode == 1, r.stdout + r.stderr
+    about = [l for l in r.stdout.splitlines() if "/stray" in l]
+    assert len(about) == 1, r.stdout
+    assert about[0].count("(fix") == 1 and "rm -r '%s'" % stray in about[0], about[0]
+    assert "chmod" not in about[0], about[0]
+    doc = json.loads(acmectl(store, "--json", "check").stdout)
+    assert len([p for p in doc["problems"] if "/stray" in p]) == 1, doc
