@@ -587,8 +587,10 @@ static void check_domains(check_t *c)
     }
 }
 
-/* The failing certificates and the orders under way, after the problems. */
-static void check_report(check_t *c)
+/* The notices: lines that need no fix (the server deals with them, or
+ * nothing is wrong), said after the problems and counted apart from them:
+ * the certificates whose attempts fail, the orders under way or abandoned. */
+static void check_notices(check_t *c)
 {
     json_t *f;
     size_t i;
@@ -596,29 +598,87 @@ static void check_report(check_t *c)
     json_array_foreach(c->failing, i, f) {
         const char *error = json_string_value(json_object_get(f, "error"));
 
-        acmectl_printf(c->ctl, "failing: %s: %s since %s, %d failed attempt%s, next attempt %s"
-                       "%s%s\n", json_string_value(json_object_get(f, "name")),
-                       json_is_true(json_object_get(f, "renewal_failing"))
-                       ? "renewal failing (the live certificate is valid and served)"
-                       : "obtaining a certificate fails",
-                       json_string_value(json_object_get(f, "since")),
-                       (int)json_integer_value(json_object_get(f, "attempts")),
-                       json_integer_value(json_object_get(f, "attempts")) == 1 ? "" : "s",
-                       json_string_value(json_object_get(f, "next_attempt"))
-                       ? json_string_value(json_object_get(f, "next_attempt")) : "-",
-                       error ? ": " : "", error ? error : "");
+        APR_ARRAY_PUSH(c->notices, const char *) = apr_psprintf(
+            c->p, "failing: %s: %s since %s, %d failed attempt%s, next attempt %s%s%s",
+            json_string_value(json_object_get(f, "name")),
+            json_is_true(json_object_get(f, "renewal_failing"))
+            ? "renewal failing (the live certificate is valid and served)"
+            : "obtaining a certificate fails",
+            json_string_value(json_object_get(f, "since")),
+            (int)json_integer_value(json_object_get(f, "attempts")),
+            json_integer_value(json_object_get(f, "attempts")) == 1 ? "" : "s",
+            json_string_value(json_object_get(f, "next_attempt"))
+            ? json_string_value(json_object_get(f, "next_attempt")) : "-",
+            error ? ": " : "", error ? error : "");
     }
     json_array_foreach(c->orders, i, f) {
         int configured = json_is_true(json_object_get(f, "configured"));
 
-        acmectl_printf(c->ctl, "%s: %s: saved at step %s, started %s%s\n",
-                       configured ? "order in progress" : "abandoned order",
-                       json_string_value(json_object_get(f, "name")),
-                       json_string_value(json_object_get(f, "step")),
-                       json_string_value(json_object_get(f, "started")),
-                       configured ? "" : "; the name is not configured, nothing resumes it "
-                       "(acmectl show lists what it left)");
+        APR_ARRAY_PUSH(c->notices, const char *) = apr_psprintf(
+            c->p, "%s: %s: saved at step %s, started %s%s",
+            configured ? "order in progress" : "abandoned order",
+            json_string_value(json_object_get(f, "name")),
+            json_string_value(json_object_get(f, "step")),
+            json_string_value(json_object_get(f, "started")),
+            configured ? "" : "; the name is not configured, nothing resumes it "
+            "(acmectl show lists what it left)");
     }
+}
+
+/* jobs/.teardowns.json: dns-01 teardowns a stop cut short (httpd -k stop,
+ * ACME00922), which the next start runs again (ACME00924): a notice of
+ * what will run, since their TXT records stay in DNS until then. */
+static void check_teardowns(check_t *c)
+{
+    json_t *doc, *h;
+    apr_array_header_t *what = apr_array_make(c->p, 2, sizeof(const char *));
+    apr_status_t rv;
+    size_t i;
+
+    rv = acme_store_read_json_pooled(c->ctl->store, c->p, ACME_STORE_DNS01_TEARDOWNS, &doc);
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        return;
+    }
+    json_array_foreach(rv == APR_SUCCESS ? json_object_get(doc, "dns01") : NULL, i, h) {
+        const char *program = json_string_value(json_object_get(h, "program"));
+        const char *target = json_string_value(json_object_get(h, "name"));
+        const char *id = json_string_value(json_object_get(h, "identifier"));
+
+        APR_ARRAY_PUSH(what, const char *) = apr_psprintf(
+            c->p, "%s: %s teardown %s", id ? acmectl_name(c->p, id) : "?",
+            program ? acmectl_name(c->p, program) : "?",
+            target ? acmectl_name(c->p, target) : "?");
+    }
+    if (rv == APR_SUCCESS && what->nelts == 0) {
+        return;                 /* nothing left to run */
+    }
+    APR_ARRAY_PUSH(c->notices, const char *) = rv != APR_SUCCESS
+        ? apr_psprintf(c->p, "%s: dns-01 teardowns the server stopped unfinished when it "
+                       "last stopped run again at its next start (the file cannot be read "
+                       "here: %pm)", ACME_STORE_DNS01_TEARDOWNS, &rv)
+        : apr_psprintf(c->p, "%s: %d dns-01 teardown%s the server stopped unfinished when "
+                       "it last stopped (%s) run%s again at its next start (or graceful "
+                       "restart); until then %s TXT record%s may stay in DNS",
+                       ACME_STORE_DNS01_TEARDOWNS, what->nelts, what->nelts == 1 ? "" : "s",
+                       apr_array_pstrcat(c->p, what, ';'), what->nelts == 1 ? "s" : "",
+                       what->nelts == 1 ? "its" : "their", what->nelts == 1 ? "" : "s");
+}
+
+/* The last line: the counts of the lines above, problems (exit status 1)
+ * and notices (none to fix). */
+static void check_summary(check_t *c)
+{
+    int n = c->problems->nelts, m = c->notices->nelts;
+    const char *notices = apr_psprintf(c->p, "%d notice%s", m, m == 1 ? "" : "s");
+
+    if (n == 0) {
+        acmectl_printf(c->ctl, "%s: no problems found%s%s%s\n", acme_store_dir(c->ctl->store),
+                       m ? ", " : "", m ? notices : "", m ? " (above; nothing to fix)" : "");
+        return;
+    }
+    acmectl_printf(c->ctl, "%s: %d problem%s (fix %s as its line says), %s\n",
+                   acme_store_dir(c->ctl->store), n, n == 1 ? "" : "s", n == 1 ? "it" : "each",
+                   notices);
 }
 
 int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
@@ -647,6 +707,7 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
     acme_json_pool_owned(c.p, c.failing);
     c.orders = json_array();
     acme_json_pool_owned(c.p, c.orders);
+    c.notices = apr_array_make(c.p, 4, sizeof(const char *));
     c.owner = geteuid();
     c.foreign = 0;
     c.sets_back = apr_array_make(c.p, 4, sizeof(int));
@@ -671,31 +732,33 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
                            ACME_STORE_FALLBACK_KEY, "apachectl graceful makes a new pair "
                            "in its place");
     }
+    check_notices(&c);
+    check_teardowns(&c);
     if (ctl->json) {
         json_t *obj = json_object();
         json_object_set_new(obj, "store", json_string(acme_store_dir(ctl->store)));
         json_object_set_new(obj, "ok", json_boolean(c.problems->nelts == 0));
         json_object_set_new(obj, "problems", acme_json_strings(c.problems));
+        json_object_set_new(obj, "notices", acme_json_strings(c.notices));
         json_object_set(obj, "temp_files", c.temps);
         json_object_set(obj, "failing", c.failing);
         json_object_set(obj, "orders", c.orders);
         acmectl_print_json(ctl, obj);
         json_decref(obj);
+        return c.problems->nelts == 0 ? ACMECTL_OK : ACMECTL_FAIL;
     }
-    else if (c.problems->nelts == 0) {
-        acmectl_printf(ctl, "%s: no problems found\n", acme_store_dir(ctl->store));
-        check_report(&c);
+    for (i = 0; i < c.problems->nelts; ++i) {
+        acmectl_printf(ctl, "problem: %s\n", APR_ARRAY_IDX(c.problems, i, const char *));
     }
-    else {
-        for (i = 0; i < c.problems->nelts; ++i) {
-            acmectl_printf(ctl, "problem: %s\n", APR_ARRAY_IDX(c.problems, i, const char *));
-        }
-        if (json_array_size(c.temps) > 0) {
-            acmectl_printf(ctl, "temporary files: %d; nothing reads them: rm the ones older "
-                           "than a minute, or restart httpd (apachectl graceful), which "
-                           "removes them\n", (int)json_array_size(c.temps));
-        }
-        check_report(&c);
+    if (json_array_size(c.temps) > 0 && c.problems->nelts > 0) {
+        acmectl_printf(ctl, "temporary files: %d; nothing reads them: rm the ones older "
+                       "than a minute, or restart httpd (apachectl graceful), which "
+                       "removes them\n", (int)json_array_size(c.temps));
     }
+    for (i = 0; i < c.notices->nelts; ++i) {
+        acmectl_printf(ctl, "notice: %s\n", APR_ARRAY_IDX(c.notices, i, const char *));
+    }
+    /* last, so that it agrees with every line above it */
+    check_summary(&c);
     return c.problems->nelts == 0 ? ACMECTL_OK : ACMECTL_FAIL;
 }

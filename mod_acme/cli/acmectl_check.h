@@ -15,6 +15,8 @@ typedef struct check_t {
     json_t *temps;                   /* leftover temp files: {"path", "age_seconds"} */
     json_t *failing;                 /* certificates whose attempts fail (not problems) */
     json_t *orders;                  /* orders in progress (jobs/<name>.json) */
+    apr_array_header_t *notices;     /* const char*: what is said but needs no fix
+                                      * (failing attempts, orders, pending teardowns) */
     uid_t owner;                     /* the owner of the store's directory */
     int foreign;                     /* directories of root's another user owns, which
                                       * httpd refuses to start with */

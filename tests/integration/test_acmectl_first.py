@@ -83,3 +83,60 @@ def test_a_stray_directory_in_keys_is_one_line_with_one_fix(tmp_path, pebble, un
     assert "chmod" not in about[0], about[0]
     doc = json.loads(acmectl(store, "--json", "check").stdout)
     assert len([p for p in doc["problems"] if "/stray" in p]) == 1, doc
+
+
+def test_check_ends_with_a_summary_that_agrees_with_its_lines(tmp_path, pebble, unique):
+    """An abandoned order and a failing certificate are notices (exit 0:
+    the server deals with them, nothing is to fix in the store), listed
+    before the summary, which comes last and counts them; with a problem
+    too, the summary counts both and the exit status is 1. Teardowns a
+    stop cut short (jobs/.teardowns.json) are a notice saying what runs at
+    the next start."""
+    name, gone = unique("summary"), unique("abandoned")
+    store = imported_store(tmp_path, pebble, name)
+    os.makedirs(os.path.join(store, "jobs"), exist_ok=True)
+    with open(os.path.join(store, "jobs", gone + ".json"), "w") as f:
+        json.dump({"name": gone, "fingerprint": "f", "step": "authorize",
+                   "ca": pebble.directory_url, "order": pebble.directory_url + "/order/1",
+                   "started": 1790000000}, f)
+    # a removed AcmeDomain's: its config/ stays
+    os.makedirs(os.path.join(store, "config"), exist_ok=True)
+    with open(os.path.join(store, "config", gone + ".json"), "w") as f:
+        json.dump({"name": gone, "names": [gone]}, f)
+    with open(os.path.join(store, "configured.json"), "w") as f:
+        json.dump({"servers": {"s": {"names": [name], "since": "2026-12-01T00:00:00Z"}}}, f)
+    r = acmectl(store, "check")
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert any(l.startswith("notice: abandoned order: %s" % gone) for l in lines), r.stdout
+    assert lines[-1] == "%s: no problems found, 1 notice (above; nothing to fix)" % store, \
+        r.stdout
+    assert not any("problem" in l for l in lines[:-1]), r.stdout
+
+    # the teardowns a stop cut short
+    with open(os.path.join(store, "jobs", ".teardowns.json"), "w") as f:
+        json.dump({"dns01": [{"program": "/usr/local/bin/dns-hook", "identifier": "*." + name,
+                              "name": "_acme-challenge." + name, "value": "v" * 43}]}, f)
+    r = acmectl(store, "check")
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0, r.stdout + r.stderr
+    tear = [l for l in lines if l.startswith("notice: jobs/.teardowns.json: ")]
+    assert len(tear) == 1, r.stdout
+    assert "1 dns-01 teardown" in tear[0] and "next start" in tear[0], tear[0]
+    assert "_acme-challenge." + name in tear[0] and "/usr/local/bin/dns-hook" in tear[0], tear[0]
+    assert lines[-1] == "%s: no problems found, 2 notices (above; nothing to fix)" % store, \
+        r.stdout
+    doc = json.loads(acmectl(store, "--json", "check").stdout)
+    assert doc["ok"] and len(doc["notices"]) == 2, doc
+    assert any("teardown" in n for n in doc["notices"]), doc
+
+    # a problem too: the summary counts both, exit 1
+    with open(os.path.join(store, "activation.json"), "w") as f:
+        f.write("[]")
+    r = acmectl(store, "check")
+    lines = r.stdout.splitlines()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert lines[-1] == "%s: 1 problem (fix it as its line says), 2 notices" % store, r.stdout
+    assert [l for l in lines if l.startswith("problem: ")] and \
+        lines.index([l for l in lines if l.startswith("problem: ")][-1]) < \
+        lines.index(tear[0]), r.stdout

@@ -5,7 +5,7 @@
 #include "acme_job_int.h"
 
 /* Where the teardowns stopped at a process's exit wait for the next start. */
-#define ACME_DNS01_TEARDOWNS_FILE ACME_STORE_JOBS "/.teardowns.json"
+#define ACME_DNS01_TEARDOWNS_FILE ACME_STORE_DNS01_TEARDOWNS
 
 /* Takes ACME_DNS01_TEARDOWNS_FILE for this process alone: renamed first to a
  * name of its own (*claimed, in p: jobs/teardowns-claimed-PID-TIME), so that

@@ -145,6 +145,9 @@ const char *acme_store_made_files(const char *relpath);
 #define ACME_STORE_ARI_DIR       ACME_STORE_JOBS "/.ari"
 /* jobs/.in-flight */
 #define ACME_STORE_IN_FLIGHT     ACME_STORE_JOBS "/.in-flight"
+/* dns-01 teardowns a process stopped unfinished at its exit, which the
+ * next start runs again (acme_dns01_stop_teardowns; read by acmectl check). */
+#define ACME_STORE_DNS01_TEARDOWNS ACME_STORE_JOBS "/.teardowns.json"
 /* The status page's shared rendering (status/.page/overview-<hash>), a
  * directory of status/ no record can be named after; 0700, the children's
  * alone (its text quotes a refused restart's why: acme_store_restart.h). */
