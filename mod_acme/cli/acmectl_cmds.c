@@ -682,6 +682,19 @@ static const char *renewal_held(acmectl_t *ctl, apr_pool_t *p, const char *name,
                         "next one", what);
 }
 
+/* How the certificate renew asks for goes live, in the words renew ends
+ * with: with AcmeActivation manual (the server's last start,
+ * activation-mode.json, as show reads it) it is staged and the
+ * administrator's graceful restart makes it live; else the server
+ * activates it by itself. */
+static const char *renew_goes_live(acmectl_t *ctl, apr_pool_t *p)
+{
+    return acme_store_activation_mode_read(ctl->store, p) == ACME_ACTIVATION_MANUAL
+           ? "stages it: with AcmeActivation manual it goes live when you run "
+             "'apachectl graceful'"
+           : "activates it by itself";
+}
+
 /* What renew says when it orders nothing: a new certificate is staged and
  * waits for its restart (v->staged), or a renewal was requested already
  * (its marker is there). ACMECTL_OK. */
@@ -708,8 +721,8 @@ static int renew_not_again(acmectl_t *ctl, apr_pool_t *p, const domain_view_t *v
     }
     else {
         acmectl_printf(ctl, "%s: a renewal was requested already, at %s, and not again: the "
-                       "server orders a new certificate at its next check and activates it "
-                       "by itself\n", v->name, acmectl_time(p, v->renew_marked_at));
+                       "server orders a new certificate at its next check and %s\n", v->name,
+                       acmectl_time(p, v->renew_marked_at), renew_goes_live(ctl, p));
     }
     return ACMECTL_OK;
 }
@@ -777,13 +790,13 @@ int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
     }
     else if (held) {
         acmectl_printf(ctl, "renewal of %s requested: it starts at %s, not before: %s; the "
-                       "server orders a new certificate then and activates it by itself\n",
-                       name, acme_time_rfc3339(p, start), held);
+                       "server orders a new certificate then and %s\n",
+                       name, acme_time_rfc3339(p, start), held, renew_goes_live(ctl, p));
     }
     else {
         /* the issuing child looks for the marker every ACME_MARKER_POLL (30 s) */
         acmectl_printf(ctl, "renewal of %s requested: the server sees it within 30 s, orders a "
-                "new certificate and activates it by itself\n", name);
+                "new certificate and %s\n", name, renew_goes_live(ctl, p));
     }
     return ACMECTL_OK;
 }

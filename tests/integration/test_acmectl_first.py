@@ -140,3 +140,28 @@ def test_check_ends_with_a_summary_that_agrees_with_its_lines(tmp_path, pebble, 
     assert [l for l in lines if l.startswith("problem: ")] and \
         lines.index([l for l in lines if l.startswith("problem: ")][-1]) < \
         lines.index(tear[0]), r.stdout
+
+
+def test_renew_under_manual_activation_says_graceful_makes_it_live(tmp_path, pebble, unique):
+    """The server last started with AcmeActivation manual
+    (activation-mode.json, as show reads it): renew says the new
+    certificate is staged and 'apachectl graceful' makes it live, never
+    that the server activates it by itself; the same when a renewal was
+    requested already. With AcmeActivation auto it says the server does."""
+    name = unique("manualrenew")
+    store = imported_store(tmp_path, pebble, name)
+    os.makedirs(os.path.join(store, "config"), exist_ok=True)
+    with open(os.path.join(store, "config", name + ".json"), "w") as f:
+        json.dump({"name": name, "names": [name], "ca_urls": [pebble.directory_url]}, f)
+    with open(os.path.join(store, "activation-mode.json"), "w") as f:
+        json.dump({"activation": "manual"}, f)
+    for args in (["renew", name], ["renew", name], ["renew", "--force", name]):
+        r = acmectl(store, *args)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "by itself" not in r.stdout, (args, r.stdout)
+        assert "stage" in r.stdout and "'apachectl graceful'" in r.stdout, (args, r.stdout)
+        assert "AcmeActivation manual" in r.stdout, (args, r.stdout)
+    with open(os.path.join(store, "activation-mode.json"), "w") as f:
+        json.dump({"activation": "auto"}, f)
+    r = acmectl(store, "renew", "--force", name)
+    assert "activates it by itself" in r.stdout and "graceful" not in r.stdout, r.stdout
