@@ -46,6 +46,13 @@ static int restart_refused(const domain_view_t *v)
     return v->refused && v->staged && v->activation != ACME_ACTIVATION_MANUAL;
 }
 
+/* A first certificate staged (none live yet) whose leaf could be read: list
+ * and --json give its facts, as the status page's "staged". */
+static int first_staged(const domain_view_t *v)
+{
+    return v->staged && !v->has_live && v->staged_info.serial;
+}
+
 static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
 {
     json_t *obj = json_object(), *cert = json_null(), *status;
@@ -350,7 +357,11 @@ static void list_table(acmectl_t *ctl, apr_pool_t *p, const apr_array_header_t *
         row[0] = acmectl_name(p, v->name);
         /* a refused restart shows in the list; show gives its why */
         row[1] = restart_refused(v) ? "staged, restart refused" : v->state;
-        row[2] = v->has_live ? acmectl_time(p, v->live.not_after) : "-";
+        /* a staged first certificate: its own, read from staging as the
+         * status page and show read it */
+        row[2] = v->has_live ? acmectl_time(p, v->live.not_after)
+               : first_staged(v) ? apr_pstrcat(p, acmectl_time(p, v->staged_info.not_after),
+                                               " (staged)", NULL) : "-";
         row[3] = v->renew_at ? acmectl_time(p, v->renew_at) : "-";
         row[4] = next_action_of(p, v, 0);
         for (c = 0; c < LIST_COLS; ++c) {
@@ -371,7 +382,9 @@ static void list_table(acmectl_t *ctl, apr_pool_t *p, const apr_array_header_t *
                        "%s%s%s%s%s%s%s%s%s\n",
                 width[0], row[0], width[1], row[1], width[2], row[2], width[3], row[3],
                 width[4], row[4],
-                v->has_live && v->live.issuer ? v->live.issuer : "-",
+                v->has_live && v->live.issuer ? v->live.issuer
+                : first_staged(v) && v->staged_info.issuer
+                ? apr_pstrcat(p, v->staged_info.issuer, " (staged)", NULL) : "-",
                 acmectl_view_join(p, v->names, ","), v->key_type ? v->key_type : "-",
                 v->failing ? apr_psprintf(p, " failing_since=%s attempts=%d",
                                           acmectl_time(p, v->failing_since), v->attempts) : "",

@@ -246,6 +246,28 @@ static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
     }
 }
 
+/* A staged chain is the leaf and its issuers: 64 KiB is plenty (the status
+ * page reads it with the same cap). */
+#define VIEW_STAGED_PEM_MAX (64 * 1024)
+
+/* The staged leaf's facts into v->staged_info where the check could not
+ * read them (not checked here): the status page shows them all the same. */
+static void view_staged_leaf(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
+{
+    apr_array_header_t *chain;
+    acme_cert_info_t info;
+    const char *pem;
+    apr_size_t len;
+
+    if (!v->staged_info.serial
+        && acme_store_read(ctl->store, p, acme_store_rel_staged(p, v->name, ACME_STORE_CERT_FILE),
+                           VIEW_STAGED_PEM_MAX, &pem, &len) == APR_SUCCESS
+        && acme_cert_chain_parse(p, pem, len, &chain) == APR_SUCCESS && chain->nelts > 0
+        && acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &info) == APR_SUCCESS) {
+        v->staged_info = info;
+    }
+}
+
 /* The staged entry as activation would judge it (read only). */
 static void view_staged(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
 {
@@ -268,6 +290,7 @@ static void view_staged(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
         v->staged = 1;
         v->staged_check = STAGED_UNCHECKED;
         v->staged_why = "no readable config/<name>.json to check it against";
+        view_staged_leaf(ctl, p, v);
         return;
     }
     rv = acme_store_staged_inspect(ctl->store, p, &ctl->ctx, v->name, v->names, type,
@@ -276,6 +299,9 @@ static void view_staged(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
                     : rv == APR_EINVAL ? STAGED_REFUSED : rv == APR_ENOENT ? STAGED_NONE
                     : STAGED_UNCHECKED;
     v->staged = v->staged_check == STAGED_OK || v->staged_check == STAGED_UNCHECKED;
+    if (v->staged_check == STAGED_UNCHECKED) {
+        view_staged_leaf(ctl, p, v);
+    }
 }
 
 /* The status record is the child's last word; the files are the truth. Where

@@ -24,7 +24,8 @@ typedef struct domain_view_t {
     int staged, rejected;            /* staged: a "ready" entry activation would take */
     int staged_check;                /* staged_check_e */
     const char *staged_why;          /* why refused, or why it could not be checked */
-    acme_cert_info_t staged_info;    /* the staged leaf (serial NULL when unreadable) */
+    acme_cert_info_t staged_info;    /* the staged leaf (serial NULL when unreadable); read
+                                      * for a staged one whatever its check */
     const char *record_note;         /* where status/<name>.json disagrees with the files */
     int config_names;                /* names and key_type come from config/<name>.json */
     apr_time_t held_until;           /* the refusal backoff holds what is staged (0: not) */

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 
+from harness import ssl_vhost, store_status, wait_for
 from test_acmectl_store import acmectl, imported_store
 from test_import import md_domain
 
@@ -165,3 +166,32 @@ def test_renew_under_manual_activation_says_graceful_makes_it_live(tmp_path, peb
         json.dump({"activation": "auto"}, f)
     r = acmectl(store, "renew", "--force", name)
     assert "activates it by itself" in r.stdout and "graceful" not in r.stdout, r.stdout
+
+
+def staged_first(httpd, name):
+    """httpd under AcmeActivation manual with name's first certificate
+    staged (nothing live yet); the status page's entry of name."""
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeActivation": "manual"})
+    httpd.start()
+    wait_for(lambda: store_status(httpd.store, name).get("state") == "staged", 90,
+             what="the first certificate staged")
+    page = [d for d in httpd.status()["domains"] if d["name"] == name][0]
+    assert page["cert"] is None and page["staged"], page
+    return page
+
+
+def test_list_shows_a_staged_first_certificates_dates_and_issuer(httpd, unique):
+    """A first certificate staged under AcmeActivation manual: list gives
+    its not-after and issuer, read from staging as the status page and show
+    read them, each marked staged, not "-"."""
+    name = unique("liststaged")
+    page = staged_first(httpd, name)
+    r = httpd.acmectl("--store", httpd.store, "list")
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    header, row = lines[0], [l for l in lines if l.startswith(name + " ")][0]
+    at = header.index("NOT AFTER")
+    assert row[at:].startswith(page["staged"]["not_after"] + " (staged)"), r.stdout
+    assert 'issuer="%s (staged)"' % page["staged"]["issuer"] in row, r.stdout
+    show = httpd.acmectl("--store", httpd.store, "show", name).stdout
+    assert page["staged"]["not_after"] in show, show
