@@ -53,6 +53,24 @@ static int first_staged(const domain_view_t *v)
     return v->staged && !v->has_live && v->staged_info.serial;
 }
 
+static const char *goes_live(apr_pool_t *p, const domain_view_t *v, int full);
+
+/* The status page's "staged" of v: {not_before, not_after, issuer, serial}
+ * of a first certificate staged, else null (a new reference). */
+static json_t *staged_json(apr_pool_t *p, const domain_view_t *v)
+{
+    json_t *out;
+
+    if (!first_staged(v) || strcmp(v->state, ACME_STATE_STAGED)) {
+        return json_null();
+    }
+    out = json_pack("{s:s, s:s}", "not_before", acmectl_time(p, v->staged_info.not_before),
+                    "not_after", acmectl_time(p, v->staged_info.not_after));
+    set_opt_str(out, "issuer", v->staged_info.issuer);
+    set_opt_str(out, "serial", v->staged_info.serial);
+    return out;
+}
+
 static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
 {
     json_t *obj = json_object(), *cert = json_null(), *status;
@@ -82,7 +100,14 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
     json_object_set_new(obj, "failing_since", v->failing_since
                         ? json_string(acmectl_time(p, v->failing_since)) : json_null());
     set_opt_str(obj, "activity", v->activity);
-    json_object_set_new(obj, "staged", json_boolean(v->staged));
+    /* the status page's (schema 17): a first certificate staged, its facts
+     * from staging; null otherwise, a staged renewal included (cert is the
+     * live one). Whether anything is staged is the state's. */
+    json_object_set_new(obj, "staged", staged_json(p, v));
+    /* the status page's (schema 14): when a staged certificate goes live, in
+     * show's words, which are the page's; null in the other states */
+    set_opt_str(obj, "next_action_text", !strcmp(v->state, ACME_STATE_STAGED)
+                ? goes_live(p, v, 1) : NULL);
     json_object_set_new(obj, "activation_held_until", v->held_until
                         ? json_string(acmectl_time(p, v->held_until)) : json_null());
     json_object_set_new(obj, "refusals", json_integer(v->refusals));

@@ -9,6 +9,8 @@ from harness import ssl_vhost, store_status, wait_for
 from test_acmectl_store import acmectl, imported_store
 from test_import import md_domain
 
+MAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "acmectl.1")
+
 
 def self_signed_ip(workdir, address):
     """A self-signed certificate for the IP address; (cert, key) PEM."""
@@ -195,3 +197,32 @@ def test_list_shows_a_staged_first_certificates_dates_and_issuer(httpd, unique):
     assert 'issuer="%s (staged)"' % page["staged"]["issuer"] in row, r.stdout
     show = httpd.acmectl("--store", httpd.store, "show", name).stdout
     assert page["staged"]["not_after"] in show, show
+
+
+def test_show_json_has_the_status_pages_staged_and_next_action_text(httpd, unique):
+    """acmectl --json show (and list) carry the status page's staged, the
+    first certificate's {issuer, not_before, not_after, serial} (null
+    otherwise), and next_action_text, the same words; the manual page
+    documents both and the change of staged."""
+    name = unique("jsonstaged")
+    page = staged_first(httpd, name)
+    doc = json.loads(httpd.acmectl("--store", httpd.store, "--json", "show", name).stdout)
+    assert doc["staged"] == page["staged"], (doc["staged"], page["staged"])
+    assert doc["next_action_text"] == page["next_action_text"] and \
+        doc["next_action_text"], (doc["next_action_text"], page["next_action_text"])
+    listed = json.loads(httpd.acmectl("--store", httpd.store, "--json", "list").stdout)
+    row = [d for d in listed if d["name"] == name][0]
+    assert row["staged"] == page["staged"] and \
+        row["next_action_text"] == page["next_action_text"], row
+    with open(MAN) as f:
+        man = f.read()
+    assert "next_action_text" in man and "not_before" in man, "docs/acmectl.1"
+
+
+def test_show_json_staged_is_null_for_a_live_certificate(tmp_path, pebble, unique):
+    """A live certificate, nothing staged: staged and next_action_text are
+    null, as on the status page."""
+    name = unique("jsonlive")
+    store = imported_store(tmp_path, pebble, name)
+    doc = json.loads(acmectl(store, "--json", "show", name).stdout)
+    assert doc["staged"] is None and doc["next_action_text"] is None, doc

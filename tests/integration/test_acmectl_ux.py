@@ -490,7 +490,7 @@ def test_show_json_has_the_refused_restart_as_the_status_page(tmp_path, pebble, 
     assert doc["restart_refused"] is None, doc
     rec = refused_restart(store, name)
     doc = json.loads(acmectl(store, "--json", "show", name).stdout)
-    assert doc["staged"] and doc["restart_refused"] == {"at": rec["at"], "why": rec["why"]}, doc
+    assert doc["state"] == "staged" and doc["restart_refused"] == {"at": rec["at"], "why": rec["why"]}, doc
     listed = json.loads(acmectl(store, "--json", "list").stdout)
     row = [d for d in (listed["domains"] if isinstance(listed, dict) else listed)
            if d["name"] == name][0]
