@@ -664,3 +664,9 @@ apr_array_header_t *acmectl_view_names(acmectl_t *ctl, apr_pool_t *p)
     return names;
 }
 
+const char *acmectl_view_goes_live(apr_pool_t *p, const domain_view_t *v, int full)
+{
+    return acme_store_activation_goes_live(p, v->activation, v->restart_after,
+                                          v->restart_at != 0, v->refused, v->held_until,
+                                          full);
+}

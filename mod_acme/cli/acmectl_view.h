@@ -107,6 +107,11 @@ apr_array_header_t *acmectl_view_names(acmectl_t *ctl, apr_pool_t *p);
 /* show's words for v->leftovers: what they are, that nothing uses them,
  * and the command that removes them (from p); NULL when there are none. */
 const char *acmectl_view_leftovers_text(acmectl_t *ctl, apr_pool_t *p, const domain_view_t *v);
+/* When what v has staged goes live, short (list) or with what the
+ * administrator can do now (show, full): the status page's words, with the
+ * AcmeActivation the server last started with (activation-mode.json; a
+ * store without it gets both ways). From p, or static. */
+const char *acmectl_view_goes_live(apr_pool_t *p, const domain_view_t *v, int full);
 /* The strings of arr (const char*) joined by sep, from p; "-" when none. */
 const char *acmectl_view_join(apr_pool_t *p, const apr_array_header_t *arr, const char *sep);
 #endif

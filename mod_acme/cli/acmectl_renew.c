@@ -1,0 +1,175 @@
+/* acmectl renew: asks the server's issuing child for a new certificate (a
+ * marker it looks for at its next check) and says when it starts and how it
+ * goes live. */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "acmectl.h"
+#include "acme_store_renew.h"
+#include "acme_store_paths.h"
+#include "acme_status_record.h"
+#include "acme_time.h"
+#include "acmectl_view.h"
+
+static void set_opt_str(json_t *obj, const char *key, const char *value)
+{
+    json_object_set_new(obj, key, value ? json_string(value) : json_null());
+}
+
+/* Why a renewal acmectl asks for cannot start at the server's next check:
+ * the name waits out the CA's rate limit, or the backoff after a failed
+ * attempt (the later of the CA's Retry-After and the server's own), and is
+ * not looked at before *start (status/<name>.json's next_action). NULL
+ * when nothing holds it back; the text is from p. */
+static const char *renewal_held(acmectl_t *ctl, apr_pool_t *p, const char *name,
+                                apr_time_t *start)
+{
+    acme_status_record_t *st;
+    const acme_status_error_t *err;
+    const char *what;
+
+    *start = 0;
+    if (acme_status_record_load(ctl->store, p, name, &st) != APR_SUCCESS
+        || st->next_action <= apr_time_now()) {
+        return NULL;
+    }
+    err = st->error;
+    if (st->activity && !strncmp(st->activity, ACME_ACTIVITY_ORDERS_PAUSED,
+                                 strlen(ACME_ACTIVITY_ORDERS_PAUSED))) {
+        *start = st->next_action;
+        return "the CA refused a new order of this account with 429 rateLimited and asked "
+               "to wait";
+    }
+    if (st->state != ACME_STATUS_ERROR || !err) {
+        return NULL;
+    }
+    *start = st->next_action;
+    what = err->detail ? err->detail : err->type ? err->type : "no detail";
+    if (err->type && strlen(err->type) >= 12
+        && !strcmp(err->type + strlen(err->type) - 12, ":rateLimited")) {
+        return apr_psprintf(p, "the CA refused the last order with 429 rateLimited (%s) and "
+                            "asked to wait", what);
+    }
+    return apr_psprintf(p, "the last attempt failed (%s) and the server backs off before the "
+                        "next one", what);
+}
+
+/* How the certificate renew asks for goes live, in the words renew ends
+ * with: with AcmeActivation manual (the server's last start,
+ * activation-mode.json, as show reads it) it is staged and the
+ * administrator's graceful restart makes it live; else the server
+ * activates it by itself. */
+static const char *renew_goes_live(acmectl_t *ctl, apr_pool_t *p)
+{
+    return acme_store_activation_mode_read(ctl->store, p) == ACME_ACTIVATION_MANUAL
+           ? "stages it: with AcmeActivation manual it goes live when you run "
+             "'apachectl graceful'"
+           : "activates it by itself";
+}
+
+/* What renew says when it orders nothing: a new certificate is staged and
+ * waits for its restart (v->staged), or a renewal was requested already
+ * (its marker is there). ACMECTL_OK. */
+static int renew_not_again(acmectl_t *ctl, apr_pool_t *p, const domain_view_t *v)
+{
+    const char *serial = v->staged_info.serial;
+    json_t *out;
+
+    if (ctl->json) {
+        out = json_pack("{s:s, s:b, s:b}", "name", v->name, "renewal_requested",
+                        !v->staged, "staged", v->staged);
+        set_opt_str(out, "requested_at", !v->staged && v->renew_marked_at
+                    ? acme_time_rfc3339(p, v->renew_marked_at) : NULL);
+        set_opt_str(out, "live_at", v->staged && v->restart_at
+                    ? acme_time_rfc3339(p, v->restart_at) : NULL);
+        json_object_set_new(out, "ordered", json_false());
+        acmectl_print_json(ctl, out);
+        json_decref(out);
+    }
+    else if (v->staged) {
+        acmectl_printf(ctl, "%s: a new certificate%s%s is staged, %s; no other one is ordered "
+                       "(acmectl renew --force orders one anyway)\n", v->name,
+                       serial ? " " : "", serial ? serial : "", acmectl_view_goes_live(p, v, 1));
+    }
+    else {
+        acmectl_printf(ctl, "%s: a renewal was requested already, at %s, and not again: the "
+                       "server orders a new certificate at its next check and %s\n", v->name,
+                       acmectl_time(p, v->renew_marked_at), renew_goes_live(ctl, p));
+    }
+    return ACMECTL_OK;
+}
+
+/* renew NAME [--force]: the issuing child sees the marker at its next check
+ * (it looks every 30 s at most) and orders a new certificate; the live one
+ * keeps serving until the new one is activated. Nothing is ordered while a
+ * new certificate is staged or a renewal was requested already, unless
+ * --force. */
+int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
+{
+    apr_pool_t *p = ctl->pool;
+    const char *name = NULL, *held;
+    json_t *config, *out;
+    apr_time_t start, since = 0;
+    domain_view_t *v;
+    apr_status_t rv;
+    int i, force = 0;
+
+    for (i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--force")) {
+            force = 1;
+        }
+        else if (!name && argv[i][0] != '-') {
+            name = acmectl_name_arg(p, argv[i]);
+        }
+        else {
+            name = NULL;
+            break;
+        }
+    }
+    if (!name) {
+        acmectl_error(ctl, "usage: acmectl renew NAME [--force]");
+        return ACMECTL_USAGE;
+    }
+    if (acme_store_name_check(name) != APR_SUCCESS) {
+        acmectl_error(ctl, "'%s' is not a domain name", name);
+        return ACMECTL_USAGE;
+    }
+    if (acme_store_read_json_pooled(ctl->store, p, acme_store_rel_config(p, name),
+                             &config) != APR_SUCCESS) {
+        acmectl_error(ctl, "no configured domain '%s' in %s (AcmeDomain writes config/%s.json "
+                      "when httpd starts)", name, acme_store_dir(ctl->store), name);
+        return ACMECTL_FAIL;
+    }
+    v = acmectl_view_load(ctl, p, name, acmectl_view_configured(ctl, p, &since));
+    if (!force && (v->staged || v->renew_marked_at)) {
+        return renew_not_again(ctl, p, v);
+    }
+    if ((rv = acme_store_request_renewal(ctl->store, p, name)) != APR_SUCCESS) {
+        acmectl_error(ctl, "cannot request the renewal of '%s': %s", name,
+                      apr_psprintf(p, "%pm", &rv));
+        return ACMECTL_FAIL;
+    }
+    held = renewal_held(ctl, p, name, &start);
+    if (ctl->json) {
+        out = json_pack("{s:s, s:b, s:b, s:b}", "name", name, "renewal_requested", 1,
+                        "staged", v->staged, "ordered", 1);
+        set_opt_str(out, "requested_at", acme_time_rfc3339(p, acme_store_renewal_marked_at(
+                                                                 ctl->store, p, name)));
+        set_opt_str(out, "starts_at", held ? acme_time_rfc3339(p, start) : NULL);
+        set_opt_str(out, "held_because", held);
+        acmectl_print_json(ctl, out);
+        json_decref(out);
+    }
+    else if (held) {
+        acmectl_printf(ctl, "renewal of %s requested: it starts at %s, not before: %s; the "
+                       "server orders a new certificate then and %s\n",
+                       name, acme_time_rfc3339(p, start), held, renew_goes_live(ctl, p));
+    }
+    else {
+        /* the issuing child looks for the marker every ACME_MARKER_POLL (30 s) */
+        acmectl_printf(ctl, "renewal of %s requested: the server sees it within 30 s, orders a "
+                "new certificate and %s\n", name, renew_goes_live(ctl, p));
+    }
+    return ACMECTL_OK;
+}
