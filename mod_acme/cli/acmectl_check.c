@@ -218,7 +218,18 @@ static void check_entry(void *baton, int dirfd, const char *name, const struct s
         acmectl_check_made(c, child, st);
         if (made == -1 || (made > 0 && (mode_t)made != S_IFDIR)) {
             /* a directory mod_acme never makes: its line's fix (rm -r) is
-             * the whole fix, no chmod or chown of it, no line per file in it */
+             * the whole fix, no chmod or chown of it, no line per file in it;
+             * but httpd checks the owner of those at root's levels and does
+             * not start while another has one (ACME01508), which is said */
+            if (dir_foreign(c, child, st)
+                && acme_store_dir_repaired(child) != ACME_STORE_DIR_REPAIRED_NEVER) {
+                c->foreign++;
+                acmectl_check_problem(c, "%s: that directory is owned by uid %ld, and httpd "
+                                      "does not start while it is (ACME01508); removing it as "
+                                      "the line above says is the whole fix",
+                                      acme_store_path(c->ctl->store, c->p, child),
+                                      (long)st->st_uid);
+            }
             return;
         }
         if (dir_foreign(c, child, st)) {

@@ -86,6 +86,16 @@ def test_a_stray_directory_in_keys_is_one_line_with_one_fix(tmp_path, pebble, un
     assert "chmod" not in about[0], about[0]
     doc = json.loads(acmectl(store, "--json", "check").stdout)
     assert len([p for p in doc["problems"] if "/stray" in p]) == 1, doc
+    # owned by another user: httpd refuses to start over it (ACME01508),
+    # which check says, with no fix but the removal
+    os.chown(stray, 65534, 65534)
+    r = acmectl(store, "check")
+    assert r.returncode == 1, r.stdout + r.stderr
+    about = [l for l in r.stdout.splitlines() if "/stray" in l]
+    assert len(about) == 2 and "rm -r '%s'" % stray in about[0], r.stdout
+    assert "owned by uid 65534" in about[1] and "does not start" in about[1], about[1]
+    assert not any("chown" in l or "chmod" in l for l in about), about
+    assert "sets it back" not in r.stdout and "sets them back" not in r.stdout, r.stdout
 
 
 def test_check_ends_with_a_summary_that_agrees_with_its_lines(tmp_path, pebble, unique):

@@ -512,7 +512,7 @@ def test_a_valid_certificate_whose_renewal_fails(httpd_factory, fresh_pebble, ch
     # check: no store problem, but the failing renewal listed with its next attempt
     chk = httpd.acmectl("--store", httpd.store, "check")
     assert chk.returncode == 0, chk.stdout + chk.stderr
-    assert re.search(r"^failing: %s: renewal failing \(the live certificate is valid and "
+    assert re.search(r"^notice: failing: %s: renewal failing \(the live certificate is valid and "
                      r"served\) since 20\S+, \d+ failed attempts?, next attempt 20\S+: .*"
                      r"connection" % re.escape(name), chk.stdout, re.M), chk.stdout
     chk = json.loads(httpd.acmectl("--store", httpd.store, "--json", "check").stdout)
