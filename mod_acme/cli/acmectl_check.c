@@ -650,6 +650,16 @@ static void check_teardowns(check_t *c)
     if (APR_STATUS_IS_ENOENT(rv)) {
         return;
     }
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EACCES(rv)) {
+        /* the server cannot read it either: it sets it aside (ACME00929)
+         * and runs none of them */
+        acmectl_check_problem(c, "%s: dns-01 teardowns left to run again, but the file cannot "
+                              "be read (%pm): the server sets it aside as %s/teardowns-unreadable-"
+                              "TIME and runs none of them (fix: run AcmeDnsCmd teardown by hand "
+                              "for what it names, then rm it)", acme_store_path(c->ctl->store,
+                              c->p, ACME_STORE_DNS01_TEARDOWNS), &rv, ACME_STORE_JOBS);
+        return;
+    }
     json_array_foreach(rv == APR_SUCCESS ? json_object_get(doc, "dns01") : NULL, i, h) {
         const char *program = json_string_value(json_object_get(h, "program"));
         const char *target = json_string_value(json_object_get(h, "name"));

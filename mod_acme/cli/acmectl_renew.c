@@ -56,16 +56,21 @@ static const char *renewal_held(acmectl_t *ctl, apr_pool_t *p, const char *name,
 }
 
 /* How the certificate renew asks for goes live, in the words renew ends
- * with: with AcmeActivation manual (the server's last start,
- * activation-mode.json, as show reads it) it is staged and the
- * administrator's graceful restart makes it live; else the server
- * activates it by itself. */
+ * with, from the activation mode of the server's last start
+ * (activation-mode.json, as show reads it): with AcmeActivation manual it
+ * is staged and the administrator's graceful restart makes it live; with
+ * auto the server activates it by itself; unknown (no record of a start, or
+ * not root's) says both. */
 static const char *renew_goes_live(acmectl_t *ctl, apr_pool_t *p)
 {
-    return acme_store_activation_mode_read(ctl->store, p) == ACME_ACTIVATION_MANUAL
+    acme_activation_mode_e mode = acme_store_activation_mode_read(ctl->store, p);
+
+    return mode == ACME_ACTIVATION_MANUAL
            ? "stages it: with AcmeActivation manual it goes live when you run "
              "'apachectl graceful'"
-           : "activates it by itself";
+           : mode == ACME_ACTIVATION_AUTO ? "activates it by itself"
+           : "activates it by itself with AcmeActivation auto (the default), or stages it for "
+             "'apachectl graceful' with AcmeActivation manual";
 }
 
 /* What renew says when it orders nothing: a new certificate is staged and

@@ -154,6 +154,19 @@ def test_check_ends_with_a_summary_that_agrees_with_its_lines(tmp_path, pebble, 
         lines.index([l for l in lines if l.startswith("problem: ")][-1]) < \
         lines.index(tear[0]), r.stdout
 
+    # a teardowns file the server cannot read either: it sets it aside and
+    # runs none of them (ACME00929), so it is a problem, with the hand fix
+    os.unlink(os.path.join(store, "activation.json"))
+    with open(os.path.join(store, "jobs", ".teardowns.json"), "w") as f:
+        f.write("{not json")
+    r = acmectl(store, "check")
+    assert r.returncode == 1, r.stdout + r.stderr
+    bad = [l for l in r.stdout.splitlines() if l.startswith("problem: ") and
+           ".teardowns.json" in l]
+    assert len(bad) == 1 and "runs none of them" in bad[0] and "by hand" in bad[0], r.stdout
+    assert not any(l.startswith("notice: ") and ".teardowns.json" in l
+                   for l in r.stdout.splitlines()), r.stdout
+
 
 def test_renew_under_manual_activation_says_graceful_makes_it_live(tmp_path, pebble, unique):
     """The server last started with AcmeActivation manual
@@ -178,6 +191,12 @@ def test_renew_under_manual_activation_says_graceful_makes_it_live(tmp_path, peb
         json.dump({"activation": "auto"}, f)
     r = acmectl(store, "renew", "--force", name)
     assert "activates it by itself" in r.stdout and "graceful" not in r.stdout, r.stdout
+    # no record of the server's mode (it never started on this store, or
+    # the file is gone): both ways are said, neither promised
+    os.unlink(os.path.join(store, "activation-mode.json"))
+    r = acmectl(store, "renew", "--force", name)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "AcmeActivation auto" in r.stdout and "AcmeActivation manual" in r.stdout, r.stdout
 
 
 def staged_first(httpd, name):
