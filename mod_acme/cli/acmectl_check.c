@@ -225,8 +225,8 @@ static void check_entry(void *baton, int dirfd, const char *name, const struct s
                 && acme_store_dir_repaired(child) != ACME_STORE_DIR_REPAIRED_NEVER) {
                 c->foreign++;
                 acmectl_check_problem(c, "%s: that directory is owned by uid %ld, and httpd "
-                                      "does not start while it is (ACME01508); removing it as "
-                                      "the line above says is the whole fix",
+                                      "does not start while it is (its error log says so); "
+                                      "removing it as the line above says is the whole fix",
                                       acme_store_path(c->ctl->store, c->p, child),
                                       (long)st->st_uid);
             }
