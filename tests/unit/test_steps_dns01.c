@@ -659,6 +659,49 @@ static void test_dns01_claimed_teardowns_of_a_gone_process_run(void **state)
     assert_int_equal(unreadable, 1);
 }
 
+/* With no jobs/.teardowns.json, jobs/ is listed for the claimed files of
+ * gone processes once a driver, not at every run (10,000 names are 10,000
+ * entries to list each minute); the process's exit looks again. */
+static void test_dns01_claimed_files_looked_for_once(void **state)
+{
+    dns_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    json_t *file = json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "dns01", "program", d->hook,
+                             "identifier", DNS_NAME, "name", DNS_RECORD, "value",
+                             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ");
+    pid_t gone = fork();
+    const char *orphan;
+    int status, i;
+
+    if (gone == 0) {
+        _exit(0);
+    }
+    assert_int_equal(waitpid(gone, &status, 0), gone);
+    orphan = apr_psprintf(f->p, "jobs/teardowns-claimed-%ld-1", (long)gone);
+    /* the first run looks, and finds none */
+    assert_int_equal(acme_dns01_stopped_rerun(f->driver, f->p), 0);
+    assert_true(f->driver->claims_looked);
+    /* a process that crashes after: not looked for at the next runs */
+    assert_int_equal(acme_store_write_json_unsynced(f->store, f->p, orphan, file, 0600),
+                     APR_SUCCESS);
+    json_decref(file);
+    assert_int_equal(acme_dns01_stopped_rerun(f->driver, f->p), 0);
+    assert_int_equal(acme_dns01_stopped_rerun(f->driver, f->p), 0);
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, orphan, &file), APR_SUCCESS);
+    /* the exit asks for a look again; the file is then taken */
+    acme_dns01_stop_teardowns(f->driver, f->p);
+    assert_false(f->driver->claims_looked);
+    assert_int_equal(acme_dns01_stopped_rerun(f->driver, f->p), 1);
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, orphan, &file), APR_ENOENT);
+    for (i = 0; i < 300 && f->driver->dns_teardowns && f->driver->dns_teardowns->nelts; ++i) {
+        apr_time_t next = 0;
+
+        acme_dns01_poll_teardowns(f->driver, f->now, &next);
+        apr_sleep(apr_time_from_msec(10));
+    }
+    assert_true(logged(f, "ACME00902: "));
+}
+
 /* An order record taken over from another cluster node lists its setups
  * with that node's pids: a process here with the same pid (and, by chance,
  * start time) is not the setup. Stripped of them, the record's teardown
@@ -778,6 +821,7 @@ int main(void)
         DNS_TEST(test_dns01_exit_stops_hanging_teardowns_together),
         DNS_TEST(test_dns01_stopped_teardowns_run_by_one_claimer),
         DNS_TEST(test_dns01_claimed_teardowns_of_a_gone_process_run),
+        DNS_TEST(test_dns01_claimed_files_looked_for_once),
         DNS_TEST(test_dns01_setups_taken_over_name_no_process_here),
         DNS_TEST(test_dns01_claim_lost_leaves_the_setups_to_its_holder),
     };

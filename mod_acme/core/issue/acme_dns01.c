@@ -710,6 +710,8 @@ void acme_dns01_stop_teardowns(acme_driver_t *driver, apr_pool_t *p)
     apr_status_t rv;
     int i;
 
+    /* a claimed file of a process gone since the first run is merged in */
+    driver->claims_looked = 0;
     /* a moment to end by themselves: most take well under a second */
     while (driver->dns_teardowns && driver->dns_teardowns->nelts && apr_time_now() < until) {
         acme_dns01_poll_teardowns(driver, acme_core_now(&driver->ctx), &next);

@@ -61,8 +61,18 @@ apr_status_t acme_dns01_claim_take(acme_driver_t *driver, apr_pool_t *p, json_t 
     *record = NULL;
     /* rename is atomic: of two processes, one gets the file, the other ENOENT */
     if ((rv = acme_store_rename(driver->store, p, ACME_DNS01_TEARDOWNS_FILE, mine))
-        != APR_SUCCESS && !claim_orphan(driver, p, mine)) {
-        return rv;
+        != APR_SUCCESS) {
+        /* The look lists all of jobs/ (10,000 names: 10,000 entries): not
+         * at every run, once a driver; acme_dns01_stop_teardowns asks again.
+         * A process that crashes while this one runs is found at its exit,
+         * or by the next start. */
+        if (driver->claims_looked) {
+            return rv;
+        }
+        driver->claims_looked = 1;
+        if (!claim_orphan(driver, p, mine)) {
+            return rv;
+        }
     }
     if ((rv = acme_store_read_json_pooled(driver->store, p, mine, record)) != APR_SUCCESS) {
         const char *aside = apr_psprintf(p, "%s/teardowns-unreadable-%" APR_UINT64_T_HEX_FMT,

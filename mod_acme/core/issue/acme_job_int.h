@@ -241,6 +241,8 @@ struct acme_driver_t {
     volatile apr_uint32_t stop;     /* acme_driver_stop: set from another thread */
     apr_time_t swept_at;            /* last look for a dead writer's temp files */
     int orphans_left;               /* acme_dns01_orphans skipped a locked name */
+    int claims_looked;              /* jobs/ was listed for claimed teardowns files of gone
+                                     * processes (acme_dns01_claim_take): once a driver */
     apr_array_header_t *dns_teardowns; /* teardown_t*, still running (acme_dns01.c) */
     apr_time_t last_run_at;         /* the clock at the start of the last run */
     int verify_chains;              /* acme_driver_verify_chains was called */
@@ -775,7 +777,8 @@ int acme_dns01_teardown_recorded(acme_driver_t *driver, const char *name, json_t
 /* Teardowns a previous process stopped at its exit (jobs/.teardowns.json,
  * claimed with acme_dns01_claim_take, removed once read) are started again
  * (ACME00924). Looked for at every run: that process may still be ending
- * its last run when this one starts, and writes the file only then.
+ * its last run when this one starts, and writes the file only then (the
+ * claimed files of gone processes, a listing of jobs/, only at the first).
  * Returns how many were started. p: temporary. */
 int acme_dns01_stopped_rerun(acme_driver_t *driver, apr_pool_t *p);
 /* The teardowns of orders a previous process abandoned: jobs/<name>.json of a
