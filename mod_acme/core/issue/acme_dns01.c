@@ -687,20 +687,6 @@ int acme_dns01_teardown_recorded(acme_driver_t *driver, const char *name, json_t
     return started;
 }
 
-int acme_dns01_stopped_rerun(acme_driver_t *driver, apr_pool_t *p)
-{
-    const char *claimed;
-    json_t *record;
-
-    if (acme_dns01_claim_take(driver, p, &record, &claimed) != APR_SUCCESS) {
-        return 0;
-    }
-    /* removed first: a crash while they run leaves them to nobody, as a
-     * crash after their start would (they are not run twice) */
-    acme_store_remove(driver->store, p, claimed);
-    return acme_dns01_teardown_recorded(driver, NULL, record, p);
-}
-
 void acme_dns01_stop_teardowns(acme_driver_t *driver, apr_pool_t *p)
 {
     apr_time_t until = apr_time_now() + ACME_PROC_KILL_GRACE;
@@ -778,22 +764,4 @@ void acme_dns01_stop_setups(acme_job_t *job)
         job->dns01 = NULL;
         apr_pool_destroy(set->pool);    /* kill_on_cleanup: each running setup's group */
     }
-}
-
-int acme_dns01_record_foreign(json_t *record)
-{
-    json_t *h;
-    size_t i;
-    int stripped = 0;
-
-    json_array_foreach(json_object_get(record, "dns01"), i, h) {
-        if (json_is_object(h) && (json_object_get(h, "pid") || json_object_get(h, "start_ticks")
-                                  || json_object_get(h, "since"))) {
-            json_object_del(h, "pid");
-            json_object_del(h, "start_ticks");
-            json_object_del(h, "since");
-            stripped++;
-        }
-    }
-    return stripped;
 }

@@ -2,7 +2,9 @@
  * (jobs/<name>.json) of a name no longer configured lists dns-01 setups
  * whose teardown nothing else will run (acme_dns01_teardown_recorded does
  * it). A name another server on the store configures is left to it, and a
- * name whose store lock is held is looked at again at a later run. */
+ * name whose store lock is held is looked at again at a later run. And
+ * the record of an order taken over from another cluster node, whose
+ * setups' pids are not this machine's (acme_dns01_record_foreign). */
 #include <string.h>
 #include <apr_strings.h>
 #include "acme_job_int.h"
@@ -100,4 +102,22 @@ int acme_dns01_orphans(acme_driver_t *driver, const apr_array_header_t *domains,
         busy += orphan_teardown(driver, name, p);
     }
     return busy;
+}
+
+int acme_dns01_record_foreign(json_t *record)
+{
+    json_t *h;
+    size_t i;
+    int stripped = 0;
+
+    json_array_foreach(json_object_get(record, "dns01"), i, h) {
+        if (json_is_object(h) && (json_object_get(h, "pid") || json_object_get(h, "start_ticks")
+                                  || json_object_get(h, "since"))) {
+            json_object_del(h, "pid");
+            json_object_del(h, "start_ticks");
+            json_object_del(h, "since");
+            stripped++;
+        }
+    }
+    return stripped;
 }
