@@ -190,10 +190,10 @@ static int exited(apr_pool_t *p, long pid)
 static void hooks_finish(dns_fixture_t *d)
 {
     fixture_t *f = d->f;
-    /* a setup still running when its attempt ends is stopped (ACME00928)
-     * and may never write its line */
+    /* a setup still running when its attempt ends is stopped (ACME00928,
+     * ACME00930) and may never write its line */
     int started = count_logged(f, "ACME00906") + count_logged(f, "ACME00901")
-                  - count_logged(f, "ACME00928");
+                  - count_logged(f, "ACME00928") - count_logged(f, "ACME00930");
     int i, j;
 
     for (i = 0; i < f->log->nelts; ++i) {
@@ -806,6 +806,39 @@ static void test_dns01_claim_lost_leaves_the_setups_to_its_holder(void **state)
     assert_int_equal(json_array_size(json_object_get(record, "dns01")), 2);
 }
 
+/* The job stops while both setups hang, ignoring SIGTERM (the process
+ * exits; a lost claim stops them the same way, acme_dns01_stop_setups):
+ * they are stopped together, SIGTERM to both, one shared grace, then
+ * SIGKILL (one after the other, a grace each, would take twice as long),
+ * and each is said; their teardown is left to whoever resumes the order. */
+static void test_dns01_stopped_job_stops_hanging_setups_together(void **state)
+{
+    dns_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    apr_time_t start, took;
+    json_t *record;
+
+    hook_write(d, "trap '' TERM; sleep 60", NULL);
+    unit_replay_add(f->replay, DNS_FIXTURE, 0, DNS_AUTHZS);
+    run(f);
+    assert_int_equal(count_logged(f, "ACME00906: "), 2);
+    assert_true(hook_running(d));
+    start = apr_time_now();
+    acme_driver_stop(f->driver);
+    acme_driver_child_exit(f->driver);
+    took = apr_time_now() - start;
+    assert_int_equal(count_logged(f, "ACME00930: "), 2);
+    assert_false(logged(f, "ACME00928"));
+    assert_false(hook_running(d));
+    /* one shared grace; one after the other is 2 x ACME_PROC_KILL_GRACE */
+    assert_true(took >= ACME_PROC_KILL_GRACE - apr_time_from_msec(100));
+    assert_true(took < 2 * ACME_PROC_KILL_GRACE - apr_time_from_msec(500));
+    assert_false(logged(f, "ACME00901"));
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, "jobs/" DNS_NAME ".json",
+                                                 &record), APR_SUCCESS);
+    assert_int_equal(json_array_size(json_object_get(record, "dns01")), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -824,6 +857,7 @@ int main(void)
         DNS_TEST(test_dns01_claimed_files_looked_for_once),
         DNS_TEST(test_dns01_setups_taken_over_name_no_process_here),
         DNS_TEST(test_dns01_claim_lost_leaves_the_setups_to_its_holder),
+        DNS_TEST(test_dns01_stopped_job_stops_hanging_setups_together),
     };
     if (unit_init()) {
         return 1;

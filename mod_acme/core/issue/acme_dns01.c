@@ -227,9 +227,10 @@ static void recorded_teardown(acme_driver_t *driver, const struct acme_dns01_set
 
 /* Stops the setups of set still running, together: SIGTERM to each, then one
  * shared grace (ACME_PROC_KILL_GRACE), not a grace each one after the other.
- * Each is said (ACME00928): its program was cut short, and the administrator
- * who wrote it sees why. One that exited already is only reaped. */
-static void setups_stop(acme_driver_t *driver, struct acme_dns01_set_t *set)
+ * Each is said (ACME00928 when its teardown follows, else ACME00930): its
+ * program was cut short, and the administrator who wrote it sees why. One
+ * that exited already is only reaped. */
+static void setups_stop(acme_driver_t *driver, struct acme_dns01_set_t *set, int teardown)
 {
     apr_time_t now = acme_core_now(&driver->ctx), until;
     int i, running = 0;
@@ -243,9 +244,18 @@ static void setups_stop(acme_driver_t *driver, struct acme_dns01_set_t *set)
         if (entry->state != DNS01_SETUP || acme_dns_hook_poll(entry->setup, now) != APR_EAGAIN) {
             continue;       /* ended and reaped: acme_dns_hook_stop_until leaves it be */
         }
-        acme_log(&driver->ctx, ACME_LOG_INFO, 0, "ACME00928: %s: %s is still running as the "
-                 "attempt ends; it is stopped (SIGTERM, then SIGKILL) before its teardown runs",
-                 entry->identifier, acme_dns_hook_label(entry->setup));
+        if (teardown) {
+            acme_log(&driver->ctx, ACME_LOG_INFO, 0, "ACME00928: %s: %s is still running as "
+                     "the attempt ends; it is stopped (SIGTERM, then SIGKILL) before its "
+                     "teardown runs", entry->identifier, acme_dns_hook_label(entry->setup));
+        }
+        else {
+            acme_log(&driver->ctx, ACME_LOG_INFO, 0, "ACME00930: %s: %s is still running as "
+                     "its order stops here (the process exits, or another server holds the "
+                     "claim to order now); it is stopped (SIGTERM, then SIGKILL), its teardown "
+                     "left to whoever resumes or abandons the order", entry->identifier,
+                     acme_dns_hook_label(entry->setup));
+        }
         acme_dns_hook_terminate(entry->setup);
         running++;
     }
@@ -273,7 +283,7 @@ void acme_dns01_teardown(acme_driver_t *driver, acme_job_t *job)
     /* Setups still running stop before any teardown starts: one that
      * published after its teardown (or the recorded one's) would leave its
      * TXT record in the zone. */
-    setups_stop(driver, set);
+    setups_stop(driver, set, 1);
     recorded_teardown(driver, set, recorded);
     if (!set) {
         return;
@@ -756,12 +766,15 @@ void acme_dns01_stop_teardowns(acme_driver_t *driver, apr_pool_t *p)
     }
 }
 
-void acme_dns01_stop_setups(acme_job_t *job)
+void acme_dns01_stop_setups(acme_driver_t *driver, acme_job_t *job)
 {
     struct acme_dns01_set_t *set = job->dns01;
 
     if (set) {
         job->dns01 = NULL;
-        apr_pool_destroy(set->pool);    /* kill_on_cleanup: each running setup's group */
+        /* together: the pool's cleanup would stop them one after the other,
+         * a grace each */
+        setups_stop(driver, set, 0);
+        apr_pool_destroy(set->pool);
     }
 }

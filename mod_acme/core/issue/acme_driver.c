@@ -218,7 +218,7 @@ static int gate_kept(acme_driver_t *driver, acme_record_t *rec, const acme_domai
      * jobs/<name>.json (and in the state a taking-over node adopted) for the
      * claim's holder to tear down; the running ones are stopped. */
     if (rec->job) {
-        acme_dns01_stop_setups(rec->job);
+        acme_dns01_stop_setups(driver, rec->job);
         rec->job->dns01_recorded = NULL;
     }
     job_end(driver, rec);
@@ -645,7 +645,7 @@ void acme_driver_child_exit(acme_driver_t *driver)
         acme_record_t *rec = apr_hash_this_val(hi);
 
         if (rec->job) {
-            acme_dns01_stop_setups(rec->job);
+            acme_dns01_stop_setups(driver, rec->job);
         }
     }
     acme_dns01_stop_teardowns(driver, driver->pool);

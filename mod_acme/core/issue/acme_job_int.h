@@ -795,8 +795,11 @@ int acme_dns01_orphans(acme_driver_t *driver, const apr_array_header_t *domains,
  * however many run) and kept in jobs/.teardowns.json, which the next start
  * (acme_dns01_stopped_rerun) runs again and removes. p: temporary. */
 void acme_dns01_stop_teardowns(acme_driver_t *driver, apr_pool_t *p);
-/* The process exits: setups still running are stopped (their process
- * groups, blocking up to ACME_PROC_KILL_GRACE each); their teardown is left
- * to whoever resumes or abandons the order (it is in jobs/<name>.json). */
-void acme_dns01_stop_setups(acme_job_t *job);
+/* The job stops here (the process exits, or the claim to order was lost):
+ * its setups still running are stopped together (their process groups get
+ * SIGTERM, then, after one shared ACME_PROC_KILL_GRACE, SIGKILL: blocks
+ * that long at most, however many run; ACME00930 says each); their
+ * teardown is left to whoever resumes or abandons the order (it is in
+ * jobs/<name>.json). */
+void acme_dns01_stop_setups(acme_driver_t *driver, acme_job_t *job);
 #endif
