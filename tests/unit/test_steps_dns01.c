@@ -22,6 +22,7 @@
 #include "acme_dns.h"
 #include "acme_job_int.h"
 #include "acme_proc.h"
+#include "acme_dns01_claim.h"
 
 #define DNS_FIXTURE "issue-dns01.jsonl"
 #define DNS_NAME    "dns.test"
@@ -702,6 +703,104 @@ static void test_dns01_claimed_files_looked_for_once(void **state)
     assert_true(logged(f, "ACME00902: "));
 }
 
+/* {"dns01": [one teardown of identifier]}, a new reference. */
+static json_t *teardowns_of(dns_fixture_t *d, const char *identifier)
+{
+    return json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "dns01", "program", d->hook, "identifier",
+                     identifier, "name", DNS_RECORD, "value",
+                     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ");
+}
+
+/* How many teardowns jobs/.teardowns.json lists (-1: none can be read),
+ * and how many claimed files are left in jobs/. */
+static int teardowns_listed(fixture_t *f, int *claimed_left)
+{
+    apr_array_header_t *entries;
+    json_t *left;
+    int i;
+
+    *claimed_left = 0;
+    assert_int_equal(acme_store_list(f->store, f->p, "jobs", &entries), APR_SUCCESS);
+    for (i = 0; i < entries->nelts; ++i) {
+        *claimed_left += strstr(APR_ARRAY_IDX(entries, i, const char *),
+                                "teardowns-claimed-") != NULL;
+    }
+    if (acme_store_read_json_pooled(f->store, f->p, "jobs/.teardowns.json", &left)
+        != APR_SUCCESS) {
+        return -1;
+    }
+    return (int)json_array_size(json_object_get(left, "dns01"));
+}
+
+/* A claimed file goes back without replacing a jobs/.teardowns.json written
+ * since (a look, then a replacing write, loses that one's entries when it
+ * comes in between): the newer one is claimed too and merged in. Exiting
+ * processes at it at once (each claims, adds its own, puts back) lose
+ * nobody's entries. */
+static void test_dns01_teardowns_put_back_never_replace(void **state)
+{
+    dns_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    const char *claimed = apr_psprintf(f->p, "jobs/teardowns-claimed-%ld-a", (long)getpid());
+    json_t *file = teardowns_of(d, "a.test");
+    int round, k, left;
+
+    assert_int_equal(acme_store_write_json_unsynced(f->store, f->p, claimed, file, 0600),
+                     APR_SUCCESS);
+    json_decref(file);
+    file = teardowns_of(d, "b.test");
+    assert_int_equal(acme_store_write_json_unsynced(f->store, f->p, "jobs/.teardowns.json",
+                                                    file, 0600), APR_SUCCESS);
+    json_decref(file);
+    assert_int_equal(acme_dns01_claim_return(f->driver, f->p, claimed), APR_SUCCESS);
+    assert_int_equal(teardowns_listed(f, &left), 2);
+    assert_int_equal(left, 0);
+    /* none there: it goes back as it is */
+    assert_int_equal(acme_store_rename(f->store, f->p, "jobs/.teardowns.json", claimed),
+                     APR_SUCCESS);
+    assert_int_equal(acme_dns01_claim_return(f->driver, f->p, claimed), APR_SUCCESS);
+    assert_int_equal(teardowns_listed(f, &left), 2);
+    assert_int_equal(left, 0);
+    /* six exiting processes at once, five rounds: every entry is kept */
+    for (round = 1; round <= 5; ++round) {
+        pid_t kids[6];
+        int go[2];
+
+        assert_int_equal(pipe(go), 0);
+        for (k = 0; k < 6; ++k) {
+            if ((kids[k] = fork()) == 0) {
+                const char *mine = NULL;
+                json_t *record = NULL, *own = teardowns_of(d, "c.test");
+                char c;
+
+                close(go[1]);
+                if (read(go[0], &c, 1) != 0) {
+                    _exit(99);
+                }
+                if (acme_dns01_claim_take(f->driver, f->p, &record, &mine) != APR_SUCCESS) {
+                    record = json_pack("{s:[]}", "dns01");
+                }
+                json_array_extend(json_object_get(record, "dns01"),
+                                  json_object_get(own, "dns01"));
+                _exit(acme_dns01_claim_put(f->driver, f->p, record, mine) == APR_SUCCESS
+                      ? 0 : 98);
+            }
+            assert_true(kids[k] > 0);
+        }
+        close(go[0]);
+        close(go[1]);
+        for (k = 0; k < 6; ++k) {
+            int status;
+
+            assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+            assert_true(WIFEXITED(status));
+            assert_int_equal(WEXITSTATUS(status), 0);
+        }
+        assert_int_equal(teardowns_listed(f, &left), 2 + 6 * round);
+        assert_int_equal(left, 0);
+    }
+}
+
 /* An order record taken over from another cluster node lists its setups
  * with that node's pids: a process here with the same pid (and, by chance,
  * start time) is not the setup. Stripped of them, the record's teardown
@@ -855,6 +954,7 @@ int main(void)
         DNS_TEST(test_dns01_stopped_teardowns_run_by_one_claimer),
         DNS_TEST(test_dns01_claimed_teardowns_of_a_gone_process_run),
         DNS_TEST(test_dns01_claimed_files_looked_for_once),
+        DNS_TEST(test_dns01_teardowns_put_back_never_replace),
         DNS_TEST(test_dns01_setups_taken_over_name_no_process_here),
         DNS_TEST(test_dns01_claim_lost_leaves_the_setups_to_its_holder),
         DNS_TEST(test_dns01_stopped_job_stops_hanging_setups_together),

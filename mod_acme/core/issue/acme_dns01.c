@@ -754,15 +754,12 @@ void acme_dns01_stop_teardowns(acme_driver_t *driver, apr_pool_t *p)
     if (driver->dns_teardowns) {
         driver->dns_teardowns->nelts = 0;
     }
-    if (left && (rv = acme_store_write_json_unsynced(driver->store, p, ACME_DNS01_TEARDOWNS_FILE,
-                                                     left, ACME_STORE_KEY_PERMS)) != APR_SUCCESS) {
+    /* under the claimed name, then put back without replacing what another
+     * process wrote since */
+    if (left && (rv = acme_dns01_claim_put(driver, p, left, claimed)) != APR_SUCCESS) {
         acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00923: cannot write %s: the "
                  "teardowns stopped at this exit are not run again; their TXT records may be "
                  "left in DNS", ACME_DNS01_TEARDOWNS_FILE);
-        acme_dns01_claim_return(driver, p, claimed);   /* the earlier ones stay */
-    }
-    else if (claimed) {
-        acme_store_remove(driver->store, p, claimed);   /* its entries are written again */
     }
 }
 

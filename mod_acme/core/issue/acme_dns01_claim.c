@@ -1,7 +1,9 @@
 /* jobs/.teardowns.json, where an exiting process leaves the dns-01
  * teardowns it stopped (acme_dns01_stop_teardowns) for the next start to
  * run again (acme_dns01_stopped_rerun): claimed by a rename before it is
- * read, so that of two processes at it at once only one gets its entries. */
+ * read, so that of two processes at it at once only one gets its entries;
+ * written back by a rename that never replaces, a file written meanwhile
+ * claimed the same way and merged in. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -47,14 +49,19 @@ static int claim_orphan(acme_driver_t *driver, apr_pool_t *p, const char *mine)
     return 0;
 }
 
+/* A new claimed name of this process (from p): no leading dot (the store
+ * renames to none), nor ".json": the sweep and every reader of
+ * jobs/<name>.json pass it by. */
+static const char *claim_name(apr_pool_t *p)
+{
+    return apr_psprintf(p, "%s/" CLAIMED_PREFIX "%ld-%" APR_UINT64_T_HEX_FMT, ACME_STORE_JOBS,
+                        (long)getpid(), (apr_uint64_t)apr_time_now());
+}
+
 apr_status_t acme_dns01_claim_take(acme_driver_t *driver, apr_pool_t *p, json_t **record,
                                         const char **claimed)
 {
-    /* no leading dot (the store renames to none), nor ".json": the sweep
-     * and every reader of jobs/<name>.json pass it by */
-    const char *mine = apr_psprintf(p, "%s/" CLAIMED_PREFIX "%ld-%" APR_UINT64_T_HEX_FMT,
-                                    ACME_STORE_JOBS, (long)getpid(),
-                                    (apr_uint64_t)apr_time_now());
+    const char *mine = claim_name(p);
     apr_status_t rv;
 
     *claimed = NULL;
@@ -78,7 +85,7 @@ apr_status_t acme_dns01_claim_take(acme_driver_t *driver, apr_pool_t *p, json_t 
         const char *aside = apr_psprintf(p, "%s/teardowns-unreadable-%" APR_UINT64_T_HEX_FMT,
                                          ACME_STORE_JOBS, (apr_uint64_t)apr_time_now());
 
-        /* put back, it would be claimed and fail again at every run */
+        /* set aside: put back, it would be claimed and fail again at every run */
         *record = NULL;
         acme_store_rename(driver->store, p, mine, aside);
         acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00929: cannot read the dns-01 "
@@ -91,21 +98,77 @@ apr_status_t acme_dns01_claim_take(acme_driver_t *driver, apr_pool_t *p, json_t 
     return APR_SUCCESS;
 }
 
-void acme_dns01_claim_return(acme_driver_t *driver, apr_pool_t *p, const char *claimed)
+/* A newer ACME_DNS01_TEARDOWNS_FILE (another process wrote it since claimed
+ * was taken) is claimed too, as any reader would, and its entries added to
+ * claimed's, in place: the caller then puts claimed back again. APR_SUCCESS
+ * (APR_ENOENT from the take included: a rerun took it first, nothing to
+ * add); else claimed and the newer one stay under their claimed names, to
+ * be taken as a gone process's once this one has ended. */
+static apr_status_t claim_merge(acme_driver_t *driver, apr_pool_t *p, const char *claimed,
+                                int round)
 {
-    const char *data, *newer;
-    apr_size_t len;
+    const char *newer = apr_psprintf(p, "%s-%d", claimed, round);
+    json_t *mine, *theirs, *h;
+    apr_status_t rv;
+    size_t i;
 
-    /* copied, as the store renames to no dot name; kept when that fails */
-    if (claimed
-        && acme_store_read(driver->store, p, ACME_DNS01_TEARDOWNS_FILE, ACME_MAX_STORE_FILE,
-                           &newer, &len) == APR_ENOENT
-        && acme_store_read(driver->store, p, claimed, ACME_MAX_STORE_FILE, &data, &len)
-           == APR_SUCCESS
-        && acme_store_write_unsynced(driver->store, p, ACME_DNS01_TEARDOWNS_FILE, data, len,
-                                     ACME_STORE_KEY_PERMS) == APR_SUCCESS) {
-        acme_store_remove(driver->store, p, claimed);
+    if ((rv = acme_store_rename(driver->store, p, ACME_DNS01_TEARDOWNS_FILE, newer))
+        != APR_SUCCESS) {
+        return APR_STATUS_IS_ENOENT(rv) ? APR_SUCCESS : rv;
     }
+    if ((rv = acme_store_read_json_pooled(driver->store, p, claimed, &mine)) != APR_SUCCESS
+        || (rv = acme_store_read_json_pooled(driver->store, p, newer, &theirs))
+           != APR_SUCCESS) {
+        return rv;
+    }
+    if (!json_is_array(json_object_get(mine, "dns01"))
+        || !json_is_array(json_object_get(theirs, "dns01"))) {
+        return APR_EINVAL;
+    }
+    json_array_foreach(json_object_get(theirs, "dns01"), i, h) {
+        json_array_append(json_object_get(mine, "dns01"), h);
+    }
+    /* mine is written first: a crash in between runs some teardowns
+     * twice, never none */
+    if ((rv = acme_store_write_json_unsynced(driver->store, p, claimed, mine,
+                                             ACME_STORE_KEY_PERMS)) != APR_SUCCESS) {
+        return rv;
+    }
+    acme_store_remove(driver->store, p, newer);
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_dns01_claim_return(acme_driver_t *driver, apr_pool_t *p, const char *claimed)
+{
+    apr_status_t rv = APR_SUCCESS;
+    int round;
+
+    /* never a replacing write: a file another process wrote since would
+     * lose its entries between a look and the rename */
+    for (round = 1; claimed && round <= 5; ++round) {
+        rv = acme_store_rename_noreplace(driver->store, p, claimed, ACME_DNS01_TEARDOWNS_FILE);
+        if (!APR_STATUS_IS_EEXIST(rv)
+            || (rv = claim_merge(driver, p, claimed, round)) != APR_SUCCESS) {
+            break;
+        }
+    }
+    return rv;
+}
+
+apr_status_t acme_dns01_claim_put(acme_driver_t *driver, apr_pool_t *p, json_t *record,
+                                  const char *claimed)
+{
+    const char *mine = claimed ? claimed : claim_name(p);
+    apr_status_t rv;
+
+    if ((rv = acme_store_write_json_unsynced(driver->store, p, mine, record,
+                                             ACME_STORE_KEY_PERMS)) != APR_SUCCESS) {
+        acme_dns01_claim_return(driver, p, claimed);    /* the earlier ones stay */
+        return rv;
+    }
+    /* failing, they stay under mine: a later process takes them */
+    acme_dns01_claim_return(driver, p, mine);
+    return APR_SUCCESS;
 }
 
 int acme_dns01_stopped_rerun(acme_driver_t *driver, apr_pool_t *p)

@@ -22,8 +22,21 @@
 apr_status_t acme_dns01_claim_take(acme_driver_t *driver, apr_pool_t *p, json_t **record,
                                    const char **claimed);
 /* A claimed file (NULL: nothing) goes back under ACME_DNS01_TEARDOWNS_FILE
- * for a later look (copied there, then removed), unless a new one was
- * written there since: it is left under its claimed name then, as when the
- * copy fails, rather than replace the new one's entries. p: temporary. */
-void acme_dns01_claim_return(acme_driver_t *driver, apr_pool_t *p, const char *claimed);
+ * for a later look, by a rename that never replaces (a look, then a
+ * replacing write, could lose the entries of a file another process wrote
+ * in between). When one is there already, it is claimed too and its entries
+ * are added to claimed's (the same claim by rename every reader makes),
+ * then the whole goes back; a few rounds at most. APR_SUCCESS; else the
+ * error met, the entries kept under claimed names, which a later process
+ * takes as a gone one's. p: temporary. */
+apr_status_t acme_dns01_claim_return(acme_driver_t *driver, apr_pool_t *p, const char *claimed);
+/* record (an object with a "dns01" array) written to claimed (NULL: a new
+ * claimed name of this process), then that goes back as with
+ * acme_dns01_claim_return: never replacing, merging with a file written
+ * since. APR_SUCCESS (a return that fails leaves them under the claimed
+ * name, which a later process takes as a gone one's), or the error of the
+ * write (claimed, with the earlier entries, is returned as it was).
+ * p: temporary. */
+apr_status_t acme_dns01_claim_put(acme_driver_t *driver, apr_pool_t *p, json_t *record,
+                                  const char *claimed);
 #endif

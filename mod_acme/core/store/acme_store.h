@@ -108,6 +108,14 @@ apr_status_t acme_store_read_json_pooled(acme_store_t *store, apr_pool_t *p,
  * component only), through the directory's descriptor. APR_EINVAL otherwise. */
 apr_status_t acme_store_rename(acme_store_t *store, apr_pool_t *p, const char *from,
                                const char *to);
+/* acme_store_rename of a file that never replaces: APR_EEXIST when to
+ * exists (nothing changed), APR_SUCCESS when moved, APR_EINVAL as there,
+ * else the errno of the step that failed. to's last component may start
+ * with a dot (a file the sweep and the readers of jobs/ pass by). On a file
+ * system without renameat2's RENAME_NOREPLACE (EINVAL, ENOSYS): a second
+ * link, which refuses an existing name too, then from unlinked. */
+apr_status_t acme_store_rename_noreplace(acme_store_t *store, apr_pool_t *p, const char *from,
+                                         const char *to);
 /* A store directory opened by the same walk as every store access: from the
  * store directory one component at a time, never following a link in the
  * child's areas, each directory there root's or the area owner's (for a root

@@ -6,6 +6,7 @@
  * or swapped in cannot send the root parent or acmectl outside the store
  * (docs/security.md, "Filesystem walks"). Directories are made with mkdirat
  * and get their mode and owner through their descriptor. */
+#define _GNU_SOURCE 1   /* renameat2, RENAME_NOREPLACE */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -249,6 +250,46 @@ apr_status_t acme_store_rename(acme_store_t *store, apr_pool_t *p, const char *f
         rv = APR_EINVAL;
     }
     else if (renameat(dirfd, from_base, dirfd, to_base) < 0 || fsync(dirfd) < 0) {
+        rv = errno;
+    }
+    close(dirfd);
+    return rv;
+}
+
+apr_status_t acme_store_rename_noreplace(acme_store_t *store, apr_pool_t *p, const char *from,
+                                         const char *to)
+{
+    const char *from_base, *to_base;
+    const char *from_dir = apr_pstrndup(p, from, (apr_size_t)(strrchr(from, '/') ? strrchr(from, '/') - from : 0));
+    int dirfd;
+    apr_status_t rv;
+
+    if (strncmp(from, to, strlen(from_dir)) || strchr(to + strlen(from_dir) + 1, '/')) {
+        return APR_EINVAL;    /* one directory only */
+    }
+    to_base = strrchr(to, '/') ? strrchr(to, '/') + 1 : to;
+    if (acme_store_name_check(to_base[0] == '.' ? to_base + 1 : to_base) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    if ((rv = acme_store_walk(store, p, from, 0, &dirfd, &from_base, NULL, NULL))
+        != APR_SUCCESS) {
+        return rv;
+    }
+    if (renameat2(dirfd, from_base, dirfd, to_base, RENAME_NOREPLACE) == 0) {
+        rv = APR_SUCCESS;
+    }
+    else if (errno != EINVAL && errno != ENOSYS) {
+        rv = errno;
+    }
+    /* no RENAME_NOREPLACE here (older NFS, some FUSE): linkat refuses an
+     * existing name the same way */
+    else if (linkat(dirfd, from_base, dirfd, to_base, 0) < 0) {
+        rv = errno;
+    }
+    else {
+        rv = unlinkat(dirfd, from_base, 0) < 0 && errno != ENOENT ? errno : APR_SUCCESS;
+    }
+    if (rv == APR_SUCCESS && fsync(dirfd) < 0) {
         rv = errno;
     }
     close(dirfd);
