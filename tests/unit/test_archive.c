@@ -36,18 +36,32 @@ static int exists(acme_store_t *store, apr_pool_t *p, const char *relpath)
 }
 
 /* Set: renameat2 with RENAME_NOREPLACE fails as on a file system without
- * it (EINVAL), so the repair's other way is tested. This definition stands
- * for the C library's in this test program. */
-static int no_rename_noreplace;
+ * it (EINVAL), so the repair's other way is tested; no_link: linkat fails
+ * as on one without hard links (EPERM). These definitions stand for the C
+ * library's in this test program, and count the calls they refused: the
+ * other way was taken. */
+static int no_rename_noreplace, no_link;
+static int renameat2_refused, linkat_refused;
 
 int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
               unsigned int flags)
 {
     if (no_rename_noreplace && (flags & RENAME_NOREPLACE)) {
+        renameat2_refused++;
         errno = EINVAL;
         return -1;
     }
     return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags);
+}
+
+int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)
+{
+    if (no_link) {
+        linkat_refused++;
+        errno = EPERM;
+        return -1;
+    }
+    return (int)syscall(SYS_linkat, olddirfd, oldpath, newdirfd, newpath, flags);
 }
 
 static apr_time_t test_clock(void *baton)
@@ -735,7 +749,61 @@ static void test_live_repoint_no_replace(void **state)
 static void test_live_repoint_no_replace_without_renameat2(void **state)
 {
     no_rename_noreplace = 1;
+    renameat2_refused = 0;
     live_repoint_no_replace(*state);
+    no_rename_noreplace = 0;
+    /* the directories went the other way */
+    assert_true(renameat2_refused > 0);
+}
+
+/* The same where no hard link can be made either (EPERM): a file or link
+ * that cannot be linked aside is renamed after a look under the flock,
+ * as a directory is, not linked again. */
+static void test_live_repoint_no_replace_without_links(void **state)
+{
+    no_rename_noreplace = no_link = 1;
+    renameat2_refused = linkat_refused = 0;
+    live_repoint_no_replace(*state);
+    no_rename_noreplace = no_link = 0;
+    assert_true(renameat2_refused > 0);
+    assert_true(linkat_refused > 0);
+}
+
+/* acme_store_rename_noreplace: never replaces (APR_EEXIST, both kept), a
+ * dot name may be its target; where renameat2 cannot refuse, a link does
+ * (and the calls refused say that way was taken). */
+static void test_rename_noreplace(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = new_store(p);
+    int without;
+
+    for (without = 0; without <= 1; without++) {
+        const char *data;
+        apr_size_t len;
+
+        no_rename_noreplace = without;
+        renameat2_refused = 0;
+        assert_int_equal(acme_store_write(store, p, "jobs/a", "a", 1, ACME_STORE_FILE_PERMS),
+                         APR_SUCCESS);
+        assert_int_equal(acme_store_write(store, p, "jobs/.b", "b", 1, ACME_STORE_FILE_PERMS),
+                         APR_SUCCESS);
+        assert_int_equal(acme_store_rename_noreplace(store, p, "jobs/a", "jobs/.b"),
+                         APR_EEXIST);
+        assert_int_equal(acme_store_read(store, p, "jobs/a", 16, &data, &len), APR_SUCCESS);
+        assert_int_equal(acme_store_read(store, p, "jobs/.b", 16, &data, &len), APR_SUCCESS);
+        assert_memory_equal(data, "b", 1);
+        assert_int_equal(acme_store_remove(store, p, "jobs/.b"), APR_SUCCESS);
+        assert_int_equal(acme_store_rename_noreplace(store, p, "jobs/a", "jobs/.b"),
+                         APR_SUCCESS);
+        assert_false(exists(store, p, "jobs/a"));
+        assert_int_equal(acme_store_read(store, p, "jobs/.b", 16, &data, &len), APR_SUCCESS);
+        assert_memory_equal(data, "a", 1);
+        assert_int_equal(acme_store_remove(store, p, "jobs/.b"), APR_SUCCESS);
+        assert_int_equal(acme_store_rename_noreplace(store, p, "jobs/a", "jobs/.."),
+                         APR_EINVAL);
+        assert_int_equal(renameat2_refused, without ? 2 : 0);
+    }
     no_rename_noreplace = 0;
 }
 
@@ -753,6 +821,8 @@ int main(void)
         UNIT_TEST(test_live_repoint),
         UNIT_TEST(test_live_repoint_no_replace),
         UNIT_TEST(test_live_repoint_no_replace_without_renameat2),
+        UNIT_TEST(test_live_repoint_no_replace_without_links),
+        UNIT_TEST(test_rename_noreplace),
     };
 
     if (unit_init() != 0) {

@@ -370,7 +370,8 @@ const char *acme_store_live_state_text(int state);
  * of that second (-2 .. -99) is taken (each take refuses a name that
  * exists; nothing changed), else the errno of the step that failed. On a
  * file system without renameat2's RENAME_NOREPLACE the same refusal is made
- * otherwise (a link, or a look and a rename under an flock of domains/). */
+ * otherwise (a link; where none can be made, a look and a rename under an
+ * flock of domains/). */
 apr_status_t acme_store_live_repoint(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                      const char *name, const char *version, const char **aside);
 /* 1 if the entry of domains/ is one acme_store_live_repoint set aside:

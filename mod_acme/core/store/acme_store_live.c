@@ -138,13 +138,13 @@ static const char *aside_name(apr_pool_t *p, const char *name, apr_time_t now, i
  * (EEXIST: to exists, nothing changed). Some file systems (older NFS, some
  * FUSE ones, overlay on such) answer EINVAL or ENOSYS: without this the
  * repair would fail there, leaving domains/<name> broken at every start, so
- * the same refusal is made by other means. A file or link: a second link
- * (linkat refuses an existing name), then the old name unlinked. A
- * directory cannot be linked: a look, then a plain rename, under an flock
- * of dirfd (domains/), which every such repair on that file system takes,
- * so none takes the name between the look and the rename; a plain rename
- * would replace an empty directory set aside before. */
-static int rename_noreplace(int dirfd, const char *from, const char *to, int is_dir)
+ * the same refusal is made by other means. keep_aside tried a second link
+ * first, and is here when that could not be (a directory, or a file system
+ * without hard links): so a look, then a plain rename, under an flock of
+ * dirfd (domains/), which every such repair on that file system takes, so
+ * none takes the name between the look and the rename; a plain rename
+ * would replace what was set aside before. */
+static int rename_noreplace(int dirfd, const char *from, const char *to)
 {
     struct stat st;
     int rc, err;
@@ -154,12 +154,6 @@ static int rename_noreplace(int dirfd, const char *from, const char *to, int is_
     }
     if (errno != EINVAL && errno != ENOSYS) {
         return -1;
-    }
-    if (!is_dir) {
-        if (linkat(dirfd, from, dirfd, to, 0) < 0) {
-            return -1;
-        }
-        return unlinkat(dirfd, from, 0) < 0 && errno != ENOENT ? -1 : 0;
     }
     if (flock(dirfd, LOCK_EX) < 0) {
         return -1;
@@ -199,8 +193,9 @@ static int keep_aside(apr_pool_t *p, int dirfd, const char *name, const struct s
         if (!S_ISDIR(st->st_mode) && errno == EEXIST) {
             continue;
         }
-        /* a directory (it cannot be linked), or a link refused otherwise */
-        if (rename_noreplace(dirfd, name, *base, S_ISDIR(st->st_mode)) == 0) {
+        /* a directory (it cannot be linked), or a link refused otherwise
+         * (a file system without hard links): renamed, never replacing */
+        if (rename_noreplace(dirfd, name, *base) == 0) {
             return 0;
         }
         if (errno != EEXIST) {
