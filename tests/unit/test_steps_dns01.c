@@ -585,10 +585,25 @@ static void test_dns01_stopped_teardowns_run_by_one_claimer(void **state)
             char c;
 
             if ((kids[k] = fork()) == 0) {
+                int started, i;
+
                 close(go[1]);
                 /* both start when the pipe closes */
-                _exit(read(go[0], &c, 1) == 0 ? acme_dns01_stopped_rerun(f->driver, f->p)
-                                              : 99);
+                if (read(go[0], &c, 1) != 0) {
+                    _exit(99);
+                }
+                started = acme_dns01_stopped_rerun(f->driver, f->p);
+                /* the teardown it started ends (and is reaped) before it
+                 * does: none is left running past the test */
+                for (i = 0; i < 1000 && f->driver->dns_teardowns
+                            && f->driver->dns_teardowns->nelts; ++i) {
+                    apr_time_t next = 0;
+
+                    apr_sleep(apr_time_from_msec(10));
+                    acme_dns01_poll_teardowns(f->driver, f->now, &next);
+                }
+                _exit(f->driver->dns_teardowns && f->driver->dns_teardowns->nelts ? 98
+                                                                                  : started);
             }
             assert_true(kids[k] > 0);
         }
@@ -604,6 +619,9 @@ static void test_dns01_stopped_teardowns_run_by_one_claimer(void **state)
         assert_int_equal(ran, 1);
         assert_int_equal(acme_store_read_json_pooled(f->store, f->p, "jobs/.teardowns.json",
                                                      &left), APR_ENOENT);
+        /* one teardown a round, ended with the process that ran it */
+        assert_false(hook_running(d));
+        assert_int_equal(lines_in(file_text(f->p, d->calls)), round + 1);
     }
 }
 
