@@ -5,9 +5,8 @@
  * installed holds it back; else the node claims mod_acme:lock:<name> (SET
  * NX with expiry, a fencing token from INCR: acme_cluster_lock.h), keeps the
  * claim alive (a keeper thread, acme_cluster_keeper.h, and every step),
- * publishes the staged chain as
- * mod_acme:cert:<name> only while its token is still the newest, then lets
- * the claim go.
+ * publishes the staged chain as mod_acme:cert:<name> only while its token is
+ * still the newest, then lets the claim go.
  *
  * Parent (root, the monitor hook, about once a second): publishes the key of
  * the live certificate (sealed, by SPKI id: the chain refers to its
@@ -45,8 +44,6 @@
 #include "acme_key_type.h"
 
 #define CLAIM_TTL_MS      ACME_CLUSTER_CLAIM_TTL_MS   /* kept alive: acme_cluster_keeper.h */
-#define ACME_CLUSTER_POLL apr_time_from_sec(2)
-#define POLL_BUDGET       apr_time_from_msec(500)
 #define JOB_TTL_MS        ACME_CLUSTER_JOB_TTL_MS     /* a day: older order records are discarded */
 #define JOB_DIGEST_LEN    32                          /* SHA-256 */
 #define ADOPT_POLL        apr_time_from_sec(2)        /* root looks about this often */
@@ -339,6 +336,9 @@ static apr_status_t job_adopt(gate_t *g, acme_redis_t *r, const acme_domain_t *d
     acme_json_pool_owned(p, jj);
     /* its setups ran on that node's machine: no pid of theirs is one here */
     if (acme_dns01_record_foreign(jj) && !(job = acme_json_dump(p, jj))) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, APR_ENOMEM, g->s, "ACME01074: %s: the order state "
+                     "node %s left cannot be written out without its setups' pids; a new "
+                     "order is made", domain->name, node);
         return APR_SUCCESS;
     }
     ca = json_string_value(json_object_get(jj, "ca"));
