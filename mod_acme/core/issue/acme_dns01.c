@@ -16,6 +16,7 @@
 #include <apr_lib.h>
 
 #include "acme_job_int.h"
+#include "acme_dns01.h"
 #include "acme_time.h"
 #include "acme_dns.h"
 #include "acme_name.h"

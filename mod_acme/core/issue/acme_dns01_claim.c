@@ -170,17 +170,3 @@ apr_status_t acme_dns01_claim_put(acme_driver_t *driver, apr_pool_t *p, json_t *
     acme_dns01_claim_return(driver, p, mine);
     return APR_SUCCESS;
 }
-
-int acme_dns01_stopped_rerun(acme_driver_t *driver, apr_pool_t *p)
-{
-    const char *claimed;
-    json_t *record;
-
-    if (acme_dns01_claim_take(driver, p, &record, &claimed) != APR_SUCCESS) {
-        return 0;
-    }
-    /* removed first: a crash while they run leaves them to nobody, as a
-     * crash after their start would (they are not run twice) */
-    acme_store_remove(driver->store, p, claimed);
-    return acme_dns01_teardown_recorded(driver, NULL, record, p);
-}

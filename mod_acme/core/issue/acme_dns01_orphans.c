@@ -2,12 +2,16 @@
  * (jobs/<name>.json) of a name no longer configured lists dns-01 setups
  * whose teardown nothing else will run (acme_dns01_teardown_recorded does
  * it). A name another server on the store configures is left to it, and a
- * name whose store lock is held is looked at again at a later run. And
- * the record of an order taken over from another cluster node, whose
- * setups' pids are not this machine's (acme_dns01_record_foreign). */
+ * name whose store lock is held is looked at again at a later run. Also
+ * the teardowns a previous process stopped at its exit (jobs/.teardowns.json,
+ * acme_dns01_stopped_rerun), and the record of an order taken over from
+ * another cluster node, whose setups' pids are not this machine's
+ * (acme_dns01_record_foreign). */
 #include <string.h>
 #include <apr_strings.h>
 #include "acme_job_int.h"
+#include "acme_dns01.h"
+#include "acme_dns01_claim.h"
 #include "acme_json.h"
 #include "acme_store_paths.h"
 #include "acme_store_configured.h"
@@ -102,6 +106,20 @@ int acme_dns01_orphans(acme_driver_t *driver, const apr_array_header_t *domains,
         busy += orphan_teardown(driver, name, p);
     }
     return busy;
+}
+
+int acme_dns01_stopped_rerun(acme_driver_t *driver, apr_pool_t *p)
+{
+    const char *claimed;
+    json_t *record;
+
+    if (acme_dns01_claim_take(driver, p, &record, &claimed) != APR_SUCCESS) {
+        return 0;
+    }
+    /* removed first: a crash while they run leaves them to nobody, as a
+     * crash after their start would (they are not run twice) */
+    acme_store_remove(driver->store, p, claimed);
+    return acme_dns01_teardown_recorded(driver, NULL, record, p);
 }
 
 int acme_dns01_record_foreign(json_t *record)

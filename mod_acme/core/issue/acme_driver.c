@@ -11,6 +11,7 @@
 
 #include "acme_counters.h"
 #include "acme_job_int.h"
+#include "acme_dns01.h"
 #include "acme_time.h"
 #include "acme_store_account.h"
 #include "acme_store_renew.h"

@@ -11,6 +11,7 @@
 #include <apr_strings.h>
 
 #include "acme_job_int.h"
+#include "acme_dns01.h"
 #include "acme_time.h"
 #include "acme_store_renew.h"
 #include "acme_store_paths.h"

@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 
 #include "acme_job_int.h"
+#include "acme_dns01.h"
 #include "acme_name.h"
 #include "acme_json.h"
 #include "acme_store_paths.h"

@@ -4,6 +4,7 @@
 #include <apr_strings.h>
 
 #include "acme_job_int.h"
+#include "acme_dns01.h"
 #include "acme_time.h"
 
 /* RFC 8737: a throwaway P-256 key (small enough for the module's shared
