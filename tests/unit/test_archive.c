@@ -39,7 +39,7 @@ static int exists(acme_store_t *store, apr_pool_t *p, const char *relpath)
  * it (EINVAL), so the repair's other way is tested; no_link: linkat fails
  * as on one without hard links (EPERM). These definitions stand for the C
  * library's in this test program, and count the calls they refused: the
- * other way was taken. */
+ * other way was taken (test_store_rename.c does the same). */
 static int no_rename_noreplace, no_link;
 static int renameat2_refused, linkat_refused;
 
@@ -769,44 +769,6 @@ static void test_live_repoint_no_replace_without_links(void **state)
     assert_true(linkat_refused > 0);
 }
 
-/* acme_store_rename_noreplace: never replaces (APR_EEXIST, both kept), a
- * dot name may be its target; where renameat2 cannot refuse, a link does
- * (and the calls refused say that way was taken). */
-static void test_rename_noreplace(void **state)
-{
-    apr_pool_t *p = *state;
-    acme_store_t *store = new_store(p);
-    int without;
-
-    for (without = 0; without <= 1; without++) {
-        const char *data;
-        apr_size_t len;
-
-        no_rename_noreplace = without;
-        renameat2_refused = 0;
-        assert_int_equal(acme_store_write(store, p, "jobs/a", "a", 1, ACME_STORE_FILE_PERMS),
-                         APR_SUCCESS);
-        assert_int_equal(acme_store_write(store, p, "jobs/.b", "b", 1, ACME_STORE_FILE_PERMS),
-                         APR_SUCCESS);
-        assert_int_equal(acme_store_rename_noreplace(store, p, "jobs/a", "jobs/.b"),
-                         APR_EEXIST);
-        assert_int_equal(acme_store_read(store, p, "jobs/a", 16, &data, &len), APR_SUCCESS);
-        assert_int_equal(acme_store_read(store, p, "jobs/.b", 16, &data, &len), APR_SUCCESS);
-        assert_memory_equal(data, "b", 1);
-        assert_int_equal(acme_store_remove(store, p, "jobs/.b"), APR_SUCCESS);
-        assert_int_equal(acme_store_rename_noreplace(store, p, "jobs/a", "jobs/.b"),
-                         APR_SUCCESS);
-        assert_false(exists(store, p, "jobs/a"));
-        assert_int_equal(acme_store_read(store, p, "jobs/.b", 16, &data, &len), APR_SUCCESS);
-        assert_memory_equal(data, "a", 1);
-        assert_int_equal(acme_store_remove(store, p, "jobs/.b"), APR_SUCCESS);
-        assert_int_equal(acme_store_rename_noreplace(store, p, "jobs/a", "jobs/.."),
-                         APR_EINVAL);
-        assert_int_equal(renameat2_refused, without ? 2 : 0);
-    }
-    no_rename_noreplace = 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -822,7 +784,6 @@ int main(void)
         UNIT_TEST(test_live_repoint_no_replace),
         UNIT_TEST(test_live_repoint_no_replace_without_renameat2),
         UNIT_TEST(test_live_repoint_no_replace_without_links),
-        UNIT_TEST(test_rename_noreplace),
     };
 
     if (unit_init() != 0) {
