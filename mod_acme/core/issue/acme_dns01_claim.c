@@ -85,7 +85,8 @@ apr_status_t acme_dns01_claim_take(acme_driver_t *driver, apr_pool_t *p, json_t 
         const char *aside = apr_psprintf(p, "%s/teardowns-unreadable-%" APR_UINT64_T_HEX_FMT,
                                          ACME_STORE_JOBS, (apr_uint64_t)apr_time_now());
 
-        /* set aside: put back, it would be claimed and fail again at every run */
+        /* set aside, not put back: put back, it would be claimed and fail
+         * again at every run */
         *record = NULL;
         acme_store_rename(driver->store, p, mine, aside);
         acme_log(&driver->ctx, ACME_LOG_WARN, rv, "ACME00929: cannot read the dns-01 "
@@ -145,9 +146,10 @@ apr_status_t acme_dns01_claim_return(acme_driver_t *driver, apr_pool_t *p, const
 
     /* never a replacing write: a file another process wrote since would
      * lose its entries between a look and the rename */
-    for (round = 1; claimed && round <= 5; ++round) {
+    for (round = 1; claimed; ++round) {
         rv = acme_store_rename_noreplace(driver->store, p, claimed, ACME_DNS01_TEARDOWNS_FILE);
-        if (!APR_STATUS_IS_EEXIST(rv)
+        /* still one there after a few merges (APR_EEXIST): kept as it is */
+        if (!APR_STATUS_IS_EEXIST(rv) || round > 5
             || (rv = claim_merge(driver, p, claimed, round)) != APR_SUCCESS) {
             break;
         }

@@ -26,9 +26,10 @@ apr_status_t acme_dns01_claim_take(acme_driver_t *driver, apr_pool_t *p, json_t 
  * replacing write, could lose the entries of a file another process wrote
  * in between). When one is there already, it is claimed too and its entries
  * are added to claimed's (the same claim by rename every reader makes),
- * then the whole goes back; a few rounds at most. APR_SUCCESS; else the
- * error met, the entries kept under claimed names, which a later process
- * takes as a gone one's. p: temporary. */
+ * then the whole goes back; a few rounds at most. APR_SUCCESS (also for
+ * claimed NULL); else the error met (APR_EEXIST: one was there still after
+ * those rounds), the entries kept under claimed names, which a later
+ * process takes as a gone one's. p: temporary. */
 apr_status_t acme_dns01_claim_return(acme_driver_t *driver, apr_pool_t *p, const char *claimed);
 /* record (an object with a "dns01" array) written to claimed (NULL: a new
  * claimed name of this process), then that goes back as with
