@@ -142,6 +142,31 @@ static void test_queue_estimate_is_the_median_order_time(void **state)
     f->driver->active = 0;
 }
 
+/* The median is of the last 64 finished orders only: a long-lived child
+ * keeps no more, and after 64 fast ones the slow past no longer counts. */
+static void test_queue_estimate_is_the_median_of_the_last_64(void **state)
+{
+    fixture_t *f = *state;
+    int i;
+
+    for (i = 0; i < 64; ++i) {
+        acme_job_pace_took(f->driver, SEC(100));
+    }
+    assert_int_equal(f->driver->order_time, SEC(100));
+    for (i = 0; i < 63; ++i) {
+        acme_job_pace_took(f->driver, SEC(2));
+    }
+    /* one of the 100 s is still in */
+    assert_int_equal(f->driver->order_time, SEC(2));
+    acme_job_pace_took(f->driver, SEC(4));
+    assert_int_equal(f->driver->order_time, SEC(2));
+    for (i = 0; i < 40; ++i) {
+        acme_job_pace_took(f->driver, SEC(4));
+    }
+    /* 41 of 4 s and 23 of 2 s */
+    assert_int_equal(f->driver->order_time, SEC(4));
+}
+
 /* AcmeMaxParallel 1: while the first order waits for the CA, the second
  * domain sends nothing and shows when it will look again; the run in which
  * the first order ends gives its slot to the second at once, not at the
@@ -479,6 +504,7 @@ int main(void)
         STEP_TEST(test_second_order_queued_behind_max_parallel),
         STEP_TEST(test_queue_estimates_stay_in_queue_order),
     STEP_TEST(test_queue_estimate_is_the_median_order_time),
+    STEP_TEST(test_queue_estimate_is_the_median_of_the_last_64),
         STEP_TEST(test_a_slot_freed_late_in_a_run_is_taken_in_that_run),
         STEP_TEST(test_orders_paced_by_the_ca_limit_across_a_restart),
         STEP_TEST(test_the_bucket_starts_when_the_new_order_is_sent),

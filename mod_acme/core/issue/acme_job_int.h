@@ -266,7 +266,8 @@ struct acme_driver_t {
     apr_interval_time_t order_time; /* median of this child's finished orders' times, start
                                      * to staged (microseconds), 0 = none yet: what
                                      * AcmeMaxParallel's queue estimates starts by */
-    apr_array_header_t *order_times;/* those times, sorted (acme_job_pace_took) */
+    apr_interval_time_t order_times[64]; /* the last 64 of those, a ring (acme_job_pace_took) */
+    int order_times_n, order_times_next; /* entries in it (up to 64); its slot for the next */
     int active;                     /* jobs in flight: counted at each run's start, and
                                      * kept during the run (a job started, a resumed order
                                      * too, or ended), so a slot freed is taken in it */
@@ -333,7 +334,7 @@ void acme_driver_domain_run(acme_driver_t *driver, acme_record_t *rec,
 apr_time_t acme_job_pace_admit(acme_driver_t *driver, const char *ca_url, apr_time_t now,
                                apr_pool_t *p);
 /* acme_job_pace.c: an order this child started took took (microseconds,
- * start to staged): driver->order_time becomes the median of all such. */
+ * start to staged): driver->order_time becomes the median of the last 64. */
 void acme_job_pace_took(acme_driver_t *driver, apr_interval_time_t took);
 /* acme_job_pace.c: a name that does not start in this run drops its status
  * activity "queued, starts at T" (that start has passed or no longer holds);

@@ -24,6 +24,10 @@
 #include "acme_time.h"
 
 #define PACER_FILE ACME_STORE_JOBS "/.pacer.json"
+/* Finished orders' times kept for the median (acme_driver_t.order_times):
+ * recent ones, as the CA's speed changes over a long run. */
+#define ORDER_TIMES ((int)(sizeof(((acme_driver_t *)0)->order_times) \
+                           / sizeof(apr_interval_time_t)))
 /* Without a free slot, the shortest estimated start given to a queued name
  * (about AcmeMaxParallel names per recheck, or per order's time, the median
  * of the orders this child finished, when that is longer:
@@ -257,23 +261,25 @@ static pace_queue_t *queue_of(acme_driver_t *driver, const char *ca_url)
 
 void acme_job_pace_took(acme_driver_t *driver, apr_interval_time_t took)
 {
-    apr_array_header_t *times = driver->order_times;
-    apr_interval_time_t *at;
-    int i, n;
+    apr_interval_time_t at[ORDER_TIMES];
+    int i, k, n;
 
-    if (!times) {
-        times = driver->order_times = apr_array_make(driver->pool, 64,
-                                                     sizeof(apr_interval_time_t));
+    /* a ring of the last ORDER_TIMES: a child that finishes orders for
+     * months keeps 512 bytes, and the median follows the CA's speed now */
+    driver->order_times[driver->order_times_next] = took;
+    driver->order_times_next = (driver->order_times_next + 1) % ORDER_TIMES;
+    if (driver->order_times_n < ORDER_TIMES) {
+        driver->order_times_n++;
     }
-    /* sorted as they come: one memmove each, no sort per estimate; the
-     * median, as one slow order (a CA's hiccup) moves a mean far more */
-    apr_array_push(times);
-    at = (apr_interval_time_t *)times->elts;
-    for (i = times->nelts - 1; i > 0 && at[i - 1] > took; --i) {
+    n = driver->order_times_n;
+    /* sorted into a copy (at most 64, once per finished order); the median,
+     * as one slow order (a CA's hiccup) moves a mean far more */
+    for (k = 0; k < n; ++k) {
+        for (i = k; i > 0 && at[i - 1] > driver->order_times[k]; --i) {
+            at[i] = at[i - 1];
+        }
+        at[i] = driver->order_times[k];
     }
-    memmove(at + i + 1, at + i, (size_t)(times->nelts - 1 - i) * sizeof(*at));
-    at[i] = took;
-    n = times->nelts;
     driver->order_time = n % 2 ? at[n / 2] : (at[n / 2 - 1] + at[n / 2]) / 2;
 }
 
