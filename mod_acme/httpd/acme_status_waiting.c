@@ -124,7 +124,8 @@ const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, int
                           acme_time_rfc3339(r->pool, st->next_action))
            : "the next attempt comes soon";
     return apr_psprintf(r->pool, "mod_acme: obtaining the certificate for %s from the "
-                        "certificate authority is failing: %s (%d attempt%s since %s); %s. HTTPS for this site starts "
+                        "certificate authority is failing: %s (%d attempt%s since %s); %s. "
+                        "HTTPS for this site starts "
                         "%s; the site's administrator finds what to change on the server's "
                         "status page and in its error log.\n",
                         first, reason, st->attempts, st->attempts == 1 ? "" : "s",
