@@ -58,6 +58,13 @@ typedef struct modes_bg_t {
     apr_time_t spent;                          /* time in slices so far */
 } modes_bg_t;
 
+/* The ErrorLog file a report walk tells ACME01509 in too: opened at the
+ * first such directory, once per walk (error_log_file), closed at its end. */
+typedef struct modes_log_t {
+    apr_file_t *file;   /* NULL: none, or not opened yet */
+    int tried;          /* error_log_file was called */
+} modes_log_t;
+
 /* Where a walk of the modes is: the store-relative directory. */
 typedef struct modes_walk_t {
     acme_runtime_t *rt;
@@ -68,6 +75,7 @@ typedef struct modes_walk_t {
     int foreign;        /* directories of root's another user owns (ACME01508/ACME01509) */
     int refuse;         /* a start or configtest that fails on one of those */
     int owners_only;    /* report_only: the owners, not the modes */
+    modes_log_t *log;   /* report_only: shared by the walk's copies; else NULL */
 } modes_walk_t;
 
 static int is_key_file(const char *name)
@@ -243,8 +251,14 @@ static void dir_report(modes_walk_t *w, const char *path, const char *rel,
 
     if (foreign) {
         /* to the terminal, then, in its format, into the ErrorLog file */
-        apr_file_t *was = w->rt->base->error_log, *file = error_log_file(w->rt->base, w->p);
+        apr_file_t *was = w->rt->base->error_log, *file;
         int pass;
+
+        if (!w->log->tried) {
+            w->log->tried = 1;
+            w->log->file = error_log_file(w->rt->base, w->p);
+        }
+        file = w->log->file;
 
         for (pass = 0; pass < (file ? 2 : 1); pass++) {
             w->rt->base->error_log = pass ? file : was;
@@ -259,9 +273,6 @@ static void dir_report(modes_walk_t *w, const char *path, const char *rel,
                          owner_why(rel), ap_server_argv0, path, (unsigned)want, path);
         }
         w->rt->base->error_log = was;
-        if (file) {
-            apr_file_close(file);
-        }
         w->foreign++;
         return;
     }
@@ -450,7 +461,8 @@ int acme_certs_modes_report(server_rec *base, apr_array_header_t *domains, apr_p
                             int owners_only)
 {
     acme_runtime_t rt;
-    modes_walk_t w = { &rt, ptemp, "", 0, 1, 0, 1, owners_only };
+    modes_log_t log = { NULL, 0 };
+    modes_walk_t w = { &rt, ptemp, "", 0, 1, 0, 1, owners_only, &log };
     int top;
 
     memset(&rt, 0, sizeof(rt));
@@ -465,12 +477,15 @@ int acme_certs_modes_report(server_rec *base, apr_array_header_t *domains, apr_p
     modes_top(&w, top);
     modes_live(&w, top);
     close(top);
+    if (log.file) {
+        apr_file_close(log.file);
+    }
     return w.foreign;
 }
 
 int acme_certs_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
-    modes_walk_t w = { rt, ptemp, "", 0, 0, 0, 1, 0 };
+    modes_walk_t w = { rt, ptemp, "", 0, 0, 0, 1, 0, NULL };
     apr_time_t began = apr_time_now();
     modes_bg_t *bg = NULL;
     int top, full;
@@ -513,7 +528,7 @@ int acme_certs_modes_sweep(acme_runtime_t *rt, apr_pool_t *ptemp)
 static int modes_bg_slice(acme_runtime_t *rt, modes_bg_t *bg, apr_pool_t *p)
 {
     apr_time_t deadline = apr_time_now() + MODES_SLICE_BUDGET;
-    modes_walk_t w = { rt, p, "", 0, 0, 0, 0, 0 };
+    modes_walk_t w = { rt, p, "", 0, 0, 0, 0, 0, NULL };
     apr_pool_t *one;
     int top = acme_store_open_dir_at(AT_FDCWD, bg->dir), walked = 0;
 

@@ -759,6 +759,40 @@ def test_refused_start_is_told_in_the_error_log(httpd, unique):
         os.chown(keys, 0, -1)
 
 
+def test_refused_start_opens_the_error_log_once(httpd, unique):
+    """A configtest that finds several directories of root's owned by another
+    user tells each one (ACME01509) in the ErrorLog file too, and opens that
+    file once for the walk, not once per directory."""
+    if harness.run(["strace", "-o", "/dev/null", "true"]).returncode != 0:
+        pytest.skip("strace cannot trace here")
+    httpd.write_config(vhosts=ssl_vhost(unique("refusedonce")))
+    httpd.start()
+    httpd.stop()
+    user = pwd.getpwnam(HTTPD_USER)
+    dirs = [os.path.join(httpd.store, d) for d in ("keys", "archive", "csr")]
+    trace = os.path.join(httpd.serverroot, "configtest.strace")
+    for d in dirs:
+        os.chown(d, user.pw_uid, -1)
+    try:
+        log_start = len(httpd.error_log_text())
+        p = harness.run(["strace", "-f", "-e", "trace=openat,open", "-o", trace,
+                         harness.APACHE_BIN, "-d", httpd.serverroot, "-f", httpd.conf_path,
+                         "-t"], env=harness.clean_env(httpd.extra_env))
+        assert p.returncode != 0, p.stderr + p.stdout
+        told = [l for l in httpd.error_log_text()[log_start:].splitlines() if "ACME01509" in l]
+        for d in dirs:
+            assert len([l for l in told if "directory %s is" % d in l]) >= 1, told
+        with open(trace) as f:
+            opens = [l for l in f if '"%s"' % httpd.error_log in l and "O_APPEND" in l]
+        # one walk per reading of the configuration, each telling every directory
+        walks = len(told) // len(dirs)
+        assert walks >= 1 and len(told) == walks * len(dirs), told
+        assert len(opens) == walks, opens
+    finally:
+        for d in dirs:
+            os.chown(d, 0, -1)
+
+
 def test_store_directory_of_another_owner_refused(httpd, unique):
     """A directory of root's owned by another user is what sshd's StrictModes
     refuses: keys/ owned by the User (who could then read every private key)
