@@ -16,15 +16,16 @@
 #include "acme_dns_persist.h"
 
 /* When HTTPS starts: "automatically <when>" with AcmeActivation auto; with
- * manual only at the administrator's graceful restart after <done>. */
+ * manual only at the administrator's graceful restart after <done>. Not
+ * how to restart (the directive, apachectl): that is the administrator's,
+ * on the status page and in acmectl show. */
 static const char *starts_when(request_rec *r, const char *when, const char *done)
 {
     acme_runtime_t *rt = acme_runtime_get(r->server);
 
     return !rt || rt->activation_auto
            ? apr_pstrcat(r->pool, "automatically ", when, NULL)
-           : apr_pstrcat(r->pool, done, " and the site's administrator restarts httpd "
-                         "(AcmeActivation manual: apachectl graceful makes it live)", NULL);
+           : apr_pstrcat(r->pool, done, " and the site's administrator restarts httpd", NULL);
 }
 
 /* While a dns-persist-01 record is missing or wrong nothing is asked of the

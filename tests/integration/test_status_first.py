@@ -147,8 +147,10 @@ def test_names_held_back_while_the_ca_is_down_say_what_they_wait_for(httpd, uniq
 
 def public_words(httpd, text, *words):
     """The 503 page every visitor gets names no URL (the CA's, which may be a
-    private one; an account's), no path of the server, no error text (words)."""
-    for word in ("://", httpd.store, httpd.serverroot, "ACME0", "AcmeCA") + words:
+    private one; an account's), no path of the server, no error text (words),
+    no directive or command of the administrator's."""
+    for word in ("://", httpd.store, httpd.serverroot, "ACME0", "AcmeCA", "AcmeActivation",
+                 "apachectl") + words:
         assert word not in text, (word, text)
 
 
@@ -167,6 +169,7 @@ def test_public_503_says_in_plain_words_what_happens(httpd, plain_proxy, unique)
     assert status == 503 and ("the certificate for %s is being obtained from the certificate "
                               "authority" % name) in text, (status, text)
     public_words(httpd, text, "127.0.0.1", str(plain_proxy.port))
+    assert "once it has arrived and the site's administrator restarts httpd." in text, text
     plain_proxy.open_gates()
     wait_for(lambda: store_status(httpd.store, name).get("state") == "staged", ISSUE_TIMEOUT,
              interval=0.3, what="%s staged" % name)
