@@ -85,6 +85,24 @@ static int is_key_file(const char *name)
     return !strcmp(name, ACME_STORE_KEY_FILE) || (len > 4 && !strcmp(name + len - 4, ".key"));
 }
 
+/* Is name, a file in relpath (keys/..., archive/... or fallback), one of
+ * the secrets mod_acme keeps at 0600: in keys/<name>/ a file mod_acme makes
+ * there (<id>.key, refused.json: acme_store_made_type) or a writer's temp
+ * file of one, which may hold a key; in archive/<name>/<version>/ its
+ * privkey.pem; fallback/privkey.pem. Another file there (notes.txt, a copy)
+ * is the administrator's: acmectl check tells it, the start leaves it. */
+static int kept_secret(apr_pool_t *p, const char *relpath, const char *name, int in_keys)
+{
+    const char *rel = apr_pstrcat(p, relpath, "/", name, NULL);
+
+    if (in_keys) {
+        return acme_store_made_type(rel) == S_IFREG
+               || (strchr(relpath, '/') && acme_store_is_temp_name(name));
+    }
+    return is_key_file(name) && (strcmp(relpath, ACME_STORE_FALLBACK)
+                                 ? acme_store_made_type(rel) == S_IFREG : 1);
+}
+
 /* The store name of archive/<name>/<version>/privkey.pem, else NULL. */
 static const char *archive_name(apr_pool_t *p, const char *relpath)
 {
@@ -135,11 +153,11 @@ static void mode_tighten(modes_walk_t *w, int dirfd, const char *name, int dir, 
                      "renew %s'", store_name, path, (unsigned)had, store_name);
     }
     else if (!dir) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->rt->base, "ACME00690: the private key "
-                     "%s had mode %04o, readable beyond root; mod_acme set it back to 0600 "
-                     "(as chmod 600 '%s' does); make copies and restores of the store keep "
-                     "modes (cp -p, tar -p)", path,
-                     (unsigned)had, path);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->rt->base, "ACME00690: %s %s had mode "
+                     "%04o, readable beyond root; mod_acme set it back to 0600 (as chmod 600 "
+                     "'%s' does); make copies and restores of the store keep modes (cp -p, "
+                     "tar -p)", is_key_file(name) ? "the private key" : "the store file",
+                     path, (unsigned)had, path);
     }
     else if (had & 022) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->rt->base, "ACME01507: the store "
@@ -362,8 +380,8 @@ static void modes_visit(void *baton, int dirfd, const char *name, const struct s
             w->foreign += sub.foreign;
         }
     }
-    else if (S_ISREG(st->st_mode) && (st->st_mode & 077) && (in_keys || is_key_file(name))
-             && !w->report_only) {
+    else if (S_ISREG(st->st_mode) && (st->st_mode & 077) && !w->report_only
+             && kept_secret(w->p, w->relpath, name, in_keys)) {
         mode_tighten(w, dirfd, name, 0, 0600);
     }
 }

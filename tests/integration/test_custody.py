@@ -219,6 +219,37 @@ def test_served_key_readable_beyond_root_is_set_back_to_0600(httpd, unique, mode
     assert not harness.store_problems(store, temp_files=False)
 
 
+def test_stray_files_in_keys_are_left_alone(httpd, unique):
+    """Only the files mod_acme makes in keys/<name>/ (its keys, refused.json)
+    are set back to 0600 at a start: a file of the administrator's there
+    (notes.txt) keeps its mode, and ACME00690 never calls it a private key;
+    acmectl check tells it as not mod_acme's."""
+    name = unique("stray")
+    issue(httpd, name)
+    store = httpd.store
+    name_keys = os.path.join(store, "keys", name)
+    custody_key = [os.path.join(name_keys, f) for f in os.listdir(name_keys)
+                   if f.endswith(".key")][0]
+    notes = os.path.join(name_keys, "notes.txt")
+    with open(notes, "w") as f:
+        f.write("renewed by hand once\n")
+    os.chmod(notes, 0o644)
+    os.chmod(custody_key, 0o644)
+    httpd.stop()
+    log_start = len(httpd.error_log_text())
+    httpd.start()
+    wait_for(lambda: "ACME00697" in httpd.error_log_text()[log_start:], WALK_TIMEOUT,
+             what="ACME00697: the background walk of the whole store done")
+    log = httpd.error_log_text()[log_start:]
+    assert _mode(custody_key) == 0o600
+    assert re.search(r"ACME00690: the private key %s had mode 0644" % re.escape(custody_key),
+                     log), log
+    assert _mode(notes) == 0o644
+    assert notes not in log, log
+    chk = httpd.acmectl("--store", store, "check")
+    assert notes in chk.stdout + chk.stderr, chk.stdout + chk.stderr
+
+
 def test_store_directories_open_to_others_are_told_and_set_back(httpd, unique):
     """Every directory of the store root writes, not only keys/: archive/,
     domains/, archive/<name>/, its live version, config/ and refused/ (and the
