@@ -325,6 +325,13 @@ static void test_hook_failure_and_cap(void **state)
     /* the reason it printed last is kept, past the 100,000 bytes before it */
     output = acme_dns_hook_output(hook);
     assert_string_equal(output + strlen(output) - 12, "zone refused");
+    /* shown: no path, the first line cut to ACME_DNS_HOOK_SHOWN_MAX bytes */
+    output = acme_dns_hook_shown(hook, p);
+    assert_null(strstr(output, path));
+    assert_int_equal(strncmp(output, "AcmeDnsCmd setup n exited with 3: xxx", 37), 0);
+    assert_int_equal(strlen(output), strlen("AcmeDnsCmd setup n exited with 3: ")
+                                     + ACME_DNS_HOOK_SHOWN_MAX);
+    assert_null(strstr(output, "zone refused"));
     unlink(path);
 }
 

@@ -429,15 +429,15 @@ static acme_outcome_e entries_collect(acme_step_ctx_t *sc)
 
 /* ---- advancing one answer ---- */
 
+/* The whole output and the hook's path go to the error log only; the
+ * record (the status page, acmectl show) gets acme_dns_hook_shown. */
 static acme_outcome_e setup_failed(acme_step_ctx_t *sc, dns01_entry_t *entry, apr_status_t rv)
 {
-    const char *output = acme_dns_hook_output(entry->setup);
-
     hook_log_end(sc->driver, entry->setup, rv, "ACME00904", "ACME00905", "");
-    acme_problem_set(&sc->prob, sc->p, rv, NULL, "%s %s%s%s; fix the hook (run it by hand as "
-                     "the server's user to see why), it is tried again at the next attempt",
-                     acme_dns_hook_label(entry->setup), acme_dns_hook_result(entry->setup),
-                     *output ? ": " : "", output);
+    acme_problem_set(&sc->prob, sc->p, rv, NULL, "%s; fix the hook (run it by hand as the "
+                     "server's user to see why; the error log has its path and whole output), "
+                     "it is tried again at the next attempt",
+                     acme_dns_hook_shown(entry->setup, sc->p));
     sc->prob.kind = ACME_PROBLEM_KIND_HOOK;
     return ACME_OUTCOME_FAILED;
 }
@@ -542,7 +542,7 @@ static const char *activity_of(acme_step_ctx_t *sc, const struct acme_dns01_set_
         const dns01_entry_t *entry = APR_ARRAY_IDX(set->entries, i, const dns01_entry_t *);
         if (entry->state == DNS01_SETUP && entry->setup) {
             return apr_psprintf(sc->p, "%s: %s running since %s (pid %" APR_PID_T_FMT ")",
-                                entry->identifier, acme_dns_hook_label(entry->setup),
+                                entry->identifier, acme_dns_hook_shown_label(entry->setup),
                                 acme_time_rfc3339(sc->p, acme_dns_hook_started(entry->setup)),
                                 acme_dns_hook_pid(entry->setup));
         }

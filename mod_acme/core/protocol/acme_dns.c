@@ -579,6 +579,7 @@ struct acme_dns_hook_t {
     apr_pool_t *pool;
     acme_proc_t *proc;
     const char *label;
+    const char *shown_label;    /* label without the program's path */
     const char *result;
     apr_time_t started;
 };
@@ -596,6 +597,7 @@ apr_status_t acme_dns_hook_start(acme_dns_hook_t **hook_out, apr_pool_t *p, cons
     hook->pool = p;
     hook->started = now;
     hook->label = apr_psprintf(p, "AcmeDnsCmd %s %s %s", program, action, name);
+    hook->shown_label = apr_psprintf(p, "AcmeDnsCmd %s %s", action, name);
     *hook_out = hook;
     argv[0] = program;
     argv[1] = action;
@@ -663,9 +665,56 @@ const char *acme_dns_hook_output(const acme_dns_hook_t *hook)
     return apr_pstrmemdup(hook->pool, start, len);
 }
 
+/* The first line of output as acme_dns_hook_shown gives it, from p. */
+static const char *first_line_shown(apr_pool_t *p, const char *output)
+{
+    apr_size_t len = strcspn(output, "\r\n"), i = 0, o = 0, end;
+    char *out = apr_palloc(p, len * sizeof("[path]") + 1);
+
+    while (i < len) {
+        if (output[i] == ' ' || output[i] == '\t') {
+            out[o++] = ' ';
+            i++;
+            continue;
+        }
+        for (end = i; end < len && output[end] != ' ' && output[end] != '\t'; ++end) {
+        }
+        if (memchr(output + i, '/', end - i)) {
+            memcpy(out + o, "[path]", sizeof("[path]") - 1);
+            o += sizeof("[path]") - 1;
+            i = end;
+            continue;
+        }
+        for (; i < end; ++i) {
+            unsigned char c = (unsigned char)output[i];
+            out[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+        }
+    }
+    if (o > ACME_DNS_HOOK_SHOWN_MAX) {
+        /* cut whole: never inside a UTF-8 sequence */
+        for (o = ACME_DNS_HOOK_SHOWN_MAX; o > 0 && ((unsigned char)out[o] & 0xC0) == 0x80; --o) {
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+const char *acme_dns_hook_shown(const acme_dns_hook_t *hook, apr_pool_t *p)
+{
+    const char *line = first_line_shown(p, acme_dns_hook_output(hook));
+
+    return apr_pstrcat(p, hook->shown_label, " ", acme_dns_hook_result(hook), *line ? ": " : "",
+                       line, NULL);
+}
+
 const char *acme_dns_hook_label(const acme_dns_hook_t *hook)
 {
     return hook->label;
+}
+
+const char *acme_dns_hook_shown_label(const acme_dns_hook_t *hook)
+{
+    return hook->shown_label;
 }
 
 const char *acme_dns_hook_result(const acme_dns_hook_t *hook)

@@ -20,6 +20,7 @@
 #define ACME_DNS_CHECK_INTERVAL   apr_time_from_sec(1)
 #define ACME_DNS_ANSWER_MAX       8192                    /* one DNS response */
 #define ACME_DNS_TXT_MAX          16                      /* TXT values kept per name */
+#define ACME_DNS_HOOK_SHOWN_MAX   160     /* bytes of a hook's output acme_dns_hook_shown keeps */
 
 /* "_acme-challenge.example.org" for "example.org" or "*.example.org". */
 const char *acme_dns_record_name(apr_pool_t *p, const char *identifier);
@@ -78,6 +79,17 @@ apr_status_t acme_dns_hook_poll(acme_dns_hook_t *hook, apr_time_t now);
 const char *acme_dns_hook_output(const acme_dns_hook_t *hook);
 /* "AcmeDnsCmd /path setup NAME" for messages; the value is not secret but long. */
 const char *acme_dns_hook_label(const acme_dns_hook_t *hook);
+/* "AcmeDnsCmd setup NAME", the label without the program's path: for the
+ * status record. Lives as long as the hook. */
+const char *acme_dns_hook_shown_label(const acme_dns_hook_t *hook);
+/* How it ended, for the status record (the status page, acmectl show), where
+ * no path of the server is shown: "AcmeDnsCmd setup NAME exited with 3:
+ * LINE", the label without the program's path; LINE the first line of its
+ * output, each word holding a '/' (a path, a URL) given as "[path]", a
+ * control character as '?', cut to ACME_DNS_HOOK_SHOWN_MAX bytes; no ": LINE"
+ * when it printed nothing. The whole output is the error log's
+ * (acme_dns_hook_output). Allocated from p. */
+const char *acme_dns_hook_shown(const acme_dns_hook_t *hook, apr_pool_t *p);
 /* How it ended: "exited with 3", "killed by signal 9", "timed out after 60 s". */
 const char *acme_dns_hook_result(const acme_dns_hook_t *hook);
 apr_time_t acme_dns_hook_started(const acme_dns_hook_t *hook);
