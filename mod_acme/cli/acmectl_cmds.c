@@ -605,8 +605,12 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
     show_line(ctl, "key type:", v->key_type);
     show_line(ctl, "other types:", acmectl_view_join(p, sibling_names(ctl, p, v->name), " "));
     show_line(ctl, "CA:", v->ca);
-    show_line(ctl, "renew at:", v->renew_at ? apr_psprintf(
-                  p, "%s (the renewal window or the CA's ARI)", acmectl_time(p, v->renew_at))
+    /* a renewal asked for (acmectl renew, revoke) is due now: one time only,
+     * said by "renewal:" below, not the window's too */
+    show_line(ctl, "renew at:", v->renew_requested && v->configured
+              ? "now (renewal requested: see renewal)"
+              : v->renew_at ? apr_psprintf(p, "%s (the renewal window or the CA's ARI)",
+                                           acmectl_time(p, v->renew_at))
               : NULL);
     show_line(ctl, "next action:", next_action_of(p, v, 1));
     show_line(ctl, "last error:", v->last_error);

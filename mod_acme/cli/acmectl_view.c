@@ -383,7 +383,7 @@ static void view_state(domain_view_t *v)
         if (rec && rec->state == ACME_STATUS_STAGED) {
             rec = NULL;           /* nothing is staged (view_reconcile said so) */
         }
-        v->state = acme_status_record_shown_state(rec, v->has_live, valid);
+        v->state = acme_status_record_shown_state(rec, v->has_live, valid, v->revoked);
     }
 }
 

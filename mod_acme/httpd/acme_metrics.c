@@ -24,7 +24,8 @@
  * page and acmectl. */
 static const char *const states[] = { ACME_STATE_MISSING, ACME_STATE_VALID, ACME_STATE_RENEWING,
                                       ACME_STATE_STAGED, ACME_STATE_RENEWAL_FAILING,
-                                      ACME_STATE_FAILING, ACME_STATE_EXPIRED };
+                                      ACME_STATE_FAILING, ACME_STATE_EXPIRED,
+                                      ACME_STATE_REVOKED };
 
 /* A label value: backslash, double quote and newline escaped. */
 static const char *label(apr_pool_t *p, const char *value)

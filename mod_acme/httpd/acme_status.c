@@ -25,6 +25,7 @@
 #include "acme_store_configured.h"
 #include "acme_store_restart.h"
 #include "acme_store_activation.h"
+#include "acme_store_renew.h"
 #include "acme_custody.h"
 #include "acme_status_record.h"
 #include "acme_job.h"
@@ -150,11 +151,13 @@ static int record_stale(const acme_status_record_t *status, const acme_cert_info
 }
 
 /* The shown state (acme_status_record_shown_state): from the record, unless a
- * newer live certificate made it stale, and the live certificate. */
-static const char *domain_state(const acme_status_record_t *status, const acme_cert_info_t *live)
+ * newer live certificate made it stale, and the live certificate (revoked:
+ * revoked.json in its version). */
+static const char *domain_state(const acme_status_record_t *status, const acme_cert_info_t *live,
+                                int revoked)
 {
     return acme_status_record_shown_state(record_stale(status, live) ? NULL : status, live != NULL,
-                                   live && live->not_after > apr_time_now());
+                                          live && live->not_after > apr_time_now(), revoked);
 }
 
 /* The refusal backoff holding what is staged for name: {"until", "refusals"},
@@ -421,7 +424,9 @@ json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_do
     json_object_set_new(json, "names", acme_json_strings(domain->names));
     /* A further AcmeKeyType is the same names' certificate of another key type. */
     json_object_set_new(json, "key_type", json_string(acme_key_type_name(domain->key_type)));
-    json_object_set_new(json, "state", json_string(domain_state(status, has_live ? &info : NULL)));
+    json_object_set_new(json, "state", json_string(domain_state(
+                        status, has_live ? &info : NULL, has_live && rt->store
+                        && acme_store_live_revoked(rt->store, p, domain->name))));
     json_object_set_new(json, "cert", cert ? cert : json_null());
     json_object_set_new(json, "staged", staged_json(rt, p, domain->name,
                         json_string_value(json_object_get(json, "state")), has_live));
@@ -512,7 +517,7 @@ static void summary_count(json_t *summary, const char *key)
  * summary it counts in. A staged one counts as "staged", first or renewal:
  * with AcmeActivation manual it waits for the administrator's restart.
  * "renewing" only with a live certificate: a name whose first one is being
- * ordered counts as "missing". */
+ * ordered counts as "missing". A revoked one counts as "failing". */
 const char *acme_status_summary_class(json_t *d)
 {
     const char *state = json_string_value(json_object_get(d, "state"));
@@ -531,7 +536,9 @@ const char *acme_status_summary_class(json_t *d)
     if (!strcmp(state, ACME_STATE_RENEWAL_FAILING)) {
         return "renewal_failing";
     }
-    if (!strcmp(state, ACME_STATE_FAILING) || !strcmp(state, ACME_STATE_EXPIRED)) {
+    /* a revoked certificate is served, but clients that check refuse it */
+    if (!strcmp(state, ACME_STATE_FAILING) || !strcmp(state, ACME_STATE_EXPIRED)
+        || !strcmp(state, ACME_STATE_REVOKED)) {
         return "failing";
     }
     return "valid";

@@ -32,8 +32,9 @@
  * (next_action_text says "at or after") and with AcmeActivation manual;
  * 16: restart_refused {at, why}, the automatic restart the configuration
  * test refused, and a staged certificate's next_action is then the test's
- * next run). */
-#define ACME_STATUS_SCHEMA 17
+ * next run; 17: staged; 18: state "revoked", a revoked live certificate
+ * served until its replacement is live, counted in summary.failing). */
+#define ACME_STATUS_SCHEMA 18
 
 /* acme_status.c: {"schema", "version", "generated_at", "as_of", "summary", "domains"}
  * of the request's generation; only != NULL keeps the certificate(s) named so

@@ -37,13 +37,13 @@ static const char STYLE[] =
     ".card{background:#fff;border:1px solid #d0d4d9;border-left:6px solid #2e7d32;"
     "border-radius:6px;padding:.8rem 1rem;min-width:0}"
     ".card.s-failing{border-left-color:#c62828}.card.s-renewing{border-left-color:#1565c0}"
-    ".card.s-renewal-failing{border-left-color:#b45309}"
+    ".card.s-renewal-failing{border-left-color:#b45309}.card.s-revoked{border-left-color:#6a1b9a}"
     ".card.s-missing{border-left-color:#757575}.card.s-expiring{border-left-color:#ef6c00}"
     ".names{margin:0 0 .5rem;color:#444;overflow-wrap:anywhere}"
     ".badge{display:inline-block;padding:0 .5rem;border-radius:1rem;font-weight:600;"
     "font-size:.9rem;color:#fff;background:#2e7d32}"
     ".b-failing{background:#c62828}.b-renewing{background:#1565c0}.b-missing{background:#757575}"
-    ".b-renewal-failing{background:#b45309}"
+    ".b-renewal-failing{background:#b45309}.b-revoked{background:#6a1b9a}"
     ".days{font-weight:600;margin-left:.4rem}"
     ".d-ok{color:#2e7d32}.d-amber{color:#b45309}.d-red{color:#c62828}"
     "dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.15rem .8rem;"
@@ -125,8 +125,9 @@ static const char *names_text(apr_pool_t *p, json_t *names)
     return out;
 }
 
-/* failing / renewal-failing / renewing / missing / valid: the card's class
- * and badge colour, from the shown state (acme_status_record_shown_state).
+/* failing / renewal-failing / revoked / renewing / missing / valid: the
+ * card's class and badge colour, from the shown state
+ * (acme_status_record_shown_state).
  * renewal-failing: the live certificate is still valid and served, only
  * its renewal keeps failing; a first certificate being ordered or staged
  * is "missing", as in the summary (acme_status_summary_class). */
@@ -139,6 +140,9 @@ static const char *card_state(json_t *d)
     }
     if (!strcmp(state, ACME_STATE_RENEWAL_FAILING)) {
         return "renewal-failing";
+    }
+    if (!strcmp(state, ACME_STATE_REVOKED)) {
+        return "revoked";
     }
     if (!strcmp(state, ACME_STATE_FAILING) || !strcmp(state, ACME_STATE_EXPIRED)) {
         return "failing";
@@ -157,6 +161,7 @@ static const char *state_label(json_t *d)
         { ACME_STATE_VALID, "Valid" }, { ACME_STATE_RENEWAL_FAILING, "Valid, renewal failing" },
         { ACME_STATE_FAILING, "Failing" }, { ACME_STATE_EXPIRED, "Expired" },
         { ACME_STATE_RENEWING, "Renewing" }, { ACME_STATE_STAGED, "New certificate staged" },
+        { ACME_STATE_REVOKED, "Revoked, served until its replacement is live" },
     };
     apr_size_t i;
 

@@ -3,6 +3,7 @@ show|rollover (§7.3.5), against the real Pebble that issued the certificate."""
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 
@@ -142,6 +143,55 @@ def test_revoked_certificate_is_replaced_without_restart(httpd, pebble, unique):
                                                           httpd.diagnostics()))
     assert pebble.cert_status(second)["Status"] == "Valid"
     assert httpd.running()
+
+
+def test_revoked_certificate_reads_revoked_until_replaced(httpd, plain_proxy, unique):
+    """While a revoked certificate is still served (its replacement's order
+    held at the CA), the status page's JSON and card, the metrics and
+    acmectl show and list say revoked, not valid; show gives one renewal
+    time, now; once the replacement is live it reads valid again."""
+    name = unique("revoked")
+    # the first order goes through, the replacement's waits at the proxy
+    gate = plain_proxy.gate("POST", r"^/order-plz", timeout=120, skip=1)
+    first = issued(httpd, name, acme={"AcmeCA": plain_proxy.directory_url})
+    ok(acmectl(httpd, "revoke", name))
+    wait_for(gate.held.is_set, 60, interval=0.1, what="the replacement's order held")
+    d = wait_for(lambda: (lambda s: s if s.get("state") == "revoked" else None)(
+                 httpd.domain_status(name)), 30, interval=0.3, what="state revoked")
+    assert d["cert"]["serial"].replace(":", "").lower().lstrip("0") \
+        == cert_serial_hex(first).replace(":", "").lower().lstrip("0"), d
+    doc = httpd.status()
+    assert doc["schema"] == 18 and doc["summary"]["failing"] == 1 \
+        and doc["summary"]["valid"] == 0, doc["summary"]
+    status, _, body = httpd.http_request("/acme-status")
+    page = body.decode()
+    card = [a for a in page.split("<article")[1:] if 'href="acme-status/%s"' % name in a]
+    assert status == 200 and len(card) == 1, page[-2000:]
+    assert "s-revoked" in card[0] and "b-revoked" in card[0] \
+        and "Revoked, served until its replacement is live" in card[0], card[0]
+    status, _, body = httpd.http_request("/acme-metrics")
+    if status == 200:
+        assert re.search(r'acme_certificate_state\{name="%s",key_type="[^"]*",state="revoked"\} 1'
+                         % re.escape(name), body.decode()), body.decode()[-3000:]
+    shown = ok(acmectl(httpd, "show", name)).stdout
+    lines = shown.splitlines()
+    assert [l for l in lines if l.startswith("state:")][0].split()[1] == "revoked", shown
+    renew_at = [l for l in lines if l.startswith("renew at:")]
+    assert renew_at and "now (renewal requested" in renew_at[0], shown
+    assert "the renewal window" not in shown, shown
+    listed = ok(acmectl(httpd, "list")).stdout
+    assert [l for l in listed.splitlines() if l.startswith(name)][0].split()[1] == "revoked", \
+        listed
+    plain_proxy.open_gates()
+
+    def replaced():
+        c = httpd.verified_cert(name)
+        return c if c.serial_number != first.serial_number else None
+    wait_for(replaced, REPLACE_TIMEOUT, interval=0.5, what="the replacement live")
+    wait_for(lambda: httpd.domain_status(name).get("state") == "valid", 30, interval=0.3,
+             what="state valid again")
+    shown = ok(acmectl(httpd, "show", name)).stdout
+    assert "revoked" not in [l for l in shown.splitlines() if l.startswith("state:")][0], shown
 
 
 def test_revoke_usage_errors(httpd, unique):

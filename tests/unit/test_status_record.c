@@ -453,6 +453,28 @@ static void test_state_names(void **state)
     assert_int_equal(acme_status_record_state_parse(NULL), ACME_STATUS_UNKNOWN);
 }
 
+/* A revoked live certificate reads "revoked" whatever its renewal does,
+ * until its replacement is staged; without a live one it says nothing. */
+static void test_shown_state_revoked(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_status_record_t *rec = acme_status_record_make(p);
+
+    assert_string_equal(acme_status_record_shown_state(NULL, 1, 1, 0), ACME_STATE_VALID);
+    assert_string_equal(acme_status_record_shown_state(NULL, 1, 1, 1), ACME_STATE_REVOKED);
+    assert_string_equal(acme_status_record_shown_state(NULL, 1, 0, 1), ACME_STATE_REVOKED);
+    assert_string_equal(acme_status_record_shown_state(NULL, 0, 0, 1), ACME_STATE_MISSING);
+    rec->state = ACME_STATUS_RENEWING;
+    assert_string_equal(acme_status_record_shown_state(rec, 1, 1, 1), ACME_STATE_REVOKED);
+    rec->state = ACME_STATUS_ERROR;
+    rec->attempts = 2;
+    assert_string_equal(acme_status_record_shown_state(rec, 1, 1, 1), ACME_STATE_REVOKED);
+    assert_string_equal(acme_status_record_shown_state(rec, 1, 1, 0),
+                        ACME_STATE_RENEWAL_FAILING);
+    rec->state = ACME_STATUS_STAGED;
+    assert_string_equal(acme_status_record_shown_state(rec, 1, 1, 1), ACME_STATE_STAGED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +491,7 @@ int main(void)
         UNIT_TEST(test_oversize_strings),
         UNIT_TEST(test_control_characters),
         UNIT_TEST(test_state_names),
+        UNIT_TEST(test_shown_state_revoked),
     };
 
     if (unit_init()) {

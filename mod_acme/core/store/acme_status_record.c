@@ -28,10 +28,13 @@ int acme_status_record_failing(const acme_status_record_t *rec)
 }
 
 const char *acme_status_record_shown_state(const acme_status_record_t *rec, int has_live,
-                                    int live_valid)
+                                           int live_valid, int live_revoked)
 {
     if (rec && rec->state == ACME_STATUS_STAGED) {
         return ACME_STATE_STAGED;
+    }
+    if (has_live && live_revoked) {
+        return ACME_STATE_REVOKED;
     }
     if (acme_status_record_failing(rec)) {
         return has_live && live_valid ? ACME_STATE_RENEWAL_FAILING : ACME_STATE_FAILING;

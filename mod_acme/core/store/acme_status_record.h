@@ -138,6 +138,9 @@ acme_status_state_e acme_status_record_state_parse(const char *name);
 #define ACME_STATE_RENEWAL_FAILING  "renewal-failing"  /* valid and served; renewing fails */
 #define ACME_STATE_FAILING          "failing"          /* no valid certificate; ordering fails */
 #define ACME_STATE_EXPIRED          "expired"          /* the live one expired; nothing fails */
+#define ACME_STATE_REVOKED          "revoked"          /* the live one was revoked (acmectl
+                                                        * revoke): served until its
+                                                        * replacement is live */
 /* The longest of them and of acmectl's own (for a column's width). */
 #define ACME_STATE_NAME_MAX         15
 
@@ -146,9 +149,12 @@ acme_status_state_e acme_status_record_state_parse(const char *name);
 int acme_status_record_failing(const acme_status_record_t *rec);
 /* The shown state (ACME_STATE_*, static) of a certificate whose record is
  * rec (NULL: none, or one a newer live certificate made stale), with a live
- * certificate or not (has_live) that is still valid or not (live_valid). */
+ * certificate or not (has_live) that is still valid or not (live_valid)
+ * and revoked or not (live_revoked: revoked.json in its version). A revoked
+ * live certificate is "revoked" whatever its renewal does, until its
+ * replacement is staged ("staged": what is left is the restart). */
 const char *acme_status_record_shown_state(const acme_status_record_t *rec, int has_live,
-                                    int live_valid);
+                                           int live_valid, int live_revoked);
 
 /* A record with nothing in it (integers -1), from p. */
 acme_status_record_t *acme_status_record_make(apr_pool_t *p);
