@@ -105,7 +105,7 @@ static void test_dns01_claimed_teardowns_of_a_gone_process_run(void **state)
     json_decref(file);
     assert_int_equal(acme_dns01_stopped_rerun(f->driver, f->p), 1);
     assert_true(logged(f, "ACME00901: "));
-    for (i = 0; i < 300 && f->driver->dns_teardowns && f->driver->dns_teardowns->nelts; ++i) {
+    for (i = 0; i < 3000 && f->driver->dns_teardowns && f->driver->dns_teardowns->nelts; ++i) {
         apr_time_t next = 0;
 
         acme_dns01_poll_teardowns(f->driver, f->now, &next);
@@ -132,8 +132,10 @@ static void test_dns01_claimed_teardowns_of_a_gone_process_run(void **state)
 }
 
 /* With no jobs/.teardowns.json, jobs/ is listed for the claimed files of
- * gone processes once a driver, not at every run (10,000 names are 10,000
- * entries to list each minute); the process's exit looks again. */
+ * gone processes at a driver's first run, then not again for CLAIMS_RELOOK
+ * (10,000 names are 10,000 entries to list each minute), then again (the
+ * first run of a graceful's generation comes while the old one still
+ * exits); the process's exit asks for a look too. */
 static void test_dns01_claimed_files_looked_for_once(void **state)
 {
     dns_fixture_t *d = *state;
@@ -152,7 +154,7 @@ static void test_dns01_claimed_files_looked_for_once(void **state)
     orphan = apr_psprintf(f->p, "jobs/teardowns-claimed-%ld-1", (long)gone);
     /* the first run looks, and finds none */
     assert_int_equal(acme_dns01_stopped_rerun(f->driver, f->p), 0);
-    assert_true(f->driver->claims_looked);
+    assert_true(f->driver->claims_looked_at != 0);
     /* a process that crashes after: not looked for at the next runs */
     assert_int_equal(acme_store_write_json_unsynced(f->store, f->p, orphan, file, 0600),
                      APR_SUCCESS);
@@ -160,17 +162,19 @@ static void test_dns01_claimed_files_looked_for_once(void **state)
     assert_int_equal(acme_dns01_stopped_rerun(f->driver, f->p), 0);
     assert_int_equal(acme_dns01_stopped_rerun(f->driver, f->p), 0);
     assert_int_equal(acme_store_read_json_pooled(f->store, f->p, orphan, &file), APR_SUCCESS);
-    /* the exit asks for a look again; the file is then taken */
-    acme_dns01_stop_teardowns(f->driver, f->p);
-    assert_false(f->driver->claims_looked);
+    /* ten minutes on, a run looks again; the file is then taken */
+    f->driver->claims_looked_at -= apr_time_from_sec(601);
     assert_int_equal(acme_dns01_stopped_rerun(f->driver, f->p), 1);
     assert_int_equal(acme_store_read_json_pooled(f->store, f->p, orphan, &file), APR_ENOENT);
-    for (i = 0; i < 300 && f->driver->dns_teardowns && f->driver->dns_teardowns->nelts; ++i) {
+    for (i = 0; i < 3000 && f->driver->dns_teardowns && f->driver->dns_teardowns->nelts; ++i) {
         apr_time_t next = 0;
 
         acme_dns01_poll_teardowns(f->driver, f->now, &next);
         apr_sleep(apr_time_from_msec(10));
     }
+    /* the exit asks for a look again */
+    acme_dns01_stop_teardowns(f->driver, f->p);
+    assert_true(f->driver->claims_looked_at == 0);
     assert_true(logged(f, "ACME00902: "));
 }
 

@@ -226,14 +226,13 @@ static void recorded_teardown(acme_driver_t *driver, const struct acme_dns01_set
     }
 }
 
-/* Stops the setups of set still running, together: SIGTERM to each, then one
- * shared grace (ACME_PROC_KILL_GRACE), not a grace each one after the other.
- * Each is said (ACME00928 when its teardown follows, else ACME00930): its
- * program was cut short, and the administrator who wrote it sees why. One
- * that exited already is only reaped. */
-static void setups_stop(acme_driver_t *driver, struct acme_dns01_set_t *set, int teardown)
+/* SIGTERM to each setup of set still running (setups_wait then gives them
+ * one shared grace, not a grace each one after the other); how many. Each
+ * is said (ACME00928 when its teardown follows, else ACME00930): its
+ * program was cut short. One that exited already is only reaped. */
+static int setups_terminate(acme_driver_t *driver, struct acme_dns01_set_t *set, int teardown)
 {
-    apr_time_t now = acme_core_now(&driver->ctx), until;
+    apr_time_t now = acme_core_now(&driver->ctx);
     int i, running = 0;
 
     for (i = 0; set && i < set->entries->nelts; ++i) {
@@ -260,8 +259,16 @@ static void setups_stop(acme_driver_t *driver, struct acme_dns01_set_t *set, int
         acme_dns_hook_terminate(entry->setup);
         running++;
     }
-    until = apr_time_now() + ACME_PROC_KILL_GRACE;
-    for (i = 0; running && i < set->entries->nelts; ++i) {
+    return running;
+}
+
+/* The setups setups_terminate signalled: each waited for until until
+ * (apr_time_t), then SIGKILLed. */
+static void setups_wait(struct acme_dns01_set_t *set, apr_time_t until)
+{
+    int i;
+
+    for (i = 0; set && i < set->entries->nelts; ++i) {
         dns01_entry_t *entry = APR_ARRAY_IDX(set->entries, i, dns01_entry_t *);
 
         if (entry->setup) {
@@ -284,7 +291,9 @@ void acme_dns01_teardown(acme_driver_t *driver, acme_job_t *job)
     /* Setups still running stop before any teardown starts: one that
      * published after its teardown (or the recorded one's) would leave its
      * TXT record in the zone. */
-    setups_stop(driver, set, 1);
+    if (setups_terminate(driver, set, 1)) {      /* together: one shared grace */
+        setups_wait(set, apr_time_now() + ACME_PROC_KILL_GRACE);
+    }
     recorded_teardown(driver, set, recorded);
     if (!set) {
         return;
@@ -708,7 +717,7 @@ void acme_dns01_stop_teardowns(acme_driver_t *driver, apr_pool_t *p)
     int i;
 
     /* a claimed file of a process gone since the first run is merged in */
-    driver->claims_looked = 0;
+    driver->claims_looked_at = 0;
     /* a moment to end by themselves: most take well under a second */
     while (driver->dns_teardowns && driver->dns_teardowns->nelts && apr_time_now() < until) {
         acme_dns01_poll_teardowns(driver, acme_core_now(&driver->ctx), &next);
@@ -764,15 +773,27 @@ void acme_dns01_stop_teardowns(acme_driver_t *driver, apr_pool_t *p)
     }
 }
 
-void acme_dns01_stop_setups(acme_driver_t *driver, acme_job_t *job)
+void acme_dns01_stop_setups(acme_driver_t *driver, acme_job_t *const *jobs, int n)
 {
-    struct acme_dns01_set_t *set = job->dns01;
+    apr_time_t until;
+    int i, running = 0;
 
-    if (set) {
-        job->dns01 = NULL;
-        /* together: the pool's cleanup would stop them one after the other,
-         * a grace each */
-        setups_stop(driver, set, 0);
-        apr_pool_destroy(set->pool);
+    /* all jobs' at once: the pool's cleanup, or a grace per job, would
+     * stop them one after the other, and httpd's kill of an exiting child
+     * could come first */
+    for (i = 0; i < n; ++i) {
+        running += setups_terminate(driver, jobs[i]->dns01, 0);
+    }
+    until = apr_time_now() + ACME_PROC_KILL_GRACE;
+    for (i = 0; i < n; ++i) {
+        struct acme_dns01_set_t *set = jobs[i]->dns01;
+
+        if (set) {
+            jobs[i]->dns01 = NULL;
+            if (running) {
+                setups_wait(set, until);
+            }
+            apr_pool_destroy(set->pool);
+        }
     }
 }

@@ -52,11 +52,12 @@ int acme_dns01_orphans(acme_driver_t *driver, const apr_array_header_t *domains,
  * however many run) and kept in jobs/.teardowns.json, which the next start
  * (acme_dns01_stopped_rerun) runs again and removes. p: temporary. */
 void acme_dns01_stop_teardowns(acme_driver_t *driver, apr_pool_t *p);
-/* The job stops here (the process exits, or the claim to order was lost):
- * its setups still running are stopped together (their process groups get
- * SIGTERM, then, after one shared ACME_PROC_KILL_GRACE, SIGKILL: blocks
- * that long at most, however many run; ACME00930 says each); their
- * teardown is left to whoever resumes or abandons the order (it is in
- * jobs/<name>.json). */
-void acme_dns01_stop_setups(acme_driver_t *driver, acme_job_t *job);
+/* The n jobs stop here (the process exits, or the claim to order was
+ * lost): their setups still running, of all n, are stopped together (their
+ * process groups get SIGTERM, then, after one shared ACME_PROC_KILL_GRACE,
+ * SIGKILL: blocks that long at most, however many jobs and setups;
+ * ACME00930 says each); their teardown is left to whoever resumes or
+ * abandons the order (it is in jobs/<name>.json). Each job's dns-01 set
+ * (its pool) is freed. */
+void acme_dns01_stop_setups(acme_driver_t *driver, acme_job_t *const *jobs, int n);
 #endif

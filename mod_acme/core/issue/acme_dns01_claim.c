@@ -15,6 +15,9 @@
 #include "acme_store_paths.h"
 
 #define CLAIMED_PREFIX "teardowns-claimed-"
+/* A driver lists jobs/ for the claimed files of gone processes again after
+ * this long (apr_time_t). */
+#define CLAIMS_RELOOK   apr_time_from_sec(600)
 
 /* A claimed file whose process is gone (it crashed between its claim and the
  * file's removal, or could not put the file back at its exit): renamed to
@@ -70,13 +73,17 @@ apr_status_t acme_dns01_claim_take(acme_driver_t *driver, apr_pool_t *p, json_t 
     if ((rv = acme_store_rename(driver->store, p, ACME_DNS01_TEARDOWNS_FILE, mine))
         != APR_SUCCESS) {
         /* The look lists all of jobs/ (10,000 names: 10,000 entries): not
-         * at every run, once a driver; acme_dns01_stop_teardowns asks again.
-         * A process that crashes while this one runs is found at its exit,
-         * or by the next start. */
-        if (driver->claims_looked) {
+         * at every run; at a driver's first, then every CLAIMS_RELOOK (the
+         * first run of a graceful restart's generation comes while the old
+         * one still exits, its file not yet an orphan), and at the exit
+         * (acme_dns01_stop_teardowns clears the time). */
+        apr_time_t now = apr_time_now();
+
+        if (driver->claims_looked_at && now - driver->claims_looked_at < CLAIMS_RELOOK
+            && now >= driver->claims_looked_at) {
             return rv;
         }
-        driver->claims_looked = 1;
+        driver->claims_looked_at = now;
         if (!claim_orphan(driver, p, mine)) {
             return rv;
         }

@@ -17,8 +17,9 @@
  * aside as jobs/teardowns-unreadable-TIME and logged (ACME00929), so it is
  * not claimed again at every run. With no ACME_DNS01_TEARDOWNS_FILE, a
  * claimed file a process that is gone left behind is taken instead: looked
- * for (a listing of jobs/) at the driver's first call only, and again when
- * driver->claims_looked is cleared (acme_dns01_stop_teardowns does). */
+ * for (a listing of jobs/) at the driver's first call, then at most every
+ * ten minutes (CLAIMS_RELOOK), and again when driver->claims_looked_at is
+ * cleared (acme_dns01_stop_teardowns does). */
 apr_status_t acme_dns01_claim_take(acme_driver_t *driver, apr_pool_t *p, json_t **record,
                                    const char **claimed);
 /* A claimed file (NULL: nothing) goes back under ACME_DNS01_TEARDOWNS_FILE

@@ -219,7 +219,7 @@ static int gate_kept(acme_driver_t *driver, acme_record_t *rec, const acme_domai
      * jobs/<name>.json (and in the state a taking-over node adopted) for the
      * claim's holder to tear down; the running ones are stopped. */
     if (rec->job) {
-        acme_dns01_stop_setups(driver, rec->job);
+        acme_dns01_stop_setups(driver, &rec->job, 1);
         rec->job->dns01_recorded = NULL;
     }
     job_end(driver, rec);
@@ -640,14 +640,17 @@ void acme_driver_stop(acme_driver_t *driver)
 
 void acme_driver_child_exit(acme_driver_t *driver)
 {
+    apr_array_header_t *jobs = apr_array_make(driver->pool, 8, sizeof(acme_job_t *));
     apr_hash_index_t *hi;
 
     for (hi = apr_hash_first(NULL, driver->records); hi; hi = apr_hash_next(hi)) {
         acme_record_t *rec = apr_hash_this_val(hi);
 
         if (rec->job) {
-            acme_dns01_stop_setups(driver, rec->job);
+            APR_ARRAY_PUSH(jobs, acme_job_t *) = rec->job;
         }
     }
+    /* every job's setups with one grace, not one per job */
+    acme_dns01_stop_setups(driver, (acme_job_t *const *)jobs->elts, jobs->nelts);
     acme_dns01_stop_teardowns(driver, driver->pool);
 }

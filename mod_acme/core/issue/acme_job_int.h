@@ -241,8 +241,8 @@ struct acme_driver_t {
     volatile apr_uint32_t stop;     /* acme_driver_stop: set from another thread */
     apr_time_t swept_at;            /* last look for a dead writer's temp files */
     int orphans_left;               /* acme_dns01_orphans skipped a locked name */
-    int claims_looked;              /* jobs/ was listed for claimed teardowns files of gone
-                                     * processes (acme_dns01_claim_take): once a driver */
+    apr_time_t claims_looked_at;    /* jobs/ last listed for claimed teardowns files of gone
+                                     * processes (acme_dns01_claim_take); 0: never */
     apr_array_header_t *dns_teardowns; /* teardown_t*, still running (acme_dns01.c) */
     apr_time_t last_run_at;         /* the clock at the start of the last run */
     int verify_chains;              /* acme_driver_verify_chains was called */
