@@ -170,8 +170,10 @@ apr_status_t acme_dns01_claim_put(acme_driver_t *driver, apr_pool_t *p, json_t *
     const char *mine = claimed ? claimed : claim_name(p);
     apr_status_t rv;
 
-    if ((rv = acme_store_write_json_unsynced(driver->store, p, mine, record,
-                                             ACME_STORE_KEY_PERMS)) != APR_SUCCESS) {
+    /* synced (once an exit): after a power loss an empty file would be set
+     * aside as unreadable and its teardowns never run */
+    if ((rv = acme_store_write_json(driver->store, p, mine, record, ACME_STORE_KEY_PERMS))
+        != APR_SUCCESS) {
         acme_dns01_claim_return(driver, p, claimed);    /* the earlier ones stay */
         return rv;
     }
