@@ -310,13 +310,18 @@ static const char *error_advice(apr_pool_t *p, const acme_status_record_t *statu
 /* days_left, failing, renewal_failing, expiring_soon and advice: what people
  * look at first. renewal_failing: failing while a live certificate that has
  * not expired is still served (the site is fine for now; only its renewal
- * is not). */
+ * is not). A revoked live certificate's state says revoked, not how its
+ * replacement's orders go: those fail as in acmectl show, from the record. */
 static void domain_assessment(apr_pool_t *p, json_t *json, const acme_cert_info_t *live,
                               const acme_status_record_t *status)
 {
     const char *state = json_string_value(json_object_get(json, "state"));
-    int renewal_failing = state && !strcmp(state, ACME_STATE_RENEWAL_FAILING);
-    int failing = renewal_failing || (state && !strcmp(state, ACME_STATE_FAILING));
+    int revoked_failing = state && !strcmp(state, ACME_STATE_REVOKED)
+                          && !record_stale(status, live) && acme_status_record_failing(status);
+    int renewal_failing = (state && !strcmp(state, ACME_STATE_RENEWAL_FAILING))
+                          || (revoked_failing && live && live->not_after > apr_time_now());
+    int failing = renewal_failing || revoked_failing
+                  || (state && !strcmp(state, ACME_STATE_FAILING));
     apr_time_t left = live ? live->not_after - apr_time_now() : 0;
     apr_int64_t days = live ? (apr_int64_t)(left / apr_time_from_sec(86400)) : 0;
 

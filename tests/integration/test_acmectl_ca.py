@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import stat
+import time
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -182,12 +183,28 @@ def test_revoked_certificate_reads_revoked_until_replaced(httpd, plain_proxy, un
     listed = ok(acmectl(httpd, "list")).stdout
     assert [l for l in listed.splitlines() if l.startswith(name)][0].split()[1] == "revoked", \
         listed
+    # The held order is refused once (429, Retry-After a few seconds): the
+    # revoked certificate's replacement fails, and the JSON and the card say
+    # so (the error, its advice, the next attempt) as acmectl show does.
+    plain_proxy._order_tat = time.time() + 2
+    plain_proxy.order_limit = (1, 1)
     plain_proxy.open_gates()
+    d = wait_for(lambda: (lambda s: s if s.get("attempts") else None)(
+                 httpd.domain_status(name)), 60, interval=0.3, what="the replacement failing")
+    assert d["state"] == "revoked" and d["failing"] is True and d["renewal_failing"] is True \
+        and d["advice"] and d["error"]["type"].endswith("rateLimited"), d
+    status, _, body = httpd.http_request("/acme-status")
+    card = [a for a in body.decode().split("<article")[1:]
+            if 'href="acme-status/%s"' % name in a]
+    assert len(card) == 1 and 'class="problem"' in card[0] and "What to do:" in card[0] \
+        and "Next attempt" in card[0], card
+    assert "failing" in ok(acmectl(httpd, "show", name)).stdout.lower()
 
     def replaced():
         c = httpd.verified_cert(name)
         return c if c.serial_number != first.serial_number else None
-    wait_for(replaced, REPLACE_TIMEOUT, interval=0.5, what="the replacement live")
+    # the next attempt comes after the first retry's wait (about a minute)
+    wait_for(replaced, REPLACE_TIMEOUT + 90, interval=0.5, what="the replacement live")
     wait_for(lambda: httpd.domain_status(name).get("state") == "valid", 30, interval=0.3,
              what="state valid again")
     shown = ok(acmectl(httpd, "show", name)).stdout
