@@ -20,6 +20,7 @@ ISSUE_TIMEOUT = 60
 # The driver looks at a valid certificate again on its own schedule; a revoked
 # one must be replaced within that time, without anyone restarting httpd.
 REPLACE_TIMEOUT = 90
+METRICS_LOCATION = "<Location /metrics>\n    SetHandler acme-metrics\n</Location>"
 
 
 def account_dir(httpd):
@@ -154,7 +155,8 @@ def test_revoked_certificate_reads_revoked_until_replaced(httpd, plain_proxy, un
     name = unique("revoked")
     # the first order goes through, the replacement's waits at the proxy
     gate = plain_proxy.gate("POST", r"^/order-plz", timeout=120, skip=1)
-    first = issued(httpd, name, acme={"AcmeCA": plain_proxy.directory_url})
+    first = issued(httpd, name, acme={"AcmeCA": plain_proxy.directory_url},
+                   plain_vhost_extra=METRICS_LOCATION)
     ok(acmectl(httpd, "revoke", name))
     wait_for(gate.held.is_set, 60, interval=0.1, what="the replacement's order held")
     d = wait_for(lambda: (lambda s: s if s.get("state") == "revoked" else None)(
@@ -170,10 +172,10 @@ def test_revoked_certificate_reads_revoked_until_replaced(httpd, plain_proxy, un
     assert status == 200 and len(card) == 1, page[-2000:]
     assert "s-revoked" in card[0] and "b-revoked" in card[0] \
         and "Revoked, served until its replacement is live" in card[0], card[0]
-    status, _, body = httpd.http_request("/acme-metrics")
-    if status == 200:
-        assert re.search(r'acme_certificate_state\{name="%s",key_type="[^"]*",state="revoked"\} 1'
-                         % re.escape(name), body.decode()), body.decode()[-3000:]
+    status, _, body = httpd.http_request("/metrics")
+    assert status == 200, (status, body[:300])
+    assert re.search(r'acme_certificate_state\{name="%s",key_type="[^"]*",state="revoked"\} 1'
+                     % re.escape(name), body.decode()), body.decode()[-3000:]
     shown = ok(acmectl(httpd, "show", name)).stdout
     lines = shown.splitlines()
     assert [l for l in lines if l.startswith("state:")][0].split()[1] == "revoked", shown

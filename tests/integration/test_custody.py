@@ -6,6 +6,7 @@ import json
 import os
 import pwd
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -794,6 +795,9 @@ def test_refused_start_opens_the_error_log_once(httpd, unique):
     """A configtest that finds several directories of root's owned by another
     user tells each one (ACME01509) in the ErrorLog file too, and opens that
     file once for the walk, not once per directory."""
+    if shutil.which("strace") is None:
+        print("strace is not installed (build/deps.sh installs it): the opens are not counted")
+        pytest.skip("strace is not installed (build/deps.sh installs it)")
     if harness.run(["strace", "-o", "/dev/null", "true"]).returncode != 0:
         pytest.skip("strace cannot trace here")
     httpd.write_config(vhosts=ssl_vhost(unique("refusedonce")))
