@@ -694,7 +694,7 @@ static void check_summary(check_t *c)
 
     if (n == 0) {
         acmectl_printf(c->ctl, "%s: no problems found%s%s%s\n", acme_store_dir(c->ctl->store),
-                       m ? ", " : "", m ? notices : "", m ? " (above; nothing to fix)" : "");
+                       m ? ", " : "", m ? notices : "", m ? " (above: nothing in the store to fix)" : "");
         return;
     }
     acmectl_printf(c->ctl, "%s: %d problem%s (fix %s as its line says), %s\n",
@@ -733,6 +733,14 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
     c.foreign = 0;
     c.sets_back = apr_array_make(c.p, 4, sizeof(int));
     check_top(&c);
+    if (geteuid() != 0 && geteuid() != c.owner) {
+        /* keys and root's records are unreadable here: each would be
+         * reported missing, with fixes (renew) that are not needed */
+        acmectl_error(ctl, "check reads the store's private files (keys, records), which only "
+                      "its owner (uid %ld) can read: run it as root (sudo acmectl check)",
+                      (long)c.owner);
+        return ACMECTL_FAIL;
+    }
     check_tree(&c, "", 0);
     for (i = 0; areas[i]; ++i) {
         check_tree(&c, areas[i], 3);

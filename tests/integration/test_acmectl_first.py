@@ -5,6 +5,8 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from harness import ssl_vhost, store_status, wait_for
 from test_acmectl_store import acmectl, imported_store
 from test_import import md_domain
@@ -122,7 +124,7 @@ def test_check_ends_with_a_summary_that_agrees_with_its_lines(tmp_path, pebble, 
     lines = r.stdout.splitlines()
     assert r.returncode == 0, r.stdout + r.stderr
     assert any(l.startswith("notice: abandoned order: %s" % gone) for l in lines), r.stdout
-    assert lines[-1] == "%s: no problems found, 1 notice (above; nothing to fix)" % store, \
+    assert lines[-1] == "%s: no problems found, 1 notice (above: nothing in the store to fix)" % store, \
         r.stdout
     assert not any("problem" in l for l in lines[:-1]), r.stdout
 
@@ -137,7 +139,7 @@ def test_check_ends_with_a_summary_that_agrees_with_its_lines(tmp_path, pebble, 
     assert len(tear) == 1, r.stdout
     assert "1 dns-01 teardown" in tear[0] and "next start" in tear[0], tear[0]
     assert "_acme-challenge." + name in tear[0] and "/usr/local/bin/dns-hook" in tear[0], tear[0]
-    assert lines[-1] == "%s: no problems found, 2 notices (above; nothing to fix)" % store, \
+    assert lines[-1] == "%s: no problems found, 2 notices (above: nothing in the store to fix)" % store, \
         r.stdout
     doc = json.loads(acmectl(store, "--json", "check").stdout)
     assert doc["ok"] and len(doc["notices"]) == 2, doc
@@ -255,3 +257,34 @@ def test_show_json_staged_is_null_for_a_live_certificate(tmp_path, pebble, uniqu
     store = imported_store(tmp_path, pebble, name)
     doc = json.loads(acmectl(store, "--json", "show", name).stdout)
     assert doc["staged"] is None and doc["next_action_text"] is None, doc
+
+
+def test_check_as_another_user_than_the_stores_owner_says_to_run_it_as_root(tmp_path, pebble,
+                                                                            unique):
+    """acmectl check run by a user who cannot read the store's keys and
+    records (www-data, nobody) would report each missing, with renew as the
+    fix; it says to run it as root instead, and reports nothing."""
+    import pwd
+    import shutil
+    from harness import acmectl_path
+    name = unique("asnobody")
+    store = imported_store(tmp_path, pebble, name)
+    shared = "/tmp/acmectl-nobody-%s" % name
+    shutil.rmtree(shared, ignore_errors=True)
+    shutil.copytree(store, shared, symlinks=True)
+    os.chmod(shared, 0o755)
+    nobody = pwd.getpwnam("nobody").pw_uid
+
+    def as_nobody():
+        os.setgid(nobody)
+        os.setuid(nobody)
+    try:
+        r = subprocess.run([acmectl_path(), "--store", shared, "check"], capture_output=True,
+                           text=True, timeout=30, preexec_fn=as_nobody)
+    except PermissionError as e:
+        shutil.rmtree(shared, ignore_errors=True)
+        pytest.skip("acmectl cannot be run as nobody from this build directory: %s" % e)
+    shutil.rmtree(shared, ignore_errors=True)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "run it as root" in r.stderr and "uid 0" in r.stderr, r.stderr
+    assert "renew" not in r.stdout and "problem" not in r.stdout, r.stdout
