@@ -38,6 +38,7 @@
 #include "acme_json.h"
 #include "acme_cert.h"
 #include "acme_store_paths.h"
+#include "acme_store_renew.h"
 #include "acme_status_record.h"
 #include "acme_status.h"
 #include "acme_status_page.h"
@@ -177,6 +178,13 @@ static int account_same(acme_runtime_t *rt, apr_pool_t *p, const acme_page_t *pa
            || !strcmp(acme_page_str(page, e, ACME_PAGE_ACCOUNT), account_now(rt, p, domain));
 }
 
+/* Is the live certificate of name revoked (revoked.json in its version)?
+ * One stat, none without a live certificate. 1 or 0. */
+static int live_revoked(acme_runtime_t *rt, apr_pool_t *p, const char *name, int has_live)
+{
+    return has_live && rt->store && acme_store_live_revoked(rt->store, p, name);
+}
+
 /* Renders domain's entry into b (strings from p, temporaries in tmp; the
  * account URL is looked up in p, once per CA): its record as of rec (read
  * after it was stamped, so a later change shows as a new stamp) and the
@@ -231,6 +239,7 @@ static int render(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *tmp,
     b->e.cls = (apr_uint32_t)summary_class(d);
     b->e.warning = json_is_object(json_object_get(d, "warning"));
     b->e.staged = !strcmp(json_string_value(json_object_get(d, "state")), ACME_STATE_STAGED);
+    b->e.revoked = (apr_uint32_t)live_revoked(rt, tmp, domain->name, live != NULL);
     b->e.restart_at = b->e.staged ? acme_status_restart_shown(rt, tmp, domain->name) : 0;
     b->e.held_sec = held_sec(rt, tmp, domain->name);
     b->e.needs_account = account != NULL;
@@ -369,6 +378,7 @@ static int page_build(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *keep, const
         }
         if (oe && stamp_same(&oe->rec, &rec)
             && !strcmp(acme_page_str(old, oe, ACME_PAGE_TARGET), target)
+            && (apr_uint32_t)live_revoked(rt, tmp, d->name, oe->has_live) == oe->revoked
             && account_same(rt, p, old, oe, d)) {
             built[i].e = *oe;
             built[i].from = old;

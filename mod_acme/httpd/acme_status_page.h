@@ -60,6 +60,9 @@ typedef struct acme_page_entry_t {
      * held_sec: the refusal backoff's end it was rendered with (seconds,
      * acme_status_held), 0: none */
     apr_uint32_t staged, held_sec;
+    /* revoked: the live version's revoked.json was there when rendered
+     * (acmectl revoke writes it, not the record, so the stamps miss it) */
+    apr_uint32_t revoked, unused;
     apr_int64_t restart_at;
     apr_uint64_t off;             /* of its strings from the file's start */
     apr_uint32_t len[ACME_PAGE_COUNT];
@@ -150,7 +153,7 @@ const char *acme_status_page_name_of(apr_pool_t *p, acme_runtime_t *rt);
 
 /* acme_status_page_file.c: */
 /* Its layout's mark; a new layout takes a new one (an old file is rebuilt). */
-#define ACME_PAGE_MAGIC     "ACMEPG12"
+#define ACME_PAGE_MAGIC     "ACMEPG13"
 /* Larger than this (bytes) is not a page of ours. */
 #define ACME_PAGE_SIZE_MAX  ((apr_uint64_t)1 << 31)
 /* 1 when page (base, size) holds a well-formed head and n entries inside

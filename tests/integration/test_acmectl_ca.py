@@ -213,6 +213,34 @@ def test_revoked_certificate_reads_revoked_until_replaced(httpd, plain_proxy, un
     assert "revoked" not in [l for l in shown.splitlines() if l.startswith("state:")][0], shown
 
 
+def test_revoke_of_a_failing_certificate_reaches_the_overview(httpd, plain_proxy, unique):
+    """acmectl revoke writes revoked.json and the renewal marker, not the
+    status record; a name whose renewal fails (next attempt an hour away)
+    keeps its record, and the overview's cached entry, looked at again (here:
+    a change of status/ the change log cannot explain), reads revoked, not
+    the renewal-failing it was rendered as."""
+    name = unique("revokedfail")
+    issued(httpd, name, acme={"AcmeCA": plain_proxy.directory_url})
+    plain_proxy._order_tat = time.time() + 3600
+    plain_proxy.order_limit = (1, 3600)
+    ok(acmectl(httpd, "renew", name))
+    d = wait_for(lambda: (lambda s: s if s.get("attempts") else None)(
+                 httpd.domain_status(name)), 60, interval=0.3, what="the renewal failing")
+    assert d["state"] == "renewal-failing", d
+    ok(acmectl(httpd, "revoke", name))
+    assert httpd.domain_status(name)["attempts"] == d["attempts"]
+    probe = os.path.join(httpd.store, "status", ".probe-" + name)
+    with open(probe, "w"):
+        pass
+    os.unlink(probe)
+    d = httpd.domain_status(name)
+    assert d["state"] == "revoked" and d["failing"] is True and d["advice"], d
+    status, _, body = httpd.http_request("/acme-status")
+    card = [a for a in body.decode().split("<article")[1:]
+            if 'href="acme-status/%s"' % name in a]
+    assert status == 200 and len(card) == 1 and "b-revoked" in card[0], card
+
+
 def test_revoke_usage_errors(httpd, unique):
     name = unique("revoke-usage")
     issued(httpd, name)
