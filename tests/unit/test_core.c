@@ -332,6 +332,10 @@ static void test_text_escape(void **state)
     assert_string_equal(printable(p, "\xc2\x9b" "\xc0\xaf" "\xed\xa0\x80" "\x80" "\xe2\x82",
                                   100, ACME_TEXT_ESCAPE),
                         "\\xc2\\x9b\\xc0\\xaf\\xed\\xa0\\x80\\x80\\xe2\\x82");
+    /* bidirectional controls reorder the screen: RLO, LRI, RLM, ALM */
+    assert_string_equal(printable(p, "a\xe2\x80\xae" "b\xe2\x81\xa6" "c\xe2\x80\x8f" "d\xd8\x9c",
+                                  100, ACME_TEXT_ESCAPE),
+                        "a\\xe2\\x80\\xae" "b\\xe2\\x81\\xa6" "c\\xe2\\x80\\x8f" "d\\xd8\\x9c");
     /* An escape that does not fit whole is left out with the rest. */
     assert_string_equal(printable(p, "ab\x1b", 5, ACME_TEXT_ESCAPE), "ab");
     assert_string_equal(printable(p, "ab\x1b", 6, ACME_TEXT_ESCAPE), "ab\\x1b");

@@ -325,14 +325,66 @@ static void test_hook_failure_and_cap(void **state)
     /* the reason it printed last is kept, past the 100,000 bytes before it */
     output = acme_dns_hook_output(hook);
     assert_string_equal(output + strlen(output) - 12, "zone refused");
-    /* shown: no path, the first line cut to ACME_DNS_HOOK_SHOWN_MAX bytes */
+    /* shown: no path, the last line (the reason), not the 100,000 bytes */
     output = acme_dns_hook_shown(hook, p);
     assert_null(strstr(output, path));
+    assert_string_equal(output, "AcmeDnsCmd setup n exited with 3: zone refused");
+    unlink(path);
+
+    /* the first line cut to ACME_DNS_HOOK_SHOWN_MAX bytes when it is the last */
+    path = script(p, "head -c 1000 /dev/zero | tr '\\0' x; exit 3");
+    assert_int_equal(acme_dns_hook_start(&hook, p, path, "setup", "n", "v", NULL, apr_time_now(),
+                                         1), APR_SUCCESS);
+    assert_int_equal(poll_until_done(hook), APR_EGENERAL);
+    output = acme_dns_hook_shown(hook, p);
     assert_int_equal(strncmp(output, "AcmeDnsCmd setup n exited with 3: xxx", 37), 0);
     assert_int_equal(strlen(output), strlen("AcmeDnsCmd setup n exited with 3: ")
                                      + ACME_DNS_HOOK_SHOWN_MAX);
-    assert_null(strstr(output, "zone refused"));
     unlink(path);
+}
+
+/* The line shown of a failing hook's output: pieces that must not reach the
+ * status page become '?', "[path]" or "[key]", and the cut keeps whole
+ * characters. */
+static const char *shown_of(apr_pool_t *p, const char *printf_args)
+{
+    const char *path = script(p, apr_pstrcat(p, "printf ", printf_args, "; exit 1", NULL));
+    acme_dns_hook_t *hook;
+    const char *out;
+
+    assert_int_equal(acme_dns_hook_start(&hook, p, path, "setup", "n", "v", NULL, apr_time_now(),
+                                         1), APR_SUCCESS);
+    assert_int_equal(poll_until_done(hook), APR_EGENERAL);
+    out = acme_dns_hook_shown(hook, p);
+    unlink(path);
+    assert_int_equal(strncmp(out, "AcmeDnsCmd setup n exited with 1: ", 34), 0);
+    return out + 34;
+}
+
+static void test_hook_shown_line(void **state)
+{
+    apr_pool_t *p = *state;
+    char expect[ACME_DNS_HOOK_SHOWN_MAX + 1];
+    const char *line;
+
+    /* the last non-empty line; a lone Latin-1 byte is '?', not a lost detail */
+    assert_string_equal(shown_of(p, "'starting\\nzone refused \\344 here\\n\\n  \\n'"),
+                        "zone refused ? here");
+    /* C1 CSI, a bidirectional override, a cut sequence: each byte '?' */
+    assert_string_equal(shown_of(p, "'a\\302\\233b\\342\\200\\256c\\342\\202'"),
+                        "a??b???c??");
+    /* well-formed UTF-8 stays */
+    assert_string_equal(shown_of(p, "'z\\303\\251ro \\342\\202\\254'"),
+                        "z\xc3\xa9ro \xe2\x82\xac");
+    /* a path or URL, a TSIG key (alg:name:secret); a time stays */
+    assert_string_equal(shown_of(p, "'key hmac-sha256:tsig-key.:c2VjcmV0c2VjcmV0c2Vj== at "
+                                    "12:30:45 via https://ns/x refused'"),
+                        "key [key] at 12:30:45 via [path] refused");
+    /* a 3-byte character over byte 160 is left out whole */
+    memset(expect, 'a', ACME_DNS_HOOK_SHOWN_MAX - 1);
+    expect[ACME_DNS_HOOK_SHOWN_MAX - 1] = '\0';
+    line = shown_of(p, apr_pstrcat(p, "'", expect, "\\342\\202\\254b'", NULL));
+    assert_string_equal(line, expect);
 }
 
 static void test_hook_timeout(void **state)
@@ -546,6 +598,7 @@ int main(void)
         UNIT_TEST(test_lookup_outcomes),
         UNIT_TEST(test_hook_success),
         UNIT_TEST(test_hook_failure_and_cap),
+        UNIT_TEST(test_hook_shown_line),
         UNIT_TEST(test_hook_timeout),
         UNIT_TEST(test_hook_missing_program),
         UNIT_TEST(test_persist_hashed_uri),

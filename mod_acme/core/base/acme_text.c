@@ -27,11 +27,7 @@ static apr_size_t fold(char *out, const char *s, apr_size_t len, apr_size_t max)
     return n;
 }
 
-/* Bytes of the well-formed UTF-8 sequence at c (at most len bytes) that may
- * reach a terminal: 1 for printable ASCII, newline and tab (unless
- * one_line); 0 for anything else (C0 controls, DEL, C1 controls, malformed,
- * overlong or surrogate). */
-static apr_size_t utf8_safe(const unsigned char *c, apr_size_t len, int one_line)
+apr_size_t acme_text_utf8_safe(const unsigned char *c, apr_size_t len, int one_line)
 {
     apr_size_t n = *c < 0x80 ? 1 : (*c & 0xe0) == 0xc0 ? 2 : (*c & 0xf0) == 0xe0 ? 3
                    : (*c & 0xf8) == 0xf0 ? 4 : 0, i;
@@ -47,6 +43,12 @@ static apr_size_t utf8_safe(const unsigned char *c, apr_size_t len, int one_line
     if ((n == 3 && ((*c == 0xe0 && c[1] < 0xa0) || (*c == 0xed && c[1] >= 0xa0)))
         || (n == 4 && ((*c == 0xf0 && c[1] < 0x90) || (*c == 0xf4 && c[1] >= 0x90)))
         || (n == 2 && *c == 0xc2 && c[1] < 0xa0)        /* C1, e.g. the 8-bit CSI */
+        || (n == 2 && *c == 0xd8 && c[1] == 0x9c)       /* U+061C arabic letter mark */
+        /* bidirectional controls: U+200E, U+200F, U+202A..U+202E, U+2066..U+2069
+         * reorder what follows them on the screen */
+        || (n == 3 && *c == 0xe2 && ((c[1] == 0x80 && (c[2] == 0x8e || c[2] == 0x8f
+                                                       || (c[2] >= 0xaa && c[2] <= 0xae)))
+                                     || (c[1] == 0x81 && c[2] >= 0xa6 && c[2] <= 0xa9)))
         || (n == 1 && ((*c < 0x20 && (one_line || (*c != '\n' && *c != '\t')))
                        || *c == 0x7f))) {
         return 0;
@@ -61,7 +63,7 @@ static apr_size_t escape(char *out, const char *s, apr_size_t len, apr_size_t ma
     apr_size_t i = 0, n = 0, k;
 
     while (i < len && c[i]) {
-        k = utf8_safe(c + i, len - i, one_line);
+        k = acme_text_utf8_safe(c + i, len - i, one_line);
         if (k == 0) {
             if (n + 4 > max) {
                 break;
@@ -111,5 +113,87 @@ const char *acme_text_printable(apr_pool_t *p, const char *s, apr_size_t len, ap
         }
     }
     out[n] = '\0';
+    return out;
+}
+
+/* A word shaped like a TSIG key as nsupdate -y takes it, alg:name:secret
+ * (three parts, the last one base64 of at least 16 characters): a secret,
+ * never shown. A time (12:30:45) or an IPv6 address does not match. */
+static int tsig_key_shaped(const char *w, apr_size_t len)
+{
+    const char *c1 = memchr(w, ':', len), *c2, *secret;
+    apr_size_t i, n;
+
+    if (!c1 || !(c2 = memchr(c1 + 1, ':', len - (apr_size_t)(c1 + 1 - w)))
+        || c1 == w || c2 == c1 + 1) {
+        return 0;
+    }
+    secret = c2 + 1;
+    n = len - (apr_size_t)(secret - w);
+    if (n < 16) {
+        return 0;
+    }
+    for (i = 0; i < n; ++i) {
+        if (!apr_isalnum(secret[i]) && secret[i] != '+' && secret[i] != '=') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+const char *acme_text_output_line(apr_pool_t *p, const char *output, apr_size_t max)
+{
+    apr_size_t len = strlen(output), i, o = 0, end;
+    const char *line;
+    char *out;
+
+    /* without the trailing whitespace (empty lines too) the last line has
+     * something on it */
+    while (len > 0 && apr_isspace(output[len - 1])) {
+        len--;
+    }
+    for (i = len; i > 0 && output[i - 1] != '\n' && output[i - 1] != '\r'; --i) {
+    }
+    line = output + i;
+    len -= i;
+    out = apr_palloc(p, len * sizeof("[path]") + 1);
+    for (i = 0; i < len;) {
+        apr_size_t k;
+
+        if (line[i] == ' ' || line[i] == '\t') {
+            out[o++] = ' ';
+            i++;
+            continue;
+        }
+        for (end = i; end < len && line[end] != ' ' && line[end] != '\t'; ++end) {
+        }
+        if (memchr(line + i, '/', end - i) || tsig_key_shaped(line + i, end - i)) {
+            const char *mark = memchr(line + i, '/', end - i) ? "[path]" : "[key]";
+
+            memcpy(out + o, mark, strlen(mark));
+            o += strlen(mark);
+            i = end;
+            continue;
+        }
+        while (i < end) {
+            /* a byte that starts no well-formed, harmless character (a
+             * control, a bidirectional override, invalid UTF-8) is '?' */
+            k = acme_text_utf8_safe((const unsigned char *)line + i, end - i, 1);
+            if (k == 0) {
+                out[o++] = '?';
+                i++;
+                continue;
+            }
+            memcpy(out + o, line + i, k);
+            o += k;
+            i += k;
+        }
+    }
+    if (o > max) {
+        /* cut whole: never inside a UTF-8 sequence (every one in out is well-formed) */
+        for (o = max; o > 0 && ((unsigned char)out[o] & 0xC0) == 0x80; --o) {
+        }
+    }
+    out[o] = '\0';
     return out;
 }

@@ -11,7 +11,8 @@
  * of becoming '?'. */
 #define ACME_TEXT_KEEP_8BIT  0x2
 /* For a terminal, nothing lost: newline, tab, printable ASCII and valid UTF-8
- * (no overlong forms, surrogates or C1 controls U+0080..U+009F) stay; every
+ * (no overlong forms, surrogates, C1 controls U+0080..U+009F or bidirectional
+ * controls; see acme_text_utf8_safe) stay; every
  * other byte becomes the four characters "\xNN" (lowercase hex). A NUL ends
  * the text; a byte that would not fit whole into max is left out with all
  * after it. Takes precedence over the other flags. */
@@ -19,6 +20,14 @@
 /* With ACME_TEXT_ESCAPE: newline and tab become "\x0a" and "\x09" too, so
  * the text stays on one line (a name in a table or a command). */
 #define ACME_TEXT_ONE_LINE   0x8
+
+/* How many bytes (1 to 4) of the well-formed UTF-8 sequence at c (at most
+ * len bytes, len > 0) may be shown as they are, on a terminal or a page:
+ * printable ASCII, newline and tab (not with one_line), and characters from
+ * U+00A0 on. 0 for a byte that starts none: C0 controls, DEL, C1 controls,
+ * the bidirectional controls (U+061C, U+200E, U+200F, U+202A..U+202E,
+ * U+2066..U+2069), a malformed, cut, overlong or surrogate sequence. */
+apr_size_t acme_text_utf8_safe(const unsigned char *c, apr_size_t len, int one_line);
 
 /* The first len bytes of s (NULL: "") as one line of at most max bytes,
  * allocated from p. Without ACME_TEXT_FOLD, control characters (newlines and
@@ -28,4 +37,11 @@
  * see above. */
 const char *acme_text_printable(apr_pool_t *p, const char *s, apr_size_t len, apr_size_t max,
                                 int flags);
+/* The last non-empty line of a program's output (where it says why it
+ * failed; output NUL-terminated), made fit for a page anyone may read: each
+ * word holding a '/' (a path, a URL) given as "[path]", one shaped like a
+ * TSIG key (alg:name:secret, as nsupdate -y takes it) as "[key]", a byte that
+ * starts no sequence acme_text_utf8_safe passes (with one_line) as '?', cut to
+ * max bytes on a character boundary. "" when output is blank. From p. */
+const char *acme_text_output_line(apr_pool_t *p, const char *output, apr_size_t max);
 #endif

@@ -438,13 +438,14 @@ static acme_outcome_e entries_collect(acme_step_ctx_t *sc)
 
 /* ---- advancing one answer ---- */
 
-/* The whole output and the hook's path go to the error log only; the
+/* The output kept (its start and end) and the hook's path go to the error log only; the
  * record (the status page, acmectl show) gets acme_dns_hook_shown. */
 static acme_outcome_e setup_failed(acme_step_ctx_t *sc, dns01_entry_t *entry, apr_status_t rv)
 {
     hook_log_end(sc->driver, entry->setup, rv, "ACME00904", "ACME00905", "");
     acme_problem_set(&sc->prob, sc->p, rv, NULL, "%s; fix the hook (run it by hand as the "
-                     "server's user to see why; the error log has its path and whole output), "
+                     "server's user to see why; the error log has its path and output, at most "
+                     "4 KB: its start and its end), "
                      "it is tried again at the next attempt",
                      acme_dns_hook_shown(entry->setup, sc->p));
     sc->prob.kind = ACME_PROBLEM_KIND_HOOK;

@@ -17,6 +17,7 @@
 #include <apr_strings.h>
 #include <apr_lib.h>
 
+#include "acme_text.h"
 #include "acme_dns.h"
 #include "acme_proc.h"
 
@@ -665,43 +666,10 @@ const char *acme_dns_hook_output(const acme_dns_hook_t *hook)
     return apr_pstrmemdup(hook->pool, start, len);
 }
 
-/* The first line of output as acme_dns_hook_shown gives it, from p. */
-static const char *first_line_shown(apr_pool_t *p, const char *output)
-{
-    apr_size_t len = strcspn(output, "\r\n"), i = 0, o = 0, end;
-    char *out = apr_palloc(p, len * sizeof("[path]") + 1);
-
-    while (i < len) {
-        if (output[i] == ' ' || output[i] == '\t') {
-            out[o++] = ' ';
-            i++;
-            continue;
-        }
-        for (end = i; end < len && output[end] != ' ' && output[end] != '\t'; ++end) {
-        }
-        if (memchr(output + i, '/', end - i)) {
-            memcpy(out + o, "[path]", sizeof("[path]") - 1);
-            o += sizeof("[path]") - 1;
-            i = end;
-            continue;
-        }
-        for (; i < end; ++i) {
-            unsigned char c = (unsigned char)output[i];
-            out[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-        }
-    }
-    if (o > ACME_DNS_HOOK_SHOWN_MAX) {
-        /* cut whole: never inside a UTF-8 sequence */
-        for (o = ACME_DNS_HOOK_SHOWN_MAX; o > 0 && ((unsigned char)out[o] & 0xC0) == 0x80; --o) {
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
 const char *acme_dns_hook_shown(const acme_dns_hook_t *hook, apr_pool_t *p)
 {
-    const char *line = first_line_shown(p, acme_dns_hook_output(hook));
+    const char *line = acme_text_output_line(p, acme_dns_hook_output(hook),
+                                             ACME_DNS_HOOK_SHOWN_MAX);
 
     return apr_pstrcat(p, hook->shown_label, " ", acme_dns_hook_result(hook), *line ? ": " : "",
                        line, NULL);

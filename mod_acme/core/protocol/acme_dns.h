@@ -84,11 +84,14 @@ const char *acme_dns_hook_label(const acme_dns_hook_t *hook);
 const char *acme_dns_hook_shown_label(const acme_dns_hook_t *hook);
 /* How it ended, for the status record (the status page, acmectl show), where
  * no path of the server is shown: "AcmeDnsCmd setup NAME exited with 3:
- * LINE", the label without the program's path; LINE the first line of its
- * output, each word holding a '/' (a path, a URL) given as "[path]", a
- * control character as '?', cut to ACME_DNS_HOOK_SHOWN_MAX bytes; no ": LINE"
- * when it printed nothing. The whole output is the error log's
- * (acme_dns_hook_output). Allocated from p. */
+ * LINE", the label without the program's path; LINE the last non-empty line
+ * of its output (where a program says why it failed), each word holding a
+ * '/' (a path, a URL) given as "[path]", one shaped like a TSIG key
+ * (alg:name:secret) as "[key]", a byte that starts no well-formed UTF-8
+ * character or starts a control (C0, C1, bidirectional) as '?', cut to
+ * ACME_DNS_HOOK_SHOWN_MAX bytes on a character boundary; no ": LINE" when it
+ * printed nothing. The output kept (acme_dns_hook_output) is the error
+ * log's. Allocated from p. */
 const char *acme_dns_hook_shown(const acme_dns_hook_t *hook, apr_pool_t *p);
 /* How it ended: "exited with 3", "killed by signal 9", "timed out after 60 s". */
 const char *acme_dns_hook_result(const acme_dns_hook_t *hook);
