@@ -78,6 +78,14 @@ static void test_dns01_stopped_teardowns_run_by_one_claimer(void **state)
     }
 }
 
+/* {"dns01": [one teardown of identifier]}, a new reference. */
+static json_t *teardowns_of(dns_fixture_t *d, const char *identifier)
+{
+    return json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "dns01", "program", d->hook, "identifier",
+                     identifier, "name", DNS_RECORD, "value",
+                     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ");
+}
+
 /* A claimed file left by a process that is gone (it crashed after its
  * claim) is taken by the next rerun and its teardown runs; one of a process
  * that runs is left to it; an unreadable one is set aside once (ACME00929),
@@ -86,9 +94,7 @@ static void test_dns01_claimed_teardowns_of_a_gone_process_run(void **state)
 {
     dns_fixture_t *d = *state;
     fixture_t *f = d->f;
-    json_t *file = json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "dns01", "program", d->hook,
-                             "identifier", DNS_NAME, "name", DNS_RECORD, "value",
-                             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ");
+    json_t *file = teardowns_of(d, DNS_NAME);
     pid_t gone = fork();
     const char *mine_alive = apr_psprintf(f->p, "jobs/teardowns-claimed-%ld-1", (long)getppid());
     apr_array_header_t *entries;
@@ -140,9 +146,7 @@ static void test_dns01_claimed_files_looked_for_once(void **state)
 {
     dns_fixture_t *d = *state;
     fixture_t *f = d->f;
-    json_t *file = json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "dns01", "program", d->hook,
-                             "identifier", DNS_NAME, "name", DNS_RECORD, "value",
-                             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ");
+    json_t *file = teardowns_of(d, DNS_NAME);
     pid_t gone = fork();
     const char *orphan;
     int status, i;
@@ -176,14 +180,6 @@ static void test_dns01_claimed_files_looked_for_once(void **state)
     acme_dns01_stop_teardowns(f->driver, f->p);
     assert_true(f->driver->claims_looked_at == 0);
     assert_true(logged(f, "ACME00902: "));
-}
-
-/* {"dns01": [one teardown of identifier]}, a new reference. */
-static json_t *teardowns_of(dns_fixture_t *d, const char *identifier)
-{
-    return json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "dns01", "program", d->hook, "identifier",
-                     identifier, "name", DNS_RECORD, "value",
-                     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ");
 }
 
 /* How many teardowns jobs/.teardowns.json lists (-1: none can be read),

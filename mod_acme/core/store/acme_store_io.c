@@ -230,16 +230,28 @@ apr_status_t acme_store_sync_reldir(acme_store_t *store, apr_pool_t *p, const ch
     return acme_store_fsync_close(acme_store_open_reldir(store, p, reldir));
 }
 
+/* Are the store-relative paths from and to in one directory (a rename
+ * within it, never across)? */
+static int one_directory(const char *from, const char *to)
+{
+    const char *slash = strrchr(from, '/');
+    apr_size_t len = slash ? (apr_size_t)(slash - from) : 0;
+
+    if (!len) {
+        return !strchr(to, '/');
+    }
+    return !strncmp(from, to, len) && to[len] == '/' && !strchr(to + len + 1, '/');
+}
+
 apr_status_t acme_store_rename(acme_store_t *store, apr_pool_t *p, const char *from,
                                const char *to)
 {
     const char *from_base, *to_base;
-    const char *from_dir = apr_pstrndup(p, from, (apr_size_t)(strrchr(from, '/') ? strrchr(from, '/') - from : 0));
     int dirfd;
     apr_status_t rv;
 
-    if (strncmp(from, to, strlen(from_dir)) || strchr(to + strlen(from_dir) + 1, '/')) {
-        return APR_EINVAL;    /* one directory only */
+    if (!one_directory(from, to)) {
+        return APR_EINVAL;
     }
     if ((rv = acme_store_walk(store, p, from, 0, &dirfd, &from_base, NULL, NULL))
         != APR_SUCCESS) {
@@ -260,12 +272,11 @@ apr_status_t acme_store_rename_noreplace(acme_store_t *store, apr_pool_t *p, con
                                          const char *to)
 {
     const char *from_base, *to_base;
-    const char *from_dir = apr_pstrndup(p, from, (apr_size_t)(strrchr(from, '/') ? strrchr(from, '/') - from : 0));
     int dirfd;
     apr_status_t rv;
 
-    if (strncmp(from, to, strlen(from_dir)) || strchr(to + strlen(from_dir) + 1, '/')) {
-        return APR_EINVAL;    /* one directory only */
+    if (!one_directory(from, to)) {
+        return APR_EINVAL;
     }
     to_base = strrchr(to, '/') ? strrchr(to, '/') + 1 : to;
     if (acme_store_name_check(to_base[0] == '.' ? to_base + 1 : to_base) != APR_SUCCESS) {
