@@ -34,7 +34,6 @@
 #include "acme_status.h"
 
 #define CERTS_STATE_KEY     "mod_acme:certs-state"
-#define CHALLENGE_PREFIX    "/.well-known/acme-challenge/"
 #define RETRY_AFTER_SECONDS "30"
 
 /* Which vhost serves which domain; lives in pconf next to the runtime,
@@ -210,6 +209,7 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     }
     state_create(rt, decls, ptemp);
     acme_certs_keys_prepare(rt, ptemp);
+    acme_certs_hot_prepare(rt, ptemp);
     if (work) {
         apr_pool_destroy(work);
         ptemp = ptemp_httpd;
@@ -577,6 +577,10 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
     return apr_hash_get(st->served, d->name, APR_HASH_KEY_STRING);
 }
 
+static int certs_add_fallback_files(server_rec *s, apr_pool_t *p,
+                                    apr_array_header_t *cert_files,
+                                    apr_array_header_t *key_files);
+
 /* Every live certificate of the vhost's domain, one per key type: mod_ssl
  * loads them side by side and picks per client (RSA or ECDSA). */
 static int certs_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
@@ -601,6 +605,13 @@ static int certs_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t
                      s->defn_name ? s->defn_name : "-", s->defn_line_number, d->name,
                      acme_key_type_name(d->key_type));
         ++added;
+    }
+    /* No certificate yet: the temporary one, handed as a certificate and
+     * not as mod_ssl's fallback, whose 503 (AH10085) on every connection
+     * nothing could lift once the certificate is served before its restart
+     * (acme_certs_hot.c); certs_unavailable answers the 503 meanwhile. */
+    if (!added && list && list->nelts && rt->fallback_cert && rt->fallback_key) {
+        return certs_add_fallback_files(s, p, cert_files, key_files);
     }
     return added ? OK : DECLINED;
 }
@@ -725,6 +736,13 @@ server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host)
 
 /* ---- 503 before the first certificate ---------------------------------------- */
 
+const acme_domain_t *acme_certs_fallback_domain(acme_runtime_t *rt, server_rec *s)
+{
+    certs_state_t *st = state_get(rt);
+
+    return st ? hash_get_server(st->on_fallback, s) : NULL;
+}
+
 static const acme_domain_t *fallback_domain(request_rec *r)
 {
     certs_state_t *st = state_get(acme_runtime_get(r->server));
@@ -740,8 +758,8 @@ static const acme_domain_t *fallback_domain(request_rec *r)
     return d;
 }
 
-/* Runs before mod_ssl's own 503 for vhosts on a fallback certificate, so
- * the visitor reads why and for how long. Challenges pass through. */
+/* The 503 of vhosts on the temporary certificate, with why and for how
+ * long, until their certificate is served (hot, or live after a restart). */
 static int certs_unavailable(request_rec *r)
 {
     const acme_domain_t *d;
@@ -751,11 +769,10 @@ static int certs_unavailable(request_rec *r)
     if (r->main || r->prev || !ap_ssl_conn_is_ssl(r->connection)) {
         return DECLINED;
     }
-    if (!(d = fallback_domain(r))) {
-        return DECLINED;
-    }
-    if (r->parsed_uri.path
-        && !strncmp(r->parsed_uri.path, CHALLENGE_PREFIX, sizeof(CHALLENGE_PREFIX) - 1)) {
+    /* pending http-01 tokens were answered before (acme_challenge_over_tls):
+     * any other request gets the 503, challenge paths too */
+    if (!(d = fallback_domain(r)) || acme_certs_hot_serving(acme_runtime_get(r->server),
+                                                            d->name)) {
         return DECLINED;
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "ACME00613: 503 for %s: waiting for the "
@@ -779,7 +796,5 @@ void acme_certs_register_hooks(apr_pool_t *p)
     ap_hook_post_config(certs_post_config, NULL, before_mod_ssl, APR_HOOK_MIDDLE);
     ap_hook_post_config(certs_index_live, before_mod_ssl, NULL, APR_HOOK_LAST);
     ap_hook_ssl_add_cert_files(certs_add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_ssl_add_fallback_cert_files(certs_add_fallback_files, NULL, NULL,
-                                        APR_HOOK_MIDDLE);
     ap_hook_post_read_request(certs_unavailable, NULL, before_mod_ssl, APR_HOOK_MIDDLE);
 }

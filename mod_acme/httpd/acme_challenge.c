@@ -176,9 +176,9 @@ static int acme_challenge_handler(request_rec *r, int lookup_uri)
 
 /* An http-01 fetch that arrives over TLS (a front end redirecting port 80 to
  * https; RFC 8555 section 8.3 lets the CA follow it) on a vhost still on the
- * fallback certificate: mod_ssl's post_read_request refuses every request on
- * such a connection with 503 (AH10085) before any handler runs, so pending
- * tokens are answered here, before mod_ssl. Everything else (unknown tokens,
+ * fallback certificate: acme_certs.c's post_read_request refuses every
+ * request there with 503 before any handler runs, so pending tokens are
+ * answered here, before it. Everything else (unknown tokens,
  * other paths) goes on to mod_ssl and the handlers as before. DONE ends the
  * request; httpd then closes the connection, which a validator does anyway. */
 static int acme_challenge_over_tls(request_rec *r)

@@ -22,6 +22,7 @@ void acme_autossl_register_hooks(apr_pool_t *p);   /* acme_autossl.c: pre_config
 void acme_check_register_hooks(apr_pool_t *p);     /* acme_check.c: check_config */
 void acme_certs_register_hooks(apr_pool_t *p);     /* acme_certs.c: post_config, ssl hooks, 503 */
 void acme_certs_keys_register_hooks(apr_pool_t *p); /* acme_certs_keys.c: keys made later */
+void acme_certs_hot_register_hooks(apr_pool_t *p); /* acme_certs_hot.c: served before restart */
 void acme_certs_modes_register_hooks(apr_pool_t *p); /* acme_certs_modes.c: the store walk */
 void acme_challenge_register_hooks(apr_pool_t *p); /* acme_challenge.c: http-01 responder */
 void acme_tlsalpn_register_hooks(apr_pool_t *p);   /* acme_tlsalpn.c: tls-alpn-01 handshake */
@@ -42,6 +43,20 @@ void acme_cluster_sync_register_hooks(apr_pool_t *p); /* acme_cluster_sync.c: pa
  * the temporary certificate. Read-only after post_config; any thread. */
 server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host);
 
+/* acme_certs.c: the domain whose certificate vhost s awaits on the
+ * temporary certificate in this generation, or NULL when s serves one
+ * (or is no vhost of a managed domain). Read-only after post_config. */
+const acme_domain_t *acme_certs_fallback_domain(acme_runtime_t *rt, server_rec *s);
+/* acme_certs_hot.c, post_config (parent, root), after the keys are made:
+ * with AcmeActivation auto and no AcmeCluster, keeps in rt's pool the
+ * pending key of each domain with no live certificate (for at most 1 s of
+ * reading; the rest, and keys made later, wait for their restart), so the
+ * children can serve its certificate as soon as it is staged. Temporaries
+ * in ptemp. */
+void acme_certs_hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp);
+/* acme_certs_hot.c: 1 when this process serves the staged certificate of
+ * the domain name already (its vhosts get no 503), else 0. Any thread. */
+int acme_certs_hot_serving(acme_runtime_t *rt, const char *name);
 /* acme_certs_keys.c, post_config (parent, root): the key and CSR of every
  * domain without one, for a startup budget (2 s); the rest are queued for
  * the monitor hook. Logs failures on rt->base; temporaries in ptemp. */

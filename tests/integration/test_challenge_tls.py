@@ -3,9 +3,9 @@
 A front end that redirects port 80 to https sends the CA's http-01 fetch to
 https://NAME/.well-known/acme-challenge/TOKEN (RFC 8555 section 8.3 lets the
 CA follow redirects). Until the first certificate arrives the vhost is on the
-fallback certificate, where mod_ssl refuses every request with 503 (AH10085)
-before any handler runs: mod_acme answers pending tokens before it, and
-everything else keeps the 503."""
+fallback certificate, where mod_acme refuses every request with 503 before
+any handler runs: it answers pending tokens before that, and everything else
+keeps the 503."""
 import http.server
 import socketserver
 import threading

@@ -69,7 +69,11 @@ static void test_labels(void **state)
     acme_counters_activation(c, 1);
     acme_counters_activation(c, 0);
     acme_counters_restart(c);
+    /* the staged sequence the handshake path reads: issued attempts only */
+    assert_int_equal(acme_counters_issued(c), 0);
+    assert_int_equal(acme_counters_issued(NULL), 0);
     acme_counters_attempt(c, 1, NULL);
+    assert_int_equal(acme_counters_issued(c), 1);
     memset(&prob, 0, sizeof(prob));
     prob.type = ACME_ERROR_NS "rateLimited";
     prob.http_status = 429;
@@ -92,6 +96,7 @@ static void test_labels(void **state)
     assert_int_equal(sample(p, c, "acme_graceful_restarts_total"), 1);
     assert_int_equal(sample(p, c, "acme_attempts_total{outcome=\"issued\"}"), 1);
     assert_int_equal(sample(p, c, "acme_attempts_total{outcome=\"failed\"}"), 3);
+    assert_int_equal(acme_counters_issued(c), 1);       /* failures move nothing */
     assert_int_equal(sample(p, c, "acme_failures_total{type=\"rateLimited\"}"), 1);
     assert_int_equal(sample(p, c, "acme_failures_total{type=\"other\"}"), 1);
     assert_int_equal(sample(p, c, "acme_failures_total{type=\"local\"}"), 1);

@@ -142,6 +142,11 @@ void acme_counters_attempt(acme_counters_t *counters, int issued, const acme_pro
     bump(&counters->block->failures[f]);
 }
 
+apr_uint64_t acme_counters_issued(const acme_counters_t *counters)
+{
+    return counters ? read_slot(&counters->block->attempts[1]) : 0;
+}
+
 void acme_counters_answer(acme_counters_t *counters, const char *type)
 {
     apr_size_t a;

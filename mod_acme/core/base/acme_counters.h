@@ -35,6 +35,10 @@ void acme_counters_order(acme_counters_t *counters);
  * with prob the reason (its ACME error type, "connection" etc.; NULL or no
  * type counts as "local" when no CA status came with it, else "other"). */
 void acme_counters_attempt(acme_counters_t *counters, int issued, const acme_problem_t *prob);
+/* Certificates staged so far (acme_counters_attempt with issued), read
+ * atomically: a process that saw this number change knows something was
+ * staged since. 0 for NULL counters. */
+apr_uint64_t acme_counters_issued(const acme_counters_t *counters);
 /* A challenge answer served: type "http-01" or "tls-alpn-01". */
 void acme_counters_answer(acme_counters_t *counters, const char *type);
 /* A staged certificate the parent made live (made_live 1) or refused (0). */

@@ -1,0 +1,348 @@
+/* A first certificate served by the running children as soon as it is
+ * staged ("hot"), before the automatic graceful restart that makes it live
+ * in the store. That restart still comes, as before, and stays the only way
+ * a certificate goes live; this only spares the vhost its temporary
+ * certificate and its 503 meanwhile (at 1,000 domains, each restart stopped
+ * issuance for seconds, and the last one came seconds after the last
+ * certificate).
+ *
+ * Custody: the children cannot read keys/. They inherit by fork what the
+ * parent holds in memory, so post_config (root) keeps the current (pending)
+ * key of each domain that has no live certificate yet as an EVP_PKEY in
+ * pconf, freed by its cleanup; a key the monitor makes after the fork is
+ * in no child, and its domain keeps the restart-only path. No key file is
+ * ever read in a child, and nothing here logs key material.
+ *
+ * Handshake: mod_ssl's init_server hook hands over each vhost's SSL_CTX;
+ * vhosts on the temporary certificate get a cert_cb. mod_ssl's SNI handling
+ * switches the connection to the vhost's SSL_CTX first (SSL_set_SSL_CTX
+ * copies the certificates and the cert_cb), so the callback runs for the
+ * vhost the client asked for. It reads one shared counter (certificates
+ * staged so far, acme_counters_issued); only when that moved since this
+ * process last looked at the domain does one thread, under a mutex, read
+ * staging/<name>/cert.pem (public) and prove it as activation would
+ * (acme_certverify_issued: the leaf carries the in-memory key, names
+ * exactly the domain's names, is valid now, the chain verifies to the
+ * activation's trust anchors, a TLS server loads it). A chain that fails is
+ * ignored, logged once per staged file (ACME01515), and the restart path
+ * decides as before. A proven one is set on each connection of the domain
+ * with SSL_use_cert_and_key: the shared SSL_CTX is never changed while
+ * handshakes run. The callback always returns 1: a handshake never fails
+ * on this account.
+ *
+ * Not hot: AcmeActivation manual (the administrator decides), AcmeCluster
+ * (the cluster decides which node's certificate goes live), renewals (the
+ * vhost serves its live certificate meanwhile), and a vhost with several
+ * key types gets only its first domain's certificate early. */
+#include <string.h>
+#include <unistd.h>
+#include <apr_atomic.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <apr_optional_hooks.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "acme_private.h"
+#include "acme_cert.h"
+#include "acme_certverify.h"
+#include "acme_crypto.h"
+#include "acme_custody.h"
+#include "acme_store_paths.h"
+
+#define HOT_KEY "mod_acme:hot"
+/* Keys read back at post_config (a file read and a PEM decode each); past
+ * this, the rest wait for their restart as before. */
+#define HOT_KEYS_BUDGET apr_time_from_sec(1)
+
+/* mod_ssl_openssl.h's optional hook (acme_autossl_report.c says why it is
+ * declared here). */
+typedef int acme_ssl_init_server_fn(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx);
+
+typedef struct hot_state_t hot_state_t;
+
+/* One domain awaiting its first certificate. key and d are the parent's,
+ * read-only after the fork; the rest is each child's own. */
+typedef struct hot_t {
+    hot_state_t *hs;
+    const acme_domain_t *d;
+    EVP_PKEY *key;                 /* the pending key (pconf; freed by its cleanup) */
+    apr_uint64_t seen;             /* acme_counters_issued when last looked (+1) */
+    apr_ino_t refused_ino;         /* the staged file last refused, logged once */
+    apr_time_t refused_mtime;
+    X509 *leaf;                    /* proven; set once under the mutex, then published */
+    STACK_OF(X509) *chain;
+    volatile apr_uint32_t serving; /* 1 once leaf and chain are set */
+} hot_t;
+
+struct hot_state_t {
+    acme_runtime_t *rt;
+    apr_hash_t *by_name;           /* domain name -> hot_t* */
+    apr_hash_t *anchors;           /* the child's: CA file -> X509_STORE* (activation's) */
+    apr_pool_t *pool;              /* the child's, used under the mutex only */
+    apr_thread_mutex_t *mutex;     /* the child's; NULL: nothing is served hot */
+};
+
+static hot_state_t *hot_get(acme_runtime_t *rt)
+{
+    void *hs = NULL;
+
+    if (rt) {
+        apr_pool_userdata_get(&hs, HOT_KEY, rt->pool);
+    }
+    return hs;
+}
+
+static apr_status_t chain_cleanup(void *data)
+{
+    hot_t *h = data;
+
+    X509_free(h->leaf);
+    sk_X509_pop_free(h->chain, X509_free);
+    h->leaf = NULL;
+    h->chain = NULL;
+    return APR_SUCCESS;
+}
+
+void acme_certs_hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
+{
+    apr_time_t deadline = apr_time_now() + HOT_KEYS_BUDGET;
+    hot_state_t *hs;
+    int i, kept = 0, left = 0;
+
+    if (!rt->activation_auto || rt->cluster || !rt->store) {
+        return;
+    }
+    hs = apr_pcalloc(rt->pool, sizeof(*hs));
+    hs->rt = rt;
+    hs->by_name = apr_hash_make(rt->pool);
+    for (i = 0; i < rt->domains->nelts; i++) {
+        const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
+        const char *id, *pem;
+        apr_size_t len;
+        EVP_PKEY *key = NULL;
+        hot_t *h;
+
+        /* one with a live certificate serves it until its renewal's restart */
+        if (acme_store_name_check(d->name) != APR_SUCCESS
+            || access(acme_store_live_cert_path(rt->store, ptemp, d->name), F_OK) == 0) {
+            continue;
+        }
+        if (apr_time_now() > deadline) {
+            ++left;
+            continue;
+        }
+        if (acme_custody_current_key(rt->store, ptemp, d->name, d->names, d->key_type, &id,
+                                     &pem, &len) != APR_SUCCESS
+            || acme_crypto_key_from_pem(rt->pool, pem, len, &key) != APR_SUCCESS) {
+            continue;   /* none yet (the monitor makes it): restart path */
+        }
+        h = apr_pcalloc(rt->pool, sizeof(*h));
+        h->hs = hs;
+        h->d = d;
+        h->key = key;
+        apr_hash_set(hs->by_name, d->name, APR_HASH_KEY_STRING, h);
+        ++kept;
+    }
+    if (kept == 0) {
+        return;
+    }
+    apr_pool_userdata_setn(hs, HOT_KEY, NULL, rt->pool);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME01514: %d domain(s) awaiting "
+                 "their first certificate can serve it as soon as it is staged%s", kept,
+                 left ? apr_psprintf(ptemp, "; %d more wait for a restart", left) : "");
+}
+
+/* The trust anchors activation would use for d, made once per child and
+ * CA file (the system's roots take tens of milliseconds); NULL when they
+ * cannot be had. */
+static X509_STORE *hot_anchors(hot_state_t *hs, const acme_domain_t *d)
+{
+    return acme_certs_activate_anchors(hs->rt->base, hs->pool, hs->anchors, d);
+}
+
+/* h->leaf and h->chain: references of their own to certs (X509*, leaf
+ * first), which p frees. 0 when OpenSSL is out of memory. */
+static int hot_keep(hot_t *h, const apr_array_header_t *certs)
+{
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    X509 *leaf = APR_ARRAY_IDX(certs, 0, X509 *);
+    int i;
+
+    for (i = 1; chain && i < certs->nelts; i++) {
+        X509 *c = APR_ARRAY_IDX(certs, i, X509 *);
+
+        if (!X509_up_ref(c)) {
+            break;
+        }
+        if (!sk_X509_push(chain, c)) {
+            X509_free(c);
+            break;
+        }
+    }
+    if (!chain || i < certs->nelts || !X509_up_ref(leaf)) {
+        sk_X509_pop_free(chain, X509_free);
+        return 0;
+    }
+    h->leaf = leaf;
+    h->chain = chain;
+    return 1;
+}
+
+/* Under the mutex: the staged chain of h's domain, proven; sets h->leaf
+ * and h->chain and publishes them when it passes. */
+static void hot_look(hot_t *h)
+{
+    hot_state_t *hs = h->hs;
+    acme_runtime_t *rt = hs->rt;
+    const acme_domain_t *d = h->d;
+    apr_array_header_t *certs = NULL;
+    const char *pem, *why = NULL;
+    apr_size_t len;
+    apr_finfo_t ready;
+    apr_pool_t *p;
+    X509_STORE *anchors;
+    apr_status_t rv;
+
+    apr_pool_create(&p, hs->pool);
+    if (apr_stat(&ready, acme_store_path(rt->store, p, acme_store_rel_staged(
+                                             p, d->name, ACME_STORE_READY_FILE)),
+                 APR_FINFO_TYPE | APR_FINFO_INODE | APR_FINFO_MTIME | APR_FINFO_LINK, p)
+        != APR_SUCCESS || ready.filetype != APR_REG
+        || (ready.inode == h->refused_ino && ready.mtime == h->refused_mtime)) {
+        apr_pool_destroy(p);
+        return;
+    }
+    rv = acme_store_read(rt->store, p, acme_store_rel_staged(p, d->name, ACME_STORE_CERT_FILE),
+                         ACME_MAX_CHAIN_BYTES, &pem, &len);
+    if (rv == APR_SUCCESS) {
+        rv = acme_cert_chain_parse(p, pem, len, &certs);
+        why = rv == APR_SUCCESS ? NULL : "it is no PEM certificate chain";
+    }
+    else {
+        why = "it cannot be read";
+    }
+    if (rv == APR_SUCCESS) {
+        anchors = hot_anchors(hs, d);
+        rv = anchors ? acme_certverify_issued(p, certs, h->key, d->names, d->key_type,
+                                              anchors, acme_core_now(&rt->ctx), &why)
+             : APR_EINVAL;
+        why = anchors ? why : "no trust anchors";
+    }
+    if (rv != APR_SUCCESS) {
+        h->refused_ino = ready.inode;
+        h->refused_mtime = ready.mtime;
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, rv, rt->base, "ACME01515: the certificate "
+                     "staged for %s is not served before its restart: %s; the restart "
+                     "decides on it as usual", d->name, why ? why : "?");
+        apr_pool_destroy(p);
+        return;
+    }
+    if (!hot_keep(h, certs)) {
+        apr_pool_destroy(p);
+        return;
+    }
+    apr_pool_cleanup_register(hs->pool, h, chain_cleanup, apr_pool_cleanup_null);
+    apr_atomic_set32(&h->serving, 1);   /* a full barrier: leaf and chain are seen set */
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, rt->base, "ACME01516: serving the certificate "
+                 "staged for %s from now on (process %d), before the restart that makes it "
+                 "live in the store", d->name, (int)getpid());
+    apr_pool_destroy(p);
+}
+
+/* OpenSSL's certificate callback, after mod_ssl chose the vhost. */
+static int hot_cert_cb(SSL *ssl, void *arg)
+{
+    hot_t *h = arg;
+    hot_state_t *hs = h->hs;
+    SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+
+    if (!hs->mutex || !ctx) {
+        return 1;
+    }
+    /* something else set this connection's certificate (a tls-alpn-01
+     * answer): it stays */
+    if (SSL_get_certificate(ssl) != SSL_CTX_get0_certificate(ctx)) {
+        return 1;
+    }
+    if (!apr_atomic_read32(&h->serving)) {
+        apr_uint64_t staged = acme_counters_issued(hs->rt->ctx.counters) + 1;
+
+        if (__atomic_load_n(&h->seen, __ATOMIC_ACQUIRE) == staged) {
+            return 1;
+        }
+        if (apr_thread_mutex_lock(hs->mutex) != APR_SUCCESS) {
+            return 1;
+        }
+        if (h->seen != staged && !apr_atomic_read32(&h->serving)) {
+            hot_look(h);
+            __atomic_store_n(&h->seen, staged, __ATOMIC_RELEASE);
+        }
+        apr_thread_mutex_unlock(hs->mutex);
+        if (!apr_atomic_read32(&h->serving)) {
+            return 1;
+        }
+    }
+    /* only the proven pair: the temporary certificate (another key slot)
+     * must not be picked instead */
+    SSL_certs_clear(ssl);
+    if (SSL_use_cert_and_key(ssl, h->leaf, h->key, h->chain, 1) != 1) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, hs->rt->base, "ACME01517: cannot set the "
+                     "certificate of %s on a connection; please report this",
+                     h->d->name);
+    }
+    return 1;
+}
+
+int acme_certs_hot_serving(acme_runtime_t *rt, const char *name)
+{
+    hot_state_t *hs = hot_get(rt);
+    hot_t *h = hs ? apr_hash_get(hs->by_name, name, APR_HASH_KEY_STRING) : NULL;
+
+    return h && apr_atomic_read32(&h->serving);
+}
+
+static int hot_init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx)
+{
+    acme_runtime_t *rt = acme_runtime_get(s);
+    hot_state_t *hs = hot_get(rt);
+    const acme_domain_t *d;
+    hot_t *h;
+
+    (void)p;
+    if (is_proxy || !ctx || !hs || !(d = acme_certs_fallback_domain(rt, s))
+        || !(h = apr_hash_get(hs->by_name, d->name, APR_HASH_KEY_STRING))) {
+        return OK;
+    }
+    SSL_CTX_set_cert_cb(ctx, hot_cert_cb, h);
+    return OK;
+}
+
+static void hot_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    hot_state_t *hs = hot_get(acme_runtime_get(s));
+
+    if (!hs) {
+        return;
+    }
+    /* only ever used under the mutex: no other thread allocates from it */
+    hs->pool = acme_runtime_scratch_pool(pchild, "acme_hot");
+    hs->anchors = apr_hash_make(hs->pool);
+    if (apr_thread_mutex_create(&hs->mutex, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS) {
+        hs->mutex = NULL;   /* the restart path only */
+    }
+}
+
+void acme_certs_hot_register_hooks(apr_pool_t *p)
+{
+    static acme_ssl_init_server_fn *const init_server = hot_init_server;
+
+    (void)p;
+    ap_hook_child_init(hot_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    apr_optional_hook_add("init_server", (void (*)(void))init_server, NULL, NULL,
+                          APR_HOOK_MIDDLE);
+}

@@ -1,0 +1,109 @@
+"""A first certificate served before its restart. With AcmeActivation auto
+the running children serve a newly staged certificate as soon as it is
+staged (the parent's in-memory pending key, the chain proven as activation
+proves it), while the automatic graceful restart still comes later and
+makes it live in the store. The configuration test before that restart is
+stopped here (SIGSTOP), so no restart can happen while the test looks."""
+import os
+import pwd
+import shutil
+import ssl
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from harness import HTTPD_USER, ssl_vhost, wait_for
+from test_activation_hold import ConfigtestStopper
+from test_privsep import logged
+
+ISSUE_TIMEOUT = 120
+
+
+def staged_dir(httpd, name):
+    return os.path.join(httpd.store, "staging", name)
+
+
+def public(cert):
+    return cert.public_key().public_bytes(serialization.Encoding.DER,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def fallback_served(httpd, name):
+    """The handshake for name gives a leaf that Pebble's root does not verify."""
+    try:
+        httpd.verified_cert(name)
+    except ssl.SSLError:
+        return True
+    return False
+
+
+def test_first_certificate_is_served_before_its_restart(httpd, unique):
+    name = unique("hot")
+    httpd.write_config(vhosts=ssl_vhost(name))
+    with ConfigtestStopper(httpd.serverroot) as stopper:
+        httpd.start()
+        wait_for(stopper.stopped.is_set, ISSUE_TIMEOUT, interval=0.05,
+                 what="the configuration test before the first automatic restart")
+        # staged, the restart held: served all the same, by the first generation
+        leaf = httpd.wait_for_pebble_cert(name, 10)
+        assert httpd.generation_count() == 1, httpd.diagnostics()
+        status, _, body = httpd.https_request(name, "/")
+        assert status != 503, (status, body)
+        assert logged(httpd, "ACME01516", name), httpd.diagnostics()
+        with open(os.path.join(staged_dir(httpd, name), "cert.pem"), "rb") as f:
+            staged = x509.load_pem_x509_certificate(f.read())
+        assert public(staged) == public(leaf)
+        assert not os.path.exists(os.path.join(httpd.store, "domains", name))
+        stopper.resume()
+    # the restart still comes and makes it live in the store
+    wait_for(lambda: os.path.exists(os.path.join(httpd.store, "domains", name)),
+             ISSUE_TIMEOUT, what="the certificate live in the store")
+    wait_for(lambda: httpd.generation_count() >= 2, 30, what="the automatic restart")
+    assert public(httpd.wait_for_pebble_cert(name, 30)) == public(leaf)
+
+
+def test_a_staged_chain_for_another_key_is_not_served(httpd, unique):
+    """first's certificate is staged (its restart held); a copy of it is
+    planted as second's staged entry before second is ordered (one new order
+    per 15 s): it carries first's key and names, so second keeps the
+    temporary certificate and its 503 (ACME01515), and first is served."""
+    first, second = unique("hot-a"), unique("hot-b")
+    httpd.write_config(vhosts=ssl_vhost(first) + ssl_vhost(second),
+                       acme={"AcmeMaxParallel": "1 1/15s"})
+    with ConfigtestStopper(httpd.serverroot) as stopper:
+        httpd.start()
+        wait_for(stopper.stopped.is_set, ISSUE_TIMEOUT, interval=0.05,
+                 what="the configuration test before the first automatic restart")
+        done = first if os.path.exists(os.path.join(staged_dir(httpd, first), "ready")) \
+            else second
+        other = second if done == first else first
+        assert not os.path.exists(os.path.join(staged_dir(httpd, other), "ready"))
+        user = pwd.getpwnam(HTTPD_USER)
+        target = staged_dir(httpd, other)
+        os.makedirs(target, exist_ok=True)
+        for f in ("cert.pem", "ready"):
+            shutil.copyfile(os.path.join(staged_dir(httpd, done), f), os.path.join(target, f))
+        for f in ("", "cert.pem", "ready"):
+            os.chown(os.path.join(target, f), user.pw_uid, user.pw_gid)
+        assert fallback_served(httpd, other)
+        status, _, body = httpd.https_request(other, "/")
+        assert status == 503, (status, body)
+        wait_for(lambda: logged(httpd, "ACME01515", other), 10, what="the refusal logged")
+        httpd.wait_for_pebble_cert(done, 10)
+        assert httpd.generation_count() == 1
+        # planted by hand: taken out again so the held restart does not refuse it
+        shutil.rmtree(target)
+        stopper.resume()
+
+
+def test_manual_activation_serves_nothing_before_the_restart(httpd, unique):
+    name = unique("hot-manual")
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeActivation": "manual"})
+    httpd.start()
+    wait_for(lambda: os.path.exists(os.path.join(staged_dir(httpd, name), "ready")),
+             ISSUE_TIMEOUT, interval=0.1, what="the certificate staged")
+    assert fallback_served(httpd, name)
+    status, _, body = httpd.https_request(name, "/")
+    assert status == 503, (status, body)
+    assert not logged(httpd, "ACME01516")
+    assert httpd.generation_count() == 1
