@@ -631,6 +631,7 @@ static int certs_add_fallback_files(server_rec *s, apr_pool_t *p,
     APR_ARRAY_PUSH(cert_files, const char *) = rt->fallback_cert;
     APR_ARRAY_PUSH(key_files, const char *) = rt->fallback_key;
     hash_set_server(rt->pool, st->on_fallback, s, d);
+    acme_certs_hot_vhost(rt, s, d);
     /* One line per vhost only at debug: certs_index_live sums them up. */
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "ACME00612: %s has no certificate yet: it "
                  "answers with a temporary certificate and 503 until the certificate of %s "
@@ -735,13 +736,6 @@ server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host)
 }
 
 /* ---- 503 before the first certificate ---------------------------------------- */
-
-const acme_domain_t *acme_certs_fallback_domain(acme_runtime_t *rt, server_rec *s)
-{
-    certs_state_t *st = state_get(rt);
-
-    return st ? hash_get_server(st->on_fallback, s) : NULL;
-}
 
 static const acme_domain_t *fallback_domain(request_rec *r)
 {

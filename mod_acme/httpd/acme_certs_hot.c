@@ -82,6 +82,8 @@ typedef struct hot_t {
 struct hot_state_t {
     acme_runtime_t *rt;
     apr_hash_t *by_name;           /* domain name -> hot_t* */
+    apr_hash_t *by_server;         /* server_rec* -> hot_t*: vhosts on the temporary
+                                    * certificate (acme_certs_hot_vhost) */
     apr_hash_t *anchors;           /* the child's: CA file -> X509_STORE* (activation's) */
     apr_pool_t *pool;              /* the child's, used under the mutex only */
     apr_thread_mutex_t *mutex;     /* the child's; NULL: nothing is served hot */
@@ -120,6 +122,7 @@ void acme_certs_hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
     hs = apr_pcalloc(rt->pool, sizeof(*hs));
     hs->rt = rt;
     hs->by_name = apr_hash_make(rt->pool);
+    hs->by_server = apr_hash_make(rt->pool);
     for (i = 0; i < rt->domains->nelts; i++) {
         const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
         const char *id, *pem;
@@ -306,19 +309,25 @@ int acme_certs_hot_serving(acme_runtime_t *rt, const char *name)
     return h && apr_atomic_read32(&h->serving);
 }
 
+void acme_certs_hot_vhost(acme_runtime_t *rt, server_rec *s, const acme_domain_t *d)
+{
+    hot_state_t *hs = hot_get(rt);
+    hot_t *h = hs ? apr_hash_get(hs->by_name, d->name, APR_HASH_KEY_STRING) : NULL;
+
+    if (h) {
+        apr_hash_set(hs->by_server, apr_pmemdup(rt->pool, &s, sizeof(s)), sizeof(s), h);
+    }
+}
+
 static int hot_init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx)
 {
-    acme_runtime_t *rt = acme_runtime_get(s);
-    hot_state_t *hs = hot_get(rt);
-    const acme_domain_t *d;
-    hot_t *h;
+    hot_state_t *hs = hot_get(acme_runtime_get(s));
+    hot_t *h = hs ? apr_hash_get(hs->by_server, &s, sizeof(s)) : NULL;
 
     (void)p;
-    if (is_proxy || !ctx || !hs || !(d = acme_certs_fallback_domain(rt, s))
-        || !(h = apr_hash_get(hs->by_name, d->name, APR_HASH_KEY_STRING))) {
-        return OK;
+    if (!is_proxy && ctx && h) {
+        SSL_CTX_set_cert_cb(ctx, hot_cert_cb, h);
     }
-    SSL_CTX_set_cert_cb(ctx, hot_cert_cb, h);
     return OK;
 }
 

@@ -43,10 +43,6 @@ void acme_cluster_sync_register_hooks(apr_pool_t *p); /* acme_cluster_sync.c: pa
  * the temporary certificate. Read-only after post_config; any thread. */
 server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host);
 
-/* acme_certs.c: the domain whose certificate vhost s awaits on the
- * temporary certificate in this generation, or NULL when s serves one
- * (or is no vhost of a managed domain). Read-only after post_config. */
-const acme_domain_t *acme_certs_fallback_domain(acme_runtime_t *rt, server_rec *s);
 /* acme_certs_hot.c, post_config (parent, root), after the keys are made:
  * with AcmeActivation auto and no AcmeCluster, keeps in rt's pool the
  * pending key of each domain with no live certificate (for at most 1 s of
@@ -54,6 +50,10 @@ const acme_domain_t *acme_certs_fallback_domain(acme_runtime_t *rt, server_rec *
  * children can serve its certificate as soon as it is staged. Temporaries
  * in ptemp. */
 void acme_certs_hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp);
+/* acme_certs_hot.c, post_config (parent): vhost s answers with the
+ * temporary certificate while it awaits d's; mod_ssl's init_server hook
+ * then gives its SSL_CTX the certificate callback when d's key is held. */
+void acme_certs_hot_vhost(acme_runtime_t *rt, server_rec *s, const acme_domain_t *d);
 /* acme_certs_hot.c: 1 when this process serves the staged certificate of
  * the domain name already (its vhosts get no 503), else 0. Any thread. */
 int acme_certs_hot_serving(acme_runtime_t *rt, const char *name);
