@@ -30,7 +30,8 @@
  * handshakes run. The callback always returns 1: a handshake never fails
  * on this account.
  *
- * Not hot: AcmeActivation manual (the administrator decides), AcmeCluster
+ * Not hot: AcmeActivation manual (the administrator decides), a name held
+ * by the refusal backoff (acme_custody.h), AcmeCluster
  * (the cluster decides which node's certificate goes live), renewals (the
  * vhost serves its live certificate meanwhile), and a vhost with several
  * key types gets only its first domain's certificate early. */
@@ -217,6 +218,14 @@ static void hot_look(hot_t *h)
                  APR_FINFO_TYPE | APR_FINFO_INODE | APR_FINFO_MTIME | APR_FINFO_LINK, p)
         != APR_SUCCESS || ready.filetype != APR_REG
         || (ready.inode == h->refused_ino && ready.mtime == h->refused_mtime)) {
+        apr_pool_destroy(p);
+        return;
+    }
+    /* a name held by the refusal backoff (refused/<name>.json, the copy
+     * anyone may read) waits for the restart path, as before; it is looked
+     * at again when something else is staged */
+    if (apr_hash_get(acme_custody_refused_shown(rt->store, p, acme_core_now(&rt->ctx)), d->name,
+                     APR_HASH_KEY_STRING)) {
         apr_pool_destroy(p);
         return;
     }

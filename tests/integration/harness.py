@@ -1222,11 +1222,24 @@ class Httpd:
         with hostname check; raises ssl.SSLError otherwise."""
         return self.served_cert(server_name, verify=True, port=port)
 
-    def wait_for_pebble_cert(self, server_name, timeout=60, port=None):
+    def staged_unsettled(self, server_name):
+        """Does the store hold a staged certificate of server_name that no
+        restart has made live yet? With AcmeActivation auto the running
+        children serve a first certificate as soon as it is staged; its
+        restart clears staging/ when it makes it live."""
+        return os.path.exists(os.path.join(self.store, "staging", server_name, "ready"))
+
+    def wait_for_pebble_cert(self, server_name, timeout=60, port=None, live=True):
+        """The Pebble-issued leaf served for server_name. live: also wait until
+        no staged certificate of the name awaits its restart, so that the one
+        served is live in the store (not only served early by the children)."""
+        def served():
+            cert = self.verified_cert(server_name, port=port)
+            return cert if not live or not self.staged_unsettled(server_name) else None
         try:
-            return wait_for(lambda: self.verified_cert(server_name, port=port), timeout,
-                            interval=0.3,
-                            what="%s to serve a Pebble-issued certificate" % server_name)
+            return wait_for(served, timeout, interval=0.3,
+                            what="%s to serve a Pebble-issued certificate%s" % (
+                                server_name, " live in the store" if live else ""))
         except TimeoutError as exc:
             try:
                 now = cert_summary(self.served_cert(server_name, port=port))
