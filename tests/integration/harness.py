@@ -1223,11 +1223,12 @@ class Httpd:
         return self.served_cert(server_name, verify=True, port=port)
 
     def staged_unsettled(self, server_name):
-        """Does the store hold a staged certificate of server_name that no
-        restart has made live yet? With AcmeActivation auto the running
-        children serve a first certificate as soon as it is staged; its
-        restart clears staging/ when it makes it live."""
-        return os.path.exists(os.path.join(self.store, "staging", server_name, "ready"))
+        """Does the store hold a staged first certificate of server_name that
+        no restart has made live yet? With AcmeActivation auto the running
+        children serve a first certificate as soon as it is staged (never a
+        renewal); its restart links domains/<name> when it makes it live."""
+        return (os.path.exists(os.path.join(self.store, "staging", server_name, "ready"))
+                and not os.path.lexists(os.path.join(self.store, "domains", server_name)))
 
     def wait_for_pebble_cert(self, server_name, timeout=60, port=None, live=True):
         """The Pebble-issued leaf served for server_name. live: also wait until
