@@ -111,7 +111,13 @@ static apr_status_t chain_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-void acme_certs_hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
+static apr_status_t key_free(void *key)
+{
+    EVP_PKEY_free(key);
+    return APR_SUCCESS;
+}
+
+void acme_certs_hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t *made)
 {
     apr_time_t deadline = apr_time_now() + HOT_KEYS_BUDGET;
     hot_state_t *hs;
@@ -136,13 +142,17 @@ void acme_certs_hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
             || access(acme_store_live_cert_path(rt->store, ptemp, d->name), F_OK) == 0) {
             continue;
         }
-        if (apr_time_now() > deadline) {
+        if (made && (key = apr_hash_get(made, d->name, APR_HASH_KEY_STRING)) != NULL
+            && EVP_PKEY_up_ref(key)) {
+            apr_pool_cleanup_register(rt->pool, key, key_free, apr_pool_cleanup_null);
+        }
+        else if (apr_time_now() > deadline) {
             ++left;
             continue;
         }
-        if (acme_custody_current_key(rt->store, ptemp, d->name, d->names, d->key_type, &id,
-                                     &pem, &len) != APR_SUCCESS
-            || acme_crypto_key_from_pem(rt->pool, pem, len, &key) != APR_SUCCESS) {
+        else if (acme_custody_current_key(rt->store, ptemp, d->name, d->names, d->key_type,
+                                          &id, &pem, &len) != APR_SUCCESS
+                 || acme_crypto_key_from_pem(rt->pool, pem, len, &key) != APR_SUCCESS) {
             continue;   /* none yet (the monitor makes it): restart path */
         }
         h = apr_pcalloc(rt->pool, sizeof(*h));

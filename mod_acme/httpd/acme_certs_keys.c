@@ -87,8 +87,9 @@ static void sweep_removed_keys(acme_runtime_t *rt, apr_pool_t *ptemp)
     }
 }
 
-void acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
+apr_hash_t *acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_pool_t *keep)
 {
+    apr_hash_t *keys = keep ? apr_hash_make(keep) : NULL;
     apr_time_t deadline = apr_time_now() + KEYS_STARTUP_BUDGET;
     keys_pending_t *pending = apr_pcalloc(rt->pool, sizeof(*pending));
     int i, made = 0, renewal = 0, renewal_made = 0;
@@ -99,6 +100,7 @@ void acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
     for (i = 0; i < rt->domains->nelts; i++) {
         acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, acme_domain_t *);
         int generated = 0, activated;
+        EVP_PKEY *key;
         acme_activation_outcome_e outcome;
         apr_status_t rv;
 
@@ -123,7 +125,12 @@ void acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
             APR_ARRAY_PUSH(pending->domains, acme_domain_t *) = d;
             continue;
         }
-        rv = acme_custody_prepare(rt->store, ptemp, d->name, d->names, d->key_type, &generated);
+        key = NULL;
+        rv = acme_custody_prepare_keep(rt->store, ptemp, d->name, d->names, d->key_type,
+                                       &generated, activated ? NULL : keep, &key);
+        if (key) {
+            apr_hash_set(keys, d->name, APR_HASH_KEY_STRING, key);
+        }
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00634: %s: cannot generate "
                          "the certificate key in %s/keys; no certificate can be ordered for "
@@ -142,6 +149,7 @@ void acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
                      "certificate that just went live)", made, pending->domains->nelts, renewal);
     }
     sweep_removed_keys(rt, ptemp);
+    return keys;
 }
 
 /* Parent, main thread (the MPM's maintenance loop, between forks, so no

@@ -49,7 +49,7 @@ server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host);
  * reading; the rest, and keys made later, wait for their restart), so the
  * children can serve its certificate as soon as it is staged. Temporaries
  * in ptemp. */
-void acme_certs_hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp);
+void acme_certs_hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t *made);
 /* acme_certs_hot.c, post_config (parent): vhost s answers with the
  * temporary certificate while it awaits d's; mod_ssl's init_server hook
  * then gives its SSL_CTX the certificate callback when d's key is held. */
@@ -59,8 +59,11 @@ void acme_certs_hot_vhost(acme_runtime_t *rt, server_rec *s, const acme_domain_t
 int acme_certs_hot_serving(acme_runtime_t *rt, const char *name);
 /* acme_certs_keys.c, post_config (parent, root): the key and CSR of every
  * domain without one, for a startup budget (2 s); the rest are queued for
- * the monitor hook. Logs failures on rt->base; temporaries in ptemp. */
-void acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp);
+ * the monitor hook. Logs failures on rt->base; temporaries in ptemp.
+ * Returns, when keep is not NULL, the keys it made for domains awaiting a
+ * first certificate (store name -> EVP_PKEY*, references held by keep),
+ * else NULL. */
+apr_hash_t *acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_pool_t *keep);
 /* Ends the store's write batch (acme_store_batch_end), logging a failure. */
 void acme_certs_keys_batch_end(acme_runtime_t *rt);
 /* acme_certs_modes.c, post_config at every start, graceful ones too (parent,

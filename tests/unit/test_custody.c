@@ -208,6 +208,28 @@ static void test_custody_lifecycle(void **state)
     assert_string_not_equal(id, id2);
     assert_int_equal(acme_custody_prepare(store, p, "../x", names, ACME_KEY_EC_P256, NULL),
                      APR_EINVAL);
+    {
+        /* the key just made, kept in memory by a pool of the caller's (the
+         * children's early serving); nothing when none was made */
+        apr_pool_t *keep;
+        EVP_PKEY *kept = NULL;
+
+        apr_pool_create(&keep, p);
+        assert_int_equal(acme_custody_prepare_keep(store, p, "kept.org", names,
+                                                   ACME_KEY_EC_P256, &generated, keep, &kept),
+                         APR_SUCCESS);
+        assert_true(generated);
+        assert_non_null(kept);
+        assert_int_equal(EVP_PKEY_eq(kept, unit_custody_key(p, store, "kept.org", names,
+                                                            ACME_KEY_EC_P256)), 1);
+        kept = NULL;
+        assert_int_equal(acme_custody_prepare_keep(store, p, "kept.org", names,
+                                                   ACME_KEY_EC_P256, &generated, keep, &kept),
+                         APR_SUCCESS);
+        assert_false(generated);
+        assert_null(kept);
+        apr_pool_destroy(keep);
+    }
 }
 
 static apr_time_t test_clock(void *baton)

@@ -273,6 +273,21 @@ apr_status_t acme_custody_prepare(acme_store_t *store, apr_pool_t *p, const char
                                   const apr_array_header_t *names, acme_key_type_e key_type,
                                   int *generated)
 {
+    return acme_custody_prepare_keep(store, p, name, names, key_type, generated, NULL, NULL);
+}
+
+/* A cleanup of the pool holding a reference of its own to a key. */
+static apr_status_t key_unref(void *key)
+{
+    EVP_PKEY_free(key);
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_custody_prepare_keep(acme_store_t *store, apr_pool_t *p, const char *name,
+                                       const apr_array_header_t *names,
+                                       acme_key_type_e key_type, int *generated,
+                                       apr_pool_t *keep, EVP_PKEY **kept)
+{
     EVP_PKEY *key;
     const char *csr, *id;
     apr_status_t rv;
@@ -299,6 +314,10 @@ apr_status_t acme_custody_prepare(acme_store_t *store, apr_pool_t *p, const char
     rv = make_current(store, p, name, names, key_type, key, NULL);
     if (rv == APR_SUCCESS && generated) {
         *generated = 1;
+    }
+    if (rv == APR_SUCCESS && keep && kept && EVP_PKEY_up_ref(key)) {
+        *kept = key;
+        apr_pool_cleanup_register(keep, key, key_unref, apr_pool_cleanup_null);
     }
     return rv;
 }

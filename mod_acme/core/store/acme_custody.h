@@ -40,6 +40,14 @@ apr_status_t acme_custody_prepare(acme_store_t *store, apr_pool_t *p, const char
                                   const apr_array_header_t *names, acme_key_type_e key_type,
                                   int *generated);
 
+/* acme_custody_prepare, and when it made a key, *kept (kept and keep may
+ * be NULL) that key, with a reference of its own that a cleanup of keep
+ * drops; *kept is left as it is when no key was made. */
+apr_status_t acme_custody_prepare_keep(acme_store_t *store, apr_pool_t *p, const char *name,
+                                       const apr_array_header_t *names,
+                                       acme_key_type_e key_type, int *generated,
+                                       apr_pool_t *keep, EVP_PKEY **kept);
+
 /* Child: the published CSR of name (base64url DER, for the finalize request)
  * and its key id, in p. APR_ENOENT when none is published, APR_EAGAIN when the
  * published one is for other names or another key type (root has not made the
