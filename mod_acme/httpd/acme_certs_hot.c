@@ -78,6 +78,7 @@ typedef struct hot_t {
     X509 *leaf;                    /* proven; set once under the mutex, then published */
     STACK_OF(X509) *chain;
     volatile apr_uint32_t serving; /* 1 once leaf and chain are set */
+    volatile apr_uint32_t use_failed; /* 1 once OpenSSL refused the pair (logged) */
 } hot_t;
 
 struct hot_state_t {
@@ -276,6 +277,37 @@ static void hot_look(hot_t *h)
     apr_pool_destroy(p);
 }
 
+/* The proven pair on this connection alone: the temporary certificate (in
+ * another key slot, for another key type) must not be picked instead, so
+ * the slots are cleared first; should OpenSSL refuse the pair (a security
+ * level of the vhost's own), the temporary certificate is put back, and the
+ * handshake goes on as without this. */
+static void hot_use(SSL *ssl, hot_t *h)
+{
+    X509 *cert = SSL_get_certificate(ssl);
+    EVP_PKEY *key = SSL_get_privatekey(ssl);
+
+    if (!cert || !key || !X509_up_ref(cert)) {
+        return;
+    }
+    if (!EVP_PKEY_up_ref(key)) {
+        X509_free(cert);
+        return;
+    }
+    SSL_certs_clear(ssl);
+    if (SSL_use_cert_and_key(ssl, h->leaf, h->key, h->chain, 1) != 1) {
+        SSL_use_cert_and_key(ssl, cert, key, NULL, 1);
+        if (!apr_atomic_xchg32(&h->use_failed, 1)) {   /* once per process */
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, h->hs->rt->base, "ACME01517: cannot serve "
+                         "the certificate of %s on a connection (OpenSSL refuses it there): "
+                         "the temporary certificate is served until the restart",
+                         h->d->name);
+        }
+    }
+    X509_free(cert);
+    EVP_PKEY_free(key);
+}
+
 /* OpenSSL's certificate callback, after mod_ssl chose the vhost. */
 static int hot_cert_cb(SSL *ssl, void *arg)
 {
@@ -309,14 +341,7 @@ static int hot_cert_cb(SSL *ssl, void *arg)
             return 1;
         }
     }
-    /* only the proven pair: the temporary certificate (another key slot)
-     * must not be picked instead */
-    SSL_certs_clear(ssl);
-    if (SSL_use_cert_and_key(ssl, h->leaf, h->key, h->chain, 1) != 1) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, hs->rt->base, "ACME01517: cannot set the "
-                     "certificate of %s on a connection; please report this",
-                     h->d->name);
-    }
+    hot_use(ssl, h);
     return 1;
 }
 
