@@ -611,8 +611,10 @@ static int certs_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t
     /* No certificate yet: the temporary one, handed as a certificate and
      * not as mod_ssl's fallback, whose 503 (AH10085) on every connection
      * nothing could lift once the certificate is served before its restart
-     * (acme_certs_hot.c); certs_unavailable answers the 503 meanwhile. */
-    if (!added && list && list->nelts && rt->fallback_cert && rt->fallback_key) {
+     * (acme_certs_hot.c); certs_unavailable answers the 503 meanwhile. Only
+     * where mod_ssl would fall back: no certificate of the vhost's own. */
+    if (!added && cert_files->nelts == 0 && list && list->nelts && rt->fallback_cert
+        && rt->fallback_key) {
         return certs_add_fallback_files(s, p, cert_files, key_files);
     }
     return added ? OK : DECLINED;
