@@ -208,10 +208,7 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
                      "it can be created (check shared memory limits)");
     }
     state_create(rt, decls, ptemp);
-    /* keys made now go to the children's early serving without a reread,
-     * only where it applies: no child holds another key */
-    acme_certs_hot_prepare(rt, ptemp, acme_certs_keys_prepare(
-                               rt, ptemp, rt->activation_auto && !rt->cluster ? ptemp : NULL));
+    acme_certs_hot_keys_prepare(rt, ptemp);   /* the keys, and which children serve early */
     if (work) {
         apr_pool_destroy(work);
         ptemp = ptemp_httpd;

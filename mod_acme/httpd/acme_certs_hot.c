@@ -31,7 +31,10 @@
  * on this account.
  *
  * Not hot: AcmeActivation manual (the administrator decides), a name held
- * by the refusal backoff (acme_custody.h), AcmeCluster
+ * by the refusal backoff when the generation starts (acme_custody.h; one
+ * refused later is served all the same, by every child alike: the child
+ * proves the chain itself, and a refused restart is about the
+ * configuration), AcmeCluster
  * (the cluster decides which node's certificate goes live), renewals (the
  * vhost serves its live certificate meanwhile), and a vhost with several
  * key types gets only its first domain's certificate early. */
@@ -43,8 +46,10 @@
 #include <apr_thread_mutex.h>
 #include <httpd.h>
 #include <http_config.h>
+#include <http_core.h>
 #include <http_log.h>
 #include <apr_optional_hooks.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -56,6 +61,7 @@
 #include "acme_store_paths.h"
 
 #define HOT_KEY "mod_acme:hot"
+#define HOT_CARRY_KEY "mod_acme:hot-carry"
 /* Keys read back at post_config (a file read and a PEM decode each); past
  * this, the rest wait for their restart as before. */
 #define HOT_KEYS_BUDGET apr_time_from_sec(1)
@@ -77,7 +83,7 @@ typedef struct hot_t {
     apr_time_t refused_mtime;
     X509 *leaf;                    /* proven; set once under the mutex, then published */
     STACK_OF(X509) *chain;
-    volatile apr_uint32_t serving; /* 1 once leaf and chain are set */
+    apr_uint32_t serving;          /* 1 once leaf and chain are set (release/acquire) */
     volatile apr_uint32_t use_failed; /* 1 once OpenSSL refused the pair (logged) */
 } hot_t;
 
@@ -118,7 +124,7 @@ static apr_status_t key_free(void *key)
     return APR_SUCCESS;
 }
 
-void acme_certs_hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t *made)
+static void hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t *made)
 {
     apr_time_t deadline = apr_time_now() + HOT_KEYS_BUDGET;
     hot_state_t *hs;
@@ -170,6 +176,64 @@ void acme_certs_hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t *m
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME01514: %d domain(s) awaiting "
                  "their first certificate can serve it as soon as it is staged%s", kept,
                  left ? apr_psprintf(ptemp, "; %d more wait for a restart", left) : "");
+}
+
+/* Keys startup's first configuration pass made, for its second: the
+ * children fork from that one, and without them each key would be read
+ * back from keys/ (about 1 ms a domain). */
+typedef struct hot_carry_t {
+    apr_pool_t *pool;              /* the process pool's child; NULL: none carried */
+    apr_hash_t *keys;              /* domain name (copied) -> EVP_PKEY*, freed with pool */
+} hot_carry_t;
+
+void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
+{
+    hot_carry_t *carry = ap_retained_data_get(HOT_CARRY_KEY);
+    int hot = rt->activation_auto && !rt->cluster;
+    apr_hash_t *made;
+    apr_hash_index_t *hi;
+
+    if (!carry) {
+        carry = ap_retained_data_create(HOT_CARRY_KEY, sizeof(*carry));
+    }
+    if (hot && ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        if (carry->pool) {
+            apr_pool_destroy(carry->pool);
+        }
+        /* no child forks from this pass: keep what it makes for the next */
+        apr_pool_create(&carry->pool, rt->base->process->pool);
+        made = acme_certs_keys_prepare(rt, ptemp, carry->pool);
+        carry->keys = apr_hash_make(carry->pool);
+        for (hi = made ? apr_hash_first(ptemp, made) : NULL; hi; hi = apr_hash_next(hi)) {
+            const void *name;
+            void *key;
+
+            apr_hash_this(hi, &name, NULL, &key);
+            apr_hash_set(carry->keys, apr_pstrdup(carry->pool, name), APR_HASH_KEY_STRING, key);
+        }
+        return;
+    }
+    /* keys made now go to the children without a reread, only where they
+     * serve early: no child holds another key */
+    made = acme_certs_keys_prepare(rt, ptemp, hot ? ptemp : NULL);
+    for (hi = made && carry->keys ? apr_hash_first(ptemp, carry->keys) : NULL; hi;
+         hi = apr_hash_next(hi)) {
+        const void *name;
+        void *key;
+
+        apr_hash_this(hi, &name, NULL, &key);
+        if (!apr_hash_get(made, name, APR_HASH_KEY_STRING)) {
+            apr_hash_set(made, name, APR_HASH_KEY_STRING, key);
+        }
+    }
+    if (hot) {
+        hot_prepare(rt, ptemp, made);   /* takes references of its own */
+    }
+    if (carry->pool) {
+        apr_pool_destroy(carry->pool);
+        carry->pool = NULL;
+        carry->keys = NULL;
+    }
 }
 
 /* The trust anchors activation would use for d, made once per child and
@@ -232,14 +296,6 @@ static void hot_look(hot_t *h)
         apr_pool_destroy(p);
         return;
     }
-    /* a name held by the refusal backoff (refused/<name>.json, the copy
-     * anyone may read) waits for the restart path, as before; it is looked
-     * at again when something else is staged */
-    if (apr_hash_get(acme_custody_refused_shown(rt->store, p, acme_core_now(&rt->ctx)), d->name,
-                     APR_HASH_KEY_STRING)) {
-        apr_pool_destroy(p);
-        return;
-    }
     rv = acme_store_read(rt->store, p, acme_store_rel_staged(p, d->name, ACME_STORE_CERT_FILE),
                          ACME_MAX_CHAIN_BYTES, &pem, &len);
     if (rv == APR_SUCCESS) {
@@ -270,7 +326,8 @@ static void hot_look(hot_t *h)
         return;
     }
     apr_pool_cleanup_register(hs->pool, h, chain_cleanup, apr_pool_cleanup_null);
-    apr_atomic_set32(&h->serving, 1);   /* a full barrier: leaf and chain are seen set */
+    /* release: a reader that sees 1 (acquire) sees leaf and chain set */
+    __atomic_store_n(&h->serving, 1, __ATOMIC_RELEASE);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, rt->base, "ACME01516: serving the certificate "
                  "staged for %s from now on (process %d), before the restart that makes it "
                  "live in the store", d->name, (int)getpid());
@@ -287,7 +344,7 @@ static void hot_use(SSL *ssl, hot_t *h)
     X509 *cert = SSL_get_certificate(ssl);
     EVP_PKEY *key = SSL_get_privatekey(ssl);
 
-    if (!cert || !key || !X509_up_ref(cert)) {
+    if (apr_atomic_read32(&h->use_failed) || !cert || !key || !X509_up_ref(cert)) {
         return;
     }
     if (!EVP_PKEY_up_ref(key)) {
@@ -295,6 +352,7 @@ static void hot_use(SSL *ssl, hot_t *h)
         return;
     }
     SSL_certs_clear(ssl);
+    ERR_set_mark();   /* a refusal's errors would fail the handshake (mod_ssl reads them) */
     if (SSL_use_cert_and_key(ssl, h->leaf, h->key, h->chain, 1) != 1) {
         SSL_use_cert_and_key(ssl, cert, key, NULL, 1);
         if (!apr_atomic_xchg32(&h->use_failed, 1)) {   /* once per process */
@@ -304,6 +362,7 @@ static void hot_use(SSL *ssl, hot_t *h)
                          h->d->name);
         }
     }
+    ERR_pop_to_mark();
     X509_free(cert);
     EVP_PKEY_free(key);
 }
@@ -323,21 +382,28 @@ static int hot_cert_cb(SSL *ssl, void *arg)
     if (SSL_get_certificate(ssl) != SSL_CTX_get0_certificate(ctx)) {
         return 1;
     }
-    if (!apr_atomic_read32(&h->serving)) {
+    if (!__atomic_load_n(&h->serving, __ATOMIC_ACQUIRE)) {
         apr_uint64_t staged = acme_counters_issued(hs->rt->ctx.counters) + 1;
 
         if (__atomic_load_n(&h->seen, __ATOMIC_ACQUIRE) == staged) {
             return 1;
         }
-        if (apr_thread_mutex_lock(hs->mutex) != APR_SUCCESS) {
+        /* another thread is looking (a disk read, a chain verify, the
+         * roots' first load): this handshake does not wait for it, it gets
+         * the temporary certificate and a later one looks */
+        if (apr_thread_mutex_trylock(hs->mutex) != APR_SUCCESS) {
             return 1;
         }
-        if (h->seen != staged && !apr_atomic_read32(&h->serving)) {
+        if (h->seen != staged && !__atomic_load_n(&h->serving, __ATOMIC_ACQUIRE)) {
+            /* mod_ssl reads the error queue after SSL_accept: what the
+             * look leaves there must not fail this handshake */
+            ERR_set_mark();
             hot_look(h);
+            ERR_pop_to_mark();
             __atomic_store_n(&h->seen, staged, __ATOMIC_RELEASE);
         }
         apr_thread_mutex_unlock(hs->mutex);
-        if (!apr_atomic_read32(&h->serving)) {
+        if (!__atomic_load_n(&h->serving, __ATOMIC_ACQUIRE)) {
             return 1;
         }
     }
@@ -345,12 +411,19 @@ static int hot_cert_cb(SSL *ssl, void *arg)
     return 1;
 }
 
+int acme_certs_hot_kept(acme_runtime_t *rt, const char *name)
+{
+    hot_state_t *hs = hot_get(rt);
+
+    return hs && apr_hash_get(hs->by_name, name, APR_HASH_KEY_STRING) != NULL;
+}
+
 int acme_certs_hot_serving(acme_runtime_t *rt, const char *name)
 {
     hot_state_t *hs = hot_get(rt);
     hot_t *h = hs ? apr_hash_get(hs->by_name, name, APR_HASH_KEY_STRING) : NULL;
 
-    return h && apr_atomic_read32(&h->serving);
+    return h && __atomic_load_n(&h->serving, __ATOMIC_ACQUIRE);
 }
 
 void acme_certs_hot_vhost(acme_runtime_t *rt, server_rec *s, const acme_domain_t *d)

@@ -43,17 +43,23 @@ void acme_cluster_sync_register_hooks(apr_pool_t *p); /* acme_cluster_sync.c: pa
  * the temporary certificate. Read-only after post_config; any thread. */
 server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host);
 
-/* acme_certs_hot.c, post_config (parent, root), after the keys are made:
- * with AcmeActivation auto and no AcmeCluster, keeps in rt's pool the
- * pending key of each domain with no live certificate (for at most 1 s of
- * reading; the rest, and keys made later, wait for their restart), so the
- * children can serve its certificate as soon as it is staged. Temporaries
- * in ptemp. */
-void acme_certs_hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t *made);
+/* acme_certs_hot.c, post_config (parent, root): makes the domains' keys
+ * (acme_certs_keys_prepare) and, with AcmeActivation auto and no
+ * AcmeCluster, keeps in rt's pool the pending key of each domain with no
+ * live certificate, so the children can serve its certificate as soon as
+ * it is staged. Keys made now, or in startup's first configuration pass
+ * (carried in the process pool to the second, from which the children
+ * fork), are kept as made; others are read back for at most 1 s; the rest,
+ * and keys made later, wait for their restart. Temporaries in ptemp. */
+void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp);
 /* acme_certs_hot.c, post_config (parent): vhost s answers with the
  * temporary certificate while it awaits d's; mod_ssl's init_server hook
  * then gives its SSL_CTX the certificate callback when d's key is held. */
 void acme_certs_hot_vhost(acme_runtime_t *rt, server_rec *s, const acme_domain_t *d);
+/* acme_certs_hot.c: 1 when this generation's children hold the key of
+ * name's first certificate, so serve it as soon as it is staged (read-only,
+ * any process after post_config); 0 otherwise. */
+int acme_certs_hot_kept(acme_runtime_t *rt, const char *name);
 /* acme_certs_hot.c: 1 when this process serves the staged certificate of
  * the domain name already (its vhosts get no 503), else 0. Any thread. */
 int acme_certs_hot_serving(acme_runtime_t *rt, const char *name);
