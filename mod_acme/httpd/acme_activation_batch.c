@@ -20,6 +20,13 @@
 #define ACME_WD_BUSY_WINDOW    apr_time_from_msec(1500)
 #define ACME_WD_BATCH_MAX      apr_time_from_sec(10)
 #define ACME_WD_IN_FLIGHT_FRESH apr_time_from_sec(20)
+/* When every certificate waiting is a first one the children already serve
+ * (acme_certs_hot.c), the restart only moves it into the store and serves
+ * nobody sooner, while it would stop issuance for seconds (at 1,000 vhosts
+ * mod_ssl's set-up alone takes 3 s): it waits for the orders still moving
+ * up to this long. Bounded, so a certificate the children refused
+ * (ACME01515) still reaches the restart path. */
+#define ACME_WD_BATCH_HOT_MAX  apr_time_from_sec(60)
 
 #define ACME_WD_RESTARTS_KEY   "mod_acme.restarts"
 
@@ -48,19 +55,17 @@ int acme_activation_batch_marked(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
            && now - finfo.mtime < ACME_WD_IN_FLIGHT_FRESH;
 }
 
-/* Is some other order still in progress? Job files are rewritten after every
- * step and removed once the certificate is staged; failed jobs waiting for
- * their retry are not rewritten, so they do not hold a restart back. */
-static int orders_moving(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
+/* Is some order making progress? Job files are written when an order is
+ * made and when it reaches its certificate, and removed once the
+ * certificate is staged; failed jobs waiting for their retry are not
+ * rewritten, nor is anything written for a name queued for a slot, so
+ * neither counts. */
+static int jobs_written(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
 {
     apr_array_header_t *entries;
     apr_finfo_t finfo;
     int i;
 
-    /* The issuing child's own word first (acme_driver_run keeps it fresh). */
-    if (acme_activation_batch_marked(wd, p, now)) {
-        return 1;
-    }
     if (acme_store_list(wd->rt->store, p, ACME_STORE_JOBS, &entries) != APR_SUCCESS) {
         return 0;
     }
@@ -79,6 +84,27 @@ static int orders_moving(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
         }
     }
     return 0;
+}
+
+/* Has jobs/ itself changed within ACME_WD_BUSY_WINDOW? An order record
+ * made, rewritten (a rename) or removed at staging changes the directory:
+ * one stat sees orders that follow each other faster than a look at the
+ * files would catch one in progress (tens of milliseconds apart). */
+static int jobs_changed(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
+{
+    apr_finfo_t finfo;
+
+    return apr_stat(&finfo, acme_store_path(wd->rt->store, p, ACME_STORE_JOBS),
+                    APR_FINFO_MTIME, p) == APR_SUCCESS
+           && now - finfo.mtime < ACME_WD_BUSY_WINDOW;
+}
+
+/* Is some other order still in progress, or due? The issuing child's own
+ * word first (acme_driver_run keeps it fresh, names queued for a slot
+ * included), then the job files. */
+static int orders_moving(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
+{
+    return acme_activation_batch_marked(wd, p, now) || jobs_written(wd, p, now);
 }
 
 /* How long staged certificates may wait for the orders still moving:
@@ -111,10 +137,34 @@ static apr_time_t oldest_staged(acme_wd_t *wd, apr_pool_t *p, const apr_array_he
     return oldest;
 }
 
+/* 1 when the children serve every name of fresh as soon as it is staged. */
+static int all_hot(acme_wd_t *wd, const apr_array_header_t *fresh)
+{
+    int i;
+
+    for (i = 0; i < fresh->nelts; ++i) {
+        if (!acme_certs_hot_kept(wd->rt, APR_ARRAY_IDX(fresh, i, const char *))) {
+            return 0;
+        }
+    }
+    return fresh->nelts > 0;
+}
+
 int acme_activation_batch_waits(acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *fresh,
                                 apr_time_t now)
 {
-    return orders_moving(wd, p, now) && now - oldest_staged(wd, p, fresh) < batch_max(wd);
+    apr_time_t waited;
+
+    if (!orders_moving(wd, p, now)) {
+        return 0;
+    }
+    waited = now - oldest_staged(wd, p, fresh);
+    if (waited < batch_max(wd)) {
+        return 1;
+    }
+    /* past that only for orders that make progress, not names queued by
+     * the pacer, which may wait for hours */
+    return waited < ACME_WD_BATCH_HOT_MAX && all_hot(wd, fresh) && jobs_changed(wd, p, now);
 }
 
 /* The record of automatic restarts, retained across generations

@@ -199,7 +199,10 @@ int acme_activation_batch_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_po
  * another order is still moving (the issuing child's in-flight mark, or a job
  * file rewritten within the last 1.5 s) and the oldest of fresh has waited
  * less than 10 s, or ACME_WD_BATCH_COST_FACTOR times what the last automatic
- * restart took (before the first, the start) if longer; else 0. now in
+ * restart took (before the first, the start) if longer, or, while jobs/
+ * changed within 1.5 s (orders make progress, not names queued by the
+ * pacer), 60 s when the children already serve every name of fresh
+ * (acme_certs_hot_kept); else 0. now in
  * apr_time_t microseconds; temporary memory from p. */
 int acme_activation_batch_waits(acme_wd_t *wd, apr_pool_t *p, const apr_array_header_t *fresh,
                                 apr_time_t now);
