@@ -8,9 +8,10 @@
  *
  * Custody: the children cannot read keys/. They inherit by fork what the
  * parent holds in memory, so post_config (root) keeps the current (pending)
- * key of each domain that has no live certificate yet as an EVP_PKEY in
- * pconf, freed by its cleanup; a key the monitor makes after the fork is
- * in no child, and its domain keeps the restart-only path. No key file is
+ * key of each domain that has no live certificate yet, as DER in pconf
+ * (cleansed by its cleanup; a child decodes it at its first look); a key
+ * the monitor makes after the fork is in no child, and its domain keeps
+ * the restart-only path. No key file is
  * ever read in a child, and nothing here logs key material.
  *
  * Handshake: mod_ssl's init_server hook hands over each vhost's SSL_CTX;
@@ -77,11 +78,15 @@ typedef struct hot_state_t hot_state_t;
 typedef struct hot_t {
     hot_state_t *hs;
     const acme_domain_t *d;
-    EVP_PKEY *key;                 /* the pending key (pconf; freed by its cleanup) */
+    unsigned char *key_der;        /* the pending key, DER (pconf; cleansed by its cleanup):
+                                    * about 120 bytes (P-256) where an EVP_PKEY takes 2 KiB */
+    long key_der_len;
+    EVP_PKEY *key;                 /* the child's, decoded at its first look (the child's pool) */
     apr_uint64_t seen;             /* acme_counters_issued when last looked (+1) */
     apr_ino_t refused_ino;         /* the staged file last refused, logged once */
     apr_time_t refused_mtime;
     X509 *leaf;                    /* proven; set once under the mutex, then published */
+    apr_time_t not_after;          /* leaf's: not served from then on (a restart held long) */
     STACK_OF(X509) *chain;
     apr_uint32_t serving;          /* 1 once leaf and chain are set (release/acquire) */
     volatile apr_uint32_t use_failed; /* 1 once OpenSSL refused the pair (logged) */
@@ -124,6 +129,33 @@ static apr_status_t key_free(void *key)
     return APR_SUCCESS;
 }
 
+static apr_status_t der_cleanse(void *data)
+{
+    hot_t *h = data;
+
+    OPENSSL_cleanse(h->key_der, (size_t)h->key_der_len);
+    return APR_SUCCESS;
+}
+
+/* h->key_der: key's DER in pool. 0 when OpenSSL cannot encode it. */
+static int hot_key_der(hot_t *h, apr_pool_t *pool, EVP_PKEY *key)
+{
+    int len = i2d_PrivateKey(key, NULL);
+    unsigned char *out;
+
+    if (len <= 0) {
+        return 0;
+    }
+    h->key_der = out = apr_palloc(pool, (apr_size_t)len);
+    if (i2d_PrivateKey(key, &out) != len) {
+        OPENSSL_cleanse(h->key_der, (size_t)len);
+        return 0;
+    }
+    h->key_der_len = len;
+    apr_pool_cleanup_register(pool, h, der_cleanse, apr_pool_cleanup_null);
+    return 1;
+}
+
 static void hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t *made)
 {
     apr_time_t deadline = apr_time_now() + HOT_KEYS_BUDGET;
@@ -142,16 +174,15 @@ static void hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t *made)
         const char *id, *pem;
         apr_size_t len;
         EVP_PKEY *key = NULL;
-        hot_t *h;
+        hot_t *h = NULL;
 
         /* one with a live certificate serves it until its renewal's restart */
         if (acme_store_name_check(d->name) != APR_SUCCESS
             || access(acme_store_live_cert_path(rt->store, ptemp, d->name), F_OK) == 0) {
             continue;
         }
-        if (made && (key = apr_hash_get(made, d->name, APR_HASH_KEY_STRING)) != NULL
-            && EVP_PKEY_up_ref(key)) {
-            apr_pool_cleanup_register(rt->pool, key, key_free, apr_pool_cleanup_null);
+        if (made && (key = apr_hash_get(made, d->name, APR_HASH_KEY_STRING)) != NULL) {
+            /* as made */
         }
         else if (apr_time_now() > deadline) {
             ++left;
@@ -159,13 +190,15 @@ static void hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t *made)
         }
         else if (acme_custody_current_key(rt->store, ptemp, d->name, d->names, d->key_type,
                                           &id, &pem, &len) != APR_SUCCESS
-                 || acme_crypto_key_from_pem(rt->pool, pem, len, &key) != APR_SUCCESS) {
+                 || acme_crypto_key_from_pem(ptemp, pem, len, &key) != APR_SUCCESS) {
             continue;   /* none yet (the monitor makes it): restart path */
         }
         h = apr_pcalloc(rt->pool, sizeof(*h));
+        if (!hot_key_der(h, rt->pool, key)) {
+            continue;
+        }
         h->hs = hs;
         h->d = d;
-        h->key = key;
         apr_hash_set(hs->by_name, d->name, APR_HASH_KEY_STRING, h);
         ++kept;
     }
@@ -285,6 +318,7 @@ static void hot_look(hot_t *h)
     apr_finfo_t ready;
     apr_pool_t *p;
     X509_STORE *anchors;
+    acme_cert_info_t info;
     apr_status_t rv;
 
     apr_pool_create(&p, hs->pool);
@@ -296,14 +330,26 @@ static void hot_look(hot_t *h)
         apr_pool_destroy(p);
         return;
     }
+    if (!h->key) {
+        const unsigned char *der = h->key_der;
+
+        if (!(h->key = d2i_AutoPrivateKey(NULL, &der, h->key_der_len))) {
+            apr_pool_destroy(p);
+            return;   /* out of memory: a later look tries again */
+        }
+        apr_pool_cleanup_register(hs->pool, h->key, key_free, apr_pool_cleanup_null);
+    }
     rv = acme_store_read(rt->store, p, acme_store_rel_staged(p, d->name, ACME_STORE_CERT_FILE),
                          ACME_MAX_CHAIN_BYTES, &pem, &len);
     if (rv == APR_SUCCESS) {
         rv = acme_cert_chain_parse(p, pem, len, &certs);
         why = rv == APR_SUCCESS ? NULL : "it is no PEM certificate chain";
     }
+    else if (rv == APR_ENOSPC) {
+        why = apr_psprintf(p, "it is larger than %d bytes", ACME_MAX_CHAIN_BYTES);
+    }
     else {
-        why = "it cannot be read";
+        why = apr_psprintf(p, "it cannot be read (%pm)", &rv);
     }
     if (rv == APR_SUCCESS) {
         anchors = hot_anchors(hs, d);
@@ -315,16 +361,18 @@ static void hot_look(hot_t *h)
     if (rv != APR_SUCCESS) {
         h->refused_ino = ready.inode;
         h->refused_mtime = ready.mtime;
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, rv, rt->base, "ACME01515: the certificate "
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rt->base, "ACME01515: the certificate "
                      "staged for %s is not served before its restart: %s; the restart "
                      "decides on it as usual", d->name, why ? why : "?");
         apr_pool_destroy(p);
         return;
     }
-    if (!hot_keep(h, certs)) {
+    if (acme_cert_info(p, APR_ARRAY_IDX(certs, 0, X509 *), &info) != APR_SUCCESS
+        || !hot_keep(h, certs)) {
         apr_pool_destroy(p);
         return;
     }
+    h->not_after = info.not_after;
     apr_pool_cleanup_register(hs->pool, h, chain_cleanup, apr_pool_cleanup_null);
     /* release: a reader that sees 1 (acquire) sees leaf and chain set */
     __atomic_store_n(&h->serving, 1, __ATOMIC_RELEASE);
@@ -332,6 +380,14 @@ static void hot_look(hot_t *h)
                  "staged for %s from now on (process %d), before the restart that makes it "
                  "live in the store", d->name, (int)getpid());
     apr_pool_destroy(p);
+}
+
+/* 1 when h's proven pair is served: published, not refused by OpenSSL,
+ * not expired (a restart held past its end). */
+static int hot_served(hot_t *h)
+{
+    return __atomic_load_n(&h->serving, __ATOMIC_ACQUIRE) && !apr_atomic_read32(&h->use_failed)
+           && apr_time_now() < h->not_after;
 }
 
 /* The proven pair on this connection alone: the temporary certificate (in
@@ -344,7 +400,7 @@ static void hot_use(SSL *ssl, hot_t *h)
     X509 *cert = SSL_get_certificate(ssl);
     EVP_PKEY *key = SSL_get_privatekey(ssl);
 
-    if (apr_atomic_read32(&h->use_failed) || !cert || !key || !X509_up_ref(cert)) {
+    if (!hot_served(h) || !cert || !key || !X509_up_ref(cert)) {
         return;
     }
     if (!EVP_PKEY_up_ref(key)) {
@@ -357,8 +413,10 @@ static void hot_use(SSL *ssl, hot_t *h)
         SSL_use_cert_and_key(ssl, cert, key, NULL, 1);
         if (!apr_atomic_xchg32(&h->use_failed, 1)) {   /* once per process */
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, h->hs->rt->base, "ACME01517: cannot serve "
-                         "the certificate of %s on a connection (OpenSSL refuses it there): "
-                         "the temporary certificate is served until the restart",
+                         "the certificate of %s on a connection (OpenSSL refuses it there, most "
+                         "likely for the vhost's security level, @SECLEVEL in SSLCipherSuite or "
+                         "SSLOpenSSLConfCmd, above what its AcmeKeyType gives): the temporary "
+                         "certificate and the 503 are served until the restart",
                          h->d->name);
         }
     }
@@ -423,7 +481,7 @@ int acme_certs_hot_serving(acme_runtime_t *rt, const char *name)
     hot_state_t *hs = hot_get(rt);
     hot_t *h = hs ? apr_hash_get(hs->by_name, name, APR_HASH_KEY_STRING) : NULL;
 
-    return h && __atomic_load_n(&h->serving, __ATOMIC_ACQUIRE);
+    return h && hot_served(h);
 }
 
 void acme_certs_hot_vhost(acme_runtime_t *rt, server_rec *s, const acme_domain_t *d)
