@@ -122,10 +122,12 @@ def assert_issued_by_stepca(ca, cert):
 
 def wait_for_stepca_cert(httpd, ca, name, timeout=ISSUE_TIMEOUT, not_serial=None):
     """The certificate served for name once its chain verifies to the test's
-    root (with the hostname) and, if given, its serial is not not_serial."""
+    root (with the hostname), if given, its serial is not not_serial, and no
+    staged first certificate of the name awaits its restart (the children
+    serve it before the restart makes it live in the store)."""
     def served():
         c = httpd.verified_cert(name)
-        return c if c.serial_number != not_serial else None
+        return c if c.serial_number != not_serial and not httpd.staged_unsettled(name) else None
     try:
         cert = wait_for(served, timeout, interval=0.5,
                         what="%s to serve a step-ca certificate" % name)
