@@ -356,6 +356,35 @@ static void test_program(void **state)
                                      "server's User (chmod o-w %s)", open, open));
 }
 
+/* The level a cipher list sets, as OpenSSL reads "@SECLEVEL=N" (the last
+ * one counts), and the bits each level and key type stand for. */
+static void test_cipher_seclevel(void **state)
+{
+    (void)state;
+    assert_int_equal(acme_conf_parse_cipher_seclevel(NULL), -1);
+    assert_int_equal(acme_conf_parse_cipher_seclevel("HIGH:!aNULL"), -1);
+    assert_int_equal(acme_conf_parse_cipher_seclevel("DEFAULT:@SECLEVEL=3"), 3);
+    assert_int_equal(acme_conf_parse_cipher_seclevel("@SECLEVEL=0 HIGH"), 0);
+    assert_int_equal(acme_conf_parse_cipher_seclevel("DEFAULT:@SECLEVEL=1,@SECLEVEL=4"), 4);
+    assert_int_equal(acme_conf_parse_cipher_seclevel("DEFAULT;@SECLEVEL=5"), 5);
+    /* not a level OpenSSL takes: the list leaves the level alone (or fails) */
+    assert_int_equal(acme_conf_parse_cipher_seclevel("DEFAULT:@SECLEVEL=6"), -1);
+    assert_int_equal(acme_conf_parse_cipher_seclevel("DEFAULT:@SECLEVEL=33"), -1);
+    assert_int_equal(acme_conf_parse_cipher_seclevel("DEFAULT:@seclevel=3"), -1);
+    assert_int_equal(acme_conf_parse_cipher_seclevel("DEFAULT:X@SECLEVEL=3"), -1);
+    assert_int_equal(acme_conf_parse_cipher_seclevel("DEFAULT:@STRENGTH:@SECLEVEL=2"), 2);
+
+    assert_int_equal(acme_key_type_level_bits(-1), 0);
+    assert_int_equal(acme_key_type_level_bits(0), 0);
+    assert_int_equal(acme_key_type_level_bits(1), 80);
+    assert_int_equal(acme_key_type_level_bits(2), 112);
+    assert_int_equal(acme_key_type_level_bits(3), 128);
+    assert_int_equal(acme_key_type_level_bits(4), 192);
+    assert_int_equal(acme_key_type_level_bits(5), 256);
+    assert_int_equal(acme_key_type_security_bits(ACME_KEY_RSA_2048), 112);
+    assert_int_equal(acme_key_type_security_bits((acme_key_type_e)42), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +401,7 @@ int main(void)
         UNIT_TEST(test_ca_file),
         UNIT_TEST(test_eab),
         UNIT_TEST(test_program),
+        UNIT_TEST(test_cipher_seclevel),
     };
 
     if (unit_init()) {

@@ -108,6 +108,8 @@ static void check_key_type(apr_pool_t *p, acme_key_type_e type)
     assert_int_equal(acme_crypto_key_generate(p, type, &pkey), APR_SUCCESS);
     assert_int_equal(acme_crypto_key_type_of(pkey, &found), APR_SUCCESS);
     assert_int_equal(found, type);
+    /* the figure configtest holds against the vhost's security level */
+    assert_int_equal(EVP_PKEY_get_security_bits(pkey), acme_key_type_security_bits(type));
     assert_int_equal(acme_crypto_key_to_pem(p, pkey, &pem), APR_SUCCESS);
     assert_non_null(strstr(pem, "-----BEGIN PRIVATE KEY-----"));
     assert_null(strstr(pem, "ENCRYPTED"));

@@ -7,6 +7,9 @@ static const char *const key_type_names[] = {
     "ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"
 };
 #define KEY_TYPE_COUNT (sizeof(key_type_names) / sizeof(key_type_names[0]))
+/* OpenSSL 3's figures (EVP_PKEY_get_security_bits; tests/unit/test_crypto.c
+ * compares them with generated keys), indexed by acme_key_type_e. */
+static const int key_type_bits[] = { 128, 192, 112, 128, 152 };
 
 const char *acme_key_type_name(acme_key_type_e type)
 {
@@ -23,4 +26,17 @@ apr_status_t acme_key_type_parse(const char *name, acme_key_type_e *type)
         }
     }
     return APR_EINVAL;
+}
+
+int acme_key_type_security_bits(acme_key_type_e type)
+{
+    return (unsigned)type < KEY_TYPE_COUNT ? key_type_bits[type] : 0;
+}
+
+int acme_key_type_level_bits(int level)
+{
+    /* ssl_security_default_callback (OpenSSL ssl/ssl_cert.c) */
+    static const int bits[] = { 0, 80, 112, 128, 192, 256 };
+
+    return level <= 0 ? 0 : level >= 5 ? 256 : bits[level];
 }
