@@ -14,7 +14,8 @@ LEVELS = {"APLOG_EMERG": "emerg", "APLOG_ALERT": "alert", "APLOG_CRIT": "crit",
           "ACME_LOG_WARN": "warn"}
 CONFIG_FILES = ("acme_config.c", "acme_config_cmds.c", "acme_config_once.c", "acme_conf_parse.c",
                 "acme_check.c",
-                "acme_check_domains.c", "acme_config_dns.c", "acme_rootprog.c", "acme_check_user.c")
+                "acme_check_domains.c", "acme_config_dns.c", "acme_rootprog.c", "acme_check_user.c",
+                "acme_check_seclevel.c")
 # What to do, where the message itself does not say it after a ';'.
 ADVICE = {
     "01511": "Nothing is needed for serving: the name serves the archived version the message "
@@ -183,6 +184,13 @@ ADVICE = {
     "00220": "Run the fix the message gives (the CA certificate file must be readable by the "
              "server's User, and hold PEM certificates).",
     "00543": "Make the program and every directory on its way root's and writable by nobody else.",
+    "01607": "Do what the message ends with: write the AcmeKeyType it gives (a type with the bits "
+             "the level asks for: ec-p256 or rsa-3072 at level 3, ec-p384 at level 4) at the line "
+             "it names, or lower @SECLEVEL in the SSLCipherSuite or SSLOpenSSLConfCmd "
+             "CipherString line it names (level 2 takes rsa-2048).",
+    "01608": "Lower @SECLEVEL to 3 in the line the message names: mod_acme's temporary "
+             "certificate and its tls-alpn-01 answers are EC P-256 (128 bits), which levels 4 "
+             "and 5 refuse.",
 }
 
 

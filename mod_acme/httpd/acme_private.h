@@ -20,6 +20,8 @@ extern module AP_MODULE_DECLARE_DATA acme_module;
 void acme_config_register_hooks(apr_pool_t *p);    /* acme_config.c */
 void acme_autossl_register_hooks(apr_pool_t *p);   /* acme_autossl.c: pre_config */
 void acme_check_register_hooks(apr_pool_t *p);     /* acme_check.c: check_config */
+void acme_check_seclevel_register_hooks(apr_pool_t *p); /* acme_check_seclevel.c: key types
+                                                    * against the vhosts' OpenSSL levels */
 void acme_certs_register_hooks(apr_pool_t *p);     /* acme_certs.c: post_config, ssl hooks, 503 */
 void acme_certs_keys_register_hooks(apr_pool_t *p); /* acme_certs_keys.c: keys made later */
 void acme_certs_hot_register_hooks(apr_pool_t *p); /* acme_certs_hot.c: served before restart */

@@ -9,6 +9,7 @@ static void acme_register_hooks(apr_pool_t *p)
     acme_autossl_register_hooks(p);
     acme_autossl_report_register_hooks(p);
     acme_check_register_hooks(p);
+    acme_check_seclevel_register_hooks(p);
     acme_certs_register_hooks(p);
     acme_certs_keys_register_hooks(p);
     acme_certs_hot_register_hooks(p);

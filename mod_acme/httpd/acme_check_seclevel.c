@@ -1,0 +1,405 @@
+/* The OpenSSL security level of each SSL vhost that serves a certificate of
+ * mod_acme, held against the key type the certificate is issued with. OpenSSL
+ * refuses a certificate whose key gives fewer security bits than the level
+ * asks for (1: 80, 2: 112, 3: 128, 4: 192, 5: 256), and mod_ssl then stops
+ * httpd (AH02562, "ee key too small"): with AcmeKeyType rsa-2048 (112 bits)
+ * and "SSLCipherSuite DEFAULT:@SECLEVEL=3" in the vhost, configtest passed,
+ * the server started on the temporary certificate and stopped at the restart
+ * that made the issued certificate live. configtest says so instead, with
+ * the lines to change.
+ *
+ * The level of a vhost, as mod_ssl and OpenSSL make it: OpenSSL's default
+ * for a new SSL_CTX (openssl.cnf), then the last "@SECLEVEL=N" of the
+ * SSLCipherSuite it uses (its own, else the server-level one; a TLSv1.3
+ * suite sets no level), then of the last "SSLOpenSSLConfCmd CipherString"
+ * with one (mod_ssl applies the server-level commands, then the vhost's).
+ * OpenSSL 3.0's SSL_CONF has no command that sets the level alone. mod_ssl
+ * keeps these settings to itself, so they are read from the configuration
+ * tree, as acme_migrate.c reads it. */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include <http_core.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "acme_private.h"
+#include "acme_config.h"
+#include "acme_conf_parse.h"
+#include "acme_key_type.h"
+
+/* mod_acme's temporary certificate and its tls-alpn-01 answers: EC P-256 */
+#define TEMPORARY_KEY_TYPE ACME_KEY_EC_P256
+
+/* Where a level comes from: the line (NULL: OpenSSL's default). */
+typedef struct {
+    int level;                /* -1: the lines leave it as it was */
+    const char *line;         /* "SSLCipherSuite DEFAULT:@SECLEVEL=3" */
+    const char *where;        /* "file:line" */
+    int late;                 /* set by SSLOpenSSLConfCmd, which mod_ssl applies after it
+                               * loaded the certificates: then the handshakes fail */
+} level_src_t;
+
+/* The mod_ssl lines of one context (the server configuration, or one
+ * <VirtualHost>) that decide its SSL_CTX's security level. */
+typedef struct {
+    int engine;               /* SSLEngine: -1 not written, 0 off, 1 on or optional */
+    int suite_set;            /* an SSLCipherSuite for SSL/TLS up to 1.2 is written */
+    level_src_t suite;        /* the last such line */
+    level_src_t conf;         /* the last SSLOpenSSLConfCmd CipherString with a level */
+} ssl_lines_t;
+
+static int is_directive(const ap_directive_t *d, const char *name)
+{
+    return d->directive && !strcasecmp(d->directive, name);
+}
+
+static void level_from(apr_pool_t *p, level_src_t *src, const ap_directive_t *d, int level)
+{
+    src->level = level;
+    src->late = 0;
+    src->line = apr_pstrcat(p, d->directive, " ", d->args ? d->args : "", NULL);
+    src->where = apr_psprintf(p, "%s:%d", d->filename ? d->filename : "?", d->line_num);
+}
+
+/* The lines directly below first (a context's children, or the top of the
+ * tree: <IfModule> and Include are spliced in by then). *max gets the
+ * highest level written. */
+static void read_lines(apr_pool_t *p, const ap_directive_t *first, ssl_lines_t *lines, int *max)
+{
+    const ap_directive_t *d;
+    const char *args, *w1, *w2;
+    int level;
+
+    memset(lines, 0, sizeof(*lines));
+    lines->engine = -1;
+    lines->suite.level = lines->conf.level = -1;
+    for (d = first; d; d = d->next) {
+        level = -1;
+        if (is_directive(d, "SSLEngine")) {
+            args = d->args ? d->args : "";
+            lines->engine = strcasecmp(ap_getword_conf(p, &args), "off") != 0;
+            continue;
+        }
+        if (!is_directive(d, "SSLCipherSuite") && !is_directive(d, "SSLOpenSSLConfCmd")) {
+            continue;
+        }
+        args = d->args ? d->args : "";
+        w1 = ap_getword_conf(p, &args);
+        w2 = ap_getword_conf(p, &args);
+        if (is_directive(d, "SSLCipherSuite")) {
+            /* "SSLCipherSuite [protocol] spec": only SSL's sets a level */
+            if (*w2 && strcasecmp(w1, "SSL") != 0) {
+                continue;
+            }
+            level_from(p, &lines->suite, d, acme_conf_parse_cipher_seclevel(*w2 ? w2 : w1));
+            lines->suite_set = 1;
+            level = lines->suite.level;
+        }
+        else if (!strcasecmp(w1, "CipherString")
+                 && (level = acme_conf_parse_cipher_seclevel(w2)) >= 0) {
+            level_from(p, &lines->conf, d, level);
+            lines->conf.late = 1;
+        }
+        else {
+            continue;
+        }
+        *max = level > *max ? level : *max;
+    }
+}
+
+/* The level of a vhost with lines own below the server's lines top, as
+ * mod_ssl merges them, starting from OpenSSL's default. */
+static level_src_t vhost_level(const ssl_lines_t *top, const ssl_lines_t *own, int system)
+{
+    level_src_t result = { system, NULL, NULL, 0 };
+    const level_src_t *suite = own->suite_set ? &own->suite : top->suite_set ? &top->suite : NULL;
+
+    if (suite && suite->level >= 0) {
+        result = *suite;
+    }
+    if (own->conf.level >= 0) {
+        result = own->conf;
+    }
+    else if (top->conf.level >= 0) {
+        result = top->conf;
+    }
+    return result;
+}
+
+/* OpenSSL's default level for a new SSL_CTX: openssl.cnf can raise it. */
+static int system_level(void)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    int level = ctx ? SSL_CTX_get_security_level(ctx) : 2;
+
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    return level;
+}
+
+/* One problem, said once for every vhost with the same lines. */
+typedef struct {
+    const char *msg;          /* the message, without its count */
+    int more;                 /* vhosts beyond the first with the same lines */
+} problem_t;
+
+static void problem_add(apr_pool_t *p, apr_hash_t *seen, apr_array_header_t *order,
+                        const char *key, const char *msg)
+{
+    problem_t *pr = apr_hash_get(seen, key, APR_HASH_KEY_STRING);
+
+    if (pr) {
+        pr->more++;
+        return;
+    }
+    pr = apr_pcalloc(p, sizeof(*pr));
+    pr->msg = msg;
+    apr_hash_set(seen, key, APR_HASH_KEY_STRING, pr);
+    APR_ARRAY_PUSH(order, problem_t *) = pr;
+}
+
+static const char *level_said(apr_pool_t *p, const level_src_t *lv)
+{
+    return lv->where ? apr_psprintf(p, "'%s' at %s", lv->line, lv->where)
+                     : "OpenSSL's default, from openssl.cnf";
+}
+
+/* What to lower: the line that set the level, else where to set one. */
+static const char *lower_fix(apr_pool_t *p, const level_src_t *lv, int level, const char *vhost)
+{
+    return lv->where ? apr_psprintf(p, "lower @SECLEVEL to %d in '%s' at %s", level, lv->line,
+                                    lv->where)
+                     : apr_psprintf(p, "set a lower level for the <VirtualHost> at %s, e.g. "
+                                    "'SSLCipherSuite DEFAULT:@SECLEVEL=%d'", vhost, level);
+}
+
+/* The highest level whose bits a key of these bits meets (at most 5). */
+static int level_for_bits(int bits)
+{
+    int level = 0;
+
+    while (level < 5 && acme_key_type_level_bits(level + 1) <= bits) {
+        ++level;
+    }
+    return level;
+}
+
+/* The key types of s with each one under need bits replaced by the first
+ * of its family (EC, RSA) that meets them, or left out; "" when none is left. */
+static const char *key_types_meeting(apr_pool_t *p, server_rec *s, int need)
+{
+    const apr_array_header_t *types = acme_config_key_types(s);
+    const char *line = "";
+    int i, t;
+
+    for (i = 0; i < types->nelts; i++) {
+        acme_key_type_e type = APR_ARRAY_IDX(types, i, acme_key_type_e), pick = type;
+        int rsa = type >= ACME_KEY_RSA_2048;
+
+        for (t = rsa ? ACME_KEY_RSA_2048 : ACME_KEY_EC_P256;
+             acme_key_type_security_bits(pick) < need && t <= (rsa ? ACME_KEY_RSA_4096
+                                                                   : ACME_KEY_EC_P384); t++) {
+            pick = (acme_key_type_e)t;
+        }
+        if (acme_key_type_security_bits(pick) >= need
+            && !strstr(line, acme_key_type_name(pick))) {
+            line = apr_pstrcat(p, line, *line ? " " : "", acme_key_type_name(pick), NULL);
+        }
+    }
+    return line;
+}
+
+/* s's key types, as AcmeKeyType lists them */
+static const char *key_types_line(apr_pool_t *p, server_rec *s)
+{
+    const apr_array_header_t *types = acme_config_key_types(s);
+    const char *line = "";
+    int i;
+
+    for (i = 0; i < types->nelts; i++) {
+        line = apr_pstrcat(p, line, i ? " " : "",
+                           acme_key_type_name(APR_ARRAY_IDX(types, i, acme_key_type_e)), NULL);
+    }
+    return line;
+}
+
+static void key_problem(apr_pool_t *p, apr_hash_t *seen, apr_array_header_t *order,
+                        const acme_domain_decl_t *decl, const acme_domain_t *d,
+                        const level_src_t *lv, const char *vhost)
+{
+    int bits = acme_key_type_security_bits(d->key_type);
+    int need = acme_key_type_level_bits(lv->level);
+    const char *written = acme_config_once_where(p, decl->s, "AcmeKeyType");
+    const char *where = written ? written : acme_check_domains_where(p, decl);
+    const char *types = key_types_meeting(p, decl->s, need), *fix;
+
+    if (*types) {
+        fix = apr_psprintf(p, "%s 'AcmeKeyType %s'%s%s (key types of %d bits or more: %s), or "
+                           "%s", written ? "write" : "add", types,
+                           written ? " at " : " next to the AcmeDomain at ", where, need,
+                           need <= 128 ? "ec-p256, ec-p384, rsa-3072, rsa-4096" : "ec-p384",
+                           lower_fix(p, lv, level_for_bits(bits), vhost));
+    }
+    else {
+        fix = apr_psprintf(p, "no key type mod_acme issues has %d bits: %s", need,
+                           lower_fix(p, lv, level_for_bits(bits), vhost));
+    }
+    problem_add(p, seen, order,
+                apr_psprintf(p, "k|%s|%s|%s", where, acme_key_type_name(d->key_type),
+                             lv->where ? lv->where : "-"),
+                apr_psprintf(p, "ACME01607: %s: the key type %s (%s) gives %d bits of "
+                             "security, and the SSL <VirtualHost> at %s, which serves the "
+                             "certificate of %s, has OpenSSL security level %d (%s), which asks "
+                             "for %d bits: %s; %s",
+                             where, acme_key_type_name(d->key_type), written
+                             ? apr_pstrcat(p, "AcmeKeyType ", key_types_line(p, decl->s), NULL)
+                             : "the default: no AcmeKeyType is written", bits, vhost, d->name,
+                             lv->level, level_said(p, lv), need, lv->late
+                             ? "OpenSSL would refuse the certificate at every TLS handshake once "
+                               "it is issued ('ee key too small'), as mod_ssl applies "
+                               "SSLOpenSSLConfCmd after it loaded it"
+                             : "mod_ssl would refuse the certificate once it is issued ('ee key "
+                               "too small') and httpd would stop at the restart that makes it "
+                               "live", fix));
+}
+
+static void temporary_problem(apr_pool_t *p, apr_hash_t *seen, apr_array_header_t *order,
+                              const acme_domain_t *d, const level_src_t *lv, const char *vhost)
+{
+    int bits = acme_key_type_security_bits(TEMPORARY_KEY_TYPE);
+
+    problem_add(p, seen, order, apr_psprintf(p, "t|%s", lv->where ? lv->where : vhost),
+                apr_psprintf(p, "ACME01608: %s: the SSL <VirtualHost> at %s, which serves the "
+                             "certificate of %s, has OpenSSL security level %d (%s), which asks "
+                             "for %d bits: mod_acme's temporary certificate, served until the "
+                             "first certificate arrives, and its tls-alpn-01 answers have EC "
+                             "P-256 keys (%d bits), %s; %s",
+                             lv->where ? lv->where : vhost, vhost, d->name, lv->level,
+                             level_said(p, lv), acme_key_type_level_bits(lv->level), bits,
+                             lv->late ? "which OpenSSL would refuse at every TLS handshake"
+                                      : "which mod_ssl would refuse, and httpd would not start",
+                             lower_fix(p, lv, level_for_bits(bits), vhost)));
+}
+
+/* Does mod_ssl serve s: SSLEngine on (its own, else the server's), or
+ * unwritten with "Protocol https" (mod_ssl turns it on where certificates
+ * are configured, as they are for a vhost mod_acme serves). */
+static int ssl_on(server_rec *s, const ssl_lines_t *top, const ssl_lines_t *own)
+{
+    int engine = own->engine >= 0 ? own->engine : top->engine;
+    const char *protocol;
+
+    if (engine >= 0) {
+        return engine;
+    }
+    protocol = ap_get_server_protocol(s);
+    return protocol && !strcasecmp(protocol, "https");
+}
+
+static int seclevel_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                 server_rec *base)
+{
+    apr_hash_t *nodes = apr_hash_make(ptemp);   /* "file:line" -> ssl_lines_t* array */
+    apr_hash_t *seen = apr_hash_make(ptemp), *map, *decl_of;
+    apr_array_header_t *order = apr_array_make(ptemp, 4, sizeof(problem_t *));
+    apr_array_header_t *decls = NULL, *domains, *queue, *servers, *list;
+    ssl_lines_t top, *own, none;
+    const ap_directive_t *node;
+    const char *err, *vhost;
+    int max = -1, system, i, j;
+    server_rec *s;
+
+    (void)pconf;
+    (void)plog;
+    read_lines(ptemp, ap_conftree, &top, &max);
+    for (node = ap_conftree; node; node = node->next) {
+        if (!is_directive(node, "<VirtualHost")) {
+            continue;
+        }
+        own = apr_palloc(ptemp, sizeof(*own));
+        read_lines(ptemp, node->first_child, own, &max);
+        vhost = apr_psprintf(ptemp, "%s:%d", node->filename ? node->filename : "?",
+                             node->line_num);
+        if (!(queue = apr_hash_get(nodes, vhost, APR_HASH_KEY_STRING))) {
+            queue = apr_array_make(ptemp, 1, sizeof(ssl_lines_t *));
+            apr_hash_set(nodes, vhost, APR_HASH_KEY_STRING, queue);
+        }
+        APR_ARRAY_PUSH(queue, ssl_lines_t *) = own;
+    }
+    system = system_level();
+    max = system > max ? system : max;
+    /* every key type has 112 bits, the temporary certificate 128 */
+    if (acme_key_type_level_bits(max) <= 112
+        || !(domains = acme_check_domains_decls(ptemp, base, &decls, &err))
+        || !domains->nelts) {
+        return OK;       /* a table that cannot be made: acme_check.c says why */
+    }
+    map = acme_vhost_map_domains(ptemp, ptemp, base, domains, decls);
+    decl_of = apr_hash_make(ptemp);
+    for (i = 0; i < domains->nelts; i++) {
+        apr_hash_set(decl_of, &APR_ARRAY_IDX(domains, i, const acme_domain_t *),
+                     sizeof(acme_domain_t *), APR_ARRAY_IDX(decls, i, acme_domain_decl_t *));
+    }
+    memset(&none, 0, sizeof(none));
+    none.engine = none.suite.level = none.conf.level = -1;
+    /* servers in the order of the tree: a twin (acme_autossl.c) has the
+     * place of the <VirtualHost> it copies and comes after it */
+    servers = apr_array_make(ptemp, 16, sizeof(server_rec *));
+    for (s = base->next; s; s = s->next) {
+        APR_ARRAY_PUSH(servers, server_rec *) = s;
+    }
+    APR_ARRAY_PUSH(servers, server_rec *) = base;
+    for (i = servers->nelts - 1; i >= 0; i--) {
+        apr_array_header_t *at;
+        level_src_t lv;
+
+        s = APR_ARRAY_IDX(servers, i, server_rec *);
+        vhost = apr_psprintf(ptemp, "%s:%d", s->defn_name ? s->defn_name : "?",
+                             s->defn_line_number);
+        own = &none;
+        if (s->is_virtual && (at = apr_hash_get(nodes, vhost, APR_HASH_KEY_STRING))
+            && at->nelts) {
+            own = APR_ARRAY_IDX(at, 0, ssl_lines_t *);
+            /* the next server of this place takes the next node */
+            memmove(at->elts, at->elts + sizeof(ssl_lines_t *),
+                    (apr_size_t)(at->nelts - 1) * sizeof(ssl_lines_t *));
+            at->nelts--;
+        }
+        list = apr_hash_get(map, &s, sizeof(s));
+        if (!list || !list->nelts || !ssl_on(s, &top, own)) {
+            continue;
+        }
+        lv = vhost_level(&top, own, system);
+        for (j = 0; j < list->nelts; j++) {
+            const acme_domain_t *d = APR_ARRAY_IDX(list, j, const acme_domain_t *);
+            const acme_domain_decl_t *decl = apr_hash_get(decl_of, &d, sizeof(d));
+
+            if (decl && acme_key_type_security_bits(d->key_type)
+                        < acme_key_type_level_bits(lv.level)) {
+                key_problem(ptemp, seen, order, decl, d, &lv, vhost);
+            }
+        }
+        if (acme_key_type_security_bits(TEMPORARY_KEY_TYPE) < acme_key_type_level_bits(lv.level)) {
+            temporary_problem(ptemp, seen, order, APR_ARRAY_IDX(list, 0, const acme_domain_t *),
+                              &lv, vhost);
+        }
+    }
+    for (i = 0; i < order->nelts; i++) {
+        const problem_t *pr = APR_ARRAY_IDX(order, i, const problem_t *);
+
+        /* STARTUP: printed as is on stderr during configtest, whatever LogLevel says. */
+        /* logtag: from caller */
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, base, "%s%s", pr->msg,
+                     pr->more ? apr_psprintf(ptemp, " (the same for %d more <VirtualHost>s)",
+                                             pr->more) : "");
+    }
+    return order->nelts ? HTTP_INTERNAL_SERVER_ERROR : OK;
+}
+
+void acme_check_seclevel_register_hooks(apr_pool_t *p)
+{
+    ap_hook_check_config(seclevel_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+}
