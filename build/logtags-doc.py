@@ -188,6 +188,9 @@ ADVICE = {
              "the level asks for: ec-p256 or rsa-3072 at level 3, ec-p384 at level 4) at the line "
              "it names, or lower @SECLEVEL in the SSLCipherSuite or SSLOpenSSLConfCmd "
              "CipherString line it names (level 2 takes rsa-2048).",
+    "01609": "Lower @SECLEVEL in the line the message names, or get a chain whose certificates "
+             "have keys of the bits the level asks for (AcmePreferredChain, another CA): at level "
+             "3 an RSA-2048 intermediate is refused. Until then leave the level as it was.",
     "01608": "Lower @SECLEVEL to 3 in the line the message names: mod_acme's temporary "
              "certificate and its tls-alpn-01 answers are EC P-256 (128 bits), which levels 4 "
              "and 5 refuse.",

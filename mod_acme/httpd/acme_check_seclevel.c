@@ -6,7 +6,9 @@
  * and "SSLCipherSuite DEFAULT:@SECLEVEL=3" in the vhost, configtest passed,
  * the server started on the temporary certificate and stopped at the restart
  * that made the issued certificate live. configtest says so instead, with
- * the lines to change.
+ * the lines to change; and of a live certificate whose chain the level
+ * refuses (an RSA-2048 intermediate at level 3), as mod_ssl would at the
+ * next start. A chain issued later is proven by activation at level 2 only.
  *
  * The level of a vhost, as mod_ssl and OpenSSL make it: OpenSSL's default
  * for a new SSL_CTX (openssl.cnf), then the last "@SECLEVEL=N" of the
@@ -24,11 +26,14 @@
 #include <http_log.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "acme_private.h"
 #include "acme_config.h"
 #include "acme_conf_parse.h"
 #include "acme_key_type.h"
+#include "acme_cert.h"
+#include "acme_store_paths.h"
 
 /* mod_acme's temporary certificate and its tls-alpn-01 answers: EC P-256 */
 #define TEMPORARY_KEY_TYPE ACME_KEY_EC_P256
@@ -284,6 +289,47 @@ static void temporary_problem(apr_pool_t *p, apr_hash_t *seen, apr_array_header_
                              lower_fix(p, lv, level_for_bits(bits), vhost)));
 }
 
+/* The live certificate of d (root's, in archive/; never a staged one, which
+ * the User writes and must not be able to fail configtest with): a chain
+ * certificate whose key gives fewer bits than the level asks for, which
+ * mod_ssl refuses ("ca key too small"), e.g. an RSA-2048 intermediate at 3. */
+static void chain_problem(apr_pool_t *p, apr_hash_t *seen, apr_array_header_t *order,
+                          const char *store, const acme_domain_t *d, const level_src_t *lv,
+                          const char *vhost)
+{
+    int need = acme_key_type_level_bits(lv->level), i, bits;
+    apr_array_header_t *chain;
+    char subject[256];
+
+    if (!store || acme_cert_chain_read_file(p, apr_pstrcat(p, store, "/", acme_store_rel_live_file(
+                                                p, d->name, ACME_STORE_CERT_FILE), NULL),
+                                            &chain) != APR_SUCCESS) {
+        return;
+    }
+    for (i = 1; i < chain->nelts; i++) {
+        X509 *c = APR_ARRAY_IDX(chain, i, X509 *);
+
+        if ((bits = EVP_PKEY_get_security_bits(X509_get0_pubkey(c))) >= need) {
+            continue;
+        }
+        X509_NAME_oneline(X509_get_subject_name(c), subject, sizeof(subject));
+        problem_add(p, seen, order, apr_psprintf(p, "c|%s|%s", d->name, vhost),
+                    apr_psprintf(p, "ACME01609: %s: the live certificate of %s, served by the SSL "
+                                 "<VirtualHost> at %s, has in its chain %s, whose key gives %d "
+                                 "bits of security, and the vhost has OpenSSL security level %d "
+                                 "(%s), which asks for %d bits: %s; %s, or have the CA issue "
+                                 "another chain (AcmePreferredChain) or use another CA",
+                                 lv->where ? lv->where : vhost, d->name, vhost, subject, bits,
+                                 lv->level, level_said(p, lv), need, lv->late
+                                 ? "OpenSSL would refuse it at every TLS handshake ('ca key too "
+                                   "small')"
+                                 : "mod_ssl would refuse it ('ca key too small') and httpd would "
+                                   "not start", lower_fix(p, lv, level_for_bits(bits), vhost)));
+        ERR_clear_error();
+        return;
+    }
+}
+
 /* Does mod_ssl serve s: SSLEngine on (its own, else the server's), or
  * unwritten with "Protocol https" (mod_ssl turns it on where certificates
  * are configured, as they are for a vhost mod_acme serves). */
@@ -381,6 +427,7 @@ static int seclevel_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
                         < acme_key_type_level_bits(lv.level)) {
                 key_problem(ptemp, seen, order, decl, d, &lv, vhost);
             }
+            chain_problem(ptemp, seen, order, acme_config_store_dir(base), d, &lv, vhost);
         }
         if (acme_key_type_security_bits(TEMPORARY_KEY_TYPE) < acme_key_type_level_bits(lv.level)) {
             temporary_problem(ptemp, seen, order, APR_ARRAY_IDX(list, 0, const acme_domain_t *),

@@ -103,3 +103,23 @@ def test_key_types_that_meet_the_level_pass(httpd, unique):
                   "AcmeKeyType rsa-2048\nSSLCipherSuite TLSv1.3 TLS_AES_256_GCM_SHA384"):
         httpd.write_config(vhosts=ssl_vhost(name, extra=extra))
         passes(httpd)
+
+
+def test_live_chain_at_a_raised_level(httpd, unique):
+    """A key type that meets level 3 (rsa-3072), its certificate live from
+    Pebble, whose intermediate has an RSA-2048 key (112 bits): raising the
+    vhost to level 3 fails configtest with that chain certificate and the fix,
+    rather than mod_ssl stopping httpd at the next restart ('ca key too
+    small')."""
+    name = unique("chain")
+    httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeKeyType rsa-3072"))
+    httpd.start()
+    httpd.wait_for_pebble_cert(name)
+    httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeKeyType rsa-3072\n" + LEVEL3))
+    out = configtest_fails(httpd, [
+        "ACME01609: %s: the live certificate of %s, served by the SSL <VirtualHost> at %s, has "
+        "in its chain /CN=Pebble Intermediate CA " % (httpd.where(LEVEL3), name, vhost_at(httpd)),
+        "whose key gives 112 bits of security, and the vhost has OpenSSL security level 3",
+        "mod_ssl would refuse it ('ca key too small')",
+        "lower @SECLEVEL to 2 in '%s' at %s" % (LEVEL3, httpd.where(LEVEL3))])
+    assert "ACME01607" not in out, out
