@@ -62,7 +62,6 @@
 #include "acme_store_paths.h"
 
 #define HOT_KEY "mod_acme:hot"
-#define HOT_CARRY_KEY "mod_acme:hot-carry"
 /* Keys read back at post_config (a file read and a PEM decode each); past
  * this, the rest wait for their restart as before. */
 #define HOT_KEYS_BUDGET apr_time_from_sec(1)
@@ -211,61 +210,16 @@ static void hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t *made)
                  left ? apr_psprintf(ptemp, "; %d more wait for a restart", left) : "");
 }
 
-/* Keys startup's first configuration pass made, for its second: the
- * children fork from that one, and without them each key would be read
- * back from keys/ (about 1 ms a domain). */
-typedef struct hot_carry_t {
-    apr_pool_t *pool;              /* the process pool's child; NULL: none carried */
-    apr_hash_t *keys;              /* domain name (copied) -> EVP_PKEY*, freed with pool */
-} hot_carry_t;
-
 void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
-    hot_carry_t *carry = ap_retained_data_get(HOT_CARRY_KEY);
     int hot = rt->activation_auto && !rt->cluster;
     apr_hash_t *made;
-    apr_hash_index_t *hi;
 
-    if (!carry) {
-        carry = ap_retained_data_create(HOT_CARRY_KEY, sizeof(*carry));
-    }
-    if (hot && ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
-        if (carry->pool) {
-            apr_pool_destroy(carry->pool);
-        }
-        /* no child forks from this pass: keep what it makes for the next */
-        apr_pool_create(&carry->pool, rt->base->process->pool);
-        made = acme_certs_keys_prepare(rt, ptemp, carry->pool);
-        carry->keys = apr_hash_make(carry->pool);
-        for (hi = made ? apr_hash_first(ptemp, made) : NULL; hi; hi = apr_hash_next(hi)) {
-            const void *name;
-            void *key;
-
-            apr_hash_this(hi, &name, NULL, &key);
-            apr_hash_set(carry->keys, apr_pstrdup(carry->pool, name), APR_HASH_KEY_STRING, key);
-        }
-        return;
-    }
     /* keys made now go to the children without a reread, only where they
      * serve early: no child holds another key */
     made = acme_certs_keys_prepare(rt, ptemp, hot ? ptemp : NULL);
-    for (hi = made && carry->keys ? apr_hash_first(ptemp, carry->keys) : NULL; hi;
-         hi = apr_hash_next(hi)) {
-        const void *name;
-        void *key;
-
-        apr_hash_this(hi, &name, NULL, &key);
-        if (!apr_hash_get(made, name, APR_HASH_KEY_STRING)) {
-            apr_hash_set(made, name, APR_HASH_KEY_STRING, key);
-        }
-    }
     if (hot) {
-        hot_prepare(rt, ptemp, made);   /* takes references of its own */
-    }
-    if (carry->pool) {
-        apr_pool_destroy(carry->pool);
-        carry->pool = NULL;
-        carry->keys = NULL;
+        hot_prepare(rt, ptemp, made);   /* takes what it keeps as DER */
     }
 }
 

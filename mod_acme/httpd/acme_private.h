@@ -49,10 +49,9 @@ server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host);
  * (acme_certs_keys_prepare) and, with AcmeActivation auto and no
  * AcmeCluster, keeps in rt's pool the pending key of each domain with no
  * live certificate, so the children can serve its certificate as soon as
- * it is staged. Keys made now, or in startup's first configuration pass
- * (carried in the process pool to the second, from which the children
- * fork), are kept as made; others are read back for at most 1 s; the rest,
- * and keys made later, wait for their restart. Temporaries in ptemp. */
+ * it is staged. Keys made now are kept as made; others (those of startup's
+ * first configuration pass among them) are read back for at most 1 s; the
+ * rest, and keys made later, wait for their restart. Temporaries in ptemp. */
 void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp);
 /* acme_certs_hot.c, post_config (parent): vhost s answers with the
  * temporary certificate while it awaits d's; mod_ssl's init_server hook
