@@ -1230,6 +1230,15 @@ class Httpd:
         return (os.path.exists(os.path.join(self.store, "staging", server_name, "ready"))
                 and not os.path.lexists(os.path.join(self.store, "domains", server_name)))
 
+    def wait_live(self, store_name, timeout=60):
+        """Wait until no staged first certificate of store_name (the store's
+        name: "__1" for ::1, "<name>+ec-p256" for a second key type) awaits
+        the restart that links domains/<store_name>. A certificate the
+        children already serve early may be staged only; assertions on the
+        store or on the status page's "valid" need it live."""
+        wait_for(lambda: not self.staged_unsettled(store_name), timeout, interval=0.3,
+                 what="the staged certificate of %s to become live" % store_name)
+
     def wait_for_pebble_cert(self, server_name, timeout=60, port=None, live=True):
         """The Pebble-issued leaf served for server_name. live: also wait until
         no staged certificate of the name awaits its restart, so that the one

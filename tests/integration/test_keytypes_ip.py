@@ -95,6 +95,8 @@ def test_rsa_and_ec_certificates_side_by_side(httpd, unique):
 
     # the first type keeps the plain store name, the second is <name>+<type>
     store = httpd.store
+    httpd.wait_live(name)
+    httpd.wait_live(name + "+ec-p256")
     assert os.path.islink(os.path.join(store, "domains", name))
     assert os.path.islink(os.path.join(store, "domains", name + "+ec-p256"))
     with open(os.path.join(store, "config", name + "+ec-p256.json")) as f:
@@ -238,6 +240,7 @@ def test_ipv6_identifier_certificate(httpd):
         return x509.load_pem_x509_certificate(m.group(0).encode()) if ok and m else None
     leaf = wait_for(served, ISSUE_TIMEOUT, interval=0.5, what="a verified certificate for ::1")
     assert ipaddress.ip_address("::1") in san_ips(leaf), cert_summary(leaf)
+    httpd.wait_live("__1")  # served early from staging/ before its restart links it
     assert os.path.islink(os.path.join(httpd.store, "domains", "__1"))
     entry = status_entries(httpd, "::1")
     assert len(entry) == 1 and entry[0]["name"] == "__1" and entry[0]["state"] == "valid", entry
