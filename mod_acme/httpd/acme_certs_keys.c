@@ -2,7 +2,8 @@
  * its CSR for every domain that has none for its names and key type (the
  * first start, after each activation, after a configuration change), so the
  * issuing child finds the CSR when it finalizes. post_config makes them for
- * KEYS_STARTUP_BUDGET; the rest the parent's monitor hook makes, for
+ * KEYS_STARTUP_BUDGET (twice that in startup's second configuration pass:
+ * the first makes none); the rest the parent's monitor hook makes, for
  * KEYS_MONITOR_BUDGET per call, in configuration order. A domain whose
  * certificate went live at this post_config needs its next key only for
  * its renewal, weeks later (or an early renewal asked for by hand, which
@@ -25,6 +26,7 @@
 #include <apr_strings.h>
 #include <httpd.h>
 #include <http_config.h>
+#include <http_core.h>
 #include <http_log.h>
 #include <mpm_common.h>
 
@@ -90,7 +92,10 @@ static void sweep_removed_keys(acme_runtime_t *rt, apr_pool_t *ptemp)
 apr_hash_t *acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_pool_t *keep)
 {
     apr_hash_t *keys = keep ? apr_hash_make(keep) : NULL;
-    apr_time_t deadline = apr_time_now() + KEYS_STARTUP_BUDGET;
+    /* startup's first pass makes none (acme_certs_hot_keys_prepare): its
+     * second, generation 1, has the budget of both */
+    apr_time_t deadline = apr_time_now() + KEYS_STARTUP_BUDGET
+                          * (ap_state_query(AP_SQ_CONFIG_GEN) <= 1 ? 2 : 1);
     keys_pending_t *pending = apr_pcalloc(rt->pool, sizeof(*pending));
     int i, made = 0, renewal = 0, renewal_made = 0;
 
