@@ -1230,22 +1230,62 @@ class Httpd:
         return (os.path.exists(os.path.join(self.store, "staging", server_name, "ready"))
                 and not os.path.lexists(os.path.join(self.store, "domains", server_name)))
 
+    def served_unsettled(self, cert, server_name):
+        """Is cert, served for server_name, a staged first certificate that no
+        restart has made live yet? Its store name may differ from server_name
+        (an alias or a wildcard of the domain, "__1" for ::1): the staged
+        entries no restart has linked are compared by serial number."""
+        if self.staged_unsettled(server_name):
+            return True
+        staging = os.path.join(self.store, "staging")
+        try:
+            entries = os.listdir(staging)
+        except OSError:
+            return False
+        for entry in entries:
+            if entry == server_name or not self.staged_unsettled(entry):
+                continue
+            try:
+                with open(os.path.join(staging, entry, "cert.pem"), "rb") as f:
+                    staged = x509.load_pem_x509_certificate(f.read())
+            except (OSError, ValueError):
+                continue
+            if staged.serial_number == cert.serial_number:
+                return True
+        return False
+
+    def restart_under_way(self):
+        """Has a restart been signalled (mod_acme's automatic one, or the
+        administrator's) that has not resumed normal operations yet? The
+        parent links domains/<name> in its configuration pass, before the
+        new generation runs (and before generation_count() counts it)."""
+        text = self.error_log_text()
+        requested = max(text.rfind(w) for w in ("SIGUSR1 received", "SIGHUP received",
+                                                "Graceful restart requested"))
+        return requested > text.rfind("resuming normal operations")
+
     def wait_live(self, store_name, timeout=60):
         """Wait until no staged first certificate of store_name (the store's
         name: "__1" for ::1, "<name>+ec-p256" for a second key type) awaits
-        the restart that links domains/<store_name>. A certificate the
-        children already serve early may be staged only; assertions on the
-        store or on the status page's "valid" need it live."""
-        wait_for(lambda: not self.staged_unsettled(store_name), timeout, interval=0.3,
+        the restart that links domains/<store_name>, and that restart has
+        resumed normal operations. A certificate the children already serve
+        early may be staged only; assertions on the store, on the status
+        page's "valid" or on the count of restarts need it live."""
+        wait_for(lambda: not self.staged_unsettled(store_name) and not self.restart_under_way(),
+                 timeout, interval=0.3,
                  what="the staged certificate of %s to become live" % store_name)
 
     def wait_for_pebble_cert(self, server_name, timeout=60, port=None, live=True):
         """The Pebble-issued leaf served for server_name. live: also wait until
-        no staged certificate of the name awaits its restart, so that the one
-        served is live in the store (not only served early by the children)."""
+        the certificate served is no staged first certificate awaiting its
+        restart (whatever its store name) and no restart is under way, so that
+        the one served is live in the store (not only served early by the
+        children) and its restart has resumed normal operations."""
         def served():
             cert = self.verified_cert(server_name, port=port)
-            return cert if not live or not self.staged_unsettled(server_name) else None
+            if live and (self.served_unsettled(cert, server_name) or self.restart_under_way()):
+                return None
+            return cert
         try:
             return wait_for(served, timeout, interval=0.3,
                             what="%s to serve a Pebble-issued certificate%s" % (
