@@ -122,12 +122,16 @@ def assert_issued_by_stepca(ca, cert):
 
 def wait_for_stepca_cert(httpd, ca, name, timeout=ISSUE_TIMEOUT, not_serial=None):
     """The certificate served for name once its chain verifies to the test's
-    root (with the hostname), if given, its serial is not not_serial, and no
-    staged first certificate of the name awaits its restart (the children
-    serve it before the restart makes it live in the store)."""
+    root (with the hostname), if given, its serial is not not_serial, it is
+    no staged first certificate awaiting its restart (the children serve it
+    before the restart makes it live in the store; its store name may differ
+    from name) and no restart is under way."""
     def served():
         c = httpd.verified_cert(name)
-        return c if c.serial_number != not_serial and not httpd.staged_unsettled(name) else None
+        if c.serial_number == not_serial or httpd.served_unsettled(c, name) \
+                or httpd.restart_under_way():
+            return None
+        return c
     try:
         cert = wait_for(served, timeout, interval=0.5,
                         what="%s to serve a step-ca certificate" % name)
