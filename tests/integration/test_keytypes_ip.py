@@ -127,6 +127,7 @@ def test_added_key_type_keeps_the_first_certificate(httpd, pebble, unique):
     httpd.write_config(vhosts=ssl_vhost(name))
     httpd.start()
     ec_leaf = wait_for_served(httpd, "ec-p256", server_name=name, sigalgs=ECDSA_ONLY)
+    httpd.wait_live(name)  # served early: its own restart first, then the administrator's
     orders = pebble.new_order_count()
 
     httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeKeyType ec-p256 rsa-2048"))
