@@ -96,6 +96,9 @@ def test_certificates_go_live_when_the_configuration_test_prints_a_lot(httpd):
             ("not live: %s; staged: %s; %d staged checks run\n%s"
              % (sorted(set(names) - set(certs)), sorted(staged_at), len(checks.pids),
                 httpd.diagnostics()))
+        # served early from staging/ before the automatic restart links them
+        for name in names:
+            httpd.wait_live(name)
         time.sleep(2)            # a loop would go on running the test
     assert cert_names(certs[site_a]) == {site_a, "www." + site_a}
     log = httpd.error_log_text()
