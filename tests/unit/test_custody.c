@@ -146,6 +146,37 @@ static void test_loadable(void **state)
     assert_non_null(strstr(why, "private key"));
 }
 
+/* A vhost's raised security level: an RSA-2048 chain certificate (112
+ * bits, as Pebble's and Let's Encrypt's RSA intermediates) passes level 2
+ * and fails level 3, named with its bits and the fix; an EC P-256 leaf
+ * (128 bits) passes 3. */
+static void test_loadable_at_a_raised_level(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_array_header_t *names = names_of(p, "example.org", NULL, NULL);
+    EVP_PKEY *key = key_of(p, ACME_KEY_EC_P256), *rsa = key_of(p, ACME_KEY_RSA_2048);
+    const char *leaf = unit_ca_issue(NULL, p, key, names, DAY), *why = NULL;
+    apr_array_header_t *chain = chain_of(p, apr_pstrcat(p, leaf, unit_ca_issue(NULL, p, rsa,
+                                                                               names, DAY),
+                                                        NULL));
+
+    assert_int_equal(acme_certverify_loadable_at(p, chain, key, 2, &why), APR_SUCCESS);
+    assert_int_equal(acme_certverify_loadable_at(p, chain_of(p, leaf), key, 3, &why),
+                     APR_SUCCESS);
+    assert_int_equal(acme_certverify_seclevel(p, chain, 2, &why), APR_SUCCESS);
+    assert_int_equal(acme_certverify_seclevel(p, chain_of(p, leaf), 3, &why), APR_SUCCESS);
+    assert_int_equal(acme_certverify_loadable_at(p, chain, key, 3, &why), APR_EINVAL);
+    assert_non_null(strstr(why, "a TLS server (security level 3) refuses chain certificate 1 ("));
+    assert_non_null(strstr(why, "whose key gives 112 bits of security; level 3 asks for 128)"));
+    assert_int_equal(acme_certverify_loadable_at(p, chain, NULL, 3, &why), APR_EINVAL);
+    assert_int_equal(acme_certverify_seclevel(p, chain, 3, &why), APR_EINVAL);
+    assert_non_null(strstr(why, "refuses chain certificate 1 ("));
+    assert_non_null(strstr(why, "asks for OpenSSL security level 3"));
+    assert_non_null(strstr(why, "AcmePreferredChain"));
+    assert_int_equal(acme_certverify_seclevel(p, chain_of(p, leaf), 4, &why), APR_EINVAL);
+    assert_non_null(strstr(why, "refuses the certificate ("));
+}
+
 static int mode_of_path(const char *path)
 {
     struct stat st;
@@ -595,6 +626,7 @@ int main(void)
         UNIT_TEST(test_verify_accepts_what_it_can_prove),
         UNIT_TEST(test_verify_refuses),
         UNIT_TEST(test_loadable),
+        UNIT_TEST(test_loadable_at_a_raised_level),
         UNIT_TEST(test_custody_lifecycle),
         UNIT_TEST(test_settle_later_or_after_a_crash),
         UNIT_TEST(test_live_copy_keeps_the_backoff),

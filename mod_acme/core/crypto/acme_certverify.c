@@ -11,6 +11,7 @@
 
 #include "acme_certverify.h"
 #include "acme_cert.h"
+#include "acme_key_type.h"
 #include "acme_name.h"
 #include "acme_time.h"
 
@@ -81,15 +82,33 @@ static const char *ssl_reason(apr_pool_t *p, const char *what)
     return text;
 }
 
-apr_status_t acme_certverify_loadable(apr_pool_t *p, const apr_array_header_t *chain, EVP_PKEY *key,
-                                      const char **why)
+/* Which certificate of chain i is, its subject and its key's security
+ * bits, for a refusal at level: "chain certificate 1 (/CN=..., whose key
+ * gives 112 bits of security; level 3 asks for 128)". */
+static const char *cert_said(apr_pool_t *p, const apr_array_header_t *chain, int i, int level)
+{
+    X509 *c = APR_ARRAY_IDX(chain, i, X509 *);
+    EVP_PKEY *pub = X509_get0_pubkey(c);
+    char subject[256];
+    const char *which = i ? apr_psprintf(p, "chain certificate %d", i) : "the certificate";
+
+    if (!X509_NAME_oneline(X509_get_subject_name(c), subject, sizeof(subject))) {
+        return which;
+    }
+    return apr_psprintf(p, "%s (%s, whose key gives %d bits of security; level %d asks for %d)",
+                        which, subject, pub ? EVP_PKEY_get_security_bits(pub) : 0, level,
+                        acme_key_type_level_bits(level));
+}
+
+apr_status_t acme_certverify_loadable_at(apr_pool_t *p, const apr_array_header_t *chain,
+                                         EVP_PKEY *key, int seclevel, const char **why)
 {
     SSL_CTX *ctx;
     int level, i;
     apr_status_t rv = APR_EINVAL;
 
     *why = NULL;
-    if (!chain || chain->nelts < 1 || !key) {
+    if (!chain || chain->nelts < 1) {
         *why = "no certificate or no key";
         return APR_EINVAL;
     }
@@ -98,24 +117,24 @@ apr_status_t acme_certverify_loadable(apr_pool_t *p, const apr_array_header_t *c
         return APR_ENOMEM;
     }
     level = SSL_CTX_get_security_level(ctx);
-    if (level < ACME_CERT_MIN_SECLEVEL) {
-        level = ACME_CERT_MIN_SECLEVEL;
-        SSL_CTX_set_security_level(ctx, level);
-    }
+    level = level > ACME_CERT_MIN_SECLEVEL ? level : ACME_CERT_MIN_SECLEVEL;
+    level = level > seclevel ? level : seclevel;
+    SSL_CTX_set_security_level(ctx, level);
     if (SSL_CTX_use_certificate(ctx, APR_ARRAY_IDX(chain, 0, X509 *)) != 1) {
-        *why = apr_psprintf(p, "a TLS server (security level %d) refuses the certificate: %s",
-                            level, ssl_reason(p, "unusable certificate"));
+        *why = apr_psprintf(p, "a TLS server (security level %d) refuses %s: %s", level,
+                            cert_said(p, chain, 0, level),
+                            ssl_reason(p, "unusable certificate"));
         goto done;
     }
     for (i = 1; i < chain->nelts; ++i) {
         if (SSL_CTX_add1_chain_cert(ctx, APR_ARRAY_IDX(chain, i, X509 *)) != 1) {
-            *why = apr_psprintf(p, "a TLS server (security level %d) refuses chain "
-                                "certificate %d: %s", level, i,
+            *why = apr_psprintf(p, "a TLS server (security level %d) refuses %s: %s", level,
+                                cert_said(p, chain, i, level),
                                 ssl_reason(p, "unusable certificate"));
             goto done;
         }
     }
-    if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+    if (key && (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1)) {
         *why = apr_psprintf(p, "a TLS server (security level %d) refuses the private key: %s",
                             level, ssl_reason(p, "key does not match the certificate"));
         goto done;
@@ -125,6 +144,34 @@ done:
     SSL_CTX_free(ctx);
     ERR_clear_error();
     return rv;
+}
+
+apr_status_t acme_certverify_loadable(apr_pool_t *p, const apr_array_header_t *chain, EVP_PKEY *key,
+                                      const char **why)
+{
+    if (!key) {
+        *why = "no certificate or no key";
+        return APR_EINVAL;
+    }
+    return acme_certverify_loadable_at(p, chain, key, 0, why);
+}
+
+apr_status_t acme_certverify_seclevel(apr_pool_t *p, const apr_array_header_t *chain,
+                                      int seclevel, const char **why)
+{
+    const char *refused;
+
+    *why = NULL;
+    if (seclevel <= ACME_CERT_MIN_SECLEVEL
+        || acme_certverify_loadable_at(p, chain, NULL, seclevel, &refused) == APR_SUCCESS) {
+        return APR_SUCCESS;
+    }
+    *why = apr_psprintf(p, "%s; the vhost serving it asks for OpenSSL security level %d "
+                        "(@SECLEVEL in SSLCipherSuite or SSLOpenSSLConfCmd CipherString), so "
+                        "mod_ssl would refuse it: lower that level, or have the CA issue a chain "
+                        "whose keys meet it (AcmePreferredChain) or use another CA",
+                        refused, seclevel);
+    return APR_EINVAL;
 }
 
 static int name_listed(apr_pool_t *p, const apr_array_header_t *list, const char *name)

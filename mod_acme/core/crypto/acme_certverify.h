@@ -35,6 +35,20 @@ apr_status_t acme_certverify_trust_anchors(apr_pool_t *p, int use_system, const 
  * (SSL_CTX_check_private_key). APR_EINVAL with *why (in p) otherwise. */
 apr_status_t acme_certverify_loadable(apr_pool_t *p, const apr_array_header_t *chain, EVP_PKEY *key,
                                       const char **why);
+/* acme_certverify_loadable at security level seclevel where that is higher
+ * (the level of the vhost that serves the certificate: an RSA-2048
+ * intermediate, 112 bits, fails level 3); key NULL: the certificates only.
+ * A refusal's *why names the level, the certificate (the leaf or which
+ * chain certificate, its subject) and its key's bits. */
+apr_status_t acme_certverify_loadable_at(apr_pool_t *p, const apr_array_header_t *chain,
+                                         EVP_PKEY *key, int seclevel, const char **why);
+/* The chain (X509*, leaf first) against seclevel, the highest security
+ * level of the vhosts that serve it: APR_SUCCESS when seclevel is at most
+ * ACME_CERT_MIN_SECLEVEL (acme_certverify_loadable proved that much) or
+ * acme_certverify_loadable_at takes the certificates at it; else APR_EINVAL
+ * with *why (in p): its refusal, the level and the fix. */
+apr_status_t acme_certverify_seclevel(apr_pool_t *p, const apr_array_header_t *chain,
+                                      int seclevel, const char **why);
 
 /* Does chain (X509*, leaf first) verify to anchors at now for TLS server use
  * (RFC 5280 path validation by OpenSSL; a chain that loops or leads to no
