@@ -210,6 +210,8 @@ void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
     apr_status_t flushed;
     int i, on_verdict = 0;
 
+    apr_hash_t *levels = acme_check_seclevel_by_name(ptemp, rt->base);
+
     rt->verdicts = acme_certs_verdicts_get(rt->base);
     rt->activation = apr_hash_make(rt->pool);
     rt->settle_later = apr_array_make(rt->pool, 0, sizeof(acme_store_settle_t *));
@@ -230,6 +232,7 @@ void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
         rv = acme_store_activate_write_verdict(
             rt->store, ptemp, &rt->ctx, d->name, d->names, d->key_type,
             acme_certs_activate_anchors(rt->base, ptemp, anchors, d),
+            acme_check_seclevel_of(levels, d->name),
             acme_certs_verdicts_find(rt->verdicts, ptemp, d->name), &v, &why);
         if (rv == APR_SUCCESS && v) {
             written_t *w = apr_array_push(written);

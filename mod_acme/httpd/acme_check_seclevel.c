@@ -8,7 +8,9 @@
  * that made the issued certificate live. configtest says so instead, with
  * the lines to change; and of a live certificate whose chain the level
  * refuses (an RSA-2048 intermediate at level 3), as mod_ssl would at the
- * next start. A chain issued later is proven by activation at level 2 only.
+ * next start. A chain issued later is held against the level before it
+ * goes live (acme_check_seclevel_by_name, for activation and the staged
+ * check of the configuration test).
  *
  * The level of a vhost, as mod_ssl and OpenSSL make it: OpenSSL's default
  * for a new SSL_CTX (openssl.cnf), then the last "@SECLEVEL=N" of the
@@ -345,21 +347,36 @@ static int ssl_on(server_rec *s, const ssl_lines_t *top, const ssl_lines_t *own)
     return protocol && !strcasecmp(protocol, "https");
 }
 
-static int seclevel_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                                 server_rec *base)
+/* What walk_levels hands its callback: one SSL server serving list (const
+ * acme_domain_t *) at level lv. */
+typedef struct {
+    server_rec *base;
+    apr_pool_t *p;
+    apr_hash_t *decl_of;      /* acme_domain_t * -> acme_domain_decl_t * */
+    const char *vhost;        /* "file:line" of the <VirtualHost> */
+    level_src_t lv;
+    const apr_array_header_t *list;
+} served_t;
+
+typedef void served_fn(served_t *sv, void *baton);
+
+/* Calls fn for every SSL server that serves certificates of mod_acme, with
+ * its level. Returns 0, calling nothing, when no level in the configuration
+ * and OpenSSL's default asks for more than 112 bits (every key type and
+ * chain mod_acme's checks at level 2 pass meets it), or the domains cannot
+ * be read (acme_check.c says why). */
+static int walk_levels(apr_pool_t *ptemp, server_rec *base, served_fn *fn, void *baton)
 {
     apr_hash_t *nodes = apr_hash_make(ptemp);   /* "file:line" -> ssl_lines_t* array */
-    apr_hash_t *seen = apr_hash_make(ptemp), *map, *decl_of;
-    apr_array_header_t *order = apr_array_make(ptemp, 4, sizeof(problem_t *));
-    apr_array_header_t *decls = NULL, *domains, *queue, *servers, *list;
+    apr_hash_t *map;
+    apr_array_header_t *decls = NULL, *domains, *queue, *servers;
     ssl_lines_t top, *own, none;
     const ap_directive_t *node;
     const char *err, *vhost;
-    int max = -1, system, i, j;
+    int max = -1, system, i;
+    served_t sv;
     server_rec *s;
 
-    (void)pconf;
-    (void)plog;
     read_lines(ptemp, ap_conftree, &top, &max);
     for (node = ap_conftree; node; node = node->next) {
         if (!is_directive(node, "<VirtualHost")) {
@@ -381,12 +398,15 @@ static int seclevel_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
     if (acme_key_type_level_bits(max) <= 112
         || !(domains = acme_check_domains_decls(ptemp, base, &decls, &err))
         || !domains->nelts) {
-        return OK;       /* a table that cannot be made: acme_check.c says why */
+        return 0;
     }
     map = acme_vhost_map_domains(ptemp, ptemp, base, domains, decls);
-    decl_of = apr_hash_make(ptemp);
+    memset(&sv, 0, sizeof(sv));
+    sv.base = base;
+    sv.p = ptemp;
+    sv.decl_of = apr_hash_make(ptemp);
     for (i = 0; i < domains->nelts; i++) {
-        apr_hash_set(decl_of, &APR_ARRAY_IDX(domains, i, const acme_domain_t *),
+        apr_hash_set(sv.decl_of, &APR_ARRAY_IDX(domains, i, const acme_domain_t *),
                      sizeof(acme_domain_t *), APR_ARRAY_IDX(decls, i, acme_domain_decl_t *));
     }
     memset(&none, 0, sizeof(none));
@@ -400,7 +420,6 @@ static int seclevel_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
     APR_ARRAY_PUSH(servers, server_rec *) = base;
     for (i = servers->nelts - 1; i >= 0; i--) {
         apr_array_header_t *at;
-        level_src_t lv;
 
         s = APR_ARRAY_IDX(servers, i, server_rec *);
         vhost = apr_psprintf(ptemp, "%s:%d", s->defn_name ? s->defn_name : "?",
@@ -414,28 +433,62 @@ static int seclevel_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
                     (apr_size_t)(at->nelts - 1) * sizeof(ssl_lines_t *));
             at->nelts--;
         }
-        list = apr_hash_get(map, &s, sizeof(s));
-        if (!list || !list->nelts || !ssl_on(s, &top, own)) {
+        sv.list = apr_hash_get(map, &s, sizeof(s));
+        if (!sv.list || !sv.list->nelts || !ssl_on(s, &top, own)) {
             continue;
         }
-        lv = vhost_level(&top, own, system);
-        for (j = 0; j < list->nelts; j++) {
-            const acme_domain_t *d = APR_ARRAY_IDX(list, j, const acme_domain_t *);
-            const acme_domain_decl_t *decl = apr_hash_get(decl_of, &d, sizeof(d));
-
-            if (decl && acme_key_type_security_bits(d->key_type)
-                        < acme_key_type_level_bits(lv.level)) {
-                key_problem(ptemp, seen, order, decl, d, &lv, vhost);
-            }
-            chain_problem(ptemp, seen, order, acme_config_store_dir(base), d, &lv, vhost);
-        }
-        if (acme_key_type_security_bits(TEMPORARY_KEY_TYPE) < acme_key_type_level_bits(lv.level)) {
-            temporary_problem(ptemp, seen, order, APR_ARRAY_IDX(list, 0, const acme_domain_t *),
-                              &lv, vhost);
-        }
+        sv.lv = vhost_level(&top, own, system);
+        sv.vhost = vhost;
+        fn(&sv, baton);
     }
-    for (i = 0; i < order->nelts; i++) {
-        const problem_t *pr = APR_ARRAY_IDX(order, i, const problem_t *);
+    return 1;
+}
+
+/* The problems of one server (walk_levels' callback; baton: problems_t). */
+typedef struct {
+    apr_hash_t *seen;
+    apr_array_header_t *order;
+} problems_t;
+
+static void server_problems(served_t *sv, void *baton)
+{
+    problems_t *pb = baton;
+    int j;
+
+    for (j = 0; j < sv->list->nelts; j++) {
+        const acme_domain_t *d = APR_ARRAY_IDX(sv->list, j, const acme_domain_t *);
+        const acme_domain_decl_t *decl = apr_hash_get(sv->decl_of, &d, sizeof(d));
+
+        if (decl && acme_key_type_security_bits(d->key_type)
+                    < acme_key_type_level_bits(sv->lv.level)) {
+            key_problem(sv->p, pb->seen, pb->order, decl, d, &sv->lv, sv->vhost);
+        }
+        chain_problem(sv->p, pb->seen, pb->order, acme_config_store_dir(sv->base), d, &sv->lv,
+                      sv->vhost);
+    }
+    if (acme_key_type_security_bits(TEMPORARY_KEY_TYPE)
+        < acme_key_type_level_bits(sv->lv.level)) {
+        temporary_problem(sv->p, pb->seen, pb->order,
+                          APR_ARRAY_IDX(sv->list, 0, const acme_domain_t *), &sv->lv,
+                          sv->vhost);
+    }
+}
+
+static int seclevel_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                 server_rec *base)
+{
+    problems_t pb;
+    int i;
+
+    (void)pconf;
+    (void)plog;
+    pb.seen = apr_hash_make(ptemp);
+    pb.order = apr_array_make(ptemp, 4, sizeof(problem_t *));
+    if (!walk_levels(ptemp, base, server_problems, &pb)) {
+        return OK;
+    }
+    for (i = 0; i < pb.order->nelts; i++) {
+        const problem_t *pr = APR_ARRAY_IDX(pb.order, i, const problem_t *);
 
         /* STARTUP: printed as is on stderr during configtest, whatever LogLevel says. */
         /* logtag: from caller */
@@ -443,7 +496,38 @@ static int seclevel_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
                      pr->more ? apr_psprintf(ptemp, " (the same for %d more <VirtualHost>s)",
                                              pr->more) : "");
     }
-    return order->nelts ? HTTP_INTERNAL_SERVER_ERROR : OK;
+    return pb.order->nelts ? HTTP_INTERNAL_SERVER_ERROR : OK;
+}
+
+/* walk_levels' callback for acme_check_seclevel_by_name (baton: the hash). */
+static void server_levels(served_t *sv, void *baton)
+{
+    apr_hash_t *levels = baton;
+    int j, *level;
+
+    for (j = 0; j < sv->list->nelts; j++) {
+        const acme_domain_t *d = APR_ARRAY_IDX(sv->list, j, const acme_domain_t *);
+
+        if (!(level = apr_hash_get(levels, d->name, APR_HASH_KEY_STRING))) {
+            level = apr_pcalloc(sv->p, sizeof(*level));
+            apr_hash_set(levels, d->name, APR_HASH_KEY_STRING, level);
+        }
+        *level = sv->lv.level > *level ? sv->lv.level : *level;
+    }
+}
+
+apr_hash_t *acme_check_seclevel_by_name(apr_pool_t *p, server_rec *base)
+{
+    apr_hash_t *levels = apr_hash_make(p);
+
+    return walk_levels(p, base, server_levels, levels) ? levels : NULL;
+}
+
+int acme_check_seclevel_of(apr_hash_t *levels, const char *name)
+{
+    const int *level = levels ? apr_hash_get(levels, name, APR_HASH_KEY_STRING) : NULL;
+
+    return level ? *level : 0;
 }
 
 void acme_check_seclevel_register_hooks(apr_pool_t *p)

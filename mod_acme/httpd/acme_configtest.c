@@ -492,7 +492,7 @@ static void staged_check_all(server_rec *base, apr_pool_t *ptemp, const char *no
     apr_array_header_t *domains;
     acme_store_t *store;
     acme_ctx_t ctx;
-    apr_hash_t *anchors;
+    apr_hash_t *anchors, *levels;
     const char *err = NULL;
     apr_time_t now = apr_time_now();
     int i;
@@ -510,6 +510,7 @@ static void staged_check_all(server_rec *base, apr_pool_t *ptemp, const char *no
     }
     acme_certs_ctx_init(&ctx, base);
     anchors = apr_hash_make(ptemp);
+    levels = acme_check_seclevel_by_name(ptemp, base);
     for (i = 0; i < domains->nelts; ++i) {
         const acme_domain_t *d = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
         const char *why = NULL, *exempt = NULL, *verdict = NULL;
@@ -526,7 +527,9 @@ static void staged_check_all(server_rec *base, apr_pool_t *ptemp, const char *no
         }
         rv = acme_store_staged_check_verdict(store, ptemp, &ctx, d->name, d->names, d->key_type,
                                              acme_certs_activate_anchors(base, ptemp, anchors,
-                                                                         d), &verdict, &why);
+                                                                         d),
+                                             acme_check_seclevel_of(levels, d->name), &verdict,
+                                             &why);
         if (exempt && rv != APR_SUCCESS && rv != APR_ENOENT) {
             acme_custody_backoff_exempt_use(store, ptemp, d->name, exempt);
         }

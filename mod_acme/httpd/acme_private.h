@@ -16,6 +16,17 @@
 APLOG_USE_MODULE(acme);
 extern module AP_MODULE_DECLARE_DATA acme_module;
 
+/* The highest OpenSSL security level of the SSL vhosts that serve each
+ * configured name (store name -> int *, in p), read from the configuration
+ * tree as configtest's check reads it (acme_check_seclevel.c): for
+ * activation, which proves a staged chain at it. NULL when no vhost and not
+ * OpenSSL's default asks for more than level 2 (what activation proves
+ * anyway), or the domains cannot be read. Parent or configtest, at
+ * check_config/test_config/post_config (ap_conftree). */
+apr_hash_t *acme_check_seclevel_by_name(apr_pool_t *p, server_rec *base);
+/* The level of name in levels (0: none recorded, levels NULL included). */
+int acme_check_seclevel_of(apr_hash_t *levels, const char *name);
+
 /* Each glue file owns its hooks. */
 void acme_config_register_hooks(apr_pool_t *p);    /* acme_config.c */
 void acme_autossl_register_hooks(apr_pool_t *p);   /* acme_autossl.c: pre_config */

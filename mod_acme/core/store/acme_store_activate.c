@@ -371,8 +371,9 @@ static apr_status_t staged_key(acme_store_t *store, apr_pool_t *p, const char *n
  * 1 with *rv the outcome. */
 static int staged_on_verdict(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                              const char *name, const apr_array_header_t *names,
-                             acme_key_type_e key_type, X509_STORE *anchors, staged_t *st,
-                             const char *verdict, apr_status_t *rv, const char **reason)
+                             acme_key_type_e key_type, X509_STORE *anchors, int seclevel,
+                             staged_t *st, const char *verdict, apr_status_t *rv,
+                             const char **reason)
 {
     EVP_PKEY *pub = X509_get0_pubkey(APR_ARRAY_IDX(st->chain, 0, X509 *));
     const char *key_pem, *mine;
@@ -391,6 +392,9 @@ static int staged_on_verdict(acme_store_t *store, apr_pool_t *p, const acme_ctx_
     if (*rv == APR_SUCCESS) {
         *rv = acme_certverify_chain(p, st->chain, anchors, acme_core_now(ctx), reason);
     }
+    if (*rv == APR_SUCCESS) {
+        *rv = acme_certverify_seclevel(p, st->chain, seclevel, reason);
+    }
     return 1;
 }
 
@@ -401,9 +405,9 @@ static int staged_on_verdict(acme_store_t *store, apr_pool_t *p, const acme_ctx_
  * was for these bytes. */
 static apr_status_t staged_validate(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                     const char *name, const apr_array_header_t *names,
-                                    acme_key_type_e key_type, X509_STORE *anchors, int dirfd,
-                                    const char *verdict, staged_t *st, const char **reason,
-                                    int *on_verdict)
+                                    acme_key_type_e key_type, X509_STORE *anchors, int seclevel,
+                                    int dirfd, const char *verdict, staged_t *st,
+                                    const char **reason, int *on_verdict)
 {
     apr_status_t rv;
 
@@ -413,8 +417,8 @@ static apr_status_t staged_validate(acme_store_t *store, apr_pool_t *p, const ac
         return APR_EEXIST;
     }
     if (rv == APR_SUCCESS && verdict
-        && (*on_verdict = staged_on_verdict(store, p, ctx, name, names, key_type, anchors, st,
-                                            verdict, &rv, reason))) {
+        && (*on_verdict = staged_on_verdict(store, p, ctx, name, names, key_type, anchors,
+                                            seclevel, st, verdict, &rv, reason))) {
         return rv;
     }
     if (rv == APR_SUCCESS) {
@@ -426,6 +430,9 @@ static apr_status_t staged_validate(acme_store_t *store, apr_pool_t *p, const ac
         if (rv != APR_SUCCESS && !*reason) {
             *reason = "the certificate does not fit the key, the names or the time";
         }
+    }
+    if (rv == APR_SUCCESS) {
+        rv = acme_certverify_seclevel(p, st->chain, seclevel, reason);
     }
     return rv;
 }
@@ -469,7 +476,7 @@ static void settle_already_live(acme_store_t *store, apr_pool_t *p, const acme_c
  * APR_ENOENT when nothing is staged. */
 static apr_status_t staged_prepare(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                    const char *name, const apr_array_header_t *names,
-                                   acme_key_type_e key_type, X509_STORE *anchors,
+                                   acme_key_type_e key_type, X509_STORE *anchors, int seclevel,
                                    const char *verdict, staged_t *st, const char **reason,
                                    int *dirfd, apr_uint64_t *ready, int *on_verdict,
                                    const char **why)
@@ -486,8 +493,8 @@ static apr_status_t staged_prepare(acme_store_t *store, apr_pool_t *p, const acm
     if ((*dirfd = staged_open(store, p, name, ready)) < 0) {
         return APR_ENOENT;
     }
-    rv = staged_validate(store, p, ctx, name, names, key_type, anchors, *dirfd, verdict, st,
-                         reason, on_verdict);
+    rv = staged_validate(store, p, ctx, name, names, key_type, anchors, seclevel, *dirfd,
+                         verdict, st, reason, on_verdict);
     if (rv == APR_EEXIST) {
         settle_already_live(store, p, ctx, name, st, *ready);
     }
@@ -514,7 +521,8 @@ apr_status_t acme_store_staged_check_verdict(acme_store_t *store, apr_pool_t *p,
                                              const acme_ctx_t *ctx, const char *name,
                                              const apr_array_header_t *names,
                                              acme_key_type_e key_type, X509_STORE *anchors,
-                                             const char **verdict, const char **why)
+                                             int seclevel, const char **verdict,
+                                             const char **why)
 {
     staged_t st;
     const char *reason = NULL;
@@ -525,8 +533,8 @@ apr_status_t acme_store_staged_check_verdict(acme_store_t *store, apr_pool_t *p,
     if (verdict) {
         *verdict = NULL;
     }
-    rv = staged_prepare(store, p, ctx, name, names, key_type, anchors, NULL, &st, &reason,
-                        &dirfd, &ready, &on_verdict, why);
+    rv = staged_prepare(store, p, ctx, name, names, key_type, anchors, seclevel, NULL, &st,
+                        &reason, &dirfd, &ready, &on_verdict, why);
     if (dirfd >= 0) {
         close(dirfd);
     }
@@ -543,8 +551,8 @@ apr_status_t acme_store_staged_check(acme_store_t *store, apr_pool_t *p, const a
                                      acme_key_type_e key_type, X509_STORE *anchors,
                                      const char **why)
 {
-    return acme_store_staged_check_verdict(store, p, ctx, name, names, key_type, anchors, NULL,
-                                           why);
+    return acme_store_staged_check_verdict(store, p, ctx, name, names, key_type, anchors, 0,
+                                           NULL, why);
 }
 
 apr_status_t acme_store_staged_inspect(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
@@ -585,7 +593,7 @@ apr_status_t acme_store_activate_write_verdict(acme_store_t *store, apr_pool_t *
                                                const acme_ctx_t *ctx, const char *name,
                                                const apr_array_header_t *names,
                                                acme_key_type_e key_type, X509_STORE *anchors,
-                                               const char *verdict,
+                                               int seclevel, const char *verdict,
                                                acme_store_staged_version_t **written,
                                                const char **why)
 {
@@ -595,8 +603,8 @@ apr_status_t acme_store_activate_write_verdict(acme_store_t *store, apr_pool_t *
     apr_status_t rv;
 
     *written = NULL;
-    rv = staged_prepare(store, p, ctx, name, names, key_type, anchors, verdict, &v->st, &reason,
-                        &dirfd, &v->ready, &v->on_verdict, why);
+    rv = staged_prepare(store, p, ctx, name, names, key_type, anchors, seclevel, verdict, &v->st,
+                        &reason, &dirfd, &v->ready, &v->on_verdict, why);
     if (dirfd < 0) {
         return rv == APR_EEXIST ? APR_SUCCESS : rv;
     }
@@ -621,8 +629,8 @@ apr_status_t acme_store_activate_write(acme_store_t *store, apr_pool_t *p,
                                        acme_key_type_e key_type, X509_STORE *anchors,
                                        acme_store_staged_version_t **written, const char **why)
 {
-    return acme_store_activate_write_verdict(store, p, ctx, name, names, key_type, anchors, NULL,
-                                             written, why);
+    return acme_store_activate_write_verdict(store, p, ctx, name, names, key_type, anchors, 0,
+                                             NULL, written, why);
 }
 
 apr_status_t acme_store_activate_link(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
