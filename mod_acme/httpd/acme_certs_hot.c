@@ -376,8 +376,10 @@ static void hot_use(SSL *ssl, hot_t *h)
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, h->hs->rt->base, "ACME01517: cannot serve "
                          "the certificate of %s on a connection (OpenSSL refuses it there, most "
                          "likely for the vhost's security level, @SECLEVEL in SSLCipherSuite or "
-                         "SSLOpenSSLConfCmd, above what its AcmeKeyType gives): the temporary "
-                         "certificate and the 503 are served until the restart",
+                         "SSLOpenSSLConfCmd, above what its AcmeKeyType or an intermediate of "
+                         "its chain gives): the temporary certificate and the 503 are served "
+                         "until the restart, whose activation holds the chain against the same "
+                         "level",
                          h->d->name);
         }
     }
