@@ -1,0 +1,114 @@
+"""A newly issued chain is held against the OpenSSL security level of the
+vhosts that serve it before it goes live. Pebble's intermediate has an
+RSA-2048 key (112 bits); at "SSLCipherSuite DEFAULT:@SECLEVEL=3" (128 bits)
+mod_ssl refuses it ("ca key too small"), and a restart that made it live
+stopped the whole httpd, every later start failing, although configtest
+passed (the leaf's ec-p256 key meets level 3). The staged check before the
+automatic restart refuses it instead (ACME00301, with the level, the chain
+certificate and the fix), the name backs off as for any refused entry, and
+the site keeps its temporary certificate; a name served at the default
+level goes live at the same time. A start that finds such an entry staged
+refuses it at activation too (ACME00604) and starts. The children, which
+serve a first certificate from staging/ before its restart, do not serve
+it either: OpenSSL refuses it on the connection at the vhost's level
+(ACME01517), and the temporary certificate and its 503 are served."""
+import os
+import ssl
+
+from harness import ssl_vhost, wait_for
+from test_activation_hold import ConfigtestStopper
+from test_privsep import logged
+
+ISSUE_TIMEOUT = 120
+LEVEL3 = "SSLCipherSuite DEFAULT:@SECLEVEL=3"
+
+
+def fallback_served(httpd, name):
+    """The handshake for name gives a leaf that Pebble's root does not verify."""
+    try:
+        httpd.verified_cert(name)
+    except ssl.SSLError:
+        return True
+    return False
+
+
+def assert_level_refusal(line, name):
+    assert name in line, line
+    assert "a TLS server (security level 3) refuses chain certificate 1 (/CN=Pebble " \
+        "Intermediate CA " in line, line
+    assert "whose key gives 112 bits of security; level 3 asks for 128)" in line, line
+    assert "the vhost serving it asks for OpenSSL security level 3" in line, line
+    assert "lower that level, or have the CA issue a chain whose keys meet it " \
+        "(AcmePreferredChain) or use another CA" in line, line
+
+
+def test_chain_below_the_vhost_level_is_not_activated(httpd, unique):
+    strict, plain = unique("strict3"), unique("plain2")
+    httpd.write_config(vhosts=ssl_vhost(strict, extra=LEVEL3) + ssl_vhost(plain))
+    rc, out = httpd.configtest()
+    assert rc == 0 and "ACME016" not in out, out
+    httpd.start()
+    pid = httpd.pid()
+    # the name at the default level goes live through an automatic restart
+    httpd.wait_for_pebble_cert(plain, ISSUE_TIMEOUT)
+    refused = wait_for(lambda: logged(httpd, "ACME00301", strict + ": staged certificate "
+                                      "refused"), ISSUE_TIMEOUT,
+                       what="the staged chain of the level-3 vhost refused")
+    assert_level_refusal(refused[0], strict)
+    assert logged(httpd, "ACME00733", strict), httpd.diagnostics()
+    wait_for(lambda: httpd.generation_count() >= 2, 30, what="the automatic restart")
+    # the server runs on, in the same parent; the strict name is not live
+    # and keeps its temporary certificate
+    assert httpd.running() and httpd.pid() == pid, httpd.diagnostics()
+    assert not logged(httpd, "AH00020"), httpd.diagnostics()
+    assert not os.path.lexists(os.path.join(httpd.store, "domains", strict))
+    wait_for(lambda: os.path.exists(os.path.join(httpd.store, "staging", strict, "rejected")),
+             10, what="the entry kept in staging/ as rejected")
+    assert fallback_served(httpd, strict)
+    httpd.wait_for_pebble_cert(plain, 10)
+    # shown where the refusal backoff is shown
+    held = wait_for(lambda: httpd.domain_status(strict).get("activation_held"), 10,
+                    what="the status page to show the refusal")
+    assert held["refusals"] >= 1, held
+    shown = httpd.acmectl("--store", httpd.store, "show", strict)
+    assert "activation: " in shown.stdout and "refused)" in shown.stdout, shown.stdout
+
+    # A start that finds the entry staged (say, the check never ran before
+    # an administrator's restart) refuses it at activation and starts.
+    httpd.stop()
+    staging = os.path.join(httpd.store, "staging", strict)
+    # (the child may have ordered and staged the same chain again meanwhile)
+    if not os.path.exists(os.path.join(staging, "ready")):
+        os.rename(os.path.join(staging, "rejected"), os.path.join(staging, "ready"))
+    httpd.start()
+    refused = wait_for(lambda: logged(httpd, "ACME00604", strict), 30,
+                       what="activation at the start to refuse the chain")
+    assert_level_refusal(refused[0], strict)
+    assert "the site keeps its temporary certificate" in refused[0], refused[0]
+    assert httpd.running(), httpd.diagnostics()
+    assert not os.path.lexists(os.path.join(httpd.store, "domains", strict))
+    assert fallback_served(httpd, strict)
+    httpd.wait_for_pebble_cert(plain, 10)
+
+
+def test_chain_below_the_vhost_level_is_not_served_early(httpd, unique):
+    """The configuration test before the restart is stopped, so the entry
+    stays staged ("ready") while the children are asked for it."""
+    name = unique("early3")
+    httpd.write_config(vhosts=ssl_vhost(name, extra=LEVEL3))
+    with ConfigtestStopper(httpd.serverroot) as stopper:
+        httpd.start()
+        wait_for(stopper.stopped.is_set, ISSUE_TIMEOUT, interval=0.05,
+                 what="the configuration test before the first automatic restart")
+        assert os.path.exists(os.path.join(httpd.store, "staging", name, "ready"))
+        assert fallback_served(httpd, name)
+        status, _, body = httpd.https_request(name, "/")
+        assert status == 503, (status, body)
+        refused = wait_for(lambda: logged(httpd, "ACME01517", name), 10, what="ACME01517")
+        assert "an intermediate of its chain" in refused[0], refused
+        stopper.resume()
+    refused = wait_for(lambda: logged(httpd, "ACME00301", name + ": staged certificate "
+                                      "refused"), 30, what="the staged chain refused")
+    assert_level_refusal(refused[0], name)
+    assert httpd.running() and httpd.generation_count() == 1, httpd.diagnostics()
+    assert fallback_served(httpd, name)
