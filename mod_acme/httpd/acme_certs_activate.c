@@ -208,9 +208,8 @@ void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
     apr_array_header_t *written = apr_array_make(ptemp, 8, sizeof(written_t));
     apr_time_t began = apr_time_now(), proven, synced;
     apr_status_t flushed;
-    int i, on_verdict = 0;
-
-    apr_hash_t *levels = acme_check_seclevel_by_name(ptemp, rt->base);
+    apr_hash_t *levels = NULL;    /* security levels, read at the first staged entry */
+    int i, on_verdict = 0, levels_read = 0;
 
     rt->verdicts = acme_certs_verdicts_get(rt->base);
     rt->activation = apr_hash_make(rt->pool);
@@ -226,6 +225,9 @@ void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
             continue;
         }
         outcome_set(rt, d->name, ACME_ACTIVATION_LEFT, NULL);   /* until it goes live */
+        if (!levels_read++) {
+            levels = acme_check_seclevel_by_name(ptemp, rt->base);
+        }
         acme_store_batch_begin(rt->store);   /* a start with nothing staged flushes nothing */
         /* The configuration test before this restart proved the entry:
          * where its verdict is for the bytes read now, less is proven again. */

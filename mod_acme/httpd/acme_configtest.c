@@ -492,7 +492,8 @@ static void staged_check_all(server_rec *base, apr_pool_t *ptemp, const char *no
     apr_array_header_t *domains;
     acme_store_t *store;
     acme_ctx_t ctx;
-    apr_hash_t *anchors, *levels;
+    apr_hash_t *anchors, *levels = NULL;   /* read at the first entry checked */
+    int levels_read = 0;
     const char *err = NULL;
     apr_time_t now = apr_time_now();
     int i;
@@ -510,7 +511,6 @@ static void staged_check_all(server_rec *base, apr_pool_t *ptemp, const char *no
     }
     acme_certs_ctx_init(&ctx, base);
     anchors = apr_hash_make(ptemp);
-    levels = acme_check_seclevel_by_name(ptemp, base);
     for (i = 0; i < domains->nelts; ++i) {
         const acme_domain_t *d = APR_ARRAY_IDX(domains, i, const acme_domain_t *);
         const char *why = NULL, *exempt = NULL, *verdict = NULL;
@@ -524,6 +524,9 @@ static void staged_check_all(server_rec *base, apr_pool_t *ptemp, const char *no
         if (acme_custody_refused_until(store, ptemp, d->name) > now
             && !acme_custody_backoff_exempt(store, ptemp, d->name, &exempt)) {
             continue;
+        }
+        if (!levels_read++) {
+            levels = acme_check_seclevel_by_name(ptemp, base);
         }
         rv = acme_store_staged_check_verdict(store, ptemp, &ctx, d->name, d->names, d->key_type,
                                              acme_certs_activate_anchors(base, ptemp, anchors,
