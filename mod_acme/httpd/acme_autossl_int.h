@@ -11,6 +11,7 @@
 #include <http_config.h>
 
 #include "acme_config.h"
+#include "acme_private.h"
 
 /* A <VirtualHost> of the tree, as far as the autossl files need it. */
 typedef struct acme_autossl_vhost_t {
@@ -26,11 +27,7 @@ typedef struct acme_autossl_vhost_t {
                                     * SSL vhost of the same site that holds its names, or NULL */
 } acme_autossl_vhost_t;
 
-/* ---- acme_autossl_tree.c: reading ---- */
-/* 1 when d is the directive name (case-insensitive; "<VirtualHost" for sections). */
-int acme_autossl_tree_is(const ap_directive_t *d, const char *name);
-/* "file:line" of d, from p. */
-const char *acme_autossl_tree_where(apr_pool_t *p, const ap_directive_t *d);
+/* ---- acme_autossl_tree.c: reading (acme_autossl_tree_is and _where: acme_private.h) ---- */
 /* The words of a directive's arguments (const char*, from p); a section's
  * trailing '>' is dropped. */
 apr_array_header_t *acme_autossl_tree_words(apr_pool_t *p, const char *args);

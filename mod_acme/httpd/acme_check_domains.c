@@ -52,8 +52,8 @@ static const ap_directive_t *name_line(apr_pool_t *p, const ap_directive_t *node
     for (; node; node = node->next) {
         const ap_directive_t *found;
 
-        if (!strcasecmp(node->directive, "ServerName")
-            || !strcasecmp(node->directive, "ServerAlias")) {
+        if (acme_autossl_tree_is(node, "ServerName")
+            || acme_autossl_tree_is(node, "ServerAlias")) {
             const char *args = node->args, *arg;
 
             while (*(arg = ap_getword_conf(p, &args))) {
@@ -62,7 +62,7 @@ static const ap_directive_t *name_line(apr_pool_t *p, const ap_directive_t *node
                 }
             }
         }
-        if (node->first_child && strcasecmp(node->directive, "<VirtualHost")
+        if (node->first_child && !acme_autossl_tree_is(node, "<VirtualHost")
             && (found = name_line(p, node->first_child, name))) {
             return found;
         }
@@ -77,7 +77,7 @@ static const ap_directive_t *vhost_section(const ap_directive_t *node, const ser
     for (; node; node = node->next) {
         const ap_directive_t *found;
 
-        if (!strcasecmp(node->directive, "<VirtualHost")
+        if (acme_autossl_tree_is(node, "<VirtualHost")
             && node->line_num == (int)s->defn_line_number
             && node->filename && s->defn_name && !strcmp(node->filename, s->defn_name)) {
             return node;
@@ -99,7 +99,7 @@ static const char *vhost_name_where(apr_pool_t *p, const server_rec *s, const ch
     const ap_directive_t *line = vhost ? name_line(p, vhost->first_child, name) : NULL;
 
     *directive = line ? line->directive : NULL;
-    return line ? apr_psprintf(p, "%s:%d", line->filename, line->line_num) : NULL;
+    return line ? acme_autossl_tree_where(p, line) : NULL;
 }
 
 /* Adds name (normalized) unless already there; a config error otherwise.

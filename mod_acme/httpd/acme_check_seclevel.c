@@ -58,17 +58,12 @@ typedef struct {
     level_src_t conf;         /* the last SSLOpenSSLConfCmd CipherString with a level */
 } ssl_lines_t;
 
-static int is_directive(const ap_directive_t *d, const char *name)
-{
-    return d->directive && !strcasecmp(d->directive, name);
-}
-
 static void level_from(apr_pool_t *p, level_src_t *src, const ap_directive_t *d, int level)
 {
     src->level = level;
     src->late = 0;
     src->line = apr_pstrcat(p, d->directive, " ", d->args ? d->args : "", NULL);
-    src->where = apr_psprintf(p, "%s:%d", d->filename ? d->filename : "?", d->line_num);
+    src->where = acme_autossl_tree_where(p, d);
 }
 
 /* The lines directly below first (a context's children, or the top of the
@@ -85,18 +80,18 @@ static void read_lines(apr_pool_t *p, const ap_directive_t *first, ssl_lines_t *
     lines->suite.level = lines->conf.level = -1;
     for (d = first; d; d = d->next) {
         level = -1;
-        if (is_directive(d, "SSLEngine")) {
+        if (acme_autossl_tree_is(d, "SSLEngine")) {
             args = d->args ? d->args : "";
             lines->engine = strcasecmp(ap_getword_conf(p, &args), "off") != 0;
             continue;
         }
-        if (!is_directive(d, "SSLCipherSuite") && !is_directive(d, "SSLOpenSSLConfCmd")) {
+        if (!acme_autossl_tree_is(d, "SSLCipherSuite") && !acme_autossl_tree_is(d, "SSLOpenSSLConfCmd")) {
             continue;
         }
         args = d->args ? d->args : "";
         w1 = ap_getword_conf(p, &args);
         w2 = ap_getword_conf(p, &args);
-        if (is_directive(d, "SSLCipherSuite")) {
+        if (acme_autossl_tree_is(d, "SSLCipherSuite")) {
             /* "SSLCipherSuite [protocol] spec": only SSL's sets a level */
             if (*w2 && strcasecmp(w1, "SSL") != 0) {
                 continue;
@@ -379,13 +374,12 @@ static int walk_levels(apr_pool_t *ptemp, server_rec *base, served_fn *fn, void 
 
     read_lines(ptemp, ap_conftree, &top, &max);
     for (node = ap_conftree; node; node = node->next) {
-        if (!is_directive(node, "<VirtualHost")) {
+        if (!acme_autossl_tree_is(node, "<VirtualHost")) {
             continue;
         }
         own = apr_palloc(ptemp, sizeof(*own));
         read_lines(ptemp, node->first_child, own, &max);
-        vhost = apr_psprintf(ptemp, "%s:%d", node->filename ? node->filename : "?",
-                             node->line_num);
+        vhost = acme_autossl_tree_where(ptemp, node);
         if (!(queue = apr_hash_get(nodes, vhost, APR_HASH_KEY_STRING))) {
             queue = apr_array_make(ptemp, 1, sizeof(ssl_lines_t *));
             apr_hash_set(nodes, vhost, APR_HASH_KEY_STRING, queue);

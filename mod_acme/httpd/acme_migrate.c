@@ -16,11 +16,6 @@
 #include "acme_cert.h"
 #include "acme_store_paths.h"
 
-static int is_directive(const ap_directive_t *d, const char *name)
-{
-    return d->directive && !strcasecmp(d->directive, name);
-}
-
 /* The store name of the vhost's certificate: the first name after
  * AcmeDomain, else its ServerName; NULL when neither is written. */
 static const char *vhost_store_name(apr_pool_t *p, const ap_directive_t *vhost,
@@ -31,13 +26,13 @@ static const char *vhost_store_name(apr_pool_t *p, const ap_directive_t *vhost,
 
     *static_line = NULL;
     for (c = vhost->first_child; c; c = c->next) {
-        if (is_directive(c, "SSLCertificateFile") && !*static_line) {
+        if (acme_autossl_tree_is(c, "SSLCertificateFile") && !*static_line) {
             *static_line = c;
         }
-        else if (is_directive(c, "ServerName") && c->args) {
+        else if (acme_autossl_tree_is(c, "ServerName") && c->args) {
             name_line = c;
         }
-        else if (is_directive(c, "AcmeDomain")) {
+        else if (acme_autossl_tree_is(c, "AcmeDomain")) {
             acme_line = c;
         }
     }
@@ -63,7 +58,7 @@ static int migrate_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t 
     apr_array_header_t *chain;
 
     for (node = ap_conftree; node && store; node = node->next) {
-        if (!is_directive(node, "<VirtualHost")
+        if (!acme_autossl_tree_is(node, "<VirtualHost")
             || !(name = vhost_store_name(ptemp, node, &line))) {
             continue;
         }

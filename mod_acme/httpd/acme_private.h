@@ -50,6 +50,15 @@ void acme_cluster_node_register_hooks(apr_pool_t *p);   /* acme_cluster_node.c: 
 void acme_migrate_register_hooks(apr_pool_t *p);   /* acme_migrate.c: static lines that can go */
 void acme_cluster_sync_register_hooks(apr_pool_t *p); /* acme_cluster_sync.c: parent's sync */
 
+/* acme_autossl_tree.c: reading the configuration tree (ap_conftree), for
+ * every file that reads it (the autossl files, acme_check_domains.c,
+ * acme_check_seclevel.c, acme_migrate.c). 1 when d is the directive name,
+ * case-insensitively ("<VirtualHost" for a section), 0 otherwise (also for a
+ * node without a directive). */
+int acme_autossl_tree_is(const ap_directive_t *d, const char *name);
+/* "file:line" of d ("?" for a node without a file), from p. */
+const char *acme_autossl_tree_where(apr_pool_t *p, const ap_directive_t *d);
+
 /* acme_certs.c: the first SSL vhost, in configuration order, that serves a
  * managed certificate covering host (a name or IP, lowercase) in this
  * generation, or NULL when none does or every such vhost still answers with
