@@ -155,15 +155,16 @@ static int hot_key_der(hot_t *h, apr_pool_t *pool, EVP_PKEY *key)
     return 1;
 }
 
+/* The pending key of each domain of rt with no live certificate, as DER in
+ * rt's pool: made is what acme_certs_keys_prepare made now (store name ->
+ * EVP_PKEY*, or NULL); the others are read back from custody while
+ * HOT_KEYS_BUDGET lasts, the rest wait for their restart. */
 static void hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t *made)
 {
     apr_time_t deadline = apr_time_now() + HOT_KEYS_BUDGET;
     hot_state_t *hs;
     int i, kept = 0, left = 0;
 
-    if (!rt->activation_auto || rt->cluster || !rt->store) {
-        return;
-    }
     hs = apr_pcalloc(rt->pool, sizeof(*hs));
     hs->rt = rt;
     hs->by_name = apr_hash_make(rt->pool);
@@ -173,24 +174,23 @@ static void hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t *made)
         const char *id, *pem;
         apr_size_t len;
         EVP_PKEY *key = NULL;
-        hot_t *h = NULL;
+        hot_t *h;
 
         /* one with a live certificate serves it until its renewal's restart */
         if (acme_store_name_check(d->name) != APR_SUCCESS
             || access(acme_store_live_cert_path(rt->store, ptemp, d->name), F_OK) == 0) {
             continue;
         }
-        if (made && (key = apr_hash_get(made, d->name, APR_HASH_KEY_STRING)) != NULL) {
-            /* as made */
-        }
-        else if (apr_time_now() > deadline) {
-            ++left;
-            continue;
-        }
-        else if (acme_custody_current_key(rt->store, ptemp, d->name, d->names, d->key_type,
-                                          &id, &pem, &len) != APR_SUCCESS
-                 || acme_crypto_key_from_pem(ptemp, pem, len, &key) != APR_SUCCESS) {
-            continue;   /* none yet (the monitor makes it): restart path */
+        if (!made || !(key = apr_hash_get(made, d->name, APR_HASH_KEY_STRING))) {
+            if (apr_time_now() > deadline) {
+                ++left;
+                continue;
+            }
+            if (acme_custody_current_key(rt->store, ptemp, d->name, d->names, d->key_type,
+                                         &id, &pem, &len) != APR_SUCCESS
+                || acme_crypto_key_from_pem(ptemp, pem, len, &key) != APR_SUCCESS) {
+                continue;   /* none yet (the monitor makes it): restart path */
+            }
         }
         h = apr_pcalloc(rt->pool, sizeof(*h));
         if (!hot_key_der(h, rt->pool, key)) {
@@ -212,7 +212,7 @@ static void hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t *made)
 
 void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
-    int hot = rt->activation_auto && !rt->cluster;
+    int hot = rt->activation_auto && !rt->cluster && rt->store;
     apr_hash_t *made;
 
     /* Startup's first configuration pass forks no child and issues nothing:
