@@ -1,7 +1,7 @@
 /* Certificates into mod_ssl: post_config builds the runtime (store, staged
  * activation, fallback, challenge table), mod_ssl's hooks then ask which files
- * each SSL vhost serves, and vhosts still on the fallback answer 503 with an
- * explanation until their certificate arrives. No network request here. */
+ * each SSL vhost serves, and which vhosts are still on the fallback (their
+ * 503: acme_certs_503.c). No network request here. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -13,8 +13,6 @@
 #include <apr_hash.h>
 #include <httpd.h>
 #include <http_core.h>
-#include <http_protocol.h>
-#include <http_request.h>
 #include <http_ssl.h>
 #include <mpm_common.h>
 #include <unixd.h>
@@ -34,7 +32,6 @@
 #include "acme_status.h"
 
 #define CERTS_STATE_KEY     "mod_acme:certs-state"
-#define RETRY_AFTER_SECONDS "30"
 
 /* Which vhost serves which domain; lives in pconf next to the runtime,
  * written by the parent before the children fork, read-only afterwards. */
@@ -736,51 +733,12 @@ server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host)
     return best ? best->s : NULL;
 }
 
-/* ---- 503 before the first certificate ---------------------------------------- */
-
-static const acme_domain_t *fallback_domain(request_rec *r)
+const acme_domain_t *acme_certs_on_fallback(acme_runtime_t *rt, server_rec *s)
 {
-    certs_state_t *st = state_get(acme_runtime_get(r->server));
-    const acme_domain_t *d;
+    certs_state_t *st = state_get(rt);
 
-    if (!st || apr_hash_count(st->on_fallback) == 0) {
-        return NULL;
-    }
-    d = hash_get_server(st->on_fallback, r->server);
-    if (!d && r->connection->base_server) {
-        d = hash_get_server(st->on_fallback, r->connection->base_server);
-    }
-    return d;
-}
-
-/* The 503 of vhosts on the temporary certificate, with why and for how
- * long, until their certificate is served (hot, or live after a restart). */
-static int certs_unavailable(request_rec *r)
-{
-    const acme_domain_t *d;
-    const char *text;
-    int retry;
-
-    if (r->main || r->prev || !ap_ssl_conn_is_ssl(r->connection)) {
-        return DECLINED;
-    }
-    /* pending http-01 tokens were answered before (acme_challenge_over_tls):
-     * any other request gets the 503, challenge paths too */
-    if (!(d = fallback_domain(r)) || acme_certs_hot_serving(acme_runtime_get(r->server),
-                                                            d->name)) {
-        return DECLINED;
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "ACME00613: 503 for %s: waiting for the "
-                  "certificate of %s", r->hostname ? r->hostname : "-", d->name);
-    r->status = HTTP_SERVICE_UNAVAILABLE;
-    text = acme_status_waiting_text(r, d, &retry);
-    if (retry) {
-        apr_table_setn(r->headers_out, "Retry-After", RETRY_AFTER_SECONDS);
-    }
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    ap_set_content_type(r, "text/plain; charset=utf-8");
-    ap_rputs(text, r);
-    return DONE;
+    return st && s && apr_hash_count(st->on_fallback) ? hash_get_server(st->on_fallback, s)
+                                                      : NULL;
 }
 
 static const char *const before_mod_ssl[] = { "mod_ssl.c", NULL };
@@ -791,5 +749,4 @@ void acme_certs_register_hooks(apr_pool_t *p)
     ap_hook_post_config(certs_post_config, NULL, before_mod_ssl, APR_HOOK_MIDDLE);
     ap_hook_post_config(certs_index_live, before_mod_ssl, NULL, APR_HOOK_LAST);
     ap_hook_ssl_add_cert_files(certs_add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_post_read_request(certs_unavailable, NULL, before_mod_ssl, APR_HOOK_MIDDLE);
 }

@@ -33,7 +33,9 @@ void acme_autossl_register_hooks(apr_pool_t *p);   /* acme_autossl.c: pre_config
 void acme_check_register_hooks(apr_pool_t *p);     /* acme_check.c: check_config */
 void acme_check_seclevel_register_hooks(apr_pool_t *p); /* acme_check_seclevel.c: key types
                                                     * against the vhosts' OpenSSL levels */
-void acme_certs_register_hooks(apr_pool_t *p);     /* acme_certs.c: post_config, ssl hooks, 503 */
+void acme_certs_register_hooks(apr_pool_t *p);     /* acme_certs.c: post_config, ssl hooks */
+void acme_certs_503_register_hooks(apr_pool_t *p); /* acme_certs_503.c: 503 on the temporary
+                                                    * certificate */
 void acme_certs_keys_register_hooks(apr_pool_t *p); /* acme_certs_keys.c: keys made later */
 void acme_certs_hot_register_hooks(apr_pool_t *p); /* acme_certs_hot.c: served before restart */
 void acme_certs_modes_register_hooks(apr_pool_t *p); /* acme_certs_modes.c: the store walk */
@@ -64,6 +66,10 @@ const char *acme_autossl_tree_where(apr_pool_t *p, const ap_directive_t *d);
  * generation, or NULL when none does or every such vhost still answers with
  * the temporary certificate. Read-only after post_config; any thread. */
 server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host);
+/* acme_certs.c: the domain whose certificate vhost s awaits while it
+ * answers with the temporary certificate, NULL when it serves one of its
+ * own or none of mod_acme's. Read-only after post_config; any thread. */
+const acme_domain_t *acme_certs_on_fallback(acme_runtime_t *rt, server_rec *s);
 
 /* acme_certs_hot.c, post_config (parent, root): makes the domains' keys
  * (acme_certs_keys_prepare) and, with AcmeActivation auto and no

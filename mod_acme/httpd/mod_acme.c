@@ -11,6 +11,7 @@ static void acme_register_hooks(apr_pool_t *p)
     acme_check_register_hooks(p);
     acme_check_seclevel_register_hooks(p);
     acme_certs_register_hooks(p);
+    acme_certs_503_register_hooks(p);
     acme_certs_keys_register_hooks(p);
     acme_certs_hot_register_hooks(p);
     acme_certs_modes_register_hooks(p);

@@ -1,0 +1,70 @@
+/* The 503 of SSL vhosts that answer with the temporary certificate
+ * (acme_certs.c hands it to mod_ssl) until their domain's certificate is
+ * served: early, by the running children as soon as it is staged
+ * (acme_certs_hot.c), or live after its restart. Every request on them but
+ * a pending http-01 answer gets a short text saying what the vhost waits for
+ * and until when (acme_status_waiting_text), never its content. */
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_ssl.h>
+
+#include "acme_private.h"
+#include "acme_status.h"
+
+#define RETRY_AFTER_SECONDS "30"
+
+/* The domain whose certificate the request's vhost awaits (or its
+ * connection's, for a request whose Host chose another vhost), NULL when
+ * it serves a certificate. */
+static const acme_domain_t *fallback_domain(request_rec *r)
+{
+    acme_runtime_t *rt = acme_runtime_get(r->server);
+    const acme_domain_t *d = acme_certs_on_fallback(rt, r->server);
+
+    if (!d && r->connection->base_server) {
+        d = acme_certs_on_fallback(rt, r->connection->base_server);
+    }
+    return d;
+}
+
+/* The 503 of vhosts on the temporary certificate, with why and for how
+ * long, until their certificate is served (hot, or live after a restart). */
+static int certs_unavailable(request_rec *r)
+{
+    const acme_domain_t *d;
+    const char *text;
+    int retry;
+
+    if (r->main || r->prev || !ap_ssl_conn_is_ssl(r->connection)) {
+        return DECLINED;
+    }
+    /* pending http-01 tokens were answered before (acme_challenge_over_tls):
+     * any other request gets the 503, challenge paths too */
+    if (!(d = fallback_domain(r)) || acme_certs_hot_serving(acme_runtime_get(r->server),
+                                                            d->name)) {
+        return DECLINED;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "ACME00613: 503 for %s: waiting for the "
+                  "certificate of %s", r->hostname ? r->hostname : "-", d->name);
+    r->status = HTTP_SERVICE_UNAVAILABLE;
+    text = acme_status_waiting_text(r, d, &retry);
+    if (retry) {
+        apr_table_setn(r->headers_out, "Retry-After", RETRY_AFTER_SECONDS);
+    }
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_type(r, "text/plain; charset=utf-8");
+    ap_rputs(text, r);
+    return DONE;
+}
+
+static const char *const before_mod_ssl[] = { "mod_ssl.c", NULL };
+
+void acme_certs_503_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_post_read_request(certs_unavailable, NULL, before_mod_ssl, APR_HOOK_MIDDLE);
+}
