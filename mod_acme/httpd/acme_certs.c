@@ -682,6 +682,7 @@ static int certs_index_live(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         return OK;
     }
     certs_log_fallback_summary(rt, st);
+    acme_certs_hot_trim(rt);   /* every vhost's files are chosen: keep only servable keys */
     acme_certs_proof_report(rt->base);
     heap_release_free();
     st->live_by_name = apr_hash_make(rt->pool);

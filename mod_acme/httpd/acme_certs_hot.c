@@ -8,8 +8,9 @@
  *
  * Custody: the children cannot read keys/. They inherit by fork what the
  * parent holds in memory, so post_config (root) keeps the current (pending)
- * key of each domain that has no live certificate yet, as DER in pconf
- * (cleansed by its cleanup; a child decodes it at its first look); a key
+ * key of each domain that has no live certificate yet and a vhost that
+ * answers with the temporary certificate for it, as DER (OpenSSL's memory,
+ * cleansed when freed; a child decodes it at its first look); a key
  * the monitor makes after the fork is in no child, and its domain keeps
  * the restart-only path. No key file is
  * ever read in a child, and nothing here logs key material.
@@ -77,9 +78,13 @@ typedef struct hot_state_t hot_state_t;
 typedef struct hot_t {
     hot_state_t *hs;
     const acme_domain_t *d;
-    unsigned char *key_der;        /* the pending key, DER (pconf; cleansed by its cleanup):
-                                    * about 120 bytes (P-256) where an EVP_PKEY takes 2 KiB */
+    unsigned char *key_der;        /* the pending key, DER (OPENSSL_malloc; cleansed and freed
+                                    * by hot_keys_free, or by acme_certs_hot_trim when no vhost
+                                    * serves it early): about 120 bytes (P-256) where an
+                                    * EVP_PKEY takes 2 KiB; NULL once freed */
     long key_der_len;
+    int vhosts;                    /* vhosts on the temporary certificate that serve it early
+                                    * (acme_certs_hot_vhost); set before any thread starts */
     EVP_PKEY *key;                 /* the child's, decoded at its first look (the child's pool) */
     apr_uint64_t seen;             /* acme_counters_issued when last looked (+1) */
     apr_ino_t refused_ino;         /* the staged file last refused, logged once */
@@ -128,30 +133,42 @@ static apr_status_t key_free(void *key)
     return APR_SUCCESS;
 }
 
-static apr_status_t der_cleanse(void *data)
+/* Cleanses and frees h's DER key; nothing when it is gone already. */
+static void hot_key_der_free(hot_t *h)
 {
-    hot_t *h = data;
+    OPENSSL_clear_free(h->key_der, (size_t)h->key_der_len);
+    h->key_der = NULL;
+    h->key_der_len = 0;
+}
 
-    OPENSSL_cleanse(h->key_der, (size_t)h->key_der_len);
+/* rt->pool's cleanup: every DER key still held (one walk, not one cleanup
+ * per key: pconf's list of cleanups is walked to remove one). */
+static apr_status_t hot_keys_free(void *data)
+{
+    hot_state_t *hs = data;
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(NULL, hs->by_name); hi; hi = apr_hash_next(hi)) {
+        hot_key_der_free(apr_hash_this_val(hi));
+    }
     return APR_SUCCESS;
 }
 
-/* h->key_der: key's DER in pool. 0 when OpenSSL cannot encode it. */
-static int hot_key_der(hot_t *h, apr_pool_t *pool, EVP_PKEY *key)
+/* h->key_der: key's DER (OpenSSL's memory, freed by hot_key_der_free). 0
+ * when OpenSSL cannot encode it or is out of memory. */
+static int hot_key_der(hot_t *h, EVP_PKEY *key)
 {
     int len = i2d_PrivateKey(key, NULL);
     unsigned char *out;
 
-    if (len <= 0) {
-        return 0;
-    }
-    h->key_der = out = apr_palloc(pool, (apr_size_t)len);
-    if (i2d_PrivateKey(key, &out) != len) {
-        OPENSSL_cleanse(h->key_der, (size_t)len);
+    if (len <= 0 || !(h->key_der = out = OPENSSL_malloc((size_t)len))) {
         return 0;
     }
     h->key_der_len = len;
-    apr_pool_cleanup_register(pool, h, der_cleanse, apr_pool_cleanup_null);
+    if (i2d_PrivateKey(key, &out) != len) {
+        hot_key_der_free(h);
+        return 0;
+    }
     return 1;
 }
 
@@ -169,6 +186,7 @@ static void hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t *made)
     hs->rt = rt;
     hs->by_name = apr_hash_make(rt->pool);
     hs->by_server = apr_hash_make(rt->pool);
+    apr_pool_cleanup_register(rt->pool, hs, hot_keys_free, apr_pool_cleanup_null);
     for (i = 0; i < rt->domains->nelts; i++) {
         const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
         const char *id, *pem;
@@ -193,7 +211,7 @@ static void hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t *made)
             }
         }
         h = apr_pcalloc(rt->pool, sizeof(*h));
-        if (!hot_key_der(h, rt->pool, key)) {
+        if (!hot_key_der(h, key)) {
             continue;
         }
         h->hs = hs;
@@ -435,8 +453,9 @@ static int hot_cert_cb(SSL *ssl, void *arg)
 int acme_certs_hot_kept(acme_runtime_t *rt, const char *name)
 {
     hot_state_t *hs = hot_get(rt);
+    hot_t *h = hs ? apr_hash_get(hs->by_name, name, APR_HASH_KEY_STRING) : NULL;
 
-    return hs && apr_hash_get(hs->by_name, name, APR_HASH_KEY_STRING) != NULL;
+    return h && h->vhosts > 0;
 }
 
 int acme_certs_hot_serving(acme_runtime_t *rt, const char *name)
@@ -453,8 +472,36 @@ void acme_certs_hot_vhost(acme_runtime_t *rt, server_rec *s, const acme_domain_t
     hot_t *h = hs ? apr_hash_get(hs->by_name, d->name, APR_HASH_KEY_STRING) : NULL;
 
     if (h) {
+        ++h->vhosts;
         apr_hash_set(hs->by_server, apr_pmemdup(rt->pool, &s, sizeof(s)), sizeof(s), h);
     }
+}
+
+void acme_certs_hot_trim(acme_runtime_t *rt)
+{
+    hot_state_t *hs = hot_get(rt);
+    apr_hash_index_t *hi;
+    int kept = 0, freed = 0;
+
+    if (!hs) {
+        return;
+    }
+    for (hi = apr_hash_first(NULL, hs->by_name); hi; hi = apr_hash_next(hi)) {
+        hot_t *h = apr_hash_this_val(hi);
+
+        if (h->vhosts > 0) {
+            ++kept;
+        }
+        else if (h->key_der) {
+            hot_key_der_free(h);
+            ++freed;
+        }
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME01518: the children hold the "
+                 "pending keys of %d domain(s), whose vhosts answer with the temporary "
+                 "certificate until it is staged; %d key(s) freed: no vhost serves their "
+                 "certificate early (one with a certificate of its own, a second AcmeKeyType, "
+                 "no SSL vhost)", kept, freed);
 }
 
 static int hot_init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx)

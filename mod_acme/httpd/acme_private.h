@@ -73,19 +73,27 @@ const acme_domain_t *acme_certs_on_fallback(acme_runtime_t *rt, server_rec *s);
 
 /* acme_certs_hot.c, post_config (parent, root): makes the domains' keys
  * (acme_certs_keys_prepare) and, with AcmeActivation auto and no
- * AcmeCluster, keeps in rt's pool the pending key of each domain with no
- * live certificate, so the children can serve its certificate as soon as
- * it is staged. Keys made now are kept as made; others (those of startup's
- * first configuration pass among them) are read back for at most 1 s; the
- * rest, and keys made later, wait for their restart. Temporaries in ptemp. */
+ * AcmeCluster, keeps in memory (until rt's pool is cleared, or
+ * acme_certs_hot_trim) the pending key of each domain with no live
+ * certificate, so the children can serve its certificate as soon as it is
+ * staged. Keys made now are kept as made; others (made before this
+ * generation) are read back for at most 1 s; the rest, and keys made
+ * later, wait for their restart. Temporaries in ptemp. */
 void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp);
 /* acme_certs_hot.c, post_config (parent): vhost s answers with the
  * temporary certificate while it awaits d's; mod_ssl's init_server hook
  * then gives its SSL_CTX the certificate callback when d's key is held. */
 void acme_certs_hot_vhost(acme_runtime_t *rt, server_rec *s, const acme_domain_t *d);
+/* acme_certs_hot.c, post_config after mod_ssl's (parent): frees (cleansed)
+ * the keys kept for domains that no vhost serves early: a vhost with a
+ * certificate of its own, the second key type of a vhost (only the first
+ * is served early), a domain without an SSL vhost. The children then hold
+ * only keys they can serve (ACME01518 at debug counts both). */
+void acme_certs_hot_trim(acme_runtime_t *rt);
 /* acme_certs_hot.c: 1 when this generation's children hold the key of
- * name's first certificate, so serve it as soon as it is staged (read-only,
- * any process after post_config); 0 otherwise. */
+ * name's first certificate and a vhost serves it early, so serve it as soon
+ * as it is staged (read-only, any process after mod_ssl's post_config); 0
+ * otherwise. */
 int acme_certs_hot_kept(acme_runtime_t *rt, const char *name);
 /* acme_certs_hot.c: 1 when this process serves the staged certificate of
  * the domain name already (its vhosts get no 503), else 0. Any thread. */

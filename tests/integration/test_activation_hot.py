@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 
 from harness import HTTPD_USER, ssl_vhost, wait_for
 from test_activation_hold import ConfigtestStopper
+from test_migration import static_cert
 from test_privsep import logged
 
 ISSUE_TIMEOUT = 120
@@ -96,6 +97,24 @@ def test_a_staged_chain_for_another_key_is_not_served(httpd, unique):
         # planted by hand: taken out again so the held restart does not refuse it
         shutil.rmtree(target)
         stopper.resume()
+
+
+def test_keys_are_kept_only_where_a_vhost_serves_early(httpd, unique):
+    """The children keep the pending key of a domain only when a vhost answers
+    with the temporary certificate for it, so serves it as soon as it is
+    staged: not the second key type of a vhost (only the first is served
+    early), not a vhost with a certificate of its own (SSLCertificateFile)."""
+    early, two, own = unique("keep-one"), unique("keep-two"), unique("keep-own")
+    cert, key, _ = static_cert(httpd, own)
+    httpd.write_config(vhosts=ssl_vhost(early)
+                       + ssl_vhost(two, extra="AcmeKeyType ec-p256 rsa-2048")
+                       + ssl_vhost(own, extra="SSLCertificateFile %s\nSSLCertificateKeyFile %s"
+                                   % (cert, key)))
+    httpd.start()
+    wait_for(lambda: logged(httpd, "ACME01518"), 30, what="the keys kept counted")
+    # early and two's ec-p256 kept; two's rsa-2048 and own's freed
+    assert logged(httpd, "ACME01518", "pending keys of 2 domain(s)", "2 key(s) freed"), \
+        logged(httpd, "ACME0151")
 
 
 def test_manual_activation_serves_nothing_before_the_restart(httpd, unique):
