@@ -2,6 +2,7 @@
  * waits while other orders are still moving, so that one graceful restart
  * makes a batch live, but never longer than batch_max(); and what a restart
  * costs, the measure of that wait. */
+#include <string.h>
 #include <apr_strings.h>
 #include <httpd.h>
 #include <http_config.h>
@@ -12,8 +13,8 @@
 #include "acme_watchdog.h"
 #include "acme_store_paths.h"
 
-/* One restart for a batch: while other orders are still moving (jobs/
- * changed within ACME_WD_BUSY_WINDOW), the restart waits for them, but never
+/* One restart for a batch: while other orders are still moving (a job file
+ * written within ACME_WD_BUSY_WINDOW), the restart waits for them, but never
  * longer than batch_max() after the oldest waiting certificate. A
  * restart replaces every child and cuts the running orders short. */
 #define ACME_WD_BUSY_WINDOW    apr_time_from_msec(1500)
@@ -54,21 +55,41 @@ int acme_activation_batch_marked(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
            && now - finfo.mtime < ACME_WD_IN_FLIGHT_FRESH;
 }
 
-/* Is some order making progress: has jobs/ itself changed within
- * ACME_WD_BUSY_WINDOW? One stat, whatever the number of names. Every
- * store write is a new file renamed into place, so an order record
- * (jobs/<name>.json) made or rewritten, or removed once its certificate
- * is staged, changes the directory, as do the lock file made at a name's
- * first order and a new order's turn taken from the pacer (.pacer.json).
- * Failed jobs waiting for their retry are not rewritten, nothing is written
- * for a name queued for a slot, and the ARI records are in jobs/.ari/: none
- * of them counts. What else changes jobs/ comes once per event, not on a
- * short timer: .in-flight made or removed as the orders in flight start or
- * end (its refresh is an in-place touch, which the directory does not
- * see), a CA's pause, its learned pace (at most once a minute while names
- * wait for it), a refused restart's record, an acmectl renew marker, dns-01
- * teardowns left over by an exited process. A wait is bounded all the
- * same (acme_activation_batch_waits: batch_max(), ACME_WD_BATCH_HOT_MAX). */
+/* Is some order making progress? Job files are written when an order is
+ * made and when it reaches its certificate, and removed once the
+ * certificate is staged; failed jobs waiting for their retry are not
+ * rewritten, nor is anything written for a name queued for a slot, so
+ * neither counts. */
+static int jobs_written(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
+{
+    apr_array_header_t *entries;
+    apr_finfo_t finfo;
+    int i;
+
+    if (acme_store_list(wd->rt->store, p, ACME_STORE_JOBS, &entries) != APR_SUCCESS) {
+        return 0;
+    }
+    for (i = 0; i < entries->nelts; ++i) {
+        const char *entry = APR_ARRAY_IDX(entries, i, const char *);
+        apr_size_t len = strlen(entry);
+
+        if (len < 6 || strcmp(entry + len - 5, ".json") || strstr(entry, ".ari.json")) {
+            continue;
+        }
+        if (apr_stat(&finfo, acme_store_path(wd->rt->store, p,
+                                             apr_pstrcat(p, ACME_STORE_JOBS "/", entry, NULL)),
+                     APR_FINFO_MTIME, p) == APR_SUCCESS
+            && now - finfo.mtime < ACME_WD_BUSY_WINDOW) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Has jobs/ itself changed within ACME_WD_BUSY_WINDOW? An order record
+ * made, rewritten (a rename) or removed at staging changes the directory:
+ * one stat sees orders that follow each other faster than a look at the
+ * files would catch one in progress (tens of milliseconds apart). */
 static int jobs_changed(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
 {
     apr_finfo_t finfo;
@@ -80,10 +101,10 @@ static int jobs_changed(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
 
 /* Is some other order still in progress, or due? The issuing child's own
  * word first (acme_driver_run keeps it fresh, names queued for a slot
- * included), then jobs/. */
+ * included), then the job files. */
 static int orders_moving(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
 {
-    return acme_activation_batch_marked(wd, p, now) || jobs_changed(wd, p, now);
+    return acme_activation_batch_marked(wd, p, now) || jobs_written(wd, p, now);
 }
 
 /* How long staged certificates may wait for the orders still moving:
