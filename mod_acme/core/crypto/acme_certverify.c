@@ -160,11 +160,16 @@ apr_status_t acme_certverify_seclevel(apr_pool_t *p, const apr_array_header_t *c
                                       int seclevel, const char **why)
 {
     const char *refused;
+    apr_status_t rv;
 
     *why = NULL;
     if (seclevel <= ACME_CERT_MIN_SECLEVEL
-        || acme_certverify_loadable_at(p, chain, NULL, seclevel, &refused) == APR_SUCCESS) {
+        || (rv = acme_certverify_loadable_at(p, chain, NULL, seclevel, &refused)) == APR_SUCCESS) {
         return APR_SUCCESS;
+    }
+    if (rv != APR_EINVAL) {
+        *why = refused;     /* no SSL_CTX (memory): not a refusal of this chain */
+        return rv;
     }
     *why = apr_psprintf(p, "%s; the vhost serving it asks for OpenSSL security level %d "
                         "(@SECLEVEL in SSLCipherSuite or SSLOpenSSLConfCmd CipherString), so "

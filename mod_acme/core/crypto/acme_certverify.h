@@ -38,15 +38,18 @@ apr_status_t acme_certverify_loadable(apr_pool_t *p, const apr_array_header_t *c
 /* acme_certverify_loadable at security level seclevel where that is higher
  * (the level of the vhost that serves the certificate: an RSA-2048
  * intermediate, 112 bits, fails level 3); key NULL: the certificates only.
- * A refusal's *why names the level, the certificate (the leaf or which
- * chain certificate, its subject) and its key's bits. */
+ * Returns APR_SUCCESS, APR_EINVAL for a refusal (*why, in p, names the
+ * level, the certificate (the leaf or which chain certificate, its
+ * subject) and its key's bits; also for an empty chain), or APR_ENOMEM
+ * when no SSL_CTX could be made (*why says so). */
 apr_status_t acme_certverify_loadable_at(apr_pool_t *p, const apr_array_header_t *chain,
                                          EVP_PKEY *key, int seclevel, const char **why);
 /* The chain (X509*, leaf first) against seclevel, the highest security
  * level of the vhosts that serve it: APR_SUCCESS when seclevel is at most
  * ACME_CERT_MIN_SECLEVEL (acme_certverify_loadable proved that much) or
- * acme_certverify_loadable_at takes the certificates at it; else APR_EINVAL
- * with *why (in p): its refusal, the level and the fix. */
+ * acme_certverify_loadable_at takes the certificates at it; APR_EINVAL
+ * with *why (in p): its refusal, the level and the fix; APR_ENOMEM (no
+ * SSL_CTX could be made: not a refusal of the chain) with *why. */
 apr_status_t acme_certverify_seclevel(apr_pool_t *p, const apr_array_header_t *chain,
                                       int seclevel, const char **why);
 
