@@ -173,7 +173,8 @@ static int hot_key_der(hot_t *h, EVP_PKEY *key)
 }
 
 /* The pending key of each domain of rt with no live certificate, as DER in
- * rt's pool: made is what acme_certs_keys_prepare made now (store name ->
+ * OpenSSL's memory (freed and cleansed with rt's pool, or earlier by
+ * acme_certs_hot_trim): made is what acme_certs_keys_prepare made now (store name ->
  * EVP_PKEY*, or NULL); the others are read back from custody while
  * HOT_KEYS_BUDGET lasts, the rest wait for their restart. */
 static void hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t *made)

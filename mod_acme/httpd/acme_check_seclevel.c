@@ -85,7 +85,8 @@ static void read_lines(apr_pool_t *p, const ap_directive_t *first, ssl_lines_t *
             lines->engine = strcasecmp(ap_getword_conf(p, &args), "off") != 0;
             continue;
         }
-        if (!acme_autossl_tree_is(d, "SSLCipherSuite") && !acme_autossl_tree_is(d, "SSLOpenSSLConfCmd")) {
+        if (!acme_autossl_tree_is(d, "SSLCipherSuite")
+            && !acme_autossl_tree_is(d, "SSLOpenSSLConfCmd")) {
             continue;
         }
         args = d->args ? d->args : "";

@@ -109,7 +109,7 @@ apr_status_t acme_certverify_loadable_at(apr_pool_t *p, const apr_array_header_t
 
     *why = NULL;
     if (!chain || chain->nelts < 1) {
-        *why = "no certificate or no key";
+        *why = "no certificate";
         return APR_EINVAL;
     }
     if (!(ctx = SSL_CTX_new(TLS_server_method()))) {
