@@ -32,9 +32,9 @@
 
 #include "acme_private.h"
 #include "acme_config.h"
-#include "acme_conf_parse.h"
 #include "acme_key_type.h"
 #include "acme_cert.h"
+#include "acme_certverify.h"
 #include "acme_store_paths.h"
 
 /* mod_acme's temporary certificate and its tls-alpn-01 answers: EC P-256 */
@@ -97,12 +97,12 @@ static void read_lines(apr_pool_t *p, const ap_directive_t *first, ssl_lines_t *
             if (*w2 && strcasecmp(w1, "SSL") != 0) {
                 continue;
             }
-            level_from(p, &lines->suite, d, acme_conf_parse_cipher_seclevel(*w2 ? w2 : w1));
+            level_from(p, &lines->suite, d, acme_certverify_cipher_seclevel(*w2 ? w2 : w1));
             lines->suite_set = 1;
             level = lines->suite.level;
         }
         else if (!strcasecmp(w1, "CipherString")
-                 && (level = acme_conf_parse_cipher_seclevel(w2)) >= 0) {
+                 && (level = acme_certverify_cipher_seclevel(w2)) >= 0) {
             level_from(p, &lines->conf, d, level);
             lines->conf.late = 1;
         }

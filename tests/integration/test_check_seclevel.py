@@ -6,6 +6,8 @@ from @SECLEVEL in SSLCipherSuite (the vhost's own, else the server's; a TLSv1.3
 suite sets none) or in SSLOpenSSLConfCmd CipherString, else OpenSSL's default
 (2 on Debian). configtest fails with the AcmeKeyType line, the key type and
 its bits, the level and its line, and the fix."""
+import pytest
+
 from harness import configtest_fails, ssl_vhost
 
 LEVEL3 = "SSLCipherSuite DEFAULT:@SECLEVEL=3"
@@ -123,3 +125,19 @@ def test_live_chain_at_a_raised_level(httpd, unique):
         "mod_ssl would refuse it ('ca key too small')",
         "lower @SECLEVEL to 2 in '%s' at %s" % (LEVEL3, httpd.where(LEVEL3))])
     assert "ACME01607" not in out, out
+
+
+@pytest.mark.parametrize("line", [
+    "SSLCipherSuite DEFAULT@SECLEVEL=3",            # openssl.cnf's spelling: no ':' before '@'
+    "SSLCipherSuite HIGH:!aNULL@SECLEVEL=3",
+    "SSLCipherSuite ECDHE+AESGCM:DEFAULT@SECLEVEL=1:@SECLEVEL=3",   # the last level counts
+    "SSLOpenSSLConfCmd CipherString DEFAULT@SECLEVEL=3",
+])
+def test_level3_spelled_as_openssl_reads_it(httpd, unique, line):
+    """A level command right after a cipher rule is read by OpenSSL (and so
+    by mod_ssl) as the level: configtest reads the list as OpenSSL does."""
+    name = unique("spell3")
+    httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeKeyType rsa-2048\n" + line))
+    configtest_fails(httpd, [
+        "ACME01607: %s: the key type rsa-2048" % httpd.where("AcmeKeyType rsa-2048"),
+        "security level 3 ('%s' at %s)" % (line, httpd.where(line))])

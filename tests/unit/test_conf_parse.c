@@ -5,6 +5,7 @@
 #include "unit.h"
 #include "unit_store.h"
 #include "acme_conf_parse.h"
+#include "acme_certverify.h"
 #include "acme_key_type.h"
 
 #define DAY apr_time_from_sec(24 * 3600)
@@ -357,22 +358,27 @@ static void test_program(void **state)
 }
 
 /* The level a cipher list sets, as OpenSSL reads "@SECLEVEL=N" (the last
- * one counts), and the bits each level and key type stand for. */
+ * one counts; acme_certverify.c asks OpenSSL), and the bits each level and
+ * key type stand for. */
 static void test_cipher_seclevel(void **state)
 {
     (void)state;
-    assert_int_equal(acme_conf_parse_cipher_seclevel(NULL), -1);
-    assert_int_equal(acme_conf_parse_cipher_seclevel("HIGH:!aNULL"), -1);
-    assert_int_equal(acme_conf_parse_cipher_seclevel("DEFAULT:@SECLEVEL=3"), 3);
-    assert_int_equal(acme_conf_parse_cipher_seclevel("@SECLEVEL=0 HIGH"), 0);
-    assert_int_equal(acme_conf_parse_cipher_seclevel("DEFAULT:@SECLEVEL=1,@SECLEVEL=4"), 4);
-    assert_int_equal(acme_conf_parse_cipher_seclevel("DEFAULT;@SECLEVEL=5"), 5);
+    assert_int_equal(acme_certverify_cipher_seclevel(NULL), -1);
+    assert_int_equal(acme_certverify_cipher_seclevel("HIGH:!aNULL"), -1);
+    assert_int_equal(acme_certverify_cipher_seclevel("DEFAULT:@SECLEVEL=3"), 3);
+    assert_int_equal(acme_certverify_cipher_seclevel("@SECLEVEL=0 HIGH"), 0);
+    /* a command right after a rule, as openssl.cnf writes it: OpenSSL reads it */
+    assert_int_equal(acme_certverify_cipher_seclevel("DEFAULT@SECLEVEL=3"), 3);
+    assert_int_equal(acme_certverify_cipher_seclevel("HIGH:!aNULL@SECLEVEL=4"), 4);
+    assert_int_equal(acme_certverify_cipher_seclevel("ECDHE+AESGCM@SECLEVEL=1:@SECLEVEL=3"), 3);
+    assert_int_equal(acme_certverify_cipher_seclevel("DEFAULT:@SECLEVEL=1,@SECLEVEL=4"), 4);
+    assert_int_equal(acme_certverify_cipher_seclevel("DEFAULT;@SECLEVEL=5"), 5);
     /* not a level OpenSSL takes: the list leaves the level alone (or fails) */
-    assert_int_equal(acme_conf_parse_cipher_seclevel("DEFAULT:@SECLEVEL=6"), -1);
-    assert_int_equal(acme_conf_parse_cipher_seclevel("DEFAULT:@SECLEVEL=33"), -1);
-    assert_int_equal(acme_conf_parse_cipher_seclevel("DEFAULT:@seclevel=3"), -1);
-    assert_int_equal(acme_conf_parse_cipher_seclevel("DEFAULT:X@SECLEVEL=3"), -1);
-    assert_int_equal(acme_conf_parse_cipher_seclevel("DEFAULT:@STRENGTH:@SECLEVEL=2"), 2);
+    assert_int_equal(acme_certverify_cipher_seclevel("DEFAULT:@SECLEVEL=6"), -1);
+    assert_int_equal(acme_certverify_cipher_seclevel("DEFAULT:@SECLEVEL=33"), -1);
+    assert_int_equal(acme_certverify_cipher_seclevel("DEFAULT:@seclevel=3"), -1);
+    assert_int_equal(acme_certverify_cipher_seclevel("DEFAULT:X@SECLEVEL=3"), -1);
+    assert_int_equal(acme_certverify_cipher_seclevel("DEFAULT:@STRENGTH:@SECLEVEL=2"), 2);
 
     assert_int_equal(acme_key_type_level_bits(-1), 0);
     assert_int_equal(acme_key_type_level_bits(0), 0);

@@ -85,42 +85,6 @@ const char *acme_conf_parse_ca_url(apr_pool_t *p, const char *arg, const char **
     return NULL;
 }
 
-/* OpenSSL's item separators in a cipher list (ssl/ssl_ciph.c, ITEM_SEP) */
-static int cipher_item_sep(char c)
-{
-    return c == ':' || c == ' ' || c == ';' || c == ',';
-}
-
-int acme_conf_parse_cipher_seclevel(const char *spec)
-{
-    const char *c, *word;
-    int level = -1;
-    size_t len;
-
-    for (c = spec; c && *c; ) {
-        if (cipher_item_sep(*c)) {
-            ++c;
-            continue;
-        }
-        /* an item: "@WORD" is a command, anything else names ciphers */
-        if (*c == '@') {
-            word = ++c;
-            while (apr_isalnum(*c) || *c == '-' || *c == '_' || *c == '.' || *c == '=') {
-                ++c;
-            }
-            len = (size_t)(c - word);
-            if (len == 10 && !strncmp(word, "SECLEVEL=", 9) && word[9] >= '0'
-                && word[9] <= '5') {
-                level = word[9] - '0';
-            }
-        }
-        while (*c && !cipher_item_sep(*c)) {
-            ++c;
-        }
-    }
-    return level;
-}
-
 int acme_conf_parse_is_email(const char *addr)
 {
     const char *at = addr ? strchr(addr, '@') : NULL;

@@ -31,12 +31,6 @@ acme_conf_window_e acme_conf_parse_window(const char *arg, acme_window_t *w);
 const char *acme_conf_parse_max_parallel(apr_pool_t *p, const char *n, const char *rate,
                                          int *max, int *orders, apr_interval_time_t *window);
 
-/* The OpenSSL security level an OpenSSL cipher list sets (SSLCipherSuite's
- * spec for SSL and TLS up to 1.2, SSLOpenSSLConfCmd CipherString): N of its
- * last "@SECLEVEL=N" (0 to 5, one digit, as OpenSSL reads it); -1 when it
- * has none (the list leaves the level as it was) or spec is NULL. */
-int acme_conf_parse_cipher_seclevel(const char *spec);
-
 /* AcmeCA: "letsencrypt", "letsencrypt-staging" or an https URL into *url
  * (static or from p). NULL, or "ACME00506/7: ...". */
 const char *acme_conf_parse_ca_url(apr_pool_t *p, const char *arg, const char **url);

@@ -156,6 +156,25 @@ apr_status_t acme_certverify_loadable(apr_pool_t *p, const apr_array_header_t *c
     return acme_certverify_loadable_at(p, chain, key, 0, why);
 }
 
+int acme_certverify_cipher_seclevel(const char *spec)
+{
+    /* no level OpenSSL would set: a list without @SECLEVEL leaves it alone */
+    const int unset = 100;
+    SSL_CTX *ctx;
+    int level = -1;
+
+    if (!spec || !(ctx = SSL_CTX_new(TLS_server_method()))) {
+        return -1;
+    }
+    SSL_CTX_set_security_level(ctx, unset);
+    if (SSL_CTX_set_cipher_list(ctx, spec) == 1 && SSL_CTX_get_security_level(ctx) != unset) {
+        level = SSL_CTX_get_security_level(ctx);
+    }
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    return level;
+}
+
 apr_status_t acme_certverify_seclevel(apr_pool_t *p, const apr_array_header_t *chain,
                                       int seclevel, const char **why)
 {

@@ -50,6 +50,13 @@ apr_status_t acme_certverify_loadable_at(apr_pool_t *p, const apr_array_header_t
  * acme_certverify_loadable_at takes the certificates at it; APR_EINVAL
  * with *why (in p): its refusal, the level and the fix; APR_ENOMEM (no
  * SSL_CTX could be made: not a refusal of the chain) with *why. */
+/* The OpenSSL security level a cipher list sets (SSLCipherSuite's spec for
+ * SSL and TLS up to 1.2, SSLOpenSSLConfCmd CipherString), as OpenSSL itself
+ * reads it: the list is applied to a scratch SSL_CTX, as mod_ssl applies it
+ * ("DEFAULT@SECLEVEL=3" and "HIGH:!aNULL@SECLEVEL=3" set it, an @SECLEVEL
+ * after an unknown word does not). Returns 0 to 5, or -1 when the list sets
+ * none, OpenSSL refuses the list, or spec is NULL. */
+int acme_certverify_cipher_seclevel(const char *spec);
 apr_status_t acme_certverify_seclevel(apr_pool_t *p, const apr_array_header_t *chain,
                                       int seclevel, const char **why);
 
