@@ -17,16 +17,25 @@
 
 #define RETRY_AFTER_SECONDS "30"
 
-/* The domain whose certificate the request's vhost awaits (or its
- * connection's, for a request whose Host chose another vhost), NULL when
- * it serves a certificate. */
+/* The domain whose certificate the request's vhost awaits, NULL when it
+ * serves a certificate. A connection without SNI got the certificate of
+ * its address's first vhost (the connection's base_server): when that is
+ * the temporary one, its domain, whatever vhost the Host chose. With SNI,
+ * the vhost SNI chose served the handshake, and a Host naming a vhost of
+ * another certificate gets mod_ssl's 421: base_server, the address's first
+ * vhost, says nothing about the connection then (a vhost with a valid
+ * certificate would get the 503 of the first vhost's pending one). */
 static const acme_domain_t *fallback_domain(request_rec *r)
 {
     acme_runtime_t *rt = acme_runtime_get(r->server);
     const acme_domain_t *d = acme_certs_on_fallback(rt, r->server);
+    const char *sni;
 
-    if (!d && r->connection->base_server) {
-        d = acme_certs_on_fallback(rt, r->connection->base_server);
+    if (!d && r->connection->base_server && r->connection->base_server != r->server) {
+        sni = ap_ssl_var_lookup(r->pool, r->server, r->connection, r, "SSL_TLS_SNI");
+        if (!sni || !*sni) {
+            d = acme_certs_on_fallback(rt, r->connection->base_server);
+        }
     }
     return d;
 }

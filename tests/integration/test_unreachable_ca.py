@@ -2,8 +2,11 @@
 the vhost serves a temporary certificate and a 503, the status page says why,
 and httpd keeps serving."""
 import datetime
+import os
 import re
+import socket
 import ssl
+import subprocess
 import time
 
 import pytest
@@ -176,3 +179,43 @@ def test_one_notice_for_all_vhosts_on_the_temporary_certificate(httpd, unique):
     httpd.start()
     assert re.search(r"ACME00673: %s has no certificate yet" % re.escape(names[0]),
                      httpd.error_log_text()), httpd.error_log_text()[-3000:]
+
+
+def test_503_stays_with_the_vhost_that_waits(httpd, unique):
+    """On one address, the first vhost waits for its certificate (the CA is
+    down); a vhost with a certificate of its own, with or without AcmeDomain,
+    behind it serves its content to a client that sends its name by SNI.
+    A client without SNI got the first vhost's temporary certificate, so it
+    gets the 503 whatever Host it names."""
+    pending, static, migrating = unique("wait1"), unique("own2"), unique("mig3")
+    key = os.path.join(httpd.serverroot, "own-key.pem")
+    cert = os.path.join(httpd.serverroot, "own-cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "30", "-subj", "/CN=" + static, "-addext",
+                    "subjectAltName=DNS:%s,DNS:%s" % (static, migrating)],
+                   check=True, capture_output=True, timeout=30)
+    own = "SSLCertificateFile %s\nSSLCertificateKeyFile %s" % (cert, key)
+    httpd.write_config(vhosts=ssl_vhost(pending) + ssl_vhost(static, acme_domain="", extra=own)
+                       + ssl_vhost(migrating, extra=own), acme={"AcmeCA": dead_ca_url()})
+    httpd.start()
+
+    assert httpd.https_request(pending, "/index.html")[0] == 503
+    for name in (static, migrating):
+        status, _, body = httpd.https_request(name, "/index.html")
+        assert status == 200 and b"plain docroot" in body, (name, status, body[:300])
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", httpd.https_port), timeout=5) as raw:
+        with ctx.wrap_socket(raw) as tls:      # no server_hostname: no SNI
+            tls.sendall(("GET /index.html HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                         % static).encode())
+            answer = b""
+            while True:
+                chunk = tls.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 503"), answer[:300]
