@@ -46,6 +46,8 @@ typedef struct certs_state_t {
     apr_array_header_t *live_patterns; /* live_at_t of domains with wildcard or IP names */
     const char *archive_real;     /* realpath of the store's archive/, "" when none; NULL
                                    * until served_files needs it (live_in_archive) */
+    apr_hash_t *levels;           /* acme_check_seclevel_by_name, once levels_read */
+    int levels_read;
 } certs_state_t;
 
 /* A vhost serving a domain's live certificate, and its place in the config. */
@@ -283,10 +285,10 @@ static apr_status_t leaf_serves(acme_runtime_t *rt, apr_pool_t *ptemp, const acm
  * the pair is d's live one and id its identity, taken by the caller before
  * anything is read (acme_certs_proof_identify; NULL: none, proven every
  * time); a pair not live has none. */
-static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
-                                const char *cert_path, const char *key_path, int live,
-                                const acme_certs_proof_id_t *id, const char **why,
-                                const apr_array_header_t **held)
+static apr_status_t pair_loadable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
+                                  const char *cert_path, const char *key_path, int live,
+                                  const acme_certs_proof_id_t *id, const char **why,
+                                  const apr_array_header_t **held)
 {
     apr_array_header_t *chain;
     acme_cert_info_t info;
@@ -338,6 +340,40 @@ static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acm
         acme_certs_proof_store(rt->base, ptemp, id, &info, 0);   /* NULL id: nothing */
     }
     return rv;
+}
+
+/* pair_loadable, and the chain held against the highest OpenSSL security
+ * level of the vhosts serving d when that is above what pair_loadable
+ * proves (a live chain made at level 2, its vhost raised to @SECLEVEL=3
+ * since: mod_ssl refused its RSA-2048 intermediate and httpd did not
+ * start). The levels are read from the configuration once per generation,
+ * when the first pair is judged; a proof kept from a start before does not
+ * cover them. */
+static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
+                                const char *cert_path, const char *key_path, int live,
+                                const acme_certs_proof_id_t *id, const char **why,
+                                const apr_array_header_t **held)
+{
+    certs_state_t *st = state_get(rt);
+    apr_array_header_t *chain;
+    apr_status_t rv = pair_loadable(rt, ptemp, d, cert_path, key_path, live, id, why, held);
+    int level;
+
+    if (rv != APR_SUCCESS || !st) {
+        return rv;
+    }
+    if (!st->levels_read) {
+        st->levels = acme_check_seclevel_by_name(rt->pool, rt->base);
+        st->levels_read = 1;
+    }
+    if ((level = acme_check_seclevel_of(st->levels, d->name)) <= ACME_CERT_MIN_SECLEVEL) {
+        return APR_SUCCESS;
+    }
+    if ((rv = acme_cert_chain_read_file(ptemp, cert_path, &chain)) != APR_SUCCESS) {
+        *why = "its certificate file cannot be read";
+        return rv;
+    }
+    return acme_certverify_seclevel(ptemp, chain, level, why);
 }
 
 /* A copy of v in p: only what is served stays for the generation; the paths

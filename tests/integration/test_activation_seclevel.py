@@ -112,3 +112,36 @@ def test_chain_below_the_vhost_level_is_not_served_early(httpd, unique):
     assert_level_refusal(refused[0], name)
     assert httpd.running() and httpd.generation_count() == 1, httpd.diagnostics()
     assert fallback_served(httpd, name)
+
+
+def test_archived_chain_below_a_raised_level_does_not_stop_the_start(httpd, unique):
+    """The live chain was made at the default level; the vhost is then raised
+    to level 3 and its live link is broken, so configuration checks cannot
+    read the chain (ACME01609 holds a readable live chain against the level).
+    The start repairs the link to the newest usable archived version: one
+    whose RSA-2048 intermediate the level refuses is not usable (mod_ssl
+    refused it and httpd did not start); the vhost answers with the
+    temporary certificate, the log says why, and a name at the default
+    level keeps serving (the start failed with 'ca key too small')."""
+    raised, plain = unique("raise3"), unique("keep2")
+    httpd.write_config(vhosts=ssl_vhost(raised) + ssl_vhost(plain))
+    httpd.start()
+    httpd.wait_for_pebble_cert(raised, ISSUE_TIMEOUT)
+    httpd.wait_for_pebble_cert(plain, ISSUE_TIMEOUT)
+    httpd.stop()
+    httpd.write_config(vhosts=ssl_vhost(raised, extra=LEVEL3) + ssl_vhost(plain))
+    rc, out = httpd.configtest()
+    assert rc != 0 and "ACME01609" in out, out
+    link = os.path.join(httpd.store, "domains", raised)
+    os.remove(link)
+    with open(link, "w") as f:
+        f.write("junk\n")
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+    httpd.start()
+    assert httpd.running() and not logged(httpd, "AH00020"), httpd.diagnostics()
+    # no archived version is usable at level 3: the link is set aside
+    assert logged(httpd, "ACME01512", raised), httpd.diagnostics()
+    assert not os.path.lexists(link), os.listdir(os.path.dirname(link))
+    assert fallback_served(httpd, raised)
+    httpd.wait_for_pebble_cert(plain, 10)
