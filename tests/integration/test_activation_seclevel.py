@@ -13,23 +13,14 @@ serve a first certificate from staging/ before its restart, do not serve
 it either: OpenSSL refuses it on the connection at the vhost's level
 (ACME01517), and the temporary certificate and its 503 are served."""
 import os
-import ssl
 
 from harness import ssl_vhost, wait_for
 from test_activation_hold import ConfigtestStopper
+from test_activation_hot import fallback_served
 from test_privsep import logged
 
 ISSUE_TIMEOUT = 120
 LEVEL3 = "SSLCipherSuite DEFAULT:@SECLEVEL=3"
-
-
-def fallback_served(httpd, name):
-    """The handshake for name gives a leaf that Pebble's root does not verify."""
-    try:
-        httpd.verified_cert(name)
-    except ssl.SSLError:
-        return True
-    return False
 
 
 def assert_level_refusal(line, name):
