@@ -175,6 +175,10 @@ static void test_loadable_at_a_raised_level(void **state)
     assert_non_null(strstr(why, "AcmePreferredChain"));
     assert_int_equal(acme_certverify_seclevel(p, chain_of(p, leaf), 4, &why), APR_EINVAL);
     assert_non_null(strstr(why, "refuses the certificate ("));
+    /* what a level refusal records: which certificate, its key */
+    assert_string_equal(acme_certverify_weak_cert(p, chain, 3), "intermediate 1 (RSA-2048)");
+    assert_string_equal(acme_certverify_weak_cert(p, chain_of(p, leaf), 4), "leaf (EC-256)");
+    assert_string_equal(acme_certverify_weak_cert(p, chain, 2), "a certificate of the chain");
 }
 
 static int mode_of_path(const char *path)

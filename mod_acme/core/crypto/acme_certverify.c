@@ -116,9 +116,11 @@ apr_status_t acme_certverify_loadable_at(apr_pool_t *p, const apr_array_header_t
         *why = ssl_reason(p, "cannot create an SSL context");
         return APR_ENOMEM;
     }
-    level = SSL_CTX_get_security_level(ctx);
-    level = level > ACME_CERT_MIN_SECLEVEL ? level : ACME_CERT_MIN_SECLEVEL;
-    level = level > seclevel ? level : seclevel;
+    /* Exactly the vhost's level, not the system's default (openssl.cnf):
+     * a vhost that lowers it ("SSLCipherSuite DEFAULT:@SECLEVEL=2") loads at
+     * the lower level in mod_ssl, and one without a level command has the
+     * default as its level (acme_check_seclevel_by_name). */
+    level = seclevel > ACME_CERT_MIN_SECLEVEL ? seclevel : ACME_CERT_MIN_SECLEVEL;
     SSL_CTX_set_security_level(ctx, level);
     if (SSL_CTX_use_certificate(ctx, APR_ARRAY_IDX(chain, 0, X509 *)) != 1) {
         *why = apr_psprintf(p, "a TLS server (security level %d) refuses %s: %s", level,
@@ -154,6 +156,44 @@ apr_status_t acme_certverify_loadable(apr_pool_t *p, const apr_array_header_t *c
         return APR_EINVAL;
     }
     return acme_certverify_loadable_at(p, chain, key, 0, why);
+}
+
+/* "RSA-2048", "EC-256": the kind and size of c's key. */
+static const char *key_said(apr_pool_t *p, X509 *c)
+{
+    EVP_PKEY *pub = X509_get0_pubkey(c);
+
+    if (!pub) {
+        ERR_clear_error();
+        return "an unreadable key";
+    }
+    if (EVP_PKEY_is_a(pub, "RSA") || EVP_PKEY_is_a(pub, "RSA-PSS")) {
+        return apr_psprintf(p, "RSA-%d", EVP_PKEY_get_bits(pub));
+    }
+    if (EVP_PKEY_is_a(pub, "EC")) {
+        return apr_psprintf(p, "EC-%d", EVP_PKEY_get_bits(pub));
+    }
+    return apr_psprintf(p, "%s-%d", EVP_PKEY_get0_type_name(pub)
+                        ? EVP_PKEY_get0_type_name(pub) : "key", EVP_PKEY_get_bits(pub));
+}
+
+const char *acme_certverify_weak_cert(apr_pool_t *p, const apr_array_header_t *chain,
+                                      int seclevel)
+{
+    int need = acme_key_type_level_bits(seclevel), i;
+
+    for (i = 0; chain && i < chain->nelts; ++i) {
+        X509 *c = APR_ARRAY_IDX(chain, i, X509 *);
+        EVP_PKEY *pub = X509_get0_pubkey(c);
+
+        if (!pub || EVP_PKEY_get_security_bits(pub) < need) {
+            ERR_clear_error();
+            return i ? apr_psprintf(p, "intermediate %d (%s)", i, key_said(p, c))
+                     : apr_psprintf(p, "leaf (%s)", key_said(p, c));
+        }
+    }
+    /* refused for what is not a key's size (a signature's digest) */
+    return "a certificate of the chain";
 }
 
 int acme_certverify_cipher_seclevel(const char *spec)

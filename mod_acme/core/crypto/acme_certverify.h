@@ -30,12 +30,14 @@ apr_status_t acme_certverify_trust_anchors(apr_pool_t *p, int use_system, const 
                                            X509_STORE **anchors, const char **why);
 
 /* Would a TLS server load this: an SSL_CTX at security level
- * max(ACME_CERT_MIN_SECLEVEL, the system's default) takes the leaf, the rest
- * of chain (X509*, leaf first) and key, and the key matches the leaf
- * (SSL_CTX_check_private_key). APR_EINVAL with *why (in p) otherwise. */
+ * ACME_CERT_MIN_SECLEVEL takes the leaf, the rest of chain (X509*, leaf
+ * first) and key, and the key matches the leaf (SSL_CTX_check_private_key).
+ * Not the system's default level (openssl.cnf): the level of the vhost
+ * that serves the certificate, which may lower it, is held separately
+ * (acme_certverify_seclevel). APR_EINVAL with *why (in p) otherwise. */
 apr_status_t acme_certverify_loadable(apr_pool_t *p, const apr_array_header_t *chain, EVP_PKEY *key,
                                       const char **why);
-/* acme_certverify_loadable at security level seclevel where that is higher
+/* acme_certverify_loadable at exactly security level seclevel where that is higher
  * (the level of the vhost that serves the certificate: an RSA-2048
  * intermediate, 112 bits, fails level 3); key NULL: the certificates only.
  * Returns APR_SUCCESS, APR_EINVAL for a refusal (*why, in p, names the
@@ -44,12 +46,6 @@ apr_status_t acme_certverify_loadable(apr_pool_t *p, const apr_array_header_t *c
  * when no SSL_CTX could be made (*why says so). */
 apr_status_t acme_certverify_loadable_at(apr_pool_t *p, const apr_array_header_t *chain,
                                          EVP_PKEY *key, int seclevel, const char **why);
-/* The chain (X509*, leaf first) against seclevel, the highest security
- * level of the vhosts that serve it: APR_SUCCESS when seclevel is at most
- * ACME_CERT_MIN_SECLEVEL (acme_certverify_loadable proved that much) or
- * acme_certverify_loadable_at takes the certificates at it; APR_EINVAL
- * with *why (in p): its refusal, the level and the fix; APR_ENOMEM (no
- * SSL_CTX could be made: not a refusal of the chain) with *why. */
 /* The OpenSSL security level a cipher list sets (SSLCipherSuite's spec for
  * SSL and TLS up to 1.2, SSLOpenSSLConfCmd CipherString), as OpenSSL itself
  * reads it: the list is applied to a scratch SSL_CTX, as mod_ssl applies it
@@ -57,8 +53,21 @@ apr_status_t acme_certverify_loadable_at(apr_pool_t *p, const apr_array_header_t
  * after an unknown word does not). Returns 0 to 5, or -1 when the list sets
  * none, OpenSSL refuses the list, or spec is NULL. */
 int acme_certverify_cipher_seclevel(const char *spec);
+/* The chain (X509*, leaf first) against seclevel, the highest security
+ * level of the vhosts that serve it: APR_SUCCESS when seclevel is at most
+ * ACME_CERT_MIN_SECLEVEL (acme_certverify_loadable proved that much) or
+ * acme_certverify_loadable_at takes the certificates at it; APR_EINVAL
+ * with *why (in p): its refusal, the level and the fix; APR_ENOMEM (no
+ * SSL_CTX could be made: not a refusal of the chain) with *why. */
 apr_status_t acme_certverify_seclevel(apr_pool_t *p, const apr_array_header_t *chain,
                                       int seclevel, const char **why);
+/* Which certificate of chain (X509*, leaf first) is too weak for seclevel,
+ * in few words, in p: "intermediate 1 (RSA-2048)", "leaf (EC-256)": the
+ * first whose key gives fewer security bits than the level asks for; "a
+ * certificate of the chain" when every key meets it (OpenSSL refused
+ * something else, e.g. a signature's digest). */
+const char *acme_certverify_weak_cert(apr_pool_t *p, const apr_array_header_t *chain,
+                                      int seclevel);
 
 /* Does chain (X509*, leaf first) verify to anchors at now for TLS server use
  * (RFC 5280 path validation by OpenSSL; a chain that loops or leads to no
