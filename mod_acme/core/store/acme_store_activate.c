@@ -694,101 +694,30 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
     return rv;
 }
 
-apr_status_t acme_store_import_check(apr_pool_t *p, const acme_ctx_t *ctx, const char *name,
-                                     const char *chain_pem, apr_size_t chain_len,
-                                     const char *key_pem, apr_size_t key_len,
-                                     acme_cert_info_t *info, acme_key_type_e *key_type,
-                                     const char **why)
-{
-    const char *first, *suffix;
-    apr_array_header_t *chain, *names;
-    acme_key_type_e wanted;
-    EVP_PKEY *pkey;
-    X509 *leaf;
-    apr_status_t rv;
-
-    *why = NULL;
-    if (acme_store_name_check(name) != APR_SUCCESS
-        || acme_name_store_key_parse(p, name, &first, &suffix) != APR_SUCCESS) {
-        *why = apr_psprintf(p, "'%s' is not a store name (the first name of the domain, "
-                            "lowercase, optionally +KEYTYPE)", name);
-        return APR_EINVAL;
-    }
-    if (acme_cert_chain_parse(p, chain_pem, chain_len, &chain) != APR_SUCCESS || chain->nelts < 1) {
-        *why = "the certificate file is not a PEM certificate chain";
-        return APR_EINVAL;
-    }
-    leaf = APR_ARRAY_IDX(chain, 0, X509 *);
-    if (acme_cert_info(p, leaf, info) != APR_SUCCESS) {
-        *why = "the certificate cannot be read";
-        return APR_EINVAL;
-    }
-    if (acme_crypto_key_from_pem(p, key_pem, key_len, &pkey) != APR_SUCCESS) {
-        *why = "the key file is not a PEM private key";
-        return APR_EINVAL;
-    }
-    if (acme_crypto_key_type_of(pkey, key_type) != APR_SUCCESS) {
-        *why = "the key is of a type mod_acme does not use (RSA 2048-4096, EC P-256/P-384)";
-        return APR_EINVAL;
-    }
-    if (suffix && (acme_key_type_parse(suffix, &wanted) != APR_SUCCESS || wanted != *key_type)) {
-        *why = apr_psprintf(p, "the key is %s, the store name %s asks for %s",
-                            acme_key_type_name(*key_type), name, suffix);
-        return APR_EINVAL;
-    }
-    names = apr_array_make(p, 1, sizeof(const char *));
-    APR_ARRAY_PUSH(names, const char *) = first;
-    rv = acme_cert_check(p, leaf, pkey, names, acme_core_now(ctx), why);
-    if (rv == APR_SUCCESS) {
-        rv = acme_certverify_loadable(p, chain, pkey, why);
-    }
-    if (rv != APR_SUCCESS && !*why) {
-        *why = "the certificate and key cannot be served together";
-    }
-    return rv == APR_SUCCESS ? APR_SUCCESS : APR_EINVAL;
-}
-
-apr_status_t acme_store_import(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
-                               const char *name, const char *chain_pem, apr_size_t chain_len,
-                               const char *key_pem, apr_size_t key_len, const char *meta_json,
-                               const char **version, const char **why)
+apr_status_t acme_store_version_add(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                   const char *name, const char *version, const char *chain_pem,
+                                   apr_size_t chain_len, const char *key_pem, apr_size_t key_len,
+                                   const char *meta_json)
 {
     staged_t st;
-    acme_key_type_e key_type;
     apr_status_t rv;
 
-    *version = NULL;
     memset(&st, 0, sizeof(st));
-    rv = acme_store_import_check(p, ctx, name, chain_pem, chain_len, key_pem, key_len, &st.info,
-                                 &key_type, why);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    /* Taking over is for a name mod_acme has nothing for: a live version
-     * of its own is replaced by ordering, not by hand. */
-    if (has_live(store, p, name)) {
-        *why = "it has a live certificate in the store already";
-        return APR_EEXIST;
-    }
     st.chain_pem = chain_pem;
     st.chain_len = chain_len;
     st.key_pem = key_pem;
     st.key_len = key_len;
     st.meta_json = meta_json;
-    *version = version_name(p, ctx, st.info.serial);
-    rv = archive_write(store, p, name, *version, &st);
-    if (rv == APR_SUCCESS) {
-        rv = link_replace(store, p, ctx, name, *version);
-    }
-    if (rv != APR_SUCCESS) {
-        *why = "cannot write the version into the store";
-        acme_log(ctx, ACME_LOG_ERR, rv, "ACME00314: %s: import of certificate %s as version %s "
-                 "failed", name, st.info.serial ? st.info.serial : "?", *version);
-        return rv;
-    }
-    acme_log(ctx, ACME_LOG_NOTICE, APR_SUCCESS, "ACME00313: %s: imported certificate %s valid "
-             "until %s, issued by %s, as the live version %s", name,
-             st.info.serial ? st.info.serial : "?", acme_time_rfc3339(p, st.info.not_after),
-             st.info.issuer ? st.info.issuer : "?", *version);
-    return APR_SUCCESS;
+    rv = archive_write(store, p, name, version, &st);
+    return rv == APR_SUCCESS ? link_replace(store, p, ctx, name, version) : rv;
+}
+
+const char *acme_store_version_name_for(apr_pool_t *p, const acme_ctx_t *ctx, const char *serial)
+{
+    return version_name(p, ctx, serial);
+}
+
+int acme_store_has_live_version(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    return has_live(store, p, name);
 }
