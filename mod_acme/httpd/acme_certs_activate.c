@@ -14,6 +14,8 @@
 #include "acme_private.h"
 #include "acme_config.h"
 #include "acme_certverify.h"
+#include "acme_custody.h"
+#include "acme_key_type.h"
 #include "acme_store_paths.h"
 #include "acme_certs_verdicts.h"
 
@@ -58,6 +60,7 @@ X509_STORE *acme_certs_activate_anchors(server_rec *base, apr_pool_t *ptemp, apr
 static void activation_report(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
                               apr_status_t rv, const char *why)
 {
+    acme_custody_level_t level;
     apr_finfo_t finfo;
     int has_live;
 
@@ -74,10 +77,14 @@ static void activation_report(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_
     has_live = apr_stat(&finfo, acme_store_live_cert_path(rt->store, ptemp, d->name),
                         APR_FINFO_TYPE, ptemp) == APR_SUCCESS;
     ap_log_error(APLOG_MARK, APLOG_ERR, rv == APR_EINVAL ? 0 : rv, rt->base, "ACME00604: "
-                 "refused the new certificate of %s: %s; %s, and a new one will be "
-                 "ordered", d->name, why ? why : "activation failed",
+                 "refused the new certificate of %s: %s; %s, and %s", d->name,
+                 why ? why : "activation failed",
                  has_live ? "the current certificate stays in use"
-                          : "the site keeps its temporary certificate");
+                          : "the site keeps its temporary certificate",
+                 acme_custody_level_refusal(rt->store, ptemp, d->name, 0, &level)
+                 == APR_SUCCESS ? "no new one is ordered while the security level and the key "
+                                  "type stay (the CA would issue the same kind of chain)"
+                                : "a new one will be ordered");
 }
 
 /* A version written, waiting for the batch's flush to be linked. */
@@ -197,6 +204,48 @@ void acme_certs_activate_settle_later(acme_runtime_t *rt, apr_pool_t *ptemp)
     apr_atomic_set32(&rt->settling, 0);
 }
 
+/* A staged entry refused for the OpenSSL security level of the vhosts
+ * serving its name (acme_custody_level_t) holds new orders while the level
+ * and the key type stay (the CA would issue the same kind of chain). At a
+ * start where either changed (the administrator lowered @SECLEVEL, changed
+ * AcmeKeyType) the record goes, and the refused entry is made ready again:
+ * activation proves it like any staged entry, and it goes live with no new
+ * order when it now may; refused for another reason, a new one is ordered. */
+static void level_changes(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t **levels,
+                          int *levels_read)
+{
+    acme_custody_level_t was;
+    const char *key_type;
+    apr_status_t rv;
+    int i, level;
+
+    for (i = 0; i < rt->domains->nelts; i++) {
+        const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
+
+        if (acme_custody_level_refusal(rt->store, ptemp, d->name, 0, &was) != APR_SUCCESS) {
+            continue;
+        }
+        if (!(*levels_read)++) {
+            *levels = acme_check_seclevel_by_name(ptemp, rt->base);
+        }
+        level = acme_check_seclevel_of(*levels, d->name);
+        key_type = acme_key_type_name(d->key_type);
+        if (level == was.level && !strcmp(key_type, was.key_type)) {
+            continue;
+        }
+        acme_custody_refused_clear(rt->store, ptemp, d->name);
+        rv = acme_store_staged_unreject(rt->store, ptemp, d->name);
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rt->base, "ACME01519: %s: its staged "
+                     "certificate was refused at OpenSSL security level %d with key type %s; "
+                     "the vhosts serving it now have level %s and the key type is %s: %s",
+                     d->name, was.level, was.key_type,
+                     level > ACME_CERT_MIN_SECLEVEL ? apr_itoa(ptemp, level) : "2 or lower",
+                     key_type, rv == APR_SUCCESS
+                     ? "it is proven again now, and goes live with no new order if it passes"
+                     : "a new certificate is ordered");
+    }
+}
+
 /* "Renewal at restart": staged certificates become live before mod_ssl
  * reads them. Every new version is written first and flushed to disk in one
  * batch (its files many at a time, acme_store_batch_end), then linked: at a
@@ -211,6 +260,7 @@ void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
     apr_hash_t *levels = NULL;    /* security levels, read at the first staged entry */
     int i, on_verdict = 0, levels_read = 0;
 
+    level_changes(rt, ptemp, &levels, &levels_read);
     rt->verdicts = acme_certs_verdicts_get(rt->base);
     rt->activation = apr_hash_make(rt->pool);
     rt->settle_later = apr_array_make(rt->pool, 0, sizeof(acme_store_settle_t *));

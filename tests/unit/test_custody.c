@@ -528,6 +528,33 @@ static void test_backoff_public_copy(void **state)
     assert_int_equal(stat(shown, &st), 0);
 }
 
+/* A refusal for the security level is recorded with what it depends on,
+ * in root's file and its public copy; a later refusal of another kind
+ * drops it. */
+static void test_level_refusal_recorded(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
+    acme_custody_level_t level = { 3, "ec-p256", "intermediate 1 (RSA-2048)", "why" }, read;
+    int shown;
+
+    assert_int_equal(acme_custody_level_refusal(store, p, "example.org", 1, &read), APR_ENOENT);
+    acme_custody_refused_level(store, p, "example.org", apr_time_now(), &level);
+    for (shown = 0; shown < 2; shown++) {
+        assert_int_equal(acme_custody_level_refusal(store, p, "example.org", shown, &read),
+                         APR_SUCCESS);
+        assert_int_equal(read.level, 3);
+        assert_string_equal(read.key_type, "ec-p256");
+        assert_string_equal(read.weak, "intermediate 1 (RSA-2048)");
+        assert_string_equal(read.reason, "why");
+    }
+    assert_non_null(strstr(acme_custody_level_said(p, &read), "refused at OpenSSL security "
+                           "level 3: intermediate 1 (RSA-2048) too weak (key type ec-p256)"));
+    acme_custody_refused(store, p, "example.org", apr_time_now());
+    assert_int_equal(acme_custody_level_refusal(store, p, "example.org", 0, &read), APR_ENOENT);
+    assert_int_equal(acme_custody_level_refusal(store, p, "example.org", 1, &read), APR_ENOENT);
+}
+
 /* The backoff's exemption, once per key (acme_custody_backoff_exempt): a
  * staged chain whose leaf carries root's current key passes a backoff until
  * one such entry was refused; anything else stays held. */
@@ -639,6 +666,7 @@ int main(void)
         UNIT_TEST(test_custody_sweep_removed),
         UNIT_TEST(test_backoff_exempt_once_per_key),
         UNIT_TEST(test_backoff_public_copy),
+        UNIT_TEST(test_level_refusal_recorded),
         UNIT_TEST(test_refused_garbled_times),
     };
 

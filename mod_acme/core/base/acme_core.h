@@ -113,13 +113,15 @@ typedef enum {
     ACME_PROBLEM_KIND_CERT_NOT_YET_VALID, /* it starts after this machine's clock */
     ACME_PROBLEM_KIND_CERT_KEY,           /* it is for another key than the CSR's */
     ACME_PROBLEM_KIND_CHAIN_UNTRUSTED,    /* its chain leads to no trusted root */
-    ACME_PROBLEM_KIND_CHAIN_INVALID       /* its chain cannot verify (a loop, a bad signature) */
+    ACME_PROBLEM_KIND_CHAIN_INVALID,      /* its chain cannot verify (a loop, a bad signature) */
+    ACME_PROBLEM_KIND_SECLEVEL            /* its chain is too weak for the vhost's security
+                                           * level: not ordered again while it stays */
 } acme_problem_kind_e;
-#define ACME_PROBLEM_KIND_LAST ACME_PROBLEM_KIND_CHAIN_INVALID
+#define ACME_PROBLEM_KIND_LAST ACME_PROBLEM_KIND_SECLEVEL
 
 /* "transport", "tls", "ca-file", "answer", "store", "hook", "challenge",
  * "cert-names", "cert-expired", "cert-not-yet-valid", "cert-key",
- * "chain-untrusted", "chain-invalid"; NULL for ACME_PROBLEM_KIND_NONE or an
+ * "chain-untrusted", "chain-invalid", "seclevel"; NULL for ACME_PROBLEM_KIND_NONE or an
  * unknown value (static text). */
 const char *acme_problem_kind_name(int kind);
 /* The status to log a failure with: 0 for the kinds whose status says no

@@ -180,7 +180,8 @@ const char *acme_problem_advice(const char *type, const char **reason)
 
 static const char *const kind_names[] = {
     NULL, "transport", "tls", "ca-file", "answer", "store", "hook", "challenge", "cert-names",
-    "cert-expired", "cert-not-yet-valid", "cert-key", "chain-untrusted", "chain-invalid"
+    "cert-expired", "cert-not-yet-valid", "cert-key", "chain-untrusted", "chain-invalid",
+    "seclevel"
 };
 
 const char *acme_problem_kind_name(int kind)
@@ -271,6 +272,16 @@ static const struct kind_text_t {
       "The CA sent a certificate chain that cannot verify (it loops, or a signature or "
       "extension is wrong): the CA is at fault; it was discarded and mod_acme orders again "
       "after the backoff. If it persists, tell the CA or list another CA in AcmeCA." },
+    { ACME_PROBLEM_KIND_SECLEVEL, "the CA's chain is too weak for the security level of the "
+      "vhost serving it",
+      "The certificate was issued, but a certificate of its chain has a key too weak for the "
+      "OpenSSL security level (@SECLEVEL) of the vhost serving it, so mod_ssl would refuse it "
+      "(the detail names the level and the certificate). The CA would issue the same kind of "
+      "chain again, so no new order is made until the level or the key type changes: lower "
+      "@SECLEVEL for that vhost (SSLCipherSuite), or choose a key type (AcmeKeyType) or a chain "
+      "(AcmePreferredChain) or a CA (AcmeCA) whose chain meets it, and restart httpd gracefully; "
+      "the certificate already issued is proven again first and goes live if it now may, with "
+      "no new order. 'acmectl renew NAME' orders anew at once." },
 };
 
 static const char *cert_advice(int kind, const char **reason)

@@ -16,6 +16,7 @@
 #include "acme_store_account.h"
 #include "acme_store_renew.h"
 #include "acme_custody.h"
+#include "acme_key_type.h"
 #include "acme_events.h"
 #include "acme_account.h"
 #include "acme_store_paths.h"
@@ -511,9 +512,10 @@ static int staged_refused(acme_driver_t *driver, acme_record_t *rec, const acme_
         return 0;
     }
     acme_problem_clear(&prob);
-    acme_problem_set(&prob, p, APR_EINVAL, NULL, "%s", "the server refused the staged "
+    acme_problem_set(&prob, p, APR_EINVAL, NULL, "the server refused the staged "
                      "certificate at activation (its error log says why: \"staged "
-                     "certificate refused\"); the live certificate stays");
+                     "certificate refused\"); %s", rec->has_cert
+                     ? "the live certificate stays" : "the site keeps its temporary certificate");
     rec->attempts += 1;
     rec->next_run = acme_policy_retry_at(rec->attempts, now, 0, acme_core_random01());
     acme_record_error(rec, &prob, NULL, now, p);
@@ -521,6 +523,45 @@ static int staged_refused(acme_driver_t *driver, acme_record_t *rec, const acme_
     acme_log(&driver->ctx, ACME_LOG_ERR, 0, "ACME01220: %s: %s; next attempt at %s", domain->name,
              prob.detail, acme_time_rfc3339(p, rec->next_run));
     post_failed(driver, rec, domain, ACME_STEP_STAGED, now, p);
+    return 1;
+}
+
+/* The parent refused the staged chain for the OpenSSL security level of
+ * the vhosts serving the name (acme_custody_level_refusal): the CA would
+ * issue the same kind of chain again, so while the key type stays no new
+ * order is made (the parent drops the record at a start where the level or
+ * the key type changed, and proves the refused entry again). acmectl renew
+ * still orders. Returns 1 when the name is held (rec scheduled), else 0. */
+static int level_held(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
+                      apr_pool_t *p, apr_time_t now)
+{
+    acme_custody_level_t level;
+    acme_problem_t prob;
+
+    if (rec->force || acme_store_renewal_requested(driver->store, p, domain->name)
+        || acme_custody_level_refusal(driver->store, p, domain->name, 1, &level) != APR_SUCCESS
+        || strcmp(level.key_type, acme_key_type_name(domain->key_type)) != 0) {
+        return 0;
+    }
+    acme_problem_clear(&prob);
+    acme_problem_set(&prob, p, APR_EINVAL, NULL, "the staged certificate was %s",
+                     acme_custody_level_said(p, &level));
+    prob.kind = ACME_PROBLEM_KIND_SECLEVEL;
+    rec->attempts = rec->attempts > 0 ? rec->attempts : 1;
+    rec->next_run = now + ACME_RECHECK_VALID;
+    if (!rec->error_kind || rec->error_kind != ACME_PROBLEM_KIND_SECLEVEL
+        || strcmp(rec->error_detail ? rec->error_detail : "", prob.detail) != 0) {
+        acme_record_error(rec, &prob, NULL, now, p);
+    }
+    rec->state = "error";
+    if (!rec->level_told) {
+        rec->level_told = 1;
+        acme_log(&driver->ctx, ACME_LOG_ERR, 0, "ACME01292: %s: no new order: the staged "
+                 "certificate was %s. The CA would issue the same kind of chain, so none is "
+                 "ordered until the level or the key type changes (then the staged "
+                 "certificate is proven again first); 'acmectl renew %s' orders anyway",
+                 domain->name, acme_custody_level_said(p, &level), domain->name);
+    }
     return 1;
 }
 
@@ -544,7 +585,7 @@ static acme_renew_reason_e domain_decide(acme_driver_t *driver, acme_record_t *r
         rec->next_run = now + ACME_RECHECK_STAGED;
         return ACME_RENEW_NONE;
     }
-    if (staged_refused(driver, rec, domain, p, now)) {
+    if (level_held(driver, rec, domain, p, now) || staged_refused(driver, rec, domain, p, now)) {
         return ACME_RENEW_NONE;
     }
     reason = domain_inspect(driver, rec, domain, p, now, &leaf);

@@ -206,6 +206,8 @@ typedef struct acme_record_t {
     int warning;                    /* inside the warn window and renewal keeps failing */
     int error_kind;                 /* acme_problem_kind_e of the last failure */
     int profile_warned;             /* that notice was logged in this run */
+    int level_told;                 /* the level refusal holding new orders was logged in
+                                     * this run (ACME01292) */
     int yielded;                    /* challenges answered in this run's first pass: the
                                      * rest of its order waits for the second */
 } acme_record_t;

@@ -545,7 +545,10 @@ static void restore_error(acme_record_t *rec, const acme_status_record_t *st, ap
     if (!rec->force && st->next_action > now
         /* the order is kept, and fetching its certificate again costs no
          * new one: a restart (AcmeTrustedRootsFile fixed) tries at once */
-        && rec->error_kind != ACME_PROBLEM_KIND_CHAIN_UNTRUSTED) {
+        && rec->error_kind != ACME_PROBLEM_KIND_CHAIN_UNTRUSTED
+        /* held by a level refusal, which the parent drops at a start
+         * where the level or the key type changed: looked at again at once */
+        && rec->error_kind != ACME_PROBLEM_KIND_SECLEVEL) {
         rec->next_run = st->next_action < now + ACME_RESTORED_WAIT_MAX
                         ? st->next_action : now + ACME_RESTORED_WAIT_MAX;
     }

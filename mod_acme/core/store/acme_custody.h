@@ -162,6 +162,31 @@ void acme_custody_refused_shown_tidy(acme_store_t *store, apr_pool_t *p, const c
 /* Records one refusal at now; the new time until which name is held back. */
 apr_time_t acme_custody_refused(acme_store_t *store, apr_pool_t *p, const char *name,
                                 apr_time_t now);
+/* A refusal for the OpenSSL security level of the vhosts serving the
+ * name: the CA would issue the same kind of chain again, so no new order is
+ * made while the level and the key type stay (acme_driver.c), and a start
+ * at another level or key type proves the refused entry again
+ * (acme_certs_activate.c). In refused.json and its public copy: "seclevel",
+ * "key_type", "weak", "reason". */
+typedef struct acme_custody_level_t {
+    int level;                  /* the level it was refused at */
+    const char *key_type;       /* the configured key type: "ec-p256" */
+    const char *weak;           /* "intermediate 1 (RSA-2048)" (acme_certverify_weak_cert) */
+    const char *reason;         /* the refusal as logged */
+} acme_custody_level_t;
+/* acme_custody_refused, with the level refusal recorded (level NULL: it is
+ * not one; a later refusal of another kind drops it). */
+apr_time_t acme_custody_refused_level(acme_store_t *store, apr_pool_t *p, const char *name,
+                                      apr_time_t now, const acme_custody_level_t *level);
+/* The level refusal of name, from root's refused.json or (shown: the
+ * child, the status page, acmectl) its public copy: APR_SUCCESS with *level
+ * (strings in p), APR_ENOENT when the last refusal was not one (or none). */
+apr_status_t acme_custody_level_refusal(acme_store_t *store, apr_pool_t *p, const char *name,
+                                        int shown, acme_custody_level_t *level);
+/* In words, with the fix, in p: "refused at OpenSSL security level 3:
+ * intermediate 1 (RSA-2048) too weak (key type ec-p256); lower @SECLEVEL
+ * ...". */
+const char *acme_custody_level_said(apr_pool_t *p, const acme_custody_level_t *level);
 /* Root: the backoff ends (a successful activation); its public copy goes too. */
 void acme_custody_refused_clear(acme_store_t *store, apr_pool_t *p, const char *name);
 

@@ -69,8 +69,68 @@ apr_time_t acme_custody_refused_until(acme_store_t *store, apr_pool_t *p, const 
     return acme_custody_refused_info(store, p, name, &count);
 }
 
+/* The level refusal's fields into json (NULL level: none). */
+static void level_set(json_t *json, const acme_custody_level_t *level)
+{
+    if (!json || !level) {
+        return;
+    }
+    json_object_set_new(json, "seclevel", json_integer(level->level));
+    json_object_set_new(json, "key_type", json_string(level->key_type ? level->key_type : ""));
+    json_object_set_new(json, "weak", json_string(level->weak ? level->weak : ""));
+    json_object_set_new(json, "reason", json_string(level->reason ? level->reason : ""));
+}
+
 apr_time_t acme_custody_refused(acme_store_t *store, apr_pool_t *p, const char *name,
                                 apr_time_t now)
+{
+    return acme_custody_refused_level(store, p, name, now, NULL);
+}
+
+apr_status_t acme_custody_level_refusal(acme_store_t *store, apr_pool_t *p, const char *name,
+                                        int shown, acme_custody_level_t *level)
+{
+    json_t *json = NULL, *lv;
+
+    memset(level, 0, sizeof(*level));
+    if (acme_store_name_check(name) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    if (shown) {
+        if (acme_store_read_json_pooled(store, p, acme_store_rel_refused_shown(p, name), &json)
+            != APR_SUCCESS || !json_is_object(json)) {
+            return APR_ENOENT;
+        }
+    }
+    else if (!(json = refused_read(store, p, name))) {
+        return APR_ENOENT;
+    }
+    if (!json_is_integer(lv = json_object_get(json, "seclevel"))
+        || json_integer_value(lv) < 0 || json_integer_value(lv) > 5
+        || !json_is_string(json_object_get(json, "key_type"))) {
+        return APR_ENOENT;
+    }
+    level->level = (int)json_integer_value(lv);
+    level->key_type = apr_pstrdup(p, json_string_value(json_object_get(json, "key_type")));
+    level->weak = json_is_string(json_object_get(json, "weak"))
+                  ? apr_pstrdup(p, json_string_value(json_object_get(json, "weak"))) : "";
+    level->reason = json_is_string(json_object_get(json, "reason"))
+                    ? apr_pstrdup(p, json_string_value(json_object_get(json, "reason"))) : "";
+    return APR_SUCCESS;
+}
+
+const char *acme_custody_level_said(apr_pool_t *p, const acme_custody_level_t *level)
+{
+    return apr_psprintf(p, "refused at OpenSSL security level %d: %s too weak (key type %s); "
+                        "lower @SECLEVEL for the vhost serving it, or use a key type or a CA "
+                        "whose chain meets the level (AcmeKeyType, AcmePreferredChain, AcmeCA)",
+                        level->level, level->weak && *level->weak ? level->weak
+                                                                   : "a certificate of the chain",
+                        level->key_type);
+}
+
+apr_time_t acme_custody_refused_level(acme_store_t *store, apr_pool_t *p, const char *name,
+                                      apr_time_t now, const acme_custody_level_t *level)
 {
     json_t *json = NULL, *old;
     json_int_t count = 0;
@@ -97,6 +157,7 @@ apr_time_t acme_custody_refused(acme_store_t *store, apr_pool_t *p, const char *
     if (json && old && json_is_string(json_object_get(old, "exempted"))) {
         json_object_set(json, "exempted", json_object_get(old, "exempted"));
     }
+    level_set(json, level);
     if (json) {
         acme_store_write_json(store, p, acme_store_rel_refused(p, name), json,
                               ACME_STORE_KEY_PERMS);

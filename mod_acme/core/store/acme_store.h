@@ -162,6 +162,11 @@ int acme_store_has_staged(acme_store_t *store, apr_pool_t *p, const char *name);
  * the "ready" marker renamed; the reason is in the server's error log, not in
  * the store), 0 otherwise; p holds nothing afterwards. */
 int acme_store_staged_rejected(acme_store_t *store, apr_pool_t *p, const char *name);
+/* Root: the refused entry staging/<name>/rejected made ready again, to be
+ * proven again (what it was refused for changed: acme_custody_level_t).
+ * APR_SUCCESS; APR_EEXIST when something else is ready; APR_ENOENT when
+ * nothing was refused; an errno. Temporaries in p. */
+apr_status_t acme_store_staged_unreject(acme_store_t *store, apr_pool_t *p, const char *name);
 
 /* Parent (root): staged certificate → new archive version → domains/<name> link.
  * The chain's leaf must carry the public key of a key root generated for name
@@ -171,7 +176,9 @@ int acme_store_staged_rejected(acme_store_t *store, apr_pool_t *p, const char *n
  * read (cert.pem larger than ACME_MAX_CHAIN_BYTES, judged by its size before
  * reading): "ready" is renamed "rejected" (nothing written, so a full disk
  * cannot keep it from being refused), the refusal logged and recorded for
- * the name's backoff (acme_custody_refused); the live certificate stays.
+ * the name's backoff (acme_custody_refused, with the level it was refused at
+ * when that was the reason: acme_custody_refused_level); the live
+ * certificate, if any, stays.
  * APR_ENOENT if nothing is staged. */
 apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                  const char *name, const apr_array_header_t *names,
@@ -187,7 +194,7 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
  *   batch's end.
  * - acme_store_activate_link moves domains/<name> to it, flushed being what
  *   acme_store_batch_end returned (APR_SUCCESS: the files are on disk; else
- *   nothing is linked, the live certificate stays, flushed is returned and
+ *   nothing is linked, the live certificate (if any) stays, flushed is returned and
  *   *why says so). Inside a batch domains/ is not synced:
  *   acme_store_activate_links_sync does it once (its errno, or APR_SUCCESS).
  * - acme_store_activate_settle, only once the link is on disk: retires the

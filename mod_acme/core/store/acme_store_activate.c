@@ -24,6 +24,7 @@
 #include "acme_events.h"
 #include "acme_custody.h"
 #include "acme_certverify.h"
+#include "acme_key_type.h"
 #include "acme_store_paths.h"
 #include "acme_name.h"
 #include "acme_store_int.h"
@@ -71,6 +72,8 @@ typedef struct staged_t {
     apr_array_header_t *chain;
     EVP_PKEY *pkey;
     acme_cert_info_t info;
+    int refused_level;              /* refused at this security level (0: not for a level) */
+    const char *weak;               /* then the certificate too weak for it */
 } staged_t;
 
 static const char *time_str(apr_pool_t *p, apr_time_t t, const char *fmt)
@@ -189,7 +192,7 @@ static apr_status_t staged_load(apr_pool_t *p, int dirfd, staged_t *st, const ch
 
 /* Moves "ready" aside so the parent does not try the same entry every second. */
 static void staged_reject(int dirfd, const acme_ctx_t *ctx, const char *name, apr_uint64_t ready,
-                          const char *why)
+                          int live, const char *why)
 {
     if (acme_store_staged_ready_id(dirfd) != ready) {
         return;
@@ -197,8 +200,22 @@ static void staged_reject(int dirfd, const acme_ctx_t *ctx, const char *name, ap
     renameat(dirfd, ACME_STORE_READY_FILE, dirfd, ACME_STORE_REJECTED_FILE);
     fsync(dirfd);
     acme_log(ctx, ACME_LOG_ERR, APR_SUCCESS,
-             "ACME00301: %s: staged certificate refused, the live certificate stays: %s",
-             name, why);
+             "ACME00301: %s: staged certificate refused, %s: %s", name,
+             live ? "the live certificate stays" : "the site keeps its temporary certificate",
+             why);
+}
+
+/* The chain against the vhosts' level; a refusal is noted in st. */
+static apr_status_t staged_seclevel(apr_pool_t *p, staged_t *st, int seclevel,
+                                    const char **reason)
+{
+    apr_status_t rv = acme_certverify_seclevel(p, st->chain, seclevel, reason);
+
+    if (rv == APR_EINVAL) {
+        st->refused_level = seclevel;
+        st->weak = acme_certverify_weak_cert(p, st->chain, seclevel);
+    }
+    return rv;
 }
 
 static const char *version_name(apr_pool_t *p, const acme_ctx_t *ctx, const char *serial)
@@ -332,7 +349,9 @@ static apr_status_t link_written(acme_store_t *store, apr_pool_t *p, const acme_
     if (rv != APR_SUCCESS) {
         *why = "cannot write the new version into the store";
         acme_log(ctx, ACME_LOG_ERR, rv, "ACME00302: %s: activation of version %s failed, "
-                 "the live certificate stays", v->name, v->version);
+                 "%s", v->name, v->version, v->previous ? "the live certificate stays"
+                                                        : "the site keeps its temporary "
+                                                          "certificate");
         return rv;
     }
     acme_log(ctx, ACME_LOG_NOTICE, APR_SUCCESS,
@@ -393,7 +412,7 @@ static int staged_on_verdict(acme_store_t *store, apr_pool_t *p, const acme_ctx_
         *rv = acme_certverify_chain(p, st->chain, anchors, acme_core_now(ctx), reason);
     }
     if (*rv == APR_SUCCESS) {
-        *rv = acme_certverify_seclevel(p, st->chain, seclevel, reason);
+        *rv = staged_seclevel(p, st, seclevel, reason);
     }
     return 1;
 }
@@ -432,7 +451,7 @@ static apr_status_t staged_validate(acme_store_t *store, apr_pool_t *p, const ac
         }
     }
     if (rv == APR_SUCCESS) {
-        rv = acme_certverify_seclevel(p, st->chain, seclevel, reason);
+        rv = staged_seclevel(p, st, seclevel, reason);
     }
     return rv;
 }
@@ -466,6 +485,22 @@ static void settle_already_live(acme_store_t *store, apr_pool_t *p, const acme_c
              "live already", name, st->info.serial ? st->info.serial : "?");
     s->keep_refusals = 1;
     acme_store_settle(store, p, ctx, s);
+}
+
+/* The refusal recorded for the backoff; one for the level with what it
+ * depends on, so no new order is made while they stay (acme_custody.h). */
+static void staged_refused(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                           const char *name, acme_key_type_e key_type, const staged_t *st,
+                           const char *reason)
+{
+    acme_custody_level_t level;
+
+    level.level = st->refused_level;
+    level.key_type = acme_key_type_name(key_type);
+    level.weak = st->weak;
+    level.reason = reason;
+    acme_custody_refused_level(store, p, name, acme_core_now(ctx),
+                               st->refused_level ? &level : NULL);
 }
 
 /* The part of a check and an activation that is the same: the name, the
@@ -505,8 +540,8 @@ static apr_status_t staged_prepare(acme_store_t *store, apr_pool_t *p, const acm
         if (!*reason) {
             *reason = "the staged files cannot be read";
         }
-        staged_reject(*dirfd, ctx, name, *ready, *reason);
-        acme_custody_refused(store, p, name, acme_core_now(ctx));
+        staged_reject(*dirfd, ctx, name, *ready, has_live(store, p, name), *reason);
+        staged_refused(store, p, ctx, name, key_type, st, *reason);
         *why = *reason;
         rv = APR_EINVAL;
     }
@@ -616,7 +651,8 @@ apr_status_t acme_store_activate_write_verdict(acme_store_t *store, apr_pool_t *
     if (rv != APR_SUCCESS) {
         *why = "cannot write the new version into the store";
         acme_log(ctx, ACME_LOG_ERR, rv, "ACME00315: %s: cannot write version %s into the "
-                 "archive, the live certificate stays", name, v->version);
+                 "archive, %s", name, v->version, v->first
+                 ? "the site keeps its temporary certificate" : "the live certificate stays");
         return rv;
     }
     *written = v;

@@ -1,7 +1,11 @@
 /* Writing staging/<name>/: the issuing side's half of activation. The entry is made ready last, and a
  * write that fails half way (a full disk) removes what it wrote, so nothing half-staged is ever activated. */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <apr_file_info.h>
 #include <apr_strings.h>
@@ -99,4 +103,32 @@ int acme_store_staged_rejected(acme_store_t *store, apr_pool_t *p, const char *n
                                                    p, name, ACME_STORE_REJECTED_FILE)),
                        APR_FINFO_TYPE, p) == APR_SUCCESS
            && finfo.filetype == APR_REG;
+}
+
+apr_status_t acme_store_staged_unreject(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    struct stat sb;
+    apr_status_t rv = APR_SUCCESS;
+    int dirfd;
+
+    if (acme_store_name_check(name) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    /* the child owns staging/<name>/: reached by descriptor, no link followed */
+    if ((dirfd = acme_store_open_dir_at(AT_FDCWD, acme_store_path(
+                                            store, p, acme_store_rel_staging(p, name)))) < 0) {
+        return APR_ENOENT;
+    }
+    if (fstatat(dirfd, ACME_STORE_READY_FILE, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+        rv = APR_EEXIST;
+    }
+    else if (fstatat(dirfd, ACME_STORE_REJECTED_FILE, &sb, AT_SYMLINK_NOFOLLOW) != 0
+             || !S_ISREG(sb.st_mode)) {
+        rv = APR_ENOENT;
+    }
+    else if (renameat(dirfd, ACME_STORE_REJECTED_FILE, dirfd, ACME_STORE_READY_FILE) != 0) {
+        rv = errno;
+    }
+    close(dirfd);
+    return rv;
 }
