@@ -501,6 +501,9 @@ static const char *staged_text(apr_pool_t *p, const domain_view_t *v)
         return apr_psprintf(p, "no: the staged %s is the live one already (activation "
                             "clears it)", cert);
     }
+    if (v->rejected && v->rejected_why) {
+        return apr_psprintf(p, "no: the last staged certificate was %s", v->rejected_why);
+    }
     return v->rejected ? "no: the last staged certificate was refused at activation "
                          "(see the error log)" : "no";
 }
@@ -509,10 +512,14 @@ static const char *staged_text(apr_pool_t *p, const domain_view_t *v)
  * the site is still served meanwhile. */
 static const char *failing_text(apr_pool_t *p, const domain_view_t *v)
 {
+    int level = v->status && v->status->error && v->status->error->kind
+                && !strcmp(v->status->error->kind, "seclevel");
     const char *what = apr_psprintf(p, "since %s, %d failed attempt%s, next attempt %s",
                                     acmectl_time(p, v->failing_since), v->attempts,
                                     v->attempts == 1 ? "" : "s",
-                                    v->next_action ? v->next_action : "-");
+                                    level ? "none until the security level or the key type "
+                                            "changes (or acmectl renew)"
+                                    : v->next_action ? v->next_action : "-");
 
     if (v->renewal_failing) {
         return apr_psprintf(p, "%s; the renewal fails, the live certificate is valid until %s "

@@ -566,6 +566,7 @@ domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name
                                 apr_hash_t *configured)
 {
     domain_view_t *v = apr_pcalloc(p, sizeof(*v));
+    acme_custody_level_t level;
 
     v->name = name;
     v->configured_by = configured ? apr_hash_get(configured, name, APR_HASH_KEY_STRING) : NULL;
@@ -579,6 +580,9 @@ domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name
     v->rejected = apr_stat(&(apr_finfo_t){ 0 }, acme_store_path(ctl->store, p, acme_store_rel_staged(
                                p, name, ACME_STORE_REJECTED_FILE)), APR_FINFO_TYPE, p)
                   == APR_SUCCESS;
+    if (acme_custody_level_refusal(ctl->store, p, name, 1, &level) == APR_SUCCESS) {
+        v->rejected_why = acme_custody_level_said(p, &level);
+    }
     /* keys/ is root's: as another user there is nothing to show */
     v->held_until = acme_custody_refused_info(ctl->store, p, name, &v->refusals);
     if (v->held_until <= apr_time_now()) {

@@ -22,6 +22,7 @@ typedef struct domain_view_t {
     const char *live_version;        /* the archive version domains/<name> points at */
     const char *live_error;          /* why the live certificate cannot be read */
     int staged, rejected;            /* staged: a "ready" entry activation would take */
+    const char *rejected_why;        /* a level refusal in words (acme_custody_level_said) */
     int staged_check;                /* staged_check_e */
     const char *staged_why;          /* why refused, or why it could not be checked */
     acme_cert_info_t staged_info;    /* the staged leaf (serial NULL when unreadable); read

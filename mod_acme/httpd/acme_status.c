@@ -224,10 +224,18 @@ static json_t *next_action_json(acme_runtime_t *rt, apr_pool_t *p,
 
 /* next_action in words, for a staged certificate (acmectl's words); else null. */
 static json_t *next_action_text_json(acme_runtime_t *rt, apr_pool_t *p,
-                                     const acme_domain_t *domain, const char *state)
+                                     const acme_domain_t *domain, const char *state,
+                                     const acme_status_record_t *status)
 {
     if (!strcmp(state, ACME_STATE_STAGED)) {
         return json_string(acme_status_goes_live(rt, p, domain->name, 1));
+    }
+    if (status && status->error && status->error->kind
+        && !strcmp(status->error->kind, "seclevel")) {
+        /* the check at next_action orders nothing */
+        return json_string("No new order until the security level of the vhosts serving it "
+                           "or the key type changes (then the refused certificate is proven "
+                           "again first); acmectl renew orders anyway");
     }
     return json_null();
 }
@@ -447,7 +455,8 @@ json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_do
                         rt, p, status, json_string_value(json_object_get(json, "state")),
                         domain->name));
     json_object_set_new(json, "next_action_text", next_action_text_json(
-                        rt, p, domain, json_string_value(json_object_get(json, "state"))));
+                        rt, p, domain, json_string_value(json_object_get(json, "state")),
+                        status));
     json_object_set_new(json, "activation_held", activation_held_json(rt, p, domain->name));
     json_object_set_new(json, "restart_refused", restart_refused_json(
                         rt, p, json_string_value(json_object_get(json, "state"))));

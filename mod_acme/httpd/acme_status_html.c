@@ -428,7 +428,9 @@ static const char *first_order(apr_pool_t *p, json_t *d)
         return apr_pstrcat(p, "in progress (step: ", esc(p, step), ")", NULL);
     }
     if (json_is_true(json_object_get(d, "failing"))) {
-        return apr_pstrcat(p, "next attempt ", when_s(p, next), NULL);
+        /* a text says why no attempt comes by itself (a level refusal) */
+        return str(d, "next_action_text") ? esc(p, str(d, "next_action_text"))
+               : apr_pstrcat(p, "next attempt ", when_s(p, next), NULL);
     }
     if (next && acme_time_rfc3339_parse(next, &at) == APR_SUCCESS && at > apr_time_now()) {
         return apr_pstrcat(p, "queued for ", when(p, next), NULL);

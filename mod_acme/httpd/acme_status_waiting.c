@@ -80,6 +80,18 @@ static const char *waiting_for_ca(request_rec *r, const char *first,
     return NULL;
 }
 
+/* "refused at OpenSSL security level 3: intermediate 1 (RSA-2048) too
+ * weak" of a level refusal's detail (acme_custody_level_said), without the
+ * fix, which is the administrator's. */
+static const char *seclevel_words(apr_pool_t *p, const char *detail)
+{
+    const char *at = detail ? strstr(detail, "refused at OpenSSL security level") : NULL;
+    const char *end = at ? strstr(at, " too weak") : NULL;
+
+    return end ? apr_pstrmemdup(p, at, (apr_size_t)(end - at) + strlen(" too weak"))
+               : "its keys are too weak for the level asked for";
+}
+
 const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, int *retry)
 {
     acme_runtime_t *rt = acme_runtime_get(r->server);
@@ -113,6 +125,16 @@ const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, int
         return apr_psprintf(r->pool, "mod_acme: the certificate for %s is being obtained from "
                             "the certificate authority; HTTPS for this site starts %s.\n", first,
                             starts_when(r, "when it arrives", "once it has arrived"));
+    }
+    if (st->error->kind && !strcmp(st->error->kind, "seclevel")) {
+        /* obtained, but refused here: no attempt comes by itself */
+        *retry = 0;
+        return apr_psprintf(r->pool, "mod_acme: the certificate for %s was obtained from the "
+                            "certificate authority, but this server's security settings refuse "
+                            "its chain (%s). No new certificate is ordered until the site's "
+                            "administrator changes them; HTTPS for this site starts then. The "
+                            "server's status page and error log say what to change.\n", first,
+                            seclevel_words(r->pool, st->error->detail));
     }
     acme_problem_advice_of(r->pool, st->error->type, st->error->kind, st->error->detail,
                            NULL, &reason);
