@@ -27,6 +27,7 @@
 #include "acme_custody.h"
 #include "acme_certverify.h"
 #include "acme_certs_proof.h"
+#include "acme_certs_versions.h"
 #include "acme_store_paths.h"
 #include "acme_status_cache.h"
 #include "acme_status.h"
@@ -348,32 +349,23 @@ static apr_status_t pair_loadable(acme_runtime_t *rt, apr_pool_t *ptemp, const a
  * since: mod_ssl refused its RSA-2048 intermediate and httpd did not
  * start). The levels are read from the configuration once per generation,
  * when the first pair is judged; a proof kept from a start before does not
- * cover them. */
+ * cover them. *brief (may be NULL): the reason in few words (ACME01512). */
 static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
                                 const char *cert_path, const char *key_path, int live,
                                 const acme_certs_proof_id_t *id, const char **why,
-                                const apr_array_header_t **held)
+                                const apr_array_header_t **held, const char **brief)
 {
     certs_state_t *st = state_get(rt);
-    apr_array_header_t *chain;
     apr_status_t rv = pair_loadable(rt, ptemp, d, cert_path, key_path, live, id, why, held);
-    int level;
 
+    if (brief) {
+        *brief = *why;
+    }
     if (rv != APR_SUCCESS || !st) {
         return rv;
     }
-    if (!st->levels_read) {
-        st->levels = acme_check_seclevel_by_name(rt->pool, rt->base);
-        st->levels_read = 1;
-    }
-    if ((level = acme_check_seclevel_of(st->levels, d->name)) <= ACME_CERT_MIN_SECLEVEL) {
-        return APR_SUCCESS;
-    }
-    if ((rv = acme_cert_chain_read_file(ptemp, cert_path, &chain)) != APR_SUCCESS) {
-        *why = "its certificate file cannot be read";
-        return rv;
-    }
-    return acme_certverify_seclevel(ptemp, chain, level, why);
+    return acme_certs_level_held(rt, ptemp, d, cert_path, &st->levels, &st->levels_read, why,
+                                 brief);
 }
 
 /* A copy of v in p: only what is served stays for the generation; the paths
@@ -388,42 +380,22 @@ static served_t *served_keep(apr_pool_t *p, const served_t *v)
     return keep;
 }
 
-/* 1 when the version directory and its certificate and key are as mod_acme
- * makes them: this process's (root's, at start), nothing else may write
- * them, no links. A version another user owns could be changed by that user
- * after the proof, so it is never made live or served in place of the live
- * one (a live version so owned is refused: ACME01508/ACME01509). */
-static int version_owned(apr_pool_t *p, const char *dir)
-{
-    static const char *const files[] = { "", "/" ACME_STORE_CERT_FILE, "/" ACME_STORE_KEY_FILE };
-    uid_t me = geteuid();
-    struct stat st;
-    apr_size_t i;
-
-    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        if (lstat(apr_pstrcat(p, dir, files[i], NULL), &st) != 0
-            || !(i == 0 ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode))
-            || st.st_uid != me || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* The newest archived version of d, other than the live one (any, when
  * skip_live is 0: the live link is not mod_acme's), that is owned as
- * mod_acme makes it (version_owned) and passes pair_usable: what serves
- * while the live one cannot. NULL when none. */
+ * mod_acme makes it (acme_certs_version_owned) and passes pair_usable: what
+ * serves while the live one cannot. NULL when none; *unusable (in ptemp)
+ * says why the versions looked into were not usable ("" when none was). */
 static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
-                                 int skip_live)
+                                 int skip_live, const char **unusable)
 {
-    const char *why;
+    const char *why, *brief;
     char *live = !skip_live ? NULL : realpath(acme_store_path(rt->store, ptemp,
                                               acme_store_rel_live(ptemp, d->name)), NULL);
     apr_array_header_t *versions;
     served_t *found = NULL;
     int i;
 
+    *unusable = "";
     /* plain version directories only: a link there is not mod_acme's */
     if (acme_store_archive_versions(rt->store, ptemp, d->name, &versions) != APR_SUCCESS) {
         versions = NULL;
@@ -437,14 +409,23 @@ static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const ac
         served_t *v;
 
         free(real);
-        if (is_live || !version_owned(ptemp, base)) {
+        if (is_live) {
+            continue;
+        }
+        if (!acme_certs_version_owned(ptemp, base)) {
+            *unusable = acme_certs_unusable_add(ptemp, *unusable, versions, i, "not root's own files");
             continue;
         }
         v = apr_pcalloc(ptemp, sizeof(*v));
         v->cert = apr_pstrcat(ptemp, base, "/" ACME_STORE_CERT_FILE, NULL);
         v->key = apr_pstrcat(ptemp, base, "/" ACME_STORE_KEY_FILE, NULL);
-        if (pair_usable(rt, ptemp, d, v->cert, v->key, 0, NULL, &why, &v->names) == APR_SUCCESS) {
+        if (pair_usable(rt, ptemp, d, v->cert, v->key, 0, NULL, &why, &v->names, &brief)
+            == APR_SUCCESS) {
             found = served_keep(rt->pool, v);
+        }
+        else {
+            *unusable = acme_certs_unusable_add(ptemp, *unusable, versions, i,
+                                     brief ? brief : "it cannot be read");
         }
     }
     free(live);
@@ -493,7 +474,7 @@ static int live_in_archive(acme_runtime_t *rt, certs_state_t *st, apr_pool_t *pt
 static const char *live_repair(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
                                apr_status_t *rv)
 {
-    const char *target, *link, *aside = NULL, *version = NULL;
+    const char *target, *link, *aside = NULL, *version = NULL, *unusable;
     int state = acme_store_live_state(rt->store, ptemp, d->name, &target);
     served_t *prev;
 
@@ -502,7 +483,7 @@ static const char *live_repair(acme_runtime_t *rt, apr_pool_t *ptemp, const acme
         return NULL;
     }
     link = acme_store_path(rt->store, ptemp, acme_store_rel_live(ptemp, d->name));
-    if ((prev = previous_usable(rt, ptemp, d, 0)) != NULL) {
+    if ((prev = previous_usable(rt, ptemp, d, 0, &unusable)) != NULL) {
         /* .../archive/<name>/<version>/cert.pem: the version is the directory */
         const char *dir = apr_pstrndup(ptemp, prev->cert, strlen(prev->cert)
                                        - strlen("/" ACME_STORE_CERT_FILE));
@@ -525,10 +506,11 @@ static const char *live_repair(acme_runtime_t *rt, apr_pool_t *ptemp, const acme
     else {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rt->base, "ACME01512: %s, the live "
                      "certificate link of %s, was %s%s%s, and no version in its archive is "
-                     "usable: it answers with a temporary certificate and 503 until a new "
+                     "usable (%s): it answers with a temporary certificate and 503 until a new "
                      "certificate, ordered now, arrives; what was there is kept as %s (look "
                      "at it, then remove it)", link, d->name, acme_store_live_state_text(state),
-                     target ? " -> " : "", target ? target : "", aside ? aside : "-");
+                     target ? " -> " : "", target ? target : "",
+                     *unusable ? unusable : "it has none", aside ? aside : "-");
     }
     return NULL;
 }
@@ -541,7 +523,7 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
 {
     served_t *live = NULL, *prev;
     const acme_certs_proof_id_t *id;
-    const char *why = NULL;
+    const char *why = NULL, *unusable = "";
     const char *fault;
     apr_pool_t *ptemp;
     apr_status_t rv, fault_rv;
@@ -565,8 +547,8 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
         /* a repair may have changed what the link leads to */
         id = named ? acme_certs_proof_identify(ptemp, d, live->cert, live->key) : NULL;
     }
-    rv = named ? pair_usable(rt, ptemp, d, live->cert, live->key, 1, id, &why, &live->names)
-         : APR_EINVAL;
+    rv = named ? pair_usable(rt, ptemp, d, live->cert, live->key, 1, id, &why, &live->names,
+                             NULL) : APR_EINVAL;
     if (rv == APR_SUCCESS) {
         apr_hash_set(st->live_usable, d->name, APR_HASH_KEY_STRING, "");
         apr_hash_set(st->served, d->name, APR_HASH_KEY_STRING, served_keep(rt->pool, live));
@@ -575,7 +557,7 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00609: no certificate for "
                      "%s yet", d->name);
     }
-    else if ((prev = previous_usable(rt, ptemp, d, 1)) != NULL) {
+    else if ((prev = previous_usable(rt, ptemp, d, 1, &unusable)) != NULL) {
         apr_hash_set(st->served, d->name, APR_HASH_KEY_STRING, prev);
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00637: the live certificate "
                      "of %s cannot be served (%s, %s): %s; serving the previous version %s "
@@ -584,8 +566,10 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
     }
     else {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, rt->base, "ACME00610: the live "
-                     "certificate of %s cannot be served (%s, %s): %s; a new one will be "
-                     "ordered", d->name, live->cert, live->key, why ? why : "it cannot be read");
+                     "certificate of %s cannot be served (%s, %s): %s; no archived version is "
+                     "usable either (%s); a new one will be ordered", d->name, live->cert,
+                     live->key, why ? why : "it cannot be read",
+                     *unusable ? unusable : "there is none");
     }
     if (fault) {
         /* told by what is served now: what the bad entry holds, when
