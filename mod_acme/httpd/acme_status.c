@@ -596,6 +596,31 @@ static int domain_named(const acme_domain_t *domain, const char *key)
     return 0;
 }
 
+const acme_status_record_t *acme_status_record_shown(acme_runtime_t *rt, apr_pool_t *p,
+                                                     const acme_status_record_t *rec)
+{
+    acme_custody_level_t level;
+    acme_status_record_t *view;
+    acme_status_error_t *error;
+
+    if (!rec || !rt->store || rec->state != ACME_STATUS_STAGED
+        || acme_store_has_staged(rt->store, p, rec->name)
+        || acme_custody_level_refusal(rt->store, p, rec->name, 1, &level) != APR_SUCCESS) {
+        return rec;
+    }
+    view = apr_pmemdup(p, rec, sizeof(*rec));
+    error = apr_pcalloc(p, sizeof(*error));
+    error->kind = "seclevel";
+    error->detail = apr_pstrcat(p, "the staged certificate was ",
+                                acme_custody_level_said(p, &level), NULL);
+    error->at = error->since = apr_time_now();
+    view->state = ACME_STATUS_ERROR;
+    view->step = "idle";
+    view->error = error;
+    view->attempts = rec->attempts > 0 ? rec->attempts : 1;
+    return view;
+}
+
 /* Every status record by store name, from the runtime's cache. */
 apr_hash_t *acme_status_records(acme_runtime_t *rt, apr_pool_t *p)
 {
@@ -609,7 +634,7 @@ apr_hash_t *acme_status_records(acme_runtime_t *rt, apr_pool_t *p)
     for (i = 0; i < records->nelts; ++i) {
         const acme_status_record_t *rec = APR_ARRAY_IDX(records, i, const acme_status_record_t *);
 
-        apr_hash_set(by_name, rec->name, APR_HASH_KEY_STRING, rec);
+        apr_hash_set(by_name, rec->name, APR_HASH_KEY_STRING, acme_status_record_shown(rt, p, rec));
     }
     return by_name;
 }
@@ -635,7 +660,8 @@ json_t *acme_status_document(request_rec *r, const char *only)
             if (domain_named(d, only)) {
                 APR_ARRAY_PUSH(named, const acme_domain_t *) = d;
                 if (acme_status_record_load(rt->store, r->pool, d->name, &rec) == APR_SUCCESS) {
-                    apr_hash_set(records, d->name, APR_HASH_KEY_STRING, rec);
+                    apr_hash_set(records, d->name, APR_HASH_KEY_STRING,
+                                 acme_status_record_shown(rt, r->pool, rec));
                 }
             }
         }

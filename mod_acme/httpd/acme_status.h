@@ -93,6 +93,13 @@ json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_do
 const char *acme_status_account_url(acme_runtime_t *rt, apr_pool_t *p,
                                     const acme_domain_t *domain);
 apr_hash_t *acme_status_records(acme_runtime_t *rt, apr_pool_t *p);
+/* rec as it is shown: one the issuing child wrote as "staged" whose entry
+ * the parent refused since for the vhosts' security level (the child
+ * notices at its next look, up to minutes later) is a copy in p, failing
+ * for that reason (error kind "seclevel"), not a certificate about to go
+ * live; else rec itself (also NULL). */
+const acme_status_record_t *acme_status_record_shown(acme_runtime_t *rt, apr_pool_t *p,
+                                                     const acme_status_record_t *rec);
 /* When the graceful restart the parent holds back makes name's staged
  * certificate live (activation.json, acme_store_restart.h; apr_time_t), 0
  * when none is held for it. The file is read once per p. */

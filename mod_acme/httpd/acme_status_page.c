@@ -193,7 +193,8 @@ static int render(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *tmp,
                   const acme_domain_t *domain, const acme_page_stamp_t *rec, const char *target,
                   const acme_page_t *old, const acme_page_entry_t *oe, built_t *b)
 {
-    acme_status_record_t *status = NULL;
+    const acme_status_record_t *status = NULL;
+    acme_status_record_t *read;
     acme_cert_info_t info, *live = NULL;
     apr_array_header_t *chain;
     acme_status_card_t card;
@@ -202,9 +203,9 @@ static int render(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *tmp,
     json_t *d;
     int i;
 
-    if (rec->ino && acme_status_record_load(rt->store, tmp, domain->name, &status)
-                    != APR_SUCCESS) {
-        status = NULL;
+    if (rec->ino && acme_status_record_load(rt->store, tmp, domain->name, &read)
+                    == APR_SUCCESS) {
+        status = acme_status_record_shown(rt, tmp, read);
     }
     memset(&info, 0, sizeof(info));
     if (oe && !strcmp(acme_page_str(old, oe, ACME_PAGE_TARGET), target)) {
