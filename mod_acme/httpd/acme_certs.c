@@ -364,8 +364,8 @@ static apr_status_t pair_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acm
     if (rv != APR_SUCCESS || !st) {
         return rv;
     }
-    return acme_certs_level_held(rt, ptemp, d, cert_path, &st->levels, &st->levels_read, why,
-                                 brief);
+    return acme_certs_versions_level_held(rt, ptemp, d, cert_path, &st->levels,
+                                          &st->levels_read, why, brief);
 }
 
 /* A copy of v in p: only what is served stays for the generation; the paths
@@ -382,7 +382,7 @@ static served_t *served_keep(apr_pool_t *p, const served_t *v)
 
 /* The newest archived version of d, other than the live one (any, when
  * skip_live is 0: the live link is not mod_acme's), that is owned as
- * mod_acme makes it (acme_certs_version_owned) and passes pair_usable: what
+ * mod_acme makes it (acme_certs_versions_owned) and passes pair_usable: what
  * serves while the live one cannot. NULL when none; *unusable (in ptemp)
  * says why the versions looked into were not usable ("" when none was). */
 static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
@@ -412,8 +412,9 @@ static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const ac
         if (is_live) {
             continue;
         }
-        if (!acme_certs_version_owned(ptemp, base)) {
-            *unusable = acme_certs_unusable_add(ptemp, *unusable, versions, i, "not root's own files");
+        if (!acme_certs_versions_owned(ptemp, base)) {
+            *unusable = acme_certs_versions_unusable_add(ptemp, *unusable, versions, i,
+                                                         "not root's own files");
             continue;
         }
         v = apr_pcalloc(ptemp, sizeof(*v));
@@ -424,8 +425,8 @@ static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const ac
             found = served_keep(rt->pool, v);
         }
         else {
-            *unusable = acme_certs_unusable_add(ptemp, *unusable, versions, i,
-                                     brief ? brief : "it cannot be read");
+            *unusable = acme_certs_versions_unusable_add(ptemp, *unusable, versions, i,
+                                                         brief ? brief : "it cannot be read");
         }
     }
     free(live);

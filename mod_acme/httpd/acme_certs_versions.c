@@ -8,7 +8,7 @@
 #include "acme_certverify.h"
 #include "acme_store_paths.h"
 
-int acme_certs_version_owned(apr_pool_t *p, const char *dir)
+int acme_certs_versions_owned(apr_pool_t *p, const char *dir)
 {
     static const char *const files[] = { "", "/" ACME_STORE_CERT_FILE, "/" ACME_STORE_KEY_FILE };
     uid_t me = geteuid();
@@ -25,7 +25,7 @@ int acme_certs_version_owned(apr_pool_t *p, const char *dir)
     return 1;
 }
 
-apr_status_t acme_certs_level_held(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
+apr_status_t acme_certs_versions_level_held(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
                                    const char *cert_path, apr_hash_t **levels, int *levels_read,
                                    const char **why, const char **brief)
 {
@@ -54,15 +54,15 @@ apr_status_t acme_certs_level_held(acme_runtime_t *rt, apr_pool_t *ptemp, const 
     return rv;
 }
 
-const char *acme_certs_unusable_add(apr_pool_t *p, const char *unusable,
+const char *acme_certs_versions_unusable_add(apr_pool_t *p, const char *unusable,
                                     const apr_array_header_t *versions, int i, const char *why)
 {
     int said = versions->nelts - 1 - i;    /* newer versions looked into before this one */
 
-    if (said > ACME_CERTS_UNUSABLE_SAID) {
+    if (said > ACME_CERTS_VERSIONS_UNUSABLE_SAID) {
         return unusable;
     }
-    if (said == ACME_CERTS_UNUSABLE_SAID) {
+    if (said == ACME_CERTS_VERSIONS_UNUSABLE_SAID) {
         return apr_psprintf(p, "%s; and %d older one(s)", unusable, i + 1);
     }
     return apr_psprintf(p, "%s%s%s: %s", unusable, *unusable ? "; " : "",

@@ -11,7 +11,7 @@
  * them, no links. A version another user owns could be changed by that user
  * after the proof, so it is never made live or served in place of the live
  * one (a live version so owned is refused: ACME01508/ACME01509). */
-int acme_certs_version_owned(apr_pool_t *p, const char *dir);
+int acme_certs_versions_owned(apr_pool_t *p, const char *dir);
 
 /* The chain of cert_path held against the highest OpenSSL security level
  * of the vhosts serving d, when that is above what acme_certverify_loadable
@@ -20,14 +20,14 @@ int acme_certs_version_owned(apr_pool_t *p, const char *dir);
  * APR_SUCCESS; else the error with *why (the refusal, the level and the fix)
  * and *brief (may be NULL): "security level 3: intermediate 1 (RSA-2048) too
  * weak", both in ptemp. */
-apr_status_t acme_certs_level_held(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
+apr_status_t acme_certs_versions_level_held(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
                                    const char *cert_path, apr_hash_t **levels, int *levels_read,
                                    const char **why, const char **brief);
 
 /* unusable with "; VERSION: why" added for versions[i] (the first without
  * "; "), in p; versions are looked into newest first, and at most
- * ACME_CERTS_UNUSABLE_SAID are named, then how many older ones there are. */
-#define ACME_CERTS_UNUSABLE_SAID 4
-const char *acme_certs_unusable_add(apr_pool_t *p, const char *unusable,
+ * ACME_CERTS_VERSIONS_UNUSABLE_SAID are named, then how many older ones there are. */
+#define ACME_CERTS_VERSIONS_UNUSABLE_SAID 4
+const char *acme_certs_versions_unusable_add(apr_pool_t *p, const char *unusable,
                                     const apr_array_header_t *versions, int i, const char *why);
 #endif
