@@ -132,13 +132,24 @@ ADVICE = {
     "00503": "Add 'AcmeChallenges dns-01' and 'AcmeDnsCmd /path/to/hook' for the wildcard name, or 'AcmeChallenges dns-persist-01' and its TXT record with policy=wildcard.",
     "00517": "Use one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096.",
     "00532": "Write 'AcmeAgreeToTerms on' at server level.",
-    "00301": "The old certificate keeps serving; a new one is ordered. The message says why the "
-             "staged one was refused (e.g. a chain to an untrusted root: AcmeTrustedRootsFile).",
+    "00301": "The live certificate, if there is one, keeps serving (else the temporary one); the "
+             "message says why the staged one was refused (e.g. a chain to an untrusted root: "
+             "AcmeTrustedRootsFile). A new one is ordered, except after a refusal for the "
+             "vhost's OpenSSL security level: then none is ordered until the level or the key "
+             "type changes (ACME01292; docs/security.md).",
+    "01292": "Lower @SECLEVEL for the vhost serving the name (SSLCipherSuite), or choose a key "
+             "type (AcmeKeyType), a chain (AcmePreferredChain) or a CA (AcmeCA) whose chain meets "
+             "the level, then restart httpd gracefully: the refused certificate is proven again "
+             "first and goes live with no new order if it now may. 'acmectl renew NAME' orders "
+             "anyway.",
+    "01519": "Nothing to do: the refused certificate is proven again at this start; if it still "
+             "fails (for another reason) a new one is ordered.",
     "00402": "Open the status page: its card shows the CA's error and one line of advice (port "
              "80/443 not reachable, DNS not pointing here, a CAA record, a rate limit). mod_acme "
              "retries by itself at the time given.",
-    "00604": "The old certificate keeps serving and a new one is ordered; the message says why "
-             "the new one was refused.",
+    "00604": "The old certificate, if there is one, keeps serving (else the temporary one); the "
+             "message says why the new one was refused and whether a new one is ordered (not "
+             "after a refusal for the vhost's security level: see ACME01292).",
     "00630": "The message says why the program could not run; fix AcmeNotifyCmd.",
     "00634": "Make the store's keys/ directory root's, mode 0700.",
     "00637": "Nothing is lost; run 'acmectl check' to see what is wrong with the live files.",
