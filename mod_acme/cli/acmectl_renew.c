@@ -163,6 +163,7 @@ int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
                                                                  ctl->store, p, name)));
         set_opt_str(out, "starts_at", held ? acme_time_rfc3339(p, start) : NULL);
         set_opt_str(out, "held_because", held);
+        set_opt_str(out, "level_refused", v->rejected_why);
         acmectl_print_json(ctl, out);
         json_decref(out);
     }
@@ -175,6 +176,12 @@ int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
         /* the issuing child looks for the marker every ACME_MARKER_POLL (30 s) */
         acmectl_printf(ctl, "renewal of %s requested: the server sees it within 30 s, orders a "
                 "new certificate and %s\n", name, renew_goes_live(ctl, p));
+    }
+    if (!ctl->json && v->rejected_why) {
+        /* the order is made as asked; what it will likely bring is said */
+        acmectl_printf(ctl, "note: the last certificate of %s was %s; unless that changed, the "
+                       "CA issues the same kind of chain and it is refused again\n", name,
+                       v->rejected_why);
     }
     return ACMECTL_OK;
 }
