@@ -12,7 +12,9 @@ refuses it at activation too (ACME00604) and starts. The children, which
 serve a first certificate from staging/ before its restart, do not serve
 it either: OpenSSL refuses it on the connection at the vhost's level
 (ACME01517), and the temporary certificate and its 503 are served."""
+import json
 import os
+import time
 
 from harness import ssl_vhost, wait_for
 from test_activation_hold import ConfigtestStopper
@@ -132,7 +134,104 @@ def test_archived_chain_below_a_raised_level_does_not_stop_the_start(httpd, uniq
     httpd.start()
     assert httpd.running() and not logged(httpd, "AH00020"), httpd.diagnostics()
     # no archived version is usable at level 3: the link is set aside
-    assert logged(httpd, "ACME01512", raised), httpd.diagnostics()
+    unusable = logged(httpd, "ACME01512", raised)
+    assert unusable, httpd.diagnostics()
+    # and why: each version looked into, with its reason
+    assert "no version in its archive is usable (" in unusable[0], unusable
+    assert ": security level 3: intermediate 1 (RSA-2048) too weak" in unusable[0], unusable
     assert not os.path.lexists(link), os.listdir(os.path.dirname(link))
     assert fallback_served(httpd, raised)
     httpd.wait_for_pebble_cert(plain, 10)
+
+
+def orders_of(httpd, name):
+    """New orders the issuing child made for name (ACME00417, debug)."""
+    return logged(httpd, "ACME00417", name + ": order ")
+
+
+LEVEL_WORDS = "refused at OpenSSL security level 3: intermediate 1 (RSA-2048) too weak"
+
+
+def test_level_refusal_is_not_ordered_again(httpd, unique):
+    """A chain refused for the vhost's level would be issued the same by the
+    CA: the name is ordered once, not again after each graceful restart nor
+    after the retry delay (each was a duplicate certificate at the CA). The
+    status page, acmectl show and the 503 say why. Once the administrator
+    lowers the level, the refused chain goes live at the restart with no new
+    order."""
+    name = unique("once3")
+    httpd.write_config(vhosts=ssl_vhost(name, extra=LEVEL3))
+    httpd.start()
+    refused = wait_for(lambda: logged(httpd, "ACME00301", name + ": staged certificate "
+                                      "refused"), ISSUE_TIMEOUT, what="the staged chain refused")
+    wait_for(lambda: os.path.exists(os.path.join(httpd.store, "staging", name, "rejected")),
+             10, what="the entry kept in staging/ as rejected")
+    # shown at once, before the child looks again (its record still says "staged")
+    status = httpd.domain_status(name)
+    assert (status.get("error") or {}).get("kind") == "seclevel", json.dumps(status)
+    assert status.get("state") == "failing", json.dumps(status)
+    for _ in range(3):
+        httpd.graceful()
+        time.sleep(3)
+    # past the refusal backoff (30 s) and the first retry delay
+    time.sleep(40)
+    assert len(orders_of(httpd, name)) == 1, orders_of(httpd, name)
+    held = logged(httpd, "ACME01292", name + ": no new order")
+    assert held and LEVEL_WORDS in held[0] and "lower @SECLEVEL" in held[0], held
+    assert "acmectl renew " + name in held[0], held
+    # said once per generation (each one after a restart), not at every check
+    assert 3 <= len(logged(httpd, "ACME01292", name)) <= httpd.generation_count(), \
+        logged(httpd, "ACME01292", name)
+    status = httpd.domain_status(name)
+    error = status.get("error") or {}
+    assert error.get("kind") == "seclevel", status
+    assert LEVEL_WORDS in error.get("detail", ""), status
+    assert status.get("state") == "failing", status
+    assert "No new order until the security level" in (status.get("next_action_text") or ""), \
+        status
+    shown = httpd.acmectl("--store", httpd.store, "show", name)
+    assert LEVEL_WORDS in shown.stdout, shown.stdout
+    assert "the live certificate stays" not in shown.stdout, shown.stdout
+    code, _, body = httpd.https_request(name, "/")
+    body = body.decode()
+    assert code == 503 and "refused at OpenSSL security level 3" in body, (code, body)
+    assert "waits for the server's restart" not in body and "hook" not in body, body
+    # there is no live certificate to stay
+    assert "the site keeps its temporary certificate" in refused[0], refused
+    assert not logged(httpd, "the live certificate stays"), httpd.diagnostics()
+
+    # the administrator lowers the level: the staged chain goes live, no new order
+    httpd.write_config(vhosts=ssl_vhost(name))
+    httpd.graceful()
+    changed = wait_for(lambda: logged(httpd, "ACME01519", name), 30,
+                       what="the start to prove the refused entry again")
+    assert "proven again now" in changed[0], changed
+    httpd.wait_for_pebble_cert(name, 30)
+    assert len(orders_of(httpd, name)) == 1, orders_of(httpd, name)
+
+
+def test_vhost_lowering_a_raised_system_level(httpd, unique):
+    """openssl.cnf raises the default level to 3, and the vhost lowers its
+    own to 2 so that RSA-2048 intermediates load: mod_ssl takes the chain,
+    and so must activation (it held the chain against the system's level
+    and refused it), at the first start and the next."""
+    name = unique("lower2")
+    cnf = os.path.join(httpd.serverroot, "openssl-level3.cnf")
+    with open(cnf, "w") as f:
+        f.write("openssl_conf = openssl_init\n[openssl_init]\nssl_conf = ssl_sect\n"
+                "[ssl_sect]\nsystem_default = system_default_sect\n"
+                "[system_default_sect]\nCipherString = DEFAULT:@SECLEVEL=3\n")
+    os.chmod(cnf, 0o644)
+    httpd.extra_env["OPENSSL_CONF"] = cnf
+    httpd.write_config(vhosts=ssl_vhost(name, extra="SSLCipherSuite DEFAULT:@SECLEVEL=2"))
+    rc, out = httpd.configtest()
+    assert rc == 0 and "ACME016" not in out, out
+    httpd.start()
+    httpd.wait_for_pebble_cert(name, ISSUE_TIMEOUT)
+    assert not logged(httpd, "ACME00301", name) and not logged(httpd, "ACME00604", name)
+    # the live chain is held at the vhost's level by configtest and the start too
+    rc, out = httpd.configtest()
+    assert rc == 0 and "ACME01609" not in out, out
+    httpd.graceful()
+    assert not logged(httpd, "ACME01512", name), httpd.diagnostics()
+    httpd.wait_for_pebble_cert(name, 10)
