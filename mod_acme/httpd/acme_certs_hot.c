@@ -104,7 +104,27 @@ struct hot_state_t {
     apr_hash_t *anchors;           /* the child's: CA file -> X509_STORE* (activation's) */
     apr_pool_t *pool;              /* the child's, used under the mutex only */
     apr_thread_mutex_t *mutex;     /* the child's; NULL: nothing is served hot */
+    apr_array_header_t *order;     /* hot_t* in configuration order (the keys' thread's list) */
 };
+
+/* The keys of a post_config, made on a thread of their own while mod_ssl
+ * sets up the vhosts (at 1,000 new domains each took about a second of the
+ * start, one after the other, on a machine with a second core idle). The
+ * thread touches only its own pool (its own allocator), its own store
+ * handle, the keys' queue (room made beforehand) and the key fields of the
+ * hot_t it was given; hot_keys_join waits for it before anything reads
+ * them, after mod_ssl's post_config, and rt's pool waits for it before it
+ * is cleared (a start that fails in between). */
+typedef struct hot_keys_t {
+    acme_runtime_t *rt;
+    hot_state_t *hs;               /* NULL: keys only, nothing served early */
+    acme_certs_keys_t *job;
+    apr_pool_t *pool;              /* the thread's: own allocator, destroyed by the join */
+    apr_thread_t *thread;          /* NULL once joined, or when made in the caller's thread */
+    int kept, left;                /* keys held for early serving; not read back in time */
+} hot_keys_t;
+
+#define HOT_KEYS_KEY "mod_acme:hot-keys"
 
 static hot_state_t *hot_get(acme_runtime_t *rt)
 {
@@ -172,27 +192,21 @@ static int hot_key_der(hot_t *h, EVP_PKEY *key)
     return 1;
 }
 
-/* The pending key of each domain of rt with no live certificate, as DER in
- * OpenSSL's memory (freed and cleansed with rt's pool, or earlier by
- * acme_certs_hot_trim): made is what acme_certs_keys_prepare made now (store name ->
- * EVP_PKEY*, or NULL); the others are read back from custody while
- * HOT_KEYS_BUDGET lasts, the rest wait for their restart. */
-static void hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t *made)
+/* The domains of rt awaiting a first certificate that may be served early
+ * (no live certificate, a name the store can hold), each with a hot_t still
+ * without its key, in rt's pool; NULL when there is none. */
+static hot_state_t *hot_candidates(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
-    apr_time_t deadline = apr_time_now() + HOT_KEYS_BUDGET;
-    hot_state_t *hs;
-    int i, kept = 0, left = 0;
+    hot_state_t *hs = apr_pcalloc(rt->pool, sizeof(*hs));
+    int i;
 
-    hs = apr_pcalloc(rt->pool, sizeof(*hs));
     hs->rt = rt;
     hs->by_name = apr_hash_make(rt->pool);
     hs->by_server = apr_hash_make(rt->pool);
-    apr_pool_cleanup_register(rt->pool, hs, hot_keys_free, apr_pool_cleanup_null);
+    hs->order = apr_array_make(rt->pool, rt->domains->nelts > 0 ? rt->domains->nelts : 1,
+                               sizeof(hot_t *));
     for (i = 0; i < rt->domains->nelts; i++) {
         const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
-        const char *id, *pem;
-        apr_size_t len;
-        EVP_PKEY *key = NULL;
         hot_t *h;
 
         /* one with a live certificate serves it until its renewal's restart */
@@ -200,39 +214,106 @@ static void hot_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t *made)
             || access(acme_store_live_cert_path(rt->store, ptemp, d->name), F_OK) == 0) {
             continue;
         }
-        if (!made || !(key = apr_hash_get(made, d->name, APR_HASH_KEY_STRING))) {
-            if (apr_time_now() > deadline) {
-                ++left;
-                continue;
-            }
-            if (acme_custody_current_key(rt->store, ptemp, d->name, d->names, d->key_type,
-                                         &id, &pem, &len) != APR_SUCCESS
-                || acme_crypto_key_from_pem(ptemp, pem, len, &key) != APR_SUCCESS) {
-                continue;   /* none yet (the monitor makes it): restart path */
-            }
-        }
         h = apr_pcalloc(rt->pool, sizeof(*h));
-        if (!hot_key_der(h, key)) {
-            continue;
-        }
         h->hs = hs;
         h->d = d;
         apr_hash_set(hs->by_name, d->name, APR_HASH_KEY_STRING, h);
-        ++kept;
+        APR_ARRAY_PUSH(hs->order, hot_t *) = h;
     }
-    if (kept == 0) {
+    if (hs->order->nelts == 0) {
+        return NULL;
+    }
+    apr_pool_cleanup_register(rt->pool, hs, hot_keys_free, apr_pool_cleanup_null);
+    apr_pool_userdata_setn(hs, HOT_KEY, NULL, rt->pool);
+    return hs;
+}
+
+/* The keys' work (the thread's, or the caller's when no thread could be
+ * made): every key made (acme_certs_keys_make), then the pending key of
+ * each candidate as DER in OpenSSL's memory (freed and cleansed with rt's
+ * pool, or earlier by acme_certs_hot_trim): the keys made now as made,
+ * the others read back from custody while HOT_KEYS_BUDGET lasts; the rest
+ * wait for their restart. */
+static void hot_keys_work(hot_keys_t *hk)
+{
+    acme_runtime_t *rt = hk->rt;
+    acme_store_t *store = acme_store_handle_for_thread(rt->store, hk->pool);
+    apr_hash_t *made;
+    apr_time_t deadline;
+    apr_pool_t *p;
+    int i;
+
+    /* keys made now go to the children without a reread, only where they
+     * serve early: no child holds another key */
+    made = acme_certs_keys_make(rt, hk->job, store, hk->pool, hk->hs ? hk->pool : NULL);
+    if (!hk->hs) {
         return;
     }
-    apr_pool_userdata_setn(hs, HOT_KEY, NULL, rt->pool);
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME01514: %d domain(s) awaiting "
-                 "their first certificate can serve it as soon as it is staged%s", kept,
-                 left ? apr_psprintf(ptemp, "; %d more wait for a restart", left) : "");
+    deadline = apr_time_now() + HOT_KEYS_BUDGET;
+    apr_pool_create(&p, hk->pool);
+    for (i = 0; i < hk->hs->order->nelts; i++) {
+        hot_t *h = APR_ARRAY_IDX(hk->hs->order, i, hot_t *);
+        const acme_domain_t *d = h->d;
+        const char *id, *pem;
+        apr_size_t len;
+        EVP_PKEY *key = made ? apr_hash_get(made, d->name, APR_HASH_KEY_STRING) : NULL;
+
+        if (!key) {
+            if (apr_time_now() > deadline) {
+                ++hk->left;
+                continue;
+            }
+            apr_pool_clear(p);
+            if (acme_custody_current_key(store, p, d->name, d->names, d->key_type,
+                                         &id, &pem, &len) != APR_SUCCESS
+                || acme_crypto_key_from_pem(p, pem, len, &key) != APR_SUCCESS) {
+                continue;   /* none yet (the monitor makes it): restart path */
+            }
+        }
+        hk->kept += hot_key_der(h, key);   /* a DER of its own: the key goes with p */
+    }
+    apr_pool_destroy(p);
+}
+
+static void *APR_THREAD_FUNC hot_keys_main(apr_thread_t *thread, void *data)
+{
+    hot_keys_work(data);
+    acme_crypto_thread_done();
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+/* Waits for the keys' thread (nothing when there is none or it was waited
+ * for) and frees its pool; 0 when there was nothing to wait for. */
+static int hot_keys_wait(hot_keys_t *hk)
+{
+    apr_status_t rv;
+
+    if (!hk || !hk->pool) {
+        return 0;
+    }
+    if (hk->thread) {
+        apr_thread_join(&rv, hk->thread);
+        hk->thread = NULL;
+    }
+    apr_pool_destroy(hk->pool);
+    hk->pool = NULL;
+    return 1;
+}
+
+/* rt's pool's pre-cleanup: a start that failed before the join (mod_ssl's
+ * post_config, another module's) must not clear what the thread uses. */
+static apr_status_t hot_keys_cleanup(void *data)
+{
+    hot_keys_wait(data);
+    return APR_SUCCESS;
 }
 
 void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
     int hot = rt->activation_auto && !rt->cluster && rt->store;
-    apr_hash_t *made;
+    apr_allocator_t *allocator;
+    hot_keys_t *hk;
 
     /* Startup's first configuration pass forks no child and issues nothing:
      * its keys would only be read back by the second pass, in the process
@@ -241,11 +322,68 @@ void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return;
     }
-    /* keys made now go to the children without a reread, only where they
-     * serve early: no child holds another key */
-    made = acme_certs_keys_prepare(rt, ptemp, hot ? ptemp : NULL);
-    if (hot) {
-        hot_prepare(rt, ptemp, made);   /* takes what it keeps as DER */
+    hk = apr_pcalloc(rt->pool, sizeof(*hk));
+    hk->rt = rt;
+    hk->job = acme_certs_keys_begin(rt);
+    hk->hs = hot ? hot_candidates(rt, ptemp) : NULL;
+    if (apr_allocator_create(&allocator) != APR_SUCCESS) {
+        hk->pool = NULL;
+    }
+    else if (apr_pool_create_unmanaged_ex(&hk->pool, NULL, allocator) != APR_SUCCESS) {
+        apr_allocator_destroy(allocator);
+        hk->pool = NULL;
+    }
+    else {
+        apr_allocator_owner_set(allocator, hk->pool);
+    }
+    if (!hk->pool) {
+        /* out of memory: the keys made here and now, none served early */
+        if (hk->hs) {
+            apr_pool_userdata_setn(NULL, HOT_KEY, NULL, rt->pool);
+        }
+        (void)acme_certs_keys_make(rt, hk->job, rt->store, ptemp, NULL);
+        return;
+    }
+    apr_pool_userdata_setn(hk, HOT_KEYS_KEY, NULL, rt->pool);
+    apr_pool_pre_cleanup_register(rt->pool, hk, hot_keys_cleanup);
+    /* AcmeCluster's own post_config reads the store after mod_ssl's: its
+     * keys are made here and now, as are any when no thread can be had */
+    if (rt->cluster
+        || apr_thread_create(&hk->thread, NULL, hot_keys_main, hk, hk->pool) != APR_SUCCESS) {
+        hk->thread = NULL;
+        hot_keys_work(hk);
+    }
+}
+
+void acme_certs_hot_keys_join(acme_runtime_t *rt)
+{
+    hot_keys_t *hk = NULL;
+    hot_state_t *hs = hot_get(rt);
+    apr_pool_t *ptemp;
+    int i;
+
+    if (rt) {
+        apr_pool_userdata_get((void **)&hk, HOT_KEYS_KEY, rt->pool);
+    }
+    if (!hot_keys_wait(hk) || !hs) {
+        return;
+    }
+    /* a vhost's callback sees no key: it serves the temporary certificate
+     * until the restart, as do those of the domains counted here */
+    for (i = 0; i < hs->order->nelts; i++) {
+        hot_t *h = APR_ARRAY_IDX(hs->order, i, hot_t *);
+
+        if (!h->key_der) {
+            h->vhosts = 0;
+        }
+    }
+    if (hk->kept > 0) {
+        apr_pool_create(&ptemp, rt->pool);
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME01514: %d domain(s) awaiting "
+                     "their first certificate can serve it as soon as it is staged%s",
+                     hk->kept, hk->left ? apr_psprintf(ptemp, "; %d more wait for a restart",
+                                                       hk->left) : "");
+        apr_pool_destroy(ptemp);
     }
 }
 
@@ -414,8 +552,8 @@ static int hot_cert_cb(SSL *ssl, void *arg)
     hot_state_t *hs = h->hs;
     SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
 
-    if (!hs->mutex || !ctx) {
-        return 1;
+    if (!hs->mutex || !ctx || !h->key_der) {
+        return 1;   /* no key held (acme_certs_hot_keys_join): the restart path */
     }
     /* something else set this connection's certificate (a tls-alpn-01
      * answer): it stays */
@@ -517,6 +655,18 @@ static int hot_init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *
     return OK;
 }
 
+static int hot_keys_join_hook(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                              server_rec *s)
+{
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    acme_certs_hot_keys_join(acme_runtime_get(s));
+    return OK;
+}
+
+static const char *const after_mod_ssl[] = { "mod_ssl.c", NULL };
+
 static void hot_child_init(apr_pool_t *pchild, server_rec *s)
 {
     hot_state_t *hs = hot_get(acme_runtime_get(s));
@@ -538,6 +688,9 @@ void acme_certs_hot_register_hooks(apr_pool_t *p)
 
     (void)p;
     ap_hook_child_init(hot_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* right after mod_ssl's post_config, whose vhost set-up the keys'
+     * thread runs beside */
+    ap_hook_post_config(hot_keys_join_hook, after_mod_ssl, NULL, APR_HOOK_MIDDLE);
     apr_optional_hook_add("init_server", (void (*)(void))init_server, NULL, NULL,
                           APR_HOOK_MIDDLE);
 }

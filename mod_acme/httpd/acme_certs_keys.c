@@ -13,7 +13,10 @@
  * children serve (50 keys took 0.3 s of a 2.5 s restart on a loaded
  * machine), and one that activates one is as before. The others' keys are
  * retired only after the new children serve (acme_certs_activate.c), so
- * the monitor makes none while rt->settling says that is still to come. Each batch of files
+ * the monitor makes none while rt->settling says that is still to come.
+ * post_config's keys are made on a thread of their own while mod_ssl sets
+ * up the vhosts (acme_certs_hot.c), through a store handle of that thread.
+ * Each batch of files
  * is flushed to disk once (acme_store_batch_begin), not twice per file:
  * at 10,000 domains those fsyncs were most of the first start. */
 #include <errno.h>
@@ -46,25 +49,37 @@
 
 /* Domains whose key the monitor still makes; in the runtime's pool. */
 typedef struct keys_pending_t {
-    apr_array_header_t *domains;  /* acme_domain_t* in configuration order */
+    apr_array_header_t *domains;  /* acme_domain_t* in configuration order; room for every
+                                   * domain, so a push never allocates (acme_certs_keys_make
+                                   * may run on a thread of its own) */
     int next;                     /* the first of them not made yet */
 } keys_pending_t;
 
-void acme_certs_keys_batch_end(acme_runtime_t *rt)
+struct acme_certs_keys_t {
+    keys_pending_t pending;
+};
+
+/* Ends store's write batch (acme_store_batch_end), logging a failure. */
+static void keys_batch_end(acme_runtime_t *rt, acme_store_t *store)
 {
-    apr_status_t rv = acme_store_batch_end(rt->store);
+    apr_status_t rv = acme_store_batch_end(store);
 
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00666: cannot flush the files "
                      "just written to the store %s to disk; check the disk",
-                     acme_store_dir(rt->store));
+                     acme_store_dir(store));
     }
+}
+
+void acme_certs_keys_batch_end(acme_runtime_t *rt)
+{
+    keys_batch_end(rt, rt->store);
 }
 
 /* keys/<name>/ of names configured nowhere for ACME_CUSTODY_REMOVED_GRACE
  * go (docs/security.md, "Keys of removed domains"); those configured here
  * are marked in use. */
-static void sweep_removed_keys(acme_runtime_t *rt, apr_pool_t *ptemp)
+static void sweep_removed_keys(acme_runtime_t *rt, acme_store_t *store, apr_pool_t *ptemp)
 {
     apr_array_header_t *names = apr_array_make(ptemp, rt->domains->nelts, sizeof(const char *));
     apr_array_header_t *gone;
@@ -74,34 +89,43 @@ static void sweep_removed_keys(acme_runtime_t *rt, apr_pool_t *ptemp)
     for (i = 0; i < rt->domains->nelts; i++) {
         APR_ARRAY_PUSH(names, const char *) = APR_ARRAY_IDX(rt->domains, i, acme_domain_t *)->name;
     }
-    rv = acme_custody_sweep_removed(rt->store, ptemp, names, apr_time_now(), &gone);
+    rv = acme_custody_sweep_removed(store, ptemp, names, apr_time_now(), &gone);
     if (gone->nelts > 0) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rt->base, "ACME00640: removed the unused "
                      "certificate keys of %s from %s: not configured for %d days (their "
                      "certificates stay in archive/)", apr_array_pstrcat(ptemp, gone, ' '),
-                     acme_store_path(rt->store, ptemp, ACME_STORE_KEYS),
+                     acme_store_path(store, ptemp, ACME_STORE_KEYS),
                      (int)(apr_time_sec(ACME_CUSTODY_REMOVED_GRACE) / 86400));
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, rt->base, "ACME00641: cannot look after "
                      "the certificate keys of removed domains in %s",
-                     acme_store_path(rt->store, ptemp, ACME_STORE_KEYS));
+                     acme_store_path(store, ptemp, ACME_STORE_KEYS));
     }
 }
 
-apr_hash_t *acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_pool_t *keep)
+acme_certs_keys_t *acme_certs_keys_begin(acme_runtime_t *rt)
+{
+    acme_certs_keys_t *job = apr_pcalloc(rt->pool, sizeof(*job));
+
+    job->pending.domains = apr_array_make(rt->pool, rt->domains->nelts > 0
+                                          ? rt->domains->nelts : 1, sizeof(acme_domain_t *));
+    apr_pool_userdata_setn(&job->pending, KEYS_PENDING_KEY, NULL, rt->pool);
+    return job;
+}
+
+apr_hash_t *acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job,
+                                 acme_store_t *store, apr_pool_t *ptemp, apr_pool_t *keep)
 {
     apr_hash_t *keys = keep ? apr_hash_make(keep) : NULL;
     /* startup's first pass makes none (acme_certs_hot_keys_prepare): its
      * second, generation 1, has the budget of both */
     apr_time_t deadline = apr_time_now() + KEYS_STARTUP_BUDGET
                           * (ap_state_query(AP_SQ_CONFIG_GEN) <= 1 ? 2 : 1);
-    keys_pending_t *pending = apr_pcalloc(rt->pool, sizeof(*pending));
+    keys_pending_t *pending = &job->pending;
     int i, made = 0, renewal = 0, renewal_made = 0;
 
-    pending->domains = apr_array_make(rt->pool, 1, sizeof(acme_domain_t *));
-    apr_pool_userdata_setn(pending, KEYS_PENDING_KEY, NULL, rt->pool);
-    acme_store_batch_begin(rt->store);
+    acme_store_batch_begin(store);
     for (i = 0; i < rt->domains->nelts; i++) {
         acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, acme_domain_t *);
         int generated = 0, activated;
@@ -117,7 +141,7 @@ apr_hash_t *acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_p
             ++renewal;
             continue;
         }
-        if (acme_custody_ready(rt->store, ptemp, d->name, d->names, d->key_type)) {
+        if (acme_custody_ready(store, ptemp, d->name, d->names, d->key_type)) {
             continue;
         }
         activated = outcome == ACME_ACTIVATION_LIVE;
@@ -131,7 +155,7 @@ apr_hash_t *acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_p
             continue;
         }
         key = NULL;
-        rv = acme_custody_prepare_keep(rt->store, ptemp, d->name, d->names, d->key_type,
+        rv = acme_custody_prepare_keep(store, ptemp, d->name, d->names, d->key_type,
                                        &generated, activated ? NULL : keep, &key);
         if (key) {
             apr_hash_set(keys, d->name, APR_HASH_KEY_STRING, key);
@@ -142,18 +166,18 @@ apr_hash_t *acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_p
                          "it; free space on the store's filesystem, or make keys/ a directory "
                          "of root's, mode 0700, as the error says, then reload httpd "
                          "('apachectl graceful') so the key is made again",
-                         d->name, acme_store_dir(rt->store));
+                         d->name, acme_store_dir(store));
         }
         made += generated;
         renewal_made += activated && generated;
     }
-    acme_certs_keys_batch_end(rt);
+    keys_batch_end(rt, store);
     if (made || pending->domains->nelts) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00635: %d certificate key(s) "
                      "generated, %d left for later (%d of them for the renewal of a "
                      "certificate that just went live)", made, pending->domains->nelts, renewal);
     }
-    sweep_removed_keys(rt, ptemp);
+    sweep_removed_keys(rt, store, ptemp);
     return keys;
 }
 

@@ -72,7 +72,8 @@ server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host);
 const acme_domain_t *acme_certs_on_fallback(acme_runtime_t *rt, server_rec *s);
 
 /* acme_certs_hot.c, post_config (parent, root): makes the domains' keys
- * (acme_certs_keys_prepare) and, with AcmeActivation auto and no
+ * (acme_certs_keys_make), on a thread of its own that
+ * acme_certs_hot_keys_join waits for, and, with AcmeActivation auto and no
  * AcmeCluster, keeps in memory (until rt's pool is cleared, or
  * acme_certs_hot_trim) the pending key of each domain with no live
  * certificate, so the children can serve its certificate as soon as it is
@@ -80,6 +81,13 @@ const acme_domain_t *acme_certs_on_fallback(acme_runtime_t *rt, server_rec *s);
  * generation) are read back for at most 1 s; the rest, and keys made
  * later, wait for their restart. Temporaries in ptemp. */
 void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp);
+/* acme_certs_hot.c, post_config right after mod_ssl's (parent, main
+ * thread): waits for the keys acme_certs_hot_keys_prepare makes on a thread
+ * of its own while mod_ssl sets up the vhosts (it is made in the caller's
+ * thread with AcmeCluster, or when no thread can be had), and logs how many
+ * are held for early serving (ACME01514). Nothing when rt is NULL or there
+ * is nothing to wait for; called again, nothing. */
+void acme_certs_hot_keys_join(acme_runtime_t *rt);
 /* acme_certs_hot.c, post_config (parent): vhost s answers with the
  * temporary certificate while it awaits d's; mod_ssl's init_server hook
  * then gives its SSL_CTX the certificate callback when d's key is held. */
@@ -98,13 +106,23 @@ int acme_certs_hot_kept(acme_runtime_t *rt, const char *name);
 /* acme_certs_hot.c: 1 when this process serves the staged certificate of
  * the domain name already (its vhosts get no 503), else 0. Any thread. */
 int acme_certs_hot_serving(acme_runtime_t *rt, const char *name);
-/* acme_certs_keys.c, post_config (parent, root): the key and CSR of every
- * domain without one, for a startup budget (2 s); the rest are queued for
- * the monitor hook. Logs failures on rt->base; temporaries in ptemp.
+/* acme_certs_keys.c: the keys a post_config makes (acme_certs_keys_make). */
+typedef struct acme_certs_keys_t acme_certs_keys_t;
+/* acme_certs_keys.c, post_config (parent, main thread): the start of this
+ * generation's key making; what it leaves is queued for the monitor hook.
+ * Returns the job, in rt's pool (never NULL: APR aborts on out of memory). */
+acme_certs_keys_t *acme_certs_keys_begin(acme_runtime_t *rt);
+/* acme_certs_keys.c, post_config (parent, root; any one thread): the key
+ * and CSR of every domain without one, for a startup budget (2 s; 4 s in
+ * startup's second configuration pass, the first makes none); the rest go
+ * to job's queue for the monitor hook. Writes through store (a handle of
+ * the caller's thread: acme_store_handle_for_thread), allocates only from
+ * ptemp and keep (never from rt's pool), logs failures on rt->base.
  * Returns, when keep is not NULL, the keys it made for domains awaiting a
  * first certificate (store name -> EVP_PKEY*, references held by keep),
  * else NULL. */
-apr_hash_t *acme_certs_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp, apr_pool_t *keep);
+apr_hash_t *acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job,
+                                 acme_store_t *store, apr_pool_t *ptemp, apr_pool_t *keep);
 /* Ends the store's write batch (acme_store_batch_end), logging a failure. */
 void acme_certs_keys_batch_end(acme_runtime_t *rt);
 /* acme_certs_modes.c, post_config at every start, graceful ones too (parent,
