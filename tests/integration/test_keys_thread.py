@@ -1,0 +1,34 @@
+"""Certificate keys made on a thread of their own at post_config, while
+mod_ssl sets up the vhosts: a start whose mod_ssl set-up fails after that
+thread began still waits for it before the process ends, so every key it
+started is whole, with its CSR. (Early serving with the keys that thread
+made: test_activation_hot.py.)"""
+import os
+import signal
+
+from harness import ssl_vhost, wait_for
+
+NEW_NAMES = 150
+EXIT_TIMEOUT = 60
+
+
+def test_failed_restart_waits_for_the_keys_thread(httpd, unique):
+    first = unique("keysthread")
+    httpd.write_config(vhosts=ssl_vhost(first))
+    httpd.start()
+    pid = httpd.pid()
+    news = [unique("keysnew%d" % i) for i in range(NEW_NAMES)]
+    # mod_ssl sets up the vhosts last to first: the refused cipher list of
+    # the last vhost fails its post_config at once, while the keys of the
+    # new names are still being made
+    bad = ssl_vhost(unique("keysbad"), extra="SSLCipherSuite NOSUCHCIPHER")
+    httpd.write_config(vhosts=ssl_vhost(first) + "".join(ssl_vhost(n) for n in news) + bad)
+    os.kill(pid, signal.SIGUSR1)   # not apachectl: it would run configtest first
+    wait_for(lambda: not httpd.running(), EXIT_TIMEOUT, what="httpd to exit on mod_ssl's failure")
+    log = httpd.error_log_text()
+    assert "AH02311" in log or "AH02312" in log or "AH01898" in log, httpd.diagnostics()
+    made = [n for n in news if os.path.exists(os.path.join(httpd.store, "csr", n + ".json"))]
+    assert len(made) == NEW_NAMES, (len(made), httpd.diagnostics())
+    for name in news:
+        assert os.listdir(os.path.join(httpd.store, "keys", name)), name
+
