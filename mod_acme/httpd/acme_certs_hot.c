@@ -349,9 +349,9 @@ void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
     /* AcmeCluster's own post_config reads the store after mod_ssl's: its
      * keys are made here and now, as are any when no thread can be had */
     if (rt->cluster
-        || apr_thread_create(&hk->thread, NULL, hot_keys_main, hk, hk->pool) != APR_SUCCESS) {
-        hk->thread = NULL;
-        hot_keys_work(hk);
+        || acme_runtime_thread_create(&hk->thread, 0, hot_keys_main, hk, hk->pool)
+           != APR_SUCCESS) {
+        hot_keys_work(hk);   /* signals stay with the main thread either way */
     }
 }
 
