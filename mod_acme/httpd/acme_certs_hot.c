@@ -259,7 +259,7 @@ static void hot_keys_work(hot_keys_t *hk)
         EVP_PKEY *key = made ? apr_hash_get(made, d->name, APR_HASH_KEY_STRING) : NULL;
 
         if (!key) {
-            if (apr_time_now() > deadline) {
+            if (apr_time_now() > deadline && acme_certs_keys_awaited(hk->job)) {
                 ++hk->left;
                 continue;
             }
@@ -293,6 +293,7 @@ static int hot_keys_wait(hot_keys_t *hk)
         return 0;
     }
     if (hk->thread) {
+        acme_certs_keys_await(hk->job);   /* the budgets count from now on */
         apr_thread_join(&rv, hk->thread);
         hk->thread = NULL;
     }
@@ -341,6 +342,7 @@ void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
         if (hk->hs) {
             apr_pool_userdata_setn(NULL, HOT_KEY, NULL, rt->pool);
         }
+        acme_certs_keys_await(hk->job);
         (void)acme_certs_keys_make(rt, hk->job, rt->store, ptemp, NULL);
         return;
     }
@@ -351,6 +353,7 @@ void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
     if (rt->cluster
         || acme_runtime_thread_create(&hk->thread, 0, hot_keys_main, hk, hk->pool)
            != APR_SUCCESS) {
+        acme_certs_keys_await(hk->job);
         hot_keys_work(hk);   /* signals stay with the main thread either way */
     }
 }

@@ -57,6 +57,8 @@ typedef struct keys_pending_t {
 
 struct acme_certs_keys_t {
     keys_pending_t pending;
+    apr_uint32_t awaited;         /* 1 once the caller waits for the keys (or made them
+                                   * itself): the budget ends them only from then on */
 };
 
 /* Ends store's write batch (acme_store_batch_end), logging a failure. */
@@ -114,6 +116,16 @@ acme_certs_keys_t *acme_certs_keys_begin(acme_runtime_t *rt)
     return job;
 }
 
+void acme_certs_keys_await(acme_certs_keys_t *job)
+{
+    apr_atomic_set32(&job->awaited, 1);
+}
+
+int acme_certs_keys_awaited(acme_certs_keys_t *job)
+{
+    return apr_atomic_read32(&job->awaited) != 0;
+}
+
 apr_hash_t *acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job,
                                  acme_store_t *store, apr_pool_t *ptemp, apr_pool_t *keep)
 {
@@ -150,7 +162,7 @@ apr_hash_t *acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job,
             ++renewal;
             continue;
         }
-        if (apr_time_now() > deadline) {
+        if (apr_time_now() > deadline && acme_certs_keys_awaited(job)) {
             APR_ARRAY_PUSH(pending->domains, acme_domain_t *) = d;
             continue;
         }

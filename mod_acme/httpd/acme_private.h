@@ -114,7 +114,8 @@ typedef struct acme_certs_keys_t acme_certs_keys_t;
 acme_certs_keys_t *acme_certs_keys_begin(acme_runtime_t *rt);
 /* acme_certs_keys.c, post_config (parent, root; any one thread): the key
  * and CSR of every domain without one, for a startup budget (2 s; 4 s in
- * startup's second configuration pass, the first makes none); the rest go
+ * startup's second configuration pass, the first makes none), counted only
+ * once the caller waits for them (acme_certs_keys_await); the rest go
  * to job's queue for the monitor hook. Writes through store (a handle of
  * the caller's thread: acme_store_handle_for_thread), allocates only from
  * ptemp and keep (never from rt's pool), logs failures on rt->base.
@@ -123,6 +124,14 @@ acme_certs_keys_t *acme_certs_keys_begin(acme_runtime_t *rt);
  * else NULL. */
 apr_hash_t *acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job,
                                  acme_store_t *store, apr_pool_t *ptemp, apr_pool_t *keep);
+/* acme_certs_keys.c: the caller of acme_certs_keys_make now waits for it
+ * (call before making them in the same thread): until then keys are made
+ * past the budget, as they cost the start nothing while mod_ssl sets up
+ * the vhosts beside them; from then on the budget ends them. Any thread. */
+void acme_certs_keys_await(acme_certs_keys_t *job);
+/* acme_certs_keys.c: 1 once acme_certs_keys_await was called for job, else
+ * 0. Any thread. */
+int acme_certs_keys_awaited(acme_certs_keys_t *job);
 /* Ends the store's write batch (acme_store_batch_end), logging a failure. */
 void acme_certs_keys_batch_end(acme_runtime_t *rt);
 /* acme_certs_modes.c, post_config at every start, graceful ones too (parent,
