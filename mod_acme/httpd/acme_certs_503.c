@@ -4,6 +4,7 @@
  * (acme_certs_hot.c), or live after its restart. Every request on them but
  * a pending http-01 answer gets a short text saying what the vhost waits for
  * and until when (acme_status_waiting_text), never its content. */
+#include <strings.h>
 #include <apr_strings.h>
 #include <httpd.h>
 #include <http_config.h>
@@ -11,33 +12,74 @@
 #include <http_protocol.h>
 #include <http_request.h>
 #include <http_ssl.h>
+#include <http_vhost.h>
 
 #include "acme_private.h"
+#include "acme_config.h"
 #include "acme_status.h"
 
 #define RETRY_AFTER_SECONDS "30"
 
+typedef struct {
+    const char *name;           /* SNI, as the client sent it */
+    server_rec *found;          /* first vhost of the address that has it */
+} sni_vhost_t;
+
+static int sni_vhost_match(void *baton, conn_rec *c, server_rec *s)
+{
+    sni_vhost_t *v = baton;
+
+    (void)c;
+    if (acme_check_server_has_name(s, v->name)) {
+        v->found = s;
+        return 1;
+    }
+    return 0;
+}
+
+/* The vhost whose certificate the handshake served for SNI name, found as
+ * mod_ssl finds it (the first vhost of the connection's address with that
+ * ServerName or ServerAlias), else the connection's base_server. */
+static server_rec *sni_vhost(conn_rec *c, const char *name)
+{
+    sni_vhost_t v = { name, NULL };
+
+    ap_vhost_iterate_given_conn(c, sni_vhost_match, &v);
+    return v.found ? v.found : c->base_server;
+}
+
 /* The domain whose certificate the request's vhost awaits, NULL when it
- * serves a certificate. A connection without SNI got the certificate of
- * its address's first vhost (the connection's base_server): when that is
- * the temporary one, its domain, whatever vhost the Host chose. With SNI,
- * the vhost SNI chose served the handshake, and a Host naming a vhost of
- * another certificate gets mod_ssl's 421: base_server, the address's first
- * vhost, says nothing about the connection then (a vhost with a valid
- * certificate would get the 503 of the first vhost's pending one). */
+ * serves a certificate or when the answer is mod_ssl's. A connection
+ * without SNI got the certificate of its address's first vhost (the
+ * connection's base_server): when that is the temporary one, its domain,
+ * whatever vhost the Host chose. With SNI, the vhost SNI chose served the
+ * handshake: a Host naming another vhost is mod_ssl's to judge (its 421
+ * Misdirected Request when the two TLS set-ups differ), unless both are on
+ * the temporary certificate, whose files they share, so mod_ssl would find
+ * them alike and serve the waiting vhost's content. */
 static const acme_domain_t *fallback_domain(request_rec *r)
 {
     acme_runtime_t *rt = acme_runtime_get(r->server);
     const acme_domain_t *d = acme_certs_on_fallback(rt, r->server);
+    conn_rec *c = r->connection;
+    server_rec *hs;
     const char *sni;
 
-    if (!d && r->connection->base_server && r->connection->base_server != r->server) {
-        sni = ap_ssl_var_lookup(r->pool, r->server, r->connection, r, "SSL_TLS_SNI");
-        if (!sni || !*sni) {
-            d = acme_certs_on_fallback(rt, r->connection->base_server);
-        }
+    if (!c->base_server || (!d && c->base_server == r->server)) {
+        return d;           /* nothing waits, with or without SNI */
     }
-    return d;
+    sni = ap_ssl_var_lookup(r->pool, r->server, c, r, "SSL_TLS_SNI");
+    if (!sni || !*sni) {
+        return d ? d : c->base_server != r->server ? acme_certs_on_fallback(rt, c->base_server)
+                                                   : NULL;
+    }
+    /* a Host equal to the SNI chose the vhost SNI chose: no walk over the
+     * address's vhosts on every request */
+    if (!d || (r->hostname && !strcasecmp(r->hostname, sni))) {
+        return d;
+    }
+    hs = sni_vhost(c, sni);
+    return hs == r->server || acme_certs_on_fallback(rt, hs) ? d : NULL;
 }
 
 /* The 503 of vhosts on the temporary certificate, with why and for how

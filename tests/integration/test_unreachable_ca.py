@@ -219,3 +219,36 @@ def test_503_stays_with_the_vhost_that_waits(httpd, unique):
                     break
                 answer += chunk
     assert answer.startswith(b"HTTP/1.1 503"), answer[:300]
+
+
+def test_sni_of_another_vhost_gets_mod_ssl_421(httpd, unique):
+    """SNI names a vhost with a certificate of its own, Host the vhost that
+    waits for its certificate: mod_ssl answers 421 Misdirected Request (the
+    two vhosts' TLS set-ups differ), not the waiting vhost's 503. SNI and
+    Host both naming the waiting vhost still get its 503, and so does SNI of
+    another waiting vhost: both have the temporary certificate's files, so
+    mod_ssl finds their TLS set-ups alike and would serve the content."""
+    pending, static, other = unique("wait1"), unique("own2"), unique("wait3")
+    key = os.path.join(httpd.serverroot, "own-key.pem")
+    cert = os.path.join(httpd.serverroot, "own-cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "30", "-subj", "/CN=" + static, "-addext",
+                    "subjectAltName=DNS:%s" % static],
+                   check=True, capture_output=True, timeout=30)
+    own = "SSLCertificateFile %s\nSSLCertificateKeyFile %s" % (cert, key)
+    for first, second in ((ssl_vhost(pending), ssl_vhost(static, extra=own)),
+                          (ssl_vhost(static, extra=own), ssl_vhost(pending))):
+        httpd.write_config(vhosts=first + second + ssl_vhost(other),
+                           acme={"AcmeCA": dead_ca_url()})
+        httpd.start()
+        status, _, body = httpd.https_request(static, "/index.html", headers={"Host": pending})
+        assert status == 421, (status, body[:300])
+        assert b"certificate" not in body, body[:300]
+        status, _, body = httpd.https_request(pending, "/index.html")
+        assert status == 503 and b"plain docroot" not in body, (status, body[:300])
+        status, _, body = httpd.https_request(static, "/index.html")
+        assert status == 200 and b"plain docroot" in body, (status, body[:300])
+        status, _, body = httpd.https_request(other, "/index.html", headers={"Host": pending})
+        assert status == 503 and pending.encode() in body, (status, body[:300])
+        httpd.stop()
