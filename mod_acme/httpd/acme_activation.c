@@ -386,7 +386,7 @@ static void check_then_restart(acme_wd_t *wd, const apr_array_header_t *fresh, a
         remember_checked(wd, wd->checked, p, left);
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->rt->base,
                      "ACME00733: the staged entry of %s would not go live, so it causes no "
-                     "restart; the check said: %s", apr_array_pstrcat(p, left, ' '), test.said);
+                     "restart; the check said: %s", acme_wd_staged_names(p, left), test.said);
     }
     /* The whole report leaves them out: the test would not activate them
      * either. Not looked at again until they change, or the test would run
@@ -400,7 +400,7 @@ static void check_then_restart(acme_wd_t *wd, const apr_array_header_t *fresh, a
                      "%s: the configuration on disk has no such AcmeDomain any more, the "
                      "entry went away, or its refusal backoff holds it. It causes no restart "
                      "until it changes; apachectl graceful activates what would go live",
-                     apr_array_pstrcat(p, unchecked, ' '));
+                     acme_wd_staged_names(p, unchecked));
     }
     if (names->nelts == 0) {
         return;
@@ -415,13 +415,13 @@ static void check_then_restart(acme_wd_t *wd, const apr_array_header_t *fresh, a
                      "%s, so the graceful restart comes at %s at the earliest (later while "
                      "other orders are still moving, so that one restart makes them live "
                      "together; apachectl graceful activates them now)",
-                     apr_array_pstrcat(p, names, ' '), hold_reason(p, why),
+                     acme_wd_staged_names(p, names), hold_reason(p, why),
                      acme_time_rfc3339(p, hold_until));
         return;
     }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, wd->rt->base,
                  "ACME00704: new certificate(s) staged (%s), performing a graceful restart "
-                 "to activate them", apr_array_pstrcat(p, names, ' '));
+                 "to activate them", acme_wd_staged_names(p, names));
     acme_activation_held_restart_clear(wd, p);
     wd->restart_sent = 1;
     wd->restarts->requested = 1;

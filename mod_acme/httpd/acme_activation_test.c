@@ -78,7 +78,7 @@ static void log_test_time(acme_wd_t *wd, const apr_array_header_t *fresh, apr_ti
 int acme_activation_test(acme_wd_t *wd, const apr_array_header_t *fresh, apr_pool_t *p,
                          int wake_fd, acme_configtest_t *test)
 {
-    const char *names = apr_array_pstrcat(p, fresh, ' '), *why = NULL;
+    const char *names = acme_wd_staged_names(p, fresh), *why = NULL;
     apr_time_t ready = newest_ready(wd, p, fresh), began = apr_time_now();
     apr_interval_time_t delay;
     int runs;

@@ -35,6 +35,7 @@
 
 #include "acme_private.h"
 #include "acme_custody.h"
+#include "acme_name.h"
 #include "acme_store_paths.h"
 #include "acme_cert.h"
 #include "acme_time.h"
@@ -95,7 +96,9 @@ static void sweep_removed_keys(acme_runtime_t *rt, acme_store_t *store, apr_pool
     if (gone->nelts > 0) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rt->base, "ACME00640: removed the unused "
                      "certificate keys of %s from %s: not configured for %d days (their "
-                     "certificates stay in archive/)", apr_array_pstrcat(ptemp, gone, ' '),
+                     "certificates stay in archive/)",
+                     acme_name_list_capped(ptemp, gone, "in acmectl list --all, as "
+                                           "not-configured"),
                      acme_store_path(store, ptemp, ACME_STORE_KEYS),
                      (int)(apr_time_sec(ACME_CUSTODY_REMOVED_GRACE) / 86400));
     }

@@ -8,6 +8,7 @@
 #include <mod_watchdog.h>
 
 #include "acme_private.h"
+#include "acme_name.h"
 
 #define ACME_WD_STATE_KEY      "mod_acme.watchdog"
 
@@ -98,6 +99,14 @@ static APR_INLINE int has_domains(const acme_runtime_t *rt)
  * (acme_activation_batch.c), so restarts take at most about a quarter of
  * a first issuance's time, whatever the number of domains. */
 #define ACME_WD_BATCH_COST_FACTOR 3
+
+/* Staged certificates' names for a log line: the first few, then how many
+ * more and where all of them are (acme_name_list_capped). From p. */
+static APR_INLINE const char *acme_wd_staged_names(apr_pool_t *p,
+                                                   const apr_array_header_t *names)
+{
+    return acme_name_list_capped(p, names, "on the status page and in acmectl list");
+}
 
 /* acme_activation.c, for acme_watchdog.c's hooks (parent side). */
 /* name -> domain for every configured domain: the staging entries that count. */

@@ -6,6 +6,7 @@ makes it live in the store. The configuration test before that restart is
 stopped here (SIGSTOP), so no restart can happen while the test looks."""
 import os
 import pwd
+import re
 import shutil
 import ssl
 import time
@@ -171,3 +172,11 @@ def test_restart_waits_while_orders_progress_for_names_served_early(httpd, uniqu
     wait_for(lambda: httpd.generation_count() >= 2, 90, what="the automatic restart")
     for n in (names[0], names[-1]):
         httpd.wait_for_pebble_cert(n, 60)
+    # the restart's line names ten and counts the rest, not 320 names in 8 KB
+    restart = logged(httpd, "ACME00704")
+    assert restart, httpd.diagnostics()
+    for line in restart:
+        listed = sum(1 for n in names if n + " " in line or n + ")" in line)
+        assert listed <= 10 and len(line) < 1500, line[:2000]
+    assert re.search(r" and \d+ more \(all \d+ on the status page and in acmectl list\)",
+                     restart[0]), restart[0]

@@ -221,6 +221,37 @@ static void test_store_keys(void **state)
                      APR_EINVAL);
 }
 
+/* A log line lists ten names at most, and says how many more and where. */
+static void test_list_capped(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
+    const char *line;
+    int i;
+
+    assert_string_equal(acme_name_list_capped(p, NULL, "there"), "");
+    assert_string_equal(acme_name_list_capped(p, names, "there"), "");
+    APR_ARRAY_PUSH(names, const char *) = "a.example";
+    APR_ARRAY_PUSH(names, const char *) = "b.example";
+    assert_string_equal(acme_name_list_capped(p, names, "there"), "a.example b.example");
+    for (i = 2; i < ACME_NAME_LIST_SHOWN; ++i) {
+        APR_ARRAY_PUSH(names, const char *) = apr_psprintf(p, "n%d.example", i);
+    }
+    line = acme_name_list_capped(p, names, "there");
+    assert_null(strstr(line, "more"));
+    assert_non_null(strstr(line, "n9.example"));
+    for (i = ACME_NAME_LIST_SHOWN; i < 1000; ++i) {
+        APR_ARRAY_PUSH(names, const char *) = apr_psprintf(p, "n%d.example", i);
+    }
+    line = acme_name_list_capped(p, names, "on the status page");
+    assert_true(strlen(line) < 200);
+    assert_non_null(strstr(line, "a.example b.example n2.example"));
+    assert_non_null(strstr(line, " n9.example and 990 more (all 1000 on the status page)"));
+    assert_null(strstr(line, "n10.example"));
+    assert_non_null(strstr(acme_name_list_capped(p, names, NULL), "and 990 more (all 1000)"));
+    assert_int_equal(names->nelts, 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +262,7 @@ int main(void)
         UNIT_TEST(test_covers),
         UNIT_TEST(test_tokens),
         UNIT_TEST(test_store_keys),
+        UNIT_TEST(test_list_capped),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -428,3 +428,18 @@ int acme_name_sni(char *buf, const char *identifier)
     }
     return 1;
 }
+
+const char *acme_name_list_capped(apr_pool_t *p, const apr_array_header_t *names,
+                                  const char *where)
+{
+    apr_array_header_t shown;
+
+    if (!names || names->nelts <= ACME_NAME_LIST_SHOWN) {
+        return names ? apr_array_pstrcat(p, names, ' ') : "";
+    }
+    shown = *names;                     /* the same elements, fewer of them */
+    shown.nelts = ACME_NAME_LIST_SHOWN;
+    return apr_psprintf(p, "%s and %d more (all %d%s%s)", apr_array_pstrcat(p, &shown, ' '),
+                        names->nelts - ACME_NAME_LIST_SHOWN, names->nelts, where ? " " : "",
+                        where ? where : "");
+}

@@ -36,6 +36,15 @@ const char *acme_name_store_key(apr_pool_t *p, const char *first_name, const cha
  * acme_name_store_key makes of a valid identifier and a known key type. */
 apr_status_t acme_name_store_key_parse(apr_pool_t *p, const char *store_name,
                                        const char **first_name, const char **key_type);
+/* How many names a log line lists (acme_name_list_capped). */
+#define ACME_NAME_LIST_SHOWN 10
+/* names (const char *), space-separated, for one log line: with more than
+ * ACME_NAME_LIST_SHOWN, the first ACME_NAME_LIST_SHOWN and "and M more (all
+ * N WHERE)", where says where the whole list is ("on the status page"; NULL:
+ * only the count), so that a line about 1,000 certificates stays far below
+ * httpd's 8 KB error log line. "" for none. From p. */
+const char *acme_name_list_capped(apr_pool_t *p, const apr_array_header_t *names,
+                                  const char *where);
 /* An http-01 token as the CA may send it: base64url chars only, 1..ACME_MAX_TOKEN_LEN. */
 int acme_name_token_is_valid(const char *token);
 #endif
