@@ -7,6 +7,7 @@ import os
 import signal
 
 from harness import ssl_vhost, wait_for
+from test_migration import static_cert
 
 NEW_NAMES = 150
 EXIT_TIMEOUT = 60
@@ -20,8 +21,13 @@ def test_failed_restart_waits_for_the_keys_thread(httpd, unique):
     news = [unique("keysnew%d" % i) for i in range(NEW_NAMES)]
     # mod_ssl sets up the vhosts last to first: the refused cipher list of
     # the last vhost fails its post_config at once, while the keys of the
-    # new names are still being made
-    bad = ssl_vhost(unique("keysbad"), extra="SSLCipherSuite NOSUCHCIPHER")
+    # new names are still being made. That vhost has a certificate of its
+    # own and no AcmeDomain: on a vhost mod_acme serves, the check before
+    # (ACME01610) refuses the list before any key is made
+    bad_name = unique("keysbad")
+    cert, key, _ = static_cert(httpd, bad_name)
+    bad = ssl_vhost(bad_name, acme_domain="", extra="SSLCertificateFile %s\n"
+                    "SSLCertificateKeyFile %s\nSSLCipherSuite NOSUCHCIPHER" % (cert, key))
     httpd.write_config(vhosts=ssl_vhost(first) + "".join(ssl_vhost(n) for n in news) + bad)
     os.kill(pid, signal.SIGUSR1)   # not apachectl: it would run configtest first
     wait_for(lambda: not httpd.running(), EXIT_TIMEOUT, what="httpd to exit on mod_ssl's failure")
