@@ -548,6 +548,22 @@ static void hot_use(SSL *ssl, hot_t *h)
     EVP_PKEY_free(key);
 }
 
+/* Under the mutex: looks at h's staged chain unless this process has
+ * since the last certificate was staged, or serves one already. */
+static void hot_look_new(hot_t *h)
+{
+    apr_uint64_t staged = acme_counters_issued(h->hs->rt->ctx.counters) + 1;
+
+    if (h->seen != staged && !__atomic_load_n(&h->serving, __ATOMIC_ACQUIRE)) {
+        /* mod_ssl reads the error queue after SSL_accept: what the look
+         * leaves there must not fail a handshake */
+        ERR_set_mark();
+        hot_look(h);
+        ERR_pop_to_mark();
+        __atomic_store_n(&h->seen, staged, __ATOMIC_RELEASE);
+    }
+}
+
 /* OpenSSL's certificate callback, after mod_ssl chose the vhost. */
 static int hot_cert_cb(SSL *ssl, void *arg)
 {
@@ -575,14 +591,7 @@ static int hot_cert_cb(SSL *ssl, void *arg)
         if (apr_thread_mutex_trylock(hs->mutex) != APR_SUCCESS) {
             return 1;
         }
-        if (h->seen != staged && !__atomic_load_n(&h->serving, __ATOMIC_ACQUIRE)) {
-            /* mod_ssl reads the error queue after SSL_accept: what the
-             * look leaves there must not fail this handshake */
-            ERR_set_mark();
-            hot_look(h);
-            ERR_pop_to_mark();
-            __atomic_store_n(&h->seen, staged, __ATOMIC_RELEASE);
-        }
+        hot_look_new(h);
         apr_thread_mutex_unlock(hs->mutex);
         if (!__atomic_load_n(&h->serving, __ATOMIC_ACQUIRE)) {
             return 1;
@@ -606,6 +615,22 @@ int acme_certs_hot_serving(acme_runtime_t *rt, const char *name)
     hot_t *h = hs ? apr_hash_get(hs->by_name, name, APR_HASH_KEY_STRING) : NULL;
 
     return h && hot_served(h);
+}
+
+int acme_certs_hot_serves(acme_runtime_t *rt, const char *name)
+{
+    hot_state_t *hs = hot_get(rt);
+    hot_t *h = hs ? apr_hash_get(hs->by_name, name, APR_HASH_KEY_STRING) : NULL;
+
+    if (!h || h->vhosts <= 0 || !hs->mutex) {
+        return 0;
+    }
+    if (!__atomic_load_n(&h->serving, __ATOMIC_ACQUIRE)
+        && apr_thread_mutex_lock(hs->mutex) == APR_SUCCESS) {
+        hot_look_new(h);
+        apr_thread_mutex_unlock(hs->mutex);
+    }
+    return hot_served(h);
 }
 
 void acme_certs_hot_vhost(acme_runtime_t *rt, server_rec *s, const acme_domain_t *d)

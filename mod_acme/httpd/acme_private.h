@@ -106,6 +106,11 @@ int acme_certs_hot_kept(acme_runtime_t *rt, const char *name);
 /* acme_certs_hot.c: 1 when this process serves the staged certificate of
  * the domain name already (its vhosts get no 503), else 0. Any thread. */
 int acme_certs_hot_serving(acme_runtime_t *rt, const char *name);
+/* acme_certs_hot.c: the same, after looking at staging/ first, as the next
+ * handshake would, when this process has not since the last certificate was
+ * staged (it reads the staged chain and proves it: a few ms, once per
+ * staged file); for the status page, in a child. 0 in the parent. */
+int acme_certs_hot_serves(acme_runtime_t *rt, const char *name);
 /* acme_certs_keys.c: the keys a post_config makes (acme_certs_keys_make). */
 typedef struct acme_certs_keys_t acme_certs_keys_t;
 /* acme_certs_keys.c, post_config (parent, main thread): the start of this

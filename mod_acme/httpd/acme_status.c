@@ -388,9 +388,11 @@ static const char *previous_ca_text(apr_pool_t *p, const acme_domain_t *domain,
 }
 
 /* A first certificate obtained and waiting to go live: its facts, read from
- * staging (the record describes the live certificate, and there is none).
- * null in every other case, and when the staged file cannot be read; the
- * overview cache renders it once per change. */
+ * staging (the record describes the live certificate, and there is none),
+ * and whether the running children serve it already (acme_certs_hot.c: the
+ * vhost has it instead of the temporary certificate and the 503 until the
+ * restart links it). null in every other case, and when the staged file
+ * cannot be read; the overview cache renders it once per change. */
 static json_t *staged_json(acme_runtime_t *rt, apr_pool_t *p, const char *name,
                            const char *state, int has_live)
 {
@@ -406,11 +408,12 @@ static json_t *staged_json(acme_runtime_t *rt, apr_pool_t *p, const char *name,
         || acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &info) != APR_SUCCESS) {
         return json_null();
     }
-    return json_pack("{s:s, s:s, s:o, s:o}",
+    return json_pack("{s:s, s:s, s:o, s:o, s:b}",
                      "not_before", acme_time_rfc3339(p, info.not_before),
                      "not_after", acme_time_rfc3339(p, info.not_after),
                      "issuer", string_or_null(info.issuer),
-                     "serial", string_or_null(info.serial));
+                     "serial", string_or_null(info.serial),
+                     "served", acme_certs_hot_serves(rt, name));
 }
 
 /* One domain's entry. status: its record, NULL without; live: its live

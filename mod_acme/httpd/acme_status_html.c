@@ -416,13 +416,18 @@ static const char *first_order(apr_pool_t *p, json_t *d)
     apr_time_t at;
 
     if (step && !strcmp(step, "staged")) {
+        const char *obtained = json_is_true(json_object_get(json_object_get(d, "staged"),
+                                                            "served"))
+                               ? "obtained and served early, going live in the store"
+                               : "obtained, going live";
+
         /* the words, which know a backoff or a batch; the time alone does not */
         return str(d, "next_action_text")
-            ? apr_pstrcat(p, "obtained, going live ",
+            ? apr_pstrcat(p, obtained, " ",
                           esc(p, goes_live_words(str(d, "next_action_text"))), NULL)
-            : next ? apr_pstrcat(p, "obtained, going live at the automatic graceful restart "
-                                 "at ", when_s(p, next), NULL)
-                   : "obtained, going live at the next graceful restart";
+            : next ? apr_pstrcat(p, obtained, " at the automatic graceful restart at ",
+                                 when_s(p, next), NULL)
+                   : apr_pstrcat(p, obtained, " at the next graceful restart", NULL);
     }
     if (step && strcmp(step, "idle")) {
         return apr_pstrcat(p, "in progress (step: ", esc(p, step), ")", NULL);

@@ -58,6 +58,13 @@ def test_first_certificate_is_served_before_its_restart(httpd, unique):
         assert staged.public_bytes(serialization.Encoding.DER) == \
             leaf.public_bytes(serialization.Encoding.DER)
         assert not os.path.exists(os.path.join(httpd.store, "domains", name))
+        # the status page says it is served, with the served certificate's facts
+        d = wait_for(lambda: (lambda d: d if d and d["state"] == "staged" else None)(
+            httpd.domain_status(name)), 10, what="state staged on the status page")
+        assert d["cert"] is None and d["staged"]["served"] is True, d
+        assert int(d["staged"]["serial"].replace(":", ""), 16) == leaf.serial_number, d
+        html = httpd.http_request("/acme-status", headers={"Accept": "text/html"})[2]
+        assert b"obtained and served early, going live in the store" in html, html[-3000:]
         stopper.resume()
     # the restart still comes and makes it live in the store
     wait_for(lambda: os.path.exists(os.path.join(httpd.store, "domains", name)),
@@ -128,6 +135,9 @@ def test_manual_activation_serves_nothing_before_the_restart(httpd, unique):
     status, _, body = httpd.https_request(name, "/")
     assert status == 503, (status, body)
     assert not logged(httpd, "ACME01516")
+    d = wait_for(lambda: (lambda d: d if d and d["state"] == "staged" else None)(
+        httpd.domain_status(name)), 10, what="state staged on the status page")
+    assert d["staged"]["served"] is False, d
     assert httpd.generation_count() == 1
 
 
