@@ -207,8 +207,8 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
                      "memory for http-01 answers; certificates cannot be obtained until "
                      "it can be created (check shared memory limits)");
     }
-    state_create(rt, decls, ptemp);
-    acme_certs_hot_keys_prepare(rt, ptemp);   /* the keys, and which children serve early */
+    /* the keys, and which children serve early */
+    acme_certs_hot_keys_prepare(rt, ptemp, state_create(rt, decls, ptemp)->server_domain);
     if (work) {
         apr_pool_destroy(work);
         ptemp = ptemp_httpd;

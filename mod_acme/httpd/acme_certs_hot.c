@@ -192,12 +192,35 @@ static int hot_key_der(hot_t *h, EVP_PKEY *key)
     return 1;
 }
 
+/* The domains that are the first of some vhost in server_domain (name ->
+ * ""): only those can be served early (acme_certs_hot_vhost). A second key
+ * type, or a domain no vhost serves, is not in it. From p. */
+static apr_hash_t *hot_first_domains(apr_pool_t *p, apr_hash_t *server_domain)
+{
+    apr_hash_t *first = apr_hash_make(p);
+    apr_hash_index_t *hi;
+
+    for (hi = server_domain ? apr_hash_first(p, server_domain) : NULL; hi;
+         hi = apr_hash_next(hi)) {
+        const apr_array_header_t *list = apr_hash_this_val(hi);
+
+        if (list && list->nelts > 0) {
+            apr_hash_set(first, APR_ARRAY_IDX(list, 0, const acme_domain_t *)->name,
+                         APR_HASH_KEY_STRING, "");
+        }
+    }
+    return first;
+}
+
 /* The domains of rt awaiting a first certificate that may be served early
- * (no live certificate, a name the store can hold), each with a hot_t still
- * without its key, in rt's pool; NULL when there is none. */
-static hot_state_t *hot_candidates(acme_runtime_t *rt, apr_pool_t *ptemp)
+ * (no live certificate, a name the store can hold, the first domain of a
+ * vhost in server_domain), each with a hot_t still without its key, in
+ * rt's pool; NULL when there is none. */
+static hot_state_t *hot_candidates(acme_runtime_t *rt, apr_pool_t *ptemp,
+                                   apr_hash_t *server_domain)
 {
     hot_state_t *hs = apr_pcalloc(rt->pool, sizeof(*hs));
+    apr_hash_t *first = hot_first_domains(ptemp, server_domain);
     int i;
 
     hs->rt = rt;
@@ -209,8 +232,11 @@ static hot_state_t *hot_candidates(acme_runtime_t *rt, apr_pool_t *ptemp)
         const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
         hot_t *h;
 
-        /* one with a live certificate serves it until its renewal's restart */
-        if (acme_store_name_check(d->name) != APR_SUCCESS
+        /* one with a live certificate serves it until its renewal's restart;
+         * no vhost serves one that is the first of none early: its key would
+         * only be encoded and freed again by acme_certs_hot_trim */
+        if (!apr_hash_get(first, d->name, APR_HASH_KEY_STRING)
+            || acme_store_name_check(d->name) != APR_SUCCESS
             || access(acme_store_live_cert_path(rt->store, ptemp, d->name), F_OK) == 0) {
             continue;
         }
@@ -310,7 +336,8 @@ static apr_status_t hot_keys_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
+void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp,
+                                 apr_hash_t *server_domain)
 {
     int hot = rt->activation_auto && !rt->cluster && rt->store;
     apr_allocator_t *allocator;
@@ -326,7 +353,7 @@ void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp)
     hk = apr_pcalloc(rt->pool, sizeof(*hk));
     hk->rt = rt;
     hk->job = acme_certs_keys_begin(rt);
-    hk->hs = hot ? hot_candidates(rt, ptemp) : NULL;
+    hk->hs = hot ? hot_candidates(rt, ptemp, server_domain) : NULL;
     if (apr_allocator_create(&allocator) != APR_SUCCESS) {
         hk->pool = NULL;
     }
@@ -667,8 +694,8 @@ void acme_certs_hot_trim(acme_runtime_t *rt)
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME01518: the children hold the "
                  "pending keys of %d domain(s), whose vhosts answer with the temporary "
                  "certificate until it is staged; %d key(s) freed: no vhost serves their "
-                 "certificate early (one with a certificate of its own, a second AcmeKeyType, "
-                 "no SSL vhost)", kept, freed);
+                 "certificate early (one with a certificate of its own, one without an SSL "
+                 "vhost)", kept, freed);
 }
 
 static int hot_init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx)

@@ -76,11 +76,14 @@ const acme_domain_t *acme_certs_on_fallback(acme_runtime_t *rt, server_rec *s);
  * acme_certs_hot_keys_join waits for, and, with AcmeActivation auto and no
  * AcmeCluster, keeps in memory (until rt's pool is cleared, or
  * acme_certs_hot_trim) the pending key of each domain with no live
- * certificate, so the children can serve its certificate as soon as it is
- * staged. Keys made now are kept as made; others (made before this
- * generation) are read back for at most 1 s; the rest, and keys made
+ * certificate that is the first of a vhost in server_domain (server_rec*
+ * -> array of acme_domain_t*, acme_vhost_map_domains; only a vhost's first
+ * domain is served early), so the children can serve its certificate as
+ * soon as it is staged. Keys made now are kept as made; others (made before
+ * this generation) are read back for at most 1 s; the rest, and keys made
  * later, wait for their restart. Temporaries in ptemp. */
-void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp);
+void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp,
+                                 apr_hash_t *server_domain);
 /* acme_certs_hot.c, post_config right after mod_ssl's (parent, main
  * thread): waits for the keys acme_certs_hot_keys_prepare makes on a thread
  * of its own while mod_ssl sets up the vhosts (it is made in the caller's
@@ -94,8 +97,8 @@ void acme_certs_hot_keys_join(acme_runtime_t *rt);
 void acme_certs_hot_vhost(acme_runtime_t *rt, server_rec *s, const acme_domain_t *d);
 /* acme_certs_hot.c, post_config after mod_ssl's (parent): frees (cleansed)
  * the keys kept for domains that no vhost serves early: a vhost with a
- * certificate of its own, the second key type of a vhost (only the first
- * is served early), a domain without an SSL vhost. The children then hold
+ * certificate of its own, a domain whose vhosts are not SSL ones (a second
+ * key type, the first of no vhost, was never kept). The children then hold
  * only keys they can serve (ACME01518 at debug counts both). */
 void acme_certs_hot_trim(acme_runtime_t *rt);
 /* acme_certs_hot.c: 1 when this generation's children hold the key of
