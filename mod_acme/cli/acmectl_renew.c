@@ -41,7 +41,9 @@ static const char *renewal_held(acmectl_t *ctl, apr_pool_t *p, const char *name,
         return "the CA refused a new order of this account with 429 rateLimited and asked "
                "to wait";
     }
-    if (st->state != ACME_STATUS_ERROR || !err) {
+    /* A name held for its security level (error kind "seclevel") is
+     * ordered as soon as the marker is seen, whatever its next look. */
+    if (st->state != ACME_STATUS_ERROR || !err || (err->kind && !strcmp(err->kind, "seclevel"))) {
         return NULL;
     }
     *start = st->next_action;

@@ -200,6 +200,18 @@ def test_level_refusal_is_not_ordered_again(httpd, unique):
     assert "the site keeps its temporary certificate" in refused[0], refused
     assert not logged(httpd, "the live certificate stays"), httpd.diagnostics()
 
+    # acmectl renew orders at once (the marker is seen within 30 s), not
+    # after the held name's next look twice a day; exactly one more order
+    renew = httpd.acmectl("--store", httpd.store, "renew", name)
+    assert renew.returncode == 0, (renew.stdout, renew.stderr)
+    assert "starts at" not in renew.stdout and "within 30 s" in renew.stdout, renew.stdout
+    assert "refused again" in renew.stdout, renew.stdout
+    wait_for(lambda: len(orders_of(httpd, name)) == 2, 45, what="acmectl renew's order")
+    wait_for(lambda: len(logged(httpd, "ACME00301", name + ": staged certificate refused")) == 2,
+             ISSUE_TIMEOUT, what="the new chain refused at the same level")
+    time.sleep(5)
+    assert len(orders_of(httpd, name)) == 2, orders_of(httpd, name)
+
     # the administrator lowers the level: the staged chain goes live, no new order
     httpd.write_config(vhosts=ssl_vhost(name))
     httpd.graceful()
@@ -207,7 +219,7 @@ def test_level_refusal_is_not_ordered_again(httpd, unique):
                        what="the start to prove the refused entry again")
     assert "proven again now" in changed[0], changed
     httpd.wait_for_pebble_cert(name, 30)
-    assert len(orders_of(httpd, name)) == 1, orders_of(httpd, name)
+    assert len(orders_of(httpd, name)) == 2, orders_of(httpd, name)
 
 
 def test_vhost_lowering_a_raised_system_level(httpd, unique):

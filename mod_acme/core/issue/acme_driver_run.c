@@ -30,14 +30,22 @@
  * one run (one wake-up of the watchdog) each. */
 #define ACME_DUE_GROUP        apr_time_from_sec(5)
 
-/* acmectl renew or revoke on a valid certificate, acmectl renew while
- * something is staged, or the staged entry gone (made live or refused): no
- * need to wait for its check. */
+/* A name held because its last chain was refused for the vhosts' security
+ * level (acme_driver.c, level_held): looked at only twice a day, yet
+ * acmectl renew orders it at once. */
+static int level_held_rec(const acme_record_t *rec)
+{
+    return strcmp(rec->state, "error") == 0 && rec->error_kind == ACME_PROBLEM_KIND_SECLEVEL;
+}
+
+/* acmectl renew or revoke on a valid certificate or on a name held for its
+ * security level, acmectl renew while something is staged, or the staged
+ * entry gone (made live or refused): no need to wait for its check. */
 static int renewal_asked(acme_driver_t *driver, const acme_record_t *rec,
                          const acme_domain_t *domain, apr_pool_t *p, int markers)
 {
     return !rec->job && !rec->force
-           && ((strcmp(rec->state, "valid") == 0 && markers
+           && ((markers && (strcmp(rec->state, "valid") == 0 || level_held_rec(rec))
                 && acme_store_renewal_requested(driver->store, p, domain->name))
                || (strcmp(rec->state, "staged") == 0
                    && (acme_store_renewal_marked(driver->store, p, domain->name)
@@ -155,7 +163,8 @@ static int look_at(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_
     /* A job's wait (up to a day behind a clock set back) is measured by
      * the wall clock: looked at every poll, a clock set right ends it
      * then, not after the watchdog's longest sleep. */
-    if (rec->job || !strcmp(rec->state, "valid") || !strcmp(rec->state, "staged")) {
+    if (rec->job || !strcmp(rec->state, "valid") || !strcmp(rec->state, "staged")
+        || level_held_rec(rec)) {
         sum->markers = 1;
         sum->earliest = sum->marker_poll < sum->earliest ? sum->marker_poll : sum->earliest;
     }
