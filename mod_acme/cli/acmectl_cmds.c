@@ -517,8 +517,9 @@ static const char *failing_text(apr_pool_t *p, const domain_view_t *v)
     const char *what = apr_psprintf(p, "since %s, %d failed attempt%s, next attempt %s",
                                     acmectl_time(p, v->failing_since), v->attempts,
                                     v->attempts == 1 ? "" : "s",
-                                    level ? "none until the security level or the key type "
-                                            "changes (or acmectl renew)"
+                                    level ? "none until the security level, the key type, "
+                                            "AcmeCA, AcmePreferredChain or AcmeProfile changes "
+                                            "(or acmectl renew)"
                                     : v->next_action ? v->next_action : "-");
 
     if (v->renewal_failing) {

@@ -56,6 +56,17 @@ X509_STORE *acme_certs_activate_anchors(server_rec *base, apr_pool_t *ptemp, apr
     return anchors;
 }
 
+struct acme_custody_level_t *acme_certs_activate_level_at(apr_pool_t *p, const acme_domain_t *d,
+                                                          int level)
+{
+    acme_custody_level_t *at = apr_pcalloc(p, sizeof(*at));
+
+    at->level = level;
+    at->key_type = acme_key_type_name(d->key_type);
+    acme_custody_level_depends(p, at, d->ca_urls, d->preferred_chain, d->profile);
+    return at;
+}
+
 /* One activation's outcome, logged and counted. */
 static void activation_report(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_domain_t *d,
                               apr_status_t rv, const char *why)
@@ -82,8 +93,9 @@ static void activation_report(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_
                  has_live ? "the current certificate stays in use"
                           : "the site keeps its temporary certificate",
                  acme_custody_level_refusal(rt->store, ptemp, d->name, 0, &level)
-                 == APR_SUCCESS ? "no new one is ordered while the security level and the key "
-                                  "type stay (the CA would issue the same kind of chain)"
+                 == APR_SUCCESS ? "no new one is ordered while the security level, the key "
+                                  "type, AcmeCA, AcmePreferredChain and AcmeProfile stay (the "
+                                  "CA would issue the same kind of chain)"
                                 : "a new one will be ordered");
 }
 
@@ -206,16 +218,19 @@ void acme_certs_activate_settle_later(acme_runtime_t *rt, apr_pool_t *ptemp)
 
 /* A staged entry refused for the OpenSSL security level of the vhosts
  * serving its name (acme_custody_level_t) holds new orders while the level
- * and the key type stay (the CA would issue the same kind of chain). At a
- * start where either changed (the administrator lowered @SECLEVEL, changed
- * AcmeKeyType) the record goes, and the refused entry is made ready again:
- * activation proves it like any staged entry, and it goes live with no new
- * order when it now may; refused for another reason, a new one is ordered. */
+ * and what the chain depends on stay: the key type, AcmeCA,
+ * AcmePreferredChain and AcmeProfile (the CA would issue the same kind of
+ * chain). At a start where one of them changed the record goes. Where only
+ * the level did (the administrator lowered @SECLEVEL), the refused entry is
+ * made ready again: activation proves it like any staged entry, and it goes
+ * live with no new order when it now may. Where anything else changed, the
+ * entry is not what is configured now: a new certificate is ordered. */
 static void level_changes(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t **levels,
                           int *levels_read)
 {
     acme_custody_level_t was;
-    const char *key_type;
+    const acme_custody_level_t *now;
+    const char *changed, *then;
     apr_status_t rv;
     int i, level;
 
@@ -229,20 +244,25 @@ static void level_changes(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t **le
             *levels = acme_check_seclevel_by_name(ptemp, rt->base);
         }
         level = acme_check_seclevel_of(*levels, d->name);
-        key_type = acme_key_type_name(d->key_type);
-        if (level == was.level && !strcmp(key_type, was.key_type)) {
+        now = acme_certs_activate_level_at(ptemp, d, level);
+        changed = acme_custody_level_changed(&was, now);
+        if (level == was.level && !changed) {
             continue;
         }
         acme_custody_refused_clear(rt->store, ptemp, d->name);
-        rv = acme_store_staged_unreject(rt->store, ptemp, d->name);
+        rv = !changed ? acme_store_staged_unreject(rt->store, ptemp, d->name)
+             : acme_store_has_staged(rt->store, ptemp, d->name) ? APR_EEXIST : APR_ENOENT;
+        then = rv == APR_SUCCESS
+               ? "it is proven again now, and goes live with no new order if it passes"
+               : rv == APR_EEXIST ? "a newer staged certificate is activated instead"
+                                  : "a new certificate is ordered";
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rt->base, "ACME01519: %s: its staged "
                      "certificate was refused at OpenSSL security level %d with key type %s; "
-                     "the vhosts serving it now have level %s and the key type is %s: %s",
-                     d->name, was.level, was.key_type,
-                     level > ACME_CERT_MIN_SECLEVEL ? apr_itoa(ptemp, level) : "2 or lower",
-                     key_type, rv == APR_SUCCESS
-                     ? "it is proven again now, and goes live with no new order if it passes"
-                     : "a new certificate is ordered");
+                     "%s: %s", d->name, was.level, was.key_type, changed
+                     ? apr_pstrcat(ptemp, changed, " changed since", NULL)
+                     : apr_pstrcat(ptemp, "the vhosts serving it now have level ",
+                                   level > ACME_CERT_MIN_SECLEVEL ? apr_itoa(ptemp, level)
+                                                                  : "2 or lower", NULL), then);
     }
 }
 
@@ -284,7 +304,7 @@ void acme_certs_activate_staged(acme_runtime_t *rt, apr_pool_t *ptemp)
         rv = acme_store_activate_write_verdict(
             rt->store, ptemp, &rt->ctx, d->name, d->names, d->key_type,
             acme_certs_activate_anchors(rt->base, ptemp, anchors, d),
-            acme_check_seclevel_of(levels, d->name),
+            acme_certs_activate_level_at(ptemp, d, acme_check_seclevel_of(levels, d->name)),
             acme_certs_verdicts_find(rt->verdicts, ptemp, d->name), &v, &why);
         if (rv == APR_SUCCESS && v) {
             written_t *w = apr_array_push(written);

@@ -531,8 +531,10 @@ static void staged_check_all(server_rec *base, apr_pool_t *ptemp, const char *no
         rv = acme_store_staged_check_verdict(store, ptemp, &ctx, d->name, d->names, d->key_type,
                                              acme_certs_activate_anchors(base, ptemp, anchors,
                                                                          d),
-                                             acme_check_seclevel_of(levels, d->name), &verdict,
-                                             &why);
+                                             acme_certs_activate_level_at(
+                                                 ptemp, d, acme_check_seclevel_of(levels,
+                                                                                  d->name)),
+                                             &verdict, &why);
         if (exempt && rv != APR_SUCCESS && rv != APR_ENOENT) {
             acme_custody_backoff_exempt_use(store, ptemp, d->name, exempt);
         }

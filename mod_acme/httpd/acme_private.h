@@ -232,4 +232,9 @@ void acme_certs_activate_settle_later(acme_runtime_t *rt, apr_pool_t *ptemp);
  * next domains: reading the system's roots takes tens of milliseconds. */
 X509_STORE *acme_certs_activate_anchors(server_rec *base, apr_pool_t *ptemp, apr_hash_t *cache,
                                       const acme_domain_t *d);
+/* d's chain held at the vhosts' security level level, with what it depends
+ * on (acme_custody_level_depends: its AcmeCA, AcmePreferredChain and
+ * AcmeProfile) and its key type, for a refusal's record; in p. */
+struct acme_custody_level_t *acme_certs_activate_level_at(apr_pool_t *p, const acme_domain_t *d,
+                                                          int level);
 #endif

@@ -222,6 +222,42 @@ def test_level_refusal_is_not_ordered_again(httpd, unique):
     assert len(orders_of(httpd, name)) == 2, orders_of(httpd, name)
 
 
+def test_level_refusal_lifted_by_what_the_chain_depends_on(httpd, unique):
+    """The advice of a level refusal is to have the CA issue another chain
+    (AcmePreferredChain) or use another CA: after such a change and a
+    graceful restart a new certificate is ordered (the hold compared only
+    the level and the key type, so the name waited forever). The refused
+    entry, issued for the old configuration, is not proven again, and the
+    new refusal records the new configuration, which holds again."""
+    name = unique("dep3")
+    httpd.write_config(vhosts=ssl_vhost(name, extra=LEVEL3))
+    httpd.start()
+    wait_for(lambda: logged(httpd, "ACME01292", name + ": no new order"), ISSUE_TIMEOUT,
+             what="the name held for its level")
+    assert len(orders_of(httpd, name)) == 1, orders_of(httpd, name)
+    with open(os.path.join(httpd.store, "refused", name + ".json")) as f:
+        record = json.load(f)
+    assert record.get("preferred_chain") == "" and record.get("ca"), record
+
+    httpd.write_config(vhosts=ssl_vhost(name, extra=LEVEL3 + '\nAcmePreferredChain '
+                                        '"No Such Root CA"'))
+    httpd.graceful()
+    lifted = wait_for(lambda: logged(httpd, "ACME01519", name), 30,
+                      what="the start to drop the hold")
+    assert "AcmePreferredChain changed since: a new certificate is ordered" in lifted[0], lifted
+    wait_for(lambda: len(orders_of(httpd, name)) == 2, 60, what="a new order")
+    wait_for(lambda: len(logged(httpd, "ACME00301", name + ": staged certificate refused")) == 2,
+             ISSUE_TIMEOUT, what="the new chain refused at the same level")
+    with open(os.path.join(httpd.store, "refused", name + ".json")) as f:
+        record = json.load(f)
+    assert record.get("preferred_chain") == "No Such Root CA", record
+    # held again: the new configuration is what the new record depends on
+    httpd.graceful()
+    time.sleep(10)
+    assert len(orders_of(httpd, name)) == 2, orders_of(httpd, name)
+    assert len(logged(httpd, "ACME01519", name)) == 1, logged(httpd, "ACME01519", name)
+
+
 def test_vhost_lowering_a_raised_system_level(httpd, unique):
     """openssl.cnf raises the default level to 3, and the vhost lowers its
     own to 2 so that RSA-2048 intermediates load: mod_ssl takes the chain,

@@ -260,7 +260,7 @@ static apr_status_t write_with(acme_store_t *store, apr_pool_t *p, acme_ctx_t *c
     acme_store_staged_version_t *v = NULL;
     const char *why;
     apr_status_t rv = acme_store_activate_write_verdict(store, p, ctx, "example.org", names,
-                                                        ACME_KEY_EC_P256, anchors, 0, verdict,
+                                                        ACME_KEY_EC_P256, anchors, NULL, verdict,
                                                         &v, &why);
 
     *on_verdict = v ? acme_store_staged_version_on_verdict(v) : 0;
@@ -331,7 +331,7 @@ static apr_status_t check_then_write(const verdict_fixture_t *f, const char *cha
 
     stage(f->store, f->p, chain);
     assert_int_equal(acme_store_staged_check_verdict(f->store, f->p, f->ctx, "example.org",
-                                                     f->names, ACME_KEY_EC_P256, checked_by, 0,
+                                                     f->names, ACME_KEY_EC_P256, checked_by, NULL,
                                                      &mine, &why), APR_SUCCESS);
     assert_non_null(mine);
     assert_int_equal(strlen(mine), 64);

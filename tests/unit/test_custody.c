@@ -535,7 +535,8 @@ static void test_level_refusal_recorded(void **state)
 {
     apr_pool_t *p = *state;
     acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
-    acme_custody_level_t level = { 3, "ec-p256", "intermediate 1 (RSA-2048)", "why" }, read;
+    acme_custody_level_t level = { 3, "ec-p256", "intermediate 1 (RSA-2048)", "why", NULL, NULL,
+                                   NULL }, read;
     int shown;
 
     assert_int_equal(acme_custody_level_refusal(store, p, "example.org", 1, &read), APR_ENOENT);
@@ -547,7 +548,23 @@ static void test_level_refusal_recorded(void **state)
         assert_string_equal(read.key_type, "ec-p256");
         assert_string_equal(read.weak, "intermediate 1 (RSA-2048)");
         assert_string_equal(read.reason, "why");
+        assert_null(read.ca);             /* not recorded: not compared */
     }
+    assert_null(acme_custody_level_changed(&read, &level));
+    acme_custody_level_depends(p, &level, NULL, "ISRG Root X1", NULL);
+    acme_custody_refused_level(store, p, "example.org", apr_time_now(), &level);
+    assert_int_equal(acme_custody_level_refusal(store, p, "example.org", 1, &read), APR_SUCCESS);
+    assert_string_equal(read.ca, "");
+    assert_string_equal(read.preferred_chain, "ISRG Root X1");
+    assert_string_equal(read.profile, "");
+    assert_null(acme_custody_level_changed(&read, &level));
+    level.preferred_chain = "";
+    assert_string_equal(acme_custody_level_changed(&read, &level), "AcmePreferredChain");
+    level.profile = "shortlived";
+    level.preferred_chain = "ISRG Root X1";
+    assert_string_equal(acme_custody_level_changed(&read, &level), "AcmeProfile");
+    level.key_type = "rsa-2048";
+    assert_string_equal(acme_custody_level_changed(&read, &level), "the key type");
     assert_non_null(strstr(acme_custody_level_said(p, &read), "refused at OpenSSL security "
                            "level 3: intermediate 1 (RSA-2048) too weak (key type ec-p256)"));
     acme_custody_refused(store, p, "example.org", apr_time_now());

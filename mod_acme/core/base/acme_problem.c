@@ -277,11 +277,12 @@ static const struct kind_text_t {
       "The certificate was issued, but a certificate of its chain has a key too weak for the "
       "OpenSSL security level (@SECLEVEL) of the vhost serving it, so mod_ssl would refuse it "
       "(the detail names the level and the certificate). The CA would issue the same kind of "
-      "chain again, so no new order is made until the level or the key type changes: lower "
-      "@SECLEVEL for that vhost (SSLCipherSuite), or choose a key type (AcmeKeyType) or a chain "
-      "(AcmePreferredChain) or a CA (AcmeCA) whose chain meets it, and restart httpd gracefully; "
-      "the certificate already issued is proven again first and goes live if it now may, with "
-      "no new order. 'acmectl renew NAME' orders anew at once." },
+      "chain again, so no new order is made until one of them changes: lower @SECLEVEL for "
+      "that vhost (SSLCipherSuite), or choose a key type (AcmeKeyType), a chain "
+      "(AcmePreferredChain), a profile (AcmeProfile) or a CA (AcmeCA) whose chain meets it, and "
+      "restart httpd gracefully. At a lower level the certificate already issued is proven again "
+      "first and goes live if it now may, with no new order; after any other of these changes a "
+      "new certificate is ordered. 'acmectl renew NAME' orders anew at once." },
 };
 
 static const char *cert_advice(int kind, const char **reason)

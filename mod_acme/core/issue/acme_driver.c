@@ -528,19 +528,25 @@ static int staged_refused(acme_driver_t *driver, acme_record_t *rec, const acme_
 
 /* The parent refused the staged chain for the OpenSSL security level of
  * the vhosts serving the name (acme_custody_level_refusal): the CA would
- * issue the same kind of chain again, so while the key type stays no new
- * order is made (the parent drops the record at a start where the level or
- * the key type changed, and proves the refused entry again). acmectl renew
- * still orders. Returns 1 when the name is held (rec scheduled), else 0. */
+ * issue the same kind of chain again, so while what it depends on stays
+ * (the key type, AcmeCA, AcmePreferredChain, AcmeProfile) no new order is
+ * made (the parent drops the record at a start where the level or one of
+ * them changed). acmectl renew still orders. Returns 1 when the name is held (rec scheduled), else 0. */
 static int level_held(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                       apr_pool_t *p, apr_time_t now)
 {
-    acme_custody_level_t level;
+    acme_custody_level_t level, conf;
     acme_problem_t prob;
 
     if (rec->force || acme_store_renewal_requested(driver->store, p, domain->name)
-        || acme_custody_level_refusal(driver->store, p, domain->name, 1, &level) != APR_SUCCESS
-        || strcmp(level.key_type, acme_key_type_name(domain->key_type)) != 0) {
+        || acme_custody_level_refusal(driver->store, p, domain->name, 1, &level) != APR_SUCCESS) {
+        return 0;
+    }
+    memset(&conf, 0, sizeof(conf));
+    conf.key_type = acme_key_type_name(domain->key_type);
+    acme_custody_level_depends(p, &conf, domain->ca_urls, domain->preferred_chain,
+                               domain->profile);
+    if (acme_custody_level_changed(&level, &conf)) {
         return 0;
     }
     acme_problem_clear(&prob);
@@ -558,8 +564,9 @@ static int level_held(acme_driver_t *driver, acme_record_t *rec, const acme_doma
         rec->level_told = 1;
         acme_log(&driver->ctx, ACME_LOG_ERR, 0, "ACME01292: %s: no new order: the staged "
                  "certificate was %s. The CA would issue the same kind of chain, so none is "
-                 "ordered until the level or the key type changes (then the staged "
-                 "certificate is proven again first); 'acmectl renew %s' orders anyway",
+                 "ordered until the level, the key type, AcmeCA, AcmePreferredChain or "
+                 "AcmeProfile changes (a lower level proves the staged certificate again "
+                 "first); 'acmectl renew %s' orders anyway",
                  domain->name, acme_custody_level_said(p, &level), domain->name);
     }
     return 1;

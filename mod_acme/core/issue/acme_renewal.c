@@ -547,7 +547,8 @@ static void restore_error(acme_record_t *rec, const acme_status_record_t *st, ap
          * new one: a restart (AcmeTrustedRootsFile fixed) tries at once */
         && rec->error_kind != ACME_PROBLEM_KIND_CHAIN_UNTRUSTED
         /* held by a level refusal, which the parent drops at a start
-         * where the level or the key type changed: looked at again at once */
+         * where the level or what the chain depends on changed: looked
+         * at again at once */
         && rec->error_kind != ACME_PROBLEM_KIND_SECLEVEL) {
         rec->next_run = st->next_action < now + ACME_RESTORED_WAIT_MAX
                         ? st->next_action : now + ACME_RESTORED_WAIT_MAX;

@@ -164,16 +164,35 @@ apr_time_t acme_custody_refused(acme_store_t *store, apr_pool_t *p, const char *
                                 apr_time_t now);
 /* A refusal for the OpenSSL security level of the vhosts serving the
  * name: the CA would issue the same kind of chain again, so no new order is
- * made while the level and the key type stay (acme_driver.c), and a start
- * at another level or key type proves the refused entry again
- * (acme_certs_activate.c). In refused.json and its public copy: "seclevel",
- * "key_type", "weak", "reason". */
+ * made while the level and what the chain depends on stay (acme_driver.c):
+ * the key type, the CA, AcmePreferredChain and AcmeProfile. A start where
+ * one of them changed drops the record (acme_certs_activate.c). In
+ * refused.json and its public copy: "seclevel", "key_type", "weak",
+ * "reason", "ca", "preferred_chain", "profile". */
 typedef struct acme_custody_level_t {
     int level;                  /* the level it was refused at */
     const char *key_type;       /* the configured key type: "ec-p256" */
     const char *weak;           /* "intermediate 1 (RSA-2048)" (acme_certverify_weak_cert) */
     const char *reason;         /* the refusal as logged */
+    /* What the chain depends on besides the key type, as configured for
+     * the domain ("" none; NULL: not recorded, by an older version, and
+     * then not compared): */
+    const char *ca;             /* the AcmeCA directory URLs, space-separated */
+    const char *preferred_chain; /* AcmePreferredChain */
+    const char *profile;        /* AcmeProfile */
 } acme_custody_level_t;
+/* Sets what a chain depends on into level (key type not touched): ca_urls
+ * (const char *, may be NULL) joined by spaces, preferred_chain and profile
+ * (NULL: none). Strings in p. */
+void acme_custody_level_depends(apr_pool_t *p, acme_custody_level_t *level,
+                                const apr_array_header_t *ca_urls, const char *preferred_chain,
+                                const char *profile);
+/* What the chain of the refusal was depended on and is no longer so in
+ * now: "the key type", "AcmeCA", "AcmePreferredChain" or "AcmeProfile" (the
+ * first that differs; a field was has not recorded is not compared), NULL
+ * when all are the same. The level is not compared. */
+const char *acme_custody_level_changed(const acme_custody_level_t *was,
+                                       const acme_custody_level_t *now);
 /* acme_custody_refused, with the level refusal recorded (level NULL: it is
  * not one; a later refusal of another kind drops it). */
 apr_time_t acme_custody_refused_level(acme_store_t *store, apr_pool_t *p, const char *name,

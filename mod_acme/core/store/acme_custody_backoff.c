@@ -79,6 +79,56 @@ static void level_set(json_t *json, const acme_custody_level_t *level)
     json_object_set_new(json, "key_type", json_string(level->key_type ? level->key_type : ""));
     json_object_set_new(json, "weak", json_string(level->weak ? level->weak : ""));
     json_object_set_new(json, "reason", json_string(level->reason ? level->reason : ""));
+    if (level->ca) {
+        json_object_set_new(json, "ca", json_string(level->ca));
+    }
+    if (level->preferred_chain) {
+        json_object_set_new(json, "preferred_chain", json_string(level->preferred_chain));
+    }
+    if (level->profile) {
+        json_object_set_new(json, "profile", json_string(level->profile));
+    }
+}
+
+/* json's string key in p, NULL when it has none. */
+static const char *string_of(apr_pool_t *p, json_t *json, const char *key)
+{
+    json_t *v = json_object_get(json, key);
+
+    return json_is_string(v) ? apr_pstrdup(p, json_string_value(v)) : NULL;
+}
+
+void acme_custody_level_depends(apr_pool_t *p, acme_custody_level_t *level,
+                                const apr_array_header_t *ca_urls, const char *preferred_chain,
+                                const char *profile)
+{
+    level->ca = ca_urls && ca_urls->nelts > 0 ? apr_array_pstrcat(p, ca_urls, ' ') : "";
+    level->preferred_chain = preferred_chain ? preferred_chain : "";
+    level->profile = profile ? profile : "";
+}
+
+/* Is a recorded field (NULL: none recorded) other than now's? */
+static int field_changed(const char *was, const char *now)
+{
+    return was && strcmp(was, now ? now : "") != 0;
+}
+
+const char *acme_custody_level_changed(const acme_custody_level_t *was,
+                                       const acme_custody_level_t *now)
+{
+    if (field_changed(was->key_type, now->key_type)) {
+        return "the key type";
+    }
+    if (field_changed(was->ca, now->ca)) {
+        return "AcmeCA";
+    }
+    if (field_changed(was->preferred_chain, now->preferred_chain)) {
+        return "AcmePreferredChain";
+    }
+    if (field_changed(was->profile, now->profile)) {
+        return "AcmeProfile";
+    }
+    return NULL;
 }
 
 apr_time_t acme_custody_refused(acme_store_t *store, apr_pool_t *p, const char *name,
@@ -116,6 +166,9 @@ apr_status_t acme_custody_level_refusal(acme_store_t *store, apr_pool_t *p, cons
                   ? apr_pstrdup(p, json_string_value(json_object_get(json, "weak"))) : "";
     level->reason = json_is_string(json_object_get(json, "reason"))
                     ? apr_pstrdup(p, json_string_value(json_object_get(json, "reason"))) : "";
+    level->ca = string_of(p, json, "ca");
+    level->preferred_chain = string_of(p, json, "preferred_chain");
+    level->profile = string_of(p, json, "profile");
     return APR_SUCCESS;
 }
 

@@ -214,17 +214,22 @@ apr_status_t acme_store_activate_write(acme_store_t *store, apr_pool_t *p,
  * for the very bytes read now (cert.pem, root's key file), the key is not
  * parsed again nor the pair loaded into a TLS server context; the names,
  * key type, time and chain are proven again. Any other verdict counts for
- * nothing: the entry is proven whole. seclevel: the highest OpenSSL
- * security level of the vhosts that serve name (0: the default); above
- * ACME_CERT_MIN_SECLEVEL the chain must load in a TLS server context at
- * it (acme_certverify_loadable_at), verdict or not, or it is refused like
- * any other entry: an RSA-2048 intermediate at level 3, which mod_ssl would
- * refuse at the restart and stop httpd. Same returns. */
+ * nothing: the entry is proven whole. at->level: the highest OpenSSL
+ * security level of the vhosts that serve name (at NULL or level 0: the
+ * default); above ACME_CERT_MIN_SECLEVEL the chain must load in a TLS
+ * server context at it (acme_certverify_loadable_at), verdict or not, or it
+ * is refused like any other entry: an RSA-2048 intermediate at level 3,
+ * which mod_ssl would refuse at the restart and stop httpd. Such a refusal
+ * is recorded with what the chain depends on, at's ca, preferred_chain and
+ * profile (acme_custody_level_t, acme_custody_level_depends), and the key
+ * type. Same returns. */
+struct acme_custody_level_t;
 apr_status_t acme_store_activate_write_verdict(acme_store_t *store, apr_pool_t *p,
                                                const acme_ctx_t *ctx, const char *name,
                                                const apr_array_header_t *names,
                                                acme_key_type_e key_type, X509_STORE *anchors,
-                                               int seclevel, const char *verdict,
+                                               const struct acme_custody_level_t *at,
+                                               const char *verdict,
                                                acme_store_staged_version_t **written,
                                                const char **why);
 /* 1 when v was proven with the configuration test's verdict, else 0. */
@@ -313,8 +318,8 @@ apr_status_t acme_store_staged_check(acme_store_t *store, apr_pool_t *p, const a
                                      acme_key_type_e key_type, X509_STORE *anchors,
                                      const char **why);
 
-/* acme_store_staged_check with the vhosts' security level seclevel (as
- * acme_store_activate_write_verdict has it), and on APR_SUCCESS the verdict
+/* acme_store_staged_check with the vhosts' security level and what the
+ * chain depends on, at (as acme_store_activate_write_verdict has it), and on APR_SUCCESS the verdict
  * (NULL when it cannot be made) for acme_store_activate_write_verdict: 64 hex digits in p,
  * a SHA-256 of name, cert.pem as read and root's key file for its leaf
  * (acme_store_verdict_make). Only root's memory may carry it to the
@@ -323,8 +328,8 @@ apr_status_t acme_store_staged_check_verdict(acme_store_t *store, apr_pool_t *p,
                                              const acme_ctx_t *ctx, const char *name,
                                              const apr_array_header_t *names,
                                              acme_key_type_e key_type, X509_STORE *anchors,
-                                             int seclevel, const char **verdict,
-                                             const char **why);
+                                             const struct acme_custody_level_t *at,
+                                             const char **verdict, const char **why);
 /* The verdict on name's staged chain (chain_len bytes as read) with the key
  * file key (key_len bytes): 64 hex digits in p. APR_ENOMEM, or APR_EINVAL
  * when an argument is NULL or the digest fails. */

@@ -490,11 +490,16 @@ static void settle_already_live(acme_store_t *store, apr_pool_t *p, const acme_c
 /* The refusal recorded for the backoff; one for the level with what it
  * depends on, so no new order is made while they stay (acme_custody.h). */
 static void staged_refused(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
-                           const char *name, acme_key_type_e key_type, const staged_t *st,
+                           const char *name, acme_key_type_e key_type,
+                           const acme_custody_level_t *at, const staged_t *st,
                            const char *reason)
 {
     acme_custody_level_t level;
 
+    memset(&level, 0, sizeof(level));
+    if (at) {
+        level = *at;
+    }
     level.level = st->refused_level;
     level.key_type = acme_key_type_name(key_type);
     level.weak = st->weak;
@@ -511,7 +516,8 @@ static void staged_refused(acme_store_t *store, apr_pool_t *p, const acme_ctx_t 
  * APR_ENOENT when nothing is staged. */
 static apr_status_t staged_prepare(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                    const char *name, const apr_array_header_t *names,
-                                   acme_key_type_e key_type, X509_STORE *anchors, int seclevel,
+                                   acme_key_type_e key_type, X509_STORE *anchors,
+                                   const acme_custody_level_t *at,
                                    const char *verdict, staged_t *st, const char **reason,
                                    int *dirfd, apr_uint64_t *ready, int *on_verdict,
                                    const char **why)
@@ -528,8 +534,8 @@ static apr_status_t staged_prepare(acme_store_t *store, apr_pool_t *p, const acm
     if ((*dirfd = staged_open(store, p, name, ready)) < 0) {
         return APR_ENOENT;
     }
-    rv = staged_validate(store, p, ctx, name, names, key_type, anchors, seclevel, *dirfd,
-                         verdict, st, reason, on_verdict);
+    rv = staged_validate(store, p, ctx, name, names, key_type, anchors, at ? at->level : 0,
+                         *dirfd, verdict, st, reason, on_verdict);
     if (rv == APR_EEXIST) {
         settle_already_live(store, p, ctx, name, st, *ready);
     }
@@ -541,7 +547,7 @@ static apr_status_t staged_prepare(acme_store_t *store, apr_pool_t *p, const acm
             *reason = "the staged files cannot be read";
         }
         staged_reject(*dirfd, ctx, name, *ready, has_live(store, p, name), *reason);
-        staged_refused(store, p, ctx, name, key_type, st, *reason);
+        staged_refused(store, p, ctx, name, key_type, at, st, *reason);
         *why = *reason;
         rv = APR_EINVAL;
     }
@@ -556,8 +562,8 @@ apr_status_t acme_store_staged_check_verdict(acme_store_t *store, apr_pool_t *p,
                                              const acme_ctx_t *ctx, const char *name,
                                              const apr_array_header_t *names,
                                              acme_key_type_e key_type, X509_STORE *anchors,
-                                             int seclevel, const char **verdict,
-                                             const char **why)
+                                             const acme_custody_level_t *at,
+                                             const char **verdict, const char **why)
 {
     staged_t st;
     const char *reason = NULL;
@@ -568,7 +574,7 @@ apr_status_t acme_store_staged_check_verdict(acme_store_t *store, apr_pool_t *p,
     if (verdict) {
         *verdict = NULL;
     }
-    rv = staged_prepare(store, p, ctx, name, names, key_type, anchors, seclevel, NULL, &st,
+    rv = staged_prepare(store, p, ctx, name, names, key_type, anchors, at, NULL, &st,
                         &reason, &dirfd, &ready, &on_verdict, why);
     if (dirfd >= 0) {
         close(dirfd);
@@ -586,7 +592,7 @@ apr_status_t acme_store_staged_check(acme_store_t *store, apr_pool_t *p, const a
                                      acme_key_type_e key_type, X509_STORE *anchors,
                                      const char **why)
 {
-    return acme_store_staged_check_verdict(store, p, ctx, name, names, key_type, anchors, 0,
+    return acme_store_staged_check_verdict(store, p, ctx, name, names, key_type, anchors, NULL,
                                            NULL, why);
 }
 
@@ -628,7 +634,8 @@ apr_status_t acme_store_activate_write_verdict(acme_store_t *store, apr_pool_t *
                                                const acme_ctx_t *ctx, const char *name,
                                                const apr_array_header_t *names,
                                                acme_key_type_e key_type, X509_STORE *anchors,
-                                               int seclevel, const char *verdict,
+                                               const acme_custody_level_t *at,
+                                               const char *verdict,
                                                acme_store_staged_version_t **written,
                                                const char **why)
 {
@@ -638,7 +645,7 @@ apr_status_t acme_store_activate_write_verdict(acme_store_t *store, apr_pool_t *
     apr_status_t rv;
 
     *written = NULL;
-    rv = staged_prepare(store, p, ctx, name, names, key_type, anchors, seclevel, verdict, &v->st,
+    rv = staged_prepare(store, p, ctx, name, names, key_type, anchors, at, verdict, &v->st,
                         &reason, &dirfd, &v->ready, &v->on_verdict, why);
     if (dirfd < 0) {
         return rv == APR_EEXIST ? APR_SUCCESS : rv;
@@ -665,7 +672,7 @@ apr_status_t acme_store_activate_write(acme_store_t *store, apr_pool_t *p,
                                        acme_key_type_e key_type, X509_STORE *anchors,
                                        acme_store_staged_version_t **written, const char **why)
 {
-    return acme_store_activate_write_verdict(store, p, ctx, name, names, key_type, anchors, 0,
+    return acme_store_activate_write_verdict(store, p, ctx, name, names, key_type, anchors, NULL,
                                              NULL, written, why);
 }
 
