@@ -243,13 +243,18 @@ static void level_changes(acme_runtime_t *rt, apr_pool_t *ptemp, apr_hash_t **le
         if (!(*levels_read)++) {
             *levels = acme_check_seclevel_by_name(ptemp, rt->base);
         }
+        if (!acme_store_staged_rejected(rt->store, ptemp, d->name)) {
+            /* its entry went live, was removed or replaced: nothing holds */
+            acme_custody_level_drop(rt->store, ptemp, d->name);
+            continue;
+        }
         level = acme_check_seclevel_of(*levels, d->name);
         now = acme_certs_activate_level_at(ptemp, d, level);
         changed = acme_custody_level_changed(&was, now);
         if (level == was.level && !changed) {
             continue;
         }
-        acme_custody_refused_clear(rt->store, ptemp, d->name);
+        acme_custody_level_drop(rt->store, ptemp, d->name);
         rv = !changed ? acme_store_staged_unreject(rt->store, ptemp, d->name)
              : acme_store_has_staged(rt->store, ptemp, d->name) ? APR_EEXIST : APR_ENOENT;
         then = rv == APR_SUCCESS

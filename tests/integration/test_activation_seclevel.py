@@ -258,6 +258,42 @@ def test_level_refusal_lifted_by_what_the_chain_depends_on(httpd, unique):
     assert len(logged(httpd, "ACME01519", name)) == 1, logged(httpd, "ACME01519", name)
 
 
+def test_level_hold_ends(httpd, unique):
+    """A level refusal holds new orders only while its refused entry is
+    staged, and at most ACME_CUSTODY_LEVEL_HOLD_MAX (7 days) from the first
+    refusal: the entry removed, or the hold that old, the name is ordered
+    again (the hold had no end, and outlived its entry)."""
+    name = unique("end3")
+    httpd.write_config(vhosts=ssl_vhost(name, extra=LEVEL3))
+    httpd.start()
+    wait_for(lambda: logged(httpd, "ACME01292", name + ": no new order"), ISSUE_TIMEOUT,
+             what="the name held for its level")
+    assert len(orders_of(httpd, name)) == 1, orders_of(httpd, name)
+    shown = os.path.join(httpd.store, "refused", name + ".json")
+    with open(shown) as f:
+        first = json.load(f)
+    assert abs(first.get("since", 0) - time.time()) < 300, first
+
+    # the refused entry removed: nothing is held, the start drops the level fields
+    import shutil
+    shutil.rmtree(os.path.join(httpd.store, "staging", name))
+    httpd.graceful()
+    wait_for(lambda: len(orders_of(httpd, name)) == 2, 60, what="an order once the entry is gone")
+    wait_for(lambda: len(logged(httpd, "ACME00301", name + ": staged certificate refused")) == 2,
+             ISSUE_TIMEOUT, what="the new chain refused at the same level")
+    wait_for(lambda: len(logged(httpd, "ACME01292", name + ": no new order")) >= 2, 30,
+             what="held again")
+
+    # a hold as old as the longest one: the usual backoff orders again
+    with open(shown) as f:
+        record = json.load(f)
+    record["since"] = int(time.time()) - 8 * 86400
+    with open(shown, "w") as f:
+        json.dump(record, f)
+    httpd.graceful()
+    wait_for(lambda: len(orders_of(httpd, name)) == 3, 60, what="an order past the longest hold")
+
+
 def test_vhost_lowering_a_raised_system_level(httpd, unique):
     """openssl.cnf raises the default level to 3, and the vhost lowers its
     own to 2 so that RSA-2048 intermediates load: mod_ssl takes the chain,

@@ -565,6 +565,35 @@ static void test_level_refusal_recorded(void **state)
     assert_string_equal(acme_custody_level_changed(&read, &level), "AcmeProfile");
     level.key_type = "rsa-2048";
     assert_string_equal(acme_custody_level_changed(&read, &level), "the key type");
+    /* the series' first refusal is kept; dropping the level keeps the backoff */
+    assert_true(read.since > 0);
+    {
+        apr_time_t since = read.since;
+        json_t *json;
+        int count;
+
+        acme_custody_backoff_exempt_use(store, p, "example.org", "key-1");
+        acme_custody_refused_level(store, p, "example.org", apr_time_now() + apr_time_from_sec(9),
+                                   &level);
+        assert_int_equal(acme_custody_level_refusal(store, p, "example.org", 0, &read),
+                         APR_SUCCESS);
+        assert_true(read.since == since);
+        assert_int_equal(acme_custody_level_drop(store, p, "example.org"), APR_SUCCESS);
+        assert_int_equal(acme_custody_level_refusal(store, p, "example.org", 0, &read),
+                         APR_ENOENT);
+        assert_int_equal(acme_custody_level_refusal(store, p, "example.org", 1, &read),
+                         APR_ENOENT);
+        assert_true(acme_custody_refused_info(store, p, "example.org", &count) > 0);
+        assert_int_equal(count, 3);
+        assert_int_equal(acme_store_read_json_pooled(store, p, "keys/example.org/refused.json",
+                                                     &json), APR_SUCCESS);
+        assert_string_equal(json_string_value(json_object_get(json, "exempted")), "key-1");
+        assert_int_equal(acme_custody_level_drop(store, p, "nothing.example"), APR_ENOENT);
+        level.key_type = "ec-p256";
+        acme_custody_refused_level(store, p, "example.org", apr_time_now(), &level);
+        assert_int_equal(acme_custody_level_refusal(store, p, "example.org", 1, &read),
+                         APR_SUCCESS);
+    }
     assert_non_null(strstr(acme_custody_level_said(p, &read), "refused at OpenSSL security "
                            "level 3: intermediate 1 (RSA-2048) too weak (key type ec-p256)"));
     acme_custody_refused(store, p, "example.org", apr_time_now());

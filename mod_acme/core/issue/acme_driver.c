@@ -16,6 +16,7 @@
 #include "acme_store_account.h"
 #include "acme_store_renew.h"
 #include "acme_custody.h"
+#include "acme_certverify.h"
 #include "acme_key_type.h"
 #include "acme_events.h"
 #include "acme_account.h"
@@ -526,6 +527,18 @@ static int staged_refused(acme_driver_t *driver, acme_record_t *rec, const acme_
     return 1;
 }
 
+/* Does name have a live chain that an SSL_CTX at seclevel takes? */
+static int live_passes(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_t *p,
+                       int seclevel)
+{
+    apr_array_header_t *chain;
+    const char *why;
+
+    return acme_store_load_live(driver->store, p, domain->name, &chain) == APR_SUCCESS
+           && chain->nelts > 0 && acme_certverify_seclevel(p, chain, seclevel, &why)
+                                  == APR_SUCCESS;
+}
+
 /* The parent refused the staged chain for the OpenSSL security level of
  * the vhosts serving the name (acme_custody_level_refusal): the CA would
  * issue the same kind of chain again, so while what it depends on stays
@@ -546,7 +559,14 @@ static int level_held(acme_driver_t *driver, acme_record_t *rec, const acme_doma
     conf.key_type = acme_key_type_name(domain->key_type);
     acme_custody_level_depends(p, &conf, domain->ca_urls, domain->preferred_chain,
                                domain->profile);
-    if (acme_custody_level_changed(&level, &conf)) {
+    /* Not held: after what the chain depends on changed; once the refused
+     * entry is gone (made live, removed, or replaced by a newer one); past
+     * the longest hold (the usual backoff then); or while a live chain that
+     * the level takes is served (renewed in its window as any other). */
+    if (acme_custody_level_changed(&level, &conf)
+        || !acme_store_staged_rejected(driver->store, p, domain->name)
+        || (level.since && now - level.since >= ACME_CUSTODY_LEVEL_HOLD_MAX)
+        || live_passes(driver, domain, p, level.level)) {
         return 0;
     }
     acme_problem_clear(&prob);

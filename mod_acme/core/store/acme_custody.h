@@ -180,7 +180,15 @@ typedef struct acme_custody_level_t {
     const char *ca;             /* the AcmeCA directory URLs, space-separated */
     const char *preferred_chain; /* AcmePreferredChain */
     const char *profile;        /* AcmeProfile */
+    apr_time_t since;           /* the first level refusal of the series (refusals
+                                 * in a row, the record kept): 0 not recorded */
 } acme_custody_level_t;
+/* How long at most a level refusal holds new orders, from its series'
+ * first refusal: then the name is ordered with the usual retry backoff
+ * (doubling, capped at a day). The chain a CA issues can change without
+ * anything configured here changing (a CA rotates its intermediates), and
+ * a name left without a usable certificate must not wait for ever. */
+#define ACME_CUSTODY_LEVEL_HOLD_MAX apr_time_from_sec(7 * 86400)
 /* Sets what a chain depends on into level (key type not touched): ca_urls
  * (const char *, may be NULL) joined by spaces, preferred_chain and profile
  * (NULL: none). Strings in p. */
@@ -194,7 +202,9 @@ void acme_custody_level_depends(apr_pool_t *p, acme_custody_level_t *level,
 const char *acme_custody_level_changed(const acme_custody_level_t *was,
                                        const acme_custody_level_t *now);
 /* acme_custody_refused, with the level refusal recorded (level NULL: it is
- * not one; a later refusal of another kind drops it). */
+ * not one; a later refusal of another kind drops it). level->since is not
+ * read: the record's "since" is kept from a level refusal recorded before
+ * (the series goes on), else now. */
 apr_time_t acme_custody_refused_level(acme_store_t *store, apr_pool_t *p, const char *name,
                                       apr_time_t now, const acme_custody_level_t *level);
 /* The level refusal of name, from root's refused.json or (shown: the
@@ -206,6 +216,12 @@ apr_status_t acme_custody_level_refusal(acme_store_t *store, apr_pool_t *p, cons
  * intermediate 1 (RSA-2048) too weak (key type ec-p256); lower @SECLEVEL
  * ...". */
 const char *acme_custody_level_said(apr_pool_t *p, const acme_custody_level_t *level);
+/* Root: the level refusal of name ends (what it depended on changed, or
+ * its refused entry is gone): the record is written again without its
+ * level fields, the backoff and its used exemption kept (a planted entry
+ * is still held back), in root's file and its public copy. APR_ENOENT
+ * when there is no record. */
+apr_status_t acme_custody_level_drop(acme_store_t *store, apr_pool_t *p, const char *name);
 /* Root: the backoff ends (a successful activation); its public copy goes too. */
 void acme_custody_refused_clear(acme_store_t *store, apr_pool_t *p, const char *name);
 

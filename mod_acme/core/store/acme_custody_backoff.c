@@ -169,6 +169,11 @@ apr_status_t acme_custody_level_refusal(acme_store_t *store, apr_pool_t *p, cons
     level->ca = string_of(p, json, "ca");
     level->preferred_chain = string_of(p, json, "preferred_chain");
     level->profile = string_of(p, json, "profile");
+    if (!json_is_integer(json_object_get(json, "since"))
+        || acme_time_from_sec_checked(json_integer_value(json_object_get(json, "since")),
+                                      &level->since)) {
+        level->since = 0;
+    }
     return APR_SUCCESS;
 }
 
@@ -211,6 +216,14 @@ apr_time_t acme_custody_refused_level(acme_store_t *store, apr_pool_t *p, const 
         json_object_set(json, "exempted", json_object_get(old, "exempted"));
     }
     level_set(json, level);
+    if (json && level) {
+        json_t *since = old && json_is_integer(json_object_get(old, "seclevel"))
+                        ? json_object_get(old, "since") : NULL;
+
+        json_object_set_new(json, "since", json_is_integer(since)
+                            ? json_integer(json_integer_value(since))
+                            : json_integer((json_int_t)apr_time_sec(now)));
+    }
     if (json) {
         acme_store_write_json(store, p, acme_store_rel_refused(p, name), json,
                               ACME_STORE_KEY_PERMS);
@@ -220,6 +233,31 @@ apr_time_t acme_custody_refused_level(acme_store_t *store, apr_pool_t *p, const 
         json_decref(json);
     }
     return until;
+}
+
+apr_status_t acme_custody_level_drop(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    static const char *const fields[] = { "seclevel", "key_type", "weak", "reason", "ca",
+                                          "preferred_chain", "profile", "since" };
+    json_t *json = refused_read(store, p, name);
+    apr_status_t rv;
+    size_t i;
+
+    if (!json || !(json = json_deep_copy(json))) {
+        return json ? APR_ENOMEM : APR_ENOENT;
+    }
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        json_object_del(json, fields[i]);
+    }
+    rv = acme_store_write_json(store, p, acme_store_rel_refused(p, name), json,
+                               ACME_STORE_KEY_PERMS);
+    json_object_del(json, "exempted");
+    if (rv == APR_SUCCESS) {
+        rv = acme_store_write_json(store, p, acme_store_rel_refused_shown(p, name), json,
+                                   ACME_STORE_FILE_PERMS);
+    }
+    json_decref(json);
+    return rv;
 }
 
 void acme_custody_refused_clear(acme_store_t *store, apr_pool_t *p, const char *name)

@@ -12,6 +12,7 @@
 #include "acme_certverify.h"
 #include "acme_name.h"
 #include "acme_store_int.h"
+#include "acme_custody.h"
 
 apr_status_t acme_store_import_check(apr_pool_t *p, const acme_ctx_t *ctx, const char *name,
                                      const char *chain_pem, apr_size_t chain_len,
@@ -101,5 +102,7 @@ apr_status_t acme_store_import(acme_store_t *store, apr_pool_t *p, const acme_ct
              "until %s, issued by %s, as the live version %s", name,
              info.serial ? info.serial : "?", acme_time_rfc3339(p, info.not_after),
              info.issuer ? info.issuer : "?", *version);
+    /* a refusal held new orders while no certificate was live */
+    acme_custody_refused_clear(store, p, name);
     return APR_SUCCESS;
 }
