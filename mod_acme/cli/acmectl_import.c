@@ -15,6 +15,7 @@
 
 #include "acmectl.h"
 #include "acme_cert.h"
+#include "acme_certverify.h"
 #include "acme_key_type.h"
 #include "acme_name.h"
 #include "acme_store_configured.h"
@@ -380,11 +381,32 @@ static apr_status_t store_create(acmectl_t *ctl, apr_pool_t *p, const char **top
     return acme_store_open(&ctl->store, ctl->pool, ctl->store_dir, 1);
 }
 
+/* The chain against openssl.cnf's default security level, that of a vhost
+ * without a level command of its own (the import proved level 2 only, as a
+ * vhost may lower it): NULL when it passes or the default is no higher;
+ * else why, in p. */
+static const char *default_level_refusal(apr_pool_t *p, const char *cert_pem, apr_size_t cert_len)
+{
+    int level = acme_certverify_default_seclevel();
+    apr_array_header_t *chain;
+    const char *why = NULL;
+
+    if (level <= ACME_CERT_MIN_SECLEVEL
+        || acme_cert_chain_parse(p, cert_pem, cert_len, &chain) != APR_SUCCESS
+        || acme_certverify_loadable_at(p, chain, NULL, level, &why) == APR_SUCCESS) {
+        return NULL;
+    }
+    return apr_psprintf(p, "openssl.cnf's default OpenSSL security level %d refuses this chain, "
+                        "so a vhost without a lower @SECLEVEL of its own cannot serve it (%s; "
+                        "lower the vhost's level, e.g. SSLCipherSuite DEFAULT:@SECLEVEL=2, or "
+                        "import a chain whose keys meet it)", level, why ? why : "refused");
+}
+
 int acmectl_cmd_import(acmectl_t *ctl, int argc, const char *const *argv)
 {
     apr_pool_t *p = ctl->pool;
     const char *dir = NULL, *name = NULL, *why = NULL, *cert_pem, *key_pem, *version = NULL;
-    const char *warning;
+    const char *warning, *level_why;
     apr_size_t cert_len, key_len;
     apr_array_header_t *live;
     acme_cert_info_t info;
@@ -464,6 +486,9 @@ int acmectl_cmd_import(acmectl_t *ctl, int argc, const char *const *argv)
         return ACMECTL_FAIL;
     }
     warning = ctl->store ? config_mismatch(ctl, p, name, &info, key_type) : NULL;
+    if ((level_why = default_level_refusal(p, cert_pem, cert_len)) != NULL) {
+        warning = warning ? apr_pstrcat(p, warning, "; ", level_why, NULL) : level_why;
+    }
     if (yes && !ctl->store && (rv = store_create(ctl, p, &created)) != APR_SUCCESS) {
         char buf[120];
         acmectl_error(ctl, "ACME00816: cannot import %s: the store %s cannot be created: %s",

@@ -190,17 +190,6 @@ static const level_src_t *vhost_refused(const ssl_lines_t *top, const ssl_lines_
            : own->conf_refused.line ? &own->conf_refused : NULL;
 }
 
-/* OpenSSL's default level for a new SSL_CTX: openssl.cnf can raise it. */
-static int system_level(void)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    int level = ctx ? SSL_CTX_get_security_level(ctx) : 2;
-
-    SSL_CTX_free(ctx);
-    ERR_clear_error();
-    return level;
-}
-
 /* One problem, said once for every vhost with the same lines. */
 typedef struct {
     const char *msg;          /* the message, without its count */
@@ -449,7 +438,7 @@ static int walk_levels(apr_pool_t *ptemp, server_rec *base, int refusals, served
         }
         APR_ARRAY_PUSH(queue, ssl_lines_t *) = own;
     }
-    system = system_level();
+    system = acme_certverify_default_seclevel();
     max = system > max ? system : max;
     /* every key type has 112 bits, the temporary certificate 128 */
     if ((acme_key_type_level_bits(max) <= 112 && !(refusals && refused))

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 from cryptography import x509
 
-from harness import acmectl_path, free_port, live_version, run, ssl_vhost, wait_for
+from harness import acmectl_path, clean_env, free_port, live_version, run, ssl_vhost, wait_for
 
 
 def acmectl(store, *args):
@@ -312,3 +312,37 @@ def test_a_store_mod_md_filled_from_pebble_imports(httpd_factory, pebble, unique
     httpd.wait_idle(timeout=40)
     assert httpd.domain_status(name).get("state") == "valid"
     assert pebble.new_order_count() == orders, "an order was made for an imported certificate"
+
+
+def test_import_warns_when_the_system_level_refuses_the_chain(tmp_path, pebble, unique):
+    """The import proves security level 2 only (a vhost may lower its level
+    to 2); with openssl.cnf raising the default to 3 it says that a vhost
+    without a lower level of its own cannot serve an RSA-2048 chain (the
+    start would set it aside, ACME01512, and order anew), and says nothing
+    of an EC P-256 one, which level 3 takes."""
+    cnf = tmp_path / "openssl-level3.cnf"
+    cnf.write_text("openssl_conf = openssl_init\n[openssl_init]\nssl_conf = ssl_sect\n"
+                   "[ssl_sect]\nsystem_default = system_default_sect\n"
+                   "[system_default_sect]\nCipherString = DEFAULT:@SECLEVEL=3\n")
+    env = clean_env({"OPENSSL_CONF": str(cnf)})
+    for kind, weak in (("rsa", True), ("ec", False)):
+        name = unique("level" + kind)
+        work = tmp_path / kind
+        work.mkdir()
+        key, cert = str(work / "key.pem"), str(work / "cert.pem")
+        newkey = ["-newkey", "rsa:2048"] if weak else ["-newkey", "ec", "-pkeyopt",
+                                                         "ec_paramgen_curve:P-256"]
+        subprocess.run(["openssl", "req", "-x509"] + newkey + [
+            "-nodes", "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=" + name,
+            "-addext", "subjectAltName=DNS:" + name], check=True, capture_output=True,
+            timeout=60)
+        with open(cert, "rb") as f, open(key, "rb") as g:
+            lineage = certbot_lineage(str(work / "le"), name, f.read(), g.read(),
+                                      pebble.directory_url)
+        r = run([acmectl_path(), "--store", str(tmp_path / "store"), "import", lineage],
+                timeout=30, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        said = "default OpenSSL security level 3 refuses this chain" in r.stdout
+        assert said == weak, (kind, r.stdout)
+        if weak:
+            assert "112 bits of security; level 3 asks for 128" in r.stdout, r.stdout

@@ -196,6 +196,16 @@ const char *acme_certverify_weak_cert(apr_pool_t *p, const apr_array_header_t *c
     return "a certificate of the chain";
 }
 
+int acme_certverify_default_seclevel(void)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    int level = ctx ? SSL_CTX_get_security_level(ctx) : ACME_CERT_MIN_SECLEVEL;
+
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    return level;
+}
+
 int acme_certverify_cipher_seclevel(const char *spec)
 {
     /* no level OpenSSL would set: a list without @SECLEVEL leaves it alone */

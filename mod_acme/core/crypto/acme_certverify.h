@@ -53,6 +53,10 @@ apr_status_t acme_certverify_loadable_at(apr_pool_t *p, const apr_array_header_t
  * after an unknown word does not). Returns 0 to 5, or -1 when the list sets
  * none, OpenSSL refuses the list, or spec is NULL. */
 int acme_certverify_cipher_seclevel(const char *spec);
+/* OpenSSL's security level of a new SSL_CTX: openssl.cnf's default (2
+ * unless it sets another), the level of a vhost without a level command of
+ * its own; ACME_CERT_MIN_SECLEVEL when no SSL_CTX can be made. */
+int acme_certverify_default_seclevel(void);
 /* The chain (X509*, leaf first) against seclevel, the highest security
  * level of the vhosts that serve it: APR_SUCCESS when seclevel is at most
  * ACME_CERT_MIN_SECLEVEL (acme_certverify_loadable proved that much) or
