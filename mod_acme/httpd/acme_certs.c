@@ -393,9 +393,9 @@ static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const ac
                                               acme_store_rel_live(ptemp, d->name)), NULL);
     apr_array_header_t *versions;
     served_t *found = NULL;
+    acme_certs_unusable_t said = { NULL, 0, 0 };
     int i;
 
-    *unusable = "";
     /* plain version directories only: a link there is not mod_acme's */
     if (acme_store_archive_versions(rt->store, ptemp, d->name, &versions) != APR_SUCCESS) {
         versions = NULL;
@@ -413,8 +413,8 @@ static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const ac
             continue;
         }
         if (!acme_certs_versions_owned(ptemp, base)) {
-            *unusable = acme_certs_versions_unusable_add(ptemp, *unusable, versions, i,
-                                                         "not root's own files");
+            acme_certs_versions_unusable_add(ptemp, &said, APR_ARRAY_IDX(versions, i, const char *),
+                                             "not root's own files");
             continue;
         }
         v = apr_pcalloc(ptemp, sizeof(*v));
@@ -425,11 +425,12 @@ static served_t *previous_usable(acme_runtime_t *rt, apr_pool_t *ptemp, const ac
             found = served_keep(rt->pool, v);
         }
         else {
-            *unusable = acme_certs_versions_unusable_add(ptemp, *unusable, versions, i,
-                                                         brief ? brief : "it cannot be read");
+            acme_certs_versions_unusable_add(ptemp, &said, APR_ARRAY_IDX(versions, i, const char *),
+                                             brief ? brief : "it cannot be read");
         }
     }
     free(live);
+    *unusable = acme_certs_versions_unusable_said(ptemp, &said);
     return found;
 }
 

@@ -54,17 +54,22 @@ apr_status_t acme_certs_versions_level_held(acme_runtime_t *rt, apr_pool_t *ptem
     return rv;
 }
 
-const char *acme_certs_versions_unusable_add(apr_pool_t *p, const char *unusable,
-                                    const apr_array_header_t *versions, int i, const char *why)
+void acme_certs_versions_unusable_add(apr_pool_t *p, acme_certs_unusable_t *u, const char *version,
+                                      const char *why)
 {
-    int said = versions->nelts - 1 - i;    /* newer versions looked into before this one */
+    if (u->said >= ACME_CERTS_VERSIONS_UNUSABLE_SAID) {
+        ++u->more;
+        return;
+    }
+    u->text = apr_psprintf(p, "%s%s%s: %s", u->text ? u->text : "", u->said ? "; " : "",
+                           version, why);
+    ++u->said;
+}
 
-    if (said > ACME_CERTS_VERSIONS_UNUSABLE_SAID) {
-        return unusable;
+const char *acme_certs_versions_unusable_said(apr_pool_t *p, const acme_certs_unusable_t *u)
+{
+    if (!u->said) {
+        return "";
     }
-    if (said == ACME_CERTS_VERSIONS_UNUSABLE_SAID) {
-        return apr_psprintf(p, "%s; and %d older one(s)", unusable, i + 1);
-    }
-    return apr_psprintf(p, "%s%s%s: %s", unusable, *unusable ? "; " : "",
-                        APR_ARRAY_IDX(versions, i, const char *), why);
+    return u->more ? apr_psprintf(p, "%s; and %d older one(s)", u->text, u->more) : u->text;
 }

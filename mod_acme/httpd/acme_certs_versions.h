@@ -24,10 +24,20 @@ apr_status_t acme_certs_versions_level_held(acme_runtime_t *rt, apr_pool_t *ptem
                                    const char *cert_path, apr_hash_t **levels, int *levels_read,
                                    const char **why, const char **brief);
 
-/* unusable with "; VERSION: why" added for versions[i] (the first without
- * "; "), in p; versions are looked into newest first, and at most
- * ACME_CERTS_VERSIONS_UNUSABLE_SAID are named, then how many older ones there are. */
+/* What a start says of the archived versions it could not use (ACME01512,
+ * ACME00610), newest first: at most ACME_CERTS_VERSIONS_UNUSABLE_SAID named
+ * with their reason, then how many more. Zeroed by the caller. */
 #define ACME_CERTS_VERSIONS_UNUSABLE_SAID 4
-const char *acme_certs_versions_unusable_add(apr_pool_t *p, const char *unusable,
-                                    const apr_array_header_t *versions, int i, const char *why);
+typedef struct acme_certs_unusable_t {
+    const char *text;               /* "VERSION: why; VERSION: why", in the caller's pool */
+    int said;                       /* versions named in text */
+    int more;                       /* versions not named */
+} acme_certs_unusable_t;
+/* Counts version (a name in the store's archive) as unusable for why, and
+ * names it while fewer than ACME_CERTS_VERSIONS_UNUSABLE_SAID are; text in p. */
+void acme_certs_versions_unusable_add(apr_pool_t *p, acme_certs_unusable_t *u, const char *version,
+                                      const char *why);
+/* u's text with "; and N older one(s)" for those not named, in p ("" when
+ * none was counted). */
+const char *acme_certs_versions_unusable_said(apr_pool_t *p, const acme_certs_unusable_t *u);
 #endif
