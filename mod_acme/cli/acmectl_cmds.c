@@ -518,8 +518,9 @@ static const char *failing_text(apr_pool_t *p, const domain_view_t *v)
                                     acmectl_time(p, v->failing_since), v->attempts,
                                     v->attempts == 1 ? "" : "s",
                                     level ? "none until the security level, the key type, "
-                                            "AcmeCA, AcmePreferredChain or AcmeProfile changes "
-                                            "(or acmectl renew)"
+                                            "AcmeCA, AcmePreferredChain or AcmeProfile changes, "
+                                            "at most 7 days after the first refusal (or "
+                                            "acmectl renew)"
                                     : v->next_action ? v->next_action : "-");
 
     if (v->renewal_failing) {

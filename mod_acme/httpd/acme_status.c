@@ -235,8 +235,8 @@ static json_t *next_action_text_json(acme_runtime_t *rt, apr_pool_t *p,
         /* the check at next_action orders nothing */
         return json_string("No new order until the security level of the vhosts serving it, "
                            "the key type, AcmeCA, AcmePreferredChain or AcmeProfile changes "
-                           "(at a lower level the refused certificate is proven again first); "
-                           "acmectl renew orders anyway");
+                           "(at a lower level the refused certificate is proven again first), "
+                           "or 7 days after the first refusal; acmectl renew orders anyway");
     }
     return json_null();
 }
@@ -617,7 +617,11 @@ const acme_status_record_t *acme_status_record_shown(acme_runtime_t *rt, apr_poo
     error->kind = "seclevel";
     error->detail = apr_pstrcat(p, "the staged certificate was ",
                                 acme_custody_level_said(p, &level), NULL);
-    error->at = error->since = apr_time_now();
+    /* the refusal's series began then (an older record without it: the
+     * record's own last change, not the moment of this view) */
+    error->since = level.since;   /* 0 (null) in a record older than the series' start */
+    error->at = error->since;
+    view->next_action = 0;          /* nothing comes by itself (next_action_text) */
     view->state = ACME_STATUS_ERROR;
     view->step = "idle";
     view->error = error;

@@ -170,6 +170,12 @@ def test_level_refusal_is_not_ordered_again(httpd, unique):
     status = httpd.domain_status(name)
     assert (status.get("error") or {}).get("kind") == "seclevel", json.dumps(status)
     assert status.get("state") == "failing", json.dumps(status)
+    # the refusal's time, not the moment the page was asked for
+    since = status["error"].get("since")
+    time.sleep(1.5)
+    again = httpd.domain_status(name)
+    assert since and (again.get("error") or {}).get("since") == since, (status, again)
+    assert again.get("next_action") is None, json.dumps(again)
     for _ in range(3):
         httpd.graceful()
         time.sleep(3)
