@@ -208,7 +208,7 @@ static int certs_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
                      "it can be created (check shared memory limits)");
     }
     /* the keys, and which children serve early */
-    acme_certs_hot_keys_prepare(rt, ptemp, state_create(rt, decls, ptemp)->server_domain);
+    acme_certs_hot_keys_prepare(rt, plog, ptemp, state_create(rt, decls, ptemp)->server_domain);
     if (work) {
         apr_pool_destroy(work);
         ptemp = ptemp_httpd;
@@ -700,6 +700,9 @@ static int certs_index_live(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     server_rec *s;
     int order = 0, i;
 
+    /* done right after mod_ssl's post_config already; the trim reads the
+     * keys the thread wrote, whatever order the hooks run in */
+    acme_certs_hot_keys_join(rt);
     if (!st) {
         return OK;
     }

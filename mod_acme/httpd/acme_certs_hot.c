@@ -121,6 +121,9 @@ typedef struct hot_keys_t {
     acme_certs_keys_t *job;
     apr_pool_t *pool;              /* the thread's: own allocator, destroyed by the join */
     apr_thread_t *thread;          /* NULL once joined, or when made in the caller's thread */
+    apr_pool_t *plog;              /* its pre-cleanup waits too (NULL once run or killed) */
+    pid_t pid;                     /* the process that has the thread: a copy forked in
+                                    * post_config (mod_cgid's daemon) has none to wait for */
     int kept, left;                /* keys held for early serving; not read back in time */
 } hot_keys_t;
 
@@ -315,7 +318,7 @@ static int hot_keys_wait(hot_keys_t *hk)
 {
     apr_status_t rv;
 
-    if (!hk || !hk->pool) {
+    if (!hk || !hk->pool || hk->pid != getpid()) {
         return 0;
     }
     if (hk->thread) {
@@ -329,14 +332,32 @@ static int hot_keys_wait(hot_keys_t *hk)
 }
 
 /* rt's pool's pre-cleanup: a start that failed before the join (mod_ssl's
- * post_config, another module's) must not clear what the thread uses. */
-static apr_status_t hot_keys_cleanup(void *data)
+ * post_config, another module's) must not clear what the thread uses. The
+ * one of plog waits as well: a failed start destroys plog (the error log)
+ * before rt's pool, and the thread logs. hk is in rt's pool: whichever
+ * runs first ends the other. */
+static apr_status_t hot_keys_cleanup_log(void *data)
 {
-    hot_keys_wait(data);
+    hot_keys_t *hk = data;
+
+    hot_keys_wait(hk);
+    hk->plog = NULL;
     return APR_SUCCESS;
 }
 
-void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp,
+static apr_status_t hot_keys_cleanup(void *data)
+{
+    hot_keys_t *hk = data;
+
+    hot_keys_wait(hk);
+    if (hk->plog) {
+        apr_pool_cleanup_kill(hk->plog, hk, hot_keys_cleanup_log);
+        hk->plog = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *plog, apr_pool_t *ptemp,
                                  apr_hash_t *server_domain)
 {
     int hot = rt->activation_auto && !rt->cluster && rt->store;
@@ -352,6 +373,7 @@ void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp,
     }
     hk = apr_pcalloc(rt->pool, sizeof(*hk));
     hk->rt = rt;
+    hk->pid = getpid();
     hk->job = acme_certs_keys_begin(rt);
     hk->hs = hot ? hot_candidates(rt, ptemp, server_domain) : NULL;
     if (apr_allocator_create(&allocator) != APR_SUCCESS) {
@@ -375,6 +397,10 @@ void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp,
     }
     apr_pool_userdata_setn(hk, HOT_KEYS_KEY, NULL, rt->pool);
     apr_pool_pre_cleanup_register(rt->pool, hk, hot_keys_cleanup);
+    if (plog) {
+        hk->plog = plog;
+        apr_pool_pre_cleanup_register(plog, hk, hot_keys_cleanup_log);
+    }
     /* AcmeCluster's own post_config reads the store after mod_ssl's: its
      * keys are made here and now, as are any when no thread can be had */
     if (rt->cluster

@@ -81,8 +81,11 @@ const acme_domain_t *acme_certs_on_fallback(acme_runtime_t *rt, server_rec *s);
  * domain is served early), so the children can serve its certificate as
  * soon as it is staged. Keys made now are kept as made; others (made before
  * this generation) are read back for at most 1 s; the rest, and keys made
- * later, wait for their restart. Temporaries in ptemp. */
-void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *ptemp,
+ * later, wait for their restart. Temporaries in ptemp. A start that fails
+ * before the join still waits for the thread before plog (the error log's
+ * pool, may be NULL) or rt's pool is cleared; a process forked meanwhile
+ * (a module's daemon) never waits for it. */
+void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *plog, apr_pool_t *ptemp,
                                  apr_hash_t *server_domain);
 /* acme_certs_hot.c, post_config right after mod_ssl's (parent, main
  * thread): waits for the keys acme_certs_hot_keys_prepare makes on a thread

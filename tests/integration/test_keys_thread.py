@@ -4,6 +4,7 @@ thread began still waits for it before the process ends, so every key it
 started is whole, with its CSR. (Early serving with the keys that thread
 made: test_activation_hot.py.)"""
 import os
+import re
 import signal
 
 from harness import ssl_vhost, wait_for
@@ -33,6 +34,10 @@ def test_failed_restart_waits_for_the_keys_thread(httpd, unique):
     wait_for(lambda: not httpd.running(), EXIT_TIMEOUT, what="httpd to exit on mod_ssl's failure")
     log = httpd.error_log_text()
     assert "AH02311" in log or "AH02312" in log or "AH01898" in log, httpd.diagnostics()
+    # the thread's own line about them reached the error log: the log was
+    # still open (httpd closes it before the configuration pool at exit)
+    said = re.findall(r"ACME00635: (\d+) certificate key\(s\) generated", log)
+    assert said and int(said[-1]) >= NEW_NAMES, httpd.diagnostics()
     made = [n for n in news if os.path.exists(os.path.join(httpd.store, "csr", n + ".json"))]
     assert len(made) == NEW_NAMES, (len(made), httpd.diagnostics())
     for name in news:
