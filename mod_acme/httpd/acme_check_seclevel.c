@@ -16,7 +16,12 @@
  * for a new SSL_CTX (openssl.cnf), then the last "@SECLEVEL=N" of the
  * SSLCipherSuite it uses (its own, else the server-level one; a TLSv1.3
  * suite sets no level), then of the last "SSLOpenSSLConfCmd CipherString"
- * with one (mod_ssl applies the server-level commands, then the vhost's).
+ * with one (mod_ssl applies the server-level commands, then the vhost's)
+ * where that is higher: mod_ssl loads the certificates before it applies
+ * those commands, so a lower level there does not lower the level the
+ * chain must load at (with "SSLCipherSuite DEFAULT:@SECLEVEL=3" and
+ * "SSLOpenSSLConfCmd CipherString DEFAULT:@SECLEVEL=2", an RSA-2048
+ * intermediate stopped httpd at the restart that made it live).
  * OpenSSL 3.0's SSL_CONF has no command that sets the level alone. mod_ssl
  * keeps these settings to itself, so they are read from the configuration
  * tree, as acme_migrate.c reads it. A cipher list OpenSSL rejects (no
@@ -164,14 +169,18 @@ static level_src_t vhost_level(const ssl_lines_t *top, const ssl_lines_t *own, i
     level_src_t result = { system, NULL, NULL, 0 };
     const level_src_t *suite = own->suite_set ? &own->suite : top->suite_set ? &top->suite : NULL;
 
+    const level_src_t *conf = own->conf.level >= 0 ? &own->conf
+                              : top->conf.level >= 0 ? &top->conf : NULL;
+
     if (suite && suite->level >= 0) {
         result = *suite;
     }
-    if (own->conf.level >= 0) {
-        result = own->conf;
-    }
-    else if (top->conf.level >= 0) {
-        result = top->conf;
+    /* mod_ssl loads the certificates before it applies SSLOpenSSLConfCmd
+     * (ssl_init_server_certs, then the command list): a higher level there
+     * fails the handshakes, a lower one lowers only theirs, never the
+     * level the chain must load at */
+    if (conf && conf->level > result.level) {
+        result = *conf;
     }
     return result;
 }

@@ -84,6 +84,31 @@ def test_chain_below_the_vhost_level_is_not_activated(httpd, unique):
     httpd.wait_for_pebble_cert(plain, 10)
 
 
+def test_conf_cmd_does_not_lower_the_level_the_chain_loads_at(httpd, unique):
+    """mod_ssl loads the certificates at SSLCipherSuite's level and applies
+    SSLOpenSSLConfCmd after: a lower CipherString there does not let an
+    RSA-2048 intermediate load at level 3. The chain is refused and held,
+    and the server keeps running (it stopped at the automatic restart that
+    made the chain live, and every later start failed)."""
+    name = unique("confcmd")
+    httpd.write_config(vhosts=ssl_vhost(name, extra=LEVEL3 + "\n"
+                                         "SSLOpenSSLConfCmd CipherString DEFAULT:@SECLEVEL=2"))
+    rc, out = httpd.configtest()
+    assert rc == 0 and "ACME016" not in out, out
+    httpd.start()
+    pid = httpd.pid()
+    refused = wait_for(lambda: logged(httpd, "ACME00301", name + ": staged certificate "
+                                      "refused"), ISSUE_TIMEOUT,
+                       what="the staged chain refused at level 3")
+    assert_level_refusal(refused[0], name)
+    time.sleep(3)
+    assert httpd.running() and httpd.pid() == pid, httpd.diagnostics()
+    assert not logged(httpd, "AH00020"), httpd.diagnostics()
+    assert not os.path.lexists(os.path.join(httpd.store, "domains", name))
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+
+
 def test_chain_below_the_vhost_level_is_not_served_early(httpd, unique):
     """The configuration test before the restart is stopped, so the entry
     stays staged ("ready") while the children are asked for it."""
