@@ -517,10 +517,13 @@ static const char *failing_text(apr_pool_t *p, const domain_view_t *v)
     const char *what = apr_psprintf(p, "since %s, %d failed attempt%s, next attempt %s",
                                     acmectl_time(p, v->failing_since), v->attempts,
                                     v->attempts == 1 ? "" : "s",
-                                    level ? "none until the security level, the key type, "
-                                            "AcmeCA, AcmePreferredChain or AcmeProfile changes, "
-                                            "at most 7 days after the first refusal (or "
-                                            "acmectl renew)"
+                                    level ? apr_pstrcat(p, v->next_action ? v->next_action
+                                                                          : "-",
+                                                        " (7 days after the latest refusal), "
+                                                        "or when the security level, the key "
+                                                        "type, AcmeCA, AcmePreferredChain or "
+                                                        "AcmeProfile changes (or acmectl renew)",
+                                                        NULL)
                                     : v->next_action ? v->next_action : "-");
 
     if (v->renewal_failing) {

@@ -232,11 +232,13 @@ static json_t *next_action_text_json(acme_runtime_t *rt, apr_pool_t *p,
     }
     if (status && status->error && status->error->kind
         && !strcmp(status->error->kind, "seclevel")) {
-        /* the check at next_action orders nothing */
-        return json_string("No new order until the security level of the vhosts serving it, "
-                           "the key type, AcmeCA, AcmePreferredChain or AcmeProfile changes "
-                           "(at a lower level the refused certificate is proven again first), "
-                           "or 7 days after the first refusal; acmectl renew orders anyway");
+        /* next_action is the hold's end: one new order then */
+        return json_string("No new order before next_action (7 days after the latest "
+                           "refusal; a chain refused again holds 7 days more) unless the "
+                           "security level of the vhosts serving it, the key type, AcmeCA, "
+                           "AcmePreferredChain or AcmeProfile changes (at a lower level the "
+                           "refused certificate is proven again first); acmectl renew orders "
+                           "anyway");
     }
     return json_null();
 }

@@ -16,7 +16,8 @@ import json
 import os
 import time
 
-from harness import ssl_vhost, wait_for
+import harness
+from harness import ssl_vhost, utcnow, wait_for
 from test_activation_hold import ConfigtestStopper
 from test_activation_hot import fallback_served
 from test_privsep import logged
@@ -218,8 +219,12 @@ def test_level_refusal_is_not_ordered_again(httpd, unique):
     assert error.get("kind") == "seclevel", status
     assert LEVEL_WORDS in error.get("detail", ""), status
     assert status.get("state") == "failing", status
-    assert "No new order until the security level" in (status.get("next_action_text") or ""), \
-        status
+    assert "No new order before next_action (7 days after the latest refusal" in \
+        (status.get("next_action_text") or ""), status
+    # next_action is the hold's end, 7 days after the refusal (it said the
+    # child's next look, 12 h on, which orders nothing)
+    held_until = harness.parse_time(status["next_action"])
+    assert abs((held_until - utcnow()).total_seconds() - 7 * 86400) < 600, status
     shown = httpd.acmectl("--store", httpd.store, "show", name)
     assert LEVEL_WORDS in shown.stdout, shown.stdout
     assert "the live certificate stays" not in shown.stdout, shown.stdout
@@ -291,9 +296,9 @@ def test_level_refusal_lifted_by_what_the_chain_depends_on(httpd, unique):
 
 def test_level_hold_ends(httpd, unique):
     """A level refusal holds new orders only while its refused entry is
-    staged, and at most ACME_CUSTODY_LEVEL_HOLD_MAX (7 days) from the first
-    refusal: the entry removed, or the hold that old, the name is ordered
-    again (the hold had no end, and outlived its entry)."""
+    staged, and 7 days from the latest refusal: the entry removed, or the
+    hold that old, the name is ordered once again, and a chain refused again
+    holds 7 days more."""
     name = unique("end3")
     httpd.write_config(vhosts=ssl_vhost(name, extra=LEVEL3))
     httpd.start()
@@ -315,14 +320,32 @@ def test_level_hold_ends(httpd, unique):
     wait_for(lambda: len(logged(httpd, "ACME01292", name + ": no new order")) >= 2, 30,
              what="held again")
 
-    # a hold as old as the longest one: the usual backoff orders again
-    with open(shown) as f:
-        record = json.load(f)
-    record["since"] = int(time.time()) - 8 * 86400
-    with open(shown, "w") as f:
-        json.dump(record, f)
+    # a hold that began 8 days ago: one new order; refused again, the name
+    # is held 7 days more (it was ordered every minute or two: each time a
+    # duplicate certificate, where Let's Encrypt allows 5 a week)
+    # root's record and its public copy (the child reads the copy)
+    for path in (os.path.join(httpd.store, "keys", name, "refused.json"), shown):
+        with open(path) as f:
+            record = json.load(f)
+        record["since"] = record["at"] = int(time.time()) - 8 * 86400
+        with open(path, "w") as f:
+            json.dump(record, f)
+    told = len(logged(httpd, "ACME01292", name + ": no new order"))
     httpd.graceful()
     wait_for(lambda: len(orders_of(httpd, name)) == 3, 60, what="an order past the longest hold")
+    wait_for(lambda: len(logged(httpd, "ACME00301", name + ": staged certificate refused")) == 3,
+             ISSUE_TIMEOUT, what="the new chain refused at the same level")
+    wait_for(lambda: len(logged(httpd, "ACME01292", name + ": no new order")) > told, 45,
+             what="held again after the refusal past the longest hold")
+    status = httpd.domain_status(name)
+    until = harness.parse_time(status["next_action"])
+    assert (until - utcnow()).total_seconds() > 6 * 86400, status
+    assert (status.get("error") or {}).get("kind") == "seclevel", status
+    # the series goes on: its start stays
+    with open(shown) as f:
+        assert json.load(f)["since"] == record["since"]
+    time.sleep(20)
+    assert len(orders_of(httpd, name)) == 3, orders_of(httpd, name)
 
 
 def test_vhost_lowering_a_raised_system_level(httpd, unique):

@@ -499,34 +499,6 @@ static apr_time_t valid_recheck(const acme_record_t *rec, apr_time_t now, apr_ti
     return at > now ? at : now + ACME_RETRY_LOCKED;
 }
 
-/* The parent refused what this child staged ("ready" renamed "rejected"; the
- * reason is in the server's error log, which the child cannot read): a failed
- * attempt on the status page and in the events, retried after the backoff.
- * Returns 1 when that is so (rec scheduled), 0 otherwise. */
-static int staged_refused(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
-                          apr_pool_t *p, apr_time_t now)
-{
-    acme_problem_t prob;
-
-    if (strcmp(rec->state, "staged") != 0 || acme_store_has_staged(driver->store, p, domain->name)
-        || !acme_store_staged_rejected(driver->store, p, domain->name)) {
-        return 0;
-    }
-    acme_problem_clear(&prob);
-    acme_problem_set(&prob, p, APR_EINVAL, NULL, "the server refused the staged "
-                     "certificate at activation (its error log says why: \"staged "
-                     "certificate refused\"); %s", rec->has_cert
-                     ? "the live certificate stays" : "the site keeps its temporary certificate");
-    rec->attempts += 1;
-    rec->next_run = acme_policy_retry_at(rec->attempts, now, 0, acme_core_random01());
-    acme_record_error(rec, &prob, NULL, now, p);
-    rec->state = "error";
-    acme_log(&driver->ctx, ACME_LOG_ERR, 0, "ACME01220: %s: %s; next attempt at %s", domain->name,
-             prob.detail, acme_time_rfc3339(p, rec->next_run));
-    post_failed(driver, rec, domain, ACME_STEP_STAGED, now, p);
-    return 1;
-}
-
 /* Does name have a live chain that an SSL_CTX at seclevel takes? */
 static int live_passes(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_t *p,
                        int seclevel)
@@ -539,56 +511,106 @@ static int live_passes(acme_driver_t *driver, const acme_domain_t *domain, apr_p
                                   == APR_SUCCESS;
 }
 
-/* The parent refused the staged chain for the OpenSSL security level of
- * the vhosts serving the name (acme_custody_level_refusal): the CA would
- * issue the same kind of chain again, so while what it depends on stays
- * (the key type, AcmeCA, AcmePreferredChain, AcmeProfile) no new order is
- * made (the parent drops the record at a start where the level or one of
- * them changed). acmectl renew still orders. Returns 1 when the name is held (rec scheduled), else 0. */
-static int level_held(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
-                      apr_pool_t *p, apr_time_t now)
+/* Is the level refusal of name still what holds it: nothing it depended on
+ * (the key type, AcmeCA, AcmePreferredChain, AcmeProfile) changed, and no
+ * live chain the level takes is served (that one is renewed in its window
+ * as any other)? 1 with *level read, else 0. */
+static int level_holds(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_t *p,
+                       acme_custody_level_t *level)
 {
-    acme_custody_level_t level, conf;
-    acme_problem_t prob;
+    acme_custody_level_t conf;
 
-    if (rec->force || acme_store_renewal_requested(driver->store, p, domain->name)
-        || acme_custody_level_refusal(driver->store, p, domain->name, 1, &level) != APR_SUCCESS) {
+    if (acme_custody_level_refusal(driver->store, p, domain->name, 1, level) != APR_SUCCESS) {
         return 0;
     }
     memset(&conf, 0, sizeof(conf));
     conf.key_type = acme_key_type_name(domain->key_type);
     acme_custody_level_depends(p, &conf, domain->ca_urls, domain->preferred_chain,
                                domain->profile);
-    /* Not held: after what the chain depends on changed; once the refused
-     * entry is gone (made live, removed, or replaced by a newer one); past
-     * the longest hold (the usual backoff then); or while a live chain that
-     * the level takes is served (renewed in its window as any other). */
-    if (acme_custody_level_changed(&level, &conf)
-        || !acme_store_staged_rejected(driver->store, p, domain->name)
-        || (level.since && now - level.since >= ACME_CUSTODY_LEVEL_HOLD_MAX)
-        || live_passes(driver, domain, p, level.level)) {
+    return !acme_custody_level_changed(level, &conf) && !live_passes(driver, domain, p,
+                                                                     level->level);
+}
+
+/* The parent refused what was staged for name ("ready" renamed "rejected";
+ * the reason is in the server's error log, which the child cannot read).
+ * Every chain the CA issued and the parent refused is a certificate for the
+ * same names, so the next order waits acme_policy_refused_wait (a retry
+ * count reset by each issuance let a chain refused every time be ordered
+ * every minute or two):
+ * - a refusal for the vhosts' OpenSSL security level (its chain verified
+ *   up to a trusted root for root's key: the CA issued it, nobody can plant
+ *   one) holds 7 days from the latest refusal (refused/<name>.json's "at"),
+ *   across restarts and each time again, unless what the chain depends on
+ *   changes (the parent then ends the series at the start) or a live chain
+ *   the level takes is served;
+ * - any other refusal counts only when this child saw its own entry
+ *   refused (state "staged"): one the User planted must not stall the
+ *   name. The waits grow with those refusals in a row in this run.
+ * acmectl renew orders anyway. Returns 1 when the name waits (rec
+ * scheduled at the end of the wait), 0 otherwise. */
+static int refusal_held(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
+                        apr_pool_t *p, apr_time_t now)
+{
+    acme_custody_level_t level;
+    acme_problem_t prob;
+    apr_time_t at, until;
+    int count;
+
+    if (rec->force || acme_store_renewal_requested(driver->store, p, domain->name)
+        || !acme_store_staged_rejected(driver->store, p, domain->name)) {
         return 0;
     }
     acme_problem_clear(&prob);
-    acme_problem_set(&prob, p, APR_EINVAL, NULL, "the staged certificate was %s",
-                     acme_custody_level_said(p, &level));
-    prob.kind = ACME_PROBLEM_KIND_SECLEVEL;
-    rec->attempts = rec->attempts > 0 ? rec->attempts : 1;
-    rec->next_run = now + ACME_RECHECK_VALID;
-    if (!rec->error_kind || rec->error_kind != ACME_PROBLEM_KIND_SECLEVEL
-        || strcmp(rec->error_detail ? rec->error_detail : "", prob.detail) != 0) {
-        acme_record_error(rec, &prob, NULL, now, p);
+    if (acme_custody_refusal_last(driver->store, p, domain->name, &at, &count) == APR_SUCCESS
+        && level_holds(driver, domain, p, &level)) {
+        until = at + acme_policy_refused_wait(count, 1);
+        acme_problem_set(&prob, p, APR_EINVAL, NULL, "the staged certificate was %s",
+                         acme_custody_level_said(p, &level));
+        prob.kind = ACME_PROBLEM_KIND_SECLEVEL;
     }
+    else if (!strcmp(rec->state, "staged")) {
+        rec->refusals += 1;
+        at = now;
+        until = rec->refused_until = now + acme_policy_refused_wait(rec->refusals, 0);
+    }
+    else {
+        at = 0;
+        until = rec->refused_until;
+    }
+    if (now >= until) {
+        return 0;
+    }
+    if (!prob.kind) {
+        acme_problem_set(&prob, p, APR_EINVAL, NULL, "the server refused the staged "
+                         "certificate at activation (its error log says why: \"staged "
+                         "certificate refused\")%s; %s", rec->refusals > 1
+                         ? apr_psprintf(p, ", %d times in a row", rec->refusals) : "",
+                         rec->has_cert ? "the live certificate stays"
+                                       : "the site keeps its temporary certificate");
+    }
+    rec->attempts = prob.kind ? count : rec->refusals;
+    rec->next_run = until;
     rec->state = "error";
-    if (!rec->level_told) {
-        rec->level_told = 1;
-        acme_log(&driver->ctx, ACME_LOG_ERR, 0, "ACME01292: %s: no new order: the staged "
-                 "certificate was %s. The CA would issue the same kind of chain, so none is "
-                 "ordered until the level, the key type, AcmeCA, AcmePreferredChain or "
-                 "AcmeProfile changes (a lower level proves the staged certificate again "
-                 "first); 'acmectl renew %s' orders anyway",
-                 domain->name, acme_custody_level_said(p, &level), domain->name);
+    if (rec->error_kind != prob.kind
+        || strcmp(rec->error_detail ? rec->error_detail : "", prob.detail) != 0) {
+        acme_record_error(rec, &prob, NULL, at ? at : now, p);
     }
+    if (!at || rec->refusal_told == at) {
+        return 1;                       /* said once per refusal and run */
+    }
+    rec->refusal_told = at;
+    if (prob.kind) {
+        acme_log(&driver->ctx, ACME_LOG_ERR, 0, "ACME01292: %s: no new order until %s: the "
+                 "staged certificate was %s. The CA would issue the same kind of chain, so "
+                 "none is ordered before then unless the level, the key type, AcmeCA, "
+                 "AcmePreferredChain or AcmeProfile changes (a lower level proves the staged "
+                 "certificate again first); 'acmectl renew %s' orders anyway", domain->name,
+                 acme_time_rfc3339(p, until), acme_custody_level_said(p, &level), domain->name);
+        return 1;
+    }
+    acme_log(&driver->ctx, ACME_LOG_ERR, 0, "ACME01220: %s: %s; next attempt at %s", domain->name,
+             prob.detail, acme_time_rfc3339(p, until));
+    post_failed(driver, rec, domain, ACME_STEP_STAGED, now, p);
     return 1;
 }
 
@@ -612,7 +634,7 @@ static acme_renew_reason_e domain_decide(acme_driver_t *driver, acme_record_t *r
         rec->next_run = now + ACME_RECHECK_STAGED;
         return ACME_RENEW_NONE;
     }
-    if (level_held(driver, rec, domain, p, now) || staged_refused(driver, rec, domain, p, now)) {
+    if (refusal_held(driver, rec, domain, p, now)) {
         return ACME_RENEW_NONE;
     }
     reason = domain_inspect(driver, rec, domain, p, now, &leaf);
@@ -635,6 +657,7 @@ static acme_renew_reason_e domain_decide(acme_driver_t *driver, acme_record_t *r
     }
     rec->state = "valid";
     rec->attempts = 0;
+    rec->refusals = 0;                  /* nothing to order: a series of refusals ends */
     rec->error_at = 0;
     rec->failing_since = 0;
     rec->warning = 0;

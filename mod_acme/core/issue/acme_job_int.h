@@ -206,8 +206,11 @@ typedef struct acme_record_t {
     int warning;                    /* inside the warn window and renewal keeps failing */
     int error_kind;                 /* acme_problem_kind_e of the last failure */
     int profile_warned;             /* that notice was logged in this run */
-    int level_told;                 /* the level refusal holding new orders was logged in
-                                     * this run (ACME01292) */
+    apr_time_t refusal_told;        /* the refusal whose wait was logged in this run
+                                     * (ACME01292, ACME01220): its time */
+    int refusals;                   /* this child's staged entries refused in a row in this
+                                     * run (not reset by an issuance; acme_driver.c) */
+    apr_time_t refused_until;       /* no order before this after such a refusal */
     int yielded;                    /* challenges answered in this run's first pass: the
                                      * rest of its order waits for the second */
 } acme_record_t;

@@ -145,8 +145,9 @@ apr_status_t acme_custody_sweep_removed(acme_store_t *store, apr_pool_t *p,
  * first refusal waits ACME_CUSTODY_BACKOFF_MIN, each further one twice as
  * long, at most ACME_CUSTODY_BACKOFF_MAX; a successful activation clears it.
  * keys/<name>/refused.json (root, 0600): {"count": refusals in a row,
- * "until": seconds since 1970, "exempted": the key id whose exemption was
- * used (acme_custody_backoff_exempt), absent when none}. */
+ * "until": seconds since 1970, "at": the latest refusal, seconds since
+ * 1970, "exempted": the key id whose exemption was used
+ * (acme_custody_backoff_exempt), absent when none}. */
 #define ACME_CUSTODY_BACKOFF_MIN apr_time_from_sec(30)
 #define ACME_CUSTODY_BACKOFF_MAX apr_time_from_sec(3600)
 /* Until when staged entries of name are not acted upon (0: not held back). */
@@ -183,12 +184,15 @@ typedef struct acme_custody_level_t {
     apr_time_t since;           /* the first level refusal of the series (refusals
                                  * in a row, the record kept): 0 not recorded */
 } acme_custody_level_t;
-/* How long at most a level refusal holds new orders, from its series'
- * first refusal: then the name is ordered with the usual retry backoff
- * (doubling, capped at a day). The chain a CA issues can change without
- * anything configured here changing (a CA rotates its intermediates), and
- * a name left without a usable certificate must not wait for ever. */
-#define ACME_CUSTODY_LEVEL_HOLD_MAX apr_time_from_sec(7 * 86400)
+/* The series of refusals in a row of name's staged chains, from the public
+ * copy refused/<name>.json (the child and acmectl read it; its order
+ * backoff, acme_policy_refused_wait): APR_SUCCESS with *at (the latest
+ * refusal) and *count (>= 1); APR_ENOENT when there is none, or its "at"
+ * is gone (acme_custody_level_drop: what the chain depended on changed, so
+ * nothing is waited out) or was never written (an older version's record);
+ * APR_EINVAL for a name that is no store name. Reads only; temporaries in p. */
+apr_status_t acme_custody_refusal_last(acme_store_t *store, apr_pool_t *p, const char *name,
+                                       apr_time_t *at, int *count);
 /* Sets what a chain depends on into level (key type not touched): ca_urls
  * (const char *, may be NULL) joined by spaces, preferred_chain and profile
  * (NULL: none). Strings in p. */

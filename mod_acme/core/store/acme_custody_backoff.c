@@ -177,6 +177,30 @@ apr_status_t acme_custody_level_refusal(acme_store_t *store, apr_pool_t *p, cons
     return APR_SUCCESS;
 }
 
+apr_status_t acme_custody_refusal_last(acme_store_t *store, apr_pool_t *p, const char *name,
+                                       apr_time_t *at, int *count)
+{
+    json_t *json = NULL;
+    json_int_t n;
+
+    *at = 0;
+    *count = 0;
+    if (acme_store_name_check(name) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    if (acme_store_read_json_pooled(store, p, acme_store_rel_refused_shown(p, name), &json)
+        != APR_SUCCESS || !json_is_object(json)
+        || !json_is_integer(json_object_get(json, "at"))
+        || acme_time_from_sec_checked(json_integer_value(json_object_get(json, "at")), at)) {
+        *at = 0;
+        return APR_ENOENT;
+    }
+    n = json_is_integer(json_object_get(json, "count"))
+        ? json_integer_value(json_object_get(json, "count")) : 1;
+    *count = n < 1 ? 1 : n > INT_MAX ? INT_MAX : (int)n;
+    return APR_SUCCESS;
+}
+
 const char *acme_custody_level_said(apr_pool_t *p, const acme_custody_level_t *level)
 {
     return apr_psprintf(p, "refused at OpenSSL security level %d: %s too weak (key type %s); "
@@ -209,8 +233,8 @@ apr_time_t acme_custody_refused_level(acme_store_t *store, apr_pool_t *p, const 
         wait = ACME_CUSTODY_BACKOFF_MAX;
     }
     until = now + wait;
-    json = json_pack("{s:I, s:I}", "count", count + 1, "until",
-                     (json_int_t)apr_time_sec(until) + 1);
+    json = json_pack("{s:I, s:I, s:I}", "count", count + 1, "until",
+                     (json_int_t)apr_time_sec(until) + 1, "at", (json_int_t)apr_time_sec(now));
     /* The exemption stays used: a key has one, however many refusals follow. */
     if (json && old && json_is_string(json_object_get(old, "exempted"))) {
         json_object_set(json, "exempted", json_object_get(old, "exempted"));
@@ -237,8 +261,10 @@ apr_time_t acme_custody_refused_level(acme_store_t *store, apr_pool_t *p, const 
 
 apr_status_t acme_custody_level_drop(acme_store_t *store, apr_pool_t *p, const char *name)
 {
+    /* "at" too: what the refusal depended on changed, so the child orders
+     * at once (acme_custody_refusal_last finds no series to wait out). */
     static const char *const fields[] = { "seclevel", "key_type", "weak", "reason", "ca",
-                                          "preferred_chain", "profile", "since" };
+                                          "preferred_chain", "profile", "since", "at" };
     json_t *json = refused_read(store, p, name);
     apr_status_t rv;
     size_t i;

@@ -541,13 +541,15 @@ static apr_status_t staged_prepare(acme_store_t *store, apr_pool_t *p, const acm
     }
     else if (rv != APR_SUCCESS) {
         /* Unreadable counts as refused: what cannot be read now would only
-         * be tried again and again. Renamed before anything is written, so
-         * the refusal needs no space. */
+         * be tried again and again. The refusal needs no space: the rename
+         * holds the entry back even when the record cannot be written. The
+         * record first, so a child that sees "rejected" finds the refusal
+         * it waits out (acme_driver.c refusal_held). */
         if (!*reason) {
             *reason = "the staged files cannot be read";
         }
-        staged_reject(*dirfd, ctx, name, *ready, has_live(store, p, name), *reason);
         staged_refused(store, p, ctx, name, key_type, at, st, *reason);
+        staged_reject(*dirfd, ctx, name, *ready, has_live(store, p, name), *reason);
         *why = *reason;
         rv = APR_EINVAL;
     }
