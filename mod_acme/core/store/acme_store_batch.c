@@ -10,6 +10,7 @@
 #include <apr_atomic.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
+#include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
 
 #include "acme_store.h"
@@ -101,19 +102,49 @@ static void *APR_THREAD_FUNC flush_thread(apr_thread_t *thread, void *data)
     return NULL;
 }
 
+/* The parent of the flush threads' pools, which APR makes in the caller's
+ * thread and each flush thread destroys at its exit (apr_thread_exit), all
+ * at once: its allocator has a mutex of its own. The batch's pool may
+ * have none (a thread's own allocator: the keys' thread of post_config),
+ * and those concurrent links and unlinks in its list of children left it
+ * a cycle that the batch's end walked forever. NULL when one cannot be
+ * made (out of memory). */
+static apr_pool_t *flush_threads_pool(void)
+{
+    apr_allocator_t *allocator;
+    apr_thread_mutex_t *mutex;
+    apr_pool_t *p;
+
+    if (apr_allocator_create(&allocator) != APR_SUCCESS) {
+        return NULL;
+    }
+    if (apr_pool_create_unmanaged_ex(&p, NULL, allocator) != APR_SUCCESS) {
+        apr_allocator_destroy(allocator);
+        return NULL;
+    }
+    apr_allocator_owner_set(allocator, p);
+    if (apr_thread_mutex_create(&mutex, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS) {
+        apr_pool_destroy(p);
+        return NULL;
+    }
+    apr_allocator_mutex_set(allocator, mutex);
+    return p;
+}
+
 /* fsyncs every path, up to FLUSH_THREADS at once; the calling thread does
  * the rest itself when threads cannot be started. The first errno, or
  * APR_SUCCESS. */
-static apr_status_t flush_all(apr_pool_t *p, const char **paths, int count)
+static apr_status_t flush_all(const char **paths, int count)
 {
     flush_t f = { paths, (apr_uint32_t)count, 0, 0 };
     apr_thread_t *threads[FLUSH_THREADS];
     apr_threadattr_t *attr = NULL;
+    apr_pool_t *p = count > 1 ? flush_threads_pool() : NULL;
     apr_status_t ignored;
     int n = 0, i;
     apr_uint32_t j;
 
-    if (count > 1 && apr_threadattr_create(&attr, p) == APR_SUCCESS) {
+    if (p && apr_threadattr_create(&attr, p) == APR_SUCCESS) {
         apr_threadattr_stacksize_set(attr, FLUSH_STACK);
         while (n < FLUSH_THREADS && n < count
                && apr_thread_create(&threads[n], attr, flush_thread, &f, p) == APR_SUCCESS) {
@@ -125,6 +156,9 @@ static apr_status_t flush_all(apr_pool_t *p, const char **paths, int count)
     }
     for (i = 0; i < n; ++i) {
         apr_thread_join(&ignored, threads[i]);
+    }
+    if (p) {
+        apr_pool_destroy(p);
     }
     return (apr_status_t)f.first_error;
 }
@@ -138,12 +172,12 @@ apr_status_t acme_store_batch_flush(acme_store_batch_t *batch)
 
     /* Every file's data first, then the names: a name that survives a crash
      * never points at a file whose data did not. */
-    rv = flush_all(batch->pool, (const char **)batch->files->elts, batch->files->nelts);
+    rv = flush_all((const char **)batch->files->elts, batch->files->nelts);
     for (hi = apr_hash_first(batch->pool, batch->dirs); hi; hi = apr_hash_next(hi)) {
         APR_ARRAY_PUSH(dirs, const char *) = apr_hash_this_val(hi);
     }
     if (rv == APR_SUCCESS) {
-        rv = flush_all(batch->pool, (const char **)dirs->elts, dirs->nelts);
+        rv = flush_all((const char **)dirs->elts, dirs->nelts);
     }
     apr_pool_destroy(batch->pool);
     return rv;
