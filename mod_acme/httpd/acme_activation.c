@@ -589,7 +589,7 @@ static void *APR_THREAD_FUNC activation_thread(apr_thread_t *thread, void *baton
     apr_time_t looked;
 
     acme_activation_gate_set(0);   /* busy since before the thread was created */
-    acme_activation_gate_settle_later(wd, forks);
+    acme_activation_settle_later(wd, forks);
     looked = apr_time_now();
     while (!wd->restart_sent) {
         if (poll(fds, watched ? 2 : 1, wait) < 0) {

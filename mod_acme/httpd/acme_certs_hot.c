@@ -292,22 +292,32 @@ static void hot_keys_work(hot_keys_t *hk)
                 ++hk->left;
                 continue;
             }
+            acme_certs_keys_gate(hk->job, 1);   /* p's keys are freed by OpenSSL */
             apr_pool_clear(p);
+            acme_certs_keys_gate(hk->job, 0);
             if (acme_custody_current_key(store, p, d->name, d->names, d->key_type,
-                                         &id, &pem, &len) != APR_SUCCESS
-                || acme_crypto_key_from_pem(p, pem, len, &key) != APR_SUCCESS) {
+                                         &id, &pem, &len) != APR_SUCCESS) {
                 continue;   /* none yet (the monitor makes it): restart path */
             }
         }
-        hk->kept += hot_key_der(h, key);   /* a DER of its own: the key goes with p */
+        acme_certs_keys_gate(hk->job, 1);
+        if (key || acme_crypto_key_from_pem(p, pem, len, &key) == APR_SUCCESS) {
+            hk->kept += hot_key_der(h, key);   /* a DER of its own: the key goes with p */
+        }
+        acme_certs_keys_gate(hk->job, 0);
     }
+    acme_certs_keys_gate(hk->job, 1);
     apr_pool_destroy(p);
+    acme_certs_keys_gate(hk->job, 0);
 }
 
 static void *APR_THREAD_FUNC hot_keys_main(apr_thread_t *thread, void *data)
 {
-    hot_keys_work(data);
-    acme_crypto_thread_done();
+    hot_keys_t *hk = data;
+
+    acme_certs_keys_thread_begin(hk->job);
+    hot_keys_work(hk);
+    acme_certs_keys_thread_end(hk->rt, hk->job);
     apr_thread_exit(thread, APR_SUCCESS);
     return NULL;
 }

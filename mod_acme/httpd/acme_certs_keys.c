@@ -15,7 +15,10 @@
  * retired only after the new children serve (acme_certs_activate.c), so
  * the monitor makes none while rt->settling says that is still to come.
  * post_config's keys are made on a thread of their own while mod_ssl sets
- * up the vhosts (acme_certs_hot.c), through a store handle of that thread.
+ * up the vhosts (acme_certs_hot.c), through a store handle of that thread,
+ * each inside the fork gate (acme_activation_gate.c): another module's
+ * post_config may fork meanwhile, and a copy taken in the middle of a key
+ * would hold OpenSSL's locks with no thread to release them.
  * Each batch of files
  * is flushed to disk once (acme_store_batch_begin), not twice per file:
  * at 10,000 domains those fsyncs were most of the first start. */
@@ -39,6 +42,7 @@
 #include "acme_store_paths.h"
 #include "acme_cert.h"
 #include "acme_time.h"
+#include "acme_watchdog.h"
 
 #define KEYS_PENDING_KEY    "mod_acme:keys-pending"
 /* Even EC keys, with their two files, cost a few hundred microseconds: at
@@ -60,6 +64,9 @@ struct acme_certs_keys_t {
     keys_pending_t pending;
     apr_uint32_t awaited;         /* 1 once the caller waits for the keys (or made them
                                    * itself): the budget ends them only from then on */
+    int on_thread;                /* made on the keys' thread: each inside the fork gate */
+    apr_time_t began;             /* the keys' thread's start, */
+    unsigned long forks, waits;   /* and the fork gate's counts then */
 };
 
 /* Ends store's write batch (acme_store_batch_end), logging a failure. */
@@ -116,6 +123,8 @@ acme_certs_keys_t *acme_certs_keys_begin(acme_runtime_t *rt)
     job->pending.domains = apr_array_make(rt->pool, rt->domains->nelts > 0
                                           ? rt->domains->nelts : 1, sizeof(acme_domain_t *));
     apr_pool_userdata_setn(&job->pending, KEYS_PENDING_KEY, NULL, rt->pool);
+    /* the fork handlers, before any keys' thread can enter the gate */
+    acme_activation_gate_init();
     return job;
 }
 
@@ -127,6 +136,48 @@ void acme_certs_keys_await(acme_certs_keys_t *job)
 int acme_certs_keys_awaited(acme_certs_keys_t *job)
 {
     return apr_atomic_read32(&job->awaited) != 0;
+}
+
+void acme_certs_keys_thread_begin(acme_certs_keys_t *job)
+{
+    apr_time_t longest;
+
+    job->on_thread = 1;   /* read by this thread only */
+    job->began = apr_time_now();
+    job->forks = acme_activation_gate_forks();
+    job->waits = acme_activation_gate_keys_waits(&longest);
+}
+
+void acme_certs_keys_thread_end(acme_runtime_t *rt, acme_certs_keys_t *job)
+{
+    unsigned long forks = acme_activation_gate_forks() - job->forks;
+    apr_time_t longest;
+    unsigned long waits = acme_activation_gate_keys_waits(&longest) - job->waits;
+
+    if (forks > 0) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME01520: the keys' thread let "
+                     "%lu fork(s) of this process go first (a module forking in post_config, "
+                     "such as mod_cgid's daemon) in %" APR_TIME_T_FMT " ms of key making; %lu "
+                     "of them waited for the one key being made, at most %" APR_TIME_T_FMT
+                     " ms", forks, apr_time_as_msec(apr_time_now() - job->began), waits,
+                     apr_time_as_msec(longest));
+    }
+    acme_certs_keys_gate(job, 1);   /* OpenSSL's list of threads, under its lock */
+    acme_crypto_thread_done();
+    acme_certs_keys_gate(job, 0);
+}
+
+void acme_certs_keys_gate(acme_certs_keys_t *job, int inside)
+{
+    if (!job->on_thread) {
+        return;   /* the main thread, the one that forks: a fork never waits for itself */
+    }
+    if (inside) {
+        acme_activation_gate_keys_enter();
+    }
+    else {
+        acme_activation_gate_keys_leave();
+    }
 }
 
 apr_hash_t *acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job,
@@ -170,8 +221,10 @@ apr_hash_t *acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job,
             continue;
         }
         key = NULL;
+        acme_certs_keys_gate(job, 1);
         rv = acme_custody_prepare_keep(store, ptemp, d->name, d->names, d->key_type,
                                        &generated, activated ? NULL : keep, &key);
+        acme_certs_keys_gate(job, 0);
         if (key) {
             apr_hash_set(keys, d->name, APR_HASH_KEY_STRING, key);
         }

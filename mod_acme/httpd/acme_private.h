@@ -121,7 +121,8 @@ int acme_certs_hot_serves(acme_runtime_t *rt, const char *name);
 typedef struct acme_certs_keys_t acme_certs_keys_t;
 /* acme_certs_keys.c, post_config (parent, main thread): the start of this
  * generation's key making; what it leaves is queued for the monitor hook.
- * Returns the job, in rt's pool (never NULL: APR aborts on out of memory). */
+ * Registers the fork gate's handlers (acme_activation_gate_init). Returns
+ * the job, in rt's pool (never NULL: APR aborts on out of memory). */
 acme_certs_keys_t *acme_certs_keys_begin(acme_runtime_t *rt);
 /* acme_certs_keys.c, post_config (parent, root; any one thread): the key
  * and CSR of every domain without one, for a startup budget (2 s; 4 s in
@@ -143,6 +144,19 @@ void acme_certs_keys_await(acme_certs_keys_t *job);
 /* acme_certs_keys.c: 1 once acme_certs_keys_await was called for job, else
  * 0. Any thread. */
 int acme_certs_keys_awaited(acme_certs_keys_t *job);
+/* acme_certs_keys.c, on the keys' thread before it makes any key: job's
+ * keys are made inside the fork gate from now on, one at a time. */
+void acme_certs_keys_thread_begin(acme_certs_keys_t *job);
+/* acme_certs_keys.c, the keys' thread's last call: says at debug how many
+ * forks went first while it ran (ACME01520), then frees its OpenSSL state
+ * (acme_crypto_thread_done) inside the fork gate. */
+void acme_certs_keys_thread_end(acme_runtime_t *rt, acme_certs_keys_t *job);
+/* acme_certs_keys.c: inside 1: the keys' thread enters the fork gate for
+ * one piece of OpenSSL work (forks waiting go first, then wait for it); 0:
+ * it leaves it. Nothing unless acme_certs_keys_thread_begin was called: the
+ * main thread forks and must never wait for itself. Between the two the
+ * thread waits for no other thread. */
+void acme_certs_keys_gate(acme_certs_keys_t *job, int inside);
 /* Ends the store's write batch (acme_store_batch_end), logging a failure. */
 void acme_certs_keys_batch_end(acme_runtime_t *rt);
 /* acme_certs_modes.c, post_config at every start, graceful ones too (parent,

@@ -118,18 +118,29 @@ void acme_activation_record_stale(acme_wd_t *wd, apr_pool_t *pconf, apr_pool_t *
 /* The activation thread (AcmeActivation auto); the monitor hook looks where it cannot run. */
 void acme_activation_start_thread(acme_wd_t *wd, apr_pool_t *pconf);
 /* acme_activation_gate.c: the fork gate. _init registers its fork handlers
- * (once per process); _set(1) makes forks wait until _set(0); _forks is the
- * number of forks the parent has made. */
+ * (once per process); _set(1) makes forks wait until _set(0);
+ * _set_behind_forks is _set(1) once no fork waits for the gate (the waiting
+ * ones go first); _forks is the number of forks the parent has made. */
 void acme_activation_gate_init(void);
 void acme_activation_gate_set(int busy);
+void acme_activation_gate_set_behind_forks(void);
 unsigned long acme_activation_gate_forks(void);
-/* On the activation thread: the versions this generation's activation left
- * to settle (wd->rt->settle_later), settled once the parent has made more
- * than forks forks (a new child), or ACME_WD_SETTLE_WAIT_MS after the call
- * anyway; each with the gate taken only while no fork waits for it. Woken
+/* The keys' thread's side of the gate (acme_certs_keys.c; after _init):
+ * _enter waits, holding nothing, until no fork waits for the gate, then
+ * makes forks wait until _leave; the flag is apart from _set's, so both
+ * threads may hold the gate. Never from a thread that forks. _keys_waits:
+ * the forks this process made that had to wait for _leave, and *longest,
+ * the longest such wait since the previous call (microseconds). */
+void acme_activation_gate_keys_enter(void);
+void acme_activation_gate_keys_leave(void);
+unsigned long acme_activation_gate_keys_waits(apr_time_t *longest);
+/* acme_activation_settle.c, on the activation thread: the versions this
+ * generation's activation left to settle (wd->rt->settle_later), settled
+ * once the parent has made more than forks forks (a new child), or
+ * ACME_WD_SETTLE_WAIT_MS after the call anyway; each with the gate taken only while no fork waits for it. Woken
  * through wd->wake, it returns with the rest left (wd->rt->settling stays
  * 1): the next activation finds them live and settles them. */
-void acme_activation_gate_settle_later(acme_wd_t *wd, unsigned long forks);
+void acme_activation_settle_later(acme_wd_t *wd, unsigned long forks);
 /* acme_activation_held.c: the record of held entries, made on first use in
  * s's process pool (post_config, main thread). */
 acme_wd_held_t *acme_activation_held_state(server_rec *s);
