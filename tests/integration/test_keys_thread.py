@@ -1,17 +1,21 @@
 """Certificate keys made on a thread of their own at post_config, while
 mod_ssl sets up the vhosts: a start whose mod_ssl set-up fails after that
 thread began still waits for it before the process ends, so every key it
-started is whole, with its CSR. (Early serving with the keys that thread
-made: test_activation_hot.py.)"""
+started is whole, with its CSR; a module that forks in post_config while
+the thread runs (mod_cgid's daemon) never forks in the middle of a key.
+(Early serving with the keys that thread made: test_activation_hot.py.)"""
 import os
 import re
 import signal
 
-from harness import ssl_vhost, wait_for
+from harness import APACHE_MODULES, builtin_modules, ssl_vhost, wait_for
 from test_migration import static_cert
+from test_unreachable_ca import dead_ca_url
 
 NEW_NAMES = 150
+FORK_NAMES = 300
 EXIT_TIMEOUT = 60
+KEYS_TIMEOUT = 90
 
 
 def test_failed_restart_waits_for_the_keys_thread(httpd, unique):
@@ -43,3 +47,76 @@ def test_failed_restart_waits_for_the_keys_thread(httpd, unique):
     for name in news:
         assert os.listdir(os.path.join(httpd.store, "keys", name)), name
 
+
+
+CGI_SCRIPT = """#!/bin/sh
+printf 'Content-Type: text/plain\\r\\n\\r\\n'
+echo "cgi answers"
+"""
+
+
+def load_cgid_before_acme(httpd):
+    """httpd's configuration with mod_cgid loaded after mod_ssl and before
+    mod_acme. httpd runs post_config hooks of one priority in the order
+    their modules were loaded, as far as their constraints allow: so
+    mod_cgid's runs after mod_ssl's and before mod_acme's wait for its keys'
+    thread (right after mod_ssl's), while that thread makes keys. (Loaded
+    after mod_acme, it runs after that wait; loaded first, before the
+    thread starts.)"""
+    if "cgid" in builtin_modules():
+        return
+    text = httpd.conf_text.replace(
+        "LoadModule acme_module", "LoadModule cgid_module %s/mod_cgid.so\n"
+        "LoadModule acme_module" % APACHE_MODULES, 1)
+    with open(httpd.conf_path, "w") as f:
+        f.write(text)
+    httpd.conf_text = text
+
+
+def cgid_config(httpd):
+    """A CGI script under /cgi-bin/, run by mod_cgid's daemon
+    (load_cgid_before_acme)."""
+    cgi_dir = os.path.join(httpd.serverroot, "cgi-bin")
+    os.makedirs(cgi_dir, mode=0o755, exist_ok=True)
+    script = os.path.join(cgi_dir, "hello.cgi")
+    with open(script, "w") as f:
+        f.write(CGI_SCRIPT)
+    os.chmod(script, 0o755)
+    lines = ["ScriptSock \"%s\"" % os.path.join(httpd.rundir, "cgisock"),
+              "ScriptAlias /cgi-bin/ \"%s/\"" % cgi_dir,
+              "<Directory \"%s\">" % cgi_dir,
+              "    Require all granted",
+              "</Directory>"]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_fork_in_post_config_waits_for_one_key_at_most(httpd, unique):
+    """mod_cgid forks its daemon in post_config, beside the keys' thread
+    making hundreds of keys: the fork goes between two keys (a copy taken
+    inside OpenSSL could hang on a lock no thread of it holds), the start
+    completes, the daemon runs CGI scripts, and every key is made."""
+    names = [unique("keysfork%d" % i) for i in range(FORK_NAMES)]
+    # no CA to reach: only the keys of post_config matter here
+    httpd.write_config(vhosts="".join(ssl_vhost(n) for n in names),
+                       acme={"AcmeCA": dead_ca_url()}, extra_global=cgid_config(httpd))
+    load_cgid_before_acme(httpd)
+    httpd.start(timeout=60)
+    log = httpd.error_log_text()
+    # the daemon's fork came while the thread made keys, and went between
+    # two of them
+    went = re.findall(r"ACME01520: the keys' thread let (\d+) fork\(s\) of this process go "
+                      r"first .* in (\d+) ms of key making; (\d+) of them waited for the one "
+                      r"key being made, at most (\d+) ms", log)
+    assert went and int(went[-1][0]) >= 1, httpd.diagnostics()
+    forks, making, waited, longest = (int(v) for v in went[-1])
+    # one that waited, waited for one key (an EC key: milliseconds), not
+    # for the hundreds
+    assert waited == 0 or longest < min(making, 1000), went[-1]
+    status, _, body = httpd.http_request("/cgi-bin/hello.cgi")
+    assert status == 200 and b"cgi answers" in body, (status, body, httpd.diagnostics())
+
+    def all_made():
+        return all(os.path.exists(os.path.join(httpd.store, "csr", n + ".json")) for n in names)
+    wait_for(all_made, KEYS_TIMEOUT, what="a key and CSR for each new name")
+    for name in names:
+        assert os.listdir(os.path.join(httpd.store, "keys", name)), name
