@@ -114,7 +114,8 @@ struct hot_state_t {
  * handle, the keys' queue (room made beforehand) and the key fields of the
  * hot_t it was given; hot_keys_join waits for it before anything reads
  * them, after mod_ssl's post_config, and rt's pool waits for it before it
- * is cleared (a start that fails in between). */
+ * is cleared (a start that fails in between). Its OpenSSL work is done
+ * one key at a time inside the fork gate (acme_certs_keys_gate). */
 typedef struct hot_keys_t {
     acme_runtime_t *rt;
     hot_state_t *hs;               /* NULL: keys only, nothing served early */
