@@ -39,7 +39,7 @@ build/deps.sh
 SANITIZE_SUBSET="test_malicious_ca.py test_faults.py test_crash.py test_privsep.py
     test_custody.py test_staging_limits.py test_secrets.py test_status_page.py
     test_challenge.py test_challenge_tls.py test_unreachable_ca.py test_rfc_variants.py
-    test_clock_jumps.py"
+    test_clock_jumps.py test_keys_thread.py"
 sanitized_run() {
     echo "==> ASan+UBSan build"
     asan_dir=$(build/sanitize.sh | tail -1)
