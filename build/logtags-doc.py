@@ -15,7 +15,7 @@ LEVELS = {"APLOG_EMERG": "emerg", "APLOG_ALERT": "alert", "APLOG_CRIT": "crit",
 CONFIG_FILES = ("acme_config.c", "acme_config_cmds.c", "acme_config_once.c", "acme_conf_parse.c",
                 "acme_check.c",
                 "acme_check_domains.c", "acme_config_dns.c", "acme_rootprog.c", "acme_check_user.c",
-                "acme_check_seclevel.c")
+                "acme_check_seclevel.c", "acme_check_tls.c")
 # What to do, where the message itself does not say it after a ';'.
 ADVICE = {
     "01511": "Nothing is needed for serving: the name serves the archived version the message "
@@ -213,6 +213,9 @@ ADVICE = {
     "01609": "Lower @SECLEVEL in the line the message names, or get a chain whose certificates "
              "have keys of the bits the level asks for (AcmePreferredChain, another CA): at level "
              "3 an RSA-2048 intermediate is refused. Until then leave the level as it was.",
+    "01614": "Allow at least one protocol version in the SSLProtocol line the message names "
+             "(the vhost's, else the server's), e.g. 'SSLProtocol -all +TLSv1.2 +TLSv1.3': "
+             "'-all' alone, or '-' for every version written, leaves mod_ssl none.",
     "01608": "Lower @SECLEVEL to 3 in the line the message names: mod_acme's temporary "
              "certificate and its tls-alpn-01 answers are EC P-256 (128 bits), which levels 4 "
              "and 5 refuse.",

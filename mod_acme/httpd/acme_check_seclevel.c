@@ -24,9 +24,11 @@
  * intermediate stopped httpd at the restart that made it live).
  * OpenSSL 3.0's SSL_CONF has no command that sets the level alone. mod_ssl
  * keeps these settings to itself, so they are read from the configuration
- * tree, as acme_migrate.c reads it. A cipher list OpenSSL rejects (no
- * cipher selected: "NOSUCHCIPHER", "HIGH:+@SECLEVEL=3") made mod_ssl stop
- * httpd at its start after configtest passed: configtest says so too. */
+ * tree, as acme_migrate.c reads it. The same lines, and the others that
+ * shape the vhost's SSL_CTX, are held against what mod_ssl does with them at
+ * its start (acme_check_tls.c: a cipher list OpenSSL rejects, a protocol
+ * setting or SSLOpenSSLConfCmd it refuses, no cipher left to serve), before
+ * the levels, which count only once mod_ssl starts. */
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
@@ -43,6 +45,7 @@
 #include "acme_cert.h"
 #include "acme_certverify.h"
 #include "acme_store_paths.h"
+#include "acme_check_tls.h"
 
 /* mod_acme's temporary certificate and its tls-alpn-01 answers: EC P-256 */
 #define TEMPORARY_KEY_TYPE ACME_KEY_EC_P256
@@ -54,7 +57,6 @@ typedef struct {
     const char *where;        /* "file:line" */
     int late;                 /* set by SSLOpenSSLConfCmd, which mod_ssl applies after it
                                * loaded the certificates: then the handshakes fail */
-    int refused;              /* OpenSSL rejects the line's cipher list: mod_ssl stops */
 } level_src_t;
 
 /* The mod_ssl lines of one context (the server configuration, or one
@@ -64,32 +66,25 @@ typedef struct {
     int suite_set;            /* an SSLCipherSuite for SSL/TLS up to 1.2 is written */
     level_src_t suite;        /* the last such line */
     level_src_t conf;         /* the last SSLOpenSSLConfCmd CipherString with a level */
-    level_src_t conf_refused; /* the first CipherString OpenSSL rejects (line NULL: none) */
+    acme_tls_lines_t tls;     /* every line that shapes its SSL_CTX (acme_check_tls.c) */
 } ssl_lines_t;
 
 /* What OpenSSL makes of one cipher list, asked once per list (10,000
  * vhosts usually share a few). */
 typedef struct {
-    int level;                /* acme_certverify_cipher_seclevel */
-    int refused;              /* SSL_CTX_set_cipher_list fails on it, as it does in mod_ssl */
+    int level;                /* acme_certverify_cipher_seclevel (-1: none, or rejected) */
 } cipher_reading_t;
 
 static const cipher_reading_t *cipher_read(apr_pool_t *p, apr_hash_t *readings,
                                            const char *spec)
 {
     cipher_reading_t *r = apr_hash_get(readings, spec, APR_HASH_KEY_STRING);
-    SSL_CTX *ctx;
 
     if (r) {
         return r;
     }
     r = apr_pcalloc(p, sizeof(*r));
     r->level = acme_certverify_cipher_seclevel(spec);
-    if ((ctx = SSL_CTX_new(TLS_server_method()))) {
-        r->refused = SSL_CTX_set_cipher_list(ctx, spec) != 1;
-        SSL_CTX_free(ctx);
-    }
-    ERR_clear_error();
     apr_hash_set(readings, spec, APR_HASH_KEY_STRING, r);
     return r;
 }
@@ -97,16 +92,16 @@ static const cipher_reading_t *cipher_read(apr_pool_t *p, apr_hash_t *readings,
 static void level_from(apr_pool_t *p, level_src_t *src, const ap_directive_t *d, int level)
 {
     src->level = level;
-    src->late = src->refused = 0;
+    src->late = 0;
     src->line = apr_pstrcat(p, d->directive, " ", d->args ? d->args : "", NULL);
     src->where = acme_autossl_tree_where(p, d);
 }
 
 /* The lines directly below first (a context's children, or the top of the
  * tree: <IfModule> and Include are spliced in by then). *max gets the
- * highest level written, *refused 1 when OpenSSL rejects a cipher list. */
+ * highest level written, *tls 1 when a line shapes an SSL_CTX. */
 static void read_lines(apr_pool_t *p, apr_hash_t *readings, const ap_directive_t *first,
-                       ssl_lines_t *lines, int *max, int *refused)
+                       ssl_lines_t *lines, int *max, int *tls)
 {
     const ap_directive_t *d;
     const char *args, *w1, *w2;
@@ -123,6 +118,7 @@ static void read_lines(apr_pool_t *p, apr_hash_t *readings, const ap_directive_t
             lines->engine = strcasecmp(ap_getword_conf(p, &args), "off") != 0;
             continue;
         }
+        *tls |= acme_check_tls_note(p, &lines->tls, d);
         if (!acme_autossl_tree_is(d, "SSLCipherSuite")
             && !acme_autossl_tree_is(d, "SSLOpenSSLConfCmd")) {
             continue;
@@ -137,27 +133,19 @@ static void read_lines(apr_pool_t *p, apr_hash_t *readings, const ap_directive_t
             }
             r = cipher_read(p, readings, *w2 ? w2 : w1);
             level_from(p, &lines->suite, d, r->level);
-            lines->suite.refused = r->refused;
             lines->suite_set = 1;
             level = lines->suite.level;
         }
         else if (strcasecmp(w1, "CipherString")) {
             continue;
         }
-        else if ((r = cipher_read(p, readings, w2))->refused) {
-            if (!lines->conf_refused.line) {
-                level_from(p, &lines->conf_refused, d, -1);
-                lines->conf_refused.refused = 1;
-            }
-        }
-        else if ((level = r->level) >= 0) {
+        else if ((level = cipher_read(p, readings, w2)->level) >= 0) {
             level_from(p, &lines->conf, d, level);
             lines->conf.late = 1;
         }
         else {
             continue;
         }
-        *refused |= r->refused;
         *max = level > *max ? level : *max;
     }
 }
@@ -183,20 +171,6 @@ static level_src_t vhost_level(const ssl_lines_t *top, const ssl_lines_t *own, i
         result = *conf;
     }
     return result;
-}
-
-/* The line of a cipher list OpenSSL rejects that mod_ssl applies to a vhost
- * with lines own below the server's lines top (its SSLCipherSuite, then the
- * server's SSLOpenSSLConfCmd, then its own), NULL when none. */
-static const level_src_t *vhost_refused(const ssl_lines_t *top, const ssl_lines_t *own)
-{
-    const level_src_t *suite = own->suite_set ? &own->suite : top->suite_set ? &top->suite : NULL;
-
-    if (suite && suite->refused) {
-        return suite;
-    }
-    return top->conf_refused.line ? &top->conf_refused
-           : own->conf_refused.line ? &own->conf_refused : NULL;
 }
 
 /* One problem, said once for every vhost with the same lines. */
@@ -407,7 +381,7 @@ typedef struct {
     apr_hash_t *decl_of;      /* acme_domain_t * -> acme_domain_decl_t * */
     const char *vhost;        /* "file:line" of the <VirtualHost> */
     level_src_t lv;
-    const level_src_t *refused;   /* a cipher list line OpenSSL rejects, or NULL */
+    const acme_tls_lines_t *top_tls, *own_tls;  /* the lines that shape its SSL_CTX */
     const apr_array_header_t *list;
 } served_t;
 
@@ -416,10 +390,10 @@ typedef void served_fn(served_t *sv, void *baton);
 /* Calls fn for every SSL server that serves certificates of mod_acme, with
  * its level. Returns 0, calling nothing, when no level in the configuration
  * and OpenSSL's default asks for more than 112 bits (every key type and
- * chain mod_acme's checks at level 2 pass meets it) and, with refusals, no
- * cipher list is rejected by OpenSSL, or the domains cannot be read
- * (acme_check.c says why). */
-static int walk_levels(apr_pool_t *ptemp, server_rec *base, int refusals, served_fn *fn,
+ * chain mod_acme's checks at level 2 pass meets it) and, with settings, no
+ * line that shapes an SSL_CTX is written (acme_check_tls.c checks them), or
+ * the domains cannot be read (acme_check.c says why). */
+static int walk_levels(apr_pool_t *ptemp, server_rec *base, int settings, served_fn *fn,
                        void *baton)
 {
     apr_hash_t *nodes = apr_hash_make(ptemp);   /* "file:line" -> ssl_lines_t* array */
@@ -429,17 +403,17 @@ static int walk_levels(apr_pool_t *ptemp, server_rec *base, int refusals, served
     ssl_lines_t top, *own, none;
     const ap_directive_t *node;
     const char *err, *vhost;
-    int max = -1, refused = 0, system, i;
+    int max = -1, tls = 0, system, i;
     served_t sv;
     server_rec *s;
 
-    read_lines(ptemp, readings, ap_conftree, &top, &max, &refused);
+    read_lines(ptemp, readings, ap_conftree, &top, &max, &tls);
     for (node = ap_conftree; node; node = node->next) {
         if (!acme_autossl_tree_is(node, "<VirtualHost")) {
             continue;
         }
         own = apr_palloc(ptemp, sizeof(*own));
-        read_lines(ptemp, readings, node->first_child, own, &max, &refused);
+        read_lines(ptemp, readings, node->first_child, own, &max, &tls);
         vhost = acme_autossl_tree_where(ptemp, node);
         if (!(queue = apr_hash_get(nodes, vhost, APR_HASH_KEY_STRING))) {
             queue = apr_array_make(ptemp, 1, sizeof(ssl_lines_t *));
@@ -450,7 +424,7 @@ static int walk_levels(apr_pool_t *ptemp, server_rec *base, int refusals, served
     system = acme_certverify_default_seclevel();
     max = system > max ? system : max;
     /* every key type has 112 bits, the temporary certificate 128 */
-    if ((acme_key_type_level_bits(max) <= 112 && !(refusals && refused))
+    if ((acme_key_type_level_bits(max) <= 112 && !(settings && tls))
         || !(domains = acme_check_domains_decls(ptemp, base, &decls, &err))
         || !domains->nelts) {
         return 0;
@@ -493,7 +467,8 @@ static int walk_levels(apr_pool_t *ptemp, server_rec *base, int refusals, served
             continue;
         }
         sv.lv = vhost_level(&top, own, system);
-        sv.refused = vhost_refused(&top, own);
+        sv.top_tls = &top.tls;
+        sv.own_tls = &own->tls;
         sv.vhost = vhost;
         fn(&sv, baton);
     }
@@ -504,22 +479,25 @@ static int walk_levels(apr_pool_t *ptemp, server_rec *base, int refusals, served
 typedef struct {
     apr_hash_t *seen;
     apr_array_header_t *order;
+    apr_hash_t *verdicts;     /* acme_check_tls_problem's */
 } problems_t;
 
 static void server_problems(served_t *sv, void *baton)
 {
     problems_t *pb = baton;
+    apr_array_header_t *types = apr_array_make(sv->p, 2, sizeof(acme_key_type_e));
+    const char *msg, *key;
     int j;
 
-    if (sv->refused) {
-        problem_add(sv->p, pb->seen, pb->order, apr_psprintf(sv->p, "r|%s", sv->refused->where),
-                    apr_psprintf(sv->p, "ACME01610: %s: '%s', the list of the SSL "
-                                 "<VirtualHost> at %s, which serves the certificate of %s: "
-                                 "OpenSSL rejects this cipher list (it selects no cipher from "
-                                 "it), so mod_ssl would stop httpd at its start; correct the "
-                                 "list ('openssl ciphers -v LIST' shows what OpenSSL makes of "
-                                 "it)", sv->refused->where, sv->refused->line, sv->vhost,
-                                 APR_ARRAY_IDX(sv->list, 0, const acme_domain_t *)->name));
+    for (j = 0; j < sv->list->nelts; j++) {
+        APR_ARRAY_PUSH(types, acme_key_type_e)
+            = APR_ARRAY_IDX(sv->list, j, const acme_domain_t *)->key_type;
+    }
+    /* settings mod_ssl refuses stop it before any certificate counts */
+    if ((msg = acme_check_tls_problem(sv->p, pb->verdicts, sv->top_tls, sv->own_tls, sv->vhost,
+                                      APR_ARRAY_IDX(sv->list, 0, const acme_domain_t *)->name,
+                                      types, &key))) {
+        problem_add(sv->p, pb->seen, pb->order, key, msg);
         return;
     }
     for (j = 0; j < sv->list->nelts; j++) {
@@ -551,6 +529,7 @@ static int seclevel_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
     (void)plog;
     pb.seen = apr_hash_make(ptemp);
     pb.order = apr_array_make(ptemp, 4, sizeof(problem_t *));
+    pb.verdicts = apr_hash_make(ptemp);
     if (!walk_levels(ptemp, base, 1, server_problems, &pb)) {
         return OK;
     }

@@ -1,0 +1,42 @@
+/* configtest's check of the TLS settings of an SSL vhost that serves a
+ * certificate of mod_acme (acme_check_tls.c): what mod_ssl applies to the
+ * vhost's SSL_CTX, applied to a scratch one in mod_ssl's order, so a setting
+ * that would stop httpd at its start (or leave it no cipher to serve) fails
+ * configtest instead of the graceful restart that activates a certificate. */
+#ifndef ACME_CHECK_TLS_H
+#define ACME_CHECK_TLS_H
+
+#include <apr_pools.h>
+#include <apr_hash.h>
+#include <apr_tables.h>
+#include <http_config.h>
+
+/* The mod_ssl lines of one context (the server configuration, or one
+ * <VirtualHost>) that shape its SSL_CTX. Zeroed: none written. */
+typedef struct {
+    const ap_directive_t *protocol;   /* the last SSLProtocol */
+    const ap_directive_t *suite;      /* the last SSLCipherSuite [SSL] LIST */
+    const ap_directive_t *tls13;      /* the last SSLCipherSuite TLSv1.3 LIST */
+    apr_array_header_t *cmds;         /* SSLOpenSSLConfCmd lines (const ap_directive_t *), in
+                                       * the order written; NULL: none */
+} acme_tls_lines_t;
+
+/* Records d in lines when it is one of those directives (the array in p).
+ * Returns 1 when it was, 0 otherwise. */
+int acme_check_tls_note(apr_pool_t *p, acme_tls_lines_t *lines, const ap_directive_t *d);
+
+/* The configtest message (in p, without a count of vhosts) for the SSL
+ * vhost at vhost ("file:line") with lines own below the server's lines
+ * top, which serves the certificate of name (first of its certificates)
+ * with keys of key_types (acme_key_type_e, NULL: not checked), when mod_ssl
+ * would refuse its settings at its start or be left with no cipher a client
+ * can use with those keys; NULL when mod_ssl takes them. *key (in p) is the
+ * same for every vhost whose message names the same lines, to say it once.
+ * verdicts (made by the caller in p) keeps what OpenSSL made of each
+ * distinct set of settings. */
+const char *acme_check_tls_problem(apr_pool_t *p, apr_hash_t *verdicts,
+                                   const acme_tls_lines_t *top, const acme_tls_lines_t *own,
+                                   const char *vhost, const char *name,
+                                   const apr_array_header_t *key_types, const char **key);
+
+#endif
