@@ -18,7 +18,9 @@ import warnings
 
 import pytest
 
-from harness import HarnessError, configtest_fails, ssl_vhost
+from harness import HarnessError, configtest_fails, ssl_vhost, wait_for
+
+from test_privsep import logged
 
 VHOST = "<VirtualHost *:%d>"
 
@@ -256,3 +258,20 @@ def test_rsa_ciphers_alone_pass_with_an_rsa_key_type(httpd, unique):
         assert handshake(httpd, name) is None
     finally:
         httpd.stop()
+
+
+def test_automatic_restart_is_not_made_on_a_refused_setting(httpd, unique):
+    """httpd runs on the temporary certificate while the first one is
+    ordered, and a TLSv1.3 list mod_ssl refuses is written meanwhile: the
+    configuration test mod_acme runs before its automatic restart fails with
+    the line (ACME00717 quoting ACME01612), so httpd is not restarted and
+    keeps running, instead of stopping at the restart."""
+    name = unique("held")
+    httpd.write_config(vhosts=ssl_vhost(name))
+    httpd.start()
+    line = "SSLCipherSuite TLSv1.3 NOSUCH_TLS13"
+    httpd.write_config(vhosts=ssl_vhost(name, extra=line))
+    wait_for(lambda: logged(httpd, "ACME00717", "ACME01612: %s" % httpd.where(line)), 120,
+             what="the automatic restart refused for the line")
+    assert httpd.running()
+    assert handshake(httpd, name) is None
