@@ -134,18 +134,16 @@ ADVICE = {
     "00532": "Write 'AcmeAgreeToTerms on' at server level.",
     "00301": "The live certificate, if there is one, keeps serving (else the temporary one); the "
              "message says why the staged one was refused (e.g. a chain to an untrusted root: "
-             "AcmeTrustedRootsFile). A new one is ordered after a wait that grows with the "
-             "refusals in a row (10 minutes, 1 hour, 1 day, then 7 days; ACME01220); after a "
+             "AcmeTrustedRootsFile). A new one is ordered after the retry delay, doubling with "
+             "the refusals in a row (at most a day; ACME01220); after a "
              "refusal for the vhost's OpenSSL security level none is ordered for 7 days unless "
              "the level, the key type, AcmeCA, AcmePreferredChain or AcmeProfile changes "
              "(ACME01292; docs/security.md).",
     "01220": "The server refused a staged certificate at activation; its error log says why "
              "(ACME00301). Every refused chain is a certificate the CA issued for the same "
-             "names, so the next order waits 10 minutes after the first refusal in a row of an "
-             "entry the issuing child staged, 1 hour after the second, 1 day after the third "
-             "and 7 days after each further one (counted per run of the child; Let's Encrypt "
-             "allows 5 certificates for the same names a week). Fix the cause, then 'acmectl "
-             "renew NAME' orders at once.",
+             "names, so the next order waits the usual retry delay, doubling with each such "
+             "refusal in a row (at most a day), even when orders succeed in between. Fix the "
+             "cause; the next attempt is at the time given.",
     "01292": "The hold lasts 7 days from the latest refusal; then one new certificate is "
              "ordered, and a chain refused again holds 7 days more (one duplicate certificate "
              "a week at most). Lower @SECLEVEL for the vhost serving the name (SSLCipherSuite), or choose a key "

@@ -93,9 +93,9 @@ static void activation_report(acme_runtime_t *rt, apr_pool_t *ptemp, const acme_
                  has_live ? "the current certificate stays in use"
                           : "the site keeps its temporary certificate",
                  acme_custody_level_refusal(rt->store, ptemp, d->name, 0, &level)
-                 == APR_SUCCESS ? "no new one is ordered while the security level, the key "
-                                  "type, AcmeCA, AcmePreferredChain and AcmeProfile stay (the "
-                                  "CA would issue the same kind of chain)"
+                 == APR_SUCCESS ? "no new one is ordered for 7 days while the security level, "
+                                  "the key type, AcmeCA, AcmePreferredChain and AcmeProfile "
+                                  "stay (the CA would issue the same kind of chain)"
                                 : "a new one will be ordered");
 }
 

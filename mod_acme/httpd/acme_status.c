@@ -608,6 +608,8 @@ const acme_status_record_t *acme_status_record_shown(acme_runtime_t *rt, apr_poo
     acme_custody_level_t level;
     acme_status_record_t *view;
     acme_status_error_t *error;
+    apr_time_t at;
+    int count;
 
     if (!rec || !rt->store || rec->state != ACME_STATUS_STAGED
         || acme_store_has_staged(rt->store, p, rec->name)
@@ -623,7 +625,9 @@ const acme_status_record_t *acme_status_record_shown(acme_runtime_t *rt, apr_poo
      * record's own last change, not the moment of this view) */
     error->since = level.since;   /* 0 (null) in a record older than the series' start */
     error->at = error->since;
-    view->next_action = 0;          /* nothing comes by itself (next_action_text) */
+    /* the hold's end, as the issuing child will say (acme_driver.c) */
+    view->next_action = acme_custody_refusal_last(rt->store, p, rec->name, &at, &count)
+                        == APR_SUCCESS ? at + ACME_CUSTODY_LEVEL_HOLD : 0;
     view->state = ACME_STATUS_ERROR;
     view->step = "idle";
     view->error = error;

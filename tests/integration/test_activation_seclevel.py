@@ -201,7 +201,10 @@ def test_level_refusal_is_not_ordered_again(httpd, unique):
     time.sleep(1.5)
     again = httpd.domain_status(name)
     assert since and (again.get("error") or {}).get("since") == since, (status, again)
-    assert again.get("next_action") is None, json.dumps(again)
+    # the hold's end, 7 days after the refusal, before the child has looked
+    # (it said nothing, and the words said "before next_action")
+    held_until = harness.parse_time(again["next_action"])
+    assert abs((held_until - utcnow()).total_seconds() - 7 * 86400) < 600, again
     for _ in range(3):
         httpd.graceful()
         time.sleep(3)
@@ -247,6 +250,13 @@ def test_level_refusal_is_not_ordered_again(httpd, unique):
              ISSUE_TIMEOUT, what="the new chain refused at the same level")
     time.sleep(5)
     assert len(orders_of(httpd, name)) == 2, orders_of(httpd, name)
+    # the same child's second refusal is shown as the first was (its record
+    # had no error after the issuance in between, and kept none)
+    wait_for(lambda: ((harness.store_status(httpd.store, name).get("error") or {}).get("kind")
+                      == "seclevel"), 45, what="the child's record to show the second refusal")
+    status = httpd.domain_status(name)
+    assert (status.get("error") or {}).get("kind") == "seclevel", status
+    assert "No new order before next_action" in (status.get("next_action_text") or ""), status
 
     # the administrator lowers the level: the staged chain goes live, no new order
     httpd.write_config(vhosts=ssl_vhost(name))

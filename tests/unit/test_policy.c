@@ -142,30 +142,6 @@ static void test_backoff_cap(void **state)
     assert_int_equal(acme_policy_retry_at(0, t0, 0, 0.5), t0 + MINUTE);
 }
 
-/* Refused chains are certificates issued for the same names: at most 4 in
- * any first week (Let's Encrypt allows 5 per 7 days), 7 days each after. */
-static void test_refused_wait(void **state)
-{
-    apr_interval_time_t week = 7 * DAY, sum = 0;
-    int n;
-
-    assert_int_equal(acme_policy_refused_wait(1, 0), 10 * MINUTE);
-    assert_int_equal(acme_policy_refused_wait(2, 0), 60 * MINUTE);
-    assert_int_equal(acme_policy_refused_wait(3, 0), DAY);
-    assert_int_equal(acme_policy_refused_wait(4, 0), week);
-    assert_int_equal(acme_policy_refused_wait(1000, 0), week);
-    assert_int_equal(acme_policy_refused_wait(0, 0), 10 * MINUTE);
-    assert_int_equal(acme_policy_refused_wait(-3, 0), 10 * MINUTE);
-    for (n = 1; n <= 100; ++n) {
-        assert_int_equal(acme_policy_refused_wait(n, 1), week);
-    }
-    /* the orders after refusals 1..3 fall within the first week, the next one after it */
-    for (n = 1; n <= 3; ++n) {
-        sum += acme_policy_refused_wait(n, 0);
-    }
-    assert_true(sum < week && sum + acme_policy_refused_wait(4, 0) > week);
-}
-
 static void test_backoff_jitter_bounds(void **state)
 {
     int failures;
@@ -366,7 +342,6 @@ int main(void)
         UNIT_TEST(test_degenerate_lifetime),
         UNIT_TEST(test_backoff_grows),
         UNIT_TEST(test_backoff_cap),
-        UNIT_TEST(test_refused_wait),
         UNIT_TEST(test_backoff_jitter_bounds),
         UNIT_TEST(test_retry_after_floor),
         UNIT_TEST(test_ari_pick_future_window),

@@ -120,18 +120,6 @@ apr_time_t acme_policy_retry_at(int failures, apr_time_t now, apr_time_t retry_a
     return retry_after > at ? retry_after : at;
 }
 
-apr_interval_time_t acme_policy_refused_wait(int refusals, int level)
-{
-    static const apr_interval_time_t waits[] = {
-        apr_time_from_sec(600), apr_time_from_sec(3600), apr_time_from_sec(86400)
-    };
-
-    if (level || refusals > (int)(sizeof(waits) / sizeof(waits[0]))) {
-        return apr_time_from_sec(7 * 86400);
-    }
-    return waits[refusals > 1 ? refusals - 1 : 0];
-}
-
 apr_time_t acme_policy_ari_pick(apr_time_t start, apr_time_t end, apr_time_t now, double rand01)
 {
     apr_time_t from = start > now ? start : now;

@@ -51,17 +51,6 @@ int acme_policy_should_warn(apr_time_t warn_at, apr_time_t now, int last_attempt
  * than retry_after (absolute, 0 = none). Returns the absolute time. */
 apr_time_t acme_policy_retry_at(int failures, apr_time_t now, apr_time_t retry_after, double rand01);
 
-/* How long after the latest of `refusals` refusals in a row (1 = the
- * first) of a staged chain at activation the next order waits. Every
- * refused chain is a certificate the CA issued for the same names, and
- * Let's Encrypt allows 5 of those per 7 days
- * (https://letsencrypt.org/docs/rate-limits/, "New Certificates per Exact
- * Set of Identifiers"): 10 minutes, 1 hour, 1 day, then 7 days each, so
- * at most 4 in any first week. level (a refusal for the vhosts' OpenSSL
- * security level, which the CA's next chain would fail the same way): 7
- * days from the first. Returns the interval in microseconds. */
-apr_interval_time_t acme_policy_refused_wait(int refusals, int level);
-
 /* ARI (RFC 9773): the renewal time drawn from the CA's suggested window
  * [start, end): uniform in [max(start, now), end) from rand01 in [0,1); never
  * before start; now when the window is over (end <= now) or empty. */

@@ -531,23 +531,30 @@ static int level_holds(acme_driver_t *driver, const acme_domain_t *domain, apr_p
                                                                      level->level);
 }
 
+/* A latest refusal this far past now is a clock set back since (or one
+ * that was wrong then): no hold is counted from it. */
+#define ACME_REFUSAL_CLOCK_SLACK apr_time_from_sec(300)
+
 /* The parent refused what was staged for name ("ready" renamed "rejected";
  * the reason is in the server's error log, which the child cannot read).
- * Every chain the CA issued and the parent refused is a certificate for the
- * same names, so the next order waits acme_policy_refused_wait (a retry
- * count reset by each issuance let a chain refused every time be ordered
- * every minute or two):
+ * The next order waits (a retry count that each issuance reset let a chain
+ * refused every time be ordered every minute or two, each a certificate
+ * the CA issued for the same names):
  * - a refusal for the vhosts' OpenSSL security level (its chain verified
  *   up to a trusted root for root's key: the CA issued it, nobody can plant
- *   one) holds 7 days from the latest refusal (refused/<name>.json's "at"),
- *   across restarts and each time again, unless what the chain depends on
- *   changes (the parent then ends the series at the start) or a live chain
- *   the level takes is served;
- * - any other refusal counts only when this child saw its own entry
- *   refused (state "staged"): one the User planted must not stall the
- *   name. The waits grow with those refusals in a row in this run.
- * acmectl renew orders anyway. Returns 1 when the name waits (rec
- * scheduled at the end of the wait), 0 otherwise. */
+ *   one) holds ACME_CUSTODY_LEVEL_HOLD from the latest refusal
+ *   (refused/<name>.json's "at"), across restarts and again after each
+ *   refusal, unless what the chain depends on changes (the parent then ends
+ *   the series at the start) or a live chain the level takes is served;
+ * - any other refusal of an entry this child staged waits the usual retry
+ *   delay, doubling with such refusals in a row in this run however many
+ *   issuances come between (at most a day; the status record keeps the
+ *   time over a restart, not the count). An entry planted beside the
+ *   child's own (another key: not "staged" here) delays nothing.
+ * acmectl renew (its marker) orders anyway; a revoked live certificate
+ * does not skip the hold, or each refused replacement would be ordered
+ * again at once. Returns 1 when the name waits (rec scheduled at the end of
+ * the wait), 0 otherwise. */
 static int refusal_held(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                         apr_pool_t *p, apr_time_t now)
 {
@@ -556,14 +563,14 @@ static int refusal_held(acme_driver_t *driver, acme_record_t *rec, const acme_do
     apr_time_t at, until;
     int count;
 
-    if (rec->force || acme_store_renewal_requested(driver->store, p, domain->name)
+    if (rec->force || acme_store_renewal_marked(driver->store, p, domain->name)
         || !acme_store_staged_rejected(driver->store, p, domain->name)) {
         return 0;
     }
     acme_problem_clear(&prob);
     if (acme_custody_refusal_last(driver->store, p, domain->name, &at, &count) == APR_SUCCESS
-        && level_holds(driver, domain, p, &level)) {
-        until = at + acme_policy_refused_wait(count, 1);
+        && at <= now + ACME_REFUSAL_CLOCK_SLACK && level_holds(driver, domain, p, &level)) {
+        until = at + ACME_CUSTODY_LEVEL_HOLD;
         acme_problem_set(&prob, p, APR_EINVAL, NULL, "the staged certificate was %s",
                          acme_custody_level_said(p, &level));
         prob.kind = ACME_PROBLEM_KIND_SECLEVEL;
@@ -571,7 +578,8 @@ static int refusal_held(acme_driver_t *driver, acme_record_t *rec, const acme_do
     else if (!strcmp(rec->state, "staged")) {
         rec->refusals += 1;
         at = now;
-        until = rec->refused_until = now + acme_policy_refused_wait(rec->refusals, 0);
+        until = rec->refused_until = acme_policy_retry_at(rec->refusals, now, 0,
+                                                          acme_core_random01());
     }
     else {
         at = 0;
@@ -591,7 +599,9 @@ static int refusal_held(acme_driver_t *driver, acme_record_t *rec, const acme_do
     rec->attempts = prob.kind ? count : rec->refusals;
     rec->next_run = until;
     rec->state = "error";
-    if (rec->error_kind != prob.kind
+    /* error_at is 0 after an issuance or a valid look, while the text may
+     * be the same as the last refusal's: recorded again then too */
+    if (!rec->error_at || rec->error_kind != prob.kind
         || strcmp(rec->error_detail ? rec->error_detail : "", prob.detail) != 0) {
         acme_record_error(rec, &prob, NULL, at ? at : now, p);
     }

@@ -31,8 +31,8 @@
 #define ACME_DUE_GROUP        apr_time_from_sec(5)
 
 /* A name held because its last chain was refused for the vhosts' security
- * level (acme_driver.c, level_held): looked at only twice a day, yet
- * acmectl renew orders it at once. */
+ * level (acme_driver.c, refusal_held): looked at again only when the hold
+ * ends (7 days after the refusal), yet acmectl renew orders it at once. */
 static int level_held_rec(const acme_record_t *rec)
 {
     return strcmp(rec->state, "error") == 0 && rec->error_kind == ACME_PROBLEM_KIND_SECLEVEL;

@@ -184,13 +184,23 @@ typedef struct acme_custody_level_t {
     apr_time_t since;           /* the first level refusal of the series (refusals
                                  * in a row, the record kept): 0 not recorded */
 } acme_custody_level_t;
+/* How long a refusal for the security level holds new orders, from the
+ * latest refusal: then one new certificate is ordered (a CA changes the
+ * chain it issues without anything configured here changing, and a name
+ * must not wait for ever), and a chain refused again holds as long again.
+ * Every refused chain is a certificate the CA issued for the same names:
+ * Let's Encrypt allows 5 of those per 7 days
+ * (https://letsencrypt.org/docs/rate-limits/, "New Certificates per Exact
+ * Set of Identifiers"); this costs one a week. */
+#define ACME_CUSTODY_LEVEL_HOLD apr_time_from_sec(7 * 86400)
 /* The series of refusals in a row of name's staged chains, from the public
- * copy refused/<name>.json (the child and acmectl read it; its order
- * backoff, acme_policy_refused_wait): APR_SUCCESS with *at (the latest
- * refusal) and *count (>= 1); APR_ENOENT when there is none, or its "at"
- * is gone (acme_custody_level_drop: what the chain depended on changed, so
- * nothing is waited out) or was never written (an older version's record);
- * APR_EINVAL for a name that is no store name. Reads only; temporaries in p. */
+ * copy refused/<name>.json (the child, the status page and acmectl read it):
+ * APR_SUCCESS with *at (the latest refusal; a level refusal's "since" in a
+ * record an older version wrote without "at") and *count (>= 1);
+ * APR_ENOENT when there is none, or its "at" is gone
+ * (acme_custody_level_drop: what the chain depended on changed, so nothing
+ * is waited out); APR_EINVAL for a name that is no store name. Reads only;
+ * temporaries in p. */
 apr_status_t acme_custody_refusal_last(acme_store_t *store, apr_pool_t *p, const char *name,
                                        apr_time_t *at, int *count);
 /* Sets what a chain depends on into level (key type not touched): ca_urls

@@ -180,7 +180,7 @@ apr_status_t acme_custody_level_refusal(acme_store_t *store, apr_pool_t *p, cons
 apr_status_t acme_custody_refusal_last(acme_store_t *store, apr_pool_t *p, const char *name,
                                        apr_time_t *at, int *count)
 {
-    json_t *json = NULL;
+    json_t *json = NULL, *last;
     json_int_t n;
 
     *at = 0;
@@ -189,9 +189,15 @@ apr_status_t acme_custody_refusal_last(acme_store_t *store, apr_pool_t *p, const
         return APR_EINVAL;
     }
     if (acme_store_read_json_pooled(store, p, acme_store_rel_refused_shown(p, name), &json)
-        != APR_SUCCESS || !json_is_object(json)
-        || !json_is_integer(json_object_get(json, "at"))
-        || acme_time_from_sec_checked(json_integer_value(json_object_get(json, "at")), at)) {
+        != APR_SUCCESS || !json_is_object(json)) {
+        return APR_ENOENT;
+    }
+    /* an older version's level record has no "at": its series' start */
+    last = json_object_get(json, "at");
+    if (!last && json_is_integer(json_object_get(json, "seclevel"))) {
+        last = json_object_get(json, "since");
+    }
+    if (!json_is_integer(last) || acme_time_from_sec_checked(json_integer_value(last), at)) {
         *at = 0;
         return APR_ENOENT;
     }
