@@ -53,8 +53,9 @@ static int first_staged(const domain_view_t *v)
     return v->staged && !v->has_live && v->staged_info.serial;
 }
 
-/* The status page's "staged" of v: {not_before, not_after, issuer, serial}
- * of a first certificate staged, else null (a new reference). */
+/* The status page's "staged" of v: {not_before, not_after, issuer, serial,
+ * served} of a first certificate staged, else null (a new reference); served
+ * from the children's mark (the page asks them), and then served_since. */
 static json_t *staged_json(apr_pool_t *p, const domain_view_t *v)
 {
     json_t *out;
@@ -66,6 +67,10 @@ static json_t *staged_json(apr_pool_t *p, const domain_view_t *v)
                     "not_after", acmectl_time(p, v->staged_info.not_after));
     set_opt_str(out, "issuer", v->staged_info.issuer);
     set_opt_str(out, "serial", v->staged_info.serial);
+    json_object_set_new(out, "served", json_boolean(v->served_since != 0));
+    if (v->served_since) {
+        json_object_set_new(out, "served_since", json_string(acmectl_time(p, v->served_since)));
+    }
     return out;
 }
 
@@ -475,6 +480,15 @@ static const char *staged_text(apr_pool_t *p, const domain_view_t *v)
         ? apr_psprintf(p, "certificate %s valid until %s", v->staged_info.serial,
                        acmectl_time(p, v->staged_info.not_after)) : "a certificate";
 
+    if (v->served_since && (v->staged_check == STAGED_OK
+                            || v->staged_check == STAGED_UNCHECKED)) {
+        /* the User's mark: said, never relied on */
+        return apr_psprintf(p, "yes, served early since %s: %s, from staging/ by the running "
+                            "server (which proved it as activation does), before the restart "
+                            "that makes it live in the store; it %s",
+                            acmectl_time(p, v->served_since), cert,
+                            acmectl_view_goes_live(p, v, 1));
+    }
     if (v->staged_check == STAGED_OK) {
         return apr_psprintf(p, "yes, waiting for activation: %s (its key, names, type and "
                             "dates checked; activation also proves its chain); %s", cert,

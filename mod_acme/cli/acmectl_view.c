@@ -575,6 +575,10 @@ domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name
     view_status(ctl, p, v);
     view_live(ctl, p, v);
     view_staged(ctl, p, v);
+    if (v->staged && !v->has_live && v->staged_info.serial) {
+        v->served_since = acme_store_staged_served_since(ctl->store, p, name,
+                                                         v->staged_info.serial);
+    }
     v->revoked = v->has_live && acme_store_live_revoked(ctl->store, p, name);
     v->renew_requested = acme_store_renewal_requested(ctl->store, p, name);
     v->rejected = apr_stat(&(apr_finfo_t){ 0 }, acme_store_path(ctl->store, p, acme_store_rel_staged(

@@ -27,6 +27,10 @@ typedef struct domain_view_t {
     const char *staged_why;          /* why refused, or why it could not be checked */
     acme_cert_info_t staged_info;    /* the staged leaf (serial NULL when unreadable); read
                                       * for a staged one whatever its check */
+    apr_time_t served_since;         /* a first certificate staged: when a child of the server
+                                      * first served it early, before the restart that links it
+                                      * (staging/<name>/served, the User's: display only); 0 =
+                                      * not marked as served */
     const char *record_note;         /* where status/<name>.json disagrees with the files */
     int config_names;                /* names and key_type come from config/<name>.json */
     apr_time_t held_until;           /* the refusal backoff holds what is staged (0: not) */

@@ -10,10 +10,10 @@
  * parent holds in memory, so post_config (root) keeps the current (pending)
  * key of each domain that has no live certificate yet and a vhost that
  * answers with the temporary certificate for it, as DER (OpenSSL's memory,
- * cleansed when freed; a child decodes it at its first look); a key
- * the monitor makes after the fork is in no child, and its domain keeps
- * the restart-only path. No key file is
- * ever read in a child, and nothing here logs key material.
+ * cleansed when freed; a child decodes it at its first look); a key the
+ * monitor makes after the fork is in no child, and its domain keeps the
+ * restart-only path. No key file is ever read in a child, and nothing here
+ * logs key material.
  *
  * Handshake: mod_ssl's init_server hook hands over each vhost's SSL_CTX;
  * vhosts on the temporary certificate get a cert_cb. mod_ssl's SNI handling
@@ -29,17 +29,18 @@
  * ignored, logged once per staged file (ACME01515), and the restart path
  * decides as before. A proven one is set on each connection of the domain
  * with SSL_use_cert_and_key: the shared SSL_CTX is never changed while
- * handshakes run. The callback always returns 1: a handshake never fails
- * on this account.
+ * handshakes run. The first connection that gets it is logged (ACME01516)
+ * and marked in staging/<name>/served for acmectl. The callback always
+ * returns 1: a handshake never fails on this account.
  *
  * Not hot: AcmeActivation manual (the administrator decides), a name held
  * by the refusal backoff when the generation starts (acme_custody.h; one
  * refused later is served all the same, by every child alike: the child
  * proves the chain itself, and a refused restart is about the
- * configuration), AcmeCluster
- * (the cluster decides which node's certificate goes live), renewals (the
- * vhost serves its live certificate meanwhile), and a vhost with several
- * key types gets only its first domain's certificate early. */
+ * configuration), AcmeCluster (the cluster decides which node's certificate
+ * goes live), renewals (the vhost serves its live certificate meanwhile),
+ * and a vhost with several key types gets only its first domain's
+ * certificate early. */
 #include <string.h>
 #include <unistd.h>
 #include <apr_atomic.h>
@@ -78,10 +79,9 @@ typedef struct hot_state_t hot_state_t;
 typedef struct hot_t {
     hot_state_t *hs;
     const acme_domain_t *d;
-    unsigned char *key_der;        /* the pending key, DER (OPENSSL_malloc; cleansed and freed
-                                    * by hot_keys_free, or by acme_certs_hot_trim when no vhost
-                                    * serves it early): about 120 bytes (P-256) where an
-                                    * EVP_PKEY takes 2 KiB; NULL once freed */
+    unsigned char *key_der;        /* the pending key, DER (OPENSSL_malloc; cleansed, freed by
+                                    * hot_keys_free or acme_certs_hot_trim): about 120 bytes
+                                    * (P-256) where an EVP_PKEY takes 2 KiB; NULL once freed */
     long key_der_len;
     int vhosts;                    /* vhosts on the temporary certificate that serve it early
                                     * (acme_certs_hot_vhost); set before any thread starts */
@@ -92,8 +92,10 @@ typedef struct hot_t {
     X509 *leaf;                    /* proven; set once under the mutex, then published */
     apr_time_t not_after;          /* leaf's: not served from then on (a restart held long) */
     STACK_OF(X509) *chain;
+    const char *serial;            /* the leaf's (hs->pool), set with it */
     apr_uint32_t serving;          /* 1 once leaf and chain are set (release/acquire) */
     volatile apr_uint32_t use_failed; /* 1 once OpenSSL refused the pair (logged) */
+    volatile apr_uint32_t used;    /* 1 once a connection got the pair (logged, marked) */
 } hot_t;
 
 struct hot_state_t {
@@ -435,8 +437,7 @@ void acme_certs_hot_keys_join(acme_runtime_t *rt)
     if (!hot_keys_wait(hk) || !hs) {
         return;
     }
-    /* a vhost's callback sees no key: it serves the temporary certificate
-     * until the restart, as do those of the domains counted here */
+    /* no key: the temporary certificate until the restart (those counted too) */
     for (i = 0; i < hs->order->nelts; i++) {
         hot_t *h = APR_ARRAY_IDX(hs->order, i, hot_t *);
 
@@ -558,13 +559,32 @@ static void hot_look(hot_t *h)
         return;
     }
     h->not_after = info.not_after;
+    h->serial = info.serial ? apr_pstrdup(hs->pool, info.serial) : NULL;
     apr_pool_cleanup_register(hs->pool, h, chain_cleanup, apr_pool_cleanup_null);
     /* release: a reader that sees 1 (acquire) sees leaf and chain set */
     __atomic_store_n(&h->serving, 1, __ATOMIC_RELEASE);
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, rt->base, "ACME01516: serving the certificate "
-                 "staged for %s from now on (process %d), before the restart that makes it "
-                 "live in the store", d->name, (int)getpid());
     apr_pool_destroy(p);
+}
+
+/* The first connection of this process that got h's pair: said then, not
+ * when the chain was proven (the vhost's level may still refuse it,
+ * ACME01517), and marked in staging/<name>/ for acmectl show, which cannot
+ * see the children's memory (display only: acme_store_staged_served_mark). */
+static void hot_used(hot_t *h)
+{
+    hot_state_t *hs = h->hs;
+    apr_pool_t *p;
+
+    if (apr_atomic_xchg32(&h->used, 1) || apr_thread_mutex_lock(hs->mutex) != APR_SUCCESS) {
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, hs->rt->base, "ACME01516: serving the certificate "
+                 "staged for %s from now on (process %d), before the restart that makes it "
+                 "live in the store", h->d->name, (int)getpid());
+    apr_pool_create(&p, hs->pool);   /* a mark not written only leaves acmectl unaware */
+    (void)acme_store_staged_served_mark(hs->rt->store, p, h->d->name, h->serial, apr_time_now());
+    apr_pool_destroy(p);
+    apr_thread_mutex_unlock(hs->mutex);
 }
 
 /* 1 when h's proven pair is served: published, not refused by OpenSSL,
@@ -607,6 +627,9 @@ static void hot_use(SSL *ssl, hot_t *h)
                          h->d->name);
         }
     }
+    else {
+        hot_used(h);
+    }
     ERR_pop_to_mark();
     X509_free(cert);
     EVP_PKEY_free(key);
@@ -619,8 +642,7 @@ static void hot_look_new(hot_t *h)
     apr_uint64_t staged = acme_counters_issued(h->hs->rt->ctx.counters) + 1;
 
     if (h->seen != staged && !__atomic_load_n(&h->serving, __ATOMIC_ACQUIRE)) {
-        /* mod_ssl reads the error queue after SSL_accept: what the look
-         * leaves there must not fail a handshake */
+        /* mod_ssl reads the error queue after SSL_accept: kept clean */
         ERR_set_mark();
         hot_look(h);
         ERR_pop_to_mark();
@@ -649,9 +671,8 @@ static int hot_cert_cb(SSL *ssl, void *arg)
         if (__atomic_load_n(&h->seen, __ATOMIC_ACQUIRE) == staged) {
             return 1;
         }
-        /* another thread is looking (a disk read, a chain verify, the
-         * roots' first load): this handshake does not wait for it, it gets
-         * the temporary certificate and a later one looks */
+        /* another thread is looking (a disk read, a chain verify, the roots'
+         * first load): this handshake gets the temporary certificate */
         if (apr_thread_mutex_trylock(hs->mutex) != APR_SUCCESS) {
             return 1;
         }

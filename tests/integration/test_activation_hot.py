@@ -4,6 +4,7 @@ staged (the parent's in-memory pending key, the chain proven as activation
 proves it), while the automatic graceful restart still comes later and
 makes it live in the store. The configuration test before that restart is
 stopped here (SIGSTOP), so no restart can happen while the test looks."""
+import json
 import os
 import pwd
 import re
@@ -65,6 +66,13 @@ def test_first_certificate_is_served_before_its_restart(httpd, unique):
         assert int(d["staged"]["serial"].replace(":", ""), 16) == leaf.serial_number, d
         html = httpd.http_request("/acme-status", headers={"Accept": "text/html"})[2]
         assert b"obtained and served early, going live in the store" in html, html[-3000:]
+        # acmectl, outside httpd, reads the children's mark in staging/
+        show = httpd.acmectl("--store", httpd.store, "show", name).stdout
+        staged_line = [l for l in show.splitlines() if l.startswith("staged:")][0]
+        assert "served early since " in staged_line and "it goes live at" in staged_line, show
+        doc = json.loads(httpd.acmectl("--store", httpd.store, "--json", "show", name).stdout)
+        assert doc["staged"]["served"] is True and doc["staged"]["served_since"], doc["staged"]
+        assert doc["staged"]["serial"] == d["staged"]["serial"], (doc["staged"], d["staged"])
         stopper.resume()
     # the restart still comes and makes it live in the store
     wait_for(lambda: os.path.exists(os.path.join(httpd.store, "domains", name)),
@@ -140,6 +148,9 @@ def test_manual_activation_serves_nothing_before_the_restart(httpd, unique):
     d = wait_for(lambda: (lambda d: d if d and d["state"] == "staged" else None)(
         httpd.domain_status(name)), 10, what="state staged on the status page")
     assert d["staged"]["served"] is False, d
+    doc = json.loads(httpd.acmectl("--store", httpd.store, "--json", "show", name).stdout)
+    assert doc["staged"]["served"] is False and "served_since" not in doc["staged"], doc
+    assert "served early" not in httpd.acmectl("--store", httpd.store, "show", name).stdout
     assert httpd.generation_count() == 1
 
 

@@ -125,6 +125,9 @@ def test_chain_below_the_vhost_level_is_not_served_early(httpd, unique):
         assert status == 503, (status, body)
         refused = wait_for(lambda: logged(httpd, "ACME01517", name), 10, what="ACME01517")
         assert "an intermediate of its chain" in refused[0], refused
+        # never said to be served, neither in the log nor to acmectl
+        assert not logged(httpd, "ACME01516", name), logged(httpd, "ACME0151")
+        assert not os.path.exists(os.path.join(httpd.store, "staging", name, "served"))
         stopper.resume()
     refused = wait_for(lambda: logged(httpd, "ACME00301", name + ": staged certificate "
                                       "refused"), 30, what="the staged chain refused")

@@ -167,6 +167,22 @@ int acme_store_staged_rejected(acme_store_t *store, apr_pool_t *p, const char *n
  * APR_SUCCESS; APR_EEXIST when something else is ready; APR_ENOENT when
  * nothing was refused; an errno. Temporaries in p. */
 apr_status_t acme_store_staged_unreject(acme_store_t *store, apr_pool_t *p, const char *name);
+/* A child that serves name's staged entry early, before the restart that
+ * links it (acme_certs_hot.c), marks it: staging/<name>/served, holding the
+ * leaf's serial (as acme_cert_info gives it) and now, written once per
+ * staged leaf (a mark for this serial already there is kept, with its
+ * time). The User writes it, so it is for display only (acmectl show):
+ * nothing decides on it. Staging a new entry and settling one remove it.
+ * APR_SUCCESS; APR_EINVAL for a bad name or no serial; an errno.
+ * Temporaries in p. */
+apr_status_t acme_store_staged_served_mark(acme_store_t *store, apr_pool_t *p, const char *name,
+                                           const char *serial, apr_time_t now);
+/* When a child first served name's staged leaf early, by its mark: 0 when
+ * there is none, it is no regular file (no link followed), it cannot be
+ * parsed or is for another serial (an earlier staged entry). Display only.
+ * Temporaries in p. */
+apr_time_t acme_store_staged_served_since(acme_store_t *store, apr_pool_t *p, const char *name,
+                                          const char *serial);
 
 /* Parent (root): staged certificate → new archive version → domains/<name> link.
  * The chain's leaf must carry the public key of a key root generated for name

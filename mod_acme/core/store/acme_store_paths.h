@@ -100,6 +100,8 @@ const char *acme_store_made_files(const char *relpath);
  *   staging/<name>/cert.pem, meta.json  child 0644  a new chain waiting for activation
  *   staging/<name>/ready                child 0644  written last: the entry is complete
  *   staging/<name>/rejected             root  0644  "ready" renamed when activation refused it
+ *   staging/<name>/served               child 0644  {"serial", "since"}: a child serves the entry
+ *                                                    early (acme_certs_hot.c); for display only
  *   keys/<name>/<id>.key                root  0600  certificate keys root generated (dir 0700)
  *   keys/<name>/refused.json            root  0600  backoff after refused staged entries
  *   refused/<name>.json                 root  0644  its public copy: {"count", "until"}, for
@@ -141,6 +143,7 @@ const char *acme_store_made_files(const char *relpath);
 #define ACME_STORE_REVOKED_FILE  "revoked.json"
 #define ACME_STORE_READY_FILE    "ready"
 #define ACME_STORE_REJECTED_FILE "rejected"
+#define ACME_STORE_SERVED_FILE   "served"
 /* jobs/.ari: ARI records (no name starts with a dot) */
 #define ACME_STORE_ARI_DIR       ACME_STORE_JOBS "/.ari"
 /* jobs/.in-flight */

@@ -32,7 +32,7 @@ void acme_store_staged_clear_at(acme_store_t *store, apr_pool_t *p, const char *
 {
     static const char *const files[] = { ACME_STORE_READY_FILE, ACME_STORE_REJECTED_FILE,
                                          ACME_STORE_KEY_FILE, ACME_STORE_CERT_FILE,
-                                         ACME_STORE_META_FILE, NULL };
+                                         ACME_STORE_META_FILE, ACME_STORE_SERVED_FILE, NULL };
     int i;
 
     if (acme_store_staged_ready_id(dirfd) != ready) {

@@ -10,9 +10,11 @@
 #include <apr_file_info.h>
 #include <apr_strings.h>
 #include <apr_time.h>
+#include <jansson.h>
 
 #include "acme_store.h"
 #include "acme_store_paths.h"
+#include "acme_time.h"
 
 apr_status_t acme_store_stage(acme_store_t *store, apr_pool_t *p, const char *name,
                               const char *chain_pem, apr_size_t chain_len, const char *key_pem)
@@ -36,6 +38,8 @@ apr_status_t acme_store_stage_with_meta(acme_store_t *store, apr_pool_t *p, cons
         || (rv = acme_store_remove(store, p, acme_store_rel_staged(p, name, ACME_STORE_REJECTED_FILE)))
            != APR_SUCCESS
         || (rv = acme_store_remove(store, p, acme_store_rel_staged(p, name, ACME_STORE_META_FILE)))
+           != APR_SUCCESS
+        || (rv = acme_store_remove(store, p, acme_store_rel_staged(p, name, ACME_STORE_SERVED_FILE)))
            != APR_SUCCESS
         || (!key_pem && (rv = acme_store_remove(store, p, acme_store_rel_staged(
                                                         p, name, ACME_STORE_KEY_FILE))) != APR_SUCCESS)) {
@@ -131,4 +135,62 @@ apr_status_t acme_store_staged_unreject(acme_store_t *store, apr_pool_t *p, cons
     }
     close(dirfd);
     return rv;
+}
+
+/* The served mark is small: a serial (at most 20 octets in hex with colons)
+ * and a time. */
+#define SERVED_MARK_MAX 512
+
+apr_status_t acme_store_staged_served_mark(acme_store_t *store, apr_pool_t *p, const char *name,
+                                           const char *serial, apr_time_t now)
+{
+    const char *mark;
+
+    if (acme_store_name_check(name) != APR_SUCCESS || !serial || !*serial) {
+        return APR_EINVAL;
+    }
+    /* another child, or this one in an earlier look, marked it already */
+    if (acme_store_staged_served_since(store, p, name, serial) != 0) {
+        return APR_SUCCESS;
+    }
+    mark = apr_psprintf(p, "{\"serial\": \"%s\", \"since\": \"%s\"}\n", serial,
+                        acme_time_rfc3339(p, now));
+    return acme_store_write_unsynced(store, p, acme_store_rel_staged(p, name, ACME_STORE_SERVED_FILE),
+                                     mark, strlen(mark), ACME_STORE_FILE_PERMS);
+}
+
+apr_time_t acme_store_staged_served_since(acme_store_t *store, apr_pool_t *p, const char *name,
+                                          const char *serial)
+{
+    const char *data, *got, *since;
+    apr_time_t when = 0;
+    apr_size_t len;
+    json_t *json;
+    int dirfd;
+
+    if (acme_store_name_check(name) != APR_SUCCESS || !serial) {
+        return 0;
+    }
+    /* the User writes staging/<name>/: reached by descriptor, no link followed */
+    if ((dirfd = acme_store_open_dir_at(AT_FDCWD, acme_store_path(
+                                            store, p, acme_store_rel_staging(p, name)))) < 0) {
+        return 0;
+    }
+    if (acme_store_read_at(p, dirfd, ACME_STORE_SERVED_FILE, SERVED_MARK_MAX, &data, &len)
+        != APR_SUCCESS) {
+        close(dirfd);
+        return 0;
+    }
+    close(dirfd);
+    if (!(json = json_loadb(data, len, 0, NULL))) {
+        return 0;
+    }
+    got = json_string_value(json_object_get(json, "serial"));
+    since = json_string_value(json_object_get(json, "since"));
+    if (!got || strcmp(got, serial) || !since || acme_time_rfc3339_parse(since, &when) != APR_SUCCESS
+        || when <= 0) {
+        when = 0;
+    }
+    json_decref(json);
+    return when;
 }
