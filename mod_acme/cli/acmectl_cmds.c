@@ -111,6 +111,9 @@ static json_t *view_json(apr_pool_t *p, const domain_view_t *v, int full)
      * show's words, which are the page's; null in the other states */
     set_opt_str(obj, "next_action_text", !strcmp(v->state, ACME_STATE_STAGED)
                 ? acmectl_view_goes_live(p, v, 1) : NULL);
+    /* an import since the server's start: served from its next restart */
+    set_opt_str(obj, "import_pending", v->import_pending > 1
+                ? acmectl_time(p, v->import_pending) : v->import_pending ? "?" : NULL);
     json_object_set_new(obj, "activation_held_until", v->held_until
                         ? json_string(acmectl_time(p, v->held_until)) : json_null());
     json_object_set_new(obj, "refusals", json_integer(v->refusals));
@@ -540,6 +543,11 @@ static const char *failing_text(apr_pool_t *p, const domain_view_t *v)
                                                         NULL)
                                     : v->next_action ? v->next_action : "-");
 
+    if (v->renewal_failing && v->import_pending) {
+        return apr_psprintf(p, "%s, before the import; the live certificate is valid until %s "
+                            "and served from httpd's next restart (see served)", what,
+                            acmectl_time(p, v->live.not_after));
+    }
     if (v->renewal_failing) {
         return apr_psprintf(p, "%s; the renewal fails, the live certificate is valid until %s "
                             "and keeps being served", what, acmectl_time(p, v->live.not_after));
@@ -666,6 +674,10 @@ int acmectl_cmd_show(acmectl_t *ctl, int argc, const char *const *argv)
         show_line(ctl, "  file:", acme_store_live_cert_path(ctl->store, p, v->name));
         show_line(ctl, "  key file:", acme_store_live_key_path(ctl->store, p, v->name));
         show_line(ctl, "  revoked:", v->revoked ? "yes (see revoked.json in its version)" : "no");
+        if (v->import_pending) {
+            show_line(ctl, "  served:", acme_store_import_pending_text(
+                          p, v->import_pending, versions && versions->nelts > 1));
+        }
     }
     else {
         show_line(ctl, "certificate:", v->live_error ? v->live_error : "none yet");

@@ -580,6 +580,7 @@ domain_view_t *acmectl_view_load(acmectl_t *ctl, apr_pool_t *p, const char *name
                                                          v->staged_info.serial);
     }
     v->revoked = v->has_live && acme_store_live_revoked(ctl->store, p, name);
+    v->import_pending = v->has_live ? acme_store_import_pending(ctl->store, p, name) : 0;
     v->renew_requested = acme_store_renewal_requested(ctl->store, p, name);
     v->rejected = apr_stat(&(apr_finfo_t){ 0 }, acme_store_path(ctl->store, p, acme_store_rel_staged(
                                p, name, ACME_STORE_REJECTED_FILE)), APR_FINFO_TYPE, p)

@@ -21,6 +21,9 @@ typedef struct domain_view_t {
     acme_cert_info_t live;
     const char *live_version;        /* the archive version domains/<name> points at */
     const char *live_error;          /* why the live certificate cannot be read */
+    apr_time_t import_pending;       /* imported (acmectl import) and not served by a start
+                                      * since (acme_store_import_pending), 0 = served or
+                                      * not imported */
     int staged, rejected;            /* staged: a "ready" entry activation would take */
     const char *rejected_why;        /* a level refusal in words (acme_custody_level_said) */
     int staged_check;                /* staged_check_e */

@@ -128,6 +128,7 @@ static certs_state_t *state_create(acme_runtime_t *rt, apr_array_header_t *decls
     st->server_domain = acme_vhost_map_domains(rt->pool, ptemp, rt->base, rt->domains, decls);
     st->live_usable = apr_hash_make(rt->pool);
     st->live_checked = apr_hash_make(rt->pool);
+    rt->live_absent = apr_hash_make(rt->pool);
     st->on_fallback = apr_hash_make(rt->pool);
     st->served = apr_hash_make(rt->pool);
     apr_pool_userdata_setn(st, CERTS_STATE_KEY, NULL, rt->pool);
@@ -554,8 +555,12 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
     if (rv == APR_SUCCESS) {
         apr_hash_set(st->live_usable, d->name, APR_HASH_KEY_STRING, "");
         apr_hash_set(st->served, d->name, APR_HASH_KEY_STRING, served_keep(rt->pool, live));
+        if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+            acme_store_import_served(rt->store, ptemp, d->name);   /* served from now on */
+        }
     }
     else if (rv == APR_ENOENT) {
+        apr_hash_set(rt->live_absent, d->name, APR_HASH_KEY_STRING, "");
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00609: no certificate for "
                      "%s yet", d->name);
     }

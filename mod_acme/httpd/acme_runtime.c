@@ -87,3 +87,9 @@ acme_activation_outcome_e acme_runtime_activation_outcome(const acme_runtime_t *
 
     return a ? a->outcome : ACME_ACTIVATION_NONE;
 }
+
+int acme_runtime_live_absent(const acme_runtime_t *rt, const char *name)
+{
+    return rt && rt->live_absent && name
+           && apr_hash_get(rt->live_absent, name, APR_HASH_KEY_STRING) != NULL;
+}

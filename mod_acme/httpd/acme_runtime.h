@@ -61,6 +61,9 @@ typedef struct acme_runtime_t {
                                        * thread's), so no next key is made before */
     struct acme_certs_verdicts_t *verdicts; /* the configuration test's verdicts on staged
                                        * entries, for the next activation (process pool) */
+    apr_hash_t *live_absent;          /* name -> "": no live certificate in the store at
+                                       * this generation's start (acme_certs.c; in pool,
+                                       * read-only after post_config), NULL until then */
     acme_ctx_t ctx;                   /* log sink to the base server's error log */
     struct acme_status_cache_t *status_cache; /* decoded status/ records (status page) */
     acme_status_live_t *status_live;  /* live certificates' facts (status page) */
@@ -95,6 +98,11 @@ apr_pool_t *acme_runtime_scratch_pool(apr_pool_t *parent, const char *tag);
  * out of threads). */
 apr_status_t acme_runtime_thread_create(apr_thread_t **thread, apr_size_t stacksize,
                                         apr_thread_start_t func, void *data, apr_pool_t *pool);
+/* 1 when name had no live certificate in the store at this generation's
+ * start, so its vhosts answer with the temporary certificate until the next
+ * restart, whatever went live in the store since (acmectl import); 0 when
+ * it had one, or no SSL vhost serves it (not looked at). Any thread. */
+int acme_runtime_live_absent(const acme_runtime_t *rt, const char *name);
 /* This generation's activation record of name (NULL: nothing was staged). */
 const acme_activation_t *acme_runtime_activation(const acme_runtime_t *rt,
                                                 const char *name);

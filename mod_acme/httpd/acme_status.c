@@ -478,6 +478,14 @@ json_t *acme_status_domain_json(acme_runtime_t *rt, apr_pool_t *p, const acme_do
                         p, acme_status_record_unsaved_since(rt->store, p, domain->name)));
     domain_assessment(p, json, has_live ? &info : NULL, status);
     previous = previous_ca_text(p, domain, status, has_live ? &info : NULL, json);
+    if (has_live && rt->store && acme_runtime_live_absent(rt, domain->name)) {
+        /* live in the store since this generation's start (acmectl import):
+         * the temporary certificate is served until the next restart */
+        const char *pending = acme_store_import_pending_text(
+            p, acme_store_import_pending(rt->store, p, domain->name), 0);
+
+        previous = previous ? apr_pstrcat(p, pending, "; ", previous, NULL) : pending;
+    }
     if (previous) {
         const char *notice = status ? status->notice : NULL;
 

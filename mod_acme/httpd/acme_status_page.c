@@ -174,6 +174,9 @@ static int account_same(acme_runtime_t *rt, apr_pool_t *p, const acme_page_t *pa
     if (held_sec(rt, p, domain->name) != e->held_sec) {
         return 0;                 /* a refusal backoff began or ended since */
     }
+    if ((apr_uint32_t)(e->has_live && acme_runtime_live_absent(rt, domain->name)) != e->unserved) {
+        return 0;                 /* rendered by another generation than this one */
+    }
     return !e->needs_account
            || !strcmp(acme_page_str(page, e, ACME_PAGE_ACCOUNT), account_now(rt, p, domain));
 }
@@ -241,6 +244,7 @@ static int render(acme_runtime_t *rt, apr_pool_t *p, apr_pool_t *tmp,
     b->e.warning = json_is_object(json_object_get(d, "warning"));
     b->e.staged = !strcmp(json_string_value(json_object_get(d, "state")), ACME_STATE_STAGED);
     b->e.revoked = (apr_uint32_t)live_revoked(rt, tmp, domain->name, live != NULL);
+    b->e.unserved = (apr_uint32_t)(live && acme_runtime_live_absent(rt, domain->name));
     b->e.restart_at = b->e.staged ? acme_status_restart_shown(rt, tmp, domain->name) : 0;
     b->e.held_sec = held_sec(rt, tmp, domain->name);
     b->e.needs_account = account != NULL;

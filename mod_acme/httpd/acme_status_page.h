@@ -61,8 +61,10 @@ typedef struct acme_page_entry_t {
      * acme_status_held), 0: none */
     apr_uint32_t staged, held_sec;
     /* revoked: the live version's revoked.json was there when rendered
-     * (acmectl revoke writes it, not the record, so the stamps miss it) */
-    apr_uint32_t revoked, unused;
+     * (acmectl revoke writes it, not the record, so the stamps miss it);
+     * unserved: its live certificate was not served by the generation that
+     * rendered it (acme_runtime_live_absent: an import since its start) */
+    apr_uint32_t revoked, unserved;
     apr_int64_t restart_at;
     apr_uint64_t off;             /* of its strings from the file's start */
     apr_uint32_t len[ACME_PAGE_COUNT];

@@ -346,3 +346,57 @@ def test_import_warns_when_the_system_level_refuses_the_chain(tmp_path, pebble, 
         assert said == weak, (kind, r.stdout)
         if weak:
             assert "112 bits of security; level 3 asks for 128" in r.stdout, r.stdout
+
+
+def test_import_into_a_running_server_goes_live_at_its_next_restart(httpd_factory, pebble,
+                                                                     unique):
+    """A certificate imported while httpd runs is live in the store, but the
+    running server serves what it served since its start (here the
+    temporary certificate: its CA cannot be reached) until its next restart:
+    acmectl show and the status page say so, as ACME00813 does, and do not
+    say that the imported one is served."""
+    name = unique("importrun")
+    first = httpd_factory()
+    first.write_config(vhosts=ssl_vhost(name))
+    first.start()
+    first.wait_for_pebble_cert(name)
+    first.stop()
+    version = live_version(first.store, name)
+    with open(os.path.join(version, "cert.pem"), "rb") as f:
+        fullchain = f.read()
+    with open(os.path.join(version, "privkey.pem"), "rb") as f:
+        key = f.read()
+
+    httpd = httpd_factory(http_port=free_port(), https_port=free_port())
+    httpd.write_config(vhosts=ssl_vhost(name),
+                       acme={"AcmeCA": "https://127.0.0.1:%d/dir" % free_port()})
+    httpd.start()
+    wait_for(lambda: (httpd.domain_status(name) or {}).get("failing"), 60,
+             what="the first order failing")
+    lineage = certbot_lineage(os.path.join(httpd.serverroot, "le"), name, fullchain, key,
+                              pebble.directory_url)
+    r = acmectl(httpd.store, "import", "--yes", lineage)
+    assert r.returncode == 0 and "ACME00813" in r.stdout, r.stdout + r.stderr
+    show = acmectl(httpd.store, "show", name).stdout
+    served = [l for l in show.splitlines() if l.strip().startswith("served:")]
+    assert served and "not served yet" in served[0] and "next restart" in served[0] \
+        and "temporary certificate" in served[0], show
+    assert "keeps being served" not in show, show
+    # the import leaves its mark in the live version
+    assert os.path.exists(os.path.join(httpd.store, "domains", name, "import-pending"))
+    doc = json.loads(acmectl(httpd.store, "--json", "show", name).stdout)
+    assert doc["import_pending"], doc
+    d = wait_for(lambda: (lambda d: d if d and d["cert"] else None)(httpd.domain_status(name)),
+                 10, what="the imported certificate on the status page")
+    assert "not served yet" in (d["notice"] or "") and "temporary certificate" in d["notice"], d
+    # the next restart serves it: nothing pending any more
+    httpd.graceful()
+    wait_for(lambda: httpd.verified_cert(name), 20, what="the imported certificate served")
+    assert not os.path.exists(os.path.join(httpd.store, "domains", name, "import-pending"))
+    show = acmectl(httpd.store, "show", name).stdout
+    assert "not served yet" not in show, show
+    assert json.loads(acmectl(httpd.store, "--json", "show", name).stdout)["import_pending"] \
+        is None
+    d = wait_for(lambda: (lambda d: d if d and "not served yet" not in (d["notice"] or "")
+                          else None)(httpd.domain_status(name)), 10,
+                 what="the status page without the import's notice")

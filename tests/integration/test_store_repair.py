@@ -393,7 +393,7 @@ def test_a_domain_whose_name_holds_broken_is_a_domain(tmp_path, pebble, unique):
 def test_check_reports_files_mod_acme_never_writes_in_keys_and_versions(tmp_path, pebble,
                                                                         unique):
     """keys/NAME/ holds only <id>.key and refused.json, a version directory
-    only cert.pem, privkey.pem, meta.json and revoked.json: any other file
+    only cert.pem, privkey.pem, meta.json, revoked.json and import-pending: any other file
     there (a backup, a fullchain.pem of another tool) is named with what
     mod_acme writes there and its rm; check removes nothing."""
     name = unique("junk")
@@ -419,8 +419,8 @@ def test_check_reports_files_mod_acme_never_writes_in_keys_and_versions(tmp_path
         assert "(fix: look at it, then remove it: rm '%s')" % path in found[0], found[0]
         assert os.path.exists(path)
     assert "it writes only <id>.key (its keys) and refused.json in keys/%s)" % name in out, out
-    assert "it writes only cert.pem, privkey.pem, meta.json and revoked.json in archive/%s/%s)" \
-        % (name, os.path.basename(version)) in out, out
+    assert "it writes only cert.pem, privkey.pem, meta.json, revoked.json and import-pending " \
+        "in archive/%s/%s)" % (name, os.path.basename(version)) in out, out
     for path in junk:
         os.remove(path)
     rc, lines, out = problems(store)

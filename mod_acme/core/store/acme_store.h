@@ -321,6 +321,21 @@ apr_status_t acme_store_import(acme_store_t *store, apr_pool_t *p, const acme_ct
                                const char *name, const char *chain_pem, apr_size_t chain_len,
                                const char *key_pem, apr_size_t key_len, const char *meta_json,
                                const char **version, const char **why);
+/* An import made live in the store after the running server's start is not
+ * served before its next one: acme_store_import leaves import-pending in the
+ * live version (root's), which the parent removes at the first start that
+ * serves it (acme_store_import_served). The time of the import when
+ * name's live version has one (1: a marker without a readable time), 0
+ * when not. Temporaries in p. */
+apr_time_t acme_store_import_pending(acme_store_t *store, apr_pool_t *p, const char *name);
+/* Root, at a start that serves name's live version: its import-pending goes
+ * (nothing when there is none). Temporaries in p. */
+void acme_store_import_served(acme_store_t *store, apr_pool_t *p, const char *name);
+/* What acmectl show and the status page say of a live certificate the
+ * running server does not serve yet (imported_at: acme_store_import_pending,
+ * 0: made live otherwise), from p; earlier: the server may serve an earlier
+ * archived version meanwhile (said as a possibility). */
+const char *acme_store_import_pending_text(apr_pool_t *p, apr_time_t imported_at, int earlier);
 
 /* Would acme_store_activate take the staged entry of name now? The same
  * reading and proof, nothing activated. APR_SUCCESS: it would. APR_ENOENT:

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#include <jansson.h>
 
 #include "acme_store.h"
 #include "acme_time.h"
@@ -12,6 +13,7 @@
 #include "acme_certverify.h"
 #include "acme_name.h"
 #include "acme_store_int.h"
+#include "acme_store_paths.h"
 #include "acme_custody.h"
 
 apr_status_t acme_store_import_check(apr_pool_t *p, const acme_ctx_t *ctx, const char *name,
@@ -75,6 +77,7 @@ apr_status_t acme_store_import(acme_store_t *store, apr_pool_t *p, const acme_ct
 {
     acme_cert_info_t info;
     acme_key_type_e key_type;
+    const char *pending;
     apr_status_t rv;
 
     *version = NULL;
@@ -104,5 +107,53 @@ apr_status_t acme_store_import(acme_store_t *store, apr_pool_t *p, const acme_ct
              info.issuer ? info.issuer : "?", *version);
     /* a refusal held new orders while no certificate was live */
     acme_custody_refused_clear(store, p, name);
+    /* the running server serves it from its next start on: said until then */
+    pending = apr_psprintf(p, "{\"imported_at\": \"%s\"}\n",
+                           acme_time_rfc3339(p, acme_core_now(ctx)));
+    (void)acme_store_write_unsynced(store, p, acme_store_rel_live_file(
+                                        p, name, ACME_STORE_IMPORT_PENDING_FILE),
+                                    pending, strlen(pending), ACME_STORE_FILE_PERMS);
     return APR_SUCCESS;
+}
+
+apr_time_t acme_store_import_pending(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    const char *data, *at;
+    apr_time_t when = 0;
+    apr_size_t len;
+    json_t *json;
+
+    if (acme_store_name_check(name) != APR_SUCCESS
+        || acme_store_read(store, p, acme_store_rel_live_file(
+                               p, name, ACME_STORE_IMPORT_PENDING_FILE), 512, &data, &len)
+           != APR_SUCCESS
+        || !(json = json_loadb(data, len, 0, NULL))) {
+        return 0;
+    }
+    at = json_string_value(json_object_get(json, "imported_at"));
+    if (!at || acme_time_rfc3339_parse(at, &when) != APR_SUCCESS || when <= 0) {
+        when = 1;   /* a marker without a readable time: pending all the same */
+    }
+    json_decref(json);
+    return when;
+}
+
+void acme_store_import_served(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    if (acme_store_name_check(name) == APR_SUCCESS) {
+        (void)acme_store_remove(store, p, acme_store_rel_live_file(
+                                    p, name, ACME_STORE_IMPORT_PENDING_FILE));
+    }
+}
+
+const char *acme_store_import_pending_text(apr_pool_t *p, apr_time_t imported_at,
+                                           int earlier)
+{
+    return apr_psprintf(p, "%s live in the store, not served yet: httpd serves it from its next "
+                        "restart (apachectl graceful does it now); until then it serves the "
+                        "temporary certificate and its 503%s",
+                        imported_at > 1 ? apr_psprintf(p, "imported at %s (acmectl import):",
+                                                       acme_time_rfc3339(p, imported_at))
+                        : "made", earlier ? ", or the archived version the server found usable "
+                        "at its start, if one was" : "");
 }

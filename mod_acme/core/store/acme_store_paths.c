@@ -102,7 +102,7 @@ int acme_store_dir_repaired(const char *relpath)
  * lists them (acme_store_paths.h). */
 static const char *const version_files[] = { ACME_STORE_CERT_FILE, ACME_STORE_KEY_FILE,
                                              ACME_STORE_META_FILE, ACME_STORE_REVOKED_FILE,
-                                             NULL };
+                                             ACME_STORE_IMPORT_PENDING_FILE, NULL };
 
 /* Is file (a name, no slash) one mod_acme writes in the directory of tree
  * top (keys or archive) at the level of files? A write's temp file is not
@@ -142,7 +142,7 @@ const char *acme_store_made_files(const char *relpath)
     if (len == sizeof(ACME_STORE_ARCHIVE) - 1 && !strncmp(relpath, ACME_STORE_ARCHIVE, len)) {
         return levels == acme_store_repaired_levels(ACME_STORE_ARCHIVE) - 1
                ? ACME_STORE_CERT_FILE ", " ACME_STORE_KEY_FILE ", " ACME_STORE_META_FILE
-                 " and " ACME_STORE_REVOKED_FILE : NULL;
+                 ", " ACME_STORE_REVOKED_FILE " and " ACME_STORE_IMPORT_PENDING_FILE : NULL;
     }
     return NULL;
 }

@@ -97,6 +97,9 @@ const char *acme_store_made_files(const char *relpath);
  *   archive/<name>/<version>/privkey.pem root 0600  its key (from keys/)
  *   archive/<name>/<version>/meta.json  root  0644  {"ca": directory URL, "issued_at": RFC 3339}
  *   archive/<name>/<version>/revoked.json root 0644 acmectl revoke's record
+ *   archive/<name>/<version>/import-pending root 0644 {"imported_at"}: acmectl import made it
+ *                                                    live in the store; the parent removes it
+ *                                                    at the first start that serves it
  *   staging/<name>/cert.pem, meta.json  child 0644  a new chain waiting for activation
  *   staging/<name>/ready                child 0644  written last: the entry is complete
  *   staging/<name>/rejected             root  0644  "ready" renamed when activation refused it
@@ -141,6 +144,7 @@ const char *acme_store_made_files(const char *relpath);
 #define ACME_STORE_KEY_FILE      "privkey.pem"
 #define ACME_STORE_META_FILE     "meta.json"
 #define ACME_STORE_REVOKED_FILE  "revoked.json"
+#define ACME_STORE_IMPORT_PENDING_FILE "import-pending"
 #define ACME_STORE_READY_FILE    "ready"
 #define ACME_STORE_REJECTED_FILE "rejected"
 #define ACME_STORE_SERVED_FILE   "served"
