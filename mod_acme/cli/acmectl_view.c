@@ -207,10 +207,11 @@ static const char *activity_checked(acmectl_t *ctl, apr_pool_t *p, const char *n
 static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
 {
     const acme_status_error_t *err;
+    acme_status_record_t *rec;
     apr_status_t rv;
 
     v->unsaved_since = acme_status_record_unsaved_since(ctl->store, p, v->name);
-    if ((rv = acme_status_record_load(ctl->store, p, v->name, &v->status)) != APR_SUCCESS) {
+    if ((rv = acme_status_record_load(ctl->store, p, v->name, &rec)) != APR_SUCCESS) {
         char buf[120];
 
         v->status = NULL;
@@ -220,6 +221,9 @@ static void view_status(acmectl_t *ctl, apr_pool_t *p, domain_view_t *v)
         }
         return;
     }
+    /* a refusal for the vhosts' level the child has not written yet: shown
+     * as the status page shows it */
+    v->status = acme_status_record_refused_view(ctl->store, p, rec);
     v->step = v->status->step;
     v->renew_at = v->status->renew_at;
     v->activity = activity_checked(ctl, p, v->name, v->status->activity);

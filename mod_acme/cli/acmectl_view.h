@@ -14,7 +14,9 @@
 typedef struct domain_view_t {
     const char *name;
     json_t *config;                  /* config/<name>.json, NULL if missing or unreadable */
-    acme_status_record_t *status;    /* status/<name>.json, idem */
+    const acme_status_record_t *status; /* status/<name>.json, idem (as shown: a level
+                                      * refusal the child has not written yet, as the
+                                      * status page shows it) */
     apr_array_header_t *names;       /* const char* */
     const char *key_type, *ca;
     int has_live;

@@ -613,34 +613,7 @@ static int domain_named(const acme_domain_t *domain, const char *key)
 const acme_status_record_t *acme_status_record_shown(acme_runtime_t *rt, apr_pool_t *p,
                                                      const acme_status_record_t *rec)
 {
-    acme_custody_level_t level;
-    acme_status_record_t *view;
-    acme_status_error_t *error;
-    apr_time_t at;
-    int count;
-
-    if (!rec || !rt->store || rec->state != ACME_STATUS_STAGED
-        || acme_store_has_staged(rt->store, p, rec->name)
-        || acme_custody_level_refusal(rt->store, p, rec->name, 1, &level) != APR_SUCCESS) {
-        return rec;
-    }
-    view = apr_pmemdup(p, rec, sizeof(*rec));
-    error = apr_pcalloc(p, sizeof(*error));
-    error->kind = "seclevel";
-    error->detail = apr_pstrcat(p, "the staged certificate was ",
-                                acme_custody_level_said(p, &level), NULL);
-    /* the refusal's series began then (an older record without it: the
-     * record's own last change, not the moment of this view) */
-    error->since = level.since;   /* 0 (null) in a record older than the series' start */
-    error->at = error->since;
-    /* the hold's end, as the issuing child will say (acme_driver.c) */
-    view->next_action = acme_custody_refusal_last(rt->store, p, rec->name, &at, &count)
-                        == APR_SUCCESS ? at + ACME_CUSTODY_LEVEL_HOLD : 0;
-    view->state = ACME_STATUS_ERROR;
-    view->step = "idle";
-    view->error = error;
-    view->attempts = rec->attempts > 0 ? rec->attempts : 1;
-    return view;
+    return rt->store ? acme_status_record_refused_view(rt->store, p, rec) : rec;
 }
 
 /* Every status record by store name, from the runtime's cache. */

@@ -271,6 +271,43 @@ def test_level_refusal_is_not_ordered_again(httpd, unique):
     assert len(orders_of(httpd, name)) == 2, orders_of(httpd, name)
 
 
+def test_level_refusal_shown_by_acmectl_before_the_record_says_so(httpd, unique):
+    """Right after a refusal for the level, the issuing child's record still
+    says "staged" (it rewrites it at its next look, up to ~30 s later): acmectl
+    list and show read the public refusal record as the status page does and
+    say failing, for the level, not "missing, order at". The record is the
+    one the child wrote when it staged the chain, put back after the server
+    stopped so the window stays open."""
+    name = unique("window3")
+    httpd.write_config(vhosts=ssl_vhost(name, extra=LEVEL3))
+    record = os.path.join(httpd.store, "status", name + ".json")
+    httpd.start()
+    staged = wait_for(lambda: (lambda d: d if d.get("state") == "staged" else None)(
+        harness.store_status(httpd.store, name)), ISSUE_TIMEOUT, interval=0.05,
+        what="the record of the staged chain")
+    wait_for(lambda: logged(httpd, "ACME00301", name + ": staged certificate refused"), 30,
+             what="the staged chain refused")
+    httpd.stop()
+    with open(record) as f:
+        now = json.load(f)
+    if now.get("state") != "staged":
+        with open(record, "w") as f:
+            json.dump(staged, f)
+    listed = httpd.acmectl("--store", httpd.store, "list")
+    row = [l for l in listed.stdout.splitlines() if l.startswith(name + " ")]
+    assert row and " failing " in row[0] and "missing" not in row[0], listed.stdout
+    shown = httpd.acmectl("--store", httpd.store, "show", name).stdout
+    assert "state:         failing" in shown, shown
+    assert LEVEL_WORDS in shown and "7 days after the latest refusal" in shown, shown
+    assert "order at" not in shown, shown
+    # no new order before the hold ends, as the record says once rewritten
+    held_until = harness.parse_time(json.loads(httpd.acmectl(
+        "--store", httpd.store, "--json", "show", name).stdout)["next_action"])
+    assert abs((held_until - utcnow()).total_seconds() - 7 * 86400) < 600, held_until
+    doc = json.loads(httpd.acmectl("--store", httpd.store, "--json", "show", name).stdout)
+    assert doc["state"] == "failing" and doc["failing"] is True, doc
+
+
 def test_level_refusal_lifted_by_what_the_chain_depends_on(httpd, unique):
     """The advice of a level refusal is to have the CA issue another chain
     (AcmePreferredChain) or use another CA: after such a change and a

@@ -211,4 +211,14 @@ apr_status_t acme_status_record_load(acme_store_t *store, apr_pool_t *p, const c
  * often uses acme_status_cache_load_all (acme_status_cache.h). */
 apr_status_t acme_status_record_load_all(acme_store_t *store, apr_pool_t *p,
                                          apr_array_header_t **records);
+
+/* rec as the status page and acmectl show it: one the issuing child wrote
+ * as "staged" whose entry the parent refused since for the vhosts' security
+ * level (refused/<name>.json; the child notices at its next look, up to
+ * minutes later) is a copy in p, failing for that reason (error kind
+ * "seclevel", its next action the refusal hold's end, as the child's record
+ * says once rewritten; 0 when not recorded), not a certificate
+ * about to go live; else rec itself (also NULL). */
+const acme_status_record_t *acme_status_record_refused_view(acme_store_t *store, apr_pool_t *p,
+                                                            const acme_status_record_t *rec);
 #endif
