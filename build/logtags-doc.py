@@ -132,10 +132,12 @@ ADVICE = {
     "00503": "Add 'AcmeChallenges dns-01' and 'AcmeDnsCmd /path/to/hook' for the wildcard name, or 'AcmeChallenges dns-persist-01' and its TXT record with policy=wildcard.",
     "00517": "Use one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096.",
     "00532": "Write 'AcmeAgreeToTerms on' at server level.",
-    "00301": "The live certificate, if there is one, keeps serving (else the temporary one); the "
-             "message says why the staged one was refused (e.g. a chain to an untrusted root: "
-             "AcmeTrustedRootsFile). A new one is ordered after the retry delay, doubling with "
-             "the refusals in a row (at most a day; ACME01220); after a "
+    "00301": "What is served stays, as the message says: the live certificate when it can be "
+             "served, else the temporary one (or an earlier archived version a start found "
+             "usable: ACME00610, ACME00637); the message says why the staged one was refused "
+             "(e.g. a chain to an untrusted root: AcmeTrustedRootsFile). A new one is ordered "
+             "after the retry delay, doubling with the refusals in a row (at most a day; "
+             "ACME01220); after a "
              "refusal for the vhost's OpenSSL security level none is ordered for 7 days unless "
              "the level, the key type, AcmeCA, AcmePreferredChain or AcmeProfile changes "
              "(ACME01292; docs/security.md).",

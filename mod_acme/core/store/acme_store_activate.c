@@ -190,9 +190,17 @@ static apr_status_t staged_load(apr_pool_t *p, int dirfd, staged_t *st, const ch
     return APR_SUCCESS;
 }
 
+/* Is there a live version (domains/<name> link) at all? */
+static int has_live(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    struct stat st;
+
+    return lstat(acme_store_path(store, p, acme_store_rel_live(p, name)), &st) == 0;
+}
+
 /* Moves "ready" aside so the parent does not try the same entry every second. */
 static void staged_reject(int dirfd, const acme_ctx_t *ctx, const char *name, apr_uint64_t ready,
-                          int live, const char *why)
+                          const char *kept, const char *why)
 {
     if (acme_store_staged_ready_id(dirfd) != ready) {
         return;
@@ -200,9 +208,33 @@ static void staged_reject(int dirfd, const acme_ctx_t *ctx, const char *name, ap
     renameat(dirfd, ACME_STORE_READY_FILE, dirfd, ACME_STORE_REJECTED_FILE);
     fsync(dirfd);
     acme_log(ctx, ACME_LOG_ERR, APR_SUCCESS,
-             "ACME00301: %s: staged certificate refused, %s: %s", name,
-             live ? "the live certificate stays" : "the site keeps its temporary certificate",
-             why);
+             "ACME00301: %s: staged certificate refused, %s: %s", name, kept, why);
+}
+
+/* What the site keeps when name's staged entry is refused, in words: its
+ * live certificate only when one can be served (readable, valid now, its
+ * chain meeting level, 0: not asked); a start sets an unusable one aside
+ * for the temporary certificate, or an earlier usable archived version
+ * (ACME00610, ACME00637). Static text. */
+static const char *kept_words(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                              const char *name, int level)
+{
+    apr_array_header_t *chain;
+    acme_cert_info_t info;
+    const char *reason;
+
+    if (!has_live(store, p, name)) {
+        return "the site keeps its temporary certificate";
+    }
+    if (acme_store_load_live(store, p, name, &chain) != APR_SUCCESS || chain->nelts < 1
+        || acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &info) != APR_SUCCESS
+        || info.not_after <= acme_core_now(ctx)
+        || (level > 0 && acme_certverify_seclevel(p, chain, level, &reason) != APR_SUCCESS)) {
+        return "the live certificate cannot be served either: the site keeps what it serves "
+               "instead (the temporary certificate, or an earlier archived version that is "
+               "usable)";
+    }
+    return "the live certificate stays";
 }
 
 /* The chain against the vhosts' level; a refusal is noted in st. */
@@ -287,14 +319,6 @@ static apr_status_t archive_write(acme_store_t *store, apr_pool_t *p, const char
         rv = acme_store_sync_reldir(store, p, acme_store_rel_version(p, name, version));
     }
     return rv;
-}
-
-/* Is there a live version (domains/<name> link) at all? */
-static int has_live(acme_store_t *store, apr_pool_t *p, const char *name)
-{
-    struct stat st;
-
-    return lstat(acme_store_path(store, p, acme_store_rel_live(p, name)), &st) == 0;
 }
 
 /* A crash after the link switch but before staging was cleared leaves the
@@ -549,7 +573,8 @@ static apr_status_t staged_prepare(acme_store_t *store, apr_pool_t *p, const acm
             *reason = "the staged files cannot be read";
         }
         staged_refused(store, p, ctx, name, key_type, at, st, *reason);
-        staged_reject(*dirfd, ctx, name, *ready, has_live(store, p, name), *reason);
+        staged_reject(*dirfd, ctx, name, *ready, kept_words(store, p, ctx, name,
+                                                             at ? at->level : 0), *reason);
         *why = *reason;
         rv = APR_EINVAL;
     }

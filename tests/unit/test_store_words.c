@@ -1,0 +1,152 @@
+/* What the store says about what is served: ACME00301's words when a staged
+ * entry is refused (the live certificate stays only when it can be served),
+ * a child's served-early mark in staging/ and an import's pending mark, as
+ * acmectl reads them. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <apr_strings.h>
+
+#include "unit.h"
+#include "unit_store.h"
+#include "unit_issue.h"
+#include "acme_store.h"
+#include "acme_store_paths.h"
+
+#define DAY apr_time_from_sec(86400)
+
+static apr_time_t test_clock(void *baton)
+{
+    return *(apr_time_t *)baton;
+}
+
+/* The last message logged, in the baton (a buffer of 1,024 bytes). */
+static void keep_message(void *baton, acme_log_level_t level, apr_status_t rv,
+                         const char *message)
+{
+    (void)level;
+    (void)rv;
+    apr_cpystrn(baton, message, 1024);
+}
+
+/* Stages garbage for example.org and has activation refuse it; the message. */
+static const char *refusal_said(acme_store_t *store, apr_pool_t *p, acme_ctx_t *ctx,
+                                const apr_array_header_t *names, unit_ca_t *ca)
+{
+    const char *why;
+
+    assert_int_equal(acme_store_stage(store, p, "example.org", "garbage", 7, NULL), APR_SUCCESS);
+    assert_int_equal(acme_store_activate(store, p, ctx, "example.org", names, ACME_KEY_EC_P256,
+                                         ca->anchors, &why), APR_EINVAL);
+    assert_non_null(strstr(ctx->log_baton, "ACME00301: example.org: staged certificate refused"));
+    return apr_pstrdup(p, ctx->log_baton);
+}
+
+static void test_refusal_says_what_is_kept(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = unit_temp_store(p, "acme-words-test", "acme");
+    apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *));
+    apr_time_t now = apr_time_now();
+    char said[1024] = "";
+    acme_ctx_t ctx = { keep_message, said, ACME_LOG_DEBUG, test_clock, &now };
+    unit_ca_t *ca = unit_ca_create(p, "unit test root");
+
+    APR_ARRAY_PUSH(names, const char *) = "example.org";
+    assert_non_null(strstr(refusal_said(store, p, &ctx, names, ca),
+                           "the site keeps its temporary certificate"));
+}
+
+static void test_refusal_of_an_unservable_live_certificate(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = unit_temp_store(p, "acme-words-test", "acme");
+    apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *));
+    apr_time_t now = apr_time_now();
+    char said[1024] = "";
+    acme_ctx_t ctx = { keep_message, said, ACME_LOG_DEBUG, test_clock, &now };
+    unit_ca_t *ca = unit_ca_create(p, "unit test root");
+    const char *chain, *why;
+
+    APR_ARRAY_PUSH(names, const char *) = "example.org";
+    chain = unit_issue_custody(ca, p, store, "example.org", names, ACME_KEY_EC_P256, 30 * DAY);
+    assert_int_equal(acme_store_stage(store, p, "example.org", chain, strlen(chain), NULL),
+                     APR_SUCCESS);
+    assert_int_equal(acme_store_activate(store, p, &ctx, "example.org", names, ACME_KEY_EC_P256,
+                                         ca->anchors, &why), APR_SUCCESS);
+    if (!strstr(refusal_said(store, p, &ctx, names, ca), ", the live certificate stays: ")) {
+        fail_msg("said: %s", said);
+    }
+    /* expired: a start sets it aside for the temporary certificate */
+    now += 31 * DAY;
+    said[0] = '\0';
+    {
+        const char *text = refusal_said(store, p, &ctx, names, ca);
+
+        assert_null(strstr(text, "the live certificate stays"));
+        assert_non_null(strstr(text, "the live certificate cannot be served either: the site "
+                                     "keeps what it serves instead (the temporary "
+                                     "certificate"));
+    }
+}
+
+/* A child's mark counts for the staged leaf's serial only, and goes with
+ * a new staged entry. */
+static void test_served_mark(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = unit_temp_store(p, "acme-words-test", "acme");
+    apr_time_t at = apr_time_from_sec(apr_time_sec(apr_time_now()));
+
+    assert_int_equal(acme_store_stage(store, p, "example.org", "c", 1, NULL), APR_SUCCESS);
+    assert_int_equal(acme_store_staged_served_since(store, p, "example.org", "AB:01"), 0);
+    assert_int_equal(acme_store_staged_served_mark(store, p, "example.org", "AB:01", at),
+                     APR_SUCCESS);
+    assert_true(acme_store_staged_served_since(store, p, "example.org", "AB:01") == at);
+    /* a second child's mark keeps the first's time */
+    assert_int_equal(acme_store_staged_served_mark(store, p, "example.org", "AB:01",
+                                                   at + DAY), APR_SUCCESS);
+    assert_true(acme_store_staged_served_since(store, p, "example.org", "AB:01") == at);
+    assert_int_equal(acme_store_staged_served_since(store, p, "example.org", "AB:02"), 0);
+    /* a link in its place is not followed */
+    assert_int_equal(unlink(acme_store_path(store, p, "staging/example.org/served")), 0);
+    assert_int_equal(symlink("ready", acme_store_path(store, p, "staging/example.org/served")),
+                     0);
+    assert_int_equal(acme_store_staged_served_since(store, p, "example.org", "AB:01"), 0);
+    assert_int_equal(unlink(acme_store_path(store, p, "staging/example.org/served")), 0);
+    assert_int_equal(acme_store_staged_served_mark(store, p, "example.org", "AB:01", at),
+                     APR_SUCCESS);
+    assert_int_equal(acme_store_stage(store, p, "example.org", "d", 1, NULL), APR_SUCCESS);
+    assert_int_equal(acme_store_staged_served_since(store, p, "example.org", "AB:01"), 0);
+    assert_int_equal(acme_store_staged_served_mark(store, p, "../x", "AB:01", at), APR_EINVAL);
+}
+
+/* The words of an import not served yet. */
+static void test_import_pending_text(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *text = acme_store_import_pending_text(p, apr_time_from_sec(1700000000), 0);
+
+    assert_string_equal(text, "imported at 2023-11-14T22:13:20Z (acmectl import): live in the "
+                        "store, not served yet: httpd serves it from its next restart "
+                        "(apachectl graceful does it now); until then it serves the temporary "
+                        "certificate and its 503");
+    assert_non_null(strstr(acme_store_import_pending_text(p, 0, 1), "made live in the store, "));
+    assert_non_null(strstr(acme_store_import_pending_text(p, 0, 1), ", or the archived version "));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        UNIT_TEST(test_refusal_says_what_is_kept),
+        UNIT_TEST(test_refusal_of_an_unservable_live_certificate),
+        UNIT_TEST(test_served_mark),
+        UNIT_TEST(test_import_pending_text),
+    };
+
+    if (unit_init() != 0) {
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
