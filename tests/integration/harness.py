@@ -32,7 +32,7 @@ import time
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import reaper
@@ -597,9 +597,10 @@ class TestCA:
     """CA + server certificate for 127.0.0.1 and localhost: Pebble's HTTPS
     listener presents it; ca_pem is what httpd gets as AcmeCACertificateFile.
     Both valid from `age` ago for `age` + `days` (a clock-jump test wants a
-    listener certificate as long-lived as a real CA's may be)."""
+    listener certificate as long-lived as a real CA's may be); rsa_bits: an
+    RSA listener key of that size instead of P-256."""
 
-    def __init__(self, directory, age=datetime.timedelta(hours=1), days=7):
+    def __init__(self, directory, age=datetime.timedelta(hours=1), days=7, rsa_bits=None):
         self.dir = directory
         self.ca_pem = os.path.join(directory, "test-ca.pem")
         self.cert_pem = os.path.join(directory, "pebble-listener.pem")
@@ -621,7 +622,9 @@ class TestCA:
               .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
                              critical=False)
               .sign(ca_key, hashes.SHA256()))
-        key = ec.generate_private_key(ec.SECP256R1())
+        # rsa_bits: the listener's key is RSA of that size (a level test), else P-256
+        key = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits) if rsa_bits \
+            else ec.generate_private_key(ec.SECP256R1())
         cert = (x509.CertificateBuilder()
                 .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
                 .issuer_name(ca_name)

@@ -16,6 +16,8 @@ import json
 import os
 import time
 
+import pytest
+
 import harness
 from harness import ssl_vhost, utcnow, wait_for
 from test_activation_hold import ConfigtestStopper
@@ -398,19 +400,52 @@ def test_level_hold_ends(httpd, unique):
     assert len(orders_of(httpd, name)) == 3, orders_of(httpd, name)
 
 
-def test_vhost_lowering_a_raised_system_level(httpd, unique):
-    """openssl.cnf raises the default level to 3, and the vhost lowers its
-    own to 2 so that RSA-2048 intermediates load: mod_ssl takes the chain,
-    and so must activation (it held the chain against the system's level
-    and refused it), at the first start and the next."""
-    name = unique("lower2")
+def level3_cnf(httpd):
+    """An openssl.cnf raising the default security level to 3, for httpd."""
     cnf = os.path.join(httpd.serverroot, "openssl-level3.cnf")
     with open(cnf, "w") as f:
         f.write("openssl_conf = openssl_init\n[openssl_init]\nssl_conf = ssl_sect\n"
                 "[ssl_sect]\nsystem_default = system_default_sect\n"
                 "[system_default_sect]\nCipherString = DEFAULT:@SECLEVEL=3\n")
     os.chmod(cnf, 0o644)
-    httpd.extra_env["OPENSSL_CONF"] = cnf
+    return cnf
+
+
+@pytest.fixture
+def rsa2048_pebble(workdir, challtestsrv):
+    """A Pebble whose HTTPS listener has an RSA-2048 key (112 bits)."""
+    yield from harness.started_private_pebble(workdir, challtestsrv.dns_port,
+                                              "rsa2048-%d" % os.getpid(),
+                                              listener={"rsa_bits": 2048})
+
+
+def test_ca_below_a_raised_system_level_is_said_so(httpd_factory, rsa2048_pebble, unique):
+    """openssl.cnf raises the default level to 3 (for the vhosts); the
+    connection to the CA takes it too, and the CA's RSA-2048 listener key is
+    refused: the error and its advice name openssl.cnf's default level and
+    the fix, not only the CA's URL, its trust anchors and the clock."""
+    name = unique("calevel")
+    httpd = httpd_factory(pebble=rsa2048_pebble)
+    httpd.extra_env["OPENSSL_CONF"] = level3_cnf(httpd)
+    httpd.write_config(vhosts=ssl_vhost(name, extra="SSLCipherSuite DEFAULT:@SECLEVEL=2"))
+    httpd.start()
+    d = wait_for(lambda: (lambda d: d if d and d.get("error") else None)(
+        httpd.domain_status(name)), 60, what="the failure to reach the CA")
+    assert d["error"]["kind"] == "tls", d
+    assert "refused at this machine's OpenSSL security level, openssl.cnf's default: 3" in \
+        d["error"]["detail"], d
+    assert "[system_default]" in d["advice"] and "SECLEVEL=2" in d["advice"], d
+    shown = httpd.acmectl("--store", httpd.store, "show", name).stdout
+    assert "openssl.cnf (its [system_default] section" in shown, shown
+
+
+def test_vhost_lowering_a_raised_system_level(httpd, unique):
+    """openssl.cnf raises the default level to 3, and the vhost lowers its
+    own to 2 so that RSA-2048 intermediates load: mod_ssl takes the chain,
+    and so must activation (it held the chain against the system's level
+    and refused it), at the first start and the next."""
+    name = unique("lower2")
+    httpd.extra_env["OPENSSL_CONF"] = level3_cnf(httpd)
     httpd.write_config(vhosts=ssl_vhost(name, extra="SSLCipherSuite DEFAULT:@SECLEVEL=2"))
     rc, out = httpd.configtest()
     assert rc == 0 and "ACME016" not in out, out

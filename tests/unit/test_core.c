@@ -153,6 +153,18 @@ static void test_advice_by_kind(void **state)
     assert_non_null(strstr(advice, "TLS to AcmeCA https://ca.example/dir failed: SSL "
                                    "certificate problem: self-signed certificate."));
     assert_non_null(strstr(advice, "AcmeCACertificateFile"));
+    assert_null(strstr(advice, "openssl.cnf"));
+    /* a key of the CA's chain below this machine's default level: openssl.cnf */
+    advice = acme_problem_advice_of(p, NULL, "tls", "GET https://ca.example/dir: SSL "
+                                    "certificate problem: EE certificate key too weak ("
+                                    ACME_LEVEL_HINT " 3)", ca, NULL);
+    assert_non_null(strstr(advice, "TLS to AcmeCA https://ca.example/dir failed: SSL "
+                                   "certificate problem: EE certificate key too weak (refused "
+                                   "at this machine's OpenSSL security level, openssl.cnf's "
+                                   "default: 3). The default OpenSSL security level from "
+                                   "openssl.cnf (its [system_default] section"));
+    assert_non_null(strstr(advice, "CipherString = DEFAULT:@SECLEVEL=2"));
+    assert_null(strstr(advice, "AcmeCACertificateFile"));
     advice = acme_problem_advice_of(p, NULL, "ca-file", "GET https://ca.example/dir: the CA "
                                     "certificate file /x (AcmeCACertificateFile) cannot be "
                                     "loaded", ca, NULL);

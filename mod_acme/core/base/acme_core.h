@@ -96,6 +96,11 @@ typedef struct acme_problem_t {
                               * document says it; acme_problem_set resets it */
 } acme_problem_t;
 
+/* How a TLS failure's detail says that this machine's OpenSSL security
+ * level refused a key or digest of the CA's TLS chain, followed by the level
+ * (acme_http.c); the advice then names openssl.cnf's default level. */
+#define ACME_LEVEL_HINT "refused at this machine's OpenSSL security level, openssl.cnf's default:"
+
 /* The kind of a failure that came without a problem document from the CA,
  * set where it happened, so the advice can name the one fix for it. */
 typedef enum {

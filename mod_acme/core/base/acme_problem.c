@@ -325,6 +325,19 @@ const char *acme_problem_advice_of(apr_pool_t *p, const char *type, const char *
         if (reason) {
             *reason = "TLS to the CA failed";
         }
+        if (detail && strstr(detail, ACME_LEVEL_HINT)) {
+            /* openssl.cnf raised for the vhosts: the CA's connection takes it too */
+            return apr_psprintf(p, "TLS to AcmeCA %s failed: %s. The default OpenSSL security "
+                                "level from openssl.cnf (its [system_default] section, "
+                                "CipherString = DEFAULT:@SECLEVEL=N, or OPENSSL_CONF in httpd's "
+                                "environment) also applies to mod_acme's connection to the CA, "
+                                "and a key of the CA's TLS chain is too small for it. Set the "
+                                "level the vhosts need with SSLCipherSuite (e.g. "
+                                "DEFAULT:@SECLEVEL=3) and leave the default in [system_default] "
+                                "at 2 (CipherString = DEFAULT:@SECLEVEL=2), or use a CA whose "
+                                "TLS chain meets the level; then restart httpd. mod_acme "
+                                "retries by itself.", ca, why);
+        }
         return apr_psprintf(p, "TLS to AcmeCA %s failed: %s. Check that AcmeCA is the CA's "
                             "https URL, that AcmeCACertificateFile (if the CA's certificate is "
                             "not publicly trusted) holds its TLS trust anchors, and this "

@@ -10,6 +10,7 @@
 #include <apr_strings.h>
 #include <apr_date.h>
 #include <apr_lib.h>
+#include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include "acme_http.h"
 #include "acme_time.h"
@@ -280,6 +281,33 @@ static const char *clock_hint(curl_client_t *cc, apr_pool_t *p, CURLcode rc)
                         acme_time_rfc3339(p, acme_core_now(cc->ctx)));
 }
 
+/* A key or digest of the CA's TLS chain below this machine's OpenSSL
+ * security level: the default level comes from openssl.cnf (its
+ * [system_default] section), which the connection to the CA takes as httpd
+ * does, and a level raised there for the vhosts' sake makes the CA
+ * unreachable. Said with the level in force (ACME_LEVEL_HINT starts it: the
+ * advice looks for it, acme_problem_advice_of). */
+static const char *level_hint(curl_client_t *cc, apr_pool_t *p, CURLcode rc, const char *errbuf)
+{
+    long verify = 0;
+    SSL_CTX *ctx;
+    int level = -1;
+
+    if (!(rc == CURLE_PEER_FAILED_VERIFICATION
+          && curl_easy_getinfo(cc->curl, CURLINFO_SSL_VERIFYRESULT, &verify) == CURLE_OK
+          && (verify == X509_V_ERR_EE_KEY_TOO_SMALL || verify == X509_V_ERR_CA_KEY_TOO_SMALL
+              || verify == X509_V_ERR_CA_MD_TOO_WEAK))
+        && !(errbuf && (strstr(errbuf, "key too small") || strstr(errbuf, "md too weak")))) {
+        return "";
+    }
+    if ((ctx = SSL_CTX_new(TLS_client_method())) != NULL) {
+        level = SSL_CTX_get_security_level(ctx);   /* openssl.cnf's default, if it sets one */
+        SSL_CTX_free(ctx);
+    }
+    return apr_psprintf(p, " (" ACME_LEVEL_HINT " %s)", level >= 0
+                        ? apr_psprintf(p, "%d", level) : "in force");
+}
+
 /* What a failed transfer says to fix (acme_problem_kind_e). */
 static int transfer_kind(CURLcode rc, const transfer_t *t)
 {
@@ -340,8 +368,9 @@ static apr_status_t transfer_failed(curl_client_t *cc, apr_pool_t *p,
         acme_log(cc->ctx, ACME_LOG_ERR, rv, "ACME00220: %s", prob->detail);
     }
     else {
-        rv = acme_problem_set(prob, p, APR_EGENERAL, NULL, "%s %s: %s%s", method, url,
-                              *errbuf ? errbuf : curl_easy_strerror(rc), clock_hint(cc, p, rc));
+        rv = acme_problem_set(prob, p, APR_EGENERAL, NULL, "%s %s: %s%s%s", method, url,
+                              *errbuf ? errbuf : curl_easy_strerror(rc), clock_hint(cc, p, rc),
+                              level_hint(cc, p, rc, errbuf));
     }
     prob->kind = transfer_kind(rc, t);
     prob->url = apr_pstrdup(p, url);
