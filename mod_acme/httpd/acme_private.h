@@ -71,7 +71,7 @@ server_rec *acme_certs_live_server(acme_runtime_t *rt, const char *host);
  * own or none of mod_acme's. Read-only after post_config; any thread. */
 const acme_domain_t *acme_certs_on_fallback(acme_runtime_t *rt, server_rec *s);
 
-/* acme_certs_hot.c, post_config (parent, root): makes the domains' keys
+/* acme_certs_hot_keys.c, post_config (parent, root): makes the domains' keys
  * (acme_certs_keys_make), on a thread of its own that
  * acme_certs_hot_keys_join waits for, and, with AcmeActivation auto and no
  * AcmeCluster, keeps in memory (until rt's pool is cleared, or
@@ -87,7 +87,7 @@ const acme_domain_t *acme_certs_on_fallback(acme_runtime_t *rt, server_rec *s);
  * (a module's daemon) never waits for it. */
 void acme_certs_hot_keys_prepare(acme_runtime_t *rt, apr_pool_t *plog, apr_pool_t *ptemp,
                                  apr_hash_t *server_domain);
-/* acme_certs_hot.c, post_config right after mod_ssl's (parent, main
+/* acme_certs_hot_keys.c, post_config right after mod_ssl's (parent, main
  * thread): waits for the keys acme_certs_hot_keys_prepare makes on a thread
  * of its own while mod_ssl sets up the vhosts (it is made in the caller's
  * thread with AcmeCluster, or when no thread can be had), and logs how many
