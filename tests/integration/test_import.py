@@ -68,9 +68,10 @@ def self_signed(workdir, name, curve="P-256"):
         return f.read(), g.read()
 
 
-def test_certbot_lineage_is_served_without_a_new_order(httpd_factory, pebble, unique):
-    name = unique("import")
-    # A real Pebble-issued certificate, as certbot would have obtained it.
+def issued_pair(httpd_factory, name):
+    """A certificate issued by Pebble for name through a server of its own,
+    stopped: (that server, the served certificate, fullchain PEM bytes, key
+    PEM bytes)."""
     first = httpd_factory()
     first.write_config(vhosts=ssl_vhost(name))
     first.start()
@@ -81,6 +82,13 @@ def test_certbot_lineage_is_served_without_a_new_order(httpd_factory, pebble, un
         fullchain = f.read()
     with open(os.path.join(version, "privkey.pem"), "rb") as f:
         key = f.read()
+    return first, issued, fullchain, key
+
+
+def test_certbot_lineage_is_served_without_a_new_order(httpd_factory, pebble, unique):
+    name = unique("import")
+    # A real Pebble-issued certificate, as certbot would have obtained it.
+    first, issued, fullchain, key = issued_pair(httpd_factory, name)
 
     # ports of its own: the first server's cleanup waits for its ports to close
     httpd = httpd_factory(http_port=free_port(), https_port=free_port())
@@ -356,16 +364,7 @@ def test_import_into_a_running_server_goes_live_at_its_next_restart(httpd_factor
     acmectl show and the status page say so, as ACME00813 does, and do not
     say that the imported one is served."""
     name = unique("importrun")
-    first = httpd_factory()
-    first.write_config(vhosts=ssl_vhost(name))
-    first.start()
-    first.wait_for_pebble_cert(name)
-    first.stop()
-    version = live_version(first.store, name)
-    with open(os.path.join(version, "cert.pem"), "rb") as f:
-        fullchain = f.read()
-    with open(os.path.join(version, "privkey.pem"), "rb") as f:
-        key = f.read()
+    _, _, fullchain, key = issued_pair(httpd_factory, name)
 
     httpd = httpd_factory(http_port=free_port(), https_port=free_port())
     httpd.write_config(vhosts=ssl_vhost(name),
