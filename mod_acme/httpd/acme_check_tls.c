@@ -64,7 +64,8 @@ typedef enum {
     TLS_NO_PROTOCOL,          /* ACME01614 */
     TLS_NO_CIPHER,            /* ACME01615 */
     TLS_OLD_PROTOCOL,         /* ACME01616 */
-    TLS_NO_CIPHER_FOR_KEYS    /* ACME01617 (the verdict of one vhost, from auth) */
+    TLS_NO_CIPHER_FOR_KEYS,   /* ACME01617 (the verdict of one vhost, from auth) */
+    TLS_CMD_CERT              /* ACME01618: a certificate or key of its own */
 } tls_verdict_e;
 
 /* The keys the usable ciphers take: any (TLS 1.3), RSA, EC (ECDSA) */
@@ -264,6 +265,25 @@ static tls_reading_t list_refused(const char *list, int at)
 
 /* The SSLOpenSSLConfCmd lines of lines, applied to cctx in order; the
  * first one OpenSSL refuses in *r (slot numbers from *slot on). */
+/* Does OpenSSL take the command on a context of its own (mod_ssl's
+ * flags)? For a command only checked, not applied to the scratch context. */
+static int cmd_taken_alone(const char *name, const char *value)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CONF_CTX *cctx = SSL_CONF_CTX_new();
+    int taken = 0;
+
+    if (ctx && cctx) {
+        SSL_CONF_CTX_set_flags(cctx, SSL_CONF_FLAG_FILE | SSL_CONF_FLAG_SERVER
+                                     | SSL_CONF_FLAG_CERTIFICATE | SSL_CONF_FLAG_SHOW_ERRORS);
+        SSL_CONF_CTX_set_ssl_ctx(cctx, ctx);
+        taken = SSL_CONF_cmd(cctx, name, value) > 0;
+    }
+    SSL_CONF_CTX_free(cctx);
+    SSL_CTX_free(ctx);
+    return taken;
+}
+
 static int cmds_apply(apr_pool_t *p, SSL_CONF_CTX *cctx, const apr_array_header_t *cmds,
                       int *slot, tls_reading_t *r)
 {
@@ -280,6 +300,14 @@ static int cmds_apply(apr_pool_t *p, SSL_CONF_CTX *cctx, const apr_array_header_
         if (type == SSL_CONF_TYPE_UNKNOWN) {
             continue;         /* mod_ssl refused it when it read the line */
         }
+        /* mod_acme hands mod_ssl the vhost's certificate and key: one of
+         * the line's own replaces or mismatches it at mod_ssl's start (the
+         * scratch context has no certificate to show that) */
+        if (!strcasecmp(name, "Certificate") || !strcasecmp(name, "PrivateKey")) {
+            r->verdict = TLS_CMD_CERT;
+            r->at = *slot;
+            return 0;
+        }
         if (type == SSL_CONF_TYPE_FILE || type == SSL_CONF_TYPE_DIR) {
             value = ap_server_root_relative(p, value);
         }
@@ -291,6 +319,14 @@ static int cmds_apply(apr_pool_t *p, SSL_CONF_CTX *cctx, const apr_array_header_
             value = apr_pstrcat(p, value, MOD_SSL_SUFFIX, NULL);
         }
         ERR_clear_error();
+        /* What the server asks clients to sign with: on a server SSL,
+         * OpenSSL's list of usable ciphers drops those the list does not
+         * sign (aECDSA for 'RSA+SHA256'), while a handshake uses the
+         * server's own; checked alone, not applied (a false "no cipher") */
+        if (value && !strcasecmp(name, "ClientSignatureAlgorithms")
+            && cmd_taken_alone(name, value)) {
+            continue;
+        }
         if (!value || SSL_CONF_cmd(cctx, name, value) <= 0) {
             r->verdict = TLS_CMD_REFUSED;
             r->at = *slot;
@@ -468,6 +504,14 @@ static const char *tls_message(apr_pool_t *p, const tls_reading_t *r,
                             "cipher's Au=: ECDSA for EC keys, RSA for RSA keys)", vhost, vhost,
                             name, keys, line, (r->auth & AUTH_RSA) ? "RSA" : (r->auth & AUTH_EC)
                             ? "EC" : "DSA or no", keys);
+    case TLS_CMD_CERT:
+        return apr_psprintf(p, "ACME01618: %s: '%s' in the SSL <VirtualHost> at %s, which "
+                            "serves the certificate of %s: mod_acme hands mod_ssl this vhost's "
+                            "certificate and key, and a certificate or key of the line's own "
+                            "would replace it or not match it, so mod_ssl would stop httpd at "
+                            "its start or serve another certificate; remove the line (a vhost "
+                            "with a certificate of its own: take AcmeDomain out of it)",
+                            at, line, vhost, name);
     case TLS_OLD_PROTOCOL:
         line = lines_said(p, slots);
         *key = apr_pstrcat(p, "tls|o|", line, NULL);

@@ -233,12 +233,15 @@ static json_t *next_action_text_json(acme_runtime_t *rt, apr_pool_t *p,
     if (status && status->error && status->error->kind
         && !strcmp(status->error->kind, "seclevel")) {
         /* next_action is the hold's end: one new order then */
-        return json_string("No new order before next_action (7 days after the latest "
-                           "refusal; a chain refused again holds 7 days more) unless the "
-                           "security level of the vhosts serving it, the key type, AcmeCA, "
-                           "AcmePreferredChain or AcmeProfile changes (at a lower level the "
-                           "refused certificate is proven again first); acmectl renew orders "
-                           "anyway");
+        return json_string(apr_psprintf(p, "No new order before %s (7 days after the latest "
+                                        "refusal; a chain refused again holds 7 days more) "
+                                        "unless the security level of the vhosts serving it, "
+                                        "the key type, AcmeCA, AcmePreferredChain or "
+                                        "AcmeProfile changes (at a lower level the refused "
+                                        "certificate is proven again first); acmectl renew "
+                                        "orders anyway", status->next_action > 0
+                                        ? acme_time_rfc3339(p, status->next_action)
+                                        : "the hold's end"));
     }
     return json_null();
 }

@@ -131,11 +131,14 @@ const char *acme_status_waiting_text(request_rec *r, const acme_domain_t *d, int
         *retry = 0;
         return apr_psprintf(r->pool, "mod_acme: the certificate for %s was obtained from the "
                             "certificate authority, but this server's security settings refuse "
-                            "its chain (%s). No new certificate is ordered for 7 days unless the "
-                            "site's administrator changes them; HTTPS for this site starts "
-                            "then. The server's status page and error log say what to "
-                            "change.\n", first,
-                            seclevel_words(r->pool, st->error->detail));
+                            "its chain (%s). No new certificate is ordered before %s unless the "
+                            "site's administrator changes them (the certificate authority "
+                            "would issue the same kind of chain); HTTPS for this site starts "
+                            "once they are changed. The server's status page and error log "
+                            "say what to change.\n", first,
+                            seclevel_words(r->pool, st->error->detail), st->next_action > 0
+                            ? acme_time_rfc3339(r->pool, st->next_action) : "7 days from the "
+                            "refusal");
     }
     acme_problem_advice_of(r->pool, st->error->type, st->error->kind, st->error->detail,
                            NULL, &reason);

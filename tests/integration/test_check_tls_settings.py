@@ -113,6 +113,13 @@ ACCEPTED = [
     ("tls10-at-level-0", "", "SSLProtocol TLSv1\nSSLCipherSuite DEFAULT:@SECLEVEL=0"),
     ("tls12-beside-tls13-suites", "",
      "SSLProtocol TLSv1.2\nSSLCipherSuite TLSv1.3 TLS_AES_128_GCM_SHA256"),
+    # what clients may sign with: OpenSSL's list of a server's usable ciphers
+    # dropped the ECDSA ones for it, and configtest refused an EC vhost
+    ("tls12-client-sigalgs-rsa", "SSLProtocol -all +TLSv1.2",
+     "SSLOpenSSLConfCmd ClientSignatureAlgorithms RSA+SHA256:RSA-PSS+SHA256"),
+    ("tls12-client-sigalgs-rsa-only-cmd", "",
+     "SSLOpenSSLConfCmd MaxProtocol TLSv1.2\n"
+     "SSLOpenSSLConfCmd ClientSignatureAlgorithms RSA+SHA256"),
 ]
 
 
@@ -217,6 +224,25 @@ def test_unknown_conf_cmd_is_refused_by_mod_ssl_already(httpd, unique):
     name = unique("unk")
     httpd.write_config(vhosts=ssl_vhost(name, extra="SSLOpenSSLConfCmd NoSuchCommand x"))
     configtest_fails(httpd, ["'NoSuchCommand': invalid OpenSSL configuration command"])
+
+
+@pytest.mark.parametrize("command", ["PrivateKey", "Certificate", "privatekey"])
+def test_a_certificate_or_key_of_the_lines_own_is_refused(httpd, unique, command):
+    """'SSLOpenSSLConfCmd PrivateKey FILE' (or Certificate) in a vhost
+    mod_acme serves: mod_ssl applies it over the certificate mod_acme hands
+    it, so a key of another certificate stopped httpd at the graceful
+    restart (AH02407 key values mismatch, or AH02572 for an RSA key beside
+    the EC temporary certificate) while configtest passed."""
+    name = unique("ownkey")
+    own = os.path.join(httpd.serverroot, "own.pem")
+    with open(own, "w") as f:          # mod_ssl checks only that it is there, when it reads it
+        f.write("-----BEGIN PRIVATE KEY-----\n")
+    line = "SSLOpenSSLConfCmd %s %s" % (command, own)
+    httpd.write_config(vhosts=ssl_vhost(name, extra=line))
+    configtest_fails(httpd, words_for(httpd, name, "SSLOpenSSLConfCmd " + command, [
+        "ACME01618: {at}: '%s' in the SSL <VirtualHost> at {vhost}, which serves the "
+        "certificate of {name}: mod_acme hands mod_ssl this vhost's certificate and key" % line,
+        "; remove the line"]))
 
 
 def test_https_twin_of_a_port80_vhost(httpd, unique):
