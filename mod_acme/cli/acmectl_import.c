@@ -485,6 +485,17 @@ int acmectl_cmd_import(acmectl_t *ctl, int argc, const char *const *argv)
                       cur.serial ? cur.serial : "unreadable");
         return ACMECTL_FAIL;
     }
+    /* A certificate mod_acme obtained waits in staging/ (served early
+     * already, perhaps): it, not the import, goes live at the next restart,
+     * and the import would be archived unseen while show said otherwise. */
+    if (ctl->store && acme_store_has_staged(ctl->store, p, name)) {
+        acmectl_error(ctl, "ACME00817: cannot import %s as %s: a certificate mod_acme obtained "
+                      "for %s is staged in the store (staging/%s/) and goes live at the next "
+                      "restart (it may be served early already); to serve the imported one "
+                      "instead, remove staging/%s/ first, then import again", dir, name, name,
+                      name, name);
+        return ACMECTL_FAIL;
+    }
     warning = ctl->store ? config_mismatch(ctl, p, name, &info, key_type) : NULL;
     if ((level_why = default_level_refusal(p, cert_pem, cert_len)) != NULL) {
         warning = warning ? apr_pstrcat(p, warning, "; ", level_why, NULL) : level_why;

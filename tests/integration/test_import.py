@@ -188,6 +188,38 @@ def test_mod_md_domain_imports(tmp_path, pebble, unique):
     assert int(out["serial"], 16) == leaf.serial_number
 
 
+def test_import_refuses_while_a_certificate_is_staged(tmp_path, pebble, unique):
+    """A certificate mod_acme obtained waits in staging/ for the next restart
+    (served early already, perhaps): an import then was accepted and said to
+    go live at the restart, where the staged one went live and the import was
+    archived unseen. Refused, saying what to do; nothing is written."""
+    name = unique("staged")
+    cert, key = self_signed(str(tmp_path), name)
+    lineage = certbot_lineage(str(tmp_path / "le"), name, cert, key, pebble.directory_url)
+    store = str(tmp_path / "store")
+    # the store as acmectl makes it, by an import of another name
+    other = unique("other")
+    ocert, okey = self_signed(str(tmp_path), other)
+    r = acmectl(store, "import", "--yes", certbot_lineage(str(tmp_path / "le-other"), other,
+                                                          ocert, okey, pebble.directory_url))
+    assert r.returncode == 0, r.stdout + r.stderr
+    os.makedirs(os.path.join(store, "staging", name))
+    with open(os.path.join(store, "staging", name, "cert.pem"), "wb") as f:
+        f.write(cert)
+    with open(os.path.join(store, "staging", name, "ready"), "w") as f:
+        f.write("{}\n")
+    r = acmectl(store, "import", "--yes", lineage)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "ACME00817" in r.stderr and "is staged in the store" in r.stderr, r.stderr
+    assert "remove staging/%s/ first" % name in r.stderr, r.stderr
+    assert not os.path.exists(os.path.join(store, "archive", name)), os.listdir(store)
+    # without the staged entry the same import is taken
+    import shutil
+    shutil.rmtree(os.path.join(store, "staging", name))
+    r = acmectl(store, "import", "--yes", lineage)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_import_refuses_a_key_of_another_certificate(tmp_path, pebble, unique):
     name = unique("mismatch")
     cert, _key = self_signed(str(tmp_path), name)
