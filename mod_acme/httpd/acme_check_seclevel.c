@@ -177,21 +177,24 @@ static level_src_t vhost_level(const ssl_lines_t *top, const ssl_lines_t *own, i
 typedef struct {
     const char *msg;          /* the message, without its count */
     int more;                 /* vhosts beyond the first with the same lines */
+    int vhost_only;           /* mod_ssl would start and fail only these vhosts'
+                               * handshakes: a start goes on (configtest fails) */
 } problem_t;
 
-static void problem_add(apr_pool_t *p, apr_hash_t *seen, apr_array_header_t *order,
-                        const char *key, const char *msg)
+static problem_t *problem_add(apr_pool_t *p, apr_hash_t *seen, apr_array_header_t *order,
+                              const char *key, const char *msg)
 {
     problem_t *pr = apr_hash_get(seen, key, APR_HASH_KEY_STRING);
 
     if (pr) {
         pr->more++;
-        return;
+        return pr;
     }
     pr = apr_pcalloc(p, sizeof(*pr));
     pr->msg = msg;
     apr_hash_set(seen, key, APR_HASH_KEY_STRING, pr);
     APR_ARRAY_PUSH(order, problem_t *) = pr;
+    return pr;
 }
 
 static const char *level_said(apr_pool_t *p, const level_src_t *lv)
@@ -487,7 +490,7 @@ static void server_problems(served_t *sv, void *baton)
     problems_t *pb = baton;
     apr_array_header_t *types = apr_array_make(sv->p, 2, sizeof(acme_key_type_e));
     const char *msg, *key;
-    int j;
+    int j, stops = 1;
 
     for (j = 0; j < sv->list->nelts; j++) {
         APR_ARRAY_PUSH(types, acme_key_type_e)
@@ -496,8 +499,8 @@ static void server_problems(served_t *sv, void *baton)
     /* settings mod_ssl refuses stop it before any certificate counts */
     if ((msg = acme_check_tls_problem(sv->p, pb->verdicts, sv->top_tls, sv->own_tls, sv->vhost,
                                       APR_ARRAY_IDX(sv->list, 0, const acme_domain_t *)->name,
-                                      types, &key))) {
-        problem_add(sv->p, pb->seen, pb->order, key, msg);
+                                      types, &key, &stops))) {
+        problem_add(sv->p, pb->seen, pb->order, key, msg)->vhost_only = !stops;
         return;
     }
     for (j = 0; j < sv->list->nelts; j++) {
@@ -523,7 +526,7 @@ static int seclevel_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
                                  server_rec *base)
 {
     problems_t pb;
-    int i;
+    int i, fatal = 0, test = ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST;
 
     (void)pconf;
     (void)plog;
@@ -536,13 +539,24 @@ static int seclevel_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
     for (i = 0; i < pb.order->nelts; i++) {
         const problem_t *pr = APR_ARRAY_IDX(pb.order, i, const problem_t *);
 
+        /* A vhost left with no cipher fails only its own handshakes with
+         * mod_ssl: a start (a graceful restart of a running server) goes
+         * on for the others, said in the error log; configtest fails. */
+        if (pr->vhost_only && !test) {
+            /* logtag: from caller */
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, base, "%s%s", pr->msg,
+                         pr->more ? apr_psprintf(ptemp, " (the same for %d more "
+                                                 "<VirtualHost>s)", pr->more) : "");
+            continue;
+        }
+        fatal = 1;
         /* STARTUP: printed as is on stderr during configtest, whatever LogLevel says. */
         /* logtag: from caller */
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, base, "%s%s", pr->msg,
                      pr->more ? apr_psprintf(ptemp, " (the same for %d more <VirtualHost>s)",
                                              pr->more) : "");
     }
-    return pb.order->nelts ? HTTP_INTERNAL_SERVER_ERROR : OK;
+    return fatal ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
 
 /* walk_levels' callback for acme_check_seclevel_by_name (baton: the hash). */

@@ -560,7 +560,8 @@ static const char *keys_fit(apr_pool_t *p, const tls_reading_t *r,
 const char *acme_check_tls_problem(apr_pool_t *p, apr_hash_t *verdicts,
                                    const acme_tls_lines_t *top, const acme_tls_lines_t *own,
                                    const char *vhost, const char *name,
-                                   const apr_array_header_t *key_types, const char **key)
+                                   const apr_array_header_t *key_types, const char **key,
+                                   int *stops)
 {
     apr_array_header_t *slots = apr_array_make(p, SLOT_CMDS + 4, sizeof(const ap_directive_t *));
     const char *settings = "";
@@ -587,6 +588,10 @@ const char *acme_check_tls_problem(apr_pool_t *p, apr_hash_t *verdicts,
         r = apr_palloc(p, sizeof(*r));
         *r = tls_read(p, (const ap_directive_t *const *)slots->elts, top, own);
         apr_hash_set(verdicts, settings, APR_HASH_KEY_STRING, r);
+    }
+    if (stops) {
+        *stops = r->verdict != TLS_FINE && r->verdict != TLS_NO_CIPHER
+                 && r->verdict != TLS_OLD_PROTOCOL;
     }
     if (r->verdict == TLS_FINE) {
         return keys_fit(p, r, key_types, slots, vhost, name, key);

@@ -33,10 +33,14 @@ int acme_check_tls_note(apr_pool_t *p, acme_tls_lines_t *lines, const ap_directi
  * can use with those keys; NULL when mod_ssl takes them. *key (in p) is the
  * same for every vhost whose message names the same lines, to say it once.
  * verdicts (made by the caller in p) keeps what OpenSSL made of each
- * distinct set of settings. */
+ * distinct set of settings. *stops (may be NULL) is 1 when mod_ssl would
+ * stop httpd at its start, 0 when it would start and fail this vhost's
+ * handshakes only (no cipher a client can use: then the other vhosts still
+ * serve, so a start goes on, and only configtest fails). */
 const char *acme_check_tls_problem(apr_pool_t *p, apr_hash_t *verdicts,
                                    const acme_tls_lines_t *top, const acme_tls_lines_t *own,
                                    const char *vhost, const char *name,
-                                   const apr_array_header_t *key_types, const char **key);
+                                   const apr_array_header_t *key_types, const char **key,
+                                   int *stops);
 
 #endif

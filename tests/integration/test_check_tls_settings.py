@@ -226,6 +226,27 @@ def test_unknown_conf_cmd_is_refused_by_mod_ssl_already(httpd, unique):
     configtest_fails(httpd, ["'NoSuchCommand': invalid OpenSSL configuration command"])
 
 
+def test_a_vhost_left_with_no_cipher_does_not_stop_the_start(httpd, unique):
+    """mod_ssl alone starts with a vhost that has no usable cipher and fails
+    only that vhost's handshakes: configtest fails (ACME01615), but a start
+    (a graceful restart of a running server by a signal) goes on, said in the
+    error log, and the other vhosts serve. A false "no cipher" would
+    otherwise take every vhost down."""
+    good, none = unique("good"), unique("nocipher")
+    httpd.write_config(vhosts=ssl_vhost(good))
+    httpd.start()
+    httpd.wait_for_pebble_cert(good)
+    httpd.write_config(vhosts=ssl_vhost(good) + ssl_vhost(
+        none, extra="SSLProtocol -all +TLSv1.2\nSSLCipherSuite PSK"))
+    rc, out = httpd.configtest()
+    assert rc != 0 and "ACME01615" in out, out
+    httpd.graceful()
+    wait_for(lambda: logged(httpd, "ACME01615"), 30, what="the start to say it")
+    assert httpd.running()
+    httpd.wait_for_pebble_cert(good)
+    assert handshake(httpd, none) is not None
+
+
 @pytest.mark.parametrize("command", ["PrivateKey", "Certificate", "privatekey"])
 def test_a_certificate_or_key_of_the_lines_own_is_refused(httpd, unique, command):
     """'SSLOpenSSLConfCmd PrivateKey FILE' (or Certificate) in a vhost
