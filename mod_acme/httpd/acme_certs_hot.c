@@ -198,7 +198,13 @@ static void hot_used(hot_t *h)
     hot_state_t *hs = h->hs;
     apr_pool_t *p;
 
-    if (apr_atomic_xchg32(&h->used, 1) || apr_thread_mutex_lock(hs->mutex) != APR_SUCCESS) {
+    if (apr_atomic_xchg32(&h->used, 1)) {
+        return;
+    }
+    /* never waiting in a handshake for another thread's look (a disk read,
+     * a chain check): a later connection says it then */
+    if (apr_thread_mutex_trylock(hs->mutex) != APR_SUCCESS) {
+        apr_atomic_set32(&h->used, 0);
         return;
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, hs->rt->base, "ACME01516: serving the certificate "

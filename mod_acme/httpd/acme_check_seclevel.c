@@ -501,7 +501,11 @@ static void server_problems(served_t *sv, void *baton)
                                       APR_ARRAY_IDX(sv->list, 0, const acme_domain_t *)->name,
                                       types, &key, &stops))) {
         problem_add(sv->p, pb->seen, pb->order, key, msg)->vhost_only = !stops;
-        return;
+        if (stops) {
+            return;
+        }
+        /* the start goes on: what would stop it for this vhost's
+         * certificates is said too */
     }
     for (j = 0; j < sv->list->nelts; j++) {
         const acme_domain_t *d = APR_ARRAY_IDX(sv->list, j, const acme_domain_t *);

@@ -64,8 +64,7 @@ typedef enum {
     TLS_NO_PROTOCOL,          /* ACME01614 */
     TLS_NO_CIPHER,            /* ACME01615 */
     TLS_OLD_PROTOCOL,         /* ACME01616 */
-    TLS_NO_CIPHER_FOR_KEYS,   /* ACME01617 (the verdict of one vhost, from auth) */
-    TLS_CMD_CERT              /* ACME01618: a certificate or key of its own */
+    TLS_NO_CIPHER_FOR_KEYS    /* ACME01617 (the verdict of one vhost, from auth) */
 } tls_verdict_e;
 
 /* The keys the usable ciphers take: any (TLS 1.3), RSA, EC (ECDSA) */
@@ -300,14 +299,6 @@ static int cmds_apply(apr_pool_t *p, SSL_CONF_CTX *cctx, const apr_array_header_
         if (type == SSL_CONF_TYPE_UNKNOWN) {
             continue;         /* mod_ssl refused it when it read the line */
         }
-        /* mod_acme hands mod_ssl the vhost's certificate and key: one of
-         * the line's own replaces or mismatches it at mod_ssl's start (the
-         * scratch context has no certificate to show that) */
-        if (!strcasecmp(name, "Certificate") || !strcasecmp(name, "PrivateKey")) {
-            r->verdict = TLS_CMD_CERT;
-            r->at = *slot;
-            return 0;
-        }
         if (type == SSL_CONF_TYPE_FILE || type == SSL_CONF_TYPE_DIR) {
             value = ap_server_root_relative(p, value);
         }
@@ -504,14 +495,6 @@ static const char *tls_message(apr_pool_t *p, const tls_reading_t *r,
                             "cipher's Au=: ECDSA for EC keys, RSA for RSA keys)", vhost, vhost,
                             name, keys, line, (r->auth & AUTH_RSA) ? "RSA" : (r->auth & AUTH_EC)
                             ? "EC" : "DSA or no", keys);
-    case TLS_CMD_CERT:
-        return apr_psprintf(p, "ACME01618: %s: '%s' in the SSL <VirtualHost> at %s, which "
-                            "serves the certificate of %s: mod_acme hands mod_ssl this vhost's "
-                            "certificate and key, and a certificate or key of the line's own "
-                            "would replace it or not match it, so mod_ssl would stop httpd at "
-                            "its start or serve another certificate; remove the line (a vhost "
-                            "with a certificate of its own: take AcmeDomain out of it)",
-                            at, line, vhost, name);
     case TLS_OLD_PROTOCOL:
         line = lines_said(p, slots);
         *key = apr_pstrcat(p, "tls|o|", line, NULL);

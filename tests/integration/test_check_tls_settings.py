@@ -247,25 +247,6 @@ def test_a_vhost_left_with_no_cipher_does_not_stop_the_start(httpd, unique):
     assert handshake(httpd, none) is not None
 
 
-@pytest.mark.parametrize("command", ["PrivateKey", "Certificate", "privatekey"])
-def test_a_certificate_or_key_of_the_lines_own_is_refused(httpd, unique, command):
-    """'SSLOpenSSLConfCmd PrivateKey FILE' (or Certificate) in a vhost
-    mod_acme serves: mod_ssl applies it over the certificate mod_acme hands
-    it, so a key of another certificate stopped httpd at the graceful
-    restart (AH02407 key values mismatch, or AH02572 for an RSA key beside
-    the EC temporary certificate) while configtest passed."""
-    name = unique("ownkey")
-    own = os.path.join(httpd.serverroot, "own.pem")
-    with open(own, "w") as f:          # mod_ssl checks only that it is there, when it reads it
-        f.write("-----BEGIN PRIVATE KEY-----\n")
-    line = "SSLOpenSSLConfCmd %s %s" % (command, own)
-    httpd.write_config(vhosts=ssl_vhost(name, extra=line))
-    configtest_fails(httpd, words_for(httpd, name, "SSLOpenSSLConfCmd " + command, [
-        "ACME01618: {at}: '%s' in the SSL <VirtualHost> at {vhost}, which serves the "
-        "certificate of {name}: mod_acme hands mod_ssl this vhost's certificate and key" % line,
-        "; remove the line"]))
-
-
 def test_https_twin_of_a_port80_vhost(httpd, unique):
     """The HTTPS twin mod_acme adds for a port-80 vhost with AcmeDomain takes
     the server's settings and the lines it copies from that vhost (here a
