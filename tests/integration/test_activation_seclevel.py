@@ -373,7 +373,8 @@ def test_level_hold_ends(httpd, unique):
     wait_for(lambda: len(orders_of(httpd, name)) == 2, 60, what="an order once the entry is gone")
     wait_for(lambda: len(logged(httpd, "ACME00301", name + ": staged certificate refused")) == 2,
              ISSUE_TIMEOUT, what="the new chain refused at the same level")
-    wait_for(lambda: len(logged(httpd, "ACME01292", name + ": no new order")) >= 2, 30,
+    # the child sees the refusal at its next look at the markers, every 30 s
+    wait_for(lambda: len(logged(httpd, "ACME01292", name + ": no new order")) >= 2, 60,
              what="held again")
 
     # a hold that began 8 days ago: one new order; refused again, the name
