@@ -1,5 +1,6 @@
 /* The answer table (acme_answers.h): slots in anonymous shared memory, each
  * a seqlock, so readers never block. */
+#include <sched.h>
 #include <string.h>
 #include <apr_strings.h>
 
@@ -8,13 +9,25 @@
 
 /* The key names the slot layout: a build with another layout makes its own
  * table instead of reading this one wrongly. */
-#define ANSWERS_POOL_KEY  "mod_acme.answers/2"
-/* How often a reader retries a slot a writer keeps changing. */
-#define READ_TRIES        8
+#define ANSWERS_POOL_KEY  "mod_acme.answers/3"
+/* A reader retries a slot a writer holds this often at once, then yields
+ * the processor until READ_WAIT has passed: a writer that lost its
+ * processor mid-write (another process, a loaded machine) is waited for,
+ * as a CA's fetch of a pending token must not be told 404 because a
+ * writer held its slot; a writer that died mid-write is not waited for
+ * beyond it. */
+#define READ_SPINS        64
+#define READ_WAIT         apr_time_from_msec(50)
+
+/* A slot held longer than this by a writer was left by one that died
+ * mid-write (a write is a copy of a few hundred bytes): readers skip it,
+ * the next writer that wants it takes it over and clears it. */
+#define SLOT_STUCK        apr_time_from_sec(2)
 
 typedef struct answer_slot_t {
     volatile apr_uint32_t seq;        /* odd while being written */
     apr_uint32_t type;                /* acme_answer_type_e */
+    apr_time_t claimed;               /* when the latest writer took it */
     apr_time_t expires;               /* 0: free */
     apr_uint32_t len;                 /* of value */
     char key[ACME_ANSWER_KEY_MAX + 1];
@@ -64,19 +77,33 @@ apr_status_t acme_answers_create(acme_answers_t **table, apr_pool_t *pool,
 
 /* ---- the seqlock ---------------------------------------------------------- */
 
-static int slot_claim(answer_slot_t *slot, apr_uint32_t *held)
-{
-    apr_uint32_t even = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
+static void slot_clear(answer_slot_t *slot);
 
-    if (even & 1) {
-        return 0;
+/* Takes the slot for writing: 1 taken (*held: the even sequence number
+ * before, which slot_release moves on by 2), 0 another writer holds it. */
+static int slot_claim(answer_slot_t *slot, apr_uint32_t *held, apr_time_t now)
+{
+    apr_uint32_t seq = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
+    apr_uint32_t want = seq + 1;
+    int stuck = 0;
+
+    if (seq & 1) {
+        if (now - __atomic_load_n(&slot->claimed, __ATOMIC_RELAXED) < SLOT_STUCK) {
+            return 0;
+        }
+        want = seq + 2;    /* still odd: readers keep off while it is cleared */
+        stuck = 1;
     }
-    if (!__atomic_compare_exchange_n(&slot->seq, &even, even + 1, 0, __ATOMIC_SEQ_CST,
+    if (!__atomic_compare_exchange_n(&slot->seq, &seq, want, 0, __ATOMIC_SEQ_CST,
                                      __ATOMIC_RELAXED)) {
         return 0;
     }
+    __atomic_store_n(&slot->claimed, now, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    *held = even;
+    if (stuck) {
+        slot_clear(slot);
+    }
+    *held = want - 1;
     return 1;
 }
 
@@ -116,7 +143,14 @@ static int slot_write(acme_answers_t *table, apr_uint32_t type, const char *key,
         apr_uint32_t held;
         int fits;
 
-        if (!slot_claim(slot, &held)) {
+        /* Only a slot that looks right is claimed: a claim makes readers
+         * of the slot wait, and a writer sweeping claims over every slot
+         * would make a reader of another key wait (or, before waits were
+         * bounded in time, miss it). */
+        if (!(reuse_only ? slot_holds(slot, type, key, now)
+                         : __atomic_load_n(&slot->expires, __ATOMIC_RELAXED) <= now
+                           || (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) & 1))
+            || !slot_claim(slot, &held, now)) {
             continue;
         }
         fits = reuse_only ? slot_holds(slot, type, key, now) : slot->expires <= now;
@@ -167,7 +201,7 @@ void acme_answers_withdraw(acme_answers_t *table, acme_answer_type_e type, const
         answer_slot_t *slot = &table->slots[i];
         apr_uint32_t held;
 
-        if (!slot_holds(slot, type, key, now) || !slot_claim(slot, &held)) {
+        if (!slot_holds(slot, type, key, now) || !slot_claim(slot, &held, now)) {
             continue;
         }
         if (slot_holds(slot, type, key, now)) {
@@ -180,18 +214,27 @@ void acme_answers_withdraw(acme_answers_t *table, acme_answer_type_e type, const
 /* ---- readers ---------------------------------------------------------------- */
 
 /* One consistent look at a slot: 1 found (copied into buf when buf is not
- * NULL and it fits, *len set), 0 not this slot, -1 a writer kept getting in
- * the way. */
+ * NULL and it fits, *len set), 0 not this slot, -1 a writer held it for
+ * READ_WAIT. */
 static int slot_read(const answer_slot_t *slot, apr_uint32_t type, const char *key,
                      apr_time_t now, char *buf, apr_size_t bufsize, apr_size_t *len)
 {
     int tries;
 
-    for (tries = 0; tries < READ_TRIES; ++tries) {
+    for (tries = 0;; ++tries) {
         apr_uint32_t before = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
         int found;
 
         if (before & 1) {
+            if (now - __atomic_load_n(&slot->claimed, __ATOMIC_RELAXED) >= SLOT_STUCK) {
+                return 0;
+            }
+            if (tries >= READ_SPINS) {
+                if (apr_time_now() - now > READ_WAIT) {
+                    return -1;
+                }
+                sched_yield();
+            }
             continue;
         }
         found = slot_holds(slot, type, key, now);

@@ -53,8 +53,11 @@ void acme_answers_withdraw(acme_answers_t *table, acme_answer_type_e type, const
 
 /* Copies the live answer under (type, key) into buf and NUL-terminates it,
  * its length into *len (when len is not NULL). buf NULL asks only whether one
- * is there. APR_ENOENT when none is (or a writer kept changing it),
- * APR_ENOSPC when bufsize cannot hold it and its NUL. Never blocks. */
+ * is there. APR_ENOENT when none is (or a writer held its slot for 50 ms),
+ * APR_ENOSPC when bufsize cannot hold it and its NUL. Takes no lock: while a
+ * writer holds a slot (a copy of a few hundred bytes) it spins, then yields
+ * the processor, at most 50 ms per lookup in all; a slot left held by a
+ * writer that died is skipped at once. */
 apr_status_t acme_answers_lookup(acme_answers_t *table, acme_answer_type_e type,
                                  const char *key, char *buf, apr_size_t bufsize,
                                  apr_size_t *len);
