@@ -18,6 +18,12 @@ CONFIG_FILES = ("acme_config.c", "acme_config_cmds.c", "acme_config_once.c", "ac
                 "acme_check_seclevel.c", "acme_check_tls.c")
 # What to do, where the message itself does not say it after a ';'.
 ADVICE = {
+    "01619": "Each SSLOpenSSLConfCmd Certificate needs its PrivateKey after it, and each "
+             "PrivateKey the certificate loaded for its key type before it. mod_acme's "
+             "certificates take the slots of the vhost's key types (AcmeKeyType): a "
+             "certificate of another key type, with its key, can go beside them (an RSA pair "
+             "beside the default ec-p256); one of mod_acme's key type replaces mod_acme's. A "
+             "vhost with a certificate of its own of that key type: take AcmeDomain out of it.",
     "01511": "Nothing is needed for serving: the name serves the archived version the message "
              "names and no certificate is ordered for it. domains/NAME was replaced by "
              "something mod_acme never makes there (a restore or copy that turned the link "

@@ -11,7 +11,18 @@
  *   ":!aNULL:!eNULL:!EXP" to it ("eNULL"): AH01898;
  *   an "SSLCipherSuite TLSv1.3" list OpenSSL knows no suite of: AH10127;
  *   an SSLOpenSSLConfCmd OpenSSL refuses ("MinProtocol TLSv9",
- *   "Ciphersuites NOSUCH", "Curves NOSUCH"): AH02407.
+ *   "Ciphersuites NOSUCH", "Curves NOSUCH"): AH02407;
+ *   an "SSLOpenSSLConfCmd PrivateKey" that matches no certificate loaded in
+ *   the slot of its key type, or a "Certificate" without its key: mod_ssl
+ *   loads the certificates mod_acme hands it (ssl_init_server_certs) before
+ *   it applies the commands, one certificate and key per key type (OpenSSL's
+ *   slots), so a key of mod_acme's key type that belongs to another
+ *   certificate is refused (AH02407, "key values mismatch"), and a lone key
+ *   or certificate of another type leaves mod_ssl's SSL_CTX_check_private_key
+ *   nothing to pair it with (AH02572). The scratch context holds a
+ *   certificate and key of each of the vhost's key types for them; a
+ *   certificate and key of another type, added together, have a slot of
+ *   their own and mod_ssl serves them beside mod_acme's.
  * And some let mod_ssl start with no cipher a client can use (PSK ciphers
  * alone under TLSv1.2, MinProtocol above MaxProtocol, "Protocol -ALL"), or
  * with TLS 1.0 or 1.1 alone, whose SHA-1 and MD5 signatures OpenSSL 3
@@ -29,10 +40,13 @@
 #include <http_core.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "acme_private.h"
 #include "acme_check_tls.h"
 #include "acme_key_type.h"
+#include "acme_cert.h"
+#include "acme_crypto.h"
 
 /* mod_ssl's protocol bits (ssl_private.h), and its default: every protocol
  * but SSLv3 */
@@ -64,8 +78,29 @@ typedef enum {
     TLS_NO_PROTOCOL,          /* ACME01614 */
     TLS_NO_CIPHER,            /* ACME01615 */
     TLS_OLD_PROTOCOL,         /* ACME01616 */
-    TLS_NO_CIPHER_FOR_KEYS    /* ACME01617 (the verdict of one vhost, from auth) */
+    TLS_NO_CIPHER_FOR_KEYS,   /* ACME01617 (the verdict of one vhost, from auth) */
+    TLS_CERT_KEY              /* ACME01619: a certificate or key that pairs with none */
 } tls_verdict_e;
+
+/* What is wrong with the certificates and keys, for TLS_CERT_KEY */
+#define PAIR_KEY_MISMATCH 1   /* the key is not the one of its slot's certificate */
+#define PAIR_NO_CERT      2   /* the last key's slot has no certificate */
+#define PAIR_NO_KEY       3   /* the last certificate's slot has no key that matches it */
+
+/* The key families of mod_acme's certificates, each in an OpenSSL slot of
+ * its own: EC (ec-p256, ec-p384), RSA (rsa-2048 and above) */
+#define FAMILY_EC  1
+#define FAMILY_RSA 2
+
+/* A certificate and key of each family, made once per configuration test
+ * when a vhost has a Certificate or PrivateKey command (kept in the
+ * verdicts hash under PAIRS_KEY, which no set of settings, all ending in
+ * a newline, can be). */
+#define PAIRS_KEY "scratch pairs"
+typedef struct {
+    X509 *cert[2];            /* [0] EC P-256, [1] RSA 2048; NULL: not made */
+    EVP_PKEY *key[2];
+} scratch_pairs_t;
 
 /* The keys the usable ciphers take: any (TLS 1.3), RSA, EC (ECDSA) */
 #define AUTH_ANY 1
@@ -77,8 +112,9 @@ typedef enum {
 typedef struct {
     tls_verdict_e verdict;
     int at;                   /* the slot of the line refused, -1: none */
-    const char *reason;       /* OpenSSL's, for TLS_CMD_REFUSED */
+    const char *reason;       /* OpenSSL's, for TLS_CMD_REFUSED and TLS_CERT_KEY */
     int auth;                 /* AUTH_* of the usable ciphers, for TLS_FINE */
+    int pair;                 /* PAIR_*, for TLS_CERT_KEY */
 } tls_reading_t;
 
 int acme_check_tls_note(apr_pool_t *p, acme_tls_lines_t *lines, const ap_directive_t *d)
@@ -262,8 +298,6 @@ static tls_reading_t list_refused(const char *list, int at)
     return r;
 }
 
-/* The SSLOpenSSLConfCmd lines of lines, applied to cctx in order; the
- * first one OpenSSL refuses in *r (slot numbers from *slot on). */
 /* Does OpenSSL take the command on a context of its own (mod_ssl's
  * flags)? For a command only checked, not applied to the scratch context. */
 static int cmd_taken_alone(const char *name, const char *value)
@@ -283,8 +317,28 @@ static int cmd_taken_alone(const char *name, const char *value)
     return taken;
 }
 
+/* Is name a command that loads a certificate or key into a slot? */
+static int is_pair_cmd(const char *name)
+{
+    return !strcasecmp(name, "Certificate") || !strcasecmp(name, "PrivateKey");
+}
+
+/* OpenSSL's reason for the first error queued, in p */
+static const char *first_reason(apr_pool_t *p)
+{
+    unsigned long e = ERR_peek_error();
+
+    return e && ERR_reason_error_string(e) ? apr_pstrdup(p, ERR_reason_error_string(e))
+                                           : "no reason given";
+}
+
+/* The SSLOpenSSLConfCmd lines of cmds, applied to cctx in order; the
+ * first one OpenSSL refuses in *r (slot numbers from *slot on). *pair_at
+ * gets the slot of the last Certificate or PrivateKey command; paired:
+ * the context holds mod_acme's certificates (a key that does not match
+ * the certificate of its slot is then TLS_CERT_KEY). */
 static int cmds_apply(apr_pool_t *p, SSL_CONF_CTX *cctx, const apr_array_header_t *cmds,
-                      int *slot, tls_reading_t *r)
+                      int paired, int *slot, int *pair_at, tls_reading_t *r)
 {
     int i;
 
@@ -295,6 +349,10 @@ static int cmds_apply(apr_pool_t *p, SSL_CONF_CTX *cctx, const apr_array_header_
         const char *value = ap_getword_conf(p, &args);
         int type = SSL_CONF_cmd_value_type(cctx, name);
         unsigned long e;
+
+        if (is_pair_cmd(name)) {
+            *pair_at = *slot;
+        }
 
         if (type == SSL_CONF_TYPE_UNKNOWN) {
             continue;         /* mod_ssl refused it when it read the line */
@@ -321,26 +379,67 @@ static int cmds_apply(apr_pool_t *p, SSL_CONF_CTX *cctx, const apr_array_header_
         if (!value || SSL_CONF_cmd(cctx, name, value) <= 0) {
             r->verdict = TLS_CMD_REFUSED;
             r->at = *slot;
+            r->reason = first_reason(p);
+            /* a key OpenSSL holds against the certificate of its slot */
             e = ERR_peek_error();
-            r->reason = e && ERR_reason_error_string(e)
-                        ? apr_pstrdup(p, ERR_reason_error_string(e)) : "no reason given";
+            if (paired && value && is_pair_cmd(name) && ERR_GET_LIB(e) == ERR_LIB_X509
+                && (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH
+                    || ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH)) {
+                r->verdict = TLS_CERT_KEY;
+                r->pair = PAIR_KEY_MISMATCH;
+            }
             return 0;
         }
     }
     return 1;
 }
 
-/* What mod_ssl makes of the lines in slots (SLOT_CMDS on: the server's
- * commands, then the vhost's; the same order as top then own). */
-static tls_reading_t tls_read(apr_pool_t *p, const ap_directive_t *const *slots,
-                              const acme_tls_lines_t *top, const acme_tls_lines_t *own)
+/* mod_ssl's: no pass phrase prompt for any SSL_CTX_use_* call (a key
+ * with one is refused) */
+static int no_passphrase(char *buf, int size, int rwflag, void *data)
 {
-    tls_reading_t r = { TLS_FINE, -1, NULL, 0 };
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)data;
+    return 0;
+}
+
+/* Loads the certificate and key of each family in families into ctx, as
+ * mod_ssl loads mod_acme's before the commands (at level 0: the level's
+ * check of the certificates is acme_check_seclevel.c's). Returns 0 when
+ * one could not be loaded (nothing to say of the settings then). */
+static int pairs_load(SSL_CTX *ctx, const scratch_pairs_t *pairs, int families)
+{
+    int level = SSL_CTX_get_security_level(ctx), i, loaded = 1;
+
+    SSL_CTX_set_security_level(ctx, 0);
+    for (i = 0; i < 2; i++) {
+        if ((families & (i ? FAMILY_RSA : FAMILY_EC))
+            && (!pairs->cert[i] || SSL_CTX_use_certificate(ctx, pairs->cert[i]) != 1
+                || SSL_CTX_use_PrivateKey(ctx, pairs->key[i]) != 1)) {
+            loaded = 0;
+        }
+    }
+    SSL_CTX_set_security_level(ctx, level);
+    return loaded;
+}
+
+/* What mod_ssl makes of the lines in slots (SLOT_CMDS on: the server's
+ * commands, then the vhost's; the same order as top then own), with the
+ * certificates of families (FAMILY_*, 0: none) loaded before the
+ * commands. */
+static tls_reading_t tls_read(apr_pool_t *p, const ap_directive_t *const *slots,
+                              const acme_tls_lines_t *top, const acme_tls_lines_t *own,
+                              const scratch_pairs_t *pairs, int families)
+{
+    tls_reading_t r = { TLS_FINE, -1, NULL, 0, 0 };
     SSL_CTX *ctx = NULL;
     SSL_CONF_CTX *cctx = NULL;
     SSL *ssl = NULL;
     STACK_OF(SSL_CIPHER) *usable = NULL;
-    int min = 0, max, slot = SLOT_CMDS;
+    int min = 0, max, slot = SLOT_CMDS, pair_at = -1;
+    unsigned long e;
     const char *list;
 
     if (!(max = protocol_range(protocol_bits(p, slots[SLOT_PROTOCOL]), &min))) {
@@ -365,18 +464,36 @@ static tls_reading_t tls_read(apr_pool_t *p, const ap_directive_t *const *slots,
         r.at = SLOT_TLS13;
         goto done;
     }
+    /* ssl_init_server_certs: no prompt, then the certificates */
+    SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+    if (families && !pairs_load(ctx, pairs, families)) {
+        goto done;
+    }
     /* mod_ssl's flags; SHOW_ERRORS only says why a command is refused */
     SSL_CONF_CTX_set_flags(cctx, SSL_CONF_FLAG_FILE | SSL_CONF_FLAG_SERVER
                                  | SSL_CONF_FLAG_CERTIFICATE | SSL_CONF_FLAG_SHOW_ERRORS);
     SSL_CONF_CTX_set_ssl_ctx(cctx, ctx);
-    if (!cmds_apply(p, cctx, top->cmds, &slot, &r)
-        || !cmds_apply(p, cctx, own->cmds, &slot, &r)) {
+    if (!cmds_apply(p, cctx, top->cmds, families != 0, &slot, &pair_at, &r)
+        || !cmds_apply(p, cctx, own->cmds, families != 0, &slot, &pair_at, &r)) {
         goto done;
     }
     if (SSL_CONF_CTX_finish(cctx) != 1) {
         r.verdict = TLS_CMD_REFUSED;
         r.at = slot > SLOT_CMDS ? slot - 1 : -1;
         r.reason = "the commands together";
+        goto done;
+    }
+    /* mod_ssl's last word on the certificates (AH02572): the slot the last
+     * Certificate or PrivateKey filled has a certificate and its key */
+    ERR_clear_error();
+    if (families && pair_at >= 0 && SSL_CTX_check_private_key(ctx) != 1) {
+        e = ERR_peek_error();
+        r.verdict = TLS_CERT_KEY;
+        r.at = pair_at;
+        r.reason = first_reason(p);
+        r.pair = ERR_GET_REASON(e) == SSL_R_NO_CERTIFICATE_ASSIGNED ? PAIR_NO_CERT
+                 : ERR_GET_REASON(e) == SSL_R_NO_PRIVATE_KEY_ASSIGNED ? PAIR_NO_KEY
+                 : PAIR_KEY_MISMATCH;
         goto done;
     }
     /* the ciphers a handshake could use: the lists within the protocol
@@ -495,6 +612,31 @@ static const char *tls_message(apr_pool_t *p, const tls_reading_t *r,
                             "cipher's Au=: ECDSA for EC keys, RSA for RSA keys)", vhost, vhost,
                             name, keys, line, (r->auth & AUTH_RSA) ? "RSA" : (r->auth & AUTH_EC)
                             ? "EC" : "DSA or no", keys);
+    case TLS_CERT_KEY:
+        return apr_psprintf(p, "ACME01619: %s: '%s' in the SSL <VirtualHost> at %s, which serves "
+                            "the certificate of %s (%s keys): mod_ssl loads mod_acme's "
+                            "certificate and key of each key type before it applies "
+                            "SSLOpenSSLConfCmd, and OpenSSL keeps one certificate and key per "
+                            "key type; %s (OpenSSL: %s), so mod_ssl would stop httpd at its "
+                            "start; %s (a vhost with a certificate of its own of mod_acme's key "
+                            "type: take AcmeDomain out of it)", at, line, vhost, name, keys,
+                            r->pair == PAIR_NO_CERT
+                            ? "no certificate of this key's type is loaded, so the key pairs "
+                              "with none"
+                            : r->pair == PAIR_NO_KEY
+                            ? "this certificate comes without its key: it takes the place of "
+                              "the certificate of its key type, whose key does not match it"
+                            : "this key does not match the certificate loaded for its key type "
+                              "(mod_acme's, or one an earlier line loaded)", r->reason,
+                            r->pair == PAIR_NO_CERT
+                            ? "load the key's certificate with 'SSLOpenSSLConfCmd Certificate "
+                              "FILE' before this line, or remove the line"
+                            : r->pair == PAIR_NO_KEY
+                            ? "load its key with 'SSLOpenSSLConfCmd PrivateKey FILE' after "
+                              "this line, or remove the line"
+                            : "give the key of that certificate, load a certificate of another "
+                              "key type with 'SSLOpenSSLConfCmd Certificate FILE' before its "
+                              "key, or remove the line");
     case TLS_OLD_PROTOCOL:
         line = lines_said(p, slots);
         *key = apr_pstrcat(p, "tls|o|", line, NULL);
@@ -540,6 +682,33 @@ static const char *keys_fit(apr_pool_t *p, const tls_reading_t *r,
     return tls_message(p, &none, slots, vhost, name, keys, key);
 }
 
+/* The scratch certificates and keys, made on the first call (in p, kept
+ * in verdicts); a family OpenSSL could not make one for has NULL. */
+static const scratch_pairs_t *pairs_get(apr_pool_t *p, apr_hash_t *verdicts)
+{
+    static const acme_key_type_e made[2] = { ACME_KEY_EC_P256, ACME_KEY_RSA_2048 };
+    scratch_pairs_t *pairs = apr_hash_get(verdicts, PAIRS_KEY, APR_HASH_KEY_STRING);
+    apr_array_header_t *certs;
+    const char *pem;
+    int i;
+
+    if (pairs) {
+        return pairs;
+    }
+    pairs = apr_pcalloc(p, sizeof(*pairs));
+    for (i = 0; i < 2; i++) {
+        if (acme_crypto_key_generate(p, made[i], &pairs->key[i]) == APR_SUCCESS
+            && acme_cert_selfsigned_create(p, pairs->key[i], "mod_acme configtest", NULL,
+                                           apr_time_from_sec(3600), &pem) == APR_SUCCESS
+            && acme_cert_chain_parse(p, pem, strlen(pem), &certs) == APR_SUCCESS) {
+            pairs->cert[i] = APR_ARRAY_IDX(certs, 0, X509 *);
+        }
+    }
+    ERR_clear_error();
+    apr_hash_set(verdicts, PAIRS_KEY, APR_HASH_KEY_STRING, pairs);
+    return pairs;
+}
+
 const char *acme_check_tls_problem(apr_pool_t *p, apr_hash_t *verdicts,
                                    const acme_tls_lines_t *top, const acme_tls_lines_t *own,
                                    const char *vhost, const char *name,
@@ -547,9 +716,10 @@ const char *acme_check_tls_problem(apr_pool_t *p, apr_hash_t *verdicts,
                                    int *stops)
 {
     apr_array_header_t *slots = apr_array_make(p, SLOT_CMDS + 4, sizeof(const ap_directive_t *));
-    const char *settings = "";
+    const char *settings = "", *keys = "";
+    const scratch_pairs_t *pairs = NULL;
     tls_reading_t *r;
-    int i;
+    int i, has_pair = 0, families = 0;
 
     APR_ARRAY_PUSH(slots, const ap_directive_t *) = own->protocol ? own->protocol : top->protocol;
     APR_ARRAY_PUSH(slots, const ap_directive_t *) = own->suite ? own->suite : top->suite;
@@ -566,10 +736,29 @@ const char *acme_check_tls_problem(apr_pool_t *p, apr_hash_t *verdicts,
         const ap_directive_t *d = APR_ARRAY_IDX(slots, i, const ap_directive_t *);
 
         settings = apr_pstrcat(p, settings, d ? line_of(p, d) : "-", "\n", NULL);
+        if (i >= SLOT_CMDS && d) {
+            const char *args = d->args ? d->args : "";
+
+            has_pair |= is_pair_cmd(ap_getword_conf(p, &args));
+        }
+    }
+    /* a certificate or key of the lines' own meets mod_acme's: the
+     * certificates of the key types this vhost serves are loaded first */
+    for (i = 0; has_pair && key_types && i < key_types->nelts; i++) {
+        acme_key_type_e type = APR_ARRAY_IDX(key_types, i, acme_key_type_e);
+
+        families |= type >= ACME_KEY_RSA_2048 ? FAMILY_RSA : FAMILY_EC;
+        if (!strstr(keys, acme_key_type_name(type))) {
+            keys = apr_pstrcat(p, keys, *keys ? ", " : "", acme_key_type_name(type), NULL);
+        }
+    }
+    if (families) {
+        settings = apr_psprintf(p, "%s%d\n", settings, families);
+        pairs = pairs_get(p, verdicts);
     }
     if (!(r = apr_hash_get(verdicts, settings, APR_HASH_KEY_STRING))) {
         r = apr_palloc(p, sizeof(*r));
-        *r = tls_read(p, (const ap_directive_t *const *)slots->elts, top, own);
+        *r = tls_read(p, (const ap_directive_t *const *)slots->elts, top, own, pairs, families);
         apr_hash_set(verdicts, settings, APR_HASH_KEY_STRING, r);
     }
     if (stops) {
@@ -579,5 +768,5 @@ const char *acme_check_tls_problem(apr_pool_t *p, apr_hash_t *verdicts,
     if (r->verdict == TLS_FINE) {
         return keys_fit(p, r, key_types, slots, vhost, name, key);
     }
-    return tls_message(p, r, slots, vhost, name, "", key);
+    return tls_message(p, r, slots, vhost, name, keys, key);
 }

@@ -30,7 +30,11 @@ int acme_check_tls_note(apr_pool_t *p, acme_tls_lines_t *lines, const ap_directi
  * top, which serves the certificate of name (first of its certificates)
  * with keys of key_types (acme_key_type_e, NULL: not checked), when mod_ssl
  * would refuse its settings at its start or be left with no cipher a client
- * can use with those keys; NULL when mod_ssl takes them. *key (in p) is the
+ * can use with those keys; NULL when mod_ssl takes them. With a
+ * Certificate or PrivateKey command among the lines, a certificate and key
+ * of each of key_types is loaded first, as mod_ssl loads mod_acme's, so a
+ * key or certificate that pairs with none of them shows (the first such
+ * call makes them: an RSA key and an EC key, kept in verdicts). *key (in p) is the
  * same for every vhost whose message names the same lines, to say it once.
  * verdicts (made by the caller in p) keeps what OpenSSL made of each
  * distinct set of settings. *stops (may be NULL) is 1 when mod_ssl would
