@@ -142,6 +142,20 @@ static void test_backoff_cap(void **state)
     assert_int_equal(acme_policy_retry_at(0, t0, 0, 0.5), t0 + MINUTE);
 }
 
+/* The wait after refused staged entries of one key: from the latest
+ * refusal, a minute doubling per refusal in a row, at most a day. */
+static void test_refusal_until(void **state)
+{
+    assert_int_equal(acme_policy_refusal_until(1, t0), t0 + MINUTE);
+    assert_int_equal(acme_policy_refusal_until(2, t0), t0 + 2 * MINUTE);
+    assert_int_equal(acme_policy_refusal_until(3, t0 - MINUTE), t0 + 3 * MINUTE);
+    assert_int_equal(acme_policy_refusal_until(11, t0), t0 + 1024 * MINUTE);
+    assert_int_equal(acme_policy_refusal_until(12, t0), t0 + DAY);
+    assert_int_equal(acme_policy_refusal_until(1 << 30, t0), t0 + DAY);
+    assert_int_equal(acme_policy_refusal_until(0, t0), t0 + MINUTE);
+    assert_int_equal(acme_policy_refusal_until(-5, t0), t0 + MINUTE);
+}
+
 static void test_backoff_jitter_bounds(void **state)
 {
     int failures;
@@ -343,6 +357,7 @@ int main(void)
         UNIT_TEST(test_backoff_grows),
         UNIT_TEST(test_backoff_cap),
         UNIT_TEST(test_backoff_jitter_bounds),
+        UNIT_TEST(test_refusal_until),
         UNIT_TEST(test_retry_after_floor),
         UNIT_TEST(test_ari_pick_future_window),
         UNIT_TEST(test_ari_pick_distribution),

@@ -120,6 +120,17 @@ apr_time_t acme_policy_retry_at(int failures, apr_time_t now, apr_time_t retry_a
     return retry_after > at ? retry_after : at;
 }
 
+apr_time_t acme_policy_refusal_until(int refusals, apr_time_t at)
+{
+    apr_interval_time_t delay = ACME_RETRY_BASE;
+    int i;
+
+    for (i = 1; i < refusals && delay < ACME_RETRY_CAP; ++i) {
+        delay *= 2;
+    }
+    return at + (delay > ACME_RETRY_CAP ? ACME_RETRY_CAP : delay);
+}
+
 apr_time_t acme_policy_ari_pick(apr_time_t start, apr_time_t end, apr_time_t now, double rand01)
 {
     apr_time_t from = start > now ? start : now;

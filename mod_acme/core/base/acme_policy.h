@@ -51,6 +51,13 @@ int acme_policy_should_warn(apr_time_t warn_at, apr_time_t now, int last_attempt
  * than retry_after (absolute, 0 = none). Returns the absolute time. */
 apr_time_t acme_policy_retry_at(int failures, apr_time_t now, apr_time_t retry_after, double rand01);
 
+/* When the next order may follow the latest of `refusals` refusals in a row
+ * (1 = the first) of staged entries for the same key, the latest at `at`:
+ * the retry delay's base (a minute), doubling with each refusal, capped at a
+ * day; no jitter, so every look (and every restart) finds the same time.
+ * refusals < 1 counts as 1. Returns the absolute time. */
+apr_time_t acme_policy_refusal_until(int refusals, apr_time_t at);
+
 /* ARI (RFC 9773): the renewal time drawn from the CA's suggested window
  * [start, end): uniform in [max(start, now), end) from rand01 in [0,1); never
  * before start; now when the window is over (end <= now) or empty. */
