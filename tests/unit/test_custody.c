@@ -528,6 +528,54 @@ static void test_backoff_public_copy(void **state)
     assert_int_equal(stat(shown, &st), 0);
 }
 
+/* The refusals of entries for root's current key, counted in the record
+ * the child reads across restarts: one more per refusal of that key, kept
+ * (not counted) by an entry of another key, started anew by a new key,
+ * dropped by a level refusal and by acme_custody_level_drop. */
+static void test_key_series(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
+    acme_custody_level_t level = { 3, "ec-p256", "intermediate 1 (RSA-2048)", "why", NULL, NULL,
+                                   NULL };
+    apr_time_t now = apr_time_from_sec(1800000000), at;
+    int count;
+
+    assert_int_equal(acme_custody_refusal_of_key(store, p, "example.org", "k1", &at, &count),
+                     APR_ENOENT);
+    assert_int_equal(acme_custody_refusal_of_key(store, p, "example.org", NULL, &at, &count),
+                     APR_EINVAL);
+    acme_custody_refused_key(store, p, "example.org", now, NULL, "k1");
+    acme_custody_refused_key(store, p, "example.org", now + apr_time_from_sec(10), NULL, "k1");
+    assert_int_equal(acme_custody_refusal_of_key(store, p, "example.org", "k1", &at, &count),
+                     APR_SUCCESS);
+    assert_int_equal(count, 2);
+    assert_int_equal(at, now + apr_time_from_sec(10));
+    /* another key's entry (planted) neither counts nor ends the series */
+    acme_custody_refused_key(store, p, "example.org", now + apr_time_from_sec(20), NULL, NULL);
+    assert_int_equal(acme_custody_refusal_of_key(store, p, "example.org", "k1", &at, &count),
+                     APR_SUCCESS);
+    assert_int_equal(count, 2);
+    assert_int_equal(at, now + apr_time_from_sec(10));
+    assert_int_equal(acme_custody_refusal_of_key(store, p, "example.org", "k2", &at, &count),
+                     APR_ENOENT);
+    /* a new key starts over */
+    acme_custody_refused_key(store, p, "example.org", now + apr_time_from_sec(30), NULL, "k2");
+    assert_int_equal(acme_custody_refusal_of_key(store, p, "example.org", "k2", &at, &count),
+                     APR_SUCCESS);
+    assert_int_equal(count, 1);
+    assert_int_equal(acme_custody_refusal_of_key(store, p, "example.org", "k1", &at, &count),
+                     APR_ENOENT);
+    /* a level refusal: its hold governs */
+    acme_custody_refused_key(store, p, "example.org", now + apr_time_from_sec(40), &level, "k2");
+    assert_int_equal(acme_custody_refusal_of_key(store, p, "example.org", "k2", &at, &count),
+                     APR_ENOENT);
+    acme_custody_refused_key(store, p, "example.org", now + apr_time_from_sec(50), NULL, "k2");
+    assert_int_equal(acme_custody_level_drop(store, p, "example.org"), APR_SUCCESS);
+    assert_int_equal(acme_custody_refusal_of_key(store, p, "example.org", "k2", &at, &count),
+                     APR_ENOENT);
+}
+
 /* A refusal for the security level is recorded with what it depends on,
  * in root's file and its public copy; a later refusal of another kind
  * drops it. */
@@ -712,6 +760,7 @@ int main(void)
         UNIT_TEST(test_custody_sweep_removed),
         UNIT_TEST(test_backoff_exempt_once_per_key),
         UNIT_TEST(test_backoff_public_copy),
+        UNIT_TEST(test_key_series),
         UNIT_TEST(test_level_refusal_recorded),
         UNIT_TEST(test_refused_garbled_times),
     };

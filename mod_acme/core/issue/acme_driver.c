@@ -535,6 +535,21 @@ static int level_holds(acme_driver_t *driver, const acme_domain_t *domain, apr_p
  * that was wrong then): no hold is counted from it. */
 #define ACME_REFUSAL_CLOCK_SLACK apr_time_from_sec(300)
 
+/* The latest refusal (*at) of entries for the current key of domain and
+ * how many in a row (*count), from the record root keeps of them: 1 when
+ * there is one, not more than ACME_REFUSAL_CLOCK_SLACK ahead of now. */
+static int own_refusal(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_t *p,
+                       apr_time_t now, apr_time_t *at, int *count)
+{
+    const char *csr, *id;
+
+    return acme_custody_csr(driver->store, p, domain->name, domain->names, domain->key_type,
+                            &csr, &id) == APR_SUCCESS
+           && acme_custody_refusal_of_key(driver->store, p, domain->name, id, at, count)
+              == APR_SUCCESS
+           && *at <= now + ACME_REFUSAL_CLOCK_SLACK;
+}
+
 /* The parent refused what was staged for name ("ready" renamed "rejected";
  * the reason is in the server's error log, which the child cannot read).
  * The next order waits (a retry count that each issuance reset let a chain
@@ -546,11 +561,15 @@ static int level_holds(acme_driver_t *driver, const acme_domain_t *domain, apr_p
  *   (refused/<name>.json's "at"), across restarts and again after each
  *   refusal, unless what the chain depends on changes (the parent then ends
  *   the series at the start) or a live chain the level takes is served;
- * - any other refusal of an entry this child staged waits the usual retry
- *   delay, doubling with such refusals in a row in this run however many
- *   issuances come between (at most a day; the status record keeps the
- *   time over a restart, not the count). An entry planted beside the
- *   child's own (another key: not "staged" here) delays nothing.
+ * - any other refusal of an entry for the child's current key waits the
+ *   usual retry delay from the latest such refusal, doubling with such
+ *   refusals in a row however many issuances come between (at most a day,
+ *   acme_policy_refusal_until), counted in the record ("key", "key_count",
+ *   "key_at"), so across restarts too: the parent refuses one name and
+ *   restarts at once for another it accepted in the same look. A latest
+ *   refusal far ahead of the clock holds nothing. An entry planted beside
+ *   the child's own (another key) delays nothing; one whose leaf root could
+ *   not read, staged by this child, waits as long, counted in this run.
  * acmectl renew (its marker) orders anyway; a revoked live certificate
  * does not skip the hold, or each refused replacement would be ordered
  * again at once. Returns 1 when the name waits (rec scheduled at the end of
@@ -574,6 +593,10 @@ static int refusal_held(acme_driver_t *driver, acme_record_t *rec, const acme_do
         acme_problem_set(&prob, p, APR_EINVAL, NULL, "the staged certificate was %s",
                          acme_custody_level_said(p, &level));
         prob.kind = ACME_PROBLEM_KIND_SECLEVEL;
+    }
+    else if (own_refusal(driver, domain, p, now, &at, &count)) {
+        rec->refusals = count;
+        until = rec->refused_until = acme_policy_refusal_until(count, at);
     }
     else if (!strcmp(rec->state, "staged")) {
         rec->refusals += 1;

@@ -121,6 +121,17 @@ apr_status_t acme_custody_csr(acme_store_t *store, apr_pool_t *p, const char *na
     return csr_read(store, p, name, names, key_type, csr_b64url, key_id);
 }
 
+const char *acme_custody_current_key_of(acme_store_t *store, apr_pool_t *p, const char *name,
+                                        const apr_array_header_t *names,
+                                        acme_key_type_e key_type, EVP_PKEY *pub)
+{
+    const char *csr, *id, *pub_id;
+
+    return pub && csr_read(store, p, name, names, key_type, &csr, &id) == APR_SUCCESS
+           && acme_certverify_spki_id(p, pub, &pub_id) == APR_SUCCESS && !strcmp(pub_id, id)
+           ? id : NULL;
+}
+
 int acme_custody_staged_current(acme_store_t *store, apr_pool_t *p, const char *name,
                                 const apr_array_header_t *names, acme_key_type_e key_type,
                                 const char **why)

@@ -98,6 +98,13 @@ apr_status_t acme_custody_key_for(acme_store_t *store, apr_pool_t *p, const char
 apr_status_t acme_custody_import(acme_store_t *store, apr_pool_t *p, const char *name,
                                  const char *pem, apr_size_t len, const char **id);
 
+/* The id of name's current key (the one csr/<name>.json offers for names
+ * and key_type) when pub (may be NULL) is its public key; NULL otherwise
+ * (another key, no CSR for names and key_type). Strings in p. */
+const char *acme_custody_current_key_of(acme_store_t *store, apr_pool_t *p, const char *name,
+                                        const apr_array_header_t *names,
+                                        acme_key_type_e key_type, EVP_PKEY *pub);
+
 /* Child: does staging/<name> hold a chain for the current key of name (the
  * one csr/<name>.json offers for names and key_type), i.e. something root
  * would pair with its key, or did root stage it (its "ready" is root's, one
@@ -147,7 +154,9 @@ apr_status_t acme_custody_sweep_removed(acme_store_t *store, apr_pool_t *p,
  * keys/<name>/refused.json (root, 0600): {"count": refusals in a row,
  * "until": seconds since 1970, "at": the latest refusal, seconds since
  * 1970, "exempted": the key id whose exemption was used
- * (acme_custody_backoff_exempt), absent when none}. */
+ * (acme_custody_backoff_exempt), absent when none; "key", "key_count",
+ * "key_at": the refusals of entries for root's current key,
+ * acme_custody_refused_key}. */
 #define ACME_CUSTODY_BACKOFF_MIN apr_time_from_sec(30)
 #define ACME_CUSTODY_BACKOFF_MAX apr_time_from_sec(3600)
 /* Until when staged entries of name are not acted upon (0: not held back). */
@@ -221,6 +230,25 @@ const char *acme_custody_level_changed(const acme_custody_level_t *was,
  * (the series goes on), else now. */
 apr_time_t acme_custody_refused_level(acme_store_t *store, apr_pool_t *p, const char *name,
                                       apr_time_t now, const acme_custody_level_t *level);
+/* acme_custody_refused_level, with what the refused entry's leaf carried:
+ * key_id, root's current key id for name (csr/<name>.json's "key") when the
+ * leaf carries that key, else NULL (another key, or no leaf could be read).
+ * A refusal that is not for the level (level NULL) with key_id counts one
+ * more in that key's series ("key", "key_count": refusals in a row of
+ * entries for it, "key_at": the latest, seconds since 1970; a new key starts
+ * a series); without key_id the series is kept as it was. A level refusal
+ * drops the series (the level hold governs), as acme_custody_level_drop
+ * does. The issuing child waits out the series (acme_driver.c). */
+apr_time_t acme_custody_refused_key(acme_store_t *store, apr_pool_t *p, const char *name,
+                                    apr_time_t now, const acme_custody_level_t *level,
+                                    const char *key_id);
+/* The series of refusals of name's entries for key_id (the child's current
+ * key, csr/<name>.json's "key"), from the public copy refused/<name>.json:
+ * APR_SUCCESS with *at (the latest) and *count (>= 1); APR_ENOENT when the
+ * record has none for that key; APR_EINVAL for a name that is no store name
+ * or a NULL key_id. Reads only; temporaries in p. */
+apr_status_t acme_custody_refusal_of_key(acme_store_t *store, apr_pool_t *p, const char *name,
+                                         const char *key_id, apr_time_t *at, int *count);
 /* The level refusal of name, from root's refused.json or (shown: the
  * child, the status page, acmectl) its public copy: APR_SUCCESS with *level
  * (strings in p), APR_ENOENT when the last refusal was not one (or none). */
@@ -232,7 +260,7 @@ apr_status_t acme_custody_level_refusal(acme_store_t *store, apr_pool_t *p, cons
 const char *acme_custody_level_said(apr_pool_t *p, const acme_custody_level_t *level);
 /* Root: the level refusal of name ends (what it depended on changed, or
  * its refused entry is gone): the record is written again without its
- * level fields, the backoff and its used exemption kept (a planted entry
+ * level fields and its key series, the backoff and its used exemption kept (a planted entry
  * is still held back), in root's file and its public copy. APR_ENOENT
  * when there is no record. */
 apr_status_t acme_custody_level_drop(acme_store_t *store, apr_pool_t *p, const char *name);

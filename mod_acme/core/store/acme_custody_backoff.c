@@ -207,6 +207,31 @@ apr_status_t acme_custody_refusal_last(acme_store_t *store, apr_pool_t *p, const
     return APR_SUCCESS;
 }
 
+apr_status_t acme_custody_refusal_of_key(acme_store_t *store, apr_pool_t *p, const char *name,
+                                         const char *key_id, apr_time_t *at, int *count)
+{
+    json_t *json = NULL, *last, *n;
+    const char *key;
+
+    *at = 0;
+    *count = 0;
+    if (acme_store_name_check(name) != APR_SUCCESS || !key_id) {
+        return APR_EINVAL;
+    }
+    if (acme_store_read_json_pooled(store, p, acme_store_rel_refused_shown(p, name), &json)
+        != APR_SUCCESS || !json_is_object(json)
+        || !(key = json_string_value(json_object_get(json, "key"))) || strcmp(key, key_id) != 0
+        || !json_is_integer(last = json_object_get(json, "key_at"))
+        || acme_time_from_sec_checked(json_integer_value(last), at)
+        || !json_is_integer(n = json_object_get(json, "key_count"))) {
+        *at = 0;
+        return APR_ENOENT;
+    }
+    *count = json_integer_value(n) < 1 ? 1 : json_integer_value(n) > INT_MAX
+             ? INT_MAX : (int)json_integer_value(n);
+    return APR_SUCCESS;
+}
+
 const char *acme_custody_level_said(apr_pool_t *p, const acme_custody_level_t *level)
 {
     return apr_psprintf(p, "refused at OpenSSL security level %d: %s too weak (key type %s); "
@@ -219,6 +244,42 @@ const char *acme_custody_level_said(apr_pool_t *p, const acme_custody_level_t *l
 
 apr_time_t acme_custody_refused_level(acme_store_t *store, apr_pool_t *p, const char *name,
                                       apr_time_t now, const acme_custody_level_t *level)
+{
+    return acme_custody_refused_key(store, p, name, now, level, NULL);
+}
+
+/* The series of refusals of entries for root's current key into json (none
+ * for a level refusal: its hold governs). Another key's entry, or one whose
+ * key is not known (key_id NULL), keeps the series as it was: it neither
+ * delays the child nor shortens its wait. */
+static void key_series_set(json_t *json, json_t *old, const char *key_id, apr_time_t now)
+{
+    const char *was = old ? json_string_value(json_object_get(old, "key")) : NULL;
+    json_int_t n = 0;
+
+    if (!json) {
+        return;
+    }
+    if (!key_id) {
+        if (was && json_is_integer(json_object_get(old, "key_count"))
+            && json_is_integer(json_object_get(old, "key_at"))) {
+            json_object_set(json, "key", json_object_get(old, "key"));
+            json_object_set(json, "key_count", json_object_get(old, "key_count"));
+            json_object_set(json, "key_at", json_object_get(old, "key_at"));
+        }
+        return;
+    }
+    if (was && !strcmp(was, key_id) && json_is_integer(json_object_get(old, "key_count"))) {
+        n = json_integer_value(json_object_get(old, "key_count"));
+    }
+    json_object_set_new(json, "key", json_string(key_id));
+    json_object_set_new(json, "key_count", json_integer(n < 0 || n >= INT_MAX ? 1 : n + 1));
+    json_object_set_new(json, "key_at", json_integer((json_int_t)apr_time_sec(now)));
+}
+
+apr_time_t acme_custody_refused_key(acme_store_t *store, apr_pool_t *p, const char *name,
+                                    apr_time_t now, const acme_custody_level_t *level,
+                                    const char *key_id)
 {
     json_t *json = NULL, *old;
     json_int_t count = 0;
@@ -246,6 +307,9 @@ apr_time_t acme_custody_refused_level(acme_store_t *store, apr_pool_t *p, const 
         json_object_set(json, "exempted", json_object_get(old, "exempted"));
     }
     level_set(json, level);
+    if (!level) {
+        key_series_set(json, old, key_id, now);
+    }
     if (json && level) {
         json_t *since = old && json_is_integer(json_object_get(old, "seclevel"))
                         ? json_object_get(old, "since") : NULL;
@@ -270,7 +334,8 @@ apr_status_t acme_custody_level_drop(acme_store_t *store, apr_pool_t *p, const c
     /* "at" too: what the refusal depended on changed, so the child orders
      * at once (acme_custody_refusal_last finds no series to wait out). */
     static const char *const fields[] = { "seclevel", "key_type", "weak", "reason", "ca",
-                                          "preferred_chain", "profile", "since", "at" };
+                                          "preferred_chain", "profile", "since", "at",
+                                          "key", "key_count", "key_at" };
     json_t *json = refused_read(store, p, name);
     apr_status_t rv;
     size_t i;

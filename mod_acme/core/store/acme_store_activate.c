@@ -512,11 +512,12 @@ static void settle_already_live(acme_store_t *store, apr_pool_t *p, const acme_c
 }
 
 /* The refusal recorded for the backoff; one for the level with what it
- * depends on, so no new order is made while they stay (acme_custody.h). */
+ * depends on, so no new order is made while they stay; another, of a leaf
+ * for root's current key, counted for the child's wait (acme_custody.h). */
 static void staged_refused(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
-                           const char *name, acme_key_type_e key_type,
-                           const acme_custody_level_t *at, const staged_t *st,
-                           const char *reason)
+                           const char *name, const apr_array_header_t *names,
+                           acme_key_type_e key_type, const acme_custody_level_t *at,
+                           const staged_t *st, const char *reason)
 {
     acme_custody_level_t level;
 
@@ -528,8 +529,10 @@ static void staged_refused(acme_store_t *store, apr_pool_t *p, const acme_ctx_t 
     level.key_type = acme_key_type_name(key_type);
     level.weak = st->weak;
     level.reason = reason;
-    acme_custody_refused_level(store, p, name, acme_core_now(ctx),
-                               st->refused_level ? &level : NULL);
+    acme_custody_refused_key(store, p, name, acme_core_now(ctx), st->refused_level ? &level : NULL,
+                             st->chain && st->chain->nelts > 0 ? acme_custody_current_key_of(
+                                 store, p, name, names, key_type,
+                                 X509_get0_pubkey(APR_ARRAY_IDX(st->chain, 0, X509 *))) : NULL);
 }
 
 /* The part of a check and an activation that is the same: the name, the
@@ -572,7 +575,7 @@ static apr_status_t staged_prepare(acme_store_t *store, apr_pool_t *p, const acm
         if (!*reason) {
             *reason = "the staged files cannot be read";
         }
-        staged_refused(store, p, ctx, name, key_type, at, st, *reason);
+        staged_refused(store, p, ctx, name, names, key_type, at, st, *reason);
         staged_reject(*dirfd, ctx, name, *ready, kept_words(store, p, ctx, name,
                                                              at ? at->level : 0), *reason);
         *why = *reason;
