@@ -30,16 +30,19 @@
  * one run (one wake-up of the watchdog) each. */
 #define ACME_DUE_GROUP        apr_time_from_sec(5)
 
-/* A name held because its last chain was refused for the vhosts' security
- * level (acme_driver.c, refusal_held): looked at again only when the hold
- * ends (7 days after the refusal), yet acmectl renew orders it at once. */
+/* A name held because its last chain was refused (acme_driver.c,
+ * refusal_held): for the vhosts' security level, looked at again only when
+ * the hold ends (7 days after the refusal), for another reason when its
+ * wait ends (up to a day); yet acmectl renew orders it at once. */
 static int level_held_rec(const acme_record_t *rec)
 {
-    return strcmp(rec->state, "error") == 0 && rec->error_kind == ACME_PROBLEM_KIND_SECLEVEL;
+    return strcmp(rec->state, "error") == 0
+           && (rec->error_kind == ACME_PROBLEM_KIND_SECLEVEL
+               || (rec->refused_until && rec->next_run == rec->refused_until));
 }
 
-/* acmectl renew or revoke on a valid certificate or on a name held for its
- * security level, acmectl renew while something is staged, or the staged
+/* acmectl renew or revoke on a valid certificate or on a name held after a
+ * refusal, acmectl renew while something is staged, or the staged
  * entry gone (made live or refused): no need to wait for its check. */
 static int renewal_asked(acme_driver_t *driver, const acme_record_t *rec,
                          const acme_domain_t *domain, apr_pool_t *p, int markers)
