@@ -117,3 +117,35 @@ def test_refused_name_waits_across_restarts_and_doubles(httpd, unique):
     assert ordered - refused_at >= 2 * BASE - 3, ordered - refused_at
     print("ordered again %.0f s after the second refusal" % (ordered - refused_at))
     assert httpd.running(), httpd.diagnostics()
+
+
+def test_refusal_wait_ends_for_renew_and_holds_nothing_far_ahead(httpd, unique):
+    """acmectl renew orders at once during the wait; a latest refusal more
+    than 5 minutes ahead of the clock (a clock set back since) holds
+    nothing: the next generation's child orders at once."""
+    name = unique("refahead")
+    httpd.write_config(vhosts=ssl_vhost(name), acme={"AcmeActivation": "manual"})
+    httpd.start()
+    wait_for(lambda: staged(httpd, name), ISSUE_TIMEOUT, what="the name staged")
+    orders = httpd.pebble.new_order_count()
+    refused_at = refuse_at_restart(httpd, name)
+    no_order_for(httpd, orders, refused_at, 15)
+
+    r = httpd.acmectl("--store", httpd.store, "renew", name)
+    assert r.returncode == 0, r.stdout + r.stderr
+    asked = time.time()
+    assert next_order(httpd, orders, 40) - asked < 35
+    wait_for(lambda: staged(httpd, name), ISSUE_TIMEOUT, what="the name staged again")
+
+    orders = httpd.pebble.new_order_count()
+    refuse_at_restart(httpd, name)
+    assert record(httpd, name).get("key_count") == 2, record(httpd, name)
+    shown = os.path.join(httpd.store, "refused", name + ".json")
+    rec = record(httpd, name)
+    rec["key_at"] = int(time.time()) + 86400
+    with open(shown, "w") as f:
+        json.dump(rec, f)
+    httpd.graceful()
+    restarted = time.time()
+    assert next_order(httpd, orders, 30) - restarted < 25
+    assert httpd.running(), httpd.diagnostics()
