@@ -434,6 +434,7 @@ static int staged_file_expected(const char *file)
 {
     return !strcmp(file, ACME_STORE_CERT_FILE) || !strcmp(file, ACME_STORE_META_FILE)
            || !strcmp(file, ACME_STORE_READY_FILE) || !strcmp(file, ACME_STORE_REJECTED_FILE)
+           || !strcmp(file, ACME_STORE_SERVED_FILE)  /* the children's mark of serving it early */
            || acme_store_is_temp_name(file);    /* reported by check_dir */
 }
 
@@ -445,7 +446,8 @@ static void staging_problem(check_t *c, int *count, const char *what, const char
 }
 
 /* Files in staging/<entry>/ other than what the child stages (a plain
- * cert.pem, meta.json, ready, rejected); read by descriptor, never followed. */
+ * cert.pem, meta.json, ready, rejected) and the children's served mark;
+ * read by descriptor, never followed. */
 static void check_staged_entry(check_t *c, int stagingfd, const char *entry, int *count)
 {
     int fd = acme_store_open_dir_at(stagingfd, entry);

@@ -386,6 +386,7 @@ echo x > plain-file
 mkdir -p "$2"
 echo '#!/bin/sh' > "$2/evil.sh"
 ln -sf /etc/shadow "$2/ready"
+echo '{"serial": "01", "since": "2026-01-01T00:00:00Z"}' > "$2/served"
 '''
     p = as_user(["sh", "-c", script, "sh", staging, name])
     assert p.returncode == 0, p.stderr
@@ -393,6 +394,8 @@ ln -sf /etc/shadow "$2/ready"
     out = chk.stdout
     assert chk.returncode == 1, out + chk.stderr
     problems = [l for l in out.splitlines() if l.startswith("problem: ")]
+    # the children's served mark is a file the server writes there
+    assert not any("/served" in l for l in problems), out
     assert any("staging/%s/evil.sh: not a file the server stages" % name in l
                for l in problems), out
     assert any("staging/%s/ready: not a plain file" % name in l for l in problems), out
