@@ -177,11 +177,6 @@ const char *acme_conf_parse_add_challenge(apr_pool_t *p, apr_array_header_t **ty
     return NULL;
 }
 
-static int key_type_is_rsa(acme_key_type_e type)
-{
-    return type == ACME_KEY_RSA_2048 || type == ACME_KEY_RSA_3072 || type == ACME_KEY_RSA_4096;
-}
-
 const char *acme_conf_parse_add_key_type(apr_pool_t *p, apr_array_header_t **types, const char *arg)
 {
     acme_key_type_e type;
@@ -201,12 +196,12 @@ const char *acme_conf_parse_add_key_type(apr_pool_t *p, apr_array_header_t **typ
         }
         /* TLS libraries hold one certificate per key algorithm: a second
          * EC (or RSA) certificate would replace the first, never be served. */
-        if (key_type_is_rsa(have) == key_type_is_rsa(type)) {
+        if (acme_key_type_is_rsa(have) == acme_key_type_is_rsa(type)) {
             return apr_psprintf(p, "ACME00540: AcmeKeyType %s and %s are both %s "
                                 "keys; TLS serves one certificate per key algorithm, so list "
                                 "at most one EC and one RSA type, e.g. 'AcmeKeyType ec-p256 "
                                 "rsa-2048'", acme_key_type_name(have), arg,
-                                key_type_is_rsa(type) ? "RSA" : "EC");
+                                acme_key_type_is_rsa(type) ? "RSA" : "EC");
         }
     }
     APR_ARRAY_PUSH(*types, acme_key_type_e) = type;

@@ -16,6 +16,11 @@ const char *acme_key_type_name(acme_key_type_e type)
     return (unsigned)type < KEY_TYPE_COUNT ? key_type_names[type] : "unknown";
 }
 
+int acme_key_type_is_rsa(acme_key_type_e type)
+{
+    return type == ACME_KEY_RSA_2048 || type == ACME_KEY_RSA_3072 || type == ACME_KEY_RSA_4096;
+}
+
 apr_status_t acme_key_type_parse(const char *name, acme_key_type_e *type)
 {
     unsigned i;

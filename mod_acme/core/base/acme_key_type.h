@@ -16,6 +16,8 @@ typedef enum {
 /* "ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"; "unknown" for any
  * other value. Static storage. */
 const char *acme_key_type_name(acme_key_type_e type);
+/* 1 for rsa-2048, rsa-3072 and rsa-4096, else 0 (the EC types). */
+int acme_key_type_is_rsa(acme_key_type_e type);
 /* Case-insensitive name → type. APR_SUCCESS, or APR_EINVAL for NULL or an
  * unknown name (*type untouched). */
 apr_status_t acme_key_type_parse(const char *name, acme_key_type_e *type);
