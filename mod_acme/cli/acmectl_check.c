@@ -713,7 +713,6 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
                                          ACME_STORE_EVENTS, ACME_STORE_ROOT_EVENTS,
                                          ACME_STORE_REFUSED, NULL };
     check_t c;
-    apr_finfo_t finfo;
     int i;
 
     (void)argv;
@@ -757,12 +756,7 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
     check_restart_refused(&c);
     check_json_files(&c, ACME_STORE_STATUS);
     check_domains(&c);
-    if (apr_stat(&finfo, acme_store_path(ctl->store, c.p, ACME_STORE_FALLBACK_CERT),
-                 APR_FINFO_TYPE, c.p) == APR_SUCCESS) {
-        acmectl_check_pair(&c, ACME_STORE_FALLBACK, ACME_STORE_FALLBACK_CERT,
-                           ACME_STORE_FALLBACK_KEY, "apachectl graceful makes a new pair "
-                           "in its place");
-    }
+    acmectl_check_fallbacks(&c);
     check_notices(&c);
     check_teardowns(&c);
     if (ctl->json) {

@@ -48,6 +48,10 @@ void acmectl_check_live_links(check_t *c);
 /* archive/<name>/ without any version, and version directories holding no
  * certificate (acme_store_archive_versions leaves them out). */
 void acmectl_check_archive(check_t *c);
+/* acmectl_check_pair of each temporary certificate in fallback/: EC P-256
+ * (cert.pem, privkey.pem) and the RSA pair of each RSA key type
+ * (rsa-N.pem, rsa-N.key). */
+void acmectl_check_fallbacks(check_t *c);
 /* Does the key in key_relpath belong to the first certificate of
  * cert_relpath, and is it still valid? what names the pair in the lines,
  * fix says what to do when it is not. */

@@ -277,3 +277,32 @@ void acmectl_check_archive(check_t *c)
         close(fd);
     }
 }
+
+/* The temporary certificates: EC P-256 (cert.pem, privkey.pem) and one RSA
+ * pair per RSA key type a domain had (rsa-N.pem, rsa-N.key), each made by
+ * the start when missing. */
+void acmectl_check_fallbacks(check_t *c)
+{
+    static const acme_key_type_e rsa[] = { ACME_KEY_RSA_2048, ACME_KEY_RSA_3072,
+                                           ACME_KEY_RSA_4096 };
+    const char *fix = "apachectl graceful makes a new pair in its place";
+    apr_finfo_t finfo;
+    apr_size_t i;
+
+    if (apr_stat(&finfo, acme_store_path(c->ctl->store, c->p, ACME_STORE_FALLBACK_CERT),
+                 APR_FINFO_TYPE, c->p) == APR_SUCCESS) {
+        acmectl_check_pair(c, ACME_STORE_FALLBACK, ACME_STORE_FALLBACK_CERT,
+                           ACME_STORE_FALLBACK_KEY, fix);
+    }
+    for (i = 0; i < sizeof(rsa) / sizeof(rsa[0]); i++) {
+        const char *base = apr_pstrcat(c->p, ACME_STORE_FALLBACK "/",
+                                       acme_key_type_name(rsa[i]), NULL);
+        const char *cert = apr_pstrcat(c->p, base, ".pem", NULL);
+
+        if (apr_stat(&finfo, acme_store_path(c->ctl->store, c->p, cert), APR_FINFO_TYPE, c->p)
+            == APR_SUCCESS) {
+            acmectl_check_pair(c, ACME_STORE_FALLBACK, cert,
+                               apr_pstrcat(c->p, base, ".key", NULL), fix);
+        }
+    }
+}

@@ -634,8 +634,7 @@ static int certs_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t
      * nothing could lift once the certificate is served before its restart
      * (acme_certs_hot.c); certs_unavailable answers the 503 meanwhile. Only
      * where mod_ssl would fall back: no certificate of the vhost's own. */
-    if (!added && cert_files->nelts == 0 && list && list->nelts && rt->fallback_cert
-        && rt->fallback_key) {
+    if (!added && cert_files->nelts == 0 && list && list->nelts) {
         return certs_add_fallback_files(s, p, cert_files, key_files);
     }
     return added ? OK : DECLINED;
@@ -649,12 +648,27 @@ static int certs_add_fallback_files(server_rec *s, apr_pool_t *p,
     certs_state_t *st = state_get(rt);
     const apr_array_header_t *list = st ? hash_get_server(st->server_domain, s) : NULL;
     const acme_domain_t *d = list ? APR_ARRAY_IDX(list, 0, const acme_domain_t *) : NULL;
+    int i, pushed = 0;
 
-    if (!d || !rt->fallback_cert || !rt->fallback_key) {
+    /* A pair per key type of the vhost (at most one EC and one RSA),
+     * shared by every vhost of that type: mod_ssl loads them side by side
+     * and OpenSSL picks what the handshake's ciphers and signature
+     * algorithms allow (RSA-only TLS 1.2 ciphers cannot use the EC one). */
+    for (i = 0; d && i < list->nelts; i++) {
+        acme_key_type_e type = APR_ARRAY_IDX(list, i, const acme_domain_t *)->key_type;
+        int rsa = acme_key_type_is_rsa(type);
+        const char *cert = rsa ? rt->fallback_rsa_cert[type] : rt->fallback_cert;
+        const char *key = rsa ? rt->fallback_rsa_key[type] : rt->fallback_key;
+
+        if (cert && key && !ap_array_str_contains(cert_files, cert)) {
+            APR_ARRAY_PUSH(cert_files, const char *) = cert;
+            APR_ARRAY_PUSH(key_files, const char *) = key;
+            ++pushed;
+        }
+    }
+    if (!pushed) {
         return DECLINED;
     }
-    APR_ARRAY_PUSH(cert_files, const char *) = rt->fallback_cert;
-    APR_ARRAY_PUSH(key_files, const char *) = rt->fallback_key;
     hash_set_server(rt->pool, st->on_fallback, s, d);
     acme_certs_hot_vhost(rt, s, d);
     /* One line per vhost only at debug: certs_index_live sums them up. */

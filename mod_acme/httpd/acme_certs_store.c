@@ -147,6 +147,46 @@ static apr_status_t sweep_dead_temps(void *data)
     return APR_SUCCESS;
 }
 
+/* The shared fallback pair of type (acme_store_fallback_of), held in
+ * memory when the store cannot take it; *cert and *key NULL when neither
+ * works. */
+static void fallback_make(acme_runtime_t *rt, const char *dir, acme_key_type_e type,
+                          const char **cert, const char **key)
+{
+    apr_status_t rv = acme_store_fallback_of(rt->store, rt->pool, type, cert, key);
+
+    if (rv != APR_SUCCESS) {   /* a full store at the first start: httpd starts all the same */
+        apr_status_t mem = acme_store_fallback_of_in_memory(rt->pool, type, cert, key);
+
+        if (mem != APR_SUCCESS) {
+            *cert = *key = NULL;
+        }
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00606: cannot create the "
+                     "temporary certificate (%s) in %s/fallback; %s; free space on the store's "
+                     "filesystem or make the store writable by root, as the error says",
+                     acme_key_type_name(type), dir,
+                     mem == APR_SUCCESS ? "vhosts without a certificate serve one held in "
+                     "memory meanwhile" : "vhosts without a certificate will fail to start");
+    }
+}
+
+/* An RSA temporary certificate of each RSA key type a domain has, made here
+ * at the start (never in a handshake): a vhost whose ciphers authenticate
+ * with RSA alone cannot use the EC one. */
+static void fallback_make_rsa(acme_runtime_t *rt, const char *dir)
+{
+    int i;
+
+    for (i = 0; rt->domains && i < rt->domains->nelts; i++) {
+        const acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, const acme_domain_t *);
+
+        if (acme_key_type_is_rsa(d->key_type) && !rt->fallback_rsa_cert[d->key_type]) {
+            fallback_make(rt, dir, d->key_type, &rt->fallback_rsa_cert[d->key_type],
+                          &rt->fallback_rsa_key[d->key_type]);
+        }
+    }
+}
+
 apr_status_t acme_certs_store_open(acme_runtime_t *rt, apr_pool_t *ptemp)
 {
     const char *dir = acme_config_store_dir(rt->base);
@@ -169,18 +209,7 @@ apr_status_t acme_certs_store_open(acme_runtime_t *rt, apr_pool_t *ptemp)
     store_write_configs(rt, ptemp);
     acme_certs_activate_staged(rt, ptemp);
 
-    rv = acme_store_fallback(rt->store, rt->pool, &rt->fallback_cert, &rt->fallback_key);
-    if (rv != APR_SUCCESS) {   /* a full store at the first start: httpd starts all the same */
-        apr_status_t mem = acme_store_fallback_in_memory(rt->pool, &rt->fallback_cert,
-                                                         &rt->fallback_key);
-        if (mem != APR_SUCCESS) {
-            rt->fallback_cert = rt->fallback_key = NULL;
-        }
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00606: cannot create the "
-                     "temporary certificate in %s/fallback; %s; free space on the store's "
-                     "filesystem or make the store writable by root, as the error says", dir,
-                     mem == APR_SUCCESS ? "vhosts without a certificate serve one held in "
-                     "memory meanwhile" : "vhosts without a certificate will fail to start");
-    }
+    fallback_make(rt, dir, ACME_KEY_EC_P256, &rt->fallback_cert, &rt->fallback_key);
+    fallback_make_rsa(rt, dir);
     return APR_SUCCESS;
 }

@@ -47,7 +47,10 @@ typedef struct acme_runtime_t {
     acme_answers_t *challenges;       /* http-01 and tls-alpn-01 answers, NULL without memory */
     acme_cluster_t *cluster;          /* AcmeCluster, NULL without (acme_config_cluster.c) */
     const char *fallback_cert;        /* paths of the shared fallback certificate */
-    const char *fallback_key;
+    const char *fallback_key;         /* (EC P-256: the EC key types') */
+    const char *fallback_rsa_cert[ACME_KEY_RSA_4096 + 1]; /* by key type: the RSA pair of an
+                                       * RSA type some domain has, else NULL */
+    const char *fallback_rsa_key[ACME_KEY_RSA_4096 + 1];
     int activation_auto;
     apr_hash_t *activation;           /* name -> acme_activation_t: the names with a
                                        * staged certificate when this

@@ -440,6 +440,13 @@ apr_status_t acme_store_archive_prune(acme_store_t *store, apr_pool_t *p, const 
 /* The shared fallback certificate and key, generated once (EC P-256). */
 apr_status_t acme_store_fallback(acme_store_t *store, apr_pool_t *p,
                                  const char **cert_path, const char **key_path);
+/* The shared fallback pair a vhost of key type serves: EC P-256 for an EC
+ * type (the pair of acme_store_fallback), an RSA pair of that size for an
+ * RSA type (fallback/rsa-N.pem and rsa-N.key). Made when missing, not
+ * matching, or within a day of its end (RSA-4096: seconds, at a start, in
+ * the parent); paths in p. APR_SUCCESS, or the store's or OpenSSL's error. */
+apr_status_t acme_store_fallback_of(acme_store_t *store, apr_pool_t *p, acme_key_type_e type,
+                                    const char **cert_path, const char **key_path);
 /* A new fallback pair held in memory, for when the store cannot take one (a
  * full or read-only filesystem): *cert_path and *key_path name anonymous
  * in-memory files of this process (/proc/self/fd/N, mode 0600, closed on
@@ -448,6 +455,10 @@ apr_status_t acme_store_fallback(acme_store_t *store, apr_pool_t *p,
  * memfd_create (not Linux); else the errno of the failure. */
 apr_status_t acme_store_fallback_in_memory(apr_pool_t *p, const char **cert_path,
                                            const char **key_path);
+/* acme_store_fallback_in_memory for the pair of key type (as
+ * acme_store_fallback_of chooses it). */
+apr_status_t acme_store_fallback_of_in_memory(apr_pool_t *p, acme_key_type_e type,
+                                              const char **cert_path, const char **key_path);
 
 /* Building blocks shared by the store's own files (and acmectl check). */
 /* APR_EINVAL for an empty or absolute relpath or one with a ".." component. */
