@@ -47,7 +47,10 @@
 #include "acme_store_paths.h"
 #include "acme_check_tls.h"
 
-/* mod_acme's temporary certificate and its tls-alpn-01 answers: EC P-256 */
+/* mod_acme's temporary certificate of the EC key types and its tls-alpn-01
+ * answers: EC P-256 (an RSA type's temporary certificate has the type's
+ * size, so the type's own check holds for it; the RSA-2048 answer beside
+ * the EC one is left out where the level refuses it) */
 #define TEMPORARY_KEY_TYPE ACME_KEY_EC_P256
 
 /* Where a level comes from: the line (NULL: OpenSSL's default). */

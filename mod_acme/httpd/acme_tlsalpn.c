@@ -6,7 +6,15 @@
  * "acme-tls/1" on every server, this file proposes it only for names with a
  * pending challenge (others are refused the protocol), switches to it, and
  * hands mod_ssl the challenge certificate through the ssl_answer_challenge
- * hook. Nothing but the handshake is served on it. */
+ * hook. Nothing but the handshake is served on it.
+ *
+ * The answer's key type follows what the handshake allows: the hook hands
+ * mod_ssl one pair (EC P-256), which mod_ssl puts in its key slot; a domain
+ * of an RSA key type also has an RSA-2048 pair, which this file puts in the
+ * RSA slot of the connection (its SSL, from mod_ssl's pre_handshake hook)
+ * after clearing the slots, so that the vhost's own certificates (temporary
+ * or issued) cannot be picked instead and OpenSSL picks the answer the
+ * ciphers and signature algorithms allow (an RSA-only TLS 1.2 cipher: RSA). */
 #include <string.h>
 #include <arpa/inet.h>
 #include <apr_strings.h>
@@ -17,6 +25,10 @@
 #include <http_protocol.h>
 #include <http_request.h>
 #include <http_ssl.h>
+#include <apr_optional_hooks.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 
 #include "acme_private.h"
 #include "acme_tlsalpn.h"
@@ -25,6 +37,15 @@
 #include "acme_cluster_node.h"
 
 #define TLSALPN_SNI_MAX     ACME_MAX_NAME_LEN
+#define TLSALPN_SSL_KEY     "mod_acme.tlsalpn.ssl"
+#define PEM_BEGIN           "-----BEGIN "
+
+/* mod_ssl_openssl.h's optional hook (acme_autossl_report.c says why it is
+ * declared here): every SSL connection, before its handshake. */
+typedef int acme_ssl_pre_handshake_fn(conn_rec *c, SSL *ssl, int is_proxy);
+
+/* Some domain answers tls-alpn-01 (set in post_config, read-only after). */
+static int tlsalpn_used;
 
 /* The value of an answer: the certificate's PEM, a NUL, the key's PEM. */
 apr_status_t acme_tlsalpn_publish(acme_answers_t *table, const char *identifier,
@@ -158,6 +179,78 @@ static const char *tlsalpn_protocol_get(const conn_rec *c)
     return is_acme_tls(c) ? ACME_TLSALPN_PROTOCOL : NULL;
 }
 
+/* The part of pem from its second PEM block on (NUL-terminated, in pem's
+ * memory), NULL when it holds one block. */
+static const char *second_block(const char *pem)
+{
+    const char *first = strstr(pem, PEM_BEGIN);
+
+    return first ? strstr(first + 1, PEM_BEGIN) : NULL;
+}
+
+/* The RSA pair of the answer, from PEM: 1 with both set (the caller frees
+ * them), 0 with neither. */
+static int read_pair(const char *cert_pem, const char *key_pem, X509 **cert, EVP_PKEY **key)
+{
+    BIO *bio = BIO_new_mem_buf(cert_pem, -1);
+
+    *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    bio = BIO_new_mem_buf(key_pem, -1);
+    *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (*cert && *key) {
+        return 1;
+    }
+    X509_free(*cert);
+    EVP_PKEY_free(*key);
+    return 0;
+}
+
+/* The connection's key slots hold the answer alone: cleared (the vhost's own
+ * certificates go from this connection only), the RSA pair set when there is
+ * one; *cert_pem and *key_pem cut to the first (EC) pair, which mod_ssl sets
+ * after this. OpenSSL then picks the pair the handshake allows. An RSA pair
+ * OpenSSL refuses (a security level above RSA-2048's) leaves the EC one. */
+static void answer_slots(conn_rec *c, const char **cert_pem, const char **key_pem)
+{
+    const char *rsa_cert = second_block(*cert_pem), *rsa_key = second_block(*key_pem);
+    void *ssl = NULL;
+    X509 *cert;
+    EVP_PKEY *key;
+
+    apr_pool_userdata_get(&ssl, TLSALPN_SSL_KEY, c->pool);
+    if (rsa_cert && rsa_key) {
+        *cert_pem = apr_pstrmemdup(c->pool, *cert_pem, (apr_size_t)(rsa_cert - *cert_pem));
+        *key_pem = apr_pstrmemdup(c->pool, *key_pem, (apr_size_t)(rsa_key - *key_pem));
+    }
+    if (!ssl) {
+        return;
+    }
+    ERR_set_mark();   /* mod_ssl reads the error queue after SSL_accept: kept clean */
+    SSL_certs_clear(ssl);
+    if (rsa_cert && rsa_key && read_pair(rsa_cert, rsa_key, &cert, &key)) {
+        if (SSL_use_cert_and_key(ssl, cert, key, NULL, 1) != 1) {
+            ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c, "ACME00783: the RSA tls-alpn-01 "
+                          "answer is refused on this connection (the vhost's security level "
+                          "asks for more than RSA-2048): the EC answer alone is offered");
+        }
+        X509_free(cert);
+        EVP_PKEY_free(key);
+    }
+    ERR_pop_to_mark();
+}
+
+/* Keeps the connection's SSL for answer_slots (only when tls-alpn-01 is in
+ * use: nothing is kept otherwise). */
+static int tlsalpn_pre_handshake(conn_rec *c, SSL *ssl, int is_proxy)
+{
+    if (tlsalpn_used && !is_proxy && ssl) {
+        apr_pool_userdata_setn(ssl, TLSALPN_SSL_KEY, NULL, c->pool);
+    }
+    return OK;
+}
+
 static int tlsalpn_answer(conn_rec *c, const char *server_name, const char **pcert_pem,
                           const char **pkey_pem)
 {
@@ -172,6 +265,7 @@ static int tlsalpn_answer(conn_rec *c, const char *server_name, const char **pce
                       server_name);
         return DECLINED;
     }
+    answer_slots(c, pcert_pem, pkey_pem);
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, "ACME00723: answering tls-alpn-01 for %s",
                   server_name);
     if (acme_runtime_get(c->base_server)) {
@@ -235,6 +329,7 @@ static int tlsalpn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     acme_runtime_t *rt = acme_runtime_get(base);
     server_rec *s;
 
+    tlsalpn_used = 0;
     if (!rt || !tlsalpn_in_use(rt)) {
         return OK;
     }
@@ -247,6 +342,7 @@ static int tlsalpn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     for (s = base; s; s = s->next) {
         protocols_allow(s, pconf);
     }
+    tlsalpn_used = 1;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, base, "ACME00726: protocol %s allowed for "
                  "tls-alpn-01 challenges", ACME_TLSALPN_PROTOCOL);
     return OK;
@@ -254,6 +350,11 @@ static int tlsalpn_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 
 void acme_tlsalpn_register_hooks(apr_pool_t *p)
 {
+    static acme_ssl_pre_handshake_fn *const pre_handshake = tlsalpn_pre_handshake;
+
+    (void)p;
+    apr_optional_hook_add("pre_handshake", (void (*)(void))pre_handshake, NULL, NULL,
+                          APR_HOOK_MIDDLE);
     ap_hook_post_config(tlsalpn_post_config, NULL, NULL, APR_HOOK_LAST);
     ap_hook_protocol_propose(tlsalpn_propose, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_protocol_switch(tlsalpn_switch, NULL, NULL, APR_HOOK_MIDDLE);

@@ -19,8 +19,10 @@
 
 #define ACME_ANSWERS_SLOTS     384
 #define ACME_ANSWER_KEY_MAX    ACME_MAX_NAME_LEN   /* a token (128) or an SNI name */
-#define ACME_ANSWER_VALUE_MAX  (4 * 1024 + 8)      /* a tls-alpn-01 certificate and key */
-/* About 1.7 MB: ACME_ANSWERS_SLOTS * (ACME_ANSWER_KEY_MAX + ACME_ANSWER_VALUE_MAX + 24). */
+/* a tls-alpn-01 answer: an EC certificate and key, and an RSA-2048 pair for
+ * a domain of an RSA key type (acme_tlsalpn.h) */
+#define ACME_ANSWER_VALUE_MAX  (5 * 1024 + 8)
+/* About 2.1 MB: ACME_ANSWERS_SLOTS * (ACME_ANSWER_KEY_MAX + ACME_ANSWER_VALUE_MAX + 24). */
 
 typedef enum {
     ACME_ANSWER_HTTP01 = 1,

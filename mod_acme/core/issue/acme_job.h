@@ -52,8 +52,10 @@ typedef struct acme_challenge_sink_t {
     apr_status_t (*publish)(void *baton, const char *token, const char *key_authorization);
     void (*withdraw)(void *baton, const char *token);
     /* tls-alpn-01 (RFC 8737): the self-signed answer for one identifier, served
-     * in the handshake of an "acme-tls/1" connection for that name. NULL when
-     * the host cannot answer tls-alpn-01. */
+     * in the handshake of an "acme-tls/1" connection for that name: PEM, an
+     * EC P-256 certificate and key, for a domain of an RSA key type followed
+     * by an RSA-2048 certificate and key (the keys in the certificates'
+     * order). NULL when the host cannot answer tls-alpn-01. */
     apr_status_t (*publish_tls_alpn)(void *baton, const char *identifier,
                                      const char *cert_pem, const char *key_pem);
     void (*withdraw_tls_alpn)(void *baton, const char *identifier);

@@ -7,20 +7,52 @@
 #include "acme_dns01.h"
 #include "acme_time.h"
 
-/* RFC 8737: a throwaway P-256 key (small enough for the module's shared
- * slots) and the self-signed certificate carrying the key authorization. */
+/* RFC 8737: the self-signed certificate carrying the key authorization,
+ * with a throwaway P-256 key (small enough for the module's shared slots).
+ * A domain of an RSA key type gets a second pair, RSA-2048, after it: its
+ * vhost's TLS 1.2 ciphers may authenticate with RSA alone, and the
+ * handshake loads both, so OpenSSL serves the one the CA's handshake allows
+ * (EC where it can). Both certificates in cert_pem, the keys in key_pem in
+ * the same order. The RSA key is made once per issuing child (~100 ms) and
+ * kept for its answers: answers are public, their key only proves nothing
+ * but the handshake. */
+static apr_status_t answer_pair(apr_pool_t *p, EVP_PKEY *pkey, const char *identifier,
+                                const char *key_authz, const char **cert_pem,
+                                const char **key_pem)
+{
+    apr_status_t rv;
+
+    if ((rv = acme_cert_tlsalpn01_create(p, pkey, identifier, key_authz, cert_pem))) {
+        return rv;
+    }
+    return acme_crypto_key_to_pem(p, pkey, key_pem);
+}
+
 static apr_status_t publish_tls_alpn(acme_step_ctx_t *sc, const acme_authz_t *authz,
                                      const char *key_authz)
 {
     const acme_challenge_sink_t *sink = &sc->driver->sink;
-    const char *cert_pem, *key_pem;
+    const char *cert_pem, *key_pem, *rsa_cert, *rsa_key;
     EVP_PKEY *pkey;
     apr_status_t rv;
 
     if ((rv = acme_crypto_key_generate(sc->p, ACME_KEY_EC_P256, &pkey))
-        || (rv = acme_cert_tlsalpn01_create(sc->p, pkey, authz->identifier, key_authz, &cert_pem))
-        || (rv = acme_crypto_key_to_pem(sc->p, pkey, &key_pem))) {
+        || (rv = answer_pair(sc->p, pkey, authz->identifier, key_authz, &cert_pem, &key_pem))) {
         return rv;
+    }
+    if (acme_key_type_is_rsa(sc->domain->key_type)) {
+        if (!sc->driver->tlsalpn_rsa
+            && (rv = acme_crypto_key_generate(sc->driver->pool, ACME_KEY_RSA_2048,
+                                              &sc->driver->tlsalpn_rsa))) {
+            sc->driver->tlsalpn_rsa = NULL;
+            return rv;
+        }
+        if ((rv = answer_pair(sc->p, sc->driver->tlsalpn_rsa, authz->identifier, key_authz,
+                              &rsa_cert, &rsa_key))) {
+            return rv;
+        }
+        cert_pem = apr_pstrcat(sc->p, cert_pem, rsa_cert, NULL);
+        key_pem = apr_pstrcat(sc->p, key_pem, rsa_key, NULL);
     }
     return sink->publish_tls_alpn(sink->baton, authz->identifier, cert_pem, key_pem);
 }

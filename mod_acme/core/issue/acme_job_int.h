@@ -250,6 +250,9 @@ struct acme_driver_t {
                                      * processes (acme_dns01_claim_take); 0: never */
     apr_array_header_t *dns_teardowns; /* teardown_t*, still running (acme_dns01.c) */
     apr_time_t last_run_at;         /* the clock at the start of the last run */
+    EVP_PKEY *tlsalpn_rsa;          /* the RSA-2048 key of the tls-alpn-01 answers of RSA
+                                     * domains, made at the first (in pool: this child's
+                                     * issuing, never a handshake); NULL: none yet */
     int verify_chains;              /* acme_driver_verify_chains was called */
     const apr_array_header_t *trusted_roots; /* its files (const char*), may be NULL */
     apr_pool_t *anchors_pool;       /* holds anchors; cleared when they are renewed */
