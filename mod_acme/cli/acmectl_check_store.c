@@ -301,7 +301,7 @@ void acmectl_check_fallbacks(check_t *c)
 
         if (apr_stat(&finfo, acme_store_path(c->ctl->store, c->p, cert), APR_FINFO_TYPE, c->p)
             == APR_SUCCESS) {
-            acmectl_check_pair(c, ACME_STORE_FALLBACK, cert,
+            acmectl_check_pair(c, base, cert,
                                apr_pstrcat(c->p, base, ".key", NULL), fix);
         }
     }
