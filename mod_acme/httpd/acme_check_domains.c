@@ -439,6 +439,20 @@ static apr_array_header_t *servers_in_config_order(apr_pool_t *p, server_rec *ba
     return servers;
 }
 
+/* The vhost's last key_types->nelts domains (just made) answer tls-alpn-01
+ * with an RSA pair too when one of its key types is RSA. */
+static void answer_rsa_mark(apr_array_header_t *domains, const apr_array_header_t *key_types)
+{
+    int j, rsa = 0;
+
+    for (j = 0; j < key_types->nelts; j++) {
+        rsa |= acme_key_type_is_rsa(APR_ARRAY_IDX(key_types, j, acme_key_type_e));
+    }
+    for (j = 0; rsa && j < key_types->nelts && j < domains->nelts; j++) {
+        APR_ARRAY_IDX(domains, domains->nelts - 1 - j, acme_domain_t *)->answer_rsa = 1;
+    }
+}
+
 /* acme_check_domains_decls; the indexes only it reads from scratch */
 static apr_array_header_t *domains_decls(apr_pool_t *p, apr_pool_t *scratch, server_rec *base,
                                          apr_array_header_t **decls_out, const char **err)
@@ -487,6 +501,7 @@ static apr_array_header_t *domains_decls(apr_pool_t *p, apr_pool_t *scratch, ser
                     j == 0);
                 APR_ARRAY_PUSH(decls, acme_domain_decl_t *) = decl;
             }
+            answer_rsa_mark(domains, key_types);
         }
     }
     if (decls_out) {

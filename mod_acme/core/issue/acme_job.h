@@ -17,6 +17,9 @@ typedef struct acme_domain_t {
     apr_array_header_t *names;        /* const char*, lowercase, in AcmeDomain order */
     acme_key_type_e key_type;
     int agree_tos;                    /* next to key_type: no padding (one per domain) */
+    int answer_rsa;                   /* tls-alpn-01 answers carry an RSA pair too: another
+                                       * key type of the vhost is RSA (its TLS 1.2 ciphers
+                                       * may be for RSA keys alone); not in the JSON */
     apr_array_header_t *ca_urls;      /* const char*, failover order (AcmeCA) */
     const char *ca_file;              /* trust anchors for TLS to the CA, NULL = system */
     apr_array_header_t *contacts;     /* const char* "mailto:..." */

@@ -9,8 +9,9 @@
 
 /* RFC 8737: the self-signed certificate carrying the key authorization,
  * with a throwaway P-256 key (small enough for the module's shared slots).
- * A domain of an RSA key type gets a second pair, RSA-2048, after it: its
- * vhost's TLS 1.2 ciphers may authenticate with RSA alone, and the
+ * A domain of an RSA key type (or whose vhost has one) gets a second pair,
+ * RSA-2048, after it: its vhost's TLS 1.2 ciphers may authenticate with
+ * RSA alone, and the
  * handshake loads both, so OpenSSL serves the one the CA's handshake allows
  * (EC where it can). Both certificates in cert_pem, the keys in key_pem in
  * the same order. The RSA key is made once per issuing child (~100 ms) and
@@ -40,7 +41,7 @@ static apr_status_t publish_tls_alpn(acme_step_ctx_t *sc, const acme_authz_t *au
         || (rv = answer_pair(sc->p, pkey, authz->identifier, key_authz, &cert_pem, &key_pem))) {
         return rv;
     }
-    if (acme_key_type_is_rsa(sc->domain->key_type)) {
+    if (acme_key_type_is_rsa(sc->domain->key_type) || sc->domain->answer_rsa) {
         if (!sc->driver->tlsalpn_rsa
             && (rv = acme_crypto_key_generate(sc->driver->pool, ACME_KEY_RSA_2048,
                                               &sc->driver->tlsalpn_rsa))) {
