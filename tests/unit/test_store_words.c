@@ -43,52 +43,66 @@ static const char *refusal_said(acme_store_t *store, apr_pool_t *p, acme_ctx_t *
     return apr_pstrdup(p, ctx->log_baton);
 }
 
+/* A store, example.org as its one name, a clock at now, a context keeping
+ * the last message in said and a CA: what each refusal test starts from. */
+typedef struct {
+    acme_store_t *store;
+    apr_array_header_t *names;
+    apr_time_t now;
+    char said[1024];
+    acme_ctx_t ctx;
+    unit_ca_t *ca;
+} words_t;
+
+static words_t *words_make(apr_pool_t *p)
+{
+    words_t *w = apr_pcalloc(p, sizeof(*w));
+
+    w->store = unit_temp_store(p, "acme-words-test", "acme");
+    w->names = apr_array_make(p, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(w->names, const char *) = "example.org";
+    w->now = apr_time_now();
+    w->ctx.log = keep_message;
+    w->ctx.log_baton = w->said;
+    w->ctx.log_level = ACME_LOG_DEBUG;
+    w->ctx.clock = test_clock;
+    w->ctx.clock_baton = &w->now;
+    w->ca = unit_ca_create(p, "unit test root");
+    return w;
+}
+
 static void test_refusal_says_what_is_kept(void **state)
 {
     apr_pool_t *p = *state;
-    acme_store_t *store = unit_temp_store(p, "acme-words-test", "acme");
-    apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *));
-    apr_time_t now = apr_time_now();
-    char said[1024] = "";
-    acme_ctx_t ctx = { keep_message, said, ACME_LOG_DEBUG, test_clock, &now };
-    unit_ca_t *ca = unit_ca_create(p, "unit test root");
+    words_t *w = words_make(p);
 
-    APR_ARRAY_PUSH(names, const char *) = "example.org";
-    assert_non_null(strstr(refusal_said(store, p, &ctx, names, ca),
+    assert_non_null(strstr(refusal_said(w->store, p, &w->ctx, w->names, w->ca),
                            "the site keeps its temporary certificate"));
 }
 
 static void test_refusal_of_an_unservable_live_certificate(void **state)
 {
     apr_pool_t *p = *state;
-    acme_store_t *store = unit_temp_store(p, "acme-words-test", "acme");
-    apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *));
-    apr_time_t now = apr_time_now();
-    char said[1024] = "";
-    acme_ctx_t ctx = { keep_message, said, ACME_LOG_DEBUG, test_clock, &now };
-    unit_ca_t *ca = unit_ca_create(p, "unit test root");
-    const char *chain, *why;
+    words_t *w = words_make(p);
+    const char *chain, *why, *text;
 
-    APR_ARRAY_PUSH(names, const char *) = "example.org";
-    chain = unit_issue_custody(ca, p, store, "example.org", names, ACME_KEY_EC_P256, 30 * DAY);
-    assert_int_equal(acme_store_stage(store, p, "example.org", chain, strlen(chain), NULL),
+    chain = unit_issue_custody(w->ca, p, w->store, "example.org", w->names, ACME_KEY_EC_P256,
+                               30 * DAY);
+    assert_int_equal(acme_store_stage(w->store, p, "example.org", chain, strlen(chain), NULL),
                      APR_SUCCESS);
-    assert_int_equal(acme_store_activate(store, p, &ctx, "example.org", names, ACME_KEY_EC_P256,
-                                         ca->anchors, &why), APR_SUCCESS);
-    if (!strstr(refusal_said(store, p, &ctx, names, ca), ", the live certificate stays: ")) {
-        fail_msg("said: %s", said);
+    assert_int_equal(acme_store_activate(w->store, p, &w->ctx, "example.org", w->names,
+                                         ACME_KEY_EC_P256, w->ca->anchors, &why), APR_SUCCESS);
+    if (!strstr(refusal_said(w->store, p, &w->ctx, w->names, w->ca),
+                ", the live certificate stays: ")) {
+        fail_msg("said: %s", w->said);
     }
     /* expired: a start sets it aside for the temporary certificate */
-    now += 31 * DAY;
-    said[0] = '\0';
-    {
-        const char *text = refusal_said(store, p, &ctx, names, ca);
-
-        assert_null(strstr(text, "the live certificate stays"));
-        assert_non_null(strstr(text, "the live certificate cannot be served either: the site "
-                                     "keeps what it serves instead (the temporary "
-                                     "certificate"));
-    }
+    w->now += 31 * DAY;
+    w->said[0] = '\0';
+    text = refusal_said(w->store, p, &w->ctx, w->names, w->ca);
+    assert_null(strstr(text, "the live certificate stays"));
+    assert_non_null(strstr(text, "the live certificate cannot be served either: the site "
+                                 "keeps what it serves instead (the temporary certificate"));
 }
 
 /* A child's mark counts for the staged leaf's serial only, and goes with
