@@ -31,6 +31,23 @@ static json_t *refused_read(acme_store_t *store, apr_pool_t *p, const char *name
     return json;
 }
 
+/* refused/<name>.json, the public copy every child and acmectl reads: its
+ * object (in p), NULL when name is no store name or the file is missing,
+ * unreadable or no JSON object. The one reader of the copy: each caller
+ * takes the fields it needs. */
+static json_t *refused_shown_read(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    json_t *json;
+
+    if (acme_store_name_check(name) != APR_SUCCESS
+        || acme_store_read_json_pooled(store, p, acme_store_rel_refused_shown(p, name), &json)
+           != APR_SUCCESS
+        || !json_is_object(json)) {
+        return NULL;
+    }
+    return json;
+}
+
 apr_time_t acme_custody_refused_info(acme_store_t *store, apr_pool_t *p, const char *name,
                                      int *count)
 {
@@ -146,13 +163,7 @@ apr_status_t acme_custody_level_refusal(acme_store_t *store, apr_pool_t *p, cons
     if (acme_store_name_check(name) != APR_SUCCESS) {
         return APR_EINVAL;
     }
-    if (shown) {
-        if (acme_store_read_json_pooled(store, p, acme_store_rel_refused_shown(p, name), &json)
-            != APR_SUCCESS || !json_is_object(json)) {
-            return APR_ENOENT;
-        }
-    }
-    else if (!(json = refused_read(store, p, name))) {
+    if (!(json = shown ? refused_shown_read(store, p, name) : refused_read(store, p, name))) {
         return APR_ENOENT;
     }
     if (!json_is_integer(lv = json_object_get(json, "seclevel"))
@@ -188,8 +199,7 @@ apr_status_t acme_custody_refusal_last(acme_store_t *store, apr_pool_t *p, const
     if (acme_store_name_check(name) != APR_SUCCESS) {
         return APR_EINVAL;
     }
-    if (acme_store_read_json_pooled(store, p, acme_store_rel_refused_shown(p, name), &json)
-        != APR_SUCCESS || !json_is_object(json)) {
+    if (!(json = refused_shown_read(store, p, name))) {
         return APR_ENOENT;
     }
     /* an older version's level record has no "at": its series' start */
@@ -386,9 +396,7 @@ apr_hash_t *acme_custody_refused_shown(acme_store_t *store, apr_pool_t *p, apr_t
             continue;
         }
         name = apr_pstrndup(p, file, (apr_size_t)(dot - file));
-        if (acme_store_name_check(name) != APR_SUCCESS
-            || acme_store_read_json_pooled(store, p, acme_store_rel_refused_shown(p, name), &json)
-               != APR_SUCCESS
+        if (!(json = refused_shown_read(store, p, name))
             || !json_is_integer(json_object_get(json, "until"))
             || acme_time_from_sec_checked(json_integer_value(json_object_get(json, "until")),
                                           &until)
