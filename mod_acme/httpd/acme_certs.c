@@ -680,10 +680,11 @@ static int certs_add_fallback_files(server_rec *s, apr_pool_t *p,
 
 /* One notice for all the vhosts on the temporary certificate (a first start
  * with 10,000 domains would otherwise log 10,000 lines), naming one. */
-static void certs_log_fallback_summary(acme_runtime_t *rt, certs_state_t *st)
+static void certs_log_fallback_summary(acme_runtime_t *rt, certs_state_t *st, apr_pool_t *p)
 {
     const acme_domain_t *first_d = NULL;
     server_rec *s, *first_s = NULL;
+    const char *held;
     int n = 0;
 
     for (s = rt->base; s; s = s->next) {
@@ -694,10 +695,12 @@ static void certs_log_fallback_summary(acme_runtime_t *rt, certs_state_t *st)
         }
     }
     if (n == 1) {
+        held = acme_custody_level_hold_said(rt->store, p, first_d->name, apr_time_now());
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, first_s, "ACME00673: %s has no certificate "
-                     "yet: it answers with a temporary certificate and 503 until the "
-                     "certificate of %s arrives from %s", first_s->server_hostname,
-                     first_d->name, domain_ca(first_d));
+                     "yet: it answers with a temporary certificate and 503 %s",
+                     first_s->server_hostname, held ? held : apr_psprintf(
+                         p, "until the certificate of %s arrives from %s", first_d->name,
+                         domain_ca(first_d)));
     }
     else if (n > 1) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rt->base, "ACME00674: %d SSL vhosts have "
@@ -725,7 +728,7 @@ static int certs_index_live(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     if (!st) {
         return OK;
     }
-    certs_log_fallback_summary(rt, st);
+    certs_log_fallback_summary(rt, st, ptemp);
     acme_certs_hot_trim(rt);   /* every vhost's files are chosen: keep only servable keys */
     acme_certs_proof_report(rt->base);
     heap_release_free();

@@ -222,6 +222,11 @@ def test_level_refusal_is_not_ordered_again(httpd, unique):
     # said once per generation (each one after a restart), not at every check
     assert 3 <= len(logged(httpd, "ACME01292", name)) <= httpd.generation_count(), \
         logged(httpd, "ACME01292", name)
+    # each restart's line on the temporary certificate gives the hold's end,
+    # not a certificate that is not coming
+    waiting = logged(httpd, "ACME00673", name)
+    assert waiting and "no new order before 20" in waiting[-1], waiting
+    assert "until the certificate" not in waiting[-1], waiting
     status = httpd.domain_status(name)
     error = status.get("error") or {}
     assert error.get("kind") == "seclevel", status
@@ -389,9 +394,23 @@ def test_level_hold_ends(httpd, unique):
             json.dump(record, f)
     told = len(logged(httpd, "ACME01292", name + ": no new order"))
     httpd.graceful()
-    wait_for(lambda: len(orders_of(httpd, name)) == 3, 60, what="an order past the longest hold")
-    wait_for(lambda: len(logged(httpd, "ACME00301", name + ": staged certificate refused")) == 3,
-             ISSUE_TIMEOUT, what="the new chain refused at the same level")
+    # while the order runs, the record no longer says the name is held
+    running = []
+
+    def ordered():
+        seen = harness.store_status(httpd.store, name)
+        if seen.get("step") not in (None, "idle", "staged"):
+            running.append(seen)
+        return len(orders_of(httpd, name)) == 3
+    wait_for(ordered, 60, what="an order past the longest hold", interval=0.1)
+    wait_for(lambda: (ordered() and False)
+             or len(logged(httpd, "ACME00301", name + ": staged certificate refused")) == 3,
+             ISSUE_TIMEOUT, what="the new chain refused at the same level", interval=0.1)
+    # (the order may run between two looks: only the records seen are checked)
+    for seen in running:
+        error = seen.get("error") or {}
+        assert error.get("kind") != "seclevel", seen
+        assert "a new order is under way" in error.get("detail", ""), seen
     wait_for(lambda: len(logged(httpd, "ACME01292", name + ": no new order")) > told, 45,
              what="held again after the refusal past the longest hold")
     status = httpd.domain_status(name)

@@ -649,6 +649,32 @@ static void test_level_refusal_recorded(void **state)
     assert_int_equal(acme_custody_level_refusal(store, p, "example.org", 1, &read), APR_ENOENT);
 }
 
+/* A level refusal holds 7 days from the latest refusal while its entry is
+ * still refused in staging; nothing holds without one or the other. */
+static void test_level_hold_end(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
+    acme_custody_level_t level = { 3, "ec-p256", "intermediate 1 (RSA-2048)", "why", NULL, NULL,
+                                   NULL };
+    apr_time_t now = apr_time_from_sec(apr_time_sec(apr_time_now()));
+
+    acme_custody_refused_level(store, p, "example.org", now, &level);
+    assert_true(acme_custody_level_hold_end(store, p, "example.org") == 0);   /* nothing refused */
+    assert_int_equal(acme_store_write(store, p, "staging/example.org/rejected", "{}", 2,
+                                      ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    assert_true(acme_custody_level_hold_end(store, p, "example.org")
+                == now + ACME_CUSTODY_LEVEL_HOLD);
+    assert_non_null(strstr(acme_custody_level_hold_said(store, p, "example.org", now),
+                           "while example.org is held for its vhosts' security level"));
+    assert_null(acme_custody_level_hold_said(store, p, "example.org",
+                                             now + ACME_CUSTODY_LEVEL_HOLD));
+    /* a refusal of another kind: the backoff, not the level's hold */
+    acme_custody_refused(store, p, "example.org", now);
+    assert_true(acme_custody_level_hold_end(store, p, "example.org") == 0);
+    assert_true(acme_custody_level_hold_end(store, p, "../x") == 0);
+}
+
 /* The backoff's exemption, once per key (acme_custody_backoff_exempt): a
  * staged chain whose leaf carries root's current key passes a backoff until
  * one such entry was refused; anything else stays held. */
@@ -762,6 +788,7 @@ int main(void)
         UNIT_TEST(test_backoff_public_copy),
         UNIT_TEST(test_key_series),
         UNIT_TEST(test_level_refusal_recorded),
+        UNIT_TEST(test_level_hold_end),
         UNIT_TEST(test_refused_garbled_times),
     };
 

@@ -616,6 +616,37 @@ static void test_driver_first_run_resumes_orders_first(void **state)
     assert_true(log_index(f, "fit1.example") > resumed);
 }
 
+/* A name held for its security level shows error kind "seclevel" (its
+ * readers say no order comes before the hold's end); once the hold is over
+ * and an order runs, the record says the order is under way instead. */
+static void test_driver_record_after_a_level_hold(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "example.org");
+    acme_record_t *rec = acme_record_get(f->driver, d->name, 1);
+    acme_job_t *job = apr_pcalloc(f->p, sizeof(*job));
+    json_t *error;
+
+    rec->state = "error";
+    rec->error_at = apr_time_now();
+    rec->error_kind = ACME_PROBLEM_KIND_SECLEVEL;
+    acme_record_text_set(rec, &rec->error_detail, ACME_ERR_DETAIL_MAX,
+                         "the staged certificate was refused at OpenSSL security level 3");
+    rec->attempts = 1;
+    acme_record_status_update(f->driver, rec, d, f->p);
+    error = json_object_get(status_of(f, d->name), "error");
+    assert_string_equal(member(error, "kind"), "seclevel");
+    job->pool = f->p;
+    job->step = ACME_STEP_ORDER;
+    rec->job = job;
+    acme_record_status_update(f->driver, rec, d, f->p);
+    error = json_object_get(status_of(f, d->name), "error");
+    assert_null(member(error, "kind"));
+    assert_non_null(strstr(member(error, "detail"), "refused at OpenSSL security level 3; the "
+                           "hold ended: a new order is under way"));
+    rec->job = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -641,6 +672,7 @@ int main(void)
         DRIVER_TEST(test_driver_queued_names_get_their_own_starts),
         DRIVER_TEST(test_driver_queued_name_behind_a_failed_start_keeps_no_stale_start),
         DRIVER_TEST(test_driver_first_run_resumes_orders_first),
+        DRIVER_TEST(test_driver_record_after_a_level_hold),
     };
     if (unit_init()) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -84,6 +84,14 @@ static const acme_status_record_t *status_record(const acme_record_t *rec,
         error->type = nonempty(rec->error_type);
         error->url = nonempty(rec->error_url);
         error->kind = acme_problem_kind_name(rec->error_kind);
+        if (rec->job && rec->error_kind == ACME_PROBLEM_KIND_SECLEVEL) {
+            /* the hold is over and an order runs: readers of "seclevel"
+             * would say no order comes before the hold's end */
+            error->kind = NULL;
+            error->detail = apr_pstrcat(p, rec->error_detail ? rec->error_detail : "the staged "
+                                        "certificate was refused for the security level",
+                                        "; the hold ended: a new order is under way", NULL);
+        }
         st->error = error;
     }
     st->next_action = rec->next_run;

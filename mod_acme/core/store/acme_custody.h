@@ -212,6 +212,17 @@ typedef struct acme_custody_level_t {
  * temporaries in p. */
 apr_status_t acme_custody_refusal_last(acme_store_t *store, apr_pool_t *p, const char *name,
                                        apr_time_t *at, int *count);
+/* When the security-level hold of name ends: the latest refusal's time
+ * (acme_custody_refusal_last) + ACME_CUSTODY_LEVEL_HOLD, when the public
+ * copy records a level refusal and the refused entry is still in staging
+ * ("rejected"); 0 when nothing holds name for its level. Reads only;
+ * temporaries in p. */
+apr_time_t acme_custody_level_hold_end(acme_store_t *store, apr_pool_t *p, const char *name);
+/* While that hold lasts at now, what a start says of name's temporary
+ * certificate and its 503 ("while NAME is held ... no new order before
+ * TIME ..."), in p; NULL when nothing holds it. */
+const char *acme_custody_level_hold_said(acme_store_t *store, apr_pool_t *p, const char *name,
+                                         apr_time_t now);
 /* Sets what a chain depends on into level (key type not touched): ca_urls
  * (const char *, may be NULL) joined by spaces, preferred_chain and profile
  * (NULL: none). Strings in p. */

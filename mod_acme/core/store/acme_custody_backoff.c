@@ -242,6 +242,31 @@ apr_status_t acme_custody_refusal_of_key(acme_store_t *store, apr_pool_t *p, con
     return APR_SUCCESS;
 }
 
+apr_time_t acme_custody_level_hold_end(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    acme_custody_level_t level;
+    apr_time_t at;
+    int count;
+
+    if (!acme_store_staged_rejected(store, p, name)
+        || acme_custody_level_refusal(store, p, name, 1, &level) != APR_SUCCESS
+        || acme_custody_refusal_last(store, p, name, &at, &count) != APR_SUCCESS) {
+        return 0;
+    }
+    return at + ACME_CUSTODY_LEVEL_HOLD;
+}
+
+const char *acme_custody_level_hold_said(acme_store_t *store, apr_pool_t *p, const char *name,
+                                         apr_time_t now)
+{
+    apr_time_t end = acme_custody_level_hold_end(store, p, name);
+
+    return end > now ? apr_psprintf(p, "while %s is held for its vhosts' security level (its "
+                                    "chain was refused, see \"staged certificate refused\"): "
+                                    "no new order before %s unless what the refusal names "
+                                    "changes", name, acme_time_rfc3339(p, end)) : NULL;
+}
+
 const char *acme_custody_level_said(apr_pool_t *p, const acme_custody_level_t *level)
 {
     return apr_psprintf(p, "refused at OpenSSL security level %d: %s too weak (key type %s); "
