@@ -73,6 +73,9 @@ def test_first_certificate_is_served_before_its_restart(httpd, unique):
         doc = json.loads(httpd.acmectl("--store", httpd.store, "--json", "show", name).stdout)
         assert doc["staged"]["served"] is True and doc["staged"]["served_since"], doc["staged"]
         assert doc["staged"]["serial"] == d["staged"]["serial"], (doc["staged"], d["staged"])
+        # the mark is the server's own, not a stray file to remove
+        check = httpd.acmectl("--store", httpd.store, "check").stdout
+        assert "staging/%s/served" % name not in check, check
         stopper.resume()
     # the restart still comes and makes it live in the store
     wait_for(lambda: os.path.exists(os.path.join(httpd.store, "domains", name)),

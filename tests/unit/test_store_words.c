@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <apr_strings.h>
 
@@ -13,6 +14,7 @@
 #include "unit_issue.h"
 #include "acme_store.h"
 #include "acme_store_paths.h"
+#include "acme_cert.h"
 
 #define DAY apr_time_from_sec(86400)
 
@@ -105,35 +107,88 @@ static void test_refusal_of_an_unservable_live_certificate(void **state)
                                  "keeps what it serves instead (the temporary certificate"));
 }
 
+/* The serial of chain's leaf, as acme_cert_info gives it. */
+static const char *leaf_serial(apr_pool_t *p, const char *chain)
+{
+    apr_array_header_t *certs;
+    acme_cert_info_t info;
+
+    assert_int_equal(acme_cert_chain_parse(p, chain, strlen(chain), &certs), APR_SUCCESS);
+    assert_int_equal(acme_cert_info(p, APR_ARRAY_IDX(certs, 0, X509 *), &info), APR_SUCCESS);
+    return info.serial;
+}
+
 /* A child's mark counts for the staged leaf's serial only, and goes with
  * a new staged entry. */
 static void test_served_mark(void **state)
 {
     apr_pool_t *p = *state;
-    acme_store_t *store = unit_temp_store(p, "acme-words-test", "acme");
+    words_t *w = words_make(p);
+    acme_store_t *store = w->store;
     apr_time_t at = apr_time_from_sec(apr_time_sec(apr_time_now()));
+    const char *chain = unit_issue_custody(w->ca, p, store, "example.org", w->names,
+                                           ACME_KEY_EC_P256, 30 * DAY);
+    const char *serial = leaf_serial(p, chain), *other;
 
-    assert_int_equal(acme_store_stage(store, p, "example.org", "c", 1, NULL), APR_SUCCESS);
-    assert_int_equal(acme_store_staged_served_since(store, p, "example.org", "AB:01"), 0);
-    assert_int_equal(acme_store_staged_served_mark(store, p, "example.org", "AB:01", at),
+    assert_int_equal(acme_store_stage(store, p, "example.org", chain, strlen(chain), NULL),
                      APR_SUCCESS);
-    assert_true(acme_store_staged_served_since(store, p, "example.org", "AB:01") == at);
+    assert_int_equal(acme_store_staged_served_since(store, p, "example.org", serial), 0);
+    assert_int_equal(acme_store_staged_served_mark(store, p, "example.org", serial, at),
+                     APR_SUCCESS);
+    assert_true(acme_store_staged_served_since(store, p, "example.org", serial) == at);
     /* a second child's mark keeps the first's time */
-    assert_int_equal(acme_store_staged_served_mark(store, p, "example.org", "AB:01",
+    assert_int_equal(acme_store_staged_served_mark(store, p, "example.org", serial,
                                                    at + DAY), APR_SUCCESS);
-    assert_true(acme_store_staged_served_since(store, p, "example.org", "AB:01") == at);
+    assert_true(acme_store_staged_served_since(store, p, "example.org", serial) == at);
     assert_int_equal(acme_store_staged_served_since(store, p, "example.org", "AB:02"), 0);
     /* a link in its place is not followed */
     assert_int_equal(unlink(acme_store_path(store, p, "staging/example.org/served")), 0);
     assert_int_equal(symlink("ready", acme_store_path(store, p, "staging/example.org/served")),
                      0);
-    assert_int_equal(acme_store_staged_served_since(store, p, "example.org", "AB:01"), 0);
+    assert_int_equal(acme_store_staged_served_since(store, p, "example.org", serial), 0);
     assert_int_equal(unlink(acme_store_path(store, p, "staging/example.org/served")), 0);
-    assert_int_equal(acme_store_staged_served_mark(store, p, "example.org", "AB:01", at),
+    assert_int_equal(acme_store_staged_served_mark(store, p, "example.org", serial, at),
                      APR_SUCCESS);
-    assert_int_equal(acme_store_stage(store, p, "example.org", "d", 1, NULL), APR_SUCCESS);
-    assert_int_equal(acme_store_staged_served_since(store, p, "example.org", "AB:01"), 0);
-    assert_int_equal(acme_store_staged_served_mark(store, p, "../x", "AB:01", at), APR_EINVAL);
+    /* a new entry: the mark goes, and one for the old leaf is not written */
+    other = unit_issue_custody(w->ca, p, store, "example.org", w->names, ACME_KEY_EC_P256,
+                               30 * DAY);
+    assert_int_equal(acme_store_stage(store, p, "example.org", other, strlen(other), NULL),
+                     APR_SUCCESS);
+    assert_int_equal(acme_store_staged_served_since(store, p, "example.org", serial), 0);
+    assert_int_equal(acme_store_staged_served_mark(store, p, "example.org", serial, at),
+                     APR_ENOENT);
+    assert_int_equal(acme_store_staged_served_since(store, p, "example.org", serial), 0);
+    assert_int_equal(acme_store_staged_served_mark(store, p, "../x", serial, at), APR_EINVAL);
+}
+
+/* A child that serves an entry settled meanwhile (made live: its directory
+ * removed) writes no mark and makes no directory again. */
+static void test_served_mark_after_settle(void **state)
+{
+    apr_pool_t *p = *state;
+    words_t *w = words_make(p);
+    const char *chain = unit_issue_custody(w->ca, p, w->store, "example.org", w->names,
+                                           ACME_KEY_EC_P256, 30 * DAY);
+    const char *serial = leaf_serial(p, chain), *why;
+    apr_finfo_t finfo;
+
+    assert_int_equal(acme_store_stage(w->store, p, "example.org", chain, strlen(chain), NULL),
+                     APR_SUCCESS);
+    assert_int_equal(acme_store_activate(w->store, p, &w->ctx, "example.org", w->names,
+                                         ACME_KEY_EC_P256, w->ca->anchors, &why), APR_SUCCESS);
+    assert_int_not_equal(apr_stat(&finfo, acme_store_path(w->store, p, "staging/example.org"),
+                                  APR_FINFO_TYPE, p), APR_SUCCESS);
+    assert_int_equal(acme_store_staged_served_mark(w->store, p, "example.org", serial,
+                                                   apr_time_now()), APR_ENOENT);
+    assert_int_not_equal(apr_stat(&finfo, acme_store_path(w->store, p, "staging/example.org"),
+                                  APR_FINFO_TYPE, p), APR_SUCCESS);
+    /* nor into a directory left without its entry ("ready" gone) */
+    assert_int_equal(mkdir(acme_store_path(w->store, p, "staging/example.org"), 0755), 0);
+    assert_int_equal(acme_store_staged_served_mark(w->store, p, "example.org", serial,
+                                                   apr_time_now()), APR_ENOENT);
+    assert_int_not_equal(apr_stat(&finfo, acme_store_path(w->store, p,
+                                                          "staging/example.org/served"),
+                                  APR_FINFO_TYPE, p), APR_SUCCESS);
 }
 
 /* The words of an import not served yet. */
@@ -156,6 +211,7 @@ int main(void)
         UNIT_TEST(test_refusal_says_what_is_kept),
         UNIT_TEST(test_refusal_of_an_unservable_live_certificate),
         UNIT_TEST(test_served_mark),
+        UNIT_TEST(test_served_mark_after_settle),
         UNIT_TEST(test_import_pending_text),
     };
 

@@ -173,7 +173,10 @@ apr_status_t acme_store_staged_unreject(acme_store_t *store, apr_pool_t *p, cons
  * staged leaf (a mark for this serial already there is kept, with its
  * time). The User writes it, so it is for display only (acmectl show):
  * nothing decides on it. Staging a new entry and settling one remove it.
- * APR_SUCCESS; APR_EINVAL for a bad name or no serial; an errno.
+ * Written only into the entry's existing directory while it is still staged
+ * ("ready") with a leaf of that serial: never a directory made again for an
+ * entry settled meanwhile. APR_SUCCESS; APR_EINVAL for a bad name or no
+ * serial; APR_ENOENT when the entry is gone or another; an errno.
  * Temporaries in p. */
 apr_status_t acme_store_staged_served_mark(acme_store_t *store, apr_pool_t *p, const char *name,
                                            const char *serial, apr_time_t now);
@@ -478,6 +481,13 @@ void acme_store_remove_dead_temps(acme_store_t *store, apr_pool_t *p);
  * link or anything but a regular file there is APR_EINVAL. */
 apr_status_t acme_store_read_at(apr_pool_t *p, int dirfd, const char *name, apr_size_t max,
                                 const char **data, apr_size_t *len);
+/* Writes data (len bytes, mode perms, the writer's owner) as the file name
+ * in the directory dirfd, through a temp file renamed over it, no fsync:
+ * nothing is created but the file, so a directory removed meanwhile is
+ * not made again (ENOENT). APR_SUCCESS or an errno; temporaries in p. */
+apr_status_t acme_store_write_at_unsynced(apr_pool_t *p, int dirfd, const char *name,
+                                          const void *data, apr_size_t len,
+                                          apr_fileperms_t perms);
 /* The same into secret memory of p (a private key, acme_secret.h). */
 apr_status_t acme_store_read_at_secret(apr_pool_t *p, int dirfd, const char *name,
                                        apr_size_t max, const char **data, apr_size_t *len);

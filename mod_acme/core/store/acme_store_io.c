@@ -221,6 +221,23 @@ apr_status_t acme_store_write_unsynced(acme_store_t *store, apr_pool_t *p, const
     return store_write(store, p, relpath, data, len, perms, 0);
 }
 
+apr_status_t acme_store_write_at_unsynced(apr_pool_t *p, int dirfd, const char *name,
+                                          const void *data, apr_size_t len,
+                                          apr_fileperms_t perms)
+{
+    const char *tmp = acme_store_tmp_path(p, name);
+    apr_status_t rv = write_temp(dirfd, tmp, data, len, acme_store_mode_of(perms), (uid_t)-1,
+                                 (gid_t)-1, 0);
+
+    if (rv == APR_SUCCESS && renameat(dirfd, tmp, dirfd, name) < 0) {
+        rv = errno;
+    }
+    if (rv != APR_SUCCESS) {
+        unlinkat(dirfd, tmp, 0);
+    }
+    return rv;
+}
+
 apr_status_t acme_store_sync_reldir(acme_store_t *store, apr_pool_t *p, const char *reldir)
 {
     if (acme_store_batched(store)) {

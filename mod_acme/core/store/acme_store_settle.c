@@ -41,7 +41,11 @@ void acme_store_staged_clear_at(acme_store_t *store, apr_pool_t *p, const char *
     for (i = 0; files[i]; ++i) {
         unlinkat(dirfd, files[i], 0);
     }
-    apr_dir_remove(acme_store_path(store, p, acme_store_rel_staging(p, name)), p);
+    /* a child's served mark may have come in between: taken out once more */
+    if (apr_dir_remove(acme_store_path(store, p, acme_store_rel_staging(p, name)), p)
+        != APR_SUCCESS && unlinkat(dirfd, ACME_STORE_SERVED_FILE, 0) == 0) {
+        apr_dir_remove(acme_store_path(store, p, acme_store_rel_staging(p, name)), p);
+    }
 }
 
 /* Older versions go once the new one is live; a failure to prune only

@@ -15,6 +15,7 @@
 #include "acme_store.h"
 #include "acme_store_paths.h"
 #include "acme_time.h"
+#include "acme_cert.h"
 
 apr_status_t acme_store_stage(acme_store_t *store, apr_pool_t *p, const char *name,
                               const char *chain_pem, apr_size_t chain_len, const char *key_pem)
@@ -141,10 +142,31 @@ apr_status_t acme_store_staged_unreject(acme_store_t *store, apr_pool_t *p, cons
  * and a time. */
 #define SERVED_MARK_MAX 512
 
+/* Is the entry in dirfd (staging/<name>/) still staged ("ready") with a leaf
+ * of this serial (as acme_cert_info gives it)? */
+static int staged_leaf_is(apr_pool_t *p, int dirfd, const char *serial)
+{
+    apr_array_header_t *chain;
+    acme_cert_info_t info;
+    const char *pem;
+    apr_size_t len;
+    struct stat st;
+
+    return fstatat(dirfd, ACME_STORE_READY_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0
+           && S_ISREG(st.st_mode)
+           && acme_store_read_at(p, dirfd, ACME_STORE_CERT_FILE, ACME_MAX_CHAIN_BYTES, &pem, &len)
+              == APR_SUCCESS
+           && acme_cert_chain_parse(p, pem, len, &chain) == APR_SUCCESS && chain->nelts > 0
+           && acme_cert_info(p, APR_ARRAY_IDX(chain, 0, X509 *), &info) == APR_SUCCESS
+           && info.serial && !strcmp(info.serial, serial);
+}
+
 apr_status_t acme_store_staged_served_mark(acme_store_t *store, apr_pool_t *p, const char *name,
                                            const char *serial, apr_time_t now)
 {
     const char *mark;
+    apr_status_t rv;
+    int dirfd;
 
     if (acme_store_name_check(name) != APR_SUCCESS || !serial || !*serial) {
         return APR_EINVAL;
@@ -153,10 +175,24 @@ apr_status_t acme_store_staged_served_mark(acme_store_t *store, apr_pool_t *p, c
     if (acme_store_staged_served_since(store, p, name, serial) != 0) {
         return APR_SUCCESS;
     }
+    /* Into the entry's directory as it is, never making it: an entry
+     * settled meanwhile (made live, its directory removed) is not brought
+     * back as a directory with a mark and nothing else. The User's: reached
+     * by descriptor, no link followed. */
+    if ((dirfd = acme_store_open_dir_at(AT_FDCWD, acme_store_path(
+                                            store, p, acme_store_rel_staging(p, name)))) < 0) {
+        return APR_ENOENT;
+    }
+    if (!staged_leaf_is(p, dirfd, serial)) {
+        close(dirfd);
+        return APR_ENOENT;      /* settled or replaced: no longer the entry served */
+    }
     mark = apr_psprintf(p, "{\"serial\": \"%s\", \"since\": \"%s\"}\n", serial,
                         acme_time_rfc3339(p, now));
-    return acme_store_write_unsynced(store, p, acme_store_rel_staged(p, name, ACME_STORE_SERVED_FILE),
-                                     mark, strlen(mark), ACME_STORE_FILE_PERMS);
+    rv = acme_store_write_at_unsynced(p, dirfd, ACME_STORE_SERVED_FILE, mark, strlen(mark),
+                                      ACME_STORE_FILE_PERMS);
+    close(dirfd);
+    return rv;
 }
 
 apr_time_t acme_store_staged_served_since(acme_store_t *store, apr_pool_t *p, const char *name,
