@@ -711,7 +711,7 @@ int acmectl_cmd_check(acmectl_t *ctl, int argc, const char *const *argv)
                                          ACME_STORE_STAGING, ACME_STORE_JOBS, ACME_STORE_STATUS,
                                          ACME_STORE_FALLBACK, ACME_STORE_KEYS, ACME_STORE_CSR,
                                          ACME_STORE_EVENTS, ACME_STORE_ROOT_EVENTS,
-                                         ACME_STORE_REFUSED, NULL };
+                                         ACME_STORE_REFUSED, ACME_STORE_IMPORTS, NULL };
     check_t c;
     int i;
 

@@ -39,7 +39,7 @@
 typedef struct certs_state_t {
     apr_hash_t *server_domain;    /* server_rec* -> apr_array_header_t* of acme_domain_t*:
                                    * one AcmeDomain's certificates, one per key type */
-    apr_hash_t *live_usable;      /* domain name -> "" when the live certificate can be served */
+    apr_hash_t *live_usable;      /* domain name -> its live version ("": unknown) if servable */
     apr_hash_t *live_checked;     /* domain name -> "" once checked */
     apr_hash_t *on_fallback;      /* server_rec* -> acme_domain_t* */
     apr_hash_t *served;           /* domain name -> served_t*: the version mod_ssl gets */
@@ -553,11 +553,10 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
     rv = named ? pair_usable(rt, ptemp, d, live->cert, live->key, 1, id, &why, &live->names,
                              NULL) : APR_EINVAL;
     if (rv == APR_SUCCESS) {
-        apr_hash_set(st->live_usable, d->name, APR_HASH_KEY_STRING, "");
+        apr_hash_set(st->live_usable, d->name, APR_HASH_KEY_STRING,
+                     live_in_archive(rt, st, ptemp, d, id) ? apr_pstrdup(
+                         rt->pool, strrchr(acme_certs_proof_dir(id), '/') + 1) : "");
         apr_hash_set(st->served, d->name, APR_HASH_KEY_STRING, served_keep(rt->pool, live));
-        if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
-            acme_store_import_served(rt->store, ptemp, d->name);   /* served from now on */
-        }
     }
     else if (rv == APR_ENOENT) {
         apr_hash_set(rt->live_absent, d->name, APR_HASH_KEY_STRING, "");
@@ -729,6 +728,9 @@ static int certs_index_live(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         return OK;
     }
     certs_log_fallback_summary(rt, st, ptemp);
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        acme_store_import_served(rt->store, ptemp, st->live_usable);   /* served from now on */
+    }
     acme_certs_hot_trim(rt);   /* every vhost's files are chosen: keep only servable keys */
     acme_certs_proof_report(rt->base);
     heap_release_free();

@@ -413,8 +413,11 @@ def test_import_into_a_running_server_goes_live_at_its_next_restart(httpd_factor
     assert served and "not served yet" in served[0] and "next restart" in served[0] \
         and "temporary certificate" in served[0], show
     assert "keeps being served" not in show, show
-    # the import leaves its mark in the live version
-    assert os.path.exists(os.path.join(httpd.store, "domains", name, "import-pending"))
+    # the import leaves its mark, naming the live version, in imports/
+    mark = os.path.join(httpd.store, "imports", name + ".json")
+    with open(mark) as f:
+        assert json.load(f)["version"] == os.path.basename(
+            os.readlink(os.path.join(httpd.store, "domains", name)))
     doc = json.loads(acmectl(httpd.store, "--json", "show", name).stdout)
     assert doc["import_pending"], doc
     d = wait_for(lambda: (lambda d: d if d and d["cert"] else None)(httpd.domain_status(name)),
@@ -423,7 +426,7 @@ def test_import_into_a_running_server_goes_live_at_its_next_restart(httpd_factor
     # the next restart serves it: nothing pending any more
     httpd.graceful()
     wait_for(lambda: httpd.verified_cert(name), 20, what="the imported certificate served")
-    assert not os.path.exists(os.path.join(httpd.store, "domains", name, "import-pending"))
+    assert not os.path.exists(mark)
     show = acmectl(httpd.store, "show", name).stdout
     assert "not served yet" not in show, show
     assert json.loads(acmectl(httpd.store, "--json", "show", name).stdout)["import_pending"] \

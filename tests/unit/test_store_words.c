@@ -15,6 +15,7 @@
 #include "acme_store.h"
 #include "acme_store_paths.h"
 #include "acme_cert.h"
+#include "acme_crypto.h"
 
 #define DAY apr_time_from_sec(86400)
 
@@ -205,6 +206,49 @@ static void test_import_pending_text(void **state)
     assert_non_null(strstr(acme_store_import_pending_text(p, 0, 1), ", or the archived version "));
 }
 
+/* acmectl import's mark names the version it makes live and is written
+ * before the link: it counts for that live version only, and a start
+ * removes only the marks of the versions it serves, from one listing. */
+static void test_import_pending_mark(void **state)
+{
+    apr_pool_t *p = *state;
+    words_t *w = words_make(p);
+    apr_hash_t *served = apr_hash_make(p);
+    const char *chain, *key_pem, *version, *why, *mark;
+    EVP_PKEY *key;
+
+    assert_int_equal(acme_crypto_key_generate(p, ACME_KEY_EC_P256, &key), APR_SUCCESS);
+    assert_int_equal(acme_crypto_key_to_pem(p, key, &key_pem), APR_SUCCESS);
+    chain = unit_ca_issue(w->ca, p, key, w->names, 30 * DAY);
+    /* nothing imported: nothing pending, a start finds nothing to remove */
+    acme_store_import_served(w->store, p, served);
+    assert_true(acme_store_import_pending(w->store, p, "example.org") == 0);
+    assert_int_equal(acme_store_import(w->store, p, &w->ctx, "example.org", chain, strlen(chain),
+                                       key_pem, strlen(key_pem), NULL, &version, &why),
+                     APR_SUCCESS);
+    mark = acme_store_path(w->store, p, "imports/example.org.json");
+    assert_true(acme_store_import_pending(w->store, p, "example.org") > 1);
+    assert_int_equal(access(mark, F_OK), 0);
+    /* a start that does not serve it (it served the temporary certificate,
+     * or another version) keeps the mark */
+    apr_hash_set(served, "other.org", APR_HASH_KEY_STRING, version);
+    acme_store_import_served(w->store, p, served);
+    apr_hash_set(served, "example.org", APR_HASH_KEY_STRING, "20200101T000000Z-01");
+    acme_store_import_served(w->store, p, served);
+    assert_true(acme_store_import_pending(w->store, p, "example.org") > 1);
+    /* the start that serves the imported version removes it */
+    apr_hash_set(served, "example.org", APR_HASH_KEY_STRING, version);
+    acme_store_import_served(w->store, p, served);
+    assert_int_not_equal(access(mark, F_OK), 0);
+    assert_true(acme_store_import_pending(w->store, p, "example.org") == 0);
+    /* a mark naming another version than the live one says nothing pending */
+    assert_int_equal(acme_store_write(w->store, p, "imports/example.org.json",
+                                      "{\"imported_at\": \"2026-01-01T00:00:00Z\", "
+                                      "\"version\": \"elsewhere\"}", 63,
+                                      ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    assert_true(acme_store_import_pending(w->store, p, "example.org") == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +257,7 @@ int main(void)
         UNIT_TEST(test_served_mark),
         UNIT_TEST(test_served_mark_after_settle),
         UNIT_TEST(test_import_pending_text),
+        UNIT_TEST(test_import_pending_mark),
     };
 
     if (unit_init() != 0) {

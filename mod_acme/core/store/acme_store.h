@@ -2,6 +2,7 @@
 #define ACME_STORE_H
 #include <apr_pools.h>
 #include <apr_tables.h>
+#include <apr_hash.h>
 #include <apr_file_io.h>
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -325,15 +326,18 @@ apr_status_t acme_store_import(acme_store_t *store, apr_pool_t *p, const acme_ct
                                const char *key_pem, apr_size_t key_len, const char *meta_json,
                                const char **version, const char **why);
 /* An import made live in the store after the running server's start is not
- * served before its next one: acme_store_import leaves import-pending in the
- * live version (root's), which the parent removes at the first start that
- * serves it (acme_store_import_served). The time of the import when
- * name's live version has one (1: a marker without a readable time), 0
- * when not. Temporaries in p. */
+ * served before its next one: acme_store_import writes imports/<name>.json
+ * (root's), naming the version, before it links that version, and the
+ * parent removes it at the first start that serves that version
+ * (acme_store_import_served). The time of the import when the mark names
+ * name's live version (1: a mark without a readable time), 0 when there is
+ * none or it names another version. Temporaries in p. */
 apr_time_t acme_store_import_pending(acme_store_t *store, apr_pool_t *p, const char *name);
-/* Root, at a start that serves name's live version: its import-pending goes
- * (nothing when there is none). Temporaries in p. */
-void acme_store_import_served(acme_store_t *store, apr_pool_t *p, const char *name);
+/* Root, at a start: served maps each name whose live version it serves to
+ * that version's name (const char *). The marks of imports/ naming the
+ * version served go; the others stay. One listing of imports/, whatever
+ * the number of names. Temporaries in p. */
+void acme_store_import_served(acme_store_t *store, apr_pool_t *p, apr_hash_t *served);
 /* What acmectl show and the status page say of a live certificate the
  * running server does not serve yet (imported_at: acme_store_import_pending,
  * 0: made live otherwise), from p; earlier: the server may serve an earlier

@@ -93,9 +93,18 @@ apr_status_t acme_store_import(acme_store_t *store, apr_pool_t *p, const acme_ct
         return APR_EEXIST;
     }
     *version = acme_store_version_name_for(p, ctx, info.serial);
+    /* The running server serves it from its next start on: said until
+     * then. Marked before the link, so that a start in between, which
+     * serves it, finds the mark and removes it (marked after the link, a
+     * start in between left it pending for ever). */
+    pending = apr_psprintf(p, "{\"imported_at\": \"%s\", \"version\": \"%s\"}\n",
+                           acme_time_rfc3339(p, acme_core_now(ctx)), *version);
+    (void)acme_store_write(store, p, acme_store_rel_import_pending(p, name), pending,
+                           strlen(pending), ACME_STORE_FILE_PERMS);
     rv = acme_store_version_add(store, p, ctx, name, *version, chain_pem, chain_len, key_pem,
                                 key_len, meta_json);
     if (rv != APR_SUCCESS) {
+        (void)acme_store_remove(store, p, acme_store_rel_import_pending(p, name));
         *why = "cannot write the version into the store";
         acme_log(ctx, ACME_LOG_ERR, rv, "ACME00314: %s: import of certificate %s as version %s "
                  "failed", name, info.serial ? info.serial : "?", *version);
@@ -107,42 +116,71 @@ apr_status_t acme_store_import(acme_store_t *store, apr_pool_t *p, const acme_ct
              info.issuer ? info.issuer : "?", *version);
     /* a refusal held new orders while no certificate was live */
     acme_custody_refused_clear(store, p, name);
-    /* the running server serves it from its next start on: said until then */
-    pending = apr_psprintf(p, "{\"imported_at\": \"%s\"}\n",
-                           acme_time_rfc3339(p, acme_core_now(ctx)));
-    (void)acme_store_write_unsynced(store, p, acme_store_rel_live_file(
-                                        p, name, ACME_STORE_IMPORT_PENDING_FILE),
-                                    pending, strlen(pending), ACME_STORE_FILE_PERMS);
     return APR_SUCCESS;
 }
 
-apr_time_t acme_store_import_pending(acme_store_t *store, apr_pool_t *p, const char *name)
+/* imports/<name>.json, read: its version (in p) and import time (1: none
+ * readable); NULL when there is none or it names no version. */
+static const char *pending_read(acme_store_t *store, apr_pool_t *p, const char *name,
+                                apr_time_t *when)
 {
-    const char *data, *at;
-    apr_time_t when = 0;
+    const char *data, *at, *version;
     apr_size_t len;
     json_t *json;
 
     if (acme_store_name_check(name) != APR_SUCCESS
-        || acme_store_read(store, p, acme_store_rel_live_file(
-                               p, name, ACME_STORE_IMPORT_PENDING_FILE), 512, &data, &len)
+        || acme_store_read(store, p, acme_store_rel_import_pending(p, name), 512, &data, &len)
            != APR_SUCCESS
         || !(json = json_loadb(data, len, 0, NULL))) {
-        return 0;
+        return NULL;
     }
     at = json_string_value(json_object_get(json, "imported_at"));
-    if (!at || acme_time_rfc3339_parse(at, &when) != APR_SUCCESS || when <= 0) {
-        when = 1;   /* a marker without a readable time: pending all the same */
+    version = json_string_value(json_object_get(json, "version"));
+    version = version && acme_store_name_check(version) == APR_SUCCESS
+              ? apr_pstrdup(p, version) : NULL;
+    if (!at || acme_time_rfc3339_parse(at, when) != APR_SUCCESS || *when <= 0) {
+        *when = 1;   /* a marker without a readable time: pending all the same */
     }
     json_decref(json);
+    return version;
+}
+
+apr_time_t acme_store_import_pending(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    const char *version, *live;
+    apr_time_t when = 0;
+
+    /* for the live version only: a mark left for another (an import whose
+     * link never came) says nothing of what is live */
+    if (!(version = pending_read(store, p, name, &when))
+        || !(live = acme_store_live_version(store, p, name)) || strcmp(live, version)) {
+        return 0;
+    }
     return when;
 }
 
-void acme_store_import_served(acme_store_t *store, apr_pool_t *p, const char *name)
+void acme_store_import_served(acme_store_t *store, apr_pool_t *p, apr_hash_t *served)
 {
-    if (acme_store_name_check(name) == APR_SUCCESS) {
-        (void)acme_store_remove(store, p, acme_store_rel_live_file(
-                                    p, name, ACME_STORE_IMPORT_PENDING_FILE));
+    apr_array_header_t *files = NULL;
+    const char *version, *serving;
+    apr_time_t when;
+    int i;
+
+    /* one listing, however many names are live: a start with none pending
+     * reads one empty directory */
+    if (acme_store_list(store, p, ACME_STORE_IMPORTS, &files) != APR_SUCCESS) {
+        return;
+    }
+    for (i = 0; i < files->nelts; ++i) {
+        const char *file = APR_ARRAY_IDX(files, i, const char *), *dot = strrchr(file, '.');
+        const char *name = dot && !strcmp(dot, ".json")
+                           ? apr_pstrndup(p, file, (apr_size_t)(dot - file)) : NULL;
+
+        if (name && (serving = apr_hash_get(served, name, APR_HASH_KEY_STRING)) != NULL
+            && (version = pending_read(store, p, name, &when)) != NULL
+            && !strcmp(version, serving)) {
+            (void)acme_store_remove(store, p, acme_store_rel_import_pending(p, name));
+        }
     }
 }
 

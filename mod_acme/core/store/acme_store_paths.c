@@ -13,7 +13,8 @@ static const char *const child_dirs[] = { ACME_STORE_ACCOUNTS, ACME_STORE_STAGIN
 static const char *const root_dirs[] = { ACME_STORE_CONFIG, ACME_STORE_DOMAINS,
                                          ACME_STORE_ARCHIVE, ACME_STORE_FALLBACK,
                                          ACME_STORE_ROOT_EVENTS, ACME_STORE_KEYS,
-                                         ACME_STORE_CSR, ACME_STORE_REFUSED, NULL };
+                                         ACME_STORE_CSR, ACME_STORE_REFUSED,
+                                         ACME_STORE_IMPORTS, NULL };
 /* keys/: certificate keys in root's custody (acme_custody.h). */
 /* status/.page is the children's alone too: it quotes a refused restart's why */
 static const char *const private_dirs[] = { ACME_STORE_ACCOUNTS, ACME_STORE_STAGING,
@@ -283,6 +284,11 @@ const char *acme_store_rel_refused(apr_pool_t *p, const char *name)
 const char *acme_store_rel_refused_shown(apr_pool_t *p, const char *name)
 {
     return apr_pstrcat(p, ACME_STORE_REFUSED "/", name, ".json", NULL);
+}
+
+const char *acme_store_rel_import_pending(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, ACME_STORE_IMPORTS "/", name, ".json", NULL);
 }
 
 const char *acme_store_rel_csr(apr_pool_t *p, const char *name)

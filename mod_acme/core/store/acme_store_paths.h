@@ -22,6 +22,7 @@
 #define ACME_STORE_KEYS         "keys"
 #define ACME_STORE_CSR          "csr"
 #define ACME_STORE_REFUSED      "refused"
+#define ACME_STORE_IMPORTS      "imports"
 /* root, 0644: the store names of each server's last start (acme_store_configured.h) */
 #define ACME_STORE_CONFIGURED   "configured.json"
 /* root, 0644, empty: flock'ed while a server updates configured.json */
@@ -97,9 +98,13 @@ const char *acme_store_made_files(const char *relpath);
  *   archive/<name>/<version>/privkey.pem root 0600  its key (from keys/)
  *   archive/<name>/<version>/meta.json  root  0644  {"ca": directory URL, "issued_at": RFC 3339}
  *   archive/<name>/<version>/revoked.json root 0644 acmectl revoke's record
- *   archive/<name>/<version>/import-pending root 0644 {"imported_at"}: acmectl import made it
- *                                                    live in the store; the parent removes it
- *                                                    at the first start that serves it
+ *   archive/<name>/<version>/import-pending root 0644 none any more: where an older version
+ *                                                    marked an import not served yet (ignored)
+ *   imports/<name>.json                 root  0644  {"imported_at", "version"}: acmectl import
+ *                                                    makes that version live in the store
+ *                                                    (written before the link); the parent
+ *                                                    removes it at the first start that serves
+ *                                                    that version
  *   staging/<name>/cert.pem, meta.json  child 0644  a new chain waiting for activation
  *   staging/<name>/ready                child 0644  written last: the entry is complete
  *   staging/<name>/rejected             root  0644  "ready" renamed when activation refused it
@@ -202,6 +207,8 @@ const char *acme_store_rel_key(apr_pool_t *p, const char *name, const char *id);
 const char *acme_store_rel_refused(apr_pool_t *p, const char *name);
 /* refused/<name>.json */
 const char *acme_store_rel_refused_shown(apr_pool_t *p, const char *name);
+/* imports/<name>.json: an import made live and not served by a start yet. */
+const char *acme_store_rel_import_pending(apr_pool_t *p, const char *name);
 /* csr/<name>.json */
 const char *acme_store_rel_csr(apr_pool_t *p, const char *name);
 
