@@ -599,46 +599,7 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
     return apr_hash_get(st->served, d->name, APR_HASH_KEY_STRING);
 }
 
-static int certs_add_fallback_files(server_rec *s, apr_pool_t *p,
-                                    apr_array_header_t *cert_files,
-                                    apr_array_header_t *key_files);
-
-/* Every live certificate of the vhost's domain, one per key type: mod_ssl
- * loads them side by side and picks per client (RSA or ECDSA). */
-static int certs_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
-                                apr_array_header_t *key_files)
-{
-    acme_runtime_t *rt = acme_runtime_get(s);
-    certs_state_t *st = state_get(rt);
-    const apr_array_header_t *list = st ? hash_get_server(st->server_domain, s) : NULL;
-    int i, added = 0;
-
-    for (i = 0; list && rt->store && i < list->nelts; i++) {
-        const acme_domain_t *d = APR_ARRAY_IDX(list, i, const acme_domain_t *);
-        const served_t *files = served_files(rt, st, d);
-
-        if (!files) {
-            continue;
-        }
-        APR_ARRAY_PUSH(cert_files, const char *) = apr_pstrdup(p, files->cert);
-        APR_ARRAY_PUSH(key_files, const char *) = apr_pstrdup(p, files->key);
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "ACME00611: %s (%s:%d) serves the "
-                     "certificate of %s (%s)", s->server_hostname,
-                     s->defn_name ? s->defn_name : "-", s->defn_line_number, d->name,
-                     acme_key_type_name(d->key_type));
-        ++added;
-    }
-    /* No certificate yet: the temporary one, handed as a certificate and
-     * not as mod_ssl's fallback, whose 503 (AH10085) on every connection
-     * nothing could lift once the certificate is served before its restart
-     * (acme_certs_hot.c); certs_unavailable answers the 503 meanwhile. Only
-     * where mod_ssl would fall back: no certificate of the vhost's own. */
-    if (!added && cert_files->nelts == 0 && list && list->nelts) {
-        return certs_add_fallback_files(s, p, cert_files, key_files);
-    }
-    return added ? OK : DECLINED;
-}
-
+/* The temporary certificate(s) for a vhost with no certificate of its own. */
 static int certs_add_fallback_files(server_rec *s, apr_pool_t *p,
                                     apr_array_header_t *cert_files,
                                     apr_array_header_t *key_files)
@@ -675,6 +636,42 @@ static int certs_add_fallback_files(server_rec *s, apr_pool_t *p,
                  "answers with a temporary certificate and 503 until the certificate of %s "
                  "arrives from %s", s->server_hostname, d->name, domain_ca(d));
     return OK;
+}
+
+/* Every live certificate of the vhost's domain, one per key type: mod_ssl
+ * loads them side by side and picks per client (RSA or ECDSA). */
+static int certs_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
+                                apr_array_header_t *key_files)
+{
+    acme_runtime_t *rt = acme_runtime_get(s);
+    certs_state_t *st = state_get(rt);
+    const apr_array_header_t *list = st ? hash_get_server(st->server_domain, s) : NULL;
+    int i, added = 0;
+
+    for (i = 0; list && rt->store && i < list->nelts; i++) {
+        const acme_domain_t *d = APR_ARRAY_IDX(list, i, const acme_domain_t *);
+        const served_t *files = served_files(rt, st, d);
+
+        if (!files) {
+            continue;
+        }
+        APR_ARRAY_PUSH(cert_files, const char *) = apr_pstrdup(p, files->cert);
+        APR_ARRAY_PUSH(key_files, const char *) = apr_pstrdup(p, files->key);
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "ACME00611: %s (%s:%d) serves the "
+                     "certificate of %s (%s)", s->server_hostname,
+                     s->defn_name ? s->defn_name : "-", s->defn_line_number, d->name,
+                     acme_key_type_name(d->key_type));
+        ++added;
+    }
+    /* No certificate yet: the temporary one, handed as a certificate and
+     * not as mod_ssl's fallback, whose 503 (AH10085) on every connection
+     * nothing could lift once the certificate is served before its restart
+     * (acme_certs_hot.c); certs_unavailable answers the 503 meanwhile. Only
+     * where mod_ssl would fall back: no certificate of the vhost's own. */
+    if (!added && cert_files->nelts == 0 && list && list->nelts) {
+        return certs_add_fallback_files(s, p, cert_files, key_files);
+    }
+    return added ? OK : DECLINED;
 }
 
 /* One notice for all the vhosts on the temporary certificate (a first start

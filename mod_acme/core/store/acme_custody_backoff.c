@@ -228,8 +228,7 @@ apr_status_t acme_custody_refusal_of_key(acme_store_t *store, apr_pool_t *p, con
     if (acme_store_name_check(name) != APR_SUCCESS || !key_id) {
         return APR_EINVAL;
     }
-    if (acme_store_read_json_pooled(store, p, acme_store_rel_refused_shown(p, name), &json)
-        != APR_SUCCESS || !json_is_object(json)
+    if (!(json = refused_shown_read(store, p, name))
         || !(key = json_string_value(json_object_get(json, "key"))) || strcmp(key, key_id) != 0
         || !json_is_integer(last = json_object_get(json, "key_at"))
         || acme_time_from_sec_checked(json_integer_value(last), at)
