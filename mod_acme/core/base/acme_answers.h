@@ -22,7 +22,7 @@
 /* a tls-alpn-01 answer: an EC certificate and key, and an RSA-2048 pair for
  * a domain of an RSA key type (acme_tlsalpn.h) */
 #define ACME_ANSWER_VALUE_MAX  (5 * 1024 + 8)
-/* About 2.1 MB: ACME_ANSWERS_SLOTS * (ACME_ANSWER_KEY_MAX + ACME_ANSWER_VALUE_MAX + 24). */
+/* About 2.1 MB: ACME_ANSWERS_SLOTS * (ACME_ANSWER_KEY_MAX + ACME_ANSWER_VALUE_MAX + 32). */
 
 typedef enum {
     ACME_ANSWER_HTTP01 = 1,
