@@ -180,10 +180,10 @@ void acme_certs_keys_gate(acme_certs_keys_t *job, int inside)
     }
 }
 
-apr_hash_t *acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job,
-                                 acme_store_t *store, apr_pool_t *ptemp, apr_pool_t *keep)
+void acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job, acme_store_t *store,
+                          apr_pool_t *ptemp, acme_certs_keys_made_fn *on_made, void *baton)
 {
-    apr_hash_t *keys = keep ? apr_hash_make(keep) : NULL;
+    apr_pool_t *iter;
     /* startup's first pass makes none (acme_certs_hot_keys_prepare): its
      * second, generation 1, has the budget of both */
     apr_time_t deadline = apr_time_now() + KEYS_STARTUP_BUDGET
@@ -191,6 +191,9 @@ apr_hash_t *acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job,
     keys_pending_t *pending = &job->pending;
     int i, made = 0, renewal = 0, renewal_made = 0;
 
+    /* each domain's work in a pool cleared after it: at 10,000 new
+     * domains ptemp held every key made until the end */
+    apr_pool_create(&iter, ptemp);
     acme_store_batch_begin(store);
     for (i = 0; i < rt->domains->nelts; i++) {
         acme_domain_t *d = APR_ARRAY_IDX(rt->domains, i, acme_domain_t *);
@@ -199,6 +202,11 @@ apr_hash_t *acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job,
         acme_activation_outcome_e outcome;
         apr_status_t rv;
 
+        if (i > 0) {
+            acme_certs_keys_gate(job, 1);   /* iter's keys are freed by OpenSSL */
+            apr_pool_clear(iter);
+            acme_certs_keys_gate(job, 0);
+        }
         outcome = acme_runtime_activation_outcome(rt, d->name);
         if (outcome == ACME_ACTIVATION_SETTLE_LATER) {
             /* its key is retired only after the children serve: the
@@ -207,7 +215,7 @@ apr_hash_t *acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job,
             ++renewal;
             continue;
         }
-        if (acme_custody_ready(store, ptemp, d->name, d->names, d->key_type)) {
+        if (acme_custody_ready(store, iter, d->name, d->names, d->key_type)) {
             continue;
         }
         activated = outcome == ACME_ACTIVATION_LIVE;
@@ -222,12 +230,12 @@ apr_hash_t *acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job,
         }
         key = NULL;
         acme_certs_keys_gate(job, 1);
-        rv = acme_custody_prepare_keep(store, ptemp, d->name, d->names, d->key_type,
-                                       &generated, activated ? NULL : keep, &key);
-        acme_certs_keys_gate(job, 0);
+        rv = acme_custody_prepare_keep(store, iter, d->name, d->names, d->key_type,
+                                       &generated, activated || !on_made ? NULL : iter, &key);
         if (key) {
-            apr_hash_set(keys, d->name, APR_HASH_KEY_STRING, key);
+            on_made(baton, d, key);   /* beside mod_ssl's set-up too, not after it */
         }
+        acme_certs_keys_gate(job, 0);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00634: %s: cannot generate "
                          "the certificate key in %s/keys; no certificate can be ordered for "
@@ -239,6 +247,9 @@ apr_hash_t *acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job,
         made += generated;
         renewal_made += activated && generated;
     }
+    acme_certs_keys_gate(job, 1);
+    apr_pool_destroy(iter);
+    acme_certs_keys_gate(job, 0);
     keys_batch_end(rt, store);
     if (made || pending->domains->nelts) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME00635: %d certificate key(s) "
@@ -246,7 +257,6 @@ apr_hash_t *acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job,
                      "certificate that just went live)", made, pending->domains->nelts, renewal);
     }
     sweep_removed_keys(rt, store, ptemp);
-    return keys;
 }
 
 /* Parent, main thread (the MPM's maintenance loop, between forks, so no

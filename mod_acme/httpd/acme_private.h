@@ -131,11 +131,12 @@ acme_certs_keys_t *acme_certs_keys_begin(acme_runtime_t *rt);
  * to job's queue for the monitor hook. Writes through store (a handle of
  * the caller's thread: acme_store_handle_for_thread), allocates only from
  * ptemp and keep (never from rt's pool), logs failures on rt->base.
- * Returns, when keep is not NULL, the keys it made for domains awaiting a
- * first certificate (store name -> EVP_PKEY*, references held by keep),
- * else NULL. */
-apr_hash_t *acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job,
-                                 acme_store_t *store, apr_pool_t *ptemp, apr_pool_t *keep);
+ * on_made (may be NULL) is called with baton and each key it made for a
+ * domain d awaiting a first certificate, right after it is made (inside the
+ * fork gate on the keys' thread); the key is freed after the call. */
+typedef void acme_certs_keys_made_fn(void *baton, const acme_domain_t *d, EVP_PKEY *key);
+void acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job, acme_store_t *store,
+                          apr_pool_t *ptemp, acme_certs_keys_made_fn *on_made, void *baton);
 /* acme_certs_keys.c: the caller of acme_certs_keys_make now waits for it
  * (call before making them in the same thread): until then keys are made
  * past the budget, as they cost the start nothing while mod_ssl sets up
