@@ -221,8 +221,12 @@ static void hot_keys_work(hot_keys_t *hk)
                                      &id, &pem, &len) != APR_SUCCESS) {
             continue;   /* none yet (the monitor makes it): restart path */
         }
-        acme_certs_keys_gate(hk->job, 1);
-        if (acme_crypto_key_from_pem(p, pem, len, &key) == APR_SUCCESS) {
+        acme_certs_keys_gate(hk->job, 1);   /* the file's DER: no key decoded, none encoded */
+        if (acme_crypto_key_der_from_pem(pem, len, &h->key_der, &h->key_der_len)
+            == APR_SUCCESS) {
+            ++hk->kept;
+        }
+        else if (acme_crypto_key_from_pem(p, pem, len, &key) == APR_SUCCESS) {
             hk->kept += hot_key_der(h, key);   /* a DER of its own: the key goes with p */
         }
         acme_certs_keys_gate(hk->job, 0);

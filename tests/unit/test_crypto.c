@@ -101,9 +101,12 @@ static void test_key_type_names(void **state)
 
 static void check_key_type(apr_pool_t *p, acme_key_type_e type)
 {
-    EVP_PKEY *pkey, *again;
+    EVP_PKEY *pkey, *again, *decoded;
     acme_key_type_e found;
     const char *pem;
+    const unsigned char *in;
+    unsigned char *der;
+    long der_len;
 
     assert_int_equal(acme_crypto_key_generate(p, type, &pkey), APR_SUCCESS);
     assert_int_equal(acme_crypto_key_type_of(pkey, &found), APR_SUCCESS);
@@ -117,6 +120,15 @@ static void check_key_type(apr_pool_t *p, acme_key_type_e type)
     assert_int_equal(EVP_PKEY_eq(pkey, again), 1);
     assert_int_equal(acme_crypto_key_type_of(again, &found), APR_SUCCESS);
     assert_int_equal(found, type);
+    /* the file's DER, as the children get a key served early: the same key */
+    assert_int_equal(acme_crypto_key_der_from_pem(pem, strlen(pem), &der, &der_len),
+                     APR_SUCCESS);
+    in = der;
+    decoded = d2i_AutoPrivateKey(NULL, &in, der_len);
+    assert_non_null(decoded);
+    assert_int_equal(EVP_PKEY_eq(pkey, decoded), 1);
+    EVP_PKEY_free(decoded);
+    OPENSSL_clear_free(der, (size_t)der_len);
 }
 
 static void test_generate_ec(void **state)
@@ -156,6 +168,19 @@ static void test_key_rejects(void **state)
     encrypted = apr_pstrmemdup(p, mem->data, mem->length);
     BIO_free(bio);
     assert_int_equal(acme_crypto_key_from_pem(p, encrypted, strlen(encrypted), &other), APR_EINVAL);
+    {
+        unsigned char *der = (unsigned char *)"";
+        long der_len = 1;
+
+        /* no DER taken from an encrypted key, bad base64 or nothing */
+        assert_int_equal(acme_crypto_key_der_from_pem(encrypted, strlen(encrypted), &der,
+                                                      &der_len), APR_EINVAL);
+        assert_null(der);
+        assert_int_equal(der_len, 0);
+        assert_int_equal(acme_crypto_key_der_from_pem(garbage, strlen(garbage), &der, &der_len),
+                         APR_EINVAL);
+        assert_int_equal(acme_crypto_key_der_from_pem("", 0, &der, &der_len), APR_EINVAL);
+    }
 
     /* Keys we do not issue for are recognized as such. */
     other = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");

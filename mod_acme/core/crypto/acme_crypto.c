@@ -147,6 +147,38 @@ apr_status_t acme_crypto_key_from_pem(apr_pool_t *p, const char *pem, apr_size_t
     return APR_SUCCESS;
 }
 
+apr_status_t acme_crypto_key_der_from_pem(const char *pem, apr_size_t len, unsigned char **der,
+                                          long *der_len)
+{
+    BIO *bio;
+    char *name = NULL, *header = NULL;
+    unsigned char *data = NULL;
+    long n = 0;
+    apr_status_t rv = APR_EINVAL;
+
+    *der = NULL;
+    *der_len = 0;
+    if (!pem || len == 0 || len > ACME_MAX_STORE_FILE) {
+        return APR_EINVAL;
+    }
+    if (!(bio = BIO_new_mem_buf(pem, (int)len))) {
+        return APR_ENOMEM;
+    }
+    if (PEM_read_bio(bio, &name, &header, &data, &n) == 1 && n > 0
+        && strcmp(name, PEM_STRING_PKCS8INF) == 0 && header[0] == '\0') {
+        *der = data;
+        *der_len = n;
+        data = NULL;
+        rv = APR_SUCCESS;
+    }
+    OPENSSL_clear_free(data, n > 0 ? (size_t)n : 0);
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    BIO_free(bio);
+    ERR_clear_error();
+    return rv;
+}
+
 static const key_spec_t *spec_of_key(EVP_PKEY *pkey)
 {
     size_t i;
