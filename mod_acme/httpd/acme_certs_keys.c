@@ -27,9 +27,14 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#endif
 #include <apr_atomic.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
+#include <apr_thread_proc.h>
 #include <httpd.h>
 #include <http_config.h>
 #include <http_core.h>
@@ -51,6 +56,11 @@
  * hook about every 10 s. */
 #define KEYS_STARTUP_BUDGET apr_time_from_sec(2)
 #define KEYS_MONITOR_BUDGET apr_time_from_msec(200)
+/* The keys' thread's nice value while mod_ssl sets up the vhosts: on a
+ * machine with two busy cores it took CPU from that set-up (1.22 times as
+ * long at 10,000 new domains); at 19 it runs on what the set-up leaves. */
+#define KEYS_THREAD_NICE 19
+enum { KEYS_LOW, KEYS_RAISING, KEYS_RAISED, KEYS_RAISE_FAILED, KEYS_ENDED };
 
 /* Domains whose key the monitor still makes; in the runtime's pool. */
 typedef struct keys_pending_t {
@@ -67,6 +77,13 @@ struct acme_certs_keys_t {
     int on_thread;                /* made on the keys' thread: each inside the fork gate */
     apr_time_t began;             /* the keys' thread's start, */
     unsigned long forks, waits;   /* and the fork gate's counts then */
+    apr_uint32_t tid;             /* the keys' thread's kernel id (Linux) once it lowered its
+                                   * priority, else 0 */
+    int nice;                     /* its nice value before (read once tid is set) */
+    apr_uint32_t raised;          /* its nice value: KEYS_LOW, then KEYS_RAISING (either
+                                   * thread), KEYS_RAISED or KEYS_RAISE_FAILED; or KEYS_ENDED
+                                   * (the thread ends low: no one may touch its id then) */
+    apr_time_t awaited_at;        /* when the caller began to wait (the waiting thread's) */
 };
 
 /* Ends store's write batch (acme_store_batch_end), logging a failure. */
@@ -128,9 +145,58 @@ acme_certs_keys_t *acme_certs_keys_begin(acme_runtime_t *rt)
     return job;
 }
 
+/* The keys' thread's nice value back to what it was (once, by whichever
+ * thread sees both the wait and the lowered priority first): the start
+ * waits for it now, and at the lowest priority other work on the machine
+ * would hold it. Raising it takes root (post_config's); failing, the thread
+ * ends at the lowest priority. */
+static void keys_priority_back(acme_certs_keys_t *job)
+{
+#if defined(__linux__)
+    apr_uint32_t tid = apr_atomic_read32(&job->tid);
+
+    /* the thread waits in acme_certs_keys_thread_end while it is raised:
+     * the id is its own throughout */
+    if (tid && apr_atomic_cas32(&job->raised, KEYS_RAISING, KEYS_LOW) == KEYS_LOW) {
+        apr_atomic_set32(&job->raised, setpriority(PRIO_PROCESS, (id_t)tid, job->nice) == 0
+                                       ? KEYS_RAISED : KEYS_RAISE_FAILED);
+    }
+#else
+    (void)job;
+#endif
+}
+
+/* On the keys' thread: the lowest priority while the caller is not waiting
+ * for it (mod_ssl's set-up beside it), Linux only (a thread's nice value
+ * is its own there). */
+static void keys_priority_low(acme_certs_keys_t *job)
+{
+#if defined(__linux__)
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    int nice;
+
+    errno = 0;
+    nice = getpriority(PRIO_PROCESS, (id_t)tid);
+    if ((nice == -1 && errno) || nice >= KEYS_THREAD_NICE
+        || setpriority(PRIO_PROCESS, (id_t)tid, KEYS_THREAD_NICE) != 0) {
+        return;
+    }
+    job->nice = nice;
+    apr_atomic_set32(&job->tid, (apr_uint32_t)tid);
+    /* a wait that began before tid was set found nothing to raise */
+    if (acme_certs_keys_awaited(job)) {
+        keys_priority_back(job);
+    }
+#else
+    (void)job;
+#endif
+}
+
 void acme_certs_keys_await(acme_certs_keys_t *job)
 {
+    job->awaited_at = apr_time_now();
     apr_atomic_set32(&job->awaited, 1);
+    keys_priority_back(job);
 }
 
 int acme_certs_keys_awaited(acme_certs_keys_t *job)
@@ -146,6 +212,7 @@ void acme_certs_keys_thread_begin(acme_certs_keys_t *job)
     job->began = apr_time_now();
     job->forks = acme_activation_gate_forks();
     job->waits = acme_activation_gate_keys_waits(&longest);
+    keys_priority_low(job);
 }
 
 void acme_certs_keys_thread_end(acme_runtime_t *rt, acme_certs_keys_t *job)
@@ -161,6 +228,23 @@ void acme_certs_keys_thread_end(acme_runtime_t *rt, acme_certs_keys_t *job)
                      "of them waited for the one key being made, at most %" APR_TIME_T_FMT
                      " ms", forks, apr_time_as_msec(apr_time_now() - job->began), waits,
                      apr_time_as_msec(longest));
+    }
+    if (apr_atomic_read32(&job->tid)) {
+        apr_time_t end = apr_time_now(), low;
+        apr_uint32_t raised;
+
+        while ((raised = apr_atomic_cas32(&job->raised, KEYS_ENDED, KEYS_LOW)) == KEYS_RAISING) {
+            apr_thread_yield();   /* the waiting thread raises it just now */
+        }
+        low = (acme_certs_keys_awaited(job) ? job->awaited_at : end) - job->began;
+
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rt->base, "ACME01521: the keys' thread worked "
+                     "for %" APR_TIME_T_FMT " ms at the lowest priority (nice %d) beside "
+                     "mod_ssl's set-up, then %" APR_TIME_T_FMT " ms while the start waited for "
+                     "it%s", apr_time_as_msec(low > 0 ? low : 0), KEYS_THREAD_NICE,
+                     apr_time_as_msec(end - job->began - (low > 0 ? low : 0)),
+                     raised == KEYS_RAISE_FAILED
+                     ? " (its priority left low: raising it takes root)" : "");
     }
     acme_certs_keys_gate(job, 1);   /* OpenSSL's list of threads, under its lock */
     acme_crypto_thread_done();

@@ -140,16 +140,20 @@ void acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job, acme_store
 /* acme_certs_keys.c: the caller of acme_certs_keys_make now waits for it
  * (call before making them in the same thread): until then keys are made
  * past the budget, as they cost the start nothing while mod_ssl sets up
- * the vhosts beside them; from then on the budget ends them. Any thread. */
+ * the vhosts beside them; from then on the budget ends them, and the keys'
+ * thread gets its nice value back. Any thread. */
 void acme_certs_keys_await(acme_certs_keys_t *job);
 /* acme_certs_keys.c: 1 once acme_certs_keys_await was called for job, else
  * 0. Any thread. */
 int acme_certs_keys_awaited(acme_certs_keys_t *job);
 /* acme_certs_keys.c, on the keys' thread before it makes any key: job's
- * keys are made inside the fork gate from now on, one at a time. */
+ * keys are made inside the fork gate from now on, one at a time, and (on
+ * Linux) at the lowest priority (nice 19) until acme_certs_keys_await, so
+ * the thread runs on the CPU mod_ssl's set-up leaves. */
 void acme_certs_keys_thread_begin(acme_certs_keys_t *job);
 /* acme_certs_keys.c, the keys' thread's last call: says at debug how many
- * forks went first while it ran (ACME01520), then frees its OpenSSL state
+ * forks went first while it ran (ACME01520) and how long it ran at the
+ * lowest priority (ACME01521), then frees its OpenSSL state
  * (acme_crypto_thread_done) inside the fork gate. */
 void acme_certs_keys_thread_end(acme_runtime_t *rt, acme_certs_keys_t *job);
 /* acme_certs_keys.c: inside 1: the keys' thread enters the fork gate for

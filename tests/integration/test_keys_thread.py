@@ -120,3 +120,21 @@ def test_a_fork_in_post_config_waits_for_one_key_at_most(httpd, unique):
     wait_for(all_made, KEYS_TIMEOUT, what="a key and CSR for each new name")
     for name in names:
         assert os.listdir(os.path.join(httpd.store, "keys", name)), name
+
+
+def test_keys_thread_runs_at_the_lowest_priority_beside_mod_ssl(httpd, unique):
+    """The keys' thread makes keys at nice 19 while mod_ssl sets up the
+    vhosts (it runs on the CPU that set-up leaves), and gets its priority
+    back once the start waits for it (post_config runs as root here)."""
+    names = [unique("keysnice%d" % i) for i in range(NEW_NAMES)]
+    httpd.write_config(vhosts="".join(ssl_vhost(n) for n in names),
+                       acme={"AcmeCA": dead_ca_url()})
+    httpd.start(timeout=60)
+    log = httpd.error_log_text()
+    ran = re.findall(r"ACME01521: the keys' thread worked for (\d+) ms at the lowest "
+                     r"priority \(nice 19\) beside mod_ssl's set-up, then (\d+) ms while the "
+                     r"start waited for it(.*)", log)
+    assert ran, httpd.diagnostics()
+    assert "left low" not in ran[-1][2], ran[-1]
+    said = re.findall(r"ACME00635: (\d+) certificate key\(s\) generated", log)
+    assert said and int(said[-1]) >= NEW_NAMES, httpd.diagnostics()
