@@ -190,7 +190,7 @@ static void link_written(acme_runtime_t *rt, apr_pool_t *ptemp, apr_array_header
         }
         activation_report(rt, ptemp, w->d, linked[i], why[i]);
     }
-    acme_certs_keys_batch_end(rt);
+    acme_certs_keys_batch_end(rt, rt->store);
     apr_atomic_set32(&rt->settling, rt->settle_later->nelts > 0);
 }
 
@@ -212,7 +212,7 @@ void acme_certs_activate_settle_later(acme_runtime_t *rt, apr_pool_t *ptemp)
     for (i = 0; i < rt->settle_later->nelts; i++) {
         acme_certs_activate_settle_one(rt, rt->store, ptemp, i);
     }
-    acme_certs_keys_batch_end(rt);
+    acme_certs_keys_batch_end(rt, rt->store);
     apr_atomic_set32(&rt->settling, 0);
 }
 

@@ -98,9 +98,9 @@ static void keys_batch_end(acme_runtime_t *rt, acme_store_t *store)
     }
 }
 
-void acme_certs_keys_batch_end(acme_runtime_t *rt)
+void acme_certs_keys_batch_end(acme_runtime_t *rt, acme_store_t *store)
 {
-    keys_batch_end(rt, rt->store);
+    keys_batch_end(rt, store);
 }
 
 /* keys/<name>/ of names configured nowhere for ACME_CUSTODY_REMOVED_GRACE
@@ -374,7 +374,7 @@ static int keys_monitor(apr_pool_t *pconf, server_rec *s)
         }
         apr_pool_clear(ptemp);
     } while (pending->next < pending->domains->nelts && apr_time_now() < deadline);
-    acme_certs_keys_batch_end(rt);
+    acme_certs_keys_batch_end(rt, rt->store);
     apr_pool_destroy(ptemp);
     return DECLINED;
 }

@@ -1,7 +1,8 @@
 /* post_config's store (acme_certs_store_open): opened, handed to the
- * issuing child's user, every domain's configuration recorded where it
- * changed, the staged certificates activated, the shared fallback made.
- * Root's parent only; no network request. */
+ * issuing child's user, the staged certificates activated, the shared
+ * fallback made; every domain's configuration recorded where it changed
+ * (acme_certs_store_write_configs, on the keys' thread beside mod_ssl's
+ * set-up). Root's parent only; no network request. */
 #include <fcntl.h>
 #include <unistd.h>
 #include <apr_strings.h>
@@ -33,8 +34,8 @@ static void store_grant_child(acme_runtime_t *rt, apr_pool_t *ptemp)
 
 /* When the configuration recorded in have last changed. Files written before
  * this was recorded were rewritten only on changes: their mtime says it. */
-static apr_time_t config_recorded_change(acme_runtime_t *rt, apr_pool_t *ptemp, const char *rel,
-                                         json_t *have, apr_time_t now)
+static apr_time_t config_recorded_change(acme_store_t *store, apr_pool_t *ptemp,
+                                         const char *rel, json_t *have, apr_time_t now)
 {
     json_t *changed = json_object_get(have, "changed_at");
     json_t *seconds = json_object_get(have, "config_changed_at");
@@ -48,7 +49,7 @@ static apr_time_t config_recorded_change(acme_runtime_t *rt, apr_pool_t *ptemp, 
     if (at <= 0 && json_is_integer(seconds)) {    /* at stays 0 for a garbled count */
         (void)acme_time_from_sec_checked(json_integer_value(seconds), &at);
     }
-    if (at <= 0 && apr_stat(&finfo, acme_store_path(rt->store, ptemp, rel), APR_FINFO_MTIME,
+    if (at <= 0 && apr_stat(&finfo, acme_store_path(store, ptemp, rel), APR_FINFO_MTIME,
                             ptemp) == APR_SUCCESS) {
         at = finfo.mtime;
     }
@@ -76,8 +77,8 @@ static int config_same(json_t *want, json_t *have)
  * configured and since when ("changed_at"); rewritten only when it changed.
  * The domain learns that time here, before the issuing child is forked: a
  * window covering the whole lifetime renews certificates older than it. */
-static void store_write_config(acme_runtime_t *rt, apr_pool_t *ptemp, acme_domain_t *d,
-                               apr_time_t now)
+static void store_write_config(acme_runtime_t *rt, acme_store_t *store, apr_pool_t *ptemp,
+                               acme_domain_t *d, apr_time_t now)
 {
     const char *rel = acme_store_rel_config(ptemp, d->name);
     json_t *want, *have = NULL, *record;
@@ -88,19 +89,19 @@ static void store_write_config(acme_runtime_t *rt, apr_pool_t *ptemp, acme_domai
     if (!(want = acme_job_domain_to_json(d))) {
         return;
     }
-    if (acme_store_read_json_pooled(rt->store, ptemp, rel, &have) != APR_SUCCESS) {
+    if (acme_store_read_json_pooled(store, ptemp, rel, &have) != APR_SUCCESS) {
         have = NULL;
     }
     same = config_same(want, have);
     json_decref(want);
-    d->config_changed_at = same ? config_recorded_change(rt, ptemp, rel, have, now) : now;
+    d->config_changed_at = same ? config_recorded_change(store, ptemp, rel, have, now) : now;
     if (!(record = acme_job_domain_to_json(d))) {
         return;
     }
     json_object_set_new(record, "changed_at",
                         json_string(acme_time_rfc3339(ptemp, d->config_changed_at)));
     if (!have || !json_equal(record, have)) {
-        rv = acme_store_write_json(rt->store, ptemp, rel, record, ACME_STORE_FILE_PERMS);
+        rv = acme_store_write_json(store, ptemp, rel, record, ACME_STORE_FILE_PERMS);
         if (rv == APR_SUCCESS && !same) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, rt->base, "ACME00614: %s: configuration "
                          "%s, changed_at %s", d->name, have ? "changed" : "recorded",
@@ -111,24 +112,28 @@ static void store_write_config(acme_runtime_t *rt, apr_pool_t *ptemp, acme_domai
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00602: cannot write %s in "
                      "the store %s; check that the disk is writable",
-                     rel, acme_store_dir(rt->store));
+                     rel, acme_store_dir(store));
     }
 }
 
-static void store_write_configs(acme_runtime_t *rt, apr_pool_t *ptemp)
+void acme_certs_store_write_configs(acme_runtime_t *rt, acme_store_t *store, apr_pool_t *ptemp)
 {
     /* Exact for the generation that sees the change, so a certificate obtained
      * earlier in the same second counts as older; whole seconds from the file
      * in later generations, so one obtained after it never does. */
     apr_time_t now = apr_time_now();
+    apr_pool_t *iter;
     int i;
 
     /* Written at a first start for every domain: one flush for all. */
-    acme_store_batch_begin(rt->store);
+    apr_pool_create(&iter, ptemp);
+    acme_store_batch_begin(store);
     for (i = 0; i < rt->domains->nelts; i++) {
-        store_write_config(rt, ptemp, APR_ARRAY_IDX(rt->domains, i, acme_domain_t *), now);
+        store_write_config(rt, store, iter, APR_ARRAY_IDX(rt->domains, i, acme_domain_t *), now);
+        apr_pool_clear(iter);
     }
-    acme_certs_keys_batch_end(rt);
+    acme_certs_keys_batch_end(rt, store);
+    apr_pool_destroy(iter);
 }
 
 /* When this configuration ends (graceful restart, stop), remove temp files
@@ -206,7 +211,6 @@ apr_status_t acme_certs_store_open(acme_runtime_t *rt, apr_pool_t *ptemp)
     }
     apr_pool_cleanup_register(rt->pool, rt, sweep_dead_temps, apr_pool_cleanup_null);
     store_grant_child(rt, ptemp);
-    store_write_configs(rt, ptemp);
     acme_certs_activate_staged(rt, ptemp);
 
     fallback_make(rt, dir, ACME_KEY_EC_P256, &rt->fallback_cert, &rt->fallback_key);

@@ -162,8 +162,9 @@ void acme_certs_keys_thread_end(acme_runtime_t *rt, acme_certs_keys_t *job);
  * main thread forks and must never wait for itself. Between the two the
  * thread waits for no other thread. */
 void acme_certs_keys_gate(acme_certs_keys_t *job, int inside);
-/* Ends the store's write batch (acme_store_batch_end), logging a failure. */
-void acme_certs_keys_batch_end(acme_runtime_t *rt);
+/* Ends store's write batch (acme_store_batch_end), logging a failure on
+ * rt->base. */
+void acme_certs_keys_batch_end(acme_runtime_t *rt, acme_store_t *store);
 /* acme_certs_modes.c, post_config at every start, graceful ones too (parent,
  * root; nothing otherwise): the store's secrets back to their documented
  * modes (acme_store_paths.h) before mod_ssl loads a key: keys/, staging/,
@@ -209,13 +210,22 @@ apr_time_t acme_certs_keys_judged_at(acme_runtime_t *rt, apr_pool_t *p, const ch
                                      const acme_cert_info_t *leaf, int live);
 
 /* acme_certs_store.c, post_config (root's parent): opens AcmeStoreDir (made
- * if missing), grants the issuing child its directories, records each
- * domain's configuration where it changed, activates what is staged and
- * makes or loads the shared fallback (held in memory when the store is
- * full). APR_SUCCESS, also when the fallback had to stay in memory; an
- * error (logged, ACME00638 or ACME00605) when the store cannot be used:
- * httpd must not start then. Memory: rt->pool; temporaries from ptemp. */
+ * if missing), grants the issuing child its directories, activates what is
+ * staged and makes or loads the shared fallback (held in memory when the
+ * store is full). APR_SUCCESS, also when the fallback had to stay in
+ * memory; an error (logged, ACME00638 or ACME00605) when the store cannot
+ * be used: httpd must not start then. Memory: rt->pool; temporaries from
+ * ptemp. */
 apr_status_t acme_certs_store_open(acme_runtime_t *rt, apr_pool_t *ptemp);
+/* acme_certs_store.c, post_config (root's parent; any one thread, store a
+ * handle of it: acme_store_handle_for_thread): config/<name>.json of every
+ * domain whose configuration changed (or that has none), read by acmectl
+ * only, and each domain's config_changed_at, read by the issuing child.
+ * acme_certs_hot_keys_prepare runs it on the keys' thread before it makes
+ * keys, so it is done before the children fork; startup's first pass,
+ * which forks none, does not run it. Logs on rt->base; temporaries from
+ * ptemp. */
+void acme_certs_store_write_configs(acme_runtime_t *rt, acme_store_t *store, apr_pool_t *ptemp);
 
 /* Log sink for the core, writing to s's error log with the acme module index. */
 void acme_certs_ctx_init(acme_ctx_t *ctx, server_rec *s);

@@ -4,6 +4,7 @@ thread began still waits for it before the process ends, so every key it
 started is whole, with its CSR; a module that forks in post_config while
 the thread runs (mod_cgid's daemon) never forks in the middle of a key.
 (Early serving with the keys that thread made: test_activation_hot.py.)"""
+import json
 import os
 import re
 import signal
@@ -138,3 +139,27 @@ def test_keys_thread_runs_at_the_lowest_priority_beside_mod_ssl(httpd, unique):
     assert "left low" not in ran[-1][2], ran[-1]
     said = re.findall(r"ACME00635: (\d+) certificate key\(s\) generated", log)
     assert said and int(said[-1]) >= NEW_NAMES, httpd.diagnostics()
+
+
+def test_first_start_records_the_configuration_on_the_keys_thread(httpd, unique):
+    """A first start writes config/<name>.json of every new domain on the
+    keys' thread, beside mod_ssl's set-up (not before it, and not in
+    startup's first pass): once httpd serves, each is there with its
+    changed_at, each recorded once, by the thread that made the keys."""
+    names = [unique("keysconf%d" % i) for i in range(NEW_NAMES)]
+    httpd.write_config(vhosts="".join(ssl_vhost(n) for n in names),
+                       acme={"AcmeCA": dead_ca_url()})
+    httpd.start(timeout=60)
+    for name in names:
+        with open(os.path.join(httpd.store, "config", name + ".json")) as f:
+            record = json.load(f)
+        assert record["name"] == name and record["changed_at"], record
+    log = httpd.error_log_text()
+    tid = r"\[pid (\d+):tid (\d+)\] (?:\S+\(\d+\): )?"
+    recorded = re.findall(tid + r"ACME00614: (\S+): configuration recorded", log)
+    assert sorted(r[2] for r in recorded) == sorted(names), httpd.diagnostics()
+    keys = re.findall(tid + r"ACME00635: ", log)
+    managed = re.findall(tid + r"ACME00608: ", log)
+    assert keys and managed, httpd.diagnostics()
+    assert {r[:2] for r in recorded} == {keys[-1]}, (recorded[:3], keys)
+    assert keys[-1] != managed[-1], (keys, managed)
