@@ -1,7 +1,10 @@
 /* The answer table (acme_answers.h): slots in anonymous shared memory, each
  * a seqlock, so readers never block. */
+#include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 #include <apr_strings.h>
 
 #include "acme_answers.h"
@@ -9,25 +12,27 @@
 
 /* The key names the slot layout: a build with another layout makes its own
  * table instead of reading this one wrongly. */
-#define ANSWERS_POOL_KEY  "mod_acme.answers/3"
+#define ANSWERS_POOL_KEY  "mod_acme.answers/4"
 /* A reader retries a slot a writer holds this often at once, then yields
  * the processor until READ_WAIT has passed: a writer that lost its
  * processor mid-write (another process, a loaded machine) is waited for,
  * as a CA's fetch of a pending token must not be told 404 because a
- * writer held its slot; a writer that died mid-write is not waited for
- * beyond it. */
+ * writer held its slot. A slot whose writer died mid-write (its process
+ * is gone) is skipped by readers and taken over by the next writer that
+ * wants it; a writer that is only slow is never taken over. */
 #define READ_SPINS        64
 #define READ_WAIT         apr_time_from_msec(50)
 
-/* A slot held longer than this by a writer was left by one that died
- * mid-write (a write is a copy of a few hundred bytes): readers skip it,
- * the next writer that wants it takes it over and clears it. */
-#define SLOT_STUCK        apr_time_from_sec(2)
+/* The slot's word: the sequence number (odd while being written) in the
+ * low 32 bits, the writing process's pid in the high 32 bits (0 when
+ * none), changed together by one compare-and-swap. */
+#define WORD_SEQ(w)       ((apr_uint32_t)(w))
+#define WORD_PID(w)       ((pid_t)(apr_uint32_t)((w) >> 32))
+#define WORD(seq, pid)    (((apr_uint64_t)(apr_uint32_t)(pid) << 32) | (apr_uint32_t)(seq))
 
 typedef struct answer_slot_t {
-    volatile apr_uint32_t seq;        /* odd while being written */
+    volatile apr_uint64_t word;       /* WORD(seq, writer pid) */
     apr_uint32_t type;                /* acme_answer_type_e */
-    apr_time_t claimed;               /* when the latest writer took it */
     apr_time_t expires;               /* 0: free */
     apr_uint32_t len;                 /* of value */
     char key[ACME_ANSWER_KEY_MAX + 1];
@@ -79,26 +84,32 @@ apr_status_t acme_answers_create(acme_answers_t **table, apr_pool_t *pool,
 
 static void slot_clear(answer_slot_t *slot);
 
-/* Takes the slot for writing: 1 taken (*held: the even sequence number
- * before, which slot_release moves on by 2), 0 another writer holds it. */
-static int slot_claim(answer_slot_t *slot, apr_uint32_t *held, apr_time_t now)
+/* Did the process that holds the slot (pid from its word) die mid-write? */
+static int holder_gone(pid_t pid)
 {
-    apr_uint32_t seq = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
-    apr_uint32_t want = seq + 1;
+    return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Takes the slot for writing: 1 taken (*held: the even sequence number
+ * before, which slot_release moves on by 2), 0 another writer holds it
+ * (one whose process is gone is taken over: the slot is cleared). */
+static int slot_claim(answer_slot_t *slot, apr_uint32_t *held)
+{
+    apr_uint64_t word = __atomic_load_n(&slot->word, __ATOMIC_ACQUIRE);
+    apr_uint32_t seq = WORD_SEQ(word), want = seq + 1;
     int stuck = 0;
 
     if (seq & 1) {
-        if (now - __atomic_load_n(&slot->claimed, __ATOMIC_RELAXED) < SLOT_STUCK) {
+        if (!holder_gone(WORD_PID(word))) {
             return 0;
         }
         want = seq + 2;    /* still odd: readers keep off while it is cleared */
         stuck = 1;
     }
-    if (!__atomic_compare_exchange_n(&slot->seq, &seq, want, 0, __ATOMIC_SEQ_CST,
-                                     __ATOMIC_RELAXED)) {
+    if (!__atomic_compare_exchange_n(&slot->word, &word, WORD(want, getpid()), 0,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
         return 0;
     }
-    __atomic_store_n(&slot->claimed, now, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (stuck) {
         slot_clear(slot);
@@ -107,10 +118,14 @@ static int slot_claim(answer_slot_t *slot, apr_uint32_t *held, apr_time_t now)
     return 1;
 }
 
+/* Ends this process's write: the sequence number even again, no holder. */
 static void slot_release(answer_slot_t *slot, apr_uint32_t held)
 {
+    apr_uint64_t word = WORD(held + 1, getpid());
+
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    __atomic_store_n(&slot->seq, held + 2, __ATOMIC_RELEASE);
+    (void)__atomic_compare_exchange_n(&slot->word, &word, WORD(held + 2, 0), 0,
+                                      __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 }
 
 /* ---- writers ---------------------------------------------------------------- */
@@ -149,8 +164,8 @@ static int slot_write(acme_answers_t *table, apr_uint32_t type, const char *key,
          * bounded in time, miss it). */
         if (!(reuse_only ? slot_holds(slot, type, key, now)
                          : __atomic_load_n(&slot->expires, __ATOMIC_RELAXED) <= now
-                           || (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) & 1))
-            || !slot_claim(slot, &held, now)) {
+                           || (WORD_SEQ(__atomic_load_n(&slot->word, __ATOMIC_RELAXED)) & 1))
+            || !slot_claim(slot, &held)) {
             continue;
         }
         fits = reuse_only ? slot_holds(slot, type, key, now) : slot->expires <= now;
@@ -201,7 +216,7 @@ void acme_answers_withdraw(acme_answers_t *table, acme_answer_type_e type, const
         answer_slot_t *slot = &table->slots[i];
         apr_uint32_t held;
 
-        if (!slot_holds(slot, type, key, now) || !slot_claim(slot, &held, now)) {
+        if (!slot_holds(slot, type, key, now) || !slot_claim(slot, &held)) {
             continue;
         }
         if (slot_holds(slot, type, key, now)) {
@@ -222,11 +237,11 @@ static int slot_read(const answer_slot_t *slot, apr_uint32_t type, const char *k
     int tries;
 
     for (tries = 0;; ++tries) {
-        apr_uint32_t before = __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
+        apr_uint64_t before = __atomic_load_n(&slot->word, __ATOMIC_ACQUIRE);
         int found;
 
-        if (before & 1) {
-            if (now - __atomic_load_n(&slot->claimed, __ATOMIC_RELAXED) >= SLOT_STUCK) {
+        if (WORD_SEQ(before) & 1) {
+            if (tries == READ_SPINS && holder_gone(WORD_PID(before))) {
                 return 0;
             }
             if (tries >= READ_SPINS) {
@@ -247,7 +262,7 @@ static int slot_read(const answer_slot_t *slot, apr_uint32_t type, const char *k
             }
         }
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) == before) {
+        if (__atomic_load_n(&slot->word, __ATOMIC_RELAXED) == before) {
             return found;
         }
     }

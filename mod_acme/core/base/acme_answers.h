@@ -59,7 +59,7 @@ void acme_answers_withdraw(acme_answers_t *table, acme_answer_type_e type, const
  * APR_ENOSPC when bufsize cannot hold it and its NUL. Takes no lock: while a
  * writer holds a slot (a copy of a few hundred bytes) it spins, then yields
  * the processor, at most 50 ms per lookup in all; a slot left held by a
- * writer that died is skipped at once. */
+ * writer whose process is gone is skipped after the spins. */
 apr_status_t acme_answers_lookup(acme_answers_t *table, acme_answer_type_e type,
                                  const char *key, char *buf, apr_size_t bufsize,
                                  apr_size_t *len);
