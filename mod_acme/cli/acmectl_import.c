@@ -207,11 +207,14 @@ static apr_status_t source_detect(apr_pool_t *p, const char *dir, source_t *src,
 
 /* Would the server order at once anyway? What config/<name>.json (written by
  * the server at its last start) says the domain wants and the certificate
- * lacks; NULL when nothing (or nothing is known). */
+ * lacks (its names, its key type, a CA among the domain's AcmeCA when the
+ * lineage names one: the server orders from AcmeCA at once otherwise);
+ * NULL when nothing (or nothing is known). */
 static const char *config_mismatch(acmectl_t *ctl, apr_pool_t *p, const char *name,
-                                   const acme_cert_info_t *info, acme_key_type_e key_type)
+                                   const acme_cert_info_t *info, acme_key_type_e key_type,
+                                   const char *ca_url)
 {
-    json_t *config, *names, *v;
+    json_t *config, *names, *v, *cas;
     const char *kt, *missing = NULL;
     size_t i;
     int j;
@@ -238,6 +241,16 @@ static const char *config_mismatch(acmectl_t *ctl, apr_pool_t *p, const char *na
     if (kt && strcasecmp(kt, acme_key_type_name(key_type)) != 0) {
         return apr_psprintf(p, "the domain's AcmeKeyType is %s, the certificate's key %s", kt,
                             acme_key_type_name(key_type));
+    }
+    cas = json_object_get(config, "ca_urls");
+    if (ca_url && json_array_size(cas) > 0 && json_is_string(json_array_get(cas, 0))) {
+        json_array_foreach(cas, i, v) {
+            if (json_is_string(v) && !strcmp(json_string_value(v), ca_url)) {
+                return NULL;
+            }
+        }
+        return apr_psprintf(p, "it was ordered from %s, and the domain's AcmeCA is %s", ca_url,
+                            json_string_value(json_array_get(cas, 0)));
     }
     return NULL;
 }
@@ -309,16 +322,18 @@ static void report(acmectl_t *ctl, apr_pool_t *p, const char *name, const source
                    info->issuer ? info->issuer : "?", acme_time_rfc3339(p, info->not_after),
                    src->ca_url ? src->ca_url : "unknown");
     if (warning) {
-        acmectl_printf(ctl, "  warning: %s: mod_acme will order a new certificate for %s at its "
-                       "next start\n", warning, name);
+        acmectl_printf(ctl, "  warning: %s: mod_acme orders a new certificate for %s once "
+                       "httpd runs with this store (within a minute if it runs now)\n",
+                       warning, name);
     }
     if (note) {
         acmectl_printf(ctl, "  note: %s\n", note);
     }
     if (done) {
         acmectl_printf(ctl, "ACME00813: imported as the live certificate of %s (version %s); "
-                       "httpd serves it after its next restart and orders nothing before its "
-                       "renewal is due\n", name, version);
+                       "httpd serves it after its next restart %s\n", name, version,
+                       warning ? "until the new certificate it orders (see the warning) goes live"
+                               : "and orders nothing before its renewal is due");
     }
     else {
         acmectl_printf(ctl, "would import it as the live certificate of %s into %s%s; nothing "
@@ -496,7 +511,7 @@ int acmectl_cmd_import(acmectl_t *ctl, int argc, const char *const *argv)
                       name, name);
         return ACMECTL_FAIL;
     }
-    warning = ctl->store ? config_mismatch(ctl, p, name, &info, key_type) : NULL;
+    warning = ctl->store ? config_mismatch(ctl, p, name, &info, key_type, src.ca_url) : NULL;
     if ((level_why = default_level_refusal(p, cert_pem, cert_len)) != NULL) {
         warning = warning ? apr_pstrcat(p, warning, "; ", level_why, NULL) : level_why;
     }

@@ -108,6 +108,7 @@ def test_certbot_lineage_is_served_without_a_new_order(httpd_factory, pebble, un
     r = acmectl(httpd.store, "import", "--yes", lineage)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "ACME00813" in r.stdout and name in r.stdout, r.stdout
+    assert "warning:" not in r.stdout and "orders nothing" in r.stdout, r.stdout
     # parents as the server makes them (acmectl's umask is 077): traversable
     # by the server's User, root's
     for d in (made, os.path.dirname(httpd.store), httpd.store):
@@ -408,6 +409,12 @@ def test_import_into_a_running_server_goes_live_at_its_next_restart(httpd_factor
                               pebble.directory_url)
     r = acmectl(httpd.store, "import", "--yes", lineage)
     assert r.returncode == 0 and "ACME00813" in r.stdout, r.stdout + r.stderr
+    # ordered from another CA than the domain's AcmeCA: the server orders
+    # from AcmeCA at once, and acmectl says so instead of "orders nothing"
+    warned = [l for l in r.stdout.splitlines() if l.strip().startswith("warning:")]
+    assert warned and pebble.directory_url in warned[0] and "AcmeCA" in warned[0] \
+        and "within a minute" in warned[0], r.stdout
+    assert "orders nothing" not in r.stdout, r.stdout
     show = acmectl(httpd.store, "show", name).stdout
     served = [l for l in show.splitlines() if l.strip().startswith("served:")]
     assert served and "not served yet" in served[0] and "next restart" in served[0] \
