@@ -148,8 +148,9 @@ ADVICE = {
              "refusal for the vhost's OpenSSL security level none is ordered for 7 days unless "
              "the level, the key type, AcmeCA, AcmePreferredChain or AcmeProfile changes "
              "(ACME01292; docs/security.md).",
-    "01220": "The server refused a staged certificate at activation; its error log says why "
-             "(ACME00301). Every refused chain is a certificate the CA issued for the same "
+    "01220": "The server refused a staged certificate at activation, for the reason given "
+             "(the status page and acmectl show it too, error kind 'refused'); its error log "
+             "says more (ACME00301). Every refused chain is a certificate the CA issued for the same "
              "names, so the next order waits the usual retry delay (a minute) from the latest "
              "refusal, doubling with each such refusal in a row of entries for the name's "
              "current key (at most a day), even when orders succeed in between and across "

@@ -34,7 +34,7 @@
  * test refused, and a staged certificate's next_action is then the test's
  * next run; 17: staged; 18: state "revoked", a revoked live certificate
  * served until its replacement is live, counted in summary.failing). */
-#define ACME_STATUS_SCHEMA 20
+#define ACME_STATUS_SCHEMA 21
 
 /* acme_status.c: {"schema", "version", "generated_at", "as_of", "summary", "domains"}
  * of the request's generation; only != NULL keeps the certificate(s) named so

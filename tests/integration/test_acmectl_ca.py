@@ -164,7 +164,7 @@ def test_revoked_certificate_reads_revoked_until_replaced(httpd, plain_proxy, un
     assert d["cert"]["serial"].replace(":", "").lower().lstrip("0") \
         == cert_serial_hex(first).replace(":", "").lower().lstrip("0"), d
     doc = httpd.status()
-    assert doc["schema"] == 20 and doc["summary"]["failing"] == 1 \
+    assert doc["schema"] == 21 and doc["summary"]["failing"] == 1 \
         and doc["summary"]["valid"] == 0, doc["summary"]
     status, _, body = httpd.http_request("/acme-status")
     page = body.decode()

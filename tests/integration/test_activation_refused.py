@@ -104,7 +104,7 @@ def assert_said(httpd, name, rec, why_words):
     assert d["next_action"] == rec["retry_at"], d
     assert "the test runs again at %s" % rec["retry_at"] in d["next_action_text"], d
     assert all(w in d["next_action_text"] for w in why_words), d
-    assert httpd.status()["schema"] == 20
+    assert httpd.status()["schema"] == 21
     status, _, body = httpd.http_request("/acme-status/" + name + "?format=html")
     assert status == 200 and b"which was refused at" in body, body[:3000]
     # the overview's cards and JSON, rendered and cached in status/.page

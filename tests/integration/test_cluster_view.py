@@ -139,7 +139,7 @@ def test_redis_unreachable_is_shown_everywhere(workdir, challtestsrv, httpd_fact
             return c.get("redis") == "reachable" and len(c.get("nodes", [])) == 2 and doc
         doc = wait_for(reachable, 30, what="the view: Redis reachable, 2 nodes")
         jsonschema.validate(doc, schema)
-        assert doc["schema"] == 20 and "down_since" not in doc["cluster"], doc["cluster"]
+        assert doc["schema"] == 21 and "down_since" not in doc["cluster"], doc["cluster"]
         m = metrics(node)
         assert sample(m, "acme_cluster_redis_up") == 1 and sample(m, "acme_cluster_nodes") == 2, m
         assert sample(m, "acme_cluster_redis_down_since_timestamp_seconds") is None, m

@@ -188,7 +188,7 @@ def test_status_json_follows_the_schema_hides_secrets_and_has_detail_pages(three
     _, text = get(three, "/acme-status?format=json")
     doc = json.loads(text)
     jsonschema.validate(doc, schema)
-    assert doc["schema"] == 20
+    assert doc["schema"] == 21
     # compact, one line: indentation was 30 % of the overview's bytes (8 MB
     # at 10,000 certificates), and sending them most of a request's time
     assert text.endswith("}\n") and "\n" not in text[:-1], text[:300]
@@ -590,7 +590,7 @@ def test_status_page_under_mass_change_is_at_most_seconds_old_and_shows_a_change
         return doc, {d["name"]: d for d in doc["domains"]}
 
     doc, by_name = page()
-    assert doc["schema"] == 20 and parse_time(doc["as_of"]) <= parse_time(doc["generated_at"])
+    assert doc["schema"] == 21 and parse_time(doc["as_of"]) <= parse_time(doc["generated_at"])
     assert not any(d.get("cert") for d in by_name.values())
     first, second = self_signed(str(tmp_path), 30), self_signed(str(tmp_path), 60)
     # the files written first: the change must follow a look by well under

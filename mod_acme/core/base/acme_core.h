@@ -119,14 +119,17 @@ typedef enum {
     ACME_PROBLEM_KIND_CERT_KEY,           /* it is for another key than the CSR's */
     ACME_PROBLEM_KIND_CHAIN_UNTRUSTED,    /* its chain leads to no trusted root */
     ACME_PROBLEM_KIND_CHAIN_INVALID,      /* its chain cannot verify (a loop, a bad signature) */
-    ACME_PROBLEM_KIND_SECLEVEL            /* its chain is too weak for the vhost's security
+    ACME_PROBLEM_KIND_SECLEVEL,           /* its chain is too weak for the vhost's security
                                            * level: not ordered again while it stays */
+    ACME_PROBLEM_KIND_REFUSED             /* the server refused it at activation for another
+                                           * reason (the detail gives the server's) */
 } acme_problem_kind_e;
-#define ACME_PROBLEM_KIND_LAST ACME_PROBLEM_KIND_SECLEVEL
+#define ACME_PROBLEM_KIND_LAST ACME_PROBLEM_KIND_REFUSED
 
 /* "transport", "tls", "ca-file", "answer", "store", "hook", "challenge",
  * "cert-names", "cert-expired", "cert-not-yet-valid", "cert-key",
- * "chain-untrusted", "chain-invalid", "seclevel"; NULL for ACME_PROBLEM_KIND_NONE or an
+ * "chain-untrusted", "chain-invalid", "seclevel", "refused"; NULL for
+ * ACME_PROBLEM_KIND_NONE or an
  * unknown value (static text). */
 const char *acme_problem_kind_name(int kind);
 /* The status to log a failure with: 0 for the kinds whose status says no

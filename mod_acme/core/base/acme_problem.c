@@ -181,7 +181,7 @@ const char *acme_problem_advice(const char *type, const char **reason)
 static const char *const kind_names[] = {
     NULL, "transport", "tls", "ca-file", "answer", "store", "hook", "challenge", "cert-names",
     "cert-expired", "cert-not-yet-valid", "cert-key", "chain-untrusted", "chain-invalid",
-    "seclevel"
+    "seclevel", "refused"
 };
 
 const char *acme_problem_kind_name(int kind)
@@ -283,6 +283,16 @@ static const struct kind_text_t {
       "restart httpd gracefully. At a lower level the certificate already issued is proven again "
       "first and goes live if it now may, with no new order; after any other of these changes a "
       "new certificate is ordered. 'acmectl renew NAME' orders anew at once." },
+    { ACME_PROBLEM_KIND_REFUSED, "this server refused the certificate the CA issued when it "
+      "checked it for serving",
+      "The CA issued the certificate, but this server refused it when it checked it before "
+      "serving it (the detail gives the server's reason; its error log, \"staged certificate "
+      "refused\", the rest): "
+      "a staged entry changed or damaged in the store, a chain that does not verify to the "
+      "roots in use (AcmeTrustedRootsFile), or a key that is not this server's. The site keeps "
+      "what it served. mod_acme orders again after a wait that doubles with each refusal in a "
+      "row (at most a day), which restarts do not shorten; once the cause is mended, 'acmectl "
+      "renew NAME' orders at once." },
 };
 
 static const char *cert_advice(int kind, const char **reason)

@@ -580,7 +580,7 @@ static int refusal_held(acme_driver_t *driver, acme_record_t *rec, const acme_do
     acme_custody_level_t level;
     acme_problem_t prob;
     apr_time_t at, until;
-    int count;
+    int count, held_for_level;
 
     if (rec->force || acme_store_renewal_marked(driver->store, p, domain->name)
         || !acme_store_staged_rejected(driver->store, p, domain->name)) {
@@ -611,15 +611,19 @@ static int refusal_held(acme_driver_t *driver, acme_record_t *rec, const acme_do
     if (now >= until) {
         return 0;
     }
-    if (!prob.kind) {
+    held_for_level = prob.kind == ACME_PROBLEM_KIND_SECLEVEL;
+    if (!held_for_level) {
+        const char *why = acme_custody_refusal_reason(driver->store, p, domain->name);
+
         acme_problem_set(&prob, p, APR_EINVAL, NULL, "the server refused the staged "
-                         "certificate at activation (its error log says why: \"staged "
-                         "certificate refused\")%s; %s", rec->refusals > 1
+                         "certificate at activation: %s%s; %s", why ? why : "its error log says "
+                         "why (\"staged certificate refused\")", rec->refusals > 1
                          ? apr_psprintf(p, ", %d times in a row", rec->refusals) : "",
                          rec->has_cert ? "the live certificate stays"
                                        : "the site keeps its temporary certificate");
+        prob.kind = ACME_PROBLEM_KIND_REFUSED;
     }
-    rec->attempts = prob.kind ? count : rec->refusals;
+    rec->attempts = held_for_level ? count : rec->refusals;
     rec->next_run = until;
     rec->state = "error";
     /* error_at is 0 after an issuance or a valid look, while the text may
@@ -632,7 +636,7 @@ static int refusal_held(acme_driver_t *driver, acme_record_t *rec, const acme_do
         return 1;                       /* said once per refusal and run */
     }
     rec->refusal_told = at;
-    if (prob.kind) {
+    if (held_for_level) {
         acme_log(&driver->ctx, ACME_LOG_ERR, 0, "ACME01292: %s: no new order until %s: the "
                  "staged certificate was %s. The CA would issue the same kind of chain, so "
                  "none is ordered before then unless the level, the key type, AcmeCA, "

@@ -249,10 +249,17 @@ apr_time_t acme_custody_refused_level(acme_store_t *store, apr_pool_t *p, const 
  * entries for it, "key_at": the latest, seconds since 1970; a new key starts
  * a series); without key_id the series is kept as it was. A level refusal
  * drops the series (the level hold governs), as acme_custody_level_drop
- * does. The issuing child waits out the series (acme_driver.c). */
+ * does. The issuing child waits out the series (acme_driver.c). why (may be
+ * NULL): the reason of a refusal that is not for the level, kept as
+ * "reason" (at most 400 bytes) for the child to show. Returns the end of
+ * the activation backoff (apr_time_t). */
 apr_time_t acme_custody_refused_key(acme_store_t *store, apr_pool_t *p, const char *name,
                                     apr_time_t now, const acme_custody_level_t *level,
-                                    const char *key_id);
+                                    const char *key_id, const char *why);
+/* The reason of name's latest refusal as the parent gave it ("reason" of the
+ * public copy refused/<name>.json: the same text as ACME00301's), in p; NULL
+ * when none is recorded. Reads only. */
+const char *acme_custody_refusal_reason(acme_store_t *store, apr_pool_t *p, const char *name);
 /* The series of refusals of name's entries for key_id (the child's current
  * key, csr/<name>.json's "key"), from the public copy refused/<name>.json:
  * APR_SUCCESS with *at (the latest) and *count (>= 1); APR_ENOENT when the

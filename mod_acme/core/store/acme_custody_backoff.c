@@ -217,6 +217,18 @@ apr_status_t acme_custody_refusal_last(acme_store_t *store, apr_pool_t *p, const
     return APR_SUCCESS;
 }
 
+/* A refusal's reason is shown (status page, acmectl, 503) up to this many
+ * bytes: the parent's texts are a sentence; the rest is in its error log. */
+#define REFUSAL_WHY_MAX 400
+
+const char *acme_custody_refusal_reason(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    json_t *json = refused_shown_read(store, p, name);
+    const char *why = json ? json_string_value(json_object_get(json, "reason")) : NULL;
+
+    return why && *why ? apr_pstrndup(p, why, REFUSAL_WHY_MAX) : NULL;
+}
+
 apr_status_t acme_custody_refusal_of_key(acme_store_t *store, apr_pool_t *p, const char *name,
                                          const char *key_id, apr_time_t *at, int *count)
 {
@@ -279,7 +291,7 @@ const char *acme_custody_level_said(apr_pool_t *p, const acme_custody_level_t *l
 apr_time_t acme_custody_refused_level(acme_store_t *store, apr_pool_t *p, const char *name,
                                       apr_time_t now, const acme_custody_level_t *level)
 {
-    return acme_custody_refused_key(store, p, name, now, level, NULL);
+    return acme_custody_refused_key(store, p, name, now, level, NULL, NULL);
 }
 
 /* The series of refusals of entries for root's current key into json (none
@@ -313,7 +325,7 @@ static void key_series_set(json_t *json, json_t *old, const char *key_id, apr_ti
 
 apr_time_t acme_custody_refused_key(acme_store_t *store, apr_pool_t *p, const char *name,
                                     apr_time_t now, const acme_custody_level_t *level,
-                                    const char *key_id)
+                                    const char *key_id, const char *why)
 {
     json_t *json = NULL, *old;
     json_int_t count = 0;
@@ -343,6 +355,9 @@ apr_time_t acme_custody_refused_key(acme_store_t *store, apr_pool_t *p, const ch
     level_set(json, level);
     if (!level) {
         key_series_set(json, old, key_id, now);
+        if (json && why && *why) {
+            json_object_set_new(json, "reason", json_stringn(why, strnlen(why, REFUSAL_WHY_MAX)));
+        }
     }
     if (json && level) {
         json_t *since = old && json_is_integer(json_object_get(old, "seclevel"))

@@ -532,7 +532,8 @@ static void staged_refused(acme_store_t *store, apr_pool_t *p, const acme_ctx_t 
     acme_custody_refused_key(store, p, name, acme_core_now(ctx), st->refused_level ? &level : NULL,
                              st->chain && st->chain->nelts > 0 ? acme_custody_current_key_of(
                                  store, p, name, names, key_type,
-                                 X509_get0_pubkey(APR_ARRAY_IDX(st->chain, 0, X509 *))) : NULL);
+                                 X509_get0_pubkey(APR_ARRAY_IDX(st->chain, 0, X509 *))) : NULL,
+                             reason);
 }
 
 /* The part of a check and an activation that is the same: the name, the
