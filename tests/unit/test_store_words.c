@@ -2,6 +2,7 @@
  * entry is refused (the live certificate stays only when it can be served),
  * a child's served-early mark in staging/ and an import's pending mark, as
  * acmectl reads them. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "unit_issue.h"
 #include "acme_store.h"
 #include "acme_store_paths.h"
+#include "acme_store_int.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
 
@@ -192,6 +194,58 @@ static void test_served_mark_after_settle(void **state)
                                   APR_FINFO_TYPE, p), APR_SUCCESS);
 }
 
+/* A child writing its served mark (a temporary file, then its rename) while
+ * the entry is settled: the temporary file goes with the entry, the rename
+ * that comes after lands nowhere, and a mark left without "ready" beside it
+ * is no entry and says nothing served. */
+static void test_served_mark_during_settle(void **state)
+{
+    apr_pool_t *p = *state;
+    words_t *w = words_make(p);
+    const char *chain = unit_issue_custody(w->ca, p, w->store, "example.org", w->names,
+                                           ACME_KEY_EC_P256, 30 * DAY);
+    const char *serial = leaf_serial(p, chain);
+    const char *dir = acme_store_path(w->store, p, "staging/example.org");
+    const char *mark = "{\"serial\": \"%s\", \"since\": \"2026-01-01T00:00:00Z\"}\n";
+    apr_uint64_t ready;
+    int child, root, tmp;
+
+    assert_int_equal(acme_store_stage(w->store, p, "example.org", chain, strlen(chain), NULL),
+                     APR_SUCCESS);
+    assert_true((child = open(dir, O_RDONLY | O_DIRECTORY)) >= 0);
+    assert_true((root = open(dir, O_RDONLY | O_DIRECTORY)) >= 0);
+    assert_true((ready = acme_store_staged_ready_id(root)) != 0);
+    /* the child's mark is written, not yet renamed */
+    assert_true((tmp = openat(child, "served.tmp.4242.0badcafe", O_WRONLY | O_CREAT | O_EXCL,
+                              0644)) >= 0);
+    assert_true(dprintf(tmp, mark, serial) > 0);
+    close(tmp);
+    acme_store_staged_clear_at(w->store, p, "example.org", root, ready);
+    close(root);
+    assert_int_not_equal(access(dir, F_OK), 0);
+    /* the rename after it: nothing to rename, no directory brought back */
+    assert_int_not_equal(renameat(child, "served.tmp.4242.0badcafe", child, "served"), 0);
+    close(child);
+    assert_int_not_equal(access(dir, F_OK), 0);
+    /* a directory holding a mark and nothing else (the rename came between
+     * the mark's removal and the directory's) is no staged entry */
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_true((tmp = open(apr_pstrcat(p, dir, "/served", NULL), O_WRONLY | O_CREAT | O_EXCL,
+                            0644)) >= 0);
+    assert_true(dprintf(tmp, mark, serial) > 0);
+    close(tmp);
+    assert_false(acme_store_has_staged(w->store, p, "example.org"));
+    assert_int_equal(acme_store_staged_served_since(w->store, p, "example.org", serial), 0);
+    /* beside "ready" the same mark counts */
+    assert_int_equal(acme_store_stage(w->store, p, "example.org", chain, strlen(chain), NULL),
+                     APR_SUCCESS);
+    assert_true((tmp = open(apr_pstrcat(p, dir, "/served", NULL), O_WRONLY | O_CREAT | O_EXCL,
+                            0644)) >= 0);
+    assert_true(dprintf(tmp, mark, serial) > 0);
+    close(tmp);
+    assert_true(acme_store_staged_served_since(w->store, p, "example.org", serial) > 0);
+}
+
 /* The words of an import not served yet. */
 static void test_import_pending_text(void **state)
 {
@@ -256,6 +310,7 @@ int main(void)
         UNIT_TEST(test_refusal_of_an_unservable_live_certificate),
         UNIT_TEST(test_served_mark),
         UNIT_TEST(test_served_mark_after_settle),
+        UNIT_TEST(test_served_mark_during_settle),
         UNIT_TEST(test_import_pending_text),
         UNIT_TEST(test_import_pending_mark),
     };

@@ -183,7 +183,8 @@ apr_status_t acme_store_staged_served_mark(acme_store_t *store, apr_pool_t *p, c
                                            const char *serial, apr_time_t now);
 /* When a child first served name's staged leaf early, by its mark: 0 when
  * there is none, it is no regular file (no link followed), it cannot be
- * parsed or is for another serial (an earlier staged entry). Display only.
+ * parsed or is for another serial (an earlier staged entry), or no "ready"
+ * is beside it (a mark renamed in after its entry was settled). Display only.
  * Temporaries in p. */
 apr_time_t acme_store_staged_served_since(acme_store_t *store, apr_pool_t *p, const char *name,
                                           const char *serial);

@@ -33,8 +33,10 @@ apr_status_t acme_store_fsync_close(int fd);
 apr_uint64_t acme_store_staged_ready_id(int dirfd);
 /* Removes the files of the staged entry in dirfd (staging/<name>/), "ready"
  * first, then the directory, only while its "ready" is still ready (the
- * entry that was read). No fsync: a crash that brings the entry back leaves
- * the live certificate staged, which activation only settles. */
+ * entry that was read). The children's served marks and their temporary
+ * files, which may come in meanwhile, are taken out until the directory
+ * goes (a bounded number of times). No fsync: a crash that brings the entry
+ * back leaves the live certificate staged, which activation only settles. */
 void acme_store_staged_clear_at(acme_store_t *store, apr_pool_t *p, const char *name, int dirfd,
                                 apr_uint64_t ready);
 /* acme_store_activate.c, for acme_store_import.c: the files of a new

@@ -4,8 +4,10 @@
  * needed to serve the new certificate, so the parent may do it after the
  * new children serve (acme_activation.c); a crash before it leaves the
  * entry staged, and the next activation finds it live and settles it. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,12 +29,53 @@ apr_uint64_t acme_store_staged_ready_id(int dirfd)
     return st.st_ino ? (apr_uint64_t)st.st_ino : 1;
 }
 
+/* How often the directory's removal is tried again after taking out the
+ * children's served marks that came in meanwhile: a child writes one only
+ * while "ready" is there (acme_store_staged_served_mark), so only those
+ * that looked before it went can still come, each once. */
+#define CLEAR_TRIES 8
+
+/* Is file in staging/<name>/ a child's served mark, or the temporary file
+ * it is written to before its rename ("served.tmp.<pid>.<hex>")? */
+static int is_served_mark(const char *file)
+{
+    apr_size_t len = strlen(ACME_STORE_SERVED_FILE);
+
+    return !strncmp(file, ACME_STORE_SERVED_FILE, len)
+           && (!file[len] || (file[len] == '.' && acme_store_is_temp_name(file)));
+}
+
+/* Removes the served marks and their temporary files from the directory
+ * dirfd (not closed); 1 when any was removed. */
+static int served_marks_remove(int dirfd)
+{
+    int fd = dup(dirfd), removed = 0;
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+
+    if (!dir) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return 0;
+    }
+    rewinddir(dir);     /* the offset is dirfd's, read by an earlier listing */
+    while ((e = readdir(dir)) != NULL) {
+        if (is_served_mark(e->d_name) && unlinkat(dirfd, e->d_name, 0) == 0) {
+            removed = 1;
+        }
+    }
+    closedir(dir);
+    return removed;
+}
+
 void acme_store_staged_clear_at(acme_store_t *store, apr_pool_t *p, const char *name, int dirfd,
                                 apr_uint64_t ready)
 {
     static const char *const files[] = { ACME_STORE_READY_FILE, ACME_STORE_REJECTED_FILE,
                                          ACME_STORE_KEY_FILE, ACME_STORE_CERT_FILE,
-                                         ACME_STORE_META_FILE, ACME_STORE_SERVED_FILE, NULL };
+                                         ACME_STORE_META_FILE, NULL };
+    const char *dir = acme_store_path(store, p, acme_store_rel_staging(p, name));
     int i;
 
     if (acme_store_staged_ready_id(dirfd) != ready) {
@@ -41,10 +84,13 @@ void acme_store_staged_clear_at(acme_store_t *store, apr_pool_t *p, const char *
     for (i = 0; files[i]; ++i) {
         unlinkat(dirfd, files[i], 0);
     }
-    /* a child's served mark may have come in between: taken out once more */
-    if (apr_dir_remove(acme_store_path(store, p, acme_store_rel_staging(p, name)), p)
-        != APR_SUCCESS && unlinkat(dirfd, ACME_STORE_SERVED_FILE, 0) == 0) {
-        apr_dir_remove(acme_store_path(store, p, acme_store_rel_staging(p, name)), p);
+    /* A child's served mark, or its temporary file before the rename, may
+     * be there or come in between: taken out until the directory goes. A
+     * temporary file removed makes its rename fail; a rename into the
+     * removed directory fails too. Anything else there (a new entry being
+     * staged, the User's) keeps the directory, as it is no mark. */
+    for (i = 0; apr_dir_remove(dir, p) != APR_SUCCESS && i < CLEAR_TRIES
+                && served_marks_remove(dirfd); ++i) {
     }
 }
 

@@ -201,19 +201,24 @@ apr_time_t acme_store_staged_served_since(acme_store_t *store, apr_pool_t *p, co
     const char *data, *got, *since;
     apr_time_t when = 0;
     apr_size_t len;
+    struct stat st;
     json_t *json;
     int dirfd;
 
     if (acme_store_name_check(name) != APR_SUCCESS || !serial) {
         return 0;
     }
-    /* the User writes staging/<name>/: reached by descriptor, no link followed */
+    /* the User writes staging/<name>/: reached by descriptor, no link
+     * followed. A mark counts only beside "ready": one whose rename came
+     * after the entry was settled, into what was left of its directory,
+     * is no entry served. */
     if ((dirfd = acme_store_open_dir_at(AT_FDCWD, acme_store_path(
                                             store, p, acme_store_rel_staging(p, name)))) < 0) {
         return 0;
     }
-    if (acme_store_read_at(p, dirfd, ACME_STORE_SERVED_FILE, SERVED_MARK_MAX, &data, &len)
-        != APR_SUCCESS) {
+    if (fstatat(dirfd, ACME_STORE_READY_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)
+        || acme_store_read_at(p, dirfd, ACME_STORE_SERVED_FILE, SERVED_MARK_MAX, &data, &len)
+           != APR_SUCCESS) {
         close(dirfd);
         return 0;
     }
