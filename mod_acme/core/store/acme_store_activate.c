@@ -768,22 +768,21 @@ apr_status_t acme_store_activate(acme_store_t *store, apr_pool_t *p, const acme_
     return rv;
 }
 
-apr_status_t acme_store_version_add(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
-                                   const char *name, const char *version, const char *chain_pem,
-                                   apr_size_t chain_len, const char *key_pem, apr_size_t key_len,
-                                   const char *meta_json)
+apr_status_t acme_store_version_write(acme_store_t *store, apr_pool_t *p, const char *name,
+                                      const char *version, const char *chain_pem,
+                                      apr_size_t chain_len, const char *key_pem,
+                                      apr_size_t key_len, const char *meta_json)
 {
-    staged_t st;
-    apr_status_t rv;
+    const staged_t st = { .chain_pem = chain_pem, .chain_len = chain_len, .key_pem = key_pem,
+                          .key_len = key_len, .meta_json = meta_json };
 
-    memset(&st, 0, sizeof(st));
-    st.chain_pem = chain_pem;
-    st.chain_len = chain_len;
-    st.key_pem = key_pem;
-    st.key_len = key_len;
-    st.meta_json = meta_json;
-    rv = archive_write(store, p, name, version, &st);
-    return rv == APR_SUCCESS ? link_replace(store, p, ctx, name, version) : rv;
+    return archive_write(store, p, name, version, &st);
+}
+
+apr_status_t acme_store_version_link(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                     const char *name, const char *version)
+{
+    return link_replace(store, p, ctx, name, version);
 }
 
 const char *acme_store_version_name_for(apr_pool_t *p, const acme_ctx_t *ctx, const char *serial)

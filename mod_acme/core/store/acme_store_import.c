@@ -70,6 +70,41 @@ apr_status_t acme_store_import_check(apr_pool_t *p, const acme_ctx_t *ctx, const
     return rv == APR_SUCCESS ? APR_SUCCESS : APR_EINVAL;
 }
 
+/* imports/<name>.json is small: a time and a version name. */
+#define PENDING_MAX 512
+
+/* The pending mark of name's version written, then domains/<name> linked
+ * to it. The running server serves it from its next start on: said until
+ * then. Marked before the link, so that a start in between, which serves
+ * it, finds the mark and removes it (marked after the link, a start in
+ * between left it pending for ever); and only once the version is whole,
+ * with the mark it replaces (another import's, not served yet) put back
+ * when the link fails, so a failed import takes no other's mark away. */
+static apr_status_t pending_mark_and_link(acme_store_t *store, apr_pool_t *p,
+                                          const acme_ctx_t *ctx, const char *name,
+                                          const char *version)
+{
+    const char *rel = acme_store_rel_import_pending(p, name), *pending, *old;
+    apr_size_t old_len;
+    apr_status_t rv;
+
+    if (acme_store_read(store, p, rel, PENDING_MAX, &old, &old_len) != APR_SUCCESS) {
+        old = NULL;
+    }
+    pending = apr_psprintf(p, "{\"imported_at\": \"%s\", \"version\": \"%s\"}\n",
+                           acme_time_rfc3339(p, acme_core_now(ctx)), version);
+    (void)acme_store_write(store, p, rel, pending, strlen(pending), ACME_STORE_FILE_PERMS);
+    if ((rv = acme_store_version_link(store, p, ctx, name, version)) != APR_SUCCESS) {
+        if (old) {
+            (void)acme_store_write(store, p, rel, old, old_len, ACME_STORE_FILE_PERMS);
+        }
+        else {
+            (void)acme_store_remove(store, p, rel);
+        }
+    }
+    return rv;
+}
+
 apr_status_t acme_store_import(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
                                const char *name, const char *chain_pem, apr_size_t chain_len,
                                const char *key_pem, apr_size_t key_len, const char *meta_json,
@@ -77,7 +112,6 @@ apr_status_t acme_store_import(acme_store_t *store, apr_pool_t *p, const acme_ct
 {
     acme_cert_info_t info;
     acme_key_type_e key_type;
-    const char *pending;
     apr_status_t rv;
 
     *version = NULL;
@@ -93,18 +127,12 @@ apr_status_t acme_store_import(acme_store_t *store, apr_pool_t *p, const acme_ct
         return APR_EEXIST;
     }
     *version = acme_store_version_name_for(p, ctx, info.serial);
-    /* The running server serves it from its next start on: said until
-     * then. Marked before the link, so that a start in between, which
-     * serves it, finds the mark and removes it (marked after the link, a
-     * start in between left it pending for ever). */
-    pending = apr_psprintf(p, "{\"imported_at\": \"%s\", \"version\": \"%s\"}\n",
-                           acme_time_rfc3339(p, acme_core_now(ctx)), *version);
-    (void)acme_store_write(store, p, acme_store_rel_import_pending(p, name), pending,
-                           strlen(pending), ACME_STORE_FILE_PERMS);
-    rv = acme_store_version_add(store, p, ctx, name, *version, chain_pem, chain_len, key_pem,
-                                key_len, meta_json);
+    rv = acme_store_version_write(store, p, name, *version, chain_pem, chain_len, key_pem,
+                                  key_len, meta_json);
+    if (rv == APR_SUCCESS) {
+        rv = pending_mark_and_link(store, p, ctx, name, *version);
+    }
     if (rv != APR_SUCCESS) {
-        (void)acme_store_remove(store, p, acme_store_rel_import_pending(p, name));
         *why = "cannot write the version into the store";
         acme_log(ctx, ACME_LOG_ERR, rv, "ACME00314: %s: import of certificate %s as version %s "
                  "failed", name, info.serial ? info.serial : "?", *version);
@@ -129,8 +157,8 @@ static const char *pending_read(acme_store_t *store, apr_pool_t *p, const char *
     json_t *json;
 
     if (acme_store_name_check(name) != APR_SUCCESS
-        || acme_store_read(store, p, acme_store_rel_import_pending(p, name), 512, &data, &len)
-           != APR_SUCCESS
+        || acme_store_read(store, p, acme_store_rel_import_pending(p, name), PENDING_MAX, &data,
+                           &len) != APR_SUCCESS
         || !(json = json_loadb(data, len, 0, NULL))) {
         return NULL;
     }

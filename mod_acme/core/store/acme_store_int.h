@@ -40,13 +40,16 @@ apr_uint64_t acme_store_staged_ready_id(int dirfd);
 void acme_store_staged_clear_at(acme_store_t *store, apr_pool_t *p, const char *name, int dirfd,
                                 apr_uint64_t ready);
 /* acme_store_activate.c, for acme_store_import.c: the files of a new
- * version name/version written (each synced) and domains/<name> linked to
- * it; the name of a new version now for a certificate serial; is there a
- * domains/<name> link. */
-apr_status_t acme_store_version_add(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
-                                   const char *name, const char *version, const char *chain_pem,
-                                   apr_size_t chain_len, const char *key_pem, apr_size_t key_len,
-                                   const char *meta_json);
+ * version name/version written (each synced, archive/<name>/<version>/,
+ * nothing linked); domains/<name> linked to it (replacing any link); the
+ * name of a new version now for a certificate serial; is there a
+ * domains/<name> link. APR_SUCCESS or an errno; temporaries in p. */
+apr_status_t acme_store_version_write(acme_store_t *store, apr_pool_t *p, const char *name,
+                                      const char *version, const char *chain_pem,
+                                      apr_size_t chain_len, const char *key_pem,
+                                      apr_size_t key_len, const char *meta_json);
+apr_status_t acme_store_version_link(acme_store_t *store, apr_pool_t *p, const acme_ctx_t *ctx,
+                                     const char *name, const char *version);
 const char *acme_store_version_name_for(apr_pool_t *p, const acme_ctx_t *ctx, const char *serial);
 int acme_store_has_live_version(acme_store_t *store, apr_pool_t *p, const char *name);
 #endif
