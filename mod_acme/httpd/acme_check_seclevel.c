@@ -236,7 +236,7 @@ static const char *key_types_meeting(apr_pool_t *p, server_rec *s, int need)
 
     for (i = 0; i < types->nelts; i++) {
         acme_key_type_e type = APR_ARRAY_IDX(types, i, acme_key_type_e), pick = type;
-        int rsa = type >= ACME_KEY_RSA_2048;
+        int rsa = acme_key_type_is_rsa(type);
 
         for (t = rsa ? ACME_KEY_RSA_2048 : ACME_KEY_EC_P256;
              acme_key_type_security_bits(pick) < need && t <= (rsa ? ACME_KEY_RSA_4096

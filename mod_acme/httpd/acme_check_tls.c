@@ -668,7 +668,7 @@ static const char *keys_fit(apr_pool_t *p, const tls_reading_t *r,
     for (i = 0; i < key_types->nelts; i++) {
         acme_key_type_e type = APR_ARRAY_IDX(key_types, i, acme_key_type_e);
 
-        if (r->auth & (type >= ACME_KEY_RSA_2048 ? AUTH_RSA : AUTH_EC)) {
+        if (r->auth & (acme_key_type_is_rsa(type) ? AUTH_RSA : AUTH_EC)) {
             return NULL;
         }
         if (!strstr(keys, acme_key_type_name(type))) {
@@ -747,7 +747,7 @@ const char *acme_check_tls_problem(apr_pool_t *p, apr_hash_t *verdicts,
     for (i = 0; has_pair && key_types && i < key_types->nelts; i++) {
         acme_key_type_e type = APR_ARRAY_IDX(key_types, i, acme_key_type_e);
 
-        families |= type >= ACME_KEY_RSA_2048 ? FAMILY_RSA : FAMILY_EC;
+        families |= acme_key_type_is_rsa(type) ? FAMILY_RSA : FAMILY_EC;
         if (!strstr(keys, acme_key_type_name(type))) {
             keys = apr_pstrcat(p, keys, *keys ? ", " : "", acme_key_type_name(type), NULL);
         }
