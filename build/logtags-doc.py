@@ -16,14 +16,19 @@ CONFIG_FILES = ("acme_config.c", "acme_config_cmds.c", "acme_config_once.c", "ac
                 "acme_check.c",
                 "acme_check_domains.c", "acme_config_dns.c", "acme_rootprog.c", "acme_check_user.c",
                 "acme_check_seclevel.c", "acme_check_tls.c")
+# Messages of the configuration files that configtest prints as warnings (the
+# server works; configtest passes), also logged at each start.
+CONFIG_WARNINGS = ("01620",)
 # What to do, where the message itself does not say it after a ';'.
 ADVICE = {
     "01619": "Each SSLOpenSSLConfCmd Certificate needs its PrivateKey after it, and each "
              "PrivateKey the certificate loaded for its key type before it. mod_acme's "
              "certificates take the slots of the vhost's key types (AcmeKeyType): a "
              "certificate of another key type, with its key, can go beside them (an RSA pair "
-             "beside the default ec-p256); one of mod_acme's key type replaces mod_acme's. A "
-             "vhost with a certificate of its own of that key type: take AcmeDomain out of it.",
+             "beside the default ec-p256). One of mod_acme's key type, with its key, takes the "
+             "place of mod_acme's: the server works and serves it, mod_acme renews a "
+             "certificate never served, and configtest warns (ACME01620). A vhost with a "
+             "certificate of its own of that key type: take AcmeDomain out of it.",
     "01511": "Nothing is needed for serving: the name serves the archived version the message "
              "names and no certificate is ordered for it. domains/NAME was replaced by "
              "something mod_acme never makes there (a restore or copy that turned the link "
@@ -244,7 +249,7 @@ def calls():
             levels = re.findall(r"(APLOG_[A-Z]+\d?|ACME_LOG_[A-Z]+)", before)
             level = LEVELS.get(levels[-1]) if levels else None
             if base in CONFIG_FILES and (not levels or "return" in before[-120:]):
-                level = "configtest"
+                level = "warn" if tag in CONFIG_WARNINGS else "configtest"
             if not level:
                 continue
             literal = re.match(r'"((?:[^"\\]|\\.)*)"(?:\s*"((?:[^"\\]|\\.)*)")*',

@@ -182,6 +182,7 @@ typedef struct {
     int more;                 /* vhosts beyond the first with the same lines */
     int vhost_only;           /* mod_ssl would start and fail only these vhosts'
                                * handshakes: a start goes on (configtest fails) */
+    int warning;              /* the server works: said, configtest passes */
 } problem_t;
 
 static problem_t *problem_add(apr_pool_t *p, apr_hash_t *seen, apr_array_header_t *order,
@@ -493,7 +494,8 @@ static void server_problems(served_t *sv, void *baton)
     problems_t *pb = baton;
     apr_array_header_t *types = apr_array_make(sv->p, 2, sizeof(acme_key_type_e));
     const char *msg, *key;
-    int j, stops = 1;
+    acme_tls_outcome_t out = { 1, NULL, NULL };
+    int j;
 
     for (j = 0; j < sv->list->nelts; j++) {
         APR_ARRAY_PUSH(types, acme_key_type_e)
@@ -502,13 +504,16 @@ static void server_problems(served_t *sv, void *baton)
     /* settings mod_ssl refuses stop it before any certificate counts */
     if ((msg = acme_check_tls_problem(sv->p, pb->verdicts, sv->top_tls, sv->own_tls, sv->vhost,
                                       APR_ARRAY_IDX(sv->list, 0, const acme_domain_t *)->name,
-                                      types, &key, &stops))) {
-        problem_add(sv->p, pb->seen, pb->order, key, msg)->vhost_only = !stops;
-        if (stops) {
+                                      types, &key, &out))) {
+        problem_add(sv->p, pb->seen, pb->order, key, msg)->vhost_only = !out.stops;
+        if (out.stops) {
             return;
         }
         /* the start goes on: what would stop it for this vhost's
          * certificates is said too */
+    }
+    if (out.warning) {
+        problem_add(sv->p, pb->seen, pb->order, out.warning_key, out.warning)->warning = 1;
     }
     for (j = 0; j < sv->list->nelts; j++) {
         const acme_domain_t *d = APR_ARRAY_IDX(sv->list, j, const acme_domain_t *);
@@ -545,6 +550,16 @@ static int seclevel_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
     }
     for (i = 0; i < pb.order->nelts; i++) {
         const problem_t *pr = APR_ARRAY_IDX(pb.order, i, const problem_t *);
+
+        /* STARTUP: printed as is on stderr during configtest */
+        if (pr->warning) {
+            /* logtag: from caller */
+            ap_log_error(APLOG_MARK, (test ? APLOG_STARTUP : 0) | APLOG_WARNING, 0, base,
+                         "%s%s", pr->msg, pr->more ? apr_psprintf(ptemp, " (the same for %d "
+                                                                  "more <VirtualHost>s)",
+                                                                  pr->more) : "");
+            continue;
+        }
 
         /* A vhost left with no cipher fails only its own handshakes with
          * mod_ssl: a start (a graceful restart of a running server) goes

@@ -44,9 +44,8 @@
 
 #include "acme_private.h"
 #include "acme_check_tls.h"
+#include "acme_check_tls_pairs.h"
 #include "acme_key_type.h"
-#include "acme_cert.h"
-#include "acme_crypto.h"
 
 /* mod_ssl's protocol bits (ssl_private.h), and its default: every protocol
  * but SSLv3 */
@@ -87,21 +86,6 @@ typedef enum {
 #define PAIR_NO_CERT      2   /* the last key's slot has no certificate */
 #define PAIR_NO_KEY       3   /* the last certificate's slot has no key that matches it */
 
-/* The key families of mod_acme's certificates, each in an OpenSSL slot of
- * its own: EC (ec-p256, ec-p384), RSA (rsa-2048 and above) */
-#define FAMILY_EC  1
-#define FAMILY_RSA 2
-
-/* A certificate and key of each family, made once per configuration test
- * when a vhost has a Certificate or PrivateKey command (kept in the
- * verdicts hash under PAIRS_KEY, which no set of settings, all ending in
- * a newline, can be). */
-#define PAIRS_KEY "scratch pairs"
-typedef struct {
-    X509 *cert[2];            /* [0] EC P-256, [1] RSA 2048; NULL: not made */
-    EVP_PKEY *key[2];
-} scratch_pairs_t;
-
 /* The keys the usable ciphers take: any (TLS 1.3), RSA, EC (ECDSA) */
 #define AUTH_ANY 1
 #define AUTH_RSA 2
@@ -115,6 +99,8 @@ typedef struct {
     const char *reason;       /* OpenSSL's, for TLS_CMD_REFUSED and TLS_CERT_KEY */
     int auth;                 /* AUTH_* of the usable ciphers, for TLS_FINE */
     int pair;                 /* PAIR_*, for TLS_CERT_KEY */
+    int replaced;             /* the slot of a Certificate command whose certificate takes
+                               * the place of mod_acme's of its key family, -1: none */
 } tls_reading_t;
 
 int acme_check_tls_note(apr_pool_t *p, acme_tls_lines_t *lines, const ap_directive_t *d)
@@ -293,7 +279,8 @@ static int list_taken(const char *list)
  * is added. */
 static tls_reading_t list_refused(const char *list, int at)
 {
-    tls_reading_t r = { list_taken(list) ? TLS_LIST_EMPTIED : TLS_LIST_REJECTED, at, NULL, 0 };
+    tls_reading_t r = { list_taken(list) ? TLS_LIST_EMPTIED : TLS_LIST_REJECTED, at, NULL, 0, 0,
+                        -1 };
 
     return r;
 }
@@ -332,13 +319,16 @@ static const char *first_reason(apr_pool_t *p)
                                            : "no reason given";
 }
 
-/* The SSLOpenSSLConfCmd lines of cmds, applied to cctx in order; the
- * first one OpenSSL refuses in *r (slot numbers from *slot on). *pair_at
- * gets the slot of the last Certificate or PrivateKey command; paired:
- * the context holds mod_acme's certificates (a key that does not match
- * the certificate of its slot is then TLS_CERT_KEY). */
-static int cmds_apply(apr_pool_t *p, SSL_CONF_CTX *cctx, const apr_array_header_t *cmds,
-                      int paired, int *slot, int *pair_at, tls_reading_t *r)
+/* The SSLOpenSSLConfCmd lines of cmds, applied to cctx (of ctx) in order;
+ * the first one OpenSSL refuses in *r (slot numbers from *slot on).
+ * *pair_at gets the slot of the last Certificate or PrivateKey command;
+ * families: the ACME_TLS_FAMILY_* of mod_acme's certificates the context
+ * holds (a key that does not match the certificate of its slot is then
+ * TLS_CERT_KEY, and the first certificate loaded into one of their slots
+ * r->replaced). */
+static int cmds_apply(apr_pool_t *p, SSL_CTX *ctx, SSL_CONF_CTX *cctx,
+                      const apr_array_header_t *cmds, int families, int *slot, int *pair_at,
+                      tls_reading_t *r)
 {
     int i;
 
@@ -382,13 +372,18 @@ static int cmds_apply(apr_pool_t *p, SSL_CONF_CTX *cctx, const apr_array_header_
             r->reason = first_reason(p);
             /* a key OpenSSL holds against the certificate of its slot */
             e = ERR_peek_error();
-            if (paired && value && is_pair_cmd(name) && ERR_GET_LIB(e) == ERR_LIB_X509
+            if (families && value && is_pair_cmd(name) && ERR_GET_LIB(e) == ERR_LIB_X509
                 && (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH
                     || ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH)) {
                 r->verdict = TLS_CERT_KEY;
                 r->pair = PAIR_KEY_MISMATCH;
             }
             return 0;
+        }
+        /* mod_ssl serves this certificate in place of mod_acme's */
+        if (r->replaced < 0 && !strcasecmp(name, "Certificate")
+            && (acme_check_tls_family_of(SSL_CTX_get0_certificate(ctx)) & families)) {
+            r->replaced = *slot;
         }
     }
     return 1;
@@ -405,35 +400,15 @@ static int no_passphrase(char *buf, int size, int rwflag, void *data)
     return 0;
 }
 
-/* Loads the certificate and key of each family in families into ctx, as
- * mod_ssl loads mod_acme's before the commands (at level 0: the level's
- * check of the certificates is acme_check_seclevel.c's). Returns 0 when
- * one could not be loaded (nothing to say of the settings then). */
-static int pairs_load(SSL_CTX *ctx, const scratch_pairs_t *pairs, int families)
-{
-    int level = SSL_CTX_get_security_level(ctx), i, loaded = 1;
-
-    SSL_CTX_set_security_level(ctx, 0);
-    for (i = 0; i < 2; i++) {
-        if ((families & (i ? FAMILY_RSA : FAMILY_EC))
-            && (!pairs->cert[i] || SSL_CTX_use_certificate(ctx, pairs->cert[i]) != 1
-                || SSL_CTX_use_PrivateKey(ctx, pairs->key[i]) != 1)) {
-            loaded = 0;
-        }
-    }
-    SSL_CTX_set_security_level(ctx, level);
-    return loaded;
-}
-
 /* What mod_ssl makes of the lines in slots (SLOT_CMDS on: the server's
  * commands, then the vhost's; the same order as top then own), with the
- * certificates of families (FAMILY_*, 0: none) loaded before the
- * commands. */
+ * certificates of families (ACME_TLS_FAMILY_*, 0: none) loaded before
+ * the commands. */
 static tls_reading_t tls_read(apr_pool_t *p, const ap_directive_t *const *slots,
                               const acme_tls_lines_t *top, const acme_tls_lines_t *own,
-                              const scratch_pairs_t *pairs, int families)
+                              const acme_tls_pairs_t *pairs, int families)
 {
-    tls_reading_t r = { TLS_FINE, -1, NULL, 0, 0 };
+    tls_reading_t r = { TLS_FINE, -1, NULL, 0, 0, -1 };
     SSL_CTX *ctx = NULL;
     SSL_CONF_CTX *cctx = NULL;
     SSL *ssl = NULL;
@@ -466,15 +441,15 @@ static tls_reading_t tls_read(apr_pool_t *p, const ap_directive_t *const *slots,
     }
     /* ssl_init_server_certs: no prompt, then the certificates */
     SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
-    if (families && !pairs_load(ctx, pairs, families)) {
+    if (families && !acme_check_tls_pairs_load(ctx, pairs, families)) {
         goto done;
     }
     /* mod_ssl's flags; SHOW_ERRORS only says why a command is refused */
     SSL_CONF_CTX_set_flags(cctx, SSL_CONF_FLAG_FILE | SSL_CONF_FLAG_SERVER
                                  | SSL_CONF_FLAG_CERTIFICATE | SSL_CONF_FLAG_SHOW_ERRORS);
     SSL_CONF_CTX_set_ssl_ctx(cctx, ctx);
-    if (!cmds_apply(p, cctx, top->cmds, families != 0, &slot, &pair_at, &r)
-        || !cmds_apply(p, cctx, own->cmds, families != 0, &slot, &pair_at, &r)) {
+    if (!cmds_apply(p, ctx, cctx, top->cmds, families, &slot, &pair_at, &r)
+        || !cmds_apply(p, ctx, cctx, own->cmds, families, &slot, &pair_at, &r)) {
         goto done;
     }
     if (SSL_CONF_CTX_finish(cctx) != 1) {
@@ -682,42 +657,37 @@ static const char *keys_fit(apr_pool_t *p, const tls_reading_t *r,
     return tls_message(p, &none, slots, vhost, name, keys, key);
 }
 
-/* The scratch certificates and keys, made on the first call (in p, kept
- * in verdicts); a family OpenSSL could not make one for has NULL. */
-static const scratch_pairs_t *pairs_get(apr_pool_t *p, apr_hash_t *verdicts)
+/* The warning for the Certificate command at slot replaced, whose
+ * certificate mod_ssl serves in place of mod_acme's of its key family. */
+static const char *replaced_message(apr_pool_t *p, const apr_array_header_t *slots,
+                                    int replaced, const char *vhost, const char *name,
+                                    const char *keys, const char **key)
 {
-    static const acme_key_type_e made[2] = { ACME_KEY_EC_P256, ACME_KEY_RSA_2048 };
-    scratch_pairs_t *pairs = apr_hash_get(verdicts, PAIRS_KEY, APR_HASH_KEY_STRING);
-    apr_array_header_t *certs;
-    const char *pem;
-    int i;
+    const ap_directive_t *d = APR_ARRAY_IDX(slots, replaced, const ap_directive_t *);
+    const char *at = acme_autossl_tree_where(p, d);
 
-    if (pairs) {
-        return pairs;
-    }
-    pairs = apr_pcalloc(p, sizeof(*pairs));
-    for (i = 0; i < 2; i++) {
-        if (acme_crypto_key_generate(p, made[i], &pairs->key[i]) == APR_SUCCESS
-            && acme_cert_selfsigned_create(p, pairs->key[i], "mod_acme configtest", NULL,
-                                           apr_time_from_sec(3600), &pem) == APR_SUCCESS
-            && acme_cert_chain_parse(p, pem, strlen(pem), &certs) == APR_SUCCESS) {
-            pairs->cert[i] = APR_ARRAY_IDX(certs, 0, X509 *);
-        }
-    }
-    ERR_clear_error();
-    apr_hash_set(verdicts, PAIRS_KEY, APR_HASH_KEY_STRING, pairs);
-    return pairs;
+    *key = apr_pstrcat(p, "tls|w|", at, NULL);
+    return apr_psprintf(p, "ACME01620: %s: '%s' in the SSL <VirtualHost> at %s, which serves "
+                        "the certificate of %s (%s keys): this certificate's key is of a key "
+                        "type mod_acme serves there, and mod_ssl applies SSLOpenSSLConfCmd "
+                        "after it loaded mod_acme's certificates, one per key type, so it "
+                        "takes the place of mod_acme's: clients get this certificate, and "
+                        "mod_acme renews one that is never served; remove the line and its "
+                        "PrivateKey, or take AcmeDomain out of the <VirtualHost> (to serve "
+                        "this certificate alone), or give AcmeKeyType types of the other "
+                        "key family only (EC beside an RSA certificate, RSA beside an EC "
+                        "one)", at, line_of(p, d), vhost, name, keys);
 }
 
 const char *acme_check_tls_problem(apr_pool_t *p, apr_hash_t *verdicts,
                                    const acme_tls_lines_t *top, const acme_tls_lines_t *own,
                                    const char *vhost, const char *name,
                                    const apr_array_header_t *key_types, const char **key,
-                                   int *stops)
+                                   acme_tls_outcome_t *out)
 {
     apr_array_header_t *slots = apr_array_make(p, SLOT_CMDS + 4, sizeof(const ap_directive_t *));
     const char *settings = "", *keys = "";
-    const scratch_pairs_t *pairs = NULL;
+    const acme_tls_pairs_t *pairs = NULL;
     tls_reading_t *r;
     int i, has_pair = 0, families = 0;
 
@@ -747,23 +717,25 @@ const char *acme_check_tls_problem(apr_pool_t *p, apr_hash_t *verdicts,
     for (i = 0; has_pair && key_types && i < key_types->nelts; i++) {
         acme_key_type_e type = APR_ARRAY_IDX(key_types, i, acme_key_type_e);
 
-        families |= acme_key_type_is_rsa(type) ? FAMILY_RSA : FAMILY_EC;
         if (!strstr(keys, acme_key_type_name(type))) {
             keys = apr_pstrcat(p, keys, *keys ? ", " : "", acme_key_type_name(type), NULL);
         }
     }
-    if (families) {
+    if (has_pair && (families = acme_check_tls_families(key_types))) {
         settings = apr_psprintf(p, "%s%d\n", settings, families);
-        pairs = pairs_get(p, verdicts);
+        pairs = acme_check_tls_pairs_get(p, verdicts);
     }
     if (!(r = apr_hash_get(verdicts, settings, APR_HASH_KEY_STRING))) {
         r = apr_palloc(p, sizeof(*r));
         *r = tls_read(p, (const ap_directive_t *const *)slots->elts, top, own, pairs, families);
         apr_hash_set(verdicts, settings, APR_HASH_KEY_STRING, r);
     }
-    if (stops) {
-        *stops = r->verdict != TLS_FINE && r->verdict != TLS_NO_CIPHER
-                 && r->verdict != TLS_OLD_PROTOCOL;
+    if (out) {
+        out->stops = r->verdict != TLS_FINE && r->verdict != TLS_NO_CIPHER
+                     && r->verdict != TLS_OLD_PROTOCOL;
+        out->warning = r->verdict == TLS_FINE && r->replaced >= 0
+                       ? replaced_message(p, slots, r->replaced, vhost, name, keys,
+                                          &out->warning_key) : NULL;
     }
     if (r->verdict == TLS_FINE) {
         return keys_fit(p, r, key_types, slots, vhost, name, key);

@@ -25,6 +25,15 @@ typedef struct {
  * Returns 1 when it was, 0 otherwise. */
 int acme_check_tls_note(apr_pool_t *p, acme_tls_lines_t *lines, const ap_directive_t *d);
 
+/* What else acme_check_tls_problem found of a vhost's settings. */
+typedef struct {
+    int stops;                /* 1: mod_ssl would stop httpd at its start; 0: it would start
+                               * and fail this vhost's handshakes only, or the settings work */
+    const char *warning;      /* ACME01620 (in p) when a Certificate command takes the place
+                               * of mod_acme's certificate of its key type, else NULL */
+    const char *warning_key;  /* the same for every vhost the warning names the same line of */
+} acme_tls_outcome_t;
+
 /* The configtest message (in p, without a count of vhosts) for the SSL
  * vhost at vhost ("file:line") with lines own below the server's lines
  * top, which serves the certificate of name (first of its certificates)
@@ -37,14 +46,17 @@ int acme_check_tls_note(apr_pool_t *p, acme_tls_lines_t *lines, const ap_directi
  * call makes them: an RSA key and an EC key, kept in verdicts). *key (in p) is the
  * same for every vhost whose message names the same lines, to say it once.
  * verdicts (made by the caller in p) keeps what OpenSSL made of each
- * distinct set of settings. *stops (may be NULL) is 1 when mod_ssl would
- * stop httpd at its start, 0 when it would start and fail this vhost's
- * handshakes only (no cipher a client can use: then the other vhosts still
- * serve, so a start goes on, and only configtest fails). */
+ * distinct set of settings. out (may be NULL) gets the rest:
+ * out->stops is 1 when mod_ssl would stop httpd at its start, 0 when it
+ * would start and fail this vhost's handshakes only (no cipher a client can
+ * use: then the other vhosts still serve, so a start goes on, and only
+ * configtest fails); out->warning names a certificate of the lines' own that
+ * mod_ssl would serve in place of mod_acme's (the server works, mod_acme's
+ * certificate of that key type is never served). */
 const char *acme_check_tls_problem(apr_pool_t *p, apr_hash_t *verdicts,
                                    const acme_tls_lines_t *top, const acme_tls_lines_t *own,
                                    const char *vhost, const char *name,
                                    const apr_array_header_t *key_types, const char **key,
-                                   int *stops);
+                                   acme_tls_outcome_t *out);
 
 #endif

@@ -162,3 +162,46 @@ def test_a_pair_of_another_key_type_passes_and_both_are_served(httpd, unique, or
     httpd.wait_for_pebble_cert(name)
     assert served_key(httpd, name, "ECDHE-ECDSA-AES128-GCM-SHA256") == "id-ecPublicKey"
     assert served_key(httpd, name, "ECDHE-RSA-AES128-GCM-SHA256") == "rsaEncryption"
+
+
+# (id, the vhost's key type line, the family of the pair)
+REPLACED = [("ec-pair-on-ec-p256", "", "ec", "ec-p256"),
+            ("rsa-pair-on-rsa-2048", "AcmeKeyType rsa-2048", "rsa", "rsa-2048")]
+
+
+@pytest.mark.parametrize("case", REPLACED, ids=[c[0] for c in REPLACED])
+def test_a_pair_of_mod_acmes_key_type_is_warned_of(httpd, unique, case):
+    """A certificate and its key of a key family the vhost's AcmeKeyType has
+    take the place of mod_acme's (mod_ssl applies the commands after it loads
+    mod_acme's certificates, one per key type): mod_ssl serves the
+    administrator's certificate and mod_acme renews one that is never
+    served. The server works, so configtest passes, and warns with the line,
+    the vhost and the fix."""
+    _, key_type, stem, keys = case
+    name = unique("replaced")
+    names = files(httpd)
+    line = "SSLOpenSSLConfCmd Certificate %s" % names[stem + "_cert"]
+    own = "\n".join(l for l in (key_type, line, "SSLOpenSSLConfCmd PrivateKey %s"
+                                % names[stem + "_key"]) if l)
+    httpd.write_config(vhosts=ssl_vhost(name, extra=own))
+    rc, out = httpd.configtest()
+    assert rc == 0, "%s\nconfig:\n%s" % (out, httpd.conf_text)
+    for w in words_for(httpd, name, "SSLOpenSSLConfCmd Certificate", [
+            "ACME01620: {at}: '%s' in the SSL <VirtualHost> at {vhost}, which serves the "
+            "certificate of {name} (%s keys): this certificate's key is of a key type mod_acme "
+            "serves there" % (line, keys),
+            "clients get this certificate, and mod_acme renews one that is never served; "
+            "remove the line and its PrivateKey, or take AcmeDomain out of the "
+            "<VirtualHost>"]):
+        assert w in out, "%r not in:\n%s" % (w, out)
+
+
+def test_a_pair_of_the_other_key_type_is_not_warned_of(httpd, unique):
+    name = unique("beside")
+    names = files(httpd)
+    httpd.write_config(vhosts=ssl_vhost(name, extra="SSLOpenSSLConfCmd Certificate %s\n"
+                                        "SSLOpenSSLConfCmd PrivateKey %s"
+                                        % (names["rsa_cert"], names["rsa_key"])))
+    rc, out = httpd.configtest()
+    assert rc == 0, out
+    assert "ACME01620" not in out, out
