@@ -489,12 +489,44 @@ typedef struct {
     apr_hash_t *verdicts;     /* acme_check_tls_problem's */
 } problems_t;
 
+/* tls-alpn-01 alone for d, served by a vhost whose ciphers take RSA keys
+ * alone at a level that refuses the RSA-2048 answer (ACME00783): the CA's
+ * handshake has no answer it can use, so validation never succeeds. */
+static void answer_problem(served_t *sv, problems_t *pb, const acme_domain_t *d)
+{
+    int i;
+
+    if (!(acme_key_type_is_rsa(d->key_type) || d->answer_rsa) || !d->challenges
+        || acme_key_type_security_bits(ACME_KEY_RSA_2048)
+           >= acme_key_type_level_bits(sv->lv.level)) {
+        return;
+    }
+    for (i = 0; i < d->challenges->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(d->challenges, i, const char *), "tls-alpn-01")) {
+            return;
+        }
+    }
+    problem_add(sv->p, pb->seen, pb->order, apr_psprintf(sv->p, "a|%s|%s", sv->vhost, d->name),
+                apr_psprintf(sv->p, "ACME01621: %s: the SSL <VirtualHost> at %s, which serves "
+                             "the certificate of %s, validates its names by tls-alpn-01 alone "
+                             "(AcmeChallenges or its default), its ciphers are for RSA keys alone (TLS 1.2 "
+                             "and below) and its OpenSSL security level is %d (%s): the CA's "
+                             "handshake can use only the RSA tls-alpn-01 answer, which is "
+                             "RSA-2048 (112 bits) and refused at that level, so validation "
+                             "never succeeds and no certificate is issued; add http-01 or "
+                             "dns-01 (e.g. 'AcmeChallenges tls-alpn-01 http-01'), allow ECDSA "
+                             "ciphers or TLSv1.3 (e.g. 'SSLProtocol -all +TLSv1.2 +TLSv1.3'), "
+                             "or %s", sv->vhost, sv->vhost, d->name, sv->lv.level,
+                             level_said(sv->p, &sv->lv), lower_fix(sv->p, &sv->lv, 2,
+                                                                   sv->vhost)))->vhost_only = 1;
+}
+
 static void server_problems(served_t *sv, void *baton)
 {
     problems_t *pb = baton;
     apr_array_header_t *types = apr_array_make(sv->p, 2, sizeof(acme_key_type_e));
     const char *msg, *key;
-    acme_tls_outcome_t out = { 1, NULL, NULL };
+    acme_tls_outcome_t out = { 1, 0, NULL, NULL };
     int j;
 
     for (j = 0; j < sv->list->nelts; j++) {
@@ -525,6 +557,9 @@ static void server_problems(served_t *sv, void *baton)
         }
         chain_problem(sv->p, pb->seen, pb->order, acme_config_store_dir(sv->base), d, &sv->lv,
                       sv->vhost);
+        if (out.rsa_alone) {
+            answer_problem(sv, pb, d);
+        }
     }
     if (acme_key_type_security_bits(TEMPORARY_KEY_TYPE)
         < acme_key_type_level_bits(sv->lv.level)) {

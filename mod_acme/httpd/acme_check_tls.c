@@ -733,6 +733,7 @@ const char *acme_check_tls_problem(apr_pool_t *p, apr_hash_t *verdicts,
     if (out) {
         out->stops = r->verdict != TLS_FINE && r->verdict != TLS_NO_CIPHER
                      && r->verdict != TLS_OLD_PROTOCOL;
+        out->rsa_alone = r->verdict == TLS_FINE && r->auth == AUTH_RSA;
         out->warning = r->verdict == TLS_FINE && r->replaced >= 0
                        ? replaced_message(p, slots, r->replaced, vhost, name, keys,
                                           &out->warning_key) : NULL;

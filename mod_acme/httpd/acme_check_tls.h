@@ -29,6 +29,8 @@ int acme_check_tls_note(apr_pool_t *p, acme_tls_lines_t *lines, const ap_directi
 typedef struct {
     int stops;                /* 1: mod_ssl would stop httpd at its start; 0: it would start
                                * and fail this vhost's handshakes only, or the settings work */
+    int rsa_alone;            /* the settings work, and every cipher a handshake can use is
+                               * for RSA keys (TLS 1.2 and below, aRSA) */
     const char *warning;      /* ACME01620 (in p) when a Certificate command takes the place
                                * of mod_acme's certificate of its key type, else NULL */
     const char *warning_key;  /* the same for every vhost the warning names the same line of */

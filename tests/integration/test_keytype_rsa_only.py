@@ -108,3 +108,35 @@ def test_rsa_only_vhost_obtains_its_first_certificate_by_tls_alpn(httpd_factory,
 
     served, cipher = wait_for(issued, 60, what="the issued RSA certificate served")
     assert cipher == RSA_CIPHER and isinstance(served.public_key(), rsa.RSAPublicKey)
+
+
+LEVEL3_RSA_ONLY = ("SSLProtocol -all +TLSv1.2\n"
+                   "SSLCipherSuite %s:@SECLEVEL=3\n"
+                   "AcmeKeyType rsa-3072" % RSA_CIPHER)
+
+
+def test_tls_alpn_alone_at_level_3_fails_configtest(httpd, unique):
+    """At security level 3 OpenSSL refuses the RSA-2048 tls-alpn-01 answer
+    (ACME00783), and with ciphers for RSA keys alone the CA's handshake has
+    no other: with tls-alpn-01 alone validation never succeeds, so
+    configtest says so, with the fixes."""
+    name = unique("rsaonly-l3")
+    httpd.write_config(vhosts=ssl_vhost(name, extra=LEVEL3_RSA_ONLY
+                                        + "\nAcmeChallenges tls-alpn-01"))
+    harness.configtest_fails(httpd, [
+        "ACME01621: ", "which serves the certificate of %s, validates its names by "
+        "tls-alpn-01 alone (AcmeChallenges or its default), its ciphers are for RSA keys "
+        "alone (TLS 1.2 and below) and its OpenSSL security level is 3 ('SSLCipherSuite %s:@SECLEVEL=3' at "
+        % (name, RSA_CIPHER),
+        "RSA-2048 (112 bits) and refused at that level, so validation never succeeds",
+        "add http-01 or dns-01", "allow ECDSA ciphers or TLSv1.3", "lower @SECLEVEL to 2"])
+
+
+@pytest.mark.parametrize("fix", ["AcmeChallenges tls-alpn-01 http-01",
+                                 "AcmeChallenges tls-alpn-01\nSSLProtocol -all +TLSv1.2 +TLSv1.3"])
+def test_tls_alpn_at_level_3_passes_with_another_way(httpd, unique, fix):
+    name = unique("rsaonly-l3ok")
+    httpd.write_config(vhosts=ssl_vhost(name, extra=LEVEL3_RSA_ONLY + "\n" + fix))
+    rc, out = httpd.configtest()
+    assert rc == 0, "%s\nconfig:\n%s" % (out, httpd.conf_text)
+    assert "ACME01621" not in out, out
