@@ -4,6 +4,7 @@
  * (acme_certs_hot.c), or live after its restart. Every request on them but
  * a pending http-01 answer gets a short text saying what the vhost waits for
  * and until when (acme_status_waiting_text), never its content. */
+#include <string.h>
 #include <strings.h>
 #include <apr_strings.h>
 #include <httpd.h>
@@ -16,6 +17,7 @@
 
 #include "acme_private.h"
 #include "acme_config.h"
+#include "acme_key_type.h"
 #include "acme_status.h"
 
 #define RETRY_AFTER_SECONDS "30"
@@ -82,6 +84,21 @@ static const acme_domain_t *fallback_domain(request_rec *r)
     return hs == r->server || acme_certs_on_fallback(rt, hs) ? d : NULL;
 }
 
+/* 1 when the certificate of d is served early and this connection got it:
+ * with a second key type, a client whose ciphers cannot use it (TLS 1.2
+ * ciphers for RSA keys alone and an EC certificate) got the temporary pair
+ * of that other type (acme_certs_hot.c keeps it in its key slot). */
+static int served_early_here(request_rec *r, const acme_domain_t *d)
+{
+    const char *key;
+
+    if (!acme_certs_hot_serving(acme_runtime_get(r->server), d->name)) {
+        return 0;
+    }
+    key = ap_ssl_var_lookup(r->pool, r->server, r->connection, r, "SSL_SERVER_A_KEY");
+    return !key || !*key || (strcmp(key, "rsaEncryption") == 0) == acme_key_type_is_rsa(d->key_type);
+}
+
 /* The 503 of vhosts on the temporary certificate, with why and for how
  * long, until their certificate is served (hot, or live after a restart). */
 static int certs_unavailable(request_rec *r)
@@ -95,8 +112,7 @@ static int certs_unavailable(request_rec *r)
     }
     /* pending http-01 tokens were answered before (acme_challenge_over_tls):
      * any other request gets the 503, challenge paths too */
-    if (!(d = fallback_domain(r)) || acme_certs_hot_serving(acme_runtime_get(r->server),
-                                                            d->name)) {
+    if (!(d = fallback_domain(r)) || served_early_here(r, d)) {
         return DECLINED;
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "ACME00613: 503 for %s: waiting for the "

@@ -224,27 +224,20 @@ static int hot_served(hot_t *h)
            && apr_time_now() < h->not_after;
 }
 
-/* The proven pair on this connection alone: the temporary certificate (in
- * another key slot, for another key type) must not be picked instead, so
- * the slots are cleared first; should OpenSSL refuse the pair (a security
- * level of the vhost's own), the temporary certificate is put back, and the
- * handshake goes on as without this. */
+/* The proven pair on this connection, in the key slot of its own type
+ * (SSL_use_cert_and_key with override replaces that slot alone): the
+ * temporary pair of another key type of the vhost stays in its slot, for
+ * the clients whose ciphers cannot use the proven one (TLS 1.2 ciphers for
+ * RSA keys alone and an EC certificate). Should OpenSSL refuse the pair (a
+ * security level of the vhost's own), it changes nothing: the temporary
+ * certificate stays, and the handshake goes on as without this. */
 static void hot_use(SSL *ssl, hot_t *h)
 {
-    X509 *cert = SSL_get_certificate(ssl);
-    EVP_PKEY *key = SSL_get_privatekey(ssl);
-
-    if (!hot_served(h) || !cert || !key || !X509_up_ref(cert)) {
+    if (!hot_served(h)) {
         return;
     }
-    if (!EVP_PKEY_up_ref(key)) {
-        X509_free(cert);
-        return;
-    }
-    SSL_certs_clear(ssl);
     ERR_set_mark();   /* a refusal's errors would fail the handshake (mod_ssl reads them) */
     if (SSL_use_cert_and_key(ssl, h->leaf, h->key, h->chain, 1) != 1) {
-        SSL_use_cert_and_key(ssl, cert, key, NULL, 1);
         if (!apr_atomic_xchg32(&h->use_failed, 1)) {   /* once per process */
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, h->hs->rt->base, "ACME01517: cannot serve "
                          "the certificate of %s on a connection (OpenSSL refuses it there, most "
@@ -260,8 +253,6 @@ static void hot_use(SSL *ssl, hot_t *h)
         hot_used(h);
     }
     ERR_pop_to_mark();
-    X509_free(cert);
-    EVP_PKEY_free(key);
 }
 
 /* Under the mutex: looks at h's staged chain unless this process has
