@@ -6,6 +6,8 @@ never a failed handshake: while the EC certificate is served before its
 restart, and while the EC certificate alone is live in the store."""
 import os
 import shutil
+import socket
+import ssl
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -24,6 +26,21 @@ def is_temporary(cert):
     return "temporary certificate" in subject or "fallback certificate" in subject
 
 
+def rsa_only_status(httpd, name):
+    """The status of GET / over a TLS 1.2 connection offering RSA_CIPHER alone."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(RSA_CIPHER)
+    with socket.create_connection(("127.0.0.1", httpd.https_port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname=name) as s:
+            s.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                       % name).encode())
+            head = s.recv(64).decode("latin-1")
+    return int(head.split()[1])
+
+
 def assert_rsa_temporary(httpd, name):
     cert, cipher = tls12_rsa_cert(httpd, name)
     assert cipher == RSA_CIPHER, cipher
@@ -36,8 +53,9 @@ def test_rsa_client_while_the_ec_certificate_is_served_early(httpd, unique):
     httpd.write_config(vhosts=ssl_vhost(name, extra=MIXED))
     with ConfigtestStopper(httpd.serverroot) as stopper:
         httpd.start()
-        # before any certificate: the RSA temporary certificate
+        # before any certificate: the RSA temporary certificate, and the 503
         assert_rsa_temporary(httpd, name)
+        assert rsa_only_status(httpd, name) == 503
         wait_for(stopper.stopped.is_set, ISSUE_TIMEOUT, interval=0.05,
                  what="the configuration test before the first automatic restart")
         leaf = httpd.wait_for_pebble_cert(name, 10, live=False)
@@ -45,8 +63,11 @@ def test_rsa_client_while_the_ec_certificate_is_served_early(httpd, unique):
         assert logged(httpd, "ACME01516", name), httpd.diagnostics()
         assert httpd.generation_count() == 1, httpd.diagnostics()
         # the EC certificate is served early; an RSA-only client still gets
-        # the RSA temporary certificate (the RSA one is not served early)
+        # the RSA temporary certificate (the RSA one is not served early),
+        # and its 503; a client allowing EC gets the content
         assert_rsa_temporary(httpd, name)
+        assert rsa_only_status(httpd, name) == 503
+        assert httpd.https_request(name, "/")[0] == 200
         # and a client allowing EC the early EC certificate
         assert httpd.wait_for_pebble_cert(name, 10, live=False).serial_number == \
             leaf.serial_number
