@@ -224,20 +224,60 @@ static int hot_served(hot_t *h)
            && apr_time_now() < h->not_after;
 }
 
+/* 1 when this handshake can use h's pair: the client's signature
+ * algorithms allow it (SSL_check_chain, meant for certificate callbacks)
+ * and, below TLS 1.3, a cipher of the client's that the vhost enables
+ * authenticates with its key type (ECDSA or RSA). Reads the handshake only
+ * (SSL_get1_supported_ciphers would set the client's masks on it). */
+static int hot_fits(SSL *ssl, hot_t *h)
+{
+    STACK_OF(SSL_CIPHER) *peer = SSL_get_client_ciphers(ssl), *ours = SSL_get_ciphers(ssl);
+    int auth = EVP_PKEY_is_a(h->key, "RSA") ? NID_auth_rsa : NID_auth_ecdsa;
+    int i, fits = 0;
+
+    if (!(SSL_check_chain(ssl, h->leaf, h->key, h->chain) & CERT_PKEY_VALID)) {
+        return 0;
+    }
+    if (SSL_version(ssl) >= TLS1_3_VERSION) {
+        return 1;   /* its cipher suites authenticate with any key */
+    }
+    for (i = 0; ours && peer && !fits && i < sk_SSL_CIPHER_num(peer); i++) {
+        const SSL_CIPHER *c = sk_SSL_CIPHER_value(peer, i);
+        int j;
+
+        for (j = 0; SSL_CIPHER_get_auth_nid(c) == auth && !fits
+                    && j < sk_SSL_CIPHER_num(ours); j++) {
+            fits = sk_SSL_CIPHER_value(ours, j) == c
+                   || SSL_CIPHER_get_id(sk_SSL_CIPHER_value(ours, j)) == SSL_CIPHER_get_id(c);
+        }
+    }
+    return fits;
+}
+
 /* The proven pair on this connection, in the key slot of its own type
- * (SSL_use_cert_and_key with override replaces that slot alone): the
- * temporary pair of another key type of the vhost stays in its slot, for
+ * (SSL_use_cert_and_key with override replaces that slot alone). When the
+ * handshake can use it, it is the only pair left: the temporary pair of the
+ * vhost's other key type must not be picked instead (a client preferring
+ * ECDSA and an RSA certificate served early). Otherwise that pair stays, for
  * the clients whose ciphers cannot use the proven one (TLS 1.2 ciphers for
  * RSA keys alone and an EC certificate). Should OpenSSL refuse the pair (a
  * security level of the vhost's own), it changes nothing: the temporary
  * certificate stays, and the handshake goes on as without this. */
 static void hot_use(SSL *ssl, hot_t *h)
 {
+    int set;
+
     if (!hot_served(h)) {
         return;
     }
     ERR_set_mark();   /* a refusal's errors would fail the handshake (mod_ssl reads them) */
-    if (SSL_use_cert_and_key(ssl, h->leaf, h->key, h->chain, 1) != 1) {
+    set = SSL_use_cert_and_key(ssl, h->leaf, h->key, h->chain, 1) == 1;
+    if (set && hot_fits(ssl, h)) {
+        /* accepted a moment ago, by the same checks: accepted again */
+        SSL_certs_clear(ssl);
+        set = SSL_use_cert_and_key(ssl, h->leaf, h->key, h->chain, 1) == 1;
+    }
+    if (!set) {
         if (!apr_atomic_xchg32(&h->use_failed, 1)) {   /* once per process */
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, h->hs->rt->base, "ACME01517: cannot serve "
                          "the certificate of %s on a connection (OpenSSL refuses it there, most "

@@ -100,3 +100,22 @@ def test_rsa_client_with_the_ec_certificate_alone_live(httpd, unique):
     assert isinstance(served.public_key(), ec.EllipticCurvePublicKey) and \
         name in harness.cert_names(served), served.subject
     assert_rsa_temporary(httpd, name)
+
+
+def test_an_early_rsa_certificate_is_served_to_clients_allowing_ec_too(httpd, unique):
+    """AcmeKeyType rsa-2048 ec-p256: the RSA certificate is the one served
+    early; a client that can use it gets it, not the EC temporary
+    certificate its signature algorithms would prefer."""
+    name = unique("mixed-rsafirst")
+    httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeKeyType rsa-2048 ec-p256"))
+    with ConfigtestStopper(httpd.serverroot) as stopper:
+        httpd.start()
+        wait_for(stopper.stopped.is_set, ISSUE_TIMEOUT, interval=0.05,
+                 what="the configuration test before the first automatic restart")
+        leaf = httpd.wait_for_pebble_cert(name, 10, live=False)
+        assert isinstance(leaf.public_key(), rsa.RSAPublicKey), leaf.public_key()
+        assert httpd.https_request(name, "/")[0] == 200
+        cert, cipher = tls12_rsa_cert(httpd, name)
+        assert cert.serial_number == leaf.serial_number and cipher == RSA_CIPHER
+        assert rsa_only_status(httpd, name) == 200
+        stopper.resume()
