@@ -372,9 +372,10 @@ void acme_job_withdraw_all(acme_driver_t *driver, acme_job_t *job)
     int i;
 
     for (i = 0; i < job->pending->nelts; ++i) {
-        acme_job_withdraw(driver, APR_ARRAY_IDX(job->pending, i, acme_pending_t *));
+        acme_job_withdraw(driver, job, APR_ARRAY_IDX(job->pending, i, acme_pending_t *));
     }
     apr_array_clear(job->pending);
+    acme_job_tlsalpn_release_all(driver, job);
 }
 
 /* ---- the state machine's pure parts ---- */

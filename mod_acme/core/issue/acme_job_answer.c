@@ -1,6 +1,7 @@
 /* Answers of the authorize step: publishing and withdrawing them (which type
  * to answer is chosen in acme_job_choice.c). */
 #include <string.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "acme_job_int.h"
@@ -73,7 +74,140 @@ apr_status_t acme_job_publish_answer(acme_step_ctx_t *sc, const acme_authz_t *au
     return sink->publish(sink->baton, challenge->token, key_authz);
 }
 
-void acme_job_withdraw(acme_driver_t *driver, const acme_pending_t *pending)
+/* A claim's key: identifier in lower case, in p (DNS names compare
+ * without case, RFC 4343). */
+static char *claim_key(apr_pool_t *p, const char *identifier)
+{
+    char *key = apr_pstrdup(p, identifier), *c;
+
+    for (c = key; *c; ++c) {
+        *c = (char)apr_tolower(*c);
+    }
+    return key;
+}
+
+/* The job holding identifier's tls-alpn-01 claim, NULL: none. */
+static acme_job_t *tlsalpn_holder(acme_driver_t *driver, const char *identifier, apr_pool_t *p)
+{
+    if (!driver->tlsalpn_claims || !identifier) {
+        return NULL;
+    }
+    return apr_hash_get(driver->tlsalpn_claims, claim_key(p, identifier), APR_HASH_KEY_STRING);
+}
+
+/* Releases identifier's claim if job holds it (p: scratch); 1: it did. */
+static int tlsalpn_release(acme_driver_t *driver, const acme_job_t *job, const char *identifier,
+                           apr_pool_t *p)
+{
+    char *key;
+
+    if (!driver->tlsalpn_claims || !identifier) {
+        return 0;
+    }
+    key = claim_key(p, identifier);
+    if (apr_hash_get(driver->tlsalpn_claims, key, APR_HASH_KEY_STRING) != job) {
+        return 0;
+    }
+    apr_hash_set(driver->tlsalpn_claims, key, APR_HASH_KEY_STRING, NULL);
+    return 1;
+}
+
+/* Claims identifier for sc's job unless another job holds it. */
+static int tlsalpn_take(acme_step_ctx_t *sc, const char *identifier)
+{
+    acme_job_t *holder = tlsalpn_holder(sc->driver, identifier, sc->p);
+
+    if (holder && holder != sc->job) {
+        return 0;
+    }
+    if (!holder) {
+        if (!sc->driver->tlsalpn_claims) {
+            sc->driver->tlsalpn_claims = apr_hash_make(sc->driver->pool);
+        }
+        apr_hash_set(sc->driver->tlsalpn_claims, claim_key(sc->job->pool, identifier),
+                     APR_HASH_KEY_STRING, sc->job);
+    }
+    return 1;
+}
+
+void acme_job_tlsalpn_release_all(acme_driver_t *driver, const acme_job_t *job)
+{
+    apr_hash_index_t *hi;
+    const void *key;
+    void *holder;
+
+    if (!driver->tlsalpn_claims) {
+        return;
+    }
+    /* Removing the entry at hand while iterating is allowed (apr_hash.h). */
+    for (hi = apr_hash_first(NULL, driver->tlsalpn_claims); hi; hi = apr_hash_next(hi)) {
+        apr_hash_this(hi, &key, NULL, &holder);
+        if (holder == job) {
+            apr_hash_set(driver->tlsalpn_claims, key, APR_HASH_KEY_STRING, NULL);
+        }
+    }
+}
+
+/* The step waits for another job's tls-alpn-01 answer for identifier to be
+ * withdrawn: nothing published, the CA not asked; looked at again after
+ * the job's poll interval. */
+static acme_outcome_e tlsalpn_wait(acme_step_ctx_t *sc, const char *identifier)
+{
+    const char *activity = apr_psprintf(sc->p, "waiting for another order's tls-alpn-01 "
+                                        "validation of %s to end (one answer per name at "
+                                        "a time)", identifier);
+
+    if (!sc->job->activity || strcmp(sc->job->activity, activity)) {
+        acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME01293: %s: another order validates "
+                 "%s by tls-alpn-01 now, and the CA's handshake names the identifier only "
+                 "(RFC 8737), so order %s publishes its own answer for it once that one is "
+                 "done", sc->domain->name, identifier, sc->job->order_url);
+        acme_job_activity_set(sc->job, activity);
+    }
+    sc->retry_after = sc->now + sc->job->poll_interval;
+    return ACME_OUTCOME_WAIT;
+}
+
+acme_outcome_e acme_job_tlsalpn_order(acme_step_ctx_t *sc)
+{
+    const apr_array_header_t *names = sc->domain->names;
+    const char *type = acme_job_planned_type(sc, 0);
+    acme_job_t *holder;
+    int i;
+
+    if (!names || !type || strcmp(type, "tls-alpn-01")) {
+        return ACME_OUTCOME_DONE;
+    }
+    for (i = 0; i < names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+
+        if (name[0] != '*' && (holder = tlsalpn_holder(sc->driver, name, sc->p))
+            && holder != sc->job) {
+            return tlsalpn_wait(sc, name);
+        }
+    }
+    for (i = 0; i < names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+
+        if (name[0] != '*') {
+            tlsalpn_take(sc, name);
+        }
+    }
+    return ACME_OUTCOME_DONE;
+}
+
+acme_outcome_e acme_job_tlsalpn_answer(acme_step_ctx_t *sc, const acme_authz_t *authz,
+                                       const acme_challenge_t *challenge)
+{
+    if (!challenge || strcmp(challenge->type, "tls-alpn-01") != 0) {
+        tlsalpn_release(sc->driver, sc->job, authz->identifier, sc->p);
+        return ACME_OUTCOME_DONE;
+    }
+    return tlsalpn_take(sc, authz->identifier) ? ACME_OUTCOME_DONE
+                                                : tlsalpn_wait(sc, authz->identifier);
+}
+
+void acme_job_withdraw(acme_driver_t *driver, acme_job_t *job, const acme_pending_t *pending)
 {
     const acme_challenge_sink_t *sink = &driver->sink;
 
@@ -81,7 +215,9 @@ void acme_job_withdraw(acme_driver_t *driver, const acme_pending_t *pending)
         return;   /* dns-persist-01: the record stays, nothing was published */
     }
     if (pending->type && strcmp(pending->type, "tls-alpn-01") == 0) {
-        if (sink->withdraw_tls_alpn) {
+        /* Another job's answer for the same identifier is never withdrawn. */
+        if (tlsalpn_release(driver, job, pending->identifier, job->pool)
+            && sink->withdraw_tls_alpn) {
             sink->withdraw_tls_alpn(sink->baton, pending->identifier);
         }
         return;
@@ -164,4 +300,21 @@ acme_outcome_e acme_job_answer_hold(acme_step_ctx_t *sc, const acme_authz_t *aut
     }
     return hold_wait(sc, apr_psprintf(sc->p, "the %s answer for %s", challenge->type,
                                       authz->identifier), until);
+}
+
+/* When the authorization's challenges failed (the latest "validated" of an
+ * invalid challenge), 0 = not said. */
+apr_time_t acme_job_authz_failed_at(const acme_authz_t *authz)
+{
+    apr_time_t at = 0;
+    int i;
+
+    for (i = 0; authz->challenges && i < authz->challenges->nelts; ++i) {
+        const acme_challenge_t *c = APR_ARRAY_IDX(authz->challenges, i, const acme_challenge_t *);
+
+        if (c->status && strcmp(c->status, "invalid") == 0 && c->validated > at) {
+            at = c->validated;
+        }
+    }
+    return at;
 }

@@ -250,6 +250,9 @@ struct acme_driver_t {
                                      * processes (acme_dns01_claim_take); 0: never */
     apr_array_header_t *dns_teardowns; /* teardown_t*, still running (acme_dns01.c) */
     apr_time_t last_run_at;         /* the clock at the start of the last run */
+    apr_hash_t *tlsalpn_claims;     /* identifier (lower case, the key in the holder's
+                                     * pool) -> the acme_job_t* whose tls-alpn-01 answer
+                                     * it is (acme_job_tlsalpn_claim); NULL: none yet */
     EVP_PKEY *tlsalpn_rsa;          /* the RSA-2048 key of the tls-alpn-01 answers of RSA
                                      * domains, made at the first (in pool: this child's
                                      * issuing, never a handshake); NULL: none yet */
@@ -716,8 +719,33 @@ apr_status_t acme_job_chain_fit_alternate(acme_step_ctx_t *sc,
  * checks that the dns-01 record is in place. */
 apr_status_t acme_job_publish_answer(acme_step_ctx_t *sc, const acme_authz_t *authz,
                                      const acme_challenge_t *challenge, const char *key_authz);
-/* Withdraws one published answer, whatever its type. */
-void acme_job_withdraw(acme_driver_t *driver, const acme_pending_t *pending);
+/* Withdraws one published answer of job, whatever its type; a tls-alpn-01
+ * answer only while job holds its identifier's claim (the answer served
+ * for the identifier is then job's), the claim released with it. */
+void acme_job_withdraw(acme_driver_t *driver, acme_job_t *job, const acme_pending_t *pending);
+/* When the authorization's challenges failed (the latest "validated" of an
+ * invalid challenge), 0 = not said. */
+apr_time_t acme_job_authz_failed_at(const acme_authz_t *authz);
+/* tls-alpn-01 (RFC 8737 §3): the CA's handshake names the identifier only,
+ * so the issuing child serves one answer per identifier, that of the job
+ * holding the identifier's claim (in memory: nothing outlives the child;
+ * two orders of one name, one per AcmeKeyType, would else overwrite each
+ * other's answer and fail their validation).
+ * acme_job_tlsalpn_order: before the authorize step fetches anything, when
+ * tls-alpn-01 is the type planned for the domain's names, claims every name
+ * but wildcards at once, unless another job holds one of them: then claims
+ * none and the step waits (ACME_OUTCOME_WAIT, looked at again after the
+ * job's poll interval; nothing published, the CA not asked). */
+acme_outcome_e acme_job_tlsalpn_order(acme_step_ctx_t *sc);
+/* Before an answer of challenge, the type chosen for authz, is published:
+ * tls-alpn-01 (a CA may offer it alone, another type planned) claims its
+ * identifier, or waits as acme_job_tlsalpn_order; another type releases
+ * the job's claim of it. An authorization found valid is released by
+ * acme_job_tlsalpn_answer(sc, authz, NULL). ACME_OUTCOME_DONE or WAIT. */
+acme_outcome_e acme_job_tlsalpn_answer(acme_step_ctx_t *sc, const acme_authz_t *authz,
+                                       const acme_challenge_t *challenge);
+/* Releases every claim of job (its answers withdrawn or never published). */
+void acme_job_tlsalpn_release_all(acme_driver_t *driver, const acme_job_t *job);
 /* The sink cannot put the answer everywhere the CA may look yet (a cluster
  * without its Redis): the CA is not asked to validate, so the order stays
  * usable; ACME_OUTCOME_WAIT, the step tried again after the job's growing

@@ -236,6 +236,9 @@ static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
     if (!(challenge = acme_job_challenge_for(sc, authz))) {
         return acme_job_no_usable_challenge(sc, authz);
     }
+    if ((held = acme_job_tlsalpn_answer(sc, authz, challenge)) != ACME_OUTCOME_DONE) {
+        return held;
+    }
     if (strcmp(challenge->type, "dns-persist-01") == 0) {
         acme_outcome_e visible = acme_dns_persist_check(sc, authz, challenge);
         if (visible != ACME_OUTCOME_DONE) {
@@ -297,23 +300,6 @@ static acme_outcome_e authz_failed(acme_step_ctx_t *sc, const acme_authz_t *auth
  * again at least this often (the CA may stop reusing it). */
 #define ACME_REUSED_AUTHZ_RECHECK apr_time_from_sec(24 * 3600)
 
-/* When the authorization's challenges failed (the latest "validated" of an
- * invalid challenge), 0 = not said. */
-static apr_time_t authz_failed_at(const acme_authz_t *authz)
-{
-    apr_time_t at = 0;
-    int i;
-
-    for (i = 0; authz->challenges && i < authz->challenges->nelts; ++i) {
-        const acme_challenge_t *c = APR_ARRAY_IDX(authz->challenges, i, const acme_challenge_t *);
-
-        if (c->status && strcmp(c->status, "invalid") == 0 && c->validated > at) {
-            at = c->validated;
-        }
-    }
-    return at;
-}
-
 /* An authorization already invalid before this job answered it, failed
  * before the job began (or at a time the CA does not give): the CA put an
  * old failed authorization into the new order (as Boulder once did, letsencrypt/boulder#3333),
@@ -321,7 +307,7 @@ static apr_time_t authz_failed_at(const acme_authz_t *authz)
  * attempt's backoff last until it expires (at most ACME_REUSED_AUTHZ_RECHECK). */
 static acme_outcome_e authz_reused_failed(acme_step_ctx_t *sc, const acme_authz_t *authz)
 {
-    apr_time_t failed_at = authz_failed_at(authz);
+    apr_time_t failed_at = acme_job_authz_failed_at(authz);
     const char *cause = acme_problem_str(&authz->error, sc->p);
 
     sc->prob = authz->error;
@@ -366,6 +352,9 @@ static acme_outcome_e step_authorize(acme_step_ctx_t *sc)
         return prepared;
     }
     acme_job_withdraw_all(sc->driver, job);
+    if ((prepared = acme_job_tlsalpn_order(sc)) != ACME_OUTCOME_DONE) {
+        return prepared;
+    }
     for (i = 0; job->authz_urls && i < job->authz_urls->nelts; ++i) {
         const char *url = APR_ARRAY_IDX(job->authz_urls, i, const char *);
         acme_outcome_e outcome;
@@ -375,10 +364,11 @@ static acme_outcome_e step_authorize(acme_step_ctx_t *sc)
             return acme_job_ca_failed(sc, rv);
         }
         if (strcmp(authz->status, "valid") == 0) {
+            acme_job_tlsalpn_answer(sc, authz, NULL);
             continue;
         }
         if (strcmp(authz->status, "invalid") == 0
-            && (!authz_failed_at(authz) || authz_failed_at(authz) < sc->job->started)) {
+            && (!acme_job_authz_failed_at(authz) || acme_job_authz_failed_at(authz) < sc->job->started)) {
             return authz_reused_failed(sc, authz);
         }
         if (strcmp(authz->status, "pending") != 0) {
@@ -485,7 +475,7 @@ static acme_outcome_e step_validate(acme_step_ctx_t *sc)
             stuck = pending;
             continue;
         }
-        acme_job_withdraw(sc->driver, pending);
+        acme_job_withdraw(sc->driver, job, pending);
         if (strcmp(authz->status, "valid") != 0) {
             /* Keep the rest listed so the failure path withdraws them too. */
             for (++i; i < job->pending->nelts; ++i) {
