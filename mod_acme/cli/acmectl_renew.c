@@ -21,7 +21,9 @@ static void set_opt_str(json_t *obj, const char *key, const char *value)
  * the name waits out the CA's rate limit, or the backoff after a failed
  * attempt (the later of the CA's Retry-After and the server's own), and is
  * not looked at before *start (status/<name>.json's next_action). NULL
- * when nothing holds it back; the text is from p. */
+ * when nothing holds it back (the wait after a refused staged certificate
+ * does not: the child orders at its next look for the marker); the text is
+ * from p. */
 static const char *renewal_held(acmectl_t *ctl, apr_pool_t *p, const char *name,
                                 apr_time_t *start)
 {
@@ -41,9 +43,12 @@ static const char *renewal_held(acmectl_t *ctl, apr_pool_t *p, const char *name,
         return "the CA refused a new order of this account with 429 rateLimited and asked "
                "to wait";
     }
-    /* A name held for its security level (error kind "seclevel") is
-     * ordered as soon as the marker is seen, whatever its next look. */
-    if (st->state != ACME_STATUS_ERROR || !err || (err->kind && !strcmp(err->kind, "seclevel"))) {
+    /* A name held for its security level (error kind "seclevel") or waiting
+     * after another refusal of its staged certificate ("refused") is ordered
+     * as soon as the marker is seen, whatever its next look (refusal_held
+     * and renewal_asked in the driver). */
+    if (st->state != ACME_STATUS_ERROR || !err
+        || (err->kind && (!strcmp(err->kind, "seclevel") || !strcmp(err->kind, "refused")))) {
         return NULL;
     }
     *start = st->next_action;

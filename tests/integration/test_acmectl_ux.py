@@ -560,3 +560,44 @@ def test_a_copied_version_in_place_of_the_live_link_is_one_problem(tmp_path, peb
     assert "rm '%s" % os.path.join(live, "") not in r.stdout, r.stdout
     doc = json.loads(acmectl(store, "--json", "check").stdout)
     assert len(doc["problems"]) == len(problems), doc
+
+
+REFUSAL_DETAIL = ("the server refused the staged certificate at activation: its error log says "
+                  "why (\"staged certificate refused\"); the live certificate stays")
+
+
+def test_renew_during_the_wait_after_a_refused_staged_certificate_says_it_orders_now(
+        tmp_path, pebble, unique):
+    """The server refused the staged certificate (staging/<name>/rejected) and
+    the name waits before its next order; acmectl renew's marker ends that
+    wait at the child's next look (every 30 s), so renew says so, not "it
+    starts at <the wait's end>". An ordinary failure's backoff still holds."""
+    name = unique("refusedrenew")
+    store = imported_store(tmp_path, pebble, name)
+    os.makedirs(os.path.join(store, "config"), exist_ok=True)
+    with open(os.path.join(store, "config", name + ".json"), "w") as f:
+        json.dump({"names": [name]}, f)
+    wait_end = rfc3339(utcnow() + datetime.timedelta(minutes=10))
+    since = rfc3339(utcnow() - datetime.timedelta(minutes=1))
+    write_record(store, name, state="error", attempts=1, next_action=wait_end,
+                 error={"type": "", "kind": "refused", "detail": REFUSAL_DETAIL, "at": since,
+                        "since": since})
+    staging = os.path.join(store, "staging", name)
+    os.makedirs(staging, exist_ok=True)
+    with open(os.path.join(staging, "rejected"), "w") as f:
+        f.write("{}\n")
+    r = acmectl(store, "renew", name)
+    assert r.returncode == 0 and "renewal of %s requested" % name in r.stdout, r.stdout + r.stderr
+    assert "the server sees it within 30 s" in r.stdout, r.stdout
+    assert "not before" not in r.stdout and "backs off" not in r.stdout, r.stdout
+    doc = json.loads(acmectl(store, "--json", "renew", "--force", name).stdout)
+    assert doc["starts_at"] is None and doc["held_because"] is None, doc
+
+    # a failed order's backoff holds the renewal until its end, and says so
+    os.remove(os.path.join(store, "jobs", name + ".renew"))
+    write_record(store, name, state="error", attempts=1, next_action=wait_end,
+                 error={"type": "urn:ietf:params:acme:error:connection",
+                        "detail": "cannot connect", "at": since, "since": since})
+    r = acmectl(store, "renew", name)
+    assert "it starts at %s, not before: the last attempt failed (cannot connect)" % wait_end \
+        in r.stdout, r.stdout
