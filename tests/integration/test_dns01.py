@@ -439,3 +439,71 @@ def test_dns01_record_never_visible_fails_after_the_bound(httpd_factory, challte
         primary.stop()
         system.stop()
         print("took %.0f s" % (time.monotonic() - started))
+
+
+# DNS_HOOK, but a teardown removes only its own VALUE (the others for the
+# same name stay published): challtestsrv clears a name's TXT values all at
+# once, so the hook keeps every name's values in a file and sets the rest again.
+VALUE_HOOK = """#!/usr/bin/python3
+import fcntl, json, sys, urllib.request
+action, name, value = sys.argv[1:4]
+def post(path, body):
+    req = urllib.request.Request("http://127.0.0.1:{mgmt}" + path, method="POST",
+                                 data=json.dumps(body).encode())
+    urllib.request.urlopen(req, timeout=10).read()
+with open({log!r}, "a") as log:
+    fcntl.flock(log, fcntl.LOCK_EX)
+    log.write(" ".join(sys.argv[1:]) + "\\n")
+    log.flush()
+    try:
+        with open({log!r} + ".state") as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        state = {{}}
+    values = [v for v in state.get(name, []) if v != value]
+    if action == "setup":
+        values.append(value)
+    state[name] = values
+    with open({log!r} + ".state", "w") as f:
+        json.dump(state, f)
+    post("/clear-txt", {{"host": name + "."}})
+    for v in values:
+        post("/set-txt", {{"host": name + ".", "value": v}})
+print("%s done for %s" % (action, name))
+"""
+
+
+def test_two_key_types_by_dns01_tear_down_only_their_own_value(httpd, challtestsrv, unique):
+    """The EC and the RSA certificate of a name are two orders with two TXT
+    values for one _acme-challenge name, both published at once: each
+    order's teardown names its own VALUE, so the other order's record stays
+    until its own validation is done, and no validation fails."""
+    names = [unique("dnskt%d" % i) for i in range(2)]
+    hook, log = write_hook(httpd, "dns-hook", VALUE_HOOK, mgmt=challtestsrv.mgmt_port)
+    with open(log + ".state", "w") as f:     # the hook runs as the server's User
+        f.write("{}")
+    os.chmod(log + ".state", 0o666)
+    acme = dict(dns_settings(hook, challtestsrv), AcmeChallenges="dns-01")
+    httpd.write_config(vhosts="\n".join(ssl_vhost(n, extra="AcmeKeyType ec-p256 rsa-2048")
+                                        for n in names), acme=acme)
+    code, out = httpd.configtest()
+    assert code == 0, out
+    httpd.start()
+    stores = names + ["%s+rsa-2048" % n for n in names]
+    wait_for(lambda: all(os.path.lexists(os.path.join(httpd.store, "domains", s))
+                         for s in stores), ISSUE_TIMEOUT, what="%s live in the store" % stores)
+    failed = [l for l in httpd.error_log_text().splitlines() if "ACME00402" in l]
+    assert not failed, "\n".join(failed)
+
+    def calls_done():
+        calls = read_lines(log)
+        setups = [c for c in calls if c[0] == "setup"]
+        done = len([c for c in calls if c[0] == "teardown"]) >= len(setups) >= 2 * len(names)
+        return calls if done else None
+
+    calls = wait_for(calls_done, 20, what="every teardown in %s" % log)
+    for n in names:
+        record = "_acme-challenge." + n
+        setups = sorted(c[2] for c in calls if c[0] == "setup" and c[1] == record)
+        teardowns = sorted(c[2] for c in calls if c[0] == "teardown" and c[1] == record)
+        assert len(set(setups)) == 2 and teardowns == setups, calls
