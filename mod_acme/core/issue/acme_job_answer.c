@@ -1,6 +1,7 @@
 /* Answers of the authorize step: publishing and withdrawing them (which type
  * to answer is chosen in acme_job_choice.c). */
 #include <string.h>
+#include <strings.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 
@@ -196,11 +197,31 @@ acme_outcome_e acme_job_tlsalpn_order(acme_step_ctx_t *sc)
     return ACME_OUTCOME_DONE;
 }
 
+/* Has the job published a tls-alpn-01 answer for identifier in this step?
+ * (An order of example.org and *.example.org has two authorizations of the
+ * identifier example.org; the wildcard's, by dns-01, keeps the claim.) */
+static int tlsalpn_answered(const acme_job_t *job, const char *identifier)
+{
+    int i;
+
+    for (i = 0; i < job->pending->nelts; ++i) {
+        const acme_pending_t *pending = APR_ARRAY_IDX(job->pending, i, const acme_pending_t *);
+
+        if (pending->type && !strcmp(pending->type, "tls-alpn-01")
+            && !strcasecmp(pending->identifier, identifier)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 acme_outcome_e acme_job_tlsalpn_answer(acme_step_ctx_t *sc, const acme_authz_t *authz,
                                        const acme_challenge_t *challenge)
 {
     if (!challenge || strcmp(challenge->type, "tls-alpn-01") != 0) {
-        tlsalpn_release(sc->driver, sc->job, authz->identifier, sc->p);
+        if (!tlsalpn_answered(sc->job, authz->identifier)) {
+            tlsalpn_release(sc->driver, sc->job, authz->identifier, sc->p);
+        }
         return ACME_OUTCOME_DONE;
     }
     return tlsalpn_take(sc, authz->identifier) ? ACME_OUTCOME_DONE
