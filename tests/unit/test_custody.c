@@ -15,18 +15,6 @@
 
 #define DAY apr_time_from_sec(86400)
 
-static apr_array_header_t *names_of(apr_pool_t *p, const char *a, const char *b, const char *c)
-{
-    apr_array_header_t *names = apr_array_make(p, 3, sizeof(const char *));
-    const char *all[] = { a, b, c };
-    int i;
-
-    for (i = 0; i < 3 && all[i]; ++i) {
-        APR_ARRAY_PUSH(names, const char *) = all[i];
-    }
-    return names;
-}
-
 static apr_array_header_t *chain_of(apr_pool_t *p, const char *pem)
 {
     apr_array_header_t *chain;
@@ -64,8 +52,8 @@ static void test_verify_accepts_what_it_can_prove(void **state)
 {
     apr_pool_t *p = *state;
     unit_ca_t *ca = unit_ca_create(p, "unit root");
-    apr_array_header_t *names = names_of(p, "example.org", "www.example.org", "2001:db8::1");
-    apr_array_header_t *spelled = names_of(p, "EXAMPLE.org", "www.example.org",
+    apr_array_header_t *names = unit_names_of(p, "example.org", "www.example.org", "2001:db8::1");
+    apr_array_header_t *spelled = unit_names_of(p, "EXAMPLE.org", "www.example.org",
                                            "2001:0db8:0:0::1");
     EVP_PKEY *ec = key_of(p, ACME_KEY_EC_P384), *rsa = key_of(p, ACME_KEY_RSA_2048);
     const char *why = NULL;
@@ -86,7 +74,7 @@ static void test_verify_refuses(void **state)
 {
     apr_pool_t *p = *state;
     unit_ca_t *ca = unit_ca_create(p, "unit root"), *other = unit_ca_create(p, "other root");
-    apr_array_header_t *names = names_of(p, "example.org", "www.example.org", NULL);
+    apr_array_header_t *names = unit_names_of(p, "example.org", "www.example.org", NULL);
     EVP_PKEY *key = key_of(p, ACME_KEY_EC_P256), *stranger = key_of(p, ACME_KEY_EC_P256);
     EVP_PKEY *weak = EVP_RSA_gen(1024);
     apr_time_t now = apr_time_now();
@@ -99,15 +87,15 @@ static void test_verify_refuses(void **state)
             "the key is ec-p256, the configured key type is ec-p384");
     refused(p, unit_ca_issue(ca, p, weak, names, 90 * DAY), weak, names, ACME_KEY_RSA_2048,
             ca->anchors, now, "neither RSA of 2048 bits or more");
-    refused(p, good, key, names_of(p, "example.org", "www.example.org", "mail.example.org"),
+    refused(p, good, key, unit_names_of(p, "example.org", "www.example.org", "mail.example.org"),
             ACME_KEY_EC_P256, ca->anchors, now, "does not name mail.example.org");
-    refused(p, good, key, names_of(p, "example.org", NULL, NULL), ACME_KEY_EC_P256,
+    refused(p, good, key, unit_names_of(p, "example.org", NULL, NULL), ACME_KEY_EC_P256,
             ca->anchors, now, "names www.example.org, which is not configured");
     /* a wildcard is a name of its own: neither covers nor is covered */
-    refused(p, unit_ca_issue(ca, p, key, names_of(p, "*.example.org", "example.org", NULL),
+    refused(p, unit_ca_issue(ca, p, key, unit_names_of(p, "*.example.org", "example.org", NULL),
                              90 * DAY), key, names, ACME_KEY_EC_P256, ca->anchors, now,
             "does not name www.example.org");
-    refused(p, unit_ca_issue(ca, p, key, names_of(p, "example.org", "www.example.org",
+    refused(p, unit_ca_issue(ca, p, key, unit_names_of(p, "example.org", "www.example.org",
                                                   "*.example.org"), 90 * DAY),
             key, names, ACME_KEY_EC_P256, ca->anchors, now,
             "names *.example.org, which is not configured");
@@ -127,7 +115,7 @@ static void test_verify_refuses(void **state)
 static void test_loadable(void **state)
 {
     apr_pool_t *p = *state;
-    apr_array_header_t *names = names_of(p, "example.org", NULL, NULL);
+    apr_array_header_t *names = unit_names_of(p, "example.org", NULL, NULL);
     EVP_PKEY *key = key_of(p, ACME_KEY_EC_P256), *other = key_of(p, ACME_KEY_EC_P256);
     EVP_PKEY *weak = EVP_RSA_gen(1024);
     const char *why = NULL;
@@ -153,7 +141,7 @@ static void test_loadable(void **state)
 static void test_loadable_at_a_raised_level(void **state)
 {
     apr_pool_t *p = *state;
-    apr_array_header_t *names = names_of(p, "example.org", NULL, NULL);
+    apr_array_header_t *names = unit_names_of(p, "example.org", NULL, NULL);
     EVP_PKEY *key = key_of(p, ACME_KEY_EC_P256), *rsa = key_of(p, ACME_KEY_RSA_2048);
     const char *leaf = unit_ca_issue(NULL, p, key, names, DAY), *why = NULL;
     apr_array_header_t *chain = chain_of(p, apr_pstrcat(p, leaf, unit_ca_issue(NULL, p, rsa,
@@ -193,7 +181,7 @@ static void test_custody_lifecycle(void **state)
 {
     apr_pool_t *p = *state;
     acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
-    apr_array_header_t *names = names_of(p, "example.org", "www.example.org", NULL);
+    apr_array_header_t *names = unit_names_of(p, "example.org", "www.example.org", NULL);
     const char *csr, *id, *id2, *pem;
     apr_size_t len;
     EVP_PKEY *key, *found;
@@ -219,7 +207,7 @@ static void test_custody_lifecycle(void **state)
     /* another configuration: the child waits for root's new key */
     assert_int_equal(acme_custody_csr(store, p, "example.org", names, ACME_KEY_RSA_2048, &csr,
                                       &id2), APR_EAGAIN);
-    assert_int_equal(acme_custody_csr(store, p, "example.org", names_of(p, "example.org", NULL,
+    assert_int_equal(acme_custody_csr(store, p, "example.org", unit_names_of(p, "example.org", NULL,
                                       NULL), ACME_KEY_EC_P256, &csr, &id2), APR_EAGAIN);
     /* root finds the key by the certificate's public key, and only that one */
     key = unit_custody_key(p, store, "example.org", names, ACME_KEY_EC_P256);
@@ -291,7 +279,7 @@ static void test_settle_later_or_after_a_crash(void **state)
     int i;
 
     for (i = 0; i < 2; i++) {
-        names = names_of(p, hosts[i], NULL, NULL);
+        names = unit_names_of(p, hosts[i], NULL, NULL);
         csr = apr_pstrcat(p, "csr/", hosts[i], ".json", NULL);
         chain = unit_issue_custody(ca, p, store, hosts[i], names, ACME_KEY_EC_P256, 30 * DAY);
         assert_int_equal(acme_store_stage(store, p, hosts[i], chain, strlen(chain), NULL),
@@ -332,7 +320,7 @@ static void test_live_copy_keeps_the_backoff(void **state)
     apr_time_t now = apr_time_now(), until;
     acme_ctx_t ctx = { NULL, NULL, 0, test_clock, &now };
     unit_ca_t *ca = unit_ca_create(p, "unit test root");
-    apr_array_header_t *names = names_of(p, "example.org", NULL, NULL);
+    apr_array_header_t *names = unit_names_of(p, "example.org", NULL, NULL);
     const char *why, *chain;
 
     chain = unit_issue_custody(ca, p, store, "example.org", names, ACME_KEY_EC_P256, 30 * DAY);
@@ -357,7 +345,7 @@ static void test_custody_refuses_foreign_keys_dir(void **state)
     apr_pool_t *p = *state;
     acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
     const char *elsewhere = unit_temp_dir(p, "acme-test-elsewhere");
-    apr_array_header_t *names = names_of(p, "example.org", NULL, NULL);
+    apr_array_header_t *names = unit_names_of(p, "example.org", NULL, NULL);
 
     assert_int_equal(rmdir(acme_store_path(store, p, "keys")), 0);
     assert_int_equal(symlink(elsewhere, acme_store_path(store, p, "keys")), 0);
@@ -378,7 +366,7 @@ static void test_custody_adopt(void **state)
 {
     apr_pool_t *p = *state;
     acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
-    apr_array_header_t *names = names_of(p, "example.org", NULL, NULL);
+    apr_array_header_t *names = unit_names_of(p, "example.org", NULL, NULL);
     const char *csr, *own, *id, *got, *pem, *theirs_pem;
     apr_size_t len;
     EVP_PKEY *theirs = key_of(p, ACME_KEY_EC_P256), *found;
@@ -424,7 +412,7 @@ static void test_custody_adopt(void **state)
     assert_string_equal(got, id);
     /* a CSR for other names is nobody's current key */
     assert_int_equal(acme_custody_current_key(store, p, "example.org",
-                                              names_of(p, "example.org", "b.example.org", NULL),
+                                              unit_names_of(p, "example.org", "b.example.org", NULL),
                                               ACME_KEY_EC_P256, &got, &pem, &len), APR_ENOENT);
 }
 
@@ -435,7 +423,7 @@ static void test_custody_sweep_removed(void **state)
 {
     apr_pool_t *p = *state;
     acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
-    apr_array_header_t *configured = names_of(p, "kept.org", NULL, NULL);
+    apr_array_header_t *configured = unit_names_of(p, "kept.org", NULL, NULL);
     apr_array_header_t *removed;
     const char *name;
     struct timeval old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
@@ -445,7 +433,7 @@ static void test_custody_sweep_removed(void **state)
 
     for (i = 0; i < 3; ++i) {
         name = i == 0 ? "kept.org" : i == 1 ? "gone.org" : "recent.org";
-        assert_int_equal(acme_custody_prepare(store, p, name, names_of(p, name, NULL, NULL),
+        assert_int_equal(acme_custody_prepare(store, p, name, unit_names_of(p, name, NULL, NULL),
                                               ACME_KEY_EC_P256, NULL), APR_SUCCESS);
         if (i < 2) {
             /* a refusal backoff, with its public copy in refused/ */
@@ -462,18 +450,18 @@ static void test_custody_sweep_removed(void **state)
     assert_int_equal(stat(acme_store_path(store, p, "csr/gone.org.json"), &st), -1);
     assert_int_equal(stat(acme_store_path(store, p, "refused/gone.org.json"), &st), -1);
     assert_int_equal(stat(acme_store_path(store, p, "refused/kept.org.json"), &st), 0);
-    assert_true(acme_custody_ready(store, p, "kept.org", names_of(p, "kept.org", NULL, NULL),
+    assert_true(acme_custody_ready(store, p, "kept.org", unit_names_of(p, "kept.org", NULL, NULL),
                                    ACME_KEY_EC_P256));
     assert_true(acme_custody_ready(store, p, "recent.org",
-                                   names_of(p, "recent.org", NULL, NULL), ACME_KEY_EC_P256));
+                                   unit_names_of(p, "recent.org", NULL, NULL), ACME_KEY_EC_P256));
     /* marked in use: a later sweep without it configured waits the grace again */
     assert_int_equal(stat(acme_store_path(store, p, "keys/kept.org"), &st), 0);
     assert_true(apr_time_from_sec(st.st_mtime) > now - apr_time_from_sec(60));
-    assert_int_equal(acme_custody_sweep_removed(store, p, names_of(p, "other.org", NULL, NULL),
+    assert_int_equal(acme_custody_sweep_removed(store, p, unit_names_of(p, "other.org", NULL, NULL),
                                                 now + apr_time_from_sec(86400), &removed),
                      APR_SUCCESS);
     assert_int_equal(removed->nelts, 0);
-    assert_int_equal(acme_custody_sweep_removed(store, p, names_of(p, "other.org", NULL, NULL),
+    assert_int_equal(acme_custody_sweep_removed(store, p, unit_names_of(p, "other.org", NULL, NULL),
                                                 now + ACME_CUSTODY_REMOVED_GRACE
                                                 + apr_time_from_sec(86400), &removed),
                      APR_SUCCESS);

@@ -14,18 +14,6 @@
 
 #define DAY apr_time_from_sec(86400)
 
-static apr_array_header_t *names_of(apr_pool_t *p, const char *a, const char *b, const char *c)
-{
-    apr_array_header_t *names = apr_array_make(p, 3, sizeof(const char *));
-    const char *all[] = { a, b, c };
-    int i;
-
-    for (i = 0; i < 3 && all[i]; ++i) {
-        APR_ARRAY_PUSH(names, const char *) = all[i];
-    }
-    return names;
-}
-
 static EVP_PKEY *key_of(apr_pool_t *p, acme_key_type_e type)
 {
     EVP_PKEY *key;
@@ -244,7 +232,7 @@ static void test_backoff_exempt_once_per_key(void **state)
 {
     apr_pool_t *p = *state;
     acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
-    apr_array_header_t *names = names_of(p, "example.org", NULL, NULL);
+    apr_array_header_t *names = unit_names_of(p, "example.org", NULL, NULL);
     unit_ca_t *ca = unit_ca_create(p, "Exempt Test CA");
     const char *genuine, *forged, *id, *csr, *key_id = NULL;
     apr_time_t now = apr_time_now(), until;

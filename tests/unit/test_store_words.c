@@ -303,6 +303,21 @@ static void test_import_pending_mark(void **state)
     assert_true(acme_store_import_pending(w->store, p, "example.org") == 0);
 }
 
+/* An import of example.org that fails, leaving the mark as first. */
+static void import_fails_keeping(words_t *w, apr_pool_t *p, const char *chain,
+                                 const char *key_pem, const char *first)
+{
+    const char *version, *why, *data;
+    apr_size_t len;
+
+    assert_int_not_equal(acme_store_import(w->store, p, &w->ctx, "example.org", chain,
+                                           strlen(chain), key_pem, strlen(key_pem), NULL,
+                                           &version, &why), APR_SUCCESS);
+    assert_int_equal(acme_store_read(w->store, p, "imports/example.org.json", 512, &data, &len),
+                     APR_SUCCESS);
+    assert_true(len == strlen(first) && !memcmp(data, first, len));
+}
+
 /* An import that fails leaves another's mark as it was: the mark of an
  * import not served yet (written before its link) is not taken away by a
  * second import of the same name that cannot write its version, nor by one
@@ -311,12 +326,11 @@ static void test_import_failed_keeps_mark(void **state)
 {
     apr_pool_t *p = *state;
     words_t *w = words_make(p);
-    const char *chain, *key_pem, *version, *why, *data;
+    const char *chain, *key_pem, *version, *why;
     const char *first = "{\"imported_at\": \"2026-01-01T00:00:00Z\", \"version\": "
                         "\"20260101T000000Z-01\"}\n";
     const char *archive = acme_store_path(w->store, p, "archive/example.org");
     const char *domains = acme_store_path(w->store, p, "domains");
-    apr_size_t len;
     EVP_PKEY *key;
     FILE *f;
 
@@ -328,23 +342,13 @@ static void test_import_failed_keeps_mark(void **state)
     /* its version cannot be written (a file where archive/<name>/ goes) */
     assert_non_null(f = fopen(archive, "w"));
     fclose(f);
-    assert_int_not_equal(acme_store_import(w->store, p, &w->ctx, "example.org", chain,
-                                           strlen(chain), key_pem, strlen(key_pem), NULL,
-                                           &version, &why), APR_SUCCESS);
-    assert_int_equal(acme_store_read(w->store, p, "imports/example.org.json", 512, &data, &len),
-                     APR_SUCCESS);
-    assert_true(len == strlen(first) && !memcmp(data, first, len));
+    import_fails_keeping(w, p, chain, key_pem, first);
     /* its version is written but cannot be linked (a file where domains/ is) */
     assert_int_equal(unlink(archive), 0);
     assert_int_equal(rmdir(domains), 0);
     assert_non_null(f = fopen(domains, "w"));
     fclose(f);
-    assert_int_not_equal(acme_store_import(w->store, p, &w->ctx, "example.org", chain,
-                                           strlen(chain), key_pem, strlen(key_pem), NULL,
-                                           &version, &why), APR_SUCCESS);
-    assert_int_equal(acme_store_read(w->store, p, "imports/example.org.json", 512, &data, &len),
-                     APR_SUCCESS);
-    assert_true(len == strlen(first) && !memcmp(data, first, len));
+    import_fails_keeping(w, p, chain, key_pem, first);
     /* with no mark before it, a failed import leaves none */
     assert_int_equal(acme_store_remove(w->store, p, "imports/example.org.json"), APR_SUCCESS);
     assert_int_not_equal(acme_store_import(w->store, p, &w->ctx, "example.org", chain,

@@ -27,6 +27,20 @@ typedef struct unit_ca_t {
     X509_STORE *anchors;        /* holds cert only */
 } unit_ca_t;
 
+/* An array of up to three names (a NULL ends it early), in p. */
+static inline apr_array_header_t *unit_names_of(apr_pool_t *p, const char *a, const char *b,
+                                                const char *c)
+{
+    apr_array_header_t *names = apr_array_make(p, 3, sizeof(const char *));
+    const char *all[] = { a, b, c };
+    int i;
+
+    for (i = 0; i < 3 && all[i]; ++i) {
+        APR_ARRAY_PUSH(names, const char *) = all[i];
+    }
+    return names;
+}
+
 static inline apr_status_t unit_x509_free(void *x)
 {
     X509_free(x);
