@@ -599,11 +599,11 @@ static const served_t *served_files(acme_runtime_t *rt, certs_state_t *st, const
     return apr_hash_get(st->served, d->name, APR_HASH_KEY_STRING);
 }
 
-/* The temporary pair of each key type of the vhost with no certificate
- * served; whole: none is (the vhost is on it, with the 503: OK). */
+/* The temporary pair of each key type of a vhost with no certificate served
+ * (it is on them, with the 503): OK. */
 static int certs_add_fallback_files(server_rec *s, apr_pool_t *p,
                                     apr_array_header_t *cert_files,
-                                    apr_array_header_t *key_files, int whole)
+                                    apr_array_header_t *key_files)
 {
     acme_runtime_t *rt = acme_runtime_get(s);
     certs_state_t *st = state_get(rt);
@@ -611,22 +611,21 @@ static int certs_add_fallback_files(server_rec *s, apr_pool_t *p,
     const acme_domain_t *d = list ? APR_ARRAY_IDX(list, 0, const acme_domain_t *) : NULL;
     int i, pushed = 0;
 
-    /* One per key type, shared, beside the live ones: OpenSSL picks what the
-     * handshake allows (RSA-only TLS 1.2 ciphers use no EC pair, live or not) */
+    /* One per key type, shared: OpenSSL picks what the handshake allows
+     * (RSA-only TLS 1.2 ciphers use no EC pair) */
     for (i = 0; d && i < list->nelts; i++) {
         const acme_domain_t *di = APR_ARRAY_IDX(list, i, const acme_domain_t *);
         int rsa = acme_key_type_is_rsa(di->key_type);
         const char *cert = rsa ? rt->fallback_rsa_cert[di->key_type] : rt->fallback_cert;
         const char *key = rsa ? rt->fallback_rsa_key[di->key_type] : rt->fallback_key;
 
-        if (cert && key && !ap_array_str_contains(cert_files, cert)
-            && !(rt->store && served_files(rt, st, di))) {
+        if (cert && key && !ap_array_str_contains(cert_files, cert)) {
             APR_ARRAY_PUSH(cert_files, const char *) = cert;
             APR_ARRAY_PUSH(key_files, const char *) = key;
             ++pushed;
         }
     }
-    if (!pushed || !whole) {
+    if (!pushed) {
         return DECLINED;
     }
     hash_set_server(rt->pool, st->on_fallback, s, d);
@@ -663,13 +662,13 @@ static int certs_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t
                      acme_key_type_name(d->key_type));
         ++added;
     }
-    /* No certificate yet (of a key type or all): the temporary one, handed
-     * as a certificate, not as mod_ssl's fallback, whose 503 (AH10085) on
-     * every connection nothing could lift once the certificate is served
-     * before its restart (acme_certs_hot.c; certs_unavailable answers the
-     * 503). Only with no certificate of the vhost's own in its SSL set-up. */
-    if (cert_files->nelts == added && list && list->nelts
-        && certs_add_fallback_files(s, p, cert_files, key_files, !added) == OK) {
+    /* No certificate yet: the temporary one as a certificate, not as
+     * mod_ssl's fallback, whose 503 (AH10085) nothing could lift once it is
+     * served early (acme_certs_hot.c; certs_unavailable answers the 503).
+     * Never beside a live one of another key type: most clients (EC first)
+     * would get a self-signed EC pair instead of a live RSA one. */
+    if (!added && cert_files->nelts == 0 && list && list->nelts
+        && certs_add_fallback_files(s, p, cert_files, key_files) == OK) {
         return OK;
     }
     return added ? OK : DECLINED;

@@ -90,10 +90,23 @@ static const acme_domain_t *fallback_domain(request_rec *r)
  * of that other type (acme_certs_hot.c keeps it in its key slot). */
 static int served_early_here(request_rec *r, const acme_domain_t *d)
 {
-    const char *key;
+    const char *key, *resumed, *cipher, *protocol;
 
     if (!acme_certs_hot_serving(acme_runtime_get(r->server), d->name)) {
         return 0;
+    }
+    /* A resumed session ran no certificate callback: the slots say nothing
+     * of what its full handshake served. A TLS 1.2 cipher names the key
+     * type (ECDSA or not); a TLS 1.3 one does not, and the client took the
+     * certificate of its full handshake: lifted. */
+    resumed = ap_ssl_var_lookup(r->pool, r->server, r->connection, r, "SSL_SESSION_RESUMED");
+    if (resumed && !strcmp(resumed, "Resumed")) {
+        cipher = ap_ssl_var_lookup(r->pool, r->server, r->connection, r, "SSL_CIPHER");
+        protocol = ap_ssl_var_lookup(r->pool, r->server, r->connection, r, "SSL_PROTOCOL");
+        if (!cipher || !*cipher || (protocol && !strcmp(protocol, "TLSv1.3"))) {
+            return 1;
+        }
+        return (strstr(cipher, "ECDSA") == NULL) == acme_key_type_is_rsa(d->key_type);
     }
     key = ap_ssl_var_lookup(r->pool, r->server, r->connection, r, "SSL_SERVER_A_KEY");
     return !key || !*key || (strcmp(key, "rsaEncryption") == 0) == acme_key_type_is_rsa(d->key_type);

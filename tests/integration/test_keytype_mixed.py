@@ -1,13 +1,16 @@
 """A vhost with two key types (AcmeKeyType ec-p256 rsa-2048) and a client
 whose TLS 1.2 ciphers authenticate with RSA alone: whatever the EC
 certificate's state, such a client gets the vhost's RSA pair, or the RSA
-temporary certificate and its 503 while the vhost has no RSA certificate,
-never a failed handshake: while the EC certificate is served before its
-restart, and while the EC certificate alone is live in the store."""
+temporary certificate and its 503 while the vhost has no certificate, never
+a failed handshake, also while the EC certificate is served before its
+restart. With one key type live, every client gets that one (never a
+temporary pair beside it)."""
 import os
 import shutil
 import socket
 import ssl
+
+import pytest
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -41,6 +44,27 @@ def rsa_only_status(httpd, name):
     return int(head.split()[1])
 
 
+def resumed_status(httpd, name, version):
+    """The status of GET / over a connection that resumes the session of a
+    first one (both with the client's default ciphers), at TLS version."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ctx.maximum_version = version
+    session, status = None, None
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", httpd.https_port), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname=name, session=session) as s:
+                s.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                           % name).encode())
+                head = s.recv(64).decode("latin-1")
+                s.recv(65536)
+                reused, session = s.session_reused, s.session
+        status = int(head.split()[1])
+    assert reused, "the second connection did not resume"
+    return status
+
+
 def assert_rsa_temporary(httpd, name):
     cert, cipher = tls12_rsa_cert(httpd, name)
     assert cipher == RSA_CIPHER, cipher
@@ -68,38 +92,45 @@ def test_rsa_client_while_the_ec_certificate_is_served_early(httpd, unique):
         assert_rsa_temporary(httpd, name)
         assert rsa_only_status(httpd, name) == 503
         assert httpd.https_request(name, "/")[0] == 200
+        # a resumed session (no certificate callback runs) is judged by its
+        # cipher at TLS 1.2, and lifted at TLS 1.3
+        assert resumed_status(httpd, name, ssl.TLSVersion.TLSv1_2) == 200
+        assert resumed_status(httpd, name, ssl.TLSVersion.TLSv1_3) == 200
         # and a client allowing EC the early EC certificate
         assert httpd.wait_for_pebble_cert(name, 10, live=False).serial_number == \
             leaf.serial_number
         stopper.resume()
 
 
-def test_rsa_client_with_the_ec_certificate_alone_live(httpd, unique):
+@pytest.mark.parametrize("key_types,gone,kept", [
+    ("ec-p256 rsa-2048", "+rsa-2048", ec.EllipticCurvePublicKey),
+    ("rsa-2048 ec-p256", "+ec-p256", rsa.RSAPublicKey)])
+def test_one_key_type_live_is_served_to_every_client(httpd, unique, key_types, gone, kept):
+    """Two key types, one live and the other's certificate gone with no CA
+    to order it from: a client (its default lists, EC first) gets the live
+    certificate, verified, not a temporary pair of the missing type; the
+    vhost is not answered with the 503."""
     name = unique("mixed-live")
-    rsa_name = "%s+rsa-2048" % name
-    httpd.write_config(vhosts=ssl_vhost(name, extra=MIXED))
+    extra = "AcmeKeyType " + key_types
+    httpd.write_config(vhosts=ssl_vhost(name, extra=extra))
     httpd.start()
-    for n in (name, rsa_name):
+    for n in (name, name + gone):
         wait_for(lambda: os.path.lexists(os.path.join(httpd.store, "domains", n)),
                  ISSUE_TIMEOUT, what="%s live in the store" % n)
     wait_for(lambda: httpd.generation_count() >= 2, 30, what="the automatic restart")
-    cert, _ = tls12_rsa_cert(httpd, name)
-    assert name in harness.cert_names(cert) and isinstance(cert.public_key(), rsa.RSAPublicKey)
     httpd.stop()
-    # the RSA certificate gone, and no CA to order it again from
-    live = os.path.join(httpd.store, "domains", rsa_name)
+    live = os.path.join(httpd.store, "domains", name + gone)
     if os.path.isdir(live) and not os.path.islink(live):
         shutil.rmtree(live)
     else:
         os.unlink(live)
-    httpd.write_config(vhosts=ssl_vhost(name, extra=MIXED),
+    httpd.write_config(vhosts=ssl_vhost(name, extra=extra),
                        acme={"AcmeCA": "https://127.0.0.1:%d/dir" % harness.closed_port()})
     httpd.start()
-    # the EC certificate is served as before
-    served = httpd.served_cert(name)
-    assert isinstance(served.public_key(), ec.EllipticCurvePublicKey) and \
-        name in harness.cert_names(served), served.subject
-    assert_rsa_temporary(httpd, name)
+    served = httpd.verified_cert(name)
+    assert isinstance(served.public_key(), kept) and name in harness.cert_names(served), \
+        served.subject
+    assert httpd.https_request(name, "/")[0] == 200
 
 
 def test_an_early_rsa_certificate_is_served_to_clients_allowing_ec_too(httpd, unique):

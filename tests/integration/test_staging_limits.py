@@ -372,6 +372,7 @@ def test_a_refused_staging_is_told_to_the_child(httpd, unique):
     # the parent's reason (ACME00301's), with the kind of such a refusal
     assert "at activation: staged certificate" in error["detail"], error
     assert error.get("kind") == "refused", error
+    assert "the live certificate stays" in error["detail"], error
     assert logged(httpd, "ACME01220", name), httpd.diagnostics()
     page = httpd.domain_status(name)
     assert page["state"] == "renewal-failing" and page["attempts"] == 1, page

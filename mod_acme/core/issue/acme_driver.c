@@ -619,8 +619,10 @@ static int refusal_held(acme_driver_t *driver, acme_record_t *rec, const acme_do
                          "certificate at activation: %s%s; %s", why ? why : "its error log says "
                          "why (\"staged certificate refused\")", rec->refusals > 1
                          ? apr_psprintf(p, ", %d times in a row", rec->refusals) : "",
-                         rec->has_cert ? "the live certificate stays"
-                                       : "the site keeps its temporary certificate");
+                         /* read here: domain_inspect has not run yet in a new child */
+                         acme_store_live_version(driver->store, p, domain->name)
+                         ? "the live certificate stays"
+                         : "the site keeps its temporary certificate");
         prob.kind = ACME_PROBLEM_KIND_REFUSED;
     }
     rec->attempts = held_for_level ? count : rec->refusals;
