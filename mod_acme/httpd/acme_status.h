@@ -33,7 +33,10 @@
  * 16: restart_refused {at, why}, the automatic restart the configuration
  * test refused, and a staged certificate's next_action is then the test's
  * next run; 17: staged; 18: state "revoked", a revoked live certificate
- * served until its replacement is live, counted in summary.failing). */
+ * served until its replacement is live, counted in summary.failing; 19:
+ * error.kind "seclevel"; 20: staged.served; 21: error.kind "refused", a
+ * staged certificate the server refused at activation for another reason
+ * than the security level, the detail giving it). */
 #define ACME_STATUS_SCHEMA 21
 
 /* acme_status.c: {"schema", "version", "generated_at", "as_of", "summary", "domains"}
