@@ -1017,9 +1017,12 @@ class Httpd:
         if vhosts:
             lines += vhosts.format(**fmt).strip("\n").splitlines()
         self.conf_text = "\n".join(lines) + "\n"
-        with open(self.conf_path, "w") as f:
+        # whole or not at all: mod_acme's configuration test before an
+        # automatic restart may read it while a running server is rewritten
+        with open(self.conf_path + ".new", "w") as f:
             f.write(self.conf_text)
-        os.chmod(self.conf_path, 0o644)
+        os.chmod(self.conf_path + ".new", 0o644)
+        os.replace(self.conf_path + ".new", self.conf_path)
         return self.conf_path
 
     def line_of(self, fragment):
