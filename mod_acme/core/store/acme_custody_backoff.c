@@ -18,30 +18,19 @@
 #define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
 #define PEM_END   "-----END CERTIFICATE-----"
 
-static json_t *refused_read(acme_store_t *store, apr_pool_t *p, const char *name)
+/* The refusal record of name at rel(p, name): acme_store_rel_refused (root's
+ * keys/<name>/refused.json) or acme_store_rel_refused_shown (its public copy
+ * refused/<name>.json, which every child and acmectl reads). Its object (in
+ * p), NULL when name is no store name or the file is missing, unreadable or
+ * no JSON object. The one reader of both: each caller takes the fields it
+ * needs. */
+static json_t *refused_object(acme_store_t *store, apr_pool_t *p, const char *name,
+                              const char *(*rel)(apr_pool_t *, const char *))
 {
     json_t *json;
 
     if (acme_store_name_check(name) != APR_SUCCESS
-        || acme_store_read_json_pooled(store, p, acme_store_rel_refused(p, name), &json)
-           != APR_SUCCESS
-        || !json_is_object(json)) {
-        return NULL;
-    }
-    return json;
-}
-
-/* refused/<name>.json, the public copy every child and acmectl reads: its
- * object (in p), NULL when name is no store name or the file is missing,
- * unreadable or no JSON object. The one reader of the copy: each caller
- * takes the fields it needs. */
-static json_t *refused_shown_read(acme_store_t *store, apr_pool_t *p, const char *name)
-{
-    json_t *json;
-
-    if (acme_store_name_check(name) != APR_SUCCESS
-        || acme_store_read_json_pooled(store, p, acme_store_rel_refused_shown(p, name), &json)
-           != APR_SUCCESS
+        || acme_store_read_json_pooled(store, p, rel(p, name), &json) != APR_SUCCESS
         || !json_is_object(json)) {
         return NULL;
     }
@@ -51,7 +40,7 @@ static json_t *refused_shown_read(acme_store_t *store, apr_pool_t *p, const char
 apr_time_t acme_custody_refused_info(acme_store_t *store, apr_pool_t *p, const char *name,
                                      int *count)
 {
-    json_t *json = refused_read(store, p, name);
+    json_t *json = refused_object(store, p, name, acme_store_rel_refused);
     json_int_t n;
     apr_time_t until;
 
@@ -163,7 +152,8 @@ apr_status_t acme_custody_level_refusal(acme_store_t *store, apr_pool_t *p, cons
     if (acme_store_name_check(name) != APR_SUCCESS) {
         return APR_EINVAL;
     }
-    if (!(json = shown ? refused_shown_read(store, p, name) : refused_read(store, p, name))) {
+    if (!(json = refused_object(store, p, name, shown ? acme_store_rel_refused_shown
+                                                      : acme_store_rel_refused))) {
         return APR_ENOENT;
     }
     if (!json_is_integer(lv = json_object_get(json, "seclevel"))
@@ -199,7 +189,7 @@ apr_status_t acme_custody_refusal_last(acme_store_t *store, apr_pool_t *p, const
     if (acme_store_name_check(name) != APR_SUCCESS) {
         return APR_EINVAL;
     }
-    if (!(json = refused_shown_read(store, p, name))) {
+    if (!(json = refused_object(store, p, name, acme_store_rel_refused_shown))) {
         return APR_ENOENT;
     }
     /* an older version's level record has no "at": its series' start */
@@ -223,7 +213,7 @@ apr_status_t acme_custody_refusal_last(acme_store_t *store, apr_pool_t *p, const
 
 const char *acme_custody_refusal_reason(acme_store_t *store, apr_pool_t *p, const char *name)
 {
-    json_t *json = refused_shown_read(store, p, name);
+    json_t *json = refused_object(store, p, name, acme_store_rel_refused_shown);
     const char *why = json ? json_string_value(json_object_get(json, "reason")) : NULL;
 
     return why && *why ? apr_pstrndup(p, why, REFUSAL_WHY_MAX) : NULL;
@@ -240,7 +230,7 @@ apr_status_t acme_custody_refusal_of_key(acme_store_t *store, apr_pool_t *p, con
     if (acme_store_name_check(name) != APR_SUCCESS || !key_id) {
         return APR_EINVAL;
     }
-    if (!(json = refused_shown_read(store, p, name))
+    if (!(json = refused_object(store, p, name, acme_store_rel_refused_shown))
         || !(key = json_string_value(json_object_get(json, "key"))) || strcmp(key, key_id) != 0
         || !json_is_integer(last = json_object_get(json, "key_at"))
         || acme_time_from_sec_checked(json_integer_value(last), at)
@@ -336,7 +326,8 @@ apr_time_t acme_custody_refused_key(acme_store_t *store, apr_pool_t *p, const ch
         || acme_custody_keys_dir(store, p) != APR_SUCCESS) {
         return 0;
     }
-    if ((old = refused_read(store, p, name)) && json_is_integer(json_object_get(old, "count"))) {
+    if ((old = refused_object(store, p, name, acme_store_rel_refused))
+        && json_is_integer(json_object_get(old, "count"))) {
         count = json_integer_value(json_object_get(old, "count"));
     }
     for (json_int_t i = 0; i < count && wait < ACME_CUSTODY_BACKOFF_MAX; ++i) {
@@ -385,7 +376,7 @@ apr_status_t acme_custody_level_drop(acme_store_t *store, apr_pool_t *p, const c
     static const char *const fields[] = { "seclevel", "key_type", "weak", "reason", "ca",
                                           "preferred_chain", "profile", "since", "at",
                                           "key", "key_count", "key_at" };
-    json_t *json = refused_read(store, p, name);
+    json_t *json = refused_object(store, p, name, acme_store_rel_refused);
     apr_status_t rv;
     size_t i;
 
@@ -435,7 +426,7 @@ apr_hash_t *acme_custody_refused_shown(acme_store_t *store, apr_pool_t *p, apr_t
             continue;
         }
         name = apr_pstrndup(p, file, (apr_size_t)(dot - file));
-        if (!(json = refused_shown_read(store, p, name))
+        if (!(json = refused_object(store, p, name, acme_store_rel_refused_shown))
             || !json_is_integer(json_object_get(json, "until"))
             || acme_time_from_sec_checked(json_integer_value(json_object_get(json, "until")),
                                           &until)
@@ -496,7 +487,7 @@ int acme_custody_backoff_exempt(acme_store_t *store, apr_pool_t *p, const char *
         || !(id = json_string_value(json_object_get(csr, "key")))) {
         return 0;
     }
-    if ((refused = refused_read(store, p, name))) {
+    if ((refused = refused_object(store, p, name, acme_store_rel_refused))) {
         used = json_string_value(json_object_get(refused, "exempted"));
     }
     if ((used && strcmp(used, id) == 0)
@@ -516,7 +507,7 @@ int acme_custody_backoff_exempt(acme_store_t *store, apr_pool_t *p, const char *
 apr_status_t acme_custody_backoff_exempt_use(acme_store_t *store, apr_pool_t *p,
                                              const char *name, const char *key_id)
 {
-    json_t *json = refused_read(store, p, name);
+    json_t *json = refused_object(store, p, name, acme_store_rel_refused);
     apr_status_t rv;
 
     if (!json) {
