@@ -78,52 +78,70 @@ static void test_backoff_public_copy(void **state)
 #define REFUSE(t, lv, key, why) acme_custody_refused_key(store, p, "example.org", \
                                     now + apr_time_from_sec(t), lv, key, why)
 
+/* example.org's series of refusals for key, as acme_custody_refusal_read
+ * gives it: APR_SUCCESS with *at and *count, APR_ENOENT when the record has
+ * none for that key (or no record). */
+static apr_status_t key_series(acme_store_t *store, apr_pool_t *p, const char *key,
+                               apr_time_t *at, int *count)
+{
+    acme_custody_refusal_t refusal;
+    apr_status_t rv = acme_custody_refusal_read(store, p, "example.org", &refusal);
+
+    *at = refusal.key_at;
+    *count = refusal.key_count;
+    return rv != APR_SUCCESS ? rv : refusal.key && !strcmp(refusal.key, key) ? APR_SUCCESS
+                                                                             : APR_ENOENT;
+}
+
 static void test_key_series(void **state)
 {
     apr_pool_t *p = *state;
     acme_store_t *store = unit_temp_store(p, "acme-test-custody", NULL);
     acme_custody_level_t level = { 3, "ec-p256", "intermediate 1 (RSA-2048)", "why", NULL, NULL,
                                    NULL };
+    acme_custody_refusal_t refusal;
     apr_time_t now = apr_time_from_sec(1800000000), at;
     int count;
 
-    assert_int_equal(acme_custody_refusal_of_key(store, p, "example.org", "k1", &at, &count),
-                     APR_ENOENT);
-    assert_int_equal(acme_custody_refusal_of_key(store, p, "example.org", NULL, &at, &count),
-                     APR_EINVAL);
+    assert_int_equal(key_series(store, p, "k1", &at, &count), APR_ENOENT);
+    assert_int_equal(acme_custody_refusal_read(store, p, "../x", &refusal), APR_EINVAL);
     REFUSE(0, NULL, "k1", NULL);
-    assert_null(acme_custody_refusal_reason(store, p, "example.org"));
+    assert_int_equal(acme_custody_refusal_read(store, p, "example.org", &refusal), APR_SUCCESS);
+    assert_null(refusal.reason);
     REFUSE(10, NULL, "k1", "the chain does not verify to a trusted root");
-    assert_int_equal(acme_custody_refusal_of_key(store, p, "example.org", "k1", &at, &count),
-                     APR_SUCCESS);
+    assert_int_equal(key_series(store, p, "k1", &at, &count), APR_SUCCESS);
     assert_int_equal(count, 2);
     /* the reason is shown as the parent gave it */
-    assert_string_equal(acme_custody_refusal_reason(store, p, "example.org"),
-                        "the chain does not verify to a trusted root");
+    assert_int_equal(acme_custody_refusal_read(store, p, "example.org", &refusal), APR_SUCCESS);
+    assert_string_equal(refusal.reason, "the chain does not verify to a trusted root");
+    /* the record's own series, read in the same look */
+    assert_int_equal(refusal.at, now + apr_time_from_sec(10));
+    assert_int_equal(refusal.count, 2);
+    assert_false(refusal.leveled);
     assert_int_equal(at, now + apr_time_from_sec(10));
     /* another key's entry (planted) neither counts nor ends the series */
     REFUSE(20, NULL, NULL, NULL);
-    assert_int_equal(acme_custody_refusal_of_key(store, p, "example.org", "k1", &at, &count),
-                     APR_SUCCESS);
+    assert_int_equal(key_series(store, p, "k1", &at, &count), APR_SUCCESS);
     assert_int_equal(count, 2);
     assert_int_equal(at, now + apr_time_from_sec(10));
-    assert_int_equal(acme_custody_refusal_of_key(store, p, "example.org", "k2", &at, &count),
-                     APR_ENOENT);
+    assert_int_equal(key_series(store, p, "k2", &at, &count), APR_ENOENT);
     /* a new key starts over */
     REFUSE(30, NULL, "k2", NULL);
-    assert_int_equal(acme_custody_refusal_of_key(store, p, "example.org", "k2", &at, &count),
-                     APR_SUCCESS);
+    assert_int_equal(key_series(store, p, "k2", &at, &count), APR_SUCCESS);
     assert_int_equal(count, 1);
-    assert_int_equal(acme_custody_refusal_of_key(store, p, "example.org", "k1", &at, &count),
-                     APR_ENOENT);
+    assert_int_equal(key_series(store, p, "k1", &at, &count), APR_ENOENT);
     /* a level refusal: its hold governs */
     REFUSE(40, &level, "k2", NULL);
-    assert_int_equal(acme_custody_refusal_of_key(store, p, "example.org", "k2", &at, &count),
-                     APR_ENOENT);
+    assert_int_equal(key_series(store, p, "k2", &at, &count), APR_ENOENT);
+    assert_int_equal(acme_custody_refusal_read(store, p, "example.org", &refusal), APR_SUCCESS);
+    assert_true(refusal.leveled);
+    assert_int_equal(refusal.level.level, 3);
+    assert_string_equal(refusal.level.weak, "intermediate 1 (RSA-2048)");
+    assert_int_equal(refusal.at, now + apr_time_from_sec(40));
+    assert_int_equal(refusal.count, 5);
     REFUSE(50, NULL, "k2", NULL);
     assert_int_equal(acme_custody_level_drop(store, p, "example.org"), APR_SUCCESS);
-    assert_int_equal(acme_custody_refusal_of_key(store, p, "example.org", "k2", &at, &count),
-                     APR_ENOENT);
+    assert_int_equal(key_series(store, p, "k2", &at, &count), APR_ENOENT);
 }
 
 /* A refusal for the security level is recorded with what it depends on,

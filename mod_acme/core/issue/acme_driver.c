@@ -511,18 +511,15 @@ static int live_passes(acme_driver_t *driver, const acme_domain_t *domain, apr_p
                                   == APR_SUCCESS;
 }
 
-/* Is the level refusal of name still what holds it: nothing it depended on
- * (the key type, AcmeCA, AcmePreferredChain, AcmeProfile) changed, and no
- * live chain the level takes is served (that one is renewed in its window
- * as any other)? 1 with *level read, else 0. */
+/* Is the level refusal of name (level, as refused/<name>.json records it)
+ * still what holds it: nothing it depended on (the key type, AcmeCA,
+ * AcmePreferredChain, AcmeProfile) changed, and no live chain the level
+ * takes is served (that one is renewed in its window as any other)? 1 or 0. */
 static int level_holds(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_t *p,
-                       acme_custody_level_t *level)
+                       const acme_custody_level_t *level)
 {
     acme_custody_level_t conf;
 
-    if (acme_custody_level_refusal(driver->store, p, domain->name, 1, level) != APR_SUCCESS) {
-        return 0;
-    }
     memset(&conf, 0, sizeof(conf));
     conf.key_type = acme_key_type_name(domain->key_type);
     acme_custody_level_depends(p, &conf, domain->ca_urls, domain->preferred_chain,
@@ -535,19 +532,18 @@ static int level_holds(acme_driver_t *driver, const acme_domain_t *domain, apr_p
  * that was wrong then): no hold is counted from it. */
 #define ACME_REFUSAL_CLOCK_SLACK apr_time_from_sec(300)
 
-/* The latest refusal (*at) of entries for the current key of domain and
- * how many in a row (*count), from the record root keeps of them: 1 when
- * there is one, not more than ACME_REFUSAL_CLOCK_SLACK ahead of now. */
+/* Is the key series of refusal (root's record of them) one of entries for
+ * the current key of domain, its latest not more than
+ * ACME_REFUSAL_CLOCK_SLACK ahead of now? 1 or 0. */
 static int own_refusal(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_t *p,
-                       apr_time_t now, apr_time_t *at, int *count)
+                       apr_time_t now, const acme_custody_refusal_t *refusal)
 {
     const char *csr, *id;
 
-    return acme_custody_csr(driver->store, p, domain->name, domain->names, domain->key_type,
-                            &csr, &id) == APR_SUCCESS
-           && acme_custody_refusal_of_key(driver->store, p, domain->name, id, at, count)
-              == APR_SUCCESS
-           && *at <= now + ACME_REFUSAL_CLOCK_SLACK;
+    return refusal->key
+           && acme_custody_csr(driver->store, p, domain->name, domain->names, domain->key_type,
+                               &csr, &id) == APR_SUCCESS
+           && !strcmp(refusal->key, id) && refusal->key_at <= now + ACME_REFUSAL_CLOCK_SLACK;
 }
 
 /* The parent refused what was staged for name ("ready" renamed "rejected";
@@ -577,26 +573,30 @@ static int own_refusal(acme_driver_t *driver, const acme_domain_t *domain, apr_p
 static int refusal_held(acme_driver_t *driver, acme_record_t *rec, const acme_domain_t *domain,
                         apr_pool_t *p, apr_time_t now)
 {
-    acme_custody_level_t level;
+    acme_custody_refusal_t refusal;
     acme_problem_t prob;
     apr_time_t at, until;
-    int count, held_for_level;
+    int held_for_level;
 
     if (rec->force || acme_store_renewal_marked(driver->store, p, domain->name)
         || !acme_store_staged_rejected(driver->store, p, domain->name)) {
         return 0;
     }
     acme_problem_clear(&prob);
-    if (acme_custody_refusal_last(driver->store, p, domain->name, &at, &count) == APR_SUCCESS
-        && at <= now + ACME_REFUSAL_CLOCK_SLACK && level_holds(driver, domain, p, &level)) {
+    /* one read of the record (none: all 0) */
+    acme_custody_refusal_read(driver->store, p, domain->name, &refusal);
+    if (refusal.at && refusal.at <= now + ACME_REFUSAL_CLOCK_SLACK && refusal.leveled
+        && level_holds(driver, domain, p, &refusal.level)) {
+        at = refusal.at;
         until = at + ACME_CUSTODY_LEVEL_HOLD;
         acme_problem_set(&prob, p, APR_EINVAL, NULL, "the staged certificate was %s",
-                         acme_custody_level_said(p, &level));
+                         acme_custody_level_said(p, &refusal.level));
         prob.kind = ACME_PROBLEM_KIND_SECLEVEL;
     }
-    else if (own_refusal(driver, domain, p, now, &at, &count)) {
-        rec->refusals = count;
-        until = rec->refused_until = acme_policy_refusal_until(count, at);
+    else if (own_refusal(driver, domain, p, now, &refusal)) {
+        at = refusal.key_at;
+        rec->refusals = refusal.key_count;
+        until = rec->refused_until = acme_policy_refusal_until(refusal.key_count, at);
     }
     else if (!strcmp(rec->state, "staged")) {
         rec->refusals += 1;
@@ -613,7 +613,7 @@ static int refusal_held(acme_driver_t *driver, acme_record_t *rec, const acme_do
     }
     held_for_level = prob.kind == ACME_PROBLEM_KIND_SECLEVEL;
     if (!held_for_level) {
-        const char *why = acme_custody_refusal_reason(driver->store, p, domain->name);
+        const char *why = refusal.reason;
 
         acme_problem_set(&prob, p, APR_EINVAL, NULL, "the server refused the staged "
                          "certificate at activation: %s%s; %s", why ? why : "its error log says "
@@ -625,7 +625,7 @@ static int refusal_held(acme_driver_t *driver, acme_record_t *rec, const acme_do
                          : "the site keeps its temporary certificate");
         prob.kind = ACME_PROBLEM_KIND_REFUSED;
     }
-    rec->attempts = held_for_level ? count : rec->refusals;
+    rec->attempts = held_for_level ? refusal.count : rec->refusals;
     rec->next_run = until;
     rec->state = "error";
     /* error_at is 0 after an issuance or a valid look, while the text may
@@ -644,7 +644,8 @@ static int refusal_held(acme_driver_t *driver, acme_record_t *rec, const acme_do
                  "none is ordered before then unless the level, the key type, AcmeCA, "
                  "AcmePreferredChain or AcmeProfile changes (a lower level proves the staged "
                  "certificate again first); 'acmectl renew %s' orders anyway", domain->name,
-                 acme_time_rfc3339(p, until), acme_custody_level_said(p, &level), domain->name);
+                 acme_time_rfc3339(p, until), acme_custody_level_said(p, &refusal.level),
+                 domain->name);
         return 1;
     }
     acme_log(&driver->ctx, ACME_LOG_ERR, 0, "ACME01220: %s: %s; next attempt at %s", domain->name,

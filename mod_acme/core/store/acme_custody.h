@@ -202,18 +202,41 @@ typedef struct acme_custody_level_t {
  * (https://letsencrypt.org/docs/rate-limits/, "New Certificates per Exact
  * Set of Identifiers"); this costs one a week. */
 #define ACME_CUSTODY_LEVEL_HOLD apr_time_from_sec(7 * 86400)
-/* The series of refusals in a row of name's staged chains, from the public
- * copy refused/<name>.json (the child, the status page and acmectl read it):
- * APR_SUCCESS with *at (the latest refusal; a level refusal's "since" in a
- * record an older version wrote without "at") and *count (>= 1);
- * APR_ENOENT when there is none, or its "at" is gone
- * (acme_custody_level_drop: what the chain depended on changed, so nothing
- * is waited out); APR_EINVAL for a name that is no store name. Reads only;
- * temporaries in p. */
-apr_status_t acme_custody_refusal_last(acme_store_t *store, apr_pool_t *p, const char *name,
-                                       apr_time_t *at, int *count);
+/* What the public copy refused/<name>.json (the child, the status page and
+ * acmectl read it) records of name's refusals, read at once
+ * (acme_custody_refusal_read). Strings in the pool given to it. */
+typedef struct acme_custody_refusal_t {
+    /* The series of refusals in a row of name's staged chains: at, the
+     * latest (a level refusal's "since" in a record an older version wrote
+     * without "at"), and count (>= 1); at 0 and count 0 when there is none
+     * or its "at" is gone (acme_custody_level_drop: what the chain depended
+     * on changed, so nothing is waited out). */
+    apr_time_t at;
+    int count;
+    /* The series of refusals of entries for one key (acme_custody_refused_key):
+     * key, its id (csr/<name>.json's "key" then), key_at the latest and
+     * key_count (>= 1) in a row; key NULL, key_at 0 and key_count 0 when
+     * the record has none. */
+    const char *key;
+    apr_time_t key_at;
+    int key_count;
+    /* The reason of the latest refusal as the parent gave it (the same text
+     * as ACME00301's, at most 400 bytes), NULL when none is recorded. */
+    const char *reason;
+    /* 1 when the latest refusal was one for the security level, in level
+     * (as acme_custody_level_refusal reads it), else 0. */
+    int leveled;
+    acme_custody_level_t level;
+} acme_custody_refusal_t;
+/* Reads refused/<name>.json once into *refusal: APR_SUCCESS when there is a
+ * record (each field as above, 0/NULL when it records none), APR_ENOENT when
+ * there is none (the file missing, unreadable or no JSON object), APR_EINVAL
+ * for a name that is no store name; *refusal is zeroed but for
+ * APR_SUCCESS's fields. Reads only; strings in p. */
+apr_status_t acme_custody_refusal_read(acme_store_t *store, apr_pool_t *p, const char *name,
+                                       acme_custody_refusal_t *refusal);
 /* When the security-level hold of name ends: the latest refusal's time
- * (acme_custody_refusal_last) + ACME_CUSTODY_LEVEL_HOLD, when the public
+ * (acme_custody_refusal_t's at) + ACME_CUSTODY_LEVEL_HOLD, when the public
  * copy records a level refusal and the refused entry is still in staging
  * ("rejected"); 0 when nothing holds name for its level. Reads only;
  * temporaries in p. */
@@ -256,17 +279,6 @@ apr_time_t acme_custody_refused_level(acme_store_t *store, apr_pool_t *p, const 
 apr_time_t acme_custody_refused_key(acme_store_t *store, apr_pool_t *p, const char *name,
                                     apr_time_t now, const acme_custody_level_t *level,
                                     const char *key_id, const char *why);
-/* The reason of name's latest refusal as the parent gave it ("reason" of the
- * public copy refused/<name>.json: the same text as ACME00301's), in p; NULL
- * when none is recorded. Reads only. */
-const char *acme_custody_refusal_reason(acme_store_t *store, apr_pool_t *p, const char *name);
-/* The series of refusals of name's entries for key_id (the child's current
- * key, csr/<name>.json's "key"), from the public copy refused/<name>.json:
- * APR_SUCCESS with *at (the latest) and *count (>= 1); APR_ENOENT when the
- * record has none for that key; APR_EINVAL for a name that is no store name
- * or a NULL key_id. Reads only; temporaries in p. */
-apr_status_t acme_custody_refusal_of_key(acme_store_t *store, apr_pool_t *p, const char *name,
-                                         const char *key_id, apr_time_t *at, int *count);
 /* The level refusal of name, from root's refused.json or (shown: the
  * child, the status page, acmectl) its public copy: APR_SUCCESS with *level
  * (strings in p), APR_ENOENT when the last refusal was not one (or none). */

@@ -143,10 +143,37 @@ apr_time_t acme_custody_refused(acme_store_t *store, apr_pool_t *p, const char *
     return acme_custody_refused_level(store, p, name, now, NULL);
 }
 
+/* The level refusal json records (strings in p) into *level: 1, else 0
+ * (the last refusal was not one) with *level zeroed. */
+static int level_of(apr_pool_t *p, json_t *json, acme_custody_level_t *level)
+{
+    json_t *lv = json_object_get(json, "seclevel");
+
+    memset(level, 0, sizeof(*level));
+    if (!json_is_integer(lv) || json_integer_value(lv) < 0 || json_integer_value(lv) > 5
+        || !json_is_string(json_object_get(json, "key_type"))) {
+        return 0;
+    }
+    level->level = (int)json_integer_value(lv);
+    level->key_type = string_of(p, json, "key_type");
+    level->weak = json_is_string(json_object_get(json, "weak")) ? string_of(p, json, "weak") : "";
+    level->reason = json_is_string(json_object_get(json, "reason"))
+                    ? string_of(p, json, "reason") : "";
+    level->ca = string_of(p, json, "ca");
+    level->preferred_chain = string_of(p, json, "preferred_chain");
+    level->profile = string_of(p, json, "profile");
+    if (!json_is_integer(json_object_get(json, "since"))
+        || acme_time_from_sec_checked(json_integer_value(json_object_get(json, "since")),
+                                      &level->since)) {
+        level->since = 0;
+    }
+    return 1;
+}
+
 apr_status_t acme_custody_level_refusal(acme_store_t *store, apr_pool_t *p, const char *name,
                                         int shown, acme_custody_level_t *level)
 {
-    json_t *json = NULL, *lv;
+    json_t *json;
 
     memset(level, 0, sizeof(*level));
     if (acme_store_name_check(name) != APR_SUCCESS) {
@@ -156,105 +183,75 @@ apr_status_t acme_custody_level_refusal(acme_store_t *store, apr_pool_t *p, cons
                                                       : acme_store_rel_refused))) {
         return APR_ENOENT;
     }
-    if (!json_is_integer(lv = json_object_get(json, "seclevel"))
-        || json_integer_value(lv) < 0 || json_integer_value(lv) > 5
-        || !json_is_string(json_object_get(json, "key_type"))) {
-        return APR_ENOENT;
-    }
-    level->level = (int)json_integer_value(lv);
-    level->key_type = apr_pstrdup(p, json_string_value(json_object_get(json, "key_type")));
-    level->weak = json_is_string(json_object_get(json, "weak"))
-                  ? apr_pstrdup(p, json_string_value(json_object_get(json, "weak"))) : "";
-    level->reason = json_is_string(json_object_get(json, "reason"))
-                    ? apr_pstrdup(p, json_string_value(json_object_get(json, "reason"))) : "";
-    level->ca = string_of(p, json, "ca");
-    level->preferred_chain = string_of(p, json, "preferred_chain");
-    level->profile = string_of(p, json, "profile");
-    if (!json_is_integer(json_object_get(json, "since"))
-        || acme_time_from_sec_checked(json_integer_value(json_object_get(json, "since")),
-                                      &level->since)) {
-        level->since = 0;
-    }
-    return APR_SUCCESS;
+    return level_of(p, json, level) ? APR_SUCCESS : APR_ENOENT;
 }
 
-apr_status_t acme_custody_refusal_last(acme_store_t *store, apr_pool_t *p, const char *name,
-                                       apr_time_t *at, int *count)
+/* A count recorded in json under key, clamped to 1..INT_MAX; dflt when
+ * there is none. */
+static int count_of(json_t *json, const char *key, json_int_t dflt)
 {
-    json_t *json = NULL, *last;
-    json_int_t n;
+    json_t *v = json_object_get(json, key);
+    json_int_t n = json_is_integer(v) ? json_integer_value(v) : dflt;
 
-    *at = 0;
-    *count = 0;
-    if (acme_store_name_check(name) != APR_SUCCESS) {
-        return APR_EINVAL;
-    }
-    if (!(json = refused_object(store, p, name, acme_store_rel_refused_shown))) {
-        return APR_ENOENT;
-    }
-    /* an older version's level record has no "at": its series' start */
-    last = json_object_get(json, "at");
-    if (!last && json_is_integer(json_object_get(json, "seclevel"))) {
-        last = json_object_get(json, "since");
-    }
-    if (!json_is_integer(last) || acme_time_from_sec_checked(json_integer_value(last), at)) {
-        *at = 0;
-        return APR_ENOENT;
-    }
-    n = json_is_integer(json_object_get(json, "count"))
-        ? json_integer_value(json_object_get(json, "count")) : 1;
-    *count = n < 1 ? 1 : n > INT_MAX ? INT_MAX : (int)n;
-    return APR_SUCCESS;
+    return n < 1 ? 1 : n > INT_MAX ? INT_MAX : (int)n;
 }
 
 /* A refusal's reason is shown (status page, acmectl, 503) up to this many
  * bytes: the parent's texts are a sentence; the rest is in its error log. */
 #define REFUSAL_WHY_MAX 400
 
-const char *acme_custody_refusal_reason(acme_store_t *store, apr_pool_t *p, const char *name)
+apr_status_t acme_custody_refusal_read(acme_store_t *store, apr_pool_t *p, const char *name,
+                                       acme_custody_refusal_t *refusal)
 {
-    json_t *json = refused_object(store, p, name, acme_store_rel_refused_shown);
-    const char *why = json ? json_string_value(json_object_get(json, "reason")) : NULL;
+    json_t *json, *last;
+    const char *why;
 
-    return why && *why ? apr_pstrndup(p, why, REFUSAL_WHY_MAX) : NULL;
-}
-
-apr_status_t acme_custody_refusal_of_key(acme_store_t *store, apr_pool_t *p, const char *name,
-                                         const char *key_id, apr_time_t *at, int *count)
-{
-    json_t *json = NULL, *last, *n;
-    const char *key;
-
-    *at = 0;
-    *count = 0;
-    if (acme_store_name_check(name) != APR_SUCCESS || !key_id) {
+    memset(refusal, 0, sizeof(*refusal));
+    if (acme_store_name_check(name) != APR_SUCCESS) {
         return APR_EINVAL;
     }
-    if (!(json = refused_object(store, p, name, acme_store_rel_refused_shown))
-        || !(key = json_string_value(json_object_get(json, "key"))) || strcmp(key, key_id) != 0
-        || !json_is_integer(last = json_object_get(json, "key_at"))
-        || acme_time_from_sec_checked(json_integer_value(last), at)
-        || !json_is_integer(n = json_object_get(json, "key_count"))) {
-        *at = 0;
+    if (!(json = refused_object(store, p, name, acme_store_rel_refused_shown))) {
         return APR_ENOENT;
     }
-    *count = json_integer_value(n) < 1 ? 1 : json_integer_value(n) > INT_MAX
-             ? INT_MAX : (int)json_integer_value(n);
+    refusal->leveled = level_of(p, json, &refusal->level);
+    /* an older version's level record has no "at": its series' start */
+    last = json_object_get(json, "at");
+    if (!last && json_is_integer(json_object_get(json, "seclevel"))) {
+        last = json_object_get(json, "since");
+    }
+    if (!json_is_integer(last)
+        || acme_time_from_sec_checked(json_integer_value(last), &refusal->at)) {
+        refusal->at = 0;
+    }
+    else {
+        refusal->count = count_of(json, "count", 1);
+    }
+    if (json_is_string(json_object_get(json, "key"))
+        && json_is_integer(last = json_object_get(json, "key_at"))
+        && !acme_time_from_sec_checked(json_integer_value(last), &refusal->key_at)
+        && json_is_integer(json_object_get(json, "key_count"))) {
+        refusal->key = string_of(p, json, "key");
+        refusal->key_count = count_of(json, "key_count", 1);
+    }
+    else {
+        refusal->key_at = 0;
+    }
+    if ((why = json_string_value(json_object_get(json, "reason"))) && *why) {
+        refusal->reason = apr_pstrndup(p, why, REFUSAL_WHY_MAX);
+    }
     return APR_SUCCESS;
 }
 
 apr_time_t acme_custody_level_hold_end(acme_store_t *store, apr_pool_t *p, const char *name)
 {
-    acme_custody_level_t level;
-    apr_time_t at;
-    int count;
+    acme_custody_refusal_t refusal;
 
     if (!acme_store_staged_rejected(store, p, name)
-        || acme_custody_level_refusal(store, p, name, 1, &level) != APR_SUCCESS
-        || acme_custody_refusal_last(store, p, name, &at, &count) != APR_SUCCESS) {
+        || acme_custody_refusal_read(store, p, name, &refusal) != APR_SUCCESS
+        || !refusal.leveled || !refusal.at) {
         return 0;
     }
-    return at + ACME_CUSTODY_LEVEL_HOLD;
+    return refusal.at + ACME_CUSTODY_LEVEL_HOLD;
 }
 
 const char *acme_custody_level_hold_said(acme_store_t *store, apr_pool_t *p, const char *name,
@@ -372,7 +369,7 @@ apr_time_t acme_custody_refused_key(acme_store_t *store, apr_pool_t *p, const ch
 apr_status_t acme_custody_level_drop(acme_store_t *store, apr_pool_t *p, const char *name)
 {
     /* "at" too: what the refusal depended on changed, so the child orders
-     * at once (acme_custody_refusal_last finds no series to wait out). */
+     * at once (acme_custody_refusal_read finds no series to wait out). */
     static const char *const fields[] = { "seclevel", "key_type", "weak", "reason", "ca",
                                           "preferred_chain", "profile", "since", "at",
                                           "key", "key_count", "key_at" };

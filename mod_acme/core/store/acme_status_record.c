@@ -481,30 +481,28 @@ apr_status_t acme_status_record_load_all(acme_store_t *store, apr_pool_t *p,
 const acme_status_record_t *acme_status_record_refused_view(acme_store_t *store, apr_pool_t *p,
                                                             const acme_status_record_t *rec)
 {
-    acme_custody_level_t level;
+    acme_custody_refusal_t refusal;
     acme_status_record_t *view;
     acme_status_error_t *error;
-    apr_time_t at = 0;
-    int count = 0;
 
     if (!rec || !store || rec->state != ACME_STATUS_STAGED
         || acme_store_has_staged(store, p, rec->name)
-        || acme_custody_level_refusal(store, p, rec->name, 1, &level) != APR_SUCCESS) {
+        || acme_custody_refusal_read(store, p, rec->name, &refusal) != APR_SUCCESS
+        || !refusal.leveled) {
         return rec;
     }
     view = apr_pmemdup(p, rec, sizeof(*rec));
     error = apr_pcalloc(p, sizeof(*error));
     error->kind = "seclevel";
     error->detail = apr_pstrcat(p, "the staged certificate was ",
-                                acme_custody_level_said(p, &level), NULL);
+                                acme_custody_level_said(p, &refusal.level), NULL);
     /* the refusal's series began then (an older record without it: the
      * record's own last change, not the moment of this view) */
-    error->since = level.since;   /* 0 (null) in a record older than the series' start */
+    error->since = refusal.level.since; /* 0 (null) in a record older than the series' start */
     error->at = error->since;
     /* the child's next order, as its record says once rewritten: none
      * before the hold ends (0 when the refusal's time is not recorded) */
-    view->next_action = acme_custody_refusal_last(store, p, rec->name, &at, &count)
-                        == APR_SUCCESS ? at + ACME_CUSTODY_LEVEL_HOLD : 0;
+    view->next_action = refusal.at ? refusal.at + ACME_CUSTODY_LEVEL_HOLD : 0;
     view->state = ACME_STATUS_ERROR;
     view->step = "idle";
     view->error = error;
