@@ -96,37 +96,52 @@ static acme_job_t *tlsalpn_holder(acme_driver_t *driver, const char *identifier,
     return apr_hash_get(driver->tlsalpn_claims, claim_key(p, identifier), APR_HASH_KEY_STRING);
 }
 
-/* Releases identifier's claim if job holds it (p: scratch); 1: it did. */
-static int tlsalpn_release(acme_driver_t *driver, const acme_job_t *job, const char *identifier,
-                           apr_pool_t *p)
+/* Releases identifier's claim if job holds it; 1: it did. Allocates nothing
+ * (the claims are few: the names of the running orders). */
+static int tlsalpn_release(acme_driver_t *driver, const acme_job_t *job, const char *identifier)
 {
-    char *key;
+    apr_hash_index_t *hi;
+    const void *key;
+    void *holder;
 
     if (!driver->tlsalpn_claims || !identifier) {
         return 0;
     }
-    key = claim_key(p, identifier);
-    if (apr_hash_get(driver->tlsalpn_claims, key, APR_HASH_KEY_STRING) != job) {
-        return 0;
+    for (hi = apr_hash_first(NULL, driver->tlsalpn_claims); hi; hi = apr_hash_next(hi)) {
+        apr_hash_this(hi, &key, NULL, &holder);
+        if (holder == job && !strcasecmp(key, identifier)) {
+            apr_hash_set(driver->tlsalpn_claims, key, APR_HASH_KEY_STRING, NULL);
+            return 1;
+        }
     }
-    apr_hash_set(driver->tlsalpn_claims, key, APR_HASH_KEY_STRING, NULL);
-    return 1;
+    return 0;
 }
 
-/* Claims identifier for sc's job unless another job holds it. */
+/* Claims identifier for sc's job unless another job holds it. The claim's
+ * key is made once per identifier and job, in its pool (job->tlsalpn_keys):
+ * each authorization step releases the job's claims and takes them again,
+ * every few seconds while an order waits. */
 static int tlsalpn_take(acme_step_ctx_t *sc, const char *identifier)
 {
-    acme_job_t *holder = tlsalpn_holder(sc->driver, identifier, sc->p);
+    acme_job_t *job = sc->job, *holder = tlsalpn_holder(sc->driver, identifier, sc->p);
+    const char *key;
 
-    if (holder && holder != sc->job) {
+    if (holder && holder != job) {
         return 0;
     }
     if (!holder) {
         if (!sc->driver->tlsalpn_claims) {
             sc->driver->tlsalpn_claims = apr_hash_make(sc->driver->pool);
         }
-        apr_hash_set(sc->driver->tlsalpn_claims, claim_key(sc->job->pool, identifier),
-                     APR_HASH_KEY_STRING, sc->job);
+        if (!job->tlsalpn_keys) {
+            job->tlsalpn_keys = apr_hash_make(job->pool);
+        }
+        key = claim_key(sc->p, identifier);
+        if (!(key = apr_hash_get(job->tlsalpn_keys, key, APR_HASH_KEY_STRING))) {
+            key = claim_key(job->pool, identifier);
+            apr_hash_set(job->tlsalpn_keys, key, APR_HASH_KEY_STRING, key);
+        }
+        apr_hash_set(sc->driver->tlsalpn_claims, key, APR_HASH_KEY_STRING, job);
     }
     return 1;
 }
@@ -220,12 +235,39 @@ acme_outcome_e acme_job_tlsalpn_answer(acme_step_ctx_t *sc, const acme_authz_t *
 {
     if (!challenge || strcmp(challenge->type, "tls-alpn-01") != 0) {
         if (!tlsalpn_answered(sc->job, authz->identifier)) {
-            tlsalpn_release(sc->driver, sc->job, authz->identifier, sc->p);
+            tlsalpn_release(sc->driver, sc->job, authz->identifier);
         }
         return ACME_OUTCOME_DONE;
     }
     return tlsalpn_take(sc, authz->identifier) ? ACME_OUTCOME_DONE
                                                 : tlsalpn_wait(sc, authz->identifier);
+}
+
+acme_pending_t *acme_job_answer_listed(acme_job_t *job, const acme_authz_t *authz,
+                                       const acme_challenge_t *challenge)
+{
+    acme_pending_t *pending = job->answered && authz->url
+                              ? apr_hash_get(job->answered, authz->url, APR_HASH_KEY_STRING)
+                              : NULL;
+
+    if (pending && !strcmp(pending->identifier, authz->identifier)
+        && !strcmp(pending->type, challenge->type)
+        && (pending->token && challenge->token ? !strcmp(pending->token, challenge->token)
+                                               : pending->token == challenge->token)) {
+        return pending;
+    }
+    if (!job->answered) {
+        job->answered = apr_hash_make(job->pool);
+    }
+    pending = apr_pcalloc(job->pool, sizeof(*pending));
+    pending->authz_url = apr_pstrdup(job->pool, authz->url);
+    pending->identifier = apr_pstrdup(job->pool, authz->identifier);
+    pending->token = challenge->token ? apr_pstrdup(job->pool, challenge->token) : NULL;
+    pending->type = apr_pstrdup(job->pool, challenge->type);
+    if (pending->authz_url) {
+        apr_hash_set(job->answered, pending->authz_url, APR_HASH_KEY_STRING, pending);
+    }
+    return pending;
 }
 
 void acme_job_withdraw(acme_driver_t *driver, acme_job_t *job, const acme_pending_t *pending)
@@ -237,7 +279,7 @@ void acme_job_withdraw(acme_driver_t *driver, acme_job_t *job, const acme_pendin
     }
     if (pending->type && strcmp(pending->type, "tls-alpn-01") == 0) {
         /* Another job's answer for the same identifier is never withdrawn. */
-        if (tlsalpn_release(driver, job, pending->identifier, job->pool)
+        if (tlsalpn_release(driver, job, pending->identifier)
             && sink->withdraw_tls_alpn) {
             sink->withdraw_tls_alpn(sink->baton, pending->identifier);
         }

@@ -99,6 +99,10 @@ typedef struct acme_job_t {
     const char *cert_url;
     apr_array_header_t *authz_urls; /* const char*, of the order */
     apr_array_header_t *pending;    /* acme_pending_t*, published and responded to */
+    apr_hash_t *tlsalpn_keys;       /* the keys of its tls-alpn-01 claims (lower case, in
+                                     * pool), made once each; NULL: none yet */
+    apr_hash_t *answered;           /* authz URL -> the acme_pending_t* last made for it
+                                     * (acme_job_steps.c), in pool; NULL: none yet */
     apr_interval_time_t poll_interval;
     int fast_polls;                 /* fast polls left in the current wait */
     int fast_given;                 /* ACME_FAST_* bits: those waits had their fast polls */
@@ -251,8 +255,8 @@ struct acme_driver_t {
     apr_array_header_t *dns_teardowns; /* teardown_t*, still running (acme_dns01.c) */
     apr_time_t last_run_at;         /* the clock at the start of the last run */
     apr_hash_t *tlsalpn_claims;     /* identifier (lower case, the key in the holder's
-                                     * pool) -> the acme_job_t* whose tls-alpn-01 answer
-                                     * it is (acme_job_tlsalpn_claim); NULL: none yet */
+                                     * tlsalpn_keys) -> the acme_job_t* whose tls-alpn-01
+                                     * answer it is (acme_job_answer.c); NULL: none yet */
     EVP_PKEY *tlsalpn_rsa;          /* the RSA-2048 key of the tls-alpn-01 answers of RSA
                                      * domains, made at the first (in pool: this child's
                                      * issuing, never a handshake); NULL: none yet */
@@ -746,6 +750,12 @@ acme_outcome_e acme_job_tlsalpn_answer(acme_step_ctx_t *sc, const acme_authz_t *
                                        const acme_challenge_t *challenge);
 /* Releases every claim of job (its answers withdrawn or never published). */
 void acme_job_tlsalpn_release_all(acme_driver_t *driver, const acme_job_t *job);
+/* The published answer to challenge of authz, as job->pending lists it: made
+ * in job->pool once per authorization and challenge (job->answered), as each
+ * authorization step withdraws the job's answers and publishes them again,
+ * every few seconds while an order waits. Never NULL. */
+acme_pending_t *acme_job_answer_listed(acme_job_t *job, const acme_authz_t *authz,
+                                       const acme_challenge_t *challenge);
 /* The sink cannot put the answer everywhere the CA may look yet (a cluster
  * without its Redis): the CA is not asked to validate, so the order stays
  * usable; ACME_OUTCOME_WAIT, the step tried again after the job's growing

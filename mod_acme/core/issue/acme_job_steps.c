@@ -229,7 +229,6 @@ static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
     acme_job_t *job = sc->job;
     const acme_challenge_t *challenge;
     const char *key_authz;
-    acme_pending_t *pending;
     acme_outcome_e held;
     apr_status_t rv;
 
@@ -262,12 +261,7 @@ static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
     if (strcmp(challenge->type, "dns-persist-01") != 0) {
         acme_job_activity_set(job, NULL);   /* published: no longer waiting for Redis */
     }
-    pending = apr_pcalloc(job->pool, sizeof(*pending));
-    pending->authz_url = apr_pstrdup(job->pool, authz->url);
-    pending->identifier = apr_pstrdup(job->pool, authz->identifier);
-    pending->token = challenge->token ? apr_pstrdup(job->pool, challenge->token) : NULL;
-    pending->type = apr_pstrdup(job->pool, challenge->type);
-    APR_ARRAY_PUSH(job->pending, acme_pending_t *) = pending;
+    APR_ARRAY_PUSH(job->pending, acme_pending_t *) = acme_job_answer_listed(job, authz, challenge);
     acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME00414: %s: answering %s for %s",
              sc->domain->name, challenge->type, authz->identifier);
     /* A challenge already processing was responded to before a restart. */
