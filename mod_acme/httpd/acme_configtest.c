@@ -290,13 +290,15 @@ static const char *configtest_said(apr_pool_t *p, const char *output,
         said = apr_array_pstrcat(p, errors, '\n');
     }
     else if (len > ACME_CONFIGTEST_SAID_MAX) {
-        said = apr_pstrcat(p, "...", output + len - ACME_CONFIGTEST_SAID_MAX, NULL);
+        said = output + len - ACME_CONFIGTEST_SAID_MAX;
+        said = apr_pstrcat(p, "...", said + acme_text_utf8_start(said, ACME_CONFIGTEST_SAID_MAX),
+                           NULL);
     }
     else {
         said = output;
     }
     if (strlen(said) > ACME_CONFIGTEST_SAID_MAX) {
-        said = apr_pstrcat(p, apr_pstrndup(p, said, ACME_CONFIGTEST_SAID_MAX), "...", NULL);
+        said = apr_pstrcat(p, acme_text_cut(p, said, ACME_CONFIGTEST_SAID_MAX), "...", NULL);
     }
     text = apr_pstrdup(p, said);
     for (i = 0; text[i]; ++i) {

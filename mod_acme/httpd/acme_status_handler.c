@@ -21,6 +21,7 @@
 #include "acme_status.h"
 #include "acme_status_page.h"
 #include "acme_status_pieces.h"
+#include "acme_text.h"
 
 #define ACME_STATUS_HANDLER "acme-status"
 
@@ -162,7 +163,7 @@ static const char *up_to_page(apr_pool_t *p, const char *tail)
  * typo or a removed name is not mistaken for "all is well". */
 static int send_not_found(request_rec *r, const char *tail)
 {
-    const char *shown = apr_pstrndup(r->pool, tail, NOT_FOUND_NAME_MAX);
+    const char *shown = acme_text_cut(r->pool, tail, NOT_FOUND_NAME_MAX);
     const char *more = strlen(tail) > NOT_FOUND_NAME_MAX ? "..." : "";
 
     r->status = HTTP_NOT_FOUND;

@@ -357,6 +357,72 @@ static void test_text_escape(void **state)
                         "a\\x0ab\\x09c \xc3\xa9\\x1b\\xc2\\x9b");
 }
 
+/* A cut never splits a UTF-8 character: the whole character stays when it
+ * ends at the cut, else it goes; bytes that are no UTF-8 are cut anywhere. */
+static void test_text_utf8_cut(void **state)
+{
+    static const struct {
+        const char *text;
+        apr_size_t max, kept;
+    } cuts[] = {
+        { "abc", 5, 3 },                                  /* fits */
+        { "abc", 2, 2 },
+        { "a\xc3\xa9", 2, 1 },                            /* 2 bytes, cut after 1 */
+        { "a\xc3\xa9", 3, 3 },
+        { "ab\xe2\x82\xac", 3, 2 },                        /* 3 bytes, after 1 */
+        { "ab\xe2\x82\xac", 4, 2 },                        /* after 2 */
+        { "ab\xe2\x82\xac" "c", 5, 5 },
+        { "a\xf0\x9f\x94\x91", 2, 1 },                    /* 4 bytes, after 1 */
+        { "a\xf0\x9f\x94\x91", 4, 1 },                    /* after 3 */
+        { "a\xf0\x9f\x94\x91" "b", 5, 5 },
+        { "\xf0\x9f\x94\x91\xf0\x9f\x94\x91", 7, 4 },     /* one whole, one cut */
+        { "a\x80\x80\x80\x80\x80", 4, 4 },                 /* lone continuations */
+        { "a\xff\xfe\xfd", 3, 3 },                         /* bytes that start none */
+        { "\xc3\xa9\x80\x80", 3, 3 },                       /* a stray after a whole one */
+        { "\xe2\x82", 1, 0 },                               /* nothing left */
+    };
+    apr_pool_t *p = *state;
+    size_t i;
+
+    for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); ++i) {
+        assert_int_equal(acme_text_cut_len(cuts[i].text, cuts[i].max), cuts[i].kept);
+        assert_int_equal(strlen(acme_text_cut(p, cuts[i].text, cuts[i].max)), cuts[i].kept);
+    }
+    assert_null(acme_text_cut(p, NULL, 3));
+    assert_int_equal(acme_text_cut_len(NULL, 3), 0);
+    /* the start of a text whose beginning was cut away: past a character's rest */
+    assert_int_equal(acme_text_utf8_start("abc", 3), 0);
+    assert_int_equal(acme_text_utf8_start("\xa9" "b", 2), 1);
+    assert_int_equal(acme_text_utf8_start("\x82\xac" "b", 3), 2);
+    assert_int_equal(acme_text_utf8_start("\x9f\x94\x91" "b", 4), 3);
+    assert_int_equal(acme_text_utf8_start("\x80\x80\x80\x80" "b", 5), 3);   /* no character */
+    assert_int_equal(acme_text_utf8_start("\x80", 0), 0);
+    /* 8-bit text kept as it is is cut the same way; a log line too */
+    assert_string_equal(printable(p, "ab\xe2\x82\xac", 4, ACME_TEXT_KEEP_8BIT), "ab");
+    assert_string_equal(printable(p, "ab\xe2\x82\xac", 5, ACME_TEXT_KEEP_8BIT),
+                        "ab\xe2\x82\xac");
+    assert_string_equal(acme_text_output_line(p, "x\n" "ab\xe2\x82\xac", 4), "ab");
+}
+
+/* A log line cut at its cap keeps its last character whole. */
+static void test_log_cut_utf8(void **state)
+{
+    apr_pool_t *p = *state;
+    log_capture_t cap = { 0 };
+    acme_ctx_t ctx = { capture_log, &cap, ACME_LOG_TRACE1, NULL, NULL };
+    char *big = apr_palloc(p, 3 * 2000 + 1);
+    apr_size_t i;
+
+    for (i = 0; i < 2000; ++i) {
+        memcpy(big + 3 * i, "\xe2\x82\xac", 3);
+    }
+    big[3 * 2000] = '\0';
+    /* "ACME00003: " is 11 bytes: 2047 - 11 = 2036 is no multiple of 3 */
+    acme_log(&ctx, ACME_LOG_ERR, 0, "ACME00003: %s", big);
+    assert_int_equal(strlen(cap.message), 11 + 2034);
+    assert_memory_equal(cap.message + 11 + 2031, "\xe2\x82\xac", 3);
+}
+
 /* The configuration test's output: its error lines, and the why of a failure. */
 static void test_testout(void **state)
 {
@@ -441,6 +507,8 @@ int main(void)
         UNIT_TEST(test_lookup_means_create),
         UNIT_TEST(test_text_printable),
         UNIT_TEST(test_text_escape),
+        UNIT_TEST(test_text_utf8_cut),
+        UNIT_TEST(test_log_cut_utf8),
         UNIT_TEST(test_testout),
     };
     if (unit_init()) return 1;

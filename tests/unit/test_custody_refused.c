@@ -101,6 +101,7 @@ static void test_key_series(void **state)
                                    NULL };
     acme_custody_refusal_t refusal;
     apr_time_t now = apr_time_from_sec(1800000000), at;
+    char why[402];
     int count;
 
     assert_int_equal(key_series(store, p, "k1", &at, &count), APR_ENOENT);
@@ -142,6 +143,14 @@ static void test_key_series(void **state)
     REFUSE(50, NULL, "k2", NULL);
     assert_int_equal(acme_custody_level_drop(store, p, "example.org"), APR_SUCCESS);
     assert_int_equal(key_series(store, p, "k2", &at, &count), APR_ENOENT);
+    /* a reason longer than is kept loses the character the cut would split
+     * (half of one is no UTF-8: the record would have no reason at all) */
+    memset(why, 'a', 399);
+    memcpy(why + 399, "\xc3\xa9", 3);
+    REFUSE(60, NULL, "k2", why);
+    assert_int_equal(acme_custody_refusal_read(store, p, "example.org", &refusal), APR_SUCCESS);
+    assert_non_null(refusal.reason);
+    assert_int_equal(strlen(refusal.reason), 399);
 }
 
 /* A refusal for the security level is recorded with what it depends on,

@@ -170,6 +170,36 @@ static void test_output_cap(void **state)
     assert_string_equal(elided + tail - 6, "\nlast\n");
 }
 
+/* Neither side of the gap cuts a UTF-8 character in two: "a", 50000 times
+ * U+00E9 (2 bytes), "b" puts the head's end and the tail's start inside
+ * one. */
+static void test_output_cap_utf8(void **state)
+{
+    const acme_proc_result_t *res = run_sh(*state, "printf a; head -c 50000 /dev/zero | "
+                                                   "tr '\\0' x | sed 's/x/\\xc3\\xa9/g'; "
+                                                   "printf b", NULL, 0);
+    apr_size_t tail = ACME_PROC_OUTPUT_MAX - ACME_PROC_OUTPUT_HEAD, i;
+    const char *elided;
+
+    assert_int_equal(res->state, ACME_PROC_EXITED);
+    assert_true(res->truncated);
+    assert_int_equal(res->output_total, 1 + 100000 + 1);
+    /* the head less the first byte of a character, the tail less its rest */
+    assert_int_equal(res->output_len, ACME_PROC_OUTPUT_HEAD - 1 + strlen(ACME_PROC_ELIDED)
+                                      + tail - 1);
+    assert_int_equal(res->output[0], 'a');
+    for (i = 1; i < ACME_PROC_OUTPUT_HEAD - 1; i += 2) {
+        assert_memory_equal(res->output + i, "\xc3\xa9", 2);
+    }
+    elided = res->output + ACME_PROC_OUTPUT_HEAD - 1;
+    assert_memory_equal(elided, ACME_PROC_ELIDED, strlen(ACME_PROC_ELIDED));
+    elided += strlen(ACME_PROC_ELIDED);
+    for (i = 0; i < tail - 2; i += 2) {
+        assert_memory_equal(elided + i, "\xc3\xa9", 2);
+    }
+    assert_string_equal(elided + tail - 2, "b");
+}
+
 /* Exactly ACME_PROC_OUTPUT_MAX bytes: all of it, no gap. */
 static void test_output_at_cap(void **state)
 {
@@ -614,6 +644,7 @@ int main(void)
         UNIT_TEST(test_timeout_sigkill_after_grace),
         UNIT_TEST(test_poll_timeout),
         UNIT_TEST(test_output_cap),
+        UNIT_TEST(test_output_cap_utf8),
         UNIT_TEST(test_output_at_cap),
         UNIT_TEST(test_report_fd),
         UNIT_TEST(test_descriptors_closed),

@@ -12,6 +12,7 @@
 #include <apr_strings.h>
 
 #include "acme_proc.h"
+#include "acme_text.h"
 
 #define PROC_EXEC_PATH   "/proc/self/fd/3"   /* ACME_PROC_EXEC_FD */
 #define PROC_READ_CHUNK  4096
@@ -31,6 +32,8 @@ struct acme_proc_t {
     apr_time_t deadline;         /* 0: none */
     char *buf;                   /* the output: ACME_PROC_OUTPUT_MAX + PROC_ELIDED_LEN + 1 */
     apr_size_t head_len;         /* its first bytes, at most ACME_PROC_OUTPUT_HEAD */
+    apr_size_t head_kept;        /* of those, shown before the gap (no character cut
+                                  * in two); 0: no gap yet */
     char *tail;                  /* what came after them, a ring of PROC_TAIL_MAX bytes */
     apr_off_t tail_total;        /* bytes that went into the ring (the last ones stay) */
     acme_proc_result_t result;
@@ -91,14 +94,26 @@ static void proc_compose(acme_proc_t *proc)
         len += (apr_size_t)proc->tail_total;
     }
     else {
+        apr_size_t start;
+
         res->truncated = 1;
+        /* no character cut in two on either side of the elision (the head
+         * is full and stays; ACME_PROC_ELIDED goes over what it drops) */
+        if (!proc->head_kept) {
+            proc->head_kept = acme_text_utf8_end(proc->buf, len);
+        }
+        len = proc->head_kept;
         at = (apr_size_t)(proc->tail_total % PROC_TAIL_MAX);
         memcpy(proc->buf + len, ACME_PROC_ELIDED, PROC_ELIDED_LEN);
         len += PROC_ELIDED_LEN;
+        start = len;
         memcpy(proc->buf + len, proc->tail + at, PROC_TAIL_MAX - at);
         len += PROC_TAIL_MAX - at;
         memcpy(proc->buf + len, proc->tail, at);
         len += at;
+        at = acme_text_utf8_start(proc->buf + start, len - start);
+        memmove(proc->buf + start, proc->buf + start + at, len - start - at);
+        len -= at;
     }
     proc->buf[len] = '\0';
     res->output_len = len;

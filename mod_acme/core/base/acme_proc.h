@@ -69,7 +69,8 @@ typedef struct acme_proc_result_t {
     int code;
     /* What it wrote, NUL-terminated (a NUL it wrote ends it early); when it
      * wrote more than ACME_PROC_OUTPUT_MAX bytes: the first
-     * ACME_PROC_OUTPUT_HEAD, ACME_PROC_ELIDED, the last ones. */
+     * ACME_PROC_OUTPUT_HEAD, ACME_PROC_ELIDED, the last ones, less the
+     * bytes of a UTF-8 character the gap cuts in two on either side. */
     const char *output;
     apr_size_t output_len;       /* bytes in output, at most ACME_PROC_OUTPUT_MAX
                                   * + strlen(ACME_PROC_ELIDED) */

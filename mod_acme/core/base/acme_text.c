@@ -56,6 +56,56 @@ apr_size_t acme_text_utf8_safe(const unsigned char *c, apr_size_t len, int one_l
     return n;
 }
 
+/* The length of the UTF-8 sequence lead starts (2 to 4), 1 for ASCII and
+ * for a byte that starts none. */
+static apr_size_t utf8_length(unsigned char lead)
+{
+    return (lead & 0xe0) == 0xc0 ? 2 : (lead & 0xf0) == 0xe0 ? 3 : (lead & 0xf8) == 0xf0 ? 4 : 1;
+}
+
+static int utf8_continues(unsigned char c)
+{
+    return (c & 0xc0) == 0x80;
+}
+
+apr_size_t acme_text_utf8_end(const char *s, apr_size_t n)
+{
+    const unsigned char *c = (const unsigned char *)s;
+    apr_size_t i = n;
+
+    /* back over at most 3 continuation bytes to the character's lead */
+    while (i > 0 && n - i < 3 && utf8_continues(c[i - 1])) {
+        --i;
+    }
+    if (i > 0 && !utf8_continues(c[i - 1]) && i - 1 + utf8_length(c[i - 1]) > n) {
+        return i - 1;
+    }
+    return n;
+}
+
+apr_size_t acme_text_utf8_start(const char *s, apr_size_t n)
+{
+    const unsigned char *c = (const unsigned char *)s;
+    apr_size_t i = 0;
+
+    while (i < n && i < 3 && utf8_continues(c[i])) {
+        ++i;
+    }
+    return i;
+}
+
+apr_size_t acme_text_cut_len(const char *s, apr_size_t max)
+{
+    apr_size_t len = s ? strnlen(s, max + 1) : 0;
+
+    return len <= max ? len : acme_text_utf8_end(s, max);
+}
+
+const char *acme_text_cut(apr_pool_t *p, const char *s, apr_size_t max)
+{
+    return s ? apr_pstrmemdup(p, s, acme_text_cut_len(s, max)) : NULL;
+}
+
 static apr_size_t escape(char *out, const char *s, apr_size_t len, apr_size_t max,
                          int one_line)
 {
@@ -100,6 +150,10 @@ const char *acme_text_printable(apr_pool_t *p, const char *s, apr_size_t len, ap
         n = fold(out, s, len, max);
     }
     else {
+        /* 8-bit bytes kept: a character stays whole (or goes) at the cut */
+        if ((flags & ACME_TEXT_KEEP_8BIT) && len > max) {
+            max = acme_text_utf8_end(s, max);
+        }
         for (i = 0; i < len && s[i] && n < max; i++) {
             unsigned char c = (unsigned char)s[i];
 
@@ -190,9 +244,7 @@ const char *acme_text_output_line(apr_pool_t *p, const char *output, apr_size_t 
         }
     }
     if (o > max) {
-        /* cut whole: never inside a UTF-8 sequence (every one in out is well-formed) */
-        for (o = max; o > 0 && ((unsigned char)out[o] & 0xC0) == 0x80; --o) {
-        }
+        o = acme_text_utf8_end(out, max);     /* never inside a character */
     }
     out[o] = '\0';
     return out;

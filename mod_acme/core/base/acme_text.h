@@ -44,4 +44,22 @@ const char *acme_text_printable(apr_pool_t *p, const char *s, apr_size_t len, ap
  * starts no sequence acme_text_utf8_safe passes (with one_line) as '?', cut to
  * max bytes on a character boundary. "" when output is blank. From p. */
 const char *acme_text_output_line(apr_pool_t *p, const char *output, apr_size_t max);
+
+/* Cutting text from outside to a byte length (a reason, a CA's or a hook's
+ * words, a configuration test's line) without splitting a UTF-8 character:
+ * a split one is invalid UTF-8, which Jansson refuses (json_string NULL) and
+ * a page or terminal shows as garbage. A byte that starts no sequence
+ * counts as one character (nothing to keep whole). */
+/* Where to cut s before n (more bytes follow s[n - 1]): n, or less by the
+ * 1 to 3 bytes of a multi-byte character that s[0..n) starts but does not
+ * end. Reads s[0..n) only. */
+apr_size_t acme_text_utf8_end(const char *s, apr_size_t n);
+/* For s[0..n) whose beginning was cut away: the offset (0 to 3) of its first
+ * whole character, past the continuation bytes of a character cut in two. */
+apr_size_t acme_text_utf8_start(const char *s, apr_size_t n);
+/* How many bytes of NUL-terminated s (NULL: none) to keep for at most max:
+ * strlen(s) when that fits, else acme_text_utf8_end(s, max). */
+apr_size_t acme_text_cut_len(const char *s, apr_size_t max);
+/* s (NULL: NULL) cut to at most max bytes as acme_text_cut_len does, in p. */
+const char *acme_text_cut(apr_pool_t *p, const char *s, apr_size_t max);
 #endif

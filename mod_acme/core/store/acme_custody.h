@@ -274,7 +274,8 @@ apr_time_t acme_custody_refused_level(acme_store_t *store, apr_pool_t *p, const 
  * drops the series (the level hold governs), as acme_custody_level_drop
  * does. The issuing child waits out the series (acme_driver.c). why (may be
  * NULL): the reason of a refusal that is not for the level, kept as
- * "reason" (at most 400 bytes) for the child to show. Returns the end of
+ * "reason" (at most 400 bytes, never half a UTF-8 character,
+ * acme_text_cut_len) for the child to show. Returns the end of
  * the activation backoff (apr_time_t). */
 apr_time_t acme_custody_refused_key(acme_store_t *store, apr_pool_t *p, const char *name,
                                     apr_time_t now, const acme_custody_level_t *level,

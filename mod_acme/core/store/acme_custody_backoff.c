@@ -13,6 +13,7 @@
 #include "acme_custody.h"
 #include "acme_b64url.h"
 #include "acme_store_paths.h"
+#include "acme_text.h"
 #include "acme_time.h"
 
 #define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
@@ -237,7 +238,7 @@ apr_status_t acme_custody_refusal_read(acme_store_t *store, apr_pool_t *p, const
         refusal->key_at = 0;
     }
     if ((why = json_string_value(json_object_get(json, "reason"))) && *why) {
-        refusal->reason = apr_pstrndup(p, why, REFUSAL_WHY_MAX);
+        refusal->reason = acme_text_cut(p, why, REFUSAL_WHY_MAX);
     }
     return APR_SUCCESS;
 }
@@ -344,7 +345,8 @@ apr_time_t acme_custody_refused_key(acme_store_t *store, apr_pool_t *p, const ch
     if (!level) {
         key_series_set(json, old, key_id, now);
         if (json && why && *why) {
-            json_object_set_new(json, "reason", json_stringn(why, strnlen(why, REFUSAL_WHY_MAX)));
+            json_object_set_new(json, "reason", json_stringn(why, acme_text_cut_len(why,
+                                                                       REFUSAL_WHY_MAX)));
         }
     }
     if (json && level) {
