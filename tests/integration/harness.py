@@ -1499,6 +1499,20 @@ def started_private_pebble(workdir, dns_port, label, make=None, **kwargs):
         pb.stop()
 
 
+def started_tls_only_pebble(workdir, dns_port, label):
+    """For a fixture (`yield from`): a private Pebble whose http-01 port is
+    closed, so only tls-alpn-01 (or dns-01) can pass; stopped afterwards."""
+    yield from started_private_pebble(workdir, dns_port, label, http_port=closed_port())
+
+
+def tls_only_httpd(httpd_factory, pb):
+    """httpd on the TLS port pb validates tls-alpn-01 at; its plain port (status
+    page) is not the one AcmePortMap maps public port 80 to, and nothing
+    listens there. (httpd, its AcmePortMap as an `acme` dict for write_config)."""
+    h = httpd_factory(pebble=pb, http_port=free_port(), https_port=pb.tls_port)
+    return h, {"AcmePortMap": "http:%d https:%d" % (pb.http_port, pb.tls_port)}
+
+
 def started_eab_pebble(workdir, dns_port, label, kid, key):
     """For a fixture (`yield from`): a private Pebble that requires external
     account binding with the one MAC key kid/key, stopped afterwards. A Pebble

@@ -9,7 +9,7 @@ import socket
 import pytest
 
 import harness
-from harness import ssl_vhost, wait_for
+from harness import ssl_vhost, tls_only_httpd, wait_for
 
 ISSUE_TIMEOUT = 60
 ACME_IDENTIFIER_OID = "1.3.6.1.5.5.7.1.31"
@@ -18,17 +18,7 @@ ACME_IDENTIFIER_OID = "1.3.6.1.5.5.7.1.31"
 @pytest.fixture(scope="module")
 def tls_only_pebble(workdir, challtestsrv):
     """Pebble whose http-01 port is closed: only tls-alpn-01 (or dns-01) can pass."""
-    pb = harness.private_pebble(workdir, challtestsrv.dns_port, "tlsalpn",
-                                http_port=harness.closed_port())
-    yield pb
-    pb.stop()
-
-
-def tls_only_httpd(httpd_factory, pb):
-    """httpd on the TLS port Pebble validates at; its plain port (status page)
-    is not the one AcmePortMap maps public port 80 to, and nothing listens there."""
-    h = httpd_factory(pebble=pb, http_port=harness.free_port(), https_port=pb.tls_port)
-    return h, {"AcmePortMap": "http:%d https:%d" % (pb.http_port, pb.tls_port)}
+    yield from harness.started_tls_only_pebble(workdir, challtestsrv.dns_port, "tlsalpn")
 
 
 def acme_tls_handshake(httpd, name):

@@ -17,19 +17,16 @@ NAMES = 4
 @pytest.fixture(scope="module")
 def keytypes_pebble(workdir, challtestsrv):
     """A Pebble of this module's own (its log read by the test), http-01 port closed."""
-    pb = harness.private_pebble(workdir, challtestsrv.dns_port, "tlsalpn-keytypes",
-                                http_port=harness.closed_port())
-    yield pb
-    pb.stop()
+    yield from harness.started_tls_only_pebble(workdir, challtestsrv.dns_port,
+                                               "tlsalpn-keytypes")
 
 
 def test_two_key_types_by_tls_alpn_validate_each_name_once_at_a_time(httpd_factory,
                                                                       keytypes_pebble, unique):
     pb = keytypes_pebble
     names = [unique("alpn-kt%d" % i) for i in range(NAMES)]
-    httpd = httpd_factory(pebble=pb, http_port=harness.free_port(), https_port=pb.tls_port)
-    acme = {"AcmePortMap": "http:%d https:%d" % (pb.http_port, pb.tls_port),
-            "AcmeChallenges": "tls-alpn-01"}
+    httpd, acme = harness.tls_only_httpd(httpd_factory, pb)
+    acme["AcmeChallenges"] = "tls-alpn-01"
     vhosts = "\n".join(ssl_vhost(n, extra="AcmeKeyType ec-p256 rsa-2048") for n in names)
     httpd.write_config(vhosts=vhosts, acme=acme, extra_global="Protocols http/1.1")
     rc, out = httpd.configtest()

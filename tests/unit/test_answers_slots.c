@@ -61,6 +61,25 @@ static pid_t writer_start(acme_answers_t *t, const char *key, const char *value,
     return pid;
 }
 
+/* Waits for the writer pid to end, as it should: exit status 0. */
+static void writer_wait(pid_t pid)
+{
+    int status;
+
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* The answer the table gives for key (HTTP01) is value. */
+static void assert_answer(acme_answers_t *t, const char *key, const char *value)
+{
+    char buf[64];
+
+    assert_int_equal(acme_answers_lookup(t, ACME_ANSWER_HTTP01, key, buf, sizeof(buf), NULL),
+                     APR_SUCCESS);
+    assert_string_equal(buf, value);
+}
+
 /* A writer that keeps its slot longer than any write takes (stopped,
  * swapped out, a paused machine) is not taken over: another key goes to
  * another slot, and both answers are whole once it is done. */
@@ -68,8 +87,6 @@ static void test_slow_writer_is_not_taken_over(void **state)
 {
     apr_pool_t *p = *state;
     acme_answers_t *t = NULL;
-    char buf[64];
-    int status;
     pid_t pid;
 
     assert_int_equal(acme_answers_create(&t, p, HOUR), APR_SUCCESS);
@@ -77,14 +94,9 @@ static void test_slow_writer_is_not_taken_over(void **state)
     apr_sleep(apr_time_from_msec(2200));
     assert_int_equal(acme_answers_publish(t, ACME_ANSWER_HTTP01, "B", "B.answer", 8),
                      APR_SUCCESS);
-    waitpid(pid, &status, 0);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    assert_int_equal(acme_answers_lookup(t, ACME_ANSWER_HTTP01, "B", buf, sizeof(buf), NULL),
-                     APR_SUCCESS);
-    assert_string_equal(buf, "B.answer");
-    assert_int_equal(acme_answers_lookup(t, ACME_ANSWER_HTTP01, "A", buf, sizeof(buf), NULL),
-                     APR_SUCCESS);
-    assert_string_equal(buf, "A.answer");
+    writer_wait(pid);
+    assert_answer(t, "B", "B.answer");
+    assert_answer(t, "A", "A.answer");
 }
 
 /* A reader waits for a writer that holds the slot a few milliseconds. */
@@ -92,18 +104,14 @@ static void test_reader_waits_for_a_writer(void **state)
 {
     apr_pool_t *p = *state;
     acme_answers_t *t = NULL;
-    char buf[64];
-    int status;
     pid_t pid;
 
     assert_int_equal(acme_answers_create(&t, p, HOUR), APR_SUCCESS);
     assert_int_equal(acme_answers_publish(t, ACME_ANSWER_HTTP01, "tok", "tok.v1", 6),
                      APR_SUCCESS);
     pid = writer_start(t, "tok", "tok.v2", 5, 0);      /* published again */
-    assert_int_equal(acme_answers_lookup(t, ACME_ANSWER_HTTP01, "tok", buf, sizeof(buf), NULL),
-                     APR_SUCCESS);
-    assert_string_equal(buf, "tok.v2");
-    waitpid(pid, &status, 0);
+    assert_answer(t, "tok", "tok.v2");
+    writer_wait(pid);
 }
 
 /* A slot left held by a writer that died: readers of other keys do not
@@ -114,12 +122,10 @@ static void test_dead_writer_slot_is_taken_over(void **state)
     acme_answers_t *t = NULL;
     char buf[64];
     apr_time_t t0;
-    int status, i;
-    pid_t pid;
+    int i;
 
     assert_int_equal(acme_answers_create(&t, p, HOUR), APR_SUCCESS);
-    pid = writer_start(t, "A", "A.answer", 0, 1);
-    waitpid(pid, &status, 0);
+    writer_wait(writer_start(t, "A", "A.answer", 0, 1));
     assert_int_equal(acme_answers_publish(t, ACME_ANSWER_HTTP01, "B", "B.answer", 8),
                      APR_SUCCESS);
     t0 = apr_time_now();
