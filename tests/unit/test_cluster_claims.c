@@ -344,12 +344,102 @@ static void kept_claims(acme_redis_t *r, apr_pool_t *p)
  * lengthened (never shortened, none left alone); more names than one
  * script takes. */
 
+/* A raw command whose reply is not looked at beyond its type. */
+static acme_redis_reply_t *cmd(acme_redis_t *r, apr_pool_t *p, int argc, const char *const *argv)
+{
+    acme_redis_reply_t *reply;
+
+    assert_int_equal(acme_redis_command(r, p, &reply, argc, argv, NULL), APR_SUCCESS);
+    assert_int_not_equal(reply->type, ACME_REDIS_ERROR);
+    return reply;
+}
+
+/* The tls-alpn-01 answer for one name, published by the EC order of node
+ * a and the RSA order of node b: one owner at a time; the other's publish
+ * is refused while the owner's order claim is its node's, and taken once
+ * that claim is gone or another node's; a withdrawal deletes only its own;
+ * both keys expire. */
+static void answer_owners(acme_redis_t *ra, acme_redis_t *rb, apr_pool_t *p)
+{
+    const char *kind = "chal:tls-alpn-01", *holder = NULL, *why = NULL;
+    const char *lock_a[5] = { "SET", "mod_acme:lock:x.test", "node-a 3", "PX", "60000" };
+    const char *lock_c[3] = { "SET", "mod_acme:lock:x.test", "node-c 4" };
+    const char *unlock[2] = { "DEL", "mod_acme:lock:x.test" };
+    const char *pttl[2] = { "PTTL", "mod_acme:owner:chal:tls-alpn-01:x.test" };
+    const char *owner[2] = { "GET", "mod_acme:owner:chal:tls-alpn-01:x.test" };
+    char *value;
+    apr_size_t len;
+    int deleted = -1;
+
+    cmd(ra, p, 5, lock_a);
+    assert_int_equal(acme_cluster_answer_claim(ra, p, kind, "x.test", "x.test", "ec", 2, 60000,
+                                               &holder), APR_SUCCESS);
+    assert_null(holder);
+    assert_string_equal(cmd(ra, p, 2, owner)->str, "node-a\nx.test");
+    /* the same owner again (each authorization step publishes anew) */
+    assert_int_equal(acme_cluster_answer_claim(ra, p, kind, "x.test", "x.test", "ec", 2, 60000,
+                                               NULL), APR_SUCCESS);
+    assert_int_equal(acme_cluster_answer_claim(rb, p, kind, "x.test", "x.test+rsa-2048", "rsa",
+                                               3, 60000, &holder), APR_EBUSY);
+    assert_string_equal(holder, "node-a x.test");
+    /* the same order name on another node is another owner too */
+    assert_int_equal(acme_cluster_answer_claim(rb, p, kind, "x.test", "x.test", "rsa", 3, 60000,
+                                               NULL), APR_EBUSY);
+    assert_int_equal(acme_redis_fetch(rb, p, "mod_acme:chal:tls-alpn-01:x.test", &value, &len,
+                                      &why), APR_SUCCESS);
+    assert_string_equal(value, "ec");
+    assert_int_equal(acme_cluster_answer_release(rb, p, kind, "x.test", "x.test+rsa-2048",
+                                                 &deleted), APR_SUCCESS);
+    assert_int_equal(deleted, 0);
+    assert_int_equal(acme_redis_fetch(rb, p, "mod_acme:chal:tls-alpn-01:x.test", &value, &len,
+                                      &why), APR_SUCCESS);
+    assert_int_equal(acme_cluster_answer_release(ra, p, kind, "x.test", "x.test", &deleted),
+                     APR_SUCCESS);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(acme_redis_fetch(rb, p, "mod_acme:chal:tls-alpn-01:x.test", &value, &len,
+                                      &why), APR_ENOENT);
+    assert_int_equal(cmd(ra, p, 2, owner)->type, ACME_REDIS_NIL);
+    /* b's answer, its order without a claim (none of b's in Redis): no
+     * live owner, so a's publish takes the name */
+    assert_int_equal(acme_cluster_answer_claim(rb, p, kind, "x.test", "x.test+rsa-2048", "rsa",
+                                               3, 60000, NULL), APR_SUCCESS);
+    assert_int_equal(acme_cluster_answer_claim(ra, p, kind, "x.test", "x.test", "ec", 2, 60000,
+                                               NULL), APR_SUCCESS);
+    /* a's owner dies: its order claim expires, b's publish takes the name */
+    cmd(ra, p, 2, unlock);
+    assert_int_equal(acme_cluster_answer_claim(rb, p, kind, "x.test", "x.test+rsa-2048", "rsa",
+                                               3, 60000, NULL), APR_SUCCESS);
+    assert_int_equal(acme_cluster_answer_release(ra, p, kind, "x.test", "x.test", &deleted),
+                     APR_SUCCESS);
+    assert_int_equal(deleted, 0);               /* a's late withdrawal leaves b's answer */
+    assert_int_equal(acme_redis_fetch(ra, p, "mod_acme:chal:tls-alpn-01:x.test", &value, &len,
+                                      &why), APR_SUCCESS);
+    assert_string_equal(value, "rsa");
+    assert_int_equal(acme_cluster_answer_release(rb, p, kind, "x.test", "x.test+rsa-2048",
+                                                 &deleted), APR_SUCCESS);
+    assert_int_equal(deleted, 1);
+    /* a's order taken over by node c: a's answer is no live owner's */
+    cmd(ra, p, 5, lock_a);
+    assert_int_equal(acme_cluster_answer_claim(ra, p, kind, "x.test", "x.test", "ec", 2, 60000,
+                                               NULL), APR_SUCCESS);
+    cmd(ra, p, 3, lock_c);
+    assert_int_equal(acme_cluster_answer_claim(rb, p, kind, "x.test", "x.test+rsa-2048", "rsa",
+                                               3, 500, NULL), APR_SUCCESS);
+    /* both keys expire with the answer */
+    assert_true(cmd(rb, p, 2, pttl)->integer > 0 && cmd(rb, p, 2, pttl)->integer <= 500);
+    apr_sleep(apr_time_from_msec(600));
+    assert_int_equal(cmd(rb, p, 2, owner)->type, ACME_REDIS_NIL);
+    assert_int_equal(acme_redis_fetch(rb, p, "mod_acme:chal:tls-alpn-01:x.test", &value, &len,
+                                      &why), APR_ENOENT);
+    cmd(ra, p, 2, unlock);
+}
+
 static void test_claims_on_real_redis(void **state)
 {
     apr_pool_t *p = *state;
     int port = free_port();
     pid_t pid;
-    acme_cluster_t *c;
+    acme_cluster_t *c, *b;
     acme_redis_t *r;
 
     if (redis_server_missing("test_claims_on_real_redis")) {
@@ -364,6 +454,10 @@ static void test_claims_on_real_redis(void **state)
     kept_claims(r, p);
     restores(r, p);
     emptied(r, p);
+    b = apr_pmemdup(p, c, sizeof(*c));
+    b->node = "node-b";
+    c->node = "node-a";
+    answer_owners(r, open_started_redis(b, p), p);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
 }

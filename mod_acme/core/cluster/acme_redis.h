@@ -163,4 +163,26 @@ apr_status_t acme_cluster_held_check(acme_redis_t *r, apr_pool_t *p,
 
 /* DEL name. APR_SUCCESS, or acme_redis_command's failures. */
 apr_status_t acme_redis_del(acme_redis_t *r, apr_pool_t *p, const char *name);
+
+/* ---- challenge answers with an owner (acme_cluster_answer.c) --------- */
+
+/* Publishes value (len bytes, sealed here) as mod_acme:<kind>:<id> with
+ * this node and order (the order's claim name, acme_cluster_lock.h) as its
+ * owner in mod_acme:owner:<kind>:<id>, both expiring after ttl_ms, unless
+ * another owner's answer is there and its order's claim is still its
+ * node's (one Lua script). APR_SUCCESS (written: none, ours, or its owner
+ * is gone); APR_EBUSY with *holder (may be NULL; "<node> <order>", from p)
+ * when another owner's answer stands (nothing written); APR_EGENERAL on an
+ * unexpected reply; acme_redis_command's failures. */
+apr_status_t acme_cluster_answer_claim(acme_redis_t *r, apr_pool_t *p, const char *kind,
+                                       const char *id, const char *order, const void *value,
+                                       apr_size_t len, long ttl_ms, const char **holder);
+
+/* Deletes mod_acme:<kind>:<id> and its owner only while the owner is this
+ * node and order (compare and delete, one Lua script); *deleted (may be
+ * NULL) 1 when it did, 0 when the answer was another owner's or gone.
+ * APR_SUCCESS; APR_EGENERAL on an unexpected reply; acme_redis_command's
+ * failures. */
+apr_status_t acme_cluster_answer_release(acme_redis_t *r, apr_pool_t *p, const char *kind,
+                                         const char *id, const char *order, int *deleted);
 #endif
