@@ -40,13 +40,16 @@ static void sink_withdraw(void *baton, const char *token)
     acme_answers_withdraw(baton, ACME_ANSWER_HTTP01, token);
 }
 
+/* One child's table: its driver serves one owner per name already
+ * (acme_job_answer.c), so the owner is not kept here. */
 static apr_status_t sink_publish_tls_alpn(void *baton, const char *identifier,
-                                          const char *cert_pem, const char *key_pem)
+                                          const char *owner, const char *cert_pem,
+                                          const char *key_pem)
 {
     return acme_tlsalpn_publish(baton, identifier, cert_pem, key_pem);
 }
 
-static void sink_withdraw_tls_alpn(void *baton, const char *identifier)
+static void sink_withdraw_tls_alpn(void *baton, const char *identifier, const char *owner)
 {
     acme_tlsalpn_withdraw(baton, identifier);
 }

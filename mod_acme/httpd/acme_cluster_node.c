@@ -9,7 +9,12 @@
  * ACME_CLUSTER_LOOKUP_BUDGET, so an answer published by another node is
  * served. Redis keys: mod_acme:chal:http-01:<token> (the key
  * authorization) and mod_acme:chal:tls-alpn-01:<SNI name> (certificate PEM,
- * NUL, key PEM), both with the answers' lifetime as expiry. */
+ * NUL, key PEM), both with the answers' lifetime as expiry. The CA's
+ * tls-alpn-01 handshake names the SNI name alone, so that answer has an
+ * owner (node and order, mod_acme:owner:chal:tls-alpn-01:<SNI name>,
+ * acme_cluster_answer.c): it is claimed in Redis before this node serves
+ * it, another order's live answer is never replaced (the job waits), and a
+ * withdrawal deletes only this order's own. */
 #include <string.h>
 #include <unistd.h>
 #include <apr_strings.h>
@@ -37,6 +42,7 @@
 typedef struct answer_t {
     apr_pool_t *pool;                 /* its own: destroyed with the withdrawal */
     const char *kind, *id;
+    const char *owner;                /* tls-alpn-01: the order (acme_cluster_answer.c) */
     char *value;
     apr_size_t len;
     apr_time_t at;                    /* published at: its lifetime runs from here */
@@ -75,8 +81,8 @@ static acme_redis_t *sink_redis(cluster_sink_t *cs)
 }
 
 /* Keeps (value) or forgets (NULL) the answer under (kind, id). */
-static void answer_note(cluster_sink_t *cs, const char *kind, const char *id, const char *value,
-                        apr_size_t len)
+static void answer_note(cluster_sink_t *cs, const char *kind, const char *id, const char *owner,
+                        const char *value, apr_size_t len)
 {
     char key[ACME_MAX_NAME_LEN + 32];
     answer_t *a;
@@ -98,6 +104,7 @@ static void answer_note(cluster_sink_t *cs, const char *kind, const char *id, co
     a->pool = pool;
     a->kind = kind;
     a->id = apr_pstrdup(pool, id);
+    a->owner = owner ? apr_pstrdup(pool, owner) : NULL;
     a->value = apr_pstrmemdup(pool, value, len);
     a->len = len;
     a->at = apr_time_now();
@@ -152,8 +159,71 @@ static apr_status_t sink_put(cluster_sink_t *cs, const char *kind, const char *i
 static apr_status_t sink_write(cluster_sink_t *cs, const char *kind, const char *id,
                                const char *value, apr_size_t len, int del)
 {
-    answer_note(cs, kind, id, del ? NULL : value, len);
+    answer_note(cs, kind, id, NULL, del ? NULL : value, len);
     return sink_put(cs, kind, id, value, len, del, 0);
+}
+
+/* The claim of a tls-alpn-01 answer for name (an SNI name) by owner's
+ * order, with its expiry (ms). APR_SUCCESS; APR_EBUSY: another order's
+ * answer stands (its owner's node still orders it); APR_EAGAIN when Redis
+ * did not take it (the connection dropped for the next try). */
+static apr_status_t owned_put(cluster_sink_t *cs, const char *name, const char *owner,
+                              const char *value, apr_size_t len, long ttl_ms)
+{
+    acme_redis_t *redis = sink_redis(cs);
+    const char *holder = NULL, *fail = NULL;
+    apr_status_t rv;
+    apr_pool_t *p;
+
+    if (!redis) {
+        return APR_EAGAIN;
+    }
+    apr_pool_create(&p, cs->pool);
+    rv = acme_cluster_answer_claim(redis, p, KIND_TLSALPN01, name, owner, value, len, ttl_ms,
+                                   &holder);
+    if (rv == APR_EBUSY) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, cs->s, "ACME01075: cluster: the tls-alpn-01 "
+                     "answer for %s is %s's; %s's waits", name, holder, owner);
+    }
+    else if (rv != APR_SUCCESS) {
+        acme_redis_failure(redis, &fail);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cs->s, "ACME01076: cluster: cannot publish "
+                     "the tls-alpn-01 answer for %s in Redis (%s); the order waits", name,
+                     fail ? fail : "Redis refused the script");
+        cs->redis = NULL;
+        rv = APR_EAGAIN;
+    }
+    apr_pool_destroy(p);
+    return rv;
+}
+
+/* Withdraws owner's tls-alpn-01 answer for name from Redis, another
+ * order's never (compare and delete). */
+static void owned_del(cluster_sink_t *cs, const char *name, const char *owner)
+{
+    acme_redis_t *redis = sink_redis(cs);
+    const char *fail = NULL;
+    apr_pool_t *p;
+    int deleted = 0;
+
+    if (!redis) {
+        return;
+    }
+    apr_pool_create(&p, cs->pool);
+    if (acme_cluster_answer_release(redis, p, KIND_TLSALPN01, name, owner, &deleted)
+        != APR_SUCCESS) {
+        acme_redis_failure(redis, &fail);
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cs->s, "ACME01077: cluster: cannot "
+                     "withdraw the tls-alpn-01 answer for %s in Redis (%s); it expires there",
+                     name, fail ? fail : "Redis refused the script");
+        cs->redis = NULL;
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, cs->s, "ACME01078: cluster: tls-alpn-01 "
+                     "answer for %s %s", name, deleted ? "withdrawn in Redis"
+                     : "not withdrawn in Redis: not this order's");
+    }
+    apr_pool_destroy(p);
 }
 
 int acme_cluster_node_answers_again(acme_challenge_sink_t *sink)
@@ -174,8 +244,10 @@ int acme_cluster_node_answers_again(acme_challenge_sink_t *sink)
         apr_interval_time_t left = ACME_CHALLENGE_LIFETIME - (now - a->at);
 
         if (left >= apr_time_from_sec(1)
-            && sink_put(cs, a->kind, a->id, a->value, a->len, 0, (long)apr_time_as_msec(left))
-               == APR_SUCCESS) {
+            && (a->owner ? owned_put(cs, a->id, a->owner, a->value, a->len,
+                                     (long)apr_time_as_msec(left))
+                         : sink_put(cs, a->kind, a->id, a->value, a->len, 0,
+                                    (long)apr_time_as_msec(left))) == APR_SUCCESS) {
             ++n;
         }
     }
@@ -211,36 +283,49 @@ static void cs_withdraw(void *baton, const char *token)
     sink_write(cs, KIND_HTTP01, token, NULL, 0, 1);
 }
 
-static apr_status_t cs_publish_tls_alpn(void *baton, const char *identifier,
+/* Claimed in Redis first, served here after: this node never serves an
+ * answer another order's stands against. */
+static apr_status_t cs_publish_tls_alpn(void *baton, const char *identifier, const char *owner,
                                         const char *cert_pem, const char *key_pem)
 {
     cluster_sink_t *cs = baton;
     char name[ACME_MAX_NAME_LEN + 1];
-    apr_status_t rv = cs->inner.publish_tls_alpn(cs->inner.baton, identifier, cert_pem, key_pem);
+    apr_size_t cert_len = strlen(cert_pem), key_len = strlen(key_pem);
+    apr_status_t rv;
+    apr_pool_t *p;
+    char *value;
 
-    if (rv == APR_SUCCESS && acme_name_sni(name, identifier)) {
-        apr_size_t cert_len = strlen(cert_pem), key_len = strlen(key_pem);
-        apr_pool_t *p;
-        char *value;
-
-        apr_pool_create(&p, cs->pool);
-        value = apr_palloc(p, cert_len + key_len + 2);
-        memcpy(value, cert_pem, cert_len + 1);
-        memcpy(value + cert_len + 1, key_pem, key_len + 1);
-        rv = sink_write(cs, KIND_TLSALPN01, name, value, cert_len + 1 + key_len, 0);
-        apr_pool_destroy(p);
+    if (!acme_name_sni(name, identifier)) {
+        return cs->inner.publish_tls_alpn(cs->inner.baton, identifier, owner, cert_pem, key_pem);
     }
+    apr_pool_create(&p, cs->pool);
+    value = apr_palloc(p, cert_len + key_len + 2);
+    memcpy(value, cert_pem, cert_len + 1);
+    memcpy(value + cert_len + 1, key_pem, key_len + 1);
+    rv = owned_put(cs, name, owner, value, cert_len + 1 + key_len,
+                   (long)apr_time_as_msec(ACME_CHALLENGE_LIFETIME));
+    if (rv == APR_SUCCESS) {
+        rv = cs->inner.publish_tls_alpn(cs->inner.baton, identifier, owner, cert_pem, key_pem);
+        if (rv == APR_SUCCESS) {
+            answer_note(cs, KIND_TLSALPN01, name, owner, value, cert_len + 1 + key_len);
+        }
+        else {
+            owned_del(cs, name, owner);
+        }
+    }
+    apr_pool_destroy(p);
     return rv;
 }
 
-static void cs_withdraw_tls_alpn(void *baton, const char *identifier)
+static void cs_withdraw_tls_alpn(void *baton, const char *identifier, const char *owner)
 {
     cluster_sink_t *cs = baton;
     char name[ACME_MAX_NAME_LEN + 1];
 
-    cs->inner.withdraw_tls_alpn(cs->inner.baton, identifier);
+    cs->inner.withdraw_tls_alpn(cs->inner.baton, identifier, owner);
     if (acme_name_sni(name, identifier)) {
-        sink_write(cs, KIND_TLSALPN01, name, NULL, 0, 1);
+        answer_note(cs, KIND_TLSALPN01, name, NULL, NULL, 0);
+        owned_del(cs, name, owner);
     }
 }
 

@@ -97,5 +97,9 @@ def test_two_key_types_on_two_nodes_answer_one_at_a_time(alpn_cluster, redis, un
             for s in (n, "%s+rsa-2048" % n):
                 wait_for(lambda: os.path.lexists(os.path.join(node.store, "domains", s)), 120,
                          what="%s in %s" % (s, node.store))
-    wait_for(lambda: not redis.keys("mod_acme:chal:*"), 30,
-             what="every tls-alpn-01 answer withdrawn from Redis")
+    wait_for(lambda: not redis.keys("mod_acme:chal:*") and not redis.keys("mod_acme:owner:*"),
+             30, what="every tls-alpn-01 answer and its owner withdrawn from Redis")
+    # The order that found the other's answer standing waited, said so once
+    # per wait, and published its own after.
+    waited = log_lines(nodes, r"ACME01294")
+    assert waited, "no order waited for another node's answer"

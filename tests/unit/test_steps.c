@@ -76,6 +76,37 @@ static void test_tls_alpn_01_issuance(void **state)
     assert_true(logged(f, "answering tls-alpn-01 for alpn.test"));
 }
 
+/* Another cluster node's order answers the name (the sink refuses the
+ * tls-alpn-01 answer, APR_EBUSY): the job publishes nothing, asks the CA
+ * nothing, says why once, and publishes its own answer at a later try. */
+static void test_tls_alpn_01_waits_for_another_owner(void **state)
+{
+    fixture_t *f = *state;
+
+    f->domain->name = "alpn.test";
+    f->domain->names = strings2(f->p, "alpn.test", NULL);
+    f->domain->challenges = strings2(f->p, "tls-alpn-01", NULL);
+    f->key_fixture = "issue-tlsalpn01.key.pem";
+    f->tlsalpn_busy = 2;
+    unit_replay_add(f->replay, "issue-tlsalpn01.jsonl", 0, 6);   /* to the authorization */
+    run(f);
+    assert_int_equal(f->staged, 0);
+    assert_int_equal(f->publish_count, 0);
+    assert_int_equal(count_logged(f, "ACME01294"), 1);
+    assert_true(f->next_run > f->now);
+    f->now = f->next_run;
+    unit_replay_add(f->replay, "issue-tlsalpn01.jsonl", 5, 1);   /* refused once more */
+    run(f);
+    assert_int_equal(f->publish_count, 0);
+    assert_int_equal(count_logged(f, "ACME01294"), 1);          /* said once per wait */
+    f->now = f->next_run;
+    unit_replay_add(f->replay, "issue-tlsalpn01.jsonl", 5, -1);
+    run_until_staged(f, 3);
+    assert_staged(f);
+    assert_int_equal(f->publish_count, 1);
+    assert_true(logged(f, "answering tls-alpn-01 for alpn.test"));
+}
+
 static void test_no_usable_challenge(void **state)
 {
     fixture_t *f = *state;
@@ -690,6 +721,7 @@ int main(void)
         STEP_TEST(test_first_issuance_account_to_staged),
         STEP_TEST(test_staged_certificate_is_not_ordered_again),
         STEP_TEST(test_tls_alpn_01_issuance),
+        STEP_TEST(test_tls_alpn_01_waits_for_another_owner),
         STEP_TEST(test_no_usable_challenge),
         STEP_TEST(test_dns_persist_not_offered),
         STEP_TEST(test_ari_window_after_activation),

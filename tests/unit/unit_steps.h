@@ -46,6 +46,7 @@ typedef struct {
     int publish_count;
     const char *key_fixture;     /* the certificate key of the recorded order */
     int root_away;               /* root has not published the CSR yet */
+    int tlsalpn_busy;            /* tls-alpn-01 publishes refused (APR_EBUSY) still to come */
     apr_time_t now;
     apr_time_t next_run;
     int staged;
@@ -85,17 +86,32 @@ static inline void sink_withdraw(void *baton, const char *token)
 }
 
 static inline apr_status_t sink_publish_tls_alpn(void *baton, const char *identifier,
-                                          const char *cert_pem, const char *key_pem)
+                                                 const char *owner, const char *cert_pem,
+                                                 const char *key_pem)
 {
+    fixture_t *f = baton;
+
     assert_non_null(strstr(key_pem, "PRIVATE KEY"));
+    assert_non_null(owner);
+    if (f->tlsalpn_busy) {        /* another cluster node's order answers the name */
+        f->tlsalpn_busy--;
+        return APR_EBUSY;
+    }
     return sink_publish(baton, identifier, cert_pem);
+}
+
+static inline void sink_withdraw_tls_alpn(void *baton, const char *identifier,
+                                          const char *owner)
+{
+    assert_non_null(owner);
+    sink_withdraw(baton, identifier);
 }
 
 static inline void driver_start(fixture_t *f)
 {
     acme_challenge_sink_t sink = { .publish = sink_publish, .withdraw = sink_withdraw,
                                    .publish_tls_alpn = sink_publish_tls_alpn,
-                                   .withdraw_tls_alpn = sink_withdraw, .baton = f };
+                                   .withdraw_tls_alpn = sink_withdraw_tls_alpn, .baton = f };
 
     assert_int_equal(acme_driver_create(&f->driver, f->p, &f->ctx, f->store, &sink, "test"),
                      APR_SUCCESS);

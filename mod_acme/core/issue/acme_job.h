@@ -58,10 +58,15 @@ typedef struct acme_challenge_sink_t {
      * in the handshake of an "acme-tls/1" connection for that name: PEM, an
      * EC P-256 certificate and key, for a domain of an RSA key type followed
      * by an RSA-2048 certificate and key (the keys in the certificates'
-     * order). NULL when the host cannot answer tls-alpn-01. */
-    apr_status_t (*publish_tls_alpn)(void *baton, const char *identifier,
+     * order). owner: the domain (store name) whose order answers; the
+     * answer is withdrawn with the same owner, and an answer of another
+     * owner is never replaced or withdrawn. publish_tls_alpn also returns
+     * APR_EBUSY when another owner's answer for identifier stands where
+     * the CA may connect (another cluster node's order): the job withdraws
+     * its answers and waits. NULL when the host cannot answer tls-alpn-01. */
+    apr_status_t (*publish_tls_alpn)(void *baton, const char *identifier, const char *owner,
                                      const char *cert_pem, const char *key_pem);
-    void (*withdraw_tls_alpn)(void *baton, const char *identifier);
+    void (*withdraw_tls_alpn)(void *baton, const char *identifier, const char *owner);
     void *baton;
     /* Until when (apr_time_t) the CA must not be asked to validate an
      * http-01 or tls-alpn-01 answer now (the server is about to restart, its

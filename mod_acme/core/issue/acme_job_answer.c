@@ -57,7 +57,8 @@ static apr_status_t publish_tls_alpn(acme_step_ctx_t *sc, const acme_authz_t *au
         cert_pem = apr_pstrcat(sc->p, cert_pem, rsa_cert, NULL);
         key_pem = apr_pstrcat(sc->p, key_pem, rsa_key, NULL);
     }
-    return sink->publish_tls_alpn(sink->baton, authz->identifier, cert_pem, key_pem);
+    return sink->publish_tls_alpn(sink->baton, authz->identifier, sc->domain->name, cert_pem,
+                                  key_pem);
 }
 
 apr_status_t acme_job_publish_answer(acme_step_ctx_t *sc, const acme_authz_t *authz,
@@ -281,16 +282,43 @@ void acme_job_withdraw(acme_driver_t *driver, acme_job_t *job, const acme_pendin
         /* Another job's answer for the same identifier is never withdrawn. */
         if (tlsalpn_release(driver, job, pending->identifier)
             && sink->withdraw_tls_alpn) {
-            sink->withdraw_tls_alpn(sink->baton, pending->identifier);
+            sink->withdraw_tls_alpn(sink->baton, pending->identifier,
+                                    pending->owner ? pending->owner : "");
         }
         return;
     }
     sink->withdraw(sink->baton, pending->token);
 }
 
-acme_outcome_e acme_job_answer_later(acme_step_ctx_t *sc, const acme_challenge_t *challenge,
-                                      const acme_authz_t *authz)
+/* Another owner's tls-alpn-01 answer for authz's identifier stands where
+ * the CA may connect (another cluster node's order): the job (its answers
+ * withdrawn by the caller, so that two orders waiting for each other's
+ * names never both hold one) tries again after its poll interval. */
+static acme_outcome_e tlsalpn_busy(acme_step_ctx_t *sc, const acme_authz_t *authz)
 {
+    const char *activity = apr_psprintf(sc->p, "waiting for another cluster node's tls-alpn-01 "
+                                        "validation of %s to end (one answer per name at a "
+                                        "time)", authz->identifier);
+
+    if (!sc->job->activity || strcmp(sc->job->activity, activity)) {
+        acme_log(&sc->driver->ctx, ACME_LOG_INFO, 0, "ACME01294: %s: another order's "
+                 "tls-alpn-01 answer for %s stands in the cluster (another node validates "
+                 "the name now), and the CA's handshake names the identifier only (RFC 8737), "
+                 "so order %s publishes its own answer once that one is withdrawn or its "
+                 "order's node is gone", sc->domain->name, authz->identifier,
+                 sc->job->order_url);
+        acme_job_activity_set(sc->job, activity);
+    }
+    sc->retry_after = sc->now + sc->job->poll_interval;
+    return ACME_OUTCOME_WAIT;
+}
+
+acme_outcome_e acme_job_answer_later(acme_step_ctx_t *sc, const acme_challenge_t *challenge,
+                                      const acme_authz_t *authz, apr_status_t rv)
+{
+    if (rv == APR_EBUSY) {
+        return tlsalpn_busy(sc, authz);
+    }
     if (!sc->job->activity) {
         acme_log(&sc->driver->ctx, ACME_LOG_NOTICE, APR_EAGAIN, "ACME01230: %s: the %s answer "
                  "for %s cannot be published to every cluster node yet (Redis unreachable); "

@@ -82,6 +82,7 @@ typedef struct acme_pending_t {
     const char *identifier;
     const char *token;
     const char *type;               /* challenge type answered, e.g. "http-01" */
+    const char *owner;              /* tls-alpn-01: its domain (sink owner), NULL: unknown */
 } acme_pending_t;
 
 /* One issuance in progress. Lives in its own pool, which also holds the
@@ -756,12 +757,13 @@ void acme_job_tlsalpn_release_all(acme_driver_t *driver, const acme_job_t *job);
  * every few seconds while an order waits. Never NULL. */
 acme_pending_t *acme_job_answer_listed(acme_job_t *job, const acme_authz_t *authz,
                                        const acme_challenge_t *challenge);
-/* The sink cannot put the answer everywhere the CA may look yet (a cluster
- * without its Redis): the CA is not asked to validate, so the order stays
- * usable; ACME_OUTCOME_WAIT, the step tried again after the job's growing
- * poll interval (sc->retry_after). */
+/* The sink cannot put the answer everywhere the CA may look yet: rv
+ * APR_EAGAIN, a cluster without its Redis (the CA is not asked, the order
+ * stays usable); APR_EBUSY, another order's tls-alpn-01 answer for the name
+ * stands (the caller withdrew the job's). ACME_OUTCOME_WAIT, the step tried
+ * again after the job's growing poll interval (sc->retry_after). */
 acme_outcome_e acme_job_answer_later(acme_step_ctx_t *sc, const acme_challenge_t *challenge,
-                                     const acme_authz_t *authz);
+                                     const acme_authz_t *authz, apr_status_t rv);
 /* At the start of the authorize step, before any CA request: while the
  * sink holds http-01 and tls-alpn-01 validations back (held_until) and the
  * order may use one of them (acme_job_listener_type), ACME_OUTCOME_WAIT

@@ -229,6 +229,7 @@ static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
     acme_job_t *job = sc->job;
     const acme_challenge_t *challenge;
     const char *key_authz;
+    acme_pending_t *pending;
     acme_outcome_e held;
     apr_status_t rv;
 
@@ -251,8 +252,11 @@ static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
     else if ((key_authz = acme_crypto_key_authorization(sc->p, challenge->token,
                                                         acme_client_thumbprint(sc->client)))
              && (rv = acme_job_publish_answer(sc, authz, challenge, key_authz))) {
-        if (rv == APR_EAGAIN) {
-            return acme_job_answer_later(sc, challenge, authz);
+        if (rv == APR_EBUSY) {
+            acme_job_withdraw_all(sc->driver, job);   /* holds no name while it waits */
+        }
+        if (rv == APR_EAGAIN || rv == APR_EBUSY) {
+            return acme_job_answer_later(sc, challenge, authz, rv);
         }
         acme_problem_set(&sc->prob, sc->p, rv, NULL, "cannot publish the %s answer for %s",
                          challenge->type, authz->identifier);
@@ -261,7 +265,11 @@ static acme_outcome_e authz_answer(acme_step_ctx_t *sc, const acme_authz_t *auth
     if (strcmp(challenge->type, "dns-persist-01") != 0) {
         acme_job_activity_set(job, NULL);   /* published: no longer waiting for Redis */
     }
-    APR_ARRAY_PUSH(job->pending, acme_pending_t *) = acme_job_answer_listed(job, authz, challenge);
+    pending = acme_job_answer_listed(job, authz, challenge);
+    if (!pending->owner) {
+        pending->owner = apr_pstrdup(job->pool, sc->domain->name);
+    }
+    APR_ARRAY_PUSH(job->pending, acme_pending_t *) = pending;
     acme_log(&sc->driver->ctx, ACME_LOG_DEBUG, 0, "ACME00414: %s: answering %s for %s",
              sc->domain->name, challenge->type, authz->identifier);
     /* A challenge already processing was responded to before a restart. */
