@@ -103,3 +103,32 @@ def test_two_key_types_on_two_nodes_answer_one_at_a_time(alpn_cluster, redis, un
     # per wait, and published its own after.
     waited = log_lines(nodes, r"ACME01294")
     assert waited, "no order waited for another node's answer"
+
+
+def test_answer_of_a_dead_node_goes_with_its_order_claim(alpn_cluster, redis, unique):
+    """A node died while its RSA order's answer for the name stood in Redis:
+    the EC order (on a live node) waits while that order's claim lives, and
+    publishes its own answer once the claim expired, without waiting for
+    the dead node's answer to expire (an hour)."""
+    pb, nodes, balancer = alpn_cluster
+    node = nodes[0]
+    balancer.avoid.add(nodes[1].https_port)
+    n = unique("calpnd")
+    ghost = "ghost-node:/nowhere"
+    # What the dead node left: its order claim (expiring as an unrenewed
+    # claim does) and its answer for the name, with its owner.
+    redis.cli("SET", "mod_acme:lock:%s+rsa-2048" % n, "%s 7" % ghost, "PX", "20000")
+    redis.cli("SET", "mod_acme:chal:tls-alpn-01:%s" % n, "not an answer", "PX", "3600000")
+    redis.cli("SET", "mod_acme:owner:chal:tls-alpn-01:%s" % n, "%s\n%s+rsa-2048" % (ghost, n),
+              "PX", "3600000")
+    key = key_file(harness.make_tree("it-c-alpn-key-"))
+    node.write_config(vhosts=ssl_vhost(n, extra="AcmeKeyType ec-p256"), acme={
+        "AcmeCluster": redis.url(), "AcmeClusterKeyFile": key, "AcmeChallenges": "tls-alpn-01",
+        "AcmePortMap": "http:%d https:%d" % (pb.http_port, node.https_port)},
+        extra_global="Protocols http/1.1")
+    node.start()
+    node.wait_for_pebble_cert(n, timeout=120)
+    assert log_lines([node], r"ACME01294: %s: " % re.escape(n)), node.diagnostics()
+    assert not log_lines([node], r"ACME00402"), node.diagnostics()
+    wait_for(lambda: not redis.keys("mod_acme:chal:*") and not redis.keys("mod_acme:owner:*"),
+             30, what="the answer and its owner withdrawn from Redis")
