@@ -183,7 +183,8 @@ static apr_status_t owned_put(cluster_sink_t *cs, const char *name, const char *
                                    &holder);
     if (rv == APR_EBUSY) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, cs->s, "ACME01075: cluster: the tls-alpn-01 "
-                     "answer for %s is %s's; %s's waits", name, holder, owner);
+                     "answer for %s in Redis is that of node and order %s; order %s waits",
+                     name, holder, owner);
     }
     else if (rv != APR_SUCCESS) {
         acme_redis_failure(redis, &fail);
