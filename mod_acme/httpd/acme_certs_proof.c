@@ -134,7 +134,9 @@ static acme_certs_proof_id_t *identify(apr_pool_t *p, const char *name, const ch
     const char *slash = strrchr(cert_path, '/');
     char *real;
 
-    if (!slash) {
+    /* a certificate not there (every domain at a first start) fails at
+     * once, not after realpath's readlink of each of the path's components */
+    if (!slash || !file_id_read(cert_path, &id->cert)) {
         return NULL;
     }
     real = realpath(apr_pstrmemdup(p, cert_path, (apr_size_t)(slash - cert_path)), NULL);
