@@ -3,14 +3,12 @@
  * typed getters. Merge rules and defaults live here and nowhere else:
  * callers use the getters. The values themselves are parsed by the core
  * (acme_conf_parse.h). */
-#include <apr_allocator.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <apr_hash.h>
 #include <http_core.h>
 #include <http_main.h>
 #include <ap_listen.h>
-#include <mpm_common.h>
 
 #include "acme_private.h"
 #include "acme_config.h"
@@ -351,30 +349,7 @@ static int config_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     return OK;
 }
 
-/* The parent's allocator keeps every block a pool gives back for the life
- * of the server, and every child inherits those pages: what mod_acme's
- * hooks needed only while the configuration was read and checked (paths,
- * proofs, indexes: about 2.2 KiB per domain, 22 MiB at 10,000 domains)
- * stayed in the parent and its children after ptemp was destroyed. Held to
- * MaxMemFree (the administrator's limit of what an allocator keeps, which
- * the MPMs apply only to their children's allocators), what ptemp gives
- * back beyond it goes back to the system; MaxMemFree 0 (no limit) keeps
- * all, as before. Runs last, once ptemp's users are done, in both passes:
- * at the clear between them the second pass allocates anew what the first
- * freed. */
-static int config_post_config_last(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                                   server_rec *base)
-{
-    apr_allocator_t *allocator = apr_pool_allocator_get(ptemp);
-
-    if (allocator && ap_max_mem_free != APR_ALLOCATOR_MAX_FREE_UNLIMITED) {
-        apr_allocator_max_free_set(allocator, ap_max_mem_free);
-    }
-    return OK;
-}
-
 void acme_config_register_hooks(apr_pool_t *p)
 {
-    ap_hook_post_config(config_post_config_last, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_post_config(config_post_config, NULL, NULL, APR_HOOK_REALLY_FIRST);
 }

@@ -113,4 +113,8 @@ const acme_activation_t *acme_runtime_activation(const acme_runtime_t *rt,
  * (ACME_ACTIVATION_NONE: there was none). */
 acme_activation_outcome_e acme_runtime_activation_outcome(const acme_runtime_t *rt,
                                                           const char *name);
+/* Registers the runtime's hooks: at the end of each post_config, the
+ * parent's allocator held to MaxMemFree while domains are managed here
+ * (acme_runtime.c says why). p: the module's registration pool. */
+void acme_runtime_register_hooks(apr_pool_t *p);
 #endif

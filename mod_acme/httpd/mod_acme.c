@@ -6,6 +6,7 @@
 static void acme_register_hooks(apr_pool_t *p)
 {
     acme_config_register_hooks(p);
+    acme_runtime_register_hooks(p);
     acme_autossl_register_hooks(p);
     acme_autossl_report_register_hooks(p);
     acme_check_register_hooks(p);
