@@ -739,7 +739,10 @@ void acme_activation_start_thread(acme_wd_t *wd, apr_pool_t *pconf)
         return;
     }
     wd->thread_owner = getpid();
-    apr_pool_cleanup_register(pconf, wd, stop_activation_thread, apr_pool_cleanup_null);
+    /* a pre-cleanup: the thread reads pconf's memory, which a graceful
+     * restart's clear gives back (beyond MaxMemFree to the system) once the
+     * subpools and the other cleanups have run */
+    apr_pool_pre_cleanup_register(pconf, wd, stop_activation_thread);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, wd->rt->base,
                  "ACME00720: activation thread watching %s/staging (%s)",
                  acme_store_dir(wd->rt->store),
