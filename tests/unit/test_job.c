@@ -2,6 +2,7 @@
  * live certificate fit" decision, domains as JSON, timestamps. The driver
  * against a store: test_driver.c. */
 #include <string.h>
+#include <jansson.h>
 #include <apr_strings.h>
 #include "unit.h"
 #include "unit_store.h"
@@ -470,6 +471,27 @@ static void test_record_strings(void **state)
     first = rec->error_detail;
     acme_record_text_set(rec, &rec->error_detail, ACME_ERR_DETAIL_MAX, long_text);
     assert_ptr_equal(rec->error_detail, first);
+    /* a character at the cut is kept whole: 2-, 3- and 4-byte ones ending
+     * one byte past it (Jansson refuses a string cut inside one) */
+    {
+        static const char *chars[] = { "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x94\x92" };
+        json_t *js;
+        int k;
+
+        for (k = 0; k < 3; k++) {
+            apr_size_t clen = strlen(chars[k]);
+            apr_size_t lead = ACME_ERR_DETAIL_MAX - clen;    /* the character's last byte
+                                                               * falls on the cut */
+            memset(long_text, 'x', lead);
+            memcpy(long_text + lead, chars[k], clen);
+            strcpy(long_text + lead + clen, "tail");
+            acme_record_text_set(rec, &rec->error_detail, ACME_ERR_DETAIL_MAX, long_text);
+            assert_int_equal(strlen(rec->error_detail), lead);
+            js = json_string(rec->error_detail);
+            assert_non_null(js);
+            json_decref(js);
+        }
+    }
     acme_record_text_set(rec, &rec->error_detail, ACME_ERR_DETAIL_MAX, "");
     assert_string_equal(rec->error_detail, "");
     /* the other strings stay empty */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "acme_job_int.h"
+#include "acme_text.h"
 
 /* A record string's memory: its capacity (bytes before the NUL) ahead of
  * the text. Unset strings share a read-only empty slot of capacity 0. */
@@ -22,7 +23,7 @@ void acme_record_text_set(acme_record_t *rec, const char **field, apr_size_t max
     slot_t *slot = SLOT_OF(*field);
 
     if (len >= max) {
-        len = max - 1;
+        len = acme_text_utf8_end(value, max - 1);   /* a character is kept whole */
     }
     if (len > slot->cap) {
         /* Twice what it held (at most max): a field's memory stays under 2 max. */
