@@ -364,6 +364,7 @@ static void answer_owners(acme_redis_t *ra, acme_redis_t *rb, apr_pool_t *p)
     const char *kind = "chal:tls-alpn-01", *holder = NULL, *why = NULL;
     const char *lock_a[5] = { "SET", "mod_acme:lock:x.test", "node-a 3", "PX", "60000" };
     const char *lock_c[3] = { "SET", "mod_acme:lock:x.test", "node-c 4" };
+    const char *lock_ab[3] = { "SET", "mod_acme:lock:x.test", "node-a b 5" };
     const char *unlock[2] = { "DEL", "mod_acme:lock:x.test" };
     const char *pttl[2] = { "PTTL", "mod_acme:owner:chal:tls-alpn-01:x.test" };
     const char *owner[2] = { "GET", "mod_acme:owner:chal:tls-alpn-01:x.test" };
@@ -415,6 +416,17 @@ static void answer_owners(acme_redis_t *ra, acme_redis_t *rb, apr_pool_t *p)
     assert_int_equal(acme_redis_fetch(ra, p, "mod_acme:chal:tls-alpn-01:x.test", &value, &len,
                                       &why), APR_SUCCESS);
     assert_string_equal(value, "rsa");
+    assert_int_equal(acme_cluster_answer_release(rb, p, kind, "x.test", "x.test+rsa-2048",
+                                                 &deleted), APR_SUCCESS);
+    assert_int_equal(deleted, 1);
+    /* a's order taken over by a node whose name is a's and more after a
+     * space ("node-a b", names hold a ServerRoot): not a's claim */
+    cmd(ra, p, 5, lock_a);
+    assert_int_equal(acme_cluster_answer_claim(ra, p, kind, "x.test", "x.test", "ec", 2, 60000,
+                                               NULL), APR_SUCCESS);
+    cmd(ra, p, 3, lock_ab);
+    assert_int_equal(acme_cluster_answer_claim(rb, p, kind, "x.test", "x.test+rsa-2048", "rsa",
+                                               3, 60000, NULL), APR_SUCCESS);
     assert_int_equal(acme_cluster_answer_release(rb, p, kind, "x.test", "x.test+rsa-2048",
                                                  &deleted), APR_SUCCESS);
     assert_int_equal(deleted, 1);

@@ -27,7 +27,7 @@ static const char claim_lua[] =
     "  if nl then\n"
     "    local node = string.sub(cur, 1, nl - 1)\n"
     "    local lock = redis.call('GET', '" LOCK_PREFIX "' .. string.sub(cur, nl + 1))\n"
-    "    if lock and string.sub(lock, 1, #node + 1) == node .. ' ' then\n"
+    "    if lock and string.match(lock, '^(.*) %d+$') == node then\n"
     "      return {0, cur}\n"
     "    end\n"
     "  end\n"
