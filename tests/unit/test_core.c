@@ -325,6 +325,9 @@ static void test_text_printable(void **state)
     apr_pool_t *p = *state;
 
     assert_string_equal(printable(p, "  a\r\n\tb\x1b[2J  ", 100, ACME_TEXT_FOLD), "a b[2J");
+    /* a character beyond ASCII is one '?' (2-, 3-, 4-byte), a stray byte nothing */
+    assert_string_equal(printable(p, "\xc3\xa9vil.test \xe2\x82\xac\xf0\x9f\x94\x92\x80x", 100,
+                                  ACME_TEXT_FOLD), "?vil.test ??x");
     assert_string_equal(printable(p, "a\nb\x7f\xc3\xa9", 100, 0), "a b ??");
     assert_string_equal(printable(p, "\xc3\xa9", 100, ACME_TEXT_KEEP_8BIT), "\xc3\xa9");
     assert_string_equal(printable(p, "abcdef", 3, 0), "abc");

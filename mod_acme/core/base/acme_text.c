@@ -20,6 +20,11 @@ static apr_size_t fold(char *out, const char *s, apr_size_t len, apr_size_t max)
         else if (c >= 0x20 && c < 0x7f) {
             out[n++] = (char)c;
         }
+        else if (c >= 0xc0) {
+            /* a character beyond ASCII is one '?', not nothing: "évil.test"
+             * must not read as another name */
+            out[n++] = '?';
+        }
     }
     while (n > 0 && out[n - 1] == ' ') {
         n--;

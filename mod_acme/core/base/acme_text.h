@@ -4,8 +4,9 @@
 #define ACME_TEXT_H
 #include <apr_pools.h>
 
-/* Whitespace runs become one space, leading and trailing ones go, and every
- * byte that is not printable ASCII is dropped. */
+/* Whitespace runs become one space, leading and trailing ones go, each
+ * character beyond ASCII (each byte from 0xc0 on, which starts one) becomes
+ * one '?', and every other byte that is not printable ASCII is dropped. */
 #define ACME_TEXT_FOLD       0x1
 /* Without ACME_TEXT_FOLD: bytes above 0x7f (UTF-8) stay as they are instead
  * of becoming '?'. */
