@@ -548,6 +548,15 @@ static void test_problem_subproblems(void **state)
     acme_resources_problem_from_json(p, json, strlen(json), 400, CA "/x", &prob);
     assert_true(strlen(prob.detail) < 200);
     assert_non_null(strstr(prob.detail, "more"));
+
+    /* "\u0000" in a string is valid JSON: the document still counts (its
+     * type and kind kept), the NUL dropped from the detail shown */
+    json = "{\"type\":\"urn:ietf:params:acme:error:rejectedIdentifier\","
+           "\"detail\":\"refused\\u0000 hidden\"}";
+    acme_resources_problem_from_json(p, json, strlen(json), 400, CA "/order-plz", &prob);
+    assert_true(acme_problem_is(&prob, "rejectedIdentifier"));
+    assert_non_null(strstr(prob.detail, "refused hidden"));
+    assert_int_not_equal(prob.kind, ACME_PROBLEM_KIND_ANSWER);
 }
 
 static void test_problem_not_json(void **state)

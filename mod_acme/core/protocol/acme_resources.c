@@ -347,7 +347,8 @@ void acme_resources_problem_from_json(apr_pool_t *p, const char *json, apr_size_
     json_t *root = NULL;
 
     if (json && len > 0 && len <= ACME_MAX_JSON_BODY) {
-        root = json_loadb(json, len, 0, NULL);
+        /* a "\u0000" is valid JSON: the document counts (the text shown drops the NUL) */
+        root = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
     }
     acme_problem_clear(prob);
     if (root && json_is_object(root)) {
