@@ -272,7 +272,7 @@ static void test_refused_record(void **state)
     assert_int_equal(unit_store_mode(store, p, ACME_STORE_RESTART_REFUSED), 0600);
     assert_int_equal(acme_store_restart_refused_read(store, p, &r), 1);
     assert_true(r.at == t && r.retry_at == t + apr_time_from_sec(300));
-    assert_string_equal(r.why, "AH00526: Syntax error[31m x");
+    assert_string_equal(r.why, "AH00526: Syntax error[31m x?");
     assert_ptr_equal(acme_store_restart_refused_of(&r), &r);
     assert_int_equal(acme_store_read_json_pooled(store, p, ACME_STORE_RESTART_REFUSED, &doc),
                      APR_SUCCESS);
