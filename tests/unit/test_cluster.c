@@ -399,9 +399,9 @@ static void held(acme_cluster_t *c, acme_cluster_t *other, int port, apr_pool_t 
 
 static void test_real_redis(void **state)
 {
-    apr_pool_t *p = *state;
-    int port = free_port();
-    pid_t pid;
+    unit_redis_t *u = *state;
+    apr_pool_t *p = u->pool;
+    int port = u->port;
     acme_cluster_t *c, *other, *nopw, *rotated;
     acme_cluster_rekey_t tally = { 0, 0 };
     char cursor[32] = "0";
@@ -413,7 +413,6 @@ static void test_real_redis(void **state)
     if (redis_server_missing("test_real_redis")) {
         return;
     }
-    pid = start_redis(port);
     c = make_cluster(p, apr_psprintf(p, "redis://:unit-pw@127.0.0.1:%d/1", port), 1);
     r = open_started_redis(c, p);
     assert_int_equal(acme_redis_put(r, p, name, "hello", 5, 60000), APR_SUCCESS);
@@ -467,8 +466,7 @@ static void test_real_redis(void **state)
     assert_int_equal(acme_redis_failure(r, &why), APR_EACCES);
     assert_non_null(strstr(why, "it asks for a password and AcmeCluster gives none"));
     assert_non_null(strstr(why, "NOAUTH"));
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    stop_redis(u);
     /* Redis gone: the next command fails at once, not after a hang. */
     assert_int_equal(acme_redis_open(&r, c, p, apr_time_from_msec(300), &why) == APR_SUCCESS, 0);
 }
@@ -483,7 +481,7 @@ int main(void)
         UNIT_TEST(test_key_custody),
         UNIT_TEST(test_seal),
         UNIT_TEST(test_silent_server_is_bounded),
-        UNIT_TEST(test_real_redis),
+        UNIT_REDIS_TEST(test_real_redis),
     };
 
     if (unit_init()) {

@@ -14,6 +14,34 @@ static apr_status_t take(acme_redis_t *r, apr_pool_t *p, const char *name, const
                                   &wait);
 }
 
+/* name's claim is other's, with token: node's take is refused naming that
+ * claim (seen: node's epoch, NULL: one that saw none); and when node held
+ * it before with mine (0: it did not), that claim is lost: kept no more,
+ * its fenced writes (order state, certificate) refused. */
+static void taken_over(acme_redis_t *r, apr_pool_t *p, const char *name, const char *node,
+                       acme_cluster_epoch_seen_t *seen, long long mine, const char *other,
+                       long long token)
+{
+    acme_cluster_epoch_seen_t none = { "" };
+    const char *holder = NULL;
+    long long t = 0;
+    long wait = 0;
+    int again = 0;
+
+    assert_int_equal(acme_cluster_lock_take(r, p, name, node, 60000, 60000, 0, 0,
+                                            seen ? seen : &none, &t, &holder, &wait),
+                     APR_EAGAIN);
+    assert_string_equal(holder, apr_psprintf(p, "%s %" APR_INT64_T_FMT, other,
+                                             (apr_int64_t)token));
+    if (mine) {
+        t = mine;
+        assert_int_equal(acme_cluster_lock_keep(r, p, name, node, &t, 60000, 60000, &none,
+                                                &again), APR_EAGAIN);
+        assert_int_equal(acme_cluster_job_put(r, p, name, mine, "{}", 2, 60000), APR_EAGAIN);
+        assert_int_equal(acme_cluster_publish(r, p, name, mine, "{}", 2, 0), APR_EAGAIN);
+    }
+}
+
 static void flushall(acme_redis_t *r, apr_pool_t *p)
 {
     const char *argv[1] = { "FLUSHALL" };
@@ -129,11 +157,10 @@ static void emptied(acme_redis_t *r, apr_pool_t *p)
     assert_int_equal(acme_cluster_lock_keep(r, p, "w.test", "node-a", &ta, 60000, 60000, &sa,
                                             &again), APR_SUCCESS);
     assert_int_equal(again, 1);
-    assert_int_equal(take_seen(r, p, "w.test", "node-b", 0, &sb, &tb, &holder, &wait),
-                     APR_EAGAIN);
-    assert_string_equal(holder, apr_psprintf(p, "node-a %" APR_INT64_T_FMT, (apr_int64_t)ta));
+    taken_over(r, p, "w.test", "node-b", &sb, 0, "node-a", ta);
     /* Said with the claim's token named as such, not a bare number. */
-    assert_string_equal(acme_cluster_lock_holder_says(p, holder),
+    assert_string_equal(acme_cluster_lock_holder_says(p, apr_psprintf(p, "node-a %"
+                                                      APR_INT64_T_FMT, (apr_int64_t)ta)),
                         apr_psprintf(p, "cluster node node-a orders it (claim %"
                                      APR_INT64_T_FMT ")", (apr_int64_t)ta));
     assert_int_equal(acme_cluster_lock_keep(r, p, "w.test", "node-a", &ta, 60000, 60000, &sa,
@@ -183,17 +210,13 @@ static void emptied(acme_redis_t *r, apr_pool_t *p)
 static void claims_and_fences(acme_redis_t *r, apr_pool_t *p)
 {
     const char *holder = NULL, *why = NULL, *job = acme_cluster_key(p, "job", "u.test");
-    acme_cluster_epoch_seen_t seen = { "" };
     long long ta = 0, tb = 0;
-    int again = 0;
     char *value;
     apr_size_t len;
 
     assert_int_equal(take(r, p, "u.test", "node-a", &ta, &holder),
                      APR_SUCCESS);
-    assert_int_equal(take(r, p, "u.test", "node-b", &tb, &holder),
-                     APR_EAGAIN);
-    assert_string_equal(holder, apr_psprintf(p, "node-a %" APR_INT64_T_FMT, (apr_int64_t)ta));
+    taken_over(r, p, "u.test", "node-b", NULL, 0, "node-a", ta);
     assert_int_equal(acme_cluster_job_put(r, p, "u.test", ta, "{\"a\":1}", 7, 60000),
                      APR_SUCCESS);
     assert_int_equal(acme_redis_fetch(r, p, job, &value, &len, &why), APR_SUCCESS);
@@ -203,11 +226,7 @@ static void claims_and_fences(acme_redis_t *r, apr_pool_t *p)
     assert_int_equal(take(r, p, "u.test", "node-b", &tb, &holder),
                      APR_SUCCESS);
     assert_true(tb > ta);
-    assert_int_equal(acme_cluster_lock_keep(r, p, "u.test", "node-a", &ta, 60000, 60000, &seen,
-                                            &again), APR_EAGAIN);
-    assert_int_equal(acme_cluster_job_put(r, p, "u.test", ta, "{\"a\":2}", 7, 60000),
-                     APR_EAGAIN);
-    assert_int_equal(acme_cluster_publish(r, p, "u.test", ta, "{}", 2, 0), APR_EAGAIN);
+    taken_over(r, p, "u.test", "node-a", NULL, ta, "node-b", tb);
     assert_int_equal(acme_redis_fetch(r, p, job, &value, &len, &why), APR_SUCCESS);
     assert_string_equal(value, "{\"a\":1}");
     /* the holder's end: its state goes, its claim goes */
@@ -318,10 +337,7 @@ static void kept_claims(acme_redis_t *r, apr_pool_t *p)
                      APR_SUCCESS);
     assert_int_equal(kept[0], 0);
     assert_int_equal(kept[1], 1);
-    assert_int_equal(take(r, p, names[0], "node-a", &t2, &holder), APR_EAGAIN);
-    assert_string_equal(holder, apr_psprintf(p, "node-b %" APR_INT64_T_FMT, (apr_int64_t)tb));
-    assert_int_equal(acme_cluster_lock_keep(r, p, names[0], "node-a", &tokens[0], 60000, 60000,
-                                            &seen, &again), APR_EAGAIN);
+    taken_over(r, p, names[0], "node-a", NULL, tokens[0], "node-b", tb);
     /* a step's keep takes an expired claim nobody took again too, same token */
     t2 = tokens[1];
     assert_int_equal(acme_redis_del(r, p, shorten[1]), APR_SUCCESS);
@@ -448,17 +464,15 @@ static void answer_owners(acme_redis_t *ra, acme_redis_t *rb, apr_pool_t *p)
 
 static void test_claims_on_real_redis(void **state)
 {
-    apr_pool_t *p = *state;
-    int port = free_port();
-    pid_t pid;
+    unit_redis_t *u = *state;
+    apr_pool_t *p = u->pool;
     acme_cluster_t *c, *b;
     acme_redis_t *r;
 
     if (redis_server_missing("test_claims_on_real_redis")) {
         return;
     }
-    pid = start_redis(port);
-    c = make_cluster(p, apr_psprintf(p, "redis://:unit-pw@127.0.0.1:%d/1", port), 1);
+    c = make_cluster(p, apr_psprintf(p, "redis://:unit-pw@127.0.0.1:%d/1", u->port), 1);
     r = open_started_redis(c, p);
     epoch_first(r, p);
     fresh_settles(r, p);
@@ -470,14 +484,12 @@ static void test_claims_on_real_redis(void **state)
     b->node = "node-b";
     c->node = "node-a";
     answer_owners(r, open_started_redis(b, p), p);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        UNIT_TEST(test_claims_on_real_redis),
+        UNIT_REDIS_TEST(test_claims_on_real_redis),
     };
 
     if (unit_init()) {

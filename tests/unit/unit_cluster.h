@@ -1,7 +1,8 @@
 /* Shared by the AcmeCluster unit tests (test_cluster.c, test_cluster_claims.c):
  * key files under /tmp/unit-cluster-<pid>, a cluster of a given key, a free
- * loopback port, a real redis-server on it (password unit-pw) and a
- * connection that waits for it to start, PTTL. */
+ * loopback port, a real redis-server on it (password unit-pw) started by a
+ * test's setup and stopped by its teardown, a connection that waits for it
+ * to start, PTTL. */
 #ifndef UNIT_CLUSTER_H
 #define UNIT_CLUSTER_H
 
@@ -17,6 +18,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <apr_strings.h>
 #include "unit.h"
 #include "acme_cluster.h"
@@ -77,6 +81,10 @@ static inline pid_t start_redis(int port)
         char portstr[8];
         int devnull = open("/dev/null", O_WRONLY);
 
+#ifdef __linux__
+        /* A test program killed (a timeout, ^C) takes its Redis with it. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
         dup2(devnull, 1);
         dup2(devnull, 2);
         snprintf(portstr, sizeof(portstr), "%d", port);
@@ -97,6 +105,55 @@ static inline int redis_server_missing(const char *test)
                   "(apt-get install redis-server)\n", test);
     return 1;
 }
+
+/* A test's redis-server: redis_setup starts it (none when redis-server is
+ * not installed: the test says it skips), redis_teardown stops it however
+ * the test ended, a failed assertion too. The test's pool is in pool. */
+typedef struct unit_redis_t {
+    apr_pool_t *pool;
+    int port;
+    pid_t pid;                        /* 0: not running */
+} unit_redis_t;
+
+static inline int redis_setup(void **state)
+{
+    apr_pool_t *p;
+    unit_redis_t *u;
+
+    if (apr_pool_create(&p, NULL) != APR_SUCCESS) {
+        return -1;
+    }
+    u = apr_pcalloc(p, sizeof(*u));
+    u->pool = p;
+    if (access("/usr/bin/redis-server", X_OK) == 0) {
+        u->port = free_port();
+        u->pid = start_redis(u->port);
+    }
+    *state = u;
+    return u->pid < 0 ? -1 : 0;
+}
+
+/* Stops u's redis-server now (SIGKILL, reaped); the teardown then has
+ * nothing to stop. */
+static inline void stop_redis(unit_redis_t *u)
+{
+    if (u->pid > 0) {
+        kill(u->pid, SIGKILL);
+        waitpid(u->pid, NULL, 0);
+    }
+    u->pid = 0;
+}
+
+static inline int redis_teardown(void **state)
+{
+    unit_redis_t *u = *state;
+
+    stop_redis(u);
+    apr_pool_destroy(u->pool);
+    return 0;
+}
+
+#define UNIT_REDIS_TEST(f) cmocka_unit_test_setup_teardown(f, redis_setup, redis_teardown)
 
 /* A connection of cluster c to the redis-server start_redis just started:
  * tried every 50 ms, for up to 5 s, while it starts; the test fails if it
