@@ -57,6 +57,7 @@ typedef struct cluster_sink_t {
     apr_pool_t *conn_pool;            /* holds the connection; cleared when it breaks */
     acme_redis_t *redis;              /* NULL: connect at the next use */
     apr_hash_t *answers;              /* "<kind> <id>" -> answer_t*: live answers */
+    apr_time_t grace_said_until;      /* ACME01079 said at info for the grace until then */
 } cluster_sink_t;
 
 static apr_status_t cs_publish(void *baton, const char *token, const char *key_authorization);
@@ -163,28 +164,78 @@ static apr_status_t sink_write(cluster_sink_t *cs, const char *kind, const char 
     return sink_put(cs, kind, id, value, len, del, 0);
 }
 
+/* Is owner's answer for name (an SNI name) live here: published, not
+ * withdrawn? */
+static int answer_held(cluster_sink_t *cs, const char *name, const char *owner)
+{
+    char key[ACME_MAX_NAME_LEN + 32];
+    const answer_t *a;
+
+    apr_snprintf(key, sizeof(key), "%s %s", KIND_TLSALPN01, name);
+    a = apr_hash_get(cs->answers, key, APR_HASH_KEY_STRING);
+    return a && a->owner && !strcmp(a->owner, owner);
+}
+
+/* Says why owner's answer for name waits for Redis' grace (wait_ms left,
+ * -1: no mark yet): at info once per grace, at debug while it lasts. */
+static void grace_said(cluster_sink_t *cs, const char *name, const char *owner, long wait_ms)
+{
+    apr_time_t now = apr_time_now();
+    int first = now >= cs->grace_said_until;
+    char more[64];
+
+    apr_snprintf(more, sizeof(more), "for %ld s more", (wait_ms + 999) / 1000);
+    if (first) {
+        cs->grace_said_until = now + apr_time_from_msec(wait_ms > 0 ? wait_ms : 5000);
+    }
+    ap_log_error(APLOG_MARK, first ? APLOG_INFO : APLOG_DEBUG, 0, cs->s, "ACME01079: cluster: "
+                 "Redis lost its data (restarted empty or flushed)%s; order %s publishes no "
+                 "tls-alpn-01 answer for %s %s, so that an order whose answer Redis lost "
+                 "(its CA validation may be under way) publishes it again first",
+                 wait_ms < 0 ? " and no node's parent has marked it yet" : "", owner, name,
+                 wait_ms < 0 ? "until one has and the claim grace after it is over" : more);
+}
+
 /* The claim of a tls-alpn-01 answer for name (an SNI name) by owner's
- * order, with its expiry (ms). APR_SUCCESS; APR_EBUSY: another order's
- * answer stands (its owner's node still orders it); APR_EAGAIN when Redis
- * did not take it (the connection dropped for the next try). */
+ * order, with its expiry (ms); again: publishing again the answer it held
+ * when Redis lost it (ACME01044). APR_SUCCESS; APR_EBUSY: another order's
+ * answer stands (its owner's node still orders it), or Redis lost its data
+ * within the claim grace and the answer was not this order's; APR_EAGAIN
+ * when Redis did not take it (the connection dropped for the next try). */
 static apr_status_t owned_put(cluster_sink_t *cs, const char *name, const char *owner,
-                              const char *value, apr_size_t len, long ttl_ms)
+                              const char *value, apr_size_t len, long ttl_ms, int again)
 {
     acme_redis_t *redis = sink_redis(cs);
     const char *holder = NULL, *fail = NULL;
+    acme_cluster_answer_grace_t grace = { ACME_CLUSTER_CLAIM_TTL_MS,
+                                          ACME_CLUSTER_FRESH_SETTLE_MS, 0 };
+    long wait_ms = 0;
     apr_status_t rv;
     apr_pool_t *p;
 
     if (!redis) {
         return APR_EAGAIN;
     }
+    grace.again = again || answer_held(cs, name, owner);
     apr_pool_create(&p, cs->pool);
     rv = acme_cluster_answer_claim(redis, p, KIND_TLSALPN01, name, owner, value, len, ttl_ms,
-                                   &holder);
-    if (rv == APR_EBUSY) {
+                                   &grace, &holder, &wait_ms);
+    if (rv == APR_EBUSY && again) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cs->s, "ACME01080: cluster: Redis lost the "
+                     "tls-alpn-01 answer for %s of order %s (restarted empty or flushed), and "
+                     "node and order %s published theirs before this node could publish it "
+                     "again: a CA validation of %s that reaches another node gets that "
+                     "answer and fails, and order %s then tries anew; advice: give Redis "
+                     "persistence (appendonly yes)", name, owner, holder, name, owner);
+    }
+    else if (rv == APR_EBUSY) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, cs->s, "ACME01075: cluster: the tls-alpn-01 "
                      "answer for %s in Redis is that of node and order %s; order %s waits",
                      name, holder, owner);
+    }
+    else if (rv == APR_INCOMPLETE) {
+        grace_said(cs, name, owner, wait_ms);
+        rv = APR_EBUSY;               /* the job withdraws its answers and waits */
     }
     else if (rv != APR_SUCCESS) {
         acme_redis_failure(redis, &fail);
@@ -246,7 +297,7 @@ int acme_cluster_node_answers_again(acme_challenge_sink_t *sink)
 
         if (left >= apr_time_from_sec(1)
             && (a->owner ? owned_put(cs, a->id, a->owner, a->value, a->len,
-                                     (long)apr_time_as_msec(left))
+                                     (long)apr_time_as_msec(left), 1)
                          : sink_put(cs, a->kind, a->id, a->value, a->len, 0,
                                     (long)apr_time_as_msec(left))) == APR_SUCCESS) {
             ++n;
@@ -304,7 +355,7 @@ static apr_status_t cs_publish_tls_alpn(void *baton, const char *identifier, con
     memcpy(value, cert_pem, cert_len + 1);
     memcpy(value + cert_len + 1, key_pem, key_len + 1);
     rv = owned_put(cs, name, owner, value, cert_len + 1 + key_len,
-                   (long)apr_time_as_msec(ACME_CHALLENGE_LIFETIME));
+                   (long)apr_time_as_msec(ACME_CHALLENGE_LIFETIME), 0);
     if (rv == APR_SUCCESS) {
         rv = cs->inner.publish_tls_alpn(cs->inner.baton, identifier, owner, cert_pem, key_pem);
         if (rv == APR_SUCCESS) {

@@ -377,6 +377,7 @@ static acme_redis_reply_t *cmd(acme_redis_t *r, apr_pool_t *p, int argc, const c
  * both keys expire. */
 static void answer_owners(acme_redis_t *ra, acme_redis_t *rb, apr_pool_t *p)
 {
+    const acme_cluster_answer_grace_t no_grace = { 0, 0, 0 };
     const char *kind = "chal:tls-alpn-01", *holder = NULL, *why = NULL;
     const char *lock_a[5] = { "SET", "mod_acme:lock:x.test", "node-a 3", "PX", "60000" };
     const char *lock_c[3] = { "SET", "mod_acme:lock:x.test", "node-c 4" };
@@ -390,18 +391,18 @@ static void answer_owners(acme_redis_t *ra, acme_redis_t *rb, apr_pool_t *p)
 
     cmd(ra, p, 5, lock_a);
     assert_int_equal(acme_cluster_answer_claim(ra, p, kind, "x.test", "x.test", "ec", 2, 60000,
-                                               &holder), APR_SUCCESS);
+                                               &no_grace, &holder, NULL), APR_SUCCESS);
     assert_null(holder);
     assert_string_equal(cmd(ra, p, 2, owner)->str, "node-a\nx.test");
     /* the same owner again (each authorization step publishes anew) */
     assert_int_equal(acme_cluster_answer_claim(ra, p, kind, "x.test", "x.test", "ec", 2, 60000,
-                                               NULL), APR_SUCCESS);
+                                               &no_grace, NULL, NULL), APR_SUCCESS);
     assert_int_equal(acme_cluster_answer_claim(rb, p, kind, "x.test", "x.test+rsa-2048", "rsa",
-                                               3, 60000, &holder), APR_EBUSY);
+                                               3, 60000, &no_grace, &holder, NULL), APR_EBUSY);
     assert_string_equal(holder, "node-a x.test");
     /* the same order name on another node is another owner too */
     assert_int_equal(acme_cluster_answer_claim(rb, p, kind, "x.test", "x.test", "rsa", 3, 60000,
-                                               NULL), APR_EBUSY);
+                                               &no_grace, NULL, NULL), APR_EBUSY);
     assert_int_equal(acme_redis_fetch(rb, p, "mod_acme:chal:tls-alpn-01:x.test", &value, &len,
                                       &why), APR_SUCCESS);
     assert_string_equal(value, "ec");
@@ -419,13 +420,13 @@ static void answer_owners(acme_redis_t *ra, acme_redis_t *rb, apr_pool_t *p)
     /* b's answer, its order without a claim (none of b's in Redis): no
      * live owner, so a's publish takes the name */
     assert_int_equal(acme_cluster_answer_claim(rb, p, kind, "x.test", "x.test+rsa-2048", "rsa",
-                                               3, 60000, NULL), APR_SUCCESS);
+                                               3, 60000, &no_grace, NULL, NULL), APR_SUCCESS);
     assert_int_equal(acme_cluster_answer_claim(ra, p, kind, "x.test", "x.test", "ec", 2, 60000,
-                                               NULL), APR_SUCCESS);
+                                               &no_grace, NULL, NULL), APR_SUCCESS);
     /* a's owner dies: its order claim expires, b's publish takes the name */
     cmd(ra, p, 2, unlock);
     assert_int_equal(acme_cluster_answer_claim(rb, p, kind, "x.test", "x.test+rsa-2048", "rsa",
-                                               3, 60000, NULL), APR_SUCCESS);
+                                               3, 60000, &no_grace, NULL, NULL), APR_SUCCESS);
     assert_int_equal(acme_cluster_answer_release(ra, p, kind, "x.test", "x.test", &deleted),
                      APR_SUCCESS);
     assert_int_equal(deleted, 0);               /* a's late withdrawal leaves b's answer */
@@ -439,20 +440,20 @@ static void answer_owners(acme_redis_t *ra, acme_redis_t *rb, apr_pool_t *p)
      * space ("node-a b", names hold a ServerRoot): not a's claim */
     cmd(ra, p, 5, lock_a);
     assert_int_equal(acme_cluster_answer_claim(ra, p, kind, "x.test", "x.test", "ec", 2, 60000,
-                                               NULL), APR_SUCCESS);
+                                               &no_grace, NULL, NULL), APR_SUCCESS);
     cmd(ra, p, 3, lock_ab);
     assert_int_equal(acme_cluster_answer_claim(rb, p, kind, "x.test", "x.test+rsa-2048", "rsa",
-                                               3, 60000, NULL), APR_SUCCESS);
+                                               3, 60000, &no_grace, NULL, NULL), APR_SUCCESS);
     assert_int_equal(acme_cluster_answer_release(rb, p, kind, "x.test", "x.test+rsa-2048",
                                                  &deleted), APR_SUCCESS);
     assert_int_equal(deleted, 1);
     /* a's order taken over by node c: a's answer is no live owner's */
     cmd(ra, p, 5, lock_a);
     assert_int_equal(acme_cluster_answer_claim(ra, p, kind, "x.test", "x.test", "ec", 2, 60000,
-                                               NULL), APR_SUCCESS);
+                                               &no_grace, NULL, NULL), APR_SUCCESS);
     cmd(ra, p, 3, lock_c);
     assert_int_equal(acme_cluster_answer_claim(rb, p, kind, "x.test", "x.test+rsa-2048", "rsa",
-                                               3, 500, NULL), APR_SUCCESS);
+                                               3, 500, &no_grace, NULL, NULL), APR_SUCCESS);
     /* both keys expire with the answer */
     assert_true(cmd(rb, p, 2, pttl)->integer > 0 && cmd(rb, p, 2, pttl)->integer <= 500);
     apr_sleep(apr_time_from_msec(600));
@@ -462,12 +463,82 @@ static void answer_owners(acme_redis_t *ra, acme_redis_t *rb, apr_pool_t *p)
     cmd(ra, p, 2, unlock);
 }
 
+/* Redis emptied while node a's order validates y.test by tls-alpn-01 and
+ * node b's order of the same name waits: the answer and its owner are gone
+ * with the claims. As for a claim, no new owner takes the name while
+ * Redis holds no mark and for the grace after it was marked 'emptied' (nor
+ * while a 'fresh' mark settles); a, publishing its answer again, does, and
+ * b then waits for a's order as before; past the grace a name without an
+ * owner is anyone's again. */
+static void answer_after_emptied(acme_redis_t *ra, acme_redis_t *rb, apr_pool_t *p)
+{
+    const char *kind = "chal:tls-alpn-01", *holder = NULL, *mark = NULL, *old_id = NULL, *why;
+    const char *lock_a[5] = { "SET", "mod_acme:lock:y.test", "node-a 3", "PX", "60000" };
+    const char *lock_b[5] = { "SET", "mod_acme:lock:y.test+rsa-2048", "node-b 4", "PX",
+                              "60000" };
+    const acme_cluster_answer_grace_t fresh = { 60000, 60000, 0 }, grace = { 60000, 0, 0 };
+    const acme_cluster_answer_grace_t again = { 60000, 0, 1 }, past = { 0, 0, 0 };
+    apr_time_t at;
+    long wait = 0;
+    int made = 0, is_emptied = 0, deleted = 0;
+    char *value;
+    apr_size_t len;
+
+    flushall(ra, p);
+    assert_int_equal(acme_cluster_epoch_mark(ra, p, NULL, 0, &mark, &made), APR_SUCCESS);
+    assert_int_equal(acme_cluster_epoch_parse(mark, &old_id, &at, &is_emptied, p), APR_SUCCESS);
+    cmd(ra, p, 5, lock_a);
+    cmd(rb, p, 5, lock_b);
+    assert_int_equal(acme_cluster_answer_claim(ra, p, kind, "y.test", "y.test", "ec", 2, 60000,
+                                               &fresh, NULL, &wait), APR_INCOMPLETE);
+    assert_true(wait > 50000 && wait <= 60000);
+    assert_int_equal(acme_cluster_answer_claim(ra, p, kind, "y.test", "y.test", "ec", 2, 60000,
+                                               &grace, NULL, NULL), APR_SUCCESS);
+    assert_int_equal(acme_cluster_answer_claim(rb, p, kind, "y.test", "y.test+rsa-2048", "rsa",
+                                               3, 60000, &grace, &holder, NULL), APR_EBUSY);
+    /* Redis loses everything; no root has marked it yet */
+    flushall(ra, p);
+    cmd(rb, p, 5, lock_b);                     /* b's keep claimed its order again */
+    assert_int_equal(acme_cluster_answer_claim(rb, p, kind, "y.test", "y.test+rsa-2048", "rsa",
+                                               3, 60000, &grace, &holder, &wait),
+                     APR_INCOMPLETE);
+    assert_int_equal(wait, -1);
+    assert_null(holder);
+    /* a root that saw the mark before marks it 'emptied': the grace runs */
+    assert_int_equal(acme_cluster_epoch_mark(ra, p, old_id, 0, &mark, &made), APR_SUCCESS);
+    assert_int_equal(acme_cluster_epoch_parse(mark, &old_id, &at, &is_emptied, p), APR_SUCCESS);
+    assert_int_equal(is_emptied, 1);
+    assert_int_equal(acme_cluster_answer_claim(rb, p, kind, "y.test", "y.test+rsa-2048", "rsa",
+                                               3, 60000, &grace, NULL, &wait), APR_INCOMPLETE);
+    assert_true(wait > 50000 && wait <= 60000);
+    assert_int_equal(acme_redis_fetch(rb, p, "mod_acme:chal:tls-alpn-01:y.test", &value, &len,
+                                      &why), APR_ENOENT);
+    /* a claims its order again and publishes its answer again */
+    cmd(ra, p, 5, lock_a);
+    assert_int_equal(acme_cluster_answer_claim(ra, p, kind, "y.test", "y.test", "ec", 2, 60000,
+                                               &again, NULL, NULL), APR_SUCCESS);
+    assert_int_equal(acme_cluster_answer_claim(rb, p, kind, "y.test", "y.test+rsa-2048", "rsa",
+                                               3, 60000, &past, &holder, NULL), APR_EBUSY);
+    assert_string_equal(holder, "node-a y.test");
+    /* a's order done: within the grace the name stays without owner, after it b takes it */
+    assert_int_equal(acme_cluster_answer_release(ra, p, kind, "y.test", "y.test", &deleted),
+                     APR_SUCCESS);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(acme_cluster_answer_claim(rb, p, kind, "y.test", "y.test+rsa-2048", "rsa",
+                                               3, 60000, &grace, NULL, NULL), APR_INCOMPLETE);
+    assert_int_equal(acme_cluster_answer_claim(rb, p, kind, "y.test", "y.test+rsa-2048", "rsa",
+                                               3, 60000, &past, NULL, NULL), APR_SUCCESS);
+    assert_int_equal(acme_redis_fetch(ra, p, "mod_acme:chal:tls-alpn-01:y.test", &value, &len,
+                                      &why), APR_SUCCESS);
+    assert_string_equal(value, "rsa");
+}
+
 static void test_claims_on_real_redis(void **state)
 {
     unit_redis_t *u = *state;
     apr_pool_t *p = u->pool;
     acme_cluster_t *c, *b;
-    acme_redis_t *r;
+    acme_redis_t *r, *rb;
 
     if (redis_server_missing("test_claims_on_real_redis")) {
         return;
@@ -483,7 +554,9 @@ static void test_claims_on_real_redis(void **state)
     b = apr_pmemdup(p, c, sizeof(*c));
     b->node = "node-b";
     c->node = "node-a";
-    answer_owners(r, open_started_redis(b, p), p);
+    rb = open_started_redis(b, p);
+    answer_owners(r, rb, p);
+    answer_after_emptied(r, rb, p);
 }
 
 int main(void)

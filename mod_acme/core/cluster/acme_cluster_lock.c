@@ -7,41 +7,6 @@
 #include "acme_cluster.h"
 #include "acme_cluster_lock.h"
 
-/* Milliseconds on Redis' clock (one clock for every node), the epoch mark
- * "<id> <ms> <fresh|emptied>" parsed, and settle(): the mark as it should
- * be for a caller that saw the mark known ('' none) before. Missing: made
- * 'emptied' by a caller that saw one (Redis lost it), 'fresh' by a root
- * that saw none (make_fresh), else left missing (nil); a 'fresh' mark of
- * another id than known (made by a node that saw none) becomes 'emptied'
- * (young: only when made less than that many ms ago; nil: always). */
-#define LUA_EPOCH \
-    "local function now_ms()\n" \
-    "  local t = redis.call('TIME')\n" \
-    "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" \
-    "end\n" \
-    "local function epoch(v)\n" \
-    "  if not v then return nil end\n" \
-    "  local id, at, st = string.match(v, '^(%S+) (%d+) (%a+)$')\n" \
-    "  return id, tonumber(at or '0'), st\n" \
-    "end\n" \
-    "local function settle(key, known, new_id, make_fresh, young)\n" \
-    "  local v = redis.call('GET', key)\n" \
-    "  if not v then\n" \
-    "    if known ~= '' then v = new_id .. ' ' .. now_ms() .. ' emptied'\n" \
-    "    elseif make_fresh then v = new_id .. ' ' .. now_ms() .. ' fresh'\n" \
-    "    else return nil end\n" \
-    "    redis.call('SET', key, v)\n" \
-    "    return v, 1\n" \
-    "  end\n" \
-    "  local id, at, st = epoch(v)\n" \
-    "  if known ~= '' and id ~= known and st == 'fresh'\n" \
-    "     and (not young or now_ms() - at < young) then\n" \
-    "    v = id .. ' ' .. at .. ' emptied'\n" \
-    "    redis.call('SET', key, v)\n" \
-    "  end\n" \
-    "  return v, 0\n" \
-    "end\n"
-
 /* While a claim lives (taken, kept), its fence has a day left at least;
  * a published version keeps it longer (LUA_EXPIRE): an order that never
  * published leaves nothing behind a day after its last step, and a long
@@ -58,7 +23,7 @@
  * the ms left; -3: the mark is 'fresh' and less than settle ms old, holder
  * the ms left. The same node's claim is returned and extended. */
 static const char take_lua[] =
-    LUA_EPOCH
+    ACME_CLUSTER_LUA_EPOCH
     "local m = settle(KEYS[3], ARGV[5], ARGV[6], false)\n"
     "local v = redis.call('GET', KEYS[1])\n"
     "if v then\n"
@@ -111,7 +76,7 @@ static const char take_lua[] =
  * then marked here) and it is this node's again with the new token t,
  * above every version published since. */
 static const char keep_lua[] =
-    LUA_EPOCH
+    ACME_CLUSTER_LUA_EPOCH
     LUA_KEEP
     "local kept = keep(KEYS[1], KEYS[2], ARGV[1], ARGV[7], ARGV[2])\n"
     "if kept > 0 then return kept end\n"
@@ -144,7 +109,7 @@ static const char keep_all_lua[] =
 /* KEYS: epoch. ARGV: new id, the id this node saw before ('' none), young
  * ms ('' none: always). Returns {mark after settle(), 1 when made here}. */
 static const char epoch_lua[] =
-    LUA_EPOCH
+    ACME_CLUSTER_LUA_EPOCH
     "local v, made = settle(KEYS[1], ARGV[2], ARGV[1], true, tonumber(ARGV[3]))\n"
     "return {v, made}\n";
 

@@ -46,6 +46,43 @@
 #define ACME_CLUSTER_EPOCH_ID_MAX 64
 #define ACME_CLUSTER_FENCE_TTL_MS "86400000" /* a day; text: it goes into Lua */
 
+/* Milliseconds on Redis' clock (one clock for every node), the epoch mark
+ * "<id> <ms> <fresh|emptied>" parsed, and settle(): the mark as it should
+ * be for a caller that saw the mark known ('' none) before. Missing: made
+ * 'emptied' by a caller that saw one (Redis lost it), 'fresh' by a root
+ * that saw none (make_fresh), else left missing (nil); a 'fresh' mark of
+ * another id than known (made by a node that saw none) becomes 'emptied'
+ * (young: only when made less than that many ms ago; nil: always). Shared
+ * by the scripts of claims (here) and of challenge answers
+ * (acme_cluster_answer.c), so both read the mark alike. */
+#define ACME_CLUSTER_LUA_EPOCH \
+    "local function now_ms()\n" \
+    "  local t = redis.call('TIME')\n" \
+    "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" \
+    "end\n" \
+    "local function epoch(v)\n" \
+    "  if not v then return nil end\n" \
+    "  local id, at, st = string.match(v, '^(%S+) (%d+) (%a+)$')\n" \
+    "  return id, tonumber(at or '0'), st\n" \
+    "end\n" \
+    "local function settle(key, known, new_id, make_fresh, young)\n" \
+    "  local v = redis.call('GET', key)\n" \
+    "  if not v then\n" \
+    "    if known ~= '' then v = new_id .. ' ' .. now_ms() .. ' emptied'\n" \
+    "    elseif make_fresh then v = new_id .. ' ' .. now_ms() .. ' fresh'\n" \
+    "    else return nil end\n" \
+    "    redis.call('SET', key, v)\n" \
+    "    return v, 1\n" \
+    "  end\n" \
+    "  local id, at, st = epoch(v)\n" \
+    "  if known ~= '' and id ~= known and st == 'fresh'\n" \
+    "     and (not young or now_ms() - at < young) then\n" \
+    "    v = id .. ' ' .. at .. ' emptied'\n" \
+    "    redis.call('SET', key, v)\n" \
+    "  end\n" \
+    "  return v, 0\n" \
+    "end\n"
+
 /* The epoch mark a node saw last: its id, "" before the first. */
 typedef struct acme_cluster_epoch_seen_t {
     char id[ACME_CLUSTER_EPOCH_ID_MAX];

@@ -166,17 +166,33 @@ apr_status_t acme_redis_del(acme_redis_t *r, apr_pool_t *p, const char *name);
 
 /* ---- challenge answers with an owner (acme_cluster_answer.c) --------- */
 
+/* How an answer claim honours Redis' data loss (the epoch mark,
+ * acme_cluster_lock.h), as acme_cluster_lock_take does: for grace_ms after
+ * Redis was emptied (and while a 'fresh' mark is less than settle_ms old)
+ * a name without an owner is taken only by again = 1, the owner that held
+ * it before and publishes it again. */
+typedef struct acme_cluster_answer_grace_t {
+    long grace_ms;
+    long settle_ms;
+    int again;
+} acme_cluster_answer_grace_t;
+
 /* Publishes value (len bytes, sealed here) as mod_acme:<kind>:<id> with
  * this node and order (the order's claim name, acme_cluster_lock.h) as its
  * owner in mod_acme:owner:<kind>:<id>, both expiring after ttl_ms, unless
  * another owner's answer is there and its order's claim is still its
- * node's (one Lua script). APR_SUCCESS (written: none, ours, or its owner
- * is gone); APR_EBUSY with *holder (may be NULL; "<node> <order>", from p)
- * when another owner's answer stands (nothing written); APR_EGENERAL on an
+ * node's, or Redis lost its data within grace (one Lua script).
+ * APR_SUCCESS (written: none, ours, or its owner is gone); APR_EBUSY with
+ * *holder (may be NULL; "<node> <order>", from p) when another owner's
+ * answer stands; APR_INCOMPLETE when Redis lost its data and the grace
+ * holds (*wait_ms, may be NULL: the ms left, -1 while Redis holds no epoch
+ * mark yet); nothing written but for APR_SUCCESS; APR_EGENERAL on an
  * unexpected reply; acme_redis_command's failures. */
 apr_status_t acme_cluster_answer_claim(acme_redis_t *r, apr_pool_t *p, const char *kind,
                                        const char *id, const char *order, const void *value,
-                                       apr_size_t len, long ttl_ms, const char **holder);
+                                       apr_size_t len, long ttl_ms,
+                                       const acme_cluster_answer_grace_t *grace,
+                                       const char **holder, long *wait_ms);
 
 /* Deletes mod_acme:<kind>:<id> and its owner only while the owner is this
  * node and order (compare and delete, one Lua script); *deleted (may be

@@ -62,8 +62,9 @@ typedef struct acme_challenge_sink_t {
      * answer is withdrawn with the same owner, and an answer of another
      * owner is never replaced or withdrawn. publish_tls_alpn also returns
      * APR_EBUSY when another owner's answer for identifier stands where
-     * the CA may connect (another cluster node's order): the job withdraws
-     * its answers and waits. NULL when the host cannot answer tls-alpn-01. */
+     * the CA may connect (another cluster node's order), or may be about
+     * to stand again (Redis lost its data: the cluster's claim grace): the
+     * job withdraws its answers and waits. NULL when the host cannot answer tls-alpn-01. */
     apr_status_t (*publish_tls_alpn)(void *baton, const char *identifier, const char *owner,
                                      const char *cert_pem, const char *key_pem);
     void (*withdraw_tls_alpn)(void *baton, const char *identifier, const char *owner);
