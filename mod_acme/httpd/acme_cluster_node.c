@@ -176,24 +176,21 @@ static int answer_held(cluster_sink_t *cs, const char *name, const char *owner)
     return a && a->owner && !strcmp(a->owner, owner);
 }
 
-/* Says why owner's answer for name waits for Redis' grace (wait_ms left,
- * -1: no mark yet): at info once per grace, at debug while it lasts. */
+/* Says why owner's answer for name waits for Redis' grace (wait_ms
+ * left): at info once per grace, at debug while it lasts. */
 static void grace_said(cluster_sink_t *cs, const char *name, const char *owner, long wait_ms)
 {
     apr_time_t now = apr_time_now();
     int first = now >= cs->grace_said_until;
-    char more[64];
 
-    apr_snprintf(more, sizeof(more), "for %ld s more", (wait_ms + 999) / 1000);
     if (first) {
-        cs->grace_said_until = now + apr_time_from_msec(wait_ms > 0 ? wait_ms : 5000);
+        cs->grace_said_until = now + apr_time_from_msec(wait_ms);
     }
     ap_log_error(APLOG_MARK, first ? APLOG_INFO : APLOG_DEBUG, 0, cs->s, "ACME01079: cluster: "
-                 "Redis lost its data (restarted empty or flushed)%s; order %s publishes no "
-                 "tls-alpn-01 answer for %s %s, so that an order whose answer Redis lost "
-                 "(its CA validation may be under way) publishes it again first",
-                 wait_ms < 0 ? " and no node's parent has marked it yet" : "", owner, name,
-                 wait_ms < 0 ? "until one has and the claim grace after it is over" : more);
+                 "Redis lost its data (restarted empty or flushed); order %s publishes no "
+                 "tls-alpn-01 answer for %s for %ld s more, so that an order whose answer "
+                 "Redis lost (its CA validation may be under way) publishes it again first",
+                 owner, name, (wait_ms + 999) / 1000);
 }
 
 /* The claim of a tls-alpn-01 answer for name (an SNI name) by owner's
@@ -207,8 +204,7 @@ static apr_status_t owned_put(cluster_sink_t *cs, const char *name, const char *
 {
     acme_redis_t *redis = sink_redis(cs);
     const char *holder = NULL, *fail = NULL;
-    acme_cluster_answer_grace_t grace = { ACME_CLUSTER_CLAIM_TTL_MS,
-                                          ACME_CLUSTER_FRESH_SETTLE_MS, 0 };
+    acme_cluster_answer_grace_t grace = { ACME_CLUSTER_CLAIM_TTL_MS, 0 };
     long wait_ms = 0;
     apr_status_t rv;
     apr_pool_t *p;

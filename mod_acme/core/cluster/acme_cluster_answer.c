@@ -24,14 +24,14 @@
 
 /* KEYS[1]: the answer, KEYS[2]: its owner, KEYS[3]: the epoch mark.
  * ARGV[1]: the owner, "<node>\n<order>"; ARGV[2]: the sealed answer;
- * ARGV[3]: expiry (ms); ARGV[4]: grace (ms); ARGV[5]: settle (ms); ARGV[6]:
- * "1" when the owner held the answer before (publishing it again).
- * Returns {1, ""} when written; {0, owner} when another owner's order
- * still holds its node's claim; {-1, ""} when Redis holds no epoch mark
- * (emptied just now, no root marked it yet); {-2, ms left} when it was
- * emptied less than grace ms ago; {-3, ms left} when the mark is 'fresh'
- * and less than settle ms old (as acme_cluster_lock_take): an answer Redis
- * lost is its owner's to publish again first, as a claim is. */
+ * ARGV[3]: expiry (ms); ARGV[4]: grace (ms); ARGV[5]: "1" when the owner
+ * held the answer before (publishing it again). Returns {1, ""} when
+ * written; {0, owner} when another owner's order still holds its node's
+ * claim; {-2, ms left} when Redis was emptied less than grace ms ago (as
+ * acme_cluster_lock_take): an answer Redis lost is its owner's to publish
+ * again first, as a claim is. No mark at all is no loss seen yet: the
+ * publishing order's own claim keep (acme_cluster_lock_keep, before every
+ * step) marks Redis 'emptied' when it lost the claim. */
 static const char claim_lua[] =
     ACME_CLUSTER_LUA_EPOCH
     "local cur = redis.call('GET', KEYS[2])\n"
@@ -44,15 +44,10 @@ static const char claim_lua[] =
     "      return {0, cur}\n"
     "    end\n"
     "  end\n"
-    "  if ARGV[6] ~= '1' then\n"
-    "    local m = redis.call('GET', KEYS[3])\n"
-    "    if not m then return {-1, ''} end\n"
-    "    local id, at, st = epoch(m)\n"
-    "    local left = 0\n"
-    "    if st == 'emptied' then left = at + tonumber(ARGV[4]) - now_ms() end\n"
+    "  local id, at, st = epoch(redis.call('GET', KEYS[3]))\n"
+    "  if ARGV[5] ~= '1' and st == 'emptied' then\n"
+    "    local left = at + tonumber(ARGV[4]) - now_ms()\n"
     "    if left > 0 then return {-2, tostring(left)} end\n"
-    "    if st == 'fresh' then left = at + tonumber(ARGV[5]) - now_ms() end\n"
-    "    if left > 0 then return {-3, tostring(left)} end\n"
     "  end\n"
     "end\n"
     "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
@@ -80,8 +75,8 @@ apr_status_t acme_cluster_answer_claim(acme_redis_t *r, apr_pool_t *p, const cha
                                        const char **holder, long *wait_ms)
 {
     const acme_cluster_t *c = acme_redis_cluster(r);
-    const char *argv[12];
-    apr_size_t lens[12];
+    const char *argv[11];
+    apr_size_t lens[11];
     acme_redis_reply_t *reply, *flag, *who;
     char *sealed;
     apr_size_t sealed_len;
@@ -108,12 +103,11 @@ apr_status_t acme_cluster_answer_claim(acme_redis_t *r, apr_pool_t *p, const cha
     argv[7] = sealed;
     argv[8] = apr_ltoa(p, ttl_ms > 0 ? ttl_ms : 1);
     argv[9] = apr_ltoa(p, grace->grace_ms);
-    argv[10] = apr_ltoa(p, grace->settle_ms);
-    argv[11] = grace->again ? "1" : "0";
-    for (i = 0; i < 12; ++i) {
+    argv[10] = grace->again ? "1" : "0";
+    for (i = 0; i < 11; ++i) {
         lens[i] = i == 7 ? sealed_len : strlen(argv[i]);
     }
-    if ((rv = acme_redis_command(r, p, &reply, 12, argv, lens)) != APR_SUCCESS) {
+    if ((rv = acme_redis_command(r, p, &reply, 11, argv, lens)) != APR_SUCCESS) {
         return rv;
     }
     if (reply->type != ACME_REDIS_ARRAY || reply->elements->nelts != 2
@@ -128,7 +122,7 @@ apr_status_t acme_cluster_answer_claim(acme_redis_t *r, apr_pool_t *p, const cha
     }
     if (flag->integer < 0) {
         if (wait_ms) {
-            *wait_ms = flag->integer == -1 ? -1 : atol(who->str);
+            *wait_ms = atol(who->str);
         }
         return APR_INCOMPLETE;
     }

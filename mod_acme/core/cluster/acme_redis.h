@@ -168,12 +168,10 @@ apr_status_t acme_redis_del(acme_redis_t *r, apr_pool_t *p, const char *name);
 
 /* How an answer claim honours Redis' data loss (the epoch mark,
  * acme_cluster_lock.h), as acme_cluster_lock_take does: for grace_ms after
- * Redis was emptied (and while a 'fresh' mark is less than settle_ms old)
- * a name without an owner is taken only by again = 1, the owner that held
- * it before and publishes it again. */
+ * Redis was marked 'emptied' a name without a live owner is taken only by
+ * again = 1, the owner that held it before and publishes it again. */
 typedef struct acme_cluster_answer_grace_t {
     long grace_ms;
-    long settle_ms;
     int again;
 } acme_cluster_answer_grace_t;
 
@@ -185,8 +183,8 @@ typedef struct acme_cluster_answer_grace_t {
  * APR_SUCCESS (written: none, ours, or its owner is gone); APR_EBUSY with
  * *holder (may be NULL; "<node> <order>", from p) when another owner's
  * answer stands; APR_INCOMPLETE when Redis lost its data and the grace
- * holds (*wait_ms, may be NULL: the ms left, -1 while Redis holds no epoch
- * mark yet); nothing written but for APR_SUCCESS; APR_EGENERAL on an
+ * holds (*wait_ms, may be NULL: the ms left); nothing written but for
+ * APR_SUCCESS; APR_EGENERAL on an
  * unexpected reply; acme_redis_command's failures. */
 apr_status_t acme_cluster_answer_claim(acme_redis_t *r, apr_pool_t *p, const char *kind,
                                        const char *id, const char *order, const void *value,
