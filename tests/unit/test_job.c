@@ -8,6 +8,7 @@
 #include "unit_store.h"
 #include "unit_issue.h"
 #include "acme_job_int.h"
+#include "acme_job_authz.h"
 #include "acme_time.h"
 
 #define DAY apr_time_from_sec(24 * 3600)
@@ -499,10 +500,57 @@ static void test_record_strings(void **state)
     assert_string_equal(rec->cert_serial, "");
 }
 
+/* Two nodes whose orders share names answer them (and claim their
+ * tls-alpn-01 answers) in one order: sorted by identifier, whatever order
+ * the CA listed the authorizations in; the ones not fetched yet after the
+ * seen, in the CA's order; a name and its wildcard keep the CA's. */
+static void test_authz_answer_order(void **state)
+{
+    apr_pool_t *p = *state;
+    acme_job_t job;
+    acme_authz_t authz;
+    apr_array_header_t *order;
+    const char *urls[5] = { "https://ca/az/1", "https://ca/az/2", "https://ca/az/3",
+                            "https://ca/az/4", "https://ca/az/5" };
+    const char *ids[4] = { "www.B.test", "a.test", "b.test", "A.test" };
+    int i;
+
+    memset(&job, 0, sizeof(job));
+    job.pool = p;
+    job.authz_urls = apr_array_make(p, 5, sizeof(const char *));
+    order = acme_job_authz_order(&job, p);
+    assert_int_equal(order->nelts, 0);
+    for (i = 0; i < 5; ++i) {
+        APR_ARRAY_PUSH(job.authz_urls, const char *) = urls[i];
+    }
+    /* nothing fetched yet: the CA's order */
+    order = acme_job_authz_order(&job, p);
+    assert_int_equal(order->nelts, 5);
+    for (i = 0; i < 5; ++i) {
+        assert_string_equal(APR_ARRAY_IDX(order, i, const char *), urls[i]);
+    }
+    memset(&authz, 0, sizeof(authz));
+    for (i = 0; i < 4; ++i) {
+        authz.url = urls[i];
+        authz.identifier = ids[i];
+        acme_job_authz_seen(&job, &authz);
+    }
+    authz.identifier = "z.test";                /* seen once per URL: the first stays */
+    acme_job_authz_seen(&job, &authz);
+    order = acme_job_authz_order(&job, p);
+    assert_int_equal(order->nelts, 5);
+    assert_string_equal(APR_ARRAY_IDX(order, 0, const char *), urls[1]);   /* a.test */
+    assert_string_equal(APR_ARRAY_IDX(order, 1, const char *), urls[3]);   /* A.test */
+    assert_string_equal(APR_ARRAY_IDX(order, 2, const char *), urls[2]);   /* b.test */
+    assert_string_equal(APR_ARRAY_IDX(order, 3, const char *), urls[0]);   /* www.b.test */
+    assert_string_equal(APR_ARRAY_IDX(order, 4, const char *), urls[4]);   /* not seen */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         UNIT_TEST(test_step_after_done),
+        UNIT_TEST(test_authz_answer_order),
         UNIT_TEST(test_step_after_other_outcomes),
         UNIT_TEST(test_step_names),
         UNIT_TEST(test_fitness_no_cert),

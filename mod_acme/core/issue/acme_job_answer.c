@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 
 #include "acme_job_int.h"
+#include "acme_job_authz.h"
 #include "acme_dns01.h"
 #include "acme_time.h"
 
@@ -86,6 +87,57 @@ static char *claim_key(apr_pool_t *p, const char *identifier)
         *c = (char)apr_tolower(*c);
     }
     return key;
+}
+
+void acme_job_authz_seen(acme_job_t *job, const acme_authz_t *authz)
+{
+    if (!authz->url || !authz->identifier) {
+        return;
+    }
+    if (!job->authz_ids) {
+        job->authz_ids = apr_hash_make(job->pool);
+    }
+    if (!apr_hash_get(job->authz_ids, authz->url, APR_HASH_KEY_STRING)) {
+        apr_hash_set(job->authz_ids, apr_pstrdup(job->pool, authz->url), APR_HASH_KEY_STRING,
+                     claim_key(job->pool, authz->identifier));
+    }
+}
+
+apr_array_header_t *acme_job_authz_order(const acme_job_t *job, apr_pool_t *p)
+{
+    int n = job->authz_urls ? job->authz_urls->nelts : 0, i, j, known = 0;
+    apr_array_header_t *out = apr_array_make(p, n > 0 ? n : 1, sizeof(const char *));
+    const char **urls;
+
+    for (i = 0; i < n; ++i) {         /* the seen first, the others after, in order */
+        const char *url = APR_ARRAY_IDX(job->authz_urls, i, const char *);
+
+        if (job->authz_ids && apr_hash_get(job->authz_ids, url, APR_HASH_KEY_STRING)) {
+            APR_ARRAY_PUSH(out, const char *) = url;
+            ++known;
+        }
+    }
+    for (i = 0; i < n; ++i) {
+        const char *url = APR_ARRAY_IDX(job->authz_urls, i, const char *);
+
+        if (!job->authz_ids || !apr_hash_get(job->authz_ids, url, APR_HASH_KEY_STRING)) {
+            APR_ARRAY_PUSH(out, const char *) = url;
+        }
+    }
+    /* Insertion sort of the seen: stable (a name and its wildcard keep the
+     * CA's order) and quick for an order's few names. */
+    urls = (const char **)out->elts;
+    for (i = 1; i < known; ++i) {
+        const char *url = urls[i];
+        const char *id = apr_hash_get(job->authz_ids, url, APR_HASH_KEY_STRING);
+
+        for (j = i; j > 0 && strcmp(apr_hash_get(job->authz_ids, urls[j - 1],
+                                                 APR_HASH_KEY_STRING), id) > 0; --j) {
+            urls[j] = urls[j - 1];
+        }
+        urls[j] = url;
+    }
+    return out;
 }
 
 /* The job holding identifier's tls-alpn-01 claim, NULL: none. */

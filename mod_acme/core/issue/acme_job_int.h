@@ -100,8 +100,8 @@ typedef struct acme_job_t {
     const char *cert_url;
     apr_array_header_t *authz_urls; /* const char*, of the order */
     apr_array_header_t *pending;    /* acme_pending_t*, published and responded to */
-    apr_hash_t *tlsalpn_keys;       /* the keys of its tls-alpn-01 claims (lower case, in
-                                     * pool), made once each; NULL: none yet */
+    apr_hash_t *tlsalpn_keys;       /* its tls-alpn-01 claims' keys (lower case, pool) */
+    apr_hash_t *authz_ids;          /* authz URL -> identifier (acme_job_authz.h), or NULL */
     apr_hash_t *answered;           /* authz URL -> the acme_pending_t* last made for it
                                      * (acme_job_steps.c), in pool; NULL: none yet */
     apr_interval_time_t poll_interval;

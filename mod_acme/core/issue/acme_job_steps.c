@@ -7,6 +7,7 @@
 
 #include "acme_counters.h"
 #include "acme_job_int.h"
+#include "acme_job_authz.h"
 #include "acme_dns01.h"
 #include "acme_time.h"
 #include "acme_store_account.h"
@@ -335,6 +336,7 @@ static acme_outcome_e authz_reused_failed(acme_step_ctx_t *sc, const acme_authz_
 static acme_outcome_e step_authorize(acme_step_ctx_t *sc)
 {
     acme_job_t *job = sc->job;
+    const apr_array_header_t *urls;
     acme_authz_t *authz;
     apr_time_t retry_after;
     acme_outcome_e prepared;
@@ -357,14 +359,16 @@ static acme_outcome_e step_authorize(acme_step_ctx_t *sc)
     if ((prepared = acme_job_tlsalpn_order(sc)) != ACME_OUTCOME_DONE) {
         return prepared;
     }
-    for (i = 0; job->authz_urls && i < job->authz_urls->nelts; ++i) {
-        const char *url = APR_ARRAY_IDX(job->authz_urls, i, const char *);
+    urls = acme_job_authz_order(job, sc->p);      /* one order on every node */
+    for (i = 0; i < urls->nelts; ++i) {
+        const char *url = APR_ARRAY_IDX(urls, i, const char *);
         acme_outcome_e outcome;
 
         rv = acme_client_get_authz(sc->client, sc->p, url, &authz, &retry_after, &sc->prob);
         if (rv != APR_SUCCESS) {
             return acme_job_ca_failed(sc, rv);
         }
+        acme_job_authz_seen(job, authz);
         if (strcmp(authz->status, "valid") == 0) {
             acme_job_tlsalpn_answer(sc, authz, NULL);
             continue;
