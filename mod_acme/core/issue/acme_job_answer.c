@@ -140,58 +140,72 @@ apr_array_header_t *acme_job_authz_order(const acme_job_t *job, apr_pool_t *p)
     return out;
 }
 
-/* The job holding identifier's tls-alpn-01 claim, NULL: none. */
-static acme_job_t *tlsalpn_holder(acme_driver_t *driver, const char *identifier, apr_pool_t *p)
+/* identifier in lower case into buf (ACME_MAX_NAME_LEN + 1 bytes): the key
+ * of its claim, as claim_key makes it; NULL when it is longer than a DNS
+ * name (no claim has such a key). */
+static const char *claim_key_in(char *buf, const char *identifier)
 {
-    if (!driver->tlsalpn_claims || !identifier) {
-        return NULL;
+    apr_size_t i;
+
+    for (i = 0; identifier[i]; ++i) {
+        if (i >= ACME_MAX_NAME_LEN) {
+            return NULL;
+        }
+        buf[i] = (char)apr_tolower(identifier[i]);
     }
-    return apr_hash_get(driver->tlsalpn_claims, claim_key(p, identifier), APR_HASH_KEY_STRING);
+    buf[i] = '\0';
+    return buf;
 }
 
-/* Releases identifier's claim if job holds it; 1: it did. Allocates nothing
- * (the claims are few: the names of the running orders). */
+/* The job holding identifier's tls-alpn-01 claim, NULL: none. */
+static acme_job_t *tlsalpn_holder(acme_driver_t *driver, const char *identifier)
+{
+    char buf[ACME_MAX_NAME_LEN + 1];
+    const char *key;
+
+    if (!driver->tlsalpn_claims || !identifier || !(key = claim_key_in(buf, identifier))) {
+        return NULL;
+    }
+    return apr_hash_get(driver->tlsalpn_claims, key, APR_HASH_KEY_STRING);
+}
+
+/* Releases identifier's claim if job holds it; 1: it did. Allocates nothing:
+ * one lookup by the lower-cased name. */
 static int tlsalpn_release(acme_driver_t *driver, const acme_job_t *job, const char *identifier)
 {
-    apr_hash_index_t *hi;
-    const void *key;
-    void *holder;
+    char buf[ACME_MAX_NAME_LEN + 1];
+    const char *key;
 
-    if (!driver->tlsalpn_claims || !identifier) {
+    if (tlsalpn_holder(driver, identifier) != job || !(key = claim_key_in(buf, identifier))) {
         return 0;
     }
-    for (hi = apr_hash_first(NULL, driver->tlsalpn_claims); hi; hi = apr_hash_next(hi)) {
-        apr_hash_this(hi, &key, NULL, &holder);
-        if (holder == job && !strcasecmp(key, identifier)) {
-            apr_hash_set(driver->tlsalpn_claims, key, APR_HASH_KEY_STRING, NULL);
-            return 1;
-        }
-    }
-    return 0;
+    apr_hash_set(driver->tlsalpn_claims, key, APR_HASH_KEY_STRING, NULL);
+    return 1;
 }
 
 /* Claims identifier for sc's job unless another job holds it. The claim's
  * key is made once per identifier and job, in its pool (job->tlsalpn_keys):
  * each authorization step releases the job's claims and takes them again,
- * every few seconds while an order waits. */
+ * every few seconds while an order waits. A name longer than a DNS name
+ * (no CA validates it) is claimed by nobody. */
 static int tlsalpn_take(acme_step_ctx_t *sc, const char *identifier)
 {
-    acme_job_t *job = sc->job, *holder = tlsalpn_holder(sc->driver, identifier, sc->p);
+    acme_job_t *job = sc->job, *holder = tlsalpn_holder(sc->driver, identifier);
+    char buf[ACME_MAX_NAME_LEN + 1];
     const char *key;
 
     if (holder && holder != job) {
         return 0;
     }
-    if (!holder) {
+    if (!holder && (key = claim_key_in(buf, identifier))) {
         if (!sc->driver->tlsalpn_claims) {
             sc->driver->tlsalpn_claims = apr_hash_make(sc->driver->pool);
         }
         if (!job->tlsalpn_keys) {
             job->tlsalpn_keys = apr_hash_make(job->pool);
         }
-        key = claim_key(sc->p, identifier);
-        if (!(key = apr_hash_get(job->tlsalpn_keys, key, APR_HASH_KEY_STRING))) {
-            key = claim_key(job->pool, identifier);
+        if (!(key = apr_hash_get(job->tlsalpn_keys, buf, APR_HASH_KEY_STRING))) {
+            key = apr_pstrdup(job->pool, buf);
             apr_hash_set(job->tlsalpn_keys, key, APR_HASH_KEY_STRING, key);
         }
         apr_hash_set(sc->driver->tlsalpn_claims, key, APR_HASH_KEY_STRING, job);
@@ -250,7 +264,7 @@ acme_outcome_e acme_job_tlsalpn_order(acme_step_ctx_t *sc)
     for (i = 0; i < names->nelts; ++i) {
         const char *name = APR_ARRAY_IDX(names, i, const char *);
 
-        if (name[0] != '*' && (holder = tlsalpn_holder(sc->driver, name, sc->p))
+        if (name[0] != '*' && (holder = tlsalpn_holder(sc->driver, name))
             && holder != sc->job) {
             return tlsalpn_wait(sc, name);
         }
