@@ -134,6 +134,33 @@ def test_failing_hook_is_reported_and_retried(httpd, challtestsrv, unique):
     assert len([c for c in read_lines(log) if c[0] == "setup"]) >= 2
 
 
+# Fails after 3,000 control characters (each "\\x01", four bytes, in httpd's
+# escaped error log: 12 KB, past httpd's 8 KB line) and says why at the end.
+NOISY_HOOK = """#!/bin/sh
+echo "$1 $2 $3" >> {log}
+head -c 3000 /dev/zero | tr '\\0' '\\1'
+echo "nsupdate: the real error is at the end (zone example-noisy)" >&2
+exit 3
+"""
+
+
+def test_failing_hook_with_long_output_keeps_its_end_in_the_error_log(httpd, challtestsrv,
+                                                                      unique):
+    name = unique("noisyhook")
+    hook, log = write_hook(httpd, "dns-hook", NOISY_HOOK)
+    httpd.write_config(vhosts=ssl_vhost(name, ["*." + name]),
+                       acme=dns_settings(hook, challtestsrv))
+    httpd.start()
+    line = wait_for(lambda: next((l for l in httpd.error_log_text().splitlines()
+                                  if "ACME00905" in l and name in l), None),
+                    30, what="the failed setup hook's line in the error log")
+    # the start, the gap, and the end with the program's reason
+    assert "\\x01\\x01 ... \\x01\\x01" in line, line[:300]
+    assert line.endswith("nsupdate: the real error is at the end (zone example-noisy)"), \
+        line[-300:]
+    assert len(line.encode()) < 8000, len(line.encode())
+
+
 def test_hanging_hook_times_out_without_holding_up_others(httpd, challtestsrv, unique):
     hang = unique("hang")
     other = unique("other")

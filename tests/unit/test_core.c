@@ -407,6 +407,29 @@ static void test_text_utf8_cut(void **state)
     assert_string_equal(acme_text_output_line(p, "x\n" "ab\xe2\x82\xac", 4), "ab");
 }
 
+/* A program's output for one log line: whole when it fits, else its start,
+ * " ... " and its end (where a failing program says why), each end cut on a
+ * character boundary. */
+static void test_text_ends(void **state)
+{
+    apr_pool_t *p = *state;
+    char big[3001];
+
+    assert_string_equal(acme_text_ends(p, NULL, 4, 4), "");
+    assert_string_equal(acme_text_ends(p, "abcdefghijklm", 4, 4), "abcdefghijklm"); /* fits */
+    assert_string_equal(acme_text_ends(p, "abcdefghijklmn", 4, 4), "abcd ... klmn");
+    /* a 2-byte character at either cut goes whole */
+    assert_string_equal(acme_text_ends(p, "abc\xc3\xa9" "0123456789" "\xc3\xa9yz", 4, 3),
+                        "abc ... yz");
+    assert_string_equal(acme_text_ends(p, "abc\xc3\xa9" "0123456789" "\xc3\xa9yz", 5, 4),
+                        "abc\xc3\xa9 ... \xc3\xa9yz");
+    /* bytes that escape to four in httpd's error log: the result is bounded */
+    memset(big, 1, sizeof(big) - 1);
+    memcpy(big + sizeof(big) - 5, "END!", 5);
+    assert_int_equal(strlen(acme_text_ends(p, big, 100, 200)), 100 + 5 + 200);
+    assert_string_equal(acme_text_ends(p, big, 100, 200) + 301, "END!");
+}
+
 /* A log line cut at its cap keeps its last character whole. */
 static void test_log_cut_utf8(void **state)
 {
@@ -511,6 +534,7 @@ int main(void)
         UNIT_TEST(test_text_printable),
         UNIT_TEST(test_text_escape),
         UNIT_TEST(test_text_utf8_cut),
+        UNIT_TEST(test_text_ends),
         UNIT_TEST(test_log_cut_utf8),
         UNIT_TEST(test_testout),
     };

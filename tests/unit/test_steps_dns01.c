@@ -129,7 +129,7 @@ static void test_dns01_failing_hook_fails_the_attempt(void **state)
     assert_non_null(strstr(detail, "AcmeDnsCmd setup " DNS_RECORD " exited with 3: update "
                                    "failed: REFUSED? (zone dns.test) by [path]; fix the hook (run it by hand as the "
                                    "server's user to see why; the error log has its path and "
-                                   "output, at most 4 KB: its start and its end)"));
+                                   "output, its start and its end)"));
     assert_null(strstr(detail, d->hook));
     assert_null(strstr(detail, "first line"));
     assert_null(strstr(detail, "/etc"));
@@ -140,6 +140,34 @@ static void test_dns01_failing_hook_fails_the_attempt(void **state)
     teardowns_end(d);
     assert_true(count_logged(f, "ACME00901: ") >= 1);
     assert_true(logged(f, "ACME00902: "));
+}
+
+/* A failing hook's long output full of control characters (each 4 bytes in
+ * httpd's escaped error log): the line keeps its start and its end, where
+ * the program says why, and stays short enough for httpd's 8 KB line. */
+static void test_dns01_long_hook_output_keeps_its_end_in_the_log(void **state)
+{
+    dns_fixture_t *d = *state;
+    fixture_t *f = d->f;
+    const char *line = NULL;
+    int i;
+
+    hook_write(d, "head -c 3000 /dev/zero | tr '\\0' '\\1'; echo 'the real error: zone "
+               "refused'; echo \"$*\" >> $zone/../dns-hook.calls; exit 3", NULL);
+    unit_replay_add(f->replay, DNS_FIXTURE, 0, DNS_AUTHZS);
+    run_until_done(d, 5);
+    unit_replay_done(f->replay);
+    for (i = 0; i < f->log->nelts; ++i) {
+        if (strstr(APR_ARRAY_IDX(f->log, i, const char *), "ACME00905: ")) {
+            line = APR_ARRAY_IDX(f->log, i, const char *);
+        }
+    }
+    assert_non_null(line);
+    assert_non_null(strstr(line, "\x01\x01 ... \x01\x01"));
+    assert_non_null(strstr(line, "the real error: zone refused"));
+    /* escaped, each \x01 takes 4 bytes: far below httpd's 8192 */
+    assert_true(strlen(line) * 4 < 7500);
+    teardowns_end(d);
 }
 
 /* A setup hook that never ends is killed after its timeout (counted on the
@@ -436,6 +464,7 @@ int main(void)
         DNS_TEST(test_dns01_issuance_publishes_waits_and_tears_down),
         DNS_TEST(test_dns01_waits_until_the_record_is_visible),
         DNS_TEST(test_dns01_failing_hook_fails_the_attempt),
+        DNS_TEST(test_dns01_long_hook_output_keeps_its_end_in_the_log),
         DNS_TEST(test_dns01_hanging_hook_is_killed_after_its_timeout),
         DNS_TEST(test_dns01_record_never_visible_fails_after_the_bound),
         DNS_TEST(test_dns01_each_lookup_outcome_is_told_apart),

@@ -254,3 +254,16 @@ const char *acme_text_output_line(apr_pool_t *p, const char *output, apr_size_t 
     out[o] = '\0';
     return out;
 }
+
+const char *acme_text_ends(apr_pool_t *p, const char *s, apr_size_t head, apr_size_t tail)
+{
+    apr_size_t len = s ? strlen(s) : 0, from;
+
+    if (len <= head + tail + sizeof(ACME_TEXT_ENDS_GAP) - 1) {
+        return s ? s : "";
+    }
+    from = len - tail;
+    from += acme_text_utf8_start(s + from, tail);
+    return apr_pstrcat(p, apr_pstrmemdup(p, s, acme_text_utf8_end(s, head)), ACME_TEXT_ENDS_GAP,
+                       s + from, NULL);
+}

@@ -63,4 +63,12 @@ apr_size_t acme_text_utf8_start(const char *s, apr_size_t n);
 apr_size_t acme_text_cut_len(const char *s, apr_size_t max);
 /* s (NULL: NULL) cut to at most max bytes as acme_text_cut_len does, in p. */
 const char *acme_text_cut(apr_pool_t *p, const char *s, apr_size_t max);
+/* What goes between the two ends acme_text_ends keeps. */
+#define ACME_TEXT_ENDS_GAP " ... "
+/* s (NULL: "") when it is at most head + tail + strlen(ACME_TEXT_ENDS_GAP)
+ * bytes long, else its first head bytes, ACME_TEXT_ENDS_GAP and its last
+ * tail bytes, each cut on a character boundary (acme_text_utf8_end and
+ * _start), so at most that long: a program's output in one log line, its
+ * end kept (where a failing program says why). s itself, or from p. */
+const char *acme_text_ends(apr_pool_t *p, const char *s, apr_size_t head, apr_size_t tail);
 #endif

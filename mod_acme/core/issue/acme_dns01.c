@@ -311,7 +311,7 @@ void acme_dns01_teardown(acme_driver_t *driver, acme_job_t *job)
 static void hook_log_end(acme_driver_t *driver, acme_dns_hook_t *hook, apr_status_t rv,
                          const char *tag_ok, const char *tag_failed, const char *consequence)
 {
-    const char *output = acme_dns_hook_output(hook);
+    const char *output = acme_dns_hook_logged(hook);
 
     if (rv == APR_SUCCESS) {
         /* logtag: from caller */
@@ -444,9 +444,8 @@ static acme_outcome_e setup_failed(acme_step_ctx_t *sc, dns01_entry_t *entry, ap
 {
     hook_log_end(sc->driver, entry->setup, rv, "ACME00904", "ACME00905", "");
     acme_problem_set(&sc->prob, sc->p, rv, NULL, "%s; fix the hook (run it by hand as the "
-                     "server's user to see why; the error log has its path and output, at most "
-                     "4 KB: its start and its end), "
-                     "it is tried again at the next attempt",
+                     "server's user to see why; the error log has its path and output, its "
+                     "start and its end), it is tried again at the next attempt",
                      acme_dns_hook_shown(entry->setup, sc->p));
     sc->prob.kind = ACME_PROBLEM_KIND_HOOK;
     return ACME_OUTCOME_FAILED;

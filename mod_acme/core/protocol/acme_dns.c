@@ -666,6 +666,12 @@ const char *acme_dns_hook_output(const acme_dns_hook_t *hook)
     return apr_pstrmemdup(hook->pool, start, len);
 }
 
+const char *acme_dns_hook_logged(const acme_dns_hook_t *hook)
+{
+    return acme_text_ends(hook->pool, acme_dns_hook_output(hook), ACME_DNS_HOOK_LOGGED_HEAD,
+                          ACME_DNS_HOOK_LOGGED_TAIL);
+}
+
 const char *acme_dns_hook_shown(const acme_dns_hook_t *hook, apr_pool_t *p)
 {
     const char *line = acme_text_output_line(p, acme_dns_hook_output(hook),

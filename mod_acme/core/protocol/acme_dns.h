@@ -21,6 +21,13 @@
 #define ACME_DNS_ANSWER_MAX       8192                    /* one DNS response */
 #define ACME_DNS_TXT_MAX          16                      /* TXT values kept per name */
 #define ACME_DNS_HOOK_SHOWN_MAX   160     /* bytes of a hook's output acme_dns_hook_shown keeps */
+/* A hook's output in its error log line (acme_dns_hook_logged): its first and
+ * last bytes. httpd cuts a line at 8 KB (MAX_STRING_LEN) after escaping, where a
+ * control character or a byte beyond ASCII takes 4 ("\x01"), and acme_log at
+ * 2 KB before: 1.4 KB of output stays below both with room for the hook's
+ * label, so the end, where a failing program says why, is never cut off. */
+#define ACME_DNS_HOOK_LOGGED_HEAD 384
+#define ACME_DNS_HOOK_LOGGED_TAIL 1024
 
 /* "_acme-challenge.example.org" for "example.org" or "*.example.org". */
 const char *acme_dns_record_name(apr_pool_t *p, const char *identifier);
@@ -77,6 +84,10 @@ apr_status_t acme_dns_hook_start(acme_dns_hook_t **hook, apr_pool_t *p, const ch
 apr_status_t acme_dns_hook_poll(acme_dns_hook_t *hook, apr_time_t now);
 /* What it printed, trimmed, "" when nothing. */
 const char *acme_dns_hook_output(const acme_dns_hook_t *hook);
+/* What it printed for its log line: acme_dns_hook_output, or its start, " ... "
+ * and its end when longer (ACME_DNS_HOOK_LOGGED_HEAD and _TAIL bytes, whole
+ * characters). Lives as long as the hook. */
+const char *acme_dns_hook_logged(const acme_dns_hook_t *hook);
 /* "AcmeDnsCmd /path setup NAME" for messages; the value is not secret but long. */
 const char *acme_dns_hook_label(const acme_dns_hook_t *hook);
 /* "AcmeDnsCmd setup NAME", the label without the program's path: for the
