@@ -520,6 +520,11 @@ static void test_problem_json(void **state)
     assert_true(acme_problem_is(&prob, "rateLimited"));
     assert_string_equal(prob.detail, "too many certificates");
     assert_string_equal(prob.url, CA "/order-plz");
+    /* as README says: ASCII, each character beyond it one '?' */
+    json = "{\"type\":\"urn:ietf:params:acme:error:rejectedIdentifier\","
+           "\"detail\":\"Ung\\u00fcltige Dom\\u00e4ne \\u20ac \\ud83d\\udd11\",\"status\":400}";
+    acme_resources_problem_from_json(p, json, strlen(json), 400, CA "/order-plz", &prob);
+    assert_string_equal(prob.detail, "Ung?ltige Dom?ne ? ?");
 }
 
 static void test_problem_subproblems(void **state)
