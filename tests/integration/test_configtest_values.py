@@ -130,3 +130,14 @@ def test_warn_window_not_inside_renew_window_is_warned(httpd, unique):
     httpd.write_config(vhosts=ssl_vhost(name, extra="AcmeRenewWindow 30d\nAcmeWarnWindow 7d"))
     rc, out = httpd.configtest()
     assert rc == 0 and "ACME01605" not in out, out
+
+
+def test_internationalized_name_is_given_in_its_a_label_form(httpd, unique):
+    """AcmeDomain with a name beyond ASCII: configtest fails and gives the
+    A-label form to write instead (the name as written, Punycode), and idn2
+    for names IDNA maps first."""
+    name = unique("idn")
+    httpd.write_config(vhosts=ssl_vhost(name, acme_domain="AcmeDomain b\u00fccher.%s" % name))
+    configtest_fails(httpd, ["ACME00502: 'b\u00fccher.%s' is not a name a certificate can hold" % name,
+                             "write xn--bcher-kva.%s instead" % name,
+                             "'idn2 b\u00fccher.%s'" % name])

@@ -9,6 +9,7 @@
 #include "acme_core.h"
 #include "acme_name.h"
 #include "acme_key_type.h"
+#include "acme_punycode.h"
 
 #define ACME_MAX_LABEL_LEN 63
 
@@ -148,6 +149,42 @@ static apr_status_t check_ip_like(apr_pool_t *p, const char *name, const char **
     return APR_EINVAL;
 }
 
+static int has_8bit(const char *name)
+{
+    for (; *name; ++name) {
+        if ((unsigned char)*name >= 0x80) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* An internationalized name: certificates (RFC 5280 §7.2) and ACME
+ * identifiers (RFC 8555 §7.1.4) hold its A-labels, which the reason gives
+ * as the name to write. */
+static apr_status_t check_idn(apr_pool_t *p, const char *name, const char **why)
+{
+    const char *alabels, *alabels_why;
+
+    if (acme_name_alabels(p, name, &alabels) != APR_SUCCESS) {
+        *why = apr_psprintf(p, "'%s' has bytes beyond ASCII that are no valid UTF-8 (write an "
+                            "internationalized name in its A-label form, xn--...; 'idn2 NAME' "
+                            "prints it)", name);
+    }
+    else if (acme_name_validate(p, alabels, &alabels_why) != APR_SUCCESS) {
+        *why = apr_psprintf(p, "'%s' has characters beyond ASCII, and its A-label form %s is "
+                            "not valid either: %s", name, alabels, alabels_why);
+    }
+    else {
+        *why = apr_psprintf(p, "'%s' has characters beyond ASCII: a certificate holds an "
+                            "internationalized name in its A-label form; write %s instead "
+                            "(the RFC 3492 Punycode of the name as written; for a name with "
+                            "capital or decomposed letters beyond ASCII, 'idn2 %s' prints "
+                            "the IDNA2008 form)", name, alabels, name);
+    }
+    return APR_EINVAL;
+}
+
 apr_status_t acme_name_validate(apr_pool_t *p, const char *name, const char **why)
 {
     const char *dummy;
@@ -161,6 +198,9 @@ apr_status_t acme_name_validate(apr_pool_t *p, const char *name, const char **wh
     if (!name || !*name) {
         *why = "empty name";
         return APR_EINVAL;
+    }
+    if (has_8bit(name)) {
+        return check_idn(p, name, why);
     }
     if (name[0] == '[' || strchr(name, ':') || is_digits_and_dots(name)) {
         return check_ip_like(p, name, why);
@@ -442,4 +482,33 @@ const char *acme_name_list_capped(apr_pool_t *p, const apr_array_header_t *names
     return apr_psprintf(p, "%s and %d more (all %d%s%s)", apr_array_pstrcat(p, &shown, ' '),
                         names->nelts - ACME_NAME_LIST_SHOWN, names->nelts, where ? " " : "",
                         where ? where : "");
+}
+
+apr_status_t acme_name_alabels(apr_pool_t *p, const char *name, const char **alabels)
+{
+    const char *label = name, *end, *code;
+    char *result = "", *lower;
+    apr_size_t len, i;
+    apr_status_t rv;
+    int wide;
+
+    for (;; label = end + 1) {
+        end = label + strcspn(label, ".");
+        len = (apr_size_t)(end - label);
+        lower = apr_pstrmemdup(p, label, len);
+        for (i = 0, wide = 0; i < len; ++i) {
+            wide |= (unsigned char)lower[i] >= 0x80;
+            lower[i] = (char)((unsigned char)lower[i] < 0x80 ? apr_tolower(lower[i]) : lower[i]);
+        }
+        if (wide && (rv = acme_punycode_encode(p, lower, len, &code)) != APR_SUCCESS) {
+            return rv;
+        }
+        result = apr_pstrcat(p, result, label == name ? "" : ".", wide ? "xn--" : "",
+                             wide ? code : lower, NULL);
+        if (!*end) {
+            break;
+        }
+    }
+    *alabels = result;
+    return APR_SUCCESS;
 }

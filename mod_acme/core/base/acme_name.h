@@ -9,6 +9,13 @@
  * Returns APR_SUCCESS or APR_EINVAL with *why set to a one-line reason. */
 apr_status_t acme_name_validate(apr_pool_t *p, const char *name, const char **why);
 int acme_name_is_wildcard(const char *name);
+/* name with each label that holds a byte beyond ASCII written as "xn--" and
+ * the RFC 3492 Punycode of the label with its ASCII letters in lower case
+ * (acme_punycode_encode); the other labels in lower case. The name as
+ * written: a capital letter beyond ASCII or a decomposed character stays
+ * as it is, where IDNA2008 maps it first (idn2 does). APR_SUCCESS with
+ * *alabels from p; APR_EINVAL for malformed UTF-8. */
+apr_status_t acme_name_alabels(apr_pool_t *p, const char *name, const char **alabels);
 int acme_name_is_ip(const char *name);
 /* Does the name look like one a public CA can validate (AcmeAutoDomains)?
  * 0 for: a name without a dot (localhost, intranet), names under a suffix
