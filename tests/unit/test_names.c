@@ -213,7 +213,7 @@ static void test_idn_alabels(void **state)
     assert_int_equal(acme_name_alabels(p, "b\xc3", &out), APR_EINVAL);
     assert_int_equal(acme_name_validate(p, "b\xc3\xbc" "cher.example", &why), APR_EINVAL);
     assert_non_null(strstr(why, "write xn--bcher-kva.example instead"));
-    assert_non_null(strstr(why, "'idn2 b\xc3\xbc" "cher.example'"));
+    assert_non_null(strstr(why, "'idn2 NAME'"));
     assert_int_equal(acme_name_validate(p, "*.b\xc3\xbc" "cher.example", &why), APR_EINVAL);
     assert_non_null(strstr(why, "write *.xn--bcher-kva.example instead"));
     /* not valid as A-labels either: said */

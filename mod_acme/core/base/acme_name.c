@@ -161,26 +161,26 @@ static int has_8bit(const char *name)
 
 /* An internationalized name: certificates (RFC 5280 §7.2) and ACME
  * identifiers (RFC 8555 §7.1.4) hold its A-labels, which the reason gives
- * as the name to write. */
+ * as the name to write. The reason does not repeat the name: httpd shows
+ * its bytes beyond ASCII escaped (\xc3\xbc), not fit to copy. */
 static apr_status_t check_idn(apr_pool_t *p, const char *name, const char **why)
 {
     const char *alabels, *alabels_why;
 
     if (acme_name_alabels(p, name, &alabels) != APR_SUCCESS) {
-        *why = apr_psprintf(p, "'%s' has bytes beyond ASCII that are no valid UTF-8 (write an "
-                            "internationalized name in its A-label form, xn--...; 'idn2 NAME' "
-                            "prints it)", name);
+        *why = "it has bytes beyond ASCII that are no valid UTF-8 (write an "
+               "internationalized name in its A-label form, xn--...; 'idn2 NAME' prints it)";
     }
     else if (acme_name_validate(p, alabels, &alabels_why) != APR_SUCCESS) {
-        *why = apr_psprintf(p, "'%s' has characters beyond ASCII, and its A-label form %s is "
-                            "not valid either: %s", name, alabels, alabels_why);
+        *why = apr_psprintf(p, "it has characters beyond ASCII, and its A-label form %s is "
+                            "not valid either: %s", alabels, alabels_why);
     }
     else {
-        *why = apr_psprintf(p, "'%s' has characters beyond ASCII: a certificate holds an "
+        *why = apr_psprintf(p, "it has characters beyond ASCII: a certificate holds an "
                             "internationalized name in its A-label form; write %s instead "
                             "(the RFC 3492 Punycode of the name as written; for a name with "
-                            "capital or decomposed letters beyond ASCII, 'idn2 %s' prints "
-                            "the IDNA2008 form)", name, alabels, name);
+                            "capital or decomposed letters beyond ASCII, 'idn2 NAME' prints "
+                            "the IDNA2008 form)", alabels);
     }
     return APR_EINVAL;
 }
