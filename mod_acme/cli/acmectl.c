@@ -40,11 +40,14 @@ static const acmectl_command_t commands[] = {
       "Store consistency: leftover temp files, live links, keys matching their\n"
       "certificates, key file permissions. Exit status: 0 all good, 1 problems found.\n" },
     { "renew", acmectl_cmd_renew,
-      "Usage: acmectl [--store DIR] [--json] renew NAME [--force]\n"
+      "Usage: acmectl [--store DIR] [--json] renew NAME [--force] [--now]\n"
       "Asks the server for a new certificate of NAME now (jobs/NAME.renew); the live one\n"
       "serves until the server activates the new one. While a new certificate is staged\n"
       "(it says when it goes live) or a renewal was requested already (it says when),\n"
-      "nothing more is requested; --force requests one anyway.\n"
+      "nothing more is requested; --force requests one anyway. After failed attempts\n"
+      "the server waits (the backoff, minutes to a day) before the next one; --now ends\n"
+      "that wait (jobs/NAME.now) and requests again (not a wait the CA asked for with\n"
+      "429 rateLimited).\n"
       "Exit status: 0, 1, 2 without NAME.\n" },
     { "revoke", acmectl_cmd_revoke,
       "Usage: acmectl [--store DIR] [--json] revoke NAME [--reason R] [--key]\n"

@@ -112,24 +112,42 @@ static int renew_not_again(acmectl_t *ctl, apr_pool_t *p, const domain_view_t *v
     return ACMECTL_OK;
 }
 
-/* renew NAME [--force]: the issuing child sees the marker at its next check
- * (it looks every 30 s at most) and orders a new certificate; the live one
- * keeps serving until the new one is activated. Nothing is ordered while a
- * new certificate is staged or a renewal was requested already, unless
- * --force. */
+/* --now: jobs/<name>.now too, which ends the backoff after failed attempts;
+ * a wait the CA asked for (429 rateLimited) stays: *said what --now did.
+ * APR_SUCCESS or the store's write error. */
+static apr_status_t renew_now(acmectl_t *ctl, apr_pool_t *p, const char *name, const char *held,
+                              const char **said)
+{
+    if (held && strstr(held, "rateLimited")) {
+        *said = "--now does not end a wait the CA asked for";
+        return APR_SUCCESS;
+    }
+    *said = held ? "--now ends the backoff: the server tries within 30 s" : NULL;
+    return acme_store_request_backoff_end(ctl->store, p, name);
+}
+
+/* renew NAME [--force] [--now]: the issuing child sees the marker at its
+ * next check (it looks every 30 s at most) and orders a new certificate;
+ * the live one keeps serving until the new one is activated. Nothing is
+ * ordered while a new certificate is staged or a renewal was requested
+ * already, unless --force (or --now, for the latter). --now also ends the
+ * backoff after failed attempts. */
 int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
 {
     apr_pool_t *p = ctl->pool;
-    const char *name = NULL, *held;
+    const char *name = NULL, *held, *now_said = NULL;
     json_t *config, *out;
     apr_time_t start, since = 0;
     domain_view_t *v;
     apr_status_t rv;
-    int i, force = 0;
+    int i, force = 0, now = 0;
 
     for (i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--force")) {
             force = 1;
+        }
+        else if (!strcmp(argv[i], "--now")) {
+            now = 1;
         }
         else if (!name && argv[i][0] != '-') {
             name = acmectl_name_arg(p, argv[i]);
@@ -140,7 +158,7 @@ int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
         }
     }
     if (!name) {
-        acmectl_error(ctl, "usage: acmectl renew NAME [--force]");
+        acmectl_error(ctl, "usage: acmectl renew NAME [--force] [--now]");
         return ACMECTL_USAGE;
     }
     if (acme_store_name_check(name) != APR_SUCCESS) {
@@ -154,7 +172,7 @@ int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
         return ACMECTL_FAIL;
     }
     v = acmectl_view_load(ctl, p, name, acmectl_view_configured(ctl, p, &since));
-    if (!force && (v->staged || v->renew_marked_at)) {
+    if (!force && (v->staged || (v->renew_marked_at && !now))) {
         return renew_not_again(ctl, p, v);
     }
     if ((rv = acme_store_request_renewal(ctl->store, p, name)) != APR_SUCCESS) {
@@ -163,6 +181,14 @@ int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
         return ACMECTL_FAIL;
     }
     held = renewal_held(ctl, p, name, &start);
+    if (now && (rv = renew_now(ctl, p, name, held, &now_said)) != APR_SUCCESS) {
+        acmectl_error(ctl, "cannot end the backoff of '%s': %s", name,
+                      apr_psprintf(p, "%pm", &rv));
+        return ACMECTL_FAIL;
+    }
+    if (now_said && !strncmp(now_said, "--now ends", 10)) {
+        held = NULL;            /* the server orders within 30 s */
+    }
     if (ctl->json) {
         out = json_pack("{s:s, s:b, s:b, s:b}", "name", name, "renewal_requested", 1,
                         "staged", v->staged, "ordered", 1);
@@ -171,18 +197,21 @@ int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
         set_opt_str(out, "starts_at", held ? acme_time_rfc3339(p, start) : NULL);
         set_opt_str(out, "held_because", held);
         set_opt_str(out, "level_refused", v->rejected_why);
+        json_object_set_new(out, "backoff_ended", json_boolean(now_said && !held));
         acmectl_print_json(ctl, out);
         json_decref(out);
     }
     else if (held) {
-        acmectl_printf(ctl, "renewal of %s requested: it starts at %s, not before: %s; the "
+        acmectl_printf(ctl, "renewal of %s requested: it starts at %s, not before: %s%s%s; the "
                        "server orders a new certificate then and %s\n",
-                       name, acme_time_rfc3339(p, start), held, renew_goes_live(ctl, p));
+                       name, acme_time_rfc3339(p, start), held, now_said ? "; " : "",
+                       now_said ? now_said : "", renew_goes_live(ctl, p));
     }
     else {
         /* the issuing child looks for the marker every ACME_MARKER_POLL (30 s) */
-        acmectl_printf(ctl, "renewal of %s requested: the server sees it within 30 s, orders a "
-                "new certificate and %s\n", name, renew_goes_live(ctl, p));
+        acmectl_printf(ctl, "renewal of %s requested%s: the server sees it within 30 s, orders a "
+                "new certificate and %s\n", name, now_said ? ", the backoff after the failed "
+                "attempts ended (--now)" : "", renew_goes_live(ctl, p));
     }
     if (!ctl->json && v->rejected_why) {
         /* the order is made as asked; what it will likely bring is said */

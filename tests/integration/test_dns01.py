@@ -2,6 +2,7 @@
 through pebble-challtestsrv's management API, AcmeDnsResolver pointed at its
 DNS, failing and hanging hooks, and the configtest rules for wildcards."""
 import datetime
+import json
 import os
 import re
 import time
@@ -159,6 +160,41 @@ def test_failing_hook_with_long_output_keeps_its_end_in_the_error_log(httpd, cha
     assert line.endswith("nsupdate: the real error is at the end (zone example-noisy)"), \
         line[-300:]
     assert len(line.encode()) < 8000, len(line.encode())
+
+
+def test_acmectl_renew_now_ends_the_backoff_of_a_failing_name(httpd, challtestsrv, unique):
+    """After failed attempts the next one waits (here hours, as after many
+    failures; the backoff outlives a restart); the hook fixed, acmectl renew
+    --now ends that wait: the server tries within 30 s and says so."""
+    name = unique("renewnow")
+    hook, log = write_hook(httpd, "dns-hook", FAILING_HOOK)
+    httpd.write_config(vhosts=ssl_vhost(name, ["*." + name]),
+                       acme=dns_settings(hook, challtestsrv))
+    httpd.start()
+    wait_for(lambda: (httpd.domain_status(name).get("error") or {}).get("detail"), 30,
+             what="an error for %s on the status page" % name)
+    httpd.stop()
+    path = os.path.join(httpd.store, "status", name + ".json")
+    with open(path) as f:
+        st = json.load(f)
+    st["attempts"] = 8
+    st["next_action"] = (utcnow() + datetime.timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with open(path, "w") as f:
+        json.dump(st, f)
+    with open(hook, "w") as f:
+        f.write(GOOD_HOOK.format(log=log, mgmt=challtestsrv.mgmt_port))
+    httpd.start()
+    p = httpd.acmectl("--store", httpd.store, "renew", name)
+    assert p.returncode == 0 and "not before" in p.stdout, p.stdout + p.stderr
+
+    p = httpd.acmectl("--store", httpd.store, "renew", name, "--now")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "the backoff after the failed attempts ended (--now)" in p.stdout, p.stdout
+    cert = httpd.wait_for_pebble_cert("x." + name, 90)
+    assert cert_names(cert) == {name, "*." + name}
+    assert "ACME01295: %s: acmectl renew --now: the backoff after 8 failed attempts" % name \
+        in httpd.error_log_text(), httpd.diagnostics()
+    assert not os.path.exists(os.path.join(httpd.store, "jobs", name + ".now"))
 
 
 def test_hanging_hook_times_out_without_holding_up_others(httpd, challtestsrv, unique):

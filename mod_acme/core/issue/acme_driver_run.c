@@ -55,6 +55,24 @@ static int renewal_asked(acme_driver_t *driver, const acme_record_t *rec,
                        || !acme_store_has_staged(driver->store, p, domain->name))));
 }
 
+/* acmectl renew --now on a name that failed (jobs/<name>.now): its backoff
+ * ends, the attempt is made in this look and a failure after it waits the
+ * shortest backoff again. The marker is taken once, whatever the state. */
+static int backoff_end_asked(acme_driver_t *driver, acme_record_t *rec,
+                             const acme_domain_t *domain, apr_pool_t *p, int markers)
+{
+    if (!markers || rec->job || !acme_store_backoff_end_take(driver->store, p, domain->name)
+        || rec->attempts <= 0) {
+        return 0;
+    }
+    acme_log(&driver->ctx, ACME_LOG_INFO, 0, "ACME01295: %s: acmectl renew --now: the backoff "
+             "after %d failed attempt%s (next attempt at %s) ends; trying now", domain->name,
+             rec->attempts, rec->attempts == 1 ? "" : "s", acme_time_rfc3339(p, rec->next_run));
+    rec->attempts = 0;
+    rec->next_run = acme_core_now(&driver->ctx);
+    return 1;
+}
+
 /* acmectl renew on a name whose order waits for its dns-persist-01 record
  * (the marker left since the last look, in seconds as file times go): the
  * record was most likely just set, so it is looked up in this run instead
@@ -142,7 +160,8 @@ static int look_at(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_
     if (!rec->restored) {
         acme_renewal_restore(driver, rec, domain, acme_core_now(&driver->ctx), p);
     }
-    if (rec->next_run <= acme_core_now(&driver->ctx) || renewal_asked(driver, rec, domain, p, markers)
+    if (backoff_end_asked(driver, rec, domain, p, markers)
+        || rec->next_run <= acme_core_now(&driver->ctx) || renewal_asked(driver, rec, domain, p, markers)
         || persist_look_asked(driver, rec, domain, p, markers)
         || (rec->queued_for_slot && driver->active < driver->pacing.max_parallel)) {
         /* Mark before the work, not only after it: one run can take a
@@ -166,8 +185,9 @@ static int look_at(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_
     /* A job's wait (up to a day behind a clock set back) is measured by
      * the wall clock: looked at every poll, a clock set right ends it
      * then, not after the watchdog's longest sleep. */
+    /* a failing name too: acmectl renew --now ends its backoff */
     if (rec->job || !strcmp(rec->state, "valid") || !strcmp(rec->state, "staged")
-        || level_held_rec(rec)) {
+        || level_held_rec(rec) || rec->attempts > 0) {
         sum->markers = 1;
         sum->earliest = sum->marker_poll < sum->earliest ? sum->marker_poll : sum->earliest;
     }

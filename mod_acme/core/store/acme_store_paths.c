@@ -209,6 +209,11 @@ const char *acme_store_rel_renew(apr_pool_t *p, const char *name)
     return apr_pstrcat(p, ACME_STORE_JOBS "/", name, ".renew", NULL);
 }
 
+const char *acme_store_rel_renew_now(apr_pool_t *p, const char *name)
+{
+    return apr_pstrcat(p, ACME_STORE_JOBS "/", name, ".now", NULL);
+}
+
 const char *acme_store_rel_ari(apr_pool_t *p, const char *name)
 {
     return apr_pstrcat(p, ACME_STORE_ARI_DIR "/", name, ".json", NULL);

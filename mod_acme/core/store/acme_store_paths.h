@@ -184,6 +184,8 @@ const char *acme_store_rel_job(apr_pool_t *p, const char *name);
 const char *acme_store_rel_job_key(apr_pool_t *p, const char *name);
 const char *acme_store_rel_lock(apr_pool_t *p, const char *name);
 const char *acme_store_rel_renew(apr_pool_t *p, const char *name);
+/* jobs/<name>.now: acmectl renew --now, the backoff after failed attempts ends */
+const char *acme_store_rel_renew_now(apr_pool_t *p, const char *name);
 const char *acme_store_rel_ari(apr_pool_t *p, const char *name);
 const char *acme_store_rel_ari_before(apr_pool_t *p, const char *name);
 /* staging/<name>, and staging/<name>/<file> */

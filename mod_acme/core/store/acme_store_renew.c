@@ -21,6 +21,30 @@ apr_status_t acme_store_request_renewal(acme_store_t *store, apr_pool_t *p, cons
     return acme_store_write(store, p, renew_marker(p, name), "", 0, ACME_STORE_FILE_PERMS);
 }
 
+apr_status_t acme_store_request_backoff_end(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    apr_status_t rv;
+
+    if ((rv = acme_store_name_check(name)) != APR_SUCCESS) {
+        return rv;
+    }
+    return acme_store_write(store, p, acme_store_rel_renew_now(p, name), "", 0,
+                            ACME_STORE_FILE_PERMS);
+}
+
+int acme_store_backoff_end_take(acme_store_t *store, apr_pool_t *p, const char *name)
+{
+    struct stat st;
+    const char *rel;
+
+    if (acme_store_name_check(name) != APR_SUCCESS) {
+        return 0;
+    }
+    rel = acme_store_rel_renew_now(p, name);
+    return lstat(acme_store_path(store, p, rel), &st) == 0
+           && acme_store_remove(store, p, rel) == APR_SUCCESS;
+}
+
 int acme_store_live_revoked(acme_store_t *store, apr_pool_t *p, const char *name)
 {
     struct stat st;
