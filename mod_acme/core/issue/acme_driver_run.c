@@ -139,6 +139,7 @@ typedef struct run_sum_t {
     int busy;                       /* a job, an order in flight or something staged */
     int markers;                    /* a name valid, staged or in a job */
     int slot_waiting;               /* names still queued for an AcmeMaxParallel slot */
+    int failing;                    /* a name backs off after failed attempts */
 } run_sum_t;
 
 static int counts_in_flight(const acme_record_t *rec)
@@ -185,9 +186,9 @@ static int look_at(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_
     /* A job's wait (up to a day behind a clock set back) is measured by
      * the wall clock: looked at every poll, a clock set right ends it
      * then, not after the watchdog's longest sleep. */
-    /* a failing name too: acmectl renew --now ends its backoff */
+    sum->failing |= !rec->job && rec->attempts > 0;
     if (rec->job || !strcmp(rec->state, "valid") || !strcmp(rec->state, "staged")
-        || level_held_rec(rec) || rec->attempts > 0) {
+        || level_held_rec(rec)) {
         sum->markers = 1;
         sum->earliest = sum->marker_poll < sum->earliest ? sum->marker_poll : sum->earliest;
     }
@@ -491,6 +492,8 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
     else {
         due_run(driver, domains, ptemp, staged, &sum);
     }
+    /* a run over the due names saw only those */
+    driver->backoff_look = sum.failing || (!full && driver->backoff_look) ? sum.marker_poll : 0;
     acme_dns01_stopped_rerun(driver, ptemp);
     acme_dns01_poll_teardowns(driver, acme_core_now(&driver->ctx), &sum.earliest);
     /* Stopped early, the domains not looked at may have orders in flight.
@@ -515,3 +518,7 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
     return APR_SUCCESS;
 }
 
+apr_time_t acme_driver_backoff_look(const acme_driver_t *driver)
+{
+    return driver->backoff_look;
+}

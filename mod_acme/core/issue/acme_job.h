@@ -177,6 +177,12 @@ apr_status_t acme_driver_wire_at_once(acme_driver_t *driver, int n);
  * timeout per step; never fails because one domain failed. */
 apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *domains,
                              apr_pool_t *ptemp, apr_time_t *next_run, int *staged);
+/* When the last acme_driver_run wants to look for acmectl renew --now
+ * (jobs/<name>.now) because a name backs off after failed attempts: within
+ * ACME_MARKER_POLL (30 s) of that run, which a host's next run should not
+ * come after; 0 when no name backs off. Left out of acme_driver_run's
+ * next_run, which stays the earliest time a name needs attention. */
+apr_time_t acme_driver_backoff_look(const acme_driver_t *driver);
 /* AcmeMaxParallel: how many orders may be in flight at once, and how fast
  * new orders may start per CA. */
 #define ACME_MAX_PARALLEL_DEFAULT 50
