@@ -19,12 +19,9 @@ static const slot_t empty_slot = { 0, "" };
 
 void acme_record_text_set(acme_record_t *rec, const char **field, apr_size_t max, const char *value)
 {
-    apr_size_t len = value ? strlen(value) : 0;
+    apr_size_t len = acme_text_cut_len(value, max - 1);     /* a character is kept whole */
     slot_t *slot = SLOT_OF(*field);
 
-    if (len >= max) {
-        len = acme_text_utf8_end(value, max - 1);   /* a character is kept whole */
-    }
     if (len > slot->cap) {
         /* Twice what it held (at most max): a field's memory stays under 2 max. */
         apr_size_t cap = slot->cap ? slot->cap : 15;
