@@ -136,8 +136,8 @@ static void issue_run(acme_wd_t *wd, apr_pool_t *ptemp)
         }
     }
     /* a name backing off: acmectl renew --now is looked for within 30 s */
-    if (acme_driver_backoff_look(wd->driver) && acme_driver_backoff_look(wd->driver) < next_run) {
-        next_run = acme_driver_backoff_look(wd->driver);
+    if (acme_driver_run_backoff_look(wd->driver) && acme_driver_run_backoff_look(wd->driver) < next_run) {
+        next_run = acme_driver_run_backoff_look(wd->driver);
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, wd->rt->base,

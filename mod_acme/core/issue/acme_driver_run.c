@@ -518,7 +518,7 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
     return APR_SUCCESS;
 }
 
-apr_time_t acme_driver_backoff_look(const acme_driver_t *driver)
+apr_time_t acme_driver_run_backoff_look(const acme_driver_t *driver)
 {
     return driver->backoff_look;
 }

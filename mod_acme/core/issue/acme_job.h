@@ -182,7 +182,7 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
  * ACME_MARKER_POLL (30 s) of that run, which a host's next run should not
  * come after; 0 when no name backs off. Left out of acme_driver_run's
  * next_run, which stays the earliest time a name needs attention. */
-apr_time_t acme_driver_backoff_look(const acme_driver_t *driver);
+apr_time_t acme_driver_run_backoff_look(const acme_driver_t *driver);
 /* AcmeMaxParallel: how many orders may be in flight at once, and how fast
  * new orders may start per CA. */
 #define ACME_MAX_PARALLEL_DEFAULT 50

@@ -301,7 +301,7 @@ struct acme_driver_t {
     int sched_ok;
     int sched_markers;              /* a name is valid, staged or in a job: look for
                                      * acmectl's markers every ACME_MARKER_POLL */
-    apr_time_t backoff_look;        /* a name backs off: acme_driver_backoff_look */
+    apr_time_t backoff_look;        /* a name backs off: acme_driver_run_backoff_look */
     int may_yield;                  /* a run's first pass: an order stops after its
                                      * challenges are answered (acme_driver_run) */
     /* Requests of different orders at once (acme_driver_wire.c): wire_max
