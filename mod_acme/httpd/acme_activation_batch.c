@@ -51,7 +51,7 @@ int acme_activation_batch_marked(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
     apr_finfo_t finfo;
 
     return apr_stat(&finfo, acme_store_path(wd->rt->store, p, ACME_STORE_IN_FLIGHT),
-                    APR_FINFO_MTIME, p) == APR_SUCCESS
+                    APR_FINFO_MTIME | APR_FINFO_LINK, p) == APR_SUCCESS
            && now - finfo.mtime < ACME_WD_IN_FLIGHT_FRESH;
 }
 
@@ -95,14 +95,17 @@ static int jobs_written(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
  * puts the next write past 1.5 s (polls at 20, 40, 80 ms, then 0.5, 1, 2 s
  * ...), so the restart came in the middle of the orders it was to wait
  * for. Between two runs the child sleeps at most ACME_POLL_MAX (10 s) while
- * an order waits for the CA, so ACME_WD_IN_FLIGHT_FRESH covers that wait
- * and still ends the hold of a child that died. */
+ * an order polls the CA, so ACME_WD_IN_FLIGHT_FRESH covers that wait and
+ * still ends the hold of a child that died; a longer Retry-After from the
+ * CA, or a dns-persist-01 look minutes apart, lets the marker age and the
+ * restart come (the 60 s bound would end the hold anyway). The marker is
+ * the child's to write: lstat, never followed. */
 static int orders_worked_on(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
 {
     apr_finfo_t finfo;
 
     return apr_stat(&finfo, acme_store_path(wd->rt->store, p, ACME_STORE_ORDERING),
-                    APR_FINFO_MTIME, p) == APR_SUCCESS
+                    APR_FINFO_MTIME | APR_FINFO_LINK, p) == APR_SUCCESS
            && now - finfo.mtime < ACME_WD_IN_FLIGHT_FRESH;
 }
 

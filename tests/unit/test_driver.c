@@ -229,6 +229,51 @@ static void test_driver_backoff_survives_restart(void **state)
     assert_true(logged(f, "ACME00403"));
 }
 
+/* acmectl renew --now (jobs/<name>.now) ends the backoff after failed
+ * attempts, but not a wait the CA asked for (429 rateLimited, RFC 8555
+ * section 6.6): the marker may come while an order runs that then hits the
+ * limit. The marker is taken either way. */
+static void renew_now_after(fixture_t *f, acme_domain_t *d, const char *type)
+{
+    const char *status = apr_pstrcat(f->p, "status/", d->name, ".json", NULL);
+    const char *marker = apr_pstrcat(f->p, "jobs/", d->name, ".now", NULL);
+    apr_time_t next_run;
+    json_t *doc = NULL;
+    int staged;
+
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_int_equal(acme_store_read_json_pooled(f->store, f->p, status, &doc), APR_SUCCESS);
+    json_object_set_new(json_object_get(doc, "error"), "type", json_string(type));
+    assert_int_equal(acme_store_write_json(f->store, f->p, status, doc, ACME_STORE_FILE_PERMS),
+                     APR_SUCCESS);
+    assert_int_equal(acme_store_write_json(f->store, f->p, marker, json_object(),
+                                           ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    restart(f);
+    run(f, one(f->p, d), &next_run, &staged);
+    assert_int_equal(access(acme_store_path(f->store, f->p, marker), F_OK), -1);
+}
+
+static void test_driver_renew_now_keeps_the_cas_wait(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "now.example");
+
+    renew_now_after(f, d, "urn:ietf:params:acme:error:connection");
+    assert_true(logged(f, "ACME01295: now.example"));
+    assert_true(logged(f, "ACME00403: now.example"));
+}
+
+static void test_driver_renew_now_keeps_a_rate_limit(void **state)
+{
+    fixture_t *f = *state;
+    acme_domain_t *d = driver_domain(f->p, "limited.example");
+
+    renew_now_after(f, d, "urn:ietf:params:acme:error:rateLimited");
+    assert_true(logged(f, "ACME01296: limited.example"));
+    assert_false(logged(f, "ACME01295"));
+    assert_false(logged(f, "ACME00403"));
+}
+
 /* How a domain is validated is part of what decides its attempts: the
  * failure may have been its challenge configuration (a dns-01 hook that
  * fails, a challenge type the server cannot answer). Changing it (or the
@@ -659,6 +704,8 @@ int main(void)
         DRIVER_TEST(test_driver_failover),
         DRIVER_TEST(test_driver_backoff_survives_restart),
         DRIVER_TEST(test_driver_backoff_ends_when_challenges_change),
+        DRIVER_TEST(test_driver_renew_now_keeps_the_cas_wait),
+        DRIVER_TEST(test_driver_renew_now_keeps_a_rate_limit),
         DRIVER_TEST(test_driver_discards_job_older_than_live_cert),
         DRIVER_TEST(test_driver_warns_of_an_unreadable_job_record),
         DRIVER_TEST(test_driver_staged_waits_for_activation),

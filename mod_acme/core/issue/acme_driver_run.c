@@ -57,12 +57,25 @@ static int renewal_asked(acme_driver_t *driver, const acme_record_t *rec,
 
 /* acmectl renew --now on a name that failed (jobs/<name>.now): its backoff
  * ends, the attempt is made in this look and a failure after it waits the
- * shortest backoff again. The marker is taken once, whatever the state. */
+ * shortest backoff again. The marker is taken once, whatever the state. A
+ * wait the CA asked for (429 rateLimited, RFC 8555 section 6.6) stays: the
+ * marker may have been written while an order ran that then hit the limit,
+ * and asking again before its Retry-After only prolongs the limit. */
 static int backoff_end_asked(acme_driver_t *driver, acme_record_t *rec,
                              const acme_domain_t *domain, apr_pool_t *p, int markers)
 {
+    size_t len;
+
     if (!markers || rec->job || !acme_store_backoff_end_take(driver->store, p, domain->name)
         || rec->attempts <= 0) {
+        return 0;
+    }
+    len = rec->error_type ? strlen(rec->error_type) : 0;
+    if (len >= sizeof(":rateLimited") - 1
+        && strcmp(rec->error_type + len - (sizeof(":rateLimited") - 1), ":rateLimited") == 0) {
+        acme_log(&driver->ctx, ACME_LOG_WARN, 0, "ACME01296: %s: acmectl renew --now: the CA "
+                 "asked to wait (rateLimited); the next attempt stays at %s", domain->name,
+                 acme_time_rfc3339(p, rec->next_run));
         return 0;
     }
     acme_log(&driver->ctx, ACME_LOG_INFO, 0, "ACME01295: %s: acmectl renew --now: the backoff "
