@@ -436,11 +436,32 @@ static void test_dns01_stopped_job_stops_hanging_setups_together(void **state)
     apr_time_t start, took;
     json_t *record;
 
-    hook_write(d, "trap '' TERM; sleep 60", NULL);
+    const char *trapped = apr_pstrcat(f->p, d->calls, ".trapped", NULL);
+    int lines = 0, tries;
+
+    /* each setup says when its shell ignores SIGTERM: on a loaded host a
+     * stop that came before the trap ended the shell at once, no grace */
+    hook_write(d, apr_psprintf(f->p, "trap '' TERM; echo x >> %s; sleep 60", trapped), NULL);
     unit_replay_add(f->replay, DNS_FIXTURE, 0, DNS_AUTHZS);
     run(f);
     assert_int_equal(count_logged(f, "ACME00906: "), 2);
     assert_true(hook_running(d));
+    for (tries = 0; tries < 1000 && lines < 2; ++tries) {
+        FILE *fp = fopen(trapped, "r");
+        int c;
+
+        lines = 0;
+        while (fp && (c = fgetc(fp)) != EOF) {
+            lines += c == '\n';
+        }
+        if (fp) {
+            fclose(fp);
+        }
+        if (lines < 2) {
+            apr_sleep(apr_time_from_msec(10));
+        }
+    }
+    assert_int_equal(lines, 2);
     start = apr_time_now();
     acme_driver_stop(f->driver);
     acme_driver_child_exit(f->driver);

@@ -90,8 +90,10 @@ apr_status_t acme_punycode_encode(apr_pool_t *p, const char *s, apr_size_t len,
     apr_uint32_t *cps = apr_palloc(p, (len + 1) * sizeof(*cps));
     apr_uint32_t n = PC_INITIAL_N, delta = 0, bias = PC_INITIAL_BIAS, h, b = 0, m;
     long count = utf8_decode((const unsigned char *)s, len, cps), j;
-    /* at most 7 digits per code point (32 bits in base 36 with t >= 1) */
-    char *o = apr_palloc(p, (apr_size_t)(count > 0 ? count : 0) * 8 + 2);
+    /* at most 10 digits per code point: a 32-bit delta (section 6.4 stops at
+     * overflow) falls by at least base - tmax = 10 per digit; one for the
+     * delimiter, one for the NUL */
+    char *o = apr_palloc(p, (apr_size_t)(count > 0 ? count : 0) * 10 + 2);
     apr_size_t olen = 0;
 
     if (count < 0) {
