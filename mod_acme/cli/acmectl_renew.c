@@ -82,8 +82,10 @@ static const char *renew_goes_live(acmectl_t *ctl, apr_pool_t *p)
 
 /* What renew says when it orders nothing: a new certificate is staged and
  * waits for its restart (v->staged), or a renewal was requested already
- * (its marker is there). ACMECTL_OK. */
-static int renew_not_again(acmectl_t *ctl, apr_pool_t *p, const domain_view_t *v)
+ * (its marker is there). With --now (now) and a staged certificate, that
+ * --now ended nothing: the order that staged it succeeded, so no backoff
+ * waits. ACMECTL_OK. */
+static int renew_not_again(acmectl_t *ctl, apr_pool_t *p, const domain_view_t *v, int now)
 {
     const char *serial = v->staged_info.serial;
     json_t *out;
@@ -96,13 +98,18 @@ static int renew_not_again(acmectl_t *ctl, apr_pool_t *p, const domain_view_t *v
         set_opt_str(out, "live_at", v->staged && v->restart_at
                     ? acme_time_rfc3339(p, v->restart_at) : NULL);
         json_object_set_new(out, "ordered", json_false());
+        if (now) {
+            json_object_set_new(out, "backoff_ended", json_false());
+        }
         acmectl_print_json(ctl, out);
         json_decref(out);
     }
     else if (v->staged) {
         acmectl_printf(ctl, "%s: a new certificate%s%s is staged, %s; no other one is ordered "
-                       "(acmectl renew --force orders one anyway)\n", v->name,
-                       serial ? " " : "", serial ? serial : "", acmectl_view_goes_live(p, v, 1));
+                       "(acmectl renew --force orders one anyway)%s\n", v->name,
+                       serial ? " " : "", serial ? serial : "", acmectl_view_goes_live(p, v, 1),
+                       now ? "; --now ended nothing: the order that staged it succeeded, no "
+                       "backoff waits" : "");
     }
     else {
         acmectl_printf(ctl, "%s: a renewal was requested already, at %s, and not again: the "
@@ -173,7 +180,7 @@ int acmectl_cmd_renew(acmectl_t *ctl, int argc, const char *const *argv)
     }
     v = acmectl_view_load(ctl, p, name, acmectl_view_configured(ctl, p, &since));
     if (!force && (v->staged || (v->renew_marked_at && !now))) {
-        return renew_not_again(ctl, p, v);
+        return renew_not_again(ctl, p, v, now);
     }
     if ((rv = acme_store_request_renewal(ctl->store, p, name)) != APR_SUCCESS) {
         acmectl_error(ctl, "cannot request the renewal of '%s': %s", name,

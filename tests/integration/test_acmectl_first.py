@@ -213,6 +213,25 @@ def staged_first(httpd, name):
     return page
 
 
+def test_renew_now_of_a_staged_certificate_says_it_ended_nothing(httpd, unique):
+    """renew --now while a new certificate is staged orders nothing (as
+    renew does) and says that --now ended nothing, in text and in JSON,
+    instead of passing over the option in silence."""
+    name = unique("nowstaged")
+    staged_first(httpd, name)
+    r = httpd.acmectl("--store", httpd.store, "renew", name, "--now")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "is staged" in r.stdout and "no other one is ordered" in r.stdout, r.stdout
+    assert "--now ended nothing" in r.stdout, r.stdout
+    r = httpd.acmectl("--store", httpd.store, "--json", "renew", name, "--now")
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["staged"] and not doc["ordered"] and doc["backoff_ended"] is False, doc
+    assert not os.path.exists(os.path.join(httpd.store, "jobs", name + ".now"))
+    r = httpd.acmectl("--store", httpd.store, "renew", name)
+    assert "--now" not in r.stdout.replace("--force", ""), r.stdout
+
+
 def test_list_shows_a_staged_first_certificates_dates_and_issuer(httpd, unique):
     """A first certificate staged under AcmeActivation manual: list gives
     its not-after and issuer, read from staging as the status page and show
