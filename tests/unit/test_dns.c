@@ -13,6 +13,7 @@
 #include "unit_dns_server.h"
 #include "acme_dns.h"
 #include "acme_dns_persist.h"
+#include "acme_text.h"
 
 /* ---- record names and resolver values ---- */
 
@@ -280,6 +281,46 @@ static apr_status_t poll_until_done(acme_dns_hook_t *hook)
         apr_sleep(apr_time_from_msec(10));
     }
     return APR_EAGAIN;
+}
+
+/* A program path longer than ACME_DNS_HOOK_LABEL_PATH (an admin's deep
+ * tree) is given by its two ends in the label, so the log line that quotes
+ * the output's start and end after it keeps both (acme_log's line). */
+static void test_hook_label_long_path(void **state)
+{
+    apr_pool_t *p = *state;
+    char dir[] = "/tmp/acme-test-hookdir-XXXXXX";
+    char part[201];
+    const char *path, *deep, *label;
+    acme_dns_hook_t *hook;
+    int i;
+
+    assert_non_null(mkdtemp(dir));
+    memset(part, 'd', 200);
+    part[200] = '\0';
+    deep = dir;
+    for (i = 0; i < 3; ++i) {
+        deep = apr_pstrcat(p, deep, "/", part, NULL);
+        assert_int_equal(mkdir(deep, 0700), 0);
+    }
+    path = apr_pstrcat(p, deep, "/the-hook-end", NULL);
+    assert_int_equal(rename(script(p, "exit 0"), path), 0);
+    assert_int_equal(acme_dns_hook_start(&hook, p, path, "setup", "_acme-challenge.example.org",
+                                         "VALUE", NULL, apr_time_now(), 1), APR_SUCCESS);
+    assert_int_equal(poll_until_done(hook), APR_SUCCESS);
+    label = acme_dns_hook_label(hook);
+    assert_true(strlen(path) > 600);
+    assert_true(strlen(label) <= ACME_DNS_HOOK_LABEL_PATH + strlen(ACME_TEXT_ENDS_GAP)
+                + strlen("AcmeDnsCmd  setup _acme-challenge.example.org"));
+    assert_true(!strncmp(label, "AcmeDnsCmd /tmp/acme-test-hookdir-", 34));
+    assert_non_null(strstr(label, "/the-hook-end setup _acme-challenge.example.org"));
+    assert_non_null(strstr(label, ACME_TEXT_ENDS_GAP));
+    unlink(path);
+    for (i = 0; i < 3; ++i) {
+        rmdir(deep);
+        deep = apr_pstrndup(p, deep, strlen(deep) - 201);
+    }
+    rmdir(dir);
 }
 
 static void test_hook_success(void **state)
@@ -596,6 +637,7 @@ int main(void)
         UNIT_TEST(test_txt_parse_cname),
         UNIT_TEST(test_txt_parse_malformed),
         UNIT_TEST(test_lookup_outcomes),
+        UNIT_TEST(test_hook_label_long_path),
         UNIT_TEST(test_hook_success),
         UNIT_TEST(test_hook_failure_and_cap),
         UNIT_TEST(test_hook_shown_line),

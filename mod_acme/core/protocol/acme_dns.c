@@ -597,7 +597,13 @@ apr_status_t acme_dns_hook_start(acme_dns_hook_t **hook_out, apr_pool_t *p, cons
 
     hook->pool = p;
     hook->started = now;
-    hook->label = apr_psprintf(p, "AcmeDnsCmd %s %s %s", program, action, name);
+    /* the path's ends only (it may be PATH_MAX long): the log line that
+     * quotes the output's start and end after the label stays within
+     * acme_log's line (ACME00905 promises both ends) */
+    hook->label = apr_psprintf(p, "AcmeDnsCmd %s %s %s",
+                               acme_text_ends(p, program, ACME_DNS_HOOK_LABEL_PATH / 2,
+                                              ACME_DNS_HOOK_LABEL_PATH / 2),
+                               action, name);
     hook->shown_label = apr_psprintf(p, "AcmeDnsCmd %s %s", action, name);
     *hook_out = hook;
     argv[0] = program;

@@ -88,7 +88,10 @@ const char *acme_dns_hook_output(const acme_dns_hook_t *hook);
  * and its end when longer (ACME_DNS_HOOK_LOGGED_HEAD and _TAIL bytes, whole
  * characters). Lives as long as the hook. */
 const char *acme_dns_hook_logged(const acme_dns_hook_t *hook);
-/* "AcmeDnsCmd /path setup NAME" for messages; the value is not secret but long. */
+/* "AcmeDnsCmd /path setup NAME" for messages; the value is not secret but
+ * long: a path longer than ACME_DNS_HOOK_LABEL_PATH bytes is given by its
+ * two ends (acme_text_ends). Lives as long as the hook. */
+#define ACME_DNS_HOOK_LABEL_PATH 192
 const char *acme_dns_hook_label(const acme_dns_hook_t *hook);
 /* "AcmeDnsCmd setup NAME", the label without the program's path: for the
  * status record. Lives as long as the hook. */
