@@ -23,8 +23,8 @@
 /* When every certificate waiting is a first one the children already serve
  * (acme_certs_hot.c), the restart only moves it into the store and serves
  * nobody sooner, while it would stop issuance for seconds (at 1,000 vhosts
- * mod_ssl's set-up alone takes 3 s): it waits while orders are worked on
- * (orders_worked_on) up to this long. Bounded, so a certificate the children refused
+ * mod_ssl's set-up alone takes 3 s): it waits for the orders still moving
+ * up to this long. Bounded, so a certificate the children refused
  * (ACME01515) still reaches the restart path. */
 #define ACME_WD_BATCH_HOT_MAX  apr_time_from_sec(60)
 
@@ -86,27 +86,17 @@ static int jobs_written(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
     return 0;
 }
 
-/* Is an order being worked on (the issuing child's jobs/.ordering, touched
- * at every run while one is or a name waits for a slot, removed at the
- * first run with none; acme_driver_run.c)? Not "did
- * jobs/ change within ACME_WD_BUSY_WINDOW": an order rewrites its record
- * only when it is made and when it reaches its certificate, and a CA that
- * validates in more than 0.6 s (every public CA; Pebble on a loaded host)
- * puts the next write past 1.5 s (polls at 20, 40, 80 ms, then 0.5, 1, 2 s
- * ...), so the restart came in the middle of the orders it was to wait
- * for. Between two runs the child sleeps at most ACME_POLL_MAX (10 s) while
- * an order polls the CA, so ACME_WD_IN_FLIGHT_FRESH covers that wait and
- * still ends the hold of a child that died; a longer Retry-After from the
- * CA, or a dns-persist-01 look minutes apart, lets the marker age and the
- * restart come (the 60 s bound would end the hold anyway). The marker is
- * the child's to write: lstat, never followed. */
-static int orders_worked_on(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
+/* Has jobs/ itself changed within ACME_WD_BUSY_WINDOW? An order record
+ * made, rewritten (a rename) or removed at staging changes the directory:
+ * one stat sees orders that follow each other faster than a look at the
+ * files would catch one in progress (tens of milliseconds apart). */
+static int jobs_changed(acme_wd_t *wd, apr_pool_t *p, apr_time_t now)
 {
     apr_finfo_t finfo;
 
-    return apr_stat(&finfo, acme_store_path(wd->rt->store, p, ACME_STORE_ORDERING),
-                    APR_FINFO_MTIME | APR_FINFO_LINK, p) == APR_SUCCESS
-           && now - finfo.mtime < ACME_WD_IN_FLIGHT_FRESH;
+    return apr_stat(&finfo, acme_store_path(wd->rt->store, p, ACME_STORE_JOBS),
+                    APR_FINFO_MTIME, p) == APR_SUCCESS
+           && now - finfo.mtime < ACME_WD_BUSY_WINDOW;
 }
 
 /* Is some other order still in progress, or due? The issuing child's own
@@ -172,9 +162,9 @@ int acme_activation_batch_waits(acme_wd_t *wd, apr_pool_t *p, const apr_array_he
     if (waited < batch_max(wd)) {
         return 1;
     }
-    /* past that only while orders are worked on, not for names the pacer
-     * holds for a CA's rate, which may wait for hours */
-    return waited < ACME_WD_BATCH_HOT_MAX && all_hot(wd, fresh) && orders_worked_on(wd, p, now);
+    /* past that only for orders that make progress, not names queued by
+     * the pacer, which may wait for hours */
+    return waited < ACME_WD_BATCH_HOT_MAX && all_hot(wd, fresh) && jobs_changed(wd, p, now);
 }
 
 /* The record of automatic restarts, retained across generations

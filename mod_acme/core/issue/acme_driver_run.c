@@ -109,16 +109,13 @@ static int persist_look_asked(acme_driver_t *driver, acme_record_t *rec,
 
 /* jobs/.in-flight exists (and is touched every run) while certificates are
  * due or being ordered and have not failed yet: the parent then holds a
- * restart back for the batch. jobs/.ordering, the same way, while an order
- * is being worked on or starts soon (counts_ordering): names the pacer holds
- * longer and failed orders waiting for their retry do not count (the parent
- * holds a restart longer for orders worked on only, acme_activation_batch.c).
- * Hints only, so no fsync; a dead child's marker goes stale by its mtime. */
+ * restart back for the batch.
+ * A hint only, so no fsync; a dead child's marker goes stale by its mtime. */
 #define ACME_IN_FLIGHT_REFRESH apr_time_from_sec(5)
 
-static void mark_orders(acme_driver_t *driver, apr_pool_t *p, const char *rel, int in_flight)
+static void mark_orders_in_flight(acme_driver_t *driver, apr_pool_t *p, int in_flight)
 {
-    const char *path = acme_store_path(driver->store, p, rel);
+    const char *path = acme_store_path(driver->store, p, ACME_STORE_IN_FLIGHT);
     int fd;
 
     if (!in_flight) {
@@ -152,7 +149,6 @@ typedef struct run_sum_t {
     apr_time_t marker_poll;         /* when to look for acmectl's markers again */
     apr_time_t marked_at;           /* jobs/.in-flight last touched in this run */
     int in_flight;                  /* names due or in an order that has not failed */
-    int ordering;                   /* orders worked on or starting soon (not failed) */
     int busy;                       /* a job, an order in flight or something staged */
     int markers;                    /* a name valid, staged or in a job */
     int slot_waiting;               /* names still queued for an AcmeMaxParallel slot */
@@ -163,20 +159,6 @@ static int counts_in_flight(const acme_record_t *rec)
 {
     return rec->attempts == 0 && (rec->job || !strcmp(rec->state, "missing")
                                   || !strcmp(rec->state, "renewing"));
-}
-
-/* Worked on: an order, a name queued for a slot (behind AcmeMaxParallel:
- * it starts when an order ends, in the run after the one that freed the
- * slot, at a time the pacer spaced by how long orders take, seconds each at
- * a slow CA) and a name due within ACME_ORDERING_SOON. Not a name the pacer
- * holds for a CA's rate (one order per 15 s) with a slot free. */
-#define ACME_ORDERING_SOON apr_time_from_sec(5)
-
-static int counts_ordering(acme_driver_t *driver, const acme_record_t *rec)
-{
-    return counts_in_flight(rec)
-           && (rec->job || rec->queued_for_slot
-               || rec->next_run - acme_core_now(&driver->ctx) <= ACME_ORDERING_SOON);
 }
 
 /* One domain's turn in a run: restored at its first, worked on when due.
@@ -201,8 +183,7 @@ static int look_at(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_
          * recheck does not (it would touch jobs/ at every look). */
         if (counts_in_flight(rec)
             && acme_core_now(&driver->ctx) - sum->marked_at > ACME_IN_FLIGHT_REFRESH) {
-            mark_orders(driver, p, ACME_STORE_IN_FLIGHT, 1);
-            mark_orders(driver, p, ACME_STORE_ORDERING, 1);     /* it is due */
+            mark_orders_in_flight(driver, p, 1);
             sum->marked_at = acme_core_now(&driver->ctx);
         }
         acme_driver_domain_run(driver, rec, domain, p, staged);
@@ -213,7 +194,6 @@ static int look_at(acme_driver_t *driver, const acme_domain_t *domain, apr_pool_
     }
     sum->slot_waiting += rec->queued_for_slot;
     sum->in_flight += counts_in_flight(rec);
-    sum->ordering += counts_ordering(driver, rec);
     sum->busy |= counts_in_flight(rec) || rec->job || !strcmp(rec->state, "staged");
     sum->earliest = rec->next_run < sum->earliest ? rec->next_run : sum->earliest;
     /* A job's wait (up to a day behind a clock set back) is measured by
@@ -532,10 +512,7 @@ apr_status_t acme_driver_run(acme_driver_t *driver, const apr_array_header_t *do
     /* Stopped early, the domains not looked at may have orders in flight.
      * A run over the due names only started with none in flight. */
     if (!apr_atomic_read32(&driver->stop) && (full || sum.in_flight)) {
-        mark_orders(driver, ptemp, ACME_STORE_IN_FLIGHT, sum.in_flight);
-    }
-    if (!apr_atomic_read32(&driver->stop) && (full || sum.ordering)) {
-        mark_orders(driver, ptemp, ACME_STORE_ORDERING, sum.ordering);
+        mark_orders_in_flight(driver, ptemp, sum.in_flight);
     }
     *next_run = driver->sched_ok ? grouped(driver, &sum) : sum.earliest;
     if (driver->orphans_left

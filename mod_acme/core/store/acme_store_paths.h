@@ -127,9 +127,6 @@ const char *acme_store_made_files(const char *relpath);
  *                                                    kept it, moved at the first look
  *   jobs/<name>.key                     child       none any more: an older version's key, removed
  *   jobs/.in-flight                     child 0644  present (mtime refreshed) while orders are in flight
- *   jobs/.ordering                      child 0644  present (mtime refreshed every run) while an order
- *                                                    is being worked on or due within 5 s (not a
- *                                                    failed order waiting for its retry)
  *   jobs/.restart-refused.json          child 0600  root writes it: the automatic restart the configuration
  *                                                   test refused, its why (acme_store_restart.h); only root
  *                                                   and the status page read it
@@ -160,8 +157,6 @@ const char *acme_store_made_files(const char *relpath);
 #define ACME_STORE_ARI_DIR       ACME_STORE_JOBS "/.ari"
 /* jobs/.in-flight */
 #define ACME_STORE_IN_FLIGHT     ACME_STORE_JOBS "/.in-flight"
-/* jobs/.ordering */
-#define ACME_STORE_ORDERING      ACME_STORE_JOBS "/.ordering"
 /* dns-01 teardowns a process stopped unfinished at its exit, which the
  * next start runs again (acme_dns01_stop_teardowns; read by acmectl check). */
 #define ACME_STORE_DNS01_TEARDOWNS ACME_STORE_JOBS "/.teardowns.json"
