@@ -59,16 +59,21 @@ def recorded_pids(httpd, name):
         return []
 
 
-def current_setup(httpd, name):
-    """The pid of the setup this generation started (ACME00906), if it runs
-    and the order record lists it: the driver writes the record at the end
-    of the step that started the setup, after ACME00906 is logged."""
+def current_setup(httpd, name, log):
+    """The pid of the setup this generation started (ACME00906), if it runs,
+    the order record lists it (the driver writes the record at the end of
+    the step that started the setup, after ACME00906 is logged) and the hook
+    has logged its call (its "pids" line): a restart that stops a setup
+    still starting (python3 takes a moment on a loaded host) leaves no
+    "setup" line in the hook's log for the test to compare the teardown's
+    arguments with."""
     text = httpd.error_log_text()
     pids = re.findall(r"ACME00906: \*\.%s: running .* pid (\d+)\)" % re.escape(name),
                       text[text.rfind("resuming normal operations"):])
     if not pids or not harness.pid_alive(int(pids[-1])):
         return None
-    return int(pids[-1]) if int(pids[-1]) in recorded_pids(httpd, name) else None
+    pid = int(pids[-1])
+    return pid if pid in recorded_pids(httpd, name) and pid in hook_pids(log) else None
 
 
 def start_with_a_hooked_name(httpd, challtestsrv, gone, other, script=HANGING_HOOK, **marks):
@@ -90,7 +95,7 @@ def test_removed_name_gets_its_setup_stopped_and_its_teardown_run(httpd, challte
     # other's certificate goes live by a graceful restart: the setup the
     # first generation started is stopped with its child, not orphaned
     httpd.wait_for_pebble_cert(other, ISSUE_TIMEOUT)
-    pid = wait_for(lambda: current_setup(httpd, gone), 30, what="this generation's setup")
+    pid = wait_for(lambda: current_setup(httpd, gone, log), 30, what="this generation's setup")
     earlier = [p for c in calls(log) if c[0] == "pids" and int(c[1]) != pid
                for p in map(int, c[1:])]
     assert earlier, calls(log)
@@ -139,7 +144,7 @@ def test_stop_leaves_no_setup_running(httpd, challtestsrv, unique):
     httpd.write_config(vhosts=ssl_vhost(name, ["*." + name], extra="AcmeDnsCmd %s" % hook),
                        acme={"AcmeDnsResolver": "127.0.0.1:%d" % challtestsrv.dns_port})
     httpd.start()
-    wait_for(lambda: current_setup(httpd, name), 30, what="the setup")
+    wait_for(lambda: current_setup(httpd, name, log), 30, what="the setup")
     httpd.stop()
     wait_for(lambda: not [p for p in hook_pids(log) if harness.pid_alive(p)], 15,
              what="every setup and its child to be stopped: %s" % hook_pids(log))
@@ -156,7 +161,7 @@ def test_a_teardown_cut_short_by_a_restart_runs_again(httpd, challtestsrv, uniqu
     log, remove_gone = start_with_a_hooked_name(httpd, challtestsrv, gone, other,
                                                 SLOW_TEARDOWN_HOOK,
                                                 mark=os.path.join(marks, "teardown-once"))
-    wait_for(lambda: current_setup(httpd, gone), 30, what="the setup")
+    wait_for(lambda: current_setup(httpd, gone, log), 30, what="the setup")
     remove_gone()
     httpd.graceful()
     wait_for(lambda: [c for c in calls(log) if c[0] == "teardown"], 30, what="the teardown")
@@ -183,7 +188,7 @@ def test_abandoned_order_of_another_server_or_locked_waits(httpd, challtestsrv, 
     import fcntl
     gone, other = unique("lockdns"), unique("keep2dns")
     log, remove_gone = start_with_a_hooked_name(httpd, challtestsrv, gone, other)
-    wait_for(lambda: current_setup(httpd, gone), 30, what="the setup")
+    wait_for(lambda: current_setup(httpd, gone, log), 30, what="the setup")
 
     # another server on this store configures gone: its order is that server's
     conf = os.path.join(httpd.store, "configured.json")
