@@ -238,7 +238,7 @@ static void renew_now_after(fixture_t *f, acme_domain_t *d, const char *type)
     const char *status = apr_pstrcat(f->p, "status/", d->name, ".json", NULL);
     const char *marker = apr_pstrcat(f->p, "jobs/", d->name, ".now", NULL);
     apr_time_t next_run;
-    json_t *doc = NULL;
+    json_t *doc = NULL, *empty;
     int staged;
 
     run(f, one(f->p, d), &next_run, &staged);
@@ -246,8 +246,10 @@ static void renew_now_after(fixture_t *f, acme_domain_t *d, const char *type)
     json_object_set_new(json_object_get(doc, "error"), "type", json_string(type));
     assert_int_equal(acme_store_write_json(f->store, f->p, status, doc, ACME_STORE_FILE_PERMS),
                      APR_SUCCESS);
-    assert_int_equal(acme_store_write_json(f->store, f->p, marker, json_object(),
+    empty = json_object();
+    assert_int_equal(acme_store_write_json(f->store, f->p, marker, empty,
                                            ACME_STORE_FILE_PERMS), APR_SUCCESS);
+    json_decref(empty);
     restart(f);
     run(f, one(f->p, d), &next_run, &staged);
     assert_int_equal(access(acme_store_path(f->store, f->p, marker), F_OK), -1);
