@@ -75,8 +75,8 @@ struct acme_certs_keys_t {
     apr_uint32_t awaited;         /* 1 once the caller waits for the keys (or made them
                                    * itself): the budget ends them only from then on */
     int on_thread;                /* made on the keys' thread: each inside the fork gate */
-    apr_time_t began;             /* the keys' thread's start, */
-    unsigned long forks, waits;   /* and the fork gate's counts then */
+    apr_time_t began;             /* the keys' thread's start */
+    unsigned long forks, waits;   /* the fork gate's counts at the job's beginning */
     apr_uint32_t tid;             /* the keys' thread's kernel id (Linux) once it lowered its
                                    * priority, else 0 */
     int nice;                     /* its nice value before (read once tid is set) */
@@ -136,12 +136,17 @@ static void sweep_removed_keys(acme_runtime_t *rt, acme_store_t *store, apr_pool
 acme_certs_keys_t *acme_certs_keys_begin(acme_runtime_t *rt)
 {
     acme_certs_keys_t *job = apr_pcalloc(rt->pool, sizeof(*job));
+    apr_time_t longest;
 
     job->pending.domains = apr_array_make(rt->pool, rt->domains->nelts > 0
                                           ? rt->domains->nelts : 1, sizeof(acme_domain_t *));
     apr_pool_userdata_setn(&job->pending, KEYS_PENDING_KEY, NULL, rt->pool);
     /* the fork handlers, before any keys' thread can enter the gate */
     acme_activation_gate_init();
+    /* forks counted from here, on the main thread: one that comes before
+     * a loaded host first runs the thread also went before its keys */
+    job->forks = acme_activation_gate_forks();
+    job->waits = acme_activation_gate_keys_waits(&longest);
     return job;
 }
 
@@ -206,12 +211,8 @@ int acme_certs_keys_awaited(acme_certs_keys_t *job)
 
 void acme_certs_keys_thread_begin(acme_certs_keys_t *job)
 {
-    apr_time_t longest;
-
     job->on_thread = 1;   /* read by this thread only */
     job->began = apr_time_now();
-    job->forks = acme_activation_gate_forks();
-    job->waits = acme_activation_gate_keys_waits(&longest);
     keys_priority_low(job);
 }
 

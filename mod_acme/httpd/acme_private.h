@@ -152,7 +152,8 @@ int acme_certs_keys_awaited(acme_certs_keys_t *job);
  * the thread runs on the CPU mod_ssl's set-up leaves. */
 void acme_certs_keys_thread_begin(acme_certs_keys_t *job);
 /* acme_certs_keys.c, the keys' thread's last call: says at debug how many
- * forks went first while it ran (ACME01520) and how long it ran at the
+ * forks went first since acme_certs_keys_begin (ACME01520: one before the
+ * thread first ran went before all of its keys) and how long it ran at the
  * lowest priority (ACME01521), then frees its OpenSSL state
  * (acme_crypto_thread_done) inside the fork gate. */
 void acme_certs_keys_thread_end(acme_runtime_t *rt, acme_certs_keys_t *job);
