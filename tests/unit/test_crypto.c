@@ -523,6 +523,70 @@ static void test_thread_done_before_exit(void **state)
     assert_int_equal(died, 0);
 }
 
+typedef struct {
+    const OSSL_PROVIDER *process, *own, *after;
+    const char *pem;
+    int began;
+} libctx_run_t;
+
+/* On a thread of its own: a key made in the thread's own library context,
+ * its PEM, then one made after that context ended. */
+static void *libctx_thread(void *data)
+{
+    libctx_run_t *run = data;
+    void *handle = acme_crypto_thread_libctx_begin();
+    apr_pool_t *p;
+    EVP_PKEY *key;
+
+    apr_pool_create(&p, NULL);
+    run->began = handle != NULL;
+    if (acme_crypto_key_generate(p, ACME_KEY_EC_P256, &key) == APR_SUCCESS) {
+        run->own = EVP_PKEY_get0_provider(key);
+        if (acme_crypto_key_to_pem(p, key, &run->pem) == APR_SUCCESS) {
+            run->pem = strdup(run->pem);
+        }
+    }
+    apr_pool_clear(p);   /* its keys go before their context */
+    acme_crypto_thread_libctx_end(handle);
+    if (acme_crypto_key_generate(p, ACME_KEY_EC_P256, &key) == APR_SUCCESS) {
+        run->after = EVP_PKEY_get0_provider(key);
+    }
+    apr_pool_destroy(p);
+    acme_crypto_thread_done();
+    return NULL;
+}
+
+/* The keys' thread's own library context: a key made in it comes from a
+ * provider of its own (none of the process-wide context's locks), its PEM
+ * reads back in the process-wide context as the same key, and after the
+ * end the thread uses the process-wide context again. */
+static void test_thread_libctx(void **state)
+{
+    libctx_run_t run = { NULL, NULL, NULL, NULL, 0 };
+    EVP_PKEY *key, *back;
+    pthread_t thread;
+    apr_pool_t *p;
+
+    (void)state;
+    apr_pool_create(&p, NULL);
+    assert_int_equal(acme_crypto_key_generate(p, ACME_KEY_EC_P256, &key), APR_SUCCESS);
+    run.process = EVP_PKEY_get0_provider(key);
+    assert_non_null(run.process);
+    assert_int_equal(pthread_create(&thread, NULL, libctx_thread, &run), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_true(run.began);
+    assert_non_null(run.own);
+    assert_ptr_not_equal(run.own, run.process);
+    assert_ptr_equal(run.after, run.process);
+    assert_non_null(run.pem);
+    assert_int_equal(acme_crypto_key_from_pem(p, run.pem, strlen(run.pem), &back), APR_SUCCESS);
+    assert_ptr_equal(EVP_PKEY_get0_provider(back), run.process);
+    assert_true(EVP_PKEY_is_a(back, "EC"));
+    free((void *)run.pem);
+    acme_crypto_thread_libctx_end(NULL);   /* nothing began: nothing to do */
+    apr_pool_destroy(p);
+}
+
 /* 1 with the VmFlags of the mapping that holds addr in flags, 0 when no
  * mapping holds it, -1 without /proc/self/smaps. */
 static int mapping_flags(const void *addr, char *flags, size_t n)
@@ -605,6 +669,7 @@ int main(void)
         UNIT_TEST(test_dns01_value),
         UNIT_TEST(test_eab),
         UNIT_TEST(test_thread_done_before_exit),
+        UNIT_TEST(test_thread_libctx),
         UNIT_TEST(test_secret_pages_not_dumped),
     };
     if (unit_init()) return 1;

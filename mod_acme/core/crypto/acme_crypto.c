@@ -12,6 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/provider.h>
 
 #include "acme_b64url.h"
 #include "acme_crypto.h"
@@ -644,4 +645,45 @@ apr_status_t acme_crypto_jws_sign_eab(apr_pool_t *p, EVP_PKEY *account_key, cons
 void acme_crypto_thread_done(void)
 {
     OPENSSL_thread_stop();
+}
+
+typedef struct {
+    OSSL_LIB_CTX *own, *prev;
+    OSSL_PROVIDER *provider;
+} thread_libctx_t;
+
+void *acme_crypto_thread_libctx_begin(void)
+{
+    thread_libctx_t *t;
+
+    /* a process held to FIPS makes its keys in the context that holds it */
+    if (OSSL_PROVIDER_available(NULL, "fips")) {
+        return NULL;
+    }
+    t = OPENSSL_zalloc(sizeof(*t));
+    if (!t || !(t->own = OSSL_LIB_CTX_new())
+        || !(t->provider = OSSL_PROVIDER_load(t->own, "default"))) {
+        if (t) {
+            OSSL_LIB_CTX_free(t->own);
+        }
+        OPENSSL_free(t);
+        ERR_clear_error();
+        return NULL;
+    }
+    t->prev = OSSL_LIB_CTX_set0_default(t->own);
+    return t;
+}
+
+void acme_crypto_thread_libctx_end(void *handle)
+{
+    thread_libctx_t *t = handle;
+
+    if (!t) {
+        return;
+    }
+    OSSL_LIB_CTX_set0_default(t->prev);
+    OPENSSL_thread_stop_ex(t->own);
+    OSSL_PROVIDER_unload(t->provider);
+    OSSL_LIB_CTX_free(t->own);
+    OPENSSL_free(t);
 }
