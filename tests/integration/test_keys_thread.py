@@ -21,6 +21,10 @@ NEW_NAMES = 150
 FORK_NAMES = 16
 EXIT_TIMEOUT = 60
 KEYS_TIMEOUT = 90
+# httpd calls the monitor hook about every 10 s; one call makes at least
+# one key left for later, and an RSA key on a loaded machine outlasts its
+# 200 ms budget, so one a call
+MONITOR_INTERVAL = 10
 
 
 def test_failed_restart_waits_for_the_keys_thread(httpd, unique):
@@ -123,9 +127,16 @@ def test_a_fork_in_post_config_waits_for_one_key_at_most(httpd, unique):
     status, _, body = httpd.http_request("/cgi-bin/hello.cgi")
     assert status == 200 and b"cgi answers" in body, (status, body, httpd.diagnostics())
 
+    # RSA keys past the start's budget (0.3-1 s each on a loaded machine)
+    # are left to the monitor, one a call
+    left = re.findall(r"ACME00635: \d+ certificate key\(s\) generated, (\d+) left for later",
+                      log)
+    later = int(left[-1]) if left else 0
+
     def all_made():
         return all(os.path.exists(os.path.join(httpd.store, "csr", n + ".json")) for n in names)
-    wait_for(all_made, KEYS_TIMEOUT, what="a key and CSR for each new name")
+    wait_for(all_made, KEYS_TIMEOUT + MONITOR_INTERVAL * later,
+             what="a key and CSR for each new name (%d left to the monitor)" % later)
     for name in names:
         assert os.listdir(os.path.join(httpd.store, "keys", name)), name
 
