@@ -656,8 +656,9 @@ void *acme_crypto_thread_libctx_begin(void)
 {
     thread_libctx_t *t;
 
-    /* a process held to FIPS makes its keys in the context that holds it */
-    if (OSSL_PROVIDER_available(NULL, "fips")) {
+    /* a process held to FIPS makes its keys in the context that holds it
+     * (the fips provider, or fips=yes in the default properties) */
+    if (OSSL_PROVIDER_available(NULL, "fips") || EVP_default_properties_is_fips_enabled(NULL)) {
         return NULL;
     }
     t = OPENSSL_zalloc(sizeof(*t));

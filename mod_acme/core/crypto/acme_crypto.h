@@ -68,7 +68,8 @@ void acme_crypto_thread_done(void);
  * takes many times a call (mod_ssl setting up 10,000 vhosts beside a thread
  * making their keys ran 1.4 times as long, its read locks twice as many).
  * Returns the handle for acme_crypto_thread_libctx_end, in OpenSSL's memory;
- * NULL when the process-wide context has the FIPS provider (its rules stay
+ * NULL when the process-wide context has the FIPS provider or fips=yes in
+ * its default properties (its rules stay
  * those of the thread) or none could be made: the thread then uses the
  * process-wide one. No object made in it may outlive that end: keys leave
  * the thread as PEM or DER. */
