@@ -123,7 +123,8 @@ ADVICE = {
              "out what, and remove the file.",
     "00627": "Check the program: it should exit with status 0.",
     "00633": "Set AcmeTrustedRootsFile to the CA's issuing root, or fix the file it names.",
-    "00636": "Check that the store's keys/ directory is root's, mode 0700, and the disk has space.",
+    "00636": "Check what the error says: the disk has space, the store's keys/ directory is root's, "
+             "mode 0700, and not immutable (`lsattr -d`; `chattr -i`); then `apachectl graceful`.",
     "00638": "Fix AcmeStoreDir as the message says.",
     "00706": "An internal error: restart Apache and report it if it repeats.",
     "00707": "Check the messages above it; restart Apache once the cause is fixed.",
@@ -178,7 +179,8 @@ ADVICE = {
              "message says why the new one was refused and whether a new one is ordered (not "
              "after a refusal for the vhost's security level: see ACME01292).",
     "00630": "The message says why the program could not run; fix AcmeNotifyCmd.",
-    "00634": "Make the store's keys/ directory root's, mode 0700.",
+    "00634": "Check what the error says: the disk has space, the store's keys/ directory is root's, "
+             "mode 0700, and not immutable (`lsattr -d`; `chattr -i`); then `apachectl graceful`.",
     "00637": "Nothing is lost; run 'acmectl check' to see what is wrong with the live files.",
     "00725": "Raise the shared memory limits, or use http-01 (AcmeChallenges http-01).",
     "00900": "Remove the _acme-challenge TXT record by hand if your hook did not.",
@@ -284,6 +286,11 @@ def render():
            "(`…` marks a value filled in) and what to do. Messages at `notice` and below are",
            "informational. Find a tag in the error log with `grep -o 'ACME[0-9]*' error.log | sort | uniq -c`.",
            "For the status of every certificate see the `acme-status` page or `acmectl list`.", "",
+           "While a vhost serves mod_acme's temporary certificate (its own has not arrived yet), mod_ssl",
+           "logs `AH01909: NAME:443:0 server certificate does NOT include an ID which matches the server",
+           "name` for it at every start and restart, at `warn`: expected, not an error; it stops once",
+           "that vhost's certificate is live. ACME00674 (notice) says how many vhosts wait and for what.",
+           "`LogLevel ssl:error` hides it, with mod_ssl's other warnings.", "",
            "Generated from the sources by `build/logtags-doc.py`.", ""]
     for title, levels in groups:
         out += ["## " + title, ""]

@@ -341,7 +341,8 @@ void acme_certs_keys_make(acme_runtime_t *rt, acme_certs_keys_t *job, acme_store
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00634: %s: cannot generate "
                          "the certificate key in %s/keys; no certificate can be ordered for "
                          "it; free space on the store's filesystem, or make keys/ a directory "
-                         "of root's, mode 0700, as the error says, then reload httpd "
+                         "of root's, mode 0700, without the immutable flag (lsattr -d; "
+                         "chattr -i), as the error says, then reload httpd "
                          "('apachectl graceful') so the key is made again",
                          d->name, acme_store_dir(store));
         }
@@ -391,8 +392,11 @@ static int keys_monitor(apr_pool_t *pconf, server_rec *s)
 
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->base, "ACME00636: %s: cannot generate "
-                         "the certificate key in %s/keys; no certificate can be ordered for it",
-                         d->name, acme_store_dir(rt->store));
+                         "the certificate key in %s/keys; no certificate can be ordered for "
+                         "it; free space on the store's filesystem, or make keys/ a directory "
+                         "of root's, mode 0700, without the immutable flag (lsattr -d; "
+                         "chattr -i), as the error says, then reload httpd ('apachectl "
+                         "graceful')", d->name, acme_store_dir(rt->store));
         }
         apr_pool_clear(ptemp);
     } while (pending->next < pending->domains->nelts && apr_time_now() < deadline);
